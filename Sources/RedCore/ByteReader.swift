@@ -1,0 +1,89 @@
+/// Reads little-endian integers, varints and length-prefixed bytes from a
+/// byte array, checking every length before it reads.
+///
+/// Bytes from disk or a socket always go through this reader (or code that
+/// checks the same way): a short or malformed input throws
+/// `RedError(.dataCorrupted)` naming `context`; it never traps.
+public struct ByteReader: Sendable {
+    public let bytes: [UInt8]
+    public private(set) var offset: Int
+    /// Says where the bytes came from, for error messages ("WAL record at LSN 4096").
+    public let context: String
+
+    public init(_ bytes: [UInt8], offset: Int = 0, context: String) {
+        self.bytes = bytes
+        self.offset = offset
+        self.context = context
+    }
+
+    public var remaining: Int { bytes.count - offset }
+    public var isAtEnd: Bool { offset >= bytes.count }
+
+    private func fail(_ what: String) -> RedError {
+        RedError(.dataCorrupted, "\(context): truncated or malformed \(what) at byte \(offset)")
+    }
+
+    private mutating func need(_ n: Int, _ what: String) throws {
+        if n < 0 || n > remaining { throw fail(what) }
+    }
+
+    public mutating func u8() throws -> UInt8 {
+        try need(1, "u8")
+        defer { offset += 1 }
+        return bytes[offset]
+    }
+
+    public mutating func u16() throws -> UInt16 { UInt16(truncatingIfNeeded: try fixed(2, "u16")) }
+    public mutating func u32() throws -> UInt32 { UInt32(truncatingIfNeeded: try fixed(4, "u32")) }
+    public mutating func u64() throws -> UInt64 { try fixed(8, "u64") }
+
+    public mutating func u32BigEndian() throws -> UInt32 {
+        try need(4, "u32be")
+        var v: UInt32 = 0
+        for i in 0..<4 { v = (v << 8) | UInt32(bytes[offset + i]) }
+        offset += 4
+        return v
+    }
+
+    private mutating func fixed(_ n: Int, _ what: String) throws -> UInt64 {
+        try need(n, what)
+        var v: UInt64 = 0
+        for i in 0..<n { v |= UInt64(bytes[offset + i]) << (8 * UInt64(i)) }
+        offset += n
+        return v
+    }
+
+    /// Unsigned LEB128, at most 10 bytes, rejecting overflow.
+    public mutating func varint() throws -> UInt64 {
+        var result: UInt64 = 0
+        var shift: UInt64 = 0
+        for index in 0..<10 {
+            let b = try u8()
+            if index == 9 && b > 1 { throw fail("varint (overflow)") }
+            result |= UInt64(b & 0x7F) << shift
+            if b & 0x80 == 0 { return result }
+            shift += 7
+        }
+        throw fail("varint (too long)")
+    }
+
+    /// A varint that must fit in `Int` and be at most `limit`.
+    public mutating func count(limit: Int, _ what: String) throws -> Int {
+        let v = try varint()
+        guard v <= UInt64(limit) else {
+            throw RedError(.dataCorrupted, "\(context): \(what) \(v) exceeds limit \(limit) at byte \(offset)")
+        }
+        return Int(v)
+    }
+
+    public mutating func take(_ n: Int) throws -> [UInt8] {
+        try need(n, "byte run of \(n)")
+        defer { offset += n }
+        return Array(bytes[offset..<offset + n])
+    }
+
+    public mutating func lengthPrefixed(limit: Int) throws -> [UInt8] {
+        let n = try count(limit: limit, "length")
+        return try take(n)
+    }
+}
