@@ -216,6 +216,8 @@ final class SimulatedFile: StorageFile, @unchecked Sendable {
         self.path = path
     }
 
+    deinit { try? close() }
+
     func read(into buffer: UnsafeMutableRawBufferPointer, at offset: UInt64) throws -> Int {
         let data = try fs.read(path)
         let start = Int(offset)

@@ -1,0 +1,337 @@
+import RedCore
+
+/// An ordered map from byte-string keys to byte-string values, stored as a
+/// copy-on-write B+tree in pages of the main file.
+///
+/// **Locking.** The tree is not thread-safe by itself: `PagedStore` calls
+/// the read methods under its shared lock and the write methods under its
+/// exclusive lock.
+///
+/// **Copy-on-write.** Before a write changes a node it makes the whole path
+/// from the root writable: a node of an older epoch is cloned into a freshly
+/// allocated page, the parent's pointer is redirected, and the old page is
+/// freed (pending until the next checkpoint publishes, see `Pager`). Pages of
+/// the published image are therefore never modified, which is what makes
+/// checkpoints crash-safe without a double-write area. Within one epoch the
+/// cost is paid once per node. There are no sibling links, since those would
+/// force copying neighbours too; cursors move between leaves through the path.
+///
+/// **Sizes.** Keys are at most `maxKeyBytes`. A cell whose key and value
+/// together exceed `maxInlineCellBytes` moves its value to an overflow chain,
+/// so every page holds at least three cells and splits always succeed.
+///
+/// **Sequential appends.** A leaf that keeps receiving keys at its end is
+/// split by moving only the new last entry to the right sibling, leaving the
+/// left leaf full: bulk loads in key order produce full pages.
+public final class BTree: @unchecked Sendable {
+    /// Bytes allowed for a tree key (collection prefix included).
+    public static let maxKeyBytes = Limits.maxKeyBytes + 16
+    /// Largest leaf cell kept inline; larger values go to overflow pages.
+    public static let maxInlineCellBytes = 1300
+    /// Nodes smaller than this after a delete try to merge with a sibling.
+    static let underflowBytes = PageLayout.pageSize / 4
+
+    let pager: Pager
+    let cache: PageCache
+    /// Root page of the tree, 0 when empty. Changes on copy-on-write and root splits.
+    public internal(set) var rootID: PageID
+
+    init(pager: Pager, cache: PageCache, rootID: PageID) {
+        self.pager = pager
+        self.cache = cache
+        self.rootID = rootID
+    }
+
+    // MARK: Reads (shared lock)
+
+    /// The value stored under `key`.
+    public func get(_ key: [UInt8]) throws -> [UInt8]? {
+        guard let value = try lookup(key) else { return nil }
+        return try read(value)
+    }
+
+    /// The stored form of the value under `key` (overflow not followed).
+    func lookup(_ key: [UInt8]) throws -> LeafValue? {
+        guard rootID != 0 else { return nil }
+        var node = try cache.node(rootID, pin: false)
+        while !node.isLeaf { node = try cache.node(node.children[node.childIndex(for: key)], pin: false) }
+        let (index, found) = node.search(key)
+        return found ? node.values[index] : nil
+    }
+
+    /// Materialises a leaf value, following an overflow chain.
+    public func read(_ value: LeafValue) throws -> [UInt8] {
+        switch value {
+        case .inline(let bytes): return bytes
+        case .overflow(let first, let length): return try OverflowChain.read(first: first, length: length, pager: pager)
+        }
+    }
+
+    /// The entries of one leaf at or after (`inclusive`) or strictly after `start`, in key order,
+    /// moving on to following leaves until one yields an entry. Empty means the end of the tree.
+    /// `start == nil` begins at the first key.
+    public func batch(after start: [UInt8]?, inclusive: Bool) throws -> [(key: [UInt8], value: LeafValue)] {
+        guard rootID != 0 else { return [] }
+        var path: [(BTreeNode, Int)] = []
+        var node = try cache.node(rootID, pin: false)
+        while !node.isLeaf {
+            let i = start.map { node.childIndex(for: $0) } ?? 0
+            path.append((node, i))
+            node = try cache.node(node.children[i], pin: false)
+        }
+        var from = start.map { inclusive ? node.search($0).index : node.upperBound($0) } ?? 0
+        while true {
+            if from < node.keys.count {
+                return (from..<node.keys.count).map { (node.keys[$0], node.values[$0]) }
+            }
+            // Next leaf: climb until a parent has a child to the right, then take its leftmost leaf.
+            var moved = false
+            while let (parent, i) = path.popLast() {
+                if i + 1 < parent.children.count {
+                    path.append((parent, i + 1))
+                    node = try cache.node(parent.children[i + 1], pin: false)
+                    while !node.isLeaf {
+                        path.append((node, 0))
+                        node = try cache.node(node.children[0], pin: false)
+                    }
+                    moved = true
+                    break
+                }
+            }
+            if !moved { return [] }
+            from = 0
+        }
+    }
+
+    /// The entries of one leaf before (or at, if `inclusive`) `end`, in descending key order,
+    /// moving to preceding leaves until one yields an entry. `end == nil` begins at the last key.
+    public func reverseBatch(before end: [UInt8]?, inclusive: Bool) throws -> [(key: [UInt8], value: LeafValue)] {
+        guard rootID != 0 else { return [] }
+        var path: [(BTreeNode, Int)] = []
+        var node = try cache.node(rootID, pin: false)
+        while !node.isLeaf {
+            let i = end.map { node.childIndex(for: $0) } ?? node.children.count - 1
+            path.append((node, i))
+            node = try cache.node(node.children[i], pin: false)
+        }
+        var upTo = end.map { inclusive ? node.upperBound($0) : node.search($0).index } ?? node.keys.count
+        while true {
+            if upTo > 0 {
+                return (0..<upTo).reversed().map { (node.keys[$0], node.values[$0]) }
+            }
+            var moved = false
+            while let (parent, i) = path.popLast() {
+                if i > 0 {
+                    path.append((parent, i - 1))
+                    node = try cache.node(parent.children[i - 1], pin: false)
+                    while !node.isLeaf {
+                        path.append((node, node.children.count - 1))
+                        node = try cache.node(node.children[node.children.count - 1], pin: false)
+                    }
+                    moved = true
+                    break
+                }
+            }
+            if !moved { return [] }
+            upTo = node.keys.count
+        }
+    }
+
+    // MARK: Writes (exclusive lock)
+
+    /// Pages pinned by the running write operation, released when it ends.
+    struct Pins {
+        var ids: [PageID] = []
+    }
+
+    /// Inserts or replaces the value under `key`.
+    public func put(_ key: [UInt8], _ value: [UInt8]) throws {
+        guard key.count <= Self.maxKeyBytes else {
+            throw RedError(.limitExceeded, "key of \(key.count) bytes exceeds the limit of \(Self.maxKeyBytes)")
+        }
+        guard value.count <= Limits.maxValueBytes else {
+            throw RedError(.limitExceeded, "value of \(value.count) bytes exceeds the limit of \(Limits.maxValueBytes)")
+        }
+        let stored: LeafValue
+        if BTreeNode.leafCellOverhead + key.count + value.count > Self.maxInlineCellBytes {
+            stored = .overflow(firstPage: try OverflowChain.write(value, pager: pager), length: UInt32(value.count))
+        } else {
+            stored = .inline(value)
+        }
+        var pins = Pins()
+        defer { cache.unpin(pins.ids) }
+
+        if rootID == 0 {
+            let leaf = try newNode(isLeaf: true, pins: &pins)
+            leaf.insertLeaf(at: 0, key: key, value: stored)
+            try cache.markDirty(leaf)
+            rootID = leaf.pageID
+            return
+        }
+        var (leaf, path) = try writablePath(to: key, pins: &pins)
+        let (index, found) = leaf.search(key)
+        if found {
+            try freeValue(leaf.values[index])
+            leaf.replaceValue(at: index, with: stored)
+        } else {
+            leaf.appendStreak = index == leaf.keys.count ? leaf.appendStreak + 1 : 0
+            leaf.insertLeaf(at: index, key: key, value: stored)
+        }
+        try cache.markDirty(leaf)
+        if leaf.encodedBytes > PageLayout.pageSize {
+            try split(&leaf, path: &path, pins: &pins)
+        }
+    }
+
+    /// Removes `key`; returns whether it was present.
+    @discardableResult
+    public func delete(_ key: [UInt8]) throws -> Bool {
+        guard try lookup(key) != nil else { return false }
+        var pins = Pins()
+        defer { cache.unpin(pins.ids) }
+        var (leaf, path) = try writablePath(to: key, pins: &pins)
+        let (index, found) = leaf.search(key)
+        precondition(found, "key vanished between lookup and delete")
+        try freeValue(leaf.values[index])
+        leaf.removeLeaf(at: index)
+        leaf.appendStreak = 0
+        try cache.markDirty(leaf)
+        try rebalance(leaf, path: &path, pins: &pins)
+        return true
+    }
+
+    // MARK: Copy-on-write path
+
+    private func writablePath(to key: [UInt8], pins: inout Pins) throws -> (BTreeNode, [(BTreeNode, Int)]) {
+        var node = try writableRoot(pins: &pins)
+        var path: [(BTreeNode, Int)] = []
+        while !node.isLeaf {
+            let i = node.childIndex(for: key)
+            let child = try writableChild(of: node, at: i, pins: &pins)
+            path.append((node, i))
+            node = child
+        }
+        return (node, path)
+    }
+
+    private func writableRoot(pins: inout Pins) throws -> BTreeNode {
+        let root = try pinned(rootID, pins: &pins)
+        if pager.isWritable(epoch: root.epoch) { return root }
+        let copy = try copyOnWrite(root, pins: &pins)
+        rootID = copy.pageID
+        return copy
+    }
+
+    func writableChild(of parent: BTreeNode, at index: Int, pins: inout Pins) throws -> BTreeNode {
+        let child = try pinned(parent.children[index], pins: &pins)
+        if pager.isWritable(epoch: child.epoch) { return child }
+        let copy = try copyOnWrite(child, pins: &pins)
+        parent.setChild(index, to: copy.pageID)
+        try cache.markDirty(parent)
+        return copy
+    }
+
+    private func pinned(_ id: PageID, pins: inout Pins) throws -> BTreeNode {
+        let node = try cache.node(id, pin: true)
+        pins.ids.append(id)
+        return node
+    }
+
+    private func copyOnWrite(_ node: BTreeNode, pins: inout Pins) throws -> BTreeNode {
+        let copy = node.clone(pageID: pager.allocate(), epoch: pager.currentEpoch)
+        try cache.insertNew(copy, pinned: true)
+        pins.ids.append(copy.pageID)
+        pager.free(node.pageID, writtenIn: node.epoch)
+        return copy
+    }
+
+    private func newNode(isLeaf: Bool, pins: inout Pins) throws -> BTreeNode {
+        let node = BTreeNode(pageID: pager.allocate(), epoch: pager.currentEpoch, isLeaf: isLeaf)
+        try cache.insertNew(node, pinned: true)
+        pins.ids.append(node.pageID)
+        return node
+    }
+
+    /// Frees a node's page; a node of the current epoch is also dropped from the cache.
+    private func freeNode(_ node: BTreeNode, pins: inout Pins) {
+        if pager.isWritable(epoch: node.epoch) {
+            pins.ids.removeAll { $0 == node.pageID }
+            cache.discard(node.pageID)
+        }
+        pager.free(node.pageID, writtenIn: node.epoch)
+    }
+
+    private func freeValue(_ value: LeafValue) throws {
+        if case .overflow(let first, let length) = value {
+            try OverflowChain.free(first: first, length: length, pager: pager)
+        }
+    }
+
+    // MARK: Split and merge
+
+    private func split(_ node: inout BTreeNode, path: inout [(BTreeNode, Int)], pins: inout Pins) throws {
+        while node.encodedBytes > PageLayout.pageSize {
+            let right = try newNode(isLeaf: node.isLeaf, pins: &pins)
+            let separator: [UInt8]
+            if node.isLeaf {
+                // Sequential appends: keep the left leaf full, start the right one with the new entry.
+                let at = node.appendStreak >= 2 ? node.keys.count - 1 : node.byteMidpoint()
+                node.moveLeafTail(from: at, to: right)
+                right.appendStreak = node.appendStreak
+                node.appendStreak = 0
+                separator = right.keys[0]
+            } else {
+                separator = node.moveInteriorTail(around: node.byteMidpoint(), to: right)
+            }
+            try cache.markDirty(node)
+            try cache.markDirty(right)
+            if let (parent, index) = path.popLast() {
+                parent.insertSeparator(at: index, key: separator, rightChild: right.pageID)
+                try cache.markDirty(parent)
+                node = parent
+            } else {
+                let root = try newNode(isLeaf: false, pins: &pins)
+                root.children = [node.pageID]
+                root.insertSeparator(at: 0, key: separator, rightChild: right.pageID)
+                try cache.markDirty(root)
+                rootID = root.pageID
+                return
+            }
+        }
+    }
+
+    /// After a delete: merge an underfull node into a sibling when both fit one page; collapse the root.
+    private func rebalance(_ start: BTreeNode, path: inout [(BTreeNode, Int)], pins: inout Pins) throws {
+        var node = start
+        while true {
+            guard let (parent, index) = path.popLast() else {
+                if node.isLeaf && node.keys.isEmpty {
+                    freeNode(node, pins: &pins)
+                    rootID = 0
+                } else if !node.isLeaf && node.keys.isEmpty {
+                    rootID = node.children[0]
+                    freeNode(node, pins: &pins)
+                }
+                return
+            }
+            let underfull = node.encodedBytes < Self.underflowBytes || (!node.isLeaf && node.keys.isEmpty)
+            guard underfull, parent.children.count > 1 else { return }
+            let leftIndex = index > 0 ? index - 1 : 0
+            let left = leftIndex == index ? node : try writableChild(of: parent, at: leftIndex, pins: &pins)
+            let right = leftIndex + 1 == index ? node : try writableChild(of: parent, at: leftIndex + 1, pins: &pins)
+            let separator = parent.keys[leftIndex]
+            let merged = node.isLeaf
+                ? left.encodedBytes + right.encodedBytes - PageLayout.headerBytes
+                // right's first child moves into the separator's cell
+                : left.encodedBytes + right.encodedBytes - PageLayout.headerBytes - 4
+                    + BTreeNode.interiorCellBytes(key: separator)
+            guard merged <= PageLayout.pageSize else { return }
+            if node.isLeaf { left.absorbLeaf(right) } else { left.absorbInterior(right, separator: separator) }
+            parent.removeSeparator(at: leftIndex)
+            try cache.markDirty(left)
+            try cache.markDirty(parent)
+            freeNode(right, pins: &pins)
+            node = parent
+        }
+    }
+}

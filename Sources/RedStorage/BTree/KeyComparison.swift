@@ -1,0 +1,19 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Lexicographic byte-string comparison (memcmp, then length): the one key
+/// order of the B+tree. Returns <0, 0 or >0.
+@inline(__always)
+public func compareKeys(_ a: [UInt8], _ b: [UInt8]) -> Int {
+    let n = min(a.count, b.count)
+    if n > 0 {
+        let c = a.withUnsafeBufferPointer { pa in
+            b.withUnsafeBufferPointer { pb in memcmp(pa.baseAddress!, pb.baseAddress!, n) }
+        }
+        if c != 0 { return Int(c) }
+    }
+    return a.count - b.count
+}

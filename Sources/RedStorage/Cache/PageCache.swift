@@ -1,0 +1,232 @@
+import RedCore
+import Synchronization
+
+/// Keeps decoded B+tree nodes in memory under a byte budget, evicting with
+/// SIEVE, tracking dirty nodes and honouring pins.
+///
+/// **SIEVE.** Entries sit in one FIFO list (newest at the head). A hit only
+/// sets the entry's `visited` bit, so hits are cheap. To evict, a *hand*
+/// walks from the oldest entry towards newer ones: a visited entry gets its
+/// bit cleared and is passed over, the first unvisited, unpinned entry is
+/// evicted, and the hand stays where it stopped. (Zhang et al., NSDI '24.)
+///
+/// **Dirty nodes.** A node changed since it was last written is dirty.
+/// Evicting a dirty node writes it first. That is always safe: the only
+/// nodes that can be dirty are nodes of the current or the frozen epoch,
+/// whose pages no published image references (see `Pager`), so an eviction
+/// never overwrites the image a crash would recover from.
+///
+/// **Pins.** A writer pins every node it may mutate during an operation; a
+/// pinned node is never evicted, so a mutation can never land in an object
+/// the cache has already let go. Readers do not pin: nodes are reference
+/// counted objects, and while a reader holds the tree's shared lock nobody
+/// mutates them, so an eviction merely drops the cache's reference.
+///
+/// Budget: `budgetBytes` bounds the estimated heap bytes of cached nodes. If
+/// every entry is pinned the cache overshoots until pins are released.
+public final class PageCache: @unchecked Sendable {
+    public struct Statistics: Sendable {
+        public var hits: UInt64 = 0
+        public var misses: UInt64 = 0
+        public var evictions: UInt64 = 0
+        public var dirtyWrites: UInt64 = 0
+        public var residentBytes = 0
+        public var residentNodes = 0
+    }
+
+    struct Slot {
+        var node: BTreeNode?
+        var visited = false
+        var pins = 0
+        var dirty = false
+        var bytes = 0
+        var newer: Int32 = -1
+        var older: Int32 = -1
+    }
+
+    struct State {
+        var map: [PageID: Int32] = [:]
+        var slots: [Slot] = []
+        var freeSlots: [Int32] = []
+        var head: Int32 = -1
+        var tail: Int32 = -1
+        var hand: Int32 = -1
+        var stats = Statistics()
+    }
+
+    let pager: Pager
+    public let budgetBytes: Int
+    let state = Mutex(State())
+
+    public init(pager: Pager, budgetBytes: Int) {
+        self.pager = pager
+        self.budgetBytes = max(budgetBytes, 16 * PageLayout.pageSize)
+    }
+
+    public var statistics: Statistics { state.withLock { $0.stats } }
+
+    // MARK: Lookup
+
+    /// The node of page `id`, loaded from disk on a miss; pinned if asked.
+    func node(_ id: PageID, pin: Bool) throws -> BTreeNode {
+        try state.withLock { s in
+            if let index = s.map[id] {
+                s.slots[Int(index)].visited = true
+                if pin { s.slots[Int(index)].pins += 1 }
+                s.stats.hits += 1
+                return s.slots[Int(index)].node!
+            }
+            s.stats.misses += 1
+            let node = try BTreeNode.decode(try pager.readPage(id), file: pager.path)
+            try insert(&s, node, dirty: false, pinned: pin)
+            return node
+        }
+    }
+
+    func unpin(_ ids: [PageID]) {
+        state.withLock { s in
+            for id in ids {
+                guard let index = s.map[id] else { preconditionFailure("unpinning uncached page \(id)") }
+                precondition(s.slots[Int(index)].pins > 0, "page \(id) unpinned more than pinned")
+                s.slots[Int(index)].pins -= 1
+            }
+        }
+    }
+
+    /// Adds a freshly allocated node (dirty, optionally pinned), replacing any stale entry for its page.
+    func insertNew(_ node: BTreeNode, pinned: Bool) throws {
+        try state.withLock { s in
+            if let index = s.map[node.pageID] {
+                let old = s.slots[Int(index)]
+                precondition(old.pins == 0, "reallocating pinned page \(node.pageID)")
+                precondition(!old.dirty || old.node!.epoch == node.epoch,
+                             "reallocating page \(node.pageID) whose frozen image is unwritten")
+                remove(&s, index)
+            }
+            try insert(&s, node, dirty: true, pinned: pinned)
+        }
+    }
+
+    /// Records that `node` changed: it must be written before it may be dropped.
+    func markDirty(_ node: BTreeNode) throws {
+        try state.withLock { s in
+            guard let index = s.map[node.pageID], s.slots[Int(index)].node === node else {
+                preconditionFailure("page \(node.pageID) changed while not cached (was it pinned?)")
+            }
+            let i = Int(index)
+            s.slots[i].dirty = true
+            let bytes = node.memoryFootprint
+            s.stats.residentBytes += bytes - s.slots[i].bytes
+            s.slots[i].bytes = bytes
+            try evictOverBudget(&s)
+        }
+    }
+
+    /// Drops a page freed in the current epoch without writing it.
+    func discard(_ id: PageID) {
+        state.withLock { s in
+            guard let index = s.map[id] else { return }
+            precondition(s.slots[Int(index)].pins <= 1, "discarding page \(id) pinned elsewhere")
+            remove(&s, index)
+        }
+    }
+
+    // MARK: Checkpoint support
+
+    /// Every dirty node written in `epoch` or earlier (the frozen image's pages not yet on disk).
+    func dirtyNodes(upTo epoch: UInt64) -> [BTreeNode] {
+        state.withLock { s in
+            var out: [BTreeNode] = []
+            var i = s.head
+            while i != -1 {
+                let slot = s.slots[Int(i)]
+                if slot.dirty, let node = slot.node, node.epoch <= epoch { out.append(node) }
+                i = slot.older
+            }
+            return out
+        }
+    }
+
+    /// `node` was written by the checkpointer; it is clean unless it has been replaced meanwhile.
+    func markClean(_ node: BTreeNode) {
+        state.withLock { s in
+            guard let index = s.map[node.pageID], s.slots[Int(index)].node === node else { return }
+            s.slots[Int(index)].dirty = false
+        }
+    }
+
+    /// Dirty entries (for tests and statistics).
+    public var dirtyCount: Int {
+        state.withLock { s in s.slots.reduce(0) { $0 + ($1.node != nil && $1.dirty ? 1 : 0) } }
+    }
+
+    // MARK: Internals (state lock held)
+
+    private func insert(_ s: inout State, _ node: BTreeNode, dirty: Bool, pinned: Bool) throws {
+        let slot = Slot(node: node, visited: false, pins: pinned ? 1 : 0, dirty: dirty, bytes: node.memoryFootprint,
+                        newer: -1, older: s.head)
+        let index: Int32
+        if let free = s.freeSlots.popLast() {
+            index = free
+            s.slots[Int(free)] = slot
+        } else {
+            index = Int32(s.slots.count)
+            s.slots.append(slot)
+        }
+        if s.head != -1 { s.slots[Int(s.head)].newer = index }
+        s.head = index
+        if s.tail == -1 { s.tail = index }
+        s.map[node.pageID] = index
+        s.stats.residentBytes += slot.bytes
+        s.stats.residentNodes += 1
+        try evictOverBudget(&s)
+    }
+
+    private func remove(_ s: inout State, _ index: Int32) {
+        let slot = s.slots[Int(index)]
+        if slot.newer != -1 { s.slots[Int(slot.newer)].older = slot.older } else { s.head = slot.older }
+        if slot.older != -1 { s.slots[Int(slot.older)].newer = slot.newer } else { s.tail = slot.newer }
+        if s.hand == index { s.hand = slot.newer }
+        s.map[slot.node!.pageID] = nil
+        s.stats.residentBytes -= slot.bytes
+        s.stats.residentNodes -= 1
+        s.slots[Int(index)] = Slot()
+        s.freeSlots.append(index)
+    }
+
+    private func evictOverBudget(_ s: inout State) throws {
+        while s.stats.residentBytes > budgetBytes {
+            guard let victim = sieveVictim(&s) else { return }
+            let slot = s.slots[Int(victim)]
+            if slot.dirty {
+                try pager.writePage(slot.node!.encode())
+                s.stats.dirtyWrites += 1
+            }
+            remove(&s, victim)
+            s.stats.evictions += 1
+        }
+    }
+
+    /// Walks the hand from old to new, clearing visited bits, until it finds an unpinned, unvisited entry.
+    private func sieveVictim(_ s: inout State) -> Int32? {
+        var h = s.hand != -1 ? s.hand : s.tail
+        var probes = 0
+        let limit = 2 * s.map.count + 2
+        while h != -1 && probes < limit {
+            probes += 1
+            let next = s.slots[Int(h)].newer != -1 ? s.slots[Int(h)].newer : s.tail
+            if s.slots[Int(h)].pins > 0 {
+                h = next
+                continue
+            }
+            if s.slots[Int(h)].visited {
+                s.slots[Int(h)].visited = false
+                h = next
+                continue
+            }
+            s.hand = s.slots[Int(h)].newer
+            return h
+        }
+        return nil
+    }
+}

@@ -1,0 +1,90 @@
+import RedCore
+import Testing
+@testable import RedStorage
+
+@Suite struct BTreeTests {
+    @Test func randomOperationsMatchAReferenceMap() throws {
+        let store = try StoreHarness().open(cacheBytes: 128 << 10)
+        var model: [[UInt8]: [UInt8]] = [:]
+        var rng = SplitMix64(seed: 7)
+        for step in 0..<6000 {
+            let k = key(Int(rng.next() % 1500))
+            switch rng.next() % 10 {
+            case 0..<6:
+                let size = rng.next() % 20 == 0 ? Int(rng.next() % 9000) : Int(rng.next() % 120)
+                let v = value(step, size: size)
+                try store.write { try $0.put(k, v) }
+                model[k] = v
+            default:
+                let existed = try store.write { try $0.delete(k) }
+                #expect(existed == (model.removeValue(forKey: k) != nil))
+            }
+            if step % 1000 == 999 { _ = try store.verify() }
+        }
+        let report = try store.verify()
+        #expect(report.entries == model.count)
+        let expected = model.sorted { compareKeys($0.key, $1.key) < 0 }
+        let forward = try store.allEntries()
+        #expect(forward.map(\.0) == expected.map(\.key))
+        #expect(forward.map(\.1) == expected.map(\.value))
+        #expect(try store.allEntriesReversed().map(\.0) == expected.reversed().map(\.key))
+        for (k, v) in model { #expect(try store.read { try $0.get(k) } == v) }
+    }
+
+    @Test func deletingEverythingEmptiesTheTreeAndFreesPages() throws {
+        let store = try StoreHarness().open()
+        for i in 0..<3000 { try store.write { try $0.put(key(i), value(i, size: 50)) } }
+        #expect(try store.verify().depth >= 2)
+        for i in 0..<3000 { #expect(try store.write { try $0.delete(key(i)) }) }
+        #expect(try store.verify().entries == 0)
+        #expect(store.read { $0.rootID } == 0)
+        #expect(try store.allEntries().isEmpty)
+    }
+
+    @Test func sequentialAppendsFillLeaves() throws {
+        let store = try StoreHarness().open()
+        for i in 0..<20000 { try store.write { try $0.put(key(i), value(i, size: 20)) } }
+        let report = try store.verify()
+        // 8-byte keys + 20-byte values + 6 bytes of cell header: ~119 per 4 KiB page when full.
+        #expect(report.leafNodes < 20000 / 110)
+    }
+
+    @Test func rangeBatchesHonourInclusiveBounds() throws {
+        let store = try StoreHarness().open()
+        for i in stride(from: 0, to: 1000, by: 2) { try store.write { try $0.put(key(i), [1]) } }
+        let atOrAfter = try store.read { try $0.batch(after: key(500), inclusive: true) }
+        #expect(atOrAfter.first?.key == key(500))
+        let after = try store.read { try $0.batch(after: key(500), inclusive: false) }
+        #expect(after.first?.key == key(502))
+        let before = try store.read { try $0.reverseBatch(before: key(500), inclusive: false) }
+        #expect(before.first?.key == key(498))
+        let atOrBefore = try store.read { try $0.reverseBatch(before: key(501), inclusive: true) }
+        #expect(atOrBefore.first?.key == key(500))
+        #expect(try store.read { try $0.batch(after: key(999), inclusive: false) }.isEmpty)
+        #expect(try store.read { try $0.reverseBatch(before: key(0), inclusive: false) }.isEmpty)
+    }
+
+    @Test func oversizeKeysAreRejectedWithAClearError() throws {
+        let store = try StoreHarness().open()
+        let error = #expect(throws: RedError.self) {
+            try store.write { try $0.put([UInt8](repeating: 1, count: BTree.maxKeyBytes + 1), [1]) }
+        }
+        #expect(error?.code == .limitExceeded)
+    }
+
+    @Test func largeValuesLiveInOverflowChainsAndAreFreedOnOverwrite() throws {
+        let store = try StoreHarness().open()
+        let big = value(1, size: 1_000_000)
+        try store.write { try $0.put(key(1), big) }
+        #expect(try store.read { try $0.get(key(1)) } == big)
+        #expect(try store.verify().overflowPages == (1_000_000 + 4063) / 4064)
+        try store.write { try $0.put(key(1), value(2, size: 1_000_000)) }
+        let pagesAfterTwoChains = store.pageCount
+        // The first chain's pages were written in the current epoch, so the third chain reuses them.
+        try store.write { try $0.put(key(1), value(3, size: 1_000_000)) }
+        #expect(store.pageCount == pagesAfterTwoChains)
+        #expect(try store.read { try $0.get(key(1)) } == value(3, size: 1_000_000))
+        try store.write { try $0.put(key(1), [9]) }
+        #expect(try store.verify().overflowPages == 0)
+    }
+}
