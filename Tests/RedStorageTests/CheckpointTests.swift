@@ -43,7 +43,7 @@ import Testing
         let h = StoreHarness()
         let store = try h.open(cacheBytes: 48 << 10)
         for i in 0..<3000 { try store.write { try $0.put(key(i), value(i, size: 30)) } }
-        let frozen = store.freeze(checkpointLSN: 1, lastCommitTS: 1)
+        let frozen = store.freeze { (1, 1) }
         // Epoch E+1 writes copy E's pages instead of changing them.
         for i in 0..<3000 { try store.write { try $0.put(key(i), value(i, size: 31)) } }
         try store.write(frozen)

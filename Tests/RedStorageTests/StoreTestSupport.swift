@@ -55,6 +55,6 @@ extension PagedStore {
     }
 
     func checkpointNow(lsn: UInt64 = 0, ts: UInt64 = 0) throws {
-        try write(freeze(checkpointLSN: lsn, lastCommitTS: ts))
+        try write(freeze { (lsn, ts) })
     }
 }

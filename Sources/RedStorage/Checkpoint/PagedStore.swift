@@ -158,10 +158,12 @@ public final class PagedStore: @unchecked Sendable {
         let dirtyNodes: [BTreeNode]
     }
 
-    /// Ends the current epoch (step 1). The caller guarantees no commit runs concurrently and that
-    /// every commit up to `checkpointLSN` / `lastCommitTS` is applied to the tree, and none after.
-    public func freeze(checkpointLSN: UInt64, lastCommitTS: UInt64) -> FrozenCheckpoint {
+    /// Ends the current epoch (step 1). Commits apply under the same exclusive lock, so
+    /// `position` (called under it) returns the WAL end LSN and newest commit timestamp that
+    /// exactly match the frozen tree.
+    public func freeze(position: () -> (checkpointLSN: UInt64, lastCommitTS: UInt64)) -> FrozenCheckpoint {
         treeLock.withWriteLock {
+            let (checkpointLSN, lastCommitTS) = position()
             let image = pager.freeze()
             let nodes = cache.dirtyNodes(upTo: image.epoch)
             let header = DatabaseHeader(

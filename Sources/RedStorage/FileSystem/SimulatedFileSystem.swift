@@ -148,11 +148,12 @@ public final class SimulatedFileSystem: FileSystem, @unchecked Sendable {
         }
     }
 
-    func read(_ path: String) throws -> [UInt8] {
+    /// Runs `body` over the current bytes of a file without copying them.
+    func read<R>(_ path: String, _ body: ([UInt8]) -> R) throws -> R {
         try state.withLock { s in
             if s.crashed { throw RedError(.ioError, "simulated crash: read \(path) after power loss") }
             guard let f = s.files[path] else { throw RedError(.ioError, "\(path): no such file") }
-            return f.current
+            return body(f.current)
         }
     }
 
@@ -219,44 +220,43 @@ final class SimulatedFile: StorageFile, @unchecked Sendable {
     deinit { try? close() }
 
     func read(into buffer: UnsafeMutableRawBufferPointer, at offset: UInt64) throws -> Int {
-        let data = try fs.read(path)
-        let start = Int(offset)
-        guard start < data.count else { return 0 }
-        let n = min(buffer.count, data.count - start)
-        data.withUnsafeBytes { src in
-            buffer.baseAddress!.copyMemory(from: src.baseAddress! + start, byteCount: n)
+        try fs.read(path) { data in
+            let start = Int(offset)
+            guard start < data.count else { return 0 }
+            let n = min(buffer.count, data.count - start)
+            data.withUnsafeBytes { src in
+                buffer.baseAddress!.copyMemory(from: src.baseAddress! + start, byteCount: n)
+            }
+            return n
         }
-        return n
     }
 
     func write(_ bytes: UnsafeRawBufferPointer, at offset: UInt64) throws {
         let copy = [UInt8](bytes)
         try fs.mutate("write", path) { s in
-            guard var f = s.files[path] else { throw RedError(.ioError, "\(path): file was removed") }
-            SimulatedFileSystem.apply(&f.current, offset: Int(offset), bytes: copy[...])
-            f.pending.append(.write(offset: Int(offset), bytes: copy))
-            s.files[path] = f
+            guard s.files[path] != nil else { throw RedError(.ioError, "\(path): file was removed") }
+            // Mutate in place: taking the struct out of the dictionary would copy the whole file.
+            SimulatedFileSystem.apply(&s.files[path]!.current, offset: Int(offset), bytes: copy[...])
+            s.files[path]!.pending.append(.write(offset: Int(offset), bytes: copy))
         }
     }
 
-    func size() throws -> UInt64 { UInt64(try fs.read(path).count) }
+    func size() throws -> UInt64 { try fs.read(path) { UInt64($0.count) } }
 
     func truncate(to size: UInt64) throws {
         try fs.mutate("truncate", path) { s in
-            guard var f = s.files[path] else { throw RedError(.ioError, "\(path): file was removed") }
-            SimulatedFileSystem.resize(&f.current, to: Int(size))
-            f.pending.append(.truncate(size: Int(size)))
-            s.files[path] = f
+            guard s.files[path] != nil else { throw RedError(.ioError, "\(path): file was removed") }
+            SimulatedFileSystem.resize(&s.files[path]!.current, to: Int(size))
+            s.files[path]!.pending.append(.truncate(size: Int(size)))
         }
     }
 
     func sync() throws {
         try fs.mutate("sync", path) { s in
             if s.failSyncs { throw RedError(.ioError, "fdatasync \(path) failed: simulated EIO") }
-            guard var f = s.files[path] else { throw RedError(.ioError, "\(path): file was removed") }
-            f.durable = f.current
-            f.pending = []
-            s.files[path] = f
+            guard s.files[path] != nil else { throw RedError(.ioError, "\(path): file was removed") }
+            s.files[path]!.durable = s.files[path]!.current
+            s.files[path]!.pending = []
             s.syncCount += 1
         }
     }

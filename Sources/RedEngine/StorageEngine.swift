@@ -1,0 +1,307 @@
+import RedCore
+import RedStorage
+import Synchronization
+
+/// The transactional storage engine: named collections of ordered key →
+/// value records inside snapshot-isolated transactions, durable through a
+/// write-ahead log with group commit, paged from disk through a page cache.
+///
+/// Files for a database at `path` (e.g. `data.rdb`):
+/// - `data.rdb` — the paged B+tree image of the last checkpoint (`PagedStore`)
+/// - `data.rdb-wal/` — WAL segments since then (`WriteAheadLog`)
+///
+/// **Commit** (`commit(_:snapshot:)`), under the tree's exclusive lock:
+/// check every written key's newest version against the snapshot (first
+/// committer wins), take the next commit timestamp, append the commit record
+/// to the WAL buffer (no I/O), apply the new versions to the tree. Then,
+/// with the lock released, wait for group commit to make the record durable
+/// (`full` mode) and publish the timestamp so new snapshots see it. Readers
+/// never see a commit before it may be acknowledged, because versions newer
+/// than the visible timestamp are invisible to every snapshot.
+///
+/// **Recovery** (`open`): load the newest valid header's image, replay every
+/// WAL record from its checkpoint LSN (the WAL itself truncates a torn tail
+/// and refuses mid-log corruption), then continue. Open time is bounded by
+/// the WAL since the last checkpoint, not by the database size.
+///
+/// **Failure** is fail-stop: a failed WAL fsync, a failed checkpoint write or
+/// an error while applying a commit to the tree leaves in-memory state that
+/// cannot be trusted, so the engine refuses every later write with
+/// `.storageFailed` (reads continue). Reopening recovers from disk.
+public final class StorageEngine: @unchecked Sendable {
+    public let path: String
+    public let options: EngineOptions
+    let store: PagedStore
+    let wal: WriteAheadLog
+    let snapshots: SnapshotRegistry
+    let lastCommitTS: Atomic<UInt64>
+    let failure = Mutex<RedError?>(nil)
+    let checkpointLock = AsyncMutex()
+    let counters = Mutex((commits: UInt64(0), conflicts: UInt64(0), checkpoints: UInt64(0)))
+    let lastCheckpoint: Mutex<(lsn: UInt64, at: ContinuousClock.Instant)>
+    let vacuumQueue = Mutex(Set<[UInt8]>())
+    private let background = Mutex<Task<Void, Never>?>(nil)
+    private let closed = Atomic<Bool>(false)
+
+    private init(path: String, options: EngineOptions, store: PagedStore, wal: WriteAheadLog, lastCommitTS: UInt64) {
+        self.path = path
+        self.options = options
+        self.store = store
+        self.wal = wal
+        self.snapshots = SnapshotRegistry(visibleTS: lastCommitTS)
+        self.lastCommitTS = Atomic(lastCommitTS)
+        lastCheckpoint = Mutex((store.openedHeader.checkpointLSN, ContinuousClock.now))
+    }
+
+    /// The directory holding the WAL segments of the database at `path`.
+    public static func walDirectory(for path: String) -> String { path + "-wal" }
+
+    /// Opens (creating if needed) the database at `path`, recovering from the WAL.
+    public static func open(path: String, options: EngineOptions = EngineOptions(),
+                            fileSystem: any FileSystem = PosixFileSystem()) async throws -> StorageEngine {
+        let walDirectory = walDirectory(for: path)
+        let store = try PagedStore.open(path: path, fileSystem: fileSystem, cacheBytes: options.cacheBytes,
+                                        mayInitialize: !fileSystem.fileExists(walDirectory))
+        do {
+            var lastTS = store.openedHeader.lastCommitTS
+            var walOptions = WALOptions()
+            walOptions.segmentBytes = options.walSegmentBytes
+            walOptions.syncMode = options.syncMode
+            walOptions.batchedSyncDelayMilliseconds = options.batchedSyncDelayMilliseconds
+            let wal = try WriteAheadLog.open(
+                directory: walDirectory, fileSystem: fileSystem, startLSN: store.openedHeader.checkpointLSN,
+                options: walOptions
+            ) { record in
+                guard record.kind == CommitRecord.kind else {
+                    throw RedError(.dataCorrupted, "WAL record at LSN \(record.lsn) has unknown kind \(record.kind)")
+                }
+                let commit = try CommitRecord.decode(record.payload, lsn: record.lsn)
+                guard commit.commitTS > lastTS else {
+                    throw RedError(.dataCorrupted, "WAL record at LSN \(record.lsn) has commit timestamp \(commit.commitTS) out of order")
+                }
+                try store.write { tree in
+                    for mutation in commit.mutations {
+                        _ = try Self.apply(mutation, at: commit.commitTS, horizon: commit.commitTS - 1, to: tree)
+                    }
+                }
+                lastTS = commit.commitTS
+            }
+            let engine = StorageEngine(path: path, options: options, store: store, wal: wal, lastCommitTS: lastTS)
+            if options.verifyOnOpen { _ = try store.verify() }
+            if options.backgroundWork { engine.startBackgroundWork() }
+            return engine
+        } catch {
+            try? store.close()
+            throw error
+        }
+    }
+
+    // MARK: Transactions
+
+    /// Begins a transaction whose snapshot is the newest acknowledged commit.
+    public func begin() throws -> Transaction {
+        guard !closed.load(ordering: .relaxed) else { throw RedError(.closed, "the database at \(path) is closed") }
+        return Transaction(engine: self, snapshot: snapshots.acquire())
+    }
+
+    /// Runs `body` in a transaction and commits it, retrying on serialization failures.
+    public func transaction<R: Sendable>(maxAttempts: Int = 16, _ body: (Transaction) async throws -> R) async throws -> R {
+        var attempt = 0
+        while true {
+            attempt += 1
+            let tx = try begin()
+            do {
+                let result = try await body(tx)
+                try await tx.commit()
+                return result
+            } catch let error as RedError where error.code == .serializationFailure && attempt < maxAttempts {
+                tx.rollback()
+                continue
+            } catch {
+                tx.rollback()
+                throw error
+            }
+        }
+    }
+
+    /// The committed value of a tree key visible at `snapshot`.
+    func readCommitted(_ treeKey: [UInt8], at snapshot: UInt64) throws -> [UInt8]? {
+        let bytes = try store.read { tree in try tree.get(treeKey) }
+        guard let bytes else { return nil }
+        return try VersionChain(decoding: bytes, context: "record \(treeKey)").visible(at: snapshot)
+    }
+
+    /// The error that stopped this engine accepting writes, if any.
+    public var failureReason: RedError? { failure.withLock { $0 } }
+
+    func fail(_ error: Error) -> RedError {
+        let red = (error as? RedError) ?? RedError(.ioError, "\(error)")
+        let reported = RedError(.storageFailed,
+                                "the database at \(path) stopped accepting writes after a storage failure: \(red.message)")
+        failure.withLock { if $0 == nil { $0 = reported } }
+        return failure.withLock { $0! }
+    }
+
+    /// Commits a write set (plus engine-internal `extra` mutations) read at `snapshot`.
+    func commit(_ writes: [[UInt8]: Transaction.Write], extra: [CommitRecord.Mutation] = [], snapshot: UInt64,
+                assigned: (UInt64) -> Void) async throws -> CommitInfo {
+        let keys = writes.keys.sorted { compareKeys($0, $1) < 0 }
+        var mutations: [CommitRecord.Mutation] = []
+        mutations.reserveCapacity(keys.count + extra.count)
+        for key in keys {
+            switch writes[key]! {
+            case .put(let value): mutations.append(.put(key: key, value: value))
+            case .delete: mutations.append(.delete(key: key))
+            }
+        }
+        mutations.append(contentsOf: extra)
+        var payload = CommitRecord.encode(mutations)
+
+        let (commitTS, endLSN): (UInt64, UInt64) = try store.write { tree in
+            if let failure = failure.withLock({ $0 }) { throw failure }
+            for key in keys {
+                guard let bytes = try tree.get(key) else { continue }
+                let newest = try VersionChain(decoding: bytes, context: "record \(key)").newestCommitTS
+                if newest > snapshot {
+                    counters.withLock { $0.conflicts += 1 }
+                    throw RedError(.serializationFailure,
+                                   "could not serialize access due to concurrent update of a key in collection \(Keyspace.collectionID(of: key)); retry the transaction")
+                }
+            }
+            let ts = lastCommitTS.load(ordering: .relaxed) + 1
+            CommitRecord.patchCommitTS(&payload, ts)
+            let end = try wal.append(kind: CommitRecord.kind, payload: payload)
+            assigned(ts)
+            let horizon = snapshots.horizon
+            do {
+                var garbage: [[UInt8]] = []
+                for mutation in mutations {
+                    if let key = try Self.apply(mutation, at: ts, horizon: horizon, to: tree) { garbage.append(key) }
+                }
+                if !garbage.isEmpty { enqueueForVacuum(garbage) }
+            } catch {
+                throw fail(error)  // the WAL holds a commit the tree only partly has
+            }
+            lastCommitTS.store(ts, ordering: .relaxed)
+            return (ts, end)
+        }
+        do {
+            try await wal.waitForCommit(endLSN)
+        } catch {
+            throw fail(error)
+        }
+        snapshots.publish(commitTS)
+        counters.withLock { $0.commits += 1 }
+        return CommitInfo(commitTS: commitTS, lsn: endLSN)
+    }
+
+    /// Applies one mutation at `ts`, trimming versions below `horizon`.
+    /// Returns the key if its record still holds reclaimable versions.
+    static func apply(_ mutation: CommitRecord.Mutation, at ts: UInt64, horizon: UInt64, to tree: BTree) throws -> [UInt8]? {
+        switch mutation {
+        case .put(let key, let value):
+            return try applyVersion(key: key, value: value, at: ts, horizon: horizon, to: tree)
+        case .delete(let key):
+            return try applyVersion(key: key, value: nil, at: ts, horizon: horizon, to: tree)
+        case .deleteCollection(let id):
+            let start = Keyspace.prefix(id)
+            let end = Keyspace.prefix(id + 1)
+            while true {
+                let batch = try tree.batch(after: start, inclusive: true)
+                let doomed = batch.map(\.key).filter { compareKeys($0, end) < 0 }
+                if doomed.isEmpty { return nil }
+                for key in doomed { try tree.delete(key) }
+            }
+        }
+    }
+
+    private static func applyVersion(key: [UInt8], value: [UInt8]?, at ts: UInt64, horizon: UInt64,
+                                     to tree: BTree) throws -> [UInt8]? {
+        var chain = VersionChain(versions: [])
+        if let bytes = try tree.get(key) { chain = try VersionChain(decoding: bytes, context: "record \(key)") }
+        chain.versions.insert(VersionChain.Version(commitTS: ts, value: value), at: 0)
+        chain.trim(horizon: horizon)
+        if chain.versions.isEmpty {
+            try tree.delete(key)
+            return nil
+        }
+        try tree.put(key, chain.encode())
+        return chain.holdsGarbage ? key : nil
+    }
+
+    // MARK: Checkpoint
+
+    /// Writes a new durable image of the tree and drops the WAL before it.
+    public func checkpoint() async throws {
+        try await checkpointLock.withLock {
+            if let failure = failure.withLock({ $0 }) { throw failure }
+            let frozen = store.freeze { (wal.appendedLSN, lastCommitTS.load(ordering: .relaxed)) }
+            do {
+                try await wal.sync(upTo: frozen.header.checkpointLSN)
+                try store.write(frozen)
+                try wal.removeSegments(before: frozen.header.checkpointLSN)
+            } catch {
+                throw fail(error)
+            }
+            lastCheckpoint.withLock { $0 = (frozen.header.checkpointLSN, ContinuousClock.now) }
+            counters.withLock { $0.checkpoints += 1 }
+        }
+    }
+
+    // MARK: Lifecycle
+
+    /// Stops background work, checkpoints, syncs and releases the files.
+    public func close() async throws {
+        guard !closed.exchange(true, ordering: .relaxed) else { return }
+        let task = background.withLock { t -> Task<Void, Never>? in
+            defer { t = nil }
+            return t
+        }
+        task?.cancel()
+        await task?.value
+        var firstError: Error?
+        if failure.withLock({ $0 }) == nil {
+            do { try await checkpoint() } catch { firstError = error }
+        }
+        do { try await wal.close() } catch { firstError = firstError ?? error }
+        do { try store.close() } catch { firstError = firstError ?? error }
+        if let firstError { throw firstError }
+    }
+
+    /// Checks the B+tree invariants (reads every page).
+    public func verify() throws -> BTreeReport { try store.verify() }
+
+    public var statistics: EngineStatistics {
+        let c = counters.withLock { $0 }
+        return EngineStatistics(
+            commits: c.commits, conflicts: c.conflicts, checkpoints: c.checkpoints,
+            lastCommitTS: lastCommitTS.load(ordering: .relaxed), walAppendedLSN: wal.appendedLSN,
+            walDurableLSN: wal.durableLSN, walBytesSinceCheckpoint: wal.bytes(since: lastCheckpoint.withLock { $0.lsn }),
+            cache: store.cacheStatistics, pageCount: store.pageCount,
+            vacuumQueueKeys: vacuumQueue.withLock { $0.count })
+    }
+
+    private func startBackgroundWork() {
+        let task = Task.detached { [weak self] in
+            while !Task.isCancelled {
+                try? await Task.sleep(for: .milliseconds(50))
+                guard let self, !Task.isCancelled else { return }
+                await self.runBackgroundRound()
+            }
+        }
+        background.withLock { $0 = task }
+    }
+
+    /// One round of background work: a checkpoint when due, then version cleanup.
+    func runBackgroundRound() async {
+        guard failure.withLock({ $0 }) == nil else { return }
+        let (lsn, at) = lastCheckpoint.withLock { $0 }
+        let walBytes = wal.bytes(since: lsn)
+        let overdue = at.duration(to: .now) >= .milliseconds(options.checkpointIntervalMilliseconds)
+        if walBytes >= options.checkpointWALBytes || (overdue && walBytes > 0) {
+            try? await checkpoint()
+        }
+        _ = try? await vacuum(limit: 10_000)
+    }
+}
+

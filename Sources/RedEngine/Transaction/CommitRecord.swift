@@ -1,0 +1,116 @@
+import RedCore
+
+/// A committed transaction as written to the WAL (record kind `kind`).
+///
+/// The WAL is a *logical* redo log: replaying a commit record re-applies its
+/// mutations at its commit timestamp, which gives the same tree no matter
+/// which pages a checkpoint had or had not written.
+/// ```
+/// u64 commitTS | varint count | count × mutation
+/// mutation: u8 op | varint collectionID | varint keyLength | key | (op 1) varint valueLength | value
+/// op 1 = put, 2 = delete, 3 = delete every key of the collection (drop)
+/// ```
+/// `commitTS` is patched in after encoding (it is assigned under the commit
+/// lock, while the bytes are built outside it).
+struct CommitRecord {
+    static let kind: UInt8 = 1
+
+    enum Mutation: Equatable {
+        case put(key: [UInt8], value: [UInt8])
+        case delete(key: [UInt8])
+        case deleteCollection(id: UInt32)
+    }
+
+    var commitTS: UInt64
+    var mutations: [Mutation]
+
+    /// Encodes with commitTS 0 at offset 0; patch it with `patchCommitTS`.
+    static func encode(_ mutations: [Mutation]) -> [UInt8] {
+        var size = 16
+        for m in mutations {
+            switch m {
+            case .put(let k, let v): size += 12 + k.count + v.count
+            case .delete(let k): size += 8 + k.count
+            case .deleteCollection: size += 8
+            }
+        }
+        var w = ByteWriter(capacity: size)
+        w.u64(0)
+        w.varint(UInt64(mutations.count))
+        for m in mutations {
+            switch m {
+            case .put(let key, let value):
+                w.u8(1)
+                w.varint(UInt64(Keyspace.collectionID(of: key)))
+                w.lengthPrefixed(Array(key[4...]))
+                w.lengthPrefixed(value)
+            case .delete(let key):
+                w.u8(2)
+                w.varint(UInt64(Keyspace.collectionID(of: key)))
+                w.lengthPrefixed(Array(key[4...]))
+            case .deleteCollection(let id):
+                w.u8(3)
+                w.varint(UInt64(id))
+                w.varint(0)
+            }
+        }
+        return w.bytes
+    }
+
+    static func patchCommitTS(_ bytes: inout [UInt8], _ ts: UInt64) {
+        for i in 0..<8 { bytes[i] = UInt8(truncatingIfNeeded: ts >> (8 * UInt64(i))) }
+    }
+
+    static func decode(_ bytes: [UInt8], lsn: UInt64) throws -> CommitRecord {
+        var r = ByteReader(bytes, context: "WAL commit record at LSN \(lsn)")
+        let ts = try r.u64()
+        let count = try r.count(limit: Limits.maxTransactionBytes, "mutation count")
+        var mutations: [Mutation] = []
+        mutations.reserveCapacity(min(count, 1 << 20))
+        for _ in 0..<count {
+            let op = try r.u8()
+            let collection = try r.count(limit: Int(UInt32.max), "collection id")
+            let userKey = try r.lengthPrefixed(limit: Limits.maxKeyBytes)
+            let key = Keyspace.key(UInt32(collection), userKey)
+            switch op {
+            case 1: mutations.append(.put(key: key, value: try r.lengthPrefixed(limit: Limits.maxValueBytes)))
+            case 2: mutations.append(.delete(key: key))
+            case 3: mutations.append(.deleteCollection(id: UInt32(collection)))
+            default: throw RedError(.dataCorrupted, "WAL commit record at LSN \(lsn): unknown mutation \(op)")
+            }
+        }
+        guard r.isAtEnd else { throw RedError(.dataCorrupted, "WAL commit record at LSN \(lsn): trailing bytes") }
+        return CommitRecord(commitTS: ts, mutations: mutations)
+    }
+}
+
+/// All collections share one ordered keyspace: a tree key is the collection
+/// id (4 bytes, big-endian, so a collection's keys are contiguous and ordered)
+/// followed by the user's key.
+enum Keyspace {
+    /// Registry of collections: name → `CollectionEntry`.
+    static let collectionsID: UInt32 = 0
+    /// Free-form catalog storage for the layers above (schemas, views, settings).
+    static let catalogID: UInt32 = 1
+    /// Engine bookkeeping: the collection id counter and drop markers.
+    static let systemID: UInt32 = 2
+    /// First id handed to a user collection.
+    static let firstUserID: UInt32 = 16
+
+    static func key(_ collection: UInt32, _ userKey: [UInt8]) -> [UInt8] {
+        var k = [UInt8]()
+        k.reserveCapacity(4 + userKey.count)
+        k.append(UInt8(truncatingIfNeeded: collection >> 24))
+        k.append(UInt8(truncatingIfNeeded: collection >> 16))
+        k.append(UInt8(truncatingIfNeeded: collection >> 8))
+        k.append(UInt8(truncatingIfNeeded: collection))
+        k.append(contentsOf: userKey)
+        return k
+    }
+
+    static func prefix(_ collection: UInt32) -> [UInt8] { key(collection, []) }
+
+    static func collectionID(of key: [UInt8]) -> UInt32 {
+        UInt32(key[0]) << 24 | UInt32(key[1]) << 16 | UInt32(key[2]) << 8 | UInt32(key[3])
+    }
+}

@@ -1,0 +1,47 @@
+import Synchronization
+
+/// Tracks which commit timestamps are visible and which snapshots are open.
+///
+/// - `visibleTS`: the newest commit a new snapshot sees. It advances only
+///   when a commit may be acknowledged (durable in `full` mode), and jumps:
+///   durability is a prefix of commit order, so publishing T also covers
+///   every commit below T.
+/// - the *horizon*: the oldest open snapshot (or `visibleTS` if none). No
+///   snapshot older than it can start any more, so versions hidden below it
+///   are garbage.
+final class SnapshotRegistry: Sendable {
+    struct State {
+        var visibleTS: UInt64
+        var open: [UInt64: Int] = [:]
+    }
+
+    private let state: Mutex<State>
+
+    init(visibleTS: UInt64) { state = Mutex(State(visibleTS: visibleTS)) }
+
+    var visibleTS: UInt64 { state.withLock { $0.visibleTS } }
+    var openSnapshots: Int { state.withLock { $0.open.values.reduce(0, +) } }
+
+    /// Opens a snapshot at the current visible timestamp.
+    func acquire() -> UInt64 {
+        state.withLock { s in
+            s.open[s.visibleTS, default: 0] += 1
+            return s.visibleTS
+        }
+    }
+
+    func release(_ ts: UInt64) {
+        state.withLock { s in
+            guard let n = s.open[ts] else { preconditionFailure("releasing unknown snapshot \(ts)") }
+            s.open[ts] = n == 1 ? nil : n - 1
+        }
+    }
+
+    func publish(_ ts: UInt64) {
+        state.withLock { s in s.visibleTS = max(s.visibleTS, ts) }
+    }
+
+    var horizon: UInt64 {
+        state.withLock { s in s.open.keys.min() ?? s.visibleTS }
+    }
+}

@@ -1,0 +1,188 @@
+import RedCore
+import RedStorage
+import Synchronization
+
+/// A snapshot-isolated transaction over the collections of one engine.
+///
+/// Reads see the database as of `snapshot` (the newest acknowledged commit
+/// when the transaction began) plus the transaction's own writes; they never
+/// wait for writers. Writes are kept in a private write set until `commit`,
+/// so an uncommitted or rolled-back transaction leaves no trace anywhere,
+/// not in memory, not in the tree and not in the WAL.
+///
+/// At commit the first committer wins: if any key written here was changed by
+/// a transaction that committed after `snapshot`, commit throws
+/// `RedError(.serializationFailure)` (SQLSTATE 40001) and nothing is applied.
+///
+/// A transaction is meant for one task at a time; its methods are
+/// thread-safe but interleaving them from several tasks is not useful.
+///
+/// ```swift
+/// let tx = try engine.begin()
+/// let users = try tx.createCollection("users")
+/// try tx.put(users, Array("alice".utf8), Array("{\"age\":30}".utf8))
+/// try await tx.commit()
+/// ```
+public final class Transaction: @unchecked Sendable {
+    enum Status { case active, committed, rolledBack }
+
+    enum Write {
+        case put([UInt8])
+        case delete
+    }
+
+    struct State {
+        var status = Status.active
+        /// Tree key → pending write.
+        var writes: [[UInt8]: Write] = [:]
+        var writeBytes = 0
+        /// Cached sorted write-set keys, invalidated by every write.
+        var sortedKeys: [[UInt8]]? = nil
+    }
+
+    let engine: StorageEngine
+    /// Commit timestamp of the newest commit this transaction sees.
+    public let snapshot: UInt64
+    let state = Mutex(State())
+    /// Set once commit has assigned a timestamp (tests read it even if durability then failed).
+    public private(set) var commitTimestamp: UInt64? {
+        get { timestamp.withLock { $0 } }
+        set { timestamp.withLock { $0 = newValue } }
+    }
+    private let timestamp = Mutex<UInt64?>(nil)
+
+    init(engine: StorageEngine, snapshot: UInt64) {
+        self.engine = engine
+        self.snapshot = snapshot
+    }
+
+    deinit {
+        let wasActive = state.withLock { $0.status == .active }
+        if wasActive { engine.snapshots.release(snapshot) }
+    }
+
+    public var isActive: Bool { state.withLock { $0.status == .active } }
+
+    // MARK: Reads
+
+    /// The value of `key` in `collection` as this transaction sees it.
+    public func get(_ collection: Collection, _ key: [UInt8]) throws -> [UInt8]? {
+        try validate(key: key)
+        return try read(Keyspace.key(collection.id, key))
+    }
+
+    func read(_ treeKey: [UInt8]) throws -> [UInt8]? {
+        let pending: Write? = try state.withLock { s in
+            try Self.requireActive(s)
+            return s.writes[treeKey]
+        }
+        switch pending {
+        case .put(let value): return value
+        case .delete: return nil
+        case nil: return try engine.readCommitted(treeKey, at: snapshot)
+        }
+    }
+
+    /// A cursor over `range` of `collection`, in key order (or descending with `reverse`).
+    /// It sees the writes this transaction made before the cursor was created.
+    public func scan(_ collection: Collection, _ range: KeyRange = .all, reverse: Bool = false) throws -> RangeCursor {
+        try state.withLock { try Self.requireActive($0) }
+        return RangeCursor(transaction: self, collectionID: collection.id, range: range, reverse: reverse)
+    }
+
+    /// Sorted pending writes of one collection within `range`, as user keys.
+    func pendingWrites(collectionID: UInt32, range: KeyRange) -> [([UInt8], Write)] {
+        state.withLock { s in
+            if s.sortedKeys == nil { s.sortedKeys = s.writes.keys.sorted { compareKeys($0, $1) < 0 } }
+            var out: [([UInt8], Write)] = []
+            for key in s.sortedKeys! where Keyspace.collectionID(of: key) == collectionID {
+                let user = Array(key[4...])
+                if range.contains(user) { out.append((user, s.writes[key]!)) }
+            }
+            return out
+        }
+    }
+
+    // MARK: Writes
+
+    /// Sets `key` in `collection` to `value`.
+    public func put(_ collection: Collection, _ key: [UInt8], _ value: [UInt8]) throws {
+        try validate(key: key)
+        guard value.count <= Limits.maxValueBytes else {
+            throw RedError(.limitExceeded, "value of \(value.count) bytes exceeds the limit of \(Limits.maxValueBytes)")
+        }
+        try record(Keyspace.key(collection.id, key), .put(value), bytes: key.count + value.count)
+    }
+
+    /// Removes `key` from `collection`; returns whether it was present for this transaction.
+    @discardableResult
+    public func delete(_ collection: Collection, _ key: [UInt8]) throws -> Bool {
+        try validate(key: key)
+        let treeKey = Keyspace.key(collection.id, key)
+        guard try read(treeKey) != nil else { return false }
+        try record(treeKey, .delete, bytes: key.count)
+        return true
+    }
+
+    func record(_ treeKey: [UInt8], _ write: Write, bytes: Int) throws {
+        try state.withLock { s in
+            try Self.requireActive(s)
+            guard s.writeBytes + bytes <= Limits.maxTransactionBytes else {
+                throw RedError(.limitExceeded, "transaction writes exceed \(Limits.maxTransactionBytes) bytes; commit in smaller batches")
+            }
+            s.writeBytes += bytes
+            s.writes[treeKey] = write
+            s.sortedKeys = nil
+        }
+    }
+
+    private func validate(key: [UInt8]) throws {
+        guard key.count <= Limits.maxKeyBytes else {
+            throw RedError(.limitExceeded, "key of \(key.count) bytes exceeds the limit of \(Limits.maxKeyBytes)")
+        }
+    }
+
+    static func requireActive(_ s: State) throws {
+        switch s.status {
+        case .active: return
+        case .committed: throw RedError(.transactionClosed, "the transaction has already committed")
+        case .rolledBack: throw RedError(.transactionClosed, "the transaction was rolled back")
+        }
+    }
+
+    // MARK: End
+
+    /// Makes the writes durable and visible (per the engine's sync mode), or throws
+    /// `.serializationFailure` if a concurrent transaction committed a conflicting write first.
+    /// Either way the transaction is over afterwards.
+    @discardableResult
+    public func commit() async throws -> CommitInfo {
+        let writes: [[UInt8]: Write] = try state.withLock { s in
+            try Self.requireActive(s)
+            s.status = .committed
+            return s.writes
+        }
+        defer { engine.snapshots.release(snapshot) }
+        if writes.isEmpty { return CommitInfo(commitTS: snapshot, lsn: nil) }
+        return try await engine.commit(writes, snapshot: snapshot) { self.commitTimestamp = $0 }
+    }
+
+    /// Discards every write. Calling it on a finished transaction does nothing.
+    public func rollback() {
+        let wasActive = state.withLock { s in
+            guard s.status == .active else { return false }
+            s.status = .rolledBack
+            s.writes = [:]
+            return true
+        }
+        if wasActive { engine.snapshots.release(snapshot) }
+    }
+}
+
+/// What a successful commit produced.
+public struct CommitInfo: Sendable, Equatable {
+    /// The commit's timestamp (for a read-only transaction: its snapshot).
+    public var commitTS: UInt64
+    /// End LSN of the commit's WAL record; nil if the transaction wrote nothing.
+    public var lsn: UInt64?
+}

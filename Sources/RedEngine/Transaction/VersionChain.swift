@@ -1,0 +1,86 @@
+import RedCore
+
+/// The versions of one key, newest first, as stored as the key's B+tree value.
+///
+/// Multi-version concurrency control keeps every version some snapshot may
+/// still need inside the key's own record:
+/// ```
+/// u8 format (1) | varint count | count × (varint commitTS | u8 flags | [varint length | bytes])
+/// flags bit 0 = tombstone (the key was deleted at commitTS; no value follows)
+/// ```
+/// A snapshot taken at timestamp S sees the first version with commitTS ≤ S;
+/// if that is a tombstone, or there is none, the key is absent for it.
+///
+/// Trimming against the *horizon* H (the oldest snapshot still open) keeps
+/// every version newer than H plus the newest one at or below H, which is
+/// all any open or future snapshot can see, then drops tombstones from the
+/// old end (a tombstone with nothing older means the same as no record).
+struct VersionChain: Equatable {
+    struct Version: Equatable {
+        var commitTS: UInt64
+        /// nil for a tombstone.
+        var value: [UInt8]?
+    }
+
+    static let format: UInt8 = 1
+    static let maxVersions = 1 << 20
+
+    var versions: [Version]
+
+    init(versions: [Version]) { self.versions = versions }
+
+    init(decoding bytes: [UInt8], context: @autoclosure () -> String) throws {
+        var reader = ByteReader(bytes, context: context())
+        guard try reader.u8() == Self.format else {
+            throw RedError(.dataCorrupted, "\(context()): unknown version-chain format")
+        }
+        let count = try reader.count(limit: Self.maxVersions, "version count")
+        versions = []
+        versions.reserveCapacity(count)
+        for _ in 0..<count {
+            let ts = try reader.varint()
+            let flags = try reader.u8()
+            if flags & 1 != 0 {
+                versions.append(Version(commitTS: ts, value: nil))
+            } else {
+                versions.append(Version(commitTS: ts, value: try reader.lengthPrefixed(limit: Limits.maxValueBytes)))
+            }
+        }
+    }
+
+    func encode() -> [UInt8] {
+        var w = ByteWriter(capacity: 16 + versions.reduce(0) { $0 + ($1.value?.count ?? 0) + 12 })
+        w.u8(Self.format)
+        w.varint(UInt64(versions.count))
+        for v in versions {
+            w.varint(v.commitTS)
+            if let value = v.value {
+                w.u8(0)
+                w.lengthPrefixed(value)
+            } else {
+                w.u8(1)
+            }
+        }
+        return w.bytes
+    }
+
+    /// Commit timestamp of the newest version (the one a write-write conflict check compares).
+    var newestCommitTS: UInt64 { versions.first?.commitTS ?? 0 }
+
+    /// The value visible to a snapshot at `snapshot`, nil if absent for it.
+    func visible(at snapshot: UInt64) -> [UInt8]? {
+        for v in versions where v.commitTS <= snapshot { return v.value }
+        return nil
+    }
+
+    /// Drops versions no snapshot at or after `horizon` can see.
+    mutating func trim(horizon: UInt64) {
+        if let firstOld = versions.firstIndex(where: { $0.commitTS <= horizon }), firstOld + 1 < versions.count {
+            versions.removeSubrange((firstOld + 1)...)
+        }
+        while let last = versions.last, last.value == nil { versions.removeLast() }
+    }
+
+    /// True if trimming at a later horizon could reclaim something.
+    var holdsGarbage: Bool { versions.count > 1 }
+}

@@ -1,0 +1,71 @@
+import RedCore
+import RedStorage
+
+/// Reclaims versions that no snapshot can see any more.
+///
+/// Every commit trims the records it writes. A record that still holds old
+/// versions afterwards (an open snapshot needed them) is queued here; a
+/// later pass trims it again once the horizon has moved past. Dropped
+/// collections are removed in one logged commit once no open snapshot
+/// predates the drop. Trimming changes no visible state, so it needs no WAL
+/// record: replay may simply keep a version longer.
+extension StorageEngine {
+    func enqueueForVacuum(_ keys: [[UInt8]]) {
+        vacuumQueue.withLock { q in
+            for key in keys where q.count < options.maxVacuumQueueKeys { q.insert(key) }
+        }
+    }
+
+    /// Trims up to `limit` queued records and removes dropped collections; returns records trimmed.
+    @discardableResult
+    public func vacuum(limit: Int = .max) async throws -> Int {
+        if let failure = failure.withLock({ $0 }) { throw failure }
+        let batch: [[UInt8]] = vacuumQueue.withLock { q in
+            var taken: [[UInt8]] = []
+            while taken.count < limit, let key = q.popFirst() { taken.append(key) }
+            return taken
+        }
+        var trimmed = 0
+        if !batch.isEmpty {
+            let requeue: [[UInt8]] = try store.write { tree in
+                let horizon = snapshots.horizon
+                var again: [[UInt8]] = []
+                for key in batch {
+                    guard let bytes = try tree.get(key) else { continue }
+                    var chain = try VersionChain(decoding: bytes, context: "record \(key)")
+                    let before = chain.versions.count
+                    chain.trim(horizon: horizon)
+                    if chain.versions.count == before { again.append(key); continue }
+                    trimmed += 1
+                    if chain.versions.isEmpty { try tree.delete(key) } else { try tree.put(key, chain.encode()) }
+                    if chain.holdsGarbage { again.append(key) }
+                }
+                return again
+            }
+            enqueueForVacuum(requeue)
+        }
+        try await removeDroppedCollections()
+        return trimmed
+    }
+
+    /// Deletes the records of dropped collections no open snapshot can see.
+    func removeDroppedCollections() async throws {
+        let tx = try begin()
+        defer { tx.rollback() }
+        let markers = try tx.scan(Transaction.system, .prefix(Transaction.droppedPrefix)).collect()
+        guard !markers.isEmpty else { return }
+        let horizon = snapshots.horizon
+        for marker in markers {
+            var r = ByteReader(marker.value, context: "drop marker")
+            let id = try r.u32()
+            let treeKey = Keyspace.key(Keyspace.systemID, marker.key)
+            let dropTS = try store.read { tree -> UInt64 in
+                guard let bytes = try tree.get(treeKey) else { return .max }
+                return try VersionChain(decoding: bytes, context: "drop marker").newestCommitTS
+            }
+            guard dropTS <= horizon else { continue }
+            _ = try await commit([treeKey: .delete], extra: [.deleteCollection(id: id)],
+                                 snapshot: tx.snapshot) { _ in }
+        }
+    }
+}

@@ -1,0 +1,209 @@
+import ArgumentParser
+import Foundation
+import RedDB
+
+/// `red bench storage`: the storage engine against the disk's own limit.
+///
+/// All figures come from one run on one disk (the directory given by
+/// `--dir`), so the ratios are meaningful even where absolute numbers are
+/// not: the durable commit rate is compared with the raw rate of
+/// write + fdatasync the same disk sustains, and concurrent writers with a
+/// single writer (group commit should share fsyncs between them).
+struct BenchStorage: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "storage",
+        abstract: "Raw fsync rate, durable commits/s at 1/8/32 writers, bulk inserts, point reads and a full scan.")
+
+    @Option(help: "Directory for the benchmark files (on the disk you want to measure); removed afterwards.")
+    var dir: String = "."
+
+    @Option(help: "Records for the insert, read and scan scenarios.")
+    var records: Int = 1_000_000
+
+    @Option(help: "Seconds each commit-rate scenario runs.")
+    var seconds: Double = 3
+
+    @Option(help: "Page cache budget in MiB.")
+    var cacheMiB: Int = 64
+
+    @Option(help: "Also write the results as JSON to this file.")
+    var json: String?
+
+    mutating func run() async throws {
+        #if DEBUG
+        print("warning: this is a debug build; run `swift run -c release red bench storage` for real figures\n")
+        #endif
+        let root = (dir as NSString).appendingPathComponent(".red-bench-\(getpid())")
+        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        var results = BenchResults()
+
+        results.fsyncPerSecond = try rawFsyncRate(path: root + "/fsync.bin")
+        print(String(format: "raw write+fdatasync:        %10.0f /s", results.fsyncPerSecond))
+        for writers in [1, 8, 32] {
+            let rate = try await commitRate(path: root + "/commits-\(writers).rdb", writers: writers)
+            results.commitsPerSecond[writers] = rate
+            print(String(format: "durable commits, %2d writers: %10.0f /s", writers, rate))
+        }
+        try await bulkScenarios(path: root + "/bulk.rdb", into: &results)
+
+        print("\n" + results.table())
+        if let json {
+            try results.json().write(toFile: json, atomically: true, encoding: .utf8)
+            print("wrote \(json)")
+        }
+    }
+
+    /// Appends 128-byte records with fdatasync after each: the best a WAL commit can do on this disk.
+    func rawFsyncRate(path: String) throws -> Double {
+        let file = try PosixFileSystem().openFile(path, create: true)
+        let record = [UInt8](repeating: 0xAB, count: 128)
+        var offset: UInt64 = 0
+        var count = 0
+        let clock = ContinuousClock()
+        let start = clock.now
+        while clock.now - start < .seconds(seconds) {
+            try file.write(record, at: offset)
+            try file.sync()
+            offset += 128
+            count += 1
+        }
+        return Double(count) / (clock.now - start).seconds
+    }
+
+    func options() -> EngineOptions {
+        var o = EngineOptions()
+        o.cacheBytes = cacheMiB << 20
+        return o
+    }
+
+    /// `writers` tasks each committing one small put per transaction, in full sync mode.
+    func commitRate(path: String, writers: Int) async throws -> Double {
+        let engine = try await StorageEngine.open(path: path, options: options())
+        let collection = try await engine.transaction { try $0.createCollection("bench") }
+        let deadline = ContinuousClock.now + .seconds(seconds)
+        let start = ContinuousClock.now
+        let total = try await withThrowingTaskGroup(of: Int.self) { group in
+            for w in 0..<writers {
+                group.addTask {
+                    var n = 0
+                    while ContinuousClock.now < deadline {
+                        let tx = try engine.begin()
+                        try tx.put(collection, Array("w\(w)-\(n)".utf8), [UInt8](repeating: 1, count: 100))
+                        try await tx.commit()
+                        n += 1
+                    }
+                    return n
+                }
+            }
+            return try await group.reduce(0, +)
+        }
+        let elapsed = (ContinuousClock.now - start).seconds
+        try await engine.close()
+        return Double(total) / elapsed
+    }
+
+    func key(_ i: Int) -> [UInt8] {
+        var k = [UInt8](repeating: 0, count: 8)
+        for b in 0..<8 { k[b] = UInt8(truncatingIfNeeded: i >> (56 - 8 * b)) }
+        return k
+    }
+
+    func bulkScenarios(path: String, into results: inout BenchResults) async throws {
+        let value = [UInt8](repeating: 0x5A, count: 32)
+        let engine = try await StorageEngine.open(path: path, options: options())
+        let (one, batched) = try await engine.transaction { tx in
+            (try tx.createCollection("one_txn"), try tx.createCollection("batched"))
+        }
+        var timer = ContinuousClock.now
+        let tx = try engine.begin()
+        for i in 0..<records { try tx.put(one, key(i), value) }
+        try await tx.commit()
+        results.insertOneTransactionPerSecond = Double(records) / (ContinuousClock.now - timer).seconds
+        print(String(format: "insert %d, one transaction: %10.0f records/s", records, results.insertOneTransactionPerSecond))
+
+        timer = ContinuousClock.now
+        for start in stride(from: 0, to: records, by: 1000) {
+            let tx = try engine.begin()
+            for i in start..<min(records, start + 1000) { try tx.put(batched, key(i), value) }
+            try await tx.commit()
+        }
+        results.insertBatchesPerSecond = Double(records) / (ContinuousClock.now - timer).seconds
+        print(String(format: "insert %d, batches of 1000: %9.0f records/s", records, results.insertBatchesPerSecond))
+
+        try await engine.checkpoint()
+        let reads = min(records, 200_000)
+        var rng = SplitMix64(seed: 1)
+        timer = ContinuousClock.now
+        let reader = try engine.begin()
+        for _ in 0..<reads {
+            guard try reader.get(batched, key(Int(rng.next() % UInt64(records)))) != nil else {
+                throw RedError(.internalError, "point read missed a key")
+            }
+        }
+        results.pointReadsPerSecond = Double(reads) / (ContinuousClock.now - timer).seconds
+        print(String(format: "random point reads:          %10.0f /s", results.pointReadsPerSecond))
+
+        timer = ContinuousClock.now
+        let cursor = try reader.scan(batched)
+        var scanned = 0
+        while try cursor.next() != nil { scanned += 1 }
+        guard scanned == records else { throw RedError(.internalError, "scan returned \(scanned) of \(records)") }
+        results.scanRecordsPerSecond = Double(records) / (ContinuousClock.now - timer).seconds
+        print(String(format: "full range scan:             %10.0f records/s", results.scanRecordsPerSecond))
+        reader.rollback()
+        let stats = engine.statistics.cache
+        results.cacheHitRatio = Double(stats.hits) / Double(max(1, stats.hits + stats.misses))
+        try await engine.close()
+    }
+}
+
+struct BenchResults {
+    var fsyncPerSecond = 0.0
+    var commitsPerSecond: [Int: Double] = [:]
+    var insertOneTransactionPerSecond = 0.0
+    var insertBatchesPerSecond = 0.0
+    var pointReadsPerSecond = 0.0
+    var scanRecordsPerSecond = 0.0
+    var cacheHitRatio = 0.0
+
+    func table() -> String {
+        let one = commitsPerSecond[1] ?? 0
+        var rows: [(String, Double, String)] = [
+            ("raw write+fdatasync /s", fsyncPerSecond, "1.00 (the disk's limit)"),
+        ]
+        for w in [1, 8, 32] {
+            let rate = commitsPerSecond[w] ?? 0
+            let ratio = w == 1
+                ? String(format: "%.2f of raw fsync (target ≥ 0.90)", rate / fsyncPerSecond)
+                : String(format: "%.2f× 1 writer%@", rate / max(one, 1), w == 8 ? " (target ≥ 6×)" : "")
+            rows.append(("durable commits/s, \(w) writer\(w == 1 ? "" : "s")", rate, ratio))
+        }
+        rows.append(("insert records/s, one transaction", insertOneTransactionPerSecond, ""))
+        rows.append(("insert records/s, batches of 1000", insertBatchesPerSecond, ""))
+        rows.append(("random point reads/s", pointReadsPerSecond, String(format: "cache hit ratio %.3f", cacheHitRatio)))
+        rows.append(("full scan records/s", scanRecordsPerSecond, ""))
+        var out = "| scenario | result | ratio |\n|---|---:|---|\n"
+        for (name, value, ratio) in rows { out += String(format: "| %@ | %.0f | %@ |\n", name, value, ratio) }
+        return out
+    }
+
+    func json() -> String {
+        let commits = [1, 8, 32].map { "\"\($0)\": \(Int(commitsPerSecond[$0] ?? 0))" }.joined(separator: ", ")
+        let one = max(commitsPerSecond[1] ?? 0, 1)
+        return """
+        {"fsync_per_sec": \(Int(fsyncPerSecond)), "commits_per_sec": {\(commits)}, \
+        "insert_one_txn_records_per_sec": \(Int(insertOneTransactionPerSecond)), \
+        "insert_batch_1000_records_per_sec": \(Int(insertBatchesPerSecond)), \
+        "point_reads_per_sec": \(Int(pointReadsPerSecond)), "scan_records_per_sec": \(Int(scanRecordsPerSecond)), \
+        "ratios": {"commits_1_vs_fsync": \(String(format: "%.3f", (commitsPerSecond[1] ?? 0) / max(fsyncPerSecond, 1))), \
+        "commits_8_vs_1": \(String(format: "%.3f", (commitsPerSecond[8] ?? 0) / one)), \
+        "commits_32_vs_1": \(String(format: "%.3f", (commitsPerSecond[32] ?? 0) / one))}}
+
+        """
+    }
+}
+
+extension Duration {
+    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
+}

@@ -1,0 +1,122 @@
+import RedCore
+import RedStorage
+import Testing
+@testable import RedEngine
+
+@Suite struct EngineLifecycleTests {
+    @Test func catalogCreatesListsAndDropsCollections() async throws {
+        let h = EngineHarness()
+        let engine = try await h.open()
+        let users = try await engine.transaction { try $0.createCollection("users", metadata: [1, 2, 3]) }
+        _ = try await engine.makeCollection("orders")
+        try await engine.put(users, "alice", "30")
+        let duplicate = await #expect(throws: RedError.self) { _ = try await engine.makeCollection("users") }
+        #expect(duplicate?.code == .duplicateCollection)
+        let names = try await engine.transaction { try $0.collections().map(\.name) }
+        #expect(names == ["orders", "users"])
+        #expect(try await engine.transaction { try $0.collection(named: "users").metadata } == [1, 2, 3])
+        try await engine.transaction { try $0.dropCollection(named: "users") }
+        let missing = await #expect(throws: RedError.self) { _ = try await engine.transaction { try $0.collection(named: "users") } }
+        #expect(missing?.code == .undefinedCollection)
+        #expect(missing?.code.sqlState == "42P01")
+        // The dropped records are removed physically by vacuum.
+        try await engine.vacuum()
+        #expect(try engine.versionCount(users, "alice") == 0)
+        try await engine.close()
+        let reopened = try await h.open()
+        #expect(try await reopened.transaction { try $0.collections().map(\.name) } == ["orders"])
+    }
+
+    @Test func catalogStorageIsTransactional() async throws {
+        let engine = try await EngineHarness().open()
+        try await engine.transaction { try $0.catalogPut(bytes("schema/users"), bytes("v1")) }
+        let tx = try engine.begin()
+        try tx.catalogPut(bytes("schema/users"), bytes("v2"))
+        tx.rollback()
+        #expect(text(try await engine.transaction { try $0.catalogGet(bytes("schema/users")) }) == "v1")
+        #expect(try await engine.transaction { try $0.catalogScan(.prefix(bytes("schema/"))).collect().count } == 1)
+    }
+
+    @Test func oldVersionsAreReclaimedOnceNoSnapshotNeedsThem() async throws {
+        let engine = try await EngineHarness().open()
+        let c = try await engine.makeCollection("t")
+        try await engine.put(c, "k", "v1")
+        let old = try engine.begin()
+        try await engine.put(c, "k", "v2")
+        try await engine.put(c, "k", "v3")
+        #expect(try engine.versionCount(c, "k") == 3)  // `old` can still see v1
+        #expect(text(try old.get(c, bytes("k"))) == "v1")
+        old.rollback()
+        try await engine.vacuum()
+        #expect(try engine.versionCount(c, "k") == 1)
+        try await engine.transaction { _ = try $0.delete(c, bytes("k")) }
+        #expect(try engine.versionCount(c, "k") == 0)
+    }
+
+    @Test func committedDataSurvivesReopenWithoutACheckpoint() async throws {
+        let h = EngineHarness()
+        let engine = try await h.open()
+        let c = try await engine.makeCollection("t")
+        for i in 0..<200 { try await engine.put(c, "k\(i)", "v\(i)") }
+        // No close: reopen on the durable state only, as after a crash.
+        let crashed = EngineHarness(fs: h.fs.crash(seed: 1))
+        let reopened = try await crashed.open()
+        let data = try await reopened.dump("t")
+        #expect(data.count == 200)
+        #expect(data["k199"] == "v199")
+    }
+
+    @Test func failedFsyncStopsWritesButNotReads() async throws {
+        let h = EngineHarness()
+        let engine = try await h.open()
+        let c = try await engine.makeCollection("t")
+        try await engine.put(c, "k", "v")
+        h.fs.setFailSyncs(true)
+        let error = await #expect(throws: RedError.self) { try await engine.put(c, "k2", "v") }
+        #expect(error?.code == .storageFailed)
+        h.fs.setFailSyncs(false)
+        let later = await #expect(throws: RedError.self) { try await engine.put(c, "k3", "v") }
+        #expect(later?.code == .storageFailed)
+        #expect(engine.failureReason != nil)
+        #expect(try await engine.dump("t") == ["k": "v"])
+    }
+
+    @Test func walStaysBoundedUnderSteadyWrites() async throws {
+        let h = EngineHarness()
+        let engine = try await h.open(EngineHarness.options {
+            $0.checkpointWALBytes = 64 << 10
+            $0.walSegmentBytes = 16 << 10
+        })
+        let c = try await engine.makeCollection("t")
+        var maxWALBytes = 0
+        for i in 0..<3000 {
+            try await engine.put(c, "k\(i % 300)", String(repeating: "x", count: 100))
+            if i % 50 == 0 { await engine.runBackgroundRound() }
+            let wal = try h.fs.listDirectory("/db/data.rdb-wal").reduce(0) { $0 + (h.fs.contents("/db/data.rdb-wal/" + $1)?.count ?? 0) }
+            maxWALBytes = max(maxWALBytes, wal)
+        }
+        #expect(engine.statistics.checkpoints > 5)
+        #expect(maxWALBytes < 200 << 10)
+        #expect(try await engine.dump("t").count == 300)
+    }
+
+    @Test(arguments: [SyncMode.batched, .off])
+    func relaxedSyncModesPersistOnClose(mode: SyncMode) async throws {
+        let h = EngineHarness()
+        let engine = try await h.open(EngineHarness.options { $0.syncMode = mode })
+        let c = try await engine.makeCollection("t")
+        let syncsBefore = h.fs.syncCount
+        for i in 0..<50 { try await engine.put(c, "k\(i)", "v") }
+        #expect(h.fs.syncCount - syncsBefore < 50)
+        try await engine.close()
+        #expect(try await h.open().dump("t").count == 50)
+    }
+
+    @Test func secondEngineOnTheSameFileIsRefused() async throws {
+        let h = EngineHarness()
+        let engine = try await h.open()
+        let error = await #expect(throws: RedError.self) { _ = try await h.open() }
+        #expect(error?.code == .databaseLocked)
+        try await engine.close()
+    }
+}

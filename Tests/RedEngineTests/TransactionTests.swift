@@ -1,0 +1,120 @@
+import RedCore
+import RedStorage
+import Testing
+@testable import RedEngine
+
+@Suite struct TransactionTests {
+    @Test func readerKeepsItsSnapshotWhileWritersCommit() async throws {
+        let engine = try await EngineHarness().open()
+        let c = try await engine.makeCollection("t")
+        try await engine.put(c, "k", "v1")
+        let reader = try engine.begin()
+        try await engine.put(c, "k", "v2")
+        try await engine.put(c, "new", "x")
+        #expect(text(try reader.get(c, bytes("k"))) == "v1")
+        #expect(try reader.get(c, bytes("new")) == nil)
+        #expect(try reader.scan(c).collect().count == 1)
+        reader.rollback()
+        let fresh = try engine.begin()
+        #expect(text(try fresh.get(c, bytes("k"))) == "v2")
+    }
+
+    @Test func laterCommitterOfAConflictingWriteGetsSerializationFailure() async throws {
+        let engine = try await EngineHarness().open()
+        let c = try await engine.makeCollection("t")
+        try await engine.put(c, "k", "0")
+        let a = try engine.begin()
+        let b = try engine.begin()
+        try a.put(c, bytes("k"), bytes("a"))
+        try b.put(c, bytes("k"), bytes("b"))
+        try b.put(c, bytes("other"), bytes("b"))
+        try await a.commit()
+        let error = await #expect(throws: RedError.self) { try await b.commit() }
+        #expect(error?.code == .serializationFailure)
+        #expect(error?.code.sqlState == "40001")
+        #expect(try await engine.dump("t") == ["k": "a"])
+        #expect(engine.statistics.conflicts == 1)
+    }
+
+    @Test func disjointWritersBothCommit() async throws {
+        let engine = try await EngineHarness().open()
+        let c = try await engine.makeCollection("t")
+        let a = try engine.begin()
+        let b = try engine.begin()
+        try a.put(c, bytes("x"), bytes("1"))
+        try b.put(c, bytes("y"), bytes("2"))
+        try await a.commit()
+        try await b.commit()
+        #expect(try await engine.dump("t") == ["x": "1", "y": "2"])
+    }
+
+    @Test func rollbackLeavesNoTrace() async throws {
+        let h = EngineHarness()
+        let engine = try await h.open()
+        let c = try await engine.makeCollection("t")
+        let lsnBefore = engine.statistics.walAppendedLSN
+        let tx = try engine.begin()
+        try tx.put(c, bytes("ghost"), bytes("boo"))
+        #expect(text(try tx.get(c, bytes("ghost"))) == "boo")
+        tx.rollback()
+        #expect(engine.statistics.walAppendedLSN == lsnBefore)
+        #expect(try await engine.dump("t").isEmpty)
+        #expect(throws: RedError.self) { try tx.put(c, bytes("a"), bytes("b")) }
+        try await engine.close()
+        #expect(try await h.open().dump("t").isEmpty)
+    }
+
+    @Test func cursorMergesPendingWritesInBothDirections() async throws {
+        let engine = try await EngineHarness().open()
+        let c = try await engine.makeCollection("t")
+        try await engine.transaction { tx in
+            for k in ["a", "c", "e", "g"] { try tx.put(c, bytes(k), bytes("committed")) }
+        }
+        let tx = try engine.begin()
+        try tx.put(c, bytes("b"), bytes("mine"))
+        try tx.put(c, bytes("e"), bytes("mine"))
+        #expect(try tx.delete(c, bytes("c")))
+        #expect(try !tx.delete(c, bytes("zzz")))
+        let forward = try tx.scan(c).collect().map { "\(text($0.key)!)=\(text($0.value)!)" }
+        #expect(forward == ["a=committed", "b=mine", "e=mine", "g=committed"])
+        let backward = try tx.scan(c, reverse: true).collect().map { text($0.key)! }
+        #expect(backward == ["g", "e", "b", "a"])
+        let bounded = try tx.scan(c, KeyRange(lower: bytes("b"), lowerInclusive: false, upper: bytes("g"))).collect()
+        #expect(bounded.map { text($0.key)! } == ["e"])
+        let inclusive = try tx.scan(c, KeyRange(lower: bytes("b"), upper: bytes("g"), upperInclusive: true), reverse: true).collect()
+        #expect(inclusive.map { text($0.key)! } == ["g", "e", "b"])
+    }
+
+    @Test func collectionsAreIsolatedKeyspaces() async throws {
+        let engine = try await EngineHarness().open()
+        let a = try await engine.makeCollection("a")
+        let b = try await engine.makeCollection("b")
+        try await engine.put(a, "k", "in a")
+        try await engine.put(b, "k", "in b")
+        #expect(try await engine.dump("a") == ["k": "in a"])
+        #expect(try await engine.dump("b") == ["k": "in b"])
+    }
+
+    @Test func largeValuesRoundTrip() async throws {
+        let h = EngineHarness()
+        let engine = try await h.open()
+        let c = try await engine.makeCollection("blobs")
+        let big = (0..<3_000_000).map { UInt8(truncatingIfNeeded: $0 &* 7) }
+        try await engine.transaction { try $0.put(c, bytes("big"), big) }
+        try await engine.close()
+        let reopened = try await h.open()
+        let tx = try reopened.begin()
+        #expect(try tx.get(c, bytes("big")) == big)
+    }
+
+    @Test func oversizeKeysAndUseAfterCommitAreClearErrors() async throws {
+        let engine = try await EngineHarness().open()
+        let c = try await engine.makeCollection("t")
+        let tx = try engine.begin()
+        let error = #expect(throws: RedError.self) { try tx.put(c, [UInt8](repeating: 0, count: Limits.maxKeyBytes + 1), []) }
+        #expect(error?.code == .limitExceeded)
+        try await tx.commit()
+        let closed = #expect(throws: RedError.self) { _ = try tx.get(c, bytes("k")) }
+        #expect(closed?.code == .transactionClosed)
+    }
+}
