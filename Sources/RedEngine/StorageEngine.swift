@@ -81,7 +81,7 @@ public final class StorageEngine: @unchecked Sendable {
                 }
                 try store.write { tree in
                     for mutation in commit.mutations {
-                        _ = try Self.apply(mutation, at: commit.commitTS, horizon: commit.commitTS - 1, to: tree)
+                        _ = try Self.apply(mutation, at: commit.commitTS, horizon: commit.commitTS, to: tree)
                     }
                 }
                 lastTS = commit.commitTS
@@ -105,6 +105,7 @@ public final class StorageEngine: @unchecked Sendable {
     }
 
     /// Runs `body` in a transaction and commits it, retrying on serialization failures.
+    nonisolated(nonsending)
     public func transaction<R: Sendable>(maxAttempts: Int = 16, _ body: (Transaction) async throws -> R) async throws -> R {
         var attempt = 0
         while true {

@@ -14,6 +14,18 @@ func temporaryDirectory(_ name: String) throws -> String {
 func balance(_ n: Int64) -> [UInt8] { withUnsafeBytes(of: n.littleEndian) { Array($0) } }
 func balanceValue(_ b: [UInt8]?) -> Int64 { b.map { $0.withUnsafeBytes { $0.loadUnaligned(as: Int64.self) } } ?? 0 }
 
+/// Net change of each account from transfers that committed.
+final class Ledger: Sendable {
+    let deltas: Mutex<[Int64]>
+    init(accounts: Int) { deltas = Mutex([Int64](repeating: 0, count: accounts)) }
+    func record(from: Int, to: Int, amount: Int64) {
+        deltas.withLock {
+            $0[from] -= amount
+            $0[to] += amount
+        }
+    }
+}
+
 @Suite struct BankTests {
     @Test func concurrentTransfersPreserveTheTotalAndLoseNoUpdate() async throws {
         let dir = try temporaryDirectory("bank")
@@ -27,7 +39,7 @@ func balanceValue(_ b: [UInt8]?) -> Int64 { b.map { $0.withUnsafeBytes { $0.load
             for a in 0..<accounts { try tx.put(c, Array("acct\(a)".utf8), balance(1000)) }
             return c
         }
-        let applied = Mutex([Int64](repeating: 0, count: accounts))
+        let applied = Ledger(accounts: accounts)
         await withTaskGroup(of: Void.self) { group in
             for worker in 0..<8 {
                 group.addTask {
@@ -44,10 +56,7 @@ func balanceValue(_ b: [UInt8]?) -> Int64 { b.map { $0.withUnsafeBytes { $0.load
                                 try tx.put(c, Array("acct\(from)".utf8), balance(a - amount))
                                 try tx.put(c, Array("acct\(to)".utf8), balance(b + amount))
                             }
-                            applied.withLock {
-                                $0[from] -= amount
-                                $0[to] += amount
-                            }
+                            applied.record(from: from, to: to, amount: amount)
                         } catch {
                             Issue.record("transfer failed: \(error)")
                         }
@@ -61,7 +70,7 @@ func balanceValue(_ b: [UInt8]?) -> Int64 { b.map { $0.withUnsafeBytes { $0.load
         let balances = try tx.scan(c).collect()
         #expect(balances.count == accounts)
         #expect(balances.reduce(Int64(0)) { $0 + balanceValue($1.value) } == Int64(accounts) * 1000)
-        let deltas = applied.withLock { $0 }
+        let deltas = applied.deltas.withLock { $0 }
         for a in 0..<accounts {
             #expect(balanceValue(try tx.get(c, Array("acct\(a)".utf8))) == 1000 + deltas[a], "account \(a) lost an update")
         }

@@ -77,7 +77,7 @@ func dumpBytes(_ engine: StorageEngine, _ name: String) async throws -> [String:
         let engine = try await StorageEngine.open(path: "/db/data.rdb", options: options, fileSystem: fs)
         let c = try await engine.transaction { try $0.createCollection("t") }
         let log = CommitLog()
-        fs.failAfter(operations: Int(rng.next() % 700) + 1)
+        fs.failAfter(operations: Int(rng.next() % 220) + 1)
         let workerSeeds = (0..<4).map { _ in rng.next() }
 
         await withTaskGroup(of: Void.self) { group in

@@ -50,6 +50,8 @@ import Testing
         try await engine.vacuum()
         #expect(try engine.versionCount(c, "k") == 1)
         try await engine.transaction { _ = try $0.delete(c, bytes("k")) }
+        // Until the delete is published a new snapshot may still need v3; then vacuum removes the record.
+        try await engine.vacuum()
         #expect(try engine.versionCount(c, "k") == 0)
     }
 

@@ -1,0 +1,312 @@
+import RedCore
+import Synchronization
+
+/// The write-ahead log: every commit is a record here before it is
+/// acknowledged; a checkpoint lets the log before it be deleted.
+/// The byte layout is described in `WALFormat`.
+///
+/// **Group commit.**
+/// 1. `append` encodes the record into an in-memory buffer under one short
+///    lock and returns its end LSN. It never does I/O.
+/// 2. `waitForCommit(lsn)` (sync mode `full`) returns once `durableLSN ≥ lsn`.
+///    The first waiter to find no leader becomes the *leader*: it takes the
+///    whole buffer, releases the lock, writes the bytes and fsyncs once, then
+///    publishes the new `durableLSN` and resumes every waiter it covered. If
+///    waiters remain whose records arrived after it took the buffer, it hands
+///    leadership to one of them. Others wait as suspended continuations —
+///    no thread is parked per committer, and no one polls.
+///
+/// Invariants:
+/// - at most one leader at a time, so bytes land in LSN order at their offsets;
+/// - no write or fsync happens under the append lock;
+/// - `durableLSN` only grows, and only after a successful fsync;
+/// - a failed write or fsync sets `failure` forever: the kernel may have
+///   dropped the dirty pages, so retrying could report a commit durable that
+///   is not. Every waiter and every later call gets `.storageFailed`.
+///
+/// Relaxed modes: `batched` and `off` acknowledge at once; a background task
+/// writes the buffer every `batchedSyncDelayMilliseconds`, fsyncing in
+/// `batched` mode only. `sync(upTo:)` always fsyncs (checkpoints, close).
+public final class WriteAheadLog: @unchecked Sendable {
+    public let directory: String
+    public let options: WALOptions
+    let fileSystem: any FileSystem
+
+    private enum WaitOutcome { case covered, lead }
+
+    private struct Waiter {
+        var lsn: UInt64
+        var continuation: CheckedContinuation<WaitOutcome, Error>
+    }
+
+    private struct State {
+        var buffer: [UInt8] = []
+        var bufferStartLSN: UInt64
+        var appendedLSN: UInt64
+        var writtenLSN: UInt64
+        var durableLSN: UInt64
+        var leaderActive = false
+        var waiters: [Waiter] = []
+        var failure: RedError?
+        var closed = false
+    }
+
+    /// The segment appends go to; touched only by the leader, and by `removeSegments`.
+    private struct Segments {
+        var current: any StorageFile
+        var currentBase: UInt64
+        /// LSN just past the bytes written into the current segment.
+        var writtenEnd: UInt64
+        var bases: [UInt64]
+    }
+
+    private let state: Mutex<State>
+    private let segments: Mutex<Segments>
+    private let flusher = Mutex<Task<Void, Never>?>(nil)
+
+    private init(directory: String, fileSystem: any FileSystem, options: WALOptions, current: any StorageFile,
+                 currentBase: UInt64, end: UInt64, bases: [UInt64]) {
+        self.directory = directory
+        self.fileSystem = fileSystem
+        self.options = options
+        state = Mutex(State(bufferStartLSN: end, appendedLSN: end, writtenLSN: end, durableLSN: end))
+        segments = Mutex(Segments(current: current, currentBase: currentBase, writtenEnd: end, bases: bases))
+    }
+
+    // MARK: Open
+
+    /// Opens the log in `directory` (creating it if absent), replays every record from
+    /// `startLSN` through `replay`, repairs a torn tail, and prepares for appends.
+    public static func open(directory: String, fileSystem: any FileSystem, startLSN: UInt64,
+                            options: WALOptions, replay: (WALRecord) throws -> Void) throws -> WriteAheadLog {
+        if !fileSystem.fileExists(directory) {
+            try fileSystem.createDirectory(directory)
+            try fileSystem.syncDirectory(FilePath.parent(of: directory))
+        }
+        let recovery = WALRecovery(directory: directory, fileSystem: fileSystem)
+        var found = try recovery.segments()
+        if found.isEmpty {
+            guard startLSN == 0 else {
+                throw RedError(.dataCorrupted, "\(directory) holds no WAL segment, but the checkpoint needs the log from LSN \(startLSN)")
+            }
+            let file = try createSegment(base: 0, directory: directory, fileSystem: fileSystem)
+            let wal = WriteAheadLog(directory: directory, fileSystem: fileSystem, options: options, current: file,
+                                    currentBase: 0, end: 0, bases: [0])
+            wal.startFlusher()
+            return wal
+        }
+        let scan = try recovery.validate(found, from: startLSN)
+        try recovery.repair(found, scan)
+        found.removeAll { dropped in scan.discard.contains { $0.path == dropped.path } }
+        try recovery.replay(found, from: startLSN, to: scan.end, replay)
+
+        let currentSegment = found[scan.segmentIndex]
+        let file = try fileSystem.openFile(currentSegment.path, create: false)
+        try file.sync()  // what recovery accepted is durable from now on
+        let wal = WriteAheadLog(directory: directory, fileSystem: fileSystem, options: options, current: file,
+                                currentBase: currentSegment.base, end: scan.end, bases: found.map(\.base))
+        wal.startFlusher()
+        return wal
+    }
+
+    private static func createSegment(base: UInt64, directory: String, fileSystem: any FileSystem) throws -> any StorageFile {
+        let file = try fileSystem.openFile(FilePath.join(directory, WALFormat.segmentName(base: base)), create: true)
+        try file.truncate(to: 0)
+        try file.write(WALFormat.segmentHeader(base: base), at: 0)
+        try file.sync()
+        try fileSystem.syncDirectory(directory)
+        return file
+    }
+
+    // MARK: Positions
+
+    public var appendedLSN: UInt64 { state.withLock { $0.appendedLSN } }
+    public var durableLSN: UInt64 { state.withLock { $0.durableLSN } }
+    public var failure: RedError? { state.withLock { $0.failure } }
+
+    /// WAL bytes appended since `lsn`.
+    public func bytes(since lsn: UInt64) -> UInt64 {
+        let end = appendedLSN
+        return end > lsn ? end - lsn : 0
+    }
+
+    // MARK: Append
+
+    /// Buffers one record; returns its end LSN (what `waitForCommit` takes). No I/O.
+    public func append(kind: UInt8, payload: [UInt8]) throws -> UInt64 {
+        guard payload.count <= Limits.maxTransactionBytes else {
+            throw RedError(.limitExceeded, "WAL record of \(payload.count) bytes exceeds \(Limits.maxTransactionBytes)")
+        }
+        let payloadCRC = CRC32.checksum(payload)
+        let length = WALFormat.recordHeaderBytes + payload.count
+        let padding = WALFormat.padded(length) - length
+        return try state.withLock { s in
+            if let failure = s.failure { throw failure }
+            if s.closed { throw RedError(.closed, "the WAL in \(directory) is closed") }
+            let at = s.buffer.count
+            s.buffer.append(contentsOf: repeatElement(0, count: WALFormat.recordHeaderBytes))
+            WALFormat.writeRecordHeader(into: &s.buffer, at: at, length: length, lsn: s.appendedLSN,
+                                        syncedLSN: s.durableLSN, kind: kind, payloadCRC: payloadCRC)
+            s.buffer.append(contentsOf: payload)
+            if padding > 0 { s.buffer.append(contentsOf: repeatElement(0, count: padding)) }
+            s.appendedLSN += UInt64(length + padding)
+            return s.appendedLSN
+        }
+    }
+
+    // MARK: Durability
+
+    /// Waits until the record ending at `lsn` may be acknowledged under the sync mode.
+    public func waitForCommit(_ lsn: UInt64) async throws {
+        switch options.syncMode {
+        case .full: try await sync(upTo: lsn)
+        case .batched, .off: if let failure { throw failure }
+        }
+    }
+
+    /// Waits until every byte below `lsn` is written and fsynced, leading a sync if no one is.
+    public func sync(upTo lsn: UInt64) async throws {
+        while true {
+            let outcome: WaitOutcome = try await withCheckedThrowingContinuation { continuation in
+                let immediate: Result<WaitOutcome, Error>? = state.withLock { s in
+                    if s.durableLSN >= lsn { return .success(.covered) }
+                    if let failure = s.failure { return .failure(failure) }
+                    if !s.leaderActive {
+                        s.leaderActive = true
+                        return .success(.lead)
+                    }
+                    s.waiters.append(Waiter(lsn: lsn, continuation: continuation))
+                    return nil
+                }
+                if let immediate { continuation.resume(with: immediate) }
+            }
+            switch outcome {
+            case .covered: return
+            case .lead: try lead(fsync: true)
+            }
+        }
+    }
+
+    /// One leader round: write the buffer, optionally fsync, publish, wake the covered waiters.
+    /// The caller holds leadership; it is released or handed on before this returns.
+    private func lead(fsync: Bool) throws {
+        let (bytes, start, end) = state.withLock { s -> ([UInt8], UInt64, UInt64) in
+            let taken = s.buffer
+            s.buffer = []
+            s.buffer.reserveCapacity(taken.count)
+            let start = s.bufferStartLSN
+            s.bufferStartLSN = s.appendedLSN
+            return (taken, start, s.appendedLSN)
+        }
+        var outcome: Result<Void, RedError> = .success(())
+        do {
+            try segments.withLock { seg in
+                if !bytes.isEmpty { try write(bytes, at: start, into: &seg) }
+                if fsync { try seg.current.sync() }
+            }
+        } catch {
+            let cause = (error as? RedError)?.message ?? "\(error)"
+            outcome = .failure(RedError(.storageFailed,
+                "WAL \(fsync ? "write or fsync" : "write") failed in \(directory): \(cause); the database accepts no more writes"))
+        }
+        var resumeCovered: [CheckedContinuation<WaitOutcome, Error>] = []
+        var failed: [CheckedContinuation<WaitOutcome, Error>] = []
+        var nextLeader: CheckedContinuation<WaitOutcome, Error>?
+        state.withLock { s in
+            switch outcome {
+            case .success:
+                s.writtenLSN = max(s.writtenLSN, end)
+                if fsync { s.durableLSN = max(s.durableLSN, end) }
+                var remaining: [Waiter] = []
+                for w in s.waiters {
+                    if w.lsn <= s.durableLSN { resumeCovered.append(w.continuation) } else { remaining.append(w) }
+                }
+                if !remaining.isEmpty {
+                    nextLeader = remaining.removeFirst().continuation  // leadership passes on
+                } else {
+                    s.leaderActive = false
+                }
+                s.waiters = remaining
+            case .failure(let error):
+                if s.failure == nil { s.failure = error }
+                failed = s.waiters.map(\.continuation)
+                s.waiters = []
+                s.leaderActive = false
+            }
+        }
+        for c in resumeCovered { c.resume(returning: .covered) }
+        nextLeader?.resume(returning: .lead)
+        let failure = state.withLock { $0.failure }
+        for c in failed { c.resume(throwing: failure!) }
+        if case .failure = outcome { throw failure! }
+    }
+
+    /// Writes buffered records starting at `start`, beginning a new segment first if the current one is full.
+    private func write(_ bytes: [UInt8], at start: UInt64, into seg: inout Segments) throws {
+        precondition(start == seg.writtenEnd, "WAL bytes out of order: \(start) after \(seg.writtenEnd)")
+        if seg.writtenEnd > seg.currentBase && seg.writtenEnd - seg.currentBase >= options.segmentBytes {
+            try seg.current.sync()  // the old segment is complete and durable before the next exists
+            let next = try Self.createSegment(base: seg.writtenEnd, directory: directory, fileSystem: fileSystem)
+            try? seg.current.close()
+            seg.current = next
+            seg.currentBase = seg.writtenEnd
+            seg.bases.append(seg.writtenEnd)
+        }
+        try seg.current.write(bytes, at: UInt64(WALFormat.segmentHeaderBytes) + (start - seg.currentBase))
+        seg.writtenEnd += UInt64(bytes.count)
+    }
+
+    // MARK: Background flushing (batched / off)
+
+    private func startFlusher() {
+        guard options.syncMode != .full else { return }
+        let delay = max(1, options.batchedSyncDelayMilliseconds)
+        let task = Task.detached { [weak self] in
+            while !Task.isCancelled {
+                try? await Task.sleep(for: .milliseconds(delay))
+                guard let self else { return }
+                self.flushInBackground()
+            }
+        }
+        flusher.withLock { $0 = task }
+    }
+
+    /// Takes leadership if no one holds it and there is something to write.
+    private func flushInBackground() {
+        let fsync = options.syncMode == .batched
+        let shouldLead = state.withLock { s -> Bool in
+            guard !s.leaderActive, s.failure == nil, s.appendedLSN > (fsync ? s.durableLSN : s.writtenLSN) else { return false }
+            s.leaderActive = true
+            return true
+        }
+        if shouldLead { try? lead(fsync: fsync) }
+    }
+
+    // MARK: Maintenance
+
+    /// Deletes segments that lie entirely before `lsn` (never the current one).
+    public func removeSegments(before lsn: UInt64) throws {
+        try segments.withLock { seg in
+            var removed = false
+            while seg.bases.count > 1, seg.bases[1] <= lsn {
+                try fileSystem.removeFile(FilePath.join(directory, WALFormat.segmentName(base: seg.bases[0])))
+                seg.bases.removeFirst()
+                removed = true
+            }
+            if removed { try fileSystem.syncDirectory(directory) }
+        }
+    }
+
+    /// Makes everything appended durable and stops background work.
+    public func close() async throws {
+        let task = flusher.withLock { t -> Task<Void, Never>? in
+            defer { t = nil }
+            return t
+        }
+        task?.cancel()
+        await task?.value
+        if failure == nil { try await sync(upTo: appendedLSN) }
+        state.withLock { $0.closed = true }
+        try segments.withLock { try $0.current.close() }
+    }
+}

@@ -1,0 +1,76 @@
+import Testing
+@testable import RedCore
+
+@Suite struct CRC32Tests {
+    @Test func matchesTheStandardCheckValues() {
+        #expect(CRC32.checksum(Array("123456789".utf8)) == 0xCBF4_3926)
+        #expect(CRC32.checksum(Array("hello".utf8)) == 0x3610_A686)
+        #expect(CRC32.checksum([0]) == 0xD202_EF8D)
+        #expect(CRC32.checksum([0, 0, 0, 0]) == 0x2144_DF1C)
+        #expect(CRC32.checksum([]) == 0)
+    }
+
+    @Test func chainsOverConcatenations() {
+        let a = Array("the quick brown fox ".utf8)
+        let b = Array("jumps over the lazy dog, twice over".utf8)
+        let chained = b.withUnsafeBytes { CRC32.update(CRC32.checksum(a), $0) }
+        #expect(chained == CRC32.checksum(a + b))
+    }
+}
+
+@Suite struct ByteCodingTests {
+    @Test func roundTripsIntegersVarintsAndStrings() throws {
+        var w = ByteWriter()
+        w.u8(7); w.u16(0xBEEF); w.u32(0xDEAD_BEEF); w.u64(.max); w.varint(0); w.varint(300); w.varint(.max)
+        w.lengthPrefixed(Array("héllo".utf8)); w.u32BigEndian(0x0102_0304)
+        var r = ByteReader(w.bytes, context: "test")
+        #expect(try r.u8() == 7)
+        #expect(try r.u16() == 0xBEEF)
+        #expect(try r.u32() == 0xDEAD_BEEF)
+        #expect(try r.u64() == .max)
+        #expect(try r.varint() == 0)
+        #expect(try r.varint() == 300)
+        #expect(try r.varint() == .max)
+        #expect(try r.lengthPrefixed(limit: 100) == Array("héllo".utf8))
+        #expect(try r.u32BigEndian() == 0x0102_0304)
+        #expect(r.isAtEnd)
+    }
+
+    @Test func rejectsOverlongAndOverflowingVarints() {
+        var tooLong = ByteReader([UInt8](repeating: 0x80, count: 11), context: "t")
+        #expect(throws: RedError.self) { try tooLong.varint() }
+        var overflow = ByteReader([UInt8](repeating: 0xFF, count: 9) + [0x02], context: "t")
+        #expect(throws: RedError.self) { try overflow.varint() }
+    }
+
+    @Test func lengthsBeyondTheLimitOrTheInputAreErrorsNamingTheContext() {
+        var w = ByteWriter()
+        w.varint(1000)
+        var r = ByteReader(w.bytes + [1, 2, 3], context: "page 9")
+        let error = #expect(throws: RedError.self) { _ = try r.lengthPrefixed(limit: 100) }
+        #expect(error?.code == .dataCorrupted)
+        #expect(error?.message.hasPrefix("page 9") == true)
+        var short = ByteReader(w.bytes + [1, 2, 3], context: "t")
+        #expect(throws: RedError.self) { _ = try short.lengthPrefixed(limit: 10_000) }
+    }
+
+    @Test func randomInputNeverTraps() {
+        var seed: UInt64 = 1
+        for _ in 0..<5000 {
+            seed = seed &* 6364136223846793005 &+ 1442695040888963407
+            let n = Int(seed >> 58)
+            let input = (0..<n).map { UInt8(truncatingIfNeeded: seed >> UInt64($0 % 56)) }
+            var r = ByteReader(input, context: "fuzz")
+            _ = try? r.varint()
+            _ = try? r.lengthPrefixed(limit: 64)
+            _ = try? r.u64()
+            _ = try? r.take(Int(seed % 9))
+        }
+    }
+
+    @Test func everyCodeHasAStableSQLState() {
+        for code in RedError.Code.allCases { #expect(code.sqlState.count == 5) }
+        #expect(RedError.Code.serializationFailure.sqlState == "40001")
+        #expect(RedError.Code.undefinedCollection.sqlState == "42P01")
+    }
+}
