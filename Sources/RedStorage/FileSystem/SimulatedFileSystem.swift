@@ -1,3 +1,8 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import RedCore
 import Synchronization
 
@@ -40,6 +45,7 @@ public final class SimulatedFileSystem: FileSystem, @unchecked Sendable {
         var crashed = false
         var failSyncs = false
         var syncCount = 0
+        var syncLatencyMicroseconds: UInt32 = 0
     }
 
     let state: Mutex<State>
@@ -59,6 +65,13 @@ public final class SimulatedFileSystem: FileSystem, @unchecked Sendable {
     public func setFailSyncs(_ fail: Bool) {
         state.withLock { $0.failSyncs = fail }
     }
+
+    /// Makes every `sync` block for this long, like a real disk, so that concurrent committers overlap.
+    public func setSyncLatency(microseconds: UInt32) {
+        state.withLock { $0.syncLatencyMicroseconds = microseconds }
+    }
+
+    var syncLatencyMicroseconds: UInt32 { state.withLock { $0.syncLatencyMicroseconds } }
 
     public var isCrashed: Bool { state.withLock { $0.crashed } }
     /// Number of successful file syncs so far.
@@ -252,6 +265,8 @@ final class SimulatedFile: StorageFile, @unchecked Sendable {
     }
 
     func sync() throws {
+        let latency = fs.syncLatencyMicroseconds
+        if latency > 0 { usleep(latency) }
         try fs.mutate("sync", path) { s in
             if s.failSyncs { throw RedError(.ioError, "fdatasync \(path) failed: simulated EIO") }
             guard s.files[path] != nil else { throw RedError(.ioError, "\(path): file was removed") }

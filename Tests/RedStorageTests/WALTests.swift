@@ -1,0 +1,170 @@
+import RedCore
+import Synchronization
+import Testing
+@testable import RedStorage
+
+@Suite struct WALTests {
+    let dir = "/wal"
+
+    func open(_ fs: SimulatedFileSystem, from start: UInt64 = 0, mode: SyncMode = .full, segmentBytes: UInt64 = 64 << 20,
+              replayed: inout [WALRecord]) throws -> WriteAheadLog {
+        var options = WALOptions()
+        options.syncMode = mode
+        options.segmentBytes = segmentBytes
+        var seen: [WALRecord] = []
+        let wal = try WriteAheadLog.open(directory: dir, fileSystem: fs, startLSN: start, options: options) { seen.append($0) }
+        replayed = seen
+        return wal
+    }
+
+    func payload(_ i: Int) -> [UInt8] {
+        let size = i % 17 == 0 ? 200_000 : i % 5 == 0 ? 0 : 1 + i % 300
+        return (0..<size).map { UInt8(truncatingIfNeeded: $0 &+ i) }
+    }
+
+    @Test func recordsRoundTripAcrossReopenAndSegmentRollover() async throws {
+        let fs = SimulatedFileSystem()
+        var replayed: [WALRecord] = []
+        let wal = try open(fs, segmentBytes: 4096, replayed: &replayed)
+        var ends: [UInt64] = []
+        for i in 0..<60 {
+            let end = try wal.append(kind: UInt8(i % 3), payload: payload(i))
+            try await wal.waitForCommit(end)
+            #expect(wal.durableLSN >= end)
+            ends.append(end)
+        }
+        try await wal.close()
+        #expect(try fs.listDirectory(dir).count >= 4)
+        _ = try open(fs, segmentBytes: 4096, replayed: &replayed)
+        #expect(replayed.map(\.payload) == (0..<60).map(payload))
+        #expect(replayed.map(\.endLSN) == ends)
+        #expect(replayed.map(\.kind) == (0..<60).map { UInt8($0 % 3) })
+        #expect(zip(replayed.dropFirst(), replayed).allSatisfy { $0.lsn == $1.endLSN })
+        // Starting mid-log replays only the suffix, and LSNs keep growing after reopen.
+        let again = try open(fs, from: ends[29], segmentBytes: 4096, replayed: &replayed)
+        #expect(replayed.count == 30)
+        #expect(try again.append(kind: 1, payload: [1]) > ends.last!)
+    }
+
+    @Test func concurrentCommittersShareFsyncs() async throws {
+        let fs = SimulatedFileSystem()
+        var replayed: [WALRecord] = []
+        let wal = try open(fs, replayed: &replayed)
+        fs.setSyncLatency(microseconds: 20_000)  // long enough for the others to queue up even on a busy machine
+        let before = fs.syncCount
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for i in 0..<32 {
+                group.addTask {
+                    let end = try wal.append(kind: 1, payload: [UInt8](repeating: UInt8(i), count: 50))
+                    try await wal.waitForCommit(end)
+                    #expect(wal.durableLSN >= end)
+                }
+            }
+            try await group.waitForAll()
+        }
+        #expect(fs.syncCount - before < 16)
+        #expect(wal.durableLSN == wal.appendedLSN)
+    }
+
+    @Test func aFailedFsyncIsFatal() async throws {
+        let fs = SimulatedFileSystem()
+        var replayed: [WALRecord] = []
+        let wal = try open(fs, replayed: &replayed)
+        let durable = wal.durableLSN
+        fs.setFailSyncs(true)
+        let end = try wal.append(kind: 1, payload: [1, 2, 3])
+        let error = await #expect(throws: RedError.self) { try await wal.waitForCommit(end) }
+        #expect(error?.code == .storageFailed)
+        #expect(wal.durableLSN == durable)
+        fs.setFailSyncs(false)
+        #expect(throws: RedError.self) { _ = try wal.append(kind: 1, payload: [4]) }
+        await #expect(throws: RedError.self) { try await wal.sync(upTo: end) }
+    }
+
+    @Test func tornTailsAreTruncatedAndAcknowledgedRecordsKept() async throws {
+        for seed in 0..<200 as Range<UInt64> {
+            let fs = SimulatedFileSystem()
+            var replayed: [WALRecord] = []
+            let wal = try open(fs, segmentBytes: 2048, replayed: &replayed)
+            var acknowledged = 0
+            for i in 0..<10 {
+                let end = try wal.append(kind: 1, payload: payload(i + 1))
+                try await wal.waitForCommit(end)
+                acknowledged += 1
+            }
+            // Unacknowledged appends, written but not synced (as a crashing leader might leave them).
+            for i in 10..<(10 + Int(seed % 6)) { _ = try wal.append(kind: 1, payload: payload(i + 1)) }
+            if seed % 2 == 0 { try await wal.sync(upTo: wal.appendedLSN) }
+            fs.setFailSyncs(true)
+            _ = try wal.append(kind: 1, payload: payload(99))
+            try? await wal.sync(upTo: wal.appendedLSN)  // writes, then fails the fsync: the tail is unsynced
+            let survivor = fs.crash(seed: seed)
+            let reopened = try open(survivor, segmentBytes: 2048, replayed: &replayed)
+            #expect(replayed.count >= acknowledged, "seed \(seed)")
+            for (i, record) in replayed.enumerated() where i < 10 { #expect(record.payload == payload(i + 1)) }
+            // Appends after recovery land right behind the valid log and survive another reopen.
+            let end = try reopened.append(kind: 7, payload: [42])
+            try await reopened.waitForCommit(end)
+            try await reopened.close()
+            _ = try open(survivor, segmentBytes: 2048, replayed: &replayed)
+            #expect(replayed.last?.payload == [42], "seed \(seed)")
+        }
+    }
+
+    @Test func damageBeforeDurableRecordsRefusesToOpenAndChangesNothing() async throws {
+        let fs = SimulatedFileSystem()
+        var replayed: [WALRecord] = []
+        let wal = try open(fs, replayed: &replayed)
+        for i in 0..<20 { try await wal.waitForCommit(try wal.append(kind: 1, payload: payload(i + 1))) }
+        let segment = FilePath.join(dir, try fs.listDirectory(dir)[0])
+        fs.corruptByte(segment, at: 32 + 40)
+        let before = fs.contents(segment)
+        let error = #expect(throws: RedError.self) { _ = try open(fs, replayed: &replayed) }
+        #expect(error?.code == .dataCorrupted)
+        #expect(error?.message.contains("refusing to open") == true)
+        #expect(fs.contents(segment) == before)
+    }
+
+    @Test func removeSegmentsDeletesOnlyFullyCoveredOnes() async throws {
+        let fs = SimulatedFileSystem()
+        var replayed: [WALRecord] = []
+        let wal = try open(fs, segmentBytes: 1024, replayed: &replayed)
+        var ends: [UInt64] = []
+        for i in 0..<40 { ends.append(try wal.append(kind: 1, payload: [UInt8](repeating: UInt8(i), count: 200))); try await wal.waitForCommit(ends.last!) }
+        let segments = try fs.listDirectory(dir).count
+        try wal.removeSegments(before: ends[20])
+        let left = try fs.listDirectory(dir).count
+        #expect(left < segments && left > 1)
+        _ = try open(fs, from: ends[20], segmentBytes: 1024, replayed: &replayed)
+        #expect(replayed.count == 19)
+    }
+
+    @Test func relaxedModesAcknowledgeAtOnceAndCatchUp() async throws {
+        let fs = SimulatedFileSystem()
+        var replayed: [WALRecord] = []
+        var options = WALOptions()
+        options.syncMode = .batched
+        options.batchedSyncDelayMilliseconds = 5
+        let wal = try WriteAheadLog.open(directory: dir, fileSystem: fs, startLSN: 0, options: options) { replayed.append($0) }
+        let end = try wal.append(kind: 1, payload: [1])
+        try await wal.waitForCommit(end)
+        for _ in 0..<200 where wal.durableLSN < end { try await Task.sleep(for: .milliseconds(5)) }
+        #expect(wal.durableLSN >= end)
+        try await wal.close()
+    }
+
+    @Test func garbageSegmentsNeverCrashOpen() throws {
+        var rng = SplitMix64(seed: 3)
+        for _ in 0..<300 {
+            let fs = SimulatedFileSystem()
+            try fs.createDirectory(dir)
+            let file = try fs.openFile(FilePath.join(dir, WALFormat.segmentName(base: 0)), create: true)
+            var bytes = rng.next() % 2 == 0 ? WALFormat.segmentHeader(base: 0) : []
+            bytes += (0..<Int(rng.next() % 400)).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
+            if rng.next() % 3 == 0 && bytes.count > 44 { bytes[36] = 0xFF; bytes[37] = 0xFF; bytes[38] = 0xFF; bytes[39] = 0x7F }
+            try file.write(bytes, at: 0)
+            var replayed: [WALRecord] = []
+            _ = try? open(fs, replayed: &replayed)
+        }
+    }
+}
