@@ -37,4 +37,5 @@ public struct EngineStatistics: Sendable {
     public var cache: PageCache.Statistics
     public var pageCount: UInt32
     public var vacuumQueueKeys: Int
+    public var wal: WriteAheadLog.Statistics
 }

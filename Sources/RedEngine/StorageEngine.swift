@@ -160,14 +160,18 @@ public final class StorageEngine: @unchecked Sendable {
 
         let (commitTS, endLSN): (UInt64, UInt64) = try store.write { tree in
             if let failure = failure.withLock({ $0 }) { throw failure }
+            // First committer wins: any newer version of a key we write means a concurrent commit.
+            // The records read here are reused by the apply below (one descent per key, not two).
+            var existing: [[UInt8]: [UInt8]] = [:]
+            existing.reserveCapacity(keys.count)
             for key in keys {
                 guard let bytes = try tree.get(key) else { continue }
-                let newest = try VersionChain(decoding: bytes, context: "record \(key)").newestCommitTS
-                if newest > snapshot {
+                if try VersionChain.newestCommitTS(of: bytes, context: "record \(key)") > snapshot {
                     counters.withLock { $0.conflicts += 1 }
                     throw RedError(.serializationFailure,
                                    "could not serialize access due to concurrent update of a key in collection \(Keyspace.collectionID(of: key)); retry the transaction")
                 }
+                existing[key] = bytes
             }
             let ts = lastCommitTS.load(ordering: .relaxed) + 1
             CommitRecord.patchCommitTS(&payload, ts)
@@ -177,7 +181,9 @@ public final class StorageEngine: @unchecked Sendable {
             do {
                 var garbage: [[UInt8]] = []
                 for mutation in mutations {
-                    if let key = try Self.apply(mutation, at: ts, horizon: horizon, to: tree) { garbage.append(key) }
+                    if let key = try Self.apply(mutation, at: ts, horizon: horizon, to: tree, existing: existing) {
+                        garbage.append(key)
+                    }
                 }
                 if !garbage.isEmpty { enqueueForVacuum(garbage) }
             } catch {
@@ -196,14 +202,20 @@ public final class StorageEngine: @unchecked Sendable {
         return CommitInfo(commitTS: commitTS, lsn: endLSN)
     }
 
-    /// Applies one mutation at `ts`, trimming versions below `horizon`.
+    /// Applies one mutation at `ts`, trimming versions below `horizon`. `existing`, when given,
+    /// holds every current record of the keys involved (absent = no record), read under the same lock.
     /// Returns the key if its record still holds reclaimable versions.
-    static func apply(_ mutation: CommitRecord.Mutation, at ts: UInt64, horizon: UInt64, to tree: BTree) throws -> [UInt8]? {
+    static func apply(_ mutation: CommitRecord.Mutation, at ts: UInt64, horizon: UInt64, to tree: BTree,
+                      existing: [[UInt8]: [UInt8]]? = nil) throws -> [UInt8]? {
+        func current(_ key: [UInt8]) throws -> [UInt8]? {
+            if let existing { return existing[key] }
+            return try tree.get(key)
+        }
         switch mutation {
         case .put(let key, let value):
-            return try applyVersion(key: key, value: value, at: ts, horizon: horizon, to: tree)
+            return try applyVersion(key: key, value: value, at: ts, horizon: horizon, to: tree, current: try current(key))
         case .delete(let key):
-            return try applyVersion(key: key, value: nil, at: ts, horizon: horizon, to: tree)
+            return try applyVersion(key: key, value: nil, at: ts, horizon: horizon, to: tree, current: try current(key))
         case .deleteCollection(let id):
             let start = Keyspace.prefix(id)
             let end = Keyspace.prefix(id + 1)
@@ -217,9 +229,9 @@ public final class StorageEngine: @unchecked Sendable {
     }
 
     private static func applyVersion(key: [UInt8], value: [UInt8]?, at ts: UInt64, horizon: UInt64,
-                                     to tree: BTree) throws -> [UInt8]? {
+                                     to tree: BTree, current: [UInt8]?) throws -> [UInt8]? {
         var chain = VersionChain(versions: [])
-        if let bytes = try tree.get(key) { chain = try VersionChain(decoding: bytes, context: "record \(key)") }
+        if let bytes = current { chain = try VersionChain(decoding: bytes, context: "record \(key)") }
         chain.versions.insert(VersionChain.Version(commitTS: ts, value: value), at: 0)
         chain.trim(horizon: horizon)
         if chain.versions.isEmpty {
@@ -279,7 +291,7 @@ public final class StorageEngine: @unchecked Sendable {
             lastCommitTS: lastCommitTS.load(ordering: .relaxed), walAppendedLSN: wal.appendedLSN,
             walDurableLSN: wal.durableLSN, walBytesSinceCheckpoint: wal.bytes(since: lastCheckpoint.withLock { $0.lsn }),
             cache: store.cacheStatistics, pageCount: store.pageCount,
-            vacuumQueueKeys: vacuumQueue.withLock { $0.count })
+            vacuumQueueKeys: vacuumQueue.withLock { $0.count }, wal: wal.statistics)
     }
 
     private func startBackgroundWork() {

@@ -26,6 +26,9 @@ struct BenchStorage: AsyncParsableCommand {
     @Option(help: "Page cache budget in MiB.")
     var cacheMiB: Int = 64
 
+    @Option(help: "Sync mode for the engine scenarios: full (default, fsync before acknowledging), batched or off.")
+    var syncMode: String = "full"
+
     @Option(help: "Also write the results as JSON to this file.")
     var json: String?
 
@@ -43,7 +46,7 @@ struct BenchStorage: AsyncParsableCommand {
         for writers in [1, 8, 32] {
             let rate = try await commitRate(path: root + "/commits-\(writers).rdb", writers: writers)
             results.commitsPerSecond[writers] = rate
-            print(String(format: "durable commits, %2d writers: %10.0f /s", writers, rate))
+            print(String(format: "commits (%@), %2d writers: %10.0f /s", syncMode, writers, rate))
         }
         try await bulkScenarios(path: root + "/bulk.rdb", into: &results)
 
@@ -71,15 +74,19 @@ struct BenchStorage: AsyncParsableCommand {
         return Double(count) / (clock.now - start).seconds
     }
 
-    func options() -> EngineOptions {
+    func options() throws -> EngineOptions {
         var o = EngineOptions()
         o.cacheBytes = cacheMiB << 20
+        guard let mode = SyncMode(rawValue: syncMode) else {
+            throw ValidationError("--sync-mode must be one of: full, batched, off")
+        }
+        o.syncMode = mode
         return o
     }
 
     /// `writers` tasks each committing one small put per transaction, in full sync mode.
     func commitRate(path: String, writers: Int) async throws -> Double {
-        let engine = try await StorageEngine.open(path: path, options: options())
+        let engine = try await StorageEngine.open(path: path, options: try options())
         let collection = try await engine.transaction { try $0.createCollection("bench") }
         let deadline = ContinuousClock.now + .seconds(seconds)
         let start = ContinuousClock.now
@@ -99,6 +106,10 @@ struct BenchStorage: AsyncParsableCommand {
             return try await group.reduce(0, +)
         }
         let elapsed = (ContinuousClock.now - start).seconds
+        let wal = engine.statistics.wal
+        if wal.fsyncs > 0 {
+            print(String(format: "  %d fsyncs, %.2f commits per fsync", wal.fsyncs, Double(wal.recordsSynced) / Double(wal.fsyncs)))
+        }
         try await engine.close()
         return Double(total) / elapsed
     }
@@ -111,7 +122,7 @@ struct BenchStorage: AsyncParsableCommand {
 
     func bulkScenarios(path: String, into results: inout BenchResults) async throws {
         let value = [UInt8](repeating: 0x5A, count: 32)
-        let engine = try await StorageEngine.open(path: path, options: options())
+        let engine = try await StorageEngine.open(path: path, options: try options())
         let (one, batched) = try await engine.transaction { tx in
             (try tx.createCollection("one_txn"), try tx.createCollection("batched"))
         }

