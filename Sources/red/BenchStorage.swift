@@ -108,7 +108,10 @@ struct BenchStorage: AsyncParsableCommand {
         let elapsed = (ContinuousClock.now - start).seconds
         let wal = engine.statistics.wal
         if wal.fsyncs > 0 {
-            print(String(format: "  %d fsyncs, %.2f commits per fsync", wal.fsyncs, Double(wal.recordsSynced) / Double(wal.fsyncs)))
+            print(String(format: "  %d fsyncs, %.2f commits per fsync, %.0f µs per fsync, %.0f µs gathering per fsync",
+                         wal.fsyncs, Double(wal.recordsSynced) / Double(wal.fsyncs),
+                         Double(wal.fsyncNanoseconds) / Double(wal.fsyncs) / 1000,
+                         Double(wal.gatherNanoseconds) / Double(wal.fsyncs) / 1000))
         }
         try await engine.close()
         return Double(total) / elapsed

@@ -69,6 +69,10 @@ public final class WriteAheadLog: @unchecked Sendable {
         public var fsyncs: UInt64 = 0
         /// Records those fsyncs made durable (records per fsync = group commit's effect).
         public var recordsSynced: UInt64 = 0
+        /// Time leaders spent waiting for concurrent committers before syncing.
+        public var gatherNanoseconds: UInt64 = 0
+        /// Time spent in fsync.
+        public var fsyncNanoseconds: UInt64 = 0
     }
 
     public var statistics: Statistics { state.withLock { $0.statistics } }
@@ -245,7 +249,10 @@ public final class WriteAheadLog: @unchecked Sendable {
                     let started = ContinuousClock.now
                     try seg.current.sync()
                     let took = ContinuousClock.now - started
-                    state.withLock { $0.lastSyncDuration = took }
+                    state.withLock {
+                        $0.lastSyncDuration = took
+                        $0.statistics.fsyncNanoseconds += UInt64(took.components.attoseconds / 1_000_000_000) + UInt64(took.components.seconds) * 1_000_000_000
+                    }
                 }
             }
         } catch {
@@ -301,7 +308,12 @@ public final class WriteAheadLog: @unchecked Sendable {
             (s.lastRoundRecords, min(s.lastSyncDuration, .microseconds(Self.maxGatherMicroseconds)))
         }
         guard target > 1, budget > .zero else { return }
-        let deadline = ContinuousClock.now + budget
+        let started = ContinuousClock.now
+        let deadline = started + budget
+        defer {
+            let waited = ContinuousClock.now - started
+            state.withLock { $0.statistics.gatherNanoseconds += UInt64(waited.components.attoseconds / 1_000_000_000) + UInt64(waited.components.seconds) * 1_000_000_000 }
+        }
         while ContinuousClock.now < deadline {
             if state.withLock({ $0.bufferRecords >= target }) { return }
             await Task.yield()
