@@ -20,8 +20,11 @@ struct BenchStorage: AsyncParsableCommand {
     @Option(help: "Records for the insert, read and scan scenarios.")
     var records: Int = 1_000_000
 
-    @Option(help: "Seconds each commit-rate scenario runs.")
-    var seconds: Double = 3
+    @Option(help: "Seconds each fsync or commit-rate measurement runs.")
+    var seconds: Double = 2
+
+    @Option(help: "Rounds of the fsync and commit scenarios, alternated so that drift in the disk's speed hits all alike; medians are reported.")
+    var rounds: Int = 3
 
     @Option(help: "Page cache budget in MiB.")
     var cacheMiB: Int = 64
@@ -41,13 +44,20 @@ struct BenchStorage: AsyncParsableCommand {
         defer { try? FileManager.default.removeItem(atPath: root) }
         var results = BenchResults()
 
-        results.fsyncPerSecond = try rawFsyncRate(path: root + "/fsync.bin")
-        print(String(format: "raw write+fdatasync:        %10.0f /s", results.fsyncPerSecond))
-        for writers in [1, 8, 32] {
-            let rate = try await commitRate(path: root + "/commits-\(writers).rdb", writers: writers)
-            results.commitsPerSecond[writers] = rate
-            print(String(format: "commits (%@), %2d writers: %10.0f /s", syncMode, writers, rate))
+        var fsyncSamples: [Double] = []
+        var commitSamples: [Int: [Double]] = [:]
+        for round in 1...max(1, rounds) {
+            let fsync = try rawFsyncRate(path: root + "/fsync-\(round).bin")
+            fsyncSamples.append(fsync)
+            print(String(format: "round %d: raw write+fdatasync %10.0f /s", round, fsync))
+            for writers in [1, 8, 32] {
+                let rate = try await commitRate(path: root + "/commits-\(round)-\(writers).rdb", writers: writers)
+                commitSamples[writers, default: []].append(rate)
+                print(String(format: "round %d: commits (%@), %2d writers %10.0f /s", round, syncMode, writers, rate))
+            }
         }
+        results.fsyncPerSecond = median(fsyncSamples)
+        for (writers, samples) in commitSamples { results.commitsPerSecond[writers] = median(samples) }
         try await bulkScenarios(path: root + "/bulk.rdb", into: &results)
 
         print("\n" + results.table())
@@ -55,6 +65,11 @@ struct BenchStorage: AsyncParsableCommand {
             try results.json().write(toFile: json, atomically: true, encoding: .utf8)
             print("wrote \(json)")
         }
+    }
+
+    func median(_ values: [Double]) -> Double {
+        let sorted = values.sorted()
+        return sorted.count % 2 == 1 ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
     }
 
     /// Appends 128-byte records with fdatasync after each: the best a WAL commit can do on this disk.
@@ -108,7 +123,7 @@ struct BenchStorage: AsyncParsableCommand {
         let elapsed = (ContinuousClock.now - start).seconds
         let wal = engine.statistics.wal
         if wal.fsyncs > 0 {
-            print(String(format: "  %d fsyncs, %.2f commits per fsync, %.0f µs per fsync, %.0f µs gathering per fsync",
+            print(String(format: "         %d fsyncs, %.2f commits per fsync, %.0f µs per fsync, %.0f µs gathering per fsync",
                          wal.fsyncs, Double(wal.recordsSynced) / Double(wal.fsyncs),
                          Double(wal.fsyncNanoseconds) / Double(wal.fsyncs) / 1000,
                          Double(wal.gatherNanoseconds) / Double(wal.fsyncs) / 1000))
