@@ -34,6 +34,8 @@ import Testing
         #expect(error?.code.sqlState == "40001")
         #expect(try await engine.dump("t") == ["k": "a"])
         #expect(engine.statistics.conflicts == 1)
+        let reuse = #expect(throws: RedError.self) { _ = try b.get(c, bytes("k")) }
+        #expect(reuse?.message.contains("rolled back") == true)
     }
 
     @Test func disjointWritersBothCommit() async throws {

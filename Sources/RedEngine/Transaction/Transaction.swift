@@ -164,7 +164,12 @@ public final class Transaction: @unchecked Sendable {
         }
         defer { engine.snapshots.release(snapshot) }
         if writes.isEmpty { return CommitInfo(commitTS: snapshot, lsn: nil) }
-        return try await engine.commit(writes, snapshot: snapshot) { self.commitTimestamp = $0 }
+        do {
+            return try await engine.commit(writes, snapshot: snapshot) { self.commitTimestamp = $0 }
+        } catch {
+            state.withLock { $0.status = .rolledBack }  // later use says "rolled back", not "committed"
+            throw error
+        }
     }
 
     /// Discards every write. Calling it on a finished transaction does nothing.
