@@ -1,0 +1,129 @@
+import RedCore
+import Testing
+@testable import RedStorage
+
+@Suite struct PageCacheTests {
+    /// A store whose tree has many leaves, checkpointed and reopened with a tiny cache.
+    func reopenedStore(entries: Int = 4000, cacheBytes: Int) throws -> (PagedStore, [PageID]) {
+        let h = StoreHarness()
+        do {
+            let store = try h.open()
+            for i in 0..<entries { try store.write { try $0.put(key(i), value(i, size: 60)) } }
+            try store.checkpointNow()
+            try store.close()
+        }
+        let store = try h.open(cacheBytes: cacheBytes)
+        let root = try store.cache.node(store.openedHeader.rootPageID, pin: false)
+        var leaves: [PageID] = []
+        func collect(_ node: BTreeNode) throws {
+            if node.isLeaf { leaves.append(node.pageID); return }
+            for child in node.children { try collect(try store.cache.node(child, pin: false)) }
+        }
+        try collect(root)
+        return (store, leaves)
+    }
+
+    @Test func residentBytesStayWithinTheBudget() throws {
+        let (store, leaves) = try reopenedStore(cacheBytes: 64 << 10)
+        for id in leaves { _ = try store.cache.node(id, pin: false) }
+        let stats = store.cache.statistics
+        #expect(stats.residentBytes <= 64 << 10)
+        #expect(stats.evictions > 0)
+        #expect(stats.misses >= UInt64(leaves.count))
+    }
+
+    @Test func pinnedNodesAreNeverEvicted() throws {
+        let (store, leaves) = try reopenedStore(cacheBytes: 64 << 10)
+        let pinned = try store.cache.node(leaves[0], pin: true)
+        for id in leaves.dropFirst() { _ = try store.cache.node(id, pin: false) }
+        let missesBefore = store.cache.statistics.misses
+        #expect(try store.cache.node(leaves[0], pin: false) === pinned)
+        #expect(store.cache.statistics.misses == missesBefore)
+        store.cache.unpin([leaves[0]])
+    }
+
+    @Test func sieveKeepsAHotNodeThroughAScanOfColdOnes() throws {
+        let (store, leaves) = try reopenedStore(entries: 8000, cacheBytes: 96 << 10)
+        let hot = leaves[0]
+        _ = try store.cache.node(hot, pin: false)
+        for id in leaves.dropFirst() {
+            _ = try store.cache.node(hot, pin: false)  // a hit only sets the visited bit
+            _ = try store.cache.node(id, pin: false)   // cold, touched once
+        }
+        let missesBefore = store.cache.statistics.misses
+        _ = try store.cache.node(hot, pin: false)
+        #expect(store.cache.statistics.misses == missesBefore, "the hot node was evicted by one-hit wonders")
+    }
+
+    @Test func evictedDirtyNodesAreWrittenAndReadBackIdentically() throws {
+        let store = try StoreHarness().open(cacheBytes: 64 << 10)
+        var model: [[UInt8]: [UInt8]] = [:]
+        for i in 0..<3000 {
+            let v = value(i, size: 80)
+            try store.write { try $0.put(key(i), v) }
+            model[key(i)] = v
+        }
+        #expect(store.cache.statistics.dirtyWrites > 0)
+        for (k, v) in model { #expect(try store.read { try $0.get(k) } == v) }
+        #expect(try store.verify().entries == 3000)
+    }
+}
+
+@Suite struct PagerTests {
+    @Test func pagesFreedInTheCurrentEpochAreReusedAtOnce() throws {
+        let store = try StoreHarness().open()
+        let pager = store.pager
+        let id = pager.allocate()
+        pager.free(id, writtenIn: pager.currentEpoch)
+        #expect(pager.allocate() == id)
+    }
+
+    @Test func pagesOfAnOlderImageWaitUntilTheNextCheckpointIsPublished() throws {
+        let store = try StoreHarness().open()
+        let pager = store.pager
+        let oldEpoch = pager.currentEpoch - 1  // pages of the published image
+        let id = pager.allocate()
+        pager.free(id, writtenIn: oldEpoch)
+        let next = pager.allocate()
+        #expect(next != id)
+        pager.free(next, writtenIn: pager.currentEpoch)
+        try store.checkpointNow()  // publishes: the pending page becomes reusable
+        var reused = Set<PageID>()
+        for _ in 0..<4 { reused.insert(pager.allocate()) }
+        #expect(reused.contains(id))
+    }
+
+    @Test func theFreeListIsPersistedWithTheImage() throws {
+        let h = StoreHarness()
+        let freeBefore: Int
+        do {
+            let store = try h.open()
+            for i in 0..<3000 { try store.write { try $0.put(key(i), value(i, size: 60)) } }
+            try store.checkpointNow()
+            for i in 0..<3000 { try store.write { _ = try $0.delete(key(i)) } }
+            try store.checkpointNow()
+            try store.checkpointNow()  // the pages of the deleted tree are free in this image
+            freeBefore = store.pager.freePageCount
+            #expect(freeBefore > 50)
+            try store.close()
+        }
+        let reopened = try h.open()
+        // The chain holding the free list is itself reserved until the next image.
+        #expect(reopened.pager.freePageCount + 2 >= freeBefore)
+        let pages = reopened.pageCount
+        for i in 0..<1000 { try reopened.write { try $0.put(key(i), value(i, size: 60)) } }
+        #expect(reopened.pageCount == pages, "new pages came from the persisted free list")
+    }
+
+    @Test func aNewerFormatVersionIsRefused() throws {
+        let h = StoreHarness()
+        try h.open().close()
+        var page = try PageImage.verify(h.fs.contents(h.path)!.prefix(4096).map { $0 }, id: 0, file: h.path)
+        page.setU32(PageLayout.headerBytes + 8, DatabaseHeader.formatVersion + 1)
+        page.seal()
+        let file = try h.fs.openFile(h.path, create: false)
+        try file.write(page.bytes, at: 0)
+        let error = #expect(throws: RedError.self) { _ = try h.open() }
+        #expect(error?.code == .unsupportedFormat)
+    }
+}
