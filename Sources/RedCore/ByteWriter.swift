@@ -38,6 +38,12 @@ public struct ByteWriter: Sendable {
         bytes.append(contentsOf: raw)
     }
 
+    /// varint length followed by the bytes of a slice (no intermediate copy).
+    public mutating func lengthPrefixed(_ raw: ArraySlice<UInt8>) {
+        varint(UInt64(raw.count))
+        bytes.append(contentsOf: raw)
+    }
+
     /// Overwrites 8 bytes at `offset` with a little-endian u64 (for fields patched after encoding).
     public mutating func patchU64(at offset: Int, _ v: UInt64) {
         precondition(offset >= 0 && offset + 8 <= bytes.count)

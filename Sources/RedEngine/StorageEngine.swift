@@ -162,16 +162,16 @@ public final class StorageEngine: @unchecked Sendable {
             if let failure = failure.withLock({ $0 }) { throw failure }
             // First committer wins: any newer version of a key we write means a concurrent commit.
             // The records read here are reused by the apply below (one descent per key, not two).
-            var existing: [[UInt8]: [UInt8]] = [:]
+            var existing: [[UInt8]?] = []  // parallel to `mutations` (the key writes come first, in order)
             existing.reserveCapacity(keys.count)
             for key in keys {
-                guard let bytes = try tree.get(key) else { continue }
-                if try VersionChain.newestCommitTS(of: bytes, context: "record \(key)") > snapshot {
+                let bytes = try tree.get(key)
+                if let bytes, try VersionChain.newestCommitTS(of: bytes, context: "record \(key)") > snapshot {
                     counters.withLock { $0.conflicts += 1 }
                     throw RedError(.serializationFailure,
                                    "could not serialize access due to concurrent update of a key in collection \(Keyspace.collectionID(of: key)); retry the transaction")
                 }
-                existing[key] = bytes
+                existing.append(bytes)
             }
             let ts = lastCommitTS.load(ordering: .relaxed) + 1
             CommitRecord.patchCommitTS(&payload, ts)
@@ -180,8 +180,9 @@ public final class StorageEngine: @unchecked Sendable {
             let horizon = snapshots.horizon
             do {
                 var garbage: [[UInt8]] = []
-                for mutation in mutations {
-                    if let key = try Self.apply(mutation, at: ts, horizon: horizon, to: tree, existing: existing) {
+                for (index, mutation) in mutations.enumerated() {
+                    let current: [UInt8]?? = index < existing.count ? .some(existing[index]) : nil
+                    if let key = try Self.apply(mutation, at: ts, horizon: horizon, to: tree, current: current) {
                         garbage.append(key)
                     }
                 }
@@ -202,13 +203,13 @@ public final class StorageEngine: @unchecked Sendable {
         return CommitInfo(commitTS: commitTS, lsn: endLSN)
     }
 
-    /// Applies one mutation at `ts`, trimming versions below `horizon`. `existing`, when given,
-    /// holds every current record of the keys involved (absent = no record), read under the same lock.
+    /// Applies one mutation at `ts`, trimming versions below `horizon`. `current`, when given, is the
+    /// key's record as just read under the same lock (`.some(nil)`: no record), saving a descent.
     /// Returns the key if its record still holds reclaimable versions.
     static func apply(_ mutation: CommitRecord.Mutation, at ts: UInt64, horizon: UInt64, to tree: BTree,
-                      existing: [[UInt8]: [UInt8]]? = nil) throws -> [UInt8]? {
+                      current known: [UInt8]?? = nil) throws -> [UInt8]? {
         func current(_ key: [UInt8]) throws -> [UInt8]? {
-            if let existing { return existing[key] }
+            if let known { return known }
             return try tree.get(key)
         }
         switch mutation {

@@ -42,12 +42,12 @@ struct CommitRecord {
             case .put(let key, let value):
                 w.u8(1)
                 w.varint(UInt64(Keyspace.collectionID(of: key)))
-                w.lengthPrefixed(Array(key[4...]))
+                w.lengthPrefixed(key[4...])
                 w.lengthPrefixed(value)
             case .delete(let key):
                 w.u8(2)
                 w.varint(UInt64(Keyspace.collectionID(of: key)))
-                w.lengthPrefixed(Array(key[4...]))
+                w.lengthPrefixed(key[4...])
             case .deleteCollection(let id):
                 w.u8(3)
                 w.varint(UInt64(id))
