@@ -295,15 +295,30 @@ public final class StorageEngine: @unchecked Sendable {
             vacuumQueueKeys: vacuumQueue.withLock { $0.count }, wal: wal.statistics)
     }
 
+    /// Interval between two rounds of background work.
+    static let backgroundRoundMilliseconds = 50
+
     private func startBackgroundWork() {
         let task = Task.detached { [weak self] in
             while !Task.isCancelled {
-                try? await Task.sleep(for: .milliseconds(50))
+                try? await Task.sleep(for: .milliseconds(Self.backgroundRoundMilliseconds))
                 guard let self, !Task.isCancelled else { return }
                 await self.runBackgroundRound()
             }
         }
         background.withLock { $0 = task }
+    }
+
+    /// Runs checkpoints and version cleanup until the calling task is cancelled.
+    ///
+    /// For hosts that own their background work (the server runs it as a service in its
+    /// `ServiceGroup`): open the engine with `options.backgroundWork = false` and call this.
+    public func runBackgroundWork() async {
+        while !Task.isCancelled {
+            try? await Task.sleep(for: .milliseconds(Self.backgroundRoundMilliseconds))
+            guard !Task.isCancelled else { return }
+            await runBackgroundRound()
+        }
     }
 
     /// One round of background work: a checkpoint when due, then version cleanup.

@@ -122,3 +122,18 @@ import Testing
         try await engine.close()
     }
 }
+
+@Suite struct BackgroundWorkTests {
+    @Test func hostDrivenBackgroundWorkCheckpointsUntilCancelled() async throws {
+        let h = EngineHarness()
+        let engine = try await h.open(EngineHarness.options { $0.checkpointWALBytes = 4 << 10 })
+        let c = try await engine.makeCollection("t")
+        let worker = Task { await engine.runBackgroundWork() }
+        for i in 0..<200 { try await engine.put(c, "k\(i)", String(repeating: "x", count: 100)) }
+        for _ in 0..<100 where engine.statistics.checkpoints == 0 { try await Task.sleep(for: .milliseconds(20)) }
+        #expect(engine.statistics.checkpoints > 0)
+        worker.cancel()
+        await worker.value
+        try await engine.close()
+    }
+}
