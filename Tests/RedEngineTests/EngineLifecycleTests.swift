@@ -137,3 +137,25 @@ import Testing
         try await engine.close()
     }
 }
+
+@Suite struct DropCollectionTests {
+    @Test func anOlderSnapshotKeepsReadingADroppedCollectionUntilItEnds() async throws {
+        let engine = try await EngineHarness().open()
+        let c = try await engine.makeCollection("old")
+        for i in 0..<50 { try await engine.put(c, "k\(i)", "v\(i)") }
+        let reader = try engine.begin()
+        _ = try reader.collection(named: "old")
+        try await engine.transaction { try $0.dropCollection(named: "old") }
+        try await engine.vacuum()  // must not remove what `reader` can still see
+        #expect(try reader.scan(c).collect().count == 50)
+        #expect(try await engine.transaction { try $0.collectionIfExists(named: "old") } == nil)
+        // A new collection of the same name is a different keyspace.
+        let fresh = try await engine.makeCollection("old")
+        #expect(fresh.id != c.id)
+        #expect(try await engine.dump("old").isEmpty)
+        reader.rollback()
+        try await engine.vacuum()
+        #expect(try engine.versionCount(c, "k0") == 0)
+        #expect(try engine.verify().entries < 20)
+    }
+}
