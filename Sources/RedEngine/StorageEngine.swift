@@ -129,7 +129,7 @@ public final class StorageEngine: @unchecked Sendable {
     func readCommitted(_ treeKey: [UInt8], at snapshot: UInt64) throws -> [UInt8]? {
         let bytes = try store.read { tree in try tree.get(treeKey) }
         guard let bytes else { return nil }
-        return try VersionChain(decoding: bytes, context: "record \(treeKey)").visible(at: snapshot)
+        return try VersionChain(decoding: bytes, context: "record (\(Keyspace.describe(treeKey)))").visible(at: snapshot)
     }
 
     /// The error that stopped this engine accepting writes, if any.
@@ -166,7 +166,7 @@ public final class StorageEngine: @unchecked Sendable {
             existing.reserveCapacity(keys.count)
             for key in keys {
                 let bytes = try tree.get(key)
-                if let bytes, try VersionChain.newestCommitTS(of: bytes, context: "record \(key)") > snapshot {
+                if let bytes, try VersionChain.newestCommitTS(of: bytes, context: "record (\(Keyspace.describe(key)))") > snapshot {
                     counters.withLock { $0.conflicts += 1 }
                     throw RedError(.serializationFailure,
                                    "could not serialize access due to concurrent update of a key in collection \(Keyspace.collectionID(of: key)); retry the transaction")
@@ -232,7 +232,7 @@ public final class StorageEngine: @unchecked Sendable {
     private static func applyVersion(key: [UInt8], value: [UInt8]?, at ts: UInt64, horizon: UInt64,
                                      to tree: BTree, current: [UInt8]?) throws -> [UInt8]? {
         var chain = VersionChain(versions: [])
-        if let bytes = current { chain = try VersionChain(decoding: bytes, context: "record \(key)") }
+        if let bytes = current { chain = try VersionChain(decoding: bytes, context: "record (\(Keyspace.describe(key)))") }
         chain.versions.insert(VersionChain.Version(commitTS: ts, value: value), at: 0)
         chain.trim(horizon: horizon)
         if chain.versions.isEmpty {

@@ -32,7 +32,7 @@ extension StorageEngine {
                 var again: [[UInt8]] = []
                 for key in batch {
                     guard let bytes = try tree.get(key) else { continue }
-                    var chain = try VersionChain(decoding: bytes, context: "record \(key)")
+                    var chain = try VersionChain(decoding: bytes, context: "record (\(Keyspace.describe(key)))")
                     let before = chain.versions.count
                     chain.trim(horizon: horizon)
                     if chain.versions.count == before { again.append(key); continue }

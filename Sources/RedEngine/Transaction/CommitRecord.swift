@@ -110,6 +110,13 @@ enum Keyspace {
 
     static func prefix(_ collection: UInt32) -> [UInt8] { key(collection, []) }
 
+    /// A tree key for error messages: "collection 17, key 0x616263".
+    static func describe(_ key: [UInt8]) -> String {
+        guard key.count >= 4 else { return "key of \(key.count) bytes" }
+        let hex = key[4...].prefix(64).map { b in (b < 16 ? "0" : "") + String(b, radix: 16) }.joined()
+        return "collection \(collectionID(of: key)), key 0x\(hex)\(key.count > 68 ? "…" : "")"
+    }
+
     static func collectionID(of key: [UInt8]) -> UInt32 {
         UInt32(key[0]) << 24 | UInt32(key[1]) << 16 | UInt32(key[2]) << 8 | UInt32(key[3])
     }

@@ -29,10 +29,19 @@ struct VersionChain: Equatable {
 
     init(versions: [Version]) { self.versions = versions }
 
+    /// Decodes a chain; `context` (which record this is) is only built if decoding fails.
     init(decoding bytes: [UInt8], context: @autoclosure () -> String) throws {
-        var reader = ByteReader(bytes, context: context())
+        do {
+            try self.init(decoding: bytes)
+        } catch let error as RedError {
+            throw RedError(error.code, "\(context()): \(error.message)")
+        }
+    }
+
+    private init(decoding bytes: [UInt8]) throws {
+        var reader = ByteReader(bytes, context: "version chain")
         guard try reader.u8() == Self.format else {
-            throw RedError(.dataCorrupted, "\(context()): unknown version-chain format")
+            throw RedError(.dataCorrupted, "unknown version-chain format")
         }
         let count = try reader.count(limit: Self.maxVersions, "version count")
         versions = []
@@ -69,12 +78,16 @@ struct VersionChain: Equatable {
 
     /// The newest commit timestamp of an encoded chain, without decoding its values.
     static func newestCommitTS(of bytes: [UInt8], context: @autoclosure () -> String) throws -> UInt64 {
-        var reader = ByteReader(bytes, context: context())
-        guard try reader.u8() == Self.format else {
-            throw RedError(.dataCorrupted, "\(context()): unknown version-chain format")
+        do {
+            var reader = ByteReader(bytes, context: "version chain")
+            guard try reader.u8() == Self.format else {
+                throw RedError(.dataCorrupted, "unknown version-chain format")
+            }
+            guard try reader.varint() > 0 else { return 0 }
+            return try reader.varint()
+        } catch let error as RedError {
+            throw RedError(error.code, "\(context()): \(error.message)")
         }
-        guard try reader.varint() > 0 else { return 0 }
-        return try reader.varint()
     }
 
     /// The value visible to a snapshot at `snapshot`, nil if absent for it.
