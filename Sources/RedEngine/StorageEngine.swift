@@ -104,7 +104,11 @@ public final class StorageEngine: @unchecked Sendable {
         return Transaction(engine: self, snapshot: snapshots.acquire())
     }
 
-    /// Runs `body` in a transaction and commits it, retrying on serialization failures.
+    /// Longest pause between two attempts of `transaction(maxAttempts:_:)`.
+    static let maxRetryBackoffMicroseconds = 10_000
+
+    /// Runs `body` in a transaction and commits it, retrying on serialization failures
+    /// (after a short, growing, jittered pause).
     nonisolated(nonsending)
     public func transaction<R: Sendable>(maxAttempts: Int = 16, _ body: (Transaction) async throws -> R) async throws -> R {
         var attempt = 0
@@ -117,6 +121,11 @@ public final class StorageEngine: @unchecked Sendable {
                 return result
             } catch let error as RedError where error.code == .serializationFailure && attempt < maxAttempts {
                 tx.rollback()
+                // The winner is usually still waiting for its fsync, so an immediate retry would take
+                // the same snapshot and lose again — and, never suspending, could starve the very task
+                // that publishes the winner. Sleep a little, longer each time, with jitter.
+                let ceiling = min(Self.maxRetryBackoffMicroseconds, 50 << min(attempt, 8))
+                try await Task.sleep(for: .microseconds(Int.random(in: ceiling / 2...ceiling)))
                 continue
             } catch {
                 tx.rollback()

@@ -34,7 +34,13 @@ import Testing
             ends.append(end)
         }
         try await wal.close()
-        #expect(try fs.listDirectory(dir).count >= 4)
+        let names = try fs.listDirectory(dir).sorted()
+        #expect(names.count >= 4)
+        // Finished segments end exactly at the next one's base; only the last may carry zero-filled slack.
+        let bases = names.compactMap { WALFormat.base(ofSegmentNamed: $0) }
+        for (name, (base, next)) in zip(names, zip(bases, bases.dropFirst())) {
+            #expect(fs.contents(FilePath.join(dir, name))!.count == WALFormat.segmentHeaderBytes + Int(next - base))
+        }
         _ = try open(fs, segmentBytes: 4096, replayed: &replayed)
         #expect(replayed.map(\.payload) == (0..<60).map(payload))
         #expect(replayed.map(\.endLSN) == ends)

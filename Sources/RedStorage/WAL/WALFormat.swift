@@ -136,6 +136,9 @@ public enum SyncMode: String, Sendable, CaseIterable {
 public struct WALOptions: Sendable {
     /// Soft size limit of a segment: a new one starts once a segment holds more.
     public var segmentBytes: UInt64 = 64 << 20
+    /// The current segment is zero-filled this far ahead of the log's end, so that most
+    /// fdatasyncs flush only data: appending into new blocks also commits file-system metadata.
+    public var preallocateBytes: UInt64 = 1 << 20
     public var syncMode: SyncMode = .full
     public var batchedSyncDelayMilliseconds = 10
     public init() {}

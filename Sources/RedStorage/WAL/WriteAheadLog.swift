@@ -86,6 +86,8 @@ public final class WriteAheadLog: @unchecked Sendable {
         var currentBase: UInt64
         /// LSN just past the bytes written into the current segment.
         var writtenEnd: UInt64
+        /// LSN up to which the current segment's file has been zero-filled.
+        var preallocatedEnd: UInt64
         var bases: [UInt64]
     }
 
@@ -99,7 +101,8 @@ public final class WriteAheadLog: @unchecked Sendable {
         self.fileSystem = fileSystem
         self.options = options
         state = Mutex(State(bufferStartLSN: end, appendedLSN: end, writtenLSN: end, durableLSN: end))
-        segments = Mutex(Segments(current: current, currentBase: currentBase, writtenEnd: end, bases: bases))
+        segments = Mutex(Segments(current: current, currentBase: currentBase, writtenEnd: end, preallocatedEnd: end,
+                                  bases: bases))
     }
 
     // MARK: Open
@@ -324,15 +327,29 @@ public final class WriteAheadLog: @unchecked Sendable {
     private func write(_ bytes: [UInt8], at start: UInt64, into seg: inout Segments) throws {
         precondition(start == seg.writtenEnd, "WAL bytes out of order: \(start) after \(seg.writtenEnd)")
         if seg.writtenEnd > seg.currentBase && seg.writtenEnd - seg.currentBase >= options.segmentBytes {
-            try seg.current.sync()  // the old segment is complete and durable before the next exists
+            // The old segment ends exactly at its last record (its zero-filled slack is cut off) and is
+            // durable before the next one exists: only the last segment can ever end in zeros.
+            try seg.current.truncate(to: UInt64(WALFormat.segmentHeaderBytes) + (seg.writtenEnd - seg.currentBase))
+            try seg.current.sync()
             let next = try Self.createSegment(base: seg.writtenEnd, directory: directory, fileSystem: fileSystem)
             try? seg.current.close()
             seg.current = next
             seg.currentBase = seg.writtenEnd
+            seg.preallocatedEnd = seg.writtenEnd
             seg.bases.append(seg.writtenEnd)
         }
+        let end = start + UInt64(bytes.count)
         try seg.current.write(bytes, at: UInt64(WALFormat.segmentHeaderBytes) + (start - seg.currentBase))
-        seg.writtenEnd += UInt64(bytes.count)
+        if end > seg.preallocatedEnd && options.preallocateBytes > 0 {
+            // Zero-fill the next chunk now; the fsync that follows makes its blocks and the file size
+            // durable once, and later fsyncs in it flush data pages only. Recovery reads zeros as the end.
+            let chunk = min(options.preallocateBytes, max(options.segmentBytes, 4096))
+            let target = (end - seg.currentBase + chunk) / chunk * chunk + seg.currentBase
+            let zeros = [UInt8](repeating: 0, count: Int(target - end))
+            try seg.current.write(zeros, at: UInt64(WALFormat.segmentHeaderBytes) + (end - seg.currentBase))
+            seg.preallocatedEnd = target
+        }
+        seg.writtenEnd = end
     }
 
     // MARK: Background flushing (batched / off)
