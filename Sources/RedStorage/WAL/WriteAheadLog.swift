@@ -302,10 +302,12 @@ public final class WriteAheadLog: @unchecked Sendable {
     /// Without this, N steady committers fall into a convoy: one round carries the
     /// commits that arrived during the previous fsync, the next only the one that
     /// came back first, so an fsync covers about N/2 commits. When the previous round
-    /// carried several records, the leader waits (bounded by half the last fsync and
-    /// `maxGatherMicroseconds`) until that many are buffered again. A lone committer
-    /// never waits: its previous round carried one record. The wait yields its
-    /// thread (`Task.yield`) so the very committers it waits for can run on it.
+    /// carried several records, the leader waits (bounded by the last fsync's duration
+    /// and `maxGatherMicroseconds`) until half as many are buffered again: waiting for
+    /// all of them would leave the disk idle while the slowest comes back, and the
+    /// stragglers append during this round's fsync and lead off the next one. A lone
+    /// committer never waits: its previous round carried one record. The wait yields
+    /// its thread (`Task.yield`) so the very committers it waits for can run on it.
     private func gatherConcurrentCommits() async {
         let (target, budget) = state.withLock { s in
             (s.lastRoundRecords, min(s.lastSyncDuration, .microseconds(Self.maxGatherMicroseconds)))
@@ -318,7 +320,7 @@ public final class WriteAheadLog: @unchecked Sendable {
             state.withLock { $0.statistics.gatherNanoseconds += UInt64(waited.components.attoseconds / 1_000_000_000) + UInt64(waited.components.seconds) * 1_000_000_000 }
         }
         while ContinuousClock.now < deadline {
-            if state.withLock({ $0.bufferRecords >= target }) { return }
+            if state.withLock({ $0.bufferRecords >= max(2, target / 2) }) { return }  // see above
             await Task.yield()
         }
     }
