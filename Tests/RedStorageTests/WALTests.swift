@@ -191,3 +191,22 @@ import Testing
         }
     }
 }
+
+@Suite struct WALHostileInputTests {
+    @Test func absurdSegmentBasesAndStartLSNsAreErrorsNotTraps() throws {
+        let fs = SimulatedFileSystem()
+        try fs.createDirectory("/wal")
+        let base: UInt64 = .max - 7
+        let file = try fs.openFile(FilePath.join("/wal", WALFormat.segmentName(base: base)), create: true)
+        try file.write(WALFormat.segmentHeader(base: base) + [UInt8](repeating: 0xAB, count: 64), at: 0)
+        let error = #expect(throws: RedError.self) {
+            _ = try WriteAheadLog.open(directory: "/wal", fileSystem: fs, startLSN: 0, options: WALOptions()) { _ in }
+        }
+        #expect(error?.code == .dataCorrupted)
+        let empty = SimulatedFileSystem()
+        _ = try WriteAheadLog.open(directory: "/w", fileSystem: empty, startLSN: 0, options: WALOptions()) { _ in }
+        #expect(throws: RedError.self) {
+            _ = try WriteAheadLog.open(directory: "/w", fileSystem: empty, startLSN: .max, options: WALOptions()) { _ in }
+        }
+    }
+}

@@ -33,6 +33,9 @@ enum WALFormat {
     static let segmentMagic = Array("RDBWAL01".utf8)
     static let version: UInt32 = 1
     static let maxRecordBytes = recordHeaderBytes + Limits.maxTransactionBytes
+    /// Largest LSN accepted from disk (4 EiB of log): arithmetic on LSNs read from a
+    /// damaged or hostile file can then never overflow.
+    static let maxLSN: UInt64 = 1 << 62
 
     static func padded(_ length: Int) -> Int { (length + 7) & ~7 }
 
@@ -45,6 +48,13 @@ enum WALFormat {
     static func base(ofSegmentNamed name: String) -> UInt64? {
         guard name.count == 20, name.hasSuffix(".wal") else { return nil }
         return UInt64(name.prefix(16), radix: 16)
+    }
+
+    /// Throws unless `lsn` is within `maxLSN`.
+    static func checkLSN(_ lsn: UInt64, _ what: @autoclosure () -> String) throws {
+        guard lsn <= maxLSN else {
+            throw RedError(.dataCorrupted, "\(what()): LSN \(lsn) is beyond the largest valid LSN \(maxLSN)")
+        }
     }
 
     static func segmentHeader(base: UInt64) -> [UInt8] {

@@ -25,6 +25,7 @@ struct WALRecovery {
         var found: [Segment] = []
         for name in try fileSystem.listDirectory(directory) {
             guard let base = WALFormat.base(ofSegmentNamed: name) else { continue }
+            try WALFormat.checkLSN(base, "WAL segment \(FilePath.join(directory, name))")
             found.append(Segment(base: base, path: FilePath.join(directory, name)))
         }
         return found.sorted { $0.base < $1.base }
@@ -67,6 +68,7 @@ struct WALRecovery {
 
     /// Pass 1: where the valid log ends, without changing anything.
     func validate(_ segments: [Segment], from startLSN: UInt64) throws -> ScanResult {
+        try WALFormat.checkLSN(startLSN, "\(directory): checkpoint position")
         guard let first = segments.lastIndex(where: { $0.base <= startLSN }) else {
             throw RedError(.dataCorrupted, "\(directory): no WAL segment holds the checkpoint position LSN \(startLSN)")
         }
