@@ -43,12 +43,4 @@ public struct ByteWriter: Sendable {
         varint(UInt64(raw.count))
         bytes.append(contentsOf: raw)
     }
-
-    /// Overwrites 8 bytes at `offset` with a little-endian u64 (for fields patched after encoding).
-    public mutating func patchU64(at offset: Int, _ v: UInt64) {
-        precondition(offset >= 0 && offset + 8 <= bytes.count)
-        withUnsafeBytes(of: v.littleEndian) { src in
-            for i in 0..<8 { bytes[offset + i] = src[i] }
-        }
-    }
 }

@@ -40,6 +40,12 @@ public final class StorageEngine: @unchecked Sendable {
     let counters = Mutex((commits: UInt64(0), conflicts: UInt64(0), checkpoints: UInt64(0)))
     let lastCheckpoint: Mutex<(lsn: UInt64, at: ContinuousClock.Instant)>
     let vacuumQueue = Mutex(Set<[UInt8]>())
+    /// Bumped after every committed `dropCollection`; starts ahead of `vacuumedDropGeneration`
+    /// because markers survive restarts. Vacuum scans for drop markers only when the two differ,
+    /// so idle background rounds do not open a transaction.
+    let dropGeneration = Atomic<UInt64>(1)
+    /// The generation whose markers vacuum last found all gone.
+    let vacuumedDropGeneration = Atomic<UInt64>(0)
     private let background = Mutex<Task<Void, Never>?>(nil)
     private let closed = Atomic<Bool>(false)
 
@@ -148,8 +154,10 @@ public final class StorageEngine: @unchecked Sendable {
         let red = (error as? RedError) ?? RedError(.ioError, "\(error)")
         let reported = RedError(.storageFailed,
                                 "the database at \(path) stopped accepting writes after a storage failure: \(red.message)")
-        failure.withLock { if $0 == nil { $0 = reported } }
-        return failure.withLock { $0! }
+        return failure.withLock { current in
+            if current == nil { current = reported }
+            return current!
+        }
     }
 
     /// Commits a write set (plus engine-internal `extra` mutations) read at `snapshot`.

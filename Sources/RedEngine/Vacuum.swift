@@ -50,10 +50,17 @@ extension StorageEngine {
 
     /// Deletes the records of dropped collections no open snapshot can see.
     func removeDroppedCollections() async throws {
+        // Read the generation before the snapshot: every drop it counts is visible to the snapshot,
+        // and a drop committing later bumps it past what is recorded below.
+        let generation = dropGeneration.load(ordering: .sequentiallyConsistent)
+        guard generation != vacuumedDropGeneration.load(ordering: .sequentiallyConsistent) else { return }
         let tx = try begin()
         defer { tx.rollback() }
         let markers = try tx.scan(Transaction.system, .prefix(Transaction.droppedPrefix)).collect()
-        guard !markers.isEmpty else { return }
+        guard !markers.isEmpty else {
+            vacuumedDropGeneration.store(generation, ordering: .sequentiallyConsistent)
+            return
+        }
         let horizon = snapshots.horizon
         for marker in markers {
             var r = ByteReader(marker.value, context: "drop marker")

@@ -30,29 +30,22 @@ func value(_ n: Int, size: Int) -> [UInt8] {
 }
 
 extension PagedStore {
-    /// Every entry in key order, read through forward batches.
-    func allEntries() throws -> [([UInt8], [UInt8])] {
+    /// Every entry in key order (descending with `reversed`), read through leaf batches.
+    func allEntries(reversed: Bool = false) throws -> [([UInt8], [UInt8])] {
         var out: [([UInt8], [UInt8])] = []
         var cursor: [UInt8]? = nil
         while true {
-            let batch = try read { tree in try tree.batch(after: cursor, inclusive: false).map { ($0.key, try tree.read($0.value)) } }
+            let batch = try read { tree in
+                try (reversed ? tree.reverseBatch(before: cursor, inclusive: false) : tree.batch(after: cursor, inclusive: false))
+                    .map { ($0.key, try tree.read($0.value)) }
+            }
             if batch.isEmpty { return out }
             out.append(contentsOf: batch)
             cursor = batch.last!.0
         }
     }
 
-    /// Every entry in descending key order, read through reverse batches.
-    func allEntriesReversed() throws -> [([UInt8], [UInt8])] {
-        var out: [([UInt8], [UInt8])] = []
-        var cursor: [UInt8]? = nil
-        while true {
-            let batch = try read { tree in try tree.reverseBatch(before: cursor, inclusive: false).map { ($0.key, try tree.read($0.value)) } }
-            if batch.isEmpty { return out }
-            out.append(contentsOf: batch)
-            cursor = batch.last!.0
-        }
-    }
+    func allEntriesReversed() throws -> [([UInt8], [UInt8])] { try allEntries(reversed: true) }
 
     func checkpointNow(lsn: UInt64 = 0, ts: UInt64 = 0) throws {
         try write(freeze { (lsn, ts) })

@@ -70,6 +70,7 @@ extension Transaction {
         var marker = ByteWriter()
         marker.u32(existing.id)
         try put(Self.system, Self.droppedPrefix + Keyspace.prefix(existing.id), marker.bytes)
+        state.withLock { $0.dropsCollection = true }
     }
 
     // MARK: Catalog storage

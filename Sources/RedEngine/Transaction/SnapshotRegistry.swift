@@ -20,7 +20,6 @@ final class SnapshotRegistry: Sendable {
     init(visibleTS: UInt64) { state = Mutex(State(visibleTS: visibleTS)) }
 
     var visibleTS: UInt64 { state.withLock { $0.visibleTS } }
-    var openSnapshots: Int { state.withLock { $0.open.values.reduce(0, +) } }
 
     /// Opens a snapshot at the current visible timestamp.
     func acquire() -> UInt64 {

@@ -38,6 +38,8 @@ public final class Transaction: @unchecked Sendable {
         var writeBytes = 0
         /// Cached sorted write-set keys, invalidated by every write.
         var sortedKeys: [[UInt8]]? = nil
+        /// Set by `dropCollection`: a committed drop must wake the vacuum.
+        var dropsCollection = false
     }
 
     let engine: StorageEngine
@@ -157,15 +159,18 @@ public final class Transaction: @unchecked Sendable {
     /// Either way the transaction is over afterwards.
     @discardableResult
     public func commit() async throws -> CommitInfo {
-        let writes: [[UInt8]: Write] = try state.withLock { s in
+        let (writes, drops): ([[UInt8]: Write], Bool) = try state.withLock { s in
             try Self.requireActive(s)
             s.status = .committed
-            return s.writes
+            return (s.writes, s.dropsCollection)
         }
         defer { engine.snapshots.release(snapshot) }
         if writes.isEmpty { return CommitInfo(commitTS: snapshot, lsn: nil) }
         do {
-            return try await engine.commit(writes, snapshot: snapshot) { self.commitTimestamp = $0 }
+            let info = try await engine.commit(writes, snapshot: snapshot) { self.commitTimestamp = $0 }
+            // After the drop is visible, so a vacuum that read the older generation rescans.
+            if drops { engine.dropGeneration.add(1, ordering: .sequentiallyConsistent) }
+            return info
         } catch {
             state.withLock { $0.status = .rolledBack }  // later use says "rolled back", not "committed"
             throw error

@@ -155,11 +155,6 @@ public final class PageCache: @unchecked Sendable {
         }
     }
 
-    /// Dirty entries (for tests and statistics).
-    public var dirtyCount: Int {
-        state.withLock { s in s.slots.reduce(0) { $0 + ($1.node != nil && $1.dirty ? 1 : 0) } }
-    }
-
     // MARK: Internals (state lock held)
 
     private func insert(_ s: inout State, _ node: BTreeNode, dirty: Bool, pinned: Bool) throws {
