@@ -44,6 +44,40 @@ public struct RedError: Error, Sendable, Equatable, CustomStringConvertible {
         case closed = "closed"
         /// A bug: an invariant that must always hold did not.
         case internalError = "internal_error"
+        /// The query text does not parse.
+        case syntaxError = "syntax_error"
+        /// A column name does not resolve.
+        case undefinedColumn = "undefined_column"
+        /// A column name resolves to more than one column.
+        case ambiguousColumn = "ambiguous_column"
+        /// A function (with these arguments) does not exist.
+        case undefinedFunction = "undefined_function"
+        /// An index, view or other named object does not exist.
+        case undefinedObject = "undefined_object"
+        /// A value violates a unique constraint or unique index.
+        case uniqueViolation = "unique_violation"
+        /// NULL was written into a NOT NULL column.
+        case notNullViolation = "not_null_violation"
+        /// A text value does not parse as the target type (bad email, date, number …).
+        case invalidTextRepresentation = "invalid_text_representation"
+        /// Division (or modulo) by zero.
+        case divisionByZero = "division_by_zero"
+        /// A number does not fit its type.
+        case numericOutOfRange = "numeric_value_out_of_range"
+        /// Operand types do not fit the operator or column.
+        case datatypeMismatch = "datatype_mismatch"
+        /// A column is used outside an aggregate where GROUP BY requires one.
+        case groupingError = "grouping_error"
+        /// A scalar subquery returned more than one row.
+        case cardinalityViolation = "cardinality_violation"
+        /// An earlier statement failed; only ROLLBACK is accepted until the block ends.
+        case inFailedTransaction = "in_failed_sql_transaction"
+        /// The operation is not allowed on this object (APPEND ONLY table, model mismatch …).
+        case invalidOperation = "invalid_operation"
+        /// Recognised but not supported.
+        case featureNotSupported = "feature_not_supported"
+        /// Parameters do not match the statement's placeholders.
+        case invalidParameters = "invalid_parameters"
 
         /// The PostgreSQL SQLSTATE for this code.
         public var sqlState: String {
@@ -61,6 +95,23 @@ public struct RedError: Error, Sendable, Equatable, CustomStringConvertible {
             case .unsupportedFormat: return "XX001"
             case .closed: return "57P01"
             case .internalError: return "XX000"
+            case .syntaxError: return "42601"
+            case .undefinedColumn: return "42703"
+            case .ambiguousColumn: return "42702"
+            case .undefinedFunction: return "42883"
+            case .undefinedObject: return "42704"
+            case .uniqueViolation: return "23505"
+            case .notNullViolation: return "23502"
+            case .invalidTextRepresentation: return "22P02"
+            case .divisionByZero: return "22012"
+            case .numericOutOfRange: return "22003"
+            case .datatypeMismatch: return "42804"
+            case .groupingError: return "42803"
+            case .cardinalityViolation: return "21000"
+            case .inFailedTransaction: return "25P02"
+            case .invalidOperation: return "42809"
+            case .featureNotSupported: return "0A000"
+            case .invalidParameters: return "08P01"
             }
         }
     }

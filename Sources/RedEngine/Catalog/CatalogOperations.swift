@@ -62,6 +62,20 @@ extension Transaction {
         return updated
     }
 
+    /// Renames a collection, keeping its id (so its records and handles stay valid).
+    @discardableResult
+    public func renameCollection(_ name: String, to newName: String) throws -> Collection {
+        let existing = try collection(named: name)
+        let newBytes = try Self.validate(name: newName)
+        guard try get(Self.registry, newBytes) == nil else {
+            throw RedError(.duplicateCollection, "collection \"\(newName)\" already exists")
+        }
+        _ = try delete(Self.registry, Array(name.utf8))
+        let renamed = Collection(id: existing.id, name: newName, metadata: existing.metadata)
+        try put(Self.registry, newBytes, renamed.encodeEntry())
+        return renamed
+    }
+
     /// Drops a collection. Its records disappear from later snapshots at once and are
     /// reclaimed in the background once no open snapshot can still see them.
     public func dropCollection(named name: String) throws {

@@ -1,0 +1,155 @@
+/// Proleptic Gregorian calendar arithmetic in UTC, without Foundation.
+///
+/// Dates are days since 1970-01-01; timestamps are milliseconds since the
+/// epoch. The day/civil conversion is the well-known era-based algorithm, exact
+/// for every representable year.
+public enum CalendarMath {
+    public static let millisecondsPerDay: Int64 = 86_400_000
+
+    public static func days(year: Int, month: Int, day: Int) -> Int64 {
+        let y = Int64(month <= 2 ? year - 1 : year)
+        let era = (y >= 0 ? y : y - 399) / 400
+        let yoe = y - era * 400
+        let m = Int64(month)
+        let doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + Int64(day) - 1
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
+        return era * 146_097 + doe - 719_468
+    }
+
+    public static func civil(days: Int64) -> (year: Int, month: Int, day: Int) {
+        let z = days + 719_468
+        let era = (z >= 0 ? z : z - 146_096) / 146_097
+        let doe = z - era * 146_097
+        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365
+        let y = yoe + era * 400
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
+        let mp = (5 * doy + 2) / 153
+        let d = doy - (153 * mp + 2) / 5 + 1
+        let m = mp < 10 ? mp + 3 : mp - 9
+        return (Int(m <= 2 ? y + 1 : y), Int(m), Int(d))
+    }
+
+    public static func daysInMonth(year: Int, month: Int) -> Int {
+        switch month {
+        case 2: return (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 ? 29 : 28
+        case 4, 6, 9, 11: return 30
+        default: return 31
+        }
+    }
+
+    static func pad(_ v: Int, _ width: Int) -> String {
+        let s = String(abs(v))
+        return (v < 0 ? "-" : "") + String(repeating: "0", count: max(0, width - s.count)) + s
+    }
+
+    public static func formatDate(_ days: Int32) -> String {
+        let c = civil(days: Int64(days))
+        return "\(pad(c.year, 4))-\(pad(c.month, 2))-\(pad(c.day, 2))"
+    }
+
+    /// `YYYY-MM-DD HH:MM:SS[.mmm]` (PostgreSQL's text form, milliseconds only when nonzero).
+    public static func formatTimestamp(_ ms: Int64) -> String {
+        let dayNumber = ms >= 0 ? ms / millisecondsPerDay : (ms - millisecondsPerDay + 1) / millisecondsPerDay
+        let rest = ms - dayNumber * millisecondsPerDay
+        let c = civil(days: dayNumber)
+        let seconds = rest / 1000, millis = rest % 1000
+        var text = "\(pad(c.year, 4))-\(pad(c.month, 2))-\(pad(c.day, 2)) "
+            + "\(pad(Int(seconds / 3600), 2)):\(pad(Int(seconds / 60 % 60), 2)):\(pad(Int(seconds % 60), 2))"
+        if millis != 0 {
+            var fraction = pad(Int(millis), 3)
+            while fraction.hasSuffix("0") { fraction.removeLast() }
+            text += "." + fraction
+        }
+        return text
+    }
+
+    /// ISO-8601 with `T` and `Z`, for JSON output.
+    public static func formatISO(_ ms: Int64) -> String {
+        let base = formatTimestamp(ms - ms % 1000 + (ms % 1000 < 0 ? -1000 : 0))
+        let millis = ((ms % 1000) + 1000) % 1000
+        return base.replacingFirstSpace(with: "T") + "." + pad(Int(millis), 3) + "Z"
+    }
+
+    /// Parses `YYYY-MM-DD`; nil when malformed or out of range.
+    public static func parseDate(_ text: Substring) -> Int64? {
+        let parts = text.split(separator: "-", omittingEmptySubsequences: false)
+        guard parts.count == 3, parts[0].count == 4, parts[1].count == 2, parts[2].count == 2,
+              let y = Int(parts[0]), let m = Int(parts[1]), let d = Int(parts[2]),
+              (1...12).contains(m), d >= 1, d <= daysInMonth(year: y, month: m) else { return nil }
+        return days(year: y, month: m, day: d)
+    }
+
+    /// Parses `HH:MM[:SS[.fff]]` into milliseconds since midnight.
+    public static func parseTimeOfDay(_ text: Substring) -> Int64? {
+        let parts = text.split(separator: ":", omittingEmptySubsequences: false)
+        guard parts.count == 2 || parts.count == 3, parts[0].count == 2, parts[1].count == 2,
+              let h = Int64(parts[0]), let m = Int64(parts[1]), (0...23).contains(h), (0...59).contains(m) else { return nil }
+        var millis: Int64 = 0
+        if parts.count == 3 {
+            let secParts = parts[2].split(separator: ".", omittingEmptySubsequences: false)
+            guard secParts[0].count == 2, let s = Int64(secParts[0]), (0...60).contains(s) else { return nil }
+            millis = s * 1000
+            if secParts.count == 2 {
+                let frac = secParts[1]
+                guard !frac.isEmpty, frac.count <= 9, frac.allSatisfy(\.isASCII), let f = Int64(frac.prefix(3).padding(3)) else { return nil }
+                millis += f
+            } else if secParts.count > 2 { return nil }
+        }
+        return (h * 3600 + m * 60) * 1000 + millis
+    }
+
+    /// Parses `YYYY-MM-DD[( |T)HH:MM[:SS[.fff]]][Z|±HH[:MM]]` into epoch milliseconds.
+    public static func parseTimestamp(_ text: String) -> Int64? {
+        let trimmed = text.trimmingSpaces()
+        guard trimmed.count >= 10 else { return nil }
+        let datePart = trimmed.prefix(10)
+        guard let day = parseDate(datePart) else { return nil }
+        var rest = trimmed.dropFirst(10)
+        if rest.isEmpty { return day * millisecondsPerDay }
+        guard rest.first == " " || rest.first == "T" else { return nil }
+        rest = rest.dropFirst()
+        var offsetMillis: Int64 = 0
+        if rest.hasSuffix("Z") || rest.hasSuffix("z") {
+            rest = rest.dropLast()
+        } else if let signIndex = rest.lastIndex(where: { $0 == "+" || $0 == "-" }) {
+            let zone = rest[rest.index(after: signIndex)...]
+            let sign: Int64 = rest[signIndex] == "-" ? -1 : 1
+            let zoneParts = zone.split(separator: ":")
+            guard let zh = Int64(zoneParts.first ?? ""), zoneParts.count <= 2 else { return nil }
+            let zm = zoneParts.count == 2 ? Int64(zoneParts[1]) ?? 0 : 0
+            offsetMillis = sign * (zh * 3600 + zm * 60) * 1000
+            rest = rest[..<signIndex]
+        }
+        guard let time = parseTimeOfDay(rest.trimmingSpacesSubstring()) else { return nil }
+        return day * millisecondsPerDay + time - offsetMillis
+    }
+}
+
+extension StringProtocol {
+    func padding(_ width: Int) -> String {
+        String(self) + String(repeating: "0", count: Swift.max(0, width - count))
+    }
+}
+
+extension String {
+    func replacingFirstSpace(with replacement: Character) -> String {
+        guard let i = firstIndex(of: " ") else { return self }
+        var copy = self
+        copy.replaceSubrange(i...i, with: String(replacement))
+        return copy
+    }
+
+    /// Without leading and trailing ASCII spaces, tabs and newlines.
+    public func trimmingSpaces() -> String {
+        String(self[...].trimmingSpacesSubstring())
+    }
+}
+
+extension Substring {
+    func trimmingSpacesSubstring() -> Substring {
+        var s = self
+        while let f = s.first, f == " " || f == "\t" || f == "\n" || f == "\r" { s = s.dropFirst() }
+        while let l = s.last, l == " " || l == "\t" || l == "\n" || l == "\r" { s = s.dropLast() }
+        return s
+    }
+}

@@ -1,0 +1,227 @@
+/// A column's declared type, and the coercion that makes a value fit it.
+///
+/// `coerce` is the single place where values are validated on write and by
+/// CAST: it converts what converts losslessly (or as PostgreSQL's assignment
+/// cast does, e.g. 1.5 → 2 for an integer column), validates domain types and
+/// normalises them (emails and MAC addresses lower-case, country and currency
+/// codes upper-case), and otherwise throws `invalidTextRepresentation` (22P02)
+/// or `numericOutOfRange` (22003) naming the type and the offending value.
+public enum DataType: String, Sendable, Hashable, Codable, CaseIterable {
+    case any, boolean, integer, float, text, blob, json, timestamp, date, time, uuid, vector
+    case email, url, inet, cidr, macaddr, latitude, longitude, country2, country3, currency, semver, phone, port
+
+    /// The SQL type name → type map (case-insensitive), after the spec's §3.1 list.
+    public init?(sqlName: String) {
+        switch sqlName.lowercased() {
+        case "bool", "boolean": self = .boolean
+        case "int", "integer", "int4", "int2", "int8", "smallint", "bigint", "serial", "bigserial", "uint", "unsigned",
+             "unsigned_integer": self = .integer
+        case "float", "float4", "float8", "double", "real", "decimal", "numeric", "double precision": self = .float
+        case "text", "string", "varchar", "char", "character", "character varying", "bpchar", "name": self = .text
+        case "blob", "bytes", "bytea": self = .blob
+        case "json", "jsonb": self = .json
+        case "timestamp", "timestamptz", "timestampms", "timestamp_ms", "datetime": self = .timestamp
+        case "date": self = .date
+        case "time": self = .time
+        case "uuid": self = .uuid
+        case "vector": self = .vector
+        case "email": self = .email
+        case "url": self = .url
+        case "ip", "ipaddr", "inet", "ipv4", "ipv6": self = .inet
+        case "cidr", "subnet": self = .cidr
+        case "macaddr", "mac": self = .macaddr
+        case "latitude": self = .latitude
+        case "longitude": self = .longitude
+        case "country2", "country": self = .country2
+        case "country3": self = .country3
+        case "currency": self = .currency
+        case "semver": self = .semver
+        case "phone": self = .phone
+        case "port": self = .port
+        default: return nil
+        }
+    }
+
+    /// The name shown in catalogs and error messages.
+    public var sqlName: String {
+        switch self {
+        case .any: return "ANY"
+        case .float: return "FLOAT"
+        default: return rawValue.uppercased()
+        }
+    }
+
+    /// Converts `value` to this type or throws a 22P02/22003 error.
+    public func coerce(_ value: Value) throws -> Value {
+        if case .null = value { return .null }
+        switch self {
+        case .any: return value
+        case .boolean:
+            switch value {
+            case .boolean: return value
+            case .integer(let i): return .boolean(i != 0)
+            case .text(let s):
+                switch s.trimmingSpaces().lowercased() {
+                case "t", "true", "yes", "y", "on", "1": return .boolean(true)
+                case "f", "false", "no", "n", "off", "0": return .boolean(false)
+                default: throw invalid(value)
+                }
+            default: throw invalid(value)
+            }
+        case .integer:
+            switch value {
+            case .integer: return value
+            case .boolean(let b): return .integer(b ? 1 : 0)
+            case .float(let d):
+                let rounded = d.rounded(.toNearestOrAwayFromZero)
+                guard rounded.isFinite, rounded >= -9.223372036854775808e18, rounded < 9.223372036854775808e18 else {
+                    throw RedError(.numericOutOfRange, "integer out of range: \(NumberFormatting.shortest(d))")
+                }
+                return .integer(Int64(rounded))
+            case .text(let s):
+                let t = s.trimmingSpaces()
+                if let i = Int64(t) { return .integer(i) }
+                if !t.isEmpty, t.allSatisfy({ $0.isNumber || $0 == "-" || $0 == "+" }) {
+                    throw RedError(.numericOutOfRange, "value \"\(s)\" is out of range for type integer")
+                }
+                throw invalid(value)
+            default: throw invalid(value)
+            }
+        case .float:
+            switch value {
+            case .float: return value
+            case .integer(let i): return .float(Double(i))
+            case .text(let s):
+                let t = s.trimmingSpaces()
+                switch t.lowercased() {
+                case "nan": return .float(.nan)
+                case "infinity", "inf": return .float(.infinity)
+                case "-infinity", "-inf": return .float(-.infinity)
+                default: break
+                }
+                guard let d = Double(t), t.first != "." || t.count > 1 else { throw invalid(value) }
+                return .float(d)
+            default: throw invalid(value)
+            }
+        case .text:
+            if case .text = value { return value }
+            return .text(value.displayText)
+        case .blob:
+            switch value {
+            case .blob: return value
+            case .text(let s):
+                if s.hasPrefix("\\x"), let bytes = Self.hexBytes(s.dropFirst(2)) { return .blob(bytes) }
+                return .blob(Array(s.utf8))
+            default: throw invalid(value)
+            }
+        case .json:
+            switch value {
+            case .json: return value
+            case .text(let s):
+                do { return .json(try JSONValue.parse(s)) } catch { throw RedError(.invalidTextRepresentation, "invalid input syntax for type json: \"\(s)\"") }
+            case .integer(let i): return .json(.integer(i))
+            case .float(let d): return .json(.float(d))
+            case .boolean(let b): return .json(.bool(b))
+            case .vector(let v): return .json(.array(v.map { .float(Double($0)) }))
+            default: return .json(.string(value.displayText))
+            }
+        case .timestamp:
+            switch value {
+            case .timestamp: return value
+            case .date(let d): return .timestamp(Int64(d) * CalendarMath.millisecondsPerDay)
+            case .integer(let i): return .timestamp(i)
+            case .text(let s):
+                guard let ms = CalendarMath.parseTimestamp(s) else { throw invalid(value) }
+                return .timestamp(ms)
+            default: throw invalid(value)
+            }
+        case .date:
+            switch value {
+            case .date: return value
+            case .timestamp(let ms):
+                let day = ms >= 0 ? ms / CalendarMath.millisecondsPerDay : (ms - CalendarMath.millisecondsPerDay + 1) / CalendarMath.millisecondsPerDay
+                return .date(Int32(clamping: day))
+            case .text(let s):
+                let t = s.trimmingSpaces()
+                if let d = CalendarMath.parseDate(t[...]) { return .date(Int32(clamping: d)) }
+                if let ms = CalendarMath.parseTimestamp(t) { return try coerce(.timestamp(ms)) }
+                throw invalid(value)
+            default: throw invalid(value)
+            }
+        case .time:
+            guard case .text(let s) = value, let ms = CalendarMath.parseTimeOfDay(s.trimmingSpaces()[...]) else { throw invalid(value) }
+            let seconds = ms / 1000
+            return .text("\(CalendarMath.pad(Int(seconds / 3600), 2)):\(CalendarMath.pad(Int(seconds / 60 % 60), 2)):\(CalendarMath.pad(Int(seconds % 60), 2))")
+        case .uuid:
+            switch value {
+            case .uuid: return value
+            case .text(let s):
+                let hex = s.trimmingSpaces().lowercased().filter { $0 != "-" }
+                guard hex.count == 32, let v = UInt128(hex, radix: 16) else { throw invalid(value) }
+                return .uuid(v)
+            default: throw invalid(value)
+            }
+        case .vector:
+            switch value {
+            case .vector: return value
+            case .json(.array(let items)):
+                var out: [Float] = []
+                for item in items {
+                    switch item {
+                    case .integer(let i): out.append(Float(i))
+                    case .float(let d): out.append(Float(d))
+                    default: throw invalid(value)
+                    }
+                }
+                return .vector(out)
+            case .text(let s):
+                guard let json = try? JSONValue.parse(s) else { throw invalid(value) }
+                return try coerce(.json(json))
+            default: throw invalid(value)
+            }
+        case .latitude, .longitude:
+            let limit: Double = self == .latitude ? 90 : 180
+            let number: Double
+            switch value {
+            case .integer(let i): number = Double(i)
+            case .float(let d): number = d
+            case .text(let s): guard let d = Double(s.trimmingSpaces()) else { throw invalid(value) }; number = d
+            default: throw invalid(value)
+            }
+            guard number.isFinite, abs(number) <= limit else {
+                throw RedError(.invalidTextRepresentation, "\(rawValue) must be within -\(Int(limit))..\(Int(limit)), got \(value.displayText)")
+            }
+            return .float(number)
+        case .port:
+            let number: Int64
+            switch value {
+            case .integer(let i): number = i
+            case .text(let s): guard let i = Int64(s.trimmingSpaces()) else { throw invalid(value) }; number = i
+            default: throw invalid(value)
+            }
+            guard (0...65_535).contains(number) else { throw RedError(.invalidTextRepresentation, "port must be within 0..65535, got \(number)") }
+            return .integer(number)
+        case .email, .url, .inet, .cidr, .macaddr, .country2, .country3, .currency, .semver, .phone:
+            guard case .text(let raw) = value else { throw invalid(value) }
+            guard let normalised = DomainValidation.normalise(raw.trimmingSpaces(), as: self) else { throw invalid(value) }
+            return .text(normalised)
+        }
+    }
+
+    func invalid(_ value: Value) -> RedError {
+        RedError(.invalidTextRepresentation, "invalid input syntax for type \(sqlName.lowercased()): \"\(value.displayText)\"")
+    }
+
+    static func hexBytes(_ s: Substring) -> [UInt8]? {
+        guard s.count % 2 == 0 else { return nil }
+        var out: [UInt8] = []
+        var i = s.startIndex
+        while i < s.endIndex {
+            let j = s.index(i, offsetBy: 2)
+            guard let b = UInt8(s[i..<j], radix: 16) else { return nil }
+            out.append(b)
+            i = j
+        }
+        return out
+    }
+}

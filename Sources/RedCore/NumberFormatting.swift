@@ -1,0 +1,45 @@
+/// Float rendering shared by every text surface.
+///
+/// The rule (the spec's §8.4): shortest digits that round-trip, always plain
+/// decimal (never an exponent), integral values without a trailing `.0`, and
+/// `NaN`, `Infinity`, `-Infinity` for the special values (PostgreSQL's spelling).
+public enum NumberFormatting {
+    public static func shortest(_ d: Double) -> String {
+        if d.isNaN { return "NaN" }
+        if d.isInfinite { return d < 0 ? "-Infinity" : "Infinity" }
+        if d == 0 { return d.sign == .minus ? "-0" : "0" }
+        var text = d.description
+        if let e = text.firstIndex(where: { $0 == "e" || $0 == "E" }) {
+            text = expand(mantissa: String(text[..<e]), exponent: Int(text[text.index(after: e)...]) ?? 0)
+        }
+        if text.hasSuffix(".0") { text.removeLast(2) }
+        return text
+    }
+
+    /// Rewrites `m × 10^exponent` (m like `-1.2345`) as a plain decimal.
+    static func expand(mantissa: String, exponent: Int) -> String {
+        var negative = false
+        var m = Substring(mantissa)
+        if m.hasPrefix("-") { negative = true; m = m.dropFirst() }
+        let parts = m.split(separator: ".", omittingEmptySubsequences: false)
+        let intPart = String(parts[0])
+        let fracPart = parts.count > 1 ? String(parts[1]) : ""
+        var digits = intPart + fracPart
+        var pointPosition = intPart.count + exponent
+        while digits.hasPrefix("0") && digits.count > 1 { digits.removeFirst(); pointPosition -= 1 }
+        var result: String
+        if pointPosition <= 0 {
+            result = "0." + String(repeating: "0", count: -pointPosition) + digits
+        } else if pointPosition >= digits.count {
+            result = digits + String(repeating: "0", count: pointPosition - digits.count)
+        } else {
+            let idx = digits.index(digits.startIndex, offsetBy: pointPosition)
+            result = digits[..<idx] + "." + digits[idx...]
+        }
+        if result.contains(".") {
+            while result.hasSuffix("0") { result.removeLast() }
+            if result.hasSuffix(".") { result.removeLast() }
+        }
+        return negative ? "-" + result : result
+    }
+}

@@ -1,0 +1,156 @@
+/// The one runtime value of RedDB: what a column holds, what an expression
+/// yields and what every surface encodes.
+///
+/// Domain types (email, URL, IP, country code …) are validated and normalised
+/// on write by `DataType.coerce` and then held as `.text` (or `.float` for
+/// latitude/longitude); the column's `DataType` keeps their meaning.
+///
+/// Equality here is *grouping* equality (NULL equals NULL, `1 == 1.0`), used by
+/// DISTINCT, GROUP BY and hash joins. SQL comparison with three-valued logic is
+/// `Value.compare` returning nil for unknown.
+public enum Value: Sendable {
+    case null
+    case boolean(Bool)
+    case integer(Int64)
+    case float(Double)
+    case text(String)
+    case blob([UInt8])
+    case json(JSONValue)
+    /// Milliseconds since 1970-01-01T00:00:00Z.
+    case timestamp(Int64)
+    /// Days since 1970-01-01.
+    case date(Int32)
+    /// 16 bytes, big-endian as written in the canonical text form.
+    case uuid(UInt128)
+    case vector([Float])
+
+    public var isNull: Bool { if case .null = self { return true } else { return false } }
+
+    /// The value as a Double when numeric.
+    public var doubleValue: Double? {
+        switch self {
+        case .integer(let i): return Double(i)
+        case .float(let d): return d
+        default: return nil
+        }
+    }
+
+    /// A short name of the runtime kind for error messages.
+    public var kindName: String {
+        switch self {
+        case .null: return "null"
+        case .boolean: return "boolean"
+        case .integer: return "integer"
+        case .float: return "float"
+        case .text: return "text"
+        case .blob: return "blob"
+        case .json: return "json"
+        case .timestamp: return "timestamp"
+        case .date: return "date"
+        case .uuid: return "uuid"
+        case .vector: return "vector"
+        }
+    }
+}
+
+extension Value: Hashable {
+    public static func == (lhs: Value, rhs: Value) -> Bool {
+        switch (lhs, rhs) {
+        case (.null, .null): return true
+        case let (.boolean(a), .boolean(b)): return a == b
+        case let (.integer(a), .integer(b)): return a == b
+        case let (.float(a), .float(b)): return a == b || (a.isNaN && b.isNaN)
+        case let (.integer(a), .float(b)), let (.float(b), .integer(a)): return Double(a) == b
+        case let (.text(a), .text(b)): return a == b
+        case let (.blob(a), .blob(b)): return a == b
+        case let (.json(a), .json(b)): return a == b
+        case let (.timestamp(a), .timestamp(b)): return a == b
+        case let (.date(a), .date(b)): return a == b
+        case let (.uuid(a), .uuid(b)): return a == b
+        case let (.vector(a), .vector(b)): return a == b
+        default: return false
+        }
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        switch self {
+        case .null: hasher.combine(0 as UInt8)
+        case .boolean(let b): hasher.combine(b)
+        case .integer(let i): hasher.combine(Double(i))
+        case .float(let d): hasher.combine(d.isNaN ? Double.nan.bitPattern : d.bitPattern == (-0.0).bitPattern ? 0 : d.bitPattern)
+        case .text(let s): hasher.combine(s)
+        case .blob(let b): hasher.combine(b)
+        case .json(let j): hasher.combine(j)
+        case .timestamp(let t): hasher.combine(t)
+        case .date(let d): hasher.combine(d)
+        case .uuid(let u): hasher.combine(u)
+        case .vector(let v): hasher.combine(v)
+        }
+    }
+}
+
+extension Value {
+    /// SQL comparison: nil when either side is NULL or the kinds cannot be compared.
+    public static func compare(_ a: Value, _ b: Value) -> Int? {
+        switch (a, b) {
+        case (.null, _), (_, .null): return nil
+        case let (.integer(x), .integer(y)): return x < y ? -1 : (x == y ? 0 : 1)
+        case let (.boolean(x), .boolean(y)): return x == y ? 0 : (!x ? -1 : 1)
+        case let (.text(x), .text(y)): return x == y ? 0 : (x.utf8.lexicographicallyPrecedes(y.utf8) ? -1 : 1)
+        case let (.timestamp(x), .timestamp(y)): return x < y ? -1 : (x == y ? 0 : 1)
+        case let (.date(x), .date(y)): return x < y ? -1 : (x == y ? 0 : 1)
+        case let (.date(x), .timestamp(y)): return compareInts(Int64(x) * 86_400_000, y)
+        case let (.timestamp(x), .date(y)): return compareInts(x, Int64(y) * 86_400_000)
+        case let (.uuid(x), .uuid(y)): return x < y ? -1 : (x == y ? 0 : 1)
+        case let (.blob(x), .blob(y)): return x == y ? 0 : (x.lexicographicallyPrecedes(y) ? -1 : 1)
+        case let (.json(x), .json(y)): return x == y ? 0 : (x.text < y.text ? -1 : 1)
+        case let (.vector(x), .vector(y)): return x == y ? 0 : (x.lexicographicallyPrecedes(y) ? -1 : 1)
+        default:
+            if let x = a.doubleValue, let y = b.doubleValue {
+                if x.isNaN || y.isNaN { return x.isNaN ? (y.isNaN ? 0 : 1) : -1 }  // PostgreSQL: NaN sorts above numbers
+                return x < y ? -1 : (x == y ? 0 : 1)
+            }
+            // An untyped text literal meets a timestamp or date: compare in the other side's type.
+            if case .text(let s) = a, let converted = try? Value.parseTemporal(s, like: b) { return compare(converted, b) }
+            if case .text(let s) = b, let converted = try? Value.parseTemporal(s, like: a) { return compare(a, converted) }
+            return nil
+        }
+    }
+
+    static func compareInts(_ x: Int64, _ y: Int64) -> Int { x < y ? -1 : (x == y ? 0 : 1) }
+
+    static func parseTemporal(_ s: String, like other: Value) throws -> Value? {
+        switch other {
+        case .timestamp: return try DataType.timestamp.coerce(.text(s))
+        case .date: return try DataType.date.coerce(.text(s))
+        case .uuid: return try DataType.uuid.coerce(.text(s))
+        default: return nil
+        }
+    }
+
+    /// Total order for ORDER BY and sorting: NULLs last, then by kind rank, then by value.
+    public static func sortCompare(_ a: Value, _ b: Value) -> Int {
+        switch (a.isNull, b.isNull) {
+        case (true, true): return 0
+        case (true, false): return 1
+        case (false, true): return -1
+        default: break
+        }
+        if let c = compare(a, b) { return c }
+        return a.kindRank < b.kindRank ? -1 : (a.kindRank == b.kindRank ? 0 : 1)
+    }
+
+    var kindRank: Int {
+        switch self {
+        case .null: return 99
+        case .boolean: return 1
+        case .integer, .float: return 2
+        case .text: return 3
+        case .timestamp, .date: return 4
+        case .uuid: return 5
+        case .blob: return 6
+        case .json: return 7
+        case .vector: return 8
+        }
+    }
+}

@@ -1,0 +1,143 @@
+/// Binary encoding of `Value` inside stored rows.
+///
+/// Layout: one tag byte, then the payload:
+///   0 null · 1 false · 2 true · 3 integer (zig-zag varint) · 4 float (8 bytes LE bits)
+///   5 text (varint length + UTF-8) · 6 blob (varint length + bytes) · 7 json (varint length + compact text)
+///   8 timestamp (zig-zag varint ms) · 9 date (zig-zag varint days) · 10 uuid (16 bytes BE)
+///   11 vector (varint count + count × 4-byte LE float bits)
+/// Decoding checks every length against the remaining bytes and `Limits.maxValueBytes`.
+public enum ValueCodec {
+    public static func encode(_ value: Value, into w: inout ByteWriter) {
+        switch value {
+        case .null: w.u8(0)
+        case .boolean(let b): w.u8(b ? 2 : 1)
+        case .integer(let i): w.u8(3); w.varint(zigzag(i))
+        case .float(let d): w.u8(4); w.u64(d.bitPattern)
+        case .text(let s): w.u8(5); w.lengthPrefixed(Array(s.utf8))
+        case .blob(let b): w.u8(6); w.lengthPrefixed(b)
+        case .json(let j): w.u8(7); w.lengthPrefixed(Array(j.text.utf8))
+        case .timestamp(let t): w.u8(8); w.varint(zigzag(t))
+        case .date(let d): w.u8(9); w.varint(zigzag(Int64(d)))
+        case .uuid(let u):
+            w.u8(10)
+            for shift in stride(from: 120, through: 0, by: -8) { w.u8(UInt8(truncatingIfNeeded: u >> UInt128(shift))) }
+        case .vector(let v):
+            w.u8(11)
+            w.varint(UInt64(v.count))
+            for f in v { w.u32(f.bitPattern) }
+        }
+    }
+
+    public static func decode(_ r: inout ByteReader) throws -> Value {
+        let tag = try r.u8()
+        switch tag {
+        case 0: return .null
+        case 1: return .boolean(false)
+        case 2: return .boolean(true)
+        case 3: return .integer(unzigzag(try r.varint()))
+        case 4: return .float(Double(bitPattern: try r.u64()))
+        case 5: return .text(String(decoding: try r.lengthPrefixed(limit: Limits.maxValueBytes), as: UTF8.self))
+        case 6: return .blob(try r.lengthPrefixed(limit: Limits.maxValueBytes))
+        case 7:
+            let text = String(decoding: try r.lengthPrefixed(limit: Limits.maxValueBytes), as: UTF8.self)
+            do { return .json(try JSONValue.parse(text)) } catch {
+                throw RedError(.dataCorrupted, "stored JSON value does not parse")
+            }
+        case 8: return .timestamp(unzigzag(try r.varint()))
+        case 9: return .date(Int32(truncatingIfNeeded: unzigzag(try r.varint())))
+        case 10:
+            let bytes = try r.take(16)
+            var u: UInt128 = 0
+            for b in bytes { u = (u << 8) | UInt128(b) }
+            return .uuid(u)
+        case 11:
+            let count = try r.count(limit: Limits.maxValueBytes / 4, "vector length")
+            var v: [Float] = []
+            v.reserveCapacity(count)
+            for _ in 0..<count { v.append(Float(bitPattern: try r.u32())) }
+            return .vector(v)
+        default:
+            throw RedError(.dataCorrupted, "unknown value tag \(tag) in a stored row")
+        }
+    }
+
+    public static func zigzag(_ v: Int64) -> UInt64 { UInt64(bitPattern: (v << 1) ^ (v >> 63)) }
+    public static func unzigzag(_ v: UInt64) -> Int64 { Int64(bitPattern: v >> 1) ^ -Int64(bitPattern: v & 1) }
+}
+
+/// Order-preserving key encoding for index keys: `memcmp` order of the bytes
+/// equals `Value.sortCompare` order of the values (NULLs last), and every
+/// encoded value is self-delimiting, so composite keys concatenate.
+///
+///   integers and floats share tag 0x20 and are encoded as an order-preserving
+///   double followed by the exact integer (so 1 and 1.0 sort together and large
+///   integers stay exact); text/json tag 0x30 (bytes with 0x00 escaped as 0x00 0xFF,
+///   terminated by 0x00 0x00); booleans 0x10; timestamps/dates 0x40 (ms); uuid 0x50;
+///   blob 0x60; NULL 0xF0.
+public enum KeyEncoding {
+    public static func append(_ value: Value, to out: inout [UInt8]) {
+        switch value {
+        case .null: out.append(0xF0)
+        case .boolean(let b): out.append(0x10); out.append(b ? 1 : 0)
+        case .integer(let i):
+            out.append(0x20)
+            appendOrderedDouble(Double(i), to: &out)
+            appendOrderedInt(i, to: &out)
+        case .float(let d):
+            out.append(0x20)
+            appendOrderedDouble(d, to: &out)
+            // Tie-break among integers that round to the same double: floats sit with the nearest integer.
+            let clamped = d.isFinite ? max(-9.2e18, min(9.2e18, d)) : (d > 0 ? 9.2e18 : -9.2e18)
+            appendOrderedInt(Int64(clamped.rounded(.towardZero)), to: &out)
+        case .text(let s): out.append(0x30); appendEscaped(Array(s.utf8), to: &out)
+        case .json(let j): out.append(0x31); appendEscaped(Array(j.text.utf8), to: &out)
+        case .timestamp(let t): out.append(0x40); appendOrderedInt(t, to: &out)
+        case .date(let d): out.append(0x40); appendOrderedInt(Int64(d) * CalendarMath.millisecondsPerDay, to: &out)
+        case .uuid(let u):
+            out.append(0x50)
+            for shift in stride(from: 120, through: 0, by: -8) { out.append(UInt8(truncatingIfNeeded: u >> UInt128(shift))) }
+        case .blob(let b): out.append(0x60); appendEscaped(b, to: &out)
+        case .vector(let v):
+            out.append(0x70)
+            var bytes: [UInt8] = []
+            for f in v { withUnsafeBytes(of: f.bitPattern.bigEndian) { bytes.append(contentsOf: $0) } }
+            appendEscaped(bytes, to: &out)
+        }
+    }
+
+    public static func encode(_ values: [Value]) -> [UInt8] {
+        var out: [UInt8] = []
+        for v in values { append(v, to: &out) }
+        return out
+    }
+
+    static func appendOrderedInt(_ i: Int64, to out: inout [UInt8]) {
+        let u = UInt64(bitPattern: i) ^ (1 << 63)
+        withUnsafeBytes(of: u.bigEndian) { out.append(contentsOf: $0) }
+    }
+
+    static func appendOrderedDouble(_ d: Double, to out: inout [UInt8]) {
+        let normalised = d == 0 ? 0.0 : (d.isNaN ? Double.nan : d)
+        var bits = normalised.bitPattern
+        bits = (bits & (1 << 63)) != 0 ? ~bits : bits | (1 << 63)
+        withUnsafeBytes(of: bits.bigEndian) { out.append(contentsOf: $0) }
+    }
+
+    static func appendEscaped(_ bytes: [UInt8], to out: inout [UInt8]) {
+        for b in bytes {
+            out.append(b)
+            if b == 0 { out.append(0xFF) }
+        }
+        out.append(0); out.append(0)
+    }
+
+    /// The smallest byte string greater than every key that starts with `prefix`.
+    public static func successor(ofPrefix prefix: [UInt8]) -> [UInt8]? {
+        var p = prefix
+        while let last = p.last {
+            if last < 0xFF { p[p.count - 1] = last + 1; return p }
+            p.removeLast()
+        }
+        return nil
+    }
+}

@@ -1,0 +1,55 @@
+/// Text forms of values: what `red query` prints, what PG-wire sends in text
+/// format, and what CAST(x AS TEXT) and `||` produce.
+extension Value {
+    /// PostgreSQL-style text: `t`/`f` are spelled `true`/`false`, floats per `NumberFormatting`.
+    public var displayText: String {
+        switch self {
+        case .null: return "NULL"
+        case .boolean(let b): return b ? "true" : "false"
+        case .integer(let i): return String(i)
+        case .float(let d): return NumberFormatting.shortest(d)
+        case .text(let s): return s
+        case .blob(let b): return "\\x" + b.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()
+        case .json(let j): return j.text
+        case .timestamp(let ms): return CalendarMath.formatTimestamp(ms)
+        case .date(let d): return CalendarMath.formatDate(d)
+        case .uuid(let u): return Value.uuidText(u)
+        case .vector(let v): return "[" + v.map { NumberFormatting.shortest(Double($0)) }.joined(separator: ",") + "]"
+        }
+    }
+
+    static func uuidText(_ u: UInt128) -> String {
+        var hex = String(u, radix: 16)
+        hex = String(repeating: "0", count: 32 - hex.count) + hex
+        let chars = Array(hex)
+        return String(chars[0..<8]) + "-" + String(chars[8..<12]) + "-" + String(chars[12..<16]) + "-"
+            + String(chars[16..<20]) + "-" + String(chars[20..<32])
+    }
+
+    /// The value as JSON (HTTP and `red query --json`): numbers stay numbers, timestamps ISO-8601 text.
+    public var jsonValue: JSONValue {
+        switch self {
+        case .null: return .null
+        case .boolean(let b): return .bool(b)
+        case .integer(let i): return .integer(i)
+        case .float(let d): return d.isFinite ? .float(d) : .string(NumberFormatting.shortest(d))
+        case .text(let s): return .string(s)
+        case .json(let j): return j
+        case .vector(let v): return .array(v.map { .float(Double($0)) })
+        case .timestamp(let ms): return .string(CalendarMath.formatISO(ms))
+        default: return .string(displayText)
+        }
+    }
+
+    /// A JSON document member as a SQL value: numbers, strings and booleans become scalars.
+    public init(json: JSONValue) {
+        switch json {
+        case .null: self = .null
+        case .bool(let b): self = .boolean(b)
+        case .integer(let i): self = .integer(i)
+        case .float(let d): self = .float(d)
+        case .string(let s): self = .text(s)
+        case .array, .object: self = .json(json)
+        }
+    }
+}

@@ -1,0 +1,92 @@
+import Foundation
+import RedCore
+
+/// What a collection holds and how: stored as the engine collection's
+/// metadata (JSON), so DDL is transactional with the data it describes.
+///
+/// Columns carry a stable `id` that rows store instead of a position, so
+/// ADD, DROP and RENAME COLUMN never rewrite rows: a dropped column's values
+/// are simply ignored, a new column reads as its default in old rows.
+public struct CollectionSchema: Codable, Sendable, Equatable {
+    public enum Model: String, Codable, Sendable { case table, document, kv }
+
+    public var model: Model
+    public var columns: [ColumnDefinition]
+    public var nextColumnID: UInt16
+    public var indexes: [IndexDefinition]
+    /// UPDATE and DELETE are refused.
+    public var appendOnly: Bool
+    /// Applied to inserted rows that name no TTL of their own.
+    public var defaultTTLMilliseconds: Int64?
+    /// Counter for index collection names (never reused).
+    public var nextIndexNumber: UInt32
+
+    public init(model: Model, columns: [ColumnDefinition] = [], appendOnly: Bool = false, defaultTTLMilliseconds: Int64? = nil) {
+        self.model = model
+        self.columns = columns
+        self.nextColumnID = UInt16(columns.count + 1)
+        self.indexes = []
+        self.appendOnly = appendOnly
+        self.defaultTTLMilliseconds = defaultTTLMilliseconds
+        self.nextIndexNumber = 1
+    }
+
+    public func column(named name: String) -> ColumnDefinition? {
+        columns.first { $0.name == name } ?? columns.first { $0.name.lowercased() == name.lowercased() }
+    }
+
+    public func encoded() -> [UInt8] {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return Array((try? encoder.encode(self)) ?? Data())
+    }
+
+    public static func decode(_ bytes: [UInt8], collection: String) throws -> CollectionSchema {
+        do { return try JSONDecoder().decode(CollectionSchema.self, from: Data(bytes)) } catch {
+            throw RedError(.dataCorrupted, "the schema of collection \(collection) does not decode: \(error)")
+        }
+    }
+}
+
+public struct ColumnDefinition: Codable, Sendable, Equatable {
+    public var id: UInt16
+    public var name: String
+    public var type: DataType
+    public var notNull: Bool
+    public var primaryKey: Bool
+    public var unique: Bool
+    /// SQL text of the DEFAULT expression, evaluated per inserted row by the query layer.
+    public var defaultSQL: String?
+
+    public init(id: UInt16, name: String, type: DataType, notNull: Bool = false, primaryKey: Bool = false,
+                unique: Bool = false, defaultSQL: String? = nil) {
+        self.id = id
+        self.name = name
+        self.type = type
+        self.notNull = notNull || primaryKey
+        self.primaryKey = primaryKey
+        self.unique = unique
+        self.defaultSQL = defaultSQL
+    }
+}
+
+public struct IndexDefinition: Codable, Sendable, Equatable {
+    public enum Method: String, Codable, Sendable { case btree, hash }
+    public var name: String
+    public var columnIDs: [UInt16]
+    public var unique: Bool
+    public var method: Method
+    /// The engine collection holding the entries.
+    public var storageName: String
+    /// Created implicitly for a PRIMARY KEY or UNIQUE column (dropped with the column).
+    public var isConstraint: Bool
+
+    public init(name: String, columnIDs: [UInt16], unique: Bool, method: Method, storageName: String, isConstraint: Bool) {
+        self.name = name
+        self.columnIDs = columnIDs
+        self.unique = unique
+        self.method = method
+        self.storageName = storageName
+        self.isConstraint = isConstraint
+    }
+}

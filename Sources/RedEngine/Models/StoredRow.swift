@@ -1,0 +1,71 @@
+import RedCore
+
+/// One stored item of a table, document collection or KV store.
+///
+/// Record layout (the value under the item's key):
+///   u8 format (1) · varint expiresAt+1 (0 = never) · zig-zag varint createdAt ms ·
+///   zig-zag varint updatedAt ms · varint n · n × (varint columnID · Value)
+/// Keys: tables and documents use the rid as 8 bytes big-endian; KV uses the
+/// user's key bytes. Documents store their body as column 0 (`.json`); KV
+/// stores its value as column 0.
+public struct StoredRow: Sendable, Equatable {
+    public var rid: Int64
+    public var values: [UInt16: Value]
+    public var expiresAt: Int64?
+    public var createdAt: Int64
+    public var updatedAt: Int64
+
+    public init(rid: Int64, values: [UInt16: Value], expiresAt: Int64? = nil, createdAt: Int64, updatedAt: Int64) {
+        self.rid = rid
+        self.values = values
+        self.expiresAt = expiresAt
+        self.createdAt = createdAt
+        self.updatedAt = updatedAt
+    }
+
+    public func isVisible(at now: Int64) -> Bool {
+        guard let expiresAt else { return true }
+        return now < expiresAt
+    }
+
+    public func encoded() -> [UInt8] {
+        var w = ByteWriter(capacity: 32 + values.count * 8)
+        w.u8(1)
+        w.varint(expiresAt.map { UInt64(bitPattern: $0) &+ 1 } ?? 0)
+        w.varint(ValueCodec.zigzag(createdAt))
+        w.varint(ValueCodec.zigzag(updatedAt))
+        w.varint(UInt64(values.count))
+        for (id, value) in values.sorted(by: { $0.key < $1.key }) {
+            w.varint(UInt64(id))
+            ValueCodec.encode(value, into: &w)
+        }
+        return w.bytes
+    }
+
+    public static func decode(rid: Int64, _ bytes: [UInt8]) throws -> StoredRow {
+        var r = ByteReader(bytes, context: "row \(rid)")
+        guard try r.u8() == 1 else { throw RedError(.dataCorrupted, "row \(rid) has an unknown format") }
+        let expires = try r.varint()
+        let created = ValueCodec.unzigzag(try r.varint())
+        let updated = ValueCodec.unzigzag(try r.varint())
+        let count = try r.count(limit: Int(UInt16.max), "column count")
+        var values: [UInt16: Value] = [:]
+        values.reserveCapacity(count)
+        for _ in 0..<count {
+            let id = try r.varint()
+            guard id <= UInt64(UInt16.max) else { throw RedError(.dataCorrupted, "row \(rid) has a column id out of range") }
+            values[UInt16(id)] = try ValueCodec.decode(&r)
+        }
+        return StoredRow(rid: rid, values: values, expiresAt: expires == 0 ? nil : Int64(bitPattern: expires &- 1),
+                         createdAt: created, updatedAt: updated)
+    }
+
+    public static func key(rid: Int64) -> [UInt8] {
+        withUnsafeBytes(of: UInt64(bitPattern: rid).bigEndian) { Array($0) }
+    }
+
+    public static func rid(fromKey key: [UInt8]) -> Int64 {
+        guard key.count == 8 else { return 0 }
+        return Int64(bitPattern: key.reduce(0) { ($0 << 8) | UInt64($1) })
+    }
+}

@@ -1,0 +1,247 @@
+import RedCore
+import RedStorage
+import Synchronization
+
+/// An opened collection: its engine handle, decoded schema and index storage.
+public struct TableHandle: Sendable {
+    public let collection: Collection
+    public let schema: CollectionSchema
+    /// Engine collections of `schema.indexes`, in the same order.
+    public let indexCollections: [Collection]
+    public var name: String { collection.name }
+}
+
+/// Row and index maintenance for tables, documents and KV stores, inside a
+/// caller's transaction.
+///
+/// Invariants:
+/// - Every row write updates every index of the table in the same transaction.
+/// - A unique index entry whose values hold no NULL is keyed by the values alone,
+///   so two transactions inserting the same value write the same key and the
+///   second to commit gets 40001 (first committer wins) instead of a duplicate.
+///   Entries with a NULL (which never conflicts, as in PostgreSQL) and all
+///   non-unique entries append the rid to stay distinct.
+/// - Row ids come from an in-memory counter per collection, seeded from the
+///   highest stored key on first use: allocation never conflicts, and ids are
+///   never reused while the process runs (gaps after rollbacks are fine).
+public final class TableStore: Sendable {
+    public let engine: StorageEngine
+    private let ridCounters = Mutex<[UInt32: Int64]>([:])
+    private let schemaCache = Mutex<[UInt32: (metadata: [UInt8], schema: CollectionSchema)]>([:])
+
+    /// Longest index key in bytes (values plus rid).
+    public static let maxIndexKeyBytes = 1000
+
+    public init(engine: StorageEngine) { self.engine = engine }
+
+    static func indexStorageName(collectionID: UInt32, number: UInt32) -> String { "__index/\(collectionID)/\(number)" }
+
+    // MARK: Opening and DDL
+
+    public func open(_ tx: Transaction, _ name: String) throws -> TableHandle? {
+        guard !name.hasPrefix("__"), let collection = try tx.collectionIfExists(named: name) else { return nil }
+        return try handle(tx, collection)
+    }
+
+    func handle(_ tx: Transaction, _ collection: Collection) throws -> TableHandle {
+        let schema = try decodeSchema(collection)
+        var indexCollections: [Collection] = []
+        for index in schema.indexes { indexCollections.append(try tx.collection(named: index.storageName)) }
+        return TableHandle(collection: collection, schema: schema, indexCollections: indexCollections)
+    }
+
+    func decodeSchema(_ collection: Collection) throws -> CollectionSchema {
+        if let cached = schemaCache.withLock({ $0[collection.id] }), cached.metadata == collection.metadata { return cached.schema }
+        let schema = try CollectionSchema.decode(collection.metadata, collection: collection.name)
+        schemaCache.withLock { $0[collection.id] = (collection.metadata, schema) }
+        return schema
+    }
+
+    /// User-visible collections (tables, documents, KV stores), ordered by name.
+    public func list(_ tx: Transaction) throws -> [TableHandle] {
+        try tx.collections().filter { !$0.name.hasPrefix("__") }.map { try handle(tx, $0) }
+    }
+
+    public func create(_ tx: Transaction, _ name: String, schema: CollectionSchema) throws -> TableHandle {
+        guard !name.hasPrefix("__") else { throw RedError(.invalidArgument, "names starting with \"__\" are reserved: \(name)") }
+        if try tx.collectionIfExists(named: name) != nil {
+            throw RedError(.duplicateCollection, "relation \"\(name)\" already exists")
+        }
+        var schema = schema
+        let collection = try tx.createCollection(name, metadata: schema.encoded())
+        // PRIMARY KEY and UNIQUE columns get their constraint index now.
+        var handle = TableHandle(collection: collection, schema: schema, indexCollections: [])
+        for column in schema.columns where column.primaryKey || column.unique {
+            let suffix = column.primaryKey ? "pkey" : "key"
+            handle = try createIndex(tx, handle, name: "\(name)_\(column.name)_\(suffix)", columnIDs: [column.id],
+                                     unique: true, method: .btree, isConstraint: true, now: 0)
+            schema = handle.schema
+        }
+        return handle
+    }
+
+    public func setSchema(_ tx: Transaction, _ handle: TableHandle, _ schema: CollectionSchema) throws -> TableHandle {
+        let collection = try tx.setMetadata(schema.encoded(), of: handle.name)
+        return try self.handle(tx, collection)
+    }
+
+    public func rename(_ tx: Transaction, _ handle: TableHandle, to newName: String) throws -> TableHandle {
+        guard !newName.hasPrefix("__") else { throw RedError(.invalidArgument, "names starting with \"__\" are reserved: \(newName)") }
+        if try tx.collectionIfExists(named: newName) != nil {
+            throw RedError(.duplicateCollection, "relation \"\(newName)\" already exists")
+        }
+        return try self.handle(tx, try tx.renameCollection(handle.name, to: newName))
+    }
+
+    public func drop(_ tx: Transaction, _ handle: TableHandle) throws {
+        for index in handle.schema.indexes { try tx.dropCollection(named: index.storageName) }
+        try tx.dropCollection(named: handle.name)
+    }
+
+    /// Creates an index and fills it from the visible rows; duplicates in a unique index fail with 23505.
+    public func createIndex(_ tx: Transaction, _ handle: TableHandle, name: String, columnIDs: [UInt16], unique: Bool,
+                            method: IndexDefinition.Method, isConstraint: Bool, now: Int64) throws -> TableHandle {
+        var schema = handle.schema
+        let storageName = Self.indexStorageName(collectionID: handle.collection.id, number: schema.nextIndexNumber)
+        schema.nextIndexNumber += 1
+        let definition = IndexDefinition(name: name, columnIDs: columnIDs, unique: unique, method: method,
+                                         storageName: storageName, isConstraint: isConstraint)
+        let indexCollection = try tx.createCollection(storageName)
+        schema.indexes.append(definition)
+        let updated = try setSchema(tx, handle, schema)
+        let cursor = try tx.scan(handle.collection)
+        while let entry = try cursor.next() {
+            let row = try StoredRow.decode(rid: StoredRow.rid(fromKey: entry.key), entry.value)
+            try insertIndexEntry(tx, updated, definition, indexCollection, row, now: now)
+        }
+        return updated
+    }
+
+    public func dropIndex(_ tx: Transaction, _ handle: TableHandle, named name: String) throws -> TableHandle {
+        var schema = handle.schema
+        guard let position = schema.indexes.firstIndex(where: { $0.name == name }) else {
+            throw RedError(.undefinedObject, "index \"\(name)\" does not exist")
+        }
+        try tx.dropCollection(named: schema.indexes[position].storageName)
+        schema.indexes.remove(at: position)
+        return try setSchema(tx, handle, schema)
+    }
+
+    // MARK: Rows
+
+    public func nextRowID(_ tx: Transaction, _ handle: TableHandle) throws -> Int64 {
+        let id = handle.collection.id
+        if let next = ridCounters.withLock({ counters -> Int64? in
+            guard let last = counters[id] else { return nil }
+            counters[id] = last + 1
+            return last + 1
+        }) { return next }
+        let cursor = try tx.scan(handle.collection, reverse: true)
+        let highest = try cursor.next().map { StoredRow.rid(fromKey: $0.key) } ?? 0
+        return ridCounters.withLock { counters in
+            let next = max(counters[id] ?? 0, highest) + 1
+            counters[id] = next
+            return next
+        }
+    }
+
+    public func get(_ tx: Transaction, _ handle: TableHandle, rid: Int64) throws -> StoredRow? {
+        guard let bytes = try tx.get(handle.collection, StoredRow.key(rid: rid)) else { return nil }
+        return try StoredRow.decode(rid: rid, bytes)
+    }
+
+    /// Every stored row in rid order (expired rows included: the caller filters by its clock).
+    public func scan(_ tx: Transaction, _ handle: TableHandle, reverse: Bool = false) throws -> RowCursor {
+        RowCursor(cursor: try tx.scan(handle.collection, reverse: reverse))
+    }
+
+    public func insert(_ tx: Transaction, _ handle: TableHandle, _ row: StoredRow, now: Int64) throws {
+        for (position, index) in handle.schema.indexes.enumerated() {
+            try insertIndexEntry(tx, handle, index, handle.indexCollections[position], row, now: now)
+        }
+        try tx.put(handle.collection, StoredRow.key(rid: row.rid), row.encoded())
+    }
+
+    public func update(_ tx: Transaction, _ handle: TableHandle, old: StoredRow, new: StoredRow, now: Int64) throws {
+        for (position, index) in handle.schema.indexes.enumerated() {
+            let oldValues = index.columnIDs.map { old.values[$0] ?? .null }
+            let newValues = index.columnIDs.map { new.values[$0] ?? .null }
+            if KeyEncoding.encode(oldValues) == KeyEncoding.encode(newValues) { continue }
+            _ = try tx.delete(handle.indexCollections[position], indexKey(index, oldValues, rid: old.rid))
+            try insertIndexEntry(tx, handle, index, handle.indexCollections[position], new, now: now)
+        }
+        try tx.put(handle.collection, StoredRow.key(rid: new.rid), new.encoded())
+    }
+
+    public func delete(_ tx: Transaction, _ handle: TableHandle, _ row: StoredRow) throws {
+        for (position, index) in handle.schema.indexes.enumerated() {
+            let values = index.columnIDs.map { row.values[$0] ?? .null }
+            _ = try tx.delete(handle.indexCollections[position], indexKey(index, values, rid: row.rid))
+        }
+        _ = try tx.delete(handle.collection, StoredRow.key(rid: row.rid))
+    }
+
+    // MARK: Indexes
+
+    func indexKey(_ index: IndexDefinition, _ values: [Value], rid: Int64) -> [UInt8] {
+        var key = KeyEncoding.encode(values)
+        if !index.unique || values.contains(where: \.isNull) { key += StoredRow.key(rid: rid) }
+        return key
+    }
+
+    func insertIndexEntry(_ tx: Transaction, _ handle: TableHandle, _ index: IndexDefinition, _ storage: Collection,
+                          _ row: StoredRow, now: Int64) throws {
+        let values = index.columnIDs.map { row.values[$0] ?? .null }
+        let key = indexKey(index, values, rid: row.rid)
+        guard key.count <= Self.maxIndexKeyBytes else {
+            throw RedError(.limitExceeded, "index row size \(key.count) exceeds the maximum \(Self.maxIndexKeyBytes) bytes for index \"\(index.name)\"")
+        }
+        if index.unique, !values.contains(where: \.isNull), let existing = try tx.get(storage, key) {
+            let otherRID = StoredRow.rid(fromKey: existing)
+            if otherRID != row.rid {
+                // An expired row still holds its entry until reclaimed: reclaim it now.
+                if let other = try get(tx, handle, rid: otherRID), !other.isVisible(at: now) {
+                    try delete(tx, handle, other)
+                } else {
+                    let names = index.columnIDs.map { id in handle.schema.columns.first { $0.id == id }?.name ?? "?" }
+                    throw RedError(.uniqueViolation, "duplicate key value violates unique constraint \"\(index.name)\": (\(names.joined(separator: ", ")))=(\(values.map(\.displayText).joined(separator: ", "))) already exists")
+                }
+            }
+        }
+        try tx.put(storage, key, StoredRow.key(rid: row.rid))
+    }
+
+    /// Row ids whose index key lies in `range`, in index order.
+    public func indexScan(_ tx: Transaction, _ handle: TableHandle, indexPosition: Int, range: KeyRange,
+                          reverse: Bool = false) throws -> IndexCursor {
+        IndexCursor(cursor: try tx.scan(handle.indexCollections[indexPosition], range, reverse: reverse))
+    }
+}
+
+/// Iterates stored rows of one collection.
+public final class RowCursor {
+    let cursor: RangeCursor
+    init(cursor: RangeCursor) { self.cursor = cursor }
+
+    public func next() throws -> StoredRow? {
+        guard let entry = try cursor.next() else { return nil }
+        return try StoredRow.decode(rid: StoredRow.rid(fromKey: entry.key), entry.value)
+    }
+
+    /// The raw next entry (KV stores key rows by user key, not rid).
+    public func nextEntry() throws -> (key: [UInt8], row: StoredRow)? {
+        guard let entry = try cursor.next() else { return nil }
+        return (entry.key, try StoredRow.decode(rid: 0, entry.value))
+    }
+}
+
+/// Iterates the row ids of an index range.
+public final class IndexCursor {
+    let cursor: RangeCursor
+    init(cursor: RangeCursor) { self.cursor = cursor }
+
+    public func next() throws -> Int64? {
+        guard let entry = try cursor.next() else { return nil }
+        return StoredRow.rid(fromKey: entry.value)
+    }
+}
