@@ -17,7 +17,8 @@ let package = Package(
         .target(name: "RedCore", swiftSettings: strict),
         .target(name: "RedStorage", dependencies: ["RedCore"], swiftSettings: strict),
         .target(name: "RedEngine", dependencies: ["RedCore", "RedStorage"], swiftSettings: strict),
-        .target(name: "RedDB", dependencies: ["RedCore", "RedStorage", "RedEngine"], swiftSettings: strict),
+        .target(name: "RedQuery", dependencies: ["RedCore", "RedStorage", "RedEngine"], swiftSettings: strict),
+        .target(name: "RedDB", dependencies: ["RedCore", "RedStorage", "RedEngine", "RedQuery"], swiftSettings: strict),
         .executableTarget(
             name: "red",
             dependencies: ["RedDB", .product(name: "ArgumentParser", package: "swift-argument-parser")],
@@ -27,6 +28,9 @@ let package = Package(
         .testTarget(name: "RedCoreTests", dependencies: ["RedCore"], swiftSettings: strict),
         .testTarget(name: "RedStorageTests", dependencies: ["RedCore", "RedStorage"], swiftSettings: strict),
         .testTarget(name: "RedEngineTests", dependencies: ["RedCore", "RedStorage", "RedEngine"], swiftSettings: strict),
+        .testTarget(name: "RedQueryTests", dependencies: ["RedCore", "RedQuery"], swiftSettings: strict),
+        .testTarget(
+            name: "RedDBTests", dependencies: ["RedCore", "RedEngine", "RedQuery", "RedDB"], swiftSettings: strict),
         .testTarget(
             name: "DurabilityTests", dependencies: ["RedCore", "RedStorage", "RedEngine", "RedDB"],
             swiftSettings: strict),

@@ -1,0 +1,176 @@
+import RedCore
+
+/// The syntax tree the parser produces and the planner consumes.
+///
+/// Names are already case-folded by the lexer (PostgreSQL rules). Column
+/// references keep their dotted path: `t.a` may be a qualified column or, on
+/// a document collection, a JSON path; the binder decides.
+public indirect enum Expr: Sendable, Equatable {
+    case literal(Value)
+    case column([String])
+    case parameter(Int)
+    case star(qualifier: String?)
+    case unary(String, Expr)
+    case binary(String, Expr, Expr)
+    case isNull(Expr, negated: Bool)
+    case isDistinctFrom(Expr, Expr, negated: Bool)
+    case between(Expr, Expr, Expr, negated: Bool)
+    case inList(Expr, [Expr], negated: Bool)
+    case inSubquery(Expr, Query, negated: Bool)
+    case exists(Query, negated: Bool)
+    case subquery(Query)
+    case like(Expr, Expr, caseInsensitive: Bool, negated: Bool)
+    case caseWhen(operand: Expr?, branches: [WhenBranch], otherwise: Expr?)
+    case cast(Expr, DataType)
+    case function(FunctionCall)
+    case array([Expr])
+}
+
+public struct WhenBranch: Sendable, Equatable {
+    public var condition: Expr
+    public var result: Expr
+}
+
+public struct FunctionCall: Sendable, Equatable {
+    public var name: String
+    public var arguments: [Expr]
+    public var distinct: Bool
+    /// `count(*)`.
+    public var star: Bool
+    public var over: WindowSpec?
+}
+
+public struct WindowSpec: Sendable, Equatable {
+    public var partitionBy: [Expr]
+    public var orderBy: [OrderItem]
+    public var frame: WindowFrame?
+}
+
+public struct WindowFrame: Sendable, Equatable {
+    public enum Unit: Sendable, Equatable { case rows, range }
+    public enum Bound: Sendable, Equatable {
+        case unboundedPreceding, preceding(Int64), currentRow, following(Int64), unboundedFollowing
+    }
+    public var unit: Unit
+    public var start: Bound
+    public var end: Bound
+}
+
+public struct OrderItem: Sendable, Equatable {
+    public var expr: Expr
+    public var descending: Bool
+    /// nil = the default (NULLS LAST ascending, NULLS FIRST descending).
+    public var nullsFirst: Bool?
+}
+
+public struct SelectItem: Sendable, Equatable {
+    public var expr: Expr
+    public var alias: String?
+}
+
+public indirect enum TableRef: Sendable, Equatable {
+    case table(String, alias: String?)
+    /// `FROM ANY`: every item of every collection.
+    case any(alias: String?)
+    case subquery(Query, alias: String)
+    case join(TableRef, TableRef, JoinKind, on: Expr?)
+}
+
+public enum JoinKind: String, Sendable, Equatable { case inner, left, right, full, cross }
+
+public struct Select: Sendable, Equatable {
+    public var distinct = false
+    public var items: [SelectItem] = []
+    public var from: TableRef?
+    public var whereClause: Expr?
+    public var groupBy: [Expr] = []
+    public var having: Expr?
+}
+
+public indirect enum QueryBody: Sendable, Equatable {
+    case select(Select)
+    case values([[Expr]])
+    case setOperation(SetOperator, all: Bool, QueryBody, QueryBody)
+    /// A parenthesised query with its own ORDER BY / LIMIT.
+    case nested(Query)
+}
+
+public enum SetOperator: String, Sendable, Equatable { case union, intersect, except }
+
+public struct CommonTableExpression: Sendable, Equatable {
+    public var name: String
+    public var columns: [String]
+    public var query: Query
+}
+
+public struct Query: Sendable, Equatable {
+    public var with: [CommonTableExpression] = []
+    public var body: QueryBody
+    public var orderBy: [OrderItem] = []
+    public var limit: Expr?
+    public var offset: Expr?
+}
+
+public struct ColumnSpec: Sendable, Equatable {
+    public var name: String
+    public var type: DataType
+    public var notNull = false
+    public var primaryKey = false
+    public var unique = false
+    public var defaultSQL: String?
+}
+
+public enum InsertModel: Sendable, Equatable { case row, document, kv }
+
+public struct InsertStatement: Sendable, Equatable {
+    public var table: String
+    public var model: InsertModel
+    public var columns: [String]?
+    public var source: Query
+    public var ttlMilliseconds: Int64?
+    public var expiresAt: Expr?
+    public var returning: [SelectItem]?
+}
+
+public struct Assignment: Sendable, Equatable {
+    public var column: String
+    public var op: String
+    public var value: Expr
+}
+
+public enum AlterAction: Sendable, Equatable {
+    case addColumn(ColumnSpec, ifNotExists: Bool)
+    case dropColumn(String, ifExists: Bool)
+    case renameColumn(String, to: String)
+    case renameTable(to: String)
+    case setAppendOnly(Bool)
+}
+
+public enum KVCommand: Sendable, Equatable {
+    case put(collection: String, key: String, value: Expr, ttlMilliseconds: Int64?, ifNotExists: Bool)
+    case get(collection: String, key: String)
+    case delete(collection: String, key: String)
+}
+
+public indirect enum Statement: Sendable, Equatable {
+    case query(Query)
+    case insert(InsertStatement)
+    case update(table: String, alias: String?, assignments: [Assignment], whereClause: Expr?, returning: [SelectItem]?)
+    case delete(table: String, alias: String?, whereClause: Expr?, returning: [SelectItem]?)
+    case createTable(name: String, ifNotExists: Bool, columns: [ColumnSpec], appendOnly: Bool, ttlMilliseconds: Int64?)
+    case createCollection(name: String, model: InsertModel, ifNotExists: Bool)
+    case dropTable(names: [String], ifExists: Bool, kind: String)
+    case truncate(name: String)
+    case alterTable(name: String, ifExists: Bool, actions: [AlterAction])
+    case createIndex(name: String, table: String, columns: [String], unique: Bool, method: String, ifNotExists: Bool)
+    case dropIndex(name: String, table: String?, ifExists: Bool)
+    case createView(name: String, orReplace: Bool, ifNotExists: Bool, query: Query, text: String)
+    case dropView(name: String, ifExists: Bool)
+    case begin
+    case commit
+    case rollback
+    case explain(Statement)
+    case kv(KVCommand)
+    case vacuum(table: String?)
+    case show(String)
+}

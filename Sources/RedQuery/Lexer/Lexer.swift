@@ -1,0 +1,268 @@
+import RedCore
+
+/// One lexical token and the byte offset where it starts.
+public struct Token: Sendable, Equatable {
+    public enum Kind: Sendable, Equatable {
+        /// An identifier or keyword. Unquoted text is folded to lower case (PostgreSQL);
+        /// `quoted` identifiers keep their case and are never keywords.
+        case identifier(String, quoted: Bool)
+        case string(String)
+        case integer(Int64)
+        case float(Double)
+        /// `$N` (1-based) or `?` (numbered left to right by the lexer).
+        case parameter(Int)
+        /// A raw JSON object literal (`{"a": 1}`), verbatim.
+        case json(String)
+        /// Operators and punctuation: `= <> != < <= > >= + - * / % || ( ) [ ] { } , . ; :: :`.
+        case symbol(String)
+        case end
+    }
+    public var kind: Kind
+    public var offset: Int
+}
+
+/// Parser limits (spec §1.1), each with its unit in its name.
+public struct ParserLimits: Sendable {
+    public var maxInputBytes = 1_048_576
+    public var maxDepth = 128
+    public var maxIdentifierChars = 256
+    public var maxJSONLiteralBytes = 16_777_216
+    public init() {}
+}
+
+/// Turns RQL text into tokens.
+///
+/// PostgreSQL lexical rules where upstream differs: `"x"` is a quoted
+/// identifier, strings use single quotes with `''` doubled, `::` is the cast
+/// operator, `--` and `/* */` (nestable) are comments. From RedDB: `{` followed
+/// by `"` or `}` starts a raw JSON object literal scanned to its balanced end.
+struct Lexer {
+    let bytes: [UInt8]
+    let limits: ParserLimits
+    var index = 0
+    var questionCount = 0
+    var sawDollar = false
+
+    init(_ text: String, limits: ParserLimits) {
+        self.bytes = Array(text.utf8)
+        self.limits = limits
+    }
+
+    static func tokenize(_ text: String, limits: ParserLimits) throws -> [Token] {
+        var lexer = Lexer(text, limits: limits)
+        guard lexer.bytes.count <= limits.maxInputBytes else {
+            throw SyntaxError.make("input exceeds maximum size (max_input_bytes = \(limits.maxInputBytes) bytes)", at: 0, in: lexer.bytes)
+        }
+        var tokens: [Token] = []
+        while true {
+            let token = try lexer.nextToken()
+            tokens.append(token)
+            if token.kind == .end { break }
+        }
+        if lexer.sawDollar && lexer.questionCount > 0 {
+            throw SyntaxError.make("cannot mix `?` and `$N` placeholders in one statement", at: 0, in: lexer.bytes)
+        }
+        return tokens
+    }
+
+    func error(_ message: String, at offset: Int) -> RedError { SyntaxError.make(message, at: offset, in: bytes) }
+
+    func peek(_ ahead: Int = 0) -> UInt8? { index + ahead < bytes.count ? bytes[index + ahead] : nil }
+
+    mutating func skipTrivia() throws {
+        while let c = peek() {
+            if c == 0x20 || c == 0x09 || c == 0x0A || c == 0x0D || c == 0x0C {
+                index += 1
+            } else if c == UInt8(ascii: "-"), peek(1) == UInt8(ascii: "-") {
+                while let d = peek(), d != 0x0A { index += 1 }
+            } else if c == UInt8(ascii: "/"), peek(1) == UInt8(ascii: "*") {
+                let start = index
+                var depth = 0
+                repeat {
+                    guard let d = peek() else { throw error("unterminated /* comment", at: start) }
+                    if d == UInt8(ascii: "/"), peek(1) == UInt8(ascii: "*") { depth += 1; index += 2 }
+                    else if d == UInt8(ascii: "*"), peek(1) == UInt8(ascii: "/") { depth -= 1; index += 2 }
+                    else { index += 1 }
+                } while depth > 0
+            } else {
+                return
+            }
+        }
+    }
+
+    static func isIdentStart(_ c: UInt8) -> Bool { (c >= 0x41 && c <= 0x5A) || (c >= 0x61 && c <= 0x7A) || c == 0x5F || c >= 0x80 }
+    static func isIdentPart(_ c: UInt8) -> Bool { isIdentStart(c) || (c >= 0x30 && c <= 0x39) || c == UInt8(ascii: "$") }
+    static func isDigit(_ c: UInt8) -> Bool { c >= 0x30 && c <= 0x39 }
+
+    mutating func nextToken() throws -> Token {
+        try skipTrivia()
+        let start = index
+        guard let c = peek() else { return Token(kind: .end, offset: index) }
+        if Self.isIdentStart(c) {
+            if (c == UInt8(ascii: "e") || c == UInt8(ascii: "E")), peek(1) == UInt8(ascii: "'") {
+                index += 1
+                return Token(kind: .string(try scanString(escapes: true)), offset: start)
+            }
+            while let d = peek(), Self.isIdentPart(d) { index += 1 }
+            let text = String(decoding: bytes[start..<index], as: UTF8.self)
+            guard text.count <= limits.maxIdentifierChars else {
+                throw SyntaxError.make("identifier exceeds maximum length (max_identifier_chars = \(limits.maxIdentifierChars))", at: start, in: bytes)
+            }
+            return Token(kind: .identifier(text.lowercased(), quoted: false), offset: start)
+        }
+        if Self.isDigit(c) || (c == UInt8(ascii: ".") && peek(1).map(Self.isDigit) == true) { return try scanNumber() }
+        switch c {
+        case UInt8(ascii: "'"):
+            return Token(kind: .string(try scanString(escapes: false)), offset: start)
+        case UInt8(ascii: "\""):
+            index += 1
+            var text: [UInt8] = []
+            while true {
+                guard let d = peek() else { throw error("unterminated quoted identifier", at: start) }
+                index += 1
+                if d == UInt8(ascii: "\"") {
+                    if peek() == UInt8(ascii: "\"") { text.append(d); index += 1; continue }
+                    break
+                }
+                text.append(d)
+            }
+            let name = String(decoding: text, as: UTF8.self)
+            guard !name.isEmpty else { throw error("zero-length delimited identifier", at: start) }
+            guard name.count <= limits.maxIdentifierChars else {
+                throw SyntaxError.make("identifier exceeds maximum length (max_identifier_chars = \(limits.maxIdentifierChars))", at: start, in: bytes)
+            }
+            return Token(kind: .identifier(name, quoted: true), offset: start)
+        case UInt8(ascii: "$"):
+            index += 1
+            let digitsStart = index
+            while let d = peek(), Self.isDigit(d) { index += 1 }
+            guard index > digitsStart, let n = Int(String(decoding: bytes[digitsStart..<index], as: UTF8.self)) else {
+                throw error("expected a parameter number after '$'", at: start)
+            }
+            guard n >= 1, n <= 65_535 else { throw error("placeholder index must be between 1 and 65535", at: start) }
+            sawDollar = true
+            return Token(kind: .parameter(n), offset: start)
+        case UInt8(ascii: "?"):
+            index += 1
+            questionCount += 1
+            return Token(kind: .parameter(questionCount), offset: start)
+        case UInt8(ascii: "{"):
+            var look = index + 1
+            while look < bytes.count, bytes[look] == 0x20 || bytes[look] == 0x0A || bytes[look] == 0x09 || bytes[look] == 0x0D { look += 1 }
+            if look < bytes.count, bytes[look] == UInt8(ascii: "\"") || bytes[look] == UInt8(ascii: "}") {
+                return Token(kind: .json(try scanJSONObject()), offset: start)
+            }
+            index += 1
+            return Token(kind: .symbol("{"), offset: start)
+        default:
+            break
+        }
+        let two = peek(1).map { String(decoding: [c, $0], as: UTF8.self) } ?? ""
+        if ["<>", "!=", "<=", ">=", "||", "::"].contains(two) {
+            index += 2
+            return Token(kind: .symbol(two == "!=" ? "<>" : two), offset: start)
+        }
+        let one = String(decoding: [c], as: UTF8.self)
+        if "=<>+-*/%()[]{},.;:".contains(one) {
+            index += 1
+            return Token(kind: .symbol(one), offset: start)
+        }
+        let scalarEnd = min(bytes.count, index + 4)
+        let shown = String(decoding: bytes[index..<scalarEnd], as: UTF8.self).first.map(String.init) ?? "?"
+        throw error("Unexpected character: '\(shown)'", at: start)
+    }
+
+    mutating func scanString(escapes: Bool) throws -> String {
+        let start = index
+        index += 1
+        var out: [UInt8] = []
+        while true {
+            guard let d = peek() else { throw error("Unterminated string", at: start) }
+            index += 1
+            if d == UInt8(ascii: "'") {
+                if peek() == UInt8(ascii: "'") { out.append(d); index += 1; continue }
+                break
+            }
+            if escapes, d == UInt8(ascii: "\\"), let e = peek() {
+                index += 1
+                switch e {
+                case UInt8(ascii: "n"): out.append(0x0A)
+                case UInt8(ascii: "r"): out.append(0x0D)
+                case UInt8(ascii: "t"): out.append(0x09)
+                default: out.append(e)
+                }
+                continue
+            }
+            out.append(d)
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    mutating func scanNumber() throws -> Token {
+        let start = index
+        var isFloat = false
+        while let d = peek(), Self.isDigit(d) { index += 1 }
+        if peek() == UInt8(ascii: "."), peek(1) != UInt8(ascii: ".") {
+            isFloat = true
+            index += 1
+            while let d = peek(), Self.isDigit(d) { index += 1 }
+        }
+        if let e = peek(), e == UInt8(ascii: "e") || e == UInt8(ascii: "E") {
+            var look = index + 1
+            if look < bytes.count, bytes[look] == UInt8(ascii: "+") || bytes[look] == UInt8(ascii: "-") { look += 1 }
+            if look < bytes.count, Self.isDigit(bytes[look]) {
+                isFloat = true
+                index = look
+                while let d = peek(), Self.isDigit(d) { index += 1 }
+            } else if look > index + 1 || (look < bytes.count && !Self.isIdentPart(bytes[look])) || look >= bytes.count {
+                throw error("Invalid float: \(String(decoding: bytes[start..<look], as: UTF8.self))", at: start)
+            }
+        }
+        let text = String(decoding: bytes[start..<index], as: UTF8.self)
+        if !isFloat {
+            if let i = Int64(text) { return Token(kind: .integer(i), offset: start) }
+            // PostgreSQL turns an integer literal too large for bigint into numeric; we use a float.
+        }
+        guard let d = Double(text) else { throw error("Invalid number: \(text)", at: start) }
+        return Token(kind: .float(d), offset: start)
+    }
+
+    mutating func scanJSONObject() throws -> String {
+        let start = index
+        var depth = 0
+        var inString = false
+        while index < bytes.count {
+            let d = bytes[index]
+            guard index - start <= limits.maxJSONLiteralBytes else {
+                throw error("JSON object literal exceeds \(limits.maxJSONLiteralBytes) bytes", at: start)
+            }
+            if inString {
+                if d == UInt8(ascii: "\\") { index += 2; continue }
+                if d == UInt8(ascii: "\"") { inString = false }
+            } else if d == UInt8(ascii: "\"") {
+                inString = true
+            } else if d == UInt8(ascii: "{") || d == UInt8(ascii: "[") {
+                depth += 1
+            } else if d == UInt8(ascii: "}") || d == UInt8(ascii: "]") {
+                depth -= 1
+                if depth == 0 {
+                    index += 1
+                    return String(decoding: bytes[start..<index], as: UTF8.self)
+                }
+            }
+            index += 1
+        }
+        throw error("unterminated JSON object literal (started at offset \(start))", at: start)
+    }
+}
+
+/// Builds 42601 errors carrying the 1-based line and column of a byte offset.
+enum SyntaxError {
+    static func make(_ message: String, at offset: Int, in bytes: [UInt8]) -> RedError {
+        var line = 1, column = 1
+        for b in bytes.prefix(max(0, min(offset, bytes.count))) {
+            if b == 0x0A { line += 1; column = 1 } else if b & 0xC0 != 0x80 { column += 1 }
+        }
+        return RedError(.syntaxError, "syntax error at \(line):\(column): \(message)")
+    }
+}

@@ -1,0 +1,384 @@
+import RedCore
+
+/// Operator precedence, loosest first (PostgreSQL's table).
+enum Precedence {
+    static let or = 1, and = 2, not = 3, isTest = 4, comparison = 5, likeInBetween = 6, other = 7, additive = 8
+    static let multiplicative = 9, unary = 10, cast = 11
+}
+
+extension Parser {
+    public mutating func parseExpression() throws -> Expr { try parseExpression(minimumPrecedence: Precedence.or) }
+
+    mutating func parseExpression(minimumPrecedence: Int) throws -> Expr {
+        try enter()
+        defer { leave() }
+        var left = try parsePrefix(minimumPrecedence: minimumPrecedence)
+        while true {
+            guard let next = try parseInfix(left, minimumPrecedence: minimumPrecedence) else { return left }
+            left = next
+        }
+    }
+
+    mutating func parsePrefix(minimumPrecedence: Int) throws -> Expr {
+        if isKeyword("not") {
+            advance()
+            return .unary("not", try parseExpression(minimumPrecedence: Precedence.not))
+        }
+        if isSymbol("-") || isSymbol("+") {
+            let op = isSymbol("-") ? "-" : "+"
+            advance()
+            let operand = try parseExpression(minimumPrecedence: Precedence.unary)
+            if op == "-", case .literal(.integer(let i)) = operand { return .literal(.integer(-i)) }
+            if op == "-", case .literal(.float(let d)) = operand { return .literal(.float(-d)) }
+            return op == "-" ? .unary("-", operand) : operand
+        }
+        return try parsePrimary()
+    }
+
+    /// Parses one infix/postfix operator applied to `left`, or returns nil when none binds here.
+    mutating func parseInfix(_ left: Expr, minimumPrecedence: Int) throws -> Expr? {
+        func binds(_ p: Int) -> Bool { p >= minimumPrecedence }
+        switch current.kind {
+        case .symbol(let s):
+            switch s {
+            case "::":
+                guard binds(Precedence.cast) else { return nil }
+                advance()
+                return .cast(left, try parseTypeName())
+            case "*", "/", "%":
+                guard binds(Precedence.multiplicative) else { return nil }
+                advance()
+                return .binary(s, left, try parseExpression(minimumPrecedence: Precedence.multiplicative + 1))
+            case "+", "-":
+                guard binds(Precedence.additive) else { return nil }
+                advance()
+                return .binary(s, left, try parseExpression(minimumPrecedence: Precedence.additive + 1))
+            case "||":
+                guard binds(Precedence.other) else { return nil }
+                advance()
+                return .binary("||", left, try parseExpression(minimumPrecedence: Precedence.other + 1))
+            case "=", "<>", "<", "<=", ">", ">=":
+                guard binds(Precedence.comparison) else { return nil }
+                advance()
+                return .binary(s, left, try parseExpression(minimumPrecedence: Precedence.comparison + 1))
+            case "[":
+                guard binds(Precedence.cast) else { return nil }
+                advance()
+                let index = try parseExpression()
+                try expectSymbol("]")
+                return .function(FunctionCall(name: "__subscript", arguments: [left, index], distinct: false, star: false))
+            default:
+                return nil
+            }
+        case .identifier(let word, false):
+            switch word {
+            case "and":
+                guard binds(Precedence.and) else { return nil }
+                advance()
+                return .binary("and", left, try parseExpression(minimumPrecedence: Precedence.and + 1))
+            case "or":
+                guard binds(Precedence.or) else { return nil }
+                advance()
+                return .binary("or", left, try parseExpression(minimumPrecedence: Precedence.or + 1))
+            case "is":
+                guard binds(Precedence.isTest) else { return nil }
+                advance()
+                let negated = acceptKeyword("not")
+                if acceptKeyword("null") { return .isNull(left, negated: negated) }
+                if acceptKeyword("true") { return negated ? .unary("not", .isDistinctFrom(left, .literal(.boolean(true)), negated: true)) : .isDistinctFrom(left, .literal(.boolean(true)), negated: true) }
+                if acceptKeyword("false") { return negated ? .unary("not", .isDistinctFrom(left, .literal(.boolean(false)), negated: true)) : .isDistinctFrom(left, .literal(.boolean(false)), negated: true) }
+                if acceptKeyword("distinct") {
+                    try expectKeyword("from")
+                    return .isDistinctFrom(left, try parseExpression(minimumPrecedence: Precedence.isTest + 1), negated: negated)
+                }
+                throw unexpected(expected: "NULL, TRUE, FALSE or DISTINCT FROM")
+            case "not":
+                // Postfix NOT: NOT IN / NOT BETWEEN / NOT LIKE / NOT ILIKE.
+                guard binds(Precedence.likeInBetween), isKeyword("in", ahead: 1) || isKeyword("between", ahead: 1)
+                        || isKeyword("like", ahead: 1) || isKeyword("ilike", ahead: 1) else { return nil }
+                advance()
+                return try parseLikeInBetween(left, negated: true)
+            case "in", "between", "like", "ilike":
+                guard binds(Precedence.likeInBetween) else { return nil }
+                return try parseLikeInBetween(left, negated: false)
+            default:
+                return nil
+            }
+        default:
+            return nil
+        }
+    }
+
+    mutating func parseLikeInBetween(_ left: Expr, negated: Bool) throws -> Expr {
+        if acceptKeyword("in") {
+            try expectSymbol("(")
+            if isKeyword("select") || isKeyword("with") || isKeyword("values") {
+                let query = try parseQuery()
+                try expectSymbol(")")
+                return .inSubquery(left, query, negated: negated)
+            }
+            var items: [Expr] = []
+            repeat { items.append(try parseExpression()) } while acceptSymbol(",")
+            try expectSymbol(")")
+            return .inList(left, items, negated: negated)
+        }
+        if acceptKeyword("between") {
+            _ = acceptKeyword("symmetric")
+            let low = try parseExpression(minimumPrecedence: Precedence.other)
+            try expectKeyword("and")
+            let high = try parseExpression(minimumPrecedence: Precedence.other)
+            return .between(left, low, high, negated: negated)
+        }
+        let caseInsensitive = isKeyword("ilike")
+        advance()
+        let pattern = try parseExpression(minimumPrecedence: Precedence.likeInBetween + 1)
+        if acceptKeyword("escape") { _ = try parseExpression(minimumPrecedence: Precedence.likeInBetween + 1) }
+        return .like(left, pattern, caseInsensitive: caseInsensitive, negated: negated)
+    }
+
+    mutating func parsePrimary() throws -> Expr {
+        let token = current
+        switch token.kind {
+        case .integer(let i): advance(); return .literal(.integer(i))
+        case .float(let d): advance(); return .literal(.float(d))
+        case .string(let s): advance(); return .literal(.text(s))
+        case .parameter(let n):
+            advance()
+            parameterCount = max(parameterCount, n)
+            return .parameter(n)
+        case .json(let raw):
+            advance()
+            do { return .literal(.json(try JSONValue.parse(raw))) } catch let e as RedError {
+                throw error("invalid JSON object literal: \(e.message)", at: token)
+            }
+        case .symbol("("):
+            advance()
+            if isKeyword("select") || isKeyword("with") || isKeyword("values") {
+                let query = try parseQuery()
+                try expectSymbol(")")
+                return .subquery(query)
+            }
+            let inner = try parseExpression()
+            if acceptSymbol(",") {  // row constructor (a, b): only as an IN list item; keep as array
+                var items = [inner]
+                repeat { items.append(try parseExpression()) } while acceptSymbol(",")
+                try expectSymbol(")")
+                return .array(items)
+            }
+            try expectSymbol(")")
+            return inner
+        case .symbol("["):
+            advance()
+            var items: [Expr] = []
+            if !isSymbol("]") { repeat { items.append(try parseExpression()) } while acceptSymbol(",") }
+            try expectSymbol("]")
+            return .array(items)
+        case .symbol("{"):
+            return try parseBareObject()
+        case .identifier(let word, let quoted):
+            if !quoted {
+                switch word {
+                case "null": advance(); return .literal(.null)
+                case "true": advance(); return .literal(.boolean(true))
+                case "false": advance(); return .literal(.boolean(false))
+                case "case": return try parseCase()
+                case "cast":
+                    advance()
+                    try expectSymbol("(")
+                    let inner = try parseExpression()
+                    try expectKeyword("as")
+                    let type = try parseTypeName()
+                    try expectSymbol(")")
+                    return .cast(inner, type)
+                case "exists":
+                    advance()
+                    try expectSymbol("(")
+                    let query = try parseQuery()
+                    try expectSymbol(")")
+                    return .exists(query, negated: false)
+                case "current_timestamp", "localtimestamp":
+                    advance(); return .function(FunctionCall(name: "now", arguments: [], distinct: false, star: false))
+                case "current_date":
+                    advance(); return .function(FunctionCall(name: "current_date", arguments: [], distinct: false, star: false))
+                case "array" where isSymbol("[", ahead: 1):
+                    advance()
+                    return try parsePrimary()
+                case "date", "timestamp", "uuid", "json", "interval" where isStringToken(ahead: 1):
+                    advance()
+                    guard case .string(let s) = current.kind else { throw unexpected() }
+                    advance()
+                    if word == "interval" { return .literal(.integer(try Self.intervalMilliseconds(s, parser: self))) }
+                    return .cast(.literal(.text(s)), DataType(sqlName: word)!)
+                default:
+                    if Self.reserved.contains(word), !["left", "right"].contains(word) || !isSymbol("(", ahead: 1) {
+                        throw unexpected()
+                    }
+                }
+            }
+            advance()
+            if isSymbol("(") { return try parseFunctionCall(name: word) }
+            var path = [word]
+            while acceptSymbol(".") {
+                if acceptSymbol("*") { throw error("unexpected .* in expression") }
+                path.append(try parseAnyName())
+            }
+            return .column(path)
+        default:
+            throw unexpected()
+        }
+    }
+
+    func isStringToken(ahead: Int) -> Bool {
+        if case .string = peekToken(ahead).kind { return true }
+        return false
+    }
+
+    static func intervalMilliseconds(_ text: String, parser: Parser) throws -> Int64 {
+        let parts = text.split(separator: " ")
+        var total: Double = 0
+        var i = 0
+        while i < parts.count {
+            guard let amount = Double(parts[i]) else { throw parser.error("invalid interval \"\(text)\"") }
+            let unit = i + 1 < parts.count ? String(parts[i + 1]).lowercased() : "s"
+            guard let scale = durationScale(unit) else { throw parser.error("invalid interval unit in \"\(text)\"") }
+            total += amount * scale
+            i += 2
+        }
+        return Int64(total)
+    }
+
+    mutating func parseBareObject() throws -> Expr {
+        try expectSymbol("{")
+        var members: [Expr] = []
+        if !isSymbol("}") {
+            repeat {
+                let key: String
+                switch current.kind {
+                case .identifier(let s, _): key = s
+                case .string(let s): key = s
+                default: throw unexpected(expected: "an object key")
+                }
+                advance()
+                guard acceptSymbol(":") || acceptSymbol("=") else { throw unexpected(expected: ":") }
+                members.append(.literal(.text(key)))
+                members.append(try parseExpression())
+            } while acceptSymbol(",")
+        }
+        try expectSymbol("}")
+        return .function(FunctionCall(name: "json_build_object", arguments: members, distinct: false, star: false))
+    }
+
+    mutating func parseCase() throws -> Expr {
+        try expectKeyword("case")
+        var operand: Expr?
+        if !isKeyword("when") { operand = try parseExpression() }
+        var branches: [WhenBranch] = []
+        while acceptKeyword("when") {
+            let condition = try parseExpression()
+            guard acceptKeyword("then") else { throw error("expected THEN after CASE WHEN condition") }
+            branches.append(WhenBranch(condition: condition, result: try parseExpression()))
+        }
+        guard !branches.isEmpty else { throw error("CASE must have at least one WHEN branch") }
+        let otherwise = acceptKeyword("else") ? try parseExpression() : nil
+        guard acceptKeyword("end") else { throw error("expected END to close CASE expression") }
+        return .caseWhen(operand: operand, branches: branches, otherwise: otherwise)
+    }
+
+    mutating func parseFunctionCall(name: String) throws -> Expr {
+        try expectSymbol("(")
+        var call = FunctionCall(name: name, arguments: [], distinct: false, star: false)
+        if acceptSymbol("*") {
+            call.star = true
+        } else if !isSymbol(")") {
+            if acceptKeyword("distinct") { call.distinct = true } else { _ = acceptKeyword("all") }
+            // SQL-standard forms: SUBSTRING(s FROM i FOR n), POSITION(a IN b), TRIM([LEADING|TRAILING|BOTH] [c] FROM s), EXTRACT(f FROM x)
+            if name == "trim", let form = ["leading", "trailing", "both"].first(where: { isKeyword($0) }) {
+                advance()
+                call.name = form == "leading" ? "ltrim" : (form == "trailing" ? "rtrim" : "btrim")
+                var chars: Expr?
+                if !isKeyword("from") { chars = try parseExpression() }
+                try expectKeyword("from")
+                call.arguments = [try parseExpression()] + (chars.map { [$0] } ?? [])
+            } else {
+                let first = try parseExpression(minimumPrecedence: name == "position" ? Precedence.other : Precedence.or)
+                call.arguments.append(first)
+                if name == "position", acceptKeyword("in") {
+                    call.arguments = [try parseExpression(), first]
+                    call.name = "strpos"
+                } else if name == "extract" || name == "date_part", acceptKeyword("from") {
+                    let field: Expr
+                    if case .column(let p) = first { field = .literal(.text(p.joined(separator: "."))) } else { field = first }
+                    call.arguments = [field, try parseExpression()]
+                    call.name = "date_part"
+                } else if (name == "substring" || name == "substr"), isKeyword("from") || isKeyword("for") {
+                    var start: Expr = .literal(.integer(1))
+                    var length: Expr?
+                    if acceptKeyword("from") { start = try parseExpression() }
+                    if acceptKeyword("for") { length = try parseExpression() }
+                    if length == nil, acceptKeyword("from") { start = try parseExpression() }
+                    call.arguments = [first, start] + (length.map { [$0] } ?? [])
+                } else if name == "trim", acceptKeyword("from") {
+                    call.arguments = [try parseExpression(), first]
+                    call.name = "btrim"
+                } else {
+                    while acceptSymbol(",") { call.arguments.append(try parseExpression()) }
+                }
+            }
+            if acceptKeyword("order") { throw RedError(.featureNotSupported, "ORDER BY inside an aggregate call is not supported yet") }
+        }
+        try expectSymbol(")")
+        if acceptKeyword("filter") { throw RedError(.featureNotSupported, "aggregate FILTER clauses are not supported yet") }
+        if acceptKeyword("over") { call.over = try parseWindowSpec() }
+        return .function(call)
+    }
+
+    mutating func parseWindowSpec() throws -> WindowSpec {
+        try expectSymbol("(")
+        var spec = WindowSpec(partitionBy: [], orderBy: [], frame: nil)
+        if acceptKeyword("partition") {
+            try expectKeyword("by")
+            repeat { spec.partitionBy.append(try parseExpression()) } while acceptSymbol(",")
+        }
+        if acceptKeyword("order") {
+            try expectKeyword("by")
+            spec.orderBy = try parseOrderItems()
+        }
+        if isKeyword("rows") || isKeyword("range") || isKeyword("groups") {
+            if isKeyword("groups") { throw RedError(.featureNotSupported, "GROUPS frames are not supported yet") }
+            let unit: WindowFrame.Unit = isKeyword("rows") ? .rows : .range
+            advance()
+            if acceptKeyword("between") {
+                let start = try parseFrameBound()
+                try expectKeyword("and")
+                spec.frame = WindowFrame(unit: unit, start: start, end: try parseFrameBound())
+            } else {
+                spec.frame = WindowFrame(unit: unit, start: try parseFrameBound(), end: .currentRow)
+            }
+            if unit == .range, let frame = spec.frame {
+                for bound in [frame.start, frame.end] {
+                    if case .preceding = bound { throw RedError(.featureNotSupported, "RANGE with an offset is not supported yet; use ROWS") }
+                    if case .following = bound { throw RedError(.featureNotSupported, "RANGE with an offset is not supported yet; use ROWS") }
+                }
+            }
+        }
+        try expectSymbol(")")
+        return spec
+    }
+
+    mutating func parseFrameBound() throws -> WindowFrame.Bound {
+        if acceptKeyword("unbounded") {
+            if acceptKeyword("preceding") { return .unboundedPreceding }
+            try expectKeyword("following")
+            return .unboundedFollowing
+        }
+        if acceptKeyword("current") {
+            try expectKeyword("row")
+            return .currentRow
+        }
+        let n = try parseIntegerLiteral("a frame offset")
+        guard n >= 0 else { throw error("frame offsets must not be negative") }
+        if acceptKeyword("preceding") { return .preceding(n) }
+        try expectKeyword("following")
+        return .following(n)
+    }
+}

@@ -1,0 +1,217 @@
+import RedCore
+
+/// SELECT, set operations, CTEs, VALUES and FROM items.
+extension Parser {
+    mutating func parseQuery() throws -> Query {
+        try enter()
+        defer { leave() }
+        var ctes: [CommonTableExpression] = []
+        if acceptKeyword("with") {
+            if acceptKeyword("recursive") { throw RedError(.featureNotSupported, "WITH RECURSIVE is not supported yet") }
+            repeat {
+                let name = try parseIdentifier(what: "CTE name")
+                var columns: [String] = []
+                if isSymbol("(") { columns = try parseNameList() }
+                try expectKeyword("as")
+                _ = acceptKeyword("materialized")
+                try expectSymbol("(")
+                let query = try parseQuery()
+                try expectSymbol(")")
+                ctes.append(CommonTableExpression(name: name, columns: columns, query: query))
+            } while acceptSymbol(",")
+        }
+        var query = Query(with: ctes, body: try parseSetExpression(precedence: 0))
+        if acceptKeyword("order") {
+            try expectKeyword("by")
+            query.orderBy = try parseOrderItems()
+        }
+        while true {
+            if acceptKeyword("limit") {
+                if acceptKeyword("all") { continue }
+                query.limit = try parseExpression()
+            } else if acceptKeyword("offset") {
+                query.offset = try parseExpression()
+                _ = acceptKeyword("rows") || acceptKeyword("row")
+            } else if acceptKeyword("fetch") {
+                _ = acceptKeyword("first") || acceptKeyword("next")
+                query.limit = isKeyword("row") || isKeyword("rows") ? .literal(.integer(1)) : try parseExpression()
+                _ = acceptKeyword("rows") || acceptKeyword("row")
+                try expectKeyword("only")
+            } else {
+                break
+            }
+        }
+        return query
+    }
+
+    /// UNION/EXCEPT bind looser than INTERSECT, all left-associative.
+    mutating func parseSetExpression(precedence: Int) throws -> QueryBody {
+        var left = try parseSetPrimary()
+        while true {
+            let op: SetOperator
+            if isKeyword("union") { op = .union } else if isKeyword("except") { op = .except } else if isKeyword("intersect") { op = .intersect } else { break }
+            let opPrecedence = op == .intersect ? 2 : 1
+            guard opPrecedence > precedence else { break }
+            advance()
+            var all = false
+            if acceptKeyword("all") { all = true } else { _ = acceptKeyword("distinct") }
+            let right = try parseSetExpression(precedence: opPrecedence)
+            left = .setOperation(op, all: all, left, right)
+        }
+        return left
+    }
+
+    mutating func parseSetPrimary() throws -> QueryBody {
+        if acceptSymbol("(") {
+            let inner = try parseQuery()
+            try expectSymbol(")")
+            if inner.with.isEmpty, inner.orderBy.isEmpty, inner.limit == nil, inner.offset == nil { return inner.body }
+            return .nested(inner)
+        }
+        if acceptKeyword("values") {
+            var rows: [[Expr]] = []
+            repeat {
+                try expectSymbol("(")
+                var row: [Expr] = []
+                repeat {
+                    row.append(acceptKeyword("default") ? .function(FunctionCall(name: "__default", arguments: [], distinct: false, star: false)) : try parseExpression())
+                } while acceptSymbol(",")
+                try expectSymbol(")")
+                rows.append(row)
+            } while acceptSymbol(",")
+            return .values(rows)
+        }
+        if isKeyword("from") {  // RedDB's FROM-first form: FROM t [WHERE …] [RETURN items]
+            advance()
+            var select = Select()
+            select.from = try parseFromList()
+            if acceptKeyword("where") { select.whereClause = try parseExpression() }
+            if acceptKeyword("return") { select.items = try parseSelectItems() } else { select.items = [SelectItem(expr: .star(qualifier: nil))] }
+            return .select(select)
+        }
+        try expectKeyword("select")
+        var select = Select()
+        if acceptKeyword("distinct") {
+            if isKeyword("on") { throw RedError(.featureNotSupported, "SELECT DISTINCT ON is not supported yet") }
+            select.distinct = true
+        } else {
+            _ = acceptKeyword("all")
+        }
+        if !isKeyword("from"), current.kind != .end, !isSymbol(")"), !isSymbol(";") {
+            select.items = try parseSelectItems()
+        }
+        if acceptKeyword("from") { select.from = try parseFromList() }
+        if acceptKeyword("where") { select.whereClause = try parseExpression() }
+        if acceptKeyword("group") {
+            try expectKeyword("by")
+            repeat { select.groupBy.append(try parseExpression()) } while acceptSymbol(",")
+        }
+        if acceptKeyword("having") { select.having = try parseExpression() }
+        return .select(select)
+    }
+
+    mutating func parseSelectItems() throws -> [SelectItem] {
+        var items: [SelectItem] = []
+        repeat {
+            if acceptSymbol("*") {
+                items.append(SelectItem(expr: .star(qualifier: nil)))
+                continue
+            }
+            if case .identifier(let q, _) = current.kind, isSymbol(".", ahead: 1), isSymbol("*", ahead: 2) {
+                advance(); advance(); advance()
+                items.append(SelectItem(expr: .star(qualifier: q)))
+                continue
+            }
+            let expr = try parseExpression()
+            var alias: String?
+            if acceptKeyword("as") {
+                alias = try parseAnyName()
+            } else if case .identifier(let s, let quoted) = current.kind, quoted || !Self.reserved.contains(s) {
+                alias = s
+                advance()
+            }
+            items.append(SelectItem(expr: expr, alias: alias))
+        } while acceptSymbol(",")
+        return items
+    }
+
+    mutating func parseOrderItems() throws -> [OrderItem] {
+        var items: [OrderItem] = []
+        repeat {
+            let expr = try parseExpression()
+            var descending = false
+            if acceptKeyword("desc") { descending = true } else { _ = acceptKeyword("asc") }
+            var nullsFirst: Bool?
+            if acceptKeyword("nulls") {
+                if acceptKeyword("first") { nullsFirst = true } else { try expectKeyword("last"); nullsFirst = false }
+            }
+            items.append(OrderItem(expr: expr, descending: descending, nullsFirst: nullsFirst))
+        } while acceptSymbol(",")
+        return items
+    }
+
+    mutating func parseFromList() throws -> TableRef {
+        var ref = try parseJoinedTable()
+        while acceptSymbol(",") {
+            ref = .join(ref, try parseJoinedTable(), .cross, on: nil)
+        }
+        return ref
+    }
+
+    mutating func parseJoinedTable() throws -> TableRef {
+        var left = try parseTablePrimary()
+        while true {
+            var kind: JoinKind
+            if acceptKeyword("cross") { try expectKeyword("join"); kind = .cross }
+            else if acceptKeyword("join") { kind = .inner }
+            else if acceptKeyword("inner") { try expectKeyword("join"); kind = .inner }
+            else if acceptKeyword("left") { _ = acceptKeyword("outer"); try expectKeyword("join"); kind = .left }
+            else if acceptKeyword("right") { _ = acceptKeyword("outer"); try expectKeyword("join"); kind = .right }
+            else if acceptKeyword("full") { _ = acceptKeyword("outer"); try expectKeyword("join"); kind = .full }
+            else if isKeyword("natural") { throw RedError(.featureNotSupported, "NATURAL JOIN is not supported; write the ON condition") }
+            else { break }
+            let right = try parseTablePrimary()
+            var condition: Expr?
+            if kind != .cross {
+                if acceptKeyword("using") { throw RedError(.featureNotSupported, "JOIN … USING is not supported yet; write ON a.x = b.x") }
+                try expectKeyword("on")
+                condition = try parseExpression()
+            }
+            left = .join(left, right, kind, on: condition)
+        }
+        return left
+    }
+
+    mutating func parseOptionalAlias() throws -> String? {
+        if acceptKeyword("as") { return try parseIdentifier(what: "alias") }
+        if case .identifier(let s, let quoted) = current.kind, quoted || (!Self.reserved.contains(s) && s != "return" && s != "limit") {
+            advance()
+            return s
+        }
+        return nil
+    }
+
+    mutating func parseTablePrimary() throws -> TableRef {
+        if acceptSymbol("(") {
+            if isKeyword("select") || isKeyword("with") || isKeyword("values") || isSymbol("(") {
+                let query = try parseQuery()
+                try expectSymbol(")")
+                guard let alias = try parseOptionalAlias() else { throw error("subquery in FROM must have an alias") }
+                if isSymbol("(") { _ = try parseNameList() }
+                return .subquery(query, alias: alias)
+            }
+            let inner = try parseFromList()
+            try expectSymbol(")")
+            return inner
+        }
+        if case .identifier(let s, false) = current.kind, ["any", "_any", "all", "universal", "entity", "mixed"].contains(s),
+           !isSymbol(".", ahead: 1) {
+            advance()
+            return .any(alias: try parseOptionalAlias())
+        }
+        if acceptSymbol("*") { return .any(alias: try parseOptionalAlias()) }
+        var name = try parseIdentifier(what: "table name")
+        if acceptSymbol(".") { name = try parseIdentifier(what: "table name") }  // schema-qualified: public.t
+        return .table(name, alias: try parseOptionalAlias())
+    }
+}
