@@ -2,7 +2,8 @@ import Synchronization
 
 /// A lock for async code: at most one holder, waiters suspend (no thread is
 /// blocked). Used to run one checkpoint at a time.
-final class AsyncMutex: Sendable {
+public final class AsyncMutex: Sendable {
+    public init() {}
     private struct State {
         var locked = false
         var waiters: [CheckedContinuation<Void, Never>] = []
@@ -10,7 +11,7 @@ final class AsyncMutex: Sendable {
 
     private let state = Mutex(State())
 
-    func lock() async {
+    public func lock() async {
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             let acquired = state.withLock { s in
                 if !s.locked {
@@ -24,7 +25,7 @@ final class AsyncMutex: Sendable {
         }
     }
 
-    func unlock() {
+    public func unlock() {
         let next = state.withLock { s -> CheckedContinuation<Void, Never>? in
             if s.waiters.isEmpty {
                 s.locked = false

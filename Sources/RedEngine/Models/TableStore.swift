@@ -231,7 +231,7 @@ public final class RowCursor {
     /// The raw next entry (KV stores key rows by user key, not rid).
     public func nextEntry() throws -> (key: [UInt8], row: StoredRow)? {
         guard let entry = try cursor.next() else { return nil }
-        return (entry.key, try StoredRow.decode(rid: 0, entry.value))
+        return (entry.key, try StoredRow.decode(rid: entry.key.count == 8 ? StoredRow.rid(fromKey: entry.key) : 0, entry.value))
     }
 }
 

@@ -1,0 +1,115 @@
+import RedCore
+import RedEngine
+import RedQuery
+import RedStorage
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A clock in epoch milliseconds; injectable so tests can move time (TTL).
+public protocol DatabaseClock: Sendable {
+    func nowMilliseconds() -> Int64
+}
+
+/// The wall clock.
+public struct SystemClock: DatabaseClock {
+    public init() {}
+    public func nowMilliseconds() -> Int64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        return Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000
+    }
+}
+
+/// A clock that moves only when told to (tests and deterministic replays).
+public final class ManualClock: DatabaseClock {
+    private let current: Atomic<Int64>
+    public init(milliseconds: Int64) { current = Atomic(milliseconds) }
+    public func nowMilliseconds() -> Int64 { current.load(ordering: .relaxed) }
+    public func advance(milliseconds: Int64) { current.add(milliseconds, ordering: .relaxed) }
+}
+
+/// Options for `Database.open`.
+public struct DatabaseOptions: Sendable {
+    /// Storage engine settings (sync mode, cache size, checkpoints …).
+    public var engine = EngineOptions()
+    /// The clock behind NOW() and TTL expiry.
+    public var clock: any DatabaseClock = SystemClock()
+    /// Parser limits applied to every statement.
+    public var parserLimits = ParserLimits()
+    /// Statements kept parsed in the prepared-statement cache (keyed by text).
+    public var statementCacheEntries = 256
+    public init() {}
+}
+
+/// An open database: one `.rdb` file (or memory), shared by any number of sessions.
+///
+/// ```swift
+/// let db = try await Database.open(path: "data.rdb")
+/// let session = db.session()
+/// let result = try await session.execute("SELECT 1 + 1 AS two")
+/// ```
+public final class Database: Sendable {
+    public let engine: StorageEngine
+    public let options: DatabaseOptions
+    let store: TableStore
+    let statementCache: StatementCache
+
+    init(engine: StorageEngine, options: DatabaseOptions) {
+        self.engine = engine
+        self.options = options
+        self.store = TableStore(engine: engine)
+        self.statementCache = StatementCache(capacity: options.statementCacheEntries, limits: options.parserLimits)
+    }
+
+    /// Opens (creating if needed) the database at `path`, recovering from its WAL.
+    public static func open(path: String, options: DatabaseOptions = DatabaseOptions()) async throws -> Database {
+        Database(engine: try await StorageEngine.open(path: path, options: options.engine), options: options)
+    }
+
+    /// A database kept in memory only: nothing is written to disk and everything is lost at close.
+    ///
+    /// ```swift
+    /// let db = try await Database.inMemory()
+    /// ```
+    public static func inMemory(options: DatabaseOptions = DatabaseOptions()) async throws -> Database {
+        var options = options
+        options.engine.syncMode = .off
+        options.engine.backgroundWork = false
+        let fileSystem = SimulatedFileSystem()
+        try fileSystem.createDirectory("/memory")
+        let engine = try await StorageEngine.open(path: "/memory/data.rdb", options: options.engine, fileSystem: fileSystem)
+        return Database(engine: engine, options: options)
+    }
+
+    /// A new session: a connection's worth of state (its open transaction).
+    public func session() -> Session { Session(database: self) }
+
+    /// Checkpoints and closes the files. Sessions must not be used afterwards.
+    public func close() async throws { try await engine.close() }
+}
+
+/// Parsed statements by text, so repeated queries skip the parser.
+final class StatementCache: Sendable {
+    let capacity: Int
+    let limits: ParserLimits
+    private let entries = Mutex<[String: [(Statement, String)]]>([:])
+
+    init(capacity: Int, limits: ParserLimits) {
+        self.capacity = capacity
+        self.limits = limits
+    }
+
+    func statements(for text: String) throws -> [(Statement, String)] {
+        if let hit = entries.withLock({ $0[text] }) { return hit }
+        let parsed = try Parser.parseScript(text, limits: limits)
+        entries.withLock { cache in
+            if cache.count >= capacity { cache.removeAll(keepingCapacity: true) }
+            if text.utf8.count <= 16_384 { cache[text] = parsed }
+        }
+        return parsed
+    }
+}

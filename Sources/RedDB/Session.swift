@@ -1,0 +1,142 @@
+import RedCore
+import RedEngine
+import RedQuery
+
+/// One client's conversation with a database: the surface every protocol
+/// (PG-wire, HTTP, RedWire, gRPC, MCP, CLI) drives through `execute`.
+///
+/// Transaction state machine (PostgreSQL's):
+/// - `idle`: each statement runs in its own transaction and commits (autocommit);
+///   a serialization failure is retried a few times, since nothing was acknowledged.
+/// - `active` after BEGIN: statements share one transaction until COMMIT/ROLLBACK.
+/// - `failed` after an error inside BEGIN: every statement but ROLLBACK/COMMIT is
+///   refused with 25P02; COMMIT then rolls back (as PostgreSQL does) and says so.
+///
+/// A session is used by one task at a time (like a connection); calls are serialised.
+public final class Session: @unchecked Sendable {
+    enum State {
+        case idle
+        case active(Transaction)
+        case failed(Transaction)
+    }
+
+    public let database: Database
+    private var state = State.idle
+    private let lock = AsyncMutex()
+
+    /// Retries of an autocommit statement that lost a write conflict.
+    static let autocommitAttempts = 8
+
+    init(database: Database) { self.database = database }
+
+    /// True between BEGIN and COMMIT/ROLLBACK.
+    public var inTransaction: Bool {
+        if case .idle = state { return false }
+        return true
+    }
+
+    /// True when an error has aborted the open transaction (only ROLLBACK is accepted).
+    public var transactionFailed: Bool {
+        if case .failed = state { return true }
+        return false
+    }
+
+    /// Runs every statement of `sql` in order and returns the last result.
+    ///
+    /// ```swift
+    /// let r = try await session.execute("SELECT name FROM users WHERE id = $1", parameters: [.integer(7)])
+    /// ```
+    @discardableResult
+    public func execute(_ sql: String, parameters: [Value] = []) async throws -> QueryResult {
+        let results = try await executeAll(sql, parameters: parameters)
+        return results.last ?? QueryResult(columns: [], rows: [], statementType: "empty", commandTag: "")
+    }
+
+    /// Runs every statement of `sql` and returns one result per statement.
+    public func executeAll(_ sql: String, parameters: [Value] = []) async throws -> [QueryResult] {
+        await lock.lock()
+        defer { lock.unlock() }
+        let statements = try database.statementCache.statements(for: sql)
+        var results: [QueryResult] = []
+        for (statement, _) in statements {
+            results.append(try await run(statement, parameters: parameters))
+        }
+        return results
+    }
+
+    func run(_ statement: Statement, parameters: [Value]) async throws -> QueryResult {
+        switch statement {
+        case .begin:
+            if inTransaction { return QueryResult(columns: [], rows: [], statementType: "begin", commandTag: "BEGIN", message: "there is already a transaction in progress") }
+            state = .active(try database.engine.begin())
+            return QueryResult(columns: [], rows: [], statementType: "begin", commandTag: "BEGIN", message: "BEGIN")
+        case .commit:
+            switch state {
+            case .idle:
+                return QueryResult(columns: [], rows: [], statementType: "commit", commandTag: "COMMIT", message: "there is no transaction in progress")
+            case .failed(let tx):
+                tx.rollback()
+                state = .idle
+                return QueryResult(columns: [], rows: [], statementType: "rollback", commandTag: "ROLLBACK", message: "the transaction had failed and was rolled back")
+            case .active(let tx):
+                state = .idle
+                try await tx.commit()
+                return QueryResult(columns: [], rows: [], statementType: "commit", commandTag: "COMMIT", message: "COMMIT")
+            }
+        case .rollback:
+            switch state {
+            case .idle:
+                return QueryResult(columns: [], rows: [], statementType: "rollback", commandTag: "ROLLBACK", message: "there is no transaction in progress")
+            case .active(let tx), .failed(let tx):
+                tx.rollback()
+                state = .idle
+                return QueryResult(columns: [], rows: [], statementType: "rollback", commandTag: "ROLLBACK", message: "ROLLBACK")
+            }
+        default:
+            break
+        }
+        switch state {
+        case .failed:
+            throw RedError(.inFailedTransaction, "current transaction is aborted, commands ignored until end of transaction block")
+        case .active(let tx):
+            do {
+                return try executor(tx, parameters).execute(statement)
+            } catch {
+                state = .failed(tx)
+                throw error
+            }
+        case .idle:
+            var attempt = 0
+            while true {
+                attempt += 1
+                let tx = try database.engine.begin()
+                do {
+                    let result = try executor(tx, parameters).execute(statement)
+                    try await tx.commit()
+                    return result
+                } catch let error as RedError where error.code == .serializationFailure && attempt < Self.autocommitAttempts {
+                    tx.rollback()
+                    try await Task.sleep(for: .microseconds(Int.random(in: 50...(200 << min(attempt, 6)))))
+                } catch {
+                    tx.rollback()
+                    throw error
+                }
+            }
+        }
+    }
+
+    func executor(_ tx: Transaction, _ parameters: [Value]) -> StatementExecutor {
+        StatementExecutor(transaction: tx, store: database.store, parameters: parameters, now: database.options.clock.nowMilliseconds())
+    }
+
+    /// Runs a query and decodes each row into `T` by column name.
+    ///
+    /// ```swift
+    /// struct User: Decodable { let id: Int; let name: String }
+    /// let users: [User] = try await session.query(User.self, "SELECT id, name FROM users")
+    /// ```
+    public func query<T: Decodable>(_ type: T.Type, _ sql: String, parameters: [Value] = []) async throws -> [T] {
+        let result = try await execute(sql, parameters: parameters)
+        return try result.rows.map { try T(from: RowDecoder(columns: result.columns.map(\.name), row: $0)) }
+    }
+}

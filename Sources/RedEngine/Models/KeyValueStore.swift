@@ -1,0 +1,31 @@
+import RedCore
+
+/// KV collections: items keyed by the user's key bytes instead of a rid.
+extension TableStore {
+    public func getKV(_ tx: Transaction, _ handle: TableHandle, key: String) throws -> StoredRow? {
+        guard let bytes = try tx.get(handle.collection, try Self.kvKey(key)) else { return nil }
+        return try StoredRow.decode(rid: 0, bytes)
+    }
+
+    public func putKV(_ tx: Transaction, _ handle: TableHandle, key: String, row: StoredRow) throws {
+        try tx.put(handle.collection, try Self.kvKey(key), row.encoded())
+    }
+
+    @discardableResult
+    public func deleteKV(_ tx: Transaction, _ handle: TableHandle, key: String) throws -> Bool {
+        try tx.delete(handle.collection, try Self.kvKey(key))
+    }
+
+    /// Deletes a row found by a scan, whatever the collection's key scheme.
+    public func deleteScanned(_ tx: Transaction, _ handle: TableHandle, key: [UInt8], row: StoredRow) throws {
+        if handle.schema.model == .kv { _ = try tx.delete(handle.collection, key) } else { try delete(tx, handle, row) }
+    }
+
+    static func kvKey(_ key: String) throws -> [UInt8] {
+        let bytes = Array(key.utf8)
+        guard !bytes.isEmpty, bytes.count <= Limits.maxKeyBytes else {
+            throw RedError(.limitExceeded, "KV keys must be 1 to \(Limits.maxKeyBytes) bytes, got \(bytes.count)")
+        }
+        return bytes
+    }
+}

@@ -1,0 +1,246 @@
+import RedCore
+import RedEngine
+
+/// CREATE / DROP / ALTER / TRUNCATE, indexes, views, VACUUM and SHOW.
+///
+/// DDL runs in the statement's transaction like any write, so a failed or
+/// rolled-back CREATE leaves nothing behind.
+struct DDLExecutor {
+    let context: ExecutionContext
+    var store: TableStore { context.store }
+    var tx: Transaction { context.transaction }
+
+    static let reservedColumnNames: Set<String> = ["rid", "created_at", "updated_at"]
+    static let maxColumns = 1600
+
+    func execute(_ statement: Statement) throws -> QueryResult {
+        switch statement {
+        case .createTable(let name, let ifNotExists, let specs, let appendOnly, let ttl):
+            if try exists(name) {
+                if ifNotExists { return .message("relation \"\(name)\" already exists, skipping", type: "create", tag: "CREATE TABLE") }
+                throw RedError(.duplicateCollection, "relation \"\(name)\" already exists")
+            }
+            guard !specs.isEmpty, specs.count <= Self.maxColumns else { throw RedError(.limitExceeded, "tables have 1 to \(Self.maxColumns) columns") }
+            var columns: [ColumnDefinition] = []
+            for (i, spec) in specs.enumerated() {
+                try validateNewColumn(spec, existing: columns)
+                columns.append(ColumnDefinition(id: UInt16(i + 1), name: spec.name, type: spec.type, notNull: spec.notNull,
+                                                primaryKey: spec.primaryKey, unique: spec.unique, defaultSQL: spec.defaultSQL))
+            }
+            guard columns.filter(\.primaryKey).count <= 1 else { throw RedError(.invalidOperation, "multiple primary keys for table \"\(name)\" are not allowed") }
+            _ = try store.create(tx, name, schema: CollectionSchema(model: .table, columns: columns, appendOnly: appendOnly, defaultTTLMilliseconds: ttl))
+            return .message("table '\(name)' created", type: "create", tag: "CREATE TABLE")
+        case .createCollection(let name, let model, let ifNotExists):
+            if try exists(name) {
+                if ifNotExists { return .message("relation \"\(name)\" already exists, skipping", type: "create", tag: "CREATE") }
+                throw RedError(.duplicateCollection, "relation \"\(name)\" already exists")
+            }
+            let schemaModel: CollectionSchema.Model = model == .kv ? .kv : .document
+            _ = try store.create(tx, name, schema: CollectionSchema(model: schemaModel))
+            return .message("\(schemaModel.rawValue) '\(name)' created", type: "create", tag: "CREATE")
+        case .dropTable(let names, let ifExists, let kind):
+            var dropped = 0
+            for name in names {
+                guard let handle = try store.open(tx, name) else {
+                    if ifExists { continue }
+                    throw RedError(.undefinedCollection, "\(kind == "table" ? "table" : "collection") \"\(name)\" does not exist")
+                }
+                if kind != "collection", kind != handle.schema.model.rawValue {
+                    throw RedError(.invalidOperation, "model mismatch: expected \(kind), got \(handle.schema.model.rawValue) (\(name))")
+                }
+                try store.drop(tx, handle)
+                dropped += 1
+            }
+            return .message("\(dropped) \(kind)\(dropped == 1 ? "" : "s") dropped", type: "drop", tag: kind == "table" ? "DROP TABLE" : "DROP")
+        case .truncate(let name):
+            let handle = try table(name)
+            let cursor = try store.scan(tx, handle)
+            var count = 0
+            while let (key, row) = try cursor.nextEntry() {
+                var stored = row
+                if handle.schema.model != .kv { stored.rid = StoredRow.rid(fromKey: key) }
+                try store.deleteScanned(tx, handle, key: key, row: stored)
+                count += 1
+            }
+            return .message("\(count) entities truncated from \(handle.schema.model.rawValue) '\(name)'", type: "truncate", tag: "TRUNCATE TABLE")
+        case .alterTable(let name, let ifExists, let actions):
+            guard var handle = try store.open(tx, name) else {
+                if ifExists { return .message("relation \"\(name)\" does not exist, skipping", type: "alter", tag: "ALTER TABLE") }
+                throw RedError(.undefinedCollection, "relation \"\(name)\" does not exist")
+            }
+            guard handle.schema.model == .table else { throw RedError(.invalidOperation, "\(name) is a \(handle.schema.model.rawValue), not a table") }
+            var notes: [String] = []
+            for action in actions {
+                handle = try alter(handle, action, &notes)
+            }
+            return .message("table '\(handle.name)' altered: \(notes.joined(separator: ", "))", type: "alter", tag: "ALTER TABLE")
+        case .createIndex(let name, let tableName, let columnNames, let unique, let method, let ifNotExists):
+            let handle = try table(tableName)
+            guard handle.schema.model == .table else { throw RedError(.invalidOperation, "indexes are supported on tables; \(tableName) is a \(handle.schema.model.rawValue)") }
+            if try findIndex(name) != nil {
+                if ifNotExists { return .message("relation \"\(name)\" already exists, skipping", type: "create", tag: "CREATE INDEX") }
+                throw RedError(.duplicateCollection, "relation \"\(name)\" already exists")
+            }
+            let ids = try columnNames.map { c -> UInt16 in
+                guard let column = handle.schema.column(named: c) else { throw RedError(.undefinedColumn, "column \"\(c)\" does not exist") }
+                return column.id
+            }
+            let updated = try store.createIndex(tx, handle, name: name, columnIDs: ids, unique: unique,
+                                                method: method == "hash" ? .hash : .btree, isConstraint: false, now: context.now)
+            _ = updated
+            return .message("\(unique ? "unique " : "")index '\(name)' created on '\(tableName)' (\(columnNames.joined(separator: ", "))) using \(method.uppercased())",
+                            type: "create", tag: "CREATE INDEX")
+        case .dropIndex(let name, let tableName, let ifExists):
+            let found: TableHandle?
+            if let tableName { found = try store.open(tx, tableName).flatMap { h in h.schema.indexes.contains { $0.name == name } ? h : nil } }
+            else { found = try findIndex(name) }
+            guard let handle = found else {
+                if ifExists { return .message("index \"\(name)\" does not exist, skipping", type: "drop", tag: "DROP INDEX") }
+                throw RedError(.undefinedObject, "index \"\(name)\" does not exist")
+            }
+            if handle.schema.indexes.first(where: { $0.name == name })?.isConstraint == true {
+                throw RedError(.invalidOperation, "cannot drop index \(name) because constraint \(name) on table \(handle.name) requires it")
+            }
+            _ = try store.dropIndex(tx, handle, named: name)
+            return .message("index '\(name)' dropped from '\(handle.name)'", type: "drop", tag: "DROP INDEX")
+        case .createView(let name, let orReplace, let ifNotExists, let query, let text):
+            if try store.open(tx, name) != nil { throw RedError(.duplicateCollection, "relation \"\(name)\" already exists") }
+            if try ViewCatalog.definition(of: name, tx) != nil, !orReplace {
+                if ifNotExists { return .message("view \"\(name)\" already exists, skipping", type: "create", tag: "CREATE VIEW") }
+                throw RedError(.duplicateCollection, "relation \"\(name)\" already exists")
+            }
+            _ = try Planner(context: context).planQuery(query, outer: nil)  // validates names now, as PostgreSQL does
+            try ViewCatalog.store(name, text: text, tx)
+            return .message("view '\(name)' created", type: "create", tag: "CREATE VIEW")
+        case .dropView(let name, let ifExists):
+            guard try ViewCatalog.remove(name, tx) else {
+                if ifExists { return .message("view \"\(name)\" does not exist, skipping", type: "drop", tag: "DROP VIEW") }
+                throw RedError(.undefinedCollection, "view \"\(name)\" does not exist")
+            }
+            return .message("view '\(name)' dropped", type: "drop", tag: "DROP VIEW")
+        case .vacuum(let name):
+            let handles = try name.map { [try table($0)] } ?? store.list(tx)
+            var reclaimed = 0
+            for handle in handles {
+                let cursor = try store.scan(tx, handle)
+                while let (key, row) = try cursor.nextEntry() {
+                    if row.isVisible(at: context.now) { continue }
+                    var stored = row
+                    if handle.schema.model != .kv { stored.rid = StoredRow.rid(fromKey: key) }
+                    try store.deleteScanned(tx, handle, key: key, row: stored)
+                    reclaimed += 1
+                }
+            }
+            return .message("vacuum reclaimed \(reclaimed) expired item\(reclaimed == 1 ? "" : "s")", type: "vacuum", tag: "VACUUM")
+        case .show(let what):
+            switch what {
+            case "tables", "collections":
+                let rows = try store.list(tx).map { [Value.text($0.name), .text($0.schema.model.rawValue)] }
+                return QueryResult(columns: [ResultColumn(name: "name", type: .text), ResultColumn(name: "model", type: .text)], rows: rows,
+                                   statementType: "select", commandTag: "SELECT \(rows.count)")
+            default:
+                throw RedError(.featureNotSupported, "SHOW \(what) is not supported; try SHOW TABLES")
+            }
+        default:
+            throw RedError(.internalError, "statement not handled by DDL")
+        }
+    }
+
+    func exists(_ name: String) throws -> Bool {
+        try store.open(tx, name) != nil || ViewCatalog.definition(of: name, tx) != nil
+    }
+
+    func table(_ name: String) throws -> TableHandle {
+        guard let handle = try store.open(tx, name) else { throw RedError(.undefinedCollection, "relation \"\(name)\" does not exist") }
+        return handle
+    }
+
+    func findIndex(_ name: String) throws -> TableHandle? {
+        try store.list(tx).first { $0.schema.indexes.contains { $0.name == name } }
+    }
+
+    func validateNewColumn(_ spec: ColumnSpec, existing: [ColumnDefinition]) throws {
+        guard !Self.reservedColumnNames.contains(spec.name) else {
+            throw RedError(.invalidOperation, "column name \"\(spec.name)\" is reserved for the system column of every row")
+        }
+        guard !existing.contains(where: { $0.name == spec.name }) else {
+            throw RedError(.duplicateCollection, "column \"\(spec.name)\" specified more than once")
+        }
+        if let sql = spec.defaultSQL {
+            var parser = try Parser(sql)
+            _ = try parser.parseExpression()
+        }
+    }
+
+    func alter(_ handle: TableHandle, _ action: AlterAction, _ notes: inout [String]) throws -> TableHandle {
+        var schema = handle.schema
+        switch action {
+        case .addColumn(let spec, let ifNotExists):
+            if schema.column(named: spec.name) != nil, ifNotExists {
+                notes.append("column '\(spec.name)' already exists, skipped")
+                return handle
+            }
+            try validateNewColumn(spec, existing: schema.columns)
+            if spec.primaryKey { throw RedError(.featureNotSupported, "adding a PRIMARY KEY column is not supported; add the column, then CREATE UNIQUE INDEX") }
+            let column = ColumnDefinition(id: schema.nextColumnID, name: spec.name, type: spec.type, notNull: spec.notNull,
+                                          unique: spec.unique, defaultSQL: spec.defaultSQL)
+            schema.nextColumnID += 1
+            schema.columns.append(column)
+            var updated = try store.setSchema(tx, handle, schema)
+            // Existing rows take the default now (as PostgreSQL does), or fail NOT NULL.
+            if spec.defaultSQL != nil || spec.notNull {
+                var defaults = DefaultValues(planner: Planner(context: context), context: context)
+                let cursor = try store.scan(tx, updated)
+                var rewrites: [(StoredRow, StoredRow)] = []
+                while let row = try cursor.next() {
+                    let value = try defaults.value(for: column, handle: updated)
+                    if value.isNull, column.notNull, row.isVisible(at: context.now) {
+                        throw RedError(.notNullViolation, "column \"\(column.name)\" of relation \"\(handle.name)\" contains null values")
+                    }
+                    var new = row
+                    if !value.isNull { new.values[column.id] = value }
+                    rewrites.append((row, new))
+                }
+                for (old, new) in rewrites { try store.update(tx, updated, old: old, new: new, now: context.now) }
+            }
+            if spec.unique {
+                updated = try store.createIndex(tx, updated, name: "\(handle.name)_\(spec.name)_key", columnIDs: [column.id], unique: true,
+                                                method: .btree, isConstraint: true, now: context.now)
+            }
+            notes.append("column '\(spec.name)' added")
+            return updated
+        case .dropColumn(let name, let ifExists):
+            guard let column = schema.column(named: name) else {
+                if ifExists { notes.append("column '\(name)' does not exist, skipped"); return handle }
+                throw RedError(.undefinedColumn, "column \"\(name)\" of relation \"\(handle.name)\" does not exist")
+            }
+            guard schema.columns.count > 1 else { throw RedError(.invalidOperation, "cannot drop the last column of table \"\(handle.name)\"") }
+            var current = handle
+            for index in schema.indexes where index.columnIDs.contains(column.id) {
+                current = try store.dropIndex(tx, current, named: index.name)
+            }
+            schema = current.schema
+            schema.columns.removeAll { $0.id == column.id }
+            notes.append("column '\(name)' dropped")
+            return try store.setSchema(tx, current, schema)
+        case .renameColumn(let old, let new):
+            guard let i = schema.columns.firstIndex(where: { $0.name == old }) else {
+                throw RedError(.undefinedColumn, "column \"\(old)\" does not exist")
+            }
+            guard schema.column(named: new) == nil, !Self.reservedColumnNames.contains(new) else {
+                throw RedError(.duplicateCollection, "column \"\(new)\" of relation \"\(handle.name)\" already exists")
+            }
+            schema.columns[i].name = new
+            notes.append("column '\(old)' renamed to '\(new)'")
+            return try store.setSchema(tx, handle, schema)
+        case .renameTable(let newName):
+            if try ViewCatalog.definition(of: newName, tx) != nil { throw RedError(.duplicateCollection, "relation \"\(newName)\" already exists") }
+            notes.append("renamed to '\(newName)'")
+            return try store.rename(tx, handle, to: newName)
+        case .setAppendOnly(let on):
+            schema.appendOnly = on
+            notes.append("append_only = \(on)")
+            return try store.setSchema(tx, handle, schema)
+        }
+    }
+}

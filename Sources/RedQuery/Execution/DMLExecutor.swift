@@ -1,0 +1,360 @@
+import RedCore
+import RedEngine
+
+/// INSERT, UPDATE and DELETE for tables and document collections.
+///
+/// Writes are validated row by row before they reach the store: values are
+/// coerced to the column type (22P02/22003 on failure), NOT NULL is checked
+/// (23502) and unique indexes reject duplicates (23505). UPDATE and DELETE
+/// first collect every target row, then write, so a statement never sees its
+/// own changes. A failing statement leaves its transaction to the session,
+/// which rolls it back (autocommit) or marks it failed (inside BEGIN).
+struct DMLExecutor {
+    let context: ExecutionContext
+    var store: TableStore { context.store }
+    var tx: Transaction { context.transaction }
+
+    // MARK: INSERT
+
+    func insert(_ statement: InsertStatement) throws -> QueryResult {
+        var handle = try store.open(tx, statement.table)
+        if handle == nil {
+            switch statement.model {
+            case .row:
+                if try ViewCatalog.definition(of: statement.table, tx) != nil {
+                    throw RedError(.invalidOperation, "cannot insert into view \"\(statement.table)\"")
+                }
+                throw RedError(.undefinedCollection, "relation \"\(statement.table)\" does not exist")
+            case .document: handle = try store.create(tx, statement.table, schema: CollectionSchema(model: .document))
+            case .kv: handle = try store.create(tx, statement.table, schema: CollectionSchema(model: .kv))
+            }
+        }
+        guard let handle else { throw RedError(.internalError, "no target collection") }
+        if statement.model == .document, handle.schema.model != .document {
+            throw RedError(.invalidOperation, "model mismatch: \(statement.table) is a \(handle.schema.model.rawValue), not a document collection")
+        }
+        let planner = Planner(context: context)
+        let sourceRows = try evaluateSource(statement, planner)
+        let expiresAt = try expiry(ttl: statement.ttlMilliseconds, at: statement.expiresAt, schema: handle.schema, planner: planner)
+        var returned: [[Value]] = []
+        let returning = try statement.returning.map { try bindReturning($0, handle: handle, alias: nil, planner: planner) }
+        var defaults = DefaultValues(planner: planner, context: context)
+        for source in sourceRows {
+            let row: StoredRow
+            switch handle.schema.model {
+            case .table: row = try tableRow(statement.columns, source, handle, &defaults, expiresAt: expiresAt)
+            case .document: row = try documentRow(statement.columns, source, handle, expiresAt: expiresAt)
+            case .kv:
+                try insertKV(statement.columns, source, handle, expiresAt: expiresAt)
+                continue
+            }
+            try store.insert(tx, handle, row, now: context.now)
+            if let returning {
+                let values = TableScanNode.values(of: row, key: StoredRow.key(rid: row.rid), schema: handle.schema)
+                let eval = context.evaluation([])
+                returned.append(try returning.exprs.map { try eval.evaluate($0, values) })
+            }
+        }
+        return finish(type: "insert", tag: "INSERT 0 \(sourceRows.count)", affected: sourceRows.count, returning: returning, rows: returned)
+    }
+
+    /// The source rows; `nil` cells stand for DEFAULT (written or omitted).
+    func evaluateSource(_ statement: InsertStatement, _ planner: Planner) throws -> [[Value?]] {
+        if case .values(let rows) = statement.source.body, statement.source.orderBy.isEmpty, statement.source.limit == nil {
+            let ctx = BindingContext(scope: Scope([], parent: nil), aggregatesForbiddenIn: "VALUES")
+            let eval = context.evaluation([])
+            var out: [[Value?]] = []
+            out.reserveCapacity(rows.count)
+            for row in rows {
+                var values: [Value?] = []
+                for expr in row {
+                    if case .function(let call) = expr, call.name == "__default" { values.append(nil); continue }
+                    values.append(try eval.evaluate(try planner.bind(expr, ctx), []))
+                }
+                out.append(values)
+            }
+            return out
+        }
+        let plan = try planner.planQuery(statement.source, outer: nil)
+        let iterator = try context.open(plan, outerRows: [])
+        var out: [[Value?]] = []
+        while let row = try iterator.next() { out.append(row.map { $0 }) }
+        return out
+    }
+
+    func expiry(ttl: Int64?, at: Expr?, schema: CollectionSchema, planner: Planner) throws -> Int64? {
+        if let at {
+            let v = try context.evaluation([]).evaluate(try planner.bind(at, BindingContext(scope: Scope([], parent: nil))), [])
+            switch v {
+            case .integer(let ms): return ms
+            case .timestamp(let ms): return ms
+            case .text(let s):
+                if let ms = Int64(s) { return ms }
+                if case .timestamp(let ms) = try DataType.timestamp.coerce(.text(s)) { return ms }
+            default: break
+            }
+            throw RedError(.invalidTextRepresentation, "WITH EXPIRES AT needs unix milliseconds or a timestamp, got \(v.displayText)")
+        }
+        if let ttl = ttl ?? schema.defaultTTLMilliseconds { return context.now + ttl }
+        return nil
+    }
+
+    func tableRow(_ columnNames: [String]?, _ source: [Value?], _ handle: TableHandle, _ defaults: inout DefaultValues,
+                  expiresAt: Int64?) throws -> StoredRow {
+        let schema = handle.schema
+        let targets: [ColumnDefinition]
+        if let columnNames {
+            targets = try columnNames.map { name in
+                guard let column = schema.column(named: name) else {
+                    throw RedError(.undefinedColumn, "column \"\(name)\" of relation \"\(handle.name)\" does not exist")
+                }
+                return column
+            }
+            if Set(targets.map(\.id)).count != targets.count {
+                throw RedError(.syntaxError, "column specified more than once in INSERT")
+            }
+        } else {
+            targets = Array(schema.columns.prefix(source.count))
+        }
+        guard source.count <= targets.count || columnNames == nil else {
+            throw RedError(.syntaxError, "INSERT has more expressions than target columns")
+        }
+        guard source.count <= schema.columns.count else { throw RedError(.syntaxError, "INSERT has more expressions than target columns") }
+        guard source.count >= targets.count else { throw RedError(.syntaxError, "INSERT has more target columns than expressions") }
+        var values: [UInt16: Value] = [:]
+        for (i, column) in targets.enumerated() {
+            if let v = source[i] { values[column.id] = try coerce(v, column, handle) }
+        }
+        for column in schema.columns where values[column.id] == nil {
+            values[column.id] = try defaults.value(for: column, handle: handle)
+        }
+        for column in schema.columns where column.notNull && (values[column.id] ?? .null).isNull {
+            throw RedError(.notNullViolation, "null value in column \"\(column.name)\" of relation \"\(handle.name)\" violates not-null constraint")
+        }
+        values = values.filter { !$0.value.isNull }
+        let rid = try store.nextRowID(tx, handle)
+        return StoredRow(rid: rid, values: values, expiresAt: expiresAt, createdAt: context.now, updatedAt: context.now)
+    }
+
+    func coerce(_ v: Value, _ column: ColumnDefinition, _ handle: TableHandle) throws -> Value {
+        do { return try column.type.coerce(v) } catch let error as RedError {
+            throw RedError(error.code, "\(error.message) (column \"\(column.name)\" of relation \"\(handle.name)\")")
+        }
+    }
+
+    func documentRow(_ columnNames: [String]?, _ source: [Value?], _ handle: TableHandle, expiresAt: Int64?) throws -> StoredRow {
+        if let columnNames, columnNames != ["body"] {
+            throw RedError(.undefinedColumn, "document inserts take one column, body (got \(columnNames.joined(separator: ", ")))")
+        }
+        guard source.count == 1, let value = source[0] else { throw RedError(.syntaxError, "a document insert takes exactly one value: the JSON body") }
+        let body: JSONValue
+        switch value {
+        case .json(let j): body = j
+        case .text(let s):
+            do { body = try JSONValue.parse(s) } catch { throw RedError(.invalidTextRepresentation, "invalid JSON body: \(s)") }
+        default: throw RedError(.invalidTextRepresentation, "a document body must be a JSON object, got \(value.kindName)")
+        }
+        guard case .object = body else { throw RedError(.invalidTextRepresentation, "a document body must be a JSON object") }
+        let rid = try store.nextRowID(tx, handle)
+        return StoredRow(rid: rid, values: [0: .json(body)], expiresAt: expiresAt, createdAt: context.now, updatedAt: context.now)
+    }
+
+    func insertKV(_ columnNames: [String]?, _ source: [Value?], _ handle: TableHandle, expiresAt: Int64?) throws {
+        let names = columnNames ?? ["key", "value"]
+        guard let k = names.firstIndex(of: "key"), let v = names.firstIndex(of: "value"), names.count == 2, source.count == 2 else {
+            throw RedError(.syntaxError, "KV inserts take the columns (key, value)")
+        }
+        guard let key = source[k], !key.isNull else { throw RedError(.notNullViolation, "a KV key cannot be null") }
+        try KVExecutor(context: context).put(handle, key: key.displayText, value: source[v] ?? .null, expiresAt: expiresAt)
+    }
+
+    // MARK: UPDATE / DELETE
+
+    func writableTarget(_ table: String) throws -> TableHandle {
+        guard let handle = try store.open(tx, table) else {
+            if try ViewCatalog.definition(of: table, tx) != nil { throw RedError(.invalidOperation, "cannot change view \"\(table)\"") }
+            throw RedError(.undefinedCollection, "relation \"\(table)\" does not exist")
+        }
+        return handle
+    }
+
+    func targetScan(table: String, alias: String?, whereClause: Expr?, planner: Planner) throws -> TableScanNode {
+        let handle = try writableTarget(table)
+        let scan = TableScanNode(handle: handle, qualifier: alias ?? table)
+        if let whereClause {
+            let scope = Scope(scan.columns, parent: nil)
+            scan.addPredicates(try planner.bind(whereClause, BindingContext(scope: scope, aggregatesForbiddenIn: "WHERE")).conjuncts)
+        }
+        return scan
+    }
+
+    /// Every (key, stored row, values) the statement targets, read before any write.
+    func collectTargets(_ scan: TableScanNode) throws -> [(key: [UInt8], row: StoredRow, values: [Value])] {
+        let iterator = try scan.openRows(context, outerRows: [])
+        var targets: [(key: [UInt8], row: StoredRow, values: [Value])] = []
+        while let values = try iterator.next() {
+            guard let row = iterator.currentRow else { continue }
+            targets.append((iterator.currentKey, row, values))
+        }
+        return targets
+    }
+
+    func update(table: String, alias: String?, assignments: [Assignment], whereClause: Expr?, returning: [SelectItem]?) throws -> QueryResult {
+        let planner = Planner(context: context)
+        let scan = try targetScan(table: table, alias: alias, whereClause: whereClause, planner: planner)
+        let handle = scan.handle
+        if handle.schema.appendOnly {
+            throw RedError(.invalidOperation, "table \"\(table)\" is APPEND ONLY: UPDATE is not allowed")
+        }
+        let scope = Scope(scan.columns, parent: nil)
+        let ctx = BindingContext(scope: scope, aggregatesForbiddenIn: "UPDATE")
+        var bound: [(column: ColumnDefinition?, path: [String], value: BoundExpr?)] = []
+        var defaults = DefaultValues(planner: planner, context: context)
+        for a in assignments {
+            var value: BoundExpr?
+            if case .function(let call) = a.value, call.name == "__default" { value = nil } else {
+                let rhs = try planner.bind(a.value, ctx)
+                if a.op == "=" { value = rhs } else {
+                    let current = try planner.bind(.column([a.column]), ctx)
+                    value = .arithmetic(String(a.op.dropLast()), current, rhs)
+                }
+            }
+            switch handle.schema.model {
+            case .table:
+                guard let column = handle.schema.column(named: a.column) else {
+                    throw RedError(.undefinedColumn, "column \"\(a.column)\" of relation \"\(table)\" does not exist")
+                }
+                bound.append((column, [], value))
+            case .document: bound.append((nil, a.column.split(separator: ".").map(String.init), value))
+            case .kv:
+                guard a.column == "value" else { throw RedError(.invalidOperation, "only the value of a KV item can be updated") }
+                bound.append((nil, ["value"], value))
+            }
+        }
+        let returningExprs = try returning.map { try bindReturning($0, handle: handle, alias: alias, planner: planner) }
+        let targets = try collectTargets(scan)
+        let eval = context.evaluation([])
+        var returned: [[Value]] = []
+        // Validate every new row before writing any (the statement is atomic either way; this keeps errors early).
+        var updates: [(key: [UInt8], old: StoredRow, new: StoredRow)] = []
+        for target in targets {
+            var new = target.row
+            new.updatedAt = context.now
+            for assignment in bound {
+                let v = try assignment.value.map { try eval.evaluate($0, target.values) }
+                switch handle.schema.model {
+                case .table:
+                    let column = assignment.column!
+                    let value = try v.map { try coerce($0, column, handle) } ?? (try defaults.value(for: column, handle: handle))
+                    if column.notNull, value.isNull {
+                        throw RedError(.notNullViolation, "null value in column \"\(column.name)\" of relation \"\(handle.name)\" violates not-null constraint")
+                    }
+                    new.values[column.id] = value.isNull ? nil : value
+                case .document:
+                    guard case .json(let body) = new.values[0] ?? .null else { continue }
+                    new.values[0] = .json(Self.setting(body, path: assignment.path, to: (v ?? .null).jsonValue))
+                case .kv:
+                    new.values[0] = v ?? .null
+                }
+            }
+            updates.append((target.key, target.row, new))
+        }
+        for u in updates {
+            if handle.schema.model == .kv {
+                try store.putKV(tx, handle, key: String(decoding: u.key, as: UTF8.self), row: u.new)
+            } else {
+                try store.update(tx, handle, old: u.old, new: u.new, now: context.now)
+            }
+            if let returningExprs {
+                let values = TableScanNode.values(of: u.new, key: u.key, schema: handle.schema)
+                returned.append(try returningExprs.exprs.map { try eval.evaluate($0, values) })
+            }
+        }
+        return finish(type: "update", tag: "UPDATE \(updates.count)", affected: updates.count, returning: returningExprs, rows: returned)
+    }
+
+    func delete(table: String, alias: String?, whereClause: Expr?, returning: [SelectItem]?) throws -> QueryResult {
+        let planner = Planner(context: context)
+        let scan = try targetScan(table: table, alias: alias, whereClause: whereClause, planner: planner)
+        let handle = scan.handle
+        if handle.schema.appendOnly {
+            throw RedError(.invalidOperation, "table \"\(table)\" is APPEND ONLY: DELETE is not allowed")
+        }
+        let returningExprs = try returning.map { try bindReturning($0, handle: handle, alias: alias, planner: planner) }
+        let targets = try collectTargets(scan)
+        let eval = context.evaluation([])
+        var returned: [[Value]] = []
+        for target in targets {
+            try store.deleteScanned(tx, handle, key: target.key, row: target.row)
+            if let returningExprs { returned.append(try returningExprs.exprs.map { try eval.evaluate($0, target.values) }) }
+        }
+        return finish(type: "delete", tag: "DELETE \(targets.count)", affected: targets.count, returning: returningExprs, rows: returned)
+    }
+
+    static func setting(_ body: JSONValue, path: [String], to value: JSONValue) -> JSONValue {
+        guard let first = path.first else { return value }
+        guard case .object(var members) = body else { return body }
+        let rest = Array(path.dropFirst())
+        if let i = members.firstIndex(where: { $0.0 == first }) {
+            members[i].1 = rest.isEmpty ? value : setting(members[i].1, path: rest, to: value)
+        } else {
+            members.append((first, rest.isEmpty ? value : setting(.object([]), path: rest, to: value)))
+        }
+        return .object(members)
+    }
+
+    // MARK: RETURNING
+
+    struct Returning {
+        let exprs: [BoundExpr]
+        let columns: [ScopeColumn]
+    }
+
+    func bindReturning(_ items: [SelectItem], handle: TableHandle, alias: String?, planner: Planner) throws -> Returning {
+        let columns = TableScanNode.columns(of: handle.schema, qualifier: alias ?? handle.name)
+        let scope = Scope(columns, parent: nil)
+        let ctx = BindingContext(scope: scope, aggregatesForbiddenIn: "RETURNING")
+        var exprs: [BoundExpr] = []
+        var out: [ScopeColumn] = []
+        for item in items {
+            if case .star = item.expr {
+                for (i, c) in columns.enumerated() where !c.hidden {
+                    exprs.append(.column(i))
+                    out.append(ScopeColumn(qualifier: nil, name: c.name, type: c.type))
+                }
+                continue
+            }
+            let bound = try planner.bind(item.expr, ctx)
+            exprs.append(bound)
+            out.append(ScopeColumn(qualifier: nil, name: item.alias ?? Planner.columnName(item.expr), type: Planner.type(of: bound, scope: scope, aggregation: nil)))
+        }
+        return Returning(exprs: exprs, columns: out)
+    }
+
+    func finish(type: String, tag: String, affected: Int, returning: Returning?, rows: [[Value]]) -> QueryResult {
+        guard let returning else { return QueryResult(columns: [], rows: [], rowsAffected: affected, statementType: type, commandTag: tag) }
+        return QueryResult(columns: StatementExecutor.resultColumns(returning.columns, rows), rows: rows, rowsAffected: affected,
+                           statementType: type, commandTag: tag)
+    }
+}
+
+/// Column DEFAULT expressions, parsed once per statement.
+struct DefaultValues {
+    let planner: Planner
+    let context: ExecutionContext
+    var parsed: [UInt16: BoundExpr] = [:]
+
+    mutating func value(for column: ColumnDefinition, handle: TableHandle) throws -> Value {
+        guard let sql = column.defaultSQL else { return .null }
+        let expr: BoundExpr
+        if let cached = parsed[column.id] { expr = cached } else {
+            var parser = try Parser(sql)
+            expr = try planner.bind(try parser.parseExpression(), BindingContext(scope: Scope([], parent: nil), aggregatesForbiddenIn: "DEFAULT"))
+            parsed[column.id] = expr
+        }
+        let v = try context.evaluation([]).evaluate(expr, [])
+        do { return try column.type.coerce(v) } catch let error as RedError {
+            throw RedError(error.code, "\(error.message) (default of column \"\(column.name)\" of relation \"\(handle.name)\")")
+        }
+    }
+}

@@ -1,0 +1,311 @@
+import RedCore
+
+/// Evaluates bound expressions against a row.
+///
+/// `outerRows` is the stack of enclosing rows for correlated subqueries
+/// (last = nearest). Errors follow PostgreSQL: 22012 division by zero,
+/// 22003 integer overflow, 22P02 for text that does not convert, 21000 for a
+/// scalar subquery with more than one row.
+struct Evaluation {
+    let context: ExecutionContext
+    var outerRows: [[Value]]
+
+    func evaluate(_ expr: BoundExpr, _ row: [Value]) throws -> Value {
+        switch expr {
+        case .constant(let v): return v
+        case .column(let i): return i < row.count ? row[i] : .null
+        case .outer(let depth, let index):
+            let position = outerRows.count - depth
+            guard position >= 0, position < outerRows.count, index < outerRows[position].count else { return .null }
+            return outerRows[position][index]
+        case .documentField(let column, let path):
+            guard column < row.count else { return .null }
+            return Self.extract(row[column], path: path)
+        case .parameter(let n):
+            guard n >= 1, n <= context.parameters.count else {
+                throw RedError(.invalidParameters, "there is no parameter $\(n): the statement was given \(context.parameters.count)")
+            }
+            return context.parameters[n - 1]
+        case .negate(let e):
+            switch try evaluate(e, row) {
+            case .null: return .null
+            case .integer(let i):
+                guard i != .min else { throw RedError(.numericOutOfRange, "integer out of range") }
+                return .integer(-i)
+            case .float(let d): return .float(-d)
+            case .text(let s):
+                let n = try Arithmetic.number(fromText: s)
+                return try evaluate(.negate(.constant(n)), row)
+            case let other: throw RedError(.undefinedFunction, "operator does not exist: - \(other.kindName)")
+            }
+        case .not(let e):
+            switch try Self.truth(try evaluate(e, row)) {
+            case nil: return .null
+            case let b?: return .boolean(!b)
+            }
+        case .and(let a, let b):
+            let left = try Self.truth(try evaluate(a, row))
+            if left == false { return .boolean(false) }
+            let right = try Self.truth(try evaluate(b, row))
+            if right == false { return .boolean(false) }
+            if left == nil || right == nil { return .null }
+            return .boolean(true)
+        case .or(let a, let b):
+            let left = try Self.truth(try evaluate(a, row))
+            if left == true { return .boolean(true) }
+            let right = try Self.truth(try evaluate(b, row))
+            if right == true { return .boolean(true) }
+            if left == nil || right == nil { return .null }
+            return .boolean(false)
+        case .arithmetic(let op, let a, let b):
+            return try Arithmetic.apply(op, try evaluate(a, row), try evaluate(b, row))
+        case .concat(let a, let b):
+            let l = try evaluate(a, row), r = try evaluate(b, row)
+            if l.isNull || r.isNull { return .null }
+            if case .json(.array(let x)) = l, case .json(.array(let y)) = r { return .json(.array(x + y)) }
+            return .text(l.displayText + r.displayText)
+        case .comparison(let op, let a, let b):
+            return try Self.compare(op, try evaluate(a, row), try evaluate(b, row))
+        case .isNull(let e, let negated):
+            return .boolean(try evaluate(e, row).isNull != negated)
+        case .distinctFrom(let a, let b, let negated):
+            let l = try evaluate(a, row), r = try evaluate(b, row)
+            let distinct: Bool
+            if l.isNull || r.isNull { distinct = l.isNull != r.isNull } else { distinct = try Self.compare("=", l, r) != .boolean(true) }
+            return .boolean(distinct != negated)
+        case .between(let e, let low, let high, let negated):
+            let v = try evaluate(e, row)
+            let result = try evaluate(.and(.comparison(">=", .constant(v), low), .comparison("<=", .constant(v), high)), row)
+            return negated ? try evaluate(.not(.constant(result)), row) : result
+        case .inList(let e, let items, let negated):
+            let v = try evaluate(e, row)
+            var candidates: [Value] = []
+            candidates.reserveCapacity(items.count)
+            for item in items { candidates.append(try evaluate(item, row)) }
+            return try Self.membership(v, candidates, negated: negated)
+        case .inSubquery(let e, let plan, let negated):
+            let v = try evaluate(e, row)
+            let rows = try runSubquery(plan, row)
+            return try Self.membership(v, rows.map { $0.first ?? .null }, negated: negated)
+        case .exists(let plan, let negated):
+            let rows = try runSubquery(plan, row, limit: 1)
+            return .boolean(rows.isEmpty == negated)
+        case .scalarSubquery(let plan):
+            let rows = try runSubquery(plan, row, limit: 2)
+            guard rows.count <= 1 else { throw RedError(.cardinalityViolation, "more than one row returned by a subquery used as an expression") }
+            return rows.first?.first ?? .null
+        case .like(let e, let p, let ci, let negated):
+            let v = try evaluate(e, row), pattern = try evaluate(p, row)
+            if v.isNull || pattern.isNull { return .null }
+            let matched = LikePattern.matches(v.displayText, pattern.displayText, caseInsensitive: ci)
+            return .boolean(matched != negated)
+        case .caseWhen(let operand, let branches, let otherwise):
+            if let operand {
+                let subject = try evaluate(operand, row)
+                for (candidate, result) in branches where try Self.compare("=", subject, try evaluate(candidate, row)) == .boolean(true) {
+                    return try evaluate(result, row)
+                }
+            } else {
+                for (condition, result) in branches where try Self.truth(try evaluate(condition, row)) == true {
+                    return try evaluate(result, row)
+                }
+            }
+            return try otherwise.map { try evaluate($0, row) } ?? .null
+        case .cast(let e, let type):
+            return try Self.cast(try evaluate(e, row), to: type)
+        case .function(let f, let args):
+            var values: [Value] = []
+            values.reserveCapacity(args.count)
+            for a in args { values.append(try evaluate(a, row)) }
+            return try f.call(values, context)
+        case .array(let items):
+            var values: [Value] = []
+            for item in items { values.append(try evaluate(item, row)) }
+            if !values.isEmpty, values.allSatisfy({ $0.doubleValue != nil }) {
+                return .json(.array(values.map { $0.jsonValue }))
+            }
+            return .json(.array(values.map { $0.jsonValue }))
+        }
+    }
+
+    func runSubquery(_ plan: SubqueryPlan, _ row: [Value], limit: Int = .max) throws -> [[Value]] {
+        if plan.outerColumns.isEmpty, let cached = plan.cache { return cached }
+        var outerRow = row
+        if let map = plan.outerMap {
+            outerRow = Array(repeating: .null, count: (map.values.max() ?? 0) + 1)
+            for (local, original) in map where local < row.count { outerRow[original] = row[local] }
+        }
+        let iterator = try context.open(plan.plan, outerRows: outerRows + [outerRow])
+        var rows: [[Value]] = []
+        let cacheable = plan.outerColumns.isEmpty
+        while let r = try iterator.next() {
+            rows.append(r)
+            if !cacheable, rows.count >= limit { break }
+        }
+        if cacheable { plan.cache = rows }
+        return rows
+    }
+
+    /// SQL truth of a value: nil for NULL (unknown).
+    static func truth(_ v: Value) throws -> Bool? {
+        switch v {
+        case .null: return nil
+        case .boolean(let b): return b
+        case .integer(let i): return i != 0
+        case .text(let s):
+            if case .boolean(let b) = try DataType.boolean.coerce(.text(s)) { return b }
+            return nil
+        default: throw RedError(.datatypeMismatch, "argument of WHERE/boolean context must be boolean, not \(v.kindName)")
+        }
+    }
+
+    static func membership(_ v: Value, _ candidates: [Value], negated: Bool) throws -> Value {
+        if v.isNull { return candidates.isEmpty ? .boolean(negated) : .null }
+        var sawNull = false
+        for c in candidates {
+            switch try compare("=", v, c) {
+            case .boolean(true): return .boolean(!negated)
+            case .null: sawNull = true
+            default: break
+            }
+        }
+        return sawNull ? .null : .boolean(negated)
+    }
+
+    /// Comparison with PostgreSQL's implicit conversion of untyped text to the other side's type.
+    static func compare(_ op: String, _ l: Value, _ r: Value) throws -> Value {
+        if l.isNull || r.isNull { return .null }
+        var order = Value.compare(l, r)
+        if order == nil {
+            switch (l, r) {
+            case (.text(let s), _) where r.doubleValue != nil: order = Value.compare(try Arithmetic.number(fromText: s), r)
+            case (_, .text(let s)) where l.doubleValue != nil: order = Value.compare(l, try Arithmetic.number(fromText: s))
+            case (.text(let s), .boolean): order = Value.compare(try DataType.boolean.coerce(.text(s)), r)
+            case (.boolean, .text(let s)): order = Value.compare(l, try DataType.boolean.coerce(.text(s)))
+            case (.text(let s), .json): order = Value.compare(try DataType.json.coerce(.text(s)), r)
+            case (.json, .text(let s)): order = Value.compare(l, try DataType.json.coerce(.text(s)))
+            default: break
+            }
+        }
+        guard let c = order else {
+            throw RedError(.undefinedFunction, "operator does not exist: \(l.kindName) \(op) \(r.kindName)")
+        }
+        switch op {
+        case "=": return .boolean(c == 0)
+        case "<>": return .boolean(c != 0)
+        case "<": return .boolean(c < 0)
+        case "<=": return .boolean(c <= 0)
+        case ">": return .boolean(c > 0)
+        default: return .boolean(c >= 0)
+        }
+    }
+
+    static func cast(_ v: Value, to type: DataType) throws -> Value {
+        if type == .integer, case .text(let s) = v, s.contains(".") || s.lowercased().contains("e") {
+            throw RedError(.invalidTextRepresentation, "invalid input syntax for type integer: \"\(s)\"")
+        }
+        if type == .text, case .json(.string(let s)) = v { return .text(s) }
+        if type == .integer || type == .float, case .json(let j) = v {
+            return try type.coerce(Value(json: j))
+        }
+        return try type.coerce(v)
+    }
+
+    /// Reads a dotted path inside a JSON document (`address.city`, `tags.0`).
+    static func extract(_ v: Value, path: [String]) -> Value {
+        guard case .json(var node) = v else { return path.isEmpty ? v : .null }
+        for key in path {
+            switch node {
+            case .object:
+                guard let next = node[key] else { return .null }
+                node = next
+            case .array(let items):
+                guard let i = Int(key), i >= 0, i < items.count else { return .null }
+                node = items[i]
+            default: return .null
+            }
+        }
+        return Value(json: node)
+    }
+}
+
+/// Numeric operators with exact 64-bit integer math.
+enum Arithmetic {
+    static func number(fromText s: String) throws -> Value {
+        let t = s.trimmingSpaces()
+        if let i = Int64(t) { return .integer(i) }
+        if let d = Double(t) { return .float(d) }
+        throw RedError(.invalidTextRepresentation, "invalid input syntax for type numeric: \"\(s)\"")
+    }
+
+    static func apply(_ op: String, _ l: Value, _ r: Value) throws -> Value {
+        if l.isNull || r.isNull { return .null }
+        switch (l, r) {
+        case (.text(let s), _): return try apply(op, try number(fromText: s), r)
+        case (_, .text(let s)): return try apply(op, l, try number(fromText: s))
+        case let (.integer(a), .integer(b)):
+            switch op {
+            case "+": let (v, o) = a.addingReportingOverflow(b); if o { throw overflow() }; return .integer(v)
+            case "-": let (v, o) = a.subtractingReportingOverflow(b); if o { throw overflow() }; return .integer(v)
+            case "*": let (v, o) = a.multipliedReportingOverflow(by: b); if o { throw overflow() }; return .integer(v)
+            case "/":
+                guard b != 0 else { throw RedError(.divisionByZero, "division by zero") }
+                let (v, o) = a.dividedReportingOverflow(by: b); if o { throw overflow() }; return .integer(v)
+            default:
+                guard b != 0 else { throw RedError(.divisionByZero, "division by zero") }
+                return .integer(b == -1 ? 0 : a % b)
+            }
+        case let (.timestamp(t), .integer(ms)):
+            guard op == "+" || op == "-" else { break }
+            return .timestamp(op == "+" ? t &+ ms : t &- ms)
+        case let (.integer(ms), .timestamp(t)) where op == "+": return .timestamp(t &+ ms)
+        case let (.timestamp(a), .timestamp(b)) where op == "-": return .integer(a &- b)
+        case let (.date(d), .integer(n)):
+            guard op == "+" || op == "-" else { break }
+            return .date(Int32(clamping: Int64(d) + (op == "+" ? n : -n)))
+        case let (.date(a), .date(b)) where op == "-": return .integer(Int64(a) - Int64(b))
+        default: break
+        }
+        guard let a = l.doubleValue, let b = r.doubleValue else {
+            throw RedError(.undefinedFunction, "operator does not exist: \(l.kindName) \(op) \(r.kindName)")
+        }
+        switch op {
+        case "+": return .float(a + b)
+        case "-": return .float(a - b)
+        case "*": return .float(a * b)
+        case "/":
+            guard b != 0 else { throw RedError(.divisionByZero, "division by zero") }
+            return .float(a / b)
+        default:
+            guard b != 0 else { throw RedError(.divisionByZero, "division by zero") }
+            return .float(a.truncatingRemainder(dividingBy: b))
+        }
+    }
+
+    static func overflow() -> RedError { RedError(.numericOutOfRange, "integer out of range") }
+}
+
+/// SQL LIKE: `%` any run, `_` exactly one character, backslash escapes the next character.
+enum LikePattern {
+    static func matches(_ text: String, _ pattern: String, caseInsensitive: Bool) -> Bool {
+        let t = Array(caseInsensitive ? text.lowercased() : text)
+        let p = Array(caseInsensitive ? pattern.lowercased() : pattern)
+        var ti = 0, pi = 0
+        var starP = -1, starT = 0
+        while ti < t.count {
+            if pi < p.count, p[pi] == "\\", pi + 1 < p.count, p[pi + 1] == t[ti] {
+                ti += 1; pi += 2
+            } else if pi < p.count, p[pi] == "%" {
+                starP = pi; starT = ti; pi += 1
+            } else if pi < p.count, p[pi] != "\\", p[pi] == "_" || p[pi] == t[ti] {
+                ti += 1; pi += 1
+            } else if starP >= 0 {
+                pi = starP + 1; starT += 1; ti = starT
+            } else {
+                return false
+            }
+        }
+        while pi < p.count, p[pi] == "%" { pi += 1 }
+        return pi == p.count
+    }
+}

@@ -1,0 +1,77 @@
+import RedCore
+import RedEngine
+
+/// One column of a row flowing between operators.
+struct ScopeColumn: Sendable {
+    /// Table name or alias that qualifies the column (`t` in `t.a`).
+    var qualifier: String?
+    var name: String
+    var type: DataType
+    /// System columns (`rid`, `created_at`, `updated_at`) are selectable by name but not part of `*`.
+    var hidden = false
+    /// A document collection's body: unknown names in its scope resolve to fields inside it.
+    var isDocumentBody = false
+}
+
+/// A row source: the pull interface every operator implements.
+protocol RowIterator: AnyObject {
+    func next() throws -> [Value]?
+}
+
+/// A node of the physical plan. `open` starts one execution; `outerRows` is the
+/// stack of enclosing rows for correlated subqueries.
+protocol PlanNode: AnyObject, Sendable {
+    var columns: [ScopeColumn] { get }
+    func open(_ context: ExecutionContext, outerRows: [[Value]]) throws -> RowIterator
+    /// EXPLAIN lines for this node (children indented by the caller's depth).
+    func explain(_ depth: Int) -> [String]
+}
+
+extension PlanNode {
+    func line(_ depth: Int, _ text: String) -> String {
+        depth == 0 ? text : String(repeating: "  ", count: depth - 1) + "  ->  " + text
+    }
+}
+
+/// Everything a statement's execution needs: its transaction, clock and parameters.
+final class ExecutionContext: @unchecked Sendable {
+    let transaction: Transaction
+    let store: TableStore
+    let parameters: [Value]
+    /// The statement's clock (epoch ms): NOW() and TTL visibility.
+    let now: Int64
+    /// Rows scanned (reported as statistics).
+    var rowsScanned = 0
+
+    init(transaction: Transaction, store: TableStore, parameters: [Value], now: Int64) {
+        self.transaction = transaction
+        self.store = store
+        self.parameters = parameters
+        self.now = now
+    }
+
+    func open(_ plan: PlanNode, outerRows: [[Value]]) throws -> RowIterator {
+        try plan.open(self, outerRows: outerRows)
+    }
+
+    func evaluation(_ outerRows: [[Value]]) -> Evaluation { Evaluation(context: self, outerRows: outerRows) }
+}
+
+/// An iterator over rows already in memory.
+final class ArrayIterator: RowIterator {
+    var rows: [[Value]]
+    var index = 0
+    init(_ rows: [[Value]]) { self.rows = rows }
+    func next() throws -> [Value]? {
+        guard index < rows.count else { return nil }
+        defer { index += 1 }
+        return rows[index]
+    }
+}
+
+/// An iterator defined by a closure (for simple streaming operators).
+final class ClosureIterator: RowIterator {
+    let body: () throws -> [Value]?
+    init(_ body: @escaping () throws -> [Value]?) { self.body = body }
+    func next() throws -> [Value]? { try body() }
+}

@@ -1,0 +1,268 @@
+import RedCore
+
+/// Keeps rows whose predicate is true (not false, not NULL).
+final class FilterNode: PlanNode, @unchecked Sendable {
+    let input: PlanNode
+    let predicate: BoundExpr
+    var columns: [ScopeColumn] { input.columns }
+    init(_ input: PlanNode, _ predicate: BoundExpr) { self.input = input; self.predicate = predicate }
+
+    func open(_ context: ExecutionContext, outerRows: [[Value]]) throws -> RowIterator {
+        let source = try input.open(context, outerRows: outerRows)
+        let eval = context.evaluation(outerRows)
+        let predicate = self.predicate
+        return ClosureIterator {
+            while let row = try source.next() {
+                if try Evaluation.truth(try eval.evaluate(predicate, row)) == true { return row }
+            }
+            return nil
+        }
+    }
+
+    func explain(_ depth: Int) -> [String] { [line(depth, "Filter")] + input.explain(depth + 1) }
+}
+
+/// Computes output expressions per row.
+final class ProjectNode: PlanNode, @unchecked Sendable {
+    let input: PlanNode
+    let expressions: [BoundExpr]
+    let columns: [ScopeColumn]
+    init(_ input: PlanNode, _ expressions: [BoundExpr], _ columns: [ScopeColumn]) {
+        self.input = input; self.expressions = expressions; self.columns = columns
+    }
+
+    func open(_ context: ExecutionContext, outerRows: [[Value]]) throws -> RowIterator {
+        let source = try input.open(context, outerRows: outerRows)
+        let eval = context.evaluation(outerRows)
+        let expressions = self.expressions
+        return ClosureIterator {
+            guard let row = try source.next() else { return nil }
+            var out: [Value] = []
+            out.reserveCapacity(expressions.count)
+            for e in expressions { out.append(try eval.evaluate(e, row)) }
+            return out
+        }
+    }
+
+    func explain(_ depth: Int) -> [String] { input.explain(depth) }
+}
+
+/// VALUES lists and FROM-less SELECT (one empty row).
+final class ValuesNode: PlanNode, @unchecked Sendable {
+    let rows: [[BoundExpr]]
+    let columns: [ScopeColumn]
+    init(_ rows: [[BoundExpr]], _ columns: [ScopeColumn]) { self.rows = rows; self.columns = columns }
+
+    func open(_ context: ExecutionContext, outerRows: [[Value]]) throws -> RowIterator {
+        let eval = context.evaluation(outerRows)
+        var index = 0
+        let rows = self.rows
+        return ClosureIterator {
+            guard index < rows.count else { return nil }
+            defer { index += 1 }
+            return try rows[index].map { try eval.evaluate($0, []) }
+        }
+    }
+
+    func explain(_ depth: Int) -> [String] { [line(depth, rows.count == 1 && rows[0].isEmpty ? "Result" : "Values Scan (\(rows.count) rows)")] }
+}
+
+/// LIMIT / OFFSET; stops pulling its input once the limit is reached.
+final class LimitNode: PlanNode, @unchecked Sendable {
+    let input: PlanNode
+    let limit: BoundExpr?
+    let offset: BoundExpr?
+    var columns: [ScopeColumn] { input.columns }
+    init(_ input: PlanNode, limit: BoundExpr?, offset: BoundExpr?) { self.input = input; self.limit = limit; self.offset = offset }
+
+    static func count(_ expr: BoundExpr?, _ eval: Evaluation, what: String) throws -> Int? {
+        guard let expr else { return nil }
+        switch try eval.evaluate(expr, []) {
+        case .null: return nil
+        case .integer(let i):
+            guard i >= 0 else { throw RedError(.invalidArgument, "\(what) must not be negative") }
+            return Int(clamping: i)
+        case .float(let d) where d >= 0 && d.isFinite: return Int(clamping: Int64(d.rounded()))
+        case let v: throw RedError(.datatypeMismatch, "\(what) must be an integer, got \(v.kindName)")
+        }
+    }
+
+    func open(_ context: ExecutionContext, outerRows: [[Value]]) throws -> RowIterator {
+        let eval = context.evaluation(outerRows)
+        let limit = try Self.count(self.limit, eval, what: "LIMIT")
+        var toSkip = try Self.count(self.offset, eval, what: "OFFSET") ?? 0
+        var produced = 0
+        if limit == 0 { return ArrayIterator([]) }
+        let source = try input.open(context, outerRows: outerRows)
+        return ClosureIterator {
+            if let limit, produced >= limit { return nil }
+            while let row = try source.next() {
+                if toSkip > 0 { toSkip -= 1; continue }
+                produced += 1
+                return row
+            }
+            return nil
+        }
+    }
+
+    func explain(_ depth: Int) -> [String] { [line(depth, "Limit")] + input.explain(depth + 1) }
+}
+
+struct SortKey: Sendable {
+    var expr: BoundExpr
+    var descending: Bool
+    var nullsFirst: Bool
+}
+
+/// Full sort (stable), or a bounded top-N heap when a LIMIT sits right above.
+final class SortNode: PlanNode, @unchecked Sendable {
+    let input: PlanNode
+    let keys: [SortKey]
+    var columns: [ScopeColumn] { input.columns }
+    init(_ input: PlanNode, _ keys: [SortKey]) { self.input = input; self.keys = keys }
+
+    static func compare(_ a: [Value], _ b: [Value], _ keys: [SortKey]) -> Int {
+        for (i, key) in keys.enumerated() {
+            let x = a[i], y = b[i]
+            if x.isNull || y.isNull {
+                if x.isNull && y.isNull { continue }
+                return x.isNull == key.nullsFirst ? -1 : 1
+            }
+            var c = Value.sortCompare(x, y)
+            if key.descending { c = -c }
+            if c != 0 { return c }
+        }
+        return 0
+    }
+
+    func open(_ context: ExecutionContext, outerRows: [[Value]]) throws -> RowIterator {
+        let source = try input.open(context, outerRows: outerRows)
+        let eval = context.evaluation(outerRows)
+        var decorated: [(keys: [Value], row: [Value], order: Int)] = []
+        while let row = try source.next() {
+            decorated.append((try keys.map { try eval.evaluate($0.expr, row) }, row, decorated.count))
+        }
+        let keys = self.keys
+        decorated.sort { a, b in
+            let c = Self.compare(a.keys, b.keys, keys)
+            return c != 0 ? c < 0 : a.order < b.order
+        }
+        return ArrayIterator(decorated.map(\.row))
+    }
+
+    func explain(_ depth: Int) -> [String] { [line(depth, "Sort")] + input.explain(depth + 1) }
+}
+
+/// Removes duplicate rows over the first `width` columns (NULLs equal, as DISTINCT requires).
+final class DistinctNode: PlanNode, @unchecked Sendable {
+    let input: PlanNode
+    let width: Int
+    var columns: [ScopeColumn] { input.columns }
+    init(_ input: PlanNode, width: Int) { self.input = input; self.width = width }
+
+    func open(_ context: ExecutionContext, outerRows: [[Value]]) throws -> RowIterator {
+        let source = try input.open(context, outerRows: outerRows)
+        var seen = Set<[Value]>()
+        let width = self.width
+        return ClosureIterator {
+            while let row = try source.next() {
+                if seen.insert(Array(row.prefix(width))).inserted { return row }
+            }
+            return nil
+        }
+    }
+
+    func explain(_ depth: Int) -> [String] { [line(depth, "HashAggregate (distinct)")] + input.explain(depth + 1) }
+}
+
+/// Drops trailing helper columns (sort keys computed beside the projection).
+final class TrimNode: PlanNode, @unchecked Sendable {
+    let input: PlanNode
+    let width: Int
+    var columns: [ScopeColumn] { Array(input.columns.prefix(width)) }
+    init(_ input: PlanNode, width: Int) { self.input = input; self.width = width }
+
+    func open(_ context: ExecutionContext, outerRows: [[Value]]) throws -> RowIterator {
+        let source = try input.open(context, outerRows: outerRows)
+        let width = self.width
+        return ClosureIterator { try source.next().map { $0.count == width ? $0 : Array($0.prefix(width)) } }
+    }
+
+    func explain(_ depth: Int) -> [String] { input.explain(depth) }
+}
+
+/// UNION / INTERSECT / EXCEPT, with or without ALL (bag semantics with ALL).
+final class SetOperationNode: PlanNode, @unchecked Sendable {
+    let left: PlanNode, right: PlanNode
+    let op: SetOperator
+    let all: Bool
+    let columns: [ScopeColumn]
+    init(_ left: PlanNode, _ right: PlanNode, _ op: SetOperator, all: Bool, columns: [ScopeColumn]) {
+        self.left = left; self.right = right; self.op = op; self.all = all; self.columns = columns
+    }
+
+    func open(_ context: ExecutionContext, outerRows: [[Value]]) throws -> RowIterator {
+        let l = try left.open(context, outerRows: outerRows)
+        let r = try right.open(context, outerRows: outerRows)
+        var out: [[Value]] = []
+        switch op {
+        case .union:
+            var seen = Set<[Value]>()
+            for source in [l, r] {
+                while let row = try source.next() { if all || seen.insert(row).inserted { out.append(row) } }
+            }
+        case .intersect, .except:
+            var counts: [[Value]: Int] = [:]
+            while let row = try r.next() { counts[row, default: 0] += 1 }
+            var emitted = Set<[Value]>()
+            while let row = try l.next() {
+                let present = (counts[row] ?? 0) > 0
+                if op == .intersect {
+                    guard present else { continue }
+                    if all { counts[row]! -= 1; out.append(row) } else if emitted.insert(row).inserted { out.append(row) }
+                } else {
+                    if all {
+                        if present { counts[row]! -= 1 } else { out.append(row) }
+                    } else if !present, emitted.insert(row).inserted {
+                        out.append(row)
+                    }
+                }
+            }
+        }
+        return ArrayIterator(out)
+    }
+
+    func explain(_ depth: Int) -> [String] {
+        [line(depth, "\(op.rawValue.capitalized)\(all ? " All" : "")")] + left.explain(depth + 1) + right.explain(depth + 1)
+    }
+}
+
+/// A WITH query or view body run once per statement and reused by every reference.
+final class MaterializedNode: PlanNode, @unchecked Sendable {
+    let input: PlanNode
+    let name: String
+    let columns: [ScopeColumn]
+    var cache: [[Value]]?
+    init(_ input: PlanNode, name: String, columns: [ScopeColumn]) { self.input = input; self.name = name; self.columns = columns }
+
+    func open(_ context: ExecutionContext, outerRows: [[Value]]) throws -> RowIterator {
+        if let cache { return ArrayIterator(cache) }
+        let source = try input.open(context, outerRows: outerRows)
+        var rows: [[Value]] = []
+        while let row = try source.next() { rows.append(row) }
+        cache = rows
+        return ArrayIterator(rows)
+    }
+
+    func explain(_ depth: Int) -> [String] { [line(depth, "CTE Scan on \(name)")] + input.explain(depth + 1) }
+}
+
+/// Renames a subquery's columns under its alias; rows pass through unchanged.
+final class AliasNode: PlanNode, @unchecked Sendable {
+    let input: PlanNode
+    let columns: [ScopeColumn]
+    let label: String
+    init(_ input: PlanNode, columns: [ScopeColumn], label: String) { self.input = input; self.columns = columns; self.label = label }
+    func open(_ context: ExecutionContext, outerRows: [[Value]]) throws -> RowIterator { try input.open(context, outerRows: outerRows) }
+    func explain(_ depth: Int) -> [String] { [line(depth, "Subquery Scan on \(label)")] + input.explain(depth + 1) }
+}

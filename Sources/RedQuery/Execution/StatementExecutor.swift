@@ -1,0 +1,130 @@
+import RedCore
+import RedEngine
+
+/// Runs one parsed statement inside a caller-provided transaction.
+///
+/// Transaction control (BEGIN/COMMIT/ROLLBACK) belongs to the session and
+/// never reaches this type. Everything else — queries, DML, DDL, KV — runs
+/// synchronously against the transaction; the session commits afterwards.
+public struct StatementExecutor {
+    public let transaction: Transaction
+    public let store: TableStore
+    public let parameters: [Value]
+    public let now: Int64
+
+    /// Most rows a single result may hold in memory.
+    public static let maxResultRows = 10_000_000
+
+    public init(transaction: Transaction, store: TableStore, parameters: [Value], now: Int64) {
+        self.transaction = transaction
+        self.store = store
+        self.parameters = parameters
+        self.now = now
+    }
+
+    func makeContext() -> ExecutionContext {
+        ExecutionContext(transaction: transaction, store: store, parameters: parameters, now: now)
+    }
+
+    /// True for statements that never write (the session can skip commit work for them).
+    public static func isReadOnly(_ statement: Statement) -> Bool {
+        switch statement {
+        case .query, .explain, .show: return true
+        case .kv(.get): return true
+        default: return false
+        }
+    }
+
+    public func execute(_ statement: Statement) throws -> QueryResult {
+        let context = makeContext()
+        switch statement {
+        case .query(let query):
+            let planner = Planner(context: context)
+            let plan = try planner.planQuery(query, outer: nil)
+            try checkParameters(planner.parameterCount)
+            return try Self.collect(plan, context)
+        case .explain(let inner):
+            return try explain(inner, context)
+        case .insert(let insert): return try DMLExecutor(context: context).insert(insert)
+        case .update(let table, let alias, let assignments, let whereClause, let returning):
+            return try DMLExecutor(context: context).update(table: table, alias: alias, assignments: assignments, whereClause: whereClause, returning: returning)
+        case .delete(let table, let alias, let whereClause, let returning):
+            return try DMLExecutor(context: context).delete(table: table, alias: alias, whereClause: whereClause, returning: returning)
+        case .kv(let command): return try KVExecutor(context: context).execute(command)
+        case .begin, .commit, .rollback:
+            throw RedError(.internalError, "transaction control must be handled by the session")
+        default:
+            return try DDLExecutor(context: context).execute(statement)
+        }
+    }
+
+    func checkParameters(_ used: Int) throws {
+        guard used <= parameters.count else {
+            throw RedError(.invalidParameters, "wrong number of parameters: the statement uses $\(used), got \(parameters.count)")
+        }
+    }
+
+    static func collect(_ plan: PlanNode, _ context: ExecutionContext) throws -> QueryResult {
+        let iterator = try context.open(plan, outerRows: [])
+        var rows: [[Value]] = []
+        while let row = try iterator.next() {
+            rows.append(row)
+            guard rows.count <= maxResultRows else {
+                throw RedError(.limitExceeded, "the result has more than \(maxResultRows) rows; add a LIMIT or use the streaming API")
+            }
+        }
+        let columns = resultColumns(plan.columns, rows)
+        return QueryResult(columns: columns, rows: rows, statementType: "select", commandTag: "SELECT \(rows.count)")
+    }
+
+    /// Declared types where known, otherwise the kind of the first non-NULL value.
+    static func resultColumns(_ columns: [ScopeColumn], _ rows: [[Value]]) -> [ResultColumn] {
+        columns.enumerated().map { i, c in
+            var type = c.type
+            if type == .any, let v = rows.lazy.map({ $0[i] }).first(where: { !$0.isNull }) { type = DataType.of(v) }
+            if [.email, .url, .inet, .cidr, .macaddr, .country2, .country3, .currency, .semver, .phone, .time].contains(type) { type = .text }
+            if type == .latitude || type == .longitude { type = .float }
+            if type == .port { type = .integer }
+            return ResultColumn(name: c.name, type: type)
+        }
+    }
+
+    func explain(_ statement: Statement, _ context: ExecutionContext) throws -> QueryResult {
+        let planner = Planner(context: context)
+        let lines: [String]
+        switch statement {
+        case .query(let query): lines = try planner.planQuery(query, outer: nil).explain(0)
+        case .update(let table, let alias, _, let whereClause, _), .delete(let table, let alias, let whereClause, _):
+            let scan = try DMLExecutor(context: context).targetScan(table: table, alias: alias, whereClause: whereClause, planner: planner)
+            lines = ["\(statement.isUpdate ? "Update" : "Delete") on \(table)"] + scan.explain(1)
+        case .insert(let insert):
+            lines = ["Insert on \(insert.table)"] + (try planner.planQuery(insert.source, outer: nil).explain(1))
+        default:
+            lines = ["Utility statement"]
+        }
+        return QueryResult(columns: [ResultColumn(name: "QUERY PLAN", type: .text)], rows: lines.map { [.text($0)] },
+                           statementType: "explain", commandTag: "EXPLAIN")
+    }
+}
+
+extension Statement {
+    var isUpdate: Bool { if case .update = self { return true } else { return false } }
+}
+
+extension DataType {
+    static func of(_ v: Value) -> DataType {
+        switch v {
+        case .null: return .any
+        case .boolean: return .boolean
+        case .integer: return .integer
+        case .float: return .float
+        case .text: return .text
+        case .blob: return .blob
+        case .json: return .json
+        case .timestamp: return .timestamp
+        case .date: return .date
+        case .uuid: return .uuid
+        case .vector: return .vector
+        }
+    }
+}

@@ -1,0 +1,184 @@
+import RedCore
+
+/// One window function call: `fn(args) OVER (PARTITION BY … ORDER BY … frame)`.
+struct WindowCall: Sendable {
+    enum Function: Sendable {
+        case rowNumber, rank, denseRank, percentRank, cumeDist, ntile, lag, lead, firstValue, lastValue
+        case aggregate(AggregateKind, distinct: Bool)
+    }
+    let function: Function
+    let arguments: [BoundExpr]
+    let partitionBy: [BoundExpr]
+    let orderBy: [SortKey]
+    let frame: WindowFrame?
+
+    static func function(named name: String, star: Bool, distinct: Bool) -> Function? {
+        switch name {
+        case "row_number": return .rowNumber
+        case "rank": return .rank
+        case "dense_rank": return .denseRank
+        case "percent_rank": return .percentRank
+        case "cume_dist": return .cumeDist
+        case "ntile": return .ntile
+        case "lag": return .lag
+        case "lead": return .lead
+        case "first_value": return .firstValue
+        case "last_value": return .lastValue
+        default: return AggregateKind.named(name, star: star).map { .aggregate($0, distinct: distinct) }
+        }
+    }
+}
+
+/// Computes window functions over the whole input and appends one column per call.
+///
+/// Semantics are PostgreSQL's: without ORDER BY the frame is the whole
+/// partition; with ORDER BY and no frame clause it is RANGE UNBOUNDED
+/// PRECEDING to CURRENT ROW, so peers (ties) share a value; ROWS frames count
+/// physical rows. Running frames are computed incrementally, others per row.
+final class WindowNode: PlanNode, @unchecked Sendable {
+    let input: PlanNode
+    let calls: [WindowCall]
+    let columns: [ScopeColumn]
+
+    init(_ input: PlanNode, calls: [WindowCall], columns: [ScopeColumn]) {
+        self.input = input; self.calls = calls; self.columns = columns
+    }
+
+    func open(_ context: ExecutionContext, outerRows: [[Value]]) throws -> RowIterator {
+        let eval = context.evaluation(outerRows)
+        let source = try input.open(context, outerRows: outerRows)
+        var rows: [[Value]] = []
+        while let row = try source.next() { rows.append(row) }
+        var results = [[Value]](repeating: [], count: rows.count)
+        for call in calls {
+            let values = try compute(call, rows, eval)
+            for i in 0..<rows.count { results[i].append(values[i]) }
+        }
+        return ArrayIterator(zip(rows, results).map { $0 + $1 })
+    }
+
+    func compute(_ call: WindowCall, _ rows: [[Value]], _ eval: Evaluation) throws -> [Value] {
+        var partitions: [[Value]: [Int]] = [:]
+        var partitionOrder: [[Value]] = []
+        for (i, row) in rows.enumerated() {
+            let key = try call.partitionBy.map { try eval.evaluate($0, row) }
+            if partitions[key] == nil { partitionOrder.append(key) }
+            partitions[key, default: []].append(i)
+        }
+        var output = [Value](repeating: .null, count: rows.count)
+        for key in partitionOrder {
+            let members = partitions[key]!
+            let orderKeys = try members.map { i in try call.orderBy.map { try eval.evaluate($0.expr, rows[i]) } }
+            let sortedPositions = (0..<members.count).sorted { a, b in
+                let c = SortNode.compare(orderKeys[a], orderKeys[b], call.orderBy)
+                return c != 0 ? c < 0 : a < b
+            }
+            let ordered = sortedPositions.map { members[$0] }
+            let keys = sortedPositions.map { orderKeys[$0] }
+            // Peer groups: [start, end) of rows with equal ORDER BY keys.
+            var peerStart = [Int](repeating: 0, count: ordered.count)
+            var peerEnd = [Int](repeating: 0, count: ordered.count)
+            var start = 0
+            for i in 0..<ordered.count {
+                if i > 0, SortNode.compare(keys[i], keys[i - 1], call.orderBy) != 0 { start = i }
+                peerStart[i] = start
+            }
+            var end = ordered.count
+            for i in stride(from: ordered.count - 1, through: 0, by: -1) {
+                if i < ordered.count - 1, peerStart[i + 1] != peerStart[i] { end = i + 1 }
+                peerEnd[i] = end
+            }
+            try fill(call, rows, ordered, peerStart, peerEnd, eval, &output)
+        }
+        return output
+    }
+
+    func fill(_ call: WindowCall, _ rows: [[Value]], _ ordered: [Int], _ peerStart: [Int], _ peerEnd: [Int],
+              _ eval: Evaluation, _ output: inout [Value]) throws {
+        let n = ordered.count
+        func argument(_ k: Int, at position: Int) throws -> Value {
+            guard k < call.arguments.count else { return .null }
+            return try eval.evaluate(call.arguments[k], rows[ordered[position]])
+        }
+        switch call.function {
+        case .rowNumber:
+            for p in 0..<n { output[ordered[p]] = .integer(Int64(p + 1)) }
+        case .rank:
+            for p in 0..<n { output[ordered[p]] = .integer(Int64(peerStart[p] + 1)) }
+        case .denseRank:
+            var rank: Int64 = 0
+            for p in 0..<n {
+                if p == 0 || peerStart[p] != peerStart[p - 1] { rank += 1 }
+                output[ordered[p]] = .integer(rank)
+            }
+        case .percentRank:
+            for p in 0..<n { output[ordered[p]] = .float(n > 1 ? Double(peerStart[p]) / Double(n - 1) : 0) }
+        case .cumeDist:
+            for p in 0..<n { output[ordered[p]] = .float(Double(peerEnd[p]) / Double(n)) }
+        case .ntile:
+            for p in 0..<n {
+                guard case .integer(let buckets) = try argument(0, at: p), buckets > 0 else {
+                    throw RedError(.invalidArgument, "argument of ntile must be greater than zero")
+                }
+                let b = Int(buckets)
+                let small = n / b, extra = n % b
+                let bigRows = extra * (small + 1)
+                let bucket = p < bigRows ? p / (small + 1) : extra + (p - bigRows) / max(small, 1)
+                output[ordered[p]] = .integer(Int64(bucket + 1))
+            }
+        case .lag, .lead:
+            for p in 0..<n {
+                var offset = 1
+                if call.arguments.count > 1 {
+                    guard case .integer(let o) = try argument(1, at: p) else { throw RedError(.invalidArgument, "lag/lead offset must be an integer") }
+                    offset = Int(clamping: o)
+                }
+                let target = call.function.isLag ? p - offset : p + offset
+                if target >= 0, target < n { output[ordered[p]] = try argument(0, at: target) }
+                else { output[ordered[p]] = call.arguments.count > 2 ? try argument(2, at: p) : .null }
+            }
+        case .firstValue, .lastValue, .aggregate:
+            for p in 0..<n {
+                let (lo, hi) = try frameBounds(call, p, n, peerStart, peerEnd, eval, rows[ordered[p]])
+                switch call.function {
+                case .firstValue: output[ordered[p]] = lo < hi ? try argument(0, at: lo) : .null
+                case .lastValue: output[ordered[p]] = lo < hi ? try argument(0, at: hi - 1) : .null
+                case .aggregate(let kind, let distinct):
+                    var accumulator = Accumulator(AggregateCall(kind: kind, arguments: call.arguments, distinct: distinct))
+                    if lo < hi {
+                        for q in lo..<hi { try accumulator.add(try call.arguments.indices.map { try argument($0, at: q) }) }
+                    }
+                    output[ordered[p]] = try accumulator.result()
+                default: break
+                }
+            }
+        }
+    }
+
+    /// The frame of position `p` as a half-open range of positions in the ordered partition.
+    func frameBounds(_ call: WindowCall, _ p: Int, _ n: Int, _ peerStart: [Int], _ peerEnd: [Int],
+                     _ eval: Evaluation, _ row: [Value]) throws -> (Int, Int) {
+        guard let frame = call.frame else {
+            return call.orderBy.isEmpty ? (0, n) : (0, peerEnd[p])
+        }
+        func position(_ bound: WindowFrame.Bound, isStart: Bool) -> Int {
+            switch bound {
+            case .unboundedPreceding: return 0
+            case .unboundedFollowing: return n
+            case .currentRow:
+                if frame.unit == .range { return isStart ? peerStart[p] : peerEnd[p] }
+                return isStart ? p : p + 1
+            case .preceding(let k): return isStart ? max(0, p - Int(clamping: k)) : max(0, p - Int(clamping: k) + 1)
+            case .following(let k): return isStart ? min(n, p + Int(clamping: k)) : min(n, p + Int(clamping: k) + 1)
+            }
+        }
+        let lo = position(frame.start, isStart: true), hi = position(frame.end, isStart: false)
+        return (lo, max(lo, hi))
+    }
+
+    func explain(_ depth: Int) -> [String] { [line(depth, "WindowAgg (\(calls.count) call\(calls.count == 1 ? "" : "s"))")] + input.explain(depth + 1) }
+}
+
+extension WindowCall.Function {
+    var isLag: Bool { if case .lag = self { return true } else { return false } }
+}

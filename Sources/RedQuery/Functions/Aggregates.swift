@@ -1,0 +1,140 @@
+import RedCore
+
+/// Aggregate functions: one accumulator per group (or per window frame).
+///
+/// NULL inputs are skipped (except `count(*)`); over no input `count` is 0 and
+/// everything else NULL. Integer `sum` stays an exact integer (overflow is
+/// 22003); `avg`, `stddev` and `variance` are floats.
+enum AggregateKind: String, Sendable {
+    case count, countStar, sum, avg, min, max, stringAgg, arrayAgg, boolAnd, boolOr
+    case stddevPop, stddevSamp, varPop, varSamp, median, first, last, jsonAgg
+
+    static func named(_ name: String, star: Bool) -> AggregateKind? {
+        switch name {
+        case "count": return star ? .countStar : .count
+        case "sum": return .sum
+        case "avg", "mean": return .avg
+        case "min": return .min
+        case "max": return .max
+        case "string_agg", "group_concat": return .stringAgg
+        case "array_agg": return .arrayAgg
+        case "json_agg", "jsonb_agg": return .jsonAgg
+        case "bool_and", "every": return .boolAnd
+        case "bool_or": return .boolOr
+        case "stddev_pop": return .stddevPop
+        case "stddev", "stddev_samp": return .stddevSamp
+        case "var_pop", "variance_pop": return .varPop
+        case "variance", "var_samp": return .varSamp
+        case "median": return .median
+        case "first": return .first
+        case "last": return .last
+        default: return nil
+        }
+    }
+
+    static func isAggregate(_ name: String) -> Bool { named(name, star: false) != nil }
+}
+
+/// A bound aggregate call: kind, argument expressions, DISTINCT.
+struct AggregateCall: Sendable {
+    let kind: AggregateKind
+    let arguments: [BoundExpr]
+    let distinct: Bool
+}
+
+struct Accumulator {
+    let call: AggregateCall
+    var count: Int64 = 0
+    var intSum: Int64 = 0
+    var intOverflow = false
+    var floatSum: Double = 0
+    var sawFloat = false
+    var extreme: Value = .null
+    var values: [Value] = []
+    var separator = ""
+    var boolState: Bool?
+    var mean: Double = 0
+    var m2: Double = 0
+    var seen: Set<Value> = []
+
+    init(_ call: AggregateCall) { self.call = call }
+
+    mutating func add(_ args: [Value]) throws {
+        if call.kind == .countStar { count += 1; return }
+        let v = args.first ?? .null
+        if v.isNull && call.kind != .arrayAgg && call.kind != .jsonAgg { return }
+        if call.distinct {
+            guard seen.insert(v).inserted else { return }
+        }
+        count += 1
+        switch call.kind {
+        case .count, .countStar: break
+        case .sum, .avg:
+            switch v {
+            case .integer(let i):
+                if !sawFloat {
+                    let (s, o) = intSum.addingReportingOverflow(i)
+                    if o { intOverflow = true }
+                    intSum = s
+                }
+                floatSum += Double(i)
+            case .float(let d): sawFloat = true; floatSum += d
+            case .text(let s):
+                guard let d = Double(s.trimmingSpaces()) else { throw RedError(.invalidTextRepresentation, "invalid input syntax for type numeric: \"\(s)\"") }
+                sawFloat = true; floatSum += d
+            default: throw RedError(.undefinedFunction, "function \(call.kind == .sum ? "sum" : "avg")(\(v.kindName)) does not exist")
+            }
+        case .min:
+            if extreme.isNull || Value.sortCompare(v, extreme) < 0 { extreme = v }
+        case .max:
+            if extreme.isNull || Value.sortCompare(v, extreme) > 0 { extreme = v }
+        case .first: if count == 1 { extreme = v }
+        case .last: extreme = v
+        case .stringAgg:
+            if args.count > 1 { separator = args[1].isNull ? "" : args[1].displayText } else { separator = "," }
+            values.append(v)
+        case .arrayAgg, .jsonAgg, .median: values.append(v)
+        case .boolAnd, .boolOr:
+            guard case .boolean(let b) = v else { throw RedError(.datatypeMismatch, "bool_and/bool_or need boolean arguments") }
+            boolState = call.kind == .boolAnd ? ((boolState ?? true) && b) : ((boolState ?? false) || b)
+        case .stddevPop, .stddevSamp, .varPop, .varSamp:
+            guard let x = v.doubleValue else { throw RedError(.undefinedFunction, "variance of \(v.kindName) is not defined") }
+            let delta = x - mean
+            mean += delta / Double(count)
+            m2 += delta * (x - mean)
+        }
+    }
+
+    func result() throws -> Value {
+        switch call.kind {
+        case .count, .countStar: return .integer(count)
+        case .sum:
+            guard count > 0 else { return .null }
+            if sawFloat { return .float(floatSum) }
+            if intOverflow { throw RedError(.numericOutOfRange, "bigint out of range in sum()") }
+            return .integer(intSum)
+        case .avg: return count > 0 ? .float(floatSum / Double(count)) : .null
+        case .min, .max, .first, .last: return extreme
+        case .stringAgg:
+            guard !values.isEmpty else { return .null }
+            var out = ""
+            for (i, v) in values.enumerated() {
+                if i > 0 { out += separator }
+                out += v.displayText
+            }
+            return .text(out)
+        case .arrayAgg, .jsonAgg: return values.isEmpty ? .null : .json(.array(values.map(\.jsonValue)))
+        case .boolAnd, .boolOr: return boolState.map { .boolean($0) } ?? .null
+        case .varPop: return count > 0 ? .float(m2 / Double(count)) : .null
+        case .varSamp: return count > 1 ? .float(m2 / Double(count - 1)) : .null
+        case .stddevPop: return count > 0 ? .float((m2 / Double(count)).squareRoot()) : .null
+        case .stddevSamp: return count > 1 ? .float((m2 / Double(count - 1)).squareRoot()) : .null
+        case .median:
+            guard !values.isEmpty else { return .null }
+            let sorted = values.sorted { Value.sortCompare($0, $1) < 0 }
+            if sorted.count % 2 == 1 { return sorted[sorted.count / 2] }
+            guard let a = sorted[sorted.count / 2 - 1].doubleValue, let b = sorted[sorted.count / 2].doubleValue else { return sorted[sorted.count / 2 - 1] }
+            return .float((a + b) / 2)
+        }
+    }
+}

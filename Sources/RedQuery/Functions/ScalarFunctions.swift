@@ -1,0 +1,316 @@
+import RedCore
+import Foundation
+
+/// A scalar function of the library: name, accepted argument counts and body.
+///
+/// Functions are strict unless `acceptsNull`: any NULL argument yields NULL
+/// without calling the body (PostgreSQL's STRICT). Unknown names are a 42883
+/// error at bind time, never a silent NULL.
+struct ScalarFunction: Sendable {
+    let name: String
+    let arity: ClosedRange<Int>
+    let acceptsNull: Bool
+    /// False for functions that must be re-evaluated per row (random()).
+    let isDeterministicWithinStatement: Bool
+    let body: @Sendable ([Value], ExecutionContext) throws -> Value
+
+    func call(_ args: [Value], _ context: ExecutionContext) throws -> Value {
+        if !acceptsNull, args.contains(where: \.isNull) { return .null }
+        return try body(args, context)
+    }
+
+    static func lookup(_ name: String, argumentCount: Int) throws -> ScalarFunction {
+        guard let f = library[name] else {
+            throw RedError(.undefinedFunction, "function \(name)() does not exist")
+        }
+        guard f.arity.contains(argumentCount) else {
+            throw RedError(.undefinedFunction, "function \(name) does not accept \(argumentCount) argument\(argumentCount == 1 ? "" : "s")")
+        }
+        return f
+    }
+
+    static let library: [String: ScalarFunction] = {
+        var table: [String: ScalarFunction] = [:]
+        func add(_ names: [String], _ arity: ClosedRange<Int>, acceptsNull: Bool = false, deterministic: Bool = true,
+                 _ body: @escaping @Sendable ([Value], ExecutionContext) throws -> Value) {
+            for n in names { table[n] = ScalarFunction(name: n, arity: arity, acceptsNull: acceptsNull, isDeterministicWithinStatement: deterministic, body: body) }
+        }
+        @Sendable func text(_ v: Value) -> String { if case .text(let s) = v { return s }; return v.displayText }
+        @Sendable func int(_ v: Value, _ what: String) throws -> Int64 {
+            switch v {
+            case .integer(let i): return i
+            case .float(let d) where d.isFinite: return Int64(d.rounded(.toNearestOrAwayFromZero))
+            case .text(let s): if let i = Int64(s.trimmingSpaces()) { return i }
+            default: break
+            }
+            throw RedError(.datatypeMismatch, "\(what) must be an integer, got \(v.kindName)")
+        }
+        @Sendable func double(_ v: Value) throws -> Double {
+            if let d = v.doubleValue { return d }
+            if case .text(let s) = v, let d = Double(s.trimmingSpaces()) { return d }
+            throw RedError(.datatypeMismatch, "expected a number, got \(v.kindName)")
+        }
+        @Sendable func float(_ d: Double) -> Value { .float(d) }
+
+        // Strings
+        add(["upper"], 1...1) { a, _ in .text(text(a[0]).uppercased()) }
+        add(["lower"], 1...1) { a, _ in .text(text(a[0]).lowercased()) }
+        add(["length", "char_length", "character_length"], 1...1) { a, _ in
+            switch a[0] {
+            case .blob(let b): return .integer(Int64(b.count))
+            case .json(.array(let items)): return .integer(Int64(items.count))
+            default: return .integer(Int64(text(a[0]).count))
+            }
+        }
+        add(["octet_length"], 1...1) { a, _ in .integer(Int64(text(a[0]).utf8.count)) }
+        add(["bit_length"], 1...1) { a, _ in .integer(Int64(text(a[0]).utf8.count * 8)) }
+        add(["substring", "substr"], 2...3) { a, _ in
+            let chars = Array(text(a[0]))
+            let start = try int(a[1], "substring start")
+            var end = Int64(chars.count) + 1
+            if a.count == 3 {
+                let n = try int(a[2], "substring length")
+                guard n >= 0 else { throw RedError(.invalidArgument, "negative substring length not allowed") }
+                end = min(end, start &+ n)
+            }
+            let from = max(start, 1)
+            guard from < end else { return .text("") }
+            return .text(String(chars[Int(from - 1)..<Int(min(end, Int64(chars.count) + 1) - 1)]))
+        }
+        add(["strpos", "position", "instr"], 2...2) { a, _ in
+            let hay = text(a[0]), needle = text(a[1])
+            guard !needle.isEmpty else { return .integer(1) }
+            guard let r = hay.range(of: needle) else { return .integer(0) }
+            return .integer(Int64(hay.distance(from: hay.startIndex, to: r.lowerBound) + 1))
+        }
+        @Sendable func trimmed(_ s: String, _ chars: Set<Character>, leading: Bool, trailing: Bool) -> String {
+            var sub = Substring(s)
+            if leading { while let f = sub.first, chars.contains(f) { sub = sub.dropFirst() } }
+            if trailing { while let l = sub.last, chars.contains(l) { sub = sub.dropLast() } }
+            return String(sub)
+        }
+        add(["trim", "btrim"], 1...2) { a, _ in .text(trimmed(text(a[0]), Set(a.count > 1 ? text(a[1]) : " "), leading: true, trailing: true)) }
+        add(["ltrim"], 1...2) { a, _ in .text(trimmed(text(a[0]), Set(a.count > 1 ? text(a[1]) : " "), leading: true, trailing: false)) }
+        add(["rtrim"], 1...2) { a, _ in .text(trimmed(text(a[0]), Set(a.count > 1 ? text(a[1]) : " "), leading: false, trailing: true)) }
+        add(["replace"], 3...3) { a, _ in
+            let from = text(a[1])
+            guard !from.isEmpty else { return .text(text(a[0])) }
+            return .text(text(a[0]).replacingOccurrences(of: from, with: text(a[2])))
+        }
+        add(["concat"], 0...1000, acceptsNull: true) { a, _ in .text(a.filter { !$0.isNull }.map { text($0) }.joined()) }
+        add(["concat_ws"], 1...1000, acceptsNull: true) { a, _ in
+            guard !a[0].isNull else { return .null }
+            return .text(a.dropFirst().filter { !$0.isNull }.map { text($0) }.joined(separator: text(a[0])))
+        }
+        add(["left"], 2...2) { a, _ in
+            let chars = Array(text(a[0])), n = try int(a[1], "length")
+            let count = n >= 0 ? min(Int(n), chars.count) : max(0, chars.count + Int(n))
+            return .text(String(chars.prefix(count)))
+        }
+        add(["right"], 2...2) { a, _ in
+            let chars = Array(text(a[0])), n = try int(a[1], "length")
+            let count = n >= 0 ? min(Int(n), chars.count) : max(0, chars.count + Int(n))
+            return .text(String(chars.suffix(count)))
+        }
+        add(["reverse"], 1...1) { a, _ in .text(String(text(a[0]).reversed())) }
+        add(["repeat"], 2...2) { a, _ in
+            let n = try int(a[1], "count")
+            let s = text(a[0])
+            guard n > 0 else { return .text("") }
+            guard Int64(s.utf8.count) * n <= Int64(Limits.maxValueBytes) else { throw RedError(.limitExceeded, "repeat() result exceeds \(Limits.maxValueBytes) bytes") }
+            return .text(String(repeating: s, count: Int(n)))
+        }
+        @Sendable func pad(_ a: [Value], left: Bool) throws -> Value {
+            let chars = Array(text(a[0])), n = Int(try int(a[1], "length"))
+            guard n <= 10_000_000 else { throw RedError(.limitExceeded, "pad length \(n) is too large") }
+            let fill = Array(a.count > 2 ? text(a[2]) : " ")
+            if n <= chars.count { return .text(String(chars.prefix(max(0, n)))) }
+            guard !fill.isEmpty else { return .text(String(chars)) }
+            var padding: [Character] = []
+            while padding.count < n - chars.count { padding.append(fill[padding.count % fill.count]) }
+            return .text(left ? String(padding + chars) : String(chars + padding))
+        }
+        add(["lpad"], 2...3) { a, _ in try pad(a, left: true) }
+        add(["rpad"], 2...3) { a, _ in try pad(a, left: false) }
+        add(["split_part"], 3...3) { a, _ in
+            let parts = text(a[0]).components(separatedBy: text(a[1]))
+            let n = Int(try int(a[2], "field"))
+            guard n != 0 else { throw RedError(.invalidArgument, "field position must not be zero") }
+            let index = n > 0 ? n - 1 : parts.count + n
+            return .text(index >= 0 && index < parts.count ? parts[index] : "")
+        }
+        add(["starts_with"], 2...2) { a, _ in .boolean(text(a[0]).hasPrefix(text(a[1]))) }
+        add(["ends_with"], 2...2) { a, _ in .boolean(text(a[0]).hasSuffix(text(a[1]))) }
+        add(["contains"], 2...2) { a, _ in .boolean(text(a[0]).contains(text(a[1]))) }
+        add(["initcap"], 1...1) { a, _ in .text(text(a[0]).capitalized) }
+        add(["quote_literal"], 1...1) { a, _ in .text("'" + text(a[0]).replacingOccurrences(of: "'", with: "''") + "'") }
+
+        // Math
+        add(["abs"], 1...1) { a, _ in
+            if case .integer(let i) = a[0] { guard i != .min else { throw Arithmetic.overflow() }; return .integer(abs(i)) }
+            return float(abs(try double(a[0])))
+        }
+        add(["round"], 1...2) { a, _ in
+            let places = a.count > 1 ? try int(a[1], "decimal places") : 0
+            if case .integer(let i) = a[0], places >= 0 { return .integer(i) }
+            let scale = pow(10.0, Double(places))
+            let r = (try double(a[0]) * scale).rounded(.toNearestOrAwayFromZero) / scale
+            return float(r)
+        }
+        add(["trunc", "truncate"], 1...2) { a, _ in
+            let places = a.count > 1 ? try int(a[1], "decimal places") : 0
+            if case .integer(let i) = a[0] { return .integer(i) }
+            let scale = pow(10.0, Double(places))
+            return float((try double(a[0]) * scale).rounded(.towardZero) / scale)
+        }
+        add(["floor"], 1...1) { a, _ in if case .integer = a[0] { return a[0] }; return float(Foundation.floor(try double(a[0]))) }
+        add(["ceil", "ceiling"], 1...1) { a, _ in if case .integer = a[0] { return a[0] }; return float(Foundation.ceil(try double(a[0]))) }
+        add(["sign"], 1...1) { a, _ in
+            if case .integer(let i) = a[0] { return .integer(i.signum()) }
+            let d = try double(a[0]); return float(d > 0 ? 1 : (d < 0 ? -1 : 0))
+        }
+        add(["sqrt"], 1...1) { a, _ in
+            let d = try double(a[0])
+            guard d >= 0 else { throw RedError(.invalidArgument, "cannot take square root of a negative number") }
+            return float(d.squareRoot())
+        }
+        add(["cbrt"], 1...1) { a, _ in float(Foundation.cbrt(try double(a[0]))) }
+        add(["power", "pow"], 2...2) { a, _ in float(Foundation.pow(try double(a[0]), try double(a[1]))) }
+        add(["exp"], 1...1) { a, _ in float(Foundation.exp(try double(a[0]))) }
+        add(["ln"], 1...1) { a, _ in
+            let d = try double(a[0])
+            guard d > 0 else { throw RedError(.invalidArgument, d == 0 ? "cannot take logarithm of zero" : "cannot take logarithm of a negative number") }
+            return float(Foundation.log(d))
+        }
+        add(["log", "log10"], 1...2) { a, _ in
+            let x = try double(a[a.count - 1])
+            guard x > 0 else { throw RedError(.invalidArgument, x == 0 ? "cannot take logarithm of zero" : "cannot take logarithm of a negative number") }
+            if a.count == 2 { return float(Foundation.log(x) / Foundation.log(try double(a[0]))) }
+            return float(Foundation.log10(x))
+        }
+        add(["mod"], 2...2) { a, _ in try Arithmetic.apply("%", a[0], a[1]) }
+        add(["div"], 2...2) { a, _ in
+            let r = try Arithmetic.apply("/", a[0], a[1])
+            if case .float(let d) = r { return .integer(Int64(d.rounded(.towardZero))) }
+            return r
+        }
+        add(["pi"], 0...0) { _, _ in float(Double.pi) }
+        add(["random"], 0...0, deterministic: false) { _, _ in float(Double.random(in: 0..<1)) }
+        for (name, f) in [("sin", Foundation.sin), ("cos", Foundation.cos), ("tan", Foundation.tan), ("asin", Foundation.asin),
+                          ("acos", Foundation.acos), ("atan", Foundation.atan)] as [(String, @Sendable (Double) -> Double)] {
+            add([name], 1...1) { a, _ in float(f(try double(a[0]))) }
+        }
+        add(["atan2"], 2...2) { a, _ in float(Foundation.atan2(try double(a[0]), try double(a[1]))) }
+        add(["cot"], 1...1) { a, _ in float(1 / Foundation.tan(try double(a[0]))) }
+        add(["degrees"], 1...1) { a, _ in float(try double(a[0]) * 180 / .pi) }
+        add(["radians"], 1...1) { a, _ in float(try double(a[0]) * .pi / 180) }
+        add(["greatest"], 1...1000, acceptsNull: true) { a, _ in
+            a.filter { !$0.isNull }.max { Value.sortCompare($0, $1) < 0 } ?? .null
+        }
+        add(["least"], 1...1000, acceptsNull: true) { a, _ in
+            a.filter { !$0.isNull }.min { Value.sortCompare($0, $1) < 0 } ?? .null
+        }
+
+        // Conditionals
+        add(["coalesce"], 1...1000, acceptsNull: true) { a, _ in a.first { !$0.isNull } ?? .null }
+        add(["nullif"], 2...2, acceptsNull: true) { a, _ in
+            if a[0].isNull { return .null }
+            return try Evaluation.compare("=", a[0], a[1]) == .boolean(true) ? .null : a[0]
+        }
+        add(["ifnull", "nvl"], 2...2, acceptsNull: true) { a, _ in a[0].isNull ? a[1] : a[0] }
+
+        // Time
+        add(["now", "current_timestamp", "transaction_timestamp", "statement_timestamp"], 0...0) { _, c in .timestamp(c.now) }
+        add(["current_date"], 0...0) { _, c in try DataType.date.coerce(.timestamp(c.now)) }
+        add(["date_part", "extract"], 2...2) { a, _ in try TimeFunctions.datePart(text(a[0]).lowercased(), a[1]) }
+        add(["date_trunc"], 2...2) { a, _ in try TimeFunctions.dateTrunc(text(a[0]).lowercased(), a[1]) }
+        add(["to_timestamp"], 1...1) { a, _ in .timestamp(Int64((try double(a[0]) * 1000).rounded())) }
+        add(["time_bucket"], 2...2) { a, _ in
+            let width: Int64
+            if case .integer(let i) = a[0] { width = i } else { width = try TimeFunctions.durationMilliseconds(text(a[0])) }
+            guard width > 0, case .timestamp(let t) = try DataType.timestamp.coerce(a[1]) else { throw RedError(.invalidArgument, "time_bucket needs a positive width and a timestamp") }
+            return .timestamp(t - ((t % width) + width) % width)
+        }
+
+        // JSON
+        add(["json_extract", "json_extract_path", "json_extract_text", "jsonb_extract_path", "json_extract_path_text"], 2...100) { a, _ in
+            let document = try DataType.json.coerce(a[0])
+            var path: [String] = []
+            for p in a.dropFirst() {
+                let s = text(p)
+                if s.hasPrefix("$") { path += TimeFunctions.jsonPath(s) } else { path.append(s) }
+            }
+            return Evaluation.extract(document, path: path)
+        }
+        add(["__subscript"], 2...2) { a, _ in
+            let document = try DataType.json.coerce(a[0])
+            return Evaluation.extract(document, path: [text(a[1])])
+        }
+        add(["json_typeof", "jsonb_typeof"], 1...1) { a, _ in
+            switch try DataType.json.coerce(a[0]) {
+            case .json(.object): return .text("object")
+            case .json(.array): return .text("array")
+            case .json(.string): return .text("string")
+            case .json(.integer), .json(.float): return .text("number")
+            case .json(.bool): return .text("boolean")
+            default: return .text("null")
+            }
+        }
+        add(["json_array_length", "jsonb_array_length"], 1...1) { a, _ in
+            guard case .json(.array(let items)) = try DataType.json.coerce(a[0]) else { throw RedError(.invalidArgument, "cannot get array length of a non-array") }
+            return .integer(Int64(items.count))
+        }
+        add(["json_valid"], 1...1) { a, _ in .boolean((try? JSONValue.parse(text(a[0]))) != nil) }
+        add(["json_build_object", "json_object", "jsonb_build_object"], 0...1000, acceptsNull: true) { a, _ in
+            guard a.count % 2 == 0 else { throw RedError(.invalidArgument, "argument list must have even number of elements") }
+            var members: [(String, JSONValue)] = []
+            var i = 0
+            while i < a.count {
+                guard !a[i].isNull else { throw RedError(.invalidArgument, "null value not allowed for object key") }
+                members.append((text(a[i]), a[i + 1].jsonValue))
+                i += 2
+            }
+            return .json(.object(members))
+        }
+        add(["json_build_array", "json_array", "jsonb_build_array"], 0...1000, acceptsNull: true) { a, _ in .json(.array(a.map(\.jsonValue))) }
+        add(["to_json", "to_jsonb"], 1...1, acceptsNull: true) { a, _ in .json(a[0].jsonValue) }
+
+        // Geo: great-circle distance in kilometres between (lat, lon) pairs.
+        add(["geo_distance", "haversine"], 4...4) { a, _ in
+            float(Geo.haversineKilometres(try double(a[0]), try double(a[1]), try double(a[2]), try double(a[3])))
+        }
+        add(["geo_bearing"], 4...4) { a, _ in
+            float(Geo.bearingDegrees(try double(a[0]), try double(a[1]), try double(a[2]), try double(a[3])))
+        }
+
+        // Identity
+        add(["gen_random_uuid", "uuid_generate_v4"], 0...0, deterministic: false) { _, _ in
+            var u = UInt128.random(in: 0...UInt128.max)
+            u = (u & ~(UInt128(0xF000) << 64)) | (UInt128(0x4000) << 64)
+            u = (u & ~(UInt128(0xC000) << 48)) | (UInt128(0x8000) << 48)
+            return .uuid(u)
+        }
+        add(["typeof", "pg_typeof"], 1...1, acceptsNull: true) { a, _ in .text(a[0].kindName) }
+        add(["version"], 0...0) { _, _ in .text("RedDB for Swift (PostgreSQL-compatible SQL)") }
+        return table
+    }()
+}
+
+enum Geo {
+    static let earthRadiusKilometres = 6371.0088
+
+    static func haversineKilometres(_ lat1: Double, _ lon1: Double, _ lat2: Double, _ lon2: Double) -> Double {
+        let p1 = lat1 * .pi / 180, p2 = lat2 * .pi / 180
+        let dp = (lat2 - lat1) * .pi / 180, dl = (lon2 - lon1) * .pi / 180
+        let h = sin(dp / 2) * sin(dp / 2) + cos(p1) * cos(p2) * sin(dl / 2) * sin(dl / 2)
+        return 2 * earthRadiusKilometres * asin(min(1, h.squareRoot()))
+    }
+
+    static func bearingDegrees(_ lat1: Double, _ lon1: Double, _ lat2: Double, _ lon2: Double) -> Double {
+        let p1 = lat1 * .pi / 180, p2 = lat2 * .pi / 180, dl = (lon2 - lon1) * .pi / 180
+        let y = sin(dl) * cos(p2)
+        let x = cos(p1) * sin(p2) - sin(p1) * cos(p2) * cos(dl)
+        let degrees = atan2(y, x) * 180 / .pi
+        return (degrees + 360).truncatingRemainder(dividingBy: 360)
+    }
+}

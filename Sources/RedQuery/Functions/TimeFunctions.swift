@@ -1,0 +1,89 @@
+import RedCore
+
+/// date_part / date_trunc and the small parsers the function library shares.
+enum TimeFunctions {
+    static func milliseconds(_ v: Value) throws -> Int64 {
+        switch try DataType.timestamp.coerce(v) {
+        case .timestamp(let ms): return ms
+        default: throw RedError(.datatypeMismatch, "expected a timestamp, got \(v.kindName)")
+        }
+    }
+
+    static func split(_ ms: Int64) -> (days: Int64, millisOfDay: Int64) {
+        let day = ms >= 0 ? ms / CalendarMath.millisecondsPerDay : (ms - CalendarMath.millisecondsPerDay + 1) / CalendarMath.millisecondsPerDay
+        return (day, ms - day * CalendarMath.millisecondsPerDay)
+    }
+
+    static func datePart(_ field: String, _ v: Value) throws -> Value {
+        let ms = try milliseconds(v)
+        let (days, rest) = split(ms)
+        let c = CalendarMath.civil(days: days)
+        switch field {
+        case "year", "years": return .integer(Int64(c.year))
+        case "month", "months": return .integer(Int64(c.month))
+        case "day", "days": return .integer(Int64(c.day))
+        case "hour", "hours": return .integer(rest / 3_600_000)
+        case "minute", "minutes": return .integer(rest / 60_000 % 60)
+        case "second", "seconds": return .float(Double(rest % 60_000) / 1000)
+        case "millisecond", "milliseconds": return .integer(rest % 60_000)
+        case "dow": return .integer(((days % 7) + 11) % 7)
+        case "isodow": let d = ((days % 7) + 10) % 7 + 1; return .integer(d)
+        case "doy": return .integer(days - CalendarMath.days(year: c.year, month: 1, day: 1) + 1)
+        case "quarter": return .integer(Int64((c.month - 1) / 3 + 1))
+        case "epoch": return .float(Double(ms) / 1000)
+        case "week":
+            let thursday = days - (((days % 7) + 10) % 7) + 3
+            let year = CalendarMath.civil(days: thursday).year
+            return .integer((thursday - CalendarMath.days(year: year, month: 1, day: 1)) / 7 + 1)
+        default: throw RedError(.invalidArgument, "unit \"\(field)\" not recognized for date_part")
+        }
+    }
+
+    static func dateTrunc(_ field: String, _ v: Value) throws -> Value {
+        let ms = try milliseconds(v)
+        let (days, rest) = split(ms)
+        let c = CalendarMath.civil(days: days)
+        let dayStart = days * CalendarMath.millisecondsPerDay
+        switch field {
+        case "year": return .timestamp(CalendarMath.days(year: c.year, month: 1, day: 1) * CalendarMath.millisecondsPerDay)
+        case "quarter": return .timestamp(CalendarMath.days(year: c.year, month: (c.month - 1) / 3 * 3 + 1, day: 1) * CalendarMath.millisecondsPerDay)
+        case "month": return .timestamp(CalendarMath.days(year: c.year, month: c.month, day: 1) * CalendarMath.millisecondsPerDay)
+        case "week": return .timestamp((days - (((days % 7) + 10) % 7)) * CalendarMath.millisecondsPerDay)
+        case "day": return .timestamp(dayStart)
+        case "hour": return .timestamp(dayStart + rest / 3_600_000 * 3_600_000)
+        case "minute": return .timestamp(dayStart + rest / 60_000 * 60_000)
+        case "second": return .timestamp(dayStart + rest / 1000 * 1000)
+        default: throw RedError(.invalidArgument, "unit \"\(field)\" not recognized for date_trunc")
+        }
+    }
+
+    /// `5m`, `10 s`, `1h` … in milliseconds.
+    static func durationMilliseconds(_ text: String) throws -> Int64 {
+        let t = text.trimmingSpaces()
+        let digits = t.prefix { $0.isNumber || $0 == "." }
+        let unit = t.dropFirst(digits.count).trimmingSpacesSubstringPublic().lowercased()
+        guard let amount = Double(digits), let scale = Parser.durationScale(unit.isEmpty ? "s" : unit) else {
+            throw RedError(.invalidArgument, "invalid duration \"\(text)\"")
+        }
+        return Int64(amount * scale)
+    }
+
+    /// `$.a.b[0]` → ["a", "b", "0"].
+    static func jsonPath(_ s: String) -> [String] {
+        var parts: [String] = []
+        var current = ""
+        for ch in s.dropFirst() {
+            switch ch {
+            case ".", "[", "]":
+                if !current.isEmpty { parts.append(current); current = "" }
+            default: current.append(ch)
+            }
+        }
+        if !current.isEmpty { parts.append(current) }
+        return parts
+    }
+}
+
+extension Substring {
+    func trimmingSpacesSubstringPublic() -> String { String(self).trimmingSpaces() }
+}

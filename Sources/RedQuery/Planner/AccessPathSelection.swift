@@ -1,0 +1,84 @@
+import RedCore
+
+/// Index choice for a single-table scan.
+///
+/// A predicate can use an index when it constrains the index's first column
+/// with a value fixed for the whole scan (a literal, a parameter or an outer
+/// row's column): `=` and `IN` give point lookups, `< <= > >= BETWEEN` a range.
+/// Preference: unique equality, equality, range, then a full scan. Every
+/// predicate stays in the scan's filter, so the choice never changes results.
+extension TableScanNode {
+    func addPredicates(_ predicates: [BoundExpr]) {
+        guard !predicates.isEmpty else { return }
+        let all = (filter.map { [$0] } ?? []) + predicates
+        filter = all.dropFirst().reduce(all[0]) { .and($0, $1) }
+        chooseAccess(all.flatMap(\.conjuncts))
+    }
+
+    /// Position of the index's first column in this scan's rows, if the collection is a table.
+    func firstColumnPosition(ofIndex i: Int) -> Int? {
+        guard handle.schema.model == .table else { return nil }
+        let id = handle.schema.indexes[i].columnIDs[0]
+        return handle.schema.columns.firstIndex { $0.id == id }
+    }
+
+    func chooseAccess(_ conjuncts: [BoundExpr]) {
+        var best: (score: Int, path: AccessPath)?
+        for i in handle.schema.indexes.indices {
+            guard let position = firstColumnPosition(ofIndex: i) else { continue }
+            let unique = handle.schema.indexes[i].unique && handle.schema.indexes[i].columnIDs.count == 1
+            var lower: (BoundExpr, inclusive: Bool)?
+            var upper: (BoundExpr, inclusive: Bool)?
+            for c in conjuncts {
+                switch c {
+                case .comparison(let op, let a, let b):
+                    var op = op
+                    var value: BoundExpr
+                    if case .column(position) = a, b.isRowIndependent { value = b }
+                    else if case .column(position) = b, a.isRowIndependent {
+                        value = a
+                        op = ["<": ">", "<=": ">=", ">": "<", ">=": "<="][op] ?? op
+                    } else { continue }
+                    switch op {
+                    case "=":
+                        let score = unique ? 4 : 3
+                        if best == nil || best!.score < score { best = (score, .indexEquality(index: i, values: [value])) }
+                    case ">": lower = (value, false)
+                    case ">=": lower = (value, true)
+                    case "<": upper = (value, false)
+                    case "<=": upper = (value, true)
+                    default: break
+                    }
+                case .inList(.column(position), let items, negated: false) where items.allSatisfy(\.isRowIndependent):
+                    if best == nil || best!.score < 3 { best = (3, .indexEquality(index: i, values: items)) }
+                case .between(.column(position), let lo, let hi, negated: false) where lo.isRowIndependent && hi.isRowIndependent:
+                    lower = (lo, true); upper = (hi, true)
+                default: continue
+                }
+            }
+            if lower != nil || upper != nil, best == nil || best!.score < 2 {
+                best = (2, .indexRange(index: i, lower: lower, upper: upper))
+            }
+        }
+        if let best { access = best.path }
+    }
+
+    /// Serves `ORDER BY column [DESC] LIMIT n` from an index when nothing better was chosen.
+    /// Returns true when rows will come out in the requested order.
+    func provideOrder(columnPosition: Int, descending: Bool) -> Bool {
+        for i in handle.schema.indexes.indices where firstColumnPosition(ofIndex: i) == columnPosition {
+            switch access {
+            case .fullScan:
+                access = .indexOrder(index: i, descending: descending)
+                return true
+            case .indexRange(let r, _, _) where r == i && !descending:
+                return true
+            case .indexEquality(let e, let values) where e == i && values.count == 1:
+                return true
+            default:
+                continue
+            }
+        }
+        return false
+    }
+}

@@ -1,0 +1,242 @@
+import RedCore
+
+/// Name scope of one query level; `parent` is the enclosing query's scope
+/// (correlated subqueries resolve names there, as `outer` references).
+final class Scope: @unchecked Sendable {
+    let columns: [ScopeColumn]
+    let parent: Scope?
+    /// Positions of this scope that inner subqueries read (marks them correlated).
+    var captured = Set<Int>()
+
+    init(_ columns: [ScopeColumn], parent: Scope?) {
+        self.columns = columns
+        self.parent = parent
+    }
+}
+
+/// Aggregation state while binding the expressions above a GROUP BY.
+final class AggregationState {
+    let inputScope: Scope
+    let groupKeys: [Expr]
+    let boundKeys: [BoundExpr]
+    var calls: [AggregateCall] = []
+    var callASTs: [FunctionCall] = []
+    init(inputScope: Scope, groupKeys: [Expr], boundKeys: [BoundExpr]) {
+        self.inputScope = inputScope; self.groupKeys = groupKeys; self.boundKeys = boundKeys
+    }
+}
+
+/// Window calls collected while binding a SELECT list and ORDER BY.
+final class WindowState {
+    static let sentinelBase = 1_000_000
+    var calls: [WindowCall] = []
+}
+
+/// Where an expression is being bound, which decides what it may contain.
+struct BindingContext {
+    var scope: Scope
+    var aggregation: AggregationState?
+    var windows: WindowState?
+    /// Clause name for "not allowed here" errors; nil when aggregates are allowed.
+    var aggregatesForbiddenIn: String?
+}
+
+extension Planner {
+    func bind(_ expr: Expr, _ ctx: BindingContext) throws -> BoundExpr {
+        if let aggregation = ctx.aggregation {
+            if let k = aggregation.groupKeys.firstIndex(of: expr) { return .column(k) }
+            switch expr {
+            case .function(let call) where call.over == nil && AggregateKind.isAggregate(call.name):
+                return try bindAggregate(call, aggregation)
+            case .column(let path):
+                let inner = BindingContext(scope: aggregation.inputScope, aggregation: nil, windows: nil, aggregatesForbiddenIn: "GROUP BY")
+                let bound = try bind(expr, inner)
+                if case .column(let i) = bound, let k = aggregation.boundKeys.firstIndex(where: { if case .column(i) = $0 { return true } else { return false } }) {
+                    return .column(k)
+                }
+                if case .outer = bound { return bound }
+                throw RedError(.groupingError, "column \"\(path.joined(separator: "."))\" must appear in the GROUP BY clause or be used in an aggregate function")
+            case .star:
+                throw RedError(.groupingError, "SELECT * cannot be combined with GROUP BY or aggregates; name the grouped columns")
+            default: break
+            }
+        }
+        switch expr {
+        case .literal(let v): return .constant(v)
+        case .parameter(let n):
+            parameterCount = max(parameterCount, n)
+            return .parameter(n)
+        case .column(let path): return try resolve(path, ctx.scope)
+        case .star: throw RedError(.syntaxError, "* is only allowed in a SELECT list or count(*)")
+        case .unary(let op, let e):
+            let inner = try bind(e, ctx)
+            return op == "not" ? .not(inner) : .negate(inner)
+        case .binary(let op, let a, let b):
+            let l = try bind(a, ctx), r = try bind(b, ctx)
+            switch op {
+            case "and": return .and(l, r)
+            case "or": return .or(l, r)
+            case "||": return .concat(l, r)
+            case "+", "-", "*", "/", "%": return .arithmetic(op, l, r)
+            default: return .comparison(op, l, r)
+            }
+        case .isNull(let e, let negated): return .isNull(try bind(e, ctx), negated: negated)
+        case .isDistinctFrom(let a, let b, let negated): return .distinctFrom(try bind(a, ctx), try bind(b, ctx), negated: negated)
+        case .between(let e, let lo, let hi, let negated):
+            return .between(try bind(e, ctx), try bind(lo, ctx), try bind(hi, ctx), negated: negated)
+        case .inList(let e, let items, let negated):
+            return .inList(try bind(e, ctx), try items.map { try bind($0, ctx) }, negated: negated)
+        case .inSubquery(let e, let query, let negated):
+            let plan = try planSubquery(query, ctx)
+            guard plan.plan.columns.count == 1 else { throw RedError(.syntaxError, "subquery has too many columns") }
+            return .inSubquery(try bind(e, ctx), plan, negated: negated)
+        case .exists(let query, let negated): return .exists(try planSubquery(query, ctx), negated: negated)
+        case .subquery(let query):
+            let plan = try planSubquery(query, ctx)
+            guard plan.plan.columns.count == 1 else { throw RedError(.syntaxError, "subquery must return only one column") }
+            return .scalarSubquery(plan)
+        case .like(let e, let p, let ci, let negated):
+            return .like(try bind(e, ctx), try bind(p, ctx), caseInsensitive: ci, negated: negated)
+        case .caseWhen(let operand, let branches, let otherwise):
+            return .caseWhen(operand: try operand.map { try bind($0, ctx) },
+                             branches: try branches.map { (try bind($0.condition, ctx), try bind($0.result, ctx)) },
+                             otherwise: try otherwise.map { try bind($0, ctx) })
+        case .cast(let e, let type): return .cast(try bind(e, ctx), type)
+        case .array(let items): return .array(try items.map { try bind($0, ctx) })
+        case .function(let call):
+            if let over = call.over { return try bindWindow(call, over, ctx) }
+            if AggregateKind.isAggregate(call.name) {
+                if let clause = ctx.aggregatesForbiddenIn {
+                    throw RedError(.groupingError, "aggregate functions are not allowed in \(clause)")
+                }
+                throw RedError(.groupingError, "aggregate function calls cannot be nested")
+            }
+            if WindowCall.function(named: call.name, star: call.star, distinct: false) != nil, AggregateKind.named(call.name, star: call.star) == nil {
+                throw RedError(.syntaxError, "window function \(call.name) requires an OVER clause")
+            }
+            if call.name == "__default" { throw RedError(.syntaxError, "DEFAULT is not allowed in this context") }
+            let function = try ScalarFunction.lookup(call.name, argumentCount: call.arguments.count)
+            return .function(function, try call.arguments.map { try bind($0, ctx) })
+        }
+    }
+
+    func bindAggregate(_ call: FunctionCall, _ aggregation: AggregationState) throws -> BoundExpr {
+        guard let kind = AggregateKind.named(call.name, star: call.star) else { throw RedError(.undefinedFunction, "function \(call.name) does not exist") }
+        if call.star, call.name != "count" { throw RedError(.syntaxError, "\(call.name)(*) is not valid; only count(*) takes *") }
+        let groupCount = aggregation.groupKeys.count
+        if let j = aggregation.callASTs.firstIndex(of: call) { return .column(groupCount + j) }
+        let inner = BindingContext(scope: aggregation.inputScope, aggregation: nil, windows: nil, aggregatesForbiddenIn: nil)
+        let arguments = try call.arguments.map { try bind($0, inner) }
+        if !call.star, arguments.isEmpty { throw RedError(.undefinedFunction, "function \(call.name)() needs an argument") }
+        aggregation.calls.append(AggregateCall(kind: kind, arguments: arguments, distinct: call.distinct))
+        aggregation.callASTs.append(call)
+        return .column(groupCount + aggregation.calls.count - 1)
+    }
+
+    func bindWindow(_ call: FunctionCall, _ spec: WindowSpec, _ ctx: BindingContext) throws -> BoundExpr {
+        guard let windows = ctx.windows else { throw RedError(.groupingError, "window functions are not allowed here") }
+        guard let function = WindowCall.function(named: call.name, star: call.star, distinct: call.distinct) else {
+            throw RedError(.undefinedFunction, "function \(call.name) is not a window function")
+        }
+        var inner = ctx
+        inner.windows = nil
+        inner.aggregatesForbiddenIn = ctx.aggregation == nil ? "window function arguments" : nil
+        let arguments = try call.arguments.map { try bind($0, inner) }
+        let partition = try spec.partitionBy.map { try bind($0, inner) }
+        let order = try spec.orderBy.map { SortKey(expr: try bind($0.expr, inner), descending: $0.descending, nullsFirst: $0.nullsFirst ?? $0.descending) }
+        windows.calls.append(WindowCall(function: function, arguments: arguments, partitionBy: partition, orderBy: order, frame: spec.frame))
+        return .column(WindowState.sentinelBase + windows.calls.count - 1)
+    }
+
+    /// Resolves a dotted name: qualified column, column, JSON path in a column, or a document field;
+    /// then the enclosing scopes (outer references).
+    func resolve(_ path: [String], _ scope: Scope) throws -> BoundExpr {
+        var depth = 0
+        var current: Scope? = scope
+        while let s = current {
+            if let local = try resolveLocal(path, s) {
+                if depth == 0 { return local }
+                guard case .column(let i) = local else {
+                    throw RedError(.featureNotSupported, "a correlated reference to a document field (\(path.joined(separator: "."))) is not supported yet")
+                }
+                var walker: Scope? = scope
+                for _ in 0..<depth { walker = walker?.parent }
+                s.captured.insert(i)
+                return .outer(depth: depth, index: i)
+            }
+            current = s.parent
+            depth += 1
+        }
+        throw RedError(.undefinedColumn, "column \"\(path.joined(separator: "."))\" does not exist")
+    }
+
+    func resolveLocal(_ path: [String], _ scope: Scope) throws -> BoundExpr? {
+        func matches(_ name: String, qualifier: String?) -> [Int] {
+            scope.columns.indices.filter { i in
+                scope.columns[i].name == name && (qualifier == nil || scope.columns[i].qualifier == qualifier)
+            }
+        }
+        func unique(_ candidates: [Int], _ shown: String) throws -> Int? {
+            if candidates.count > 1 {
+                let visible = candidates.filter { !scope.columns[$0].hidden }
+                if visible.count == 1 { return visible[0] }
+                throw RedError(.ambiguousColumn, "column reference \"\(shown)\" is ambiguous")
+            }
+            return candidates.first
+        }
+        if path.count >= 2, let i = try unique(matches(path[1], qualifier: path[0]), path[0] + "." + path[1]) {
+            return path.count == 2 ? .column(i) : .documentField(column: i, path: Array(path.dropFirst(2)))
+        }
+        if let i = try unique(matches(path[0], qualifier: nil), path[0]) {
+            return path.count == 1 ? .column(i) : .documentField(column: i, path: Array(path.dropFirst()))
+        }
+        let bodies = scope.columns.indices.filter { scope.columns[$0].isDocumentBody }
+        if path.count >= 2, let body = bodies.first(where: { scope.columns[$0].qualifier == path[0] }) {
+            return .documentField(column: body, path: Array(path.dropFirst()))
+        }
+        if bodies.count == 1 { return .documentField(column: bodies[0], path: path) }
+        if bodies.count > 1 { throw RedError(.ambiguousColumn, "field \"\(path.joined(separator: "."))\" could belong to several documents; qualify it") }
+        return nil
+    }
+
+    func planSubquery(_ query: Query, _ ctx: BindingContext) throws -> SubqueryPlan {
+        let scope = ctx.aggregation.map { postAggregateScope($0, parent: ctx.scope.parent) } ?? ctx.scope
+        let saved = scope.captured
+        scope.captured = []
+        defer { scope.captured.formUnion(saved) }
+        let plan = try planQuery(query, outer: scope)
+        return SubqueryPlan(plan: plan, outerColumns: scope.captured)
+    }
+
+    func postAggregateScope(_ aggregation: AggregationState, parent: Scope?) -> Scope {
+        var columns: [ScopeColumn] = []
+        for key in aggregation.groupKeys {
+            if case .column(let path) = key, let last = path.last {
+                columns.append(ScopeColumn(qualifier: path.count > 1 ? path[0] : nil, name: last, type: .any))
+            } else {
+                columns.append(ScopeColumn(qualifier: nil, name: "?column?", type: .any))
+            }
+        }
+        return Scope(columns, parent: aggregation.inputScope.parent)
+    }
+}
+
+extension Expr {
+    /// True when an aggregate call (not a window call) appears outside subqueries.
+    var containsAggregate: Bool {
+        switch self {
+        case .function(let call):
+            if call.over == nil, AggregateKind.isAggregate(call.name) { return true }
+            return call.arguments.contains(where: \.containsAggregate)
+        case .literal, .column, .parameter, .star, .exists, .subquery: return false
+        case .unary(_, let e), .isNull(let e, _), .cast(let e, _): return e.containsAggregate
+        case .binary(_, let a, let b), .isDistinctFrom(let a, let b, _), .like(let a, let b, _, _): return a.containsAggregate || b.containsAggregate
+        case .between(let a, let b, let c, _): return a.containsAggregate || b.containsAggregate || c.containsAggregate
+        case .inList(let e, let items, _): return e.containsAggregate || items.contains(where: \.containsAggregate)
+        case .inSubquery(let e, _, _): return e.containsAggregate
+        case .caseWhen(let o, let branches, let other):
+            return (o?.containsAggregate ?? false) || branches.contains { $0.condition.containsAggregate || $0.result.containsAggregate } || (other?.containsAggregate ?? false)
+        case .array(let items): return items.contains(where: \.containsAggregate)
+        }
+    }
+}

@@ -1,0 +1,66 @@
+import RedCore
+import RedEngine
+
+/// `FROM ANY`: every visible item of every collection, as
+/// `collection, kind, rid, body` where `body` is a JSON object of the item's
+/// fields (`row`: its columns; `document`: its body; `kv`: `{key, value}`).
+final class FromAnyNode: PlanNode, @unchecked Sendable {
+    let columns: [ScopeColumn]
+
+    init(qualifier: String?) {
+        columns = [ScopeColumn(qualifier: qualifier, name: "collection", type: .text),
+                   ScopeColumn(qualifier: qualifier, name: "kind", type: .text),
+                   ScopeColumn(qualifier: qualifier, name: "rid", type: .integer),
+                   ScopeColumn(qualifier: qualifier, name: "body", type: .json, isDocumentBody: true)]
+    }
+
+    func open(_ context: ExecutionContext, outerRows: [[Value]]) throws -> RowIterator {
+        let handles = try context.store.list(context.transaction)
+        var position = 0
+        var cursor: RowCursor?
+        return ClosureIterator {
+            while true {
+                if let c = cursor, position > 0 {
+                    let handle = handles[position - 1]
+                    while let (key, row) = try c.nextEntry() {
+                        context.rowsScanned += 1
+                        guard row.isVisible(at: context.now) else { continue }
+                        return Self.item(handle, key: key, row: row)
+                    }
+                }
+                guard position < handles.count else { return nil }
+                cursor = try context.store.scan(context.transaction, handles[position])
+                position += 1
+            }
+        }
+    }
+
+    static func item(_ handle: TableHandle, key: [UInt8], row: StoredRow) -> [Value] {
+        let name = Value.text(handle.name)
+        switch handle.schema.model {
+        case .table:
+            let members = handle.schema.columns.map { ($0.name, (row.values[$0.id] ?? .null).jsonValue) }
+            return [name, .text("row"), .integer(StoredRow.rid(fromKey: key)), .json(.object(members))]
+        case .document:
+            return [name, .text("document"), .integer(StoredRow.rid(fromKey: key)), row.values[0] ?? .null]
+        case .kv:
+            let k = String(decoding: key, as: UTF8.self)
+            return [name, .text("kv"), .null, .json(.object([("key", .string(k)), ("value", (row.values[0] ?? .null).jsonValue)]))]
+        }
+    }
+
+    func explain(_ depth: Int) -> [String] { [line(depth, "Any Scan (every collection)")] }
+}
+
+/// View definitions, kept in the engine's catalog storage under `view/<name>`.
+enum ViewCatalog {
+    static func key(_ name: String) -> [UInt8] { Array("view/\(name)".utf8) }
+
+    static func definition(of name: String, _ tx: Transaction) throws -> String? {
+        try tx.catalogGet(key(name)).map { String(decoding: $0, as: UTF8.self) }
+    }
+
+    static func store(_ name: String, text: String, _ tx: Transaction) throws { try tx.catalogPut(key(name), Array(text.utf8)) }
+
+    static func remove(_ name: String, _ tx: Transaction) throws -> Bool { try tx.catalogDelete(key(name)) }
+}

@@ -1,0 +1,233 @@
+import RedCore
+import RedEngine
+
+/// FROM-clause planning: join trees, predicate pushdown, hash-join keys.
+///
+/// Every input of the FROM clause ("leaf") gets a contiguous range of
+/// positions in the joined row, left to right. Predicates are bound once
+/// against that full row; a predicate that reads one leaf only is pushed into
+/// it (so a table scan can use an index); an equality between the rows joined
+/// so far and the next input becomes a hash-join key; anything else is
+/// applied as soon as every input it reads has been joined. Pushdown never
+/// crosses to the null-extended side of an outer join, except ON-clause
+/// predicates that read only that side (equivalent by definition).
+extension Planner {
+    indirect enum JoinTree {
+        case leaf(Leaf)
+        case join(JoinTree, JoinTree, JoinKind, Expr?)
+
+        var range: Range<Int> {
+            switch self {
+            case .leaf(let leaf): return leaf.offset..<(leaf.offset + leaf.plan.columns.count)
+            case .join(let l, let r, _, _): return l.range.lowerBound..<r.range.upperBound
+            }
+        }
+    }
+
+    final class Leaf {
+        let plan: PlanNode
+        let offset: Int
+        init(plan: PlanNode, offset: Int) { self.plan = plan; self.offset = offset }
+    }
+
+    func planFrom(_ from: TableRef, whereClause: Expr?, outer: Scope?) throws -> (PlanNode, Scope) {
+        var offset = 0
+        let tree = try buildTree(from, &offset, outer: outer)
+        var columns: [ScopeColumn] = []
+        collectColumns(tree, &columns)
+        let scope = Scope(columns, parent: outer)
+        var pushed: [BoundExpr] = []
+        if let whereClause {
+            pushed = try bind(whereClause, BindingContext(scope: scope, aggregatesForbiddenIn: "WHERE")).conjuncts
+        }
+        let plan = try build(tree, pushed: pushed, scope: scope)
+        return (plan, scope)
+    }
+
+    func collectColumns(_ tree: JoinTree, _ columns: inout [ScopeColumn]) {
+        switch tree {
+        case .leaf(let leaf): columns += leaf.plan.columns
+        case .join(let l, let r, _, _): collectColumns(l, &columns); collectColumns(r, &columns)
+        }
+    }
+
+    func buildTree(_ ref: TableRef, _ offset: inout Int, outer: Scope?) throws -> JoinTree {
+        switch ref {
+        case .join(let l, let r, let kind, let on):
+            let left = try buildTree(l, &offset, outer: outer)
+            let right = try buildTree(r, &offset, outer: outer)
+            return .join(left, right, kind, on)
+        default:
+            let plan = try planLeaf(ref, outer: outer)
+            defer { offset += plan.columns.count }
+            return .leaf(Leaf(plan: plan, offset: offset))
+        }
+    }
+
+    func planLeaf(_ ref: TableRef, outer: Scope?) throws -> PlanNode {
+        switch ref {
+        case .table(let name, let alias):
+            let qualifier = alias ?? name
+            for frame in cteFrames.reversed() {
+                if let cte = frame[name] {
+                    return AliasNode(cte, columns: cte.columns.map { ScopeColumn(qualifier: qualifier, name: $0.name, type: $0.type) }, label: name)
+                }
+            }
+            if let handle = try context.store.open(context.transaction, name) {
+                return TableScanNode(handle: handle, qualifier: qualifier)
+            }
+            if let viewText = try ViewCatalog.definition(of: name, context.transaction) {
+                guard !expandingViews.contains(name) else { throw RedError(.invalidOperation, "view \"\(name)\" refers to itself") }
+                expandingViews.insert(name)
+                defer { expandingViews.remove(name) }
+                var parser = try Parser(viewText)
+                let query = try parser.parseQuery()
+                let saved = cteFrames
+                cteFrames = []
+                defer { cteFrames = saved }
+                let plan = try planQuery(query, outer: nil)
+                return AliasNode(plan, columns: plan.columns.map { ScopeColumn(qualifier: qualifier, name: $0.name, type: $0.type) }, label: name)
+            }
+            throw RedError(.undefinedCollection, "relation \"\(name)\" does not exist")
+        case .subquery(let query, let alias):
+            let plan = try planQuery(query, outer: outer)
+            return AliasNode(plan, columns: plan.columns.map { ScopeColumn(qualifier: alias, name: $0.name, type: $0.type) }, label: alias)
+        case .any(let alias):
+            return FromAnyNode(qualifier: alias)
+        case .join:
+            preconditionFailure("joins are handled by buildTree")
+        }
+    }
+
+    /// Plans a (sub)tree whose output row starts at `tree.range.lowerBound`; `pushed` use full-row positions.
+    func build(_ tree: JoinTree, pushed: [BoundExpr], scope: Scope) throws -> PlanNode {
+        let base = tree.range.lowerBound
+        switch tree {
+        case .leaf(let leaf):
+            let local = pushed.map { $0.rebased(by: leaf.offset) }
+            if local.isEmpty { return leaf.plan }
+            if let scan = leaf.plan as? TableScanNode {
+                scan.addPredicates(local)
+                return scan
+            }
+            return FilterNode(leaf.plan, Self.conjunction(local))
+        case .join(let l, let r, let kind, let on) where kind == .inner || kind == .cross:
+            var units: [JoinTree] = []
+            var conditions: [Expr] = []
+            flattenInner(tree, &units, &conditions)
+            _ = l; _ = r; _ = kind; _ = on
+            var pool = pushed
+            let ctx = BindingContext(scope: scope, aggregatesForbiddenIn: "JOIN conditions")
+            for condition in conditions { pool += try bind(condition, ctx).conjuncts }
+            var unitPushed = [[BoundExpr]](repeating: [], count: units.count)
+            pool = pool.filter { predicate in
+                let refs = predicate.referencedColumns
+                guard !refs.isEmpty, !predicate.containsSubquery,
+                      let u = units.firstIndex(where: { refs.isSubset(of: Set($0.range)) }) else { return true }
+                unitPushed[u].append(predicate)
+                return false
+            }
+            var plan = try build(units[0], pushed: unitPushed[0], scope: scope)
+            var joined = units[0].range
+            for u in 1..<units.count {
+                let right = try build(units[u], pushed: unitPushed[u], scope: scope)
+                let rightRange = units[u].range
+                var leftKeys: [BoundExpr] = [], rightKeys: [BoundExpr] = []
+                pool = pool.filter { predicate in
+                    guard case .comparison("=", let a, let b) = predicate, !predicate.containsSubquery else { return true }
+                    let ra = a.referencedColumns, rb = b.referencedColumns
+                    guard !ra.isEmpty, !rb.isEmpty else { return true }
+                    if ra.isSubset(of: Set(joined)), rb.isSubset(of: Set(rightRange)) {
+                        leftKeys.append(a.rebased(by: joined.lowerBound)); rightKeys.append(b.rebased(by: rightRange.lowerBound)); return false
+                    }
+                    if rb.isSubset(of: Set(joined)), ra.isSubset(of: Set(rightRange)) {
+                        leftKeys.append(b.rebased(by: joined.lowerBound)); rightKeys.append(a.rebased(by: rightRange.lowerBound)); return false
+                    }
+                    return true
+                }
+                plan = leftKeys.isEmpty
+                    ? NestedLoopJoinNode(left: plan, right: right, kind: .cross, condition: nil)
+                    : HashJoinNode(left: plan, right: right, leftKeys: leftKeys, rightKeys: rightKeys, kind: .inner, residual: nil)
+                joined = joined.lowerBound..<rightRange.upperBound
+                var ready: [BoundExpr] = []
+                pool = pool.filter { predicate in
+                    let refs = predicate.referencedColumns
+                    guard !refs.isEmpty, refs.isSubset(of: Set(joined)), !predicate.containsSubquery else { return true }
+                    ready.append(predicate.rebased(by: joined.lowerBound))
+                    return false
+                }
+                if !ready.isEmpty { plan = FilterNode(plan, Self.conjunction(ready)) }
+            }
+            if !pool.isEmpty { plan = FilterNode(plan, Self.conjunction(pool.map { $0.rebased(by: base) })) }
+            return plan
+        case .join(let l, let r, let kind, let on):
+            let leftRange = Set(l.range), rightRange = Set(r.range)
+            var leftPushed: [BoundExpr] = [], rightPushed: [BoundExpr] = [], above: [BoundExpr] = []
+            for p in pushed {
+                let refs = p.referencedColumns
+                if kind == .left, !refs.isEmpty, refs.isSubset(of: leftRange), !p.containsSubquery { leftPushed.append(p) }
+                else if kind == .right, !refs.isEmpty, refs.isSubset(of: rightRange), !p.containsSubquery { rightPushed.append(p) }
+                else { above.append(p) }
+            }
+            var leftKeys: [BoundExpr] = [], rightKeys: [BoundExpr] = [], residual: [BoundExpr] = []
+            if let on {
+                let conjuncts = try bind(on, BindingContext(scope: scope, aggregatesForbiddenIn: "JOIN conditions")).conjuncts
+                for c in conjuncts {
+                    if case .comparison("=", let a, let b) = c, !c.containsSubquery {
+                        let ra = a.referencedColumns, rb = b.referencedColumns
+                        if !ra.isEmpty, !rb.isEmpty, ra.isSubset(of: leftRange), rb.isSubset(of: rightRange) {
+                            leftKeys.append(a.rebased(by: l.range.lowerBound)); rightKeys.append(b.rebased(by: r.range.lowerBound)); continue
+                        }
+                        if !ra.isEmpty, !rb.isEmpty, rb.isSubset(of: leftRange), ra.isSubset(of: rightRange) {
+                            leftKeys.append(b.rebased(by: l.range.lowerBound)); rightKeys.append(a.rebased(by: r.range.lowerBound)); continue
+                        }
+                    }
+                    let refs = c.referencedColumns
+                    if kind == .left, !refs.isEmpty, refs.isSubset(of: rightRange), !c.containsSubquery { rightPushed.append(c); continue }
+                    if kind == .right, !refs.isEmpty, refs.isSubset(of: leftRange), !c.containsSubquery { leftPushed.append(c); continue }
+                    residual.append(c.rebased(by: base))
+                }
+            }
+            let left = try build(l, pushed: leftPushed, scope: scope)
+            let right = try build(r, pushed: rightPushed, scope: scope)
+            let residualExpr = residual.isEmpty ? nil : Self.conjunction(residual)
+            var plan: PlanNode = leftKeys.isEmpty
+                ? NestedLoopJoinNode(left: left, right: right, kind: kind, condition: residualExpr)
+                : HashJoinNode(left: left, right: right, leftKeys: leftKeys, rightKeys: rightKeys, kind: kind, residual: residualExpr)
+            if !above.isEmpty { plan = FilterNode(plan, Self.conjunction(above.map { $0.rebased(by: base) })) }
+            return plan
+        }
+    }
+
+    func flattenInner(_ tree: JoinTree, _ units: inout [JoinTree], _ conditions: inout [Expr]) {
+        if case .join(let l, let r, let kind, let on) = tree, kind == .inner || kind == .cross {
+            flattenInner(l, &units, &conditions)
+            flattenInner(r, &units, &conditions)
+            if let on { conditions.append(on) }
+        } else {
+            units.append(tree)
+        }
+    }
+
+    static func conjunction(_ parts: [BoundExpr]) -> BoundExpr {
+        parts.dropFirst().reduce(parts[0]) { .and($0, $1) }
+    }
+}
+
+extension BoundExpr {
+    var containsSubquery: Bool {
+        switch self {
+        case .inSubquery, .exists, .scalarSubquery: return true
+        case .constant, .column, .outer, .documentField, .parameter: return false
+        case .negate(let e), .not(let e), .isNull(let e, _), .cast(let e, _): return e.containsSubquery
+        case .and(let a, let b), .or(let a, let b), .arithmetic(_, let a, let b), .concat(let a, let b),
+             .comparison(_, let a, let b), .distinctFrom(let a, let b, _), .like(let a, let b, _, _):
+            return a.containsSubquery || b.containsSubquery
+        case .between(let a, let b, let c, _): return a.containsSubquery || b.containsSubquery || c.containsSubquery
+        case .inList(let e, let items, _): return e.containsSubquery || items.contains(where: \.containsSubquery)
+        case .caseWhen(let o, let branches, let other):
+            return (o?.containsSubquery ?? false) || branches.contains { $0.0.containsSubquery || $0.1.containsSubquery } || (other?.containsSubquery ?? false)
+        case .function(_, let args), .array(let args): return args.contains(where: \.containsSubquery)
+        }
+    }
+}

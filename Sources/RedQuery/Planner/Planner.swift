@@ -1,0 +1,295 @@
+import RedCore
+import RedEngine
+
+/// Turns a parsed query into a tree of plan nodes.
+///
+/// Order of a SELECT: FROM (joins, with WHERE predicates pushed to the table
+/// they mention so scans can use indexes) → WHERE rest → GROUP BY/aggregates
+/// (hash aggregation) → HAVING → window functions → projection (+ hidden sort
+/// keys) → DISTINCT → ORDER BY → LIMIT/OFFSET. Equality conditions between two
+/// join inputs become hash joins; only joins without one fall back to a
+/// nested loop.
+final class Planner {
+    let context: ExecutionContext
+    var parameterCount = 0
+    /// WITH names visible at each query level (innermost last).
+    var cteFrames: [[String: MaterializedNode]] = []
+    /// Views being expanded (to refuse a view that reads itself).
+    var expandingViews: Set<String> = []
+
+    init(context: ExecutionContext) { self.context = context }
+
+    // MARK: Queries
+
+    func planQuery(_ query: Query, outer: Scope?) throws -> PlanNode {
+        var frame: [String: MaterializedNode] = [:]
+        cteFrames.append(frame)
+        defer { cteFrames.removeLast() }
+        for cte in query.with {
+            let plan = try planQuery(cte.query, outer: outer)
+            var columns = plan.columns.map { ScopeColumn(qualifier: cte.name, name: $0.name, type: $0.type) }
+            if !cte.columns.isEmpty {
+                guard cte.columns.count <= columns.count else {
+                    throw RedError(.syntaxError, "WITH query \"\(cte.name)\" has \(columns.count) columns available but \(cte.columns.count) columns specified")
+                }
+                for (i, name) in cte.columns.enumerated() { columns[i].name = name }
+            }
+            frame[cte.name] = MaterializedNode(plan, name: cte.name, columns: columns)
+            cteFrames[cteFrames.count - 1] = frame
+        }
+        var plan: PlanNode
+        if case .select(let select) = query.body {
+            plan = try planSelect(select, orderBy: query.orderBy, outer: outer, hasLimit: query.limit != nil)
+        } else {
+            plan = try planBody(query.body, outer: outer)
+            if !query.orderBy.isEmpty { plan = try sortByOutputColumns(plan, query.orderBy) }
+        }
+        if query.limit != nil || query.offset != nil {
+            let scope = Scope([], parent: outer)
+            let ctx = BindingContext(scope: scope, aggregatesForbiddenIn: "LIMIT")
+            plan = LimitNode(plan, limit: try query.limit.map { try bind($0, ctx) }, offset: try query.offset.map { try bind($0, ctx) })
+        }
+        return plan
+    }
+
+    func planBody(_ body: QueryBody, outer: Scope?) throws -> PlanNode {
+        switch body {
+        case .select(let select): return try planSelect(select, orderBy: [], outer: outer, hasLimit: false)
+        case .nested(let query): return try planQuery(query, outer: outer)
+        case .values(let rows):
+            guard let width = rows.first?.count, width > 0 else { throw RedError(.syntaxError, "VALUES needs at least one column") }
+            let ctx = BindingContext(scope: Scope([], parent: outer), aggregatesForbiddenIn: "VALUES")
+            var bound: [[BoundExpr]] = []
+            for row in rows {
+                guard row.count == width else { throw RedError(.syntaxError, "VALUES lists must all be the same length") }
+                bound.append(try row.map { try bind($0, ctx) })
+            }
+            let columns = (1...width).map { ScopeColumn(qualifier: nil, name: "column\($0)", type: Self.staticType(bound[0][$0 - 1])) }
+            return ValuesNode(bound, columns)
+        case .setOperation(let op, let all, let l, let r):
+            let left = try planBody(l, outer: outer), right = try planBody(r, outer: outer)
+            guard left.columns.count == right.columns.count else {
+                throw RedError(.syntaxError, "each \(op.rawValue.uppercased()) query must have the same number of columns")
+            }
+            return SetOperationNode(left, right, op, all: all, columns: left.columns.map { ScopeColumn(qualifier: nil, name: $0.name, type: $0.type) })
+        }
+    }
+
+    /// ORDER BY over a set operation: output names and ordinals only.
+    func sortByOutputColumns(_ plan: PlanNode, _ items: [OrderItem]) throws -> PlanNode {
+        var keys: [SortKey] = []
+        for item in items {
+            let index: Int
+            switch item.expr {
+            case .literal(.integer(let k)) where k >= 1 && Int(k) <= plan.columns.count: index = Int(k) - 1
+            case .column(let path) where path.count == 1:
+                guard let i = plan.columns.firstIndex(where: { $0.name == path[0] }) else {
+                    throw RedError(.undefinedColumn, "column \"\(path[0])\" does not exist in the result of the set operation")
+                }
+                index = i
+            default:
+                throw RedError(.featureNotSupported, "ORDER BY on a UNION/INTERSECT/EXCEPT result must name an output column or position")
+            }
+            keys.append(SortKey(expr: .column(index), descending: item.descending, nullsFirst: item.nullsFirst ?? item.descending))
+        }
+        return SortNode(plan, keys)
+    }
+
+    // MARK: SELECT
+
+    func planSelect(_ select: Select, orderBy: [OrderItem], outer: Scope?, hasLimit: Bool) throws -> PlanNode {
+        var plan: PlanNode
+        var scope: Scope
+        if let from = select.from {
+            (plan, scope) = try planFrom(from, whereClause: select.whereClause, outer: outer)
+        } else {
+            scope = Scope([], parent: outer)
+            plan = ValuesNode([[]], [])
+            if let w = select.whereClause {
+                let predicate = try bind(w, BindingContext(scope: scope, aggregatesForbiddenIn: "WHERE"))
+                plan = FilterNode(plan, predicate)
+            }
+        }
+        let inputScope = scope
+        let aggregated = !select.groupBy.isEmpty || select.having != nil
+            || select.items.contains { $0.expr.containsAggregate } || orderBy.contains { $0.expr.containsAggregate }
+        var ctx = BindingContext(scope: scope, aggregation: nil, windows: WindowState(), aggregatesForbiddenIn: nil)
+        var aggregation: AggregationState?
+        if aggregated {
+            let keyCtx = BindingContext(scope: scope, aggregatesForbiddenIn: "GROUP BY")
+            var keys: [Expr] = []
+            for key in select.groupBy {
+                // GROUP BY 2 and GROUP BY alias refer to SELECT items.
+                if case .literal(.integer(let k)) = key {
+                    guard k >= 1, Int(k) <= select.items.count else { throw RedError(.undefinedColumn, "GROUP BY position \(k) is not in select list") }
+                    keys.append(select.items[Int(k) - 1].expr)
+                } else if case .column(let path) = key, path.count == 1, (try? resolveLocal(path, scope)) == nil,
+                          let item = select.items.first(where: { $0.alias == path[0] }) {
+                    keys.append(item.expr)
+                } else {
+                    keys.append(key)
+                }
+            }
+            let state = AggregationState(inputScope: scope, groupKeys: keys, boundKeys: try keys.map { try bind($0, keyCtx) })
+            aggregation = state
+            ctx.aggregation = state
+        }
+        // Bind the SELECT list (expanding stars).
+        var outputExprs: [BoundExpr] = []
+        var outputColumns: [ScopeColumn] = []
+        var outputASTs: [Expr?] = []
+        for item in select.items {
+            if case .star(let qualifier) = item.expr {
+                if aggregation != nil { throw RedError(.groupingError, "SELECT * cannot be combined with GROUP BY or aggregates; name the grouped columns") }
+                let matching = scope.columns.indices.filter { !scope.columns[$0].hidden && (qualifier == nil || scope.columns[$0].qualifier == qualifier) }
+                if let qualifier, matching.isEmpty, !scope.columns.contains(where: { $0.qualifier == qualifier }) {
+                    throw RedError(.undefinedCollection, "missing FROM-clause entry for table \"\(qualifier)\"")
+                }
+                for i in matching {
+                    outputExprs.append(.column(i))
+                    outputColumns.append(ScopeColumn(qualifier: nil, name: scope.columns[i].name, type: scope.columns[i].type))
+                    outputASTs.append(.column([scope.columns[i].name]))
+                }
+                continue
+            }
+            let bound = try bind(item.expr, ctx)
+            outputExprs.append(bound)
+            outputColumns.append(ScopeColumn(qualifier: nil, name: item.alias ?? Self.columnName(item.expr), type: Self.type(of: bound, scope: scope, aggregation: aggregation)))
+            outputASTs.append(item.expr)
+        }
+        if select.items.isEmpty && select.from == nil { throw RedError(.syntaxError, "SELECT needs at least one column") }
+        // HAVING
+        var having: BoundExpr?
+        if let h = select.having {
+            var hctx = ctx
+            hctx.windows = nil
+            having = try bind(h, hctx)
+        }
+        // ORDER BY: output positions, output names, or expressions over the input.
+        var sortKeys: [SortKey] = []
+        var hiddenExprs: [BoundExpr] = []
+        for item in orderBy {
+            let nullsFirst = item.nullsFirst ?? item.descending
+            var target: Int?
+            if case .literal(.integer(let k)) = item.expr {
+                guard k >= 1, Int(k) <= outputExprs.count else { throw RedError(.undefinedColumn, "ORDER BY position \(k) is not in select list") }
+                target = Int(k) - 1
+            } else if case .column(let path) = item.expr, path.count == 1,
+                      let i = outputColumns.indices.first(where: { outputColumns[$0].name == path[0] && select.items.contains { $0.alias == path[0] } }) {
+                target = i
+            } else if let i = outputASTs.firstIndex(of: item.expr) {
+                target = i
+            } else if select.distinct {
+                throw RedError(.invalidOperation, "for SELECT DISTINCT, ORDER BY expressions must appear in select list")
+            } else if case .column(let path) = item.expr, path.count == 1, (try? resolve(path, scope)) == nil,
+                      let i = outputColumns.firstIndex(where: { $0.name == path[0] }) {
+                target = i
+            }
+            if let target {
+                sortKeys.append(SortKey(expr: .column(target), descending: item.descending, nullsFirst: nullsFirst))
+            } else {
+                hiddenExprs.append(try bind(item.expr, ctx))
+                sortKeys.append(SortKey(expr: .column(outputExprs.count + hiddenExprs.count - 1), descending: item.descending, nullsFirst: nullsFirst))
+            }
+        }
+        // Assemble: aggregate, having, windows, projection.
+        var baseWidth = inputScope.columns.count
+        if let aggregation {
+            let columns = aggregation.groupKeys.map { ScopeColumn(qualifier: nil, name: Self.columnName($0), type: .any) }
+                + aggregation.callASTs.map { ScopeColumn(qualifier: nil, name: $0.name, type: .any) }
+            plan = AggregateNode(plan, groupKeys: aggregation.boundKeys, aggregates: aggregation.calls, columns: columns)
+            baseWidth = columns.count
+            if let having { plan = FilterNode(plan, having) }
+        }
+        var projection = outputExprs + hiddenExprs
+        if let windows = ctx.windows, !windows.calls.isEmpty {
+            let windowColumns = windows.calls.indices.map { ScopeColumn(qualifier: nil, name: "window\($0)", type: .any) }
+            plan = WindowNode(plan, calls: windows.calls.map { Self.remapWindows($0, base: baseWidth) }, columns: plan.columns + windowColumns)
+            projection = projection.map { Self.remapWindowRefs($0, base: baseWidth) }
+        }
+        // A single-table ORDER BY column LIMIT n can read an index in order instead of sorting.
+        var sortSatisfied = false
+        if hasLimit, aggregation == nil, ctx.windows?.calls.isEmpty ?? true, !select.distinct, sortKeys.count == 1,
+           let scan = Self.singleScan(plan), case .column(let target) = sortKeys[0].expr,
+           case .column(let source) = projection[target], sortKeys[0].nullsFirst == sortKeys[0].descending {
+            sortSatisfied = scan.provideOrder(columnPosition: source, descending: sortKeys[0].descending)
+        }
+        plan = ProjectNode(plan, projection, outputColumns + hiddenExprs.map { _ in ScopeColumn(qualifier: nil, name: "?sort?", type: .any) })
+        if select.distinct { plan = DistinctNode(plan, width: outputColumns.count) }
+        if !sortKeys.isEmpty, !sortSatisfied { plan = SortNode(plan, sortKeys) }
+        if !hiddenExprs.isEmpty { plan = TrimNode(plan, width: outputColumns.count) }
+        return plan
+    }
+
+    /// The table scan at the bottom of a plain filter chain, if the plan is one.
+    static func singleScan(_ plan: PlanNode) -> TableScanNode? {
+        if let scan = plan as? TableScanNode { return scan }
+        if let filter = plan as? FilterNode { return singleScan(filter.input) }
+        return nil
+    }
+
+    static func remapWindowRefs(_ e: BoundExpr, base: Int) -> BoundExpr {
+        e.mapColumns { i in i >= WindowState.sentinelBase ? .column(base + i - WindowState.sentinelBase) : .column(i) }
+    }
+
+    static func remapWindows(_ call: WindowCall, base: Int) -> WindowCall { call }
+
+    // MARK: Names and types
+
+    /// PostgreSQL's default output column name.
+    static func columnName(_ expr: Expr) -> String {
+        switch expr {
+        case .column(let path): return path.last ?? "?column?"
+        case .function(let call):
+            switch call.name {
+            case "strpos": return "position"
+            case "btrim", "ltrim", "rtrim": return call.name
+            case "date_part": return "date_part"
+            default: return call.name
+            }
+        case .cast(let inner, let type):
+            if case .column = inner { return columnName(inner) }
+            return type.rawValue
+        case .caseWhen: return "case"
+        case .exists: return "exists"
+        case .subquery(let q):
+            if case .select(let s) = q.body, s.items.count == 1 { return s.items[0].alias ?? columnName(s.items[0].expr) }
+            return "?column?"
+        default: return "?column?"
+        }
+    }
+
+    static func staticType(_ e: BoundExpr) -> DataType {
+        switch e {
+        case .constant(let v):
+            switch v {
+            case .integer: return .integer
+            case .float: return .float
+            case .text: return .text
+            case .boolean: return .boolean
+            case .json: return .json
+            case .timestamp: return .timestamp
+            case .date: return .date
+            default: return .any
+            }
+        case .cast(_, let t): return t
+        case .comparison, .and, .or, .not, .isNull, .distinctFrom, .between, .inList, .inSubquery, .exists, .like: return .boolean
+        case .concat: return .text
+        default: return .any
+        }
+    }
+
+    static func type(of e: BoundExpr, scope: Scope, aggregation: AggregationState?) -> DataType {
+        if aggregation == nil, case .column(let i) = e, i < scope.columns.count { return scope.columns[i].type }
+        if let aggregation, case .column(let i) = e, i >= aggregation.groupKeys.count, i - aggregation.groupKeys.count < aggregation.calls.count {
+            switch aggregation.calls[i - aggregation.groupKeys.count].kind {
+            case .count, .countStar: return .integer
+            case .avg, .stddevPop, .stddevSamp, .varPop, .varSamp: return .float
+            case .stringAgg: return .text
+            case .boolAnd, .boolOr: return .boolean
+            default: return .any
+            }
+        }
+        return staticType(e)
+    }
+}

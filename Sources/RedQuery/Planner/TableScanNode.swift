@@ -1,0 +1,185 @@
+import RedCore
+import RedEngine
+
+/// How a table scan reaches its rows.
+enum AccessPath: Sendable {
+    case fullScan
+    /// Rows whose first index column equals one of the values (`=` or `IN`).
+    case indexEquality(index: Int, values: [BoundExpr])
+    /// Rows whose first index column lies between the bounds.
+    case indexRange(index: Int, lower: (BoundExpr, inclusive: Bool)?, upper: (BoundExpr, inclusive: Bool)?)
+    /// Every row, in index order (serves ORDER BY … LIMIT).
+    case indexOrder(index: Int, descending: Bool)
+}
+
+/// Scans one collection: a table, a document collection or a KV store.
+///
+/// Row layout: tables give their columns in schema order then the hidden
+/// `rid`, `created_at`, `updated_at`; documents give `rid`, `body` then the
+/// hidden times; KV gives `key`, `value` then the hidden times. Rows whose TTL
+/// has passed (expiry ≤ the statement clock) are skipped. `filter` holds every
+/// predicate pushed to this table; index access only narrows what is read,
+/// the filter is always rechecked.
+final class TableScanNode: PlanNode, @unchecked Sendable {
+    let handle: TableHandle
+    let label: String
+    let columns: [ScopeColumn]
+    var filter: BoundExpr?
+    var access = AccessPath.fullScan
+
+    init(handle: TableHandle, qualifier: String) {
+        self.handle = handle
+        self.label = handle.name == qualifier ? handle.name : "\(handle.name) \(qualifier)"
+        self.columns = Self.columns(of: handle.schema, qualifier: qualifier)
+    }
+
+    static func columns(of schema: CollectionSchema, qualifier: String?) -> [ScopeColumn] {
+        let times = [ScopeColumn(qualifier: qualifier, name: "created_at", type: .timestamp, hidden: true),
+                     ScopeColumn(qualifier: qualifier, name: "updated_at", type: .timestamp, hidden: true)]
+        switch schema.model {
+        case .table:
+            return schema.columns.map { ScopeColumn(qualifier: qualifier, name: $0.name, type: $0.type) }
+                + [ScopeColumn(qualifier: qualifier, name: "rid", type: .integer, hidden: true)] + times
+        case .document:
+            return [ScopeColumn(qualifier: qualifier, name: "rid", type: .integer),
+                    ScopeColumn(qualifier: qualifier, name: "body", type: .json, isDocumentBody: true)] + times
+        case .kv:
+            return [ScopeColumn(qualifier: qualifier, name: "key", type: .text),
+                    ScopeColumn(qualifier: qualifier, name: "value", type: .any)] + times
+        }
+    }
+
+    static func values(of row: StoredRow, key: [UInt8], schema: CollectionSchema) -> [Value] {
+        let times: [Value] = [.timestamp(row.createdAt), .timestamp(row.updatedAt)]
+        switch schema.model {
+        case .table:
+            var out: [Value] = []
+            out.reserveCapacity(schema.columns.count + 3)
+            for column in schema.columns { out.append(row.values[column.id] ?? .null) }
+            out.append(.integer(row.rid))
+            return out + times
+        case .document:
+            return [.integer(row.rid), row.values[0] ?? .null] + times
+        case .kv:
+            return [.text(String(decoding: key, as: UTF8.self)), row.values[0] ?? .null] + times
+        }
+    }
+
+    /// The stored row behind a produced row (DML uses it to update or delete what it read).
+    func open(_ context: ExecutionContext, outerRows: [[Value]]) throws -> RowIterator {
+        try openRows(context, outerRows: outerRows)
+    }
+
+    func openRows(_ context: ExecutionContext, outerRows: [[Value]]) throws -> TableRowIterator {
+        let eval = context.evaluation(outerRows)
+        let source: () throws -> (key: [UInt8], row: StoredRow)?
+        let store = context.store, tx = context.transaction, handle = self.handle
+        switch access {
+        case .fullScan:
+            let cursor = try store.scan(tx, handle)
+            source = { try cursor.nextEntry() }
+        case .indexOrder(let index, let descending):
+            let cursor = try store.indexScan(tx, handle, indexPosition: index, range: .all, reverse: descending)
+            source = { try Self.fetch(cursor, store, tx, handle) }
+        case .indexEquality(let index, let probes):
+            var prefixes: [[UInt8]] = []
+            var seen = Set<[UInt8]>()
+            let type = columnType(index)
+            for probe in probes {
+                let v = try eval.evaluate(probe, [])
+                if v.isNull { continue }
+                guard let coerced = try? type.coerce(v) else { continue }
+                var p: [UInt8] = []
+                KeyEncoding.append(coerced, to: &p)
+                if seen.insert(p).inserted { prefixes.append(p) }
+            }
+            var position = 0
+            var cursor: IndexCursor?
+            source = {
+                while true {
+                    if let c = cursor, let entry = try Self.fetch(c, store, tx, handle) { return entry }
+                    guard position < prefixes.count else { return nil }
+                    cursor = try store.indexScan(tx, handle, indexPosition: index, range: .prefix(prefixes[position]))
+                    position += 1
+                }
+            }
+        case .indexRange(let index, let lower, let upper):
+            let type = columnType(index)
+            var range = KeyRange(lower: nil, lowerInclusive: true, upper: [0xF0], upperInclusive: false)
+            var empty = false
+            if let (expr, inclusive) = lower {
+                let v = try eval.evaluate(expr, [])
+                if v.isNull { empty = true } else if let c = try? type.coerce(v) {
+                    var k: [UInt8] = []
+                    KeyEncoding.append(c, to: &k)
+                    range.lower = inclusive ? k : KeyEncoding.successor(ofPrefix: k)
+                }
+            }
+            if let (expr, inclusive) = upper {
+                let v = try eval.evaluate(expr, [])
+                if v.isNull { empty = true } else if let c = try? type.coerce(v) {
+                    var k: [UInt8] = []
+                    KeyEncoding.append(c, to: &k)
+                    range.upper = inclusive ? KeyEncoding.successor(ofPrefix: k) : k
+                }
+            }
+            if empty { source = { nil } } else {
+                let cursor = try store.indexScan(tx, handle, indexPosition: index, range: range)
+                source = { try Self.fetch(cursor, store, tx, handle) }
+            }
+        }
+        return TableRowIterator(source: source, schema: handle.schema, filter: filter, eval: eval, context: context)
+    }
+
+    func columnType(_ index: Int) -> DataType {
+        let id = handle.schema.indexes[index].columnIDs[0]
+        return handle.schema.columns.first { $0.id == id }?.type ?? .any
+    }
+
+    static func fetch(_ cursor: IndexCursor, _ store: TableStore, _ tx: Transaction, _ handle: TableHandle) throws -> (key: [UInt8], row: StoredRow)? {
+        while let rid = try cursor.next() {
+            if let row = try store.get(tx, handle, rid: rid) { return (StoredRow.key(rid: rid), row) }
+        }
+        return nil
+    }
+
+    func explain(_ depth: Int) -> [String] {
+        let filterText = filter == nil ? "" : " (filtered)"
+        switch access {
+        case .fullScan: return [line(depth, "Seq Scan on \(label)\(filterText)")]
+        case .indexEquality(let i, let values):
+            return [line(depth, "Index Scan using \(handle.schema.indexes[i].name) on \(label) (\(values.count == 1 ? "=" : "IN"))\(filterText)")]
+        case .indexRange(let i, _, _): return [line(depth, "Index Range Scan using \(handle.schema.indexes[i].name) on \(label)\(filterText)")]
+        case .indexOrder(let i, let d): return [line(depth, "Index Scan\(d ? " Backward" : "") using \(handle.schema.indexes[i].name) on \(label)\(filterText)")]
+        }
+    }
+}
+
+/// Produces a table scan's rows and remembers the stored row of the last one.
+final class TableRowIterator: RowIterator {
+    let source: () throws -> (key: [UInt8], row: StoredRow)?
+    let schema: CollectionSchema
+    let filter: BoundExpr?
+    let eval: Evaluation
+    let context: ExecutionContext
+    private(set) var currentRow: StoredRow?
+    private(set) var currentKey: [UInt8] = []
+
+    init(source: @escaping () throws -> (key: [UInt8], row: StoredRow)?, schema: CollectionSchema, filter: BoundExpr?,
+         eval: Evaluation, context: ExecutionContext) {
+        self.source = source; self.schema = schema; self.filter = filter; self.eval = eval; self.context = context
+    }
+
+    func next() throws -> [Value]? {
+        while let (key, row) = try source() {
+            context.rowsScanned += 1
+            guard row.isVisible(at: context.now) else { continue }
+            let values = TableScanNode.values(of: row, key: key, schema: schema)
+            if let filter, try Evaluation.truth(try eval.evaluate(filter, values)) != true { continue }
+            currentRow = row
+            currentKey = key
+            return values
+        }
+        return nil
+    }
+}
