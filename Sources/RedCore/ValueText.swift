@@ -26,7 +26,9 @@ extension Value {
             + String(chars[16..<20]) + "-" + String(chars[20..<32])
     }
 
-    /// The value as JSON (HTTP and `red query --json`): numbers stay numbers, timestamps ISO-8601 text.
+    /// The value as JSON, as HTTP `POST /query` encodes it (spec: protocols §4.4): numbers stay
+    /// numbers, timestamps are epoch milliseconds, dates are days since the epoch, blobs and
+    /// UUIDs lower-case hex, vectors number arrays, JSON inline.
     public var jsonValue: JSONValue {
         switch self {
         case .null: return .null
@@ -36,8 +38,12 @@ extension Value {
         case .text(let s): return .string(s)
         case .json(let j): return j
         case .vector(let v): return .array(v.map { .float(Double($0)) })
-        case .timestamp(let ms): return .string(CalendarMath.formatISO(ms))
-        default: return .string(displayText)
+        case .timestamp(let ms): return .integer(ms)
+        case .date(let d): return .integer(Int64(d))
+        case .blob(let b): return .string(b.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined())
+        case .uuid(let u):
+            let hex = String(u, radix: 16)
+            return .string(String(repeating: "0", count: 32 - hex.count) + hex)
         }
     }
 

@@ -42,24 +42,51 @@ public struct QueryResult: Sendable {
     /// The index of the column called `name`.
     public func columnIndex(_ name: String) -> Int? { columns.firstIndex { $0.name == name } }
 
-    /// The JSON document HTTP `POST /query` and `red query --json` return.
-    public var json: JSONValue {
-        var members: [(String, JSONValue)] = [
-            ("ok", .bool(true)),
-            ("statement", .string(statementType)),
-            ("columns", .array(columns.map { .string($0.name) })),
-            ("rows", .array(rows.map { .array($0.map(\.jsonValue)) })),
-            ("affected", .integer(Int64(rowsAffected))),
-            ("command_tag", .string(commandTag)),
+    /// The JSON envelope of HTTP `POST /query` (spec: protocols §4.4, keys sorted), which
+    /// `red query --json` prints too. `records[i].values` maps column names to values.
+    public func json(query: String) -> JSONValue {
+        let records: [JSONValue] = rows.map { row in
+            let values = zip(columns, row).map { ($0.name, $1.jsonValue) }.sorted { $0.0 < $1.0 }
+            return .object([("edges", .object([])), ("nodes", .object([])), ("paths", .array([])),
+                            ("values", .object(values)), ("vector_results", .array([]))])
+        }
+        let engine: String
+        switch statementType {
+        case "select": engine = "runtime-table"
+        case "insert", "update", "delete": engine = "runtime-dml"
+        case "explain": engine = "runtime-explain"
+        default: engine = "runtime-ddl"
+        }
+        var members: [(String, JSONValue)] = []
+        if rowsAffected > 0 { members.append(("affected_rows", .integer(Int64(rowsAffected)))) }
+        members += [
+            ("capability", .string("table")),
+            ("engine", .string(engine)),
         ]
         if let message { members.append(("message", .string(message))) }
+        members += [
+            ("mode", .string("sql")),
+            ("ok", .bool(true)),
+            ("query", .string(query)),
+            ("record_count", .integer(Int64(rows.count))),
+            ("result", .object([
+                ("columns", .array(columns.map { .string($0.name) })),
+                ("records", .array(records)),
+                ("stats", .object([("edges_scanned", .integer(0)), ("exec_time_us", .integer(0)),
+                                   ("nodes_scanned", .integer(0)), ("rows_scanned", .integer(0))])),
+            ])),
+            ("selection", .object([("scope", .string("any"))])),
+            ("statement", .string(statementType)),
+        ]
+        if statementType != "select" { members.append(("statement_type", .string(statementType))) }
         return .object(members)
     }
 }
 
 extension RedError {
-    /// The JSON error document (`{"ok":false,"code":…,"sqlstate":…,"error":…}`).
+    /// The JSON error envelope (spec: protocols §4.3, coded variant, keys sorted) plus the SQLSTATE.
     public var json: JSONValue {
-        .object([("ok", .bool(false)), ("code", .string(code.rawValue)), ("sqlstate", .string(code.sqlState)), ("error", .string(message))])
+        .object([("code", .string(code.rawValue)), ("error", .string(message)), ("message", .string(message)),
+                 ("ok", .bool(false)), ("sqlstate", .string(code.sqlState))])
     }
 }

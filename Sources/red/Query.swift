@@ -29,17 +29,17 @@ struct QueryCommand: AsyncParsableCommand {
         do {
             if let sql {
                 let results = try await session.executeAll(sql)
-                if let last = results.last { print(render(last)) }
+                if let last = results.last { print(render(last, sql)) }
             } else {
                 var buffer = ""
                 while let line = readLine(strippingNewline: false) {
                     buffer += line
                     guard Self.endsStatement(buffer) else { continue }
-                    for result in try await session.executeAll(buffer) { print(render(result)) }
+                    for result in try await session.executeAll(buffer) { print(render(result, buffer)) }
                     buffer = ""
                 }
                 if !buffer.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
-                    for result in try await session.executeAll(buffer) { print(render(result)) }
+                    for result in try await session.executeAll(buffer) { print(render(result, buffer)) }
                 }
             }
         } catch let error as RedError {
@@ -67,8 +67,8 @@ struct QueryCommand: AsyncParsableCommand {
         return !inSingle && !inDouble && last == ";"
     }
 
-    func render(_ result: QueryResult) -> String {
-        if json { return result.json.text }
+    func render(_ result: QueryResult, _ query: String) -> String {
+        if json { return result.json(query: query.trimmingCharacters(in: .whitespacesAndNewlines)).text }
         if result.columns.isEmpty { return result.message.map { "\(result.commandTag)  -- \($0)" } ?? result.commandTag }
         return TableRenderer.render(result)
     }

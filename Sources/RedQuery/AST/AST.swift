@@ -73,6 +73,8 @@ public indirect enum TableRef: Sendable, Equatable {
     /// `FROM ANY`: every item of every collection.
     case any(alias: String?)
     case subquery(Query, alias: String)
+    /// A set-returning function in FROM: `generate_series(1, 10) AS g`.
+    case function(FunctionCall, alias: String?)
     case join(TableRef, TableRef, JoinKind, on: Expr?)
 }
 

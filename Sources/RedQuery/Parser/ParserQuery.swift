@@ -211,6 +211,9 @@ extension Parser {
         }
         if acceptSymbol("*") { return .any(alias: try parseOptionalAlias()) }
         var name = try parseIdentifier(what: "table name")
+        if isSymbol("("), case .function(let call) = try parseFunctionCall(name: name) {
+            return .function(call, alias: try parseOptionalAlias())
+        }
         if acceptSymbol(".") { name = try parseIdentifier(what: "table name") }  // schema-qualified: public.t
         return .table(name, alias: try parseOptionalAlias())
     }

@@ -94,6 +94,15 @@ extension Planner {
             return AliasNode(plan, columns: plan.columns.map { ScopeColumn(qualifier: alias, name: $0.name, type: $0.type) }, label: alias)
         case .any(let alias):
             return FromAnyNode(qualifier: alias)
+        case .function(let call, let alias):
+            guard call.name == "generate_series" else {
+                throw RedError(.undefinedFunction, "function \(call.name)() does not exist as a table function; generate_series is available")
+            }
+            guard (2...3).contains(call.arguments.count) else { throw RedError(.undefinedFunction, "generate_series takes 2 or 3 arguments") }
+            let ctx = BindingContext(scope: Scope([], parent: outer), aggregatesForbiddenIn: "FROM")
+            let arguments = try call.arguments.map { try bind($0, ctx) }
+            let qualifier = alias ?? "generate_series"
+            return GenerateSeriesNode(arguments: arguments, column: ScopeColumn(qualifier: qualifier, name: alias ?? "generate_series", type: .integer))
         case .join:
             preconditionFailure("joins are handled by buildTree")
         }

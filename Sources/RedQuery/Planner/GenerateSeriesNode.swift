@@ -1,0 +1,40 @@
+import RedCore
+
+/// `generate_series(start, stop[, step])`: integers from start to stop inclusive.
+/// Arguments are evaluated once per execution (they may reference outer rows).
+final class GenerateSeriesNode: PlanNode, @unchecked Sendable {
+    let arguments: [BoundExpr]
+    let columns: [ScopeColumn]
+
+    /// Longest series one call may produce.
+    static let maxRows: Int64 = 100_000_000
+
+    init(arguments: [BoundExpr], column: ScopeColumn) {
+        self.arguments = arguments
+        self.columns = [column]
+    }
+
+    func open(_ context: ExecutionContext, outerRows: [[Value]]) throws -> RowIterator {
+        let eval = context.evaluation(outerRows)
+        let values = try arguments.map { try eval.evaluate($0, []) }
+        if values.contains(where: \.isNull) { return ArrayIterator([]) }
+        func integer(_ v: Value) throws -> Int64 {
+            guard case .integer(let i) = try DataType.integer.coerce(v) else { throw RedError(.datatypeMismatch, "generate_series needs integers") }
+            return i
+        }
+        let start = try integer(values[0]), stop = try integer(values[1])
+        let step = values.count > 2 ? try integer(values[2]) : 1
+        guard step != 0 else { throw RedError(.invalidArgument, "step size cannot equal zero") }
+        let count = step > 0 ? (stop >= start ? (stop - start) / step + 1 : 0) : (start >= stop ? (start - stop) / -step + 1 : 0)
+        guard count <= Self.maxRows else { throw RedError(.limitExceeded, "generate_series would produce \(count) rows; the limit is \(Self.maxRows)") }
+        var current = start
+        var produced: Int64 = 0
+        return ClosureIterator {
+            guard produced < count else { return nil }
+            defer { produced += 1; current &+= step }
+            return [.integer(current)]
+        }
+    }
+
+    func explain(_ depth: Int) -> [String] { [line(depth, "Function Scan on generate_series")] }
+}
