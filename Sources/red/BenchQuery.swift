@@ -1,0 +1,96 @@
+import ArgumentParser
+import Foundation
+import RedDB
+
+/// `red bench query`: the issue-3 query scenarios, timed in-process on a fresh database.
+///
+/// Loads `--rows` rows into `bench_t(id INT PRIMARY KEY, grp INT, val INT, name TEXT)`
+/// with an index on `val`, and two `--join-rows` tables for an equi-join, then
+/// times: GROUP BY over a 10-value column, point lookups by primary key, index
+/// range scans of 1,000 rows, and the join. `scripts/bench-query-postgres`
+/// runs the same SQL on PostgreSQL for the peer figures.
+struct BenchQuery: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "query",
+        abstract: "GROUP BY, primary-key lookups, index range scans and a hash join over a million rows.")
+
+    @Option(help: "Directory for the database files; removed afterwards.")
+    var dir: String = "."
+
+    @Option(help: "Rows in the big table.")
+    var rows: Int = 1_000_000
+
+    @Option(help: "Rows in each side of the join.")
+    var joinRows: Int = 100_000
+
+    @Option(help: "Point lookups to time.")
+    var lookups: Int = 20_000
+
+    @Option(help: "Range scans to time.")
+    var ranges: Int = 200
+
+    mutating func run() async throws {
+        #if DEBUG
+        print("warning: this is a debug build; run `swift run -c release red bench query` for real figures\n")
+        #endif
+        let root = (dir as NSString).appendingPathComponent(".red-bench-query-\(getpid())")
+        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        var options = DatabaseOptions()
+        options.engine.cacheBytes = 256 << 20
+        let db = try await Database.open(path: root + "/bench.rdb", options: options)
+        let session = db.session()
+
+        try await session.execute("CREATE TABLE bench_t (id INT PRIMARY KEY, grp INT, val INT, name TEXT)")
+        var start = Date()
+        let batch = 10_000
+        for lower in stride(from: 1, through: rows, by: batch) {
+            let upper = min(rows, lower + batch - 1)
+            try await session.execute("INSERT INTO bench_t (id, grp, val, name) SELECT i, i % 10, (i * 7919) % \(rows), 'name-' || i FROM generate_series(\(lower), \(upper)) AS i")
+        }
+        report("load \(rows) rows (batches of \(batch))", Date().timeIntervalSince(start), count: rows, unit: "rows")
+        start = Date()
+        try await session.execute("CREATE INDEX bench_t_val ON bench_t (val)")
+        report("CREATE INDEX on val", Date().timeIntervalSince(start), count: rows, unit: "rows")
+
+        for _ in 1...3 {
+            start = Date()
+            let r = try await session.execute("SELECT grp, count(*), sum(val), avg(val) FROM bench_t GROUP BY grp")
+            precondition(r.rows.count == 10)
+            report("GROUP BY grp (10 groups)", Date().timeIntervalSince(start), count: rows, unit: "rows")
+        }
+
+        start = Date()
+        for i in 0..<lookups {
+            let id = Int64((i &* 7_919) % rows + 1)
+            let r = try await session.execute("SELECT id, grp, val, name FROM bench_t WHERE id = $1", parameters: [.integer(id)])
+            precondition(r.rows.count == 1)
+        }
+        report("point lookup by primary key", Date().timeIntervalSince(start), count: lookups, unit: "queries")
+
+        start = Date()
+        var scanned = 0
+        for i in 0..<ranges {
+            let low = Int64((i &* 104_729) % max(1, rows - 1_000))
+            let r = try await session.execute("SELECT id, val FROM bench_t WHERE val >= $1 AND val < $2", parameters: [.integer(low), .integer(low + 1_000)])
+            scanned += r.rows.count
+        }
+        report("index range scan (1,000 rows each)", Date().timeIntervalSince(start), count: ranges, unit: "queries")
+
+        try await session.execute("CREATE TABLE bench_a (id INT, k INT)")
+        try await session.execute("CREATE TABLE bench_b (id INT, k INT)")
+        try await session.execute("INSERT INTO bench_a (id, k) SELECT i, i FROM generate_series(1, \(joinRows)) AS i")
+        try await session.execute("INSERT INTO bench_b (id, k) SELECT i, \(joinRows) + 1 - i FROM generate_series(1, \(joinRows)) AS i")
+        for _ in 1...3 {
+            start = Date()
+            let r = try await session.execute("SELECT count(*) FROM bench_a a JOIN bench_b b ON a.k = b.k")
+            precondition(r.rows.first?.first == .integer(Int64(joinRows)))
+            report("\(joinRows) x \(joinRows) equi-join (count)", Date().timeIntervalSince(start), count: joinRows, unit: "rows")
+        }
+        try await db.close()
+    }
+
+    func report(_ name: String, _ seconds: Double, count: Int, unit: String) {
+        print(String(format: "%-44@ %10.1f ms  %12.0f %@/s", name as NSString, seconds * 1000, Double(count) / seconds, unit as NSString))
+    }
+}
