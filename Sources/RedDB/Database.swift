@@ -42,6 +42,9 @@ public struct DatabaseOptions: Sendable {
     public var parserLimits = ParserLimits()
     /// Statements kept parsed in the prepared-statement cache (keyed by text).
     public var statementCacheEntries = 256
+    /// How often expired (TTL) items are reclaimed in the background; 0 disables it
+    /// (expired items are invisible either way; `VACUUM` reclaims them on demand).
+    public var expirySweepIntervalMilliseconds = 60_000
     public init() {}
 }
 
@@ -58,11 +61,27 @@ public final class Database: Sendable {
     let store: TableStore
     let statementCache: StatementCache
 
+    private let sweeper = Mutex<Task<Void, Never>?>(nil)
+
     init(engine: StorageEngine, options: DatabaseOptions) {
         self.engine = engine
         self.options = options
         self.store = TableStore(engine: engine)
         self.statementCache = StatementCache(capacity: options.statementCacheEntries, limits: options.parserLimits)
+        if options.engine.backgroundWork, options.expirySweepIntervalMilliseconds > 0 {
+            let interval = options.expirySweepIntervalMilliseconds
+            sweeper.withLock { $0 = Task { [weak self] in await Self.sweepExpired(self, every: interval) } }
+        }
+    }
+
+    /// Reclaims expired items every `interval` ms until cancelled (VACUUM in its own session).
+    static func sweepExpired(_ database: Database?, every interval: Int) async {
+        weak var weakDatabase = database
+        while !Task.isCancelled {
+            try? await Task.sleep(for: .milliseconds(interval))
+            guard let db = weakDatabase, !Task.isCancelled else { return }
+            _ = try? await db.session().execute("VACUUM")
+        }
     }
 
     /// Opens (creating if needed) the database at `path`, recovering from its WAL.
@@ -89,7 +108,12 @@ public final class Database: Sendable {
     public func session() -> Session { Session(database: self) }
 
     /// Checkpoints and closes the files. Sessions must not be used afterwards.
-    public func close() async throws { try await engine.close() }
+    public func close() async throws {
+        let task = sweeper.withLock { t -> Task<Void, Never>? in defer { t = nil }; return t }
+        task?.cancel()
+        await task?.value
+        try await engine.close()
+    }
 }
 
 /// Parsed statements by text, so repeated queries skip the parser.

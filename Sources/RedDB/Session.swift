@@ -125,6 +125,34 @@ public final class Session: @unchecked Sendable {
         }
     }
 
+    /// Runs a query and returns its rows as a stream instead of collecting them.
+    ///
+    /// ```swift
+    /// for try await row in try await session.stream("SELECT * FROM big_table") { … }
+    /// ```
+    public func stream(_ sql: String, parameters: [Value] = []) async throws -> RowStream {
+        await lock.lock()
+        defer { lock.unlock() }
+        let statements = try database.statementCache.statements(for: sql)
+        guard statements.count == 1 else { throw RedError(.invalidArgument, "stream takes exactly one query") }
+        switch state {
+        case .failed:
+            throw RedError(.inFailedTransaction, "current transaction is aborted, commands ignored until end of transaction block")
+        case .active(let tx):
+            let opened = try executor(tx, parameters).openQuery(statements[0].0)
+            return RowStream(columns: opened.columns, next: opened.next, finish: {})
+        case .idle:
+            let tx = try database.engine.begin()
+            do {
+                let opened = try executor(tx, parameters).openQuery(statements[0].0)
+                return RowStream(columns: opened.columns, next: opened.next, finish: { tx.rollback() })
+            } catch {
+                tx.rollback()
+                throw error
+            }
+        }
+    }
+
     func executor(_ tx: Transaction, _ parameters: [Value]) -> StatementExecutor {
         StatementExecutor(transaction: tx, store: database.store, parameters: parameters, now: database.options.clock.nowMilliseconds())
     }

@@ -20,6 +20,8 @@ public struct CollectionSchema: Codable, Sendable, Equatable {
     public var defaultTTLMilliseconds: Int64?
     /// Counter for index collection names (never reused).
     public var nextIndexNumber: UInt32
+    /// Set once an item with a TTL is written, so expiry sweeps skip collections that never had one.
+    public var hasExpiringItems: Bool?
 
     public init(model: Model, columns: [ColumnDefinition] = [], appendOnly: Bool = false, defaultTTLMilliseconds: Int64? = nil) {
         self.model = model

@@ -9,6 +9,8 @@ import RedCore
 /// user's key bytes. Documents store their body as column 0 (`.json`); KV
 /// stores its value as column 0.
 public struct StoredRow: Sendable, Equatable {
+    /// Column id under which `WITH METADATA` is kept (a JSON object).
+    public static let metadataColumnID = UInt16.max
     public var rid: Int64
     public var values: [UInt16: Value]
     public var expiresAt: Int64?

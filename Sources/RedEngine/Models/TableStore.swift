@@ -155,6 +155,14 @@ public final class TableStore: Sendable {
         RowCursor(cursor: try tx.scan(handle.collection, reverse: reverse))
     }
 
+    /// Marks the collection as holding items with a TTL (once; later calls return at once).
+    public func noteExpiringItems(_ tx: Transaction, _ handle: TableHandle) throws -> TableHandle {
+        guard handle.schema.hasExpiringItems != true else { return handle }
+        var schema = handle.schema
+        schema.hasExpiringItems = true
+        return try setSchema(tx, handle, schema)
+    }
+
     public func insert(_ tx: Transaction, _ handle: TableHandle, _ row: StoredRow, now: Int64) throws {
         for (position, index) in handle.schema.indexes.enumerated() {
             try insertIndexEntry(tx, handle, index, handle.indexCollections[position], row, now: now)

@@ -125,12 +125,19 @@ public struct ColumnSpec: Sendable, Equatable {
 public enum InsertModel: Sendable, Equatable { case row, document, kv }
 
 public struct InsertStatement: Sendable, Equatable {
+    public static func == (a: InsertStatement, b: InsertStatement) -> Bool {
+        a.table == b.table && a.model == b.model && a.columns == b.columns && a.source == b.source && a.ttlMilliseconds == b.ttlMilliseconds
+            && a.expiresAt == b.expiresAt && a.returning == b.returning && a.metadata.map(\.0) == b.metadata.map(\.0)
+            && a.metadata.map(\.1) == b.metadata.map(\.1)
+    }
     public var table: String
     public var model: InsertModel
     public var columns: [String]?
     public var source: Query
     public var ttlMilliseconds: Int64?
     public var expiresAt: Expr?
+    /// `WITH METADATA (k = v, …)`: keys lower-cased, stored with the item (hidden column `_metadata`).
+    public var metadata: [(String, Expr)] = []
     public var returning: [SelectItem]?
 }
 

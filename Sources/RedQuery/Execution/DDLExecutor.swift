@@ -119,7 +119,7 @@ struct DDLExecutor {
             }
             return .message("view '\(name)' dropped", type: "drop", tag: "DROP VIEW")
         case .vacuum(let name):
-            let handles = try name.map { [try table($0)] } ?? store.list(tx)
+            let handles = try name.map { [try table($0)] } ?? store.list(tx).filter { $0.schema.hasExpiringItems == true }
             var reclaimed = 0
             for handle in handles {
                 let cursor = try store.scan(tx, handle)

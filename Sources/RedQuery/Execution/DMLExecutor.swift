@@ -29,18 +29,20 @@ struct DMLExecutor {
             case .kv: handle = try store.create(tx, statement.table, schema: CollectionSchema(model: .kv))
             }
         }
-        guard let handle else { throw RedError(.internalError, "no target collection") }
+        guard var handle else { throw RedError(.internalError, "no target collection") }
         if statement.model == .document, handle.schema.model != .document {
             throw RedError(.invalidOperation, "model mismatch: \(statement.table) is a \(handle.schema.model.rawValue), not a document collection")
         }
         let planner = Planner(context: context)
         let sourceRows = try evaluateSource(statement, planner)
         let expiresAt = try expiry(ttl: statement.ttlMilliseconds, at: statement.expiresAt, schema: handle.schema, planner: planner)
+        if expiresAt != nil, handle.schema.model != .kv { handle = try store.noteExpiringItems(tx, handle) }
         var returned: [[Value]] = []
         let returning = try statement.returning.map { try bindReturning($0, handle: handle, alias: nil, planner: planner) }
         var defaults = DefaultValues(planner: planner, context: context)
+        let metadata = try metadataValue(statement.metadata, planner)
         for source in sourceRows {
-            let row: StoredRow
+            var row: StoredRow
             switch handle.schema.model {
             case .table: row = try tableRow(statement.columns, source, handle, &defaults, expiresAt: expiresAt)
             case .document: row = try documentRow(statement.columns, source, handle, expiresAt: expiresAt)
@@ -48,6 +50,7 @@ struct DMLExecutor {
                 try insertKV(statement.columns, source, handle, expiresAt: expiresAt)
                 continue
             }
+            if let metadata { row.values[StoredRow.metadataColumnID] = metadata }
             try store.insert(tx, handle, row, now: context.now)
             if let returning {
                 let values = TableScanNode.values(of: row, key: StoredRow.key(rid: row.rid), schema: handle.schema)
@@ -80,6 +83,19 @@ struct DMLExecutor {
         var out: [[Value?]] = []
         while let row = try iterator.next() { out.append(row.map { $0 }) }
         return out
+    }
+
+    func metadataValue(_ items: [(String, Expr)], _ planner: Planner) throws -> Value? {
+        guard !items.isEmpty else { return nil }
+        let ctx = BindingContext(scope: Scope([], parent: nil), aggregatesForbiddenIn: "WITH METADATA")
+        let eval = context.evaluation([])
+        var members: [(String, JSONValue)] = []
+        for (key, expr) in items {
+            let value = try eval.evaluate(try planner.bind(expr, ctx), []).jsonValue
+            members.removeAll { $0.0 == key }
+            members.append((key, value))
+        }
+        return .json(.object(members))
     }
 
     func expiry(ttl: Int64?, at: Expr?, schema: CollectionSchema, planner: Planner) throws -> Int64? {

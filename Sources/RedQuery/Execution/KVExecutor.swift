@@ -63,6 +63,7 @@ struct KVExecutor {
 
     /// Writes `value` under `key`, keeping the first creation time of a live item.
     func put(_ handle: TableHandle, key: String, value: Value, expiresAt: Int64?) throws {
+        let handle = expiresAt == nil ? handle : try store.noteExpiringItems(tx, handle)
         let existing = try store.getKV(tx, handle, key: key).flatMap { $0.isVisible(at: context.now) ? $0 : nil }
         let row = StoredRow(rid: 0, values: value.isNull ? [:] : [0: value], expiresAt: expiresAt,
                             createdAt: existing?.createdAt ?? context.now, updatedAt: context.now)

@@ -58,6 +58,20 @@ public struct StatementExecutor {
         }
     }
 
+    /// Plans a query and returns its columns and a row source, for streaming large results.
+    /// Column types not known from the schema are `.any`.
+    public func openQuery(_ statement: Statement) throws -> (columns: [ResultColumn], next: () throws -> [Value]?) {
+        guard case .query(let query) = statement else {
+            throw RedError(.invalidArgument, "only queries (SELECT, VALUES, WITH …) can be streamed")
+        }
+        let context = makeContext()
+        let planner = Planner(context: context)
+        let plan = try planner.planQuery(query, outer: nil)
+        try checkParameters(planner.parameterCount)
+        let iterator = try context.open(plan, outerRows: [])
+        return (Self.resultColumns(plan.columns, []), { try iterator.next() })
+    }
+
     func checkParameters(_ used: Int) throws {
         guard used <= parameters.count else {
             throw RedError(.invalidParameters, "wrong number of parameters: the statement uses $\(used), got \(parameters.count)")

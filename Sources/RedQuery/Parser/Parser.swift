@@ -264,7 +264,14 @@ public struct Parser {
                 statement.expiresAt = try parseExpression()
             } else if acceptKeyword("metadata") {
                 try expectSymbol("(")
-                if !isSymbol(")") { repeat { _ = try parseAnyName(); try expectSymbol("="); _ = try parseExpression() } while acceptSymbol(",") }
+                if !isSymbol(")") {
+                    repeat {
+                        let key: String
+                        if case .string(let s) = current.kind { key = s.lowercased(); advance() } else { key = try parseAnyName() }
+                        try expectSymbol("=")
+                        statement.metadata.append((key, try parseExpression()))
+                    } while acceptSymbol(",")
+                }
                 try expectSymbol(")")
             } else {
                 throw unexpected(expected: "TTL, EXPIRES AT or METADATA")

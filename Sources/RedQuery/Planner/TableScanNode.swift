@@ -15,8 +15,8 @@ enum AccessPath: Sendable {
 /// Scans one collection: a table, a document collection or a KV store.
 ///
 /// Row layout: tables give their columns in schema order then the hidden
-/// `rid`, `created_at`, `updated_at`; documents give `rid`, `body` then the
-/// hidden times; KV gives `key`, `value` then the hidden times. Rows whose TTL
+/// `rid`, `created_at`, `updated_at`, `_metadata`; documents give `rid`, `body`
+/// then the hidden times and metadata; KV gives `key`, `value` then the same. Rows whose TTL
 /// has passed (expiry ≤ the statement clock) are skipped. `filter` holds every
 /// predicate pushed to this table; index access only narrows what is read,
 /// the filter is always rechecked.
@@ -35,7 +35,8 @@ final class TableScanNode: PlanNode, @unchecked Sendable {
 
     static func columns(of schema: CollectionSchema, qualifier: String?) -> [ScopeColumn] {
         let times = [ScopeColumn(qualifier: qualifier, name: "created_at", type: .timestamp, hidden: true),
-                     ScopeColumn(qualifier: qualifier, name: "updated_at", type: .timestamp, hidden: true)]
+                     ScopeColumn(qualifier: qualifier, name: "updated_at", type: .timestamp, hidden: true),
+                     ScopeColumn(qualifier: qualifier, name: "_metadata", type: .json, hidden: true)]
         switch schema.model {
         case .table:
             return schema.columns.map { ScopeColumn(qualifier: qualifier, name: $0.name, type: $0.type) }
@@ -50,7 +51,7 @@ final class TableScanNode: PlanNode, @unchecked Sendable {
     }
 
     static func values(of row: StoredRow, key: [UInt8], schema: CollectionSchema) -> [Value] {
-        let times: [Value] = [.timestamp(row.createdAt), .timestamp(row.updatedAt)]
+        let times: [Value] = [.timestamp(row.createdAt), .timestamp(row.updatedAt), row.values[StoredRow.metadataColumnID] ?? .null]
         switch schema.model {
         case .table:
             var out: [Value] = []
