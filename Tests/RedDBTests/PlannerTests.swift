@@ -1,0 +1,82 @@
+import Testing
+import RedDB
+
+/// The planner picks indexes and join algorithms when they apply, and only then.
+@Suite struct PlannerTests {
+    func plan(_ session: Session, _ sql: String) async throws -> String {
+        try await session.execute("EXPLAIN " + sql).rows.map { $0[0].displayText }.joined(separator: "\n")
+    }
+
+    func fixture() async throws -> Session {
+        let db = try await Database.inMemory()
+        let s = db.session()
+        try await s.execute("CREATE TABLE t (id INT PRIMARY KEY, grp INT, val INT, name TEXT)")
+        try await s.execute("CREATE INDEX t_val ON t (val)")
+        try await s.execute("INSERT INTO t (id, grp, val, name) SELECT i, i % 10, i * 3, 'n' || i FROM generate_series(1, 200) AS i")
+        try await s.execute("CREATE TABLE u (id INT, t_id INT)")
+        try await s.execute("INSERT INTO u (id, t_id) SELECT i, i FROM generate_series(1, 50) AS i")
+        return s
+    }
+
+    @Test func primaryKeyEqualityUsesTheIndex() async throws {
+        let s = try await fixture()
+        #expect(try await plan(s, "SELECT * FROM t WHERE id = 7").contains("Index Scan using t_id_pkey"))
+        #expect(try await plan(s, "SELECT * FROM t WHERE 7 = id AND name = 'n7'").contains("Index Scan using t_id_pkey"))
+        #expect(try await s.execute("SELECT name FROM t WHERE id = 7").rows == [[.text("n7")]])
+    }
+
+    @Test func parametersAndInListsUseTheIndex() async throws {
+        let s = try await fixture()
+        #expect(try await plan(s, "SELECT * FROM t WHERE id = $1").contains("Index Scan using t_id_pkey"))
+        #expect(try await plan(s, "SELECT * FROM t WHERE val IN (3, 6, 9)").contains("Index Scan using t_val"))
+        #expect(try await s.execute("SELECT id FROM t WHERE val IN (3, 6, 9, 6) ORDER BY id").rows == [[.integer(1)], [.integer(2)], [.integer(3)]])
+    }
+
+    @Test func rangePredicatesUseARangeScan() async throws {
+        let s = try await fixture()
+        #expect(try await plan(s, "SELECT * FROM t WHERE val >= 30 AND val < 60").contains("Index Range Scan using t_val"))
+        #expect(try await plan(s, "SELECT * FROM t WHERE val BETWEEN 30 AND 60").contains("Index Range Scan using t_val"))
+        #expect(try await s.execute("SELECT count(*) FROM t WHERE val > 30 AND val <= 60").rows == [[.integer(10)]])
+    }
+
+    @Test func predicatesAnIndexCannotServeScanTheTable() async throws {
+        let s = try await fixture()
+        #expect(try await plan(s, "SELECT * FROM t WHERE grp = 3").contains("Seq Scan on t"))
+        #expect(try await plan(s, "SELECT * FROM t WHERE id + 0 = 7").contains("Seq Scan on t"))
+        #expect(try await plan(s, "SELECT * FROM t WHERE id = 7 OR grp = 3").contains("Seq Scan on t"))
+        #expect(try await plan(s, "SELECT * FROM t WHERE id = grp").contains("Seq Scan on t"))
+    }
+
+    @Test func orderByLimitReadsTheIndexInOrder() async throws {
+        let s = try await fixture()
+        let p = try await plan(s, "SELECT id FROM t ORDER BY val DESC LIMIT 3")
+        #expect(p.contains("Index Scan Backward using t_val"))
+        #expect(!p.contains("Sort"))
+        #expect(try await s.execute("SELECT id FROM t ORDER BY val DESC LIMIT 3").rows == [[.integer(200)], [.integer(199)], [.integer(198)]])
+        #expect(try await plan(s, "SELECT id FROM t ORDER BY grp LIMIT 3").contains("Sort"))
+        #expect(try await plan(s, "SELECT id FROM t ORDER BY val").contains("Sort"))
+    }
+
+    @Test func equiJoinsHashAndOthersLoop() async throws {
+        let s = try await fixture()
+        #expect(try await plan(s, "SELECT * FROM t JOIN u ON t.id = u.t_id").contains("Hash Join"))
+        #expect(try await plan(s, "SELECT * FROM t, u WHERE u.t_id = t.id AND t.grp = 1").contains("Hash Join"))
+        #expect(try await plan(s, "SELECT * FROM t LEFT JOIN u ON t.id = u.t_id").contains("Hash Left Join"))
+        #expect(try await plan(s, "SELECT * FROM t JOIN u ON t.id < u.t_id").contains("Nested Loop"))
+        #expect(try await s.execute("SELECT count(*) FROM t JOIN u ON t.id = u.t_id").rows == [[.integer(50)]])
+    }
+
+    @Test func singleTablePredicatesArePushedBelowJoins() async throws {
+        let s = try await fixture()
+        let p = try await plan(s, "SELECT * FROM u JOIN t ON t.id = u.t_id WHERE t.val = 9")
+        #expect(p.contains("Index Scan using t_val"))
+        #expect(try await s.execute("SELECT u.id FROM u JOIN t ON t.id = u.t_id WHERE t.val = 9").rows == [[.integer(3)]])
+    }
+
+    @Test func groupByHashesAndExplainCoversDML() async throws {
+        let s = try await fixture()
+        #expect(try await plan(s, "SELECT grp, count(*) FROM t GROUP BY grp").contains("HashAggregate"))
+        #expect(try await plan(s, "UPDATE t SET name = 'x' WHERE id = 3").contains("Index Scan using t_id_pkey"))
+        #expect(try await plan(s, "DELETE FROM t WHERE val > 500").contains("Index Range Scan using t_val"))
+    }
+}
