@@ -23,8 +23,8 @@ public struct ByteReader: Sendable {
         RedError(.dataCorrupted, "\(context): truncated or malformed \(what) at byte \(offset)")
     }
 
-    private mutating func need(_ n: Int, _ what: String) throws {
-        if n < 0 || n > remaining { throw fail(what) }
+    private mutating func need(_ n: Int, _ what: @autoclosure () -> String) throws {
+        if n < 0 || n > remaining { throw fail(what()) }
     }
 
     public mutating func u8() throws -> UInt8 {
@@ -85,5 +85,19 @@ public struct ByteReader: Sendable {
     public mutating func lengthPrefixed(limit: Int) throws -> [UInt8] {
         let n = try count(limit: limit, "length")
         return try take(n)
+    }
+
+    /// A length-prefixed UTF-8 string, decoded in place (no intermediate array).
+    public mutating func lengthPrefixedString(limit: Int) throws -> String {
+        let n = try count(limit: limit, "length")
+        try need(n, "string of \(n) bytes")
+        defer { offset += n }
+        return String(decoding: bytes[offset..<offset + n], as: UTF8.self)
+    }
+
+    /// Skips `n` bytes.
+    public mutating func skip(_ n: Int) throws {
+        try need(n, "byte run of \(n)")
+        offset += n
     }
 }

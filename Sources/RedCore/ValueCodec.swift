@@ -36,7 +36,7 @@ public enum ValueCodec {
         case 2: return .boolean(true)
         case 3: return .integer(unzigzag(try r.varint()))
         case 4: return .float(Double(bitPattern: try r.u64()))
-        case 5: return .text(String(decoding: try r.lengthPrefixed(limit: Limits.maxValueBytes), as: UTF8.self))
+        case 5: return .text(try r.lengthPrefixedString(limit: Limits.maxValueBytes))
         case 6: return .blob(try r.lengthPrefixed(limit: Limits.maxValueBytes))
         case 7:
             let text = String(decoding: try r.lengthPrefixed(limit: Limits.maxValueBytes), as: UTF8.self)
@@ -58,6 +58,20 @@ public enum ValueCodec {
             return .vector(v)
         default:
             throw RedError(.dataCorrupted, "unknown value tag \(tag) in a stored row")
+        }
+    }
+
+    /// Moves past one encoded value without materialising it.
+    public static func skip(_ r: inout ByteReader) throws {
+        let tag = try r.u8()
+        switch tag {
+        case 0, 1, 2: return
+        case 3, 8, 9: _ = try r.varint()
+        case 4: try r.skip(8)
+        case 5, 6, 7: try r.skip(try r.count(limit: Limits.maxValueBytes, "length"))
+        case 10: try r.skip(16)
+        case 11: try r.skip(try r.count(limit: Limits.maxValueBytes / 4, "vector length") * 4)
+        default: throw RedError(.dataCorrupted, "unknown value tag \(tag) in a stored row")
         }
     }
 

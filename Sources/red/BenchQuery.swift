@@ -29,20 +29,32 @@ struct BenchQuery: AsyncParsableCommand {
     @Option(help: "Range scans to time.")
     var ranges: Int = 200
 
+    @Option(help: "Use this existing database (loaded by an earlier run with --keep) instead of loading a new one.")
+    var reuse: String?
+
+    @Flag(help: "Keep the database directory (prints its path) for later --reuse runs.")
+    var keep = false
+
+    @Option(help: "Only run these scenarios (comma-separated: load,groupby,lookup,range,join).")
+    var only: String?
+
     mutating func run() async throws {
         #if DEBUG
         print("warning: this is a debug build; run `swift run -c release red bench query` for real figures\n")
         #endif
-        let root = (dir as NSString).appendingPathComponent(".red-bench-query-\(getpid())")
+        let root = reuse ?? (dir as NSString).appendingPathComponent(".red-bench-query-\(getpid())")
         try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: root) }
+        defer { if !keep && reuse == nil { try? FileManager.default.removeItem(atPath: root) } }
+        if keep { print("database kept in \(root)") }
         var options = DatabaseOptions()
         options.engine.cacheBytes = 256 << 20
         let db = try await Database.open(path: root + "/bench.rdb", options: options)
         let session = db.session()
-
-        try await session.execute("CREATE TABLE bench_t (id INT PRIMARY KEY, grp INT, val INT, name TEXT)")
+        let scenarios = Set((only ?? (reuse == nil ? "load,groupby,lookup,range,join" : "groupby,lookup,range,join")).split(separator: ",").map(String.init))
         var start = Date()
+        if scenarios.contains("load") {
+        try await session.execute("CREATE TABLE bench_t (id INT PRIMARY KEY, grp INT, val INT, name TEXT)")
+        start = Date()
         let batch = 10_000
         for lower in stride(from: 1, through: rows, by: batch) {
             let upper = min(rows, lower + batch - 1)
@@ -52,7 +64,13 @@ struct BenchQuery: AsyncParsableCommand {
         start = Date()
         try await session.execute("CREATE INDEX bench_t_val ON bench_t (val)")
         report("CREATE INDEX on val", Date().timeIntervalSince(start), count: rows, unit: "rows")
+        try await session.execute("CREATE TABLE bench_a (id INT, k INT)")
+        try await session.execute("CREATE TABLE bench_b (id INT, k INT)")
+        try await session.execute("INSERT INTO bench_a (id, k) SELECT i, i FROM generate_series(1, \(joinRows)) AS i")
+        try await session.execute("INSERT INTO bench_b (id, k) SELECT i, \(joinRows) + 1 - i FROM generate_series(1, \(joinRows)) AS i")
+        }
 
+        if scenarios.contains("groupby") {
         for _ in 1...3 {
             start = Date()
             let r = try await session.execute("SELECT grp, count(*), sum(val), avg(val) FROM bench_t GROUP BY grp")
@@ -60,14 +78,21 @@ struct BenchQuery: AsyncParsableCommand {
             report("GROUP BY grp (10 groups)", Date().timeIntervalSince(start), count: rows, unit: "rows")
         }
 
+        }
+        if scenarios.contains("lookup") {
+        for round in 1...2 {
         start = Date()
         for i in 0..<lookups {
             let id = Int64((i &* 7_919) % rows + 1)
             let r = try await session.execute("SELECT id, grp, val, name FROM bench_t WHERE id = $1", parameters: [.integer(id)])
             precondition(r.rows.count == 1)
         }
-        report("point lookup by primary key", Date().timeIntervalSince(start), count: lookups, unit: "queries")
+        report("point lookup by primary key (\(round == 1 ? "cold" : "warm"))", Date().timeIntervalSince(start), count: lookups, unit: "queries")
+        }
 
+        }
+        if scenarios.contains("range") {
+        for round in 1...2 {
         start = Date()
         var scanned = 0
         for i in 0..<ranges {
@@ -75,22 +100,24 @@ struct BenchQuery: AsyncParsableCommand {
             let r = try await session.execute("SELECT id, val FROM bench_t WHERE val >= $1 AND val < $2", parameters: [.integer(low), .integer(low + 1_000)])
             scanned += r.rows.count
         }
-        report("index range scan (1,000 rows each)", Date().timeIntervalSince(start), count: ranges, unit: "queries")
+        report("index range scan, 1,000 rows (\(round == 1 ? "cold" : "warm"))", Date().timeIntervalSince(start), count: ranges, unit: "queries")
 
-        try await session.execute("CREATE TABLE bench_a (id INT, k INT)")
-        try await session.execute("CREATE TABLE bench_b (id INT, k INT)")
-        try await session.execute("INSERT INTO bench_a (id, k) SELECT i, i FROM generate_series(1, \(joinRows)) AS i")
-        try await session.execute("INSERT INTO bench_b (id, k) SELECT i, \(joinRows) + 1 - i FROM generate_series(1, \(joinRows)) AS i")
+        _ = scanned
+        }
+        }
+        if scenarios.contains("join") {
         for _ in 1...3 {
             start = Date()
             let r = try await session.execute("SELECT count(*) FROM bench_a a JOIN bench_b b ON a.k = b.k")
             precondition(r.rows.first?.first == .integer(Int64(joinRows)))
             report("\(joinRows) x \(joinRows) equi-join (count)", Date().timeIntervalSince(start), count: joinRows, unit: "rows")
         }
+        }
         try await db.close()
     }
 
     func report(_ name: String, _ seconds: Double, count: Int, unit: String) {
-        print(String(format: "%-44@ %10.1f ms  %12.0f %@/s", name as NSString, seconds * 1000, Double(count) / seconds, unit as NSString))
+        let padded = name.count < 44 ? name + String(repeating: " ", count: 44 - name.count) : name
+        print(padded + String(format: " %10.1f ms  %12.0f ", seconds * 1000, Double(count) / seconds) + unit + "/s")
     }
 }

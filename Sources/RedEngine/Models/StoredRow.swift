@@ -45,7 +45,7 @@ public struct StoredRow: Sendable, Equatable {
     }
 
     public static func decode(rid: Int64, _ bytes: [UInt8]) throws -> StoredRow {
-        var r = ByteReader(bytes, context: "row \(rid)")
+        var r = ByteReader(bytes, context: "stored row")
         guard try r.u8() == 1 else { throw RedError(.dataCorrupted, "row \(rid) has an unknown format") }
         let expires = try r.varint()
         let created = ValueCodec.unzigzag(try r.varint())
@@ -60,6 +60,35 @@ public struct StoredRow: Sendable, Equatable {
         }
         return StoredRow(rid: rid, values: values, expiresAt: expires == 0 ? nil : Int64(bitPattern: expires &- 1),
                          createdAt: created, updatedAt: updated)
+    }
+
+    /// The header fields every row carries.
+    public struct Header: Sendable {
+        public var expiresAt: Int64?
+        public var createdAt: Int64
+        public var updatedAt: Int64
+        public func isVisible(at now: Int64) -> Bool { expiresAt.map { now < $0 } ?? true }
+    }
+
+    /// Decodes a row straight into `out` (the scan hot path: no dictionary, no unused values).
+    /// Column id `c` lands at `out[positions[c]]` when `c < positions.count` and that entry is
+    /// not negative; other columns are skipped. The metadata column lands at `metadataPosition`.
+    public static func decode(_ bytes: [UInt8], positions: [Int], metadataPosition: Int?, into out: inout [Value]) throws -> Header {
+        var r = ByteReader(bytes, context: "stored row")
+        guard try r.u8() == 1 else { throw RedError(.dataCorrupted, "a stored row has an unknown format") }
+        let expires = try r.varint()
+        let created = ValueCodec.unzigzag(try r.varint())
+        let updated = ValueCodec.unzigzag(try r.varint())
+        let count = try r.count(limit: Int(UInt16.max), "column count")
+        for _ in 0..<count {
+            let id = try r.varint()
+            let position: Int
+            if id < UInt64(positions.count) { position = positions[Int(id)] }
+            else if id == UInt64(metadataColumnID), let metadataPosition { position = metadataPosition }
+            else { position = -1 }
+            if position >= 0 { out[position] = try ValueCodec.decode(&r) } else { try ValueCodec.skip(&r) }
+        }
+        return Header(expiresAt: expires == 0 ? nil : Int64(bitPattern: expires &- 1), createdAt: created, updatedAt: updated)
     }
 
     public static func key(rid: Int64) -> [UInt8] {

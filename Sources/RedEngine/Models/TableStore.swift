@@ -236,10 +236,20 @@ public final class RowCursor {
         return try StoredRow.decode(rid: StoredRow.rid(fromKey: entry.key), entry.value)
     }
 
+    /// The next stored key and record bytes, undecoded.
+    public func nextRaw() throws -> (key: [UInt8], value: [UInt8])? { try cursor.next() }
+
     /// The raw next entry (KV stores key rows by user key, not rid).
     public func nextEntry() throws -> (key: [UInt8], row: StoredRow)? {
         guard let entry = try cursor.next() else { return nil }
         return (entry.key, try StoredRow.decode(rid: entry.key.count == 8 ? StoredRow.rid(fromKey: entry.key) : 0, entry.value))
+    }
+}
+
+extension TableStore {
+    /// The record bytes of row `rid`, undecoded.
+    public func getRaw(_ tx: Transaction, _ handle: TableHandle, rid: Int64) throws -> [UInt8]? {
+        try tx.get(handle.collection, StoredRow.key(rid: rid))
     }
 }
 

@@ -7,6 +7,8 @@ final class Scope: @unchecked Sendable {
     let parent: Scope?
     /// Positions of this scope that inner subqueries read (marks them correlated).
     var captured = Set<Int>()
+    /// Every position any bound expression reads (table scans skip decoding the rest).
+    var used = Set<Int>()
 
     init(_ columns: [ScopeColumn], parent: Scope?) {
         self.columns = columns
@@ -155,6 +157,7 @@ extension Planner {
         var current: Scope? = scope
         while let s = current {
             if let local = try resolveLocal(path, s) {
+                local.referencedColumns(into: &s.used)
                 if depth == 0 { return local }
                 guard case .column(let i) = local else {
                     throw RedError(.featureNotSupported, "a correlated reference to a document field (\(path.joined(separator: "."))) is not supported yet")

@@ -30,7 +30,7 @@ extension Planner {
         init(plan: PlanNode, offset: Int) { self.plan = plan; self.offset = offset }
     }
 
-    func planFrom(_ from: TableRef, whereClause: Expr?, outer: Scope?) throws -> (PlanNode, Scope) {
+    func planFrom(_ from: TableRef, whereClause: Expr?, outer: Scope?) throws -> (PlanNode, Scope, JoinTree) {
         var offset = 0
         let tree = try buildTree(from, &offset, outer: outer)
         var columns: [ScopeColumn] = []
@@ -41,7 +41,22 @@ extension Planner {
             pushed = try bind(whereClause, BindingContext(scope: scope, aggregatesForbiddenIn: "WHERE")).conjuncts
         }
         let plan = try build(tree, pushed: pushed, scope: scope)
-        return (plan, scope)
+        return (plan, scope, tree)
+    }
+
+    /// Tells each table scan which of its columns the query reads (call after all binding).
+    func pruneColumns(_ tree: JoinTree, used: Set<Int>) {
+        switch tree {
+        case .leaf(let leaf):
+            guard let scan = leaf.plan as? TableScanNode else { return }
+            var local = Set<Int>()
+            for p in used where p >= leaf.offset && p < leaf.offset + scan.columns.count { local.insert(p - leaf.offset) }
+            if let filter = scan.filter { filter.referencedColumns(into: &local) }
+            scan.neededColumns = local
+        case .join(let l, let r, _, _):
+            pruneColumns(l, used: used)
+            pruneColumns(r, used: used)
+        }
     }
 
     func collectColumns(_ tree: JoinTree, _ columns: inout [ScopeColumn]) {

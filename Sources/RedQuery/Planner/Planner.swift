@@ -100,8 +100,10 @@ final class Planner {
     func planSelect(_ select: Select, orderBy: [OrderItem], outer: Scope?, hasLimit: Bool) throws -> PlanNode {
         var plan: PlanNode
         var scope: Scope
+        var tree: JoinTree?
         if let from = select.from {
-            (plan, scope) = try planFrom(from, whereClause: select.whereClause, outer: outer)
+            let planned = try planFrom(from, whereClause: select.whereClause, outer: outer)
+            (plan, scope, tree) = (planned.0, planned.1, planned.2)
         } else {
             scope = Scope([], parent: outer)
             plan = ValuesNode([[]], [])
@@ -146,6 +148,7 @@ final class Planner {
                     throw RedError(.undefinedCollection, "missing FROM-clause entry for table \"\(qualifier)\"")
                 }
                 for i in matching {
+                    scope.used.insert(i)
                     outputExprs.append(.column(i))
                     outputColumns.append(ScopeColumn(qualifier: nil, name: scope.columns[i].name, type: scope.columns[i].type))
                     outputASTs.append(.column([scope.columns[i].name]))
@@ -192,6 +195,7 @@ final class Planner {
                 sortKeys.append(SortKey(expr: .column(outputExprs.count + hiddenExprs.count - 1), descending: item.descending, nullsFirst: nullsFirst))
             }
         }
+        if let tree { pruneColumns(tree, used: scope.used) }
         // Assemble: aggregate, having, windows, projection.
         var baseWidth = inputScope.columns.count
         if let aggregation {

@@ -66,19 +66,36 @@ final class TableScanNode: PlanNode, @unchecked Sendable {
         }
     }
 
-    /// The stored row behind a produced row (DML uses it to update or delete what it read).
+    /// Local positions the query reads; nil = all. Unread columns are skipped while decoding.
+    var neededColumns: Set<Int>?
+
     func open(_ context: ExecutionContext, outerRows: [[Value]]) throws -> RowIterator {
         try openRows(context, outerRows: outerRows)
     }
 
+    /// Where each stored column id lands in the produced row (-1: not decoded).
+    func decodePositions() -> (positions: [Int], metadata: Int?) {
+        let schema = handle.schema
+        let width = columns.count
+        func needed(_ p: Int) -> Bool { neededColumns?.contains(p) ?? true }
+        switch schema.model {
+        case .table:
+            var positions = [Int](repeating: -1, count: Int(schema.nextColumnID))
+            for (i, column) in schema.columns.enumerated() where Int(column.id) < positions.count && needed(i) { positions[Int(column.id)] = i }
+            return (positions, needed(width - 1) ? width - 1 : nil)
+        case .document, .kv:
+            return ([needed(1) ? 1 : -1], needed(width - 1) ? width - 1 : nil)
+        }
+    }
+
     func openRows(_ context: ExecutionContext, outerRows: [[Value]]) throws -> TableRowIterator {
         let eval = context.evaluation(outerRows)
-        let source: () throws -> (key: [UInt8], row: StoredRow)?
+        let source: () throws -> (key: [UInt8], value: [UInt8])?
         let store = context.store, tx = context.transaction, handle = self.handle
         switch access {
         case .fullScan:
             let cursor = try store.scan(tx, handle)
-            source = { try cursor.nextEntry() }
+            source = { try cursor.nextRaw() }
         case .indexOrder(let index, let descending):
             let cursor = try store.indexScan(tx, handle, indexPosition: index, range: .all, reverse: descending)
             source = { try Self.fetch(cursor, store, tx, handle) }
@@ -129,7 +146,9 @@ final class TableScanNode: PlanNode, @unchecked Sendable {
                 source = { try Self.fetch(cursor, store, tx, handle) }
             }
         }
-        return TableRowIterator(source: source, schema: handle.schema, filter: filter, eval: eval, context: context)
+        let (positions, metadata) = decodePositions()
+        return TableRowIterator(source: source, schema: handle.schema, width: columns.count, positions: positions,
+                                metadataPosition: metadata, filter: filter, eval: eval, context: context)
     }
 
     func columnType(_ index: Int) -> DataType {
@@ -137,9 +156,9 @@ final class TableScanNode: PlanNode, @unchecked Sendable {
         return handle.schema.columns.first { $0.id == id }?.type ?? .any
     }
 
-    static func fetch(_ cursor: IndexCursor, _ store: TableStore, _ tx: Transaction, _ handle: TableHandle) throws -> (key: [UInt8], row: StoredRow)? {
+    static func fetch(_ cursor: IndexCursor, _ store: TableStore, _ tx: Transaction, _ handle: TableHandle) throws -> (key: [UInt8], value: [UInt8])? {
         while let rid = try cursor.next() {
-            if let row = try store.get(tx, handle, rid: rid) { return (StoredRow.key(rid: rid), row) }
+            if let bytes = try store.getRaw(tx, handle, rid: rid) { return (StoredRow.key(rid: rid), bytes) }
         }
         return nil
     }
@@ -156,30 +175,50 @@ final class TableScanNode: PlanNode, @unchecked Sendable {
     }
 }
 
-/// Produces a table scan's rows and remembers the stored row of the last one.
+/// Produces a table scan's rows; the stored row of the last one is decoded on request (DML).
 final class TableRowIterator: RowIterator {
-    let source: () throws -> (key: [UInt8], row: StoredRow)?
+    let source: () throws -> (key: [UInt8], value: [UInt8])?
     let schema: CollectionSchema
+    let width: Int
+    let positions: [Int]
+    let metadataPosition: Int?
     let filter: BoundExpr?
     let eval: Evaluation
     let context: ExecutionContext
-    private(set) var currentRow: StoredRow?
     private(set) var currentKey: [UInt8] = []
+    private var currentBytes: [UInt8] = []
 
-    init(source: @escaping () throws -> (key: [UInt8], row: StoredRow)?, schema: CollectionSchema, filter: BoundExpr?,
-         eval: Evaluation, context: ExecutionContext) {
-        self.source = source; self.schema = schema; self.filter = filter; self.eval = eval; self.context = context
+    init(source: @escaping () throws -> (key: [UInt8], value: [UInt8])?, schema: CollectionSchema, width: Int, positions: [Int],
+         metadataPosition: Int?, filter: BoundExpr?, eval: Evaluation, context: ExecutionContext) {
+        self.source = source; self.schema = schema; self.width = width; self.positions = positions
+        self.metadataPosition = metadataPosition; self.filter = filter; self.eval = eval; self.context = context
+    }
+
+    /// The stored form of the row `next()` last returned.
+    var currentRow: StoredRow? {
+        try? StoredRow.decode(rid: currentKey.count == 8 && schema.model != .kv ? StoredRow.rid(fromKey: currentKey) : 0, currentBytes)
     }
 
     func next() throws -> [Value]? {
-        while let (key, row) = try source() {
+        let now = context.now
+        while let (key, bytes) = try source() {
             context.rowsScanned += 1
-            guard row.isVisible(at: context.now) else { continue }
-            let values = TableScanNode.values(of: row, key: key, schema: schema)
-            if let filter, try Evaluation.truth(try eval.evaluate(filter, values)) != true { continue }
-            currentRow = row
+            var row = [Value](repeating: .null, count: width)
+            let header = try StoredRow.decode(bytes, positions: positions, metadataPosition: metadataPosition, into: &row)
+            guard header.isVisible(at: now) else { continue }
+            // Every layout ends with created_at, updated_at, _metadata; the rid (or KV key) sits
+            // before them for tables and first for documents and KV.
+            switch schema.model {
+            case .table: row[width - 4] = .integer(StoredRow.rid(fromKey: key))
+            case .document: row[0] = .integer(StoredRow.rid(fromKey: key))
+            case .kv: row[0] = .text(String(decoding: key, as: UTF8.self))
+            }
+            row[width - 3] = .timestamp(header.createdAt)
+            row[width - 2] = .timestamp(header.updatedAt)
+            if let filter, try Evaluation.truth(try eval.evaluate(filter, row)) != true { continue }
             currentKey = key
-            return values
+            currentBytes = bytes
+            return row
         }
         return nil
     }
