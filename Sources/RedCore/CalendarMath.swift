@@ -72,18 +72,27 @@ public enum CalendarMath {
 
     /// Parses `YYYY-MM-DD`; nil when malformed or out of range.
     public static func parseDate(_ text: Substring) -> Int64? {
+        if case .valid(let d) = classifyDate(text) { return d }
+        return nil
+    }
+
+    public enum DateParse { case valid(Int64), malformed, outOfRange }
+
+    /// Tells a malformed date (22007) from one whose fields are out of range (22008).
+    public static func classifyDate(_ text: Substring) -> DateParse {
         let parts = text.split(separator: "-", omittingEmptySubsequences: false)
-        guard parts.count == 3, parts[0].count == 4, parts[1].count == 2, parts[2].count == 2,
-              let y = Int(parts[0]), let m = Int(parts[1]), let d = Int(parts[2]),
-              (1...12).contains(m), d >= 1, d <= daysInMonth(year: y, month: m) else { return nil }
-        return days(year: y, month: m, day: d)
+        guard parts.count == 3, parts[0].count == 4, (1...2).contains(parts[1].count), (1...2).contains(parts[2].count),
+              parts.allSatisfy({ $0.allSatisfy { $0.isASCII && $0.isNumber } }),
+              let y = Int(parts[0]), let m = Int(parts[1]), let d = Int(parts[2]) else { return .malformed }
+        guard (1...12).contains(m), d >= 1, d <= daysInMonth(year: y, month: m) else { return .outOfRange }
+        return .valid(days(year: y, month: m, day: d))
     }
 
     /// Parses `HH:MM[:SS[.fff]]` into milliseconds since midnight.
     public static func parseTimeOfDay(_ text: Substring) -> Int64? {
         let parts = text.split(separator: ":", omittingEmptySubsequences: false)
         guard parts.count == 2 || parts.count == 3, parts[0].count == 2, parts[1].count == 2,
-              let h = Int64(parts[0]), let m = Int64(parts[1]), (0...23).contains(h), (0...59).contains(m) else { return nil }
+              let h = Int64(parts[0]), let m = Int64(parts[1]), (0...24).contains(h), (0...59).contains(m) else { return nil }
         var millis: Int64 = 0
         if parts.count == 3 {
             let secParts = parts[2].split(separator: ".", omittingEmptySubsequences: false)
@@ -95,6 +104,7 @@ public enum CalendarMath {
                 millis += f
             } else if secParts.count > 2 { return nil }
         }
+        if h == 24, m != 0 || millis != 0 { return nil }  // 24:00:00 is the end of the day, as PostgreSQL allows
         return (h * 3600 + m * 60) * 1000 + millis
     }
 

@@ -131,7 +131,7 @@ public enum DataType: String, Sendable, Hashable, Codable, CaseIterable {
             case .date(let d): return .timestamp(Int64(d) * CalendarMath.millisecondsPerDay)
             case .integer(let i): return .timestamp(i)
             case .text(let s):
-                guard let ms = CalendarMath.parseTimestamp(s) else { throw invalid(value) }
+                guard let ms = CalendarMath.parseTimestamp(s) else { throw datetimeError(s) }
                 return .timestamp(ms)
             default: throw invalid(value)
             }
@@ -145,7 +145,7 @@ public enum DataType: String, Sendable, Hashable, Codable, CaseIterable {
                 let t = s.trimmingSpaces()
                 if let d = CalendarMath.parseDate(t[...]) { return .date(Int32(clamping: d)) }
                 if let ms = CalendarMath.parseTimestamp(t) { return try coerce(.timestamp(ms)) }
-                throw invalid(value)
+                throw datetimeError(s)
             default: throw invalid(value)
             }
         case .time:
@@ -206,6 +206,15 @@ public enum DataType: String, Sendable, Hashable, Codable, CaseIterable {
             guard let normalised = DomainValidation.normalise(raw.trimmingSpaces(), as: self) else { throw invalid(value) }
             return .text(normalised)
         }
+    }
+
+    /// 22008 when the text has a date's shape but a field is out of range, else 22007.
+    func datetimeError(_ s: String) -> RedError {
+        let t = s.trimmingSpaces()
+        if t.count >= 10, case .outOfRange = CalendarMath.classifyDate(t.prefix(10)) {
+            return RedError(.datetimeFieldOverflow, "date/time field value out of range: \"\(s)\"")
+        }
+        return RedError(.invalidDatetimeFormat, "invalid input syntax for type \(sqlName.lowercased()): \"\(s)\"")
     }
 
     func invalid(_ value: Value) -> RedError {

@@ -78,6 +78,26 @@ public struct RedError: Error, Sendable, Equatable, CustomStringConvertible {
         case featureNotSupported = "feature_not_supported"
         /// Parameters do not match the statement's placeholders.
         case invalidParameters = "invalid_parameters"
+        /// LIMIT is negative or not a number of rows.
+        case invalidLimit = "invalid_row_count_in_limit_clause"
+        /// OFFSET is negative or not a number of rows.
+        case invalidOffset = "invalid_row_count_in_result_offset_clause"
+        /// A column name appears twice where names must be unique.
+        case duplicateColumn = "duplicate_column"
+        /// A table name or alias appears twice in one FROM clause.
+        case duplicateAlias = "duplicate_alias"
+        /// An ORDER BY / GROUP BY position or a DISTINCT ORDER BY item does not name a select-list entry.
+        case invalidColumnReference = "invalid_column_reference"
+        /// A window function where none is allowed.
+        case windowingError = "windowing_error"
+        /// Date/time text in the wrong shape.
+        case invalidDatetimeFormat = "invalid_datetime_format"
+        /// A date/time field out of range (month 13, February 30 …).
+        case datetimeFieldOverflow = "datetime_field_overflow"
+        /// Other objects (views) depend on what is being dropped.
+        case dependentObjectsStillExist = "dependent_objects_still_exist"
+        /// A definition change that is not allowed (CREATE OR REPLACE VIEW dropping columns …).
+        case invalidTableDefinition = "invalid_table_definition"
 
         /// The PostgreSQL SQLSTATE for this code.
         public var sqlState: String {
@@ -112,6 +132,16 @@ public struct RedError: Error, Sendable, Equatable, CustomStringConvertible {
             case .invalidOperation: return "42809"
             case .featureNotSupported: return "0A000"
             case .invalidParameters: return "08P01"
+            case .invalidLimit: return "2201W"
+            case .invalidOffset: return "2201X"
+            case .duplicateColumn: return "42701"
+            case .duplicateAlias: return "42712"
+            case .invalidColumnReference: return "42P10"
+            case .windowingError: return "42P20"
+            case .invalidDatetimeFormat: return "22007"
+            case .datetimeFieldOverflow: return "22008"
+            case .dependentObjectsStillExist: return "2BP01"
+            case .invalidTableDefinition: return "42P16"
             }
         }
     }

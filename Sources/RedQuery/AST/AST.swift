@@ -41,6 +41,8 @@ public struct FunctionCall: Sendable, Equatable {
 }
 
 public struct WindowSpec: Sendable, Equatable {
+    /// `OVER name` / `OVER (name …)`: a window defined in the query's WINDOW clause.
+    public var reference: String? = nil
     public var partitionBy: [Expr]
     public var orderBy: [OrderItem]
     public var frame: WindowFrame?
@@ -72,9 +74,10 @@ public indirect enum TableRef: Sendable, Equatable {
     case table(String, alias: String?)
     /// `FROM ANY`: every item of every collection.
     case any(alias: String?)
-    case subquery(Query, alias: String)
-    /// A set-returning function in FROM: `generate_series(1, 10) AS g`.
-    case function(FunctionCall, alias: String?)
+    /// `(SELECT …) AS alias [(column, …)]`.
+    case subquery(Query, alias: String, columns: [String])
+    /// A set-returning function in FROM: `generate_series(1, 10) AS g [(x)]`.
+    case function(FunctionCall, alias: String?, columns: [String])
     case join(TableRef, TableRef, JoinKind, on: Expr?)
 }
 
@@ -87,6 +90,8 @@ public struct Select: Sendable, Equatable {
     public var whereClause: Expr?
     public var groupBy: [Expr] = []
     public var having: Expr?
+    /// `WINDOW name AS (…)` definitions.
+    public var windows: [String: WindowSpec] = [:]
 }
 
 public indirect enum QueryBody: Sendable, Equatable {
@@ -168,13 +173,13 @@ public indirect enum Statement: Sendable, Equatable {
     case delete(table: String, alias: String?, whereClause: Expr?, returning: [SelectItem]?)
     case createTable(name: String, ifNotExists: Bool, columns: [ColumnSpec], appendOnly: Bool, ttlMilliseconds: Int64?)
     case createCollection(name: String, model: InsertModel, ifNotExists: Bool)
-    case dropTable(names: [String], ifExists: Bool, kind: String)
+    case dropTable(names: [String], ifExists: Bool, kind: String, cascade: Bool)
     case truncate(name: String)
     case alterTable(name: String, ifExists: Bool, actions: [AlterAction])
     case createIndex(name: String, table: String, columns: [String], unique: Bool, method: String, ifNotExists: Bool)
     case dropIndex(name: String, table: String?, ifExists: Bool)
-    case createView(name: String, orReplace: Bool, ifNotExists: Bool, query: Query, text: String)
-    case dropView(name: String, ifExists: Bool)
+    case createView(name: String, orReplace: Bool, ifNotExists: Bool, columns: [String], query: Query, text: String)
+    case dropView(name: String, ifExists: Bool, cascade: Bool)
     case begin
     case commit
     case rollback

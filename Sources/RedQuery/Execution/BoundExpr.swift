@@ -111,6 +111,8 @@ indirect enum BoundExpr: Sendable {
         }
     }
 
+    var isConstant: Bool { if case .constant = self { return true } else { return false } }
+
     /// Splits a predicate into its AND-ed parts.
     var conjuncts: [BoundExpr] {
         if case .and(let a, let b) = self { return a.conjuncts + b.conjuncts }

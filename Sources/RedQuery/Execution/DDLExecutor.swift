@@ -38,16 +38,20 @@ struct DDLExecutor {
             let schemaModel: CollectionSchema.Model = model == .kv ? .kv : .document
             _ = try store.create(tx, name, schema: CollectionSchema(model: schemaModel))
             return .message("\(schemaModel.rawValue) '\(name)' created", type: "create", tag: "CREATE")
-        case .dropTable(let names, let ifExists, let kind):
+        case .dropTable(let names, let ifExists, let kind, let cascade):
             var dropped = 0
             for name in names {
                 guard let handle = try store.open(tx, name) else {
+                    if try ViewCatalog.definition(of: name, tx) != nil {
+                        throw RedError(.invalidOperation, "\"\(name)\" is not a \(kind); use DROP VIEW")
+                    }
                     if ifExists { continue }
                     throw RedError(.undefinedCollection, "\(kind == "table" ? "table" : "collection") \"\(name)\" does not exist")
                 }
                 if kind != "collection", kind != handle.schema.model.rawValue {
                     throw RedError(.invalidOperation, "model mismatch: expected \(kind), got \(handle.schema.model.rawValue) (\(name))")
                 }
+                try dropDependentViews(of: name, column: nil, cascade: cascade, what: "table \(name)")
                 try store.drop(tx, handle)
                 dropped += 1
             }
@@ -103,20 +107,37 @@ struct DDLExecutor {
             }
             _ = try store.dropIndex(tx, handle, named: name)
             return .message("index '\(name)' dropped from '\(handle.name)'", type: "drop", tag: "DROP INDEX")
-        case .createView(let name, let orReplace, let ifNotExists, let query, let text):
+        case .createView(let name, let orReplace, let ifNotExists, let columns, let query, let text):
             if try store.open(tx, name) != nil { throw RedError(.duplicateCollection, "relation \"\(name)\" already exists") }
-            if try ViewCatalog.definition(of: name, tx) != nil, !orReplace {
+            let existing = try ViewCatalog.definition(of: name, tx)
+            if existing != nil, !orReplace {
                 if ifNotExists { return .message("view \"\(name)\" already exists, skipping", type: "create", tag: "CREATE VIEW") }
                 throw RedError(.duplicateCollection, "relation \"\(name)\" already exists")
             }
-            _ = try Planner(context: context).planQuery(query, outer: nil)  // validates names now, as PostgreSQL does
-            try ViewCatalog.store(name, text: text, tx)
+            let planner = Planner(context: context)
+            let plan = try planner.planQuery(query, outer: nil)  // validates names now, as PostgreSQL does
+            let newColumns = try Planner.renamed(plan.columns, columns, qualifier: name, what: "view \(name)").map(\.name)
+            guard Set(newColumns).count == newColumns.count else {
+                throw RedError(.duplicateColumn, "column names of view \"\(name)\" must be unique")
+            }
+            if let existing {
+                // OR REPLACE may add columns at the end, never drop or rename one (PostgreSQL's rule).
+                let oldColumns = try Planner.renamed(try planner.planView(name, existing).columns, existing.columns, qualifier: name, what: "view \(name)").map(\.name)
+                guard newColumns.count >= oldColumns.count else { throw RedError(.invalidTableDefinition, "cannot drop columns from view") }
+                for (old, new) in zip(oldColumns, newColumns) where old != new {
+                    throw RedError(.invalidTableDefinition, "cannot change name of view column \"\(old)\" to \"\(new)\"")
+                }
+            }
+            try ViewCatalog.store(name, ViewDefinition(query: text, columns: columns), tx)
             return .message("view '\(name)' created", type: "create", tag: "CREATE VIEW")
-        case .dropView(let name, let ifExists):
-            guard try ViewCatalog.remove(name, tx) else {
+        case .dropView(let name, let ifExists, let cascade):
+            guard try ViewCatalog.definition(of: name, tx) != nil else {
+                if try store.open(tx, name) != nil { throw RedError(.invalidOperation, "\"\(name)\" is not a view; use DROP TABLE") }
                 if ifExists { return .message("view \"\(name)\" does not exist, skipping", type: "drop", tag: "DROP VIEW") }
                 throw RedError(.undefinedCollection, "view \"\(name)\" does not exist")
             }
+            try dropDependentViews(of: name, column: nil, cascade: cascade, what: "view \(name)")
+            _ = try ViewCatalog.remove(name, tx)
             return .message("view '\(name)' dropped", type: "drop", tag: "DROP VIEW")
         case .vacuum(let name):
             let handles = try name.map { [try table($0)] } ?? store.list(tx).filter { $0.schema.hasExpiringItems == true }
@@ -146,6 +167,20 @@ struct DDLExecutor {
         }
     }
 
+    /// Refuses (2BP01) to remove what a view reads, or with CASCADE drops those views (and theirs).
+    func dropDependentViews(of name: String, column: String?, cascade: Bool, what: String) throws {
+        let dependents = try ViewCatalog.dependents(of: name, column: column, tx).filter { $0 != name }
+        guard !dependents.isEmpty else { return }
+        guard cascade else {
+            throw RedError(.dependentObjectsStillExist,
+                           "cannot drop \(what) because other objects depend on it: view \(dependents.joined(separator: ", ")); use CASCADE or drop them first")
+        }
+        for view in dependents {
+            try dropDependentViews(of: view, column: nil, cascade: true, what: "view \(view)")
+            _ = try ViewCatalog.remove(view, tx)
+        }
+    }
+
     func exists(_ name: String) throws -> Bool {
         try store.open(tx, name) != nil || ViewCatalog.definition(of: name, tx) != nil
     }
@@ -164,7 +199,7 @@ struct DDLExecutor {
             throw RedError(.invalidOperation, "column name \"\(spec.name)\" is reserved for the system column of every row")
         }
         guard !existing.contains(where: { $0.name == spec.name }) else {
-            throw RedError(.duplicateCollection, "column \"\(spec.name)\" specified more than once")
+            throw RedError(.duplicateColumn, "column \"\(spec.name)\" specified more than once")
         }
         if let sql = spec.defaultSQL {
             var parser = try Parser(sql)
@@ -176,9 +211,12 @@ struct DDLExecutor {
         var schema = handle.schema
         switch action {
         case .addColumn(let spec, let ifNotExists):
-            if schema.column(named: spec.name) != nil, ifNotExists {
-                notes.append("column '\(spec.name)' already exists, skipped")
-                return handle
+            if schema.column(named: spec.name) != nil {
+                if ifNotExists {
+                    notes.append("column '\(spec.name)' already exists, skipped")
+                    return handle
+                }
+                throw RedError(.duplicateColumn, "column \"\(spec.name)\" of relation \"\(handle.name)\" already exists")
             }
             try validateNewColumn(spec, existing: schema.columns)
             if spec.primaryKey { throw RedError(.featureNotSupported, "adding a PRIMARY KEY column is not supported; add the column, then CREATE UNIQUE INDEX") }
@@ -215,6 +253,7 @@ struct DDLExecutor {
                 throw RedError(.undefinedColumn, "column \"\(name)\" of relation \"\(handle.name)\" does not exist")
             }
             guard schema.columns.count > 1 else { throw RedError(.invalidOperation, "cannot drop the last column of table \"\(handle.name)\"") }
+            try dropDependentViews(of: handle.name, column: name, cascade: false, what: "column \(name) of table \(handle.name)")
             var current = handle
             for index in schema.indexes where index.columnIDs.contains(column.id) {
                 current = try store.dropIndex(tx, current, named: index.name)
@@ -228,13 +267,19 @@ struct DDLExecutor {
                 throw RedError(.undefinedColumn, "column \"\(old)\" does not exist")
             }
             guard schema.column(named: new) == nil, !Self.reservedColumnNames.contains(new) else {
-                throw RedError(.duplicateCollection, "column \"\(new)\" of relation \"\(handle.name)\" already exists")
+                throw RedError(.duplicateColumn, "column \"\(new)\" of relation \"\(handle.name)\" already exists")
+            }
+            if let view = try ViewCatalog.dependents(of: handle.name, column: old, tx).first {
+                throw RedError(.dependentObjectsStillExist, "view \(view) reads column \(old) of \(handle.name); drop or recreate the view before renaming the column")
             }
             schema.columns[i].name = new
             notes.append("column '\(old)' renamed to '\(new)'")
             return try store.setSchema(tx, handle, schema)
         case .renameTable(let newName):
             if try ViewCatalog.definition(of: newName, tx) != nil { throw RedError(.duplicateCollection, "relation \"\(newName)\" already exists") }
+            if let view = try ViewCatalog.dependents(of: handle.name, tx).first {
+                throw RedError(.dependentObjectsStillExist, "view \(view) reads \(handle.name); drop or recreate the view before renaming the table")
+            }
             notes.append("renamed to '\(newName)'")
             return try store.rename(tx, handle, to: newName)
         case .setAppendOnly(let on):

@@ -226,6 +226,10 @@ struct DMLExecutor {
         let ctx = BindingContext(scope: scope, aggregatesForbiddenIn: "UPDATE")
         var bound: [(column: ColumnDefinition?, path: [String], value: BoundExpr?)] = []
         var defaults = DefaultValues(planner: planner, context: context)
+        var assigned = Set<String>()
+        for a in assignments where !assigned.insert(a.column).inserted {
+            throw RedError(.syntaxError, "multiple assignments to same column \"\(a.column)\"")
+        }
         for a in assignments {
             var value: BoundExpr?
             if case .function(let call) = a.value, call.name == "__default" { value = nil } else {

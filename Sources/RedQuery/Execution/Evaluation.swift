@@ -151,11 +151,10 @@ struct Evaluation {
         switch v {
         case .null: return nil
         case .boolean(let b): return b
-        case .integer(let i): return i != 0
         case .text(let s):
             if case .boolean(let b) = try DataType.boolean.coerce(.text(s)) { return b }
             return nil
-        default: throw RedError(.datatypeMismatch, "argument of WHERE/boolean context must be boolean, not \(v.kindName)")
+        default: throw RedError(.datatypeMismatch, "argument of WHERE, AND, OR, NOT or CASE WHEN must be boolean, not \(v.kindName)")
         }
     }
 

@@ -77,12 +77,17 @@ final class LimitNode: PlanNode, @unchecked Sendable {
 
     static func count(_ expr: BoundExpr?, _ eval: Evaluation, what: String) throws -> Int? {
         guard let expr else { return nil }
-        switch try eval.evaluate(expr, []) {
+        let code: RedError.Code = what == "LIMIT" ? .invalidLimit : .invalidOffset
+        var value = try eval.evaluate(expr, [])
+        if case .text = value { value = try DataType.integer.coerce(value) }
+        switch value {
         case .null: return nil
         case .integer(let i):
-            guard i >= 0 else { throw RedError(.invalidArgument, "\(what) must not be negative") }
+            guard i >= 0 else { throw RedError(code, "\(what) must not be negative") }
             return Int(clamping: i)
-        case .float(let d) where d >= 0 && d.isFinite: return Int(clamping: Int64(d.rounded()))
+        case .float(let d) where d.isFinite:
+            guard d >= 0 else { throw RedError(code, "\(what) must not be negative") }
+            return Int(clamping: Int64(d.rounded()))
         case let v: throw RedError(.datatypeMismatch, "\(what) must be an integer, got \(v.kindName)")
         }
     }

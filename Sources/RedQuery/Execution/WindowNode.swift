@@ -3,7 +3,7 @@ import RedCore
 /// One window function call: `fn(args) OVER (PARTITION BY … ORDER BY … frame)`.
 struct WindowCall: Sendable {
     enum Function: Sendable {
-        case rowNumber, rank, denseRank, percentRank, cumeDist, ntile, lag, lead, firstValue, lastValue
+        case rowNumber, rank, denseRank, percentRank, cumeDist, ntile, lag, lead, firstValue, lastValue, nthValue
         case aggregate(AggregateKind, distinct: Bool)
     }
     let function: Function
@@ -24,6 +24,7 @@ struct WindowCall: Sendable {
         case "lead": return .lead
         case "first_value": return .firstValue
         case "last_value": return .lastValue
+        case "nth_value": return .nthValue
         default: return AggregateKind.named(name, star: star).map { .aggregate($0, distinct: distinct) }
         }
     }
@@ -137,12 +138,18 @@ final class WindowNode: PlanNode, @unchecked Sendable {
                 if target >= 0, target < n { output[ordered[p]] = try argument(0, at: target) }
                 else { output[ordered[p]] = call.arguments.count > 2 ? try argument(2, at: p) : .null }
             }
-        case .firstValue, .lastValue, .aggregate:
+        case .firstValue, .lastValue, .nthValue, .aggregate:
             for p in 0..<n {
                 let (lo, hi) = try frameBounds(call, p, n, peerStart, peerEnd, eval, rows[ordered[p]])
                 switch call.function {
                 case .firstValue: output[ordered[p]] = lo < hi ? try argument(0, at: lo) : .null
                 case .lastValue: output[ordered[p]] = lo < hi ? try argument(0, at: hi - 1) : .null
+                case .nthValue:
+                    guard case .integer(let n) = try argument(1, at: p), n > 0 else {
+                        throw RedError(.invalidArgument, "argument of nth_value must be greater than zero")
+                    }
+                    let target = lo + Int(clamping: n) - 1
+                    output[ordered[p]] = target < hi ? try argument(0, at: target) : .null
                 case .aggregate(let kind, let distinct):
                     var accumulator = Accumulator(AggregateCall(kind: kind, arguments: call.arguments, distinct: distinct))
                     if lo < hi {

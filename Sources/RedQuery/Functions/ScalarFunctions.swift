@@ -29,6 +29,23 @@ struct ScalarFunction: Sendable {
         return f
     }
 
+    /// Functions whose first argument must be text (a number there is 42883, as in PostgreSQL).
+    static let textFunctions: Set<String> = ["upper", "lower", "length", "char_length", "character_length", "octet_length",
+                                             "substring", "substr", "trim", "btrim", "ltrim", "rtrim", "replace", "left",
+                                             "right", "reverse", "lpad", "rpad", "split_part", "initcap", "strpos"]
+
+    static let floatToIntegerHalfEven = ScalarFunction(name: "int8", arity: 1...1, acceptsNull: false, isDeterministicWithinStatement: true) { a, _ in
+        guard let d = a[0].doubleValue else { return try DataType.integer.coerce(a[0]) }
+        let r = d.rounded(.toNearestOrEven)
+        guard r.isFinite, r >= -9.223372036854775808e18, r < 9.223372036854775808e18 else { throw RedError(.numericOutOfRange, "integer out of range") }
+        return .integer(Int64(r))
+    }
+
+    static let roundHalfEven = ScalarFunction(name: "round", arity: 1...1, acceptsNull: false, isDeterministicWithinStatement: true) { a, _ in
+        guard let d = a[0].doubleValue else { throw RedError(.datatypeMismatch, "round needs a number") }
+        return .float(d.rounded(.toNearestOrEven))
+    }
+
     static let library: [String: ScalarFunction] = {
         var table: [String: ScalarFunction] = [:]
         func add(_ names: [String], _ arity: ClosedRange<Int>, acceptsNull: Bool = false, deterministic: Bool = true,

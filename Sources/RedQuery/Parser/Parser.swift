@@ -344,11 +344,12 @@ public struct Parser {
         if acceptKeyword("view") {
             let ifNotExists = try parseIfNotExists()
             let name = try parseIdentifier(what: "view name")
+            let columns = isSymbol("(") ? try parseNameList() : []
             try expectKeyword("as")
             let start = current.offset
             let query = try parseQuery()
             let body = String(decoding: bytes[start..<min(current.offset, bytes.count)], as: UTF8.self).trimmingSpaces()
-            return .createView(name: name, orReplace: orReplace, ifNotExists: ifNotExists, query: query, text: body)
+            return .createView(name: name, orReplace: orReplace, ifNotExists: ifNotExists, columns: columns, query: query, text: body)
         }
         let unique = acceptKeyword("unique")
         if acceptKeyword("index") {
@@ -506,7 +507,10 @@ public struct Parser {
         }
         if acceptKeyword("view") {
             let ifExists = try parseIfExists()
-            return .dropView(name: try parseIdentifier(what: "view name"), ifExists: ifExists)
+            let name = try parseIdentifier(what: "view name")
+            let cascade = acceptKeyword("cascade")
+            if !cascade { _ = acceptKeyword("restrict") }
+            return .dropView(name: name, ifExists: ifExists, cascade: cascade)
         }
         var kind = "table"
         if acceptKeyword("table") { kind = "table" }
@@ -517,8 +521,9 @@ public struct Parser {
         let ifExists = try parseIfExists()
         var names: [String] = []
         repeat { names.append(try parseIdentifier(what: "name")) } while acceptSymbol(",")
-        _ = acceptKeyword("cascade") || acceptKeyword("restrict")
-        return .dropTable(names: names, ifExists: ifExists, kind: kind)
+        let cascade = acceptKeyword("cascade")
+        if !cascade { _ = acceptKeyword("restrict") }
+        return .dropTable(names: names, ifExists: ifExists, kind: kind, cascade: cascade)
     }
 
     mutating func parseAlter() throws -> Statement {

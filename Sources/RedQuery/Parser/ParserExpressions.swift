@@ -328,13 +328,24 @@ extension Parser {
         }
         try expectSymbol(")")
         if acceptKeyword("filter") { throw RedError(.featureNotSupported, "aggregate FILTER clauses are not supported yet") }
-        if acceptKeyword("over") { call.over = try parseWindowSpec() }
+        if acceptKeyword("over") {
+            if case .identifier(let name, _) = current.kind, !isSymbol("(") {
+                advance()
+                call.over = WindowSpec(reference: name, partitionBy: [], orderBy: [], frame: nil)
+            } else {
+                call.over = try parseWindowSpec()
+            }
+        }
         return .function(call)
     }
 
     mutating func parseWindowSpec() throws -> WindowSpec {
         try expectSymbol("(")
         var spec = WindowSpec(partitionBy: [], orderBy: [], frame: nil)
+        if case .identifier(let name, let quoted) = current.kind, quoted || !["partition", "order", "rows", "range", "groups"].contains(name) {
+            advance()
+            spec.reference = name
+        }
         if acceptKeyword("partition") {
             try expectKeyword("by")
             repeat { spec.partitionBy.append(try parseExpression()) } while acceptSymbol(",")

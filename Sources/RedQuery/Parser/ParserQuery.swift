@@ -107,6 +107,13 @@ extension Parser {
             repeat { select.groupBy.append(try parseExpression()) } while acceptSymbol(",")
         }
         if acceptKeyword("having") { select.having = try parseExpression() }
+        if acceptKeyword("window") {
+            repeat {
+                let name = try parseIdentifier(what: "window name")
+                try expectKeyword("as")
+                select.windows[name] = try parseWindowSpec()
+            } while acceptSymbol(",")
+        }
         return .select(select)
     }
 
@@ -197,8 +204,8 @@ extension Parser {
                 let query = try parseQuery()
                 try expectSymbol(")")
                 guard let alias = try parseOptionalAlias() else { throw error("subquery in FROM must have an alias") }
-                if isSymbol("(") { _ = try parseNameList() }
-                return .subquery(query, alias: alias)
+                let columns = isSymbol("(") ? try parseNameList() : []
+                return .subquery(query, alias: alias, columns: columns)
             }
             let inner = try parseFromList()
             try expectSymbol(")")
@@ -212,7 +219,9 @@ extension Parser {
         if acceptSymbol("*") { return .any(alias: try parseOptionalAlias()) }
         var name = try parseIdentifier(what: "table name")
         if isSymbol("("), case .function(let call) = try parseFunctionCall(name: name) {
-            return .function(call, alias: try parseOptionalAlias())
+            let alias = try parseOptionalAlias()
+            let columns = alias != nil && isSymbol("(") ? try parseNameList() : []
+            return .function(call, alias: alias, columns: columns)
         }
         if acceptSymbol(".") { name = try parseIdentifier(what: "table name") }  // schema-qualified: public.t
         return .table(name, alias: try parseOptionalAlias())

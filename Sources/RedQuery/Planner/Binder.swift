@@ -41,6 +41,8 @@ struct BindingContext {
     var windows: WindowState?
     /// Clause name for "not allowed here" errors; nil when aggregates are allowed.
     var aggregatesForbiddenIn: String?
+    /// The query's `WINDOW name AS (…)` definitions.
+    var namedWindows: [String: WindowSpec] = [:]
 }
 
 extension Planner {
@@ -80,7 +82,9 @@ extension Planner {
             case "or": return .or(l, r)
             case "||": return .concat(l, r)
             case "+", "-", "*", "/", "%": return .arithmetic(op, l, r)
-            default: return .comparison(op, l, r)
+            default:
+                try checkComparable(l, r, op, ctx)
+                return .comparison(op, l, r)
             }
         case .isNull(let e, let negated): return .isNull(try bind(e, ctx), negated: negated)
         case .isDistinctFrom(let a, let b, let negated): return .distinctFrom(try bind(a, ctx), try bind(b, ctx), negated: negated)
@@ -100,10 +104,19 @@ extension Planner {
         case .like(let e, let p, let ci, let negated):
             return .like(try bind(e, ctx), try bind(p, ctx), caseInsensitive: ci, negated: negated)
         case .caseWhen(let operand, let branches, let otherwise):
+            let boundBranches = try branches.map { (try bind($0.condition, ctx), try bind($0.result, ctx)) }
+            var results = boundBranches.map(\.1) + (try otherwise.map { [try bind($0, ctx)] } ?? [])
+            results = try unifyLiterals(results, ctx)
             return .caseWhen(operand: try operand.map { try bind($0, ctx) },
-                             branches: try branches.map { (try bind($0.condition, ctx), try bind($0.result, ctx)) },
-                             otherwise: try otherwise.map { try bind($0, ctx) })
-        case .cast(let e, let type): return .cast(try bind(e, ctx), type)
+                             branches: zip(boundBranches, results).map { ($0.0, $1) },
+                             otherwise: otherwise == nil ? nil : results.last)
+        case .cast(let e, let type):
+            let inner = try bind(e, ctx)
+            // float8 → integer rounds half to even (PostgreSQL's rint); numeric literals round half away from zero.
+            if type == .integer, staticType(inner, ctx) == .float, !inner.isConstant {
+                return .function(ScalarFunction.floatToIntegerHalfEven, [inner])
+            }
+            return .cast(inner, type)
         case .array(let items): return .array(try items.map { try bind($0, ctx) })
         case .function(let call):
             if let over = call.over { return try bindWindow(call, over, ctx) }
@@ -117,8 +130,59 @@ extension Planner {
                 throw RedError(.syntaxError, "window function \(call.name) requires an OVER clause")
             }
             if call.name == "__default" { throw RedError(.syntaxError, "DEFAULT is not allowed in this context") }
-            let function = try ScalarFunction.lookup(call.name, argumentCount: call.arguments.count)
-            return .function(function, try call.arguments.map { try bind($0, ctx) })
+            var function = try ScalarFunction.lookup(call.name, argumentCount: call.arguments.count)
+            var arguments = try call.arguments.map { try bind($0, ctx) }
+            if ScalarFunction.textFunctions.contains(call.name), let first = arguments.first,
+               [.integer, .float, .boolean].contains(staticType(first, ctx)) {
+                throw RedError(.undefinedFunction, "function \(call.name)(\(staticType(first, ctx).rawValue)) does not exist")
+            }
+            if ["coalesce", "greatest", "least", "nullif"].contains(call.name) { arguments = try unifyLiterals(arguments, ctx) }
+            if call.name == "round", arguments.count == 1, staticType(arguments[0], ctx) == .float, !arguments[0].isConstant {
+                function = ScalarFunction.roundHalfEven
+            }
+            return .function(function, arguments)
+        }
+    }
+
+    /// The declared type of an expression when it is known before execution (`.any` otherwise).
+    func staticType(_ e: BoundExpr, _ ctx: BindingContext) -> DataType {
+        if ctx.aggregation == nil, case .column(let i) = e, i < ctx.scope.columns.count {
+            let t = ctx.scope.columns[i].type
+            switch t {
+            case .email, .url, .inet, .cidr, .macaddr, .country2, .country3, .currency, .semver, .phone, .time: return .text
+            case .latitude, .longitude: return .float
+            case .port: return .integer
+            default: return t
+            }
+        }
+        if case .arithmetic(let op, let a, let b) = e {
+            let ta = staticType(a, ctx), tb = staticType(b, ctx)
+            if ta == .integer, tb == .integer, op != "/" || true { return .integer }
+            if [.integer, .float].contains(ta), [.integer, .float].contains(tb) { return .float }
+            return .any
+        }
+        if case .negate(let inner) = e { return staticType(inner, ctx) }
+        return Planner.staticType(e)
+    }
+
+    /// PostgreSQL's rule for comparisons: a text column meets a number only through an explicit cast.
+    func checkComparable(_ l: BoundExpr, _ r: BoundExpr, _ op: String, _ ctx: BindingContext) throws {
+        let lt = staticType(l, ctx), rt = staticType(r, ctx)
+        let numeric: Set<DataType> = [.integer, .float]
+        if (lt == .text && !l.isConstant && numeric.contains(rt)) || (rt == .text && !r.isConstant && numeric.contains(lt)) {
+            throw RedError(.undefinedFunction, "operator does not exist: \(lt.rawValue) \(op) \(rt.rawValue); add an explicit cast")
+        }
+    }
+
+    /// Untyped text literals among typed alternatives (COALESCE, CASE …) take the others' type
+    /// now, as PostgreSQL resolves them, so `COALESCE(1, 'a')` fails with 22P02.
+    func unifyLiterals(_ exprs: [BoundExpr], _ ctx: BindingContext) throws -> [BoundExpr] {
+        let typed = exprs.map { staticType($0, ctx) }.filter { ![.any, .text].contains($0) }
+        guard let target = typed.first, typed.allSatisfy({ $0 == target || ([.integer, .float].contains($0) && [.integer, .float].contains(target)) }) else { return exprs }
+        let resolved: DataType = typed.contains(.float) ? .float : target
+        return try exprs.map { e in
+            if case .constant(.text(let s)) = e { return .constant(try resolved.coerce(.text(s))) }
+            return e
         }
     }
 
@@ -129,14 +193,28 @@ extension Planner {
         if let j = aggregation.callASTs.firstIndex(of: call) { return .column(groupCount + j) }
         let inner = BindingContext(scope: aggregation.inputScope, aggregation: nil, windows: nil, aggregatesForbiddenIn: nil)
         let arguments = try call.arguments.map { try bind($0, inner) }
+        if [.sum, .avg, .stddevPop, .stddevSamp, .varPop, .varSamp].contains(kind), let first = arguments.first,
+           [.text, .boolean, .timestamp, .date, .json].contains(staticType(first, inner)) {
+            throw RedError(.undefinedFunction, "function \(call.name)(\(staticType(first, inner).rawValue)) does not exist")
+        }
         if !call.star, arguments.isEmpty { throw RedError(.undefinedFunction, "function \(call.name)() needs an argument") }
         aggregation.calls.append(AggregateCall(kind: kind, arguments: arguments, distinct: call.distinct))
         aggregation.callASTs.append(call)
         return .column(groupCount + aggregation.calls.count - 1)
     }
 
-    func bindWindow(_ call: FunctionCall, _ spec: WindowSpec, _ ctx: BindingContext) throws -> BoundExpr {
-        guard let windows = ctx.windows else { throw RedError(.groupingError, "window functions are not allowed here") }
+    func bindWindow(_ call: FunctionCall, _ written: WindowSpec, _ ctx: BindingContext) throws -> BoundExpr {
+        var spec = written
+        if let name = written.reference {
+            guard let base = ctx.namedWindows[name] else { throw RedError(.undefinedObject, "window \"\(name)\" does not exist") }
+            guard written.partitionBy.isEmpty else { throw RedError(.windowingError, "cannot override PARTITION BY clause of window \"\(name)\"") }
+            if !written.orderBy.isEmpty, !base.orderBy.isEmpty { throw RedError(.windowingError, "cannot override ORDER BY clause of window \"\(name)\"") }
+            spec = WindowSpec(partitionBy: base.partitionBy, orderBy: written.orderBy.isEmpty ? base.orderBy : written.orderBy,
+                              frame: written.frame ?? base.frame)
+        }
+        guard let windows = ctx.windows else {
+            throw RedError(.windowingError, "window functions are not allowed in \(ctx.aggregatesForbiddenIn ?? "this context")")
+        }
         guard let function = WindowCall.function(named: call.name, star: call.star, distinct: call.distinct) else {
             throw RedError(.undefinedFunction, "function \(call.name) is not a window function")
         }

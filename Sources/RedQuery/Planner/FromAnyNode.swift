@@ -52,15 +52,3 @@ final class FromAnyNode: PlanNode, @unchecked Sendable {
     func explain(_ depth: Int) -> [String] { [line(depth, "Any Scan (every collection)")] }
 }
 
-/// View definitions, kept in the engine's catalog storage under `view/<name>`.
-enum ViewCatalog {
-    static func key(_ name: String) -> [UInt8] { Array("view/\(name)".utf8) }
-
-    static func definition(of name: String, _ tx: Transaction) throws -> String? {
-        try tx.catalogGet(key(name)).map { String(decoding: $0, as: UTF8.self) }
-    }
-
-    static func store(_ name: String, text: String, _ tx: Transaction) throws { try tx.catalogPut(key(name), Array(text.utf8)) }
-
-    static func remove(_ name: String, _ tx: Transaction) throws -> Bool { try tx.catalogDelete(key(name)) }
-}

@@ -35,6 +35,13 @@ extension Planner {
         let tree = try buildTree(from, &offset, outer: outer)
         var columns: [ScopeColumn] = []
         collectColumns(tree, &columns)
+        var seen = Set<String>()
+        for leaf in leaves(tree) {
+            guard let qualifier = leaf.plan.columns.first?.qualifier else { continue }
+            guard seen.insert(qualifier).inserted else {
+                throw RedError(.duplicateAlias, "table name \"\(qualifier)\" specified more than once")
+            }
+        }
         let scope = Scope(columns, parent: outer)
         var pushed: [BoundExpr] = []
         if let whereClause {
@@ -56,6 +63,13 @@ extension Planner {
         case .join(let l, let r, _, _):
             pruneColumns(l, used: used)
             pruneColumns(r, used: used)
+        }
+    }
+
+    func leaves(_ tree: JoinTree) -> [Leaf] {
+        switch tree {
+        case .leaf(let leaf): return [leaf]
+        case .join(let l, let r, _, _): return leaves(l) + leaves(r)
         }
     }
 
@@ -91,25 +105,17 @@ extension Planner {
             if let handle = try context.store.open(context.transaction, name) {
                 return TableScanNode(handle: handle, qualifier: qualifier)
             }
-            if let viewText = try ViewCatalog.definition(of: name, context.transaction) {
-                guard !expandingViews.contains(name) else { throw RedError(.invalidOperation, "view \"\(name)\" refers to itself") }
-                expandingViews.insert(name)
-                defer { expandingViews.remove(name) }
-                var parser = try Parser(viewText)
-                let query = try parser.parseQuery()
-                let saved = cteFrames
-                cteFrames = []
-                defer { cteFrames = saved }
-                let plan = try planQuery(query, outer: nil)
-                return AliasNode(plan, columns: plan.columns.map { ScopeColumn(qualifier: qualifier, name: $0.name, type: $0.type) }, label: name)
+            if let view = try ViewCatalog.definition(of: name, context.transaction) {
+                let plan = try planView(name, view)
+                return AliasNode(plan, columns: try Self.renamed(plan.columns, view.columns, qualifier: qualifier, what: "view \(name)"), label: name)
             }
             throw RedError(.undefinedCollection, "relation \"\(name)\" does not exist")
-        case .subquery(let query, let alias):
+        case .subquery(let query, let alias, let names):
             let plan = try planQuery(query, outer: outer)
-            return AliasNode(plan, columns: plan.columns.map { ScopeColumn(qualifier: alias, name: $0.name, type: $0.type) }, label: alias)
+            return AliasNode(plan, columns: try Self.renamed(plan.columns, names, qualifier: alias, what: "table \(alias)"), label: alias)
         case .any(let alias):
             return FromAnyNode(qualifier: alias)
-        case .function(let call, let alias):
+        case .function(let call, let alias, let names):
             guard call.name == "generate_series" else {
                 throw RedError(.undefinedFunction, "function \(call.name)() does not exist as a table function; generate_series is available")
             }
@@ -117,9 +123,33 @@ extension Planner {
             let ctx = BindingContext(scope: Scope([], parent: outer), aggregatesForbiddenIn: "FROM")
             let arguments = try call.arguments.map { try bind($0, ctx) }
             let qualifier = alias ?? "generate_series"
-            return GenerateSeriesNode(arguments: arguments, column: ScopeColumn(qualifier: qualifier, name: alias ?? "generate_series", type: .integer))
+            guard names.count <= 1 else { throw RedError(.syntaxError, "table \"\(qualifier)\" has 1 column available but \(names.count) columns specified") }
+            return GenerateSeriesNode(arguments: arguments, column: ScopeColumn(qualifier: qualifier, name: names.first ?? alias ?? "generate_series", type: .integer))
         case .join:
             preconditionFailure("joins are handled by buildTree")
+        }
+    }
+
+    /// Plans a view's stored query in a fresh scope (views see no outer names or CTEs).
+    func planView(_ name: String, _ view: ViewDefinition) throws -> PlanNode {
+        guard !expandingViews.contains(name) else { throw RedError(.invalidOperation, "view \"\(name)\" refers to itself") }
+        expandingViews.insert(name)
+        defer { expandingViews.remove(name) }
+        var parser = try Parser(view.query)
+        let query = try parser.parseQuery()
+        let saved = cteFrames
+        cteFrames = []
+        defer { cteFrames = saved }
+        return try planQuery(query, outer: nil)
+    }
+
+    /// Columns under an alias, the first `names.count` of them renamed (`AS d(a, b)`).
+    static func renamed(_ columns: [ScopeColumn], _ names: [String], qualifier: String, what: String) throws -> [ScopeColumn] {
+        guard names.count <= columns.count else {
+            throw RedError(.syntaxError, "\(what) has \(columns.count) columns available but \(names.count) columns specified")
+        }
+        return columns.enumerated().map { i, c in
+            ScopeColumn(qualifier: qualifier, name: i < names.count ? names[i] : c.name, type: c.type)
         }
     }
 

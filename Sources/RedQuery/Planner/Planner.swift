@@ -115,7 +115,7 @@ final class Planner {
         let inputScope = scope
         let aggregated = !select.groupBy.isEmpty || select.having != nil
             || select.items.contains { $0.expr.containsAggregate } || orderBy.contains { $0.expr.containsAggregate }
-        var ctx = BindingContext(scope: scope, aggregation: nil, windows: WindowState(), aggregatesForbiddenIn: nil)
+        var ctx = BindingContext(scope: scope, aggregation: nil, windows: WindowState(), aggregatesForbiddenIn: nil, namedWindows: select.windows)
         var aggregation: AggregationState?
         if aggregated {
             let keyCtx = BindingContext(scope: scope, aggregatesForbiddenIn: "GROUP BY")
@@ -123,7 +123,7 @@ final class Planner {
             for key in select.groupBy {
                 // GROUP BY 2 and GROUP BY alias refer to SELECT items.
                 if case .literal(.integer(let k)) = key {
-                    guard k >= 1, Int(k) <= select.items.count else { throw RedError(.undefinedColumn, "GROUP BY position \(k) is not in select list") }
+                    guard k >= 1, Int(k) <= select.items.count else { throw RedError(.invalidColumnReference, "GROUP BY position \(k) is not in select list") }
                     keys.append(select.items[Int(k) - 1].expr)
                 } else if case .column(let path) = key, path.count == 1, (try? resolveLocal(path, scope)) == nil,
                           let item = select.items.first(where: { $0.alias == path[0] }) {
@@ -175,7 +175,7 @@ final class Planner {
             let nullsFirst = item.nullsFirst ?? item.descending
             var target: Int?
             if case .literal(.integer(let k)) = item.expr {
-                guard k >= 1, Int(k) <= outputExprs.count else { throw RedError(.undefinedColumn, "ORDER BY position \(k) is not in select list") }
+                guard k >= 1, Int(k) <= outputExprs.count else { throw RedError(.invalidColumnReference, "ORDER BY position \(k) is not in select list") }
                 target = Int(k) - 1
             } else if case .column(let path) = item.expr, path.count == 1,
                       let i = outputColumns.indices.first(where: { outputColumns[$0].name == path[0] && select.items.contains { $0.alias == path[0] } }) {
@@ -183,7 +183,7 @@ final class Planner {
             } else if let i = outputASTs.firstIndex(of: item.expr) {
                 target = i
             } else if select.distinct {
-                throw RedError(.invalidOperation, "for SELECT DISTINCT, ORDER BY expressions must appear in select list")
+                throw RedError(.invalidColumnReference, "for SELECT DISTINCT, ORDER BY expressions must appear in select list")
             } else if case .column(let path) = item.expr, path.count == 1, (try? resolve(path, scope)) == nil,
                       let i = outputColumns.firstIndex(where: { $0.name == path[0] }) {
                 target = i
