@@ -144,7 +144,7 @@ public final class StorageEngine: @unchecked Sendable {
     func readCommitted(_ treeKey: [UInt8], at snapshot: UInt64) throws -> [UInt8]? {
         let bytes = try store.read { tree in try tree.get(treeKey) }
         guard let bytes else { return nil }
-        return try VersionChain(decoding: bytes, context: "record (\(Keyspace.describe(treeKey)))").visible(at: snapshot)
+        return try VersionChain.visibleValue(in: bytes, at: snapshot, context: "record (\(Keyspace.describe(treeKey)))")
     }
 
     /// The error that stopped this engine accepting writes, if any.

@@ -29,6 +29,9 @@ struct BenchQuery: AsyncParsableCommand {
     @Option(help: "Range scans to time.")
     var ranges: Int = 200
 
+    @Option(help: "Page cache budget in MiB (decoded pages take more memory than their 4 KiB on disk).")
+    var cacheMiB: Int = 1024
+
     @Option(help: "Use this existing database (loaded by an earlier run with --keep) instead of loading a new one.")
     var reuse: String?
 
@@ -47,7 +50,7 @@ struct BenchQuery: AsyncParsableCommand {
         defer { if !keep && reuse == nil { try? FileManager.default.removeItem(atPath: root) } }
         if keep { print("database kept in \(root)") }
         var options = DatabaseOptions()
-        options.engine.cacheBytes = 256 << 20
+        options.engine.cacheBytes = cacheMiB << 20
         let db = try await Database.open(path: root + "/bench.rdb", options: options)
         let session = db.session()
         let scenarios = Set((only ?? (reuse == nil ? "load,groupby,lookup,range,join" : "groupby,lookup,range,join")).split(separator: ",").map(String.init))

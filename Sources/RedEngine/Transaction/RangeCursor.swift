@@ -86,6 +86,7 @@ public final class RangeCursor {
                     ? try tree.reverseBatch(before: resumeKey ?? upperBound, inclusive: resumeKey == nil ? upperInclusive : false)
                     : try tree.batch(after: resumeKey ?? lowerBound, inclusive: resumeKey == nil ? lowerInclusive : false)
                 var inRange: [([UInt8], [UInt8])] = []
+                inRange.reserveCapacity(entries.count)
                 for entry in entries {
                     let inside = reverse
                         ? compareKeys(entry.key, lowerBound) > 0 || (lowerInclusive && entry.key == lowerBound)
@@ -101,9 +102,11 @@ public final class RangeCursor {
             }
             resumeKey = lastKey
             var out: [([UInt8], [UInt8])] = []
+            out.reserveCapacity(raw.count)
             for (key, bytes) in raw {
-                let chain = try VersionChain(decoding: bytes, context: "record in collection \(collectionID)")
-                if let value = chain.visible(at: snapshot) { out.append((Array(key[4...]), value)) }
+                if let value = try VersionChain.visibleValue(in: bytes, at: snapshot, context: "record in collection \(self.collectionID)") {
+                    out.append((Array(key[4...]), value))
+                }
             }
             if leftRange { treeExhausted = true }
             if !out.isEmpty || treeExhausted { return out }

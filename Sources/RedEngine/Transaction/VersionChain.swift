@@ -90,6 +90,25 @@ struct VersionChain: Equatable {
         }
     }
 
+    /// The value an encoded chain shows a snapshot, decoding only that version (the read hot path).
+    static func visibleValue(in bytes: [UInt8], at snapshot: UInt64, context: @autoclosure () -> String) throws -> [UInt8]? {
+        do {
+            var reader = ByteReader(bytes, context: "version chain")
+            guard try reader.u8() == Self.format else { throw RedError(.dataCorrupted, "unknown version-chain format") }
+            let count = try reader.count(limit: Self.maxVersions, "version count")
+            for _ in 0..<count {
+                let ts = try reader.varint()
+                let flags = try reader.u8()
+                let tombstone = flags & 1 != 0
+                if ts <= snapshot { return tombstone ? nil : try reader.lengthPrefixed(limit: Limits.maxValueBytes) }
+                if !tombstone { try reader.skip(try reader.count(limit: Limits.maxValueBytes, "value length")) }
+            }
+            return nil
+        } catch let error as RedError {
+            throw RedError(error.code, "\(context()): \(error.message)")
+        }
+    }
+
     /// The value visible to a snapshot at `snapshot`, nil if absent for it.
     func visible(at snapshot: UInt64) -> [UInt8]? {
         for v in versions where v.commitTS <= snapshot { return v.value }

@@ -23,14 +23,27 @@ final class HashJoinNode: PlanNode, @unchecked Sendable {
 
     func open(_ context: ExecutionContext, outerRows: [[Value]]) throws -> RowIterator {
         let eval = context.evaluation(outerRows)
-        var table: [[Value]: [Int]] = [:]
+        // Build: right rows, bucket heads by key and a chain through `nextInBucket`
+        // (no per-key arrays). A single key hashes the value itself.
         var rightRows: [[Value]] = []
+        var nextInBucket: [Int] = []
+        var singleHeads: [Value: Int] = [:]
+        var multiHeads: [[Value]: Int] = [:]
+        let single = rightKeys.count == 1
         let rightSource = try right.open(context, outerRows: outerRows)
         while let row = try rightSource.next() {
-            let key = try rightKeys.map { try eval.evaluate($0, row) }
+            let index = rightRows.count
             rightRows.append(row)
-            if key.contains(where: \.isNull) { continue }
-            table[Self.normalised(key), default: []].append(rightRows.count - 1)
+            nextInBucket.append(-1)
+            if single {
+                let key = try eval.evaluate(rightKeys[0], row)
+                if key.isNull { continue }
+                if let head = singleHeads.updateValue(index, forKey: key) { nextInBucket[index] = head }
+            } else {
+                let key = try rightKeys.map { try eval.evaluate($0, row) }
+                if key.contains(where: \.isNull) { continue }
+                if let head = multiHeads.updateValue(index, forKey: key) { nextInBucket[index] = head }
+            }
         }
         var matched = [Bool](repeating: false, count: kind == .right || kind == .full ? rightRows.count : 0)
         let leftWidth = left.columns.count, rightWidth = right.columns.count
@@ -47,17 +60,26 @@ final class HashJoinNode: PlanNode, @unchecked Sendable {
                 pendingIndex = 0
                 if !leftDone {
                     guard let row = try leftSource.next() else { leftDone = true; continue }
-                    let key = try leftKeys.map { try eval.evaluate($0, row) }
-                    var any = false
-                    if !key.contains(where: \.isNull), let candidates = table[Self.normalised(key)] {
-                        for index in candidates {
-                            let combined = row + rightRows[index]
-                            if let residual, try Evaluation.truth(try eval.evaluate(residual, combined)) != true { continue }
-                            any = true
-                            if !matched.isEmpty { matched[index] = true }
-                            pending.append(combined)
-                        }
+                    var candidate = -1
+                    if single {
+                        let key = try eval.evaluate(leftKeys[0], row)
+                        if !key.isNull { candidate = singleHeads[key] ?? -1 }
+                    } else {
+                        let key = try leftKeys.map { try eval.evaluate($0, row) }
+                        if !key.contains(where: \.isNull) { candidate = multiHeads[key] ?? -1 }
                     }
+                    var any = false
+                    while candidate >= 0 {
+                        let index = candidate
+                        candidate = nextInBucket[index]
+                        var combined = row
+                        combined.append(contentsOf: rightRows[index])
+                        if let residual, try Evaluation.truth(try eval.evaluate(residual, combined)) != true { continue }
+                        any = true
+                        if !matched.isEmpty { matched[index] = true }
+                        pending.append(combined)
+                    }
+                    if pending.count > 1 { pending.reverse() }  // buckets chain newest first; emit in build order
                     if !any, kind == .left || kind == .full {
                         pending.append(row + [Value](repeating: .null, count: rightWidth))
                     }
@@ -72,9 +94,6 @@ final class HashJoinNode: PlanNode, @unchecked Sendable {
             }
         }
     }
-
-    /// Join keys compare as SQL values: 1 and 1.0 meet; text keys compare exactly.
-    static func normalised(_ key: [Value]) -> [Value] { key }
 
     func explain(_ depth: Int) -> [String] {
         [line(depth, "Hash \(kind == .inner ? "" : kind.rawValue.capitalized + " ")Join (\(leftKeys.count) key\(leftKeys.count == 1 ? "" : "s"))")]
@@ -160,25 +179,65 @@ final class AggregateNode: PlanNode, @unchecked Sendable {
     func open(_ context: ExecutionContext, outerRows: [[Value]]) throws -> RowIterator {
         let eval = context.evaluation(outerRows)
         let source = try input.open(context, outerRows: outerRows)
-        var groups: [[Value]: Int] = [:]
-        var states: [(key: [Value], accumulators: [Accumulator])] = []
-        while let row = try source.next() {
-            let key = try groupKeys.map { try eval.evaluate($0, row) }
-            let index: Int
-            if let existing = groups[key] { index = existing } else {
-                index = states.count
-                groups[key] = index
-                states.append((key, aggregates.map(Accumulator.init)))
-            }
-            for a in 0..<aggregates.count {
-                let args = try aggregates[a].arguments.map { try eval.evaluate($0, row) }
-                try states[index].accumulators[a].add(args)
+        let aggregateCount = aggregates.count
+        // Accumulators of group g live at g * aggregateCount ..< (g + 1) * aggregateCount.
+        var accumulators: [Accumulator] = []
+        var keys: [[Value]] = []
+        var arguments = [Value](repeating: .null, count: aggregates.map(\.arguments.count).max() ?? 0)
+        func accumulate(_ row: [Value], group g: Int) throws {
+            let base = g * aggregateCount
+            for a in 0..<aggregateCount {
+                let call = aggregates[a]
+                switch call.arguments.count {
+                case 0: try accumulators[base + a].add(single: .null)
+                case 1: try accumulators[base + a].add(single: try eval.evaluate(call.arguments[0], row))
+                default:
+                    for i in call.arguments.indices { arguments[i] = try eval.evaluate(call.arguments[i], row) }
+                    try accumulators[base + a].add(Array(arguments.prefix(call.arguments.count)))
+                }
             }
         }
-        if groupKeys.isEmpty, states.isEmpty { states.append(([], aggregates.map(Accumulator.init))) }
+        switch groupKeys.count {
+        case 0:
+            keys.append([])
+            accumulators = aggregates.map(Accumulator.init)
+            while let row = try source.next() { try accumulate(row, group: 0) }
+        case 1:
+            // One key: hash the value itself, no per-row key array.
+            var groups: [Value: Int] = [:]
+            let keyExpr = groupKeys[0]
+            while let row = try source.next() {
+                let key = try eval.evaluate(keyExpr, row)
+                let g: Int
+                if let existing = groups[key] { g = existing } else {
+                    g = keys.count
+                    groups[key] = g
+                    keys.append([key])
+                    for call in aggregates { accumulators.append(Accumulator(call)) }
+                }
+                try accumulate(row, group: g)
+            }
+        default:
+            var groups: [[Value]: Int] = [:]
+            while let row = try source.next() {
+                let key = try groupKeys.map { try eval.evaluate($0, row) }
+                let g: Int
+                if let existing = groups[key] { g = existing } else {
+                    g = keys.count
+                    groups[key] = g
+                    keys.append(key)
+                    for call in aggregates { accumulators.append(Accumulator(call)) }
+                }
+                try accumulate(row, group: g)
+            }
+        }
         var out: [[Value]] = []
-        out.reserveCapacity(states.count)
-        for state in states { out.append(state.key + (try state.accumulators.map { try $0.result() })) }
+        out.reserveCapacity(keys.count)
+        for (g, key) in keys.enumerated() {
+            var row = key
+            for a in 0..<aggregateCount { row.append(try accumulators[g * aggregateCount + a].result()) }
+            out.append(row)
+        }
         return ArrayIterator(out)
     }
 

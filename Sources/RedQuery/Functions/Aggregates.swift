@@ -60,8 +60,15 @@ struct Accumulator {
     init(_ call: AggregateCall) { self.call = call }
 
     mutating func add(_ args: [Value]) throws {
+        if args.count > 1, call.kind == .stringAgg {
+            separator = args[1].isNull ? "" : args[1].displayText
+        }
+        try add(single: args.first ?? .null)
+    }
+
+    /// Adds one input value (the first argument; `count(*)` ignores it).
+    mutating func add(single v: Value) throws {
         if call.kind == .countStar { count += 1; return }
-        let v = args.first ?? .null
         if v.isNull && call.kind != .arrayAgg && call.kind != .jsonAgg { return }
         if call.distinct {
             guard seen.insert(v).inserted else { return }
@@ -91,7 +98,7 @@ struct Accumulator {
         case .first: if count == 1 { extreme = v }
         case .last: extreme = v
         case .stringAgg:
-            if args.count > 1 { separator = args[1].isNull ? "" : args[1].displayText } else { separator = "," }
+            if call.arguments.count < 2 { separator = "," }
             values.append(v)
         case .arrayAgg, .jsonAgg, .median: values.append(v)
         case .boolAnd, .boolOr:
