@@ -52,6 +52,13 @@ public struct WindowFrame: Sendable, Equatable {
     public enum Unit: Sendable, Equatable { case rows, range }
     public enum Bound: Sendable, Equatable {
         case unboundedPreceding, preceding(Int64), currentRow, following(Int64), unboundedFollowing
+
+        public var hasOffset: Bool {
+            switch self {
+            case .preceding, .following: return true
+            default: return false
+            }
+        }
     }
     public var unit: Unit
     public var start: Bound

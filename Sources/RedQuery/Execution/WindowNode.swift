@@ -89,12 +89,12 @@ final class WindowNode: PlanNode, @unchecked Sendable {
                 if i < ordered.count - 1, peerStart[i + 1] != peerStart[i] { end = i + 1 }
                 peerEnd[i] = end
             }
-            try fill(call, rows, ordered, peerStart, peerEnd, eval, &output)
+            try fill(call, rows, ordered, keys, peerStart, peerEnd, eval, &output)
         }
         return output
     }
 
-    func fill(_ call: WindowCall, _ rows: [[Value]], _ ordered: [Int], _ peerStart: [Int], _ peerEnd: [Int],
+    func fill(_ call: WindowCall, _ rows: [[Value]], _ ordered: [Int], _ keys: [[Value]], _ peerStart: [Int], _ peerEnd: [Int],
               _ eval: Evaluation, _ output: inout [Value]) throws {
         let n = ordered.count
         func argument(_ k: Int, at position: Int) throws -> Value {
@@ -140,7 +140,7 @@ final class WindowNode: PlanNode, @unchecked Sendable {
             }
         case .firstValue, .lastValue, .nthValue, .aggregate:
             for p in 0..<n {
-                let (lo, hi) = try frameBounds(call, p, n, peerStart, peerEnd, eval, rows[ordered[p]])
+                let (lo, hi) = try frameBounds(call, p, n, keys, peerStart, peerEnd)
                 switch call.function {
                 case .firstValue: output[ordered[p]] = lo < hi ? try argument(0, at: lo) : .null
                 case .lastValue: output[ordered[p]] = lo < hi ? try argument(0, at: hi - 1) : .null
@@ -163,10 +163,12 @@ final class WindowNode: PlanNode, @unchecked Sendable {
     }
 
     /// The frame of position `p` as a half-open range of positions in the ordered partition.
-    func frameBounds(_ call: WindowCall, _ p: Int, _ n: Int, _ peerStart: [Int], _ peerEnd: [Int],
-                     _ eval: Evaluation, _ row: [Value]) throws -> (Int, Int) {
+    func frameBounds(_ call: WindowCall, _ p: Int, _ n: Int, _ keys: [[Value]], _ peerStart: [Int], _ peerEnd: [Int]) throws -> (Int, Int) {
         guard let frame = call.frame else {
             return call.orderBy.isEmpty ? (0, n) : (0, peerEnd[p])
+        }
+        if frame.unit == .range, frame.start.hasOffset || frame.end.hasOffset {
+            return try rangeOffsetBounds(frame, p, n, keys, peerStart, peerEnd, descending: call.orderBy.first?.descending ?? false)
         }
         func position(_ bound: WindowFrame.Bound, isStart: Bool) -> Int {
             switch bound {
@@ -180,6 +182,48 @@ final class WindowNode: PlanNode, @unchecked Sendable {
             }
         }
         let lo = position(frame.start, isStart: true), hi = position(frame.end, isStart: false)
+        return (lo, max(lo, hi))
+    }
+
+    /// RANGE frames with value offsets: rows whose ORDER BY value lies within the offsets of the
+    /// current row's value (in the sort direction). A NULL current value frames its peer group.
+    func rangeOffsetBounds(_ frame: WindowFrame, _ p: Int, _ n: Int, _ keys: [[Value]], _ peerStart: [Int], _ peerEnd: [Int],
+                           descending: Bool) throws -> (Int, Int) {
+        func number(_ i: Int) throws -> Double? {
+            let v = keys[i][0]
+            if v.isNull { return nil }
+            guard let d = v.doubleValue else {
+                throw RedError(.windowingError, "RANGE with offset PRECEDING/FOLLOWING needs a numeric ORDER BY column, got \(v.kindName)")
+            }
+            return d
+        }
+        guard let current = try number(p) else { return (peerStart[p], peerEnd[p]) }
+        // `before(x, t)`: x sorts strictly before t in the window's order.
+        func before(_ x: Double?, _ t: Double) -> Bool { guard let x else { return descending } ; return descending ? x > t : x < t }
+        func after(_ x: Double?, _ t: Double) -> Bool { guard let x else { return !descending }; return descending ? x < t : x > t }
+        func shifted(_ k: Int64, forward: Bool) -> Double { (forward != descending) ? current + Double(k) : current - Double(k) }
+        var lo: Int
+        switch frame.start {
+        case .unboundedPreceding: lo = 0
+        case .currentRow: lo = peerStart[p]
+        case .unboundedFollowing: lo = n
+        case .preceding(let k), .following(let k):
+            let target = shifted(k, forward: { if case .following = frame.start { return true } else { return false } }())
+            lo = peerStart[p]
+            while lo > 0, !before(try number(lo - 1), target) { lo -= 1 }
+            while lo < n, before(try number(lo), target) { lo += 1 }
+        }
+        var hi: Int
+        switch frame.end {
+        case .unboundedFollowing: hi = n
+        case .currentRow: hi = peerEnd[p]
+        case .unboundedPreceding: hi = 0
+        case .preceding(let k), .following(let k):
+            let target = shifted(k, forward: { if case .following = frame.end { return true } else { return false } }())
+            hi = peerEnd[p]
+            while hi < n, !after(try number(hi), target) { hi += 1 }
+            while hi > 0, after(try number(hi - 1), target) { hi -= 1 }
+        }
         return (lo, max(lo, hi))
     }
 

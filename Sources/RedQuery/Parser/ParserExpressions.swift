@@ -365,11 +365,8 @@ extension Parser {
             } else {
                 spec.frame = WindowFrame(unit: unit, start: try parseFrameBound(), end: .currentRow)
             }
-            if unit == .range, let frame = spec.frame {
-                for bound in [frame.start, frame.end] {
-                    if case .preceding = bound { throw RedError(.featureNotSupported, "RANGE with an offset is not supported yet; use ROWS") }
-                    if case .following = bound { throw RedError(.featureNotSupported, "RANGE with an offset is not supported yet; use ROWS") }
-                }
+            if unit == .range, let frame = spec.frame, [frame.start, frame.end].contains(where: \.hasOffset), spec.orderBy.count != 1 {
+                throw RedError(.windowingError, "RANGE with offset PRECEDING/FOLLOWING requires exactly one ORDER BY column")
             }
         }
         try expectSymbol(")")
