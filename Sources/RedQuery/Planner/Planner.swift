@@ -249,6 +249,7 @@ final class Planner {
             case "strpos": return "position"
             case "btrim", "ltrim", "rtrim": return call.name
             case "date_part": return "date_part"
+            case "__subscript", "json_build_object": return call.name == "__subscript" ? "?column?" : "json_build_object"
             default: return call.name
             }
         case .cast(let inner, let type):
