@@ -16,7 +16,9 @@ public protocol DatabaseClock: Sendable {
 
 /// The wall clock.
 public struct SystemClock: DatabaseClock {
+    /// The system clock.
     public init() {}
+    /// Milliseconds since the Unix epoch, from CLOCK_REALTIME.
     public func nowMilliseconds() -> Int64 {
         var ts = timespec()
         clock_gettime(CLOCK_REALTIME, &ts)
@@ -27,8 +29,17 @@ public struct SystemClock: DatabaseClock {
 /// A clock that moves only when told to (tests and deterministic replays).
 public final class ManualClock: DatabaseClock {
     private let current: Atomic<Int64>
+    /// A clock reading `milliseconds` until advanced.
+    ///
+    /// ```swift
+    /// let clock = ManualClock(milliseconds: 0)
+    /// var options = DatabaseOptions(); options.clock = clock
+    /// clock.advance(milliseconds: 5_000)   // rows with a 5 s TTL are now expired
+    /// ```
     public init(milliseconds: Int64) { current = Atomic(milliseconds) }
+    /// The current reading.
     public func nowMilliseconds() -> Int64 { current.load(ordering: .relaxed) }
+    /// Moves the clock forward.
     public func advance(milliseconds: Int64) { current.add(milliseconds, ordering: .relaxed) }
 }
 
@@ -45,6 +56,7 @@ public struct DatabaseOptions: Sendable {
     /// How often expired (TTL) items are reclaimed in the background; 0 disables it
     /// (expired items are invisible either way; `VACUUM` reclaims them on demand).
     public var expirySweepIntervalMilliseconds = 60_000
+    /// The defaults: durable commits, a 64 MiB page cache, the wall clock.
     public init() {}
 }
 
@@ -56,7 +68,9 @@ public struct DatabaseOptions: Sendable {
 /// let result = try await session.execute("SELECT 1 + 1 AS two")
 /// ```
 public final class Database: Sendable {
+    /// The storage engine underneath (for statistics, checkpoints, raw key-value access).
     public let engine: StorageEngine
+    /// The options the database was opened with.
     public let options: DatabaseOptions
     let store: TableStore
     let statementCache: StatementCache

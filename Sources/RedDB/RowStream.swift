@@ -13,6 +13,7 @@ import RedQuery
 /// for try await row in stream { handle(row) }
 /// ```
 public final class RowStream: AsyncSequence, @unchecked Sendable {
+    /// One row: values in column order.
     public typealias Element = [Value]
     /// Result columns (types the schema does not fix are `.any`).
     public let columns: [ResultColumn]
@@ -48,10 +49,13 @@ public final class RowStream: AsyncSequence, @unchecked Sendable {
         finish()
     }
 
+    /// Pulls rows one at a time from the stream.
     public struct AsyncIterator: AsyncIteratorProtocol {
         let stream: RowStream
+        /// The next row, or nil when the query is exhausted.
         public mutating func next() async throws -> [Value]? { try stream.next() }
     }
 
+    /// Iterates the rows: `for try await row in stream { … }`.
     public func makeAsyncIterator() -> AsyncIterator { AsyncIterator(stream: self) }
 }

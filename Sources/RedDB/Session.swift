@@ -20,6 +20,7 @@ public final class Session: @unchecked Sendable {
         case failed(Transaction)
     }
 
+    /// The database this session talks to.
     public let database: Database
     private var state = State.idle
     private let lock = AsyncMutex()

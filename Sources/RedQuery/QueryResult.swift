@@ -2,8 +2,11 @@ import RedCore
 
 /// A result column: its name and SQL type (`.any` when values of several kinds may appear).
 public struct ResultColumn: Sendable, Equatable, Codable {
+    /// The column name (alias, column or function name; `?column?` when none applies).
     public var name: String
+    /// The SQL type of the column.
     public var type: DataType
+    /// A column description.
     public init(name: String, type: DataType) { self.name = name; self.type = type }
 }
 
@@ -14,7 +17,9 @@ public struct ResultColumn: Sendable, Equatable, Codable {
 /// for row in result.rows { print(row[1].displayText) }
 /// ```
 public struct QueryResult: Sendable {
+    /// The result columns (empty for statements that return no rows).
     public var columns: [ResultColumn]
+    /// The rows, each with one value per column.
     public var rows: [[Value]]
     /// Rows inserted, updated or deleted (0 for reads and DDL).
     public var rowsAffected: Int
@@ -25,6 +30,7 @@ public struct QueryResult: Sendable {
     /// A human-readable note (DDL and transaction control), also the single `message` row of such results.
     public var message: String?
 
+    /// A result; surfaces build their own only in tests.
     public init(columns: [ResultColumn], rows: [[Value]], rowsAffected: Int = 0, statementType: String, commandTag: String, message: String? = nil) {
         self.columns = columns
         self.rows = rows

@@ -23,10 +23,15 @@ public struct Token: Sendable, Equatable {
 
 /// Parser limits (spec §1.1), each with its unit in its name.
 public struct ParserLimits: Sendable {
+    /// Longest statement text, in UTF-8 bytes.
     public var maxInputBytes = 1_048_576
+    /// Deepest nesting of expressions and subqueries.
     public var maxDepth = 128
+    /// Longest identifier, in characters.
     public var maxIdentifierChars = 256
+    /// Longest JSON object literal, in bytes.
     public var maxJSONLiteralBytes = 16_777_216
+    /// The defaults above.
     public init() {}
 }
 
