@@ -163,7 +163,7 @@ public final class StorageEngine: @unchecked Sendable {
     /// Commits a write set (plus engine-internal `extra` mutations) read at `snapshot`.
     func commit(_ writes: [[UInt8]: Transaction.Write], extra: [CommitRecord.Mutation] = [], snapshot: UInt64,
                 assigned: (UInt64) -> Void) async throws -> CommitInfo {
-        let keys = writes.keys.sorted { compareKeys($0, $1) < 0 }
+        let keys = KeySorting.sorted(writes.keys)
         var mutations: [CommitRecord.Mutation] = []
         mutations.reserveCapacity(keys.count + extra.count)
         for key in keys {

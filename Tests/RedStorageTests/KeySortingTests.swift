@@ -1,0 +1,15 @@
+import Testing
+@testable import RedStorage
+
+@Suite struct KeySortingTests {
+    @Test func sortsLikeCompareKeysIncludingSharedPrefixesAndZeroPadding() {
+        var rng = SystemRandomNumberGenerator()
+        var keys: [[UInt8]] = [[], [0], [0, 0], [1], [1, 0], Array(repeating: 7, count: 16), Array(repeating: 7, count: 16) + [0], Array(repeating: 7, count: 16) + [1]]
+        for _ in 0..<2_000 {
+            let length = Int.random(in: 0...24, using: &rng)
+            keys.append((0..<length).map { _ in UInt8.random(in: 0...3, using: &rng) })
+        }
+        let expected = keys.sorted { compareKeys($0, $1) < 0 }
+        #expect(KeySorting.sorted(keys) == expected)
+    }
+}
