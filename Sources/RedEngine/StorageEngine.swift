@@ -161,13 +161,13 @@ public final class StorageEngine: @unchecked Sendable {
     }
 
     /// Commits a write set (plus engine-internal `extra` mutations) read at `snapshot`.
-    func commit(_ writes: [[UInt8]: Transaction.Write], extra: [CommitRecord.Mutation] = [], snapshot: UInt64,
+    func commit(_ writes: [WriteKey: Transaction.Write], extra: [CommitRecord.Mutation] = [], snapshot: UInt64,
                 assigned: (UInt64) -> Void) async throws -> CommitInfo {
-        let keys = KeySorting.sorted(writes.keys)
+        let keys = KeySorting.sorted(writes.keys.lazy.map(\.bytes))
         var mutations: [CommitRecord.Mutation] = []
         mutations.reserveCapacity(keys.count + extra.count)
         for key in keys {
-            switch writes[key]! {
+            switch writes[WriteKey(key)]! {
             case .put(let value): mutations.append(.put(key: key, value: value))
             case .delete: mutations.append(.delete(key: key))
             }

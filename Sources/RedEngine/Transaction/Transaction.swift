@@ -34,7 +34,7 @@ public final class Transaction: @unchecked Sendable {
     struct State {
         var status = Status.active
         /// Tree key → pending write.
-        var writes: [[UInt8]: Write] = [:]
+        var writes: [WriteKey: Write] = [:]
         var writeBytes = 0
         /// Cached sorted write-set keys, invalidated by every write.
         var sortedKeys: [[UInt8]]? = nil
@@ -76,7 +76,7 @@ public final class Transaction: @unchecked Sendable {
     func read(_ treeKey: [UInt8]) throws -> [UInt8]? {
         let pending: Write? = try state.withLock { s in
             try Self.requireActive(s)
-            return s.writes[treeKey]
+            return s.writes[WriteKey(treeKey)]
         }
         switch pending {
         case .put(let value): return value
@@ -95,11 +95,11 @@ public final class Transaction: @unchecked Sendable {
     /// Sorted pending writes of one collection within `range`, as user keys.
     func pendingWrites(collectionID: UInt32, range: KeyRange) -> [([UInt8], Write)] {
         state.withLock { s in
-            if s.sortedKeys == nil { s.sortedKeys = KeySorting.sorted(s.writes.keys) }
+            if s.sortedKeys == nil { s.sortedKeys = KeySorting.sorted(s.writes.keys.lazy.map(\.bytes)) }
             var out: [([UInt8], Write)] = []
             for key in s.sortedKeys! where Keyspace.collectionID(of: key) == collectionID {
                 let user = Array(key[4...])
-                if range.contains(user) { out.append((user, s.writes[key]!)) }
+                if range.contains(user) { out.append((user, s.writes[WriteKey(key)]!)) }
             }
             return out
         }
@@ -133,7 +133,7 @@ public final class Transaction: @unchecked Sendable {
                 throw RedError(.limitExceeded, "transaction writes exceed \(Limits.maxTransactionBytes) bytes; commit in smaller batches")
             }
             s.writeBytes += bytes
-            s.writes[treeKey] = write
+            s.writes[WriteKey(treeKey)] = write
             s.sortedKeys = nil
         }
     }
@@ -159,7 +159,7 @@ public final class Transaction: @unchecked Sendable {
     /// Either way the transaction is over afterwards.
     @discardableResult
     public func commit() async throws -> CommitInfo {
-        let (writes, drops): ([[UInt8]: Write], Bool) = try state.withLock { s in
+        let (writes, drops): ([WriteKey: Write], Bool) = try state.withLock { s in
             try Self.requireActive(s)
             s.status = .committed
             return (s.writes, s.dropsCollection)
@@ -187,6 +187,15 @@ public final class Transaction: @unchecked Sendable {
         }
         if wasActive { engine.snapshots.release(snapshot) }
     }
+}
+
+/// A tree key as a write-set dictionary key: hashes its bytes in one call
+/// (an `[UInt8]` key would feed the hasher one byte at a time).
+struct WriteKey: Hashable, Sendable {
+    let bytes: [UInt8]
+    init(_ bytes: [UInt8]) { self.bytes = bytes }
+    static func == (a: WriteKey, b: WriteKey) -> Bool { a.bytes == b.bytes }
+    func hash(into hasher: inout Hasher) { bytes.withUnsafeBytes { hasher.combine(bytes: $0) } }
 }
 
 /// What a successful commit produced.
