@@ -219,6 +219,14 @@ public final class TableStore: Sendable {
         try tx.put(storage, key, StoredRow.key(rid: row.rid))
     }
 
+    /// The row id a unique single-column index maps `value` to (one tree lookup, no cursor).
+    public func uniqueLookup(_ tx: Transaction, _ handle: TableHandle, indexPosition: Int, value: Value) throws -> Int64? {
+        guard !value.isNull else { return nil }
+        var key: [UInt8] = []
+        KeyEncoding.append(value, to: &key)
+        return try tx.get(handle.indexCollections[indexPosition], key).map(StoredRow.rid(fromKey:))
+    }
+
     /// Row ids whose index key lies in `range`, in index order.
     public func indexScan(_ tx: Transaction, _ handle: TableHandle, indexPosition: Int, range: KeyRange,
                           reverse: Bool = false) throws -> IndexCursor {

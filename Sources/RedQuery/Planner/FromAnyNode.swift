@@ -3,7 +3,10 @@ import RedEngine
 
 /// `FROM ANY`: every visible item of every collection, as
 /// `collection, kind, rid, body` where `body` is a JSON object of the item's
-/// fields (`row`: its columns; `document`: its body; `kv`: `{key, value}`).
+/// fields (`row`: its columns; `document`: its body; `kv`: `{key, value}`),
+/// whose fields are also addressable by name. Hidden columns carry the rest of
+/// the spec's envelope: `_collection`, `_kind`, `_entity_id` (= rid),
+/// `created_at`, `updated_at`, `tenant` (NULL) and `_score` (0: no ranking yet).
 final class FromAnyNode: PlanNode, @unchecked Sendable {
     let columns: [ScopeColumn]
 
@@ -11,7 +14,14 @@ final class FromAnyNode: PlanNode, @unchecked Sendable {
         columns = [ScopeColumn(qualifier: qualifier, name: "collection", type: .text),
                    ScopeColumn(qualifier: qualifier, name: "kind", type: .text),
                    ScopeColumn(qualifier: qualifier, name: "rid", type: .integer),
-                   ScopeColumn(qualifier: qualifier, name: "body", type: .json, isDocumentBody: true)]
+                   ScopeColumn(qualifier: qualifier, name: "body", type: .json, isDocumentBody: true),
+                   ScopeColumn(qualifier: qualifier, name: "_collection", type: .text, hidden: true),
+                   ScopeColumn(qualifier: qualifier, name: "_kind", type: .text, hidden: true),
+                   ScopeColumn(qualifier: qualifier, name: "_entity_id", type: .integer, hidden: true),
+                   ScopeColumn(qualifier: qualifier, name: "created_at", type: .timestamp, hidden: true),
+                   ScopeColumn(qualifier: qualifier, name: "updated_at", type: .timestamp, hidden: true),
+                   ScopeColumn(qualifier: qualifier, name: "tenant", type: .text, hidden: true),
+                   ScopeColumn(qualifier: qualifier, name: "_score", type: .float, hidden: true)]
     }
 
     func open(_ context: ExecutionContext, outerRows: [[Value]]) throws -> RowIterator {
@@ -25,7 +35,8 @@ final class FromAnyNode: PlanNode, @unchecked Sendable {
                     while let (key, row) = try c.nextEntry() {
                         context.rowsScanned += 1
                         guard row.isVisible(at: context.now) else { continue }
-                        return Self.item(handle, key: key, row: row)
+                        let item = Self.item(handle, key: key, row: row)
+                        return item + [item[0], item[1], item[2], .timestamp(row.createdAt), .timestamp(row.updatedAt), .null, .float(0)]
                     }
                 }
                 guard position < handles.count else { return nil }

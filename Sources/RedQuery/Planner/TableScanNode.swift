@@ -99,6 +99,19 @@ final class TableScanNode: PlanNode, @unchecked Sendable {
         case .indexOrder(let index, let descending):
             let cursor = try store.indexScan(tx, handle, indexPosition: index, range: .all, reverse: descending)
             source = { try Self.fetch(cursor, store, tx, handle) }
+        case .indexEquality(let index, let probes) where probes.count == 1 && handle.schema.indexes[index].unique
+                && handle.schema.indexes[index].columnIDs.count == 1:
+            // A unique key: one exact lookup instead of a cursor.
+            let value = try eval.evaluate(probes[0], [])
+            var rid: Int64?
+            if let coerced = try? columnType(index).coerce(value) {
+                rid = try store.uniqueLookup(tx, handle, indexPosition: index, value: coerced)
+            }
+            source = {
+                guard let id = rid else { return nil }
+                rid = nil
+                return try store.getRaw(tx, handle, rid: id).map { (StoredRow.key(rid: id), $0) }
+            }
         case .indexEquality(let index, let probes):
             var prefixes: [[UInt8]] = []
             var seen = Set<[UInt8]>()
