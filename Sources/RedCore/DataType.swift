@@ -14,7 +14,7 @@ public enum DataType: String, Sendable, Hashable, Codable, CaseIterable {
     public init?(sqlName: String) {
         switch sqlName.lowercased() {
         case "bool", "boolean": self = .boolean
-        case "int", "integer", "int4", "int2", "int8", "smallint", "bigint", "serial", "bigserial", "uint", "unsigned",
+        case "int", "integer", "int4", "int2", "int8", "smallint", "bigint", "serial", "bigserial", "smallserial", "serial4", "serial8", "uint", "unsigned",
              "unsigned_integer": self = .integer
         case "float", "float4", "float8", "double", "real", "decimal", "numeric", "double precision": self = .float
         case "text", "string", "varchar", "char", "character", "character varying", "bpchar", "name": self = .text

@@ -59,9 +59,12 @@ public struct ColumnDefinition: Codable, Sendable, Equatable {
     public var unique: Bool
     /// SQL text of the DEFAULT expression, evaluated per inserted row by the query layer.
     public var defaultSQL: String?
+    /// SERIAL: takes the row's id when the insert gives no value (ids only grow, like a sequence).
+    public var serial: Bool?
 
     public init(id: UInt16, name: String, type: DataType, notNull: Bool = false, primaryKey: Bool = false,
-                unique: Bool = false, defaultSQL: String? = nil) {
+                unique: Bool = false, defaultSQL: String? = nil, serial: Bool = false) {
+        self.serial = serial ? true : nil
         self.id = id
         self.name = name
         self.type = type

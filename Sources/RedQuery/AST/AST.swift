@@ -132,6 +132,8 @@ public struct ColumnSpec: Sendable, Equatable {
     public var primaryKey = false
     public var unique = false
     public var defaultSQL: String?
+    /// SERIAL / BIGSERIAL: filled with the row id when no value is given.
+    public var serial = false
 }
 
 public enum InsertModel: Sendable, Equatable { case row, document, kv }

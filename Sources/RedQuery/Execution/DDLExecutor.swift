@@ -24,8 +24,8 @@ struct DDLExecutor {
             var columns: [ColumnDefinition] = []
             for (i, spec) in specs.enumerated() {
                 try validateNewColumn(spec, existing: columns)
-                columns.append(ColumnDefinition(id: UInt16(i + 1), name: spec.name, type: spec.type, notNull: spec.notNull,
-                                                primaryKey: spec.primaryKey, unique: spec.unique, defaultSQL: spec.defaultSQL))
+                columns.append(ColumnDefinition(id: UInt16(i + 1), name: spec.name, type: spec.type, notNull: spec.notNull || spec.serial,
+                                                primaryKey: spec.primaryKey, unique: spec.unique, defaultSQL: spec.defaultSQL, serial: spec.serial))
             }
             guard columns.filter(\.primaryKey).count <= 1 else { throw RedError(.invalidOperation, "multiple primary keys for table \"\(name)\" are not allowed") }
             _ = try store.create(tx, name, schema: CollectionSchema(model: .table, columns: columns, appendOnly: appendOnly, defaultTTLMilliseconds: ttl))

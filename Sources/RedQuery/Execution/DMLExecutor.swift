@@ -141,14 +141,14 @@ struct DMLExecutor {
         for (i, column) in targets.enumerated() {
             if let v = source[i] { values[column.id] = try coerce(v, column, handle) }
         }
+        let rid = try store.nextRowID(tx, handle)
         for column in schema.columns where values[column.id] == nil {
-            values[column.id] = try defaults.value(for: column, handle: handle)
+            values[column.id] = column.serial == true ? .integer(rid) : try defaults.value(for: column, handle: handle)
         }
         for column in schema.columns where column.notNull && (values[column.id] ?? .null).isNull {
             throw RedError(.notNullViolation, "null value in column \"\(column.name)\" of relation \"\(handle.name)\" violates not-null constraint")
         }
         values = values.filter { !$0.value.isNull }
-        let rid = try store.nextRowID(tx, handle)
         return StoredRow(rid: rid, values: values, expiresAt: expiresAt, createdAt: context.now, updatedAt: context.now)
     }
 

@@ -472,7 +472,12 @@ public struct Parser {
 
     mutating func parseColumnSpec() throws -> ColumnSpec {
         let name = try parseAnyName()
+        var serial = false
+        if case .identifier(let typeName, false) = current.kind, ["serial", "bigserial", "smallserial", "serial4", "serial8"].contains(typeName) {
+            serial = true
+        }
         var spec = ColumnSpec(name: name, type: try parseTypeName())
+        spec.serial = serial
         while true {
             if acceptKeyword("not") {
                 try expectKeyword("null")
