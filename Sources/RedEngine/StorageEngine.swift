@@ -38,6 +38,13 @@ public final class StorageEngine: @unchecked Sendable {
     let failure = Mutex<RedError?>(nil)
     let checkpointLock = AsyncMutex()
     let counters = Mutex((commits: UInt64(0), conflicts: UInt64(0), checkpoints: UInt64(0)))
+    /// Bumped (with the commit's timestamp) by every commit that changes the collection registry,
+    /// before that commit becomes visible, so layers above can cache what they derive from it.
+    let catalog = Mutex((version: UInt64(0), changeTS: UInt64(0)))
+
+    /// The registry's change counter and the commit timestamp of its latest change.
+    /// A transaction whose snapshot is at or after `changeTS` sees the registry as of `version`.
+    public var catalogState: (version: UInt64, changeTS: UInt64) { catalog.withLock { $0 } }
     let lastCheckpoint: Mutex<(lsn: UInt64, at: ContinuousClock.Instant)>
     let vacuumQueue = Mutex(Set<[UInt8]>())
     /// Bumped after every committed `dropCollection`; starts ahead of `vacuumedDropGeneration`
@@ -174,6 +181,7 @@ public final class StorageEngine: @unchecked Sendable {
         }
         mutations.append(contentsOf: extra)
         var payload = CommitRecord.encode(mutations)
+        let touchesCatalog = keys.contains { Keyspace.collectionID(of: $0) == Keyspace.collectionsID }
 
         let (commitTS, endLSN): (UInt64, UInt64) = try store.write { tree in
             if let failure = failure.withLock({ $0 }) { throw failure }
@@ -191,6 +199,7 @@ public final class StorageEngine: @unchecked Sendable {
                 existing.append(bytes)
             }
             let ts = lastCommitTS.load(ordering: .relaxed) + 1
+            if touchesCatalog { catalog.withLock { $0 = ($0.version + 1, ts) } }
             CommitRecord.patchCommitTS(&payload, ts)
             let end = try wal.append(kind: CommitRecord.kind, payload: payload)
             assigned(ts)

@@ -24,6 +24,25 @@ import RedDB
         #expect(try await b.execute("SELECT count(*) FROM t").rows == [[.integer(1)]])
     }
 
+    @Test func schemaChangesReachEverySessionAtTheRightSnapshot() async throws {
+        let db = try await Database.inMemory()
+        let a = db.session(), b = db.session()
+        try await a.execute("CREATE TABLE t (x INT); INSERT INTO t (x) VALUES (1)")
+        #expect(try await b.execute("SELECT * FROM t").columns.map(\.name) == ["x"])   // cached for this catalog
+        try await b.execute("BEGIN")
+        #expect(try await b.execute("SELECT * FROM t").columns.map(\.name) == ["x"])
+        try await a.execute("ALTER TABLE t ADD COLUMN y INT DEFAULT 2")
+        #expect(try await a.execute("SELECT * FROM t").columns.map(\.name) == ["x", "y"])
+        #expect(try await b.execute("SELECT * FROM t").columns.map(\.name) == ["x"], "b's snapshot predates the ALTER")
+        try await b.execute("COMMIT")
+        #expect(try await b.execute("SELECT * FROM t").rows == [[.integer(1), .integer(2)]])
+        try await a.execute("BEGIN; DROP TABLE t")
+        #expect(try await a.execute("SHOW TABLES").rows.isEmpty)
+        #expect(try await b.execute("SELECT count(*) FROM t").rows == [[.integer(1)]], "the drop is not committed yet")
+        try await a.execute("COMMIT")
+        #expect(await code { try await b.execute("SELECT * FROM t") } == "42P01")
+    }
+
     @Test func rollbackDiscardsEverythingIncludingDDL() async throws {
         let db = try await Database.inMemory()
         let s = db.session()

@@ -28,6 +28,9 @@ public final class TableStore: Sendable {
     public let engine: StorageEngine
     private let ridCounters = Mutex<[UInt32: Int64]>([:])
     private let schemaCache = Mutex<[UInt32: (metadata: [UInt8], schema: CollectionSchema)]>([:])
+    /// Opened handles by name, valid for the catalog version they were read at (see `open`).
+    private let handleCache = Mutex<[String: (version: UInt64, handle: TableHandle?)]>([:])
+    static let maxCachedHandles = 4096
 
     /// Longest index key in bytes (values plus rid).
     public static let maxIndexKeyBytes = 1000
@@ -38,9 +41,27 @@ public final class TableStore: Sendable {
 
     // MARK: Opening and DDL
 
+    /// The collection called `name` as `tx` sees it, or nil.
+    ///
+    /// Opening reads the registry (and each index's entry) through the transaction, a few
+    /// tree lookups. While no DDL has committed since, the result is the same for every
+    /// transaction whose snapshot includes the latest DDL, so it is cached per catalog
+    /// version; transactions that changed the catalog themselves, or see an older
+    /// catalog, always read it.
     public func open(_ tx: Transaction, _ name: String) throws -> TableHandle? {
-        guard !name.hasPrefix("__"), let collection = try tx.collectionIfExists(named: name) else { return nil }
-        return try handle(tx, collection)
+        guard !name.hasPrefix("__") else { return nil }
+        let state = engine.catalogState
+        let cacheable = tx.snapshot >= state.changeTS && !tx.hasCatalogWrites
+        if cacheable, let hit = handleCache.withLock({ $0[name] }), hit.version == state.version { return hit.handle }
+        var opened: TableHandle?
+        if let collection = try tx.collectionIfExists(named: name) { opened = try handle(tx, collection) }
+        if cacheable {
+            handleCache.withLock { cache in
+                if cache.count >= Self.maxCachedHandles { cache.removeAll(keepingCapacity: true) }
+                cache[name] = (state.version, opened)
+            }
+        }
+        return opened
     }
 
     func handle(_ tx: Transaction, _ collection: Collection) throws -> TableHandle {

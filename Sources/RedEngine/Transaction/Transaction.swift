@@ -40,6 +40,8 @@ public final class Transaction: @unchecked Sendable {
         var sortedKeys: [[UInt8]]? = nil
         /// Set by `dropCollection`: a committed drop must wake the vacuum.
         var dropsCollection = false
+        /// Set by any write to the collection registry (DDL).
+        var writesCatalog = false
     }
 
     let engine: StorageEngine
@@ -64,6 +66,9 @@ public final class Transaction: @unchecked Sendable {
     }
 
     public var isActive: Bool { state.withLock { $0.status == .active } }
+
+    /// True once this transaction has created, dropped, renamed or re-described a collection.
+    public var hasCatalogWrites: Bool { state.withLock { $0.writesCatalog } }
 
     // MARK: Reads
 
@@ -135,6 +140,7 @@ public final class Transaction: @unchecked Sendable {
             s.writeBytes += bytes
             s.writes[WriteKey(treeKey)] = write
             s.sortedKeys = nil
+            if Keyspace.collectionID(of: treeKey) == Keyspace.collectionsID { s.writesCatalog = true }
         }
     }
 
