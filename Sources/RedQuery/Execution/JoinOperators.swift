@@ -86,11 +86,7 @@ final class HashJoinNode: PlanNode, @unchecked Sendable {
                     continue
                 }
                 guard kind == .right || kind == .full else { return nil }
-                while unmatchedIndex < rightRows.count {
-                    defer { unmatchedIndex += 1 }
-                    if !matched[unmatchedIndex] { return [Value](repeating: .null, count: leftWidth) + rightRows[unmatchedIndex] }
-                }
-                return nil
+                return JoinPadding.nextUnmatched(rightRows, matched, &unmatchedIndex, leftWidth: leftWidth)
             }
         }
     }
@@ -98,6 +94,17 @@ final class HashJoinNode: PlanNode, @unchecked Sendable {
     func explain(_ depth: Int) -> [String] {
         [line(depth, "Hash \(kind == .inner ? "" : kind.rawValue.capitalized + " ")Join (\(leftKeys.count) key\(leftKeys.count == 1 ? "" : "s"))")]
             + left.explain(depth + 1) + right.explain(depth + 1)
+    }
+}
+
+/// RIGHT/FULL joins end by emitting the right rows no left row matched, NULL-padded on the left.
+enum JoinPadding {
+    static func nextUnmatched(_ rightRows: [[Value]], _ matched: [Bool], _ index: inout Int, leftWidth: Int) -> [Value]? {
+        while index < rightRows.count {
+            defer { index += 1 }
+            if !matched[index] { return [Value](repeating: .null, count: leftWidth) + rightRows[index] }
+        }
+        return nil
     }
 }
 
@@ -149,11 +156,7 @@ final class NestedLoopJoinNode: PlanNode, @unchecked Sendable {
                     continue
                 }
                 guard kind == .right || kind == .full else { return nil }
-                while unmatchedIndex < rightRows.count {
-                    defer { unmatchedIndex += 1 }
-                    if !matched[unmatchedIndex] { return [Value](repeating: .null, count: leftWidth) + rightRows[unmatchedIndex] }
-                }
-                return nil
+                return JoinPadding.nextUnmatched(rightRows, matched, &unmatchedIndex, leftWidth: leftWidth)
             }
         }
     }
