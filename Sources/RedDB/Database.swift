@@ -103,6 +103,11 @@ public final class Database: Sendable {
         Database(engine: try await StorageEngine.open(path: path, options: options.engine), options: options)
     }
 
+    /// Opens the database through a given file system (tests pass a `SimulatedFileSystem` to crash it).
+    public static func open(path: String, options: DatabaseOptions = DatabaseOptions(), fileSystem: any FileSystem) async throws -> Database {
+        Database(engine: try await StorageEngine.open(path: path, options: options.engine, fileSystem: fileSystem), options: options)
+    }
+
     /// A database kept in memory only: nothing is written to disk and everything is lost at close.
     ///
     /// ```swift
