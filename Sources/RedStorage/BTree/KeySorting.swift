@@ -2,39 +2,56 @@
 ///
 /// Comparing `[UInt8]` values one pair at a time costs reference counting on
 /// every comparison; sorting a million keys that way dominated large commits.
-/// Here each key is reduced to its first 16 bytes (zero-padded) as two
-/// integers, those plain tuples are sorted, and only runs of equal prefixes
-/// are ordered with a full comparison. Padding keeps the prefix order
-/// consistent with `compareKeys`, so the result is the same total order.
+/// Here keys are ordered 16 bytes at a time (most-significant-digit first):
+/// each key's 16-byte window at the current offset, zero-padded, becomes two
+/// integers; those plain tuples are sorted, and each run of equal windows is
+/// ordered by the next window, until the keys run out. Where zero padding made
+/// two windows equal, the shorter key comes first, which is `compareKeys` order.
 public enum KeySorting {
     public static func sorted<C: Collection>(_ keys: C) -> [[UInt8]] where C.Element == [UInt8] {
         let array = Array(keys)
         guard array.count > 1 else { return array }
-        var decorated: [(hi: UInt64, lo: UInt64, index: Int)] = []
-        decorated.reserveCapacity(array.count)
-        for (i, key) in array.enumerated() {
+        var order = Array(0..<array.count)
+        sortRun(array, &order[...], offset: 0)
+        return order.map { array[$0] }
+    }
+
+    static func window(_ key: [UInt8], at offset: Int) -> (UInt64, UInt64) {
+        key.withUnsafeBufferPointer { buffer in
             var hi: UInt64 = 0, lo: UInt64 = 0
-            key.withUnsafeBufferPointer { buffer in
-                for j in 0..<8 { hi = (hi << 8) | UInt64(j < buffer.count ? buffer[j] : 0) }
-                for j in 8..<16 { lo = (lo << 8) | UInt64(j < buffer.count ? buffer[j] : 0) }
-            }
-            decorated.append((hi, lo, i))
+            for j in offset..<offset + 8 { hi = (hi << 8) | UInt64(j < buffer.count ? buffer[j] : 0) }
+            for j in offset + 8..<offset + 16 { lo = (lo << 8) | UInt64(j < buffer.count ? buffer[j] : 0) }
+            return (hi, lo)
+        }
+    }
+
+    /// Orders `run` (indices into `keys` whose first `offset` bytes are equal).
+    static func sortRun(_ keys: [[UInt8]], _ run: inout ArraySlice<Int>, offset: Int) {
+        var decorated = run.map { i -> (hi: UInt64, lo: UInt64, index: Int) in
+            let (hi, lo) = window(keys[i], at: offset)
+            return (hi, lo, i)
         }
         decorated.sort { $0.hi != $1.hi ? $0.hi < $1.hi : $0.lo < $1.lo }
-        var result: [[UInt8]] = []
-        result.reserveCapacity(array.count)
         var start = 0
+        let base = run.startIndex
+        for (i, entry) in decorated.enumerated() { run[base + i] = entry.index }
         while start < decorated.count {
             var end = start + 1
             while end < decorated.count, decorated[end].hi == decorated[start].hi, decorated[end].lo == decorated[start].lo { end += 1 }
-            if end - start == 1 {
-                result.append(array[decorated[start].index])
-            } else {
-                let run = decorated[start..<end].map { array[$0.index] }.sorted { compareKeys($0, $1) < 0 }
-                result.append(contentsOf: run)
+            if end - start > 1 {
+                var tie = run[(base + start)..<(base + end)]
+                if tie.contains(where: { keys[$0].count > offset + 16 }) {
+                    // Keys that end inside this window sort first (they are prefixes, or equal up to zero padding).
+                    let ended = tie.filter { keys[$0].count <= offset + 16 }.sorted { keys[$0].count < keys[$1].count }
+                    var longer = ArraySlice(tie.filter { keys[$0].count > offset + 16 })
+                    sortRun(keys, &longer, offset: offset + 16)
+                    tie = ArraySlice(ended + longer)
+                } else {
+                    tie = ArraySlice(tie.sorted { keys[$0].count < keys[$1].count })
+                }
+                for (k, index) in tie.enumerated() { run[base + start + k] = index }
             }
             start = end
         }
-        return result
     }
 }
