@@ -38,6 +38,10 @@ public final class BTreeNode: @unchecked Sendable {
     public let epoch: UInt64
     public let isLeaf: Bool
     public internal(set) var keys: [[UInt8]]
+    /// The first 16 bytes of each key (zero-padded) as integers, parallel to `keys`: searches
+    /// compare these and touch the key arrays only on a tie, avoiding reference counting per
+    /// comparison. Every mutation of `keys` below updates it.
+    private(set) var prefixes: [KeyPrefix]
     /// Leaf only, parallel to `keys`.
     public internal(set) var values: [LeafValue]
     /// Interior only, `keys.count + 1` entries.
@@ -55,6 +59,7 @@ public final class BTreeNode: @unchecked Sendable {
         self.epoch = epoch
         self.isLeaf = isLeaf
         keys = []
+        prefixes = []
         values = []
         children = []
         encodedBytes = PageLayout.headerBytes + (isLeaf ? 0 : 4)
@@ -73,6 +78,7 @@ public final class BTreeNode: @unchecked Sendable {
     func clone(pageID newID: PageID, epoch: UInt64) -> BTreeNode {
         let copy = BTreeNode(pageID: newID, epoch: epoch, isLeaf: isLeaf)
         copy.keys = keys
+        copy.prefixes = prefixes
         copy.values = values
         copy.children = children
         copy.encodedBytes = encodedBytes
@@ -83,23 +89,34 @@ public final class BTreeNode: @unchecked Sendable {
 
     /// First index whose key is ≥ `key`, and whether it is equal.
     func search(_ key: [UInt8]) -> (index: Int, found: Bool) {
+        let probe = KeyPrefix(key)
         var lo = 0
         var hi = keys.count
         while lo < hi {
             let mid = (lo + hi) >> 1
-            let c = compareKeys(keys[mid], key)
+            let c = compare(at: mid, key, probe)
             if c < 0 { lo = mid + 1 } else if c > 0 { hi = mid } else { return (mid, true) }
         }
         return (lo, false)
     }
 
+    /// `compareKeys(keys[i], key)`, decided by the prefixes unless they tie.
+    @inline(__always)
+    func compare(at i: Int, _ key: [UInt8], _ probe: KeyPrefix) -> Int {
+        let p = prefixes[i]
+        if p.hi != probe.hi { return p.hi < probe.hi ? -1 : 1 }
+        if p.lo != probe.lo { return p.lo < probe.lo ? -1 : 1 }
+        return compareKeys(keys[i], key)
+    }
+
     /// First index whose key is > `key`.
     func upperBound(_ key: [UInt8]) -> Int {
+        let probe = KeyPrefix(key)
         var lo = 0
         var hi = keys.count
         while lo < hi {
             let mid = (lo + hi) >> 1
-            if compareKeys(keys[mid], key) <= 0 { lo = mid + 1 } else { hi = mid }
+            if compare(at: mid, key, probe) <= 0 { lo = mid + 1 } else { hi = mid }
         }
         return lo
     }
@@ -111,6 +128,7 @@ public final class BTreeNode: @unchecked Sendable {
 
     func insertLeaf(at index: Int, key: [UInt8], value: LeafValue) {
         keys.insert(key, at: index)
+        prefixes.insert(KeyPrefix(key), at: index)
         values.insert(value, at: index)
         encodedBytes += Self.leafCellBytes(key: key, value: value)
     }
@@ -123,6 +141,7 @@ public final class BTreeNode: @unchecked Sendable {
     func removeLeaf(at index: Int) {
         encodedBytes -= Self.leafCellBytes(key: keys[index], value: values[index])
         keys.remove(at: index)
+        prefixes.remove(at: index)
         values.remove(at: index)
     }
 
@@ -131,6 +150,7 @@ public final class BTreeNode: @unchecked Sendable {
     /// Inserts separator `key` at `index` with `child` as the child right of it.
     func insertSeparator(at index: Int, key: [UInt8], rightChild child: PageID) {
         keys.insert(key, at: index)
+        prefixes.insert(KeyPrefix(key), at: index)
         children.insert(child, at: index + 1)
         encodedBytes += Self.interiorCellBytes(key: key)
     }
@@ -139,6 +159,7 @@ public final class BTreeNode: @unchecked Sendable {
     func removeSeparator(at index: Int) {
         encodedBytes -= Self.interiorCellBytes(key: keys[index])
         keys.remove(at: index)
+        prefixes.remove(at: index)
         children.remove(at: index + 1)
     }
 
@@ -152,6 +173,7 @@ public final class BTreeNode: @unchecked Sendable {
         var removed = 0
         for i in index..<keys.count { removed += Self.leafCellBytes(key: keys[i], value: values[i]) }
         keys.removeSubrange(index...)
+        prefixes.removeSubrange(index...)
         values.removeSubrange(index...)
         encodedBytes -= removed
     }
@@ -167,6 +189,7 @@ public final class BTreeNode: @unchecked Sendable {
         var removed = Self.interiorCellBytes(key: separator)
         for i in (index + 1)..<keys.count { removed += Self.interiorCellBytes(key: keys[i]) }
         keys.removeSubrange(index...)
+        prefixes.removeSubrange(index...)
         children.removeSubrange((index + 1)...)
         encodedBytes -= removed
         return separator
@@ -289,5 +312,30 @@ public final class BTreeNode: @unchecked Sendable {
         }
         guard o == end else { throw bad("trailing bytes") }
         return node
+    }
+}
+
+/// A key's first 16 bytes, zero-padded, as two big-endian integers. Comparing two prefixes
+/// orders keys exactly as `compareKeys` does whenever the prefixes differ; equal prefixes
+/// need the full comparison (the keys may differ later, or only in length).
+struct KeyPrefix: Sendable {
+    let hi: UInt64
+    let lo: UInt64
+
+    @inline(__always)
+    init(_ key: [UInt8]) {
+        var hi: UInt64 = 0, lo: UInt64 = 0
+        key.withUnsafeBufferPointer { b in
+            let n = b.count
+            if n >= 16 {
+                for j in 0..<8 { hi = (hi << 8) | UInt64(b[j]) }
+                for j in 8..<16 { lo = (lo << 8) | UInt64(b[j]) }
+            } else {
+                for j in 0..<8 { hi = (hi << 8) | UInt64(j < n ? b[j] : 0) }
+                for j in 8..<16 { lo = (lo << 8) | UInt64(j < n ? b[j] : 0) }
+            }
+        }
+        self.hi = hi
+        self.lo = lo
     }
 }

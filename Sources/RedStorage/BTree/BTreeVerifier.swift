@@ -38,6 +38,10 @@ extension PagedStore {
                 try claim(id)
                 let node = try cache.node(id, pin: false)
                 guard node.encodedBytes <= PageLayout.pageSize else { throw fail("node \(id) overflows its page") }
+                guard node.prefixes.count == node.keys.count,
+                      zip(node.prefixes, node.keys).allSatisfy({ p, k in let q = KeyPrefix(k); return p.hi == q.hi && p.lo == q.lo }) else {
+                    throw fail("search prefixes out of step with the keys of page \(id)")
+                }
                 for i in 0..<node.keys.count {
                     if i > 0, compareKeys(node.keys[i - 1], node.keys[i]) >= 0 { throw fail("keys out of order in page \(id)") }
                     if let lower, compareKeys(node.keys[i], lower) < 0 { throw fail("key below its lower bound in page \(id)") }
