@@ -1,0 +1,246 @@
+import RedCore
+
+/// CREATE / DROP / ALTER: tables with their column types and constraints,
+/// indexes, views and collections.
+extension Parser {
+    mutating func parseCreate() throws -> Statement {
+        try expectKeyword("create")
+        var orReplace = false
+        if acceptKeyword("or") { try expectKeyword("replace"); orReplace = true }
+        if acceptKeyword("table") { return try parseCreateTable() }
+        if acceptKeyword("document") || acceptKeyword("collection") {
+            let ifNotExists = try parseIfNotExists()
+            return .createCollection(name: try parseIdentifier(what: "collection name"), model: .document, ifNotExists: ifNotExists)
+        }
+        if acceptKeyword("kv") {
+            let ifNotExists = try parseIfNotExists()
+            return .createCollection(name: try parseIdentifier(what: "collection name"), model: .kv, ifNotExists: ifNotExists)
+        }
+        if acceptKeyword("view") {
+            let ifNotExists = try parseIfNotExists()
+            let name = try parseIdentifier(what: "view name")
+            let columns = isSymbol("(") ? try parseNameList() : []
+            try expectKeyword("as")
+            let start = current.offset
+            let query = try parseQuery()
+            let body = String(decoding: bytes[start..<min(current.offset, bytes.count)], as: UTF8.self).trimmingSpaces()
+            return .createView(name: name, orReplace: orReplace, ifNotExists: ifNotExists, columns: columns, query: query, text: body)
+        }
+        let unique = acceptKeyword("unique")
+        if acceptKeyword("index") {
+            let ifNotExists = try parseIfNotExists()
+            let name = try parseIdentifier(what: "index name")
+            try expectKeyword("on")
+            let table = try parseIdentifier(what: "table name")
+            var method = "btree"
+            if acceptKeyword("using") { method = try parseAnyName() }
+            try expectSymbol("(")
+            var columns: [String] = []
+            repeat {
+                columns.append(try parseAnyName())
+                _ = acceptKeyword("asc") || acceptKeyword("desc")
+            } while acceptSymbol(",")
+            try expectSymbol(")")
+            if acceptKeyword("using") { method = try parseAnyName() }
+            guard ["btree", "hash"].contains(method) else {
+                throw error("unknown index method '\(method.uppercased())', expected BTREE or HASH")
+            }
+            return .createIndex(name: name, table: table, columns: columns, unique: unique, method: method, ifNotExists: ifNotExists)
+        }
+        throw unexpected(expected: "TABLE, INDEX, VIEW, DOCUMENT or KV")
+    }
+
+    mutating func parseCreateTable() throws -> Statement {
+        let ifNotExists = try parseIfNotExists()
+        let name = try parseIdentifier(what: "table name")
+        try expectSymbol("(")
+        var columns: [ColumnSpec] = []
+        var tablePrimaryKey: [String] = []
+        var tableUnique: [[String]] = []
+        repeat {
+            if acceptKeyword("primary") {
+                try expectKeyword("key")
+                tablePrimaryKey = try parseNameList()
+                continue
+            }
+            if acceptKeyword("unique") {
+                tableUnique.append(try parseNameList())
+                continue
+            }
+            columns.append(try parseColumnSpec())
+        } while acceptSymbol(",")
+        try expectSymbol(")")
+        for key in tablePrimaryKey {
+            guard let i = columns.firstIndex(where: { $0.name == key }) else { throw error("column \"\(key)\" named in key does not exist") }
+            guard tablePrimaryKey.count == 1 else { throw RedError(.featureNotSupported, "multi-column PRIMARY KEY is not supported yet; use a UNIQUE INDEX on the columns") }
+            columns[i].primaryKey = true
+            columns[i].notNull = true
+        }
+        for group in tableUnique {
+            guard group.count == 1 else { throw RedError(.featureNotSupported, "multi-column UNIQUE constraints are not supported yet; use CREATE UNIQUE INDEX") }
+            guard let i = columns.firstIndex(where: { $0.name == group[0] }) else { throw error("column \"\(group[0])\" named in key does not exist") }
+            columns[i].unique = true
+        }
+        var appendOnly = false
+        var ttl: Int64?
+        while true {
+            if acceptKeyword("append") {
+                try expectKeyword("only")
+                appendOnly = true
+            } else if acceptKeyword("with") {
+                let parenthesised = acceptSymbol("(")
+                repeat {
+                    if acceptKeyword("ttl") {
+                        ttl = try parseDurationMilliseconds()
+                    } else if acceptKeyword("append_only") {
+                        try expectSymbol("=")
+                        appendOnly = try parseBooleanWord()
+                    } else {
+                        throw error("unsupported CREATE TABLE option \"\(describe(current))\", expected TTL or APPEND_ONLY")
+                    }
+                } while parenthesised && acceptSymbol(",")
+                if parenthesised { try expectSymbol(")") }
+            } else {
+                break
+            }
+        }
+        return .createTable(name: name, ifNotExists: ifNotExists, columns: columns, appendOnly: appendOnly, ttlMilliseconds: ttl)
+    }
+
+    mutating func parseBooleanWord() throws -> Bool {
+        if acceptKeyword("true") { return true }
+        if acceptKeyword("false") { return false }
+        throw unexpected(expected: "TRUE or FALSE")
+    }
+
+    mutating func parseNameList() throws -> [String] {
+        try expectSymbol("(")
+        var names: [String] = []
+        repeat { names.append(try parseAnyName()) } while acceptSymbol(",")
+        try expectSymbol(")")
+        return names
+    }
+
+    mutating func parseTypeName() throws -> DataType {
+        let typeToken = current
+        var name = try parseAnyName()
+        if name == "double", acceptKeyword("precision") { name = "double precision" }
+        if name == "character", acceptKeyword("varying") { name = "character varying" }
+        if name == "timestamp" || name == "time" {
+            if acceptKeyword("with") || acceptKeyword("without") { try expectKeyword("time"); try expectKeyword("zone") }
+        }
+        guard let type = DataType(sqlName: name) else {
+            throw RedError(.undefinedObject, "type \"\(name)\" does not exist (at \(SyntaxError.make("", at: typeToken.offset, in: bytes).message.dropFirst(16).dropLast(2)))")
+        }
+        if acceptSymbol("(") {  // VARCHAR(20), DECIMAL(10,2): the modifiers are accepted and not enforced
+            var nesting = 1
+            while nesting > 0 {
+                if current.kind == .end { throw unexpected(expected: ")") }
+                if isSymbol("(") { nesting += 1 }
+                if isSymbol(")") { nesting -= 1 }
+                advance()
+            }
+        }
+        if acceptSymbol("[") { try expectSymbol("]"); return .json }
+        return type
+    }
+
+    mutating func parseColumnSpec() throws -> ColumnSpec {
+        let name = try parseAnyName()
+        var serial = false
+        if case .identifier(let typeName, false) = current.kind, ["serial", "bigserial", "smallserial", "serial4", "serial8"].contains(typeName) {
+            serial = true
+        }
+        var spec = ColumnSpec(name: name, type: try parseTypeName())
+        spec.serial = serial
+        while true {
+            if acceptKeyword("not") {
+                try expectKeyword("null")
+                spec.notNull = true
+            } else if acceptKeyword("null") {
+                continue
+            } else if acceptKeyword("primary") {
+                try expectKeyword("key")
+                spec.primaryKey = true
+                spec.notNull = true
+            } else if acceptKeyword("unique") {
+                spec.unique = true
+            } else if acceptKeyword("default") {
+                _ = acceptSymbol("=")
+                let start = current.offset
+                _ = try parseExpression(minimumPrecedence: Precedence.additive)
+                spec.defaultSQL = String(decoding: bytes[start..<min(current.offset, bytes.count)], as: UTF8.self).trimmingSpaces()
+            } else {
+                break
+            }
+        }
+        return spec
+    }
+
+    mutating func parseDrop() throws -> Statement {
+        try expectKeyword("drop")
+        if acceptKeyword("index") {
+            let ifExists = try parseIfExists()
+            let name = try parseIdentifier(what: "index name")
+            let table = acceptKeyword("on") ? try parseIdentifier(what: "table name") : nil
+            return .dropIndex(name: name, table: table, ifExists: ifExists)
+        }
+        if acceptKeyword("view") {
+            let ifExists = try parseIfExists()
+            let name = try parseIdentifier(what: "view name")
+            let cascade = acceptKeyword("cascade")
+            if !cascade { _ = acceptKeyword("restrict") }
+            return .dropView(name: name, ifExists: ifExists, cascade: cascade)
+        }
+        var kind = "table"
+        if acceptKeyword("table") { kind = "table" }
+        else if acceptKeyword("document") { kind = "document" }
+        else if acceptKeyword("kv") { kind = "kv" }
+        else if acceptKeyword("collection") { kind = "collection" }
+        else { throw unexpected(expected: "TABLE, INDEX, VIEW, DOCUMENT, KV or COLLECTION") }
+        let ifExists = try parseIfExists()
+        var names: [String] = []
+        repeat { names.append(try parseIdentifier(what: "name")) } while acceptSymbol(",")
+        let cascade = acceptKeyword("cascade")
+        if !cascade { _ = acceptKeyword("restrict") }
+        return .dropTable(names: names, ifExists: ifExists, kind: kind, cascade: cascade)
+    }
+
+    mutating func parseAlter() throws -> Statement {
+        try expectKeyword("alter")
+        try expectKeyword("table")
+        let ifExists = try parseIfExists()
+        let name = try parseIdentifier(what: "table name")
+        var actions: [AlterAction] = []
+        repeat {
+            if acceptKeyword("add") {
+                _ = acceptKeyword("column")
+                let ifNotExists = try parseIfNotExists()
+                actions.append(.addColumn(try parseColumnSpec(), ifNotExists: ifNotExists))
+            } else if acceptKeyword("drop") {
+                _ = acceptKeyword("column")
+                let ifExists = try parseIfExists()
+                actions.append(.dropColumn(try parseAnyName(), ifExists: ifExists))
+            } else if acceptKeyword("rename") {
+                if acceptKeyword("to") {
+                    actions.append(.renameTable(to: try parseIdentifier(what: "table name")))
+                } else {
+                    _ = acceptKeyword("column")
+                    let old = try parseAnyName()
+                    try expectKeyword("to")
+                    actions.append(.renameColumn(old, to: try parseAnyName()))
+                }
+            } else if acceptKeyword("set") {
+                if acceptKeyword("append_only") {
+                    try expectSymbol("=")
+                    actions.append(.setAppendOnly(try parseBooleanWord()))
+                } else {
+                    throw unexpected(expected: "APPEND_ONLY")
+                }
+            } else {
+                throw unexpected(expected: "ADD, DROP, RENAME or SET")
+            }
+        } while acceptSymbol(",")
+        return .alterTable(name: name, ifExists: ifExists, actions: actions)
+    }
+}
