@@ -7,7 +7,7 @@
 /// codes upper-case), and otherwise throws `invalidTextRepresentation` (22P02)
 /// or `numericOutOfRange` (22003) naming the type and the offending value.
 public enum DataType: String, Sendable, Hashable, Codable, CaseIterable {
-    case any, boolean, integer, float, text, blob, json, timestamp, date, time, uuid, vector
+    case any, boolean, integer, float, decimal, text, blob, json, timestamp, date, time, uuid, vector
     case email, url, inet, cidr, macaddr, latitude, longitude, country2, country3, currency, semver, phone, port
 
     /// The SQL type name → type map (case-insensitive), after the spec's §3.1 list.
@@ -16,7 +16,8 @@ public enum DataType: String, Sendable, Hashable, Codable, CaseIterable {
         case "bool", "boolean": self = .boolean
         case "int", "integer", "int4", "int2", "int8", "smallint", "bigint", "serial", "bigserial", "smallserial", "serial4", "serial8", "uint", "unsigned",
              "unsigned_integer": self = .integer
-        case "float", "float4", "float8", "double", "real", "decimal", "numeric", "double precision": self = .float
+        case "float", "float4", "float8", "double", "real", "double precision": self = .float
+        case "decimal", "numeric", "dec": self = .decimal
         case "text", "string", "varchar", "char", "character", "character varying", "bpchar", "name": self = .text
         case "blob", "bytes", "bytea": self = .blob
         case "json", "jsonb": self = .json
@@ -47,6 +48,7 @@ public enum DataType: String, Sendable, Hashable, Codable, CaseIterable {
         switch self {
         case .any: return "ANY"
         case .float: return "FLOAT"
+        case .decimal: return "NUMERIC"
         default: return rawValue.uppercased()
         }
     }
@@ -72,6 +74,7 @@ public enum DataType: String, Sendable, Hashable, Codable, CaseIterable {
             switch value {
             case .integer: return value
             case .boolean(let b): return .integer(b ? 1 : 0)
+            case .decimal(let d): return .integer(Decimal4.divideRoundedToInteger(d))
             case .float(let d):
                 let rounded = d.rounded(.toNearestOrAwayFromZero)
                 guard rounded.isFinite, rounded >= -9.223372036854775808e18, rounded < 9.223372036854775808e18 else {
@@ -91,6 +94,7 @@ public enum DataType: String, Sendable, Hashable, Codable, CaseIterable {
             switch value {
             case .float: return value
             case .integer(let i): return .float(Double(i))
+            case .decimal(let d): return .float(Double(d) / Decimal4.scale)
             case .text(let s):
                 let t = s.trimmingSpaces()
                 switch t.lowercased() {
@@ -101,6 +105,20 @@ public enum DataType: String, Sendable, Hashable, Codable, CaseIterable {
                 }
                 guard let d = Double(t), t.first != "." || t.count > 1 else { throw invalid(value) }
                 return .float(d)
+            default: throw invalid(value)
+            }
+        case .decimal:
+            switch value {
+            case .decimal: return value
+            case .integer(let i): return .decimal(try Decimal4.from(integer: i))
+            case .float(let d):
+                guard d.isFinite else { throw RedError(.invalidTextRepresentation, "cannot convert \(NumberFormatting.shortest(d)) to numeric") }
+                return .decimal(try Decimal4.from(double: d))
+            case .text(let s):
+                guard let d = try Decimal4.parse(s) else { throw invalid(value) }
+                return .decimal(d)
+            case .json(.integer(let i)): return .decimal(try Decimal4.from(integer: i))
+            case .json(.float(let d)): return .decimal(try Decimal4.from(double: d))
             default: throw invalid(value)
             }
         case .text:

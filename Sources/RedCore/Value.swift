@@ -13,6 +13,8 @@ public enum Value: Sendable {
     case boolean(Bool)
     case integer(Int64)
     case float(Double)
+    /// Exact fixed-point NUMERIC/DECIMAL: the value × 10⁴ (four fractional digits, as the spec's Decimal).
+    case decimal(Int64)
     case text(String)
     case blob([UInt8])
     case json(JSONValue)
@@ -31,6 +33,7 @@ public enum Value: Sendable {
         switch self {
         case .integer(let i): return Double(i)
         case .float(let d): return d
+        case .decimal(let d): return Double(d) / Decimal4.scale
         default: return nil
         }
     }
@@ -42,6 +45,7 @@ public enum Value: Sendable {
         case .boolean: return "boolean"
         case .integer: return "integer"
         case .float: return "float"
+        case .decimal: return "numeric"
         case .text: return "text"
         case .blob: return "blob"
         case .json: return "json"
@@ -61,6 +65,9 @@ extension Value: Hashable {
         case let (.integer(a), .integer(b)): return a == b
         case let (.float(a), .float(b)): return a == b || (a.isNaN && b.isNaN)
         case let (.integer(a), .float(b)), let (.float(b), .integer(a)): return Double(a) == b
+        case let (.decimal(a), .decimal(b)): return a == b
+        case let (.decimal(a), .integer(b)), let (.integer(b), .decimal(a)): return Int128(a) == Int128(b) * Int128(Decimal4.unit)
+        case let (.decimal(a), .float(b)), let (.float(b), .decimal(a)): return Double(a) / Decimal4.scale == b
         case let (.text(a), .text(b)): return a == b
         case let (.blob(a), .blob(b)): return a == b
         case let (.json(a), .json(b)): return a == b
@@ -78,6 +85,9 @@ extension Value: Hashable {
         case .boolean(let b): hasher.combine(b)
         case .integer(let i): hasher.combine(Double(i))
         case .float(let d): hasher.combine(d.isNaN ? Double.nan.bitPattern : d.bitPattern == (-0.0).bitPattern ? 0 : d.bitPattern)
+        case .decimal(let d):
+            let x = Double(d) / Decimal4.scale
+            hasher.combine(x == 0 ? 0 : x.bitPattern)
         case .text(let s): hasher.combine(s)
         case .blob(let b): hasher.combine(b)
         case .json(let j): hasher.combine(j)
@@ -95,6 +105,13 @@ extension Value {
         switch (a, b) {
         case (.null, _), (_, .null): return nil
         case let (.integer(x), .integer(y)): return x < y ? -1 : (x == y ? 0 : 1)
+        case let (.decimal(x), .decimal(y)): return x < y ? -1 : (x == y ? 0 : 1)
+        case let (.decimal(x), .integer(y)):
+            let a = Int128(x), b = Int128(y) * Int128(Decimal4.unit)
+            return a < b ? -1 : (a == b ? 0 : 1)
+        case let (.integer(x), .decimal(y)):
+            let a = Int128(x) * Int128(Decimal4.unit), b = Int128(y)
+            return a < b ? -1 : (a == b ? 0 : 1)
         case let (.boolean(x), .boolean(y)): return x == y ? 0 : (!x ? -1 : 1)
         case let (.text(x), .text(y)): return x == y ? 0 : (x.utf8.lexicographicallyPrecedes(y.utf8) ? -1 : 1)
         case let (.timestamp(x), .timestamp(y)): return x < y ? -1 : (x == y ? 0 : 1)
@@ -144,7 +161,7 @@ extension Value {
         switch self {
         case .null: return 99
         case .boolean: return 1
-        case .integer, .float: return 2
+        case .integer, .float, .decimal: return 2
         case .text: return 3
         case .timestamp, .date: return 4
         case .uuid: return 5

@@ -21,6 +21,7 @@ public enum ValueCodec {
         case .uuid(let u):
             w.u8(10)
             for shift in stride(from: 120, through: 0, by: -8) { w.u8(UInt8(truncatingIfNeeded: u >> UInt128(shift))) }
+        case .decimal(let d): w.u8(12); w.varint(zigzag(d))
         case .vector(let v):
             w.u8(11)
             w.varint(UInt64(v.count))
@@ -50,6 +51,7 @@ public enum ValueCodec {
             var u: UInt128 = 0
             for b in bytes { u = (u << 8) | UInt128(b) }
             return .uuid(u)
+        case 12: return .decimal(unzigzag(try r.varint()))
         case 11:
             let count = try r.count(limit: Limits.maxValueBytes / 4, "vector length")
             var v: [Float] = []
@@ -66,7 +68,7 @@ public enum ValueCodec {
         let tag = try r.u8()
         switch tag {
         case 0, 1, 2: return
-        case 3, 8, 9: _ = try r.varint()
+        case 3, 8, 9, 12: _ = try r.varint()
         case 4: try r.skip(8)
         case 5, 6, 7: try r.skip(try r.count(limit: Limits.maxValueBytes, "length"))
         case 10: try r.skip(16)
@@ -97,6 +99,10 @@ public enum KeyEncoding {
             out.append(0x20)
             appendOrderedDouble(Double(i), to: &out)
             appendOrderedInt(i, to: &out)
+        case .decimal(let d):
+            out.append(0x20)
+            appendOrderedDouble(Double(d) / Decimal4.scale, to: &out)
+            appendOrderedInt(d / Decimal4.unit, to: &out)
         case .float(let d):
             out.append(0x20)
             appendOrderedDouble(d, to: &out)

@@ -33,6 +33,9 @@ struct Evaluation {
                 guard i != .min else { throw RedError(.numericOutOfRange, "integer out of range") }
                 return .integer(-i)
             case .float(let d): return .float(-d)
+            case .decimal(let d):
+                guard d != .min else { throw RedError(.numericOutOfRange, "numeric value out of range") }
+                return .decimal(-d)
             case .text(let s):
                 let n = try Arithmetic.number(fromText: s)
                 return try evaluate(.negate(.constant(n)), row)
@@ -254,6 +257,15 @@ enum Arithmetic {
                 guard b != 0 else { throw RedError(.divisionByZero, "division by zero") }
                 return .integer(b == -1 ? 0 : a % b)
             }
+        case (.decimal, .decimal), (.decimal, .integer), (.integer, .decimal):
+            let a = try decimalUnits(l), b = try decimalUnits(r)
+            switch op {
+            case "+": return .decimal(try Decimal4.add(a, b))
+            case "-": return .decimal(try Decimal4.subtract(a, b))
+            case "*": return .decimal(try Decimal4.multiply(a, b))
+            case "/": return .decimal(try Decimal4.divide(a, b))
+            default: return .decimal(try Decimal4.remainder(a, b))
+            }
         case let (.timestamp(t), .integer(ms)):
             guard op == "+" || op == "-" else { break }
             return .timestamp(op == "+" ? t &+ ms : t &- ms)
@@ -282,6 +294,14 @@ enum Arithmetic {
     }
 
     static func overflow() -> RedError { RedError(.numericOutOfRange, "integer out of range") }
+
+    static func decimalUnits(_ v: Value) throws -> Int64 {
+        switch v {
+        case .decimal(let d): return d
+        case .integer(let i): return try Decimal4.from(integer: i)
+        default: throw RedError(.datatypeMismatch, "expected a number, got \(v.kindName)")
+        }
+    }
 }
 
 /// SQL LIKE: `%` any run, `_` exactly one character, backslash escapes the next character.

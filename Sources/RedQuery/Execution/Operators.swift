@@ -85,6 +85,9 @@ final class LimitNode: PlanNode, @unchecked Sendable {
         case .integer(let i):
             guard i >= 0 else { throw RedError(code, "\(what) must not be negative") }
             return Int(clamping: i)
+        case .decimal(let d):
+            guard d >= 0 else { throw RedError(code, "\(what) must not be negative") }
+            return Int(clamping: Decimal4.divideRoundedToInteger(d))
         case .float(let d) where d.isFinite:
             guard d >= 0 else { throw RedError(code, "\(what) must not be negative") }
             return Int(clamping: Int64(d.rounded()))

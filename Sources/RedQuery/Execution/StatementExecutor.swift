@@ -132,6 +132,7 @@ extension DataType {
         case .boolean: return .boolean
         case .integer: return .integer
         case .float: return .float
+        case .decimal: return .decimal
         case .text: return .text
         case .blob: return .blob
         case .json: return .json

@@ -49,6 +49,8 @@ struct Accumulator {
     var intOverflow = false
     var floatSum: Double = 0
     var sawFloat = false
+    var decimalSum: Int128 = 0
+    var sawDecimal = false
     var extreme: Value = .null
     var values: [Value] = []
     var separator = ""
@@ -86,6 +88,7 @@ struct Accumulator {
                 }
                 floatSum += Double(i)
             case .float(let d): sawFloat = true; floatSum += d
+            case .decimal(let d): sawDecimal = true; decimalSum += Int128(d); floatSum += Double(d) / Decimal4.scale
             case .text(let s):
                 guard let d = Double(s.trimmingSpaces()) else { throw RedError(.invalidTextRepresentation, "invalid input syntax for type numeric: \"\(s)\"") }
                 sawFloat = true; floatSum += d
@@ -118,9 +121,16 @@ struct Accumulator {
         case .sum:
             guard count > 0 else { return .null }
             if sawFloat { return .float(floatSum) }
+            if sawDecimal { return .decimal(try Decimal4.fit(decimalSum + Int128(intSum) * Int128(Decimal4.unit))) }
             if intOverflow { throw RedError(.numericOutOfRange, "bigint out of range in sum()") }
             return .integer(intSum)
-        case .avg: return count > 0 ? .float(floatSum / Double(count)) : .null
+        case .avg:
+            guard count > 0 else { return .null }
+            if sawDecimal, !sawFloat {
+                let total = decimalSum + Int128(intSum) * Int128(Decimal4.unit)
+                return .decimal(try Decimal4.fit(Decimal4.divideRounded(total, Int128(count))))
+            }
+            return .float(floatSum / Double(count))
         case .min, .max, .first, .last: return extreme
         case .stringAgg:
             guard !values.isEmpty else { return .null }

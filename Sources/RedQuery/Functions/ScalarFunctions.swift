@@ -57,6 +57,7 @@ struct ScalarFunction: Sendable {
             switch v {
             case .integer(let i): return i
             case .float(let d) where d.isFinite: return Int64(d.rounded(.toNearestOrAwayFromZero))
+            case .decimal(let d): return Decimal4.divideRoundedToInteger(d)
             case .text(let s): if let i = Int64(s.trimmingSpaces()) { return i }
             default: break
             }
@@ -165,11 +166,20 @@ struct ScalarFunction: Sendable {
         // Math
         add(["abs"], 1...1) { a, _ in
             if case .integer(let i) = a[0] { guard i != .min else { throw Arithmetic.overflow() }; return .integer(abs(i)) }
+            if case .decimal(let d) = a[0] { guard d != .min else { throw Arithmetic.overflow() }; return .decimal(abs(d)) }
             return float(abs(try double(a[0])))
         }
         add(["round"], 1...2) { a, _ in
             let places = a.count > 1 ? try int(a[1], "decimal places") : 0
             if case .integer(let i) = a[0], places >= 0 { return .integer(i) }
+            if case .decimal(let d) = a[0] {
+                // Exact: round the scaled integer to `places` (0…4) fractional digits, half away from zero.
+                guard places < 4 else { return a[0] }
+                guard places > -15 else { return .decimal(0) }
+                var step: Int64 = 1
+                for _ in 0..<(4 - Int(places)) { step *= 10 }
+                return .decimal(try Decimal4.fit(Decimal4.divideRounded(Int128(d), Int128(step)) * Int128(step)))
+            }
             let scale = pow(10.0, Double(places))
             let r = (try double(a[0]) * scale).rounded(.toNearestOrAwayFromZero) / scale
             return float(r)
@@ -177,11 +187,24 @@ struct ScalarFunction: Sendable {
         add(["trunc", "truncate"], 1...2) { a, _ in
             let places = a.count > 1 ? try int(a[1], "decimal places") : 0
             if case .integer(let i) = a[0] { return .integer(i) }
+            if case .decimal(let d) = a[0], places >= 0, places < 4 {
+                var step: Int64 = 1
+                for _ in 0..<(4 - Int(places)) { step *= 10 }
+                return .decimal(d - d % step)
+            }
             let scale = pow(10.0, Double(places))
             return float((try double(a[0]) * scale).rounded(.towardZero) / scale)
         }
-        add(["floor"], 1...1) { a, _ in if case .integer = a[0] { return a[0] }; return float(Foundation.floor(try double(a[0]))) }
-        add(["ceil", "ceiling"], 1...1) { a, _ in if case .integer = a[0] { return a[0] }; return float(Foundation.ceil(try double(a[0]))) }
+        add(["floor"], 1...1) { a, _ in
+            if case .integer = a[0] { return a[0] }
+            if case .decimal(let d) = a[0] { let r = d % Decimal4.unit; return .decimal(r < 0 ? d - r - Decimal4.unit : d - r) }
+            return float(Foundation.floor(try double(a[0])))
+        }
+        add(["ceil", "ceiling"], 1...1) { a, _ in
+            if case .integer = a[0] { return a[0] }
+            if case .decimal(let d) = a[0] { let r = d % Decimal4.unit; return .decimal(r > 0 ? d - r + Decimal4.unit : d - r) }
+            return float(Foundation.ceil(try double(a[0])))
+        }
         add(["sign"], 1...1) { a, _ in
             if case .integer(let i) = a[0] { return .integer(i.signum()) }
             let d = try double(a[0]); return float(d > 0 ? 1 : (d < 0 ? -1 : 0))

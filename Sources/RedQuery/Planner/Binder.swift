@@ -133,7 +133,7 @@ extension Planner {
             var function = try ScalarFunction.lookup(call.name, argumentCount: call.arguments.count)
             var arguments = try call.arguments.map { try bind($0, ctx) }
             if ScalarFunction.textFunctions.contains(call.name), let first = arguments.first,
-               [.integer, .float, .boolean].contains(staticType(first, ctx)) {
+               [.integer, .float, .decimal, .boolean].contains(staticType(first, ctx)) {
                 throw RedError(.undefinedFunction, "function \(call.name)(\(staticType(first, ctx).rawValue)) does not exist")
             }
             if ["coalesce", "greatest", "least", "nullif"].contains(call.name) { arguments = try unifyLiterals(arguments, ctx) }
@@ -155,11 +155,13 @@ extension Planner {
             default: return t
             }
         }
-        if case .arithmetic(let op, let a, let b) = e {
+        if case .arithmetic(_, let a, let b) = e {
             let ta = staticType(a, ctx), tb = staticType(b, ctx)
-            if ta == .integer, tb == .integer, op != "/" || true { return .integer }
-            if [.integer, .float].contains(ta), [.integer, .float].contains(tb) { return .float }
-            return .any
+            let numeric: Set<DataType> = [.integer, .float, .decimal]
+            guard numeric.contains(ta), numeric.contains(tb) else { return .any }
+            if ta == .float || tb == .float { return .float }
+            if ta == .decimal || tb == .decimal { return .decimal }
+            return .integer
         }
         if case .negate(let inner) = e { return staticType(inner, ctx) }
         return Planner.staticType(e)
@@ -168,7 +170,7 @@ extension Planner {
     /// PostgreSQL's rule for comparisons: a text column meets a number only through an explicit cast.
     func checkComparable(_ l: BoundExpr, _ r: BoundExpr, _ op: String, _ ctx: BindingContext) throws {
         let lt = staticType(l, ctx), rt = staticType(r, ctx)
-        let numeric: Set<DataType> = [.integer, .float]
+        let numeric: Set<DataType> = [.integer, .float, .decimal]
         if (lt == .text && !l.isConstant && numeric.contains(rt)) || (rt == .text && !r.isConstant && numeric.contains(lt)) {
             throw RedError(.undefinedFunction, "operator does not exist: \(lt.rawValue) \(op) \(rt.rawValue); add an explicit cast")
         }
@@ -178,8 +180,9 @@ extension Planner {
     /// now, as PostgreSQL resolves them, so `COALESCE(1, 'a')` fails with 22P02.
     func unifyLiterals(_ exprs: [BoundExpr], _ ctx: BindingContext) throws -> [BoundExpr] {
         let typed = exprs.map { staticType($0, ctx) }.filter { ![.any, .text].contains($0) }
-        guard let target = typed.first, typed.allSatisfy({ $0 == target || ([.integer, .float].contains($0) && [.integer, .float].contains(target)) }) else { return exprs }
-        let resolved: DataType = typed.contains(.float) ? .float : target
+        let numeric: Set<DataType> = [.integer, .float, .decimal]
+        guard let target = typed.first, typed.allSatisfy({ $0 == target || (numeric.contains($0) && numeric.contains(target)) }) else { return exprs }
+        let resolved: DataType = typed.contains(.float) ? .float : (typed.contains(.decimal) ? .decimal : target)
         return try exprs.map { e in
             if case .constant(.text(let s)) = e { return .constant(try resolved.coerce(.text(s))) }
             return e

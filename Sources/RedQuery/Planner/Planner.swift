@@ -270,6 +270,7 @@ final class Planner {
             switch v {
             case .integer: return .integer
             case .float: return .float
+            case .decimal: return .decimal
             case .text: return .text
             case .boolean: return .boolean
             case .json: return .json
