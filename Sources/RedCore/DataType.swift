@@ -8,14 +8,15 @@
 /// or `numericOutOfRange` (22003) naming the type and the offending value.
 public enum DataType: String, Sendable, Hashable, Codable, CaseIterable {
     case any, boolean, integer, float, decimal, text, blob, json, timestamp, date, time, uuid, vector
-    case email, url, inet, cidr, macaddr, latitude, longitude, country2, country3, currency, semver, phone, port
+    case email, url, inet, ipv4, ipv6, cidr, macaddr, latitude, longitude, country2, country3, currency, semver, phone, port
+    case duration, unsigned, color, colorAlpha, geoPoint, lang2, lang5, assetCode, money, enumeration, array
+    case nodeRef, edgeRef, vectorRef, rowRef, keyRef, docRef, tableRef, pageRef
 
     /// The SQL type name → type map (case-insensitive), after the spec's §3.1 list.
     public init?(sqlName: String) {
         switch sqlName.lowercased() {
         case "bool", "boolean": self = .boolean
-        case "int", "integer", "int4", "int2", "int8", "smallint", "bigint", "serial", "bigserial", "smallserial", "serial4", "serial8", "uint", "unsigned",
-             "unsigned_integer": self = .integer
+        case "int", "integer", "int4", "int2", "int8", "smallint", "bigint", "serial", "bigserial", "smallserial", "serial4", "serial8": self = .integer
         case "float", "float4", "float8", "double", "real", "double precision": self = .float
         case "decimal", "numeric", "dec": self = .decimal
         case "text", "string", "varchar", "char", "character", "character varying", "bpchar", "name": self = .text
@@ -28,7 +29,28 @@ public enum DataType: String, Sendable, Hashable, Codable, CaseIterable {
         case "vector": self = .vector
         case "email": self = .email
         case "url": self = .url
-        case "ip", "ipaddr", "inet", "ipv4", "ipv6": self = .inet
+        case "ip", "ipaddr", "inet": self = .inet
+        case "ipv4": self = .ipv4
+        case "ipv6": self = .ipv6
+        case "duration", "interval": self = .duration
+        case "uint", "unsigned", "unsigned_integer": self = .unsigned
+        case "color": self = .color
+        case "color_alpha", "coloralpha": self = .colorAlpha
+        case "geopoint", "geo_point": self = .geoPoint
+        case "lang2": self = .lang2
+        case "lang5": self = .lang5
+        case "assetcode", "asset_code", "asset": self = .assetCode
+        case "money": self = .money
+        case "enum": self = .enumeration
+        case "array": self = .array
+        case "noderef": self = .nodeRef
+        case "edgeref": self = .edgeRef
+        case "vectorref": self = .vectorRef
+        case "rowref": self = .rowRef
+        case "keyref": self = .keyRef
+        case "docref": self = .docRef
+        case "tableref": self = .tableRef
+        case "pageref": self = .pageRef
         case "cidr", "subnet": self = .cidr
         case "macaddr", "mac": self = .macaddr
         case "latitude": self = .latitude
@@ -49,7 +71,25 @@ public enum DataType: String, Sendable, Hashable, Codable, CaseIterable {
         case .any: return "ANY"
         case .float: return "FLOAT"
         case .decimal: return "NUMERIC"
+        case .colorAlpha: return "COLOR_ALPHA"
+        case .geoPoint: return "GEOPOINT"
+        case .assetCode: return "ASSET_CODE"
+        case .enumeration: return "ENUM"
         default: return rawValue.uppercased()
+        }
+    }
+
+    /// The runtime kind a value of this type has once coerced (domain types are text or numbers).
+    public var valueType: DataType {
+        switch self {
+        case .email, .url, .inet, .ipv4, .ipv6, .cidr, .macaddr, .country2, .country3, .currency, .semver, .phone, .time,
+             .color, .colorAlpha, .geoPoint, .lang2, .lang5, .assetCode, .money, .enumeration,
+             .nodeRef, .edgeRef, .vectorRef, .rowRef, .keyRef, .docRef, .tableRef:
+            return .text
+        case .latitude, .longitude: return .float
+        case .port, .unsigned, .duration, .pageRef: return .integer
+        case .array: return .json
+        default: return self
         }
     }
 
@@ -219,7 +259,35 @@ public enum DataType: String, Sendable, Hashable, Codable, CaseIterable {
             }
             guard (0...65_535).contains(number) else { throw RedError(.invalidTextRepresentation, "port must be within 0..65535, got \(number)") }
             return .integer(number)
-        case .email, .url, .inet, .cidr, .macaddr, .country2, .country3, .currency, .semver, .phone:
+        case .unsigned, .pageRef:
+            guard case .integer(let i) = try DataType.integer.coerce(value), i >= 0, self == .unsigned || i <= Int64(UInt32.max) else {
+                throw RedError(.numericOutOfRange, "\(sqlName.lowercased()) must be a non-negative integer\(self == .pageRef ? " below 2^32" : ""), got \(value.displayText)")
+            }
+            return .integer(i)
+        case .duration:
+            switch value {
+            case .integer: return value
+            case .text(let s):
+                guard let ms = DomainValidation.durationMilliseconds(s) else { throw invalid(value) }
+                return .integer(ms)
+            default: throw invalid(value)
+            }
+        case .array:
+            switch value {
+            case .json(.array): return value
+            case .vector(let v): return .json(.array(v.map { .float(Double($0)) }))
+            case .text(let s):
+                guard case .json(.array(let items))? = try? DataType.json.coerce(.text(s)) else { throw invalid(value) }
+                return .json(.array(items))
+            default: throw invalid(value)
+            }
+        case .enumeration:
+            // Variants are checked by the column (they live in its definition); here any text passes.
+            guard case .text = value else { throw invalid(value) }
+            return value
+        case .email, .url, .inet, .ipv4, .ipv6, .cidr, .macaddr, .country2, .country3, .currency, .semver, .phone,
+             .color, .colorAlpha, .geoPoint, .lang2, .lang5, .assetCode, .money,
+             .nodeRef, .edgeRef, .vectorRef, .rowRef, .keyRef, .docRef, .tableRef:
             guard case .text(let raw) = value else { throw invalid(value) }
             guard let normalised = DomainValidation.normalise(raw.trimmingSpaces(), as: self) else { throw invalid(value) }
             return .text(normalised)

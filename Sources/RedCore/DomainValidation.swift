@@ -18,6 +18,44 @@ enum DomainValidation {
         case .inet:
             if let v4 = ipv4(s[...]) { return v4 }
             return ipv6(s)
+        case .ipv4: return ipv4(s[...])
+        case .ipv6: return ipv6(s)
+        case .color, .colorAlpha:
+            let hex = s.hasPrefix("#") ? String(s.dropFirst()) : s
+            guard hex.count == (type == .color ? 6 : 8), UInt32(hex, radix: 16) != nil else { return nil }
+            return "#" + hex.uppercased()
+        case .geoPoint:
+            let parts = s.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingSpacesSubstring() }
+            guard parts.count == 2, let lat = Double(parts[0]), let lon = Double(parts[1]),
+                  lat.isFinite, lon.isFinite, abs(lat) <= 90, abs(lon) <= 180 else { return nil }
+            return "\(fixed6(lat)),\(fixed6(lon))"
+        case .lang2: return letters(s, count: 2)?.lowercased()
+        case .lang5:
+            let parts = s.split(separator: "-", omittingEmptySubsequences: false)
+            guard parts.count == 2, let l = letters(String(parts[0]), count: 2), let c = letters(String(parts[1]), count: 2) else { return nil }
+            return l.lowercased() + "-" + c.uppercased()
+        case .assetCode:
+            guard (2...16).contains(s.count), s.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "-_.".contains($0)) }) else { return nil }
+            return s.uppercased()
+        case .money:
+            // `USD 1.23`, `1.23 USD` or `USD:1.23` → `USD 1.23`.
+            let separators: Set<Character> = [" ", ":"]
+            let parts = s.split(whereSeparator: { separators.contains($0) }).map(String.init)
+            guard parts.count == 2 else { return nil }
+            let (asset, amount) = Double(parts[0]) != nil ? (parts[1], parts[0]) : (parts[0], parts[1])
+            guard let code = normalise(asset, as: .assetCode), Double(amount) != nil,
+                  amount.allSatisfy({ $0.isASCII && ($0.isNumber || $0 == "." || $0 == "-") }) else { return nil }
+            return "\(code) \(amount)"
+        case .keyRef, .vectorRef, .rowRef:
+            let parts = s.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false)
+            guard parts.count == 2, !parts[0].isEmpty, !parts[1].isEmpty else { return nil }
+            return s
+        case .docRef:
+            let parts = s.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false)
+            guard parts.count == 2, !parts[0].isEmpty, !parts[1].isEmpty else { return nil }
+            return s
+        case .nodeRef, .edgeRef, .tableRef:
+            return s.isEmpty ? nil : s
         case .cidr:
             let parts = s.split(separator: "/", omittingEmptySubsequences: false)
             guard parts.count == 2, let prefix = Int(parts[1]) else { return nil }
@@ -42,6 +80,45 @@ enum DomainValidation {
             return "+" + digits
         default: return nil
         }
+    }
+
+    static func fixed6(_ d: Double) -> String {
+        let scaled = (d * 1_000_000).rounded()
+        let negative = scaled < 0
+        let m = Int64(abs(scaled))
+        let frac = String(m % 1_000_000)
+        return (negative ? "-" : "") + "\(m / 1_000_000)." + String(repeating: "0", count: 6 - frac.count) + frac
+    }
+
+    /// `90`, `5m`, `1.5 h`, `1 day 2 hours` → milliseconds (a bare number is milliseconds).
+    static func durationMilliseconds(_ s: String) -> Int64? {
+        let tokens = s.split(separator: " ").flatMap { token -> [Substring] in
+            guard let i = token.firstIndex(where: { !($0.isNumber || $0 == "." || $0 == "-") }), i != token.startIndex else { return [token] }
+            return [token[..<i], token[i...]]
+        }
+        guard !tokens.isEmpty else { return nil }
+        var total = 0.0
+        var i = 0
+        while i < tokens.count {
+            guard let amount = Double(tokens[i]) else { return nil }
+            var scale = 1.0
+            if i + 1 < tokens.count, Double(tokens[i + 1]) == nil {
+                switch tokens[i + 1].lowercased() {
+                case "ms", "msec", "millisecond", "milliseconds": scale = 1
+                case "s", "sec", "secs", "second", "seconds": scale = 1_000
+                case "m", "min", "mins", "minute", "minutes": scale = 60_000
+                case "h", "hr", "hrs", "hour", "hours": scale = 3_600_000
+                case "d", "day", "days": scale = 86_400_000
+                case "w", "week", "weeks": scale = 604_800_000
+                default: return nil
+                }
+                i += 1
+            }
+            total += amount * scale
+            i += 1
+        }
+        guard total.isFinite, abs(total) < 9e15 else { return nil }
+        return Int64(total.rounded())
     }
 
     static func letters(_ s: String, count: Int) -> String? {

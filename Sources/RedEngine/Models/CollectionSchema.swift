@@ -61,6 +61,8 @@ public struct ColumnDefinition: Codable, Sendable, Equatable {
     public var defaultSQL: String?
     /// SERIAL: takes the row's id when the insert gives no value (ids only grow, like a sequence).
     public var serial: Bool?
+    /// ENUM columns: the allowed values (matched case-insensitively, stored as declared).
+    public var enumVariants: [String]?
 
     public init(id: UInt16, name: String, type: DataType, notNull: Bool = false, primaryKey: Bool = false,
                 unique: Bool = false, defaultSQL: String? = nil, serial: Bool = false) {
@@ -72,6 +74,18 @@ public struct ColumnDefinition: Codable, Sendable, Equatable {
         self.primaryKey = primaryKey
         self.unique = unique
         self.defaultSQL = defaultSQL
+    }
+}
+
+extension ColumnDefinition {
+    /// The value made to fit this column: its type's coercion, plus the ENUM variant check.
+    public func coerce(_ value: Value) throws -> Value {
+        let coerced = try type.coerce(value)
+        guard let variants = enumVariants, case .text(let s) = coerced else { return coerced }
+        guard let match = variants.first(where: { $0.lowercased() == s.lowercased() }) else {
+            throw RedError(.invalidTextRepresentation, "'\(s)' is not a valid variant. Expected one of: \(variants.joined(separator: ", "))")
+        }
+        return .text(match)
     }
 }
 

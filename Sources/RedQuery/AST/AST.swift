@@ -134,6 +134,8 @@ public struct ColumnSpec: Sendable, Equatable {
     public var defaultSQL: String?
     /// SERIAL / BIGSERIAL: filled with the row id when no value is given.
     public var serial = false
+    /// ENUM('a', 'b'): the allowed values.
+    public var enumVariants: [String] = []
 }
 
 public enum InsertModel: Sendable, Equatable { case row, document, kv }

@@ -24,8 +24,10 @@ struct DDLExecutor {
             var columns: [ColumnDefinition] = []
             for (i, spec) in specs.enumerated() {
                 try validateNewColumn(spec, existing: columns)
-                columns.append(ColumnDefinition(id: UInt16(i + 1), name: spec.name, type: spec.type, notNull: spec.notNull || spec.serial,
-                                                primaryKey: spec.primaryKey, unique: spec.unique, defaultSQL: spec.defaultSQL, serial: spec.serial))
+                var column = ColumnDefinition(id: UInt16(i + 1), name: spec.name, type: spec.type, notNull: spec.notNull || spec.serial,
+                                              primaryKey: spec.primaryKey, unique: spec.unique, defaultSQL: spec.defaultSQL, serial: spec.serial)
+                if !spec.enumVariants.isEmpty { column.enumVariants = spec.enumVariants }
+                columns.append(column)
             }
             guard columns.filter(\.primaryKey).count <= 1 else { throw RedError(.invalidOperation, "multiple primary keys for table \"\(name)\" are not allowed") }
             _ = try store.create(tx, name, schema: CollectionSchema(model: .table, columns: columns, appendOnly: appendOnly, defaultTTLMilliseconds: ttl))
@@ -220,8 +222,9 @@ struct DDLExecutor {
             }
             try validateNewColumn(spec, existing: schema.columns)
             if spec.primaryKey { throw RedError(.featureNotSupported, "adding a PRIMARY KEY column is not supported; add the column, then CREATE UNIQUE INDEX") }
-            let column = ColumnDefinition(id: schema.nextColumnID, name: spec.name, type: spec.type, notNull: spec.notNull,
+            var column = ColumnDefinition(id: schema.nextColumnID, name: spec.name, type: spec.type, notNull: spec.notNull,
                                           unique: spec.unique, defaultSQL: spec.defaultSQL)
+            if !spec.enumVariants.isEmpty { column.enumVariants = spec.enumVariants }
             schema.nextColumnID += 1
             schema.columns.append(column)
             var updated = try store.setSchema(tx, handle, schema)

@@ -153,7 +153,7 @@ struct DMLExecutor {
     }
 
     func coerce(_ v: Value, _ column: ColumnDefinition, _ handle: TableHandle) throws -> Value {
-        do { return try column.type.coerce(v) } catch let error as RedError {
+        do { return try column.coerce(v) } catch let error as RedError {
             throw RedError(error.code, "\(error.message) (column \"\(column.name)\" of relation \"\(handle.name)\")")
         }
     }
@@ -373,7 +373,7 @@ struct DefaultValues {
             parsed[column.id] = expr
         }
         let v = try context.evaluation([]).evaluate(expr, [])
-        do { return try column.type.coerce(v) } catch let error as RedError {
+        do { return try column.coerce(v) } catch let error as RedError {
             throw RedError(error.code, "\(error.message) (default of column \"\(column.name)\" of relation \"\(handle.name)\")")
         }
     }

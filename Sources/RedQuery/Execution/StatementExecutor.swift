@@ -96,10 +96,7 @@ public struct StatementExecutor {
         columns.enumerated().map { i, c in
             var type = c.type
             if type == .any, let v = rows.lazy.map({ $0[i] }).first(where: { !$0.isNull }) { type = DataType.of(v) }
-            if [.email, .url, .inet, .cidr, .macaddr, .country2, .country3, .currency, .semver, .phone, .time].contains(type) { type = .text }
-            if type == .latitude || type == .longitude { type = .float }
-            if type == .port { type = .integer }
-            return ResultColumn(name: c.name, type: type)
+            return ResultColumn(name: c.name, type: type.valueType)
         }
     }
 

@@ -121,7 +121,10 @@ extension Parser {
         return names
     }
 
-    mutating func parseTypeName() throws -> DataType {
+    mutating func parseTypeName() throws -> DataType { try parseTypeNameWithArguments().type }
+
+    /// A type name and the string literals among its modifiers (`ENUM('a', 'b')`).
+    mutating func parseTypeNameWithArguments() throws -> (type: DataType, strings: [String]) {
         let typeToken = current
         var name = try parseAnyName()
         if name == "double", acceptKeyword("precision") { name = "double precision" }
@@ -129,20 +132,25 @@ extension Parser {
         if name == "timestamp" || name == "time" {
             if acceptKeyword("with") || acceptKeyword("without") { try expectKeyword("time"); try expectKeyword("zone") }
         }
+        if name == "password" || name == "secret" {
+            throw RedError(.featureNotSupported, "\(name.uppercased()) columns are not supported yet (they need a password hash and a key vault)")
+        }
         guard let type = DataType(sqlName: name) else {
             throw RedError(.undefinedObject, "type \"\(name)\" does not exist (at \(SyntaxError.make("", at: typeToken.offset, in: bytes).message.dropFirst(16).dropLast(2)))")
         }
-        if acceptSymbol("(") {  // VARCHAR(20), DECIMAL(10,2): the modifiers are accepted and not enforced
+        var strings: [String] = []
+        if acceptSymbol("(") {  // VARCHAR(20), DECIMAL(10,2): accepted, not enforced; ENUM('a','b'): the variants
             var nesting = 1
             while nesting > 0 {
                 if current.kind == .end { throw unexpected(expected: ")") }
                 if isSymbol("(") { nesting += 1 }
                 if isSymbol(")") { nesting -= 1 }
+                if case .string(let s) = current.kind { strings.append(s) }
                 advance()
             }
         }
-        if acceptSymbol("[") { try expectSymbol("]"); return .json }
-        return type
+        if acceptSymbol("[") { try expectSymbol("]"); return (.array, strings) }
+        return (type, strings)
     }
 
     mutating func parseColumnSpec() throws -> ColumnSpec {
@@ -151,8 +159,13 @@ extension Parser {
         if case .identifier(let typeName, false) = current.kind, ["serial", "bigserial", "smallserial", "serial4", "serial8"].contains(typeName) {
             serial = true
         }
-        var spec = ColumnSpec(name: name, type: try parseTypeName())
+        let (type, strings) = try parseTypeNameWithArguments()
+        var spec = ColumnSpec(name: name, type: type)
         spec.serial = serial
+        if type == .enumeration {
+            guard !strings.isEmpty else { throw error("ENUM needs its variants: ENUM('a', 'b', …)") }
+            spec.enumVariants = strings
+        }
         while true {
             if acceptKeyword("not") {
                 try expectKeyword("null")

@@ -147,13 +147,7 @@ extension Planner {
     /// The declared type of an expression when it is known before execution (`.any` otherwise).
     func staticType(_ e: BoundExpr, _ ctx: BindingContext) -> DataType {
         if ctx.aggregation == nil, case .column(let i) = e, i < ctx.scope.columns.count {
-            let t = ctx.scope.columns[i].type
-            switch t {
-            case .email, .url, .inet, .cidr, .macaddr, .country2, .country3, .currency, .semver, .phone, .time: return .text
-            case .latitude, .longitude: return .float
-            case .port: return .integer
-            default: return t
-            }
+            return ctx.scope.columns[i].type.valueType
         }
         if case .arithmetic(_, let a, let b) = e {
             let ta = staticType(a, ctx), tb = staticType(b, ctx)
