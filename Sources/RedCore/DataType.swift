@@ -179,6 +179,7 @@ public enum DataType: String, Sendable, Hashable, Codable, CaseIterable {
                 do { return .json(try JSONValue.parse(s)) } catch { throw RedError(.invalidTextRepresentation, "invalid input syntax for type json: \"\(s)\"") }
             case .integer(let i): return .json(.integer(i))
             case .float(let d): return .json(.float(d))
+            case .decimal: return .json(value.jsonValue)
             case .boolean(let b): return .json(.bool(b))
             case .vector(let v): return .json(.array(v.map { .float(Double($0)) }))
             default: return .json(.string(value.displayText))
@@ -243,6 +244,7 @@ public enum DataType: String, Sendable, Hashable, Codable, CaseIterable {
             switch value {
             case .integer(let i): number = Double(i)
             case .float(let d): number = d
+            case .decimal(let d): number = Double(d) / Decimal4.scale
             case .text(let s): guard let d = Double(s.trimmingSpaces()) else { throw invalid(value) }; number = d
             default: throw invalid(value)
             }

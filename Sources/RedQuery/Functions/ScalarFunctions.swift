@@ -232,6 +232,7 @@ struct ScalarFunction: Sendable {
         add(["div"], 2...2) { a, _ in
             let r = try Arithmetic.apply("/", a[0], a[1])
             if case .float(let d) = r { return .integer(Int64(d.rounded(.towardZero))) }
+            if case .decimal(let d) = r { return .integer(d / Decimal4.unit) }
             return r
         }
         add(["pi"], 0...0) { _, _ in float(Double.pi) }

@@ -30,6 +30,7 @@ extension Parser {
             let operand = try parseExpression(minimumPrecedence: Precedence.unary)
             if op == "-", case .literal(.integer(let i)) = operand { return .literal(.integer(-i)) }
             if op == "-", case .literal(.float(let d)) = operand { return .literal(.float(-d)) }
+            if op == "-", case .literal(.decimal(let d)) = operand { return .literal(.decimal(-d)) }
             return op == "-" ? .unary("-", operand) : operand
         }
         return try parsePrimary()
@@ -141,6 +142,7 @@ extension Parser {
         switch token.kind {
         case .integer(let i): advance(); return .literal(.integer(i))
         case .float(let d): advance(); return .literal(.float(d))
+        case .decimal(let d): advance(); return .literal(.decimal(d))
         case .string(let s): advance(); return .literal(.text(s))
         case .parameter(let n):
             advance()
