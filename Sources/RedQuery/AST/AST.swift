@@ -144,7 +144,7 @@ public struct InsertStatement: Sendable, Equatable {
     public static func == (a: InsertStatement, b: InsertStatement) -> Bool {
         a.table == b.table && a.model == b.model && a.columns == b.columns && a.source == b.source && a.ttlMilliseconds == b.ttlMilliseconds
             && a.expiresAt == b.expiresAt && a.returning == b.returning && a.metadata.map(\.0) == b.metadata.map(\.0)
-            && a.metadata.map(\.1) == b.metadata.map(\.1)
+            && a.metadata.map(\.1) == b.metadata.map(\.1) && a.onConflict == b.onConflict
     }
     public var table: String
     public var model: InsertModel
@@ -155,6 +155,18 @@ public struct InsertStatement: Sendable, Equatable {
     /// `WITH METADATA (k = v, …)`: keys lower-cased, stored with the item (hidden column `_metadata`).
     public var metadata: [(String, Expr)] = []
     public var returning: [SelectItem]?
+    /// `ON CONFLICT [(columns)] DO NOTHING | DO UPDATE SET … [WHERE …]` (PostgreSQL's upsert).
+    public var onConflict: OnConflict?
+}
+
+public struct OnConflict: Sendable, Equatable {
+    public enum Action: Sendable, Equatable {
+        case nothing
+        case update([Assignment], whereClause: Expr?)
+    }
+    /// The unique columns whose conflict is handled; empty = any unique index.
+    public var columns: [String]
+    public var action: Action
 }
 
 public struct Assignment: Sendable, Equatable {

@@ -41,6 +41,10 @@ struct DMLExecutor {
         let returning = try statement.returning.map { try bindReturning($0, handle: handle, alias: nil, planner: planner) }
         var defaults = DefaultValues(planner: planner, context: context)
         let metadata = try metadataValue(statement.metadata, planner)
+        let upsert = try statement.onConflict.map { try UpsertPlan(statement: statement, onConflict: $0, handle: handle, executor: self, planner: planner) }
+        var affected = 0
+        var touched = Set<Int64>()
+        let eval = context.evaluation([])
         for source in sourceRows {
             var row: StoredRow
             switch handle.schema.model {
@@ -51,14 +55,22 @@ struct DMLExecutor {
                 continue
             }
             if let metadata { row.values[StoredRow.metadataColumnID] = metadata }
-            try store.insert(tx, handle, row, now: context.now)
+            if let upsert, let existing = try upsert.conflict(with: row, executor: self) {
+                guard let updated = try upsert.resolve(existing: existing, proposed: row, touched: &touched, defaults: &defaults,
+                                                       executor: self, eval: eval) else { continue }
+                row = updated
+            } else {
+                try store.insert(tx, handle, row, now: context.now)
+                touched.insert(row.rid)
+            }
+            affected += 1
             if let returning {
                 let values = TableScanNode.values(of: row, key: StoredRow.key(rid: row.rid), schema: handle.schema)
-                let eval = context.evaluation([])
                 returned.append(try returning.exprs.map { try eval.evaluate($0, values) })
             }
         }
-        return finish(type: "insert", tag: "INSERT 0 \(sourceRows.count)", affected: sourceRows.count, returning: returning, rows: returned)
+        if handle.schema.model == .kv { affected = sourceRows.count }
+        return finish(type: "insert", tag: "INSERT 0 \(affected)", affected: affected, returning: returning, rows: returned)
     }
 
     /// The source rows; `nil` cells stand for DEFAULT (written or omitted).
@@ -224,33 +236,8 @@ struct DMLExecutor {
         }
         let scope = Scope(scan.columns, parent: nil)
         let ctx = BindingContext(scope: scope, aggregatesForbiddenIn: "UPDATE")
-        var bound: [(column: ColumnDefinition?, path: [String], value: BoundExpr?)] = []
         var defaults = DefaultValues(planner: planner, context: context)
-        var assigned = Set<String>()
-        for a in assignments where !assigned.insert(a.column).inserted {
-            throw RedError(.syntaxError, "multiple assignments to same column \"\(a.column)\"")
-        }
-        for a in assignments {
-            var value: BoundExpr?
-            if case .function(let call) = a.value, call.name == "__default" { value = nil } else {
-                let rhs = try planner.bind(a.value, ctx)
-                if a.op == "=" { value = rhs } else {
-                    let current = try planner.bind(.column([a.column]), ctx)
-                    value = .arithmetic(String(a.op.dropLast()), current, rhs)
-                }
-            }
-            switch handle.schema.model {
-            case .table:
-                guard let column = handle.schema.column(named: a.column) else {
-                    throw RedError(.undefinedColumn, "column \"\(a.column)\" of relation \"\(table)\" does not exist")
-                }
-                bound.append((column, [], value))
-            case .document: bound.append((nil, a.column.split(separator: ".").map(String.init), value))
-            case .kv:
-                guard a.column == "value" else { throw RedError(.invalidOperation, "only the value of a KV item can be updated") }
-                bound.append((nil, ["value"], value))
-            }
-        }
+        let bound = try bindAssignments(assignments, handle: handle, ctx: ctx, planner: planner)
         let returningExprs = try returning.map { try bindReturning($0, handle: handle, alias: alias, planner: planner) }
         let targets = try collectTargets(scan)
         let eval = context.evaluation([])
@@ -258,25 +245,7 @@ struct DMLExecutor {
         // Validate every new row before writing any (the statement is atomic either way; this keeps errors early).
         var updates: [(key: [UInt8], old: StoredRow, new: StoredRow)] = []
         for target in targets {
-            var new = target.row
-            new.updatedAt = context.now
-            for assignment in bound {
-                let v = try assignment.value.map { try eval.evaluate($0, target.values) }
-                switch handle.schema.model {
-                case .table:
-                    let column = assignment.column!
-                    let value = try v.map { try coerce($0, column, handle) } ?? (try defaults.value(for: column, handle: handle))
-                    if column.notNull, value.isNull {
-                        throw RedError(.notNullViolation, "null value in column \"\(column.name)\" of relation \"\(handle.name)\" violates not-null constraint")
-                    }
-                    new.values[column.id] = value.isNull ? nil : value
-                case .document:
-                    guard case .json(let body) = new.values[0] ?? .null else { continue }
-                    new.values[0] = .json(Self.setting(body, path: assignment.path, to: (v ?? .null).jsonValue))
-                case .kv:
-                    new.values[0] = v ?? .null
-                }
-            }
+            let new = try applying(bound, to: target.row, values: target.values, handle: handle, defaults: &defaults, eval: eval)
             updates.append((target.key, target.row, new))
         }
         for u in updates {
@@ -309,6 +278,66 @@ struct DMLExecutor {
             if let returningExprs { returned.append(try returningExprs.exprs.map { try eval.evaluate($0, target.values) }) }
         }
         return finish(type: "delete", tag: "DELETE \(targets.count)", affected: targets.count, returning: returningExprs, rows: returned)
+    }
+
+    /// One SET item, bound: the column (tables), the JSON path (documents) or the value (KV); nil value = DEFAULT.
+    struct BoundAssignment {
+        let column: ColumnDefinition?
+        let path: [String]
+        let value: BoundExpr?
+    }
+
+    func bindAssignments(_ assignments: [Assignment], handle: TableHandle, ctx: BindingContext, planner: Planner) throws -> [BoundAssignment] {
+        var assigned = Set<String>()
+        for a in assignments where !assigned.insert(a.column).inserted {
+            throw RedError(.syntaxError, "multiple assignments to same column \"\(a.column)\"")
+        }
+        return try assignments.map { a in
+            var value: BoundExpr?
+            if case .function(let call) = a.value, call.name == "__default" { value = nil } else {
+                let rhs = try planner.bind(a.value, ctx)
+                if a.op == "=" { value = rhs } else {
+                    let current = try planner.bind(.column([a.column]), ctx)
+                    value = .arithmetic(String(a.op.dropLast()), current, rhs)
+                }
+            }
+            switch handle.schema.model {
+            case .table:
+                guard let column = handle.schema.column(named: a.column) else {
+                    throw RedError(.undefinedColumn, "column \"\(a.column)\" of relation \"\(handle.name)\" does not exist")
+                }
+                return BoundAssignment(column: column, path: [], value: value)
+            case .document: return BoundAssignment(column: nil, path: a.column.split(separator: ".").map(String.init), value: value)
+            case .kv:
+                guard a.column == "value" else { throw RedError(.invalidOperation, "only the value of a KV item can be updated") }
+                return BoundAssignment(column: nil, path: ["value"], value: value)
+            }
+        }
+    }
+
+    /// `row` with the assignments applied; every right-hand side sees `values` (the old row).
+    func applying(_ bound: [BoundAssignment], to row: StoredRow, values: [Value], handle: TableHandle,
+                  defaults: inout DefaultValues, eval: Evaluation) throws -> StoredRow {
+        var new = row
+        new.updatedAt = context.now
+        for assignment in bound {
+            let v = try assignment.value.map { try eval.evaluate($0, values) }
+            switch handle.schema.model {
+            case .table:
+                let column = assignment.column!
+                let value = try v.map { try coerce($0, column, handle) } ?? (try defaults.value(for: column, handle: handle))
+                if column.notNull, value.isNull {
+                    throw RedError(.notNullViolation, "null value in column \"\(column.name)\" of relation \"\(handle.name)\" violates not-null constraint")
+                }
+                new.values[column.id] = value.isNull ? nil : value
+            case .document:
+                guard case .json(let body) = new.values[0] ?? .null else { continue }
+                new.values[0] = .json(Self.setting(body, path: assignment.path, to: (v ?? .null).jsonValue))
+            case .kv:
+                new.values[0] = v ?? .null
+            }
+        }
+        return new
     }
 
     static func setting(_ body: JSONValue, path: [String], to value: JSONValue) -> JSONValue {

@@ -279,6 +279,21 @@ public struct Parser {
                 throw unexpected(expected: "TTL, EXPIRES AT or METADATA")
             }
         }
+        if acceptKeyword("on") {
+            guard acceptKeyword("conflict") else { throw unexpected(expected: "CONFLICT") }
+            var columns: [String] = []
+            if isSymbol("(") { columns = try parseNameList() }
+            guard acceptKeyword("do") else { throw unexpected(expected: "DO") }
+            if acceptKeyword("nothing") {
+                statement.onConflict = OnConflict(columns: columns, action: .nothing)
+            } else {
+                try expectKeyword("update")
+                try expectKeyword("set")
+                let assignments = try parseAssignments()
+                let condition = acceptKeyword("where") ? try parseExpression() : nil
+                statement.onConflict = OnConflict(columns: columns, action: .update(assignments, whereClause: condition))
+            }
+        }
         statement.returning = try parseReturning()
         return .insert(statement)
     }
@@ -290,6 +305,13 @@ public struct Parser {
         var alias: String?
         if acceptKeyword("as") { alias = try parseIdentifier() } else if case .identifier(let s, _) = current.kind, !Self.reserved.contains(s) { alias = s; advance() }
         try expectKeyword("set")
+        let assignments = try parseAssignments()
+        let whereClause = acceptKeyword("where") ? try parseExpression() : nil
+        return .update(table: table, alias: alias, assignments: assignments, whereClause: whereClause, returning: try parseReturning())
+    }
+
+    /// `col [op]= expr | DEFAULT {, …}` (UPDATE … SET and ON CONFLICT DO UPDATE SET).
+    mutating func parseAssignments() throws -> [Assignment] {
         var assignments: [Assignment] = []
         repeat {
             var column = try parseAnyName()
@@ -303,8 +325,7 @@ public struct Parser {
             let value: Expr = acceptKeyword("default") ? .function(FunctionCall(name: "__default", arguments: [], distinct: false, star: false)) : try parseExpression()
             assignments.append(Assignment(column: column, op: op, value: value))
         } while acceptSymbol(",")
-        let whereClause = acceptKeyword("where") ? try parseExpression() : nil
-        return .update(table: table, alias: alias, assignments: assignments, whereClause: whereClause, returning: try parseReturning())
+        return assignments
     }
 
     mutating func parseDelete() throws -> Statement {

@@ -1,0 +1,83 @@
+import RedCore
+import RedEngine
+
+/// `INSERT … ON CONFLICT`: PostgreSQL's upsert over the table's unique indexes.
+///
+/// A proposed row conflicts when a live row holds the same non-NULL values in
+/// the targeted unique index (any unique index when no columns are named).
+/// `DO NOTHING` skips it; `DO UPDATE SET …` rewrites the existing row, with the
+/// existing values under the table's name and the proposed ones under
+/// `excluded`, and an optional `WHERE` deciding whether to update at all. A row
+/// may be changed only once per statement (21000 otherwise, as in PostgreSQL).
+struct UpsertPlan {
+    let handle: TableHandle
+    /// Positions in `handle.schema.indexes` checked for conflicts.
+    let indexes: [Int]
+    let action: OnConflict.Action
+    let assignments: [DMLExecutor.BoundAssignment]
+    let condition: BoundExpr?
+
+    init(statement: InsertStatement, onConflict: OnConflict, handle: TableHandle, executor: DMLExecutor, planner: Planner) throws {
+        guard handle.schema.model == .table else {
+            throw RedError(.featureNotSupported, "ON CONFLICT works on tables; \(handle.name) is a \(handle.schema.model.rawValue) collection")
+        }
+        self.handle = handle
+        let unique = handle.schema.indexes.indices.filter { handle.schema.indexes[$0].unique }
+        if onConflict.columns.isEmpty {
+            indexes = unique
+        } else {
+            let ids = try Set(onConflict.columns.map { name -> UInt16 in
+                guard let column = handle.schema.column(named: name) else {
+                    throw RedError(.undefinedColumn, "column \"\(name)\" of relation \"\(handle.name)\" does not exist")
+                }
+                return column.id
+            })
+            indexes = unique.filter { Set(handle.schema.indexes[$0].columnIDs) == ids }
+            guard !indexes.isEmpty else {
+                throw RedError(.invalidColumnReference, "there is no unique or exclusion constraint matching the ON CONFLICT specification")
+            }
+        }
+        action = onConflict.action
+        // The existing row under the table's name, the proposed one under `excluded` (hidden, so
+        // unqualified names mean the existing row).
+        let existing = TableScanNode.columns(of: handle.schema, qualifier: handle.name)
+        let excluded = existing.map { ScopeColumn(qualifier: "excluded", name: $0.name, type: $0.type, hidden: true) }
+        let ctx = BindingContext(scope: Scope(existing + excluded, parent: nil), aggregatesForbiddenIn: "ON CONFLICT")
+        if case .update(let items, let whereClause) = onConflict.action {
+            assignments = try executor.bindAssignments(items, handle: handle, ctx: ctx, planner: planner)
+            condition = try whereClause.map { try planner.bind($0, ctx) }
+        } else {
+            assignments = []
+            condition = nil
+        }
+    }
+
+    /// The live row the proposed row collides with, if any.
+    func conflict(with row: StoredRow, executor: DMLExecutor) throws -> StoredRow? {
+        for position in indexes {
+            let index = handle.schema.indexes[position]
+            let values = index.columnIDs.map { row.values[$0] ?? .null }
+            if values.contains(where: \.isNull) { continue }
+            guard let rid = try executor.tx.get(handle.indexCollections[position], KeyEncoding.encode(values)).map(StoredRow.rid(fromKey:)),
+                  let existing = try executor.store.get(executor.tx, handle, rid: rid), existing.isVisible(at: executor.context.now) else { continue }
+            return existing
+        }
+        return nil
+    }
+
+    /// Applies the action to `existing`; returns the updated row, or nil when nothing was written.
+    func resolve(existing: StoredRow, proposed: StoredRow, touched: inout Set<Int64>, defaults: inout DefaultValues,
+                 executor: DMLExecutor, eval: Evaluation) throws -> StoredRow? {
+        guard case .update = action else { return nil }
+        guard !touched.contains(existing.rid) else {
+            throw RedError(.cardinalityViolation, "ON CONFLICT DO UPDATE command cannot affect row a second time; the statement proposes the same key twice")
+        }
+        let values = TableScanNode.values(of: existing, key: StoredRow.key(rid: existing.rid), schema: handle.schema)
+            + TableScanNode.values(of: proposed, key: StoredRow.key(rid: proposed.rid), schema: handle.schema)
+        if let condition, try Evaluation.truth(try eval.evaluate(condition, values)) != true { return nil }
+        let updated = try executor.applying(assignments, to: existing, values: values, handle: handle, defaults: &defaults, eval: eval)
+        try executor.store.update(executor.tx, handle, old: existing, new: updated, now: executor.context.now)
+        touched.insert(existing.rid)
+        return updated
+    }
+}
