@@ -98,6 +98,8 @@ public struct RedError: Error, Sendable, Equatable, CustomStringConvertible {
         case dependentObjectsStillExist = "dependent_objects_still_exist"
         /// A definition change that is not allowed (CREATE OR REPLACE VIEW dropping columns …).
         case invalidTableDefinition = "invalid_table_definition"
+        /// RELEASE / ROLLBACK TO names no open savepoint.
+        case invalidSavepoint = "invalid_savepoint_specification"
 
         /// The PostgreSQL SQLSTATE for this code.
         public var sqlState: String {
@@ -142,6 +144,7 @@ public struct RedError: Error, Sendable, Equatable, CustomStringConvertible {
             case .datetimeFieldOverflow: return "22008"
             case .dependentObjectsStillExist: return "2BP01"
             case .invalidTableDefinition: return "42P16"
+            case .invalidSavepoint: return "3B001"
             }
         }
     }

@@ -11,6 +11,8 @@ import RedQuery
 /// - `active` after BEGIN: statements share one transaction until COMMIT/ROLLBACK.
 /// - `failed` after an error inside BEGIN: every statement but ROLLBACK/COMMIT is
 ///   refused with 25P02; COMMIT then rolls back (as PostgreSQL does) and says so.
+/// - SAVEPOINT names a point inside the transaction; ROLLBACK TO returns to it (also out
+///   of `failed`), RELEASE forgets it and the ones after it.
 ///
 /// A session is used by one task at a time (like a connection); calls are serialised.
 public final class Session: @unchecked Sendable {
@@ -19,6 +21,9 @@ public final class Session: @unchecked Sendable {
         case active(Transaction)
         case failed(Transaction)
     }
+
+    /// Open savepoints of the current transaction, oldest first.
+    private var savepoints: [(name: String, point: Transaction.Savepoint)] = []
 
     /// The database this session talks to.
     public let database: Database
@@ -78,9 +83,11 @@ public final class Session: @unchecked Sendable {
             case .failed(let tx):
                 tx.rollback()
                 state = .idle
+                savepoints = []
                 return QueryResult(columns: [], rows: [], statementType: "rollback", commandTag: "ROLLBACK", message: "the transaction had failed and was rolled back")
             case .active(let tx):
                 state = .idle
+                savepoints = []
                 try await tx.commit()
                 return QueryResult(columns: [], rows: [], statementType: "commit", commandTag: "COMMIT", message: "COMMIT")
             }
@@ -91,8 +98,42 @@ public final class Session: @unchecked Sendable {
             case .active(let tx), .failed(let tx):
                 tx.rollback()
                 state = .idle
+                savepoints = []
                 return QueryResult(columns: [], rows: [], statementType: "rollback", commandTag: "ROLLBACK", message: "ROLLBACK")
             }
+        case .savepoint(let name):
+            switch state {
+            case .idle: throw RedError(.transactionClosed, "SAVEPOINT can only be used in transaction blocks")
+            case .failed: throw RedError(.inFailedTransaction, "current transaction is aborted, commands ignored until end of transaction block")
+            case .active(let tx):
+                savepoints.append((name, try tx.savepoint()))
+                return QueryResult(columns: [], rows: [], statementType: "savepoint", commandTag: "SAVEPOINT", message: "SAVEPOINT \(name)")
+            }
+        case .releaseSavepoint(let name):
+            guard case .active = state else {
+                if case .idle = state { throw RedError(.transactionClosed, "RELEASE SAVEPOINT can only be used in transaction blocks") }
+                throw RedError(.inFailedTransaction, "current transaction is aborted, commands ignored until end of transaction block")
+            }
+            guard let i = savepoints.lastIndex(where: { $0.name == name }) else {
+                if case .active(let tx) = state { state = .failed(tx) }  // an error aborts the block, as in PostgreSQL
+                throw RedError(.invalidSavepoint, "savepoint \"\(name)\" does not exist")
+            }
+            savepoints.removeSubrange(i...)
+            return QueryResult(columns: [], rows: [], statementType: "release", commandTag: "RELEASE", message: "RELEASE \(name)")
+        case .rollbackToSavepoint(let name):
+            let tx: Transaction
+            switch state {
+            case .idle: throw RedError(.transactionClosed, "ROLLBACK TO SAVEPOINT can only be used in transaction blocks")
+            case .active(let t), .failed(let t): tx = t
+            }
+            guard let i = savepoints.lastIndex(where: { $0.name == name }) else {
+                state = .failed(tx)
+                throw RedError(.invalidSavepoint, "savepoint \"\(name)\" does not exist")
+            }
+            try tx.rollback(to: savepoints[i].point)
+            savepoints.removeSubrange((i + 1)...)
+            state = .active(tx)
+            return QueryResult(columns: [], rows: [], statementType: "rollback", commandTag: "ROLLBACK", message: "ROLLBACK TO SAVEPOINT \(name)")
         default:
             break
         }

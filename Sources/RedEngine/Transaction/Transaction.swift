@@ -67,6 +67,34 @@ public final class Transaction: @unchecked Sendable {
 
     public var isActive: Bool { state.withLock { $0.status == .active } }
 
+    /// A point to return to inside this transaction (SQL SAVEPOINT): its writes so far.
+    public struct Savepoint: Sendable {
+        fileprivate let writes: [WriteKey: Write]
+        fileprivate let writeBytes: Int
+        fileprivate let dropsCollection: Bool
+        fileprivate let writesCatalog: Bool
+    }
+
+    /// Remembers the writes so far; `rollback(to:)` returns to exactly them.
+    public func savepoint() throws -> Savepoint {
+        try state.withLock { s in
+            try Self.requireActive(s)
+            return Savepoint(writes: s.writes, writeBytes: s.writeBytes, dropsCollection: s.dropsCollection, writesCatalog: s.writesCatalog)
+        }
+    }
+
+    /// Discards every write made since `savepoint`; the transaction stays open.
+    public func rollback(to savepoint: Savepoint) throws {
+        try state.withLock { s in
+            try Self.requireActive(s)
+            s.writes = savepoint.writes
+            s.writeBytes = savepoint.writeBytes
+            s.dropsCollection = savepoint.dropsCollection
+            s.writesCatalog = savepoint.writesCatalog
+            s.sortedKeys = nil
+        }
+    }
+
     /// True once this transaction has created, dropped, renamed or re-described a collection.
     public var hasCatalogWrites: Bool { state.withLock { $0.writesCatalog } }
 

@@ -206,6 +206,9 @@ public indirect enum Statement: Sendable, Equatable {
     case begin
     case commit
     case rollback
+    case savepoint(String)
+    case releaseSavepoint(String)
+    case rollbackToSavepoint(String)
     case explain(Statement)
     case kv(KVCommand)
     case vacuum(table: String?)

@@ -51,7 +51,7 @@ public struct StatementExecutor {
         case .delete(let table, let alias, let whereClause, let returning):
             return try DMLExecutor(context: context).delete(table: table, alias: alias, whereClause: whereClause, returning: returning)
         case .kv(let command): return try KVExecutor(context: context).execute(command)
-        case .begin, .commit, .rollback:
+        case .begin, .commit, .rollback, .savepoint, .releaseSavepoint, .rollbackToSavepoint:
             throw RedError(.internalError, "transaction control must be handled by the session")
         default:
             return try DDLExecutor(context: context).execute(statement)

@@ -208,7 +208,18 @@ public struct Parser {
         case "rollback", "abort":
             advance()
             _ = acceptKeyword("transaction") || acceptKeyword("work")
+            if acceptKeyword("to") {
+                _ = acceptKeyword("savepoint")
+                return .rollbackToSavepoint(try parseIdentifier(what: "savepoint name"))
+            }
             return .rollback
+        case "savepoint":
+            advance()
+            return .savepoint(try parseIdentifier(what: "savepoint name"))
+        case "release":
+            advance()
+            _ = acceptKeyword("savepoint")
+            return .releaseSavepoint(try parseIdentifier(what: "savepoint name"))
         case "explain":
             advance()
             _ = acceptKeyword("analyze")
