@@ -93,7 +93,10 @@ struct DMLExecutor {
         let plan = try planner.planQuery(statement.source, outer: nil)
         let iterator = try context.open(plan, outerRows: [])
         var out: [[Value?]] = []
-        while let row = try iterator.next() { out.append(row.map { $0 }) }
+        while let row = try iterator.next() {
+            out.append(row.map { $0 })
+            try ExecutionLimits.check(out.count, "INSERT … SELECT")
+        }
         return out
     }
 
@@ -223,6 +226,7 @@ struct DMLExecutor {
         while let values = try iterator.next() {
             guard let row = iterator.currentRow else { continue }
             targets.append((iterator.currentKey, row, values))
+            try ExecutionLimits.check(targets.count, "UPDATE/DELETE")
         }
         return targets
     }

@@ -57,6 +57,20 @@ final class ExecutionContext: @unchecked Sendable {
     func evaluation(_ outerRows: [[Value]]) -> Evaluation { Evaluation(context: self, outerRows: outerRows) }
 }
 
+/// How many rows one operator may hold in memory (a hash table's build side, a sort,
+/// the groups of an aggregate, a window's input, a materialised CTE …). Past it the
+/// statement fails with 54000 instead of exhausting the server's memory.
+enum ExecutionLimits {
+    static let maxMaterializedRows = 20_000_000
+
+    @inline(__always)
+    static func check(_ count: Int, _ what: String) throws {
+        guard count <= maxMaterializedRows else {
+            throw RedError(.limitExceeded, "\(what) would hold more than \(maxMaterializedRows) rows in memory; narrow the query (WHERE, LIMIT) or stream it")
+        }
+    }
+}
+
 /// An iterator over rows already in memory.
 final class ArrayIterator: RowIterator {
     var rows: [[Value]]

@@ -34,6 +34,7 @@ final class HashJoinNode: PlanNode, @unchecked Sendable {
         while let row = try rightSource.next() {
             let index = rightRows.count
             rightRows.append(row)
+            try ExecutionLimits.check(rightRows.count, "the hash join's build side")
             nextInBucket.append(-1)
             if single {
                 let key = try eval.evaluate(rightKeys[0], row)
@@ -124,7 +125,10 @@ final class NestedLoopJoinNode: PlanNode, @unchecked Sendable {
         let eval = context.evaluation(outerRows)
         var rightRows: [[Value]] = []
         let rightSource = try right.open(context, outerRows: outerRows)
-        while let row = try rightSource.next() { rightRows.append(row) }
+        while let row = try rightSource.next() {
+            rightRows.append(row)
+            try ExecutionLimits.check(rightRows.count, "the nested loop's inner side")
+        }
         var matched = [Bool](repeating: false, count: rightRows.count)
         let leftWidth = left.columns.count, rightWidth = right.columns.count
         let leftSource = try left.open(context, outerRows: outerRows)
@@ -216,6 +220,7 @@ final class AggregateNode: PlanNode, @unchecked Sendable {
                     g = keys.count
                     groups[key] = g
                     keys.append([key])
+                    try ExecutionLimits.check(keys.count, "GROUP BY")
                     for call in aggregates { accumulators.append(Accumulator(call)) }
                 }
                 try accumulate(row, group: g)
@@ -229,6 +234,7 @@ final class AggregateNode: PlanNode, @unchecked Sendable {
                     g = keys.count
                     groups[key] = g
                     keys.append(key)
+                    try ExecutionLimits.check(keys.count, "GROUP BY")
                     for call in aggregates { accumulators.append(Accumulator(call)) }
                 }
                 try accumulate(row, group: g)

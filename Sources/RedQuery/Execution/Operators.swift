@@ -149,6 +149,7 @@ final class SortNode: PlanNode, @unchecked Sendable {
         var decorated: [(keys: [Value], row: [Value], order: Int)] = []
         while let row = try source.next() {
             decorated.append((try keys.map { try eval.evaluate($0.expr, row) }, row, decorated.count))
+            try ExecutionLimits.check(decorated.count, "ORDER BY")
         }
         let keys = self.keys
         decorated.sort { a, b in
@@ -174,7 +175,10 @@ final class DistinctNode: PlanNode, @unchecked Sendable {
         let width = self.width
         return ClosureIterator {
             while let row = try source.next() {
-                if seen.insert(Array(row.prefix(width))).inserted { return row }
+                if seen.insert(Array(row.prefix(width))).inserted {
+                    try ExecutionLimits.check(seen.count, "DISTINCT")
+                    return row
+                }
             }
             return nil
         }
@@ -217,11 +221,17 @@ final class SetOperationNode: PlanNode, @unchecked Sendable {
         case .union:
             var seen = Set<[Value]>()
             for source in [l, r] {
-                while let row = try source.next() { if all || seen.insert(row).inserted { out.append(row) } }
+                while let row = try source.next() {
+                    if all || seen.insert(row).inserted { out.append(row) }
+                    try ExecutionLimits.check(out.count, "UNION")
+                }
             }
         case .intersect, .except:
             var counts: [[Value]: Int] = [:]
-            while let row = try r.next() { counts[row, default: 0] += 1 }
+            while let row = try r.next() {
+                counts[row, default: 0] += 1
+                try ExecutionLimits.check(counts.count, "\(op.rawValue.uppercased())")
+            }
             var emitted = Set<[Value]>()
             while let row = try l.next() {
                 let present = (counts[row] ?? 0) > 0
@@ -257,7 +267,10 @@ final class MaterializedNode: PlanNode, @unchecked Sendable {
         if let cache { return ArrayIterator(cache) }
         let source = try input.open(context, outerRows: outerRows)
         var rows: [[Value]] = []
-        while let row = try source.next() { rows.append(row) }
+        while let row = try source.next() {
+            rows.append(row)
+            try ExecutionLimits.check(rows.count, "WITH query \(name)")
+        }
         cache = rows
         return ArrayIterator(rows)
     }

@@ -49,7 +49,10 @@ final class WindowNode: PlanNode, @unchecked Sendable {
         let eval = context.evaluation(outerRows)
         let source = try input.open(context, outerRows: outerRows)
         var rows: [[Value]] = []
-        while let row = try source.next() { rows.append(row) }
+        while let row = try source.next() {
+            rows.append(row)
+            try ExecutionLimits.check(rows.count, "the window function's input")
+        }
         var results = [[Value]](repeating: [], count: rows.count)
         for call in calls {
             let values = try compute(call, rows, eval)
