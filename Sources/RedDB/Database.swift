@@ -51,6 +51,8 @@ public struct DatabaseOptions: Sendable {
     public var clock: any DatabaseClock = SystemClock()
     /// Parser limits applied to every statement.
     public var parserLimits = ParserLimits()
+    /// Per-statement resource limits (rows an operator may hold in memory).
+    public var executionLimits = ExecutionLimits()
     /// Statements kept parsed in the prepared-statement cache (keyed by text).
     public var statementCacheEntries = 256
     /// How often expired (TTL) items are reclaimed in the background; 0 disables it

@@ -196,7 +196,8 @@ public final class Session: @unchecked Sendable {
     }
 
     func executor(_ tx: Transaction, _ parameters: [Value]) -> StatementExecutor {
-        StatementExecutor(transaction: tx, store: database.store, parameters: parameters, now: database.options.clock.nowMilliseconds())
+        StatementExecutor(transaction: tx, store: database.store, parameters: parameters, now: database.options.clock.nowMilliseconds(),
+                          limits: database.options.executionLimits)
     }
 
     /// Runs a query and decodes each row into `T` by column name.

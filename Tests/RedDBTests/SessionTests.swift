@@ -43,6 +43,17 @@ import RedDB
         #expect(await code { try await b.execute("SELECT * FROM t") } == "42P01")
     }
 
+    @Test func operatorsRefuseToHoldMoreRowsThanTheLimit() async throws {
+        var options = DatabaseOptions()
+        options.executionLimits.maxMaterializedRows = 100
+        let s = try await Database.inMemory(options: options).session()
+        try await s.execute("CREATE TABLE big (i INT); INSERT INTO big (i) SELECT g FROM generate_series(1, 60) AS g")
+        #expect(try await s.execute("SELECT count(*) FROM big a, big b WHERE a.i = b.i").rows == [[.integer(60)]])
+        #expect(await code { try await s.execute("SELECT a.i FROM big a, big b ORDER BY 1") } == "54000")
+        #expect(await code { try await s.execute("SELECT DISTINCT a.i * 100 + b.i FROM big a, big b") } == "54000")
+        #expect(try await s.execute("SELECT count(*) FROM big a, big b").rows == [[.integer(3600)]], "streaming through needs no memory")
+    }
+
     @Test func rollbackDiscardsEverythingIncludingDDL() async throws {
         let db = try await Database.inMemory()
         let s = db.session()

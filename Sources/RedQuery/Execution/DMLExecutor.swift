@@ -95,7 +95,7 @@ struct DMLExecutor {
         var out: [[Value?]] = []
         while let row = try iterator.next() {
             out.append(row.map { $0 })
-            try ExecutionLimits.check(out.count, "INSERT … SELECT")
+            try context.checkMaterialized(out.count, "INSERT … SELECT")
         }
         return out
     }
@@ -226,7 +226,7 @@ struct DMLExecutor {
         while let values = try iterator.next() {
             guard let row = iterator.currentRow else { continue }
             targets.append((iterator.currentKey, row, values))
-            try ExecutionLimits.check(targets.count, "UPDATE/DELETE")
+            try context.checkMaterialized(targets.count, "UPDATE/DELETE")
         }
         return targets
     }

@@ -42,12 +42,21 @@ final class ExecutionContext: @unchecked Sendable {
     let now: Int64
     /// Rows scanned (reported as statistics).
     var rowsScanned = 0
+    let limits: ExecutionLimits
 
-    init(transaction: Transaction, store: TableStore, parameters: [Value], now: Int64) {
+    init(transaction: Transaction, store: TableStore, parameters: [Value], now: Int64, limits: ExecutionLimits = ExecutionLimits()) {
         self.transaction = transaction
         self.store = store
         self.parameters = parameters
         self.now = now
+        self.limits = limits
+    }
+
+    @inline(__always)
+    func checkMaterialized(_ count: Int, _ what: @autoclosure () -> String) throws {
+        guard count <= limits.maxMaterializedRows else {
+            throw RedError(.limitExceeded, "\(what()) would hold more than \(limits.maxMaterializedRows) rows in memory; narrow the query (WHERE, LIMIT) or stream it")
+        }
     }
 
     func open(_ plan: PlanNode, outerRows: [[Value]]) throws -> RowIterator {
@@ -57,18 +66,13 @@ final class ExecutionContext: @unchecked Sendable {
     func evaluation(_ outerRows: [[Value]]) -> Evaluation { Evaluation(context: self, outerRows: outerRows) }
 }
 
-/// How many rows one operator may hold in memory (a hash table's build side, a sort,
-/// the groups of an aggregate, a window's input, a materialised CTE …). Past it the
-/// statement fails with 54000 instead of exhausting the server's memory.
-enum ExecutionLimits {
-    static let maxMaterializedRows = 20_000_000
-
-    @inline(__always)
-    static func check(_ count: Int, _ what: String) throws {
-        guard count <= maxMaterializedRows else {
-            throw RedError(.limitExceeded, "\(what) would hold more than \(maxMaterializedRows) rows in memory; narrow the query (WHERE, LIMIT) or stream it")
-        }
-    }
+/// Per-statement resource limits.
+public struct ExecutionLimits: Sendable {
+    /// How many rows one operator may hold in memory (a hash table's build side, a sort,
+    /// the groups of an aggregate, a window's input, a materialised CTE …). Past it the
+    /// statement fails with 54000 instead of exhausting the server's memory.
+    public var maxMaterializedRows = 20_000_000
+    public init() {}
 }
 
 /// An iterator over rows already in memory.

@@ -34,7 +34,7 @@ final class HashJoinNode: PlanNode, @unchecked Sendable {
         while let row = try rightSource.next() {
             let index = rightRows.count
             rightRows.append(row)
-            try ExecutionLimits.check(rightRows.count, "the hash join's build side")
+            try context.checkMaterialized(rightRows.count, "the hash join's build side")
             nextInBucket.append(-1)
             if single {
                 let key = try eval.evaluate(rightKeys[0], row)
@@ -127,7 +127,7 @@ final class NestedLoopJoinNode: PlanNode, @unchecked Sendable {
         let rightSource = try right.open(context, outerRows: outerRows)
         while let row = try rightSource.next() {
             rightRows.append(row)
-            try ExecutionLimits.check(rightRows.count, "the nested loop's inner side")
+            try context.checkMaterialized(rightRows.count, "the nested loop's inner side")
         }
         var matched = [Bool](repeating: false, count: rightRows.count)
         let leftWidth = left.columns.count, rightWidth = right.columns.count
@@ -220,7 +220,7 @@ final class AggregateNode: PlanNode, @unchecked Sendable {
                     g = keys.count
                     groups[key] = g
                     keys.append([key])
-                    try ExecutionLimits.check(keys.count, "GROUP BY")
+                    try context.checkMaterialized(keys.count, "GROUP BY")
                     for call in aggregates { accumulators.append(Accumulator(call)) }
                 }
                 try accumulate(row, group: g)
@@ -234,7 +234,7 @@ final class AggregateNode: PlanNode, @unchecked Sendable {
                     g = keys.count
                     groups[key] = g
                     keys.append(key)
-                    try ExecutionLimits.check(keys.count, "GROUP BY")
+                    try context.checkMaterialized(keys.count, "GROUP BY")
                     for call in aggregates { accumulators.append(Accumulator(call)) }
                 }
                 try accumulate(row, group: g)

@@ -149,7 +149,7 @@ final class SortNode: PlanNode, @unchecked Sendable {
         var decorated: [(keys: [Value], row: [Value], order: Int)] = []
         while let row = try source.next() {
             decorated.append((try keys.map { try eval.evaluate($0.expr, row) }, row, decorated.count))
-            try ExecutionLimits.check(decorated.count, "ORDER BY")
+            try context.checkMaterialized(decorated.count, "ORDER BY")
         }
         let keys = self.keys
         decorated.sort { a, b in
@@ -176,7 +176,7 @@ final class DistinctNode: PlanNode, @unchecked Sendable {
         return ClosureIterator {
             while let row = try source.next() {
                 if seen.insert(Array(row.prefix(width))).inserted {
-                    try ExecutionLimits.check(seen.count, "DISTINCT")
+                    try context.checkMaterialized(seen.count, "DISTINCT")
                     return row
                 }
             }
@@ -223,14 +223,14 @@ final class SetOperationNode: PlanNode, @unchecked Sendable {
             for source in [l, r] {
                 while let row = try source.next() {
                     if all || seen.insert(row).inserted { out.append(row) }
-                    try ExecutionLimits.check(out.count, "UNION")
+                    try context.checkMaterialized(out.count, "UNION")
                 }
             }
         case .intersect, .except:
             var counts: [[Value]: Int] = [:]
             while let row = try r.next() {
                 counts[row, default: 0] += 1
-                try ExecutionLimits.check(counts.count, "\(op.rawValue.uppercased())")
+                try context.checkMaterialized(counts.count, "\(op.rawValue.uppercased())")
             }
             var emitted = Set<[Value]>()
             while let row = try l.next() {
@@ -269,7 +269,7 @@ final class MaterializedNode: PlanNode, @unchecked Sendable {
         var rows: [[Value]] = []
         while let row = try source.next() {
             rows.append(row)
-            try ExecutionLimits.check(rows.count, "WITH query \(name)")
+            try context.checkMaterialized(rows.count, "WITH query \(name)")
         }
         cache = rows
         return ArrayIterator(rows)

@@ -15,15 +15,18 @@ public struct StatementExecutor {
     /// Most rows a single result may hold in memory.
     public static let maxResultRows = 10_000_000
 
-    public init(transaction: Transaction, store: TableStore, parameters: [Value], now: Int64) {
+    public let limits: ExecutionLimits
+
+    public init(transaction: Transaction, store: TableStore, parameters: [Value], now: Int64, limits: ExecutionLimits = ExecutionLimits()) {
         self.transaction = transaction
         self.store = store
         self.parameters = parameters
         self.now = now
+        self.limits = limits
     }
 
     func makeContext() -> ExecutionContext {
-        ExecutionContext(transaction: transaction, store: store, parameters: parameters, now: now)
+        ExecutionContext(transaction: transaction, store: store, parameters: parameters, now: now, limits: limits)
     }
 
     /// True for statements that never write (the session can skip commit work for them).

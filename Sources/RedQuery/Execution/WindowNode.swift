@@ -51,7 +51,7 @@ final class WindowNode: PlanNode, @unchecked Sendable {
         var rows: [[Value]] = []
         while let row = try source.next() {
             rows.append(row)
-            try ExecutionLimits.check(rows.count, "the window function's input")
+            try context.checkMaterialized(rows.count, "the window function's input")
         }
         var results = [[Value]](repeating: [], count: rows.count)
         for call in calls {
