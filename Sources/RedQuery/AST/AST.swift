@@ -86,6 +86,8 @@ public indirect enum TableRef: Sendable, Equatable {
     /// A set-returning function in FROM: `generate_series(1, 10) AS g [(x)]`.
     case function(FunctionCall, alias: String?, columns: [String])
     case join(TableRef, TableRef, JoinKind, on: Expr?)
+    /// `a JOIN b USING (k, …)`: equality on the named columns, which appear once.
+    case joinUsing(TableRef, TableRef, JoinKind, columns: [String])
 }
 
 public enum JoinKind: String, Sendable, Equatable { case inner, left, right, full, cross }

@@ -175,12 +175,24 @@ extension Parser {
             else if acceptKeyword("left") { _ = acceptKeyword("outer"); try expectKeyword("join"); kind = .left }
             else if acceptKeyword("right") { _ = acceptKeyword("outer"); try expectKeyword("join"); kind = .right }
             else if acceptKeyword("full") { _ = acceptKeyword("outer"); try expectKeyword("join"); kind = .full }
-            else if isKeyword("natural") { throw RedError(.featureNotSupported, "NATURAL JOIN is not supported; write the ON condition") }
+            else if acceptKeyword("natural") {
+                // NATURAL [INNER|LEFT|RIGHT] JOIN = USING every column name both sides share.
+                var naturalKind = JoinKind.inner
+                if acceptKeyword("left") { naturalKind = .left } else if acceptKeyword("right") { naturalKind = .right }
+                else if acceptKeyword("full") { naturalKind = .full } else { _ = acceptKeyword("inner") }
+                _ = acceptKeyword("outer")
+                try expectKeyword("join")
+                left = .joinUsing(left, try parseTablePrimary(), naturalKind, columns: [])
+                continue
+            }
             else { break }
             let right = try parseTablePrimary()
             var condition: Expr?
             if kind != .cross {
-                if acceptKeyword("using") { throw RedError(.featureNotSupported, "JOIN … USING is not supported yet; write ON a.x = b.x") }
+                if acceptKeyword("using") {
+                    left = .joinUsing(left, right, kind, columns: try parseNameList())
+                    continue
+                }
                 try expectKeyword("on")
                 condition = try parseExpression()
             }

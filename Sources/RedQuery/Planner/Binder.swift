@@ -9,6 +9,9 @@ final class Scope: @unchecked Sendable {
     var captured = Set<Int>()
     /// Every position any bound expression reads (table scans skip decoding the rest).
     var used = Set<Int>()
+    /// The positions `*` expands to, in order, when it is not simply every visible column
+    /// (JOIN … USING lists its merged columns first, once).
+    var starOrder: [Int]?
 
     init(_ columns: [ScopeColumn], parent: Scope?) {
         self.columns = columns

@@ -32,9 +32,19 @@ extension Planner {
 
     func planFrom(_ from: TableRef, whereClause: Expr?, outer: Scope?) throws -> (PlanNode, Scope, JoinTree) {
         var offset = 0
+        let enclosingMerges = usingMerges  // a FROM subquery plans its own FROM clause in the middle of ours
+        usingMerges = []
         let tree = try buildTree(from, &offset, outer: outer)
+        let merges = usingMerges
+        usingMerges = enclosingMerges
         var columns: [ScopeColumn] = []
         collectColumns(tree, &columns)
+        // JOIN … USING: the duplicate of each merged column is hidden, and `*` lists merged columns first.
+        var mergedFirst: [Int] = []
+        for merge in merges {
+            columns[merge.hidden].hidden = true
+            if !mergedFirst.contains(merge.kept) { mergedFirst.append(merge.kept) }
+        }
         var seen = Set<String>()
         for leaf in leaves(tree) {
             guard let qualifier = leaf.plan.columns.first?.qualifier else { continue }
@@ -43,6 +53,9 @@ extension Planner {
             }
         }
         let scope = Scope(columns, parent: outer)
+        if !mergedFirst.isEmpty {
+            scope.starOrder = mergedFirst + columns.indices.filter { !columns[$0].hidden && !mergedFirst.contains($0) }
+        }
         var pushed: [BoundExpr] = []
         if let whereClause {
             pushed = try bind(whereClause, BindingContext(scope: scope, aggregatesForbiddenIn: "WHERE")).conjuncts
@@ -86,6 +99,39 @@ extension Planner {
             let left = try buildTree(l, &offset, outer: outer)
             let right = try buildTree(r, &offset, outer: outer)
             return .join(left, right, kind, on)
+        case .joinUsing(let l, let r, let kind, let names):
+            guard kind != .full else {
+                throw RedError(.featureNotSupported, "FULL JOIN … USING is not supported yet; write ON a.x = b.x and COALESCE the columns")
+            }
+            let left = try buildTree(l, &offset, outer: outer)
+            let right = try buildTree(r, &offset, outer: outer)
+            var leftColumns: [ScopeColumn] = [], rightColumns: [ScopeColumn] = []
+            collectColumns(left, &leftColumns)
+            collectColumns(right, &rightColumns)
+            var condition: Expr?
+            var names = names
+            if names.isEmpty {  // NATURAL: the user columns both sides have
+                let rightNames = Set(rightColumns.filter { !$0.hidden }.map(\.name))
+                var seen = Set<String>()
+                names = leftColumns.filter { !$0.hidden && rightNames.contains($0.name) }.map(\.name).filter { seen.insert($0).inserted }
+            }
+            if names.isEmpty { return .join(left, right, kind == .inner ? .cross : kind, nil) }
+            for name in names {
+                func find(_ columns: [ScopeColumn], _ side: String) throws -> Int {
+                    let hits = columns.indices.filter { columns[$0].name == name && !columns[$0].hidden }
+                    guard let first = hits.first else {
+                        throw RedError(.undefinedColumn, "column \"\(name)\" specified in USING clause does not exist in \(side) table")
+                    }
+                    return first
+                }
+                let li = try find(leftColumns, "left"), ri = try find(rightColumns, "right")
+                let lq = leftColumns[li].qualifier, rq = rightColumns[ri].qualifier
+                let equality = Expr.binary("=", .column((lq.map { [$0] } ?? []) + [name]), .column((rq.map { [$0] } ?? []) + [name]))
+                condition = condition.map { .binary("and", $0, equality) } ?? equality
+                let leftPosition = left.range.lowerBound + li, rightPosition = right.range.lowerBound + ri
+                usingMerges.append(kind == .right ? (kept: rightPosition, hidden: leftPosition) : (kept: leftPosition, hidden: rightPosition))
+            }
+            return .join(left, right, kind, condition)
         default:
             let plan = try planLeaf(ref, outer: outer)
             defer { offset += plan.columns.count }
@@ -125,7 +171,7 @@ extension Planner {
             let qualifier = alias ?? "generate_series"
             guard names.count <= 1 else { throw RedError(.syntaxError, "table \"\(qualifier)\" has 1 column available but \(names.count) columns specified") }
             return GenerateSeriesNode(arguments: arguments, column: ScopeColumn(qualifier: qualifier, name: names.first ?? alias ?? "generate_series", type: .integer))
-        case .join:
+        case .join, .joinUsing:
             preconditionFailure("joins are handled by buildTree")
         }
     }

@@ -16,6 +16,8 @@ final class Planner {
     var cteFrames: [[String: MaterializedNode]] = []
     /// Views being expanded (to refuse a view that reads itself).
     var expandingViews: Set<String> = []
+    /// JOIN … USING column pairs found while building the current FROM clause (kept, hidden positions).
+    var usingMerges: [(kept: Int, hidden: Int)] = []
 
     init(context: ExecutionContext) { self.context = context }
 
@@ -143,7 +145,9 @@ final class Planner {
         for item in select.items {
             if case .star(let qualifier) = item.expr {
                 if aggregation != nil { throw RedError(.groupingError, "SELECT * cannot be combined with GROUP BY or aggregates; name the grouped columns") }
-                let matching = scope.columns.indices.filter { !scope.columns[$0].hidden && (qualifier == nil || scope.columns[$0].qualifier == qualifier) }
+                let order = qualifier == nil ? (scope.starOrder ?? Array(scope.columns.indices)) : Array(scope.columns.indices)
+                let matching = order.filter { (!scope.columns[$0].hidden || qualifier != nil && scope.starOrder != nil && scope.columns[$0].qualifier == qualifier && !Self.isSystemColumn(scope.columns[$0]))
+                    && (qualifier == nil || scope.columns[$0].qualifier == qualifier) }
                 if let qualifier, matching.isEmpty, !scope.columns.contains(where: { $0.qualifier == qualifier }) {
                     throw RedError(.undefinedCollection, "missing FROM-clause entry for table \"\(qualifier)\"")
                 }
@@ -223,6 +227,11 @@ final class Planner {
         if !sortKeys.isEmpty, !sortSatisfied { plan = SortNode(plan, sortKeys) }
         if !hiddenExprs.isEmpty { plan = TrimNode(plan, width: outputColumns.count) }
         return plan
+    }
+
+    /// Hidden columns every row carries (`rid`, times, metadata) as opposed to a USING duplicate.
+    static func isSystemColumn(_ c: ScopeColumn) -> Bool {
+        ["rid", "created_at", "updated_at", "_metadata", "_collection", "_kind", "_entity_id", "tenant", "_score"].contains(c.name)
     }
 
     /// The table scan at the bottom of a plain filter chain, if the plan is one.

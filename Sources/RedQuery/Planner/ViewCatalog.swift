@@ -97,6 +97,7 @@ struct QueryNames {
         case .subquery(let q, _, _): visit(q)
         case .function(let call, _, _): for a in call.arguments { visit(a) }
         case .join(let l, let r, _, let on): visit(l); visit(r); if let on { visit(on) }
+        case .joinUsing(let l, let r, _, let names): visit(l); visit(r); columns.formUnion(names)
         }
     }
 
