@@ -38,6 +38,18 @@ public struct FunctionCall: Sendable, Equatable {
     /// `count(*)`.
     public var star: Bool
     public var over: WindowSpec?
+    /// Aggregates: `FILTER (WHERE …)`.
+    public var filter: Expr? = nil
+    /// Aggregates: `ORDER BY …` inside the call (`string_agg(x, ',' ORDER BY y)`).
+    public var orderBy: [OrderItem] = []
+
+    public init(name: String, arguments: [Expr], distinct: Bool, star: Bool, over: WindowSpec? = nil) {
+        self.name = name
+        self.arguments = arguments
+        self.distinct = distinct
+        self.star = star
+        self.over = over
+    }
 }
 
 public struct WindowSpec: Sendable, Equatable {
@@ -94,6 +106,8 @@ public enum JoinKind: String, Sendable, Equatable { case inner, left, right, ful
 
 public struct Select: Sendable, Equatable {
     public var distinct = false
+    /// `DISTINCT ON (…)`: the first row (in ORDER BY order) of each distinct key.
+    public var distinctOn: [Expr] = []
     public var items: [SelectItem] = []
     public var from: TableRef?
     public var whereClause: Expr?

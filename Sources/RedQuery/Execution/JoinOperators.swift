@@ -195,6 +195,13 @@ final class AggregateNode: PlanNode, @unchecked Sendable {
             let base = g * aggregateCount
             for a in 0..<aggregateCount {
                 let call = aggregates[a]
+                if let filter = call.filter, try Evaluation.truth(try eval.evaluate(filter, row)) != true { continue }
+                if !call.orderBy.isEmpty {
+                    let args = try call.arguments.map { try eval.evaluate($0, row) }
+                    let keys = try call.orderBy.map { try eval.evaluate($0.expr, row) }
+                    accumulators[base + a].ordered.append((args, keys))
+                    continue
+                }
                 switch call.arguments.count {
                 case 0: try accumulators[base + a].add(single: .null)
                 case 1: try accumulators[base + a].add(single: try eval.evaluate(call.arguments[0], row))

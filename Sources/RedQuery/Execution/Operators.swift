@@ -162,20 +162,22 @@ final class SortNode: PlanNode, @unchecked Sendable {
     func explain(_ depth: Int) -> [String] { [line(depth, "Sort")] + input.explain(depth + 1) }
 }
 
-/// Removes duplicate rows over the first `width` columns (NULLs equal, as DISTINCT requires).
+/// Removes duplicate rows over the first `width` columns (NULLs equal, as DISTINCT requires),
+/// or — DISTINCT ON — keeps the first row of each distinct value of `keyPositions`.
 final class DistinctNode: PlanNode, @unchecked Sendable {
     let input: PlanNode
-    let width: Int
+    let keyPositions: [Int]
     var columns: [ScopeColumn] { input.columns }
-    init(_ input: PlanNode, width: Int) { self.input = input; self.width = width }
+    init(_ input: PlanNode, width: Int) { self.input = input; self.keyPositions = Array(0..<width) }
+    init(_ input: PlanNode, keyPositions: [Int]) { self.input = input; self.keyPositions = keyPositions }
 
     func open(_ context: ExecutionContext, outerRows: [[Value]]) throws -> RowIterator {
         let source = try input.open(context, outerRows: outerRows)
         var seen = Set<[Value]>()
-        let width = self.width
+        let keyPositions = self.keyPositions
         return ClosureIterator {
             while let row = try source.next() {
-                if seen.insert(Array(row.prefix(width))).inserted {
+                if seen.insert(keyPositions.map { row[$0] }).inserted {
                     try context.checkMaterialized(seen.count, "DISTINCT")
                     return row
                 }

@@ -40,6 +40,10 @@ struct AggregateCall: Sendable {
     let kind: AggregateKind
     let arguments: [BoundExpr]
     let distinct: Bool
+    /// `FILTER (WHERE …)`: rows where it is not true are skipped.
+    var filter: BoundExpr? = nil
+    /// `ORDER BY` inside the call: inputs are ordered before the result is computed.
+    var orderBy: [SortKey] = []
 }
 
 struct Accumulator {
@@ -58,6 +62,8 @@ struct Accumulator {
     var mean: Double = 0
     var m2: Double = 0
     var seen: Set<Value> = []
+    /// With ORDER BY inside the call: the inputs and their sort keys, folded at `result()`.
+    var ordered: [(arguments: [Value], keys: [Value])] = []
 
     init(_ call: AggregateCall) { self.call = call }
 
@@ -116,6 +122,20 @@ struct Accumulator {
     }
 
     func result() throws -> Value {
+        if !call.orderBy.isEmpty {
+            var folded = Accumulator(AggregateCall(kind: call.kind, arguments: call.arguments, distinct: call.distinct))
+            let keys = call.orderBy
+            let sorted = ordered.enumerated().sorted { a, b in
+                let c = SortNode.compare(a.element.keys, b.element.keys, keys)
+                return c != 0 ? c < 0 : a.offset < b.offset
+            }
+            for entry in sorted { try folded.add(entry.element.arguments) }
+            return try folded.resultIgnoringOrder()
+        }
+        return try resultIgnoringOrder()
+    }
+
+    func resultIgnoringOrder() throws -> Value {
         switch call.kind {
         case .count, .countStar: return .integer(count)
         case .sum:

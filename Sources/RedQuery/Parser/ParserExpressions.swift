@@ -326,10 +326,18 @@ extension Parser {
                     while acceptSymbol(",") { call.arguments.append(try parseExpression()) }
                 }
             }
-            if acceptKeyword("order") { throw RedError(.featureNotSupported, "ORDER BY inside an aggregate call is not supported yet") }
+            if acceptKeyword("order") {
+                try expectKeyword("by")
+                call.orderBy = try parseOrderItems()
+            }
         }
         try expectSymbol(")")
-        if acceptKeyword("filter") { throw RedError(.featureNotSupported, "aggregate FILTER clauses are not supported yet") }
+        if acceptKeyword("filter") {
+            try expectSymbol("(")
+            try expectKeyword("where")
+            call.filter = try parseExpression()
+            try expectSymbol(")")
+        }
         if acceptKeyword("over") {
             if case .identifier(let name, _) = current.kind, !isSymbol("(") {
                 advance()

@@ -92,8 +92,13 @@ extension Parser {
         try expectKeyword("select")
         var select = Select()
         if acceptKeyword("distinct") {
-            if isKeyword("on") { throw RedError(.featureNotSupported, "SELECT DISTINCT ON is not supported yet") }
-            select.distinct = true
+            if acceptKeyword("on") {
+                try expectSymbol("(")
+                repeat { select.distinctOn.append(try parseExpression()) } while acceptSymbol(",")
+                try expectSymbol(")")
+            } else {
+                select.distinct = true
+            }
         } else {
             _ = acceptKeyword("all")
         }

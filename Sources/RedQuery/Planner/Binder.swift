@@ -198,7 +198,10 @@ extension Planner {
             throw RedError(.undefinedFunction, "function \(call.name)(\(staticType(first, inner).rawValue)) does not exist")
         }
         if !call.star, arguments.isEmpty { throw RedError(.undefinedFunction, "function \(call.name)() needs an argument") }
-        aggregation.calls.append(AggregateCall(kind: kind, arguments: arguments, distinct: call.distinct))
+        var bound = AggregateCall(kind: kind, arguments: arguments, distinct: call.distinct)
+        bound.filter = try call.filter.map { try bind($0, inner) }
+        bound.orderBy = try call.orderBy.map { SortKey(expr: try bind($0.expr, inner), descending: $0.descending, nullsFirst: $0.nullsFirst ?? $0.descending) }
+        aggregation.calls.append(bound)
         aggregation.callASTs.append(call)
         return .column(groupCount + aggregation.calls.count - 1)
     }
@@ -211,6 +214,9 @@ extension Planner {
             if !written.orderBy.isEmpty, !base.orderBy.isEmpty { throw RedError(.windowingError, "cannot override ORDER BY clause of window \"\(name)\"") }
             spec = WindowSpec(partitionBy: base.partitionBy, orderBy: written.orderBy.isEmpty ? base.orderBy : written.orderBy,
                               frame: written.frame ?? base.frame)
+        }
+        if call.filter != nil || !call.orderBy.isEmpty {
+            throw RedError(.featureNotSupported, "FILTER and ORDER BY inside a window function call are not supported yet")
         }
         guard let windows = ctx.windows else {
             throw RedError(.windowingError, "window functions are not allowed in \(ctx.aggregatesForbiddenIn ?? "this context")")

@@ -200,6 +200,18 @@ final class Planner {
             }
         }
         if let tree { pruneColumns(tree, used: scope.used) }
+        // DISTINCT ON keys: select-list items where they match, otherwise extra hidden columns.
+        var distinctOnPositions: [Int] = []
+        for expr in select.distinctOn {
+            if case .literal(.integer(let k)) = expr, k >= 1, Int(k) <= outputExprs.count {
+                distinctOnPositions.append(Int(k) - 1)
+            } else if let i = outputASTs.firstIndex(of: expr) {
+                distinctOnPositions.append(i)
+            } else {
+                hiddenExprs.append(try bind(expr, ctx))
+                distinctOnPositions.append(outputExprs.count + hiddenExprs.count - 1)
+            }
+        }
         // Assemble: aggregate, having, windows, projection.
         var baseWidth = inputScope.columns.count
         if let aggregation {
@@ -225,6 +237,7 @@ final class Planner {
         plan = ProjectNode(plan, projection, outputColumns + hiddenExprs.map { _ in ScopeColumn(qualifier: nil, name: "?sort?", type: .any) })
         if select.distinct { plan = DistinctNode(plan, width: outputColumns.count) }
         if !sortKeys.isEmpty, !sortSatisfied { plan = SortNode(plan, sortKeys) }
+        if !distinctOnPositions.isEmpty { plan = DistinctNode(plan, keyPositions: distinctOnPositions) }
         if !hiddenExprs.isEmpty { plan = TrimNode(plan, width: outputColumns.count) }
         return plan
     }

@@ -80,6 +80,7 @@ struct QueryNames {
         switch body {
         case .select(let s):
             for item in s.items { visit(item.expr) }
+            for e in s.distinctOn { visit(e) }
             if let from = s.from { visit(from) }
             if let w = s.whereClause { visit(w) }
             for g in s.groupBy { visit(g) }
@@ -118,6 +119,8 @@ struct QueryNames {
             if let other { visit(other) }
         case .function(let call):
             for a in call.arguments { visit(a) }
+            if let f = call.filter { visit(f) }
+            for o in call.orderBy { visit(o.expr) }
             if let over = call.over {
                 for p in over.partitionBy { visit(p) }
                 for o in over.orderBy { visit(o.expr) }
