@@ -131,6 +131,8 @@ public struct CommonTableExpression: Sendable, Equatable {
     public var name: String
     public var columns: [String]
     public var query: Query
+    /// Declared under `WITH RECURSIVE`: its query may read its own rows.
+    public var recursive = false
 }
 
 public struct Query: Sendable, Equatable {

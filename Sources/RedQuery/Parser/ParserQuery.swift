@@ -7,7 +7,7 @@ extension Parser {
         defer { leave() }
         var ctes: [CommonTableExpression] = []
         if acceptKeyword("with") {
-            if acceptKeyword("recursive") { throw RedError(.featureNotSupported, "WITH RECURSIVE is not supported yet") }
+            let recursive = acceptKeyword("recursive")
             repeat {
                 let name = try parseIdentifier(what: "CTE name")
                 var columns: [String] = []
@@ -17,7 +17,7 @@ extension Parser {
                 try expectSymbol("(")
                 let query = try parseQuery()
                 try expectSymbol(")")
-                ctes.append(CommonTableExpression(name: name, columns: columns, query: query))
+                ctes.append(CommonTableExpression(name: name, columns: columns, query: query, recursive: recursive))
             } while acceptSymbol(",")
         }
         var query = Query(with: ctes, body: try parseSetExpression(precedence: 0))

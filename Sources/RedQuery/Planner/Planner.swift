@@ -13,7 +13,7 @@ final class Planner {
     let context: ExecutionContext
     var parameterCount = 0
     /// WITH names visible at each query level (innermost last).
-    var cteFrames: [[String: MaterializedNode]] = []
+    var cteFrames: [[String: PlanNode]] = []
     /// Views being expanded (to refuse a view that reads itself).
     var expandingViews: Set<String> = []
     /// JOIN … USING column pairs found while building the current FROM clause (kept, hidden positions).
@@ -24,18 +24,27 @@ final class Planner {
     // MARK: Queries
 
     func planQuery(_ query: Query, outer: Scope?) throws -> PlanNode {
-        var frame: [String: MaterializedNode] = [:]
+        var frame: [String: PlanNode] = [:]
         cteFrames.append(frame)
         defer { cteFrames.removeLast() }
         for cte in query.with {
-            let plan = try planQuery(cte.query, outer: outer)
-            var columns = plan.columns.map { ScopeColumn(qualifier: cte.name, name: $0.name, type: $0.type) }
-            if !cte.columns.isEmpty {
-                guard cte.columns.count <= columns.count else {
-                    throw RedError(.syntaxError, "WITH query \"\(cte.name)\" has \(columns.count) columns available but \(cte.columns.count) columns specified")
+            let plan: PlanNode
+            if cte.recursive, cte.query.with.isEmpty, cte.query.orderBy.isEmpty, cte.query.limit == nil,
+               case .setOperation(.union, let all, let anchorBody, let recursiveBody) = cte.query.body {
+                // Anchor first (it cannot see the CTE), then the recursive term reading the working table.
+                let anchor = try planBody(anchorBody, outer: outer)
+                let working = WorkingTableNode(columns: try Self.cteColumns(anchor.columns, cte))
+                frame[cte.name] = working
+                cteFrames[cteFrames.count - 1] = frame
+                let step = try planBody(recursiveBody, outer: outer)
+                guard step.columns.count == anchor.columns.count else {
+                    throw RedError(.syntaxError, "each UNION query must have the same number of columns")
                 }
-                for (i, name) in cte.columns.enumerated() { columns[i].name = name }
+                plan = RecursiveUnionNode(anchor: anchor, step: step, working: working, all: all)
+            } else {
+                plan = try planQuery(cte.query, outer: outer)
             }
+            let columns = try Self.cteColumns(plan.columns, cte)
             frame[cte.name] = MaterializedNode(plan, name: cte.name, columns: columns)
             cteFrames[cteFrames.count - 1] = frame
         }
@@ -52,6 +61,16 @@ final class Planner {
             plan = LimitNode(plan, limit: try query.limit.map { try bind($0, ctx) }, offset: try query.offset.map { try bind($0, ctx) })
         }
         return plan
+    }
+
+    /// A CTE's columns under its name, renamed by its column list.
+    static func cteColumns(_ planned: [ScopeColumn], _ cte: CommonTableExpression) throws -> [ScopeColumn] {
+        var columns = planned.map { ScopeColumn(qualifier: cte.name, name: $0.name, type: $0.type) }
+        guard cte.columns.count <= columns.count else {
+            throw RedError(.syntaxError, "WITH query \"\(cte.name)\" has \(columns.count) columns available but \(cte.columns.count) columns specified")
+        }
+        for (i, name) in cte.columns.enumerated() { columns[i].name = name }
+        return columns
     }
 
     func planBody(_ body: QueryBody, outer: Scope?) throws -> PlanNode {
