@@ -210,8 +210,10 @@ public enum KVCommand: Sendable, Equatable {
 public indirect enum Statement: Sendable, Equatable {
     case query(Query)
     case insert(InsertStatement)
-    case update(table: String, alias: String?, assignments: [Assignment], whereClause: Expr?, returning: [SelectItem]?)
-    case delete(table: String, alias: String?, whereClause: Expr?, returning: [SelectItem]?)
+    /// `from`: PostgreSQL's `UPDATE … FROM other tables`.
+    case update(table: String, alias: String?, assignments: [Assignment], from: TableRef?, whereClause: Expr?, returning: [SelectItem]?)
+    /// `using`: PostgreSQL's `DELETE … USING other tables`.
+    case delete(table: String, alias: String?, using: TableRef?, whereClause: Expr?, returning: [SelectItem]?)
     case createTable(name: String, ifNotExists: Bool, columns: [ColumnSpec], appendOnly: Bool, ttlMilliseconds: Int64?)
     case createCollection(name: String, model: InsertModel, ifNotExists: Bool)
     case dropTable(names: [String], ifExists: Bool, kind: String, cascade: Bool)

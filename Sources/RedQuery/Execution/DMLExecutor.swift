@@ -231,19 +231,51 @@ struct DMLExecutor {
         return targets
     }
 
-    func update(table: String, alias: String?, assignments: [Assignment], whereClause: Expr?, returning: [SelectItem]?) throws -> QueryResult {
-        let planner = Planner(context: context)
-        let scan = try targetScan(table: table, alias: alias, whereClause: whereClause, planner: planner)
-        let handle = scan.handle
-        if handle.schema.appendOnly {
-            throw RedError(.invalidOperation, "table \"\(table)\" is APPEND ONLY: UPDATE is not allowed")
+    /// The rows an UPDATE/DELETE touches and the scope its expressions see: the target
+    /// table's rows, or (with FROM/USING) the target joined with the other tables, one
+    /// row per target row (the first match, as PostgreSQL leaves it unspecified).
+    func targets(table: String, alias: String?, joined: TableRef?, whereClause: Expr?, planner: Planner,
+                 statement: String) throws -> (handle: TableHandle, scope: Scope, rows: [(key: [UInt8], row: StoredRow, values: [Value])]) {
+        guard let joined else {
+            let scan = try targetScan(table: table, alias: alias, whereClause: whereClause, planner: planner)
+            try refuseAppendOnly(scan.handle, statement)
+            return (scan.handle, Scope(scan.columns, parent: nil), try collectTargets(scan))
         }
-        let scope = Scope(scan.columns, parent: nil)
+        let handle = try writableTarget(table)
+        try refuseAppendOnly(handle, statement)
+        guard handle.schema.model == .table else {
+            throw RedError(.featureNotSupported, "\(statement) with \(statement == "UPDATE" ? "FROM" : "USING") works on tables; \(table) is a \(handle.schema.model.rawValue) collection")
+        }
+        let (plan, scope, _) = try planner.planFrom(.join(.table(table, alias: alias), joined, .cross, on: nil), whereClause: whereClause, outer: nil)
+        let ridPosition = handle.schema.columns.count  // the target is the first input; its hidden rid follows its columns
+        let iterator = try context.open(plan, outerRows: [])
+        var seen = Set<Int64>()
+        var rows: [(key: [UInt8], row: StoredRow, values: [Value])] = []
+        while let values = try iterator.next() {
+            guard case .integer(let rid) = values[ridPosition], seen.insert(rid).inserted,
+                  let stored = try store.get(tx, handle, rid: rid) else { continue }
+            rows.append((StoredRow.key(rid: rid), stored, values))
+            try context.checkMaterialized(rows.count, statement)
+        }
+        return (handle, scope, rows)
+    }
+
+    func refuseAppendOnly(_ handle: TableHandle, _ statement: String) throws {
+        if handle.schema.appendOnly {
+            throw RedError(.invalidOperation, "table \"\(handle.name)\" is APPEND ONLY: \(statement) is not allowed")
+        }
+    }
+
+    func update(table: String, alias: String?, assignments: [Assignment], from: TableRef?, whereClause: Expr?,
+                returning: [SelectItem]?) throws -> QueryResult {
+        let planner = Planner(context: context)
+        let (handle, scope, targets) = try self.targets(table: table, alias: alias, joined: from, whereClause: whereClause,
+                                                        planner: planner, statement: "UPDATE")
         let ctx = BindingContext(scope: scope, aggregatesForbiddenIn: "UPDATE")
         var defaults = DefaultValues(planner: planner, context: context)
         let bound = try bindAssignments(assignments, handle: handle, ctx: ctx, planner: planner)
-        let returningExprs = try returning.map { try bindReturning($0, handle: handle, alias: alias, planner: planner) }
-        let targets = try collectTargets(scan)
+        let returningExprs = try returning.map { try bindReturning($0, scope: scope, planner: planner) }
+        let targetWidth = TableScanNode.columns(of: handle.schema, qualifier: nil).count
         let eval = context.evaluation([])
         var returned: [[Value]] = []
         // Validate every new row before writing any (the statement is atomic either way; this keeps errors early).
@@ -259,22 +291,20 @@ struct DMLExecutor {
                 try store.update(tx, handle, old: u.old, new: u.new, now: context.now)
             }
             if let returningExprs {
-                let values = TableScanNode.values(of: u.new, key: u.key, schema: handle.schema)
+                // The new row in place of the old one; joined tables' columns stay as matched.
+                let joinedValues = targets.first { $0.key == u.key }.map { Array($0.values.dropFirst(targetWidth)) } ?? []
+                let values = TableScanNode.values(of: u.new, key: u.key, schema: handle.schema) + joinedValues
                 returned.append(try returningExprs.exprs.map { try eval.evaluate($0, values) })
             }
         }
         return finish(type: "update", tag: "UPDATE \(updates.count)", affected: updates.count, returning: returningExprs, rows: returned)
     }
 
-    func delete(table: String, alias: String?, whereClause: Expr?, returning: [SelectItem]?) throws -> QueryResult {
+    func delete(table: String, alias: String?, using: TableRef?, whereClause: Expr?, returning: [SelectItem]?) throws -> QueryResult {
         let planner = Planner(context: context)
-        let scan = try targetScan(table: table, alias: alias, whereClause: whereClause, planner: planner)
-        let handle = scan.handle
-        if handle.schema.appendOnly {
-            throw RedError(.invalidOperation, "table \"\(table)\" is APPEND ONLY: DELETE is not allowed")
-        }
-        let returningExprs = try returning.map { try bindReturning($0, handle: handle, alias: alias, planner: planner) }
-        let targets = try collectTargets(scan)
+        let (handle, scope, targets) = try self.targets(table: table, alias: alias, joined: using, whereClause: whereClause,
+                                                        planner: planner, statement: "DELETE")
+        let returningExprs = try returning.map { try bindReturning($0, scope: scope, planner: planner) }
         let eval = context.evaluation([])
         var returned: [[Value]] = []
         for target in targets {
@@ -364,8 +394,11 @@ struct DMLExecutor {
     }
 
     func bindReturning(_ items: [SelectItem], handle: TableHandle, alias: String?, planner: Planner) throws -> Returning {
-        let columns = TableScanNode.columns(of: handle.schema, qualifier: alias ?? handle.name)
-        let scope = Scope(columns, parent: nil)
+        try bindReturning(items, scope: Scope(TableScanNode.columns(of: handle.schema, qualifier: alias ?? handle.name), parent: nil), planner: planner)
+    }
+
+    func bindReturning(_ items: [SelectItem], scope: Scope, planner: Planner) throws -> Returning {
+        let columns = scope.columns
         let ctx = BindingContext(scope: scope, aggregatesForbiddenIn: "RETURNING")
         var exprs: [BoundExpr] = []
         var out: [ScopeColumn] = []

@@ -49,10 +49,11 @@ public struct StatementExecutor {
         case .explain(let inner):
             return try explain(inner, context)
         case .insert(let insert): return try DMLExecutor(context: context).insert(insert)
-        case .update(let table, let alias, let assignments, let whereClause, let returning):
-            return try DMLExecutor(context: context).update(table: table, alias: alias, assignments: assignments, whereClause: whereClause, returning: returning)
-        case .delete(let table, let alias, let whereClause, let returning):
-            return try DMLExecutor(context: context).delete(table: table, alias: alias, whereClause: whereClause, returning: returning)
+        case .update(let table, let alias, let assignments, let from, let whereClause, let returning):
+            return try DMLExecutor(context: context).update(table: table, alias: alias, assignments: assignments, from: from,
+                                                            whereClause: whereClause, returning: returning)
+        case .delete(let table, let alias, let using, let whereClause, let returning):
+            return try DMLExecutor(context: context).delete(table: table, alias: alias, using: using, whereClause: whereClause, returning: returning)
         case .kv(let command): return try KVExecutor(context: context).execute(command)
         case .begin, .commit, .rollback, .savepoint, .releaseSavepoint, .rollbackToSavepoint:
             throw RedError(.internalError, "transaction control must be handled by the session")
@@ -108,7 +109,7 @@ public struct StatementExecutor {
         let lines: [String]
         switch statement {
         case .query(let query): lines = try planner.planQuery(query, outer: nil).explain(0)
-        case .update(let table, let alias, _, let whereClause, _), .delete(let table, let alias, let whereClause, _):
+        case .update(let table, let alias, _, nil, let whereClause, _), .delete(let table, let alias, nil, let whereClause, _):
             let scan = try DMLExecutor(context: context).targetScan(table: table, alias: alias, whereClause: whereClause, planner: planner)
             lines = ["\(statement.isUpdate ? "Update" : "Delete") on \(table)"] + scan.explain(1)
         case .insert(let insert):

@@ -317,8 +317,9 @@ public struct Parser {
         if acceptKeyword("as") { alias = try parseIdentifier() } else if case .identifier(let s, _) = current.kind, !Self.reserved.contains(s) { alias = s; advance() }
         try expectKeyword("set")
         let assignments = try parseAssignments()
+        let from = acceptKeyword("from") ? try parseFromList() : nil
         let whereClause = acceptKeyword("where") ? try parseExpression() : nil
-        return .update(table: table, alias: alias, assignments: assignments, whereClause: whereClause, returning: try parseReturning())
+        return .update(table: table, alias: alias, assignments: assignments, from: from, whereClause: whereClause, returning: try parseReturning())
     }
 
     /// `col [op]= expr | DEFAULT {, …}` (UPDATE … SET and ON CONFLICT DO UPDATE SET).
@@ -345,8 +346,9 @@ public struct Parser {
         let table = try parseIdentifier(what: "table name")
         var alias: String?
         if acceptKeyword("as") { alias = try parseIdentifier() } else if case .identifier(let s, _) = current.kind, !Self.reserved.contains(s) { alias = s; advance() }
+        let using = acceptKeyword("using") ? try parseFromList() : nil
         let whereClause = acceptKeyword("where") ? try parseExpression() : nil
-        return .delete(table: table, alias: alias, whereClause: whereClause, returning: try parseReturning())
+        return .delete(table: table, alias: alias, using: using, whereClause: whereClause, returning: try parseReturning())
     }
 
     mutating func parseIfNotExists() throws -> Bool {
