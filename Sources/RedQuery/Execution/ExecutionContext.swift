@@ -11,6 +11,12 @@ struct ScopeColumn: Sendable {
     var hidden = false
     /// A document collection's body: unknown names in its scope resolve to fields inside it.
     var isDocumentBody = false
+    /// The second copy of a JOIN … USING column: left out of `*`, and an unqualified name
+    /// means the other copy; `table.column` and `table.*` still reach it.
+    var mergedAway = false
+
+    /// Part of an unqualified `*`.
+    var inStar: Bool { !hidden && !mergedAway }
 }
 
 /// A row source: the pull interface every operator implements.

@@ -265,7 +265,7 @@ extension Planner {
         }
         func unique(_ candidates: [Int], _ shown: String) throws -> Int? {
             if candidates.count > 1 {
-                let visible = candidates.filter { !scope.columns[$0].hidden }
+                let visible = candidates.filter { scope.columns[$0].inStar }
                 if visible.count == 1 { return visible[0] }
                 throw RedError(.ambiguousColumn, "column reference \"\(shown)\" is ambiguous")
             }

@@ -39,10 +39,10 @@ extension Planner {
         usingMerges = enclosingMerges
         var columns: [ScopeColumn] = []
         collectColumns(tree, &columns)
-        // JOIN … USING: the duplicate of each merged column is hidden, and `*` lists merged columns first.
+        // JOIN … USING: the duplicate of each merged column is merged away, and `*` lists merged columns first.
         var mergedFirst: [Int] = []
         for merge in merges {
-            columns[merge.hidden].hidden = true
+            columns[merge.hidden].mergedAway = true
             if !mergedFirst.contains(merge.kept) { mergedFirst.append(merge.kept) }
         }
         var seen = Set<String>()
@@ -54,7 +54,7 @@ extension Planner {
         }
         let scope = Scope(columns, parent: outer)
         if !mergedFirst.isEmpty {
-            scope.starOrder = mergedFirst + columns.indices.filter { !columns[$0].hidden && !mergedFirst.contains($0) }
+            scope.starOrder = mergedFirst + columns.indices.filter { columns[$0].inStar && !mergedFirst.contains($0) }
         }
         var pushed: [BoundExpr] = []
         if let whereClause {

@@ -164,9 +164,12 @@ final class Planner {
         for item in select.items {
             if case .star(let qualifier) = item.expr {
                 if aggregation != nil { throw RedError(.groupingError, "SELECT * cannot be combined with GROUP BY or aggregates; name the grouped columns") }
-                let order = qualifier == nil ? (scope.starOrder ?? Array(scope.columns.indices)) : Array(scope.columns.indices)
-                let matching = order.filter { (!scope.columns[$0].hidden || qualifier != nil && scope.starOrder != nil && scope.columns[$0].qualifier == qualifier && !Self.isSystemColumn(scope.columns[$0]))
-                    && (qualifier == nil || scope.columns[$0].qualifier == qualifier) }
+                let matching: [Int]
+                if let qualifier {
+                    matching = scope.columns.indices.filter { !scope.columns[$0].hidden && scope.columns[$0].qualifier == qualifier }
+                } else {
+                    matching = (scope.starOrder ?? Array(scope.columns.indices)).filter { scope.columns[$0].inStar }
+                }
                 if let qualifier, matching.isEmpty, !scope.columns.contains(where: { $0.qualifier == qualifier }) {
                     throw RedError(.undefinedCollection, "missing FROM-clause entry for table \"\(qualifier)\"")
                 }
@@ -259,11 +262,6 @@ final class Planner {
         if !distinctOnPositions.isEmpty { plan = DistinctNode(plan, keyPositions: distinctOnPositions) }
         if !hiddenExprs.isEmpty { plan = TrimNode(plan, width: outputColumns.count) }
         return plan
-    }
-
-    /// Hidden columns every row carries (`rid`, times, metadata) as opposed to a USING duplicate.
-    static func isSystemColumn(_ c: ScopeColumn) -> Bool {
-        ["rid", "created_at", "updated_at", "_metadata", "_collection", "_kind", "_entity_id", "tenant", "_score"].contains(c.name)
     }
 
     /// The table scan at the bottom of a plain filter chain, if the plan is one.
