@@ -46,11 +46,7 @@ public struct StoredRow: Sendable, Equatable {
 
     public static func decode(rid: Int64, _ bytes: [UInt8]) throws -> StoredRow {
         var r = ByteReader(bytes, context: "stored row")
-        guard try r.u8() == 1 else { throw RedError(.dataCorrupted, "row \(rid) has an unknown format") }
-        let expires = try r.varint()
-        let created = ValueCodec.unzigzag(try r.varint())
-        let updated = ValueCodec.unzigzag(try r.varint())
-        let count = try r.count(limit: Int(UInt16.max), "column count")
+        let (header, count) = try readHeader(&r)
         var values: [UInt16: Value] = [:]
         values.reserveCapacity(count)
         for _ in 0..<count {
@@ -58,8 +54,17 @@ public struct StoredRow: Sendable, Equatable {
             guard id <= UInt64(UInt16.max) else { throw RedError(.dataCorrupted, "row \(rid) has a column id out of range") }
             values[UInt16(id)] = try ValueCodec.decode(&r)
         }
-        return StoredRow(rid: rid, values: values, expiresAt: expires == 0 ? nil : Int64(bitPattern: expires &- 1),
-                         createdAt: created, updatedAt: updated)
+        return StoredRow(rid: rid, values: values, expiresAt: header.expiresAt, createdAt: header.createdAt, updatedAt: header.updatedAt)
+    }
+
+    /// The format byte, times and column count that start every record.
+    static func readHeader(_ r: inout ByteReader) throws -> (Header, count: Int) {
+        guard try r.u8() == 1 else { throw RedError(.dataCorrupted, "a stored row has an unknown format") }
+        let expires = try r.varint()
+        let created = ValueCodec.unzigzag(try r.varint())
+        let updated = ValueCodec.unzigzag(try r.varint())
+        let count = try r.count(limit: Int(UInt16.max), "column count")
+        return (Header(expiresAt: expires == 0 ? nil : Int64(bitPattern: expires &- 1), createdAt: created, updatedAt: updated), count)
     }
 
     /// The header fields every row carries.
@@ -75,11 +80,7 @@ public struct StoredRow: Sendable, Equatable {
     /// not negative; other columns are skipped. The metadata column lands at `metadataPosition`.
     public static func decode(_ bytes: [UInt8], positions: [Int], metadataPosition: Int?, into out: inout [Value]) throws -> Header {
         var r = ByteReader(bytes, context: "stored row")
-        guard try r.u8() == 1 else { throw RedError(.dataCorrupted, "a stored row has an unknown format") }
-        let expires = try r.varint()
-        let created = ValueCodec.unzigzag(try r.varint())
-        let updated = ValueCodec.unzigzag(try r.varint())
-        let count = try r.count(limit: Int(UInt16.max), "column count")
+        let (header, count) = try readHeader(&r)
         for _ in 0..<count {
             let id = try r.varint()
             let position: Int
@@ -88,7 +89,7 @@ public struct StoredRow: Sendable, Equatable {
             else { position = -1 }
             if position >= 0 { out[position] = try ValueCodec.decode(&r) } else { try ValueCodec.skip(&r) }
         }
-        return Header(expiresAt: expires == 0 ? nil : Int64(bitPattern: expires &- 1), createdAt: created, updatedAt: updated)
+        return header
     }
 
     public static func key(rid: Int64) -> [UInt8] {
