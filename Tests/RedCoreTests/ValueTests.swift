@@ -1,0 +1,75 @@
+import Testing
+@testable import RedCore
+
+@Suite struct ValueTests {
+    static func sample(_ rng: inout SystemRandomNumberGenerator) -> Value {
+        switch Int.random(in: 0..<8, using: &rng) {
+        case 0: return .integer(Int64.random(in: -1_000_000...1_000_000, using: &rng) * (Bool.random(using: &rng) ? 1 : 1_000_000_000))
+        case 1: return .float(Double.random(in: -1e6...1e6, using: &rng))
+        case 2: return .decimal(Int64.random(in: -10_000_000...10_000_000, using: &rng))
+        case 3: return .text(String((0..<Int.random(in: 0...6, using: &rng)).map { _ in "ab\u{0}z€".randomElement(using: &rng)! }))
+        case 4: return .boolean(Bool.random(using: &rng))
+        case 5: return .timestamp(Int64.random(in: -10_000_000_000...10_000_000_000, using: &rng))
+        case 6: return .null
+        default: return .uuid(UInt128(UInt64.random(in: 0...UInt64.max, using: &rng)) << 64 | UInt128(UInt64.random(in: 0...9, using: &rng)))
+        }
+    }
+
+    @Test func storageCodecRoundTrips() throws {
+        var rng = SystemRandomNumberGenerator()
+        for _ in 0..<2_000 {
+            let v = Self.sample(&rng)
+            var w = ByteWriter()
+            ValueCodec.encode(v, into: &w)
+            var r = ByteReader(w.bytes, context: "test")
+            #expect(try ValueCodec.decode(&r) == v)
+            #expect(r.isAtEnd)
+        }
+        let json = try JSONValue.parse(#"{"a":[1,2.5,"x",null,true],"b":{"c":"é"}}"#)
+        var w = ByteWriter()
+        ValueCodec.encode(.json(json), into: &w)
+        var r = ByteReader(w.bytes, context: "test")
+        #expect(try ValueCodec.decode(&r) == .json(json))
+    }
+
+    /// Index keys sort as the values do: numbers of every kind together, NULL last.
+    @Test func keyEncodingPreservesOrder() {
+        var rng = SystemRandomNumberGenerator()
+        for _ in 0..<5_000 {
+            let a = Self.sample(&rng), b = Self.sample(&rng)
+            let comparable: Bool
+            switch (a, b) {
+            case (.null, _), (_, .null): comparable = true
+            default:
+                comparable = a.kindRank == b.kindRank && Value.compare(a, b) != nil
+            }
+            guard comparable else { continue }
+            let expected = Value.sortCompare(a, b)
+            let ka = KeyEncoding.encode([a]), kb = KeyEncoding.encode([b])
+            let actual = ka == kb ? 0 : (ka.lexicographicallyPrecedes(kb) ? -1 : 1)
+            #expect(expected.signum() == actual, "\(a) vs \(b)")
+        }
+    }
+
+    @Test func decimalsAreExact() throws {
+        #expect(try Decimal4.parse("0.1").map { $0 + (try Decimal4.parse("0.2") ?? 0) } == (try Decimal4.parse("0.3")))
+        #expect(try Decimal4.multiply(199_900, 30_000) == 599_700)       // 19.99 × 3 = 59.97
+        #expect(try Decimal4.divide(10_000, 30_000) == 3_333)            // 1 / 3 = 0.3333
+        #expect(try Decimal4.parse("2.00005") == 20_001)                  // rounds half away from zero
+        #expect(try Decimal4.parse("-2.00005") == -20_001)
+        #expect(Decimal4.text(599_700) == "59.97")
+        #expect(Decimal4.text(-5) == "-0.0005")
+        #expect(throws: RedError.self) { try Decimal4.parse("1e30") }
+        #expect(try Decimal4.parse("abc") == nil)
+    }
+
+    @Test func groupingEqualityMatchesHashing() {
+        let pairs: [(Value, Value)] = [(.integer(1), .float(1)), (.integer(2), .decimal(20_000)), (.float(0.5), .decimal(5_000))]
+        for (a, b) in pairs {
+            #expect(a == b)
+            #expect(a.hashValue == b.hashValue)
+        }
+        #expect(Value.null == Value.null)
+        #expect(Value.compare(.null, .null) == nil)
+    }
+}
