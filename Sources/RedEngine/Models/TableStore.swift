@@ -88,7 +88,6 @@ public final class TableStore: Sendable {
         if try tx.collectionIfExists(named: name) != nil {
             throw RedError(.duplicateCollection, "relation \"\(name)\" already exists")
         }
-        var schema = schema
         let collection = try tx.createCollection(name, metadata: schema.encoded())
         // PRIMARY KEY and UNIQUE columns get their constraint index now.
         var handle = TableHandle(collection: collection, schema: schema, indexCollections: [])
@@ -96,7 +95,6 @@ public final class TableStore: Sendable {
             let suffix = column.primaryKey ? "pkey" : "key"
             handle = try createIndex(tx, handle, name: "\(name)_\(column.name)_\(suffix)", columnIDs: [column.id],
                                      unique: true, method: .btree, isConstraint: true, now: 0)
-            schema = handle.schema
         }
         return handle
     }

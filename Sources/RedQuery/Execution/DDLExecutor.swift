@@ -91,9 +91,8 @@ struct DDLExecutor {
                 guard let column = handle.schema.column(named: c) else { throw RedError(.undefinedColumn, "column \"\(c)\" does not exist") }
                 return column.id
             }
-            let updated = try store.createIndex(tx, handle, name: name, columnIDs: ids, unique: unique,
-                                                method: method == "hash" ? .hash : .btree, isConstraint: false, now: context.now)
-            _ = updated
+            _ = try store.createIndex(tx, handle, name: name, columnIDs: ids, unique: unique,
+                                      method: method == "hash" ? .hash : .btree, isConstraint: false, now: context.now)
             return .message("\(unique ? "unique " : "")index '\(name)' created on '\(tableName)' (\(columnNames.joined(separator: ", "))) using \(method.uppercased())",
                             type: "create", tag: "CREATE INDEX")
         case .dropIndex(let name, let tableName, let ifExists):

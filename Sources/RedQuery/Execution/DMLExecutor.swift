@@ -41,7 +41,7 @@ struct DMLExecutor {
         let returning = try statement.returning.map { try bindReturning($0, handle: handle, alias: nil, planner: planner) }
         var defaults = DefaultValues(planner: planner, context: context)
         let metadata = try metadataValue(statement.metadata, planner)
-        let upsert = try statement.onConflict.map { try UpsertPlan(statement: statement, onConflict: $0, handle: handle, executor: self, planner: planner) }
+        let upsert = try statement.onConflict.map { try UpsertPlan(onConflict: $0, handle: handle, executor: self, planner: planner) }
         var affected = 0
         var touched = Set<Int64>()
         let eval = context.evaluation([])
@@ -147,10 +147,8 @@ struct DMLExecutor {
         } else {
             targets = Array(schema.columns.prefix(source.count))
         }
-        guard source.count <= targets.count || columnNames == nil else {
-            throw RedError(.syntaxError, "INSERT has more expressions than target columns")
-        }
-        guard source.count <= schema.columns.count else { throw RedError(.syntaxError, "INSERT has more expressions than target columns") }
+        // Without a column list `targets` is at most every column, so this also catches too many values.
+        guard source.count <= targets.count else { throw RedError(.syntaxError, "INSERT has more expressions than target columns") }
         guard source.count >= targets.count else { throw RedError(.syntaxError, "INSERT has more target columns than expressions") }
         var values: [UInt16: Value] = [:]
         for (i, column) in targets.enumerated() {
@@ -196,7 +194,9 @@ struct DMLExecutor {
             throw RedError(.syntaxError, "KV inserts take the columns (key, value)")
         }
         guard let key = source[k], !key.isNull else { throw RedError(.notNullViolation, "a KV key cannot be null") }
-        try KVExecutor(context: context).put(handle, key: key.displayText, value: source[v] ?? .null, expiresAt: expiresAt)
+        let kv = KVExecutor(context: context)
+        try kv.put(handle, key: key.displayText, value: source[v] ?? .null, expiresAt: expiresAt,
+                   existing: try kv.liveItem(handle, key: key.displayText))
     }
 
     // MARK: UPDATE / DELETE

@@ -124,9 +124,6 @@ struct Evaluation {
         case .array(let items):
             var values: [Value] = []
             for item in items { values.append(try evaluate(item, row)) }
-            if !values.isEmpty, values.allSatisfy({ $0.doubleValue != nil }) {
-                return .json(.array(values.map { $0.jsonValue }))
-            }
             return .json(.array(values.map { $0.jsonValue }))
         }
     }

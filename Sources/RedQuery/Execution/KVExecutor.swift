@@ -18,14 +18,14 @@ struct KVExecutor {
             let planner = Planner(context: context)
             let value = try context.evaluation([]).evaluate(try planner.bind(valueExpr, BindingContext(scope: Scope([], parent: nil), aggregatesForbiddenIn: "KV PUT")), [])
             let handle = try openOrCreate(collection)
-            let existing = try store.getKV(tx, handle, key: key).flatMap { $0.isVisible(at: context.now) ? $0 : nil }
+            let existing = try liveItem(handle, key: key)
             let columns = [ResultColumn(name: "ok", type: .boolean), ResultColumn(name: "collection", type: .text),
                            ResultColumn(name: "key", type: .text), ResultColumn(name: "created", type: .boolean)]
             if ifNotExists, existing != nil {
                 return QueryResult(columns: columns, rows: [[.boolean(false), .text(collection), .text(key), .boolean(false)]],
                                    rowsAffected: 0, statementType: "insert", commandTag: "INSERT 0 0")
             }
-            try put(handle, key: key, value: value, expiresAt: ttl.map { context.now + $0 })
+            try put(handle, key: key, value: value, expiresAt: ttl.map { context.now + $0 }, existing: existing)
             return QueryResult(columns: columns, rows: [[.boolean(true), .text(collection), .text(key), .boolean(existing == nil)]],
                                rowsAffected: 1, statementType: existing == nil ? "insert" : "update",
                                commandTag: existing == nil ? "INSERT 0 1" : "UPDATE 1")
@@ -61,10 +61,14 @@ struct KVExecutor {
         return try store.create(tx, collection, schema: CollectionSchema(model: .kv))
     }
 
-    /// Writes `value` under `key`, keeping the first creation time of a live item.
-    func put(_ handle: TableHandle, key: String, value: Value, expiresAt: Int64?) throws {
+    /// The item under `key`, unless it is missing or expired.
+    func liveItem(_ handle: TableHandle, key: String) throws -> StoredRow? {
+        try store.getKV(tx, handle, key: key).flatMap { $0.isVisible(at: context.now) ? $0 : nil }
+    }
+
+    /// Writes `value` under `key`, keeping the creation time of the live item it replaces (`existing`).
+    func put(_ handle: TableHandle, key: String, value: Value, expiresAt: Int64?, existing: StoredRow?) throws {
         let handle = expiresAt == nil ? handle : try store.noteExpiringItems(tx, handle)
-        let existing = try store.getKV(tx, handle, key: key).flatMap { $0.isVisible(at: context.now) ? $0 : nil }
         let row = StoredRow(rid: 0, values: value.isNull ? [:] : [0: value], expiresAt: expiresAt,
                             createdAt: existing?.createdAt ?? context.now, updatedAt: context.now)
         try store.putKV(tx, handle, key: key, row: row)

@@ -17,7 +17,7 @@ struct UpsertPlan {
     let assignments: [DMLExecutor.BoundAssignment]
     let condition: BoundExpr?
 
-    init(statement: InsertStatement, onConflict: OnConflict, handle: TableHandle, executor: DMLExecutor, planner: Planner) throws {
+    init(onConflict: OnConflict, handle: TableHandle, executor: DMLExecutor, planner: Planner) throws {
         guard handle.schema.model == .table else {
             throw RedError(.featureNotSupported, "ON CONFLICT works on tables; \(handle.name) is a \(handle.schema.model.rawValue) collection")
         }

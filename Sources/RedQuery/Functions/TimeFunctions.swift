@@ -61,7 +61,7 @@ enum TimeFunctions {
     static func durationMilliseconds(_ text: String) throws -> Int64 {
         let t = text.trimmingSpaces()
         let digits = t.prefix { $0.isNumber || $0 == "." }
-        let unit = t.dropFirst(digits.count).trimmingSpacesSubstringPublic().lowercased()
+        let unit = String(t.dropFirst(digits.count)).trimmingSpaces().lowercased()
         guard let amount = Double(digits), let scale = Parser.durationScale(unit.isEmpty ? "s" : unit) else {
             throw RedError(.invalidArgument, "invalid duration \"\(text)\"")
         }
@@ -82,8 +82,4 @@ enum TimeFunctions {
         if !current.isEmpty { parts.append(current) }
         return parts
     }
-}
-
-extension Substring {
-    func trimmingSpacesSubstringPublic() -> String { String(self).trimmingSpaces() }
 }

@@ -211,11 +211,10 @@ extension Planner {
                 return scan
             }
             return FilterNode(leaf.plan, Self.conjunction(local))
-        case .join(let l, let r, let kind, let on) where kind == .inner || kind == .cross:
+        case .join(_, _, let kind, _) where kind == .inner || kind == .cross:
             var units: [JoinTree] = []
             var conditions: [Expr] = []
             flattenInner(tree, &units, &conditions)
-            _ = l; _ = r; _ = kind; _ = on
             var pool = pushed
             let ctx = BindingContext(scope: scope, aggregatesForbiddenIn: "JOIN conditions")
             for condition in conditions { pool += try bind(condition, ctx).conjuncts }

@@ -246,7 +246,7 @@ final class Planner {
         var projection = outputExprs + hiddenExprs
         if let windows = ctx.windows, !windows.calls.isEmpty {
             let windowColumns = windows.calls.indices.map { ScopeColumn(qualifier: nil, name: "window\($0)", type: .any) }
-            plan = WindowNode(plan, calls: windows.calls.map { Self.remapWindows($0, base: baseWidth) }, columns: plan.columns + windowColumns)
+            plan = WindowNode(plan, calls: windows.calls, columns: plan.columns + windowColumns)
             projection = projection.map { Self.remapWindowRefs($0, base: baseWidth) }
         }
         // A single-table ORDER BY column LIMIT n can read an index in order instead of sorting.
@@ -275,7 +275,6 @@ final class Planner {
         e.mapColumns { i in i >= WindowState.sentinelBase ? .column(base + i - WindowState.sentinelBase) : .column(i) }
     }
 
-    static func remapWindows(_ call: WindowCall, base: Int) -> WindowCall { call }
 
     // MARK: Names and types
 
