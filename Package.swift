@@ -12,6 +12,16 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        // Test-only clients: real third-party peers for the integration tests.
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
     ],
     targets: [
         .target(name: "RedCore", swiftSettings: strict),
@@ -19,9 +29,28 @@ let package = Package(
         .target(name: "RedEngine", dependencies: ["RedCore", "RedStorage"], swiftSettings: strict),
         .target(name: "RedQuery", dependencies: ["RedCore", "RedStorage", "RedEngine"], swiftSettings: strict),
         .target(name: "RedDB", dependencies: ["RedCore", "RedStorage", "RedEngine", "RedQuery"], swiftSettings: strict),
+        .target(
+            name: "RedServer",
+            dependencies: [
+                "RedDB",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+            ],
+            swiftSettings: strict),
         .executableTarget(
             name: "red",
-            dependencies: ["RedDB", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: [
+                "RedDB", "RedServer",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
             swiftSettings: strict),
         // Test helper: commits in a loop and reports each acknowledged commit; killed by DurabilityTests.
         .executableTarget(name: "red-crash-writer", dependencies: ["RedDB"], swiftSettings: strict),
@@ -31,6 +60,26 @@ let package = Package(
         .testTarget(name: "RedQueryTests", dependencies: ["RedCore", "RedQuery"], swiftSettings: strict),
         .testTarget(
             name: "RedDBTests", dependencies: ["RedCore", "RedEngine", "RedQuery", "RedDB"], swiftSettings: strict),
+        .testTarget(
+            name: "RedServerTests",
+            dependencies: [
+                "RedCore", "RedDB", "RedServer",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+            ],
+            swiftSettings: strict),
+        // Start the real `red server` binary and talk to it with real clients.
+        .testTarget(
+            name: "IntegrationTests",
+            dependencies: [
+                "RedCore",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: strict),
         .testTarget(
             name: "DurabilityTests", dependencies: ["RedCore", "RedStorage", "RedEngine", "RedDB"],
             swiftSettings: strict),

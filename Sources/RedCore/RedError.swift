@@ -7,11 +7,17 @@
 public struct RedError: Error, Sendable, Equatable, CustomStringConvertible {
     public var code: Code
     public var message: String
+    /// 1-based character position in the statement text the error points at (syntax errors),
+    /// reported by PG-wire as the ErrorResponse `P` field.
+    public var position: Int?
 
     public init(_ code: Code, _ message: String) {
         self.code = code
         self.message = message
     }
+
+    /// Errors are equal when code and message are (the position is a presentation detail).
+    public static func == (a: RedError, b: RedError) -> Bool { a.code == b.code && a.message == b.message }
 
     public var description: String { "\(code.rawValue) (\(code.sqlState)): \(message)" }
 
@@ -100,6 +106,22 @@ public struct RedError: Error, Sendable, Equatable, CustomStringConvertible {
         case invalidTableDefinition = "invalid_table_definition"
         /// RELEASE / ROLLBACK TO names no open savepoint.
         case invalidSavepoint = "invalid_savepoint_specification"
+        /// A client cancelled the running statement (PG CancelRequest, RedWire cancel).
+        case queryCanceled = "query_canceled"
+        /// A network client broke its protocol: malformed or oversized message, wrong order.
+        case protocolViolation = "protocol_violation"
+        /// Wrong user name or password.
+        case invalidPassword = "invalid_password"
+        /// The client may not connect or act this way (authentication method, role).
+        case invalidAuthorization = "invalid_authorization"
+        /// A prepared statement name the connection never prepared.
+        case undefinedPreparedStatement = "undefined_prepared_statement"
+        /// Parse reused the name of a prepared statement that still exists.
+        case duplicatePreparedStatement = "duplicate_prepared_statement"
+        /// A portal (bound statement) name the connection never bound.
+        case undefinedCursor = "undefined_cursor"
+        /// The server is at its connection limit.
+        case tooManyConnections = "too_many_connections"
 
         /// The PostgreSQL SQLSTATE for this code.
         public var sqlState: String {
@@ -145,6 +167,14 @@ public struct RedError: Error, Sendable, Equatable, CustomStringConvertible {
             case .dependentObjectsStillExist: return "2BP01"
             case .invalidTableDefinition: return "42P16"
             case .invalidSavepoint: return "3B001"
+            case .queryCanceled: return "57014"
+            case .protocolViolation: return "08P01"
+            case .invalidPassword: return "28P01"
+            case .invalidAuthorization: return "28000"
+            case .undefinedPreparedStatement: return "26000"
+            case .undefinedCursor: return "34000"
+            case .duplicatePreparedStatement: return "42P05"
+            case .tooManyConnections: return "53300"
             }
         }
     }

@@ -167,6 +167,56 @@ public final class Session: @unchecked Sendable {
         }
     }
 
+    /// Plans `sql` without running it and reports its parameter types and result columns
+    /// (PostgreSQL's Describe). `sql` must hold at most one statement.
+    ///
+    /// ```swift
+    /// let d = try await session.describe("SELECT name FROM users WHERE id = $1")
+    /// // d.parameterTypes == [.integer], d.columns?.map(\.name) == ["name"]
+    /// ```
+    public func describe(_ sql: String) async throws -> StatementDescription {
+        await lock.lock()
+        defer { lock.unlock() }
+        let statements = try database.statementCache.statements(for: sql)
+        guard statements.count <= 1 else {
+            throw RedError(.syntaxError, "cannot insert multiple commands into a prepared statement")
+        }
+        let parameterCount = try Parser.parameterCount(in: sql, limits: database.options.parserLimits)
+        guard let statement = statements.first?.0 else { return StatementDescription(parameterTypes: [], columns: nil) }
+        switch statement {
+        case .begin, .commit, .rollback, .savepoint, .releaseSavepoint, .rollbackToSavepoint:
+            return StatementDescription(parameterTypes: [], columns: nil)
+        default: break
+        }
+        // Inside a transaction the description must see its uncommitted DDL; otherwise a
+        // throwaway snapshot serves (nothing is written either way).
+        switch state {
+        case .active(let tx), .failed(let tx):
+            return try executor(tx, []).describe(statement, parameterCount: parameterCount)
+        case .idle:
+            let tx = try database.engine.begin()
+            defer { tx.rollback() }
+            return try executor(tx, []).describe(statement, parameterCount: parameterCount)
+        }
+    }
+
+    /// The collections this session can see (its open transaction's, with uncommitted DDL),
+    /// ordered by name. Catalog emulations (PG-wire's pg_catalog, HTTP's listing) read this.
+    public func collections() async throws -> [CollectionInfo] {
+        await lock.lock()
+        defer { lock.unlock() }
+        let list: [TableHandle]
+        switch state {
+        case .active(let tx), .failed(let tx):
+            list = try database.store.list(tx)
+        case .idle:
+            let tx = try database.engine.begin()
+            defer { tx.rollback() }
+            list = try database.store.list(tx)
+        }
+        return list.map { CollectionInfo(name: $0.name, schema: $0.schema) }.sorted { $0.name < $1.name }
+    }
+
     /// Runs a query and returns its rows as a stream instead of collecting them.
     ///
     /// ```swift
@@ -210,4 +260,10 @@ public final class Session: @unchecked Sendable {
         let result = try await execute(sql, parameters: parameters)
         return try result.rows.map { try T(from: RowDecoder(columns: result.columns.map(\.name), row: $0)) }
     }
+}
+
+/// A collection as catalog listings show it.
+public struct CollectionInfo: Sendable {
+    public var name: String
+    public var schema: CollectionSchema
 }

@@ -270,10 +270,13 @@ struct Lexer {
 /// Builds 42601 errors carrying the 1-based line and column of a byte offset.
 enum SyntaxError {
     static func make(_ message: String, at offset: Int, in bytes: [UInt8]) -> RedError {
-        var line = 1, column = 1
+        var line = 1, column = 1, characters = 0
         for b in bytes.prefix(max(0, min(offset, bytes.count))) {
+            if b & 0xC0 != 0x80 { characters += 1 }
             if b == 0x0A { line += 1; column = 1 } else if b & 0xC0 != 0x80 { column += 1 }
         }
-        return RedError(.syntaxError, "syntax error at \(line):\(column): \(message)")
+        var error = RedError(.syntaxError, "syntax error at \(line):\(column): \(message)")
+        error.position = characters + 1
+        return error
     }
 }

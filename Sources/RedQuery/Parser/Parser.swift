@@ -54,6 +54,14 @@ public struct Parser {
         return statements
     }
 
+    /// The highest `$n` (or count of `?`) in `text`: how many parameters a client must bind.
+    public static func parameterCount(in text: String, limits: ParserLimits = ParserLimits()) throws -> Int {
+        try Lexer.tokenize(text, limits: limits).reduce(0) { highest, token in
+            if case .parameter(let n) = token.kind { return max(highest, n) }
+            return highest
+        }
+    }
+
     // MARK: Token helpers
 
     var current: Token { tokens[position] }

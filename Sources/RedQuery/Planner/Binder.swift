@@ -167,6 +167,8 @@ extension Planner {
     /// PostgreSQL's rule for comparisons: a text column meets a number only through an explicit cast.
     func checkComparable(_ l: BoundExpr, _ r: BoundExpr, _ op: String, _ ctx: BindingContext) throws {
         let lt = staticType(l, ctx), rt = staticType(r, ctx)
+        if case .parameter(let n) = l { noteParameterType(n, rt) }
+        if case .parameter(let n) = r { noteParameterType(n, lt) }
         let numeric: Set<DataType> = [.integer, .float, .decimal]
         if (lt == .text && !l.isConstant && numeric.contains(rt)) || (rt == .text && !r.isConstant && numeric.contains(lt)) {
             throw RedError(.undefinedFunction, "operator does not exist: \(lt.rawValue) \(op) \(rt.rawValue); add an explicit cast")

@@ -12,6 +12,8 @@ import RedEngine
 final class Planner {
     let context: ExecutionContext
     var parameterCount = 0
+    /// Types inferred for `$n` parameters from what they meet (`column = $n` …), for Describe.
+    var parameterTypes: [Int: DataType] = [:]
     /// WITH names visible at each query level (innermost last).
     var cteFrames: [[String: PlanNode]] = []
     /// Views being expanded (to refuse a view that reads itself).
@@ -20,6 +22,12 @@ final class Planner {
     var usingMerges: [(kept: Int, hidden: Int)] = []
 
     init(context: ExecutionContext) { self.context = context }
+
+    /// Records the first type a parameter is compared with or assigned to.
+    func noteParameterType(_ n: Int, _ type: DataType) {
+        guard type != .any, parameterTypes[n] == nil else { return }
+        parameterTypes[n] = type
+    }
 
     // MARK: Queries
 

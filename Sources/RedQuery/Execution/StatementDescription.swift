@@ -1,0 +1,115 @@
+import RedCore
+import RedEngine
+
+/// What a client needs to know about a statement before it runs it: the types
+/// of its `$n` parameters and the columns it will return.
+///
+/// PostgreSQL's extended protocol asks for this at Describe time (clients such
+/// as asyncpg encode parameters by the types the server reports, PostgresNIO
+/// decodes rows by the RowDescription it gets before any row), so it must be
+/// answered without executing anything: the statement is planned, never run.
+///
+/// Parameter types are inferred the way PostgreSQL infers them for the common
+/// shapes: `column <op> $n` takes the column's type, `INSERT … VALUES ($n)` and
+/// `UPDATE … SET column = $n` take the target column's type. Anything else is
+/// `.any`, which surfaces report as text.
+public struct StatementDescription: Sendable, Equatable {
+    /// `parameterTypes[n - 1]` is the type of `$n`; `.any` when nothing constrains it.
+    public var parameterTypes: [DataType]
+    /// The result columns, or nil when the statement returns no rows.
+    public var columns: [ResultColumn]?
+
+    public init(parameterTypes: [DataType], columns: [ResultColumn]?) {
+        self.parameterTypes = parameterTypes
+        self.columns = columns
+    }
+}
+
+extension StatementExecutor {
+    /// Plans `statement` (never executes it) and describes its parameters and result.
+    /// `parameterCount` is the highest `$n` the parser saw.
+    public func describe(_ statement: Statement, parameterCount: Int) throws -> StatementDescription {
+        let context = makeContext()
+        let planner = Planner(context: context)
+        var columns: [ResultColumn]?
+        switch statement {
+        case .query(let query):
+            let plan = try planner.planQuery(query, outer: nil)
+            columns = Self.resultColumns(plan.columns, [])
+        case .explain:
+            columns = [ResultColumn(name: "QUERY PLAN", type: .text)]
+        case .show:
+            columns = [ResultColumn(name: "name", type: .text), ResultColumn(name: "model", type: .text)]
+        case .kv(.put):
+            columns = [ResultColumn(name: "ok", type: .boolean), ResultColumn(name: "collection", type: .text),
+                       ResultColumn(name: "key", type: .text), ResultColumn(name: "created", type: .boolean)]
+        case .kv(.get):
+            columns = [ResultColumn(name: "key", type: .text), ResultColumn(name: "value", type: .any)]
+        case .kv(.delete):
+            columns = [ResultColumn(name: "key", type: .text), ResultColumn(name: "deleted", type: .boolean)]
+        case .insert(let insert):
+            columns = try describeInsert(insert, planner: planner)
+        case .update(let table, let alias, let assignments, let from, let whereClause, let returning):
+            columns = try describeTargeted(table: table, alias: alias, joined: from, whereClause: whereClause,
+                                           assignments: assignments, returning: returning, planner: planner)
+        case .delete(let table, let alias, let using, let whereClause, let returning):
+            columns = try describeTargeted(table: table, alias: alias, joined: using, whereClause: whereClause,
+                                           assignments: [], returning: returning, planner: planner)
+        default:
+            columns = nil
+        }
+        let count = max(parameterCount, planner.parameterCount)
+        let types = (0..<count).map { planner.parameterTypes[$0 + 1]?.valueType ?? .any }
+        return StatementDescription(parameterTypes: types, columns: columns)
+    }
+
+    private func describeInsert(_ insert: InsertStatement, planner: Planner) throws -> [ResultColumn]? {
+        guard let handle = try store.open(transaction, insert.table) else {
+            // INSERT DOCUMENT/KV creates its collection on first use; nothing to infer from.
+            if insert.model != .row, insert.returning == nil { return nil }
+            throw RedError(.undefinedCollection, "relation \"\(insert.table)\" does not exist")
+        }
+        let visible = handle.schema.columns.filter { !$0.name.hasPrefix("_") }
+        let targets: [ColumnDefinition] = try (insert.columns ?? visible.map(\.name)).map { name in
+            guard let column = handle.schema.columns.first(where: { $0.name == name }) else {
+                throw RedError(.undefinedColumn, "column \"\(name)\" of relation \"\(insert.table)\" does not exist")
+            }
+            return column
+        }
+        switch insert.source.body {
+        case .values(let rows):
+            for row in rows {
+                for (i, expr) in row.enumerated() where i < targets.count {
+                    if case .parameter(let n) = expr { planner.noteParameterType(n, targets[i].type) }
+                    _ = try? planner.bind(expr, BindingContext(scope: Scope([], parent: nil), aggregatesForbiddenIn: "VALUES"))
+                }
+            }
+        default:
+            _ = try planner.planQuery(insert.source, outer: nil)
+        }
+        guard let returning = insert.returning else { return nil }
+        let bound = try DMLExecutor(context: planner.context).bindReturning(returning, handle: handle, alias: nil, planner: planner)
+        return Self.resultColumns(bound.columns, [])
+    }
+
+    private func describeTargeted(table: String, alias: String?, joined: TableRef?, whereClause: Expr?,
+                                  assignments: [Assignment], returning: [SelectItem]?, planner: Planner) throws -> [ResultColumn]? {
+        guard let handle = try store.open(transaction, table) else {
+            throw RedError(.undefinedCollection, "relation \"\(table)\" does not exist")
+        }
+        var from = TableRef.table(table, alias: alias)
+        if let joined { from = .join(from, joined, .cross, on: nil) }
+        let (_, scope, _) = try planner.planFrom(from, whereClause: whereClause, outer: nil)
+        let ctx = BindingContext(scope: scope, aggregatesForbiddenIn: "UPDATE")
+        for assignment in assignments {
+            if case .parameter(let n) = assignment.value,
+               let column = handle.schema.columns.first(where: { $0.name == assignment.column }) {
+                planner.noteParameterType(n, column.type)
+            }
+            _ = try planner.bind(assignment.value, ctx)
+        }
+        guard let returning else { return nil }
+        let bound = try DMLExecutor(context: planner.context).bindReturning(returning, scope: scope, planner: planner)
+        return Self.resultColumns(bound.columns, [])
+    }
+}

@@ -1,0 +1,165 @@
+import Foundation
+import Hummingbird
+import RedCore
+import RedDB
+
+/// `/config`: a tree of settings kept as dotted keys in the KV collection
+/// `red_config` (so it is transactional, durable and visible to RQL as
+/// `SELECT key, value FROM red_config`), and `/openapi.json`.
+extension HTTPRoutes {
+    static let configCollection = "red_config"
+    /// Deepest configuration tree `/config` accepts.
+    static let maxConfigDepth = 32
+
+    func configEntries() async throws -> [(String, JSONValue)] {
+        let s = session()
+        guard try await s.collections().contains(where: { $0.name == Self.configCollection }) else { return [] }
+        let result = try await s.execute("SELECT key, value FROM \(Self.identifier(Self.configCollection)) ORDER BY key")
+        return result.rows.compactMap { row in
+            guard case .text(let key) = row[0] else { return nil }
+            return (key, row[1].jsonValue)
+        }
+    }
+
+    func configGet(_ key: String?) async throws -> Response {
+        let entries = try await configEntries()
+        guard let key else {
+            return Self.json(.object([("config", Self.tree(entries)), ("ok", .bool(true))]))
+        }
+        if let exact = entries.first(where: { $0.0 == key }) {
+            return Self.json(.object([("key", .string(key)), ("ok", .bool(true)), ("value", exact.1)]))
+        }
+        let prefix = key + "."
+        let subtree = entries.filter { $0.0.hasPrefix(prefix) }.map { (String($0.0.dropFirst(prefix.count)), $0.1) }
+        guard !subtree.isEmpty else { throw RedError(.undefinedObject, "config key not found: \(key)") }
+        return Self.json(.object([("key", .string(key)), ("ok", .bool(true)), ("value", Self.tree(subtree))]))
+    }
+
+    func configImport(_ request: Request) async throws -> Response {
+        var body = try await Self.bodyJSON(request, limit: context.configuration.maxHTTPBodyBytes)
+        if case .object(let members) = body, members.count == 1, let inner = body["config"] { body = inner }
+        guard case .object = body else { throw RedError(.invalidArgument, "POST /config takes a JSON object") }
+        let flat = try Self.flatten(body, prefix: "")
+        try await write(flat)
+        return Self.json(.object([("imported", .integer(Int64(flat.count))), ("keys", .array(flat.map { .string($0.0) })), ("ok", .bool(true))]))
+    }
+
+    func configPut(_ key: String, _ request: Request) async throws -> Response {
+        try Self.validateConfigKey(key)
+        var value = try await Self.bodyJSON(request, limit: context.configuration.maxHTTPBodyBytes)
+        if case .object(let members) = value, members.count == 1, let inner = value["value"] { value = inner }
+        let flat: [(String, JSONValue)]
+        if case .object = value { flat = try Self.flatten(value, prefix: key + ".") } else { flat = [(key, value)] }
+        try await write(flat)
+        return Self.json(.object([("key", .string(key)), ("ok", .bool(true)), ("set", .integer(Int64(flat.count)))]))
+    }
+
+    func configDelete(_ key: String) async throws -> Response {
+        let doomed = try await configEntries().map(\.0).filter { $0 == key || $0.hasPrefix(key + ".") }
+        guard !doomed.isEmpty else { throw RedError(.undefinedObject, "config key not found: \(key)") }
+        let s = session()
+        try await s.execute("BEGIN")
+        do {
+            for k in doomed { try await s.execute("KV DELETE \(Self.identifier(Self.configCollection)).\(Self.literal(k))") }
+            try await s.execute("COMMIT")
+        } catch {
+            _ = try? await s.execute("ROLLBACK")
+            throw error
+        }
+        return Self.json(.object([("deleted", .string(key)), ("ok", .bool(true))]))
+    }
+
+    /// Writes every key in one transaction.
+    private func write(_ flat: [(String, JSONValue)]) async throws {
+        let s = session()
+        try await s.execute("BEGIN")
+        do {
+            for (key, value) in flat {
+                try Self.validateConfigKey(key)
+                try await s.execute("KV PUT \(Self.identifier(Self.configCollection)).\(Self.literal(key)) = $1", parameters: [.json(value)])
+            }
+            try await s.execute("COMMIT")
+        } catch {
+            _ = try? await s.execute("ROLLBACK")
+            throw error
+        }
+    }
+
+    static func validateConfigKey(_ key: String) throws {
+        guard !key.isEmpty, key.utf8.count <= 256, !key.hasPrefix("."), !key.hasSuffix("."), !key.contains(".."),
+              key.allSatisfy({ $0.isLetter || $0.isNumber || "._-".contains($0) }) else {
+            throw RedError(.invalidArgument, "invalid config key \"\(key)\": dotted names of letters, digits, _ and -")
+        }
+    }
+
+    /// `{"a":{"b":1}}` → `[("a.b", 1)]`; arrays and scalars are leaves.
+    static func flatten(_ value: JSONValue, prefix: String, depth: Int = 0) throws -> [(String, JSONValue)] {
+        guard depth <= maxConfigDepth else { throw RedError(.limitExceeded, "configuration nested deeper than \(maxConfigDepth) levels") }
+        guard case .object(let members) = value else { return [(String(prefix.dropLast()), value)] }
+        return try members.flatMap { key, inner in try flatten(inner, prefix: prefix + key + ".", depth: depth + 1) }
+    }
+
+    /// Dotted keys → nested objects (a key that is both a leaf and a prefix keeps the leaf under "").
+    static func tree(_ entries: [(String, JSONValue)]) -> JSONValue {
+        var root: [(String, JSONValue)] = []
+        for (key, value) in entries {
+            insert(&root, path: key.split(separator: ".").map(String.init)[...], value: value)
+        }
+        return .object(root)
+    }
+
+    private static func insert(_ members: inout [(String, JSONValue)], path: ArraySlice<String>, value: JSONValue) {
+        guard let head = path.first else { return }
+        let rest = path.dropFirst()
+        let index = members.firstIndex { $0.0 == head }
+        if rest.isEmpty {
+            if let index { members[index].1 = value } else { members.append((head, value)) }
+            return
+        }
+        var child: [(String, JSONValue)] = []
+        if let index, case .object(let existing) = members[index].1 { child = existing }
+        insert(&child, path: rest, value: value)
+        if let index { members[index].1 = .object(child) } else { members.append((head, .object(child))) }
+    }
+
+    // MARK: Change feed
+
+    func changes(_ request: Request) async throws -> Response {
+        throw RedError(.featureNotSupported, "the change feed (/changes) is not available yet in this build")
+    }
+
+    // MARK: OpenAPI
+
+    static func openAPI() -> JSONValue {
+        var paths: [(String, JSONValue)] = []
+        for route in catalogue {
+            var operation: [(String, JSONValue)] = [
+                ("summary", .string(route.summary)),
+                ("responses", .object([
+                    ("200", .object([("description", .string("Success"))])),
+                    ("default", .object([("description", .string("Error envelope {code, error, message, ok:false, sqlstate}"))])),
+                ])),
+            ]
+            let parameters = route.path.split(separator: "/").filter { $0.hasPrefix("{") }.map { segment -> JSONValue in
+                .object([("name", .string(String(segment.dropFirst().dropLast()))), ("in", .string("path")), ("required", .bool(true)),
+                         ("schema", .object([("type", .string("string"))]))])
+            }
+            if !parameters.isEmpty { operation.append(("parameters", .array(parameters))) }
+            if ["POST", "PUT", "PATCH"].contains(route.method) {
+                operation.append(("requestBody", .object([("content", .object([("application/json", .object([("schema", .object([]))]))]))])))
+            }
+            let method = route.method.lowercased()
+            if let i = paths.firstIndex(where: { $0.0 == route.path }), case .object(var existing) = paths[i].1 {
+                existing.append((method, .object(operation)))
+                paths[i].1 = .object(existing)
+            } else {
+                paths.append((route.path, .object([(method, .object(operation))])))
+            }
+        }
+        return .object([
+            ("openapi", .string("3.1.0")),
+            ("info", .object([("title", .string("RedDB HTTP API")), ("version", .string(RedDB.version))])),
+            ("paths", .object(paths)),
+        ])
+    }
+}

@@ -1,0 +1,269 @@
+import Foundation
+import Hummingbird
+import NIOCore
+import RedCore
+import RedDB
+
+/// The HTTP routes (spec: protocols §4.4–4.6). Each handler opens a session,
+/// runs statements through it (autocommit) and encodes the result as JSON;
+/// `/openapi.json` is generated from `HTTPRoutes.catalogue`, which lists every
+/// route registered here.
+struct HTTPRoutes: Sendable {
+    let context: ServerContext
+
+    /// Every route: method, path (Hummingbird syntax) and a one-line description.
+    static let catalogue: [(method: String, path: String, summary: String)] = [
+        ("POST", "/query", "Run one RQL statement: body {\"query\", \"params\"?} or the raw SQL text"),
+        ("POST", "/query/explain", "EXPLAIN a query: same body as /query"),
+        ("GET", "/health", "Health summary (200 healthy, 503 otherwise)"),
+        ("GET", "/ready", "Same as /health"),
+        ("GET", "/health/live", "Liveness probe"),
+        ("GET", "/health/ready", "Readiness probe"),
+        ("GET", "/health/startup", "Startup probe"),
+        ("GET", "/metrics", "Prometheus metrics (text format 0.0.4)"),
+        ("GET", "/openapi.json", "This document"),
+        ("GET", "/collections", "List collections"),
+        ("POST", "/collections", "Create a collection: {\"name\", \"model\"?: table|document|kv, \"columns\"?: [{\"name\",\"type\"}], \"ttl_ms\"?}"),
+        ("DELETE", "/collections/{c}", "Drop a collection"),
+        ("GET", "/collections/{c}/schema", "Columns, indexes and item count of a collection"),
+        ("GET", "/collections/{c}/scan", "Items in rid order: ?offset=0&limit=100 (limit 1…1000)"),
+        ("POST", "/collections/{c}/documents", "Insert a document: {\"body\": {…}} or the document itself"),
+        ("GET", "/collections/{c}/entities/{id}", "One item by rid"),
+        ("PATCH", "/collections/{c}/entities/{id}", "Update fields of one item: {\"fields\": {…}} or the fields themselves"),
+        ("DELETE", "/collections/{c}/entities/{id}", "Delete one item by rid"),
+        ("GET", "/collections/{c}/kvs/{key}", "Read a key"),
+        ("PUT", "/collections/{c}/kvs/{key}", "Write a key: {\"value\": v, \"ttl_ms\"?} (201 created, 200 updated)"),
+        ("DELETE", "/collections/{c}/kvs/{key}", "Delete a key"),
+        ("GET", "/config", "All configuration as a nested object"),
+        ("POST", "/config", "Import a configuration tree (flattened to dotted keys)"),
+        ("GET", "/config/{key}", "One configuration key, or the subtree under it"),
+        ("PUT", "/config/{key}", "Set a key: {\"value\": v} or v; an object sets a subtree"),
+        ("DELETE", "/config/{key}", "Delete a key and its subtree"),
+        ("GET", "/changes", "Committed changes after ?since_lsn=N in LSN order (?limit ≤ 10000)"),
+    ]
+
+    func register(on router: Router<BasicRequestContext>) {
+        router.post("/query") { request, _ in try await self.query(request, explain: false) }
+        router.post("/query/explain") { request, _ in try await self.query(request, explain: true) }
+        router.get("/health") { _, _ in self.health() }
+        router.get("/ready") { _, _ in self.health() }
+        router.get("/health/live") { _, _ in self.live() }
+        router.get("/health/ready") { _, _ in self.probe("ready") }
+        router.get("/health/startup") { _, _ in self.probe("startup") }
+        router.get("/metrics") { _, _ in self.metrics() }
+        router.get("/openapi.json") { _, _ in Self.json(Self.openAPI()) }
+        router.get("/collections") { _, _ in try await self.listCollections() }
+        router.post("/collections") { request, _ in try await self.createCollection(request) }
+        router.delete("/collections/:c") { _, ctx in try await self.dropCollection(try Self.segment(ctx, "c")) }
+        router.get("/collections/:c/schema") { _, ctx in try await self.schema(try Self.segment(ctx, "c")) }
+        router.get("/collections/:c/scan") { request, ctx in try await self.scan(try Self.segment(ctx, "c"), request) }
+        router.post("/collections/:c/documents") { request, ctx in try await self.insertDocument(try Self.segment(ctx, "c"), request) }
+        router.get("/collections/:c/entities/:id") { _, ctx in try await self.entity(try Self.segment(ctx, "c"), try Self.rid(ctx)) }
+        router.patch("/collections/:c/entities/:id") { request, ctx in
+            try await self.patchEntity(try Self.segment(ctx, "c"), try Self.rid(ctx), request)
+        }
+        router.delete("/collections/:c/entities/:id") { _, ctx in try await self.deleteEntity(try Self.segment(ctx, "c"), try Self.rid(ctx)) }
+        router.get("/collections/:c/kvs/:key") { _, ctx in try await self.kvGet(try Self.segment(ctx, "c"), try Self.segment(ctx, "key")) }
+        router.put("/collections/:c/kvs/:key") { request, ctx in
+            try await self.kvPut(try Self.segment(ctx, "c"), try Self.segment(ctx, "key"), request)
+        }
+        router.delete("/collections/:c/kvs/:key") { _, ctx in try await self.kvDelete(try Self.segment(ctx, "c"), try Self.segment(ctx, "key")) }
+        router.get("/config") { _, _ in try await self.configGet(nil) }
+        router.post("/config") { request, _ in try await self.configImport(request) }
+        router.get("/config/:key") { _, ctx in try await self.configGet(try Self.segment(ctx, "key")) }
+        router.put("/config/:key") { request, ctx in try await self.configPut(try Self.segment(ctx, "key"), request) }
+        router.delete("/config/:key") { _, ctx in try await self.configDelete(try Self.segment(ctx, "key")) }
+        router.get("/changes") { request, _ in try await self.changes(request) }
+    }
+
+    // MARK: Query
+
+    func query(_ request: Request, explain: Bool) async throws -> Response {
+        let body = try await Self.bodyText(request, limit: context.configuration.maxHTTPBodyBytes)
+        var sql = body
+        var parameters: [Value] = []
+        if let parsed = try? JSONValue.parse(body), case .object(let members) = parsed {
+            guard case .string(let q)? = members.first(where: { $0.0 == "query" })?.1 else {
+                throw RedError(.invalidArgument, "JSON body must contain a string field named 'query'")
+            }
+            sql = q
+            if let params = members.first(where: { $0.0 == "params" })?.1 {
+                guard case .array(let items) = params else { throw RedError(.invalidParameters, "params must be an array") }
+                parameters = try items.map(Self.parameterValue)
+            }
+            guard !sql.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
+                throw RedError(.invalidArgument, "query field cannot be empty")
+            }
+        }
+        guard !sql.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else { throw RedError(.invalidArgument, "missing query body") }
+        let statement = explain ? "EXPLAIN " + sql : sql
+        let started = ContinuousClock.now
+        let result = try await context.database.session().execute(statement, parameters: parameters)
+        let elapsed = ContinuousClock.now - started
+        context.metrics.recordStatement(surface: "http", kind: result.statementType,
+                                        nanoseconds: elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000)
+        return Self.json(result.json(query: sql))
+    }
+
+    /// JSON parameters (ADR 0015): null, bool, integral numbers → int64, other numbers → float,
+    /// strings → text, number arrays → vector, other arrays/objects → JSON, and the single-key
+    /// envelopes `$bytes` (base64), `$ts` (epoch ms or text), `$uuid`, `$float` (NaN/±Infinity).
+    static func parameterValue(_ j: JSONValue) throws -> Value {
+        switch j {
+        case .null: return .null
+        case .bool(let b): return .boolean(b)
+        case .integer(let i): return .integer(i)
+        case .float(let d): return .float(d)
+        case .string(let s): return .text(s)
+        case .array(let items):
+            let numbers: [Float]? = items.isEmpty ? nil : items.reduce(into: [Float]()) { out, item in
+                switch item {
+                case .integer(let i): out.append(Float(i))
+                case .float(let d): out.append(Float(d))
+                default: break
+                }
+            }
+            if let numbers, numbers.count == items.count { return .vector(numbers) }
+            return .json(j)
+        case .object(let members):
+            guard members.count == 1, let (key, inner) = members.first else { return .json(j) }
+            switch (key, inner) {
+            case ("$bytes", .string(let b64)):
+                guard let data = Data(base64Encoded: b64) else { throw RedError(.invalidParameters, "$bytes must be base64") }
+                return .blob(Array(data))
+            case ("$ts", .integer(let ms)): return .timestamp(ms)
+            case ("$ts", .string(let text)): return try DataType.timestamp.coerce(.text(text))
+            case ("$uuid", .string(let text)): return try DataType.uuid.coerce(.text(text))
+            case ("$float", .string(let text)):
+                switch text {
+                case "NaN": return .float(.nan)
+                case "Infinity": return .float(.infinity)
+                case "-Infinity": return .float(-.infinity)
+                default: throw RedError(.invalidParameters, "$float must be NaN, Infinity or -Infinity")
+                }
+            default: return .json(j)
+            }
+        }
+    }
+
+    // MARK: Health and metrics
+
+    func health() -> Response {
+        let failure = context.database.engine.failureReason
+        let healthy = failure == nil && context.phase == .ready
+        let issues: [JSONValue] = failure.map { [.object([("component", .string("storage")), ("message", .string($0.message))])] } ?? []
+        let stats = context.database.engine.statistics
+        let body: JSONValue = .object([
+            ("checked_at_unix_ms", .integer(SystemClock().nowMilliseconds())),
+            ("diagnostics", .object([("commits", .integer(Int64(stats.commits))), ("pages", .integer(Int64(stats.pageCount))),
+                                     ("wal_durable_lsn", .integer(Int64(stats.walDurableLSN))), ("phase", .string(context.phase.rawValue))])),
+            ("issues", .array(issues)),
+            ("state", .string(failure != nil ? "unhealthy" : (healthy ? "healthy" : "degraded"))),
+            ("transport_listeners", context.listenersJSON),
+        ])
+        return Self.json(body, status: healthy ? .ok : .serviceUnavailable)
+    }
+
+    func live() -> Response {
+        let stopped = context.phase == .stopped
+        return Self.json(.object([("phase", .string(context.phase.rawValue)), ("status", .string(stopped ? "stopped" : "alive"))]),
+                         status: stopped ? .serviceUnavailable : .ok)
+    }
+
+    func probe(_ name: String) -> Response {
+        let phase = context.phase
+        let ready = phase == .ready || phase == .draining
+        var members: [(String, JSONValue)] = [
+            ("phase", .string(phase.rawValue)), ("probe", .string(name)),
+            ("since_secs", .integer(Int64((ContinuousClock.now - context.startedAt).components.seconds))),
+            ("status", .string(ready ? "ready" : phase.rawValue)), ("transport_listeners", context.listenersJSON),
+        ]
+        if ready { members.append(("ready_at_unix_ms", .integer(context.startedAtUnixMilliseconds))) } else {
+            members.append(("reason", .string("server is \(phase.rawValue)")))
+        }
+        return Self.json(.object(members), status: ready ? .ok : .serviceUnavailable)
+    }
+
+    func metrics() -> Response {
+        let uptime = ContinuousClock.now - context.startedAt
+        let text = context.metrics.render(database: context.database,
+                                          uptimeSeconds: Double(uptime.components.seconds) + Double(uptime.components.attoseconds) / 1e18,
+                                          phase: context.phase)
+        return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
+                        body: ResponseBody(byteBuffer: ByteBuffer(string: text)))
+    }
+
+    // MARK: Helpers
+
+    static func json(_ value: JSONValue, status: HTTPResponse.Status = .ok) -> Response {
+        Response(status: status, headers: [.contentType: "application/json"], body: ResponseBody(byteBuffer: ByteBuffer(string: value.text)))
+    }
+
+    static func errorResponse(_ error: RedError, status: HTTPResponse.Status) -> Response {
+        json(error.json, status: status)
+    }
+
+    /// The HTTP status for an engine error.
+    static func status(for error: RedError) -> HTTPResponse.Status {
+        switch error.code {
+        case .undefinedCollection, .undefinedObject, .undefinedPreparedStatement, .undefinedCursor: return .notFound
+        case .uniqueViolation, .duplicateCollection, .serializationFailure, .dependentObjectsStillExist, .duplicatePreparedStatement: return .conflict
+        case .notNullViolation: return .unprocessableContent
+        case .featureNotSupported: return .notImplemented
+        case .limitExceeded: return .contentTooLarge
+        case .invalidPassword: return .unauthorized
+        case .invalidAuthorization: return .forbidden
+        case .closed, .databaseLocked, .tooManyConnections: return .serviceUnavailable
+        case .internalError, .ioError, .storageFailed, .dataCorrupted, .unsupportedFormat: return .internalServerError
+        case .queryCanceled: return .requestTimeout
+        default: return .badRequest
+        }
+    }
+
+    static func bodyText(_ request: Request, limit: Int) async throws -> String {
+        var request = request
+        let buffer = try await request.collectBody(upTo: limit)
+        guard let text = String(validating: buffer.readableBytesView, as: UTF8.self) else {
+            throw RedError(.invalidArgument, "request body must be UTF-8")
+        }
+        return text
+    }
+
+    static func bodyJSON(_ request: Request, limit: Int) async throws -> JSONValue {
+        let text = try await bodyText(request, limit: limit)
+        guard !text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else { throw RedError(.invalidArgument, "missing JSON body") }
+        do {
+            return try JSONValue.parse(text)
+        } catch let error as RedError {
+            throw RedError(.invalidArgument, "request body is not valid JSON: \(error.message)")
+        }
+    }
+
+    /// A path segment, percent-decoded.
+    static func segment(_ context: BasicRequestContext, _ name: String) throws -> String {
+        let raw = try context.parameters.require(name)
+        guard let decoded = raw.removingPercentEncoding, !decoded.isEmpty else {
+            throw RedError(.invalidArgument, "invalid \(name) in path: \(raw)")
+        }
+        return decoded
+    }
+
+    static func rid(_ context: BasicRequestContext) throws -> Int64 {
+        guard let rid = Int64(try context.parameters.require("id")), rid > 0 else {
+            throw RedError(.invalidArgument, "entity id must be a positive integer rid")
+        }
+        return rid
+    }
+
+    static func identifier(_ name: String) -> String { PGConnection.quoteIdentifier(name) }
+    static func literal(_ text: String) -> String { "'" + text.replacingAll("'", with: "''") + "'" }
+}
+
+extension ServerContext {
+    var listenersJSON: JSONValue {
+        let active = activeListeners.map { l in
+            JSONValue.object([("bind_addr", .string(l.address.description)), ("explicit", .bool(true)), ("transport", .string(l.transport))])
+        }
+        return .object([("active", .array(active)), ("failed", .array([]))])
+    }
+}

@@ -1,0 +1,93 @@
+import Foundation
+import Hummingbird
+import Logging
+import NIOCore
+import RedCore
+import RedDB
+import ServiceLifecycle
+import Synchronization
+
+/// The HTTP/JSON surface (spec: protocols §4), served by Hummingbird.
+///
+/// Every route turns its request into the one engine call (`Session.execute`
+/// or a typed helper over it) and encodes the `QueryResult`/`RedError` as the
+/// spec's JSON. Bodies are capped at `maxHTTPBodyBytes` (413 beyond it);
+/// every error, including unknown routes, uses the error envelope
+/// `{"code","error","message","ok":false,"sqlstate"}`.
+public final class HTTPListener: Service, Sendable {
+    let context: ServerContext
+    let address: BindAddress
+    private let bound = Mutex<BindAddress?>(nil)
+    private let boundSignal = AsyncSignal()
+
+    public init(context: ServerContext, address: BindAddress) {
+        self.context = context
+        self.address = address
+    }
+
+    /// The address actually bound (port 0 resolved), once listening.
+    public func boundAddress() async -> BindAddress? {
+        await boundSignal.wait()
+        return bound.withLock { $0 }
+    }
+
+    public func run() async throws {
+        let router = Router(context: BasicRequestContext.self)
+        router.middlewares.add(JSONErrorMiddleware(metrics: context.metrics))
+        HTTPRoutes(context: context).register(on: router)
+        let signal = boundSignal
+        let host = address.host
+        let logger = context.logger
+        let serverContext = context
+        let app = Application(
+            router: router,
+            configuration: ApplicationConfiguration(address: .hostname(address.host, port: address.port), serverName: "RedDB"),
+            onServerRunning: { channel in
+                let port = channel.localAddress?.port ?? 0
+                self.bound.withLock { $0 = BindAddress(host: host, port: port) }
+                serverContext.noteListening("http", BindAddress(host: host, port: port))
+                signal.signal()
+                logger.info("HTTP listening", metadata: ["address": "\(host):\(port)"])
+            },
+            logger: context.logger)
+        do {
+            try await app.runService()
+        } catch {
+            signal.signal()
+            throw RedError(.ioError, "HTTP listener on \(address) failed: \(error)")
+        }
+    }
+}
+
+/// Turns every thrown error (RedError, Hummingbird's HTTP errors, anything else)
+/// into the JSON error envelope with the right status.
+struct JSONErrorMiddleware<Context: RequestContext>: RouterMiddleware {
+    let metrics: ServerMetrics
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        metrics.httpRequests.increment()
+        do {
+            return try await next(request, context)
+        } catch let error as RedError {
+            metrics.recordError(surface: "http", sqlState: error.code.sqlState)
+            return HTTPRoutes.errorResponse(error, status: HTTPRoutes.status(for: error))
+        } catch let error as any HTTPResponseError {
+            let message: String
+            switch error.status {
+            case .notFound: message = "route not found: \(request.method) \(request.uri.path)"
+            case .contentTooLarge: message = "request body is larger than the server's limit"
+            case .methodNotAllowed: message = "method \(request.method) is not allowed on \(request.uri.path)"
+            default: message = (error as? HTTPError)?.body ?? error.status.reasonPhrase
+            }
+            let code: RedError.Code
+            switch error.status {
+            case .contentTooLarge: code = .limitExceeded
+            case .notFound, .methodNotAllowed: code = .undefinedObject
+            default: code = .invalidArgument
+            }
+            return HTTPRoutes.errorResponse(RedError(code, message), status: error.status)
+        } catch {
+            return HTTPRoutes.errorResponse(RedError(.internalError, "\(error)"), status: .internalServerError)
+        }
+    }
+}

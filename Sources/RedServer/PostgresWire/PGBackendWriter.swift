@@ -1,0 +1,170 @@
+import NIOCore
+import RedCore
+
+/// Builds backend (server to client) messages of the PostgreSQL protocol v3
+/// into one outgoing buffer, so a whole reply (RowDescription, DataRows,
+/// CommandComplete, ReadyForQuery) leaves in a single write.
+///
+/// Every message is `UInt8 tag` + `Int32 length` (including itself) + body;
+/// strings are NUL-terminated, and a NUL inside an outgoing string is replaced
+/// by U+FFFD so it cannot cut the message short.
+struct PGBackendWriter {
+    var buffer: ByteBuffer
+
+    init(allocator: ByteBufferAllocator = ByteBufferAllocator()) {
+        buffer = allocator.buffer(capacity: 1024)
+    }
+
+    /// Takes everything written so far, leaving the writer empty.
+    mutating func take() -> ByteBuffer {
+        let out = buffer
+        buffer.clear()
+        return out
+    }
+
+    var isEmpty: Bool { buffer.readableBytes == 0 }
+
+    /// Writes one message; `body` appends its fields.
+    mutating func message(_ tag: Character, _ body: (inout ByteBuffer) -> Void = { _ in }) {
+        buffer.writeInteger(tag.asciiValue!)
+        let lengthIndex = buffer.writerIndex
+        buffer.writeInteger(Int32(0))
+        body(&buffer)
+        buffer.setInteger(Int32(buffer.writerIndex - lengthIndex), at: lengthIndex)
+    }
+
+    mutating func authenticationOK() { message("R") { $0.writeInteger(Int32(0)) } }
+    mutating func authenticationCleartextPassword() { message("R") { $0.writeInteger(Int32(3)) } }
+
+    mutating func authenticationSASL(mechanisms: [String]) {
+        message("R") { b in
+            b.writeInteger(Int32(10))
+            for m in mechanisms { b.writePGString(m) }
+            b.writeInteger(UInt8(0))
+        }
+    }
+
+    mutating func authenticationSASLContinue(_ data: [UInt8]) {
+        message("R") { $0.writeInteger(Int32(11)); $0.writeBytes(data) }
+    }
+
+    mutating func authenticationSASLFinal(_ data: [UInt8]) {
+        message("R") { $0.writeInteger(Int32(12)); $0.writeBytes(data) }
+    }
+
+    mutating func parameterStatus(_ name: String, _ value: String) {
+        message("S") { $0.writePGString(name); $0.writePGString(value) }
+    }
+
+    mutating func backendKeyData(processID: Int32, secretKey: Int32) {
+        message("K") { $0.writeInteger(processID); $0.writeInteger(secretKey) }
+    }
+
+    mutating func readyForQuery(_ status: PGTransactionStatus) {
+        message("Z") { $0.writeInteger(status.rawValue) }
+    }
+
+    mutating func rowDescription(_ columns: [PGColumn]) {
+        message("T") { b in
+            b.writeInteger(Int16(columns.count))
+            for column in columns {
+                b.writePGString(column.name)
+                b.writeInteger(Int32(0))  // table OID
+                b.writeInteger(Int16(0))  // column attribute number
+                b.writeInteger(column.type.oid)
+                b.writeInteger(column.type.size)
+                b.writeInteger(Int32(-1))  // type modifier
+                b.writeInteger(column.format.rawValue)
+            }
+        }
+    }
+
+    /// One DataRow, each value encoded in its column's type and format.
+    mutating func dataRow(_ row: [Value], _ columns: [PGColumn]) throws {
+        buffer.writeInteger(UInt8(ascii: "D"))
+        let lengthIndex = buffer.writerIndex
+        buffer.writeInteger(Int32(0))
+        buffer.writeInteger(Int16(row.count))
+        for (value, column) in zip(row, columns) {
+            try PGValueCodec.write(value, as: column.type, format: column.format, into: &buffer)
+        }
+        buffer.setInteger(Int32(buffer.writerIndex - lengthIndex), at: lengthIndex)
+    }
+
+    mutating func commandComplete(_ tag: String) { message("C") { $0.writePGString(tag) } }
+    mutating func emptyQueryResponse() { message("I") }
+    mutating func parseComplete() { message("1") }
+    mutating func bindComplete() { message("2") }
+    mutating func closeComplete() { message("3") }
+    mutating func noData() { message("n") }
+    mutating func portalSuspended() { message("s") }
+
+    mutating func parameterDescription(_ oids: [Int32]) {
+        message("t") { b in
+            b.writeInteger(Int16(oids.count))
+            for oid in oids { b.writeInteger(oid) }
+        }
+    }
+
+    mutating func copyInResponse(columns: Int, csv: Bool) { copyResponse("G", columns: columns) }
+    mutating func copyOutResponse(columns: Int, csv: Bool) { copyResponse("H", columns: columns) }
+
+    private mutating func copyResponse(_ tag: Character, columns: Int) {
+        message(tag) { b in
+            b.writeInteger(UInt8(0))  // overall format: text (CSV is a text format too)
+            b.writeInteger(Int16(columns))
+            for _ in 0..<columns { b.writeInteger(Int16(0)) }
+        }
+    }
+
+    mutating func copyData(_ bytes: some Collection<UInt8>) { message("d") { $0.writeBytes(bytes) } }
+    mutating func copyDone() { message("c") }
+
+    /// ErrorResponse (`E`) or NoticeResponse (`N`) with PostgreSQL's fields.
+    mutating func error(_ error: RedError, severity: String = "ERROR") {
+        notice(tag: "E", severity: severity, code: error.code.sqlState, message: error.message, position: error.position)
+    }
+
+    mutating func notice(tag: Character = "N", severity: String, code: String, message text: String, detail: String? = nil, position: Int? = nil) {
+        message(tag) { b in
+            b.writeInteger(UInt8(ascii: "S")); b.writePGString(severity)
+            b.writeInteger(UInt8(ascii: "V")); b.writePGString(severity)
+            b.writeInteger(UInt8(ascii: "C")); b.writePGString(code)
+            b.writeInteger(UInt8(ascii: "M")); b.writePGString(text)
+            if let detail { b.writeInteger(UInt8(ascii: "D")); b.writePGString(detail) }
+            if let position { b.writeInteger(UInt8(ascii: "P")); b.writePGString(String(position)) }
+            b.writeInteger(UInt8(0))
+        }
+    }
+}
+
+/// ReadyForQuery's transaction status byte.
+enum PGTransactionStatus: UInt8 {
+    case idle = 73          // 'I'
+    case inTransaction = 84 // 'T'
+    case failed = 69        // 'E'
+}
+
+/// Format code of a parameter or result column.
+enum PGFormat: Int16 {
+    case text = 0
+    case binary = 1
+}
+
+/// One result column as the client will see it.
+struct PGColumn {
+    var name: String
+    var type: PGType
+    var format: PGFormat
+}
+
+extension ByteBuffer {
+    mutating func writePGString(_ text: String) {
+        if text.utf8.contains(0) {
+            writeString(String(text.map { $0 == "\0" ? "\u{FFFD}" : $0 }))
+        } else {
+            writeString(text)
+        }
+        writeInteger(UInt8(0))
+    }
+}

@@ -1,0 +1,259 @@
+import RedCore
+import RedDB
+
+/// Answers the catalog queries PostgreSQL tools send (psql's `\dt`, `\d`,
+/// `\d table`, `\di`, `\l`, `\dn`, and `information_schema.tables/columns`)
+/// from RedDB's own catalog. Everything lives in schema `public` of database
+/// `reddb`.
+///
+/// psql reads these results by column position and compares booleans with
+/// `"t"`, so each answer has exactly the columns psql's query selects, and any
+/// unrecognised catalog query gets a clear 0A000 rather than a wrong shape.
+/// Relation OIDs are stable: 16384 + FNV-1a-32("relation:<name>") mod 1 000 000.
+struct PGCatalog {
+    let collections: [CollectionInfo]
+    let settings: PGSettings
+    let user: String
+    /// The query being answered, original case (column aliases keep their spelling).
+    var sql = ""
+
+    static let schemaName = "public"
+    static let databaseName = "reddb"
+    var owner: String { user.isEmpty ? "reddb" : user }
+
+    static func mentionsCatalog(_ sql: String) -> Bool {
+        let lower = sql.lowercased()
+        return ["pg_catalog.", "information_schema.", "pg_class", "pg_namespace", "pg_attribute", "pg_database", "pg_type",
+                "pg_index", "pg_tables", "pg_settings", "pg_roles", "pg_user"].contains { lower.contains($0) }
+    }
+
+    mutating func answer(_ sql: String) throws -> QueryResult {
+        let lower = sql.lowercased()
+        self.sql = sql
+        if lower.contains("from pg_catalog.pg_class c") && lower.contains("as \"name\"") { return try relationList(lower) }
+        if lower.contains("select c.oid,") && lower.contains("c.relname") && lower.contains("from pg_catalog.pg_class c") {
+            return try relationLookup(lower)
+        }
+        if lower.contains("select c.relchecks, c.relkind") { return try relationFlags(lower) }
+        if lower.contains("from pg_catalog.pg_attribute a") && lower.contains("a.attrelid =") { return try attributes(lower) }
+        if lower.contains("pg_catalog.pg_index i") && lower.contains("i.indisprimary") { return try indexes(lower) }
+        if lower.contains("from pg_catalog.pg_policy pol") { return empty(["polname", "polpermissive", "array_to_string", "pg_get_expr", "pg_get_expr", "cmd"]) }
+        if lower.contains("from pg_catalog.pg_statistic_ext") {
+            return empty(["oid", "stxrelid", "nsp", "stxname", "columns", "ndist_enabled", "deps_enabled", "mcv_enabled", "stxstattarget"])
+        }
+        if lower.contains("from pg_catalog.pg_publication p") { return empty(["pubname", "?column?", "?column?"]) }
+        if lower.contains("pg_catalog.pg_inherits i") {
+            return lower.contains("i.inhrelid =") ? empty(["oid"]) : empty(["oid", "relkind", "inhdetachpending", "pg_get_expr"])
+        }
+        if lower.contains("from pg_catalog.pg_database d") { return try aliased(sql, rows: [databaseRow]) }
+        if lower.contains("from pg_catalog.pg_namespace n") && lower.contains("as \"name\"") {
+            return try aliased(sql, rows: [["name": .text(Self.schemaName), "owner": .text(owner)]])
+        }
+        if lower.contains("information_schema.tables") { return informationSchemaTables(lower) }
+        if lower.contains("information_schema.columns") { return informationSchemaColumns(lower) }
+        let preview = sql.prefix(80).split(separator: "\n").joined(separator: " ")
+        throw RedError(.featureNotSupported, "this PostgreSQL catalog query is not emulated by RedDB: \(preview)…")
+    }
+
+    // MARK: Relations
+
+    struct Relation {
+        var name: String
+        var kind: String  // "r" table, "i" index
+        var table: CollectionInfo
+        var index: IndexDefinition?
+    }
+
+    var relations: [Relation] {
+        var out: [Relation] = []
+        for c in collections {
+            out.append(Relation(name: c.name, kind: "r", table: c, index: nil))
+            for index in c.schema.indexes { out.append(Relation(name: index.name, kind: "i", table: c, index: index)) }
+        }
+        return out
+    }
+
+    static func oid(_ name: String) -> Int64 {
+        var hash: UInt32 = 2_166_136_261
+        for byte in "relation:\(name)".utf8 {
+            hash ^= UInt32(byte)
+            hash = hash &* 16_777_619
+        }
+        return 16_384 + Int64(hash % 1_000_000)
+    }
+
+    /// psql's name pattern (`relname OPERATOR(pg_catalog.~) '^(users)$'`), or nil when absent.
+    static func namePattern(_ lower: String) throws -> Regex<AnyRegexOutput>? {
+        guard let start = lower.range(of: "relname operator(pg_catalog.~) '") else { return nil }
+        let rest = lower[start.upperBound...]
+        guard let end = rest.firstIndex(of: "'") else { return nil }
+        do {
+            return try Regex(String(rest[..<end]))
+        } catch {
+            throw RedError(.invalidArgument, "invalid name pattern \(rest[..<end])")
+        }
+    }
+
+    /// The `'NNN'` literal of `<column> = 'NNN'`.
+    static func oidLiteral(after marker: String, in lower: String) -> Int64? {
+        guard let start = lower.range(of: marker) else { return nil }
+        let digits = lower[start.upperBound...].drop { $0 == " " || $0 == "'" }.prefix { $0.isNumber }
+        return Int64(digits)
+    }
+
+    private func matching(_ lower: String) throws -> [Relation] {
+        guard let pattern = try Self.namePattern(lower) else { return relations }
+        return relations.filter { $0.name.firstMatch(of: pattern) != nil }
+    }
+
+    /// `\dt`, `\d`, `\di` (and their `+` forms): one row per relation of the listed kinds.
+    private func relationList(_ lower: String) throws -> QueryResult {
+        var kinds: Set<String> = ["r"]
+        if let start = lower.range(of: "c.relkind in (") {
+            let list = lower[start.upperBound...].prefix { $0 != ")" }
+            kinds = Set(list.split(separator: ",").map { $0.trimmingCharacters(in: " '") })
+        }
+        let rows = try matching(lower).filter { kinds.contains($0.kind) }.sorted { $0.name < $1.name }.map { r -> [String: Value] in
+            ["schema": .text(Self.schemaName), "name": .text(r.name), "type": .text(r.kind == "r" ? "table" : "index"),
+             "owner": .text(owner), "table": .text(r.table.name), "persistence": .text("permanent"),
+             "access method": .text(r.kind == "r" ? "heap" : "btree"), "size": .text("8192 bytes"), "description": .null]
+        }
+        return try aliased(sql, rows: rows)
+    }
+
+    /// `\d NAME` step 1: oid, schema and name of every matching relation.
+    private func relationLookup(_ lower: String) throws -> QueryResult {
+        let rows = try matching(lower).filter { $0.kind == "r" }.sorted { $0.name < $1.name }
+            .map { [Value.integer(Self.oid($0.name)), .text(Self.schemaName), .text($0.name)] }
+        return PGCatalog.table(["oid", "nspname", "relname"], rows: rows)
+    }
+
+    private func relation(oid: Int64?) -> Relation? {
+        guard let oid else { return nil }
+        return relations.first { Self.oid($0.name) == oid }
+    }
+
+    /// `\d NAME` step 2: the table's flags (relkind, has indexes …), exactly one row.
+    private func relationFlags(_ lower: String) throws -> QueryResult {
+        let names = ["relchecks", "relkind", "relhasindex", "relhasrules", "relhastriggers", "relrowsecurity", "relforcerowsecurity",
+                     "relhasoids", "relispartition", "?column?", "reltablespace", "reloftype", "relpersistence", "relreplident", "amname"]
+        guard let r = relation(oid: Self.oidLiteral(after: "c.oid = ", in: lower)), r.kind == "r" else {
+            return PGCatalog.table(names, rows: [])
+        }
+        let hasIndex = !r.table.schema.indexes.isEmpty
+        let row: [Value] = [.text("0"), .text("r"), .text(hasIndex ? "t" : "f"), .text("f"), .text("f"), .text("f"), .text("f"),
+                            .text("f"), .text("f"), .text(""), .text("0"), .text(""), .text("p"), .text("d"), .text("heap")]
+        return PGCatalog.table(names, rows: [row])
+    }
+
+    /// `\d NAME` step 3: the columns.
+    private func attributes(_ lower: String) throws -> QueryResult {
+        let verbose = lower.contains("a.attstorage")
+        var names = ["attname", "format_type", "pg_get_expr", "attnotnull", "attcollation", "attidentity", "attgenerated"]
+        if verbose { names += ["attstorage", "attcompression", "attstattarget", "col_description"] }
+        guard let r = relation(oid: Self.oidLiteral(after: "a.attrelid = ", in: lower)) else { return PGCatalog.table(names, rows: []) }
+        let rows = r.table.schema.columns.filter { !$0.name.hasPrefix("_") }.map { c -> [Value] in
+            var row: [Value] = [.text(c.name), .text(Self.formatType(c.type)), c.defaultSQL.map { .text($0) } ?? .null,
+                                .text(c.notNull || c.primaryKey ? "t" : "f"), .null, .text(""), .text("")]
+            if verbose { row += [.text("x"), .text(""), .null, .null] }
+            return row
+        }
+        return PGCatalog.table(names, rows: rows)
+    }
+
+    /// `\d NAME` step 4: indexes with their definitions and constraints.
+    private func indexes(_ lower: String) throws -> QueryResult {
+        let names = ["relname", "indisprimary", "indisunique", "indisclustered", "indisvalid", "pg_get_indexdef",
+                     "pg_get_constraintdef", "contype", "condeferrable", "condeferred", "indisreplident", "reltablespace"]
+        guard let r = relation(oid: Self.oidLiteral(after: "c.oid = ", in: lower)) else { return PGCatalog.table(names, rows: []) }
+        let columns = r.table.schema.columns
+        let rows = r.table.schema.indexes.map { index -> (Bool, String, [Value]) in
+            let indexColumns = index.columnIDs.compactMap { id in columns.first { $0.id == id }?.name }
+            let primary = index.isConstraint && indexColumns.count == 1 && columns.first { $0.name == indexColumns[0] }?.primaryKey == true
+            let list = indexColumns.joined(separator: ", ")
+            let definition = "CREATE \(index.unique ? "UNIQUE " : "")INDEX \(index.name) ON \(r.table.name) USING \(index.method.rawValue) (\(list))"
+            let constraint: Value = index.isConstraint ? .text(primary ? "PRIMARY KEY (\(list))" : "UNIQUE (\(list))") : .null
+            let contype: Value = index.isConstraint ? .text(primary ? "p" : "u") : .null
+            let flag: Value = index.isConstraint ? .text("f") : .null
+            return (primary, index.name, [.text(index.name), .text(primary ? "t" : "f"), .text(index.unique ? "t" : "f"), .text("f"), .text("t"),
+                                          .text(definition), constraint, contype, flag, flag, .text("f"), .text("0")])
+        }
+        let sorted = rows.sorted { ($0.0 ? 0 : 1, $0.1) < ($1.0 ? 0 : 1, $1.1) }.map(\.2)
+        return PGCatalog.table(names, rows: sorted)
+    }
+
+    static func formatType(_ type: DataType) -> String {
+        switch type {
+        case .integer: return "bigint"
+        case .float: return "double precision"
+        case .decimal: return "numeric"
+        case .boolean: return "boolean"
+        case .blob: return "bytea"
+        case .json: return "jsonb"
+        case .timestamp: return "timestamp without time zone"
+        case .any: return "text"
+        default: return type.rawValue.lowercased()
+        }
+    }
+
+    // MARK: Databases, schemas, information_schema
+
+    private var databaseRow: [String: Value] {
+        ["name": .text(Self.databaseName), "owner": .text(owner), "encoding": .text("UTF8"), "collate": .text("C"), "ctype": .text("C"),
+         "icu locale": .null, "locale provider": .text("libc"), "access privileges": .null, "size": .text("0 bytes"),
+         "tablespace": .text("pg_default"), "description": .null]
+    }
+
+    private func informationSchemaTables(_ lower: String) -> QueryResult {
+        let rows = collections.filter { Self.filter(lower, ["table_name"], $0.name) }.map {
+            [Value.text(Self.databaseName), .text(Self.schemaName), .text($0.name), .text("BASE TABLE")]
+        }
+        return PGCatalog.table(["table_catalog", "table_schema", "table_name", "table_type"], rows: rows)
+    }
+
+    private func informationSchemaColumns(_ lower: String) -> QueryResult {
+        var rows: [[Value]] = []
+        for c in collections where Self.filter(lower, ["table_name"], c.name) {
+            for (i, column) in c.schema.columns.filter({ !$0.name.hasPrefix("_") }).enumerated() {
+                rows.append([.text(Self.databaseName), .text(Self.schemaName), .text(c.name), .text(column.name), .integer(Int64(i + 1)),
+                             column.defaultSQL.map { .text($0) } ?? .null, .text(column.notNull || column.primaryKey ? "NO" : "YES"),
+                             .text(Self.formatType(column.type))])
+            }
+        }
+        return PGCatalog.table(["table_catalog", "table_schema", "table_name", "column_name", "ordinal_position", "column_default",
+                                "is_nullable", "data_type"], rows: rows)
+    }
+
+    /// The spec's post-filter: the first `<alias> = '<literal>'` keeps matching rows only.
+    static func filter(_ lower: String, _ aliases: [String], _ value: String) -> Bool {
+        for alias in aliases {
+            guard let start = lower.range(of: "\(alias) = '") else { continue }
+            let literal = lower[start.upperBound...].prefix { $0 != "'" }
+            return value.lowercased() == literal
+        }
+        return true
+    }
+
+    // MARK: Result building
+
+    /// A result whose columns are the query's `AS "alias"` names in order, filled from `rows`
+    /// by lower-cased alias (unknown aliases are NULL).
+    private func aliased(_ sql: String, rows: [[String: Value]]) throws -> QueryResult {
+        let aliasPattern = try Regex(#"(?i)\s+as\s+"([^"]+)""#)
+        let aliases = sql.matches(of: aliasPattern).compactMap { $0.output[1].substring.map(String.init) }
+        return PGCatalog.table(aliases, rows: rows.map { row in aliases.map { row[$0.lowercased()] ?? .null } })
+    }
+
+    private func empty(_ names: [String]) -> QueryResult { PGCatalog.table(names, rows: []) }
+
+    static func table(_ names: [String], rows: [[Value]]) -> QueryResult {
+        QueryResult(columns: names.map { ResultColumn(name: $0, type: .text) }, rows: rows, statementType: "select",
+                    commandTag: "SELECT \(rows.count)")
+    }
+}
+
+extension Substring {
+    func trimmingCharacters(in set: String) -> String {
+        String(drop { set.contains($0) }.reversed().drop { set.contains($0) }.reversed())
+    }
+}

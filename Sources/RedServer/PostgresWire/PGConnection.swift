@@ -1,0 +1,350 @@
+import Logging
+import NIOCore
+import RedCore
+import RedDB
+
+/// One PostgreSQL-protocol connection, from startup to Terminate.
+///
+/// State machine:
+/// 1. **Startup**: SSLRequest/GSSENCRequest → `N` (no TLS yet) and wait again;
+///    CancelRequest → cancel that backend's statement and close; StartupMessage
+///    → authenticate (trust, or SCRAM-SHA-256 / cleartext when users are
+///    configured) → ParameterStatus… BackendKeyData, ReadyForQuery.
+/// 2. **Ready**: Query (simple protocol) or Parse/Bind/Describe/Execute/Close/
+///    Flush/Sync (extended protocol). After an error in the extended protocol
+///    every message up to the next Sync is skipped, as PostgreSQL does.
+/// 3. **Copy in**: after `COPY … FROM STDIN`, CopyData until CopyDone/CopyFail.
+///
+/// Every statement is handed to the one `Session` of this connection (the
+/// engine's execution path); this type only translates. Wire-only vocabulary
+/// (SET/SHOW of settings, COPY, pg_catalog) lives in `PGWireCommand`.
+/// ReadyForQuery reports the session's transaction status: I, T or E.
+final class PGConnection {
+    typealias Inbound = NIOAsyncChannelInboundStream<PGFrontendMessage>.AsyncIterator
+    typealias Outbound = NIOAsyncChannelOutboundWriter<ByteBuffer>
+
+    let context: ServerContext
+    let channel: any Channel
+    var inbound: Inbound
+    let outbound: Outbound
+    var writer = PGBackendWriter()
+    let session: Session
+    var logger: Logger
+    let id: Int32
+    let secretKey: Int32
+    var statements: [String: PGPreparedStatement] = [:]
+    var portals: [String: PGPortal] = [:]
+    var skipUntilSync = false
+    var settings = PGSettings()
+    var user = ""
+
+    /// Flush replies to the socket once this many bytes are pending (large results stream).
+    static let flushThresholdBytes = 256 << 10
+
+    init(context: ServerContext, channel: any Channel, inbound: Inbound, outbound: Outbound, id: Int32, secretKey: Int32) {
+        self.context = context
+        self.channel = channel
+        self.inbound = inbound
+        self.outbound = outbound
+        self.session = context.database.session()
+        self.id = id
+        self.secretKey = secretKey
+        var logger = context.logger
+        logger[metadataKey: "pg_backend"] = "\(id)"
+        self.logger = logger
+    }
+
+    /// Accepts connections for one listener's channel; runs until the peer leaves or shutdown.
+    static func serve(_ connection: NIOAsyncChannel<PGFrontendMessage, ByteBuffer>, context: ServerContext) async {
+        let channel = connection.channel
+        do {
+            try await connection.executeThenClose { inbound, outbound in
+                var iterator = inbound.makeAsyncIterator()
+                guard let registration = context.connections.register(channel, limit: context.configuration.maxConnections) else {
+                    // Drain the startup packet so the client reads our answer, then refuse.
+                    _ = try? await iterator.next()
+                    var writer = PGBackendWriter()
+                    writer.error(RedError(.tooManyConnections, "sorry, too many clients already"), severity: "FATAL")
+                    try await outbound.write(writer.take())
+                    return
+                }
+                defer { context.connections.unregister(registration.id) }
+                context.metrics.connectionsOpened.increment()
+                context.metrics.connectionsActive.increment()
+                defer { context.metrics.connectionsActive.decrement() }
+                let handler = PGConnection(context: context, channel: channel, inbound: iterator, outbound: outbound,
+                                           id: registration.id, secretKey: registration.secretKey)
+                await handler.run()
+            }
+        } catch {
+            context.logger.debug("pg connection ended: \(error)")
+        }
+    }
+
+    func run() async {
+        do {
+            guard try await startup() else { return }
+            while true {
+                guard let message = try await inbound.next() else { return }
+                guard context.connections.startRequest(id) else {
+                    try await terminateForShutdown()
+                    return
+                }
+                let keepGoing = try await handle(message)
+                try await flushIfNeeded(force: false)
+                let stayOpen = context.connections.finishRequest(id)
+                if !keepGoing { return }
+                if !stayOpen {
+                    try await terminateForShutdown()
+                    return
+                }
+            }
+        } catch let error as RedError where error.code == .protocolViolation {
+            // Malformed input: say why, then hang up (the stream cannot be resynchronised).
+            logger.info("pg protocol violation: \(error.message)")
+            writer.error(error, severity: "FATAL")
+            try? await flush()
+        } catch {
+            logger.debug("pg connection closed: \(error)")
+        }
+    }
+
+    private func terminateForShutdown() async throws {
+        writer.error(RedError(.closed, "terminating connection due to administrator command"), severity: "FATAL")
+        try await flush()
+    }
+
+    // MARK: Startup
+
+    /// Runs the startup exchange; false when the connection should close.
+    private func startup() async throws -> Bool {
+        while true {
+            guard let message = try await inbound.next() else { return false }
+            switch message {
+            case .sslRequest, .gssEncRequest:
+                var reply = channel.allocator.buffer(capacity: 1)
+                reply.writeInteger(UInt8(ascii: "N"))
+                try await outbound.write(reply)
+            case .cancelRequest(let processID, let secret):
+                context.connections.cancel(id: processID, secretKey: secret)
+                return false
+            case .startup(let parameters):
+                user = parameters["user"] ?? ""
+                guard try await authenticate(user: user) else { return false }
+                settings.applyStartup(parameters)
+                for (name, value) in settings.reportedAtStartup(serverVersion: PGSettings.serverVersion) {
+                    writer.parameterStatus(name, value)
+                }
+                writer.backendKeyData(processID: id, secretKey: secretKey)
+                writer.readyForQuery(.idle)
+                try await flush()
+                logger.debug("pg session started", metadata: ["user": "\(user)", "database": "\(parameters["database"] ?? "")"])
+                return true
+            default:
+                throw RedError(.protocolViolation, "expected a startup packet")
+            }
+        }
+    }
+
+    /// Trust when no users are configured; otherwise the configured password exchange.
+    private func authenticate(user: String) async throws -> Bool {
+        let users = context.configuration.users
+        if users.isEmpty {
+            writer.authenticationOK()
+            return true
+        }
+        let ok: Bool
+        switch context.configuration.pgPasswordMethod {
+        case .cleartext: ok = try await authenticateCleartext(user: user, users: users)
+        case .scramSHA256: ok = try await authenticateSCRAM(user: user, users: users)
+        }
+        if ok {
+            writer.authenticationOK()
+            return true
+        }
+        writer.error(RedError(.invalidPassword, "password authentication failed for user \"\(user)\""), severity: "FATAL")
+        try await flush()
+        return false
+    }
+
+    private func authenticateCleartext(user: String, users: [String: String]) async throws -> Bool {
+        writer.authenticationCleartextPassword()
+        try await flush()
+        guard case .password(var body)? = try await inbound.next() else { return false }
+        let password = try body.readPGString()
+        guard let expected = users[user] else { return false }
+        return SCRAMServer.constantTimeEqual(Array(password.utf8), Array(expected.utf8))
+    }
+
+    private func authenticateSCRAM(user: String, users: [String: String]) async throws -> Bool {
+        writer.authenticationSASL(mechanisms: [SCRAMServer.mechanism])
+        try await flush()
+        guard case .password(var initial)? = try await inbound.next() else { return false }
+        let mechanism = try initial.readPGString()
+        guard mechanism == SCRAMServer.mechanism, let length = initial.readInteger(as: Int32.self), length >= 0,
+              let clientFirst = initial.readString(length: Int(length)) else {
+            throw RedError(.protocolViolation, "expected a SASLInitialResponse for \(SCRAMServer.mechanism)")
+        }
+        // An unknown user still runs the whole exchange (with a random secret) and fails at the end.
+        var scram = SCRAMServer(password: users[user])
+        let serverFirst = try scram.receiveClientFirst(clientFirst)
+        writer.authenticationSASLContinue(Array(serverFirst.utf8))
+        try await flush()
+        guard case .password(var response)? = try await inbound.next() else { return false }
+        let clientFinal = response.readString(length: response.readableBytes) ?? ""
+        guard let serverFinal = try scram.receiveClientFinal(clientFinal) else { return false }
+        writer.authenticationSASLFinal(Array(serverFinal.utf8))
+        return true
+    }
+
+    // MARK: Dispatch
+
+    /// Handles one message after startup; false on Terminate.
+    private func handle(_ message: PGFrontendMessage) async throws -> Bool {
+        switch message {
+        case .query(let sql):
+            skipUntilSync = false
+            await simpleQuery(sql)
+            writer.readyForQuery(transactionStatus)
+            try await flush()
+        case .sync:
+            skipUntilSync = false
+            portals[""] = nil
+            writer.readyForQuery(transactionStatus)
+            try await flush()
+        case .flush:
+            try await flush()
+        case .terminate:
+            return false
+        case .parse, .bind, .describe, .execute, .close:
+            guard !skipUntilSync else { return true }
+            do {
+                try await extended(message)
+            } catch {
+                report(error)
+                skipUntilSync = true
+            }
+        case .copyData, .copyDone, .copyFail:
+            break  // stray COPY messages after a failed COPY are ignored, as PostgreSQL does
+        case .password:
+            throw RedError(.protocolViolation, "unexpected password message after authentication")
+        case .unsupported(let tag):
+            writer.error(RedError(.featureNotSupported, "unsupported frontend message type '\(PGFrontendDecoder.printable(tag))'"))
+            writer.readyForQuery(transactionStatus)
+            try await flush()
+        case .sslRequest, .gssEncRequest, .cancelRequest, .startup:
+            throw RedError(.protocolViolation, "startup packet received after startup")
+        }
+        return true
+    }
+
+    var transactionStatus: PGTransactionStatus {
+        session.transactionFailed ? .failed : (session.inTransaction ? .inTransaction : .idle)
+    }
+
+    /// Writes an ErrorResponse for any thrown error and counts it.
+    func report(_ error: any Error) {
+        let red = Self.redError(error)
+        context.metrics.recordError(surface: "pg", sqlState: red.code.sqlState)
+        writer.error(red)
+    }
+
+    static func redError(_ error: any Error) -> RedError {
+        if let red = error as? RedError { return red }
+        if error is CancellationError { return RedError(.queryCanceled, "canceling statement due to user request") }
+        return RedError(.internalError, "\(error)")
+    }
+
+    // MARK: Output
+
+    func flush() async throws {
+        guard !writer.isEmpty else { return }
+        try await outbound.write(writer.take())
+    }
+
+    func flushIfNeeded(force: Bool) async throws {
+        if force || writer.buffer.readableBytes >= Self.flushThresholdBytes { try await flush() }
+    }
+
+    /// RowDescription (when the statement returns rows), DataRows and CommandComplete.
+    func send(_ result: QueryResult, columns described: [PGColumn]?, sendDescription: Bool) async throws {
+        let returnsRows = !result.columns.isEmpty || result.statementType == "select"
+        if returnsRows {
+            let columns = described ?? result.columns.map { PGColumn(name: $0.name, type: PGType($0.type), format: .text) }
+            guard columns.count == result.columns.count else {
+                throw RedError(.internalError, "statement returned \(result.columns.count) columns, described \(columns.count)")
+            }
+            if sendDescription { writer.rowDescription(columns) }
+            for row in result.rows {
+                try writer.dataRow(row, columns)
+                try await flushIfNeeded(force: false)
+            }
+        }
+        if let note = result.transactionWarning {
+            writer.notice(severity: "WARNING", code: "25001", message: note)
+        }
+        writer.commandComplete(result.commandTag)
+    }
+
+    // MARK: Execution
+
+    /// Runs one statement on the session, cancellable by a CancelRequest, and counts it.
+    func execute(_ sql: String, parameters: [Value]) async throws -> QueryResult {
+        let session = self.session
+        let started = ContinuousClock.now
+        let task = Task { try await session.execute(sql, parameters: parameters) }
+        context.connections.setCanceller(id) { task.cancel() }
+        defer { context.connections.setCanceller(id, nil) }
+        do {
+            let result = try await withTaskCancellationHandler { try await task.value } onCancel: { task.cancel() }
+            let elapsed = ContinuousClock.now - started
+            context.metrics.recordStatement(surface: "pg", kind: result.statementType,
+                                            nanoseconds: elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000)
+            return result
+        } catch {
+            throw Self.redError(error)
+        }
+    }
+
+    /// The simple protocol: every statement of the string in order, stopping at the first error.
+    /// Several statements outside a transaction run as one implicit transaction, as in PostgreSQL.
+    private func simpleQuery(_ sql: String) async {
+        let pieces = PGStatementSplitter.split(sql)
+        guard !pieces.isEmpty else {
+            writer.emptyQueryResponse()
+            return
+        }
+        let implicit = pieces.count > 1 && !session.inTransaction && !pieces.contains(where: PGWireCommand.isTransactionControl)
+        do {
+            if implicit { try await session.execute("BEGIN") }
+            for piece in pieces {
+                if let command = try PGWireCommand.recognize(piece) {
+                    try await runSimple(command)
+                } else {
+                    try await send(try await execute(piece, parameters: []), columns: nil, sendDescription: true)
+                }
+            }
+            if implicit { try await session.execute("COMMIT") }
+        } catch {
+            if implicit, session.inTransaction { _ = try? await session.execute("ROLLBACK") }
+            report(error)
+        }
+    }
+
+    /// A wire-level command on the simple protocol (COPY talks to the client itself).
+    private func runSimple(_ command: PGWireCommand) async throws {
+        switch command {
+        case .copyFrom(let copy): try await copyFromClient(copy)
+        case .copyTo(let copy): try await copyToClient(copy)
+        default: try await send(try await run(command), columns: nil, sendDescription: true)
+        }
+    }
+}
+
+extension QueryResult {
+    /// PostgreSQL's WARNING for transaction control that did nothing (BEGIN inside a transaction …).
+    var transactionWarning: String? {
+        guard ["begin", "commit", "rollback"].contains(statementType), let message, message.hasPrefix("there is") else { return nil }
+        return message
+    }
+}

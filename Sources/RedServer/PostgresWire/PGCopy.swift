@@ -1,0 +1,492 @@
+import NIOCore
+import RedCore
+import RedDB
+
+/// `COPY … FROM STDIN` / `COPY … TO STDOUT` in PostgreSQL's text and CSV formats.
+///
+/// Grammar accepted (PostgreSQL's, both option styles):
+/// `COPY table [(col, …)] FROM STDIN [[WITH] (FORMAT csv|text, HEADER [bool], DELIMITER 'c', NULL 's', QUOTE 'c', ESCAPE 'c')]`,
+/// `COPY {table [(col, …)] | (query)} TO STDOUT [[WITH] …]`, and the legacy
+/// `WITH CSV HEADER DELIMITER AS 'c' NULL AS 's'`. Files and programs are refused
+/// (the server never touches the client's file system). Binary COPY is refused.
+///
+/// COPY FROM runs in one transaction (the open one, or its own): either every
+/// row lands or none does. Rows are inserted in batches through the session,
+/// so values are validated and coerced exactly as INSERT would.
+struct PGCopyCommand: Equatable {
+    enum Direction: Equatable { case fromClient, toClient }
+    enum Source: Equatable {
+        case table(String, columns: [String]?)
+        case query(String)
+    }
+
+    var direction: Direction
+    var source: Source
+    var csv = false
+    var delimiter: UInt8 = 0x09
+    var null = "\\N"
+    var header = false
+    var quote: UInt8 = UInt8(ascii: "\"")
+    var escape: UInt8 = UInt8(ascii: "\"")
+
+    init(parsing sql: String) throws {
+        var words = PGWords(sql)
+        _ = words.nextWord()  // COPY
+        if words.accept("(") {
+            source = .query(try Self.balancedText(&words))
+        } else {
+            guard var table = words.nextWord() else { throw RedError(.syntaxError, "COPY needs a table name or a (query)") }
+            if table.lowercased().hasPrefix("public.") { table = String(table.dropFirst(7)) }
+            var columns: [String]?
+            if words.accept("(") {
+                var list: [String] = []
+                repeat {
+                    guard let column = words.nextWord() else { throw RedError(.syntaxError, "expected a column name in COPY's column list") }
+                    list.append(column)
+                } while words.accept(",")
+                guard words.accept(")") else { throw RedError(.syntaxError, "expected ) after COPY's column list") }
+                columns = list
+            }
+            source = .table(table, columns: columns)
+        }
+        switch words.nextWord()?.lowercased() {
+        case "from": direction = .fromClient
+        case "to": direction = .toClient
+        default: throw RedError(.syntaxError, "COPY needs FROM STDIN or TO STDOUT")
+        }
+        let endpoint = words.nextWord()?.lowercased()
+        guard endpoint == (direction == .fromClient ? "stdin" : "stdout") else {
+            throw RedError(.featureNotSupported, "COPY \(direction == .fromClient ? "FROM" : "TO") supports only \(direction == .fromClient ? "STDIN" : "STDOUT"); the server does not read or write files or programs")
+        }
+        if direction == .fromClient, case .query = source { throw RedError(.syntaxError, "COPY FROM takes a table, not a query") }
+        try parseOptions(&words)
+    }
+
+    private mutating func parseOptions(_ words: inout PGWords) throws {
+        var options: [(String, String?)] = []
+        _ = words.nextWordIf("with")
+        if words.accept("(") {
+            repeat {
+                guard let name = words.nextWord()?.lowercased() else { throw RedError(.syntaxError, "expected a COPY option name") }
+                options.append((name, words.optionValue()))
+            } while words.accept(",")
+            guard words.accept(")") else { throw RedError(.syntaxError, "expected ) after COPY options") }
+        } else {
+            while let name = words.nextWord()?.lowercased() {
+                switch name {
+                case "csv": options.append(("format", "csv"))
+                case "binary": options.append(("format", "binary"))
+                case "header": options.append(("header", "true"))
+                case "delimiter", "null", "quote", "escape":
+                    _ = words.nextWordIf("as")
+                    options.append((name, words.optionValue()))
+                default: throw RedError(.syntaxError, "COPY option \"\(name)\" not recognized")
+                }
+            }
+        }
+        var delimiterSet = false, nullSet = false
+        for (name, value) in options {
+            switch name {
+            case "format":
+                switch value?.lowercased() {
+                case "csv": csv = true
+                case "text": csv = false
+                case "binary": throw RedError(.featureNotSupported, "COPY BINARY is not supported; use FORMAT text or csv")
+                default: throw RedError(.syntaxError, "COPY format \"\(value ?? "")\" not recognized")
+                }
+            case "header":
+                header = !["false", "off", "0"].contains((value ?? "true").lowercased())
+            case "delimiter":
+                guard let v = value, v.utf8.count == 1 else { throw RedError(.invalidArgument, "COPY delimiter must be a single one-byte character") }
+                delimiter = v.utf8.first!
+                delimiterSet = true
+            case "null":
+                null = value ?? ""
+                nullSet = true
+            case "quote", "escape":
+                guard let v = value, v.utf8.count == 1 else { throw RedError(.invalidArgument, "COPY \(name) must be a single one-byte character") }
+                if name == "quote" { quote = v.utf8.first! } else { escape = v.utf8.first! }
+            default:
+                throw RedError(.syntaxError, "COPY option \"\(name)\" not recognized")
+            }
+        }
+        if csv {
+            if !delimiterSet { delimiter = UInt8(ascii: ",") }
+            if !nullSet { null = "" }
+        }
+    }
+
+    /// The text up to the `)` that closes an already-consumed `(`, quotes respected.
+    private static func balancedText(_ words: inout PGWords) throws -> String {
+        var depth = 1
+        var text = ""
+        var quote: Character?
+        while words.index < words.scalars.count {
+            let c = words.scalars[words.index]
+            words.index += 1
+            if let q = quote {
+                if c == q { quote = nil }
+            } else if c == "'" || c == "\"" {
+                quote = c
+            } else if c == "(" {
+                depth += 1
+            } else if c == ")" {
+                depth -= 1
+                if depth == 0 { return text }
+            }
+            text.append(c)
+        }
+        throw RedError(.syntaxError, "unbalanced parentheses in COPY (query)")
+    }
+}
+
+extension PGWords {
+    mutating func nextWordIf(_ word: String) -> Bool {
+        let saved = index
+        if nextWord()?.lowercased() == word { return true }
+        index = saved
+        return false
+    }
+
+    /// An option value: a quoted string, or a bare word; nil when the option has none.
+    mutating func optionValue() -> String? {
+        skipSpaces()
+        guard index < scalars.count else { return nil }
+        if scalars[index] == "'" || (scalars[index] == "E" && index + 1 < scalars.count && scalars[index + 1] == "'") {
+            let escaped = scalars[index] == "E"
+            index += escaped ? 2 : 1
+            var value = ""
+            while index < scalars.count {
+                let c = scalars[index]
+                index += 1
+                if c == "'" {
+                    if index < scalars.count, scalars[index] == "'" { value.append("'"); index += 1; continue }
+                    break
+                }
+                if escaped, c == "\\", index < scalars.count {
+                    let n = scalars[index]
+                    index += 1
+                    value.append(n == "t" ? "\t" : n == "n" ? "\n" : n == "r" ? "\r" : n)
+                    continue
+                }
+                value.append(c)
+            }
+            return value
+        }
+        if scalars[index] == "," || scalars[index] == ")" { return nil }
+        return nextWord()
+    }
+}
+
+/// Splits COPY data into rows as CopyData chunks arrive (rows may span chunks).
+struct PGCopyRowParser {
+    let copy: PGCopyCommand
+    private var buffer: [UInt8] = []
+    private var position = 0
+    private(set) var finished = false
+
+    init(_ copy: PGCopyCommand) { self.copy = copy }
+
+    mutating func append(_ bytes: ByteBuffer) throws {
+        if position > 0 {
+            buffer.removeFirst(position)
+            position = 0
+        }
+        buffer.append(contentsOf: bytes.readableBytesView)
+        if buffer.count > PGLimits.maxCopyRowBytes, !buffer.contains(0x0A) {
+            throw RedError(.limitExceeded, "COPY row longer than \(PGLimits.maxCopyRowBytes) bytes")
+        }
+    }
+
+    /// The next complete row (nil = NULL field), or nil when more data is needed or the end
+    /// marker `\.` was read. `atEnd` treats a final line without a newline as complete.
+    mutating func nextRow(atEnd: Bool = false) throws -> [String?]? {
+        guard !finished, position < buffer.count else { return nil }
+        return copy.csv ? try nextCSVRow(atEnd: atEnd) : try nextTextRow(atEnd: atEnd)
+    }
+
+    private mutating func nextTextRow(atEnd: Bool) throws -> [String?]? {
+        var end = position
+        while end < buffer.count, buffer[end] != 0x0A { end += 1 }
+        if end == buffer.count, !atEnd { return nil }
+        var line = Array(buffer[position..<end])
+        position = min(end + 1, buffer.count)
+        if line.last == 0x0D { line.removeLast() }
+        if line == [UInt8(ascii: "\\"), UInt8(ascii: ".")] {
+            finished = true
+            return nil
+        }
+        var fields: [String?] = []
+        var field: [UInt8] = []
+        var raw: [UInt8] = []
+        var i = 0
+        func finishField() {
+            fields.append(String(decoding: raw, as: UTF8.self) == copy.null ? nil : String(decoding: field, as: UTF8.self))
+            field = []
+            raw = []
+        }
+        while i < line.count {
+            let c = line[i]
+            if c == copy.delimiter { finishField(); i += 1; continue }
+            raw.append(c)
+            if c == UInt8(ascii: "\\"), i + 1 < line.count {
+                let n = line[i + 1]
+                raw.append(n)
+                i += 2
+                switch n {
+                case UInt8(ascii: "b"): field.append(0x08)
+                case UInt8(ascii: "f"): field.append(0x0C)
+                case UInt8(ascii: "n"): field.append(0x0A)
+                case UInt8(ascii: "r"): field.append(0x0D)
+                case UInt8(ascii: "t"): field.append(0x09)
+                case UInt8(ascii: "v"): field.append(0x0B)
+                case UInt8(ascii: "0")...UInt8(ascii: "7"):
+                    var value = Int(n - UInt8(ascii: "0"))
+                    var digits = 1
+                    while digits < 3, i < line.count, (UInt8(ascii: "0")...UInt8(ascii: "7")).contains(line[i]) {
+                        value = value * 8 + Int(line[i] - UInt8(ascii: "0"))
+                        raw.append(line[i])
+                        i += 1
+                        digits += 1
+                    }
+                    field.append(UInt8(truncatingIfNeeded: value))
+                default: field.append(n)
+                }
+                continue
+            }
+            field.append(c)
+            i += 1
+        }
+        finishField()
+        return fields
+    }
+
+    private mutating func nextCSVRow(atEnd: Bool) throws -> [String?]? {
+        var fields: [String?] = []
+        var field: [UInt8] = []
+        var quoted = false, inQuotes = false
+        var i = position
+        // End marker on a line of its own.
+        if buffer.count - position >= 2, buffer[position] == UInt8(ascii: "\\"), buffer[position + 1] == UInt8(ascii: "."),
+           position + 2 == buffer.count || buffer[position + 2] == 0x0A || buffer[position + 2] == 0x0D {
+            finished = true
+            return nil
+        }
+        func finishField() {
+            let text = String(decoding: field, as: UTF8.self)
+            fields.append(!quoted && text == copy.null ? nil : text)
+            field = []
+            quoted = false
+        }
+        while i < buffer.count {
+            let c = buffer[i]
+            if inQuotes {
+                if c == copy.quote, copy.escape == copy.quote {
+                    // A doubled quote is a literal quote; a single one closes the field.
+                    if i + 1 < buffer.count {
+                        if buffer[i + 1] == copy.quote { field.append(copy.quote); i += 2; continue }
+                    } else if !atEnd {
+                        return nil  // need the next byte to decide
+                    }
+                    inQuotes = false
+                    i += 1
+                    continue
+                }
+                if c == copy.escape, copy.escape != copy.quote {
+                    if i + 1 < buffer.count { field.append(buffer[i + 1]); i += 2; continue }
+                    if !atEnd { return nil }
+                }
+                if c == copy.quote { inQuotes = false; i += 1; continue }
+                field.append(c)
+                i += 1
+                continue
+            }
+            if c == copy.quote { inQuotes = true; quoted = true; i += 1; continue }
+            if c == copy.delimiter { finishField(); i += 1; continue }
+            if c == 0x0A || c == 0x0D {
+                finishField()
+                i += 1
+                if c == 0x0D, i < buffer.count, buffer[i] == 0x0A { i += 1 }
+                position = i
+                return fields
+            }
+            field.append(c)
+            i += 1
+        }
+        guard atEnd else { return nil }
+        if inQuotes { throw RedError(.invalidTextRepresentation, "unterminated CSV quoted field") }
+        finishField()
+        position = buffer.count
+        return fields
+    }
+
+    /// Encodes one row for COPY TO.
+    static func encode(_ row: [Value], types: [PGType], copy: PGCopyCommand) -> [UInt8] {
+        var line: [UInt8] = []
+        for (i, value) in row.enumerated() {
+            if i > 0 { line.append(copy.delimiter) }
+            if case .null = value {
+                line.append(contentsOf: copy.null.utf8)
+                continue
+            }
+            let text = PGValueCodec.text(value, as: types[i])
+            if copy.csv {
+                let bytes = Array(text.utf8)
+                let needsQuotes = bytes.isEmpty || text == copy.null
+                    || bytes.contains { $0 == copy.delimiter || $0 == copy.quote || $0 == 0x0A || $0 == 0x0D }
+                if needsQuotes {
+                    line.append(copy.quote)
+                    for b in bytes {
+                        if b == copy.quote || b == copy.escape { line.append(copy.escape) }
+                        line.append(b)
+                    }
+                    line.append(copy.quote)
+                } else {
+                    line.append(contentsOf: bytes)
+                }
+            } else {
+                for b in text.utf8 {
+                    switch b {
+                    case UInt8(ascii: "\\"): line.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\\")])
+                    case 0x0A: line.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "n")])
+                    case 0x0D: line.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "r")])
+                    case 0x09 where copy.delimiter == 0x09: line.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "t")])
+                    case copy.delimiter: line.append(UInt8(ascii: "\\")); line.append(b)
+                    default: line.append(b)
+                    }
+                }
+            }
+        }
+        line.append(0x0A)
+        return line
+    }
+}
+
+extension PGConnection {
+    /// COPY FROM STDIN: CopyInResponse, then CopyData until CopyDone (or CopyFail).
+    func copyFromClient(_ copy: PGCopyCommand) async throws {
+        guard case .table(let table, let listed) = copy.source else { throw RedError(.syntaxError, "COPY FROM takes a table") }
+        guard let info = try await session.collections().first(where: { $0.name == table }) else {
+            throw RedError(.undefinedCollection, "relation \"\(table)\" does not exist")
+        }
+        let columns = listed ?? info.schema.columns.filter { !$0.name.hasPrefix("_") }.map(\.name)
+        guard !columns.isEmpty else { throw RedError(.invalidOperation, "COPY FROM needs a table with columns; \(table) has none") }
+        writer.copyInResponse(columns: columns.count, csv: copy.csv)
+        try await flush()
+
+        var parser = PGCopyRowParser(copy)
+        var failure: (any Error)?
+        var batch: [[String?]] = []
+        var copied = 0
+        var lineNumber = 0
+        let rowsPerBatch = max(1, min(1_000, PGLimits.maxParameters / columns.count))
+        let ownTransaction = !session.inTransaction
+        if ownTransaction { try await session.execute("BEGIN") }
+
+        func take(_ row: [String?]) throws {
+            lineNumber += 1
+            if copy.header, lineNumber == 1 { return }
+            guard row.count == columns.count else {
+                throw RedError(.invalidTextRepresentation,
+                               "COPY \(table), line \(lineNumber): expected \(columns.count) columns, got \(row.count)")
+            }
+            batch.append(row)
+        }
+
+        receiving: while true {
+            guard let message = try await inbound.next() else { throw RedError(.protocolViolation, "connection closed during COPY") }
+            switch message {
+            case .copyData(let bytes):
+                guard failure == nil else { continue }
+                do {
+                    try parser.append(bytes)
+                    while let row = try parser.nextRow() {
+                        try take(row)
+                        if batch.count >= rowsPerBatch {
+                            copied += try await insert(batch, into: table, columns: columns)
+                            batch.removeAll(keepingCapacity: true)
+                        }
+                    }
+                } catch {
+                    failure = error
+                }
+            case .copyDone:
+                if failure == nil {
+                    do {
+                        while let row = try parser.nextRow(atEnd: true) { try take(row) }
+                        if !batch.isEmpty { copied += try await insert(batch, into: table, columns: columns) }
+                    } catch {
+                        failure = error
+                    }
+                }
+                break receiving
+            case .copyFail(let reason):
+                failure = RedError(.queryCanceled, "COPY from stdin failed: \(reason)")
+                break receiving
+            case .flush, .sync:
+                continue
+            default:
+                failure = RedError(.protocolViolation, "unexpected message during COPY FROM STDIN")
+                break receiving
+            }
+        }
+        if let failure {
+            if ownTransaction { _ = try? await session.execute("ROLLBACK") }
+            throw failure
+        }
+        if ownTransaction { try await session.execute("COMMIT") }
+        writer.commandComplete("COPY \(copied)")
+    }
+
+    private func insert(_ rows: [[String?]], into table: String, columns: [String]) async throws -> Int {
+        let quotedColumns = columns.map(Self.quoteIdentifier).joined(separator: ", ")
+        var sql = "INSERT INTO \(Self.quoteIdentifier(table)) (\(quotedColumns)) VALUES "
+        var parameters: [Value] = []
+        parameters.reserveCapacity(rows.count * columns.count)
+        for (r, row) in rows.enumerated() {
+            sql += r == 0 ? "(" : ", ("
+            for (c, field) in row.enumerated() {
+                sql += c == 0 ? "$\(parameters.count + 1)" : ", $\(parameters.count + 1)"
+                parameters.append(field.map { .text($0) } ?? .null)
+            }
+            sql += ")"
+        }
+        return try await execute(sql, parameters: parameters).rowsAffected
+    }
+
+    /// COPY TO STDOUT: runs the query, then CopyOutResponse, one CopyData per row, CopyDone.
+    func copyToClient(_ copy: PGCopyCommand) async throws {
+        let sql: String
+        switch copy.source {
+        case .table(let table, let columns):
+            sql = "SELECT \(columns.map { $0.map(Self.quoteIdentifier).joined(separator: ", ") } ?? "*") FROM \(Self.quoteIdentifier(table))"
+        case .query(let query):
+            sql = query
+        }
+        let result = try await execute(sql, parameters: [])
+        let types = result.columns.map { PGType($0.type) }
+        writer.copyOutResponse(columns: result.columns.count, csv: copy.csv)
+        if copy.header {
+            let names = result.columns.map { Value.text($0.name) }
+            writer.copyData(PGCopyRowParser.encode(names, types: names.map { _ in .text }, copy: copy))
+        }
+        for row in result.rows {
+            writer.copyData(PGCopyRowParser.encode(row, types: types, copy: copy))
+            try await flushIfNeeded(force: false)
+        }
+        writer.copyDone()
+        writer.commandComplete("COPY \(result.rows.count)")
+    }
+
+    static func quoteIdentifier(_ name: String) -> String {
+        "\"" + name.replacingAll("\"", with: "\"\"") + "\""
+    }
+}
+
+extension String {
+    func replacingAll(_ target: Character, with replacement: String) -> String {
+        var out = ""
+        for c in self { if c == target { out += replacement } else { out.append(c) } }
+        return out
+    }
+}

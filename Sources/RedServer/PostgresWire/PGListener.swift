@@ -1,0 +1,103 @@
+import Logging
+import NIOCore
+import NIOPosix
+import RedCore
+import ServiceLifecycle
+import Synchronization
+
+/// The PostgreSQL wire protocol listener, run as a service of the server's
+/// `ServiceGroup`.
+///
+/// Each accepted connection becomes a child task of this service (structured
+/// concurrency: the service does not return while a connection runs). On
+/// graceful shutdown the listening socket closes first, idle connections are
+/// closed, busy ones finish their current request and then close, and after
+/// `shutdownGraceMilliseconds` every remaining connection is closed.
+public final class PGListener: Service, Sendable {
+    let context: ServerContext
+    let address: BindAddress
+    private let bound = Mutex<BindAddress?>(nil)
+    private let boundSignal = AsyncSignal()
+
+    public init(context: ServerContext, address: BindAddress) {
+        self.context = context
+        self.address = address
+    }
+
+    /// The address actually bound (port 0 resolved), once listening.
+    public func boundAddress() async -> BindAddress? {
+        await boundSignal.wait()
+        return bound.withLock { $0 }
+    }
+
+    public func run() async throws {
+        let serverChannel: NIOAsyncChannel<NIOAsyncChannel<PGFrontendMessage, ByteBuffer>, Never>
+        do {
+            serverChannel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                .serverChannelOption(.backlog, value: 256)
+                .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+                .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+                .bind(host: address.host, port: address.port) { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(PGFrontendDecoder()))
+                        return try NIOAsyncChannel<PGFrontendMessage, ByteBuffer>(wrappingChannelSynchronously: channel)
+                    }
+                }
+        } catch {
+            boundSignal.signal()
+            throw RedError(.ioError, "cannot listen for PostgreSQL clients on \(address): \(error)")
+        }
+        let port = serverChannel.channel.localAddress?.port ?? address.port
+        bound.withLock { $0 = BindAddress(host: address.host, port: port) }
+        context.noteListening("postgres", BindAddress(host: address.host, port: port))
+        boundSignal.signal()
+        context.logger.info("PostgreSQL wire protocol listening", metadata: ["address": "\(address.host):\(port)"])
+        let connections = context.connections
+        let grace = context.configuration.shutdownGraceMilliseconds
+        try await withGracefulShutdownHandler {
+            await withDiscardingTaskGroup { group in
+                do {
+                    try await serverChannel.executeThenClose { inbound in
+                        for try await connection in inbound {
+                            group.addTask { await PGConnection.serve(connection, context: self.context) }
+                        }
+                    }
+                } catch {
+                    self.context.logger.debug("pg listener stopped accepting: \(error)")
+                }
+            }
+        } onGracefulShutdown: {
+            serverChannel.channel.close(promise: nil)
+            connections.beginShutdown()
+            Task {
+                try? await Task.sleep(for: .milliseconds(grace))
+                connections.closeAll()
+            }
+        }
+    }
+}
+
+/// A one-shot signal that any number of tasks can await.
+final class AsyncSignal: Sendable {
+    private let state = Mutex<(fired: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
+
+    func signal() {
+        let waiters = state.withLock { s -> [CheckedContinuation<Void, Never>] in
+            s.fired = true
+            defer { s.waiters = [] }
+            return s.waiters
+        }
+        for w in waiters { w.resume() }
+    }
+
+    func wait() async {
+        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+            let fired = state.withLock { s -> Bool in
+                if s.fired { return true }
+                s.waiters.append(c)
+                return false
+            }
+            if fired { c.resume() }
+        }
+    }
+}

@@ -1,0 +1,120 @@
+import RedCore
+import RedDB
+
+/// The run-time parameters ("GUCs") a PostgreSQL client can SET and SHOW on
+/// one connection. They only shape what this connection reports; RedDB's
+/// behaviour does not depend on them (timestamps are UTC, text is UTF-8,
+/// isolation is snapshot isolation, reported as REPEATABLE READ).
+struct PGSettings {
+    /// Leads with `15.0` because psql and drivers parse the major.minor prefix to pick queries.
+    static let serverVersion = "15.0 (RedDB \(RedDB.version))"
+
+    /// Lower-cased name → value.
+    private(set) var values: [String: String] = Self.defaults
+
+    static let defaults: [String: String] = [
+        "server_version": serverVersion,
+        "server_version_num": "150000",
+        "server_encoding": "UTF8",
+        "client_encoding": "UTF8",
+        "datestyle": "ISO, MDY",
+        "timezone": "UTC",
+        "intervalstyle": "postgres",
+        "integer_datetimes": "on",
+        "standard_conforming_strings": "on",
+        "application_name": "",
+        "is_superuser": "on",
+        "session_authorization": "",
+        "default_transaction_read_only": "off",
+        "in_hot_standby": "off",
+        "transaction_isolation": "repeatable read",
+        "default_transaction_isolation": "repeatable read",
+        "transaction_read_only": "off",
+        "search_path": "\"$user\", public",
+        "extra_float_digits": "1",
+        "max_identifier_length": "63",
+        "lc_messages": "C",
+        "lc_monetary": "C",
+        "lc_numeric": "C",
+        "lc_time": "C",
+        "statement_timeout": "0",
+        "lock_timeout": "0",
+        "idle_in_transaction_session_timeout": "0",
+        "client_min_messages": "notice",
+        "bytea_output": "hex",
+        "max_connections": "1000",
+        "synchronous_commit": "on",
+        "row_security": "on",
+        "jit": "off",
+    ]
+
+    /// The parameters PostgreSQL reports in ParameterStatus (at startup and whenever they change),
+    /// with their canonical spelling.
+    static let reported: [String: String] = [
+        "server_version": "server_version", "server_encoding": "server_encoding", "client_encoding": "client_encoding",
+        "application_name": "application_name", "datestyle": "DateStyle", "timezone": "TimeZone",
+        "intervalstyle": "IntervalStyle", "integer_datetimes": "integer_datetimes",
+        "standard_conforming_strings": "standard_conforming_strings", "is_superuser": "is_superuser",
+        "session_authorization": "session_authorization", "default_transaction_read_only": "default_transaction_read_only",
+        "in_hot_standby": "in_hot_standby",
+    ]
+
+    /// Startup packet options (`application_name`, `client_encoding`, `options` are honoured).
+    mutating func applyStartup(_ parameters: [String: String]) {
+        for (name, value) in parameters {
+            let key = name.lowercased()
+            if key == "user" { values["session_authorization"] = value } else if values[key] != nil, key != "client_encoding" { values[key] = value }
+        }
+    }
+
+    func reportedAtStartup(serverVersion: String) -> [(String, String)] {
+        Self.reported.keys.sorted().map { (Self.reported[$0]!, values[$0] ?? "") }
+    }
+
+    func value(_ name: String) throws -> String {
+        guard let v = values[name.lowercased()] else {
+            throw RedError(.undefinedObject, "unrecognized configuration parameter \"\(name)\"")
+        }
+        return v
+    }
+
+    /// Sets a parameter; nil restores the default. Returns the ParameterStatus to send, if any.
+    mutating func set(_ name: String, _ value: String?) throws -> (String, String)? {
+        let key = name.lowercased()
+        guard let original = Self.defaults[key] else {
+            // Unknown names with a dot are extension/custom settings, which PostgreSQL accepts too.
+            guard key.contains(".") else { throw RedError(.undefinedObject, "unrecognized configuration parameter \"\(name)\"") }
+            values[key] = value ?? ""
+            return nil
+        }
+        let newValue = value ?? original
+        switch key {
+        case "client_encoding":
+            let normalized = newValue.uppercased().replacingUnderscoreAndDash()
+            guard normalized == "UTF8" || normalized == "UNICODE" else {
+                throw RedError(.featureNotSupported, "client_encoding \(newValue) is not supported: RedDB speaks UTF8 only")
+            }
+            values[key] = "UTF8"
+        case "server_version", "server_version_num", "server_encoding", "integer_datetimes", "max_identifier_length",
+             "in_hot_standby", "is_superuser", "max_connections":
+            throw RedError(.invalidOperation, "parameter \"\(key)\" cannot be changed")
+        case "standard_conforming_strings":
+            guard ["on", "true", "1"].contains(newValue.lowercased()) else {
+                throw RedError(.featureNotSupported, "standard_conforming_strings can only be on")
+            }
+        default:
+            values[key] = newValue
+        }
+        guard let canonical = Self.reported[key] else { return nil }
+        return (canonical, values[key] ?? "")
+    }
+
+    mutating func resetAll() { values = Self.defaults }
+
+    /// `SHOW ALL`: every parameter with its value, sorted by name.
+    var all: [(String, String)] { values.keys.sorted().map { ($0, values[$0]!) } }
+}
+
+extension String {
+    fileprivate func replacingUnderscoreAndDash() -> String { String(filter { $0 != "_" && $0 != "-" }) }
+}

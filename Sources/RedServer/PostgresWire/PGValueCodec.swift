@@ -1,0 +1,312 @@
+import NIOCore
+import RedCore
+
+/// A PostgreSQL type as the wire sees it: its OID and fixed size (-1 = variable).
+struct PGType: Equatable, Sendable {
+    var oid: Int32
+    var size: Int16
+
+    init(oid: Int32, size: Int16) {
+        self.oid = oid
+        self.size = size
+    }
+
+    static let bool = PGType(oid: 16, size: 1)
+    static let bytea = PGType(oid: 17, size: -1)
+    static let name = PGType(oid: 19, size: 64)
+    static let int8 = PGType(oid: 20, size: 8)
+    static let int2 = PGType(oid: 21, size: 2)
+    static let int4 = PGType(oid: 23, size: 4)
+    static let text = PGType(oid: 25, size: -1)
+    static let oidType = PGType(oid: 26, size: 4)
+    static let json = PGType(oid: 114, size: -1)
+    static let float4 = PGType(oid: 700, size: 4)
+    static let float8 = PGType(oid: 701, size: 8)
+    static let unknown = PGType(oid: 705, size: -2)
+    static let bpchar = PGType(oid: 1042, size: -1)
+    static let varchar = PGType(oid: 1043, size: -1)
+    static let date = PGType(oid: 1082, size: 4)
+    static let time = PGType(oid: 1083, size: 8)
+    static let timestamp = PGType(oid: 1114, size: 8)
+    static let timestamptz = PGType(oid: 1184, size: 8)
+    static let numeric = PGType(oid: 1700, size: -1)
+    static let uuid = PGType(oid: 2950, size: 16)
+    static let jsonb = PGType(oid: 3802, size: -1)
+
+    /// The wire type of a RedDB column type.
+    ///
+    /// Every integer width is `int8` (RedDB stores one 64-bit integer kind); timestamps
+    /// are `timestamp` (UTC, no zone, as RedDB displays them); vectors and every
+    /// validated text domain (EMAIL, INET …) travel as `text`, which every client reads.
+    init(_ type: DataType) {
+        switch type.valueType {
+        case .boolean: self = .bool
+        case .integer: self = .int8
+        case .float: self = .float8
+        case .decimal: self = .numeric
+        case .blob: self = .bytea
+        case .json: self = .jsonb
+        case .timestamp: self = .timestamp
+        case .date: self = .date
+        case .uuid: self = .uuid
+        default: self = .text
+        }
+    }
+
+    /// The RedDB type a parameter declared with this OID takes; nil for text-like or unknown OIDs.
+    var dataType: DataType? {
+        switch oid {
+        case 16: return .boolean
+        case 20, 21, 23, 26: return .integer
+        case 700, 701: return .float
+        case 1700: return .decimal
+        case 17: return .blob
+        case 114, 3802: return .json
+        case 1114, 1184: return .timestamp
+        case 1082: return .date
+        case 2950: return .uuid
+        default: return nil
+        }
+    }
+}
+
+/// Encodes `Value`s into PostgreSQL's text and binary formats and decodes
+/// parameters from them.
+///
+/// Binary layouts (big-endian): bool 1 byte; int2/4/8; float4/8 IEEE bits;
+/// numeric = `ndigits, weight, sign, dscale` (Int16 each) + base-10000 digits;
+/// timestamp = Int64 microseconds since 2000-01-01; date = Int32 days since
+/// 2000-01-01; uuid 16 bytes; jsonb = version byte 1 + JSON text; text, json,
+/// bytea raw bytes.
+enum PGValueCodec {
+    /// Days from 1970-01-01 to PostgreSQL's epoch 2000-01-01.
+    static let postgresEpochDays: Int64 = 10_957
+    static let postgresEpochMilliseconds: Int64 = 946_684_800_000
+
+    // MARK: Results
+
+    static func write(_ value: Value, as type: PGType, format: PGFormat, into buffer: inout ByteBuffer) throws {
+        if case .null = value {
+            buffer.writeInteger(Int32(-1))
+            return
+        }
+        let lengthIndex = buffer.writerIndex
+        buffer.writeInteger(Int32(0))
+        switch format {
+        case .text: buffer.writeString(text(value, as: type))
+        case .binary: try writeBinary(value, as: type, into: &buffer)
+        }
+        buffer.setInteger(Int32(buffer.writerIndex - lengthIndex - 4), at: lengthIndex)
+    }
+
+    /// PostgreSQL's text output for the value.
+    static func text(_ value: Value, as type: PGType) -> String {
+        switch value {
+        case .boolean(let b) where type == .bool: return b ? "t" : "f"
+        case .float(let d):
+            if d.isNaN { return "NaN" }
+            if d.isInfinite { return d > 0 ? "Infinity" : "-Infinity" }
+            return NumberFormatting.shortest(d)
+        default: return value.displayText
+        }
+    }
+
+    private static func writeBinary(_ value: Value, as type: PGType, into buffer: inout ByteBuffer) throws {
+        switch (type.oid, value) {
+        case (PGType.bool.oid, .boolean(let b)): buffer.writeInteger(UInt8(b ? 1 : 0))
+        case (PGType.int8.oid, .integer(let i)): buffer.writeInteger(i)
+        case (PGType.int4.oid, .integer(let i)) where Int32(exactly: i) != nil: buffer.writeInteger(Int32(i))
+        case (PGType.int2.oid, .integer(let i)) where Int16(exactly: i) != nil: buffer.writeInteger(Int16(i))
+        case (PGType.float8.oid, .float(let d)): buffer.writeInteger(d.bitPattern)
+        case (PGType.float8.oid, .integer(let i)): buffer.writeInteger(Double(i).bitPattern)
+        case (PGType.float8.oid, .decimal(let d)): buffer.writeInteger((Double(d) / Decimal4.scale).bitPattern)
+        case (PGType.numeric.oid, .decimal(let d)): writeNumeric(d, into: &buffer)
+        case (PGType.numeric.oid, .integer(let i)): writeNumeric(try Decimal4.from(integer: i), into: &buffer)
+        case (PGType.bytea.oid, .blob(let bytes)): buffer.writeBytes(bytes)
+        case (PGType.jsonb.oid, .json(let j)): buffer.writeInteger(UInt8(1)); buffer.writeString(j.text)
+        case (PGType.json.oid, .json(let j)): buffer.writeString(j.text)
+        case (PGType.timestamp.oid, .timestamp(let ms)), (PGType.timestamptz.oid, .timestamp(let ms)):
+            buffer.writeInteger((ms - postgresEpochMilliseconds) &* 1000)
+        case (PGType.date.oid, .date(let days)): buffer.writeInteger(Int32(truncatingIfNeeded: Int64(days) - postgresEpochDays))
+        case (PGType.uuid.oid, .uuid(let u)):
+            buffer.writeInteger(UInt64(truncatingIfNeeded: u >> 64))
+            buffer.writeInteger(UInt64(truncatingIfNeeded: u))
+        case (PGType.text.oid, _), (PGType.varchar.oid, _), (PGType.name.oid, _):
+            buffer.writeString(text(value, as: type))
+        default:
+            throw RedError(.datatypeMismatch, "cannot send a \(DataType.kind(of: value)) value in binary as type OID \(type.oid)")
+        }
+    }
+
+    /// PostgreSQL's binary numeric for a RedDB decimal (an Int64 scaled by 10^4, so the
+    /// fraction is exactly one base-10000 digit).
+    static func writeNumeric(_ d: Int64, into buffer: inout ByteBuffer) {
+        let negative = d < 0
+        let magnitude = d.magnitude
+        var integerPart = magnitude / 10_000
+        let fraction = Int16(magnitude % 10_000)
+        var integerDigits: [Int16] = []
+        while integerPart > 0 {
+            integerDigits.insert(Int16(integerPart % 10_000), at: 0)
+            integerPart /= 10_000
+        }
+        var digits = integerDigits + [fraction]
+        var weight = Int16(integerDigits.count) - 1
+        while digits.last == 0 { digits.removeLast() }
+        while digits.first == 0 { digits.removeFirst(); weight -= 1 }
+        var scale: Int16 = 0
+        if fraction != 0 {
+            scale = 4
+            var f = fraction
+            while f % 10 == 0 { f /= 10; scale -= 1 }
+        }
+        buffer.writeInteger(Int16(digits.count))
+        buffer.writeInteger(digits.isEmpty ? 0 : weight)
+        buffer.writeInteger(UInt16(negative && !digits.isEmpty ? 0x4000 : 0))
+        buffer.writeInteger(scale)
+        for digit in digits { buffer.writeInteger(digit) }
+    }
+
+    // MARK: Parameters
+
+    /// Decodes one Bind parameter. `declared` is the OID the client gave in Parse (0 or 705
+    /// when it left the type to the server); `inferred` is what Describe reported for it.
+    static func decodeParameter(_ bytes: ByteBuffer?, format: PGFormat, declared: Int32, inferred: DataType) throws -> Value {
+        guard var bytes else { return .null }
+        let declaredType = PGType(oid: declared, size: -1).dataType
+        switch format {
+        case .text:
+            let text = bytes.readString(length: bytes.readableBytes) ?? ""
+            let target = declaredType ?? (inferred == .any ? nil : inferred)
+            guard let target else { return .text(text) }
+            if target == .blob, text.hasPrefix("\\x") { return try decodeHexBytea(text) }
+            if target == .float, let special = ["NaN": Double.nan, "Infinity": .infinity, "-Infinity": -.infinity][text] {
+                return .float(special)
+            }
+            return try target.coerce(.text(text))
+        case .binary:
+            return try decodeBinary(&bytes, oid: declared, inferred: inferred)
+        }
+    }
+
+    private static func decodeBinary(_ bytes: inout ByteBuffer, oid: Int32, inferred: DataType) throws -> Value {
+        let length = bytes.readableBytes
+        func bad() -> RedError {
+            RedError(.invalidParameters, "invalid binary parameter of \(length) bytes for type OID \(oid)")
+        }
+        switch oid {
+        case 16:
+            guard length == 1, let b = bytes.readInteger(as: UInt8.self) else { throw bad() }
+            return .boolean(b != 0)
+        case 21:
+            guard length == 2, let v = bytes.readInteger(as: Int16.self) else { throw bad() }
+            return .integer(Int64(v))
+        case 23, 26:
+            guard length == 4, let v = bytes.readInteger(as: Int32.self) else { throw bad() }
+            return .integer(oid == 26 ? Int64(UInt32(bitPattern: v)) : Int64(v))
+        case 20:
+            guard length == 8, let v = bytes.readInteger(as: Int64.self) else { throw bad() }
+            return .integer(v)
+        case 700:
+            guard length == 4, let v = bytes.readInteger(as: UInt32.self) else { throw bad() }
+            return .float(Double(Float(bitPattern: v)))
+        case 701:
+            guard length == 8, let v = bytes.readInteger(as: UInt64.self) else { throw bad() }
+            return .float(Double(bitPattern: v))
+        case 1700: return .decimal(try readNumeric(&bytes))
+        case 17: return .blob(bytes.readBytes(length: length) ?? [])
+        case 114: return .json(try JSONValue.parse(bytes.readString(length: length) ?? ""))
+        case 3802:
+            guard bytes.readInteger(as: UInt8.self) == 1 else { throw RedError(.invalidParameters, "unsupported jsonb binary version") }
+            return .json(try JSONValue.parse(bytes.readString(length: bytes.readableBytes) ?? ""))
+        case 1114, 1184:
+            guard length == 8, let micros = bytes.readInteger(as: Int64.self) else { throw bad() }
+            let (ms, overflow) = (micros / 1000).addingReportingOverflow(postgresEpochMilliseconds)
+            guard !overflow else { throw RedError(.datetimeFieldOverflow, "timestamp out of range") }
+            return .timestamp(ms)
+        case 1082:
+            guard length == 4, let days = bytes.readInteger(as: Int32.self) else { throw bad() }
+            guard let shifted = Int32(exactly: Int64(days) + postgresEpochDays) else { throw RedError(.datetimeFieldOverflow, "date out of range") }
+            return .date(shifted)
+        case 2950:
+            guard length == 16, let high = bytes.readInteger(as: UInt64.self), let low = bytes.readInteger(as: UInt64.self) else { throw bad() }
+            return .uuid(UInt128(high) << 64 | UInt128(low))
+        case 25, 1043, 1042, 19, 705, 0:
+            // Text sent in "binary" is its UTF-8 bytes; a typed target then parses it.
+            let text = bytes.readString(length: length) ?? ""
+            if inferred != .any, inferred != .text { return try inferred.coerce(.text(text)) }
+            return .text(text)
+        default:
+            throw RedError(.invalidParameters, "unsupported binary parameter type OID \(oid)")
+        }
+    }
+
+    /// Reads PostgreSQL's binary numeric into a RedDB decimal (4 fractional digits).
+    static func readNumeric(_ bytes: inout ByteBuffer) throws -> Int64 {
+        guard let count = bytes.readInteger(as: Int16.self), let weight = bytes.readInteger(as: Int16.self),
+              let sign = bytes.readInteger(as: UInt16.self), bytes.readInteger(as: Int16.self) != nil,
+              count >= 0, bytes.readableBytes == Int(count) * 2 else {
+            throw RedError(.invalidParameters, "malformed binary numeric parameter")
+        }
+        if sign == 0xC000 { throw RedError(.invalidParameters, "NaN is not a valid NUMERIC value") }
+        var total: Int128 = 0
+        for i in 0..<Int(count) {
+            guard let digit = bytes.readInteger(as: Int16.self), (0..<10_000).contains(digit) else {
+                throw RedError(.invalidParameters, "malformed binary numeric digit")
+            }
+            // Digit i is worth 10000^(weight - i); RedDB keeps 10000^-1 as its smallest unit.
+            let power = Int(weight) - i + 1
+            if power < 0 { continue }  // beyond 4 decimals: truncated, as NUMERIC(…, 4) would round
+            guard power <= 5 else { throw RedError(.numericOutOfRange, "numeric parameter out of range") }
+            var term = Int128(digit)
+            for _ in 0..<power { term *= 10_000 }
+            total += term
+        }
+        return try Decimal4.fit(sign == 0x4000 ? -total : total)
+    }
+
+    static func decodeHexBytea(_ text: String) throws -> Value {
+        let hex = Array(text.utf8.dropFirst(2))
+        guard hex.count % 2 == 0 else { throw RedError(.invalidTextRepresentation, "invalid hexadecimal data: odd number of digits") }
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(hex.count / 2)
+        var i = 0
+        while i < hex.count {
+            guard let hi = hexValue(hex[i]), let lo = hexValue(hex[i + 1]) else {
+                throw RedError(.invalidTextRepresentation, "invalid hexadecimal digit in bytea value")
+            }
+            bytes.append(hi << 4 | lo)
+            i += 2
+        }
+        return .blob(bytes)
+    }
+
+    private static func hexValue(_ c: UInt8) -> UInt8? {
+        switch c {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): return c - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): return c - UInt8(ascii: "a") + 10
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): return c - UInt8(ascii: "A") + 10
+        default: return nil
+        }
+    }
+}
+
+extension DataType {
+    /// A short name for the kind of a runtime value, for error messages.
+    static func kind(of value: Value) -> String {
+        switch value {
+        case .null: return "NULL"
+        case .boolean: return "boolean"
+        case .integer: return "integer"
+        case .float: return "float"
+        case .decimal: return "numeric"
+        case .text: return "text"
+        case .blob: return "bytea"
+        case .json: return "json"
+        case .timestamp: return "timestamp"
+        case .date: return "date"
+        case .uuid: return "uuid"
+        case .vector: return "vector"
+        }
+    }
+}

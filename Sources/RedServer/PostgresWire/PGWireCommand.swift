@@ -1,0 +1,214 @@
+import RedCore
+import RedDB
+
+/// Statements the PG-wire layer answers itself, because they are PostgreSQL
+/// protocol vocabulary rather than queries (ADR 0010: adapters translate, the
+/// engine never learns pg_catalog): run-time settings (SET/RESET/SHOW),
+/// session housekeeping (DISCARD, DEALLOCATE), COPY (which talks to the client
+/// mid-statement), and the catalog queries psql and drivers send.
+///
+/// RedDB's own SET forms (`SET CONFIG`, `SET TENANT`) and `SHOW TABLES` /
+/// `SHOW COLLECTIONS` go to the engine like every other statement.
+enum PGWireCommand {
+    case set(name: String, value: String?)
+    case reset(name: String?)
+    case show(name: String)
+    /// Transaction characteristics (`SET TRANSACTION …`): accepted, RedDB always runs snapshot isolation.
+    case acknowledge(tag: String)
+    case discardAll
+    case deallocate(name: String?)
+    case copyFrom(PGCopyCommand)
+    case copyTo(PGCopyCommand)
+    case catalog(String)
+
+    /// Classifies one statement; nil when it is for the engine.
+    static func recognize(_ sql: String) throws -> PGWireCommand? {
+        var words = PGWords(sql)
+        guard let first = words.nextWord()?.lowercased() else { return nil }
+        switch first {
+        case "set":
+            guard var name = words.nextWord()?.lowercased() else { return nil }
+            if name == "session" || name == "local" { name = words.nextWord()?.lowercased() ?? "" }
+            switch name {
+            case "config", "tenant": return nil
+            case "transaction", "characteristics": return .acknowledge(tag: "SET")
+            case "time":
+                guard words.nextWord()?.lowercased() == "zone" else { throw RedError(.syntaxError, "syntax error at or near \"time\"") }
+                let value = words.restOfStatement()
+                return .set(name: "timezone", value: value.lowercased() == "local" || value.lowercased() == "default" ? nil : unquote(value))
+            case "names":
+                return .set(name: "client_encoding", value: unquote(words.restOfStatement()))
+            case "":
+                throw RedError(.syntaxError, "syntax error at end of input: SET needs a parameter name")
+            default:
+                words.skipSpaces()
+                if !words.accept("=") {
+                    guard words.nextWord()?.lowercased() == "to" else {
+                        throw RedError(.syntaxError, "syntax error in SET \(name): expected = or TO")
+                    }
+                }
+                let value = words.restOfStatement()
+                return .set(name: name, value: value.lowercased() == "default" ? nil : unquote(value))
+            }
+        case "reset":
+            guard let name = words.nextWord()?.lowercased() else { throw RedError(.syntaxError, "RESET needs a parameter name or ALL") }
+            return .reset(name: name == "all" ? nil : name)
+        case "show":
+            let name = words.restOfStatement().lowercased()
+            if ["tables", "collections"].contains(name) { return nil }
+            if name == "transaction isolation level" { return .show(name: "transaction_isolation") }
+            if name == "time zone" { return .show(name: "timezone") }
+            return .show(name: name)
+        case "discard":
+            return .discardAll
+        case "deallocate":
+            var name = words.nextWord()
+            if name?.lowercased() == "prepare" { name = words.nextWord() }
+            return .deallocate(name: name?.lowercased() == "all" ? nil : name)
+        case "copy":
+            let copy = try PGCopyCommand(parsing: sql)
+            return copy.direction == .fromClient ? .copyFrom(copy) : .copyTo(copy)
+        case "listen", "unlisten", "notify":
+            throw RedError(.featureNotSupported, "\(first.uppercased()) is not supported by RedDB")
+        default:
+            return PGCatalog.mentionsCatalog(sql) ? .catalog(sql) : nil
+        }
+    }
+
+    /// True for BEGIN/COMMIT/ROLLBACK/SAVEPOINT-like statements (they end implicit transactions).
+    static func isTransactionControl(_ sql: String) -> Bool {
+        var words = PGWords(sql)
+        let first = words.nextWord()?.lowercased() ?? ""
+        return ["begin", "start", "commit", "end", "rollback", "abort", "savepoint", "release", "prepare"].contains(first)
+    }
+
+    static func unquote(_ value: String) -> String {
+        var v = value
+        if v.count >= 2, (v.hasPrefix("'") && v.hasSuffix("'")) || (v.hasPrefix("\"") && v.hasSuffix("\"")) {
+            v = String(v.dropFirst().dropLast())
+        }
+        return v
+    }
+}
+
+extension PGConnection {
+    /// Answers a wire command with an ordinary result. `preview` (Parse/Describe) computes the
+    /// shape without changing any setting.
+    func run(_ command: PGWireCommand, preview: Bool = false) async throws -> QueryResult {
+        switch command {
+        case .set(let name, let value):
+            if !preview, let status = try settings.set(name, value) { writer.parameterStatus(status.0, status.1) }
+            return QueryResult(columns: [], rows: [], statementType: "set", commandTag: "SET")
+        case .reset(let name):
+            if !preview {
+                if let name {
+                    if let status = try settings.set(name, nil) { writer.parameterStatus(status.0, status.1) }
+                } else {
+                    settings.resetAll()
+                }
+            }
+            return QueryResult(columns: [], rows: [], statementType: "reset", commandTag: "RESET")
+        case .show(let name):
+            if name == "all" {
+                return QueryResult(columns: [ResultColumn(name: "name", type: .text), ResultColumn(name: "setting", type: .text)],
+                                   rows: settings.all.map { [.text($0.0), .text($0.1)] }, statementType: "select", commandTag: "SHOW")
+            }
+            return QueryResult(columns: [ResultColumn(name: name, type: .text)], rows: [[.text(try settings.value(name))]],
+                               statementType: "select", commandTag: "SHOW")
+        case .acknowledge(let tag):
+            return QueryResult(columns: [], rows: [], statementType: "set", commandTag: tag)
+        case .discardAll:
+            guard !session.inTransaction else {
+                throw RedError(.invalidOperation, "DISCARD ALL cannot run inside a transaction block")
+            }
+            if !preview {
+                settings.resetAll()
+                statements.removeAll()
+                portals.removeAll()
+            }
+            return QueryResult(columns: [], rows: [], statementType: "discard", commandTag: "DISCARD ALL")
+        case .deallocate(let name):
+            if !preview {
+                if let name {
+                    guard statements.removeValue(forKey: name) != nil else {
+                        throw RedError(.undefinedPreparedStatement, "prepared statement \"\(name)\" does not exist")
+                    }
+                } else {
+                    statements = statements.filter { $0.key.isEmpty }
+                }
+            }
+            return QueryResult(columns: [], rows: [], statementType: "deallocate", commandTag: name == nil ? "DEALLOCATE ALL" : "DEALLOCATE")
+        case .catalog(let sql):
+            var catalog = PGCatalog(collections: try await session.collections(), settings: settings, user: user)
+            return try catalog.answer(sql)
+        case .copyFrom, .copyTo:
+            throw RedError(.featureNotSupported, "COPY is supported on the simple query protocol only")
+        }
+    }
+}
+
+/// A tiny cursor over a statement's leading words, enough to classify wire commands.
+struct PGWords {
+    let scalars: [Character]
+    var index = 0
+
+    init(_ text: String) { scalars = Array(text) }
+
+    mutating func skipSpaces() {
+        while index < scalars.count {
+            if scalars[index].isWhitespace { index += 1; continue }
+            if scalars[index] == "-", index + 1 < scalars.count, scalars[index + 1] == "-" {
+                while index < scalars.count, scalars[index] != "\n" { index += 1 }
+                continue
+            }
+            if scalars[index] == "/", index + 1 < scalars.count, scalars[index + 1] == "*" {
+                index += 2
+                while index + 1 < scalars.count, !(scalars[index] == "*" && scalars[index + 1] == "/") { index += 1 }
+                index = min(index + 2, scalars.count)
+                continue
+            }
+            break
+        }
+    }
+
+    /// The next identifier-like word (letters, digits, `_`, `.`), or a double-quoted name.
+    mutating func nextWord() -> String? {
+        skipSpaces()
+        guard index < scalars.count else { return nil }
+        if scalars[index] == "\"" {
+            var word = ""
+            index += 1
+            while index < scalars.count {
+                if scalars[index] == "\"" {
+                    if index + 1 < scalars.count, scalars[index + 1] == "\"" { word.append("\""); index += 2; continue }
+                    index += 1
+                    break
+                }
+                word.append(scalars[index])
+                index += 1
+            }
+            return word
+        }
+        let start = index
+        while index < scalars.count, scalars[index].isLetter || scalars[index].isNumber || scalars[index] == "_" || scalars[index] == "." {
+            index += 1
+        }
+        return index > start ? String(scalars[start..<index]) : nil
+    }
+
+    mutating func accept(_ symbol: Character) -> Bool {
+        skipSpaces()
+        guard index < scalars.count, scalars[index] == symbol else { return false }
+        index += 1
+        return true
+    }
+
+    /// Everything left, trimmed, without a trailing `;`.
+    mutating func restOfStatement() -> String {
+        skipSpaces()
+        var rest = String(scalars[min(index, scalars.count)...]).trimmingCharacters()
+        while rest.hasSuffix(";") { rest = String(rest.dropLast()).trimmingCharacters() }
+        index = scalars.count
+        return rest
+    }
+}

@@ -1,0 +1,75 @@
+import Logging
+import RedCore
+import RedDB
+import ServiceLifecycle
+
+/// `red server`: one database served over PG-wire and HTTP under a
+/// `ServiceGroup`.
+///
+/// Lifecycle: open the database (a second server on the same file fails here
+/// with 55006 "database is locked") → start the listeners → phase `ready` once
+/// every listener is bound → on SIGINT/SIGTERM: phase `draining`, listeners
+/// stop accepting, in-flight requests finish (bounded by
+/// `shutdownGraceMilliseconds`) → checkpoint and close the files → `stopped`.
+public struct RedServer: Sendable {
+    public let context: ServerContext
+    public let pg: PGListener?
+    public let http: HTTPListener?
+
+    /// Opens the database at `path` and prepares (does not start) the listeners.
+    public static func open(path: String, options: DatabaseOptions, configuration: ServerConfiguration, logger: Logger) async throws -> RedServer {
+        guard configuration.pgBind != nil || configuration.httpBind != nil else {
+            throw RedError(.invalidArgument, "at least one listener must be enabled (--pg-bind or --http-bind)")
+        }
+        let database = try await Database.open(path: path, options: options)
+        let context = ServerContext(database: database, configuration: configuration, logger: logger)
+        return RedServer(context: context,
+                         pg: configuration.pgBind.map { PGListener(context: context, address: $0) },
+                         http: configuration.httpBind.map { HTTPListener(context: context, address: $0) })
+    }
+
+    /// Serves until SIGINT/SIGTERM (or `shutdown` is triggered), then closes the database.
+    /// `onReady` runs once every listener is bound, with their addresses.
+    public func run(onReady: @escaping @Sendable ([String: BindAddress]) -> Void = { _ in }) async throws {
+        let logger = context.logger
+        var services: [any Service] = []
+        if let http { services.append(http) }
+        if let pg { services.append(pg) }
+        services.append(ReadinessService(server: self, onReady: onReady))
+        let group = ServiceGroup(configuration: .init(
+            services: services.map { ServiceGroupConfiguration.ServiceConfiguration(service: $0) },
+            gracefulShutdownSignals: [.sigterm, .sigint],
+            logger: logger))
+        do {
+            try await group.run()
+        } catch {
+            logger.error("server stopped with an error: \(error)")
+            try? await context.database.close()
+            context.phase = .stopped
+            throw error
+        }
+        logger.info("listeners stopped; checkpointing and closing the database")
+        try await context.database.close()
+        context.phase = .stopped
+        logger.info("server stopped")
+    }
+}
+
+/// Waits for every listener to bind, then marks the server ready; on graceful shutdown marks
+/// it draining (health probes report it while requests finish).
+struct ReadinessService: Service {
+    let server: RedServer
+    let onReady: @Sendable ([String: BindAddress]) -> Void
+
+    func run() async throws {
+        var addresses: [String: BindAddress] = [:]
+        if let pg = server.pg, let a = await pg.boundAddress() { addresses["pg"] = a }
+        if let http = server.http, let a = await http.boundAddress() { addresses["http"] = a }
+        let expected = (server.pg == nil ? 0 : 1) + (server.http == nil ? 0 : 1)
+        guard addresses.count == expected else { return }  // a listener failed; the group reports its error
+        server.context.phase = .ready
+        onReady(addresses)
+        try? await gracefulShutdown()
+        server.context.phase = .draining
+    }
+}

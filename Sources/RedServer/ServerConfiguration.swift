@@ -1,0 +1,72 @@
+import RedCore
+
+/// How `red server` is set up: which surfaces listen where, who may connect,
+/// and the limits each surface enforces. Defaults bind loopback only.
+public struct ServerConfiguration: Sendable {
+    /// PostgreSQL wire protocol listener (nil = off).
+    public var pgBind: BindAddress? = BindAddress(host: "127.0.0.1", port: 5432)
+    /// HTTP/JSON listener, also serving `/metrics` and `/health` (nil = off).
+    public var httpBind: BindAddress? = BindAddress(host: "127.0.0.1", port: 5055)
+    /// Users and their passwords. Empty = trust: any user name is accepted without a password.
+    public var users: [String: String] = [:]
+    /// How PG-wire asks for a password when users are configured.
+    public var pgPasswordMethod: PGPasswordMethod = .scramSHA256
+    /// Most simultaneous PG-wire connections; further ones get SQLSTATE 53300.
+    public var maxConnections = 1_000
+    /// How long shutdown lets in-flight requests finish before closing their connections.
+    public var shutdownGraceMilliseconds = 10_000
+    /// Largest HTTP request body; larger requests get 413.
+    public var maxHTTPBodyBytes = 1 << 20
+    /// Most rows `/collections/{c}/scan` returns in one page.
+    public static let maxScanPageRows = 1_000
+    /// Most events one `/changes` call returns.
+    public static let maxChangeEvents = 10_000
+
+    public init() {}
+}
+
+/// PG-wire password exchange when users are configured.
+public enum PGPasswordMethod: String, Sendable, CaseIterable {
+    /// SASL SCRAM-SHA-256 (RFC 7677): the password never crosses the wire.
+    case scramSHA256 = "scram-sha-256"
+    /// AuthenticationCleartextPassword, for old clients; only safe on loopback or under TLS.
+    case cleartext = "password"
+}
+
+/// A `host:port` to listen on. Port 0 asks the OS for a free port (tests use it).
+public struct BindAddress: Sendable, Equatable, CustomStringConvertible {
+    public var host: String
+    public var port: Int
+
+    public init(host: String, port: Int) {
+        self.host = host
+        self.port = port
+    }
+
+    /// Parses `host:port`, `[v6]:port` or `:port` (loopback).
+    public init(parsing text: String) throws {
+        var hostPart: Substring, portPart: Substring
+        if text.hasPrefix("["), let close = text.firstIndex(of: "]") {
+            hostPart = text[text.index(after: text.startIndex)..<close]
+            let rest = text[text.index(after: close)...]
+            guard rest.hasPrefix(":") else { throw RedError(.invalidArgument, "expected [host]:port, got \(text)") }
+            portPart = rest.dropFirst()
+        } else {
+            guard let colon = text.lastIndex(of: ":") else { throw RedError(.invalidArgument, "expected host:port, got \(text)") }
+            hostPart = text[..<colon]
+            portPart = text[text.index(after: colon)...]
+        }
+        if hostPart.isEmpty { hostPart = "127.0.0.1" }
+        guard let port = Int(portPart), (0...65_535).contains(port) else {
+            throw RedError(.invalidArgument, "invalid port in \(text): expected 0-65535")
+        }
+        self.init(host: String(hostPart), port: port)
+    }
+
+    /// True for addresses only this machine can reach.
+    public var isLoopback: Bool {
+        host == "localhost" || host == "::1" || host.hasPrefix("127.")
+    }
+
+    public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
+}

@@ -1,0 +1,135 @@
+import Logging
+import NIOCore
+import RedDB
+import Synchronization
+
+/// Everything the listeners share: the one database, the configuration, the
+/// logger, the metrics, the lifecycle phase and the registry of open
+/// connections (for CancelRequest, the connection limit and shutdown).
+public final class ServerContext: Sendable {
+    public let database: Database
+    public let configuration: ServerConfiguration
+    public let logger: Logger
+    let metrics: ServerMetrics
+    let connections = ConnectionRegistry()
+    private let phaseState = Mutex(ServerPhase.starting)
+    let startedAt = ContinuousClock.now
+    let startedAtUnixMilliseconds: Int64
+
+    public init(database: Database, configuration: ServerConfiguration, logger: Logger) {
+        self.database = database
+        self.configuration = configuration
+        self.logger = logger
+        self.metrics = ServerMetrics()
+        self.startedAtUnixMilliseconds = SystemClock().nowMilliseconds()
+    }
+
+    private let listeners = Mutex<[(transport: String, address: BindAddress)]>([])
+
+    /// The listeners that are accepting connections, for `/health`.
+    var activeListeners: [(transport: String, address: BindAddress)] { listeners.withLock { $0 } }
+
+    func noteListening(_ transport: String, _ address: BindAddress) {
+        listeners.withLock { $0.append((transport, address)) }
+    }
+
+    /// Where the server is in its life: starting → ready → draining → stopped.
+    public var phase: ServerPhase {
+        get { phaseState.withLock { $0 } }
+        set { phaseState.withLock { $0 = newValue } }
+    }
+}
+
+/// Lifecycle phases, as `/health/live` and `/health/ready` report them.
+public enum ServerPhase: String, Sendable {
+    case starting, ready, draining, stopped
+}
+
+/// The open network connections of every listener.
+///
+/// Invariants: an id is registered from accept until the connection's task
+/// ends; `busy` is true only while a request is being processed. Once
+/// `shuttingDown` is set, idle connections are closed at once and busy ones
+/// close after their current request (`finishRequest` returns false).
+final class ConnectionRegistry: Sendable {
+    struct Entry {
+        let channel: any Channel
+        let secretKey: Int32
+        var busy = false
+        /// Cancels the statement running right now (PG CancelRequest).
+        var cancelRunning: (@Sendable () -> Void)?
+    }
+
+    private struct State {
+        var entries: [Int32: Entry] = [:]
+        var nextID: Int32 = 1
+        var shuttingDown = false
+    }
+
+    private let state = Mutex(State())
+
+    var count: Int { state.withLock { $0.entries.count } }
+
+    /// Registers a connection; nil when the server is at `limit` connections or shutting down.
+    func register(_ channel: any Channel, limit: Int) -> (id: Int32, secretKey: Int32)? {
+        state.withLock { s in
+            guard !s.shuttingDown, s.entries.count < limit else { return nil }
+            while s.entries[s.nextID] != nil || s.nextID <= 0 { s.nextID = s.nextID &+ 1 }
+            let id = s.nextID
+            s.nextID = s.nextID &+ 1
+            let secret = Int32.random(in: Int32.min...Int32.max)
+            s.entries[id] = Entry(channel: channel, secretKey: secret)
+            return (id, secret)
+        }
+    }
+
+    func unregister(_ id: Int32) {
+        _ = state.withLock { $0.entries.removeValue(forKey: id) }
+    }
+
+    /// Marks a request as started; false when the server is shutting down (refuse it).
+    func startRequest(_ id: Int32) -> Bool {
+        state.withLock { s in
+            s.entries[id]?.busy = true
+            return !s.shuttingDown
+        }
+    }
+
+    /// Marks a request as finished; false when the connection must now close (shutdown).
+    func finishRequest(_ id: Int32) -> Bool {
+        state.withLock { s in
+            s.entries[id]?.busy = false
+            s.entries[id]?.cancelRunning = nil
+            return !s.shuttingDown
+        }
+    }
+
+    func setCanceller(_ id: Int32, _ cancel: (@Sendable () -> Void)?) {
+        state.withLock { $0.entries[id]?.cancelRunning = cancel }
+    }
+
+    /// Cancels the running statement of connection `id` if `secretKey` matches (else nothing,
+    /// as PostgreSQL does, so a guesser learns nothing).
+    func cancel(id: Int32, secretKey: Int32) {
+        let cancel = state.withLock { s -> (@Sendable () -> Void)? in
+            guard let entry = s.entries[id], entry.secretKey == secretKey else { return nil }
+            return entry.cancelRunning
+        }
+        cancel?()
+    }
+
+    /// Stops new requests: closes idle connections now; busy ones close when they finish.
+    func beginShutdown() {
+        let idle = state.withLock { s -> [any Channel] in
+            s.shuttingDown = true
+            return s.entries.values.filter { !$0.busy }.map(\.channel)
+        }
+        for channel in idle { channel.close(promise: nil) }
+    }
+
+    /// Closes every connection, busy or not (the shutdown grace period is over).
+    func closeAll() {
+        let all = state.withLock { $0.entries.values.map(\.channel) }
+        for channel in all { channel.close(promise: nil) }
+    }
+}

@@ -1,0 +1,92 @@
+import CoreMetrics
+import Metrics
+import Prometheus
+import RedDB
+import Synchronization
+
+/// The server's metrics, recorded through swift-metrics into a Prometheus
+/// registry that `/metrics` renders.
+///
+/// The registry is owned here rather than bootstrapped globally, so several
+/// servers (tests) can live in one process. Engine figures (WAL, cache,
+/// commits) are read from `StorageEngine.statistics` at scrape time and
+/// rendered as gauges/counters after the registry's own families.
+final class ServerMetrics: Sendable {
+    let registry = PrometheusCollectorRegistry()
+    private let factory: PrometheusMetricsFactory
+    let connectionsOpened: Metrics.Counter
+    let connectionsActive: Metrics.Meter
+    private let queryCounters = Mutex<[String: Metrics.Counter]>([:])
+    private let errorCounters = Mutex<[String: Metrics.Counter]>([:])
+    let statementDuration: Metrics.Timer
+    let httpRequests: Metrics.Counter
+
+    init() {
+        factory = PrometheusMetricsFactory(registry: registry)
+        connectionsOpened = Metrics.Counter(label: "reddb_connections_opened_total", factory: factory)
+        connectionsActive = Metrics.Meter(label: "reddb_connections_active", factory: factory)
+        statementDuration = Metrics.Timer(label: "reddb_statement_duration_seconds", factory: factory)
+        httpRequests = Metrics.Counter(label: "reddb_http_requests_total", factory: factory)
+    }
+
+    /// Counts one statement by surface and kind (`select`, `insert`, `create` …).
+    func recordStatement(surface: String, kind: String, nanoseconds: Int64) {
+        let key = surface + "/" + kind
+        let counter = queryCounters.withLock { counters in
+            if let c = counters[key] { return c }
+            let c = Metrics.Counter(label: "reddb_queries_total", dimensions: [("surface", surface), ("kind", kind)], factory: factory)
+            counters[key] = c
+            return c
+        }
+        counter.increment()
+        statementDuration.recordNanoseconds(nanoseconds)
+    }
+
+    /// Counts one failed statement by surface and SQLSTATE.
+    func recordError(surface: String, sqlState: String) {
+        let key = surface + "/" + sqlState
+        let counter = errorCounters.withLock { counters in
+            if let c = counters[key] { return c }
+            let c = Metrics.Counter(label: "reddb_errors_total", dimensions: [("surface", surface), ("sqlstate", sqlState)], factory: factory)
+            counters[key] = c
+            return c
+        }
+        counter.increment()
+    }
+
+    /// The Prometheus text exposition (format 0.0.4) of every metric.
+    func render(database: Database, uptimeSeconds: Double, phase: ServerPhase) -> String {
+        var bytes: [UInt8] = []
+        registry.emit(into: &bytes)
+        var text = String(decoding: bytes, as: UTF8.self)
+        let stats = database.engine.statistics
+        func family(_ name: String, _ type: String, _ help: String, _ value: String) {
+            text += "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n\(name) \(value)\n"
+        }
+        family("reddb_uptime_seconds", "gauge", "Seconds since the server started.", String(uptimeSeconds))
+        family("reddb_health_status", "gauge", "0 healthy, 1 degraded, 2 unhealthy.", database.engine.failureReason == nil ? "0" : "2")
+        text += "# HELP reddb_phase Lifecycle phase (1 for the current one).\n# TYPE reddb_phase gauge\n"
+        for p in [ServerPhase.starting, .ready, .draining, .stopped] {
+            text += "reddb_phase{phase=\"\(p.rawValue)\"} \(p == phase ? 1 : 0)\n"
+        }
+        family("reddb_commits_total", "counter", "Committed write transactions.", String(stats.commits))
+        family("reddb_serialization_conflicts_total", "counter", "Commits refused by a write-write conflict (40001).", String(stats.conflicts))
+        family("reddb_checkpoints_total", "counter", "Checkpoints completed.", String(stats.checkpoints))
+        family("reddb_wal_current_lsn", "gauge", "WAL bytes appended (the newest LSN).", String(stats.walAppendedLSN))
+        family("reddb_wal_durable_lsn", "gauge", "WAL bytes known durable.", String(stats.walDurableLSN))
+        family("reddb_wal_bytes_since_checkpoint", "gauge", "WAL bytes a crash would replay.", String(stats.walBytesSinceCheckpoint))
+        family("reddb_wal_fsyncs_total", "counter", "WAL fsyncs (one per group commit).", String(stats.wal.fsyncs))
+        family("reddb_wal_fsync_seconds_total", "counter", "Time spent in WAL fsync.", String(Double(stats.wal.fsyncNanoseconds) / 1e9))
+        let syncs = max(stats.wal.fsyncs, 1)
+        family("reddb_commit_fsync_latency_seconds", "gauge", "Mean WAL fsync latency, the floor of commit latency.",
+               String(Double(stats.wal.fsyncNanoseconds) / Double(syncs) / 1e9))
+        family("reddb_cache_hits_total", "counter", "Page cache hits.", String(stats.cache.hits))
+        family("reddb_cache_misses_total", "counter", "Page cache misses (page reads from disk).", String(stats.cache.misses))
+        let lookups = stats.cache.hits + stats.cache.misses
+        family("reddb_cache_hit_ratio", "gauge", "Page cache hits / lookups since start.",
+               String(lookups == 0 ? 1.0 : Double(stats.cache.hits) / Double(lookups)))
+        family("reddb_cache_resident_bytes", "gauge", "Bytes of pages held by the cache.", String(stats.cache.residentBytes))
+        family("reddb_pages", "gauge", "Pages in the main file.", String(stats.pageCount))
+        return text
+    }
+}

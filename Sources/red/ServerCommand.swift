@@ -1,0 +1,173 @@
+import ArgumentParser
+import Foundation
+import Logging
+import RedDB
+import RedServer
+
+/// `red server`: serve one database file over PostgreSQL wire protocol and HTTP/JSON.
+///
+/// Settings come from, in increasing precedence: defaults, `--config FILE` (JSON),
+/// environment variables (`REDDB_PATH`, `REDDB_PG_BIND_ADDR`, `REDDB_HTTP_BIND_ADDR`,
+/// `REDDB_SYNC_MODE`, `REDDB_LOG_LEVEL`, `REDDB_USERS` as `name:password,…`), then flags.
+struct ServerCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "server",
+        abstract: "Serve a database over the PostgreSQL wire protocol and HTTP/JSON.",
+        discussion: """
+            Defaults: ./data.rdb, PostgreSQL protocol on 127.0.0.1:5432, HTTP on 127.0.0.1:5055, \
+            trust authentication (any user name, no password) unless users are configured.
+            Connect with: psql -h 127.0.0.1 -p 5432   or   curl -d 'SELECT 1' http://127.0.0.1:5055/query
+            """)
+
+    @Option(name: [.customShort("d"), .long], help: "Database file.")
+    var path: String?
+
+    @Option(help: "PostgreSQL protocol listener host:port, or 'off'. Default 127.0.0.1:5432.")
+    var pgBind: String?
+
+    @Option(help: "HTTP/JSON listener host:port, or 'off'. Default 127.0.0.1:5055.")
+    var httpBind: String?
+
+    @Option(help: "Commit durability: full (fsync before acknowledging), batched or off.")
+    var syncMode: String?
+
+    @Option(help: "Page cache size in MiB.")
+    var cacheMib: Int?
+
+    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
+    var logLevel: String?
+
+    @Option(name: .customLong("user"), help: "A user as NAME:PASSWORD (repeatable). With users, clients must authenticate.")
+    var users: [String] = []
+
+    @Option(help: "PostgreSQL password exchange when users are configured: scram-sha-256 or password (cleartext).")
+    var pgAuth: String?
+
+    @Option(help: "Most simultaneous PostgreSQL protocol connections.")
+    var maxConnections: Int?
+
+    @Option(help: "JSON configuration file with any of: path, pg_bind, http_bind, sync_mode, cache_mib, log_level, users {name: password}, pg_auth, max_connections, max_http_body_bytes.")
+    var config: String?
+
+    /// Prints one line `ready pg=HOST:PORT http=HOST:PORT` on stdout once listening (tests use it with port 0).
+    @Flag(help: .hidden)
+    var printReady = false
+
+    func run() async throws {
+        let settings = try ServerSettings.resolve(command: self, environment: ProcessInfo.processInfo.environment)
+        let level = settings.logLevel
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        let logger = Logger(label: "reddb.server")
+        let server: RedServer
+        do {
+            server = try await RedServer.open(path: settings.path, options: settings.databaseOptions,
+                                              configuration: settings.server, logger: logger)
+        } catch let error as RedError {
+            FileHandle.standardError.write(Data("red server: \(error.message)\n".utf8))
+            throw ExitCode(1)
+        }
+        for bind in [settings.server.pgBind, settings.server.httpBind].compactMap({ $0 }) where !bind.isLoopback && settings.server.users.isEmpty {
+            logger.warning("listening on \(bind) with no users configured: anyone who can reach it can read and write (use --user NAME:PASSWORD)")
+        }
+        let printReady = self.printReady
+        try await server.run { addresses in
+            let parts = ["pg", "http"].compactMap { name in addresses[name].map { "\(name)=\($0)" } }
+            if printReady {
+                FileHandle.standardOutput.write(Data(("ready " + parts.joined(separator: " ") + "\n").utf8))
+            }
+            logger.info("RedDB \(RedDB.version) ready", metadata: ["path": "\(settings.path)", "listeners": "\(parts.joined(separator: " "))"])
+        }
+    }
+}
+
+/// The server's settings after merging defaults, config file, environment and flags.
+struct ServerSettings {
+    var path = "./data.rdb"
+    var server = ServerConfiguration()
+    var databaseOptions = DatabaseOptions()
+    var logLevel = Logger.Level.info
+
+    static func resolve(command c: ServerCommand, environment env: [String: String]) throws -> ServerSettings {
+        var s = ServerSettings()
+        var file: [String: JSONValue] = [:]
+        if let configPath = c.config {
+            guard let data = FileManager.default.contents(atPath: configPath) else {
+                throw ValidationError("cannot read config file \(configPath)")
+            }
+            guard case .object(let members) = try JSONValue.parse(String(decoding: data, as: UTF8.self)) else {
+                throw ValidationError("config file \(configPath) must hold a JSON object")
+            }
+            let known: Set = ["path", "pg_bind", "http_bind", "sync_mode", "cache_mib", "log_level", "users", "pg_auth", "max_connections",
+                              "max_http_body_bytes"]
+            for (key, value) in members {
+                guard known.contains(key) else { throw ValidationError("unknown setting \"\(key)\" in \(configPath)") }
+                file[key] = value
+            }
+        }
+        func string(_ flag: String?, _ envName: String, _ fileKey: String) -> String? {
+            if let flag { return flag }
+            if let v = env[envName], !v.isEmpty { return v }
+            if case .string(let v)? = file[fileKey] { return v }
+            return nil
+        }
+        func integer(_ flag: Int?, _ fileKey: String) -> Int? {
+            if let flag { return flag }
+            if case .integer(let v)? = file[fileKey] { return Int(v) }
+            return nil
+        }
+        if let p = string(c.path, "REDDB_PATH", "path") { s.path = p }
+        if let v = string(c.pgBind, "REDDB_PG_BIND_ADDR", "pg_bind") { s.server.pgBind = v == "off" ? nil : try parseBind(v) }
+        if let v = string(c.httpBind, "REDDB_HTTP_BIND_ADDR", "http_bind") { s.server.httpBind = v == "off" ? nil : try parseBind(v) }
+        if let v = string(c.syncMode, "REDDB_SYNC_MODE", "sync_mode") {
+            guard let mode = SyncMode(rawValue: v) else { throw ValidationError("sync mode must be full, batched or off") }
+            s.databaseOptions.engine.syncMode = mode
+        }
+        if let mib = integer(c.cacheMib, "cache_mib") {
+            guard mib >= 1, mib <= 1 << 20 else { throw ValidationError("cache size must be 1 MiB … 1 TiB") }
+            s.databaseOptions.engine.cacheBytes = mib << 20
+        }
+        if let v = string(c.logLevel, "REDDB_LOG_LEVEL", "log_level") {
+            guard let level = Logger.Level(rawValue: v) else { throw ValidationError("unknown log level \(v)") }
+            s.logLevel = level
+        }
+        if let v = string(c.pgAuth, "REDDB_PG_AUTH", "pg_auth") {
+            guard let method = PGPasswordMethod(rawValue: v) else { throw ValidationError("--pg-auth must be scram-sha-256 or password") }
+            s.server.pgPasswordMethod = method
+        }
+        if let n = integer(c.maxConnections, "max_connections") {
+            guard n >= 1 else { throw ValidationError("max connections must be at least 1") }
+            s.server.maxConnections = n
+        }
+        if let n = integer(nil, "max_http_body_bytes") {
+            guard n >= 1024 else { throw ValidationError("max_http_body_bytes must be at least 1024") }
+            s.server.maxHTTPBodyBytes = n
+        }
+        if case .object(let members)? = file["users"] {
+            for (name, value) in members {
+                guard case .string(let password) = value else { throw ValidationError("users.\(name) must be a password string") }
+                s.server.users[name] = password
+            }
+        }
+        var userSpecs = c.users
+        if userSpecs.isEmpty, let v = env["REDDB_USERS"], !v.isEmpty { userSpecs = v.split(separator: ",").map(String.init) }
+        for spec in userSpecs {
+            guard let colon = spec.firstIndex(of: ":"), colon != spec.startIndex else {
+                throw ValidationError("--user takes NAME:PASSWORD, got \(spec)")
+            }
+            s.server.users[String(spec[..<colon])] = String(spec[spec.index(after: colon)...])
+        }
+        return s
+    }
+
+    static func parseBind(_ text: String) throws -> BindAddress {
+        do {
+            return try BindAddress(parsing: text)
+        } catch let error as RedError {
+            throw ValidationError(error.message)
+        }
+    }
+}

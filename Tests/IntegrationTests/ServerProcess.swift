@@ -1,0 +1,99 @@
+import Foundation
+import RedCore
+
+/// A real `red server` process on ephemeral ports, for integration tests.
+///
+/// Starts the binary built next to the test bundle with `--pg-bind 127.0.0.1:0
+/// --http-bind 127.0.0.1:0 --print-ready`, waits for its `ready pg=… http=…`
+/// line, and stops it with SIGTERM (the graceful path) when the test is done.
+final class ServerProcess: @unchecked Sendable {
+    let process = Process()
+    let directory: String
+    let path: String
+    private(set) var pgPort = 0
+    private(set) var httpPort = 0
+    private let stdout = Pipe()
+    private let stderr = Pipe()
+    private let stderrBuffer = StderrBuffer()
+
+    /// How long a server may take to start listening (first start after a build is slow on CI).
+    static let startTimeoutSeconds = 60.0
+
+    static func redPath() throws -> String {
+        let exe = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")
+        let dir = (exe as NSString).deletingLastPathComponent
+        let candidate = dir + "/red"
+        guard FileManager.default.isExecutableFile(atPath: candidate) else {
+            throw RedError(.internalError, "red not found at \(candidate); run `swift build` first")
+        }
+        return candidate
+    }
+
+    /// Starts a server on a fresh database (or `path`), with extra arguments.
+    init(arguments: [String] = [], path: String? = nil) throws {
+        directory = NSTemporaryDirectory() + "red-it-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        self.path = path ?? directory + "/data.rdb"
+        process.executableURL = URL(fileURLWithPath: try Self.redPath())
+        process.arguments = ["server", "--path", self.path, "--pg-bind", "127.0.0.1:0", "--http-bind", "127.0.0.1:0",
+                             "--print-ready", "--log-level", "warning"] + arguments
+        process.standardOutput = stdout
+        process.standardError = stderr
+        let buffer = stderrBuffer
+        stderr.fileHandleForReading.readabilityHandler = { handle in buffer.append(handle.availableData) }
+        try process.run()
+        try waitForReady()
+    }
+
+    private func waitForReady() throws {
+        let handle = stdout.fileHandleForReading
+        var collected = Data()
+        let deadline = Date().addingTimeInterval(Self.startTimeoutSeconds)
+        while Date() < deadline {
+            let chunk = handle.availableData
+            if chunk.isEmpty {
+                guard process.isRunning else { break }
+                continue
+            }
+            collected.append(chunk)
+            let text = String(decoding: collected, as: UTF8.self)
+            if let line = text.split(separator: "\n").first(where: { $0.hasPrefix("ready") }) {
+                for part in line.split(separator: " ").dropFirst() {
+                    let pieces = part.split(separator: "=")
+                    guard pieces.count == 2, let port = Int(pieces[1].split(separator: ":").last ?? "") else { continue }
+                    if pieces[0] == "pg" { pgPort = port } else if pieces[0] == "http" { httpPort = port }
+                }
+                return
+            }
+        }
+        process.terminate()
+        throw RedError(.internalError, "red server did not become ready: \(stderrText)")
+    }
+
+    var stderrText: String { stderrBuffer.text }
+
+    /// SIGTERM and wait; returns the exit status.
+    @discardableResult
+    func stop() -> Int32 {
+        if process.isRunning {
+            process.terminate()
+            process.waitUntilExit()
+        }
+        stderr.fileHandleForReading.readabilityHandler = nil
+        return process.terminationStatus
+    }
+
+    func remove() {
+        stop()
+        try? FileManager.default.removeItem(atPath: directory)
+    }
+
+    deinit { remove() }
+}
+
+final class StderrBuffer: @unchecked Sendable {
+    private let lock = NSLock()
+    private var data = Data()
+    func append(_ more: Data) { lock.lock(); data.append(more); lock.unlock() }
+    var text: String { lock.lock(); defer { lock.unlock() }; return String(decoding: data, as: UTF8.self) }
+}
