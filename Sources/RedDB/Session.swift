@@ -174,7 +174,7 @@ public final class Session: @unchecked Sendable {
     /// let d = try await session.describe("SELECT name FROM users WHERE id = $1")
     /// // d.parameterTypes == [.integer], d.columns?.map(\.name) == ["name"]
     /// ```
-    public func describe(_ sql: String) async throws -> StatementDescription {
+    public func describe(_ sql: String, parameterTypes declared: [DataType?] = []) async throws -> StatementDescription {
         await lock.lock()
         defer { lock.unlock() }
         let statements = try database.statementCache.statements(for: sql)
@@ -191,12 +191,14 @@ public final class Session: @unchecked Sendable {
         // Inside a transaction the description must see its uncommitted DDL; otherwise a
         // throwaway snapshot serves (nothing is written either way).
         switch state {
-        case .active(let tx), .failed(let tx):
-            return try executor(tx, []).describe(statement, parameterCount: parameterCount)
+        case .failed:
+            throw RedError(.inFailedTransaction, "current transaction is aborted, commands ignored until end of transaction block")
+        case .active(let tx):
+            return try executor(tx, []).describe(statement, parameterCount: parameterCount, declaredTypes: declared)
         case .idle:
             let tx = try database.engine.begin()
             defer { tx.rollback() }
-            return try executor(tx, []).describe(statement, parameterCount: parameterCount)
+            return try executor(tx, []).describe(statement, parameterCount: parameterCount, declaredTypes: declared)
         }
     }
 

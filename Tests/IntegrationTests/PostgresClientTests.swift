@@ -16,6 +16,14 @@ import Testing
         return try await PostgresConnection.connect(configuration: configuration, id: Int.random(in: 1...1_000_000), logger: logger)
     }
 
+    /// Runs a query and reads every row (PostgresNIO reports errors raised at execution while rows are read).
+    @discardableResult
+    static func run(_ conn: PostgresConnection, _ query: PostgresQuery) async throws -> Int {
+        var count = 0
+        for try await _ in try await conn.query(query, logger: logger) { count += 1 }
+        return count
+    }
+
     static func sqlState(_ error: any Error) -> String? {
         (error as? PSQLError)?.serverInfo?[.sqlState]
     }
@@ -98,8 +106,8 @@ import Testing
         #expect(ids == [2])
         // An error aborts the transaction; later statements get 25P02 until ROLLBACK.
         try await conn.query("BEGIN", logger: Self.logger)
-        await #expect { try await conn.query("INSERT INTO t VALUES (2)", logger: Self.logger) } throws: { Self.sqlState($0) == "23505" }
-        await #expect { try await conn.query("SELECT 1", logger: Self.logger) } throws: { Self.sqlState($0) == "25P02" }
+        await #expect { try await Self.run(conn, "INSERT INTO t VALUES (2)") } throws: { Self.sqlState($0) == "23505" }
+        await #expect { try await Self.run(conn, "SELECT 1") } throws: { Self.sqlState($0) == "25P02" }
         try await conn.query("ROLLBACK", logger: Self.logger)
         var one = 0
         for try await v in try await conn.query("SELECT 1", logger: Self.logger).decode(Int.self) { one = v }
@@ -111,10 +119,10 @@ import Testing
         defer { server.remove() }
         let conn = try await Self.connect(server)
         defer { Task { try? await conn.close() } }
-        await #expect { try await conn.query("SELECT * FROM missing_table", logger: Self.logger) } throws: { Self.sqlState($0) == "42P01" }
-        await #expect { try await conn.query("SELECT 1/0", logger: Self.logger) } throws: { Self.sqlState($0) == "22012" }
+        await #expect { try await Self.run(conn, "SELECT * FROM missing_table") } throws: { Self.sqlState($0) == "42P01" }
+        await #expect { try await Self.run(conn, "SELECT 1/0") } throws: { Self.sqlState($0) == "22012" }
         do {
-            try await conn.query("SELEC 1", logger: Self.logger)
+            try await Self.run(conn, "SELEC 1")
             Issue.record("a syntax error was accepted")
         } catch let error as PSQLError {
             #expect(error.serverInfo?[.sqlState] == "42601")

@@ -28,9 +28,13 @@ public struct StatementDescription: Sendable, Equatable {
 extension StatementExecutor {
     /// Plans `statement` (never executes it) and describes its parameters and result.
     /// `parameterCount` is the highest `$n` the parser saw.
-    public func describe(_ statement: Statement, parameterCount: Int) throws -> StatementDescription {
+    /// `declaredTypes[n - 1]` is the type the client already gave `$n` (nil = infer it).
+    public func describe(_ statement: Statement, parameterCount: Int, declaredTypes: [DataType?] = []) throws -> StatementDescription {
         let context = makeContext()
         let planner = Planner(context: context)
+        for (i, type) in declaredTypes.enumerated() {
+            if let type { planner.parameterTypes[i + 1] = type }
+        }
         var columns: [ResultColumn]?
         switch statement {
         case .query(let query):

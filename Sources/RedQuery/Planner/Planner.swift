@@ -191,7 +191,7 @@ final class Planner {
             }
             let bound = try bind(item.expr, ctx)
             outputExprs.append(bound)
-            outputColumns.append(ScopeColumn(qualifier: nil, name: item.alias ?? Self.columnName(item.expr), type: Self.type(of: bound, scope: scope, aggregation: aggregation)))
+            outputColumns.append(ScopeColumn(qualifier: nil, name: item.alias ?? Self.columnName(item.expr), type: Self.type(of: bound, scope: scope, aggregation: aggregation, parameters: parameterTypes)))
             outputASTs.append(item.expr)
         }
         if select.items.isEmpty && select.from == nil { throw RedError(.syntaxError, "SELECT needs at least one column") }
@@ -331,17 +331,45 @@ final class Planner {
         }
     }
 
-    static func type(of e: BoundExpr, scope: Scope, aggregation: AggregationState?) -> DataType {
-        if aggregation == nil, case .column(let i) = e, i < scope.columns.count { return scope.columns[i].type }
-        if let aggregation, case .column(let i) = e, i >= aggregation.groupKeys.count, i - aggregation.groupKeys.count < aggregation.calls.count {
-            switch aggregation.calls[i - aggregation.groupKeys.count].kind {
+    /// The type a bound expression will produce, as far as the plan knows it before running
+    /// (`.any` when it depends on data). Surfaces report it before any row exists (PG-wire
+    /// Describe), so it must never promise a type the values might not have.
+    static func type(of e: BoundExpr, scope: Scope, aggregation: AggregationState?, parameters: [Int: DataType] = [:]) -> DataType {
+        let numeric: Set<DataType> = [.integer, .float, .decimal]
+        switch e {
+        case .column(let i):
+            guard let aggregation else { return i < scope.columns.count ? scope.columns[i].type : .any }
+            let keys = aggregation.groupKeys.count
+            if i < keys { return type(of: aggregation.boundKeys[i], scope: aggregation.inputScope, aggregation: nil, parameters: parameters) }
+            guard i - keys < aggregation.calls.count else { return .any }
+            let call = aggregation.calls[i - keys]
+            let argument = call.arguments.first.map {
+                type(of: $0, scope: aggregation.inputScope, aggregation: nil, parameters: parameters).valueType
+            } ?? .any
+            switch call.kind {
             case .count, .countStar: return .integer
-            case .avg, .stddevPop, .stddevSamp, .varPop, .varSamp: return .float
+            case .sum: return numeric.contains(argument) ? argument : .any
+            case .avg: return argument == .decimal ? .decimal : (argument == .integer || argument == .float ? .float : .any)
+            case .stddevPop, .stddevSamp, .varPop, .varSamp: return .float
+            case .min, .max, .first, .last: return argument
             case .stringAgg: return .text
             case .boolAnd, .boolOr: return .boolean
             default: return .any
             }
+        case .parameter(let n):
+            return parameters[n] ?? .any
+        case .arithmetic(_, let a, let b):
+            let ta = type(of: a, scope: scope, aggregation: aggregation, parameters: parameters).valueType
+            let tb = type(of: b, scope: scope, aggregation: aggregation, parameters: parameters).valueType
+            guard numeric.contains(ta), numeric.contains(tb) else { return .any }
+            if ta == .float || tb == .float { return .float }
+            if ta == .decimal || tb == .decimal { return .decimal }
+            return .integer
+        case .negate(let inner):
+            let t = type(of: inner, scope: scope, aggregation: aggregation, parameters: parameters)
+            return numeric.contains(t.valueType) ? t : .any
+        default:
+            return staticType(e)
         }
-        return staticType(e)
     }
 }

@@ -96,7 +96,8 @@ extension PGConnection {
             return PGPreparedStatement(sql: sql, command: command, parameterOIDs: declared, parameterTypes: declared.map { _ in .any },
                                        columns: preview.columns.isEmpty && preview.statementType != "select" ? nil : preview.columns)
         }
-        let description = try await session.describe(sql)
+        let declaredTypes = declared.map { PGType(oid: $0, size: -1).dataType }
+        let description = try await session.describe(sql, parameterTypes: declaredTypes)
         var oids: [Int32] = []
         let count = max(description.parameterTypes.count, declared.count)
         for i in 0..<count {
