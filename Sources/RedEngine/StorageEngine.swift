@@ -1,6 +1,9 @@
 import RedCore
 import RedStorage
 import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The transactional storage engine: named collections of ordered key →
 /// value records inside snapshot-isolated transactions, durable through a
@@ -168,7 +171,7 @@ public final class StorageEngine: @unchecked Sendable {
     }
 
     /// Commits a write set (plus engine-internal `extra` mutations) read at `snapshot`.
-    func commit(_ writes: [WriteKey: Transaction.Write], extra: [CommitRecord.Mutation] = [], snapshot: UInt64,
+    func commit(_ writes: [WriteKey: Transaction.Write], extra: [CommitRecord.Mutation] = [], changes: [PendingChange] = [], snapshot: UInt64,
                 assigned: (UInt64) -> Void) async throws -> CommitInfo {
         let keys = KeySorting.sorted(writes.keys.lazy.map(\.bytes))
         var mutations: [CommitRecord.Mutation] = []
@@ -203,6 +206,8 @@ public final class StorageEngine: @unchecked Sendable {
             CommitRecord.patchCommitTS(&payload, ts)
             let end = try wal.append(kind: CommitRecord.kind, payload: payload)
             assigned(ts)
+            // Under the append lock, so the feed is in LSN order; readers wait for durability.
+            if !changes.isEmpty { changeFeed.append(changes, lsn: end, timestamp: Self.unixMilliseconds()) }
             let horizon = snapshots.horizon
             do {
                 var garbage: [[UInt8]] = []
@@ -310,6 +315,20 @@ public final class StorageEngine: @unchecked Sendable {
 
     /// Checks the B+tree invariants (reads every page).
     public func verify() throws -> BTreeReport { try store.verify() }
+
+    /// Recent committed item changes (see `ChangeFeed`).
+    public let changeFeed = ChangeFeed()
+
+    /// Durable committed changes after `lsn`, oldest first, at most `limit` (a commit is never split).
+    public func changes(since lsn: UInt64, limit: Int) -> ChangePage {
+        changeFeed.page(since: lsn, limit: max(1, limit), durable: wal.durableLSN)
+    }
+
+    static func unixMilliseconds() -> Int64 {
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        return Int64(now.tv_sec) * 1000 + Int64(now.tv_nsec) / 1_000_000
+    }
 
     public var statistics: EngineStatistics {
         let c = counters.withLock { $0 }

@@ -7,18 +7,28 @@ extension TableStore {
         return try StoredRow.decode(rid: 0, bytes)
     }
 
-    public func putKV(_ tx: Transaction, _ handle: TableHandle, key: String, row: StoredRow) throws {
+    /// `existed`: whether the key held a live value before (insert vs update in the change feed).
+    public func putKV(_ tx: Transaction, _ handle: TableHandle, key: String, row: StoredRow, existed: Bool = true) throws {
         try tx.put(handle.collection, try Self.kvKey(key), row.encoded())
+        tx.noteChange(PendingChange(collection: handle.name, kind: "kv", operation: existed ? .update : .insert, key: key))
     }
 
     @discardableResult
     public func deleteKV(_ tx: Transaction, _ handle: TableHandle, key: String) throws -> Bool {
-        try tx.delete(handle.collection, try Self.kvKey(key))
+        let deleted = try tx.delete(handle.collection, try Self.kvKey(key))
+        if deleted { tx.noteChange(PendingChange(collection: handle.name, kind: "kv", operation: .delete, key: key)) }
+        return deleted
     }
 
     /// Deletes a row found by a scan, whatever the collection's key scheme.
     public func deleteScanned(_ tx: Transaction, _ handle: TableHandle, key: [UInt8], row: StoredRow) throws {
-        if handle.schema.model == .kv { _ = try tx.delete(handle.collection, key) } else { try delete(tx, handle, row) }
+        if handle.schema.model == .kv {
+            if try tx.delete(handle.collection, key) {
+                tx.noteChange(PendingChange(collection: handle.name, kind: "kv", operation: .delete, key: String(decoding: key, as: UTF8.self)))
+            }
+        } else {
+            try delete(tx, handle, row)
+        }
     }
 
     static func kvKey(_ key: String) throws -> [UInt8] {

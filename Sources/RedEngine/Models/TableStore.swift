@@ -187,6 +187,7 @@ public final class TableStore: Sendable {
             try insertIndexEntry(tx, handle, index, handle.indexCollections[position], row, now: now)
         }
         try tx.put(handle.collection, StoredRow.key(rid: row.rid), row.encoded())
+        tx.noteChange(PendingChange(collection: handle.name, kind: handle.schema.model.rawValue, operation: .insert, rid: row.rid))
     }
 
     public func update(_ tx: Transaction, _ handle: TableHandle, old: StoredRow, new: StoredRow, now: Int64) throws {
@@ -198,6 +199,7 @@ public final class TableStore: Sendable {
             try insertIndexEntry(tx, handle, index, handle.indexCollections[position], new, now: now)
         }
         try tx.put(handle.collection, StoredRow.key(rid: new.rid), new.encoded())
+        tx.noteChange(PendingChange(collection: handle.name, kind: handle.schema.model.rawValue, operation: .update, rid: new.rid))
     }
 
     public func delete(_ tx: Transaction, _ handle: TableHandle, _ row: StoredRow) throws {
@@ -206,6 +208,7 @@ public final class TableStore: Sendable {
             _ = try tx.delete(handle.indexCollections[position], indexKey(index, values, rid: row.rid))
         }
         _ = try tx.delete(handle.collection, StoredRow.key(rid: row.rid))
+        tx.noteChange(PendingChange(collection: handle.name, kind: handle.schema.model.rawValue, operation: .delete, rid: row.rid))
     }
 
     // MARK: Indexes

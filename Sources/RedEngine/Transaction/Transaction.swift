@@ -42,6 +42,8 @@ public final class Transaction: @unchecked Sendable {
         var dropsCollection = false
         /// Set by any write to the collection registry (DDL).
         var writesCatalog = false
+        /// Item changes for the change feed, in statement order.
+        var changes: [PendingChange] = []
     }
 
     let engine: StorageEngine
@@ -73,13 +75,15 @@ public final class Transaction: @unchecked Sendable {
         fileprivate let writeBytes: Int
         fileprivate let dropsCollection: Bool
         fileprivate let writesCatalog: Bool
+        fileprivate let changeCount: Int
     }
 
     /// Remembers the writes so far; `rollback(to:)` returns to exactly them.
     public func savepoint() throws -> Savepoint {
         try state.withLock { s in
             try Self.requireActive(s)
-            return Savepoint(writes: s.writes, writeBytes: s.writeBytes, dropsCollection: s.dropsCollection, writesCatalog: s.writesCatalog)
+            return Savepoint(writes: s.writes, writeBytes: s.writeBytes, dropsCollection: s.dropsCollection, writesCatalog: s.writesCatalog,
+                             changeCount: s.changes.count)
         }
     }
 
@@ -91,6 +95,7 @@ public final class Transaction: @unchecked Sendable {
             s.writeBytes = savepoint.writeBytes
             s.dropsCollection = savepoint.dropsCollection
             s.writesCatalog = savepoint.writesCatalog
+            s.changes.removeSubrange(min(savepoint.changeCount, s.changes.count)...)
             s.sortedKeys = nil
         }
     }
@@ -193,15 +198,15 @@ public final class Transaction: @unchecked Sendable {
     /// Either way the transaction is over afterwards.
     @discardableResult
     public func commit() async throws -> CommitInfo {
-        let (writes, drops): ([WriteKey: Write], Bool) = try state.withLock { s in
+        let (writes, drops, changes): ([WriteKey: Write], Bool, [PendingChange]) = try state.withLock { s in
             try Self.requireActive(s)
             s.status = .committed
-            return (s.writes, s.dropsCollection)
+            return (s.writes, s.dropsCollection, s.changes)
         }
         defer { engine.snapshots.release(snapshot) }
         if writes.isEmpty { return CommitInfo(commitTS: snapshot, lsn: nil) }
         do {
-            let info = try await engine.commit(writes, snapshot: snapshot) { self.commitTimestamp = $0 }
+            let info = try await engine.commit(writes, changes: changes, snapshot: snapshot) { self.commitTimestamp = $0 }
             // After the drop is visible, so a vacuum that read the older generation rescans.
             if drops { engine.dropGeneration.add(1, ordering: .sequentiallyConsistent) }
             return info
@@ -209,6 +214,11 @@ public final class Transaction: @unchecked Sendable {
             state.withLock { $0.status = .rolledBack }  // later use says "rolled back", not "committed"
             throw error
         }
+    }
+
+    /// Records an item change for the change feed; it is published only if the transaction commits.
+    func noteChange(_ change: PendingChange) {
+        state.withLock { $0.changes.append(change) }
     }
 
     /// Discards every write. Calling it on a finished transaction does nothing.

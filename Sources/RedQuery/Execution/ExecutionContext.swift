@@ -65,6 +65,12 @@ final class ExecutionContext: @unchecked Sendable {
         }
     }
 
+    /// Throws 57014 once the task running the statement is cancelled (a client's CancelRequest).
+    /// Scans call it every few thousand rows, so cancelling a long query takes effect quickly.
+    func checkCancelled() throws {
+        if Task.isCancelled { throw RedError(.queryCanceled, "canceling statement due to user request") }
+    }
+
     func open(_ plan: PlanNode, outerRows: [[Value]]) throws -> RowIterator {
         try plan.open(self, outerRows: outerRows)
     }

@@ -71,6 +71,6 @@ struct KVExecutor {
         let handle = expiresAt == nil ? handle : try store.noteExpiringItems(tx, handle)
         let row = StoredRow(rid: 0, values: value.isNull ? [:] : [0: value], expiresAt: expiresAt,
                             createdAt: existing?.createdAt ?? context.now, updatedAt: context.now)
-        try store.putKV(tx, handle, key: key, row: row)
+        try store.putKV(tx, handle, key: key, row: row, existed: existing != nil)
     }
 }

@@ -87,6 +87,7 @@ public struct StatementExecutor {
         var rows: [[Value]] = []
         while let row = try iterator.next() {
             rows.append(row)
+            if rows.count & 4095 == 0 { try context.checkCancelled() }
             guard rows.count <= maxResultRows else {
                 throw RedError(.limitExceeded, "the result has more than \(maxResultRows) rows; add a LIMIT or use the streaming API")
             }

@@ -216,6 +216,7 @@ final class TableRowIterator: RowIterator {
         let now = context.now
         while let (key, bytes) = try source() {
             context.rowsScanned += 1
+            if context.rowsScanned & 4095 == 0 { try context.checkCancelled() }
             var row = [Value](repeating: .null, count: width)
             let header = try StoredRow.decode(bytes, positions: positions, metadataPosition: metadataPosition, into: &row)
             guard header.isVisible(at: now) else { continue }

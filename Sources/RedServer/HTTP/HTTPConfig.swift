@@ -124,8 +124,26 @@ extension HTTPRoutes {
 
     // MARK: Change feed
 
+    /// Committed changes with `lsn > since_lsn`, oldest first. `next_lsn` is the cursor for the
+    /// next call (the last event's LSN, or the input when there are none); `truncated` says
+    /// events after the cursor were already dropped from the in-memory feed.
     func changes(_ request: Request) async throws -> Response {
-        throw RedError(.featureNotSupported, "the change feed (/changes) is not available yet in this build")
+        let sinceText = request.uri.queryParameters.get("since_lsn") ?? "0"
+        guard let since = UInt64(sinceText) else { throw RedError(.invalidArgument, "since_lsn must be a non-negative integer") }
+        let limitText = request.uri.queryParameters.get("limit") ?? "100"
+        guard let limit = Int(limitText), limit >= 1 else { throw RedError(.invalidArgument, "limit must be a positive integer") }
+        let page = context.database.engine.changes(since: since, limit: min(limit, ServerConfiguration.maxChangeEvents))
+        let events = page.events.map { e -> JSONValue in
+            var members: [(String, JSONValue)] = [("collection", .string(e.collection))]
+            if let key = e.key { members.append(("key", .string(key))) }
+            members += [("kind", .string(e.kind)), ("lsn", .integer(Int64(e.lsn))), ("operation", .string(e.operation.rawValue))]
+            members.append(("rid", e.rid.map { .integer($0) } ?? .null))
+            members.append(("timestamp", .integer(e.timestamp)))
+            return .object(members)
+        }
+        let next = page.events.last?.lsn ?? since
+        return Self.json(.object([("events", .array(events)), ("next_lsn", .integer(Int64(next))), ("ok", .bool(true)),
+                                  ("truncated", .bool(page.truncated))]))
     }
 
     // MARK: OpenAPI

@@ -1,0 +1,110 @@
+import RedCore
+import Synchronization
+
+/// One committed change to an item, as the change feed (`GET /changes`) reports it.
+public struct ChangeEvent: Sendable, Equatable {
+    public enum Operation: String, Sendable { case insert, update, delete }
+
+    /// End LSN of the commit's WAL record: events of one commit share it, and it orders commits.
+    public var lsn: UInt64
+    public var collection: String
+    /// `table`, `document` or `kv`.
+    public var kind: String
+    public var operation: Operation
+    /// The item's rid (tables and documents).
+    public var rid: Int64?
+    /// The item's key (key-value collections).
+    public var key: String?
+    /// Commit time, Unix milliseconds.
+    public var timestamp: Int64
+}
+
+/// A change noted by a transaction, stamped with its LSN when the commit is appended.
+struct PendingChange: Sendable {
+    var collection: String
+    var kind: String
+    var operation: ChangeEvent.Operation
+    var rid: Int64?
+    var key: String?
+}
+
+/// The most recent committed changes, in LSN order, kept in memory.
+///
+/// Events are appended while the commit holds the WAL append lock, so the ring
+/// is in LSN order by construction; readers only see events whose LSN is
+/// durable, so a commit that has been appended but not yet synced (or whose
+/// sync then fails) never shows up, and a reader can never see a later commit
+/// before an earlier one. At most `capacity` events are retained; older ones
+/// are dropped and `ChangePage.truncated` tells a reader it missed some.
+/// The feed starts empty when the database opens (it is not persisted).
+public final class ChangeFeed: Sendable {
+    /// Events kept (about 100 bytes each).
+    public static let defaultCapacity = 100_000
+
+    private struct Ring {
+        var events: [ChangeEvent] = []
+        var head = 0  // index of the oldest event once the ring is full
+        var droppedThroughLSN: UInt64 = 0
+    }
+
+    let capacity: Int
+    private let ring = Mutex(Ring())
+
+    init(capacity: Int = ChangeFeed.defaultCapacity) { self.capacity = max(1, capacity) }
+
+    func append(_ changes: [PendingChange], lsn: UInt64, timestamp: Int64) {
+        ring.withLock { r in
+            for c in changes {
+                let event = ChangeEvent(lsn: lsn, collection: c.collection, kind: c.kind, operation: c.operation, rid: c.rid, key: c.key,
+                                        timestamp: timestamp)
+                if r.events.count < capacity {
+                    r.events.append(event)
+                } else {
+                    r.droppedThroughLSN = r.events[r.head].lsn
+                    r.events[r.head] = event
+                    r.head = (r.head + 1) % capacity
+                }
+            }
+        }
+    }
+
+    /// Up to `limit` events with `lsn > since` and `lsn <= durable`, oldest first.
+    func page(since: UInt64, limit: Int, durable: UInt64) -> ChangePage {
+        ring.withLock { r in
+            var out: [ChangeEvent] = []
+            let n = r.events.count
+            // Binary search for the first event after `since` (the ring is sorted by LSN from head).
+            var low = 0, high = n
+            while low < high {
+                let mid = (low + high) / 2
+                if r.events[(r.head + mid) % n].lsn <= since { low = mid + 1 } else { high = mid }
+            }
+            var i = low
+            while i < n, out.count < limit {
+                let event = r.events[(r.head + i) % n]
+                if event.lsn > durable { break }
+                out.append(event)
+                i += 1
+            }
+            // Never split a commit across pages: the next page starts after the last LSN returned.
+            if let last = out.last?.lsn, i < n, r.events[(r.head + i) % n].lsn == last {
+                if out.first?.lsn != last {
+                    while out.last?.lsn == last { out.removeLast() }
+                } else {
+                    while i < n, r.events[(r.head + i) % n].lsn == last {
+                        out.append(r.events[(r.head + i) % n])
+                        i += 1
+                    }
+                }
+            }
+            return ChangePage(events: out, truncated: since < r.droppedThroughLSN)
+        }
+    }
+}
+
+/// One read of the change feed.
+public struct ChangePage: Sendable {
+    public var events: [ChangeEvent]
+    /// True when events after the requested LSN were already dropped from memory.
+    public var truncated: Bool
+}

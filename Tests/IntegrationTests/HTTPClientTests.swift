@@ -1,0 +1,215 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import RedCore
+import Testing
+
+/// The real `red server`'s HTTP/JSON API, driven by AsyncHTTPClient: every route and its errors.
+@Suite(.serialized) struct HTTPClientTests {
+    struct Reply {
+        let status: Int
+        let body: String
+        let contentType: String?
+        var json: JSONValue { (try? JSONValue.parse(body)) ?? .null }
+    }
+
+    static func call(_ server: ServerProcess, _ method: String, _ path: String, body: String? = nil) async throws -> Reply {
+        var request = HTTPClientRequest(url: "http://127.0.0.1:\(server.httpPort)\(path)")
+        request.method = .RAW(value: method)
+        if let body { request.body = .bytes(ByteBuffer(string: body)) }
+        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
+        let bytes = try await response.body.collect(upTo: 16 << 20)
+        return Reply(status: Int(response.status.code), body: String(buffer: bytes), contentType: response.headers.first(name: "content-type"))
+    }
+
+    @Test func queryRouteRunsSQLWithParametersAndReportsErrors() async throws {
+        let server = try ServerProcess()
+        defer { server.remove() }
+        var r = try await Self.call(server, "POST", "/query", body: "CREATE TABLE t (id BIGINT PRIMARY KEY, name TEXT)")
+        #expect(r.status == 200)
+        r = try await Self.call(server, "POST", "/query", body: #"{"query": "INSERT INTO t VALUES ($1, $2), ($3, $4)", "params": [1, "Ada", 2, null]}"#)
+        #expect(r.json["affected_rows"] == .integer(2))
+        r = try await Self.call(server, "POST", "/query", body: #"{"query": "SELECT id, name FROM t WHERE id = $1", "params": [1]}"#)
+        #expect(r.status == 200)
+        #expect(r.json["record_count"] == .integer(1))
+        #expect(r.json["result"]?["records"] == .array([.object([("edges", .object([])), ("nodes", .object([])), ("paths", .array([])),
+                                                                 ("values", .object([("id", .integer(1)), ("name", .string("Ada"))])),
+                                                                 ("vector_results", .array([]))])]))
+        r = try await Self.call(server, "POST", "/query/explain", body: "SELECT * FROM t WHERE id = 1")
+        #expect(r.status == 200)
+        // Errors: the envelope with code and SQLSTATE, and a 4xx status.
+        r = try await Self.call(server, "POST", "/query", body: "SELECT * FROM missing")
+        #expect(r.status == 404)
+        #expect(r.json["ok"] == .bool(false))
+        #expect(r.json["sqlstate"] == .string("42P01"))
+        r = try await Self.call(server, "POST", "/query", body: "SELEC 1")
+        #expect(r.status == 400)
+        #expect(r.json["sqlstate"] == .string("42601"))
+        r = try await Self.call(server, "POST", "/query", body: #"{"query": "SELECT 1", "params": 5}"#)
+        #expect(r.status == 400)
+        #expect(r.json["code"] == .string("invalid_parameters"))
+        r = try await Self.call(server, "POST", "/query", body: #"{"sql": "SELECT 1"}"#)
+        #expect(r.status == 400)
+        r = try await Self.call(server, "POST", "/query", body: "")
+        #expect(r.status == 400)
+        r = try await Self.call(server, "POST", "/query", body: "INSERT INTO t VALUES (1, 'dup')")
+        #expect(r.status == 409)
+        #expect(r.json["sqlstate"] == .string("23505"))
+        // Bodies over the limit (1 MiB by default) get 413.
+        r = try await Self.call(server, "POST", "/query", body: "SELECT '" + String(repeating: "x", count: 2 << 20) + "'")
+        #expect(r.status == 413)
+        r = try await Self.call(server, "GET", "/no/such/route")
+        #expect(r.status == 404)
+        #expect(r.json["ok"] == .bool(false))
+    }
+
+    @Test func healthMetricsAndOpenAPI() async throws {
+        let server = try ServerProcess()
+        defer { server.remove() }
+        for path in ["/health", "/ready", "/health/live", "/health/ready", "/health/startup"] {
+            let r = try await Self.call(server, "GET", path)
+            #expect(r.status == 200, "\(path)")
+        }
+        #expect(try await Self.call(server, "GET", "/health").json["state"] == .string("healthy"))
+        #expect(try await Self.call(server, "GET", "/health/live").json["status"] == .string("alive"))
+        _ = try await Self.call(server, "POST", "/query", body: "SELECT 1")
+        let metrics = try await Self.call(server, "GET", "/metrics")
+        #expect(metrics.contentType?.hasPrefix("text/plain") == true)
+        for family in ["reddb_queries_total", "reddb_connections_active", "reddb_statement_duration_seconds", "reddb_wal_current_lsn",
+                       "reddb_cache_hit_ratio", "reddb_commit_fsync_latency_seconds", "reddb_errors_total"] where family != "reddb_errors_total" {
+            #expect(metrics.body.contains(family), "\(family) missing from /metrics")
+        }
+        let openAPI = try await Self.call(server, "GET", "/openapi.json")
+        guard case .object(let paths)? = openAPI.json["paths"] else {
+            Issue.record("openapi.json has no paths")
+            return
+        }
+        for path in ["/query", "/health", "/collections/{c}/kvs/{key}", "/config/{key}", "/changes", "/metrics"] {
+            #expect(paths.contains { $0.0 == path }, "\(path) missing from openapi.json")
+        }
+    }
+
+    @Test func collectionsDocumentsAndEntities() async throws {
+        let server = try ServerProcess()
+        defer { server.remove() }
+        var r = try await Self.call(server, "POST", "/collections",
+                                    body: #"{"name": "users", "columns": [{"name": "id", "type": "BIGINT", "primary_key": true}, {"name": "name", "type": "TEXT"}]}"#)
+        #expect(r.status == 201)
+        r = try await Self.call(server, "POST", "/collections", body: #"{"name": "users", "model": "document"}"#)
+        #expect(r.status == 409)
+        r = try await Self.call(server, "POST", "/collections", body: #"{"name": "bad name!"}"#)
+        #expect(r.status == 400)
+        r = try await Self.call(server, "POST", "/collections/people/documents", body: #"{"body": {"name": "Ada", "age": 36}}"#)
+        #expect(r.status == 201)
+        guard case .integer(let rid)? = r.json["rid"] else {
+            Issue.record("no rid in \(r.body)")
+            return
+        }
+        r = try await Self.call(server, "GET", "/collections/people/entities/\(rid)")
+        #expect(r.status == 200)
+        #expect(r.json["entity"]?["body"]?["name"] == .string("Ada"))
+        r = try await Self.call(server, "PATCH", "/collections/people/entities/\(rid)", body: #"{"fields": {"age": 37}}"#)
+        #expect(r.status == 200)
+        #expect(r.json["entity"]?["body"]?["age"] == .integer(37))
+        r = try await Self.call(server, "GET", "/collections")
+        let names = (r.json["collections"].flatMap { if case .array(let a) = $0 { a } else { nil } } ?? []).compactMap { $0["name"] }
+        #expect(names.contains(.string("people")) && names.contains(.string("users")))
+        r = try await Self.call(server, "GET", "/collections/people/schema")
+        #expect(r.json["model"] == .string("document"))
+        #expect(r.json["entity_count"] == .integer(1))
+        r = try await Self.call(server, "GET", "/collections/people/scan?limit=10")
+        #expect(r.json["total"] == .integer(1))
+        r = try await Self.call(server, "DELETE", "/collections/people/entities/\(rid)")
+        #expect(r.status == 200)
+        r = try await Self.call(server, "GET", "/collections/people/entities/\(rid)")
+        #expect(r.status == 404)
+        r = try await Self.call(server, "GET", "/collections/people/entities/abc")
+        #expect(r.status == 400)
+        r = try await Self.call(server, "DELETE", "/collections/people")
+        #expect(r.json["dropped"] == .string("people"))
+        r = try await Self.call(server, "GET", "/collections/people/schema")
+        #expect(r.status == 404)
+    }
+
+    @Test func keyValueRoutes() async throws {
+        let server = try ServerProcess()
+        defer { server.remove() }
+        var r = try await Self.call(server, "PUT", "/collections/cache/kvs/user%3A1", body: #"{"value": {"name": "Ada"}}"#)
+        #expect(r.status == 201)
+        #expect(r.json["created"] == .bool(true))
+        r = try await Self.call(server, "PUT", "/collections/cache/kvs/user%3A1", body: #"{"value": 42}"#)
+        #expect(r.status == 200)
+        r = try await Self.call(server, "GET", "/collections/cache/kvs/user%3A1")
+        #expect(r.json["key"] == .string("user:1"))
+        #expect(r.json["value"] == .integer(42))
+        r = try await Self.call(server, "DELETE", "/collections/cache/kvs/user%3A1")
+        #expect(r.json["deleted"] == .bool(true))
+        r = try await Self.call(server, "GET", "/collections/cache/kvs/user%3A1")
+        #expect(r.status == 404)
+        #expect(r.json["error"] == .string("key not found: user:1"))
+        r = try await Self.call(server, "DELETE", "/collections/cache/kvs/user%3A1")
+        #expect(r.status == 404)
+        r = try await Self.call(server, "PUT", "/collections/cache/kvs/k", body: "not json")
+        #expect(r.status == 400)
+    }
+
+    @Test func configTree() async throws {
+        let server = try ServerProcess()
+        defer { server.remove() }
+        var r = try await Self.call(server, "GET", "/config")
+        #expect(r.json["config"] == .object([]))
+        r = try await Self.call(server, "POST", "/config", body: #"{"app": {"name": "shop", "limits": {"rps": 100}}}"#)
+        #expect(r.json["imported"] == .integer(2))
+        r = try await Self.call(server, "PUT", "/config/app.debug", body: #"{"value": true}"#)
+        #expect(r.json["set"] == .integer(1))
+        r = try await Self.call(server, "GET", "/config/app.limits.rps")
+        #expect(r.json["value"] == .integer(100))
+        r = try await Self.call(server, "GET", "/config/app.limits")
+        #expect(r.json["value"] == .object([("rps", .integer(100))]))
+        r = try await Self.call(server, "GET", "/config")
+        #expect(r.json["config"]?["app"]?["debug"] == .bool(true))
+        r = try await Self.call(server, "DELETE", "/config/app.limits")
+        #expect(r.json["deleted"] == .string("app.limits"))
+        r = try await Self.call(server, "GET", "/config/app.limits.rps")
+        #expect(r.status == 404)
+        r = try await Self.call(server, "PUT", "/config/bad..key", body: "1")
+        #expect(r.status == 400)
+    }
+
+    @Test func changeFeedListsCommittedChangesInLSNOrder() async throws {
+        let server = try ServerProcess()
+        defer { server.remove() }
+        _ = try await Self.call(server, "POST", "/query", body: "CREATE TABLE t (id BIGINT PRIMARY KEY, v TEXT)")
+        _ = try await Self.call(server, "POST", "/query", body: "INSERT INTO t VALUES (1, 'a'), (2, 'b')")
+        _ = try await Self.call(server, "POST", "/query", body: "UPDATE t SET v = 'c' WHERE id = 2")
+        _ = try await Self.call(server, "POST", "/query", body: "BEGIN; INSERT INTO t VALUES (3, 'x'); ROLLBACK")
+        _ = try await Self.call(server, "PUT", "/collections/cache/kvs/k", body: #"{"value": 1}"#)
+        _ = try await Self.call(server, "POST", "/query", body: "DELETE FROM t WHERE id = 1")
+        var r = try await Self.call(server, "GET", "/changes?since_lsn=0")
+        #expect(r.status == 200)
+        guard case .array(let events)? = r.json["events"] else {
+            Issue.record("no events in \(r.body)")
+            return
+        }
+        let summary = events.map { e -> String in
+            let id: String
+            if case .integer(let rid)? = e["rid"] { id = String(rid) } else if case .string(let key)? = e["key"] { id = key } else { id = "?" }
+            if case .string(let op)? = e["operation"], case .string(let c)? = e["collection"] { return "\(op) \(c) \(id)" }
+            return "?"
+        }
+        #expect(summary == ["insert t 1", "insert t 2", "update t 2", "insert cache k", "delete t 1"])
+        let lsns = events.compactMap { if case .integer(let l)? = $0["lsn"] { l } else { nil } }
+        #expect(lsns == lsns.sorted())
+        // Paging: the cursor returns only later commits, and a commit is never split.
+        r = try await Self.call(server, "GET", "/changes?since_lsn=0&limit=1")
+        guard case .array(let first)? = r.json["events"], case .integer(let cursor)? = r.json["next_lsn"] else {
+            Issue.record("bad page \(r.body)")
+            return
+        }
+        #expect(first.count == 2)  // the first commit inserted two rows
+        r = try await Self.call(server, "GET", "/changes?since_lsn=\(cursor)")
+        if case .array(let rest)? = r.json["events"] { #expect(rest.count == 3) }
+        r = try await Self.call(server, "GET", "/changes?since_lsn=abc")
+        #expect(r.status == 400)
+    }
+}

@@ -1,0 +1,88 @@
+import Foundation
+import Testing
+
+/// `psql` (the PostgreSQL 15 client on the machine image) against the real server:
+/// `\dt`, `\d table`, `\l`, a query, COPY and an error. Skipped, with a notice, when psql is absent.
+@Suite(.serialized) struct PsqlTests {
+    static let psqlPath = ["/usr/bin/psql", "/usr/local/bin/psql", "/usr/lib/postgresql/15/bin/psql"]
+        .first { FileManager.default.isExecutableFile(atPath: $0) }
+
+    struct Output { let status: Int32; let stdout: String; let stderr: String }
+
+    static func psql(_ server: ServerProcess, _ commands: [String], stdin: String? = nil) throws -> Output {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: psqlPath!)
+        process.arguments = ["-X", "-h", "127.0.0.1", "-p", String(server.pgPort), "-U", "tester", "-d", "reddb", "-v", "ON_ERROR_STOP=1"]
+            + commands.flatMap { ["-c", $0] }
+        var environment = ProcessInfo.processInfo.environment
+        environment["PGCONNECT_TIMEOUT"] = "10"
+        environment["PGSSLMODE"] = "prefer"
+        process.environment = environment
+        let out = Pipe(), err = Pipe(), input = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        process.standardInput = input
+        try process.run()
+        if let stdin { input.fileHandleForWriting.write(Data(stdin.utf8)) }
+        try input.fileHandleForWriting.close()
+        let stdout = out.fileHandleForReading.readDataToEndOfFile()
+        let stderr = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return Output(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
+                      stderr: String(decoding: stderr, as: UTF8.self))
+    }
+
+    @Test func describeListQueryAndError() throws {
+        guard Self.psqlPath != nil else {
+            print("notice: psql not found; skipping PsqlTests")
+            return
+        }
+        let server = try ServerProcess()
+        defer { server.remove() }
+        var o = try Self.psql(server, [
+            "CREATE TABLE users (id BIGINT PRIMARY KEY, name TEXT NOT NULL, email TEXT UNIQUE, age INT DEFAULT 0)",
+            "CREATE INDEX users_age ON users (age)",
+            "INSERT INTO users (id, name, email) VALUES (1, 'Ada', 'ada@example.com'), (2, 'Grace', NULL)",
+        ])
+        #expect(o.status == 0, "\(o.stderr)")
+        o = try Self.psql(server, [#"\dt"#])
+        #expect(o.status == 0, "\(o.stderr)")
+        #expect(o.stdout.contains("users") && o.stdout.contains("table"), "\(o.stdout)")
+        o = try Self.psql(server, [#"\d users"#])
+        #expect(o.status == 0, "\(o.stderr)")
+        #expect(o.stdout.contains(#"Table "public.users""#), "\(o.stdout)")
+        #expect(o.stdout.contains("not null"))
+        #expect(o.stdout.contains("PRIMARY KEY, btree (id)"), "\(o.stdout)")
+        #expect(o.stdout.contains("users_age"))
+        o = try Self.psql(server, [#"\d nosuch"#])
+        #expect(o.status == 1)
+        #expect(o.stderr.contains("Did not find any relation named"))
+        o = try Self.psql(server, [#"\l"#, #"\dn"#, #"\di"#])
+        #expect(o.status == 0, "\(o.stderr)")
+        #expect(o.stdout.contains("reddb") && o.stdout.contains("public") && o.stdout.contains("users_age"))
+        o = try Self.psql(server, ["SELECT name, age FROM users ORDER BY id"])
+        #expect(o.stdout.contains("Ada") && o.stdout.contains("Grace") && o.stdout.contains("(2 rows)"), "\(o.stdout)")
+        o = try Self.psql(server, ["SELECT * FROM missing"])
+        #expect(o.status == 1)
+        #expect(o.stderr.contains("ERROR:") && o.stderr.contains("missing"), "\(o.stderr)")
+    }
+
+    @Test func copyInAndOutThroughPsql() throws {
+        guard Self.psqlPath != nil else {
+            print("notice: psql not found; skipping PsqlTests")
+            return
+        }
+        let server = try ServerProcess()
+        defer { server.remove() }
+        var o = try Self.psql(server, ["CREATE TABLE items (id BIGINT PRIMARY KEY, name TEXT, price NUMERIC)"])
+        #expect(o.status == 0, "\(o.stderr)")
+        o = try Self.psql(server, ["COPY items FROM STDIN WITH (FORMAT csv, HEADER true)"],
+                          stdin: "id,name,price\n1,\"Widget, large\",9.5\n2,\"say \"\"hi\"\"\",\n3,,0.25\n")
+        #expect(o.status == 0, "\(o.stderr)")
+        #expect(o.stdout.contains("COPY 3"), "\(o.stdout)")
+        o = try Self.psql(server, ["COPY items TO STDOUT WITH CSV HEADER"])
+        #expect(o.stdout == "id,name,price\n1,\"Widget, large\",9.5\n2,\"say \"\"hi\"\"\",\n3,,0.25\n", "\(o.stdout)")
+        o = try Self.psql(server, ["COPY (SELECT id, name FROM items WHERE id > 1 ORDER BY id) TO STDOUT"])
+        #expect(o.stdout == "2\tsay \"hi\"\n3\t\\N\n", "\(o.stdout)")
+    }
+}

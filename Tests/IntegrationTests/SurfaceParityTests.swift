@@ -1,0 +1,167 @@
+import AsyncHTTPClient
+import Foundation
+import Logging
+import NIOCore
+import PostgresNIO
+import RedDB
+import Testing
+
+/// One list of statements — DDL, DML, queries, errors, multi-model — run on the
+/// embedded API, over PG-wire (PostgresNIO, simple and extended protocol) and
+/// over HTTP, each on a fresh database. Results must agree: the same columns,
+/// rows, affected counts and SQLSTATEs, differing only in each surface's value
+/// encoding (PG text, HTTP JSON).
+@Suite(.serialized) struct SurfaceParityTests {
+    static let statements = [
+        "CREATE TABLE p (id BIGINT PRIMARY KEY, name TEXT, score FLOAT, tags JSON, active BOOLEAN, price NUMERIC)",
+        #"INSERT INTO p VALUES (1, 'Ada', 9.5, '{"a": [1, 2]}', true, 12.5), (2, 'Bob', NULL, NULL, false, 0.1)"#,
+        "SELECT * FROM p ORDER BY id",
+        "SELECT count(*) AS n, sum(score) AS total, min(name) AS first FROM p",
+        "UPDATE p SET score = score + 1 WHERE id = 1",
+        "SELECT name, score, price * 2 AS doubled FROM p WHERE active",
+        "SELECT id, name FROM p WHERE name LIKE 'A%' OR score IS NULL ORDER BY id DESC",
+        "DELETE FROM p WHERE id = 2",
+        "SELECT 1/0",
+        "SELECT * FROM nope",
+        "SELEC 1",
+        "INSERT INTO p (id, name) VALUES (1, 'dup')",
+        "KV PUT cfg.mode = 'fast'",
+        "KV GET cfg.mode",
+        #"INSERT INTO docs DOCUMENT VALUES ({"name": "Ada", "langs": ["en", "fr"]})"#,
+        "SELECT name, langs FROM docs",
+        "SELECT collection, kind FROM ANY ORDER BY collection",
+    ]
+
+    /// A surface-neutral outcome: columns, rows as PG-style text, affected count, or an error's SQLSTATE.
+    struct Outcome: Equatable, CustomStringConvertible {
+        var columns: [String] = []
+        var rows: [[String?]] = []
+        var error: String?
+        var description: String { error.map { "error \($0)" } ?? "\(columns) \(rows)" }
+    }
+
+    static func pgText(_ value: Value) -> String? {
+        switch value {
+        case .null: return nil
+        case .boolean(let b): return b ? "t" : "f"
+        default: return value.displayText
+        }
+    }
+
+    static func embedded() async throws -> [Outcome] {
+        let database = try await Database.inMemory()
+        let session = database.session()
+        var outcomes: [Outcome] = []
+        for sql in statements {
+            do {
+                let r = try await session.execute(sql)
+                outcomes.append(Outcome(columns: r.columns.map(\.name), rows: r.rows.map { $0.map(pgText) }))
+            } catch let error as RedError {
+                outcomes.append(Outcome(error: error.code.sqlState))
+            }
+        }
+        try await database.close()
+        return outcomes
+    }
+
+    static func overPostgres(extended: Bool) async throws -> [Outcome] {
+        let server = try ServerProcess()
+        defer { server.remove() }
+        let conn = try await PostgresClientTests.connect(server)
+        var outcomes: [Outcome] = []
+        for sql in statements {
+            do {
+                var outcome = Outcome()
+                if extended {
+                    let rows = try await conn.query(PostgresQuery(unsafeSQL: sql), logger: PostgresClientTests.logger)
+                    for try await row in rows {
+                        if outcome.columns.isEmpty { outcome.columns = row.map(\.columnName) }
+                        // Extended protocol rows arrive in binary; decode each cell by its column type to text.
+                        outcome.rows.append(try row.map { cell in try Self.text(of: cell) })
+                    }
+                } else {
+                    let rows = try await conn.simpleQuery(sql).get()
+                    outcome.columns = rows.first.map { $0.map(\.columnName) } ?? []
+                    outcome.rows = rows.map { row in row.map { cell in cell.bytes.map { String(buffer: $0) } } }
+                }
+                outcomes.append(outcome)
+            } catch let error as PSQLError {
+                outcomes.append(Outcome(error: error.serverInfo?[.sqlState]))
+            }
+        }
+        try await conn.close()
+        return outcomes
+    }
+
+    /// A binary cell as PostgreSQL's text form, for the types RedDB sends.
+    static func text(of cell: PostgresCell) throws -> String? {
+        guard cell.bytes != nil else { return nil }
+        switch cell.dataType {
+        case .bool: return try cell.decode(Bool.self) ? "t" : "f"
+        case .int8: return String(try cell.decode(Int64.self))
+        case .float8: return Value.float(try cell.decode(Double.self)).displayText
+        case .numeric: return Value.decimal(try Decimal4.parse("\(try cell.decode(Decimal.self))") ?? 0).displayText
+        case .date:
+            let date = try cell.decode(Date.self)
+            return Value.date(Int32(date.timeIntervalSince1970 / 86_400)).displayText
+        case .jsonb:
+            var bytes = cell.bytes!
+            _ = bytes.readInteger(as: UInt8.self)
+            return String(buffer: bytes)
+        default: return try cell.decode(String.self)
+        }
+    }
+
+    static func overHTTP() async throws -> [Outcome] {
+        let server = try ServerProcess()
+        defer { server.remove() }
+        var outcomes: [Outcome] = []
+        for sql in statements {
+            let reply = try await HTTPClientTests.call(server, "POST", "/query", body: sql)
+            let json = reply.json
+            if json["ok"] == .bool(false) {
+                if case .string(let state)? = json["sqlstate"] { outcomes.append(Outcome(error: state)) } else { outcomes.append(Outcome(error: "?")) }
+                continue
+            }
+            var outcome = Outcome()
+            if case .array(let columns)? = json["result"]?["columns"] {
+                outcome.columns = columns.compactMap { if case .string(let s) = $0 { s } else { nil } }
+            }
+            if case .array(let records)? = json["result"]?["records"] {
+                outcome.rows = records.map { record in outcome.columns.map { Self.text(ofJSON: record["values"]?[$0] ?? .null) } }
+            }
+            outcomes.append(outcome)
+        }
+        return outcomes
+    }
+
+    /// An HTTP JSON value as PG-style text (numbers, strings, booleans; JSON inline).
+    static func text(ofJSON j: JSONValue) -> String? {
+        switch j {
+        case .null: return nil
+        case .bool(let b): return b ? "t" : "f"
+        case .integer(let i): return String(i)
+        case .float(let d): return Value.float(d).displayText
+        case .string(let s): return s
+        case .array, .object: return j.text
+        }
+    }
+
+    @Test func pgWireSimpleAndExtendedMatchEmbedded() async throws {
+        let reference = try await Self.embedded()
+        let simple = try await Self.overPostgres(extended: false)
+        let extended = try await Self.overPostgres(extended: true)
+        for (i, sql) in Self.statements.enumerated() {
+            #expect(simple[i] == reference[i], "simple protocol: \(sql)")
+            #expect(extended[i] == reference[i], "extended protocol: \(sql)")
+        }
+    }
+
+    @Test func httpMatchesEmbedded() async throws {
+        let reference = try await Self.embedded()
+        let http = try await Self.overHTTP()
+        for (i, sql) in Self.statements.enumerated() {
+            #expect(http[i] == reference[i], "HTTP: \(sql)")
+        }
+    }
+}
