@@ -127,9 +127,12 @@ final class ConnectionRegistry: Sendable {
         for channel in idle { channel.close(promise: nil) }
     }
 
-    /// Closes every connection, busy or not (the shutdown grace period is over).
+    /// Cancels every running statement and closes every connection (the shutdown grace period is over).
     func closeAll() {
-        let all = state.withLock { $0.entries.values.map(\.channel) }
-        for channel in all { channel.close(promise: nil) }
+        let all = state.withLock { $0.entries.values.map { ($0.channel, $0.cancelRunning) } }
+        for (channel, cancel) in all {
+            cancel?()
+            channel.close(promise: nil)
+        }
     }
 }

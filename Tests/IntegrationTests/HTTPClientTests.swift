@@ -112,7 +112,8 @@ import Testing
         #expect(r.status == 200)
         #expect(r.json["entity"]?["body"]?["age"] == .integer(37))
         r = try await Self.call(server, "GET", "/collections")
-        let names = (r.json["collections"].flatMap { if case .array(let a) = $0 { a } else { nil } } ?? []).compactMap { $0["name"] }
+        var names: [JSONValue] = []
+        if case .array(let items)? = r.json["collections"] { names = items.compactMap { $0["name"] } }
         #expect(names.contains(.string("people")) && names.contains(.string("users")))
         r = try await Self.call(server, "GET", "/collections/people/schema")
         #expect(r.json["model"] == .string("document"))
@@ -211,5 +212,13 @@ import Testing
         if case .array(let rest)? = r.json["events"] { #expect(rest.count == 3) }
         r = try await Self.call(server, "GET", "/changes?since_lsn=abc")
         #expect(r.status == 400)
+    }
+}
+
+extension JSONValue {
+    /// The member `key` of an object (nil for other values or a missing key).
+    subscript(key: String) -> JSONValue? {
+        guard case .object(let members) = self else { return nil }
+        return members.first { $0.0 == key }?.1
     }
 }

@@ -16,6 +16,21 @@ import Testing
         return try await PostgresConnection.connect(configuration: configuration, id: Int.random(in: 1...1_000_000), logger: logger)
     }
 
+    /// Connects, runs `body`, and always closes the connection before returning (PostgresNIO
+    /// asserts that connections are closed before they are released).
+    static func withConnection<T>(_ server: ServerProcess, user: String = "tester", password: String? = nil,
+                                  _ body: (PostgresConnection) async throws -> T) async throws -> T {
+        let conn = try await connect(server, user: user, password: password)
+        do {
+            let result = try await body(conn)
+            try await conn.close()
+            return result
+        } catch {
+            try? await conn.close()
+            throw error
+        }
+    }
+
     /// Runs a query and reads every row (PostgresNIO reports errors raised at execution while rows are read).
     @discardableResult
     static func run(_ conn: PostgresConnection, _ query: PostgresQuery) async throws -> Int {
@@ -31,185 +46,185 @@ import Testing
     @Test func extendedQueriesBindParametersAndDecodeRows() async throws {
         let server = try ServerProcess()
         defer { server.remove() }
-        let conn = try await Self.connect(server)
-        defer { Task { try? await conn.close() } }
-        try await conn.query("CREATE TABLE users (id BIGINT PRIMARY KEY, name TEXT NOT NULL, score FLOAT, active BOOLEAN)", logger: Self.logger)
-        for (id, name, score, active) in [(1, "Ada", 9.5, true), (2, "Grace", 7.25, false), (3, "Linus", 8.0, true)] {
-            try await conn.query("INSERT INTO users (id, name, score, active) VALUES (\(id), \(name), \(score), \(active))", logger: Self.logger)
-        }
-        var seen: [(Int, String, Double, Bool)] = []
-        let rows = try await conn.query("SELECT id, name, score, active FROM users WHERE id >= \(2) ORDER BY id", logger: Self.logger)
-        for try await row in rows.decode((Int, String, Double, Bool).self) { seen.append(row) }
-        #expect(seen.map(\.0) == [2, 3])
-        #expect(seen.map(\.1) == ["Grace", "Linus"])
-        #expect(seen.map(\.2) == [7.25, 8.0])
-        #expect(seen.map(\.3) == [false, true])
-        // Aggregates and expressions over parameters.
-        let sums = try await conn.query("SELECT count(*), sum(id) + \(100) FROM users WHERE active = \(true)", logger: Self.logger)
-        for try await (count, sum) in sums.decode((Int, Int).self) {
-            #expect(count == 2)
-            #expect(sum == 104)
+        try await Self.withConnection(server) { conn in
+            try await conn.query("CREATE TABLE users (id BIGINT PRIMARY KEY, name TEXT NOT NULL, score FLOAT, active BOOLEAN)", logger: Self.logger)
+            for (id, name, score, active) in [(1, "Ada", 9.5, true), (2, "Grace", 7.25, false), (3, "Linus", 8.0, true)] {
+                try await conn.query("INSERT INTO users (id, name, score, active) VALUES (\(id), \(name), \(score), \(active))", logger: Self.logger)
+            }
+            var seen: [(Int, String, Double, Bool)] = []
+            let rows = try await conn.query("SELECT id, name, score, active FROM users WHERE id >= \(2) ORDER BY id", logger: Self.logger)
+            for try await row in rows.decode((Int, String, Double, Bool).self) { seen.append(row) }
+            #expect(seen.map(\.0) == [2, 3])
+            #expect(seen.map(\.1) == ["Grace", "Linus"])
+            #expect(seen.map(\.2) == [7.25, 8.0])
+            #expect(seen.map(\.3) == [false, true])
+            // Aggregates and expressions over parameters.
+            let sums = try await conn.query("SELECT count(*), sum(id) + \(100) FROM users WHERE active = \(true)", logger: Self.logger)
+            for try await (count, sum) in sums.decode((Int, Int).self) {
+                #expect(count == 2)
+                #expect(sum == 104)
+            }
         }
     }
 
     @Test func everyCoreTypeRoundTripsInBinary() async throws {
         let server = try ServerProcess()
         defer { server.remove() }
-        let conn = try await Self.connect(server)
-        defer { Task { try? await conn.close() } }
-        try await conn.query("""
-            CREATE TABLE kinds (id BIGINT PRIMARY KEY, b BOOLEAN, f FLOAT, t TEXT, u UUID, ts TIMESTAMP, d BYTEA, j JSONB, n NUMERIC)
-            """, logger: Self.logger)
-        let uuid = UUID()
-        let date = Date(timeIntervalSince1970: 1_700_000_000.123)
-        let bytes = ByteBuffer(bytes: [0, 1, 2, 254, 255])
-        let json = JSONPayload(a: 1, b: 2)
-        try await conn.query("""
-            INSERT INTO kinds VALUES (\(1), \(true), \(2.5), \("héllo"), \(uuid), \(date), \(bytes), \(json), \(Decimal(string: "12.3456")!))
-            """, logger: Self.logger)
-        let rows = try await conn.query("SELECT b, f, t, u, ts, d, j, n FROM kinds WHERE id = \(1)", logger: Self.logger)
-        var count = 0
-        for try await (b, f, t, u, ts, d, j, n) in rows.decode((Bool, Double, String, UUID, Date, ByteBuffer, JSONPayload, Decimal).self) {
-            count += 1
-            #expect(b == true)
-            #expect(f == 2.5)
-            #expect(t == "héllo")
-            #expect(u == uuid)
-            #expect(abs(ts.timeIntervalSince(date)) < 0.001)
-            #expect(d == bytes)
-            #expect(j == json)
-            #expect(n == Decimal(string: "12.3456")!)
-        }
-        #expect(count == 1)
-        // NULLs decode as nil.
-        try await conn.query("INSERT INTO kinds (id) VALUES (\(2))", logger: Self.logger)
-        for try await (t, u) in try await conn.query("SELECT t, u FROM kinds WHERE id = \(2)", logger: Self.logger).decode((String?, UUID?).self) {
-            #expect(t == nil)
-            #expect(u == nil)
+        try await Self.withConnection(server) { conn in
+            try await conn.query("""
+                CREATE TABLE kinds (id BIGINT PRIMARY KEY, b BOOLEAN, f FLOAT, t TEXT, u UUID, ts TIMESTAMP, d BYTEA, j JSONB, n NUMERIC)
+                """, logger: Self.logger)
+            let uuid = UUID()
+            let date = Date(timeIntervalSince1970: 1_700_000_000.123)
+            let bytes = ByteBuffer(bytes: [0, 1, 2, 254, 255])
+            let json = JSONPayload(a: 1, b: 2)
+            try await conn.query("""
+                INSERT INTO kinds VALUES (\(1), \(true), \(2.5), \("héllo"), \(uuid), \(date), \(bytes), \(json), \(Decimal(string: "12.3456")!))
+                """, logger: Self.logger)
+            let rows = try await conn.query("SELECT b, f, t, u, ts, d, j, n FROM kinds WHERE id = \(1)", logger: Self.logger)
+            var count = 0
+            for try await (b, f, t, u, ts, d, j, n) in rows.decode((Bool, Double, String, UUID, Date, ByteBuffer, JSONPayload, Decimal).self) {
+                count += 1
+                #expect(b == true)
+                #expect(f == 2.5)
+                #expect(t == "héllo")
+                #expect(u == uuid)
+                #expect(abs(ts.timeIntervalSince(date)) < 0.001)
+                #expect(d == bytes)
+                #expect(j == json)
+                #expect(n == Decimal(string: "12.3456")!)
+            }
+            #expect(count == 1)
+            // NULLs decode as nil.
+            try await conn.query("INSERT INTO kinds (id) VALUES (\(2))", logger: Self.logger)
+            for try await (t, u) in try await conn.query("SELECT t, u FROM kinds WHERE id = \(2)", logger: Self.logger).decode((String?, UUID?).self) {
+                #expect(t == nil)
+                #expect(u == nil)
+            }
         }
     }
 
     @Test func transactionsCommitRollBackAndReportFailure() async throws {
         let server = try ServerProcess()
         defer { server.remove() }
-        let conn = try await Self.connect(server)
-        defer { Task { try? await conn.close() } }
-        try await conn.query("CREATE TABLE t (id BIGINT PRIMARY KEY)", logger: Self.logger)
-        try await conn.query("BEGIN", logger: Self.logger)
-        try await conn.query("INSERT INTO t VALUES (1)", logger: Self.logger)
-        try await conn.query("ROLLBACK", logger: Self.logger)
-        try await conn.query("BEGIN", logger: Self.logger)
-        try await conn.query("INSERT INTO t VALUES (2)", logger: Self.logger)
-        try await conn.query("COMMIT", logger: Self.logger)
-        var ids: [Int] = []
-        for try await id in try await conn.query("SELECT id FROM t ORDER BY id", logger: Self.logger).decode(Int.self) { ids.append(id) }
-        #expect(ids == [2])
-        // An error aborts the transaction; later statements get 25P02 until ROLLBACK.
-        try await conn.query("BEGIN", logger: Self.logger)
-        await #expect { try await Self.run(conn, "INSERT INTO t VALUES (2)") } throws: { Self.sqlState($0) == "23505" }
-        await #expect { try await Self.run(conn, "SELECT 1") } throws: { Self.sqlState($0) == "25P02" }
-        try await conn.query("ROLLBACK", logger: Self.logger)
-        var one = 0
-        for try await v in try await conn.query("SELECT 1", logger: Self.logger).decode(Int.self) { one = v }
-        #expect(one == 1)
+        try await Self.withConnection(server) { conn in
+            try await conn.query("CREATE TABLE t (id BIGINT PRIMARY KEY)", logger: Self.logger)
+            try await conn.query("BEGIN", logger: Self.logger)
+            try await conn.query("INSERT INTO t VALUES (1)", logger: Self.logger)
+            try await conn.query("ROLLBACK", logger: Self.logger)
+            try await conn.query("BEGIN", logger: Self.logger)
+            try await conn.query("INSERT INTO t VALUES (2)", logger: Self.logger)
+            try await conn.query("COMMIT", logger: Self.logger)
+            var ids: [Int] = []
+            for try await id in try await conn.query("SELECT id FROM t ORDER BY id", logger: Self.logger).decode(Int.self) { ids.append(id) }
+            #expect(ids == [2])
+            // An error aborts the transaction; later statements get 25P02 until ROLLBACK.
+            try await conn.query("BEGIN", logger: Self.logger)
+            await #expect { try await Self.run(conn, "INSERT INTO t VALUES (2)") } throws: { Self.sqlState($0) == "23505" }
+            await #expect { try await Self.run(conn, "SELECT 1") } throws: { Self.sqlState($0) == "25P02" }
+            try await conn.query("ROLLBACK", logger: Self.logger)
+            var one = 0
+            for try await v in try await conn.query("SELECT 1", logger: Self.logger).decode(Int.self) { one = v }
+            #expect(one == 1)
+        }
     }
 
     @Test func errorsCarrySQLStateAndPosition() async throws {
         let server = try ServerProcess()
         defer { server.remove() }
-        let conn = try await Self.connect(server)
-        defer { Task { try? await conn.close() } }
-        await #expect { try await Self.run(conn, "SELECT * FROM missing_table") } throws: { Self.sqlState($0) == "42P01" }
-        await #expect { try await Self.run(conn, "SELECT 1/0") } throws: { Self.sqlState($0) == "22012" }
-        do {
-            try await Self.run(conn, "SELEC 1")
-            Issue.record("a syntax error was accepted")
-        } catch let error as PSQLError {
-            #expect(error.serverInfo?[.sqlState] == "42601")
-            #expect(error.serverInfo?[.position] == "1")
+        try await Self.withConnection(server) { conn in
+            await #expect { try await Self.run(conn, "SELECT * FROM missing_table") } throws: { Self.sqlState($0) == "42P01" }
+            await #expect { try await Self.run(conn, "SELECT 1/0") } throws: { Self.sqlState($0) == "22012" }
+            do {
+                try await Self.run(conn, "SELEC 1")
+                Issue.record("a syntax error was accepted")
+            } catch let error as PSQLError {
+                #expect(error.serverInfo?[.sqlState] == "42601")
+                #expect(error.serverInfo?[.position] == "1")
+            }
+            // The connection stays usable after errors.
+            for try await v in try await conn.query("SELECT \(41) + 1", logger: Self.logger).decode(Int.self) { #expect(v == 42) }
         }
-        // The connection stays usable after errors.
-        for try await v in try await conn.query("SELECT \(41) + 1", logger: Self.logger).decode(Int.self) { #expect(v == 42) }
     }
 
     @Test func copyFromStdinLoadsRowsInOneTransaction() async throws {
         let server = try ServerProcess()
         defer { server.remove() }
-        let conn = try await Self.connect(server)
-        defer { Task { try? await conn.close() } }
-        try await conn.query("CREATE TABLE people (id BIGINT PRIMARY KEY, name TEXT, note TEXT)", logger: Self.logger)
-        try await conn.copyFrom(table: "people", columns: ["id", "name", "note"], logger: Self.logger) { writer in
-            try await writer.write(ByteBuffer(string: "1\tAda\tfirst\\tline\n2\tGrace\t\\N\n"))
-            try await writer.write(ByteBuffer(string: "3\tLi"))
-            try await writer.write(ByteBuffer(string: "nus\tx\n"))
-        }
-        var rows: [(Int, String, String?)] = []
-        for try await row in try await conn.query("SELECT id, name, note FROM people ORDER BY id", logger: Self.logger)
-            .decode((Int, String, String?).self) { rows.append(row) }
-        #expect(rows.map(\.0) == [1, 2, 3])
-        #expect(rows.map(\.1) == ["Ada", "Grace", "Linus"])
-        #expect(rows.map(\.2) == ["first\tline", nil, "x"])
-        // A bad row fails the whole COPY: nothing of it lands.
-        await #expect {
+        try await Self.withConnection(server) { conn in
+            try await conn.query("CREATE TABLE people (id BIGINT PRIMARY KEY, name TEXT, note TEXT)", logger: Self.logger)
             try await conn.copyFrom(table: "people", columns: ["id", "name", "note"], logger: Self.logger) { writer in
-                try await writer.write(ByteBuffer(string: "10\tok\tok\n11\tmissing-a-column\n"))
+                try await writer.write(ByteBuffer(string: "1\tAda\tfirst\\tline\n2\tGrace\t\\N\n"))
+                try await writer.write(ByteBuffer(string: "3\tLi"))
+                try await writer.write(ByteBuffer(string: "nus\tx\n"))
             }
-        } throws: { Self.sqlState($0) == "22P02" }
-        var count = 0
-        for try await c in try await conn.query("SELECT count(*) FROM people", logger: Self.logger).decode(Int.self) { count = c }
-        #expect(count == 3)
+            var rows: [(Int, String, String?)] = []
+            for try await row in try await conn.query("SELECT id, name, note FROM people ORDER BY id", logger: Self.logger)
+                .decode((Int, String, String?).self) { rows.append(row) }
+            #expect(rows.map(\.0) == [1, 2, 3])
+            #expect(rows.map(\.1) == ["Ada", "Grace", "Linus"])
+            #expect(rows.map(\.2) == ["first\tline", nil, "x"])
+            // A bad row fails the whole COPY: nothing of it lands.
+            await #expect {
+                try await conn.copyFrom(table: "people", columns: ["id", "name", "note"], logger: Self.logger) { writer in
+                    try await writer.write(ByteBuffer(string: "10\tok\tok\n11\tmissing-a-column\n"))
+                }
+            } throws: { Self.sqlState($0) == "22P02" }
+            var count = 0
+            for try await c in try await conn.query("SELECT count(*) FROM people", logger: Self.logger).decode(Int.self) { count = c }
+            #expect(count == 3)
+        }
     }
 
     @Test func hundredConcurrentConnections() async throws {
         let server = try ServerProcess()
         defer { server.remove() }
-        let setup = try await Self.connect(server)
-        try await setup.query("CREATE TABLE hits (id BIGINT PRIMARY KEY, worker BIGINT)", logger: Self.logger)
-        try await setup.close()
+        try await Self.withConnection(server) { setup in
+            try await setup.query("CREATE TABLE hits (id BIGINT PRIMARY KEY, worker BIGINT)", logger: Self.logger)
+        }
         let total = try await withThrowingTaskGroup(of: Int.self) { group in
             for worker in 0..<100 {
                 group.addTask {
-                    let conn = try await Self.connect(server)
-                    try await conn.query("INSERT INTO hits VALUES (\(worker), \(worker))", logger: Self.logger)
-                    var echoed = -1
-                    for try await v in try await conn.query("SELECT worker FROM hits WHERE id = \(worker)", logger: Self.logger).decode(Int.self) {
-                        echoed = v
+                    try await Self.withConnection(server) { conn in
+                        try await conn.query("INSERT INTO hits VALUES (\(worker), \(worker))", logger: Self.logger)
+                        var echoed = -1
+                        for try await v in try await conn.query("SELECT worker FROM hits WHERE id = \(worker)", logger: Self.logger).decode(Int.self) {
+                            echoed = v
+                        }
+                        return echoed == worker ? 1 : 0
                     }
-                    try await conn.close()
-                    return echoed == worker ? 1 : 0
                 }
             }
             return try await group.reduce(0, +)
         }
         #expect(total == 100)
-        let check = try await Self.connect(server)
-        for try await c in try await check.query("SELECT count(*) FROM hits", logger: Self.logger).decode(Int.self) { #expect(c == 100) }
-        try await check.close()
+        try await Self.withConnection(server) { check in
+            for try await c in try await check.query("SELECT count(*) FROM hits", logger: Self.logger).decode(Int.self) { #expect(c == 100) }
+        }
     }
 
     @Test func scramAuthenticationAcceptsTheRightPasswordOnly() async throws {
         let server = try ServerProcess(arguments: ["--user", "alice:s3cret"])
         defer { server.remove() }
-        let conn = try await Self.connect(server, user: "alice", password: "s3cret")
-        for try await v in try await conn.query("SELECT 1", logger: Self.logger).decode(Int.self) { #expect(v == 1) }
-        try await conn.close()
-        await #expect { _ = try await Self.connect(server, user: "alice", password: "wrong") } throws: { Self.sqlState($0) == "28P01" }
-        await #expect { _ = try await Self.connect(server, user: "mallory", password: "s3cret") } throws: { Self.sqlState($0) == "28P01" }
+        try await Self.withConnection(server, user: "alice", password: "s3cret") { conn in
+            for try await v in try await conn.query("SELECT 1", logger: Self.logger).decode(Int.self) { #expect(v == 1) }
+        }
+        await #expect { try await Self.withConnection(server, user: "alice", password: "wrong") { _ in } } throws: { Self.sqlState($0) == "28P01" }
+        await #expect { try await Self.withConnection(server, user: "mallory", password: "s3cret") { _ in } } throws: { Self.sqlState($0) == "28P01" }
     }
 
     @Test func multiModelStatementsReturnRowSets() async throws {
         let server = try ServerProcess()
         defer { server.remove() }
-        let conn = try await Self.connect(server)
-        defer { Task { try? await conn.close() } }
-        try await conn.query("KV PUT settings.theme = 'dark'", logger: Self.logger)
-        for try await (key, value) in try await conn.query("KV GET settings.theme", logger: Self.logger).decode((String, String).self) {
-            #expect(key == "theme")
-            #expect(value == "dark")
-        }
-        try await conn.query(#"INSERT INTO people DOCUMENT VALUES ({"name": "Ada", "langs": ["en"]})"#, logger: Self.logger)
-        for try await name in try await conn.query("SELECT name FROM people", logger: Self.logger).decode(String.self) {
-            #expect(name == "Ada")
+        try await Self.withConnection(server) { conn in
+            try await conn.query("KV PUT settings.theme = 'dark'", logger: Self.logger)
+            for try await (key, value) in try await conn.query("KV GET settings.theme", logger: Self.logger).decode((String, String).self) {
+                #expect(key == "theme")
+                #expect(value == "dark")
+            }
+            try await conn.query(#"INSERT INTO people DOCUMENT VALUES ({"name": "Ada", "langs": ["en"]})"#, logger: Self.logger)
+            for try await name in try await conn.query("SELECT name FROM people", logger: Self.logger).decode(String.self) {
+                #expect(name == "Ada")
+            }
         }
     }
 }

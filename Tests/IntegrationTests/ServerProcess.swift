@@ -18,6 +18,8 @@ final class ServerProcess: @unchecked Sendable {
 
     /// How long a server may take to start listening (first start after a build is slow on CI).
     static let startTimeoutSeconds = 60.0
+    /// Graceful shutdown lets statements run 10 s; a test server that outlives this is killed.
+    static let stopTimeoutSeconds = 20.0
 
     static func redPath() throws -> String {
         let exe = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")
@@ -72,11 +74,14 @@ final class ServerProcess: @unchecked Sendable {
 
     var stderrText: String { stderrBuffer.text }
 
-    /// SIGTERM and wait; returns the exit status.
+    /// SIGTERM and wait (SIGKILL after `stopTimeoutSeconds`); returns the exit status.
     @discardableResult
     func stop() -> Int32 {
         if process.isRunning {
             process.terminate()
+            let deadline = Date().addingTimeInterval(Self.stopTimeoutSeconds)
+            while process.isRunning, Date() < deadline { Thread.sleep(forTimeInterval: 0.02) }
+            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
             process.waitUntilExit()
         }
         stderr.fileHandleForReading.readabilityHandler = nil

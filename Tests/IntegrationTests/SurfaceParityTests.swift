@@ -67,7 +67,7 @@ import Testing
     static func overPostgres(extended: Bool) async throws -> [Outcome] {
         let server = try ServerProcess()
         defer { server.remove() }
-        let conn = try await PostgresClientTests.connect(server)
+        return try await PostgresClientTests.withConnection(server) { conn in
         var outcomes: [Outcome] = []
         for sql in statements {
             do {
@@ -80,17 +80,61 @@ import Testing
                         outcome.rows.append(try row.map { cell in try Self.text(of: cell) })
                     }
                 } else {
-                    let rows = try await conn.simpleQuery(sql).get()
-                    outcome.columns = rows.first.map { $0.map(\.columnName) } ?? []
-                    outcome.rows = rows.map { row in row.map { cell in cell.bytes.map { String(buffer: $0) } } }
+                    outcome = try Self.simpleProtocol(sql, port: server.pgPort)
                 }
                 outcomes.append(outcome)
             } catch let error as PSQLError {
                 outcomes.append(Outcome(error: error.serverInfo?[.sqlState]))
+            } catch {
+                // The legacy simpleQuery API reports server errors as "server: message (SQLSTATE)".
+                let text = String(describing: error)
+                outcomes.append(Outcome(error: text.hasSuffix(")") ? String(text.suffix(6).prefix(5)) : text))
             }
         }
-        try await conn.close()
         return outcomes
+        }
+    }
+
+    /// Runs one statement with the simple query protocol (text results) on a raw socket.
+    static func simpleProtocol(_ sql: String, port: Int) throws -> Outcome {
+        let s = try MalformedInputTests.RawSocket(port: port)
+        s.send(MalformedInputTests.startup())
+        _ = MalformedInputTests.readUntilReady(s)
+        s.send(MalformedInputTests.message("Q", Array(sql.utf8) + [0]))
+        var outcome = Outcome()
+        for (tag, body) in MalformedInputTests.readUntilReady(s) {
+            var reader = body[...]
+            func int16() -> Int { defer { reader = reader.dropFirst(2) }; return Int(reader.first!) << 8 | Int(reader.dropFirst().first!) }
+            func int32() -> Int32 {
+                let v = reader.prefix(4).reduce(UInt32(0)) { $0 << 8 | UInt32($1) }
+                reader = reader.dropFirst(4)
+                return Int32(bitPattern: v)
+            }
+            switch tag {
+            case UInt8(ascii: "T"):
+                let count = int16()
+                for _ in 0..<count {
+                    let name = reader.prefix { $0 != 0 }
+                    outcome.columns.append(String(decoding: name, as: UTF8.self))
+                    reader = reader.dropFirst(name.count + 1 + 18)
+                }
+            case UInt8(ascii: "D"):
+                let count = int16()
+                var row: [String?] = []
+                for _ in 0..<count {
+                    let length = int32()
+                    if length < 0 { row.append(nil); continue }
+                    row.append(String(decoding: reader.prefix(Int(length)), as: UTF8.self))
+                    reader = reader.dropFirst(Int(length))
+                }
+                outcome.rows.append(row)
+            case UInt8(ascii: "E"):
+                let fields = body.split(separator: 0)
+                outcome = Outcome(error: fields.first { $0.first == UInt8(ascii: "C") }.map { String(decoding: $0.dropFirst(), as: UTF8.self) })
+            default: break
+            }
+        }
+        return outcome
     }
 
     /// A binary cell as PostgreSQL's text form, for the types RedDB sends.

@@ -137,6 +137,7 @@ final class NestedLoopJoinNode: PlanNode, @unchecked Sendable {
         var rightIndex = 0
         var unmatchedIndex = 0
         var leftDone = false
+        var steps = 0
         let kind = self.kind, condition = self.condition
         return ClosureIterator {
             while true {
@@ -149,6 +150,8 @@ final class NestedLoopJoinNode: PlanNode, @unchecked Sendable {
                     while rightIndex < rightRows.count {
                         let index = rightIndex
                         rightIndex += 1
+                        steps &+= 1
+                        if steps & 16_383 == 0 { try context.checkCancelled() }
                         let combined = row + rightRows[index]
                         if let condition, try Evaluation.truth(try eval.evaluate(condition, combined)) != true { continue }
                         currentMatched = true
