@@ -25,16 +25,20 @@ struct SCRAMServer {
 
     private let saltedPassword: [UInt8]
     private let salt: [UInt8]
+    private let iterations: Int
+    private let fixedServerNonce: String?
     private var clientFirstBare = ""
     private var serverFirst = ""
     private var nonce = ""
 
-    init(password: String?) {
-        var salt = [UInt8](repeating: 0, count: 16)
-        for i in salt.indices { salt[i] = UInt8.random(in: 0...255) }
+    /// `salt`, `serverNonce` and `iterations` are fixed only by tests (RFC 7677's worked example).
+    init(password: String?, salt: [UInt8]? = nil, serverNonce: String? = nil, iterations: Int = SCRAMServer.iterations) {
+        let salt = salt ?? (0..<16).map { _ in UInt8.random(in: 0...255) }
         self.salt = salt
+        self.iterations = iterations
+        self.fixedServerNonce = serverNonce
         let secret = password ?? UUID().uuidString + UUID().uuidString
-        saltedPassword = Self.pbkdf2(password: Array(secret.utf8), salt: salt, iterations: Self.iterations)
+        saltedPassword = Self.pbkdf2(password: Array(secret.utf8), salt: salt, iterations: iterations)
     }
 
     /// Handles client-first; returns server-first.
@@ -50,10 +54,9 @@ struct SCRAMServer {
         guard let clientNonce = Self.attribute("r", in: clientFirstBare), !clientNonce.isEmpty else {
             throw RedError(.protocolViolation, "SCRAM client-first-message has no nonce")
         }
-        var serverNonce = [UInt8](repeating: 0, count: 18)
-        for i in serverNonce.indices { serverNonce[i] = UInt8.random(in: 0...255) }
-        nonce = clientNonce + Data(serverNonce).base64EncodedString()
-        serverFirst = "r=\(nonce),s=\(Data(salt).base64EncodedString()),i=\(Self.iterations)"
+        let serverNonce = fixedServerNonce ?? Data((0..<18).map { _ in UInt8.random(in: 0...255) }).base64EncodedString()
+        nonce = clientNonce + serverNonce
+        serverFirst = "r=\(nonce),s=\(Data(salt).base64EncodedString()),i=\(iterations)"
         return serverFirst
     }
 

@@ -1,0 +1,77 @@
+import NIOCore
+import RedCore
+@testable import RedServer
+import Testing
+
+/// Text and binary encodings of values and parameters.
+@Suite struct PGValueCodecTests {
+    static func binary(_ value: Value, _ type: PGType) throws -> ByteBuffer {
+        var buffer = ByteBuffer()
+        try PGValueCodec.write(value, as: type, format: .binary, into: &buffer)
+        _ = buffer.readInteger(as: Int32.self)
+        return buffer
+    }
+
+    @Test func numericRoundTripsThroughPostgresBinaryFormat() throws {
+        for text in ["0", "1", "-1", "12.5", "0.0001", "-0.25", "10000", "123456789.1234", "-92233720368.5477", "99990000"] {
+            let value = Value.decimal(try Decimal4.parse(text)!)
+            var bytes = try Self.binary(value, .numeric)
+            let decoded = try PGValueCodec.readNumeric(&bytes)
+            #expect(Value.decimal(decoded) == value, "\(text)")
+        }
+    }
+
+    @Test func numericBinaryLayoutMatchesPostgres() throws {
+        // 12.5 = digits [12, 5000], weight 0, positive, dscale 1.
+        var bytes = try Self.binary(.decimal(125_000), .numeric)
+        #expect(bytes.readInteger(as: Int16.self) == 2)
+        #expect(bytes.readInteger(as: Int16.self) == 0)
+        #expect(bytes.readInteger(as: UInt16.self) == 0)
+        #expect(bytes.readInteger(as: Int16.self) == 1)
+        #expect(bytes.readInteger(as: Int16.self) == 12)
+        #expect(bytes.readInteger(as: Int16.self) == 5000)
+    }
+
+    @Test func textFormats() {
+        #expect(PGValueCodec.text(.boolean(true), as: .bool) == "t")
+        #expect(PGValueCodec.text(.float(.infinity), as: .float8) == "Infinity")
+        #expect(PGValueCodec.text(.float(1.5), as: .float8) == "1.5")
+        #expect(PGValueCodec.text(.blob([0, 255]), as: .bytea) == "\\x00ff")
+        #expect(PGValueCodec.text(.timestamp(86_400_000 + 1), as: .timestamp) == "1970-01-02 00:00:00.001")
+    }
+
+    @Test func binaryParametersDecodeByOID() throws {
+        func decode(_ bytes: [UInt8], _ oid: Int32, inferred: DataType = .any) throws -> Value {
+            try PGValueCodec.decodeParameter(ByteBuffer(bytes: bytes), format: .binary, declared: oid, inferred: inferred)
+        }
+        #expect(try decode([0, 0, 0, 42], 23) == .integer(42))
+        #expect(try decode([0xFF, 0xFE], 21) == .integer(-2))
+        #expect(try decode([1], 16) == .boolean(true))
+        #expect(try decode(Array(withUnsafeBytes(of: Float(2.5).bitPattern.bigEndian, Array.init)), 700) == .float(2.5))
+        #expect(try decode([0, 0, 0, 0], 1082) == .date(10_957))  // 2000-01-01
+        #expect(try decode([0, 0, 0, 0, 0, 0, 0, 0], 1114) == .timestamp(946_684_800_000))
+        #expect(try decode([1] + Array(#"{"a":1}"#.utf8), 3802) == .json(try JSONValue.parse(#"{"a":1}"#)))
+        #expect(try decode(Array("7".utf8), 25, inferred: .integer) == .integer(7))
+        #expect(throws: RedError.self) { try decode([0, 1], 20) }  // wrong length
+        #expect(throws: RedError.self) { try decode([1, 2, 3], 600) }  // unknown type
+    }
+
+    @Test func textParametersFollowDeclaredOrInferredTypes() throws {
+        func decode(_ text: String, _ oid: Int32, _ inferred: DataType = .any) throws -> Value {
+            try PGValueCodec.decodeParameter(ByteBuffer(string: text), format: .text, declared: oid, inferred: inferred)
+        }
+        #expect(try decode("12", 20) == .integer(12))
+        #expect(try decode("12", 0, .integer) == .integer(12))
+        #expect(try decode("12", 0) == .text("12"))
+        #expect(try decode("t", 16) == .boolean(true))
+        #expect(try decode("\\x0aff", 17) == .blob([10, 255]))
+        #expect(try decode("NaN", 701).displayText == Value.float(.nan).displayText)
+        #expect(throws: RedError.self) { try decode("abc", 20) }
+        #expect(try PGValueCodec.decodeParameter(nil, format: .text, declared: 20, inferred: .any) == .null)
+    }
+
+    @Test func rowValuesRefuseTypesTheColumnCannotCarry() {
+        var buffer = ByteBuffer()
+        #expect(throws: RedError.self) { try PGValueCodec.write(.text("x"), as: .int8, format: .binary, into: &buffer) }
+    }
+}

@@ -1,0 +1,115 @@
+import Foundation
+import NIOCore
+import RedCore
+@testable import RedServer
+import Testing
+
+/// Statement splitting, wire-command recognition, COPY parsing and SCRAM.
+@Suite struct PGWireTextTests {
+    @Test func splitterRespectsQuotesCommentsAndDollarBodies() {
+        #expect(PGStatementSplitter.split("SELECT 1; SELECT 2;") == ["SELECT 1", "SELECT 2"])
+        #expect(PGStatementSplitter.split("SELECT ';' ; SELECT \"a;b\"") == ["SELECT ';'", "SELECT \"a;b\""])
+        #expect(PGStatementSplitter.split("SELECT 'it''s;' -- c;\n; /* a; /* b; */ c; */ SELECT 3") == ["SELECT 'it''s;' -- c;", "/* a; /* b; */ c; */ SELECT 3"])
+        #expect(PGStatementSplitter.split("SELECT $$a;b$$; SELECT $1") == ["SELECT $$a;b$$", "SELECT $1"])
+        #expect(PGStatementSplitter.split("SELECT E'\\';'; SELECT 2") == ["SELECT E'\\';'", "SELECT 2"])
+        #expect(PGStatementSplitter.split("  ;  -- only a comment\n ; ").isEmpty)
+    }
+
+    @Test func setShowAndFriendsAreWireCommands() throws {
+        guard case .set("application_name", "x")? = try PGWireCommand.recognize("SET application_name = 'x'") else { Issue.record("SET ="); return }
+        guard case .set("search_path", "public")? = try PGWireCommand.recognize("set search_path TO public;") else { Issue.record("SET TO"); return }
+        guard case .set("timezone", "UTC")? = try PGWireCommand.recognize("SET TIME ZONE 'UTC'") else { Issue.record("SET TIME ZONE"); return }
+        guard case .set("datestyle", nil)? = try PGWireCommand.recognize("SET SESSION DateStyle TO DEFAULT") else { Issue.record("DEFAULT"); return }
+        guard case .show("transaction_isolation")? = try PGWireCommand.recognize("SHOW TRANSACTION ISOLATION LEVEL") else { Issue.record("SHOW"); return }
+        guard case .reset(nil)? = try PGWireCommand.recognize("RESET ALL") else { Issue.record("RESET"); return }
+        guard case .acknowledge? = try PGWireCommand.recognize("SET TRANSACTION ISOLATION LEVEL SERIALIZABLE") else { Issue.record("SET TX"); return }
+        #expect(try PGWireCommand.recognize("SHOW TABLES") == nil)
+        #expect(try PGWireCommand.recognize("SET CONFIG a = 1") == nil)
+        #expect(try PGWireCommand.recognize("SELECT 1") == nil)
+        #expect(throws: RedError.self) { try PGWireCommand.recognize("LISTEN x") }
+        #expect(PGWireCommand.isTransactionControl("  begin"))
+        #expect(!PGWireCommand.isTransactionControl("SELECT 1"))
+    }
+
+    @Test func settingsValidateAndReport() throws {
+        var settings = PGSettings()
+        #expect(try settings.set("application_name", "psql")! == ("application_name", "psql"))
+        #expect(try settings.value("APPLICATION_NAME") == "psql")
+        #expect(throws: RedError.self) { try settings.set("client_encoding", "LATIN1") }
+        #expect(throws: RedError.self) { try settings.set("server_version", "16") }
+        #expect(throws: RedError.self) { try settings.set("no_such_setting", "1") }
+        #expect(try settings.set("myapp.tenant", "7") == nil)
+        #expect(try settings.value("server_version").hasPrefix("15."))
+    }
+
+    @Test func copyCommandsParseBothOptionStyles() throws {
+        let a = try PGCopyCommand(parsing: "COPY users (id, name) FROM STDIN WITH (FORMAT csv, HEADER true, DELIMITER ';', NULL 'n/a')")
+        #expect(a.direction == .fromClient)
+        #expect(a.source == .table("users", columns: ["id", "name"]))
+        #expect(a.csv && a.header && a.delimiter == UInt8(ascii: ";") && a.null == "n/a")
+        let b = try PGCopyCommand(parsing: "copy public.t to stdout with csv header")
+        #expect(b.direction == .toClient && b.csv && b.header && b.delimiter == UInt8(ascii: ",") && b.null == "")
+        let c = try PGCopyCommand(parsing: "COPY (SELECT a, ')' FROM t WHERE x = '(') TO STDOUT")
+        #expect(c.source == .query("SELECT a, ')' FROM t WHERE x = '('"))
+        #expect(!c.csv && c.delimiter == 0x09 && c.null == "\\N")
+        #expect(throws: RedError.self) { try PGCopyCommand(parsing: "COPY t FROM '/etc/passwd'") }
+        #expect(throws: RedError.self) { try PGCopyCommand(parsing: "COPY t FROM STDIN (FORMAT binary)") }
+        #expect(throws: RedError.self) { try PGCopyCommand(parsing: "COPY (SELECT 1) FROM STDIN") }
+    }
+
+    @Test func copyTextRowsSplitAcrossChunks() throws {
+        var parser = PGCopyRowParser(try PGCopyCommand(parsing: "COPY t FROM STDIN"))
+        try parser.append(ByteBuffer(string: "1\ta\\tb\\\\c\t\\N\n2\t"))
+        #expect(try parser.nextRow() == ["1", "a\tb\\c", nil])
+        #expect(try parser.nextRow() == nil)
+        try parser.append(ByteBuffer(string: "x\\101\t\n\\.\n"))
+        #expect(try parser.nextRow() == ["2", "xA", ""])
+        #expect(try parser.nextRow() == nil)
+        #expect(parser.finished)
+    }
+
+    @Test func copyCSVQuotesAndEmbeddedNewlines() throws {
+        var parser = PGCopyRowParser(try PGCopyCommand(parsing: "COPY t FROM STDIN CSV"))
+        try parser.append(ByteBuffer(string: "1,\"a,\"\"b\"\"\nc\",,\"\"\r\n2,\"open"))
+        #expect(try parser.nextRow() == ["1", "a,\"b\"\nc", nil, ""])
+        #expect(try parser.nextRow() == nil)
+        try parser.append(ByteBuffer(string: "\",z"))
+        #expect(try parser.nextRow() == nil)
+        #expect(try parser.nextRow(atEnd: true) == ["2", "open", "z"])
+        var broken = PGCopyRowParser(try PGCopyCommand(parsing: "COPY t FROM STDIN CSV"))
+        try broken.append(ByteBuffer(string: "1,\"never closed"))
+        #expect(throws: RedError.self) { try broken.nextRow(atEnd: true) }
+    }
+
+    @Test func copyEncodingEscapesAndQuotes() throws {
+        let text = try PGCopyCommand(parsing: "COPY t TO STDOUT")
+        let row: [Value] = [.integer(1), .text("a\tb\nc\\"), .null, .boolean(true)]
+        let types: [PGType] = [.int8, .text, .text, .bool]
+        #expect(String(decoding: PGCopyRowParser.encode(row, types: types, copy: text), as: UTF8.self) == "1\ta\\tb\\nc\\\\\t\\N\tt\n")
+        let csv = try PGCopyCommand(parsing: "COPY t TO STDOUT CSV")
+        #expect(String(decoding: PGCopyRowParser.encode([.text("x,\"y\""), .text(""), .null], types: [.text, .text, .text], copy: csv), as: UTF8.self)
+                == "\"x,\"\"y\"\"\",\"\",\n")
+    }
+
+    /// RFC 7677 section 3: user "user", password "pencil".
+    @Test func scramMatchesRFC7677Example() throws {
+        var server = SCRAMServer(password: "pencil", salt: Array(Data(base64Encoded: "W22ZaJ0SNY7soEsUEjb6gQ==")!),
+                                 serverNonce: "%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0", iterations: 4096)
+        let serverFirst = try server.receiveClientFirst("n,,n=user,r=rOprNGfwEbeRWgbNEkqO")
+        #expect(serverFirst == "r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096")
+        let final = try server.receiveClientFinal(
+            "c=biws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=")
+        #expect(final == "v=6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4=")
+        // A wrong proof, or a nonce that is not the server's, is refused.
+        #expect(try server.receiveClientFinal(
+            "c=biws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,p=AHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=") == nil)
+        #expect(try server.receiveClientFinal("c=biws,r=other,p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=") == nil)
+        #expect(throws: RedError.self) { var s = SCRAMServer(password: "x"); _ = try s.receiveClientFirst("p=tls-server-end-point,,n=u,r=abc") }
+    }
+
+    /// RFC 7914 section 11: PBKDF2-HMAC-SHA256, P = "passwd", S = "salt", c = 1 (first 32 bytes).
+    @Test func pbkdf2MatchesRFC7914Vector() {
+        let key = SCRAMServer.pbkdf2(password: Array("passwd".utf8), salt: Array("salt".utf8), iterations: 1)
+        #expect(key.map { String(format: "%02x", $0) }.joined() == "55ac046e56e3089fec1691c22544b605f94185216dde0465e68b9d57c20dacbc")
+    }
+}
