@@ -17,5 +17,5 @@
 /// ```
 public enum RedDB {
     /// The version `red --version` prints.
-    public static let version = "0.1.0"
+    public static let version = PostgresCompatibility.redDBVersion
 }

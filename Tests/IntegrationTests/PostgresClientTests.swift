@@ -212,6 +212,27 @@ import Testing
         await #expect { try await Self.withConnection(server, user: "mallory", password: "s3cret") { _ in } } throws: { Self.sqlState($0) == "28P01" }
     }
 
+    @Test func sessionFunctionsSetAndShow() async throws {
+        let server = try ServerProcess()
+        defer { server.remove() }
+        try await Self.withConnection(server) { conn in
+            let rows = try await conn.query("SELECT version(), current_setting('server_version_num'), current_database(), current_schema()",
+                                            logger: Self.logger)
+            for try await (version, number, database, schema) in rows.decode((String, String, String, String).self) {
+                #expect(version.hasPrefix("PostgreSQL 15."))
+                #expect(number == "150000")
+                #expect(database == "reddb")
+                #expect(schema == "public")
+            }
+            await #expect { try await Self.run(conn, "SELECT current_setting('no_such')") } throws: { Self.sqlState($0) == "42704" }
+            try await Self.run(conn, "SET application_name = 'checkout'")
+            for try await name in try await conn.query("SHOW application_name", logger: Self.logger).decode(String.self) {
+                #expect(name == "checkout")
+            }
+            await #expect { try await Self.run(conn, "SET client_encoding = 'LATIN1'") } throws: { Self.sqlState($0) == "0A000" }
+        }
+    }
+
     @Test func multiModelStatementsReturnRowSets() async throws {
         let server = try ServerProcess()
         defer { server.remove() }

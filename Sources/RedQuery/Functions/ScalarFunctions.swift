@@ -260,6 +260,18 @@ struct ScalarFunction: Sendable {
         }
         add(["ifnull", "nvl"], 2...2, acceptsNull: true) { a, _ in a[0].isNull ? a[1] : a[0] }
 
+        // PostgreSQL session information (what drivers and tools ask on connect)
+        add(["version"], 0...0) { _, _ in .text(PostgresCompatibility.versionString) }
+        add(["current_database", "current_catalog"], 0...0) { _, _ in .text(PostgresCompatibility.databaseName) }
+        add(["current_schema"], 0...0) { _, _ in .text(PostgresCompatibility.schemaName) }
+        add(["current_user", "session_user", "user"], 0...0) { _, _ in .text(PostgresCompatibility.databaseName) }
+        add(["current_setting"], 1...2, acceptsNull: true) { a, _ in
+            guard case .text(let name) = a[0] else { throw RedError(.invalidArgument, "current_setting() takes a setting name") }
+            if let value = PostgresCompatibility.defaultSettings[name.lowercased()] { return .text(value) }
+            if a.count == 2, a[1] == .boolean(true) { return .null }
+            throw RedError(.undefinedObject, "unrecognized configuration parameter \"\(name)\"")
+        }
+
         // Time
         add(["now", "current_timestamp", "transaction_timestamp", "statement_timestamp"], 0...0) { _, c in .timestamp(c.now) }
         add(["current_date"], 0...0) { _, c in try DataType.date.coerce(.timestamp(c.now)) }
@@ -332,7 +344,6 @@ struct ScalarFunction: Sendable {
             return .uuid(u)
         }
         add(["typeof", "pg_typeof"], 1...1, acceptsNull: true) { a, _ in .text(a[0].kindName) }
-        add(["version"], 0...0) { _, _ in .text("RedDB for Swift (PostgreSQL-compatible SQL)") }
         return table
     }()
 }

@@ -202,6 +202,8 @@ extension Parser {
                     advance(); return .function(FunctionCall(name: "now", arguments: [], distinct: false, star: false))
                 case "current_date":
                     advance(); return .function(FunctionCall(name: "current_date", arguments: [], distinct: false, star: false))
+                case "current_user", "session_user", "current_catalog", "current_schema" where !isSymbol("(", ahead: 1):
+                    advance(); return .function(FunctionCall(name: word, arguments: [], distinct: false, star: false))
                 case "array" where isSymbol("[", ahead: 1):
                     advance()
                     return try parsePrimary()

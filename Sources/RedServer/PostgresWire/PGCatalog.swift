@@ -17,8 +17,8 @@ struct PGCatalog {
     /// The query being answered, original case (column aliases keep their spelling).
     var sql = ""
 
-    static let schemaName = "public"
-    static let databaseName = "reddb"
+    static let schemaName = PostgresCompatibility.schemaName
+    static let databaseName = PostgresCompatibility.databaseName
     var owner: String { user.isEmpty ? "reddb" : user }
 
     static func mentionsCatalog(_ sql: String) -> Bool {

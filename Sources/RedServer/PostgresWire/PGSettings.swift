@@ -6,47 +6,12 @@ import RedDB
 /// behaviour does not depend on them (timestamps are UTC, text is UTF-8,
 /// isolation is snapshot isolation, reported as REPEATABLE READ).
 struct PGSettings {
-    /// Leads with `15.0` because psql and drivers parse the major.minor prefix to pick queries.
-    static let serverVersion = "15.0 (RedDB \(RedDB.version))"
+    static let serverVersion = PostgresCompatibility.serverVersion
 
     /// Lower-cased name → value.
     private(set) var values: [String: String] = Self.defaults
 
-    static let defaults: [String: String] = [
-        "server_version": serverVersion,
-        "server_version_num": "150000",
-        "server_encoding": "UTF8",
-        "client_encoding": "UTF8",
-        "datestyle": "ISO, MDY",
-        "timezone": "UTC",
-        "intervalstyle": "postgres",
-        "integer_datetimes": "on",
-        "standard_conforming_strings": "on",
-        "application_name": "",
-        "is_superuser": "on",
-        "session_authorization": "",
-        "default_transaction_read_only": "off",
-        "in_hot_standby": "off",
-        "transaction_isolation": "repeatable read",
-        "default_transaction_isolation": "repeatable read",
-        "transaction_read_only": "off",
-        "search_path": "\"$user\", public",
-        "extra_float_digits": "1",
-        "max_identifier_length": "63",
-        "lc_messages": "C",
-        "lc_monetary": "C",
-        "lc_numeric": "C",
-        "lc_time": "C",
-        "statement_timeout": "0",
-        "lock_timeout": "0",
-        "idle_in_transaction_session_timeout": "0",
-        "client_min_messages": "notice",
-        "bytea_output": "hex",
-        "max_connections": "1000",
-        "synchronous_commit": "on",
-        "row_security": "on",
-        "jit": "off",
-    ]
+    static let defaults = PostgresCompatibility.defaultSettings
 
     /// The parameters PostgreSQL reports in ParameterStatus (at startup and whenever they change),
     /// with their canonical spelling.
