@@ -120,6 +120,8 @@ public struct RedError: Error, Sendable, Equatable, CustomStringConvertible {
         case duplicatePreparedStatement = "duplicate_prepared_statement"
         /// A portal (bound statement) name the connection never bound.
         case undefinedCursor = "undefined_cursor"
+        /// A write inside BEGIN … READ ONLY.
+        case readOnlyTransaction = "read_only_sql_transaction"
         /// The server is at its connection limit.
         case tooManyConnections = "too_many_connections"
 
@@ -175,6 +177,7 @@ public struct RedError: Error, Sendable, Equatable, CustomStringConvertible {
             case .undefinedCursor: return "34000"
             case .duplicatePreparedStatement: return "42P05"
             case .tooManyConnections: return "53300"
+            case .readOnlyTransaction: return "25006"
             }
         }
     }

@@ -28,6 +28,8 @@ public final class Session: @unchecked Sendable {
     /// The database this session talks to.
     public let database: Database
     private var state = State.idle
+    /// Set by BEGIN … READ ONLY for the transaction it opens.
+    private var readOnlyTransaction = false
     private let lock = AsyncMutex()
 
     /// Retries of an autocommit statement that lost a write conflict.
@@ -62,7 +64,13 @@ public final class Session: @unchecked Sendable {
     public func executeAll(_ sql: String, parameters: [Value] = []) async throws -> [QueryResult] {
         await lock.lock()
         defer { lock.unlock() }
-        let statements = try database.statementCache.statements(for: sql)
+        let statements: [(Statement, String)]
+        do {
+            statements = try database.statementCache.statements(for: sql)
+        } catch {
+            abortOpenTransaction()  // in PostgreSQL any error, a syntax error too, aborts the transaction block
+            throw error
+        }
         var results: [QueryResult] = []
         for (statement, _) in statements {
             results.append(try await run(statement, parameters: parameters))
@@ -72,9 +80,10 @@ public final class Session: @unchecked Sendable {
 
     func run(_ statement: Statement, parameters: [Value]) async throws -> QueryResult {
         switch statement {
-        case .begin:
+        case .begin(let readOnly):
             if inTransaction { return QueryResult(columns: [], rows: [], statementType: "begin", commandTag: "BEGIN", message: "there is already a transaction in progress") }
             state = .active(try database.engine.begin())
+            readOnlyTransaction = readOnly
             return QueryResult(columns: [], rows: [], statementType: "begin", commandTag: "BEGIN", message: "BEGIN")
         case .commit:
             switch state {
@@ -141,6 +150,10 @@ public final class Session: @unchecked Sendable {
         case .failed:
             throw RedError(.inFailedTransaction, "current transaction is aborted, commands ignored until end of transaction block")
         case .active(let tx):
+            if readOnlyTransaction, !StatementExecutor.isReadOnly(statement) {
+                state = .failed(tx)
+                throw RedError(.readOnlyTransaction, "cannot execute \(Self.verb(of: statement)) in a read-only transaction")
+            }
             do {
                 return try executor(tx, parameters).execute(statement)
             } catch {
@@ -167,6 +180,16 @@ public final class Session: @unchecked Sendable {
         }
     }
 
+    static func verb(of statement: Statement) -> String {
+        switch statement {
+        case .insert: return "INSERT"
+        case .update: return "UPDATE"
+        case .delete: return "DELETE"
+        case .kv: return "KV"
+        default: return "DDL"
+        }
+    }
+
     /// Plans `sql` without running it and reports its parameter types and result columns
     /// (PostgreSQL's Describe). `sql` must hold at most one statement.
     ///
@@ -177,6 +200,21 @@ public final class Session: @unchecked Sendable {
     public func describe(_ sql: String, parameterTypes declared: [DataType?] = []) async throws -> StatementDescription {
         await lock.lock()
         defer { lock.unlock() }
+        do {
+            return try describeLocked(sql, declared)
+        } catch {
+            abortOpenTransaction()
+            throw error
+        }
+    }
+
+    /// Marks an open transaction as failed: surfaces call it when a request fails outside
+    /// the engine (a protocol-level error) while a transaction block is open, as PostgreSQL does.
+    public func abortOpenTransaction() {
+        if case .active(let tx) = state { state = .failed(tx) }
+    }
+
+    private func describeLocked(_ sql: String, _ declared: [DataType?]) throws -> StatementDescription {
         let statements = try database.statementCache.statements(for: sql)
         guard statements.count <= 1 else {
             throw RedError(.syntaxError, "cannot insert multiple commands into a prepared statement")

@@ -199,6 +199,8 @@ public enum AlterAction: Sendable, Equatable {
     case renameColumn(String, to: String)
     case renameTable(to: String)
     case setAppendOnly(Bool)
+    /// `ADD [CONSTRAINT name] PRIMARY KEY (column)` / `UNIQUE (column)`: one column, checked against existing rows.
+    case addConstraint(name: String?, column: String, primaryKey: Bool)
 }
 
 public enum KVCommand: Sendable, Equatable {
@@ -217,13 +219,14 @@ public indirect enum Statement: Sendable, Equatable {
     case createTable(name: String, ifNotExists: Bool, columns: [ColumnSpec], appendOnly: Bool, ttlMilliseconds: Int64?)
     case createCollection(name: String, model: InsertModel, ifNotExists: Bool)
     case dropTable(names: [String], ifExists: Bool, kind: String, cascade: Bool)
-    case truncate(name: String)
+    case truncate(names: [String])
     case alterTable(name: String, ifExists: Bool, actions: [AlterAction])
     case createIndex(name: String, table: String, columns: [String], unique: Bool, method: String, ifNotExists: Bool)
     case dropIndex(name: String, table: String?, ifExists: Bool)
     case createView(name: String, orReplace: Bool, ifNotExists: Bool, columns: [String], query: Query, text: String)
     case dropView(name: String, ifExists: Bool, cascade: Bool)
-    case begin
+    /// `readOnly`: BEGIN … READ ONLY (writes then fail with 25006).
+    case begin(readOnly: Bool)
     case commit
     case rollback
     case savepoint(String)

@@ -58,17 +58,19 @@ struct DDLExecutor {
                 dropped += 1
             }
             return .message("\(dropped) \(kind)\(dropped == 1 ? "" : "s") dropped", type: "drop", tag: kind == "table" ? "DROP TABLE" : "DROP")
-        case .truncate(let name):
-            let handle = try table(name)
-            let cursor = try store.scan(tx, handle)
+        case .truncate(let names):
             var count = 0
-            while let (key, row) = try cursor.nextEntry() {
-                var stored = row
-                if handle.schema.model != .kv { stored.rid = StoredRow.rid(fromKey: key) }
-                try store.deleteScanned(tx, handle, key: key, row: stored)
-                count += 1
+            for name in names {
+                let handle = try table(name)
+                let cursor = try store.scan(tx, handle)
+                while let (key, row) = try cursor.nextEntry() {
+                    var stored = row
+                    if handle.schema.model != .kv { stored.rid = StoredRow.rid(fromKey: key) }
+                    try store.deleteScanned(tx, handle, key: key, row: stored)
+                    count += 1
+                }
             }
-            return .message("\(count) entities truncated from \(handle.schema.model.rawValue) '\(name)'", type: "truncate", tag: "TRUNCATE TABLE")
+            return .message("\(count) entities truncated from \(names.joined(separator: ", "))", type: "truncate", tag: "TRUNCATE TABLE")
         case .alterTable(let name, let ifExists, let actions):
             guard var handle = try store.open(tx, name) else {
                 if ifExists { return .message("relation \"\(name)\" does not exist, skipping", type: "alter", tag: "ALTER TABLE") }
@@ -211,6 +213,35 @@ struct DDLExecutor {
     func alter(_ handle: TableHandle, _ action: AlterAction, _ notes: inout [String]) throws -> TableHandle {
         var schema = handle.schema
         switch action {
+        case .addConstraint(let name, let columnName, let primaryKey):
+            guard handle.schema.model == .table else { throw RedError(.invalidOperation, "constraints need a table; \(handle.name) is a \(handle.schema.model.rawValue) collection") }
+            guard let position = schema.columns.firstIndex(where: { $0.name == columnName }) else {
+                throw RedError(.undefinedColumn, "column \"\(columnName)\" of relation \"\(handle.name)\" does not exist")
+            }
+            let column = schema.columns[position]
+            if primaryKey, let existing = schema.columns.first(where: \.primaryKey) {
+                throw RedError(.invalidTableDefinition, "multiple primary keys for table \"\(handle.name)\" are not allowed (\(existing.name) is the key)")
+            }
+            let indexName = name ?? "\(handle.name)_\(columnName)_\(primaryKey ? "pkey" : "key")"
+            if handle.schema.indexes.contains(where: { $0.name == indexName }) {
+                throw RedError(.duplicateCollection, "relation \"\(indexName)\" already exists")
+            }
+            if primaryKey {
+                // PostgreSQL's ADD PRIMARY KEY also makes the column NOT NULL, failing on existing NULLs.
+                let cursor = try store.scan(tx, handle)
+                while let row = try cursor.next() {
+                    if row.isVisible(at: context.now), (row.values[column.id] ?? .null).isNull {
+                        throw RedError(.notNullViolation, "column \"\(columnName)\" of relation \"\(handle.name)\" contains null values")
+                    }
+                }
+                schema.columns[position].primaryKey = true
+                schema.columns[position].notNull = true
+            } else {
+                schema.columns[position].unique = true
+            }
+            let updated = try store.setSchema(tx, handle, schema)
+            return try store.createIndex(tx, updated, name: indexName, columnIDs: [column.id], unique: true, method: .btree,
+                                         isConstraint: true, now: context.now)
         case .addColumn(let spec, let ifNotExists):
             if schema.column(named: spec.name) != nil {
                 if ifNotExists {

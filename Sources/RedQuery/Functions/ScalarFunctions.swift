@@ -265,6 +265,8 @@ struct ScalarFunction: Sendable {
         add(["current_database", "current_catalog"], 0...0) { _, _ in .text(PostgresCompatibility.databaseName) }
         add(["current_schema"], 0...0) { _, _ in .text(PostgresCompatibility.schemaName) }
         add(["current_user", "session_user", "user"], 0...0) { _, _ in .text(PostgresCompatibility.databaseName) }
+        // asyncpg's connection reset calls it; RedDB takes no advisory locks, so there is nothing to release.
+        add(["pg_advisory_unlock_all"], 0...0) { _, _ in .null }
         add(["current_setting"], 1...2, acceptsNull: true) { a, _ in
             guard case .text(let name) = a[0] else { throw RedError(.invalidArgument, "current_setting() takes a setting name") }
             if let value = PostgresCompatibility.defaultSettings[name.lowercased()] { return .text(value) }

@@ -200,15 +200,39 @@ public struct Parser {
         case "truncate":
             advance()
             _ = acceptKeyword("table")
-            return .truncate(name: try parseIdentifier(what: "table name"))
+            var names: [String] = []
+            repeat { names.append(try parseIdentifier(what: "table name")) } while acceptSymbol(",")
+            // RESTART/CONTINUE IDENTITY and CASCADE/RESTRICT change nothing here: no sequences, no foreign keys.
+            if acceptKeyword("restart") || acceptKeyword("continue") { try expectKeyword("identity") }
+            _ = acceptKeyword("cascade") || acceptKeyword("restrict")
+            return .truncate(names: names)
         case "begin", "start":
             advance()
             _ = acceptKeyword("transaction") || acceptKeyword("work")
-            if acceptKeyword("isolation") {
-                try expectKeyword("level")
-                while case .identifier(let w, false) = current.kind, ["read", "committed", "uncommitted", "repeatable", "snapshot", "serializable"].contains(w) { advance() }
+            // Transaction modes (PostgreSQL's): every isolation level runs as snapshot isolation.
+            var readOnly = false
+            while true {
+                if acceptKeyword("isolation") {
+                    try expectKeyword("level")
+                    if acceptKeyword("serializable") || acceptKeyword("snapshot") {
+                    } else if acceptKeyword("repeatable") {
+                        try expectKeyword("read")
+                    } else if acceptKeyword("read") {
+                        guard acceptKeyword("committed") || acceptKeyword("uncommitted") else { throw unexpected(expected: "COMMITTED or UNCOMMITTED") }
+                    } else {
+                        throw unexpected(expected: "an isolation level")
+                    }
+                } else if acceptKeyword("read") {
+                    if acceptKeyword("only") { readOnly = true } else { try expectKeyword("write"); readOnly = false }
+                } else if acceptKeyword("not") {
+                    try expectKeyword("deferrable")
+                } else if acceptKeyword("deferrable") {
+                } else {
+                    break
+                }
+                _ = acceptSymbol(",")
             }
-            return .begin
+            return .begin(readOnly: readOnly)
         case "commit", "end":
             advance()
             _ = acceptKeyword("transaction") || acceptKeyword("work")
@@ -233,9 +257,11 @@ public struct Parser {
             _ = acceptKeyword("analyze")
             return .explain(try parseStatement())
         case "kv": return try parseKV()
-        case "vacuum":
+        case "vacuum", "analyze", "analyse":
+            // VACUUM [FULL] [FREEZE] [VERBOSE] [ANALYZE] [table] and ANALYZE [table]: RedDB keeps no
+            // planner statistics, so ANALYZE only reclaims expired items like VACUUM.
             advance()
-            _ = acceptKeyword("full")
+            while acceptKeyword("full") || acceptKeyword("freeze") || acceptKeyword("verbose") || acceptKeyword("analyze") || acceptKeyword("analyse") {}
             if case .identifier = current.kind { return .vacuum(table: try parseIdentifier()) }
             return .vacuum(table: nil)
         case "show":

@@ -95,8 +95,15 @@ extension Parser {
                     } else if acceptKeyword("append_only") {
                         try expectSymbol("=")
                         appendOnly = try parseBooleanWord()
+                    } else if acceptKeyword("fillfactor") {
+                        // PostgreSQL's page fill hint: RedDB's B+tree manages its own page fill, so it is accepted and has no effect.
+                        try expectSymbol("=")
+                        guard case .integer(let factor) = current.kind, (10...100).contains(factor) else {
+                            throw unexpected(expected: "a fill factor between 10 and 100")
+                        }
+                        advance()
                     } else {
-                        throw error("unsupported CREATE TABLE option \"\(describe(current))\", expected TTL or APPEND_ONLY")
+                        throw error("unsupported CREATE TABLE option \"\(describe(current))\", expected TTL, APPEND_ONLY or FILLFACTOR")
                     }
                 } while parenthesised && acceptSymbol(",")
                 if parenthesised { try expectSymbol(")") }
@@ -227,6 +234,22 @@ extension Parser {
         var actions: [AlterAction] = []
         repeat {
             if acceptKeyword("add") {
+                var constraintName: String?
+                if acceptKeyword("constraint") { constraintName = try parseIdentifier(what: "constraint name") }
+                if acceptKeyword("primary") || (isKeyword("unique") && isSymbol("(", ahead: 1)) {
+                    let primaryKey = !acceptKeyword("unique")
+                    if primaryKey { try expectKeyword("key") }
+                    try expectSymbol("(")
+                    let column = try parseAnyName()
+                    guard acceptSymbol(")") else {
+                        throw RedError(.featureNotSupported, "multi-column \(primaryKey ? "PRIMARY KEY" : "UNIQUE") constraints are not supported; use a unique index")
+                    }
+                    actions.append(.addConstraint(name: constraintName, column: column, primaryKey: primaryKey))
+                    continue
+                }
+                if constraintName != nil {
+                    throw RedError(.featureNotSupported, "ADD CONSTRAINT supports PRIMARY KEY (column) and UNIQUE (column); FOREIGN KEY and CHECK are not supported")
+                }
                 _ = acceptKeyword("column")
                 let ifNotExists = try parseIfNotExists()
                 actions.append(.addColumn(try parseColumnSpec(), ifNotExists: ifNotExists))

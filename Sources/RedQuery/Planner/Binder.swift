@@ -84,7 +84,12 @@ extension Planner {
             case "and": return .and(l, r)
             case "or": return .or(l, r)
             case "||": return .concat(l, r)
-            case "+", "-", "*", "/", "%": return .arithmetic(op, l, r)
+            case "+", "-", "*", "/", "%":
+                // `$1 + 1` takes the other operand's numeric type, as PostgreSQL resolves unknowns.
+                let numeric: Set<DataType> = [.integer, .float, .decimal]
+                if case .parameter(let n) = l, numeric.contains(staticType(r, ctx)) { noteParameterType(n, staticType(r, ctx)) }
+                if case .parameter(let n) = r, numeric.contains(staticType(l, ctx)) { noteParameterType(n, staticType(l, ctx)) }
+                return .arithmetic(op, l, r)
             default:
                 try checkComparable(l, r, op, ctx)
                 return .comparison(op, l, r)
@@ -92,9 +97,14 @@ extension Planner {
         case .isNull(let e, let negated): return .isNull(try bind(e, ctx), negated: negated)
         case .isDistinctFrom(let a, let b, let negated): return .distinctFrom(try bind(a, ctx), try bind(b, ctx), negated: negated)
         case .between(let e, let lo, let hi, let negated):
-            return .between(try bind(e, ctx), try bind(lo, ctx), try bind(hi, ctx), negated: negated)
+            let (value, low, high) = (try bind(e, ctx), try bind(lo, ctx), try bind(hi, ctx))
+            noteParameterTypes([low, high], from: value, ctx)
+            return .between(value, low, high, negated: negated)
         case .inList(let e, let items, let negated):
-            return .inList(try bind(e, ctx), try items.map { try bind($0, ctx) }, negated: negated)
+            let value = try bind(e, ctx)
+            let bound = try items.map { try bind($0, ctx) }
+            noteParameterTypes(bound, from: value, ctx)
+            return .inList(value, bound, negated: negated)
         case .inSubquery(let e, let query, let negated):
             let plan = try planSubquery(query, ctx)
             guard plan.plan.columns.count == 1 else { throw RedError(.syntaxError, "subquery has too many columns") }
@@ -115,6 +125,7 @@ extension Planner {
                              otherwise: otherwise == nil ? nil : results.last)
         case .cast(let e, let type):
             let inner = try bind(e, ctx)
+            if case .parameter(let n) = inner { noteParameterType(n, type) }
             // float8 → integer rounds half to even (PostgreSQL's rint); numeric literals round half away from zero.
             if type == .integer, staticType(inner, ctx) == .float, !inner.isConstant {
                 return .function(ScalarFunction.floatToIntegerHalfEven, [inner])
@@ -162,6 +173,12 @@ extension Planner {
         }
         if case .negate(let inner) = e { return staticType(inner, ctx) }
         return Planner.staticType(e)
+    }
+
+    /// Parameters among `items` take the type of `value` (`x IN ($1, $2)`, `x BETWEEN $1 AND $2`).
+    func noteParameterTypes(_ items: [BoundExpr], from value: BoundExpr, _ ctx: BindingContext) {
+        let type = staticType(value, ctx)
+        for item in items { if case .parameter(let n) = item { noteParameterType(n, type) } }
     }
 
     /// PostgreSQL's rule for comparisons: a text column meets a number only through an explicit cast.

@@ -66,7 +66,9 @@ final class Planner {
         if query.limit != nil || query.offset != nil {
             let scope = Scope([], parent: outer)
             let ctx = BindingContext(scope: scope, aggregatesForbiddenIn: "LIMIT")
-            plan = LimitNode(plan, limit: try query.limit.map { try bind($0, ctx) }, offset: try query.offset.map { try bind($0, ctx) })
+            let limit = try query.limit.map { try bind($0, ctx) }, offset = try query.offset.map { try bind($0, ctx) }
+            for case .parameter(let n)? in [limit, offset] { noteParameterType(n, .integer) }
+            plan = LimitNode(plan, limit: limit, offset: offset)
         }
         return plan
     }

@@ -245,6 +245,7 @@ final class PGConnection {
     /// Writes an ErrorResponse for any thrown error and counts it.
     func report(_ error: any Error) {
         let red = Self.redError(error)
+        session.abortOpenTransaction()
         context.metrics.recordError(surface: "pg", sqlState: red.code.sqlState)
         writer.error(red)
     }

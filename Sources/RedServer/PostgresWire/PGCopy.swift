@@ -103,6 +103,8 @@ struct PGCopyCommand: Equatable {
             case "null":
                 null = value ?? ""
                 nullSet = true
+            case "freeze":
+                break  // a PostgreSQL visibility-map hint; rows are committed normally
             case "quote", "escape":
                 guard let v = value, v.utf8.count == 1 else { throw RedError(.invalidArgument, "COPY \(name) must be a single one-byte character") }
                 if name == "quote" { quote = v.utf8.first! } else { escape = v.utf8.first! }

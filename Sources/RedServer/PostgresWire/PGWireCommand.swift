@@ -68,7 +68,13 @@ enum PGWireCommand {
         case "copy":
             let copy = try PGCopyCommand(parsing: sql)
             return copy.direction == .fromClient ? .copyFrom(copy) : .copyTo(copy)
-        case "listen", "unlisten", "notify":
+        case "unlisten":
+            return .acknowledge(tag: "UNLISTEN")  // nothing is ever listened to, so there is nothing to stop
+        case "close":
+            // No cursors exist (DECLARE is not supported): CLOSE ALL closes nothing, a named cursor is missing.
+            guard words.nextWord()?.lowercased() == "all" else { throw RedError(.undefinedCursor, "cursor does not exist") }
+            return .acknowledge(tag: "CLOSE CURSOR ALL")
+        case "listen", "notify":
             throw RedError(.featureNotSupported, "\(first.uppercased()) is not supported by RedDB")
         default:
             return PGCatalog.mentionsCatalog(sql) ? .catalog(sql) : nil

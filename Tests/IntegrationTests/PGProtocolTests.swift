@@ -1,0 +1,101 @@
+import Foundation
+import Testing
+
+/// Protocol details no high-level client exposes, checked on a raw socket: row limits with
+/// PortalSuspended, named statements and portals, Describe, Close, skipping to Sync after
+/// an error, transaction status in ReadyForQuery, and notices.
+@Suite(.serialized) struct PGProtocolTests {
+    typealias M = MalformedInputTests
+
+    static func cstring(_ s: String) -> [UInt8] { Array(s.utf8) + [0] }
+    static func int16(_ v: Int16) -> [UInt8] { withUnsafeBytes(of: v.bigEndian, Array.init) }
+    static func int32(_ v: Int32) -> [UInt8] { withUnsafeBytes(of: v.bigEndian, Array.init) }
+
+    static func session(_ server: ServerProcess) throws -> M.RawSocket {
+        let s = try M.RawSocket(port: server.pgPort)
+        s.send(M.startup())
+        _ = M.readUntilReady(s)
+        return s
+    }
+
+    static func tags(_ messages: [(UInt8, [UInt8])]) -> String {
+        String(messages.map { Character(UnicodeScalar($0.0)) })
+    }
+
+    @Test func rowLimitsSuspendThePortal() throws {
+        let server = try ServerProcess()
+        defer { server.remove() }
+        let s = try Self.session(server)
+        s.send(M.message("Q", Self.cstring("CREATE TABLE n (v BIGINT); INSERT INTO n VALUES (1), (2), (3), (4), (5)")))
+        _ = M.readUntilReady(s)
+        s.send(M.message("P", Self.cstring("count_up") + Self.cstring("SELECT v FROM n WHERE v > $1 ORDER BY v") + Self.int16(1) + Self.int32(20))
+               + M.message("D", [UInt8(ascii: "S")] + Self.cstring("count_up"))
+               + M.message("B", Self.cstring("cur") + Self.cstring("count_up") + Self.int16(0) + Self.int16(1) + Self.int32(1) + Array("0".utf8) + Self.int16(0))
+               + M.message("E", Self.cstring("cur") + Self.int32(2))
+               + M.message("E", Self.cstring("cur") + Self.int32(2))
+               + M.message("E", Self.cstring("cur") + Self.int32(2))
+               + M.message("C", [UInt8(ascii: "P")] + Self.cstring("cur"))
+               + M.message("S", []))
+        let reply = M.readUntilReady(s)
+        // ParseComplete, ParameterDescription, RowDescription, BindComplete, 2 rows + suspended, 2 rows + suspended,
+        // the last row + CommandComplete, CloseComplete, ReadyForQuery.
+        #expect(Self.tags(reply) == "1tT2DDsDDsDC3Z", "\(Self.tags(reply))")
+        let complete = reply.first { $0.0 == UInt8(ascii: "C") }.map { String(decoding: $0.1.dropLast(), as: UTF8.self) }
+        #expect(complete == "SELECT 1")
+        // The named statement outlives the portal; executing a closed portal is 34000.
+        s.send(M.message("E", Self.cstring("cur") + Self.int32(0)) + M.message("S", []))
+        let missing = M.readUntilReady(s)
+        #expect(Self.tags(missing) == "EZ")
+        #expect(String(decoding: missing[0].1, as: UTF8.self).contains("34000"))
+    }
+
+    @Test func errorsSkipToSyncAndStatusFollowsTheTransaction() throws {
+        let server = try ServerProcess()
+        defer { server.remove() }
+        let s = try Self.session(server)
+        s.send(M.message("Q", Self.cstring("BEGIN")))
+        var reply = M.readUntilReady(s)
+        #expect(reply.last?.1 == [UInt8(ascii: "T")])
+        // BEGIN again: a WARNING notice, still in the transaction.
+        s.send(M.message("Q", Self.cstring("BEGIN")))
+        reply = M.readUntilReady(s)
+        #expect(Self.tags(reply) == "NCZ", "\(Self.tags(reply))")
+        // An error in the extended protocol: later messages up to Sync are skipped; status E.
+        s.send(M.message("P", Self.cstring("") + Self.cstring("SELECT * FROM missing") + Self.int16(0))
+               + M.message("B", Self.cstring("") + Self.cstring("") + Self.int16(0) + Self.int16(0) + Self.int16(0))
+               + M.message("E", Self.cstring("") + Self.int32(0))
+               + M.message("S", []))
+        reply = M.readUntilReady(s)
+        #expect(Self.tags(reply) == "EZ", "\(Self.tags(reply))")
+        #expect(reply.last?.1 == [UInt8(ascii: "E")])
+        s.send(M.message("Q", Self.cstring("ROLLBACK")))
+        reply = M.readUntilReady(s)
+        #expect(reply.last?.1 == [UInt8(ascii: "I")])
+        // Duplicate statement names are 42P05; Describe of a missing statement is 26000.
+        s.send(M.message("P", Self.cstring("a") + Self.cstring("SELECT 1") + Self.int16(0))
+               + M.message("P", Self.cstring("a") + Self.cstring("SELECT 2") + Self.int16(0)) + M.message("S", []))
+        reply = M.readUntilReady(s)
+        #expect(Self.tags(reply) == "1EZ")
+        #expect(String(decoding: reply[1].1, as: UTF8.self).contains("42P05"))
+        s.send(M.message("D", [UInt8(ascii: "S")] + Self.cstring("nope")) + M.message("S", []))
+        reply = M.readUntilReady(s)
+        #expect(String(decoding: reply[0].1, as: UTF8.self).contains("26000"))
+        // An empty query gets EmptyQueryResponse.
+        s.send(M.message("Q", Self.cstring("  ")))
+        #expect(Self.tags(M.readUntilReady(s)) == "IZ")
+    }
+
+    @Test func simpleQueryWithSeveralStatementsIsOneImplicitTransaction() throws {
+        let server = try ServerProcess()
+        defer { server.remove() }
+        let s = try Self.session(server)
+        s.send(M.message("Q", Self.cstring("CREATE TABLE t (id BIGINT PRIMARY KEY)")))
+        _ = M.readUntilReady(s)
+        s.send(M.message("Q", Self.cstring("INSERT INTO t VALUES (1); INSERT INTO t VALUES (1); INSERT INTO t VALUES (2)")))
+        let reply = M.readUntilReady(s)
+        #expect(Self.tags(reply) == "CEZ", "\(Self.tags(reply))")
+        s.send(M.message("Q", Self.cstring("SELECT count(*) FROM t")))
+        let count = M.readUntilReady(s).first { $0.0 == UInt8(ascii: "D") }?.1 ?? []
+        #expect(count.suffix(1) == [UInt8(ascii: "0")])  // the first INSERT was rolled back with the failed batch
+    }
+}
