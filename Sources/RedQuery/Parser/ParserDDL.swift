@@ -98,8 +98,9 @@ extension Parser {
                     } else if acceptKeyword("fillfactor") {
                         // PostgreSQL's page fill hint: RedDB's B+tree manages its own page fill, so it is accepted and has no effect.
                         try expectSymbol("=")
-                        guard case .integer(let factor) = current.kind, (10...100).contains(factor) else {
-                            throw unexpected(expected: "a fill factor between 10 and 100")
+                        guard case .integer(let factor) = current.kind else { throw unexpected(expected: "a fill factor between 10 and 100") }
+                        guard (10...100).contains(factor) else {
+                            throw RedError(.invalidArgument, "value \(factor) out of bounds for option \"fillfactor\": valid values are between 10 and 100")
                         }
                         advance()
                     } else {
