@@ -9,7 +9,7 @@ import Testing
 
     struct Output { let status: Int32; let stdout: String; let stderr: String }
 
-    static func psql(_ server: ServerProcess, _ commands: [String], stdin: String? = nil) throws -> Output {
+    static func psql(_ server: ServerProcess, _ commands: [String], stdin: String? = nil, stdinBytes: [UInt8]? = nil) throws -> Output {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: psqlPath!)
         process.arguments = ["-X", "-h", "127.0.0.1", "-p", String(server.pgPort), "-U", "tester", "-d", "reddb", "-v", "ON_ERROR_STOP=1"]
@@ -24,12 +24,27 @@ import Testing
         process.standardInput = input
         try process.run()
         if let stdin { input.fileHandleForWriting.write(Data(stdin.utf8)) }
+        if let stdinBytes { input.fileHandleForWriting.write(Data(stdinBytes)) }
         try input.fileHandleForWriting.close()
         let stdout = out.fileHandleForReading.readDataToEndOfFile()
         let stderr = err.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
         return Output(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
                       stderr: String(decoding: stderr, as: UTF8.self))
+    }
+
+    /// Runs one command and returns psql's raw stdout bytes.
+    static func psqlBytes(_ server: ServerProcess, _ command: String) throws -> [UInt8] {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: psqlPath!)
+        process.arguments = ["-X", "-h", "127.0.0.1", "-p", String(server.pgPort), "-U", "tester", "-d", "reddb", "-c", command]
+        let out = Pipe()
+        process.standardOutput = out
+        process.standardError = Pipe()
+        try process.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return Array(data)
     }
 
     @Test func describeListQueryAndError() throws {
@@ -84,5 +99,13 @@ import Testing
         #expect(o.stdout == "id,name,price\n1,\"Widget, large\",9.5\n2,\"say \"\"hi\"\"\",\n3,,0.25\n", "\(o.stdout)")
         o = try Self.psql(server, ["COPY (SELECT id, name FROM items WHERE id > 1 ORDER BY id) TO STDOUT"])
         #expect(o.stdout == "2\tsay \"hi\"\n3\t\\N\n", "\(o.stdout)")
+        // Binary COPY: what COPY TO writes, COPY FROM reads back into another table.
+        let binary = try Self.psqlBytes(server, "COPY items TO STDOUT (FORMAT binary)")
+        #expect(binary.starts(with: Array("PGCOPY\n".utf8) + [0xFF, 0x0D, 0x0A, 0x00]))
+        o = try Self.psql(server, ["CREATE TABLE items2 (id BIGINT PRIMARY KEY, name TEXT, price NUMERIC)"])
+        o = try Self.psql(server, ["COPY items2 FROM STDIN (FORMAT binary)"], stdinBytes: binary)
+        #expect(o.stdout.contains("COPY 3"), "\(o.stdout) \(o.stderr)")
+        o = try Self.psql(server, ["SELECT id, name, price FROM items2 ORDER BY id"])
+        #expect(o.stdout.contains("Widget, large") && o.stdout.contains("9.5") && o.stdout.contains("0.25"), "\(o.stdout)")
     }
 }

@@ -106,14 +106,15 @@ struct PGBackendWriter {
         }
     }
 
-    mutating func copyInResponse(columns: Int, csv: Bool) { copyResponse("G", columns: columns) }
-    mutating func copyOutResponse(columns: Int, csv: Bool) { copyResponse("H", columns: columns) }
+    mutating func copyInResponse(columns: Int, binary: Bool) { copyResponse("G", columns: columns, binary: binary) }
+    mutating func copyOutResponse(columns: Int, binary: Bool) { copyResponse("H", columns: columns, binary: binary) }
 
-    private mutating func copyResponse(_ tag: Character, columns: Int) {
+    /// Overall format and per-column formats: all text (CSV is a text format too) or all binary.
+    private mutating func copyResponse(_ tag: Character, columns: Int, binary: Bool) {
         message(tag) { b in
-            b.writeInteger(UInt8(0))  // overall format: text (CSV is a text format too)
+            b.writeInteger(UInt8(binary ? 1 : 0))
             b.writeInteger(Int16(columns))
-            for _ in 0..<columns { b.writeInteger(Int16(0)) }
+            for _ in 0..<columns { b.writeInteger(Int16(binary ? 1 : 0)) }
         }
     }
 

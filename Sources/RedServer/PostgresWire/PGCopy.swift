@@ -8,7 +8,7 @@ import RedDB
 /// `COPY table [(col, …)] FROM STDIN [[WITH] (FORMAT csv|text, HEADER [bool], DELIMITER 'c', NULL 's', QUOTE 'c', ESCAPE 'c')]`,
 /// `COPY {table [(col, …)] | (query)} TO STDOUT [[WITH] …]`, and the legacy
 /// `WITH CSV HEADER DELIMITER AS 'c' NULL AS 's'`. Files and programs are refused
-/// (the server never touches the client's file system). Binary COPY is refused.
+/// (the server never touches the client's file system). `FORMAT binary` uses `PGBinaryCopy`.
 ///
 /// COPY FROM runs in one transaction (the open one, or its own): either every
 /// row lands or none does. Rows are inserted in batches through the session,
@@ -23,6 +23,8 @@ struct PGCopyCommand: Equatable {
     var direction: Direction
     var source: Source
     var csv = false
+    /// PostgreSQL's binary COPY format (see `PGBinaryCopy`).
+    var binary = false
     var delimiter: UInt8 = 0x09
     var null = "\\N"
     var header = false
@@ -91,7 +93,7 @@ struct PGCopyCommand: Equatable {
                 switch value?.lowercased() {
                 case "csv": csv = true
                 case "text": csv = false
-                case "binary": throw RedError(.featureNotSupported, "COPY BINARY is not supported; use FORMAT text or csv")
+                case "binary": binary = true
                 default: throw RedError(.syntaxError, "COPY format \"\(value ?? "")\" not recognized")
                 }
             case "header":
@@ -361,127 +363,6 @@ struct PGCopyRowParser {
         }
         line.append(0x0A)
         return line
-    }
-}
-
-extension PGConnection {
-    /// COPY FROM STDIN: CopyInResponse, then CopyData until CopyDone (or CopyFail).
-    func copyFromClient(_ copy: PGCopyCommand) async throws {
-        guard case .table(let table, let listed) = copy.source else { throw RedError(.syntaxError, "COPY FROM takes a table") }
-        guard let info = try await session.collections().first(where: { $0.name == table }) else {
-            throw RedError(.undefinedCollection, "relation \"\(table)\" does not exist")
-        }
-        let columns = listed ?? info.schema.columns.filter { !$0.name.hasPrefix("_") }.map(\.name)
-        guard !columns.isEmpty else { throw RedError(.invalidOperation, "COPY FROM needs a table with columns; \(table) has none") }
-        writer.copyInResponse(columns: columns.count, csv: copy.csv)
-        try await flush()
-
-        var parser = PGCopyRowParser(copy)
-        var failure: (any Error)?
-        var batch: [[String?]] = []
-        var copied = 0
-        var lineNumber = 0
-        let rowsPerBatch = max(1, min(1_000, PGLimits.maxParameters / columns.count))
-        let ownTransaction = !session.inTransaction
-        if ownTransaction { try await session.execute("BEGIN") }
-
-        func take(_ row: [String?]) throws {
-            lineNumber += 1
-            if copy.header, lineNumber == 1 { return }
-            guard row.count == columns.count else {
-                throw RedError(.invalidTextRepresentation,
-                               "COPY \(table), line \(lineNumber): expected \(columns.count) columns, got \(row.count)")
-            }
-            batch.append(row)
-        }
-
-        receiving: while true {
-            guard let message = try await inbound.next() else { throw RedError(.protocolViolation, "connection closed during COPY") }
-            switch message {
-            case .copyData(let bytes):
-                guard failure == nil else { continue }
-                do {
-                    try parser.append(bytes)
-                    while let row = try parser.nextRow() {
-                        try take(row)
-                        if batch.count >= rowsPerBatch {
-                            copied += try await insert(batch, into: table, columns: columns)
-                            batch.removeAll(keepingCapacity: true)
-                        }
-                    }
-                } catch {
-                    failure = error
-                }
-            case .copyDone:
-                if failure == nil {
-                    do {
-                        while let row = try parser.nextRow(atEnd: true) { try take(row) }
-                        if !batch.isEmpty { copied += try await insert(batch, into: table, columns: columns) }
-                    } catch {
-                        failure = error
-                    }
-                }
-                break receiving
-            case .copyFail(let reason):
-                failure = RedError(.queryCanceled, "COPY from stdin failed: \(reason)")
-                break receiving
-            case .flush, .sync:
-                continue
-            default:
-                failure = RedError(.protocolViolation, "unexpected message during COPY FROM STDIN")
-                break receiving
-            }
-        }
-        if let failure {
-            if ownTransaction { _ = try? await session.execute("ROLLBACK") }
-            throw failure
-        }
-        if ownTransaction { try await session.execute("COMMIT") }
-        writer.commandComplete("COPY \(copied)")
-    }
-
-    private func insert(_ rows: [[String?]], into table: String, columns: [String]) async throws -> Int {
-        let quotedColumns = columns.map(Self.quoteIdentifier).joined(separator: ", ")
-        var sql = "INSERT INTO \(Self.quoteIdentifier(table)) (\(quotedColumns)) VALUES "
-        var parameters: [Value] = []
-        parameters.reserveCapacity(rows.count * columns.count)
-        for (r, row) in rows.enumerated() {
-            sql += r == 0 ? "(" : ", ("
-            for (c, field) in row.enumerated() {
-                sql += c == 0 ? "$\(parameters.count + 1)" : ", $\(parameters.count + 1)"
-                parameters.append(field.map { .text($0) } ?? .null)
-            }
-            sql += ")"
-        }
-        return try await execute(sql, parameters: parameters).rowsAffected
-    }
-
-    /// COPY TO STDOUT: runs the query, then CopyOutResponse, one CopyData per row, CopyDone.
-    func copyToClient(_ copy: PGCopyCommand) async throws {
-        let sql: String
-        switch copy.source {
-        case .table(let table, let columns):
-            sql = "SELECT \(columns.map { $0.map(Self.quoteIdentifier).joined(separator: ", ") } ?? "*") FROM \(Self.quoteIdentifier(table))"
-        case .query(let query):
-            sql = query
-        }
-        let result = try await execute(sql, parameters: [])
-        let types = result.columns.map { PGType($0.type) }
-        writer.copyOutResponse(columns: result.columns.count, csv: copy.csv)
-        if copy.header {
-            let names = result.columns.map { Value.text($0.name) }
-            writer.copyData(PGCopyRowParser.encode(names, types: names.map { _ in .text }, copy: copy))
-        }
-        for row in result.rows {
-            writer.copyData(PGCopyRowParser.encode(row, types: types, copy: copy))
-            try await flushIfNeeded(force: false)
-        }
-        writer.copyDone()
-        writer.commandComplete("COPY \(result.rows.count)")
-    }
-
-    static func quoteIdentifier(_ name: String) -> String {
-        "\"" + name.replacingAll("\"", with: "\"\"") + "\""
     }
 }
 

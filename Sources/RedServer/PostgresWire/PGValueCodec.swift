@@ -65,6 +65,8 @@ struct PGType: Equatable, Sendable {
         case 1114, 1184: return .timestamp
         case 1082: return .date
         case 2950: return .uuid
+        case 1083: return .time
+        case 1186: return .duration
         default: return nil
         }
     }
@@ -231,6 +233,26 @@ enum PGValueCodec {
         case 2950:
             guard length == 16, let high = bytes.readInteger(as: UInt64.self), let low = bytes.readInteger(as: UInt64.self) else { throw bad() }
             return .uuid(UInt128(high) << 64 | UInt128(low))
+        case 1083:
+            // time: µs since midnight → RedDB's TIME text (HH:MM:SS[.ffffff]).
+            guard length == 8, let micros = bytes.readInteger(as: Int64.self), (0...86_400_000_000).contains(micros) else { throw bad() }
+            let seconds = micros / 1_000_000, fraction = micros % 1_000_000
+            var text = [seconds / 3600, seconds / 60 % 60, seconds % 60].map { $0 < 10 ? "0\($0)" : "\($0)" }.joined(separator: ":")
+            if fraction != 0 {
+                var digits = String(fraction)
+                digits = String(repeating: "0", count: 6 - digits.count) + digits
+                while digits.hasSuffix("0") { digits.removeLast() }
+                text += "." + digits
+            }
+            return try DataType.time.coerce(.text(text))
+        case 1186:
+            // interval: µs, days, months → RedDB's DURATION (milliseconds); months have no fixed length.
+            guard length == 16, let micros = bytes.readInteger(as: Int64.self), let days = bytes.readInteger(as: Int32.self),
+                  let months = bytes.readInteger(as: Int32.self) else { throw bad() }
+            guard months == 0 else { throw RedError(.invalidParameters, "intervals with months or years have no fixed length; use days") }
+            let (total, overflow) = (micros / 1000).addingReportingOverflow(Int64(days) * 86_400_000)
+            guard !overflow else { throw RedError(.numericOutOfRange, "interval out of range") }
+            return .integer(total)
         case 25, 1043, 1042, 19, 705, 0:
             // Text sent in "binary" is its UTF-8 bytes; a typed target then parses it.
             let text = bytes.readString(length: length) ?? ""

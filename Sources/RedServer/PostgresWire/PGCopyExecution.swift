@@ -1,0 +1,143 @@
+import NIOCore
+import RedCore
+import RedDB
+
+/// Running COPY on a connection: CopyIn/CopyOut responses, the data exchange,
+/// and inserting the rows through the session (so every value is validated as
+/// an INSERT would validate it). COPY FROM runs in one transaction (the open
+/// one or its own): either every row lands or none does.
+extension PGConnection {
+    /// COPY FROM STDIN: CopyInResponse, then CopyData until CopyDone (or CopyFail).
+    func copyFromClient(_ copy: PGCopyCommand) async throws {
+        guard case .table(let table, let listed) = copy.source else { throw RedError(.syntaxError, "COPY FROM takes a table") }
+        guard let info = try await session.collections().first(where: { $0.name == table }) else {
+            throw RedError(.undefinedCollection, "relation \"\(table)\" does not exist")
+        }
+        let columns = listed ?? info.schema.columns.filter { !$0.name.hasPrefix("_") }.map(\.name)
+        guard !columns.isEmpty else { throw RedError(.invalidOperation, "COPY FROM needs a table with columns; \(table) has none") }
+        let columnTypes = try columns.map { name -> DataType in
+            guard let column = info.schema.columns.first(where: { $0.name == name }) else {
+                throw RedError(.undefinedColumn, "column \"\(name)\" of relation \"\(table)\" does not exist")
+            }
+            return column.type
+        }
+        writer.copyInResponse(columns: columns.count, binary: copy.binary)
+        try await flush()
+
+        var parser: any PGCopyRowDecoding = copy.binary ? PGBinaryCopyParser(columnTypes: columnTypes) : PGCopyRowParser(copy)
+        var failure: (any Error)?
+        var batch: [[Value]] = []
+        var copied = 0
+        var rowNumber = 0
+        let rowsPerBatch = max(1, min(1_000, PGLimits.maxParameters / columns.count))
+        let ownTransaction = !session.inTransaction
+        if ownTransaction { try await session.execute("BEGIN") }
+
+        func take(_ row: [Value]) throws {
+            rowNumber += 1
+            if copy.header, !copy.binary, rowNumber == 1 { return }
+            guard row.count == columns.count else {
+                throw RedError(.invalidTextRepresentation,
+                               "COPY \(table), line \(rowNumber): expected \(columns.count) columns, got \(row.count)")
+            }
+            batch.append(row)
+        }
+
+        receiving: while true {
+            guard let message = try await inbound.next() else { throw RedError(.protocolViolation, "connection closed during COPY") }
+            switch message {
+            case .copyData(let bytes):
+                guard failure == nil else { continue }
+                do {
+                    try parser.append(bytes)
+                    while let row = try parser.nextValues(atEnd: false) {
+                        try take(row)
+                        if batch.count >= rowsPerBatch {
+                            copied += try await insert(batch, into: table, columns: columns)
+                            batch.removeAll(keepingCapacity: true)
+                        }
+                    }
+                } catch {
+                    failure = error
+                }
+            case .copyDone:
+                if failure == nil {
+                    do {
+                        while let row = try parser.nextValues(atEnd: true) { try take(row) }
+                        if !batch.isEmpty { copied += try await insert(batch, into: table, columns: columns) }
+                    } catch {
+                        failure = error
+                    }
+                }
+                break receiving
+            case .copyFail(let reason):
+                failure = RedError(.queryCanceled, "COPY from stdin failed: \(reason)")
+                break receiving
+            case .flush, .sync:
+                continue  // ignored during copy-in, as PostgreSQL does (PostgresNIO sends Sync early)
+            default:
+                failure = RedError(.protocolViolation, "unexpected message during COPY FROM STDIN")
+                break receiving
+            }
+        }
+        if let failure {
+            if ownTransaction { _ = try? await session.execute("ROLLBACK") }
+            throw failure
+        }
+        if ownTransaction { try await session.execute("COMMIT") }
+        writer.commandComplete("COPY \(copied)")
+    }
+
+    private func insert(_ rows: [[Value]], into table: String, columns: [String]) async throws -> Int {
+        let quotedColumns = columns.map(Self.quoteIdentifier).joined(separator: ", ")
+        var sql = "INSERT INTO \(Self.quoteIdentifier(table)) (\(quotedColumns)) VALUES "
+        var parameters: [Value] = []
+        parameters.reserveCapacity(rows.count * columns.count)
+        for (r, row) in rows.enumerated() {
+            sql += r == 0 ? "(" : ", ("
+            for (c, value) in row.enumerated() {
+                sql += c == 0 ? "$\(parameters.count + 1)" : ", $\(parameters.count + 1)"
+                parameters.append(value)
+            }
+            sql += ")"
+        }
+        return try await execute(sql, parameters: parameters).rowsAffected
+    }
+
+    /// COPY TO STDOUT: runs the query, then CopyOutResponse, one CopyData per row, CopyDone.
+    func copyToClient(_ copy: PGCopyCommand) async throws {
+        let sql: String
+        switch copy.source {
+        case .table(let table, let columns):
+            sql = "SELECT \(columns.map { $0.map(Self.quoteIdentifier).joined(separator: ", ") } ?? "*") FROM \(Self.quoteIdentifier(table))"
+        case .query(let query):
+            sql = query
+        }
+        let result = try await execute(sql, parameters: [])
+        let types = result.columns.map { PGType($0.type) }
+        writer.copyOutResponse(columns: result.columns.count, binary: copy.binary)
+        if copy.binary {
+            writer.copyData(PGBinaryCopyParser.header().readableBytesView)
+            for row in result.rows {
+                writer.copyData(try PGBinaryCopyParser.encode(row, types: types).readableBytesView)
+                try await flushIfNeeded(force: false)
+            }
+            writer.copyData([0xFF, 0xFF])  // trailer: field count -1
+        } else {
+            if copy.header {
+                let names = result.columns.map { Value.text($0.name) }
+                writer.copyData(PGCopyRowParser.encode(names, types: names.map { _ in .text }, copy: copy))
+            }
+            for row in result.rows {
+                writer.copyData(PGCopyRowParser.encode(row, types: types, copy: copy))
+                try await flushIfNeeded(force: false)
+            }
+        }
+        writer.copyDone()
+        writer.commandComplete("COPY \(result.rows.count)")
+    }
+
+    static func quoteIdentifier(_ name: String) -> String {
+        "\"" + name.replacingAll("\"", with: "\"\"") + "\""
+    }
+}
