@@ -208,6 +208,20 @@ public final class Session: @unchecked Sendable {
         }
     }
 
+    /// True inside a transaction opened with READ ONLY (or switched by `setTransactionReadOnly`).
+    public var isReadOnlyTransaction: Bool { inTransaction && readOnlyTransaction }
+
+    /// `SET TRANSACTION READ ONLY | READ WRITE`: only inside a transaction block.
+    public func setTransactionReadOnly(_ readOnly: Bool) throws {
+        guard case .active = state else {
+            if case .failed = state {
+                throw RedError(.inFailedTransaction, "current transaction is aborted, commands ignored until end of transaction block")
+            }
+            throw RedError(.transactionClosed, "SET TRANSACTION can only be used in transaction blocks")
+        }
+        readOnlyTransaction = readOnly
+    }
+
     /// Marks an open transaction as failed: surfaces call it when a request fails outside
     /// the engine (a protocol-level error) while a transaction block is open, as PostgreSQL does.
     public func abortOpenTransaction() {

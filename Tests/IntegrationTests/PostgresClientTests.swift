@@ -230,6 +230,19 @@ import Testing
                 #expect(name == "checkout")
             }
             await #expect { try await Self.run(conn, "SET client_encoding = 'LATIN1'") } throws: { Self.sqlState($0) == "0A000" }
+            // SET TRANSACTION READ ONLY is enforced for the open transaction.
+            try await Self.run(conn, "CREATE TABLE ro (id BIGINT)")
+            try await Self.run(conn, "BEGIN")
+            try await Self.run(conn, "SET TRANSACTION READ ONLY")
+            for try await flag in try await conn.query("SHOW transaction_read_only", logger: Self.logger).decode(String.self) {
+                #expect(flag == "on")
+            }
+            await #expect { try await Self.run(conn, "INSERT INTO ro VALUES (1)") } throws: { Self.sqlState($0) == "25006" }
+            try await Self.run(conn, "ROLLBACK")
+            // Casts may name PostgreSQL's schema-qualified types.
+            for try await v in try await conn.query("SELECT CAST(\(41) AS \"pg_catalog\".\"int8\") + 1", logger: Self.logger).decode(Int.self) {
+                #expect(v == 42)
+            }
         }
     }
 

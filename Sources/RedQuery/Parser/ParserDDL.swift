@@ -135,6 +135,8 @@ extension Parser {
     mutating func parseTypeNameWithArguments() throws -> (type: DataType, strings: [String]) {
         let typeToken = current
         var name = try parseAnyName()
+        // PostgreSQL's schema-qualified built-in names (`pg_catalog.int8`, `"pg_catalog"."int8"`).
+        if name == "pg_catalog", acceptSymbol(".") { name = try parseAnyName() }
         if name == "double", acceptKeyword("precision") { name = "double precision" }
         if name == "character", acceptKeyword("varying") { name = "character varying" }
         if name == "timestamp" || name == "time" {

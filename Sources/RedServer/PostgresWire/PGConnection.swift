@@ -247,6 +247,12 @@ final class PGConnection {
         let red = Self.redError(error)
         session.abortOpenTransaction()
         context.metrics.recordError(surface: "pg", sqlState: red.code.sqlState)
+        switch red.code {
+        case .internalError, .ioError, .storageFailed, .dataCorrupted:
+            logger.error("statement failed: \(red)")
+        default:
+            logger.debug("statement failed: \(red)")
+        }
         writer.error(red)
     }
 

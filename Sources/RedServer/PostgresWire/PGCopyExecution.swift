@@ -117,12 +117,18 @@ extension PGConnection {
         let types = result.columns.map { PGType($0.type) }
         writer.copyOutResponse(columns: result.columns.count, binary: copy.binary)
         if copy.binary {
-            writer.copyData(PGBinaryCopyParser.header().readableBytesView)
+            // The file header travels in the same CopyData as the first tuple (or the trailer), as
+            // PostgreSQL sends it; psycopg's reader expects whole tuples after the header in one message.
+            var pending = PGBinaryCopyParser.header()
             for row in result.rows {
-                writer.copyData(try PGBinaryCopyParser.encode(row, types: types).readableBytesView)
+                var tuple = try PGBinaryCopyParser.encode(row, types: types)
+                pending.writeBuffer(&tuple)
+                writer.copyData(pending.readableBytesView)
+                pending.clear()
                 try await flushIfNeeded(force: false)
             }
-            writer.copyData([0xFF, 0xFF])  // trailer: field count -1
+            pending.writeInteger(Int16(-1))  // trailer: field count -1
+            writer.copyData(pending.readableBytesView)
         } else {
             if copy.header {
                 let names = result.columns.map { Value.text($0.name) }

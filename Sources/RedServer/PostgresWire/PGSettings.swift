@@ -63,6 +63,11 @@ struct PGSettings {
         case "server_version", "server_version_num", "server_encoding", "integer_datetimes", "max_identifier_length",
              "in_hot_standby", "is_superuser", "max_connections":
             throw RedError(.invalidOperation, "parameter \"\(key)\" cannot be changed")
+        case "default_transaction_read_only", "transaction_read_only":
+            guard ["off", "false", "0"].contains(newValue.lowercased()) else {
+                throw RedError(.featureNotSupported, "\(key) = on is not supported; use BEGIN READ ONLY or SET TRANSACTION READ ONLY")
+            }
+            values[key] = "off"
         case "standard_conforming_strings":
             guard ["on", "true", "1"].contains(newValue.lowercased()) else {
                 throw RedError(.featureNotSupported, "standard_conforming_strings can only be on")

@@ -15,6 +15,8 @@ enum PGWireCommand {
     case show(name: String)
     /// Transaction characteristics (`SET TRANSACTION …`): accepted, RedDB always runs snapshot isolation.
     case acknowledge(tag: String)
+    /// `SET TRANSACTION READ ONLY | READ WRITE` inside a transaction block.
+    case setTransactionReadOnly(Bool)
     case discardAll
     case deallocate(name: String?)
     case copyFrom(PGCopyCommand)
@@ -31,7 +33,17 @@ enum PGWireCommand {
             if name == "session" || name == "local" { name = words.nextWord()?.lowercased() ?? "" }
             switch name {
             case "config", "tenant": return nil
-            case "transaction", "characteristics": return .acknowledge(tag: "SET")
+            case "transaction":
+                // SET TRANSACTION modes apply to the open transaction; READ ONLY is enforced by the session.
+                let modes = words.restOfStatement().lowercased()
+                if modes.contains("read only") { return .setTransactionReadOnly(true) }
+                if modes.contains("read write") { return .setTransactionReadOnly(false) }
+                return .acknowledge(tag: "SET")
+            case "characteristics":
+                if words.restOfStatement().lowercased().contains("read only") {
+                    throw RedError(.featureNotSupported, "read-only session defaults are not supported; use BEGIN READ ONLY")
+                }
+                return .acknowledge(tag: "SET")
             case "time":
                 guard words.nextWord()?.lowercased() == "zone" else { throw RedError(.syntaxError, "syntax error at or near \"time\"") }
                 let value = words.restOfStatement()
@@ -115,6 +127,10 @@ extension PGConnection {
             }
             return QueryResult(columns: [], rows: [], statementType: "reset", commandTag: "RESET")
         case .show(let name):
+            if name == "transaction_read_only" {
+                return QueryResult(columns: [ResultColumn(name: name, type: .text)], rows: [[.text(session.isReadOnlyTransaction ? "on" : "off")]],
+                                   statementType: "select", commandTag: "SHOW")
+            }
             if name == "all" {
                 return QueryResult(columns: [ResultColumn(name: "name", type: .text), ResultColumn(name: "setting", type: .text)],
                                    rows: settings.all.map { [.text($0.0), .text($0.1)] }, statementType: "select", commandTag: "SHOW")
@@ -123,6 +139,9 @@ extension PGConnection {
                                statementType: "select", commandTag: "SHOW")
         case .acknowledge(let tag):
             return QueryResult(columns: [], rows: [], statementType: "set", commandTag: tag)
+        case .setTransactionReadOnly(let readOnly):
+            if !preview { try session.setTransactionReadOnly(readOnly) }
+            return QueryResult(columns: [], rows: [], statementType: "set", commandTag: "SET")
         case .discardAll:
             guard !session.inTransaction else {
                 throw RedError(.invalidOperation, "DISCARD ALL cannot run inside a transaction block")
