@@ -10,10 +10,13 @@ public struct RedError: Error, Sendable, Equatable, CustomStringConvertible {
     /// 1-based character position in the statement text the error points at (syntax errors),
     /// reported by PG-wire as the ErrorResponse `P` field.
     public var position: Int?
+    /// PostgreSQL's DETAIL line: the specifics behind the message (`Key (id)=(1) already exists.`).
+    public var detail: String?
 
-    public init(_ code: Code, _ message: String) {
+    public init(_ code: Code, _ message: String, detail: String? = nil) {
         self.code = code
         self.message = message
+        self.detail = detail
     }
 
     /// Errors are equal when code and message are (the position is a presentation detail).

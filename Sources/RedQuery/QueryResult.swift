@@ -92,7 +92,11 @@ public struct QueryResult: Sendable {
 extension RedError {
     /// The JSON error envelope (spec: protocols §4.3, coded variant, keys sorted) plus the SQLSTATE.
     public var json: JSONValue {
-        .object([("code", .string(code.rawValue)), ("error", .string(message)), ("message", .string(message)),
-                 ("ok", .bool(false)), ("sqlstate", .string(code.sqlState))])
+        var members: [(String, JSONValue)] = [("code", .string(code.rawValue))]
+        if let detail { members.append(("detail", .string(detail))) }
+        members += [("error", .string(message)), ("message", .string(message)), ("ok", .bool(false))]
+        if let position { members.append(("position", .integer(Int64(position)))) }
+        members.append(("sqlstate", .string(code.sqlState)))
+        return .object(members)
     }
 }

@@ -44,7 +44,7 @@ struct QueryCommand: AsyncParsableCommand {
             }
         } catch let error as RedError {
             failed = true
-            if json { print(error.json.text) } else { FileHandle.standardError.write(Data("ERROR: \(error.code.sqlState) \(error.message)\n".utf8)) }
+            if json { print(error.json.text) } else { FileHandle.standardError.write(Data("ERROR: \(error.code.sqlState) \(error.message)\n\(error.detail.map { "DETAIL: \($0)\n" } ?? "")".utf8)) }
         }
         try await db.close()
         if failed { throw ExitCode(1) }

@@ -120,7 +120,9 @@ import Testing
             #expect(ids == [2])
             // An error aborts the transaction; later statements get 25P02 until ROLLBACK.
             try await conn.query("BEGIN", logger: Self.logger)
-            await #expect { try await Self.run(conn, "INSERT INTO t VALUES (2)") } throws: { Self.sqlState($0) == "23505" }
+            await #expect { try await Self.run(conn, "INSERT INTO t VALUES (2)") } throws: { error in
+            Self.sqlState(error) == "23505" && (error as? PSQLError)?.serverInfo?[.detail] == "Key (id)=(2) already exists."
+        }
             await #expect { try await Self.run(conn, "SELECT 1") } throws: { Self.sqlState($0) == "25P02" }
             try await conn.query("ROLLBACK", logger: Self.logger)
             var one = 0
@@ -210,6 +212,11 @@ import Testing
         }
         await #expect { try await Self.withConnection(server, user: "alice", password: "wrong") { _ in } } throws: { Self.sqlState($0) == "28P01" }
         await #expect { try await Self.withConnection(server, user: "mallory", password: "s3cret") { _ in } } throws: { Self.sqlState($0) == "28P01" }
+        // Cleartext passwords, for old clients, when chosen explicitly.
+        let cleartext = try ServerProcess(arguments: ["--user", "bob:pw", "--pg-auth", "password"])
+        defer { cleartext.remove() }
+        try await Self.withConnection(cleartext, user: "bob", password: "pw") { _ in }
+        await #expect { try await Self.withConnection(cleartext, user: "bob", password: "no") { _ in } } throws: { Self.sqlState($0) == "28P01" }
     }
 
     @Test func sessionFunctionsSetAndShow() async throws {

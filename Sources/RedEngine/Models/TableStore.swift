@@ -234,7 +234,8 @@ public final class TableStore: Sendable {
                     try delete(tx, handle, other)
                 } else {
                     let names = index.columnIDs.map { id in handle.schema.columns.first { $0.id == id }?.name ?? "?" }
-                    throw RedError(.uniqueViolation, "duplicate key value violates unique constraint \"\(index.name)\": (\(names.joined(separator: ", ")))=(\(values.map(\.displayText).joined(separator: ", "))) already exists")
+                    throw RedError(.uniqueViolation, "duplicate key value violates unique constraint \"\(index.name)\"",
+                                   detail: "Key (\(names.joined(separator: ", ")))=(\(values.map(\.displayText).joined(separator: ", "))) already exists.")
                 }
             }
         }
