@@ -209,7 +209,7 @@ struct HTTPRoutes: Sendable {
         case .undefinedCollection, .undefinedObject, .undefinedPreparedStatement, .undefinedCursor: return .notFound
         case .uniqueViolation, .duplicateCollection, .serializationFailure, .dependentObjectsStillExist, .duplicatePreparedStatement: return .conflict
         case .notNullViolation: return .unprocessableContent
-        case .featureNotSupported: return .notImplemented
+        case .featureNotSupported: return HTTPResponse.Status(code: 501)  // Not Implemented
         case .limitExceeded: return .contentTooLarge
         case .invalidPassword: return .unauthorized
         case .invalidAuthorization: return .forbidden

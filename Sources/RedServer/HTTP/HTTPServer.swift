@@ -5,7 +5,6 @@ import NIOCore
 import RedCore
 import RedDB
 import ServiceLifecycle
-import Synchronization
 
 /// The HTTP/JSON surface (spec: protocols §4), served by Hummingbird.
 ///
@@ -17,25 +16,21 @@ import Synchronization
 public final class HTTPListener: Service, Sendable {
     let context: ServerContext
     let address: BindAddress
-    private let bound = Mutex<BindAddress?>(nil)
-    private let boundSignal = AsyncSignal()
+    private let bound = ListenerAddress()
 
     public init(context: ServerContext, address: BindAddress) {
         self.context = context
         self.address = address
     }
 
-    /// The address actually bound (port 0 resolved), once listening.
-    public func boundAddress() async -> BindAddress? {
-        await boundSignal.wait()
-        return bound.withLock { $0 }
-    }
+    /// The address actually bound (port 0 resolved), once listening; nil if binding failed.
+    public func boundAddress() async -> BindAddress? { await bound.wait() }
 
     public func run() async throws {
         let router = Router(context: BasicRequestContext.self)
         router.middlewares.add(JSONErrorMiddleware(metrics: context.metrics))
         HTTPRoutes(context: context).register(on: router)
-        let signal = boundSignal
+        let bound = self.bound
         let host = address.host
         let logger = context.logger
         let serverContext = context
@@ -44,16 +39,15 @@ public final class HTTPListener: Service, Sendable {
             configuration: ApplicationConfiguration(address: .hostname(address.host, port: address.port), serverName: "RedDB"),
             onServerRunning: { channel in
                 let port = channel.localAddress?.port ?? 0
-                self.bound.withLock { $0 = BindAddress(host: host, port: port) }
                 serverContext.noteListening("http", BindAddress(host: host, port: port))
-                signal.signal()
+                bound.set(BindAddress(host: host, port: port))
                 logger.info("HTTP listening", metadata: ["address": "\(host):\(port)"])
             },
             logger: context.logger)
         do {
             try await app.runService()
         } catch {
-            signal.signal()
+            bound.set(nil)
             throw RedError(.ioError, "HTTP listener on \(address) failed: \(error)")
         }
     }

@@ -16,19 +16,15 @@ import Synchronization
 public final class PGListener: Service, Sendable {
     let context: ServerContext
     let address: BindAddress
-    private let bound = Mutex<BindAddress?>(nil)
-    private let boundSignal = AsyncSignal()
+    private let bound = ListenerAddress()
 
     public init(context: ServerContext, address: BindAddress) {
         self.context = context
         self.address = address
     }
 
-    /// The address actually bound (port 0 resolved), once listening.
-    public func boundAddress() async -> BindAddress? {
-        await boundSignal.wait()
-        return bound.withLock { $0 }
-    }
+    /// The address actually bound (port 0 resolved), once listening; nil if binding failed.
+    public func boundAddress() async -> BindAddress? { await bound.wait() }
 
     public func run() async throws {
         let serverChannel: NIOAsyncChannel<NIOAsyncChannel<PGFrontendMessage, ByteBuffer>, Never>
@@ -44,13 +40,12 @@ public final class PGListener: Service, Sendable {
                     }
                 }
         } catch {
-            boundSignal.signal()
+            bound.set(nil)
             throw RedError(.ioError, "cannot listen for PostgreSQL clients on \(address): \(error)")
         }
         let port = serverChannel.channel.localAddress?.port ?? address.port
-        bound.withLock { $0 = BindAddress(host: address.host, port: port) }
         context.noteListening("postgres", BindAddress(host: address.host, port: port))
-        boundSignal.signal()
+        bound.set(BindAddress(host: address.host, port: port))
         context.logger.info("PostgreSQL wire protocol listening", metadata: ["address": "\(address.host):\(port)"])
         let connections = context.connections
         let grace = context.configuration.shutdownGraceMilliseconds
@@ -74,6 +69,22 @@ public final class PGListener: Service, Sendable {
                 connections.closeAll()
             }
         }
+    }
+}
+
+/// The address a listener bound, published once (nil when binding failed) to any number of waiters.
+final class ListenerAddress: Sendable {
+    private let address = Mutex<BindAddress?>(nil)
+    private let signal = AsyncSignal()
+
+    func set(_ bound: BindAddress?) {
+        address.withLock { $0 = bound }
+        signal.signal()
+    }
+
+    func wait() async -> BindAddress? {
+        await signal.wait()
+        return address.withLock { $0 }
     }
 }
 
