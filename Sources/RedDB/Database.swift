@@ -125,6 +125,19 @@ public final class Database: Sendable {
         return Database(engine: engine, options: options)
     }
 
+    /// Runs the background work (checkpoints, version cleanup and the expired-item sweep) until
+    /// the calling task is cancelled — for hosts that own their tasks, like `red server` under its
+    /// `ServiceGroup`. Open the database with `options.engine.backgroundWork = false` to use it.
+    public func runBackgroundWork() async {
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await self.engine.runBackgroundWork() }
+            if options.expirySweepIntervalMilliseconds > 0 {
+                let interval = options.expirySweepIntervalMilliseconds
+                group.addTask { await Self.sweepExpired(self, every: interval) }
+            }
+        }
+    }
+
     /// A new session: a connection's worth of state (its open transaction).
     public func session() -> Session { Session(database: self) }
 

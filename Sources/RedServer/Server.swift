@@ -21,6 +21,10 @@ public struct RedServer: Sendable {
         guard configuration.pgBind != nil || configuration.httpBind != nil else {
             throw RedError(.invalidArgument, "at least one listener must be enabled (--pg-bind or --http-bind)")
         }
+        // Checkpoints, vacuum and the TTL sweep run as a service of the group (BackgroundWorkService),
+        // so shutdown stops them in order before the database closes.
+        var options = options
+        options.engine.backgroundWork = false
         let database = try await Database.open(path: path, options: options)
         let context = ServerContext(database: database, configuration: configuration, logger: logger)
         return RedServer(context: context,
@@ -32,7 +36,8 @@ public struct RedServer: Sendable {
     /// `onReady` runs once every listener is bound, with their addresses.
     public func run(onReady: @escaping @Sendable ([String: BindAddress]) -> Void = { _ in }) async throws {
         let logger = context.logger
-        var services: [any Service] = []
+        // Shutdown runs in reverse order: listeners first, background work last.
+        var services: [any Service] = [BackgroundWorkService(database: context.database)]
         if let http { services.append(http) }
         if let pg { services.append(pg) }
         services.append(ReadinessService(server: self, onReady: onReady))
@@ -52,6 +57,15 @@ public struct RedServer: Sendable {
         try await context.database.close()
         context.phase = .stopped
         logger.info("server stopped")
+    }
+}
+
+/// The engine's checkpoints and version cleanup plus the expired-item sweep, stopped on graceful shutdown.
+struct BackgroundWorkService: Service {
+    let database: Database
+
+    func run() async throws {
+        await cancelWhenGracefulShutdown { await database.runBackgroundWork() }
     }
 }
 

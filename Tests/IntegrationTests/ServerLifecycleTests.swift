@@ -26,7 +26,8 @@ import Testing
         let path = first.path
         _ = try await HTTPClientTests.call(first, "POST", "/query", body: "CREATE TABLE t (id BIGINT PRIMARY KEY, v TEXT)")
         _ = try await HTTPClientTests.call(first, "POST", "/query", body: "INSERT INTO t VALUES (1, 'kept')")
-        #expect(first.stop() == 0)
+        let status = first.stop()
+        #expect(status == 0, "\(first.stderrText)")
         let second = try ServerProcess(path: path)
         defer {
             second.remove()

@@ -45,7 +45,9 @@ public final class HTTPListener: Service, Sendable {
             },
             logger: context.logger)
         do {
-            try await app.runService()
+            // The app is one service of our group (`runService()` would start a second group that
+            // traps SIGTERM itself and races ours at shutdown).
+            try await app.run()
         } catch {
             bound.set(nil)
             throw RedError(.ioError, "HTTP listener on \(address) failed: \(error)")
