@@ -61,6 +61,9 @@ import Testing
         r = try await Self.call(server, "GET", "/no/such/route")
         #expect(r.status == 404)
         #expect(r.json["ok"] == .bool(false))
+        r = try await Self.call(server, "DELETE", "/query")
+        #expect(r.status == 405)
+        #expect(r.json["ok"] == .bool(false))
     }
 
     @Test func healthMetricsAndOpenAPI() async throws {

@@ -42,6 +42,15 @@ struct HTTPRoutes: Sendable {
         ("GET", "/changes", "Committed changes after ?since_lsn=N in LSN order (?limit ≤ 10000)"),
     ]
 
+    /// True when `path` matches a route of the catalogue (`{x}` matches one segment), whatever the method.
+    static func knownPath(_ path: String) -> Bool {
+        let segments = path.split(separator: "/", omittingEmptySubsequences: true)
+        return catalogue.contains { route in
+            let pattern = route.path.split(separator: "/", omittingEmptySubsequences: true)
+            return pattern.count == segments.count && zip(pattern, segments).allSatisfy { p, s in p.hasPrefix("{") || p == s }
+        }
+    }
+
     func register(on router: Router<BasicRequestContext>) {
         router.post("/query") { request, _ in try await self.query(request, explain: false) }
         router.post("/query/explain") { request, _ in try await self.query(request, explain: true) }

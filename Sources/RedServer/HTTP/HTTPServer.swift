@@ -68,6 +68,11 @@ struct JSONErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             metrics.recordError(surface: "http", sqlState: error.code.sqlState)
             return HTTPRoutes.errorResponse(error, status: HTTPRoutes.status(for: error))
         } catch let error as any HTTPResponseError {
+            if error.status == .notFound, HTTPRoutes.knownPath(request.uri.path) {
+                // The path exists with other methods: 405, as the spec's router answers.
+                return HTTPRoutes.errorResponse(RedError(.undefinedObject, "method \(request.method) is not allowed on \(request.uri.path)"),
+                                                status: .methodNotAllowed)
+            }
             let message: String
             switch error.status {
             case .notFound: message = "route not found: \(request.method) \(request.uri.path)"
