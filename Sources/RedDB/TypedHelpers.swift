@@ -3,11 +3,12 @@ import RedQuery
 
 /// Typed helpers for the key-value and document models, built on `execute`.
 extension Session {
-    /// Quotes a name as a SQL identifier (`"name"`), doubling embedded quotes.
-    static func identifier(_ name: String) -> String { "\"" + name.replacingOccurrences(of: "\"", with: "\"\"") + "\"" }
+    /// Quotes a name as a SQL identifier (`"name"`), doubling embedded quotes. Surfaces that build
+    /// statements from request data (HTTP routes, COPY) quote with it.
+    public static func identifier(_ name: String) -> String { "\"" + name.replacingOccurrences(of: "\"", with: "\"\"") + "\"" }
 
     /// Quotes text as a SQL string literal.
-    static func literal(_ text: String) -> String { "'" + text.replacingOccurrences(of: "'", with: "''") + "'" }
+    public static func literal(_ text: String) -> String { "'" + text.replacingOccurrences(of: "'", with: "''") + "'" }
 
     static func kvAddress(_ key: String, _ collection: String) -> String {
         "\(identifier(collection)).\(literal(key))"

@@ -31,27 +31,24 @@ final class ServerMetrics: Sendable {
 
     /// Counts one statement by surface and kind (`select`, `insert`, `create` …).
     func recordStatement(surface: String, kind: String, nanoseconds: Int64) {
-        let key = surface + "/" + kind
-        let counter = queryCounters.withLock { counters in
-            if let c = counters[key] { return c }
-            let c = Metrics.Counter(label: "reddb_queries_total", dimensions: [("surface", surface), ("kind", kind)], factory: factory)
-            counters[key] = c
-            return c
-        }
-        counter.increment()
+        counter("reddb_queries_total", [("surface", surface), ("kind", kind)], in: queryCounters).increment()
         statementDuration.recordNanoseconds(nanoseconds)
     }
 
     /// Counts one failed statement by surface and SQLSTATE.
     func recordError(surface: String, sqlState: String) {
-        let key = surface + "/" + sqlState
-        let counter = errorCounters.withLock { counters in
+        counter("reddb_errors_total", [("surface", surface), ("sqlstate", sqlState)], in: errorCounters).increment()
+    }
+
+    /// The counter of `label` with these dimensions, created on first use and kept in `cache`.
+    private func counter(_ label: String, _ dimensions: [(String, String)], in cache: borrowing Mutex<[String: Metrics.Counter]>) -> Metrics.Counter {
+        let key = dimensions.map(\.1).joined(separator: "/")
+        return cache.withLock { counters in
             if let c = counters[key] { return c }
-            let c = Metrics.Counter(label: "reddb_errors_total", dimensions: [("surface", surface), ("sqlstate", sqlState)], factory: factory)
+            let c = Metrics.Counter(label: label, dimensions: dimensions, factory: factory)
             counters[key] = c
             return c
         }
-        counter.increment()
     }
 
     /// The Prometheus text exposition (format 0.0.4) of every metric.

@@ -41,15 +41,15 @@ extension HTTPRoutes {
                 guard type.allSatisfy({ $0.isLetter || $0.isNumber || " _(),'".contains($0) }) else {
                     throw RedError(.invalidArgument, "invalid column type \(type)")
                 }
-                var definition = "\(Self.identifier(columnName)) \(type)"
+                var definition = "\(Session.identifier(columnName)) \(type)"
                 if case .bool(true)? = column["primary_key"] { definition += " PRIMARY KEY" }
                 if case .bool(true)? = column["not_null"] { definition += " NOT NULL" }
                 if case .bool(true)? = column["unique"] { definition += " UNIQUE" }
                 return definition
             }
-            sql = "CREATE TABLE \(Self.identifier(name)) (\(definitions.joined(separator: ", ")))"
-        case "kv": sql = "CREATE KV \(Self.identifier(name))"
-        default: sql = "CREATE DOCUMENT \(Self.identifier(name))"
+            sql = "CREATE TABLE \(Session.identifier(name)) (\(definitions.joined(separator: ", ")))"
+        case "kv": sql = "CREATE KV \(Session.identifier(name))"
+        default: sql = "CREATE DOCUMENT \(Session.identifier(name))"
         }
         if model == "table", case .integer(let ttl)? = body["ttl_ms"] {
             guard ttl > 0 else { throw RedError(.invalidArgument, "ttl_ms must be positive") }
@@ -60,7 +60,7 @@ extension HTTPRoutes {
     }
 
     func dropCollection(_ name: String) async throws -> Response {
-        _ = try await session().execute("DROP COLLECTION \(Self.identifier(name))")
+        _ = try await session().execute("DROP COLLECTION \(Session.identifier(name))")
         return Self.json(.object([("dropped", .string(name)), ("ok", .bool(true))]))
     }
 
@@ -69,7 +69,7 @@ extension HTTPRoutes {
         guard let info = try await s.collections().first(where: { $0.name == name }) else {
             throw RedError(.undefinedCollection, "collection \"\(name)\" does not exist")
         }
-        let count = try await s.execute("SELECT count(*) FROM \(Self.identifier(name))").rows.first?.first ?? .integer(0)
+        let count = try await s.execute("SELECT count(*) FROM \(Session.identifier(name))").rows.first?.first ?? .integer(0)
         let columns = info.schema.columns.filter { !$0.name.hasPrefix("_") }.map { c -> JSONValue in
             var members: [(String, JSONValue)] = [("name", .string(c.name)), ("not_null", .bool(c.notNull)), ("primary_key", .bool(c.primaryKey)),
                                                   ("type", .string(c.type.rawValue)), ("unique", .bool(c.unique))]
@@ -92,8 +92,8 @@ extension HTTPRoutes {
         let offset = max(0, Int(request.uri.queryParameters.get("offset") ?? "") ?? 0)
         let limit = min(max(Int(request.uri.queryParameters.get("limit") ?? "") ?? 100, 1), ServerConfiguration.maxScanPageRows)
         let s = session()
-        let total = try await s.execute("SELECT count(*) FROM \(Self.identifier(name))").rows.first?.first ?? .integer(0)
-        let page = try await s.execute("SELECT rid, * FROM \(Self.identifier(name)) ORDER BY rid LIMIT \(limit) OFFSET \(offset)")
+        let total = try await s.execute("SELECT count(*) FROM \(Session.identifier(name))").rows.first?.first ?? .integer(0)
+        let page = try await s.execute("SELECT rid, * FROM \(Session.identifier(name)) ORDER BY rid LIMIT \(limit) OFFSET \(offset)")
         return Self.json(.object([("items", .array(Self.records(page))), ("limit", .integer(Int64(limit))),
                                   ("offset", .integer(Int64(offset))), ("ok", .bool(true)), ("total", total.jsonValue)]))
     }
@@ -110,7 +110,7 @@ extension HTTPRoutes {
     }
 
     func entity(_ name: String, _ rid: Int64) async throws -> Response {
-        let result = try await session().execute("SELECT rid, * FROM \(Self.identifier(name)) WHERE rid = $1", parameters: [.integer(rid)])
+        let result = try await session().execute("SELECT rid, * FROM \(Session.identifier(name)) WHERE rid = $1", parameters: [.integer(rid)])
         guard let record = Self.records(result).first else { throw RedError(.undefinedObject, "entity \(rid) not found in \(name)") }
         return Self.json(.object([("collection", .string(name)), ("entity", record), ("id", .integer(rid)), ("ok", .bool(true))]))
     }
@@ -128,10 +128,10 @@ extension HTTPRoutes {
         let assignments = try fields.map { field, value -> String in
             try Self.validateName(field)
             parameters.append(Self.storedValue(value))
-            return "\(Self.identifier(field)) = $\(parameters.count)"
+            return "\(Session.identifier(field)) = $\(parameters.count)"
         }
         parameters.append(.integer(rid))
-        let sql = "UPDATE \(Self.identifier(name)) SET \(assignments.joined(separator: ", ")) WHERE rid = $\(parameters.count)"
+        let sql = "UPDATE \(Session.identifier(name)) SET \(assignments.joined(separator: ", ")) WHERE rid = $\(parameters.count)"
         guard try await session().execute(sql, parameters: parameters).rowsAffected == 1 else {
             throw RedError(.undefinedObject, "entity \(rid) not found in \(name)")
         }
@@ -139,7 +139,7 @@ extension HTTPRoutes {
     }
 
     func deleteEntity(_ name: String, _ rid: Int64) async throws -> Response {
-        let result = try await session().execute("DELETE FROM \(Self.identifier(name)) WHERE rid = $1", parameters: [.integer(rid)])
+        let result = try await session().execute("DELETE FROM \(Session.identifier(name)) WHERE rid = $1", parameters: [.integer(rid)])
         guard result.rowsAffected == 1 else { throw RedError(.undefinedObject, "entity \(rid) not found in \(name)") }
         return Self.json(.object([("deleted", .bool(true)), ("id", .integer(rid)), ("ok", .bool(true))]))
     }
@@ -147,7 +147,7 @@ extension HTTPRoutes {
     // MARK: Key-value
 
     func kvGet(_ collection: String, _ key: String) async throws -> Response {
-        let result = try await session().execute("KV GET \(Self.identifier(collection)).\(Self.literal(key))")
+        let result = try await session().execute("KV GET \(Session.identifier(collection)).\(Session.literal(key))")
         guard let value = result.rows.first?[1], !value.isNull else { throw RedError(.undefinedObject, "key not found: \(key)") }
         return Self.json(.object([("collection", .string(collection)), ("key", .string(key)), ("ok", .bool(true)), ("value", value.jsonValue)]))
     }
@@ -164,7 +164,7 @@ extension HTTPRoutes {
             }
         }
         try Self.validateName(collection)
-        let result = try await session().execute("KV PUT \(Self.identifier(collection)).\(Self.literal(key)) = $1\(ttl)",
+        let result = try await session().execute("KV PUT \(Session.identifier(collection)).\(Session.literal(key)) = $1\(ttl)",
                                                  parameters: [Self.storedValue(value)])
         let created = result.rows.first?[3] == .boolean(true)
         return Self.json(.object([("collection", .string(collection)), ("created", .bool(created)), ("key", .string(key)), ("ok", .bool(true))]),
@@ -172,7 +172,7 @@ extension HTTPRoutes {
     }
 
     func kvDelete(_ collection: String, _ key: String) async throws -> Response {
-        let result = try await session().execute("KV DELETE \(Self.identifier(collection)).\(Self.literal(key))")
+        let result = try await session().execute("KV DELETE \(Session.identifier(collection)).\(Session.literal(key))")
         guard result.rowsAffected == 1 else { throw RedError(.undefinedObject, "key not found: \(key)") }
         return Self.json(.object([("deleted", .bool(true)), ("key", .string(key)), ("ok", .bool(true))]))
     }

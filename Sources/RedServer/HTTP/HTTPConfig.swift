@@ -14,7 +14,7 @@ extension HTTPRoutes {
     func configEntries() async throws -> [(String, JSONValue)] {
         let s = session()
         guard try await s.collections().contains(where: { $0.name == Self.configCollection }) else { return [] }
-        let result = try await s.execute("SELECT key, value FROM \(Self.identifier(Self.configCollection)) ORDER BY key")
+        let result = try await s.execute("SELECT key, value FROM \(Session.identifier(Self.configCollection)) ORDER BY key")
         return result.rows.compactMap { row in
             guard case .text(let key) = row[0] else { return nil }
             return (key, row[1].jsonValue)
@@ -60,7 +60,7 @@ extension HTTPRoutes {
         let s = session()
         try await s.execute("BEGIN")
         do {
-            for k in doomed { try await s.execute("KV DELETE \(Self.identifier(Self.configCollection)).\(Self.literal(k))") }
+            for k in doomed { try await s.execute("KV DELETE \(Session.identifier(Self.configCollection)).\(Session.literal(k))") }
             try await s.execute("COMMIT")
         } catch {
             _ = try? await s.execute("ROLLBACK")
@@ -76,7 +76,7 @@ extension HTTPRoutes {
         do {
             for (key, value) in flat {
                 try Self.validateConfigKey(key)
-                try await s.execute("KV PUT \(Self.identifier(Self.configCollection)).\(Self.literal(key)) = $1", parameters: [.json(value)])
+                try await s.execute("KV PUT \(Session.identifier(Self.configCollection)).\(Session.literal(key)) = $1", parameters: [.json(value)])
             }
             try await s.execute("COMMIT")
         } catch {

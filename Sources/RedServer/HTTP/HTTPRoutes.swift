@@ -110,7 +110,7 @@ struct HTTPRoutes: Sendable {
         let result = try await context.database.session().execute(statement, parameters: parameters)
         let elapsed = ContinuousClock.now - started
         context.metrics.recordStatement(surface: "http", kind: result.statementType,
-                                        nanoseconds: elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000)
+                                        nanoseconds: elapsed.wholeNanoseconds)
         return Self.json(result.json(query: sql))
     }
 
@@ -119,11 +119,7 @@ struct HTTPRoutes: Sendable {
     /// envelopes `$bytes` (base64), `$ts` (epoch ms or text), `$uuid`, `$float` (NaN/±Infinity).
     static func parameterValue(_ j: JSONValue) throws -> Value {
         switch j {
-        case .null: return .null
-        case .bool(let b): return .boolean(b)
-        case .integer(let i): return .integer(i)
-        case .float(let d): return .float(d)
-        case .string(let s): return .text(s)
+        case .null, .bool, .integer, .float, .string: return storedValue(j)
         case .array(let items):
             let numbers: [Float]? = items.isEmpty ? nil : items.reduce(into: [Float]()) { out, item in
                 switch item {
@@ -264,8 +260,6 @@ struct HTTPRoutes: Sendable {
         return rid
     }
 
-    static func identifier(_ name: String) -> String { PGConnection.quoteIdentifier(name) }
-    static func literal(_ text: String) -> String { "'" + text.replacingAll("'", with: "''") + "'" }
 }
 
 extension ServerContext {

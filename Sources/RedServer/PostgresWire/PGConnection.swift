@@ -306,7 +306,7 @@ final class PGConnection {
             let result = try await withTaskCancellationHandler { try await task.value } onCancel: { task.cancel() }
             let elapsed = ContinuousClock.now - started
             context.metrics.recordStatement(surface: "pg", kind: result.statementType,
-                                            nanoseconds: elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000)
+                                            nanoseconds: elapsed.wholeNanoseconds)
             return result
         } catch {
             throw Self.redError(error)

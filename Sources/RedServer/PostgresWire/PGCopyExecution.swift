@@ -89,8 +89,8 @@ extension PGConnection {
     }
 
     private func insert(_ rows: [[Value]], into table: String, columns: [String]) async throws -> Int {
-        let quotedColumns = columns.map(Self.quoteIdentifier).joined(separator: ", ")
-        var sql = "INSERT INTO \(Self.quoteIdentifier(table)) (\(quotedColumns)) VALUES "
+        let quotedColumns = columns.map(Session.identifier).joined(separator: ", ")
+        var sql = "INSERT INTO \(Session.identifier(table)) (\(quotedColumns)) VALUES "
         var parameters: [Value] = []
         parameters.reserveCapacity(rows.count * columns.count)
         for (r, row) in rows.enumerated() {
@@ -109,7 +109,7 @@ extension PGConnection {
         let sql: String
         switch copy.source {
         case .table(let table, let columns):
-            sql = "SELECT \(columns.map { $0.map(Self.quoteIdentifier).joined(separator: ", ") } ?? "*") FROM \(Self.quoteIdentifier(table))"
+            sql = "SELECT \(columns.map { $0.map(Session.identifier).joined(separator: ", ") } ?? "*") FROM \(Session.identifier(table))"
         case .query(let query):
             sql = query
         }
@@ -141,9 +141,5 @@ extension PGConnection {
         }
         writer.copyDone()
         writer.commandComplete("COPY \(result.rows.count)")
-    }
-
-    static func quoteIdentifier(_ name: String) -> String {
-        "\"" + name.replacingAll("\"", with: "\"\"") + "\""
     }
 }

@@ -254,7 +254,7 @@ public final class WriteAheadLog: @unchecked Sendable {
                     let took = ContinuousClock.now - started
                     state.withLock {
                         $0.lastSyncDuration = took
-                        $0.statistics.fsyncNanoseconds += UInt64(took.components.attoseconds / 1_000_000_000) + UInt64(took.components.seconds) * 1_000_000_000
+                        $0.statistics.fsyncNanoseconds += UInt64(took.wholeNanoseconds)
                     }
                 }
             }
@@ -317,7 +317,7 @@ public final class WriteAheadLog: @unchecked Sendable {
         let deadline = started + budget
         defer {
             let waited = ContinuousClock.now - started
-            state.withLock { $0.statistics.gatherNanoseconds += UInt64(waited.components.attoseconds / 1_000_000_000) + UInt64(waited.components.seconds) * 1_000_000_000 }
+            state.withLock { $0.statistics.gatherNanoseconds += UInt64(waited.wholeNanoseconds) }
         }
         while ContinuousClock.now < deadline {
             if state.withLock({ $0.bufferRecords >= max(2, target / 2) }) { return }  // see above
