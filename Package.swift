@@ -19,8 +19,9 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
-        // Test-only clients: real third-party peers for the integration tests.
+        // PostgreSQL client: drives both engines in `red bench duel`, and real-peer integration tests.
         .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
+        // Test-only HTTP client for the integration tests.
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
     ],
     targets: [
@@ -43,10 +44,21 @@ let package = Package(
                 .product(name: "Hummingbird", package: "hummingbird"),
             ],
             swiftSettings: strict),
+        // `red bench duel`: our server and a temporary PostgreSQL, driven by the same PostgresNIO client.
+        .target(
+            name: "RedBench",
+            dependencies: [
+                "RedCore", "RedStorage",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict),
         .executableTarget(
             name: "red",
             dependencies: [
-                "RedDB", "RedServer",
+                "RedDB", "RedServer", "RedBench",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -79,6 +91,10 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],
+            swiftSettings: strict),
+        .testTarget(
+            name: "RedBenchTests",
+            dependencies: ["RedCore", "RedBench"],
             swiftSettings: strict),
         .testTarget(
             name: "DurabilityTests", dependencies: ["RedCore", "RedStorage", "RedEngine", "RedDB"],

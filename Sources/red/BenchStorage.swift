@@ -1,4 +1,5 @@
 import ArgumentParser
+import RedBench
 import Foundation
 import RedDB
 
@@ -75,22 +76,7 @@ struct BenchStorage: AsyncParsableCommand {
     /// Writes 128-byte records one after another into a zero-filled file, with fdatasync after
     /// each: the best a log commit can do on this disk (the WAL zero-fills ahead the same way).
     func rawFsyncRate(path: String) throws -> Double {
-        let file = try PosixFileSystem().openFile(path, create: true)
-        let preallocated = 64 << 20
-        try file.write([UInt8](repeating: 0, count: preallocated), at: 0)
-        try file.sync()
-        let record = [UInt8](repeating: 0xAB, count: 128)
-        var offset: UInt64 = 0
-        var count = 0
-        let clock = ContinuousClock()
-        let start = clock.now
-        while clock.now - start < .seconds(seconds) && offset + 128 <= UInt64(preallocated) {
-            try file.write(record, at: offset)
-            try file.sync()
-            offset += 128
-            count += 1
-        }
-        return Double(count) / (clock.now - start).seconds
+        try FsyncProbe.rate(path: path, seconds: seconds)
     }
 
     func options() throws -> EngineOptions {
