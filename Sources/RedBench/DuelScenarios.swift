@@ -216,35 +216,28 @@ enum ConcurrentMix {
     static func run(_ c: DuelConnection, _ endpoint: DuelEndpoint, _ sizes: DuelSizes) async throws -> DuelSample {
         let perConnection = max(2, sizes.items / sizes.connections)
         var connections: [DuelConnection] = []
-        for index in 0..<sizes.connections { connections.append(try await DuelConnection.open(endpoint, id: 1_000 + index)) }
-        defer { for connection in connections { Task { await connection.close() } } }
+        func closeAll() async { for connection in connections { await connection.close() } }
+        let results: [(latencies: [Int64], updates: Int, retries: Int)]
         var timer = StatementTimer()
-        timer.begin()
-        let results = try await withThrowingTaskGroup(of: (latencies: [Int64], updates: Int, retries: Int).self) { group in
-            for (index, connection) in connections.enumerated() {
-                group.addTask {
-                    var timer = StatementTimer(expected: perConnection)
-                    var updates = 0
-                    var retries = 0
-                    for k in 0..<perConnection {
-                        if k % 2 == 0 {
-                            let id = Int64(sizes.items + 1 + index * perConnection + k)
-                            try await timer.time { try await connection.perform(InsertUser(id: id)) }
-                        } else {
-                            let id = Int64((index &* 7_919 &+ k &* 104_729) % sizes.items + 1)
-                            retries += try await timer.time { try await updateRetrying(connection, id: id) }
-                            updates += 1
-                        }
-                    }
-                    return (timer.latencies, updates, retries)
+        do {
+            for index in 0..<sizes.connections { connections.append(try await DuelConnection.open(endpoint, id: 1_000 + index)) }
+            timer.begin()
+            results = try await withThrowingTaskGroup(of: (latencies: [Int64], updates: Int, retries: Int).self) { group in
+                for (index, connection) in connections.enumerated() {
+                    group.addTask { try await worker(connection, index: index, perConnection: perConnection, sizes: sizes) }
                 }
+                var all: [(latencies: [Int64], updates: Int, retries: Int)] = []
+                for try await result in group { all.append(result) }
+                return all
             }
-            var all: [(latencies: [Int64], updates: Int, retries: Int)] = []
-            for try await result in group { all.append(result) }
-            return all
+        } catch {
+            await closeAll()
+            throw error
         }
+        let elapsed = timer.elapsedSeconds
+        await closeAll()
         let statements = perConnection * sizes.connections
-        var sample = DuelSample(operations: statements, seconds: timer.elapsedSeconds,
+        var sample = DuelSample(operations: statements, seconds: elapsed,
                                 latencies: results.flatMap(\.latencies), rows: 0,
                                 retries: results.reduce(0) { $0 + $1.retries })
         let updates = results.reduce(0) { $0 + $1.updates }
@@ -254,6 +247,25 @@ enum ConcurrentMix {
         }
         sample.rows = Int(figures[0])
         return sample
+    }
+
+    /// One connection's share: even steps insert a new row, odd steps update an existing one.
+    private static func worker(_ connection: DuelConnection, index: Int, perConnection: Int, sizes: DuelSizes)
+        async throws -> (latencies: [Int64], updates: Int, retries: Int) {
+        var timer = StatementTimer(expected: perConnection)
+        var updates = 0
+        var retries = 0
+        for k in 0..<perConnection {
+            if k % 2 == 0 {
+                let id = Int64(sizes.items + 1 + index * perConnection + k)
+                try await timer.time { try await connection.perform(InsertUser(id: id)) }
+            } else {
+                let id = Int64((index &* 7_919 &+ k &* 104_729) % sizes.items + 1)
+                retries += try await timer.time { try await updateRetrying(connection, id: id) }
+                updates += 1
+            }
+        }
+        return (timer.latencies, updates, retries)
     }
 
     /// One UPDATE, retried on 40001; returns how many retries it took.

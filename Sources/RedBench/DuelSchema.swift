@@ -45,7 +45,7 @@ enum DuelSchema {
     static func loadOrders(_ lower: Int, _ upper: Int, users: Int) -> String {
         """
         INSERT INTO duel_orders (id, user_id, amount) \
-        SELECT j, (j % \(users)) + 1, (j * 37) % 1000 FROM generate_series(\(lower), \(upper)) AS j
+        SELECT j, (j % \(users)) + 1, ((j % 1000) * 37) % 1000 FROM generate_series(\(lower), \(upper)) AS j
         """
     }
 
@@ -58,9 +58,12 @@ enum DuelSchema {
     static func loadEvents(_ lower: Int, _ upper: Int) -> String {
         """
         INSERT INTO duel_events (id, grp, val) \
-        SELECT i, i % \(groups), (i * 7919) % 10000 FROM generate_series(\(lower), \(upper)) AS i
+        SELECT i, i % \(groups), ((i % 10000) * 7919) % 10000 FROM generate_series(\(lower), \(upper)) AS i
         """
     }
+
+    // The loads compute in 32-bit range on purpose: PostgreSQL's generate_series(int, int)
+    // yields int4, so `i * 7919` would overflow there at a few hundred thousand rows.
 
     /// Splits a server-side load into statements of at most `chunk` rows.
     static func chunked(_ total: Int, chunk: Int = 50_000, _ make: (Int, Int) -> String) -> [String] {
