@@ -79,4 +79,52 @@ import RedDB
         #expect(try await plan(s, "UPDATE t SET name = 'x' WHERE id = 3").contains("Index Scan using t_id_pkey"))
         #expect(try await plan(s, "DELETE FROM t WHERE val > 500").contains("Index Range Scan using t_val"))
     }
+
+    func orders() async throws -> Session {
+        let db = try await Database.inMemory()
+        let s = db.session()
+        try await s.execute("CREATE TABLE c (id INT PRIMARY KEY, name TEXT)")
+        try await s.execute("CREATE TABLE o (id INT PRIMARY KEY, c_id INT, amount INT)")
+        try await s.execute("CREATE INDEX o_c ON o (c_id)")
+        try await s.execute("INSERT INTO c (id, name) SELECT i, 'c' || i FROM generate_series(1, 100) AS i")
+        // Three orders per customer, some with no customer (NULL) and some for customers that do not exist.
+        try await s.execute("INSERT INTO o (id, c_id, amount) SELECT j, j % 120, (j * 37) % 100 FROM generate_series(1, 360) AS j")
+        try await s.execute("INSERT INTO o (id, c_id, amount) VALUES (1000, NULL, 50), (1001, NULL, 60)")
+        return s
+    }
+
+    @Test func narrowedOuterSideJoinsByIndexLookups() async throws {
+        let s = try await orders()
+        let lookup = "SELECT c.id, c.name, o.id, o.amount FROM c JOIN o ON o.c_id = c.id WHERE c.id BETWEEN 5 AND 9 AND o.amount >= 20"
+        #expect(try await plan(s, lookup).contains("Nested Loop (index lookup)"))
+        #expect(try await plan(s, lookup).contains("Index Scan using o_c on o (= outer key)"))
+        // The same join with the outer side not narrowed by an index is a hash join: same rows.
+        let hashed = "SELECT c.id, c.name, o.id, o.amount FROM c JOIN o ON o.c_id = c.id WHERE c.id + 0 BETWEEN 5 AND 9 AND o.amount >= 20"
+        #expect(try await plan(s, hashed).contains("Hash Join"))
+        let expected = try await s.execute(hashed).rows
+        #expect(expected.count > 5)
+        #expect(try await s.execute(lookup).rows == expected)
+        // Parameters, IN lists with NULL and missing keys, a second join equality, and a residual filter.
+        #expect(try await s.execute("SELECT c.id, o.id FROM c JOIN o ON o.c_id = c.id WHERE c.id = $1 ORDER BY o.id",
+                                    parameters: [.integer(7)]).rows == [[.integer(7), .integer(7)], [.integer(7), .integer(127)], [.integer(7), .integer(247)]])
+        let twoKeys = "SELECT c.id, o.id FROM c JOIN o ON o.c_id = c.id AND o.amount = c.id WHERE c.id IN (1, 37, NULL, 500) ORDER BY o.id"
+        #expect(try await plan(s, twoKeys).contains("Nested Loop (index lookup)"))
+        #expect(try await s.execute(twoKeys).rows
+                == (try await s.execute(twoKeys.replacingOccurrences(of: "c.id IN", with: "c.id + 0 IN")).rows))
+        let residual = "SELECT c.id, o.id FROM c JOIN o ON o.c_id = c.id AND o.amount > c.id WHERE c.id BETWEEN 1 AND 3"
+        #expect(try await s.execute(residual).rows.count
+                == (try await s.execute(residual.replacingOccurrences(of: "c.id BETWEEN", with: "c.id + 0 BETWEEN")).rows.count))
+    }
+
+    @Test func indexLookupJoinPrefersAUniqueIndexAndNeedsAnIndexedInnerKey() async throws {
+        let s = try await orders()
+        // Orders narrowed by their key; customers probed by primary key.
+        let byKey = "SELECT o.id, c.name FROM o JOIN c ON c.id = o.c_id WHERE o.id IN (3, 4, 500)"
+        #expect(try await plan(s, byKey).contains("Index Scan using c_id_pkey on c (= outer key)"))
+        #expect(try await s.execute(byKey + " ORDER BY o.id").rows == [[.integer(3), .text("c3")], [.integer(4), .text("c4")]])
+        // No index leads with the inner key: a hash join.
+        #expect(try await plan(s, "SELECT * FROM c JOIN o ON o.amount = c.id WHERE c.id = 3").contains("Hash Join"))
+        // LEFT joins keep their own algorithm.
+        #expect(!(try await plan(s, "SELECT * FROM c LEFT JOIN o ON o.c_id = c.id WHERE c.id = 3").contains("index lookup")))
+    }
 }

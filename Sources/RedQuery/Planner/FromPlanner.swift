@@ -1,7 +1,8 @@
 import RedCore
 import RedEngine
 
-/// FROM-clause planning: join trees, predicate pushdown, hash-join keys.
+/// FROM-clause planning: join trees, predicate pushdown, join keys (hash join, or index
+/// lookups when the outer side is already narrowed by an index).
 ///
 /// Every input of the FROM clause ("leaf") gets a contiguous range of
 /// positions in the joined row, left to right. Predicates are bound once
@@ -244,9 +245,13 @@ extension Planner {
                     }
                     return true
                 }
-                plan = leftKeys.isEmpty
-                    ? NestedLoopJoinNode(left: plan, right: right, kind: .cross, condition: nil)
-                    : HashJoinNode(left: plan, right: right, leftKeys: leftKeys, rightKeys: rightKeys, kind: .inner, residual: nil)
+                if leftKeys.isEmpty {
+                    plan = NestedLoopJoinNode(left: plan, right: right, kind: .cross, condition: nil)
+                } else if let lookup = indexNestedLoopJoin(left: plan, right: right, leftKeys: leftKeys, rightKeys: rightKeys) {
+                    plan = lookup
+                } else {
+                    plan = HashJoinNode(left: plan, right: right, leftKeys: leftKeys, rightKeys: rightKeys, kind: .inner, residual: nil)
+                }
                 joined = joined.lowerBound..<rightRange.upperBound
                 var ready: [BoundExpr] = []
                 pool = pool.filter { predicate in

@@ -88,9 +88,22 @@ final class TableScanNode: PlanNode, @unchecked Sendable {
         }
     }
 
-    func openRows(_ context: ExecutionContext, outerRows: [[Value]]) throws -> TableRowIterator {
+    /// Opens the scan. With `probe`, rows come from the index `probe.index` where its first
+    /// column equals `probe.value` (an index nested-loop join's inner side) instead of `access`.
+    func openRows(_ context: ExecutionContext, outerRows: [[Value]], probe: (index: Int, value: Value)? = nil) throws -> TableRowIterator {
         let eval = context.evaluation(outerRows)
-        let source: () throws -> (key: [UInt8], value: [UInt8])?
+        let source = try probe.map { try equalitySource(index: $0.index, values: [$0.value], context) }
+            ?? accessSource(eval, context)
+        let (positions, metadata) = decodePositions()
+        return TableRowIterator(source: source, schema: handle.schema, width: columns.count, positions: positions,
+                                metadataPosition: metadata, filter: filter, eval: eval, context: context)
+    }
+
+    typealias RowSource = () throws -> (key: [UInt8], value: [UInt8])?
+
+    /// The stored rows `access` reaches (before the filter).
+    func accessSource(_ eval: Evaluation, _ context: ExecutionContext) throws -> RowSource {
+        let source: RowSource
         let store = context.store, tx = context.transaction, handle = self.handle
         switch access {
         case .fullScan:
@@ -99,41 +112,8 @@ final class TableScanNode: PlanNode, @unchecked Sendable {
         case .indexOrder(let index, let descending):
             let cursor = try store.indexScan(tx, handle, indexPosition: index, range: .all, reverse: descending)
             source = { try Self.fetch(cursor, store, tx, handle) }
-        case .indexEquality(let index, let probes) where probes.count == 1 && handle.schema.indexes[index].unique
-                && handle.schema.indexes[index].columnIDs.count == 1:
-            // A unique key: one exact lookup instead of a cursor.
-            let value = try eval.evaluate(probes[0], [])
-            var rid: Int64?
-            if let coerced = try? columnType(index).coerce(value) {
-                rid = try store.uniqueLookup(tx, handle, indexPosition: index, value: coerced)
-            }
-            source = {
-                guard let id = rid else { return nil }
-                rid = nil
-                return try store.getRaw(tx, handle, rid: id).map { (StoredRow.key(rid: id), $0) }
-            }
         case .indexEquality(let index, let probes):
-            var prefixes: [[UInt8]] = []
-            var seen = Set<[UInt8]>()
-            let type = columnType(index)
-            for probe in probes {
-                let v = try eval.evaluate(probe, [])
-                if v.isNull { continue }
-                guard let coerced = try? type.coerce(v) else { continue }
-                var p: [UInt8] = []
-                KeyEncoding.append(coerced, to: &p)
-                if seen.insert(p).inserted { prefixes.append(p) }
-            }
-            var position = 0
-            var cursor: IndexCursor?
-            source = {
-                while true {
-                    if let c = cursor, let entry = try Self.fetch(c, store, tx, handle) { return entry }
-                    guard position < prefixes.count else { return nil }
-                    cursor = try store.indexScan(tx, handle, indexPosition: index, range: .prefix(prefixes[position]))
-                    position += 1
-                }
-            }
+            source = try equalitySource(index: index, values: probes.map { try eval.evaluate($0, []) }, context)
         case .indexRange(let index, let lower, let upper):
             let type = columnType(index)
             var range = KeyRange(lower: nil, lowerInclusive: true, upper: [0xF0], upperInclusive: false)
@@ -159,9 +139,46 @@ final class TableScanNode: PlanNode, @unchecked Sendable {
                 source = { try Self.fetch(cursor, store, tx, handle) }
             }
         }
-        let (positions, metadata) = decodePositions()
-        return TableRowIterator(source: source, schema: handle.schema, width: columns.count, positions: positions,
-                                metadataPosition: metadata, filter: filter, eval: eval, context: context)
+        return source
+    }
+
+    /// Rows whose index `index` first column equals one of `values`: one exact lookup for a
+    /// single value on a unique single-column index, prefix cursors otherwise. NULLs and values
+    /// that cannot be the column's type match nothing.
+    func equalitySource(index: Int, values: [Value], _ context: ExecutionContext) throws -> RowSource {
+        let store = context.store, tx = context.transaction, handle = self.handle
+        let type = columnType(index)
+        let definition = handle.schema.indexes[index]
+        if values.count == 1, definition.unique, definition.columnIDs.count == 1 {
+            var rid: Int64?
+            if !values[0].isNull, let coerced = try? type.coerce(values[0]) {
+                rid = try store.uniqueLookup(tx, handle, indexPosition: index, value: coerced)
+            }
+            return {
+                guard let id = rid else { return nil }
+                rid = nil
+                return try store.getRaw(tx, handle, rid: id).map { (StoredRow.key(rid: id), $0) }
+            }
+        }
+        var prefixes: [[UInt8]] = []
+        var seen = Set<[UInt8]>()
+        for v in values {
+            if v.isNull { continue }
+            guard let coerced = try? type.coerce(v) else { continue }
+            var p: [UInt8] = []
+            KeyEncoding.append(coerced, to: &p)
+            if seen.insert(p).inserted { prefixes.append(p) }
+        }
+        var position = 0
+        var cursor: IndexCursor?
+        return {
+            while true {
+                if let c = cursor, let entry = try Self.fetch(c, store, tx, handle) { return entry }
+                guard position < prefixes.count else { return nil }
+                cursor = try store.indexScan(tx, handle, indexPosition: index, range: .prefix(prefixes[position]))
+                position += 1
+            }
+        }
     }
 
     func columnType(_ index: Int) -> DataType {
