@@ -15,6 +15,8 @@ public struct DuelConfiguration: Sendable {
     /// The `red` binary that serves our side (the running one).
     public var redExecutable: String
     public var redVersion: String
+    /// Page-cache budget of our server (`red server --cache-mib`); its default when nil.
+    public var reddbCacheMiB: Int?
     /// Directory of initdb/pg_ctl/postgres; found on PATH or in Debian's place when nil.
     public var postgresBinaries: String?
 
@@ -55,7 +57,7 @@ public enum DuelRunner {
         let postgres = try PostgresCluster(directory: root + "/postgres", binaries: binaries, relaxed: configuration.relaxed)
         defer { postgres.stop() }
         let reddb = try RedServerProcess(executable: configuration.redExecutable, directory: root + "/reddb",
-                                         relaxed: configuration.relaxed)
+                                         relaxed: configuration.relaxed, cacheMiB: configuration.reddbCacheMiB)
         defer { reddb.stop() }
         let endpoints = [reddb.endpoint, postgres.endpoint]
         let postgresConnection = try await DuelConnection.open(postgres.endpoint, id: 1)

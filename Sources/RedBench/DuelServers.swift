@@ -31,7 +31,13 @@ final class PostgresCluster: @unchecked Sendable {
 
     /// The directory holding initdb, pg_ctl and postgres: `explicit`, then PATH, then Debian's.
     static func locateBinaries(explicit: String?) throws -> String {
-        if let explicit { return explicit }
+        if let explicit {
+            let missing = ["initdb", "pg_ctl", "postgres"].filter { !FileManager.default.isExecutableFile(atPath: explicit + "/" + $0) }
+            guard missing.isEmpty else {
+                throw RedError(.internalError, "--postgres-bin \(explicit): no \(missing.joined(separator: ", ")) there")
+            }
+            return explicit
+        }
         do {
             let initdb = try ChildProcess.locate("initdb", in: [])
             let resolved = (try? FileManager.default.destinationOfSymbolicLink(atPath: initdb)) ?? initdb
@@ -91,12 +97,13 @@ final class RedServerProcess: @unchecked Sendable {
 
     static let startTimeout: Duration = .seconds(60)
 
-    init(executable: String, directory: String, relaxed: Bool) throws {
+    init(executable: String, directory: String, relaxed: Bool, cacheMiB: Int?) throws {
         self.directory = directory
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         child = try SpawnedProcess(
             [executable, "server", "--path", directory + "/duel.rdb", "--pg-bind", "127.0.0.1:0", "--http-bind", "off",
-             "--sync-mode", relaxed ? "batched" : "full", "--log-level", "warning", "--print-ready"],
+             "--sync-mode", relaxed ? "batched" : "full", "--log-level", "warning", "--print-ready"]
+                + (cacheMiB.map { ["--cache-mib", String($0)] } ?? []),
             stdout: .capture, stderr: .inherit)
         let child = self.child
         cleanupToken = DuelCleanup.shared.add {

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import RedBench
+import RedCore
 import RedDB
 
 /// `red bench duel`: RedDB next to a temporary PostgreSQL 15, same client, same scenarios.
@@ -51,6 +52,9 @@ struct BenchDuel: AsyncParsableCommand {
     @Option(help: "Parent directory for both servers' temporary data (same disk for both).")
     var dir: String = NSTemporaryDirectory()
 
+    @Option(help: "Page-cache budget of RedDB's server in MiB (default: red server's own default).")
+    var reddbCacheMib: Int?
+
     @Option(help: "Directory holding initdb, pg_ctl and postgres (default: PATH, then /usr/lib/postgresql/15/bin).")
     var postgresBin: String?
 
@@ -59,6 +63,7 @@ struct BenchDuel: AsyncParsableCommand {
         guard groupRows >= 100 else { throw ValidationError("--group-rows must be at least 100") }
         guard rounds >= 1, warmup >= 0 else { throw ValidationError("--rounds must be at least 1 and --warmup at least 0") }
         guard (1...256).contains(connections) else { throw ValidationError("--connections must be between 1 and 256") }
+        if let reddbCacheMib, reddbCacheMib < 1 { throw ValidationError("--reddb-cache-mib must be at least 1") }
     }
 
     mutating func run() async throws {
@@ -70,6 +75,7 @@ struct BenchDuel: AsyncParsableCommand {
         configuration.scenarioNames = scenario?.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } ?? []
         configuration.relaxed = relaxed
         configuration.postgresBinaries = postgresBin
+        configuration.reddbCacheMiB = reddbCacheMib
         configuration.smoke = smoke
         if smoke {
             configuration.sizes = DuelConfiguration.smokeSizes
@@ -86,7 +92,9 @@ struct BenchDuel: AsyncParsableCommand {
         do {
             report = try await DuelRunner.run(configuration) { FileHandle.standardOutput.write(Data(($0 + "\n").utf8)) }
         } catch {
-            throw ValidationError("\(error)")  // printed as a one-line error, exit 64
+            let message = (error as? RedError)?.message ?? "\(error)"
+            FileHandle.standardError.write(Data("error: \(message)\n".utf8))
+            throw ExitCode(2)
         }
         print("\n" + report.table())
         if let json {
@@ -112,6 +120,7 @@ struct BenchDuel: AsyncParsableCommand {
             parts.append("--items \(items) --group-rows \(groupRows) --rounds \(rounds) --connections \(connections)")
         }
         if relaxed { parts.append("--relaxed") }
+        if let reddbCacheMib { parts.append("--reddb-cache-mib \(reddbCacheMib)") }
         return parts.joined(separator: " ")
     }
 }
