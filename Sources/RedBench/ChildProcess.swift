@@ -167,6 +167,19 @@ public final class DuelCleanup: @unchecked Sendable {
     private var actions: [(id: Int, action: () -> Void)] = []
     private var nextID = 0
     private var signalSources: [DispatchSourceSignal] = []
+    private var interrupted = false
+
+    /// True once Ctrl-C or SIGTERM arrived: the handler is tearing down and will exit 130.
+    public var isInterrupted: Bool {
+        lock.lock(); defer { lock.unlock() }
+        return interrupted
+    }
+
+    /// After an interrupt, failures of the run are only the servers going away: park the
+    /// caller until the handler's `exit(130)` so that no other exit code or report wins.
+    public func parkIfInterrupted() async {
+        while isInterrupted { try? await Task.sleep(for: .seconds(1)) }
+    }
 
     /// Registers an action; returns a token for `remove`. Actions run last-registered first.
     func add(_ action: @escaping () -> Void) -> Int {
@@ -198,6 +211,9 @@ public final class DuelCleanup: @unchecked Sendable {
             signal(signalNumber, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .global())
             source.setEventHandler { [self] in
+                lock.lock()
+                interrupted = true
+                lock.unlock()
                 FileHandle.standardError.write(Data("\ninterrupted: stopping both servers and removing their data\n".utf8))
                 runAll()
                 exit(130)

@@ -75,6 +75,7 @@ public enum DuelRunner {
             do {
                 results.append(try await measure(scenario, configuration, endpoints, connections, progress))
             } catch {
+                await DuelCleanup.shared.parkIfInterrupted()
                 progress("  FAILED: \(error)")
                 results.append(DuelScenarioResult(failed: scenario, error: "\(error)"))
             }

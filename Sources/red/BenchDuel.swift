@@ -92,10 +92,12 @@ struct BenchDuel: AsyncParsableCommand {
         do {
             report = try await DuelRunner.run(configuration) { FileHandle.standardOutput.write(Data(($0 + "\n").utf8)) }
         } catch {
+            await DuelCleanup.shared.parkIfInterrupted()
             let message = (error as? RedError)?.message ?? "\(error)"
             FileHandle.standardError.write(Data("error: \(message)\n".utf8))
             throw ExitCode(2)
         }
+        await DuelCleanup.shared.parkIfInterrupted()
         print("\n" + report.table())
         if let json {
             try report.json().write(to: URL(fileURLWithPath: json))
