@@ -36,6 +36,14 @@ enum DuelScenarios {
         Int(try await c.integers("SELECT count(*) FROM \(table)").first ?? -1)
     }
 
+    /// The timed round's sample, its row figure the users table's size afterwards (the
+    /// time is taken before counting).
+    static func usersCounted(_ timer: StatementTimer, operations: Int, _ c: DuelConnection) async throws -> DuelSample {
+        var sample = timer.sample(operations: operations, rows: 0)
+        sample.rows = try await count(c, "duel_users")
+        return sample
+    }
+
     static func scoreTotal(_ c: DuelConnection) async throws -> Int64 {
         try await c.integers("SELECT CAST(coalesce(sum(score), 0) AS BIGINT) FROM duel_users").first ?? -1
     }
@@ -56,9 +64,7 @@ enum DuelScenarios {
             for id in 1...Int64(sizes.items) {
                 try await timer.time { try await c.perform(InsertUser(id: id)) }
             }
-            var sample = timer.sample(operations: sizes.items, rows: 0)
-            sample.rows = try await count(c, "duel_users")
-            return sample
+            return try await usersCounted(timer, operations: sizes.items, c)
         })
 
     static let bulkInsert = DuelScenario(
@@ -79,9 +85,7 @@ enum DuelScenarios {
                 try await timer.time { try await c.perform(InsertUser(id: id)) }
                 next += 1
             }
-            var sample = timer.sample(operations: sizes.items, rows: 0)
-            sample.rows = try await count(c, "duel_users")
-            return sample
+            return try await usersCounted(timer, operations: sizes.items, c)
         })
 
     static let bulkInsertCopy = DuelScenario(
@@ -95,9 +99,7 @@ enum DuelScenarios {
                     DuelSchema.userLine(Int64($0 + 1))
                 }
             }
-            var sample = timer.sample(operations: sizes.items, rows: 0)
-            sample.rows = try await count(c, "duel_users")
-            return sample
+            return try await usersCounted(timer, operations: sizes.items, c)
         })
 
     static let pointSelect = DuelScenario(
