@@ -30,6 +30,8 @@ let package = Package(
         .target(name: "RedEngine", dependencies: ["RedCore", "RedStorage"], swiftSettings: strict),
         .target(name: "RedQuery", dependencies: ["RedCore", "RedStorage", "RedEngine"], swiftSettings: strict),
         .target(name: "RedDB", dependencies: ["RedCore", "RedStorage", "RedEngine", "RedQuery"], swiftSettings: strict),
+        // RedWire frame and value codecs, shared by the server and the client; no engine dependency.
+        .target(name: "RedWire", dependencies: ["RedCore"], swiftSettings: strict),
         .target(
             name: "RedServer",
             dependencies: [
@@ -92,6 +94,7 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],
             swiftSettings: strict),
+        .testTarget(name: "RedWireTests", dependencies: ["RedCore", "RedWire"], swiftSettings: strict),
         .testTarget(
             name: "RedBenchTests",
             dependencies: ["RedCore", "RedBench"],

@@ -1,0 +1,137 @@
+import RedCore
+
+/// Binary values of the columnar payloads — binary Result, BulkInsertBinary (0x06),
+/// BulkInsertPrevalidated (0x08), BulkStreamRows (0x0A), ExecutePrepared (0x0F) — with
+/// their own tags (spec protocols §1.6.3):
+///
+/// | tag | type | body |
+/// |---|---|---|
+/// | 0 | NULL | — |
+/// | 1 | I64 | i64 |
+/// | 2 | F64 | f64 |
+/// | 3 | TEXT | u32 len + UTF-8 (decoded lossily) |
+/// | 4 | BOOL | u8, nonzero = true |
+/// | 5 | U64 | u64 (unsigned integers and timestamps) |
+///
+/// Upstream sends NULL for every other type. We send their canonical text instead (tag 3),
+/// which a client written against the spec still decodes, and which loses nothing a
+/// reader can see: decimals, dates, JSON, UUIDs, blobs (as `\x…` hex) and vectors.
+/// Timestamps go as U64 milliseconds since 1970, as our `Value` holds them.
+public enum BinaryValueCodec {
+    public static func encode(_ value: Value, into writer: inout ByteWriter) {
+        switch value {
+        case .null: writer.u8(0)
+        case .integer(let i): writer.u8(1); writer.u64(UInt64(bitPattern: i))
+        case .float(let f): writer.u8(2); writer.u64(f.bitPattern)
+        case .text(let s): writer.u8(3); writer.text32(s)
+        case .boolean(let b): writer.u8(4); writer.u8(b ? 1 : 0)
+        case .timestamp(let ms) where ms >= 0: writer.u8(5); writer.u64(UInt64(ms))
+        case .timestamp, .decimal, .blob, .json, .date, .uuid, .vector:
+            writer.u8(3); writer.text32(value.displayText)
+        }
+    }
+
+    static func decode(_ reader: inout WireReader) throws -> Value {
+        let tag = try reader.u8("value tag")
+        switch tag {
+        case 0: return .null
+        case 1: return .integer(Int64(bitPattern: try reader.u64("i64")))
+        case 2: return .float(Double(bitPattern: try reader.u64("f64")))
+        case 3: return .text(try reader.text32("text", lossy: true))
+        case 4: return .boolean(try reader.u8("bool") != 0)
+        case 5:
+            let v = try reader.u64("u64")
+            return v <= UInt64(Int64.max) ? .integer(Int64(v)) : .text(String(v))  // beyond Int64: exact as text
+        default: throw RedError(.protocolViolation, "unknown value tag")
+        }
+    }
+
+    /// Column names then rows: the binary Result body (`u16 ncols`, names as `u16 len` +
+    /// UTF-8, `u32 nrows`, nrows × ncols values). An empty result is six zero bytes.
+    public struct Columnar: Sendable, Equatable {
+        public var columns: [String]
+        public var rows: [[Value]]
+        public init(columns: [String], rows: [[Value]]) { self.columns = columns; self.rows = rows }
+    }
+
+    public static func encode(_ result: Columnar) -> [UInt8] {
+        var writer = ByteWriter(capacity: 6 + result.columns.count * 8 + result.rows.count * result.columns.count * 9)
+        writeColumns(result.columns, &writer)
+        writeRows(result.rows, &writer)
+        return writer.bytes
+    }
+
+    public static func decodeColumnar(_ payload: [UInt8]) throws -> Columnar {
+        var reader = WireReader(payload)
+        let columns = try readColumns(&reader)
+        let rows = try readRows(&reader, width: columns.count)
+        try reader.expectEnd()
+        return Columnar(columns: columns, rows: rows)
+    }
+
+    /// BulkInsertBinary / BulkInsertPrevalidated: `u16` collection name, then a columnar body.
+    public struct BulkInsert: Sendable, Equatable {
+        public var collection: String
+        public var columns: [String]
+        public var rows: [[Value]]
+        public init(collection: String, columns: [String], rows: [[Value]]) {
+            self.collection = collection; self.columns = columns; self.rows = rows
+        }
+    }
+
+    public static func encode(_ bulk: BulkInsert) -> [UInt8] {
+        var writer = ByteWriter(capacity: 8 + bulk.collection.utf8.count + bulk.rows.count * bulk.columns.count * 9)
+        writer.text16(bulk.collection)
+        writeColumns(bulk.columns, &writer)
+        writeRows(bulk.rows, &writer)
+        return writer.bytes
+    }
+
+    public static func decodeBulkInsert(_ payload: [UInt8]) throws -> BulkInsert {
+        guard payload.count >= 6 else { throw RedError(.protocolViolation, "binary bulk: payload too short") }
+        var reader = WireReader(payload)
+        let collection = try reader.text16("collection")
+        let columns = try readColumns(&reader)
+        let rows = try readRows(&reader, width: columns.count)
+        try reader.expectEnd()
+        return BulkInsert(collection: collection, columns: columns, rows: rows)
+    }
+
+    static func writeColumns(_ columns: [String], _ writer: inout ByteWriter) {
+        writer.u16(UInt16(truncatingIfNeeded: columns.count))
+        for name in columns { writer.text16(name) }
+    }
+
+    static func writeRows(_ rows: [[Value]], _ writer: inout ByteWriter) {
+        writer.u32(UInt32(rows.count))
+        for row in rows { for value in row { encode(value, into: &writer) } }
+    }
+
+    static func readColumns(_ reader: inout WireReader) throws -> [String] {
+        let count = Int(try reader.u16("ncols"))
+        var names: [String] = []
+        names.reserveCapacity(count)
+        for _ in 0..<count { names.append(try reader.text16("column name")) }
+        return names
+    }
+
+    /// Rows of `width` values; every value takes at least one byte, so a count the payload
+    /// cannot hold is refused before anything is allocated.
+    static func readRows(_ reader: inout WireReader, width: Int) throws -> [[Value]] {
+        let count = Int(try reader.u32("nrows"))
+        if width == 0 {
+            guard count == 0 else { throw RedError(.protocolViolation, "rows without columns") }
+            return []
+        }
+        guard count <= reader.remaining / width else { throw RedError(.protocolViolation, "truncated rows") }
+        var rows: [[Value]] = []
+        rows.reserveCapacity(count)
+        for _ in 0..<count {
+            var row: [Value] = []
+            row.reserveCapacity(width)
+            for _ in 0..<width { row.append(try decode(&reader)) }
+            rows.append(row)
+        }
+        return rows
+    }
+}

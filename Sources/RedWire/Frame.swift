@@ -1,0 +1,106 @@
+import RedCore
+
+/// The connection preamble a RedWire client sends before any frame: magic `0xFE`, then
+/// the minor protocol version (spec protocols §1.1).
+public enum RedWirePreamble {
+    public static let magic: UInt8 = 0xFE
+    /// Highest minor version this implementation speaks; 0 and 1 are accepted.
+    public static let maximumMinorVersion: UInt8 = 0x01
+    public static let bytes: [UInt8] = [magic, maximumMinorVersion]
+}
+
+/// Frame flag bits. Any other bit is a fatal decode error.
+public struct FrameFlags: OptionSet, Sendable, Hashable {
+    public let rawValue: UInt8
+    public init(rawValue: UInt8) { self.rawValue = rawValue }
+    /// The payload is one zstd stream.
+    public static let compressed = FrameFlags(rawValue: 0x01)
+    /// More frames of the same logical message follow.
+    public static let moreFrames = FrameFlags(rawValue: 0x02)
+    public static let known: FrameFlags = [.compressed, .moreFrames]
+}
+
+/// One RedWire frame: a 16-byte little-endian header, then the payload.
+///
+/// Header: `u32 length` (whole frame, header included, 16 … 16 MiB), `u8 kind`, `u8 flags`,
+/// `u16 stream_id`, `u64 correlation_id`. Every reply echoes the correlation id (and, as
+/// a safe superset of upstream, the stream id) of the request it answers.
+public struct Frame: Sendable, Equatable {
+    public static let headerSize = 16
+    public static let maximumSize = 16 << 20
+
+    public var kind: MessageKind
+    public var flags: FrameFlags
+    public var streamID: UInt16
+    public var correlationID: UInt64
+    public var payload: [UInt8]
+
+    public init(_ kind: MessageKind, correlationID: UInt64, streamID: UInt16 = 0, flags: FrameFlags = [], payload: [UInt8] = []) {
+        self.kind = kind
+        self.flags = flags
+        self.streamID = streamID
+        self.correlationID = correlationID
+        self.payload = payload
+    }
+
+    /// A reply of `kind` to `request`: same correlation and stream ids.
+    public static func reply(_ kind: MessageKind, to request: Frame, payload: [UInt8] = []) -> Frame {
+        Frame(kind, correlationID: request.correlationID, streamID: request.streamID, payload: payload)
+    }
+
+    /// The frame's bytes. The caller keeps payloads under `maximumSize - headerSize`.
+    public func encoded() -> [UInt8] {
+        var writer = ByteWriter(capacity: Self.headerSize + payload.count)
+        writer.u32(UInt32(Self.headerSize + payload.count))
+        writer.u8(kind.rawValue)
+        writer.u8(flags.rawValue)
+        writer.u16(streamID)
+        writer.u64(correlationID)
+        writer.append(payload)
+        return writer.bytes
+    }
+}
+
+/// Splits a byte stream into frames, validating each header in the spec's order
+/// (§1.2–1.3): the first failure wins, and every failure is fatal for the connection.
+public enum FrameDecoder {
+    public enum Outcome: Sendable, Equatable {
+        /// Not enough bytes buffered yet for a whole frame.
+        case needMoreBytes
+        /// A frame, and how many bytes of the buffer it used.
+        case frame(Frame, consumed: Int)
+    }
+
+    /// Decodes the first frame of `bytes`. Throws `RedError(.protocolViolation)` for a frame
+    /// the connection must be dropped for. COMPRESSED frames are refused: this server offers
+    /// no compression codec, so no conforming peer sends one.
+    public static func decode(_ bytes: ArraySlice<UInt8>) throws -> Outcome {
+        guard bytes.count >= Frame.headerSize else { return .needMoreBytes }
+        let base = bytes.startIndex
+        func u(_ at: Int, _ width: Int) -> UInt64 {
+            var v: UInt64 = 0
+            for i in 0..<width { v |= UInt64(bytes[base + at + i]) << (8 * UInt64(i)) }
+            return v
+        }
+        let length = Int(u(0, 4))
+        guard length >= Frame.headerSize, length <= Frame.maximumSize else {
+            throw RedError(.protocolViolation, "redwire: frame length \(length) outside 16…\(Frame.maximumSize)")
+        }
+        guard bytes.count >= length else { return .needMoreBytes }
+        guard let kind = MessageKind(rawValue: bytes[base + 4]) else {
+            throw RedError(.protocolViolation, "redwire: unknown message kind 0x\(String(bytes[base + 4], radix: 16))")
+        }
+        let flags = FrameFlags(rawValue: bytes[base + 5])
+        guard FrameFlags.known.isSuperset(of: flags) else {
+            throw RedError(.protocolViolation, "redwire: unknown flag bits 0x\(String(flags.rawValue, radix: 16))")
+        }
+        if flags.contains(.compressed) {
+            throw RedError(.protocolViolation, kind.isLifecycle
+                ? "redwire: \(kind.name) may not be compressed"
+                : "redwire: compressed frames are not supported by this server")
+        }
+        let frame = Frame(kind, correlationID: u(8, 8), streamID: UInt16(u(6, 2)), flags: flags,
+                          payload: Array(bytes[(base + Frame.headerSize)..<(base + length)]))
+        return .frame(frame, consumed: length)
+    }
+}

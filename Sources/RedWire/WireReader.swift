@@ -1,0 +1,59 @@
+import RedCore
+
+/// Reads RedWire payloads (little-endian, `u32`/`u16` length prefixes) with the spec's
+/// error texts (`truncated sql_len`, `<field> must be valid UTF-8`). Lengths are checked
+/// before anything is read or allocated; malformed input throws, never traps.
+struct WireReader {
+    private var reader: ByteReader
+
+    init(_ bytes: [UInt8]) { reader = ByteReader(bytes, context: "redwire payload") }
+
+    var remaining: Int { reader.remaining }
+
+    private mutating func field<T>(_ name: String, _ read: (inout ByteReader) throws -> T) throws -> T {
+        do { return try read(&reader) } catch { throw RedError(.protocolViolation, "truncated \(name)") }
+    }
+
+    mutating func u8(_ name: String) throws -> UInt8 { try field(name) { try $0.u8() } }
+    mutating func u16(_ name: String) throws -> UInt16 { try field(name) { try $0.u16() } }
+    mutating func u32(_ name: String) throws -> UInt32 { try field(name) { try $0.u32() } }
+    mutating func u64(_ name: String) throws -> UInt64 { try field(name) { try $0.u64() } }
+    mutating func bytes(_ count: Int, _ name: String) throws -> [UInt8] { try field(name) { try $0.take(count) } }
+
+    /// UTF-8 text of `count` bytes; invalid UTF-8 is an error (`lossy`: replaced instead).
+    mutating func text(_ count: Int, _ name: String, lossy: Bool = false) throws -> String {
+        let raw = try bytes(count, name)
+        if lossy { return String(decoding: raw, as: UTF8.self) }
+        guard let text = String(validating: raw, as: UTF8.self) else {
+            throw RedError(.protocolViolation, "\(name) must be valid UTF-8")
+        }
+        return text
+    }
+
+    mutating func text32(_ name: String, lossy: Bool = false) throws -> String {
+        try text(Int(try u32(name + " length")), name, lossy: lossy)
+    }
+
+    mutating func text16(_ name: String) throws -> String {
+        try text(Int(try u16(name + " length")), name)
+    }
+
+    /// Throws when bytes are left after a payload that must be consumed whole.
+    func expectEnd() throws {
+        if reader.remaining > 0 { throw RedError(.protocolViolation, "\(reader.remaining) trailing bytes after payload") }
+    }
+}
+
+extension ByteWriter {
+    /// `u32` byte count, then the UTF-8 bytes.
+    mutating func text32(_ text: String) {
+        u32(UInt32(text.utf8.count))
+        append(Array(text.utf8))
+    }
+
+    /// `u16` byte count, then the UTF-8 bytes (names; callers keep them under 64 KiB).
+    mutating func text16(_ text: String) {
+        u16(UInt16(truncatingIfNeeded: text.utf8.count))
+        append(Array(text.utf8))
+    }
+}
