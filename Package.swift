@@ -35,7 +35,7 @@ let package = Package(
         .target(
             name: "RedServer",
             dependencies: [
-                "RedDB",
+                "RedDB", "RedWire",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -86,12 +86,13 @@ let package = Package(
         .testTarget(
             name: "IntegrationTests",
             dependencies: [
-                "RedCore", "RedDB",
+                "RedCore", "RedDB", "RedWire",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: strict),
         .testTarget(name: "RedWireTests", dependencies: ["RedCore", "RedWire"], swiftSettings: strict),

@@ -15,11 +15,12 @@ public struct RedServer: Sendable {
     public let context: ServerContext
     public let pg: PGListener?
     public let http: HTTPListener?
+    public let redwire: RedWireListener?
 
     /// Opens the database at `path` and prepares (does not start) the listeners.
     public static func open(path: String, options: DatabaseOptions, configuration: ServerConfiguration, logger: Logger) async throws -> RedServer {
-        guard configuration.pgBind != nil || configuration.httpBind != nil else {
-            throw RedError(.invalidArgument, "at least one listener must be enabled (--pg-bind or --http-bind)")
+        guard configuration.pgBind != nil || configuration.httpBind != nil || configuration.wireBind != nil else {
+            throw RedError(.invalidArgument, "at least one listener must be enabled (--pg-bind, --http-bind or --wire-bind)")
         }
         // Checkpoints, vacuum and the TTL sweep run as a service of the group (BackgroundWorkService),
         // so shutdown stops them in order before the database closes.
@@ -29,7 +30,8 @@ public struct RedServer: Sendable {
         let context = ServerContext(database: database, configuration: configuration, logger: logger)
         return RedServer(context: context,
                          pg: configuration.pgBind.map { PGListener(context: context, address: $0) },
-                         http: configuration.httpBind.map { HTTPListener(context: context, address: $0) })
+                         http: configuration.httpBind.map { HTTPListener(context: context, address: $0) },
+                         redwire: configuration.wireBind.map { RedWireListener(context: context, address: $0) })
     }
 
     /// Serves until SIGINT/SIGTERM (or `shutdown` is triggered), then closes the database.
@@ -40,6 +42,7 @@ public struct RedServer: Sendable {
         var services: [any Service] = [BackgroundWorkService(database: context.database)]
         if let http { services.append(http) }
         if let pg { services.append(pg) }
+        if let redwire { services.append(redwire) }
         services.append(ReadinessService(server: self, onReady: onReady))
         let group = ServiceGroup(configuration: .init(
             services: services.map { ServiceGroupConfiguration.ServiceConfiguration(service: $0) },
@@ -79,7 +82,8 @@ struct ReadinessService: Service {
         var addresses: [String: BindAddress] = [:]
         if let pg = server.pg, let a = await pg.boundAddress() { addresses["pg"] = a }
         if let http = server.http, let a = await http.boundAddress() { addresses["http"] = a }
-        let expected = (server.pg == nil ? 0 : 1) + (server.http == nil ? 0 : 1)
+        if let wire = server.redwire, let a = await wire.boundAddress() { addresses["wire"] = a }
+        let expected = (server.pg == nil ? 0 : 1) + (server.http == nil ? 0 : 1) + (server.redwire == nil ? 0 : 1)
         guard addresses.count == expected else { return }  // a listener failed; the group reports its error
         server.context.phase = .ready
         onReady(addresses)

@@ -5,6 +5,8 @@ import RedCore
 public struct ServerConfiguration: Sendable {
     /// PostgreSQL wire protocol listener (nil = off).
     public var pgBind: BindAddress? = BindAddress(host: "127.0.0.1", port: 5432)
+    /// RedWire binary protocol listener (nil = off).
+    public var wireBind: BindAddress? = BindAddress(host: "127.0.0.1", port: 5050)
     /// HTTP/JSON listener, also serving `/metrics` and `/health` (nil = off).
     public var httpBind: BindAddress? = BindAddress(host: "127.0.0.1", port: 5055)
     /// Users and their passwords. Empty = trust: any user name is accepted without a password.

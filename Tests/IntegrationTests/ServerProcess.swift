@@ -12,6 +12,7 @@ final class ServerProcess: @unchecked Sendable {
     let path: String
     private(set) var pgPort = 0
     private(set) var httpPort = 0
+    private(set) var wirePort = 0
     private let stdout = Pipe()
     private let stderr = Pipe()
     private let stderrBuffer = StderrBuffer()
@@ -38,7 +39,7 @@ final class ServerProcess: @unchecked Sendable {
         self.path = path ?? directory + "/data.rdb"
         process.executableURL = URL(fileURLWithPath: try Self.redPath())
         process.arguments = ["server", "--path", self.path, "--pg-bind", "127.0.0.1:0", "--http-bind", "127.0.0.1:0",
-                             "--print-ready", "--log-level", "warning"] + arguments
+                             "--wire-bind", "127.0.0.1:0", "--print-ready", "--log-level", "warning"] + arguments
         process.standardOutput = stdout
         process.standardError = stderr
         let buffer = stderrBuffer
@@ -63,7 +64,12 @@ final class ServerProcess: @unchecked Sendable {
                 for part in line.split(separator: " ").dropFirst() {
                     let pieces = part.split(separator: "=")
                     guard pieces.count == 2, let port = Int(pieces[1].split(separator: ":").last ?? "") else { continue }
-                    if pieces[0] == "pg" { pgPort = port } else if pieces[0] == "http" { httpPort = port }
+                    switch pieces[0] {
+                    case "pg": pgPort = port
+                    case "http": httpPort = port
+                    case "wire": wirePort = port
+                    default: break
+                    }
                 }
                 return
             }

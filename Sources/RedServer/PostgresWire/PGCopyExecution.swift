@@ -29,7 +29,7 @@ extension PGConnection {
         var batch: [[Value]] = []
         var copied = 0
         var rowNumber = 0
-        let rowsPerBatch = max(1, min(1_000, PGLimits.maxParameters / columns.count))
+        let rowsPerBatch = MultiRowInsert.rowsPerBatch(columnCount: columns.count)
         let ownTransaction = !session.inTransaction
         if ownTransaction { try await session.execute("BEGIN") }
 
@@ -89,19 +89,8 @@ extension PGConnection {
     }
 
     private func insert(_ rows: [[Value]], into table: String, columns: [String]) async throws -> Int {
-        let quotedColumns = columns.map(Session.identifier).joined(separator: ", ")
-        var sql = "INSERT INTO \(Session.identifier(table)) (\(quotedColumns)) VALUES "
-        var parameters: [Value] = []
-        parameters.reserveCapacity(rows.count * columns.count)
-        for (r, row) in rows.enumerated() {
-            sql += r == 0 ? "(" : ", ("
-            for (c, value) in row.enumerated() {
-                sql += c == 0 ? "$\(parameters.count + 1)" : ", $\(parameters.count + 1)"
-                parameters.append(value)
-            }
-            sql += ")"
-        }
-        return try await execute(sql, parameters: parameters).rowsAffected
+        let insert = MultiRowInsert.statement(table: table, columns: columns, rows: rows[...])
+        return try await execute(insert.sql, parameters: insert.parameters).rowsAffected
     }
 
     /// COPY TO STDOUT: runs the query, then CopyOutResponse, one CopyData per row, CopyDone.

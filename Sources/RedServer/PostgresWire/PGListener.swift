@@ -27,7 +27,23 @@ public final class PGListener: Service, Sendable {
     public func boundAddress() async -> BindAddress? { await bound.wait() }
 
     public func run() async throws {
-        let serverChannel: NIOAsyncChannel<NIOAsyncChannel<PGFrontendMessage, ByteBuffer>, Never>
+        try await TCPListenerLoop.run(context: context, address: address, protocolName: "PostgreSQL wire protocol",
+                                      transport: "postgres", bound: bound,
+                                      decoder: { ByteToMessageHandler(PGFrontendDecoder()) },
+                                      serve: { [context] in await PGConnection.serve($0, context: context) })
+    }
+}
+
+/// The accept loop every TCP listener of the server shares: bind, publish the bound
+/// address, run each connection as a child task, and on graceful shutdown stop accepting,
+/// close idle connections and, after `shutdownGraceMilliseconds`, every remaining one.
+enum TCPListenerLoop {
+    static func run<Inbound: Sendable, Decoder: ChannelInboundHandler & RemovableChannelHandler>(
+        context: ServerContext, address: BindAddress, protocolName: String, transport: String, bound: ListenerAddress,
+        decoder: @escaping @Sendable () -> Decoder,
+        serve: @escaping @Sendable (NIOAsyncChannel<Inbound, ByteBuffer>) async -> Void
+    ) async throws where Decoder.InboundOut == Inbound {
+        let serverChannel: NIOAsyncChannel<NIOAsyncChannel<Inbound, ByteBuffer>, Never>
         do {
             serverChannel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
                 .serverChannelOption(.backlog, value: 256)
@@ -35,18 +51,18 @@ public final class PGListener: Service, Sendable {
                 .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
                 .bind(host: address.host, port: address.port) { channel in
                     channel.eventLoop.makeCompletedFuture {
-                        try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(PGFrontendDecoder()))
-                        return try NIOAsyncChannel<PGFrontendMessage, ByteBuffer>(wrappingChannelSynchronously: channel)
+                        try channel.pipeline.syncOperations.addHandler(decoder())
+                        return try NIOAsyncChannel<Inbound, ByteBuffer>(wrappingChannelSynchronously: channel)
                     }
                 }
         } catch {
             bound.set(nil)
-            throw RedError(.ioError, "cannot listen for PostgreSQL clients on \(address): \(error)")
+            throw RedError(.ioError, "cannot listen for \(protocolName) clients on \(address): \(error)")
         }
         let port = serverChannel.channel.localAddress?.port ?? address.port
-        context.noteListening("postgres", BindAddress(host: address.host, port: port))
+        context.noteListening(transport, BindAddress(host: address.host, port: port))
         bound.set(BindAddress(host: address.host, port: port))
-        context.logger.info("PostgreSQL wire protocol listening", metadata: ["address": "\(address.host):\(port)"])
+        context.logger.info("\(protocolName) listening", metadata: ["address": "\(address.host):\(port)"])
         let connections = context.connections
         let grace = context.configuration.shutdownGraceMilliseconds
         try await withGracefulShutdownHandler {
@@ -54,11 +70,11 @@ public final class PGListener: Service, Sendable {
                 do {
                     try await serverChannel.executeThenClose { inbound in
                         for try await connection in inbound {
-                            group.addTask { await PGConnection.serve(connection, context: self.context) }
+                            group.addTask { await serve(connection) }
                         }
                     }
                 } catch {
-                    self.context.logger.debug("pg listener stopped accepting: \(error)")
+                    context.logger.debug("\(protocolName) listener stopped accepting: \(error)")
                 }
             }
         } onGracefulShutdown: {

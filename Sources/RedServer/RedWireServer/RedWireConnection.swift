@@ -1,0 +1,193 @@
+import Logging
+import NIOCore
+import RedCore
+import RedDB
+import RedWire
+
+/// One RedWire connection: preamble, handshake, then request frames until Bye or EOF.
+///
+/// - A wrong magic byte or a minor version above 1 closes the connection silently, and so
+///   does any malformed frame (the decoder throws): framing cannot be resynchronised.
+/// - Handshake failures answer AuthFail `{"reason": …}` and close.
+/// - After the handshake every request gets exactly one reply carrying its correlation id
+///   and stream id, in arrival order; errors are Error frames (UTF-8 message) and the
+///   connection stays usable.
+///
+/// Every statement runs through the connection's one `Session` (the engine's execution
+/// path): Query answers upstream's JSON summary, QueryWithParams the `/query` JSON envelope,
+/// QueryBinary the binary columnar result, BulkInsertBinary inserts its rows atomically.
+final class RedWireConnection {
+    typealias Inbound = NIOAsyncChannelInboundStream<RedWireInbound>.AsyncIterator
+    typealias Outbound = NIOAsyncChannelOutboundWriter<ByteBuffer>
+
+    let context: ServerContext
+    let session: Session
+    var inbound: Inbound
+    let outbound: Outbound
+    let id: Int32
+    var logger: Logger
+
+    init(context: ServerContext, inbound: Inbound, outbound: Outbound, id: Int32) {
+        self.context = context
+        self.session = context.database.session()
+        self.inbound = inbound
+        self.outbound = outbound
+        self.id = id
+        var logger = context.logger
+        logger[metadataKey: "redwire_connection"] = "\(id)"
+        self.logger = logger
+    }
+
+    static func serve(_ connection: NIOAsyncChannel<RedWireInbound, ByteBuffer>, context: ServerContext) async {
+        let channel = connection.channel
+        do {
+            try await connection.executeThenClose { inbound, outbound in
+                guard let registration = context.connections.register(channel, limit: context.configuration.maxConnections) else {
+                    return  // over the connection limit: close (RedWire has no pre-handshake error frame)
+                }
+                defer { context.connections.unregister(registration.id) }
+                context.metrics.connectionsOpened.increment()
+                context.metrics.connectionsActive.increment()
+                defer { context.metrics.connectionsActive.decrement() }
+                let handler = RedWireConnection(context: context, inbound: inbound.makeAsyncIterator(), outbound: outbound,
+                                                id: registration.id)
+                try await handler.run()
+            }
+        } catch {
+            context.logger.debug("redwire connection ended: \(error)")
+        }
+    }
+
+    func run() async throws {
+        guard case .preamble(let magic, let minor)? = try await inbound.next(),
+              magic == RedWirePreamble.magic, minor <= RedWirePreamble.maximumMinorVersion else { return }
+        guard try await handshake() else { return }
+        while let message = try await inbound.next() {
+            guard case .frame(let frame) = message else { return }
+            guard context.connections.startRequest(id) else { return }
+            let keepGoing = try await handle(frame)
+            let stayOpen = context.connections.finishRequest(id)
+            if !keepGoing || !stayOpen { return }
+        }
+    }
+
+    // MARK: Handshake
+
+    private func handshake() async throws -> Bool {
+        var state = RedWireHandshake(users: context.configuration.users)
+        guard case .frame(let hello)? = try await inbound.next() else { return false }
+        do {
+            guard hello.kind == .hello else { throw RedError(.invalidAuthorization, "first frame after magic must be Hello") }
+            try await send(.reply(.helloAck, to: hello, payload: Array(try state.hello(hello.payload).text.utf8)))
+            while true {
+                guard case .frame(let response)? = try await inbound.next() else { return false }
+                guard response.kind == .authResponse else {
+                    throw RedError(.invalidAuthorization, "expected AuthResponse, got \(response.kind.name)")
+                }
+                do {
+                    switch try state.authResponse(response.payload) {
+                    case .challenge(let serverFirst):
+                        try await send(.reply(.authRequest, to: response, payload: Array(serverFirst.utf8)))
+                    case .done(let ok):
+                        try await send(.reply(.authOk, to: response, payload: Array(ok.text.utf8)))
+                        return true
+                    }
+                } catch let error as RedError {
+                    try await authFail(error.message, to: response)
+                    return false
+                }
+            }
+        } catch let error as RedError {
+            try await authFail(error.message, to: hello)
+            return false
+        }
+    }
+
+    private func authFail(_ reason: String, to request: Frame) async throws {
+        logger.info("redwire handshake refused: \(reason)")
+        try await send(.reply(.authFail, to: request, payload: Array(JSONValue.object([("reason", .string(reason))]).text.utf8)))
+    }
+
+    // MARK: Requests
+
+    /// Answers one request; false when the connection should close (Bye).
+    private func handle(_ frame: Frame) async throws -> Bool {
+        do {
+            switch frame.kind {
+            case .ping:
+                try await send(.reply(.pong, to: frame))
+            case .bye:
+                try await send(.reply(.bye, to: frame))
+                return false
+            case .query:
+                guard let sql = String(validating: frame.payload, as: UTF8.self) else {
+                    throw RedError(.protocolViolation, "Query payload must be UTF-8 SQL")
+                }
+                let result = try await execute(sql, parameters: [])
+                let summary = JSONValue.object([("affected", .integer(Int64(result.rowsAffected))), ("ok", .bool(true)),
+                                                ("statement", .string(result.statementType))])
+                try await send(.reply(.result, to: frame, payload: Array(summary.text.utf8)))
+            case .queryWithParams:
+                let query = try ParamValueCodec.decode(frame.payload)
+                let result = try await execute(query.sql, parameters: query.parameters)
+                try await send(.reply(.result, to: frame, payload: Array(result.json(query: query.sql).text.utf8)))
+            case .queryBinary:
+                guard let sql = String(validating: frame.payload, as: UTF8.self) else {
+                    throw RedError(.protocolViolation, "QueryBinary payload must be UTF-8 SQL")
+                }
+                let result = try await execute(sql, parameters: [])
+                let body = BinaryValueCodec.encode(.init(columns: result.columns.map(\.name), rows: result.rows))
+                try await send(.reply(.result, to: frame, payload: body))
+            case .bulkInsertBinary:
+                let bulk: BinaryValueCodec.BulkInsert
+                do { bulk = try BinaryValueCodec.decodeBulkInsert(frame.payload) } catch let error as RedError {
+                    throw RedError(.protocolViolation, "binary bulk: \(error.message)")
+                }
+                var count = ByteWriter(capacity: 8)
+                count.u64(UInt64(try await insert(bulk)))
+                try await send(.reply(.bulkOk, to: frame, payload: count.bytes))
+            default:
+                let reason = frame.kind.direction == .serverToClient
+                    ? "redwire: \(frame.kind.name) is server-only"
+                    : "redwire: cannot dispatch \(frame.kind.name) yet"
+                throw RedError(.featureNotSupported, reason)
+            }
+        } catch let error as RedError {
+            try await send(.reply(.error, to: frame, payload: Array(error.message.utf8)))
+        }
+        return true
+    }
+
+    private func execute(_ sql: String, parameters: [Value]) async throws -> QueryResult {
+        let started = ContinuousClock.now
+        let result = try await session.execute(sql, parameters: parameters)
+        context.metrics.recordStatement(surface: "redwire", kind: result.statementType,
+                                        nanoseconds: (ContinuousClock.now - started).wholeNanoseconds)
+        return result
+    }
+
+    /// All rows or none: the batches run in one transaction unless one is already open.
+    private func insert(_ bulk: BinaryValueCodec.BulkInsert) async throws -> Int {
+        guard !bulk.columns.isEmpty else { throw RedError(.invalidArgument, "binary bulk: no columns") }
+        let ownTransaction = !session.inTransaction
+        if ownTransaction { _ = try await session.execute("BEGIN") }
+        do {
+            var inserted = 0
+            let step = MultiRowInsert.rowsPerBatch(columnCount: bulk.columns.count)
+            for start in stride(from: 0, to: bulk.rows.count, by: step) {
+                let insert = MultiRowInsert.statement(table: bulk.collection, columns: bulk.columns,
+                                                      rows: bulk.rows[start..<min(bulk.rows.count, start + step)])
+                inserted += try await execute(insert.sql, parameters: insert.parameters).rowsAffected
+            }
+            if ownTransaction { _ = try await session.execute("COMMIT") }
+            return inserted
+        } catch {
+            if ownTransaction { _ = try? await session.execute("ROLLBACK") }
+            throw error
+        }
+    }
+
+    private func send(_ frame: Frame) async throws {
+        try await outbound.write(ByteBuffer(bytes: frame.encoded()))
+    }
+}

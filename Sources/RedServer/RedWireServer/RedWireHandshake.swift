@@ -1,0 +1,104 @@
+import Foundation
+import RedCore
+import RedDB
+import RedWire
+
+/// RedWire's handshake (spec protocols §1.5), as pure steps the connection drives:
+/// Hello → HelloAck, then AuthResponse (one round trip for `anonymous`, two for
+/// `scram-sha-256`) → AuthOk, or AuthFail and close.
+///
+/// Unlike upstream 1.2.0, whose RedWire listeners never see the auth store, ours uses the
+/// server's configured users: with none, `anonymous` is chosen; with users, only
+/// `scram-sha-256` is offered (bearer tokens need a token store, which the server does not
+/// have yet, so `bearer` is refused with a clear reason).
+struct RedWireHandshake {
+    /// HelloAck/AuthOk `features` bit 0: QueryWithParams is supported.
+    static let features: Int64 = 1
+    static let knownMethods: Set = ["anonymous", "bearer", "scram-sha-256", "oauth-jwt"]
+
+    let users: [String: String]
+    private(set) var method = ""
+    private var scram: SCRAMServer?
+    private var scramUser = ""
+
+    init(users: [String: String]) { self.users = users }
+
+    var anonymousAllowed: Bool { users.isEmpty }
+
+    /// Reads Hello; returns HelloAck's JSON, or throws the AuthFail reason.
+    mutating func hello(_ payload: [UInt8]) throws -> JSONValue {
+        let json: JSONValue
+        do { json = try JSONValue.parse(String(decoding: payload, as: UTF8.self)) } catch {
+            throw RedError(.invalidAuthorization, "Hello: invalid JSON: \(error)")
+        }
+        guard case .object(let members) = json else { throw RedError(.invalidAuthorization, "Hello: payload must be a JSON object") }
+        func member(_ name: String) -> JSONValue? { members.first { $0.0 == name }?.1 }
+        guard case .array(let versions)? = member("versions"), !versions.isEmpty else {
+            throw RedError(.invalidAuthorization, "Hello: versions[] is empty")
+        }
+        guard case .array(let methods)? = member("auth_methods"), !methods.isEmpty else {
+            throw RedError(.invalidAuthorization, "Hello: auth_methods[] is empty")
+        }
+        let offered = versions.compactMap { v -> Int64? in if case .integer(let n) = v { return n } else { return nil } }
+        guard let version = offered.filter({ $0 == 1 }).max() else {
+            throw RedError(.invalidAuthorization, "no overlapping protocol version")
+        }
+        let listed = methods.compactMap { m -> String? in if case .string(let s) = m { return s } else { return nil } }
+        let priority = anonymousAllowed ? ["anonymous", "scram-sha-256"] : ["scram-sha-256"]
+        guard let chosen = priority.first(where: listed.contains) else {
+            throw RedError(.invalidAuthorization, "no overlapping auth method")
+        }
+        method = chosen
+        return .object([
+            ("auth", .string(chosen)), ("features", .integer(Self.features)), ("server", .string("reddb/\(RedDB.version)")),
+            ("topology", .string(Topology.standalone.base64)), ("version", .integer(version)),
+        ])
+    }
+
+    enum Step {
+        /// Send AuthRequest with this payload and wait for another AuthResponse.
+        case challenge(String)
+        /// Authenticated: send AuthOk with this JSON.
+        case done(JSONValue)
+    }
+
+    /// Reads one AuthResponse; throws the AuthFail reason.
+    mutating func authResponse(_ payload: [UInt8]) throws -> Step {
+        switch method {
+        case "anonymous":
+            guard anonymousAllowed else { throw RedError(.invalidAuthorization, "anonymous auth refused — server has auth enabled") }
+            return .done(Self.authOk(username: "anonymous", role: "admin"))
+        case "scram-sha-256":
+            let text = String(decoding: payload, as: UTF8.self)
+            if let server = scram {
+                scram = nil
+                guard let final = try server.receiveClientFinal(text), final.hasPrefix("v=") else {
+                    throw RedError(.invalidPassword, "invalid SCRAM proof")
+                }
+                return .done(Self.authOk(username: scramUser, role: "admin", signature: String(final.dropFirst(2))))
+            }
+            guard text.hasPrefix("n,,") else { throw RedError(.invalidAuthorization, "scram client-first: expected GS2 header n,,") }
+            scramUser = SCRAMServer.attribute("n", in: String(text.dropFirst(3))) ?? ""
+            var server = SCRAMServer(password: users[scramUser])
+            let serverFirst = try server.receiveClientFirst(text)
+            scram = server
+            return .challenge(serverFirst)
+        default:
+            throw RedError(.invalidAuthorization, "no auth method negotiated")
+        }
+    }
+
+    /// AuthOk: features, role, session id (`rwsess-<unix micros>-<8 hex>`), user name, and
+    /// for SCRAM the server signature `v` that proves the server knew the password.
+    static func authOk(username: String, role: String, signature: String? = nil) -> JSONValue {
+        let micros = Int64(Date().timeIntervalSince1970 * 1_000_000)
+        let suffix = String(UInt32.random(in: 0...UInt32.max), radix: 16)
+        var members: [(String, JSONValue)] = [
+            ("features", .integer(features)), ("role", .string(role)),
+            ("session_id", .string("rwsess-\(micros)-\(String(repeating: "0", count: 8 - suffix.count))\(suffix)")),
+            ("username", .string(username)),
+        ]
+        if let signature { members.append(("v", .string(signature))) }
+        return .object(members)
+    }
+}

@@ -1,0 +1,173 @@
+import Foundation
+import RedCore
+import RedWire
+import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The real `red server` on its RedWire port, spoken to byte by byte: the spec's worked
+/// example (preamble, Hello, anonymous AuthResponse, Query, QueryWithParams,
+/// BulkInsertBinary, QueryBinary, Ping, Bye), SCRAM with configured users, errors that
+/// keep the connection, and malformed input that closes it without harming the server.
+@Suite(.serialized) struct RedWireServerTests {
+    typealias RawSocket = MalformedInputTests.RawSocket
+
+    /// Reads exactly one frame (or nil when the server closed the connection).
+    static func readFrame(_ socket: RawSocket) -> Frame? {
+        var bytes: [UInt8] = []
+        func fill(_ count: Int) -> Bool {
+            var buffer = [UInt8](repeating: 0, count: 4096)
+            while bytes.count < count {
+                let n = buffer.withUnsafeMutableBytes { recv(socket.fd, $0.baseAddress, min($0.count, count - bytes.count), 0) }
+                if n <= 0 { return false }
+                bytes += buffer[0..<n]
+            }
+            return true
+        }
+        guard fill(Frame.headerSize) else { return nil }
+        let length = Int(bytes[0]) | Int(bytes[1]) << 8 | Int(bytes[2]) << 16 | Int(bytes[3]) << 24
+        guard fill(length), case .frame(let frame, _)? = try? FrameDecoder.decode(bytes[...]) else { return nil }
+        return frame
+    }
+
+    static func request(_ socket: RawSocket, _ frame: Frame) -> Frame? {
+        socket.send(frame.encoded())
+        return readFrame(socket)
+    }
+
+    static func text(_ frame: Frame?) -> String { frame.map { String(decoding: $0.payload, as: UTF8.self) } ?? "<closed>" }
+
+    static func hello(_ methods: [String]) -> Frame {
+        let list = methods.map { "\"\($0)\"" }.joined(separator: ",")
+        return Frame(.hello, correlationID: 1, payload: Array(#"{"versions":[1],"auth_methods":[\#(list)],"features":0}"#.utf8))
+    }
+
+    /// Preamble, Hello and an anonymous AuthResponse on a fresh connection.
+    static func connect(_ server: ServerProcess) throws -> RawSocket {
+        let socket = try RawSocket(port: server.wirePort)
+        socket.send(RedWirePreamble.bytes)
+        let ack = request(socket, hello(["anonymous"]))
+        #expect(ack?.kind == .helloAck, "\(text(ack))")
+        let ok = request(socket, Frame(.authResponse, correlationID: 2))
+        #expect(ok?.kind == .authOk, "\(text(ok))")
+        return socket
+    }
+
+    @Test func workedExampleEndToEnd() throws {
+        let server = try ServerProcess()
+        defer { server.remove() }
+        let socket = try RawSocket(port: server.wirePort)
+        socket.send(RedWirePreamble.bytes)
+        let ack = try #require(Self.request(socket, Self.hello(["anonymous"])))
+        #expect(ack.kind == .helloAck && ack.correlationID == 1)
+        let ackJSON = Self.text(ack)
+        #expect(ackJSON.contains(#""auth":"anonymous""#) && ackJSON.contains(#""features":1"#)
+                && ackJSON.contains(#""topology":"ARkAAAAAAAAAAAAAAAAAAAAFAAAAbG9jYWwAAAAA""#) && ackJSON.contains(#""version":1"#))
+        let ok = try #require(Self.request(socket, Frame(.authResponse, correlationID: 2)))
+        #expect(ok.kind == .authOk && Self.text(ok).contains(#""username":"anonymous""#) && Self.text(ok).contains("rwsess-"))
+
+        #expect(Self.text(Self.request(socket, Frame(.query, correlationID: 3,
+            payload: Array("CREATE TABLE users (id BIGINT PRIMARY KEY, name TEXT)".utf8)))).contains(#""ok":true"#))
+        let insert = try #require(Self.request(socket, Frame(.query, correlationID: 3, streamID: 9,
+            payload: Array("INSERT INTO users (id, name) VALUES (1, 'ada')".utf8))))
+        #expect(insert.kind == .result && insert.correlationID == 3 && insert.streamID == 9)
+        #expect(Self.text(insert) == #"{"affected":1,"ok":true,"statement":"insert"}"#)
+
+        // The spec's QueryWithParams fixture, byte for byte.
+        let fixture = RedWireCodecBytes.hex("""
+            31000000 28 00 0000 0400000000000000 09000000 53454c4543542024 31 03000000
+            02 2a00000000000000 04 01000000 78 00
+            """)
+        socket.send(fixture)
+        let params = try #require(Self.readFrame(socket))
+        #expect(params.kind == .result && params.correlationID == 4, "\(Self.text(params))")
+        #expect(Self.text(params).contains("42"))
+
+        let bulk = BinaryValueCodec.encode(BinaryValueCodec.BulkInsert(collection: "users", columns: ["id", "name"],
+                                                                      rows: [[.integer(2), .text("bo")], [.integer(3), .text("cy")]]))
+        let bulkOk = try #require(Self.request(socket, Frame(.bulkInsertBinary, correlationID: 5, payload: bulk)))
+        #expect(bulkOk.kind == .bulkOk && bulkOk.payload == [2, 0, 0, 0, 0, 0, 0, 0], "\(Self.text(bulkOk))")
+
+        let binary = try #require(Self.request(socket, Frame(.queryBinary, correlationID: 6,
+            payload: Array("SELECT id, name FROM users ORDER BY id".utf8))))
+        #expect(try BinaryValueCodec.decodeColumnar(binary.payload)
+                == .init(columns: ["id", "name"], rows: [[.integer(1), .text("ada")], [.integer(2), .text("bo")], [.integer(3), .text("cy")]]))
+
+        // Errors are frames; the connection stays usable.
+        let error = try #require(Self.request(socket, Frame(.query, correlationID: 7, payload: Array("SELECT * FROM nope".utf8))))
+        #expect(error.kind == .error && Self.text(error).contains("nope"))
+        let duplicate = BinaryValueCodec.encode(BinaryValueCodec.BulkInsert(collection: "users", columns: ["id", "name"],
+                                                                           rows: [[.integer(4), .text("dd")], [.integer(1), .text("again")]]))
+        #expect(Self.request(socket, Frame(.bulkInsertBinary, correlationID: 8, payload: duplicate))?.kind == .error)
+        #expect(Self.text(Self.request(socket, Frame(.queryWithParams, correlationID: 9,
+            payload: ParamValueCodec.encode(.init(sql: "SELECT count(*) FROM users", parameters: []))))).contains("3"))  // all or nothing
+        #expect(Self.text(Self.request(socket, Frame(.result, correlationID: 10))) == "redwire: Result is server-only")
+        #expect(Self.text(Self.request(socket, Frame(.vectorSearch, correlationID: 11))) == "redwire: cannot dispatch VectorSearch yet")
+        #expect(Self.request(socket, Frame(.ping, correlationID: 12, streamID: 4)) == Frame(.pong, correlationID: 12, streamID: 4))
+        #expect(Self.request(socket, Frame(.bye, correlationID: 13))?.kind == .bye)
+        #expect(Self.readFrame(socket) == nil)  // closed after Bye
+    }
+
+    @Test func scramWithConfiguredUsers() throws {
+        let server = try ServerProcess(arguments: ["--user", "ada:secret"])
+        defer { server.remove() }
+        // Anonymous is not offered once users exist.
+        let refused = try RawSocket(port: server.wirePort)
+        refused.send(RedWirePreamble.bytes)
+        let fail = Self.request(refused, Self.hello(["anonymous"]))
+        #expect(fail?.kind == .authFail && Self.text(fail).contains("no overlapping auth method"))
+
+        for (password, accepted) in [("secret", true), ("wrong", false)] {
+            let socket = try RawSocket(port: server.wirePort)
+            socket.send(RedWirePreamble.bytes)
+            #expect(Self.request(socket, Self.hello(["anonymous", "scram-sha-256"]))?.kind == .helloAck)
+            var client = SCRAMTestClient(user: "ada", password: password)
+            let challenge = try #require(Self.request(socket, Frame(.authResponse, correlationID: 2, payload: Array(client.first().utf8))))
+            #expect(challenge.kind == .authRequest)
+            let final = try client.final(serverFirst: Self.text(challenge))
+            let outcome = try #require(Self.request(socket, Frame(.authResponse, correlationID: 3, payload: Array(final.utf8))))
+            if accepted {
+                #expect(outcome.kind == .authOk && Self.text(outcome).contains(#""username":"ada""#) && Self.text(outcome).contains(#""v":"#))
+                #expect(Self.text(Self.request(socket, Frame(.query, correlationID: 4, payload: Array("SELECT 1".utf8)))).contains(#""ok":true"#))
+            } else {
+                #expect(outcome.kind == .authFail && Self.text(outcome).contains("invalid SCRAM proof"))
+                #expect(Self.readFrame(socket) == nil)
+            }
+        }
+    }
+
+    @Test func malformedInputClosesOnlyThatConnection() throws {
+        let server = try ServerProcess()
+        defer { server.remove() }
+        let keeper = try Self.connect(server)
+        let cases: [[UInt8]] = [
+            [0x47, 0x45, 0x54, 0x20],                              // not the magic byte
+            [0xFE, 0x02],                                          // unsupported minor version
+            RedWirePreamble.bytes + [0x05, 0, 0, 0] + [UInt8](repeating: 0, count: 12),  // length below 16
+            RedWirePreamble.bytes + [0xFF, 0xFF, 0xFF, 0x7F] + [UInt8](repeating: 0, count: 12),  // over 16 MiB
+            RedWirePreamble.bytes + Frame(.query, correlationID: 1).encoded(),  // first frame is not Hello
+        ]
+        for bytes in cases {
+            let socket = try RawSocket(port: server.wirePort)
+            socket.send(bytes)
+            let reply = Self.readFrame(socket)
+            #expect(reply == nil || reply?.kind == .authFail)
+        }
+        var generator = SystemRandomNumberGenerator()
+        for _ in 0..<30 {
+            let socket = try RawSocket(port: server.wirePort)
+            socket.send(RedWirePreamble.bytes + (0..<Int.random(in: 1...200, using: &generator)).map { _ in UInt8.random(in: 0...255, using: &generator) })
+            _ = socket.readAll(max: 1 << 12)
+        }
+        #expect(Self.text(Self.request(keeper, Frame(.query, correlationID: 9, payload: Array("SELECT 1".utf8)))).contains(#""ok":true"#))
+        _ = try Self.connect(server)
+    }
+}
+
+enum RedWireCodecBytes {
+    static func hex(_ text: String) -> [UInt8] {
+        let digits = Array(text.filter(\.isHexDigit))
+        return stride(from: 0, to: digits.count, by: 2).map { UInt8(String(digits[$0...$0 + 1]), radix: 16)! }
+    }
+}
