@@ -163,7 +163,57 @@ import Glibc
         #expect(Self.text(Self.request(keeper, Frame(.query, correlationID: 9, payload: Array("SELECT 1".utf8)))).contains(#""ok":true"#))
         _ = try Self.connect(server)
     }
+
+    /// 200 queries in flight on one connection over 50 streams: every reply comes back with
+    /// its own correlation id and answer.
+    @Test func twoHundredMultiplexedQueriesOnOneConnection() throws {
+        let server = try ServerProcess()
+        defer { server.remove() }
+        let socket = try Self.connect(server)
+        var batch: [UInt8] = []
+        for i in 0..<200 {
+            let query = ParamValueCodec.encode(.init(sql: "SELECT $1 * 2 AS doubled", parameters: [.integer(Int64(i))]))
+            batch += Frame(.queryWithParams, correlationID: UInt64(1_000 + i), streamID: UInt16(1 + i % 50), payload: query).encoded()
+        }
+        socket.send(batch)
+        var answered: [UInt64: String] = [:]
+        for _ in 0..<200 {
+            guard let reply = Self.readFrame(socket) else { break }
+            #expect(reply.kind == .result && reply.streamID == UInt16(1 + Int(reply.correlationID - 1_000) % 50))
+            answered[reply.correlationID] = Self.text(reply)
+        }
+        #expect(answered.count == 200)
+        for i in 0..<200 {
+            #expect(answered[UInt64(1_000 + i)]?.contains("\(i * 2)") == true, "\(i): \(answered[UInt64(1_000 + i)] ?? "none")")
+        }
+    }
+
+    /// Each stream is a session: a transaction open on one stream is invisible to another
+    /// until it commits, and a long statement on one stream does not hold up another.
+    @Test func streamsAreIndependentSessions() throws {
+        let server = try ServerProcess()
+        defer { server.remove() }
+        let socket = try Self.connect(server)
+        func query(_ sql: String, stream: UInt16, id: UInt64) -> String {
+            Self.text(Self.request(socket, Frame(.queryWithParams, correlationID: id, streamID: stream,
+                                                 payload: ParamValueCodec.encode(.init(sql: sql, parameters: [])))))
+        }
+        _ = query("CREATE TABLE t (id BIGINT PRIMARY KEY)", stream: 0, id: 1)
+        _ = query("BEGIN", stream: 1, id: 2)
+        _ = query("INSERT INTO t VALUES (1)", stream: 1, id: 3)
+        #expect(query("SELECT count(*) AS n FROM t", stream: 2, id: 4).contains(#""n":0"#))
+        _ = query("COMMIT", stream: 1, id: 5)
+        #expect(query("SELECT count(*) AS n FROM t", stream: 2, id: 6).contains(#""n":1"#))
+
+        let slow = ParamValueCodec.encode(.init(sql: "SELECT count(*) FROM generate_series(1, 3000000) AS g", parameters: []))
+        let quick = ParamValueCodec.encode(.init(sql: "SELECT 42 AS answer", parameters: []))
+        socket.send(Frame(.queryWithParams, correlationID: 7, streamID: 3, payload: slow).encoded()
+                    + Frame(.queryWithParams, correlationID: 8, streamID: 4, payload: quick).encoded())
+        let first = Self.readFrame(socket), second = Self.readFrame(socket)
+        #expect(first?.correlationID == 8 && second?.correlationID == 7)
+    }
 }
+
 
 enum RedWireCodecBytes {
     static func hex(_ text: String) -> [UInt8] {

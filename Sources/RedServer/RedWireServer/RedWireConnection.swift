@@ -3,6 +3,7 @@ import NIOCore
 import RedCore
 import RedDB
 import RedWire
+import Synchronization
 
 /// One RedWire connection: preamble, handshake, then request frames until Bye or EOF.
 ///
@@ -10,12 +11,14 @@ import RedWire
 ///   does any malformed frame (the decoder throws): framing cannot be resynchronised.
 /// - Handshake failures answer AuthFail `{"reason": …}` and close.
 /// - After the handshake every request gets exactly one reply carrying its correlation id
-///   and stream id, in arrival order; errors are Error frames (UTF-8 message) and the
-///   connection stays usable.
-///
-/// Every statement runs through the connection's one `Session` (the engine's execution
-/// path): Query answers upstream's JSON summary, QueryWithParams the `/query` JSON envelope,
-/// QueryBinary the binary columnar result, BulkInsertBinary inserts its rows atomically.
+///   and stream id; errors are Error frames (UTF-8 message) and the connection stays usable.
+/// - **Streams.** Each stream id is a session of its own: its requests run one after another,
+///   in arrival order (stream 0 alone behaves exactly like upstream's sequential dispatch),
+///   while different streams run concurrently and their replies interleave. A client
+///   multiplexes independent queries, or transactions, by giving each its stream id. At
+///   most `maxStreams` streams are open per connection and `maxPendingFrames` requests may
+///   wait per stream; beyond either the request gets an Error frame.
+/// - Ping is answered at once; Bye waits for every stream's work, then echoes and closes.
 final class RedWireConnection {
     typealias Inbound = NIOAsyncChannelInboundStream<RedWireInbound>.AsyncIterator
     typealias Outbound = NIOAsyncChannelOutboundWriter<ByteBuffer>
@@ -26,6 +29,9 @@ final class RedWireConnection {
     let outbound: Outbound
     let id: Int32
     var logger: Logger
+
+    static let maxStreams = 1_024
+    static let maxPendingFrames = 1_024
 
     init(context: ServerContext, inbound: Inbound, outbound: Outbound, id: Int32) {
         self.context = context
@@ -62,12 +68,43 @@ final class RedWireConnection {
         guard case .preamble(let magic, let minor)? = try await inbound.next(),
               magic == RedWirePreamble.magic, minor <= RedWirePreamble.maximumMinorVersion else { return }
         guard try await handshake() else { return }
-        while let message = try await inbound.next() {
-            guard case .frame(let frame) = message else { return }
-            guard context.connections.startRequest(id) else { return }
-            let keepGoing = try await handle(frame)
-            let stayOpen = context.connections.finishRequest(id)
-            if !keepGoing || !stayOpen { return }
+        let requests = RedWireRequests(context: context, outbound: outbound, activity: ConnectionActivity(id: id, context: context))
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            var streams: [UInt16: AsyncStream<Frame>.Continuation] = [:]
+            defer { for stream in streams.values { stream.finish() } }
+            while case .frame(let frame)? = try await inbound.next() {
+                switch frame.kind {
+                case .ping:
+                    try await requests.send(.reply(.pong, to: frame))
+                    continue
+                case .bye:
+                    for stream in streams.values { stream.finish() }
+                    streams.removeAll()
+                    try await group.waitForAll()
+                    try await requests.send(.reply(.bye, to: frame))
+                    return
+                default:
+                    break
+                }
+                if let stream = streams[frame.streamID] {
+                    if case .dropped = stream.yield(frame) {
+                        try await requests.fail(frame, RedError(.limitExceeded, "redwire: more than \(Self.maxPendingFrames) requests waiting on stream \(frame.streamID)"))
+                    }
+                    continue
+                }
+                guard streams.count < Self.maxStreams else {
+                    try await requests.fail(frame, RedError(.limitExceeded, "redwire: more than \(Self.maxStreams) open streams on one connection"))
+                    continue
+                }
+                let (stream, continuation) = AsyncStream.makeStream(of: Frame.self, bufferingPolicy: .bufferingOldest(Self.maxPendingFrames))
+                streams[frame.streamID] = continuation
+                continuation.yield(frame)
+                let session = frame.streamID == 0 ? self.session : context.database.session()
+                group.addTask {
+                    defer { session.abortOpenTransaction() }
+                    for await request in stream { try await requests.handle(request, session: session) }
+                }
+            }
         }
     }
 
@@ -108,34 +145,72 @@ final class RedWireConnection {
         try await send(.reply(.authFail, to: request, payload: Array(JSONValue.object([("reason", .string(reason))]).text.utf8)))
     }
 
-    // MARK: Requests
+    private func send(_ frame: Frame) async throws {
+        try await outbound.write(ByteBuffer(bytes: frame.encoded()))
+    }
+}
 
-    /// Answers one request; false when the connection should close (Bye).
-    private func handle(_ frame: Frame) async throws -> Bool {
+/// Marks the connection busy while any of its streams runs a request, so that graceful
+/// shutdown closes it only between requests.
+final class ConnectionActivity: Sendable {
+    let id: Int32
+    let context: ServerContext
+    private let running = Mutex(0)
+
+    init(id: Int32, context: ServerContext) { self.id = id; self.context = context }
+
+    /// False when the server is shutting down: the request must not start.
+    func begin() -> Bool {
+        let first = running.withLock { count in count += 1; return count == 1 }
+        return first ? context.connections.startRequest(id) : true
+    }
+
+    func end() {
+        let last = running.withLock { count in count -= 1; return count == 0 }
+        if last { _ = context.connections.finishRequest(id) }
+    }
+}
+
+/// Runs requests of one RedWire connection; shared by its stream tasks.
+struct RedWireRequests: Sendable {
+    let context: ServerContext
+    let outbound: RedWireConnection.Outbound
+    let activity: ConnectionActivity
+
+    func send(_ frame: Frame) async throws {
+        try await outbound.write(ByteBuffer(bytes: frame.encoded()))
+    }
+
+    func fail(_ request: Frame, _ error: RedError) async throws {
+        try await send(.reply(.error, to: request, payload: Array(error.message.utf8)))
+    }
+
+    /// Answers one request on `session` (its stream's). Throws only when the reply cannot
+    /// be written (the connection is gone).
+    func handle(_ frame: Frame, session: Session) async throws {
+        guard activity.begin() else {
+            return try await fail(frame, RedError(.closed, "redwire: the server is shutting down"))
+        }
+        defer { activity.end() }
         do {
             switch frame.kind {
-            case .ping:
-                try await send(.reply(.pong, to: frame))
-            case .bye:
-                try await send(.reply(.bye, to: frame))
-                return false
             case .query:
                 guard let sql = String(validating: frame.payload, as: UTF8.self) else {
                     throw RedError(.protocolViolation, "Query payload must be UTF-8 SQL")
                 }
-                let result = try await execute(sql, parameters: [])
+                let result = try await execute(sql, parameters: [], on: session)
                 let summary = JSONValue.object([("affected", .integer(Int64(result.rowsAffected))), ("ok", .bool(true)),
                                                 ("statement", .string(result.statementType))])
                 try await send(.reply(.result, to: frame, payload: Array(summary.text.utf8)))
             case .queryWithParams:
                 let query = try ParamValueCodec.decode(frame.payload)
-                let result = try await execute(query.sql, parameters: query.parameters)
+                let result = try await execute(query.sql, parameters: query.parameters, on: session)
                 try await send(.reply(.result, to: frame, payload: Array(result.json(query: query.sql).text.utf8)))
             case .queryBinary:
                 guard let sql = String(validating: frame.payload, as: UTF8.self) else {
                     throw RedError(.protocolViolation, "QueryBinary payload must be UTF-8 SQL")
                 }
-                let result = try await execute(sql, parameters: [])
+                let result = try await execute(sql, parameters: [], on: session)
                 let body = BinaryValueCodec.encode(.init(columns: result.columns.map(\.name), rows: result.rows))
                 try await send(.reply(.result, to: frame, payload: body))
             case .bulkInsertBinary:
@@ -144,7 +219,7 @@ final class RedWireConnection {
                     throw RedError(.protocolViolation, "binary bulk: \(error.message)")
                 }
                 var count = ByteWriter(capacity: 8)
-                count.u64(UInt64(try await insert(bulk)))
+                count.u64(UInt64(try await insert(bulk, on: session)))
                 try await send(.reply(.bulkOk, to: frame, payload: count.bytes))
             default:
                 let reason = frame.kind.direction == .serverToClient
@@ -153,12 +228,11 @@ final class RedWireConnection {
                 throw RedError(.featureNotSupported, reason)
             }
         } catch let error as RedError {
-            try await send(.reply(.error, to: frame, payload: Array(error.message.utf8)))
+            try await fail(frame, error)
         }
-        return true
     }
 
-    private func execute(_ sql: String, parameters: [Value]) async throws -> QueryResult {
+    private func execute(_ sql: String, parameters: [Value], on session: Session) async throws -> QueryResult {
         let started = ContinuousClock.now
         let result = try await session.execute(sql, parameters: parameters)
         context.metrics.recordStatement(surface: "redwire", kind: result.statementType,
@@ -167,7 +241,7 @@ final class RedWireConnection {
     }
 
     /// All rows or none: the batches run in one transaction unless one is already open.
-    private func insert(_ bulk: BinaryValueCodec.BulkInsert) async throws -> Int {
+    private func insert(_ bulk: BinaryValueCodec.BulkInsert, on session: Session) async throws -> Int {
         guard !bulk.columns.isEmpty else { throw RedError(.invalidArgument, "binary bulk: no columns") }
         let ownTransaction = !session.inTransaction
         if ownTransaction { _ = try await session.execute("BEGIN") }
@@ -177,7 +251,7 @@ final class RedWireConnection {
             for start in stride(from: 0, to: bulk.rows.count, by: step) {
                 let insert = MultiRowInsert.statement(table: bulk.collection, columns: bulk.columns,
                                                       rows: bulk.rows[start..<min(bulk.rows.count, start + step)])
-                inserted += try await execute(insert.sql, parameters: insert.parameters).rowsAffected
+                inserted += try await execute(insert.sql, parameters: insert.parameters, on: session).rowsAffected
             }
             if ownTransaction { _ = try await session.execute("COMMIT") }
             return inserted
@@ -185,9 +259,5 @@ final class RedWireConnection {
             if ownTransaction { _ = try? await session.execute("ROLLBACK") }
             throw error
         }
-    }
-
-    private func send(_ frame: Frame) async throws {
-        try await outbound.write(ByteBuffer(bytes: frame.encoded()))
     }
 }
