@@ -213,6 +213,38 @@ import Glibc
         let first = Self.readFrame(socket), second = Self.readFrame(socket)
         #expect(first?.correlationID == 8 && second?.correlationID == 7)
     }
+
+    /// In-band Cancel stops a running statement named by its correlation id.
+    @Test func cancelStopsTheNamedStatement() throws {
+        let server = try ServerProcess()
+        defer { server.remove() }
+        let socket = try Self.connect(server)
+        func cancel(_ target: UInt64, id: UInt64) -> Frame? {
+            var payload = ByteWriter()
+            payload.u64(target)
+            return Self.request(socket, Frame(.cancel, correlationID: id, payload: payload.bytes))
+        }
+        #expect(Self.text(cancel(999, id: 1)) == #"{"cancelled":false,"ok":true}"#)
+        #expect(Self.request(socket, Frame(.cancel, correlationID: 2, payload: [1, 2]))?.kind == .error)
+
+        let slow = ParamValueCodec.encode(.init(sql: "SELECT count(*) FROM generate_series(1, 100000000) AS g", parameters: []))
+        socket.send(Frame(.queryWithParams, correlationID: 20, streamID: 1, payload: slow).encoded())
+        // The statement may not have started when the first Cancel arrives: ask until it has.
+        var cancelled = false
+        for attempt in 0..<500 where !cancelled {
+            let reply = try #require(cancel(20, id: UInt64(100 + attempt)))
+            #expect(reply.kind == .result)
+            cancelled = Self.text(reply).contains(#""cancelled":true"#)
+            if !cancelled { usleep(10_000) }
+        }
+        #expect(cancelled)
+        let stopped = try #require(Self.readFrame(socket))
+        #expect(stopped.correlationID == 20 && stopped.kind == .error && Self.text(stopped).contains("canceling statement"))
+        // The stream's session is still usable.
+        let after = Self.request(socket, Frame(.queryWithParams, correlationID: 21, streamID: 1,
+                                                payload: ParamValueCodec.encode(.init(sql: "SELECT 7 AS seven", parameters: []))))
+        #expect(Self.text(after).contains("7"))
+    }
 }
 
 

@@ -19,6 +19,11 @@ import Synchronization
 ///   most `maxStreams` streams are open per connection and `maxPendingFrames` requests may
 ///   wait per stream; beyond either the request gets an Error frame.
 /// - Ping is answered at once; Bye waits for every stream's work, then echoes and closes.
+/// - **Cancel** (0x20, payload: the `u64` correlation id of a running request) is handled
+///   at once too, whatever stream it names: the running statement stops with
+///   `canceling statement due to user request` in its Error reply, and the Cancel itself is
+///   answered with a Result `{"cancelled":true|false,"ok":true}` (false: nothing was running
+///   under that id).
 final class RedWireConnection {
     typealias Inbound = NIOAsyncChannelInboundStream<RedWireInbound>.AsyncIterator
     typealias Outbound = NIOAsyncChannelOutboundWriter<ByteBuffer>
@@ -68,7 +73,8 @@ final class RedWireConnection {
         guard case .preamble(let magic, let minor)? = try await inbound.next(),
               magic == RedWirePreamble.magic, minor <= RedWirePreamble.maximumMinorVersion else { return }
         guard try await handshake() else { return }
-        let requests = RedWireRequests(context: context, outbound: outbound, activity: ConnectionActivity(id: id, context: context))
+        let requests = RedWireRequests(context: context, outbound: outbound, activity: ConnectionActivity(id: id, context: context),
+                                       running: RunningRequests())
         try await withThrowingTaskGroup(of: Void.self) { group in
             var streams: [UInt16: AsyncStream<Frame>.Continuation] = [:]
             defer { for stream in streams.values { stream.finish() } }
@@ -76,6 +82,16 @@ final class RedWireConnection {
                 switch frame.kind {
                 case .ping:
                     try await requests.send(.reply(.pong, to: frame))
+                    continue
+                case .cancel:
+                    guard frame.payload.count == 8 else {
+                        try await requests.fail(frame, RedError(.protocolViolation, "Cancel payload must be the u64 correlation id to cancel"))
+                        continue
+                    }
+                    let target = frame.payload.reversed().reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
+                    let cancelled = requests.running.cancel(target)
+                    let reply = JSONValue.object([("cancelled", .bool(cancelled)), ("ok", .bool(true))])
+                    try await requests.send(.reply(.result, to: frame, payload: Array(reply.text.utf8)))
                     continue
                 case .bye:
                     for stream in streams.values { stream.finish() }
@@ -171,11 +187,33 @@ final class ConnectionActivity: Sendable {
     }
 }
 
+/// The statements running on one connection, by the correlation id of their request,
+/// with what cancels each.
+final class RunningRequests: Sendable {
+    private let cancellers = Mutex<[UInt64: @Sendable () -> Void]>([:])
+
+    func register(_ correlationID: UInt64, _ cancel: @escaping @Sendable () -> Void) {
+        cancellers.withLock { $0[correlationID] = cancel }
+    }
+
+    func remove(_ correlationID: UInt64) {
+        _ = cancellers.withLock { $0.removeValue(forKey: correlationID) }
+    }
+
+    /// Cancels the statement running under `correlationID`; false if none is.
+    func cancel(_ correlationID: UInt64) -> Bool {
+        guard let cancel = cancellers.withLock({ $0[correlationID] }) else { return false }
+        cancel()
+        return true
+    }
+}
+
 /// Runs requests of one RedWire connection; shared by its stream tasks.
 struct RedWireRequests: Sendable {
     let context: ServerContext
     let outbound: RedWireConnection.Outbound
     let activity: ConnectionActivity
+    let running: RunningRequests
 
     func send(_ frame: Frame) async throws {
         try await outbound.write(ByteBuffer(bytes: frame.encoded()))
@@ -198,19 +236,19 @@ struct RedWireRequests: Sendable {
                 guard let sql = String(validating: frame.payload, as: UTF8.self) else {
                     throw RedError(.protocolViolation, "Query payload must be UTF-8 SQL")
                 }
-                let result = try await execute(sql, parameters: [], on: session)
+                let result = try await execute(sql, parameters: [], on: session, for: frame)
                 let summary = JSONValue.object([("affected", .integer(Int64(result.rowsAffected))), ("ok", .bool(true)),
                                                 ("statement", .string(result.statementType))])
                 try await send(.reply(.result, to: frame, payload: Array(summary.text.utf8)))
             case .queryWithParams:
                 let query = try ParamValueCodec.decode(frame.payload)
-                let result = try await execute(query.sql, parameters: query.parameters, on: session)
+                let result = try await execute(query.sql, parameters: query.parameters, on: session, for: frame)
                 try await send(.reply(.result, to: frame, payload: Array(result.json(query: query.sql).text.utf8)))
             case .queryBinary:
                 guard let sql = String(validating: frame.payload, as: UTF8.self) else {
                     throw RedError(.protocolViolation, "QueryBinary payload must be UTF-8 SQL")
                 }
-                let result = try await execute(sql, parameters: [], on: session)
+                let result = try await execute(sql, parameters: [], on: session, for: frame)
                 let body = BinaryValueCodec.encode(.init(columns: result.columns.map(\.name), rows: result.rows))
                 try await send(.reply(.result, to: frame, payload: body))
             case .bulkInsertBinary:
@@ -219,7 +257,7 @@ struct RedWireRequests: Sendable {
                     throw RedError(.protocolViolation, "binary bulk: \(error.message)")
                 }
                 var count = ByteWriter(capacity: 8)
-                count.u64(UInt64(try await insert(bulk, on: session)))
+                count.u64(UInt64(try await insert(bulk, on: session, for: frame)))
                 try await send(.reply(.bulkOk, to: frame, payload: count.bytes))
             default:
                 let reason = frame.kind.direction == .serverToClient
@@ -227,21 +265,25 @@ struct RedWireRequests: Sendable {
                     : "redwire: cannot dispatch \(frame.kind.name) yet"
                 throw RedError(.featureNotSupported, reason)
             }
-        } catch let error as RedError {
-            try await fail(frame, error)
+        } catch {
+            try await fail(frame, PGConnection.redError(error))
         }
     }
 
-    private func execute(_ sql: String, parameters: [Value], on session: Session) async throws -> QueryResult {
+    /// Runs one statement as a task that a Cancel naming `request`'s correlation id can stop.
+    private func execute(_ sql: String, parameters: [Value], on session: Session, for request: Frame) async throws -> QueryResult {
         let started = ContinuousClock.now
-        let result = try await session.execute(sql, parameters: parameters)
+        let task = Task { try await session.execute(sql, parameters: parameters) }
+        running.register(request.correlationID) { task.cancel() }
+        defer { running.remove(request.correlationID) }
+        let result = try await withTaskCancellationHandler { try await task.value } onCancel: { task.cancel() }
         context.metrics.recordStatement(surface: "redwire", kind: result.statementType,
                                         nanoseconds: (ContinuousClock.now - started).wholeNanoseconds)
         return result
     }
 
     /// All rows or none: the batches run in one transaction unless one is already open.
-    private func insert(_ bulk: BinaryValueCodec.BulkInsert, on session: Session) async throws -> Int {
+    private func insert(_ bulk: BinaryValueCodec.BulkInsert, on session: Session, for request: Frame) async throws -> Int {
         guard !bulk.columns.isEmpty else { throw RedError(.invalidArgument, "binary bulk: no columns") }
         let ownTransaction = !session.inTransaction
         if ownTransaction { _ = try await session.execute("BEGIN") }
@@ -251,7 +293,7 @@ struct RedWireRequests: Sendable {
             for start in stride(from: 0, to: bulk.rows.count, by: step) {
                 let insert = MultiRowInsert.statement(table: bulk.collection, columns: bulk.columns,
                                                       rows: bulk.rows[start..<min(bulk.rows.count, start + step)])
-                inserted += try await execute(insert.sql, parameters: insert.parameters, on: session).rowsAffected
+                inserted += try await execute(insert.sql, parameters: insert.parameters, on: session, for: request).rowsAffected
             }
             if ownTransaction { _ = try await session.execute("COMMIT") }
             return inserted
