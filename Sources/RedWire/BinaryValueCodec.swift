@@ -97,6 +97,49 @@ public enum BinaryValueCodec {
         return BulkInsert(collection: collection, columns: columns, rows: rows)
     }
 
+    /// BulkStreamStart (0x09): `u16` collection name, `u16 ncols`, the column names.
+    public static func encodeStreamStart(collection: String, columns: [String]) -> [UInt8] {
+        var writer = ByteWriter()
+        writer.text16(collection)
+        writeColumns(columns, &writer)
+        return writer.bytes
+    }
+
+    public static func decodeStreamStart(_ payload: [UInt8]) throws -> (collection: String, columns: [String]) {
+        var reader = WireReader(payload)
+        let collection = try reader.text16("collection")
+        let columns = try readColumns(&reader)
+        try reader.expectEnd()
+        return (collection, columns)
+    }
+
+    /// BulkStreamRows (0x0A): `u32 nrows`, then the rows, `width` values each (the columns
+    /// BulkStreamStart named).
+    public static func encodeStreamRows(_ rows: [[Value]]) -> [UInt8] {
+        var writer = ByteWriter()
+        writeRows(rows, &writer)
+        return writer.bytes
+    }
+
+    public static func decodeStreamRows(_ payload: [UInt8], width: Int) throws -> [[Value]] {
+        var reader = WireReader(payload)
+        let rows = try readRows(&reader, width: width)
+        try reader.expectEnd()
+        return rows
+    }
+
+    /// The spec's size estimate of a value waiting in a bulk stream (what the 8 MiB flush
+    /// threshold counts): null 1, bool 2, numbers and timestamps 9, text 5 + length, else 16.
+    public static func estimatedSize(_ value: Value) -> Int {
+        switch value {
+        case .null: return 1
+        case .boolean: return 2
+        case .integer, .float, .timestamp: return 9
+        case .text(let s): return 5 + s.utf8.count
+        default: return 16
+        }
+    }
+
     static func writeColumns(_ columns: [String], _ writer: inout ByteWriter) {
         writer.u16(UInt16(truncatingIfNeeded: columns.count))
         for name in columns { writer.text16(name) }

@@ -245,6 +245,33 @@ import Glibc
                                                 payload: ParamValueCodec.encode(.init(sql: "SELECT 7 AS seven", parameters: []))))
         #expect(Self.text(after).contains("7"))
     }
+
+    /// BulkStreamStart/Rows/Commit: rows pipelined without replies, flushed at 50,000,
+    /// the rest at commit, BulkOk counting them all.
+    @Test func bulkStreamInsertsEveryRow() throws {
+        let server = try ServerProcess()
+        defer { server.remove() }
+        let socket = try Self.connect(server)
+        #expect(Self.text(Self.request(socket, Frame(.query, correlationID: 1, payload: Array("CREATE TABLE s (id BIGINT PRIMARY KEY, tag TEXT)".utf8)))).contains("true"))
+        #expect(Self.text(Self.request(socket, Frame(.bulkStreamCommit, correlationID: 2, streamID: 2))) == "stream commit: no active stream session")
+        #expect(Self.text(Self.request(socket, Frame(.bulkStreamRows, correlationID: 3, streamID: 2,
+            payload: BinaryValueCodec.encodeStreamRows([[.integer(1), .text("x")]])))).hasPrefix("stream rows: no active stream session"))
+        let ack = Self.request(socket, Frame(.bulkStreamStart, correlationID: 4, streamID: 2,
+                                             payload: BinaryValueCodec.encodeStreamStart(collection: "s", columns: ["id", "tag"])))
+        #expect(ack?.kind == .bulkStreamAck && ack?.correlationID == 4)
+        var next: Int64 = 1
+        for size in [20_000, 20_000, 20_000, 5_000] {
+            let rows = (next..<next + Int64(size)).map { [Value.integer($0), .text("t\($0 % 7)")] }
+            socket.send(Frame(.bulkStreamRows, correlationID: 5, streamID: 2, payload: BinaryValueCodec.encodeStreamRows(rows)).encoded())
+            next += Int64(size)
+        }
+        var timeout = timeval(tv_sec: 300, tv_usec: 0)  // a debug build inserts 65,000 rows slowly
+        setsockopt(socket.fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        let ok = try #require(Self.request(socket, Frame(.bulkStreamCommit, correlationID: 6, streamID: 2)))
+        #expect(ok.kind == .bulkOk && ok.payload == [0xE8, 0xFD, 0, 0, 0, 0, 0, 0], "\(Self.text(ok))")  // 65,000
+        #expect(Self.text(Self.request(socket, Frame(.queryWithParams, correlationID: 7, streamID: 2,
+            payload: ParamValueCodec.encode(.init(sql: "SELECT count(*) AS n FROM s", parameters: []))))).contains(#""n":65000"#))
+    }
 }
 
 

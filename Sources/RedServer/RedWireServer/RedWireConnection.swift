@@ -118,7 +118,8 @@ final class RedWireConnection {
                 let session = frame.streamID == 0 ? self.session : context.database.session()
                 group.addTask {
                     defer { session.abortOpenTransaction() }
-                    for await request in stream { try await requests.handle(request, session: session) }
+                    var bulk: BulkStream?
+                    for await request in stream { try await requests.handle(request, session: session, bulk: &bulk) }
                 }
             }
         }
@@ -225,7 +226,7 @@ struct RedWireRequests: Sendable {
 
     /// Answers one request on `session` (its stream's). Throws only when the reply cannot
     /// be written (the connection is gone).
-    func handle(_ frame: Frame, session: Session) async throws {
+    func handle(_ frame: Frame, session: Session, bulk: inout BulkStream?) async throws {
         guard activity.begin() else {
             return try await fail(frame, RedError(.closed, "redwire: the server is shutting down"))
         }
@@ -259,6 +260,37 @@ struct RedWireRequests: Sendable {
                 var count = ByteWriter(capacity: 8)
                 count.u64(UInt64(try await insert(bulk, on: session, for: frame)))
                 try await send(.reply(.bulkOk, to: frame, payload: count.bytes))
+            case .bulkStreamStart:
+                let start: (collection: String, columns: [String])
+                do { start = try BinaryValueCodec.decodeStreamStart(frame.payload) } catch let error as RedError {
+                    throw RedError(.protocolViolation, "stream start: \(error.message)")
+                }
+                guard !start.columns.isEmpty else { throw RedError(.invalidArgument, "stream start: no columns") }
+                bulk = BulkStream(collection: start.collection, columns: start.columns)  // replaces an open stream
+                try await send(.reply(.bulkStreamAck, to: frame))
+            case .bulkStreamRows:
+                guard var stream = bulk else {
+                    throw RedError(.invalidArgument, "stream rows: no active stream session (send MSG_BULK_STREAM_START first)")
+                }
+                let rows: [[Value]]
+                do { rows = try BinaryValueCodec.decodeStreamRows(frame.payload, width: stream.columns.count) } catch let error as RedError {
+                    throw RedError(.protocolViolation, "stream rows: \(error.message)")
+                }
+                stream.append(rows)
+                bulk = stream
+                if stream.mustFlush {
+                    bulk = nil  // a failed flush ends the stream; rows flushed before stay committed
+                    try await flush(&stream, on: session, for: frame)
+                    bulk = stream
+                }
+                // Success has no reply: the client pipelines its rows.
+            case .bulkStreamCommit:
+                guard var stream = bulk else { throw RedError(.invalidArgument, "stream commit: no active stream session") }
+                bulk = nil
+                try await flush(&stream, on: session, for: frame)
+                var count = ByteWriter(capacity: 8)
+                count.u64(UInt64(stream.flushed))
+                try await send(.reply(.bulkOk, to: frame, payload: count.bytes))
             default:
                 let reason = frame.kind.direction == .serverToClient
                     ? "redwire: \(frame.kind.name) is server-only"
@@ -282,6 +314,16 @@ struct RedWireRequests: Sendable {
         return result
     }
 
+    /// Inserts a bulk stream's pending rows and commits them.
+    private func flush(_ stream: inout BulkStream, on session: Session, for request: Frame) async throws {
+        guard !stream.pending.isEmpty else { return }
+        let rows = stream.pending
+        stream.pending.removeAll()
+        stream.pendingBytes = 0
+        stream.flushed += try await insert(.init(collection: stream.collection, columns: stream.columns, rows: rows),
+                                           on: session, for: request)
+    }
+
     /// All rows or none: the batches run in one transaction unless one is already open.
     private func insert(_ bulk: BinaryValueCodec.BulkInsert, on session: Session, for request: Frame) async throws -> Int {
         guard !bulk.columns.isEmpty else { throw RedError(.invalidArgument, "binary bulk: no columns") }
@@ -302,4 +344,27 @@ struct RedWireRequests: Sendable {
             throw error
         }
     }
+}
+
+/// A RedWire bulk stream (BulkStreamStart/Rows/Commit) on one stream id: rows wait here
+/// until 50,000 of them or 8 MiB (the spec's estimate) are pending, then are inserted and
+/// committed; BulkStreamCommit flushes the rest and reports every row the stream inserted.
+struct BulkStream: Sendable {
+    static let flushRows = 50_000
+    static let flushBytes = 8 << 20
+
+    let collection: String
+    let columns: [String]
+    var pending: [[Value]] = []
+    var pendingBytes = 0
+    var flushed = 0
+
+    init(collection: String, columns: [String]) { self.collection = collection; self.columns = columns }
+
+    mutating func append(_ rows: [[Value]]) {
+        pending += rows
+        for row in rows { for value in row { pendingBytes += BinaryValueCodec.estimatedSize(value) } }
+    }
+
+    var mustFlush: Bool { pending.count >= Self.flushRows || pendingBytes >= Self.flushBytes }
 }
