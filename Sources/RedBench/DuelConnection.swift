@@ -68,7 +68,7 @@ struct DuelConnection: Sendable {
             let rows = try await connection.query(PostgresQuery(unsafeSQL: sql), logger: logger)
             for try await _ in rows {}
         } catch {
-            throw DuelError.statementFailed(engine, sql, Self.describe(error))
+            throw DuelError.failed(engine, sql, error)
         }
     }
 
@@ -82,7 +82,7 @@ struct DuelConnection: Sendable {
             }
             return result
         } catch {
-            throw DuelError.statementFailed(engine, sql, Self.describe(error))
+            throw DuelError.failed(engine, sql, error)
         }
     }
 
@@ -93,7 +93,7 @@ struct DuelConnection: Sendable {
             for try await _ in try await connection.execute(statement, logger: logger) { count += 1 }
             return count
         } catch {
-            throw DuelError.statementFailed(engine, Statement.sql, Self.describe(error))
+            throw DuelError.failed(engine, Statement.sql, error)
         }
     }
 
@@ -104,7 +104,7 @@ struct DuelConnection: Sendable {
         do {
             for try await _ in try await connection.execute(statement, logger: logger) {}
         } catch {
-            throw DuelError.statementFailed(engine, Statement.sql, Self.describe(error))
+            throw DuelError.failed(engine, Statement.sql, error)
         }
     }
 
@@ -124,15 +124,13 @@ struct DuelConnection: Sendable {
                 if buffer.readableBytes > 0 { try await writer.write(buffer) }
             }
         } catch {
-            throw DuelError.statementFailed(engine, "COPY \(table) FROM STDIN", Self.describe(error))
+            throw DuelError.failed(engine, "COPY \(table) FROM STDIN", error)
         }
     }
 
     /// The SQLSTATE of a server error, if `error` is one.
     static func sqlState(_ error: any Error) -> String? {
-        if let duel = error as? DuelError, case .statementFailed(_, _, let message) = duel {
-            return message.hasPrefix("[") ? String(message.dropFirst().prefix(5)) : nil
-        }
+        if case .statementFailed(_, _, _, let state)? = error as? DuelError { return state }
         return (error as? PSQLError)?.serverInfo?[.sqlState]
     }
 
@@ -146,13 +144,19 @@ struct DuelConnection: Sendable {
 }
 
 enum DuelError: Error, CustomStringConvertible {
-    case statementFailed(DuelEngine, String, String)
+    case statementFailed(DuelEngine, sql: String, message: String, sqlState: String?)
     case rowCountsDiffer(scenario: String, reddb: Int, postgres: Int)
     case checkFailed(DuelEngine, String)
 
+    /// A statement's failure, keeping the server's SQLSTATE for callers that retry on it.
+    static func failed(_ engine: DuelEngine, _ sql: String, _ error: any Error) -> DuelError {
+        .statementFailed(engine, sql: sql, message: DuelConnection.describe(error),
+                         sqlState: (error as? PSQLError)?.serverInfo?[.sqlState])
+    }
+
     var description: String {
         switch self {
-        case .statementFailed(let engine, let sql, let message):
+        case .statementFailed(let engine, let sql, let message, _):
             let shortSQL = sql.count > 160 ? String(sql.prefix(160)) + "…" : sql
             return "\(engine.displayName): \(message)\n  in: \(shortSQL)"
         case .rowCountsDiffer(let scenario, let reddb, let postgres):

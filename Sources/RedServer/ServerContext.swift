@@ -136,3 +136,19 @@ final class ConnectionRegistry: Sendable {
         }
     }
 }
+
+extension ServerContext {
+    /// Runs a connection's `serve` while it is registered (shutdown and limits see it) and
+    /// counted in the connection metrics. Returns false, without running `serve`, when the
+    /// server is at `maxConnections` or shutting down: the caller refuses the client its way.
+    func serveRegistered(_ channel: any Channel, _ serve: ((id: Int32, secretKey: Int32)) async throws -> Void) async rethrows -> Bool {
+        guard let registration = connections.register(channel, limit: configuration.maxConnections) else { return false }
+        defer { connections.unregister(registration.id) }
+        metrics.connectionsOpened.increment()
+        metrics.connectionsActive.increment()
+        defer { metrics.connectionsActive.decrement() }
+        try await serve(registration)
+        return true
+    }
+}
+

@@ -60,21 +60,18 @@ final class PGConnection {
         do {
             try await connection.executeThenClose { inbound, outbound in
                 var iterator = inbound.makeAsyncIterator()
-                guard let registration = context.connections.register(channel, limit: context.configuration.maxConnections) else {
+                let admitted = await context.serveRegistered(channel) { registration in
+                    let handler = PGConnection(context: context, channel: channel, inbound: iterator, outbound: outbound,
+                                               id: registration.id, secretKey: registration.secretKey)
+                    await handler.run()
+                }
+                if !admitted {
                     // Drain the startup packet so the client reads our answer, then refuse.
                     _ = try? await iterator.next()
                     var writer = PGBackendWriter()
                     writer.error(RedError(.tooManyConnections, "sorry, too many clients already"), severity: "FATAL")
                     try await outbound.write(writer.take())
-                    return
                 }
-                defer { context.connections.unregister(registration.id) }
-                context.metrics.connectionsOpened.increment()
-                context.metrics.connectionsActive.increment()
-                defer { context.metrics.connectionsActive.decrement() }
-                let handler = PGConnection(context: context, channel: channel, inbound: iterator, outbound: outbound,
-                                           id: registration.id, secretKey: registration.secretKey)
-                await handler.run()
             }
         } catch {
             context.logger.debug("pg connection ended: \(error)")

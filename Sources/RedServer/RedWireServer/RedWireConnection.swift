@@ -53,16 +53,12 @@ final class RedWireConnection {
         let channel = connection.channel
         do {
             try await connection.executeThenClose { inbound, outbound in
-                guard let registration = context.connections.register(channel, limit: context.configuration.maxConnections) else {
-                    return  // over the connection limit: close (RedWire has no pre-handshake error frame)
+                // Over the connection limit the connection just closes: RedWire has no pre-handshake error frame.
+                _ = try await context.serveRegistered(channel) { registration in
+                    let handler = RedWireConnection(context: context, inbound: inbound.makeAsyncIterator(), outbound: outbound,
+                                                    id: registration.id)
+                    try await handler.run()
                 }
-                defer { context.connections.unregister(registration.id) }
-                context.metrics.connectionsOpened.increment()
-                context.metrics.connectionsActive.increment()
-                defer { context.metrics.connectionsActive.decrement() }
-                let handler = RedWireConnection(context: context, inbound: inbound.makeAsyncIterator(), outbound: outbound,
-                                                id: registration.id)
-                try await handler.run()
             }
         } catch {
             context.logger.debug("redwire connection ended: \(error)")
