@@ -19,6 +19,11 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        // gRPC surface: grpc-swift 2, its HTTP/2 transport on SwiftNIO, and protobuf messages.
+        .package(url: "https://github.com/grpc/grpc-swift-2", from: "2.4.3"),
+        .package(url: "https://github.com/grpc/grpc-swift-nio-transport", from: "2.9.2"),
+        .package(url: "https://github.com/grpc/grpc-swift-protobuf", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
         // PostgreSQL client: drives both engines in `red bench duel`, and real-peer integration tests.
         .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
         // Test-only HTTP client for the integration tests.
@@ -32,10 +37,22 @@ let package = Package(
         .target(name: "RedDB", dependencies: ["RedCore", "RedStorage", "RedEngine", "RedQuery"], swiftSettings: strict),
         // RedWire frame and value codecs, shared by the server and the client; no engine dependency.
         .target(name: "RedWire", dependencies: ["RedCore"], swiftSettings: strict),
+        // Generated protobuf messages and gRPC stubs for reddb.v1 and grpc.health.v1 (scripts/regenerate-protos),
+        // shared by the server and clients.
+        .target(
+            name: "RedProto",
+            dependencies: [
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ],
+            swiftSettings: strict),
         .target(
             name: "RedServer",
             dependencies: [
-                "RedDB", "RedWire",
+                "RedDB", "RedWire", "RedProto",
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -86,7 +103,9 @@ let package = Package(
         .testTarget(
             name: "IntegrationTests",
             dependencies: [
-                "RedCore", "RedDB", "RedWire",
+                "RedCore", "RedDB", "RedWire", "RedProto",
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),

@@ -101,7 +101,7 @@ final class RedServerProcess: @unchecked Sendable {
         self.directory = directory
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         child = try SpawnedProcess(
-            [executable, "server", "--path", directory + "/duel.rdb", "--pg-bind", "127.0.0.1:0", "--http-bind", "off", "--wire-bind", "off",
+            [executable, "server", "--path", directory + "/duel.rdb", "--pg-bind", "127.0.0.1:0", "--http-bind", "off", "--wire-bind", "off", "--grpc-bind", "off",
              "--sync-mode", relaxed ? "batched" : "full", "--log-level", "warning", "--print-ready"]
                 + (cacheMiB.map { ["--cache-mib", String($0)] } ?? []),
             stdout: .capture, stderr: .inherit)

@@ -17,12 +17,19 @@ public final class RowStream: AsyncSequence, @unchecked Sendable {
     public typealias Element = [Value]
     /// Result columns (types the schema does not fix are `.any`).
     public let columns: [ResultColumn]
+    /// Rows changed by a statement that is not a query (0 for queries).
+    public let rowsAffected: Int
+    /// The statement type (`select`, `insert`, `create_table`, …), as `QueryResult.statementType`.
+    public let statementType: String
     private let nextRow: () throws -> [Value]?
     private let finish: () -> Void
     private var finished = false
 
-    init(columns: [ResultColumn], next: @escaping () throws -> [Value]?, finish: @escaping () -> Void) {
+    init(columns: [ResultColumn], rowsAffected: Int = 0, statementType: String = "select",
+         next: @escaping () throws -> [Value]?, finish: @escaping () -> Void) {
         self.columns = columns
+        self.rowsAffected = rowsAffected
+        self.statementType = statementType
         self.nextRow = next
         self.finish = finish
     }
@@ -47,6 +54,18 @@ public final class RowStream: AsyncSequence, @unchecked Sendable {
         guard !finished else { return }
         finished = true
         finish()
+    }
+
+    /// A stream over rows already materialised (the result of a statement that is not a query).
+    convenience init(result: QueryResult) {
+        let rows = Box(result.rows[...])
+        self.init(columns: result.columns, rowsAffected: result.rowsAffected, statementType: result.statementType,
+                  next: { rows.value.popFirst() }, finish: { rows.value = [] })
+    }
+
+    private final class Box {
+        var value: ArraySlice<[Value]>
+        init(_ value: ArraySlice<[Value]>) { self.value = value }
     }
 
     /// Pulls rows one at a time from the stream.

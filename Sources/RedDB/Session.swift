@@ -276,11 +276,20 @@ public final class Session: @unchecked Sendable {
     /// ```swift
     /// for try await row in try await session.stream("SELECT * FROM big_table") { … }
     /// ```
+    /// A statement that is not a query (INSERT … RETURNING, DDL, KV commands) runs to completion
+    /// first; its rows, if any, are then delivered through the same stream.
     public func stream(_ sql: String, parameters: [Value] = []) async throws -> RowStream {
+        if let stream = try await streamQuery(sql, parameters) { return stream }
+        return RowStream(result: try await execute(sql, parameters: parameters))
+    }
+
+    /// The stream of a query, nil when the statement is not a query.
+    private func streamQuery(_ sql: String, _ parameters: [Value]) async throws -> RowStream? {
         await lock.lock()
         defer { lock.unlock() }
         let statements = try database.statementCache.statements(for: sql)
-        guard statements.count == 1 else { throw RedError(.invalidArgument, "stream takes exactly one query") }
+        guard statements.count == 1 else { throw RedError(.invalidArgument, "stream takes exactly one statement") }
+        guard case .query = statements[0].0 else { return nil }
         switch state {
         case .failed:
             throw RedError(.inFailedTransaction, "current transaction is aborted, commands ignored until end of transaction block")

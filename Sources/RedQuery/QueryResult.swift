@@ -48,6 +48,16 @@ public struct QueryResult: Sendable {
     /// The index of the column called `name`.
     public func columnIndex(_ name: String) -> Int? { columns.firstIndex { $0.name == name } }
 
+    /// Which part of the runtime answered, as the HTTP and gRPC envelopes name it.
+    public var engine: String {
+        switch statementType {
+        case "select": return "runtime-table"
+        case "insert", "update", "delete": return "runtime-dml"
+        case "explain": return "runtime-explain"
+        default: return "runtime-ddl"
+        }
+    }
+
     /// The JSON envelope of HTTP `POST /query` (spec: protocols §4.4, keys sorted), which
     /// `red query --json` prints too. `records[i].values` maps column names to values.
     public func json(query: String) -> JSONValue {
@@ -55,13 +65,6 @@ public struct QueryResult: Sendable {
             let values = zip(columns, row).map { ($0.name, $1.jsonValue) }.sorted { $0.0 < $1.0 }
             return .object([("edges", .object([])), ("nodes", .object([])), ("paths", .array([])),
                             ("values", .object(values)), ("vector_results", .array([]))])
-        }
-        let engine: String
-        switch statementType {
-        case "select": engine = "runtime-table"
-        case "insert", "update", "delete": engine = "runtime-dml"
-        case "explain": engine = "runtime-explain"
-        default: engine = "runtime-ddl"
         }
         var members: [(String, JSONValue)] = []
         if rowsAffected > 0 { members.append(("affected_rows", .integer(Int64(rowsAffected)))) }

@@ -3,7 +3,7 @@ import RedCore
 import RedDB
 import ServiceLifecycle
 
-/// `red server`: one database served over PG-wire and HTTP under a
+/// `red server`: one database served over PG-wire, HTTP, RedWire and gRPC under a
 /// `ServiceGroup`.
 ///
 /// Lifecycle: open the database (a second server on the same file fails here
@@ -16,11 +16,12 @@ public struct RedServer: Sendable {
     public let pg: PGListener?
     public let http: HTTPListener?
     public let redwire: RedWireListener?
+    public let grpc: GRPCListener?
 
     /// Opens the database at `path` and prepares (does not start) the listeners.
     public static func open(path: String, options: DatabaseOptions, configuration: ServerConfiguration, logger: Logger) async throws -> RedServer {
-        guard configuration.pgBind != nil || configuration.httpBind != nil || configuration.wireBind != nil else {
-            throw RedError(.invalidArgument, "at least one listener must be enabled (--pg-bind, --http-bind or --wire-bind)")
+        guard configuration.pgBind != nil || configuration.httpBind != nil || configuration.wireBind != nil || configuration.grpcBind != nil else {
+            throw RedError(.invalidArgument, "at least one listener must be enabled (--pg-bind, --http-bind, --wire-bind or --grpc-bind)")
         }
         // Checkpoints, vacuum and the TTL sweep run as a service of the group (BackgroundWorkService),
         // so shutdown stops them in order before the database closes.
@@ -31,7 +32,8 @@ public struct RedServer: Sendable {
         return RedServer(context: context,
                          pg: configuration.pgBind.map { PGListener(context: context, address: $0) },
                          http: configuration.httpBind.map { HTTPListener(context: context, address: $0) },
-                         redwire: configuration.wireBind.map { RedWireListener(context: context, address: $0) })
+                         redwire: configuration.wireBind.map { RedWireListener(context: context, address: $0) },
+                         grpc: configuration.grpcBind.map { GRPCListener(context: context, address: $0) })
     }
 
     /// Serves until SIGINT/SIGTERM (or `shutdown` is triggered), then closes the database.
@@ -43,6 +45,7 @@ public struct RedServer: Sendable {
         if let http { services.append(http) }
         if let pg { services.append(pg) }
         if let redwire { services.append(redwire) }
+        if let grpc { services.append(grpc) }
         services.append(ReadinessService(server: self, onReady: onReady))
         let group = ServiceGroup(configuration: .init(
             services: services.map { ServiceGroupConfiguration.ServiceConfiguration(service: $0) },
@@ -80,10 +83,16 @@ struct ReadinessService: Service {
 
     func run() async throws {
         var addresses: [String: BindAddress] = [:]
-        if let pg = server.pg, let a = await pg.boundAddress() { addresses["pg"] = a }
-        if let http = server.http, let a = await http.boundAddress() { addresses["http"] = a }
-        if let wire = server.redwire, let a = await wire.boundAddress() { addresses["wire"] = a }
-        let expected = (server.pg == nil ? 0 : 1) + (server.http == nil ? 0 : 1) + (server.redwire == nil ? 0 : 1)
+        var expected = 0
+        func wait(_ name: String, _ bound: (() async -> BindAddress?)?) async {
+            guard let bound else { return }
+            expected += 1
+            if let address = await bound() { addresses[name] = address }
+        }
+        await wait("pg", server.pg?.boundAddress)
+        await wait("http", server.http?.boundAddress)
+        await wait("wire", server.redwire?.boundAddress)
+        await wait("grpc", server.grpc?.boundAddress)
         guard addresses.count == expected else { return }  // a listener failed; the group reports its error
         server.context.phase = .ready
         onReady(addresses)

@@ -7,6 +7,8 @@ public struct ServerConfiguration: Sendable {
     public var pgBind: BindAddress? = BindAddress(host: "127.0.0.1", port: 5432)
     /// RedWire binary protocol listener (nil = off).
     public var wireBind: BindAddress? = BindAddress(host: "127.0.0.1", port: 5050)
+    /// gRPC listener (`reddb.v1.RedDb` and `grpc.health.v1.Health` over HTTP/2 cleartext; nil = off).
+    public var grpcBind: BindAddress? = BindAddress(host: "127.0.0.1", port: 5555)
     /// HTTP/JSON listener, also serving `/metrics` and `/health` (nil = off).
     public var httpBind: BindAddress? = BindAddress(host: "127.0.0.1", port: 5055)
     /// Users and their passwords. Empty = trust: any user name is accepted without a password.

@@ -1,4 +1,5 @@
 import Logging
+import RedCore
 import NIOCore
 import RedDB
 import Synchronization
@@ -12,6 +13,8 @@ public final class ServerContext: Sendable {
     public let logger: Logger
     let metrics: ServerMetrics
     let connections = ConnectionRegistry()
+    /// Bearer tokens issued to the configured users (gRPC, RedWire `bearer`).
+    let tokens: TokenStore
     private let phaseState = Mutex(ServerPhase.starting)
     let startedAt = ContinuousClock.now
     let startedAtUnixMilliseconds: Int64
@@ -21,6 +24,7 @@ public final class ServerContext: Sendable {
         self.configuration = configuration
         self.logger = logger
         self.metrics = ServerMetrics()
+        self.tokens = TokenStore(users: configuration.users)
         self.startedAtUnixMilliseconds = SystemClock().nowMilliseconds()
     }
 
@@ -31,6 +35,15 @@ public final class ServerContext: Sendable {
 
     func noteListening(_ transport: String, _ address: BindAddress) {
         listeners.withLock { $0.append((transport, address)) }
+    }
+
+    /// Healthy when storage has not failed and the server is ready; `state` is healthy,
+    /// degraded (starting or draining) or unhealthy (storage failed), as HTTP `/health` and
+    /// gRPC `Health` report it.
+    var health: (healthy: Bool, state: String, failure: RedError?) {
+        let failure = database.engine.failureReason
+        let healthy = failure == nil && phase == .ready
+        return (healthy, failure != nil ? "unhealthy" : (healthy ? "healthy" : "degraded"), failure)
     }
 
     /// Where the server is in its life: starting → ready → draining → stopped.

@@ -31,6 +31,9 @@ struct ServerCommand: AsyncParsableCommand {
     @Option(help: "RedWire (binary protocol) listener host:port, or 'off'. Default 127.0.0.1:5050.")
     var wireBind: String?
 
+    @Option(help: "gRPC (reddb.v1.RedDb over HTTP/2) listener host:port, or 'off'. Default 127.0.0.1:5555.")
+    var grpcBind: String?
+
     @Option(help: "Commit durability: full (fsync before acknowledging), batched or off.")
     var syncMode: String?
 
@@ -73,12 +76,12 @@ struct ServerCommand: AsyncParsableCommand {
             FileHandle.standardError.write(Data("red server: \(error.message)\n".utf8))
             throw ExitCode(1)
         }
-        for bind in [settings.server.pgBind, settings.server.httpBind, settings.server.wireBind].compactMap({ $0 }) where !bind.isLoopback && settings.server.users.isEmpty {
+        for bind in [settings.server.pgBind, settings.server.httpBind, settings.server.wireBind, settings.server.grpcBind].compactMap({ $0 }) where !bind.isLoopback && settings.server.users.isEmpty {
             logger.warning("listening on \(bind) with no users configured: anyone who can reach it can read and write (use --user NAME:PASSWORD)")
         }
         let printReady = self.printReady
         try await server.run { addresses in
-            let parts = ["pg", "http", "wire"].compactMap { name in addresses[name].map { "\(name)=\($0)" } }
+            let parts = ["pg", "http", "wire", "grpc"].compactMap { name in addresses[name].map { "\(name)=\($0)" } }
             if printReady {
                 FileHandle.standardOutput.write(Data(("ready " + parts.joined(separator: " ") + "\n").utf8))
             }
@@ -104,7 +107,7 @@ struct ServerSettings {
             guard case .object(let members) = try JSONValue.parse(String(decoding: data, as: UTF8.self)) else {
                 throw ValidationError("config file \(configPath) must hold a JSON object")
             }
-            let known: Set = ["path", "pg_bind", "http_bind", "wire_bind", "sync_mode", "cache_mib", "log_level", "users", "pg_auth", "max_connections",
+            let known: Set = ["path", "pg_bind", "http_bind", "wire_bind", "grpc_bind", "sync_mode", "cache_mib", "log_level", "users", "pg_auth", "max_connections",
                               "max_http_body_bytes"]
             for (key, value) in members {
                 guard known.contains(key) else { throw ValidationError("unknown setting \"\(key)\" in \(configPath)") }
@@ -126,6 +129,7 @@ struct ServerSettings {
         if let v = string(c.pgBind, "REDDB_PG_BIND_ADDR", "pg_bind") { s.server.pgBind = v == "off" ? nil : try parseBind(v) }
         if let v = string(c.httpBind, "REDDB_HTTP_BIND_ADDR", "http_bind") { s.server.httpBind = v == "off" ? nil : try parseBind(v) }
         if let v = string(c.wireBind, "REDDB_WIRE_BIND_ADDR", "wire_bind") { s.server.wireBind = v == "off" ? nil : try parseBind(v) }
+        if let v = string(c.grpcBind, "REDDB_GRPC_BIND_ADDR", "grpc_bind") { s.server.grpcBind = v == "off" ? nil : try parseBind(v) }
         if let v = string(c.syncMode, "REDDB_SYNC_MODE", "sync_mode") {
             guard let mode = SyncMode(rawValue: v) else { throw ValidationError("sync mode must be full, batched or off") }
             s.databaseOptions.engine.syncMode = mode

@@ -10,7 +10,7 @@ import Testing
         let second = Process()
         second.executableURL = URL(fileURLWithPath: try ServerProcess.redPath())
         second.arguments = ["server", "--path", first.path, "--pg-bind", "127.0.0.1:0", "--http-bind", "127.0.0.1:0",
-                            "--wire-bind", "127.0.0.1:0"]
+                            "--wire-bind", "127.0.0.1:0", "--grpc-bind", "127.0.0.1:0"]
         let err = Pipe()
         second.standardError = err
         second.standardOutput = Pipe()

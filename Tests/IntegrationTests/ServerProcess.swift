@@ -13,6 +13,7 @@ final class ServerProcess: @unchecked Sendable {
     private(set) var pgPort = 0
     private(set) var httpPort = 0
     private(set) var wirePort = 0
+    private(set) var grpcPort = 0
     private let stdout = Pipe()
     private let stderr = Pipe()
     private let stderrBuffer = StderrBuffer()
@@ -39,7 +40,7 @@ final class ServerProcess: @unchecked Sendable {
         self.path = path ?? directory + "/data.rdb"
         process.executableURL = URL(fileURLWithPath: try Self.redPath())
         process.arguments = ["server", "--path", self.path, "--pg-bind", "127.0.0.1:0", "--http-bind", "127.0.0.1:0",
-                             "--wire-bind", "127.0.0.1:0", "--print-ready", "--log-level", "warning"] + arguments
+                             "--wire-bind", "127.0.0.1:0", "--grpc-bind", "127.0.0.1:0", "--print-ready", "--log-level", "warning"] + arguments
         process.standardOutput = stdout
         process.standardError = stderr
         let buffer = stderrBuffer
@@ -68,6 +69,7 @@ final class ServerProcess: @unchecked Sendable {
                     case "pg": pgPort = port
                     case "http": httpPort = port
                     case "wire": wirePort = port
+                    case "grpc": grpcPort = port
                     default: break
                     }
                 }

@@ -3,217 +3,51 @@ import Hummingbird
 import RedCore
 import RedDB
 
-/// Collection, document, entity and key-value routes. Each builds an RQL
-/// statement (names quoted, values as parameters) and runs it on a session.
+/// Collection, document, entity and key-value routes: each parses the path and body and
+/// hands them to `CollectionOperations`, which the gRPC helpers share.
 extension HTTPRoutes {
-    static let maxCollectionNameBytes = 128
+    var operations: CollectionOperations { CollectionOperations(database: context.database) }
 
     func session() -> Session { context.database.session() }
 
-    func listCollections() async throws -> Response {
-        let items = try await session().collections().map { c -> JSONValue in
-            .object([("model", .string(c.schema.model.rawValue)), ("name", .string(c.name))])
-        }
-        return Self.json(.object([("collections", .array(items)), ("ok", .bool(true))]))
+    func body(_ request: Request) async throws -> JSONValue {
+        try await Self.bodyJSON(request, limit: context.configuration.maxHTTPBodyBytes)
     }
+
+    func listCollections() async throws -> Response { Self.json(try await operations.listCollections()) }
 
     func createCollection(_ request: Request) async throws -> Response {
-        let body = try await Self.bodyJSON(request, limit: context.configuration.maxHTTPBodyBytes)
-        guard case .string(let name)? = body["name"] else { throw RedError(.invalidArgument, "body must contain a string field named 'name'") }
-        try Self.validateName(name)
-        let model: String
-        switch body["model"] {
-        case nil: model = body["columns"] == nil ? "document" : "table"
-        case .string(let m)? where ["table", "document", "kv"].contains(m): model = m
-        default: throw RedError(.invalidArgument, "model must be table, document or kv")
-        }
-        var sql: String
-        switch model {
-        case "table":
-            guard case .array(let columns)? = body["columns"], !columns.isEmpty else {
-                throw RedError(.invalidArgument, "a table needs columns: [{\"name\": …, \"type\": …}]")
-            }
-            let definitions = try columns.map { column -> String in
-                guard case .string(let columnName)? = column["name"], case .string(let type)? = column["type"] else {
-                    throw RedError(.invalidArgument, "each column needs a string name and type")
-                }
-                try Self.validateName(columnName)
-                guard type.allSatisfy({ $0.isLetter || $0.isNumber || " _(),'".contains($0) }) else {
-                    throw RedError(.invalidArgument, "invalid column type \(type)")
-                }
-                var definition = "\(Session.identifier(columnName)) \(type)"
-                if case .bool(true)? = column["primary_key"] { definition += " PRIMARY KEY" }
-                if case .bool(true)? = column["not_null"] { definition += " NOT NULL" }
-                if case .bool(true)? = column["unique"] { definition += " UNIQUE" }
-                return definition
-            }
-            sql = "CREATE TABLE \(Session.identifier(name)) (\(definitions.joined(separator: ", ")))"
-        case "kv": sql = "CREATE KV \(Session.identifier(name))"
-        default: sql = "CREATE DOCUMENT \(Session.identifier(name))"
-        }
-        if model == "table", case .integer(let ttl)? = body["ttl_ms"] {
-            guard ttl > 0 else { throw RedError(.invalidArgument, "ttl_ms must be positive") }
-            sql += " WITH TTL \(ttl) ms"
-        }
-        _ = try await session().execute(sql)
-        return Self.json(.object([("collection", .string(name)), ("model", .string(model)), ("ok", .bool(true))]), status: .created)
+        Self.json(try await operations.createCollection(try await body(request)), status: .created)
     }
 
-    func dropCollection(_ name: String) async throws -> Response {
-        _ = try await session().execute("DROP COLLECTION \(Session.identifier(name))")
-        return Self.json(.object([("dropped", .string(name)), ("ok", .bool(true))]))
-    }
+    func dropCollection(_ name: String) async throws -> Response { Self.json(try await operations.dropCollection(name)) }
 
-    func schema(_ name: String) async throws -> Response {
-        let s = session()
-        guard let info = try await s.collections().first(where: { $0.name == name }) else {
-            throw RedError(.undefinedCollection, "collection \"\(name)\" does not exist")
-        }
-        let count = try await s.execute("SELECT count(*) FROM \(Session.identifier(name))").rows.first?.first ?? .integer(0)
-        let columns = info.schema.columns.filter { !$0.name.hasPrefix("_") }.map { c -> JSONValue in
-            var members: [(String, JSONValue)] = [("name", .string(c.name)), ("not_null", .bool(c.notNull)), ("primary_key", .bool(c.primaryKey)),
-                                                  ("type", .string(c.type.rawValue)), ("unique", .bool(c.unique))]
-            if let d = c.defaultSQL { members.insert(("default", .string(d)), at: 0) }
-            return .object(members)
-        }
-        let indexes = info.schema.indexes.map { i -> JSONValue in
-            let names = i.columnIDs.compactMap { id in info.schema.columns.first { $0.id == id }?.name }
-            return .object([("columns", .array(names.map { .string($0) })), ("method", .string(i.method.rawValue)),
-                            ("name", .string(i.name)), ("unique", .bool(i.unique))])
-        }
-        var members: [(String, JSONValue)] = [("collection", .string(name)), ("columns", .array(columns))]
-        if let ttl = info.schema.defaultTTLMilliseconds { members.append(("default_ttl_ms", .integer(ttl))) }
-        members += [("entity_count", count.jsonValue), ("indexes", .array(indexes)), ("model", .string(info.schema.model.rawValue)),
-                    ("ok", .bool(true))]
-        return Self.json(.object(members))
-    }
+    func schema(_ name: String) async throws -> Response { Self.json(try await operations.schema(name)) }
 
     func scan(_ name: String, _ request: Request) async throws -> Response {
-        let offset = max(0, Int(request.uri.queryParameters.get("offset") ?? "") ?? 0)
-        let limit = min(max(Int(request.uri.queryParameters.get("limit") ?? "") ?? 100, 1), ServerConfiguration.maxScanPageRows)
-        let s = session()
-        let total = try await s.execute("SELECT count(*) FROM \(Session.identifier(name))").rows.first?.first ?? .integer(0)
-        let page = try await s.execute("SELECT rid, * FROM \(Session.identifier(name)) ORDER BY rid LIMIT \(limit) OFFSET \(offset)")
-        return Self.json(.object([("items", .array(Self.records(page))), ("limit", .integer(Int64(limit))),
-                                  ("offset", .integer(Int64(offset))), ("ok", .bool(true)), ("total", total.jsonValue)]))
+        let offset = Int(request.uri.queryParameters.get("offset") ?? "") ?? 0
+        let limit = Int(request.uri.queryParameters.get("limit") ?? "") ?? 100
+        return Self.json(try await operations.scan(name, offset: offset, limit: limit))
     }
 
     func insertDocument(_ name: String, _ request: Request) async throws -> Response {
-        let body = try await Self.bodyJSON(request, limit: context.configuration.maxHTTPBodyBytes)
-        guard case .object = body else { throw RedError(.invalidArgument, "a document must be a JSON object") }
-        var document = body
-        if case .object(let inner)? = body["body"] { document = .object(inner) }
-        try Self.validateName(name)
-        let rid = try await session().insertDocument(document, into: name)
-        return Self.json(.object([("collection", .string(name)), ("id", .integer(rid)), ("ok", .bool(true)), ("rid", .integer(rid))]),
-                         status: .created)
+        Self.json(try await operations.insertDocument(name, try await body(request)), status: .created)
     }
 
-    func entity(_ name: String, _ rid: Int64) async throws -> Response {
-        let result = try await session().execute("SELECT rid, * FROM \(Session.identifier(name)) WHERE rid = $1", parameters: [.integer(rid)])
-        guard let record = Self.records(result).first else { throw RedError(.undefinedObject, "entity \(rid) not found in \(name)") }
-        return Self.json(.object([("collection", .string(name)), ("entity", record), ("id", .integer(rid)), ("ok", .bool(true))]))
-    }
+    func entity(_ name: String, _ rid: Int64) async throws -> Response { Self.json(try await operations.entity(name, rid)) }
 
     func patchEntity(_ name: String, _ rid: Int64, _ request: Request) async throws -> Response {
-        let body = try await Self.bodyJSON(request, limit: context.configuration.maxHTTPBodyBytes)
-        var fields: [(String, JSONValue)]
-        switch body {
-        case .object(let members):
-            if case .object(let inner)? = body["fields"] { fields = inner } else { fields = members }
-        default: throw RedError(.invalidArgument, "PATCH body must be a JSON object of fields")
-        }
-        guard !fields.isEmpty else { throw RedError(.invalidArgument, "PATCH needs at least one field") }
-        var parameters: [Value] = []
-        let assignments = try fields.map { field, value -> String in
-            try Self.validateName(field)
-            parameters.append(Self.storedValue(value))
-            return "\(Session.identifier(field)) = $\(parameters.count)"
-        }
-        parameters.append(.integer(rid))
-        let sql = "UPDATE \(Session.identifier(name)) SET \(assignments.joined(separator: ", ")) WHERE rid = $\(parameters.count)"
-        guard try await session().execute(sql, parameters: parameters).rowsAffected == 1 else {
-            throw RedError(.undefinedObject, "entity \(rid) not found in \(name)")
-        }
-        return try await entity(name, rid)
+        Self.json(try await operations.patchEntity(name, rid, try await body(request)))
     }
 
-    func deleteEntity(_ name: String, _ rid: Int64) async throws -> Response {
-        let result = try await session().execute("DELETE FROM \(Session.identifier(name)) WHERE rid = $1", parameters: [.integer(rid)])
-        guard result.rowsAffected == 1 else { throw RedError(.undefinedObject, "entity \(rid) not found in \(name)") }
-        return Self.json(.object([("deleted", .bool(true)), ("id", .integer(rid)), ("ok", .bool(true))]))
-    }
+    func deleteEntity(_ name: String, _ rid: Int64) async throws -> Response { Self.json(try await operations.deleteEntity(name, rid)) }
 
-    // MARK: Key-value
-
-    func kvGet(_ collection: String, _ key: String) async throws -> Response {
-        let result = try await session().execute("KV GET \(Session.identifier(collection)).\(Session.literal(key))")
-        guard let value = result.rows.first?[1], !value.isNull else { throw RedError(.undefinedObject, "key not found: \(key)") }
-        return Self.json(.object([("collection", .string(collection)), ("key", .string(key)), ("ok", .bool(true)), ("value", value.jsonValue)]))
-    }
+    func kvGet(_ collection: String, _ key: String) async throws -> Response { Self.json(try await operations.kvGet(collection, key)) }
 
     func kvPut(_ collection: String, _ key: String, _ request: Request) async throws -> Response {
-        let body = try await Self.bodyJSON(request, limit: context.configuration.maxHTTPBodyBytes)
-        var value = body
-        var ttl = ""
-        if case .object = body, let inner = body["value"] {
-            value = inner
-            if case .integer(let ms)? = body["ttl_ms"] {
-                guard ms > 0 else { throw RedError(.invalidArgument, "ttl_ms must be positive") }
-                ttl = " EXPIRE \(ms) ms"
-            }
-        }
-        try Self.validateName(collection)
-        let result = try await session().execute("KV PUT \(Session.identifier(collection)).\(Session.literal(key)) = $1\(ttl)",
-                                                 parameters: [Self.storedValue(value)])
-        let created = result.rows.first?[3] == .boolean(true)
-        return Self.json(.object([("collection", .string(collection)), ("created", .bool(created)), ("key", .string(key)), ("ok", .bool(true))]),
-                         status: created ? .created : .ok)
+        let reply = try await operations.kvPut(collection, key, try await body(request))
+        return Self.json(reply, status: reply["created"] == .bool(true) ? .created : .ok)
     }
 
-    func kvDelete(_ collection: String, _ key: String) async throws -> Response {
-        let result = try await session().execute("KV DELETE \(Session.identifier(collection)).\(Session.literal(key))")
-        guard result.rowsAffected == 1 else { throw RedError(.undefinedObject, "key not found: \(key)") }
-        return Self.json(.object([("deleted", .bool(true)), ("key", .string(key)), ("ok", .bool(true))]))
-    }
-
-    // MARK: Helpers
-
-    /// JSON → stored value, as the spec's KV PUT does: strings text, integral numbers integers,
-    /// other numbers floats, booleans, null, objects and arrays JSON.
-    static func storedValue(_ j: JSONValue) -> Value {
-        switch j {
-        case .null: return .null
-        case .bool(let b): return .boolean(b)
-        case .integer(let i): return .integer(i)
-        case .float(let d): return .float(d)
-        case .string(let s): return .text(s)
-        case .array, .object: return .json(j)
-        }
-    }
-
-    /// Each row as an object of column → JSON value (HTTP value encoding).
-    static func records(_ result: QueryResult) -> [JSONValue] {
-        result.rows.map { row in
-            var seen = Set<String>()
-            return .object(zip(result.columns, row).compactMap { column, value in
-                seen.insert(column.name).inserted ? (column.name, value.jsonValue) : nil
-            })
-        }
-    }
-
-    static func validateName(_ name: String) throws {
-        guard !name.isEmpty, name.utf8.count <= maxCollectionNameBytes,
-              name.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" || $0 == "-" }), !name.hasPrefix("__") else {
-            throw RedError(.invalidArgument, "invalid name \"\(name)\": use letters, digits, _ and - (at most \(maxCollectionNameBytes) bytes, not starting with __)")
-        }
-    }
-}
-
-extension JSONValue {
-    /// The member `key` of an object (nil for other values or a missing key).
-    subscript(key: String) -> JSONValue? {
-        guard case .object(let members) = self else { return nil }
-        return members.first { $0.0 == key }?.1
-    }
+    func kvDelete(_ collection: String, _ key: String) async throws -> Response { Self.json(try await operations.kvDelete(collection, key)) }
 }

@@ -119,7 +119,7 @@ struct HTTPRoutes: Sendable {
     /// envelopes `$bytes` (base64), `$ts` (epoch ms or text), `$uuid`, `$float` (NaN/±Infinity).
     static func parameterValue(_ j: JSONValue) throws -> Value {
         switch j {
-        case .null, .bool, .integer, .float, .string: return storedValue(j)
+        case .null, .bool, .integer, .float, .string: return CollectionOperations.storedValue(j)
         case .array(let items):
             let numbers: [Float]? = items.isEmpty ? nil : items.reduce(into: [Float]()) { out, item in
                 switch item {
@@ -154,8 +154,7 @@ struct HTTPRoutes: Sendable {
     // MARK: Health and metrics
 
     func health() -> Response {
-        let failure = context.database.engine.failureReason
-        let healthy = failure == nil && context.phase == .ready
+        let (healthy, state, failure) = context.health
         let issues: [JSONValue] = failure.map { [.object([("component", .string("storage")), ("message", .string($0.message))])] } ?? []
         let stats = context.database.engine.statistics
         let body: JSONValue = .object([
@@ -163,7 +162,7 @@ struct HTTPRoutes: Sendable {
             ("diagnostics", .object([("commits", .integer(Int64(stats.commits))), ("pages", .integer(Int64(stats.pageCount))),
                                      ("wal_durable_lsn", .integer(Int64(stats.walDurableLSN))), ("phase", .string(context.phase.rawValue))])),
             ("issues", .array(issues)),
-            ("state", .string(failure != nil ? "unhealthy" : (healthy ? "healthy" : "degraded"))),
+            ("state", .string(state)),
             ("transport_listeners", context.listenersJSON),
         ])
         return Self.json(body, status: healthy ? .ok : .serviceUnavailable)

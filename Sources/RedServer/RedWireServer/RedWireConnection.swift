@@ -320,25 +320,11 @@ struct RedWireRequests: Sendable {
                                            on: session, for: request)
     }
 
-    /// All rows or none: the batches run in one transaction unless one is already open.
+    /// All rows or none (see `MultiRowInsert.insertAll`); each batch is cancellable by `request`'s id.
     private func insert(_ bulk: BinaryValueCodec.BulkInsert, on session: Session, for request: Frame) async throws -> Int {
-        guard !bulk.columns.isEmpty else { throw RedError(.invalidArgument, "binary bulk: no columns") }
-        let ownTransaction = !session.inTransaction
-        if ownTransaction { _ = try await session.execute("BEGIN") }
-        do {
-            var inserted = 0
-            let step = MultiRowInsert.rowsPerBatch(columnCount: bulk.columns.count)
-            for start in stride(from: 0, to: bulk.rows.count, by: step) {
-                let insert = MultiRowInsert.statement(table: bulk.collection, columns: bulk.columns,
-                                                      rows: bulk.rows[start..<min(bulk.rows.count, start + step)])
-                inserted += try await execute(insert.sql, parameters: insert.parameters, on: session, for: request).rowsAffected
-            }
-            if ownTransaction { _ = try await session.execute("COMMIT") }
-            return inserted
-        } catch {
-            if ownTransaction { _ = try? await session.execute("ROLLBACK") }
-            throw error
-        }
+        try await MultiRowInsert.insertAll(table: bulk.collection, columns: bulk.columns, rows: bulk.rows, on: session) { sql, parameters in
+            try await execute(sql, parameters: parameters, on: session, for: request)
+        }.count
     }
 }
 

@@ -1,0 +1,234 @@
+import Foundation
+import RedCore
+import RedDB
+
+/// Collection, document, entity and key-value operations shared by the HTTP
+/// routes and the gRPC helpers: each builds an RQL statement (names quoted,
+/// values as parameters), runs it on a fresh autocommit session and returns the
+/// JSON body both surfaces send, so their payloads are identical by construction.
+struct CollectionOperations: Sendable {
+    static let maxCollectionNameBytes = 128
+    let database: Database
+
+    func session() -> Session { database.session() }
+
+    func listCollections() async throws -> JSONValue {
+        let items = try await session().collections().map { c -> JSONValue in
+            .object([("model", .string(c.schema.model.rawValue)), ("name", .string(c.name))])
+        }
+        return .object([("collections", .array(items)), ("ok", .bool(true))])
+    }
+
+    func createCollection(_ body: JSONValue) async throws -> JSONValue {
+        guard case .string(let name)? = body["name"] else { throw RedError(.invalidArgument, "body must contain a string field named 'name'") }
+        try Self.validateName(name)
+        let model: String
+        switch body["model"] {
+        case nil: model = body["columns"] == nil ? "document" : "table"
+        case .string(let m)? where ["table", "document", "kv"].contains(m): model = m
+        default: throw RedError(.invalidArgument, "model must be table, document or kv")
+        }
+        var sql: String
+        switch model {
+        case "table":
+            guard case .array(let columns)? = body["columns"], !columns.isEmpty else {
+                throw RedError(.invalidArgument, "a table needs columns: [{\"name\": …, \"type\": …}]")
+            }
+            let definitions = try columns.map { column -> String in
+                guard case .string(let columnName)? = column["name"], case .string(let type)? = column["type"] else {
+                    throw RedError(.invalidArgument, "each column needs a string name and type")
+                }
+                try Self.validateName(columnName)
+                guard type.allSatisfy({ $0.isLetter || $0.isNumber || " _(),'".contains($0) }) else {
+                    throw RedError(.invalidArgument, "invalid column type \(type)")
+                }
+                var definition = "\(Session.identifier(columnName)) \(type)"
+                if case .bool(true)? = column["primary_key"] { definition += " PRIMARY KEY" }
+                if case .bool(true)? = column["not_null"] { definition += " NOT NULL" }
+                if case .bool(true)? = column["unique"] { definition += " UNIQUE" }
+                return definition
+            }
+            sql = "CREATE TABLE \(Session.identifier(name)) (\(definitions.joined(separator: ", ")))"
+        case "kv": sql = "CREATE KV \(Session.identifier(name))"
+        default: sql = "CREATE DOCUMENT \(Session.identifier(name))"
+        }
+        if model == "table", case .integer(let ttl)? = body["ttl_ms"] {
+            guard ttl > 0 else { throw RedError(.invalidArgument, "ttl_ms must be positive") }
+            sql += " WITH TTL \(ttl) ms"
+        }
+        _ = try await session().execute(sql)
+        return .object([("collection", .string(name)), ("model", .string(model)), ("ok", .bool(true))])
+    }
+
+    func dropCollection(_ name: String) async throws -> JSONValue {
+        _ = try await session().execute("DROP COLLECTION \(Session.identifier(name))")
+        return .object([("dropped", .string(name)), ("ok", .bool(true))])
+    }
+
+    func schema(_ name: String) async throws -> JSONValue {
+        let s = session()
+        guard let info = try await s.collections().first(where: { $0.name == name }) else {
+            throw RedError(.undefinedCollection, "collection \"\(name)\" does not exist")
+        }
+        let count = try await s.execute("SELECT count(*) FROM \(Session.identifier(name))").rows.first?.first ?? .integer(0)
+        let columns = info.schema.columns.filter { !$0.name.hasPrefix("_") }.map { c -> JSONValue in
+            var members: [(String, JSONValue)] = [("name", .string(c.name)), ("not_null", .bool(c.notNull)), ("primary_key", .bool(c.primaryKey)),
+                                                  ("type", .string(c.type.rawValue)), ("unique", .bool(c.unique))]
+            if let d = c.defaultSQL { members.insert(("default", .string(d)), at: 0) }
+            return .object(members)
+        }
+        let indexes = info.schema.indexes.map { i -> JSONValue in
+            let names = i.columnIDs.compactMap { id in info.schema.columns.first { $0.id == id }?.name }
+            return .object([("columns", .array(names.map { .string($0) })), ("method", .string(i.method.rawValue)),
+                            ("name", .string(i.name)), ("unique", .bool(i.unique))])
+        }
+        var members: [(String, JSONValue)] = [("collection", .string(name)), ("columns", .array(columns))]
+        if let ttl = info.schema.defaultTTLMilliseconds { members.append(("default_ttl_ms", .integer(ttl))) }
+        members += [("entity_count", count.jsonValue), ("indexes", .array(indexes)), ("model", .string(info.schema.model.rawValue)),
+                    ("ok", .bool(true))]
+        return .object(members)
+    }
+
+    /// One page of items in rid order; `limit` is clamped to 1…`ServerConfiguration.maxScanPageRows`.
+    func scan(_ name: String, offset: Int, limit: Int) async throws -> JSONValue {
+        let offset = max(0, offset)
+        let limit = min(max(limit, 1), ServerConfiguration.maxScanPageRows)
+        let s = session()
+        let total = try await s.execute("SELECT count(*) FROM \(Session.identifier(name))").rows.first?.first ?? .integer(0)
+        let page = try await s.execute("SELECT rid, * FROM \(Session.identifier(name)) ORDER BY rid LIMIT \(limit) OFFSET \(offset)")
+        return .object([("items", .array(Self.records(page))), ("limit", .integer(Int64(limit))),
+                        ("offset", .integer(Int64(offset))), ("ok", .bool(true)), ("total", total.jsonValue)])
+    }
+
+    func insertDocument(_ name: String, _ body: JSONValue) async throws -> JSONValue {
+        guard case .object = body else { throw RedError(.invalidArgument, "a document must be a JSON object") }
+        var document = body
+        if case .object(let inner)? = body["body"] { document = .object(inner) }
+        try Self.validateName(name)
+        let rid = try await session().insertDocument(document, into: name)
+        return .object([("collection", .string(name)), ("id", .integer(rid)), ("ok", .bool(true)), ("rid", .integer(rid))])
+    }
+
+    /// Inserts one row from a JSON object of column → value; returns its rid and the stored row.
+    func insertRow(_ name: String, _ body: JSONValue) async throws -> (rid: Int64, record: JSONValue) {
+        guard case .object(var fields) = body else { throw RedError(.invalidArgument, "a row must be a JSON object of column values") }
+        if case .object(let inner)? = body["fields"] { fields = inner }
+        guard !fields.isEmpty else { throw RedError(.invalidArgument, "a row needs at least one column value") }
+        try Self.validateName(name)
+        for (column, _) in fields { try Self.validateName(column) }
+        let columns = fields.map { Session.identifier($0.0) }.joined(separator: ", ")
+        let placeholders = fields.indices.map { "$\($0 + 1)" }.joined(separator: ", ")
+        let result = try await session().execute("INSERT INTO \(Session.identifier(name)) (\(columns)) VALUES (\(placeholders)) RETURNING rid, *",
+                                                 parameters: fields.map { Self.storedValue($0.1) })
+        guard let row = result.rows.first, case .integer(let rid) = row[0] else { throw RedError(.internalError, "the insert returned no rid") }
+        return (rid, Self.record(columns: result.columns, row: row))
+    }
+
+    func entity(_ name: String, _ rid: Int64) async throws -> JSONValue {
+        let result = try await session().execute("SELECT rid, * FROM \(Session.identifier(name)) WHERE rid = $1", parameters: [.integer(rid)])
+        guard let record = Self.records(result).first else { throw RedError(.undefinedObject, "entity \(rid) not found in \(name)") }
+        return .object([("collection", .string(name)), ("entity", record), ("id", .integer(rid)), ("ok", .bool(true))])
+    }
+
+    func patchEntity(_ name: String, _ rid: Int64, _ body: JSONValue) async throws -> JSONValue {
+        var fields: [(String, JSONValue)]
+        switch body {
+        case .object(let members):
+            if case .object(let inner)? = body["fields"] { fields = inner } else { fields = members }
+        default: throw RedError(.invalidArgument, "PATCH body must be a JSON object of fields")
+        }
+        guard !fields.isEmpty else { throw RedError(.invalidArgument, "PATCH needs at least one field") }
+        var parameters: [Value] = []
+        let assignments = try fields.map { field, value -> String in
+            try Self.validateName(field)
+            parameters.append(Self.storedValue(value))
+            return "\(Session.identifier(field)) = $\(parameters.count)"
+        }
+        parameters.append(.integer(rid))
+        let sql = "UPDATE \(Session.identifier(name)) SET \(assignments.joined(separator: ", ")) WHERE rid = $\(parameters.count)"
+        guard try await session().execute(sql, parameters: parameters).rowsAffected == 1 else {
+            throw RedError(.undefinedObject, "entity \(rid) not found in \(name)")
+        }
+        return try await entity(name, rid)
+    }
+
+    func deleteEntity(_ name: String, _ rid: Int64) async throws -> JSONValue {
+        let result = try await session().execute("DELETE FROM \(Session.identifier(name)) WHERE rid = $1", parameters: [.integer(rid)])
+        guard result.rowsAffected == 1 else { throw RedError(.undefinedObject, "entity \(rid) not found in \(name)") }
+        return .object([("deleted", .bool(true)), ("id", .integer(rid)), ("ok", .bool(true))])
+    }
+
+    // MARK: Key-value
+
+    func kvGet(_ collection: String, _ key: String) async throws -> JSONValue {
+        let result = try await session().execute("KV GET \(Session.identifier(collection)).\(Session.literal(key))")
+        guard let value = result.rows.first?[1], !value.isNull else { throw RedError(.undefinedObject, "key not found: \(key)") }
+        return .object([("collection", .string(collection)), ("key", .string(key)), ("ok", .bool(true)), ("value", value.jsonValue)])
+    }
+
+    func kvPut(_ collection: String, _ key: String, _ body: JSONValue) async throws -> JSONValue {
+        var value = body
+        var ttl = ""
+        if case .object = body, let inner = body["value"] {
+            value = inner
+            if case .integer(let ms)? = body["ttl_ms"] {
+                guard ms > 0 else { throw RedError(.invalidArgument, "ttl_ms must be positive") }
+                ttl = " EXPIRE \(ms) ms"
+            }
+        }
+        try Self.validateName(collection)
+        let result = try await session().execute("KV PUT \(Session.identifier(collection)).\(Session.literal(key)) = $1\(ttl)",
+                                                 parameters: [Self.storedValue(value)])
+        let created = result.rows.first?[3] == .boolean(true)
+        return .object([("collection", .string(collection)), ("created", .bool(created)), ("key", .string(key)), ("ok", .bool(true))])
+    }
+
+    func kvDelete(_ collection: String, _ key: String) async throws -> JSONValue {
+        let result = try await session().execute("KV DELETE \(Session.identifier(collection)).\(Session.literal(key))")
+        guard result.rowsAffected == 1 else { throw RedError(.undefinedObject, "key not found: \(key)") }
+        return .object([("deleted", .bool(true)), ("key", .string(key)), ("ok", .bool(true))])
+    }
+
+    // MARK: Helpers
+
+    /// JSON → stored value, as the spec's KV PUT does: strings text, integral numbers integers,
+    /// other numbers floats, booleans, null, objects and arrays JSON.
+    static func storedValue(_ j: JSONValue) -> Value {
+        switch j {
+        case .null: return .null
+        case .bool(let b): return .boolean(b)
+        case .integer(let i): return .integer(i)
+        case .float(let d): return .float(d)
+        case .string(let s): return .text(s)
+        case .array, .object: return .json(j)
+        }
+    }
+
+    /// Each row as an object of column → JSON value (HTTP value encoding).
+    static func records(_ result: QueryResult) -> [JSONValue] {
+        result.rows.map { record(columns: result.columns, row: $0) }
+    }
+
+    /// One row as `{column: value}`; a repeated column name keeps its first value.
+    static func record(columns: [ResultColumn], row: [Value]) -> JSONValue {
+        var seen = Set<String>()
+        return .object(zip(columns, row).compactMap { column, value in
+            seen.insert(column.name).inserted ? (column.name, value.jsonValue) : nil
+        })
+    }
+
+    static func validateName(_ name: String) throws {
+        guard !name.isEmpty, name.utf8.count <= maxCollectionNameBytes,
+              name.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" || $0 == "-" }), !name.hasPrefix("__") else {
+            throw RedError(.invalidArgument, "invalid name \"\(name)\": use letters, digits, _ and - (at most \(maxCollectionNameBytes) bytes, not starting with __)")
+        }
+    }
+}
+
+extension JSONValue {
+    /// The member `key` of an object (nil for other values or a missing key).
+    subscript(key: String) -> JSONValue? {
+        guard case .object(let members) = self else { return nil }
+        return members.first { $0.0 == key }?.1
+    }
+}

@@ -1,0 +1,168 @@
+import Foundation
+import GRPCCore
+import RedCore
+import RedDB
+import RedProto
+
+/// The entity and key-value rpcs. Each delegates to `CollectionOperations` (shared with the
+/// HTTP routes) or to the bulk-insert path RedWire and COPY use.
+extension GRPCService {
+    /// Most payloads one BulkCreate* call takes.
+    static let maxBulkItems = 100_000
+
+    func createRow(request: ServerRequest<Reddb_V1_JsonCreateRequest>, context _: GRPCCore.ServerContext) async throws -> ServerResponse<Reddb_V1_EntityReply> {
+        await unary(request, rpc: "create_row") { message, _ in
+            let row = try await operations.insertRow(try Self.required(message.collection, "collection"), try Self.payload(message.payloadJson))
+            return Self.entityReply(id: row.rid, row.record)
+        }
+    }
+
+    func createDocument(request: ServerRequest<Reddb_V1_JsonCreateRequest>, context _: GRPCCore.ServerContext) async throws -> ServerResponse<Reddb_V1_EntityReply> {
+        await unary(request, rpc: "create_document") { message, _ in
+            let body = try Self.payload(message.payloadJson)
+            let reply = try await operations.insertDocument(try Self.required(message.collection, "collection"), body)
+            guard case .integer(let rid)? = reply["rid"] else { throw RedError(.internalError, "the insert returned no rid") }
+            return Self.entityReply(id: rid, body)
+        }
+    }
+
+    /// payload `{"key", "value", "ttl_ms"?}`; the reply's id is 0 (keys have no rid) and its
+    /// entity_json the KvPut body.
+    func createKv(request: ServerRequest<Reddb_V1_JsonCreateRequest>, context _: GRPCCore.ServerContext) async throws -> ServerResponse<Reddb_V1_EntityReply> {
+        await unary(request, rpc: "create_kv") { message, _ in
+            let body = try Self.payload(message.payloadJson)
+            guard case .string(let key)? = body["key"] else { throw RedError(.invalidArgument, "CreateKv needs {\"key\": …, \"value\": …}") }
+            let reply = try await operations.kvPut(try Self.required(message.collection, "collection"), key, Self.kvBody(body))
+            return Self.entityReply(id: 0, reply)
+        }
+    }
+
+    func bulkCreateRows(request: ServerRequest<Reddb_V1_JsonBulkCreateRequest>, context _: GRPCCore.ServerContext) async throws -> ServerResponse<Reddb_V1_BulkEntityReply> {
+        await unary(request, rpc: "bulk_create_rows") { message, _ in
+            try await bulkCreate(message) { name, body in
+                let row = try await operations.insertRow(name, body)
+                return Self.entityReply(id: row.rid, row.record)
+            }
+        }
+    }
+
+    func bulkCreateDocuments(request: ServerRequest<Reddb_V1_JsonBulkCreateRequest>, context _: GRPCCore.ServerContext) async throws -> ServerResponse<Reddb_V1_BulkEntityReply> {
+        await unary(request, rpc: "bulk_create_documents") { message, _ in
+            try await bulkCreate(message) { name, body in
+                let reply = try await operations.insertDocument(name, body)
+                guard case .integer(let rid)? = reply["rid"] else { throw RedError(.internalError, "the insert returned no rid") }
+                return Self.entityReply(id: rid, body)
+            }
+        }
+    }
+
+    /// Every payload is parsed before the first insert, so a malformed one inserts nothing; the
+    /// inserts then run in order and the first failing one fails the call (earlier ones stay,
+    /// as upstream).
+    private func bulkCreate(_ message: Reddb_V1_JsonBulkCreateRequest,
+                            _ insert: (String, JSONValue) async throws -> Reddb_V1_EntityReply) async throws -> Reddb_V1_BulkEntityReply {
+        let name = try Self.required(message.collection, "collection")
+        guard message.payloadJson.count <= Self.maxBulkItems else {
+            throw RedError(.limitExceeded, "at most \(Self.maxBulkItems) payloads per call, got \(message.payloadJson.count)")
+        }
+        let bodies = try message.payloadJson.map(Self.payload)
+        var reply = Reddb_V1_BulkEntityReply()
+        for body in bodies { reply.items.append(try await insert(name, body)) }
+        reply.ok = true
+        reply.count = UInt64(reply.items.count)
+        return reply
+    }
+
+    func patchEntity(request: ServerRequest<Reddb_V1_UpdateEntityRequest>, context _: GRPCCore.ServerContext) async throws -> ServerResponse<Reddb_V1_EntityReply> {
+        await unary(request, rpc: "patch_entity") { message, _ in
+            let rid = try Self.rid(message.id)
+            let reply = try await operations.patchEntity(try Self.required(message.collection, "collection"), rid, try Self.payload(message.payloadJson))
+            return Self.entityReply(id: rid, reply["entity"] ?? .null)
+        }
+    }
+
+    func deleteEntity(request: ServerRequest<Reddb_V1_DeleteEntityRequest>, context _: GRPCCore.ServerContext) async throws -> ServerResponse<Reddb_V1_OperationReply> {
+        await unary(request, rpc: "delete_entity") { message, _ in
+            let rid = try Self.rid(message.id)
+            _ = try await operations.deleteEntity(try Self.required(message.collection, "collection"), rid)
+            return Self.operationReply("entity \(rid) deleted")
+        }
+    }
+
+    /// All rows or none, through the same multi-row INSERT path as RedWire bulk inserts and COPY.
+    func bulkInsertBinary(request: ServerRequest<Reddb_V1_BinaryBulkInsertRequest>, context _: GRPCCore.ServerContext) async throws -> ServerResponse<Reddb_V1_BulkInsertReply> {
+        await unary(request, rpc: "bulk_insert_binary") { message, _ in
+            let name = try Self.required(message.collection, "collection")
+            let width = message.fieldNames.count
+            let rows = try message.rows.enumerated().map { index, row -> [Value] in
+                guard row.values.count == width else {
+                    throw RedError(.invalidArgument, "row \(index) has \(row.values.count) values for \(width) field names")
+                }
+                return row.values.map(GRPCValues.value)
+            }
+            let session = self.context.database.session()
+            let inserted = try await MultiRowInsert.insertAll(table: name, columns: message.fieldNames, rows: rows, on: session,
+                                                              returningFirstRid: true) { sql, parameters in
+                try await session.execute(sql, parameters: parameters)
+            }
+            var reply = Reddb_V1_BulkInsertReply()
+            reply.ok = true
+            reply.count = UInt64(inserted.count)
+            reply.firstID = UInt64(max(0, inserted.firstRid ?? 0))
+            return reply
+        }
+    }
+
+    // MARK: Key-value helpers (RedDB for Swift)
+
+    func kvGet(request: ServerRequest<Reddb_V1_JsonPayloadRequest>, context _: GRPCCore.ServerContext) async throws -> ServerResponse<Reddb_V1_PayloadReply> {
+        await unary(request, rpc: "kv_get") { message, _ in
+            let (collection, key, _) = try Self.kvAddress(message.payloadJson)
+            return Self.payloadReply(try await operations.kvGet(collection, key))
+        }
+    }
+
+    func kvPut(request: ServerRequest<Reddb_V1_JsonPayloadRequest>, context _: GRPCCore.ServerContext) async throws -> ServerResponse<Reddb_V1_PayloadReply> {
+        await unary(request, rpc: "kv_put") { message, _ in
+            let (collection, key, body) = try Self.kvAddress(message.payloadJson)
+            guard body["value"] != nil else { throw RedError(.invalidArgument, "KvPut needs a \"value\"") }
+            return Self.payloadReply(try await operations.kvPut(collection, key, Self.kvBody(body)))
+        }
+    }
+
+    func kvDelete(request: ServerRequest<Reddb_V1_JsonPayloadRequest>, context _: GRPCCore.ServerContext) async throws -> ServerResponse<Reddb_V1_PayloadReply> {
+        await unary(request, rpc: "kv_delete") { message, _ in
+            let (collection, key, _) = try Self.kvAddress(message.payloadJson)
+            return Self.payloadReply(try await operations.kvDelete(collection, key))
+        }
+    }
+
+    /// `{"collection", "key", …}` of a KV helper's payload.
+    static func kvAddress(_ payloadJSON: String) throws -> (collection: String, key: String, body: JSONValue) {
+        let body = try payload(payloadJSON)
+        guard case .string(let collection)? = body["collection"], !collection.isEmpty, case .string(let key)? = body["key"], !key.isEmpty else {
+            throw RedError(.invalidArgument, "payload needs non-empty strings \"collection\" and \"key\"")
+        }
+        return (collection, key, body)
+    }
+
+    /// The `{"value", "ttl_ms"?}` body `CollectionOperations.kvPut` reads (a missing value is null).
+    static func kvBody(_ body: JSONValue) -> JSONValue {
+        var members: [(String, JSONValue)] = [("value", body["value"] ?? .null)]
+        if let ttl = body["ttl_ms"] { members.append(("ttl_ms", ttl)) }
+        return .object(members)
+    }
+
+    static func rid(_ id: UInt64) throws -> Int64 {
+        guard id > 0, id <= UInt64(Int64.max) else { throw RedError(.invalidArgument, "id must be a positive rid") }
+        return Int64(id)
+    }
+
+    static func entityReply(id: Int64, _ entity: JSONValue) -> Reddb_V1_EntityReply {
+        var reply = Reddb_V1_EntityReply()
+        reply.ok = true
+        reply.id = UInt64(max(0, id))
+        reply.entityJson = entity.text
+        return reply
+    }
+}

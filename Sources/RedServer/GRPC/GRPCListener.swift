@@ -1,0 +1,63 @@
+import GRPCCore
+import GRPCNIOTransportHTTP2
+import RedCore
+import ServiceLifecycle
+
+/// The gRPC listener (HTTP/2 cleartext, default port 5555): grpc-swift 2's server on the NIO
+/// HTTP/2 transport, serving `reddb.v1.RedDb` and `grpc.health.v1.Health`, run as a service
+/// of the server's `ServiceGroup`.
+///
+/// Shutdown: on graceful shutdown the server stops accepting calls and lets running ones
+/// finish; after `shutdownGraceMilliseconds` the rest (long streams such as health Watch)
+/// are cancelled.
+public final class GRPCListener: Service, Sendable {
+    let context: ServerContext
+    let address: BindAddress
+    private let bound = ListenerAddress()
+    /// Largest request or response message (spec: 256 MiB both ways).
+    static let maxMessageBytes = 256 << 20
+
+    public init(context: ServerContext, address: BindAddress) {
+        self.context = context
+        self.address = address
+    }
+
+    /// The address actually bound (port 0 resolved), once listening; nil if binding failed.
+    public func boundAddress() async -> BindAddress? { await bound.wait() }
+
+    private enum Event { case served, listening, graceExpired }
+
+    public func run() async throws {
+        let transport = HTTP2ServerTransport.Posix(
+            address: .ipv4(host: address.host, port: address.port),
+            transportSecurity: .plaintext,
+            config: .defaults { $0.rpc.maxRequestPayloadSize = Self.maxMessageBytes })
+        let server = GRPCServer(transport: transport, services: [GRPCService(context: context), GRPCHealthService(context: context)])
+        let grace = Duration.milliseconds(context.configuration.shutdownGraceMilliseconds)
+        try await withThrowingTaskGroup(of: Event.self) { group in
+            group.addTask { try await server.serve(); return .served }
+            group.addTask { [bound, context, address] in
+                do {
+                    let local = try await transport.listeningAddress
+                    let resolved = BindAddress(host: local.ipv4?.host ?? address.host, port: local.ipv4?.port ?? address.port)
+                    context.noteListening("grpc", resolved)
+                    context.logger.info("gRPC listening on \(resolved)")
+                    bound.set(resolved)
+                } catch {
+                    bound.set(nil)
+                }
+                return .listening
+            }
+            group.addTask {
+                try? await gracefulShutdown()
+                server.beginGracefulShutdown()
+                try? await Task.sleep(for: grace)
+                return .graceExpired
+            }
+            while let event = try await group.next() {
+                if event != .listening { break }
+            }
+            group.cancelAll()
+        }
+    }
+}

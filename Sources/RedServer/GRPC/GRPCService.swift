@@ -1,0 +1,211 @@
+import Foundation
+import GRPCCore
+import RedCore
+import RedDB
+import RedProto
+import RedWire
+
+/// The gRPC service `reddb.v1.RedDb` (spec: protocols §3).
+///
+/// Every rpc goes through `unary`, which authenticates the caller from the request
+/// metadata, runs the handler and turns any thrown `RedError` into a precise gRPC status
+/// (`GRPCStatusMapping`). Handlers translate: queries go to `Session.execute`, the
+/// collection/KV helpers to the `CollectionOperations` the HTTP routes use, so gRPC,
+/// HTTP and the other surfaces answer identically.
+///
+/// Authentication: with no users configured every caller is anonymous. With users, every
+/// rpc but `Health`, `Ready`, `Topology` and `AuthLogin` needs `authorization: Bearer
+/// <token>` (or `x-reddb-token: <token>`) with a token from `AuthLogin`; otherwise the call
+/// fails UNAUTHENTICATED before the handler runs.
+struct GRPCService: Reddb_V1_RedDb.ServiceProtocol {
+    let context: ServerContext
+    let prepared: PreparedQueryRegistry
+
+    init(context: ServerContext) {
+        self.context = context
+        self.prepared = PreparedQueryRegistry()
+    }
+
+    var operations: CollectionOperations { CollectionOperations(database: context.database) }
+
+    enum Gate { case open, authenticated }
+
+    /// The bearer token of a call: `authorization: Bearer <t>` (scheme matched case-insensitively,
+    /// value trimmed), else `x-reddb-token`.
+    static func token(in metadata: Metadata) -> String? {
+        for value in metadata[stringValues: "authorization"] {
+            let trimmed = value.trimmingCharacters(in: .whitespaces)
+            if trimmed.lowercased().hasPrefix("bearer ") { return String(trimmed.dropFirst(7)).trimmingCharacters(in: .whitespaces) }
+        }
+        return metadata[stringValues: "x-reddb-token"].first { _ in true }?.trimmingCharacters(in: .whitespaces)
+    }
+
+    /// Authenticates, runs `body`, and maps errors to statuses.
+    func unary<In: Sendable, Out: Sendable>(_ request: ServerRequest<In>, _ gate: Gate = .authenticated, rpc: String,
+                                            _ body: (In, TokenStore.Identity) async throws -> Out) async -> ServerResponse<Out> {
+        let started = ContinuousClock.now
+        defer { context.metrics.recordStatement(surface: "grpc", kind: rpc, nanoseconds: (ContinuousClock.now - started).wholeNanoseconds) }
+        do {
+            let identity = gate == .open ? TokenStore.Identity.anonymous : try context.tokens.authenticate(token: Self.token(in: request.metadata))
+            return ServerResponse(message: try await body(request.message, identity))
+        } catch {
+            return ServerResponse(error: GRPCStatusMapping.rpcError(error))
+        }
+    }
+
+    // MARK: Health, topology, auth
+
+    func health(request: ServerRequest<Reddb_V1_Empty>, context _: GRPCCore.ServerContext) async throws -> ServerResponse<Reddb_V1_HealthReply> {
+        await unary(request, .open, rpc: "health") { _, _ in healthReply() }
+    }
+
+    func ready(request: ServerRequest<Reddb_V1_Empty>, context _: GRPCCore.ServerContext) async throws -> ServerResponse<Reddb_V1_HealthReply> {
+        await unary(request, .open, rpc: "ready") { _, _ in healthReply() }
+    }
+
+    func healthReply() -> Reddb_V1_HealthReply {
+        let health = context.health
+        var reply = Reddb_V1_HealthReply()
+        reply.healthy = health.healthy
+        reply.state = health.state
+        reply.checkedAtUnixMs = UInt64(SystemClock().nowMilliseconds())
+        return reply
+    }
+
+    func topology(request: ServerRequest<Reddb_V1_TopologyRequest>, context _: GRPCCore.ServerContext) async throws -> ServerResponse<Reddb_V1_TopologyReply> {
+        await unary(request, .open, rpc: "topology") { _, _ in
+            var reply = Reddb_V1_TopologyReply()
+            reply.topologyBytes = Data(Topology.standalone.encoded())
+            return reply
+        }
+    }
+
+    func authLogin(request: ServerRequest<Reddb_V1_JsonPayloadRequest>, context _: GRPCCore.ServerContext) async throws -> ServerResponse<Reddb_V1_PayloadReply> {
+        await unary(request, .open, rpc: "auth_login") { message, _ in
+            let body = try Self.payload(message.payloadJson)
+            guard case .string(let username)? = body["username"], case .string(let password)? = body["password"] else {
+                throw RedError(.invalidArgument, "AuthLogin needs {\"username\": …, \"password\": …}")
+            }
+            let issued = try self.context.tokens.login(username: username, password: password)
+            return Self.payloadReply(.object([
+                ("expires_at", .integer(issued.expiresAtUnixMilliseconds)), ("ok", .bool(true)), ("role", .string(issued.identity.role)),
+                ("token", .string(issued.token)), ("username", .string(issued.identity.username)),
+            ]))
+        }
+    }
+
+    func authWhoAmI(request: ServerRequest<Reddb_V1_Empty>, context _: GRPCCore.ServerContext) async throws -> ServerResponse<Reddb_V1_PayloadReply> {
+        await unary(request, rpc: "auth_whoami") { _, identity in
+            Self.payloadReply(.object([
+                ("authenticated", .bool(self.context.tokens.authRequired)), ("ok", .bool(true)),
+                ("role", .string(identity.role)), ("username", .string(identity.username)),
+            ]))
+        }
+    }
+
+    // MARK: Catalog
+
+    func stats(request: ServerRequest<Reddb_V1_Empty>, context _: GRPCCore.ServerContext) async throws -> ServerResponse<Reddb_V1_StatsReply> {
+        await unary(request, rpc: "stats") { _, _ in
+            let collections = try await self.context.database.session().collections()
+            let engine = self.context.database.engine.statistics
+            var reply = Reddb_V1_StatsReply()
+            reply.collectionCount = UInt64(collections.count)
+            reply.totalMemoryBytes = UInt64(engine.cache.residentBytes)
+            reply.activeConnections = UInt64(self.context.connections.count)
+            reply.pagedMode = true
+            reply.startedAtUnixMs = UInt64(self.context.startedAtUnixMilliseconds)
+            return reply
+        }
+    }
+
+    func collections(request: ServerRequest<Reddb_V1_Empty>, context _: GRPCCore.ServerContext) async throws -> ServerResponse<Reddb_V1_CollectionsReply> {
+        await unary(request, rpc: "collections") { _, _ in
+            var reply = Reddb_V1_CollectionsReply()
+            reply.collections = try await self.context.database.session().collections().map(\.name)
+            return reply
+        }
+    }
+
+    func describeCollection(request: ServerRequest<Reddb_V1_CollectionRequest>, context _: GRPCCore.ServerContext) async throws -> ServerResponse<Reddb_V1_PayloadReply> {
+        await unary(request, rpc: "describe_collection") { message, _ in
+            Self.payloadReply(try await operations.schema(try Self.required(message.collection, "collection")))
+        }
+    }
+
+    func createCollection(request: ServerRequest<Reddb_V1_JsonPayloadRequest>, context _: GRPCCore.ServerContext) async throws -> ServerResponse<Reddb_V1_PayloadReply> {
+        await unary(request, rpc: "create_collection") { message, _ in
+            Self.payloadReply(try await operations.createCollection(try Self.payload(message.payloadJson)))
+        }
+    }
+
+    func dropCollection(request: ServerRequest<Reddb_V1_JsonPayloadRequest>, context _: GRPCCore.ServerContext) async throws -> ServerResponse<Reddb_V1_OperationReply> {
+        await unary(request, rpc: "drop_collection") { message, _ in
+            guard case .string(let name)? = try Self.payload(message.payloadJson)["name"] else {
+                throw RedError(.invalidArgument, "DropCollection needs {\"name\": …}")
+            }
+            _ = try await operations.dropCollection(name)
+            return Self.operationReply("collection \(name) dropped")
+        }
+    }
+
+    func scan(request: ServerRequest<Reddb_V1_ScanRequest>, context _: GRPCCore.ServerContext) async throws -> ServerResponse<Reddb_V1_ScanReply> {
+        await unary(request, rpc: "scan") { message, _ in
+            let name = try Self.required(message.collection, "collection")
+            let limit = message.limit == 0 ? 100 : Int(min(message.limit, UInt64(ServerConfiguration.maxScanPageRows)))
+            let offset = Int(min(message.offset, UInt64(Int32.max)))
+            let page = try await operations.scan(name, offset: offset, limit: limit)
+            var reply = Reddb_V1_ScanReply()
+            reply.collection = name
+            if case .integer(let total)? = page["total"] { reply.total = UInt64(max(0, total)) }
+            guard case .array(let items)? = page["items"] else { return reply }
+            reply.items = items.map { item in
+                var entity = Reddb_V1_ScanEntity()
+                if case .integer(let rid)? = item["rid"] { entity.id = UInt64(max(0, rid)) }
+                entity.kind = "row"
+                entity.collection = name
+                entity.json = item.text
+                return entity
+            }
+            let next = UInt64(offset + items.count)
+            if next < reply.total { reply.nextOffset = next }
+            return reply
+        }
+    }
+
+    func checkpoint(request: ServerRequest<Reddb_V1_Empty>, context _: GRPCCore.ServerContext) async throws -> ServerResponse<Reddb_V1_OperationReply> {
+        await unary(request, rpc: "checkpoint") { _, _ in
+            try await self.context.database.engine.checkpoint()
+            return Self.operationReply("checkpoint complete")
+        }
+    }
+
+    // MARK: Helpers
+
+    /// A request's JSON payload; empty means `{}`.
+    static func payload(_ text: String) throws -> JSONValue {
+        guard !text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else { return .object([]) }
+        do { return try JSONValue.parse(text) } catch let error as RedError {
+            throw RedError(.invalidArgument, "payload_json is not valid JSON: \(error.message)")
+        }
+    }
+
+    static func required(_ value: String, _ field: String) throws -> String {
+        guard !value.isEmpty else { throw RedError(.invalidArgument, "\(field) is required") }
+        return value
+    }
+
+    static func payloadReply(_ json: JSONValue) -> Reddb_V1_PayloadReply {
+        var reply = Reddb_V1_PayloadReply()
+        reply.ok = true
+        reply.payload = json.text
+        return reply
+    }
+
+    static func operationReply(_ message: String) -> Reddb_V1_OperationReply {
+        var reply = Reddb_V1_OperationReply()
+        reply.ok = true
+        reply.message = message
+        return reply
+    }
+}

@@ -1,0 +1,320 @@
+import Foundation
+import GRPCCore
+import GRPCNIOTransportHTTP2
+import RedCore
+import RedProto
+import SwiftProtobuf
+import Testing
+
+/// The gRPC surface of the real `red server`, called through grpc-swift 2 clients generated
+/// from our `reddb.proto` (which keeps RedDB's field numbers and method paths).
+@Suite(.serialized) struct GRPCServerTests {
+    typealias RedDb = Reddb_V1_RedDb.Client<HTTP2ClientTransport.Posix>
+    typealias RawSocket = MalformedInputTests.RawSocket
+
+    /// Runs `body` with a client connected to `server`'s gRPC port.
+    static func withClient<T: Sendable>(_ server: ServerProcess,
+                                        _ body: @Sendable (RedDb, GRPCClient<HTTP2ClientTransport.Posix>) async throws -> T) async throws -> T {
+        try await withGRPCClient(transport: .http2NIOPosix(target: .ipv4(address: "127.0.0.1", port: server.grpcPort),
+                                                          transportSecurity: .plaintext)) { client in
+            try await body(RedDb(wrapping: client), client)
+        }
+    }
+
+    static func query(_ sql: String, _ params: [Reddb_V1_QueryValue] = []) -> Reddb_V1_QueryRequest {
+        .with { $0.query = sql; $0.params = params }
+    }
+
+    static func records(_ reply: Reddb_V1_QueryReply) throws -> [JSONValue] {
+        guard case .array(let records)? = try JSONValue.parse(reply.resultJson)["records"] else { return [] }
+        return records
+    }
+
+    /// The code of the RPCError `body` throws (nil when it succeeds).
+    static func code(_ body: () async throws -> Void) async -> (RPCError.Code, RPCError)? {
+        do {
+            try await body()
+            return nil
+        } catch let error as RPCError {
+            return (error.code, error)
+        } catch {
+            Issue.record("not an RPCError: \(error)")
+            return nil
+        }
+    }
+
+    @Test func queryRequestMatchesTheSpecsGoldenEncoding() throws {
+        let request = Self.query("SELECT $1", [.with { $0.intValue = 42 }, .with { $0.textValue = "x" }, .with { $0.nullValue = .init() }])
+        let bytes: [UInt8] = try request.serializedBytes()
+        #expect(bytes.map { String(format: "%02x", $0) }.joined() == "0a0953454c4543542024312202182a22032a017822020a00")
+    }
+
+    @Test func queriesWithEveryParameterKindRoundTrip() async throws {
+        let server = try ServerProcess()
+        defer { server.remove() }
+        try await Self.withClient(server) { db, _ in
+            let create = try await db.query(Self.query(
+                "CREATE TABLE t (id BIGINT PRIMARY KEY, b BOOLEAN, f DOUBLE PRECISION, s TEXT, raw BYTEA, doc JSON, at TIMESTAMP, u UUID)"))
+            #expect(create.ok && create.statement == "create")
+            #expect(try JSONValue.parse(create.resultJson)["message"] == .string("table 't' created"))
+            let params: [Reddb_V1_QueryValue] = [
+                .with { $0.intValue = 1 }, .with { $0.boolValue = true }, .with { $0.floatValue = 2.5 }, .with { $0.textValue = "héllo" },
+                .with { $0.bytesValue = Data([0xde, 0xad]) }, .with { $0.jsonValue = #"{"a":[1,2]}"# },
+                .with { $0.timestampValue = 1_700_000_000 }, .with { $0.uuidValue = Data((0..<16).map { UInt8($0) }) },
+            ]
+            let insert = try await db.query(Self.query("INSERT INTO t VALUES ($1, $2, $3, $4, $5, $6, $7, $8)", params))
+            #expect(insert.statement == "insert")
+            #expect(try JSONValue.parse(insert.resultJson)["affected_rows"] == .integer(1))
+            let select = try await db.query(Self.query("SELECT id, b, f, s, raw, doc, u FROM t WHERE id = $1", [.with { $0.intValue = 1 }]))
+            #expect(select.columns == ["id", "b", "f", "s", "raw", "doc", "u"])
+            #expect(select.recordCount == 1 && select.mode == "sql" && select.engine == "runtime-table")
+            let record = try #require(try Self.records(select).first)
+            #expect(record["id"] == .integer(1) && record["b"] == .bool(true) && record["f"] == .float(2.5) && record["s"] == .string("héllo"))
+            #expect(record["doc"] == (try JSONValue.parse(#"{"a":[1,2]}"#)))
+            #expect(record["u"] == .string("000102030405060708090a0b0c0d0e0f"))  // as HTTP encodes a UUID
+            let keys = try JSONValue.parse(select.resultJson)
+            guard case .object(let members) = keys else { throw RedError(.internalError, "result_json is not an object") }
+            #expect(members.map(\.0) == ["columns", "record_count", "selection", "records"])
+            // The timestamp parameter is Unix seconds.
+            let at = try await db.query(Self.query("SELECT at = $1::timestamp FROM t", [.with { $0.textValue = "2023-11-14 22:13:20" }]))
+            #expect(try Self.records(at).first?["?column?"] == .bool(true))
+        }
+    }
+
+    @Test func errorsMapToPreciseStatusCodes() async throws {
+        let server = try ServerProcess()
+        defer { server.remove() }
+        try await Self.withClient(server) { db, _ in
+            _ = try await db.query(Self.query("CREATE TABLE u (id BIGINT PRIMARY KEY)"))
+            _ = try await db.query(Self.query("INSERT INTO u VALUES (1)"))
+            let cases: [(String, RPCError.Code, String)] = [
+                ("SELEC 1", .invalidArgument, "42601"),
+                ("SELECT * FROM missing", .notFound, "42P01"),
+                ("INSERT INTO u VALUES (1)", .alreadyExists, "23505"),
+                ("SELECT 1 / 0", .invalidArgument, "22012"),
+            ]
+            for (sql, expected, sqlstate) in cases {
+                let failure = await Self.code { _ = try await db.query(Self.query(sql)) }
+                #expect(failure?.0 == expected, "\(sql): \(String(describing: failure?.1))")
+                #expect(failure?.1.metadata[stringValues: "reddb-sqlstate"].first { _ in true } == sqlstate, "\(sql)")
+            }
+            let badUUID = await Self.code { _ = try await db.query(Self.query("SELECT $1", [.with { $0.uuidValue = Data([1, 2]) }])) }
+            #expect(badUUID?.0 == .invalidArgument)
+            #expect(badUUID?.1.message == "uuid param must be 16 bytes, got 2")
+            let empty = await Self.code { _ = try await db.query(Self.query("")) }
+            #expect(empty?.0 == .invalidArgument)
+        }
+    }
+
+    @Test func queryStreamSendsHeaderChunksAndEnd() async throws {
+        let server = try ServerProcess()
+        defer { server.remove() }
+        try await Self.withClient(server) { db, _ in
+            let events = try await db.queryStream(Self.query("SELECT n, repeat('x', 100) AS pad FROM generate_series(1, 5000) AS g(n)")) { response in
+                var collected: [Reddb_V1_QueryStreamEvent] = []
+                for try await event in response.messages { collected.append(event) }
+                return collected
+            }
+            guard case .header(let header)? = events.first?.event else { throw RedError(.internalError, "no header first") }
+            #expect(header.columns == ["n", "pad"])
+            guard case .end(let end)? = events.last?.event else { throw RedError(.internalError, "no end last") }
+            #expect(end.recordCount == 5000)
+            var ids: [Int64] = []
+            for event in events.dropFirst().dropLast() {
+                guard case .rows(let rows)? = event.event, case .array(let items) = try JSONValue.parse(rows.recordsJson) else {
+                    throw RedError(.internalError, "expected rows")
+                }
+                #expect(items.count <= 1_000)
+                ids += items.compactMap { if case .integer(let n)? = $0["n"] { return n } else { return nil } }
+            }
+            #expect(ids == Array(1...5000))
+            #expect(events.count >= 7)  // header, at least five chunks, end
+
+            // A statement that is not a query streams its RETURNING rows; an error is a status.
+            _ = try await db.query(Self.query("CREATE TABLE s (id BIGINT PRIMARY KEY)"))
+            let inserted = try await db.queryStream(Self.query("INSERT INTO s VALUES (1), (2) RETURNING id")) { response in
+                var last: Reddb_V1_QueryStreamEvent?
+                for try await event in response.messages { last = event }
+                return last
+            }
+            guard case .end(let insertEnd)? = inserted?.event else { throw RedError(.internalError, "no end") }
+            #expect(insertEnd.recordCount == 2 && insertEnd.affectedRows == 2)
+            let failure = await Self.code {
+                _ = try await db.queryStream(Self.query("SELECT * FROM nowhere")) { response in
+                    for try await _ in response.messages {}
+                }
+            }
+            #expect(failure?.0 == .notFound)
+        }
+    }
+
+    @Test func collectionEntityAndKeyValueHelpers() async throws {
+        let server = try ServerProcess()
+        defer { server.remove() }
+        try await Self.withClient(server) { db, _ in
+            let created = try await db.createCollection(.with {
+                $0.payloadJson = #"{"name":"people","columns":[{"name":"id","type":"BIGINT","primary_key":true},{"name":"name","type":"TEXT"}]}"#
+            })
+            #expect(try JSONValue.parse(created.payload)["model"] == .string("table"))
+            let row = try await db.createRow(.with { $0.collection = "people"; $0.payloadJson = #"{"id":7,"name":"Ada"}"# })
+            #expect(row.ok && row.id > 0)
+            #expect(try JSONValue.parse(row.entityJson)["name"] == .string("Ada"))
+            let bulk = try await db.bulkCreateRows(.with { $0.collection = "people"; $0.payloadJson = [#"{"id":8,"name":"Bob"}"#, #"{"id":9,"name":"Cy"}"#] })
+            #expect(bulk.count == 2 && bulk.items.count == 2)
+            let patched = try await db.patchEntity(.with { $0.collection = "people"; $0.id = row.id; $0.payloadJson = #"{"name":"Ada L."}"# })
+            #expect(try JSONValue.parse(patched.entityJson)["name"] == .string("Ada L."))
+            let scan = try await db.scan(.with { $0.collection = "people"; $0.limit = 2 })
+            #expect(scan.total == 3 && scan.items.count == 2 && scan.nextOffset == 2)
+            #expect(try JSONValue.parse(scan.items[0].json)["name"] == .string("Ada L."))
+            let deleted = try await db.deleteEntity(.with { $0.collection = "people"; $0.id = row.id })
+            #expect(deleted.ok)
+            let missing = await Self.code { _ = try await db.deleteEntity(.with { $0.collection = "people"; $0.id = row.id }) }
+            #expect(missing?.0 == .notFound)
+
+            let binary = try await db.bulkInsertBinary(.with {
+                $0.collection = "people"
+                $0.fieldNames = ["id", "name"]
+                $0.rows = (100..<110).map { i in .with { $0.values = [.with { $0.intValue = Int64(i) }, i == 105 ? .init() : .with { $0.textValue = "p\(i)" }] } }
+            })
+            #expect(binary.count == 10 && binary.firstID > 0)
+            let nullName = try await db.query(Self.query("SELECT name FROM people WHERE id = 105"))
+            #expect(try Self.records(nullName).first?["name"] == .null)
+            // A duplicate key anywhere rolls the whole binary batch back.
+            let duplicate = await Self.code {
+                _ = try await db.bulkInsertBinary(.with {
+                    $0.collection = "people"
+                    $0.fieldNames = ["id"]
+                    $0.rows = [200, 201, 100].map { i in .with { $0.values = [.with { $0.intValue = Int64(i) }] } }
+                })
+            }
+            #expect(duplicate?.0 == .alreadyExists)
+            let after = try await db.query(Self.query("SELECT count(*) AS n FROM people WHERE id >= 200"))
+            #expect(try Self.records(after).first?["n"] == .integer(0))
+
+            let document = try await db.createDocument(.with { $0.collection = "notes"; $0.payloadJson = #"{"title":"hi","tags":["a"]}"# })
+            #expect(document.id > 0)
+            let names = try await db.collections(Reddb_V1_Empty()).collections
+            #expect(Set(names).isSuperset(of: ["people", "notes"]))
+            let described = try await db.describeCollection(.with { $0.collection = "people" })
+            #expect(try JSONValue.parse(described.payload)["entity_count"] == .integer(12))
+
+            let put = try await db.kvPut(.with { $0.payloadJson = #"{"collection":"cache","key":"k1","value":{"n":1}}"# })
+            #expect(try JSONValue.parse(put.payload)["created"] == .bool(true))
+            let got = try await db.kvGet(.with { $0.payloadJson = #"{"collection":"cache","key":"k1"}"# })
+            #expect(try JSONValue.parse(got.payload)["value"] == (try JSONValue.parse(#"{"n":1}"#)))
+            let kv = try await db.createKv(.with { $0.collection = "cache"; $0.payloadJson = #"{"key":"k2","value":"v"}"# })
+            #expect(kv.ok)
+            _ = try await db.kvDelete(.with { $0.payloadJson = #"{"collection":"cache","key":"k1"}"# })
+            let gone = await Self.code { _ = try await db.kvGet(.with { $0.payloadJson = #"{"collection":"cache","key":"k1"}"# }) }
+            #expect(gone?.0 == .notFound)
+            let badJSON = await Self.code { _ = try await db.kvPut(.with { $0.payloadJson = "{not json" }) }
+            #expect(badJSON?.0 == .invalidArgument)
+
+            let dropped = try await db.dropCollection(.with { $0.payloadJson = #"{"name":"notes"}"# })
+            #expect(dropped.ok)
+            let checkpoint = try await db.checkpoint(Reddb_V1_Empty())
+            #expect(checkpoint.ok)
+        }
+    }
+
+    @Test func batchPreparedAndExplain() async throws {
+        let server = try ServerProcess()
+        defer { server.remove() }
+        try await Self.withClient(server) { db, _ in
+            let batch = try await db.batchQuery(.with {
+                $0.queries = ["CREATE TABLE b (id BIGINT PRIMARY KEY, v TEXT)", "BEGIN", "INSERT INTO b VALUES (1, 'one')", "COMMIT", "SELECT v FROM b"]
+            })
+            #expect(batch.results.count == 5)
+            #expect(try Self.records(batch.results[4]).first?["v"] == .string("one"))
+            let failing = await Self.code { _ = try await db.batchQuery(.with { $0.queries = ["INSERT INTO b VALUES (2, 'two')", "SELEC"] }) }
+            #expect(failing?.0 == .invalidArgument)
+
+            let prepared = try await db.prepareQuery(.with { $0.query = "SELECT v FROM b WHERE id = $1" })
+            #expect(prepared.preparedID >= 1 && prepared.parameterCount == 1)
+            let executed = try await db.executePrepared(.with { $0.preparedID = prepared.preparedID; $0.bindJson = ["2"] })
+            #expect(try Self.records(executed).first?["v"] == .string("two"))
+            let mismatch = await Self.code { _ = try await db.executePrepared(.with { $0.preparedID = prepared.preparedID; $0.bindJson = [] }) }
+            #expect(mismatch?.0 == .invalidArgument)
+            let unknown = await Self.code { _ = try await db.executePrepared(.with { $0.preparedID = 9_999 }) }
+            #expect(unknown?.0 == .notFound)
+
+            let explain = try await db.explainQuery(Self.query("SELECT * FROM b WHERE id = 1"))
+            #expect(explain.payload.contains("Index") || explain.payload.contains("Scan"), "\(explain.payload)")
+        }
+    }
+
+    @Test func healthTopologyAndStandardHealthService() async throws {
+        let server = try ServerProcess()
+        defer { server.remove() }
+        try await Self.withClient(server) { db, client in
+            let health = try await db.health(Reddb_V1_Empty())
+            #expect(health.healthy && health.state == "healthy" && health.checkedAtUnixMs > 0)
+            let topology = try await db.topology(Reddb_V1_TopologyRequest())
+            #expect(Data(topology.topologyBytes).base64EncodedString() == "ARkAAAAAAAAAAAAAAAAAAAAFAAAAbG9jYWwAAAAA")
+            let standard = Grpc_Health_V1_Health.Client(wrapping: client)
+            #expect(try await standard.check(.with { $0.service = "" }).status == .serving)
+            #expect(try await standard.check(.with { $0.service = "reddb.v1.RedDb" }).status == .serving)
+            let unknown = await Self.code { _ = try await standard.check(.with { $0.service = "nope" }) }
+            #expect(unknown?.0 == .notFound)
+            let first = try await standard.watch(.with { $0.service = "" }) { response in
+                for try await message in response.messages { return message.status }
+                return .unknown
+            }
+            #expect(first == .serving)
+            let stats = try await db.stats(Reddb_V1_Empty())
+            #expect(stats.pagedMode && stats.startedAtUnixMs > 0)
+        }
+    }
+
+    @Test func bearerTokensWhenUsersAreConfigured() async throws {
+        let server = try ServerProcess(arguments: ["--user", "ada:s3cret"])
+        defer { server.remove() }
+        try await Self.withClient(server) { db, _ in
+            _ = try await db.health(Reddb_V1_Empty())  // health needs no token
+            let anonymous = await Self.code { _ = try await db.query(Self.query("SELECT 1")) }
+            #expect(anonymous?.0 == .unauthenticated)
+            let wrong = await Self.code { _ = try await db.authLogin(.with { $0.payloadJson = #"{"username":"ada","password":"nope"}"# }) }
+            #expect(wrong?.0 == .unauthenticated)
+            let login = try await db.authLogin(.with { $0.payloadJson = #"{"username":"ada","password":"s3cret"}"# })
+            guard case .string(let token)? = try JSONValue.parse(login.payload)["token"] else { throw RedError(.internalError, "no token") }
+            let viaBearer = try await db.query(Self.query("SELECT 1 AS one"), metadata: ["authorization": "Bearer \(token)"])
+            #expect(try Self.records(viaBearer).first?["one"] == .integer(1))
+            let viaHeader = try await db.authWhoAmI(Reddb_V1_Empty(), metadata: ["x-reddb-token": .string(token)])
+            #expect(try JSONValue.parse(viaHeader.payload)["username"] == .string("ada"))
+            let forged = await Self.code { _ = try await db.query(Self.query("SELECT 1"), metadata: ["authorization": "Bearer rdb_forged"]) }
+            #expect(forged?.0 == .unauthenticated)
+        }
+    }
+
+    /// A message that is not valid protobuf, and bytes that are not HTTP/2: each fails alone,
+    /// and the server goes on serving.
+    @Test func malformedInputNeverTakesTheServerDown() async throws {
+        let server = try ServerProcess()
+        defer { server.remove() }
+        try await Self.withClient(server) { _, client in
+            let failure = await Self.code {
+                _ = try await client.unary(request: ClientRequest(message: [UInt8]([0x0a, 0xff, 0xff, 0xff, 0xff, 0x0f])),
+                                           descriptor: Reddb_V1_RedDb.Method.Query.descriptor,
+                                           serializer: RawBytes(), deserializer: RawBytes(), options: .defaults) { try $0.message }
+            }
+            #expect(failure != nil)
+        }
+        for garbage in [[UInt8](repeating: 0x41, count: 4096), Array("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".utf8) + [UInt8](repeating: 0xff, count: 64)] {
+            let socket = try RawSocket(port: server.grpcPort)
+            socket.send(garbage)
+            shutdown(socket.fd, Int32(SHUT_WR))
+            _ = socket.readAll(max: 1 << 12)
+        }
+        let healthy = try await Self.withClient(server) { db, _ in try await db.health(Reddb_V1_Empty()).healthy }
+        #expect(healthy)
+        #expect(server.process.isRunning)
+    }
+}
+
+/// Passes bytes through untouched, to send a payload that is not a valid message.
+struct RawBytes: MessageSerializer, MessageDeserializer {
+    func serialize<Bytes: GRPCContiguousBytes>(_ message: [UInt8]) throws -> Bytes { Bytes(message) }
+    func deserialize<Bytes: GRPCContiguousBytes>(_ serializedMessageBytes: Bytes) throws -> [UInt8] {
+        serializedMessageBytes.withUnsafeBytes { Array($0) }
+    }
+}
