@@ -97,6 +97,7 @@ let package = Package(
                 "RedCore", "RedDB", "RedServer",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
             ],
             swiftSettings: strict),
         // Start the real `red server` binary and talk to it with real clients.

@@ -137,6 +137,36 @@ import Glibc
         }
     }
 
+    /// With users configured, HTTP needs a bearer token from `POST /auth/login` (health stays
+    /// public), and the same token opens a RedWire connection with the `bearer` method.
+    @Test func bearerTokensFromLoginWorkOnHTTPAndRedWire() async throws {
+        let server = try ServerProcess(arguments: ["--user", "ada:secret"])
+        defer { server.remove() }
+        #expect(try await HTTPClientTests.call(server, "GET", "/health").status == 200)
+        let anonymous = try await HTTPClientTests.call(server, "POST", "/query", body: "SELECT 1")
+        #expect(anonymous.status == 401 && anonymous.json["error"] == .string("unauthorized"))
+        let wrong = try await HTTPClientTests.call(server, "POST", "/auth/login", body: #"{"username":"ada","password":"nope"}"#)
+        #expect(wrong.status == 401)
+        let login = try await HTTPClientTests.call(server, "POST", "/auth/login", body: #"{"username":"ada","password":"secret"}"#)
+        guard case .string(let token)? = login.json["token"] else { throw RedError(.internalError, "no token: \(login.body)") }
+        #expect(try await HTTPClientTests.call(server, "POST", "/query", body: "SELECT 1", token: token).status == 200)
+        #expect(try await HTTPClientTests.call(server, "POST", "/query", body: "SELECT 1", token: "rdb_forged").status == 401)
+
+        for (candidate, accepted) in [(token, true), ("rdb_forged", false)] {
+            let socket = try RawSocket(port: server.wirePort)
+            socket.send(RedWirePreamble.bytes)
+            let ack = Self.request(socket, Self.hello(["bearer"]))
+            #expect(ack?.kind == .helloAck && Self.text(ack).contains(#""auth":"bearer""#))
+            let outcome = Self.request(socket, Frame(.authResponse, correlationID: 2, payload: Array(#"{"token":"\#(candidate)"}"#.utf8)))
+            if accepted {
+                #expect(outcome?.kind == .authOk && Self.text(outcome).contains(#""username":"ada""#))
+                #expect(Self.text(Self.request(socket, Frame(.query, correlationID: 4, payload: Array("SELECT 1".utf8)))).contains(#""ok":true"#))
+            } else {
+                #expect(outcome?.kind == .authFail && Self.text(outcome).contains("bearer token invalid"))
+            }
+        }
+    }
+
     @Test func malformedInputClosesOnlyThatConnection() throws {
         let server = try ServerProcess()
         defer { server.remove() }

@@ -21,6 +21,12 @@ final class TokenStore: Sendable {
         var token: String
         var expiresAtUnixMilliseconds: Int64
         var identity: Identity
+
+        /// The login reply of every surface: `{"expires_at","ok","role","token","username"}`.
+        var json: JSONValue {
+            .object([("expires_at", .integer(expiresAtUnixMilliseconds)), ("ok", .bool(true)), ("role", .string(identity.role)),
+                     ("token", .string(token)), ("username", .string(identity.username))])
+        }
     }
 
     /// Most live tokens; a login beyond it fails rather than growing memory without bound.

@@ -86,11 +86,7 @@ struct GRPCService: Reddb_V1_RedDb.ServiceProtocol {
             guard case .string(let username)? = body["username"], case .string(let password)? = body["password"] else {
                 throw RedError(.invalidArgument, "AuthLogin needs {\"username\": …, \"password\": …}")
             }
-            let issued = try self.context.tokens.login(username: username, password: password)
-            return Self.payloadReply(.object([
-                ("expires_at", .integer(issued.expiresAtUnixMilliseconds)), ("ok", .bool(true)), ("role", .string(issued.identity.role)),
-                ("token", .string(issued.token)), ("username", .string(issued.identity.username)),
-            ]))
+            return Self.payloadReply(try self.context.tokens.login(username: username, password: password).json)
         }
     }
 

@@ -40,6 +40,7 @@ struct HTTPRoutes: Sendable {
         ("PUT", "/config/{key}", "Set a key: {\"value\": v} or v; an object sets a subtree"),
         ("DELETE", "/config/{key}", "Delete a key and its subtree"),
         ("GET", "/changes", "Committed changes after ?since_lsn=N in LSN order (?limit ≤ 10000)"),
+        ("POST", "/auth/login", "Exchange {\"username\", \"password\"} for a bearer token (when users are configured)"),
     ]
 
     /// True when `path` matches a route of the catalogue (`{x}` matches one segment), whatever the method.
@@ -83,6 +84,7 @@ struct HTTPRoutes: Sendable {
         router.put("/config/:key") { request, ctx in try await self.configPut(try Self.segment(ctx, "key"), request) }
         router.delete("/config/:key") { _, ctx in try await self.configDelete(try Self.segment(ctx, "key")) }
         router.get("/changes") { request, _ in try await self.changes(request) }
+        router.post("/auth/login") { request, _ in try await self.login(request) }
     }
 
     // MARK: Query

@@ -29,6 +29,7 @@ public final class HTTPListener: Service, Sendable {
     public func run() async throws {
         let router = Router(context: BasicRequestContext.self)
         router.middlewares.add(JSONErrorMiddleware(metrics: context.metrics))
+        router.middlewares.add(HTTPAuthMiddleware(tokens: context.tokens))
         HTTPRoutes(context: context).register(on: router)
         let bound = self.bound
         let host = address.host

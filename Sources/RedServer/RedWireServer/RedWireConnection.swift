@@ -124,7 +124,7 @@ final class RedWireConnection {
     // MARK: Handshake
 
     private func handshake() async throws -> Bool {
-        var state = RedWireHandshake(users: context.configuration.users)
+        var state = RedWireHandshake(users: context.configuration.users, tokens: context.tokens)
         guard case .frame(let hello)? = try await inbound.next() else { return false }
         do {
             guard hello.kind == .hello else { throw RedError(.invalidAuthorization, "first frame after magic must be Hello") }

@@ -8,20 +8,24 @@ import RedWire
 /// `scram-sha-256`) → AuthOk, or AuthFail and close.
 ///
 /// Unlike upstream 1.2.0, whose RedWire listeners never see the auth store, ours uses the
-/// server's configured users: with none, `anonymous` is chosen; with users, only
-/// `scram-sha-256` is offered (bearer tokens need a token store, which the server does not
-/// have yet, so `bearer` is refused with a clear reason).
+/// server's configured users: with none, `anonymous` is chosen; with users, `scram-sha-256`
+/// or `bearer` (a token from gRPC `AuthLogin` or HTTP `POST /auth/login`). `oauth-jwt` is
+/// never chosen: the server has no OAuth validator.
 struct RedWireHandshake {
     /// HelloAck/AuthOk `features` bit 0: QueryWithParams is supported.
     static let features: Int64 = 1
     static let knownMethods: Set = ["anonymous", "bearer", "scram-sha-256", "oauth-jwt"]
 
     let users: [String: String]
+    let tokens: TokenStore?
     private(set) var method = ""
     private var scram: SCRAMServer?
     private var scramUser = ""
 
-    init(users: [String: String]) { self.users = users }
+    init(users: [String: String], tokens: TokenStore? = nil) {
+        self.users = users
+        self.tokens = tokens
+    }
 
     var anonymousAllowed: Bool { users.isEmpty }
 
@@ -44,7 +48,7 @@ struct RedWireHandshake {
             throw RedError(.invalidAuthorization, "no overlapping protocol version")
         }
         let listed = methods.compactMap { m -> String? in if case .string(let s) = m { return s } else { return nil } }
-        let priority = anonymousAllowed ? ["anonymous", "scram-sha-256"] : ["scram-sha-256"]
+        let priority = anonymousAllowed ? ["anonymous", "scram-sha-256", "bearer"] : ["scram-sha-256", "bearer"]
         guard let chosen = priority.first(where: listed.contains) else {
             throw RedError(.invalidAuthorization, "no overlapping auth method")
         }
@@ -83,6 +87,16 @@ struct RedWireHandshake {
             let serverFirst = try server.receiveClientFirst(text)
             scram = server
             return .challenge(serverFirst)
+        case "bearer":
+            guard let tokens, tokens.authRequired else {
+                throw RedError(.invalidAuthorization, "bearer auth refused — server has no auth store configured")
+            }
+            guard case .object(let members)? = try? JSONValue.parse(String(decoding: payload, as: UTF8.self)),
+                  case .string(let token)? = members.first(where: { $0.0 == "token" })?.1 else {
+                throw RedError(.invalidAuthorization, "bearer: AuthResponse missing 'token' string")
+            }
+            guard let identity = tokens.resolve(token) else { throw RedError(.invalidPassword, "bearer token invalid") }
+            return .done(Self.authOk(username: identity.username, role: identity.role))
         default:
             throw RedError(.invalidAuthorization, "no auth method negotiated")
         }
