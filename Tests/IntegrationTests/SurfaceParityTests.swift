@@ -1,5 +1,8 @@
 import AsyncHTTPClient
 import Foundation
+import GRPCCore
+import RedProto
+import RedWire
 import Logging
 import NIOCore
 import PostgresNIO
@@ -7,10 +10,10 @@ import RedDB
 import Testing
 
 /// One list of statements — DDL, DML, queries, errors, multi-model — run on the
-/// embedded API, over PG-wire (PostgresNIO, simple and extended protocol) and
-/// over HTTP, each on a fresh database. Results must agree: the same columns,
-/// rows, affected counts and SQLSTATEs, differing only in each surface's value
-/// encoding (PG text, HTTP JSON).
+/// embedded API, over PG-wire (PostgresNIO, simple and extended protocol), HTTP,
+/// RedWire (QueryWithParams, structured errors) and gRPC (`Query`), each on a fresh
+/// database. Results must agree: the same columns, rows and SQLSTATEs, differing only in
+/// each surface's value encoding (PG text, JSON).
 @Suite(.serialized) struct SurfaceParityTests {
     static let statements = [
         "CREATE TABLE p (id BIGINT PRIMARY KEY, name TEXT, score FLOAT, tags JSON, active BOOLEAN, price NUMERIC)",
@@ -167,16 +170,62 @@ import Testing
                 if case .string(let state)? = json["sqlstate"] { outcomes.append(Outcome(error: state)) } else { outcomes.append(Outcome(error: "?")) }
                 continue
             }
-            var outcome = Outcome()
-            if case .array(let columns)? = json["result"]?["columns"] {
-                outcome.columns = columns.compactMap { if case .string(let s) = $0 { s } else { nil } }
-            }
-            if case .array(let records)? = json["result"]?["records"] {
-                outcome.rows = records.map { record in outcome.columns.map { Self.text(ofJSON: record["values"]?[$0] ?? .null) } }
-            }
-            outcomes.append(outcome)
+            outcomes.append(Self.outcome(ofEnvelope: json))
         }
         return outcomes
+    }
+
+    /// The HTTP `/query` envelope (also RedWire's QueryWithParams reply) as an outcome.
+    static func outcome(ofEnvelope json: JSONValue) -> Outcome {
+        var outcome = Outcome()
+        if case .array(let columns)? = json["result"]?["columns"] {
+            outcome.columns = columns.compactMap { if case .string(let s) = $0 { s } else { nil } }
+        }
+        if case .array(let records)? = json["result"]?["records"] {
+            outcome.rows = records.map { record in outcome.columns.map { Self.text(ofJSON: record["values"]?[$0] ?? .null) } }
+        }
+        return outcome
+    }
+
+    static func overRedWire() async throws -> [Outcome] {
+        let server = try ServerProcess()
+        defer { server.remove() }
+        let socket = try MalformedInputTests.RawSocket(port: server.wirePort)
+        socket.send(RedWirePreamble.bytes)
+        let hello = Frame(.hello, correlationID: 1, payload: Array(#"{"versions":[1],"auth_methods":["anonymous"],"features":2}"#.utf8))
+        #expect(RedWireServerTests.request(socket, hello)?.kind == .helloAck)
+        #expect(RedWireServerTests.request(socket, Frame(.authResponse, correlationID: 2))?.kind == .authOk)
+        var outcomes: [Outcome] = []
+        for (i, sql) in statements.enumerated() {
+            let request = Frame(.queryWithParams, correlationID: UInt64(10 + i), payload: ParamValueCodec.encode(.init(sql: sql, parameters: [])))
+            let reply = try #require(RedWireServerTests.request(socket, request))
+            let json = try JSONValue.parse(String(decoding: reply.payload, as: UTF8.self))
+            if reply.kind == .error {
+                guard case .string(let state)? = json["sqlstate"] else { throw RedError(.internalError, "unstructured error \(json.text)") }
+                outcomes.append(Outcome(error: state))
+            } else {
+                outcomes.append(Self.outcome(ofEnvelope: json))
+            }
+        }
+        return outcomes
+    }
+
+    static func overGRPC() async throws -> [Outcome] {
+        let server = try ServerProcess()
+        defer { server.remove() }
+        return try await GRPCServerTests.withClient(server) { db, _ in
+            var outcomes: [Outcome] = []
+            for sql in statements {
+                do {
+                    let reply = try await db.query(.with { $0.query = sql })
+                    let records = try GRPCServerTests.records(reply)
+                    outcomes.append(Outcome(columns: reply.columns, rows: records.map { r in reply.columns.map { Self.text(ofJSON: r[$0] ?? .null) } }))
+                } catch let error as RPCError {
+                    outcomes.append(Outcome(error: error.metadata[stringValues: "reddb-sqlstate"].first { _ in true } ?? "\(error.code)"))
+                }
+            }
+            return outcomes
+        }
     }
 
     /// An HTTP JSON value as PG-style text (numbers, strings, booleans; JSON inline).
@@ -198,6 +247,16 @@ import Testing
         for (i, sql) in Self.statements.enumerated() {
             #expect(simple[i] == reference[i], "simple protocol: \(sql)")
             #expect(extended[i] == reference[i], "extended protocol: \(sql)")
+        }
+    }
+
+    @Test func redWireAndGRPCMatchEmbedded() async throws {
+        let reference = try await Self.embedded()
+        let wire = try await Self.overRedWire()
+        let grpc = try await Self.overGRPC()
+        for (i, sql) in Self.statements.enumerated() {
+            #expect(wire[i] == reference[i], "RedWire: \(sql)")
+            #expect(grpc[i] == reference[i], "gRPC: \(sql)")
         }
     }
 

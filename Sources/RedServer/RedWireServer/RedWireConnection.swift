@@ -68,9 +68,9 @@ final class RedWireConnection {
     func run() async throws {
         guard case .preamble(let magic, let minor)? = try await inbound.next(),
               magic == RedWirePreamble.magic, minor <= RedWirePreamble.maximumMinorVersion else { return }
-        guard try await handshake() else { return }
+        guard let features = try await handshake() else { return }
         let requests = RedWireRequests(context: context, outbound: outbound, activity: ConnectionActivity(id: id, context: context),
-                                       running: RunningRequests())
+                                       running: RunningRequests(), structuredErrors: features & RedWireHandshake.structuredErrors != 0)
         try await withThrowingTaskGroup(of: Void.self) { group in
             var streams: [UInt16: AsyncStream<Frame>.Continuation] = [:]
             defer { for stream in streams.values { stream.finish() } }
@@ -123,14 +123,15 @@ final class RedWireConnection {
 
     // MARK: Handshake
 
-    private func handshake() async throws -> Bool {
+    /// Runs the handshake; the negotiated feature bits once authenticated, nil when refused.
+    private func handshake() async throws -> Int64? {
         var state = RedWireHandshake(users: context.configuration.users, tokens: context.tokens)
-        guard case .frame(let hello)? = try await inbound.next() else { return false }
+        guard case .frame(let hello)? = try await inbound.next() else { return nil }
         do {
             guard hello.kind == .hello else { throw RedError(.invalidAuthorization, "first frame after magic must be Hello") }
             try await send(.reply(.helloAck, to: hello, payload: Array(try state.hello(hello.payload).text.utf8)))
             while true {
-                guard case .frame(let response)? = try await inbound.next() else { return false }
+                guard case .frame(let response)? = try await inbound.next() else { return nil }
                 guard response.kind == .authResponse else {
                     throw RedError(.invalidAuthorization, "expected AuthResponse, got \(response.kind.name)")
                 }
@@ -140,16 +141,16 @@ final class RedWireConnection {
                         try await send(.reply(.authRequest, to: response, payload: Array(serverFirst.utf8)))
                     case .done(let ok):
                         try await send(.reply(.authOk, to: response, payload: Array(ok.text.utf8)))
-                        return true
+                        return state.negotiatedFeatures
                     }
                 } catch let error as RedError {
                     try await authFail(error.message, to: response)
-                    return false
+                    return nil
                 }
             }
         } catch let error as RedError {
             try await authFail(error.message, to: hello)
-            return false
+            return nil
         }
     }
 
@@ -211,13 +212,20 @@ struct RedWireRequests: Sendable {
     let outbound: RedWireConnection.Outbound
     let activity: ConnectionActivity
     let running: RunningRequests
+    /// The client asked for JSON error payloads (feature bit 1 in Hello).
+    let structuredErrors: Bool
 
     func send(_ frame: Frame) async throws {
         try await outbound.write(ByteBuffer(bytes: frame.encoded()))
     }
 
+    /// An Error frame: the message as UTF-8 text (spec §1.8), or with structured errors
+    /// `{"code","message","sqlstate"}` so clients can act on a stable code.
     func fail(_ request: Frame, _ error: RedError) async throws {
-        try await send(.reply(.error, to: request, payload: Array(error.message.utf8)))
+        let payload = structuredErrors
+            ? JSONValue.object([("code", .string(error.code.rawValue)), ("message", .string(error.message)), ("sqlstate", .string(error.code.sqlState))]).text
+            : error.message
+        try await send(.reply(.error, to: request, payload: Array(payload.utf8)))
     }
 
     /// Answers one request on `session` (its stream's). Throws only when the reply cannot

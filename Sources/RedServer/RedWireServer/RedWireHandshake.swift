@@ -13,12 +13,18 @@ import RedWire
 /// never chosen: the server has no OAuth validator.
 struct RedWireHandshake {
     /// HelloAck/AuthOk `features` bit 0: QueryWithParams is supported.
-    static let features: Int64 = 1
+    static let queryWithParams: Int64 = 1
+    /// Bit 1 (ours): Error frames carry JSON `{"code","message","sqlstate"}` instead of bare
+    /// text. Only when the client sets it in Hello's `features`; upstream ignores the field.
+    static let structuredErrors: Int64 = 2
+    static let features: Int64 = queryWithParams | structuredErrors
     static let knownMethods: Set = ["anonymous", "bearer", "scram-sha-256", "oauth-jwt"]
 
     let users: [String: String]
     let tokens: TokenStore?
     private(set) var method = ""
+    /// The features both sides use: QueryWithParams always, the rest when the client asked.
+    private(set) var negotiatedFeatures = queryWithParams
     private var scram: SCRAMServer?
     private var scramUser = ""
 
@@ -47,6 +53,7 @@ struct RedWireHandshake {
         guard let version = offered.filter({ $0 == 1 }).max() else {
             throw RedError(.invalidAuthorization, "no overlapping protocol version")
         }
+        if case .integer(let requested)? = member("features") { negotiatedFeatures = Self.queryWithParams | (requested & Self.features) }
         let listed = methods.compactMap { m -> String? in if case .string(let s) = m { return s } else { return nil } }
         let priority = anonymousAllowed ? ["anonymous", "scram-sha-256", "bearer"] : ["scram-sha-256", "bearer"]
         guard let chosen = priority.first(where: listed.contains) else {
@@ -54,7 +61,7 @@ struct RedWireHandshake {
         }
         method = chosen
         return .object([
-            ("auth", .string(chosen)), ("features", .integer(Self.features)), ("server", .string("reddb/\(RedDB.version)")),
+            ("auth", .string(chosen)), ("features", .integer(negotiatedFeatures)), ("server", .string("reddb/\(RedDB.version)")),
             ("topology", .string(Topology.standalone.base64)), ("version", .integer(version)),
         ])
     }
@@ -71,7 +78,7 @@ struct RedWireHandshake {
         switch method {
         case "anonymous":
             guard anonymousAllowed else { throw RedError(.invalidAuthorization, "anonymous auth refused — server has auth enabled") }
-            return .done(Self.authOk(username: "anonymous", role: "admin"))
+            return .done(authOk(username: "anonymous", role: "admin"))
         case "scram-sha-256":
             let text = String(decoding: payload, as: UTF8.self)
             if let server = scram {
@@ -79,7 +86,7 @@ struct RedWireHandshake {
                 guard let final = try server.receiveClientFinal(text), final.hasPrefix("v=") else {
                     throw RedError(.invalidPassword, "invalid SCRAM proof")
                 }
-                return .done(Self.authOk(username: scramUser, role: "admin", signature: String(final.dropFirst(2))))
+                return .done(authOk(username: scramUser, role: "admin", signature: String(final.dropFirst(2))))
             }
             guard text.hasPrefix("n,,") else { throw RedError(.invalidAuthorization, "scram client-first: expected GS2 header n,,") }
             scramUser = SCRAMServer.attribute("n", in: String(text.dropFirst(3))) ?? ""
@@ -96,7 +103,7 @@ struct RedWireHandshake {
                 throw RedError(.invalidAuthorization, "bearer: AuthResponse missing 'token' string")
             }
             guard let identity = tokens.resolve(token) else { throw RedError(.invalidPassword, "bearer token invalid") }
-            return .done(Self.authOk(username: identity.username, role: identity.role))
+            return .done(authOk(username: identity.username, role: identity.role))
         default:
             throw RedError(.invalidAuthorization, "no auth method negotiated")
         }
@@ -104,11 +111,11 @@ struct RedWireHandshake {
 
     /// AuthOk: features, role, session id (`rwsess-<unix micros>-<8 hex>`), user name, and
     /// for SCRAM the server signature `v` that proves the server knew the password.
-    static func authOk(username: String, role: String, signature: String? = nil) -> JSONValue {
+    func authOk(username: String, role: String, signature: String? = nil) -> JSONValue {
         let micros = Int64(Date().timeIntervalSince1970 * 1_000_000)
         let suffix = String(UInt32.random(in: 0...UInt32.max), radix: 16)
         var members: [(String, JSONValue)] = [
-            ("features", .integer(features)), ("role", .string(role)),
+            ("features", .integer(negotiatedFeatures)), ("role", .string(role)),
             ("session_id", .string("rwsess-\(micros)-\(String(repeating: "0", count: 8 - suffix.count))\(suffix)")),
             ("username", .string(username)),
         ]
