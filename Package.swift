@@ -8,6 +8,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .library(name: "RedDB", targets: ["RedDB"]),
+        .library(name: "RedClient", targets: ["RedClient"]),
         .executable(name: "red", targets: ["red"]),
     ],
     dependencies: [
@@ -63,6 +64,19 @@ let package = Package(
                 .product(name: "Hummingbird", package: "hummingbird"),
             ],
             swiftSettings: strict),
+        // The Swift driver: red://, grpc://, http://, memory:// and file:// behind one API.
+        .target(
+            name: "RedClient",
+            dependencies: [
+                "RedDB", "RedWire", "RedProto",
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: strict),
         // `red bench duel`: our server and a temporary PostgreSQL, driven by the same PostgresNIO client.
         .target(
             name: "RedBench",
@@ -104,7 +118,7 @@ let package = Package(
         .testTarget(
             name: "IntegrationTests",
             dependencies: [
-                "RedCore", "RedDB", "RedWire", "RedProto",
+                "RedCore", "RedDB", "RedWire", "RedProto", "RedClient",
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
@@ -116,6 +130,7 @@ let package = Package(
             ],
             swiftSettings: strict),
         .testTarget(name: "RedWireTests", dependencies: ["RedCore", "RedWire"], swiftSettings: strict),
+        .testTarget(name: "RedClientTests", dependencies: ["RedCore", "RedClient"], swiftSettings: strict),
         .testTarget(
             name: "RedBenchTests",
             dependencies: ["RedCore", "RedBench"],

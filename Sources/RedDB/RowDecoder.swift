@@ -1,4 +1,5 @@
 import RedCore
+import RedQuery
 
 /// Decodes one result row into a `Decodable` type, matching properties to column names.
 ///
@@ -105,4 +106,17 @@ struct SingleValueDecoder: Decoder {
     func container<Key: CodingKey>(keyedBy type: Key.Type) throws -> KeyedDecodingContainer<Key> { throw container.mismatch(type) }
     func unkeyedContainer() throws -> any UnkeyedDecodingContainer { throw container.mismatch([Value].self) }
     func singleValueContainer() throws -> any SingleValueDecodingContainer { container }
+}
+
+extension QueryResult {
+    /// Decodes every row into `T`, matching properties to column names.
+    ///
+    /// ```swift
+    /// struct User: Decodable { let id: Int; let name: String }
+    /// let users = try result.decode(User.self)
+    /// ```
+    public func decode<T: Decodable>(_ type: T.Type) throws -> [T] {
+        let names = columns.map(\.name)
+        return try rows.map { try T(from: RowDecoder(columns: names, row: $0)) }
+    }
 }

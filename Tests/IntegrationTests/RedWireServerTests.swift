@@ -1,4 +1,5 @@
 import Foundation
+import RedClient
 import RedCore
 import RedWire
 import Testing
@@ -122,7 +123,7 @@ import Glibc
             let socket = try RawSocket(port: server.wirePort)
             socket.send(RedWirePreamble.bytes)
             #expect(Self.request(socket, Self.hello(["anonymous", "scram-sha-256"]))?.kind == .helloAck)
-            var client = SCRAMTestClient(user: "ada", password: password)
+            var client = SCRAMClient(user: "ada", password: password)
             let challenge = try #require(Self.request(socket, Frame(.authResponse, correlationID: 2, payload: Array(client.first().utf8))))
             #expect(challenge.kind == .authRequest)
             let final = try client.final(serverFirst: Self.text(challenge))

@@ -1,0 +1,252 @@
+import Foundation
+import RedCore
+import RedDB
+import Synchronization
+
+/// The Swift driver: one API over every way of reaching a RedDB database.
+///
+/// ```swift
+/// let db = try await RedClient.connect("red://127.0.0.1:5050")   // or grpc://, http://, memory://, file:///path
+/// try await db.execute("CREATE TABLE users (id BIGINT PRIMARY KEY, name TEXT)")
+/// try await db.execute("INSERT INTO users VALUES ($1, $2)", [.integer(1), .text("Ada")])
+/// struct User: Decodable { let id: Int; let name: String }
+/// let users = try await db.query(User.self, "SELECT id, name FROM users")
+/// try await db.transaction { tx in
+///     try await tx.execute("UPDATE users SET name = $1 WHERE id = $2", [.text("Ada L."), .integer(1)])
+/// }
+/// try await db.close()
+/// ```
+///
+/// Every statement goes through the server's one execution path, so results are the same
+/// whatever the transport, with one difference: over the network, values come back as JSON
+/// types (integers, floats, booleans, text, JSON) and columns have type `.any`; the embedded
+/// transports keep every `Value` type. Errors are `RedError`s with the server's code on every
+/// transport.
+///
+/// Transactions need a server-side session: `red://`, `memory://` and `file://` have one;
+/// `grpc://` and `http://` refuse `begin`/`transaction` with `featureNotSupported`.
+public final class RedClient: Sendable {
+    public struct Options: Sendable {
+        /// Longest wait for one request (RedWire cancels the statement on the server when it passes).
+        public var timeout: Duration = .seconds(30)
+        public var connectTimeout: Duration = .seconds(10)
+        /// RedWire connections (each multiplexes up to 1,000 concurrent requests on its streams).
+        public var poolSize = 1
+        public init() {}
+    }
+
+    public let connectionString: ConnectionString
+    let transport: any ClientTransport
+
+    init(connectionString: ConnectionString, transport: any ClientTransport) {
+        self.connectionString = connectionString
+        self.transport = transport
+    }
+
+    /// Connects (or, for `memory://` and `file://`, opens the database in this process).
+    /// `?timeout_ms=` and `?pool=` in the string override `options`.
+    public static func connect(_ url: String, options: Options = Options()) async throws -> RedClient {
+        let target = try ConnectionString(url)
+        var options = options
+        if let ms = target.query["timeout_ms"].flatMap(Int64.init), ms > 0 { options.timeout = .milliseconds(ms) }
+        if let pool = target.query["pool"].flatMap(Int.init), pool > 0 { options.poolSize = pool }
+        let transport: any ClientTransport
+        switch target.transport {
+        case .memory: transport = EmbeddedTransport(database: try await Database.inMemory())
+        case .file: transport = EmbeddedTransport(database: try await Database.open(path: target.path))
+        case .redwire: transport = try await RedWireTransport.connect(target, options: options)
+        case .grpc: transport = try await GRPCTransport(target, options: options)
+        case .http: transport = try await HTTPTransport(target, options: options)
+        }
+        return RedClient(connectionString: target, transport: transport)
+    }
+
+    /// Runs one statement (autocommit) and returns its rows.
+    @discardableResult
+    public func query(_ sql: String, _ parameters: [Value] = []) async throws -> QueryResult {
+        try await transport.execute(sql, parameters)
+    }
+
+    /// Runs one statement and returns the number of rows it changed.
+    @discardableResult
+    public func execute(_ sql: String, _ parameters: [Value] = []) async throws -> Int {
+        try await transport.execute(sql, parameters).rowsAffected
+    }
+
+    /// Runs a query and decodes each row into `T` by column name.
+    public func query<T: Decodable>(_ type: T.Type, _ sql: String, _ parameters: [Value] = []) async throws -> [T] {
+        try await query(sql, parameters).decode(type)
+    }
+
+    /// A statement to run many times with different parameters. The text is parsed once per
+    /// server (its statement cache is keyed by the text), so preparing costs no round trip.
+    public func prepare(_ sql: String) -> PreparedStatement { PreparedStatement(client: self, sql: sql) }
+
+    /// Opens a transaction on its own server session; end it with `commit` or `rollback`.
+    public func begin() async throws -> RedTransaction {
+        let session = try await transport.session()
+        do {
+            _ = try await session.execute("BEGIN", [])
+        } catch {
+            await session.release(rollback: true)
+            throw error
+        }
+        return RedTransaction(session: session)
+    }
+
+    /// Runs `body` in a transaction: committed when it returns, rolled back when it throws.
+    public func transaction<T: Sendable>(_ body: (RedTransaction) async throws -> T) async throws -> T {
+        let tx = try await begin()
+        do {
+            let value = try await body(tx)
+            try await tx.commit()
+            return value
+        } catch {
+            try? await tx.rollback()
+            throw error
+        }
+    }
+
+    /// Inserts rows in one statement per batch of up to 1,000 rows, all in one transaction
+    /// where the transport has sessions; returns the rows inserted.
+    @discardableResult
+    public func bulkInsert(into table: String, columns: [String], rows: [[Value]]) async throws -> Int {
+        guard !columns.isEmpty else { throw RedError(.invalidArgument, "bulk insert needs columns") }
+        guard rows.allSatisfy({ $0.count == columns.count }) else {
+            throw RedError(.invalidArgument, "every row needs \(columns.count) values")
+        }
+        let step = max(1, min(1_000, 30_000 / columns.count))
+        let statements = stride(from: 0, to: rows.count, by: step).map { start in
+            Self.insertStatement(table, columns, rows[start..<min(rows.count, start + step)])
+        }
+        guard statements.count > 1, let session = try? await transport.session() else {
+            var inserted = 0
+            for (sql, parameters) in statements { inserted += try await execute(sql, parameters) }
+            return inserted
+        }
+        let tx = RedTransaction(session: session)
+        do {
+            _ = try await session.execute("BEGIN", [])
+            var inserted = 0
+            for (sql, parameters) in statements { inserted += try await tx.execute(sql, parameters) }
+            try await tx.commit()
+            return inserted
+        } catch {
+            try? await tx.rollback()
+            throw error
+        }
+    }
+
+    static func insertStatement(_ table: String, _ columns: [String], _ rows: ArraySlice<[Value]>) -> (String, [Value]) {
+        var sql = "INSERT INTO \(Session.identifier(table)) (\(columns.map(Session.identifier).joined(separator: ", "))) VALUES "
+        var parameters: [Value] = []
+        for (r, row) in rows.enumerated() {
+            sql += r == 0 ? "(" : ", ("
+            for (c, value) in row.enumerated() {
+                parameters.append(value)
+                sql += (c == 0 ? "$" : ", $") + String(parameters.count)
+            }
+            sql += ")"
+        }
+        return (sql, parameters)
+    }
+
+    // MARK: Key-value and documents
+
+    /// Writes `value` under `key` (the collection is created on first use).
+    public func kvPut(_ key: String, _ value: Value, collection: String = "kv_default", ttlMilliseconds: Int64? = nil) async throws {
+        let ttl = ttlMilliseconds.map { " EXPIRE \($0) ms" } ?? ""
+        try await execute("KV PUT \(Self.kvAddress(key, collection)) = $1\(ttl)", [value])
+    }
+
+    /// The value under `key`, nil when absent.
+    public func kvGet(_ key: String, collection: String = "kv_default") async throws -> Value? {
+        let value = try await query("KV GET \(Self.kvAddress(key, collection))").rows.first?[1]
+        return value?.isNull == false ? value : nil
+    }
+
+    /// Deletes `key`; true when it existed.
+    @discardableResult
+    public func kvDelete(_ key: String, collection: String = "kv_default") async throws -> Bool {
+        try await execute("KV DELETE \(Self.kvAddress(key, collection))") == 1
+    }
+
+    /// Inserts a JSON document and returns its rid.
+    @discardableResult
+    public func insertDocument(_ body: JSONValue, into collection: String) async throws -> Int64 {
+        let result = try await query("INSERT INTO \(Session.identifier(collection)) DOCUMENT VALUES ($1) RETURNING rid", [.json(body)])
+        guard case .integer(let rid)? = result.rows.first?.first else { throw RedError(.internalError, "the insert returned no rid") }
+        return rid
+    }
+
+    /// Inserts an `Encodable` value as a document.
+    @discardableResult
+    public func insertDocument<T: Encodable>(_ value: T, into collection: String) async throws -> Int64 {
+        let data = try JSONEncoder().encode(value)
+        return try await insertDocument(try JSONValue.parse(String(decoding: data, as: UTF8.self)), into: collection)
+    }
+
+    static func kvAddress(_ key: String, _ collection: String) -> String {
+        "\(Session.identifier(collection)).\(Session.literal(key))"
+    }
+
+    /// Closes the connections (or the embedded database).
+    public func close() async throws { try await transport.close() }
+}
+
+/// A statement text with parameters bound per call.
+public struct PreparedStatement: Sendable {
+    let client: RedClient
+    public let sql: String
+
+    @discardableResult
+    public func query(_ parameters: [Value] = []) async throws -> QueryResult { try await client.query(sql, parameters) }
+
+    @discardableResult
+    public func execute(_ parameters: [Value] = []) async throws -> Int { try await client.execute(sql, parameters) }
+
+    public func query<T: Decodable>(_ type: T.Type, _ parameters: [Value] = []) async throws -> [T] {
+        try await client.query(sql, parameters).decode(type)
+    }
+}
+
+/// An open transaction: its statements run on one server session, in order.
+public final class RedTransaction: Sendable {
+    let session: any ClientSession
+    private let ended = Atomic(false)
+
+    init(session: any ClientSession) { self.session = session }
+
+    @discardableResult
+    public func query(_ sql: String, _ parameters: [Value] = []) async throws -> QueryResult {
+        try await session.execute(sql, parameters)
+    }
+
+    @discardableResult
+    public func execute(_ sql: String, _ parameters: [Value] = []) async throws -> Int {
+        try await session.execute(sql, parameters).rowsAffected
+    }
+
+    public func query<T: Decodable>(_ type: T.Type, _ sql: String, _ parameters: [Value] = []) async throws -> [T] {
+        try await session.execute(sql, parameters).decode(type)
+    }
+
+    /// Commits; a conflict fails with 40001 (`serializationFailure`) and the transaction is gone.
+    public func commit() async throws { try await end("COMMIT") }
+
+    public func rollback() async throws { try await end("ROLLBACK") }
+
+    /// Ends the transaction once and gives its session back (rolled back first if the end failed).
+    private func end(_ statement: String) async throws {
+        guard !ended.exchange(true, ordering: .acquiringAndReleasing) else {
+            throw RedError(.transactionClosed, "the transaction has already ended")
+        }
+        do {
+            _ = try await session.execute(statement, [])
+        } catch {
+            await session.release(rollback: true)
+            throw error
+        }
+        await session.release(rollback: false)
+    }
+}

@@ -1,0 +1,303 @@
+import Foundation
+import NIOCore
+import NIOPosix
+import RedCore
+import RedDB
+import RedWire
+import Synchronization
+
+/// `red://`: RedWire over TCP.
+///
+/// Pooling is by streams, not sockets: each connection multiplexes requests on RedWire
+/// stream ids, each stream being a server-side session of its own. An autocommit statement
+/// leases a free stream id for one round trip; a transaction leases one until it ends, so
+/// its statements share the server session. `pool` connections (default 1) each carry up to
+/// `streamsPerConnection` leases; a caller beyond that waits for one to be given back.
+final class RedWireTransport: ClientTransport {
+    let connections: [RedWireConnection]
+    private let next = Atomic<Int>(0)
+
+    init(connections: [RedWireConnection]) { self.connections = connections }
+
+    static func connect(_ target: ConnectionString, options: RedClient.Options) async throws -> RedWireTransport {
+        let count = max(1, min(options.poolSize, 64))
+        var connections: [RedWireConnection] = []
+        do {
+            for _ in 0..<count { connections.append(try await RedWireConnection.open(target, options: options)) }
+        } catch {
+            for c in connections { await c.close() }
+            throw error
+        }
+        return RedWireTransport(connections: connections)
+    }
+
+    private func connection() -> RedWireConnection {
+        connections[next.wrappingAdd(1, ordering: .relaxed).oldValue % connections.count]
+    }
+
+    func execute(_ sql: String, _ parameters: [Value]) async throws -> QueryResult {
+        let connection = connection()
+        let stream = try await connection.streams.lease()
+        defer { connection.streams.giveBack(stream) }
+        return try await connection.query(sql, parameters, stream: stream)
+    }
+
+    func session() async throws -> any ClientSession {
+        let connection = connection()
+        return RedWireSession(connection: connection, stream: try await connection.streams.lease())
+    }
+
+    func close() async throws {
+        for c in connections { await c.close() }
+    }
+}
+
+struct RedWireSession: ClientSession {
+    let connection: RedWireConnection
+    let stream: UInt16
+
+    func execute(_ sql: String, _ parameters: [Value]) async throws -> QueryResult {
+        try await connection.query(sql, parameters, stream: stream)
+    }
+
+    func release(rollback: Bool) async {
+        // The stream's server session may still hold a transaction: end it before reuse.
+        if rollback { _ = try? await connection.query("ROLLBACK", [], stream: stream) }
+        connection.streams.giveBack(stream)
+    }
+}
+
+/// Free stream ids of one connection (1…`limit`; 0, the sequential stream, is not leased).
+final class StreamLeases: Sendable {
+    private struct State {
+        var free: [UInt16]
+        var waiters: [CheckedContinuation<UInt16, Never>] = []
+    }
+
+    private let state: Mutex<State>
+
+    init(limit: Int) { state = Mutex(State(free: (1...UInt16(limit)).reversed())) }
+
+    func lease() async throws -> UInt16 {
+        if let id = state.withLock({ $0.free.popLast() }) { return id }
+        let id = await withCheckedContinuation { continuation in
+            let immediate: UInt16? = state.withLock { s in
+                if let id = s.free.popLast() { return id }
+                s.waiters.append(continuation)
+                return nil
+            }
+            if let immediate { continuation.resume(returning: immediate) }
+        }
+        return id
+    }
+
+    func giveBack(_ id: UInt16) {
+        let waiter = state.withLock { s -> CheckedContinuation<UInt16, Never>? in
+            if !s.waiters.isEmpty { return s.waiters.removeFirst() }
+            s.free.append(id)
+            return nil
+        }
+        waiter?.resume(returning: id)
+    }
+}
+
+/// One RedWire TCP connection: the handshake, then requests matched to replies by
+/// correlation id by a reader task.
+final class RedWireConnection: Sendable {
+    static let streamsPerConnection = 1_000
+
+    let streams = StreamLeases(limit: streamsPerConnection)
+    private let channel: any Channel
+    private let pending = Mutex<(replies: [UInt64: CheckedContinuation<Frame, any Error>], closed: RedError?)>(([:], nil))
+    private let nextID = Atomic<UInt64>(16)
+    private let timeout: Duration
+
+    private init(channel: any Channel, timeout: Duration) {
+        self.channel = channel
+        self.timeout = timeout
+    }
+
+    static func open(_ target: ConnectionString, options: RedClient.Options) async throws -> RedWireConnection {
+        let box = Mutex<RedWireConnection?>(nil)
+        let channel: any Channel
+        do {
+            channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                .connectTimeout(.milliseconds(Int64(options.connectTimeout.components.seconds * 1_000)))
+                .channelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(ClientFrameDecoder()))
+                        try channel.pipeline.syncOperations.addHandler(ReplyRouter { frame in box.withLock { $0 }?.deliver(frame) }
+                                                                        closed: { error in box.withLock { $0 }?.fail(error) })
+                    }
+                }
+                .connect(host: target.host, port: target.port).get()
+        } catch {
+            throw RedError(.closed, "cannot connect to red://\(target.host):\(target.port): \(error)")
+        }
+        let connection = RedWireConnection(channel: channel, timeout: options.timeout)
+        box.withLock { $0 = connection }
+        do {
+            try await connection.handshake(target)
+        } catch {
+            await connection.close()
+            throw error
+        }
+        return connection
+    }
+
+    /// Hello (asking for structured errors), then anonymous, bearer or SCRAM as the target says.
+    private func handshake(_ target: ConnectionString) async throws {
+        let method: String
+        if target.token != nil { method = "bearer" } else if target.user != nil { method = "scram-sha-256" } else { method = "anonymous" }
+        try await channel.writeAndFlush(ByteBuffer(bytes: RedWirePreamble.bytes))
+        let hello = JSONValue.object([("auth_methods", .array([.string(method)])), ("client_name", .string("reddb-swift")),
+                                      ("features", .integer(3)), ("versions", .array([.integer(1)]))])
+        let ack = try await roundTrip(Frame(.hello, correlationID: 1, payload: Array(hello.text.utf8)))
+        try Self.expect(ack, .helloAck)
+        var ok: Frame
+        switch method {
+        case "bearer":
+            let body = JSONValue.object([("token", .string(target.token ?? ""))])
+            ok = try await roundTrip(Frame(.authResponse, correlationID: 2, payload: Array(body.text.utf8)))
+        case "scram-sha-256":
+            var scram = SCRAMClient(user: target.user ?? "", password: target.password ?? "")
+            let challenge = try await roundTrip(Frame(.authResponse, correlationID: 2, payload: Array(scram.first().utf8)))
+            try Self.expect(challenge, .authRequest)
+            let final = try scram.final(serverFirst: String(decoding: challenge.payload, as: UTF8.self))
+            ok = try await roundTrip(Frame(.authResponse, correlationID: 3, payload: Array(final.utf8)))
+            try Self.expect(ok, .authOk)
+            guard case .string(let v)? = try JSONValue.parse(String(decoding: ok.payload, as: UTF8.self))["v"], scram.verify(serverSignature: v) else {
+                throw RedError(.invalidPassword, "the server did not prove it knows the password (SCRAM signature mismatch)")
+            }
+        default:
+            ok = try await roundTrip(Frame(.authResponse, correlationID: 2))
+        }
+        try Self.expect(ok, .authOk)
+    }
+
+    static func expect(_ frame: Frame, _ kind: MessageKind) throws {
+        guard frame.kind != kind else { return }
+        let text = String(decoding: frame.payload, as: UTF8.self)
+        if frame.kind == .authFail {
+            var reason = text
+            if case .string(let r)? = (try? JSONValue.parse(text))?["reason"] { reason = r }
+            throw RedError(.invalidPassword, "authentication failed: \(reason)")
+        }
+        throw RedError(.protocolViolation, "expected \(kind.name), got \(frame.kind.name): \(text)")
+    }
+
+    /// QueryWithParams on `stream`; the reply is the HTTP query envelope or a structured error.
+    func query(_ sql: String, _ parameters: [Value], stream: UInt16) async throws -> QueryResult {
+        let id = nextID.wrappingAdd(1, ordering: .relaxed).oldValue
+        let request = Frame(.queryWithParams, correlationID: id, streamID: stream,
+                            payload: ParamValueCodec.encode(.init(sql: sql, parameters: parameters)))
+        guard request.payload.count + Frame.headerSize <= Frame.maximumSize else {
+            throw RedError(.limitExceeded, "statement and parameters exceed RedWire's 16 MiB frame limit")
+        }
+        let reply = try await roundTrip(request)
+        let json = try JSONValue.parse(String(decoding: reply.payload, as: UTF8.self))
+        switch reply.kind {
+        case .result: return ResultEnvelope.fromQueryEnvelope(json)
+        case .error: throw ResultEnvelope.error(json) ?? RedError(.internalError, String(decoding: reply.payload, as: UTF8.self))
+        default: throw RedError(.protocolViolation, "unexpected \(reply.kind.name) reply")
+        }
+    }
+
+    /// Sends `frame` and waits for the reply with its correlation id; after `timeout` the
+    /// request is cancelled on the server (in-band Cancel) and the call fails with 57014.
+    func roundTrip(_ frame: Frame) async throws -> Frame {
+        let id = frame.correlationID
+        let timeout = self.timeout
+        return try await withThrowingTaskGroup(of: Frame?.self) { group in
+            group.addTask {
+                try await withCheckedThrowingContinuation { continuation in
+                    let closed: RedError? = self.pending.withLock { p in
+                        if let closed = p.closed { return closed }
+                        p.replies[id] = continuation
+                        return nil
+                    }
+                    if let closed { continuation.resume(throwing: closed); return }
+                    self.channel.writeAndFlush(ByteBuffer(bytes: frame.encoded()), promise: nil)
+                }
+            }
+            group.addTask {
+                try await Task.sleep(for: timeout)
+                return nil
+            }
+            defer { group.cancelAll() }
+            guard let first = try await group.next(), let reply = first else {
+                var target = ByteWriter(capacity: 8)
+                target.u64(id)
+                channel.writeAndFlush(ByteBuffer(bytes: Frame(.cancel, correlationID: id &+ (1 << 62), streamID: frame.streamID,
+                                                              payload: target.bytes).encoded()), promise: nil)
+                let waiting = pending.withLock { $0.replies.removeValue(forKey: id) }
+                waiting?.resume(throwing: RedError(.queryCanceled, "request timed out after \(timeout)"))
+                throw RedError(.queryCanceled, "request timed out after \(timeout)")
+            }
+            return reply
+        }
+    }
+
+    fileprivate func deliver(_ frame: Frame) {
+        let waiting = pending.withLock { $0.replies.removeValue(forKey: frame.correlationID) }
+        waiting?.resume(returning: frame)
+    }
+
+    fileprivate func fail(_ error: RedError) {
+        let waiting = pending.withLock { p -> [CheckedContinuation<Frame, any Error>] in
+            if p.closed == nil { p.closed = error }
+            defer { p.replies = [:] }
+            return Array(p.replies.values)
+        }
+        for w in waiting { w.resume(throwing: error) }
+    }
+
+    func close() async {
+        fail(RedError(.closed, "connection closed by the client"))
+        try? await channel.writeAndFlush(ByteBuffer(bytes: Frame(.bye, correlationID: 0).encoded()))
+        try? await channel.close()
+    }
+}
+
+/// Splits the server's bytes into frames (no preamble in this direction).
+struct ClientFrameDecoder: ByteToMessageDecoder {
+    typealias InboundOut = Frame
+
+    mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
+        guard let length = buffer.getInteger(at: buffer.readerIndex, endianness: .little, as: UInt32.self),
+              buffer.readableBytes >= Frame.headerSize else { return .needMoreData }
+        guard length >= UInt32(Frame.headerSize), length <= UInt32(Frame.maximumSize) else {
+            throw RedError(.protocolViolation, "server sent a frame of \(length) bytes")
+        }
+        guard buffer.readableBytes >= Int(length), let bytes = buffer.readBytes(length: Int(length)) else { return .needMoreData }
+        guard case .frame(let frame, _) = try FrameDecoder.decode(bytes[...]) else { return .needMoreData }
+        context.fireChannelRead(wrapInboundOut(frame))
+        return .continue
+    }
+}
+
+/// Hands each reply frame to the connection and reports the connection's end.
+final class ReplyRouter: ChannelInboundHandler, Sendable {
+    typealias InboundIn = Frame
+    let deliver: @Sendable (Frame) -> Void
+    let closed: @Sendable (RedError) -> Void
+
+    init(deliver: @escaping @Sendable (Frame) -> Void, closed: @escaping @Sendable (RedError) -> Void) {
+        self.deliver = deliver
+        self.closed = closed
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        deliver(unwrapInboundIn(data))
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        closed(RedError(.closed, "the server closed the connection"))
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        closed(RedError(.closed, "connection failed: \(error)"))
+        context.close(promise: nil)
+    }
+}

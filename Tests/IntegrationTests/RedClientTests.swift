@@ -1,0 +1,168 @@
+import Foundation
+import RedClient
+import RedCore
+import RedDB
+import Testing
+
+/// RedClient against the real `red server` over every network transport, and embedded:
+/// the same calls give the same answers and the same `RedError` codes.
+@Suite(.serialized) struct RedClientTests {
+    struct Person: Codable, Equatable, Sendable {
+        let id: Int
+        let name: String
+        let score: Double?
+    }
+
+    static func urls(_ server: ServerProcess, userinfo: String = "") -> [String] {
+        ["red://\(userinfo)127.0.0.1:\(server.wirePort)", "grpc://\(userinfo)127.0.0.1:\(server.grpcPort)",
+         "http://\(userinfo)127.0.0.1:\(server.httpPort)"]
+    }
+
+    static func code(_ body: () async throws -> Void) async -> RedError.Code? {
+        do {
+            try await body()
+            return nil
+        } catch let error as RedError {
+            return error.code
+        } catch {
+            Issue.record("not a RedError: \(error)")
+            return nil
+        }
+    }
+
+    /// The same script on one client; returns what it saw, for comparison across transports.
+    static func script(_ db: RedClient, table: String) async throws -> [String] {
+        var seen: [String] = []
+        try await db.execute("CREATE TABLE \(table) (id BIGINT PRIMARY KEY, name TEXT NOT NULL, score FLOAT)")
+        #expect(try await db.execute("INSERT INTO \(table) VALUES ($1, $2, $3), ($4, $5, $6)",
+                                     [.integer(1), .text("Ada"), .float(9.5), .integer(2), .text("Bob"), .null]) == 2)
+        let people = try await db.query(Person.self, "SELECT id, name, score FROM \(table) ORDER BY id")
+        #expect(people == [Person(id: 1, name: "Ada", score: 9.5), Person(id: 2, name: "Bob", score: nil)])
+        let insert = db.prepare("INSERT INTO \(table) (id, name) VALUES ($1, $2)")
+        for i in 3...5 { try await insert.execute([.integer(Int64(i)), .text("p\(i)")]) }
+        let count = try await db.query("SELECT count(*) AS n FROM \(table)")
+        seen.append("count \(count.rows[0][0].displayText) columns \(count.columns.map(\.name))")
+        #expect(try await db.bulkInsert(into: table, columns: ["id", "name"], rows: (10..<2_010).map { [.integer(Int64($0)), .text("b\($0)")] }) == 2_000)
+        seen.append("sum \(try await db.query("SELECT sum(id) FROM \(table)").rows[0][0].displayText)")
+        seen.append("unique \(String(describing: await code { try await db.execute("INSERT INTO \(table) (id, name) VALUES (1, 'x')") }))")
+        seen.append("missing \(String(describing: await code { try await db.query("SELECT * FROM nowhere_\(table)") }))")
+        seen.append("syntax \(String(describing: await code { try await db.query("SELEC 1") }))")
+        seen.append("notnull \(String(describing: await code { try await db.execute("INSERT INTO \(table) (id) VALUES (99)") }))")
+        try await db.kvPut("greeting", .text("hello"), collection: "kv_\(table)")
+        seen.append("kv \(String(describing: try await db.kvGet("greeting", collection: "kv_\(table)")))")
+        seen.append("kv deleted \(try await db.kvDelete("greeting", collection: "kv_\(table)"))")
+        seen.append("kv gone \(String(describing: try await db.kvGet("greeting", collection: "kv_\(table)")))")
+        let rid = try await db.insertDocument(Person(id: 7, name: "Doc", score: 1), into: "docs_\(table)")
+        let doc = try await db.query("SELECT name FROM \("docs_\(table)") WHERE rid = $1", [.integer(rid)])
+        seen.append("doc \(doc.rows[0][0].displayText)")
+        return seen
+    }
+
+    @Test func everyTransportAnswersTheSame() async throws {
+        let server = try ServerProcess()
+        defer { server.remove() }
+        let memory = try await RedClient.connect("memory://")
+        let reference = try await Self.script(memory, table: "t")
+        try await memory.close()
+        #expect(reference.contains("unique Optional(RedCore.RedError.Code.uniqueViolation)"), "\(reference)")
+        for (i, url) in Self.urls(server).enumerated() {
+            let db = try await RedClient.connect(url)
+            let seen = try await Self.script(db, table: "t\(i)")
+            #expect(seen == reference, "\(url)")
+            try await db.close()
+        }
+        let directory = NSTemporaryDirectory() + "redclient-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let file = try await RedClient.connect("file://\(directory)/data.rdb")
+        #expect(try await Self.script(file, table: "t") == reference)
+        try await file.close()
+        let reopened = try await RedClient.connect("file://\(directory)/data.rdb")
+        #expect(try await reopened.query("SELECT count(*) FROM t").rows[0][0] == .integer(2_005))
+        try await reopened.close()
+    }
+
+    @Test func transactionsOverRedWireAndEmbedded() async throws {
+        let server = try ServerProcess()
+        defer { server.remove() }
+        for url in ["red://127.0.0.1:\(server.wirePort)", "memory://"] {
+            let db = try await RedClient.connect(url)
+            try await db.execute("CREATE TABLE IF NOT EXISTS acct (id BIGINT PRIMARY KEY, balance BIGINT)")
+            try await db.execute("INSERT INTO acct VALUES (1, 100), (2, 0)")
+            try await db.transaction { tx in
+                try await tx.execute("UPDATE acct SET balance = balance - 30 WHERE id = 1")
+                try await tx.execute("UPDATE acct SET balance = balance + 30 WHERE id = 2")
+            }
+            struct Failure: Error {}
+            await #expect(throws: Failure.self) {
+                try await db.transaction { tx in
+                    try await tx.execute("UPDATE acct SET balance = 0")
+                    throw Failure()
+                }
+            }
+            let tx = try await db.begin()
+            try await tx.execute("DELETE FROM acct")
+            // Outside the transaction the rows are still there (snapshot isolation).
+            #expect(try await db.query("SELECT count(*) FROM acct").rows[0][0] == .integer(2))
+            try await tx.rollback()
+            await #expect(throws: RedError.self) { try await tx.commit() }
+            let balances = try await db.query("SELECT balance FROM acct ORDER BY id").rows.map { $0[0] }
+            #expect(balances == [.integer(70), .integer(30)], "\(url)")
+            try await db.execute("DROP TABLE acct")
+            try await db.close()
+        }
+        for url in Self.urls(server).dropFirst() {
+            let db = try await RedClient.connect(url)
+            #expect(await Self.code { _ = try await db.begin() } == .featureNotSupported)
+            try await db.close()
+        }
+    }
+
+    @Test func concurrentQueriesShareOneRedWireConnection() async throws {
+        let server = try ServerProcess()
+        defer { server.remove() }
+        let db = try await RedClient.connect("red://127.0.0.1:\(server.wirePort)")
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for i in 0..<200 {
+                group.addTask {
+                    let result = try await db.query("SELECT $1::bigint * 2 AS v", [.integer(Int64(i))])
+                    #expect(result.rows[0][0] == .integer(Int64(i * 2)))
+                }
+            }
+            try await group.waitForAll()
+        }
+        try await db.close()
+    }
+
+    @Test func timeoutsCancelOnTheServer() async throws {
+        let server = try ServerProcess()
+        defer { server.remove() }
+        let db = try await RedClient.connect("red://127.0.0.1:\(server.wirePort)?timeout_ms=300")
+        let started = ContinuousClock.now
+        #expect(await Self.code { _ = try await db.query("SELECT count(*) FROM generate_series(1, 100000000)") } == .queryCanceled)
+        #expect(ContinuousClock.now - started < .seconds(20))
+        #expect(try await db.query("SELECT 1").rows[0][0] == .integer(1))
+        try await db.close()
+    }
+
+    @Test func credentialsInTheURLAuthenticateEveryTransport() async throws {
+        let server = try ServerProcess(arguments: ["--user", "ada:s3cret"])
+        defer { server.remove() }
+        for url in Self.urls(server, userinfo: "ada:s3cret@") {
+            let db = try await RedClient.connect(url)
+            #expect(try await db.query("SELECT 1 AS one").rows[0][0] == .integer(1), "\(url)")
+            try await db.close()
+        }
+        for url in Self.urls(server, userinfo: "ada:wrong@") {
+            #expect(await Self.code { _ = try await RedClient.connect(url) } == .invalidPassword, "\(url)")
+        }
+        let anonymous = try await RedClient.connect("http://127.0.0.1:\(server.httpPort)")
+        #expect(await Self.code { _ = try await anonymous.query("SELECT 1") } == .invalidPassword)
+        try await anonymous.close()
+    }
+
+    @Test func clearErrorsForBadConnectionStrings() async throws {
+        #expect(await Self.code { _ = try await RedClient.connect("red://127.0.0.1:1") } == .closed)
+        #expect(await Self.code { _ = try await RedClient.connect("postgres://x") } == .invalidArgument)
+    }
+}

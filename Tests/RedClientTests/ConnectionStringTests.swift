@@ -1,0 +1,44 @@
+import RedClient
+import RedCore
+import Testing
+
+/// The connection-string grammar (spec: protocols §7.1) and its error kinds.
+struct ConnectionStringTests {
+    @Test func schemesHostsPortsAndDefaults() throws {
+        let red = try ConnectionString("red://db.example:6000?token=abc&timeout_ms=500")
+        #expect(red.transport == .redwire && red.host == "db.example" && red.port == 6000)
+        #expect(red.token == "abc" && red.query["timeout_ms"] == "500")
+        #expect(try ConnectionString("RED://localhost").port == 5050)
+        #expect(try ConnectionString("grpc://localhost").port == 5555)
+        #expect(try ConnectionString("http://localhost").port == 80)
+        #expect(try ConnectionString("red://[::1]:7000").host == "::1")
+        #expect(try ConnectionString("red://[::1]").port == 5050)
+        #expect(try ConnectionString("memory://").transport == .memory)
+        #expect(try ConnectionString("memory:").transport == .memory)
+        let file = try ConnectionString("file:///var/lib/red/data.rdb")
+        #expect(file.transport == .file && file.path == "/var/lib/red/data.rdb")
+        let creds = try ConnectionString("grpc://ada:p%40ss@h:1")
+        #expect(creds.user == "ada" && creds.password == "p@ss" && creds.host == "h" && creds.port == 1)
+    }
+
+    @Test func errorsNameTheirKind() {
+        let cases: [(String, String)] = [
+            ("", "EMPTY"), ("   ", "EMPTY"), ("localhost", "INVALID_URI"), ("mongodb://x", "UNSUPPORTED_SCHEME"),
+            ("postgres://x", "UNSUPPORTED_SCHEME"), ("red://", "INVALID_URI"), ("red://h:0", "INVALID_URI"),
+            ("red://h:99999", "INVALID_URI"), ("red://h:x", "INVALID_URI"), ("red://[::1", "INVALID_URI"),
+            ("file://", "INVALID_URI"), ("memory://x", "INVALID_URI"), ("reds://h", "UNSUPPORTED_SCHEME"),
+            ("red://a,b", "INVALID_URI"), ("red://" + String(repeating: "a", count: 9_000), "LIMIT_EXCEEDED"),
+            ("red://h?" + (0..<33).map { "k\($0)=v" }.joined(separator: "&"), "LIMIT_EXCEEDED"),
+        ]
+        for (text, kind) in cases {
+            do {
+                _ = try ConnectionString(text)
+                Issue.record("\(text) parsed")
+            } catch let error as RedError {
+                #expect(error.message.hasPrefix(kind + ": "), "\(text): \(error.message)")
+            } catch {
+                Issue.record("\(error)")
+            }
+        }
+    }
+}
