@@ -91,7 +91,7 @@ let package = Package(
         .executableTarget(
             name: "red",
             dependencies: [
-                "RedDB", "RedServer", "RedBench",
+                "RedDB", "RedServer", "RedBench", "RedClient",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

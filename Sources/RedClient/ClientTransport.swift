@@ -69,6 +69,7 @@ enum ResultEnvelope {
         }
         var result = result(names: names, rows: rows, json: json)
         result.statementType = statement
+        result.commandTag = commandTag(statement, affected: result.rowsAffected, rows: rows.count)
         return result
     }
 
@@ -80,7 +81,18 @@ enum ResultEnvelope {
         var message: String?
         if case .string(let m)? = json["message"] { message = m }
         return QueryResult(columns: names.map { ResultColumn(name: $0, type: .any) }, rows: rows, rowsAffected: affected,
-                           statementType: statement, commandTag: statement.uppercased(), message: message)
+                           statementType: statement, commandTag: commandTag(statement, affected: affected, rows: rows.count), message: message)
+    }
+
+    /// The PostgreSQL-style command tag the embedded API reports (`INSERT 0 n`, `UPDATE n`,
+    /// `SELECT n`); for other statements the envelopes only name the kind (`CREATE`).
+    static func commandTag(_ statement: String, affected: Int, rows: Int) -> String {
+        switch statement {
+        case "insert": return "INSERT 0 \(affected)"
+        case "update", "delete": return "\(statement.uppercased()) \(affected)"
+        case "select": return "SELECT \(rows)"
+        default: return statement.uppercased()
+        }
     }
 
     static func strings(_ json: JSONValue?) -> [String] {

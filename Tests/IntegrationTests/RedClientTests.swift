@@ -166,3 +166,81 @@ import Testing
         #expect(await Self.code { _ = try await RedClient.connect("postgres://x") } == .invalidArgument)
     }
 }
+
+/// `red query --url` and `red shell` on RedClient: the same JSON whatever the transport.
+@Suite(.serialized) struct RedClientCLITests {
+    /// Runs `red` with `arguments` and `input` on stdin; returns stdout, stderr and the exit status.
+    static func red(_ arguments: [String], input: String = "") throws -> (out: String, err: String, status: Int32) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: try ServerProcess.redPath())
+        process.arguments = arguments
+        let stdin = Pipe(), stdout = Pipe(), stderr = Pipe()
+        process.standardInput = stdin
+        process.standardOutput = stdout
+        process.standardError = stderr
+        var environment = ProcessInfo.processInfo.environment
+        environment["RED_HISTORY"] = NSTemporaryDirectory() + "red-history-" + UUID().uuidString
+        process.environment = environment
+        try process.run()
+        stdin.fileHandleForWriting.write(Data(input.utf8))
+        try stdin.fileHandleForWriting.close()
+        let out = String(decoding: stdout.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        let err = String(decoding: stderr.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        try? FileManager.default.removeItem(atPath: environment["RED_HISTORY"]!)
+        return (out, err, process.terminationStatus)
+    }
+
+    @Test func queryPrintsTheSameJSONOverEveryTransport() throws {
+        let server = try ServerProcess()
+        defer { server.remove() }
+        let setup = try Self.red(["query", "--url", "red://127.0.0.1:\(server.wirePort)",
+                                  "CREATE TABLE t (id BIGINT PRIMARY KEY, n TEXT, doc JSON); INSERT INTO t VALUES (1, 'a', '{\"k\": [1]}'), (2, NULL, NULL)"])
+        #expect(setup.status == 0 && setup.out == "INSERT 0 2\n", "\(setup)")
+        let select = "SELECT id, n, doc FROM t ORDER BY id"
+        let outputs = try RedClientTests.urls(server).map { try Self.red(["query", "--url", $0, "--json", select]) }
+        #expect(outputs.allSatisfy { $0.status == 0 })
+        #expect(Set(outputs.map(\.out)).count == 1, "\(outputs.map(\.out))")
+        #expect(outputs[0].out.contains(#""values":{"doc":{"k":[1]},"id":1,"n":"a"}"#), "\(outputs[0].out)")
+        // The same statements on an embedded file print the same document.
+        let directory = NSTemporaryDirectory() + "red-cli-" + UUID().uuidString
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        _ = try Self.red(["query", "--path", directory + "/d.rdb",
+                          "CREATE TABLE t (id BIGINT PRIMARY KEY, n TEXT, doc JSON); INSERT INTO t VALUES (1, 'a', '{\"k\": [1]}'), (2, NULL, NULL)"])
+        #expect(try Self.red(["query", "--path", directory + "/d.rdb", "--json", select]).out == outputs[0].out)
+        // Errors: exit status 1, the SQLSTATE on stderr (or the JSON envelope with --json).
+        let failure = try Self.red(["query", "--url", "grpc://127.0.0.1:\(server.grpcPort)", "SELECT * FROM missing"])
+        #expect(failure.status == 1 && failure.err.hasPrefix("ERROR: 42P01"), "\(failure)")
+        let jsonFailure = try Self.red(["query", "--url", "http://127.0.0.1:\(server.httpPort)", "--json", "SELEC 1"])
+        #expect(jsonFailure.status == 1 && jsonFailure.out.contains(#""sqlstate":"42601""#), "\(jsonFailure)")
+    }
+
+    @Test func shellRunsStatementsAndMetaCommands() throws {
+        let server = try ServerProcess()
+        defer { server.remove() }
+        let script = """
+            CREATE TABLE people (id BIGINT PRIMARY KEY,
+              name TEXT NOT NULL);
+            INSERT INTO people VALUES (1, 'Ada');
+            \\d
+            \\d people
+            \\timing
+            SELECT name FROM people;
+            \\json
+            SELECT id FROM people;
+            SELEC;
+            \\q
+            SELECT 'not reached';
+            """
+        let run = try Self.red(["shell", "red://127.0.0.1:\(server.wirePort)"], input: script)
+        #expect(run.status == 0, "\(run)")
+        #expect(run.out.contains(" people | table "), "\(run.out)")
+        #expect(run.out.contains(" name   | text    | true     | false       | false  |"), "\(run.out)")
+        #expect(run.out.contains(" Ada  \n(1 row)"), "\(run.out)")
+        #expect(run.out.contains("Time: "))
+        #expect(run.out.contains(#""values":{"id":1}"#))
+        #expect(run.out.contains(#""sqlstate":"42601""#))
+        #expect(!run.out.contains("not reached"))
+    }
+}

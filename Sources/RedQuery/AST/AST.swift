@@ -236,4 +236,6 @@ public indirect enum Statement: Sendable, Equatable {
     case kv(KVCommand)
     case vacuum(table: String?)
     case show(String)
+    /// `SHOW COLUMNS FROM t`: the columns of a collection and their constraints.
+    case showColumns(String)
 }

@@ -163,12 +163,24 @@ struct DDLExecutor {
                 return QueryResult(columns: [ResultColumn(name: "name", type: .text), ResultColumn(name: "model", type: .text)], rows: rows,
                                    statementType: "select", commandTag: "SELECT \(rows.count)")
             default:
-                throw RedError(.featureNotSupported, "SHOW \(what) is not supported; try SHOW TABLES")
+                throw RedError(.featureNotSupported, "SHOW \(what) is not supported; try SHOW TABLES or SHOW COLUMNS FROM t")
             }
+        case .showColumns(let name):
+            guard let handle = try store.open(tx, name) else { throw RedError(.undefinedCollection, "relation \"\(name)\" does not exist") }
+            let rows: [[Value]] = handle.schema.columns.filter { !$0.name.hasPrefix("_") }.map { c in
+                [.text(c.name), .text(c.type.rawValue), .boolean(c.notNull || c.primaryKey), .boolean(c.primaryKey), .boolean(c.unique),
+                 c.defaultSQL.map { .text($0) } ?? .null]
+            }
+            return QueryResult(columns: Self.showColumnsResult, rows: rows, statementType: "select", commandTag: "SELECT \(rows.count)")
         default:
             throw RedError(.internalError, "statement not handled by DDL")
         }
     }
+
+    static let showColumnsResult = [
+        ResultColumn(name: "column", type: .text), ResultColumn(name: "type", type: .text), ResultColumn(name: "not_null", type: .boolean),
+        ResultColumn(name: "primary_key", type: .boolean), ResultColumn(name: "unique", type: .boolean), ResultColumn(name: "default", type: .text),
+    ]
 
     /// Refuses (2BP01) to remove what a view reads, or with CASCADE drops those views (and theirs).
     func dropDependentViews(of name: String, column: String?, cascade: Bool, what: String) throws {

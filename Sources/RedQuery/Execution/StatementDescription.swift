@@ -44,6 +44,8 @@ extension StatementExecutor {
             columns = [ResultColumn(name: "QUERY PLAN", type: .text)]
         case .show:
             columns = [ResultColumn(name: "name", type: .text), ResultColumn(name: "model", type: .text)]
+        case .showColumns:
+            columns = DDLExecutor.showColumnsResult
         case .kv(.put):
             columns = [ResultColumn(name: "ok", type: .boolean), ResultColumn(name: "collection", type: .text),
                        ResultColumn(name: "key", type: .text), ResultColumn(name: "created", type: .boolean)]

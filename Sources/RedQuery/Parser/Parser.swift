@@ -267,6 +267,10 @@ public struct Parser {
         case "show":
             advance()
             let what = try parseAnyName()
+            if what == "columns" {
+                guard acceptKeyword("from") || acceptKeyword("in") else { throw unexpected(expected: "FROM after SHOW COLUMNS") }
+                return .showColumns(try parseIdentifier())
+            }
             return .show(what)
         default:
             throw unexpected(expected: "SELECT, INSERT, UPDATE, DELETE, CREATE, DROP, ALTER, BEGIN, COMMIT, ROLLBACK, EXPLAIN, KV")

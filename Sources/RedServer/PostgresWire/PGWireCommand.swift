@@ -67,7 +67,7 @@ enum PGWireCommand {
             return .reset(name: name == "all" ? nil : name)
         case "show":
             let name = words.restOfStatement().lowercased()
-            if ["tables", "collections"].contains(name) { return nil }
+            if ["tables", "collections"].contains(name) || name.hasPrefix("columns ") { return nil }
             if name == "transaction isolation level" { return .show(name: "transaction_isolation") }
             if name == "time zone" { return .show(name: "timezone") }
             return .show(name: name)
