@@ -8,7 +8,7 @@ import RedCore
 /// | `memory://`, `memory:` | an in-memory database in this process |
 /// | `file:///path/to/data.rdb` | the database file, opened in this process |
 /// | `red://host[:port]` (default 5050) | RedWire |
-/// | `grpc://host[:port]` (default 5555) | gRPC |
+/// | `grpc://host[:port]` (default 5050) | gRPC |
 /// | `http://host[:port]` (default 80), `https://` (443) | HTTP/JSON |
 ///
 /// Query parameters: `token` (a bearer token), `timeout_ms` (per request, default 30,000),
@@ -16,8 +16,8 @@ import RedCore
 /// `user:password@host` logs in first (HTTP and gRPC: the login rpc; RedWire: SCRAM).
 ///
 /// Deviation: the canonical grammar defaults `grpc://` to port 5055, which is upstream's
-/// HTTP port, while its own server listens for gRPC on 5555; we default to 5555 so that
-/// `grpc://localhost` reaches `red server`. `reds://`, `grpcs://` and `https://` need TLS,
+/// HTTP port, while its own server listens for gRPC on 5555; we default to 5050, the port
+/// where `red server` serves every surface, so that `grpc://localhost` reaches it. `reds://`, `grpcs://` and `https://` need TLS,
 /// which the client does not have yet: they fail with a clear error.
 public struct ConnectionString: Sendable, Equatable {
     public enum Transport: String, Sendable, Equatable {
@@ -59,7 +59,7 @@ public struct ConnectionString: Sendable, Equatable {
             path = String(rest.dropFirst(2))
             return
         case "red": transport = .redwire; port = 5050
-        case "grpc": transport = .grpc; port = 5555
+        case "grpc": transport = .grpc; port = 5050
         case "http": transport = .http; port = 80
         case "reds", "grpcs", "https":
             throw Self.error("UNSUPPORTED_SCHEME", "\(scheme):// needs TLS, which this client does not support yet")

@@ -17,11 +17,13 @@ public struct RedServer: Sendable {
     public let http: HTTPListener?
     public let redwire: RedWireListener?
     public let grpc: GRPCListener?
+    public let router: RouterListener?
 
     /// Opens the database at `path` and prepares (does not start) the listeners.
     public static func open(path: String, options: DatabaseOptions, configuration: ServerConfiguration, logger: Logger) async throws -> RedServer {
-        guard configuration.pgBind != nil || configuration.httpBind != nil || configuration.wireBind != nil || configuration.grpcBind != nil else {
-            throw RedError(.invalidArgument, "at least one listener must be enabled (--pg-bind, --http-bind, --wire-bind or --grpc-bind)")
+        guard configuration.routerBind != nil || configuration.pgBind != nil || configuration.httpBind != nil
+            || configuration.wireBind != nil || configuration.grpcBind != nil else {
+            throw RedError(.invalidArgument, "at least one listener must be enabled (--bind, --pg-bind, --http-bind, --wire-bind or --grpc-bind)")
         }
         // Checkpoints, vacuum and the TTL sweep run as a service of the group (BackgroundWorkService),
         // so shutdown stops them in order before the database closes.
@@ -29,11 +31,24 @@ public struct RedServer: Sendable {
         options.engine.backgroundWork = false
         let database = try await Database.open(path: path, options: options)
         let context = ServerContext(database: database, configuration: configuration, logger: logger)
+        // The router splices HTTP and gRPC to their listeners: the explicit ones, or loopback ones of its own.
+        let loopback = BindAddress(host: "127.0.0.1", port: 0)
+        let routed = configuration.routerBind != nil
+        let http = (configuration.httpBind ?? (routed ? loopback : nil)).map {
+            HTTPListener(context: context, address: $0, isInternal: configuration.httpBind == nil)
+        }
+        let grpc = (configuration.grpcBind ?? (routed ? loopback : nil)).map {
+            GRPCListener(context: context, address: $0, isInternal: configuration.grpcBind == nil)
+        }
+        let router = configuration.routerBind.map { address in
+            RouterListener(context: context, address: address,
+                           httpTarget: { await http?.boundAddress() }, grpcTarget: { await grpc?.boundAddress() })
+        }
         return RedServer(context: context,
                          pg: configuration.pgBind.map { PGListener(context: context, address: $0) },
-                         http: configuration.httpBind.map { HTTPListener(context: context, address: $0) },
+                         http: http,
                          redwire: configuration.wireBind.map { RedWireListener(context: context, address: $0) },
-                         grpc: configuration.grpcBind.map { GRPCListener(context: context, address: $0) })
+                         grpc: grpc, router: router)
     }
 
     /// Serves until SIGINT/SIGTERM (or `shutdown` is triggered), then closes the database.
@@ -46,6 +61,8 @@ public struct RedServer: Sendable {
         if let pg { services.append(pg) }
         if let redwire { services.append(redwire) }
         if let grpc { services.append(grpc) }
+        // Last in, first out: the router stops accepting before the listeners it splices to.
+        if let router { services.append(router) }
         services.append(ReadinessService(server: self, onReady: onReady))
         let group = ServiceGroup(configuration: .init(
             services: services.map { ServiceGroupConfiguration.ServiceConfiguration(service: $0) },
@@ -90,12 +107,13 @@ struct ReadinessService: Service {
             if let address = await bound() { addresses[name] = address }
         }
         await wait("pg", server.pg?.boundAddress)
-        await wait("http", server.http?.boundAddress)
+        await wait(server.http?.isInternal == true ? "http-internal" : "http", server.http?.boundAddress)
         await wait("wire", server.redwire?.boundAddress)
-        await wait("grpc", server.grpc?.boundAddress)
+        await wait(server.grpc?.isInternal == true ? "grpc-internal" : "grpc", server.grpc?.boundAddress)
+        await wait("router", server.router?.boundAddress)
         guard addresses.count == expected else { return }  // a listener failed; the group reports its error
         server.context.phase = .ready
-        onReady(addresses)
+        onReady(addresses.filter { !$0.key.hasSuffix("-internal") })
         try? await gracefulShutdown()
         server.context.phase = .draining
     }

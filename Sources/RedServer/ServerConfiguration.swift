@@ -3,14 +3,17 @@ import RedCore
 /// How `red server` is set up: which surfaces listen where, who may connect,
 /// and the limits each surface enforces. Defaults bind loopback only.
 public struct ServerConfiguration: Sendable {
-    /// PostgreSQL wire protocol listener (nil = off).
-    public var pgBind: BindAddress? = BindAddress(host: "127.0.0.1", port: 5432)
-    /// RedWire binary protocol listener (nil = off).
-    public var wireBind: BindAddress? = BindAddress(host: "127.0.0.1", port: 5050)
-    /// gRPC listener (`reddb.v1.RedDb` and `grpc.health.v1.Health` over HTTP/2 cleartext; nil = off).
-    public var grpcBind: BindAddress? = BindAddress(host: "127.0.0.1", port: 5555)
-    /// HTTP/JSON listener, also serving `/metrics` and `/health` (nil = off).
-    public var httpBind: BindAddress? = BindAddress(host: "127.0.0.1", port: 5055)
+    /// The one-port router: RedWire, PostgreSQL, HTTP and gRPC on one listener, told apart by
+    /// each connection's first bytes (nil = off). The default when no surface listener is set.
+    public var routerBind: BindAddress? = BindAddress(host: "127.0.0.1", port: 5050)
+    /// PostgreSQL wire protocol listener of its own (nil = off; the router serves it too).
+    public var pgBind: BindAddress?
+    /// RedWire binary protocol listener of its own (nil = off; the router serves it too).
+    public var wireBind: BindAddress?
+    /// gRPC listener of its own (`reddb.v1.RedDb` and `grpc.health.v1.Health` over HTTP/2 cleartext; nil = off).
+    public var grpcBind: BindAddress?
+    /// HTTP/JSON listener of its own, also serving `/metrics` and `/health` (nil = off).
+    public var httpBind: BindAddress?
     /// Users and their passwords. Empty = trust: any user name is accepted without a password.
     public var users: [String: String] = [:]
     /// How PG-wire asks for a password when users are configured.

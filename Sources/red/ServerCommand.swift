@@ -4,35 +4,41 @@ import Logging
 import RedDB
 import RedServer
 
-/// `red server`: serve one database file over PostgreSQL wire protocol and HTTP/JSON.
+/// `red server`: serve one database file over RedWire, PostgreSQL, HTTP/JSON and gRPC.
 ///
 /// Settings come from, in increasing precedence: defaults, `--config FILE` (JSON),
-/// environment variables (`REDDB_PATH`, `REDDB_PG_BIND_ADDR`, `REDDB_HTTP_BIND_ADDR`,
-/// `REDDB_SYNC_MODE`, `REDDB_LOG_LEVEL`, `REDDB_USERS` as `name:password,…`), then flags.
+/// environment variables (`REDDB_PATH`, `REDDB_BIND_ADDR`, `REDDB_PG_BIND_ADDR`, `REDDB_HTTP_BIND_ADDR`,
+/// `REDDB_WIRE_BIND_ADDR`, `REDDB_GRPC_BIND_ADDR`, `REDDB_SYNC_MODE`, `REDDB_LOG_LEVEL`,
+/// `REDDB_USERS` as `name:password,…`), then flags.
 struct ServerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "server",
-        abstract: "Serve a database over the PostgreSQL wire protocol and HTTP/JSON.",
+        abstract: "Serve a database over RedWire, the PostgreSQL wire protocol, HTTP/JSON and gRPC.",
         discussion: """
-            Defaults: ./data.rdb, PostgreSQL protocol on 127.0.0.1:5432, HTTP on 127.0.0.1:5055, \
-            trust authentication (any user name, no password) unless users are configured.
-            Connect with: psql -h 127.0.0.1 -p 5432   or   curl -d 'SELECT 1' http://127.0.0.1:5055/query
+            Defaults: ./data.rdb, every surface on one port, 127.0.0.1:5050 (each connection is routed by \
+            its first bytes), trust authentication (any user name, no password) unless users are configured.
+            Give any --pg-bind/--http-bind/--wire-bind/--grpc-bind to run only the listeners you name \
+            (add --bind to keep the router too).
+            Connect with: psql -h 127.0.0.1 -p 5050   or   curl -d 'SELECT 1' http://127.0.0.1:5050/query   or   red shell red://127.0.0.1:5050
             """)
 
     @Option(name: [.customShort("d"), .long], help: "Database file.")
     var path: String?
 
-    @Option(help: "PostgreSQL protocol listener host:port, or 'off'. Default 127.0.0.1:5432.")
+    @Option(help: "PostgreSQL protocol listener of its own, host:port or 'off'.")
     var pgBind: String?
 
-    @Option(help: "HTTP/JSON listener host:port, or 'off'. Default 127.0.0.1:5055.")
+    @Option(help: "HTTP/JSON listener of its own, host:port or 'off'.")
     var httpBind: String?
 
-    @Option(help: "RedWire (binary protocol) listener host:port, or 'off'. Default 127.0.0.1:5050.")
+    @Option(help: "RedWire (binary protocol) listener of its own, host:port or 'off'.")
     var wireBind: String?
 
-    @Option(help: "gRPC (reddb.v1.RedDb over HTTP/2) listener host:port, or 'off'. Default 127.0.0.1:5555.")
+    @Option(help: "gRPC (reddb.v1.RedDb over HTTP/2) listener of its own, host:port or 'off'.")
     var grpcBind: String?
+
+    @Option(help: "The one-port router (RedWire, PostgreSQL, HTTP and gRPC, told apart by their first bytes) host:port, or 'off'. Default 127.0.0.1:5050 when no other listener is given.")
+    var bind: String?
 
     @Option(help: "Commit durability: full (fsync before acknowledging), batched or off.")
     var syncMode: String?
@@ -76,12 +82,12 @@ struct ServerCommand: AsyncParsableCommand {
             FileHandle.standardError.write(Data("red server: \(error.message)\n".utf8))
             throw ExitCode(1)
         }
-        for bind in [settings.server.pgBind, settings.server.httpBind, settings.server.wireBind, settings.server.grpcBind].compactMap({ $0 }) where !bind.isLoopback && settings.server.users.isEmpty {
+        for bind in [settings.server.routerBind, settings.server.pgBind, settings.server.httpBind, settings.server.wireBind, settings.server.grpcBind].compactMap({ $0 }) where !bind.isLoopback && settings.server.users.isEmpty {
             logger.warning("listening on \(bind) with no users configured: anyone who can reach it can read and write (use --user NAME:PASSWORD)")
         }
         let printReady = self.printReady
         try await server.run { addresses in
-            let parts = ["pg", "http", "wire", "grpc"].compactMap { name in addresses[name].map { "\(name)=\($0)" } }
+            let parts = ["router", "pg", "http", "wire", "grpc"].compactMap { name in addresses[name].map { "\(name)=\($0)" } }
             if printReady {
                 FileHandle.standardOutput.write(Data(("ready " + parts.joined(separator: " ") + "\n").utf8))
             }
@@ -107,7 +113,7 @@ struct ServerSettings {
             guard case .object(let members) = try JSONValue.parse(String(decoding: data, as: UTF8.self)) else {
                 throw ValidationError("config file \(configPath) must hold a JSON object")
             }
-            let known: Set = ["path", "pg_bind", "http_bind", "wire_bind", "grpc_bind", "sync_mode", "cache_mib", "log_level", "users", "pg_auth", "max_connections",
+            let known: Set = ["path", "bind", "pg_bind", "http_bind", "wire_bind", "grpc_bind", "sync_mode", "cache_mib", "log_level", "users", "pg_auth", "max_connections",
                               "max_http_body_bytes"]
             for (key, value) in members {
                 guard known.contains(key) else { throw ValidationError("unknown setting \"\(key)\" in \(configPath)") }
@@ -126,10 +132,22 @@ struct ServerSettings {
             return nil
         }
         if let p = string(c.path, "REDDB_PATH", "path") { s.path = p }
-        if let v = string(c.pgBind, "REDDB_PG_BIND_ADDR", "pg_bind") { s.server.pgBind = v == "off" ? nil : try parseBind(v) }
-        if let v = string(c.httpBind, "REDDB_HTTP_BIND_ADDR", "http_bind") { s.server.httpBind = v == "off" ? nil : try parseBind(v) }
-        if let v = string(c.wireBind, "REDDB_WIRE_BIND_ADDR", "wire_bind") { s.server.wireBind = v == "off" ? nil : try parseBind(v) }
-        if let v = string(c.grpcBind, "REDDB_GRPC_BIND_ADDR", "grpc_bind") { s.server.grpcBind = v == "off" ? nil : try parseBind(v) }
+        // Surface listeners of their own only when asked for; with none, the router serves every surface on one port.
+        var surfaceGiven = false
+        func bind(_ flag: String?, _ envName: String, _ fileKey: String) throws -> BindAddress? {
+            guard let v = string(flag, envName, fileKey) else { return nil }
+            surfaceGiven = true
+            return v == "off" ? nil : try parseBind(v)
+        }
+        s.server.pgBind = try bind(c.pgBind, "REDDB_PG_BIND_ADDR", "pg_bind")
+        s.server.httpBind = try bind(c.httpBind, "REDDB_HTTP_BIND_ADDR", "http_bind")
+        s.server.wireBind = try bind(c.wireBind, "REDDB_WIRE_BIND_ADDR", "wire_bind")
+        s.server.grpcBind = try bind(c.grpcBind, "REDDB_GRPC_BIND_ADDR", "grpc_bind")
+        if let v = string(c.bind, "REDDB_BIND_ADDR", "bind") {
+            s.server.routerBind = v == "off" ? nil : try parseBind(v)
+        } else if surfaceGiven {
+            s.server.routerBind = nil
+        }
         if let v = string(c.syncMode, "REDDB_SYNC_MODE", "sync_mode") {
             guard let mode = SyncMode(rawValue: v) else { throw ValidationError("sync mode must be full, batched or off") }
             s.databaseOptions.engine.syncMode = mode

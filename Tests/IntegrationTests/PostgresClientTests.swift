@@ -10,8 +10,8 @@ import Testing
 @Suite(.serialized) struct PostgresClientTests {
     static let logger = Logger(label: "postgres-nio-test")
 
-    static func connect(_ server: ServerProcess, user: String = "tester", password: String? = nil) async throws -> PostgresConnection {
-        let configuration = PostgresConnection.Configuration(host: "127.0.0.1", port: server.pgPort, username: user, password: password,
+    static func connect(_ server: ServerProcess, user: String = "tester", password: String? = nil, port: Int? = nil) async throws -> PostgresConnection {
+        let configuration = PostgresConnection.Configuration(host: "127.0.0.1", port: port ?? server.pgPort, username: user, password: password,
                                                              database: "reddb", tls: .disable)
         return try await PostgresConnection.connect(configuration: configuration, id: Int.random(in: 1...1_000_000), logger: logger)
     }

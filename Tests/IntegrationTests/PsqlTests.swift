@@ -9,10 +9,10 @@ import Testing
 
     struct Output { let status: Int32; let stdout: String; let stderr: String }
 
-    static func psql(_ server: ServerProcess, _ commands: [String], stdin: String? = nil, stdinBytes: [UInt8]? = nil) throws -> Output {
+    static func psql(_ server: ServerProcess, _ commands: [String], stdin: String? = nil, stdinBytes: [UInt8]? = nil, port: Int? = nil) throws -> Output {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: psqlPath!)
-        process.arguments = ["-X", "-h", "127.0.0.1", "-p", String(server.pgPort), "-U", "tester", "-d", "reddb", "-v", "ON_ERROR_STOP=1"]
+        process.arguments = ["-X", "-h", "127.0.0.1", "-p", String(port ?? server.pgPort), "-U", "tester", "-d", "reddb", "-v", "ON_ERROR_STOP=1"]
             + commands.flatMap { ["-c", $0] }
         var environment = ProcessInfo.processInfo.environment
         environment["PGCONNECT_TIMEOUT"] = "10"

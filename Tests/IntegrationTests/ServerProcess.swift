@@ -14,6 +14,7 @@ final class ServerProcess: @unchecked Sendable {
     private(set) var httpPort = 0
     private(set) var wirePort = 0
     private(set) var grpcPort = 0
+    private(set) var routerPort = 0
     private let stdout = Pipe()
     private let stderr = Pipe()
     private let stderrBuffer = StderrBuffer()
@@ -33,14 +34,16 @@ final class ServerProcess: @unchecked Sendable {
         return candidate
     }
 
-    /// Starts a server on a fresh database (or `path`), with extra arguments.
-    init(arguments: [String] = [], path: String? = nil) throws {
+    /// Starts a server on a fresh database (or `path`), with extra arguments. With
+    /// `surfaces: false` only `arguments` choose the listeners (for router tests).
+    init(arguments: [String] = [], path: String? = nil, surfaces: Bool = true) throws {
         directory = NSTemporaryDirectory() + "red-it-" + UUID().uuidString
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         self.path = path ?? directory + "/data.rdb"
         process.executableURL = URL(fileURLWithPath: try Self.redPath())
-        process.arguments = ["server", "--path", self.path, "--pg-bind", "127.0.0.1:0", "--http-bind", "127.0.0.1:0",
-                             "--wire-bind", "127.0.0.1:0", "--grpc-bind", "127.0.0.1:0", "--print-ready", "--log-level", "warning"] + arguments
+        let listeners = surfaces ? ["--pg-bind", "127.0.0.1:0", "--http-bind", "127.0.0.1:0", "--wire-bind", "127.0.0.1:0",
+                                    "--grpc-bind", "127.0.0.1:0"] : []
+        process.arguments = ["server", "--path", self.path] + listeners + ["--print-ready", "--log-level", "warning"] + arguments
         process.standardOutput = stdout
         process.standardError = stderr
         let buffer = stderrBuffer
@@ -70,6 +73,7 @@ final class ServerProcess: @unchecked Sendable {
                     case "http": httpPort = port
                     case "wire": wirePort = port
                     case "grpc": grpcPort = port
+                    case "router": routerPort = port
                     default: break
                     }
                 }

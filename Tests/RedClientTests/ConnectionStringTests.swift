@@ -9,7 +9,7 @@ struct ConnectionStringTests {
         #expect(red.transport == .redwire && red.host == "db.example" && red.port == 6000)
         #expect(red.token == "abc" && red.query["timeout_ms"] == "500")
         #expect(try ConnectionString("RED://localhost").port == 5050)
-        #expect(try ConnectionString("grpc://localhost").port == 5555)
+        #expect(try ConnectionString("grpc://localhost").port == 5050)
         #expect(try ConnectionString("http://localhost").port == 80)
         #expect(try ConnectionString("red://[::1]:7000").host == "::1")
         #expect(try ConnectionString("red://[::1]").port == 5050)

@@ -13,13 +13,16 @@ import ServiceLifecycle
 public final class GRPCListener: Service, Sendable {
     let context: ServerContext
     let address: BindAddress
+    /// A loopback listener that only the router reaches: not reported as a public listener.
+    let isInternal: Bool
     private let bound = ListenerAddress()
     /// Largest request or response message (spec: 256 MiB both ways).
     static let maxMessageBytes = 256 << 20
 
-    public init(context: ServerContext, address: BindAddress) {
+    public init(context: ServerContext, address: BindAddress, isInternal: Bool = false) {
         self.context = context
         self.address = address
+        self.isInternal = isInternal
     }
 
     /// The address actually bound (port 0 resolved), once listening; nil if binding failed.
@@ -36,12 +39,12 @@ public final class GRPCListener: Service, Sendable {
         let grace = Duration.milliseconds(context.configuration.shutdownGraceMilliseconds)
         try await withThrowingTaskGroup(of: Event.self) { group in
             group.addTask { try await server.serve(); return .served }
-            group.addTask { [bound, context, address] in
+            group.addTask { [bound, context, address, isInternal] in
                 do {
                     let local = try await transport.listeningAddress
                     let resolved = BindAddress(host: local.ipv4?.host ?? address.host, port: local.ipv4?.port ?? address.port)
-                    context.noteListening("grpc", resolved)
-                    context.logger.info("gRPC listening on \(resolved)")
+                    if !isInternal { context.noteListening("grpc", resolved) }
+                    context.logger.info(isInternal ? "gRPC listening for the router on \(resolved)" : "gRPC listening on \(resolved)")
                     bound.set(resolved)
                 } catch {
                     bound.set(nil)

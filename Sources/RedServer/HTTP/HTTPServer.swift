@@ -16,11 +16,14 @@ import ServiceLifecycle
 public final class HTTPListener: Service, Sendable {
     let context: ServerContext
     let address: BindAddress
+    /// A loopback listener that only the router reaches: not reported as a public listener.
+    let isInternal: Bool
     private let bound = ListenerAddress()
 
-    public init(context: ServerContext, address: BindAddress) {
+    public init(context: ServerContext, address: BindAddress, isInternal: Bool = false) {
         self.context = context
         self.address = address
+        self.isInternal = isInternal
     }
 
     /// The address actually bound (port 0 resolved), once listening; nil if binding failed.
@@ -35,14 +38,15 @@ public final class HTTPListener: Service, Sendable {
         let host = address.host
         let logger = context.logger
         let serverContext = context
+        let isInternal = self.isInternal
         let app = Application(
             router: router,
             configuration: ApplicationConfiguration(address: .hostname(address.host, port: address.port), serverName: "RedDB"),
             onServerRunning: { channel in
                 let port = channel.localAddress?.port ?? 0
-                serverContext.noteListening("http", BindAddress(host: host, port: port))
+                if !isInternal { serverContext.noteListening("http", BindAddress(host: host, port: port)) }
                 bound.set(BindAddress(host: host, port: port))
-                logger.info("HTTP listening", metadata: ["address": "\(host):\(port)"])
+                logger.info(isInternal ? "HTTP listening for the router" : "HTTP listening", metadata: ["address": "\(host):\(port)"])
             },
             logger: context.logger)
         do {

@@ -1,0 +1,232 @@
+import Logging
+import NIOCore
+import NIOPosix
+import RedCore
+import ServiceLifecycle
+import Synchronization
+
+/// The one-port front door (default `127.0.0.1:5050`): each connection is routed by its
+/// first bytes (`ProtocolSniffer`).
+///
+/// - RedWire and PostgreSQL are served in this process, on the connection itself: the
+///   sniffer hands the channel the surface's decoder and the bytes it already read, and the
+///   connection runs exactly as on the surface's own listener (same limits, registry and
+///   shutdown).
+/// - HTTP and gRPC are spliced byte for byte to the HTTP and gRPC listeners (the explicit
+///   ones, or loopback listeners on ephemeral ports started for the router), because
+///   Hummingbird and grpc-swift own their connection pipelines. This costs one loopback hop
+///   on those two surfaces only.
+///
+/// A connection that sends nothing recognisable within `ProtocolSniffer.maxBytes` bytes,
+/// or nothing at all for `sniffTimeout`, is closed.
+public final class RouterListener: Service, Sendable {
+    let context: ServerContext
+    let address: BindAddress
+    /// Where HTTP and gRPC connections are spliced to, once those listeners are bound.
+    let httpTarget: @Sendable () async -> BindAddress?
+    let grpcTarget: @Sendable () async -> BindAddress?
+    private let bound = ListenerAddress()
+    private let proxied = Atomic<Int>(0)
+    static let sniffTimeout = TimeAmount.seconds(10)
+
+    init(context: ServerContext, address: BindAddress,
+         httpTarget: @escaping @Sendable () async -> BindAddress?, grpcTarget: @escaping @Sendable () async -> BindAddress?) {
+        self.context = context
+        self.address = address
+        self.httpTarget = httpTarget
+        self.grpcTarget = grpcTarget
+    }
+
+    public func boundAddress() async -> BindAddress? { await bound.wait() }
+
+    enum Routed: Sendable {
+        case redwire(NIOAsyncChannel<RedWireInbound, ByteBuffer>)
+        case postgres(NIOAsyncChannel<PGFrontendMessage, ByteBuffer>)
+        case splice(any Channel, ProtocolSniffer.Surface)
+        case refused
+    }
+
+    public func run() async throws {
+        let serverChannel: NIOAsyncChannel<EventLoopFuture<Routed>, Never>
+        do {
+            serverChannel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                .serverChannelOption(.backlog, value: 256)
+                .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+                .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+                .childChannelOption(.allowRemoteHalfClosure, value: true)
+                .bind(host: address.host, port: address.port) { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        let promise = channel.eventLoop.makePromise(of: Routed.self)
+                        try channel.pipeline.syncOperations.addHandler(SniffHandler(promise: promise))
+                        return promise.futureResult
+                    }
+                }
+        } catch {
+            bound.set(nil)
+            throw RedError(.ioError, "cannot listen for router clients on \(address): \(error)")
+        }
+        let port = serverChannel.channel.localAddress?.port ?? address.port
+        let resolved = BindAddress(host: address.host, port: port)
+        context.noteListening("router", resolved)
+        bound.set(resolved)
+        context.logger.info("router listening (RedWire, PostgreSQL, HTTP, gRPC)", metadata: ["address": "\(resolved)"])
+        let connections = context.connections
+        let grace = context.configuration.shutdownGraceMilliseconds
+        try await withGracefulShutdownHandler {
+            await withDiscardingTaskGroup { group in
+                do {
+                    try await serverChannel.executeThenClose { inbound in
+                        for try await routed in inbound {
+                            group.addTask { await self.serve(routed) }
+                        }
+                    }
+                } catch {
+                    context.logger.debug("router stopped accepting: \(error)")
+                }
+            }
+        } onGracefulShutdown: {
+            serverChannel.channel.close(promise: nil)
+            connections.beginShutdown()
+            Task {
+                try? await Task.sleep(for: .milliseconds(grace))
+                connections.closeAll()
+            }
+        }
+    }
+
+    private func serve(_ routed: EventLoopFuture<Routed>) async {
+        guard let routed = try? await routed.get() else { return }
+        switch routed {
+        case .redwire(let connection): await RedWireConnection.serve(connection, context: context)
+        case .postgres(let connection): await PGConnection.serve(connection, context: context)
+        case .splice(let channel, let surface): await splice(channel, to: surface)
+        case .refused: break
+        }
+    }
+
+    /// Connects to the surface's listener on the same event loop and glues the two channels.
+    private func splice(_ channel: any Channel, to surface: ProtocolSniffer.Surface) async {
+        let target = surface == .http ? await httpTarget() : await grpcTarget()
+        guard let target, proxied.wrappingAdd(1, ordering: .relaxed).oldValue < context.configuration.maxConnections else {
+            proxied.wrappingSubtract(1, ordering: .relaxed)
+            try? await channel.close()
+            return
+        }
+        defer { proxied.wrappingSubtract(1, ordering: .relaxed) }
+        do {
+            let peer = try await ClientBootstrap(group: channel.eventLoop)
+                .channelOption(.socketOption(.tcp_nodelay), value: 1)
+                .channelOption(.allowRemoteHalfClosure, value: true)
+                .connect(host: target.host == "0.0.0.0" ? "127.0.0.1" : target.host, port: target.port).get()
+            try await channel.eventLoop.submit {
+                let sniffer = try channel.pipeline.syncOperations.handler(type: SniffHandler.self)
+                let (inner, outer) = GlueHandler.matchedPair()
+                try channel.pipeline.syncOperations.addHandler(outer)
+                try peer.pipeline.syncOperations.addHandler(inner)
+                if let bytes = sniffer.takeBuffered() { peer.writeAndFlush(bytes, promise: nil) }
+                channel.pipeline.syncOperations.removeHandler(sniffer, promise: nil)
+                channel.setOption(.autoRead, value: true).whenComplete { _ in channel.read() }
+            }.get()
+            try await channel.closeFuture.get()
+            try? await peer.close()
+        } catch {
+            context.logger.debug("router could not reach the \(surface.rawValue) listener at \(target): \(error)")
+            try? await channel.close()
+        }
+    }
+}
+
+/// Reads a connection's first bytes until `ProtocolSniffer` decides, then re-plumbs the
+/// pipeline for that surface and passes the bytes on.
+final class SniffHandler: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = ByteBuffer
+    typealias InboundOut = ByteBuffer
+
+    private let promise: EventLoopPromise<RouterListener.Routed>
+    private var buffered: ByteBuffer?
+    private var decided = false
+    private var timeout: Scheduled<Void>?
+
+    init(promise: EventLoopPromise<RouterListener.Routed>) { self.promise = promise }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        let loopBound = NIOLoopBound(context, eventLoop: context.eventLoop)
+        timeout = context.eventLoop.scheduleTask(in: RouterListener.sniffTimeout) { [self] in
+            guard !decided else { return }
+            refuse(context: loopBound.value)
+        }
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        timeout?.cancel()
+        if !decided {
+            decided = true
+            promise.succeed(.refused)
+        }
+    }
+
+    func takeBuffered() -> ByteBuffer? {
+        defer { buffered = nil }
+        return buffered
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard !decided else {
+            // Bytes that arrive while a splice connects wait here until the glue takes over.
+            var more = unwrapInboundIn(data)
+            if buffered == nil { buffered = more } else { buffered!.writeBuffer(&more) }
+            return
+        }
+        var incoming = unwrapInboundIn(data)
+        if buffered == nil { buffered = incoming } else { buffered!.writeBuffer(&incoming) }
+        switch ProtocolSniffer.decide(buffered!.readableBytesView) {
+        case .needMore:
+            if buffered!.readableBytes >= ProtocolSniffer.maxBytes { refuse(context: context) }
+        case .unknown:
+            refuse(context: context)
+        case .surface(let surface):
+            decided = true
+            timeout?.cancel()
+            do {
+                try route(surface, context: context)
+            } catch {
+                promise.succeed(.refused)
+                context.close(promise: nil)
+            }
+        }
+    }
+
+    private func route(_ surface: ProtocolSniffer.Surface, context: ChannelHandlerContext) throws {
+        let channel = context.channel
+        switch surface {
+        case .redwire:
+            try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(RedWireInboundDecoder()))
+            promise.succeed(.redwire(try NIOAsyncChannel(wrappingChannelSynchronously: channel)))
+        case .postgres:
+            try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(PGFrontendDecoder()))
+            promise.succeed(.postgres(try NIOAsyncChannel(wrappingChannelSynchronously: channel)))
+        case .http, .grpc:
+            // Stop reading until the splice is in place; the bytes so far stay buffered here.
+            channel.setOption(.autoRead, value: false).whenComplete { _ in }
+            promise.succeed(.splice(channel, surface))
+            return
+        }
+        if let bytes = takeBuffered() { context.fireChannelRead(wrapInboundOut(bytes)) }
+        context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
+    }
+
+    private func refuse(context: ChannelHandlerContext) {
+        guard !decided else { return }
+        decided = true
+        promise.succeed(.refused)
+        context.close(promise: nil)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        if !decided {
+            decided = true
+            promise.succeed(.refused)
+        }
+        context.fireChannelInactive()
+    }
+}
