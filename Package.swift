@@ -81,7 +81,7 @@ let package = Package(
         .target(
             name: "RedBench",
             dependencies: [
-                "RedCore", "RedStorage",
+                "RedCore", "RedStorage", "RedClient",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

@@ -92,17 +92,21 @@ final class RedServerProcess: @unchecked Sendable {
     let directory: String
     private let child: SpawnedProcess
     private(set) var port = 0
+    /// Every listener of the ready line (`pg`, `wire`, `http`, `grpc`, `router`) and its port.
+    private(set) var ports: [String: Int] = [:]
     private var cleanupToken: Int?
     private var stopped = false
 
     static let startTimeout: Duration = .seconds(60)
 
-    init(executable: String, directory: String, relaxed: Bool, cacheMiB: Int?) throws {
+    /// PG-wire only, unless `listeners` names other `--…-bind` flags and values.
+    init(executable: String, directory: String, relaxed: Bool, cacheMiB: Int?,
+         listeners: [String] = ["--pg-bind", "127.0.0.1:0", "--http-bind", "off", "--wire-bind", "off", "--grpc-bind", "off"]) throws {
         self.directory = directory
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         child = try SpawnedProcess(
-            [executable, "server", "--path", directory + "/duel.rdb", "--pg-bind", "127.0.0.1:0", "--http-bind", "off", "--wire-bind", "off", "--grpc-bind", "off",
-             "--sync-mode", relaxed ? "batched" : "full", "--log-level", "warning", "--print-ready"]
+            [executable, "server", "--path", directory + "/duel.rdb"] + listeners
+                + ["--sync-mode", relaxed ? "batched" : "full", "--log-level", "warning", "--print-ready"]
                 + (cacheMiB.map { ["--cache-mib", String($0)] } ?? []),
             stdout: .capture, stderr: .inherit)
         let child = self.child
@@ -118,6 +122,10 @@ final class RedServerProcess: @unchecked Sendable {
             throw RedError(.internalError, "red server did not start (see its messages above)")
         }
         self.port = port
+        for part in line.split(separator: " ").dropFirst() {
+            let pieces = part.split(separator: "=")
+            if pieces.count == 2, let p = Int(pieces[1].split(separator: ":").last ?? "") { ports[String(pieces[0])] = p }
+        }
     }
 
     var endpoint: DuelEndpoint { DuelEndpoint(engine: .reddb, port: port, user: "duel", database: "reddb") }

@@ -8,6 +8,12 @@ protocol ClientTransport: Sendable {
     func execute(_ sql: String, _ parameters: [Value]) async throws -> QueryResult
     func session() async throws -> any ClientSession
     func close() async throws
+    /// Inserts all rows or none through the transport's bulk path; nil when it has none.
+    func bulkInsert(into table: String, columns: [String], rows: [[Value]]) async throws -> Int?
+}
+
+extension ClientTransport {
+    func bulkInsert(into table: String, columns: [String], rows: [[Value]]) async throws -> Int? { nil }
 }
 
 /// Statements that must run on one server-side session, in order (a transaction).

@@ -63,6 +63,35 @@ final class GRPCTransport: ClientTransport {
         }
     }
 
+    /// `BulkInsertBinary`: all rows or none, in messages of about 4 MiB.
+    func bulkInsert(into table: String, columns: [String], rows: [[Value]]) async throws -> Int? {
+        guard rows.count <= 1 << 22 else { return nil }
+        let request = Reddb_V1_BinaryBulkInsertRequest.with {
+            $0.collection = table
+            $0.fieldNames = columns
+            $0.rows = rows.map { row in .with { $0.values = row.map(Self.binaryValue) } }
+        }
+        do {
+            return Int(try await stub.bulkInsertBinary(request, metadata: metadata.withLock { $0 }, options: callOptions).count)
+        } catch {
+            throw Self.redError(error)
+        }
+    }
+
+    static func binaryValue(_ value: Value) -> Reddb_V1_BinaryValue {
+        .with { b in
+            switch value {
+            case .null: break
+            case .boolean(let v): b.boolValue = v
+            case .integer(let v): b.intValue = v
+            case .float(let v): b.floatValue = v
+            case .blob(let v): b.blobValue = Data(v)
+            case .text(let v): b.textValue = v
+            default: b.textValue = value.displayText
+            }
+        }
+    }
+
     func session() async throws -> any ClientSession {
         throw RedError(.featureNotSupported, "grpc:// has no server-side session, so it cannot hold a transaction; use red://")
     }

@@ -107,14 +107,19 @@ public final class RedClient: Sendable {
         }
     }
 
-    /// Inserts rows in one statement per batch of up to 1,000 rows, all in one transaction
-    /// where the transport has sessions; returns the rows inserted.
+    /// Inserts rows through the transport's fastest path and returns how many went in:
+    /// - `red://`: RedWire's bulk stream (binary rows, pipelined; the server commits every
+    ///   50,000 rows, so a failure keeps the rows committed before it);
+    /// - `grpc://`: `BulkInsertBinary` (all or none);
+    /// - otherwise multi-row INSERTs of up to 1,000 rows, in one transaction where the
+    ///   transport has sessions (all or none).
     @discardableResult
     public func bulkInsert(into table: String, columns: [String], rows: [[Value]]) async throws -> Int {
         guard !columns.isEmpty else { throw RedError(.invalidArgument, "bulk insert needs columns") }
         guard rows.allSatisfy({ $0.count == columns.count }) else {
             throw RedError(.invalidArgument, "every row needs \(columns.count) values")
         }
+        if let inserted = try await transport.bulkInsert(into: table, columns: columns, rows: rows) { return inserted }
         let step = max(1, min(1_000, 30_000 / columns.count))
         let statements = stride(from: 0, to: rows.count, by: step).map { start in
             Self.insertStatement(table, columns, rows[start..<min(rows.count, start + step)])

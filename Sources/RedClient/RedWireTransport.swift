@@ -42,6 +42,17 @@ final class RedWireTransport: ClientTransport {
         return try await connection.query(sql, parameters, stream: stream)
     }
 
+    /// The bulk stream (BulkStreamStart, pipelined BulkStreamRows of up to 1 MiB, BulkStreamCommit)
+    /// on a leased stream: one round trip for the start, none per rows frame, one for the commit.
+    /// The server commits every 50,000 rows; a failure reports the first error and what the
+    /// server had committed before it stays.
+    func bulkInsert(into table: String, columns: [String], rows: [[Value]]) async throws -> Int? {
+        let connection = connection()
+        let stream = try await connection.streams.lease()
+        defer { connection.streams.giveBack(stream) }
+        return try await connection.bulkStream(table, columns, rows, stream: stream)
+    }
+
     func session() async throws -> any ClientSession {
         let connection = connection()
         return RedWireSession(connection: connection, stream: try await connection.streams.lease())
@@ -110,6 +121,8 @@ final class RedWireConnection: Sendable {
     private let channel: any Channel
     private let pending = Mutex<(replies: [UInt64: CheckedContinuation<Frame, any Error>], closed: RedError?)>(([:], nil))
     private let nextID = Atomic<UInt64>(16)
+    /// Error replies nobody waits for (a failed bulk-stream rows frame), by stream id.
+    private let unclaimedErrors = Mutex<[UInt16: Frame]>([:])
     private let timeout: Duration
 
     private init(channel: any Channel, timeout: Duration) {
@@ -203,6 +216,47 @@ final class RedWireConnection: Sendable {
         }
     }
 
+    func bulkStream(_ table: String, _ columns: [String], _ rows: [[Value]], stream: UInt16) async throws -> Int {
+        let start = Frame(.bulkStreamStart, correlationID: nextID.wrappingAdd(1, ordering: .relaxed).oldValue, streamID: stream,
+                          payload: BinaryValueCodec.encodeStreamStart(collection: table, columns: columns))
+        unclaimedErrors.withLock { $0[stream] = nil }
+        let ack = try await roundTrip(start)
+        try Self.check(ack, .bulkStreamAck)
+        var batch: [[Value]] = []
+        var batchBytes = 0
+        func send() {
+            guard !batch.isEmpty else { return }
+            let id = nextID.wrappingAdd(1, ordering: .relaxed).oldValue
+            // Rows frames get no reply on success; an error reply names this id and surfaces at the commit.
+            channel.write(ByteBuffer(bytes: Frame(.bulkStreamRows, correlationID: id, streamID: stream,
+                                                  payload: BinaryValueCodec.encodeStreamRows(batch)).encoded()), promise: nil)
+            batch.removeAll(keepingCapacity: true)
+            batchBytes = 0
+        }
+        for row in rows {
+            batch.append(row)
+            batchBytes += row.reduce(0) { $0 + BinaryValueCodec.estimatedSize($1) }
+            if batchBytes >= 1 << 20 { send() }
+        }
+        send()
+        channel.flush()
+        let commit = try await roundTrip(Frame(.bulkStreamCommit, correlationID: nextID.wrappingAdd(1, ordering: .relaxed).oldValue, streamID: stream))
+        // A rows frame that failed ended the stream; its error, not the commit's, is the one to report.
+        if let failed = unclaimedErrors.withLock({ $0.removeValue(forKey: stream) }) { try Self.check(failed, .bulkOk) }
+        try Self.check(commit, .bulkOk)
+        guard commit.payload.count == 8 else { throw RedError(.protocolViolation, "BulkOk must carry a u64 count") }
+        return Int(commit.payload.reversed().reduce(UInt64(0)) { $0 << 8 | UInt64($1) })
+    }
+
+    /// Throws the server's error when `frame` is an Error frame, or a protocol error when it is not `kind`.
+    static func check(_ frame: Frame, _ kind: MessageKind) throws {
+        guard frame.kind != kind else { return }
+        if frame.kind == .error, let json = try? JSONValue.parse(String(decoding: frame.payload, as: UTF8.self)), let error = ResultEnvelope.error(json) {
+            throw error
+        }
+        throw RedError(.protocolViolation, "expected \(kind.name), got \(frame.kind.name): \(String(decoding: frame.payload, as: UTF8.self))")
+    }
+
     /// Sends `frame` and waits for the reply with its correlation id; after `timeout` the
     /// request is cancelled on the server (in-band Cancel) and the call fails with 57014.
     func roundTrip(_ frame: Frame) async throws -> Frame {
@@ -240,7 +294,8 @@ final class RedWireConnection: Sendable {
 
     fileprivate func deliver(_ frame: Frame) {
         let waiting = pending.withLock { $0.replies.removeValue(forKey: frame.correlationID) }
-        waiting?.resume(returning: frame)
+        if let waiting { waiting.resume(returning: frame); return }
+        if frame.kind == .error { unclaimedErrors.withLock { $0[frame.streamID] = $0[frame.streamID] ?? frame } }
     }
 
     fileprivate func fail(_ error: RedError) {

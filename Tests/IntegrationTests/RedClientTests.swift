@@ -244,3 +244,35 @@ import Testing
         #expect(!run.out.contains("not reached"))
     }
 }
+
+/// `red bench surfaces` end to end with tiny sizes (figures are not checked: tests never
+/// assert on time), and RedClient's bulk paths reporting the server's error.
+@Suite(.serialized) struct SurfaceBenchSmokeTests {
+    @Test func benchSurfacesRunsEverySurface() throws {
+        let directory = NSTemporaryDirectory() + "red-bench-s-" + UUID().uuidString
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let run = try RedClientCLITests.red(["bench", "surfaces", "--requests", "20", "--warmup", "2", "--rows", "300",
+                                             "--json", directory + ".json"])
+        defer { try? FileManager.default.removeItem(atPath: directory + ".json") }
+        #expect(run.status == 0, "\(run.err)")
+        for surface in ["RedWire", "gRPC", "HTTP", "PG-wire", "RedWire bulk", "gRPC bulk", "HTTP bulk", "PG-wire COPY"] {
+            #expect(run.out.contains(surface), "\(surface): \(run.out)")
+        }
+        let json = try JSONValue.parse(try String(contentsOfFile: directory + ".json", encoding: .utf8))
+        #expect(json["latency_us"]?["RedWire"]?["p50"] != nil && json["insert_rows_per_sec"]?["RedWire bulk"] != nil)
+    }
+
+    @Test func bulkInsertReportsTheServersError() async throws {
+        let server = try ServerProcess()
+        defer { server.remove() }
+        for url in RedClientTests.urls(server) {
+            let db = try await RedClient.connect(url)
+            try await db.execute("CREATE TABLE IF NOT EXISTS b (id BIGINT PRIMARY KEY)")
+            try await db.execute("DELETE FROM b")
+            let rows: [[Value]] = [[.integer(1)], [.integer(2)], [.integer(1)]]
+            #expect(await RedClientTests.code { try await db.bulkInsert(into: "b", columns: ["id"], rows: rows) } == .uniqueViolation, "\(url)")
+            #expect(try await db.bulkInsert(into: "b", columns: ["id"], rows: (10..<20).map { [.integer($0)] }) == 10, "\(url)")
+            try await db.close()
+        }
+    }
+}

@@ -47,7 +47,10 @@ import Testing
         try #"{"users": {"ops": "pw"}, "max_http_body_bytes": 2048, "sync_mode": "full"}"#.write(toFile: config, atomically: true, encoding: .utf8)
         let server = try ServerProcess(arguments: ["--config", config])
         defer { server.remove() }
-        let big = try await HTTPClientTests.call(server, "POST", "/query", body: "SELECT '" + String(repeating: "x", count: 4096) + "'")
+        // With users configured HTTP needs a token; the body limit applies to authenticated requests.
+        let login = try await HTTPClientTests.call(server, "POST", "/auth/login", body: #"{"username":"ops","password":"pw"}"#)
+        guard case .string(let token)? = login.json["token"] else { throw RedError(.internalError, "no token: \(login.body)") }
+        let big = try await HTTPClientTests.call(server, "POST", "/query", body: "SELECT '" + String(repeating: "x", count: 4096) + "'", token: token)
         #expect(big.status == 413)
         await #expect { try await PostgresClientTests.withConnection(server, user: "ops", password: "nope") { _ in } } throws: {
             PostgresClientTests.sqlState($0) == "28P01"

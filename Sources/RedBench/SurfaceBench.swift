@@ -1,0 +1,157 @@
+import Foundation
+import NIOCore
+import PostgresNIO
+import RedClient
+import RedCore
+
+/// `red bench surfaces`: the same work over each network surface of one `red server`, in one
+/// run, next to PostgreSQL 15 on the same machine.
+///
+/// 1. Round-trip latency of `SELECT 1`, one request at a time on one connection: RedWire,
+///    gRPC and HTTP through `RedClient`, PG-wire through PostgresNIO (extended protocol);
+///    PostgreSQL itself through the same PostgresNIO client as the reference.
+/// 2. Inserting `rows` rows `(id BIGINT PRIMARY KEY, name TEXT, score FLOAT)` into a fresh
+///    table: RedWire's bulk stream, gRPC `BulkInsertBinary`, HTTP multi-row INSERTs (all via
+///    `RedClient.bulkInsert`), COPY over PG-wire, and PostgreSQL's own COPY as the reference.
+///
+/// The server runs with `--sync-mode full`, PostgreSQL with its defaults (fsync on), both on
+/// the same disk. Latencies are p50/p99 over every timed request; throughputs are rows over
+/// wall time of the whole load, commit included.
+public enum SurfaceBench {
+    public struct Options: Sendable {
+        public var requests = 5_000
+        public var warmup = 500
+        public var rows = 100_000
+        public var postgresBin: String?
+        public var directory = NSTemporaryDirectory() + "red-bench-surfaces-" + UUID().uuidString
+        public init() {}
+    }
+
+    public struct Latency: Sendable {
+        public var surface: String
+        public var p50Microseconds: Double
+        public var p99Microseconds: Double
+    }
+
+    public struct Load: Sendable {
+        public var surface: String
+        public var rowsPerSecond: Double
+        public var seconds: Double
+    }
+
+    public struct Report: Sendable {
+        public var latencies: [Latency] = []
+        public var loads: [Load] = []
+        public var postgresVersion: String?
+        public var machine: MachineInfo?
+
+        /// The terminal table.
+        public var text: String {
+            var lines = ["SELECT 1 round trip (one at a time)", "surface            p50 µs     p99 µs"]
+            for l in latencies {
+                lines.append(l.surface.padding(toLength: 16, withPad: " ", startingAt: 0)
+                             + String(format: "%9.1f  %9.1f", l.p50Microseconds, l.p99Microseconds))
+            }
+            let copy = loads.first { $0.surface == "PostgreSQL COPY" }?.rowsPerSecond
+            lines += ["", "inserting rows (one load each)", "surface                 rows/s     seconds   vs PostgreSQL COPY"]
+            for l in loads {
+                let ratio = copy.map { String(format: "%.2f×", l.rowsPerSecond / $0) } ?? "—"
+                lines.append(l.surface.padding(toLength: 20, withPad: " ", startingAt: 0)
+                             + String(format: "%10.0f  %10.2f   ", l.rowsPerSecond, l.seconds) + ratio)
+            }
+            return lines.joined(separator: "\n")
+        }
+
+        public var json: JSONValue {
+            .object([
+                ("latency_us", .object(latencies.map { ($0.surface, .object([("p50", .float($0.p50Microseconds)), ("p99", .float($0.p99Microseconds))])) })),
+                ("insert_rows_per_sec", .object(loads.map { ($0.surface, .float($0.rowsPerSecond)) })),
+                ("machine", machine.map { .object([("cores", .integer(Int64($0.cores))), ("cpu", .string($0.cpu)),
+                                                   ("fsync_per_sec", .float($0.fsyncPerSecond)), ("kernel", .string($0.kernel))]) } ?? .null),
+                ("postgres_version", postgresVersion.map { .string($0) } ?? .null),
+            ])
+        }
+    }
+
+    public static func run(executable: String, options: Options) async throws -> Report {
+        let server = try RedServerProcess(executable: executable, directory: options.directory + "/red", relaxed: false, cacheMiB: nil,
+                                          listeners: ["--pg-bind", "127.0.0.1:0", "--http-bind", "127.0.0.1:0", "--wire-bind", "127.0.0.1:0",
+                                                      "--grpc-bind", "127.0.0.1:0"])
+        defer { server.stop() }
+        var postgres: PostgresCluster?
+        if let binaries = try? PostgresCluster.locateBinaries(explicit: options.postgresBin) {
+            postgres = try PostgresCluster(directory: options.directory + "/pg", binaries: binaries, relaxed: false)
+        } else {
+            FileHandle.standardError.write(Data("PostgreSQL not found: its reference figures are left out (see --postgres-bin)\n".utf8))
+        }
+        defer { postgres?.stop() }
+        var report = Report()
+        report.machine = try? MachineInfo.current(fsyncProbeDirectory: options.directory, seconds: 1)
+        let port = { (name: String) in server.ports[name] ?? 0 }
+        let clients: [(String, String)] = [("RedWire", "red://127.0.0.1:\(port("wire"))"), ("gRPC", "grpc://127.0.0.1:\(port("grpc"))"),
+                                           ("HTTP", "http://127.0.0.1:\(port("http"))")]
+
+        for (name, url) in clients {
+            let client = try await RedClient.connect(url)
+            report.latencies.append(try await measure(name, options) { _ = try await client.query("SELECT 1") })
+            try await client.close()
+        }
+        let redPG = try await DuelConnection.open(server.endpoint, id: 1)
+        report.latencies.append(try await measure("PG-wire", options) { try await redPG.run("SELECT 1") })
+        var pgConnection: DuelConnection?
+        if let postgres {
+            let connection = try await DuelConnection.open(postgres.endpoint, id: 2)
+            pgConnection = connection
+            report.postgresVersion = try? await connection.integers("SELECT current_setting('server_version_num')::int").first.map(String.init)
+            report.latencies.append(try await measure("PostgreSQL", options) { try await connection.run("SELECT 1") })
+        }
+
+        let rows = (0..<options.rows).map { i -> [Value] in [.integer(Int64(i)), .text("name-\(i)"), .float(Double(i % 1000) / 10)] }
+        let columns = ["id", "name", "score"]
+        func table(_ name: String) -> String { "CREATE TABLE \(name) (id BIGINT PRIMARY KEY, name TEXT, score FLOAT)" }
+        for (i, (name, url)) in clients.enumerated() {
+            let client = try await RedClient.connect(url + "?timeout_ms=600000")
+            try await client.execute(table("load_\(i)"))
+            let started = ContinuousClock.now
+            let inserted = try await client.bulkInsert(into: "load_\(i)", columns: columns, rows: rows)
+            let seconds = (ContinuousClock.now - started).seconds
+            guard inserted == options.rows else { throw RedError(.internalError, "\(name) inserted \(inserted) of \(options.rows) rows") }
+            report.loads.append(Load(surface: "\(name) bulk", rowsPerSecond: Double(inserted) / seconds, seconds: seconds))
+            try await client.close()
+        }
+        func copy(_ connection: DuelConnection, _ surface: String) async throws {
+            try await connection.run(table("load_copy"))
+            let started = ContinuousClock.now
+            try await connection.copy(table: "load_copy", columns: columns, rows: options.rows) { i in "\(i)\tname-\(i)\t\(Double(i % 1000) / 10)" }
+            let seconds = (ContinuousClock.now - started).seconds
+            let counted = try await connection.integers("SELECT count(*) FROM load_copy").first ?? 0
+            guard counted == Int64(options.rows) else { throw RedError(.internalError, "\(surface) stored \(counted) of \(options.rows) rows") }
+            report.loads.append(Load(surface: surface, rowsPerSecond: Double(options.rows) / seconds, seconds: seconds))
+        }
+        try await copy(redPG, "PG-wire COPY")
+        await redPG.close()
+        if let pgConnection {
+            try await copy(pgConnection, "PostgreSQL COPY")
+            await pgConnection.close()
+        }
+        return report
+    }
+
+    static func measure(_ surface: String, _ options: Options, _ body: () async throws -> Void) async throws -> Latency {
+        for _ in 0..<options.warmup { try await body() }
+        var samples: [Double] = []
+        samples.reserveCapacity(options.requests)
+        for _ in 0..<options.requests {
+            let started = ContinuousClock.now
+            try await body()
+            samples.append((ContinuousClock.now - started).seconds * 1e6)
+        }
+        samples.sort()
+        return Latency(surface: surface, p50Microseconds: samples[samples.count / 2],
+                       p99Microseconds: samples[min(samples.count - 1, samples.count * 99 / 100)])
+    }
+}
+
+extension Duration {
+    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
+}

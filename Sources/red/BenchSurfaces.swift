@@ -1,0 +1,46 @@
+import ArgumentParser
+import Foundation
+import RedBench
+import RedCore
+
+/// `red bench surfaces`: SELECT 1 latency and bulk-insert throughput over every surface.
+struct BenchSurfaces: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "surfaces",
+        abstract: "SELECT 1 round trips and 100,000-row loads over RedWire, gRPC, HTTP and PG-wire, next to PostgreSQL 15.",
+        discussion: """
+            Starts `red server` (sync mode full) with every surface on its own loopback port and, when \
+            PostgreSQL 15 is installed, a throwaway PostgreSQL cluster on the same disk. Latency: one \
+            request at a time on one connection, p50 and p99. Loads: RedWire bulk stream, gRPC \
+            BulkInsertBinary, HTTP multi-row INSERTs, COPY over PG-wire, and PostgreSQL's own COPY.
+            """)
+
+    @Option(help: "Timed SELECT 1 requests per surface.")
+    var requests = 5_000
+
+    @Option(help: "Untimed requests first.")
+    var warmup = 500
+
+    @Option(help: "Rows each load inserts.")
+    var rows = 100_000
+
+    @Option(help: "Directory holding initdb, pg_ctl and postgres.")
+    var postgresBin: String?
+
+    @Option(help: "Write the figures as JSON to this file.")
+    var json: String?
+
+    mutating func run() async throws {
+        var options = SurfaceBench.Options()
+        options.requests = max(1, requests)
+        options.warmup = max(0, warmup)
+        options.rows = max(1, rows)
+        options.postgresBin = postgresBin
+        try FileManager.default.createDirectory(atPath: options.directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: options.directory) }
+        let executable = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")
+        let report = try await SurfaceBench.run(executable: executable, options: options)
+        print(report.text)
+        if let json { try report.json.text.write(toFile: json, atomically: true, encoding: .utf8) }
+    }
+}
