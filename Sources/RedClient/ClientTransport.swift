@@ -106,16 +106,7 @@ enum ResultEnvelope {
         return items.compactMap { if case .string(let s) = $0 { s } else { nil } }
     }
 
-    static func value(_ json: JSONValue) -> Value {
-        switch json {
-        case .null: return .null
-        case .bool(let b): return .boolean(b)
-        case .integer(let i): return .integer(i)
-        case .float(let d): return .float(d)
-        case .string(let s): return .text(s)
-        case .array, .object: return .json(json)
-        }
-    }
+    static func value(_ json: JSONValue) -> Value { Value(storing: json) }
 
     /// A server's JSON error (`{"code", "message", …}`) as the `RedError` it was.
     static func error(_ json: JSONValue) -> RedError? {

@@ -191,18 +191,8 @@ struct CollectionOperations: Sendable {
 
     // MARK: Helpers
 
-    /// JSON → stored value, as the spec's KV PUT does: strings text, integral numbers integers,
-    /// other numbers floats, booleans, null, objects and arrays JSON.
-    static func storedValue(_ j: JSONValue) -> Value {
-        switch j {
-        case .null: return .null
-        case .bool(let b): return .boolean(b)
-        case .integer(let i): return .integer(i)
-        case .float(let d): return .float(d)
-        case .string(let s): return .text(s)
-        case .array, .object: return .json(j)
-        }
-    }
+    /// JSON → stored value, as the spec's KV PUT does (`Value(storing:)`).
+    static func storedValue(_ j: JSONValue) -> Value { Value(storing: j) }
 
     /// Each row as an object of column → JSON value (HTTP value encoding).
     static func records(_ result: QueryResult) -> [JSONValue] {

@@ -11,18 +11,30 @@ import Testing
     @Test func everySurfaceOnOnePort() async throws {
         let server = try ServerProcess(arguments: ["--bind", "127.0.0.1:0"], surfaces: false)
         defer { server.remove() }
+        var step = "start"
+        do {
+            try await Self.everySurface(server, step: &step)
+        } catch {
+            Issue.record("\(step): \(error)\n\(server.stderrText)")
+        }
+    }
+
+    static func everySurface(_ server: ServerProcess, step: inout String) async throws {
         #expect(server.routerPort > 0 && server.pgPort == 0 && server.httpPort == 0 && server.wirePort == 0 && server.grpcPort == 0)
         let port = server.routerPort
+        step = "RedWire connect"
         let wire = try await RedClient.connect("red://127.0.0.1:\(port)")
         try await wire.execute("CREATE TABLE t (id BIGINT PRIMARY KEY, name TEXT)")
         try await wire.execute("INSERT INTO t VALUES (1, 'Ada'), (2, 'Bob')")
         for url in ["grpc://127.0.0.1:\(port)", "http://127.0.0.1:\(port)", "red://127.0.0.1:\(port)"] {
+            step = url
             let db = try await RedClient.connect(url)
             #expect(try await db.query("SELECT name FROM t ORDER BY id").rows.map { $0[0] } == [.text("Ada"), .text("Bob")], "\(url)")
             try await db.close()
         }
         try await wire.close()
         // PostgreSQL clients, including the SSLRequest a default psql sends first.
+        step = "PostgresNIO"
         let connection = try await PostgresClientTests.connect(server, port: port)
         var names: [String] = []
         for try await name in try await connection.query("SELECT name FROM t ORDER BY id", logger: PostgresClientTests.logger).decode(String.self) {
@@ -30,11 +42,13 @@ import Testing
         }
         #expect(names == ["Ada", "Bob"])
         try await connection.close()
+        step = "psql"
         if PsqlTests.psqlPath != nil {
             let psql = try PsqlTests.psql(server, ["SELECT count(*) FROM t"], port: port)
             #expect(psql.status == 0 && psql.stdout.contains(" 2"), "\(psql.stdout) \(psql.stderr)")
         }
         // HTTP/1.1 that arrives a byte at a time still routes.
+        step = "slow HTTP"
         let slow = try MalformedInputTests.RawSocket(port: port)
         for byte in Array("GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".utf8) { slow.send([byte]) }
         #expect(String(decoding: slow.readAll(), as: UTF8.self).hasPrefix("HTTP/1.1 200"))

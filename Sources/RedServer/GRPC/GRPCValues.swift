@@ -45,12 +45,8 @@ enum GRPCValues {
             throw RedError(.invalidParameters, "prepared bind failed: \(error.message)")
         }
         switch json {
-        case .null: return .null
-        case .bool(let b): return .boolean(b)
-        case .integer(let i): return .integer(i)
-        case .float(let d): return .float(d)
-        case .string(let s): return .text(s)
         case .array, .object: return .text(json.text)
+        default: return Value(storing: json)
         }
     }
 

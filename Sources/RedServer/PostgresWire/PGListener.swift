@@ -38,23 +38,36 @@ public final class PGListener: Service, Sendable {
 /// address, run each connection as a child task, and on graceful shutdown stop accepting,
 /// close idle connections and, after `shutdownGraceMilliseconds`, every remaining one.
 enum TCPListenerLoop {
+    /// A listener whose connections get `decoder` and run `serve` on an async channel.
     static func run<Inbound: Sendable, Decoder: ChannelInboundHandler & RemovableChannelHandler>(
         context: ServerContext, address: BindAddress, protocolName: String, transport: String, bound: ListenerAddress,
         decoder: @escaping @Sendable () -> Decoder,
         serve: @escaping @Sendable (NIOAsyncChannel<Inbound, ByteBuffer>) async -> Void
     ) async throws where Decoder.InboundOut == Inbound {
-        let serverChannel: NIOAsyncChannel<NIOAsyncChannel<Inbound, ByteBuffer>, Never>
+        try await accept(context: context, address: address, protocolName: protocolName, transport: transport, bound: bound,
+                         initializer: { channel in
+                             channel.eventLoop.makeCompletedFuture {
+                                 try channel.pipeline.syncOperations.addHandler(decoder())
+                                 return try NIOAsyncChannel<Inbound, ByteBuffer>(wrappingChannelSynchronously: channel)
+                             }
+                         },
+                         serve: serve)
+    }
+
+    /// The loop itself: `initializer` sets up each accepted channel (on its event loop) and
+    /// `serve` runs what it produced as a child task.
+    static func accept<Output: Sendable>(
+        context: ServerContext, address: BindAddress, protocolName: String, transport: String, bound: ListenerAddress,
+        initializer: @escaping @Sendable (any Channel) -> EventLoopFuture<Output>,
+        serve: @escaping @Sendable (Output) async -> Void
+    ) async throws {
+        let serverChannel: NIOAsyncChannel<Output, Never>
         do {
             serverChannel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
                 .serverChannelOption(.backlog, value: 256)
                 .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
                 .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
-                .bind(host: address.host, port: address.port) { channel in
-                    channel.eventLoop.makeCompletedFuture {
-                        try channel.pipeline.syncOperations.addHandler(decoder())
-                        return try NIOAsyncChannel<Inbound, ByteBuffer>(wrappingChannelSynchronously: channel)
-                    }
-                }
+                .bind(host: address.host, port: address.port, childChannelInitializer: initializer)
         } catch {
             bound.set(nil)
             throw RedError(.ioError, "cannot listen for \(protocolName) clients on \(address): \(error)")

@@ -47,51 +47,19 @@ public final class RouterListener: Service, Sendable {
     }
 
     public func run() async throws {
-        let serverChannel: NIOAsyncChannel<EventLoopFuture<Routed>, Never>
-        do {
-            serverChannel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-                .serverChannelOption(.backlog, value: 256)
-                .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-                .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
-                .childChannelOption(.allowRemoteHalfClosure, value: true)
-                .bind(host: address.host, port: address.port) { channel in
-                    channel.eventLoop.makeCompletedFuture {
-                        let promise = channel.eventLoop.makePromise(of: Routed.self)
-                        try channel.pipeline.syncOperations.addHandler(SniffHandler(promise: promise))
-                        return promise.futureResult
-                    }
+        try await TCPListenerLoop.accept(
+            context: context, address: address, protocolName: "router (RedWire, PostgreSQL, HTTP, gRPC)", transport: "router",
+            bound: bound,
+            initializer: { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    // Half-closed HTTP and gRPC clients keep receiving through the splice.
+                    try channel.syncOptions?.setOption(.allowRemoteHalfClosure, value: true)
+                    let promise = channel.eventLoop.makePromise(of: Routed.self)
+                    try channel.pipeline.syncOperations.addHandler(SniffHandler(promise: promise))
+                    return promise.futureResult
                 }
-        } catch {
-            bound.set(nil)
-            throw RedError(.ioError, "cannot listen for router clients on \(address): \(error)")
-        }
-        let port = serverChannel.channel.localAddress?.port ?? address.port
-        let resolved = BindAddress(host: address.host, port: port)
-        context.noteListening("router", resolved)
-        bound.set(resolved)
-        context.logger.info("router listening (RedWire, PostgreSQL, HTTP, gRPC)", metadata: ["address": "\(resolved)"])
-        let connections = context.connections
-        let grace = context.configuration.shutdownGraceMilliseconds
-        try await withGracefulShutdownHandler {
-            await withDiscardingTaskGroup { group in
-                do {
-                    try await serverChannel.executeThenClose { inbound in
-                        for try await routed in inbound {
-                            group.addTask { await self.serve(routed) }
-                        }
-                    }
-                } catch {
-                    context.logger.debug("router stopped accepting: \(error)")
-                }
-            }
-        } onGracefulShutdown: {
-            serverChannel.channel.close(promise: nil)
-            connections.beginShutdown()
-            Task {
-                try? await Task.sleep(for: .milliseconds(grace))
-                connections.closeAll()
-            }
-        }
+            },
+            serve: { routed in await self.serve(routed) })
     }
 
     private func serve(_ routed: EventLoopFuture<Routed>) async {
