@@ -162,7 +162,6 @@ final class RedWireConnection: Sendable {
     private func handshake(_ target: ConnectionString) async throws {
         let method: String
         if target.token != nil { method = "bearer" } else if target.user != nil { method = "scram-sha-256" } else { method = "anonymous" }
-        try await channel.writeAndFlush(ByteBuffer(bytes: RedWirePreamble.bytes))
         let hello = JSONValue.object([("auth_methods", .array([.string(method)])), ("client_name", .string("reddb-swift")),
                                       ("features", .integer(3)), ("versions", .array([.integer(1)]))])
         let ack = try await roundTrip(Frame(.hello, correlationID: 1, payload: Array(hello.text.utf8)))
@@ -340,6 +339,14 @@ final class ReplyRouter: ChannelInboundHandler, Sendable {
     init(deliver: @escaping @Sendable (Frame) -> Void, closed: @escaping @Sendable (RedError) -> Void) {
         self.deliver = deliver
         self.closed = closed
+    }
+
+    /// The preamble goes out the moment the connection opens, from the event loop: a server
+    /// behind the one-port router decides the protocol from it, and it must not wait for the
+    /// connecting task to be scheduled.
+    func channelActive(context: ChannelHandlerContext) {
+        context.writeAndFlush(NIOAny(ByteBuffer(bytes: RedWirePreamble.bytes)), promise: nil)
+        context.fireChannelActive()
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
