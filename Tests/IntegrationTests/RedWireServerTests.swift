@@ -168,6 +168,32 @@ import Glibc
         }
     }
 
+    /// Get and Delete by rid (tables, documents) or key (KV); Get returns the record too.
+    @Test func getAndDeleteByIdOrKey() throws {
+        let server = try ServerProcess()
+        defer { server.remove() }
+        let socket = try Self.connect(server)
+        func send(_ kind: MessageKind, _ id: UInt64, _ text: String) -> Frame? {
+            Self.request(socket, Frame(kind, correlationID: id, payload: Array(text.utf8)))
+        }
+        _ = send(.query, 1, "CREATE TABLE g (id BIGINT PRIMARY KEY, name TEXT)")
+        _ = send(.query, 2, "INSERT INTO g VALUES (10, 'Ada')")
+        _ = send(.query, 3, "KV PUT cache.k = 'v'")
+        let found = send(.get, 4, #"{"collection":"g","id":"1"}"#)
+        #expect(found?.kind == .result && Self.text(found).contains(#""found":true"#) && Self.text(found).contains(#""name":"Ada""#),
+                "\(Self.text(found))")
+        #expect(Self.text(send(.get, 5, #"{"collection":"g","id":"99"}"#)) == #"{"found":false,"ok":true}"#)
+        #expect(Self.text(send(.get, 6, #"{"collection":"cache","id":"k"}"#)).contains(#""value":"v""#))
+        let deleted = send(.delete, 7, #"{"collection":"g","id":"1"}"#)
+        #expect(deleted?.kind == .deleteOk && Self.text(deleted) == #"{"affected":1}"#)
+        #expect(Self.text(send(.delete, 8, #"{"collection":"cache","id":"k"}"#)) == #"{"affected":1}"#)
+        #expect(Self.text(send(.delete, 9, #"{"collection":"g","id":"1"}"#)) == #"{"affected":0}"#)
+        let bad = send(.get, 10, #"{"collection":"g"}"#)
+        #expect(bad?.kind == .error && Self.text(bad) == "Get: missing 'id' string")
+        #expect(Self.text(send(.delete, 11, "nope")).hasPrefix("Delete: invalid JSON"))
+        #expect(Self.text(send(.get, 12, #"{"collection":"g","id":"abc"}"#)).contains("rid"))
+    }
+
     @Test func malformedInputClosesOnlyThatConnection() throws {
         let server = try ServerProcess()
         defer { server.remove() }

@@ -249,6 +249,36 @@ struct RedWireRequests: Sendable {
                 let query = try ParamValueCodec.decode(frame.payload)
                 let result = try await execute(query.sql, parameters: query.parameters, on: session, for: frame)
                 try await send(.reply(.result, to: frame, payload: Array(result.json(query: query.sql).text.utf8)))
+            case .get, .delete:
+                let name = frame.kind == .get ? "Get" : "Delete"
+                let (collection, id) = try Self.address(frame.payload, name)
+                let kv = try await session.collections().first { $0.name == collection }?.schema.model == .kv
+                let key: Value
+                if kv {
+                    key = .text(id)
+                } else {
+                    guard let rid = Int64(id), rid > 0 else {
+                        throw RedError(.invalidArgument, "\(name): id must be a rid (a positive integer) in a table or document collection")
+                    }
+                    key = .integer(rid)
+                }
+                let target = Session.identifier(collection)
+                if frame.kind == .get {
+                    let sql = kv ? "KV GET \(target).\(Session.literal(id))" : "SELECT rid, * FROM \(target) WHERE rid = $1"
+                    let result = try await execute(sql, parameters: kv ? [] : [key], on: session, for: frame)
+                    // Upstream answers only `found`; the record comes too, so a Get needs no second query.
+                    var members: [(String, JSONValue)] = [("found", .bool(false)), ("ok", .bool(true))]
+                    if let row = result.rows.first, !(kv && row[1].isNull) {
+                        members[0] = ("found", .bool(true))
+                        members.append(("record", CollectionOperations.record(columns: result.columns, row: row)))
+                    }
+                    try await send(.reply(.result, to: frame, payload: Array(JSONValue.object(members).text.utf8)))
+                } else {
+                    let sql = kv ? "KV DELETE \(target).\(Session.literal(id))" : "DELETE FROM \(target) WHERE rid = $1"
+                    let result = try await execute(sql, parameters: kv ? [] : [key], on: session, for: frame)
+                    let reply = JSONValue.object([("affected", .integer(Int64(result.rowsAffected)))])
+                    try await send(.reply(.deleteOk, to: frame, payload: Array(reply.text.utf8)))
+                }
             case .queryBinary:
                 guard let sql = String(validating: frame.payload, as: UTF8.self) else {
                     throw RedError(.protocolViolation, "QueryBinary payload must be UTF-8 SQL")
@@ -326,6 +356,20 @@ struct RedWireRequests: Sendable {
         stream.pendingBytes = 0
         stream.flushed += try await insert(.init(collection: stream.collection, columns: stream.columns, rows: rows),
                                            on: session, for: request)
+    }
+
+    /// Get/Delete's `{"collection": "c", "id": "<string>"}` (spec §1.6.9).
+    static func address(_ payload: [UInt8], _ name: String) throws -> (collection: String, id: String) {
+        let json: JSONValue
+        do { json = try JSONValue.parse(String(decoding: payload, as: UTF8.self)) } catch let error as RedError {
+            throw RedError(.invalidArgument, "\(name): invalid JSON: \(error.message)")
+        }
+        guard case .object = json else { throw RedError(.invalidArgument, "\(name): payload must be a JSON object") }
+        guard case .string(let collection)? = json["collection"], !collection.isEmpty else {
+            throw RedError(.invalidArgument, "\(name): missing 'collection' string")
+        }
+        guard case .string(let id)? = json["id"], !id.isEmpty else { throw RedError(.invalidArgument, "\(name): missing 'id' string") }
+        return (collection, id)
     }
 
     /// All rows or none (see `MultiRowInsert.insertAll`); each batch is cancellable by `request`'s id.
