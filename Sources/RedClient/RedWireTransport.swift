@@ -256,39 +256,40 @@ final class RedWireConnection: Sendable {
         throw RedError(.protocolViolation, "expected \(kind.name), got \(frame.kind.name): \(String(decoding: frame.payload, as: UTF8.self))")
     }
 
-    /// Sends `frame` and waits for the reply with its correlation id; after `timeout` the
-    /// request is cancelled on the server (in-band Cancel) and the call fails with 57014.
+    /// Sends `frame` and waits for the reply with its correlation id. After `timeout`, or when
+    /// the calling task is cancelled, the request is cancelled on the server (in-band Cancel)
+    /// and the call fails with 57014. The timer lives on the event loop: a round trip costs
+    /// no extra task.
     func roundTrip(_ frame: Frame) async throws -> Frame {
         let id = frame.correlationID
-        let timeout = self.timeout
-        return try await withThrowingTaskGroup(of: Frame?.self) { group in
-            group.addTask {
-                try await withCheckedThrowingContinuation { continuation in
-                    let closed: RedError? = self.pending.withLock { p in
-                        if let closed = p.closed { return closed }
-                        p.replies[id] = continuation
-                        return nil
-                    }
-                    if let closed { continuation.resume(throwing: closed); return }
-                    self.channel.writeAndFlush(ByteBuffer(bytes: frame.encoded()), promise: nil)
-                }
-            }
-            group.addTask {
-                try await Task.sleep(for: timeout)
-                return nil
-            }
-            defer { group.cancelAll() }
-            guard let first = try await group.next(), let reply = first else {
-                var target = ByteWriter(capacity: 8)
-                target.u64(id)
-                channel.writeAndFlush(ByteBuffer(bytes: Frame(.cancel, correlationID: id &+ (1 << 62), streamID: frame.streamID,
-                                                              payload: target.bytes).encoded()), promise: nil)
-                let waiting = pending.withLock { $0.replies.removeValue(forKey: id) }
-                waiting?.resume(throwing: RedError(.queryCanceled, "request timed out after \(timeout)"))
-                throw RedError(.queryCanceled, "request timed out after \(timeout)")
-            }
-            return reply
+        let timer = channel.eventLoop.scheduleTask(in: .nanoseconds(Int64(timeout.components.seconds) * 1_000_000_000
+                                                                    + timeout.components.attoseconds / 1_000_000_000)) { [self] in
+            abandon(id, stream: frame.streamID, RedError(.queryCanceled, "request timed out after \(timeout)"))
         }
+        defer { timer.cancel() }
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { continuation in
+                let closed: RedError? = pending.withLock { p in
+                    if let closed = p.closed { return closed }
+                    p.replies[id] = continuation
+                    return nil
+                }
+                if let closed { continuation.resume(throwing: closed); return }
+                channel.writeAndFlush(ByteBuffer(bytes: frame.encoded()), promise: nil)
+            }
+        } onCancel: {
+            abandon(id, stream: frame.streamID, RedError(.queryCanceled, "request cancelled by the client"))
+        }
+    }
+
+    /// Fails the request still waiting under `id` and asks the server to stop it.
+    private func abandon(_ id: UInt64, stream: UInt16, _ error: RedError) {
+        guard let waiting = pending.withLock({ $0.replies.removeValue(forKey: id) }) else { return }
+        var target = ByteWriter(capacity: 8)
+        target.u64(id)
+        channel.writeAndFlush(ByteBuffer(bytes: Frame(.cancel, correlationID: id &+ (1 << 62), streamID: stream, payload: target.bytes).encoded()),
+                              promise: nil)
+        waiting.resume(throwing: error)
     }
 
     fileprivate func deliver(_ frame: Frame) {
