@@ -31,11 +31,19 @@ public final class Session: @unchecked Sendable {
     /// Set by BEGIN … READ ONLY for the transaction it opens.
     private var readOnlyTransaction = false
     private let lock = AsyncMutex()
+    /// Stops the statement running on this session (see `cancelRunningStatement`).
+    private let cancellation = StatementCancellation()
 
     /// Retries of an autocommit statement that lost a write conflict.
     static let autocommitAttempts = 8
 
     init(database: Database) { self.database = database }
+
+    /// Cancels the statement this session is running, or the one about to start, with 57014,
+    /// as cancelling its task would, from any thread. Once the request ends the switch is
+    /// re-armed, so a cancel never reaches a later request. Servers use it to run statements
+    /// on the request's own task without an extra task per statement.
+    public func cancelRunningStatement() { cancellation.cancel() }
 
     /// True between BEGIN and COMMIT/ROLLBACK.
     public var inTransaction: Bool {
@@ -63,7 +71,10 @@ public final class Session: @unchecked Sendable {
     /// Runs every statement of `sql` and returns one result per statement.
     public func executeAll(_ sql: String, parameters: [Value] = []) async throws -> [QueryResult] {
         await lock.lock()
-        defer { lock.unlock() }
+        defer {
+            cancellation.reset()
+            lock.unlock()
+        }
         let statements: [(Statement, String)]
         do {
             statements = try database.statementCache.statements(for: sql)
@@ -310,7 +321,7 @@ public final class Session: @unchecked Sendable {
 
     func executor(_ tx: Transaction, _ parameters: [Value]) -> StatementExecutor {
         StatementExecutor(transaction: tx, store: database.store, parameters: parameters, now: database.options.clock.nowMilliseconds(),
-                          limits: database.options.executionLimits)
+                          limits: database.options.executionLimits, cancellation: cancellation)
     }
 
     /// Runs a query and decodes each row into `T` by column name.

@@ -17,7 +17,11 @@ public struct StatementExecutor {
 
     public let limits: ExecutionLimits
 
-    public init(transaction: Transaction, store: TableStore, parameters: [Value], now: Int64, limits: ExecutionLimits = ExecutionLimits()) {
+    public let cancellation: StatementCancellation?
+
+    public init(transaction: Transaction, store: TableStore, parameters: [Value], now: Int64, limits: ExecutionLimits = ExecutionLimits(),
+                cancellation: StatementCancellation? = nil) {
+        self.cancellation = cancellation
         self.transaction = transaction
         self.store = store
         self.parameters = parameters
@@ -26,7 +30,7 @@ public struct StatementExecutor {
     }
 
     func makeContext() -> ExecutionContext {
-        ExecutionContext(transaction: transaction, store: store, parameters: parameters, now: now, limits: limits)
+        ExecutionContext(transaction: transaction, store: store, parameters: parameters, now: now, limits: limits, cancellation: cancellation)
     }
 
     /// True for statements that never write (the session can skip commit work for them).

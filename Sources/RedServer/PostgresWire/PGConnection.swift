@@ -296,11 +296,11 @@ final class PGConnection {
     func execute(_ sql: String, parameters: [Value]) async throws -> QueryResult {
         let session = self.session
         let started = ContinuousClock.now
-        let task = Task { try await session.execute(sql, parameters: parameters) }
-        context.connections.setCanceller(id) { task.cancel() }
+        // On this task, with no task of its own: a CancelRequest flips the session's switch.
+        context.connections.setCanceller(id) { session.cancelRunningStatement() }
         defer { context.connections.setCanceller(id, nil) }
         do {
-            let result = try await withTaskCancellationHandler { try await task.value } onCancel: { task.cancel() }
+            let result = try await session.execute(sql, parameters: parameters)
             let elapsed = ContinuousClock.now - started
             context.metrics.recordStatement(surface: "pg", kind: result.statementType,
                                             nanoseconds: elapsed.wholeNanoseconds)

@@ -336,13 +336,13 @@ struct RedWireRequests: Sendable {
         }
     }
 
-    /// Runs one statement as a task that a Cancel naming `request`'s correlation id can stop.
+    /// Runs one statement that a Cancel naming `request`'s correlation id can stop.
     private func execute(_ sql: String, parameters: [Value], on session: Session, for request: Frame) async throws -> QueryResult {
         let started = ContinuousClock.now
-        let task = Task { try await session.execute(sql, parameters: parameters) }
-        running.register(request.correlationID) { task.cancel() }
+        // On this task, with no task of its own: a Cancel flips the session's switch.
+        running.register(request.correlationID) { session.cancelRunningStatement() }
         defer { running.remove(request.correlationID) }
-        let result = try await withTaskCancellationHandler { try await task.value } onCancel: { task.cancel() }
+        let result = try await session.execute(sql, parameters: parameters)
         context.metrics.recordStatement(surface: "redwire", kind: result.statementType,
                                         nanoseconds: (ContinuousClock.now - started).wholeNanoseconds)
         return result
