@@ -286,6 +286,26 @@ import Testing
         }
     }
 
+    /// gzip- and deflate-compressed requests are accepted and answered.
+    @Test func compressedRequestsAreAccepted() async throws {
+        let server = try ServerProcess()
+        defer { server.remove() }
+        for algorithm in [CompressionAlgorithm.gzip, .deflate] {
+            let transport = try HTTP2ClientTransport.Posix(
+                target: .ipv4(address: "127.0.0.1", port: server.grpcPort), transportSecurity: .plaintext,
+                config: .defaults { $0.compression.enabledAlgorithms = [.gzip, .deflate] })
+            let text = String(repeating: "compressible ", count: 20_000)
+            let length = try await withGRPCClient(transport: transport) { client in
+                var options = CallOptions.defaults
+                options.compression = algorithm
+                let reply = try await RedDb(wrapping: client).query(Self.query("SELECT length($1) AS n", [.with { $0.textValue = text }]),
+                                                                     options: options)
+                return try Self.records(reply).first?["n"]
+            }
+            #expect(length == .integer(Int64(text.count)), "\(algorithm)")
+        }
+    }
+
     /// A message that is not valid protobuf, and bytes that are not HTTP/2: each fails alone,
     /// and the server goes on serving.
     @Test func malformedInputNeverTakesTheServerDown() async throws {

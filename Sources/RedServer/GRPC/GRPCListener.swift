@@ -3,7 +3,7 @@ import GRPCNIOTransportHTTP2
 import RedCore
 import ServiceLifecycle
 
-/// The gRPC listener (HTTP/2 cleartext, default port 5555): grpc-swift 2's server on the NIO
+/// The gRPC listener (HTTP/2 cleartext): grpc-swift 2's server on the NIO
 /// HTTP/2 transport, serving `reddb.v1.RedDb` and `grpc.health.v1.Health`, run as a service
 /// of the server's `ServiceGroup`.
 ///
@@ -34,7 +34,12 @@ public final class GRPCListener: Service, Sendable {
         let transport = HTTP2ServerTransport.Posix(
             address: .ipv4(host: address.host, port: address.port),
             transportSecurity: .plaintext,
-            config: .defaults { $0.rpc.maxRequestPayloadSize = Self.maxMessageBytes })
+            config: .defaults {
+                $0.rpc.maxRequestPayloadSize = Self.maxMessageBytes
+                // gzip and deflate requests are accepted (zstd has no package here); a reply is
+                // compressed with the request's algorithm when the client accepts it.
+                $0.compression.enabledAlgorithms = [.gzip, .deflate]
+            })
         let server = GRPCServer(transport: transport, services: [GRPCService(context: context), GRPCHealthService(context: context)])
         let grace = Duration.milliseconds(context.configuration.shutdownGraceMilliseconds)
         try await withThrowingTaskGroup(of: Event.self) { group in
