@@ -110,7 +110,7 @@ struct CollectionOperations: Sendable {
     }
 
     /// Inserts one row from a JSON object of column → value; returns its rid and the stored row.
-    func insertRow(_ name: String, _ body: JSONValue) async throws -> (rid: Int64, record: JSONValue) {
+    func insertRow(_ name: String, _ body: JSONValue, on session: Session? = nil) async throws -> (rid: Int64, record: JSONValue) {
         guard case .object(var fields) = body else { throw RedError(.invalidArgument, "a row must be a JSON object of column values") }
         if case .object(let inner)? = body["fields"] { fields = inner }
         guard !fields.isEmpty else { throw RedError(.invalidArgument, "a row needs at least one column value") }
@@ -118,7 +118,7 @@ struct CollectionOperations: Sendable {
         for (column, _) in fields { try Self.validateName(column) }
         let columns = fields.map { Session.identifier($0.0) }.joined(separator: ", ")
         let placeholders = fields.indices.map { "$\($0 + 1)" }.joined(separator: ", ")
-        let result = try await session().execute("INSERT INTO \(Session.identifier(name)) (\(columns)) VALUES (\(placeholders)) RETURNING rid, *",
+        let result = try await (session ?? self.session()).execute("INSERT INTO \(Session.identifier(name)) (\(columns)) VALUES (\(placeholders)) RETURNING rid, *",
                                                  parameters: fields.map { Self.storedValue($0.1) })
         guard let row = result.rows.first, case .integer(let rid) = row[0] else { throw RedError(.internalError, "the insert returned no rid") }
         return (rid, Self.record(columns: result.columns, row: row))

@@ -194,6 +194,32 @@ import Glibc
         #expect(Self.text(send(.get, 12, #"{"collection":"g","id":"abc"}"#)).contains("rid"))
     }
 
+    /// BulkInsert (0x04): one payload or many, into a table or a document collection; the
+    /// first failing row answers Error and the rows before it stay.
+    @Test func jsonBulkInsert() throws {
+        let server = try ServerProcess()
+        defer { server.remove() }
+        let socket = try Self.connect(server)
+        func send(_ kind: MessageKind, _ id: UInt64, _ text: String) -> Frame? {
+            Self.request(socket, Frame(kind, correlationID: id, payload: Array(text.utf8)))
+        }
+        _ = send(.query, 1, "CREATE TABLE j (id BIGINT PRIMARY KEY, name TEXT)")
+        let one = send(.bulkInsert, 2, #"{"collection":"j","payload":{"id":1,"name":"Ada"}}"#)
+        #expect(one?.kind == .bulkOk && Self.text(one).hasPrefix(#"{"affected":1,"id":"#), "\(Self.text(one))")
+        let many = send(.bulkInsert, 3, #"{"collection":"j","payloads":[{"id":2,"name":"Bob"},{"id":3}]}"#)
+        #expect(Self.text(many).hasPrefix(#"{"affected":2,"ids":["#), "\(Self.text(many))")
+        let failing = send(.bulkInsert, 4, #"{"collection":"j","payloads":[{"id":4},{"id":1},{"id":5}]}"#)
+        #expect(failing?.kind == .error)
+        let counted = Self.request(socket, Frame(.queryWithParams, correlationID: 6,
+                                                 payload: ParamValueCodec.encode(.init(sql: "SELECT count(*) AS n FROM j", parameters: []))))
+        #expect(Self.text(counted).contains(#""n":4"#), "\(Self.text(counted))")
+        _ = send(.query, 7, "CREATE DOCUMENT notes")
+        #expect(Self.text(send(.bulkInsert, 8, #"{"collection":"notes","payloads":[{"t":"a"},{"t":"b","tags":[1]}]}"#)).hasPrefix(#"{"affected":2"#))
+        #expect(Self.text(send(.bulkInsert, 9, #"{"collection":"j"}"#)) == "Insert: missing 'payload' object or 'payloads' array")
+        #expect(Self.text(send(.bulkInsert, 10, #"{"collection":"j","payloads":[1]}"#)) == "Insert: each payload must be a JSON object")
+        #expect(Self.text(send(.bulkInsert, 11, "[]")) == "Insert: payload must be a JSON object")
+    }
+
     @Test func malformedInputClosesOnlyThatConnection() throws {
         let server = try ServerProcess()
         defer { server.remove() }

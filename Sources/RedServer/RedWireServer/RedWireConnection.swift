@@ -286,7 +286,29 @@ struct RedWireRequests: Sendable {
                 let result = try await execute(sql, parameters: [], on: session, for: frame)
                 let body = BinaryValueCodec.encode(.init(columns: result.columns.map(\.name), rows: result.rows))
                 try await send(.reply(.result, to: frame, payload: body))
-            case .bulkInsertBinary:
+            case .bulkInsert:
+                let (collection, payloads, single) = try Self.bulkPayloads(frame.payload)
+                let document = try await session.collections().first { $0.name == collection }?.schema.model == .document
+                let operations = CollectionOperations(database: context.database)
+                var ids: [JSONValue] = []
+                // Each row on its own, as upstream: the first failure answers Error and earlier rows stay.
+                for payload in payloads {
+                    if document {
+                        let rid = try await execute("INSERT INTO \(Session.identifier(collection)) DOCUMENT VALUES ($1) RETURNING rid",
+                                                    parameters: [.json(payload)], on: session, for: frame).rows.first?.first
+                        ids.append(rid?.jsonValue ?? .null)
+                    } else {
+                        ids.append(.integer(try await operations.insertRow(collection, payload, on: session).rid))
+                    }
+                }
+                var members: [(String, JSONValue)] = [("affected", .integer(Int64(ids.count)))]
+                if single {
+                    members.append(("id", ids[0]))
+                } else {
+                    members.append(("ids", .array(ids)))
+                }
+                try await send(.reply(.bulkOk, to: frame, payload: Array(JSONValue.object(members).text.utf8)))
+            case .bulkInsertBinary, .bulkInsertPrevalidated:
                 let bulk: BinaryValueCodec.BulkInsert
                 do { bulk = try BinaryValueCodec.decodeBulkInsert(frame.payload) } catch let error as RedError {
                     throw RedError(.protocolViolation, "binary bulk: \(error.message)")
@@ -356,6 +378,26 @@ struct RedWireRequests: Sendable {
         stream.pendingBytes = 0
         stream.flushed += try await insert(.init(collection: stream.collection, columns: stream.columns, rows: rows),
                                            on: session, for: request)
+    }
+
+    /// BulkInsert's `{"collection", "payload": {…}}` or `{"collection", "payloads": [{…}, …]}` (spec §1.6.5).
+    static func bulkPayloads(_ payload: [UInt8]) throws -> (collection: String, payloads: [JSONValue], single: Bool) {
+        let json: JSONValue
+        do { json = try JSONValue.parse(String(decoding: payload, as: UTF8.self)) } catch let error as RedError {
+            throw RedError(.invalidArgument, "Insert: invalid JSON: \(error.message)")
+        }
+        guard case .object = json else { throw RedError(.invalidArgument, "Insert: payload must be a JSON object") }
+        guard case .string(let collection)? = json["collection"], !collection.isEmpty else {
+            throw RedError(.invalidArgument, "Insert: missing 'collection' string")
+        }
+        if let one = json["payload"], case .object = one { return (collection, [one], true) }
+        guard case .array(let items)? = json["payloads"] else {
+            throw RedError(.invalidArgument, "Insert: missing 'payload' object or 'payloads' array")
+        }
+        guard items.allSatisfy({ if case .object = $0 { true } else { false } }) else {
+            throw RedError(.invalidArgument, "Insert: each payload must be a JSON object")
+        }
+        return (collection, items, false)
     }
 
     /// Get/Delete's `{"collection": "c", "id": "<string>"}` (spec §1.6.9).
