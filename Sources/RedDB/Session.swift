@@ -301,17 +301,23 @@ public final class Session: @unchecked Sendable {
         let statements = try database.statementCache.statements(for: sql)
         guard statements.count == 1 else { throw RedError(.invalidArgument, "stream takes exactly one statement") }
         guard case .query = statements[0].0 else { return nil }
+        // The stream's statement gets a fresh cancel switch, re-armed when the stream ends.
+        cancellation.reset()
+        let cancellation = self.cancellation
         switch state {
         case .failed:
             throw RedError(.inFailedTransaction, "current transaction is aborted, commands ignored until end of transaction block")
         case .active(let tx):
             let opened = try executor(tx, parameters).openQuery(statements[0].0)
-            return RowStream(columns: opened.columns, next: opened.next, finish: {})
+            return RowStream(columns: opened.columns, next: opened.next, finish: { cancellation.reset() })
         case .idle:
             let tx = try database.engine.begin()
             do {
                 let opened = try executor(tx, parameters).openQuery(statements[0].0)
-                return RowStream(columns: opened.columns, next: opened.next, finish: { tx.rollback() })
+                return RowStream(columns: opened.columns, next: opened.next, finish: {
+                    tx.rollback()
+                    cancellation.reset()
+                })
             } catch {
                 tx.rollback()
                 throw error

@@ -97,6 +97,20 @@ public enum BinaryValueCodec {
         return BulkInsert(collection: collection, columns: columns, rows: rows)
     }
 
+    /// RowDescription (0x24) of a streamed result (ours): `u16 ncols`, the column names.
+    public static func encodeRowDescription(_ columns: [String]) -> [UInt8] {
+        var writer = ByteWriter()
+        writeColumns(columns, &writer)
+        return writer.bytes
+    }
+
+    public static func decodeRowDescription(_ payload: [UInt8]) throws -> [String] {
+        var reader = WireReader(payload)
+        let columns = try readColumns(&reader)
+        try reader.expectEnd()
+        return columns
+    }
+
     /// BulkStreamStart (0x09): `u16` collection name, `u16 ncols`, the column names.
     public static func encodeStreamStart(collection: String, columns: [String]) -> [UInt8] {
         var writer = ByteWriter()

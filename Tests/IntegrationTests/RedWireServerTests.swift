@@ -220,6 +220,38 @@ import Glibc
         #expect(Self.text(send(.bulkInsert, 11, "[]")) == "Insert: payload must be a JSON object")
     }
 
+    /// QueryBinary with MORE_FRAMES streams: RowDescription, Result chunks flagged MORE_FRAMES,
+    /// StreamEnd with the total; errors end the stream with an Error frame.
+    @Test func streamedResults() throws {
+        let server = try ServerProcess()
+        defer { server.remove() }
+        let socket = try Self.connect(server)
+        let sql = "SELECT n, 'row ' || n AS label FROM generate_series(1, 2500) AS g(n)"
+        socket.send(Frame(.queryBinary, correlationID: 5, streamID: 3, flags: .moreFrames, payload: Array(sql.utf8)).encoded())
+        let description = try #require(Self.readFrame(socket))
+        #expect(description.kind == .rowDescription && description.correlationID == 5 && description.streamID == 3)
+        #expect(try BinaryValueCodec.decodeRowDescription(description.payload) == ["n", "label"])
+        var values: [Int64] = []
+        var chunks = 0
+        while let frame = Self.readFrame(socket), frame.kind == .result {
+            #expect(frame.flags.contains(.moreFrames) && frame.correlationID == 5)
+            chunks += 1
+            for row in try BinaryValueCodec.decodeStreamRows(frame.payload, width: 2) {
+                if case .integer(let n) = row[0] { values.append(n) }
+                #expect(row[1] == .text("row \(values.last ?? 0)"))
+            }
+            if values.count == 2500 { break }
+        }
+        #expect(values == Array(1...2500) && chunks == 3)
+        let end = try #require(Self.readFrame(socket))
+        #expect(end.kind == .streamEnd && end.payload == [0xC4, 0x09, 0, 0, 0, 0, 0, 0])  // 2,500
+        socket.send(Frame(.queryBinary, correlationID: 6, flags: .moreFrames, payload: Array("SELECT * FROM missing".utf8)).encoded())
+        let failure = Self.readFrame(socket)
+        #expect(failure?.kind == .error && failure?.correlationID == 6)
+        // Without the flag QueryBinary answers one columnar Result, as upstream.
+        #expect(Self.request(socket, Frame(.queryBinary, correlationID: 7, payload: Array("SELECT 1".utf8)))?.kind == .result)
+    }
+
     @Test func malformedInputClosesOnlyThatConnection() throws {
         let server = try ServerProcess()
         defer { server.remove() }

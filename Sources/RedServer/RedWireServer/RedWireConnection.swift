@@ -279,6 +279,11 @@ struct RedWireRequests: Sendable {
                     let reply = JSONValue.object([("affected", .integer(Int64(result.rowsAffected)))])
                     try await send(.reply(.deleteOk, to: frame, payload: Array(reply.text.utf8)))
                 }
+            case .queryBinary where frame.flags.contains(.moreFrames):
+                guard let sql = String(validating: frame.payload, as: UTF8.self) else {
+                    throw RedError(.protocolViolation, "QueryBinary payload must be UTF-8 SQL")
+                }
+                try await streamRows(sql, on: session, for: frame)
             case .queryBinary:
                 guard let sql = String(validating: frame.payload, as: UTF8.self) else {
                     throw RedError(.protocolViolation, "QueryBinary payload must be UTF-8 SQL")
@@ -356,6 +361,40 @@ struct RedWireRequests: Sendable {
         } catch {
             try await fail(frame, PGConnection.redError(error))
         }
+    }
+
+    /// A streamed result (ours; upstream only reserves the kinds): for a QueryBinary sent with
+    /// MORE_FRAMES, `RowDescription` (`u16` columns, names), then `Result` frames flagged
+    /// MORE_FRAMES with up to 1,000 rows or about 1 MiB each (`u32` rows, binary values, as
+    /// BulkStreamRows), then `StreamEnd` (`u64` total rows). Rows are read lazily from the
+    /// snapshot, so a result larger than memory streams. An error or a Cancel ends the stream
+    /// with an `Error` frame instead of `StreamEnd`.
+    private func streamRows(_ sql: String, on session: Session, for request: Frame) async throws {
+        let stream = try await session.stream(sql)
+        defer { stream.close() }
+        running.register(request.correlationID) { session.cancelRunningStatement() }
+        defer { running.remove(request.correlationID) }
+        try await send(.reply(.rowDescription, to: request, payload: BinaryValueCodec.encodeRowDescription(stream.columns.map(\.name))))
+        var chunk: [[Value]] = []
+        var chunkBytes = 0
+        var total: UInt64 = 0
+        func flush() async throws {
+            guard !chunk.isEmpty else { return }
+            try await send(Frame(.result, correlationID: request.correlationID, streamID: request.streamID, flags: .moreFrames,
+                                 payload: BinaryValueCodec.encodeStreamRows(chunk)))
+            chunk.removeAll(keepingCapacity: true)
+            chunkBytes = 0
+        }
+        while let row = try stream.next() {
+            chunk.append(row)
+            chunkBytes += row.reduce(0) { $0 + BinaryValueCodec.estimatedSize($1) }
+            total += 1
+            if chunk.count >= 1_000 || chunkBytes >= 1 << 20 { try await flush() }
+        }
+        try await flush()
+        var end = ByteWriter(capacity: 8)
+        end.u64(total)
+        try await send(.reply(.streamEnd, to: request, payload: end.bytes))
     }
 
     /// Runs one statement that a Cancel naming `request`'s correlation id can stop.
