@@ -85,6 +85,9 @@ public final class RouterListener: Service, Sendable {
             let peer = try await ClientBootstrap(group: channel.eventLoop)
                 .channelOption(.socketOption(.tcp_nodelay), value: 1)
                 .channelOption(.allowRemoteHalfClosure, value: true)
+                // The listener may speak first (HTTP/2 servers send SETTINGS at once): nothing
+                // is read from it until the glue is in place, or those bytes would be dropped.
+                .channelOption(.autoRead, value: false)
                 .connect(host: target.host == "0.0.0.0" ? "127.0.0.1" : target.host, port: target.port).get()
             try await channel.eventLoop.submit {
                 let sniffer = try channel.pipeline.syncOperations.handler(type: SniffHandler.self)
@@ -94,6 +97,7 @@ public final class RouterListener: Service, Sendable {
                 if let bytes = sniffer.takeBuffered() { peer.writeAndFlush(bytes, promise: nil) }
                 channel.pipeline.syncOperations.removeHandler(sniffer, promise: nil)
                 channel.setOption(.autoRead, value: true).whenComplete { _ in channel.read() }
+                peer.setOption(.autoRead, value: true).whenComplete { _ in peer.read() }
             }.get()
             try await channel.closeFuture.get()
             try? await peer.close()

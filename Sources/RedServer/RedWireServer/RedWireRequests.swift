@@ -1,0 +1,284 @@
+import Logging
+import NIOCore
+import RedCore
+import RedDB
+import RedWire
+import Synchronization
+
+/// Runs requests of one RedWire connection; shared by its stream tasks.
+struct RedWireRequests: Sendable {
+    let context: ServerContext
+    let outbound: RedWireConnection.Outbound
+    let activity: ConnectionActivity
+    let running: RunningRequests
+    /// The client asked for JSON error payloads (feature bit 1 in Hello).
+    let structuredErrors: Bool
+
+    func send(_ frame: Frame) async throws {
+        try await outbound.write(ByteBuffer(bytes: frame.encoded()))
+    }
+
+    /// An Error frame: the message as UTF-8 text (spec §1.8), or with structured errors
+    /// `{"code","message","sqlstate"}` so clients can act on a stable code.
+    func fail(_ request: Frame, _ error: RedError) async throws {
+        let payload = structuredErrors
+            ? JSONValue.object([("code", .string(error.code.rawValue)), ("message", .string(error.message)), ("sqlstate", .string(error.code.sqlState))]).text
+            : error.message
+        try await send(.reply(.error, to: request, payload: Array(payload.utf8)))
+    }
+
+    /// Answers one request on `session` (its stream's). Throws only when the reply cannot
+    /// be written (the connection is gone).
+    func handle(_ frame: Frame, session: Session, bulk: inout BulkStream?) async throws {
+        guard activity.begin() else {
+            return try await fail(frame, RedError(.closed, "redwire: the server is shutting down"))
+        }
+        defer { activity.end() }
+        do {
+            switch frame.kind {
+            case .query:
+                guard let sql = String(validating: frame.payload, as: UTF8.self) else {
+                    throw RedError(.protocolViolation, "Query payload must be UTF-8 SQL")
+                }
+                let result = try await execute(sql, parameters: [], on: session, for: frame)
+                let summary = JSONValue.object([("affected", .integer(Int64(result.rowsAffected))), ("ok", .bool(true)),
+                                                ("statement", .string(result.statementType))])
+                try await send(.reply(.result, to: frame, payload: Array(summary.text.utf8)))
+            case .queryWithParams:
+                let query = try ParamValueCodec.decode(frame.payload)
+                let result = try await execute(query.sql, parameters: query.parameters, on: session, for: frame)
+                try await send(.reply(.result, to: frame, payload: Array(result.json(query: query.sql).text.utf8)))
+            case .get, .delete:
+                let name = frame.kind == .get ? "Get" : "Delete"
+                let (collection, id) = try Self.address(frame.payload, name)
+                let kv = try await session.collections().first { $0.name == collection }?.schema.model == .kv
+                let key: Value
+                if kv {
+                    key = .text(id)
+                } else {
+                    guard let rid = Int64(id), rid > 0 else {
+                        throw RedError(.invalidArgument, "\(name): id must be a rid (a positive integer) in a table or document collection")
+                    }
+                    key = .integer(rid)
+                }
+                let target = Session.identifier(collection)
+                if frame.kind == .get {
+                    let sql = kv ? "KV GET \(target).\(Session.literal(id))" : "SELECT rid, * FROM \(target) WHERE rid = $1"
+                    let result = try await execute(sql, parameters: kv ? [] : [key], on: session, for: frame)
+                    // Upstream answers only `found`; the record comes too, so a Get needs no second query.
+                    var members: [(String, JSONValue)] = [("found", .bool(false)), ("ok", .bool(true))]
+                    if let row = result.rows.first, !(kv && row[1].isNull) {
+                        members[0] = ("found", .bool(true))
+                        members.append(("record", CollectionOperations.record(columns: result.columns, row: row)))
+                    }
+                    try await send(.reply(.result, to: frame, payload: Array(JSONValue.object(members).text.utf8)))
+                } else {
+                    let sql = kv ? "KV DELETE \(target).\(Session.literal(id))" : "DELETE FROM \(target) WHERE rid = $1"
+                    let result = try await execute(sql, parameters: kv ? [] : [key], on: session, for: frame)
+                    let reply = JSONValue.object([("affected", .integer(Int64(result.rowsAffected)))])
+                    try await send(.reply(.deleteOk, to: frame, payload: Array(reply.text.utf8)))
+                }
+            case .queryBinary where frame.flags.contains(.moreFrames):
+                guard let sql = String(validating: frame.payload, as: UTF8.self) else {
+                    throw RedError(.protocolViolation, "QueryBinary payload must be UTF-8 SQL")
+                }
+                try await streamRows(sql, on: session, for: frame)
+            case .queryBinary:
+                guard let sql = String(validating: frame.payload, as: UTF8.self) else {
+                    throw RedError(.protocolViolation, "QueryBinary payload must be UTF-8 SQL")
+                }
+                let result = try await execute(sql, parameters: [], on: session, for: frame)
+                let body = BinaryValueCodec.encode(.init(columns: result.columns.map(\.name), rows: result.rows))
+                try await send(.reply(.result, to: frame, payload: body))
+            case .bulkInsert:
+                let (collection, payloads, single) = try Self.bulkPayloads(frame.payload)
+                let document = try await session.collections().first { $0.name == collection }?.schema.model == .document
+                let operations = CollectionOperations(database: context.database)
+                var ids: [JSONValue] = []
+                // Each row on its own, as upstream: the first failure answers Error and earlier rows stay.
+                for payload in payloads {
+                    if document {
+                        let rid = try await execute("INSERT INTO \(Session.identifier(collection)) DOCUMENT VALUES ($1) RETURNING rid",
+                                                    parameters: [.json(payload)], on: session, for: frame).rows.first?.first
+                        ids.append(rid?.jsonValue ?? .null)
+                    } else {
+                        ids.append(.integer(try await operations.insertRow(collection, payload, on: session).rid))
+                    }
+                }
+                var members: [(String, JSONValue)] = [("affected", .integer(Int64(ids.count)))]
+                if single {
+                    members.append(("id", ids[0]))
+                } else {
+                    members.append(("ids", .array(ids)))
+                }
+                try await send(.reply(.bulkOk, to: frame, payload: Array(JSONValue.object(members).text.utf8)))
+            case .bulkInsertBinary, .bulkInsertPrevalidated:
+                let bulk: BinaryValueCodec.BulkInsert
+                do { bulk = try BinaryValueCodec.decodeBulkInsert(frame.payload) } catch let error as RedError {
+                    throw RedError(.protocolViolation, "binary bulk: \(error.message)")
+                }
+                var count = ByteWriter(capacity: 8)
+                count.u64(UInt64(try await insert(bulk, on: session, for: frame)))
+                try await send(.reply(.bulkOk, to: frame, payload: count.bytes))
+            case .bulkStreamStart:
+                let start: (collection: String, columns: [String])
+                do { start = try BinaryValueCodec.decodeStreamStart(frame.payload) } catch let error as RedError {
+                    throw RedError(.protocolViolation, "stream start: \(error.message)")
+                }
+                guard !start.columns.isEmpty else { throw RedError(.invalidArgument, "stream start: no columns") }
+                bulk = BulkStream(collection: start.collection, columns: start.columns)  // replaces an open stream
+                try await send(.reply(.bulkStreamAck, to: frame))
+            case .bulkStreamRows:
+                guard var stream = bulk else {
+                    throw RedError(.invalidArgument, "stream rows: no active stream session (send MSG_BULK_STREAM_START first)")
+                }
+                let rows: [[Value]]
+                do { rows = try BinaryValueCodec.decodeStreamRows(frame.payload, width: stream.columns.count) } catch let error as RedError {
+                    throw RedError(.protocolViolation, "stream rows: \(error.message)")
+                }
+                stream.append(rows)
+                bulk = stream
+                if stream.mustFlush {
+                    bulk = nil  // a failed flush ends the stream; rows flushed before stay committed
+                    try await flush(&stream, on: session, for: frame)
+                    bulk = stream
+                }
+                // Success has no reply: the client pipelines its rows.
+            case .bulkStreamCommit:
+                guard var stream = bulk else { throw RedError(.invalidArgument, "stream commit: no active stream session") }
+                bulk = nil
+                try await flush(&stream, on: session, for: frame)
+                var count = ByteWriter(capacity: 8)
+                count.u64(UInt64(stream.flushed))
+                try await send(.reply(.bulkOk, to: frame, payload: count.bytes))
+            default:
+                let reason = frame.kind.direction == .serverToClient
+                    ? "redwire: \(frame.kind.name) is server-only"
+                    : "redwire: cannot dispatch \(frame.kind.name) yet"
+                throw RedError(.featureNotSupported, reason)
+            }
+        } catch {
+            try await fail(frame, PGConnection.redError(error))
+        }
+    }
+
+    /// A streamed result (ours; upstream only reserves the kinds): for a QueryBinary sent with
+    /// MORE_FRAMES, `RowDescription` (`u16` columns, names), then `Result` frames flagged
+    /// MORE_FRAMES with up to 1,000 rows or about 1 MiB each (`u32` rows, binary values, as
+    /// BulkStreamRows), then `StreamEnd` (`u64` total rows). Rows are read lazily from the
+    /// snapshot, so a result larger than memory streams. An error or a Cancel ends the stream
+    /// with an `Error` frame instead of `StreamEnd`.
+    private func streamRows(_ sql: String, on session: Session, for request: Frame) async throws {
+        let stream = try await session.stream(sql)
+        defer { stream.close() }
+        running.register(request.correlationID) { session.cancelRunningStatement() }
+        defer { running.remove(request.correlationID) }
+        try await send(.reply(.rowDescription, to: request, payload: BinaryValueCodec.encodeRowDescription(stream.columns.map(\.name))))
+        var chunk: [[Value]] = []
+        var chunkBytes = 0
+        var total: UInt64 = 0
+        func flush() async throws {
+            guard !chunk.isEmpty else { return }
+            try await send(Frame(.result, correlationID: request.correlationID, streamID: request.streamID, flags: .moreFrames,
+                                 payload: BinaryValueCodec.encodeStreamRows(chunk)))
+            chunk.removeAll(keepingCapacity: true)
+            chunkBytes = 0
+        }
+        while let row = try stream.next() {
+            chunk.append(row)
+            chunkBytes += row.reduce(0) { $0 + BinaryValueCodec.estimatedSize($1) }
+            total += 1
+            if chunk.count >= 1_000 || chunkBytes >= 1 << 20 { try await flush() }
+        }
+        try await flush()
+        var end = ByteWriter(capacity: 8)
+        end.u64(total)
+        try await send(.reply(.streamEnd, to: request, payload: end.bytes))
+    }
+
+    /// Runs one statement that a Cancel naming `request`'s correlation id can stop.
+    private func execute(_ sql: String, parameters: [Value], on session: Session, for request: Frame) async throws -> QueryResult {
+        let started = ContinuousClock.now
+        // On this task, with no task of its own: a Cancel flips the session's switch.
+        running.register(request.correlationID) { session.cancelRunningStatement() }
+        defer { running.remove(request.correlationID) }
+        let result = try await session.execute(sql, parameters: parameters)
+        context.metrics.recordStatement(surface: "redwire", kind: result.statementType,
+                                        nanoseconds: (ContinuousClock.now - started).wholeNanoseconds)
+        return result
+    }
+
+    /// Inserts a bulk stream's pending rows and commits them.
+    private func flush(_ stream: inout BulkStream, on session: Session, for request: Frame) async throws {
+        guard !stream.pending.isEmpty else { return }
+        let rows = stream.pending
+        stream.pending.removeAll()
+        stream.pendingBytes = 0
+        stream.flushed += try await insert(.init(collection: stream.collection, columns: stream.columns, rows: rows),
+                                           on: session, for: request)
+    }
+
+    /// BulkInsert's `{"collection", "payload": {…}}` or `{"collection", "payloads": [{…}, …]}` (spec §1.6.5).
+    static func bulkPayloads(_ payload: [UInt8]) throws -> (collection: String, payloads: [JSONValue], single: Bool) {
+        let json: JSONValue
+        do { json = try JSONValue.parse(String(decoding: payload, as: UTF8.self)) } catch let error as RedError {
+            throw RedError(.invalidArgument, "Insert: invalid JSON: \(error.message)")
+        }
+        guard case .object = json else { throw RedError(.invalidArgument, "Insert: payload must be a JSON object") }
+        guard case .string(let collection)? = json["collection"], !collection.isEmpty else {
+            throw RedError(.invalidArgument, "Insert: missing 'collection' string")
+        }
+        if let one = json["payload"], case .object = one { return (collection, [one], true) }
+        guard case .array(let items)? = json["payloads"] else {
+            throw RedError(.invalidArgument, "Insert: missing 'payload' object or 'payloads' array")
+        }
+        guard items.allSatisfy({ if case .object = $0 { true } else { false } }) else {
+            throw RedError(.invalidArgument, "Insert: each payload must be a JSON object")
+        }
+        return (collection, items, false)
+    }
+
+    /// Get/Delete's `{"collection": "c", "id": "<string>"}` (spec §1.6.9).
+    static func address(_ payload: [UInt8], _ name: String) throws -> (collection: String, id: String) {
+        let json: JSONValue
+        do { json = try JSONValue.parse(String(decoding: payload, as: UTF8.self)) } catch let error as RedError {
+            throw RedError(.invalidArgument, "\(name): invalid JSON: \(error.message)")
+        }
+        guard case .object = json else { throw RedError(.invalidArgument, "\(name): payload must be a JSON object") }
+        guard case .string(let collection)? = json["collection"], !collection.isEmpty else {
+            throw RedError(.invalidArgument, "\(name): missing 'collection' string")
+        }
+        guard case .string(let id)? = json["id"], !id.isEmpty else { throw RedError(.invalidArgument, "\(name): missing 'id' string") }
+        return (collection, id)
+    }
+
+    /// All rows or none (see `MultiRowInsert.insertAll`); each batch is cancellable by `request`'s id.
+    private func insert(_ bulk: BinaryValueCodec.BulkInsert, on session: Session, for request: Frame) async throws -> Int {
+        try await MultiRowInsert.insertAll(table: bulk.collection, columns: bulk.columns, rows: bulk.rows, on: session) { sql, parameters in
+            try await execute(sql, parameters: parameters, on: session, for: request)
+        }.count
+    }
+}
+
+/// A RedWire bulk stream (BulkStreamStart/Rows/Commit) on one stream id: rows wait here
+/// until 50,000 of them or 8 MiB (the spec's estimate) are pending, then are inserted and
+/// committed; BulkStreamCommit flushes the rest and reports every row the stream inserted.
+struct BulkStream: Sendable {
+    static let flushRows = 50_000
+    static let flushBytes = 8 << 20
+
+    let collection: String
+    let columns: [String]
+    var pending: [[Value]] = []
+    var pendingBytes = 0
+    var flushed = 0
+
+    init(collection: String, columns: [String]) { self.collection = collection; self.columns = columns }
+
+    mutating func append(_ rows: [[Value]]) {
+        pending += rows
+        for row in rows { for value in row { pendingBytes += BinaryValueCodec.estimatedSize(value) } }
+    }
+
+    var mustFlush: Bool { pending.count >= Self.flushRows || pendingBytes >= Self.flushBytes }
+}
