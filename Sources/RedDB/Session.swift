@@ -30,9 +30,9 @@ public final class Session: @unchecked Sendable {
     private var state = State.idle
     /// Set by BEGIN … READ ONLY for the transaction it opens.
     private var readOnlyTransaction = false
-    private let lock = AsyncMutex()
+    let lock = AsyncMutex()
     /// Stops the statement running on this session (see `cancelRunningStatement`).
-    private let cancellation = StatementCancellation()
+    let cancellation = StatementCancellation()
 
     /// Retries of an autocommit statement that lost a write conflict.
     static let autocommitAttempts = 8
@@ -301,6 +301,11 @@ public final class Session: @unchecked Sendable {
         let statements = try database.statementCache.statements(for: sql)
         guard statements.count == 1 else { throw RedError(.invalidArgument, "stream takes exactly one statement") }
         guard case .query = statements[0].0 else { return nil }
+        return try openStream(statements[0].0, parameters)
+    }
+
+    /// Opens the stream of a query; the caller holds the session lock.
+    func openStream(_ statement: Statement, _ parameters: [Value]) throws -> RowStream {
         // The stream's statement gets a fresh cancel switch, re-armed when the stream ends.
         cancellation.reset()
         let cancellation = self.cancellation
@@ -308,12 +313,12 @@ public final class Session: @unchecked Sendable {
         case .failed:
             throw RedError(.inFailedTransaction, "current transaction is aborted, commands ignored until end of transaction block")
         case .active(let tx):
-            let opened = try executor(tx, parameters).openQuery(statements[0].0)
+            let opened = try executor(tx, parameters).openQuery(statement)
             return RowStream(columns: opened.columns, next: opened.next, finish: { cancellation.reset() })
         case .idle:
             let tx = try database.engine.begin()
             do {
-                let opened = try executor(tx, parameters).openQuery(statements[0].0)
+                let opened = try executor(tx, parameters).openQuery(statement)
                 return RowStream(columns: opened.columns, next: opened.next, finish: {
                     tx.rollback()
                     cancellation.reset()

@@ -24,6 +24,8 @@ public struct ServerConfiguration: Sendable {
     public var shutdownGraceMilliseconds = 10_000
     /// Largest HTTP request body; larger requests get 413.
     public var maxHTTPBodyBytes = 1 << 20
+    /// RedWire Prepare and gRPC PrepareQuery (off with `REDDB_DISABLE_PREPARED=1`).
+    public var preparedStatementsEnabled = true
     /// Most rows `/collections/{c}/scan` returns in one page.
     public static let maxScanPageRows = 1_000
     /// Most events one `/changes` call returns.

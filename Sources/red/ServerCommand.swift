@@ -178,6 +178,10 @@ struct ServerSettings {
                 s.server.users[name] = password
             }
         }
+        // Upstream's switch (spec protocols §1.6.8): RedWire Prepare and gRPC PrepareQuery answer an error.
+        if let v = env["REDDB_DISABLE_PREPARED"], ["1", "true", "on", "yes"].contains(v.lowercased()) {
+            s.server.preparedStatementsEnabled = false
+        }
         var userSpecs = c.users
         if userSpecs.isEmpty, let v = env["REDDB_USERS"], !v.isEmpty { userSpecs = v.split(separator: ",").map(String.init) }
         for spec in userSpecs {

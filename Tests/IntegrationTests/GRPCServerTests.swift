@@ -229,12 +229,15 @@ import Testing
             let failing = await Self.code { _ = try await db.batchQuery(.with { $0.queries = ["INSERT INTO b VALUES (2, 'two')", "SELEC"] }) }
             #expect(failing?.0 == .invalidArgument)
 
-            let prepared = try await db.prepareQuery(.with { $0.query = "SELECT v FROM b WHERE id = $1" })
+            let prepared = try await db.prepareQuery(.with { $0.query = "SELECT v FROM b WHERE id = 1" })
             #expect(prepared.preparedID >= 1 && prepared.parameterCount == 1)
             let executed = try await db.executePrepared(.with { $0.preparedID = prepared.preparedID; $0.bindJson = ["2"] })
             #expect(try Self.records(executed).first?["v"] == .string("two"))
             let mismatch = await Self.code { _ = try await db.executePrepared(.with { $0.preparedID = prepared.preparedID; $0.bindJson = [] }) }
             #expect(mismatch?.0 == .invalidArgument)
+            // Literals are the parameters (spec §3.5), so `$n` is refused.
+            let placeholder = await Self.code { _ = try await db.prepareQuery(.with { $0.query = "SELECT v FROM b WHERE id = $1" }) }
+            #expect(placeholder?.0 == .invalidArgument)
             let unknown = await Self.code { _ = try await db.executePrepared(.with { $0.preparedID = 9_999 }) }
             #expect(unknown?.0 == .notFound)
 

@@ -35,8 +35,9 @@ final class ServerProcess: @unchecked Sendable {
     }
 
     /// Starts a server on a fresh database (or `path`), with extra arguments. With
-    /// `surfaces: false` only `arguments` choose the listeners (for router tests).
-    init(arguments: [String] = [], path: String? = nil, surfaces: Bool = true) throws {
+    /// `surfaces: false` only `arguments` choose the listeners (for router tests);
+    /// `environment` adds variables to the server's.
+    init(arguments: [String] = [], path: String? = nil, surfaces: Bool = true, environment: [String: String] = [:]) throws {
         directory = NSTemporaryDirectory() + "red-it-" + UUID().uuidString
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         self.path = path ?? directory + "/data.rdb"
@@ -44,6 +45,7 @@ final class ServerProcess: @unchecked Sendable {
         let listeners = surfaces ? ["--pg-bind", "127.0.0.1:0", "--http-bind", "127.0.0.1:0", "--wire-bind", "127.0.0.1:0",
                                     "--grpc-bind", "127.0.0.1:0"] : []
         process.arguments = ["server", "--path", self.path] + listeners + ["--print-ready", "--log-level", "warning"] + arguments
+        if !environment.isEmpty { process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
         process.standardOutput = stdout
         process.standardError = stderr
         let buffer = stderrBuffer

@@ -18,6 +18,10 @@ public struct Parser {
     let limits: ParserLimits
     /// Highest parameter number seen.
     public internal(set) var parameterCount = 0
+    /// Expression literals become parameter slots (`parseAutoParameterized`).
+    var autoParameterize = false
+    /// The literals turned into slots so far, in slot order.
+    var autoLiterals: [Value] = []
 
     /// Words that end an expression or a FROM item, so they are never taken as a bare alias.
     static let reserved: Set<String> = [

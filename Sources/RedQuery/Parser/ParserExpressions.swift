@@ -28,6 +28,7 @@ extension Parser {
             let op = isSymbol("-") ? "-" : "+"
             advance()
             let operand = try parseExpression(minimumPrecedence: Precedence.unary)
+            if op == "-", let folded = foldNegation(into: operand) { return folded }
             if op == "-", case .literal(.integer(let i)) = operand { return .literal(.integer(-i)) }
             if op == "-", case .literal(.float(let d)) = operand { return .literal(.float(-d)) }
             if op == "-", case .literal(.decimal(let d)) = operand { return .literal(.decimal(-d)) }
@@ -140,11 +141,14 @@ extension Parser {
     mutating func parsePrimary() throws -> Expr {
         let token = current
         switch token.kind {
-        case .integer(let i): advance(); return .literal(.integer(i))
-        case .float(let d): advance(); return .literal(.float(d))
-        case .decimal(let d): advance(); return .literal(.decimal(d))
-        case .string(let s): advance(); return .literal(.text(s))
+        case .integer(let i): advance(); return literalOperand(.integer(i))
+        case .float(let d): advance(); return literalOperand(.float(d))
+        case .decimal(let d): advance(); return literalOperand(.decimal(d))
+        case .string(let s): advance(); return literalOperand(.text(s))
         case .parameter(let n):
+            if autoParameterize {
+                throw error("a prepared statement takes its literals as parameters; write a literal instead of $\(n)", at: token)
+            }
             advance()
             parameterCount = max(parameterCount, n)
             return .parameter(n)
@@ -180,9 +184,9 @@ extension Parser {
         case .identifier(let word, let quoted):
             if !quoted {
                 switch word {
-                case "null": advance(); return .literal(.null)
-                case "true": advance(); return .literal(.boolean(true))
-                case "false": advance(); return .literal(.boolean(false))
+                case "null": advance(); return literalOperand(.null)
+                case "true": advance(); return literalOperand(.boolean(true))
+                case "false": advance(); return literalOperand(.boolean(false))
                 case "case": return try parseCase()
                 case "cast":
                     advance()

@@ -109,7 +109,9 @@ extension Parser {
         if acceptKeyword("where") { select.whereClause = try parseExpression() }
         if acceptKeyword("group") {
             try expectKeyword("by")
-            repeat { select.groupBy.append(try parseExpression()) } while acceptSymbol(",")
+            try keepingLiterals { parser in
+                repeat { select.groupBy.append(try parser.parseExpression()) } while parser.acceptSymbol(",")
+            }
         }
         if acceptKeyword("having") { select.having = try parseExpression() }
         if acceptKeyword("window") {
@@ -150,7 +152,7 @@ extension Parser {
     mutating func parseOrderItems() throws -> [OrderItem] {
         var items: [OrderItem] = []
         repeat {
-            let expr = try parseExpression()
+            let expr = try keepingLiterals { try $0.parseExpression() }
             var descending = false
             if acceptKeyword("desc") { descending = true } else { _ = acceptKeyword("asc") }
             var nullsFirst: Bool?

@@ -2,6 +2,7 @@ import Foundation
 import GRPCCore
 import RedCore
 import RedDB
+import RedQuery
 import RedProto
 import Synchronization
 
@@ -53,23 +54,23 @@ extension GRPCService {
 
     func prepareQuery(request: ServerRequest<Reddb_V1_PrepareQueryRequest>, context _: GRPCCore.ServerContext) async throws -> ServerResponse<Reddb_V1_PrepareQueryReply> {
         await unary(request, rpc: "prepare") { message, _ in
-            let sql = try Self.required(message.query, "query")
-            let description = try await self.context.database.session().describe(sql)
+            guard self.context.configuration.preparedStatementsEnabled else {
+                throw RedError(.featureNotSupported, "prepared statements disabled (REDDB_DISABLE_PREPARED)")
+            }
+            // Literals become the parameters (spec §3.5, as RedWire §1.6.8).
+            let statement = try self.context.database.session().prepareAutoParameterized(try Self.required(message.query, "query"))
             var reply = Reddb_V1_PrepareQueryReply()
-            reply.preparedID = try self.prepared.register(sql, parameterCount: description.parameterTypes.count)
-            reply.parameterCount = UInt32(description.parameterTypes.count)
+            reply.preparedID = try self.prepared.register(statement)
+            reply.parameterCount = UInt32(statement.parameterCount)
             return reply
         }
     }
 
     func executePrepared(request: ServerRequest<Reddb_V1_ExecutePreparedRequest>, context _: GRPCCore.ServerContext) async throws -> ServerResponse<Reddb_V1_QueryReply> {
         await unary(request, rpc: "execute_prepared") { message, _ in
-            let statement = try self.prepared.lookup(message.preparedID)
-            guard message.bindJson.count == statement.parameterCount else {
-                throw RedError(.invalidParameters, "prepared param count mismatch: expected \(statement.parameterCount), got \(message.bindJson.count)")
-            }
+            let statement = try self.prepared.lookup(message.preparedID).statement
             let parameters = try message.bindJson.map(GRPCValues.boundValue)
-            let result = try await self.context.database.session().execute(statement.sql, parameters: parameters)
+            let result = try await self.context.database.session().execute(statement, parameters: parameters)
             return GRPCValues.queryReply(result, filter: .all)
         }
     }
@@ -134,8 +135,7 @@ struct UncheckedSendable<T>: @unchecked Sendable {
 /// prepare and every 256th execute); at most `maxEntries` live at once.
 final class PreparedQueryRegistry: Sendable {
     struct Entry: Sendable {
-        var sql: String
-        var parameterCount: Int
+        var statement: AutoParameterizedStatement
         var createdAt: ContinuousClock.Instant
     }
 
@@ -150,7 +150,7 @@ final class PreparedQueryRegistry: Sendable {
 
     private let state = Mutex(State())
 
-    func register(_ sql: String, parameterCount: Int) throws -> UInt64 {
+    func register(_ statement: AutoParameterizedStatement) throws -> UInt64 {
         let now = ContinuousClock.now
         return try state.withLock { s in
             s.entries = s.entries.filter { now - $0.value.createdAt < Self.lifetime }
@@ -159,7 +159,7 @@ final class PreparedQueryRegistry: Sendable {
             }
             let id = s.nextID
             s.nextID += 1
-            s.entries[id] = Entry(sql: sql, parameterCount: parameterCount, createdAt: now)
+            s.entries[id] = Entry(statement: statement, createdAt: now)
             return id
         }
     }

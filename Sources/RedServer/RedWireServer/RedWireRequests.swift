@@ -13,6 +13,7 @@ struct RedWireRequests: Sendable {
     let running: RunningRequests
     /// The client asked for JSON error payloads (feature bit 1 in Hello).
     let structuredErrors: Bool
+    let prepared = RedWirePreparedStatements()
 
     func send(_ frame: Frame) async throws {
         try await outbound.write(ByteBuffer(bytes: frame.encoded()))
@@ -82,7 +83,7 @@ struct RedWireRequests: Sendable {
                 guard let sql = String(validating: frame.payload, as: UTF8.self) else {
                     throw RedError(.protocolViolation, "QueryBinary payload must be UTF-8 SQL")
                 }
-                try await streamRows(sql, on: session, for: frame)
+                try await streamRows(on: session, for: frame) { try await session.stream(sql) }
             case .queryBinary:
                 guard let sql = String(validating: frame.payload, as: UTF8.self) else {
                     throw RedError(.protocolViolation, "QueryBinary payload must be UTF-8 SQL")
@@ -90,6 +91,33 @@ struct RedWireRequests: Sendable {
                 let result = try await execute(sql, parameters: [], on: session, for: frame)
                 let body = BinaryValueCodec.encode(.init(columns: result.columns.map(\.name), rows: result.rows))
                 try await send(.reply(.result, to: frame, payload: body))
+            case .prepare:
+                try checkPreparedEnabled()
+                let request: PreparedStatementCodec.Prepare
+                do { request = try PreparedStatementCodec.decodePrepare(frame.payload) } catch let error as RedError {
+                    throw RedError(.protocolViolation, "Prepare: \(error.message)")
+                }
+                let statement = try session.prepareAutoParameterized(request.sql)
+                guard statement.parameterCount <= Int(UInt16.max) else {
+                    throw RedError(.limitExceeded, "Prepare: \(statement.parameterCount) literals; at most \(UInt16.max) can be parameters")
+                }
+                try prepared.store(request.statementID, statement)
+                try await send(.reply(.preparedOk, to: frame, payload: PreparedStatementCodec.encodePreparedOk(
+                    statementID: request.statementID, parameterCount: UInt16(statement.parameterCount))))
+            case .executePrepared:
+                try checkPreparedEnabled()
+                let request: PreparedStatementCodec.Execute
+                do { request = try PreparedStatementCodec.decodeExecute(frame.payload) } catch let error as RedError {
+                    throw RedError(.protocolViolation, "ExecutePrepared: \(error.message)")
+                }
+                let statement = try prepared.statement(request.statementID)
+                if frame.flags.contains(.moreFrames) {
+                    try await streamRows(on: session, for: frame) { try await session.stream(statement, parameters: request.parameters) }
+                } else {
+                    let result = try await run(on: session, for: frame) { try await session.execute(statement, parameters: request.parameters) }
+                    let body = BinaryValueCodec.encode(.init(columns: result.columns.map(\.name), rows: result.rows))
+                    try await send(.reply(.result, to: frame, payload: body))
+                }
             case .bulkInsert:
                 let (collection, payloads, single) = try Self.bulkPayloads(frame.payload)
                 let document = try await session.collections().first { $0.name == collection }?.schema.model == .document
@@ -168,8 +196,8 @@ struct RedWireRequests: Sendable {
     /// BulkStreamRows), then `StreamEnd` (`u64` total rows). Rows are read lazily from the
     /// snapshot, so a result larger than memory streams. An error or a Cancel ends the stream
     /// with an `Error` frame instead of `StreamEnd`.
-    private func streamRows(_ sql: String, on session: Session, for request: Frame) async throws {
-        let stream = try await session.stream(sql)
+    private func streamRows(on session: Session, for request: Frame, open: () async throws -> RowStream) async throws {
+        let stream = try await open()
         defer { stream.close() }
         running.register(request.correlationID) { session.cancelRunningStatement() }
         defer { running.remove(request.correlationID) }
@@ -198,14 +226,26 @@ struct RedWireRequests: Sendable {
 
     /// Runs one statement that a Cancel naming `request`'s correlation id can stop.
     private func execute(_ sql: String, parameters: [Value], on session: Session, for request: Frame) async throws -> QueryResult {
+        try await run(on: session, for: request) { try await session.execute(sql, parameters: parameters) }
+    }
+
+    /// Runs `statement` where a Cancel naming `request`'s correlation id can stop it, and
+    /// records its time.
+    private func run(on session: Session, for request: Frame, _ statement: () async throws -> QueryResult) async throws -> QueryResult {
         let started = ContinuousClock.now
         // On this task, with no task of its own: a Cancel flips the session's switch.
         running.register(request.correlationID) { session.cancelRunningStatement() }
         defer { running.remove(request.correlationID) }
-        let result = try await session.execute(sql, parameters: parameters)
+        let result = try await statement()
         context.metrics.recordStatement(surface: "redwire", kind: result.statementType,
                                         nanoseconds: (ContinuousClock.now - started).wholeNanoseconds)
         return result
+    }
+
+    private func checkPreparedEnabled() throws {
+        guard context.configuration.preparedStatementsEnabled else {
+            throw RedError(.featureNotSupported, "prepared statements disabled (REDDB_DISABLE_PREPARED)")
+        }
     }
 
     /// Inserts a bulk stream's pending rows and commits them.

@@ -1,0 +1,48 @@
+import RedCore
+import RedQuery
+
+/// Statements parsed once and run many times with their literals as parameters (RedWire
+/// Prepare/ExecutePrepared, gRPC PrepareQuery/ExecutePrepared). Only the parse is kept:
+/// each execution plans afresh against the catalogue of its own snapshot, so DDL between
+/// the prepare and an execution is simply seen (no re-prepare needed), and access checks
+/// happen per execution.
+extension Session {
+    /// Parses one statement, its expression literals becoming parameter slots.
+    ///
+    /// ```swift
+    /// let byID = try session.prepareAutoParameterized("SELECT name FROM users WHERE id = 1")
+    /// let r = try await session.execute(byID, parameters: [.integer(42)])
+    /// ```
+    public func prepareAutoParameterized(_ sql: String) throws -> AutoParameterizedStatement {
+        try Parser.parseAutoParameterized(sql, limits: database.options.parserLimits)
+    }
+
+    /// Runs a prepared statement with one value per slot.
+    @discardableResult
+    public func execute(_ prepared: AutoParameterizedStatement, parameters: [Value]) async throws -> QueryResult {
+        try Self.checkSlots(prepared, parameters)
+        await lock.lock()
+        defer {
+            cancellation.reset()
+            lock.unlock()
+        }
+        return try await run(prepared.statement, parameters: parameters)
+    }
+
+    /// Runs a prepared statement and streams its rows (see `stream(_:parameters:)`).
+    public func stream(_ prepared: AutoParameterizedStatement, parameters: [Value]) async throws -> RowStream {
+        try Self.checkSlots(prepared, parameters)
+        guard case .query = prepared.statement else {
+            return RowStream(result: try await execute(prepared, parameters: parameters))
+        }
+        await lock.lock()
+        defer { lock.unlock() }
+        return try openStream(prepared.statement, parameters)
+    }
+
+    static func checkSlots(_ prepared: AutoParameterizedStatement, _ parameters: [Value]) throws {
+        guard parameters.count == prepared.parameterCount else {
+            throw RedError(.invalidParameters, "prepared param count mismatch: the statement has \(prepared.parameterCount) parameter(s), \(parameters.count) bound")
+        }
+    }
+}

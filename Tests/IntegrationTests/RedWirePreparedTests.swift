@@ -1,0 +1,94 @@
+import Foundation
+import RedCore
+import RedWire
+import Testing
+
+/// RedWire Prepare / PreparedOk / ExecutePrepared against the real server (spec protocols
+/// §1.6.8): literals become the parameters, the client picks statement ids, results come
+/// as QueryBinary's (or streamed with MORE_FRAMES), and every mistake is an Error frame on
+/// a connection that stays usable.
+@Suite(.serialized) struct RedWirePreparedTests {
+    typealias Wire = RedWireServerTests
+
+    static func prepare(_ socket: Wire.RawSocket, id: UInt32, _ sql: String, correlation: UInt64) -> Frame? {
+        Wire.request(socket, Frame(.prepare, correlationID: correlation,
+                                   payload: PreparedStatementCodec.encode(.init(statementID: id, sql: sql))))
+    }
+
+    static func execute(_ socket: Wire.RawSocket, id: UInt32, _ parameters: [Value], correlation: UInt64) -> Frame? {
+        Wire.request(socket, Frame(.executePrepared, correlationID: correlation,
+                                   payload: PreparedStatementCodec.encode(.init(statementID: id, parameters: parameters))))
+    }
+
+    @Test func literalsBecomeTheParameters() throws {
+        let server = try ServerProcess()
+        defer { server.remove() }
+        let socket = try Wire.connect(server)
+        #expect(Wire.request(socket, Frame(.query, correlationID: 3, payload: Array(
+            "CREATE TABLE p (id INT PRIMARY KEY, name TEXT, score FLOAT); INSERT INTO p VALUES (1, 'one', 1.5), (2, 'two', -2.5), (3, 'three', 0.25)".utf8)))?.kind == .result)
+
+        // Two literals, the second negative: two slots.
+        let ok = try #require(Self.prepare(socket, id: 7, "SELECT name FROM p WHERE id >= 1 AND score > -0.5 ORDER BY 1", correlation: 4))
+        #expect(ok.kind == .preparedOk && ok.correlationID == 4, "\(Wire.text(ok))")
+        #expect(try PreparedStatementCodec.decodePreparedOk(ok.payload) == (7, 2))
+        let all = try #require(Self.execute(socket, id: 7, [.integer(1), .float(-0.5)], correlation: 5))
+        #expect(all.kind == .result, "\(Wire.text(all))")
+        #expect(try BinaryValueCodec.decodeColumnar(all.payload) == .init(columns: ["name"], rows: [[.text("one")], [.text("three")]]))
+        let rebound = try #require(Self.execute(socket, id: 7, [.integer(2), .float(-10)], correlation: 6))
+        #expect(try BinaryValueCodec.decodeColumnar(rebound.payload).rows == [[.text("three")], [.text("two")]])
+
+        // INSERT: every value a slot; each execution inserts its own row.
+        let insert = try #require(Self.prepare(socket, id: 8, "INSERT INTO p (id, name, score) VALUES (0, 'x', 0.0)", correlation: 7))
+        #expect(try PreparedStatementCodec.decodePreparedOk(insert.payload) == (8, 3))
+        for n in 10..<13 {
+            #expect(Self.execute(socket, id: 8, [.integer(Int64(n)), .text("n\(n)"), .float(Double(n))], correlation: 8)?.kind == .result)
+        }
+        let count = Wire.request(socket, Frame(.queryBinary, correlationID: 9, payload: Array("SELECT count(*) FROM p WHERE name LIKE 'n%'".utf8)))
+        #expect(try BinaryValueCodec.decodeColumnar(try #require(count).payload).rows == [[.integer(3)]])
+
+        // Mistakes answer Error and the connection carries on.
+        let mismatch = Self.execute(socket, id: 7, [.integer(1)], correlation: 10)
+        #expect(mismatch?.kind == .error && Wire.text(mismatch).contains("param count mismatch"), "\(Wire.text(mismatch))")
+        let unknown = Self.execute(socket, id: 99, [], correlation: 11)
+        #expect(unknown?.kind == .error && Wire.text(unknown).contains("unknown prepared stmt_id 99"))
+        let placeholder = Self.prepare(socket, id: 9, "SELECT * FROM p WHERE id = $1", correlation: 12)
+        #expect(placeholder?.kind == .error && Wire.text(placeholder).contains("literal"), "\(Wire.text(placeholder))")
+        let twoStatements = Self.prepare(socket, id: 9, "SELECT 1; SELECT 2", correlation: 13)
+        #expect(twoStatements?.kind == .error)
+        let badSyntax = Self.prepare(socket, id: 9, "SELEC 1", correlation: 14)
+        #expect(badSyntax?.kind == .error)
+        let truncated = Wire.request(socket, Frame(.prepare, correlationID: 15, payload: [7, 0, 0, 0, 200, 0, 0, 0, 65]))
+        #expect(truncated?.kind == .error && Wire.text(truncated).contains("truncated"), "\(Wire.text(truncated))")
+        let lyingCount = Wire.request(socket, Frame(.executePrepared, correlationID: 16, payload: [7, 0, 0, 0, 0xFF, 0xFF]))
+        #expect(lyingCount?.kind == .error)
+
+        // DDL prepares with no slots and runs as written; reusing an id replaces its statement.
+        let ddl = try #require(Self.prepare(socket, id: 7, "CREATE TABLE q (a INT DEFAULT 5)", correlation: 17))
+        #expect(try PreparedStatementCodec.decodePreparedOk(ddl.payload) == (7, 0))
+        #expect(Self.execute(socket, id: 7, [], correlation: 18)?.kind == .result)
+        #expect(Wire.request(socket, Frame(.query, correlationID: 19, payload: Array("INSERT INTO q DEFAULT VALUES".utf8)))?.kind == .result)
+
+        // With MORE_FRAMES the rows stream as for QueryBinary.
+        let series = try #require(Self.prepare(socket, id: 10, "SELECT n FROM generate_series(1, 3) AS g(n)", correlation: 20))
+        #expect(try PreparedStatementCodec.decodePreparedOk(series.payload) == (10, 2))
+        socket.send(Frame(.executePrepared, correlationID: 21, flags: .moreFrames,
+                          payload: PreparedStatementCodec.encode(.init(statementID: 10, parameters: [.integer(1), .integer(1500)]))).encoded())
+        #expect(Wire.readFrame(socket)?.kind == .rowDescription)
+        var streamed = 0
+        while let frame = Wire.readFrame(socket), frame.kind == .result {
+            streamed += try BinaryValueCodec.decodeStreamRows(frame.payload, width: 1).count
+            if streamed == 1500 { break }
+        }
+        #expect(streamed == 1500)
+        #expect(Wire.readFrame(socket)?.kind == .streamEnd)
+    }
+
+    @Test func theEnvironmentCanTurnThemOff() throws {
+        let server = try ServerProcess(environment: ["REDDB_DISABLE_PREPARED": "yes"])
+        defer { server.remove() }
+        let socket = try Wire.connect(server)
+        let refused = Self.prepare(socket, id: 1, "SELECT 1", correlation: 3)
+        #expect(refused?.kind == .error && Wire.text(refused).contains("prepared statements disabled"), "\(Wire.text(refused))")
+        #expect(Wire.request(socket, Frame(.ping, correlationID: 4))?.kind == .pong)
+    }
+}
