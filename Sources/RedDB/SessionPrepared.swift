@@ -46,3 +46,21 @@ extension Session {
         }
     }
 }
+
+extension Session {
+    /// Inserts rows whose values are already decoded (bulk loads) as one INSERT, without
+    /// building or parsing SQL text. Runs in the session's transaction, if one is open.
+    ///
+    /// ```swift
+    /// try await session.insertRows(into: "users", columns: ["id", "name"], rows: [[.integer(1), .text("ada")]])
+    /// ```
+    @discardableResult
+    public func insertRows(into table: String, columns: [String], rows: ArraySlice<[Value]>, returningRid: Bool = false) async throws -> QueryResult {
+        await lock.lock()
+        defer {
+            cancellation.reset()
+            lock.unlock()
+        }
+        return try await run(.insertValues(table: table, columns: columns, rows: rows, returningRid: returningRid), parameters: [])
+    }
+}

@@ -1,35 +1,20 @@
 import RedCore
 import RedDB
 
-/// Rows that arrive already decoded (PG-wire COPY, RedWire bulk inserts) become one
-/// parameterised `INSERT … VALUES ($1, …), (…)` per batch: the engine's one execution
-/// path, with every value bound as a parameter (never spliced into SQL text).
+/// Rows that arrive already decoded (PG-wire COPY, RedWire and gRPC bulk inserts) go in as
+/// multi-row INSERTs built directly as statements (`Session.insertRows`): no SQL text is
+/// generated or parsed, and every value is checked exactly as an INSERT checks it.
 enum MultiRowInsert {
-    /// Rows per statement for `columnCount` columns: at most 1,000, within PostgreSQL's parameter limit.
-    static func rowsPerBatch(columnCount: Int) -> Int { max(1, min(1_000, PGLimits.maxParameters / max(1, columnCount))) }
-
-    static func statement(table: String, columns: [String], rows: ArraySlice<[Value]>) -> (sql: String, parameters: [Value]) {
-        let quotedColumns = columns.map(Session.identifier).joined(separator: ", ")
-        var sql = "INSERT INTO \(Session.identifier(table)) (\(quotedColumns)) VALUES "
-        var parameters: [Value] = []
-        parameters.reserveCapacity(rows.count * columns.count)
-        for (r, row) in rows.enumerated() {
-            sql += r == 0 ? "(" : ", ("
-            for (c, value) in row.enumerated() {
-                sql += c == 0 ? "$\(parameters.count + 1)" : ", $\(parameters.count + 1)"
-                parameters.append(value)
-            }
-            sql += ")"
-        }
-        return (sql, parameters)
-    }
+    /// Rows per INSERT: large enough that per-statement work (planning, locking) is noise,
+    /// small enough that a cancel or a failing row is noticed soon.
+    static let rowsPerStatement = 1_000
 
     /// Inserts every row or none: the batches run in one transaction unless `session` already
-    /// has one open (then the caller's transaction decides). `execute` runs each statement, so a
-    /// surface can make it cancellable and count it. Returns the rows inserted and, when
-    /// `returningFirstRid`, the rid of the first one.
+    /// has one open (then the caller's transaction decides). `insert` runs each batch (through
+    /// `Session.insertRows`), so a surface can make it cancellable and count it. Returns the
+    /// rows inserted and, when `returningFirstRid`, the rid of the first one.
     static func insertAll(table: String, columns: [String], rows: [[Value]], on session: Session, returningFirstRid: Bool = false,
-                          execute: (String, [Value]) async throws -> QueryResult) async throws -> (count: Int, firstRid: Int64?) {
+                          insert: (ArraySlice<[Value]>, _ returningRid: Bool) async throws -> QueryResult) async throws -> (count: Int, firstRid: Int64?) {
         guard !columns.isEmpty else { throw RedError(.invalidArgument, "bulk insert: no columns") }
         guard rows.allSatisfy({ $0.count == columns.count }) else {
             throw RedError(.invalidArgument, "bulk insert: every row needs \(columns.count) values, one per column")
@@ -39,12 +24,9 @@ enum MultiRowInsert {
         do {
             var inserted = 0
             var firstRid: Int64?
-            let step = rowsPerBatch(columnCount: columns.count)
-            for start in stride(from: 0, to: rows.count, by: step) {
-                var insert = statement(table: table, columns: columns, rows: rows[start..<min(rows.count, start + step)])
+            for start in stride(from: 0, to: rows.count, by: rowsPerStatement) {
                 let wantRid = returningFirstRid && start == 0
-                if wantRid { insert.sql += " RETURNING rid" }
-                let result = try await execute(insert.sql, insert.parameters)
+                let result = try await insert(rows[start..<min(rows.count, start + rowsPerStatement)], wantRid)
                 inserted += result.rowsAffected
                 if wantRid, case .integer(let rid)? = result.rows.first?.first { firstRid = rid }
             }

@@ -239,3 +239,15 @@ public indirect enum Statement: Sendable, Equatable {
     /// `SHOW COLUMNS FROM t`: the columns of a collection and their constraints.
     case showColumns(String)
 }
+
+extension Statement {
+    /// `INSERT INTO table (columns) VALUES …, … [RETURNING rid]` with values already in hand
+    /// (bulk loads: COPY, RedWire and gRPC bulk inserts): no SQL text is built or parsed.
+    /// Names are taken as written, like quoted identifiers.
+    public static func insertValues(table: String, columns: [String], rows: ArraySlice<[Value]>, returningRid: Bool = false) -> Statement {
+        var insert = InsertStatement(table: table, model: .row, columns: columns,
+                                     source: Query(body: .values(rows.map { $0.map(Expr.literal) })))
+        if returningRid { insert.returning = [SelectItem(expr: .column(["rid"]), alias: nil)] }
+        return .insert(insert)
+    }
+}

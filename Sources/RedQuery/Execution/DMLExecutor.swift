@@ -83,6 +83,8 @@ struct DMLExecutor {
             for row in rows {
                 var values: [Value?] = []
                 for expr in row {
+                    // Bulk loads are all literals: no binding or evaluation needed.
+                    if case .literal(let value) = expr { values.append(value); continue }
                     if case .function(let call) = expr, call.name == "__default" { values.append(nil); continue }
                     values.append(try eval.evaluate(try planner.bind(expr, ctx), []))
                 }

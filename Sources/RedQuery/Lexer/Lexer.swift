@@ -165,19 +165,32 @@ struct Lexer {
         default:
             break
         }
-        let two = peek(1).map { String(decoding: [c, $0], as: UTF8.self) } ?? ""
-        if ["<>", "!=", "<=", ">=", "||", "::"].contains(two) {
+        // Byte comparisons: this runs for every punctuation token of every statement.
+        if let next = peek(1), let pair = Self.twoByteSymbol(c, next) {
             index += 2
-            return Token(kind: .symbol(two == "!=" ? "<>" : two), offset: start)
+            return Token(kind: .symbol(pair), offset: start)
         }
-        let one = String(decoding: [c], as: UTF8.self)
-        if "=<>+-*/%()[]{},.;:".contains(one) {
+        if Self.oneByteSymbols.contains(c) {
             index += 1
-            return Token(kind: .symbol(one), offset: start)
+            return Token(kind: .symbol(String(decoding: [c], as: UTF8.self)), offset: start)
         }
         let scalarEnd = min(bytes.count, index + 4)
         let shown = String(decoding: bytes[index..<scalarEnd], as: UTF8.self).first.map(String.init) ?? "?"
         throw error("Unexpected character: '\(shown)'", at: start)
+    }
+
+    static let oneByteSymbols = Set("=<>+-*/%()[]{},.;:".utf8)
+
+    /// `<>`, `!=` (as `<>`), `<=`, `>=`, `||` and `::`.
+    static func twoByteSymbol(_ first: UInt8, _ second: UInt8) -> String? {
+        switch (first, second) {
+        case (UInt8(ascii: "<"), UInt8(ascii: ">")), (UInt8(ascii: "!"), UInt8(ascii: "=")): return "<>"
+        case (UInt8(ascii: "<"), UInt8(ascii: "=")): return "<="
+        case (UInt8(ascii: ">"), UInt8(ascii: "=")): return ">="
+        case (UInt8(ascii: "|"), UInt8(ascii: "|")): return "||"
+        case (UInt8(ascii: ":"), UInt8(ascii: ":")): return "::"
+        default: return nil
+        }
     }
 
     mutating func scanString(escapes: Bool) throws -> String {

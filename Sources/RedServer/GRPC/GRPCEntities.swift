@@ -102,8 +102,8 @@ extension GRPCService {
             }
             let session = self.context.database.session()
             let inserted = try await MultiRowInsert.insertAll(table: name, columns: message.fieldNames, rows: rows, on: session,
-                                                              returningFirstRid: true) { sql, parameters in
-                try await session.execute(sql, parameters: parameters)
+                                                              returningFirstRid: true) { batch, returningRid in
+                try await session.insertRows(into: name, columns: message.fieldNames, rows: batch, returningRid: returningRid)
             }
             var reply = Reddb_V1_BulkInsertReply()
             reply.ok = true

@@ -295,12 +295,18 @@ final class PGConnection {
     /// Runs one statement on the session, cancellable by a CancelRequest, and counts it.
     func execute(_ sql: String, parameters: [Value]) async throws -> QueryResult {
         let session = self.session
+        return try await run { try await session.execute(sql, parameters: parameters) }
+    }
+
+    /// Runs one statement where a CancelRequest can stop it, and records its time.
+    func run(_ statement: () async throws -> QueryResult) async throws -> QueryResult {
+        let session = self.session
         let started = ContinuousClock.now
         // On this task, with no task of its own: a CancelRequest flips the session's switch.
         context.connections.setCanceller(id) { session.cancelRunningStatement() }
         defer { context.connections.setCanceller(id, nil) }
         do {
-            let result = try await session.execute(sql, parameters: parameters)
+            let result = try await statement()
             let elapsed = ContinuousClock.now - started
             context.metrics.recordStatement(surface: "pg", kind: result.statementType,
                                             nanoseconds: elapsed.wholeNanoseconds)

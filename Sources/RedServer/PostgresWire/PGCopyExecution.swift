@@ -29,7 +29,7 @@ extension PGConnection {
         var batch: [[Value]] = []
         var copied = 0
         var rowNumber = 0
-        let rowsPerBatch = MultiRowInsert.rowsPerBatch(columnCount: columns.count)
+        let rowsPerBatch = MultiRowInsert.rowsPerStatement
         let ownTransaction = !session.inTransaction
         if ownTransaction { try await session.execute("BEGIN") }
 
@@ -89,8 +89,8 @@ extension PGConnection {
     }
 
     private func insert(_ rows: [[Value]], into table: String, columns: [String]) async throws -> Int {
-        let insert = MultiRowInsert.statement(table: table, columns: columns, rows: rows[...])
-        return try await execute(insert.sql, parameters: insert.parameters).rowsAffected
+        let session = self.session
+        return try await run { try await session.insertRows(into: table, columns: columns, rows: rows[...]) }.rowsAffected
     }
 
     /// COPY TO STDOUT: runs the query, then CopyOutResponse, one CopyData per row, CopyDone.

@@ -50,6 +50,14 @@ final class RedWireConnection {
     }
 
     static func serve(_ connection: NIOAsyncChannel<RedWireInbound, ByteBuffer>, context: ServerContext) async {
+        // Frames are read on the connection's event loop (see EventLoopTaskExecutor), so Ping and
+        // Cancel are answered without a thread hop; statements run on the shared pool.
+        await withTaskExecutorPreference(EventLoopTaskExecutor(connection.channel.eventLoop)) {
+            await serveOnEventLoop(connection, context: context)
+        }
+    }
+
+    private static func serveOnEventLoop(_ connection: NIOAsyncChannel<RedWireInbound, ByteBuffer>, context: ServerContext) async {
         let channel = connection.channel
         do {
             try await connection.executeThenClose { inbound, outbound in
@@ -112,7 +120,9 @@ final class RedWireConnection {
                 streams[frame.streamID] = continuation
                 continuation.yield(frame)
                 let session = frame.streamID == 0 ? self.session : context.database.session()
-                group.addTask {
+                // Statements run on the shared pool, never on the event loop: a long one must not
+                // hold up this reader (Ping, Cancel, other streams) or the loop's other connections.
+                group.addTask(executorPreference: globalConcurrentExecutor) {
                     defer { session.abortOpenTransaction() }
                     var bulk: BulkStream?
                     for await request in stream { try await requests.handle(request, session: session, bulk: &bulk) }

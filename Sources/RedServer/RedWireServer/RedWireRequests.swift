@@ -294,8 +294,8 @@ struct RedWireRequests: Sendable {
 
     /// All rows or none (see `MultiRowInsert.insertAll`); each batch is cancellable by `request`'s id.
     private func insert(_ bulk: BinaryValueCodec.BulkInsert, on session: Session, for request: Frame) async throws -> Int {
-        try await MultiRowInsert.insertAll(table: bulk.collection, columns: bulk.columns, rows: bulk.rows, on: session) { sql, parameters in
-            try await execute(sql, parameters: parameters, on: session, for: request)
+        try await MultiRowInsert.insertAll(table: bulk.collection, columns: bulk.columns, rows: bulk.rows, on: session) { batch, _ in
+            try await run(on: session, for: request) { try await session.insertRows(into: bulk.collection, columns: bulk.columns, rows: batch) }
         }.count
     }
 }
