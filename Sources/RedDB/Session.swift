@@ -1,6 +1,7 @@
 import RedCore
 import RedEngine
 import RedQuery
+import Synchronization
 
 /// One client's conversation with a database: the surface every protocol
 /// (PG-wire, HTTP, RedWire, gRPC, MCP, CLI) drives through `execute`.
@@ -33,6 +34,7 @@ public final class Session: @unchecked Sendable {
     let lock = AsyncMutex()
     /// Stops the statement running on this session (see `cancelRunningStatement`).
     let cancellation = StatementCancellation()
+    private let timeoutMilliseconds = Atomic<Int>(0)
 
     /// Retries of an autocommit statement that lost a write conflict.
     static let autocommitAttempts = 8
@@ -44,6 +46,26 @@ public final class Session: @unchecked Sendable {
     /// re-armed, so a cancel never reaches a later request. Servers use it to run statements
     /// on the request's own task without an extra task per statement.
     public func cancelRunningStatement() { cancellation.cancel() }
+
+    /// PostgreSQL's `statement_timeout` for this session, in milliseconds (0: none). A request
+    /// (one `execute`, or a stream until it is closed) running longer fails with 57014
+    /// "canceling statement due to statement timeout"; an open transaction then fails too.
+    public var statementTimeoutMilliseconds: Int {
+        get { timeoutMilliseconds.load(ordering: .relaxed) }
+        set { timeoutMilliseconds.store(max(0, newValue), ordering: .relaxed) }
+    }
+
+    /// Starts the statement timeout of the request about to run (caller holds the lock); the
+    /// caller cancels the returned timer when the request ends. Costs nothing with no timeout.
+    func armStatementTimeout() -> Task<Void, Never>? {
+        let milliseconds = statementTimeoutMilliseconds
+        guard milliseconds > 0 else { return nil }
+        let cancellation = self.cancellation, epoch = cancellation.epoch
+        return Task {
+            try? await Task.sleep(for: .milliseconds(milliseconds))
+            if !Task.isCancelled { cancellation.cancelIfStill(epoch, reason: .statementTimeout) }
+        }
+    }
 
     /// True between BEGIN and COMMIT/ROLLBACK.
     public var inTransaction: Bool {
@@ -71,7 +93,9 @@ public final class Session: @unchecked Sendable {
     /// Runs every statement of `sql` and returns one result per statement.
     public func executeAll(_ sql: String, parameters: [Value] = []) async throws -> [QueryResult] {
         await lock.lock()
+        let timer = armStatementTimeout()
         defer {
+            timer?.cancel()
             cancellation.reset()
             lock.unlock()
         }
@@ -309,22 +333,28 @@ public final class Session: @unchecked Sendable {
         // The stream's statement gets a fresh cancel switch, re-armed when the stream ends.
         cancellation.reset()
         let cancellation = self.cancellation
+        let timer = armStatementTimeout()  // runs until the stream is closed, as PostgreSQL's covers sending rows
         switch state {
         case .failed:
             throw RedError(.inFailedTransaction, "current transaction is aborted, commands ignored until end of transaction block")
         case .active(let tx):
             let opened = try executor(tx, parameters).openQuery(statement)
-            return RowStream(columns: opened.columns, next: opened.next, finish: { cancellation.reset() })
+            return RowStream(columns: opened.columns, next: opened.next, finish: {
+                timer?.cancel()
+                cancellation.reset()
+            })
         case .idle:
             let tx = try database.engine.begin()
             do {
                 let opened = try executor(tx, parameters).openQuery(statement)
                 return RowStream(columns: opened.columns, next: opened.next, finish: {
                     tx.rollback()
+                    timer?.cancel()
                     cancellation.reset()
                 })
             } catch {
                 tx.rollback()
+                timer?.cancel()
                 throw error
             }
         }

@@ -22,7 +22,9 @@ extension Session {
     public func execute(_ prepared: AutoParameterizedStatement, parameters: [Value]) async throws -> QueryResult {
         try Self.checkSlots(prepared, parameters)
         await lock.lock()
+        let timer = armStatementTimeout()
         defer {
+            timer?.cancel()
             cancellation.reset()
             lock.unlock()
         }
@@ -57,7 +59,9 @@ extension Session {
     @discardableResult
     public func insertRows(into table: String, columns: [String], rows: ArraySlice<[Value]>, returningRid: Bool = false) async throws -> QueryResult {
         await lock.lock()
+        let timer = armStatementTimeout()
         defer {
+            timer?.cancel()
             cancellation.reset()
             lock.unlock()
         }

@@ -1,4 +1,5 @@
 import Foundation
+import PostgresNIO
 import RedCore
 import RedWire
 import Testing
@@ -90,5 +91,51 @@ import Testing
         let refused = Self.prepare(socket, id: 1, "SELECT 1", correlation: 3)
         #expect(refused?.kind == .error && Wire.text(refused).contains("prepared statements disabled"), "\(Wire.text(refused))")
         #expect(Wire.request(socket, Frame(.ping, correlationID: 4))?.kind == .pong)
+    }
+}
+
+/// RedWire SetSession (ours; upstream reserves the kind) and PostgreSQL's statement_timeout.
+@Suite(.serialized) struct StatementTimeoutTests {
+    typealias Wire = RedWireServerTests
+    static let slow = "SELECT count(*) FROM generate_series(1, 100000000)"
+
+    @Test func setSessionAppliesATimeoutToItsStreamOnly() throws {
+        let server = try ServerProcess()
+        defer { server.remove() }
+        let socket = try Wire.connect(server)
+        func set(_ json: String, id: UInt64, stream: UInt16 = 1) -> Frame? {
+            Wire.request(socket, Frame(.setSession, correlationID: id, streamID: stream, payload: Array(json.utf8)))
+        }
+        let ok = set(#"{"statement_timeout": "50ms", "application_name": "billing"}"#, id: 3)
+        #expect(ok?.kind == .result && ok?.streamID == 1)
+        #expect(Wire.text(ok) == #"{"ok":true,"settings":{"application_name":"billing","statement_timeout":"50ms"}}"#)
+        let timedOut = Wire.request(socket, Frame(.query, correlationID: 4, streamID: 1, payload: Array(Self.slow.utf8)))
+        #expect(timedOut?.kind == .error && Wire.text(timedOut) == "canceling statement due to statement timeout", "\(Wire.text(timedOut))")
+        // The next request on the stream runs under its own timer.
+        #expect(Wire.request(socket, Frame(.query, correlationID: 5, streamID: 1, payload: Array("SELECT 1".utf8)))?.kind == .result)
+
+        // Mistakes change nothing.
+        let unknown = set(#"{"statement_timeout": 0, "work_mem": "1GB"}"#, id: 6)
+        #expect(unknown?.kind == .error && Wire.text(unknown).contains("unrecognized configuration parameter \"work_mem\""))
+        let badValue = set(#"{"statement_timeout": "soon"}"#, id: 7)
+        #expect(badValue?.kind == .error && Wire.text(badValue).contains("statement_timeout"))
+        #expect(set("[1]", id: 8)?.kind == .error)
+        #expect(Wire.text(set("{}", id: 9)).contains(#""statement_timeout":"50ms""#))
+
+        // Milliseconds as a number; null restores the default.
+        #expect(Wire.text(set(#"{"statement_timeout": 60000, "application_name": null}"#, id: 10)) ==
+                #"{"ok":true,"settings":{"application_name":"","statement_timeout":"60000"}}"#)
+    }
+
+    @Test func pgWireHonoursStatementTimeout() async throws {
+        let server = try ServerProcess()
+        defer { server.remove() }
+        try await PostgresClientTests.withConnection(server) { conn in
+            try await PostgresClientTests.run(conn, "SET statement_timeout = '50ms'")
+            await #expect { try await PostgresClientTests.run(conn, PostgresQuery(unsafeSQL: Self.slow)) } throws: { PostgresClientTests.sqlState($0) == "57014" }
+            await #expect { try await PostgresClientTests.run(conn, "SET statement_timeout = 'later'") } throws: { PostgresClientTests.sqlState($0) == "22023" }
+            try await PostgresClientTests.run(conn, "RESET statement_timeout")
+            try await PostgresClientTests.run(conn, "SELECT count(*) FROM generate_series(1, 2000000)")  // well over 50 ms
+        }
     }
 }

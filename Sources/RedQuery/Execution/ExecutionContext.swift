@@ -45,16 +45,46 @@ extension PlanNode {
 /// run a statement on the request's own task (no extra task hop per statement) and still
 /// stop it.
 public final class StatementCancellation: Sendable {
-    private let flag = Atomic(false)
+    /// Why a statement is stopped.
+    public enum Reason: UInt64, Sendable {
+        case none = 0, userRequest = 1, statementTimeout = 2
+    }
+
+    /// `epoch << 2 | reason`: each `reset` starts a new epoch, so a timer armed for an
+    /// earlier statement that fires late (`cancelIfStill`) cannot stop a later one.
+    private let state = Atomic<UInt64>(0)
 
     public init() {}
 
-    public var isCancelled: Bool { flag.load(ordering: .relaxed) }
+    public var reason: Reason { Reason(rawValue: state.load(ordering: .relaxed) & 3) ?? .none }
 
-    public func cancel() { flag.store(true, ordering: .relaxed) }
+    public var isCancelled: Bool { reason != .none }
+
+    /// The current epoch, for a timer that must only stop the statement running now.
+    public var epoch: UInt64 { state.load(ordering: .relaxed) >> 2 }
+
+    public func cancel() { cancelIfStill(epoch, reason: .userRequest) }
+
+    /// Stops the statement of `epoch` if it is still the current one and not already stopped.
+    public func cancelIfStill(_ epoch: UInt64, reason: Reason) {
+        _ = state.compareExchange(expected: epoch << 2, desired: epoch << 2 | reason.rawValue, ordering: .relaxed)
+    }
 
     /// Arms the switch for the next statement (a cancel aimed at an earlier one is dropped).
-    public func reset() { flag.store(false, ordering: .relaxed) }
+    public func reset() {
+        var current = state.load(ordering: .relaxed)
+        while true {
+            let (exchanged, original) = state.compareExchange(expected: current, desired: ((current >> 2) &+ 1) << 2, ordering: .relaxed)
+            if exchanged { return }
+            current = original
+        }
+    }
+
+    /// The 57014 error a statement stopped for `reason` fails with (PostgreSQL's wording).
+    public static func error(_ reason: Reason) -> RedError {
+        RedError(.queryCanceled, reason == .statementTimeout ? "canceling statement due to statement timeout"
+                                                             : "canceling statement due to user request")
+    }
 }
 
 /// Everything a statement's execution needs: its transaction, clock and parameters.
@@ -90,9 +120,8 @@ final class ExecutionContext: @unchecked Sendable {
     /// client's CancelRequest). Scans call it every few thousand rows, so cancelling a long
     /// query takes effect quickly.
     func checkCancelled() throws {
-        if Task.isCancelled || cancellation?.isCancelled == true {
-            throw RedError(.queryCanceled, "canceling statement due to user request")
-        }
+        if let reason = cancellation?.reason, reason != .none { throw StatementCancellation.error(reason) }
+        if Task.isCancelled { throw StatementCancellation.error(.userRequest) }
     }
 
     func open(_ plan: PlanNode, outerRows: [[Value]]) throws -> RowIterator {

@@ -129,6 +129,7 @@ final class PGConnection {
                 user = parameters["user"] ?? ""
                 guard try await authenticate(user: user) else { return false }
                 settings.applyStartup(parameters)
+                session.statementTimeoutMilliseconds = settings.statementTimeoutMilliseconds
                 for (name, value) in settings.reportedAtStartup(serverVersion: PGSettings.serverVersion) {
                     writer.parameterStatus(name, value)
                 }

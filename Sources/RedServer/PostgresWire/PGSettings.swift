@@ -68,6 +68,9 @@ struct PGSettings {
                 throw RedError(.featureNotSupported, "\(key) = on is not supported; use BEGIN READ ONLY or SET TRANSACTION READ ONLY")
             }
             values[key] = "off"
+        case "statement_timeout":
+            _ = try StatementTimeoutSetting.milliseconds(parsing: newValue)  // refuse what the session could not apply
+            values[key] = newValue
         case "standard_conforming_strings":
             guard ["on", "true", "1"].contains(newValue.lowercased()) else {
                 throw RedError(.featureNotSupported, "standard_conforming_strings can only be on")
@@ -80,6 +83,11 @@ struct PGSettings {
     }
 
     mutating func resetAll() { values = Self.defaults }
+
+    /// `statement_timeout` in milliseconds (validated when set).
+    var statementTimeoutMilliseconds: Int {
+        (try? StatementTimeoutSetting.milliseconds(parsing: values["statement_timeout"] ?? "0")) ?? 0
+    }
 
     /// `SHOW ALL`: every parameter with its value, sorted by name.
     var all: [(String, String)] { values.keys.sorted().map { ($0, values[$0]!) } }

@@ -116,6 +116,7 @@ extension PGConnection {
         switch command {
         case .set(let name, let value):
             if !preview, let status = try settings.set(name, value) { writer.parameterStatus(status.0, status.1) }
+            session.statementTimeoutMilliseconds = settings.statementTimeoutMilliseconds
             return QueryResult(columns: [], rows: [], statementType: "set", commandTag: "SET")
         case .reset(let name):
             if !preview {
@@ -125,6 +126,7 @@ extension PGConnection {
                     settings.resetAll()
                 }
             }
+            session.statementTimeoutMilliseconds = settings.statementTimeoutMilliseconds
             return QueryResult(columns: [], rows: [], statementType: "reset", commandTag: "RESET")
         case .show(let name):
             if name == "transaction_read_only" {
@@ -148,6 +150,7 @@ extension PGConnection {
             }
             if !preview {
                 settings.resetAll()
+                session.statementTimeoutMilliseconds = 0
                 statements.removeAll()
                 portals.removeAll()
             }

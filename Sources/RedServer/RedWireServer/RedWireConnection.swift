@@ -125,7 +125,8 @@ final class RedWireConnection {
                 group.addTask(executorPreference: globalConcurrentExecutor) {
                     defer { session.abortOpenTransaction() }
                     var bulk: BulkStream?
-                    for await request in stream { try await requests.handle(request, session: session, bulk: &bulk) }
+                    var settings = RedWireSessionSettings()
+                    for await request in stream { try await requests.handle(request, session: session, bulk: &bulk, settings: &settings) }
                 }
             }
         }

@@ -30,7 +30,7 @@ struct RedWireRequests: Sendable {
 
     /// Answers one request on `session` (its stream's). Throws only when the reply cannot
     /// be written (the connection is gone).
-    func handle(_ frame: Frame, session: Session, bulk: inout BulkStream?) async throws {
+    func handle(_ frame: Frame, session: Session, bulk: inout BulkStream?, settings: inout RedWireSessionSettings) async throws {
         guard activity.begin() else {
             return try await fail(frame, RedError(.closed, "redwire: the server is shutting down"))
         }
@@ -91,6 +91,10 @@ struct RedWireRequests: Sendable {
                 let result = try await execute(sql, parameters: [], on: session, for: frame)
                 let body = BinaryValueCodec.encode(.init(columns: result.columns.map(\.name), rows: result.rows))
                 try await send(.reply(.result, to: frame, payload: body))
+            case .setSession:
+                try settings.apply(frame.payload, to: session)
+                context.logger.debug("redwire stream \(frame.streamID) settings: \(settings.json.text)")
+                try await send(.reply(.result, to: frame, payload: Array(settings.json.text.utf8)))
             case .prepare:
                 try checkPreparedEnabled()
                 let request: PreparedStatementCodec.Prepare
