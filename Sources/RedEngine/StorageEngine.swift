@@ -319,6 +319,9 @@ public final class StorageEngine: @unchecked Sendable {
     /// Recent committed item changes (see `ChangeFeed`).
     public let changeFeed = ChangeFeed()
 
+    /// The log position every acknowledged commit lies at or before (a change-feed cursor for "from now").
+    public var durableLSN: UInt64 { wal.durableLSN }
+
     /// Durable committed changes after `lsn`, oldest first, at most `limit` (a commit is never split).
     public func changes(since lsn: UInt64, limit: Int) -> ChangePage {
         changeFeed.page(since: lsn, limit: max(1, limit), durable: wal.durableLSN)

@@ -394,6 +394,19 @@ public enum Reddb_V1_RedDb: Sendable {
                 type: .unary
             )
         }
+        /// Namespace for "KvWatch" metadata.
+        public enum KvWatch: Sendable {
+            /// Request type for "KvWatch".
+            public typealias Input = Reddb_V1_KvWatchRequest
+            /// Response type for "KvWatch".
+            public typealias Output = Reddb_V1_KvWatchEvent
+            /// Descriptor for "KvWatch".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "reddb.v1.RedDb"),
+                method: "KvWatch",
+                type: .serverStreaming
+            )
+        }
         /// Namespace for "Checkpoint" metadata.
         public enum Checkpoint: Sendable {
             /// Request type for "Checkpoint".
@@ -437,6 +450,7 @@ public enum Reddb_V1_RedDb: Sendable {
             KvGet.descriptor,
             KvPut.descriptor,
             KvDelete.descriptor,
+            KvWatch.descriptor,
             Checkpoint.descriptor
         ]
     }
@@ -901,6 +915,25 @@ extension Reddb_V1_RedDb {
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.StreamingServerResponse<Reddb_V1_PayloadReply>
 
+        /// Handle the "KvWatch" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Committed changes of one key, or of every key under a prefix (key ending in ".*"),
+        /// > streamed until the client cancels.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Reddb_V1_KvWatchRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Reddb_V1_KvWatchEvent` messages.
+        func kvWatch(
+            request: GRPCCore.StreamingServerRequest<Reddb_V1_KvWatchRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Reddb_V1_KvWatchEvent>
+
         /// Handle the "Checkpoint" method.
         ///
         /// - Parameters:
@@ -1361,6 +1394,25 @@ extension Reddb_V1_RedDb {
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.ServerResponse<Reddb_V1_PayloadReply>
 
+        /// Handle the "KvWatch" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Committed changes of one key, or of every key under a prefix (key ending in ".*"),
+        /// > streamed until the client cancels.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Reddb_V1_KvWatchRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Reddb_V1_KvWatchEvent` messages.
+        func kvWatch(
+            request: GRPCCore.ServerRequest<Reddb_V1_KvWatchRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Reddb_V1_KvWatchEvent>
+
         /// Handle the "Checkpoint" method.
         ///
         /// - Parameters:
@@ -1820,6 +1872,26 @@ extension Reddb_V1_RedDb {
             context: GRPCCore.ServerContext
         ) async throws -> Reddb_V1_PayloadReply
 
+        /// Handle the "KvWatch" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Committed changes of one key, or of every key under a prefix (key ending in ".*"),
+        /// > streamed until the client cancels.
+        ///
+        /// - Parameters:
+        ///   - request: A `Reddb_V1_KvWatchRequest` message.
+        ///   - response: A response stream of `Reddb_V1_KvWatchEvent` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        func kvWatch(
+            request: Reddb_V1_KvWatchRequest,
+            response: GRPCCore.RPCWriter<Reddb_V1_KvWatchEvent>,
+            context: GRPCCore.ServerContext
+        ) async throws
+
         /// Handle the "Checkpoint" method.
         ///
         /// - Parameters:
@@ -2149,6 +2221,17 @@ extension Reddb_V1_RedDb.StreamingServiceProtocol {
             }
         )
         router.registerHandler(
+            forMethod: Reddb_V1_RedDb.Method.KvWatch.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Reddb_V1_KvWatchRequest>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Reddb_V1_KvWatchEvent>(),
+            handler: { request, context in
+                try await self.kvWatch(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
             forMethod: Reddb_V1_RedDb.Method.Checkpoint.descriptor,
             deserializer: GRPCProtobuf.ProtobufDeserializer<Reddb_V1_Empty>(),
             serializer: GRPCProtobuf.ProtobufSerializer<Reddb_V1_OperationReply>(),
@@ -2471,6 +2554,17 @@ extension Reddb_V1_RedDb.ServiceProtocol {
             context: context
         )
         return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    public func kvWatch(
+        request: GRPCCore.StreamingServerRequest<Reddb_V1_KvWatchRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Reddb_V1_KvWatchEvent> {
+        let response = try await self.kvWatch(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return response
     }
 
     public func checkpoint(
@@ -2853,6 +2947,23 @@ extension Reddb_V1_RedDb.SimpleServiceProtocol {
                 context: context
             ),
             metadata: [:]
+        )
+    }
+
+    public func kvWatch(
+        request: GRPCCore.ServerRequest<Reddb_V1_KvWatchRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Reddb_V1_KvWatchEvent> {
+        return GRPCCore.StreamingServerResponse<Reddb_V1_KvWatchEvent>(
+            metadata: [:],
+            producer: { writer in
+                try await self.kvWatch(
+                    request: request.message,
+                    response: writer,
+                    context: context
+                )
+                return [:]
+            }
         )
     }
 
@@ -3454,6 +3565,30 @@ extension Reddb_V1_RedDb {
             deserializer: some GRPCCore.MessageDeserializer<Reddb_V1_PayloadReply>,
             options: GRPCCore.CallOptions,
             onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "KvWatch" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Committed changes of one key, or of every key under a prefix (key ending in ".*"),
+        /// > streamed until the client cancels.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Reddb_V1_KvWatchRequest` message.
+        ///   - serializer: A serializer for `Reddb_V1_KvWatchRequest` messages.
+        ///   - deserializer: A deserializer for `Reddb_V1_KvWatchEvent` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func kvWatch<Result>(
+            request: GRPCCore.ClientRequest<Reddb_V1_KvWatchRequest>,
+            serializer: some GRPCCore.MessageSerializer<Reddb_V1_KvWatchRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Reddb_V1_KvWatchEvent>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.StreamingClientResponse<Reddb_V1_KvWatchEvent>) async throws -> Result
         ) async throws -> Result where Result: Sendable
 
         /// Call the "Checkpoint" method.
@@ -4375,6 +4510,39 @@ extension Reddb_V1_RedDb {
             )
         }
 
+        /// Call the "KvWatch" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Committed changes of one key, or of every key under a prefix (key ending in ".*"),
+        /// > streamed until the client cancels.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Reddb_V1_KvWatchRequest` message.
+        ///   - serializer: A serializer for `Reddb_V1_KvWatchRequest` messages.
+        ///   - deserializer: A deserializer for `Reddb_V1_KvWatchEvent` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func kvWatch<Result>(
+            request: GRPCCore.ClientRequest<Reddb_V1_KvWatchRequest>,
+            serializer: some GRPCCore.MessageSerializer<Reddb_V1_KvWatchRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Reddb_V1_KvWatchEvent>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.StreamingClientResponse<Reddb_V1_KvWatchEvent>) async throws -> Result
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.serverStreaming(
+                request: request,
+                descriptor: Reddb_V1_RedDb.Method.KvWatch.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
+
         /// Call the "Checkpoint" method.
         ///
         /// - Parameters:
@@ -5148,6 +5316,34 @@ extension Reddb_V1_RedDb.ClientProtocol {
             request: request,
             serializer: GRPCProtobuf.ProtobufSerializer<Reddb_V1_JsonPayloadRequest>(),
             deserializer: GRPCProtobuf.ProtobufDeserializer<Reddb_V1_PayloadReply>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "KvWatch" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Committed changes of one key, or of every key under a prefix (key ending in ".*"),
+    /// > streamed until the client cancels.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Reddb_V1_KvWatchRequest` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func kvWatch<Result>(
+        request: GRPCCore.ClientRequest<Reddb_V1_KvWatchRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.StreamingClientResponse<Reddb_V1_KvWatchEvent>) async throws -> Result
+    ) async throws -> Result where Result: Sendable {
+        try await self.kvWatch(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Reddb_V1_KvWatchRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Reddb_V1_KvWatchEvent>(),
             options: options,
             onResponse: handleResponse
         )
@@ -6031,6 +6227,38 @@ extension Reddb_V1_RedDb.ClientProtocol {
             metadata: metadata
         )
         return try await self.kvDelete(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "KvWatch" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Committed changes of one key, or of every key under a prefix (key ending in ".*"),
+    /// > streamed until the client cancels.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func kvWatch<Result>(
+        _ message: Reddb_V1_KvWatchRequest,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.StreamingClientResponse<Reddb_V1_KvWatchEvent>) async throws -> Result
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Reddb_V1_KvWatchRequest>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.kvWatch(
             request: request,
             options: options,
             onResponse: handleResponse

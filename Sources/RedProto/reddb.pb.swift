@@ -759,6 +759,52 @@ public nonisolated struct Reddb_V1_TopologyReply: Sendable {
   public init() {}
 }
 
+public nonisolated struct Reddb_V1_KvWatchRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var collection: String = String()
+
+  /// A key, or a prefix followed by ".*" ("session.*" watches "session.a", "session.b.c").
+  public var key: String = String()
+
+  /// Changes committed after this LSN; 0 = from now.
+  public var fromLsn: UInt64 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Reddb_V1_KvWatchEvent: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var key: String = String()
+
+  /// insert, update or delete.
+  public var op: String = String()
+
+  /// The value as JSON text; "null" when absent.
+  public var beforeJson: String = String()
+
+  public var afterJson: String = String()
+
+  public var lsn: UInt64 = 0
+
+  /// Unix milliseconds.
+  public var committedAt: UInt64 = 0
+
+  /// Changes the server's change feed dropped since the previous event (any key).
+  public var droppedEventCount: UInt64 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
 // MARK: - Code below here is support for the SwiftProtobuf runtime.
 
 fileprivate nonisolated let _protobuf_package = "reddb.v1"
@@ -2324,6 +2370,106 @@ nonisolated extension Reddb_V1_TopologyReply: SwiftProtobuf.Message, SwiftProtob
 
   public static func ==(lhs: Reddb_V1_TopologyReply, rhs: Reddb_V1_TopologyReply) -> Bool {
     if lhs.topologyBytes != rhs.topologyBytes {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Reddb_V1_KvWatchRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".KvWatchRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}collection\0\u{1}key\0\u{3}from_lsn\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.collection) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.key) }()
+      case 3: try { try decoder.decodeSingularUInt64Field(value: &self.fromLsn) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.collection.isEmpty {
+      try visitor.visitSingularStringField(value: self.collection, fieldNumber: 1)
+    }
+    if !self.key.isEmpty {
+      try visitor.visitSingularStringField(value: self.key, fieldNumber: 2)
+    }
+    if self.fromLsn != 0 {
+      try visitor.visitSingularUInt64Field(value: self.fromLsn, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Reddb_V1_KvWatchRequest, rhs: Reddb_V1_KvWatchRequest) -> Bool {
+    if lhs.collection != rhs.collection {return false}
+    if lhs.key != rhs.key {return false}
+    if lhs.fromLsn != rhs.fromLsn {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Reddb_V1_KvWatchEvent: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".KvWatchEvent"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}key\0\u{1}op\0\u{3}before_json\0\u{3}after_json\0\u{1}lsn\0\u{3}committed_at\0\u{3}dropped_event_count\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.key) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.op) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.beforeJson) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self.afterJson) }()
+      case 5: try { try decoder.decodeSingularUInt64Field(value: &self.lsn) }()
+      case 6: try { try decoder.decodeSingularUInt64Field(value: &self.committedAt) }()
+      case 7: try { try decoder.decodeSingularUInt64Field(value: &self.droppedEventCount) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.key.isEmpty {
+      try visitor.visitSingularStringField(value: self.key, fieldNumber: 1)
+    }
+    if !self.op.isEmpty {
+      try visitor.visitSingularStringField(value: self.op, fieldNumber: 2)
+    }
+    if !self.beforeJson.isEmpty {
+      try visitor.visitSingularStringField(value: self.beforeJson, fieldNumber: 3)
+    }
+    if !self.afterJson.isEmpty {
+      try visitor.visitSingularStringField(value: self.afterJson, fieldNumber: 4)
+    }
+    if self.lsn != 0 {
+      try visitor.visitSingularUInt64Field(value: self.lsn, fieldNumber: 5)
+    }
+    if self.committedAt != 0 {
+      try visitor.visitSingularUInt64Field(value: self.committedAt, fieldNumber: 6)
+    }
+    if self.droppedEventCount != 0 {
+      try visitor.visitSingularUInt64Field(value: self.droppedEventCount, fieldNumber: 7)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Reddb_V1_KvWatchEvent, rhs: Reddb_V1_KvWatchEvent) -> Bool {
+    if lhs.key != rhs.key {return false}
+    if lhs.op != rhs.op {return false}
+    if lhs.beforeJson != rhs.beforeJson {return false}
+    if lhs.afterJson != rhs.afterJson {return false}
+    if lhs.lsn != rhs.lsn {return false}
+    if lhs.committedAt != rhs.committedAt {return false}
+    if lhs.droppedEventCount != rhs.droppedEventCount {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -17,6 +17,15 @@ public struct ChangeEvent: Sendable, Equatable {
     public var key: String?
     /// Commit time, Unix milliseconds.
     public var timestamp: Int64
+    /// Key-value items: the value before and after the change (nil: absent, as before an
+    /// insert or after a delete). Values larger than `ChangeFeed.maxKeptValueBytes` are not
+    /// kept in memory; `valuesOmitted` then says so.
+    public var before: Value?
+    public var after: Value?
+    public var valuesOmitted = false
+    /// Position in the feed since the database opened (1, 2, …): a gap between two events
+    /// a reader receives counts the events the feed dropped in between.
+    public var sequence: UInt64 = 0
 }
 
 /// A change noted by a transaction, stamped with its LSN when the commit is appended.
@@ -26,6 +35,9 @@ struct PendingChange: Sendable {
     var operation: ChangeEvent.Operation
     var rid: Int64?
     var key: String?
+    /// Key-value items only: the value before and after the change.
+    var before: Value?
+    var after: Value?
 }
 
 /// The most recent committed changes, in LSN order, kept in memory.
@@ -38,13 +50,17 @@ struct PendingChange: Sendable {
 /// are dropped and `ChangePage.truncated` tells a reader it missed some.
 /// The feed starts empty when the database opens (it is not persisted).
 public final class ChangeFeed: Sendable {
-    /// Events kept (about 100 bytes each).
+    /// Events kept (about 100 bytes each, plus key-value values).
     public static let defaultCapacity = 100_000
+    /// Largest key-value value (before or after) an event keeps, so the feed's memory stays
+    /// bounded: at most `defaultCapacity` × 2 × 64 KiB in the worst case, far less in practice.
+    public static let maxKeptValueBytes = 64 << 10
 
     private struct Ring {
         var events: [ChangeEvent] = []
         var head = 0  // index of the oldest event once the ring is full
         var droppedThroughLSN: UInt64 = 0
+        var nextSequence: UInt64 = 1
     }
 
     let capacity: Int
@@ -55,8 +71,17 @@ public final class ChangeFeed: Sendable {
     func append(_ changes: [PendingChange], lsn: UInt64, timestamp: Int64) {
         ring.withLock { r in
             for c in changes {
-                let event = ChangeEvent(lsn: lsn, collection: c.collection, kind: c.kind, operation: c.operation, rid: c.rid, key: c.key,
+                var event = ChangeEvent(lsn: lsn, collection: c.collection, kind: c.kind, operation: c.operation, rid: c.rid, key: c.key,
                                         timestamp: timestamp)
+                if Self.approximateBytes(c.before) + Self.approximateBytes(c.after) <= 2 * Self.maxKeptValueBytes,
+                   Self.approximateBytes(c.before) <= Self.maxKeptValueBytes, Self.approximateBytes(c.after) <= Self.maxKeptValueBytes {
+                    event.before = c.before
+                    event.after = c.after
+                } else {
+                    event.valuesOmitted = true
+                }
+                event.sequence = r.nextSequence
+                r.nextSequence += 1
                 if r.events.count < capacity {
                     r.events.append(event)
                 } else {
@@ -65,6 +90,18 @@ public final class ChangeFeed: Sendable {
                     r.head = (r.head + 1) % capacity
                 }
             }
+        }
+    }
+
+    /// About how many bytes `value` holds (text and binary exactly; other scalars 16).
+    static func approximateBytes(_ value: Value?) -> Int {
+        switch value {
+        case nil: return 0
+        case .text(let text)?: return text.utf8.count
+        case .blob(let bytes)?: return bytes.count
+        case .vector(let floats)?: return floats.count * 4
+        case .json(let json)?: return json.text.utf8.count
+        default: return 16
         }
     }
 

@@ -288,7 +288,7 @@ struct DMLExecutor {
         }
         for u in updates {
             if handle.schema.model == .kv {
-                try store.putKV(tx, handle, key: String(decoding: u.key, as: UTF8.self), row: u.new)
+                try store.putKV(tx, handle, key: String(decoding: u.key, as: UTF8.self), row: u.new, previous: u.old)
             } else {
                 try store.update(tx, handle, old: u.old, new: u.new, now: context.now)
             }

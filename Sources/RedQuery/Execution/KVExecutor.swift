@@ -40,7 +40,7 @@ struct KVExecutor {
             var deleted = false
             if let handle = try kvHandle(collection), let row = try store.getKV(tx, handle, key: key) {
                 deleted = row.isVisible(at: context.now)
-                try store.deleteKV(tx, handle, key: key)
+                try store.deleteKV(tx, handle, key: key, previous: row)
             }
             return QueryResult(columns: [ResultColumn(name: "key", type: .text), ResultColumn(name: "deleted", type: .boolean)],
                                rows: [[.text(key), .boolean(deleted)]], rowsAffected: deleted ? 1 : 0,
@@ -71,6 +71,6 @@ struct KVExecutor {
         let handle = expiresAt == nil ? handle : try store.noteExpiringItems(tx, handle)
         let row = StoredRow(rid: 0, values: value.isNull ? [:] : [0: value], expiresAt: expiresAt,
                             createdAt: existing?.createdAt ?? context.now, updatedAt: context.now)
-        try store.putKV(tx, handle, key: key, row: row, existed: existing != nil)
+        try store.putKV(tx, handle, key: key, row: row, previous: existing)
     }
 }
