@@ -203,6 +203,8 @@ import Testing
             return "?"
         }
         #expect(summary == ["insert t 1", "insert t 2", "update t 2", "insert cache k", "delete t 1"])
+        let kv = events.first { $0["key"] == .string("k") }
+        #expect(kv?["before"] == .null && kv?["after"] == .integer(1), "\(String(describing: kv))")
         let lsns = events.compactMap { if case .integer(let l)? = $0["lsn"] { l } else { nil } }
         #expect(lsns == lsns.sorted())
         // Paging: the cursor returns only later commits, and a commit is never split.

@@ -124,7 +124,8 @@ extension HTTPRoutes {
 
     // MARK: Change feed
 
-    /// Committed changes with `lsn > since_lsn`, oldest first. `next_lsn` is the cursor for the
+    /// Committed changes with `lsn > since_lsn`, oldest first; key-value events also carry
+    /// `before` and `after` (the value, `null` when absent; both left out above 64 KiB). `next_lsn` is the cursor for the
     /// next call (the last event's LSN, or the input when there are none); `truncated` says
     /// events after the cursor were already dropped from the in-memory feed.
     func changes(_ request: Request) async throws -> Response {
@@ -134,7 +135,13 @@ extension HTTPRoutes {
         guard let limit = Int(limitText), limit >= 1 else { throw RedError(.invalidArgument, "limit must be a positive integer") }
         let page = context.database.engine.changes(since: since, limit: min(limit, ServerConfiguration.maxChangeEvents))
         let events = page.events.map { e -> JSONValue in
-            var members: [(String, JSONValue)] = [("collection", .string(e.collection))]
+            var members: [(String, JSONValue)] = []
+            if e.kind == "kv" {
+                // Key-value items carry their value before and after (absent when larger than the feed keeps).
+                if !e.valuesOmitted { members.append(("after", e.after?.jsonValue ?? .null)) }
+                if !e.valuesOmitted { members.append(("before", e.before?.jsonValue ?? .null)) }
+            }
+            members.append(("collection", .string(e.collection)))
             if let key = e.key { members.append(("key", .string(key))) }
             members += [("kind", .string(e.kind)), ("lsn", .integer(Int64(e.lsn))), ("operation", .string(e.operation.rawValue))]
             members.append(("rid", e.rid.map { .integer($0) } ?? .null))
