@@ -48,6 +48,18 @@ public struct Frame: Sendable, Equatable {
         Frame(kind, correlationID: request.correlationID, streamID: request.streamID, payload: payload)
     }
 
+    /// This frame with its payload zstd-compressed and the COMPRESSED flag set, when that is
+    /// allowed for its kind, the payload is over 32 bytes (as upstream's builder) and
+    /// compression makes it smaller; otherwise the frame unchanged.
+    public func compressed(level: Int32 = 1) -> Frame {
+        guard !kind.isLifecycle, !flags.contains(.compressed), payload.count > 32,
+              let smaller = Zstd.compress(payload, level: level), smaller.count < payload.count else { return self }
+        var frame = self
+        frame.flags.insert(.compressed)
+        frame.payload = smaller
+        return frame
+    }
+
     /// The frame's bytes. The caller keeps payloads under `maximumSize - headerSize`.
     public func encoded() -> [UInt8] {
         var writer = ByteWriter(capacity: Self.headerSize + payload.count)
@@ -72,8 +84,8 @@ public enum FrameDecoder {
     }
 
     /// Decodes the first frame of `bytes`. Throws `RedError(.protocolViolation)` for a frame
-    /// the connection must be dropped for. COMPRESSED frames are refused: this server offers
-    /// no compression codec, so no conforming peer sends one.
+    /// the connection must be dropped for. A COMPRESSED payload is inflated (zstd, at most
+    /// 16 MiB) and the frame returned without the flag; where zstd is unavailable it is refused.
     public static func decode(_ bytes: ArraySlice<UInt8>) throws -> Outcome {
         guard bytes.count >= Frame.headerSize else { return .needMoreBytes }
         let base = bytes.startIndex
@@ -94,13 +106,20 @@ public enum FrameDecoder {
         guard FrameFlags.known.isSuperset(of: flags) else {
             throw RedError(.protocolViolation, "redwire: unknown flag bits 0x\(String(flags.rawValue, radix: 16))")
         }
+        var payload = Array(bytes[(base + Frame.headerSize)..<(base + length)])
+        var plainFlags = flags
         if flags.contains(.compressed) {
-            throw RedError(.protocolViolation, kind.isLifecycle
-                ? "redwire: \(kind.name) may not be compressed"
-                : "redwire: compressed frames are not supported by this server")
+            guard !kind.isLifecycle else { throw RedError(.protocolViolation, "redwire: \(kind.name) may not be compressed") }
+            guard Zstd.isAvailable else {
+                throw RedError(.protocolViolation, "redwire: compressed frames need zstd, which is not available here")
+            }
+            // Inflated here, capped at the frame limit, so handlers only ever see plain payloads.
+            do { payload = try Zstd.decompress(payload, maxBytes: Frame.maximumSize) } catch let error as RedError {
+                throw RedError(.protocolViolation, "redwire: bad compressed payload: \(error.message)")
+            }
+            plainFlags.remove(.compressed)
         }
-        let frame = Frame(kind, correlationID: u(8, 8), streamID: UInt16(u(6, 2)), flags: flags,
-                          payload: Array(bytes[(base + Frame.headerSize)..<(base + length)]))
+        let frame = Frame(kind, correlationID: u(8, 8), streamID: UInt16(u(6, 2)), flags: plainFlags, payload: payload)
         return .frame(frame, consumed: length)
     }
 }

@@ -139,3 +139,52 @@ import Testing
         }
     }
 }
+
+/// zstd on the wire: compressed requests are inflated, and a client that sets feature bit 2
+/// gets large replies compressed.
+@Suite(.serialized) struct RedWireCompressionTests {
+    typealias Wire = RedWireServerTests
+
+    /// One frame as sent, flags untouched: (flags, payload as sent).
+    static func rawFrame(_ socket: Wire.RawSocket) -> (flags: UInt8, kind: UInt8, payload: [UInt8])? {
+        var bytes: [UInt8] = []
+        func fill(_ count: Int) -> Bool {
+            var buffer = [UInt8](repeating: 0, count: 4096)
+            while bytes.count < count {
+                let n = buffer.withUnsafeMutableBytes { recv(socket.fd, $0.baseAddress, min($0.count, count - bytes.count), 0) }
+                if n <= 0 { return false }
+                bytes += buffer[0..<n]
+            }
+            return true
+        }
+        guard fill(Frame.headerSize) else { return nil }
+        let length = Int(bytes[0]) | Int(bytes[1]) << 8 | Int(bytes[2]) << 16 | Int(bytes[3]) << 24
+        guard fill(length) else { return nil }
+        return (bytes[5], bytes[4], Array(bytes[Frame.headerSize..<length]))
+    }
+
+    @Test(.enabled(if: Zstd.isAvailable, "libzstd.so.1 is not installed")) func compressedRequestsAndReplies() throws {
+        let server = try ServerProcess()
+        defer { server.remove() }
+        let socket = try Wire.RawSocket(port: server.wirePort)
+        socket.send(RedWirePreamble.bytes)
+        let ack = Wire.request(socket, Frame(.hello, correlationID: 1, payload: Array(#"{"versions":[1],"auth_methods":["anonymous"],"features":4}"#.utf8)))
+        #expect(Wire.text(ack).contains(#""features":5"#), "\(Wire.text(ack))")
+        #expect(Wire.request(socket, Frame(.authResponse, correlationID: 2))?.kind == .authOk)
+
+        let sql = "SELECT n, repeat('z', 50) AS pad FROM generate_series(1, 500) AS g(n) WHERE n > " + String(repeating: "0 + ", count: 20) + "0"
+        socket.send(Frame(.queryBinary, correlationID: 3, payload: Array(sql.utf8)).compressed().encoded())
+        let reply = try #require(Self.rawFrame(socket))
+        #expect(reply.kind == MessageKind.result.rawValue && reply.flags & 0x01 != 0)
+        let rows = try BinaryValueCodec.decodeColumnar(try Zstd.decompress(reply.payload, maxBytes: 1 << 24)).rows
+        #expect(rows.count == 500 && rows[499][1] == .text(String(repeating: "z", count: 50)))
+        // Small replies go plain.
+        socket.send(Frame(.query, correlationID: 4, payload: Array("SELECT 1".utf8)).encoded())
+        #expect(Self.rawFrame(socket)?.flags == 0)
+        // A payload that is not zstd closes the connection, as any malformed frame does.
+        var broken = Frame(.query, correlationID: 5, payload: Array("plainly not compressed".utf8))
+        broken.flags = .compressed
+        socket.send(broken.encoded())
+        #expect(Self.rawFrame(socket) == nil)
+    }
+}

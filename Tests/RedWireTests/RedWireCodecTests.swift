@@ -151,8 +151,35 @@ struct RedWireCodecTests {
         long[5] = 0x02
         #expect(!rejects(long))  // MORE_FRAMES is allowed
         long[5] = 0x01
-        #expect(rejects(long))  // compression is not offered by this server
+        #expect(rejects(long))  // COMPRESSED, but the payload is not zstd
         #expect(Frame.reply(.pong, to: Frame(.ping, correlationID: 7, streamID: 5)).streamID == 5)
+    }
+
+    /// zstd (libzstd loaded at run time): round trips, inflation on decode, the 16 MiB cap
+    /// against bombs, and garbage refused.
+    @Test(.enabled(if: Zstd.isAvailable, "libzstd.so.1 is not installed")) func zstdCompressedFrames() throws {
+        let sql = "SELECT " + Array(repeating: "'redwire'", count: 200).joined(separator: ", ")
+        let frame = Frame(.query, correlationID: 4, streamID: 2, payload: Array(sql.utf8))
+        let packed = frame.compressed()
+        #expect(packed.flags.contains(.compressed) && packed.payload.count < frame.payload.count / 4)
+        #expect(try FrameDecoder.decode(packed.encoded()[...]) == .frame(frame, consumed: packed.encoded().count))
+        #expect(Frame(.ping, correlationID: 1).compressed().flags.isEmpty)  // lifecycle kinds stay plain
+        #expect(Frame(.query, correlationID: 1, payload: [1, 2, 3]).compressed().flags.isEmpty)  // too small to bother
+
+        // Several frames concatenated decode as one payload; a truncated one does not.
+        let twice = Zstd.compress([1, 2, 3])! + Zstd.compress([4, 5])!
+        #expect(try Zstd.decompress(twice, maxBytes: 100) == [1, 2, 3, 4, 5])
+        let whole = Zstd.compress(Array(sql.utf8))!
+        #expect(throws: RedError.self) { try Zstd.decompress(Array(whole.dropLast(3)), maxBytes: 1 << 20) }
+        #expect(throws: RedError.self) { try Zstd.decompress(Array("not zstd at all".utf8), maxBytes: 1 << 20) }
+
+        // 17 MiB of zeros compresses to a few hundred bytes; decoding stops at the 16 MiB cap.
+        let bomb = Zstd.compress([UInt8](repeating: 0, count: 17 << 20))!
+        #expect(bomb.count < 4096)
+        #expect(throws: RedError.self) { try Zstd.decompress(bomb, maxBytes: Frame.maximumSize) }
+        var bombFrame = Frame(.query, correlationID: 5, payload: bomb)
+        bombFrame.flags = .compressed
+        #expect((try? FrameDecoder.decode(bombFrame.encoded()[...])) == nil)
     }
 
     @Test func kindsKnowTheirDirectionAndName() {

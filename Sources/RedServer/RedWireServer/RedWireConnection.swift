@@ -78,7 +78,8 @@ final class RedWireConnection {
               magic == RedWirePreamble.magic, minor <= RedWirePreamble.maximumMinorVersion else { return }
         guard let features = try await handshake() else { return }
         let requests = RedWireRequests(context: context, outbound: outbound, activity: ConnectionActivity(id: id, context: context),
-                                       running: RunningRequests(), structuredErrors: features & RedWireHandshake.structuredErrors != 0)
+                                       running: RunningRequests(), structuredErrors: features & RedWireHandshake.structuredErrors != 0,
+                                       compressReplies: features & RedWireHandshake.compressedReplies != 0)
         try await withThrowingTaskGroup(of: Void.self) { group in
             var streams: [UInt16: AsyncStream<Frame>.Continuation] = [:]
             defer { for stream in streams.values { stream.finish() } }

@@ -17,7 +17,10 @@ struct RedWireHandshake {
     /// Bit 1 (ours): Error frames carry JSON `{"code","message","sqlstate"}` instead of bare
     /// text. Only when the client sets it in Hello's `features`; upstream ignores the field.
     static let structuredErrors: Int64 = 2
-    static let features: Int64 = queryWithParams | structuredErrors
+    /// Bit 2 (ours): the server zstd-compresses reply payloads over 32 bytes (COMPRESSED flag).
+    /// Granted only where libzstd is available; compressed requests are accepted either way then.
+    static let compressedReplies: Int64 = 4
+    static var features: Int64 { queryWithParams | structuredErrors | (Zstd.isAvailable ? compressedReplies : 0) }
     static let knownMethods: Set = ["anonymous", "bearer", "scram-sha-256", "oauth-jwt"]
 
     let users: [String: String]

@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 import NIOCore
 import RedCore
@@ -13,10 +14,17 @@ struct RedWireRequests: Sendable {
     let running: RunningRequests
     /// The client asked for JSON error payloads (feature bit 1 in Hello).
     let structuredErrors: Bool
+    /// The client asked for zstd-compressed replies (feature bit 2 in Hello).
+    let compressReplies: Bool
     let prepared = RedWirePreparedStatements()
+    /// zstd level for compressed replies: `RED_REDWIRE_ZSTD_LEVEL` (1…19), else 1, as upstream.
+    static let zstdLevel: Int32 = {
+        guard let text = ProcessInfo.processInfo.environment["RED_REDWIRE_ZSTD_LEVEL"], let level = Int32(text), (1...19).contains(level) else { return 1 }
+        return level
+    }()
 
     func send(_ frame: Frame) async throws {
-        try await outbound.write(ByteBuffer(bytes: frame.encoded()))
+        try await outbound.write(ByteBuffer(bytes: (compressReplies ? frame.compressed(level: Self.zstdLevel) : frame).encoded()))
     }
 
     /// An Error frame: the message as UTF-8 text (spec §1.8), or with structured errors
