@@ -12,7 +12,10 @@ import RedCore
 /// | `http://host[:port]` (default 80), `https://` (443) | HTTP/JSON |
 ///
 /// Query parameters: `token` (a bearer token), `timeout_ms` (per request, default 30,000),
-/// `pool` (RedWire connections, default 1; each multiplexes up to 1,024 requests).
+/// `pool` (RedWire connections, default 1; each multiplexes up to 1,024 requests), and
+/// `proto` (the JS driver's extension, §7.2): `red://host?proto=grpc` or `proto=http` picks
+/// that transport for the same address (default ports then 5050 and 8080); `proto=red` is
+/// the default; TLS and `pg` values are refused (use a PostgreSQL driver for PG-wire).
 /// `user:password@host` logs in first (HTTP and gRPC: the login rpc; RedWire: SCRAM).
 ///
 /// Deviation: the canonical grammar defaults `grpc://` to port 5055, which is upstream's
@@ -98,12 +101,26 @@ public struct ConnectionString: Sendable, Equatable {
             host = String(authority)
         }
         guard !host.isEmpty else { throw Self.error("INVALID_URI", "missing host in \"\(trimmed)\"") }
+        let explicitPort = port != (transport == .redwire ? 5050 : transport == .grpc ? 5050 : 80) || authority.contains(":")
         let pairs = queryText.split(separator: "&").filter { !$0.isEmpty }
         guard pairs.count <= Self.maxQueryParameters else { throw Self.error("LIMIT_EXCEEDED", "more than 32 query parameters") }
         for pair in pairs {
             let kv = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
             let key = String(kv[0]).removingPercentEncoding ?? String(kv[0])
             query[key] = kv.count == 2 ? (String(kv[1]).removingPercentEncoding ?? String(kv[1])) : ""
+        }
+        if scheme == "red", let proto = query["proto"]?.lowercased() {
+            switch proto {
+            case "red": break
+            case "grpc": transport = .grpc; if !explicitPort { port = 5050 }
+            case "http": transport = .http; if !explicitPort { port = 8080 }
+            case "reds", "grpcs", "https":
+                throw Self.error("UNSUPPORTED_SCHEME", "proto=\(proto) needs TLS, which this client does not support yet")
+            case "pg", "postgres", "postgresql":
+                throw Self.error("UNSUPPORTED_SCHEME", "proto=\(proto): RedClient does not speak PG-wire; use a PostgreSQL driver on the same port")
+            default:
+                throw Self.error("INVALID_URI", "unknown proto=\(proto); use red, grpc or http")
+            }
         }
     }
 

@@ -19,6 +19,13 @@ struct ConnectionStringTests {
         #expect(file.transport == .file && file.path == "/var/lib/red/data.rdb")
         let creds = try ConnectionString("grpc://ada:p%40ss@h:1")
         #expect(creds.user == "ada" && creds.password == "p@ss" && creds.host == "h" && creds.port == 1)
+        // ?proto= (the JS driver's extension) picks the transport for the same address.
+        let viaGRPC = try ConnectionString("red://h:7000?proto=GRPC")
+        #expect(viaGRPC.transport == .grpc && viaGRPC.host == "h" && viaGRPC.port == 7000)
+        #expect(try ConnectionString("red://h?proto=http").port == 8080)
+        #expect(try ConnectionString("red://h?proto=http").transport == .http)
+        #expect(try ConnectionString("red://h:5050?proto=http").port == 5050)
+        #expect(try ConnectionString("red://h?proto=red").transport == .redwire)
     }
 
     @Test func errorsNameTheirKind() {
@@ -27,7 +34,8 @@ struct ConnectionStringTests {
             ("postgres://x", "UNSUPPORTED_SCHEME"), ("red://", "INVALID_URI"), ("red://h:0", "INVALID_URI"),
             ("red://h:99999", "INVALID_URI"), ("red://h:x", "INVALID_URI"), ("red://[::1", "INVALID_URI"),
             ("file://", "INVALID_URI"), ("memory://x", "INVALID_URI"), ("reds://h", "UNSUPPORTED_SCHEME"),
-            ("red://a,b", "INVALID_URI"), ("red://" + String(repeating: "a", count: 9_000), "LIMIT_EXCEEDED"),
+            ("red://a,b", "INVALID_URI"), ("red://h?proto=pg", "UNSUPPORTED_SCHEME"), ("red://h?proto=grpcs", "UNSUPPORTED_SCHEME"),
+            ("red://h?proto=smtp", "INVALID_URI"), ("red://" + String(repeating: "a", count: 9_000), "LIMIT_EXCEEDED"),
             ("red://h?" + (0..<33).map { "k\($0)=v" }.joined(separator: "&"), "LIMIT_EXCEEDED"),
         ]
         for (text, kind) in cases {
