@@ -27,10 +27,15 @@ public final class RouterListener: Service, Sendable {
     let grpcTarget: @Sendable () async -> BindAddress?
     private let bound = ListenerAddress()
     private let proxied = Atomic<Int>(0)
+    /// Runs between connecting to a surface's listener and gluing the two channels; tests
+    /// use it to widen that window, in which a listener that speaks first must not be lost.
+    let beforeGlue: (@Sendable () async -> Void)?
     static let sniffTimeout = TimeAmount.seconds(10)
 
     init(context: ServerContext, address: BindAddress,
-         httpTarget: @escaping @Sendable () async -> BindAddress?, grpcTarget: @escaping @Sendable () async -> BindAddress?) {
+         httpTarget: @escaping @Sendable () async -> BindAddress?, grpcTarget: @escaping @Sendable () async -> BindAddress?,
+         beforeGlue: (@Sendable () async -> Void)? = nil) {
+        self.beforeGlue = beforeGlue
         self.context = context
         self.address = address
         self.httpTarget = httpTarget
@@ -89,6 +94,7 @@ public final class RouterListener: Service, Sendable {
                 // is read from it until the glue is in place, or those bytes would be dropped.
                 .channelOption(.autoRead, value: false)
                 .connect(host: target.host == "0.0.0.0" ? "127.0.0.1" : target.host, port: target.port).get()
+            await beforeGlue?()
             try await channel.eventLoop.submit {
                 let sniffer = try channel.pipeline.syncOperations.handler(type: SniffHandler.self)
                 let (inner, outer) = GlueHandler.matchedPair()
