@@ -92,6 +92,12 @@ public final class Session: @unchecked Sendable {
 
     /// Runs every statement of `sql` and returns one result per statement.
     public func executeAll(_ sql: String, parameters: [Value] = []) async throws -> [QueryResult] {
+        try await asRequest { try await runAll(sql, parameters: parameters) }
+    }
+
+    /// One request on this session: holds its lock, runs under its statement timeout, and
+    /// re-arms its cancel switch afterwards so a late cancel never reaches the next request.
+    func asRequest<T>(_ body: () async throws -> T) async throws -> T {
         await lock.lock()
         let timer = armStatementTimeout()
         defer {
@@ -99,6 +105,10 @@ public final class Session: @unchecked Sendable {
             cancellation.reset()
             lock.unlock()
         }
+        return try await body()
+    }
+
+    private func runAll(_ sql: String, parameters: [Value]) async throws -> [QueryResult] {
         let statements: [(Statement, String)]
         do {
             statements = try database.statementCache.statements(for: sql)

@@ -21,14 +21,7 @@ extension Session {
     @discardableResult
     public func execute(_ prepared: AutoParameterizedStatement, parameters: [Value]) async throws -> QueryResult {
         try Self.checkSlots(prepared, parameters)
-        await lock.lock()
-        let timer = armStatementTimeout()
-        defer {
-            timer?.cancel()
-            cancellation.reset()
-            lock.unlock()
-        }
-        return try await run(prepared.statement, parameters: parameters)
+        return try await asRequest { try await run(prepared.statement, parameters: parameters) }
     }
 
     /// Runs a prepared statement and streams its rows (see `stream(_:parameters:)`).
@@ -58,13 +51,8 @@ extension Session {
     /// ```
     @discardableResult
     public func insertRows(into table: String, columns: [String], rows: ArraySlice<[Value]>, returningRid: Bool = false) async throws -> QueryResult {
-        await lock.lock()
-        let timer = armStatementTimeout()
-        defer {
-            timer?.cancel()
-            cancellation.reset()
-            lock.unlock()
+        try await asRequest {
+            try await run(.insertValues(table: table, columns: columns, rows: rows, returningRid: returningRid), parameters: [])
         }
-        return try await run(.insertValues(table: table, columns: columns, rows: rows, returningRid: returningRid), parameters: [])
     }
 }

@@ -145,22 +145,10 @@ import Testing
 @Suite(.serialized) struct RedWireCompressionTests {
     typealias Wire = RedWireServerTests
 
-    /// One frame as sent, flags untouched: (flags, payload as sent).
+    /// One frame as sent, flags untouched: (flags, kind, payload as sent).
     static func rawFrame(_ socket: Wire.RawSocket) -> (flags: UInt8, kind: UInt8, payload: [UInt8])? {
-        var bytes: [UInt8] = []
-        func fill(_ count: Int) -> Bool {
-            var buffer = [UInt8](repeating: 0, count: 4096)
-            while bytes.count < count {
-                let n = buffer.withUnsafeMutableBytes { recv(socket.fd, $0.baseAddress, min($0.count, count - bytes.count), 0) }
-                if n <= 0 { return false }
-                bytes += buffer[0..<n]
-            }
-            return true
-        }
-        guard fill(Frame.headerSize) else { return nil }
-        let length = Int(bytes[0]) | Int(bytes[1]) << 8 | Int(bytes[2]) << 16 | Int(bytes[3]) << 24
-        guard fill(length) else { return nil }
-        return (bytes[5], bytes[4], Array(bytes[Frame.headerSize..<length]))
+        guard let bytes = Wire.readFrameBytes(socket) else { return nil }
+        return (bytes[5], bytes[4], Array(bytes[Frame.headerSize...]))
     }
 
     @Test(.enabled(if: Zstd.isAvailable, "libzstd.so.1 is not installed")) func compressedRequestsAndReplies() throws {

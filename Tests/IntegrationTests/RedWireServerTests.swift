@@ -16,6 +16,12 @@ import Glibc
 
     /// Reads exactly one frame (or nil when the server closed the connection).
     static func readFrame(_ socket: RawSocket) -> Frame? {
+        guard let bytes = readFrameBytes(socket), case .frame(let frame, _)? = try? FrameDecoder.decode(bytes[...]) else { return nil }
+        return frame
+    }
+
+    /// The bytes of exactly one frame, header included, as the server sent them.
+    static func readFrameBytes(_ socket: RawSocket) -> [UInt8]? {
         var bytes: [UInt8] = []
         func fill(_ count: Int) -> Bool {
             var buffer = [UInt8](repeating: 0, count: 4096)
@@ -28,8 +34,7 @@ import Glibc
         }
         guard fill(Frame.headerSize) else { return nil }
         let length = Int(bytes[0]) | Int(bytes[1]) << 8 | Int(bytes[2]) << 16 | Int(bytes[3]) << 24
-        guard fill(length), case .frame(let frame, _)? = try? FrameDecoder.decode(bytes[...]) else { return nil }
-        return frame
+        return fill(length) ? bytes : nil
     }
 
     static func request(_ socket: RawSocket, _ frame: Frame) -> Frame? {
