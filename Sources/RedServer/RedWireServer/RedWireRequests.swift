@@ -105,10 +105,7 @@ struct RedWireRequests: Sendable {
                 try await send(.reply(.result, to: frame, payload: Array(settings.json.text.utf8)))
             case .prepare:
                 try checkPreparedEnabled()
-                let request: PreparedStatementCodec.Prepare
-                do { request = try PreparedStatementCodec.decodePrepare(frame.payload) } catch let error as RedError {
-                    throw RedError(.protocolViolation, "Prepare: \(error.message)")
-                }
+                let request: PreparedStatementCodec.Prepare = try Self.decoding("Prepare") { try PreparedStatementCodec.decodePrepare(frame.payload) }
                 let statement = try session.prepareAutoParameterized(request.sql)
                 guard statement.parameterCount <= Int(UInt16.max) else {
                     throw RedError(.limitExceeded, "Prepare: \(statement.parameterCount) literals; at most \(UInt16.max) can be parameters")
@@ -118,10 +115,7 @@ struct RedWireRequests: Sendable {
                     statementID: request.statementID, parameterCount: UInt16(statement.parameterCount))))
             case .executePrepared:
                 try checkPreparedEnabled()
-                let request: PreparedStatementCodec.Execute
-                do { request = try PreparedStatementCodec.decodeExecute(frame.payload) } catch let error as RedError {
-                    throw RedError(.protocolViolation, "ExecutePrepared: \(error.message)")
-                }
+                let request: PreparedStatementCodec.Execute = try Self.decoding("ExecutePrepared") { try PreparedStatementCodec.decodeExecute(frame.payload) }
                 let statement = try prepared.statement(request.statementID)
                 if frame.flags.contains(.moreFrames) {
                     try await streamRows(on: session, for: frame) { try await session.stream(statement, parameters: request.parameters) }
@@ -153,18 +147,12 @@ struct RedWireRequests: Sendable {
                 }
                 try await send(.reply(.bulkOk, to: frame, payload: Array(JSONValue.object(members).text.utf8)))
             case .bulkInsertBinary, .bulkInsertPrevalidated:
-                let bulk: BinaryValueCodec.BulkInsert
-                do { bulk = try BinaryValueCodec.decodeBulkInsert(frame.payload) } catch let error as RedError {
-                    throw RedError(.protocolViolation, "binary bulk: \(error.message)")
-                }
+                let bulk: BinaryValueCodec.BulkInsert = try Self.decoding("binary bulk") { try BinaryValueCodec.decodeBulkInsert(frame.payload) }
                 var count = ByteWriter(capacity: 8)
                 count.u64(UInt64(try await insert(bulk, on: session, for: frame)))
                 try await send(.reply(.bulkOk, to: frame, payload: count.bytes))
             case .bulkStreamStart:
-                let start: (collection: String, columns: [String])
-                do { start = try BinaryValueCodec.decodeStreamStart(frame.payload) } catch let error as RedError {
-                    throw RedError(.protocolViolation, "stream start: \(error.message)")
-                }
+                let start: (collection: String, columns: [String]) = try Self.decoding("stream start") { try BinaryValueCodec.decodeStreamStart(frame.payload) }
                 guard !start.columns.isEmpty else { throw RedError(.invalidArgument, "stream start: no columns") }
                 bulk = BulkStream(collection: start.collection, columns: start.columns)  // replaces an open stream
                 try await send(.reply(.bulkStreamAck, to: frame))
@@ -172,10 +160,7 @@ struct RedWireRequests: Sendable {
                 guard var stream = bulk else {
                     throw RedError(.invalidArgument, "stream rows: no active stream session (send MSG_BULK_STREAM_START first)")
                 }
-                let rows: [[Value]]
-                do { rows = try BinaryValueCodec.decodeStreamRows(frame.payload, width: stream.columns.count) } catch let error as RedError {
-                    throw RedError(.protocolViolation, "stream rows: \(error.message)")
-                }
+                let rows: [[Value]] = try Self.decoding("stream rows") { try BinaryValueCodec.decodeStreamRows(frame.payload, width: stream.columns.count) }
                 stream.append(rows)
                 bulk = stream
                 if stream.mustFlush {
@@ -252,6 +237,13 @@ struct RedWireRequests: Sendable {
         context.metrics.recordStatement(surface: "redwire", kind: result.statementType,
                                         nanoseconds: (ContinuousClock.now - started).wholeNanoseconds)
         return result
+    }
+
+    /// Decodes a payload; a malformed one is a protocol violation named after its kind.
+    static func decoding<T>(_ what: String, _ decode: () throws -> T) throws -> T {
+        do { return try decode() } catch let error as RedError {
+            throw RedError(.protocolViolation, "\(what): \(error.message)")
+        }
     }
 
     private func checkPreparedEnabled() throws {
