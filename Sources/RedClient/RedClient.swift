@@ -32,6 +32,9 @@ public final class RedClient: Sendable {
         public var connectTimeout: Duration = .seconds(10)
         /// RedWire connections (each multiplexes up to 1,000 concurrent requests on its streams).
         public var poolSize = 1
+        /// RedWire: zstd-compress requests and replies over 32 bytes, when the server and this
+        /// machine have zstd (`?compress=zstd`). Worth it for bulk loads over slow links.
+        public var compression = false
         public init() {}
     }
 
@@ -44,12 +47,18 @@ public final class RedClient: Sendable {
     }
 
     /// Connects (or, for `memory://` and `file://`, opens the database in this process).
-    /// `?timeout_ms=` and `?pool=` in the string override `options`.
+    /// `?timeout_ms=`, `?pool=` and `?compress=zstd` in the string override `options`.
     public static func connect(_ url: String, options: Options = Options()) async throws -> RedClient {
         let target = try ConnectionString(url)
         var options = options
         if let ms = target.query["timeout_ms"].flatMap(Int64.init), ms > 0 { options.timeout = .milliseconds(ms) }
         if let pool = target.query["pool"].flatMap(Int.init), pool > 0 { options.poolSize = pool }
+        switch target.query["compress"]?.lowercased() {
+        case nil: break
+        case "zstd": options.compression = true
+        case "none", "off": options.compression = false
+        case let other?: throw RedError(.invalidArgument, "INVALID_URI: compress=\(other) is not a codec; use zstd or none")
+        }
         let transport: any ClientTransport
         switch target.transport {
         case .memory: transport = EmbeddedTransport(database: try await Database.inMemory())

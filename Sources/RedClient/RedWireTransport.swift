@@ -124,10 +124,19 @@ final class RedWireConnection: Sendable {
     /// Error replies nobody waits for (a failed bulk-stream rows frame), by stream id.
     private let unclaimedErrors = Mutex<[UInt16: Frame]>([:])
     private let timeout: Duration
+    /// Whether to compress request payloads: asked for with `?compress=zstd` and granted in HelloAck.
+    private let compressing = Atomic<Bool>(false)
+    private let wantsCompression: Bool
 
-    private init(channel: any Channel, timeout: Duration) {
+    private init(channel: any Channel, timeout: Duration, compression: Bool) {
         self.channel = channel
         self.timeout = timeout
+        self.wantsCompression = compression && Zstd.isAvailable
+    }
+
+    /// A request's bytes: zstd-compressed when the connection negotiated it (large payloads only).
+    private func bytes(_ frame: Frame) -> ByteBuffer {
+        ByteBuffer(bytes: (compressing.load(ordering: .relaxed) ? frame.compressed() : frame).encoded())
     }
 
     static func open(_ target: ConnectionString, options: RedClient.Options) async throws -> RedWireConnection {
@@ -147,7 +156,7 @@ final class RedWireConnection: Sendable {
         } catch {
             throw RedError(.closed, "cannot connect to red://\(target.host):\(target.port): \(error)")
         }
-        let connection = RedWireConnection(channel: channel, timeout: options.timeout)
+        let connection = RedWireConnection(channel: channel, timeout: options.timeout, compression: options.compression)
         box.withLock { $0 = connection }
         do {
             try await connection.handshake(target)
@@ -158,14 +167,22 @@ final class RedWireConnection: Sendable {
         return connection
     }
 
+    /// True once the server agreed to zstd in both directions.
+    var isCompressing: Bool { compressing.load(ordering: .relaxed) }
+
     /// Hello (asking for structured errors), then anonymous, bearer or SCRAM as the target says.
     private func handshake(_ target: ConnectionString) async throws {
         let method: String
         if target.token != nil { method = "bearer" } else if target.user != nil { method = "scram-sha-256" } else { method = "anonymous" }
         let hello = JSONValue.object([("auth_methods", .array([.string(method)])), ("client_name", .string("reddb-swift")),
-                                      ("features", .integer(3)), ("versions", .array([.integer(1)]))])
+                                      ("features", .integer(wantsCompression ? 7 : 3)), ("versions", .array([.integer(1)]))])
         let ack = try await roundTrip(Frame(.hello, correlationID: 1, payload: Array(hello.text.utf8)))
         try Self.expect(ack, .helloAck)
+        // Bit 2: the server compresses its replies and so accepts compressed requests.
+        if wantsCompression, case .integer(let granted)? = try? JSONValue.parse(String(decoding: ack.payload, as: UTF8.self))["features"],
+           granted & 4 != 0 {
+            compressing.store(true, ordering: .relaxed)
+        }
         var ok: Frame
         switch method {
         case "bearer":
@@ -227,8 +244,8 @@ final class RedWireConnection: Sendable {
             guard !batch.isEmpty else { return }
             let id = nextID.wrappingAdd(1, ordering: .relaxed).oldValue
             // Rows frames get no reply on success; an error reply names this id and surfaces at the commit.
-            channel.write(ByteBuffer(bytes: Frame(.bulkStreamRows, correlationID: id, streamID: stream,
-                                                  payload: BinaryValueCodec.encodeStreamRows(batch)).encoded()), promise: nil)
+            channel.write(bytes(Frame(.bulkStreamRows, correlationID: id, streamID: stream,
+                                      payload: BinaryValueCodec.encodeStreamRows(batch))), promise: nil)
             batch.removeAll(keepingCapacity: true)
             batchBytes = 0
         }
@@ -275,7 +292,7 @@ final class RedWireConnection: Sendable {
                     return nil
                 }
                 if let closed { continuation.resume(throwing: closed); return }
-                channel.writeAndFlush(ByteBuffer(bytes: frame.encoded()), promise: nil)
+                channel.writeAndFlush(bytes(frame), promise: nil)
             }
         } onCancel: {
             abandon(id, stream: frame.streamID, RedError(.queryCanceled, "request cancelled by the client"))
