@@ -61,7 +61,7 @@ enum ResultEnvelope {
         let names = strings(json["result"]?["columns"])
         var rows: [[Value]] = []
         if case .array(let records)? = json["result"]?["records"] {
-            rows = records.map { record in names.map { value(record["values"]?[$0] ?? .null) } }
+            rows = records.map { record in names.map { Value(json: record["values"]?[$0] ?? .null) } }
         }
         return result(names: names, rows: rows, json: json)
     }
@@ -71,7 +71,7 @@ enum ResultEnvelope {
         let names = strings(json["columns"])
         var rows: [[Value]] = []
         if case .array(let records)? = json["records"] {
-            rows = records.map { record in names.map { value(record[$0] ?? .null) } }
+            rows = records.map { record in names.map { Value(json: record[$0] ?? .null) } }
         }
         var result = result(names: names, rows: rows, json: json)
         result.statementType = statement
@@ -105,8 +105,6 @@ enum ResultEnvelope {
         guard case .array(let items)? = json else { return [] }
         return items.compactMap { if case .string(let s) = $0 { s } else { nil } }
     }
-
-    static func value(_ json: JSONValue) -> Value { Value(storing: json) }
 
     /// A server's JSON error (`{"code", "message", …}`) as the `RedError` it was.
     static func error(_ json: JSONValue) -> RedError? {

@@ -283,19 +283,3 @@ struct JSONParser {
         return value
     }
 }
-
-extension Value {
-    /// A JSON value as the value it stores (KV PUT, HTTP fields, client results): strings are
-    /// text, integral numbers integers, other numbers floats, booleans and null themselves,
-    /// arrays and objects JSON.
-    public init(storing json: JSONValue) {
-        switch json {
-        case .null: self = .null
-        case .bool(let b): self = .boolean(b)
-        case .integer(let i): self = .integer(i)
-        case .float(let d): self = .float(d)
-        case .string(let s): self = .text(s)
-        case .array, .object: self = .json(json)
-        }
-    }
-}

@@ -49,7 +49,8 @@ extension Value {
         }
     }
 
-    /// A JSON document member as a SQL value: numbers, strings and booleans become scalars.
+    /// A JSON value as the SQL value it stores (document members, KV PUT, HTTP and gRPC fields,
+    /// client results): numbers, strings and booleans become scalars, arrays and objects JSON.
     public init(json: JSONValue) {
         switch json {
         case .null: self = .null

@@ -119,7 +119,7 @@ struct CollectionOperations: Sendable {
         let columns = fields.map { Session.identifier($0.0) }.joined(separator: ", ")
         let placeholders = fields.indices.map { "$\($0 + 1)" }.joined(separator: ", ")
         let result = try await (session ?? self.session()).execute("INSERT INTO \(Session.identifier(name)) (\(columns)) VALUES (\(placeholders)) RETURNING rid, *",
-                                                 parameters: fields.map { Self.storedValue($0.1) })
+                                                 parameters: fields.map { Value(json: $0.1) })
         guard let row = result.rows.first, case .integer(let rid) = row[0] else { throw RedError(.internalError, "the insert returned no rid") }
         return (rid, Self.record(columns: result.columns, row: row))
     }
@@ -141,7 +141,7 @@ struct CollectionOperations: Sendable {
         var parameters: [Value] = []
         let assignments = try fields.map { field, value -> String in
             try Self.validateName(field)
-            parameters.append(Self.storedValue(value))
+            parameters.append(Value(json: value))
             return "\(Session.identifier(field)) = $\(parameters.count)"
         }
         parameters.append(.integer(rid))
@@ -178,7 +178,7 @@ struct CollectionOperations: Sendable {
         }
         try Self.validateName(collection)
         let result = try await session().execute("KV PUT \(Session.identifier(collection)).\(Session.literal(key)) = $1\(ttl)",
-                                                 parameters: [Self.storedValue(value)])
+                                                 parameters: [Value(json: value)])
         let created = result.rows.first?[3] == .boolean(true)
         return .object([("collection", .string(collection)), ("created", .bool(created)), ("key", .string(key)), ("ok", .bool(true))])
     }
@@ -191,8 +191,6 @@ struct CollectionOperations: Sendable {
 
     // MARK: Helpers
 
-    /// JSON → stored value, as the spec's KV PUT does (`Value(storing:)`).
-    static func storedValue(_ j: JSONValue) -> Value { Value(storing: j) }
 
     /// Each row as an object of column → JSON value (HTTP value encoding).
     static func records(_ result: QueryResult) -> [JSONValue] {

@@ -8,8 +8,7 @@ import NIOCore
 /// writes on the loop's own thread. Only short, non-blocking work may run this way (a
 /// RedWire connection's frame reader, which answers Ping and Cancel itself): anything long
 /// would hold up every connection on the loop, and the frames behind it.
-final class EventLoopTaskExecutor: TaskExecutor, @unchecked Sendable {
-    // @unchecked: `loop` is immutable and EventLoop is thread-safe to submit to.
+final class EventLoopTaskExecutor: TaskExecutor, Sendable {
     let loop: any EventLoop
 
     init(_ loop: any EventLoop) { self.loop = loop }

@@ -42,6 +42,11 @@ import Glibc
         return readFrame(socket)
     }
 
+    /// A request with a UTF-8 text payload, and its reply.
+    static func request(_ socket: RawSocket, _ kind: MessageKind, _ id: UInt64, _ text: String) -> Frame? {
+        request(socket, Frame(kind, correlationID: id, payload: Array(text.utf8)))
+    }
+
     static func text(_ frame: Frame?) -> String { frame.map { String(decoding: $0.payload, as: UTF8.self) } ?? "<closed>" }
 
     static func hello(_ methods: [String]) -> Frame {
@@ -178,9 +183,7 @@ import Glibc
         let server = try ServerProcess()
         defer { server.remove() }
         let socket = try Self.connect(server)
-        func send(_ kind: MessageKind, _ id: UInt64, _ text: String) -> Frame? {
-            Self.request(socket, Frame(kind, correlationID: id, payload: Array(text.utf8)))
-        }
+        func send(_ kind: MessageKind, _ id: UInt64, _ text: String) -> Frame? { Self.request(socket, kind, id, text) }
         _ = send(.query, 1, "CREATE TABLE g (id BIGINT PRIMARY KEY, name TEXT)")
         _ = send(.query, 2, "INSERT INTO g VALUES (10, 'Ada')")
         _ = send(.query, 3, "KV PUT cache.k = 'v'")
@@ -205,9 +208,7 @@ import Glibc
         let server = try ServerProcess()
         defer { server.remove() }
         let socket = try Self.connect(server)
-        func send(_ kind: MessageKind, _ id: UInt64, _ text: String) -> Frame? {
-            Self.request(socket, Frame(kind, correlationID: id, payload: Array(text.utf8)))
-        }
+        func send(_ kind: MessageKind, _ id: UInt64, _ text: String) -> Frame? { Self.request(socket, kind, id, text) }
         _ = send(.query, 1, "CREATE TABLE j (id BIGINT PRIMARY KEY, name TEXT)")
         let one = send(.bulkInsert, 2, #"{"collection":"j","payload":{"id":1,"name":"Ada"}}"#)
         #expect(one?.kind == .bulkOk && Self.text(one).hasPrefix(#"{"affected":1,"id":"#), "\(Self.text(one))")

@@ -73,8 +73,7 @@ public final class ChangeFeed: Sendable {
             for c in changes {
                 var event = ChangeEvent(lsn: lsn, collection: c.collection, kind: c.kind, operation: c.operation, rid: c.rid, key: c.key,
                                         timestamp: timestamp)
-                if Self.approximateBytes(c.before) + Self.approximateBytes(c.after) <= 2 * Self.maxKeptValueBytes,
-                   Self.approximateBytes(c.before) <= Self.maxKeptValueBytes, Self.approximateBytes(c.after) <= Self.maxKeptValueBytes {
+                if Self.approximateBytes(c.before) <= Self.maxKeptValueBytes, Self.approximateBytes(c.after) <= Self.maxKeptValueBytes {
                     event.before = c.before
                     event.after = c.after
                 } else {

@@ -46,7 +46,7 @@ enum GRPCValues {
         }
         switch json {
         case .array, .object: return .text(json.text)
-        default: return Value(storing: json)
+        default: return Value(json: json)
         }
     }
 

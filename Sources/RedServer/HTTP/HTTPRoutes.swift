@@ -121,7 +121,7 @@ struct HTTPRoutes: Sendable {
     /// envelopes `$bytes` (base64), `$ts` (epoch ms or text), `$uuid`, `$float` (NaN/±Infinity).
     static func parameterValue(_ j: JSONValue) throws -> Value {
         switch j {
-        case .null, .bool, .integer, .float, .string: return CollectionOperations.storedValue(j)
+        case .null, .bool, .integer, .float, .string: return Value(json: j)
         case .array(let items):
             let numbers: [Float]? = items.isEmpty ? nil : items.reduce(into: [Float]()) { out, item in
                 switch item {

@@ -264,14 +264,7 @@ struct RedWireRequests: Sendable {
 
     /// BulkInsert's `{"collection", "payload": {…}}` or `{"collection", "payloads": [{…}, …]}` (spec §1.6.5).
     static func bulkPayloads(_ payload: [UInt8]) throws -> (collection: String, payloads: [JSONValue], single: Bool) {
-        let json: JSONValue
-        do { json = try JSONValue.parse(String(decoding: payload, as: UTF8.self)) } catch let error as RedError {
-            throw RedError(.invalidArgument, "Insert: invalid JSON: \(error.message)")
-        }
-        guard case .object = json else { throw RedError(.invalidArgument, "Insert: payload must be a JSON object") }
-        guard case .string(let collection)? = json["collection"], !collection.isEmpty else {
-            throw RedError(.invalidArgument, "Insert: missing 'collection' string")
-        }
+        let (json, collection) = try collectionRequest(payload, "Insert")
         if let one = json["payload"], case .object = one { return (collection, [one], true) }
         guard case .array(let items)? = json["payloads"] else {
             throw RedError(.invalidArgument, "Insert: missing 'payload' object or 'payloads' array")
@@ -282,8 +275,8 @@ struct RedWireRequests: Sendable {
         return (collection, items, false)
     }
 
-    /// Get/Delete's `{"collection": "c", "id": "<string>"}` (spec §1.6.9).
-    static func address(_ payload: [UInt8], _ name: String) throws -> (collection: String, id: String) {
+    /// A JSON object payload naming a non-empty `collection`; errors are prefixed with `name`.
+    static func collectionRequest(_ payload: [UInt8], _ name: String) throws -> (json: JSONValue, collection: String) {
         let json: JSONValue
         do { json = try JSONValue.parse(String(decoding: payload, as: UTF8.self)) } catch let error as RedError {
             throw RedError(.invalidArgument, "\(name): invalid JSON: \(error.message)")
@@ -292,6 +285,12 @@ struct RedWireRequests: Sendable {
         guard case .string(let collection)? = json["collection"], !collection.isEmpty else {
             throw RedError(.invalidArgument, "\(name): missing 'collection' string")
         }
+        return (json, collection)
+    }
+
+    /// Get/Delete's `{"collection": "c", "id": "<string>"}` (spec §1.6.9).
+    static func address(_ payload: [UInt8], _ name: String) throws -> (collection: String, id: String) {
+        let (json, collection) = try collectionRequest(payload, name)
         guard case .string(let id)? = json["id"], !id.isEmpty else { throw RedError(.invalidArgument, "\(name): missing 'id' string") }
         return (collection, id)
     }
