@@ -173,11 +173,17 @@ public final class StorageEngine: @unchecked Sendable {
     /// Commits a write set (plus engine-internal `extra` mutations) read at `snapshot`.
     func commit(_ writes: [WriteKey: Transaction.Write], extra: [CommitRecord.Mutation] = [], changes: [PendingChange] = [], snapshot: UInt64,
                 assigned: (UInt64) -> Void) async throws -> CommitInfo {
-        let keys = KeySorting.sorted(writes.keys.lazy.map(\.bytes))
+        // One pass over the write set: sort its keys, then take each write by position, not by a second hash lookup.
+        let entries = Array(writes)
+        let order = KeySorting.sortedIndices(entries.lazy.map(\.key.bytes))
+        var keys: [[UInt8]] = []
+        keys.reserveCapacity(entries.count)
         var mutations: [CommitRecord.Mutation] = []
-        mutations.reserveCapacity(keys.count + extra.count)
-        for key in keys {
-            switch writes[WriteKey(key)]! {
+        mutations.reserveCapacity(entries.count + extra.count)
+        for index in order {
+            let key = entries[index].key.bytes
+            keys.append(key)
+            switch entries[index].value {
             case .put(let value): mutations.append(.put(key: key, value: value))
             case .delete: mutations.append(.delete(key: key))
             }
@@ -190,16 +196,13 @@ public final class StorageEngine: @unchecked Sendable {
             if let failure = failure.withLock({ $0 }) { throw failure }
             // First committer wins: any newer version of a key we write means a concurrent commit.
             // The records read here are reused by the apply below (one descent per key, not two).
-            var existing: [[UInt8]?] = []  // parallel to `mutations` (the key writes come first, in order)
-            existing.reserveCapacity(keys.count)
-            for key in keys {
-                let bytes = try tree.get(key)
+            let existing = try tree.getSorted(keys)  // parallel to `mutations` (the key writes come first, in order)
+            for (key, bytes) in zip(keys, existing) {
                 if let bytes, try VersionChain.newestCommitTS(of: bytes, context: "record (\(Keyspace.describe(key)))") > snapshot {
                     counters.withLock { $0.conflicts += 1 }
                     throw RedError(.serializationFailure,
                                    "could not serialize access due to concurrent update of a key in collection \(Keyspace.collectionID(of: key)); retry the transaction")
                 }
-                existing.append(bytes)
             }
             let ts = lastCommitTS.load(ordering: .relaxed) + 1
             if touchesCatalog { catalog.withLock { $0 = ($0.version + 1, ts) } }
@@ -262,8 +265,13 @@ public final class StorageEngine: @unchecked Sendable {
 
     private static func applyVersion(key: [UInt8], value: [UInt8]?, at ts: UInt64, horizon: UInt64,
                                      to tree: BTree, current: [UInt8]?) throws -> [UInt8]? {
-        var chain = VersionChain(versions: [])
-        if let bytes = current { chain = try VersionChain(decoding: bytes, context: "record (\(Keyspace.describe(key)))") }
+        guard let bytes = current else {
+            // A new key (a bulk load's every row): one version, encoded directly.
+            guard let value else { return nil }  // deleting what is not there
+            try tree.put(key, VersionChain.encodeSingle(commitTS: ts, value: value))
+            return nil
+        }
+        var chain = try VersionChain(decoding: bytes, context: "record (\(Keyspace.describe(key)))")
         chain.versions.insert(VersionChain.Version(commitTS: ts, value: value), at: 0)
         chain.trim(horizon: horizon)
         if chain.versions.isEmpty {

@@ -31,6 +31,23 @@ import Testing
         for (k, v) in model { #expect(try store.read { try $0.get(k) } == v) }
     }
 
+    @Test func sortedBatchLookupsMatchSingleLookups() throws {
+        let store = try StoreHarness().open()
+        #expect(try store.read { try $0.getSorted([key(1), key(2)]) } == [nil, nil])  // empty tree
+        for i in stride(from: 0, to: 9000, by: 3) { try store.write { try $0.put(key(i), value(i, size: i % 50 == 0 ? 6000 : 30)) } }
+        #expect(try store.verify().depth >= 2)
+        var rng = SplitMix64(seed: 11)
+        for _ in 0..<20 {
+            // Runs of neighbours (same leaf), jumps (other leaves), absent keys, both ends.
+            var probes = Set<Int>([0, 8999, 9001])
+            for _ in 0..<200 { probes.insert(Int(rng.next() % 9100)) }
+            let keys = probes.sorted().map(key)
+            let batch = try store.read { try $0.getSorted(keys) }
+            let single = try store.read { tree in try keys.map { try tree.get($0) } }
+            #expect(batch == single)
+        }
+    }
+
     @Test func deletingEverythingEmptiesTheTreeAndFreesPages() throws {
         let store = try StoreHarness().open()
         for i in 0..<3000 { try store.write { try $0.put(key(i), value(i, size: 50)) } }

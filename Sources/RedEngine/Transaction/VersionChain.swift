@@ -73,6 +73,17 @@ struct VersionChain: Equatable {
         return w.bytes
     }
 
+    /// The encoding of a chain holding just `value` at `commitTS` (same bytes as `encode()`).
+    static func encodeSingle(commitTS: UInt64, value: [UInt8]) -> [UInt8] {
+        var w = ByteWriter(capacity: 24 + value.count)
+        w.u8(Self.format)
+        w.varint(1)
+        w.varint(commitTS)
+        w.u8(0)
+        w.lengthPrefixed(value)
+        return w.bytes
+    }
+
     /// Commit timestamp of the newest version (the one a write-write conflict check compares).
     var newestCommitTS: UInt64 { versions.first?.commitTS ?? 0 }
 

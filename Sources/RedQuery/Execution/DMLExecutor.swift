@@ -45,10 +45,15 @@ struct DMLExecutor {
         var affected = 0
         var touched = Set<Int64>()
         let eval = context.evaluation([])
+        var targets: (count: Int, columns: [ColumnDefinition])?  // resolved once per row width, not per row
         for source in sourceRows {
             var row: StoredRow
             switch handle.schema.model {
-            case .table: row = try tableRow(statement.columns, source, handle, &defaults, expiresAt: expiresAt)
+            case .table:
+                if targets?.count != source.count {
+                    targets = (source.count, try insertTargets(statement.columns, valueCount: source.count, handle))
+                }
+                row = try tableRow(targets!.columns, source, handle, &defaults, expiresAt: expiresAt)
             case .document: row = try documentRow(statement.columns, source, handle, expiresAt: expiresAt)
             case .kv:
                 try insertKV(statement.columns, source, handle, expiresAt: expiresAt)
@@ -132,8 +137,8 @@ struct DMLExecutor {
         return nil
     }
 
-    func tableRow(_ columnNames: [String]?, _ source: [Value?], _ handle: TableHandle, _ defaults: inout DefaultValues,
-                  expiresAt: Int64?) throws -> StoredRow {
+    /// The columns an INSERT's values go to, in order; checks names, repeats and the value count.
+    func insertTargets(_ columnNames: [String]?, valueCount: Int, _ handle: TableHandle) throws -> [ColumnDefinition] {
         let schema = handle.schema
         let targets: [ColumnDefinition]
         if let columnNames {
@@ -147,23 +152,42 @@ struct DMLExecutor {
                 throw RedError(.syntaxError, "column specified more than once in INSERT")
             }
         } else {
-            targets = Array(schema.columns.prefix(source.count))
+            targets = Array(schema.columns.prefix(valueCount))
         }
         // Without a column list `targets` is at most every column, so this also catches too many values.
-        guard source.count <= targets.count else { throw RedError(.syntaxError, "INSERT has more expressions than target columns") }
-        guard source.count >= targets.count else { throw RedError(.syntaxError, "INSERT has more target columns than expressions") }
+        guard valueCount <= targets.count else { throw RedError(.syntaxError, "INSERT has more expressions than target columns") }
+        guard valueCount >= targets.count else { throw RedError(.syntaxError, "INSERT has more target columns than expressions") }
+        return targets
+    }
+
+    /// One table row from source values for `targets` (see `insertTargets`); `nil` cells take the default.
+    func tableRow(_ targets: [ColumnDefinition], _ source: [Value?], _ handle: TableHandle, _ defaults: inout DefaultValues,
+                  expiresAt: Int64?) throws -> StoredRow {
+        let schema = handle.schema
         var values: [UInt16: Value] = [:]
+        values.reserveCapacity(schema.columns.count)
+        var sawNull = false
         for (i, column) in targets.enumerated() {
-            if let v = source[i] { values[column.id] = try coerce(v, column, handle) }
+            if let v = source[i] {
+                let coerced = try coerce(v, column, handle)
+                sawNull = sawNull || coerced.isNull
+                values[column.id] = coerced
+            }
         }
         let rid = try store.nextRowID(tx, handle)
-        for column in schema.columns where values[column.id] == nil {
-            values[column.id] = column.serial == true ? .integer(rid) : try defaults.value(for: column, handle: handle)
+        if values.count < schema.columns.count {  // omitted columns and DEFAULT cells
+            for column in schema.columns where values[column.id] == nil {
+                let value = column.serial == true ? .integer(rid) : try defaults.value(for: column, handle: handle)
+                sawNull = sawNull || value.isNull
+                values[column.id] = value
+            }
         }
-        for column in schema.columns where column.notNull && (values[column.id] ?? .null).isNull {
-            throw RedError(.notNullViolation, "null value in column \"\(column.name)\" of relation \"\(handle.name)\" violates not-null constraint")
+        if sawNull {
+            for column in schema.columns where column.notNull && (values[column.id] ?? .null).isNull {
+                throw RedError(.notNullViolation, "null value in column \"\(column.name)\" of relation \"\(handle.name)\" violates not-null constraint")
+            }
+            values = values.filter { !$0.value.isNull }
         }
-        values = values.filter { !$0.value.isNull }
         return StoredRow(rid: rid, values: values, expiresAt: expiresAt, createdAt: context.now, updatedAt: context.now)
     }
 

@@ -59,6 +59,32 @@ public final class BTree: @unchecked Sendable {
         return found ? node.values[index] : nil
     }
 
+    /// The values under `keys`, which must be in ascending key order, as `get` would return them
+    /// one by one. Consecutive keys that fall into the same leaf share one descent, which is what
+    /// makes a commit's check of its (sorted) write set cheap for bulk loads.
+    public func getSorted(_ keys: [[UInt8]]) throws -> [[UInt8]?] {
+        var results: [[UInt8]?] = []
+        results.reserveCapacity(keys.count)
+        guard rootID != 0 else { return Array(repeating: nil, count: keys.count) }
+        var leaf: BTreeNode?
+        var upper: [UInt8]?  // the leaf holds keys below this separator (nil: no bound)
+        for key in keys {
+            if leaf == nil || upper.map({ compareKeys(key, $0) >= 0 }) == true {
+                var node = try cache.node(rootID, pin: false)
+                upper = nil
+                while !node.isLeaf {
+                    let i = node.childIndex(for: key)
+                    if i < node.keys.count { upper = node.keys[i] }  // deeper separators only narrow it
+                    node = try cache.node(node.children[i], pin: false)
+                }
+                leaf = node
+            }
+            let (index, found) = leaf!.search(key)
+            results.append(found ? try read(leaf!.values[index]) : nil)
+        }
+        return results
+    }
+
     /// Materialises a leaf value, following an overflow chain.
     public func read(_ value: LeafValue) throws -> [UInt8] {
         switch value {

@@ -10,12 +10,18 @@
 public enum KeySorting {
     public static func sorted<C: Collection>(_ keys: C) -> [[UInt8]] where C.Element == [UInt8] {
         let array = Array(keys)
-        guard array.count > 1 else { return array }
-        // Small sets (most commits): a plain comparison sort costs less than the set-up below.
-        if array.count <= 32 { return array.sorted { compareKeys($0, $1) < 0 } }
+        return sortedIndices(array).map { array[$0] }
+    }
+
+    /// The positions of `keys` in key order.
+    public static func sortedIndices<C: Collection>(_ keys: C) -> [Int] where C.Element == [UInt8] {
+        let array = Array(keys)
         var order = Array(0..<array.count)
+        guard array.count > 1 else { return order }
+        // Small sets (most commits): a plain comparison sort costs less than the set-up below.
+        if array.count <= 32 { return order.sorted { compareKeys(array[$0], array[$1]) < 0 } }
         sortRun(array, &order[...], offset: 0)
-        return order.map { array[$0] }
+        return order
     }
 
     static func window(_ key: [UInt8], at offset: Int) -> (UInt64, UInt64) {
