@@ -19,6 +19,14 @@ struct CommitRecord {
         case put(key: [UInt8], value: [UInt8])
         case delete(key: [UInt8])
         case deleteCollection(id: UInt32)
+
+        /// The tree key a put or delete writes.
+        var key: [UInt8]? {
+            switch self {
+            case .put(let key, _), .delete(let key): return key
+            case .deleteCollection: return nil
+            }
+        }
     }
 
     var commitTS: UInt64

@@ -59,30 +59,49 @@ public final class BTree: @unchecked Sendable {
         return found ? node.values[index] : nil
     }
 
-    /// The values under `keys`, which must be in ascending key order, as `get` would return them
-    /// one by one. Consecutive keys that fall into the same leaf share one descent, which is what
-    /// makes a commit's check of its (sorted) write set cheap for bulk loads.
+    /// The values under `keys`, as `get` would return them one by one. Consecutive keys that fall
+    /// into the same leaf share one descent, so a sorted batch (a commit's write set) costs about
+    /// one descent per leaf; keys in any other order are still answered correctly.
     public func getSorted(_ keys: [[UInt8]]) throws -> [[UInt8]?] {
+        guard rootID != 0 else { return Array(repeating: nil, count: keys.count) }
         var results: [[UInt8]?] = []
         results.reserveCapacity(keys.count)
-        guard rootID != 0 else { return Array(repeating: nil, count: keys.count) }
-        var leaf: BTreeNode?
-        var upper: [UInt8]?  // the leaf holds keys below this separator (nil: no bound)
+        var leaf: (node: BTreeNode, bounds: LeafBounds)?
         for key in keys {
-            if leaf == nil || upper.map({ compareKeys(key, $0) >= 0 }) == true {
+            if leaf == nil || !leaf!.bounds.contains(key) {
                 var node = try cache.node(rootID, pin: false)
-                upper = nil
+                var bounds = LeafBounds()
                 while !node.isLeaf {
                     let i = node.childIndex(for: key)
-                    if i < node.keys.count { upper = node.keys[i] }  // deeper separators only narrow it
+                    bounds.narrow(node, child: i)
                     node = try cache.node(node.children[i], pin: false)
                 }
-                leaf = node
+                leaf = (node, bounds)
             }
-            let (index, found) = leaf!.search(key)
-            results.append(found ? try read(leaf!.values[index]) : nil)
+            let (index, found) = leaf!.node.search(key)
+            results.append(found ? try read(leaf!.node.values[index]) : nil)
         }
         return results
+    }
+
+    /// The key range a leaf covers, learnt from the separators on the way down to it.
+    struct LeafBounds {
+        /// Inclusive; nil: unbounded.
+        var lower: [UInt8]?
+        /// Exclusive; nil: unbounded.
+        var upper: [UInt8]?
+
+        /// Deeper separators lie inside the range already known, so they only narrow it.
+        mutating func narrow(_ interior: BTreeNode, child i: Int) {
+            if i > 0 { lower = interior.keys[i - 1] }
+            if i < interior.keys.count { upper = interior.keys[i] }
+        }
+
+        func contains(_ key: [UInt8]) -> Bool {
+            if let lower, compareKeys(key, lower) < 0 { return false }
+            if let upper, compareKeys(key, upper) >= 0 { return false }
+            return true
+        }
     }
 
     /// Materialises a leaf value, following an overflow chain.
@@ -172,41 +191,61 @@ public final class BTree: @unchecked Sendable {
 
     /// Inserts or replaces the value under `key`.
     public func put(_ key: [UInt8], _ value: [UInt8]) throws {
+        try putSorted(CollectionOfOne((key, value)))
+    }
+
+    /// Inserts or replaces each entry, as `put` would one by one. Consecutive keys that fall into
+    /// the same leaf share one descent (and its copy-on-write path), so a sorted batch — a commit's
+    /// write set, a bulk load — costs about one descent per leaf; any other order is still correct.
+    public func putSorted<C: Collection>(_ entries: C) throws where C.Element == ([UInt8], [UInt8]) {
+        var pins = Pins()
+        defer { cache.unpin(pins.ids) }
+        var leaf: (node: BTreeNode, path: [(BTreeNode, Int)], bounds: LeafBounds)?
+        for (key, value) in entries {
+            let stored = try storedValue(key: key, value: value)
+            if rootID == 0 {
+                let root = try newNode(isLeaf: true, pins: &pins)
+                root.insertLeaf(at: 0, key: key, value: stored)
+                try cache.markDirty(root)
+                rootID = root.pageID
+                continue
+            }
+            if leaf == nil || !leaf!.bounds.contains(key) {
+                // Only the current path stays pinned: a huge batch must not pin more than the cache holds.
+                cache.unpin(pins.ids)
+                pins = Pins()
+                leaf = try writablePath(to: key, pins: &pins)
+            }
+            var node = leaf!.node
+            let (index, found) = node.search(key)
+            if found {
+                try freeValue(node.values[index])
+                node.replaceValue(at: index, with: stored)
+            } else {
+                node.appendStreak = index == node.keys.count ? node.appendStreak + 1 : 0
+                node.insertLeaf(at: index, key: key, value: stored)
+            }
+            try cache.markDirty(node)
+            if node.encodedBytes > PageLayout.pageSize {
+                var path = leaf!.path
+                try split(&node, path: &path, pins: &pins)
+                leaf = nil  // the key ranges changed: descend again for the next key
+            }
+        }
+    }
+
+    /// Checks a cell's sizes and moves a value too large to keep inline to an overflow chain.
+    private func storedValue(key: [UInt8], value: [UInt8]) throws -> LeafValue {
         guard key.count <= Self.maxKeyBytes else {
             throw RedError(.limitExceeded, "key of \(key.count) bytes exceeds the limit of \(Self.maxKeyBytes)")
         }
         guard value.count <= Limits.maxValueBytes else {
             throw RedError(.limitExceeded, "value of \(value.count) bytes exceeds the limit of \(Limits.maxValueBytes)")
         }
-        let stored: LeafValue
         if BTreeNode.leafCellOverhead + key.count + value.count > Self.maxInlineCellBytes {
-            stored = .overflow(firstPage: try OverflowChain.write(value, pager: pager), length: UInt32(value.count))
-        } else {
-            stored = .inline(value)
+            return .overflow(firstPage: try OverflowChain.write(value, pager: pager), length: UInt32(value.count))
         }
-        var pins = Pins()
-        defer { cache.unpin(pins.ids) }
-
-        if rootID == 0 {
-            let leaf = try newNode(isLeaf: true, pins: &pins)
-            leaf.insertLeaf(at: 0, key: key, value: stored)
-            try cache.markDirty(leaf)
-            rootID = leaf.pageID
-            return
-        }
-        var (leaf, path) = try writablePath(to: key, pins: &pins)
-        let (index, found) = leaf.search(key)
-        if found {
-            try freeValue(leaf.values[index])
-            leaf.replaceValue(at: index, with: stored)
-        } else {
-            leaf.appendStreak = index == leaf.keys.count ? leaf.appendStreak + 1 : 0
-            leaf.insertLeaf(at: index, key: key, value: stored)
-        }
-        try cache.markDirty(leaf)
-        if leaf.encodedBytes > PageLayout.pageSize {
-            try split(&leaf, path: &path, pins: &pins)
-        }
+        return .inline(value)
     }
 
     /// Removes `key`; returns whether it was present.
@@ -215,7 +254,7 @@ public final class BTree: @unchecked Sendable {
         guard try lookup(key) != nil else { return false }
         var pins = Pins()
         defer { cache.unpin(pins.ids) }
-        var (leaf, path) = try writablePath(to: key, pins: &pins)
+        var (leaf, path, _) = try writablePath(to: key, pins: &pins)
         let (index, found) = leaf.search(key)
         precondition(found, "key vanished between lookup and delete")
         try freeValue(leaf.values[index])
@@ -228,16 +267,18 @@ public final class BTree: @unchecked Sendable {
 
     // MARK: Copy-on-write path
 
-    private func writablePath(to key: [UInt8], pins: inout Pins) throws -> (BTreeNode, [(BTreeNode, Int)]) {
+    private func writablePath(to key: [UInt8], pins: inout Pins) throws -> (node: BTreeNode, path: [(BTreeNode, Int)], bounds: LeafBounds) {
         var node = try writableRoot(pins: &pins)
         var path: [(BTreeNode, Int)] = []
+        var bounds = LeafBounds()
         while !node.isLeaf {
             let i = node.childIndex(for: key)
             let child = try writableChild(of: node, at: i, pins: &pins)
             path.append((node, i))
+            bounds.narrow(node, child: i)
             node = child
         }
-        return (node, path)
+        return (node, path, bounds)
     }
 
     private func writableRoot(pins: inout Pins) throws -> BTreeNode {
