@@ -172,16 +172,22 @@ public final class StorageEngine: @unchecked Sendable {
     func commit(_ writes: [WriteKey: Transaction.Write], extra: [CommitRecord.Mutation] = [], changes: [PendingChange] = [], snapshot: UInt64,
                 assigned: (UInt64) -> Void) async throws -> CommitInfo {
         // One pass over the write set: sort its keys, then take each write by position, not by a second hash lookup.
-        let entries = Array(writes)
-        let order = KeySorting.sortedIndices(entries.lazy.map(\.key.bytes))
+        var unsortedKeys: [[UInt8]] = []
+        var unsortedWrites: [Transaction.Write] = []
+        unsortedKeys.reserveCapacity(writes.count)
+        unsortedWrites.reserveCapacity(writes.count)
+        for (key, write) in writes {
+            unsortedKeys.append(key.bytes)
+            unsortedWrites.append(write)
+        }
         var keys: [[UInt8]] = []
-        keys.reserveCapacity(entries.count)
+        keys.reserveCapacity(writes.count)
         var mutations: [CommitRecord.Mutation] = []
-        mutations.reserveCapacity(entries.count + extra.count)
-        for index in order {
-            let key = entries[index].key.bytes
+        mutations.reserveCapacity(writes.count + extra.count)
+        for index in KeySorting.sortedIndices(unsortedKeys) {
+            let key = unsortedKeys[index]
             keys.append(key)
-            switch entries[index].value {
+            switch unsortedWrites[index] {
             case .put(let value): mutations.append(.put(key: key, value: value))
             case .delete: mutations.append(.delete(key: key))
             }

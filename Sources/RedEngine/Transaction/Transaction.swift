@@ -133,7 +133,7 @@ public final class Transaction: @unchecked Sendable {
     /// Sorted pending writes of one collection within `range`, as user keys.
     func pendingWrites(collectionID: UInt32, range: KeyRange) -> [([UInt8], Write)] {
         state.withLock { s in
-            if s.sortedKeys == nil { s.sortedKeys = KeySorting.sorted(s.writes.keys.lazy.map(\.bytes)) }
+            if s.sortedKeys == nil { s.sortedKeys = KeySorting.sorted(s.writes.keys.map(\.bytes)) }
             var out: [([UInt8], Write)] = []
             for key in s.sortedKeys! where Keyspace.collectionID(of: key) == collectionID {
                 let user = Array(key[4...])

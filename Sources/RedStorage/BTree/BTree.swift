@@ -191,13 +191,13 @@ public final class BTree: @unchecked Sendable {
 
     /// Inserts or replaces the value under `key`.
     public func put(_ key: [UInt8], _ value: [UInt8]) throws {
-        try putSorted(CollectionOfOne((key, value)))
+        try putSorted([(key, value)])
     }
 
     /// Inserts or replaces each entry, as `put` would one by one. Consecutive keys that fall into
     /// the same leaf share one descent (and its copy-on-write path), so a sorted batch — a commit's
     /// write set, a bulk load — costs about one descent per leaf; any other order is still correct.
-    public func putSorted<C: Collection>(_ entries: C) throws where C.Element == ([UInt8], [UInt8]) {
+    public func putSorted(_ entries: [([UInt8], [UInt8])]) throws {
         var pins = Pins()
         defer { cache.unpin(pins.ids) }
         var leaf: (node: BTreeNode, path: [(BTreeNode, Int)], bounds: LeafBounds)?

@@ -8,19 +8,18 @@
 /// ordered by the next window, until the keys run out. Where zero padding made
 /// two windows equal, the shorter key comes first, which is `compareKeys` order.
 public enum KeySorting {
-    public static func sorted<C: Collection>(_ keys: C) -> [[UInt8]] where C.Element == [UInt8] {
-        let array = Array(keys)
-        return sortedIndices(array).map { array[$0] }
+    public static func sorted(_ keys: [[UInt8]]) -> [[UInt8]] {
+        sortedIndices(keys).map { keys[$0] }
     }
 
-    /// The positions of `keys` in key order.
-    public static func sortedIndices<C: Collection>(_ keys: C) -> [Int] where C.Element == [UInt8] {
-        let array = Array(keys)
-        var order = Array(0..<array.count)
-        guard array.count > 1 else { return order }
+    /// The positions of `keys` in key order. (Not generic: a generic entry point called from
+    /// another module runs unspecialised, copying every element through value witnesses.)
+    public static func sortedIndices(_ keys: [[UInt8]]) -> [Int] {
+        var order = Array(0..<keys.count)
+        guard keys.count > 1 else { return order }
         // Small sets (most commits): a plain comparison sort costs less than the set-up below.
-        if array.count <= 32 { return order.sorted { compareKeys(array[$0], array[$1]) < 0 } }
-        sortRun(array, &order[...], offset: 0)
+        if keys.count <= 32 { return order.sorted { compareKeys(keys[$0], keys[$1]) < 0 } }
+        sortRun(keys, &order[...], offset: 0)
         return order
     }
 
