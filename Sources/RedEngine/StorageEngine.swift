@@ -169,25 +169,13 @@ public final class StorageEngine: @unchecked Sendable {
     }
 
     /// Commits a write set (plus engine-internal `extra` mutations) read at `snapshot`.
-    func commit(_ writes: [WriteKey: Transaction.Write], extra: [CommitRecord.Mutation] = [], changes: [PendingChange] = [], snapshot: UInt64,
+    func commit(_ writes: WriteSet, extra: [CommitRecord.Mutation] = [], changes: [PendingChange] = [], snapshot: UInt64,
                 assigned: (UInt64) -> Void) async throws -> CommitInfo {
-        // One pass over the write set: sort its keys, then take each write by position, not by a second hash lookup.
-        var unsortedKeys: [[UInt8]] = []
-        var unsortedWrites: [Transaction.Write] = []
-        unsortedKeys.reserveCapacity(writes.count)
-        unsortedWrites.reserveCapacity(writes.count)
-        for (key, write) in writes {
-            unsortedKeys.append(key.bytes)
-            unsortedWrites.append(write)
-        }
-        var keys: [[UInt8]] = []
-        keys.reserveCapacity(writes.count)
+        let (keys, pending) = writes.sorted()
         var mutations: [CommitRecord.Mutation] = []
-        mutations.reserveCapacity(writes.count + extra.count)
-        for index in KeySorting.sortedIndices(unsortedKeys) {
-            let key = unsortedKeys[index]
-            keys.append(key)
-            switch unsortedWrites[index] {
+        mutations.reserveCapacity(keys.count + extra.count)
+        for (key, write) in zip(keys, pending) {
+            switch write {
             case .put(let value): mutations.append(.put(key: key, value: value))
             case .delete: mutations.append(.delete(key: key))
             }

@@ -71,7 +71,7 @@ extension StorageEngine {
                 return try VersionChain(decoding: bytes, context: "drop marker").newestCommitTS
             }
             guard dropTS <= horizon else { continue }
-            _ = try await commit([WriteKey(treeKey): .delete], extra: [.deleteCollection(id: id)],
+            _ = try await commit(WriteSet([(treeKey, .delete)]), extra: [.deleteCollection(id: id)],
                                  snapshot: tx.snapshot) { _ in }
         }
     }

@@ -34,10 +34,8 @@ public final class Transaction: @unchecked Sendable {
     struct State {
         var status = Status.active
         /// Tree key → pending write.
-        var writes: [WriteKey: Write] = [:]
+        var writes = WriteSet()
         var writeBytes = 0
-        /// Cached sorted write-set keys, invalidated by every write.
-        var sortedKeys: [[UInt8]]? = nil
         /// Set by `dropCollection`: a committed drop must wake the vacuum.
         var dropsCollection = false
         /// Set by any write to the collection registry (DDL).
@@ -71,7 +69,7 @@ public final class Transaction: @unchecked Sendable {
 
     /// A point to return to inside this transaction (SQL SAVEPOINT): its writes so far.
     public struct Savepoint: Sendable {
-        fileprivate let writes: [WriteKey: Write]
+        fileprivate let writes: WriteSet
         fileprivate let writeBytes: Int
         fileprivate let dropsCollection: Bool
         fileprivate let writesCatalog: Bool
@@ -96,7 +94,6 @@ public final class Transaction: @unchecked Sendable {
             s.dropsCollection = savepoint.dropsCollection
             s.writesCatalog = savepoint.writesCatalog
             s.changes.removeSubrange(min(savepoint.changeCount, s.changes.count)...)
-            s.sortedKeys = nil
         }
     }
 
@@ -114,7 +111,7 @@ public final class Transaction: @unchecked Sendable {
     func read(_ treeKey: [UInt8]) throws -> [UInt8]? {
         let pending: Write? = try state.withLock { s in
             try Self.requireActive(s)
-            return s.writes[WriteKey(treeKey)]
+            return s.writes[treeKey]
         }
         switch pending {
         case .put(let value): return value
@@ -133,11 +130,11 @@ public final class Transaction: @unchecked Sendable {
     /// Sorted pending writes of one collection within `range`, as user keys.
     func pendingWrites(collectionID: UInt32, range: KeyRange) -> [([UInt8], Write)] {
         state.withLock { s in
-            if s.sortedKeys == nil { s.sortedKeys = KeySorting.sorted(s.writes.keys.map(\.bytes)) }
+            let pending = s.writes.sorted(collectionID: collectionID)
             var out: [([UInt8], Write)] = []
-            for key in s.sortedKeys! where Keyspace.collectionID(of: key) == collectionID {
+            for (key, write) in zip(pending.keys, pending.writes) {
                 let user = Array(key[4...])
-                if range.contains(user) { out.append((user, s.writes[WriteKey(key)]!)) }
+                if range.contains(user) { out.append((user, write)) }
             }
             return out
         }
@@ -171,8 +168,7 @@ public final class Transaction: @unchecked Sendable {
                 throw RedError(.limitExceeded, "transaction writes exceed \(Limits.maxTransactionBytes) bytes; commit in smaller batches")
             }
             s.writeBytes += bytes
-            s.writes[WriteKey(treeKey)] = write
-            s.sortedKeys = nil
+            s.writes.set(treeKey, write)
             if Keyspace.collectionID(of: treeKey) == Keyspace.collectionsID { s.writesCatalog = true }
         }
     }
@@ -198,7 +194,7 @@ public final class Transaction: @unchecked Sendable {
     /// Either way the transaction is over afterwards.
     @discardableResult
     public func commit() async throws -> CommitInfo {
-        let (writes, drops, changes): ([WriteKey: Write], Bool, [PendingChange]) = try state.withLock { s in
+        let (writes, drops, changes): (WriteSet, Bool, [PendingChange]) = try state.withLock { s in
             try Self.requireActive(s)
             s.status = .committed
             return (s.writes, s.dropsCollection, s.changes)
@@ -226,7 +222,7 @@ public final class Transaction: @unchecked Sendable {
         let wasActive = state.withLock { s in
             guard s.status == .active else { return false }
             s.status = .rolledBack
-            s.writes = [:]
+            s.writes = WriteSet()
             return true
         }
         if wasActive { engine.snapshots.release(snapshot) }

@@ -1,0 +1,50 @@
+import RedCore
+import RedStorage
+import Testing
+@testable import RedEngine
+
+@Suite struct WriteSetTests {
+    /// Ascending appends, rewrites, out-of-order keys and several collections, checked against a
+    /// plain dictionary: lookups, the count, and both sorted views.
+    @Test func matchesADictionaryWhateverTheOrderOfArrival() {
+        var rng = SplitMix64(seed: 3)
+        var set = WriteSet()
+        var model: [[UInt8]: Transaction.Write] = [:]
+        var next: [UInt32: UInt64] = [16: 0, 17: 0, 40: 0]
+        for step in 0..<20_000 {
+            let collection: UInt32 = [16, 17, 40][Int(rng.next() % 3)]
+            let user: UInt64
+            switch rng.next() % 10 {
+            case 0..<6:  // the bulk-load case: the next key up
+                next[collection]! += UInt64(1 + rng.next() % 3)
+                user = next[collection]!
+            case 6, 7: user = rng.next() % (next[collection]! + 2)  // a rewrite, or a gap below the top
+            default: user = rng.next() % 100_000  // anywhere, above the top included
+            }
+            let key = Keyspace.key(collection, withUnsafeBytes(of: user.bigEndian, Array.init))
+            let write: Transaction.Write = rng.next() % 5 == 0 ? .delete : .put([UInt8(step & 0xFF)])
+            set.set(key, write)
+            model[key] = write
+            if step % 97 == 0 {
+                let probe = Keyspace.key(collection, withUnsafeBytes(of: (rng.next() % 110_000).bigEndian, Array.init))
+                #expect(set[probe].map(describe) == model[probe].map(describe))
+            }
+        }
+        #expect(set.count == model.count)
+        for (key, write) in model { #expect(set[key].map(describe) == describe(write)) }
+        let expected = model.keys.sorted { compareKeys($0, $1) < 0 }
+        let sorted = set.sorted()
+        #expect(sorted.keys == expected)
+        #expect(sorted.writes.map(describe) == expected.map { describe(model[$0]!) })
+        let one = set.sorted(collectionID: 17)
+        #expect(one.keys == expected.filter { Keyspace.collectionID(of: $0) == 17 })
+        #expect(set.sorted(collectionID: 99).keys.isEmpty)
+    }
+
+    private func describe(_ write: Transaction.Write) -> String {
+        switch write {
+        case .put(let value): "put \(value)"
+        case .delete: "delete"
+        }
+    }
+}
