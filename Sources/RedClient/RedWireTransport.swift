@@ -119,7 +119,13 @@ final class RedWireConnection: Sendable {
 
     let streams = StreamLeases(limit: streamsPerConnection)
     private let channel: any Channel
-    private let pending = Mutex<(replies: [UInt64: CheckedContinuation<Frame, any Error>], closed: RedError?)>(([:], nil))
+    /// Requests waiting for their reply, with the timer that abandons them (set on the event loop).
+    private let pending = Mutex<(replies: [UInt64: Waiting], closed: RedError?)>(([:], nil))
+
+    private struct Waiting {
+        var continuation: CheckedContinuation<Frame, any Error>
+        var timer: Scheduled<Void>?
+    }
     private let nextID = Atomic<UInt64>(16)
     /// Error replies nobody waits for (a failed bulk-stream rows frame), by stream id.
     private let unclaimedErrors = Mutex<[UInt16: Frame]>([:])
@@ -275,24 +281,36 @@ final class RedWireConnection: Sendable {
 
     /// Sends `frame` and waits for the reply with its correlation id. After `timeout`, or when
     /// the calling task is cancelled, the request is cancelled on the server (in-band Cancel)
-    /// and the call fails with 57014. The timer lives on the event loop: a round trip costs
-    /// no extra task.
+    /// and the call fails with 57014.
+    ///
+    /// One hop to the event loop per request: it arms the timer and writes the frame in one
+    /// go, and the reply cancels the timer there too (arming, writing and cancelling from the
+    /// caller's thread would wake the event loop up to three times per round trip).
     func roundTrip(_ frame: Frame) async throws -> Frame {
         let id = frame.correlationID
-        let timer = channel.eventLoop.scheduleTask(in: .nanoseconds(Int64(timeout.components.seconds) * 1_000_000_000
-                                                                    + timeout.components.attoseconds / 1_000_000_000)) { [self] in
-            abandon(id, stream: frame.streamID, RedError(.queryCanceled, "request timed out after \(timeout)"))
-        }
-        defer { timer.cancel() }
+        let bytes = bytes(frame)
+        let timeout = self.timeout
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { continuation in
                 let closed: RedError? = pending.withLock { p in
                     if let closed = p.closed { return closed }
-                    p.replies[id] = continuation
+                    p.replies[id] = Waiting(continuation: continuation, timer: nil)
                     return nil
                 }
                 if let closed { continuation.resume(throwing: closed); return }
-                channel.writeAndFlush(bytes(frame), promise: nil)
+                channel.eventLoop.execute { [self] in
+                    let timer = channel.eventLoop.scheduleTask(in: .nanoseconds(Int64(timeout.components.seconds) * 1_000_000_000
+                                                                                + timeout.components.attoseconds / 1_000_000_000)) { [self] in
+                        abandon(id, stream: frame.streamID, RedError(.queryCanceled, "request timed out after \(timeout)"))
+                    }
+                    let armed = pending.withLock { p -> Bool in
+                        guard p.replies[id] != nil else { return false }  // already abandoned
+                        p.replies[id]!.timer = timer
+                        return true
+                    }
+                    guard armed else { timer.cancel(); return }
+                    channel.writeAndFlush(bytes, promise: nil)
+                }
             }
         } onCancel: {
             abandon(id, stream: frame.streamID, RedError(.queryCanceled, "request cancelled by the client"))
@@ -302,26 +320,34 @@ final class RedWireConnection: Sendable {
     /// Fails the request still waiting under `id` and asks the server to stop it.
     private func abandon(_ id: UInt64, stream: UInt16, _ error: RedError) {
         guard let waiting = pending.withLock({ $0.replies.removeValue(forKey: id) }) else { return }
+        waiting.timer?.cancel()
         var target = ByteWriter(capacity: 8)
         target.u64(id)
         channel.writeAndFlush(ByteBuffer(bytes: Frame(.cancel, correlationID: id &+ (1 << 62), streamID: stream, payload: target.bytes).encoded()),
                               promise: nil)
-        waiting.resume(throwing: error)
+        waiting.continuation.resume(throwing: error)
     }
 
     fileprivate func deliver(_ frame: Frame) {
         let waiting = pending.withLock { $0.replies.removeValue(forKey: frame.correlationID) }
-        if let waiting { waiting.resume(returning: frame); return }
+        if let waiting {
+            waiting.timer?.cancel()  // on the event loop: the reply arrived here
+            waiting.continuation.resume(returning: frame)
+            return
+        }
         if frame.kind == .error { unclaimedErrors.withLock { $0[frame.streamID] = $0[frame.streamID] ?? frame } }
     }
 
     fileprivate func fail(_ error: RedError) {
-        let waiting = pending.withLock { p -> [CheckedContinuation<Frame, any Error>] in
+        let waiting = pending.withLock { p -> [Waiting] in
             if p.closed == nil { p.closed = error }
             defer { p.replies = [:] }
             return Array(p.replies.values)
         }
-        for w in waiting { w.resume(throwing: error) }
+        for w in waiting {
+            w.timer?.cancel()
+            w.continuation.resume(throwing: error)
+        }
     }
 
     func close() async {
