@@ -149,6 +149,11 @@ extension String {
         return copy
     }
 
+    /// True if the text holds nothing but whitespace (Unicode's, newlines included). Stops at the
+    /// first other character, so a large request body costs nothing (Foundation's
+    /// `trimmingCharacters` copies the whole text to UTF-16 first).
+    public var isBlank: Bool { unicodeScalars.allSatisfy(\.properties.isWhitespace) }
+
     /// Without leading and trailing ASCII spaces, tabs and newlines.
     public func trimmingSpaces() -> String {
         String(self[...].trimmingSpacesSubstring())

@@ -86,19 +86,26 @@ public enum JSONValue: Sendable, Hashable {
 
     static func writeString(_ s: String, to out: inout String) {
         out += "\""
-        for scalar in s.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case let c where c.value < 0x20:
-                let hex = String(c.value, radix: 16)
+        // Runs of bytes that need no escape are copied whole (appending scalar by scalar made
+        // echoing a large statement the costliest part of an HTTP reply). UTF-8 continuation
+        // and lead bytes are ≥ 0x80, so a multi-byte character is never split.
+        var utf8 = s.utf8[...]
+        while let special = utf8.firstIndex(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) {
+            out += Substring(utf8[utf8.startIndex..<special])
+            let byte = utf8[special]
+            switch byte {
+            case UInt8(ascii: "\""): out += "\\\""
+            case UInt8(ascii: "\\"): out += "\\\\"
+            case UInt8(ascii: "\n"): out += "\\n"
+            case UInt8(ascii: "\r"): out += "\\r"
+            case UInt8(ascii: "\t"): out += "\\t"
+            default:
+                let hex = String(byte, radix: 16)
                 out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            default: out.unicodeScalars.append(scalar)
             }
+            utf8 = utf8[utf8.index(after: special)...]
         }
+        out += Substring(utf8)
         out += "\""
     }
 

@@ -180,7 +180,7 @@ struct GRPCService: Reddb_V1_RedDb.ServiceProtocol {
 
     /// A request's JSON payload; empty means `{}`.
     static func payload(_ text: String) throws -> JSONValue {
-        guard !text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else { return .object([]) }
+        guard !text.isBlank else { return .object([]) }
         do { return try JSONValue.parse(text) } catch let error as RedError {
             throw RedError(.invalidArgument, "payload_json is not valid JSON: \(error.message)")
         }

@@ -102,11 +102,11 @@ struct HTTPRoutes: Sendable {
                 guard case .array(let items) = params else { throw RedError(.invalidParameters, "params must be an array") }
                 parameters = try items.map(Self.parameterValue)
             }
-            guard !sql.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
+            guard !sql.isBlank else {
                 throw RedError(.invalidArgument, "query field cannot be empty")
             }
         }
-        guard !sql.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else { throw RedError(.invalidArgument, "missing query body") }
+        guard !sql.isBlank else { throw RedError(.invalidArgument, "missing query body") }
         let statement = explain ? "EXPLAIN " + sql : sql
         let started = ContinuousClock.now
         let result = try await context.database.session().execute(statement, parameters: parameters)
@@ -237,7 +237,7 @@ struct HTTPRoutes: Sendable {
 
     static func bodyJSON(_ request: Request, limit: Int) async throws -> JSONValue {
         let text = try await bodyText(request, limit: limit)
-        guard !text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else { throw RedError(.invalidArgument, "missing JSON body") }
+        guard !text.isBlank else { throw RedError(.invalidArgument, "missing JSON body") }
         do {
             return try JSONValue.parse(text)
         } catch let error as RedError {
