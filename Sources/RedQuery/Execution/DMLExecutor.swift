@@ -81,6 +81,10 @@ struct DMLExecutor {
     /// The source rows; `nil` cells stand for DEFAULT (written or omitted).
     func evaluateSource(_ statement: InsertStatement, _ planner: Planner) throws -> [[Value?]] {
         if case .values(let rows) = statement.source.body, statement.source.orderBy.isEmpty, statement.source.limit == nil {
+            // As PostgreSQL: checked before any row is inserted, not when the short row is reached.
+            if let width = rows.first?.count, rows.contains(where: { $0.count != width }) {
+                throw RedError(.syntaxError, "VALUES lists must all be the same length")
+            }
             let ctx = BindingContext(scope: Scope([], parent: nil), aggregatesForbiddenIn: "VALUES")
             let eval = context.evaluation([])
             var out: [[Value?]] = []
