@@ -68,6 +68,17 @@ import Testing
         #expect(parser.finished)
     }
 
+    @Test func copyTextEscapesDelimitersAndNullMarkers() throws {
+        var parser = PGCopyRowParser(try PGCopyCommand(parsing: "COPY t FROM STDIN"))
+        // An escaped tab is data; `\\N` is the text \N, not NULL; a lone trailing backslash stays; é passes through.
+        try parser.append(ByteBuffer(string: "a\\\tb\t\\\\N\tend\\\n\\N\té\\101x\n"))
+        #expect(try parser.nextRow(atEnd: true) == ["a\tb", "\\N", "end\\"])
+        #expect(try parser.nextRow(atEnd: true) == [nil, "éAx"])
+        var custom = PGCopyRowParser(try PGCopyCommand(parsing: "COPY t FROM STDIN WITH (NULL 'n/a')"))
+        try custom.append(ByteBuffer(string: "n/a\t\\N\tn/ab\n"))
+        #expect(try custom.nextRow() == [nil, "N", "n/ab"])
+    }
+
     @Test func copyCSVQuotesAndEmbeddedNewlines() throws {
         var parser = PGCopyRowParser(try PGCopyCommand(parsing: "COPY t FROM STDIN CSV"))
         try parser.append(ByteBuffer(string: "1,\"a,\"\"b\"\"\nc\",,\"\"\r\n2,\"open"))
