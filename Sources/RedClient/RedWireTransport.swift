@@ -298,6 +298,14 @@ final class RedWireConnection: Sendable {
                     return nil
                 }
                 if let closed { continuation.resume(throwing: closed); return }
+                // Cancelled before it was registered, the cancellation handler found nothing to
+                // abandon: do not send a request nobody waits for.
+                if Task.isCancelled {
+                    if let waiting = pending.withLock({ $0.replies.removeValue(forKey: id) }) {
+                        waiting.continuation.resume(throwing: RedError(.queryCanceled, "request cancelled by the client"))
+                    }
+                    return
+                }
                 channel.eventLoop.execute { [self] in
                     let timer = channel.eventLoop.scheduleTask(in: .nanoseconds(Int64(timeout.components.seconds) * 1_000_000_000
                                                                                 + timeout.components.attoseconds / 1_000_000_000)) { [self] in

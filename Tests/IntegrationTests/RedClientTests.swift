@@ -145,6 +145,27 @@ import Testing
         try await db.close()
     }
 
+    @Test func aTaskCancelledBeforeItsQuerySendsNothing() async throws {
+        let server = try ServerProcess()
+        defer { server.remove() }
+        let db = try await RedClient.connect("red://127.0.0.1:\(server.wirePort)?timeout_ms=5000")
+        let outcome = await Task {
+            withUnsafeCurrentTask { $0?.cancel() }
+            do {
+                _ = try await db.query("SELECT count(*) FROM generate_series(1, 100000000)")
+                return "answered"
+            } catch let error as RedError {
+                return "\(error.code): \(error.message)"
+            } catch {
+                return "\(error)"
+            }
+        }.value
+        // Not "timed out": the request never went out, so nothing ran on the server until the timeout.
+        #expect(outcome == "\(RedError.Code.queryCanceled): request cancelled by the client")
+        #expect(try await db.query("SELECT 1").rows[0][0] == .integer(1))
+        try await db.close()
+    }
+
     @Test func credentialsInTheURLAuthenticateEveryTransport() async throws {
         let server = try ServerProcess(arguments: ["--user", "ada:s3cret"])
         defer { server.remove() }

@@ -24,6 +24,8 @@ struct WriteSet {
         var keys: [[UInt8]] = []
         var writes: [Transaction.Write] = []
         var overflow: [WriteKey: Transaction.Write] = [:]
+        /// `overflow`'s keys in order, kept between writes that add none (cursors ask repeatedly).
+        var sortedOverflow: [[UInt8]]?
 
         /// The key's index in the ascending run, if it is there.
         func position(of key: [UInt8]) -> Int? {
@@ -51,6 +53,7 @@ struct WriteSet {
                     writes[at] = write
                 } else if overflow.updateValue(write, forKey: WriteKey(key)) == nil {
                     count += 1
+                    sortedOverflow = nil
                 }
             } else {
                 keys.append(key)
@@ -62,7 +65,7 @@ struct WriteSet {
         /// Every entry in key order.
         func sorted() -> (keys: [[UInt8]], writes: [Transaction.Write]) {
             guard !overflow.isEmpty else { return (keys, writes) }
-            let extraKeys = KeySorting.sorted(overflow.keys.map(\.bytes))
+            let extraKeys = sortedOverflow ?? KeySorting.sorted(overflow.keys.map(\.bytes))
             var outKeys: [[UInt8]] = []
             var outWrites: [Transaction.Write] = []
             outKeys.reserveCapacity(keys.count + extraKeys.count)
@@ -119,9 +122,14 @@ struct WriteSet {
         return (keys, writes)
     }
 
-    /// The pending writes of one collection in key order.
-    func sorted(collectionID: UInt32) -> (keys: [[UInt8]], writes: [Transaction.Write]) {
-        runs[collectionID]?.sorted() ?? ([], [])
+    /// The pending writes of one collection in key order (remembering the overflow's order).
+    mutating func sorted(collectionID: UInt32) -> (keys: [[UInt8]], writes: [Transaction.Write]) {
+        guard var run = runs[collectionID] else { return ([], []) }
+        if run.sortedOverflow == nil && !run.overflow.isEmpty {
+            run.sortedOverflow = KeySorting.sorted(run.overflow.keys.map(\.bytes))
+            runs[collectionID] = run
+        }
+        return run.sorted()
     }
 }
 
