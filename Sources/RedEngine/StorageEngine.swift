@@ -187,7 +187,7 @@ public final class StorageEngine: @unchecked Sendable {
         let (commitTS, endLSN): (UInt64, UInt64) = try store.write { tree in
             if let failure = failure.withLock({ $0 }) { throw failure }
             // First committer wins: any newer version of a key we write means a concurrent commit.
-            // The records read here are reused by the apply below (one descent per key, not two).
+            // The records read here (one descent per leaf: the keys are sorted) are reused by the apply below.
             let existing = try tree.getSorted(keys)  // parallel to `mutations` (the key writes come first, in order)
             for (key, bytes) in zip(keys, existing) {
                 if let bytes, try VersionChain.newestCommitTS(of: bytes, context: "record (\(Keyspace.describe(key)))") > snapshot {
