@@ -242,19 +242,22 @@ public final class StorageEngine: @unchecked Sendable {
             if !run.isEmpty { try tree.putSorted(run) }
             run.removeAll(keepingCapacity: true)
         }
-        for (index, mutation) in mutations.enumerated() {
+        /// Adds the version `value` (nil: a tombstone) to the key's record.
+        func write(_ key: [UInt8], _ value: [UInt8]?, position: Int) throws {
+            let record = position < known.count ? known[position] : try tree.get(key)
+            let next = try versioned(key: key, value: value, at: ts, horizon: horizon, current: record)
+            if let bytes = next.record {
+                run.append((key, bytes))
+                if next.holdsGarbage { garbage.append(key) }
+            } else if record != nil {
+                try flush()
+                try tree.delete(key)
+            }
+        }
+        for (position, mutation) in mutations.enumerated() {
             switch mutation {
-            case .put(let key, _), .delete(let key):
-                let value: [UInt8]? = if case .put(_, let v) = mutation { v } else { nil }
-                let record = index < known.count ? known[index] : try tree.get(key)
-                let next = try versioned(key: key, value: value, at: ts, horizon: horizon, current: record)
-                if let bytes = next.record {
-                    run.append((key, bytes))
-                    if next.holdsGarbage { garbage.append(key) }
-                } else if record != nil {
-                    try flush()
-                    try tree.delete(key)
-                }
+            case .put(let key, let value): try write(key, value, position: position)
+            case .delete(let key): try write(key, nil, position: position)
             case .deleteCollection(let id):
                 try flush()
                 let start = Keyspace.prefix(id)
