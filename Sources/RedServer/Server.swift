@@ -1,4 +1,5 @@
 import Logging
+import NIOSSL
 import RedCore
 import RedDB
 import ServiceLifecycle
@@ -18,19 +19,27 @@ public struct RedServer: Sendable {
     public let redwire: RedWireListener?
     public let grpc: GRPCListener?
     public let router: RouterListener?
+    /// The TLS listeners of their own: `reds://`, HTTPS and `grpcs://`.
+    public let redwireTLS: RedWireListener?
+    public let httpTLS: HTTPListener?
+    public let grpcTLS: GRPCListener?
 
     /// Opens the database at `path` and prepares (does not start) the listeners.
     public static func open(path: String, options: DatabaseOptions, configuration: ServerConfiguration, logger: Logger) async throws -> RedServer {
-        guard configuration.routerBind != nil || configuration.pgBind != nil || configuration.httpBind != nil
-            || configuration.wireBind != nil || configuration.grpcBind != nil else {
-            throw RedError(.invalidArgument, "at least one listener must be enabled (--bind, --pg-bind, --http-bind, --wire-bind or --grpc-bind)")
+        let binds = [configuration.routerBind, configuration.pgBind, configuration.httpBind, configuration.wireBind, configuration.grpcBind,
+                     configuration.wireTLSBind, configuration.httpTLSBind, configuration.grpcTLSBind]
+        guard binds.contains(where: { $0 != nil }) else {
+            throw RedError(.invalidArgument, "at least one listener must be enabled (--bind, --pg-bind, --http-bind, --wire-bind, --grpc-bind or a --*-tls-bind)")
         }
+        // Certificates are read (and the self-signed one made) before the database opens:
+        // a bad file stops the server with its name, not a listener later.
+        let tls = try TLSPlan(configuration: configuration, dataPath: path)
         // Checkpoints, vacuum and the TTL sweep run as a service of the group (BackgroundWorkService),
         // so shutdown stops them in order before the database closes.
         var options = options
         options.engine.backgroundWork = false
         let database = try await Database.open(path: path, options: options)
-        let context = ServerContext(database: database, configuration: configuration, logger: logger)
+        let context = ServerContext(database: database, configuration: configuration, logger: logger, pgTLS: tls.postgres)
         // The router splices HTTP and gRPC to their listeners: the explicit ones, or loopback ones of its own.
         let loopback = BindAddress(host: "127.0.0.1", port: 0)
         let routed = configuration.routerBind != nil
@@ -48,7 +57,10 @@ public struct RedServer: Sendable {
                          pg: configuration.pgBind.map { PGListener(context: context, address: $0) },
                          http: http,
                          redwire: configuration.wireBind.map { RedWireListener(context: context, address: $0) },
-                         grpc: grpc, router: router)
+                         grpc: grpc, router: router,
+                         redwireTLS: configuration.wireTLSBind.map { RedWireListener(context: context, address: $0, tls: tls.redwire) },
+                         httpTLS: configuration.httpTLSBind.map { HTTPListener(context: context, address: $0, tls: tls.http) },
+                         grpcTLS: configuration.grpcTLSBind.map { GRPCListener(context: context, address: $0, tls: tls.grpc) })
     }
 
     /// Serves until SIGINT/SIGTERM (or `shutdown` is triggered), then closes the database.
@@ -61,6 +73,7 @@ public struct RedServer: Sendable {
         if let pg { services.append(pg) }
         if let redwire { services.append(redwire) }
         if let grpc { services.append(grpc) }
+        for tlsListener in [redwireTLS as (any Service)?, httpTLS, grpcTLS].compactMap({ $0 }) { services.append(tlsListener) }
         // Last in, first out: the router stops accepting before the listeners it splices to.
         if let router { services.append(router) }
         services.append(ReadinessService(server: self, onReady: onReady))
@@ -111,10 +124,47 @@ struct ReadinessService: Service {
         await wait("wire", server.redwire?.boundAddress)
         await wait(server.grpc?.isInternal == true ? "grpc-internal" : "grpc", server.grpc?.boundAddress)
         await wait("router", server.router?.boundAddress)
+        await wait("wire-tls", server.redwireTLS?.boundAddress)
+        await wait("http-tls", server.httpTLS?.boundAddress)
+        await wait("grpc-tls", server.grpcTLS?.boundAddress)
         guard addresses.count == expected else { return }  // a listener failed; the group reports its error
         server.context.phase = .ready
         onReady(addresses.filter { !$0.key.hasSuffix("-internal") })
         try? await gracefulShutdown()
         server.context.phase = .draining
+    }
+}
+
+/// The TLS material of the listeners a configuration asks for, loaded and checked once.
+///
+/// Each surface presents its own certificate if given, else the server-wide one, else the
+/// self-signed pair next to the database file (made only when some surface needs it).
+struct TLSPlan {
+    var redwire: NIOSSLContext?
+    var http: TLSConfiguration?
+    var grpc: TLSIdentity?
+    var postgres: NIOSSLContext?
+
+    init(configuration c: ServerConfiguration, dataPath: String) throws {
+        var selfSigned: TLSIdentity?
+        func identity(_ surface: TLSSurface) throws -> TLSIdentity {
+            let settings = c.surfaceTLS[surface]
+            var chosen: TLSIdentity
+            if let own = settings?.certificate ?? c.tlsCertificate {
+                chosen = own
+            } else {
+                if selfSigned == nil { selfSigned = try SelfSignedCertificate.ensure(nextTo: dataPath) }
+                chosen = selfSigned!
+            }
+            return chosen.requiringClients(signedBy: settings?.clientCAPath)
+        }
+        if c.wireTLSBind != nil { redwire = try identity(.redwire).serverContext(alpn: ["redwire/1"]) }
+        if c.httpTLSBind != nil { http = try identity(.http).serverConfiguration(alpn: ["http/1.1"]) }
+        if c.grpcTLSBind != nil {
+            let grpcIdentity = try identity(.grpc)
+            _ = try grpcIdentity.serverContext()  // the transport reads the files itself; fail here, with their names
+            grpc = grpcIdentity
+        }
+        if c.pgTLS != .off { postgres = try identity(.postgres).serverContext() }
     }
 }

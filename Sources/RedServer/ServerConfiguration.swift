@@ -14,6 +14,19 @@ public struct ServerConfiguration: Sendable {
     public var grpcBind: BindAddress?
     /// HTTP/JSON listener of its own, also serving `/metrics` and `/health` (nil = off).
     public var httpBind: BindAddress?
+    /// RedWire over TLS (`reds://`), a listener of its own (nil = off).
+    public var wireTLSBind: BindAddress?
+    /// HTTPS, a listener of its own (nil = off).
+    public var httpTLSBind: BindAddress?
+    /// gRPC over TLS (`grpcs://`), a listener of its own (nil = off).
+    public var grpcTLSBind: BindAddress?
+    /// How PG-wire (its own listener and the router) answers SSLRequest.
+    public var pgTLS: PGTLSMode = .off
+    /// The certificate every TLS surface presents unless `surfaceTLS` gives it its own; nil:
+    /// a self-signed one kept next to the database file (`SelfSignedCertificate`).
+    public var tlsCertificate: TLSIdentity?
+    /// Per-surface certificates and client CAs (mutual TLS), overriding `tlsCertificate`.
+    public var surfaceTLS: [TLSSurface: SurfaceTLS] = [:]
     /// Users and their passwords. Empty = trust: any user name is accepted without a password.
     public var users: [String: String] = [:]
     /// How PG-wire asks for a password when users are configured.
@@ -32,6 +45,24 @@ public struct ServerConfiguration: Sendable {
     public static let maxChangeEvents = 10_000
 
     public init() {}
+}
+
+/// The surfaces that can speak TLS.
+public enum TLSSurface: String, Sendable, CaseIterable {
+    case redwire, http, grpc, postgres
+}
+
+/// One surface's TLS settings; anything unset falls back to the server-wide certificate.
+public struct SurfaceTLS: Sendable, Equatable {
+    /// Its own certificate and key (nil: the server-wide one).
+    public var certificate: TLSIdentity?
+    /// Clients must present a certificate signed by a CA in this PEM file (mutual TLS).
+    public var clientCAPath: String?
+
+    public init(certificate: TLSIdentity? = nil, clientCAPath: String? = nil) {
+        self.certificate = certificate
+        self.clientCAPath = clientCAPath
+    }
 }
 
 /// PG-wire password exchange when users are configured.

@@ -1,6 +1,7 @@
 import Logging
 import RedCore
 import NIOCore
+import NIOSSL
 import RedDB
 import Synchronization
 
@@ -18,9 +19,12 @@ public final class ServerContext: Sendable {
     private let phaseState = Mutex(ServerPhase.starting)
     let startedAt = ContinuousClock.now
     let startedAtUnixMilliseconds: Int64
+    /// PG-wire's TLS context when `configuration.pgTLS` is on or required (nil: SSLRequest gets `N`).
+    let pgTLS: NIOSSLContext?
 
-    public init(database: Database, configuration: ServerConfiguration, logger: Logger) {
+    public init(database: Database, configuration: ServerConfiguration, logger: Logger, pgTLS: NIOSSLContext? = nil) {
         self.database = database
+        self.pgTLS = pgTLS
         self.configuration = configuration
         self.logger = logger
         self.metrics = ServerMetrics()

@@ -9,7 +9,16 @@ import RedServer
 /// Settings come from, in increasing precedence: defaults, `--config FILE` (JSON),
 /// environment variables (`REDDB_PATH`, `REDDB_BIND_ADDR`, `REDDB_PG_BIND_ADDR`, `REDDB_HTTP_BIND_ADDR`,
 /// `REDDB_WIRE_BIND_ADDR`, `REDDB_GRPC_BIND_ADDR`, `REDDB_SYNC_MODE`, `REDDB_LOG_LEVEL`,
-/// `REDDB_USERS` as `name:password,…`), then flags.
+/// `REDDB_USERS` as `name:password,…`, and the TLS settings below), then flags.
+///
+/// TLS: `--wire-tls-bind`, `--http-tls-bind` and `--grpc-tls-bind` add listeners of their own
+/// (`reds://`, `https://`, `grpcs://`) and `--pg-tls on|required` lets PG-wire clients
+/// negotiate TLS (on its own listener and the router). Each presents `--<surface>-tls-cert`/
+/// `-key` if given, else `--tls-cert`/`--tls-key`, else a self-signed certificate kept next to
+/// the database file; `--<surface>-tls-client-ca` turns on mutual TLS. Environment:
+/// `REDDB_{WIRE,HTTP,GRPC}_TLS_BIND`, `REDDB_{HTTP,GRPC}_TLS_{CERT,KEY,CLIENT_CA}` (and
+/// `…_FILE`, the same paths under upstream's other name), `REDDB_TLS_CERT`, `REDDB_TLS_KEY`,
+/// `REDDB_PG_TLS`.
 struct ServerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "server",
@@ -36,6 +45,52 @@ struct ServerCommand: AsyncParsableCommand {
 
     @Option(help: "gRPC (reddb.v1.RedDb over HTTP/2) listener of its own, host:port or 'off'.")
     var grpcBind: String?
+
+    @Option(help: "RedWire over TLS (reds://), a listener of its own: host:port or 'off'.")
+    var wireTlsBind: String?
+
+    @Option(help: "HTTPS, a listener of its own: host:port or 'off'.")
+    var httpTlsBind: String?
+
+    @Option(help: "gRPC over TLS (grpcs://), a listener of its own: host:port or 'off'.")
+    var grpcTlsBind: String?
+
+    @Option(help: "PostgreSQL protocol TLS: off (SSLRequest is refused with N), on, or required (plaintext logins refused).")
+    var pgTls: String?
+
+    @Option(help: "Certificate chain (PEM) every TLS listener presents unless it has its own. Default: a self-signed one kept next to the database file.")
+    var tlsCert: String?
+
+    @Option(help: "Private key (PEM) of --tls-cert.")
+    var tlsKey: String?
+
+    @Option(help: "RedWire TLS certificate (PEM), instead of --tls-cert.")
+    var wireTlsCert: String?
+    @Option(help: "RedWire TLS private key (PEM).")
+    var wireTlsKey: String?
+    @Option(help: "RedWire mutual TLS: clients must present a certificate signed by a CA in this PEM file.")
+    var wireTlsClientCa: String?
+
+    @Option(help: "HTTPS certificate (PEM), instead of --tls-cert.")
+    var httpTlsCert: String?
+    @Option(help: "HTTPS private key (PEM).")
+    var httpTlsKey: String?
+    @Option(help: "HTTPS mutual TLS: clients must present a certificate signed by a CA in this PEM file.")
+    var httpTlsClientCa: String?
+
+    @Option(help: "gRPC TLS certificate (PEM), instead of --tls-cert.")
+    var grpcTlsCert: String?
+    @Option(help: "gRPC TLS private key (PEM).")
+    var grpcTlsKey: String?
+    @Option(help: "gRPC mutual TLS: clients must present a certificate signed by a CA in this PEM file.")
+    var grpcTlsClientCa: String?
+
+    @Option(help: "PostgreSQL TLS certificate (PEM), instead of --tls-cert.")
+    var pgTlsCert: String?
+    @Option(help: "PostgreSQL TLS private key (PEM).")
+    var pgTlsKey: String?
+    @Option(help: "PostgreSQL mutual TLS: clients must present a certificate signed by a CA in this PEM file.")
+    var pgTlsClientCa: String?
 
     @Option(help: "The one-port router (RedWire, PostgreSQL, HTTP and gRPC, told apart by their first bytes) host:port, or 'off'. Default 127.0.0.1:5050 when no other listener is given.")
     var bind: String?
@@ -82,12 +137,14 @@ struct ServerCommand: AsyncParsableCommand {
             FileHandle.standardError.write(Data("red server: \(error.message)\n".utf8))
             throw ExitCode(1)
         }
-        for bind in [settings.server.routerBind, settings.server.pgBind, settings.server.httpBind, settings.server.wireBind, settings.server.grpcBind].compactMap({ $0 }) where !bind.isLoopback && settings.server.users.isEmpty {
+        let allBinds = [settings.server.routerBind, settings.server.pgBind, settings.server.httpBind, settings.server.wireBind, settings.server.grpcBind,
+                        settings.server.wireTLSBind, settings.server.httpTLSBind, settings.server.grpcTLSBind]
+        for bind in allBinds.compactMap({ $0 }) where !bind.isLoopback && settings.server.users.isEmpty {
             logger.warning("listening on \(bind) with no users configured: anyone who can reach it can read and write (use --user NAME:PASSWORD)")
         }
         let printReady = self.printReady
         try await server.run { addresses in
-            let parts = ["router", "pg", "http", "wire", "grpc"].compactMap { name in addresses[name].map { "\(name)=\($0)" } }
+            let parts = ["router", "pg", "http", "wire", "grpc", "wire-tls", "http-tls", "grpc-tls"].compactMap { name in addresses[name].map { "\(name)=\($0)" } }
             if printReady {
                 FileHandle.standardOutput.write(Data(("ready " + parts.joined(separator: " ") + "\n").utf8))
             }
@@ -114,7 +171,7 @@ struct ServerSettings {
                 throw ValidationError("config file \(configPath) must hold a JSON object")
             }
             let known: Set = ["path", "bind", "pg_bind", "http_bind", "wire_bind", "grpc_bind", "sync_mode", "cache_mib", "log_level", "users", "pg_auth", "max_connections",
-                              "max_http_body_bytes"]
+                              "max_http_body_bytes", "wire_tls_bind", "http_tls_bind", "grpc_tls_bind", "pg_tls", "tls_cert", "tls_key"]
             for (key, value) in members {
                 guard known.contains(key) else { throw ValidationError("unknown setting \"\(key)\" in \(configPath)") }
                 file[key] = value
@@ -143,6 +200,10 @@ struct ServerSettings {
         s.server.httpBind = try bind(c.httpBind, "REDDB_HTTP_BIND_ADDR", "http_bind")
         s.server.wireBind = try bind(c.wireBind, "REDDB_WIRE_BIND_ADDR", "wire_bind")
         s.server.grpcBind = try bind(c.grpcBind, "REDDB_GRPC_BIND_ADDR", "grpc_bind")
+        s.server.wireTLSBind = try bind(c.wireTlsBind, "REDDB_WIRE_TLS_BIND", "wire_tls_bind")
+        s.server.httpTLSBind = try bind(c.httpTlsBind, "REDDB_HTTP_TLS_BIND", "http_tls_bind")
+        s.server.grpcTLSBind = try bind(c.grpcTlsBind, "REDDB_GRPC_TLS_BIND", "grpc_tls_bind")
+        try resolveTLS(c, into: &s.server, string: string)
         if let v = string(c.bind, "REDDB_BIND_ADDR", "bind") {
             s.server.routerBind = v == "off" ? nil : try parseBind(v)
         } else if surfaceGiven {
@@ -191,6 +252,40 @@ struct ServerSettings {
             s.server.users[String(spec[..<colon])] = String(spec[spec.index(after: colon)...])
         }
         return s
+    }
+
+    /// The certificates: server-wide, then per surface (a cert needs its key and the other way
+    /// round), upstream's environment names included.
+    static func resolveTLS(_ c: ServerCommand, into server: inout ServerConfiguration,
+                           string: (String?, String, String) -> String?) throws {
+        func pair(_ cert: String?, _ key: String?, _ what: String) throws -> TLSIdentity? {
+            switch (cert, key) {
+            case (nil, nil): return nil
+            case (let cert?, let key?): return TLSIdentity(certificatePath: cert, keyPath: key)
+            case (nil, _): throw ValidationError("\(what): a TLS key needs its certificate (…-tls-cert)")
+            case (_, nil): throw ValidationError("\(what): a TLS certificate needs its key (…-tls-key)")
+            }
+        }
+        server.tlsCertificate = try pair(string(c.tlsCert, "REDDB_TLS_CERT", "tls_cert"), string(c.tlsKey, "REDDB_TLS_KEY", "tls_key"),
+                                         "--tls-cert/--tls-key")
+        func upstream(_ flag: String?, _ name: String) -> String? {
+            string(flag, name, "") ?? string(nil, name + "_FILE", "")
+        }
+        let surfaces: [(TLSSurface, String?, String?, String?, String)] = [
+            (.redwire, c.wireTlsCert, c.wireTlsKey, c.wireTlsClientCa, "REDDB_WIRE_TLS"),
+            (.http, c.httpTlsCert, c.httpTlsKey, c.httpTlsClientCa, "REDDB_HTTP_TLS"),
+            (.grpc, c.grpcTlsCert, c.grpcTlsKey, c.grpcTlsClientCa, "REDDB_GRPC_TLS"),
+            (.postgres, c.pgTlsCert, c.pgTlsKey, c.pgTlsClientCa, "REDDB_PG_TLS"),
+        ]
+        for (surface, cert, key, clientCA, env) in surfaces {
+            let settings = SurfaceTLS(certificate: try pair(upstream(cert, env + "_CERT"), upstream(key, env + "_KEY"), "\(surface.rawValue) TLS"),
+                                      clientCAPath: upstream(clientCA, env + "_CLIENT_CA"))
+            if settings != SurfaceTLS() { server.surfaceTLS[surface] = settings }
+        }
+        if let v = string(c.pgTls, "REDDB_PG_TLS", "pg_tls") {
+            guard let mode = PGTLSMode(rawValue: v) else { throw ValidationError("--pg-tls must be off, on or required") }
+            server.pgTLS = mode
+        }
     }
 
     static func parseBind(_ text: String) throws -> BindAddress {

@@ -3,7 +3,8 @@ import GRPCNIOTransportHTTP2
 import RedCore
 import ServiceLifecycle
 
-/// The gRPC listener (HTTP/2 cleartext): grpc-swift 2's server on the NIO
+/// The gRPC listener (HTTP/2 cleartext, or TLS for `grpcs://` when given a `TLSIdentity`;
+/// mutual TLS when the identity names a client CA): grpc-swift 2's server on the NIO
 /// HTTP/2 transport, serving `reddb.v1.RedDb` and `grpc.health.v1.Health`, run as a service
 /// of the server's `ServiceGroup`.
 ///
@@ -15,14 +16,28 @@ public final class GRPCListener: Service, Sendable {
     let address: BindAddress
     /// A loopback listener that only the router reaches: not reported as a public listener.
     let isInternal: Bool
+    let tls: TLSIdentity?
     private let bound = ListenerAddress()
     /// Largest request or response message (spec: 256 MiB both ways).
     static let maxMessageBytes = 256 << 20
 
-    public init(context: ServerContext, address: BindAddress, isInternal: Bool = false) {
+    public init(context: ServerContext, address: BindAddress, isInternal: Bool = false, tls: TLSIdentity? = nil) {
         self.context = context
         self.address = address
         self.isInternal = isInternal
+        self.tls = tls
+    }
+
+    /// Plaintext h2c, or TLS with our certificate (ALPN `h2`, as gRPC clients require).
+    private var transportSecurity: HTTP2ServerTransport.Posix.TransportSecurity {
+        guard let tls else { return .plaintext }
+        return .tls(certificateChain: [.file(path: tls.certificatePath, format: .pem)],
+                    privateKey: .file(path: tls.keyPath, format: .pem)) { config in
+            if let ca = tls.clientCAPath {
+                config.clientCertificateVerification = .noHostnameVerification
+                config.trustRoots = .certificates([.file(path: ca, format: .pem)])
+            }
+        }
     }
 
     /// The address actually bound (port 0 resolved), once listening; nil if binding failed.
@@ -33,7 +48,7 @@ public final class GRPCListener: Service, Sendable {
     public func run() async throws {
         let transport = HTTP2ServerTransport.Posix(
             address: .ipv4(host: address.host, port: address.port),
-            transportSecurity: .plaintext,
+            transportSecurity: transportSecurity,
             config: .defaults {
                 $0.rpc.maxRequestPayloadSize = Self.maxMessageBytes
                 // gzip and deflate requests are accepted (zstd has no package here); a reply is
@@ -44,12 +59,13 @@ public final class GRPCListener: Service, Sendable {
         let grace = Duration.milliseconds(context.configuration.shutdownGraceMilliseconds)
         try await withThrowingTaskGroup(of: Event.self) { group in
             group.addTask { try await server.serve(); return .served }
-            group.addTask { [bound, context, address, isInternal] in
+            group.addTask { [bound, context, address, isInternal, tls] in
                 do {
                     let local = try await transport.listeningAddress
                     let resolved = BindAddress(host: local.ipv4?.host ?? address.host, port: local.ipv4?.port ?? address.port)
-                    if !isInternal { context.noteListening("grpc", resolved) }
-                    context.logger.info(isInternal ? "gRPC listening for the router on \(resolved)" : "gRPC listening on \(resolved)")
+                    let name = tls == nil ? "gRPC" : "gRPC over TLS"
+                    if !isInternal { context.noteListening(tls == nil ? "grpc" : "grpc-tls", resolved) }
+                    context.logger.info(isInternal ? "\(name) listening for the router on \(resolved)" : "\(name) listening on \(resolved)")
                     bound.set(resolved)
                 } catch {
                     bound.set(nil)

@@ -1,7 +1,9 @@
 import Foundation
 import Hummingbird
+import HummingbirdTLS
 import Logging
 import NIOCore
+import NIOSSL
 import RedCore
 import RedDB
 import ServiceLifecycle
@@ -13,17 +15,22 @@ import ServiceLifecycle
 /// spec's JSON. Bodies are capped at `maxHTTPBodyBytes` (413 beyond it);
 /// every error, including unknown routes, uses the error envelope
 /// `{"code","error","message","ok":false,"sqlstate"}`.
+///
+/// With a TLS configuration it is the HTTPS listener (HTTP/1.1 over TLS 1.2/1.3; mutual TLS
+/// when the configuration names a client CA).
 public final class HTTPListener: Service, Sendable {
     let context: ServerContext
     let address: BindAddress
     /// A loopback listener that only the router reaches: not reported as a public listener.
     let isInternal: Bool
+    let tls: TLSConfiguration?
     private let bound = ListenerAddress()
 
-    public init(context: ServerContext, address: BindAddress, isInternal: Bool = false) {
+    public init(context: ServerContext, address: BindAddress, isInternal: Bool = false, tls: TLSConfiguration? = nil) {
         self.context = context
         self.address = address
         self.isInternal = isInternal
+        self.tls = tls
     }
 
     /// The address actually bound (port 0 resolved), once listening; nil if binding failed.
@@ -39,14 +46,16 @@ public final class HTTPListener: Service, Sendable {
         let logger = context.logger
         let serverContext = context
         let isInternal = self.isInternal
+        let name = tls == nil ? "HTTP" : "HTTPS"
         let app = Application(
             router: router,
+            server: try tls.map { try .tls(.http1(), tlsConfiguration: $0) } ?? .http1(),
             configuration: ApplicationConfiguration(address: .hostname(address.host, port: address.port), serverName: "RedDB"),
             onServerRunning: { channel in
                 let port = channel.localAddress?.port ?? 0
-                if !isInternal { serverContext.noteListening("http", BindAddress(host: host, port: port)) }
+                if !isInternal { serverContext.noteListening(name == "HTTP" ? "http" : "https", BindAddress(host: host, port: port)) }
                 bound.set(BindAddress(host: host, port: port))
-                logger.info(isInternal ? "HTTP listening for the router" : "HTTP listening", metadata: ["address": "\(host):\(port)"])
+                logger.info(isInternal ? "\(name) listening for the router" : "\(name) listening", metadata: ["address": "\(host):\(port)"])
             },
             logger: context.logger)
         do {
@@ -55,7 +64,7 @@ public final class HTTPListener: Service, Sendable {
             try await app.run()
         } catch {
             bound.set(nil)
-            throw RedError(.ioError, "HTTP listener on \(address) failed: \(error)")
+            throw RedError(.ioError, "\(name) listener on \(address) failed: \(error)")
         }
     }
 }

@@ -1,12 +1,15 @@
 import Logging
 import NIOCore
+import NIOSSL
 import RedCore
 import RedDB
 
 /// One PostgreSQL-protocol connection, from startup to Terminate.
 ///
 /// State machine:
-/// 1. **Startup**: SSLRequest/GSSENCRequest → `N` (no TLS yet) and wait again;
+/// 1. **Startup**: SSLRequest → `S` and a TLS handshake when the server has PG TLS on
+///    (`--pg-tls on|required`), else `N`; GSSENCRequest → `N`; then wait again. With
+///    `required`, a startup that did not negotiate TLS is refused (28000);
 ///    CancelRequest → cancel that backend's statement and close; StartupMessage
 ///    → authenticate (trust, or SCRAM-SHA-256 / cleartext when users are
 ///    configured) → ParameterStatus… BackendKeyData, ReadyForQuery.
@@ -37,6 +40,8 @@ final class PGConnection {
     var skipUntilSync = false
     var settings = PGSettings()
     var user = ""
+    /// The connection negotiated TLS (SSLRequest answered `S`).
+    var encrypted = false
 
     /// Flush replies to the socket once this many bytes are pending (large results stream).
     static let flushThresholdBytes = 256 << 10
@@ -118,6 +123,8 @@ final class PGConnection {
         while true {
             guard let message = try await inbound.next() else { return false }
             switch message {
+            case .sslRequest where context.pgTLS != nil && !encrypted:
+                try await startTLS(context.pgTLS!)
             case .sslRequest, .gssEncRequest:
                 var reply = channel.allocator.buffer(capacity: 1)
                 reply.writeInteger(UInt8(ascii: "N"))
@@ -127,6 +134,12 @@ final class PGConnection {
                 return false
             case .startup(let parameters):
                 user = parameters["user"] ?? ""
+                if context.configuration.pgTLS == .required && !encrypted {
+                    writer.error(RedError(.invalidAuthorization, "SSL connection is required (this server runs with --pg-tls required)"),
+                                 severity: "FATAL")
+                    try await flush()
+                    return false
+                }
                 guard try await authenticate(user: user) else { return false }
                 settings.applyStartup(parameters)
                 session.statementTimeoutMilliseconds = settings.statementTimeoutMilliseconds
@@ -142,6 +155,20 @@ final class PGConnection {
                 throw RedError(.protocolViolation, "expected a startup packet")
             }
         }
+    }
+
+    /// Answers SSLRequest with `S` and puts a TLS server session in front of the decoder, in
+    /// one event-loop turn: the client sends its ClientHello only after reading `S`, so
+    /// every byte after it reaches the TLS handler. The decoder stays in startup mode.
+    private func startTLS(_ tls: NIOSSLContext) async throws {
+        let channel = self.channel
+        try await channel.eventLoop.submit {
+            var reply = channel.allocator.buffer(capacity: 1)
+            reply.writeInteger(UInt8(ascii: "S"))
+            channel.writeAndFlush(reply, promise: nil)
+            try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls), position: .first)
+        }.get()
+        encrypted = true
     }
 
     /// Trust when no users are configured; otherwise the configured password exchange.
