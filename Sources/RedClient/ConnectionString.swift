@@ -7,21 +7,24 @@ import RedCore
 /// |---|---|
 /// | `memory://`, `memory:` | an in-memory database in this process |
 /// | `file:///path/to/data.rdb` | the database file, opened in this process |
-/// | `red://host[:port]` (default 5050) | RedWire |
-/// | `grpc://host[:port]` (default 5050) | gRPC |
+/// | `red://host[:port]` (default 5050), `reds://` (TLS) | RedWire |
+/// | `grpc://host[:port]` (default 5050), `grpcs://` (TLS) | gRPC |
 /// | `http://host[:port]` (default 80), `https://` (443) | HTTP/JSON |
 ///
 /// Query parameters: `token` (a bearer token), `timeout_ms` (per request, default 30,000),
 /// `pool` (RedWire connections, default 1; each multiplexes up to 1,024 requests), and
 /// `proto` (the JS driver's extension, §7.2): `red://host?proto=grpc` or `proto=http` picks
 /// that transport for the same address (default ports then 5050 and 8080); `proto=red` is
-/// the default; TLS and `pg` values are refused (use a PostgreSQL driver for PG-wire).
+/// the default; `reds`, `grpcs` and `https` pick TLS too; `pg` values are refused (use a
+/// PostgreSQL driver for PG-wire). `tls=true` asks for TLS on any scheme; `ca`, `cert`,
+/// `key`, `servername` and `rejectUnauthorized` tune it (`ConnectionString.TLS`) and are
+/// refused on a plaintext connection, where they would silently do nothing.
 /// `user:password@host` logs in first (HTTP and gRPC: the login rpc; RedWire: SCRAM).
 ///
 /// Deviation: the canonical grammar defaults `grpc://` to port 5055, which is upstream's
 /// HTTP port, while its own server listens for gRPC on 5555; we default to 5050, the port
-/// where `red server` serves every surface, so that `grpc://localhost` reaches it. `reds://`, `grpcs://` and `https://` need TLS,
-/// which the client does not have yet: they fail with a clear error.
+/// where `red server` serves every surface, so that `grpc://localhost` reaches it (and
+/// `grpcs://` likewise defaults to 5050).
 public struct ConnectionString: Sendable, Equatable {
     public enum Transport: String, Sendable, Equatable {
         case memory, file, redwire, grpc, http
@@ -35,6 +38,8 @@ public struct ConnectionString: Sendable, Equatable {
     public var user: String?
     public var password: String?
     public var query: [String: String] = [:]
+    /// TLS settings when the connection is encrypted (nil: plaintext).
+    public var tls: TLS?
 
     public static let maxLength = 8 << 10
     public static let maxQueryParameters = 32
@@ -61,13 +66,12 @@ public struct ConnectionString: Sendable, Equatable {
             transport = .file
             path = String(rest.dropFirst(2))
             return
-        case "red": transport = .redwire; port = 5050
-        case "grpc": transport = .grpc; port = 5050
+        case "red", "reds": transport = .redwire; port = 5050
+        case "grpc", "grpcs": transport = .grpc; port = 5050
         case "http": transport = .http; port = 80
-        case "reds", "grpcs", "https":
-            throw Self.error("UNSUPPORTED_SCHEME", "\(scheme):// needs TLS, which this client does not support yet")
+        case "https": transport = .http; port = 443
         default:
-            throw Self.error("UNSUPPORTED_SCHEME", "unsupported scheme \(scheme)://; use red://, grpc://, http://, memory:// or file://")
+            throw Self.error("UNSUPPORTED_SCHEME", "unsupported scheme \(scheme)://; use red://, reds://, grpc://, grpcs://, http://, https://, memory:// or file://")
         }
         guard rest.hasPrefix("//") else { throw Self.error("INVALID_URI", "expected \(scheme)://host") }
         var authority = rest.dropFirst(2)
@@ -101,7 +105,7 @@ public struct ConnectionString: Sendable, Equatable {
             host = String(authority)
         }
         guard !host.isEmpty else { throw Self.error("INVALID_URI", "missing host in \"\(trimmed)\"") }
-        let explicitPort = port != (transport == .redwire ? 5050 : transport == .grpc ? 5050 : 80) || authority.contains(":")
+        let explicitPort = authority.contains(":")
         let pairs = queryText.split(separator: "&").filter { !$0.isEmpty }
         guard pairs.count <= Self.maxQueryParameters else { throw Self.error("LIMIT_EXCEEDED", "more than 32 query parameters") }
         for pair in pairs {
@@ -109,18 +113,32 @@ public struct ConnectionString: Sendable, Equatable {
             let key = String(kv[0]).removingPercentEncoding ?? String(kv[0])
             query[key] = kv.count == 2 ? (String(kv[1]).removingPercentEncoding ?? String(kv[1])) : ""
         }
+        var encrypted = scheme.hasSuffix("s")
         if scheme == "red", let proto = query["proto"]?.lowercased() {
             switch proto {
             case "red": break
-            case "grpc": transport = .grpc; if !explicitPort { port = 5050 }
+            case "reds": encrypted = true
+            case "grpc", "grpcs": transport = .grpc; if !explicitPort { port = 5050 }; encrypted = encrypted || proto == "grpcs"
             case "http": transport = .http; if !explicitPort { port = 8080 }
-            case "reds", "grpcs", "https":
-                throw Self.error("UNSUPPORTED_SCHEME", "proto=\(proto) needs TLS, which this client does not support yet")
+            case "https": transport = .http; if !explicitPort { port = 8443 }; encrypted = true
             case "pg", "postgres", "postgresql":
                 throw Self.error("UNSUPPORTED_SCHEME", "proto=\(proto): RedClient does not speak PG-wire; use a PostgreSQL driver on the same port")
             default:
-                throw Self.error("INVALID_URI", "unknown proto=\(proto); use red, grpc or http")
+                throw Self.error("INVALID_URI", "unknown proto=\(proto); use red, reds, grpc, grpcs, http or https")
             }
+        }
+        if let flag = query["tls"]?.lowercased() {
+            switch flag {
+            case "true", "1", "yes", "on", "": encrypted = true
+            case "false", "0", "no", "off":
+                guard !encrypted else { throw Self.error("INVALID_URI", "tls=\(flag) contradicts \(scheme)://, which is always TLS") }
+            default: throw Self.error("INVALID_URI", "tls must be true or false, got \"\(flag)\"")
+            }
+        }
+        if encrypted {
+            tls = try TLS(query: query)
+        } else if let key = TLS.keys.first(where: { query[$0] != nil }) {
+            throw Self.error("INVALID_URI", "\(key)= is a TLS setting, but this connection is plaintext; use reds://, grpcs:// or https:// (or tls=true)")
         }
     }
 

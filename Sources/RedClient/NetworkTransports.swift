@@ -3,12 +3,13 @@ import Foundation
 import GRPCCore
 import GRPCNIOTransportHTTP2
 import NIOCore
+import NIOSSL
 import RedCore
 import RedDB
 import RedProto
 import Synchronization
 
-/// `grpc://`: the `Query` rpc of `reddb.v1.RedDb` over one HTTP/2 connection (grpc-swift
+/// `grpc://` (`grpcs://` over TLS): the `Query` rpc of `reddb.v1.RedDb` over one HTTP/2 connection (grpc-swift
 /// multiplexes concurrent calls on it). gRPC calls have no server session, so transactions
 /// are refused with a clear error.
 final class GRPCTransport: ClientTransport {
@@ -19,8 +20,12 @@ final class GRPCTransport: ClientTransport {
     let options: RedClient.Options
 
     init(_ target: ConnectionString, options: RedClient.Options) async throws {
-        let transport = try HTTP2ClientTransport.Posix(target: .dns(host: target.host, port: target.port), transportSecurity: .plaintext,
-                                                       config: .defaults { $0.connection.maxIdleTime = nil })
+        let transport = try HTTP2ClientTransport.Posix(target: .dns(host: target.host, port: target.port),
+                                                       transportSecurity: try Self.security(target.tls),
+                                                       config: .defaults {
+                                                           $0.connection.maxIdleTime = nil
+                                                           if let name = target.tls?.serverName { $0.http2.authority = name }
+                                                       })
         client = GRPCClient(transport: transport)
         stub = Reddb_V1_RedDb.Client(wrapping: client)
         let client = self.client
@@ -134,7 +139,7 @@ final class GRPCTransport: ClientTransport {
     }
 }
 
-/// `http://`: `POST /query` with JSON parameters (AsyncHTTPClient pools the connections).
+/// `http://` (`https://` over TLS): `POST /query` with JSON parameters (AsyncHTTPClient pools the connections).
 /// HTTP has no server session either, so transactions are refused.
 final class HTTPTransport: ClientTransport {
     let base: String
@@ -144,8 +149,9 @@ final class HTTPTransport: ClientTransport {
 
     init(_ target: ConnectionString, options: RedClient.Options) async throws {
         let host = target.host.contains(":") ? "[\(target.host)]" : target.host
-        base = "http://\(host):\(target.port)"
-        client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: .init(timeout: .init(connect: .seconds(10))))
+        base = "\(target.tls == nil ? "http" : "https")://\(host):\(target.port)"
+        client = HTTPClient(eventLoopGroupProvider: .singleton,
+                            configuration: .init(tlsConfiguration: try target.tls?.configuration(), timeout: .init(connect: .seconds(10))))
         token = Mutex(target.token)
         self.options = options
         if let user = target.user {
@@ -207,6 +213,23 @@ final class HTTPTransport: ClientTransport {
         case .uuid: return .object([("$uuid", .string(value.displayText))])
         case .vector(let v): return .array(v.map { .float(Double($0)) })
         default: return .string(value.displayText)
+        }
+    }
+}
+
+extension GRPCTransport {
+    /// Plaintext h2c, or TLS as the connection string says (the files are checked here, so a
+    /// bad path is reported as such).
+    static func security(_ tls: ConnectionString.TLS?) throws -> HTTP2ClientTransport.Posix.TransportSecurity {
+        guard let tls else { return .plaintext }
+        _ = try tls.configuration()
+        return .tls { config in
+            if let ca = tls.caPath { config.trustRoots = .certificates([.file(path: ca, format: .pem)]) }
+            if !tls.verifyServer { config.serverCertificateVerification = .noVerification }
+            if let certificate = tls.certificatePath, let key = tls.keyPath {
+                config.certificateChain = [.file(path: certificate, format: .pem)]
+                config.privateKey = .file(path: key, format: .pem)
+            }
         }
     }
 }

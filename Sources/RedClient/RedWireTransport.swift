@@ -1,12 +1,13 @@
 import Foundation
 import NIOCore
 import NIOPosix
+import NIOSSL
 import RedCore
 import RedDB
 import RedWire
 import Synchronization
 
-/// `red://`: RedWire over TCP.
+/// `red://`: RedWire over TCP; `reds://`: over TLS (ALPN `redwire/1` offered).
 ///
 /// Pooling is by streams, not sockets: each connection multiplexes requests on RedWire
 /// stream ids, each stream being a server-side session of its own. An autocommit statement
@@ -148,11 +149,16 @@ final class RedWireConnection: Sendable {
     static func open(_ target: ConnectionString, options: RedClient.Options) async throws -> RedWireConnection {
         let box = Mutex<RedWireConnection?>(nil)
         let channel: any Channel
+        // Built before connecting: a bad ca/cert/key file is reported as such, not as a refused connection.
+        let tls = try target.tls.map { try NIOSSLContext(configuration: try $0.configuration(alpn: ["redwire/1"])) }
+        let sni = target.tls?.serverHostname(for: target.host)
+        let scheme = tls == nil ? "red" : "reds"
         do {
             channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
                 .connectTimeout(.milliseconds(Int64(options.connectTimeout.components.seconds * 1_000)))
                 .channelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
+                        if let tls { try channel.pipeline.syncOperations.addHandler(NIOSSLClientHandler(context: tls, serverHostname: sni)) }
                         try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(ClientFrameDecoder()))
                         try channel.pipeline.syncOperations.addHandler(ReplyRouter { frame in box.withLock { $0 }?.deliver(frame) }
                                                                         closed: { error in box.withLock { $0 }?.fail(error) })
@@ -160,7 +166,7 @@ final class RedWireConnection: Sendable {
                 }
                 .connect(host: target.host, port: target.port).get()
         } catch {
-            throw RedError(.closed, "cannot connect to red://\(target.host):\(target.port): \(error)")
+            throw RedError(.closed, "cannot connect to \(scheme)://\(target.host):\(target.port): \(error)")
         }
         let connection = RedWireConnection(channel: channel, timeout: options.timeout, compression: options.compression)
         box.withLock { $0 = connection }

@@ -20,18 +20,23 @@ public enum SelfSignedCertificate {
     public static func ensure(nextTo dataPath: String, now: Date = Date()) throws -> TLSIdentity {
         let identity = TLSIdentity(certificatePath: dataPath + ".tls-cert.pem", keyPath: dataPath + ".tls-key.pem")
         if isUsable(identity, now: now) { return identity }
+        // Its own CA too: clients pin it as their trust root (BoringSSL, behind NIOSSL, accepts
+        // a root only with the CA bit), and it signs nothing else.
         let (certificatePEM, keyPEM) = try make(names: ["localhost", ProcessInfo.processInfo.hostName],
-                                                addresses: [[127, 0, 0, 1], [UInt8](repeating: 0, count: 15) + [1]], now: now)
+                                                addresses: [[127, 0, 0, 1], [UInt8](repeating: 0, count: 15) + [1]], now: now,
+                                                isCertificateAuthority: true, isServer: true)
         try write(keyPEM, to: identity.keyPath, permissions: 0o600)
         try write(certificatePEM, to: identity.certificatePath, permissions: 0o644)
         return identity
     }
 
     /// A self-signed certificate and its key, as PEM, for these DNS names and IP addresses
-    /// (4 or 16 bytes each). Also used by tests to make CAs and client certificates.
+    /// (4 or 16 bytes each), signed by `issuer` (else by itself). `isServer` adds the server
+    /// and client authentication key usages (a pure CA goes without). Also used by tests to
+    /// make CAs and client certificates.
     public static func make(names: [String], addresses: [[UInt8]], now: Date = Date(), commonName: String = "RedDB self-signed",
                             issuer: (certificatePEM: String, keyPEM: String)? = nil,
-                            isCertificateAuthority: Bool = false) throws -> (certificatePEM: String, keyPEM: String) {
+                            isCertificateAuthority: Bool = false, isServer: Bool = true) throws -> (certificatePEM: String, keyPEM: String) {
         let key = P256.Signing.PrivateKey()
         let subject = try DistinguishedName { CommonName(commonName) }
         let issuerName: DistinguishedName
@@ -48,7 +53,7 @@ public enum SelfSignedCertificate {
         let extensions = try Certificate.Extensions {
             Critical(isCertificateAuthority ? BasicConstraints.isCertificateAuthority(maxPathLength: nil) : BasicConstraints.notCertificateAuthority)
             Critical(isCertificateAuthority ? KeyUsage(digitalSignature: true, keyCertSign: true) : KeyUsage(digitalSignature: true))
-            if !isCertificateAuthority { try ExtendedKeyUsage([.serverAuth, .clientAuth]) }
+            if isServer { try ExtendedKeyUsage([.serverAuth, .clientAuth]) }
             if !sans.isEmpty { SubjectAlternativeNames(sans) }
         }
         let certificate = try Certificate(
