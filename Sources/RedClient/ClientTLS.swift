@@ -62,6 +62,20 @@ extension ConnectionString {
             return configuration
         }
 
+        /// A failure's text, with a hint when the cause is the server's certificate (BoringSSL's
+        /// own words name neither the certificate nor the fix).
+        static func explain(_ error: any Error) -> String {
+            let text = "\(error)"
+            if text.contains("CERTIFICATE_VERIFY_FAILED") {
+                return "TLS: the server's certificate could not be verified (trust its CA with ca=/path/to/ca.pem, "
+                    + "for a server's own certificate the data file's .tls-cert.pem): \(text)"
+            }
+            if text.contains("TLSV1_ALERT_CERTIFICATE_REQUIRED") || text.contains("SSLV3_ALERT_HANDSHAKE_FAILURE") {
+                return "TLS: the server refused the handshake; it may require a client certificate (cert= and key=): \(text)"
+            }
+            return text
+        }
+
         /// The name sent in SNI and checked against the certificate; IP literals send none.
         func serverHostname(for host: String) -> String? {
             if let serverName { return serverName }

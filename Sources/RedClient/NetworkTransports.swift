@@ -177,7 +177,7 @@ final class HTTPTransport: ClientTransport {
         do {
             response = try await client.execute(request, timeout: .nanoseconds(Int64(options.timeout.components.seconds) * 1_000_000_000))
         } catch {
-            throw RedError(.closed, "HTTP request to \(base)\(path) failed: \(error)")
+            throw RedError(.closed, "HTTP request to \(base)\(path) failed: \(ConnectionString.TLS.explain(error))")
         }
         let bytes = try await response.body.collect(upTo: 256 << 20)
         let json = try JSONValue.parse(String(buffer: bytes))

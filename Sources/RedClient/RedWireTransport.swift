@@ -166,7 +166,7 @@ final class RedWireConnection: Sendable {
                 }
                 .connect(host: target.host, port: target.port).get()
         } catch {
-            throw RedError(.closed, "cannot connect to \(scheme)://\(target.host):\(target.port): \(error)")
+            throw RedError(.closed, "cannot connect to \(scheme)://\(target.host):\(target.port): \(ConnectionString.TLS.explain(error))")
         }
         let connection = RedWireConnection(channel: channel, timeout: options.timeout, compression: options.compression)
         box.withLock { $0 = connection }
@@ -417,7 +417,7 @@ final class ReplyRouter: ChannelInboundHandler, Sendable {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        closed(RedError(.closed, "connection failed: \(error)"))
+        closed(RedError(.closed, "connection failed: \(ConnectionString.TLS.explain(error))"))
         context.close(promise: nil)
     }
 }

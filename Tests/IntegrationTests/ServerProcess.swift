@@ -15,6 +15,9 @@ final class ServerProcess: @unchecked Sendable {
     private(set) var wirePort = 0
     private(set) var grpcPort = 0
     private(set) var routerPort = 0
+    private(set) var wireTLSPort = 0
+    private(set) var httpTLSPort = 0
+    private(set) var grpcTLSPort = 0
     private let stdout = Pipe()
     private let stderr = Pipe()
     private let stderrBuffer = StderrBuffer()
@@ -76,6 +79,9 @@ final class ServerProcess: @unchecked Sendable {
                     case "wire": wirePort = port
                     case "grpc": grpcPort = port
                     case "router": routerPort = port
+                    case "wire-tls": wireTLSPort = port
+                    case "http-tls": httpTLSPort = port
+                    case "grpc-tls": grpcTLSPort = port
                     default: break
                     }
                 }

@@ -28,13 +28,37 @@ struct ConnectionStringTests {
         #expect(try ConnectionString("red://h?proto=red").transport == .redwire)
     }
 
+    @Test func tlsSchemesAndTheirSettings() throws {
+        let reds = try ConnectionString("reds://db.example?ca=/etc/red/ca.pem&servername=red.internal")
+        #expect(reds.transport == .redwire && reds.port == 5050)
+        #expect(reds.tls?.caPath == "/etc/red/ca.pem" && reds.tls?.serverName == "red.internal" && reds.tls?.verifyServer == true)
+        let grpcs = try ConnectionString("grpcs://h:7000?cert=/c.pem&key=/k.pem")
+        #expect(grpcs.transport == .grpc && grpcs.port == 7000)
+        #expect(grpcs.tls?.certificatePath == "/c.pem" && grpcs.tls?.keyPath == "/k.pem")
+        let https = try ConnectionString("https://h?rejectUnauthorized=false")
+        #expect(https.transport == .http && https.port == 443 && https.tls?.verifyServer == false)
+        #expect(try ConnectionString("red://h?tls=true").tls != nil)
+        #expect(try ConnectionString("red://h?tls=false").tls == nil)
+        #expect(try ConnectionString("red://h").tls == nil)
+        #expect(try ConnectionString("http://h").tls == nil)
+        let viaProto = try ConnectionString("red://h?proto=grpcs")
+        #expect(viaProto.transport == .grpc && viaProto.tls != nil)
+        let httpsProto = try ConnectionString("red://h?proto=https")
+        #expect(httpsProto.transport == .http && httpsProto.port == 8443 && httpsProto.tls != nil)
+        #expect(try ConnectionString("red://h?proto=reds").tls != nil)
+    }
+
     @Test func errorsNameTheirKind() {
         let cases: [(String, String)] = [
             ("", "EMPTY"), ("   ", "EMPTY"), ("localhost", "INVALID_URI"), ("mongodb://x", "UNSUPPORTED_SCHEME"),
             ("postgres://x", "UNSUPPORTED_SCHEME"), ("red://", "INVALID_URI"), ("red://h:0", "INVALID_URI"),
             ("red://h:99999", "INVALID_URI"), ("red://h:x", "INVALID_URI"), ("red://[::1", "INVALID_URI"),
-            ("file://", "INVALID_URI"), ("memory://x", "INVALID_URI"), ("reds://h", "UNSUPPORTED_SCHEME"),
-            ("red://a,b", "INVALID_URI"), ("red://h?proto=pg", "UNSUPPORTED_SCHEME"), ("red://h?proto=grpcs", "UNSUPPORTED_SCHEME"),
+            ("file://", "INVALID_URI"), ("memory://x", "INVALID_URI"), ("smtps://h", "UNSUPPORTED_SCHEME"),
+            ("red://a,b", "INVALID_URI"), ("red://h?proto=pg", "UNSUPPORTED_SCHEME"),
+            // TLS settings on a plaintext connection would do nothing: refused, as are half a client certificate and bad flags.
+            ("red://h?ca=/x.pem", "INVALID_URI"), ("http://h?rejectUnauthorized=false", "INVALID_URI"),
+            ("reds://h?cert=/c.pem", "INVALID_URI"), ("reds://h?key=/k.pem", "INVALID_URI"),
+            ("reds://h?rejectUnauthorized=maybe", "INVALID_URI"), ("reds://h?tls=false", "INVALID_URI"), ("red://h?tls=perhaps", "INVALID_URI"),
             ("red://h?proto=smtp", "INVALID_URI"), ("red://" + String(repeating: "a", count: 9_000), "LIMIT_EXCEEDED"),
             ("red://h?" + (0..<33).map { "k\($0)=v" }.joined(separator: "&"), "LIMIT_EXCEEDED"),
         ]
