@@ -51,7 +51,7 @@ public struct RedServer: Sendable {
         }
         let router = configuration.routerBind.map { address in
             RouterListener(context: context, address: address,
-                           httpTarget: { await http?.boundAddress() }, grpcTarget: { await grpc?.boundAddress() })
+                           httpTarget: { await http?.boundAddress() }, grpcTarget: { await grpc?.boundAddress() }, tls: tls.router)
         }
         return RedServer(context: context,
                          pg: configuration.pgBind.map { PGListener(context: context, address: $0) },
@@ -144,6 +144,7 @@ struct TLSPlan {
     var http: TLSConfiguration?
     var grpc: TLSIdentity?
     var postgres: NIOSSLContext?
+    var router: NIOSSLContext?
 
     init(configuration c: ServerConfiguration, dataPath: String) throws {
         var selfSigned: TLSIdentity?
@@ -166,5 +167,6 @@ struct TLSPlan {
             grpc = grpcIdentity
         }
         if c.pgTLS != .off { postgres = try identity(.postgres).serverContext() }
+        if c.routerTLS && c.routerBind != nil { router = try identity(.router).serverContext(alpn: ["http/1.1", "h2", "redwire/1"]) }
     }
 }

@@ -20,6 +20,8 @@ public struct ServerConfiguration: Sendable {
     public var httpTLSBind: BindAddress?
     /// gRPC over TLS (`grpcs://`), a listener of its own (nil = off).
     public var grpcTLSBind: BindAddress?
+    /// The router also accepts TLS connections (a ClientHello first), on the same port as plaintext ones.
+    public var routerTLS = false
     /// How PG-wire (its own listener and the router) answers SSLRequest.
     public var pgTLS: PGTLSMode = .off
     /// The certificate every TLS surface presents unless `surfaceTLS` gives it its own; nil:
@@ -49,7 +51,7 @@ public struct ServerConfiguration: Sendable {
 
 /// The surfaces that can speak TLS.
 public enum TLSSurface: String, Sendable, CaseIterable {
-    case redwire, http, grpc, postgres
+    case redwire, http, grpc, postgres, router
 }
 
 /// One surface's TLS settings; anything unset falls back to the server-wide certificate.

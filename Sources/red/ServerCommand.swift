@@ -12,13 +12,14 @@ import RedServer
 /// `REDDB_USERS` as `name:password,…`, and the TLS settings below), then flags.
 ///
 /// TLS: `--wire-tls-bind`, `--http-tls-bind` and `--grpc-tls-bind` add listeners of their own
-/// (`reds://`, `https://`, `grpcs://`) and `--pg-tls on|required` lets PG-wire clients
-/// negotiate TLS (on its own listener and the router). Each presents `--<surface>-tls-cert`/
+/// (`reds://`, `https://`, `grpcs://`), `--router-tls on` lets the one-port router take TLS
+/// connections too, and `--pg-tls on|required` lets PG-wire clients negotiate TLS (on its
+/// own listener and the router). Each presents `--<surface>-tls-cert`/
 /// `-key` if given, else `--tls-cert`/`--tls-key`, else a self-signed certificate kept next to
 /// the database file; `--<surface>-tls-client-ca` turns on mutual TLS. Environment:
 /// `REDDB_{WIRE,HTTP,GRPC}_TLS_BIND`, `REDDB_{HTTP,GRPC}_TLS_{CERT,KEY,CLIENT_CA}` (and
 /// `…_FILE`, the same paths under upstream's other name), `REDDB_TLS_CERT`, `REDDB_TLS_KEY`,
-/// `REDDB_PG_TLS`.
+/// `REDDB_PG_TLS`, `REDDB_ROUTER_TLS`.
 struct ServerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "server",
@@ -54,6 +55,9 @@ struct ServerCommand: AsyncParsableCommand {
 
     @Option(help: "gRPC over TLS (grpcs://), a listener of its own: host:port or 'off'.")
     var grpcTlsBind: String?
+
+    @Option(help: "The router also accepts TLS (reds://, grpcs://, https://, PostgreSQL direct TLS) on its port, next to plaintext: on or off.")
+    var routerTls: String?
 
     @Option(help: "PostgreSQL protocol TLS: off (SSLRequest is refused with N), on, or required (plaintext logins refused).")
     var pgTls: String?
@@ -171,7 +175,7 @@ struct ServerSettings {
                 throw ValidationError("config file \(configPath) must hold a JSON object")
             }
             let known: Set = ["path", "bind", "pg_bind", "http_bind", "wire_bind", "grpc_bind", "sync_mode", "cache_mib", "log_level", "users", "pg_auth", "max_connections",
-                              "max_http_body_bytes", "wire_tls_bind", "http_tls_bind", "grpc_tls_bind", "pg_tls", "tls_cert", "tls_key"]
+                              "max_http_body_bytes", "wire_tls_bind", "http_tls_bind", "grpc_tls_bind", "pg_tls", "tls_cert", "tls_key", "router_tls"]
             for (key, value) in members {
                 guard known.contains(key) else { throw ValidationError("unknown setting \"\(key)\" in \(configPath)") }
                 file[key] = value
@@ -281,6 +285,10 @@ struct ServerSettings {
             let settings = SurfaceTLS(certificate: try pair(upstream(cert, env + "_CERT"), upstream(key, env + "_KEY"), "\(surface.rawValue) TLS"),
                                       clientCAPath: upstream(clientCA, env + "_CLIENT_CA"))
             if settings != SurfaceTLS() { server.surfaceTLS[surface] = settings }
+        }
+        if let v = string(c.routerTls, "REDDB_ROUTER_TLS", "router_tls") {
+            guard ["on", "off"].contains(v) else { throw ValidationError("--router-tls must be on or off") }
+            server.routerTLS = v == "on"
         }
         if let v = string(c.pgTls, "REDDB_PG_TLS", "pg_tls") {
             guard let mode = PGTLSMode(rawValue: v) else { throw ValidationError("--pg-tls must be off, on or required") }

@@ -113,6 +113,45 @@ import Testing
         #expect(try await Self.answer("reds://localhost:\(again.wireTLSPort)?ca=\(certificate)") == "42")
     }
 
+    @Test func theRouterServesTLSAndPlaintextOnOnePort() async throws {
+        let server = try ServerProcess(arguments: ["--bind", "127.0.0.1:0", "--router-tls", "on", "--pg-tls", "on"], surfaces: false)
+        defer { server.remove() }
+        let port = server.routerPort
+        let certificate = server.path + ".tls-cert.pem"
+        var seen: [[String]] = []
+        for (index, url) in ["red://localhost:\(port)", "reds://localhost:\(port)?ca=\(certificate)",
+                             "grpcs://localhost:\(port)?ca=\(certificate)", "https://localhost:\(port)?ca=\(certificate)"].enumerated() {
+            let db = try await RedClient.connect(url)
+            seen.append(try await RedClientTests.script(db, table: "routed\(index)"))
+            try await db.close()
+        }
+        #expect(Set(seen.map { $0.description }).count == 1, "\(seen)")
+        // PG-wire on the router port: SSLRequest upgrades, and plaintext still works (--pg-tls on).
+        var pgTLS = TLSConfiguration.makeClientConfiguration()
+        pgTLS.trustRoots = .file(certificate)
+        for tls in [PostgresConnection.Configuration.TLS.require(try NIOSSLContext(configuration: pgTLS)), .disable] {
+            let pg = try await Self.pgConnect(port, tls: tls)
+            var sevens = 0
+            for try await row in try await pg.query("SELECT 7 AS seven", logger: PostgresClientTests.logger).decode(Int.self) where row == 7 {
+                sevens += 1
+            }
+            try await pg.close()
+            #expect(sevens == 1)
+        }
+        // Garbage inside a TLS session is refused (the connection closes) like garbage outside one; the router carries on.
+        var unverified = TLSConfiguration.makeClientConfiguration()
+        unverified.certificateVerification = .none
+        let context = try NIOSSLContext(configuration: unverified)
+        let garbage = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(NIOSSLClientHandler(context: context, serverHostname: nil)) }
+            }
+            .connect(host: "127.0.0.1", port: port).get()
+        try await garbage.writeAndFlush(ByteBuffer(string: "HELLO, IS THIS A DATABASE?\r\n")).get()
+        try await garbage.closeFuture.get()
+        #expect(try await Self.answer("reds://localhost:\(port)?ca=\(certificate)") == "42")
+    }
+
     @Test func clientsRefuseAServerTheyCannotVerify() async throws {
         let server = try ServerProcess(arguments: Self.tlsListeners, surfaces: false)
         defer { server.remove() }

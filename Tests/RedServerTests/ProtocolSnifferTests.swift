@@ -13,6 +13,7 @@ struct ProtocolSnifferTests {
             (Array("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".utf8), .surface(.grpc)),
             (Array("GET /health HTTP/1.1\r\n".utf8), .surface(.http)), (Array("POST ".utf8), .surface(.http)),
             (Array("DELETE /x".utf8), .surface(.http)), (Array("OPTIONS *".utf8), .surface(.http)),
+            ([0x16, 0x03, 0x01, 0x02, 0x00], .surface(.tls)), ([0x16, 0x03], .surface(.tls)),  // a ClientHello record
         ]
         for (bytes, expected) in cases { #expect(ProtocolSniffer.decide(bytes) == expected, "\(bytes)") }
     }
@@ -22,7 +23,9 @@ struct ProtocolSnifferTests {
             #expect(ProtocolSniffer.decide(Array(partial.utf8)) == .needMore, "\(partial)")
         }
         #expect(ProtocolSniffer.decide([0, 0, 0]) == .needMore)
-        for stranger in ["get / HTTP/1.1", "GETX", "HELLO", "\u{16}\u{03}\u{01}", "PRX"] {
+        #expect(ProtocolSniffer.decide([0x16]) == .needMore)
+        #expect(ProtocolSniffer.decide([0x16, 0x02]) == .unknown)  // no TLS version 2.x: not a ClientHello
+        for stranger in ["get / HTTP/1.1", "GETX", "HELLO", "PRX"] {
             #expect(ProtocolSniffer.decide(Array(stranger.utf8)) == .unknown, "\(stranger)")
         }
         #expect(ProtocolSniffer.decide([0, 0, 0, 8, 1, 2, 3, 4]) == .unknown)       // unknown PostgreSQL code

@@ -63,11 +63,14 @@ final class PGConnection {
     static func serve(_ connection: NIOAsyncChannel<PGFrontendMessage, ByteBuffer>, context: ServerContext) async {
         let channel = connection.channel
         do {
+            // Through the TLS router a client may open with TLS directly (PostgreSQL 17's sslnegotiation=direct).
+            let directTLS = (try? await channel.pipeline.handler(type: NIOSSLServerHandler.self).get()) != nil
             try await connection.executeThenClose { inbound, outbound in
                 var iterator = inbound.makeAsyncIterator()
                 let admitted = await context.serveRegistered(channel) { registration in
                     let handler = PGConnection(context: context, channel: channel, inbound: iterator, outbound: outbound,
                                                id: registration.id, secretKey: registration.secretKey)
+                    handler.encrypted = directTLS
                     await handler.run()
                 }
                 if !admitted {

@@ -7,12 +7,13 @@
 /// | `PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n` (HTTP/2 preface) | gRPC |
 /// | an HTTP/1.x method and a space (`GET `, `POST ` …) | HTTP |
 /// | `u32` length then the protocol 3.0 code, SSLRequest, GSSENCRequest or CancelRequest | PostgreSQL |
+/// | `0x16 0x03` (a TLS handshake record: ClientHello) | TLS, when the router terminates it (`--router-tls on`); then the decrypted bytes are sniffed again |
 ///
 /// Anything else is refused. The decision needs at most `maxBytes` bytes; a prefix that
 /// could still become a known protocol asks for more.
 enum ProtocolSniffer {
     enum Surface: String, Sendable, Equatable {
-        case redwire, grpc, http, postgres
+        case redwire, grpc, http, postgres, tls
     }
 
     enum Decision: Equatable {
@@ -31,6 +32,10 @@ enum ProtocolSniffer {
         let prefix = Array(bytes.prefix(maxBytes))
         guard let first = prefix.first else { return .needMore }
         if first == 0xFE { return .surface(.redwire) }
+        if first == 0x16 {
+            guard prefix.count >= 2 else { return .needMore }
+            return prefix[1] == 0x03 ? .surface(.tls) : .unknown
+        }
         if first == 0x00 {
             guard prefix.count >= 8 else { return .needMore }
             let length = prefix[0..<4].reduce(UInt32(0)) { $0 << 8 | UInt32($1) }

@@ -1,6 +1,7 @@
 import Logging
 import NIOCore
 import NIOPosix
+import NIOSSL
 import RedCore
 import ServiceLifecycle
 import Synchronization
@@ -17,14 +18,22 @@ import Synchronization
 ///   Hummingbird and grpc-swift own their connection pipelines. This costs one loopback hop
 ///   on those two surfaces only.
 ///
+/// - **TLS** (with `--router-tls on`): a connection that opens with a ClientHello gets a TLS
+///   server session (ALPN: `http/1.1`, `h2`, `redwire/1`, in that order of preference, so
+///   browsers and curl speak HTTP/1.1 and gRPC clients HTTP/2), and its decrypted bytes are
+///   sniffed as above: `reds://`, `grpcs://`, `https://` and PG-wire's direct TLS all reach
+///   the one port, next to their plaintext forms.
+///
 /// A connection that sends nothing recognisable within `ProtocolSniffer.maxBytes` bytes,
-/// or nothing at all for `sniffTimeout`, is closed.
+/// or nothing at all for `sniffTimeout` (TLS handshake included), is closed.
 public final class RouterListener: Service, Sendable {
     let context: ServerContext
     let address: BindAddress
     /// Where HTTP and gRPC connections are spliced to, once those listeners are bound.
     let httpTarget: @Sendable () async -> BindAddress?
     let grpcTarget: @Sendable () async -> BindAddress?
+    /// Terminates TLS connections when set (`--router-tls on`).
+    let tls: NIOSSLContext?
     private let bound = ListenerAddress()
     private let proxied = Atomic<Int>(0)
     /// Runs between connecting to a surface's listener and gluing the two channels; tests
@@ -34,8 +43,9 @@ public final class RouterListener: Service, Sendable {
 
     init(context: ServerContext, address: BindAddress,
          httpTarget: @escaping @Sendable () async -> BindAddress?, grpcTarget: @escaping @Sendable () async -> BindAddress?,
-         beforeGlue: (@Sendable () async -> Void)? = nil) {
+         tls: NIOSSLContext? = nil, beforeGlue: (@Sendable () async -> Void)? = nil) {
         self.beforeGlue = beforeGlue
+        self.tls = tls
         self.context = context
         self.address = address
         self.httpTarget = httpTarget
@@ -60,7 +70,7 @@ public final class RouterListener: Service, Sendable {
                     // Half-closed HTTP and gRPC clients keep receiving through the splice.
                     try channel.syncOptions?.setOption(.allowRemoteHalfClosure, value: true)
                     let promise = channel.eventLoop.makePromise(of: Routed.self)
-                    try channel.pipeline.syncOperations.addHandler(SniffHandler(promise: promise))
+                    try channel.pipeline.syncOperations.addHandler(SniffHandler(promise: promise, tls: self.tls))
                     return promise.futureResult
                 }
             },
@@ -124,8 +134,13 @@ final class SniffHandler: ChannelInboundHandler, RemovableChannelHandler {
     private var buffered: ByteBuffer?
     private var decided = false
     private var timeout: Scheduled<Void>?
+    /// The router's TLS context; nil once a TLS session is in place (TLS inside TLS is refused).
+    private var tls: NIOSSLContext?
 
-    init(promise: EventLoopPromise<RouterListener.Routed>) { self.promise = promise }
+    init(promise: EventLoopPromise<RouterListener.Routed>, tls: NIOSSLContext? = nil) {
+        self.promise = promise
+        self.tls = tls
+    }
 
     func handlerAdded(context: ChannelHandlerContext) {
         let loopBound = NIOLoopBound(context, eventLoop: context.eventLoop)
@@ -162,6 +177,9 @@ final class SniffHandler: ChannelInboundHandler, RemovableChannelHandler {
             if buffered!.readableBytes >= ProtocolSniffer.maxBytes { refuse(context: context) }
         case .unknown:
             refuse(context: context)
+        case .surface(.tls):
+            guard let tls else { return refuse(context: context) }
+            startTLS(tls, context: context)
         case .surface(let surface):
             decided = true
             timeout?.cancel()
@@ -174,6 +192,19 @@ final class SniffHandler: ChannelInboundHandler, RemovableChannelHandler {
         }
     }
 
+    /// Puts a TLS server session at the head of the pipeline and feeds it the ClientHello
+    /// read so far, at once (a later socket read must not overtake it); the plaintext it
+    /// yields comes back here to be sniffed again, under the same timeout.
+    private func startTLS(_ tls: NIOSSLContext, context: ChannelHandlerContext) {
+        self.tls = nil
+        do {
+            try context.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls), position: .first)
+        } catch {
+            return refuse(context: context)
+        }
+        if let hello = takeBuffered() { context.pipeline.fireChannelRead(hello) }
+    }
+
     private func route(_ surface: ProtocolSniffer.Surface, context: ChannelHandlerContext) throws {
         let channel = context.channel
         switch surface {
@@ -183,6 +214,8 @@ final class SniffHandler: ChannelInboundHandler, RemovableChannelHandler {
         case .postgres:
             try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(PGFrontendDecoder()))
             promise.succeed(.postgres(try NIOAsyncChannel(wrappingChannelSynchronously: channel)))
+        case .tls:
+            throw RedError(.protocolViolation, "TLS is decided before routing")
         case .http, .grpc:
             // Stop reading until the splice is in place; the bytes so far stay buffered here.
             channel.setOption(.autoRead, value: false).whenComplete { _ in }
