@@ -148,6 +148,14 @@ public final class StorageEngine: @unchecked Sendable {
         }
     }
 
+    /// The largest tree key of a collection now (any version, visible or not), nil when it has none.
+    func lastTreeKey(collectionID: UInt32) throws -> [UInt8]? {
+        let end = Keyspace.prefix(collectionID + 1)
+        let last = try store.read { tree in try tree.reverseBatch(before: end, inclusive: false).first?.key }
+        guard let last, Keyspace.collectionID(of: last) == collectionID else { return nil }
+        return last
+    }
+
     /// The committed value of a tree key visible at `snapshot`.
     func readCommitted(_ treeKey: [UInt8], at snapshot: UInt64) throws -> [UInt8]? {
         let bytes = try store.read { tree in try tree.get(treeKey) }

@@ -38,6 +38,43 @@ import Testing
         #expect(reuse?.message.contains("rolled back") == true)
     }
 
+    /// `getUnlikely` skips the tree for keys above the collection's largest key; it must
+    /// answer exactly as `get` for every key, whatever commits around it.
+    @Test func getUnlikelyAnswersAsGetDoes() async throws {
+        let engine = try await EngineHarness().open()
+        let c = try await engine.makeCollection("t")
+        let other = try await engine.makeCollection("u")  // a collection after `c`: its keys must not count as c's
+        try await engine.put(other, "zzz", "elsewhere")
+        var generator = SplitMix64(seed: 42)
+        func key(_ n: Int) -> [UInt8] { bytes(String(format: "k%04d", n)) }
+        for round in 0..<30 {
+            // Committed keys, some deleted afterwards (their records stay as tombstones a while).
+            try await engine.transaction { tx in
+                for _ in 0..<20 { try tx.put(c, key(Int.random(in: 0..<(round + 1) * 40, using: &generator)), bytes("c\(round)")) }
+            }
+            try await engine.transaction { tx in
+                for _ in 0..<5 { _ = try tx.delete(c, key(Int.random(in: 0..<(round + 1) * 40, using: &generator))) }
+            }
+            let tx = try engine.begin()
+            for step in 0..<60 {
+                let n = Int.random(in: 0..<(round + 2) * 40, using: &generator)
+                switch step % 4 {
+                case 0: try tx.put(c, key(n), bytes("p\(step)"))
+                case 1: _ = try tx.delete(c, key(n))
+                default: break
+                }
+                if step == 30 {  // a concurrent commit of larger keys, invisible to `tx`
+                    try await engine.transaction { other in
+                        for m in 0..<10 { try other.put(c, key((round + 2) * 40 + m), bytes("late")) }
+                    }
+                }
+                let probe = key(Int.random(in: 0..<(round + 3) * 40, using: &generator))
+                #expect(try tx.getUnlikely(c, probe) == tx.get(c, probe), "round \(round) step \(step)")
+            }
+            tx.rollback()
+        }
+    }
+
     @Test func disjointWritersBothCommit() async throws {
         let engine = try await EngineHarness().open()
         let c = try await engine.makeCollection("t")

@@ -226,7 +226,7 @@ public final class TableStore: Sendable {
         guard key.count <= Self.maxIndexKeyBytes else {
             throw RedError(.limitExceeded, "index row size \(key.count) exceeds the maximum \(Self.maxIndexKeyBytes) bytes for index \"\(index.name)\"")
         }
-        if index.unique, !values.contains(where: \.isNull), let existing = try tx.get(storage, key) {
+        if index.unique, !values.contains(where: \.isNull), let existing = try tx.getUnlikely(storage, key) {
             let otherRID = StoredRow.rid(fromKey: existing)
             if otherRID != row.rid {
                 // An expired row still holds its entry until reclaimed: reclaim it now.

@@ -42,6 +42,8 @@ public final class Transaction: @unchecked Sendable {
         var writesCatalog = false
         /// Item changes for the change feed, in statement order.
         var changes: [PendingChange] = []
+        /// Per collection, the largest tree key it held when `getUnlikely` first asked ([] = none).
+        var committedCeilings: [UInt32: [UInt8]] = [:]
     }
 
     let engine: StorageEngine
@@ -118,6 +120,36 @@ public final class Transaction: @unchecked Sendable {
         case .delete: return nil
         case nil: return try engine.readCommitted(treeKey, at: snapshot)
         }
+    }
+
+    /// `get` for a key that usually does not exist yet (a load's unique-index probe).
+    ///
+    /// Every commit this snapshot sees was applied to the tree before the snapshot was
+    /// taken, and a record stays in the tree while a live snapshot can see one of its
+    /// versions; so a key above the largest tree key of the collection, read once after the
+    /// snapshot, has no version visible here. Such keys (ascending ids, appended data) are
+    /// answered from this transaction's own writes without descending the tree; others
+    /// read as `get` does.
+    public func getUnlikely(_ collection: Collection, _ key: [UInt8]) throws -> [UInt8]? {
+        try validate(key: key)
+        let treeKey = Keyspace.key(collection.id, key)
+        let (pending, ceiling): (Write?, [UInt8]?) = try state.withLock { s in
+            try Self.requireActive(s)
+            return (s.writes[treeKey], s.committedCeilings[collection.id])
+        }
+        switch pending {
+        case .put(let value): return value
+        case .delete: return nil
+        case nil: break
+        }
+        var top = ceiling
+        if top == nil {
+            let found = try engine.lastTreeKey(collectionID: collection.id) ?? []
+            state.withLock { $0.committedCeilings[collection.id] = found }
+            top = found
+        }
+        if top!.isEmpty || compareKeys(treeKey, top!) > 0 { return nil }
+        return try engine.readCommitted(treeKey, at: snapshot)
     }
 
     /// A cursor over `range` of `collection`, in key order (or descending with `reverse`).

@@ -162,7 +162,7 @@ public struct InsertStatement: Sendable, Equatable {
     public static func == (a: InsertStatement, b: InsertStatement) -> Bool {
         a.table == b.table && a.model == b.model && a.columns == b.columns && a.source == b.source && a.ttlMilliseconds == b.ttlMilliseconds
             && a.expiresAt == b.expiresAt && a.returning == b.returning && a.metadata.map(\.0) == b.metadata.map(\.0)
-            && a.metadata.map(\.1) == b.metadata.map(\.1) && a.onConflict == b.onConflict
+            && a.metadata.map(\.1) == b.metadata.map(\.1) && a.onConflict == b.onConflict && a.decodedRows == b.decodedRows
     }
     public var table: String
     public var model: InsertModel
@@ -175,6 +175,9 @@ public struct InsertStatement: Sendable, Equatable {
     public var returning: [SelectItem]?
     /// `ON CONFLICT [(columns)] DO NOTHING | DO UPDATE SET … [WHERE …]` (PostgreSQL's upsert).
     public var onConflict: OnConflict?
+    /// Rows whose values are already in hand (`Statement.insertValues`): inserted as they
+    /// are, instead of `source`, with no literal expressions built per value.
+    public var decodedRows: ArraySlice<[Value]>?
 }
 
 public struct OnConflict: Sendable, Equatable {
@@ -245,8 +248,8 @@ extension Statement {
     /// (bulk loads: COPY, RedWire and gRPC bulk inserts): no SQL text is built or parsed.
     /// Names are taken as written, like quoted identifiers.
     public static func insertValues(table: String, columns: [String], rows: ArraySlice<[Value]>, returningRid: Bool = false) -> Statement {
-        var insert = InsertStatement(table: table, model: .row, columns: columns,
-                                     source: Query(body: .values(rows.map { $0.map(Expr.literal) })))
+        var insert = InsertStatement(table: table, model: .row, columns: columns, source: Query(body: .values([])))
+        insert.decodedRows = rows
         if returningRid { insert.returning = [SelectItem(expr: .column(["rid"]), alias: nil)] }
         return .insert(insert)
     }

@@ -66,7 +66,7 @@ struct DMLExecutor {
                 row = updated
             } else {
                 try store.insert(tx, handle, row, now: context.now)
-                touched.insert(row.rid)
+                if upsert != nil { touched.insert(row.rid) }  // only ON CONFLICT reads it
             }
             affected += 1
             if let returning {
@@ -80,6 +80,12 @@ struct DMLExecutor {
 
     /// The source rows; `nil` cells stand for DEFAULT (written or omitted).
     func evaluateSource(_ statement: InsertStatement, _ planner: Planner) throws -> [[Value?]] {
+        if let decoded = statement.decodedRows {
+            if let width = decoded.first?.count, decoded.contains(where: { $0.count != width }) {
+                throw RedError(.syntaxError, "VALUES lists must all be the same length")
+            }
+            return decoded.map { row in row.map { Optional($0) } }
+        }
         if case .values(let rows) = statement.source.body, statement.source.orderBy.isEmpty, statement.source.limit == nil {
             // As PostgreSQL: checked before any row is inserted, not when the short row is reached.
             if let width = rows.first?.count, rows.contains(where: { $0.count != width }) {
