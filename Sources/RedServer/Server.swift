@@ -40,18 +40,16 @@ public struct RedServer: Sendable {
         options.engine.backgroundWork = false
         let database = try await Database.open(path: path, options: options)
         let context = ServerContext(database: database, configuration: configuration, logger: logger, pgTLS: tls.postgres)
-        // The router splices HTTP and gRPC to their listeners: the explicit ones, or loopback ones of its own.
+        // The router serves HTTP itself and splices gRPC to its listener: the explicit one, or a loopback one of its own.
         let loopback = BindAddress(host: "127.0.0.1", port: 0)
         let routed = configuration.routerBind != nil
-        let http = (configuration.httpBind ?? (routed ? loopback : nil)).map {
-            HTTPListener(context: context, address: $0, isInternal: configuration.httpBind == nil)
-        }
+        let http = configuration.httpBind.map { HTTPListener(context: context, address: $0) }
         let grpc = (configuration.grpcBind ?? (routed ? loopback : nil)).map {
             GRPCListener(context: context, address: $0, isInternal: configuration.grpcBind == nil)
         }
         let router = configuration.routerBind.map { address in
             RouterListener(context: context, address: address,
-                           httpTarget: { await http?.boundAddress() }, grpcTarget: { await grpc?.boundAddress() }, tls: tls.router)
+                           grpcTarget: { await grpc?.boundAddress() }, tls: tls.router)
         }
         return RedServer(context: context,
                          pg: configuration.pgBind.map { PGListener(context: context, address: $0) },

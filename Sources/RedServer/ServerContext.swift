@@ -75,6 +75,8 @@ final class ConnectionRegistry: Sendable {
         var busy = false
         /// Cancels the statement running right now (PG CancelRequest).
         var cancelRunning: (@Sendable () -> Void)?
+        /// Asks the connection to close once idle (HTTP, whose requests this registry does not see).
+        var quiesce: (@Sendable () -> Void)?
     }
 
     private struct State {
@@ -121,6 +123,15 @@ final class ConnectionRegistry: Sendable {
         }
     }
 
+    /// Shutdown asks this connection to quiesce instead of closing it outright.
+    func setQuiesce(_ id: Int32, _ quiesce: @escaping @Sendable () -> Void) {
+        let late = state.withLock { s -> Bool in
+            s.entries[id]?.quiesce = quiesce
+            return s.shuttingDown
+        }
+        if late { quiesce() }
+    }
+
     func setCanceller(_ id: Int32, _ cancel: (@Sendable () -> Void)?) {
         state.withLock { $0.entries[id]?.cancelRunning = cancel }
     }
@@ -135,13 +146,16 @@ final class ConnectionRegistry: Sendable {
         cancel?()
     }
 
-    /// Stops new requests: closes idle connections now; busy ones close when they finish.
+    /// Stops new requests: closes idle connections now; busy ones close when they finish;
+    /// connections that quiesce themselves are asked to.
     func beginShutdown() {
-        let idle = state.withLock { s -> [any Channel] in
+        let (idle, quiescing) = state.withLock { s -> ([any Channel], [@Sendable () -> Void]) in
             s.shuttingDown = true
-            return s.entries.values.filter { !$0.busy }.map(\.channel)
+            let entries = Array(s.entries.values)
+            return (entries.filter { !$0.busy && $0.quiesce == nil }.map(\.channel), entries.compactMap(\.quiesce))
         }
         for channel in idle { channel.close(promise: nil) }
+        for quiesce in quiescing { quiesce() }
     }
 
     /// Cancels every running statement and closes every connection (the shutdown grace period is over).

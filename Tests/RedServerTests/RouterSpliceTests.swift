@@ -5,8 +5,8 @@ import RedDB
 import Testing
 @testable import RedServer
 
-/// The router's byte-for-byte splice to the HTTP and gRPC listeners, against a listener
-/// that speaks first the way HTTP/2 servers do (their SETTINGS frame goes out on accept).
+/// The router's byte-for-byte splice to the gRPC listener, against a listener that speaks
+/// first the way HTTP/2 servers do (their SETTINGS frame goes out on accept).
 struct RouterSpliceTests {
     @Test func whatTheListenerSaysFirstReachesTheClient() async throws {
         let group = MultiThreadedEventLoopGroup.singleton
@@ -19,14 +19,14 @@ struct RouterSpliceTests {
         // The router waits 20 ms between connecting to the listener and gluing the channels,
         // so the greeting always arrives in that window (on a loaded server it can anyway).
         let router = RouterListener(context: context, address: BindAddress(host: "127.0.0.1", port: 0),
-                                    httpTarget: { BindAddress(host: "127.0.0.1", port: listenerPort) }, grpcTarget: { nil },
+                                    grpcTarget: { BindAddress(host: "127.0.0.1", port: listenerPort) },
                                     beforeGlue: { try? await Task.sleep(for: .milliseconds(20)) })
         let running = Task { try await router.run() }
         defer { running.cancel() }
         let routerPort = try #require(await router.boundAddress()).port
 
         for attempt in 0..<5 {
-            let request = "GET /\(attempt) HTTP/1.1\r\n\r\n"
+            let request = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\(attempt)\r\n\r\n"
             let heard = try await Self.exchange(port: routerPort, sending: request, group: group)
             #expect(heard == GreetThenEcho.greeting + request, "attempt \(attempt)")
         }

@@ -36,11 +36,18 @@ public final class HTTPListener: Service, Sendable {
     /// The address actually bound (port 0 resolved), once listening; nil if binding failed.
     public func boundAddress() async -> BindAddress? { await bound.wait() }
 
-    public func run() async throws {
+    /// The routes and middleware every HTTP connection is answered by (this listener's and
+    /// the router's).
+    static func makeRouter(context: ServerContext) -> Router<BasicRequestContext> {
         let router = Router(context: BasicRequestContext.self)
         router.middlewares.add(JSONErrorMiddleware(metrics: context.metrics))
         router.middlewares.add(HTTPAuthMiddleware(tokens: context.tokens))
         HTTPRoutes(context: context).register(on: router)
+        return router
+    }
+
+    public func run() async throws {
+        let router = Self.makeRouter(context: context)
         let bound = self.bound
         let host = address.host
         let logger = context.logger

@@ -1,3 +1,5 @@
+import Hummingbird
+import HummingbirdCore
 import Logging
 import NIOCore
 import NIOPosix
@@ -9,14 +11,16 @@ import Synchronization
 /// The one-port front door (default `127.0.0.1:5050`): each connection is routed by its
 /// first bytes (`ProtocolSniffer`).
 ///
-/// - RedWire and PostgreSQL are served in this process, on the connection itself: the
-///   sniffer hands the channel the surface's decoder and the bytes it already read, and the
-///   connection runs exactly as on the surface's own listener (same limits, registry and
-///   shutdown).
-/// - HTTP and gRPC are spliced byte for byte to the HTTP and gRPC listeners (the explicit
-///   ones, or loopback listeners on ephemeral ports started for the router), because
-///   Hummingbird and grpc-swift own their connection pipelines. This costs one loopback hop
-///   on those two surfaces only.
+/// - RedWire, PostgreSQL and HTTP are served in this process, on the connection itself:
+///   the sniffer hands the channel the surface's handlers (for HTTP, Hummingbird's HTTP/1.1
+///   channel over the HTTP listener's routes: `HTTPConnectionServing`) and the bytes it
+///   already read, and the connection runs as on the surface's own listener (same limits,
+///   registry and shutdown; an HTTP connection is asked to quiesce, so a request in flight
+///   finishes).
+/// - gRPC is spliced byte for byte to the gRPC listener (the explicit one, or a loopback
+///   listener on an ephemeral port started for the router): grpc-swift's transport builds
+///   its HTTP/2 pipeline only on sockets it accepted itself. This costs one loopback hop on
+///   gRPC only.
 ///
 /// - **TLS** (with `--router-tls on`): a connection that opens with a ClientHello gets a TLS
 ///   server session (ALPN: `http/1.1`, `h2`, `redwire/1`, in that order of preference, so
@@ -29,8 +33,9 @@ import Synchronization
 public final class RouterListener: Service, Sendable {
     let context: ServerContext
     let address: BindAddress
-    /// Where HTTP and gRPC connections are spliced to, once those listeners are bound.
-    let httpTarget: @Sendable () async -> BindAddress?
+    /// HTTP connections are answered here.
+    let http: HTTPConnectionServing
+    /// Where gRPC connections are spliced to, once that listener is bound.
     let grpcTarget: @Sendable () async -> BindAddress?
     /// Terminates TLS connections when set (`--router-tls on`).
     let tls: NIOSSLContext?
@@ -42,13 +47,13 @@ public final class RouterListener: Service, Sendable {
     static let sniffTimeout = TimeAmount.seconds(10)
 
     init(context: ServerContext, address: BindAddress,
-         httpTarget: @escaping @Sendable () async -> BindAddress?, grpcTarget: @escaping @Sendable () async -> BindAddress?,
+         grpcTarget: @escaping @Sendable () async -> BindAddress?,
          tls: NIOSSLContext? = nil, beforeGlue: (@Sendable () async -> Void)? = nil) {
         self.beforeGlue = beforeGlue
         self.tls = tls
         self.context = context
         self.address = address
-        self.httpTarget = httpTarget
+        self.http = HTTPConnectionServing(context: context)
         self.grpcTarget = grpcTarget
     }
 
@@ -57,6 +62,7 @@ public final class RouterListener: Service, Sendable {
     enum Routed: Sendable {
         case redwire(NIOAsyncChannel<RedWireInbound, ByteBuffer>)
         case postgres(NIOAsyncChannel<PGFrontendMessage, ByteBuffer>)
+        case http(HTTP1Channel.Value)
         case splice(any Channel, ProtocolSniffer.Surface)
         case refused
     }
@@ -70,7 +76,8 @@ public final class RouterListener: Service, Sendable {
                     // Half-closed HTTP and gRPC clients keep receiving through the splice.
                     try channel.syncOptions?.setOption(.allowRemoteHalfClosure, value: true)
                     let promise = channel.eventLoop.makePromise(of: Routed.self)
-                    try channel.pipeline.syncOperations.addHandler(SniffHandler(promise: promise, tls: self.tls))
+                    try channel.pipeline.syncOperations.addHandler(SniffHandler(promise: promise, tls: self.tls, http: self.http,
+                                                                                 logger: self.context.logger))
                     return promise.futureResult
                 }
             },
@@ -82,14 +89,29 @@ public final class RouterListener: Service, Sendable {
         switch routed {
         case .redwire(let connection): await RedWireConnection.serve(connection, context: context)
         case .postgres(let connection): await PGConnection.serve(connection, context: context)
+        case .http(let connection): await serveHTTP(connection)
         case .splice(let channel, let surface): await splice(channel, to: surface)
         case .refused: break
         }
     }
 
+    /// An HTTP connection, registered like the others; on shutdown it is asked to quiesce
+    /// (Hummingbird closes it once idle, after the response in flight).
+    private func serveHTTP(_ connection: HTTP1Channel.Value) async {
+        let channel = connection.channel
+        let admitted = await context.serveRegistered(channel) { registration in
+            context.connections.setQuiesce(registration.id) {
+                channel.pipeline.fireUserInboundEventTriggered(ChannelShouldQuiesceEvent())
+            }
+            await http.serve(connection, logger: context.logger)
+        }
+        if !admitted { try? await channel.close() }
+    }
+
     /// Connects to the surface's listener on the same event loop and glues the two channels.
     private func splice(_ channel: any Channel, to surface: ProtocolSniffer.Surface) async {
-        let target = surface == .http ? await httpTarget() : await grpcTarget()
+        guard surface == .grpc else { try? await channel.close(); return }
+        let target = await grpcTarget()
         guard let target, proxied.wrappingAdd(1, ordering: .relaxed).oldValue < context.configuration.maxConnections else {
             proxied.wrappingSubtract(1, ordering: .relaxed)
             try? await channel.close()
@@ -136,10 +158,15 @@ final class SniffHandler: ChannelInboundHandler, RemovableChannelHandler {
     private var timeout: Scheduled<Void>?
     /// The router's TLS context; nil once a TLS session is in place (TLS inside TLS is refused).
     private var tls: NIOSSLContext?
+    private let http: HTTPConnectionServing?
+    private let logger: Logger
 
-    init(promise: EventLoopPromise<RouterListener.Routed>, tls: NIOSSLContext? = nil) {
+    init(promise: EventLoopPromise<RouterListener.Routed>, tls: NIOSSLContext? = nil, http: HTTPConnectionServing? = nil,
+         logger: Logger = Logger(label: "reddb.router")) {
         self.promise = promise
         self.tls = tls
+        self.http = http
+        self.logger = logger
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -216,6 +243,15 @@ final class SniffHandler: ChannelInboundHandler, RemovableChannelHandler {
             promise.succeed(.postgres(try NIOAsyncChannel(wrappingChannelSynchronously: channel)))
         case .tls:
             throw RedError(.protocolViolation, "TLS is decided before routing")
+        case .http where http != nil:
+            // The handlers are in place when `setUp` returns (it runs on this event loop).
+            let promise = self.promise
+            http!.setUp(channel, logger: logger).whenComplete { result in
+                switch result {
+                case .success(let connection): promise.succeed(.http(connection))
+                case .failure: promise.succeed(.refused)
+                }
+            }
         case .http, .grpc:
             // Stop reading until the splice is in place; the bytes so far stay buffered here.
             channel.setOption(.autoRead, value: false).whenComplete { _ in }
