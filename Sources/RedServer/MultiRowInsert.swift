@@ -15,26 +15,53 @@ enum MultiRowInsert {
     /// rows inserted and, when `returningFirstRid`, the rid of the first one.
     static func insertAll(table: String, columns: [String], rows: [[Value]], on session: Session, returningFirstRid: Bool = false,
                           insert: (ArraySlice<[Value]>, _ returningRid: Bool) async throws -> QueryResult) async throws -> (count: Int, firstRid: Int64?) {
+        try check(columns: columns, rows: rows)
+        if !session.inTransaction {
+            let inserted = try await insertUncommitted(table: table, columns: columns, rows: rows, on: session,
+                                                       returningFirstRid: returningFirstRid, insert: insert)
+            do {
+                _ = try await session.execute("COMMIT")
+            } catch {
+                _ = try? await session.execute("ROLLBACK")
+                throw error
+            }
+            return inserted
+        }
+        return try await insertBatches(rows, returningFirstRid: returningFirstRid, insert: insert)
+    }
+
+    /// Inserts every row in a new transaction on `session` and leaves it open: the caller
+    /// commits (a bulk stream commits one batch while it inserts the next). On failure the
+    /// transaction is rolled back. `session` must not be in a transaction.
+    static func insertUncommitted(table: String, columns: [String], rows: [[Value]], on session: Session, returningFirstRid: Bool = false,
+                                  insert: (ArraySlice<[Value]>, _ returningRid: Bool) async throws -> QueryResult) async throws -> (count: Int, firstRid: Int64?) {
+        try check(columns: columns, rows: rows)
+        _ = try await session.execute("BEGIN")
+        do {
+            return try await insertBatches(rows, returningFirstRid: returningFirstRid, insert: insert)
+        } catch {
+            _ = try? await session.execute("ROLLBACK")
+            throw error
+        }
+    }
+
+    private static func check(columns: [String], rows: [[Value]]) throws {
         guard !columns.isEmpty else { throw RedError(.invalidArgument, "bulk insert: no columns") }
         guard rows.allSatisfy({ $0.count == columns.count }) else {
             throw RedError(.invalidArgument, "bulk insert: every row needs \(columns.count) values, one per column")
         }
-        let ownTransaction = !session.inTransaction
-        if ownTransaction { _ = try await session.execute("BEGIN") }
-        do {
-            var inserted = 0
-            var firstRid: Int64?
-            for start in stride(from: 0, to: rows.count, by: rowsPerStatement) {
-                let wantRid = returningFirstRid && start == 0
-                let result = try await insert(rows[start..<min(rows.count, start + rowsPerStatement)], wantRid)
-                inserted += result.rowsAffected
-                if wantRid, case .integer(let rid)? = result.rows.first?.first { firstRid = rid }
-            }
-            if ownTransaction { _ = try await session.execute("COMMIT") }
-            return (inserted, firstRid)
-        } catch {
-            if ownTransaction { _ = try? await session.execute("ROLLBACK") }
-            throw error
+    }
+
+    private static func insertBatches(_ rows: [[Value]], returningFirstRid: Bool,
+                                      insert: (ArraySlice<[Value]>, _ returningRid: Bool) async throws -> QueryResult) async throws -> (count: Int, firstRid: Int64?) {
+        var inserted = 0
+        var firstRid: Int64?
+        for start in stride(from: 0, to: rows.count, by: rowsPerStatement) {
+            let wantRid = returningFirstRid && start == 0
+            let result = try await insert(rows[start..<min(rows.count, start + rowsPerStatement)], wantRid)
+            inserted += result.rowsAffected
+            if wantRid, case .integer(let rid)? = result.rows.first?.first { firstRid = rid }
         }
+        return (inserted, firstRid)
     }
 }

@@ -393,6 +393,41 @@ import Glibc
         #expect(Self.text(Self.request(socket, Frame(.queryWithParams, correlationID: 7, streamID: 2,
             payload: ParamValueCodec.encode(.init(sql: "SELECT count(*) AS n FROM s", parameters: []))))).contains(#""n":65000"#))
     }
+
+    /// The stream commits one flush while it inserts the next, whose snapshot may not see
+    /// it: a key the two share must still fail as a duplicate (23505), not a serialization
+    /// failure, and the earlier flush stays committed.
+    @Test func bulkStreamReportsAKeySharedWithThePreviousFlushAsADuplicate() throws {
+        let server = try ServerProcess()
+        defer { server.remove() }
+        let socket = try Self.connect(server)
+        var timeout = timeval(tv_sec: 300, tv_usec: 0)  // a debug build inserts 100,000 rows slowly
+        setsockopt(socket.fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        #expect(Self.text(Self.request(socket, Frame(.query, correlationID: 1, payload: Array("CREATE TABLE d (id BIGINT PRIMARY KEY, tag TEXT)".utf8)))).contains("true"))
+        let ack = Self.request(socket, Frame(.bulkStreamStart, correlationID: 2, streamID: 3,
+                                             payload: BinaryValueCodec.encodeStreamStart(collection: "d", columns: ["id", "tag"])))
+        #expect(ack?.kind == .bulkStreamAck)
+        // The first flush: ids 1…50,000. The second: 50,001…99,999 and then 49,999 again.
+        var batches = stride(from: Int64(1), through: 50_000, by: 10_000).map { start in (start..<start + 10_000).map { [Value.integer($0), .text("a")] } }
+        batches += stride(from: Int64(50_001), through: 100_000, by: 10_000).map { start in
+            (start..<min(start + 10_000, 100_000)).map { [Value.integer($0), .text("b")] }
+        }
+        batches[batches.count - 1].append([.integer(49_999), .text("again")])
+        for rows in batches {
+            socket.send(Frame(.bulkStreamRows, correlationID: 3, streamID: 3, payload: BinaryValueCodec.encodeStreamRows(rows)).encoded())
+        }
+        socket.send(Frame(.bulkStreamCommit, correlationID: 4, streamID: 3).encoded())
+        // The duplicate fails the flush (an Error for a rows frame) or the commit (the reply to BulkStreamCommit).
+        var errors: [String] = []
+        while let frame = Self.readFrame(socket) {
+            if frame.kind == .error { errors.append(Self.text(frame)) }
+            if frame.correlationID == 4 { break }
+        }
+        #expect(errors.contains { $0.contains("duplicate key value violates unique constraint") }, "\(errors)")
+        #expect(!errors.contains { $0.contains("could not serialize") }, "\(errors)")
+        #expect(Self.text(Self.request(socket, Frame(.queryWithParams, correlationID: 5, streamID: 3,
+            payload: ParamValueCodec.encode(.init(sql: "SELECT count(*) AS n, min(tag) AS t FROM d", parameters: []))))).contains(#""n":50000"#))
+    }
 }
 
 

@@ -173,6 +173,7 @@ struct RedWireRequests: Sendable {
                 guard var stream = bulk else { throw RedError(.invalidArgument, "stream commit: no active stream session") }
                 bulk = nil
                 try await flush(&stream, on: session, for: frame)
+                try await stream.settle()
                 var count = ByteWriter(capacity: 8)
                 count.u64(UInt64(stream.flushed))
                 try await send(.reply(.bulkOk, to: frame, payload: count.bytes))
@@ -252,14 +253,52 @@ struct RedWireRequests: Sendable {
         }
     }
 
-    /// Inserts a bulk stream's pending rows and commits them.
+    /// Inserts a bulk stream's pending rows and starts their commit.
+    ///
+    /// Pipelined: each flush inserts in a transaction of its own, on one of the stream's two
+    /// batch sessions; then it waits for the previous flush's COMMIT, starts its own in a task
+    /// and returns, so the engine applies one batch (on one core) while the next is decoded
+    /// and inserted (on the other). Commits stay in stream order. A batch whose commit meets
+    /// a write conflict (a key it shares with the batch before it, which its snapshot could
+    /// not see) is inserted again once that batch is in, so a duplicate is reported as the
+    /// unique violation it is. Inside the client's own transaction every row goes into that
+    /// transaction, unpipelined.
     private func flush(_ stream: inout BulkStream, on session: Session, for request: Frame) async throws {
         guard !stream.pending.isEmpty else { return }
         let rows = stream.pending
         stream.pending.removeAll()
         stream.pendingBytes = 0
-        stream.flushed += try await insert(.init(collection: stream.collection, columns: stream.columns, rows: rows),
-                                           on: session, for: request)
+        let (table, columns) = (stream.collection, stream.columns)
+        if session.inTransaction {
+            stream.flushed += try await insert(.init(collection: table, columns: columns, rows: rows), on: session, for: request)
+            return
+        }
+        let batchSession = stream.nextBatchSession(context.database)
+        let inserted: Int
+        do {
+            inserted = try await MultiRowInsert.insertUncommitted(table: table, columns: columns, rows: rows, on: batchSession) { batch, _ in
+                try await run(on: batchSession, for: request) { try await batchSession.insertRows(into: table, columns: columns, rows: batch) }
+            }.count
+        } catch {
+            try await stream.settle()  // the earlier batch's failure, if any, happened first
+            throw error
+        }
+        do {
+            try await stream.settle()
+        } catch {
+            _ = try? await batchSession.execute("ROLLBACK")
+            throw error
+        }
+        stream.committing = Task {
+            do {
+                _ = try await batchSession.execute("COMMIT")
+                return inserted
+            } catch let error as RedError where error.code == .serializationFailure {
+                return try await MultiRowInsert.insertAll(table: table, columns: columns, rows: rows, on: batchSession) { batch, _ in
+                    try await batchSession.insertRows(into: table, columns: columns, rows: batch)
+                }.count
+            }
+        }
     }
 
     /// BulkInsert's `{"collection", "payload": {…}}` or `{"collection", "payloads": [{…}, …]}` (spec §1.6.5).
@@ -305,7 +344,9 @@ struct RedWireRequests: Sendable {
 
 /// A RedWire bulk stream (BulkStreamStart/Rows/Commit) on one stream id: rows wait here
 /// until 50,000 of them or 8 MiB (the spec's estimate) are pending, then are inserted and
-/// committed; BulkStreamCommit flushes the rest and reports every row the stream inserted.
+/// committed (the commit overlapping the next batch: `RedWireRequests.flush`);
+/// BulkStreamCommit flushes the rest, waits for the last commit and reports every row the
+/// stream inserted.
 struct BulkStream: Sendable {
     static let flushRows = 50_000
     static let flushBytes = 8 << 20
@@ -314,7 +355,13 @@ struct BulkStream: Sendable {
     let columns: [String]
     var pending: [[Value]] = []
     var pendingBytes = 0
+    /// Rows whose commit has completed.
     var flushed = 0
+    /// The last flush's COMMIT while it runs; its result is the batch's row count.
+    var committing: Task<Int, any Error>?
+    /// Two sessions that batches alternate between: one commits while the other inserts.
+    private var batchSessions: [Session] = []
+    private var batches = 0
 
     init(collection: String, columns: [String]) { self.collection = collection; self.columns = columns }
 
@@ -324,4 +371,18 @@ struct BulkStream: Sendable {
     }
 
     var mustFlush: Bool { pending.count >= Self.flushRows || pendingBytes >= Self.flushBytes }
+
+    /// The session for the next batch; the other one may still be committing the last.
+    mutating func nextBatchSession(_ database: Database) -> Session {
+        if batchSessions.count < 2 { batchSessions.append(database.session()) }
+        defer { batches += 1 }
+        return batchSessions[batches % batchSessions.count]
+    }
+
+    /// Waits for the running commit, if any, and counts its rows.
+    mutating func settle() async throws {
+        guard let task = committing else { return }
+        committing = nil
+        flushed += try await task.value
+    }
 }
