@@ -41,6 +41,10 @@ public struct ServerConfiguration: Sendable {
     public var maxHTTPBodyBytes = 1 << 20
     /// RedWire Prepare and gRPC PrepareQuery (off with `REDDB_DISABLE_PREPARED=1`).
     public var preparedStatementsEnabled = true
+    /// A RedWire bulk stream commits its pending rows once this many are waiting (0: no row threshold).
+    public var bulkStreamFlushRows = 50_000
+    /// … or once their estimated size reaches this many bytes (0: no byte threshold).
+    public var bulkStreamFlushBytes = 8 << 20
     /// Most rows `/collections/{c}/scan` returns in one page.
     public static let maxScanPageRows = 1_000
     /// Most events one `/changes` call returns.

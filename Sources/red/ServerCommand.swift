@@ -243,6 +243,13 @@ struct ServerSettings {
                 s.server.users[name] = password
             }
         }
+        // Upstream's knobs (spec protocols §1.6.7): when a RedWire bulk stream commits what it holds.
+        for (name, apply) in [("REDDB_BULK_STREAM_FLUSH_ROWS", { (n: Int) in s.server.bulkStreamFlushRows = n }),
+                              ("REDDB_BULK_STREAM_FLUSH_BYTES", { (n: Int) in s.server.bulkStreamFlushBytes = n })] {
+            guard let v = env[name], !v.isEmpty else { continue }
+            guard let n = Int(v), n >= 0 else { throw ValidationError("\(name) must be a number ≥ 0 (0 disables that threshold)") }
+            apply(n)
+        }
         // Upstream's switch (spec protocols §1.6.8): RedWire Prepare and gRPC PrepareQuery answer an error.
         if let v = env["REDDB_DISABLE_PREPARED"], ["1", "true", "on", "yes"].contains(v.lowercased()) {
             s.server.preparedStatementsEnabled = false

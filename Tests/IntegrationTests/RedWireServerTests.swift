@@ -394,6 +394,31 @@ import Glibc
             payload: ParamValueCodec.encode(.init(sql: "SELECT count(*) AS n FROM s", parameters: []))))).contains(#""n":65000"#))
     }
 
+    /// REDDB_BULK_STREAM_FLUSH_ROWS (upstream's knob) sets the flush size: every full flush
+    /// before a failing one stays committed, pipelined or not.
+    @Test func bulkStreamFlushSizeComesFromTheEnvironment() throws {
+        let server = try ServerProcess(environment: ["REDDB_BULK_STREAM_FLUSH_ROWS": "1000"])
+        defer { server.remove() }
+        let socket = try Self.connect(server)
+        #expect(Self.text(Self.request(socket, Frame(.query, correlationID: 1, payload: Array("CREATE TABLE f (id BIGINT PRIMARY KEY)".utf8)))).contains("true"))
+        _ = Self.request(socket, Frame(.bulkStreamStart, correlationID: 2, streamID: 1,
+                                       payload: BinaryValueCodec.encodeStreamStart(collection: "f", columns: ["id"])))
+        for start in stride(from: Int64(1), through: 5_000, by: 500) {
+            var rows = (start..<start + 500).map { [Value.integer($0)] }
+            if start == 3_001 { rows[250] = [.integer(2_999)] }  // the fourth flush repeats a key of the third
+            socket.send(Frame(.bulkStreamRows, correlationID: 3, streamID: 1, payload: BinaryValueCodec.encodeStreamRows(rows)).encoded())
+        }
+        socket.send(Frame(.bulkStreamCommit, correlationID: 4, streamID: 1).encoded())
+        var errors: [String] = []
+        while let frame = Self.readFrame(socket) {
+            if frame.kind == .error { errors.append(Self.text(frame)) }
+            if frame.correlationID == 4 { break }
+        }
+        #expect(errors.first?.contains("duplicate key value violates unique constraint") == true, "\(errors)")
+        #expect(Self.text(Self.request(socket, Frame(.queryWithParams, correlationID: 5, streamID: 1,
+            payload: ParamValueCodec.encode(.init(sql: "SELECT count(*) AS n, max(id) AS top FROM f", parameters: []))))).contains(#""n":3000"#))
+    }
+
     /// The stream commits one flush while it inserts the next, whose snapshot may not see
     /// it: a key the two share must still fail as a duplicate (23505), not a serialization
     /// failure, and the earlier flush stays committed.

@@ -154,7 +154,9 @@ struct RedWireRequests: Sendable {
             case .bulkStreamStart:
                 let start: (collection: String, columns: [String]) = try Self.decoding("stream start") { try BinaryValueCodec.decodeStreamStart(frame.payload) }
                 guard !start.columns.isEmpty else { throw RedError(.invalidArgument, "stream start: no columns") }
-                bulk = BulkStream(collection: start.collection, columns: start.columns)  // replaces an open stream
+                // Replaces an open stream.
+                bulk = BulkStream(collection: start.collection, columns: start.columns,
+                                  flushRows: context.configuration.bulkStreamFlushRows, flushBytes: context.configuration.bulkStreamFlushBytes)
                 try await send(.reply(.bulkStreamAck, to: frame))
             case .bulkStreamRows:
                 guard var stream = bulk else {
@@ -162,6 +164,11 @@ struct RedWireRequests: Sendable {
                 }
                 let rows: [[Value]] = try Self.decoding("stream rows") { try BinaryValueCodec.decodeStreamRows(frame.payload, width: stream.columns.count) }
                 stream.append(rows)
+                guard stream.pendingBytes <= BulkStream.maxPendingBytes else {
+                    bulk = nil
+                    throw RedError(.limitExceeded, "stream rows: more than \(BulkStream.maxPendingBytes >> 20) MiB of rows wait uncommitted; "
+                                   + "lower REDDB_BULK_STREAM_FLUSH_BYTES / _ROWS (0 disables a threshold)")
+                }
                 bulk = stream
                 if stream.mustFlush {
                     bulk = nil  // a failed flush ends the stream; rows flushed before stay committed
@@ -348,8 +355,11 @@ struct RedWireRequests: Sendable {
 /// BulkStreamCommit flushes the rest, waits for the last commit and reports every row the
 /// stream inserted.
 struct BulkStream: Sendable {
-    static let flushRows = 50_000
-    static let flushBytes = 8 << 20
+    /// The most a stream may hold uncommitted, whatever the thresholds say (it is all in memory).
+    static let maxPendingBytes = 1 << 30
+    /// Flush thresholds (`ServerConfiguration.bulkStreamFlushRows`/`Bytes`; 0 disables one).
+    let flushRows: Int
+    let flushBytes: Int
 
     let collection: String
     let columns: [String]
@@ -363,14 +373,21 @@ struct BulkStream: Sendable {
     private var batchSessions: [Session] = []
     private var batches = 0
 
-    init(collection: String, columns: [String]) { self.collection = collection; self.columns = columns }
+    init(collection: String, columns: [String], flushRows: Int = 50_000, flushBytes: Int = 8 << 20) {
+        self.collection = collection
+        self.columns = columns
+        self.flushRows = flushRows
+        self.flushBytes = flushBytes
+    }
 
     mutating func append(_ rows: [[Value]]) {
         pending += rows
         for row in rows { for value in row { pendingBytes += BinaryValueCodec.estimatedSize(value) } }
     }
 
-    var mustFlush: Bool { pending.count >= Self.flushRows || pendingBytes >= Self.flushBytes }
+    var mustFlush: Bool {
+        (flushRows > 0 && pending.count >= flushRows) || (flushBytes > 0 && pendingBytes >= flushBytes)
+    }
 
     /// The session for the next batch; the other one may still be committing the last.
     mutating func nextBatchSession(_ database: Database) -> Session {
