@@ -8,7 +8,7 @@ extension ConnectionString {
     ///
     /// | key | meaning |
     /// |---|---|
-    /// | `ca` | PEM file of the CA(s) to trust instead of the system's (a server's self-signed `data.rdb.tls-cert.pem`, say) |
+    /// | `ca` | PEM file of the CA(s) to trust instead of the system's (for a server's self-signed certificate, its `data.rdb.tls-ca.pem`) |
     /// | `cert`, `key` | PEM client certificate and key, for servers that require mutual TLS |
     /// | `servername` | the name to send (SNI) and verify instead of the host (`reds://` and `grpcs://`) |
     /// | `rejectUnauthorized=false` | do not verify the server's certificate (development only: anyone in between can read the traffic) |
@@ -68,7 +68,7 @@ extension ConnectionString {
             let text = "\(error)"
             if text.contains("CERTIFICATE_VERIFY_FAILED") {
                 return "TLS: the server's certificate could not be verified (trust its CA with ca=/path/to/ca.pem, "
-                    + "for a server's own certificate the data file's .tls-cert.pem): \(text)"
+                    + "for a server's self-signed certificate the data file's .tls-ca.pem): \(text)"
             }
             if text.contains("TLSV1_ALERT_CERTIFICATE_REQUIRED") || text.contains("SSLV3_ALERT_HANDSHAKE_FAILURE") {
                 return "TLS: the server refused the handshake; it may require a client certificate (cert= and key=): \(text)"

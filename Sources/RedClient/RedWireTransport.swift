@@ -147,7 +147,9 @@ final class RedWireConnection: Sendable {
     }
 
     static func open(_ target: ConnectionString, options: RedClient.Options) async throws -> RedWireConnection {
-        let box = Mutex<RedWireConnection?>(nil)
+        // The connection, once made; a failure the channel reports before that (a TLS handshake
+        // refused at once) waits here for it, or the Hello would time out instead.
+        let box = Mutex<(connection: RedWireConnection?, early: RedError?)>((nil, nil))
         let channel: any Channel
         // Built before connecting: a bad ca/cert/key file is reported as such, not as a refused connection.
         let tls = try target.tls.map { try NIOSSLContext(configuration: try $0.configuration(alpn: ["redwire/1"])) }
@@ -160,8 +162,14 @@ final class RedWireConnection: Sendable {
                     channel.eventLoop.makeCompletedFuture {
                         if let tls { try channel.pipeline.syncOperations.addHandler(NIOSSLClientHandler(context: tls, serverHostname: sni)) }
                         try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(ClientFrameDecoder()))
-                        try channel.pipeline.syncOperations.addHandler(ReplyRouter { frame in box.withLock { $0 }?.deliver(frame) }
-                                                                        closed: { error in box.withLock { $0 }?.fail(error) })
+                        try channel.pipeline.syncOperations.addHandler(ReplyRouter { frame in box.withLock { $0.connection }?.deliver(frame) }
+                                                                        closed: { error in
+                                                                            let connection = box.withLock { state in
+                                                                                if state.connection == nil, state.early == nil { state.early = error }
+                                                                                return state.connection
+                                                                            }
+                                                                            connection?.fail(error)
+                                                                        })
                     }
                 }
                 .connect(host: target.host, port: target.port).get()
@@ -169,7 +177,13 @@ final class RedWireConnection: Sendable {
             throw RedError(.closed, "cannot connect to \(scheme)://\(target.host):\(target.port): \(ConnectionString.TLS.explain(error))")
         }
         let connection = RedWireConnection(channel: channel, timeout: options.timeout, compression: options.compression)
-        box.withLock { $0 = connection }
+        if let early = box.withLock({ state -> RedError? in
+            state.connection = connection
+            return state.early
+        }) {
+            await connection.close()
+            throw early
+        }
         do {
             try await connection.handshake(target)
         } catch {

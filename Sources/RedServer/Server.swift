@@ -155,7 +155,7 @@ struct TLSPlan {
                 if selfSigned == nil { selfSigned = try SelfSignedCertificate.ensure(nextTo: dataPath) }
                 chosen = selfSigned!
             }
-            return chosen.requiringClients(signedBy: settings?.clientCAPath)
+            return chosen.requiringClients(signedBy: settings?.clientCAPath ?? chosen.clientCAPath)
         }
         if c.wireTLSBind != nil { redwire = try identity(.redwire).serverContext(alpn: ["redwire/1"]) }
         if c.httpTLSBind != nil { http = try identity(.http).serverConfiguration(alpn: ["http/1.1"]) }
@@ -164,7 +164,18 @@ struct TLSPlan {
             _ = try grpcIdentity.serverContext()  // the transport reads the files itself; fail here, with their names
             grpc = grpcIdentity
         }
-        if c.pgTLS != .off { postgres = try identity(.postgres).serverContext() }
-        if c.routerTLS && c.routerBind != nil { router = try identity(.router).serverContext(alpn: ["http/1.1", "h2", "redwire/1"]) }
+        // libpq 17 sends ALPN "postgresql" and, for direct TLS, requires the server to pick it.
+        if c.pgTLS != .off { postgres = try identity(.postgres).serverContext(alpn: ["postgresql"]) }
+        if c.routerTLS && c.routerBind != nil {
+            let routerIdentity = try identity(.router)
+            // The router decrypts for every surface: where one of them admits only clients with a
+            // certificate, the router must check them too, or it would be a way around that.
+            let strict = TLSSurface.allCases.filter { $0 != .router && (c.surfaceTLS[$0]?.clientCAPath ?? c.tlsCertificate?.clientCAPath) != nil }
+            if routerIdentity.clientCAPath == nil, let surface = strict.first {
+                throw RedError(.invalidArgument, "--router-tls on would let clients without a certificate reach \(surface.rawValue), "
+                               + "which requires one: give the router a client CA too (--router-tls-client-ca) or turn router TLS off")
+            }
+            router = try routerIdentity.serverContext(alpn: ["http/1.1", "h2", "redwire/1", "postgresql"])
+        }
     }
 }

@@ -59,6 +59,9 @@ struct ServerCommand: AsyncParsableCommand {
     @Option(help: "The router also accepts TLS (reds://, grpcs://, https://, PostgreSQL direct TLS) on its port, next to plaintext: on or off.")
     var routerTls: String?
 
+    @Option(help: "Router mutual TLS: TLS clients of the router must present a certificate signed by a CA in this PEM file.")
+    var routerTlsClientCa: String?
+
     @Option(help: "PostgreSQL protocol TLS: off (SSLRequest is refused with N), on, or required (plaintext logins refused).")
     var pgTls: String?
 
@@ -207,12 +210,12 @@ struct ServerSettings {
         s.server.wireTLSBind = try bind(c.wireTlsBind, "REDDB_WIRE_TLS_BIND", "wire_tls_bind")
         s.server.httpTLSBind = try bind(c.httpTlsBind, "REDDB_HTTP_TLS_BIND", "http_tls_bind")
         s.server.grpcTLSBind = try bind(c.grpcTlsBind, "REDDB_GRPC_TLS_BIND", "grpc_tls_bind")
-        try resolveTLS(c, into: &s.server, string: string)
         if let v = string(c.bind, "REDDB_BIND_ADDR", "bind") {
             s.server.routerBind = v == "off" ? nil : try parseBind(v)
         } else if surfaceGiven {
             s.server.routerBind = nil
         }
+        try resolveTLS(c, into: &s.server, string: string)  // after the router: router TLS needs it
         if let v = string(c.syncMode, "REDDB_SYNC_MODE", "sync_mode") {
             guard let mode = SyncMode(rawValue: v) else { throw ValidationError("sync mode must be full, batched or off") }
             s.databaseOptions.engine.syncMode = mode
@@ -287,6 +290,7 @@ struct ServerSettings {
             (.http, c.httpTlsCert, c.httpTlsKey, c.httpTlsClientCa, "REDDB_HTTP_TLS"),
             (.grpc, c.grpcTlsCert, c.grpcTlsKey, c.grpcTlsClientCa, "REDDB_GRPC_TLS"),
             (.postgres, c.pgTlsCert, c.pgTlsKey, c.pgTlsClientCa, "REDDB_PG_TLS"),
+            (.router, nil, nil, c.routerTlsClientCa, "REDDB_ROUTER_TLS"),
         ]
         for (surface, cert, key, clientCA, env) in surfaces {
             let settings = SurfaceTLS(certificate: try pair(upstream(cert, env + "_CERT"), upstream(key, env + "_KEY"), "\(surface.rawValue) TLS"),
@@ -296,6 +300,9 @@ struct ServerSettings {
         if let v = string(c.routerTls, "REDDB_ROUTER_TLS", "router_tls") {
             guard ["on", "off"].contains(v) else { throw ValidationError("--router-tls must be on or off") }
             server.routerTLS = v == "on"
+            if server.routerTLS && server.routerBind == nil {
+                throw ValidationError("--router-tls on needs the router: add --bind HOST:PORT (other listeners turn it off)")
+            }
         }
         if let v = string(c.pgTls, "REDDB_PG_TLS", "pg_tls") {
             guard let mode = PGTLSMode(rawValue: v) else { throw ValidationError("--pg-tls must be off, on or required") }

@@ -116,8 +116,9 @@ final class RawSocket {
         guard connected == 0 else { throw RedError(.closed, "cannot connect to port \(port)") }
     }
 
-    func send(_ text: String) throws {
-        let bytes = Array(text.utf8)
+    func send(_ text: String) throws { try send(Array(text.utf8)) }
+
+    func send(_ bytes: [UInt8]) throws {
         guard write(fd, bytes, bytes.count) == bytes.count else { throw RedError(.closed, "short write") }
     }
 

@@ -63,9 +63,9 @@ import Testing
                                                                         "--wire-bind", "127.0.0.1:0"],
                                        surfaces: false)
         defer { server.remove() }
-        let certificate = server.path + ".tls-cert.pem"
+        let certificate = server.path + ".tls-ca.pem"  // what clients pin
         let key = server.path + ".tls-key.pem"
-        #expect(FileManager.default.fileExists(atPath: certificate))
+        #expect(FileManager.default.fileExists(atPath: server.path + ".tls-cert.pem"))
         let keyMode = try FileManager.default.attributesOfItem(atPath: key)[.posixPermissions] as? Int
         #expect(keyMode == 0o600)
 
@@ -117,7 +117,7 @@ import Testing
         let server = try ServerProcess(arguments: ["--bind", "127.0.0.1:0", "--router-tls", "on", "--pg-tls", "on"], surfaces: false)
         defer { server.remove() }
         let port = server.routerPort
-        let certificate = server.path + ".tls-cert.pem"
+        let certificate = server.path + ".tls-ca.pem"
         var seen: [[String]] = []
         for (index, url) in ["red://localhost:\(port)", "reds://localhost:\(port)?ca=\(certificate)",
                              "grpcs://localhost:\(port)?ca=\(certificate)", "https://localhost:\(port)?ca=\(certificate)"].enumerated() {
@@ -182,6 +182,7 @@ import Testing
         defer { server.remove() }
         // The operator's certificate, so no self-signed one is made.
         #expect(!FileManager.default.fileExists(atPath: server.path + ".tls-cert.pem"))
+        #expect(!FileManager.default.fileExists(atPath: server.path + ".tls-ca.pem"))
         for url in Self.urls(server, query: "ca=\(authority.caPath)") {
             let code = await RedClientTests.code { _ = try await Self.answer(url) }
             #expect(code != nil, "\(url) connected without a client certificate")
@@ -194,6 +195,45 @@ import Testing
         try stranger.keyPEM.write(toFile: directory + "/stranger.key", atomically: true, encoding: .utf8)
         let strangerURL = "reds://localhost:\(server.wireTLSPort)?ca=\(authority.caPath)&cert=\(directory)/stranger.pem&key=\(directory)/stranger.key"
         #expect(await RedClientTests.code { _ = try await Self.answer(strangerURL) } != nil)
+    }
+
+    /// PostgreSQL's CVE-2021-23214: bytes sent behind an SSLRequest, before the answer, were
+    /// not encrypted and must not run as if they had been.
+    @Test func plaintextSentBehindAnSSLRequestIsRefused() throws {
+        let server = try ServerProcess(arguments: ["--pg-bind", "127.0.0.1:0", "--pg-tls", "required"], surfaces: false)
+        defer { server.remove() }
+        var packet: [UInt8] = [0, 0, 0, 8, 0x04, 0xD2, 0x16, 0x2F]  // SSLRequest
+        var startup: [UInt8] = [0, 3, 0, 0] + Array("user\0x\0database\0x\0\0".utf8)
+        startup = withUnsafeBytes(of: UInt32(startup.count + 4).bigEndian, Array.init) + startup
+        packet += startup + [UInt8(ascii: "Q"), 0, 0, 0, 14] + Array("SELECT 1;\0".utf8)
+        let socket = try RawSocket(port: server.pgPort)
+        try socket.send(packet)
+        let reply = try socket.receive(until: "never")  // the server closes after its error
+        #expect(reply.first == "E", "\(Array(reply.utf8).prefix(8))")
+        #expect(reply.contains("received unencrypted data after SSL request") && reply.contains("08P01"), "\(reply)")
+        #expect(!reply.contains("SELECT"), "\(reply)")
+    }
+
+    @Test func routerTLSMustCheckClientCertificatesWhereASurfaceDoes() async throws {
+        let directory = NSTemporaryDirectory() + "red-tls-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let authority = try Authority(in: directory)
+        let common = ["--bind", "127.0.0.1:0", "--router-tls", "on", "--pg-bind", "127.0.0.1:0", "--pg-tls", "required",
+                      "--pg-tls-client-ca", authority.caPath]
+        do {
+            let server = try ServerProcess(arguments: common, surfaces: false)
+            server.remove()
+            Issue.record("router TLS started without checking the client certificates PostgreSQL requires")
+        } catch {
+            #expect("\(error)".contains("--router-tls-client-ca"), "\(error)")
+        }
+        let server = try ServerProcess(arguments: common + ["--router-tls-client-ca", authority.caPath], surfaces: false)
+        defer { server.remove() }
+        let ca = server.path + ".tls-ca.pem"
+        let url = "reds://localhost:\(server.routerPort)?ca=\(ca)"
+        #expect(await RedClientTests.code { _ = try await Self.answer(url) } != nil, "the router admitted a client without a certificate")
+        #expect(try await Self.answer(url + "&cert=\(authority.clientCertificatePath)&key=\(authority.clientKeyPath)") == "42")
     }
 
     @Test func badCertificateSettingsStopTheServerWithTheirNames() throws {

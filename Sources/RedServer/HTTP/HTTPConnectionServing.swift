@@ -15,6 +15,9 @@ import Synchronization
 /// every error) becomes a bare 500.
 struct HTTPConnectionServing: Sendable {
     let channel: HTTP1Channel
+    /// Routed HTTP connections count against the server's connection limit with PG-wire and
+    /// RedWire, so an idle keep-alive connection is closed after this long.
+    static let idleTimeout = TimeAmount.seconds(60)
 
     init(context: ServerContext) {
         let responder = HTTPListener.makeRouter(context: context).buildResponder()
@@ -30,7 +33,7 @@ struct HTTPConnectionServing: Sendable {
             response.headers[.date] = HTTPDateHeader.now()
             response.headers[.server] = "RedDB"
             try await writer.write(response: response.head, body: response.body)
-        })
+        }, configuration: HTTP1Channel.Configuration(idleTimeout: Self.idleTimeout))
     }
 
     /// Puts the HTTP/1.1 handlers at the end of `pipeline` (call on its event loop); the

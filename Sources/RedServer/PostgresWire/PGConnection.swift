@@ -42,6 +42,9 @@ final class PGConnection {
     var user = ""
     /// The connection negotiated TLS (SSLRequest answered `S`).
     var encrypted = false
+    /// Bytes of the SSLRequest/GSSENCRequest packets handled so far (8 each): before TLS
+    /// starts, the connection must have received exactly these (`PGPlaintextCounter`).
+    var negotiationBytes = 0
 
     /// Flush replies to the socket once this many bytes are pending (large results stream).
     static let flushThresholdBytes = 256 << 10
@@ -127,8 +130,10 @@ final class PGConnection {
             guard let message = try await inbound.next() else { return false }
             switch message {
             case .sslRequest where context.pgTLS != nil && !encrypted:
+                negotiationBytes += 8
                 try await startTLS(context.pgTLS!)
             case .sslRequest, .gssEncRequest:
+                negotiationBytes += 8
                 var reply = channel.allocator.buffer(capacity: 1)
                 reply.writeInteger(UInt8(ascii: "N"))
                 try await outbound.write(reply)
@@ -163,9 +168,16 @@ final class PGConnection {
     /// Answers SSLRequest with `S` and puts a TLS server session in front of the decoder, in
     /// one event-loop turn: the client sends its ClientHello only after reading `S`, so
     /// every byte after it reaches the TLS handler. The decoder stays in startup mode.
+    /// Anything the client sent after its SSLRequest, before `S`, was unencrypted: the
+    /// connection is refused (08P01), as PostgreSQL does.
     private func startTLS(_ tls: NIOSSLContext) async throws {
         let channel = self.channel
+        let expected = negotiationBytes
         try await channel.eventLoop.submit {
+            let counter = try channel.pipeline.syncOperations.handler(type: PGPlaintextCounter.self)
+            guard counter.bytes == expected else {
+                throw RedError(.protocolViolation, "received unencrypted data after SSL request")
+            }
             var reply = channel.allocator.buffer(capacity: 1)
             reply.writeInteger(UInt8(ascii: "S"))
             channel.writeAndFlush(reply, promise: nil)

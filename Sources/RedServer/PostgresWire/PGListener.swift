@@ -28,10 +28,37 @@ public final class PGListener: Service, Sendable {
     public func boundAddress() async -> BindAddress? { await bound.wait() }
 
     public func run() async throws {
-        try await TCPListenerLoop.run(context: context, address: address, protocolName: "PostgreSQL wire protocol",
-                                      transport: "postgres", bound: bound,
-                                      decoder: { ByteToMessageHandler(PGFrontendDecoder()) },
-                                      serve: { [context] in await PGConnection.serve($0, context: context) })
+        try await TCPListenerLoop.accept(
+            context: context, address: address, protocolName: "PostgreSQL wire protocol", transport: "postgres", bound: bound,
+            initializer: { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try PGPlaintextCounter.addDecoding(to: channel)
+                    return try NIOAsyncChannel<PGFrontendMessage, ByteBuffer>(wrappingChannelSynchronously: channel)
+                }
+            },
+            serve: { [context] in await PGConnection.serve($0, context: context) })
+    }
+}
+
+/// Counts the bytes a PG-wire connection receives before TLS starts, so that SSLRequest is
+/// answered `S` only when nothing followed it: a client (or someone in between) that sends
+/// a startup packet or queries behind its SSLRequest, unencrypted, would otherwise have them
+/// run as if they had come over TLS (PostgreSQL's CVE-2021-23214). Event-loop confined.
+final class PGPlaintextCounter: ChannelInboundHandler, RemovableChannelHandler, @unchecked Sendable {
+    typealias InboundIn = ByteBuffer
+    typealias InboundOut = ByteBuffer
+
+    private(set) var bytes = 0
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        bytes += unwrapInboundIn(data).readableBytes
+        context.fireChannelRead(data)
+    }
+
+    /// The counter and the PG-wire decoder, at the end of `channel`'s pipeline (on its event loop).
+    static func addDecoding(to channel: any Channel) throws {
+        try channel.pipeline.syncOperations.addHandler(PGPlaintextCounter())
+        try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(PGFrontendDecoder()))
     }
 }
 

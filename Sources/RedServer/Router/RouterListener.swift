@@ -239,18 +239,25 @@ final class SniffHandler: ChannelInboundHandler, RemovableChannelHandler {
             try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(RedWireInboundDecoder()))
             promise.succeed(.redwire(try NIOAsyncChannel(wrappingChannelSynchronously: channel)))
         case .postgres:
-            try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(PGFrontendDecoder()))
+            try PGPlaintextCounter.addDecoding(to: channel)
             promise.succeed(.postgres(try NIOAsyncChannel(wrappingChannelSynchronously: channel)))
         case .tls:
             throw RedError(.protocolViolation, "TLS is decided before routing")
         case .http where http != nil:
             // The handlers are in place when `setUp` returns (it runs on this event loop).
+            var failed = false
             let promise = self.promise
             http!.setUp(channel, logger: logger).whenComplete { result in
                 switch result {
                 case .success(let connection): promise.succeed(.http(connection))
-                case .failure: promise.succeed(.refused)
+                case .failure:
+                    failed = true
+                    promise.succeed(.refused)
                 }
+            }
+            if failed {
+                context.close(promise: nil)
+                return
             }
         case .http, .grpc:
             // Stop reading until the splice is in place; the bytes so far stay buffered here.

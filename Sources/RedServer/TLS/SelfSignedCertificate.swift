@@ -7,28 +7,39 @@ import X509
 /// The certificate a server presents on its TLS listeners when the operator gives none
 /// (spec: protocols §0, "self-signed cert auto-generated next to the data file").
 ///
-/// Files: `<data file>.tls-cert.pem` and `<data file>.tls-key.pem` (mode 0600), an ECDSA
-/// P-256 key and a certificate for `localhost`, `127.0.0.1`, `::1` and this machine's host
-/// name, valid for 825 days. An existing pair is reused, so clients that pinned it (`ca=` in
-/// a connection string, psql's `sslrootcert`) keep working across restarts; a pair that is
-/// incomplete, unreadable or expires within 30 days is replaced.
+/// Files, next to the data file:
+/// - `<data file>.tls-ca.pem`: a CA certificate made for this server alone. Clients pin it
+///   (`ca=` in a connection string, psql's `sslrootcert`, curl's `--cacert`). Its key is
+///   thrown away once it has signed the server's certificate, so it can vouch for nothing else.
+/// - `<data file>.tls-cert.pem` and `<data file>.tls-key.pem` (mode 0600): the server's ECDSA
+///   P-256 key and its certificate for `localhost`, `127.0.0.1`, `::1` and this machine's host
+///   name, signed by that CA. (A certificate that is its own CA works with OpenSSL and
+///   BoringSSL, but rustls-based clients refuse a CA used as a server certificate.)
+///
+/// Both are valid for 825 days. An existing set is reused, so clients that pinned the CA keep
+/// working across restarts; a set that is incomplete, unreadable or expires within 30 days
+/// is replaced (clients then pin the new CA).
 public enum SelfSignedCertificate {
     static let validityDays = 825
     static let renewWithinDays = 30
 
-    /// The paths of the pair next to `dataPath`, made now if needed.
+    /// The server's certificate and key next to `dataPath` (and the CA that signed it), made now if needed.
     public static func ensure(nextTo dataPath: String, now: Date = Date()) throws -> TLSIdentity {
         let identity = TLSIdentity(certificatePath: dataPath + ".tls-cert.pem", keyPath: dataPath + ".tls-key.pem")
-        if isUsable(identity, now: now) { return identity }
-        // Its own CA too: clients pin it as their trust root (BoringSSL, behind NIOSSL, accepts
-        // a root only with the CA bit), and it signs nothing else.
-        let (certificatePEM, keyPEM) = try make(names: ["localhost", ProcessInfo.processInfo.hostName],
-                                                addresses: [[127, 0, 0, 1], [UInt8](repeating: 0, count: 15) + [1]], now: now,
-                                                isCertificateAuthority: true, isServer: true)
-        try write(keyPEM, to: identity.keyPath, permissions: 0o600)
-        try write(certificatePEM, to: identity.certificatePath, permissions: 0o644)
+        let caPath = caPath(nextTo: dataPath)
+        if isUsable(identity, caPath: caPath, now: now) { return identity }
+        let ca = try make(names: [], addresses: [], now: now, commonName: "RedDB server CA (\(ProcessInfo.processInfo.hostName))",
+                          isCertificateAuthority: true, isServer: false)
+        let server = try make(names: ["localhost", ProcessInfo.processInfo.hostName],
+                              addresses: [[127, 0, 0, 1], [UInt8](repeating: 0, count: 15) + [1]], now: now, issuer: ca)
+        try write(server.keyPEM, to: identity.keyPath, permissions: 0o600)
+        try write(server.certificatePEM, to: identity.certificatePath, permissions: 0o644)
+        try write(ca.certificatePEM, to: caPath, permissions: 0o644)
         return identity
     }
+
+    /// The CA file clients pin for the self-signed set of `dataPath`.
+    public static func caPath(nextTo dataPath: String) -> String { dataPath + ".tls-ca.pem" }
 
     /// A self-signed certificate and its key, as PEM, for these DNS names and IP addresses
     /// (4 or 16 bytes each), signed by `issuer` (else by itself). `isServer` adds the server
@@ -70,25 +81,51 @@ public enum SelfSignedCertificate {
         return (try certificate.serializeAsPEM().pemString + "\n", key.pemRepresentation + "\n")
     }
 
-    /// True when both files exist, parse, and the certificate outlives the renewal window.
-    private static func isUsable(_ identity: TLSIdentity, now: Date) -> Bool {
+    /// True when the three files exist and parse, the key is the certificate's, the CA signed
+    /// it, and both outlive the renewal window.
+    private static func isUsable(_ identity: TLSIdentity, caPath: String, now: Date) -> Bool {
         guard let certificateText = try? String(contentsOfFile: identity.certificatePath, encoding: .utf8),
               let keyText = try? String(contentsOfFile: identity.keyPath, encoding: .utf8),
+              let caText = try? String(contentsOfFile: caPath, encoding: .utf8),
               let certificate = try? Certificate(pemEncoded: certificateText),
+              let ca = try? Certificate(pemEncoded: caText),
               let key = try? P256.Signing.PrivateKey(pemRepresentation: keyText) else { return false }
-        guard certificate.publicKey == Certificate.PublicKey(key.publicKey) else { return false }
-        return certificate.notValidAfter > now.addingTimeInterval(Double(renewWithinDays) * 86_400)
+        guard certificate.publicKey == Certificate.PublicKey(key.publicKey), certificate.issuer == ca.subject,
+              ca.publicKey.isValidSignature(certificate.signature, for: certificate) else { return false }
+        let renewal = now.addingTimeInterval(Double(renewWithinDays) * 86_400)
+        return certificate.notValidAfter > renewal && ca.notValidAfter > renewal
     }
 
+    /// Writes `text` durably under `path`: created with `permissions` from the start (a key is
+    /// never readable by others, not even for a moment), synced, renamed over the old file,
+    /// and the directory synced, so a crash leaves the old file or the new one.
     private static func write(_ text: String, to path: String, permissions: Int) throws {
         let temporary = path + ".tmp-\(getpid())"
-        guard FileManager.default.createFile(atPath: temporary, contents: Data(text.utf8), attributes: [.posixPermissions: permissions]) else {
-            throw RedError(.ioError, "cannot write the self-signed TLS file \(path)")
+        func failure(_ what: String) -> RedError {
+            RedError(.ioError, "cannot write the self-signed TLS file \(path): \(what): \(String(cString: strerror(errno)))")
         }
-        guard rename(temporary, path) == 0 else {
-            let reason = String(cString: strerror(errno))
+        unlink(temporary)
+        let fd = open(temporary, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, mode_t(permissions))
+        guard fd >= 0 else { throw failure("create") }
+        let bytes = Array(text.utf8)
+        let written = bytes.withUnsafeBytes { Foundation.write(fd, $0.baseAddress, $0.count) }
+        guard written == bytes.count, fsync(fd) == 0 else {
+            let error = failure("write")
+            close(fd)
             unlink(temporary)
-            throw RedError(.ioError, "cannot write the self-signed TLS file \(path): \(reason)")
+            throw error
+        }
+        close(fd)
+        guard rename(temporary, path) == 0 else {
+            let error = failure("rename")
+            unlink(temporary)
+            throw error
+        }
+        let directory = open((path as NSString).deletingLastPathComponent.isEmpty ? "." : (path as NSString).deletingLastPathComponent,
+                             O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if directory >= 0 {
+            fsync(directory)
+            close(directory)
         }
     }
 }
