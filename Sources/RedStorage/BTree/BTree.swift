@@ -197,10 +197,18 @@ public final class BTree: @unchecked Sendable {
     /// Inserts or replaces each entry, as `put` would one by one. Consecutive keys that fall into
     /// the same leaf share one descent (and its copy-on-write path), so a sorted batch — a commit's
     /// write set, a bulk load — costs about one descent per leaf; any other order is still correct.
+    ///
+    /// A leaf is marked dirty once, when the batch leaves it (it stays pinned until then, so
+    /// the cache cannot evict it unmarked), not once per key.
     public func putSorted(_ entries: [([UInt8], [UInt8])]) throws {
         var pins = Pins()
         defer { cache.unpin(pins.ids) }
         var leaf: (node: BTreeNode, path: [(BTreeNode, Int)], bounds: LeafBounds)?
+        var unmarked: BTreeNode?
+        func markLeaf() throws {
+            if let node = unmarked { try cache.markDirty(node) }
+            unmarked = nil
+        }
         for (key, value) in entries {
             let stored = try storedValue(key: key, value: value)
             if rootID == 0 {
@@ -211,6 +219,7 @@ public final class BTree: @unchecked Sendable {
                 continue
             }
             if leaf == nil || !leaf!.bounds.contains(key) {
+                try markLeaf()
                 // Only the current path stays pinned: a huge batch must not pin more than the cache holds.
                 cache.unpin(pins.ids)
                 pins = Pins()
@@ -225,13 +234,15 @@ public final class BTree: @unchecked Sendable {
                 node.appendStreak = index == node.keys.count ? node.appendStreak + 1 : 0
                 node.insertLeaf(at: index, key: key, value: stored)
             }
-            try cache.markDirty(node)
+            unmarked = node
             if node.encodedBytes > PageLayout.pageSize {
+                try markLeaf()
                 var path = leaf!.path
                 try split(&node, path: &path, pins: &pins)
                 leaf = nil  // the key ranges changed: descend again for the next key
             }
         }
+        try markLeaf()
     }
 
     /// Checks a cell's sizes and moves a value too large to keep inline to an overflow chain.
