@@ -8,6 +8,7 @@ import RedCore
 /// | `memory://`, `memory:` | an in-memory database in this process |
 /// | `file:///path/to/data.rdb` | the database file, opened in this process |
 /// | `red://host[:port]` (default 5050), `reds://` (TLS) | RedWire |
+/// | `red+unix:///path/to/socket` (ours) | RedWire over a Unix domain socket |
 /// | `grpc://host[:port]` (default 5050), `grpcs://` (TLS) | gRPC |
 /// | `http://host[:port]` (default 80), `https://` (443) | HTTP/JSON |
 ///
@@ -33,7 +34,7 @@ public struct ConnectionString: Sendable, Equatable {
     public var transport: Transport
     public var host = ""
     public var port = 0
-    /// The database file of `file://`.
+    /// The database file of `file://`, or the socket of `red+unix://`.
     public var path = ""
     public var user: String?
     public var password: String?
@@ -65,6 +66,22 @@ public struct ConnectionString: Sendable, Equatable {
             guard rest.hasPrefix("//"), rest.count > 2 else { throw Self.error("INVALID_URI", "file needs a path: file:///path/to/data.rdb") }
             transport = .file
             path = String(rest.dropFirst(2))
+            return
+        case "red+unix":
+            // Ours: RedWire over a Unix domain socket (`red server --wire-bind unix:///path`).
+            guard rest.hasPrefix("///") else { throw Self.error("INVALID_URI", "red+unix needs an absolute socket path: red+unix:///run/red.sock") }
+            transport = .redwire
+            var socket = rest.dropFirst(2)
+            if let q = socket.firstIndex(of: "?") {
+                try parseQuery(socket[socket.index(after: q)...])
+                socket = socket[..<q]
+            }
+            guard socket.utf8.count < 108 else { throw Self.error("LIMIT_EXCEEDED", "Unix socket path is longer than 107 bytes") }
+            path = String(socket)
+            let given = query
+            if let key = TLS.keys.first(where: { given[$0] != nil }) ?? (given["tls"] != nil ? "tls" : nil) {
+                throw Self.error("INVALID_URI", "\(key)= is a TLS setting; a Unix socket connection is not encrypted")
+            }
             return
         case "red", "reds": transport = .redwire; port = 5050
         case "grpc", "grpcs": transport = .grpc; port = 5050
@@ -106,13 +123,7 @@ public struct ConnectionString: Sendable, Equatable {
         }
         guard !host.isEmpty else { throw Self.error("INVALID_URI", "missing host in \"\(trimmed)\"") }
         let explicitPort = authority.contains(":")
-        let pairs = queryText.split(separator: "&").filter { !$0.isEmpty }
-        guard pairs.count <= Self.maxQueryParameters else { throw Self.error("LIMIT_EXCEEDED", "more than 32 query parameters") }
-        for pair in pairs {
-            let kv = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-            let key = String(kv[0]).removingPercentEncoding ?? String(kv[0])
-            query[key] = kv.count == 2 ? (String(kv[1]).removingPercentEncoding ?? String(kv[1])) : ""
-        }
+        try parseQuery(queryText)
         var encrypted = scheme.hasSuffix("s")
         if scheme == "red", let proto = query["proto"]?.lowercased() {
             switch proto {
@@ -139,6 +150,16 @@ public struct ConnectionString: Sendable, Equatable {
             tls = try TLS(query: query)
         } else if let key = TLS.keys.first(where: { query[$0] != nil }) {
             throw Self.error("INVALID_URI", "\(key)= is a TLS setting, but this connection is plaintext; use reds://, grpcs:// or https:// (or tls=true)")
+        }
+    }
+
+    private mutating func parseQuery(_ text: Substring) throws {
+        let pairs = text.split(separator: "&").filter { !$0.isEmpty }
+        guard pairs.count <= Self.maxQueryParameters else { throw Self.error("LIMIT_EXCEEDED", "more than 32 query parameters") }
+        for pair in pairs {
+            let kv = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            let key = String(kv[0]).removingPercentEncoding ?? String(kv[0])
+            query[key] = kv.count == 2 ? (String(kv[1]).removingPercentEncoding ?? String(kv[1])) : ""
         }
     }
 

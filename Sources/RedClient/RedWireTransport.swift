@@ -154,9 +154,10 @@ final class RedWireConnection: Sendable {
         // Built before connecting: a bad ca/cert/key file is reported as such, not as a refused connection.
         let tls = try target.tls.map { try NIOSSLContext(configuration: try $0.configuration(alpn: ["redwire/1"])) }
         let sni = target.tls?.serverHostname(for: target.host)
-        let scheme = tls == nil ? "red" : "reds"
+        let scheme = !target.path.isEmpty ? "red+unix" : tls == nil ? "red" : "reds"
+        let place = target.path.isEmpty ? "\(target.host):\(target.port)" : target.path
         do {
-            channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            let bootstrap = ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
                 .connectTimeout(.milliseconds(Int64(options.connectTimeout.components.seconds * 1_000)))
                 .channelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
@@ -172,9 +173,10 @@ final class RedWireConnection: Sendable {
                                                                         })
                     }
                 }
-                .connect(host: target.host, port: target.port).get()
+            channel = try await (target.path.isEmpty ? bootstrap.connect(host: target.host, port: target.port)
+                                                     : bootstrap.connect(unixDomainSocketPath: target.path)).get()
         } catch {
-            throw RedError(.closed, "cannot connect to \(scheme)://\(target.host):\(target.port): \(ConnectionString.TLS.explain(error))")
+            throw RedError(.closed, "cannot connect to \(scheme)://\(place): \(ConnectionString.TLS.explain(error))")
         }
         let connection = RedWireConnection(channel: channel, timeout: options.timeout, compression: options.compression)
         if let early = box.withLock({ state -> RedError? in

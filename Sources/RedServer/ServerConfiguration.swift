@@ -79,18 +79,34 @@ public enum PGPasswordMethod: String, Sendable, CaseIterable {
     case cleartext = "password"
 }
 
-/// A `host:port` to listen on. Port 0 asks the OS for a free port (tests use it).
+/// A `host:port` to listen on (port 0 asks the OS for a free port; tests use it), or a Unix
+/// domain socket path (RedWire only: `--wire-bind unix:///run/red.sock`).
 public struct BindAddress: Sendable, Equatable, CustomStringConvertible {
     public var host: String
     public var port: Int
+    /// A Unix domain socket instead of TCP (`host` and `port` unused).
+    public var unixPath: String?
 
     public init(host: String, port: Int) {
         self.host = host
         self.port = port
     }
 
-    /// Parses `host:port`, `[v6]:port` or `:port` (loopback).
+    public init(unixPath: String) {
+        self.init(host: "", port: 0)
+        self.unixPath = unixPath
+    }
+
+    /// Parses `host:port`, `[v6]:port`, `:port` (loopback), or a Unix socket: `unix:///path` or `/path`.
     public init(parsing text: String) throws {
+        if text.hasPrefix("unix://") || text.hasPrefix("/") {
+            let path = text.hasPrefix("unix://") ? String(text.dropFirst("unix://".count)) : text
+            guard path.hasPrefix("/") else { throw RedError(.invalidArgument, "a Unix socket needs an absolute path: unix:///path, got \(text)") }
+            // sockaddr_un holds 108 bytes, the terminating NUL included.
+            guard path.utf8.count < 108 else { throw RedError(.invalidArgument, "Unix socket path is longer than 107 bytes: \(path)") }
+            self.init(unixPath: path)
+            return
+        }
         var hostPart: Substring, portPart: Substring
         if text.hasPrefix("["), let close = text.firstIndex(of: "]") {
             hostPart = text[text.index(after: text.startIndex)..<close]
@@ -111,8 +127,11 @@ public struct BindAddress: Sendable, Equatable, CustomStringConvertible {
 
     /// True for addresses only this machine can reach.
     public var isLoopback: Bool {
-        host == "localhost" || host == "::1" || host.hasPrefix("127.")
+        unixPath != nil || host == "localhost" || host == "::1" || host.hasPrefix("127.")
     }
 
-    public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
+    public var description: String {
+        if let unixPath { return "unix://\(unixPath)" }
+        return host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
+    }
 }

@@ -41,7 +41,7 @@ struct ServerCommand: AsyncParsableCommand {
     @Option(help: "HTTP/JSON listener of its own, host:port or 'off'.")
     var httpBind: String?
 
-    @Option(help: "RedWire (binary protocol) listener of its own, host:port or 'off'.")
+    @Option(help: "RedWire (binary protocol) listener of its own: host:port, a Unix socket (unix:///path or /path), or 'off'.")
     var wireBind: String?
 
     @Option(help: "gRPC (reddb.v1.RedDb over HTTP/2) listener of its own, host:port or 'off'.")
@@ -203,15 +203,19 @@ struct ServerSettings {
             surfaceGiven = true
             return v == "off" ? nil : try parseBind(v)
         }
-        s.server.pgBind = try bind(c.pgBind, "REDDB_PG_BIND_ADDR", "pg_bind")
-        s.server.httpBind = try bind(c.httpBind, "REDDB_HTTP_BIND_ADDR", "http_bind")
+        func tcp(_ address: BindAddress?, _ flag: String) throws -> BindAddress? {
+            guard address?.unixPath == nil else { throw ValidationError("\(flag) takes host:port; only --wire-bind listens on a Unix socket") }
+            return address
+        }
+        s.server.pgBind = try tcp(bind(c.pgBind, "REDDB_PG_BIND_ADDR", "pg_bind"), "--pg-bind")
+        s.server.httpBind = try tcp(bind(c.httpBind, "REDDB_HTTP_BIND_ADDR", "http_bind"), "--http-bind")
         s.server.wireBind = try bind(c.wireBind, "REDDB_WIRE_BIND_ADDR", "wire_bind")
-        s.server.grpcBind = try bind(c.grpcBind, "REDDB_GRPC_BIND_ADDR", "grpc_bind")
-        s.server.wireTLSBind = try bind(c.wireTlsBind, "REDDB_WIRE_TLS_BIND", "wire_tls_bind")
-        s.server.httpTLSBind = try bind(c.httpTlsBind, "REDDB_HTTP_TLS_BIND", "http_tls_bind")
-        s.server.grpcTLSBind = try bind(c.grpcTlsBind, "REDDB_GRPC_TLS_BIND", "grpc_tls_bind")
+        s.server.grpcBind = try tcp(bind(c.grpcBind, "REDDB_GRPC_BIND_ADDR", "grpc_bind"), "--grpc-bind")
+        s.server.wireTLSBind = try tcp(bind(c.wireTlsBind, "REDDB_WIRE_TLS_BIND", "wire_tls_bind"), "--wire-tls-bind")
+        s.server.httpTLSBind = try tcp(bind(c.httpTlsBind, "REDDB_HTTP_TLS_BIND", "http_tls_bind"), "--http-tls-bind")
+        s.server.grpcTLSBind = try tcp(bind(c.grpcTlsBind, "REDDB_GRPC_TLS_BIND", "grpc_tls_bind"), "--grpc-tls-bind")
         if let v = string(c.bind, "REDDB_BIND_ADDR", "bind") {
-            s.server.routerBind = v == "off" ? nil : try parseBind(v)
+            s.server.routerBind = v == "off" ? nil : try tcp(parseBind(v), "--bind")
         } else if surfaceGiven {
             s.server.routerBind = nil
         }

@@ -297,3 +297,22 @@ import Testing
         }
     }
 }
+
+extension RedClientTests {
+    /// RedWire over a Unix domain socket (`--wire-bind unix:///path`, `red+unix:///path`):
+    /// the same script and answers as over TCP; the socket file goes away with the server.
+    @Test func redWireOverAUnixSocket() async throws {
+        let socketPath = "/tmp/red-it-\(UInt32.random(in: 0...UInt32.max)).sock"  // sockaddr_un allows 107 bytes
+        let server = try ServerProcess(arguments: ["--wire-bind", "unix://\(socketPath)", "--pg-bind", "127.0.0.1:0"], surfaces: false)
+        defer { server.remove() }
+        #expect(FileManager.default.fileExists(atPath: socketPath))
+        let db = try await RedClient.connect("red+unix://\(socketPath)?timeout_ms=60000")
+        let seen = try await Self.script(db, table: "unix")
+        try await db.close()
+        let embedded = try await RedClient.connect("memory://")
+        #expect(seen == (try await Self.script(embedded, table: "unix")))
+        try await embedded.close()
+        server.stop()
+        #expect(!FileManager.default.fileExists(atPath: socketPath), "the socket file outlived the server")
+    }
+}

@@ -48,6 +48,15 @@ struct ConnectionStringTests {
         #expect(try ConnectionString("red://h?proto=reds").tls != nil)
     }
 
+    @Test func unixSockets() throws {
+        let unix = try ConnectionString("red+unix:///run/red/red.sock?token=t")
+        #expect(unix.transport == .redwire && unix.path == "/run/red/red.sock" && unix.token == "t" && unix.tls == nil)
+        for bad in ["red+unix://relative.sock", "red+unix:///s.sock?ca=/x.pem", "red+unix:///s.sock?tls=true",
+                    "red+unix:///" + String(repeating: "a", count: 120)] {
+            #expect(throws: RedError.self, "\(bad)") { _ = try ConnectionString(bad) }
+        }
+    }
+
     @Test func errorsNameTheirKind() {
         let cases: [(String, String)] = [
             ("", "EMPTY"), ("   ", "EMPTY"), ("localhost", "INVALID_URI"), ("mongodb://x", "UNSUPPORTED_SCHEME"),

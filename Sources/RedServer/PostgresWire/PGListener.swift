@@ -93,20 +93,28 @@ enum TCPListenerLoop {
         serve: @escaping @Sendable (Output) async -> Void
     ) async throws {
         let serverChannel: NIOAsyncChannel<Output, Never>
+        let bootstrap = ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .serverChannelOption(.backlog, value: 256)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
         do {
-            serverChannel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-                .serverChannelOption(.backlog, value: 256)
-                .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-                .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
-                .bind(host: address.host, port: address.port, childChannelInitializer: initializer)
+            if let path = address.unixPath {
+                // A stale socket file from a server that died is replaced (NIO removes only sockets).
+                serverChannel = try await bootstrap.bind(unixDomainSocketPath: path, cleanupExistingSocketFile: true,
+                                                         childChannelInitializer: initializer)
+            } else {
+                serverChannel = try await bootstrap.childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+                    .bind(host: address.host, port: address.port, childChannelInitializer: initializer)
+            }
         } catch {
             bound.set(nil)
             throw RedError(.ioError, "cannot listen for \(protocolName) clients on \(address): \(error)")
         }
-        let port = serverChannel.channel.localAddress?.port ?? address.port
-        context.noteListening(transport, BindAddress(host: address.host, port: port))
-        bound.set(BindAddress(host: address.host, port: port))
-        context.logger.info("\(protocolName) listening", metadata: ["address": "\(address.host):\(port)"])
+        defer { if let path = address.unixPath { unlink(path) } }
+        var resolved = address
+        if address.unixPath == nil { resolved.port = serverChannel.channel.localAddress?.port ?? address.port }
+        context.noteListening(transport, resolved)
+        bound.set(resolved)
+        context.logger.info("\(protocolName) listening", metadata: ["address": "\(resolved)"])
         let connections = context.connections
         let grace = context.configuration.shutdownGraceMilliseconds
         try await withGracefulShutdownHandler {
