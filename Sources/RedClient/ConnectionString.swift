@@ -76,8 +76,12 @@ public struct ConnectionString: Sendable, Equatable {
                 try parseQuery(socket[socket.index(after: q)...])
                 socket = socket[..<q]
             }
-            guard socket.utf8.count < 108 else { throw Self.error("LIMIT_EXCEEDED", "Unix socket path is longer than 107 bytes") }
-            path = String(socket)
+            let decoded = String(socket).removingPercentEncoding ?? String(socket)
+            guard decoded.utf8.count < 108 else { throw Self.error("LIMIT_EXCEEDED", "Unix socket path is longer than 107 bytes") }
+            path = decoded
+            // No authority to carry credentials: ?user=&password= log in with SCRAM instead.
+            user = query["user"]
+            password = query["password"]
             let given = query
             if let key = TLS.keys.first(where: { given[$0] != nil }) ?? (given["tls"] != nil ? "tls" : nil) {
                 throw Self.error("INVALID_URI", "\(key)= is a TLS setting; a Unix socket connection is not encrypted")

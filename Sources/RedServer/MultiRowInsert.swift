@@ -36,6 +36,7 @@ enum MultiRowInsert {
     static func insertUncommitted(table: String, columns: [String], rows: [[Value]], on session: Session, returningFirstRid: Bool = false,
                                   insert: (ArraySlice<[Value]>, _ returningRid: Bool) async throws -> QueryResult) async throws -> (count: Int, firstRid: Int64?) {
         try check(columns: columns, rows: rows)
+        guard !session.inTransaction else { throw RedError(.internalError, "bulk insert: the batch session is already in a transaction") }
         _ = try await session.execute("BEGIN")
         do {
             return try await insertBatches(rows, returningFirstRid: returningFirstRid, insert: insert)

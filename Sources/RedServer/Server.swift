@@ -28,6 +28,12 @@ public struct RedServer: Sendable {
     public static func open(path: String, options: DatabaseOptions, configuration: ServerConfiguration, logger: Logger) async throws -> RedServer {
         let binds = [configuration.routerBind, configuration.pgBind, configuration.httpBind, configuration.wireBind, configuration.grpcBind,
                      configuration.wireTLSBind, configuration.httpTLSBind, configuration.grpcTLSBind]
+        for (flag, address) in [("--bind", configuration.routerBind), ("--pg-bind", configuration.pgBind), ("--http-bind", configuration.httpBind),
+                                ("--grpc-bind", configuration.grpcBind), ("--wire-tls-bind", configuration.wireTLSBind),
+                                ("--http-tls-bind", configuration.httpTLSBind), ("--grpc-tls-bind", configuration.grpcTLSBind)]
+        where address?.unixPath != nil {
+            throw RedError(.invalidArgument, "\(flag) takes host:port; only --wire-bind listens on a Unix socket")
+        }
         guard binds.contains(where: { $0 != nil }) else {
             throw RedError(.invalidArgument, "at least one listener must be enabled (--bind, --pg-bind, --http-bind, --wire-bind, --grpc-bind or a --*-tls-bind)")
         }
@@ -125,7 +131,12 @@ struct ReadinessService: Service {
         await wait("wire-tls", server.redwireTLS?.boundAddress)
         await wait("http-tls", server.httpTLS?.boundAddress)
         await wait("grpc-tls", server.grpcTLS?.boundAddress)
-        guard addresses.count == expected else { return }  // a listener failed; the group reports its error
+        guard addresses.count == expected else {
+            // A listener failed and is ending the group with its error (a port in use, a socket
+            // another server answers on); returning now would end it first, with a vaguer one.
+            try? await gracefulShutdown()
+            return
+        }
         server.context.phase = .ready
         onReady(addresses.filter { !$0.key.hasSuffix("-internal") })
         try? await gracefulShutdown()
@@ -170,10 +181,13 @@ struct TLSPlan {
             let routerIdentity = try identity(.router)
             // The router decrypts for every surface: where one of them admits only clients with a
             // certificate, the router must check them too, or it would be a way around that.
-            let strict = TLSSurface.allCases.filter { $0 != .router && (c.surfaceTLS[$0]?.clientCAPath ?? c.tlsCertificate?.clientCAPath) != nil }
-            if routerIdentity.clientCAPath == nil, let surface = strict.first {
-                throw RedError(.invalidArgument, "--router-tls on would let clients without a certificate reach \(surface.rawValue), "
-                               + "which requires one: give the router a client CA too (--router-tls-client-ca) or turn router TLS off")
+            // (Only surfaces that take TLS themselves; the same CA file, or the router would admit other certificates.)
+            let usesTLS: [TLSSurface: Bool] = [.redwire: c.wireTLSBind != nil, .http: c.httpTLSBind != nil,
+                                               .grpc: c.grpcTLSBind != nil, .postgres: c.pgTLS != .off]
+            for surface in TLSSurface.allCases where usesTLS[surface] == true {
+                guard let ca = c.surfaceTLS[surface]?.clientCAPath ?? c.tlsCertificate?.clientCAPath, ca != routerIdentity.clientCAPath else { continue }
+                throw RedError(.invalidArgument, "--router-tls on would let clients reach \(surface.rawValue) without a certificate from its CA \(ca): "
+                               + "give the router the same client CA (--router-tls-client-ca \(ca)) or turn router TLS off")
             }
             router = try routerIdentity.serverContext(alpn: ["http/1.1", "h2", "redwire/1", "postgresql"])
         }

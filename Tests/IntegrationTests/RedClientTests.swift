@@ -303,10 +303,20 @@ extension RedClientTests {
     /// the same script and answers as over TCP; the socket file goes away with the server.
     @Test func redWireOverAUnixSocket() async throws {
         let socketPath = "/tmp/red-it-\(UInt32.random(in: 0...UInt32.max)).sock"  // sockaddr_un allows 107 bytes
-        let server = try ServerProcess(arguments: ["--wire-bind", "unix://\(socketPath)", "--pg-bind", "127.0.0.1:0"], surfaces: false)
+        let server = try ServerProcess(arguments: ["--wire-bind", "unix://\(socketPath)", "--pg-bind", "127.0.0.1:0", "--user", "ada:s3cret"],
+                                       surfaces: false)
         defer { server.remove() }
         #expect(FileManager.default.fileExists(atPath: socketPath))
-        let db = try await RedClient.connect("red+unix://\(socketPath)?timeout_ms=60000")
+        // A second server may not take over a socket a live server answers on.
+        do {
+            let second = try ServerProcess(arguments: ["--wire-bind", "unix://\(socketPath)"], surfaces: false)
+            second.remove()
+            Issue.record("a second server took over a live socket")
+        } catch {
+            #expect("\(error)".contains("another server is listening"), "\(error)")
+        }
+        #expect(await Self.code { _ = try await RedClient.connect("red+unix://\(socketPath)").query("SELECT 1") } == .invalidPassword)
+        let db = try await RedClient.connect("red+unix://\(socketPath)?timeout_ms=60000&user=ada&password=s3cret")
         let seen = try await Self.script(db, table: "unix")
         try await db.close()
         let embedded = try await RedClient.connect("memory://")

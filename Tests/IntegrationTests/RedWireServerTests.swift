@@ -417,6 +417,26 @@ import Glibc
         #expect(errors.first?.contains("duplicate key value violates unique constraint") == true, "\(errors)")
         #expect(Self.text(Self.request(socket, Frame(.queryWithParams, correlationID: 5, streamID: 1,
             payload: ParamValueCodec.encode(.init(sql: "SELECT count(*) AS n, max(id) AS top FROM f", parameters: []))))).contains(#""n":3000"#))
+
+        // A stream replaced while its last flush commits: that commit's failure is not lost.
+        _ = Self.request(socket, Frame(.query, correlationID: 6, payload: Array("CREATE TABLE g (id BIGINT PRIMARY KEY)".utf8)))
+        let start = Frame(.bulkStreamStart, correlationID: 7, streamID: 1, payload: BinaryValueCodec.encodeStreamStart(collection: "g", columns: ["id"]))
+        _ = Self.request(socket, start)
+        var second = (1_001...1_999).map { [Value.integer(Int64($0))] }
+        second.append([.integer(500)])  // a key of the first flush, which commits while this one inserts
+        for rows in [(1...1_000).map { [Value.integer(Int64($0))] }, second] {
+            socket.send(Frame(.bulkStreamRows, correlationID: 8, streamID: 1, payload: BinaryValueCodec.encodeStreamRows(rows)).encoded())
+        }
+        socket.send(Frame(.bulkStreamStart, correlationID: 9, streamID: 1,
+                          payload: BinaryValueCodec.encodeStreamStart(collection: "g", columns: ["id"])).encoded())
+        errors = []
+        while let frame = Self.readFrame(socket) {
+            if frame.kind == .error { errors.append(Self.text(frame)) }
+            if frame.correlationID == 9 { break }
+        }
+        #expect(errors.count == 1 && errors[0].contains("duplicate key value violates unique constraint"), "\(errors)")
+        #expect(Self.text(Self.request(socket, Frame(.queryWithParams, correlationID: 10, streamID: 1,
+            payload: ParamValueCodec.encode(.init(sql: "SELECT count(*) AS n FROM g", parameters: []))))).contains(#""n":1000"#))
     }
 
     /// The stream commits one flush while it inserts the next, whose snapshot may not see

@@ -51,6 +51,8 @@ struct ConnectionStringTests {
     @Test func unixSockets() throws {
         let unix = try ConnectionString("red+unix:///run/red/red.sock?token=t")
         #expect(unix.transport == .redwire && unix.path == "/run/red/red.sock" && unix.token == "t" && unix.tls == nil)
+        let login = try ConnectionString("red+unix:///run/my%20red.sock?user=ada&password=p%40ss")
+        #expect(login.path == "/run/my red.sock" && login.user == "ada" && login.password == "p@ss")
         for bad in ["red+unix://relative.sock", "red+unix:///s.sock?ca=/x.pem", "red+unix:///s.sock?tls=true",
                     "red+unix:///" + String(repeating: "a", count: 120)] {
             #expect(throws: RedError.self, "\(bad)") { _ = try ConnectionString(bad) }

@@ -40,6 +40,35 @@ public final class PGListener: Service, Sendable {
     }
 }
 
+/// Checks on a Unix socket path (RedWire's `--wire-bind unix:///path`).
+enum UnixSocketFile {
+    /// The file's device and inode, to tell our socket from a later one at the same path.
+    static func identity(_ path: String) -> (dev: UInt64, ino: UInt64)? {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return nil }
+        return (UInt64(info.st_dev), UInt64(info.st_ino))
+    }
+
+    /// True when something accepts connections on the socket at `path`.
+    static func isAnswering(_ path: String) -> Bool {
+        guard identity(path) != nil else { return false }
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        let bytes = Array(path.utf8)
+        guard bytes.count < MemoryLayout.size(ofValue: address.sun_path) else { return false }
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in
+            raw.copyBytes(from: bytes)
+            raw[bytes.count] = 0
+        }
+        return withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) == 0 }
+        }
+    }
+}
+
 /// Counts the bytes a PG-wire connection receives before TLS starts, so that SSLRequest is
 /// answered `S` only when nothing followed it: a client (or someone in between) that sends
 /// a startup packet or queries behind its SSLRequest, unencrypted, would otherwise have them
@@ -96,11 +125,17 @@ enum TCPListenerLoop {
         let bootstrap = ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.backlog, value: 256)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+        var socketIdentity: (dev: UInt64, ino: UInt64)?
         do {
             if let path = address.unixPath {
-                // A stale socket file from a server that died is replaced (NIO removes only sockets).
+                // A stale socket file from a server that died is replaced (NIO removes only sockets);
+                // one that a live server still answers on is not.
+                if UnixSocketFile.isAnswering(path) {
+                    throw RedError(.ioError, "another server is listening on unix://\(path)")
+                }
                 serverChannel = try await bootstrap.bind(unixDomainSocketPath: path, cleanupExistingSocketFile: true,
                                                          childChannelInitializer: initializer)
+                socketIdentity = UnixSocketFile.identity(path)
             } else {
                 serverChannel = try await bootstrap.childChannelOption(.socketOption(.tcp_nodelay), value: 1)
                     .bind(host: address.host, port: address.port, childChannelInitializer: initializer)
@@ -109,7 +144,8 @@ enum TCPListenerLoop {
             bound.set(nil)
             throw RedError(.ioError, "cannot listen for \(protocolName) clients on \(address): \(error)")
         }
-        defer { if let path = address.unixPath { unlink(path) } }
+        // Removed at the end only if it is still ours: a server started while this one drained may own the path now.
+        defer { if let path = address.unixPath, let socketIdentity, UnixSocketFile.identity(path).map({ $0 == socketIdentity }) == true { unlink(path) } }
         var resolved = address
         if address.unixPath == nil { resolved.port = serverChannel.channel.localAddress?.port ?? address.port }
         context.noteListening(transport, resolved)

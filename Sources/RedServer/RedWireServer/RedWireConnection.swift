@@ -127,7 +127,16 @@ final class RedWireConnection {
                     defer { session.abortOpenTransaction() }
                     var bulk: BulkStream?
                     var settings = RedWireSessionSettings()
-                    for await request in stream { try await requests.handle(request, session: session, bulk: &bulk, settings: &settings) }
+                    // A stream's last commit finishes before the stream's task does (so before the
+                    // connection, and shutdown, and the database closing), whether the client
+                    // committed the stream, replaced it or went away.
+                    do {
+                        for await request in stream { try await requests.handle(request, session: session, bulk: &bulk, settings: &settings) }
+                    } catch {
+                        try? await bulk?.settle()
+                        throw error
+                    }
+                    try? await bulk?.settle()
                 }
             }
         }

@@ -154,7 +154,11 @@ struct RedWireRequests: Sendable {
             case .bulkStreamStart:
                 let start: (collection: String, columns: [String]) = try Self.decoding("stream start") { try BinaryValueCodec.decodeStreamStart(frame.payload) }
                 guard !start.columns.isEmpty else { throw RedError(.invalidArgument, "stream start: no columns") }
-                // Replaces an open stream.
+                // Replaces an open stream, once its last commit is in: a failure there is this frame's error.
+                if var old = bulk {
+                    bulk = nil
+                    try await old.settle()
+                }
                 bulk = BulkStream(collection: start.collection, columns: start.columns,
                                   flushRows: context.configuration.bulkStreamFlushRows, flushBytes: context.configuration.bulkStreamFlushBytes)
                 try await send(.reply(.bulkStreamAck, to: frame))
@@ -166,6 +170,7 @@ struct RedWireRequests: Sendable {
                 stream.append(rows)
                 guard stream.pendingBytes <= BulkStream.maxPendingBytes else {
                     bulk = nil
+                    try await stream.settle()
                     throw RedError(.limitExceeded, "stream rows: more than \(BulkStream.maxPendingBytes >> 20) MiB of rows wait uncommitted; "
                                    + "lower REDDB_BULK_STREAM_FLUSH_BYTES / _ROWS (0 disables a threshold)")
                 }
@@ -277,10 +282,11 @@ struct RedWireRequests: Sendable {
         stream.pendingBytes = 0
         let (table, columns) = (stream.collection, stream.columns)
         if session.inTransaction {
+            try await stream.settle()  // the batch before goes first, and its failure stops this one
             stream.flushed += try await insert(.init(collection: table, columns: columns, rows: rows), on: session, for: request)
             return
         }
-        let batchSession = stream.nextBatchSession(context.database)
+        let batchSession = stream.nextBatchSession(context.database, like: session)
         let inserted: Int
         do {
             inserted = try await MultiRowInsert.insertUncommitted(table: table, columns: columns, rows: rows, on: batchSession) { batch, _ in
@@ -389,11 +395,14 @@ struct BulkStream: Sendable {
         (flushRows > 0 && pending.count >= flushRows) || (flushBytes > 0 && pendingBytes >= flushBytes)
     }
 
-    /// The session for the next batch; the other one may still be committing the last.
-    mutating func nextBatchSession(_ database: Database) -> Session {
+    /// The session for the next batch (the other one may still be committing the last),
+    /// with the stream session's statement timeout.
+    mutating func nextBatchSession(_ database: Database, like streamSession: Session) -> Session {
         if batchSessions.count < 2 { batchSessions.append(database.session()) }
         defer { batches += 1 }
-        return batchSessions[batches % batchSessions.count]
+        let session = batchSessions[batches % batchSessions.count]
+        session.statementTimeoutMilliseconds = streamSession.statementTimeoutMilliseconds
+        return session
     }
 
     /// Waits for the running commit, if any, and counts its rows.
