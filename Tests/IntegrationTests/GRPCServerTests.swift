@@ -10,7 +10,6 @@ import Testing
 /// from our `reddb.proto` (which keeps RedDB's field numbers and method paths).
 @Suite(.serialized) struct GRPCServerTests {
     typealias RedDb = Reddb_V1_RedDb.Client<HTTP2ClientTransport.Posix>
-    typealias RawSocket = MalformedInputTests.RawSocket
 
     /// Runs `body` with a client connected to `server`'s gRPC port.
     static func withClient<T: Sendable>(_ server: ServerProcess,

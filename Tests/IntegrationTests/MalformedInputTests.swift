@@ -8,43 +8,6 @@ import Glibc
 /// mid-message disconnects on both ports: the server answers each with a protocol
 /// error or a closed connection, and keeps serving everyone else.
 @Suite(.serialized) struct MalformedInputTests {
-    /// A blocking TCP client with a receive timeout, enough to throw bytes at a port.
-    final class RawSocket {
-        let fd: Int32
-
-        init(port: Int) throws {
-            fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-            var address = sockaddr_in()
-            address.sin_family = sa_family_t(AF_INET)
-            address.sin_port = in_port_t(UInt16(port).bigEndian)
-            address.sin_addr.s_addr = inet_addr("127.0.0.1")
-            var timeout = timeval(tv_sec: 5, tv_usec: 0)
-            setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-            let result = withUnsafePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-            }
-            guard result == 0 else { throw POSIXError(.ECONNREFUSED) }
-        }
-
-        func send(_ bytes: [UInt8]) {
-            _ = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
-        }
-
-        /// Reads until the peer closes or the timeout passes.
-        func readAll(max: Int = 1 << 16) -> [UInt8] {
-            var out: [UInt8] = []
-            var buffer = [UInt8](repeating: 0, count: 4096)
-            while out.count < max {
-                let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
-                if n <= 0 { break }
-                out += buffer[0..<n]
-            }
-            return out
-        }
-
-        deinit { close(fd) }
-    }
-
     static func startup(user: String = "fuzz") -> [UInt8] {
         var body: [UInt8] = [0, 3, 0, 0]
         body += Array("user".utf8) + [0] + Array(user.utf8) + [0] + [0]

@@ -11,8 +11,8 @@ import Testing
     static func int16(_ v: Int16) -> [UInt8] { withUnsafeBytes(of: v.bigEndian, Array.init) }
     static func int32(_ v: Int32) -> [UInt8] { withUnsafeBytes(of: v.bigEndian, Array.init) }
 
-    static func session(_ server: ServerProcess) throws -> M.RawSocket {
-        let s = try M.RawSocket(port: server.pgPort)
+    static func session(_ server: ServerProcess) throws -> RawSocket {
+        let s = try RawSocket(port: server.pgPort)
         s.send(M.startup())
         _ = M.readUntilReady(s)
         return s

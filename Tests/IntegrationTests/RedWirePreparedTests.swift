@@ -11,12 +11,12 @@ import Testing
 @Suite(.serialized) struct RedWirePreparedTests {
     typealias Wire = RedWireServerTests
 
-    static func prepare(_ socket: Wire.RawSocket, id: UInt32, _ sql: String, correlation: UInt64) -> Frame? {
+    static func prepare(_ socket: RawSocket, id: UInt32, _ sql: String, correlation: UInt64) -> Frame? {
         Wire.request(socket, Frame(.prepare, correlationID: correlation,
                                    payload: PreparedStatementCodec.encode(.init(statementID: id, sql: sql))))
     }
 
-    static func execute(_ socket: Wire.RawSocket, id: UInt32, _ parameters: [Value], correlation: UInt64) -> Frame? {
+    static func execute(_ socket: RawSocket, id: UInt32, _ parameters: [Value], correlation: UInt64) -> Frame? {
         Wire.request(socket, Frame(.executePrepared, correlationID: correlation,
                                    payload: PreparedStatementCodec.encode(.init(statementID: id, parameters: parameters))))
     }
@@ -146,7 +146,7 @@ import Testing
     typealias Wire = RedWireServerTests
 
     /// One frame as sent, flags untouched: (flags, kind, payload as sent).
-    static func rawFrame(_ socket: Wire.RawSocket) -> (flags: UInt8, kind: UInt8, payload: [UInt8])? {
+    static func rawFrame(_ socket: RawSocket) -> (flags: UInt8, kind: UInt8, payload: [UInt8])? {
         guard let bytes = Wire.readFrameBytes(socket) else { return nil }
         return (bytes[5], bytes[4], Array(bytes[Frame.headerSize...]))
     }
@@ -154,7 +154,7 @@ import Testing
     @Test(.enabled(if: Zstd.isAvailable, "libzstd.so.1 is not installed")) func compressedRequestsAndReplies() throws {
         let server = try ServerProcess()
         defer { server.remove() }
-        let socket = try Wire.RawSocket(port: server.wirePort)
+        let socket = try RawSocket(port: server.wirePort)
         socket.send(RedWirePreamble.bytes)
         let ack = Wire.request(socket, Frame(.hello, correlationID: 1, payload: Array(#"{"versions":[1],"auth_methods":["anonymous"],"features":4}"#.utf8)))
         #expect(Wire.text(ack).contains(#""features":5"#), "\(Wire.text(ack))")

@@ -12,7 +12,6 @@ import Glibc
 /// BulkInsertBinary, QueryBinary, Ping, Bye), SCRAM with configured users, errors that
 /// keep the connection, and malformed input that closes it without harming the server.
 @Suite(.serialized) struct RedWireServerTests {
-    typealias RawSocket = MalformedInputTests.RawSocket
 
     /// Reads exactly one frame (or nil when the server closed the connection).
     static func readFrame(_ socket: RawSocket) -> Frame? {

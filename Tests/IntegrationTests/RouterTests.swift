@@ -27,8 +27,8 @@ import Testing
         let socket = try RawSocket(port: server.routerPort)
         for i in 0..<3 {
             let body = "SELECT \(i) AS n"
-            try socket.send("POST /query HTTP/1.1\r\nHost: x\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)")
-            let reply = try socket.receive(until: "\"statement\":\"select\"}")
+            socket.send("POST /query HTTP/1.1\r\nHost: x\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)")
+            let reply = socket.receive(until: "\"statement\":\"select\"}")
             #expect(reply.hasPrefix("HTTP/1.1 200"), "\(reply)")
             #expect(reply.contains("\"n\":\(i)"), "\(reply)")
             #expect(reply.lowercased().contains("date: ") && reply.contains("Server: RedDB"), "\(reply)")
@@ -36,7 +36,7 @@ import Testing
         let started = Date()
         #expect(server.stop() == 0)
         #expect(Date().timeIntervalSince(started) < 8, "the idle HTTP connection held shutdown until the grace period ended")
-        #expect(try socket.receive(until: "never") == "", "the server closed the connection")
+        #expect(socket.receive(until: "never") == "", "the server closed the connection")
     }
 
     static func everySurface(_ server: ServerProcess, step: inout String) async throws {
@@ -69,7 +69,7 @@ import Testing
         }
         // HTTP/1.1 that arrives a byte at a time still routes.
         step = "slow HTTP"
-        let slow = try MalformedInputTests.RawSocket(port: port)
+        let slow = try RawSocket(port: port)
         for byte in Array("GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".utf8) { slow.send([byte]) }
         #expect(String(decoding: slow.readAll(), as: UTF8.self).hasPrefix("HTTP/1.1 200"))
     }
@@ -78,7 +78,7 @@ import Testing
         let server = try ServerProcess(arguments: ["--bind", "127.0.0.1:0"], surfaces: false)
         defer { server.remove() }
         for garbage in [Array("HELLO WORLD\r\n".utf8), [0x16, 0x03, 0x01, 0x02, 0x00], [UInt8](repeating: 0x41, count: 100), [0, 0, 0, 8, 9, 9, 9, 9]] {
-            let socket = try MalformedInputTests.RawSocket(port: server.routerPort)
+            let socket = try RawSocket(port: server.routerPort)
             socket.send(garbage)
             #expect(socket.readAll(max: 4096).isEmpty, "\(garbage)")
         }
@@ -96,44 +96,4 @@ import Testing
         let health = try RedClientCLITests.red(["query", "--url", "grpc://127.0.0.1:\(server.routerPort)", "SHOW TABLES"])
         #expect(health.status == 0, "\(health)")
     }
-}
-
-/// A blocking TCP client for byte-level checks (keep-alive, closes).
-final class RawSocket {
-    let fd: Int32
-
-    init(port: Int) throws {
-        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = in_port_t(UInt16(port).bigEndian)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var timeout = timeval(tv_sec: 20, tv_usec: 0)
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        guard connected == 0 else { throw RedError(.closed, "cannot connect to port \(port)") }
-    }
-
-    func send(_ text: String) throws { try send(Array(text.utf8)) }
-
-    func send(_ bytes: [UInt8]) throws {
-        guard write(fd, bytes, bytes.count) == bytes.count else { throw RedError(.closed, "short write") }
-    }
-
-    /// What arrives until `marker` has been seen, the peer closes (then possibly ""), or 20 s pass.
-    func receive(until marker: String) throws -> String {
-        var collected: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 4_096)
-        while true {
-            let n = read(fd, &buffer, buffer.count)
-            if n <= 0 { break }
-            collected += buffer[0..<n]
-            if String(decoding: collected, as: UTF8.self).contains(marker) { break }
-        }
-        return String(decoding: collected, as: UTF8.self)
-    }
-
-    deinit { close(fd) }
 }

@@ -100,7 +100,7 @@ import Testing
 
     /// Runs one statement with the simple query protocol (text results) on a raw socket.
     static func simpleProtocol(_ sql: String, port: Int) throws -> Outcome {
-        let s = try MalformedInputTests.RawSocket(port: port)
+        let s = try RawSocket(port: port)
         s.send(MalformedInputTests.startup())
         _ = MalformedInputTests.readUntilReady(s)
         s.send(MalformedInputTests.message("Q", Array(sql.utf8) + [0]))
@@ -190,7 +190,7 @@ import Testing
     static func overRedWire() async throws -> [Outcome] {
         let server = try ServerProcess()
         defer { server.remove() }
-        let socket = try MalformedInputTests.RawSocket(port: server.wirePort)
+        let socket = try RawSocket(port: server.wirePort)
         socket.send(RedWirePreamble.bytes)
         let hello = Frame(.hello, correlationID: 1, payload: Array(#"{"versions":[1],"auth_methods":["anonymous"],"features":2}"#.utf8))
         #expect(RedWireServerTests.request(socket, hello)?.kind == .helloAck)
