@@ -23,7 +23,7 @@ import Synchronization
 ///   gRPC only.
 ///
 /// - **TLS** (with `--router-tls on`): a connection that opens with a ClientHello gets a TLS
-///   server session (ALPN: `http/1.1`, `h2`, `redwire/1`, in that order of preference, so
+///   server session (ALPN: `http/1.1`, `h2`, `redwire/1`, `postgresql`, in that order of preference, so
 ///   browsers and curl speak HTTP/1.1 and gRPC clients HTTP/2), and its decrypted bytes are
 ///   sniffed as above: `reds://`, `grpcs://`, `https://` and PG-wire's direct TLS all reach
 ///   the one port, next to their plaintext forms.
@@ -245,20 +245,18 @@ final class SniffHandler: ChannelInboundHandler, RemovableChannelHandler {
             throw RedError(.protocolViolation, "TLS is decided before routing")
         case .http where http != nil:
             // The handlers are in place when `setUp` returns (it runs on this event loop).
-            var failed = false
+            let failed = NIOLoopBoundBox(false, eventLoop: context.eventLoop)
             let promise = self.promise
             http!.setUp(channel, logger: logger).whenComplete { result in
                 switch result {
                 case .success(let connection): promise.succeed(.http(connection))
                 case .failure:
-                    failed = true
+                    failed.value = true
                     promise.succeed(.refused)
+                    channel.close(promise: nil)
                 }
             }
-            if failed {
-                context.close(promise: nil)
-                return
-            }
+            if failed.value { return }
         case .http, .grpc:
             // Stop reading until the splice is in place; the bytes so far stay buffered here.
             channel.setOption(.autoRead, value: false).whenComplete { _ in }
