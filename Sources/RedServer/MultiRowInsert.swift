@@ -15,7 +15,6 @@ enum MultiRowInsert {
     /// rows inserted and, when `returningFirstRid`, the rid of the first one.
     static func insertAll(table: String, columns: [String], rows: [[Value]], on session: Session, returningFirstRid: Bool = false,
                           insert: (ArraySlice<[Value]>, _ returningRid: Bool) async throws -> QueryResult) async throws -> (count: Int, firstRid: Int64?) {
-        try check(columns: columns, rows: rows)
         if !session.inTransaction {
             let inserted = try await insertUncommitted(table: table, columns: columns, rows: rows, on: session,
                                                        returningFirstRid: returningFirstRid, insert: insert)
@@ -27,6 +26,7 @@ enum MultiRowInsert {
             }
             return inserted
         }
+        try check(columns: columns, rows: rows)  // (insertUncommitted checks its own)
         return try await insertBatches(rows, returningFirstRid: returningFirstRid, insert: insert)
     }
 

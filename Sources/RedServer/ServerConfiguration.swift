@@ -51,6 +51,18 @@ public struct ServerConfiguration: Sendable {
     public static let maxChangeEvents = 10_000
 
     public init() {}
+
+    /// Whether `surface` takes TLS connections in this configuration (a TLS listener of its
+    /// own, PG-wire's SSLRequest, or the router's TLS).
+    public func usesTLS(_ surface: TLSSurface) -> Bool {
+        switch surface {
+        case .redwire: wireTLSBind != nil
+        case .http: httpTLSBind != nil
+        case .grpc: grpcTLSBind != nil
+        case .postgres: pgTLS != .off
+        case .router: routerTLS && routerBind != nil
+        }
+    }
 }
 
 /// The surfaces that can speak TLS.

@@ -149,12 +149,7 @@ struct ServerCommand: AsyncParsableCommand {
         for bind in allBinds.compactMap({ $0 }) where !bind.isLoopback && settings.server.users.isEmpty {
             logger.warning("listening on \(bind) with no users configured: anyone who can reach it can read and write (use --user NAME:PASSWORD)")
         }
-        let tlsListening: [TLSSurface: Bool] = [
-            .redwire: settings.server.wireTLSBind != nil, .http: settings.server.httpTLSBind != nil,
-            .grpc: settings.server.grpcTLSBind != nil, .postgres: settings.server.pgTLS != .off,
-            .router: settings.server.routerTLS,
-        ]
-        for surface in settings.server.surfaceTLS.keys.sorted(by: { $0.rawValue < $1.rawValue }) where tlsListening[surface] != true {
+        for surface in settings.server.surfaceTLS.keys.sorted(by: { $0.rawValue < $1.rawValue }) where !settings.server.usesTLS(surface) {
             logger.warning("TLS settings for \(surface.rawValue) are ignored: that surface does not use TLS (see --\(surface == .redwire ? "wire" : surface == .postgres ? "pg" : surface.rawValue)-tls…)")
         }
         let printReady = self.printReady

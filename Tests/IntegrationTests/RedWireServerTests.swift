@@ -393,6 +393,17 @@ import Glibc
             payload: ParamValueCodec.encode(.init(sql: "SELECT count(*) AS n FROM s", parameters: []))))).contains(#""n":65000"#))
     }
 
+    /// The texts of the Error frames read until the reply to `correlationID` (pipelined
+    /// bulk-stream rows get a reply only when they fail), that reply included.
+    static func errors(_ socket: RawSocket, untilReplyTo correlationID: UInt64) -> [String] {
+        var errors: [String] = []
+        while let frame = readFrame(socket) {
+            if frame.kind == .error { errors.append(text(frame)) }
+            if frame.correlationID == correlationID { break }
+        }
+        return errors
+    }
+
     /// REDDB_BULK_STREAM_FLUSH_ROWS (upstream's knob) sets the flush size: every full flush
     /// before a failing one stays committed, pipelined or not.
     @Test func bulkStreamFlushSizeComesFromTheEnvironment() throws {
@@ -408,11 +419,7 @@ import Glibc
             socket.send(Frame(.bulkStreamRows, correlationID: 3, streamID: 1, payload: BinaryValueCodec.encodeStreamRows(rows)).encoded())
         }
         socket.send(Frame(.bulkStreamCommit, correlationID: 4, streamID: 1).encoded())
-        var errors: [String] = []
-        while let frame = Self.readFrame(socket) {
-            if frame.kind == .error { errors.append(Self.text(frame)) }
-            if frame.correlationID == 4 { break }
-        }
+        var errors = Self.errors(socket, untilReplyTo: 4)
         #expect(errors.first?.contains("duplicate key value violates unique constraint") == true, "\(errors)")
         #expect(Self.text(Self.request(socket, Frame(.queryWithParams, correlationID: 5, streamID: 1,
             payload: ParamValueCodec.encode(.init(sql: "SELECT count(*) AS n, max(id) AS top FROM f", parameters: []))))).contains(#""n":3000"#))
@@ -428,11 +435,7 @@ import Glibc
         }
         socket.send(Frame(.bulkStreamStart, correlationID: 9, streamID: 1,
                           payload: BinaryValueCodec.encodeStreamStart(collection: "g", columns: ["id"])).encoded())
-        errors = []
-        while let frame = Self.readFrame(socket) {
-            if frame.kind == .error { errors.append(Self.text(frame)) }
-            if frame.correlationID == 9 { break }
-        }
+        errors = Self.errors(socket, untilReplyTo: 9)
         #expect(errors.count == 1 && errors[0].contains("duplicate key value violates unique constraint"), "\(errors)")
         #expect(Self.text(Self.request(socket, Frame(.queryWithParams, correlationID: 10, streamID: 1,
             payload: ParamValueCodec.encode(.init(sql: "SELECT count(*) AS n FROM g", parameters: []))))).contains(#""n":1000"#))
@@ -462,11 +465,7 @@ import Glibc
         }
         socket.send(Frame(.bulkStreamCommit, correlationID: 4, streamID: 3).encoded())
         // The duplicate fails the flush (an Error for a rows frame) or the commit (the reply to BulkStreamCommit).
-        var errors: [String] = []
-        while let frame = Self.readFrame(socket) {
-            if frame.kind == .error { errors.append(Self.text(frame)) }
-            if frame.correlationID == 4 { break }
-        }
+        let errors = Self.errors(socket, untilReplyTo: 4)
         #expect(errors.contains { $0.contains("duplicate key value violates unique constraint") }, "\(errors)")
         #expect(!errors.contains { $0.contains("could not serialize") }, "\(errors)")
         #expect(Self.text(Self.request(socket, Frame(.queryWithParams, correlationID: 5, streamID: 3,

@@ -25,23 +25,21 @@ struct TLSPlan {
             }
             return chosen.requiringClients(signedBy: settings?.clientCAPath ?? chosen.clientCAPath)
         }
-        if c.wireTLSBind != nil { redwire = try identity(.redwire).serverContext(alpn: ["redwire/1"]) }
-        if c.httpTLSBind != nil { http = try identity(.http).serverConfiguration(alpn: ["http/1.1"]) }
-        if c.grpcTLSBind != nil {
+        if c.usesTLS(.redwire) { redwire = try identity(.redwire).serverContext(alpn: ["redwire/1"]) }
+        if c.usesTLS(.http) { http = try identity(.http).serverConfiguration(alpn: ["http/1.1"]) }
+        if c.usesTLS(.grpc) {
             let grpcIdentity = try identity(.grpc)
             _ = try grpcIdentity.serverContext()  // the transport reads the files itself; fail here, with their names
             grpc = grpcIdentity
         }
         // libpq 17 sends ALPN "postgresql" and, for direct TLS, requires the server to pick it.
-        if c.pgTLS != .off { postgres = try identity(.postgres).serverContext(alpn: ["postgresql"]) }
-        if c.routerTLS && c.routerBind != nil {
+        if c.usesTLS(.postgres) { postgres = try identity(.postgres).serverContext(alpn: ["postgresql"]) }
+        if c.usesTLS(.router) {
             let routerIdentity = try identity(.router)
             // The router decrypts for every surface: where one of them admits only clients with a
             // certificate, the router must check them too, or it would be a way around that.
             // (Only surfaces that take TLS themselves; the same CA file, or the router would admit other certificates.)
-            let usesTLS: [TLSSurface: Bool] = [.redwire: c.wireTLSBind != nil, .http: c.httpTLSBind != nil,
-                                               .grpc: c.grpcTLSBind != nil, .postgres: c.pgTLS != .off]
-            for surface in TLSSurface.allCases where usesTLS[surface] == true {
+            for surface in TLSSurface.allCases where surface != .router && c.usesTLS(surface) {
                 guard let ca = c.surfaceTLS[surface]?.clientCAPath ?? c.tlsCertificate?.clientCAPath, ca != routerIdentity.clientCAPath else { continue }
                 throw RedError(.invalidArgument, "--router-tls on would let clients reach \(surface.rawValue) without a certificate from its CA \(ca): "
                                + "give the router the same client CA (--router-tls-client-ca \(ca)) or turn router TLS off")
