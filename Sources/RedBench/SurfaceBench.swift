@@ -9,7 +9,9 @@ import RedCore
 ///
 /// 1. Round-trip latency of `SELECT 1`, one request at a time on one connection: RedWire,
 ///    gRPC and HTTP through `RedClient`, PG-wire through PostgresNIO (extended protocol);
-///    PostgreSQL itself through the same PostgresNIO client as the reference.
+///    PostgreSQL itself through the same PostgresNIO client as the reference. Then RedWire,
+///    PG-wire and PostgreSQL again from a blocking socket (`BlockingLatencyProbe`), and a
+///    loopback echo as the floor, so the server's share is told apart from the driver's.
 /// 2. Inserting `rows` rows `(id BIGINT PRIMARY KEY, name TEXT, score FLOAT)` into a fresh
 ///    table: RedWire's bulk stream, gRPC `BulkInsertBinary`, HTTP multi-row INSERTs (all via
 ///    `RedClient.bulkInsert`), COPY over PG-wire, and PostgreSQL's own COPY as the reference.
@@ -31,6 +33,16 @@ public enum SurfaceBench {
         public var surface: String
         public var p50Microseconds: Double
         public var p99Microseconds: Double
+
+        init(surface: String, p50Microseconds: Double, p99Microseconds: Double) {
+            self.surface = surface
+            self.p50Microseconds = p50Microseconds
+            self.p99Microseconds = p99Microseconds
+        }
+
+        init(socket surface: String, _ samples: BlockingLatencyProbe.Samples) {
+            self.init(surface: surface, p50Microseconds: samples.p50, p99Microseconds: samples.p99)
+        }
     }
 
     public struct Load: Sendable {
@@ -47,9 +59,9 @@ public enum SurfaceBench {
 
         /// The terminal table.
         public var text: String {
-            var lines = ["SELECT 1 round trip (one at a time)", "surface            p50 µs     p99 µs"]
+            var lines = ["SELECT 1 round trip (one at a time; '(socket)': a blocking-socket client)", "surface                   p50 µs     p99 µs"]
             for l in latencies {
-                lines.append(l.surface.padding(toLength: 16, withPad: " ", startingAt: 0)
+                lines.append(l.surface.padding(toLength: 22, withPad: " ", startingAt: 0)
                              + String(format: "%9.1f  %9.1f", l.p50Microseconds, l.p99Microseconds))
             }
             let copy = loads.first { $0.surface == "PostgreSQL COPY" }?.rowsPerSecond
@@ -105,6 +117,27 @@ public enum SurfaceBench {
             report.postgresVersion = try? await connection.integers("SELECT current_setting('server_version_num')::int").first.map(String.init)
             report.latencies.append(try await measure("PostgreSQL", options) { try await connection.run("SELECT 1") })
         }
+
+        // The same SELECT 1 from a blocking socket (no client-side event loop or task hops), and the
+        // loopback floor: what the servers themselves add to the kernel's round trip.
+        let (requests, warmup) = (options.requests, options.warmup)
+        let wirePort = port("wire"), redPGPort = server.endpoint.port
+        report.latencies.append(Latency(socket: "RedWire (socket)", try await BlockingLatencyProbe.onThread {
+            try BlockingLatencyProbe.redWire(port: wirePort, requests: requests, warmup: warmup)
+        }))
+        report.latencies.append(Latency(socket: "PG-wire (socket)", try await BlockingLatencyProbe.onThread {
+            try BlockingLatencyProbe.postgres(port: redPGPort, user: "duel", database: "reddb", requests: requests, warmup: warmup)
+        }))
+        if let postgres {
+            let endpoint = postgres.endpoint
+            report.latencies.append(Latency(socket: "PostgreSQL (socket)", try await BlockingLatencyProbe.onThread {
+                try BlockingLatencyProbe.postgres(port: endpoint.port, user: endpoint.user, database: endpoint.database,
+                                                  requests: requests, warmup: warmup)
+            }))
+        }
+        report.latencies.append(Latency(socket: "loopback echo", try await BlockingLatencyProbe.onThread {
+            try BlockingLatencyProbe.echo(requests: requests, warmup: warmup)
+        }))
 
         let rows = (0..<options.rows).map { i -> [Value] in [.integer(Int64(i)), .text("name-\(i)"), .float(Double(i % 1000) / 10)] }
         let columns = ["id", "name", "score"]

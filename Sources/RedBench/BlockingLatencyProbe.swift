@@ -1,0 +1,222 @@
+import Foundation
+import Glibc
+import RedCore
+import RedWire
+
+/// Round-trip latency measured the way a C client would: one blocking TCP socket, on a thread
+/// of its own, write a request, read until the reply is complete. No event loop and no task
+/// hops on the client side, so the figure is the server's (and the kernel's) share alone.
+///
+/// Three probes, run one after another in one `red bench surfaces` run:
+/// - `echo`: a thread in this process echoing bytes back, the loopback floor (the physical
+///   limit any server's round trip sits on);
+/// - `redWire`: RedWire `QueryWithParams` "SELECT 1", the same frame RedClient sends, after an
+///   anonymous handshake;
+/// - `postgres`: a simple-protocol `Query` "SELECT 1" against a trust-auth server (our PG-wire
+///   surface or PostgreSQL itself), read through ReadyForQuery.
+enum BlockingLatencyProbe {
+    struct Samples { var p50: Double; var p99: Double }
+
+    /// Runs `probe` on a new thread (blocking work must not occupy the cooperative pool).
+    static func onThread(_ probe: @escaping @Sendable () throws -> Samples) async throws -> Samples {
+        try await withCheckedThrowingContinuation { continuation in
+            let thread = Thread { continuation.resume(with: Result { try probe() }) }
+            thread.stackSize = 1 << 20
+            thread.start()
+        }
+    }
+
+    static func echo(requests: Int, warmup: Int) throws -> Samples {
+        let listener = try Socket.listenLoopback()
+        let port = try listener.localPort()
+        let server = Thread {
+            guard let connection = try? listener.accept() else { return }
+            var buffer = [UInt8](repeating: 0, count: 256)
+            while let n = try? connection.readSome(&buffer), n > 0 {
+                if (try? connection.writeAll(buffer[0..<n])) == nil { break }
+            }
+            connection.close()
+        }
+        server.start()
+        let client = try Socket.connect(port: port)
+        defer { client.close(); listener.close() }
+        let request = [UInt8](repeating: 0x2A, count: 30)
+        var reply = [UInt8](repeating: 0, count: request.count)
+        return try measure(requests: requests, warmup: warmup) {
+            try client.writeAll(request[...])
+            try client.readExactly(&reply, count: reply.count)
+        }
+    }
+
+    static func redWire(port: Int, requests: Int, warmup: Int) throws -> Samples {
+        let socket = try Socket.connect(port: port)
+        defer { socket.close() }
+        var correlation: UInt64 = 0
+        func roundTrip(_ kind: MessageKind, _ payload: [UInt8]) throws -> Frame {
+            correlation += 1
+            try socket.writeAll(Frame(kind, correlationID: correlation, payload: payload).encoded()[...])
+            var header = [UInt8](repeating: 0, count: Frame.headerSize)
+            try socket.readExactly(&header, count: header.count)
+            let length = Int(header[0]) | Int(header[1]) << 8 | Int(header[2]) << 16 | Int(header[3]) << 24
+            guard length >= Frame.headerSize, length <= Frame.maximumSize else { throw RedError(.protocolViolation, "bad frame length \(length)") }
+            var body = [UInt8](repeating: 0, count: length - Frame.headerSize)
+            try socket.readExactly(&body, count: body.count)
+            guard case .frame(let frame, _) = try FrameDecoder.decode((header + body)[...]) else { throw RedError(.protocolViolation, "short frame") }
+            return frame
+        }
+        try socket.writeAll(RedWirePreamble.bytes[...])
+        let ack = try roundTrip(.hello, Array(#"{"versions":[1],"auth_methods":["anonymous"]}"#.utf8))
+        guard ack.kind == .helloAck else { throw RedError(.protocolViolation, "expected HelloAck, got \(ack.kind.name)") }
+        let ok = try roundTrip(.authResponse, Array("{}".utf8))
+        guard ok.kind == .authOk else { throw RedError(.protocolViolation, "expected AuthOk, got \(ok.kind.name)") }
+        let query = ParamValueCodec.encode(.init(sql: "SELECT 1", parameters: []))
+        return try measure(requests: requests, warmup: warmup) {
+            let reply = try roundTrip(.queryWithParams, query)
+            guard reply.kind == .result else { throw RedError(.protocolViolation, "SELECT 1 answered \(reply.kind.name)") }
+        }
+    }
+
+    static func postgres(port: Int, user: String, database: String, requests: Int, warmup: Int) throws -> Samples {
+        let socket = try Socket.connect(port: port)
+        defer { socket.close() }
+        var startup = ByteWriter()
+        startup.u32BigEndian(0)
+        startup.u32BigEndian(196_608)
+        for text in ["user", user, "database", database] { startup.append(Array(text.utf8)); startup.u8(0) }
+        startup.u8(0)
+        var bytes = startup.bytes
+        bytes.replaceSubrange(0..<4, with: withUnsafeBytes(of: UInt32(bytes.count).bigEndian, Array.init))
+        try socket.writeAll(bytes[...])
+        /// Reads messages until ReadyForQuery; an ErrorResponse fails.
+        func untilReady() throws {
+            var header = [UInt8](repeating: 0, count: 5)
+            while true {
+                try socket.readExactly(&header, count: 5)
+                let length = Int(header[1]) << 24 | Int(header[2]) << 16 | Int(header[3]) << 8 | Int(header[4])
+                guard length >= 4, length < 1 << 20 else { throw RedError(.protocolViolation, "bad message length \(length)") }
+                var body = [UInt8](repeating: 0, count: length - 4)
+                try socket.readExactly(&body, count: body.count)
+                switch header[0] {
+                case UInt8(ascii: "Z"): return
+                case UInt8(ascii: "E"): throw RedError(.internalError, "server error: \(String(decoding: body, as: UTF8.self))")
+                case UInt8(ascii: "R") where body.count >= 4 && body[0..<4] != [0, 0, 0, 0]:
+                    throw RedError(.invalidAuthorization, "the probe speaks trust authentication only")
+                default: continue
+                }
+            }
+        }
+        try untilReady()
+        let sql = Array("SELECT 1".utf8) + [0]
+        var query: [UInt8] = [UInt8(ascii: "Q")]
+        query += withUnsafeBytes(of: UInt32(4 + sql.count).bigEndian, Array.init)
+        query += sql
+        return try measure(requests: requests, warmup: warmup) {
+            try socket.writeAll(query[...])
+            try untilReady()
+        }
+    }
+
+    private static func measure(requests: Int, warmup: Int, _ once: () throws -> Void) throws -> Samples {
+        for _ in 0..<warmup { try once() }
+        var samples: [Double] = []
+        samples.reserveCapacity(requests)
+        for _ in 0..<requests {
+            let started = ContinuousClock.now
+            try once()
+            samples.append((ContinuousClock.now - started).seconds * 1e6)
+        }
+        samples.sort()
+        return Samples(p50: samples[samples.count / 2], p99: samples[min(samples.count - 1, samples.count * 99 / 100)])
+    }
+}
+
+/// A blocking loopback TCP socket with TCP_NODELAY, just enough for the probes above (Linux).
+private final class Socket: @unchecked Sendable {
+    let fd: Int32
+    private init(fd: Int32) { self.fd = fd }
+
+    private static func make() throws -> Socket {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw failure("socket") }
+        var one: Int32 = 1
+        setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
+        return Socket(fd: fd)
+    }
+
+    private static func loopback(port: Int) -> sockaddr_in {
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = UInt32(0x7F00_0001).bigEndian
+        return address
+    }
+
+    private static func failure(_ call: String) -> RedError {
+        RedError(.ioError, "\(call): \(String(cString: strerror(errno)))")
+    }
+
+    static func connect(port: Int) throws -> Socket {
+        let socket = try make()
+        var address = loopback(port: port)
+        let status = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(socket.fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard status == 0 else { socket.close(); throw failure("connect to 127.0.0.1:\(port)") }
+        return socket
+    }
+
+    static func listenLoopback() throws -> Socket {
+        let socket = try make()
+        var address = loopback(port: 0)
+        let status = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(socket.fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard status == 0, listen(socket.fd, 4) == 0 else { socket.close(); throw failure("bind/listen") }
+        return socket
+    }
+
+    func localPort() throws -> Int {
+        var address = sockaddr_in()
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let status = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+        }
+        guard status == 0 else { throw Self.failure("getsockname") }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    func accept() throws -> Socket {
+        let connection = Glibc.accept(fd, nil, nil)
+        guard connection >= 0 else { throw Self.failure("accept") }
+        var one: Int32 = 1
+        setsockopt(connection, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
+        return Socket(fd: connection)
+    }
+
+    func writeAll(_ bytes: ArraySlice<UInt8>) throws {
+        var offset = bytes.startIndex
+        while offset < bytes.endIndex {
+            let n = bytes[offset...].withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            guard n > 0 else { throw Self.failure("send") }
+            offset += n
+        }
+    }
+
+    func readSome(_ buffer: inout [UInt8]) throws -> Int {
+        let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+        guard n >= 0 else { throw Self.failure("recv") }
+        return n
+    }
+
+    func readExactly(_ buffer: inout [UInt8], count: Int) throws {
+        var got = 0
+        while got < count {
+            let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress! + got, count - got, 0) }
+            guard n > 0 else { throw n == 0 ? RedError(.ioError, "connection closed by the server") : Self.failure("recv") }
+            got += n
+        }
+    }
+
+    func close() { _ = Glibc.close(fd) }
+}
