@@ -24,12 +24,13 @@ final class GRPCTransport: ClientTransport {
                                                        transportSecurity: try Self.security(target.tls),
                                                        config: .defaults {
                                                            $0.connection.maxIdleTime = nil
+                                                           $0.connection.flushCoalescing = nil  // as the server: latency first
                                                            if let name = target.tls?.serverName { $0.http2.authority = name }
                                                        })
         client = GRPCClient(transport: transport)
         stub = Reddb_V1_RedDb.Client(wrapping: client)
         let client = self.client
-        runner = Task { try await client.runConnections() }
+        runner = Task(executorPreference: ClientLoopExecutor.shared) { try await client.runConnections() }
         self.options = options
         var metadata = Metadata()
         if let token = target.token { metadata.addString("Bearer \(token)", forKey: "authorization") }
@@ -61,7 +62,10 @@ final class GRPCTransport: ClientTransport {
             $0.params = parameters.map(Self.queryValue)
         }
         do {
-            let reply = try await stub.query(request, metadata: metadata.withLock { $0 }, options: callOptions)
+            let (stub, metadata, options) = (self.stub, self.metadata.withLock { $0 }, callOptions)
+            let reply = try await withTaskExecutorPreference(ClientLoopExecutor.shared) {
+                try await stub.query(request, metadata: metadata, options: options)
+            }
             return ResultEnvelope.fromGRPC(try JSONValue.parse(reply.resultJson), statement: reply.statement)
         } catch {
             throw Self.redError(error)

@@ -308,6 +308,32 @@ import Testing
         }
     }
 
+    /// gRPC's own tasks run on the server's event loops, but statements must not: a long query
+    /// there would hold up every call on its connection (and on its loop) until it ended. Here
+    /// SELECT 1 on the same HTTP/2 connection finishes while a query of several seconds runs;
+    /// with the statement on the loop, SELECT 1 waits for it and the order is reversed.
+    @Test func aLongStatementDoesNotHoldUpOtherCallsOnItsConnection() async throws {
+        let server = try ServerProcess()
+        defer { server.remove() }
+        let order = try await Self.withClient(server) { db, _ in
+            try await withThrowingTaskGroup(of: String.self) { group in
+                group.addTask {
+                    _ = try? await db.query(Self.query("SELECT count(*) FROM generate_series(1, 10000000)"))
+                    return "long"
+                }
+                group.addTask {
+                    try await Task.sleep(for: .milliseconds(300))  // the long one is running by now
+                    for _ in 0..<5 { _ = try await db.query(Self.query("SELECT 1")) }
+                    return "short"
+                }
+                let first = try await group.next()!
+                group.cancelAll()  // the long query is abandoned once SELECT 1 is through
+                return first
+            }
+        }
+        #expect(order == "short")
+    }
+
     /// A message that is not valid protobuf, and bytes that are not HTTP/2: each fails alone,
     /// and the server goes on serving.
     @Test func malformedInputNeverTakesTheServerDown() async throws {

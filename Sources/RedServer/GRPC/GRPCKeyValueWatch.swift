@@ -54,7 +54,8 @@ extension GRPCService {
         }
         let engine = context.database.engine
         let fromLSN = request.message.fromLsn
-        return StreamingServerResponse { writer in
+        // Reading the change feed runs on the shared pool, not on the call's event loop.
+        return StreamingServerResponse { writer in try await withTaskExecutorPreference(globalConcurrentExecutor) {
             var cursor = fromLSN == 0 ? engine.durableLSN : fromLSN
             var lastSequence: UInt64?
             var dropped: UInt64 = 0
@@ -77,7 +78,7 @@ extension GRPCService {
             } catch is CancellationError {
                 return [:]  // the client went away
             }
-        }
+        } }
     }
 
     static func watchEvent(_ event: ChangeEvent, dropped: UInt64) -> Reddb_V1_KvWatchEvent {
