@@ -177,6 +177,52 @@ import Testing
         }
     }
 
+    /// COPY parses the next batch while the previous one is inserted: rows of several batches all
+    /// land, in one transaction, and a failure found by the insert of a later batch (a duplicate
+    /// key) or by the parser after batches went in leaves nothing of that COPY behind.
+    @Test func copyOverManyBatchesStaysAtomic() async throws {
+        let server = try ServerProcess()
+        defer { server.remove() }
+        try await Self.withConnection(server) { conn in
+            try await conn.query("CREATE TABLE big (id BIGINT PRIMARY KEY, name TEXT)", logger: Self.logger)
+            func rows(_ ids: some Sequence<Int>) -> String { ids.map { "\($0)\tname-\($0)\n" }.joined() }
+            try await conn.copyFrom(table: "big", columns: ["id", "name"], logger: Self.logger) { writer in
+                for chunk in stride(from: 0, to: 4_500, by: 700) { try await writer.write(ByteBuffer(string: rows(chunk..<min(4_500, chunk + 700)))) }
+            }
+            func count() async throws -> Int {
+                var n = -1
+                for try await c in try await conn.query("SELECT count(*), sum(id) FROM big", logger: Self.logger).decode((Int, Int).self) {
+                    n = c.0
+                    #expect(c.1 == (0..<c.0).reduce(0, +))
+                }
+                return n
+            }
+            #expect(try await count() == 4_500)
+            // The key 100 again, in the fourth batch: 23505 when that batch is inserted, and the
+            // batches inserted before it are rolled back with it.
+            await #expect {
+                try await conn.copyFrom(table: "big", columns: ["id", "name"], logger: Self.logger) { writer in
+                    try await writer.write(ByteBuffer(string: rows(Array(10_000..<13_000) + [100] + Array(13_000..<14_000))))
+                }
+            } throws: { Self.sqlState($0) == "23505" }
+            #expect(try await count() == 4_500)
+            // A malformed row after two batches went in.
+            await #expect {
+                try await conn.copyFrom(table: "big", columns: ["id", "name"], logger: Self.logger) { writer in
+                    try await writer.write(ByteBuffer(string: rows(20_000..<22_500) + "bad-id\tx\n" + rows(22_500..<23_000)))
+                }
+            } throws: { Self.sqlState($0) == "22P02" }
+            #expect(try await count() == 4_500)
+            // Inside the client's own transaction the COPY's rows are the transaction's.
+            try await conn.query("BEGIN", logger: Self.logger)
+            try await conn.copyFrom(table: "big", columns: ["id", "name"], logger: Self.logger) { writer in
+                try await writer.write(ByteBuffer(string: rows(4_500..<7_000)))
+            }
+            try await conn.query("ROLLBACK", logger: Self.logger)
+            #expect(try await count() == 4_500)
+        }
+    }
+
     @Test func hundredConcurrentConnections() async throws {
         let server = try ServerProcess()
         defer { server.remove() }

@@ -43,42 +43,74 @@ extension PGConnection {
             batch.append(row)
         }
 
-        receiving: while true {
-            guard let message = try await inbound.next() else { throw RedError(.protocolViolation, "connection closed during COPY") }
-            switch message {
-            case .copyData(let bytes):
-                guard failure == nil else { continue }
-                do {
-                    try parser.append(bytes)
-                    while let row = try parser.nextValues(atEnd: false) {
-                        try take(row)
-                        if batch.count >= rowsPerBatch {
-                            copied += try await insert(batch, into: table, columns: columns)
-                            batch.removeAll(keepingCapacity: true)
-                        }
-                    }
-                } catch {
-                    failure = error
+        // Parsing and inserting overlap: while one batch is inserted (a child task, on the session,
+        // one batch at a time and in order), the next is read and parsed here, so a COPY keeps two
+        // cores busy. At most one batch waits, so memory stays bounded however fast the client sends.
+        let inserter = BatchInserter(session: session, context: context, connectionID: id, table: table, columns: columns)
+        await withTaskGroup(of: Result<Int, any Error>.self) { inserts in
+            var inFlight = false
+            /// Waits for the batch being inserted; its failure becomes the COPY's.
+            func settle() async {
+                guard inFlight, let outcome = await inserts.next() else { return }
+                inFlight = false
+                switch outcome {
+                case .success(let count): copied += count
+                case .failure(let error): if failure == nil { failure = error }
                 }
-            case .copyDone:
-                if failure == nil {
+            }
+            func submit() async {
+                await settle()
+                guard failure == nil, !batch.isEmpty else { return }
+                let rows = batch
+                batch.removeAll(keepingCapacity: true)
+                inserts.addTask {
+                    do { return .success(try await inserter.insert(rows)) } catch { return .failure(error) }
+                }
+                inFlight = true
+            }
+            receiving: while true {
+                let message: PGFrontendMessage?
+                do { message = try await inbound.next() } catch {
+                    if failure == nil { failure = error }
+                    break receiving
+                }
+                guard let message else {
+                    failure = RedError(.protocolViolation, "connection closed during COPY")
+                    break receiving
+                }
+                switch message {
+                case .copyData(let bytes):
+                    guard failure == nil else { continue }
                     do {
-                        while let row = try parser.nextValues(atEnd: true) { try take(row) }
-                        if !batch.isEmpty { copied += try await insert(batch, into: table, columns: columns) }
+                        try parser.append(bytes)
+                        while let row = try parser.nextValues(atEnd: false) {
+                            try take(row)
+                            if batch.count >= rowsPerBatch { await submit() }
+                        }
                     } catch {
                         failure = error
                     }
+                case .copyDone:
+                    if failure == nil {
+                        do {
+                            while let row = try parser.nextValues(atEnd: true) { try take(row) }
+                        } catch {
+                            failure = error
+                        }
+                        await submit()
+                    }
+                    break receiving
+                case .copyFail(let reason):
+                    failure = RedError(.queryCanceled, "COPY from stdin failed: \(reason)")
+                    break receiving
+                case .flush, .sync:
+                    continue  // ignored during copy-in, as PostgreSQL does (PostgresNIO sends Sync early)
+                default:
+                    failure = RedError(.protocolViolation, "unexpected message during COPY FROM STDIN")
+                    break receiving
                 }
-                break receiving
-            case .copyFail(let reason):
-                failure = RedError(.queryCanceled, "COPY from stdin failed: \(reason)")
-                break receiving
-            case .flush, .sync:
-                continue  // ignored during copy-in, as PostgreSQL does (PostgresNIO sends Sync early)
-            default:
-                failure = RedError(.protocolViolation, "unexpected message during COPY FROM STDIN")
-                break receiving
             }
+            await settle()
         }
         if let failure {
             if ownTransaction { _ = try? await session.execute("ROLLBACK") }
@@ -86,11 +118,6 @@ extension PGConnection {
         }
         if ownTransaction { try await session.execute("COMMIT") }
         writer.commandComplete("COPY \(copied)")
-    }
-
-    private func insert(_ rows: [[Value]], into table: String, columns: [String]) async throws -> Int {
-        let session = self.session
-        return try await run { try await session.insertRows(into: table, columns: columns, rows: rows[...]) }.rowsAffected
     }
 
     /// COPY TO STDOUT: runs the query, then CopyOutResponse, one CopyData per row, CopyDone.
@@ -130,5 +157,30 @@ extension PGConnection {
         }
         writer.copyDone()
         writer.commandComplete("COPY \(result.rows.count)")
+    }
+}
+
+/// Inserts COPY batches on a connection's session from a child task: what `PGConnection.run`
+/// does for a statement (CancelRequest reaches it, it is counted in the metrics), without the
+/// connection object, which stays with the task that reads the client.
+private struct BatchInserter: Sendable {
+    let session: Session
+    let context: ServerContext
+    let connectionID: Int32
+    let table: String
+    let columns: [String]
+
+    func insert(_ rows: [[Value]]) async throws -> Int {
+        let session = self.session
+        let started = ContinuousClock.now
+        context.connections.setCanceller(connectionID) { session.cancelRunningStatement() }
+        defer { context.connections.setCanceller(connectionID, nil) }
+        do {
+            let result = try await session.insertRows(into: table, columns: columns, rows: rows[...])
+            context.metrics.recordStatement(surface: "pg", kind: result.statementType, nanoseconds: (ContinuousClock.now - started).wholeNanoseconds)
+            return result.rowsAffected
+        } catch {
+            throw PGConnection.redError(error)
+        }
     }
 }
