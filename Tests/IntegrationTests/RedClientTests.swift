@@ -276,11 +276,14 @@ import Testing
                                              "--json", directory + ".json"])
         defer { try? FileManager.default.removeItem(atPath: directory + ".json") }
         #expect(run.status == 0, "\(run.err)")
-        for surface in ["RedWire", "gRPC", "HTTP", "PG-wire", "RedWire bulk", "gRPC bulk", "HTTP bulk", "PG-wire COPY"] {
+        for surface in ["RedWire", "gRPC", "HTTP", "PG-wire", "RedWire (socket)", "PG-wire (socket)", "loopback echo",
+                        "RedWire bulk", "gRPC bulk", "HTTP bulk", "PG-wire COPY"] {
             #expect(run.out.contains(surface), "\(surface): \(run.out)")
         }
         let json = try JSONValue.parse(try String(contentsOfFile: directory + ".json", encoding: .utf8))
         #expect(json["latency_us"]?["RedWire"]?["p50"] != nil && json["insert_rows_per_sec"]?["RedWire bulk"] != nil)
+        // The blocking-socket probes did their handshakes and got real replies (they throw otherwise).
+        #expect(json["latency_us"]?["RedWire (socket)"]?["p50"] != nil && json["latency_us"]?["PG-wire (socket)"]?["p50"] != nil)
     }
 
     @Test func bulkInsertReportsTheServersError() async throws {
