@@ -26,7 +26,8 @@ final class GRPCTransport: ClientTransport {
                                                            $0.connection.maxIdleTime = nil
                                                            $0.connection.flushCoalescing = nil  // as the server: latency first
                                                            if let name = target.tls?.serverName { $0.http2.authority = name }
-                                                       })
+                                                       },
+                                                       eventLoopGroup: ClientLoopExecutor.shared.group)
         client = GRPCClient(transport: transport)
         stub = Reddb_V1_RedDb.Client(wrapping: client)
         let client = self.client

@@ -310,28 +310,66 @@ import Testing
 
     /// gRPC's own tasks run on the server's event loops, but statements must not: a long query
     /// there would hold up every call on its connection (and on its loop) until it ended. Here
-    /// SELECT 1 on the same HTTP/2 connection finishes while a query of several seconds runs;
-    /// with the statement on the loop, SELECT 1 waits for it and the order is reversed.
+    /// SELECT 1 on the same HTTP/2 connection finishes while a query of hours runs (cancelled
+    /// afterwards); with the statement on the loop, SELECT 1 waits behind it and the test
+    /// times out on its own deadline.
     @Test func aLongStatementDoesNotHoldUpOtherCallsOnItsConnection() async throws {
         let server = try ServerProcess()
         defer { server.remove() }
         let order = try await Self.withClient(server) { db, _ in
             try await withThrowingTaskGroup(of: String.self) { group in
                 group.addTask {
-                    _ = try? await db.query(Self.query("SELECT count(*) FROM generate_series(1, 10000000)"))
-                    return "long"
+                    do {
+                        _ = try await db.query(Self.query("SELECT count(*) FROM generate_series(1, 1000000) a, generate_series(1, 100000) b"))
+                        return "long finished"
+                    } catch let error as RPCError where error.code == .cancelled {
+                        return "long cancelled"
+                    } catch {
+                        return "long failed: \(error)"
+                    }
                 }
                 group.addTask {
-                    try await Task.sleep(for: .milliseconds(300))  // the long one is running by now
+                    try await Task.sleep(for: .seconds(1))  // the long one is running by now
                     for _ in 0..<5 { _ = try await db.query(Self.query("SELECT 1")) }
                     return "short"
                 }
+                group.addTask {
+                    try await Task.sleep(for: .seconds(60))
+                    return "deadline"
+                }
                 let first = try await group.next()!
-                group.cancelAll()  // the long query is abandoned once SELECT 1 is through
+                group.cancelAll()
                 return first
             }
         }
         #expect(order == "short")
+    }
+
+    /// gRPC tells a handler of a cancelled call through the RPC's cancellation handle, not by
+    /// cancelling its task; `GRPCCallInterceptor` turns one into the other. A query of hours whose
+    /// client gives up must stop on the server: its call is counted in `reddb_queries_total`
+    /// when its handler returns, which without the interceptor would be hours later.
+    @Test func aCancelledCallStopsItsStatement() async throws {
+        let server = try ServerProcess()
+        defer { server.remove() }
+        @Sendable func grpcQueries() async throws -> Int {
+            let metrics = try await HTTPClientTests.call(server, "GET", "/metrics").body
+            let line = metrics.split(separator: "\n").first { $0.hasPrefix("reddb_queries_total") && $0.contains("surface=\"grpc\"") && $0.contains("kind=\"query\"") }
+            return line.flatMap { Int($0.split(separator: " ").last ?? "") } ?? 0
+        }
+        try await Self.withClient(server) { db, _ in
+            let long = Task { try await db.query(Self.query("SELECT count(*) FROM generate_series(1, 1000000) a, generate_series(1, 100000) b")) }
+            try await Task.sleep(for: .seconds(1))
+            #expect(try await grpcQueries() == 0)  // still running
+            long.cancel()
+            await #expect(throws: (any Error).self) { try await long.value }
+            var ended = false
+            for _ in 0..<600 where !ended {  // up to a minute; the query alone would run for hours
+                ended = try await grpcQueries() == 1
+                if !ended { try await Task.sleep(for: .milliseconds(100)) }
+            }
+            #expect(ended, "the cancelled call's statement is still running")
+        }
     }
 
     /// A message that is not valid protobuf, and bytes that are not HTTP/2: each fails alone,

@@ -54,8 +54,7 @@ extension GRPCService {
         }
         let engine = context.database.engine
         let fromLSN = request.message.fromLsn
-        // Reading the change feed runs on the shared pool, not on the call's event loop.
-        return StreamingServerResponse { writer in try await withTaskExecutorPreference(globalConcurrentExecutor) {
+        return StreamingServerResponse { writer in
             var cursor = fromLSN == 0 ? engine.durableLSN : fromLSN
             var lastSequence: UInt64?
             var dropped: UInt64 = 0
@@ -78,7 +77,7 @@ extension GRPCService {
             } catch is CancellationError {
                 return [:]  // the client went away
             }
-        } }
+        }
     }
 
     static func watchEvent(_ event: ChangeEvent, dropped: UInt64) -> Reddb_V1_KvWatchEvent {

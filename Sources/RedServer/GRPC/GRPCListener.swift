@@ -59,10 +59,12 @@ public final class GRPCListener: Service, Sendable {
                 // several, and with it on SELECT 1 took about 780 µs instead of about 600.
                 $0.connection.flushCoalescing = nil
             })
-        let server = GRPCServer(transport: transport, services: [GRPCService(context: context), GRPCHealthService(context: context)])
+        let server = GRPCServer(transport: transport, services: [GRPCService(context: context), GRPCHealthService(context: context)],
+                                interceptors: [GRPCCallInterceptor()])
         let grace = Duration.milliseconds(context.configuration.shutdownGraceMilliseconds)
         try await withThrowingTaskGroup(of: Event.self) { group in
-            // grpc-swift's connection and call tasks run on the transport's loops (see EventLoopGroupTaskExecutor).
+            // grpc-swift's connection and call tasks run on the transport's loops (see EventLoopGroupTaskExecutor);
+            // each call's handler and reply run on the shared pool (GRPCCallInterceptor).
             group.addTask(executorPreference: EventLoopGroupTaskExecutor(MultiThreadedEventLoopGroup.singleton)) {
                 try await server.serve()
                 return .served

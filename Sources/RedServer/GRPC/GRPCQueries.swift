@@ -83,14 +83,12 @@ extension GRPCService {
         do {
             _ = try context.tokens.authenticate(token: Self.token(in: request.metadata))
             sql = try Self.required(request.message.query, "query")
-            let (database, parameters) = (context.database, try request.message.params.map(GRPCValues.value))
-            // Statements run on the shared pool, never on the call's event loop (see `unary`).
-            stream = try await withTaskExecutorPreference(globalConcurrentExecutor) { try await database.session().stream(sql, parameters: parameters) }
+            stream = try await context.database.session().stream(sql, parameters: try request.message.params.map(GRPCValues.value))
         } catch {
             return StreamingServerResponse(error: GRPCStatusMapping.rpcError(error))
         }
         let box = UncheckedSendable(stream)
-        return StreamingServerResponse { writer in try await withTaskExecutorPreference(globalConcurrentExecutor) {
+        return StreamingServerResponse { writer in
             let stream = box.value
             defer { stream.close() }
             var header = Reddb_V1_QueryStreamHeader()
@@ -121,7 +119,7 @@ extension GRPCService {
             }
             try await writer.write(.with { $0.end = .with { $0.recordCount = count; $0.affectedRows = UInt64(stream.rowsAffected) } })
             return [:]
-        } }
+        }
     }
 }
 

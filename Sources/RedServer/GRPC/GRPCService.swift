@@ -47,9 +47,7 @@ struct GRPCService: Reddb_V1_RedDb.ServiceProtocol {
         defer { context.metrics.recordStatement(surface: "grpc", kind: rpc, nanoseconds: (ContinuousClock.now - started).wholeNanoseconds) }
         do {
             let identity = gate == .open ? TokenStore.Identity.anonymous : try context.tokens.authenticate(token: Self.token(in: request.metadata))
-            // The call's own task runs on an event loop; the work runs on the shared pool.
-            let message = try await withTaskExecutorPreference(globalConcurrentExecutor) { try await body(request.message, identity) }
-            return ServerResponse(message: message)
+            return ServerResponse(message: try await body(request.message, identity))
         } catch {
             return ServerResponse(error: GRPCStatusMapping.rpcError(error))
         }
