@@ -28,6 +28,7 @@ enum BlockingLatencyProbe {
 
     static func echo(requests: Int, warmup: Int) throws -> Samples {
         let listener = try Socket.listenLoopback()
+        defer { listener.close() }
         let port = try listener.localPort()
         let server = Thread {
             guard let connection = try? listener.accept() else { return }
@@ -38,8 +39,12 @@ enum BlockingLatencyProbe {
             connection.close()
         }
         server.start()
-        let client = try Socket.connect(port: port)
-        defer { client.close(); listener.close() }
+        let client: Socket
+        do { client = try Socket.connect(port: port) } catch {
+            _ = shutdown(listener.fd, Int32(SHUT_RDWR))  // wakes the echo thread's accept
+            throw error
+        }
+        defer { client.close() }
         let request = [UInt8](repeating: 0x2A, count: 30)
         var reply = [UInt8](repeating: 0, count: request.count)
         return try measure(requests: requests, warmup: warmup) {
@@ -62,6 +67,9 @@ enum BlockingLatencyProbe {
             var body = [UInt8](repeating: 0, count: length - Frame.headerSize)
             try socket.readExactly(&body, count: body.count)
             guard case .frame(let frame, _) = try FrameDecoder.decode((header + body)[...]) else { throw RedError(.protocolViolation, "short frame") }
+            guard frame.correlationID == correlation else {
+                throw RedError(.protocolViolation, "reply to request \(frame.correlationID), expected \(correlation)")
+            }
             return frame
         }
         try socket.writeAll(RedWirePreamble.bytes[...])
@@ -141,7 +149,15 @@ private final class Socket: @unchecked Sendable {
         var one: Int32 = 1
         setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
+        limitWaits(fd)
         return Socket(fd: fd)
+    }
+
+    /// A server that stops answering fails the probe after 30 s instead of hanging the bench.
+    private static func limitWaits(_ fd: Int32) {
+        var limit = timeval(tv_sec: 30, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size))
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size))
     }
 
     private static func loopback(port: Int) -> sockaddr_in {
@@ -191,6 +207,7 @@ private final class Socket: @unchecked Sendable {
         guard connection >= 0 else { throw Self.failure("accept") }
         var one: Int32 = 1
         setsockopt(connection, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
+        Self.limitWaits(connection)
         return Socket(fd: connection)
     }
 
@@ -198,21 +215,26 @@ private final class Socket: @unchecked Sendable {
         var offset = bytes.startIndex
         while offset < bytes.endIndex {
             let n = bytes[offset...].withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            if n < 0 && errno == EINTR { continue }
             guard n > 0 else { throw Self.failure("send") }
             offset += n
         }
     }
 
     func readSome(_ buffer: inout [UInt8]) throws -> Int {
-        let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
-        guard n >= 0 else { throw Self.failure("recv") }
-        return n
+        while true {
+            let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            if n < 0 && errno == EINTR { continue }
+            guard n >= 0 else { throw Self.failure("recv") }
+            return n
+        }
     }
 
     func readExactly(_ buffer: inout [UInt8], count: Int) throws {
         var got = 0
         while got < count {
             let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress! + got, count - got, 0) }
+            if n < 0 && errno == EINTR { continue }
             guard n > 0 else { throw n == 0 ? RedError(.ioError, "connection closed by the server") : Self.failure("recv") }
             got += n
         }

@@ -172,4 +172,37 @@ import Glibc
         let next = Self.readUntilReady(worker)
         #expect(next.contains { $0.0 == UInt8(ascii: "C") })
     }
+
+    /// A CancelRequest during COPY FROM stops it, whether it arrives while a batch is being
+    /// inserted or while rows are still being parsed: the COPY fails with 57014, nothing of it
+    /// stays, and the connection goes on.
+    @Test func cancelRequestStopsACopy() throws {
+        let server = try ServerProcess()
+        defer { server.remove() }
+        let worker = try RawSocket(port: server.pgPort)
+        worker.send(Self.startup())
+        guard let key = Self.readUntilReady(worker).first(where: { $0.0 == UInt8(ascii: "K") })?.1, key.count == 8 else {
+            Issue.record("no BackendKeyData")
+            return
+        }
+        worker.send(Self.message("Q", Array("CREATE TABLE c (id BIGINT PRIMARY KEY)".utf8) + [0]))
+        _ = Self.readUntilReady(worker)
+        worker.send(Self.message("Q", Array("COPY c FROM STDIN".utf8) + [0]))
+        var response = [UInt8](repeating: 0, count: 64)
+        let n = response.withUnsafeMutableBytes { recv(worker.fd, $0.baseAddress, $0.count, 0) }
+        #expect(n > 0 && response[0] == UInt8(ascii: "G"))  // CopyInResponse
+        worker.send(Self.message("d", Array((0..<5_000).map { "\($0)\n" }.joined().utf8)))
+        Thread.sleep(forTimeInterval: 0.3)
+        let canceller = try RawSocket(port: server.pgPort)
+        canceller.send([0, 0, 0, 16, 0x04, 0xD2, 0x16, 0x2E] + key)
+        _ = canceller.readAll()
+        worker.send(Self.message("d", Array((5_000..<6_000).map { "\($0)\n" }.joined().utf8)))
+        worker.send(Self.message("c", []))  // CopyDone
+        let reply = Self.readUntilReady(worker)
+        let error = reply.first { $0.0 == UInt8(ascii: "E") }.map { String(decoding: $0.1, as: UTF8.self) } ?? ""
+        #expect(error.contains("57014"), "\(error)")
+        worker.send(Self.message("Q", Array("SELECT count(*) FROM c".utf8) + [0]))
+        let count = Self.readUntilReady(worker).first { $0.0 == UInt8(ascii: "D") }.map { String(decoding: $0.1.suffix(1), as: UTF8.self) }
+        #expect(count == "0")
+    }
 }

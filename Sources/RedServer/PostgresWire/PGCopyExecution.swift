@@ -1,6 +1,7 @@
 import NIOCore
 import RedCore
 import RedDB
+import Synchronization
 
 /// Running COPY on a connection: CopyIn/CopyOut responses, the data exchange,
 /// and inserting the rows through the session (so every value is validated as
@@ -46,7 +47,16 @@ extension PGConnection {
         // Parsing and inserting overlap: while one batch is inserted (a child task, on the session,
         // one batch at a time and in order), the next is read and parsed here, so a COPY keeps two
         // cores busy. At most one batch waits, so memory stays bounded however fast the client sends.
-        let inserter = BatchInserter(session: session, context: context, connectionID: id, table: table, columns: columns)
+        let inserter = BatchInserter(session: session, context: context, table: table, columns: columns)
+        // A CancelRequest stops the COPY whether it arrives while a batch is inserted or while
+        // the next one is parsed.
+        let cancelled = CopyCancellation()
+        let session = self.session
+        context.connections.setCanceller(id) {
+            cancelled.set()
+            session.cancelRunningStatement()
+        }
+        defer { context.connections.setCanceller(id, nil) }
         await withTaskGroup(of: Result<Int, any Error>.self) { inserts in
             var inFlight = false
             /// Waits for the batch being inserted; its failure becomes the COPY's.
@@ -60,6 +70,7 @@ extension PGConnection {
             }
             func submit() async {
                 await settle()
+                if failure == nil, cancelled.isSet { failure = RedError(.queryCanceled, "canceling statement due to user request") }
                 guard failure == nil, !batch.isEmpty else { return }
                 let rows = batch
                 batch.removeAll(keepingCapacity: true)
@@ -88,14 +99,16 @@ extension PGConnection {
                             if batch.count >= rowsPerBatch { await submit() }
                         }
                     } catch {
-                        failure = error
+                        await settle()  // a failure of an earlier batch's insert came first
+                        if failure == nil { failure = error }
                     }
                 case .copyDone:
                     if failure == nil {
                         do {
                             while let row = try parser.nextValues(atEnd: true) { try take(row) }
                         } catch {
-                            failure = error
+                            await settle()
+                            if failure == nil { failure = error }
                         }
                         await submit()
                     }
@@ -160,21 +173,17 @@ extension PGConnection {
     }
 }
 
-/// Inserts COPY batches on a connection's session from a child task: what `PGConnection.run`
-/// does for a statement (CancelRequest reaches it, it is counted in the metrics), without the
-/// connection object, which stays with the task that reads the client.
+/// Inserts COPY batches on a connection's session from a child task, counted in the metrics
+/// as `PGConnection.run` counts a statement, without the connection object, which stays with
+/// the task that reads the client. (The COPY's CancelRequest handler is set once for all of it.)
 private struct BatchInserter: Sendable {
     let session: Session
     let context: ServerContext
-    let connectionID: Int32
     let table: String
     let columns: [String]
 
     func insert(_ rows: [[Value]]) async throws -> Int {
-        let session = self.session
         let started = ContinuousClock.now
-        context.connections.setCanceller(connectionID) { session.cancelRunningStatement() }
-        defer { context.connections.setCanceller(connectionID, nil) }
         do {
             let result = try await session.insertRows(into: table, columns: columns, rows: rows[...])
             context.metrics.recordStatement(surface: "pg", kind: result.statementType, nanoseconds: (ContinuousClock.now - started).wholeNanoseconds)
@@ -183,4 +192,11 @@ private struct BatchInserter: Sendable {
             throw PGConnection.redError(error)
         }
     }
+}
+
+/// Set by a CancelRequest during a COPY; read between batches.
+private final class CopyCancellation: Sendable {
+    private let flag = Atomic<Bool>(false)
+    func set() { flag.store(true, ordering: .relaxed) }
+    var isSet: Bool { flag.load(ordering: .relaxed) }
 }
