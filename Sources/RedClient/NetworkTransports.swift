@@ -155,8 +155,12 @@ final class HTTPTransport: ClientTransport {
     init(_ target: ConnectionString, options: RedClient.Options) async throws {
         let host = target.host.contains(":") ? "[\(target.host)]" : target.host
         base = "\(target.tls == nil ? "http" : "https")://\(host):\(target.port)"
-        client = HTTPClient(eventLoopGroupProvider: .singleton,
-                            configuration: .init(tlsConfiguration: try target.tls?.configuration(), timeout: .init(connect: .seconds(10))))
+        var configuration = HTTPClient.Configuration(tlsConfiguration: try target.tls?.configuration(), timeout: .init(connect: .seconds(10)))
+        // A connection that cannot be made (refused, or a certificate that does not verify) fails
+        // the request at once, as the other transports do, instead of being retried with backoff
+        // for the whole connect timeout (10 s) before the caller hears why.
+        configuration.connectionPool.retryConnectionEstablishment = false
+        client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
         token = Mutex(target.token)
         self.options = options
         if let user = target.user {
