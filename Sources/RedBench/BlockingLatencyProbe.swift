@@ -153,9 +153,12 @@ private final class Socket: @unchecked Sendable {
         return Socket(fd: fd)
     }
 
-    /// A server that stops answering fails the probe after 30 s instead of hanging the bench.
+    /// How long a send or receive may block: a server that stops answering fails the probe
+    /// instead of hanging the bench.
+    static let waitLimitSeconds = 30
+
     private static func limitWaits(_ fd: Int32) {
-        var limit = timeval(tv_sec: 30, tv_usec: 0)
+        var limit = timeval(tv_sec: waitLimitSeconds, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size))
         setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size))
     }
