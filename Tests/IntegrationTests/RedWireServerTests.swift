@@ -366,6 +366,49 @@ import Glibc
         #expect(Self.text(after).contains("7"))
     }
 
+    /// Requests queued behind a busy stream are held to 64 MiB of payload per connection: past
+    /// that the server stops reading, so the client's sends stall (TCP pushes back) instead of
+    /// the server buffering without bound. Once the busy statement ends (here by its statement
+    /// timeout) the queue drains, reading resumes, and every request is answered in order.
+    @Test func aConnectionsQueuedRequestsAreHeldToItsByteBudget() throws {
+        let server = try ServerProcess()
+        defer { server.remove() }
+        let socket = try Self.connect(server)
+        let settings = Self.request(socket, Frame(.setSession, correlationID: 3, streamID: 1, payload: Array(#"{"statement_timeout": 8000}"#.utf8)))
+        #expect(settings?.kind == .result, "\(Self.text(settings))")
+        let busy = ParamValueCodec.encode(.init(sql: "SELECT count(*) FROM generate_series(1, 1000000) a, generate_series(1, 100000) b", parameters: []))
+        socket.send(Frame(.queryWithParams, correlationID: 10, streamID: 1, payload: busy).encoded())
+        // 100 requests of 1 MiB each, queued behind it on the same stream.
+        let filler = Array("-- ".utf8) + [UInt8](repeating: UInt8(ascii: "x"), count: 1 << 20)
+        var pending: [UInt8] = []
+        for i in 0..<100 { pending += Frame(.query, correlationID: 100 + UInt64(i), streamID: 1, payload: filler).encoded() }
+        var timeout = timeval(tv_sec: 2, tv_usec: 0)
+        setsockopt(socket.fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        var sent = 0
+        while sent < pending.count {
+            let n = pending[sent...].withUnsafeBytes { Glibc.send(socket.fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            if n <= 0 { break }  // 2 s without room: the server has stopped reading
+            sent += n
+        }
+        #expect(sent < pending.count, "the server read all \(pending.count >> 20) MiB while its stream was busy")
+        #expect(sent < 96 << 20, "\(sent >> 20) MiB accepted")
+        // The busy statement times out; the queue drains and the rest goes through.
+        timeout = timeval(tv_sec: 60, tv_usec: 0)
+        setsockopt(socket.fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        while sent < pending.count {
+            let n = pending[sent...].withUnsafeBytes { Glibc.send(socket.fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            guard n > 0 else { Issue.record("send failed after the queue drained"); return }
+            sent += n
+        }
+        var wait = timeval(tv_sec: 30, tv_usec: 0)
+        setsockopt(socket.fd, SOL_SOCKET, SO_RCVTIMEO, &wait, socklen_t(MemoryLayout<timeval>.size))
+        let timedOut = try #require(Self.readFrame(socket))
+        #expect(timedOut.correlationID == 10 && timedOut.kind == .error && Self.text(timedOut).contains("statement timeout"))
+        var answered: [UInt64] = []
+        while answered.count < 100, let reply = Self.readFrame(socket) { answered.append(reply.correlationID) }
+        #expect(answered == (100..<200).map { UInt64($0) })
+    }
+
     /// BulkStreamStart/Rows/Commit: rows pipelined without replies, flushed at 50,000,
     /// the rest at commit, BulkOk counting them all.
     @Test func bulkStreamInsertsEveryRow() throws {

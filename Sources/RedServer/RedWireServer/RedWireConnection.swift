@@ -17,7 +17,9 @@ import Synchronization
 ///   while different streams run concurrently and their replies interleave. A client
 ///   multiplexes independent queries, or transactions, by giving each its stream id. At
 ///   most `maxStreams` streams are open per connection and `maxPendingFrames` requests may
-///   wait per stream; beyond either the request gets an Error frame.
+///   wait per stream; beyond either the request gets an Error frame. The payloads of requests
+///   read but not yet answered are held to `maxPendingBytes` per connection by not reading
+///   further (`PendingFrameBytes`): backpressure, not an error.
 /// - Ping is answered at once; Bye waits for every stream's work, then echoes and closes.
 /// - **Cancel** (0x20, payload: the `u64` correlation id of a running request) is handled
 ///   at once too, whatever stream it names: the running statement stops with
@@ -37,6 +39,8 @@ final class RedWireConnection {
 
     static let maxStreams = 1_024
     static let maxPendingFrames = 1_024
+    /// Payload bytes of unanswered requests one connection may hold before its reader pauses.
+    static let maxPendingBytes = 64 << 20
 
     init(context: ServerContext, inbound: Inbound, outbound: Outbound, id: Int32) {
         self.context = context
@@ -80,6 +84,7 @@ final class RedWireConnection {
         let requests = RedWireRequests(context: context, outbound: outbound, activity: ConnectionActivity(id: id, context: context),
                                        running: RunningRequests(), structuredErrors: features & RedWireHandshake.structuredErrors != 0,
                                        compressReplies: features & RedWireHandshake.compressedReplies != 0)
+        let pending = PendingFrameBytes(limitBytes: Self.maxPendingBytes)
         try await withThrowingTaskGroup(of: Void.self) { group in
             var streams: [UInt16: AsyncStream<Frame>.Continuation] = [:]
             defer { for stream in streams.values { stream.finish() } }
@@ -107,13 +112,16 @@ final class RedWireConnection {
                 default:
                     break
                 }
+                await pending.acquire(frame.payload.count)
                 if let stream = streams[frame.streamID] {
                     if case .dropped = stream.yield(frame) {
+                        pending.release(frame.payload.count)
                         try await requests.fail(frame, RedError(.limitExceeded, "redwire: more than \(Self.maxPendingFrames) requests waiting on stream \(frame.streamID)"))
                     }
                     continue
                 }
                 guard streams.count < Self.maxStreams else {
+                    pending.release(frame.payload.count)
                     try await requests.fail(frame, RedError(.limitExceeded, "redwire: more than \(Self.maxStreams) open streams on one connection"))
                     continue
                 }
@@ -131,8 +139,12 @@ final class RedWireConnection {
                     // connection, and shutdown, and the database closing), whether the client
                     // committed the stream, replaced it or went away.
                     do {
-                        for await request in stream { try await requests.handle(request, session: session, bulk: &bulk, settings: &settings) }
+                        for await request in stream {
+                            defer { pending.release(request.payload.count) }
+                            try await requests.handle(request, session: session, bulk: &bulk, settings: &settings)
+                        }
                     } catch {
+                        pending.abandon()  // this stream's queued frames will never be released
                         try? await bulk?.settle()
                         throw error
                     }
