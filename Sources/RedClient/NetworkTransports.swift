@@ -63,10 +63,7 @@ final class GRPCTransport: ClientTransport {
             $0.params = parameters.map(Self.queryValue)
         }
         do {
-            let (stub, metadata, options) = (self.stub, self.metadata.withLock { $0 }, callOptions)
-            let reply = try await withTaskExecutorPreference(ClientLoopExecutor.shared) {
-                try await stub.query(request, metadata: metadata, options: options)
-            }
+            let reply = try await stub.query(request, metadata: metadata.withLock { $0 }, options: callOptions)
             return ResultEnvelope.fromGRPC(try JSONValue.parse(reply.resultJson), statement: reply.statement)
         } catch {
             throw Self.redError(error)
