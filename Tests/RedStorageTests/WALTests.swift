@@ -73,6 +73,33 @@ import Testing
         #expect(wal.durableLSN == wal.appendedLSN)
     }
 
+    /// Many committers in a loop: rounds overlap, each round's covered waiters are woken through
+    /// the wake chain (one resumes the next), and every commit returns, durable. The committers
+    /// run as tasks of their own so that a lost wake-up fails the test instead of hanging it.
+    @Test func everyCoveredCommitterIsWokenAcrossOverlappingRounds() async throws {
+        let fs = SimulatedFileSystem()
+        var replayed: [WALRecord] = []
+        let wal = try open(fs, replayed: &replayed)
+        let writers = 32, commits = 40
+        let acknowledged = AcknowledgedCount()
+        for writer in 0..<writers {
+            Task {
+                for i in 0..<commits {
+                    let end = try wal.append(kind: 1, payload: [UInt8(writer), UInt8(i)])
+                    try await wal.waitForCommit(end)
+                    #expect(wal.durableLSN >= end)
+                    acknowledged.add()
+                }
+            }
+        }
+        for _ in 0..<6_000 where acknowledged.value < writers * commits {  // up to a minute
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        #expect(acknowledged.value == writers * commits)
+        #expect(wal.statistics.recordsSynced == UInt64(writers * commits))
+        #expect(wal.statistics.fsyncs < UInt64(writers * commits))  // rounds were shared
+    }
+
     @Test func rolloverInterruptedBeforeTheNewHeaderIsDurableRecovers() async throws {
         for seed in 0..<40 as Range<UInt64> {
             let fs = SimulatedFileSystem()
@@ -209,4 +236,10 @@ import Testing
             _ = try WriteAheadLog.open(directory: "/w", fileSystem: empty, startLSN: .max, options: WALOptions()) { _ in }
         }
     }
+}
+
+private final class AcknowledgedCount: Sendable {
+    private let count = Mutex(0)
+    func add() { count.withLock { $0 += 1 } }
+    var value: Int { count.withLock { $0 } }
 }

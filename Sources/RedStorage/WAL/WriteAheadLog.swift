@@ -16,13 +16,25 @@ import Synchronization
 /// 2. `waitForCommit(lsn)` (sync mode `full`) returns once `durableLSN ≥ lsn`.
 ///    The first waiter to find no leader becomes the *leader*: it takes the
 ///    whole buffer, releases the lock, writes the bytes and fsyncs once, then
-///    publishes the new `durableLSN` and resumes every waiter it covered. If
+///    publishes the new `durableLSN` and wakes the waiters it covered. If
 ///    waiters remain whose records arrived after it took the buffer, it hands
 ///    leadership to one of them. Others wait as suspended continuations —
 ///    no thread is parked per committer, and no one polls.
+/// 3. **Wake chain.** The leader resumes one covered waiter and queues the rest in
+///    `wakeChain`; every covered waiter, once running, resumes the next. Resuming
+///    a task on an idle pool makes Dispatch wake a thread (a futex call, costly on
+///    small VMs); a leader resuming 30 committers at once paid that again and again
+///    (about 10 % of the time in a profile), while a chain resumes each from a
+///    thread that is already running, when the pool has work. 32 writers: about
+///    120,000–130,000 commits/s against 84,000–91,000 (`red bench storage`,
+///    alternating runs); 1 and 8 writers unchanged. Only the order of wake-ups
+///    changes: every waiter in the chain is already durable.
 ///
 /// Invariants:
 /// - at most one leader at a time, so bytes land in LSN order at their offsets;
+/// - `wakeChain` holds only waiters whose LSN is durable, and whenever it is not empty a
+///   resumed covered waiter is yet to pop from it (the leader queues the rest only together
+///   with resuming one), so every one of them is resumed;
 /// - no write or fsync happens under the append lock;
 /// - `durableLSN` only grows, and only after a successful fsync;
 /// - a failed write or fsync sets `failure` forever: the kernel may have
@@ -52,6 +64,8 @@ public final class WriteAheadLog: @unchecked Sendable {
         var durableLSN: UInt64
         var leaderActive = false
         var waiters: [Waiter] = []
+        /// Covered committers not resumed yet: each one resumed resumes the next (see `lead`).
+        var wakeChain: [CheckedContinuation<WaitOutcome, Error>] = []
         var failure: RedError?
         var closed = false
         /// Records appended since the buffer was last taken.
@@ -223,7 +237,9 @@ public final class WriteAheadLog: @unchecked Sendable {
                 if let immediate { continuation.resume(with: immediate) }
             }
             switch outcome {
-            case .covered: return
+            case .covered:
+                if let next = state.withLock({ $0.wakeChain.isEmpty ? nil : $0.wakeChain.removeFirst() }) { next.resume(returning: .covered) }
+                return
             case .lead:
                 await gatherConcurrentCommits()
                 try lead(fsync: true)
@@ -292,8 +308,11 @@ public final class WriteAheadLog: @unchecked Sendable {
                 s.leaderActive = false
             }
         }
-        for c in resumeCovered { c.resume(returning: .covered) }
         nextLeader?.resume(returning: .lead)
+        if let first = resumeCovered.first {
+            state.withLock { $0.wakeChain.append(contentsOf: resumeCovered.dropFirst()) }
+            first.resume(returning: .covered)
+        }
         let failure = state.withLock { $0.failure }
         for c in failed { c.resume(throwing: failure!) }
         if case .failure = outcome { throw failure! }
