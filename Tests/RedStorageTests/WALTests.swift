@@ -76,11 +76,13 @@ import Testing
     /// Many committers in a loop: rounds overlap, each round's covered waiters are woken through
     /// the wake chain (one resumes the next), and every commit returns, durable. The committers
     /// run as tasks of their own so that a lost wake-up fails the test instead of hanging it.
+    /// (How many commits share an fsync depends on scheduling; `oneLeaderSyncsForEveryone…`
+    /// checks sharing where it is deterministic.)
     @Test func everyCoveredCommitterIsWokenAcrossOverlappingRounds() async throws {
         let fs = SimulatedFileSystem()
         var replayed: [WALRecord] = []
         let wal = try open(fs, replayed: &replayed)
-        let writers = 32, commits = 40
+        let writers = 16, commits = 20
         let acknowledged = AcknowledgedCount()
         for writer in 0..<writers {
             Task {
@@ -92,12 +94,11 @@ import Testing
                 }
             }
         }
-        for _ in 0..<6_000 where acknowledged.value < writers * commits {  // up to a minute
+        for _ in 0..<12_000 where acknowledged.value < writers * commits {  // up to two minutes (CI runs suites in parallel)
             try await Task.sleep(for: .milliseconds(10))
         }
         #expect(acknowledged.value == writers * commits)
         #expect(wal.statistics.recordsSynced == UInt64(writers * commits))
-        #expect(wal.statistics.fsyncs < UInt64(writers * commits))  // rounds were shared
     }
 
     @Test func rolloverInterruptedBeforeTheNewHeaderIsDurableRecovers() async throws {
