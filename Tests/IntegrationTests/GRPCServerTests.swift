@@ -348,7 +348,9 @@ import Testing
     /// gRPC tells a handler of a cancelled call through the RPC's cancellation handle, not by
     /// cancelling its task; `GRPCCallInterceptor` turns one into the other. A query of hours whose
     /// client gives up must stop on the server: its call is counted in `reddb_queries_total`
-    /// when its handler returns, which without the interceptor would be hours later.
+    /// when its handler returns, which without the interceptor would be hours later. The cancel
+    /// is sent only once the server is seen working on the query (its process using CPU), so a
+    /// loaded machine cannot make the call end before it began.
     @Test func aCancelledCallStopsItsStatement() async throws {
         let server = try ServerProcess()
         defer { server.remove() }
@@ -357,9 +359,23 @@ import Testing
             let line = metrics.split(separator: "\n").first { $0.hasPrefix("reddb_queries_total") && $0.contains("surface=\"grpc\"") && $0.contains("kind=\"query\"") }
             return line.flatMap { Int($0.split(separator: " ").last ?? "") } ?? 0
         }
+        /// The server's user + system CPU time in clock ticks (fields 14 and 15 of /proc/PID/stat).
+        let pid = server.process.processIdentifier
+        @Sendable func serverCPUTicks() -> Int {
+            guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+                  let close = stat.lastIndex(of: ")") else { return 0 }
+            let fields = stat[stat.index(after: close)...].split(separator: " ")
+            return fields.count > 12 ? (Int(fields[11]) ?? 0) + (Int(fields[12]) ?? 0) : 0
+        }
         try await Self.withClient(server) { db, _ in
             let long = Task { try await db.query(Self.query("SELECT count(*) FROM generate_series(1, 1000000) a, generate_series(1, 100000) b")) }
-            try await Task.sleep(for: .seconds(1))
+            var working = false
+            for _ in 0..<60 where !working {  // up to 30 s for the query to be under way
+                let before = serverCPUTicks()
+                try await Task.sleep(for: .milliseconds(500))
+                working = serverCPUTicks() - before >= 15  // 0.15 s of CPU in 0.5 s (ticks are 10 ms)
+            }
+            #expect(working, "the server never started on the query")
             #expect(try await grpcQueries() == 0)  // still running
             long.cancel()
             await #expect(throws: (any Error).self) { try await long.value }
