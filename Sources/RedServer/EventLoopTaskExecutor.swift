@@ -26,8 +26,8 @@ final class EventLoopTaskExecutor: TaskExecutor, Sendable {
 /// channels. On Swift's cooperative pool every such await crosses between a pool thread and
 /// the channel's loop; a unary call made about 17 thread switches in the server, most of its
 /// round trip on a small machine. Serving gRPC under this executor keeps that machinery on the
-/// loops. Handlers still run statements on the shared pool (`GRPCService.unary`), so a long
-/// query never holds up a loop.
+/// loops. Each call's decoding, handler and reply still run on the shared pool
+/// (`GRPCCallInterceptor`), so a long query or a large message never holds up a loop.
 final class EventLoopGroupTaskExecutor: TaskExecutor, Sendable {
     let group: any EventLoopGroup
 

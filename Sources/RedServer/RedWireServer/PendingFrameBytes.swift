@@ -30,17 +30,10 @@ final class PendingFrameBytes: Sendable {
 
     /// Takes room for `bytes`, waiting while the connection holds too much.
     func acquire(_ bytes: Int) async {
-        if state.withLock({ s in
-            guard s.abandoned || Self.fits(bytes, s.heldBytes, limitBytes) else { return false }
-            s.heldBytes += bytes
-            return true
-        }) { return }
+        if state.withLock({ take(bytes, &$0) }) { return }
         await withCheckedContinuation { continuation in
             let admitted = state.withLock { s -> Bool in
-                if s.abandoned || Self.fits(bytes, s.heldBytes, limitBytes) {
-                    s.heldBytes += bytes
-                    return true
-                }
+                if take(bytes, &s) { return true }
                 precondition(s.waiter == nil, "one reader acquires")
                 s.waiter = (bytes, continuation)
                 return false
@@ -53,8 +46,7 @@ final class PendingFrameBytes: Sendable {
     func release(_ bytes: Int) {
         let resumed = state.withLock { s -> CheckedContinuation<Void, Never>? in
             s.heldBytes -= bytes
-            guard let waiter = s.waiter, Self.fits(waiter.bytes, s.heldBytes, limitBytes) else { return nil }
-            s.heldBytes += waiter.bytes
+            guard let waiter = s.waiter, take(waiter.bytes, &s) else { return nil }
             s.waiter = nil
             return waiter.continuation
         }
@@ -71,5 +63,10 @@ final class PendingFrameBytes: Sendable {
         resumed?.resume()
     }
 
-    private static func fits(_ bytes: Int, _ held: Int, _ limit: Int) -> Bool { held == 0 || held + bytes <= limit }
+    /// Takes room for `bytes` if there is some (or limiting has stopped).
+    private func take(_ bytes: Int, _ s: inout State) -> Bool {
+        guard s.abandoned || s.heldBytes == 0 || s.heldBytes + bytes <= limitBytes else { return false }
+        s.heldBytes += bytes
+        return true
+    }
 }

@@ -280,7 +280,7 @@ public final class WriteAheadLog: @unchecked Sendable {
             outcome = .failure(RedError(.storageFailed,
                 "WAL \(fsync ? "write or fsync" : "write") failed in \(directory): \(cause); the database accepts no more writes"))
         }
-        var resumeCovered: [CheckedContinuation<WaitOutcome, Error>] = []
+        var firstCovered: CheckedContinuation<WaitOutcome, Error>?  // the rest go to `wakeChain`
         var failed: [CheckedContinuation<WaitOutcome, Error>] = []
         var nextLeader: CheckedContinuation<WaitOutcome, Error>?
         state.withLock { s in
@@ -294,7 +294,13 @@ public final class WriteAheadLog: @unchecked Sendable {
                 }
                 var remaining: [Waiter] = []
                 for w in s.waiters {
-                    if w.lsn <= s.durableLSN { resumeCovered.append(w.continuation) } else { remaining.append(w) }
+                    if w.lsn > s.durableLSN {
+                        remaining.append(w)
+                    } else if firstCovered == nil {
+                        firstCovered = w.continuation
+                    } else {
+                        s.wakeChain.append(w.continuation)
+                    }
                 }
                 if !remaining.isEmpty {
                     nextLeader = remaining.removeFirst().continuation  // leadership passes on
@@ -310,10 +316,7 @@ public final class WriteAheadLog: @unchecked Sendable {
             }
         }
         nextLeader?.resume(returning: .lead)
-        if let first = resumeCovered.first {
-            state.withLock { $0.wakeChain.append(contentsOf: resumeCovered.dropFirst()) }
-            first.resume(returning: .covered)
-        }
+        firstCovered?.resume(returning: .covered)
         let failure = state.withLock { $0.failure }
         for c in failed { c.resume(throwing: failure!) }
         if case .failure = outcome { throw failure! }
