@@ -17,7 +17,7 @@ import Testing
         var leaves: [PageID] = []
         func collect(_ node: BTreeNode) throws {
             if node.isLeaf { leaves.append(node.pageID); return }
-            for child in node.children { try collect(try store.cache.node(child, pin: false)) }
+            for child in node.allChildren { try collect(try store.cache.node(child, pin: false)) }
         }
         try collect(root)
         return (store, leaves)

@@ -54,9 +54,9 @@ public final class BTree: @unchecked Sendable {
     func lookup(_ key: [UInt8]) throws -> LeafValue? {
         guard rootID != 0 else { return nil }
         var node = try cache.node(rootID, pin: false)
-        while !node.isLeaf { node = try cache.node(node.children[node.childIndex(for: key)], pin: false) }
+        while !node.isLeaf { node = try cache.node(node.child(node.childIndex(for: key)), pin: false) }
         let (index, found) = node.search(key)
-        return found ? node.values[index] : nil
+        return found ? node.value(at: index) : nil
     }
 
     /// The values under `keys`, as `get` would return them one by one. Consecutive keys that fall
@@ -74,12 +74,12 @@ public final class BTree: @unchecked Sendable {
                 while !node.isLeaf {
                     let i = node.childIndex(for: key)
                     bounds.narrow(node, child: i)
-                    node = try cache.node(node.children[i], pin: false)
+                    node = try cache.node(node.child(i), pin: false)
                 }
                 leaf = (node, bounds)
             }
             let (index, found) = leaf!.node.search(key)
-            results.append(found ? try read(leaf!.node.values[index]) : nil)
+            results.append(found ? try read(leaf!.node.value(at: index)) : nil)
         }
         return results
     }
@@ -93,8 +93,8 @@ public final class BTree: @unchecked Sendable {
 
         /// Deeper separators lie inside the range already known, so they only narrow it.
         mutating func narrow(_ interior: BTreeNode, child i: Int) {
-            if i > 0 { lower = interior.keys[i - 1] }
-            if i < interior.keys.count { upper = interior.keys[i] }
+            if i > 0 { lower = interior.key(at: i - 1) }
+            if i < interior.count { upper = interior.key(at: i) }
         }
 
         func contains(_ key: [UInt8]) -> Bool {
@@ -122,22 +122,22 @@ public final class BTree: @unchecked Sendable {
         while !node.isLeaf {
             let i = start.map { node.childIndex(for: $0) } ?? 0
             path.append((node, i))
-            node = try cache.node(node.children[i], pin: false)
+            node = try cache.node(node.child(i), pin: false)
         }
         var from = start.map { inclusive ? node.search($0).index : node.upperBound($0) } ?? 0
         while true {
-            if from < node.keys.count {
-                return (from..<node.keys.count).map { (node.keys[$0], node.values[$0]) }
+            if from < node.count {
+                return (from..<node.count).map { (node.key(at: $0), node.value(at: $0)) }
             }
             // Next leaf: climb until a parent has a child to the right, then take its leftmost leaf.
             var moved = false
             while let (parent, i) = path.popLast() {
-                if i + 1 < parent.children.count {
+                if i + 1 < parent.childCount {
                     path.append((parent, i + 1))
-                    node = try cache.node(parent.children[i + 1], pin: false)
+                    node = try cache.node(parent.child(i + 1), pin: false)
                     while !node.isLeaf {
                         path.append((node, 0))
-                        node = try cache.node(node.children[0], pin: false)
+                        node = try cache.node(node.child(0), pin: false)
                     }
                     moved = true
                     break
@@ -155,30 +155,30 @@ public final class BTree: @unchecked Sendable {
         var path: [(BTreeNode, Int)] = []
         var node = try cache.node(rootID, pin: false)
         while !node.isLeaf {
-            let i = end.map { node.childIndex(for: $0) } ?? node.children.count - 1
+            let i = end.map { node.childIndex(for: $0) } ?? node.childCount - 1
             path.append((node, i))
-            node = try cache.node(node.children[i], pin: false)
+            node = try cache.node(node.child(i), pin: false)
         }
-        var upTo = end.map { inclusive ? node.upperBound($0) : node.search($0).index } ?? node.keys.count
+        var upTo = end.map { inclusive ? node.upperBound($0) : node.search($0).index } ?? node.count
         while true {
             if upTo > 0 {
-                return (0..<upTo).reversed().map { (node.keys[$0], node.values[$0]) }
+                return (0..<upTo).reversed().map { (node.key(at: $0), node.value(at: $0)) }
             }
             var moved = false
             while let (parent, i) = path.popLast() {
                 if i > 0 {
                     path.append((parent, i - 1))
-                    node = try cache.node(parent.children[i - 1], pin: false)
+                    node = try cache.node(parent.child(i - 1), pin: false)
                     while !node.isLeaf {
-                        path.append((node, node.children.count - 1))
-                        node = try cache.node(node.children[node.children.count - 1], pin: false)
+                        path.append((node, node.childCount - 1))
+                        node = try cache.node(node.child(node.childCount - 1), pin: false)
                     }
                     moved = true
                     break
                 }
             }
             if !moved { return [] }
-            upTo = node.keys.count
+            upTo = node.count
         }
     }
 
@@ -228,10 +228,10 @@ public final class BTree: @unchecked Sendable {
             var node = leaf!.node
             let (index, found) = node.search(key)
             if found {
-                try freeValue(node.values[index])
+                try freeValue(in: node, at: index)
                 node.replaceValue(at: index, with: stored)
             } else {
-                node.appendStreak = index == node.keys.count ? node.appendStreak + 1 : 0
+                node.appendStreak = index == node.count ? node.appendStreak + 1 : 0
                 node.insertLeaf(at: index, key: key, value: stored)
             }
             unmarked = node
@@ -268,7 +268,7 @@ public final class BTree: @unchecked Sendable {
         var (leaf, path, _) = try writablePath(to: key, pins: &pins)
         let (index, found) = leaf.search(key)
         precondition(found, "key vanished between lookup and delete")
-        try freeValue(leaf.values[index])
+        try freeValue(in: leaf, at: index)
         leaf.removeLeaf(at: index)
         leaf.appendStreak = 0
         try cache.markDirty(leaf)
@@ -301,7 +301,7 @@ public final class BTree: @unchecked Sendable {
     }
 
     func writableChild(of parent: BTreeNode, at index: Int, pins: inout Pins) throws -> BTreeNode {
-        let child = try pinned(parent.children[index], pins: &pins)
+        let child = try pinned(parent.child(index), pins: &pins)
         if pager.isWritable(epoch: child.epoch) { return child }
         let copy = try copyOnWrite(child, pins: &pins)
         parent.setChild(index, to: copy.pageID)
@@ -339,8 +339,9 @@ public final class BTree: @unchecked Sendable {
         pager.free(node.pageID, writtenIn: node.epoch)
     }
 
-    private func freeValue(_ value: LeafValue) throws {
-        if case .overflow(let first, let length) = value {
+    /// Frees the overflow chain of leaf value `index`, if it has one.
+    private func freeValue(in node: BTreeNode, at index: Int) throws {
+        if let (first, length) = node.overflowChain(at: index) {
             try OverflowChain.free(first: first, length: length, pager: pager)
         }
     }
@@ -353,11 +354,11 @@ public final class BTree: @unchecked Sendable {
             let separator: [UInt8]
             if node.isLeaf {
                 // Sequential appends: keep the left leaf full, start the right one with the new entry.
-                let at = node.appendStreak >= 2 ? node.keys.count - 1 : node.byteMidpoint()
+                let at = node.appendStreak >= 2 ? node.count - 1 : node.byteMidpoint()
                 node.moveLeafTail(from: at, to: right)
                 right.appendStreak = node.appendStreak
                 node.appendStreak = 0
-                separator = right.keys[0]
+                separator = right.key(at: 0)
             } else {
                 separator = node.moveInteriorTail(around: node.byteMidpoint(), to: right)
             }
@@ -369,7 +370,7 @@ public final class BTree: @unchecked Sendable {
                 node = parent
             } else {
                 let root = try newNode(isLeaf: false, pins: &pins)
-                root.children = [node.pageID]
+                root.firstChild = node.pageID
                 root.insertSeparator(at: 0, key: separator, rightChild: right.pageID)
                 try cache.markDirty(root)
                 rootID = root.pageID
@@ -383,21 +384,21 @@ public final class BTree: @unchecked Sendable {
         var node = start
         while true {
             guard let (parent, index) = path.popLast() else {
-                if node.isLeaf && node.keys.isEmpty {
+                if node.isLeaf && node.count == 0 {
                     freeNode(node, pins: &pins)
                     rootID = 0
-                } else if !node.isLeaf && node.keys.isEmpty {
-                    rootID = node.children[0]
+                } else if !node.isLeaf && node.count == 0 {
+                    rootID = node.child(0)
                     freeNode(node, pins: &pins)
                 }
                 return
             }
-            let underfull = node.encodedBytes < Self.underflowBytes || (!node.isLeaf && node.keys.isEmpty)
-            guard underfull, parent.children.count > 1 else { return }
+            let underfull = node.encodedBytes < Self.underflowBytes || (!node.isLeaf && node.count == 0)
+            guard underfull, parent.childCount > 1 else { return }
             let leftIndex = index > 0 ? index - 1 : 0
             let left = leftIndex == index ? node : try writableChild(of: parent, at: leftIndex, pins: &pins)
             let right = leftIndex + 1 == index ? node : try writableChild(of: parent, at: leftIndex + 1, pins: &pins)
-            let separator = parent.keys[leftIndex]
+            let separator = parent.key(at: leftIndex)
             let merged = node.isLeaf
                 ? left.encodedBytes + right.encodedBytes - PageLayout.headerBytes
                 // right's first child moves into the separator's cell

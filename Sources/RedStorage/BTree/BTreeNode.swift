@@ -1,5 +1,11 @@
 import RedCore
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// Where a leaf keeps a value: inside the leaf, or in a chain of overflow pages.
 public enum LeafValue: Sendable, Equatable {
     case inline([UInt8])
@@ -14,13 +20,21 @@ public enum LeafValue: Sendable, Equatable {
     }
 }
 
-/// One B+tree node, decoded from its page and kept in the page cache.
+/// One B+tree node, kept in the page cache in its page's own cell layout.
 ///
-/// Nodes live in the cache as decoded objects so that B+tree operations are
-/// array operations; they are encoded back into a page only when written
-/// (eviction or checkpoint). A node is identified by its page and stamped
-/// with the epoch it was written in: only a node of the current epoch may
-/// be mutated (see `Pager`), older ones are cloned to a new page first.
+/// **Why one buffer.** A node holds its cells exactly as the page payload does,
+/// in one byte array (`cells`), with the start of each cell in `offsets`.
+/// Decoding a page is one copy plus an offset scan, encoding it one copy back,
+/// and inserting a key moves bytes inside the buffer: no heap object per key
+/// or value, so a bulk load, a checkpoint or a scan that misses the cache does
+/// not allocate (and later free and reference-count) two arrays per entry. A
+/// node also takes about half the memory it did as arrays of arrays, so the
+/// cache's byte budget holds about twice the rows.
+///
+/// Nodes live in the cache; they are encoded back into a page only when
+/// written (eviction or checkpoint). A node is identified by its page and
+/// stamped with the epoch it was written in: only a node of the current epoch
+/// may be mutated (see `Pager`), older ones are cloned to a new page first.
 ///
 /// Page payload, leaf (`PageType.leaf`, `count` cells, in key order):
 /// ```
@@ -31,42 +45,60 @@ public enum LeafValue: Sendable, Equatable {
 /// ```
 /// u32 child0 | count × (u16 keyLength | u32 child | key)
 /// ```
-/// Search descends into `children[i]` for the first `i` with `key < keys[i]`,
-/// else into the last child: child i holds keys in `[keys[i-1], keys[i])`.
+/// `cells` holds everything after `child0` (kept in `firstChild`). Search
+/// descends into child `i` for the first `i` with `key < key(i)`, else into the
+/// last child: child i holds keys in `[key(i-1), key(i))`, and child `i + 1` is
+/// the one stored in cell `i`.
 public final class BTreeNode: @unchecked Sendable {
     public let pageID: PageID
     public let epoch: UInt64
     public let isLeaf: Bool
-    public internal(set) var keys: [[UInt8]]
-    /// The first 16 bytes of each key (zero-padded) as integers, parallel to `keys`: searches
-    /// compare these and touch the key arrays only on a tie, avoiding reference counting per
-    /// comparison. Every mutation of `keys` below updates it.
+    /// The cells, in key order, byte for byte as in the page payload.
+    private(set) var cells: [UInt8]
+    /// Where each cell starts in `cells`.
+    private(set) var offsets: [Int32]
+    /// The first 16 bytes of each key (zero-padded) as integers, parallel to `offsets`:
+    /// searches compare these and read the key bytes only on a tie.
     private(set) var prefixes: [KeyPrefix]
-    /// Leaf only, parallel to `keys`.
-    public internal(set) var values: [LeafValue]
-    /// Interior only, `keys.count + 1` entries.
-    public internal(set) var children: [PageID]
-    /// Size of the encoded page (header included); must stay ≤ page size once an operation ends.
-    public private(set) var encodedBytes: Int
+    /// Interior only: the child left of every separator.
+    var firstChild: PageID = 0
     /// Consecutive inserts at the end of this leaf (transient): drives the sequential-append split.
     var appendStreak = 0
 
     static let leafCellOverhead = 6
     static let interiorCellOverhead = 6
+    static let overflowFlag: UInt32 = 0x8000_0000
 
+    /// A node about to be filled by writes: room for a whole page, so it does not reallocate.
     init(pageID: PageID, epoch: UInt64, isLeaf: Bool) {
         self.pageID = pageID
         self.epoch = epoch
         self.isLeaf = isLeaf
-        keys = []
+        cells = []
+        cells.reserveCapacity(PageLayout.pageSize)
+        offsets = []
         prefixes = []
-        values = []
-        children = []
-        encodedBytes = PageLayout.headerBytes + (isLeaf ? 0 : 4)
     }
 
+    private init(pageID: PageID, epoch: UInt64, isLeaf: Bool, cells: [UInt8]) {
+        self.pageID = pageID
+        self.epoch = epoch
+        self.isLeaf = isLeaf
+        self.cells = cells
+        offsets = []
+        prefixes = []
+    }
+
+    /// Entries (leaf) or separator keys (interior).
+    public var count: Int { offsets.count }
+    /// Interior only.
+    var childCount: Int { offsets.count + 1 }
+
+    /// Size of the encoded page (header included); must stay ≤ page size once an operation ends.
+    public var encodedBytes: Int { PageLayout.headerBytes + (isLeaf ? 0 : 4) + cells.count }
+
     /// Approximate heap bytes this node holds, for the cache's byte budget.
-    var memoryFootprint: Int { encodedBytes + keys.count * 64 + 160 }
+    var memoryFootprint: Int { cells.capacity + offsets.count * 24 + 160 }
 
     static func leafCellBytes(key: [UInt8], value: LeafValue) -> Int {
         leafCellOverhead + key.count + value.cellBytes
@@ -77,13 +109,71 @@ public final class BTreeNode: @unchecked Sendable {
     /// A mutable copy living in page `newID` of epoch `epoch`.
     func clone(pageID newID: PageID, epoch: UInt64) -> BTreeNode {
         let copy = BTreeNode(pageID: newID, epoch: epoch, isLeaf: isLeaf)
-        copy.keys = keys
+        copy.cells.append(contentsOf: cells)
+        copy.offsets = offsets
         copy.prefixes = prefixes
-        copy.values = values
-        copy.children = children
-        copy.encodedBytes = encodedBytes
+        copy.firstChild = firstChild
         return copy
     }
+
+    // MARK: Cell access
+
+    @inline(__always) private func start(_ i: Int) -> Int { Int(offsets[i]) }
+    @inline(__always) private func end(_ i: Int) -> Int { i + 1 < offsets.count ? Int(offsets[i + 1]) : cells.count }
+
+    @inline(__always) private func u16(at o: Int) -> Int {
+        cells.withUnsafeBytes { Int(UInt16(littleEndian: $0.loadUnaligned(fromByteOffset: o, as: UInt16.self))) }
+    }
+
+    @inline(__always) private func u32(at o: Int) -> UInt32 {
+        cells.withUnsafeBytes { UInt32(littleEndian: $0.loadUnaligned(fromByteOffset: o, as: UInt32.self)) }
+    }
+
+    @inline(__always) private func setU32(at o: Int, _ v: UInt32) {
+        cells.withUnsafeMutableBytes { $0.storeBytes(of: v.littleEndian, toByteOffset: o, as: UInt32.self) }
+    }
+
+    func keyLength(at i: Int) -> Int { u16(at: start(i)) }
+
+    /// Key `i`, copied out.
+    public func key(at i: Int) -> [UInt8] {
+        let o = start(i)
+        return Array(cells[(o + 6)..<(o + 6 + u16(at: o))])
+    }
+
+    /// Leaf value `i` as stored (an inline value is copied out; overflow is not followed).
+    public func value(at i: Int) -> LeafValue {
+        let o = start(i)
+        let keyLength = u16(at: o)
+        let field = u32(at: o + 2)
+        let valueStart = o + 6 + keyLength
+        if field & Self.overflowFlag != 0 {
+            return .overflow(firstPage: u32(at: valueStart), length: field & ~Self.overflowFlag)
+        }
+        return .inline(Array(cells[valueStart..<(valueStart + Int(field))]))
+    }
+
+    /// The overflow chain of leaf value `i`, if it has one (nothing is copied).
+    func overflowChain(at i: Int) -> (firstPage: PageID, length: UInt32)? {
+        let o = start(i)
+        let field = u32(at: o + 2)
+        guard field & Self.overflowFlag != 0 else { return nil }
+        return (u32(at: o + 6 + u16(at: o)), field & ~Self.overflowFlag)
+    }
+
+    /// Interior child `i`, in `0..<childCount`.
+    func child(_ i: Int) -> PageID { i == 0 ? firstChild : u32(at: start(i - 1) + 2) }
+
+    func setChild(_ i: Int, to id: PageID) {
+        if i == 0 { firstChild = id } else { setU32(at: start(i - 1) + 2, id) }
+    }
+
+    /// Every key, copied out (for the verifier and tests; searches never need it).
+    var allKeys: [[UInt8]] { (0..<count).map { key(at: $0) } }
+    /// Every leaf value (for the verifier and tests).
+    var allValues: [LeafValue] { (0..<count).map { value(at: $0) } }
+    /// Every child of an interior node (for the verifier and tests).
+    var allChildren: [PageID] { (0..<childCount).map { child($0) } }
 
     // MARK: Search
 
@@ -91,7 +181,7 @@ public final class BTreeNode: @unchecked Sendable {
     func search(_ key: [UInt8]) -> (index: Int, found: Bool) {
         let probe = KeyPrefix(key)
         var lo = 0
-        var hi = keys.count
+        var hi = offsets.count
         while lo < hi {
             let mid = (lo + hi) >> 1
             let c = compare(at: mid, key, probe)
@@ -100,20 +190,34 @@ public final class BTreeNode: @unchecked Sendable {
         return (lo, false)
     }
 
-    /// `compareKeys(keys[i], key)`, decided by the prefixes unless they tie.
+    /// `compareKeys(key(at: i), key)`, decided by the prefixes unless they tie.
     @inline(__always)
     func compare(at i: Int, _ key: [UInt8], _ probe: KeyPrefix) -> Int {
         let p = prefixes[i]
         if p.hi != probe.hi { return p.hi < probe.hi ? -1 : 1 }
         if p.lo != probe.lo { return p.lo < probe.lo ? -1 : 1 }
-        return compareKeys(keys[i], key)
+        return compareStored(at: i, key)
+    }
+
+    /// Full comparison of key `i` with `key`: memcmp, then length.
+    func compareStored(at i: Int, _ key: [UInt8]) -> Int {
+        let o = start(i)
+        let length = u16(at: o)
+        let n = min(length, key.count)
+        if n > 0 {
+            let c = cells.withUnsafeBytes { c in
+                key.withUnsafeBytes { k in memcmp(c.baseAddress! + o + 6, k.baseAddress!, n) }
+            }
+            if c != 0 { return Int(c) }
+        }
+        return length - key.count
     }
 
     /// First index whose key is > `key`.
     func upperBound(_ key: [UInt8]) -> Int {
         let probe = KeyPrefix(key)
         var lo = 0
-        var hi = keys.count
+        var hi = offsets.count
         while lo < hi {
             let mid = (lo + hi) >> 1
             if compare(at: mid, key, probe) <= 0 { lo = mid + 1 } else { hi = mid }
@@ -124,141 +228,191 @@ public final class BTreeNode: @unchecked Sendable {
     /// Child to descend into for `key` (interior only).
     func childIndex(for key: [UInt8]) -> Int { upperBound(key) }
 
+    // MARK: Cell layout changes
+
+    /// Opens `length` bytes for a new cell `i` (shifting later cells) and lets `fill` write it.
+    private func insertCell(at i: Int, length: Int, prefix: KeyPrefix, fill: (UnsafeMutableRawBufferPointer) -> Void) {
+        let at = i < offsets.count ? start(i) : cells.count
+        let tail = cells.count - at
+        cells.append(contentsOf: repeatElement(0, count: length))
+        cells.withUnsafeMutableBytes { buffer in
+            if tail > 0 { memmove(buffer.baseAddress! + at + length, buffer.baseAddress! + at, tail) }
+            fill(UnsafeMutableRawBufferPointer(rebasing: buffer[at..<(at + length)]))
+        }
+        offsets.insert(Int32(at), at: i)
+        prefixes.insert(prefix, at: i)
+        if i + 1 < offsets.count {
+            let shift = Int32(length)
+            for j in (i + 1)..<offsets.count { offsets[j] += shift }
+        }
+    }
+
+    /// Removes cell `i`, closing the gap.
+    private func removeCell(at i: Int) {
+        let from = start(i)
+        let to = end(i)
+        cells.removeSubrange(from..<to)
+        offsets.remove(at: i)
+        prefixes.remove(at: i)
+        let shift = Int32(to - from)
+        for j in i..<offsets.count { offsets[j] -= shift }
+    }
+
+    /// Writes `u16 keyLength | u32 field | key` at the start of `cell`; returns the bytes written.
+    @inline(__always)
+    private static func writeHead(_ cell: UnsafeMutableRawBufferPointer, key: [UInt8], field: UInt32) -> Int {
+        cell.storeBytes(of: UInt16(key.count).littleEndian, toByteOffset: 0, as: UInt16.self)
+        cell.storeBytes(of: field.littleEndian, toByteOffset: 2, as: UInt32.self)
+        key.withUnsafeBytes { k in
+            if k.count > 0 { (cell.baseAddress! + 6).copyMemory(from: k.baseAddress!, byteCount: k.count) }
+        }
+        return 6 + key.count
+    }
+
+    /// Writes a leaf value's field-dependent tail at `offset` of `cell`.
+    @inline(__always)
+    private static func writeValue(_ cell: UnsafeMutableRawBufferPointer, at offset: Int, _ value: LeafValue) {
+        switch value {
+        case .inline(let v):
+            v.withUnsafeBytes { b in
+                if b.count > 0 { (cell.baseAddress! + offset).copyMemory(from: b.baseAddress!, byteCount: b.count) }
+            }
+        case .overflow(let first, _):
+            cell.storeBytes(of: first.littleEndian, toByteOffset: offset, as: UInt32.self)
+        }
+    }
+
+    private static func field(of value: LeafValue) -> UInt32 {
+        switch value {
+        case .inline(let v): return UInt32(v.count)
+        case .overflow(_, let length): return length | overflowFlag
+        }
+    }
+
     // MARK: Leaf mutation
 
     func insertLeaf(at index: Int, key: [UInt8], value: LeafValue) {
-        keys.insert(key, at: index)
-        prefixes.insert(KeyPrefix(key), at: index)
-        values.insert(value, at: index)
-        encodedBytes += Self.leafCellBytes(key: key, value: value)
+        let field = Self.field(of: value)
+        insertCell(at: index, length: Self.leafCellBytes(key: key, value: value), prefix: KeyPrefix(key)) { cell in
+            let head = Self.writeHead(cell, key: key, field: field)
+            Self.writeValue(cell, at: head, value)
+        }
     }
 
     func replaceValue(at index: Int, with value: LeafValue) {
-        encodedBytes += value.cellBytes - values[index].cellBytes
-        values[index] = value
+        let o = start(index)
+        let keyLength = u16(at: o)
+        let valueStart = o + 6 + keyLength
+        let oldEnd = end(index)
+        let newEnd = valueStart + value.cellBytes
+        let delta = newEnd - oldEnd
+        if delta != 0 {
+            let tail = cells.count - oldEnd
+            if delta > 0 { cells.append(contentsOf: repeatElement(0, count: delta)) }
+            cells.withUnsafeMutableBytes { b in
+                if tail > 0 { memmove(b.baseAddress! + newEnd, b.baseAddress! + oldEnd, tail) }
+            }
+            if delta < 0 { cells.removeLast(-delta) }
+            let shift = Int32(delta)
+            for j in (index + 1)..<offsets.count { offsets[j] += shift }
+        }
+        setU32(at: o + 2, Self.field(of: value))
+        cells.withUnsafeMutableBytes { b in
+            Self.writeValue(UnsafeMutableRawBufferPointer(rebasing: b[valueStart..<newEnd]), at: 0, value)
+        }
     }
 
-    func removeLeaf(at index: Int) {
-        encodedBytes -= Self.leafCellBytes(key: keys[index], value: values[index])
-        keys.remove(at: index)
-        prefixes.remove(at: index)
-        values.remove(at: index)
-    }
+    func removeLeaf(at index: Int) { removeCell(at: index) }
 
     // MARK: Interior mutation
 
     /// Inserts separator `key` at `index` with `child` as the child right of it.
     func insertSeparator(at index: Int, key: [UInt8], rightChild child: PageID) {
-        keys.insert(key, at: index)
-        prefixes.insert(KeyPrefix(key), at: index)
-        children.insert(child, at: index + 1)
-        encodedBytes += Self.interiorCellBytes(key: key)
+        insertCell(at: index, length: Self.interiorCellBytes(key: key), prefix: KeyPrefix(key)) { cell in
+            _ = Self.writeHead(cell, key: key, field: child)
+        }
     }
 
     /// Removes separator `index` and the child right of it.
-    func removeSeparator(at index: Int) {
-        encodedBytes -= Self.interiorCellBytes(key: keys[index])
-        keys.remove(at: index)
-        prefixes.remove(at: index)
-        children.remove(at: index + 1)
-    }
-
-    func setChild(_ index: Int, to id: PageID) { children[index] = id }
+    func removeSeparator(at index: Int) { removeCell(at: index) }
 
     // MARK: Splits and merges
 
+    /// Appends cells `range` of `other` (whole cells, already in order after ours).
+    private func appendCells(of other: BTreeNode, _ range: Range<Int>) {
+        guard !range.isEmpty else { return }
+        let from = other.start(range.lowerBound)
+        let to = other.end(range.upperBound - 1)
+        let shift = Int32(cells.count - from)
+        cells.append(contentsOf: other.cells[from..<to])
+        offsets.append(contentsOf: other.offsets[range].map { $0 + shift })
+        prefixes.append(contentsOf: other.prefixes[range])
+    }
+
+    /// Drops cells `index...`.
+    private func truncate(at index: Int) {
+        guard index < offsets.count else { return }
+        cells.removeSubrange(start(index)...)
+        offsets.removeSubrange(index...)
+        prefixes.removeSubrange(index...)
+    }
+
     /// Moves entries `[from...]` (leaf) into the empty node `right`.
     func moveLeafTail(from index: Int, to right: BTreeNode) {
-        for i in index..<keys.count { right.insertLeaf(at: right.keys.count, key: keys[i], value: values[i]) }
-        var removed = 0
-        for i in index..<keys.count { removed += Self.leafCellBytes(key: keys[i], value: values[i]) }
-        keys.removeSubrange(index...)
-        prefixes.removeSubrange(index...)
-        values.removeSubrange(index...)
-        encodedBytes -= removed
+        right.appendCells(of: self, index..<offsets.count)
+        truncate(at: index)
     }
 
     /// Splits an interior node around separator `index`: keys after it and
     /// their children move to `right`; returns the separator to push up.
     func moveInteriorTail(around index: Int, to right: BTreeNode) -> [UInt8] {
-        let separator = keys[index]
-        right.children = [children[index + 1]]
-        for i in (index + 1)..<keys.count {
-            right.insertSeparator(at: right.keys.count, key: keys[i], rightChild: children[i + 1])
-        }
-        var removed = Self.interiorCellBytes(key: separator)
-        for i in (index + 1)..<keys.count { removed += Self.interiorCellBytes(key: keys[i]) }
-        keys.removeSubrange(index...)
-        prefixes.removeSubrange(index...)
-        children.removeSubrange((index + 1)...)
-        encodedBytes -= removed
+        let separator = key(at: index)
+        right.firstChild = child(index + 1)
+        right.appendCells(of: self, (index + 1)..<offsets.count)
+        truncate(at: index)
         return separator
     }
 
     /// Index splitting the node's cells into two roughly equal byte halves,
-    /// in `1...keys.count - 1` for leaves and `1...keys.count - 2` for interiors.
+    /// in `1...count - 1` for leaves and `1...count - 2` for interiors.
     func byteMidpoint() -> Int {
-        let total = encodedBytes - PageLayout.headerBytes
-        var acc = 0
-        let last = isLeaf ? keys.count - 1 : keys.count - 2
-        for i in 0..<keys.count {
-            acc += isLeaf ? Self.leafCellBytes(key: keys[i], value: values[i]) : Self.interiorCellBytes(key: keys[i])
-            if acc * 2 >= total { return max(1, min(i + 1, last)) }
+        let total = cells.count
+        let last = isLeaf ? offsets.count - 1 : offsets.count - 2
+        for i in 0..<offsets.count where end(i) * 2 >= total {
+            return max(1, min(i + 1, last))
         }
         return max(1, last)
     }
 
     /// Appends every entry of `right` (leaf) to this node.
     func absorbLeaf(_ right: BTreeNode) {
-        for i in 0..<right.keys.count { insertLeaf(at: keys.count, key: right.keys[i], value: right.values[i]) }
+        appendCells(of: right, 0..<right.count)
     }
 
     /// Appends `separator` and every entry of `right` (interior) to this node.
     func absorbInterior(_ right: BTreeNode, separator: [UInt8]) {
-        insertSeparator(at: keys.count, key: separator, rightChild: right.children[0])
-        for i in 0..<right.keys.count {
-            insertSeparator(at: keys.count, key: right.keys[i], rightChild: right.children[i + 1])
-        }
+        insertSeparator(at: offsets.count, key: separator, rightChild: right.firstChild)
+        appendCells(of: right, 0..<right.count)
     }
 
     // MARK: Encoding
 
     func encode() -> PageImage {
         var page = PageImage(type: isLeaf ? .leaf : .interior, id: pageID, epoch: epoch)
+        precondition(encodedBytes <= PageLayout.pageSize, "node \(pageID) encodes to \(encodedBytes) bytes")
         var o = PageLayout.headerBytes
-        if isLeaf {
-            for i in 0..<keys.count {
-                let key = keys[i]
-                page.setU16(o, UInt16(key.count))
-                switch values[i] {
-                case .inline(let v):
-                    page.setU32(o + 2, UInt32(v.count))
-                    page.bytes.replaceSubrange((o + 6)..<(o + 6 + key.count), with: key)
-                    o += 6 + key.count
-                    page.bytes.replaceSubrange(o..<(o + v.count), with: v)
-                    o += v.count
-                case .overflow(let first, let length):
-                    page.setU32(o + 2, length | 0x8000_0000)
-                    page.bytes.replaceSubrange((o + 6)..<(o + 6 + key.count), with: key)
-                    o += 6 + key.count
-                    page.setU32(o, first)
-                    o += 4
-                }
-            }
-        } else {
-            page.setU32(o, children[0])
+        if !isLeaf {
+            page.setU32(o, firstChild)
             o += 4
-            for i in 0..<keys.count {
-                let key = keys[i]
-                page.setU16(o, UInt16(key.count))
-                page.setU32(o + 2, children[i + 1])
-                page.bytes.replaceSubrange((o + 6)..<(o + 6 + key.count), with: key)
-                o += 6 + key.count
+        }
+        let payloadStart = o
+        page.bytes.withUnsafeMutableBytes { p in
+            cells.withUnsafeBytes { c in
+                if c.count > 0 { (p.baseAddress! + payloadStart).copyMemory(from: c.baseAddress!, byteCount: c.count) }
             }
         }
-        precondition(o == encodedBytes && o <= PageLayout.pageSize, "node \(pageID) encodes to \(o), tracked \(encodedBytes)")
-        page.count = keys.count
-        page.payloadBytes = o - PageLayout.headerBytes
+        page.count = offsets.count
+        page.payloadBytes = encodedBytes - PageLayout.headerBytes
         return page
     }
 
@@ -267,50 +421,47 @@ public final class BTreeNode: @unchecked Sendable {
         guard let type = page.type, type == .leaf || type == .interior else {
             throw RedError(.dataCorrupted, "\(file): page \(page.pageID) is not a B+tree page (type \(String(describing: page.type)))")
         }
-        let node = BTreeNode(pageID: page.pageID, epoch: page.epoch, isLeaf: type == .leaf)
+        let isLeaf = type == .leaf
         let end = PageLayout.headerBytes + page.payloadBytes
         var o = PageLayout.headerBytes
         func bad(_ what: String) -> RedError {
             RedError(.dataCorrupted, "\(file): B+tree page \(page.pageID) is malformed (\(what) at byte \(o))")
         }
-        let count = page.count
-        node.keys.reserveCapacity(count)
-        if type == .leaf {
-            node.values.reserveCapacity(count)
-            for _ in 0..<count {
-                guard o + 6 <= end else { throw bad("cell header") }
-                let keyLength = Int(page.u16(o))
-                let field = page.u32(o + 2)
-                let isOverflow = field & 0x8000_0000 != 0
-                let length = Int(field & 0x7FFF_FFFF)
-                let valueBytes = isOverflow ? 4 : length
-                guard o + 6 + keyLength + valueBytes <= end else { throw bad("cell body") }
-                let key = Array(page.bytes[(o + 6)..<(o + 6 + keyLength)])
-                o += 6 + keyLength
-                let value: LeafValue
-                if isOverflow {
-                    value = .overflow(firstPage: page.u32(o), length: UInt32(length))
-                } else {
-                    value = .inline(Array(page.bytes[o..<(o + length)]))
-                }
-                o += valueBytes
-                node.insertLeaf(at: node.keys.count, key: key, value: value)
-            }
-        } else {
+        var firstChild: PageID = 0
+        if !isLeaf {
             guard o + 4 <= end else { throw bad("first child") }
-            node.children = [page.u32(o)]
+            firstChild = page.u32(o)
             o += 4
-            for _ in 0..<count {
-                guard o + 6 <= end else { throw bad("cell header") }
-                let keyLength = Int(page.u16(o))
-                let child = page.u32(o + 2)
-                guard o + 6 + keyLength <= end else { throw bad("separator") }
-                let key = Array(page.bytes[(o + 6)..<(o + 6 + keyLength)])
-                o += 6 + keyLength
-                node.insertSeparator(at: node.keys.count, key: key, rightChild: child)
+        }
+        let cellsStart = o
+        let count = page.count
+        var offsets: [Int32] = []
+        offsets.reserveCapacity(count)
+        for _ in 0..<count {
+            guard o + 6 <= end else { throw bad("cell header") }
+            let keyLength = Int(page.u16(o))
+            var tail = 0
+            if isLeaf {
+                let field = page.u32(o + 2)
+                tail = field & overflowFlag != 0 ? 4 : Int(field & ~overflowFlag)
             }
+            guard o + 6 + keyLength + tail <= end else { throw bad(isLeaf ? "cell body" : "separator") }
+            offsets.append(Int32(o - cellsStart))
+            o += 6 + keyLength + tail
         }
         guard o == end else { throw bad("trailing bytes") }
+        let node = BTreeNode(pageID: page.pageID, epoch: page.epoch, isLeaf: isLeaf,
+                             cells: Array(page.bytes[cellsStart..<end]))
+        node.firstChild = firstChild
+        node.offsets = offsets
+        node.prefixes.reserveCapacity(count)
+        node.cells.withUnsafeBytes { c in
+            for cell in offsets {
+                let at = Int(cell)
+                let keyLength = Int(UInt16(littleEndian: c.loadUnaligned(fromByteOffset: at, as: UInt16.self)))
+                node.prefixes.append(KeyPrefix(UnsafeRawBufferPointer(rebasing: c[(at + 6)..<(at + 6 + keyLength)])))
+            }
+        }
         return node
     }
 }
@@ -318,22 +469,25 @@ public final class BTreeNode: @unchecked Sendable {
 /// A key's first 16 bytes, zero-padded, as two big-endian integers. Comparing two prefixes
 /// orders keys exactly as `compareKeys` does whenever the prefixes differ; equal prefixes
 /// need the full comparison (the keys may differ later, or only in length).
-struct KeyPrefix: Sendable {
+struct KeyPrefix: Sendable, Equatable {
     let hi: UInt64
     let lo: UInt64
 
     @inline(__always)
     init(_ key: [UInt8]) {
+        self = key.withUnsafeBytes { KeyPrefix($0) }
+    }
+
+    @inline(__always)
+    init(_ b: UnsafeRawBufferPointer) {
         var hi: UInt64 = 0, lo: UInt64 = 0
-        key.withUnsafeBufferPointer { b in
-            let n = b.count
-            if n >= 16 {
-                for j in 0..<8 { hi = (hi << 8) | UInt64(b[j]) }
-                for j in 8..<16 { lo = (lo << 8) | UInt64(b[j]) }
-            } else {
-                for j in 0..<8 { hi = (hi << 8) | UInt64(j < n ? b[j] : 0) }
-                for j in 8..<16 { lo = (lo << 8) | UInt64(j < n ? b[j] : 0) }
-            }
+        let n = b.count
+        if n >= 16 {
+            hi = UInt64(bigEndian: b.loadUnaligned(fromByteOffset: 0, as: UInt64.self))
+            lo = UInt64(bigEndian: b.loadUnaligned(fromByteOffset: 8, as: UInt64.self))
+        } else {
+            for j in 0..<8 { hi = (hi << 8) | UInt64(j < n ? b[j] : 0) }
+            for j in 8..<16 { lo = (lo << 8) | UInt64(j < n ? b[j] : 0) }
         }
         self.hi = hi
         self.lo = lo

@@ -38,21 +38,21 @@ extension PagedStore {
                 try claim(id)
                 let node = try cache.node(id, pin: false)
                 guard node.encodedBytes <= PageLayout.pageSize else { throw fail("node \(id) overflows its page") }
-                guard node.prefixes.count == node.keys.count,
-                      zip(node.prefixes, node.keys).allSatisfy({ p, k in let q = KeyPrefix(k); return p.hi == q.hi && p.lo == q.lo }) else {
+                let keys = node.allKeys
+                guard node.prefixes.count == keys.count, zip(node.prefixes, keys).allSatisfy({ $0 == KeyPrefix($1) }) else {
                     throw fail("search prefixes out of step with the keys of page \(id)")
                 }
-                for i in 0..<node.keys.count {
-                    if i > 0, compareKeys(node.keys[i - 1], node.keys[i]) >= 0 { throw fail("keys out of order in page \(id)") }
-                    if let lower, compareKeys(node.keys[i], lower) < 0 { throw fail("key below its lower bound in page \(id)") }
-                    if let upper, compareKeys(node.keys[i], upper) >= 0 { throw fail("key above its upper bound in page \(id)") }
+                for i in 0..<keys.count {
+                    if i > 0, compareKeys(keys[i - 1], keys[i]) >= 0 { throw fail("keys out of order in page \(id)") }
+                    if let lower, compareKeys(keys[i], lower) < 0 { throw fail("key below its lower bound in page \(id)") }
+                    if let upper, compareKeys(keys[i], upper) >= 0 { throw fail("key above its upper bound in page \(id)") }
                 }
                 if node.isLeaf {
                     report.leafNodes += 1
-                    report.entries += node.keys.count
+                    report.entries += keys.count
                     if let leafDepth, leafDepth != depth { throw fail("leaves at depths \(leafDepth) and \(depth)") }
                     leafDepth = depth
-                    for value in node.values {
+                    for value in node.allValues {
                         if case .overflow(let first, let length) = value {
                             try OverflowChain.walk(first: first, length: length, pager: pager) { page in
                                 try claim(page.pageID)
@@ -62,11 +62,11 @@ extension PagedStore {
                     }
                 } else {
                     report.interiorNodes += 1
-                    guard node.children.count == node.keys.count + 1 else { throw fail("page \(id) has \(node.children.count) children for \(node.keys.count) keys") }
-                    for (i, child) in node.children.enumerated() {
+                    guard node.allChildren.count == keys.count + 1 else { throw fail("page \(id) has \(node.allChildren.count) children for \(keys.count) keys") }
+                    for (i, child) in node.allChildren.enumerated() {
                         try visit(child, depth: depth + 1,
-                                  lower: i == 0 ? lower : node.keys[i - 1],
-                                  upper: i == node.keys.count ? upper : node.keys[i])
+                                  lower: i == 0 ? lower : keys[i - 1],
+                                  upper: i == keys.count ? upper : keys[i])
                     }
                 }
             }
