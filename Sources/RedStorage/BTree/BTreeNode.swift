@@ -75,7 +75,8 @@ public final class BTreeNode: @unchecked Sendable {
         self.epoch = epoch
         self.isLeaf = isLeaf
         cells = []
-        cells.reserveCapacity(PageLayout.pageSize)
+        // A page, and the cell that overfills it before the split.
+        cells.reserveCapacity(PageLayout.pageSize + BTree.maxInlineCellBytes)
         offsets = []
         prefixes = []
     }
@@ -230,17 +231,33 @@ public final class BTreeNode: @unchecked Sendable {
 
     // MARK: Cell layout changes
 
-    /// Opens `length` bytes for a new cell `i` (shifting later cells) and lets `fill` write it.
-    private func insertCell(at i: Int, length: Int, prefix: KeyPrefix, fill: (UnsafeMutableRawBufferPointer) -> Void) {
+    /// Inserts a new cell `i`: `u16 keyLength | u32 field | key | tail`. The cell is appended
+    /// (a load's usual case, as keys arrive in order) and, if it belongs before other cells,
+    /// rotated into place with one move of the cells after it.
+    private func insertCell(at i: Int, key: [UInt8], field: UInt32, tail: LeafValue?) {
         let at = i < offsets.count ? start(i) : cells.count
-        let tail = cells.count - at
-        cells.append(contentsOf: repeatElement(0, count: length))
-        cells.withUnsafeMutableBytes { buffer in
-            if tail > 0 { memmove(buffer.baseAddress! + at + length, buffer.baseAddress! + at, tail) }
-            fill(UnsafeMutableRawBufferPointer(rebasing: buffer[at..<(at + length)]))
+        let oldCount = cells.count
+        withUnsafeBytes(of: UInt16(key.count).littleEndian) { cells.append(contentsOf: $0) }
+        withUnsafeBytes(of: field.littleEndian) { cells.append(contentsOf: $0) }
+        cells.append(contentsOf: key)
+        switch tail {
+        case .inline(let v)?: cells.append(contentsOf: v)
+        case .overflow(let first, _)?: withUnsafeBytes(of: first.littleEndian) { cells.append(contentsOf: $0) }
+        case nil: break
+        }
+        let length = cells.count - oldCount
+        if at < oldCount {
+            cells.withUnsafeMutableBytes { buffer in
+                let base = buffer.baseAddress!
+                withUnsafeTemporaryAllocation(byteCount: length, alignment: 1) { cell in
+                    cell.baseAddress!.copyMemory(from: base + oldCount, byteCount: length)
+                    memmove(base + at + length, base + at, oldCount - at)
+                    (base + at).copyMemory(from: cell.baseAddress!, byteCount: length)
+                }
+            }
         }
         offsets.insert(Int32(at), at: i)
-        prefixes.insert(prefix, at: i)
+        prefixes.insert(KeyPrefix(key), at: i)
         if i + 1 < offsets.count {
             let shift = Int32(length)
             for j in (i + 1)..<offsets.count { offsets[j] += shift }
@@ -256,17 +273,6 @@ public final class BTreeNode: @unchecked Sendable {
         prefixes.remove(at: i)
         let shift = Int32(to - from)
         for j in i..<offsets.count { offsets[j] -= shift }
-    }
-
-    /// Writes `u16 keyLength | u32 field | key` at the start of `cell`; returns the bytes written.
-    @inline(__always)
-    private static func writeHead(_ cell: UnsafeMutableRawBufferPointer, key: [UInt8], field: UInt32) -> Int {
-        cell.storeBytes(of: UInt16(key.count).littleEndian, toByteOffset: 0, as: UInt16.self)
-        cell.storeBytes(of: field.littleEndian, toByteOffset: 2, as: UInt32.self)
-        key.withUnsafeBytes { k in
-            if k.count > 0 { (cell.baseAddress! + 6).copyMemory(from: k.baseAddress!, byteCount: k.count) }
-        }
-        return 6 + key.count
     }
 
     /// Writes a leaf value's field-dependent tail at `offset` of `cell`.
@@ -292,11 +298,7 @@ public final class BTreeNode: @unchecked Sendable {
     // MARK: Leaf mutation
 
     func insertLeaf(at index: Int, key: [UInt8], value: LeafValue) {
-        let field = Self.field(of: value)
-        insertCell(at: index, length: Self.leafCellBytes(key: key, value: value), prefix: KeyPrefix(key)) { cell in
-            let head = Self.writeHead(cell, key: key, field: field)
-            Self.writeValue(cell, at: head, value)
-        }
+        insertCell(at: index, key: key, field: Self.field(of: value), tail: value)
     }
 
     func replaceValue(at index: Int, with value: LeafValue) {
@@ -328,9 +330,7 @@ public final class BTreeNode: @unchecked Sendable {
 
     /// Inserts separator `key` at `index` with `child` as the child right of it.
     func insertSeparator(at index: Int, key: [UInt8], rightChild child: PageID) {
-        insertCell(at: index, length: Self.interiorCellBytes(key: key), prefix: KeyPrefix(key)) { cell in
-            _ = Self.writeHead(cell, key: key, field: child)
-        }
+        insertCell(at: index, key: key, field: child, tail: nil)
     }
 
     /// Removes separator `index` and the child right of it.
