@@ -95,8 +95,9 @@ public final class StorageEngine: @unchecked Sendable {
                 guard commit.commitTS > lastTS else {
                     throw RedError(.dataCorrupted, "WAL record at LSN \(record.lsn) has commit timestamp \(commit.commitTS) out of order")
                 }
+                let (keys, writes, rest) = CommitRecord.splitLeadingKeyWrites(commit.mutations)
                 try store.write { tree in
-                    _ = try Self.apply(commit.mutations, at: commit.commitTS, horizon: commit.commitTS, to: tree)
+                    _ = try Self.apply(keys: keys, writes: writes, then: rest, at: commit.commitTS, horizon: commit.commitTS, to: tree)
                 }
                 lastTS = commit.commitTS
             }
@@ -180,23 +181,14 @@ public final class StorageEngine: @unchecked Sendable {
     func commit(_ writes: WriteSet, extra: [CommitRecord.Mutation] = [], changes: [PendingChange] = [], snapshot: UInt64,
                 assigned: (UInt64) -> Void) async throws -> CommitInfo {
         let (keys, pending) = writes.sorted()
-        var mutations: [CommitRecord.Mutation] = []
-        mutations.reserveCapacity(keys.count + extra.count)
-        for (key, write) in zip(keys, pending) {
-            switch write {
-            case .put(let value): mutations.append(.put(key: key, value: value))
-            case .delete: mutations.append(.delete(key: key))
-            }
-        }
-        mutations.append(contentsOf: extra)
-        var payload = CommitRecord.encode(mutations)
+        var payload = CommitRecord.encode(keys: keys, writes: pending, then: extra)
         let touchesCatalog = keys.contains { Keyspace.collectionID(of: $0) == Keyspace.collectionsID }
 
         let (commitTS, endLSN): (UInt64, UInt64) = try store.write { tree in
             if let failure = failure.withLock({ $0 }) { throw failure }
             // First committer wins: any newer version of a key we write means a concurrent commit.
             // The records read here (one descent per leaf: the keys are sorted) are reused by the apply below.
-            let existing = try tree.getSorted(keys)  // parallel to `mutations` (the key writes come first, in order)
+            let existing = try tree.getSorted(keys)  // parallel to `keys`
             for (key, bytes) in zip(keys, existing) {
                 if let bytes, try VersionChain.newestCommitTS(of: bytes, context: "record (\(Keyspace.describe(key)))") > snapshot {
                     counters.withLock { $0.conflicts += 1 }
@@ -213,7 +205,7 @@ public final class StorageEngine: @unchecked Sendable {
             if !changes.isEmpty { changeFeed.append(changes, lsn: end, timestamp: Self.unixMilliseconds()) }
             let horizon = snapshots.horizon
             do {
-                let garbage = try Self.apply(mutations, at: ts, horizon: horizon, to: tree, current: existing)
+                let garbage = try Self.apply(keys: keys, writes: pending, then: extra, at: ts, horizon: horizon, to: tree, current: existing)
                 if !garbage.isEmpty { enqueueForVacuum(garbage) }
             } catch {
                 throw fail(error)  // the WAL holds a commit the tree only partly has
@@ -231,41 +223,47 @@ public final class StorageEngine: @unchecked Sendable {
         return CommitInfo(commitTS: commitTS, lsn: endLSN)
     }
 
-    /// Applies a commit's mutations at `ts`, trimming versions below `horizon`; returns the keys whose
-    /// records still hold reclaimable versions.
+    /// Applies a commit at `ts`: the write `writes[i]` of each `keys[i]` (sorted), then `extra`,
+    /// trimming versions below `horizon`; returns the keys whose records still hold reclaimable
+    /// versions.
     ///
-    /// `current` holds the records of the leading key writes as just read under the same lock
-    /// (nil: no record); keys beyond it are read here. Runs of new records go to the tree as one
-    /// `putSorted` batch, so a sorted write set costs about one descent per leaf.
-    static func apply(_ mutations: [CommitRecord.Mutation], at ts: UInt64, horizon: UInt64, to tree: BTree,
-                      current: [[UInt8]?]? = nil) throws -> [[UInt8]] {
-        var known = current ?? []
-        if current == nil {
-            let keys = mutations.prefix { $0.key != nil }.map { $0.key! }
-            known = try tree.getSorted(keys)
-        }
+    /// `current` holds the records of `keys` as just read under the same lock (nil: no record);
+    /// without it they are read here. Runs of new records go to the tree as one `putSorted`
+    /// batch, so a sorted write set costs about one descent per leaf. A key with no record yet
+    /// (a load's every row) gets its one-version record as a `ValueHead` in front of the value,
+    /// so no record is built as an array of its own.
+    static func apply(keys: [[UInt8]], writes: [Transaction.Write], then extra: [CommitRecord.Mutation] = [],
+                      at ts: UInt64, horizon: UInt64, to tree: BTree, current: [[UInt8]?]? = nil) throws -> [[UInt8]] {
+        let known = try current ?? tree.getSorted(keys)
         var garbage: [[UInt8]] = []
-        var run: [([UInt8], [UInt8])] = []
+        var run: [TreeEntry] = []
+        run.reserveCapacity(keys.count)
         func flush() throws {
             if !run.isEmpty { try tree.putSorted(run) }
             run.removeAll(keepingCapacity: true)
         }
-        /// Adds the version `value` (nil: a tombstone) to the key's record.
-        func write(_ key: [UInt8], _ value: [UInt8]?, position: Int) throws {
-            let record = position < known.count ? known[position] : try tree.get(key)
+        /// Adds the version `value` (nil: a tombstone) to the key's `record`.
+        func write(_ key: [UInt8], _ value: [UInt8]?, record: [UInt8]?) throws {
+            if record == nil, let value {
+                run.append(TreeEntry(key: key, head: VersionChain.singleHead(commitTS: ts, valueLength: value.count), body: value))
+                return
+            }
             let next = try versioned(key: key, value: value, at: ts, horizon: horizon, current: record)
             if let bytes = next.record {
-                run.append((key, bytes))
+                run.append(TreeEntry(key: key, body: bytes))
                 if next.holdsGarbage { garbage.append(key) }
             } else if record != nil {
                 try flush()
                 try tree.delete(key)
             }
         }
-        for (position, mutation) in mutations.enumerated() {
+        for i in keys.indices {
+            if case .put(let value) = writes[i] { try write(keys[i], value, record: known[i]) } else { try write(keys[i], nil, record: known[i]) }
+        }
+        for mutation in extra {
             switch mutation {
-            case .put(let key, let value): try write(key, value, position: position)
-            case .delete(let key): try write(key, nil, position: position)
+            case .put(let key, let value): try write(key, value, record: try tree.get(key))
+            case .delete(let key): try write(key, nil, record: try tree.get(key))
             case .deleteCollection(let id):
                 try flush()
                 let start = Keyspace.prefix(id)
@@ -287,7 +285,6 @@ public final class StorageEngine: @unchecked Sendable {
     private static func versioned(key: [UInt8], value: [UInt8]?, at ts: UInt64, horizon: UInt64,
                                   current: [UInt8]?) throws -> (record: [UInt8]?, holdsGarbage: Bool) {
         guard let bytes = current else {
-            // A new key (a bulk load's every row): one version, encoded directly.
             guard let value else { return (nil, false) }  // deleting what is not there
             return (VersionChain.encodeSingle(commitTS: ts, value: value), false)
         }

@@ -25,6 +25,30 @@ import Testing
         #expect(decoded.mutations == mutations)
     }
 
+    @Test func aSingleVersionHeadAndItsValueAreTheSingleVersionEncoding() {
+        for ts: UInt64 in [0, 1, 127, 128, 16_383, 16_384, 1 << 35, .max] {
+            for length in [0, 1, 127, 128, 300, 20_000] {
+                let value = (0..<length).map { UInt8(truncatingIfNeeded: $0 &* 31) }
+                let head = VersionChain.singleHead(commitTS: ts, valueLength: length)
+                #expect(head.bytes + value == VersionChain.encodeSingle(commitTS: ts, value: value))
+            }
+        }
+    }
+
+    @Test func aCommitsKeyWritesEncodeAsTheirMutations() throws {
+        let keys = [Keyspace.key(16, [1]), Keyspace.key(16, [2]), Keyspace.key(300, [9, 9])]
+        let writes: [Transaction.Write] = [.put([7, 7]), .delete, .put([])]
+        let extra: [CommitRecord.Mutation] = [.deleteCollection(id: 40), .put(key: Keyspace.key(17, [3]), value: [1])]
+        let bytes = CommitRecord.encode(keys: keys, writes: writes, then: extra)
+        let mutations: [CommitRecord.Mutation] = [
+            .put(key: keys[0], value: [7, 7]), .delete(key: keys[1]), .put(key: keys[2], value: []),
+        ] + extra
+        #expect(bytes == CommitRecord.encode(mutations))
+        let split = CommitRecord.splitLeadingKeyWrites(try CommitRecord.decode(bytes, lsn: 0).mutations)
+        #expect(split.keys == keys)
+        #expect(split.rest == extra)
+    }
+
     @Test func garbageRecordsThrowAndNeverTrap() {
         var rng = SplitMix64(seed: 21)
         for _ in 0..<20_000 {

@@ -33,29 +33,34 @@ struct CommitRecord {
     var mutations: [Mutation]
 
     /// Encodes with commitTS 0 at offset 0; patch it with `patchCommitTS`.
-    static func encode(_ mutations: [Mutation]) -> [UInt8] {
-        var size = 16
-        for m in mutations {
-            switch m {
-            case .put(let k, let v): size += 12 + k.count + v.count
-            case .delete(let k): size += 8 + k.count
-            case .deleteCollection: size += 8
-            }
+    static func encode(_ mutations: [Mutation]) -> [UInt8] { encode(keys: [], writes: [], then: mutations) }
+
+    /// Encodes the put or delete `writes[i]` of each `keys[i]`, then `extra`, as one record:
+    /// what a commit writes, without first building a `Mutation` per key.
+    static func encode(keys: [[UInt8]], writes: [Transaction.Write], then extra: [Mutation]) -> [UInt8] {
+        var size = 16 + extra.count * 8
+        for (key, write) in zip(keys, writes) {
+            if case .put(let value) = write { size += 12 + key.count + value.count } else { size += 8 + key.count }
+        }
+        for m in extra {
+            if case .put(let k, let v) = m { size += 12 + k.count + v.count } else if let k = m.key { size += k.count }
         }
         var w = ByteWriter(capacity: size)
         w.u64(0)
-        w.varint(UInt64(mutations.count))
-        for m in mutations {
+        w.varint(UInt64(keys.count + extra.count))
+        func keyWrite(_ key: [UInt8], _ value: [UInt8]?) {
+            w.u8(value == nil ? 2 : 1)
+            w.varint(UInt64(Keyspace.collectionID(of: key)))
+            w.lengthPrefixed(key[4...])
+            if let value { w.lengthPrefixed(value) }
+        }
+        for i in keys.indices {
+            if case .put(let value) = writes[i] { keyWrite(keys[i], value) } else { keyWrite(keys[i], nil) }
+        }
+        for m in extra {
             switch m {
-            case .put(let key, let value):
-                w.u8(1)
-                w.varint(UInt64(Keyspace.collectionID(of: key)))
-                w.lengthPrefixed(key[4...])
-                w.lengthPrefixed(value)
-            case .delete(let key):
-                w.u8(2)
-                w.varint(UInt64(Keyspace.collectionID(of: key)))
-                w.lengthPrefixed(key[4...])
+            case .put(let key, let value): keyWrite(key, value)
+            case .delete(let key): keyWrite(key, nil)
             case .deleteCollection(let id):
                 w.u8(3)
                 w.varint(UInt64(id))
@@ -63,6 +68,28 @@ struct CommitRecord {
             }
         }
         return w.bytes
+    }
+
+    /// The leading puts and deletes of `mutations` as parallel arrays, and what follows them:
+    /// the shape `StorageEngine.apply` takes (a commit writes its keys first, in order).
+    static func splitLeadingKeyWrites(_ mutations: [Mutation]) -> (keys: [[UInt8]], writes: [Transaction.Write], rest: [Mutation]) {
+        var keys: [[UInt8]] = []
+        var writes: [Transaction.Write] = []
+        var i = 0
+        loop: while i < mutations.count {
+            switch mutations[i] {
+            case .put(let key, let value):
+                keys.append(key)
+                writes.append(.put(value))
+            case .delete(let key):
+                keys.append(key)
+                writes.append(.delete)
+            case .deleteCollection:
+                break loop
+            }
+            i += 1
+        }
+        return (keys, writes, Array(mutations[i...]))
     }
 
     static func patchCommitTS(_ bytes: inout [UInt8], _ ts: UInt64) {

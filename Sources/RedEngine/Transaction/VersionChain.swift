@@ -1,4 +1,5 @@
 import RedCore
+import RedStorage
 
 /// The versions of one key, newest first, as stored as the key's B+tree value.
 ///
@@ -82,6 +83,18 @@ struct VersionChain: Equatable {
         w.u8(0)
         w.lengthPrefixed(value)
         return w.bytes
+    }
+
+    /// The bytes `encodeSingle` puts before the value, as a `ValueHead`: head + value is that
+    /// encoding, which the tree writes without the two being joined in a new array.
+    static func singleHead(commitTS: UInt64, valueLength: Int) -> ValueHead {
+        var head = ValueHead()
+        head.append(Self.format)
+        head.appendVarint(1)
+        head.appendVarint(commitTS)
+        head.append(0)
+        head.appendVarint(UInt64(valueLength))
+        return head
     }
 
     /// Commit timestamp of the newest version (the one a write-write conflict check compares).

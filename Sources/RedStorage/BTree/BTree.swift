@@ -201,6 +201,11 @@ public final class BTree: @unchecked Sendable {
     /// A leaf is marked dirty once, when the batch leaves it (it stays pinned until then, so
     /// the cache cannot evict it unmarked), not once per key.
     public func putSorted(_ entries: [([UInt8], [UInt8])]) throws {
+        try putSorted(entries.map { TreeEntry(key: $0.0, body: $0.1) })
+    }
+
+    /// `putSorted` for entries whose values are written as a head and a body (see `ValueHead`).
+    public func putSorted(_ entries: [TreeEntry]) throws {
         var pins = Pins()
         defer { cache.unpin(pins.ids) }
         var leaf: (node: BTreeNode, path: [(BTreeNode, Int)], bounds: LeafBounds)?
@@ -209,11 +214,12 @@ public final class BTree: @unchecked Sendable {
             if let node = unmarked { try cache.markDirty(node) }
             unmarked = nil
         }
-        for (key, value) in entries {
-            let stored = try storedValue(key: key, value: value)
+        for entry in entries {
+            let key = entry.key
+            let stored = try storedValue(entry)
             if rootID == 0 {
                 let root = try newNode(isLeaf: true, pins: &pins)
-                root.insertLeaf(at: 0, key: key, value: stored)
+                root.insertLeaf(at: 0, key: key, cell: stored)
                 try cache.markDirty(root)
                 rootID = root.pageID
                 continue
@@ -232,7 +238,7 @@ public final class BTree: @unchecked Sendable {
                 node.replaceValue(at: index, with: stored)
             } else {
                 node.appendStreak = index == node.count ? node.appendStreak + 1 : 0
-                node.insertLeaf(at: index, key: key, value: stored)
+                node.insertLeaf(at: index, key: key, cell: stored)
             }
             unmarked = node
             if node.encodedBytes > PageLayout.pageSize {
@@ -246,17 +252,20 @@ public final class BTree: @unchecked Sendable {
     }
 
     /// Checks a cell's sizes and moves a value too large to keep inline to an overflow chain.
-    private func storedValue(key: [UInt8], value: [UInt8]) throws -> LeafValue {
-        guard key.count <= Self.maxKeyBytes else {
-            throw RedError(.limitExceeded, "key of \(key.count) bytes exceeds the limit of \(Self.maxKeyBytes)")
+    private func storedValue(_ entry: TreeEntry) throws -> CellValue {
+        let keyCount = entry.key.count
+        let valueCount = entry.valueCount
+        guard keyCount <= Self.maxKeyBytes else {
+            throw RedError(.limitExceeded, "key of \(keyCount) bytes exceeds the limit of \(Self.maxKeyBytes)")
         }
-        guard value.count <= Limits.maxValueBytes else {
-            throw RedError(.limitExceeded, "value of \(value.count) bytes exceeds the limit of \(Limits.maxValueBytes)")
+        guard valueCount <= Limits.maxValueBytes else {
+            throw RedError(.limitExceeded, "value of \(valueCount) bytes exceeds the limit of \(Limits.maxValueBytes)")
         }
-        if BTreeNode.leafCellOverhead + key.count + value.count > Self.maxInlineCellBytes {
-            return .overflow(firstPage: try OverflowChain.write(value, pager: pager), length: UInt32(value.count))
+        if BTreeNode.leafCellOverhead + keyCount + valueCount > Self.maxInlineCellBytes {
+            let value = entry.head.count == 0 ? entry.body : entry.head.bytes + entry.body
+            return .overflow(firstPage: try OverflowChain.write(value, pager: pager), length: UInt32(valueCount))
         }
-        return .inline(value)
+        return .inline(head: entry.head, body: entry.body)
     }
 
     /// Removes `key`; returns whether it was present.

@@ -20,6 +20,36 @@ public enum LeafValue: Sendable, Equatable {
     }
 }
 
+/// A leaf value being written: inline as `head` followed by `body` (see `ValueHead`), or
+/// the reference to an overflow chain.
+enum CellValue {
+    case inline(head: ValueHead, body: [UInt8])
+    case overflow(firstPage: PageID, length: UInt32)
+
+    init(_ value: LeafValue) {
+        switch value {
+        case .inline(let v): self = .inline(head: .empty, body: v)
+        case .overflow(let first, let length): self = .overflow(firstPage: first, length: length)
+        }
+    }
+
+    /// Bytes the value occupies inside the leaf cell.
+    var cellBytes: Int {
+        switch self {
+        case .inline(let head, let body): return head.count + body.count
+        case .overflow: return 4
+        }
+    }
+
+    /// The cell's u32 value field: the length, with bit 31 set for an overflow chain.
+    var field: UInt32 {
+        switch self {
+        case .inline(let head, let body): return UInt32(head.count + body.count)
+        case .overflow(_, let length): return length | BTreeNode.overflowFlag
+        }
+    }
+}
+
 /// One B+tree node, kept in the page cache in its page's own cell layout.
 ///
 /// **Why one buffer.** A node holds its cells exactly as the page payload does,
@@ -234,16 +264,20 @@ public final class BTreeNode: @unchecked Sendable {
     /// Inserts a new cell `i`: `u16 keyLength | u32 field | key | tail`. The cell is appended
     /// (a load's usual case, as keys arrive in order) and, if it belongs before other cells,
     /// rotated into place with one move of the cells after it.
-    private func insertCell(at i: Int, key: [UInt8], field: UInt32, tail: LeafValue?) {
+    private func insertCell(at i: Int, key: [UInt8], field: UInt32, tail: CellValue?) {
         let at = i < offsets.count ? start(i) : cells.count
         let oldCount = cells.count
         withUnsafeBytes(of: UInt16(key.count).littleEndian) { cells.append(contentsOf: $0) }
         withUnsafeBytes(of: field.littleEndian) { cells.append(contentsOf: $0) }
         cells.append(contentsOf: key)
         switch tail {
-        case .inline(let v)?: cells.append(contentsOf: v)
-        case .overflow(let first, _)?: withUnsafeBytes(of: first.littleEndian) { cells.append(contentsOf: $0) }
-        case nil: break
+        case .inline(let head, let body)?:
+            head.withUnsafeBytes { cells.append(contentsOf: $0) }
+            cells.append(contentsOf: body)
+        case .overflow(let first, _)?:
+            withUnsafeBytes(of: first.littleEndian) { cells.append(contentsOf: $0) }
+        case nil:
+            break
         }
         let length = cells.count - oldCount
         if at < oldCount {
@@ -275,33 +309,21 @@ public final class BTreeNode: @unchecked Sendable {
         for j in i..<offsets.count { offsets[j] -= shift }
     }
 
-    /// Writes a leaf value's field-dependent tail at `offset` of `cell`.
-    @inline(__always)
-    private static func writeValue(_ cell: UnsafeMutableRawBufferPointer, at offset: Int, _ value: LeafValue) {
-        switch value {
-        case .inline(let v):
-            v.withUnsafeBytes { b in
-                if b.count > 0 { (cell.baseAddress! + offset).copyMemory(from: b.baseAddress!, byteCount: b.count) }
-            }
-        case .overflow(let first, _):
-            cell.storeBytes(of: first.littleEndian, toByteOffset: offset, as: UInt32.self)
-        }
-    }
-
-    private static func field(of value: LeafValue) -> UInt32 {
-        switch value {
-        case .inline(let v): return UInt32(v.count)
-        case .overflow(_, let length): return length | overflowFlag
-        }
-    }
-
     // MARK: Leaf mutation
 
     func insertLeaf(at index: Int, key: [UInt8], value: LeafValue) {
-        insertCell(at: index, key: key, field: Self.field(of: value), tail: value)
+        insertLeaf(at: index, key: key, cell: CellValue(value))
+    }
+
+    func insertLeaf(at index: Int, key: [UInt8], cell value: CellValue) {
+        insertCell(at: index, key: key, field: value.field, tail: value)
     }
 
     func replaceValue(at index: Int, with value: LeafValue) {
+        replaceValue(at: index, with: CellValue(value))
+    }
+
+    func replaceValue(at index: Int, with value: CellValue) {
         let o = start(index)
         let keyLength = u16(at: o)
         let valueStart = o + 6 + keyLength
@@ -318,9 +340,20 @@ public final class BTreeNode: @unchecked Sendable {
             let shift = Int32(delta)
             for j in (index + 1)..<offsets.count { offsets[j] += shift }
         }
-        setU32(at: o + 2, Self.field(of: value))
+        setU32(at: o + 2, value.field)
         cells.withUnsafeMutableBytes { b in
-            Self.writeValue(UnsafeMutableRawBufferPointer(rebasing: b[valueStart..<newEnd]), at: 0, value)
+            let base = b.baseAddress! + valueStart
+            switch value {
+            case .inline(let head, let body):
+                head.withUnsafeBytes { h in
+                    if h.count > 0 { base.copyMemory(from: h.baseAddress!, byteCount: h.count) }
+                    body.withUnsafeBytes { v in
+                        if v.count > 0 { (base + h.count).copyMemory(from: v.baseAddress!, byteCount: v.count) }
+                    }
+                }
+            case .overflow(let first, _):
+                base.storeBytes(of: first.littleEndian, as: UInt32.self)
+            }
         }
     }
 
