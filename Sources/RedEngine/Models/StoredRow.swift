@@ -12,12 +12,12 @@ public struct StoredRow: Sendable, Equatable {
     /// Column id under which `WITH METADATA` is kept (a JSON object).
     public static let metadataColumnID = UInt16.max
     public var rid: Int64
-    public var values: [UInt16: Value]
+    public var values: ColumnValues
     public var expiresAt: Int64?
     public var createdAt: Int64
     public var updatedAt: Int64
 
-    public init(rid: Int64, values: [UInt16: Value], expiresAt: Int64? = nil, createdAt: Int64, updatedAt: Int64) {
+    public init(rid: Int64, values: ColumnValues, expiresAt: Int64? = nil, createdAt: Int64, updatedAt: Int64) {
         self.rid = rid
         self.values = values
         self.expiresAt = expiresAt
@@ -37,7 +37,7 @@ public struct StoredRow: Sendable, Equatable {
         w.varint(ValueCodec.zigzag(createdAt))
         w.varint(ValueCodec.zigzag(updatedAt))
         w.varint(UInt64(values.count))
-        for (id, value) in values.sorted(by: { $0.key < $1.key }) {
+        values.forEachInOrder { id, value in
             w.varint(UInt64(id))
             ValueCodec.encode(value, into: &w)
         }
@@ -47,7 +47,7 @@ public struct StoredRow: Sendable, Equatable {
     public static func decode(rid: Int64, _ bytes: [UInt8]) throws -> StoredRow {
         var r = ByteReader(bytes, context: "stored row")
         let (header, count) = try readHeader(&r)
-        var values: [UInt16: Value] = [:]
+        var values = ColumnValues()
         values.reserveCapacity(count)
         for _ in 0..<count {
             let id = try r.varint()

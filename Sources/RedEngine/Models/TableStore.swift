@@ -186,7 +186,7 @@ public final class TableStore: Sendable {
         for (position, index) in handle.schema.indexes.enumerated() {
             try insertIndexEntry(tx, handle, index, handle.indexCollections[position], row, now: now)
         }
-        try tx.put(handle.collection, StoredRow.key(rid: row.rid), row.encoded())
+        try tx.put(treeKey: Keyspace.rowKey(handle.collection.id, rid: row.rid), row.encoded())
         tx.noteChange(PendingChange(collection: handle.name, kind: handle.schema.model.rawValue, operation: .insert, rid: row.rid))
     }
 
@@ -219,14 +219,23 @@ public final class TableStore: Sendable {
         return key
     }
 
+    /// Adds `row`'s entry to `index`, after checking a unique index for another live row with
+    /// the same values. The tree key is built in place (collection prefix, values, rid when
+    /// needed): this runs once per index for every inserted row.
     func insertIndexEntry(_ tx: Transaction, _ handle: TableHandle, _ index: IndexDefinition, _ storage: Collection,
                           _ row: StoredRow, now: Int64) throws {
-        let values = index.columnIDs.map { row.values[$0] ?? .null }
-        let key = indexKey(index, values, rid: row.rid)
-        guard key.count <= Self.maxIndexKeyBytes else {
-            throw RedError(.limitExceeded, "index row size \(key.count) exceeds the maximum \(Self.maxIndexKeyBytes) bytes for index \"\(index.name)\"")
+        var key = Keyspace.prefix(storage.id, reserving: 16 * index.columnIDs.count + 8)
+        var hasNull = false
+        for id in index.columnIDs {
+            let value = row.values[id] ?? .null
+            hasNull = hasNull || value.isNull
+            KeyEncoding.append(value, to: &key)
         }
-        if index.unique, !values.contains(where: \.isNull), let existing = try tx.getUnlikely(storage, key) {
+        if !index.unique || hasNull { withUnsafeBytes(of: UInt64(bitPattern: row.rid).bigEndian) { key.append(contentsOf: $0) } }
+        guard key.count - 4 <= Self.maxIndexKeyBytes else {
+            throw RedError(.limitExceeded, "index row size \(key.count - 4) exceeds the maximum \(Self.maxIndexKeyBytes) bytes for index \"\(index.name)\"")
+        }
+        if index.unique, !hasNull, let existing = try tx.getUnlikely(treeKey: key, collectionID: storage.id) {
             let otherRID = StoredRow.rid(fromKey: existing)
             if otherRID != row.rid {
                 // An expired row still holds its entry until reclaimed: reclaim it now.
@@ -234,12 +243,13 @@ public final class TableStore: Sendable {
                     try delete(tx, handle, other)
                 } else {
                     let names = index.columnIDs.map { id in handle.schema.columns.first { $0.id == id }?.name ?? "?" }
+                    let values = index.columnIDs.map { row.values[$0] ?? .null }
                     throw RedError(.uniqueViolation, "duplicate key value violates unique constraint \"\(index.name)\"",
                                    detail: "Key (\(names.joined(separator: ", ")))=(\(values.map(\.displayText).joined(separator: ", "))) already exists.")
                 }
             }
         }
-        try tx.put(storage, key, StoredRow.key(rid: row.rid))
+        try tx.put(treeKey: key, StoredRow.key(rid: row.rid))
     }
 
     /// The row id a unique single-column index maps `value` to (one tree lookup, no cursor).

@@ -145,6 +145,21 @@ enum Keyspace {
 
     static func prefix(_ collection: UInt32) -> [UInt8] { key(collection, []) }
 
+    /// The 4-byte prefix of `collection`, with room for `capacity` more bytes: a key built in place.
+    static func prefix(_ collection: UInt32, reserving capacity: Int) -> [UInt8] {
+        var k = [UInt8]()
+        k.reserveCapacity(4 + capacity)
+        withUnsafeBytes(of: collection.bigEndian) { k.append(contentsOf: $0) }
+        return k
+    }
+
+    /// The tree key of row `rid` of `collection` (its user key is the rid, 8 bytes big-endian).
+    static func rowKey(_ collection: UInt32, rid: Int64) -> [UInt8] {
+        var k = prefix(collection, reserving: 8)
+        withUnsafeBytes(of: UInt64(bitPattern: rid).bigEndian) { k.append(contentsOf: $0) }
+        return k
+    }
+
     /// A tree key for error messages: "collection 17, key 0x616263".
     static func describe(_ key: [UInt8]) -> String {
         guard key.count >= 4 else { return "key of \(key.count) bytes" }

@@ -132,10 +132,14 @@ public final class Transaction: @unchecked Sendable {
     /// read as `get` does.
     public func getUnlikely(_ collection: Collection, _ key: [UInt8]) throws -> [UInt8]? {
         try validate(key: key)
-        let treeKey = Keyspace.key(collection.id, key)
+        return try getUnlikely(treeKey: Keyspace.key(collection.id, key), collectionID: collection.id)
+    }
+
+    /// `getUnlikely` for a tree key the caller built (`Keyspace`), already validated.
+    func getUnlikely(treeKey: [UInt8], collectionID: UInt32) throws -> [UInt8]? {
         let (pending, ceiling): (Write?, [UInt8]?) = try state.withLock { s in
             try Self.requireActive(s)
-            return (s.writes[treeKey], s.committedCeilings[collection.id])
+            return (s.writes[treeKey], s.committedCeilings[collectionID])
         }
         switch pending {
         case .put(let value): return value
@@ -144,8 +148,8 @@ public final class Transaction: @unchecked Sendable {
         }
         var top = ceiling
         if top == nil {
-            let found = try engine.lastTreeKey(collectionID: collection.id) ?? []
-            state.withLock { $0.committedCeilings[collection.id] = found }
+            let found = try engine.lastTreeKey(collectionID: collectionID) ?? []
+            state.withLock { $0.committedCeilings[collectionID] = found }
             top = found
         }
         if top!.isEmpty || compareKeys(treeKey, top!) > 0 { return nil }
@@ -177,10 +181,17 @@ public final class Transaction: @unchecked Sendable {
     /// Sets `key` in `collection` to `value`.
     public func put(_ collection: Collection, _ key: [UInt8], _ value: [UInt8]) throws {
         try validate(key: key)
+        try put(treeKey: Keyspace.key(collection.id, key), value)
+    }
+
+    /// `put` for a tree key the caller built (`Keyspace`, collection prefix included), so the
+    /// insert path builds each key once instead of building the user key and then copying it.
+    func put(treeKey: [UInt8], _ value: [UInt8]) throws {
+        try validate(keyBytes: treeKey.count - 4)
         guard value.count <= Limits.maxValueBytes else {
             throw RedError(.limitExceeded, "value of \(value.count) bytes exceeds the limit of \(Limits.maxValueBytes)")
         }
-        try record(Keyspace.key(collection.id, key), .put(value), bytes: key.count + value.count)
+        try record(treeKey, .put(value), bytes: treeKey.count - 4 + value.count)
     }
 
     /// Removes `key` from `collection`; returns whether it was present for this transaction.
@@ -205,9 +216,11 @@ public final class Transaction: @unchecked Sendable {
         }
     }
 
-    private func validate(key: [UInt8]) throws {
-        guard key.count <= Limits.maxKeyBytes else {
-            throw RedError(.limitExceeded, "key of \(key.count) bytes exceeds the limit of \(Limits.maxKeyBytes)")
+    private func validate(key: [UInt8]) throws { try validate(keyBytes: key.count) }
+
+    private func validate(keyBytes: Int) throws {
+        guard keyBytes <= Limits.maxKeyBytes else {
+            throw RedError(.limitExceeded, "key of \(keyBytes) bytes exceeds the limit of \(Limits.maxKeyBytes)")
         }
     }
 

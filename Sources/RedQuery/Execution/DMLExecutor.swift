@@ -174,7 +174,7 @@ struct DMLExecutor {
     func tableRow(_ targets: [ColumnDefinition], _ source: [Value?], _ handle: TableHandle, _ defaults: inout DefaultValues,
                   expiresAt: Int64?) throws -> StoredRow {
         let schema = handle.schema
-        var values: [UInt16: Value] = [:]
+        var values = ColumnValues()
         values.reserveCapacity(schema.columns.count)
         var sawNull = false
         for (i, column) in targets.enumerated() {
@@ -196,7 +196,7 @@ struct DMLExecutor {
             for column in schema.columns where column.notNull && (values[column.id] ?? .null).isNull {
                 throw RedError(.notNullViolation, "null value in column \"\(column.name)\" of relation \"\(handle.name)\" violates not-null constraint")
             }
-            values = values.filter { !$0.value.isNull }
+            values.removeAll { $0.value.isNull }
         }
         return StoredRow(rid: rid, values: values, expiresAt: expiresAt, createdAt: context.now, updatedAt: context.now)
     }
