@@ -87,35 +87,48 @@ struct WriteSet {
         }
     }
 
-    private var runs: [UInt32: Run] = [:]
+    /// One run per collection written, `ids[i]` owning `runs[i]`. Arrays, not a dictionary:
+    /// a transaction touches a few collections, a linear search of their ids costs less than
+    /// hashing, and `runs[i].…` reads a run in place where a dictionary lookup copies it
+    /// (retaining its arrays) on every probe of a load's unique index.
+    private var ids: [UInt32] = []
+    private var runs: [Run] = []
     private(set) var count = 0
 
     var isEmpty: Bool { count == 0 }
 
+    private func runIndex(_ id: UInt32) -> Int? { ids.firstIndex(of: id) }
+
     subscript(treeKey: [UInt8]) -> Transaction.Write? {
         get {
-            guard let run = runs[Keyspace.collectionID(of: treeKey)], let last = run.keys.last else { return nil }
+            guard let i = runIndex(Keyspace.collectionID(of: treeKey)), let last = runs[i].keys.last else { return nil }
             if compareKeys(treeKey, last) > 0 { return nil }  // above the run: nothing can hold it
-            if let at = run.position(of: treeKey) { return run.writes[at] }
-            return run.overflow.isEmpty ? nil : run.overflow[WriteKey(treeKey)]
+            if let at = runs[i].position(of: treeKey) { return runs[i].writes[at] }
+            return runs[i].overflow.isEmpty ? nil : runs[i].overflow[WriteKey(treeKey)]
         }
     }
 
     /// Records `write` for `treeKey`, replacing an earlier write of the same key.
     mutating func set(_ treeKey: [UInt8], _ write: Transaction.Write) {
         let id = Keyspace.collectionID(of: treeKey)
-        runs[id, default: Run()].record(treeKey, write, count: &count)
+        if let i = runIndex(id) {
+            runs[i].record(treeKey, write, count: &count)
+        } else {
+            ids.append(id)
+            runs.append(Run())
+            runs[runs.count - 1].record(treeKey, write, count: &count)
+        }
     }
 
     /// Every pending write in tree-key order.
     func sorted() -> (keys: [[UInt8]], writes: [Transaction.Write]) {
-        if runs.count == 1, let run = runs.first?.value { return run.sorted() }
+        if runs.count == 1 { return runs[0].sorted() }
         var keys: [[UInt8]] = []
         var writes: [Transaction.Write] = []
         keys.reserveCapacity(count)
         writes.reserveCapacity(count)
-        for id in runs.keys.sorted() {
-            let part = runs[id]!.sorted()
+        for i in ids.indices.sorted(by: { ids[$0] < ids[$1] }) {
+            let part = runs[i].sorted()
             keys.append(contentsOf: part.keys)
             writes.append(contentsOf: part.writes)
         }
@@ -124,12 +137,11 @@ struct WriteSet {
 
     /// The pending writes of one collection in key order (remembering the overflow's order).
     mutating func sorted(collectionID: UInt32) -> (keys: [[UInt8]], writes: [Transaction.Write]) {
-        guard var run = runs[collectionID] else { return ([], []) }
-        if run.sortedOverflow == nil && !run.overflow.isEmpty {
-            run.sortedOverflow = KeySorting.sorted(run.overflow.keys.map(\.bytes))
-            runs[collectionID] = run
+        guard let i = runIndex(collectionID) else { return ([], []) }
+        if runs[i].sortedOverflow == nil && !runs[i].overflow.isEmpty {
+            runs[i].sortedOverflow = KeySorting.sorted(runs[i].overflow.keys.map(\.bytes))
         }
-        return run.sorted()
+        return runs[i].sorted()
     }
 }
 
