@@ -53,7 +53,10 @@ enum CellValue {
 /// One B+tree node, kept in the page cache in its page's own cell layout.
 ///
 /// **Why one buffer.** A node holds its cells exactly as the page payload does,
-/// in one byte array (`cells`), with the start of each cell in `offsets`.
+/// in one byte buffer (`bytes`, `used` of `capacity`), with the start of each cell in
+/// `offsets`. The buffer is the node's own memory (allocated and freed by it, never
+/// shared): an `[UInt8]` would check uniqueness and exclusive access on every append,
+/// which a load does several times per key.
 /// Decoding a page is one copy plus an offset scan, encoding it one copy back,
 /// and inserting a key moves bytes inside the buffer: no heap object per key
 /// or value, so a bulk load, a checkpoint or a scan that misses the cache does
@@ -75,7 +78,7 @@ enum CellValue {
 /// ```
 /// u32 child0 | count × (u16 keyLength | u32 child | key)
 /// ```
-/// `cells` holds everything after `child0` (kept in `firstChild`). Search
+/// The buffer holds everything after `child0` (kept in `firstChild`). Search
 /// descends into child `i` for the first `i` with `key < key(i)`, else into the
 /// last child: child i holds keys in `[key(i-1), key(i))`, and child `i + 1` is
 /// the one stored in cell `i`.
@@ -83,9 +86,11 @@ public final class BTreeNode: @unchecked Sendable {
     public let pageID: PageID
     public let epoch: UInt64
     public let isLeaf: Bool
-    /// The cells, in key order, byte for byte as in the page payload.
-    private(set) var cells: [UInt8]
-    /// Where each cell starts in `cells`.
+    /// The cells, in key order, byte for byte as in the page payload: `used` of `capacity` bytes.
+    private var bytes: UnsafeMutableRawPointer
+    private(set) var used = 0
+    private var capacity: Int
+    /// Where each cell starts in the buffer.
     private(set) var offsets: [Int32]
     /// The first 16 bytes of each key (zero-padded) as integers, parallel to `offsets`:
     /// searches compare these and read the key bytes only on a tie.
@@ -104,20 +109,37 @@ public final class BTreeNode: @unchecked Sendable {
         self.pageID = pageID
         self.epoch = epoch
         self.isLeaf = isLeaf
-        cells = []
         // A page, and the cell that overfills it before the split.
-        cells.reserveCapacity(PageLayout.pageSize + BTree.maxInlineCellBytes)
+        capacity = PageLayout.pageSize + BTree.maxInlineCellBytes
+        bytes = .allocate(byteCount: capacity, alignment: 8)
         offsets = []
         prefixes = []
     }
 
-    private init(pageID: PageID, epoch: UInt64, isLeaf: Bool, cells: [UInt8]) {
+    /// A node holding a copy of `cells` (a decoded page: exactly its size, grown on a write).
+    private init(pageID: PageID, epoch: UInt64, isLeaf: Bool, cells: UnsafeRawBufferPointer) {
         self.pageID = pageID
         self.epoch = epoch
         self.isLeaf = isLeaf
-        self.cells = cells
+        capacity = max(cells.count, 16)
+        bytes = .allocate(byteCount: capacity, alignment: 8)
+        if cells.count > 0 { bytes.copyMemory(from: cells.baseAddress!, byteCount: cells.count) }
+        used = cells.count
         offsets = []
         prefixes = []
+    }
+
+    deinit { bytes.deallocate() }
+
+    /// Makes room for `total` bytes of cells.
+    private func reserve(_ total: Int) {
+        guard total > capacity else { return }
+        let grown = max(total, capacity * 2)
+        let fresh = UnsafeMutableRawPointer.allocate(byteCount: grown, alignment: 8)
+        fresh.copyMemory(from: bytes, byteCount: used)
+        bytes.deallocate()
+        bytes = fresh
+        capacity = grown
     }
 
     /// Entries (leaf) or separator keys (interior).
@@ -126,10 +148,10 @@ public final class BTreeNode: @unchecked Sendable {
     var childCount: Int { offsets.count + 1 }
 
     /// Size of the encoded page (header included); must stay ≤ page size once an operation ends.
-    public var encodedBytes: Int { PageLayout.headerBytes + (isLeaf ? 0 : 4) + cells.count }
+    public var encodedBytes: Int { PageLayout.headerBytes + (isLeaf ? 0 : 4) + used }
 
     /// Approximate heap bytes this node holds, for the cache's byte budget.
-    var memoryFootprint: Int { cells.capacity + offsets.count * 24 + 160 }
+    var memoryFootprint: Int { capacity + offsets.count * 24 + 160 }
 
     static func leafCellBytes(key: [UInt8], value: LeafValue) -> Int {
         leafCellOverhead + key.count + value.cellBytes
@@ -140,7 +162,9 @@ public final class BTreeNode: @unchecked Sendable {
     /// A mutable copy living in page `newID` of epoch `epoch`.
     func clone(pageID newID: PageID, epoch: UInt64) -> BTreeNode {
         let copy = BTreeNode(pageID: newID, epoch: epoch, isLeaf: isLeaf)
-        copy.cells.append(contentsOf: cells)
+        copy.reserve(used)
+        copy.bytes.copyMemory(from: bytes, byteCount: used)
+        copy.used = used
         copy.offsets = offsets
         copy.prefixes = prefixes
         copy.firstChild = firstChild
@@ -150,18 +174,18 @@ public final class BTreeNode: @unchecked Sendable {
     // MARK: Cell access
 
     @inline(__always) private func start(_ i: Int) -> Int { Int(offsets[i]) }
-    @inline(__always) private func end(_ i: Int) -> Int { i + 1 < offsets.count ? Int(offsets[i + 1]) : cells.count }
+    @inline(__always) private func end(_ i: Int) -> Int { i + 1 < offsets.count ? Int(offsets[i + 1]) : used }
 
     @inline(__always) private func u16(at o: Int) -> Int {
-        cells.withUnsafeBytes { Int(UInt16(littleEndian: $0.loadUnaligned(fromByteOffset: o, as: UInt16.self))) }
+        Int(UInt16(littleEndian: bytes.loadUnaligned(fromByteOffset: o, as: UInt16.self)))
     }
 
     @inline(__always) private func u32(at o: Int) -> UInt32 {
-        cells.withUnsafeBytes { UInt32(littleEndian: $0.loadUnaligned(fromByteOffset: o, as: UInt32.self)) }
+        UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: o, as: UInt32.self))
     }
 
     @inline(__always) private func setU32(at o: Int, _ v: UInt32) {
-        cells.withUnsafeMutableBytes { $0.storeBytes(of: v.littleEndian, toByteOffset: o, as: UInt32.self) }
+        bytes.storeBytes(of: v.littleEndian, toByteOffset: o, as: UInt32.self)
     }
 
     func keyLength(at i: Int) -> Int { u16(at: start(i)) }
@@ -169,7 +193,7 @@ public final class BTreeNode: @unchecked Sendable {
     /// Key `i`, copied out.
     public func key(at i: Int) -> [UInt8] {
         let o = start(i)
-        return Array(cells[(o + 6)..<(o + 6 + u16(at: o))])
+        return copyOut(from: o + 6, count: u16(at: o))
     }
 
     /// Leaf value `i` as stored (an inline value is copied out; overflow is not followed).
@@ -181,7 +205,11 @@ public final class BTreeNode: @unchecked Sendable {
         if field & Self.overflowFlag != 0 {
             return .overflow(firstPage: u32(at: valueStart), length: field & ~Self.overflowFlag)
         }
-        return .inline(Array(cells[valueStart..<(valueStart + Int(field))]))
+        return .inline(copyOut(from: valueStart, count: Int(field)))
+    }
+
+    @inline(__always) private func copyOut(from o: Int, count: Int) -> [UInt8] {
+        Array(UnsafeRawBufferPointer(start: bytes + o, count: count))
     }
 
     /// The overflow chain of leaf value `i`, if it has one (nothing is copied).
@@ -236,9 +264,7 @@ public final class BTreeNode: @unchecked Sendable {
         let length = u16(at: o)
         let n = min(length, key.count)
         if n > 0 {
-            let c = cells.withUnsafeBytes { c in
-                key.withUnsafeBytes { k in memcmp(c.baseAddress! + o + 6, k.baseAddress!, n) }
-            }
+            let c = key.withUnsafeBytes { k in memcmp(bytes + o + 6, k.baseAddress!, n) }
             if c != 0 { return Int(c) }
         }
         return length - key.count
@@ -265,31 +291,38 @@ public final class BTreeNode: @unchecked Sendable {
     /// (a load's usual case, as keys arrive in order) and, if it belongs before other cells,
     /// rotated into place with one move of the cells after it.
     private func insertCell(at i: Int, key: [UInt8], field: UInt32, tail: CellValue?) {
-        let at = i < offsets.count ? start(i) : cells.count
-        let oldCount = cells.count
-        withUnsafeBytes(of: UInt16(key.count).littleEndian) { cells.append(contentsOf: $0) }
-        withUnsafeBytes(of: field.littleEndian) { cells.append(contentsOf: $0) }
-        cells.append(contentsOf: key)
+        let at = i < offsets.count ? start(i) : used
+        var length = 6 + key.count
+        switch tail {
+        case .inline(let head, let body)?: length += head.count + body.count
+        case .overflow?: length += 4
+        case nil: break
+        }
+        reserve(used + length)
+        if at < used { memmove(bytes + at + length, bytes + at, used - at) }
+        let cell = bytes + at
+        cell.storeBytes(of: UInt16(key.count).littleEndian, as: UInt16.self)
+        cell.storeBytes(of: field.littleEndian, toByteOffset: 2, as: UInt32.self)
+        var o = 6
+        key.withUnsafeBytes { k in
+            if k.count > 0 { (cell + o).copyMemory(from: k.baseAddress!, byteCount: k.count) }
+        }
+        o += key.count
         switch tail {
         case .inline(let head, let body)?:
-            head.withUnsafeBytes { cells.append(contentsOf: $0) }
-            cells.append(contentsOf: body)
+            head.withUnsafeBytes { h in
+                if h.count > 0 { (cell + o).copyMemory(from: h.baseAddress!, byteCount: h.count) }
+            }
+            o += head.count
+            body.withUnsafeBytes { v in
+                if v.count > 0 { (cell + o).copyMemory(from: v.baseAddress!, byteCount: v.count) }
+            }
         case .overflow(let first, _)?:
-            withUnsafeBytes(of: first.littleEndian) { cells.append(contentsOf: $0) }
+            (cell + o).storeBytes(of: first.littleEndian, as: UInt32.self)
         case nil:
             break
         }
-        let length = cells.count - oldCount
-        if at < oldCount {
-            cells.withUnsafeMutableBytes { buffer in
-                let base = buffer.baseAddress!
-                withUnsafeTemporaryAllocation(byteCount: length, alignment: 1) { cell in
-                    cell.baseAddress!.copyMemory(from: base + oldCount, byteCount: length)
-                    memmove(base + at + length, base + at, oldCount - at)
-                    (base + at).copyMemory(from: cell.baseAddress!, byteCount: length)
-                }
-            }
-        }
+        used += length
         offsets.insert(Int32(at), at: i)
         prefixes.insert(KeyPrefix(key), at: i)
         if i + 1 < offsets.count {
@@ -302,7 +335,8 @@ public final class BTreeNode: @unchecked Sendable {
     private func removeCell(at i: Int) {
         let from = start(i)
         let to = end(i)
-        cells.removeSubrange(from..<to)
+        if to < used { memmove(bytes + from, bytes + to, used - to) }
+        used -= to - from
         offsets.remove(at: i)
         prefixes.remove(at: i)
         let shift = Int32(to - from)
@@ -331,18 +365,15 @@ public final class BTreeNode: @unchecked Sendable {
         let newEnd = valueStart + value.cellBytes
         let delta = newEnd - oldEnd
         if delta != 0 {
-            let tail = cells.count - oldEnd
-            if delta > 0 { cells.append(contentsOf: repeatElement(0, count: delta)) }
-            cells.withUnsafeMutableBytes { b in
-                if tail > 0 { memmove(b.baseAddress! + newEnd, b.baseAddress! + oldEnd, tail) }
-            }
-            if delta < 0 { cells.removeLast(-delta) }
+            reserve(used + delta)
+            if oldEnd < used { memmove(bytes + newEnd, bytes + oldEnd, used - oldEnd) }
+            used += delta
             let shift = Int32(delta)
             for j in (index + 1)..<offsets.count { offsets[j] += shift }
         }
         setU32(at: o + 2, value.field)
-        cells.withUnsafeMutableBytes { b in
-            let base = b.baseAddress! + valueStart
+        do {
+            let base = bytes + valueStart
             switch value {
             case .inline(let head, let body):
                 head.withUnsafeBytes { h in
@@ -376,8 +407,10 @@ public final class BTreeNode: @unchecked Sendable {
         guard !range.isEmpty else { return }
         let from = other.start(range.lowerBound)
         let to = other.end(range.upperBound - 1)
-        let shift = Int32(cells.count - from)
-        cells.append(contentsOf: other.cells[from..<to])
+        let shift = Int32(used - from)
+        reserve(used + to - from)
+        (bytes + used).copyMemory(from: other.bytes + from, byteCount: to - from)
+        used += to - from
         offsets.append(contentsOf: other.offsets[range].map { $0 + shift })
         prefixes.append(contentsOf: other.prefixes[range])
     }
@@ -385,7 +418,7 @@ public final class BTreeNode: @unchecked Sendable {
     /// Drops cells `index...`.
     private func truncate(at index: Int) {
         guard index < offsets.count else { return }
-        cells.removeSubrange(start(index)...)
+        used = start(index)
         offsets.removeSubrange(index...)
         prefixes.removeSubrange(index...)
     }
@@ -409,7 +442,7 @@ public final class BTreeNode: @unchecked Sendable {
     /// Index splitting the node's cells into two roughly equal byte halves,
     /// in `1...count - 1` for leaves and `1...count - 2` for interiors.
     func byteMidpoint() -> Int {
-        let total = cells.count
+        let total = used
         let last = isLeaf ? offsets.count - 1 : offsets.count - 2
         for i in 0..<offsets.count where end(i) * 2 >= total {
             return max(1, min(i + 1, last))
@@ -440,9 +473,7 @@ public final class BTreeNode: @unchecked Sendable {
         }
         let payloadStart = o
         page.bytes.withUnsafeMutableBytes { p in
-            cells.withUnsafeBytes { c in
-                if c.count > 0 { (p.baseAddress! + payloadStart).copyMemory(from: c.baseAddress!, byteCount: c.count) }
-            }
+            if used > 0 { (p.baseAddress! + payloadStart).copyMemory(from: bytes, byteCount: used) }
         }
         page.count = offsets.count
         page.payloadBytes = encodedBytes - PageLayout.headerBytes
@@ -483,12 +514,15 @@ public final class BTreeNode: @unchecked Sendable {
             o += 6 + keyLength + tail
         }
         guard o == end else { throw bad("trailing bytes") }
-        let node = BTreeNode(pageID: page.pageID, epoch: page.epoch, isLeaf: isLeaf,
-                             cells: Array(page.bytes[cellsStart..<end]))
+        let node = page.bytes.withUnsafeBytes { p in
+            BTreeNode(pageID: page.pageID, epoch: page.epoch, isLeaf: isLeaf,
+                      cells: UnsafeRawBufferPointer(rebasing: p[cellsStart..<end]))
+        }
         node.firstChild = firstChild
         node.offsets = offsets
         node.prefixes.reserveCapacity(count)
-        node.cells.withUnsafeBytes { c in
+        do {
+            let c = UnsafeRawBufferPointer(start: node.bytes, count: node.used)
             for cell in offsets {
                 let at = Int(cell)
                 let keyLength = Int(UInt16(littleEndian: c.loadUnaligned(fromByteOffset: at, as: UInt16.self)))
