@@ -38,6 +38,12 @@ public struct ByteWriter: Sendable {
         bytes.append(contentsOf: raw)
     }
 
+    /// varint length followed by a string's UTF-8 (no intermediate array).
+    public mutating func lengthPrefixed(utf8 s: String) {
+        varint(UInt64(s.utf8.count))
+        bytes.append(contentsOf: s.utf8)
+    }
+
     /// varint length followed by the bytes of a slice (no intermediate copy).
     public mutating func lengthPrefixed(_ raw: ArraySlice<UInt8>) {
         varint(UInt64(raw.count))

@@ -13,7 +13,7 @@ public enum ValueCodec {
         case .boolean(let b): w.u8(b ? 2 : 1)
         case .integer(let i): w.u8(3); w.varint(zigzag(i))
         case .float(let d): w.u8(4); w.u64(d.bitPattern)
-        case .text(let s): w.u8(5); w.lengthPrefixed(Array(s.utf8))
+        case .text(let s): w.u8(5); w.lengthPrefixed(utf8: s)
         case .blob(let b): w.u8(6); w.lengthPrefixed(b)
         case .json(let j): w.u8(7); w.lengthPrefixed(Array(j.text.utf8))
         case .timestamp(let t): w.u8(8); w.varint(zigzag(t))
@@ -26,6 +26,21 @@ public enum ValueCodec {
             w.u8(11)
             w.varint(UInt64(v.count))
             for f in v { w.u32(f.bitPattern) }
+        }
+    }
+
+    /// About how many bytes `encode` writes for `value` (exact for fixed-size values and text;
+    /// a guess for JSON, whose text is only built while encoding): a row sizes its buffer once.
+    public static func estimatedSize(_ value: Value) -> Int {
+        switch value {
+        case .null, .boolean: return 1
+        case .integer, .timestamp, .date, .decimal: return 11
+        case .float: return 9
+        case .text(let s): return 6 + s.utf8.count
+        case .blob(let b): return 6 + b.count
+        case .json: return 64
+        case .uuid: return 17
+        case .vector(let v): return 6 + 4 * v.count
         }
     }
 

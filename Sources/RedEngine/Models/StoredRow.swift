@@ -31,7 +31,9 @@ public struct StoredRow: Sendable, Equatable {
     }
 
     public func encoded() -> [UInt8] {
-        var w = ByteWriter(capacity: 32 + values.count * 8)
+        var size = 32
+        values.forEachInOrder { _, value in size += 3 + ValueCodec.estimatedSize(value) }
+        var w = ByteWriter(capacity: size)
         w.u8(1)
         w.varint(expiresAt.map { UInt64(bitPattern: $0) &+ 1 } ?? 0)
         w.varint(ValueCodec.zigzag(createdAt))

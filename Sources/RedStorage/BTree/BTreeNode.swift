@@ -465,19 +465,26 @@ public final class BTreeNode: @unchecked Sendable {
 
     func encode() -> PageImage {
         var page = PageImage(type: isLeaf ? .leaf : .interior, id: pageID, epoch: epoch)
-        precondition(encodedBytes <= PageLayout.pageSize, "node \(pageID) encodes to \(encodedBytes) bytes")
+        page.bytes.withUnsafeMutableBytes { encode(into: $0) }
+        return page
+    }
+
+    /// Writes the node's page (header, unsealed, and payload; the rest zero) into `page`,
+    /// which holds exactly one page: a checkpoint encodes runs of pages into one buffer.
+    func encode(into page: UnsafeMutableRawBufferPointer) {
+        precondition(page.count == PageLayout.pageSize && encodedBytes <= PageLayout.pageSize,
+                     "node \(pageID) encodes to \(encodedBytes) bytes")
+        let base = page.baseAddress!
         var o = PageLayout.headerBytes
         if !isLeaf {
-            page.setU32(o, firstChild)
+            base.storeBytes(of: firstChild.littleEndian, toByteOffset: o, as: UInt32.self)
             o += 4
         }
-        let payloadStart = o
-        page.bytes.withUnsafeMutableBytes { p in
-            if used > 0 { (p.baseAddress! + payloadStart).copyMemory(from: bytes, byteCount: used) }
-        }
-        page.count = offsets.count
-        page.payloadBytes = encodedBytes - PageLayout.headerBytes
-        return page
+        if used > 0 { (base + o).copyMemory(from: bytes, byteCount: used) }
+        let end = o + used
+        if end < PageLayout.pageSize { (base + end).initializeMemory(as: UInt8.self, repeating: 0, count: PageLayout.pageSize - end) }
+        PageImage.writeHeader(into: page, type: isLeaf ? .leaf : .interior, id: pageID, epoch: epoch,
+                              count: offsets.count, payloadBytes: end - PageLayout.headerBytes)
     }
 
     /// Decodes a verified leaf or interior page, checking every length.

@@ -79,8 +79,26 @@ public struct PageImage: Sendable {
 
     /// Fills in the checksum; call last, just before writing.
     public mutating func seal() {
-        let crc = bytes.withUnsafeBytes { CRC32.checksum(UnsafeRawBufferPointer(rebasing: $0[4...])) }
-        setU32(PageLayout.checksumOffset, crc)
+        bytes.withUnsafeMutableBytes { Self.seal($0) }
+    }
+
+    /// `seal` for a page held in a caller's buffer (exactly one page).
+    public static func seal(_ page: UnsafeMutableRawBufferPointer) {
+        let crc = CRC32.checksum(UnsafeRawBufferPointer(rebasing: page[4...]))
+        page.storeBytes(of: crc.littleEndian, toByteOffset: PageLayout.checksumOffset, as: UInt32.self)
+    }
+
+    /// Writes every header field but the checksum into the first bytes of `page`.
+    static func writeHeader(into page: UnsafeMutableRawBufferPointer, type: PageType, id: PageID, epoch: UInt64,
+                            count: Int, payloadBytes: Int) {
+        page.storeBytes(of: type.rawValue, toByteOffset: PageLayout.typeOffset, as: UInt8.self)
+        page.storeBytes(of: 0, toByteOffset: PageLayout.typeOffset + 1, as: UInt8.self)  // flags
+        page.storeBytes(of: UInt16(count).littleEndian, toByteOffset: PageLayout.countOffset, as: UInt16.self)
+        page.storeBytes(of: id.littleEndian, toByteOffset: PageLayout.pageIDOffset, as: UInt32.self)
+        page.storeBytes(of: UInt32(0), toByteOffset: PageLayout.linkOffset, as: UInt32.self)
+        page.storeBytes(of: epoch.littleEndian, toByteOffset: PageLayout.epochOffset, as: UInt64.self)
+        page.storeBytes(of: UInt32(payloadBytes).littleEndian, toByteOffset: PageLayout.payloadBytesOffset, as: UInt32.self)
+        page.storeBytes(of: UInt32(0), toByteOffset: PageLayout.payloadBytesOffset + 4, as: UInt32.self)  // reserved
     }
 
     /// Checks checksum, page id and type of bytes read from `file` as page `id`.

@@ -65,6 +65,13 @@ public final class Pager: @unchecked Sendable {
         try file.write(sealed.bytes, at: UInt64(sealed.pageID) * UInt64(PageLayout.pageSize))
     }
 
+    /// Writes sealed pages `firstPage`, `firstPage + 1`, … held back to back in `pages`:
+    /// one system call for a run of neighbours instead of one per page.
+    public func writeSealedRun(_ pages: UnsafeRawBufferPointer, firstPage: PageID) throws {
+        precondition(pages.count % PageLayout.pageSize == 0, "a run holds whole pages")
+        try file.write(pages, at: UInt64(firstPage) * UInt64(PageLayout.pageSize))
+    }
+
     // MARK: Allocation
 
     /// A page number no published or frozen image references.
