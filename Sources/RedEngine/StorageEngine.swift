@@ -97,7 +97,8 @@ public final class StorageEngine: @unchecked Sendable {
                 }
                 let (keys, writes, rest) = CommitRecord.splitLeadingKeyWrites(commit.mutations)
                 try store.write { tree in
-                    _ = try Self.apply(keys: keys, writes: writes, then: rest, at: commit.commitTS, horizon: commit.commitTS, to: tree)
+                    _ = try Self.apply([KeyWrites(keys: keys, writes: writes)], then: rest, at: commit.commitTS,
+                                       horizon: commit.commitTS, to: tree)
                 }
                 lastTS = commit.commitTS
             }
@@ -180,20 +181,22 @@ public final class StorageEngine: @unchecked Sendable {
     /// Commits a write set (plus engine-internal `extra` mutations) read at `snapshot`.
     func commit(_ writes: WriteSet, extra: [CommitRecord.Mutation] = [], changes: [PendingChange] = [], snapshot: UInt64,
                 assigned: (UInt64) -> Void) async throws -> CommitInfo {
-        let (keys, pending) = writes.sorted()
-        var payload = CommitRecord.encode(keys: keys, writes: pending, then: extra)
-        let touchesCatalog = keys.contains { Keyspace.collectionID(of: $0) == Keyspace.collectionsID }
+        let runs = writes.sortedRuns()
+        var payload = CommitRecord.encode(runs, then: extra)
+        let touchesCatalog = runs.contains { $0.keys.first.map(Keyspace.collectionID(of:)) == Keyspace.collectionsID }
 
         let (commitTS, endLSN): (UInt64, UInt64) = try store.write { tree in
             if let failure = failure.withLock({ $0 }) { throw failure }
             // First committer wins: any newer version of a key we write means a concurrent commit.
             // The records read here (one descent per leaf: the keys are sorted) are reused by the apply below.
-            let existing = try tree.getSorted(keys)  // parallel to `keys`
-            for (key, bytes) in zip(keys, existing) {
-                if let bytes, try VersionChain.newestCommitTS(of: bytes, context: "record (\(Keyspace.describe(key)))") > snapshot {
-                    counters.withLock { $0.conflicts += 1 }
-                    throw RedError(.serializationFailure,
-                                   "could not serialize access due to concurrent update of a key in collection \(Keyspace.collectionID(of: key)); retry the transaction")
+            let existing = try runs.map { try tree.getSorted($0.keys) }  // parallel to `runs` and their keys
+            for (run, records) in zip(runs, existing) {
+                for (key, bytes) in zip(run.keys, records) {
+                    if let bytes, try VersionChain.newestCommitTS(of: bytes, context: "record (\(Keyspace.describe(key)))") > snapshot {
+                        counters.withLock { $0.conflicts += 1 }
+                        throw RedError(.serializationFailure,
+                                       "could not serialize access due to concurrent update of a key in collection \(Keyspace.collectionID(of: key)); retry the transaction")
+                    }
                 }
             }
             let ts = lastCommitTS.load(ordering: .relaxed) + 1
@@ -205,7 +208,7 @@ public final class StorageEngine: @unchecked Sendable {
             if !changes.isEmpty { changeFeed.append(changes, lsn: end, timestamp: Self.unixMilliseconds()) }
             let horizon = snapshots.horizon
             do {
-                let garbage = try Self.apply(keys: keys, writes: pending, then: extra, at: ts, horizon: horizon, to: tree, current: existing)
+                let garbage = try Self.apply(runs, then: extra, at: ts, horizon: horizon, to: tree, current: existing)
                 if !garbage.isEmpty { enqueueForVacuum(garbage) }
             } catch {
                 throw fail(error)  // the WAL holds a commit the tree only partly has
@@ -223,21 +226,21 @@ public final class StorageEngine: @unchecked Sendable {
         return CommitInfo(commitTS: commitTS, lsn: endLSN)
     }
 
-    /// Applies a commit at `ts`: the write `writes[i]` of each `keys[i]` (sorted), then `extra`,
+    /// Applies a commit at `ts`: the key writes of `runs` (in key order), then `extra`,
     /// trimming versions below `horizon`; returns the keys whose records still hold reclaimable
     /// versions.
     ///
-    /// `current` holds the records of `keys` as just read under the same lock (nil: no record);
-    /// without it they are read here. Runs of new records go to the tree as one `putSorted`
+    /// `current` holds the records of each run's keys as just read under the same lock (nil: no
+    /// record); without it they are read here. Runs of new records go to the tree as one `putSorted`
     /// batch, so a sorted write set costs about one descent per leaf. A key with no record yet
     /// (a load's every row) gets its one-version record as a `ValueHead` in front of the value,
     /// so no record is built as an array of its own.
-    static func apply(keys: [[UInt8]], writes: [Transaction.Write], then extra: [CommitRecord.Mutation] = [],
-                      at ts: UInt64, horizon: UInt64, to tree: BTree, current: [[UInt8]?]? = nil) throws -> [[UInt8]] {
-        let known = try current ?? tree.getSorted(keys)
+    static func apply(_ runs: [KeyWrites], then extra: [CommitRecord.Mutation] = [],
+                      at ts: UInt64, horizon: UInt64, to tree: BTree, current: [[[UInt8]?]]? = nil) throws -> [[UInt8]] {
+        let known = try current ?? runs.map { try tree.getSorted($0.keys) }
         var garbage: [[UInt8]] = []
         var run: [TreeEntry] = []
-        run.reserveCapacity(keys.count)
+        run.reserveCapacity(runs.reduce(0) { $0 + $1.keys.count })
         func flush() throws {
             if !run.isEmpty { try tree.putSorted(run) }
             run.removeAll(keepingCapacity: true)
@@ -257,8 +260,14 @@ public final class StorageEngine: @unchecked Sendable {
                 try tree.delete(key)
             }
         }
-        for i in keys.indices {
-            if case .put(let value) = writes[i] { try write(keys[i], value, record: known[i]) } else { try write(keys[i], nil, record: known[i]) }
+        for (part, records) in zip(runs, known) {
+            for i in part.keys.indices {
+                if case .put(let value) = part.writes[i] {
+                    try write(part.keys[i], value, record: records[i])
+                } else {
+                    try write(part.keys[i], nil, record: records[i])
+                }
+            }
         }
         for mutation in extra {
             switch mutation {

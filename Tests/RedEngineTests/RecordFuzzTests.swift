@@ -39,7 +39,8 @@ import Testing
         let keys = [Keyspace.key(16, [1]), Keyspace.key(16, [2]), Keyspace.key(300, [9, 9])]
         let writes: [Transaction.Write] = [.put([7, 7]), .delete, .put([])]
         let extra: [CommitRecord.Mutation] = [.deleteCollection(id: 40), .put(key: Keyspace.key(17, [3]), value: [1])]
-        let bytes = CommitRecord.encode(keys: keys, writes: writes, then: extra)
+        let bytes = CommitRecord.encode([KeyWrites(keys: Array(keys[..<2]), writes: Array(writes[..<2])),
+                                         KeyWrites(keys: [keys[2]], writes: [writes[2]])], then: extra)
         let mutations: [CommitRecord.Mutation] = [
             .put(key: keys[0], value: [7, 7]), .delete(key: keys[1]), .put(key: keys[2], value: []),
         ] + extra

@@ -33,9 +33,9 @@ import Testing
         #expect(set.count == model.count)
         for (key, write) in model { #expect(set[key].map(describe) == describe(write)) }
         let expected = model.keys.sorted { compareKeys($0, $1) < 0 }
-        let sorted = set.sorted()
-        #expect(sorted.keys == expected)
-        #expect(sorted.writes.map(describe) == expected.map { describe(model[$0]!) })
+        let runs = set.sortedRuns()
+        #expect(runs.flatMap(\.keys) == expected)
+        #expect(runs.flatMap(\.writes).map(describe) == expected.map { describe(model[$0]!) })
         let one = set.sorted(collectionID: 17)
         #expect(one.keys == expected.filter { Keyspace.collectionID(of: $0) == 17 })
         #expect(set.sorted(collectionID: 99).keys.isEmpty)

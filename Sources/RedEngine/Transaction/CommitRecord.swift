@@ -33,29 +33,35 @@ struct CommitRecord {
     var mutations: [Mutation]
 
     /// Encodes with commitTS 0 at offset 0; patch it with `patchCommitTS`.
-    static func encode(_ mutations: [Mutation]) -> [UInt8] { encode(keys: [], writes: [], then: mutations) }
+    static func encode(_ mutations: [Mutation]) -> [UInt8] { encode([], then: mutations) }
 
-    /// Encodes the put or delete `writes[i]` of each `keys[i]`, then `extra`, as one record:
-    /// what a commit writes, without first building a `Mutation` per key.
-    static func encode(keys: [[UInt8]], writes: [Transaction.Write], then extra: [Mutation]) -> [UInt8] {
+    /// Encodes the key writes of `runs`, then `extra`, as one record: what a commit writes,
+    /// without first building a `Mutation` per key.
+    static func encode(_ runs: [KeyWrites], then extra: [Mutation]) -> [UInt8] {
         var size = 16 + extra.count * 8
-        for (key, write) in zip(keys, writes) {
-            if case .put(let value) = write { size += 12 + key.count + value.count } else { size += 8 + key.count }
+        var keyCount = 0
+        for run in runs {
+            keyCount += run.keys.count
+            for (key, write) in zip(run.keys, run.writes) {
+                if case .put(let value) = write { size += 12 + key.count + value.count } else { size += 8 + key.count }
+            }
         }
         for m in extra {
             if case .put(let k, let v) = m { size += 12 + k.count + v.count } else if let k = m.key { size += k.count }
         }
         var w = ByteWriter(capacity: size)
         w.u64(0)
-        w.varint(UInt64(keys.count + extra.count))
+        w.varint(UInt64(keyCount + extra.count))
         func keyWrite(_ key: [UInt8], _ value: [UInt8]?) {
             w.u8(value == nil ? 2 : 1)
             w.varint(UInt64(Keyspace.collectionID(of: key)))
             w.lengthPrefixed(key[4...])
             if let value { w.lengthPrefixed(value) }
         }
-        for i in keys.indices {
-            if case .put(let value) = writes[i] { keyWrite(keys[i], value) } else { keyWrite(keys[i], nil) }
+        for run in runs {
+            for i in run.keys.indices {
+                if case .put(let value) = run.writes[i] { keyWrite(run.keys[i], value) } else { keyWrite(run.keys[i], nil) }
+            }
         }
         for m in extra {
             switch m {

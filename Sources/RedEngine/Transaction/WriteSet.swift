@@ -16,7 +16,7 @@ import RedStorage
 /// order and is not in the run goes to the run's `overflow` hash map.
 /// Invariant: overflow keys are all below the run's last key (so the two
 /// never hold the same key), because the run only grows upwards.
-/// `sorted()` merges each run with its sorted overflow, collections in id
+/// `sortedRuns()` merges each run with its sorted overflow, collections in id
 /// order, which is tree-key order (the 4-byte big-endian collection id
 /// leads every tree key).
 struct WriteSet {
@@ -120,20 +120,15 @@ struct WriteSet {
         }
     }
 
-    /// Every pending write in tree-key order.
-    func sorted() -> (keys: [[UInt8]], writes: [Transaction.Write]) {
-        if runs.count == 1 { return runs[0].sorted() }
-        var keys: [[UInt8]] = []
-        var writes: [Transaction.Write] = []
-        keys.reserveCapacity(count)
-        writes.reserveCapacity(count)
-        for i in ids.indices.sorted(by: { ids[$0] < ids[$1] }) {
-            let part = runs[i].sorted()
-            keys.append(contentsOf: part.keys)
-            writes.append(contentsOf: part.writes)
+    /// Every pending write in tree-key order, as one sorted run per collection (collections
+    /// in id order): handed over as they are, not copied into one pair of arrays.
+    func sortedRuns() -> [KeyWrites] {
+        ids.indices.sorted { ids[$0] < ids[$1] }.map { i in
+            let (keys, writes) = runs[i].sorted()
+            return KeyWrites(keys: keys, writes: writes)
         }
-        return (keys, writes)
     }
+
 
     /// The pending writes of one collection in key order (remembering the overflow's order).
     mutating func sorted(collectionID: UInt32) -> (keys: [[UInt8]], writes: [Transaction.Write]) {
@@ -143,6 +138,12 @@ struct WriteSet {
         }
         return runs[i].sorted()
     }
+}
+
+/// Key writes in tree-key order, `writes[i]` for `keys[i]`: a commit's writes to one collection.
+struct KeyWrites {
+    var keys: [[UInt8]]
+    var writes: [Transaction.Write]
 }
 
 extension WriteSet {
