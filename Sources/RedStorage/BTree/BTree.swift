@@ -208,42 +208,46 @@ public final class BTree: @unchecked Sendable {
     public func putSorted(_ entries: [TreeEntry]) throws {
         var pins = Pins()
         defer { cache.unpin(pins.ids) }
-        var leaf: (node: BTreeNode, path: [(BTreeNode, Int)], bounds: LeafBounds)?
+        // The leaf the last key went to, its path and key range (kept apart, not as an optional
+        // tuple, so that using one does not copy the others).
+        var leaf: BTreeNode?
+        var path: [(BTreeNode, Int)] = []
+        var bounds = LeafBounds()
         var unmarked: BTreeNode?
         func markLeaf() throws {
             if let node = unmarked { try cache.markDirty(node) }
             unmarked = nil
         }
-        for entry in entries {
-            let key = entry.key
-            let stored = try storedValue(entry)
+        for i in entries.indices {
+            let stored = try storedValue(entries[i])
             if rootID == 0 {
                 let root = try newNode(isLeaf: true, pins: &pins)
-                root.insertLeaf(at: 0, key: key, cell: stored)
+                root.insertLeaf(at: 0, key: entries[i].key, cell: stored)
                 try cache.markDirty(root)
                 rootID = root.pageID
                 continue
             }
-            if leaf == nil || !leaf!.bounds.contains(key) {
+            if leaf == nil || !bounds.contains(entries[i].key) {
                 try markLeaf()
                 // Only the current path stays pinned: a huge batch must not pin more than the cache holds.
                 cache.unpin(pins.ids)
                 pins = Pins()
-                leaf = try writablePath(to: key, pins: &pins)
+                (leaf, path, bounds) = try writablePath(to: entries[i].key, pins: &pins)
             }
-            var node = leaf!.node
-            let (index, found) = node.search(key)
+            var node = leaf!
+            // A load appends: a key above the leaf's last needs no search.
+            let appends = node.count == 0 || node.compareStored(at: node.count - 1, entries[i].key) < 0
+            let (index, found) = appends ? (node.count, false) : node.search(entries[i].key)
             if found {
                 try freeValue(in: node, at: index)
                 node.replaceValue(at: index, with: stored)
             } else {
                 node.appendStreak = index == node.count ? node.appendStreak + 1 : 0
-                node.insertLeaf(at: index, key: key, cell: stored)
+                node.insertLeaf(at: index, key: entries[i].key, cell: stored)
             }
             unmarked = node
             if node.encodedBytes > PageLayout.pageSize {
                 try markLeaf()
-                var path = leaf!.path
                 try split(&node, path: &path, pins: &pins)
                 leaf = nil  // the key ranges changed: descend again for the next key
             }
