@@ -50,3 +50,43 @@ public struct ByteWriter: Sendable {
         bytes.append(contentsOf: raw)
     }
 }
+
+/// Writes through a pointer into memory its caller sized beforehand (an upper bound): the
+/// encoders that run once per row or per key use it instead of `ByteWriter`, which checks
+/// capacity and goes through the array on every append.
+public struct RawByteWriter {
+    public private(set) var pointer: UnsafeMutablePointer<UInt8>
+
+    public init(_ start: UnsafeMutablePointer<UInt8>) { pointer = start }
+
+    @inline(__always) public mutating func u8(_ v: UInt8) {
+        pointer.pointee = v
+        pointer += 1
+    }
+
+    @inline(__always) public mutating func u64(_ v: UInt64) {
+        UnsafeMutableRawPointer(pointer).storeBytes(of: v.littleEndian, as: UInt64.self)
+        pointer += 8
+    }
+
+    @inline(__always) public mutating func varint(_ v: UInt64) {
+        var v = v
+        while v >= 0x80 {
+            u8(UInt8(truncatingIfNeeded: v) | 0x80)
+            v >>= 7
+        }
+        u8(UInt8(v))
+    }
+
+    @inline(__always) public mutating func bytes(_ raw: UnsafeRawBufferPointer) {
+        guard raw.count > 0 else { return }
+        UnsafeMutableRawPointer(pointer).copyMemory(from: raw.baseAddress!, byteCount: raw.count)
+        pointer += raw.count
+    }
+
+    /// A varint length, then the bytes.
+    @inline(__always) public mutating func lengthPrefixed(_ raw: UnsafeRawBufferPointer) {
+        varint(UInt64(raw.count))
+        bytes(raw)
+    }
+}

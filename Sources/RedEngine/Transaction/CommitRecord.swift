@@ -38,42 +38,48 @@ struct CommitRecord {
     /// Encodes the key writes of `runs`, then `extra`, as one record: what a commit writes,
     /// without first building a `Mutation` per key.
     static func encode(_ runs: [KeyWrites], then extra: [Mutation]) -> [UInt8] {
-        var size = 16 + extra.count * 8
+        // An upper bound: op, collection id, two lengths (varints of at most 5, 5, 10 and 10 bytes).
+        let perWrite = 1 + 5 + 10 + 10
+        var bound = 8 + 10 + extra.count * (perWrite + 4)
         var keyCount = 0
         for run in runs {
             keyCount += run.keys.count
             for (key, write) in zip(run.keys, run.writes) {
-                if case .put(let value) = write { size += 12 + key.count + value.count } else { size += 8 + key.count }
+                bound += perWrite + key.count
+                if case .put(let value) = write { bound += value.count }
             }
         }
         for m in extra {
-            if case .put(let k, let v) = m { size += 12 + k.count + v.count } else if let k = m.key { size += k.count }
+            if case .put(let k, let v) = m { bound += k.count + v.count } else if let k = m.key { bound += k.count }
         }
-        var w = ByteWriter(capacity: size)
-        w.u64(0)
-        w.varint(UInt64(keyCount + extra.count))
-        func keyWrite(_ key: [UInt8], _ value: [UInt8]?) {
-            w.u8(value == nil ? 2 : 1)
-            w.varint(UInt64(Keyspace.collectionID(of: key)))
-            w.lengthPrefixed(key[4...])
-            if let value { w.lengthPrefixed(value) }
-        }
-        for run in runs {
-            for i in run.keys.indices {
-                if case .put(let value) = run.writes[i] { keyWrite(run.keys[i], value) } else { keyWrite(run.keys[i], nil) }
+        return [UInt8](unsafeUninitializedCapacity: bound) { buffer, written in
+            var w = RawByteWriter(buffer.baseAddress!)
+            w.u64(0)
+            w.varint(UInt64(keyCount + extra.count))
+            func keyWrite(_ key: [UInt8], _ value: [UInt8]?) {
+                w.u8(value == nil ? 2 : 1)
+                w.varint(UInt64(Keyspace.collectionID(of: key)))
+                key.withUnsafeBytes { w.lengthPrefixed(UnsafeRawBufferPointer(rebasing: $0[4...])) }
+                if let value { value.withUnsafeBytes { w.lengthPrefixed($0) } }
             }
-        }
-        for m in extra {
-            switch m {
-            case .put(let key, let value): keyWrite(key, value)
-            case .delete(let key): keyWrite(key, nil)
-            case .deleteCollection(let id):
-                w.u8(3)
-                w.varint(UInt64(id))
-                w.varint(0)
+            for run in runs {
+                for i in run.keys.indices {
+                    if case .put(let value) = run.writes[i] { keyWrite(run.keys[i], value) } else { keyWrite(run.keys[i], nil) }
+                }
             }
+            for m in extra {
+                switch m {
+                case .put(let key, let value): keyWrite(key, value)
+                case .delete(let key): keyWrite(key, nil)
+                case .deleteCollection(let id):
+                    w.u8(3)
+                    w.varint(UInt64(id))
+                    w.varint(0)
+                }
+            }
+            written = w.pointer - buffer.baseAddress!
+            precondition(written <= bound, "commit record overran its bound")
         }
-        return w.bytes
     }
 
     /// The leading puts and deletes of `mutations` as parallel arrays, and what follows them:
