@@ -29,15 +29,41 @@ public struct ChangeEvent: Sendable, Equatable {
 }
 
 /// A change noted by a transaction, stamped with its LSN when the commit is appended.
+///
+/// A bulk load notes one per row and keeps them until it commits, so the common row
+/// change stays small: the key-value fields (a key, the values before and after) live in
+/// a box that only key-value changes allocate.
 struct PendingChange: Sendable {
     var collection: String
     var kind: String
     var operation: ChangeEvent.Operation
     var rid: Int64?
-    var key: String?
+    private var keyValue: KeyValueDetail?
+
+    private final class KeyValueDetail: Sendable {
+        let key: String?
+        let before: Value?
+        let after: Value?
+        init(key: String?, before: Value?, after: Value?) {
+            self.key = key
+            self.before = before
+            self.after = after
+        }
+    }
+
+    init(collection: String, kind: String, operation: ChangeEvent.Operation, rid: Int64? = nil, key: String? = nil,
+         before: Value? = nil, after: Value? = nil) {
+        self.collection = collection
+        self.kind = kind
+        self.operation = operation
+        self.rid = rid
+        if key != nil || before != nil || after != nil { keyValue = KeyValueDetail(key: key, before: before, after: after) }
+    }
+
+    var key: String? { keyValue?.key }
     /// Key-value items only: the value before and after the change.
-    var before: Value?
-    var after: Value?
+    var before: Value? { keyValue?.before }
+    var after: Value? { keyValue?.after }
 }
 
 /// The most recent committed changes, in LSN order, kept in memory.

@@ -183,8 +183,8 @@ public final class TableStore: Sendable {
     }
 
     public func insert(_ tx: Transaction, _ handle: TableHandle, _ row: StoredRow, now: Int64) throws {
-        for (position, index) in handle.schema.indexes.enumerated() {
-            try insertIndexEntry(tx, handle, index, handle.indexCollections[position], row, now: now)
+        for position in handle.schema.indexes.indices {  // by index: no IndexDefinition copied per row
+            try insertIndexEntry(tx, handle, handle.schema.indexes[position], handle.indexCollections[position], row, now: now)
         }
         try tx.put(treeKey: Keyspace.rowKey(handle.collection.id, rid: row.rid), row.encoded())
         tx.noteChange(PendingChange(collection: handle.name, kind: handle.schema.model.rawValue, operation: .insert, rid: row.rid))

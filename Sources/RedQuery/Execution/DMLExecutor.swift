@@ -46,17 +46,18 @@ struct DMLExecutor {
         var touched = Set<Int64>()
         let eval = context.evaluation([])
         var targets: (count: Int, columns: [ColumnDefinition])?  // resolved once per row width, not per row
-        for source in sourceRows {
+        for r in 0..<sourceRows.count {
             var row: StoredRow
             switch handle.schema.model {
             case .table:
-                if targets?.count != source.count {
-                    targets = (source.count, try insertTargets(statement.columns, valueCount: source.count, handle))
+                let width = sourceRows.width(of: r)
+                if targets?.count != width {
+                    targets = (width, try insertTargets(statement.columns, valueCount: width, handle))
                 }
-                row = try tableRow(targets!.columns, source, handle, &defaults, expiresAt: expiresAt)
-            case .document: row = try documentRow(statement.columns, source, handle, expiresAt: expiresAt)
+                row = try tableRow(targets!.columns, sourceRows, r, handle, &defaults, expiresAt: expiresAt)
+            case .document: row = try documentRow(statement.columns, sourceRows.row(r), handle, expiresAt: expiresAt)
             case .kv:
-                try insertKV(statement.columns, source, handle, expiresAt: expiresAt)
+                try insertKV(statement.columns, sourceRows.row(r), handle, expiresAt: expiresAt)
                 continue
             }
             if let metadata { row.values[StoredRow.metadataColumnID] = metadata }
@@ -78,13 +79,37 @@ struct DMLExecutor {
         return finish(type: "insert", tag: "INSERT 0 \(affected)", affected: affected, returning: returning, rows: returned)
     }
 
+    /// An INSERT's source rows: decoded bulk rows as they came (not copied into a row of
+    /// optional cells each), or evaluated rows whose nil cells stand for DEFAULT.
+    struct SourceRows {
+        private var decoded: ArraySlice<[Value]> = []
+        private var cells: [[Value?]] = []
+        private let isDecoded: Bool
+
+        init(decoded: ArraySlice<[Value]>) {
+            self.decoded = decoded
+            isDecoded = true
+        }
+
+        init(cells: [[Value?]]) {
+            self.cells = cells
+            isDecoded = false
+        }
+
+        var count: Int { isDecoded ? decoded.count : cells.count }
+        func width(of r: Int) -> Int { isDecoded ? decoded[decoded.startIndex + r].count : cells[r].count }
+        /// Cell `c` of row `r`; nil: DEFAULT.
+        subscript(r: Int, c: Int) -> Value? { isDecoded ? decoded[decoded.startIndex + r][c] : cells[r][c] }
+        func row(_ r: Int) -> [Value?] { isDecoded ? decoded[decoded.startIndex + r].map { $0 } : cells[r] }
+    }
+
     /// The source rows; `nil` cells stand for DEFAULT (written or omitted).
-    func evaluateSource(_ statement: InsertStatement, _ planner: Planner) throws -> [[Value?]] {
+    func evaluateSource(_ statement: InsertStatement, _ planner: Planner) throws -> SourceRows {
         if let decoded = statement.decodedRows {
             if let width = decoded.first?.count, decoded.contains(where: { $0.count != width }) {
                 throw RedError(.syntaxError, "VALUES lists must all be the same length")
             }
-            return decoded.map { row in row.map { Optional($0) } }
+            return SourceRows(decoded: decoded)
         }
         if case .values(let rows) = statement.source.body, statement.source.orderBy.isEmpty, statement.source.limit == nil {
             // As PostgreSQL: checked before any row is inserted, not when the short row is reached.
@@ -105,7 +130,7 @@ struct DMLExecutor {
                 }
                 out.append(values)
             }
-            return out
+            return SourceRows(cells: out)
         }
         let plan = try planner.planQuery(statement.source, outer: nil)
         let iterator = try context.open(plan, outerRows: [])
@@ -114,7 +139,7 @@ struct DMLExecutor {
             out.append(row.map { $0 })
             try context.checkMaterialized(out.count, "INSERT … SELECT")
         }
-        return out
+        return SourceRows(cells: out)
     }
 
     func metadataValue(_ items: [(String, Expr)], _ planner: Planner) throws -> Value? {
@@ -171,17 +196,18 @@ struct DMLExecutor {
     }
 
     /// One table row from source values for `targets` (see `insertTargets`); `nil` cells take the default.
-    func tableRow(_ targets: [ColumnDefinition], _ source: [Value?], _ handle: TableHandle, _ defaults: inout DefaultValues,
+    /// Row `r` of `source` as a stored row of `handle`'s table (`targets`: the column of each cell).
+    func tableRow(_ targets: [ColumnDefinition], _ source: SourceRows, _ r: Int, _ handle: TableHandle, _ defaults: inout DefaultValues,
                   expiresAt: Int64?) throws -> StoredRow {
         let schema = handle.schema
         var values = ColumnValues()
         values.reserveCapacity(schema.columns.count)
         var sawNull = false
-        for (i, column) in targets.enumerated() {
-            if let v = source[i] {
-                let coerced = try coerce(v, column, handle)
+        for i in targets.indices {  // by index: a ColumnDefinition is not copied per cell
+            if let v = source[r, i] {
+                let coerced = try coerce(v, targets[i], handle)
                 sawNull = sawNull || coerced.isNull
-                values[column.id] = coerced
+                values[targets[i].id] = coerced
             }
         }
         let rid = try store.nextRowID(tx, handle)
