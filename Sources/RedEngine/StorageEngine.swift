@@ -49,6 +49,8 @@ public final class StorageEngine: @unchecked Sendable {
     /// A transaction whose snapshot is at or after `changeTS` sees the registry as of `version`.
     public var catalogState: (version: UInt64, changeTS: UInt64) { catalog.withLock { $0 } }
     let lastCheckpoint: Mutex<(lsn: UInt64, at: ContinuousClock.Instant)>
+    /// Per collection, a tree key at or above every key it has ever held (see `keyCeiling`).
+    let keyCeilings = Mutex<[UInt32: [UInt8]]>([:])
     let vacuumQueue = Mutex(Set<[UInt8]>())
     /// Bumped after every committed `dropCollection`; starts ahead of `vacuumedDropGeneration`
     /// because markers survive restarts. Vacuum scans for drop markers only when the two differ,
@@ -151,11 +153,41 @@ public final class StorageEngine: @unchecked Sendable {
     }
 
     /// The largest tree key of a collection now (any version, visible or not), nil when it has none.
-    func lastTreeKey(collectionID: UInt32) throws -> [UInt8]? {
+    /// A tree key at or above every key `collectionID` holds in the tree (empty: it holds none),
+    /// for `Transaction.getUnlikely`.
+    ///
+    /// Read from the tree once per collection, then kept up to date by every commit (which
+    /// raises it to its own largest key; deletes never lower it, which only costs a probe).
+    /// Why not read the tree each time: a bulk load's next batch would then wait, at its first
+    /// unique-index probe, for the previous batch's commit to release the tree, and the two
+    /// would run one after the other instead of side by side.
+    ///
+    /// The first read happens under the tree's shared lock and fills the entry before releasing
+    /// it, so no commit can apply in between; commits raise only entries that exist.
+    func keyCeiling(collectionID: UInt32) throws -> [UInt8] {
+        if let known = keyCeilings.withLock({ $0[collectionID] }) { return known }
         let end = Keyspace.prefix(collectionID + 1)
-        let last = try store.read { tree in try tree.reverseBatch(before: end, inclusive: false).first?.key }
-        guard let last, Keyspace.collectionID(of: last) == collectionID else { return nil }
-        return last
+        return try store.read { tree in
+            let last = try tree.reverseBatch(before: end, inclusive: false).first?.key
+            let found = last.flatMap { Keyspace.collectionID(of: $0) == collectionID ? $0 : nil } ?? []
+            return keyCeilings.withLock { ceilings in
+                if let known = ceilings[collectionID] { return known }
+                ceilings[collectionID] = found
+                return found
+            }
+        }
+    }
+
+    /// Raises the ceilings of the collections a commit wrote to (under the tree's exclusive lock).
+    private func raiseKeyCeilings(_ runs: [KeyWrites], _ extra: [CommitRecord.Mutation]) {
+        let largest = runs.compactMap(\.keys.last) + extra.compactMap(\.key)
+        guard !largest.isEmpty else { return }
+        keyCeilings.withLock { ceilings in
+            for key in largest {
+                let id = Keyspace.collectionID(of: key)
+                if let known = ceilings[id], compareKeys(key, known) > 0 { ceilings[id] = key }
+            }
+        }
     }
 
     /// The committed value of a tree key visible at `snapshot`.
@@ -209,6 +241,7 @@ public final class StorageEngine: @unchecked Sendable {
             let horizon = snapshots.horizon
             do {
                 let garbage = try Self.apply(runs, then: extra, at: ts, horizon: horizon, to: tree, current: existing)
+                raiseKeyCeilings(runs, extra)
                 if !garbage.isEmpty { enqueueForVacuum(garbage) }
             } catch {
                 throw fail(error)  // the WAL holds a commit the tree only partly has

@@ -126,8 +126,9 @@ public final class Transaction: @unchecked Sendable {
     ///
     /// Every commit this snapshot sees was applied to the tree before the snapshot was
     /// taken, and a record stays in the tree while a live snapshot can see one of its
-    /// versions; so a key above the largest tree key of the collection, read once after the
-    /// snapshot, has no version visible here. Such keys (ascending ids, appended data) are
+    /// versions; so a key above the collection's key ceiling (at or above every key it ever
+    /// held, `StorageEngine.keyCeiling`), read once after the snapshot, has no version visible
+    /// here. Such keys (ascending ids, appended data) are
     /// answered from this transaction's own writes without descending the tree; others
     /// read as `get` does.
     public func getUnlikely(_ collection: Collection, _ key: [UInt8]) throws -> [UInt8]? {
@@ -148,7 +149,7 @@ public final class Transaction: @unchecked Sendable {
         }
         var top = ceiling
         if top == nil {
-            let found = try engine.lastTreeKey(collectionID: collectionID) ?? []
+            let found = try engine.keyCeiling(collectionID: collectionID)
             state.withLock { $0.committedCeilings[collectionID] = found }
             top = found
         }
