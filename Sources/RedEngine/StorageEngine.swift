@@ -221,7 +221,15 @@ public final class StorageEngine: @unchecked Sendable {
             if let failure = failure.withLock({ $0 }) { throw failure }
             // First committer wins: any newer version of a key we write means a concurrent commit.
             // The records read here (one descent per leaf: the keys are sorted) are reused by the apply below.
-            let existing = try runs.map { try tree.getSorted($0.keys) }  // parallel to `runs` and their keys
+            // A run whose smallest key is above its collection's ceiling (a load appending) has no
+            // record in the tree to read: under this lock the ceiling covers every key there.
+            let ceilings = keyCeilings.withLock { c in runs.map { $0.keys.first.flatMap { c[Keyspace.collectionID(of: $0)] } } }
+            let existing = try zip(runs, ceilings).map { run, ceiling -> [[UInt8]?] in
+                if let ceiling, let first = run.keys.first, compareKeys(first, ceiling) > 0 {
+                    return Array(repeating: nil, count: run.keys.count)
+                }
+                return try tree.getSorted(run.keys)
+            }  // parallel to `runs` and their keys
             for (run, records) in zip(runs, existing) {
                 for (key, bytes) in zip(run.keys, records) {
                     if let bytes, try VersionChain.newestCommitTS(of: bytes, context: "record (\(Keyspace.describe(key)))") > snapshot {
