@@ -152,7 +152,6 @@ public final class StorageEngine: @unchecked Sendable {
         }
     }
 
-    /// The largest tree key of a collection now (any version, visible or not), nil when it has none.
     /// A tree key at or above every key `collectionID` holds in the tree (empty: it holds none),
     /// for `Transaction.getUnlikely`.
     ///

@@ -109,8 +109,7 @@ public final class BTreeNode: @unchecked Sendable {
         self.pageID = pageID
         self.epoch = epoch
         self.isLeaf = isLeaf
-        // A page, and the cell that overfills it before the split.
-        capacity = PageLayout.pageSize + BTree.maxInlineCellBytes
+        capacity = Self.maxCellBytes
         bytes = .allocate(byteCount: capacity, alignment: 8)
         offsets = []
         prefixes = []
@@ -131,10 +130,15 @@ public final class BTreeNode: @unchecked Sendable {
 
     deinit { bytes.deallocate() }
 
-    /// Makes room for `total` bytes of cells.
+    /// Most bytes of cells a node holds: a full page and the one cell that overfills it until
+    /// the split (or a value replaced by a larger one).
+    static let maxCellBytes = PageLayout.pageSize + BTree.maxInlineCellBytes
+
+    /// Makes room for `total` bytes of cells: a decoded node (sized to its page) that is
+    /// written to grows once, to the most a node can hold.
     private func reserve(_ total: Int) {
         guard total > capacity else { return }
-        let grown = max(total, capacity * 2)
+        let grown = max(total, Self.maxCellBytes)
         let fresh = UnsafeMutableRawPointer.allocate(byteCount: grown, alignment: 8)
         fresh.copyMemory(from: bytes, byteCount: used)
         bytes.deallocate()
