@@ -192,8 +192,6 @@ public final class BTreeNode: @unchecked Sendable {
         bytes.storeBytes(of: v.littleEndian, toByteOffset: o, as: UInt32.self)
     }
 
-    func keyLength(at i: Int) -> Int { u16(at: start(i)) }
-
     /// Key `i`, copied out.
     public func key(at i: Int) -> [UInt8] {
         let o = start(i)
