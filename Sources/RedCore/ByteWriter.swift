@@ -20,14 +20,7 @@ public struct ByteWriter: Sendable {
     public mutating func u32BigEndian(_ v: UInt32) { withUnsafeBytes(of: v.bigEndian) { bytes.append(contentsOf: $0) } }
 
     /// Unsigned LEB128.
-    public mutating func varint(_ v: UInt64) {
-        var v = v
-        while v >= 0x80 {
-            bytes.append(UInt8(truncatingIfNeeded: v) | 0x80)
-            v >>= 7
-        }
-        bytes.append(UInt8(v))
-    }
+    public mutating func varint(_ v: UInt64) { Varint.forEachByte(of: v) { bytes.append($0) } }
 
     public mutating func append(_ raw: [UInt8]) { bytes.append(contentsOf: raw) }
     public mutating func append(_ raw: ArraySlice<UInt8>) { bytes.append(contentsOf: raw) }
@@ -69,14 +62,7 @@ public struct RawByteWriter {
         pointer += 8
     }
 
-    @inline(__always) public mutating func varint(_ v: UInt64) {
-        var v = v
-        while v >= 0x80 {
-            u8(UInt8(truncatingIfNeeded: v) | 0x80)
-            v >>= 7
-        }
-        u8(UInt8(v))
-    }
+    @inline(__always) public mutating func varint(_ v: UInt64) { Varint.forEachByte(of: v) { u8($0) } }
 
     @inline(__always) public mutating func bytes(_ raw: UnsafeRawBufferPointer) {
         guard raw.count > 0 else { return }
@@ -88,5 +74,20 @@ public struct RawByteWriter {
     @inline(__always) public mutating func lengthPrefixed(_ raw: UnsafeRawBufferPointer) {
         varint(UInt64(raw.count))
         bytes(raw)
+    }
+}
+
+/// Unsigned LEB128, the varint of every format here: seven bits a byte, low bits first, the
+/// high bit set on every byte but the last.
+public enum Varint {
+    /// Calls `body` with each byte of `value`'s encoding, in order.
+    @inline(__always)
+    public static func forEachByte(of value: UInt64, _ body: (UInt8) -> Void) {
+        var v = value
+        while v >= 0x80 {
+            body(UInt8(truncatingIfNeeded: v) | 0x80)
+            v >>= 7
+        }
+        body(UInt8(v))
     }
 }

@@ -12,7 +12,7 @@ public struct ColumnValues: Sendable, Equatable, Sequence, ExpressibleByDictiona
 
     private var entries: [Entry] = []
 
-    private struct Entry: Sendable, Equatable {
+    fileprivate struct Entry: Sendable, Equatable {
         var id: UInt16
         var value: Value
     }
@@ -70,15 +70,12 @@ public struct ColumnValues: Sendable, Equatable, Sequence, ExpressibleByDictiona
         try entries.removeAll { try predicate(($0.id, $0.value)) }
     }
 
-    public func makeIterator() -> AnyIterator<Element> {
-        var i = 0
-        let entries = entries
-        return AnyIterator {
-            guard i < entries.count else { return nil }
-            defer { i += 1 }
-            return (entries[i].id, entries[i].value)
-        }
+    public struct Iterator: IteratorProtocol {
+        fileprivate var base: IndexingIterator<[Entry]>
+        public mutating func next() -> Element? { base.next().map { ($0.id, $0.value) } }
     }
+
+    public func makeIterator() -> Iterator { Iterator(base: entries.makeIterator()) }
 
     /// Calls `body` with each column in id order (no iterator object: the encoding hot path).
     public func forEachInOrder(_ body: (UInt16, Value) throws -> Void) rethrows {

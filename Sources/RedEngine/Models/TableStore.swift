@@ -190,13 +190,16 @@ public final class TableStore: Sendable {
         tx.noteChange(PendingChange(collection: handle.name, kind: handle.schema.model.rawValue, operation: .insert, rid: row.rid))
     }
 
+    /// Rewrites row `old` as `new` (the same row: `new` keeps `old`'s rid), moving only the
+    /// index entries whose values changed.
     public func update(_ tx: Transaction, _ handle: TableHandle, old: StoredRow, new: StoredRow, now: Int64) throws {
+        precondition(old.rid == new.rid, "an update keeps the row's id")
         for (position, index) in handle.schema.indexes.enumerated() {
-            let oldValues = index.columnIDs.map { old.values[$0] ?? .null }
-            let newValues = index.columnIDs.map { new.values[$0] ?? .null }
-            if KeyEncoding.encode(oldValues) == KeyEncoding.encode(newValues) { continue }
-            _ = try tx.delete(handle.indexCollections[position], indexKey(index, oldValues, rid: old.rid))
-            try insertIndexEntry(tx, handle, index, handle.indexCollections[position], new, now: now)
+            let storage = handle.indexCollections[position]
+            let oldKey = indexTreeKey(index, storage, old).key
+            if oldKey == indexTreeKey(index, storage, new).key { continue }  // same values (and rid)
+            try tx.delete(treeKey: oldKey)
+            try insertIndexEntry(tx, handle, index, storage, new, now: now)
         }
         try tx.put(handle.collection, StoredRow.key(rid: new.rid), new.encoded())
         tx.noteChange(PendingChange(collection: handle.name, kind: handle.schema.model.rawValue, operation: .update, rid: new.rid))
@@ -204,8 +207,7 @@ public final class TableStore: Sendable {
 
     public func delete(_ tx: Transaction, _ handle: TableHandle, _ row: StoredRow) throws {
         for (position, index) in handle.schema.indexes.enumerated() {
-            let values = index.columnIDs.map { row.values[$0] ?? .null }
-            _ = try tx.delete(handle.indexCollections[position], indexKey(index, values, rid: row.rid))
+            try tx.delete(treeKey: indexTreeKey(index, handle.indexCollections[position], row).key)
         }
         _ = try tx.delete(handle.collection, StoredRow.key(rid: row.rid))
         tx.noteChange(PendingChange(collection: handle.name, kind: handle.schema.model.rawValue, operation: .delete, rid: row.rid))
@@ -213,17 +215,10 @@ public final class TableStore: Sendable {
 
     // MARK: Indexes
 
-    func indexKey(_ index: IndexDefinition, _ values: [Value], rid: Int64) -> [UInt8] {
-        var key = KeyEncoding.encode(values)
-        if !index.unique || values.contains(where: \.isNull) { key += StoredRow.key(rid: rid) }
-        return key
-    }
-
-    /// Adds `row`'s entry to `index`, after checking a unique index for another live row with
-    /// the same values. The tree key is built in place (collection prefix, values, rid when
-    /// needed): this runs once per index for every inserted row.
-    func insertIndexEntry(_ tx: Transaction, _ handle: TableHandle, _ index: IndexDefinition, _ storage: Collection,
-                          _ row: StoredRow, now: Int64) throws {
+    /// The tree key of `row`'s entry in `index` (kept in `storage`), built in place: the
+    /// collection prefix, the indexed values, then the rid unless the index is unique and no
+    /// value is NULL (see the invariants above). Also says whether a value was NULL.
+    func indexTreeKey(_ index: IndexDefinition, _ storage: Collection, _ row: StoredRow) -> (key: [UInt8], hasNull: Bool) {
         var key = Keyspace.prefix(storage.id, reserving: 16 * index.columnIDs.count + 8)
         var hasNull = false
         for id in index.columnIDs {
@@ -232,6 +227,14 @@ public final class TableStore: Sendable {
             KeyEncoding.append(value, to: &key)
         }
         if !index.unique || hasNull { withUnsafeBytes(of: UInt64(bitPattern: row.rid).bigEndian) { key.append(contentsOf: $0) } }
+        return (key, hasNull)
+    }
+
+    /// Adds `row`'s entry to `index`, after checking a unique index for another live row with
+    /// the same values. Runs once per index for every inserted row.
+    func insertIndexEntry(_ tx: Transaction, _ handle: TableHandle, _ index: IndexDefinition, _ storage: Collection,
+                          _ row: StoredRow, now: Int64) throws {
+        let (key, hasNull) = indexTreeKey(index, storage, row)
         guard key.count - 4 <= Self.maxIndexKeyBytes else {
             throw RedError(.limitExceeded, "index row size \(key.count - 4) exceeds the maximum \(Self.maxIndexKeyBytes) bytes for index \"\(index.name)\"")
         }

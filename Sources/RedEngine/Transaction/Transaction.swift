@@ -128,9 +128,8 @@ public final class Transaction: @unchecked Sendable {
     /// taken, and a record stays in the tree while a live snapshot can see one of its
     /// versions; so a key above the collection's key ceiling (at or above every key it ever
     /// held, `StorageEngine.keyCeiling`), read once after the snapshot, has no version visible
-    /// here. Such keys (ascending ids, appended data) are
-    /// answered from this transaction's own writes without descending the tree; others
-    /// read as `get` does.
+    /// here. Such keys (ascending ids, appended data) are answered from this transaction's own
+    /// writes without descending the tree; others read as `get` does.
     public func getUnlikely(_ collection: Collection, _ key: [UInt8]) throws -> [UInt8]? {
         try validate(key: key)
         return try getUnlikely(treeKey: Keyspace.key(collection.id, key), collectionID: collection.id)
@@ -199,9 +198,14 @@ public final class Transaction: @unchecked Sendable {
     @discardableResult
     public func delete(_ collection: Collection, _ key: [UInt8]) throws -> Bool {
         try validate(key: key)
-        let treeKey = Keyspace.key(collection.id, key)
+        return try delete(treeKey: Keyspace.key(collection.id, key))
+    }
+
+    /// `delete` for a tree key the caller built (`Keyspace`), already validated.
+    @discardableResult
+    func delete(treeKey: [UInt8]) throws -> Bool {
         guard try read(treeKey) != nil else { return false }
-        try record(treeKey, .delete, bytes: key.count)
+        try record(treeKey, .delete, bytes: treeKey.count - 4)
         return true
     }
 

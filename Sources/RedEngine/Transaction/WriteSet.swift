@@ -129,7 +129,6 @@ struct WriteSet {
         }
     }
 
-
     /// The pending writes of one collection in key order (remembering the overflow's order).
     mutating func sorted(collectionID: UInt32) -> (keys: [[UInt8]], writes: [Transaction.Write]) {
         guard let i = runIndex(collectionID) else { return ([], []) }

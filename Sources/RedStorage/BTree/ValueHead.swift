@@ -1,3 +1,5 @@
+import RedCore
+
 /// A few bytes written in front of a value, kept inline (no heap buffer).
 ///
 /// Why: the engine stores every value behind a short header (its version
@@ -21,15 +23,7 @@ public struct ValueHead: Sendable {
         count += 1
     }
 
-    /// LEB128, as `ByteWriter.varint` writes it.
-    public mutating func appendVarint(_ value: UInt64) {
-        var v = value
-        while v >= 0x80 {
-            append(UInt8(truncatingIfNeeded: v) | 0x80)
-            v >>= 7
-        }
-        append(UInt8(v))
-    }
+    public mutating func appendVarint(_ value: UInt64) { Varint.forEachByte(of: value) { append($0) } }
 
     public func withUnsafeBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
         try Swift.withUnsafeBytes(of: storage) { try body(UnsafeRawBufferPointer(rebasing: $0[0..<count])) }
