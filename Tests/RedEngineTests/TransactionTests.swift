@@ -75,6 +75,26 @@ import Testing
         }
     }
 
+    /// Commits skip reading records for keys above their collection's key ceiling; a key that
+    /// a concurrent transaction committed after the ceiling was first read must still conflict.
+    @Test func concurrentWritersOfTheSameNewKeyConflict() async throws {
+        let engine = try await EngineHarness().open()
+        let c = try await engine.makeCollection("t")
+        try await engine.put(c, "a", "0")
+        let probe = try engine.begin()
+        #expect(try probe.getUnlikely(c, bytes("zz")) == nil)  // the ceiling is now cached ("a")
+        probe.rollback()
+        let first = try engine.begin()
+        let second = try engine.begin()
+        try first.put(c, bytes("z"), bytes("first"))
+        try second.put(c, bytes("z"), bytes("second"))
+        try second.put(c, bytes("zz"), bytes("second"))
+        try await first.commit()
+        let error = await #expect(throws: RedError.self) { try await second.commit() }
+        #expect(error?.code == .serializationFailure)
+        #expect(try await engine.dump("t") == ["a": "0", "z": "first"])
+    }
+
     @Test func disjointWritersBothCommit() async throws {
         let engine = try await EngineHarness().open()
         let c = try await engine.makeCollection("t")
