@@ -36,12 +36,6 @@ public struct ByteWriter: Sendable {
         varint(UInt64(s.utf8.count))
         bytes.append(contentsOf: s.utf8)
     }
-
-    /// varint length followed by the bytes of a slice (no intermediate copy).
-    public mutating func lengthPrefixed(_ raw: ArraySlice<UInt8>) {
-        varint(UInt64(raw.count))
-        bytes.append(contentsOf: raw)
-    }
 }
 
 /// Writes through a pointer into memory its caller sized beforehand (an upper bound): the

@@ -15,7 +15,7 @@ public enum ValueCodec {
         case .float(let d): w.u8(4); w.u64(d.bitPattern)
         case .text(let s): w.u8(5); w.lengthPrefixed(utf8: s)
         case .blob(let b): w.u8(6); w.lengthPrefixed(b)
-        case .json(let j): w.u8(7); w.lengthPrefixed(Array(j.text.utf8))
+        case .json(let j): w.u8(7); w.lengthPrefixed(utf8: j.text)
         case .timestamp(let t): w.u8(8); w.varint(zigzag(t))
         case .date(let d): w.u8(9); w.varint(zigzag(Int64(d)))
         case .uuid(let u):
