@@ -97,9 +97,11 @@ public final class BTree: @unchecked Sendable {
             if i < interior.count { upper = interior.key(at: i) }
         }
 
-        func contains(_ key: [UInt8]) -> Bool {
-            if let lower, compareKeys(key, lower) < 0 { return false }
-            if let upper, compareKeys(key, upper) >= 0 { return false }
+        func contains(_ key: [UInt8]) -> Bool { key.withUnsafeBytes { contains($0) } }
+
+        func contains(_ key: UnsafeRawBufferPointer) -> Bool {
+            if let lower, lower.withUnsafeBytes({ compareKeys(key, $0) }) < 0 { return false }
+            if let upper, upper.withUnsafeBytes({ compareKeys(key, $0) }) >= 0 { return false }
             return true
         }
     }
@@ -208,63 +210,85 @@ public final class BTree: @unchecked Sendable {
     public func putSorted(_ entries: [TreeEntry]) throws {
         var pins = Pins()
         defer { cache.unpin(pins.ids) }
-        // The leaf the last key went to, its path and key range (kept apart, not as an optional
-        // tuple, so that using one does not copy the others).
+        // The leaf the last key went to, its path and key range, kept as separate variables so
+        // that using one does not copy the others. `leafWritten`: `leaf` changed since it was
+        // last marked dirty (marked once per leaf, not once per key).
         var leaf: BTreeNode?
         var path: [(BTreeNode, Int)] = []
         var bounds = LeafBounds()
-        var unmarked: BTreeNode?
+        var leafWritten = false
         func markLeaf() throws {
-            if let node = unmarked { try cache.markDirty(node) }
-            unmarked = nil
+            if leafWritten, let leaf { try cache.markDirty(leaf) }
+            leafWritten = false
         }
-        for i in entries.indices {
-            let stored = try storedValue(entries[i])
-            if rootID == 0 {
-                let root = try newNode(isLeaf: true, pins: &pins)
-                root.insertLeaf(at: 0, key: entries[i].key, cell: stored)
-                try cache.markDirty(root)
-                rootID = root.pageID
-                continue
-            }
-            if leaf == nil || !bounds.contains(entries[i].key) {
-                try markLeaf()
-                // Only the current path stays pinned: a huge batch must not pin more than the cache holds.
-                cache.unpin(pins.ids)
-                pins = Pins()
-                (leaf, path, bounds) = try writablePath(to: entries[i].key, pins: &pins)
-            }
-            var node = leaf!
-            // A load appends: a key above the leaf's last needs no search.
-            let appends = node.count == 0 || node.compareStored(at: node.count - 1, entries[i].key) < 0
-            let (index, found) = appends ? (node.count, false) : node.search(entries[i].key)
-            if found {
-                try freeValue(in: node, at: index)
-                node.replaceValue(at: index, with: stored)
-            } else {
-                node.appendStreak = index == node.count ? node.appendStreak + 1 : 0
-                node.insertLeaf(at: index, key: entries[i].key, cell: stored)
-            }
-            unmarked = node
-            if node.encodedBytes > PageLayout.pageSize {
-                try markLeaf()
-                try split(&node, path: &path, pins: &pins)
-                leaf = nil  // the key ranges changed: descend again for the next key
+        // Keys and values are read in place (no copy of an entry, no reference counting per
+        // key) unless the key lands in a new leaf, replaces a value or needs an overflow chain.
+        try entries.withUnsafeBufferPointer { batch in
+            for i in batch.indices {
+                try checkSizes(keyCount: batch[i].key.count, valueCount: batch[i].valueCount)
+                if rootID == 0 {
+                    let root = try newNode(isLeaf: true, pins: &pins)
+                    root.insertLeaf(at: 0, key: batch[i].key, cell: try storedValue(batch[i]))
+                    try cache.markDirty(root)
+                    rootID = root.pageID
+                    continue
+                }
+                let fits = batch[i].key.withUnsafeBytes { key in leaf != nil && bounds.contains(key) }
+                if !fits {
+                    try markLeaf()
+                    // Only the current path stays pinned: a huge batch must not pin more than the cache holds.
+                    cache.unpin(pins.ids)
+                    pins = Pins()
+                    (leaf, path, bounds) = try writablePath(to: batch[i].key, pins: &pins)
+                }
+                let node = leaf!
+                let inline = BTreeNode.leafCellOverhead + batch[i].key.count + batch[i].valueCount <= Self.maxInlineCellBytes
+                let (index, found) = batch[i].key.withUnsafeBytes { key -> (Int, Bool) in
+                    // A load appends: a key above the leaf's last needs no search.
+                    let appends = node.count == 0 || node.compareStored(at: node.count - 1, key) < 0
+                    let (index, found) = appends ? (node.count, false) : node.search(key)
+                    if !found && inline {
+                        node.appendStreak = index == node.count ? node.appendStreak + 1 : 0
+                        batch[i].body.withUnsafeBytes { body in
+                            node.insertLeaf(at: index, key: key, head: batch[i].head, body: body)
+                        }
+                    }
+                    return (index, found)
+                }
+                if found {
+                    let stored = try storedValue(batch[i])
+                    try freeValue(in: node, at: index)
+                    node.replaceValue(at: index, with: stored)
+                } else if !inline {
+                    node.appendStreak = index == node.count ? node.appendStreak + 1 : 0
+                    node.insertLeaf(at: index, key: batch[i].key, cell: try storedValue(batch[i]))
+                }
+                leafWritten = true
+                if node.encodedBytes > PageLayout.pageSize {
+                    try markLeaf()
+                    var splitting = node
+                    try split(&splitting, path: &path, pins: &pins)
+                    leaf = nil  // the key ranges changed: descend again for the next key
+                }
             }
         }
         try markLeaf()
     }
 
-    /// Checks a cell's sizes and moves a value too large to keep inline to an overflow chain.
-    private func storedValue(_ entry: TreeEntry) throws -> CellValue {
-        let keyCount = entry.key.count
-        let valueCount = entry.valueCount
+    private func checkSizes(keyCount: Int, valueCount: Int) throws {
         guard keyCount <= Self.maxKeyBytes else {
             throw RedError(.limitExceeded, "key of \(keyCount) bytes exceeds the limit of \(Self.maxKeyBytes)")
         }
         guard valueCount <= Limits.maxValueBytes else {
             throw RedError(.limitExceeded, "value of \(valueCount) bytes exceeds the limit of \(Limits.maxValueBytes)")
         }
+    }
+
+    /// Checks a cell's sizes and moves a value too large to keep inline to an overflow chain.
+    private func storedValue(_ entry: TreeEntry) throws -> CellValue {
+        let keyCount = entry.key.count
+        let valueCount = entry.valueCount
+        try checkSizes(keyCount: keyCount, valueCount: valueCount)
         if BTreeNode.leafCellOverhead + keyCount + valueCount > Self.maxInlineCellBytes {
             let value = entry.head.count == 0 ? entry.body : entry.head.bytes + entry.body
             return .overflow(firstPage: try OverflowChain.write(value, pager: pager), length: UInt32(valueCount))

@@ -239,7 +239,10 @@ public final class BTreeNode: @unchecked Sendable {
     // MARK: Search
 
     /// First index whose key is ≥ `key`, and whether it is equal.
-    func search(_ key: [UInt8]) -> (index: Int, found: Bool) {
+    func search(_ key: [UInt8]) -> (index: Int, found: Bool) { key.withUnsafeBytes { search($0) } }
+
+    /// `search` for key bytes the caller holds (a batch write's keys, read in place).
+    func search(_ key: UnsafeRawBufferPointer) -> (index: Int, found: Bool) {
         let probe = KeyPrefix(key)
         var lo = 0
         var hi = offsets.count
@@ -253,7 +256,7 @@ public final class BTreeNode: @unchecked Sendable {
 
     /// `compareKeys(key(at: i), key)`, decided by the prefixes unless they tie.
     @inline(__always)
-    func compare(at i: Int, _ key: [UInt8], _ probe: KeyPrefix) -> Int {
+    func compare(at i: Int, _ key: UnsafeRawBufferPointer, _ probe: KeyPrefix) -> Int {
         let p = prefixes[i]
         if p.hi != probe.hi { return p.hi < probe.hi ? -1 : 1 }
         if p.lo != probe.lo { return p.lo < probe.lo ? -1 : 1 }
@@ -261,19 +264,25 @@ public final class BTreeNode: @unchecked Sendable {
     }
 
     /// Full comparison of key `i` with `key`: memcmp, then length.
-    func compareStored(at i: Int, _ key: [UInt8]) -> Int {
+    func compareStored(at i: Int, _ key: [UInt8]) -> Int { key.withUnsafeBytes { compareStored(at: i, $0) } }
+
+    /// Full comparison of key `i` with `key`: memcmp, then length.
+    func compareStored(at i: Int, _ key: UnsafeRawBufferPointer) -> Int {
         let o = start(i)
         let length = u16(at: o)
         let n = min(length, key.count)
         if n > 0 {
-            let c = key.withUnsafeBytes { k in memcmp(bytes + o + 6, k.baseAddress!, n) }
+            let c = memcmp(bytes + o + 6, key.baseAddress!, n)
             if c != 0 { return Int(c) }
         }
         return length - key.count
     }
 
     /// First index whose key is > `key`.
-    func upperBound(_ key: [UInt8]) -> Int {
+    func upperBound(_ key: [UInt8]) -> Int { key.withUnsafeBytes { upperBound($0) } }
+
+    /// First index whose key is > `key`.
+    func upperBound(_ key: UnsafeRawBufferPointer) -> Int {
         let probe = KeyPrefix(key)
         var lo = 0
         var hi = offsets.count
@@ -289,16 +298,24 @@ public final class BTreeNode: @unchecked Sendable {
 
     // MARK: Cell layout changes
 
+    /// What follows a cell's key: nothing (a separator), an inline value as head and body,
+    /// or an overflow chain's first page.
+    private enum CellTail {
+        case none
+        case inline(ValueHead, UnsafeRawBufferPointer)
+        case overflow(PageID)
+    }
+
     /// Inserts a new cell `i`: `u16 keyLength | u32 field | key | tail`. The cell is appended
     /// (a load's usual case, as keys arrive in order) and, if it belongs before other cells,
     /// rotated into place with one move of the cells after it.
-    private func insertCell(at i: Int, key: [UInt8], field: UInt32, tail: CellValue?) {
+    private func insertCell(at i: Int, key: UnsafeRawBufferPointer, field: UInt32, tail: CellTail) {
         let at = i < offsets.count ? start(i) : used
         var length = 6 + key.count
         switch tail {
-        case .inline(let head, let body)?: length += head.count + body.count
-        case .overflow?: length += 4
-        case nil: break
+        case .inline(let head, let body): length += head.count + body.count
+        case .overflow: length += 4
+        case .none: break
         }
         reserve(used + length)
         if at < used { memmove(bytes + at + length, bytes + at, used - at) }
@@ -306,28 +323,27 @@ public final class BTreeNode: @unchecked Sendable {
         cell.storeBytes(of: UInt16(key.count).littleEndian, as: UInt16.self)
         cell.storeBytes(of: field.littleEndian, toByteOffset: 2, as: UInt32.self)
         var o = 6
-        key.withUnsafeBytes { k in
-            if k.count > 0 { (cell + o).copyMemory(from: k.baseAddress!, byteCount: k.count) }
-        }
+        if key.count > 0 { (cell + o).copyMemory(from: key.baseAddress!, byteCount: key.count) }
         o += key.count
         switch tail {
-        case .inline(let head, let body)?:
+        case .inline(let head, let body):
             head.withUnsafeBytes { h in
                 if h.count > 0 { (cell + o).copyMemory(from: h.baseAddress!, byteCount: h.count) }
             }
             o += head.count
-            body.withUnsafeBytes { v in
-                if v.count > 0 { (cell + o).copyMemory(from: v.baseAddress!, byteCount: v.count) }
-            }
-        case .overflow(let first, _)?:
+            if body.count > 0 { (cell + o).copyMemory(from: body.baseAddress!, byteCount: body.count) }
+        case .overflow(let first):
             (cell + o).storeBytes(of: first.littleEndian, as: UInt32.self)
-        case nil:
+        case .none:
             break
         }
         used += length
-        offsets.insert(Int32(at), at: i)
-        prefixes.insert(KeyPrefix(key), at: i)
-        if i + 1 < offsets.count {
+        if i == offsets.count {
+            offsets.append(Int32(at))
+            prefixes.append(KeyPrefix(key))
+        } else {
+            offsets.insert(Int32(at), at: i)
+            prefixes.insert(KeyPrefix(key), at: i)
             let shift = Int32(length)
             for j in (i + 1)..<offsets.count { offsets[j] += shift }
         }
@@ -352,7 +368,19 @@ public final class BTreeNode: @unchecked Sendable {
     }
 
     func insertLeaf(at index: Int, key: [UInt8], cell value: CellValue) {
-        insertCell(at: index, key: key, field: value.field, tail: value)
+        key.withUnsafeBytes { k in
+            switch value {
+            case .inline(let head, let body):
+                body.withUnsafeBytes { insertLeaf(at: index, key: k, head: head, body: $0) }
+            case .overflow(let first, _):
+                insertCell(at: index, key: k, field: value.field, tail: .overflow(first))
+            }
+        }
+    }
+
+    /// Inserts an inline value (`head` then `body`) from bytes the caller holds.
+    func insertLeaf(at index: Int, key: UnsafeRawBufferPointer, head: ValueHead, body: UnsafeRawBufferPointer) {
+        insertCell(at: index, key: key, field: UInt32(head.count + body.count), tail: .inline(head, body))
     }
 
     func replaceValue(at index: Int, with value: LeafValue) {
@@ -396,7 +424,7 @@ public final class BTreeNode: @unchecked Sendable {
 
     /// Inserts separator `key` at `index` with `child` as the child right of it.
     func insertSeparator(at index: Int, key: [UInt8], rightChild child: PageID) {
-        insertCell(at: index, key: key, field: child, tail: nil)
+        key.withUnsafeBytes { insertCell(at: index, key: $0, field: child, tail: .none) }
     }
 
     /// Removes separator `index` and the child right of it.
