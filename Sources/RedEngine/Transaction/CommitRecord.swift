@@ -56,7 +56,9 @@ struct CommitRecord {
             var w = RawByteWriter(buffer.baseAddress!)
             w.u64(0)
             w.varint(UInt64(keyCount + extra.count))
-            func keyWrite(_ key: [UInt8], _ value: [UInt8]?) {
+            // Takes the writer as an argument: a nested function capturing `w` would box it and
+            // check exclusive access to it at run time on every key.
+            func keyWrite(_ w: inout RawByteWriter, _ key: [UInt8], _ value: [UInt8]?) {
                 w.u8(value == nil ? 2 : 1)
                 w.varint(UInt64(Keyspace.collectionID(of: key)))
                 key.withUnsafeBytes { w.lengthPrefixed(UnsafeRawBufferPointer(rebasing: $0[4...])) }
@@ -64,13 +66,13 @@ struct CommitRecord {
             }
             for run in runs {
                 for i in run.keys.indices {
-                    if case .put(let value) = run.writes[i] { keyWrite(run.keys[i], value) } else { keyWrite(run.keys[i], nil) }
+                    if case .put(let value) = run.writes[i] { keyWrite(&w, run.keys[i], value) } else { keyWrite(&w, run.keys[i], nil) }
                 }
             }
             for m in extra {
                 switch m {
-                case .put(let key, let value): keyWrite(key, value)
-                case .delete(let key): keyWrite(key, nil)
+                case .put(let key, let value): keyWrite(&w, key, value)
+                case .delete(let key): keyWrite(&w, key, nil)
                 case .deleteCollection(let id):
                     w.u8(3)
                     w.varint(UInt64(id))

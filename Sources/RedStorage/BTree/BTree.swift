@@ -225,33 +225,33 @@ public final class BTree: @unchecked Sendable {
         // key) unless the key lands in a new leaf, replaces a value or needs an overflow chain.
         try entries.withUnsafeBufferPointer { batch in
             for i in batch.indices {
-                try checkSizes(keyCount: batch[i].key.count, valueCount: batch[i].valueCount)
+                let key = batch[i].key  // one reference each for the whole step, not one per use
+                let body = batch[i].body
+                let head = batch[i].head
+                try checkSizes(keyCount: key.count, valueCount: head.count + body.count)
                 if rootID == 0 {
                     let root = try newNode(isLeaf: true, pins: &pins)
-                    root.insertLeaf(at: 0, key: batch[i].key, cell: try storedValue(batch[i]))
+                    root.insertLeaf(at: 0, key: key, cell: try storedValue(batch[i]))
                     try cache.markDirty(root)
                     rootID = root.pageID
                     continue
                 }
-                let fits = batch[i].key.withUnsafeBytes { key in leaf != nil && bounds.contains(key) }
-                if !fits {
+                if leaf == nil || !key.withUnsafeBytes({ bounds.contains($0) }) {
                     try markLeaf()
                     // Only the current path stays pinned: a huge batch must not pin more than the cache holds.
                     cache.unpin(pins.ids)
                     pins = Pins()
-                    (leaf, path, bounds) = try writablePath(to: batch[i].key, pins: &pins)
+                    (leaf, path, bounds) = try writablePath(to: key, pins: &pins)
                 }
                 let node = leaf!
-                let inline = BTreeNode.leafCellOverhead + batch[i].key.count + batch[i].valueCount <= Self.maxInlineCellBytes
-                let (index, found) = batch[i].key.withUnsafeBytes { key -> (Int, Bool) in
+                let inline = BTreeNode.leafCellOverhead + key.count + head.count + body.count <= Self.maxInlineCellBytes
+                let (index, found) = key.withUnsafeBytes { key -> (Int, Bool) in
                     // A load appends: a key above the leaf's last needs no search.
                     let appends = node.count == 0 || node.compareStored(at: node.count - 1, key) < 0
                     let (index, found) = appends ? (node.count, false) : node.search(key)
                     if !found && inline {
                         node.appendStreak = index == node.count ? node.appendStreak + 1 : 0
-                        batch[i].body.withUnsafeBytes { body in
-                            node.insertLeaf(at: index, key: key, head: batch[i].head, body: body)
-                        }
+                        body.withUnsafeBytes { node.insertLeaf(at: index, key: key, head: head, body: $0) }
                     }
                     return (index, found)
                 }
@@ -261,7 +261,7 @@ public final class BTree: @unchecked Sendable {
                     node.replaceValue(at: index, with: stored)
                 } else if !inline {
                     node.appendStreak = index == node.count ? node.appendStreak + 1 : 0
-                    node.insertLeaf(at: index, key: batch[i].key, cell: try storedValue(batch[i]))
+                    node.insertLeaf(at: index, key: key, cell: try storedValue(batch[i]))
                 }
                 leafWritten = true
                 if node.encodedBytes > PageLayout.pageSize {

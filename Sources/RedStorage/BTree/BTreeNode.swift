@@ -87,14 +87,18 @@ public final class BTreeNode: @unchecked Sendable {
     public let epoch: UInt64
     public let isLeaf: Bool
     /// The cells, in key order, byte for byte as in the page payload: `used` of `capacity` bytes.
-    private var bytes: UnsafeMutableRawPointer
-    private(set) var used = 0
-    private var capacity: Int
+    ///
+    /// The mutable fields skip Swift's run-time exclusivity checks (`@exclusivity(unchecked)`):
+    /// a node is only ever written under the tree's exclusive lock, and the checks cost a call
+    /// on every cell a load inserts.
+    @exclusivity(unchecked) private var bytes: UnsafeMutableRawPointer
+    @exclusivity(unchecked) private(set) var used = 0
+    @exclusivity(unchecked) private var capacity: Int
     /// Where each cell starts in the buffer.
-    private(set) var offsets: [Int32]
+    @exclusivity(unchecked) private(set) var offsets: [Int32]
     /// The first 16 bytes of each key (zero-padded) as integers, parallel to `offsets`:
     /// searches compare these and read the key bytes only on a tie.
-    private(set) var prefixes: [KeyPrefix]
+    @exclusivity(unchecked) private(set) var prefixes: [KeyPrefix]
     /// Interior only: the child left of every separator.
     var firstChild: PageID = 0
     /// Consecutive inserts at the end of this leaf (transient): drives the sequential-append split.
