@@ -179,7 +179,7 @@ public final class StorageEngine: @unchecked Sendable {
 
     /// Raises the ceilings of the collections a commit wrote to (under the tree's exclusive lock).
     private func raiseKeyCeilings(_ runs: [KeyWrites], _ extra: [CommitRecord.Mutation]) {
-        let largest = runs.compactMap(\.keys.last) + extra.compactMap(\.key)
+        let largest = runs.compactMap { $0.lastKey?.array } + extra.compactMap(\.key)
         guard !largest.isEmpty else { return }
         keyCeilings.withLock { ceilings in
             for key in largest {
@@ -214,7 +214,7 @@ public final class StorageEngine: @unchecked Sendable {
                 assigned: (UInt64) -> Void) async throws -> CommitInfo {
         let runs = writes.sortedRuns()
         var payload = CommitRecord.encode(runs, then: extra)
-        let touchesCatalog = runs.contains { $0.keys.first.map(Keyspace.collectionID(of:)) == Keyspace.collectionsID }
+        let touchesCatalog = runs.contains { $0.firstKey.map(Keyspace.collectionID(of:)) == Keyspace.collectionsID }
 
         let (commitTS, endLSN): (UInt64, UInt64) = try store.write { tree in
             if let failure = failure.withLock({ $0 }) { throw failure }
@@ -222,19 +222,19 @@ public final class StorageEngine: @unchecked Sendable {
             // The records read here (one descent per leaf: the keys are sorted) are reused by the apply below.
             // A run whose smallest key is above its collection's ceiling (a load appending) has no
             // record in the tree to read: under this lock the ceiling covers every key there.
-            let ceilings = keyCeilings.withLock { c in runs.map { $0.keys.first.flatMap { c[Keyspace.collectionID(of: $0)] } } }
+            let ceilings = keyCeilings.withLock { c in runs.map { $0.firstKey.flatMap { c[Keyspace.collectionID(of: $0)] } } }
             let existing = try zip(runs, ceilings).map { run, ceiling -> [[UInt8]?] in
-                if let ceiling, let first = run.keys.first, compareKeys(first, ceiling) > 0 {
-                    return Array(repeating: nil, count: run.keys.count)
+                if let ceiling, let first = run.firstKey, ceiling.withUnsafeBytes({ compareKeys(first, $0) }) > 0 {
+                    return Array(repeating: nil, count: run.count)
                 }
-                return try tree.getSorted(run.keys)
+                return try tree.getSorted(run.writes.map(\.key))
             }  // parallel to `runs` and their keys
             for (run, records) in zip(runs, existing) {
-                for (key, bytes) in zip(run.keys, records) {
-                    if let bytes, try VersionChain.newestCommitTS(of: bytes, context: "record (\(Keyspace.describe(key)))") > snapshot {
+                for (write, bytes) in zip(run.writes, records) {
+                    if let bytes, try VersionChain.newestCommitTS(of: bytes, context: "record (\(Keyspace.describe(write.key.array)))") > snapshot {
                         counters.withLock { $0.conflicts += 1 }
                         throw RedError(.serializationFailure,
-                                       "could not serialize access due to concurrent update of a key in collection \(Keyspace.collectionID(of: key)); retry the transaction")
+                                       "could not serialize access due to concurrent update of a key in collection \(Keyspace.collectionID(of: write.key)); retry the transaction")
                     }
                 }
             }
@@ -277,55 +277,56 @@ public final class StorageEngine: @unchecked Sendable {
     /// so no record is built as an array of its own.
     static func apply(_ runs: [KeyWrites], then extra: [CommitRecord.Mutation] = [],
                       at ts: UInt64, horizon: UInt64, to tree: BTree, current: [[[UInt8]?]]? = nil) throws -> [[UInt8]] {
-        let known = try current ?? runs.map { try tree.getSorted($0.keys) }
+        let known = try current ?? runs.map { try tree.getSorted($0.writes.map(\.key)) }
         var garbage: [[UInt8]] = []
+        // Records rebuilt here (a key that already had versions) and `extra`'s keys and values:
+        // `TreeEntry` points to bytes, so these live here until the batch is written.
+        let scratch = ByteArena()
         var run: [TreeEntry] = []
-        run.reserveCapacity(runs.reduce(0) { $0 + $1.keys.count })
+        run.reserveCapacity(runs.reduce(0) { $0 + $1.count })
         func flush() throws {
             if !run.isEmpty { try tree.putSorted(run) }
             run.removeAll(keepingCapacity: true)
         }
         /// Adds the version `value` (nil: a tombstone) to the key's `record`.
-        func write(_ key: [UInt8], _ value: [UInt8]?, record: [UInt8]?) throws {
+        func write(_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer?, record: [UInt8]?) throws {
             if record == nil, let value {
                 run.append(TreeEntry(key: key, head: VersionChain.singleHead(commitTS: ts, valueLength: value.count), body: value))
                 return
             }
-            let next = try versioned(key: key, value: value, at: ts, horizon: horizon, current: record)
+            let next = try versioned(key: key.array, value: value?.array, at: ts, horizon: horizon, current: record)
             if let bytes = next.record {
-                run.append(TreeEntry(key: key, body: bytes))
-                if next.holdsGarbage { garbage.append(key) }
+                run.append(TreeEntry(key: key, body: scratch.copy(bytes)))
+                if next.holdsGarbage { garbage.append(key.array) }
             } else if record != nil {
                 try flush()
-                try tree.delete(key)
+                try tree.delete(key.array)
             }
         }
-        for (part, records) in zip(runs, known) {
-            for i in part.keys.indices {
-                if case .put(let value) = part.writes[i] {
-                    try write(part.keys[i], value, record: records[i])
-                } else {
-                    try write(part.keys[i], nil, record: records[i])
+        try withExtendedLifetime((runs, scratch)) {
+            for (part, records) in zip(runs, known) {
+                for (pending, record) in zip(part.writes, records) {
+                    try write(pending.key, pending.value, record: record)
                 }
             }
-        }
-        for mutation in extra {
-            switch mutation {
-            case .put(let key, let value): try write(key, value, record: try tree.get(key))
-            case .delete(let key): try write(key, nil, record: try tree.get(key))
-            case .deleteCollection(let id):
-                try flush()
-                let start = Keyspace.prefix(id)
-                let end = Keyspace.prefix(id + 1)
-                while true {
-                    let batch = try tree.batch(after: start, inclusive: true)
-                    let doomed = batch.map(\.key).filter { compareKeys($0, end) < 0 }
-                    if doomed.isEmpty { break }
-                    for key in doomed { try tree.delete(key) }
+            for mutation in extra {
+                switch mutation {
+                case .put(let key, let value): try write(scratch.copy(key), scratch.copy(value), record: try tree.get(key))
+                case .delete(let key): try write(scratch.copy(key), nil, record: try tree.get(key))
+                case .deleteCollection(let id):
+                    try flush()
+                    let start = Keyspace.prefix(id)
+                    let end = Keyspace.prefix(id + 1)
+                    while true {
+                        let batch = try tree.batch(after: start, inclusive: true)
+                        let doomed = batch.map(\.key).filter { compareKeys($0, end) < 0 }
+                        if doomed.isEmpty { break }
+                        for key in doomed { try tree.delete(key) }
+                    }
                 }
             }
+            try flush()
         }
-        try flush()
         return garbage
     }
 

@@ -34,11 +34,38 @@ import Testing
         for (key, write) in model { #expect(set[key].map(describe) == describe(write)) }
         let expected = model.keys.sorted { compareKeys($0, $1) < 0 }
         let runs = set.sortedRuns()
-        #expect(runs.flatMap(\.keys) == expected)
-        #expect(runs.flatMap(\.writes).map(describe) == expected.map { describe(model[$0]!) })
+        #expect(runs.flatMap { $0.writes.map(\.key.array) } == expected)
+        #expect(runs.flatMap { $0.writes.map(\.write) }.map(describe) == expected.map { describe(model[$0]!) })
         let one = set.sorted(collectionID: 17)
         #expect(one.keys == expected.filter { Keyspace.collectionID(of: $0) == 17 })
         #expect(set.sorted(collectionID: 99).keys.isEmpty)
+    }
+
+    /// A copy (a savepoint's) shares the original's byte arena: whatever the original writes
+    /// afterwards (replacements, new keys, values too large for a shared chunk), the copy must
+    /// still read exactly what it held, and the original its own writes.
+    @Test func aCopyKeepsItsWritesWhileTheOriginalGoesOn() {
+        var set = WriteSet()
+        func key(_ i: Int) -> [UInt8] { Keyspace.key(16, withUnsafeBytes(of: UInt64(i).bigEndian, Array.init)) }
+        for i in 0..<100 { set.set(key(i), .put([UInt8](repeating: UInt8(i), count: i))) }
+        let copy = set
+        for round in 1...50 {
+            for i in stride(from: 0, to: 100, by: 7) { set.set(key(i), .put([UInt8](repeating: UInt8(round), count: 50 + round))) }
+        }
+        set.set(key(3), .delete)
+        set.set(key(500), .put([UInt8](repeating: 9, count: 40_000)))  // its own chunk
+        set.set(key(50), .put([UInt8](repeating: 1, count: 2)))  // below the top: found by binary search
+        for i in 0..<100 { #expect(copy[key(i)].map(describe) == describe(.put([UInt8](repeating: UInt8(i), count: i)))) }
+        #expect(copy[key(500)] == nil)
+        #expect(copy.count == 100)
+        #expect(set[key(3)].map(describe) == "delete")
+        #expect(set[key(7)].map(describe) == describe(.put([UInt8](repeating: 50, count: 100))))
+        #expect(set[key(500)].map(describe) == describe(.put([UInt8](repeating: 9, count: 40_000))))
+        #expect(set[key(50)].map(describe) == describe(.put([1, 1])))
+        #expect(set.count == 101)
+        let runs = set.sortedRuns()
+        #expect(runs.count == 1 && runs[0].count == 101)
+        #expect(runs[0].writes.last?.value?.count == 40_000)
     }
 
     private func describe(_ write: Transaction.Write) -> String {

@@ -43,11 +43,8 @@ struct CommitRecord {
         var bound = 8 + 10 + extra.count * (perWrite + 4)
         var keyCount = 0
         for run in runs {
-            keyCount += run.keys.count
-            for (key, write) in zip(run.keys, run.writes) {
-                bound += perWrite + key.count
-                if case .put(let value) = write { bound += value.count }
-            }
+            keyCount += run.count
+            for write in run.writes { bound += perWrite + write.key.count + (write.value?.count ?? 0) }
         }
         for m in extra {
             if case .put(let k, let v) = m { bound += k.count + v.count } else if let k = m.key { bound += k.count }
@@ -58,21 +55,21 @@ struct CommitRecord {
             w.varint(UInt64(keyCount + extra.count))
             // Takes the writer as an argument: a nested function capturing `w` would box it and
             // check exclusive access to it at run time on every key.
-            func keyWrite(_ w: inout RawByteWriter, _ key: [UInt8], _ value: [UInt8]?) {
+            func keyWrite(_ w: inout RawByteWriter, _ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer?) {
                 w.u8(value == nil ? 2 : 1)
                 w.varint(UInt64(Keyspace.collectionID(of: key)))
-                key.withUnsafeBytes { w.lengthPrefixed(UnsafeRawBufferPointer(rebasing: $0[4...])) }
-                if let value { value.withUnsafeBytes { w.lengthPrefixed($0) } }
+                w.lengthPrefixed(UnsafeRawBufferPointer(rebasing: key[4...]))
+                if let value { w.lengthPrefixed(value) }
             }
             for run in runs {
-                for i in run.keys.indices {
-                    if case .put(let value) = run.writes[i] { keyWrite(&w, run.keys[i], value) } else { keyWrite(&w, run.keys[i], nil) }
-                }
+                for write in run.writes { keyWrite(&w, write.key, write.value) }
             }
             for m in extra {
                 switch m {
-                case .put(let key, let value): keyWrite(&w, key, value)
-                case .delete(let key): keyWrite(&w, key, nil)
+                case .put(let key, let value):
+                    key.withUnsafeBytes { k in value.withUnsafeBytes { keyWrite(&w, k, $0) } }
+                case .delete(let key):
+                    key.withUnsafeBytes { keyWrite(&w, $0, nil) }
                 case .deleteCollection(let id):
                     w.u8(3)
                     w.varint(UInt64(id))
@@ -183,5 +180,9 @@ enum Keyspace {
 
     static func collectionID(of key: [UInt8]) -> UInt32 {
         UInt32(key[0]) << 24 | UInt32(key[1]) << 16 | UInt32(key[2]) << 8 | UInt32(key[3])
+    }
+
+    static func collectionID(of key: UnsafeRawBufferPointer) -> UInt32 {
+        UInt32(bigEndian: key.loadUnaligned(as: UInt32.self))
     }
 }

@@ -19,74 +19,84 @@ import RedStorage
 /// `sortedRuns()` merges each run with its sorted overflow, collections in id
 /// order, which is tree-key order (the 4-byte big-endian collection id
 /// leads every tree key).
-struct WriteSet {
+///
+/// **Bytes.** Every key and value is copied into the write set's `ByteArena` and
+/// referred to by pointer (`PendingWrite`): no heap object per key or value, and a
+/// commit reads them back from a few contiguous chunks. A value replaced within the
+/// transaction is appended again (bytes are never overwritten, so a savepoint's copy
+/// of the write set stays valid); the transaction's byte limit counts every write,
+/// replacements included, so this stays bounded.
+struct WriteSet: Sendable {
     private struct Run {
-        var keys: [[UInt8]] = []
-        var writes: [Transaction.Write] = []
-        var overflow: [WriteKey: Transaction.Write] = [:]
+        var writes: [PendingWrite] = []
+        var overflow: [WriteKey: PendingWrite] = [:]
         /// `overflow`'s keys in order, kept between writes that add none (cursors ask repeatedly).
         var sortedOverflow: [[UInt8]]?
 
         /// The key's index in the ascending run, if it is there.
-        func position(of key: [UInt8]) -> Int? {
+        func position(of key: UnsafeRawBufferPointer) -> Int? {
             var lo = 0
-            var hi = keys.count
+            var hi = writes.count
             while lo < hi {
                 let mid = (lo + hi) >> 1
-                let c = compareKeys(keys[mid], key)
+                let c = compareKeys(writes[mid].key, key)
                 if c < 0 { lo = mid + 1 } else if c > 0 { hi = mid } else { return mid }
             }
             return nil
         }
 
-        /// Adds or replaces; `count` grows by one for a new key.
-        mutating func record(_ key: [UInt8], _ write: Transaction.Write, count: inout Int) {
-            if let last = keys.last {
-                let c = compareKeys(key, last)
-                if c > 0 {
-                    keys.append(key)
-                    writes.append(write)
-                    count += 1
-                } else if c == 0 {
-                    writes[writes.count - 1] = write
-                } else if let at = position(of: key) {
-                    writes[at] = write
-                } else if overflow.updateValue(write, forKey: WriteKey(key)) == nil {
+        /// Adds or replaces; `count` grows by one for a new key. `key` and `value` point into
+        /// the arena; a replaced key keeps its first copy.
+        mutating func record(_ write: PendingWrite, count: inout Int) {
+            guard let last = writes.last else {
+                writes.append(write)
+                count += 1
+                return
+            }
+            let c = compareKeys(write.key, last.key)
+            if c > 0 {
+                writes.append(write)
+                count += 1
+            } else if c == 0 {
+                writes[writes.count - 1].replaceValue(with: write)
+            } else if let at = position(of: write.key) {
+                writes[at].replaceValue(with: write)
+            } else {
+                let key = WriteKey(write.key.array)
+                if var known = overflow[key] {
+                    known.replaceValue(with: write)
+                    overflow[key] = known
+                } else {
+                    overflow[key] = write
                     count += 1
                     sortedOverflow = nil
                 }
-            } else {
-                keys.append(key)
-                writes.append(write)
-                count += 1
             }
         }
 
         /// Every entry in key order.
-        func sorted() -> (keys: [[UInt8]], writes: [Transaction.Write]) {
-            guard !overflow.isEmpty else { return (keys, writes) }
+        func sorted() -> [PendingWrite] {
+            guard !overflow.isEmpty else { return writes }
             let extraKeys = sortedOverflow ?? KeySorting.sorted(overflow.keys.map(\.bytes))
-            var outKeys: [[UInt8]] = []
-            var outWrites: [Transaction.Write] = []
-            outKeys.reserveCapacity(keys.count + extraKeys.count)
-            outWrites.reserveCapacity(keys.count + extraKeys.count)
+            var out: [PendingWrite] = []
+            out.reserveCapacity(writes.count + extraKeys.count)
             var i = 0
             var j = 0
-            while i < keys.count || j < extraKeys.count {
-                if j == extraKeys.count || (i < keys.count && compareKeys(keys[i], extraKeys[j]) < 0) {
-                    outKeys.append(keys[i])
-                    outWrites.append(writes[i])
+            while i < writes.count || j < extraKeys.count {
+                if j == extraKeys.count || (i < writes.count && extraKeys[j].withUnsafeBytes({ compareKeys(writes[i].key, $0) }) < 0) {
+                    out.append(writes[i])
                     i += 1
                 } else {
-                    outKeys.append(extraKeys[j])
-                    outWrites.append(overflow[WriteKey(extraKeys[j])]!)
+                    out.append(overflow[WriteKey(extraKeys[j])]!)
                     j += 1
                 }
             }
-            return (outKeys, outWrites)
+            return out
         }
     }
 
+    /// Holds every key and value byte the runs point to.
+    private var arena = ByteArena()
     /// One run per collection written, `ids[i]` owning `runs[i]`. Arrays, not a dictionary:
     /// a transaction touches a few collections, a linear search of their ids costs less than
     /// hashing, and `runs[i].…` reads a run in place where a dictionary lookup copies it
@@ -100,49 +110,109 @@ struct WriteSet {
     private func runIndex(_ id: UInt32) -> Int? { ids.firstIndex(of: id) }
 
     subscript(treeKey: [UInt8]) -> Transaction.Write? {
-        get {
-            guard let i = runIndex(Keyspace.collectionID(of: treeKey)), let last = runs[i].keys.last else { return nil }
-            if compareKeys(treeKey, last) > 0 { return nil }  // above the run: nothing can hold it
-            if let at = runs[i].position(of: treeKey) { return runs[i].writes[at] }
-            return runs[i].overflow.isEmpty ? nil : runs[i].overflow[WriteKey(treeKey)]
-        }
+        treeKey.withUnsafeBytes { key in pending(key).map(\.write) }
+    }
+
+    /// The pending write of a tree key, pointing into the arena.
+    private func pending(_ treeKey: UnsafeRawBufferPointer) -> PendingWrite? {
+        guard let i = runIndex(Keyspace.collectionID(of: treeKey)), let last = runs[i].writes.last else { return nil }
+        if compareKeys(treeKey, last.key) > 0 { return nil }  // above the run: nothing can hold it
+        if let at = runs[i].position(of: treeKey) { return runs[i].writes[at] }
+        return runs[i].overflow.isEmpty ? nil : runs[i].overflow[WriteKey(treeKey.array)]
     }
 
     /// Records `write` for `treeKey`, replacing an earlier write of the same key.
     mutating func set(_ treeKey: [UInt8], _ write: Transaction.Write) {
-        let id = Keyspace.collectionID(of: treeKey)
+        switch write {
+        case .put(let value): treeKey.withUnsafeBytes { k in value.withUnsafeBytes { put(k, $0) } }
+        case .delete: treeKey.withUnsafeBytes { delete($0) }
+        }
+    }
+
+    /// Records a put of `value` under `treeKey` (both copied into the arena).
+    mutating func put(_ treeKey: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer) {
+        record(PendingWrite(key: arena.copy(treeKey), value: arena.copy(value)))
+    }
+
+    /// Records a delete of `treeKey` (copied into the arena).
+    mutating func delete(_ treeKey: UnsafeRawBufferPointer) {
+        record(PendingWrite(key: arena.copy(treeKey), value: nil))
+    }
+
+    private mutating func record(_ write: PendingWrite) {
+        let id = Keyspace.collectionID(of: write.key)
         if let i = runIndex(id) {
-            runs[i].record(treeKey, write, count: &count)
+            runs[i].record(write, count: &count)
         } else {
             ids.append(id)
             runs.append(Run())
-            runs[runs.count - 1].record(treeKey, write, count: &count)
+            runs[runs.count - 1].record(write, count: &count)
         }
     }
 
     /// Every pending write in tree-key order, as one sorted run per collection (collections
-    /// in id order): handed over as they are, not copied into one pair of arrays.
+    /// in id order), pointing into this write set's arena (which each run keeps alive).
     func sortedRuns() -> [KeyWrites] {
-        ids.indices.sorted { ids[$0] < ids[$1] }.map { i in
-            let (keys, writes) = runs[i].sorted()
-            return KeyWrites(keys: keys, writes: writes)
-        }
+        ids.indices.sorted { ids[$0] < ids[$1] }.map { i in KeyWrites(arena: arena, writes: runs[i].sorted()) }
     }
 
-    /// The pending writes of one collection in key order (remembering the overflow's order).
+    /// The pending writes of one collection in key order, copied out (remembering the overflow's order).
     mutating func sorted(collectionID: UInt32) -> (keys: [[UInt8]], writes: [Transaction.Write]) {
         guard let i = runIndex(collectionID) else { return ([], []) }
         if runs[i].sortedOverflow == nil && !runs[i].overflow.isEmpty {
             runs[i].sortedOverflow = KeySorting.sorted(runs[i].overflow.keys.map(\.bytes))
         }
-        return runs[i].sorted()
+        let writes = runs[i].sorted()
+        return (writes.map(\.key.array), writes.map(\.write))
     }
 }
 
-/// Key writes in tree-key order, `writes[i]` for `keys[i]`: a commit's writes to one collection.
-struct KeyWrites {
-    var keys: [[UInt8]]
-    var writes: [Transaction.Write]
+/// One pending write: a tree key and its value (nil: a delete), both pointing into the
+/// `ByteArena` of the write set or `KeyWrites` that holds it.
+struct PendingWrite: @unchecked Sendable {
+    let key: UnsafeRawBufferPointer
+    private(set) var value: UnsafeRawBufferPointer?
+
+    init(key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer?) {
+        self.key = key
+        self.value = value
+    }
+
+    /// Takes `other`'s value (a later write of the same key).
+    mutating func replaceValue(with other: PendingWrite) { value = other.value }
+
+    /// The write with its value copied out.
+    var write: Transaction.Write { value.map { .put($0.array) } ?? .delete }
+}
+
+/// Key writes in tree-key order: a commit's writes to one collection. `arena` holds the
+/// bytes `writes` point to, so a `KeyWrites` can be handed on and read after the write set
+/// that made it is gone.
+struct KeyWrites: @unchecked Sendable {
+    let arena: ByteArena
+    let writes: [PendingWrite]
+
+    init(arena: ByteArena, writes: [PendingWrite]) {
+        self.arena = arena
+        self.writes = writes
+    }
+
+    /// Copies `keys` and `writes` (parallel arrays, in key order) into an arena of their own:
+    /// recovery replaying a record, and tests.
+    init(keys: [[UInt8]], writes: [Transaction.Write]) {
+        let arena = ByteArena()
+        self.arena = arena
+        self.writes = zip(keys, writes).map { key, write in
+            switch write {
+            case .put(let value): PendingWrite(key: arena.copy(key), value: arena.copy(value))
+            case .delete: PendingWrite(key: arena.copy(key), value: nil)
+            }
+        }
+    }
+
+    var count: Int { writes.count }
+    var firstKey: UnsafeRawBufferPointer? { writes.first?.key }
+    var lastKey: UnsafeRawBufferPointer? { writes.last?.key }
 }
 
 extension WriteSet {

@@ -63,25 +63,38 @@ public final class BTree: @unchecked Sendable {
     /// into the same leaf share one descent, so a sorted batch (a commit's write set) costs about
     /// one descent per leaf; keys in any other order are still answered correctly.
     public func getSorted(_ keys: [[UInt8]]) throws -> [[UInt8]?] {
-        guard rootID != 0 else { return Array(repeating: nil, count: keys.count) }
-        var results: [[UInt8]?] = []
-        results.reserveCapacity(keys.count)
-        var leaf: (node: BTreeNode, bounds: LeafBounds)?
-        for key in keys {
-            if leaf == nil || !leaf!.bounds.contains(key) {
-                var node = try cache.node(rootID, pin: false)
-                var bounds = LeafBounds()
+        var reader = SortedReader(tree: self)
+        return try keys.map { key in try key.withUnsafeBytes { try reader.get($0) } }
+    }
+
+    /// `getSorted` for key bytes held elsewhere (a write set's arena).
+    public func getSorted(_ keys: [UnsafeRawBufferPointer]) throws -> [[UInt8]?] {
+        var reader = SortedReader(tree: self)
+        return try keys.map { try reader.get($0) }
+    }
+
+    /// Point reads that remember the last leaf and its key range, so that each key inside it
+    /// skips the descent.
+    private struct SortedReader {
+        let tree: BTree
+        var leaf: BTreeNode?
+        var bounds = LeafBounds()
+
+        mutating func get(_ key: UnsafeRawBufferPointer) throws -> [UInt8]? {
+            guard tree.rootID != 0 else { return nil }
+            if leaf == nil || !bounds.contains(key) {
+                var node = try tree.cache.node(tree.rootID, pin: false)
+                bounds = LeafBounds()
                 while !node.isLeaf {
                     let i = node.childIndex(for: key)
                     bounds.narrow(node, child: i)
-                    node = try cache.node(node.child(i), pin: false)
+                    node = try tree.cache.node(node.child(i), pin: false)
                 }
-                leaf = (node, bounds)
+                leaf = node
             }
-            let (index, found) = leaf!.node.search(key)
-            results.append(found ? try read(leaf!.node.value(at: index)) : nil)
+            let (index, found) = leaf!.search(key)
+            return found ? try tree.read(leaf!.value(at: index)) : nil
         }
-        return results
     }
 
     /// The key range a leaf covers, learnt from the separators on the way down to it.
@@ -203,7 +216,10 @@ public final class BTree: @unchecked Sendable {
     /// A leaf is marked dirty once, when the batch leaves it (it stays pinned until then, so
     /// the cache cannot evict it unmarked), not once per key.
     public func putSorted(_ entries: [([UInt8], [UInt8])]) throws {
-        try putSorted(entries.map { TreeEntry(key: $0.0, body: $0.1) })
+        let arena = ByteArena()
+        try withExtendedLifetime(arena) {
+            try putSorted(entries.map { TreeEntry(key: arena.copy($0.0), body: arena.copy($0.1)) })
+        }
     }
 
     /// `putSorted` for entries whose values are written as a head and a body (see `ValueHead`).
@@ -225,18 +241,23 @@ public final class BTree: @unchecked Sendable {
         // key) unless the key lands in a new leaf, replaces a value or needs an overflow chain.
         try entries.withUnsafeBufferPointer { batch in
             for i in batch.indices {
-                let key = batch[i].key  // one reference each for the whole step, not one per use
-                let body = batch[i].body
+                let key = batch[i].key
                 let head = batch[i].head
+                let body = batch[i].body
                 try checkSizes(keyCount: key.count, valueCount: head.count + body.count)
+                let inline = BTreeNode.leafCellOverhead + key.count + head.count + body.count <= Self.maxInlineCellBytes
                 if rootID == 0 {
                     let root = try newNode(isLeaf: true, pins: &pins)
-                    root.insertLeaf(at: 0, key: key, cell: try storedValue(batch[i]))
+                    if inline {
+                        root.insertLeaf(at: 0, key: key, head: head, body: body)
+                    } else {
+                        root.insertLeaf(at: 0, key: key, cell: try overflowValue(batch[i]))
+                    }
                     try cache.markDirty(root)
                     rootID = root.pageID
                     continue
                 }
-                if leaf == nil || !key.withUnsafeBytes({ bounds.contains($0) }) {
+                if leaf == nil || !bounds.contains(key) {
                     try markLeaf()
                     // Only the current path stays pinned: a huge batch must not pin more than the cache holds.
                     cache.unpin(pins.ids)
@@ -244,24 +265,23 @@ public final class BTree: @unchecked Sendable {
                     (leaf, path, bounds) = try writablePath(to: key, pins: &pins)
                 }
                 let node = leaf!
-                let inline = BTreeNode.leafCellOverhead + key.count + head.count + body.count <= Self.maxInlineCellBytes
-                let (index, found) = key.withUnsafeBytes { key -> (Int, Bool) in
-                    // A load appends: a key above the leaf's last needs no search.
-                    let appends = node.count == 0 || node.compareStored(at: node.count - 1, key) < 0
-                    let (index, found) = appends ? (node.count, false) : node.search(key)
-                    if !found && inline {
-                        node.appendStreak = index == node.count ? node.appendStreak + 1 : 0
-                        body.withUnsafeBytes { node.insertLeaf(at: index, key: key, head: head, body: $0) }
-                    }
-                    return (index, found)
-                }
+                // A load appends: a key above the leaf's last needs no search.
+                let appends = node.count == 0 || node.compareStored(at: node.count - 1, key) < 0
+                let (index, found) = appends ? (node.count, false) : node.search(key)
                 if found {
-                    let stored = try storedValue(batch[i])
                     try freeValue(in: node, at: index)
-                    node.replaceValue(at: index, with: stored)
-                } else if !inline {
+                    if inline {
+                        node.replaceValue(at: index, head: head, body: body)
+                    } else {
+                        node.replaceValue(at: index, with: try overflowValue(batch[i]))
+                    }
+                } else {
                     node.appendStreak = index == node.count ? node.appendStreak + 1 : 0
-                    node.insertLeaf(at: index, key: key, cell: try storedValue(batch[i]))
+                    if inline {
+                        node.insertLeaf(at: index, key: key, head: head, body: body)
+                    } else {
+                        node.insertLeaf(at: index, key: key, cell: try overflowValue(batch[i]))
+                    }
                 }
                 leafWritten = true
                 if node.encodedBytes > PageLayout.pageSize {
@@ -284,16 +304,10 @@ public final class BTree: @unchecked Sendable {
         }
     }
 
-    /// Checks a cell's sizes and moves a value too large to keep inline to an overflow chain.
-    private func storedValue(_ entry: TreeEntry) throws -> CellValue {
-        let keyCount = entry.key.count
-        let valueCount = entry.valueCount
-        try checkSizes(keyCount: keyCount, valueCount: valueCount)
-        if BTreeNode.leafCellOverhead + keyCount + valueCount > Self.maxInlineCellBytes {
-            let value = entry.head.count == 0 ? entry.body : entry.head.bytes + entry.body
-            return .overflow(firstPage: try OverflowChain.write(value, pager: pager), length: UInt32(valueCount))
-        }
-        return .inline(head: entry.head, body: entry.body)
+    /// Writes a value too large to keep inline to an overflow chain; returns the cell's reference to it.
+    private func overflowValue(_ entry: TreeEntry) throws -> CellValue {
+        let value = entry.head.bytes + entry.body.array
+        return .overflow(firstPage: try OverflowChain.write(value, pager: pager), length: UInt32(value.count))
     }
 
     /// Removes `key`; returns whether it was present.
@@ -302,7 +316,7 @@ public final class BTree: @unchecked Sendable {
         guard try lookup(key) != nil else { return false }
         var pins = Pins()
         defer { cache.unpin(pins.ids) }
-        var (leaf, path, _) = try writablePath(to: key, pins: &pins)
+        var (leaf, path, _) = try key.withUnsafeBytes { try writablePath(to: $0, pins: &pins) }
         let (index, found) = leaf.search(key)
         precondition(found, "key vanished between lookup and delete")
         try freeValue(in: leaf, at: index)
@@ -315,7 +329,7 @@ public final class BTree: @unchecked Sendable {
 
     // MARK: Copy-on-write path
 
-    private func writablePath(to key: [UInt8], pins: inout Pins) throws -> (node: BTreeNode, path: [(BTreeNode, Int)], bounds: LeafBounds) {
+    private func writablePath(to key: UnsafeRawBufferPointer, pins: inout Pins) throws -> (node: BTreeNode, path: [(BTreeNode, Int)], bounds: LeafBounds) {
         var node = try writableRoot(pins: &pins)
         var path: [(BTreeNode, Int)] = []
         var bounds = LeafBounds()

@@ -300,6 +300,9 @@ public final class BTreeNode: @unchecked Sendable {
     /// Child to descend into for `key` (interior only).
     func childIndex(for key: [UInt8]) -> Int { upperBound(key) }
 
+    /// Child to descend into for `key` (interior only).
+    func childIndex(for key: UnsafeRawBufferPointer) -> Int { upperBound(key) }
+
     // MARK: Cell layout changes
 
     /// What follows a cell's key: nothing (a separator), an inline value as head and body,
@@ -372,13 +375,15 @@ public final class BTreeNode: @unchecked Sendable {
     }
 
     func insertLeaf(at index: Int, key: [UInt8], cell value: CellValue) {
-        key.withUnsafeBytes { k in
-            switch value {
-            case .inline(let head, let body):
-                body.withUnsafeBytes { insertLeaf(at: index, key: k, head: head, body: $0) }
-            case .overflow(let first, _):
-                insertCell(at: index, key: k, field: value.field, tail: .overflow(first))
-            }
+        key.withUnsafeBytes { insertLeaf(at: index, key: $0, cell: value) }
+    }
+
+    func insertLeaf(at index: Int, key: UnsafeRawBufferPointer, cell value: CellValue) {
+        switch value {
+        case .inline(let head, let body):
+            body.withUnsafeBytes { insertLeaf(at: index, key: key, head: head, body: $0) }
+        case .overflow(let first, _):
+            insertCell(at: index, key: key, field: value.field, tail: .overflow(first))
         }
     }
 
@@ -392,11 +397,30 @@ public final class BTreeNode: @unchecked Sendable {
     }
 
     func replaceValue(at index: Int, with value: CellValue) {
+        switch value {
+        case .inline(let head, let body):
+            body.withUnsafeBytes { replaceValue(at: index, field: value.field, tail: .inline(head, $0)) }
+        case .overflow(let first, _):
+            replaceValue(at: index, field: value.field, tail: .overflow(first))
+        }
+    }
+
+    /// Replaces value `index` with an inline value (`head` then `body`) from bytes the caller holds.
+    func replaceValue(at index: Int, head: ValueHead, body: UnsafeRawBufferPointer) {
+        replaceValue(at: index, field: UInt32(head.count + body.count), tail: .inline(head, body))
+    }
+
+    private func replaceValue(at index: Int, field: UInt32, tail: CellTail) {
         let o = start(index)
         let keyLength = u16(at: o)
         let valueStart = o + 6 + keyLength
         let oldEnd = end(index)
-        let newEnd = valueStart + value.cellBytes
+        let newEnd: Int
+        switch tail {
+        case .inline(let head, let body): newEnd = valueStart + head.count + body.count
+        case .overflow: newEnd = valueStart + 4
+        case .none: newEnd = valueStart
+        }
         let delta = newEnd - oldEnd
         if delta != 0 {
             reserve(used + delta)
@@ -405,20 +429,18 @@ public final class BTreeNode: @unchecked Sendable {
             let shift = Int32(delta)
             for j in (index + 1)..<offsets.count { offsets[j] += shift }
         }
-        setU32(at: o + 2, value.field)
-        do {
-            let base = bytes + valueStart
-            switch value {
-            case .inline(let head, let body):
-                head.withUnsafeBytes { h in
-                    if h.count > 0 { base.copyMemory(from: h.baseAddress!, byteCount: h.count) }
-                    body.withUnsafeBytes { v in
-                        if v.count > 0 { (base + h.count).copyMemory(from: v.baseAddress!, byteCount: v.count) }
-                    }
-                }
-            case .overflow(let first, _):
-                base.storeBytes(of: first.littleEndian, as: UInt32.self)
+        setU32(at: o + 2, field)
+        let base = bytes + valueStart
+        switch tail {
+        case .inline(let head, let body):
+            head.withUnsafeBytes { h in
+                if h.count > 0 { base.copyMemory(from: h.baseAddress!, byteCount: h.count) }
             }
+            if body.count > 0 { (base + head.count).copyMemory(from: body.baseAddress!, byteCount: body.count) }
+        case .overflow(let first):
+            base.storeBytes(of: first.littleEndian, as: UInt32.self)
+        case .none:
+            break
         }
     }
 

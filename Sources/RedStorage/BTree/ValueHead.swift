@@ -33,12 +33,16 @@ public struct ValueHead: Sendable {
 }
 
 /// One entry of a batch write: the value stored under `key` is `head` followed by `body`.
+///
+/// `key` and `body` point to bytes the caller owns (a write set's arena), which must stay
+/// valid and unchanged until the batch call returns: the tree copies them straight into
+/// its leaves, so a batch needs no heap object per entry.
 public struct TreeEntry {
-    public var key: [UInt8]
+    public var key: UnsafeRawBufferPointer
     public var head: ValueHead
-    public var body: [UInt8]
+    public var body: UnsafeRawBufferPointer
 
-    public init(key: [UInt8], head: ValueHead = .empty, body: [UInt8]) {
+    public init(key: UnsafeRawBufferPointer, head: ValueHead = .empty, body: UnsafeRawBufferPointer) {
         self.key = key
         self.head = head
         self.body = body
