@@ -68,6 +68,13 @@ import Testing
         #expect(runs[0].writes.last?.value?.count == 40_000)
     }
 
+    /// The row key built on the stack is the collection prefix followed by the row's user key.
+    @Test func aRowKeyBuiltOnTheStackIsThePrefixedRid() {
+        for (collection, rid) in [(UInt32(16), Int64(1)), (0x0102_0304, 0x0A0B_0C0D_0E0F_1011), (7, -1), (UInt32.max, .max), (40, 0)] {
+            #expect(Keyspace.withRowKey(collection, rid: rid) { Array($0) } == Keyspace.key(collection, StoredRow.key(rid: rid)))
+        }
+    }
+
     private func describe(_ write: Transaction.Write) -> String {
         switch write {
         case .put(let value): "put \(value)"

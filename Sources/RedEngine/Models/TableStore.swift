@@ -186,7 +186,10 @@ public final class TableStore: Sendable {
         for position in handle.schema.indexes.indices {  // by index: no IndexDefinition copied per row
             try insertIndexEntry(tx, handle, handle.schema.indexes[position], handle.indexCollections[position], row, now: now)
         }
-        try tx.put(treeKey: Keyspace.rowKey(handle.collection.id, rid: row.rid), row.encoded())
+        let value = row.encoded()
+        try Keyspace.withRowKey(handle.collection.id, rid: row.rid) { key in
+            try value.withUnsafeBytes { try tx.put(treeKey: key, $0) }
+        }
         tx.noteChange(PendingChange(collection: handle.name, kind: handle.schema.model.rawValue, operation: .insert, rid: row.rid))
     }
 
@@ -252,7 +255,10 @@ public final class TableStore: Sendable {
                 }
             }
         }
-        try tx.put(treeKey: key, StoredRow.key(rid: row.rid))
+        // The entry's value is the row id (8 bytes big-endian), passed from the stack.
+        try withUnsafeBytes(of: UInt64(bitPattern: row.rid).bigEndian) { rid in
+            try key.withUnsafeBytes { try tx.put(treeKey: $0, rid) }
+        }
     }
 
     /// The row id a unique single-column index maps `value` to (one tree lookup, no cursor).

@@ -165,10 +165,14 @@ enum Keyspace {
     }
 
     /// The tree key of row `rid` of `collection` (its user key is the rid, 8 bytes big-endian).
-    static func rowKey(_ collection: UInt32, rid: Int64) -> [UInt8] {
-        var k = prefix(collection, reserving: 8)
-        withUnsafeBytes(of: UInt64(bitPattern: rid).bigEndian) { k.append(contentsOf: $0) }
-        return k
+    /// Calls `body` with it, built on the stack.
+    static func withRowKey<R>(_ collection: UInt32, rid: Int64, _ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        var key: (UInt64, UInt64) = (0, 0)
+        return try withUnsafeMutableBytes(of: &key) { out in
+            out.storeBytes(of: collection.bigEndian, toByteOffset: 0, as: UInt32.self)
+            out.storeBytes(of: UInt64(bitPattern: rid).bigEndian, toByteOffset: 4, as: UInt64.self)
+            return try body(UnsafeRawBufferPointer(rebasing: out[0..<12]))
+        }
     }
 
     /// A tree key for error messages: "collection 17, key 0x616263".

@@ -187,11 +187,20 @@ public final class Transaction: @unchecked Sendable {
     /// `put` for a tree key the caller built (`Keyspace`, collection prefix included), so the
     /// insert path builds each key once instead of building the user key and then copying it.
     func put(treeKey: [UInt8], _ value: [UInt8]) throws {
+        try treeKey.withUnsafeBytes { key in try value.withUnsafeBytes { try put(treeKey: key, $0) } }
+    }
+
+    /// `put` for bytes the caller holds anywhere (a key built on the stack): the write set
+    /// copies them into its arena.
+    func put(treeKey: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer) throws {
         try validate(keyBytes: treeKey.count - 4)
         guard value.count <= Limits.maxValueBytes else {
             throw RedError(.limitExceeded, "value of \(value.count) bytes exceeds the limit of \(Limits.maxValueBytes)")
         }
-        try record(treeKey, .put(value), bytes: treeKey.count - 4 + value.count)
+        try state.withLock { s in
+            try Self.recordWrite(&s, treeKey: treeKey, bytes: treeKey.count - 4 + value.count)
+            s.writes.put(treeKey, value)
+        }
     }
 
     /// Removes `key` from `collection`; returns whether it was present for this transaction.
@@ -211,14 +220,19 @@ public final class Transaction: @unchecked Sendable {
 
     func record(_ treeKey: [UInt8], _ write: Write, bytes: Int) throws {
         try state.withLock { s in
-            try Self.requireActive(s)
-            guard s.writeBytes + bytes <= Limits.maxTransactionBytes else {
-                throw RedError(.limitExceeded, "transaction writes exceed \(Limits.maxTransactionBytes) bytes; commit in smaller batches")
-            }
-            s.writeBytes += bytes
+            try treeKey.withUnsafeBytes { try Self.recordWrite(&s, treeKey: $0, bytes: bytes) }
             s.writes.set(treeKey, write)
-            if Keyspace.collectionID(of: treeKey) == Keyspace.collectionsID { s.writesCatalog = true }
         }
+    }
+
+    /// Checks and counts a write about to be recorded (under the state lock).
+    private static func recordWrite(_ s: inout State, treeKey: UnsafeRawBufferPointer, bytes: Int) throws {
+        try requireActive(s)
+        guard s.writeBytes + bytes <= Limits.maxTransactionBytes else {
+            throw RedError(.limitExceeded, "transaction writes exceed \(Limits.maxTransactionBytes) bytes; commit in smaller batches")
+        }
+        s.writeBytes += bytes
+        if Keyspace.collectionID(of: treeKey) == Keyspace.collectionsID { s.writesCatalog = true }
     }
 
     private func validate(key: [UInt8]) throws { try validate(keyBytes: key.count) }
