@@ -165,15 +165,19 @@ public final class StorageEngine: @unchecked Sendable {
     /// it, so no commit can apply in between; commits raise only entries that exist.
     func keyCeiling(collectionID: UInt32) throws -> [UInt8] {
         if let known = keyCeilings.withLock({ $0[collectionID] }) { return known }
-        let end = Keyspace.prefix(collectionID + 1)
-        return try store.read { tree in
-            let last = try tree.reverseBatch(before: end, inclusive: false).first?.key
-            let found = last.flatMap { Keyspace.collectionID(of: $0) == collectionID ? $0 : nil } ?? []
-            return keyCeilings.withLock { ceilings in
-                if let known = ceilings[collectionID] { return known }
-                ceilings[collectionID] = found
-                return found
-            }
+        return try store.read { try cachedKeyCeiling(collectionID, tree: $0) }
+    }
+
+    /// The cached ceiling of `collectionID`, read from `tree` and cached first if there is none.
+    /// The caller holds the tree's lock (shared or exclusive), so no commit applies meanwhile.
+    private func cachedKeyCeiling(_ collectionID: UInt32, tree: BTree) throws -> [UInt8] {
+        if let known = keyCeilings.withLock({ $0[collectionID] }) { return known }
+        let last = try tree.reverseBatch(before: Keyspace.prefix(collectionID + 1), inclusive: false).first?.key
+        let found = last.flatMap { Keyspace.collectionID(of: $0) == collectionID ? $0 : nil } ?? []
+        return keyCeilings.withLock { ceilings in
+            if let known = ceilings[collectionID] { return known }
+            ceilings[collectionID] = found
+            return found
         }
     }
 
@@ -222,7 +226,11 @@ public final class StorageEngine: @unchecked Sendable {
             // The records read here (one descent per leaf: the keys are sorted) are reused by the apply below.
             // A run whose smallest key is above its collection's ceiling (a load appending) has no
             // record in the tree to read: under this lock the ceiling covers every key there.
-            let ceilings = keyCeilings.withLock { c in runs.map { $0.firstKey.flatMap { c[Keyspace.collectionID(of: $0)] } } }
+            // A collection without a cached ceiling gets one here (one descent), so that its next
+            // commits skip the reads too: a table's rows are never probed by `getUnlikely`.
+            let ceilings = try runs.map { run in
+                try run.firstKey.map { try cachedKeyCeiling(Keyspace.collectionID(of: $0), tree: tree) }
+            }
             let existing = try zip(runs, ceilings).map { run, ceiling -> [[UInt8]?] in
                 if let ceiling, let first = run.firstKey, ceiling.withUnsafeBytes({ compareKeys(first, $0) }) > 0 {
                     return Array(repeating: nil, count: run.count)

@@ -95,6 +95,25 @@ import Testing
         #expect(try await engine.dump("t") == ["a": "0", "z": "first"])
     }
 
+    /// A collection's first commit caches its key ceiling (no probe asked for it): later
+    /// commits of keys at or below it must still read the records there, to keep older
+    /// versions for open snapshots and to detect a concurrent writer.
+    @Test func theCeilingAFirstCommitCachesKeepsVersionsAndConflicts() async throws {
+        let engine = try await EngineHarness().open()
+        let c = try await engine.makeCollection("t")
+        try await engine.put(c, "k", "1")  // caches the ceiling ("k")
+        let reader = try engine.begin()
+        let first = try engine.begin()
+        let second = try engine.begin()
+        try first.put(c, bytes("k"), bytes("2"))
+        try second.put(c, bytes("k"), bytes("3"))
+        try await first.commit()
+        let error = await #expect(throws: RedError.self) { try await second.commit() }
+        #expect(error?.code == .serializationFailure)
+        #expect(try reader.get(c, bytes("k")) == bytes("1"))  // its version was kept
+        #expect(try await engine.dump("t") == ["k": "2"])
+    }
+
     @Test func disjointWritersBothCommit() async throws {
         let engine = try await EngineHarness().open()
         let c = try await engine.makeCollection("t")
