@@ -32,12 +32,15 @@ public struct ChangeEvent: Sendable, Equatable {
 ///
 /// A bulk load notes one per row and keeps them until it commits, so the common row
 /// change stays small: the key-value fields (a key, the values before and after) live in
-/// a box that only key-value changes allocate.
+/// a box that only key-value changes allocate, and a run of the same operation on
+/// consecutive rids of one collection (a load's inserts) is one change with a `count`.
 struct PendingChange: Sendable {
     var collection: String
     var kind: String
     var operation: ChangeEvent.Operation
     var rid: Int64?
+    /// Items changed: rids `rid ..< rid + count` (1 unless a run of rid changes).
+    var count = 1
     private var keyValue: KeyValueDetail?
 
     private final class KeyValueDetail: Sendable {
@@ -60,6 +63,13 @@ struct PendingChange: Sendable {
         if key != nil || before != nil || after != nil { keyValue = KeyValueDetail(key: key, before: before, after: after) }
     }
 
+    /// Whether `next` is the same operation on the rid right after this run, so that it can
+    /// extend the run instead of being kept on its own.
+    func isContinued(by next: PendingChange) -> Bool {
+        guard let rid, let nextRID = next.rid, keyValue == nil, next.keyValue == nil, next.count == 1 else { return false }
+        return nextRID == rid &+ Int64(count) && next.operation == operation && next.collection == collection && next.kind == kind
+    }
+
     var key: String? { keyValue?.key }
     /// Key-value items only: the value before and after the change.
     var before: Value? { keyValue?.before }
@@ -75,6 +85,10 @@ struct PendingChange: Sendable {
 /// before an earlier one. At most `capacity` events are retained; older ones
 /// are dropped and `ChangePage.truncated` tells a reader it missed some.
 /// The feed starts empty when the database opens (it is not persisted).
+///
+/// A run of changes to consecutive rids (a load's inserts) is kept as one entry and
+/// expanded into events only when read: a 50,000-row commit appends one entry, not
+/// 50,000 events built, copied and mostly overwritten by the next commit.
 public final class ChangeFeed: Sendable {
     /// Events kept (about 100 bytes each, plus key-value values).
     public static let defaultCapacity = 100_000
@@ -82,11 +96,53 @@ public final class ChangeFeed: Sendable {
     /// bounded: at most `defaultCapacity` × 2 × 64 KiB in the worst case, far less in practice.
     public static let maxKeptValueBytes = 64 << 10
 
+    /// `count` events: `first`, then the same change to the next rids with the next sequences.
+    private struct Entry {
+        var first: ChangeEvent
+        var count: Int
+
+        func event(_ i: Int) -> ChangeEvent {
+            guard i > 0 else { return first }
+            var event = first
+            event.rid = first.rid.map { $0 &+ Int64(i) }
+            event.sequence = first.sequence + UInt64(i)
+            return event
+        }
+
+        /// Drops the first `n` events (fewer than `count`).
+        mutating func dropFirst(_ n: Int) {
+            first = event(n)
+            count -= n
+        }
+    }
+
     private struct Ring {
-        var events: [ChangeEvent] = []
-        var head = 0  // index of the oldest event once the ring is full
+        /// Oldest first, from `head`; the slots before `head` are dropped and reclaimed in bulk.
+        var entries: [Entry] = []
+        var head = 0
+        var eventCount = 0
         var droppedThroughLSN: UInt64 = 0
         var nextSequence: UInt64 = 1
+
+        mutating func dropOldest(_ excess: Int) {
+            var excess = excess
+            while excess > 0 {
+                droppedThroughLSN = entries[head].first.lsn
+                if entries[head].count <= excess {
+                    excess -= entries[head].count
+                    eventCount -= entries[head].count
+                    head += 1
+                } else {
+                    entries[head].dropFirst(excess)
+                    eventCount -= excess
+                    excess = 0
+                }
+            }
+            if head > 1024 && head * 2 > entries.count {
+                entries.removeFirst(head)
+                head = 0
+            }
+        }
     }
 
     let capacity: Int
@@ -106,15 +162,11 @@ public final class ChangeFeed: Sendable {
                     event.valuesOmitted = true
                 }
                 event.sequence = r.nextSequence
-                r.nextSequence += 1
-                if r.events.count < capacity {
-                    r.events.append(event)
-                } else {
-                    r.droppedThroughLSN = r.events[r.head].lsn
-                    r.events[r.head] = event
-                    r.head = (r.head + 1) % capacity
-                }
+                r.nextSequence += UInt64(c.count)
+                r.entries.append(Entry(first: event, count: c.count))
+                r.eventCount += c.count
             }
+            if r.eventCount > capacity { r.dropOldest(r.eventCount - capacity) }
         }
     }
 
@@ -130,33 +182,34 @@ public final class ChangeFeed: Sendable {
         }
     }
 
-    /// Up to `limit` events with `lsn > since` and `lsn <= durable`, oldest first.
+    /// Up to `limit` events with `lsn > since` and `lsn <= durable`, oldest first. A commit is
+    /// never split across pages: a page ends before a commit that would not fit whole, unless
+    /// that commit alone is larger than `limit`, in which case the page holds all of it.
     func page(since: UInt64, limit: Int, durable: UInt64) -> ChangePage {
         ring.withLock { r in
-            var out: [ChangeEvent] = []
-            let n = r.events.count
-            // Binary search for the first event after `since` (the ring is sorted by LSN from head).
-            var low = 0, high = n
+            // Binary search for the first entry after `since` (entries are sorted by LSN).
+            var low = r.head, high = r.entries.count
             while low < high {
                 let mid = (low + high) / 2
-                if r.events[(r.head + mid) % n].lsn <= since { low = mid + 1 } else { high = mid }
+                if r.entries[mid].first.lsn <= since { low = mid + 1 } else { high = mid }
             }
-            var i = low
-            while i < n, out.count < limit {
-                let event = r.events[(r.head + i) % n]
-                if event.lsn > durable { break }
-                out.append(event)
-                i += 1
+            var out: [ChangeEvent] = []
+            var i = low  // the next event is event `k` of entry `i`
+            var k = 0
+            func take(_ n: Int) {
+                for e in k..<(k + n) { out.append(r.entries[i].event(e)) }
+                k += n
+                if k == r.entries[i].count { i += 1; k = 0 }
+            }
+            while i < r.entries.count, out.count < limit, r.entries[i].first.lsn <= durable {
+                take(min(r.entries[i].count - k, limit - out.count))
             }
             // Never split a commit across pages: the next page starts after the last LSN returned.
-            if let last = out.last?.lsn, i < n, r.events[(r.head + i) % n].lsn == last {
+            if let last = out.last?.lsn, i < r.entries.count, r.entries[i].first.lsn == last {
                 if out.first?.lsn != last {
                     while out.last?.lsn == last { out.removeLast() }
                 } else {
-                    while i < n, r.events[(r.head + i) % n].lsn == last {
-                        out.append(r.events[(r.head + i) % n])
-                        i += 1
-                    }
+                    while i < r.entries.count, r.entries[i].first.lsn == last { take(r.entries[i].count - k) }
                 }
             }
             return ChangePage(events: out, truncated: since < r.droppedThroughLSN)

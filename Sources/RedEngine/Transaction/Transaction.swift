@@ -76,6 +76,8 @@ public final class Transaction: @unchecked Sendable {
         fileprivate let dropsCollection: Bool
         fileprivate let writesCatalog: Bool
         fileprivate let changeCount: Int
+        /// The length of the last change run then (later inserts may have extended it).
+        fileprivate let lastChangeRunLength: Int
     }
 
     /// Remembers the writes so far; `rollback(to:)` returns to exactly them.
@@ -83,7 +85,7 @@ public final class Transaction: @unchecked Sendable {
         try state.withLock { s in
             try Self.requireActive(s)
             return Savepoint(writes: s.writes, writeBytes: s.writeBytes, dropsCollection: s.dropsCollection, writesCatalog: s.writesCatalog,
-                             changeCount: s.changes.count)
+                             changeCount: s.changes.count, lastChangeRunLength: s.changes.last?.count ?? 0)
         }
     }
 
@@ -96,6 +98,9 @@ public final class Transaction: @unchecked Sendable {
             s.dropsCollection = savepoint.dropsCollection
             s.writesCatalog = savepoint.writesCatalog
             s.changes.removeSubrange(min(savepoint.changeCount, s.changes.count)...)
+            if savepoint.changeCount > 0, savepoint.changeCount == s.changes.count {
+                s.changes[s.changes.count - 1].count = savepoint.lastChangeRunLength
+            }
         }
     }
 
@@ -278,7 +283,13 @@ public final class Transaction: @unchecked Sendable {
 
     /// Records an item change for the change feed; it is published only if the transaction commits.
     func noteChange(_ change: PendingChange) {
-        state.withLock { $0.changes.append(change) }
+        state.withLock { s in
+            if let last = s.changes.indices.last, s.changes[last].isContinued(by: change) {
+                s.changes[last].count += 1
+            } else {
+                s.changes.append(change)
+            }
+        }
     }
 
     /// Discards every write. Calling it on a finished transaction does nothing.
