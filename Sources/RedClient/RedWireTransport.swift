@@ -272,8 +272,10 @@ final class RedWireConnection: Sendable {
             guard !batch.isEmpty else { return }
             let id = nextID.wrappingAdd(1, ordering: .relaxed).oldValue
             // Rows frames get no reply on success; an error reply names this id and surfaces at the commit.
-            channel.write(bytes(Frame(.bulkStreamRows, correlationID: id, streamID: stream,
-                                      payload: BinaryValueCodec.encodeStreamRows(batch))), promise: nil)
+            // Each frame is flushed as soon as it is encoded, so the server inserts one while the
+            // next is being encoded (flushing once at the end left it idle until then).
+            channel.writeAndFlush(bytes(Frame(.bulkStreamRows, correlationID: id, streamID: stream,
+                                              payload: BinaryValueCodec.encodeStreamRows(batch))), promise: nil)
             batch.removeAll(keepingCapacity: true)
             batchBytes = 0
         }
@@ -283,7 +285,6 @@ final class RedWireConnection: Sendable {
             if batchBytes >= 1 << 20 { send() }
         }
         send()
-        channel.flush()
         let commit = try await roundTrip(Frame(.bulkStreamCommit, correlationID: nextID.wrappingAdd(1, ordering: .relaxed).oldValue, streamID: stream))
         // A rows frame that failed ended the stream; its error, not the commit's, is the one to report.
         if let failed = unclaimedErrors.withLock({ $0.removeValue(forKey: stream) }) { try Self.check(failed, .bulkOk) }

@@ -42,6 +42,7 @@ struct BenchQuery: AsyncParsableCommand {
     var only: String?
 
     mutating func run() async throws {
+        MemoryTuning.applyForServer(environment: ProcessInfo.processInfo.environment)  // as `red server` runs
         #if DEBUG
         print("warning: this is a debug build; run `swift run -c release red bench query` for real figures\n")
         #endif

@@ -37,6 +37,7 @@ struct BenchStorage: AsyncParsableCommand {
     var json: String?
 
     mutating func run() async throws {
+        MemoryTuning.applyForServer(environment: ProcessInfo.processInfo.environment)  // as `red server` runs
         #if DEBUG
         print("warning: this is a debug build; run `swift run -c release red bench storage` for real figures\n")
         #endif

@@ -128,6 +128,7 @@ struct ServerCommand: AsyncParsableCommand {
     var printReady = false
 
     func run() async throws {
+        MemoryTuning.applyForServer(environment: ProcessInfo.processInfo.environment)
         let settings = try ServerSettings.resolve(command: self, environment: ProcessInfo.processInfo.environment)
         let level = settings.logLevel
         LoggingSystem.bootstrap { label in
