@@ -149,18 +149,26 @@ public final class TableStore: Sendable {
     // MARK: Rows
 
     public func nextRowID(_ tx: Transaction, _ handle: TableHandle) throws -> Int64 {
+        try reserveRowIDs(tx, handle, count: 1).lowerBound
+    }
+
+    /// `count` consecutive new row ids (at least one): a statement inserting many rows takes
+    /// them at once. Ids a failed or rolled-back statement took are not reused (as a
+    /// PostgreSQL sequence's values are not).
+    public func reserveRowIDs(_ tx: Transaction, _ handle: TableHandle, count: Int) throws -> Range<Int64> {
         let id = handle.collection.id
-        if let next = ridCounters.withLock({ counters -> Int64? in
+        let n = Int64(max(1, count))
+        if let first = ridCounters.withLock({ counters -> Int64? in
             guard let last = counters[id] else { return nil }
-            counters[id] = last + 1
+            counters[id] = last + n
             return last + 1
-        }) { return next }
+        }) { return first..<(first + n) }
         let cursor = try tx.scan(handle.collection, reverse: true)
         let highest = try cursor.next().map { StoredRow.rid(fromKey: $0.key) } ?? 0
         return ridCounters.withLock { counters in
-            let next = max(counters[id] ?? 0, highest) + 1
-            counters[id] = next
-            return next
+            let first = max(counters[id] ?? 0, highest) + 1
+            counters[id] = first + n - 1
+            return first..<(first + n)
         }
     }
 

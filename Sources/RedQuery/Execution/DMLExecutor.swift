@@ -46,6 +46,7 @@ struct DMLExecutor {
         var touched = Set<Int64>()
         let eval = context.evaluation([])
         var targets: (count: Int, columns: [ColumnDefinition])?  // resolved once per row width, not per row
+        var rowIDs: Range<Int64> = 0..<0  // taken for the statement's rows at once, not one by one
         for r in 0..<sourceRows.count {
             var row: StoredRow
             switch handle.schema.model {
@@ -54,7 +55,9 @@ struct DMLExecutor {
                 if targets?.count != width {
                     targets = (width, try insertTargets(statement.columns, valueCount: width, handle))
                 }
-                row = try tableRow(targets!.columns, sourceRows, r, handle, &defaults, expiresAt: expiresAt)
+                if rowIDs.isEmpty { rowIDs = try store.reserveRowIDs(tx, handle, count: min(1_000, sourceRows.count - r)) }
+                row = try tableRow(targets!.columns, sourceRows, r, handle, &defaults, rid: rowIDs.lowerBound, expiresAt: expiresAt)
+                rowIDs = rowIDs.dropFirst()
             case .document: row = try documentRow(statement.columns, sourceRows.row(r), handle, expiresAt: expiresAt)
             case .kv:
                 try insertKV(statement.columns, sourceRows.row(r), handle, expiresAt: expiresAt)
@@ -198,7 +201,7 @@ struct DMLExecutor {
     /// One table row from source values for `targets` (see `insertTargets`); `nil` cells take the default.
     /// Row `r` of `source` as a stored row of `handle`'s table (`targets`: the column of each cell).
     func tableRow(_ targets: [ColumnDefinition], _ source: SourceRows, _ r: Int, _ handle: TableHandle, _ defaults: inout DefaultValues,
-                  expiresAt: Int64?) throws -> StoredRow {
+                  rid: Int64, expiresAt: Int64?) throws -> StoredRow {
         let schema = handle.schema
         var values = ColumnValues()
         values.reserveCapacity(schema.columns.count)
@@ -210,7 +213,6 @@ struct DMLExecutor {
                 values[targets[i].id] = coerced
             }
         }
-        let rid = try store.nextRowID(tx, handle)
         if values.count < schema.columns.count {  // omitted columns and DEFAULT cells
             for column in schema.columns where values[column.id] == nil {
                 let value = column.serial == true ? .integer(rid) : try defaults.value(for: column, handle: handle)
