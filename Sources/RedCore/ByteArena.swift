@@ -55,6 +55,21 @@ public final class ByteArena: @unchecked Sendable {
         return start
     }
 
+    /// Room for at most `maxCount` bytes that `fill` writes, returning how many it wrote; the
+    /// rest is given back when it was taken from the shared chunk. For an encoder that knows
+    /// only a bound of its size (a row written straight into the arena).
+    public func reserve(_ maxCount: Int, fill: (UnsafeMutableRawPointer) throws -> Int) rethrows -> UnsafeRawBufferPointer {
+        let start = allocate(maxCount)
+        let written = try fill(start)
+        precondition(written >= 0 && written <= maxCount, "wrote \(written) bytes into room for \(maxCount)")
+        if cursor == start + maxCount {  // the latest piece of the shared chunk: shrink it
+            cursor = start + written
+            remaining += maxCount - written
+        }
+        bytesUsed -= maxCount - written
+        return UnsafeRawBufferPointer(start: start, count: written)
+    }
+
     /// A copy of `bytes` that lives as long as the arena.
     public func copy(_ bytes: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer {
         let start = allocate(bytes.count)

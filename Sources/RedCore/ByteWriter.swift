@@ -1,6 +1,20 @@
+/// Where the value and row encoders write: a growing array (`ByteWriter`) or memory sized
+/// beforehand (`RawByteWriter`, a row written straight into a write set's arena). One
+/// encoder serves both; it is specialized for each, so neither pays for the other.
+public protocol ByteSink {
+    mutating func u8(_ v: UInt8)
+    mutating func u32(_ v: UInt32)
+    mutating func u64(_ v: UInt64)
+    mutating func varint(_ v: UInt64)
+    /// varint length followed by the bytes.
+    mutating func lengthPrefixed(_ raw: [UInt8])
+    /// varint length followed by a string's UTF-8 (no intermediate array).
+    mutating func lengthPrefixed(utf8 s: String)
+}
+
 /// Appends little-endian integers, LEB128 varints and length-prefixed bytes
 /// to a growing buffer. The counterpart of `ByteReader`.
-public struct ByteWriter: Sendable {
+public struct ByteWriter: ByteSink, Sendable {
     public private(set) var bytes: [UInt8]
 
     public init(capacity: Int = 64) {
@@ -41,10 +55,24 @@ public struct ByteWriter: Sendable {
 /// Writes through a pointer into memory its caller sized beforehand (an upper bound): the
 /// encoders that run once per row or per key use it instead of `ByteWriter`, which checks
 /// capacity and goes through the array on every append.
-public struct RawByteWriter {
+public struct RawByteWriter: ByteSink {
     public private(set) var pointer: UnsafeMutablePointer<UInt8>
 
     public init(_ start: UnsafeMutablePointer<UInt8>) { pointer = start }
+
+    @inline(__always) public mutating func u32(_ v: UInt32) {
+        UnsafeMutableRawPointer(pointer).storeBytes(of: v.littleEndian, as: UInt32.self)
+        pointer += 4
+    }
+
+    @inline(__always) public mutating func lengthPrefixed(_ raw: [UInt8]) {
+        raw.withUnsafeBytes { lengthPrefixed($0) }
+    }
+
+    @inline(__always) public mutating func lengthPrefixed(utf8 s: String) {
+        var s = s
+        s.withUTF8 { lengthPrefixed(UnsafeRawBufferPointer($0)) }
+    }
 
     @inline(__always) public mutating func u8(_ v: UInt8) {
         pointer.pointee = v

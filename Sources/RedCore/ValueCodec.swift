@@ -7,7 +7,8 @@
 ///   11 vector (varint count + count × 4-byte LE float bits)
 /// Decoding checks every length against the remaining bytes and `Limits.maxValueBytes`.
 public enum ValueCodec {
-    public static func encode(_ value: Value, into w: inout ByteWriter) {
+    @inlinable
+    public static func encode<W: ByteSink>(_ value: Value, into w: inout W) {
         switch value {
         case .null: w.u8(0)
         case .boolean(let b): w.u8(b ? 2 : 1)
@@ -29,8 +30,17 @@ public enum ValueCodec {
         }
     }
 
+    /// At most how many bytes `encode` writes for `value`, or nil for JSON (its text is only
+    /// built while encoding): a row written into memory sized beforehand needs a true bound.
+    @inlinable
+    public static func sizeBound(_ value: Value) -> Int? {
+        if case .json = value { return nil }
+        return estimatedSize(value)
+    }
+
     /// About how many bytes `encode` writes for `value` (exact for fixed-size values and text;
     /// a guess for JSON, whose text is only built while encoding): a row sizes its buffer once.
+    @inlinable
     public static func estimatedSize(_ value: Value) -> Int {
         switch value {
         case .null, .boolean: return 1

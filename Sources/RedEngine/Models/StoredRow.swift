@@ -34,6 +34,22 @@ public struct StoredRow: Sendable, Equatable {
         var size = 32
         values.forEachInOrder { _, value in size += 3 + ValueCodec.estimatedSize(value) }
         var w = ByteWriter(capacity: size)
+        encode(into: &w)
+        return w.bytes
+    }
+
+    /// At most how many bytes `encode(into:)` writes, or nil when a value's size is only known
+    /// while encoding (JSON).
+    var encodedSizeBound: Int? {
+        var size = 1 + 10 + 10 + 10 + 5  // format, three varints of 64 bits, the value count
+        var bounded = true
+        values.forEachInOrder { _, value in
+            if let bound = ValueCodec.sizeBound(value) { size += 3 + bound } else { bounded = false }
+        }
+        return bounded ? size : nil
+    }
+
+    func encode<W: ByteSink>(into w: inout W) {
         w.u8(1)
         w.varint(expiresAt.map { UInt64(bitPattern: $0) &+ 1 } ?? 0)
         w.varint(ValueCodec.zigzag(createdAt))
@@ -43,7 +59,6 @@ public struct StoredRow: Sendable, Equatable {
             w.varint(UInt64(id))
             ValueCodec.encode(value, into: &w)
         }
-        return w.bytes
     }
 
     public static func decode(rid: Int64, _ bytes: [UInt8]) throws -> StoredRow {

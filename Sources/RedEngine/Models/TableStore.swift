@@ -194,9 +194,12 @@ public final class TableStore: Sendable {
         for position in handle.schema.indexes.indices {  // by index: no IndexDefinition copied per row
             try insertIndexEntry(tx, handle, handle.schema.indexes[position], handle.indexCollections[position], row, now: now)
         }
-        let value = row.encoded()
         try Keyspace.withRowKey(handle.collection.id, rid: row.rid) { key in
-            try value.withUnsafeBytes { try tx.put(treeKey: key, $0) }
+            if let bound = row.encodedSizeBound, bound <= Limits.maxValueBytes {
+                try tx.put(treeKey: key, valueBound: bound) { row.encode(into: &$0) }  // straight into the write set
+            } else {
+                try row.encoded().withUnsafeBytes { try tx.put(treeKey: key, $0) }
+            }
         }
         tx.noteChange(PendingChange(collection: handle.name, kind: handle.schema.model.rawValue, operation: .insert, rid: row.rid))
     }

@@ -223,6 +223,21 @@ public final class Transaction: @unchecked Sendable {
         return true
     }
 
+    /// `put` of a value `encode` writes straight into the write set (at most `valueBound`
+    /// bytes, which must not exceed the value limit): no array is built for it.
+    func put(treeKey: UnsafeRawBufferPointer, valueBound: Int, encode: (inout RawByteWriter) -> Void) throws {
+        try validate(keyBytes: treeKey.count - 4)
+        precondition(valueBound <= Limits.maxValueBytes, "a value encoded in place must be bounded by the value limit")
+        try state.withLock { s in
+            // Checked against the bound first (the size is known only once written), counted exactly.
+            try Self.recordWrite(&s, treeKey: treeKey, bytes: 0)
+            guard s.writeBytes + treeKey.count - 4 + valueBound <= Limits.maxTransactionBytes else {
+                throw RedError(.limitExceeded, "transaction writes exceed \(Limits.maxTransactionBytes) bytes; commit in smaller batches")
+            }
+            s.writeBytes += treeKey.count - 4 + s.writes.put(treeKey, valueBound: valueBound, encode: encode)
+        }
+    }
+
     func record(_ treeKey: [UInt8], _ write: Write, bytes: Int) throws {
         try state.withLock { s in
             try treeKey.withUnsafeBytes { try Self.recordWrite(&s, treeKey: $0, bytes: bytes) }

@@ -134,6 +134,19 @@ struct WriteSet: Sendable {
         record(PendingWrite(key: arena.copy(treeKey), value: arena.copy(value)))
     }
 
+    /// Records a put of a value that `encode` writes straight into the arena (at most
+    /// `valueBound` bytes); returns the value's size.
+    mutating func put(_ treeKey: UnsafeRawBufferPointer, valueBound: Int, encode: (inout RawByteWriter) -> Void) -> Int {
+        let key = arena.copy(treeKey)
+        let value = arena.reserve(valueBound) { start in
+            var w = RawByteWriter(start.assumingMemoryBound(to: UInt8.self))
+            encode(&w)
+            return UnsafeMutableRawPointer(w.pointer) - start
+        }
+        record(PendingWrite(key: key, value: value))
+        return value.count
+    }
+
     /// Records a delete of `treeKey` (copied into the arena).
     mutating func delete(_ treeKey: UnsafeRawBufferPointer) {
         record(PendingWrite(key: arena.copy(treeKey), value: nil))
