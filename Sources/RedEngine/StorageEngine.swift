@@ -286,56 +286,74 @@ public final class StorageEngine: @unchecked Sendable {
     static func apply(_ runs: [KeyWrites], then extra: [CommitRecord.Mutation] = [],
                       at ts: UInt64, horizon: UInt64, to tree: BTree, current: [[[UInt8]?]]? = nil) throws -> [[UInt8]] {
         let known = try current ?? runs.map { try tree.getSorted($0.writes.map(\.key)) }
-        var garbage: [[UInt8]] = []
-        // Records rebuilt here (a key that already had versions) and `extra`'s keys and values:
-        // `TreeEntry` points to bytes, so these live here until the batch is written.
-        let scratch = ByteArena()
-        var run: [TreeEntry] = []
-        run.reserveCapacity(runs.reduce(0) { $0 + $1.count })
-        func flush() throws {
-            if !run.isEmpty { try tree.putSorted(run) }
-            run.removeAll(keepingCapacity: true)
+        var batch = TreeBatch(tree: tree, ts: ts, horizon: horizon)
+        batch.entries.reserveCapacity(runs.reduce(0) { $0 + $1.count })
+        try withExtendedLifetime(runs) {
+            for (part, records) in zip(runs, known) {
+                for (pending, record) in zip(part.writes, records) {
+                    try batch.write(pending.key, pending.value, record: record)
+                }
+            }
+            for mutation in extra {
+                switch mutation {
+                case .put(let key, let value): try batch.write(batch.scratch.copy(key), batch.scratch.copy(value), record: try tree.get(key))
+                case .delete(let key): try batch.write(batch.scratch.copy(key), nil, record: try tree.get(key))
+                case .deleteCollection(let id):
+                    try batch.flush()
+                    let start = Keyspace.prefix(id)
+                    let end = Keyspace.prefix(id + 1)
+                    while true {
+                        let doomed = try tree.batch(after: start, inclusive: true).map(\.key).filter { compareKeys($0, end) < 0 }
+                        if doomed.isEmpty { break }
+                        for key in doomed { try tree.delete(key) }
+                    }
+                }
+            }
+            try batch.flush()
         }
+        return batch.garbage
+    }
+
+    /// The tree writes of one commit, gathered into `putSorted` batches. A struct with mutating
+    /// methods rather than nested functions: those would capture the batch in a box whose every
+    /// use is checked for exclusive access at run time, once or twice per key.
+    private struct TreeBatch {
+        let tree: BTree
+        let ts: UInt64
+        let horizon: UInt64
+        /// Records rebuilt here (a key that already had versions) and `extra`'s keys and values:
+        /// `TreeEntry` points to bytes, so these live here until the batch is written.
+        let scratch = ByteArena()
+        var entries: [TreeEntry] = []
+        /// Keys whose records still hold versions a later vacuum can reclaim.
+        var garbage: [[UInt8]] = []
+
+        init(tree: BTree, ts: UInt64, horizon: UInt64) {
+            self.tree = tree
+            self.ts = ts
+            self.horizon = horizon
+        }
+
+        mutating func flush() throws {
+            if !entries.isEmpty { try tree.putSorted(entries) }
+            entries.removeAll(keepingCapacity: true)
+        }
+
         /// Adds the version `value` (nil: a tombstone) to the key's `record`.
-        func write(_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer?, record: [UInt8]?) throws {
+        mutating func write(_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer?, record: [UInt8]?) throws {
             if record == nil, let value {
-                run.append(TreeEntry(key: key, head: VersionChain.singleHead(commitTS: ts, valueLength: value.count), body: value))
+                entries.append(TreeEntry(key: key, head: VersionChain.singleHead(commitTS: ts, valueLength: value.count), body: value))
                 return
             }
             let next = try versioned(key: key.array, value: value?.array, at: ts, horizon: horizon, current: record)
             if let bytes = next.record {
-                run.append(TreeEntry(key: key, body: scratch.copy(bytes)))
+                entries.append(TreeEntry(key: key, body: scratch.copy(bytes)))
                 if next.holdsGarbage { garbage.append(key.array) }
             } else if record != nil {
                 try flush()
                 try tree.delete(key.array)
             }
         }
-        try withExtendedLifetime((runs, scratch)) {
-            for (part, records) in zip(runs, known) {
-                for (pending, record) in zip(part.writes, records) {
-                    try write(pending.key, pending.value, record: record)
-                }
-            }
-            for mutation in extra {
-                switch mutation {
-                case .put(let key, let value): try write(scratch.copy(key), scratch.copy(value), record: try tree.get(key))
-                case .delete(let key): try write(scratch.copy(key), nil, record: try tree.get(key))
-                case .deleteCollection(let id):
-                    try flush()
-                    let start = Keyspace.prefix(id)
-                    let end = Keyspace.prefix(id + 1)
-                    while true {
-                        let batch = try tree.batch(after: start, inclusive: true)
-                        let doomed = batch.map(\.key).filter { compareKeys($0, end) < 0 }
-                        if doomed.isEmpty { break }
-                        for key in doomed { try tree.delete(key) }
-                    }
-                }
-            }
-            try flush()
-        }
-        return garbage
     }
 
     /// The record of `key` after adding the version `value` (nil: a tombstone) at `ts` to its
