@@ -233,10 +233,7 @@ public final class BTree: @unchecked Sendable {
         var path: [(BTreeNode, Int)] = []
         var bounds = LeafBounds()
         var leafWritten = false
-        func markLeaf() throws {
-            if leafWritten, let leaf { try cache.markDirty(leaf) }
-            leafWritten = false
-        }
+        // (`markDirty(_:_:)` is a method, not a nested function capturing `leaf` in a box.)
         // Keys and values are read in place (no copy of an entry, no reference counting per
         // key) unless the key lands in a new leaf, replaces a value or needs an overflow chain.
         try entries.withUnsafeBufferPointer { batch in
@@ -258,7 +255,7 @@ public final class BTree: @unchecked Sendable {
                     continue
                 }
                 if leaf == nil || !bounds.contains(key) {
-                    try markLeaf()
+                    try markDirty(leaf, &leafWritten)
                     // Only the current path stays pinned: a huge batch must not pin more than the cache holds.
                     cache.unpin(pins.ids)
                     pins = Pins()
@@ -285,14 +282,20 @@ public final class BTree: @unchecked Sendable {
                 }
                 leafWritten = true
                 if node.encodedBytes > PageLayout.pageSize {
-                    try markLeaf()
+                    try markDirty(leaf, &leafWritten)
                     var splitting = node
                     try split(&splitting, path: &path, pins: &pins)
                     leaf = nil  // the key ranges changed: descend again for the next key
                 }
             }
         }
-        try markLeaf()
+        try markDirty(leaf, &leafWritten)
+    }
+
+    /// Marks `leaf` dirty if it was `written` since it last was.
+    private func markDirty(_ leaf: BTreeNode?, _ written: inout Bool) throws {
+        if written, let leaf { try cache.markDirty(leaf) }
+        written = false
     }
 
     private func checkSizes(keyCount: Int, valueCount: Int) throws {
