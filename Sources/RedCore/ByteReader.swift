@@ -47,10 +47,19 @@ public struct ByteReader: Sendable {
 
     private mutating func fixed(_ n: Int, _ what: String) throws -> UInt64 {
         try need(n, what)
-        var v: UInt64 = 0
-        for i in 0..<n { v |= UInt64(bytes[offset + i]) << (8 * UInt64(i)) }
+        let at = offset
         offset += n
-        return v
+        return bytes.withUnsafeBytes { raw in
+            switch n {
+            case 8: return UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: at, as: UInt64.self))
+            case 4: return UInt64(UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: at, as: UInt32.self)))
+            case 2: return UInt64(UInt16(littleEndian: raw.loadUnaligned(fromByteOffset: at, as: UInt16.self)))
+            default:
+                var v: UInt64 = 0
+                for i in 0..<n { v |= UInt64(raw[at + i]) << (8 * UInt64(i)) }
+                return v
+            }
+        }
     }
 
     /// Unsigned LEB128, at most 10 bytes, rejecting overflow.
@@ -93,6 +102,18 @@ public struct ByteReader: Sendable {
         try need(n, "string of \(n) bytes")
         defer { offset += n }
         return String(decoding: bytes[offset..<offset + n], as: UTF8.self)
+    }
+
+    /// `n` bytes of UTF-8 as a string, made straight from the input (no intermediate array);
+    /// nil if they are not valid UTF-8, unless `lossy` (then invalid sequences are replaced).
+    public mutating func string(_ n: Int, lossy: Bool) throws -> String? {
+        try need(n, "string of \(n) bytes")
+        let at = offset
+        offset += n
+        return bytes.withUnsafeBufferPointer { buffer in
+            let utf8 = UnsafeBufferPointer(rebasing: buffer[at..<(at + n)])
+            return lossy ? String(decoding: utf8, as: UTF8.self) : String(validating: utf8, as: UTF8.self)
+        }
     }
 
     /// Skips `n` bytes.

@@ -22,9 +22,7 @@ struct WireReader {
 
     /// UTF-8 text of `count` bytes; invalid UTF-8 is an error (`lossy`: replaced instead).
     mutating func text(_ count: Int, _ name: String, lossy: Bool = false) throws -> String {
-        let raw = try bytes(count, name)
-        if lossy { return String(decoding: raw, as: UTF8.self) }
-        guard let text = String(validating: raw, as: UTF8.self) else {
+        guard let text = try field(name, { try $0.string(count, lossy: lossy) }) else {
             throw RedError(.protocolViolation, "\(name) must be valid UTF-8")
         }
         return text
