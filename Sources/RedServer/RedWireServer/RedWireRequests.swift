@@ -387,7 +387,7 @@ struct BulkStream: Sendable {
     }
 
     mutating func append(_ rows: [[Value]]) {
-        pending += rows
+        if pending.isEmpty { pending = rows } else { pending += rows }  // the first frame of a batch is taken, not copied
         for row in rows { for value in row { pendingBytes += BinaryValueCodec.estimatedSize(value) } }
     }
 
