@@ -484,6 +484,37 @@ import Glibc
             payload: ParamValueCodec.encode(.init(sql: "SELECT count(*) AS n FROM g", parameters: []))))).contains(#""n":1000"#))
     }
 
+    /// Rows frames are inserted as they arrive, into a batch that commits at the flush size:
+    /// a client that goes away mid-stream keeps the batches committed before and nothing of
+    /// the open one, whose keys are free for others afterwards.
+    @Test func aBulkStreamCutOffKeepsOnlyItsCommittedBatches() throws {
+        let server = try ServerProcess(environment: ["REDDB_BULK_STREAM_FLUSH_ROWS": "1000"])
+        defer { server.remove() }
+        do {
+            let socket = try Self.connect(server)
+            #expect(Self.text(Self.request(socket, Frame(.query, correlationID: 1, payload: Array("CREATE TABLE c (id BIGINT PRIMARY KEY)".utf8)))).contains("true"))
+            _ = Self.request(socket, Frame(.bulkStreamStart, correlationID: 2, streamID: 1,
+                                           payload: BinaryValueCodec.encodeStreamStart(collection: "c", columns: ["id"])))
+            for start in stride(from: Int64(1), through: 1_500, by: 500) {
+                let rows = (start..<start + 500).map { [Value.integer($0)] }
+                socket.send(Frame(.bulkStreamRows, correlationID: 3, streamID: 1, payload: BinaryValueCodec.encodeStreamRows(rows)).encoded())
+            }
+            // A ping answered means every rows frame before it was read; then the socket closes.
+            _ = Self.request(socket, Frame(.ping, correlationID: 4, streamID: 0))
+        }
+        let socket = try Self.connect(server)
+        var answer = ""
+        for _ in 0..<100 {  // the cut-off stream's last commit may still be finishing
+            answer = Self.text(Self.request(socket, Frame(.queryWithParams, correlationID: 5, streamID: 1,
+                payload: ParamValueCodec.encode(.init(sql: "SELECT count(*) AS n FROM c", parameters: [])))))
+            if answer.contains(#""n":1000"#) { break }
+            usleep(50_000)
+        }
+        #expect(answer.contains(#""n":1000"#), "\(answer)")
+        // The open batch's rows (1,001…1,500) never became visible: their ids are free.
+        #expect(Self.text(Self.request(socket, Frame(.query, correlationID: 6, payload: Array("INSERT INTO c VALUES (1200)".utf8)))).contains("true"))
+    }
+
     /// The stream commits one flush while it inserts the next, whose snapshot may not see
     /// it: a key the two share must still fail as a duplicate (23505), not a serialization
     /// failure, and the earlier flush stays committed.

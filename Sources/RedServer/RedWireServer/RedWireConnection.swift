@@ -86,7 +86,8 @@ final class RedWireConnection {
                                        compressReplies: features & RedWireHandshake.compressedReplies != 0)
         let pending = PendingFrameBytes(limitBytes: Self.maxPendingBytes)
         try await withThrowingTaskGroup(of: Void.self) { group in
-            var streams: [UInt16: AsyncStream<Frame>.Continuation] = [:]
+            var streams: [UInt16: AsyncStream<InboundRequest>.Continuation] = [:]
+            var prefetch = BulkRowsPrefetch()
             defer { for stream in streams.values { stream.finish() } }
             while case .frame(let frame)? = try await inbound.next() {
                 switch frame.kind {
@@ -114,7 +115,9 @@ final class RedWireConnection {
                 }
                 await pending.acquire(frame.payload.count)
                 if let stream = streams[frame.streamID] {
-                    if case .dropped = stream.yield(frame) {
+                    let request = prefetch.request(for: frame)
+                    if case .dropped = stream.yield(request) {
+                        request.decodedRows?.done()
                         pending.release(frame.payload.count)
                         try await requests.fail(frame, RedError(.limitExceeded, "redwire: more than \(Self.maxPendingFrames) requests waiting on stream \(frame.streamID)"))
                     }
@@ -125,9 +128,9 @@ final class RedWireConnection {
                     try await requests.fail(frame, RedError(.limitExceeded, "redwire: more than \(Self.maxStreams) open streams on one connection"))
                     continue
                 }
-                let (stream, continuation) = AsyncStream.makeStream(of: Frame.self, bufferingPolicy: .bufferingOldest(Self.maxPendingFrames))
+                let (stream, continuation) = AsyncStream.makeStream(of: InboundRequest.self, bufferingPolicy: .bufferingOldest(Self.maxPendingFrames))
                 streams[frame.streamID] = continuation
-                continuation.yield(frame)
+                continuation.yield(prefetch.request(for: frame))
                 let session = frame.streamID == 0 ? self.session : context.database.session()
                 // Statements run on the shared pool, never on the event loop: a long one must not
                 // hold up this reader (Ping, Cancel, other streams) or the loop's other connections.
@@ -140,14 +143,20 @@ final class RedWireConnection {
                     // committed the stream, replaced it or went away.
                     do {
                         for await request in stream {
-                            defer { pending.release(request.payload.count) }
-                            try await requests.handle(request, session: session, bulk: &bulk, settings: &settings)
+                            defer {
+                                pending.release(request.frame.payload.count)
+                                request.decodedRows?.done()
+                            }
+                            try await requests.handle(request.frame, prefetched: request.decodedRows, session: session, bulk: &bulk,
+                                                      settings: &settings)
                         }
                     } catch {
                         pending.abandon()  // this stream's queued frames will never be released
+                        await bulk?.abandonOpenBatch()
                         try? await bulk?.settle()
                         throw error
                     }
+                    await bulk?.abandonOpenBatch()  // rows of a stream never committed are not kept
                     try? await bulk?.settle()
                 }
             }

@@ -38,7 +38,9 @@ struct RedWireRequests: Sendable {
 
     /// Answers one request on `session` (its stream's). Throws only when the reply cannot
     /// be written (the connection is gone).
-    func handle(_ frame: Frame, session: Session, bulk: inout BulkStream?, settings: inout RedWireSessionSettings) async throws {
+    /// `prefetched`: the frame's rows when the connection's reader decoded them ahead (`BulkRowsPrefetch`).
+    func handle(_ frame: Frame, prefetched: PrefetchedRows? = nil, session: Session, bulk: inout BulkStream?,
+                settings: inout RedWireSessionSettings) async throws {
         guard activity.begin() else {
             return try await fail(frame, RedError(.closed, "redwire: the server is shutting down"))
         }
@@ -157,6 +159,7 @@ struct RedWireRequests: Sendable {
                 // Replaces an open stream, once its last commit is in: a failure there is this frame's error.
                 if var old = bulk {
                     bulk = nil
+                    await old.abandonOpenBatch()
                     try await old.settle()
                 }
                 bulk = BulkStream(collection: start.collection, columns: start.columns,
@@ -166,25 +169,26 @@ struct RedWireRequests: Sendable {
                 guard var stream = bulk else {
                     throw RedError(.invalidArgument, "stream rows: no active stream session (send MSG_BULK_STREAM_START first)")
                 }
-                let rows: [[Value]] = try Self.decoding("stream rows") { try BinaryValueCodec.decodeStreamRows(frame.payload, width: stream.columns.count) }
-                stream.append(rows)
-                guard stream.pendingBytes <= BulkStream.maxPendingBytes else {
-                    bulk = nil
+                let rows: [[Value]] = if let prefetched {
+                    try await prefetched.rows()
+                } else {
+                    try Self.decoding("stream rows") { try BinaryValueCodec.decodeStreamRows(frame.payload, width: stream.columns.count) }
+                }
+                bulk = nil  // a failure ends the stream; batches committed before stay committed
+                try await insert(rows, into: &stream, on: session, for: frame)
+                guard stream.openBytes <= BulkStream.maxPendingBytes else {
+                    await stream.abandonOpenBatch()
                     try await stream.settle()
                     throw RedError(.limitExceeded, "stream rows: more than \(BulkStream.maxPendingBytes >> 20) MiB of rows wait uncommitted; "
                                    + "lower REDDB_BULK_STREAM_FLUSH_BYTES / _ROWS (0 disables a threshold)")
                 }
+                if stream.mustFlush { try await commitOpenBatch(&stream) }
                 bulk = stream
-                if stream.mustFlush {
-                    bulk = nil  // a failed flush ends the stream; rows flushed before stay committed
-                    try await flush(&stream, on: session, for: frame)
-                    bulk = stream
-                }
                 // Success has no reply: the client pipelines its rows.
             case .bulkStreamCommit:
                 guard var stream = bulk else { throw RedError(.invalidArgument, "stream commit: no active stream session") }
                 bulk = nil
-                try await flush(&stream, on: session, for: frame)
+                try await commitOpenBatch(&stream)
                 try await stream.settle()
                 var count = ByteWriter(capacity: 8)
                 count.u64(UInt64(stream.flushed))
@@ -275,27 +279,44 @@ struct RedWireRequests: Sendable {
     /// not see) is inserted again once that batch is in, so a duplicate is reported as the
     /// unique violation it is. Inside the client's own transaction every row goes into that
     /// transaction, unpipelined.
-    private func flush(_ stream: inout BulkStream, on session: Session, for request: Frame) async throws {
-        guard !stream.pending.isEmpty else { return }
-        let rows = stream.pending
-        stream.pending.removeAll()
-        stream.pendingBytes = 0
+    /// Inserts a rows frame's rows as they arrive, into the stream's open batch (a transaction
+    /// on a batch session, begun by its first frame), or into the client's own transaction
+    /// when the stream runs inside one. Inserting as frames arrive, rather than once a whole
+    /// batch is pending, lets the first rows go in while later frames are still being received
+    /// and decoded (`BulkRowsPrefetch`). On failure the open batch is rolled back; batches
+    /// committed before stay committed.
+    private func insert(_ rows: [[Value]], into stream: inout BulkStream, on session: Session, for request: Frame) async throws {
         let (table, columns) = (stream.collection, stream.columns)
         if session.inTransaction {
             try await stream.settle()  // the batch before goes first, and its failure stops this one
             stream.flushed += try await insert(.init(collection: table, columns: columns, rows: rows), on: session, for: request)
             return
         }
-        let batchSession = stream.nextBatchSession(context.database, like: session)
-        let inserted: Int
+        let batchSession = stream.openBatch ?? stream.nextBatchSession(context.database, like: session)
         do {
-            inserted = try await MultiRowInsert.insertUncommitted(table: table, columns: columns, rows: rows, on: batchSession) { batch, _ in
-                try await run(on: batchSession, for: request) { try await batchSession.insertRows(into: table, columns: columns, rows: batch) }
-            }.count
+            let insertRows: (ArraySlice<[Value]>, Bool) async throws -> QueryResult = { batch, _ in
+                try await self.run(on: batchSession, for: request) { try await batchSession.insertRows(into: table, columns: columns, rows: batch) }
+            }
+            if stream.openBatch == nil {
+                _ = try await MultiRowInsert.insertUncommitted(table: table, columns: columns, rows: rows, on: batchSession, insert: insertRows)
+                stream.openBatch = batchSession
+            } else {
+                _ = try await MultiRowInsert.insertAll(table: table, columns: columns, rows: rows, on: batchSession, insert: insertRows)
+            }
         } catch {
+            await stream.abandonOpenBatch()
             try await stream.settle()  // the earlier batch's failure, if any, happened first
             throw error
         }
+        stream.opened(rows)
+    }
+
+    /// Commits the stream's open batch while the next one is inserted (`BulkStream.committing`),
+    /// once the batch before it has committed: batches commit in order.
+    private func commitOpenBatch(_ stream: inout BulkStream) async throws {
+        guard let batchSession = stream.openBatch else { return }
+        let (table, columns, rows, inserted) = (stream.collection, stream.columns, stream.openRows, stream.openRows.count)
+        stream.closeOpenBatch()
         do {
             try await stream.settle()
         } catch {
@@ -307,6 +328,8 @@ struct RedWireRequests: Sendable {
                 _ = try await batchSession.execute("COMMIT")
                 return inserted
             } catch let error as RedError where error.code == .serializationFailure {
+                // A key shared with the batch before, which this one's snapshot could not see:
+                // inserting again reports it as the unique violation it is.
                 return try await MultiRowInsert.insertAll(table: table, columns: columns, rows: rows, on: batchSession) { batch, _ in
                     try await batchSession.insertRows(into: table, columns: columns, rows: batch)
                 }.count
@@ -355,11 +378,11 @@ struct RedWireRequests: Sendable {
     }
 }
 
-/// A RedWire bulk stream (BulkStreamStart/Rows/Commit) on one stream id: rows wait here
-/// until 50,000 of them or 8 MiB (the spec's estimate) are pending, then are inserted and
-/// committed (the commit overlapping the next batch: `RedWireRequests.flush`);
-/// BulkStreamCommit flushes the rest, waits for the last commit and reports every row the
-/// stream inserted.
+/// A RedWire bulk stream (BulkStreamStart/Rows/Commit) on one stream id: each rows frame is
+/// inserted as it arrives into the open batch, a transaction that commits once it holds
+/// 50,000 rows or 8 MiB (the spec's estimate), while the next batch is inserted
+/// (`RedWireRequests.commitOpenBatch`); BulkStreamCommit commits the rest, waits for the last
+/// commit and reports every row the stream inserted.
 struct BulkStream: Sendable {
     /// The most a stream may hold uncommitted, whatever the thresholds say (it is all in memory).
     static let maxPendingBytes = 1 << 30
@@ -369,11 +392,14 @@ struct BulkStream: Sendable {
 
     let collection: String
     let columns: [String]
-    var pending: [[Value]] = []
-    var pendingBytes = 0
+    /// The batch being inserted: a transaction open on one of `batchSessions`, and its rows
+    /// (kept to insert them again if its commit conflicts with the batch before).
+    var openBatch: Session?
+    private(set) var openRows: [[Value]] = []
+    private(set) var openBytes = 0
     /// Rows whose commit has completed.
     var flushed = 0
-    /// The last flush's COMMIT while it runs; its result is the batch's row count.
+    /// The last batch's COMMIT while it runs; its result is the batch's row count.
     var committing: Task<Int, any Error>?
     /// Two sessions that batches alternate between: one commits while the other inserts.
     private var batchSessions: [Session] = []
@@ -386,13 +412,27 @@ struct BulkStream: Sendable {
         self.flushBytes = flushBytes
     }
 
-    mutating func append(_ rows: [[Value]]) {
-        if pending.isEmpty { pending = rows } else { pending += rows }  // the first frame of a batch is taken, not copied
-        for row in rows { for value in row { pendingBytes += BinaryValueCodec.estimatedSize(value) } }
+    /// Notes rows inserted into the open batch (`openBatch` must be set).
+    mutating func opened(_ rows: [[Value]]) {
+        if openRows.isEmpty { openRows = rows } else { openRows += rows }  // a batch's first frame is taken, not copied
+        for row in rows { for value in row { openBytes += BinaryValueCodec.estimatedSize(value) } }
+    }
+
+    /// Forgets the open batch once its commit is under way.
+    mutating func closeOpenBatch() {
+        openBatch = nil
+        openRows = []
+        openBytes = 0
+    }
+
+    /// Rolls the open batch back (the stream failed, was replaced or its connection ended).
+    mutating func abandonOpenBatch() async {
+        if let session = openBatch { _ = try? await session.execute("ROLLBACK") }
+        closeOpenBatch()
     }
 
     var mustFlush: Bool {
-        (flushRows > 0 && pending.count >= flushRows) || (flushBytes > 0 && pendingBytes >= flushBytes)
+        (flushRows > 0 && openRows.count >= flushRows) || (flushBytes > 0 && openBytes >= flushBytes)
     }
 
     /// The session for the next batch (the other one may still be committing the last),
