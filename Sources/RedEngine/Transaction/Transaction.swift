@@ -229,12 +229,9 @@ public final class Transaction: @unchecked Sendable {
         try validate(keyBytes: treeKey.count - 4)
         precondition(valueBound <= Limits.maxValueBytes, "a value encoded in place must be bounded by the value limit")
         try state.withLock { s in
-            // Checked against the bound first (the size is known only once written), counted exactly.
-            try Self.recordWrite(&s, treeKey: treeKey, bytes: 0)
-            guard s.writeBytes + treeKey.count - 4 + valueBound <= Limits.maxTransactionBytes else {
-                throw RedError(.limitExceeded, "transaction writes exceed \(Limits.maxTransactionBytes) bytes; commit in smaller batches")
-            }
-            s.writeBytes += treeKey.count - 4 + s.writes.put(treeKey, valueBound: valueBound, encode: encode)
+            // Checked against the bound (the size is known only once written), then counted exactly.
+            try Self.recordWrite(&s, treeKey: treeKey, bytes: treeKey.count - 4 + valueBound)
+            s.writeBytes -= valueBound - s.writes.put(treeKey, valueBound: valueBound, encode: encode)
         }
     }
 

@@ -269,22 +269,12 @@ struct RedWireRequests: Sendable {
         }
     }
 
-    /// Inserts a bulk stream's pending rows and starts their commit.
-    ///
-    /// Pipelined: each flush inserts in a transaction of its own, on one of the stream's two
-    /// batch sessions; then it waits for the previous flush's COMMIT, starts its own in a task
-    /// and returns, so the engine applies one batch (on one core) while the next is decoded
-    /// and inserted (on the other). Commits stay in stream order. A batch whose commit meets
-    /// a write conflict (a key it shares with the batch before it, which its snapshot could
-    /// not see) is inserted again once that batch is in, so a duplicate is reported as the
-    /// unique violation it is. Inside the client's own transaction every row goes into that
-    /// transaction, unpipelined.
     /// Inserts a rows frame's rows as they arrive, into the stream's open batch (a transaction
-    /// on a batch session, begun by its first frame), or into the client's own transaction
-    /// when the stream runs inside one. Inserting as frames arrive, rather than once a whole
-    /// batch is pending, lets the first rows go in while later frames are still being received
-    /// and decoded (`BulkRowsPrefetch`). On failure the open batch is rolled back; batches
-    /// committed before stay committed.
+    /// on one of the stream's two batch sessions, begun by its first frame), or into the
+    /// client's own transaction when the stream runs inside one (then unpipelined). Inserting
+    /// as frames arrive, rather than once a whole batch is pending, lets the first rows go in
+    /// while later frames are still being received and decoded (`BulkRowsPrefetch`). On
+    /// failure the open batch is rolled back; batches committed before stay committed.
     private func insert(_ rows: [[Value]], into stream: inout BulkStream, on session: Session, for request: Frame) async throws {
         let (table, columns) = (stream.collection, stream.columns)
         if session.inTransaction {
@@ -311,8 +301,12 @@ struct RedWireRequests: Sendable {
         stream.opened(rows)
     }
 
-    /// Commits the stream's open batch while the next one is inserted (`BulkStream.committing`),
-    /// once the batch before it has committed: batches commit in order.
+    /// Starts the commit of the stream's open batch, once the batch before it has committed
+    /// (commits stay in stream order), and returns: the engine applies this batch on one core
+    /// while the next is decoded and inserted on the other (`BulkStream.committing`). A batch
+    /// whose commit meets a write conflict (a key it shares with the batch before it, which
+    /// its snapshot could not see) is inserted again once that batch is in, so a duplicate is
+    /// reported as the unique violation it is.
     private func commitOpenBatch(_ stream: inout BulkStream) async throws {
         guard let batchSession = stream.openBatch else { return }
         let (table, columns, rows, inserted) = (stream.collection, stream.columns, stream.openRows, stream.openRows.count)

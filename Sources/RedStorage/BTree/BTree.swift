@@ -206,7 +206,7 @@ public final class BTree: @unchecked Sendable {
 
     /// Inserts or replaces the value under `key`.
     public func put(_ key: [UInt8], _ value: [UInt8]) throws {
-        try putSorted([(key, value)])
+        try key.withUnsafeBytes { k in try value.withUnsafeBytes { try putSorted([TreeEntry(key: k, body: $0)]) } }
     }
 
     /// Inserts or replaces each entry, as `put` would one by one. Consecutive keys that fall into
