@@ -66,8 +66,14 @@ struct PendingChange: Sendable {
     /// Whether `next` is the same operation on the rid right after this run, so that it can
     /// extend the run instead of being kept on its own.
     func isContinued(by next: PendingChange) -> Bool {
-        guard let rid, let nextRID = next.rid, keyValue == nil, next.keyValue == nil, next.count == 1 else { return false }
-        return nextRID == rid &+ Int64(count) && next.operation == operation && next.collection == collection && next.kind == kind
+        guard let nextRID = next.rid, next.keyValue == nil, next.count == 1 else { return false }
+        return isContinued(collection: next.collection, kind: next.kind, operation: next.operation, rid: nextRID)
+    }
+
+    /// Whether a change to row `rid` is the same operation on the rid right after this run.
+    func isContinued(collection: String, kind: String, operation: ChangeEvent.Operation, rid next: Int64) -> Bool {
+        guard let rid, keyValue == nil else { return false }
+        return next == rid &+ Int64(count) && operation == self.operation && collection == self.collection && kind == self.kind
     }
 
     var key: String? { keyValue?.key }

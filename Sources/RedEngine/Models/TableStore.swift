@@ -201,7 +201,7 @@ public final class TableStore: Sendable {
                 try row.encoded().withUnsafeBytes { try tx.put(treeKey: key, $0) }
             }
         }
-        tx.noteChange(PendingChange(collection: handle.name, kind: handle.schema.model.rawValue, operation: .insert, rid: row.rid))
+        tx.noteRowChange(collection: handle.name, kind: handle.schema.model.rawValue, operation: .insert, rid: row.rid)
     }
 
     /// Rewrites row `old` as `new` (the same row: `new` keeps `old`'s rid), moving only the
@@ -216,7 +216,7 @@ public final class TableStore: Sendable {
             try insertIndexEntry(tx, handle, index, storage, new, now: now)
         }
         try tx.put(handle.collection, StoredRow.key(rid: new.rid), new.encoded())
-        tx.noteChange(PendingChange(collection: handle.name, kind: handle.schema.model.rawValue, operation: .update, rid: new.rid))
+        tx.noteRowChange(collection: handle.name, kind: handle.schema.model.rawValue, operation: .update, rid: new.rid)
     }
 
     public func delete(_ tx: Transaction, _ handle: TableHandle, _ row: StoredRow) throws {
@@ -224,7 +224,7 @@ public final class TableStore: Sendable {
             try tx.delete(treeKey: indexTreeKey(index, handle.indexCollections[position], row).key)
         }
         _ = try tx.delete(handle.collection, StoredRow.key(rid: row.rid))
-        tx.noteChange(PendingChange(collection: handle.name, kind: handle.schema.model.rawValue, operation: .delete, rid: row.rid))
+        tx.noteRowChange(collection: handle.name, kind: handle.schema.model.rawValue, operation: .delete, rid: row.rid)
     }
 
     // MARK: Indexes

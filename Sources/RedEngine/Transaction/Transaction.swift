@@ -304,6 +304,18 @@ public final class Transaction: @unchecked Sendable {
         }
     }
 
+    /// `noteChange` for a change to a table or document row: a load's next row only extends the
+    /// run the previous one started, without a change being built for it.
+    func noteRowChange(collection: String, kind: String, operation: ChangeEvent.Operation, rid: Int64) {
+        state.withLock { s in
+            if let last = s.changes.indices.last, s.changes[last].isContinued(collection: collection, kind: kind, operation: operation, rid: rid) {
+                s.changes[last].count += 1
+            } else {
+                s.changes.append(PendingChange(collection: collection, kind: kind, operation: operation, rid: rid))
+            }
+        }
+    }
+
     /// Discards every write. Calling it on a finished transaction does nothing.
     public func rollback() {
         let wasActive = state.withLock { s in
