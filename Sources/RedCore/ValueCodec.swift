@@ -134,8 +134,8 @@ public enum KeyEncoding {
             // Tie-break among integers that round to the same double: floats sit with the nearest integer.
             let clamped = d.isFinite ? max(-9.2e18, min(9.2e18, d)) : (d > 0 ? 9.2e18 : -9.2e18)
             appendOrderedInt(Int64(clamped.rounded(.towardZero)), to: &out)
-        case .text(let s): out.append(0x30); appendEscaped(Array(s.utf8), to: &out)
-        case .json(let j): out.append(0x31); appendEscaped(Array(j.text.utf8), to: &out)
+        case .text(let s): out.append(0x30); appendEscaped(s.utf8, to: &out)  // no copy of the text first
+        case .json(let j): out.append(0x31); appendEscaped(j.text.utf8, to: &out)
         case .timestamp(let t): out.append(0x40); appendOrderedInt(t, to: &out)
         case .date(let d): out.append(0x40); appendOrderedInt(Int64(d) * CalendarMath.millisecondsPerDay, to: &out)
         case .uuid(let u):
@@ -168,7 +168,7 @@ public enum KeyEncoding {
         withUnsafeBytes(of: bits.bigEndian) { out.append(contentsOf: $0) }
     }
 
-    static func appendEscaped(_ bytes: [UInt8], to out: inout [UInt8]) {
+    static func appendEscaped<Bytes: Sequence<UInt8>>(_ bytes: Bytes, to out: inout [UInt8]) {
         for b in bytes {
             out.append(b)
             if b == 0 { out.append(0xFF) }
