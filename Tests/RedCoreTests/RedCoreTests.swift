@@ -10,6 +10,26 @@ import Testing
         #expect(CRC32.checksum([]) == 0)
     }
 
+    /// The sliced loop against the byte-at-a-time definition, for every length around its
+    /// 16-byte steps and at unaligned starts.
+    @Test func matchesTheBytewiseDefinitionAtEveryLengthAndOffset() {
+        func reference(_ bytes: ArraySlice<UInt8>) -> UInt32 {
+            var c: UInt32 = 0xFFFF_FFFF
+            for b in bytes {
+                c ^= UInt32(b)
+                for _ in 0..<8 { c = (c & 1) != 0 ? (0xEDB8_8320 ^ (c >> 1)) : (c >> 1) }
+            }
+            return ~c
+        }
+        let data = (0..<200).map { UInt8(truncatingIfNeeded: $0 &* 73 &+ 11) }
+        for start in 0..<5 {
+            for length in 0..<(200 - start) {
+                let slice = data[start..<(start + length)]
+                #expect(slice.withUnsafeBytes { CRC32.checksum($0) } == reference(slice))
+            }
+        }
+    }
+
     @Test func chainsOverConcatenations() {
         let a = Array("the quick brown fox ".utf8)
         let b = Array("jumps over the lazy dog, twice over".utf8)
