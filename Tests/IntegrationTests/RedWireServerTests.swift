@@ -447,15 +447,21 @@ import Glibc
         return errors
     }
 
+    /// Creates `table (id BIGINT PRIMARY KEY)` and opens a bulk stream into it on stream 1
+    /// (correlation ids 1 and 2).
+    static func startIDStream(_ socket: RawSocket, table: String) {
+        #expect(Self.text(Self.request(socket, Frame(.query, correlationID: 1, payload: Array("CREATE TABLE \(table) (id BIGINT PRIMARY KEY)".utf8)))).contains("true"))
+        _ = Self.request(socket, Frame(.bulkStreamStart, correlationID: 2, streamID: 1,
+                                       payload: BinaryValueCodec.encodeStreamStart(collection: table, columns: ["id"])))
+    }
+
     /// REDDB_BULK_STREAM_FLUSH_ROWS (upstream's knob) sets the flush size: every full flush
     /// before a failing one stays committed, pipelined or not.
     @Test func bulkStreamFlushSizeComesFromTheEnvironment() throws {
         let server = try ServerProcess(environment: ["REDDB_BULK_STREAM_FLUSH_ROWS": "1000"])
         defer { server.remove() }
         let socket = try Self.connect(server)
-        #expect(Self.text(Self.request(socket, Frame(.query, correlationID: 1, payload: Array("CREATE TABLE f (id BIGINT PRIMARY KEY)".utf8)))).contains("true"))
-        _ = Self.request(socket, Frame(.bulkStreamStart, correlationID: 2, streamID: 1,
-                                       payload: BinaryValueCodec.encodeStreamStart(collection: "f", columns: ["id"])))
+        Self.startIDStream(socket, table: "f")
         for start in stride(from: Int64(1), through: 5_000, by: 500) {
             var rows = (start..<start + 500).map { [Value.integer($0)] }
             if start == 3_001 { rows[250] = [.integer(2_999)] }  // the fourth flush repeats a key of the third
@@ -492,9 +498,7 @@ import Glibc
         defer { server.remove() }
         do {
             let socket = try Self.connect(server)
-            #expect(Self.text(Self.request(socket, Frame(.query, correlationID: 1, payload: Array("CREATE TABLE c (id BIGINT PRIMARY KEY)".utf8)))).contains("true"))
-            _ = Self.request(socket, Frame(.bulkStreamStart, correlationID: 2, streamID: 1,
-                                           payload: BinaryValueCodec.encodeStreamStart(collection: "c", columns: ["id"])))
+            Self.startIDStream(socket, table: "c")
             for start in stride(from: Int64(1), through: 1_500, by: 500) {
                 let rows = (start..<start + 500).map { [Value.integer($0)] }
                 socket.send(Frame(.bulkStreamRows, correlationID: 3, streamID: 1, payload: BinaryValueCodec.encodeStreamRows(rows)).encoded())

@@ -110,8 +110,6 @@ public final class BTree: @unchecked Sendable {
             if i < interior.count { upper = interior.key(at: i) }
         }
 
-        func contains(_ key: [UInt8]) -> Bool { key.withUnsafeBytes { contains($0) } }
-
         func contains(_ key: UnsafeRawBufferPointer) -> Bool {
             if let lower, lower.withUnsafeBytes({ compareKeys(key, $0) }) < 0 { return false }
             if let upper, upper.withUnsafeBytes({ compareKeys(key, $0) }) >= 0 { return false }

@@ -268,9 +268,6 @@ public final class BTreeNode: @unchecked Sendable {
     }
 
     /// Full comparison of key `i` with `key`: memcmp, then length.
-    func compareStored(at i: Int, _ key: [UInt8]) -> Int { key.withUnsafeBytes { compareStored(at: i, $0) } }
-
-    /// Full comparison of key `i` with `key`: memcmp, then length.
     func compareStored(at i: Int, _ key: UnsafeRawBufferPointer) -> Int {
         let o = start(i)
         let length = u16(at: o)

@@ -8,14 +8,7 @@ import Darwin
 /// order of the B+tree. Returns <0, 0 or >0.
 @inline(__always)
 public func compareKeys(_ a: [UInt8], _ b: [UInt8]) -> Int {
-    let n = min(a.count, b.count)
-    if n > 0 {
-        let c = a.withUnsafeBufferPointer { pa in
-            b.withUnsafeBufferPointer { pb in memcmp(pa.baseAddress!, pb.baseAddress!, n) }
-        }
-        if c != 0 { return Int(c) }
-    }
-    return a.count - b.count
+    a.withUnsafeBytes { pa in b.withUnsafeBytes { pb in compareKeys(pa, pb) } }
 }
 
 /// `compareKeys` for key bytes held elsewhere (a node's cells, a batch's keys read in place).
