@@ -15,6 +15,10 @@ import RedCore
 /// 2. Inserting `rows` rows `(id BIGINT PRIMARY KEY, name TEXT, score FLOAT)` into a fresh
 ///    table: RedWire's bulk stream, gRPC `BulkInsertBinary`, HTTP multi-row INSERTs (all via
 ///    `RedClient.bulkInsert`), COPY over PG-wire, and PostgreSQL's own COPY as the reference.
+///    This is done `loads` times, every surface once per round, each load into a table of its
+///    own; the table shows each surface's median load. The first round meets both servers
+///    cold (fresh processes, untouched memory); later rounds show what a running server does,
+///    and the rounds' interleaving spreads this VM's noise over every surface alike.
 ///
 /// The server runs with `--sync-mode full`, PostgreSQL with its defaults (fsync on), both on
 /// the same disk. Latencies are p50/p99 over every timed request; throughputs are rows over
@@ -24,6 +28,7 @@ public enum SurfaceBench {
         public var requests = 5_000
         public var warmup = 500
         public var rows = 100_000
+        public var loads = 3
         public var postgresBin: String?
         public var directory = NSTemporaryDirectory() + "red-bench-surfaces-" + UUID().uuidString
         public init() {}
@@ -47,8 +52,14 @@ public enum SurfaceBench {
 
     public struct Load: Sendable {
         public var surface: String
-        public var rowsPerSecond: Double
-        public var seconds: Double
+        /// Every round's load, in the order they ran.
+        public var rounds: [Double] = []
+
+        /// The median round (the lower middle one of an even count).
+        public var rowsPerSecond: Double {
+            let sorted = rounds.sorted()
+            return sorted.isEmpty ? 0 : sorted[(sorted.count - 1) / 2]
+        }
     }
 
     public struct Report: Sendable {
@@ -65,11 +76,14 @@ public enum SurfaceBench {
                              + String(format: "%9.1f  %9.1f", l.p50Microseconds, l.p99Microseconds))
             }
             let copy = loads.first { $0.surface == "PostgreSQL COPY" }?.rowsPerSecond
-            lines += ["", "inserting rows (one load each)", "surface                 rows/s     seconds   vs PostgreSQL COPY"]
+            let rounds = loads.first?.rounds.count ?? 0
+            lines += ["", "inserting rows (median of \(rounds) load\(rounds == 1 ? "" : "s") each; every round's rows/s after the ratio)",
+                      "surface               rows/s   vs PostgreSQL COPY   rounds"]
             for l in loads {
                 let ratio = copy.map { String(format: "%.2f×", l.rowsPerSecond / $0) } ?? "—"
-                lines.append(l.surface.padding(toLength: 20, withPad: " ", startingAt: 0)
-                             + String(format: "%10.0f  %10.2f   ", l.rowsPerSecond, l.seconds) + ratio)
+                lines.append(l.surface.padding(toLength: 18, withPad: " ", startingAt: 0)
+                             + String(format: "%10.0f   ", l.rowsPerSecond) + ratio.padding(toLength: 21, withPad: " ", startingAt: 0)
+                             + l.rounds.map { String(format: "%.0f", $0) }.joined(separator: " "))
             }
             return lines.joined(separator: "\n")
         }
@@ -78,6 +92,7 @@ public enum SurfaceBench {
             .object([
                 ("latency_us", .object(latencies.map { ($0.surface, .object([("p50", .float($0.p50Microseconds)), ("p99", .float($0.p99Microseconds))])) })),
                 ("insert_rows_per_sec", .object(loads.map { ($0.surface, .float($0.rowsPerSecond)) })),
+                ("insert_rounds", .object(loads.map { ($0.surface, .array($0.rounds.map { .float($0) })) })),
                 ("machine", machine.map { .object([("cores", .integer(Int64($0.cores))), ("cpu", .string($0.cpu)),
                                                    ("fsync_per_sec", .float($0.fsyncPerSecond)), ("kernel", .string($0.kernel))]) } ?? .null),
                 ("postgres_version", postgresVersion.map { .string($0) } ?? .null),
@@ -142,31 +157,39 @@ public enum SurfaceBench {
         let rows = (0..<options.rows).map { i -> [Value] in [.integer(Int64(i)), .text("name-\(i)"), .float(Double(i % 1000) / 10)] }
         let columns = ["id", "name", "score"]
         func table(_ name: String) -> String { "CREATE TABLE \(name) (id BIGINT PRIMARY KEY, name TEXT, score FLOAT)" }
-        for (i, (name, url)) in clients.enumerated() {
-            let client = try await RedClient.connect(url + "?timeout_ms=600000")
-            try await client.execute(table("load_\(i)"))
-            let started = ContinuousClock.now
-            let inserted = try await client.bulkInsert(into: "load_\(i)", columns: columns, rows: rows)
-            let seconds = (ContinuousClock.now - started).seconds
-            guard inserted == options.rows else { throw RedError(.internalError, "\(name) inserted \(inserted) of \(options.rows) rows") }
-            report.loads.append(Load(surface: "\(name) bulk", rowsPerSecond: Double(inserted) / seconds, seconds: seconds))
-            try await client.close()
+        func record(_ surface: String, _ rowsPerSecond: Double) {
+            if let at = report.loads.firstIndex(where: { $0.surface == surface }) {
+                report.loads[at].rounds.append(rowsPerSecond)
+            } else {
+                report.loads.append(Load(surface: surface, rounds: [rowsPerSecond]))
+            }
         }
-        func copy(_ connection: DuelConnection, _ surface: String) async throws {
-            try await connection.run(table("load_copy"))
+        func copy(_ connection: DuelConnection, _ surface: String, _ name: String) async throws {
+            try await connection.run(table(name))
             let started = ContinuousClock.now
-            try await connection.copy(table: "load_copy", columns: columns, rows: options.rows) { i in "\(i)\tname-\(i)\t\(Double(i % 1000) / 10)" }
+            try await connection.copy(table: name, columns: columns, rows: options.rows) { i in "\(i)\tname-\(i)\t\(Double(i % 1000) / 10)" }
             let seconds = (ContinuousClock.now - started).seconds
-            let counted = try await connection.integers("SELECT count(*) FROM load_copy").first ?? 0
+            let counted = try await connection.integers("SELECT count(*) FROM \(name)").first ?? 0
             guard counted == Int64(options.rows) else { throw RedError(.internalError, "\(surface) stored \(counted) of \(options.rows) rows") }
-            report.loads.append(Load(surface: surface, rowsPerSecond: Double(options.rows) / seconds, seconds: seconds))
+            record(surface, Double(options.rows) / seconds)
         }
-        try await copy(redPG, "PG-wire COPY")
+        for round in 0..<max(1, options.loads) {
+            for (i, (name, url)) in clients.enumerated() {
+                let client = try await RedClient.connect(url + "?timeout_ms=600000")
+                let loadTable = "load_\(i)_\(round)"
+                try await client.execute(table(loadTable))
+                let started = ContinuousClock.now
+                let inserted = try await client.bulkInsert(into: loadTable, columns: columns, rows: rows)
+                let seconds = (ContinuousClock.now - started).seconds
+                guard inserted == options.rows else { throw RedError(.internalError, "\(name) inserted \(inserted) of \(options.rows) rows") }
+                record("\(name) bulk", Double(inserted) / seconds)
+                try await client.close()
+            }
+            try await copy(redPG, "PG-wire COPY", "load_copy_\(round)")
+            if let pgConnection { try await copy(pgConnection, "PostgreSQL COPY", "load_copy_\(round)") }
+        }
         await redPG.close()
-        if let pgConnection {
-            try await copy(pgConnection, "PostgreSQL COPY")
-            await pgConnection.close()
-        }
+        await pgConnection?.close()
         return report
     }
 

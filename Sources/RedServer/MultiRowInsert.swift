@@ -46,7 +46,8 @@ enum MultiRowInsert {
         }
     }
 
-    private static func check(columns: [String], rows: [[Value]]) throws {
+    /// Every row has one value per column.
+    static func check(columns: [String], rows: [[Value]]) throws {
         guard !columns.isEmpty else { throw RedError(.invalidArgument, "bulk insert: no columns") }
         guard rows.allSatisfy({ $0.count == columns.count }) else {
             throw RedError(.invalidArgument, "bulk insert: every row needs \(columns.count) values, one per column")

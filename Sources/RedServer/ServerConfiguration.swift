@@ -45,6 +45,10 @@ public struct ServerConfiguration: Sendable {
     public var bulkStreamFlushRows = 50_000
     /// … or once their estimated size reaches this many bytes (0: no byte threshold).
     public var bulkStreamFlushBytes = 8 << 20
+    /// … and commits earlier, once it holds an eighth of a threshold while no earlier batch is
+    /// committing (`REDDB_BULK_STREAM_EARLY_COMMIT=0` turns this off: batches then end exactly
+    /// at the thresholds).
+    public var bulkStreamEarlyCommit = true
     /// Most rows `/collections/{c}/scan` returns in one page.
     public static let maxScanPageRows = 1_000
     /// Most events one `/changes` call returns.

@@ -12,7 +12,8 @@ struct BenchSurfaces: AsyncParsableCommand {
             Starts `red server` (sync mode full) with every surface on its own loopback port and, when \
             PostgreSQL 15 is installed, a throwaway PostgreSQL cluster on the same disk. Latency: one \
             request at a time on one connection, p50 and p99. Loads: RedWire bulk stream, gRPC \
-            BulkInsertBinary, HTTP multi-row INSERTs, COPY over PG-wire, and PostgreSQL's own COPY.
+            BulkInsertBinary, HTTP multi-row INSERTs, COPY over PG-wire, and PostgreSQL's own COPY, \
+            --loads rounds of them (each surface once per round, a fresh table each); the median is shown.
             """)
 
     @Option(help: "Timed SELECT 1 requests per surface.")
@@ -23,6 +24,9 @@ struct BenchSurfaces: AsyncParsableCommand {
 
     @Option(help: "Rows each load inserts.")
     var rows = 100_000
+
+    @Option(help: "Rounds of loads: every surface loads once per round into a table of its own; the table shows the median.")
+    var loads = 3
 
     @Option(help: "Directory holding initdb, pg_ctl and postgres.")
     var postgresBin: String?
@@ -35,6 +39,7 @@ struct BenchSurfaces: AsyncParsableCommand {
         options.requests = max(1, requests)
         options.warmup = max(0, warmup)
         options.rows = max(1, rows)
+        options.loads = max(1, loads)
         options.postgresBin = postgresBin
         try FileManager.default.createDirectory(atPath: options.directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: options.directory) }

@@ -261,6 +261,14 @@ struct ServerSettings {
             guard let n = Int(v), n >= 0 else { throw ValidationError("\(name) must be a number ≥ 0 (0 disables that threshold)") }
             apply(n)
         }
+        // Ours: whether a bulk stream also commits early (see `ServerConfiguration.bulkStreamEarlyCommit`).
+        if let v = env["REDDB_BULK_STREAM_EARLY_COMMIT"], !v.isEmpty {
+            let on = ["1", "true", "on", "yes"].contains(v.lowercased())
+            guard on || ["0", "false", "off", "no"].contains(v.lowercased()) else {
+                throw ValidationError("REDDB_BULK_STREAM_EARLY_COMMIT must be 1 or 0 (on or off)")
+            }
+            s.server.bulkStreamEarlyCommit = on
+        }
         // Upstream's switch (spec protocols §1.6.8): RedWire Prepare and gRPC PrepareQuery answer an error.
         if let v = env["REDDB_DISABLE_PREPARED"], ["1", "true", "on", "yes"].contains(v.lowercased()) {
             s.server.preparedStatementsEnabled = false

@@ -519,11 +519,36 @@ import Glibc
         #expect(Self.text(Self.request(socket, Frame(.query, correlationID: 6, payload: Array("INSERT INTO c VALUES (1200)".utf8)))).contains("true"))
     }
 
+    /// With the default thresholds (50,000 rows), a batch also commits once it holds 6,250
+    /// rows and no commit is running, as the first one always does (at its seventh 1,000-row
+    /// piece): a stream that fails at row 30,000 keeps a prefix of its rows, a whole number
+    /// of pieces, and nothing of the open batch.
+    @Test func bulkStreamCommitsEarlyWhileNoCommitRuns() throws {
+        let server = try ServerProcess()
+        defer { server.remove() }
+        let socket = try Self.connect(server)
+        Self.startIDStream(socket, table: "e")
+        for start in stride(from: Int64(1), through: 30_000, by: 10_000) {
+            var rows = (start..<start + 10_000).map { [Value.integer($0)] }
+            if start == 20_001 { rows[9_999] = [.integer(5)] }  // the last row repeats a key of the first batch
+            socket.send(Frame(.bulkStreamRows, correlationID: 3, streamID: 1, payload: BinaryValueCodec.encodeStreamRows(rows)).encoded())
+        }
+        socket.send(Frame(.bulkStreamCommit, correlationID: 4, streamID: 1).encoded())
+        let errors = Self.errors(socket, untilReplyTo: 4)
+        #expect(errors.first?.contains("duplicate key value violates unique constraint") == true, "\(errors)")
+        let answer = Self.text(Self.request(socket, Frame(.queryWithParams, correlationID: 5, streamID: 1,
+            payload: ParamValueCodec.encode(.init(sql: "SELECT count(*) AS n, max(id) AS top FROM e", parameters: [])))))
+        let count = answer.firstMatch(of: /"n":(\d+)/).flatMap { Int($0.1) }, top = answer.firstMatch(of: /"top":(\d+)/).flatMap { Int($0.1) }
+        #expect(count != nil && count == top, "\(answer)")  // a prefix: ids 1…n
+        #expect(count.map { $0 >= 7_000 && $0 < 30_000 && $0 % 1_000 == 0 } == true, "\(answer)")
+    }
+
     /// The stream commits one flush while it inserts the next, whose snapshot may not see
     /// it: a key the two share must still fail as a duplicate (23505), not a serialization
     /// failure, and the earlier flush stays committed.
+    /// (Early commits off, so the first batch ends exactly at 50,000 rows.)
     @Test func bulkStreamReportsAKeySharedWithThePreviousFlushAsADuplicate() throws {
-        let server = try ServerProcess()
+        let server = try ServerProcess(environment: ["REDDB_BULK_STREAM_EARLY_COMMIT": "0"])
         defer { server.remove() }
         let socket = try Self.connect(server)
         var timeout = timeval(tv_sec: 300, tv_usec: 0)  // a debug build inserts 100,000 rows slowly

@@ -163,7 +163,8 @@ struct RedWireRequests: Sendable {
                     try await old.settle()
                 }
                 bulk = BulkStream(collection: start.collection, columns: start.columns,
-                                  flushRows: context.configuration.bulkStreamFlushRows, flushBytes: context.configuration.bulkStreamFlushBytes)
+                                  flushRows: context.configuration.bulkStreamFlushRows, flushBytes: context.configuration.bulkStreamFlushBytes,
+                                  earlyCommit: context.configuration.bulkStreamEarlyCommit)
                 try await send(.reply(.bulkStreamAck, to: frame))
             case .bulkStreamRows:
                 guard var stream = bulk else {
@@ -176,13 +177,6 @@ struct RedWireRequests: Sendable {
                 }
                 bulk = nil  // a failure ends the stream; batches committed before stay committed
                 try await insert(rows, into: &stream, on: session, for: frame)
-                guard stream.openBytes <= BulkStream.maxPendingBytes else {
-                    await stream.abandonOpenBatch()
-                    try await stream.settle()
-                    throw RedError(.limitExceeded, "stream rows: more than \(BulkStream.maxPendingBytes >> 20) MiB of rows wait uncommitted; "
-                                   + "lower REDDB_BULK_STREAM_FLUSH_BYTES / _ROWS (0 disables a threshold)")
-                }
-                if stream.mustFlush { try await commitOpenBatch(&stream) }
                 bulk = stream
                 // Success has no reply: the client pipelines its rows.
             case .bulkStreamCommit:
@@ -270,11 +264,13 @@ struct RedWireRequests: Sendable {
     }
 
     /// Inserts a rows frame's rows as they arrive, into the stream's open batch (a transaction
-    /// on one of the stream's two batch sessions, begun by its first frame), or into the
+    /// on one of the stream's two batch sessions, begun by its first rows), or into the
     /// client's own transaction when the stream runs inside one (then unpipelined). Inserting
     /// as frames arrive, rather than once a whole batch is pending, lets the first rows go in
-    /// while later frames are still being received and decoded (`BulkRowsPrefetch`). On
-    /// failure the open batch is rolled back; batches committed before stay committed.
+    /// while later frames are still being received and decoded (`BulkRowsPrefetch`). The
+    /// frame goes in 1,000 rows at a time, and after each the batch may commit (a client's
+    /// frame can hold tens of thousands of rows, more than an early commit wants). On failure
+    /// the open batch is rolled back; batches committed before stay committed.
     private func insert(_ rows: [[Value]], into stream: inout BulkStream, on session: Session, for request: Frame) async throws {
         let (table, columns) = (stream.collection, stream.columns)
         if session.inTransaction {
@@ -282,23 +278,30 @@ struct RedWireRequests: Sendable {
             stream.flushed += try await insert(.init(collection: table, columns: columns, rows: rows), on: session, for: request)
             return
         }
-        let batchSession = stream.openBatch ?? stream.nextBatchSession(context.database, like: session)
-        do {
-            let insertRows: (ArraySlice<[Value]>, Bool) async throws -> QueryResult = { batch, _ in
-                try await self.run(on: batchSession, for: request) { try await batchSession.insertRows(into: table, columns: columns, rows: batch) }
+        try MultiRowInsert.check(columns: columns, rows: rows)
+        for start in stride(from: 0, to: rows.count, by: MultiRowInsert.rowsPerStatement) {
+            let piece = rows[start..<min(rows.count, start + MultiRowInsert.rowsPerStatement)]
+            let batchSession = stream.openBatch ?? stream.nextBatchSession(context.database, like: session)
+            do {
+                if stream.openBatch == nil {
+                    _ = try await batchSession.execute("BEGIN")
+                    stream.openBatch = batchSession
+                }
+                _ = try await run(on: batchSession, for: request) { try await batchSession.insertRows(into: table, columns: columns, rows: piece) }
+            } catch {
+                await stream.abandonOpenBatch()
+                try await stream.settle()  // the earlier batch's failure, if any, happened first
+                throw error
             }
-            if stream.openBatch == nil {
-                _ = try await MultiRowInsert.insertUncommitted(table: table, columns: columns, rows: rows, on: batchSession, insert: insertRows)
-                stream.openBatch = batchSession
-            } else {
-                _ = try await MultiRowInsert.insertAll(table: table, columns: columns, rows: rows, on: batchSession, insert: insertRows)
+            stream.opened(piece)
+            guard stream.openBytes <= BulkStream.maxPendingBytes else {
+                await stream.abandonOpenBatch()
+                try await stream.settle()
+                throw RedError(.limitExceeded, "stream rows: more than \(BulkStream.maxPendingBytes >> 20) MiB of rows wait uncommitted; "
+                               + "lower REDDB_BULK_STREAM_FLUSH_BYTES / _ROWS (0 disables a threshold)")
             }
-        } catch {
-            await stream.abandonOpenBatch()
-            try await stream.settle()  // the earlier batch's failure, if any, happened first
-            throw error
+            if stream.mustFlush || stream.mayFlushEarly { try await commitOpenBatch(&stream) }
         }
-        stream.opened(rows)
     }
 
     /// Starts the commit of the stream's open batch, once the batch before it has committed
@@ -317,7 +320,10 @@ struct RedWireRequests: Sendable {
             _ = try? await batchSession.execute("ROLLBACK")
             throw error
         }
+        let done = BulkStream.CommitDone()
+        stream.committed = done
         stream.committing = Task {
+            defer { done.markDone() }
             do {
                 _ = try await batchSession.execute("COMMIT")
                 return inserted
@@ -377,12 +383,21 @@ struct RedWireRequests: Sendable {
 /// 50,000 rows or 8 MiB (the spec's estimate), while the next batch is inserted
 /// (`RedWireRequests.commitOpenBatch`); BulkStreamCommit commits the rest, waits for the last
 /// commit and reports every row the stream inserted.
+///
+/// Those thresholds are the most a batch holds. A batch also commits early, once it holds an
+/// eighth of a threshold and the batch before it has finished committing (`mayFlushEarly`):
+/// the commit then runs on the other core while rows keep arriving, so what is left to commit
+/// after the stream's last frame is a small batch rather than up to 50,000 rows applied on
+/// one core while the other waits. When commits are slower than inserts (wide indexes), the
+/// batch grows meanwhile, up to the thresholds, as before.
 struct BulkStream: Sendable {
     /// The most a stream may hold uncommitted, whatever the thresholds say (it is all in memory).
     static let maxPendingBytes = 1 << 30
     /// Flush thresholds (`ServerConfiguration.bulkStreamFlushRows`/`Bytes`; 0 disables one).
     let flushRows: Int
     let flushBytes: Int
+    /// Whether a batch may commit before the thresholds (`mayFlushEarly`).
+    let earlyCommit: Bool
 
     let collection: String
     let columns: [String]
@@ -395,20 +410,23 @@ struct BulkStream: Sendable {
     var flushed = 0
     /// The last batch's COMMIT while it runs; its result is the batch's row count.
     var committing: Task<Int, any Error>?
+    /// Set by `committing` when it ends, so a frame can tell without waiting for it.
+    var committed: CommitDone?
     /// Two sessions that batches alternate between: one commits while the other inserts.
     private var batchSessions: [Session] = []
     private var batches = 0
 
-    init(collection: String, columns: [String], flushRows: Int = 50_000, flushBytes: Int = 8 << 20) {
+    init(collection: String, columns: [String], flushRows: Int = 50_000, flushBytes: Int = 8 << 20, earlyCommit: Bool = true) {
         self.collection = collection
         self.columns = columns
         self.flushRows = flushRows
         self.flushBytes = flushBytes
+        self.earlyCommit = earlyCommit
     }
 
     /// Notes rows inserted into the open batch (`openBatch` must be set).
-    mutating func opened(_ rows: [[Value]]) {
-        if openRows.isEmpty { openRows = rows } else { openRows += rows }  // a batch's first frame is taken, not copied
+    mutating func opened(_ rows: ArraySlice<[Value]>) {
+        openRows += rows
         for row in rows { for value in row { openBytes += BinaryValueCodec.estimatedSize(value) } }
     }
 
@@ -429,6 +447,20 @@ struct BulkStream: Sendable {
         (flushRows > 0 && openRows.count >= flushRows) || (flushBytes > 0 && openBytes >= flushBytes)
     }
 
+    /// An eighth of a threshold is pending and no commit is running: committing now costs the
+    /// inserts nothing and leaves less for the end (see the type's comment).
+    var mayFlushEarly: Bool {
+        guard earlyCommit, (flushRows > 0 && openRows.count >= flushRows / 8) || (flushBytes > 0 && openBytes >= flushBytes / 8) else { return false }
+        return committed?.isDone ?? true
+    }
+
+    /// Whether a batch's commit task has ended.
+    final class CommitDone: Sendable {
+        private let done = Atomic<Bool>(false)
+        var isDone: Bool { done.load(ordering: .acquiring) }
+        func markDone() { done.store(true, ordering: .releasing) }
+    }
+
     /// The session for the next batch (the other one may still be committing the last),
     /// with the stream session's statement timeout.
     mutating func nextBatchSession(_ database: Database, like streamSession: Session) -> Session {
@@ -443,6 +475,7 @@ struct BulkStream: Sendable {
     mutating func settle() async throws {
         guard let task = committing else { return }
         committing = nil
+        committed = nil
         flushed += try await task.value
     }
 }
