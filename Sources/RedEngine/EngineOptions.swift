@@ -10,7 +10,10 @@ public struct EngineOptions: Sendable {
     /// Byte budget of the page cache.
     public var cacheBytes = 64 << 20
     /// A background checkpoint starts once this much WAL has accumulated since the last one…
-    public var checkpointWALBytes: UInt64 = 64 << 20
+    /// (Each checkpoint writes every page changed since the one before, so under a steady load a
+    /// larger figure writes each hot page less often; recovery replays at most this much WAL.
+    /// PostgreSQL's default `max_wal_size` is 1 GB.)
+    public var checkpointWALBytes: UInt64 = 256 << 20
     /// …or this long after it, if anything was written.
     public var checkpointIntervalMilliseconds = 300_000
     /// Soft size of one WAL segment file.

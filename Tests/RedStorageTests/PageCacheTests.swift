@@ -67,6 +67,42 @@ import Testing
         for (k, v) in model { #expect(try store.read { try $0.get(k) } == v) }
         #expect(try store.verify().entries == 3000)
     }
+
+    /// Evictions write their dirty victims together (`NodeRunWriter`) and drop them only
+    /// once written: when that write fails, every node stays cached, so nothing written
+    /// before is lost or read back stale from the file, then or once writes work again.
+    @Test func aFailedEvictionWriteKeepsItsVictims() throws {
+        let h = StoreHarness()
+        let store = try h.open(cacheBytes: 64 << 10)
+        var model: [[UInt8]: [UInt8]] = [:]
+        for i in 0..<2000 {
+            try store.write { try $0.put(key(i), value(i, size: 80)) }
+            model[key(i)] = value(i, size: 80)
+        }
+        let written = store.cache.statistics.dirtyWrites
+        #expect(written > 0)
+        h.fs.setFailWrites(true)
+        var failed = false
+        for i in 2000..<6000 where !failed {
+            do {
+                try store.write { try $0.put(key(i), value(i, size: 80)) }
+                model[key(i)] = value(i, size: 80)
+            } catch {
+                failed = true
+            }
+        }
+        #expect(failed, "no eviction tried to write")
+        #expect(store.cache.statistics.dirtyWrites == written)
+        // While writes fail, a read that misses may need an eviction and fail with them, but it
+        // never returns what the file held before.
+        for (k, v) in model {
+            do { #expect(try store.read { try $0.get(k) } == v) } catch let error as RedError {
+                #expect(error.message.contains("simulated EIO"), "\(error)")
+            }
+        }
+        h.fs.setFailWrites(false)
+        for (k, v) in model { #expect(try store.read { try $0.get(k) } == v) }
+    }
 }
 
 @Suite struct PagerTests {

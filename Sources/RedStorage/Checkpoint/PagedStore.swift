@@ -189,30 +189,11 @@ public final class PagedStore: @unchecked Sendable {
         pager.published(epoch: checkpoint.header.epoch)
     }
 
-    /// Pages a checkpoint writes with one system call, at most (neighbouring page numbers).
-    static let pagesPerWrite = 64
-
-    /// Encodes and writes `nodes` in page order, neighbours together: a load's new pages are
-    /// mostly allocated one after another, so its checkpoint makes a write per 64 pages, not
-    /// per page (and encodes straight into the buffer written, without a page image each).
+    /// Writes `nodes` in page order, neighbours together (`NodeRunWriter`), each marked clean
+    /// once written.
     private func writeNodes(_ nodes: [BTreeNode]) throws {
-        let ordered = nodes.sorted { $0.pageID < $1.pageID }
-        let size = PageLayout.pageSize
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: Self.pagesPerWrite * size, alignment: 16)
-        defer { buffer.deallocate() }
-        var i = 0
-        while i < ordered.count {
-            let first = ordered[i].pageID
-            var n = 0
-            while i + n < ordered.count, n < Self.pagesPerWrite, ordered[i + n].pageID == first &+ PageID(n) {
-                let page = UnsafeMutableRawBufferPointer(rebasing: buffer[(n * size)..<((n + 1) * size)])
-                ordered[i + n].encode(into: page)
-                PageImage.seal(page)
-                n += 1
-            }
-            try pager.writeSealedRun(UnsafeRawBufferPointer(rebasing: buffer[0..<(n * size)]), firstPage: first)
-            for node in ordered[i..<(i + n)] { cache.markClean(node) }
-            i += n
+        try NodeRunWriter.write(nodes, to: pager) { run in
+            for node in run { cache.markClean(node) }
         }
     }
 

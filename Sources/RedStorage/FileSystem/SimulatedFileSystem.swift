@@ -44,6 +44,7 @@ public final class SimulatedFileSystem: FileSystem, @unchecked Sendable {
         var operationsUntilFailure: Int? = nil
         var crashed = false
         var failSyncs = false
+        var failWrites = false
         var syncCount = 0
         var syncLatencyMicroseconds: UInt32 = 0
     }
@@ -64,6 +65,11 @@ public final class SimulatedFileSystem: FileSystem, @unchecked Sendable {
     /// When true, `sync` throws an I/O error (the data stays unsynced).
     public func setFailSyncs(_ fail: Bool) {
         state.withLock { $0.failSyncs = fail }
+    }
+
+    /// When true, `write` throws an I/O error (nothing is written); reads go on working.
+    public func setFailWrites(_ fail: Bool) {
+        state.withLock { $0.failWrites = fail }
     }
 
     /// Makes every `sync` block for this long, like a real disk, so that concurrent committers overlap.
@@ -247,6 +253,7 @@ final class SimulatedFile: StorageFile, @unchecked Sendable {
     func write(_ bytes: UnsafeRawBufferPointer, at offset: UInt64) throws {
         let copy = [UInt8](bytes)
         try fs.mutate("write", path) { s in
+            if s.failWrites { throw RedError(.ioError, "pwrite \(path) failed: simulated EIO") }
             guard s.files[path] != nil else { throw RedError(.ioError, "\(path): file was removed") }
             // Mutate in place: taking the struct out of the dictionary would copy the whole file.
             SimulatedFileSystem.apply(&s.files[path]!.current, offset: Int(offset), bytes: copy[...])
