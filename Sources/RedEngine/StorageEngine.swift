@@ -249,18 +249,41 @@ public final class StorageEngine: @unchecked Sendable {
             let ts = lastCommitTS.load(ordering: .relaxed) + 1
             if touchesCatalog { catalog.withLock { $0 = ($0.version + 1, ts) } }
             CommitRecord.patchCommitTS(&payload, ts)
-            let end = try wal.append(kind: CommitRecord.kind, payload: payload)
-            assigned(ts)
-            // Under the append lock, so the feed is in LSN order; readers wait for durability.
-            if !changes.isEmpty { changeFeed.append(changes, lsn: end, timestamp: Self.unixMilliseconds()) }
             let horizon = snapshots.horizon
-            do {
-                let garbage = try Self.apply(runs, then: extra, at: ts, horizon: horizon, to: tree, current: existing)
-                raiseKeyCeilings(runs, extra)
-                if !garbage.isEmpty { enqueueForVacuum(garbage) }
-            } catch {
-                throw fail(error)  // the WAL holds a commit the tree only partly has
+            let end: UInt64
+            if payload.count >= Self.walAlongsideBytes {
+                // A large commit (a bulk load's batch): its record is checksummed, buffered and
+                // written to the WAL file on another core while this one applies it to the tree.
+                // Both finish before the lock is released, so commits stay in LSN order. Past
+                // the size check, appending fails only on a closed or failed log: fatal either way.
+                guard payload.count <= Limits.maxTransactionBytes else {
+                    throw RedError(.limitExceeded, "WAL record of \(payload.count) bytes exceeds \(Limits.maxTransactionBytes)")
+                }
+                let (wal, record) = (wal, payload)
+                assigned(ts)  // from here on the record may be in the WAL
+                let logging = OffThreadWork { () throws -> UInt64 in
+                    let end = try wal.append(kind: CommitRecord.kind, payload: record)
+                    wal.writeBuffered()
+                    return end
+                }
+                do {
+                    try apply(runs, extra, ts: ts, horizon: horizon, tree: tree, existing: existing)
+                } catch {
+                    _ = try? logging.join()
+                    throw fail(error)
+                }
+                do { end = try logging.join() } catch { throw fail(error) }  // the tree has a commit the WAL lacks
+            } else {
+                end = try wal.append(kind: CommitRecord.kind, payload: payload)
+                assigned(ts)
+                do {
+                    try apply(runs, extra, ts: ts, horizon: horizon, tree: tree, existing: existing)
+                } catch {
+                    throw fail(error)  // the WAL holds a commit the tree only partly has
+                }
             }
+            // Under the tree lock, so the feed is in LSN order; readers wait for durability.
+            if !changes.isEmpty { changeFeed.append(changes, lsn: end, timestamp: Self.unixMilliseconds()) }
             lastCommitTS.store(ts, ordering: .relaxed)
             return (ts, end)
         }
@@ -272,6 +295,17 @@ public final class StorageEngine: @unchecked Sendable {
         snapshots.publish(commitTS)
         counters.withLock { $0.commits += 1 }
         return CommitInfo(commitTS: commitTS, lsn: endLSN)
+    }
+
+    /// WAL records at least this large are logged on another core while the tree is updated.
+    static let walAlongsideBytes = 256 << 10
+
+    /// `apply` and what follows it in a commit: the key ceilings and the vacuum queue.
+    private func apply(_ runs: [KeyWrites], _ extra: [CommitRecord.Mutation], ts: UInt64, horizon: UInt64, tree: BTree,
+                       existing: [[[UInt8]?]]) throws {
+        let garbage = try Self.apply(runs, then: extra, at: ts, horizon: horizon, to: tree, current: existing)
+        raiseKeyCeilings(runs, extra)
+        if !garbage.isEmpty { enqueueForVacuum(garbage) }
     }
 
     /// Applies a commit at `ts`: the key writes of `runs` (in key order), then `extra`,

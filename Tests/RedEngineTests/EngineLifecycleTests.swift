@@ -83,6 +83,49 @@ import Testing
         #expect(try await engine.dump("t") == ["k": "v"])
     }
 
+    /// A commit whose WAL record passes `walAlongsideBytes` is logged on another thread while
+    /// it is applied: with small commits racing it, every acknowledged one survives power
+    /// loss, in an order recovery accepts.
+    @Test func aLargeCommitLoggedAlongsideItsApplySurvivesPowerLoss() async throws {
+        let h = EngineHarness()
+        let engine = try await h.open()
+        let c = try await engine.makeCollection("t")
+        let big = String(repeating: "x", count: 1_000)
+        #expect(400 * big.utf8.count > StorageEngine.walAlongsideBytes)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                try await engine.transaction { tx in for i in 0..<400 { try tx.put(c, bytes("big\(i)"), bytes(big)) } }
+            }
+            for w in 0..<3 {
+                group.addTask { for i in 0..<30 { try await engine.put(c, "w\(w)-\(i)", "v\(i)") } }
+            }
+            try await group.waitForAll()
+        }
+        let reopened = try await EngineHarness(fs: h.fs.crash(seed: 7)).open()
+        let data = try await reopened.dump("t")
+        #expect(data.count == 400 + 90)
+        #expect(data["big399"] == big && data["w2-29"] == "v29")
+    }
+
+    /// When writing a large commit's record fails, the commit fails, the engine takes no more
+    /// writes (its tree already has what the WAL lacks), and after a restart nothing of it is there.
+    @Test func aLargeCommitWhoseLogWriteFailsLeavesNoTrace() async throws {
+        let h = EngineHarness()
+        let engine = try await h.open()
+        let c = try await engine.makeCollection("t")
+        try await engine.put(c, "k", "v")
+        h.fs.setFailWrites(true)
+        let error = await #expect(throws: RedError.self) {
+            try await engine.transaction { tx in for i in 0..<400 { try tx.put(c, bytes("big\(i)"), bytes(String(repeating: "x", count: 1_000))) } }
+        }
+        #expect(error?.code == .storageFailed)
+        h.fs.setFailWrites(false)
+        let later = await #expect(throws: RedError.self) { try await engine.put(c, "k2", "v") }
+        #expect(later?.code == .storageFailed)
+        let reopened = try await EngineHarness(fs: h.fs.crash(seed: 3)).open()
+        #expect(try await reopened.dump("t") == ["k": "v"])
+    }
+
     @Test func walStaysBoundedUnderSteadyWrites() async throws {
         let h = EngineHarness()
         let engine = try await h.open(EngineHarness.options {

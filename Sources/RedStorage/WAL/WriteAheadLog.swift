@@ -70,6 +70,8 @@ public final class WriteAheadLog: @unchecked Sendable {
         var closed = false
         /// Records appended since the buffer was last taken.
         var bufferRecords = 0
+        /// Records written by rounds without an fsync since the last fsync round.
+        var writtenRecords = 0
         /// Records the previous leader round carried: how many committers are active.
         var lastRoundRecords = 0
         /// How long the previous fsync took.
@@ -252,11 +254,16 @@ public final class WriteAheadLog: @unchecked Sendable {
     /// The caller holds leadership; it is released or handed on before this returns.
     private func lead(fsync: Bool) throws {
         let (bytes, start, end) = state.withLock { s -> ([UInt8], UInt64, UInt64) in
-            s.lastRoundRecords = s.bufferRecords
+            if fsync {
+                s.lastRoundRecords = s.bufferRecords + s.writtenRecords
+                s.writtenRecords = 0
+            } else {
+                s.writtenRecords += s.bufferRecords
+            }
             s.bufferRecords = 0
             let taken = s.buffer
             s.buffer = []
-            s.buffer.reserveCapacity(taken.count)
+            s.buffer.reserveCapacity(min(taken.count, 1 << 20))  // steady commits reuse it; one large record need not
             let start = s.bufferStartLSN
             s.bufferStartLSN = s.appendedLSN
             return (taken, start, s.appendedLSN)
@@ -375,6 +382,18 @@ public final class WriteAheadLog: @unchecked Sendable {
             seg.preallocatedEnd = target
         }
         seg.writtenEnd = end
+    }
+
+    /// Writes what is buffered to the file now, without an fsync, unless a leader is already
+    /// at work: a large record then reaches the kernel while its committer is still busy
+    /// (applying it to the tree), and the leader that syncs it later only has to fsync.
+    public func writeBuffered() {
+        let shouldLead = state.withLock { s -> Bool in
+            guard !s.leaderActive, s.failure == nil, s.appendedLSN > s.writtenLSN else { return false }
+            s.leaderActive = true
+            return true
+        }
+        if shouldLead { try? lead(fsync: false) }  // a failure is recorded in `failure` for every waiter
     }
 
     // MARK: Background flushing (batched / off)
