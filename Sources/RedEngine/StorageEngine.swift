@@ -321,7 +321,7 @@ public final class StorageEngine: @unchecked Sendable {
                       at ts: UInt64, horizon: UInt64, to tree: BTree, current: [[[UInt8]?]]? = nil) throws -> [[UInt8]] {
         let known = try current ?? runs.map { try tree.getSorted($0.writes.map(\.key)) }
         var batch = TreeBatch(tree: tree, ts: ts, horizon: horizon)
-        batch.entries.reserveCapacity(runs.reduce(0) { $0 + $1.count })
+        batch.entries.reserveCapacity(min(runs.reduce(0) { $0 + $1.count }, TreeBatch.entriesPerFlush))
         try withExtendedLifetime(runs) {
             for (part, records) in zip(runs, known) {
                 for (pending, record) in zip(part.writes, records) {
@@ -368,6 +368,11 @@ public final class StorageEngine: @unchecked Sendable {
             self.horizon = horizon
         }
 
+        /// Entries handed to `putSorted` at a time: one more descent per this many keys, and the
+        /// array stays small and warm instead of growing to a load's 100,000 entries (fresh
+        /// memory, page faults) each commit.
+        static let entriesPerFlush = 4_096
+
         mutating func flush() throws {
             if !entries.isEmpty { try tree.putSorted(entries) }
             entries.removeAll(keepingCapacity: true)
@@ -375,6 +380,7 @@ public final class StorageEngine: @unchecked Sendable {
 
         /// Adds the version `value` (nil: a tombstone) to the key's `record`.
         mutating func write(_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer?, record: [UInt8]?) throws {
+            if entries.count >= Self.entriesPerFlush { try flush() }
             if record == nil, let value {
                 entries.append(TreeEntry(key: key, head: VersionChain.singleHead(commitTS: ts, valueLength: value.count), body: value))
                 return
