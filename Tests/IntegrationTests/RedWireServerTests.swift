@@ -456,9 +456,10 @@ import Glibc
     }
 
     /// REDDB_BULK_STREAM_FLUSH_ROWS (upstream's knob) sets the flush size: every full flush
-    /// before a failing one stays committed, pipelined or not.
+    /// before a failing one stays committed, pipelined or not. (Early commits off, so batches
+    /// end exactly at the flush size.)
     @Test func bulkStreamFlushSizeComesFromTheEnvironment() throws {
-        let server = try ServerProcess(environment: ["REDDB_BULK_STREAM_FLUSH_ROWS": "1000"])
+        let server = try ServerProcess(environment: ["REDDB_BULK_STREAM_FLUSH_ROWS": "1000", "REDDB_BULK_STREAM_EARLY_COMMIT": "0"])
         defer { server.remove() }
         let socket = try Self.connect(server)
         Self.startIDStream(socket, table: "f")
@@ -492,9 +493,9 @@ import Glibc
 
     /// Rows frames are inserted as they arrive, into a batch that commits at the flush size:
     /// a client that goes away mid-stream keeps the batches committed before and nothing of
-    /// the open one, whose keys are free for others afterwards.
+    /// the open one, whose keys are free for others afterwards. (Early commits off, as above.)
     @Test func aBulkStreamCutOffKeepsOnlyItsCommittedBatches() throws {
-        let server = try ServerProcess(environment: ["REDDB_BULK_STREAM_FLUSH_ROWS": "1000"])
+        let server = try ServerProcess(environment: ["REDDB_BULK_STREAM_FLUSH_ROWS": "1000", "REDDB_BULK_STREAM_EARLY_COMMIT": "0"])
         defer { server.remove() }
         do {
             let socket = try Self.connect(server)

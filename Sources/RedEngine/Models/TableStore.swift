@@ -8,7 +8,29 @@ public struct TableHandle: Sendable {
     public let schema: CollectionSchema
     /// Engine collections of `schema.indexes`, in the same order.
     public let indexCollections: [Collection]
+    /// `schema.indexes` with their collections, as objects: inserting a row passes each by
+    /// reference, where an `IndexDefinition` (three reference-counted fields) was copied,
+    /// retained and released per row and index.
+    let indexTargets: [IndexTarget]
     public var name: String { collection.name }
+
+    init(collection: Collection, schema: CollectionSchema, indexCollections: [Collection]) {
+        self.collection = collection
+        self.schema = schema
+        self.indexCollections = indexCollections
+        indexTargets = zip(schema.indexes, indexCollections).map(IndexTarget.init)
+    }
+}
+
+/// One index of a table and the engine collection holding its entries (see `TableHandle.indexTargets`).
+final class IndexTarget: Sendable {
+    let definition: IndexDefinition
+    let storage: Collection
+
+    init(_ definition: IndexDefinition, _ storage: Collection) {
+        self.definition = definition
+        self.storage = storage
+    }
 }
 
 /// Row and index maintenance for tables, documents and KV stores, inside a
@@ -128,10 +150,11 @@ public final class TableStore: Sendable {
         let indexCollection = try tx.createCollection(storageName)
         schema.indexes.append(definition)
         let updated = try setSchema(tx, handle, schema)
+        let target = IndexTarget(definition, indexCollection)
         let cursor = try tx.scan(handle.collection)
         while let entry = try cursor.next() {
             let row = try StoredRow.decode(rid: StoredRow.rid(fromKey: entry.key), entry.value)
-            try insertIndexEntry(tx, updated, definition, indexCollection, row, now: now)
+            try insertIndexEntry(tx, updated, target, row, now: now)
         }
         return updated
     }
@@ -191,9 +214,7 @@ public final class TableStore: Sendable {
     }
 
     public func insert(_ tx: Transaction, _ handle: TableHandle, _ row: StoredRow, now: Int64) throws {
-        for position in handle.schema.indexes.indices {  // by index: no IndexDefinition copied per row
-            try insertIndexEntry(tx, handle, handle.schema.indexes[position], handle.indexCollections[position], row, now: now)
-        }
+        for target in handle.indexTargets { try insertIndexEntry(tx, handle, target, row, now: now) }
         try Keyspace.withRowKey(handle.collection.id, rid: row.rid) { key in
             if let bound = row.encodedSizeBound, bound <= Limits.maxValueBytes {
                 try tx.put(treeKey: key, valueBound: bound) { row.encode(into: &$0) }  // straight into the write set
@@ -208,21 +229,18 @@ public final class TableStore: Sendable {
     /// index entries whose values changed.
     public func update(_ tx: Transaction, _ handle: TableHandle, old: StoredRow, new: StoredRow, now: Int64) throws {
         precondition(old.rid == new.rid, "an update keeps the row's id")
-        for (position, index) in handle.schema.indexes.enumerated() {
-            let storage = handle.indexCollections[position]
-            let oldKey = indexTreeKey(index, storage, old).key
-            if oldKey == indexTreeKey(index, storage, new).key { continue }  // same values (and rid)
+        for target in handle.indexTargets {
+            let oldKey = indexTreeKey(target, old).key
+            if oldKey == indexTreeKey(target, new).key { continue }  // same values (and rid)
             try tx.delete(treeKey: oldKey)
-            try insertIndexEntry(tx, handle, index, storage, new, now: now)
+            try insertIndexEntry(tx, handle, target, new, now: now)
         }
         try tx.put(handle.collection, StoredRow.key(rid: new.rid), new.encoded())
         tx.noteRowChange(collection: handle.name, kind: handle.schema.model.rawValue, operation: .update, rid: new.rid)
     }
 
     public func delete(_ tx: Transaction, _ handle: TableHandle, _ row: StoredRow) throws {
-        for (position, index) in handle.schema.indexes.enumerated() {
-            try tx.delete(treeKey: indexTreeKey(index, handle.indexCollections[position], row).key)
-        }
+        for target in handle.indexTargets { try tx.delete(treeKey: indexTreeKey(target, row).key) }
         _ = try tx.delete(handle.collection, StoredRow.key(rid: row.rid))
         tx.noteRowChange(collection: handle.name, kind: handle.schema.model.rawValue, operation: .delete, rid: row.rid)
     }
@@ -232,33 +250,33 @@ public final class TableStore: Sendable {
     /// The tree key of `row`'s entry in `index` (kept in `storage`), built in place: the
     /// collection prefix, the indexed values, then the rid unless the index is unique and no
     /// value is NULL (see the invariants above). Also says whether a value was NULL.
-    func indexTreeKey(_ index: IndexDefinition, _ storage: Collection, _ row: StoredRow) -> (key: [UInt8], hasNull: Bool) {
-        var key = Keyspace.prefix(storage.id, reserving: 16 * index.columnIDs.count + 8)
+    func indexTreeKey(_ target: IndexTarget, _ row: StoredRow) -> (key: [UInt8], hasNull: Bool) {
+        var key = Keyspace.prefix(target.storage.id, reserving: 16 * target.definition.columnIDs.count + 8)
         var hasNull = false
-        for id in index.columnIDs {
+        for id in target.definition.columnIDs {
             let value = row.values[id] ?? .null
             hasNull = hasNull || value.isNull
             KeyEncoding.append(value, to: &key)
         }
-        if !index.unique || hasNull { withUnsafeBytes(of: UInt64(bitPattern: row.rid).bigEndian) { key.append(contentsOf: $0) } }
+        if !target.definition.unique || hasNull { withUnsafeBytes(of: UInt64(bitPattern: row.rid).bigEndian) { key.append(contentsOf: $0) } }
         return (key, hasNull)
     }
 
     /// Adds `row`'s entry to `index`, after checking a unique index for another live row with
     /// the same values. Runs once per index for every inserted row.
-    func insertIndexEntry(_ tx: Transaction, _ handle: TableHandle, _ index: IndexDefinition, _ storage: Collection,
-                          _ row: StoredRow, now: Int64) throws {
-        let (key, hasNull) = indexTreeKey(index, storage, row)
+    func insertIndexEntry(_ tx: Transaction, _ handle: TableHandle, _ target: IndexTarget, _ row: StoredRow, now: Int64) throws {
+        let (key, hasNull) = indexTreeKey(target, row)
         guard key.count - 4 <= Self.maxIndexKeyBytes else {
-            throw RedError(.limitExceeded, "index row size \(key.count - 4) exceeds the maximum \(Self.maxIndexKeyBytes) bytes for index \"\(index.name)\"")
+            throw RedError(.limitExceeded, "index row size \(key.count - 4) exceeds the maximum \(Self.maxIndexKeyBytes) bytes for index \"\(target.definition.name)\"")
         }
-        if index.unique, !hasNull, let existing = try tx.getUnlikely(treeKey: key, collectionID: storage.id) {
+        if target.definition.unique, !hasNull, let existing = try tx.getUnlikely(treeKey: key, collectionID: target.storage.id) {
             let otherRID = StoredRow.rid(fromKey: existing)
             if otherRID != row.rid {
                 // An expired row still holds its entry until reclaimed: reclaim it now.
                 if let other = try get(tx, handle, rid: otherRID), !other.isVisible(at: now) {
                     try delete(tx, handle, other)
                 } else {
+                    let index = target.definition
                     let names = index.columnIDs.map { id in handle.schema.columns.first { $0.id == id }?.name ?? "?" }
                     let values = index.columnIDs.map { row.values[$0] ?? .null }
                     throw RedError(.uniqueViolation, "duplicate key value violates unique constraint \"\(index.name)\"",
