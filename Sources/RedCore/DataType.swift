@@ -137,11 +137,13 @@ public enum DataType: String, Sendable, Hashable, Codable, CaseIterable {
             case .decimal(let d): return .float(Double(d) / Decimal4.scale)
             case .text(let s):
                 let t = s.trimmingSpaces()
-                switch t.lowercased() {
-                case "nan": return .float(.nan)
-                case "infinity", "inf": return .float(.infinity)
-                case "-infinity", "-inf": return .float(-.infinity)
-                default: break
+                if let first = t.utf8.first, !(UInt8(ascii: "0")...UInt8(ascii: "9")).contains(first) {  // a number needs no lowercasing
+                    switch t.lowercased() {
+                    case "nan": return .float(.nan)
+                    case "infinity", "inf": return .float(.infinity)
+                    case "-infinity", "-inf": return .float(-.infinity)
+                    default: break
+                    }
                 }
                 guard let d = Double(t), t.first != "." || t.count > 1 else { throw invalid(value) }
                 return .float(d)

@@ -79,6 +79,26 @@ import Testing
         #expect(try custom.nextRow() == [nil, "N", "n/ab"])
     }
 
+    /// With the columns' types known, plainly written integers and decimals are converted as
+    /// they are read; everything else stays text for the insert's coercion, and either way the
+    /// stored value is what that coercion makes of the text.
+    @Test func copyTextValuesAreTypedAsTheColumnsCoercionWould() throws {
+        var parser = PGCopyRowParser(try PGCopyCommand(parsing: "COPY t FROM STDIN"))
+        parser.columnTypes = [.integer, .float, .text, .integer, .integer, .float, .integer, .integer, .text]
+        try parser.append(ByteBuffer(string: "12\t-3.5\ta\\tb\t\\N\t007\t1e3\t+4\t 5\t\r\n"))
+        #expect(try parser.nextValues(atEnd: false) == [.integer(12), .float(-3.5), .text("a\tb"), .null, .integer(7), .text("1e3"),
+                                                        .text("+4"), .text(" 5"), .text("")])
+        #expect(try parser.nextValues(atEnd: true) == nil)
+        let numbers = ["0", "-0", "123456789012345678", "-123456789012345678", "1234567890123456789", "3.25", "-0.0", "1.", ".5",
+                       "00012.500", "-", "", "1-2", "9.", "12a"]
+        for text in numbers {
+            for type in [DataType.integer, .float] {
+                let read = Array(text.utf8).withUnsafeBufferPointer { PGCopyRowParser.value($0, as: type) }
+                #expect((try? type.coerce(read)) == (try? type.coerce(.text(text))), "\(text) as \(type)")
+            }
+        }
+    }
+
     @Test func copyCSVQuotesAndEmbeddedNewlines() throws {
         var parser = PGCopyRowParser(try PGCopyCommand(parsing: "COPY t FROM STDIN CSV"))
         try parser.append(ByteBuffer(string: "1,\"a,\"\"b\"\"\nc\",,\"\"\r\n2,\"open"))

@@ -110,6 +110,15 @@ protocol PGCopyRowDecoding {
 
 extension PGCopyRowParser: PGCopyRowDecoding {
     mutating func nextValues(atEnd: Bool) throws -> [Value]? {
-        try nextRow(atEnd: atEnd).map { row in row.map { $0.map(Value.text) ?? .null } }
+        guard !copy.csv else { return try nextRow(atEnd: atEnd).map { row in row.map { $0.map(Value.text) ?? .null } } }
+        guard !finished, position < buffer.count else { return nil }
+        var values: [Value] = []
+        values.reserveCapacity(columnTypes.count)
+        let types = columnTypes
+        guard scanTextLine(atEnd: atEnd, { field, index in
+            guard let field else { return values.append(.null) }
+            values.append(Self.value(field, as: index < types.count ? types[index] : .text))
+        }) else { return nil }
+        return values
     }
 }

@@ -185,11 +185,20 @@ extension PGWords {
 /// Splits COPY data into rows as CopyData chunks arrive (rows may span chunks).
 struct PGCopyRowParser {
     let copy: PGCopyCommand
-    private var buffer: [UInt8] = []
-    private var position = 0
-    private(set) var finished = false
+    /// Unparsed bytes from `position` on (see `PGCopyTextScanner` for the text format).
+    var buffer: [UInt8] = []
+    var position = 0
+    var finished = false
+    /// `copy.null` as bytes, compared with each raw text field.
+    let nullBytes: [UInt8]
+    /// The target columns' types, when known: a text field that is plainly an integer or a
+    /// decimal number for an integer or float column is converted as it is read.
+    var columnTypes: [DataType] = []
 
-    init(_ copy: PGCopyCommand) { self.copy = copy }
+    init(_ copy: PGCopyCommand) {
+        self.copy = copy
+        nullBytes = Array(copy.null.utf8)
+    }
 
     mutating func append(_ bytes: ByteBuffer) throws {
         if position > 0 {
@@ -210,58 +219,8 @@ struct PGCopyRowParser {
     }
 
     private mutating func nextTextRow(atEnd: Bool) throws -> [String?]? {
-        var end = position
-        while end < buffer.count, buffer[end] != 0x0A { end += 1 }
-        if end == buffer.count, !atEnd { return nil }
-        var line = Array(buffer[position..<end])
-        position = min(end + 1, buffer.count)
-        if line.last == 0x0D { line.removeLast() }
-        if line == [UInt8(ascii: "\\"), UInt8(ascii: ".")] {
-            finished = true
-            return nil
-        }
         var fields: [String?] = []
-        var field: [UInt8] = []
-        var raw: [UInt8] = []
-        var i = 0
-        func finishField() {
-            fields.append(String(decoding: raw, as: UTF8.self) == copy.null ? nil : String(decoding: field, as: UTF8.self))
-            field = []
-            raw = []
-        }
-        while i < line.count {
-            let c = line[i]
-            if c == copy.delimiter { finishField(); i += 1; continue }
-            raw.append(c)
-            if c == UInt8(ascii: "\\"), i + 1 < line.count {
-                let n = line[i + 1]
-                raw.append(n)
-                i += 2
-                switch n {
-                case UInt8(ascii: "b"): field.append(0x08)
-                case UInt8(ascii: "f"): field.append(0x0C)
-                case UInt8(ascii: "n"): field.append(0x0A)
-                case UInt8(ascii: "r"): field.append(0x0D)
-                case UInt8(ascii: "t"): field.append(0x09)
-                case UInt8(ascii: "v"): field.append(0x0B)
-                case UInt8(ascii: "0")...UInt8(ascii: "7"):
-                    var value = Int(n - UInt8(ascii: "0"))
-                    var digits = 1
-                    while digits < 3, i < line.count, (UInt8(ascii: "0")...UInt8(ascii: "7")).contains(line[i]) {
-                        value = value * 8 + Int(line[i] - UInt8(ascii: "0"))
-                        raw.append(line[i])
-                        i += 1
-                        digits += 1
-                    }
-                    field.append(UInt8(truncatingIfNeeded: value))
-                default: field.append(n)
-                }
-                continue
-            }
-            field.append(c)
-            i += 1
-        }
-        finishField()
+        guard scanTextLine(atEnd: atEnd, { field, _ in fields.append(field.map { String(decoding: $0, as: UTF8.self) }) }) else { return nil }
         return fields
     }
 

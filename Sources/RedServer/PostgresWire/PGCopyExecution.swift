@@ -25,7 +25,9 @@ extension PGConnection {
         writer.copyInResponse(columns: columns.count, binary: copy.binary)
         try await flush()
 
-        var parser: any PGCopyRowDecoding = copy.binary ? PGBinaryCopyParser(columnTypes: columnTypes) : PGCopyRowParser(copy)
+        var textParser = PGCopyRowParser(copy)
+        textParser.columnTypes = columnTypes
+        var parser: any PGCopyRowDecoding = copy.binary ? PGBinaryCopyParser(columnTypes: columnTypes) : textParser
         var failure: (any Error)?
         var batch: [[Value]] = []
         var copied = 0
@@ -44,54 +46,60 @@ extension PGConnection {
             batch.append(row)
         }
 
-        // Parsing and inserting overlap: while one batch is inserted (a child task, on the session,
-        // one batch at a time and in order), the next is read and parsed here, so a COPY keeps two
-        // cores busy. At most one batch waits, so memory stays bounded however fast the client sends.
+        // Parsing and inserting overlap: one child task inserts the batches (on the session, in
+        // order) while they are read and parsed here, a few batches ahead (`CopyBatchPipe`), so
+        // a COPY keeps two cores busy.
         let inserter = BatchInserter(session: session, context: context, table: table, columns: columns)
         // A CancelRequest stops the COPY whether it arrives while a batch is inserted or while
         // the next one is parsed.
         let cancelled = CopyCancellation()
+        let insertFailed = CopyCancellation()
         let session = self.session
         context.connections.setCanceller(id) {
             cancelled.set()
             session.cancelRunningStatement()
         }
         defer { context.connections.setCanceller(id, nil) }
+        let pipe = CopyBatchPipe(capacity: Self.copyBatchesAhead)
         await withTaskGroup(of: Result<Int, any Error>.self) { inserts in
-            var inFlight = false
-            /// Waits for the batch being inserted; its failure becomes the COPY's.
-            func settle() async {
-                guard inFlight, let outcome = await inserts.next() else { return }
-                inFlight = false
-                switch outcome {
-                case .success(let count): copied += count
-                case .failure(let error): if failure == nil { failure = error }
+            inserts.addTask {
+                var inserted = 0
+                var failure: (any Error)?
+                while let rows = await pipe.take() {
+                    guard failure == nil else { continue }  // drained, so the parser never waits forever
+                    do {
+                        if cancelled.isSet { throw RedError(.queryCanceled, "canceling statement due to user request") }
+                        inserted += try await inserter.insert(rows)
+                    } catch {
+                        failure = error
+                        insertFailed.set()
+                    }
                 }
+                return failure.map { .failure($0) } ?? .success(inserted)
             }
+            /// A parse error (or the client's): an insert failure of an earlier batch, found once
+            /// the batches before it are in, came first and wins.
+            var parseFailure: (any Error)?
             func submit() async {
-                await settle()
-                if failure == nil, cancelled.isSet { failure = RedError(.queryCanceled, "canceling statement due to user request") }
-                guard failure == nil, !batch.isEmpty else { return }
+                if cancelled.isSet { parseFailure = parseFailure ?? RedError(.queryCanceled, "canceling statement due to user request") }
+                guard !batch.isEmpty, !insertFailed.isSet, parseFailure == nil else { return }
                 let rows = batch
                 batch.removeAll(keepingCapacity: true)
-                inserts.addTask {
-                    do { return .success(try await inserter.insert(rows)) } catch { return .failure(error) }
-                }
-                inFlight = true
+                await pipe.put(rows)
             }
             receiving: while true {
                 let message: PGFrontendMessage?
                 do { message = try await inbound.next() } catch {
-                    if failure == nil { failure = error }
+                    parseFailure = parseFailure ?? error
                     break receiving
                 }
                 guard let message else {
-                    failure = RedError(.protocolViolation, "connection closed during COPY")
+                    parseFailure = parseFailure ?? RedError(.protocolViolation, "connection closed during COPY")
                     break receiving
                 }
                 switch message {
                 case .copyData(let bytes):
-                    guard failure == nil else { continue }
+                    guard parseFailure == nil, !insertFailed.isSet else { continue }  // read on to CopyDone
                     do {
                         try parser.append(bytes)
                         while let row = try parser.nextValues(atEnd: false) {
@@ -99,31 +107,35 @@ extension PGConnection {
                             if batch.count >= rowsPerBatch { await submit() }
                         }
                     } catch {
-                        await settle()  // a failure of an earlier batch's insert came first
-                        if failure == nil { failure = error }
+                        parseFailure = error
                     }
                 case .copyDone:
-                    if failure == nil {
+                    if parseFailure == nil, !insertFailed.isSet {
                         do {
                             while let row = try parser.nextValues(atEnd: true) { try take(row) }
                         } catch {
-                            await settle()
-                            if failure == nil { failure = error }
+                            parseFailure = error
                         }
-                        await submit()
+                        if parseFailure == nil { await submit() }
                     }
                     break receiving
                 case .copyFail(let reason):
-                    failure = RedError(.queryCanceled, "COPY from stdin failed: \(reason)")
+                    parseFailure = parseFailure ?? RedError(.queryCanceled, "COPY from stdin failed: \(reason)")
                     break receiving
                 case .flush, .sync:
                     continue  // ignored during copy-in, as PostgreSQL does (PostgresNIO sends Sync early)
                 default:
-                    failure = RedError(.protocolViolation, "unexpected message during COPY FROM STDIN")
+                    parseFailure = parseFailure ?? RedError(.protocolViolation, "unexpected message during COPY FROM STDIN")
                     break receiving
                 }
             }
-            await settle()
+            pipe.finish()
+            switch await inserts.next() {
+            case .success(let count)?: copied = count
+            case .failure(let error)?: failure = error
+            case nil: break
+            }
+            if failure == nil { failure = parseFailure }
         }
         if let failure {
             if ownTransaction { _ = try? await session.execute("ROLLBACK") }
@@ -132,6 +144,9 @@ extension PGConnection {
         if ownTransaction { try await session.execute("COMMIT") }
         writer.commandComplete("COPY \(copied)")
     }
+
+    /// Parsed batches (of `MultiRowInsert.rowsPerStatement` rows) that may wait for the inserter.
+    static let copyBatchesAhead = 4
 
     /// COPY TO STDOUT: runs the query, then CopyOutResponse, one CopyData per row, CopyDone.
     func copyToClient(_ copy: PGCopyCommand) async throws {

@@ -1,0 +1,77 @@
+import RedCore
+import Synchronization
+
+/// Row batches on their way from a COPY's parser to the one task inserting them, in order.
+///
+/// Why a queue and not one batch in flight: with a single batch handed over at a time, the
+/// parser waited for each insert and the inserter for each parse, and every hand-over woke a
+/// thread, so neither stage kept its core busy. With a few batches queued, each side runs on
+/// until the queue is empty or full. At most `capacity` batches wait, so memory stays bounded
+/// however fast the client sends.
+final class CopyBatchPipe: Sendable {
+    private struct State {
+        var queue: [[[Value]]] = []
+        var finished = false
+        /// The inserter, waiting for a batch.
+        var taker: CheckedContinuation<[[Value]]?, Never>?
+        /// The parser, waiting for room.
+        var giver: CheckedContinuation<Void, Never>?
+    }
+
+    let capacity: Int
+    private let state = Mutex(State())
+
+    init(capacity: Int) { self.capacity = max(1, capacity) }
+
+    /// Queues `batch`, then waits while the queue is full.
+    func put(_ batch: [[Value]]) async {
+        let taker = state.withLock { s -> CheckedContinuation<[[Value]]?, Never>? in
+            if let taker = s.taker {
+                s.taker = nil
+                return taker
+            }
+            s.queue.append(batch)
+            return nil
+        }
+        if let taker {
+            taker.resume(returning: batch)
+            return
+        }
+        await withCheckedContinuation { (giver: CheckedContinuation<Void, Never>) in
+            let wait = state.withLock { s -> Bool in
+                guard s.queue.count >= capacity else { return false }
+                s.giver = giver
+                return true
+            }
+            if !wait { giver.resume() }
+        }
+    }
+
+    /// No more batches: the inserter's next `take` past the queued ones returns nil.
+    func finish() {
+        let taker = state.withLock { s -> CheckedContinuation<[[Value]]?, Never>? in
+            s.finished = true
+            defer { s.taker = nil }
+            return s.queue.isEmpty ? s.taker : nil
+        }
+        taker?.resume(returning: nil)
+    }
+
+    /// The next batch, waiting for one; nil once finished and empty.
+    func take() async -> [[Value]]? {
+        await withCheckedContinuation { (taker: CheckedContinuation<[[Value]]?, Never>) in
+            let (batch, giver, done) = state.withLock { s -> ([[Value]]?, CheckedContinuation<Void, Never>?, Bool) in
+                if !s.queue.isEmpty {
+                    let giver = s.giver
+                    s.giver = nil
+                    return (s.queue.removeFirst(), giver, false)
+                }
+                if s.finished { return (nil, nil, true) }
+                s.taker = taker
+                return (nil, nil, false)
+            }
+            giver?.resume()
+            if let batch { taker.resume(returning: batch) } else if done { taker.resume(returning: nil) }
+        }
+    }
+}
