@@ -328,15 +328,6 @@ public final class Transaction: @unchecked Sendable {
     }
 }
 
-/// A tree key as a write-set dictionary key: hashes its bytes in one call
-/// (an `[UInt8]` key would feed the hasher one byte at a time).
-struct WriteKey: Hashable, Sendable {
-    let bytes: [UInt8]
-    init(_ bytes: [UInt8]) { self.bytes = bytes }
-    static func == (a: WriteKey, b: WriteKey) -> Bool { a.bytes == b.bytes }
-    func hash(into hasher: inout Hasher) { bytes.withUnsafeBytes { hasher.combine(bytes: $0) } }
-}
-
 /// What a successful commit produced.
 public struct CommitInfo: Sendable, Equatable {
     /// The commit's timestamp (for a read-only transaction: its snapshot).

@@ -13,7 +13,7 @@ import RedStorage
 /// So each collection keeps a *run*: keys in ascending order with their
 /// writes, where a key above the run's last is an append (O(1)) and a key
 /// already in the run is found by binary search. A key that arrives out of
-/// order and is not in the run goes to the run's `overflow` hash map.
+/// order and is not in the run goes to the run's `overflow`, found by a hash map.
 /// Invariant: overflow keys are all below the run's last key (so the two
 /// never hold the same key), because the run only grows upwards.
 /// `sortedRuns()` merges each run with its sorted overflow, collections in id
@@ -29,9 +29,13 @@ import RedStorage
 struct WriteSet: Sendable {
     private struct Run {
         var writes: [PendingWrite] = []
-        var overflow: [WriteKey: PendingWrite] = [:]
-        /// `overflow`'s keys in order, kept between writes that add none (cursors ask repeatedly).
-        var sortedOverflow: [[UInt8]]?
+        /// Writes whose keys came out of order, in arrival order, found by key through
+        /// `overflowIndex`. Keys are hashed and compared where they lie in the arena: no array
+        /// per key (a load into a table with a secondary index sends every index key here).
+        var overflow: [PendingWrite] = []
+        var overflowIndex: [ArenaKey: Int] = [:]
+        /// `overflow`'s positions in key order, kept between writes that add none (cursors ask repeatedly).
+        var sortedOverflow: [Int]?
 
         /// The key's index in the ascending run, if it is there.
         func position(of key: UnsafeRawBufferPointer) -> Int? {
@@ -43,6 +47,11 @@ struct WriteSet: Sendable {
                 if c < 0 { lo = mid + 1 } else if c > 0 { hi = mid } else { return mid }
             }
             return nil
+        }
+
+        /// The out-of-order write of `key`, if any.
+        func overflowWrite(_ key: UnsafeRawBufferPointer) -> PendingWrite? {
+            overflowIndex.isEmpty ? nil : overflowIndex[ArenaKey(key)].map { overflow[$0] }
         }
 
         /// Adds or replaces; `count` grows by one for a new key. `key` and `value` point into
@@ -61,33 +70,35 @@ struct WriteSet: Sendable {
                 writes[writes.count - 1].replaceValue(with: write)
             } else if let at = position(of: write.key) {
                 writes[at].replaceValue(with: write)
+            } else if let at = overflowIndex[ArenaKey(write.key)] {
+                overflow[at].replaceValue(with: write)
             } else {
-                let key = WriteKey(write.key.array)
-                if var known = overflow[key] {
-                    known.replaceValue(with: write)
-                    overflow[key] = known
-                } else {
-                    overflow[key] = write
-                    count += 1
-                    sortedOverflow = nil
-                }
+                overflowIndex[ArenaKey(write.key)] = overflow.count
+                overflow.append(write)
+                count += 1
+                sortedOverflow = nil
             }
+        }
+
+        /// `overflow`'s positions in key order.
+        func overflowOrder() -> [Int] {
+            sortedOverflow ?? KeySorting.sortedIndices(overflow.map(\.key))
         }
 
         /// Every entry in key order.
         func sorted() -> [PendingWrite] {
             guard !overflow.isEmpty else { return writes }
-            let extraKeys = sortedOverflow ?? KeySorting.sorted(overflow.keys.map(\.bytes))
+            let extra = overflowOrder()
             var out: [PendingWrite] = []
-            out.reserveCapacity(writes.count + extraKeys.count)
+            out.reserveCapacity(writes.count + extra.count)
             var i = 0
             var j = 0
-            while i < writes.count || j < extraKeys.count {
-                if j == extraKeys.count || (i < writes.count && extraKeys[j].withUnsafeBytes({ compareKeys(writes[i].key, $0) }) < 0) {
+            while i < writes.count || j < extra.count {
+                if j == extra.count || (i < writes.count && compareKeys(writes[i].key, overflow[extra[j]].key) < 0) {
                     out.append(writes[i])
                     i += 1
                 } else {
-                    out.append(overflow[WriteKey(extraKeys[j])]!)
+                    out.append(overflow[extra[j]])
                     j += 1
                 }
             }
@@ -118,7 +129,7 @@ struct WriteSet: Sendable {
         guard let i = runIndex(Keyspace.collectionID(of: treeKey)), let last = runs[i].writes.last else { return nil }
         if compareKeys(treeKey, last.key) > 0 { return nil }  // above the run: nothing can hold it
         if let at = runs[i].position(of: treeKey) { return runs[i].writes[at] }
-        return runs[i].overflow.isEmpty ? nil : runs[i].overflow[WriteKey(treeKey.array)]
+        return runs[i].overflowWrite(treeKey)
     }
 
     /// Records `write` for `treeKey`, replacing an earlier write of the same key.
@@ -172,12 +183,22 @@ struct WriteSet: Sendable {
     /// The pending writes of one collection in key order, copied out (remembering the overflow's order).
     mutating func sorted(collectionID: UInt32) -> (keys: [[UInt8]], writes: [Transaction.Write]) {
         guard let i = runIndex(collectionID) else { return ([], []) }
-        if runs[i].sortedOverflow == nil && !runs[i].overflow.isEmpty {
-            runs[i].sortedOverflow = KeySorting.sorted(runs[i].overflow.keys.map(\.bytes))
-        }
+        if runs[i].sortedOverflow == nil && !runs[i].overflow.isEmpty { runs[i].sortedOverflow = runs[i].overflowOrder() }
         let writes = runs[i].sorted()
         return (writes.map(\.key.array), writes.map(\.write))
     }
+}
+
+/// A key lying in a `ByteArena` (or, for a lookup, anywhere), hashed and compared by its
+/// bytes. Stored keys point into the write set's arena, which never moves or frees them while
+/// the write set (or a savepoint's copy of it) lives.
+struct ArenaKey: Hashable, @unchecked Sendable {
+    let bytes: UnsafeRawBufferPointer
+
+    init(_ bytes: UnsafeRawBufferPointer) { self.bytes = bytes }
+
+    static func == (a: ArenaKey, b: ArenaKey) -> Bool { compareKeys(a.bytes, b.bytes) == 0 }
+    func hash(into hasher: inout Hasher) { hasher.combine(bytes: bytes) }
 }
 
 /// One pending write: a tree key and its value (nil: a delete), both pointing into the

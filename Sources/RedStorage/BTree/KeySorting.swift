@@ -1,3 +1,5 @@
+import RedCore
+
 /// Sorting many byte-string keys fast (commit and cursor write sets).
 ///
 /// Comparing `[UInt8]` values one pair at a time costs reference counting on
@@ -8,13 +10,17 @@
 /// ordered by the next window, until the keys run out. Where zero padding made
 /// two windows equal, the shorter key comes first, which is `compareKeys` order.
 public enum KeySorting {
+    /// `keys` in key order (copied into an arena to be sorted by pointer: tests, and callers
+    /// whose keys are arrays).
     public static func sorted(_ keys: [[UInt8]]) -> [[UInt8]] {
-        sortedIndices(keys).map { keys[$0] }
+        let arena = ByteArena()
+        let pointers = keys.map { arena.copy($0) }
+        return withExtendedLifetime(arena) { sortedIndices(pointers).map { keys[$0] } }
     }
 
-    /// The positions of `keys` in key order. (Not generic: a generic entry point called from
-    /// another module runs unspecialised, copying every element through value witnesses.)
-    public static func sortedIndices(_ keys: [[UInt8]]) -> [Int] {
+    /// The positions of `keys` in key order. Keys are read where they lie (a write set's
+    /// arena): no reference counting per comparison.
+    public static func sortedIndices(_ keys: [UnsafeRawBufferPointer]) -> [Int] {
         var order = Array(0..<keys.count)
         guard keys.count > 1 else { return order }
         // Small sets (most commits): a plain comparison sort costs less than the set-up below.
@@ -23,17 +29,15 @@ public enum KeySorting {
         return order
     }
 
-    static func window(_ key: [UInt8], at offset: Int) -> (UInt64, UInt64) {
-        key.withUnsafeBufferPointer { buffer in
-            var hi: UInt64 = 0, lo: UInt64 = 0
-            for j in offset..<offset + 8 { hi = (hi << 8) | UInt64(j < buffer.count ? buffer[j] : 0) }
-            for j in offset + 8..<offset + 16 { lo = (lo << 8) | UInt64(j < buffer.count ? buffer[j] : 0) }
-            return (hi, lo)
-        }
+    static func window(_ key: UnsafeRawBufferPointer, at offset: Int) -> (UInt64, UInt64) {
+        var hi: UInt64 = 0, lo: UInt64 = 0
+        for j in offset..<offset + 8 { hi = (hi << 8) | UInt64(j < key.count ? key[j] : 0) }
+        for j in offset + 8..<offset + 16 { lo = (lo << 8) | UInt64(j < key.count ? key[j] : 0) }
+        return (hi, lo)
     }
 
     /// Orders `run` (indices into `keys` whose first `offset` bytes are equal).
-    static func sortRun(_ keys: [[UInt8]], _ run: inout ArraySlice<Int>, offset: Int) {
+    static func sortRun(_ keys: [UnsafeRawBufferPointer], _ run: inout ArraySlice<Int>, offset: Int) {
         var decorated = run.map { i -> (hi: UInt64, lo: UInt64, index: Int) in
             let (hi, lo) = window(keys[i], at: offset)
             return (hi, lo, i)
