@@ -334,18 +334,27 @@ public final class StorageEngine: @unchecked Sendable {
                 case .delete(let key): try batch.write(batch.scratch.copy(key), nil, record: try tree.get(key))
                 case .deleteCollection(let id):
                     try batch.flush()
-                    let start = Keyspace.prefix(id)
-                    let end = Keyspace.prefix(id + 1)
-                    while true {
-                        let doomed = try tree.batch(after: start, inclusive: true).map(\.key).filter { compareKeys($0, end) < 0 }
-                        if doomed.isEmpty { break }
-                        for key in doomed { try tree.delete(key) }
-                    }
+                    while try deleteRecords(ofCollection: id, in: tree, atMost: .max) > 0 {}
                 }
             }
             try batch.flush()
         }
         return batch.garbage
+    }
+
+    /// Deletes up to about `limit` records of collection `id` (a leaf's worth at a time);
+    /// returns how many it deleted (0: none are left).
+    static func deleteRecords(ofCollection id: UInt32, in tree: BTree, atMost limit: Int) throws -> Int {
+        let start = Keyspace.prefix(id)
+        let end = Keyspace.prefix(id + 1)
+        var deleted = 0
+        while deleted < limit {
+            let doomed = try tree.batch(after: start, inclusive: true).map(\.key).filter { compareKeys($0, end) < 0 }
+            if doomed.isEmpty { break }
+            for key in doomed { try tree.delete(key) }
+            deleted += doomed.count
+        }
+        return deleted
     }
 
     /// The tree writes of one commit, gathered into `putSorted` batches. A struct with mutating

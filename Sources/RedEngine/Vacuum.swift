@@ -6,9 +6,11 @@ import RedStorage
 /// Every commit trims the records it writes. A record that still holds old
 /// versions afterwards (an open snapshot needed them) is queued here; a
 /// later pass trims it again once the horizon has moved past. Dropped
-/// collections are removed in one logged commit once no open snapshot
-/// predates the drop. Trimming changes no visible state, so it needs no WAL
-/// record: replay may simply keep a version longer.
+/// collections are removed once no open snapshot predates the drop: their
+/// records in short unlogged steps, then their marker in one logged commit.
+/// Trimming and deleting what nobody can see change no visible state, so they
+/// need no WAL record: replay may simply keep a version (or a dropped
+/// collection's records, until the marker's commit deletes them again) longer.
 extension StorageEngine {
     func enqueueForVacuum(_ keys: [[UInt8]]) {
         vacuumQueue.withLock { q in
@@ -48,6 +50,9 @@ extension StorageEngine {
         return trimmed
     }
 
+    /// Records of a dropped collection deleted per hold of the tree's lock.
+    static let dropStepRecords = 4_096
+
     /// Deletes the records of dropped collections no open snapshot can see.
     func removeDroppedCollections() async throws {
         // Read the generation before the snapshot: every drop it counts is visible to the snapshot,
@@ -71,6 +76,13 @@ extension StorageEngine {
                 return try VersionChain(decoding: bytes, context: "drop marker").newestCommitTS
             }
             guard dropTS <= horizon else { continue }
+            // A few thousand records per hold of the tree's lock, so that commits go on
+            // meanwhile: one commit deleting a million-row table held them up for a second.
+            // The pause lets a committer waiting for the lock take it: released and taken
+            // again at once, the lock went back to this loop before a waiting thread woke.
+            while try store.write({ tree in try Self.deleteRecords(ofCollection: id, in: tree, atMost: Self.dropStepRecords) }) > 0 {
+                try? await Task.sleep(for: .milliseconds(1))
+            }
             _ = try await commit(WriteSet([(treeKey, .delete)]), extra: [.deleteCollection(id: id)],
                                  snapshot: tx.snapshot) { _ in }
         }

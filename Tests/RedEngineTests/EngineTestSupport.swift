@@ -29,6 +29,23 @@ struct EngineHarness {
 }
 
 extension StorageEngine {
+    /// Records of `collection` in the tree, whether visible or not (versions of a key count once).
+    func recordCount(_ collection: Collection) throws -> Int {
+        let end = Keyspace.prefix(collection.id + 1)
+        return try store.read { tree in
+            var n = 0
+            var after = Keyspace.prefix(collection.id)
+            var inclusive = true
+            while true {
+                let batch = try tree.batch(after: after, inclusive: inclusive).filter { compareKeys($0.key, end) < 0 }
+                guard let last = batch.last else { return n }
+                n += batch.count
+                after = last.key
+                inclusive = false
+            }
+        }
+    }
+
     /// Creates a collection in its own transaction.
     func makeCollection(_ name: String) async throws -> Collection {
         try await transaction { try $0.createCollection(name) }
