@@ -30,10 +30,10 @@ enum MultiRowInsert {
         return try await insertBatches(rows, returningFirstRid: returningFirstRid, insert: insert)
     }
 
-    /// Inserts every row in a new transaction on `session` and leaves it open: the caller
-    /// commits (a bulk stream commits one batch while it inserts the next). On failure the
-    /// transaction is rolled back. `session` must not be in a transaction.
-    static func insertUncommitted(table: String, columns: [String], rows: [[Value]], on session: Session, returningFirstRid: Bool = false,
+    /// Inserts every row in a new transaction on `session` and leaves it open for the caller
+    /// to commit. On failure the transaction is rolled back. `session` must not be in a
+    /// transaction.
+    private static func insertUncommitted(table: String, columns: [String], rows: [[Value]], on session: Session, returningFirstRid: Bool = false,
                                   insert: (ArraySlice<[Value]>, _ returningRid: Bool) async throws -> QueryResult) async throws -> (count: Int, firstRid: Int64?) {
         try check(columns: columns, rows: rows)
         guard !session.inTransaction else { throw RedError(.internalError, "bulk insert: the batch session is already in a transaction") }

@@ -52,8 +52,8 @@ extension PGConnection {
         let inserter = BatchInserter(session: session, context: context, table: table, columns: columns)
         // A CancelRequest stops the COPY whether it arrives while a batch is inserted or while
         // the next one is parsed.
-        let cancelled = CopyCancellation()
-        let insertFailed = CopyCancellation()
+        let cancelled = CopyFlag()
+        let insertFailed = CopyFlag()
         let session = self.session
         context.connections.setCanceller(id) {
             cancelled.set()
@@ -209,8 +209,9 @@ private struct BatchInserter: Sendable {
     }
 }
 
-/// Set by a CancelRequest during a COPY; read between batches.
-private final class CopyCancellation: Sendable {
+/// Set once by one side of a COPY and read by the other between batches: a CancelRequest
+/// arrived, or a batch failed to insert.
+private final class CopyFlag: Sendable {
     private let flag = Atomic<Bool>(false)
     func set() { flag.store(true, ordering: .relaxed) }
     var isSet: Bool { flag.load(ordering: .relaxed) }
