@@ -204,7 +204,7 @@ final class RedWireConnection: Sendable {
         if target.token != nil { method = "bearer" } else if target.user != nil { method = "scram-sha-256" } else { method = "anonymous" }
         let hello = JSONValue.object([("auth_methods", .array([.string(method)])), ("client_name", .string("reddb-swift")),
                                       ("features", .integer(wantsCompression ? 7 : 3)), ("versions", .array([.integer(1)]))])
-        let ack = try await roundTrip(Frame(.hello, correlationID: 1, payload: Array(hello.text.utf8)))
+        let ack = try await roundTrip(Frame(.hello, correlationID: 1, payload: hello.utf8))
         try Self.expect(ack, .helloAck)
         // Bit 2: the server compresses its replies and so accepts compressed requests.
         if wantsCompression, case .integer(let granted)? = try? JSONValue.parse(String(decoding: ack.payload, as: UTF8.self))["features"],
@@ -215,7 +215,7 @@ final class RedWireConnection: Sendable {
         switch method {
         case "bearer":
             let body = JSONValue.object([("token", .string(target.token ?? ""))])
-            ok = try await roundTrip(Frame(.authResponse, correlationID: 2, payload: Array(body.text.utf8)))
+            ok = try await roundTrip(Frame(.authResponse, correlationID: 2, payload: body.utf8))
         case "scram-sha-256":
             var scram = SCRAMClient(user: target.user ?? "", password: target.password ?? "")
             let challenge = try await roundTrip(Frame(.authResponse, correlationID: 2, payload: Array(scram.first().utf8)))

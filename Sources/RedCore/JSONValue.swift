@@ -52,61 +52,65 @@ public enum JSONValue: Sendable, Hashable {
     }
 
     /// Compact JSON text, keys in stored order.
-    public var text: String {
-        var out = ""
+    public var text: String { String(decoding: utf8, as: UTF8.self) }
+
+    /// The JSON text as UTF-8 bytes: what a reply's payload carries. Written as bytes (appending
+    /// to a `String` cost more per piece than the writing itself) and used by `text` too.
+    public var utf8: [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(64)
         write(to: &out)
         return out
     }
 
-    func write(to out: inout String) {
+    func write(to out: inout [UInt8]) {
         switch self {
-        case .null: out += "null"
-        case .bool(let b): out += b ? "true" : "false"
-        case .integer(let i): out += String(i)
-        case .float(let d): out += d.isFinite ? NumberFormatting.shortest(d) : "null"
+        case .null: out.append(contentsOf: "null".utf8)
+        case .bool(let b): out.append(contentsOf: (b ? "true" : "false").utf8)
+        case .integer(let i): out.append(contentsOf: String(i).utf8)
+        case .float(let d): out.append(contentsOf: (d.isFinite ? NumberFormatting.shortest(d) : "null").utf8)
         case .string(let s): JSONValue.writeString(s, to: &out)
         case .array(let items):
-            out += "["
+            out.append(UInt8(ascii: "["))
             for (i, item) in items.enumerated() {
-                if i > 0 { out += "," }
+                if i > 0 { out.append(UInt8(ascii: ",")) }
                 item.write(to: &out)
             }
-            out += "]"
+            out.append(UInt8(ascii: "]"))
         case .object(let members):
-            out += "{"
+            out.append(UInt8(ascii: "{"))
             for (i, (key, value)) in members.enumerated() {
-                if i > 0 { out += "," }
+                if i > 0 { out.append(UInt8(ascii: ",")) }
                 JSONValue.writeString(key, to: &out)
-                out += ":"
+                out.append(UInt8(ascii: ":"))
                 value.write(to: &out)
             }
-            out += "}"
+            out.append(UInt8(ascii: "}"))
         }
     }
 
-    static func writeString(_ s: String, to out: inout String) {
-        out += "\""
-        // Runs of bytes that need no escape are copied whole (appending scalar by scalar made
-        // echoing a large statement the costliest part of an HTTP reply). UTF-8 continuation
-        // and lead bytes are ≥ 0x80, so a multi-byte character is never split.
+    static func writeString(_ s: String, to out: inout [UInt8]) {
+        out.append(UInt8(ascii: "\""))
+        // Runs of bytes that need no escape are copied whole. UTF-8 continuation and lead bytes
+        // are ≥ 0x80, so a multi-byte character is never split.
         var utf8 = s.utf8[...]
         while let special = utf8.firstIndex(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) {
-            out += Substring(utf8[utf8.startIndex..<special])
+            out.append(contentsOf: utf8[utf8.startIndex..<special])
             let byte = utf8[special]
             switch byte {
-            case UInt8(ascii: "\""): out += "\\\""
-            case UInt8(ascii: "\\"): out += "\\\\"
-            case UInt8(ascii: "\n"): out += "\\n"
-            case UInt8(ascii: "\r"): out += "\\r"
-            case UInt8(ascii: "\t"): out += "\\t"
+            case UInt8(ascii: "\""): out.append(contentsOf: "\\\"".utf8)
+            case UInt8(ascii: "\\"): out.append(contentsOf: "\\\\".utf8)
+            case UInt8(ascii: "\n"): out.append(contentsOf: "\\n".utf8)
+            case UInt8(ascii: "\r"): out.append(contentsOf: "\\r".utf8)
+            case UInt8(ascii: "\t"): out.append(contentsOf: "\\t".utf8)
             default:
                 let hex = String(byte, radix: 16)
-                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+                out.append(contentsOf: ("\\u" + String(repeating: "0", count: 4 - hex.count) + hex).utf8)
             }
             utf8 = utf8[utf8.index(after: special)...]
         }
-        out += Substring(utf8)
-        out += "\""
+        out.append(contentsOf: utf8)
+        out.append(UInt8(ascii: "\""))
     }
 
     /// Parses one JSON document; trailing non-space text is an error.

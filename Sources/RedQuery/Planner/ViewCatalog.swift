@@ -33,7 +33,7 @@ enum ViewCatalog {
 
     static func store(_ name: String, _ definition: ViewDefinition, _ tx: Transaction) throws {
         let json = JSONValue.object([("query", .string(definition.query)), ("columns", .array(definition.columns.map { .string($0) }))])
-        try tx.catalogPut(key(name), Array(json.text.utf8))
+        try tx.catalogPut(key(name), json.utf8)
     }
 
     static func remove(_ name: String, _ tx: Transaction) throws -> Bool { try tx.catalogDelete(key(name)) }

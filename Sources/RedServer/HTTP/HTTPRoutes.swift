@@ -202,7 +202,7 @@ struct HTTPRoutes: Sendable {
     // MARK: Helpers
 
     static func json(_ value: JSONValue, status: HTTPResponse.Status = .ok) -> Response {
-        Response(status: status, headers: [.contentType: "application/json"], body: ResponseBody(byteBuffer: ByteBuffer(string: value.text)))
+        Response(status: status, headers: [.contentType: "application/json"], body: ResponseBody(byteBuffer: ByteBuffer(bytes: value.utf8)))
     }
 
     static func errorResponse(_ error: RedError, status: HTTPResponse.Status) -> Response {

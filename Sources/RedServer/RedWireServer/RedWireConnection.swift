@@ -102,7 +102,7 @@ final class RedWireConnection {
                     let target = frame.payload.reversed().reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
                     let cancelled = requests.running.cancel(target)
                     let reply = JSONValue.object([("cancelled", .bool(cancelled)), ("ok", .bool(true))])
-                    try await requests.send(.reply(.result, to: frame, payload: Array(reply.text.utf8)))
+                    try await requests.send(.reply(.result, to: frame, payload: reply.utf8))
                     continue
                 case .bye:
                     for stream in streams.values { stream.finish() }
@@ -171,7 +171,7 @@ final class RedWireConnection {
         guard case .frame(let hello)? = try await inbound.next() else { return nil }
         do {
             guard hello.kind == .hello else { throw RedError(.invalidAuthorization, "first frame after magic must be Hello") }
-            try await send(.reply(.helloAck, to: hello, payload: Array(try state.hello(hello.payload).text.utf8)))
+            try await send(.reply(.helloAck, to: hello, payload: try state.hello(hello.payload).utf8))
             while true {
                 guard case .frame(let response)? = try await inbound.next() else { return nil }
                 guard response.kind == .authResponse else {
@@ -182,7 +182,7 @@ final class RedWireConnection {
                     case .challenge(let serverFirst):
                         try await send(.reply(.authRequest, to: response, payload: Array(serverFirst.utf8)))
                     case .done(let ok):
-                        try await send(.reply(.authOk, to: response, payload: Array(ok.text.utf8)))
+                        try await send(.reply(.authOk, to: response, payload: ok.utf8))
                         return state.negotiatedFeatures
                     }
                 } catch let error as RedError {
@@ -198,7 +198,7 @@ final class RedWireConnection {
 
     private func authFail(_ reason: String, to request: Frame) async throws {
         logger.info("redwire handshake refused: \(reason)")
-        try await send(.reply(.authFail, to: request, payload: Array(JSONValue.object([("reason", .string(reason))]).text.utf8)))
+        try await send(.reply(.authFail, to: request, payload: JSONValue.object([("reason", .string(reason))]).utf8))
     }
 
     private func send(_ frame: Frame) async throws {

@@ -54,11 +54,11 @@ struct RedWireRequests: Sendable {
                 let result = try await execute(sql, parameters: [], on: session, for: frame)
                 let summary = JSONValue.object([("affected", .integer(Int64(result.rowsAffected))), ("ok", .bool(true)),
                                                 ("statement", .string(result.statementType))])
-                try await send(.reply(.result, to: frame, payload: Array(summary.text.utf8)))
+                try await send(.reply(.result, to: frame, payload: summary.utf8))
             case .queryWithParams:
                 let query = try ParamValueCodec.decode(frame.payload)
                 let result = try await execute(query.sql, parameters: query.parameters, on: session, for: frame)
-                try await send(.reply(.result, to: frame, payload: Array(result.json(query: query.sql).text.utf8)))
+                try await send(.reply(.result, to: frame, payload: result.json(query: query.sql).utf8))
             case .get, .delete:
                 let name = frame.kind == .get ? "Get" : "Delete"
                 let (collection, id) = try Self.address(frame.payload, name)
@@ -82,12 +82,12 @@ struct RedWireRequests: Sendable {
                         members[0] = ("found", .bool(true))
                         members.append(("record", CollectionOperations.record(columns: result.columns, row: row)))
                     }
-                    try await send(.reply(.result, to: frame, payload: Array(JSONValue.object(members).text.utf8)))
+                    try await send(.reply(.result, to: frame, payload: JSONValue.object(members).utf8))
                 } else {
                     let sql = kv ? "KV DELETE \(target).\(Session.literal(id))" : "DELETE FROM \(target) WHERE rid = $1"
                     let result = try await execute(sql, parameters: kv ? [] : [key], on: session, for: frame)
                     let reply = JSONValue.object([("affected", .integer(Int64(result.rowsAffected)))])
-                    try await send(.reply(.deleteOk, to: frame, payload: Array(reply.text.utf8)))
+                    try await send(.reply(.deleteOk, to: frame, payload: reply.utf8))
                 }
             case .queryBinary where frame.flags.contains(.moreFrames):
                 guard let sql = String(validating: frame.payload, as: UTF8.self) else {
@@ -104,7 +104,7 @@ struct RedWireRequests: Sendable {
             case .setSession:
                 try settings.apply(frame.payload, to: session)
                 context.logger.debug("redwire stream \(frame.streamID) settings: \(settings.json.text)")
-                try await send(.reply(.result, to: frame, payload: Array(settings.json.text.utf8)))
+                try await send(.reply(.result, to: frame, payload: settings.json.utf8))
             case .prepare:
                 try checkPreparedEnabled()
                 let request: PreparedStatementCodec.Prepare = try Self.decoding("Prepare") { try PreparedStatementCodec.decodePrepare(frame.payload) }
@@ -147,7 +147,7 @@ struct RedWireRequests: Sendable {
                 } else {
                     members.append(("ids", .array(ids)))
                 }
-                try await send(.reply(.bulkOk, to: frame, payload: Array(JSONValue.object(members).text.utf8)))
+                try await send(.reply(.bulkOk, to: frame, payload: JSONValue.object(members).utf8))
             case .bulkInsertBinary, .bulkInsertPrevalidated:
                 let bulk: BinaryValueCodec.BulkInsert = try Self.decoding("binary bulk") { try BinaryValueCodec.decodeBulkInsert(frame.payload) }
                 var count = ByteWriter(capacity: 8)
