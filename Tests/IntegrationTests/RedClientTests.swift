@@ -272,7 +272,7 @@ import Testing
     @Test func benchSurfacesRunsEverySurface() throws {
         let directory = NSTemporaryDirectory() + "red-bench-s-" + UUID().uuidString
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let run = try RedClientCLITests.red(["bench", "surfaces", "--requests", "20", "--warmup", "2", "--rows", "300",
+        let run = try RedClientCLITests.red(["bench", "surfaces", "--requests", "20", "--warmup", "2", "--rows", "300", "--loads", "2",
                                              "--json", directory + ".json"])
         defer { try? FileManager.default.removeItem(atPath: directory + ".json") }
         #expect(run.status == 0, "\(run.err)")
@@ -282,6 +282,8 @@ import Testing
         }
         let json = try JSONValue.parse(try String(contentsOfFile: directory + ".json", encoding: .utf8))
         #expect(json["latency_us"]?["RedWire"]?["p50"] != nil && json["insert_rows_per_sec"]?["RedWire bulk"] != nil)
+        // Every surface loaded once per round, into a table of its own (a reused table would fail the second round).
+        if case .array(let rounds)? = json["insert_rounds"]?["PG-wire COPY"] { #expect(rounds.count == 2) } else { Issue.record("no insert_rounds") }
         // The blocking-socket probes did their handshakes and got real replies (they throw otherwise).
         #expect(json["latency_us"]?["RedWire (socket)"]?["p50"] != nil && json["latency_us"]?["PG-wire (socket)"]?["p50"] != nil)
     }
