@@ -163,6 +163,49 @@ import Testing
         #expect(inclusive.map { text($0.key)! } == ["g", "e", "b"])
     }
 
+    /// Scans read leaf cells in place and copy out only what a snapshot sees: over many leaves
+    /// of small values and values stored in overflow pages, with older versions a snapshot
+    /// still needs and keys in neighbouring collections, every range in both directions
+    /// returns what a model of the snapshot holds.
+    @Test func scansReturnWhatTheSnapshotSeesAcrossLeavesAndOverflowValues() async throws {
+        let engine = try await EngineHarness().open()
+        let c = try await engine.makeCollection("t")
+        let before = try await engine.makeCollection("s")
+        let after = try await engine.makeCollection("u")
+        func key(_ i: Int) -> [UInt8] { withUnsafeBytes(of: UInt32(i).bigEndian, Array.init) }
+        func value(_ i: Int, _ round: Int) -> [UInt8] {
+            [UInt8](repeating: UInt8(truncatingIfNeeded: i &+ round), count: i % 50 == 0 ? 9_000 : 1 + i % 40)
+        }
+        try await engine.transaction { tx in
+            for i in stride(from: 0, to: 3_000, by: 2) { try tx.put(c, key(i), value(i, 0)) }
+            try tx.put(before, key(1), [1])
+            try tx.put(after, key(0), [2])
+        }
+        var model: [Int: [UInt8]] = [:]
+        for i in stride(from: 0, to: 3_000, by: 2) { model[i] = value(i, 0) }
+        let snapshot = try engine.begin()
+        try await engine.transaction { tx in  // newer versions and deletes the snapshot must not see
+            for i in stride(from: 0, to: 3_000, by: 6) { try tx.put(c, key(i), value(i, 1)) }
+            for i in stride(from: 4, to: 3_000, by: 10) { _ = try tx.delete(c, key(i)) }
+            for i in stride(from: 1, to: 3_000, by: 50) { try tx.put(c, key(i), value(i, 2)) }
+        }
+        for (lower, upper) in [(nil, nil), (100, 2_000), (101, 101), (2_950, 5_000)] as [(Int?, Int?)] {
+            for (lowerInclusive, upperInclusive) in [(true, false), (false, true)] {
+                let range = KeyRange(lower: lower.map(key), lowerInclusive: lowerInclusive, upper: upper.map(key), upperInclusive: upperInclusive)
+                let expected = model.keys.sorted().filter { i in
+                    (lower.map { lowerInclusive ? i >= $0 : i > $0 } ?? true) && (upper.map { upperInclusive ? i <= $0 : i < $0 } ?? true)
+                }
+                for reverse in [false, true] {
+                    let rows = try snapshot.scan(c, range, reverse: reverse).collect()
+                    let order = reverse ? Array(expected.reversed()) : expected
+                    #expect(rows.map(\.key) == order.map(key), "\(range) reverse \(reverse)")
+                    #expect(rows.map(\.value) == order.map { model[$0]! }, "\(range) reverse \(reverse)")
+                }
+            }
+        }
+        snapshot.rollback()
+    }
+
     @Test func collectionsAreIsolatedKeyspaces() async throws {
         let engine = try await EngineHarness().open()
         let a = try await engine.makeCollection("a")

@@ -80,34 +80,45 @@ public final class RangeCursor {
         let upperInclusive = range.upper == nil ? false : range.upperInclusive
         while true {
             // Materialise values under the same lock hold as the batch: once it is released a
-            // writer may free an overflow chain and reuse its pages.
-            let (raw, lastKey, leftRange): ([([UInt8], [UInt8])], [UInt8]?, Bool) = try engine.store.read { tree in
-                let entries = reverse
-                    ? try tree.reverseBatch(before: resumeKey ?? upperBound, inclusive: resumeKey == nil ? upperInclusive : false)
-                    : try tree.batch(after: resumeKey ?? lowerBound, inclusive: resumeKey == nil ? lowerInclusive : false)
-                var inRange: [([UInt8], [UInt8])] = []
-                inRange.reserveCapacity(entries.count)
-                for entry in entries {
-                    let inside = reverse
-                        ? compareKeys(entry.key, lowerBound) > 0 || (lowerInclusive && entry.key == lowerBound)
-                        : compareKeys(entry.key, upperBound) < 0 || (upperInclusive && entry.key == upperBound)
-                    guard inside, entry.key.starts(with: prefix) else { return (inRange, entries.last?.key, true) }
-                    inRange.append((entry.key, try tree.read(entry.value)))
+            // writer may free an overflow chain and reuse its pages. Cells are read in place and
+            // only a visible entry's user key and value are copied out.
+            let (out, lastKey, leftRange): ([([UInt8], [UInt8])], [UInt8]?, Bool) = try engine.store.read { tree in
+                let found = reverse
+                    ? try tree.reverseLeaf(before: resumeKey ?? upperBound, inclusive: resumeKey == nil ? upperInclusive : false)
+                    : try tree.leaf(after: resumeKey ?? lowerBound, inclusive: resumeKey == nil ? lowerInclusive : false)
+                guard let (node, cells) = found else { return ([], nil, false) }
+                var visible: [([UInt8], [UInt8])] = []
+                visible.reserveCapacity(cells.count)
+                let lastCell = reverse ? cells.lowerBound : cells.upperBound - 1
+                let collection = self.collectionID
+                for i in reverse ? Array(cells.reversed()) : Array(cells) {
+                    let inside = try node.withCell(i) { key, inlineValue -> Bool in
+                        let inside = lowerBound.withUnsafeBytes { lower in upperBound.withUnsafeBytes { upper in
+                            reverse
+                                ? compareKeys(key, lower) > 0 || (lowerInclusive && compareKeys(key, lower) == 0)
+                                : compareKeys(key, upper) < 0 || (upperInclusive && compareKeys(key, upper) == 0)
+                        } }
+                        guard inside, key.count >= 4, key.prefix(4).elementsEqual(prefix) else { return false }
+                        let context = { "record in collection \(collection)" }
+                        let value: [UInt8]?
+                        if let inlineValue {
+                            value = try VersionChain.visibleValueRange(in: inlineValue, at: snapshot, context: context())
+                                .map { Array(UnsafeRawBufferPointer(rebasing: inlineValue[$0])) }
+                        } else {
+                            value = try VersionChain.visibleValue(in: try tree.read(node.value(at: i)), at: snapshot, context: context())
+                        }
+                        if let value { visible.append((Array(key[4...]), value)) }
+                        return true
+                    }
+                    if !inside { return (visible, node.key(at: lastCell), true) }
                 }
-                return (inRange, entries.last?.key, false)
+                return (visible, node.key(at: lastCell), false)
             }
             guard let lastKey else {
                 treeExhausted = true
                 return []
             }
             resumeKey = lastKey
-            var out: [([UInt8], [UInt8])] = []
-            out.reserveCapacity(raw.count)
-            for (key, bytes) in raw {
-                if let value = try VersionChain.visibleValue(in: bytes, at: snapshot, context: "record in collection \(self.collectionID)") {
-                    out.append((Array(key[4...]), value))
-                }
-            }
             if leftRange { treeExhausted = true }
             if !out.isEmpty || treeExhausted { return out }
         }

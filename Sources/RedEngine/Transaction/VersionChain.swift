@@ -116,20 +116,67 @@ struct VersionChain: Equatable {
 
     /// The value an encoded chain shows a snapshot, decoding only that version (the read hot path).
     static func visibleValue(in bytes: [UInt8], at snapshot: UInt64, context: @autoclosure () -> String) throws -> [UInt8]? {
+        try bytes.withUnsafeBytes { try visibleValueRange(in: $0, at: snapshot, context: context()) }.map { Array(bytes[$0]) }
+    }
+
+    /// Where in an encoded chain the value a snapshot sees lies (nil: none), read in place:
+    /// a scan takes it straight from the leaf and copies out only that value.
+    static func visibleValueRange(in bytes: UnsafeRawBufferPointer, at snapshot: UInt64,
+                                  context: @autoclosure () -> String) throws -> Range<Int>? {
+        var reader = ChainReader(bytes: bytes)
         do {
-            var reader = ByteReader(bytes, context: "version chain")
             guard try reader.u8() == Self.format else { throw RedError(.dataCorrupted, "unknown version-chain format") }
             let count = try reader.count(limit: Self.maxVersions, "version count")
             for _ in 0..<count {
                 let ts = try reader.varint()
-                let flags = try reader.u8()
-                let tombstone = flags & 1 != 0
-                if ts <= snapshot { return tombstone ? nil : try reader.lengthPrefixed(limit: Limits.maxValueBytes) }
-                if !tombstone { try reader.skip(try reader.count(limit: Limits.maxValueBytes, "value length")) }
+                let tombstone = try reader.u8() & 1 != 0
+                if ts <= snapshot { return tombstone ? nil : try reader.run(limit: Limits.maxValueBytes) }
+                if !tombstone { _ = try reader.run(limit: Limits.maxValueBytes) }
             }
             return nil
         } catch let error as RedError {
             throw RedError(error.code, "\(context()): \(error.message)")
+        }
+    }
+
+    /// Reads a chain in place, checking every length as `ByteReader` does.
+    private struct ChainReader {
+        let bytes: UnsafeRawBufferPointer
+        var offset = 0
+
+        func fail(_ what: String) -> RedError {
+            RedError(.dataCorrupted, "version chain: truncated or malformed \(what) at byte \(offset)")
+        }
+
+        mutating func u8() throws -> UInt8 {
+            guard offset < bytes.count else { throw fail("u8") }
+            defer { offset += 1 }
+            return bytes[offset]
+        }
+
+        mutating func varint() throws -> UInt64 {
+            var result: UInt64 = 0
+            for index in 0..<10 {
+                let b = try u8()
+                if index == 9 && b > 1 { throw fail("varint (overflow)") }
+                result |= UInt64(b & 0x7F) << UInt64(7 * index)
+                if b & 0x80 == 0 { return result }
+            }
+            throw fail("varint (too long)")
+        }
+
+        mutating func count(limit: Int, _ what: String) throws -> Int {
+            let v = try varint()
+            guard v <= UInt64(limit) else { throw RedError(.dataCorrupted, "version chain: \(what) \(v) exceeds limit \(limit) at byte \(offset)") }
+            return Int(v)
+        }
+
+        /// A length-prefixed run: its place, skipped over.
+        mutating func run(limit: Int) throws -> Range<Int> {
+            let n = try count(limit: limit, "length")
+            guard n <= bytes.count - offset else { throw fail("byte run of \(n)") }
+            defer { offset += n }
+            return offset..<(offset + n)
         }
     }
 

@@ -129,7 +129,14 @@ public final class BTree: @unchecked Sendable {
     /// moving on to following leaves until one yields an entry. Empty means the end of the tree.
     /// `start == nil` begins at the first key.
     public func batch(after start: [UInt8]?, inclusive: Bool) throws -> [(key: [UInt8], value: LeafValue)] {
-        guard rootID != 0 else { return [] }
+        guard let (node, cells) = try leaf(after: start, inclusive: inclusive) else { return [] }
+        return cells.map { (node.key(at: $0), node.value(at: $0)) }
+    }
+
+    /// `batch`'s leaf and its cells, for a reader that takes them in place (`BTreeNode.withCell`)
+    /// under the tree's lock: a scan then copies out only what it keeps. Nil at the end.
+    public func leaf(after start: [UInt8]?, inclusive: Bool) throws -> (node: BTreeNode, cells: Range<Int>)? {
+        guard rootID != 0 else { return nil }
         var path: [(BTreeNode, Int)] = []
         var node = try cache.node(rootID, pin: false)
         while !node.isLeaf {
@@ -139,9 +146,7 @@ public final class BTree: @unchecked Sendable {
         }
         var from = start.map { inclusive ? node.search($0).index : node.upperBound($0) } ?? 0
         while true {
-            if from < node.count {
-                return (from..<node.count).map { (node.key(at: $0), node.value(at: $0)) }
-            }
+            if from < node.count { return (node, from..<node.count) }
             // Next leaf: climb until a parent has a child to the right, then take its leftmost leaf.
             var moved = false
             while let (parent, i) = path.popLast() {
@@ -156,7 +161,7 @@ public final class BTree: @unchecked Sendable {
                     break
                 }
             }
-            if !moved { return [] }
+            if !moved { return nil }
             from = 0
         }
     }
@@ -164,7 +169,13 @@ public final class BTree: @unchecked Sendable {
     /// The entries of one leaf before (or at, if `inclusive`) `end`, in descending key order,
     /// moving to preceding leaves until one yields an entry. `end == nil` begins at the last key.
     public func reverseBatch(before end: [UInt8]?, inclusive: Bool) throws -> [(key: [UInt8], value: LeafValue)] {
-        guard rootID != 0 else { return [] }
+        guard let (node, cells) = try reverseLeaf(before: end, inclusive: inclusive) else { return [] }
+        return cells.reversed().map { (node.key(at: $0), node.value(at: $0)) }
+    }
+
+    /// `reverseBatch`'s leaf and its cells (ascending: read them backwards), as `leaf(after:)`.
+    public func reverseLeaf(before end: [UInt8]?, inclusive: Bool) throws -> (node: BTreeNode, cells: Range<Int>)? {
+        guard rootID != 0 else { return nil }
         var path: [(BTreeNode, Int)] = []
         var node = try cache.node(rootID, pin: false)
         while !node.isLeaf {
@@ -174,9 +185,7 @@ public final class BTree: @unchecked Sendable {
         }
         var upTo = end.map { inclusive ? node.upperBound($0) : node.search($0).index } ?? node.count
         while true {
-            if upTo > 0 {
-                return (0..<upTo).reversed().map { (node.key(at: $0), node.value(at: $0)) }
-            }
+            if upTo > 0 { return (node, 0..<upTo) }
             var moved = false
             while let (parent, i) = path.popLast() {
                 if i > 0 {
@@ -190,7 +199,7 @@ public final class BTree: @unchecked Sendable {
                     break
                 }
             }
-            if !moved { return [] }
+            if !moved { return nil }
             upTo = node.count
         }
     }

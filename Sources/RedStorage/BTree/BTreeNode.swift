@@ -202,6 +202,17 @@ public final class BTreeNode: @unchecked Sendable {
         return copyOut(from: o + 6, count: u16(at: o))
     }
 
+    /// Leaf cell `i` read in place: its key, and its value unless that lives in overflow pages
+    /// (nil: take `value(at:)`). The bytes are valid only during the call, under the tree's lock.
+    public func withCell<R>(_ i: Int, _ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer?) throws -> R) rethrows -> R {
+        let o = start(i)
+        let keyLength = u16(at: o)
+        let field = u32(at: o + 2)
+        let key = UnsafeRawBufferPointer(start: bytes + o + 6, count: keyLength)
+        let value = field & Self.overflowFlag != 0 ? nil : UnsafeRawBufferPointer(start: bytes + o + 6 + keyLength, count: Int(field))
+        return try body(key, value)
+    }
+
     /// Leaf value `i` as stored (an inline value is copied out; overflow is not followed).
     public func value(at i: Int) -> LeafValue {
         let o = start(i)
