@@ -91,7 +91,9 @@ public final class RangeCursor {
                 visible.reserveCapacity(cells.count)
                 let lastCell = reverse ? cells.lowerBound : cells.upperBound - 1
                 let collection = self.collectionID
-                for i in reverse ? Array(cells.reversed()) : Array(cells) {
+                let order = reverse ? stride(from: cells.upperBound - 1, through: cells.lowerBound, by: -1)
+                                    : stride(from: cells.lowerBound, through: cells.upperBound - 1, by: 1)
+                for i in order {
                     let inside = try node.withCell(i) { key, inlineValue -> Bool in
                         let inside = lowerBound.withUnsafeBytes { lower in upperBound.withUnsafeBytes { upper in
                             reverse
@@ -99,13 +101,13 @@ public final class RangeCursor {
                                 : compareKeys(key, upper) < 0 || (upperInclusive && compareKeys(key, upper) == 0)
                         } }
                         guard inside, key.count >= 4, key.prefix(4).elementsEqual(prefix) else { return false }
-                        let context = { "record in collection \(collection)" }
                         let value: [UInt8]?
                         if let inlineValue {
-                            value = try VersionChain.visibleValueRange(in: inlineValue, at: snapshot, context: context())
+                            value = try VersionChain.visibleValueRange(in: inlineValue, at: snapshot, context: "record in collection \(collection)")
                                 .map { Array(UnsafeRawBufferPointer(rebasing: inlineValue[$0])) }
                         } else {
-                            value = try VersionChain.visibleValue(in: try tree.read(node.value(at: i)), at: snapshot, context: context())
+                            value = try VersionChain.visibleValue(in: try tree.read(node.value(at: i)), at: snapshot,
+                                                                  context: "record in collection \(collection)")
                         }
                         if let value { visible.append((Array(key[4...]), value)) }
                         return true
