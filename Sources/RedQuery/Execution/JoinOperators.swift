@@ -174,6 +174,20 @@ final class NestedLoopJoinNode: PlanNode, @unchecked Sendable {
     }
 }
 
+/// How a row feeds one aggregate call: nothing (`count(*)`), one argument, or the general
+/// path (FILTER, ORDER BY inside the call, several arguments).
+private enum AggregateFeed {
+    case none
+    case single(BoundExpr)
+    case general
+
+    init(_ call: AggregateCall) {
+        if call.filter != nil || !call.orderBy.isEmpty || call.arguments.count > 1 { self = .general }
+        else if let argument = call.arguments.first { self = .single(argument) }
+        else { self = .none }
+    }
+}
+
 /// Hash aggregation: output rows are the group keys followed by the aggregate results.
 /// With no GROUP BY it returns exactly one row, even over empty input.
 final class AggregateNode: PlanNode, @unchecked Sendable {
@@ -194,23 +208,31 @@ final class AggregateNode: PlanNode, @unchecked Sendable {
         var accumulators: [Accumulator] = []
         var keys: [[Value]] = []
         var arguments = [Value](repeating: .null, count: aggregates.map(\.arguments.count).max() ?? 0)
+        // What each row needs of each call, decided once: reading an `AggregateCall` out of
+        // the array per row and call copied (retained and released) its four fields.
+        let feeds = aggregates.map(AggregateFeed.init)
         func accumulate(_ row: [Value], group g: Int) throws {
             let base = g * aggregateCount
             for a in 0..<aggregateCount {
-                let call = aggregates[a]
-                if let filter = call.filter, try Evaluation.truth(try eval.evaluate(filter, row)) != true { continue }
-                if !call.orderBy.isEmpty {
-                    let args = try call.arguments.map { try eval.evaluate($0, row) }
-                    let keys = try call.orderBy.map { try eval.evaluate($0.expr, row) }
-                    accumulators[base + a].ordered.append((args, keys))
-                    continue
-                }
-                switch call.arguments.count {
-                case 0: try accumulators[base + a].add(single: .null)
-                case 1: try accumulators[base + a].add(single: try eval.evaluate(call.arguments[0], row))
-                default:
-                    for i in call.arguments.indices { arguments[i] = try eval.evaluate(call.arguments[i], row) }
-                    try accumulators[base + a].add(Array(arguments.prefix(call.arguments.count)))
+                switch feeds[a] {
+                case .none: try accumulators[base + a].add(single: .null)
+                case .single(let argument): try accumulators[base + a].add(single: try eval.evaluate(argument, row))
+                case .general:
+                    let call = aggregates[a]
+                    if let filter = call.filter, try Evaluation.truth(try eval.evaluate(filter, row)) != true { continue }
+                    if !call.orderBy.isEmpty {
+                        let args = try call.arguments.map { try eval.evaluate($0, row) }
+                        let keys = try call.orderBy.map { try eval.evaluate($0.expr, row) }
+                        accumulators[base + a].ordered.append((args, keys))
+                        continue
+                    }
+                    switch call.arguments.count {
+                    case 0: try accumulators[base + a].add(single: .null)
+                    case 1: try accumulators[base + a].add(single: try eval.evaluate(call.arguments[0], row))
+                    default:
+                        for i in call.arguments.indices { arguments[i] = try eval.evaluate(call.arguments[i], row) }
+                        try accumulators[base + a].add(Array(arguments.prefix(call.arguments.count)))
+                    }
                 }
             }
         }
