@@ -111,7 +111,6 @@ protocol PGCopyRowDecoding {
 extension PGCopyRowParser: PGCopyRowDecoding {
     mutating func nextValues(atEnd: Bool) throws -> [Value]? {
         guard !copy.csv else { return try nextRow(atEnd: atEnd).map { row in row.map { $0.map(Value.text) ?? .null } } }
-        guard !finished, position < buffer.count else { return nil }
         var values: [Value] = []
         values.reserveCapacity(columnTypes.count)
         let types = columnTypes

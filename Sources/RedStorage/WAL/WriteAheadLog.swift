@@ -388,12 +388,18 @@ public final class WriteAheadLog: @unchecked Sendable {
     /// at work: a large record then reaches the kernel while its committer is still busy
     /// (applying it to the tree), and the leader that syncs it later only has to fsync.
     public func writeBuffered() {
+        leadIfIdle(fsync: false)
+    }
+
+    /// Leads one round (writing, and with `fsync` syncing, what is pending) unless a leader
+    /// is at work or nothing is pending. A failure is recorded in `failure` for every waiter.
+    private func leadIfIdle(fsync: Bool) {
         let shouldLead = state.withLock { s -> Bool in
-            guard !s.leaderActive, s.failure == nil, s.appendedLSN > s.writtenLSN else { return false }
+            guard !s.leaderActive, s.failure == nil, s.appendedLSN > (fsync ? s.durableLSN : s.writtenLSN) else { return false }
             s.leaderActive = true
             return true
         }
-        if shouldLead { try? lead(fsync: false) }  // a failure is recorded in `failure` for every waiter
+        if shouldLead { try? lead(fsync: fsync) }
     }
 
     // MARK: Background flushing (batched / off)
@@ -413,13 +419,7 @@ public final class WriteAheadLog: @unchecked Sendable {
 
     /// Takes leadership if no one holds it and there is something to write.
     private func flushInBackground() {
-        let fsync = options.syncMode == .batched
-        let shouldLead = state.withLock { s -> Bool in
-            guard !s.leaderActive, s.failure == nil, s.appendedLSN > (fsync ? s.durableLSN : s.writtenLSN) else { return false }
-            s.leaderActive = true
-            return true
-        }
-        if shouldLead { try? lead(fsync: fsync) }
+        leadIfIdle(fsync: options.syncMode == .batched)
     }
 
     // MARK: Maintenance
