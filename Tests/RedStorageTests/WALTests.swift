@@ -73,6 +73,20 @@ import Testing
         #expect(wal.durableLSN == wal.appendedLSN)
     }
 
+    /// Gathering waits only for committers a previous round saw: one committing alone (each
+    /// round covers just its own record) never waits, however slow the fsync.
+    @Test func aLoneCommitterNeverWaitsToGather() async throws {
+        let fs = SimulatedFileSystem()
+        fs.setSyncLatency(microseconds: 300)
+        var replayed: [WALRecord] = []
+        let wal = try open(fs, replayed: &replayed)
+        for i in 0..<30 {
+            try await wal.waitForCommit(try wal.append(kind: 1, payload: [UInt8(i)]))
+        }
+        #expect(wal.statistics.fsyncs == 30)
+        #expect(wal.statistics.gatherNanoseconds == 0)
+    }
+
     /// Many committers in a loop: rounds overlap, each round's covered waiters are woken through
     /// the wake chain (one resumes the next), and every commit returns, durable. The committers
     /// run as tasks of their own so that a lost wake-up fails the test instead of hanging it.
