@@ -118,7 +118,8 @@ let package = Package(
         .testTarget(
             name: "RedServerTests",
             dependencies: [
-                "RedCore", "RedDB", "RedServer",
+                "RedCore", "RedDB", "RedServer", "RedProto",
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

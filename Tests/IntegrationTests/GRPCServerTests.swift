@@ -147,6 +147,41 @@ import Testing
         }
     }
 
+    /// Loads larger than one batch are decoded and inserted a batch at a time, still all or
+    /// none: a malformed row (or a damaged message) late in the load leaves no row behind.
+    @Test func bulkInsertBinaryLoadsInBatchesAllOrNone() async throws {
+        let server = try ServerProcess()
+        defer { server.remove() }
+        try await Self.withClient(server) { db, _ in
+            _ = try await db.query(Self.query("CREATE TABLE t (id BIGINT PRIMARY KEY, v TEXT, f DOUBLE PRECISION, b BOOLEAN, x BYTEA)"))
+            func row(_ i: Int) -> Reddb_V1_BinaryRow {
+                .with {
+                    $0.values = [.with { $0.intValue = Int64(i) }, .with { $0.textValue = "v\(i)" }, .with { $0.floatValue = Double(i) / 4 },
+                                 .with { $0.boolValue = i % 2 == 0 }, i % 3 == 0 ? .init() : .with { $0.blobValue = Data([UInt8(i % 256)]) }]
+                }
+            }
+            let names = ["id", "v", "f", "b", "x"]
+            let loaded = try await db.bulkInsertBinary(.with { $0.collection = "t"; $0.fieldNames = names; $0.rows = (0..<2_500).map(row) })
+            #expect(loaded.count == 2_500 && loaded.firstID > 0)
+            let sums = try await db.query(Self.query("SELECT count(*) AS n, sum(f) AS f, count(x) AS x, count(*) FILTER (WHERE b) AS b FROM t"))
+            let totals = try #require(try Self.records(sums).first)
+            #expect(totals["n"] == .integer(2_500) && totals["x"] == .integer(2_500 - 834) && totals["b"] == .integer(1_250))
+            #expect(totals["f"] == .float(Double((0..<2_500).reduce(0, +)) / 4))
+
+            let short = await Self.code {
+                _ = try await db.bulkInsertBinary(.with {
+                    $0.collection = "t"
+                    $0.fieldNames = names
+                    $0.rows = (10_000..<12_500).map { i in i == 12_100 ? .with { $0.values = [.with { $0.intValue = 1 }] } : row(i) }
+                })
+            }
+            #expect(short?.0 == .invalidArgument)
+            #expect(short?.1.message.contains("row 2100 has 1 values for 5 field names") == true)
+            let after = try await db.query(Self.query("SELECT count(*) AS n FROM t WHERE id >= 10000"))
+            #expect(try Self.records(after).first?["n"] == .integer(0))
+        }
+    }
+
     @Test func collectionEntityAndKeyValueHelpers() async throws {
         let server = try ServerProcess()
         defer { server.remove() }

@@ -89,28 +89,11 @@ extension GRPCService {
         }
     }
 
-    /// All rows or none, through the same multi-row INSERT path as RedWire bulk inserts and COPY.
+    /// Served by `bulkInsertBinary(raw:)`, which the router calls with the undecoded bytes; this
+    /// requirement of the generated protocol re-encodes a decoded message and goes the same way.
     func bulkInsertBinary(request: ServerRequest<Reddb_V1_BinaryBulkInsertRequest>, context _: GRPCCore.ServerContext) async throws -> ServerResponse<Reddb_V1_BulkInsertReply> {
-        await unary(request, rpc: "bulk_insert_binary") { message, _ in
-            let name = try Self.required(message.collection, "collection")
-            let width = message.fieldNames.count
-            let rows = try message.rows.enumerated().map { index, row -> [Value] in
-                guard row.values.count == width else {
-                    throw RedError(.invalidArgument, "row \(index) has \(row.values.count) values for \(width) field names")
-                }
-                return row.values.map(GRPCValues.value)
-            }
-            let session = self.context.database.session()
-            let inserted = try await MultiRowInsert.insertAll(table: name, columns: message.fieldNames, rows: rows, on: session,
-                                                              returningFirstRid: true) { batch, returningRid in
-                try await session.insertRows(into: name, columns: message.fieldNames, rows: batch, returningRid: returningRid)
-            }
-            var reply = Reddb_V1_BulkInsertReply()
-            reply.ok = true
-            reply.count = UInt64(inserted.count)
-            reply.firstID = UInt64(max(0, inserted.firstRid ?? 0))
-            return reply
-        }
+        let bytes: [UInt8] = try request.message.serializedBytes()
+        return await bulkInsertBinary(raw: ServerRequest(metadata: request.metadata, message: RawBinaryBulkInsert(bytes: bytes)))
     }
 
     // MARK: Key-value helpers (RedDB for Swift)

@@ -59,7 +59,7 @@ public final class GRPCListener: Service, Sendable {
                 // several, and with it on SELECT 1 took about 780 µs instead of about 600.
                 $0.connection.flushCoalescing = nil
             })
-        let server = GRPCServer(transport: transport, services: [GRPCService(context: context), GRPCHealthService(context: context)],
+        let server = GRPCServer(transport: transport, services: [GRPCServiceRegistration(service: GRPCService(context: context)), GRPCHealthService(context: context)],
                                 interceptors: [GRPCCallInterceptor()])
         let grace = Duration.milliseconds(context.configuration.shutdownGraceMilliseconds)
         try await withThrowingTaskGroup(of: Event.self) { group in

@@ -50,18 +50,6 @@ enum GRPCValues {
         }
     }
 
-    /// BinaryValue → Value (no field set = NULL).
-    static func value(_ binary: Reddb_V1_BinaryValue) -> Value {
-        switch binary.kind {
-        case nil: return .null
-        case .textValue(let s): return .text(s)
-        case .intValue(let i): return .integer(i)
-        case .floatValue(let d): return .float(d)
-        case .boolValue(let b): return .boolean(b)
-        case .blobValue(let data): return .blob(Array(data))
-        }
-    }
-
     /// QueryRequest.entity_types / capabilities, normalised: results of this server are all
     /// `table` records, so a filter that names only other kinds returns no records.
     struct EntityFilter {

@@ -47,20 +47,20 @@ extension PGConnection {
         }
 
         // Parsing and inserting overlap: one child task inserts the batches (on the session, in
-        // order) while they are read and parsed here, a few batches ahead (`CopyBatchPipe`), so
+        // order) while they are read and parsed here, a few batches ahead (`RowBatchPipe`), so
         // a COPY keeps two cores busy.
         let inserter = BatchInserter(session: session, context: context, table: table, columns: columns)
         // A CancelRequest stops the COPY whether it arrives while a batch is inserted or while
         // the next one is parsed.
-        let cancelled = CopyFlag()
-        let insertFailed = CopyFlag()
+        let cancelled = BatchFlag()
+        let insertFailed = BatchFlag()
         let session = self.session
         context.connections.setCanceller(id) {
             cancelled.set()
             session.cancelRunningStatement()
         }
         defer { context.connections.setCanceller(id, nil) }
-        let pipe = CopyBatchPipe(capacity: Self.copyBatchesAhead)
+        let pipe = RowBatchPipe(capacity: Self.copyBatchesAhead)
         await withTaskGroup(of: Result<Int, any Error>.self) { inserts in
             inserts.addTask {
                 var inserted = 0
@@ -207,12 +207,4 @@ private struct BatchInserter: Sendable {
             throw PGConnection.redError(error)
         }
     }
-}
-
-/// Set once by one side of a COPY and read by the other between batches: a CancelRequest
-/// arrived, or a batch failed to insert.
-private final class CopyFlag: Sendable {
-    private let flag = Atomic<Bool>(false)
-    func set() { flag.store(true, ordering: .relaxed) }
-    var isSet: Bool { flag.load(ordering: .relaxed) }
 }

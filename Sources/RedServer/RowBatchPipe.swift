@@ -1,14 +1,15 @@
 import RedCore
 import Synchronization
 
-/// Row batches on their way from a COPY's parser to the one task inserting them, in order.
+/// Row batches on their way from a bulk load's parser (COPY over PG-wire, gRPC
+/// `BulkInsertBinary`) to the one task inserting them, in order.
 ///
 /// Why a queue and not one batch in flight: with a single batch handed over at a time, the
 /// parser waited for each insert and the inserter for each parse, and every hand-over woke a
 /// thread, so neither stage kept its core busy. With a few batches queued, each side runs on
 /// until the queue is empty or full. At most `capacity` batches wait, so memory stays bounded
 /// however fast the client sends.
-final class CopyBatchPipe: Sendable {
+final class RowBatchPipe: Sendable {
     private struct State {
         var queue: [[[Value]]] = []
         var finished = false
@@ -74,4 +75,12 @@ final class CopyBatchPipe: Sendable {
             if let batch { taker.resume(returning: batch) } else if done { taker.resume(returning: nil) }
         }
     }
+}
+
+/// Set once by one side of a bulk load and read by the other between batches: a cancel
+/// arrived, or a batch failed to insert.
+final class BatchFlag: Sendable {
+    private let flag = Atomic<Bool>(false)
+    func set() { flag.store(true, ordering: .relaxed) }
+    var isSet: Bool { flag.load(ordering: .relaxed) }
 }
