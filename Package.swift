@@ -79,6 +79,7 @@ let package = Package(
             dependencies: [
                 "RedDB", "RedWire", "RedProto",
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -144,7 +145,10 @@ let package = Package(
             ],
             swiftSettings: strict),
         .testTarget(name: "RedWireTests", dependencies: ["RedCore", "RedWire"], swiftSettings: strict),
-        .testTarget(name: "RedClientTests", dependencies: ["RedCore", "RedClient"], swiftSettings: strict),
+        .testTarget(
+            name: "RedClientTests",
+            dependencies: ["RedCore", "RedClient", "RedProto", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
+            swiftSettings: strict),
         .testTarget(
             name: "RedBenchTests",
             dependencies: ["RedCore", "RedBench"],

@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import Foundation
 import GRPCCore
+import GRPCProtobuf
 import GRPCNIOTransportHTTP2
 import NIOCore
 import NIOSSL
@@ -70,32 +71,18 @@ final class GRPCTransport: ClientTransport {
         }
     }
 
-    /// `BulkInsertBinary`: all rows or none, in messages of about 4 MiB.
+    /// `BulkInsertBinary`: all rows or none, in one message (`BinaryBulkInsertEncoding`).
     func bulkInsert(into table: String, columns: [String], rows: [[Value]]) async throws -> Int? {
         guard rows.count <= 1 << 22 else { return nil }
-        let request = Reddb_V1_BinaryBulkInsertRequest.with {
-            $0.collection = table
-            $0.fieldNames = columns
-            $0.rows = rows.map { row in .with { $0.values = row.map(Self.binaryValue) } }
-        }
+        let request = ClientRequest(message: BinaryBulkInsertEncoding.encode(table: table, columns: columns, rows: rows),
+                                    metadata: metadata.withLock { $0 })
         do {
-            return Int(try await stub.bulkInsertBinary(request, metadata: metadata.withLock { $0 }, options: callOptions).count)
+            return try await client.unary(request: request, descriptor: Reddb_V1_RedDb.Method.BulkInsertBinary.descriptor,
+                                          serializer: EncodedMessageSerializer(),
+                                          deserializer: ProtobufDeserializer<Reddb_V1_BulkInsertReply>(),
+                                          options: callOptions) { Int(try $0.message.count) }
         } catch {
             throw Self.redError(error)
-        }
-    }
-
-    static func binaryValue(_ value: Value) -> Reddb_V1_BinaryValue {
-        .with { b in
-            switch value {
-            case .null: break
-            case .boolean(let v): b.boolValue = v
-            case .integer(let v): b.intValue = v
-            case .float(let v): b.floatValue = v
-            case .blob(let v): b.blobValue = Data(v)
-            case .text(let v): b.textValue = v
-            default: b.textValue = value.displayText
-            }
         }
     }
 
