@@ -1,7 +1,8 @@
 import RedCore
 import RedDB
 
-/// Rows that arrive already decoded (PG-wire COPY, RedWire and gRPC bulk inserts) go in as
+/// Rows that arrive already decoded (RedWire bulk inserts; COPY and gRPC's BulkInsertBinary
+/// pipeline their batches themselves, with the same batch size) go in as
 /// multi-row INSERTs built directly as statements (`Session.insertRows`): no SQL text is
 /// generated or parsed, and every value is checked exactly as an INSERT checks it.
 enum MultiRowInsert {
@@ -12,12 +13,11 @@ enum MultiRowInsert {
     /// Inserts every row or none: the batches run in one transaction unless `session` already
     /// has one open (then the caller's transaction decides). `insert` runs each batch (through
     /// `Session.insertRows`), so a surface can make it cancellable and count it. Returns the
-    /// rows inserted and, when `returningFirstRid`, the rid of the first one.
-    static func insertAll(table: String, columns: [String], rows: [[Value]], on session: Session, returningFirstRid: Bool = false,
-                          insert: (ArraySlice<[Value]>, _ returningRid: Bool) async throws -> QueryResult) async throws -> (count: Int, firstRid: Int64?) {
+    /// rows inserted.
+    static func insertAll(table: String, columns: [String], rows: [[Value]], on session: Session,
+                          insert: (ArraySlice<[Value]>) async throws -> QueryResult) async throws -> Int {
         if !session.inTransaction {
-            let inserted = try await insertUncommitted(table: table, columns: columns, rows: rows, on: session,
-                                                       returningFirstRid: returningFirstRid, insert: insert)
+            let inserted = try await insertUncommitted(table: table, columns: columns, rows: rows, on: session, insert: insert)
             do {
                 _ = try await session.execute("COMMIT")
             } catch {
@@ -27,19 +27,19 @@ enum MultiRowInsert {
             return inserted
         }
         try check(columns: columns, rows: rows)  // (insertUncommitted checks its own)
-        return try await insertBatches(rows, returningFirstRid: returningFirstRid, insert: insert)
+        return try await insertBatches(rows, insert: insert)
     }
 
     /// Inserts every row in a new transaction on `session` and leaves it open for the caller
     /// to commit. On failure the transaction is rolled back. `session` must not be in a
     /// transaction.
-    private static func insertUncommitted(table: String, columns: [String], rows: [[Value]], on session: Session, returningFirstRid: Bool = false,
-                                  insert: (ArraySlice<[Value]>, _ returningRid: Bool) async throws -> QueryResult) async throws -> (count: Int, firstRid: Int64?) {
+    private static func insertUncommitted(table: String, columns: [String], rows: [[Value]], on session: Session,
+                                          insert: (ArraySlice<[Value]>) async throws -> QueryResult) async throws -> Int {
         try check(columns: columns, rows: rows)
         guard !session.inTransaction else { throw RedError(.internalError, "bulk insert: the batch session is already in a transaction") }
         _ = try await session.execute("BEGIN")
         do {
-            return try await insertBatches(rows, returningFirstRid: returningFirstRid, insert: insert)
+            return try await insertBatches(rows, insert: insert)
         } catch {
             _ = try? await session.execute("ROLLBACK")
             throw error
@@ -54,16 +54,11 @@ enum MultiRowInsert {
         }
     }
 
-    private static func insertBatches(_ rows: [[Value]], returningFirstRid: Bool,
-                                      insert: (ArraySlice<[Value]>, _ returningRid: Bool) async throws -> QueryResult) async throws -> (count: Int, firstRid: Int64?) {
+    private static func insertBatches(_ rows: [[Value]], insert: (ArraySlice<[Value]>) async throws -> QueryResult) async throws -> Int {
         var inserted = 0
-        var firstRid: Int64?
         for start in stride(from: 0, to: rows.count, by: rowsPerStatement) {
-            let wantRid = returningFirstRid && start == 0
-            let result = try await insert(rows[start..<min(rows.count, start + rowsPerStatement)], wantRid)
-            inserted += result.rowsAffected
-            if wantRid, case .integer(let rid)? = result.rows.first?.first { firstRid = rid }
+            inserted += try await insert(rows[start..<min(rows.count, start + rowsPerStatement)]).rowsAffected
         }
-        return (inserted, firstRid)
+        return inserted
     }
 }

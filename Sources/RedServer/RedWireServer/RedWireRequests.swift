@@ -330,9 +330,9 @@ struct RedWireRequests: Sendable {
             } catch let error as RedError where error.code == .serializationFailure {
                 // A key shared with the batch before, which this one's snapshot could not see:
                 // inserting again reports it as the unique violation it is.
-                return try await MultiRowInsert.insertAll(table: table, columns: columns, rows: rows, on: batchSession) { batch, _ in
+                return try await MultiRowInsert.insertAll(table: table, columns: columns, rows: rows, on: batchSession) { batch in
                     try await batchSession.insertRows(into: table, columns: columns, rows: batch)
-                }.count
+                }
             }
         }
     }
@@ -372,9 +372,9 @@ struct RedWireRequests: Sendable {
 
     /// All rows or none (see `MultiRowInsert.insertAll`); each batch is cancellable by `request`'s id.
     private func insert(_ bulk: BinaryValueCodec.BulkInsert, on session: Session, for request: Frame) async throws -> Int {
-        try await MultiRowInsert.insertAll(table: bulk.collection, columns: bulk.columns, rows: bulk.rows, on: session) { batch, _ in
+        try await MultiRowInsert.insertAll(table: bulk.collection, columns: bulk.columns, rows: bulk.rows, on: session) { batch in
             try await run(on: session, for: request) { try await session.insertRows(into: bulk.collection, columns: bulk.columns, rows: batch) }
-        }.count
+        }
     }
 }
 
