@@ -119,7 +119,7 @@ let package = Package(
         .testTarget(
             name: "RedServerTests",
             dependencies: [
-                "RedCore", "RedDB", "RedServer", "RedProto",
+                "RedCore", "RedStorage", "RedDB", "RedServer", "RedProto",
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),

@@ -1,6 +1,7 @@
 import Foundation
 import RedCore
 import RedProto
+import RedStorage
 import SwiftProtobuf
 import Testing
 @testable import RedServer
@@ -35,7 +36,7 @@ import Testing
         return (scan.collection, scan.fieldNames, rows)
     }
 
-    static func randomValue(_ rng: inout SplitMix) -> Reddb_V1_BinaryValue {
+    static func randomValue(_ rng: inout SplitMix64) -> Reddb_V1_BinaryValue {
         switch rng.next() % 6 {
         case 0: return Reddb_V1_BinaryValue()
         case 1: return .with { $0.textValue = ["", "ada", "naïve ✓", String(repeating: "x", count: 200)][Int(rng.next() % 4)] }
@@ -46,7 +47,7 @@ import Testing
         }
     }
 
-    static func randomMessage(_ rng: inout SplitMix, rows: Int, width: Int) -> Reddb_V1_BinaryBulkInsertRequest {
+    static func randomMessage(_ rng: inout SplitMix64, rows: Int, width: Int) -> Reddb_V1_BinaryBulkInsertRequest {
         .with {
             $0.collection = "people"
             $0.fieldNames = (0..<width).map { "c\($0)" }
@@ -55,7 +56,7 @@ import Testing
     }
 
     @Test func decodesWhatSwiftProtobufDecodesInAnyFieldOrder() throws {
-        var rng = SplitMix(seed: 1)
+        var rng = SplitMix64(seed: 1)
         for _ in 0..<50 {
             let message = Self.randomMessage(&rng, rows: Int(rng.next() % 30), width: 1 + Int(rng.next() % 5))
             let bytes: [UInt8] = try message.serializedBytes()
@@ -90,7 +91,7 @@ import Testing
     }
 
     @Test func damagedMessagesFailExactlyWhenSwiftProtobufFails() throws {
-        var rng = SplitMix(seed: 2)
+        var rng = SplitMix64(seed: 2)
         var failures = 0
         for round in 0..<2_000 {
             let message = Self.randomMessage(&rng, rows: 1 + Int(rng.next() % 4), width: 1 + Int(rng.next() % 3))
@@ -128,17 +129,5 @@ import Testing
     static func same(_ a: Value, _ b: Value) -> Bool {
         if case .float(let x) = a, case .float(let y) = b, x.isNaN, y.isNaN { return true }
         return a == b
-    }
-}
-
-struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }
