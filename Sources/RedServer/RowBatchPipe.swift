@@ -58,6 +58,23 @@ final class RowBatchPipe: Sendable {
         taker?.resume(returning: nil)
     }
 
+    /// The inserting side's loop: passes each batch to `insert` in order until one throws, then
+    /// sets `failed` (so the producer stops) and only drains the rest, so the producer never waits
+    /// forever for room. Returns that failure, or nil once the pipe is finished and empty.
+    func consume(failed: BatchFlag, _ insert: ([[Value]]) async throws -> Void) async -> (any Error)? {
+        var failure: (any Error)?
+        while let rows = await take() {
+            guard failure == nil else { continue }
+            do {
+                try await insert(rows)
+            } catch {
+                failure = error
+                failed.set()
+            }
+        }
+        return failure
+    }
+
     /// The next batch, waiting for one; nil once finished and empty.
     func take() async -> [[Value]]? {
         await withCheckedContinuation { (taker: CheckedContinuation<[[Value]]?, Never>) in

@@ -11,7 +11,7 @@ import RedProto
 /// The router hands this handler the request's bytes (`GRPCServiceRegistration`), and it
 /// works like COPY over PG-wire: this task decodes rows by hand (`BinaryBulkInsertScan`),
 /// `MultiRowInsert.rowsPerStatement` at a time, while a child task inserts the batches
-/// before them, up to `batchesAhead` behind (`RowBatchPipe`); a load keeps two cores busy.
+/// before them, up to `bulkBatchesAhead` behind (`RowBatchPipe`); a load keeps two cores busy.
 /// A decoding error, a failed batch (the first one wins) or the call's cancellation rolls
 /// everything back.
 extension GRPCService {
@@ -51,20 +51,12 @@ extension GRPCService {
             group.addTask {
                 var inserted = 0
                 var firstRid: Int64?
-                var failure: (any Error)?
-                var first = true
-                while let rows = await pipe.take() {
-                    guard failure == nil else { continue }  // drained, so the decoder never waits forever
-                    do {
-                        try checkCancellation()
-                        let result = try await session.insertRows(into: table, columns: columns, rows: rows[...], returningRid: first)
-                        if first, case .integer(let rid)? = result.rows.first?.first { firstRid = rid }
-                        first = false
-                        inserted += result.rowsAffected
-                    } catch {
-                        failure = error
-                        insertFailed.set()
-                    }
+                let failure = await pipe.consume(failed: insertFailed) { rows in
+                    try checkCancellation()
+                    let first = inserted == 0
+                    let result = try await session.insertRows(into: table, columns: columns, rows: rows[...], returningRid: first)
+                    if first, case .integer(let rid)? = result.rows.first?.first { firstRid = rid }
+                    inserted += result.rowsAffected
                 }
                 if let failure { throw failure }
                 return (inserted, firstRid)

@@ -64,16 +64,9 @@ extension PGConnection {
         await withTaskGroup(of: Result<Int, any Error>.self) { inserts in
             inserts.addTask {
                 var inserted = 0
-                var failure: (any Error)?
-                while let rows = await pipe.take() {
-                    guard failure == nil else { continue }  // drained, so the parser never waits forever
-                    do {
-                        if cancelled.isSet { throw RedError(.queryCanceled, "canceling statement due to user request") }
-                        inserted += try await inserter.insert(rows)
-                    } catch {
-                        failure = error
-                        insertFailed.set()
-                    }
+                let failure = await pipe.consume(failed: insertFailed) { rows in
+                    if cancelled.isSet { throw RedError(.queryCanceled, "canceling statement due to user request") }
+                    inserted += try await inserter.insert(rows)
                 }
                 return failure.map { .failure($0) } ?? .success(inserted)
             }
