@@ -30,9 +30,12 @@ import Testing
     static func decoded(_ bytes: [UInt8]) throws -> (String, [String], [[Value]]) {
         let scan = try BinaryBulkInsertScan(bytes)
         var rows: [[Value]] = []
-        for start in stride(from: 0, to: scan.rows.count, by: 7) {  // in batches, as the handler does
-            rows += try scan.decodeRows(start..<min(scan.rows.count, start + 7))
+        var position = BinaryBulkInsertScan.Position()
+        while case let batch = try scan.nextRows(after: &position, limit: 7), !batch.isEmpty {  // in batches, as the handler does
+            #expect(batch.count == 7 || rows.count + batch.count == scan.rowCount)
+            rows += batch
         }
+        #expect(rows.count == scan.rowCount)
         return (scan.collection, scan.fieldNames, rows)
     }
 
@@ -88,6 +91,29 @@ import Testing
         let bytes: [UInt8] = [2 << 3 | 2, 1, 0x63, 3 << 3 | 2, UInt8(row.count)] + row
         #expect(try Self.decoded(bytes).2 == [[.integer(5)]])
         #expect(Self.expected(try Reddb_V1_BinaryBulkInsertRequest(serializedBytes: bytes)) == [[.integer(5)]])
+    }
+
+    /// Rows of the wrong width fail with their index and count, found in the batch that holds
+    /// them, without storing the surplus values or anything per row beforehand.
+    @Test func rowsOfTheWrongWidthFailInTheirBatch() throws {
+        let wide = Reddb_V1_BinaryRow.with { $0.values = Array(repeating: Reddb_V1_BinaryValue(), count: 10_000) }
+        let narrow = Reddb_V1_BinaryRow.with { $0.values = [.with { $0.intValue = 1 }, .with { $0.intValue = 2 }] }
+        var message = Reddb_V1_BinaryBulkInsertRequest.with { $0.collection = "t"; $0.fieldNames = ["a", "b"]; $0.rows = [narrow, narrow, wide] }
+        let scan = try BinaryBulkInsertScan(try message.serializedBytes())
+        var position = BinaryBulkInsertScan.Position()
+        #expect(try scan.nextRows(after: &position, limit: 2) == [[.integer(1), .integer(2)], [.integer(1), .integer(2)]])
+        #expect(throws: RedError.self) { try scan.nextRows(after: &position, limit: 2) }
+        do {
+            _ = try scan.nextRows(after: &position, limit: 2)
+        } catch let error as RedError {
+            #expect(error.message == "row 2 has 10000 values for 2 field names")
+        }
+        // A million empty rows: counted by the scan, the first batch fails at row 0.
+        message.rows = Array(repeating: Reddb_V1_BinaryRow(), count: 1_000_000)
+        let empty = try BinaryBulkInsertScan(try message.serializedBytes())
+        #expect(empty.rowCount == 1_000_000)
+        var start = BinaryBulkInsertScan.Position()
+        #expect(throws: RedError.self) { try empty.nextRows(after: &start, limit: 1_000) }
     }
 
     @Test func damagedMessagesFailExactlyWhenSwiftProtobufFails() throws {

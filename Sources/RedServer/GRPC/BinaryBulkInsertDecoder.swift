@@ -26,12 +26,22 @@ struct RawBinaryBulkInsertDeserializer: MessageDeserializer {
 /// Decoding follows protobuf's rules as swift-protobuf applies them: fields in any order,
 /// unknown fields skipped (a known field number with another wire type counts as unknown),
 /// the last of a oneof's fields wins, invalid UTF-8 in a string is malformed.
+///
+/// Memory stays bounded by the message: the scan keeps no per-row state, rows are decoded a
+/// batch at a time in message order (`nextRows`), and a row holding more values than there
+/// are field names stores none past that count.
 struct BinaryBulkInsertScan {
     var collection = ""
     var fieldNames: [String] = []
-    /// Byte ranges of the rows' bodies in `bytes`, in order.
-    var rows: [Range<Int>] = []
+    var rowCount = 0
     let bytes: [UInt8]
+
+    /// Where `nextRows` goes on from.
+    struct Position {
+        fileprivate var offset = 0
+        /// Rows returned so far.
+        fileprivate(set) var rows = 0
+    }
 
     init(_ bytes: [UInt8]) throws {
         self.bytes = bytes
@@ -41,36 +51,48 @@ struct BinaryBulkInsertScan {
                 switch (field, wire) {
                 case (1, .lengthDelimited): collection = try reader.string()
                 case (2, .lengthDelimited): fieldNames.append(try reader.string())
-                case (3, .lengthDelimited): rows.append(try reader.lengthDelimitedRange())
+                case (3, .lengthDelimited):
+                    _ = try reader.lengthDelimitedRange()
+                    rowCount += 1
                 default: try reader.skip(wire, field: field)
                 }
             }
         }
     }
 
-    /// Rows `range` (indices into `rows`) as values, each checked to hold one value per field name.
-    func decodeRows(_ range: Range<Int>) throws -> [[Value]] {
+    /// The next rows after `position`, at most `limit`, as values, each checked to hold one
+    /// value per field name; empty once every row has been read.
+    func nextRows(after position: inout Position, limit: Int) throws -> [[Value]] {
         let width = fieldNames.count
         return try bytes.withUnsafeBytes { buffer in
             var decoded: [[Value]] = []
-            decoded.reserveCapacity(range.count)
-            for index in range {
+            decoded.reserveCapacity(min(limit, rowCount - position.rows))
+            var message = ProtobufReader(buffer, range: position.offset..<buffer.count)
+            while decoded.count < limit, let (field, wire) = try message.nextField() {
+                guard field == 3, wire == .lengthDelimited else {
+                    try message.skip(wire, field: field)  // the collection and names were read by the scan
+                    continue
+                }
                 var row: [Value] = []
                 row.reserveCapacity(width)
-                var reader = ProtobufReader(buffer, range: rows[index])
+                var values = 0
+                var reader = ProtobufReader(buffer, range: try message.lengthDelimitedRange())
                 while let (field, wire) = try reader.nextField() {
                     switch (field, wire) {
                     case (1, .lengthDelimited):
                         var value = ProtobufReader(buffer, range: try reader.lengthDelimitedRange())
-                        row.append(try Self.value(&value))
+                        values += 1
+                        if values <= width { row.append(try Self.value(&value)) }
                     default: try reader.skip(wire, field: field)
                     }
                 }
-                guard row.count == width else {
-                    throw RedError(.invalidArgument, "row \(index) has \(row.count) values for \(width) field names")
+                guard values == width else {
+                    throw RedError(.invalidArgument, "row \(position.rows + decoded.count) has \(values) values for \(width) field names")
                 }
                 decoded.append(row)
             }
+            position.offset = message.offset
+            position.rows += decoded.count
             return decoded
         }
     }
@@ -101,7 +123,7 @@ struct ProtobufReader {
     }
 
     let buffer: UnsafeRawBufferPointer
-    private var offset: Int
+    private(set) var offset: Int
     private let end: Int
 
     init(_ buffer: UnsafeRawBufferPointer, range: Range<Int>) {

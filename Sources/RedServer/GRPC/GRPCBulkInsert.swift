@@ -62,11 +62,13 @@ extension GRPCService {
                 return (inserted, firstRid)
             }
             var decodeFailure: (any Error)?
-            for start in stride(from: 0, to: message.rows.count, by: MultiRowInsert.rowsPerStatement) {
-                guard !insertFailed.isSet else { break }
+            var position = BinaryBulkInsertScan.Position()
+            while !insertFailed.isSet {
                 do {
                     try checkCancellation()
-                    await pipe.put(try message.decodeRows(start..<min(message.rows.count, start + MultiRowInsert.rowsPerStatement)))
+                    let rows = try message.nextRows(after: &position, limit: MultiRowInsert.rowsPerStatement)
+                    if rows.isEmpty { break }
+                    await pipe.put(rows)
                 } catch {
                     decodeFailure = error
                     break
