@@ -6,9 +6,10 @@ import RedCore
 /// Why by hand: swift-protobuf decodes the whole message into nested message structs
 /// (a struct per row and per value, a `Data` per blob) before the handler sees it, on one
 /// core; for a 100,000-row load that was about 40 % of the call. `BinaryBulkInsertScan`
-/// instead finds the collection, the field names and each row's byte range in one quick
-/// pass, and the handler decodes rows straight into `Value`s a batch at a time while the
-/// batches before are inserted (`GRPCService.bulkInsertBinary(raw:)`).
+/// instead finds the collection and the field names and counts the rows in one quick pass
+/// (which also checks every top-level length), and the handler decodes rows straight into
+/// `Value`s a batch at a time while the batches before are inserted
+/// (`GRPCService.bulkInsertBinary(raw:)`).
 struct RawBinaryBulkInsert: Sendable {
     var bytes: [UInt8]
 }
