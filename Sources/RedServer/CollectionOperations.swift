@@ -124,6 +124,37 @@ struct CollectionOperations: Sendable {
         return (rid, Self.record(columns: result.columns, row: row))
     }
 
+    /// `insertRow`'s reply as HTTP sends it: `{"collection", "entity", "id", "ok", "rid"}`.
+    func createRow(_ name: String, _ body: JSONValue) async throws -> JSONValue {
+        let row = try await insertRow(name, body)
+        return .object([("collection", .string(name)), ("entity", row.record), ("id", .integer(row.rid)), ("ok", .bool(true)),
+                        ("rid", .integer(row.rid))])
+    }
+
+    /// Most items one bulk create takes (HTTP `bulk/…`, gRPC `BulkCreate*`).
+    static let maxBulkItems = 100_000
+
+    /// Inserts `items` in order through `insert`, each on its own, as upstream does: items before
+    /// a failing one stay, and the failure is reported as `bulk item <i> failed: …` with the
+    /// item's own error code (so HTTP answers with its status). `items` is checked whole first:
+    /// a list that is empty or too long inserts nothing.
+    func bulkCreate<Reply>(_ items: [JSONValue], _ insert: (JSONValue) async throws -> Reply) async throws -> [Reply] {
+        guard !items.isEmpty else { throw RedError(.invalidArgument, "bulk create needs at least one item") }
+        guard items.count <= Self.maxBulkItems else {
+            throw RedError(.limitExceeded, "at most \(Self.maxBulkItems) items per bulk create, got \(items.count)")
+        }
+        var replies: [Reply] = []
+        replies.reserveCapacity(items.count)
+        for (index, item) in items.enumerated() {
+            do {
+                replies.append(try await insert(item))
+            } catch let error as RedError {
+                throw RedError(error.code, "bulk item \(index) failed: \(error.message)")
+            }
+        }
+        return replies
+    }
+
     func entity(_ name: String, _ rid: Int64) async throws -> JSONValue {
         let result = try await session().execute("SELECT rid, * FROM \(Session.identifier(name)) WHERE rid = $1", parameters: [.integer(rid)])
         guard let record = Self.records(result).first else { throw RedError(.undefinedObject, "entity \(rid) not found in \(name)") }

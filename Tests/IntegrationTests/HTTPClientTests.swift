@@ -88,7 +88,8 @@ import Testing
             Issue.record("openapi.json has no paths")
             return
         }
-        for path in ["/query", "/health", "/collections/{c}/kvs/{key}", "/config/{key}", "/changes", "/metrics"] {
+        for path in ["/query", "/health", "/collections/{c}/kvs/{key}", "/collections/{c}/rows", "/collections/{c}/bulk/{kind}", "/config/{key}",
+                     "/changes", "/metrics"] {
             #expect(paths.contains { $0.0 == path }, "\(path) missing from openapi.json")
         }
     }
@@ -134,6 +135,44 @@ import Testing
         #expect(r.json["dropped"] == .string("people"))
         r = try await Self.call(server, "GET", "/collections/people/schema")
         #expect(r.status == 404)
+    }
+
+    /// The row and bulk routes of the spec's catalogue: rows into a table, items in order, the
+    /// first failing item stops the rest with its own status (the ones before it stay).
+    @Test func rowAndBulkRoutes() async throws {
+        let server = try ServerProcess()
+        defer { server.remove() }
+        var r = try await Self.call(server, "POST", "/collections",
+                                    body: #"{"name": "users", "columns": [{"name": "id", "type": "BIGINT", "primary_key": true}, {"name": "name", "type": "TEXT"}]}"#)
+        #expect(r.status == 201)
+        r = try await Self.call(server, "POST", "/collections/users/rows", body: #"{"fields": {"id": 1, "name": "Ada"}}"#)
+        #expect(r.status == 201)
+        #expect(r.json["entity"]?["name"] == .string("Ada"))
+        #expect(r.json["rid"] != nil && r.json["rid"] == r.json["id"])
+        r = try await Self.call(server, "POST", "/collections/users/bulk/rows",
+                                body: #"{"items": [{"id": 2, "name": "Bob"}, {"fields": {"id": 3, "name": "Cy"}}]}"#)
+        #expect(r.status == 201)
+        #expect(r.json["count"] == .integer(2))
+        if case .array(let items)? = r.json["items"] { #expect(items.map { $0["entity"]?["name"] } == [.string("Bob"), .string("Cy")]) }
+        // Item 1 repeats id 2: 409, item 0 stays, item 2 is not tried.
+        r = try await Self.call(server, "POST", "/collections/users/bulk/rows",
+                                body: #"{"items": [{"id": 4, "name": "Di"}, {"id": 2, "name": "again"}, {"id": 5, "name": "Ed"}]}"#)
+        #expect(r.status == 409)
+        #expect(r.json["message"].map { "\($0)".contains("bulk item 1 failed") } == true)
+        r = try await Self.call(server, "POST", "/query", body: "SELECT id FROM users ORDER BY id")
+        if case .array(let records)? = r.json["result"]?["records"] {
+            #expect(records.compactMap { $0["values"]?["id"] } == [1, 2, 3, 4].map { JSONValue.integer($0) })
+        } else {
+            Issue.record("no records in \(r.body)")
+        }
+        r = try await Self.call(server, "POST", "/collections/notes/bulk/documents", body: #"{"items": [{"title": "a"}, {"body": {"title": "b"}}]}"#)
+        #expect(r.status == 201 && r.json["count"] == .integer(2))
+        r = try await Self.call(server, "POST", "/collections/users/bulk/rows", body: #"{"items": []}"#)
+        #expect(r.status == 400)
+        r = try await Self.call(server, "POST", "/collections/users/bulk/rows", body: #"{"rows": []}"#)
+        #expect(r.status == 400)
+        r = try await Self.call(server, "POST", "/collections/g/bulk/nodes", body: #"{"items": [{"label": "x"}]}"#)
+        #expect(r.status == 501)
     }
 
     @Test func keyValueRoutes() async throws {

@@ -7,9 +7,6 @@ import RedProto
 /// The entity and key-value rpcs. Each delegates to `CollectionOperations` (shared with the
 /// HTTP routes) or to the bulk-insert path RedWire and COPY use.
 extension GRPCService {
-    /// Most payloads one BulkCreate* call takes.
-    static let maxBulkItems = 100_000
-
     func createRow(request: ServerRequest<Reddb_V1_JsonCreateRequest>, context _: GRPCCore.ServerContext) async throws -> ServerResponse<Reddb_V1_EntityReply> {
         await unary(request, rpc: "create_row") { message, _ in
             let row = try await operations.insertRow(try Self.required(message.collection, "collection"), try Self.payload(message.payloadJson))
@@ -58,16 +55,16 @@ extension GRPCService {
 
     /// Every payload is parsed before the first insert, so a malformed one inserts nothing; the
     /// inserts then run in order and the first failing one fails the call (earlier ones stay,
-    /// as upstream).
+    /// as upstream; `CollectionOperations.bulkCreate`).
     private func bulkCreate(_ message: Reddb_V1_JsonBulkCreateRequest,
                             _ insert: (String, JSONValue) async throws -> Reddb_V1_EntityReply) async throws -> Reddb_V1_BulkEntityReply {
         let name = try Self.required(message.collection, "collection")
-        guard message.payloadJson.count <= Self.maxBulkItems else {
-            throw RedError(.limitExceeded, "at most \(Self.maxBulkItems) payloads per call, got \(message.payloadJson.count)")
+        guard message.payloadJson.count <= CollectionOperations.maxBulkItems else {
+            throw RedError(.limitExceeded, "at most \(CollectionOperations.maxBulkItems) payloads per call, got \(message.payloadJson.count)")
         }
         let bodies = try message.payloadJson.map(Self.payload)
         var reply = Reddb_V1_BulkEntityReply()
-        for body in bodies { reply.items.append(try await insert(name, body)) }
+        reply.items = try await operations.bulkCreate(bodies) { try await insert(name, $0) }
         reply.ok = true
         reply.count = UInt64(reply.items.count)
         return reply

@@ -34,6 +34,25 @@ extension HTTPRoutes {
         Self.json(try await operations.insertDocument(name, try await body(request)), status: .created)
     }
 
+    func insertRow(_ name: String, _ request: Request) async throws -> Response {
+        Self.json(try await operations.createRow(name, try await body(request)), status: .created)
+    }
+
+    /// `POST /collections/{c}/bulk/{rows|documents}` with `{"items": [...]}`.
+    func bulkCreate(_ name: String, _ kind: String, _ request: Request) async throws -> Response {
+        guard case .array(let items)? = try await body(request)["items"] else {
+            throw RedError(.invalidArgument, "bulk create needs {\"items\": [...]}")
+        }
+        let operations = self.operations
+        let replies: [JSONValue]
+        switch kind {
+        case "rows": replies = try await operations.bulkCreate(items) { try await operations.createRow(name, $0) }
+        case "documents": replies = try await operations.bulkCreate(items) { try await operations.insertDocument(name, $0) }
+        default: throw RedError(.featureNotSupported, "bulk/\(kind) is not supported here: graphs and vectors are not built yet; use bulk/rows or bulk/documents")
+        }
+        return Self.json(.object([("count", .integer(Int64(replies.count))), ("items", .array(replies)), ("ok", .bool(true))]), status: .created)
+    }
+
     func entity(_ name: String, _ rid: Int64) async throws -> Response { Self.json(try await operations.entity(name, rid)) }
 
     func patchEntity(_ name: String, _ rid: Int64, _ request: Request) async throws -> Response {

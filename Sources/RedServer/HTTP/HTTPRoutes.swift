@@ -28,6 +28,8 @@ struct HTTPRoutes: Sendable {
         ("GET", "/collections/{c}/schema", "Columns, indexes and item count of a collection"),
         ("GET", "/collections/{c}/scan", "Items in rid order: ?offset=0&limit=100 (limit 1…1000)"),
         ("POST", "/collections/{c}/documents", "Insert a document: {\"body\": {…}} or the document itself"),
+        ("POST", "/collections/{c}/rows", "Insert a table row: {\"fields\": {column: value}} or the fields themselves"),
+        ("POST", "/collections/{c}/bulk/{kind}", "Insert {\"items\": [...]} in order, kind rows or documents; the first failing item stops the rest"),
         ("GET", "/collections/{c}/entities/{id}", "One item by rid"),
         ("PATCH", "/collections/{c}/entities/{id}", "Update fields of one item: {\"fields\": {…}} or the fields themselves"),
         ("DELETE", "/collections/{c}/entities/{id}", "Delete one item by rid"),
@@ -68,6 +70,10 @@ struct HTTPRoutes: Sendable {
         router.get("/collections/:c/schema") { _, ctx in try await self.schema(try Self.segment(ctx, "c")) }
         router.get("/collections/:c/scan") { request, ctx in try await self.scan(try Self.segment(ctx, "c"), request) }
         router.post("/collections/:c/documents") { request, ctx in try await self.insertDocument(try Self.segment(ctx, "c"), request) }
+        router.post("/collections/:c/rows") { request, ctx in try await self.insertRow(try Self.segment(ctx, "c"), request) }
+        router.post("/collections/:c/bulk/:kind") { request, ctx in
+            try await self.bulkCreate(try Self.segment(ctx, "c"), try Self.segment(ctx, "kind"), request)
+        }
         router.get("/collections/:c/entities/:id") { _, ctx in try await self.entity(try Self.segment(ctx, "c"), try Self.rid(ctx)) }
         router.patch("/collections/:c/entities/:id") { request, ctx in
             try await self.patchEntity(try Self.segment(ctx, "c"), try Self.rid(ctx), request)
