@@ -197,6 +197,47 @@ import Testing
         #expect(r.status == 400)
     }
 
+    /// The key watch is a snapshot of server-sent events: a key's or a prefix's changes after
+    /// `since_lsn` (nothing by default: from now), in commit order, `limit` at a time.
+    @Test func keyWatchIsAServerSentEventSnapshot() async throws {
+        let server = try ServerProcess()
+        defer { server.remove() }
+        for (method, path, body) in [("PUT", "/collections/cache/kvs/session.a", #"{"value": 1}"#),
+                                     ("PUT", "/collections/cache/kvs/session.a", #"{"value": 2}"#),
+                                     ("PUT", "/collections/cache/kvs/other", #"{"value": 9}"#),
+                                     ("DELETE", "/collections/cache/kvs/session.a", nil),
+                                     ("PUT", "/collections/cache/kvs/session.b", #"{"value": "x"}"#)] {
+            #expect(try await Self.call(server, method, path, body: body).status < 300)
+        }
+        func events(_ path: String) async throws -> [JSONValue] {
+            let r = try await Self.call(server, "GET", path)
+            #expect(r.status == 200 && r.contentType == "text/event-stream", "\(path): \(r.body)")
+            return r.body.components(separatedBy: "\n\n").filter { !$0.isEmpty }.compactMap { block in
+                #expect(block.hasPrefix("event: kv\ndata: "))
+                return try? JSONValue.parse(String(block.dropFirst("event: kv\ndata: ".count)))
+            }
+        }
+        let prefix = try await events("/collections/cache/kvs/session.*/watch?since_lsn=0")
+        #expect(prefix.map { $0["key"] } == ["session.a", "session.a", "session.a", "session.b"].map { JSONValue.string($0) })
+        #expect(prefix.map { $0["op"] } == ["insert", "update", "delete", "insert"].map { JSONValue.string($0) })
+        #expect(prefix.map { $0["after"] } == [.integer(1), .integer(2), .null, .string("x")])
+        #expect(prefix.map { $0["before"] } == [.null, .integer(1), .integer(2), .null])
+        #expect(try await events("/collections/cache/kv/session.a/watch?since_lsn=0").count == 3)
+        // limit: the next call goes on from the last event's lsn.
+        let first = try await events("/collections/cache/kvs/session.*/watch?since_lsn=0&limit=1")
+        #expect(first.count == 1 && first.first?["op"] == .string("insert"))
+        guard case .integer(let lsn)? = first.first?["lsn"] else {
+            Issue.record("no lsn")
+            return
+        }
+        let rest = try await events("/collections/cache/kvs/session.*/watch?since_lsn=\(lsn)")
+        #expect(rest.map { $0["op"] } == ["update", "delete", "insert"].map { JSONValue.string($0) })
+        #expect(try await events("/collections/cache/kvs/session.*/watch").isEmpty)  // from now
+        #expect(try await Self.call(server, "GET", "/collections/cache/kvs/session.a/watch?limit=0").status == 400)
+        let whoAmI = try await Self.call(server, "GET", "/auth/whoami")
+        #expect(whoAmI.json["authenticated"] == .bool(false) && whoAmI.json["username"] == .string("anonymous"))
+    }
+
     @Test func configTree() async throws {
         let server = try ServerProcess()
         defer { server.remove() }

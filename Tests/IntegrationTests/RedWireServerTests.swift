@@ -161,6 +161,9 @@ import Glibc
         guard case .string(let token)? = login.json["token"] else { throw RedError(.internalError, "no token: \(login.body)") }
         #expect(try await HTTPClientTests.call(server, "POST", "/query", body: "SELECT 1", token: token).status == 200)
         #expect(try await HTTPClientTests.call(server, "POST", "/query", body: "SELECT 1", token: "rdb_forged").status == 401)
+        let whoAmI = try await HTTPClientTests.call(server, "GET", "/auth/whoami", token: token)
+        #expect(whoAmI.status == 200 && whoAmI.json["username"] == .string("ada") && whoAmI.json["authenticated"] == .bool(true))
+        #expect(try await HTTPClientTests.call(server, "GET", "/auth/whoami").status == 401)
 
         for (candidate, accepted) in [(token, true), ("rdb_forged", false)] {
             let socket = try RawSocket(port: server.wirePort)

@@ -86,6 +86,13 @@ final class TokenStore: Sendable {
 
     /// Who is calling: anonymous when auth is off, else the token's user.
     /// Throws `invalidPassword` (UNAUTHENTICATED) for a missing, unknown or expired token.
+    /// `AuthWhoAmI` / `GET /auth/whoami`: `{"authenticated","ok","role","username"}`
+    /// (`authenticated` is false, and the caller anonymous, when no users are configured).
+    func whoAmI(_ identity: Identity) -> JSONValue {
+        .object([("authenticated", .bool(authRequired)), ("ok", .bool(true)), ("role", .string(identity.role)),
+                 ("username", .string(identity.username))])
+    }
+
     func authenticate(token: String?) throws -> Identity {
         guard authRequired else { return .anonymous }
         guard let token, !token.isEmpty else { throw RedError(.invalidPassword, "authentication required: send a bearer token") }

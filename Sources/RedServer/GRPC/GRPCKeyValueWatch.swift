@@ -19,63 +19,28 @@ extension GRPCService {
     static let watchPageEvents = 256
     static let watchPollInterval = Duration.milliseconds(10)
 
-    /// What one watch selects: a key, or the keys under a prefix (`key` ending in `.*`).
-    struct KeyFilter: Sendable {
-        let collection: String
-        let exact: String?
-        let prefix: String?
-
-        init(collection: String, key: String) {
-            self.collection = collection
-            if key.hasSuffix(".*") {
-                exact = nil
-                prefix = String(key.dropLast())
-            } else {
-                exact = key
-                prefix = nil
-            }
-        }
-
-        func matches(_ event: ChangeEvent) -> Bool {
-            guard event.kind == "kv", event.collection == collection, let key = event.key else { return false }
-            if let exact { return key == exact }
-            return key.hasPrefix(prefix ?? "")
-        }
-    }
-
     func kvWatch(request: ServerRequest<Reddb_V1_KvWatchRequest>, context _: GRPCCore.ServerContext) async throws -> StreamingServerResponse<Reddb_V1_KvWatchEvent> {
-        let filter: KeyFilter
+        let filter: KeyValueWatchFilter
         do {
             _ = try context.tokens.authenticate(token: Self.token(in: request.metadata))
-            filter = KeyFilter(collection: try Self.required(request.message.collection, "collection"),
-                               key: try Self.required(request.message.key, "key"))
+            filter = KeyValueWatchFilter(collection: try Self.required(request.message.collection, "collection"),
+                                         key: try Self.required(request.message.key, "key"))
         } catch {
             return StreamingServerResponse(error: GRPCStatusMapping.rpcError(error))
         }
-        let engine = context.database.engine
-        let fromLSN = request.message.fromLsn
+        let (engine, fromLSN) = (context.database.engine, request.message.fromLsn == 0 ? nil : request.message.fromLsn)
         return StreamingServerResponse { writer in
-            var cursor = fromLSN == 0 ? engine.durableLSN : fromLSN
-            var lastSequence: UInt64?
-            var dropped: UInt64 = 0
+            var reader = KeyValueWatchReader(engine: engine, filter: filter, fromLSN: fromLSN)
             do {
                 while true {
-                    let page = engine.changes(since: cursor, limit: Self.watchPageEvents)
-                    if page.truncated, lastSequence == nil, fromLSN != 0 {
-                        throw RPCError(code: .outOfRange, message: "from_lsn \(fromLSN) is older than the change feed still holds; watch from 0 (now) instead")
-                    }
-                    for event in page.events {
-                        if let last = lastSequence, event.sequence > last + 1 { dropped += event.sequence - last - 1 }
-                        lastSequence = event.sequence
-                        cursor = event.lsn
-                        guard filter.matches(event) else { continue }
-                        try await writer.write(Self.watchEvent(event, dropped: dropped))
-                        dropped = 0
-                    }
-                    if page.events.count < Self.watchPageEvents { try await Task.sleep(for: Self.watchPollInterval) }
+                    let page = try reader.nextPage(Self.watchPageEvents)
+                    for (event, dropped) in page.events { try await writer.write(Self.watchEvent(event, dropped: dropped)) }
+                    if page.caughtUp { try await Task.sleep(for: Self.watchPollInterval) }
                 }
             } catch is CancellationError {
                 return [:]  // the client went away
+            } catch let error as RedError {
+                throw GRPCStatusMapping.rpcError(error)
             }
         }
     }

@@ -91,12 +91,7 @@ struct GRPCService: Reddb_V1_RedDb.ServiceProtocol {
     }
 
     func authWhoAmI(request: ServerRequest<Reddb_V1_Empty>, context _: GRPCCore.ServerContext) async throws -> ServerResponse<Reddb_V1_PayloadReply> {
-        await unary(request, rpc: "auth_whoami") { _, identity in
-            Self.payloadReply(.object([
-                ("authenticated", .bool(self.context.tokens.authRequired)), ("ok", .bool(true)),
-                ("role", .string(identity.role)), ("username", .string(identity.username)),
-            ]))
-        }
+        await unary(request, rpc: "auth_whoami") { _, identity in Self.payloadReply(self.context.tokens.whoAmI(identity)) }
     }
 
     // MARK: Catalog

@@ -31,4 +31,11 @@ extension HTTPRoutes {
         }
         return Self.json(try context.tokens.login(username: username, password: password).json)
     }
+
+    /// `GET /auth/whoami`: the caller's identity (the middleware has checked the token already).
+    func whoAmI(_ request: Request) throws -> Response {
+        let header = request.headers[.authorization] ?? ""
+        let token = header.hasPrefix("Bearer ") ? String(header.dropFirst(7)).trimmingCharacters(in: .whitespaces) : nil
+        return Self.json(context.tokens.whoAmI(try context.tokens.authenticate(token: token)))
+    }
 }

@@ -69,4 +69,44 @@ extension HTTPRoutes {
     }
 
     func kvDelete(_ collection: String, _ key: String) async throws -> Response { Self.json(try await operations.kvDelete(collection, key)) }
+
+    /// `GET /collections/{c}/kvs/{key}/watch?since_lsn&limit`: the key's (or, for `prefix.*`, the
+    /// prefix's) committed changes after `since_lsn` (default: now, so nothing yet), as
+    /// server-sent events `event: kv` whose data is `{"after", "before", "committed_at",
+    /// "dropped_event_count", "key", "lsn", "op"}`. A snapshot, not a long poll: the response ends
+    /// with the newest change the feed holds, or after `limit` events (default 100, at most 1,000; the
+    /// events of the last commit are never cut apart, so the next call goes on from its `lsn`).
+    /// `after` and `before` are left out when the value was larger than the feed keeps.
+    func kvWatch(_ collection: String, _ key: String, _ request: Request) async throws -> Response {
+        var since: UInt64?
+        if let text = request.uri.queryParameters.get("since_lsn") {
+            guard let lsn = UInt64(text) else { throw RedError(.invalidArgument, "since_lsn must be a non-negative integer") }
+            since = lsn
+        }
+        let limitText = request.uri.queryParameters.get("limit") ?? "100"
+        guard let requested = Int(limitText), requested >= 1 else { throw RedError(.invalidArgument, "limit must be a positive integer") }
+        let limit = min(requested, 1_000)
+        var reader = KeyValueWatchReader(engine: context.database.engine, filter: KeyValueWatchFilter(collection: collection, key: key),
+                                         fromLSN: since)
+        var stream = ""
+        var sent = 0
+        var lastLSN: UInt64?
+        reading: while true {
+            let page = try reader.nextPage(GRPCService.watchPageEvents)
+            for (event, dropped) in page.events {
+                if sent >= limit, event.lsn != lastLSN { break reading }
+                var data: [(String, JSONValue)] = []
+                if !event.valuesOmitted { data.append(("after", event.after?.jsonValue ?? .null)) }
+                if !event.valuesOmitted { data.append(("before", event.before?.jsonValue ?? .null)) }
+                data += [("committed_at", .integer(event.timestamp)), ("dropped_event_count", .integer(Int64(dropped))),
+                         ("key", .string(event.key ?? "")), ("lsn", .integer(Int64(event.lsn))), ("op", .string(event.operation.rawValue))]
+                stream += "event: kv\ndata: \(JSONValue.object(data).text)\n\n"
+                sent += 1
+                lastLSN = event.lsn
+            }
+            if page.caughtUp { break }
+        }
+        return Response(status: .ok, headers: [.contentType: "text/event-stream", .cacheControl: "no-cache"],
+                        body: ResponseBody(byteBuffer: ByteBuffer(string: stream)))
+    }
 }

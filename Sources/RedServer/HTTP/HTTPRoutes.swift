@@ -36,6 +36,8 @@ struct HTTPRoutes: Sendable {
         ("GET", "/collections/{c}/kvs/{key}", "Read a key"),
         ("PUT", "/collections/{c}/kvs/{key}", "Write a key: {\"value\": v, \"ttl_ms\"?} (201 created, 200 updated)"),
         ("DELETE", "/collections/{c}/kvs/{key}", "Delete a key"),
+        ("GET", "/collections/{c}/kvs/{key}/watch", "Changes of a key (or of keys under prefix.*) after ?since_lsn (default now), as server-sent events; ?limit 1…1000"),
+        ("GET", "/collections/{c}/kv/{key}/watch", "Same as /collections/{c}/kvs/{key}/watch"),
         ("GET", "/config", "All configuration as a nested object"),
         ("POST", "/config", "Import a configuration tree (flattened to dotted keys)"),
         ("GET", "/config/{key}", "One configuration key, or the subtree under it"),
@@ -43,6 +45,7 @@ struct HTTPRoutes: Sendable {
         ("DELETE", "/config/{key}", "Delete a key and its subtree"),
         ("GET", "/changes", "Committed changes after ?since_lsn=N in LSN order (?limit ≤ 10000)"),
         ("POST", "/auth/login", "Exchange {\"username\", \"password\"} for a bearer token (when users are configured)"),
+        ("GET", "/auth/whoami", "The caller's identity: {\"authenticated\", \"role\", \"username\"}"),
     ]
 
     /// True when `path` matches a route of the catalogue (`{x}` matches one segment), whatever the method.
@@ -84,6 +87,11 @@ struct HTTPRoutes: Sendable {
             try await self.kvPut(try Self.segment(ctx, "c"), try Self.segment(ctx, "key"), request)
         }
         router.delete("/collections/:c/kvs/:key") { _, ctx in try await self.kvDelete(try Self.segment(ctx, "c"), try Self.segment(ctx, "key")) }
+        for kvs in ["kvs", "kv"] {  // the spec names both
+            router.get("/collections/:c/\(kvs)/:key/watch") { request, ctx in
+                try await self.kvWatch(try Self.segment(ctx, "c"), try Self.segment(ctx, "key"), request)
+            }
+        }
         router.get("/config") { _, _ in try await self.configGet(nil) }
         router.post("/config") { request, _ in try await self.configImport(request) }
         router.get("/config/:key") { _, ctx in try await self.configGet(try Self.segment(ctx, "key")) }
@@ -91,6 +99,7 @@ struct HTTPRoutes: Sendable {
         router.delete("/config/:key") { _, ctx in try await self.configDelete(try Self.segment(ctx, "key")) }
         router.get("/changes") { request, _ in try await self.changes(request) }
         router.post("/auth/login") { request, _ in try await self.login(request) }
+        router.get("/auth/whoami") { request, _ in try self.whoAmI(request) }
     }
 
     // MARK: Query
