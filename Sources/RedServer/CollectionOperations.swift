@@ -77,16 +77,63 @@ struct CollectionOperations: Sendable {
             if let d = c.defaultSQL { members.insert(("default", .string(d)), at: 0) }
             return .object(members)
         }
-        let indexes = info.schema.indexes.map { i -> JSONValue in
-            let names = i.columnIDs.compactMap { id in info.schema.columns.first { $0.id == id }?.name }
-            return .object([("columns", .array(names.map { .string($0) })), ("method", .string(i.method.rawValue)),
-                            ("name", .string(i.name)), ("unique", .bool(i.unique))])
-        }
+        let indexes = info.schema.indexes.map { Self.indexJSON($0, of: info.schema, declared: true, operational: false) }
         var members: [(String, JSONValue)] = [("collection", .string(name)), ("columns", .array(columns))]
         if let ttl = info.schema.defaultTTLMilliseconds { members.append(("default_ttl_ms", .integer(ttl))) }
         members += [("entity_count", count.jsonValue), ("indexes", .array(indexes)), ("model", .string(info.schema.model.rawValue)),
                     ("ok", .bool(true))]
         return .object(members)
+    }
+
+    // MARK: Indexes and retention
+
+    /// An index as the index routes show it: its definition (`columns`, `method`, `unique`) when
+    /// `declared`, its state when `operational`. Every index is `ready`: CREATE INDEX builds it
+    /// inside its own transaction and every write keeps it, so none is ever building or stale.
+    static func indexJSON(_ index: IndexDefinition, of schema: CollectionSchema, declared: Bool, operational: Bool) -> JSONValue {
+        var members: [(String, JSONValue)] = []
+        if declared {
+            let names = index.columnIDs.compactMap { id in schema.columns.first { $0.id == id }?.name }
+            members += [("columns", .array(names.map { .string($0) })), ("method", .string(index.method.rawValue))]
+        }
+        members.append(("name", .string(index.name)))
+        if operational { members.append(("status", .string("ready"))) }
+        if declared { members.append(("unique", .bool(index.unique))) }
+        return .object(members)
+    }
+
+    /// `GET /collections/{c}/indexes` (and gRPC `Indexes`, `DeclaredIndexes`, `OperationalIndexes`).
+    func indexes(_ name: String, declared: Bool = true, operational: Bool = true) async throws -> JSONValue {
+        guard let info = try await session().collections().first(where: { $0.name == name }) else {
+            throw RedError(.undefinedCollection, "collection \"\(name)\" does not exist")
+        }
+        let indexes = info.schema.indexes.map { Self.indexJSON($0, of: info.schema, declared: declared, operational: operational) }
+        return .object([("collection", .string(name)), ("indexes", .array(indexes)), ("ok", .bool(true))])
+    }
+
+    /// `GET /indexes` (gRPC `IndexStatuses`): every index of every collection with its state;
+    /// with `needingAttention`, only those not ready (gRPC `IndexAttention`), which is none.
+    func indexStatuses(needingAttention: Bool = false) async throws -> JSONValue {
+        var all: [JSONValue] = []
+        for info in try await session().collections() where !needingAttention {
+            for index in info.schema.indexes {
+                all.append(.object([("collection", .string(info.name)), ("name", .string(index.name)), ("status", .string("ready"))]))
+            }
+        }
+        return .object([("indexes", .array(all)), ("ok", .bool(true))])
+    }
+
+    /// `POST /retention/apply` (gRPC `ApplyRetention`): sweeps expired items now, as the periodic
+    /// sweep would; returns its message ("vacuum reclaimed N expired items").
+    func applyRetention() async throws -> String {
+        try await session().execute("VACUUM").message ?? "retention applied"
+    }
+
+    /// `GET /replication/status` (gRPC `ReplicationStatus`). Replication is not built yet: every
+    /// server is a standalone primary; `current_lsn` is its durable log position.
+    func replicationStatus() -> JSONValue {
+        .object([("current_lsn", .integer(Int64(database.engine.durableLSN))), ("ok", .bool(true)), ("replicas", .array([])),
+                 ("role", .string("standalone"))])
     }
 
     /// One page of items in rid order; `limit` is clamped to 1…`ServerConfiguration.maxScanPageRows`.

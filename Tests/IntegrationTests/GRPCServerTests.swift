@@ -248,6 +248,22 @@ import Testing
             #expect(dropped.ok)
             let checkpoint = try await db.checkpoint(Reddb_V1_Empty())
             #expect(checkpoint.ok)
+            func firstIndex(_ payload: String) throws -> JSONValue? {
+                guard case .array(let items)? = try JSONValue.parse(payload)["indexes"] else { return nil }
+                return items.first
+            }
+            let indexes = try firstIndex(try await db.indexes(.with { $0.collection = "people" }).payload)
+            #expect(indexes?["status"] == .string("ready") && indexes?["columns"] == .array([.string("id")]))
+            let declared = try firstIndex(try await db.declaredIndexes(.with { $0.collection = "people" }).payload)
+            #expect(declared?["status"] == nil && declared?["unique"] == .bool(true))
+            let operational = try firstIndex(try await db.operationalIndexes(.with { $0.collection = "people" }).payload)
+            #expect(operational?["columns"] == nil && operational?["status"] == .string("ready"))
+            #expect(try firstIndex(try await db.indexStatuses(Reddb_V1_Empty()).payload)?["collection"] == .string("people"))
+            #expect(try JSONValue.parse(try await db.indexAttention(Reddb_V1_Empty()).payload)["indexes"] == .array([]))
+            let noCollection = await Self.code { _ = try await db.indexes(.with { $0.collection = "nope" }) }
+            #expect(noCollection?.0 == .notFound)
+            #expect(try await db.applyRetention(Reddb_V1_Empty()).message.hasPrefix("vacuum reclaimed"))
+            #expect(try JSONValue.parse(try await db.replicationStatus(Reddb_V1_Empty()).payload)["role"] == .string("standalone"))
         }
     }
 

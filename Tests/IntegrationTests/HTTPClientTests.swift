@@ -238,6 +238,37 @@ import Testing
         #expect(whoAmI.json["authenticated"] == .bool(false) && whoAmI.json["username"] == .string("anonymous"))
     }
 
+    @Test func indexRetentionAndReplicationRoutes() async throws {
+        let server = try ServerProcess()
+        defer { server.remove() }
+        _ = try await Self.call(server, "POST", "/query", body: "CREATE TABLE t (id BIGINT PRIMARY KEY, email TEXT UNIQUE, score BIGINT)")
+        _ = try await Self.call(server, "POST", "/query", body: "CREATE INDEX t_score ON t (score)")
+        var r = try await Self.call(server, "GET", "/collections/t/indexes")
+        #expect(r.status == 200)
+        guard case .array(let indexes)? = r.json["indexes"] else {
+            Issue.record("no indexes in \(r.body)")
+            return
+        }
+        #expect(indexes.count == 3)
+        #expect(indexes.allSatisfy { $0["status"] == .string("ready") })
+        let score = indexes.first { $0["name"] == .string("t_score") }
+        #expect(score?["columns"] == .array([.string("score")]) && score?["unique"] == .bool(false))
+        #expect(indexes.contains { $0["columns"] == .array([.string("email")]) && $0["unique"] == .bool(true) })
+        #expect(try await Self.call(server, "GET", "/collections/nope/indexes").status == 404)
+        r = try await Self.call(server, "GET", "/indexes")
+        if case .array(let all)? = r.json["indexes"] {
+            #expect(all.filter { $0["collection"] == .string("t") }.count == 3)
+        } else {
+            Issue.record("no indexes in \(r.body)")
+        }
+        r = try await Self.call(server, "POST", "/retention/apply")
+        #expect(r.status == 200)
+        #expect(r.json["message"].map { "\($0)".contains("vacuum reclaimed") } == true)
+        r = try await Self.call(server, "GET", "/replication/status")
+        #expect(r.json["role"] == .string("standalone"))
+        if case .integer(let lsn)? = r.json["current_lsn"] { #expect(lsn > 0) } else { Issue.record("no current_lsn in \(r.body)") }
+    }
+
     @Test func configTree() async throws {
         let server = try ServerProcess()
         defer { server.remove() }

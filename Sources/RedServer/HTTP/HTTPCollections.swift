@@ -53,6 +53,16 @@ extension HTTPRoutes {
         return Self.json(.object([("count", .integer(Int64(replies.count))), ("items", .array(replies)), ("ok", .bool(true))]), status: .created)
     }
 
+    func indexes(_ name: String) async throws -> Response { Self.json(try await operations.indexes(name)) }
+
+    func indexStatuses() async throws -> Response { Self.json(try await operations.indexStatuses()) }
+
+    func applyRetention() async throws -> Response {
+        Self.json(.object([("message", .string(try await operations.applyRetention())), ("ok", .bool(true))]))
+    }
+
+    func replicationStatus() -> Response { Self.json(operations.replicationStatus()) }
+
     func entity(_ name: String, _ rid: Int64) async throws -> Response { Self.json(try await operations.entity(name, rid)) }
 
     func patchEntity(_ name: String, _ rid: Int64, _ request: Request) async throws -> Response {

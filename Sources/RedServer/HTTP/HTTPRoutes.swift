@@ -30,6 +30,10 @@ struct HTTPRoutes: Sendable {
         ("POST", "/collections/{c}/documents", "Insert a document: {\"body\": {…}} or the document itself"),
         ("POST", "/collections/{c}/rows", "Insert a table row: {\"fields\": {column: value}} or the fields themselves"),
         ("POST", "/collections/{c}/bulk/{kind}", "Insert {\"items\": [...]} in order, kind rows or documents; the first failing item stops the rest"),
+        ("GET", "/collections/{c}/indexes", "A collection's indexes: definition and state"),
+        ("GET", "/indexes", "Every index of every collection with its state"),
+        ("POST", "/retention/apply", "Sweep expired (TTL) items now"),
+        ("GET", "/replication/status", "Replication role and durable log position (standalone: replication is not built yet)"),
         ("GET", "/collections/{c}/entities/{id}", "One item by rid"),
         ("PATCH", "/collections/{c}/entities/{id}", "Update fields of one item: {\"fields\": {…}} or the fields themselves"),
         ("DELETE", "/collections/{c}/entities/{id}", "Delete one item by rid"),
@@ -77,6 +81,10 @@ struct HTTPRoutes: Sendable {
         router.post("/collections/:c/bulk/:kind") { request, ctx in
             try await self.bulkCreate(try Self.segment(ctx, "c"), try Self.segment(ctx, "kind"), request)
         }
+        router.get("/collections/:c/indexes") { _, ctx in try await self.indexes(try Self.segment(ctx, "c")) }
+        router.get("/indexes") { _, _ in try await self.indexStatuses() }
+        router.post("/retention/apply") { _, _ in try await self.applyRetention() }
+        router.get("/replication/status") { _, _ in self.replicationStatus() }
         router.get("/collections/:c/entities/:id") { _, ctx in try await self.entity(try Self.segment(ctx, "c"), try Self.rid(ctx)) }
         router.patch("/collections/:c/entities/:id") { request, ctx in
             try await self.patchEntity(try Self.segment(ctx, "c"), try Self.rid(ctx), request)
