@@ -114,11 +114,8 @@ struct CollectionOperations: Sendable {
     /// `GET /indexes` (gRPC `IndexStatuses`): every index of every collection with its state;
     /// with `needingAttention`, only those not ready (gRPC `IndexAttention`), which is none.
     func indexStatuses(needingAttention: Bool = false) async throws -> JSONValue {
-        var all: [JSONValue] = []
-        for info in try await session().collections() where !needingAttention {
-            for index in info.schema.indexes {
-                all.append(.object([("collection", .string(info.name)), ("name", .string(index.name)), ("status", .string("ready"))]))
-            }
+        let all = needingAttention ? [] : try await session().collections().flatMap { info in
+            info.schema.indexes.map { JSONValue.object([("collection", .string(info.name)), ("name", .string($0.name)), ("status", .string("ready"))]) }
         }
         return .object([("indexes", .array(all)), ("ok", .bool(true))])
     }

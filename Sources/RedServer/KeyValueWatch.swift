@@ -31,6 +31,9 @@ struct KeyValueWatchFilter: Sendable {
 /// ones only, in LSN order; a commit is never split across pages), page by page from an LSN
 /// on, counting for each event the changes the feed dropped since the one before.
 struct KeyValueWatchReader {
+    /// Feed events read per page.
+    static let pageEvents = 256
+
     let filter: KeyValueWatchFilter
     let engine: StorageEngine
     private let fromLSN: UInt64?
@@ -49,8 +52,8 @@ struct KeyValueWatchReader {
     /// The matching events of the feed's next page (at most `pageEvents` events read) and whether
     /// that page reached the end of the feed. A `fromLSN` older than the feed still holds is an
     /// error rather than changes skipped silently.
-    mutating func nextPage(_ pageEvents: Int) throws -> (events: [(event: ChangeEvent, dropped: UInt64)], caughtUp: Bool) {
-        let page = engine.changes(since: cursor, limit: pageEvents)
+    mutating func nextPage() throws -> (events: [(event: ChangeEvent, dropped: UInt64)], caughtUp: Bool) {
+        let page = engine.changes(since: cursor, limit: Self.pageEvents)
         if page.truncated, lastSequence == nil, let fromLSN {
             throw RedError(.numericOutOfRange, "LSN \(fromLSN) is older than the change feed still holds; watch from now instead")
         }
@@ -63,6 +66,6 @@ struct KeyValueWatchReader {
             matches.append((event, dropped))
             dropped = 0
         }
-        return (matches, page.events.count < pageEvents)
+        return (matches, page.events.count < Self.pageEvents)
     }
 }

@@ -16,7 +16,6 @@ import RedProto
 /// to a watch that falls more than 100,000 changes behind. A `from_lsn` older than the feed
 /// still holds fails with OUT_OF_RANGE rather than skipping changes silently.
 extension GRPCService {
-    static let watchPageEvents = 256
     static let watchPollInterval = Duration.milliseconds(10)
 
     func kvWatch(request: ServerRequest<Reddb_V1_KvWatchRequest>, context _: GRPCCore.ServerContext) async throws -> StreamingServerResponse<Reddb_V1_KvWatchEvent> {
@@ -33,7 +32,7 @@ extension GRPCService {
             var reader = KeyValueWatchReader(engine: engine, filter: filter, fromLSN: fromLSN)
             do {
                 while true {
-                    let page = try reader.nextPage(Self.watchPageEvents)
+                    let page = try reader.nextPage()
                     for (event, dropped) in page.events { try await writer.write(Self.watchEvent(event, dropped: dropped)) }
                     if page.caughtUp { try await Task.sleep(for: Self.watchPollInterval) }
                 }

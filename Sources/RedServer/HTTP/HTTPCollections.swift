@@ -102,7 +102,7 @@ extension HTTPRoutes {
         var sent = 0
         var lastLSN: UInt64?
         reading: while true {
-            let page = try reader.nextPage(GRPCService.watchPageEvents)
+            let page = try reader.nextPage()
             for (event, dropped) in page.events {
                 if sent >= limit, event.lsn != lastLSN { break reading }
                 var data: [(String, JSONValue)] = []
