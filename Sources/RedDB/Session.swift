@@ -28,7 +28,7 @@ public final class Session: @unchecked Sendable {
 
     /// The database this session talks to.
     public let database: Database
-    private var state = State.idle
+    var state = State.idle
     /// Set by BEGIN … READ ONLY for the transaction it opens.
     private var readOnlyTransaction = false
     let lock = AsyncMutex()
@@ -109,18 +109,23 @@ public final class Session: @unchecked Sendable {
     }
 
     private func runAll(_ sql: String, parameters: [Value]) async throws -> [QueryResult] {
-        let statements: [(Statement, String)]
-        do {
-            statements = try database.statementCache.statements(for: sql)
-        } catch {
-            abortOpenTransaction()  // in PostgreSQL any error, a syntax error too, aborts the transaction block
-            throw error
-        }
+        let statements = try parse(sql)
         var results: [QueryResult] = []
         for (statement, _) in statements {
             results.append(try await run(statement, parameters: parameters))
         }
         return results
+    }
+
+    /// The statements of `sql`, from the statement cache; a syntax error aborts an open
+    /// transaction, as any error does in PostgreSQL.
+    func parse(_ sql: String) throws -> [(Statement, String)] {
+        do {
+            return try database.statementCache.statements(for: sql)
+        } catch {
+            abortOpenTransaction()
+            throw error
+        }
     }
 
     func run(_ statement: Statement, parameters: [Value]) async throws -> QueryResult {

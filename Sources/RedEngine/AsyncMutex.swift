@@ -25,6 +25,15 @@ public final class AsyncMutex: Sendable {
         }
     }
 
+    /// Takes the lock if it is free, without waiting; true when taken.
+    public func tryLock() -> Bool {
+        state.withLock { s in
+            if s.locked { return false }
+            s.locked = true
+            return true
+        }
+    }
+
     public func unlock() {
         let next = state.withLock { s -> CheckedContinuation<Void, Never>? in
             if s.waiters.isEmpty {

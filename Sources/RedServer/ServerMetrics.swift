@@ -18,6 +18,7 @@ final class ServerMetrics: Sendable {
     let connectionsActive: Metrics.Meter
     private let queryCounters = Mutex<[String: Metrics.Counter]>([:])
     private let errorCounters = Mutex<[String: Metrics.Counter]>([:])
+    private let eventLoopCounters = Mutex<[String: Metrics.Counter]>([:])
     let statementDuration: Metrics.Timer
     let httpRequests: Metrics.Counter
 
@@ -33,6 +34,13 @@ final class ServerMetrics: Sendable {
     func recordStatement(surface: String, kind: String, nanoseconds: Int64) {
         counter("reddb_queries_total", [("surface", surface), ("kind", kind)], in: queryCounters).increment()
         statementDuration.recordNanoseconds(nanoseconds)
+    }
+
+    /// Counts a statement offered to run on its connection's event loop
+    /// (`Session.executeWithoutWaiting`): `answered` there, or `declined` and run on the shared pool.
+    func recordEventLoopAttempt(surface: String, answered: Bool) {
+        counter("reddb_event_loop_statements_total", [("surface", surface), ("outcome", answered ? "answered" : "declined")],
+                in: eventLoopCounters).increment()
     }
 
     /// Counts one failed statement by surface and SQLSTATE.

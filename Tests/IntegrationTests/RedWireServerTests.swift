@@ -337,6 +337,43 @@ import Glibc
         #expect(first?.correlationID == 8 && second?.correlationID == 7)
     }
 
+    /// A short read is answered on the connection's event loop, a write or a long read on the
+    /// shared pool; wherever each runs, a stream's replies come back in order and each sees
+    /// everything the stream did before it.
+    @Test func aStreamsRepliesKeepTheirOrderWhereverTheyRun() async throws {
+        let server = try ServerProcess()
+        defer { server.remove() }
+        let socket = try Self.connect(server)
+        func frame(_ sql: String, _ id: UInt64, stream: UInt16 = 1) -> Frame {
+            Frame(.queryWithParams, correlationID: id, streamID: stream, payload: ParamValueCodec.encode(.init(sql: sql, parameters: [])))
+        }
+        #expect(Self.request(socket, frame("CREATE TABLE t (id BIGINT PRIMARY KEY)", 1))?.kind == .result)
+        var batch: [UInt8] = []
+        for i in 1...100 {
+            batch += frame("INSERT INTO t VALUES (\(i))", UInt64(1_000 + 2 * i)).encoded()
+            batch += frame("SELECT count(*) AS n FROM t", UInt64(1_001 + 2 * i)).encoded()
+        }
+        socket.send(batch)
+        for i in 1...100 {
+            let inserted = Self.readFrame(socket), counted = Self.readFrame(socket)
+            #expect(inserted?.correlationID == UInt64(1_000 + 2 * i) && inserted?.kind == .result)
+            #expect(counted?.correlationID == UInt64(1_001 + 2 * i) && Self.text(counted).contains(#""n":\#(i)"#), "\(Self.text(counted))")
+        }
+
+        func eventLoopStatements(_ outcome: String) async throws -> Int {
+            let metrics = try await HTTPClientTests.call(server, "GET", "/metrics").body
+            let line = metrics.split(separator: "\n").first {
+                $0.hasPrefix("reddb_event_loop_statements_total") && $0.contains(#"surface="redwire""#) && $0.contains(#"outcome="\#(outcome)""#)
+            }
+            return line.flatMap { Int($0.split(separator: " ").last ?? "") } ?? 0
+        }
+        let (answered, declined) = (try await eventLoopStatements("answered"), try await eventLoopStatements("declined"))
+        for i in 0..<20 { #expect(Self.text(Self.request(socket, frame("SELECT \(i) AS i", UInt64(2_000 + i)))).contains(#""i":\#(i)"#)) }
+        #expect(Self.text(Self.request(socket, frame("SELECT count(*) AS n FROM generate_series(1, 100000) AS g", 3_000))).contains(#""n":100000"#))
+        #expect(try await eventLoopStatements("answered") >= answered + 20, "one at a time, SELECT i is answered on the event loop")
+        #expect(try await eventLoopStatements("declined") == declined + 1, "a 100,000-row count is declined there")
+    }
+
     /// In-band Cancel stops a running statement named by its correlation id.
     @Test func cancelStopsTheNamedStatement() throws {
         let server = try ServerProcess()

@@ -86,7 +86,7 @@ import Testing
         #expect(try store.verify().depth >= 2)
         for i in 0..<3000 { #expect(try store.write { try $0.delete(key(i)) }) }
         #expect(try store.verify().entries == 0)
-        #expect(store.read { $0.rootID } == 0)
+        #expect(try store.read { $0.rootID } == 0)
         #expect(try store.allEntries().isEmpty)
     }
 

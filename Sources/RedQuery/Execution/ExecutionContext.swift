@@ -98,6 +98,9 @@ final class ExecutionContext: @unchecked Sendable {
     var rowsScanned = 0
     let limits: ExecutionLimits
     let cancellation: StatementCancellation?
+    /// Running under `NonBlockingExecution`: the first cancellation checkpoint (a few
+    /// thousand rows in) gives up with `WouldBlock`, bounding the work done on an event loop.
+    let mustNotRunLong = NonBlockingExecution.isActive
 
     init(transaction: Transaction, store: TableStore, parameters: [Value], now: Int64, limits: ExecutionLimits = ExecutionLimits(),
          cancellation: StatementCancellation? = nil) {
@@ -120,6 +123,7 @@ final class ExecutionContext: @unchecked Sendable {
     /// client's CancelRequest). Scans call it every few thousand rows, so cancelling a long
     /// query takes effect quickly.
     func checkCancelled() throws {
+        if mustNotRunLong { throw WouldBlock(reason: .longRunning) }
         if let reason = cancellation?.reason, reason != .none { throw StatementCancellation.error(reason) }
         if Task.isCancelled { throw StatementCancellation.error(.userRequest) }
     }

@@ -13,7 +13,8 @@ final class WorkingTableNode: PlanNode, @unchecked Sendable {
 /// the anchor's rows seed the working table; the step runs over the working table
 /// and its new rows (with UNION: rows not produced before) become the next working
 /// table, until a step produces nothing. Bounded by the operator row limit and
-/// `maxIterations`, so a runaway recursion fails with 54000 instead of running forever.
+/// `maxIterations`, so a runaway recursion fails with 54000 instead of running forever, and
+/// cancellable (statement timeout, Cancel) every 4,096 rows and every 1,024 iterations.
 final class RecursiveUnionNode: PlanNode, @unchecked Sendable {
     let anchor: PlanNode
     let step: PlanNode
@@ -37,6 +38,7 @@ final class RecursiveUnionNode: PlanNode, @unchecked Sendable {
                     fresh.append(row)
                     result.append(row)
                     try context.checkMaterialized(result.count, "WITH RECURSIVE")
+                    if result.count & 4095 == 0 { try context.checkCancelled() }
                 }
             }
             return fresh
@@ -48,6 +50,7 @@ final class RecursiveUnionNode: PlanNode, @unchecked Sendable {
             guard iterations <= Self.maxIterations else {
                 throw RedError(.limitExceeded, "WITH RECURSIVE did not finish within \(Self.maxIterations) iterations")
             }
+            if iterations & 1023 == 0 { try context.checkCancelled() }  // iterations of a few rows each
             working.rows = frontier
             frontier = try accept(try step.open(context, outerRows: outerRows))
         }

@@ -20,6 +20,11 @@ import Synchronization
 ///   wait per stream; beyond either the request gets an Error frame. The payloads of requests
 ///   read but not yet answered are held to `maxPendingBytes` per connection by not reading
 ///   further (`PendingFrameBytes`): backpressure, not an error.
+/// - **Where statements run.** The reader runs on the connection's event loop. A statement
+///   request (Query, QueryWithParams, QueryBinary, ExecutePrepared) arriving on a stream with
+///   nothing unanswered is first offered to `Session.executeWithoutWaiting` right there: a
+///   short read-only statement whose pages are cached is answered with no thread hop. Anything
+///   that declines, and every other request, goes to the stream's task on the shared pool.
 /// - Ping is answered at once; Bye waits for every stream's work, then echoes and closes.
 /// - **Cancel** (0x20, payload: the `u64` correlation id of a running request) is handled
 ///   at once too, whatever stream it names: the running statement stops with
@@ -54,8 +59,8 @@ final class RedWireConnection {
     }
 
     static func serve(_ connection: NIOAsyncChannel<RedWireInbound, ByteBuffer>, context: ServerContext) async {
-        // Frames are read on the connection's event loop (see EventLoopTaskExecutor), so Ping and
-        // Cancel are answered without a thread hop; statements run on the shared pool.
+        // Frames are read on the connection's event loop (see EventLoopTaskExecutor), so Ping,
+        // Cancel and short reads are answered without a thread hop; other statements run on the shared pool.
         await withTaskExecutorPreference(EventLoopTaskExecutor(connection.channel.eventLoop)) {
             await serveOnEventLoop(connection, context: context)
         }
@@ -86,9 +91,9 @@ final class RedWireConnection {
                                        compressReplies: features & RedWireHandshake.compressedReplies != 0)
         let pending = PendingFrameBytes(limitBytes: Self.maxPendingBytes)
         try await withThrowingTaskGroup(of: Void.self) { group in
-            var streams: [UInt16: AsyncStream<InboundRequest>.Continuation] = [:]
+            var streams: [UInt16: StreamEntry] = [:]
             var prefetch = BulkRowsPrefetch()
-            defer { for stream in streams.values { stream.finish() } }
+            defer { for stream in streams.values { stream.queue?.finish() } }
             while case .frame(let frame)? = try await inbound.next() {
                 switch frame.kind {
                 case .ping:
@@ -105,7 +110,7 @@ final class RedWireConnection {
                     try await requests.send(.reply(.result, to: frame, payload: reply.utf8))
                     continue
                 case .bye:
-                    for stream in streams.values { stream.finish() }
+                    for stream in streams.values { stream.queue?.finish() }
                     streams.removeAll()
                     try await group.waitForAll()
                     try await requests.send(.reply(.bye, to: frame))
@@ -113,54 +118,84 @@ final class RedWireConnection {
                 default:
                     break
                 }
+                var entry: StreamEntry
+                if let known = streams[frame.streamID] {
+                    entry = known
+                } else {
+                    guard streams.count < Self.maxStreams else {
+                        try await requests.fail(frame, RedError(.limitExceeded, "redwire: more than \(Self.maxStreams) open streams on one connection"))
+                        continue
+                    }
+                    entry = StreamEntry(session: frame.streamID == 0 ? session : context.database.session())
+                    streams[frame.streamID] = entry
+                }
+                // A short read-only statement, with nothing of its stream still waiting to be answered,
+                // is answered right here on the event loop; anything else goes to the stream's task.
+                if entry.backlog.isEmpty, try await requests.answerWithoutWaiting(frame, session: entry.session) { continue }
                 await pending.acquire(frame.payload.count)
-                if let stream = streams[frame.streamID] {
-                    let request = prefetch.request(for: frame)
-                    if case .dropped = stream.yield(request) {
-                        request.decodedRows?.done()
-                        pending.release(frame.payload.count)
-                        try await requests.fail(frame, RedError(.limitExceeded, "redwire: more than \(Self.maxPendingFrames) requests waiting on stream \(frame.streamID)"))
+                let queue: AsyncStream<InboundRequest>.Continuation
+                if let existing = entry.queue {
+                    queue = existing
+                } else {
+                    let (stream, continuation) = AsyncStream.makeStream(of: InboundRequest.self, bufferingPolicy: .bufferingOldest(Self.maxPendingFrames))
+                    queue = continuation
+                    entry.queue = continuation
+                    streams[frame.streamID] = entry
+                    group.addTask(executorPreference: globalConcurrentExecutor) { [session = entry.session, backlog = entry.backlog] in
+                        try await Self.runStream(stream, session: session, backlog: backlog, requests: requests, pending: pending)
                     }
-                    continue
                 }
-                guard streams.count < Self.maxStreams else {
+                let request = prefetch.request(for: frame)
+                entry.backlog.add()
+                if case .dropped = queue.yield(request) {
+                    entry.backlog.remove()
+                    request.decodedRows?.done()
                     pending.release(frame.payload.count)
-                    try await requests.fail(frame, RedError(.limitExceeded, "redwire: more than \(Self.maxStreams) open streams on one connection"))
-                    continue
-                }
-                let (stream, continuation) = AsyncStream.makeStream(of: InboundRequest.self, bufferingPolicy: .bufferingOldest(Self.maxPendingFrames))
-                streams[frame.streamID] = continuation
-                continuation.yield(prefetch.request(for: frame))
-                let session = frame.streamID == 0 ? self.session : context.database.session()
-                // Statements run on the shared pool, never on the event loop: a long one must not
-                // hold up this reader (Ping, Cancel, other streams) or the loop's other connections.
-                group.addTask(executorPreference: globalConcurrentExecutor) {
-                    defer { session.abortOpenTransaction() }
-                    var bulk: BulkStream?
-                    var settings = RedWireSessionSettings()
-                    // A stream's last commit finishes before the stream's task does (so before the
-                    // connection, and shutdown, and the database closing), whether the client
-                    // committed the stream, replaced it or went away.
-                    do {
-                        for await request in stream {
-                            defer {
-                                pending.release(request.frame.payload.count)
-                                request.decodedRows?.done()
-                            }
-                            try await requests.handle(request.frame, prefetched: request.decodedRows, session: session, bulk: &bulk,
-                                                      settings: &settings)
-                        }
-                    } catch {
-                        pending.abandon()  // this stream's queued frames will never be released
-                        await bulk?.abandonOpenBatch()
-                        try? await bulk?.settle()
-                        throw error
-                    }
-                    await bulk?.abandonOpenBatch()  // rows of a stream never committed are not kept
-                    try? await bulk?.settle()
+                    try await requests.fail(frame, RedError(.limitExceeded, "redwire: more than \(Self.maxPendingFrames) requests waiting on stream \(frame.streamID)"))
                 }
             }
         }
+    }
+
+    /// A stream's requests as its task sees them: run one after another on the shared pool,
+    /// never on the event loop (a long one must not hold up the connection's reader — Ping,
+    /// Cancel, other streams — or the loop's other connections).
+    ///
+    /// A stream's last commit finishes before its task does (so before the connection, and
+    /// shutdown, and the database closing), whether the client committed the stream, replaced
+    /// it or went away.
+    private static func runStream(_ stream: AsyncStream<InboundRequest>, session: Session, backlog: StreamBacklog,
+                                  requests: RedWireRequests, pending: PendingFrameBytes) async throws {
+        defer { session.abortOpenTransaction() }
+        var bulk: BulkStream?
+        var settings = RedWireSessionSettings()
+        do {
+            for await request in stream {
+                defer {
+                    pending.release(request.frame.payload.count)
+                    request.decodedRows?.done()
+                    backlog.remove()  // last: its reply is written, so a later one may be answered at once
+                }
+                try await requests.handle(request.frame, prefetched: request.decodedRows, session: session, bulk: &bulk,
+                                          settings: &settings)
+            }
+        } catch {
+            pending.abandon()  // this stream's queued frames will never be released
+            await bulk?.abandonOpenBatch()
+            try? await bulk?.settle()
+            throw error
+        }
+        await bulk?.abandonOpenBatch()  // rows of a stream never committed are not kept
+        try? await bulk?.settle()
+    }
+
+    /// What the reader keeps per stream id: the stream's session (stream 0 uses the
+    /// connection's), its task's queue once a request needed one, and how many requests that
+    /// queue holds unanswered.
+    struct StreamEntry {
+        let session: Session
+        var queue: AsyncStream<InboundRequest>.Continuation?
+        let backlog = StreamBacklog()
     }
 
     // MARK: Handshake
@@ -204,6 +239,16 @@ final class RedWireConnection {
     private func send(_ frame: Frame) async throws {
         try await outbound.write(ByteBuffer(bytes: frame.encoded()))
     }
+}
+
+/// Requests handed to a stream's task and not yet answered. The reader answers a request
+/// itself only when this is empty, so a stream's replies keep their order.
+final class StreamBacklog: Sendable {
+    private let count = Atomic(0)
+
+    var isEmpty: Bool { count.load(ordering: .acquiring) == 0 }
+    func add() { count.add(1, ordering: .relaxed) }
+    func remove() { count.subtract(1, ordering: .releasing) }
 }
 
 /// Marks the connection busy while any of its streams runs a request, so that graceful

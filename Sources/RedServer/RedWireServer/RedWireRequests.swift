@@ -30,10 +30,44 @@ struct RedWireRequests: Sendable {
     /// An Error frame: the message as UTF-8 text (spec §1.8), or with structured errors
     /// `{"code","message","sqlstate"}` so clients can act on a stable code.
     func fail(_ request: Frame, _ error: RedError) async throws {
+        try await send(errorReply(to: request, error))
+    }
+
+    private func errorReply(to request: Frame, _ error: RedError) -> Frame {
         let payload = structuredErrors
             ? JSONValue.object([("code", .string(error.code.rawValue)), ("message", .string(error.message)), ("sqlstate", .string(error.code.sqlState))]).text
             : error.message
-        try await send(.reply(.error, to: request, payload: Array(payload.utf8)))
+        return .reply(.error, to: request, payload: Array(payload.utf8))
+    }
+
+    /// The largest request `answerWithoutWaiting` takes: parsing its SQL must stay short too.
+    static let maxWithoutWaitingPayloadBytes = 4 << 10
+
+    /// Answers `frame` right here, on the connection's reader (its event loop), when it is a
+    /// statement request whose statement runs without waiting (`Session.executeWithoutWaiting`):
+    /// no thread hop there and back. False, with nothing sent or changed, when the stream's
+    /// task must run it as usual. The caller makes sure no earlier request of the stream is
+    /// still unanswered, so replies keep their order.
+    func answerWithoutWaiting(_ frame: Frame, session: Session) async throws -> Bool {
+        guard frame.payload.count <= Self.maxWithoutWaitingPayloadBytes, activity.begin() else { return false }
+        defer { activity.end() }
+        let started = ContinuousClock.now
+        let reply: Frame
+        do {
+            guard let request = try RedWireStatementRequest(frame, prepared: prepared, preparedEnabled: context.configuration.preparedStatementsEnabled) else {
+                return false
+            }
+            let result = try request.executeWithoutWaiting(on: session)
+            context.metrics.recordEventLoopAttempt(surface: "redwire", answered: result != nil)
+            guard let result else { return false }
+            context.metrics.recordStatement(surface: "redwire", kind: result.statementType,
+                                            nanoseconds: (ContinuousClock.now - started).wholeNanoseconds)
+            reply = request.reply(to: frame, result)
+        } catch {
+            reply = errorReply(to: frame, PGConnection.redError(error))
+        }
+        try await send(reply)
+        return true
     }
 
     /// Answers one request on `session` (its stream's). Throws only when the reply cannot
@@ -46,19 +80,11 @@ struct RedWireRequests: Sendable {
         }
         defer { activity.end() }
         do {
+            if let request = try RedWireStatementRequest(frame, prepared: prepared, preparedEnabled: context.configuration.preparedStatementsEnabled) {
+                let result = try await run(on: session, for: frame) { try await request.execute(on: session) }
+                return try await send(request.reply(to: frame, result))
+            }
             switch frame.kind {
-            case .query:
-                guard let sql = String(validating: frame.payload, as: UTF8.self) else {
-                    throw RedError(.protocolViolation, "Query payload must be UTF-8 SQL")
-                }
-                let result = try await execute(sql, parameters: [], on: session, for: frame)
-                let summary = JSONValue.object([("affected", .integer(Int64(result.rowsAffected))), ("ok", .bool(true)),
-                                                ("statement", .string(result.statementType))])
-                try await send(.reply(.result, to: frame, payload: summary.utf8))
-            case .queryWithParams:
-                let query = try ParamValueCodec.decode(frame.payload)
-                let result = try await execute(query.sql, parameters: query.parameters, on: session, for: frame)
-                try await send(.reply(.result, to: frame, payload: result.json(query: query.sql).utf8))
             case .get, .delete:
                 let name = frame.kind == .get ? "Get" : "Delete"
                 let (collection, id) = try Self.address(frame.payload, name)
@@ -89,18 +115,11 @@ struct RedWireRequests: Sendable {
                     let reply = JSONValue.object([("affected", .integer(Int64(result.rowsAffected)))])
                     try await send(.reply(.deleteOk, to: frame, payload: reply.utf8))
                 }
-            case .queryBinary where frame.flags.contains(.moreFrames):
+            case .queryBinary:  // with MORE_FRAMES: streamed (without, a `RedWireStatementRequest`)
                 guard let sql = String(validating: frame.payload, as: UTF8.self) else {
                     throw RedError(.protocolViolation, "QueryBinary payload must be UTF-8 SQL")
                 }
                 try await streamRows(on: session, for: frame) { try await session.stream(sql) }
-            case .queryBinary:
-                guard let sql = String(validating: frame.payload, as: UTF8.self) else {
-                    throw RedError(.protocolViolation, "QueryBinary payload must be UTF-8 SQL")
-                }
-                let result = try await execute(sql, parameters: [], on: session, for: frame)
-                let body = BinaryValueCodec.encode(.init(columns: result.columns.map(\.name), rows: result.rows))
-                try await send(.reply(.result, to: frame, payload: body))
             case .setSession:
                 try settings.apply(frame.payload, to: session)
                 context.logger.debug("redwire stream \(frame.streamID) settings: \(settings.json.text)")
@@ -115,17 +134,11 @@ struct RedWireRequests: Sendable {
                 try prepared.store(request.statementID, statement)
                 try await send(.reply(.preparedOk, to: frame, payload: PreparedStatementCodec.encodePreparedOk(
                     statementID: request.statementID, parameterCount: UInt16(statement.parameterCount))))
-            case .executePrepared:
+            case .executePrepared:  // with MORE_FRAMES: streamed (without, a `RedWireStatementRequest`)
                 try checkPreparedEnabled()
                 let request: PreparedStatementCodec.Execute = try Self.decoding("ExecutePrepared") { try PreparedStatementCodec.decodeExecute(frame.payload) }
                 let statement = try prepared.statement(request.statementID)
-                if frame.flags.contains(.moreFrames) {
-                    try await streamRows(on: session, for: frame) { try await session.stream(statement, parameters: request.parameters) }
-                } else {
-                    let result = try await run(on: session, for: frame) { try await session.execute(statement, parameters: request.parameters) }
-                    let body = BinaryValueCodec.encode(.init(columns: result.columns.map(\.name), rows: result.rows))
-                    try await send(.reply(.result, to: frame, payload: body))
-                }
+                try await streamRows(on: session, for: frame) { try await session.stream(statement, parameters: request.parameters) }
             case .bulkInsert:
                 let (collection, payloads, single) = try Self.bulkPayloads(frame.payload)
                 let document = try await session.collections().first { $0.name == collection }?.schema.model == .document
@@ -258,9 +271,7 @@ struct RedWireRequests: Sendable {
     }
 
     private func checkPreparedEnabled() throws {
-        guard context.configuration.preparedStatementsEnabled else {
-            throw RedError(.featureNotSupported, "prepared statements disabled (REDDB_DISABLE_PREPARED)")
-        }
+        guard context.configuration.preparedStatementsEnabled else { throw RedWireStatementRequest.preparedDisabled }
     }
 
     /// Inserts a rows frame's rows as they arrive, into the stream's open batch (a transaction

@@ -59,6 +59,7 @@ enum OverflowChain {
             guard visited < expectedPages, next >= DatabaseHeader.firstDataPage else {
                 throw RedError(.dataCorrupted, "\(pager.path): overflow chain starting at page \(first) is longer than its value")
             }
+            try NonBlockingExecution.refuseIfActive(.pageNotCached)  // chains are never cached: reading one is I/O
             let page = try pager.readPage(next)
             guard page.type == .overflow else {
                 throw RedError(.dataCorrupted, "\(pager.path): page \(next) in overflow chain of page \(first) is not an overflow page")

@@ -72,7 +72,8 @@ public final class PageCache: @unchecked Sendable {
 
     // MARK: Lookup
 
-    /// The node of page `id`, loaded from disk on a miss; pinned if asked.
+    /// The node of page `id`, loaded from disk on a miss (refused under `NonBlockingExecution`);
+    /// pinned if asked.
     func node(_ id: PageID, pin: Bool) throws -> BTreeNode {
         try state.withLock { s in
             if let index = s.map[id] {
@@ -81,6 +82,7 @@ public final class PageCache: @unchecked Sendable {
                 s.stats.hits += 1
                 return s.slots[Int(index)].node!
             }
+            try NonBlockingExecution.refuseIfActive(.pageNotCached)
             s.stats.misses += 1
             let node = try BTreeNode.decode(try pager.readPage(id), file: pager.path)
             try insert(&s, node, dirty: false, pinned: pin)

@@ -135,7 +135,7 @@ public final class PagedStore: @unchecked Sendable {
     // MARK: Access
 
     /// Runs `body` with shared access to the tree (many readers at once).
-    public func read<R>(_ body: (BTree) throws -> R) rethrows -> R {
+    public func read<R>(_ body: (BTree) throws -> R) throws -> R {
         try treeLock.withReadLock { try body(tree) }
     }
 

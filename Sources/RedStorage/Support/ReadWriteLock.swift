@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import RedCore
 
 /// A reader-writer lock (pthread_rwlock) for the B+tree: many readers or one
 /// writer. Writers hold it only while applying a commit; readers hold it for
@@ -27,8 +28,13 @@ public final class ReadWriteLock: @unchecked Sendable {
         lock.deallocate()
     }
 
-    public func withReadLock<R>(_ body: () throws -> R) rethrows -> R {
-        pthread_rwlock_rdlock(lock)
+    /// Under `NonBlockingExecution` a reader that would wait for a writer throws `WouldBlock`
+    /// instead; the try comes first, so the uncontended path costs what a plain lock does.
+    public func withReadLock<R>(_ body: () throws -> R) throws -> R {
+        if pthread_rwlock_tryrdlock(lock) != 0 {
+            try NonBlockingExecution.refuseIfActive(.treeLocked)
+            pthread_rwlock_rdlock(lock)
+        }
         defer { pthread_rwlock_unlock(lock) }
         return try body()
     }

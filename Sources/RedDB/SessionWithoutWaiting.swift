@@ -1,0 +1,72 @@
+import RedCore
+import RedEngine
+import RedQuery
+
+/// Running a short read-only request on the caller's thread, or not at all.
+///
+/// A network surface reads requests on an event loop thread. Handing each to Swift's shared
+/// pool and its reply back costs two thread wake-ups, more than a point `SELECT` itself, so
+/// the surface first offers the request here, on the loop:
+/// - it runs only if it is one read-only statement (`SELECT`, `EXPLAIN`, `SHOW`, `KV GET`)
+///   and no other request of this session is running;
+/// - it runs under `NonBlockingExecution`: a page not in the cache, the tree locked by a
+///   commit, or the statement's first few thousand rows make it give up;
+/// - giving up returns nil with nothing changed (the statement wrote nothing, an open
+///   transaction stays as it was), and the surface runs the request as usual with
+///   `execute`, from the start.
+///
+/// Errors other than giving up are the statement's own and are reported as `execute` would
+/// (an error inside a transaction block aborts it). No statement timeout is armed: the work
+/// is bounded far below any timeout worth setting.
+extension Session {
+    /// Runs `sql` now if it can finish without waiting; nil when it cannot (see the type's comment).
+    public func executeWithoutWaiting(_ sql: String, parameters: [Value] = []) throws -> QueryResult? {
+        guard lock.tryLock() else { return nil }
+        defer {
+            cancellation.reset()
+            lock.unlock()
+        }
+        let statements = try parse(sql)
+        guard statements.count == 1 else { return nil }
+        return try runWithoutWaiting(statements[0].0, parameters)
+    }
+
+    /// Runs a prepared statement now if it can finish without waiting; nil when it cannot.
+    public func executeWithoutWaiting(_ prepared: AutoParameterizedStatement, parameters: [Value]) throws -> QueryResult? {
+        try Self.checkSlots(prepared, parameters)
+        guard lock.tryLock() else { return nil }
+        defer {
+            cancellation.reset()
+            lock.unlock()
+        }
+        return try runWithoutWaiting(prepared.statement, parameters)
+    }
+
+    /// Caller holds the lock.
+    private func runWithoutWaiting(_ statement: Statement, _ parameters: [Value]) throws -> QueryResult? {
+        guard StatementExecutor.isReadOnly(statement) else { return nil }
+        func attempt(_ tx: Transaction) throws -> QueryResult {
+            try NonBlockingExecution.$isActive.withValue(true) { try executor(tx, parameters).execute(statement) }
+        }
+        do {
+            switch state {
+            case .failed:
+                return nil  // `execute` reports the aborted transaction
+            case .active(let tx):
+                do {
+                    return try attempt(tx)
+                } catch {
+                    if !(error is WouldBlock) { state = .failed(tx) }
+                    throw error
+                }
+            case .idle:
+                // Read-only, so ending the transaction either way is the same; rolling back never waits.
+                let tx = try database.engine.begin()
+                defer { tx.rollback() }
+                return try attempt(tx)
+            }
+        } catch is WouldBlock {
+            return nil
+        }
+    }
+}
