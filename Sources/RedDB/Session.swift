@@ -278,7 +278,7 @@ public final class Session: @unchecked Sendable {
         if case .active(let tx) = state { state = .failed(tx) }
     }
 
-    private func describeLocked(_ sql: String, _ declared: [DataType?]) throws -> StatementDescription {
+    func describeLocked(_ sql: String, _ declared: [DataType?]) throws -> StatementDescription {
         let statements = try database.statementCache.statements(for: sql)
         guard statements.count <= 1 else {
             throw RedError(.syntaxError, "cannot insert multiple commands into a prepared statement")

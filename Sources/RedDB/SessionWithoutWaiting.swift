@@ -42,6 +42,21 @@ extension Session {
         return try runWithoutWaiting(prepared.statement, parameters)
     }
 
+    /// Describes `sql` (as `describe`) now if that needs no waiting: planning reads the catalog,
+    /// which may mean a page not cached. Nil when it cannot, with nothing changed.
+    public func describeWithoutWaiting(_ sql: String, parameterTypes declared: [DataType?] = []) throws -> StatementDescription? {
+        guard lock.tryLock() else { return nil }
+        defer { lock.unlock() }
+        do {
+            return try NonBlockingExecution.$isActive.withValue(true) { try describeLocked(sql, declared) }
+        } catch is WouldBlock {
+            return nil
+        } catch {
+            abortOpenTransaction()
+            throw error
+        }
+    }
+
     /// Caller holds the lock.
     private func runWithoutWaiting(_ statement: Statement, _ parameters: [Value]) throws -> QueryResult? {
         guard StatementExecutor.isReadOnly(statement) else { return nil }

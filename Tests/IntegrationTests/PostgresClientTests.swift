@@ -67,6 +67,56 @@ import Testing
         }
     }
 
+    /// Short reads are answered on the connection's event loop, through the extended and the
+    /// simple protocol alike; a long read goes to the shared pool. Results are the same either
+    /// way, inside a transaction too.
+    @Test func shortReadsAreAnsweredOnTheEventLoop() async throws {
+        let server = try ServerProcess()
+        defer { server.remove() }
+        func eventLoopStatements(_ outcome: String) async throws -> Int {
+            let metrics = try await HTTPClientTests.call(server, "GET", "/metrics").body
+            let line = metrics.split(separator: "\n").first {
+                $0.hasPrefix("reddb_event_loop_statements_total") && $0.contains(#"surface="pg""#) && $0.contains(#"outcome="\#(outcome)""#)
+            }
+            return line.flatMap { Int($0.split(separator: " ").last ?? "") } ?? 0
+        }
+        try await Self.withConnection(server) { conn in
+            try await conn.query("CREATE TABLE t (id BIGINT PRIMARY KEY, name TEXT)", logger: Self.logger)
+            for i in 1...20 { try await conn.query("INSERT INTO t (id, name) VALUES (\(i), \("n\(i)"))", logger: Self.logger) }
+            let (answered, declined) = (try await eventLoopStatements("answered"), try await eventLoopStatements("declined"))
+            for i in 1...20 {
+                for try await name in try await conn.query("SELECT name FROM t WHERE id = \(i)", logger: Self.logger).decode(String.self) {
+                    #expect(name == "n\(i)")
+                }
+            }
+            let simple = try await conn.simpleQuery("SELECT count(*) FROM t").get()
+            #expect(simple.first?.column("count")?.string == "20")
+            for try await n in try await conn.query("SELECT count(*) FROM generate_series(1, 100000) AS g", logger: Self.logger).decode(Int.self) {
+                #expect(n == 100_000)
+            }
+            #expect(try await eventLoopStatements("answered") == answered + 21)
+            #expect(try await eventLoopStatements("declined") == declined + 1)
+
+            try await conn.query("BEGIN", logger: Self.logger)
+            try await conn.query("INSERT INTO t (id, name) VALUES (21, 'n21')", logger: Self.logger)
+            for try await n in try await conn.query("SELECT count(*) FROM t", logger: Self.logger).decode(Int.self) { #expect(n == 21) }
+            do {
+                try await conn.query("SELECT * FROM missing", logger: Self.logger)
+                Issue.record("a missing table must fail")
+            } catch {
+                #expect(Self.sqlState(error) == "42P01")
+            }
+            do {
+                try await conn.query("SELECT 1", logger: Self.logger)
+                Issue.record("the failed transaction must refuse statements")
+            } catch {
+                #expect(Self.sqlState(error) == "25P02")
+            }
+            try await conn.query("ROLLBACK", logger: Self.logger)
+            for try await n in try await conn.query("SELECT count(*) FROM t", logger: Self.logger).decode(Int.self) { #expect(n == 20) }
+        }
+    }
+
     @Test func everyCoreTypeRoundTripsInBinary() async throws {
         let server = try ServerProcess()
         defer { server.remove() }

@@ -74,7 +74,8 @@ final class PGConnection {
                     let handler = PGConnection(context: context, channel: channel, inbound: iterator, outbound: outbound,
                                                id: registration.id, secretKey: registration.secretKey)
                     handler.encrypted = directTLS
-                    await handler.run()
+                    // Messages are read on the connection's event loop; see `run` for where they are handled.
+                    await withTaskExecutorPreference(EventLoopTaskExecutor(channel.eventLoop)) { await handler.run() }
                 }
                 if !admitted {
                     // Drain the startup packet so the client reads our answer, then refuse.
@@ -89,16 +90,25 @@ final class PGConnection {
         }
     }
 
+    /// Runs on the connection's event loop. Startup (SCRAM's key stretching is costly) and
+    /// every message that may wait or run long are handled on Swift's shared pool; a message
+    /// that needs no waiting is answered on the loop itself (`handleWithoutWaiting`), sparing
+    /// the two thread wake-ups of going to the pool and back.
     func run() async {
         do {
-            guard try await startup() else { return }
+            guard try await withTaskExecutorPreference(globalConcurrentExecutor, operation: { try await startup() }) else { return }
             while true {
                 guard let message = try await inbound.next() else { return }
                 guard context.connections.startRequest(id) else {
                     try await terminateForShutdown()
                     return
                 }
-                let keepGoing = try await handle(message)
+                let keepGoing: Bool
+                if let answered = try await handleWithoutWaiting(message) {
+                    keepGoing = answered
+                } else {
+                    keepGoing = try await withTaskExecutorPreference(globalConcurrentExecutor) { try await handle(message) }
+                }
                 try await flushIfNeeded(force: false)
                 let stayOpen = context.connections.finishRequest(id)
                 if !keepGoing { return }
@@ -240,7 +250,7 @@ final class PGConnection {
     // MARK: Dispatch
 
     /// Handles one message after startup; false on Terminate.
-    private func handle(_ message: PGFrontendMessage) async throws -> Bool {
+    func handle(_ message: PGFrontendMessage) async throws -> Bool {
         switch message {
         case .query(let sql):
             skipUntilSync = false

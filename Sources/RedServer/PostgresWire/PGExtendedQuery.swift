@@ -31,15 +31,7 @@ extension PGConnection {
     func extended(_ message: PGFrontendMessage) async throws {
         switch message {
         case .parse(let name, let sql, let declared):
-            if !name.isEmpty, statements[name] != nil {
-                throw RedError(.duplicatePreparedStatement, "prepared statement \"\(name)\" already exists")
-            }
-            guard statements.count < PGLimits.maxPreparedStatements || statements[name] != nil else {
-                throw RedError(.limitExceeded, "too many prepared statements on this connection (limit \(PGLimits.maxPreparedStatements)); close some")
-            }
-            guard declared.count <= PGLimits.maxParameters else {
-                throw RedError(.protocolViolation, "too many parameter types in Parse")
-            }
+            try checkParse(name, declared: declared)
             statements[name] = try await prepare(sql, declared: declared.map { Int32(bitPattern: $0) })
             writer.parseComplete()
         case .bind(let bind):
@@ -79,6 +71,19 @@ extension PGConnection {
         }
     }
 
+    /// Refuses a Parse that would replace a named statement or pass the limits.
+    func checkParse(_ name: String, declared: [UInt32]) throws {
+        if !name.isEmpty, statements[name] != nil {
+            throw RedError(.duplicatePreparedStatement, "prepared statement \"\(name)\" already exists")
+        }
+        guard statements.count < PGLimits.maxPreparedStatements || statements[name] != nil else {
+            throw RedError(.limitExceeded, "too many prepared statements on this connection (limit \(PGLimits.maxPreparedStatements)); close some")
+        }
+        guard declared.count <= PGLimits.maxParameters else {
+            throw RedError(.protocolViolation, "too many parameter types in Parse")
+        }
+    }
+
     /// Plans the statement (never runs it) so Describe can answer and Bind can decode.
     private func prepare(_ sql: String, declared: [Int32]) async throws -> PGPreparedStatement {
         let pieces = PGStatementSplitter.split(sql)
@@ -96,8 +101,15 @@ extension PGConnection {
             return PGPreparedStatement(sql: sql, command: command, parameterOIDs: declared, parameterTypes: declared.map { _ in .any },
                                        columns: preview.columns.isEmpty && preview.statementType != "select" ? nil : preview.columns)
         }
-        let declaredTypes = declared.map { PGType(oid: $0, size: -1).dataType }
-        let description = try await session.describe(sql, parameterTypes: declaredTypes)
+        let description = try await session.describe(sql, parameterTypes: Self.declaredTypes(declared))
+        return Self.prepared(sql, declared: declared, description)
+    }
+
+    static func declaredTypes(_ declared: [Int32]) -> [DataType?] { declared.map { PGType(oid: $0, size: -1).dataType } }
+
+    /// A plain SQL statement with its parameter OIDs: the client's where it declared one,
+    /// else what planning inferred.
+    static func prepared(_ sql: String, declared: [Int32], _ description: StatementDescription) -> PGPreparedStatement {
         var oids: [Int32] = []
         let count = max(description.parameterTypes.count, declared.count)
         for i in 0..<count {
@@ -174,6 +186,12 @@ extension PGConnection {
             }
             portal.sent = 0
         }
+        try await sendRows(&portal, maxRows: maxRows)
+    }
+
+    /// Sends the portal's result: at most `maxRows` rows (0 = all) after those sent before,
+    /// then PortalSuspended if rows remain, else CommandComplete.
+    func sendRows(_ portal: inout PGPortal, maxRows: Int) async throws {
         guard let result = portal.pending else { return }
         guard let columns = portal.columns, !result.columns.isEmpty || result.statementType == "select" else {
             // No rows to send (or the statement was never described as returning rows).

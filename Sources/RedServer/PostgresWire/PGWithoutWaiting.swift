@@ -1,0 +1,114 @@
+import NIOCore
+import RedCore
+import RedDB
+
+/// Which frontend messages a PG-wire connection answers on its event loop, and how.
+///
+/// A connection's task reads messages on its channel's event loop. Sending each to Swift's
+/// shared pool and the reply back costs two thread wake-ups per round trip, more than a
+/// point `SELECT` itself, so messages that need no waiting are answered right there:
+/// - Sync, Flush, Describe, Close, Terminate, and a Bind of up to `maxBytes` of parameters:
+///   bookkeeping, no statement runs;
+/// - a Parse of plain SQL (no wire command such as COPY or SET), when planning it finds the
+///   catalog cached (`Session.describeWithoutWaiting`);
+/// - a simple Query of one plain statement, and the first Execute of a plain statement's
+///   portal, when the statement runs without waiting (`Session.executeWithoutWaiting`:
+///   read-only, cached, a few thousand rows at most, so its result is small to encode).
+///
+/// Anything else — writes, long reads, COPY, wire commands, a portal resumed after
+/// PortalSuspended — returns nil having done nothing, and the connection handles the message
+/// on the shared pool as before (`PGConnection.handle`). An error met on the loop is
+/// reported there exactly as the pool would report it.
+extension PGConnection {
+    /// The longest SQL text, or Bind parameter bytes, handled on the loop: parsing or decoding
+    /// more must not hold up the loop's other connections.
+    static let maxBytesWithoutWaiting = 4 << 10
+
+    /// Handles `message` on the event loop; nil (nothing done) when it must go to the pool.
+    func handleWithoutWaiting(_ message: PGFrontendMessage) async throws -> Bool? {
+        switch message {
+        case .query(let sql):
+            guard let statement = Self.plainStatement(sql) else { return nil }
+            let result: QueryResult
+            do {
+                guard let quick = try executeWithoutWaiting(statement, parameters: []) else { return nil }
+                result = quick
+            } catch {
+                return try await answerQuery { report(error) }
+            }
+            return try await answerQuery {
+                do { try await send(result, columns: nil, sendDescription: true) } catch { report(error) }
+            }
+        case .parse(let name, let sql, let declared):
+            guard !skipUntilSync else { return true }
+            guard Self.plainStatement(sql) != nil else { return nil }
+            let oids = declared.map { Int32(bitPattern: $0) }
+            do {
+                try checkParse(name, declared: declared)
+                guard let description = try session.describeWithoutWaiting(sql, parameterTypes: Self.declaredTypes(oids)) else { return nil }
+                statements[name] = Self.prepared(sql, declared: oids, description)
+                writer.parseComplete()
+            } catch {
+                report(error)
+                skipUntilSync = true
+            }
+            return true
+        case .execute(let name, let maxRows):
+            guard !skipUntilSync else { return true }
+            guard var portal = portals[name], portal.statement.command == nil, portal.pending == nil,
+                  portal.statement.sql.utf8.count <= Self.maxBytesWithoutWaiting else { return nil }
+            do {
+                guard let result = try executeWithoutWaiting(portal.statement.sql, parameters: portal.parameters) else { return nil }
+                portal.pending = result
+                portal.sent = 0
+                try await sendRows(&portal, maxRows: Int(maxRows))
+                portals[name] = portal
+            } catch {
+                report(error)
+                skipUntilSync = true
+            }
+            return true
+        case .bind(let bind):
+            let bytes = bind.parameters.reduce(0) { $0 + ($1?.readableBytes ?? 0) }
+            guard bytes <= Self.maxBytesWithoutWaiting else { return nil }
+            return try await handle(message)
+        case .sync, .flush, .describe, .close, .terminate:
+            return try await handle(message)
+        case .copyData, .copyDone, .copyFail, .password, .unsupported, .sslRequest, .gssEncRequest, .cancelRequest, .startup:
+            return nil
+        }
+    }
+
+    /// The one statement of `sql` when it is short plain SQL the engine runs (not a wire
+    /// command, not several statements); nil otherwise.
+    static func plainStatement(_ sql: String) -> String? {
+        guard sql.utf8.count <= maxBytesWithoutWaiting else { return nil }
+        let pieces = PGStatementSplitter.split(sql)
+        guard pieces.count == 1 else { return nil }
+        do {
+            return try PGWireCommand.recognize(pieces[0]) == nil ? pieces[0] : nil
+        } catch {
+            return nil  // the pool's handling reports it
+        }
+    }
+
+    /// A simple Query's reply: what `body` writes, then ReadyForQuery, flushed.
+    private func answerQuery(_ body: () async throws -> Void) async throws -> Bool {
+        skipUntilSync = false
+        try await body()
+        writer.readyForQuery(transactionStatus)
+        try await flush()
+        return true
+    }
+
+    /// The statement's result if it runs without waiting; nil when it must run on the pool.
+    private func executeWithoutWaiting(_ sql: String, parameters: [Value]) throws -> QueryResult? {
+        let started = ContinuousClock.now
+        let result = try session.executeWithoutWaiting(sql, parameters: parameters)
+        context.metrics.recordEventLoopAttempt(surface: "pg", answered: result != nil)
+        if let result {
+            context.metrics.recordStatement(surface: "pg", kind: result.statementType, nanoseconds: (ContinuousClock.now - started).wholeNanoseconds)
+        }
+        return result
+    }
+}
