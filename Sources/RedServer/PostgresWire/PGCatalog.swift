@@ -22,9 +22,36 @@ struct PGCatalog {
     var owner: String { user.isEmpty ? "reddb" : user }
 
     static func mentionsCatalog(_ sql: String) -> Bool {
+        // Every plain statement asks; almost none names a catalog. One pass over the bytes
+        // answers those without lowercasing the text and a dozen Foundation searches.
+        guard containsIgnoringASCIICase(sql.utf8, "pg_") || containsIgnoringASCIICase(sql.utf8, "information_schema.") else { return false }
         let lower = sql.lowercased()
         return ["pg_catalog.", "information_schema.", "pg_class", "pg_namespace", "pg_attribute", "pg_database", "pg_type",
                 "pg_index", "pg_tables", "pg_settings", "pg_roles", "pg_user"].contains { lower.contains($0) }
+    }
+
+    /// Whether `text` contains `lowercaseNeedle` (ASCII), ignoring ASCII case.
+    static func containsIgnoringASCIICase(_ text: String.UTF8View, _ lowercaseNeedle: StaticString) -> Bool {
+        let needle = UnsafeBufferPointer(start: lowercaseNeedle.utf8Start, count: lowercaseNeedle.utf8CodeUnitCount)
+        guard let first = needle.first else { return true }
+        var window = text[...]
+        while let start = window.firstIndex(where: { $0 | 0x20 == first }) {
+            var match = true
+            var position = start
+            for expected in needle {
+                guard position < window.endIndex else { return false }
+                let byte = window[position]
+                // Letters compare with their case bit set; every other byte exactly.
+                if byte != expected, !(expected >= 0x61 && expected <= 0x7A && byte | 0x20 == expected) {
+                    match = false
+                    break
+                }
+                position = window.index(after: position)
+            }
+            if match { return true }
+            window = window[window.index(after: start)...]
+        }
+        return false
     }
 
     mutating func answer(_ sql: String) throws -> QueryResult {
