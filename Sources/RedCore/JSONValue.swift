@@ -90,13 +90,19 @@ public enum JSONValue: Sendable, Hashable {
     }
 
     static func writeString(_ s: String, to out: inout [UInt8]) {
+        var s = s
+        s.withUTF8 { writeString(utf8: $0, to: &out) }
+    }
+
+    /// Runs of bytes that need no escape are copied whole, straight from the string's storage.
+    /// UTF-8 continuation and lead bytes are ≥ 0x80, so a multi-byte character is never split.
+    private static func writeString(utf8 bytes: UnsafeBufferPointer<UInt8>, to out: inout [UInt8]) {
         out.append(UInt8(ascii: "\""))
-        // Runs of bytes that need no escape are copied whole. UTF-8 continuation and lead bytes
-        // are ≥ 0x80, so a multi-byte character is never split.
-        var utf8 = s.utf8[...]
-        while let special = utf8.firstIndex(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) {
-            out.append(contentsOf: utf8[utf8.startIndex..<special])
-            let byte = utf8[special]
+        var run = 0
+        for i in bytes.indices {
+            let byte = bytes[i]
+            guard byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") else { continue }
+            out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[run..<i]))
             switch byte {
             case UInt8(ascii: "\""): out.append(contentsOf: "\\\"".utf8)
             case UInt8(ascii: "\\"): out.append(contentsOf: "\\\\".utf8)
@@ -104,12 +110,12 @@ public enum JSONValue: Sendable, Hashable {
             case UInt8(ascii: "\r"): out.append(contentsOf: "\\r".utf8)
             case UInt8(ascii: "\t"): out.append(contentsOf: "\\t".utf8)
             default:
-                let hex = String(byte, radix: 16)
-                out.append(contentsOf: ("\\u" + String(repeating: "0", count: 4 - hex.count) + hex).utf8)
+                let hex = Array("0123456789abcdef".utf8)
+                out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0"), hex[Int(byte >> 4)], hex[Int(byte & 15)]])
             }
-            utf8 = utf8[utf8.index(after: special)...]
+            run = i + 1
         }
-        out.append(contentsOf: utf8)
+        out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[run...]))
         out.append(UInt8(ascii: "\""))
     }
 
