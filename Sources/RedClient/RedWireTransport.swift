@@ -252,7 +252,7 @@ final class RedWireConnection: Sendable {
             throw RedError(.limitExceeded, "statement and parameters exceed RedWire's 16 MiB frame limit")
         }
         let reply = try await roundTrip(request)
-        let json = try JSONValue.parse(String(decoding: reply.payload, as: UTF8.self))
+        let json = try JSONValue.parse(utf8: reply.payload)
         switch reply.kind {
         case .result: return ResultEnvelope.fromQueryEnvelope(json)
         case .error: throw ResultEnvelope.error(json) ?? RedError(.internalError, String(decoding: reply.payload, as: UTF8.self))

@@ -121,7 +121,12 @@ public enum JSONValue: Sendable, Hashable {
 
     /// Parses one JSON document; trailing non-space text is an error.
     public static func parse(_ text: String) throws -> JSONValue {
-        var parser = JSONParser(bytes: Array(text.utf8))
+        try parse(utf8: Array(text.utf8))
+    }
+
+    /// Parses one JSON document from its UTF-8 bytes (a reply's payload, without first making it a `String`).
+    public static func parse(utf8: [UInt8]) throws -> JSONValue {
+        var parser = JSONParser(bytes: utf8)
         let value = try parser.parseValue(depth: 0)
         parser.skipSpace()
         guard parser.index == parser.bytes.count else { throw parser.error("unexpected text after the JSON value") }
@@ -195,9 +200,9 @@ struct JSONParser {
         }
     }
 
-    mutating func expectWord(_ word: String) throws {
-        let w = Array(word.utf8)
-        guard index + w.count <= bytes.count, Array(bytes[index..<index + w.count]) == w else { throw error("unknown literal") }
+    mutating func expectWord(_ word: StaticString) throws {
+        let w = UnsafeBufferPointer(start: word.utf8Start, count: word.utf8CodeUnitCount)
+        guard index + w.count <= bytes.count, bytes[index..<index + w.count].elementsEqual(w) else { throw error("unknown literal") }
         index += w.count
     }
 
@@ -231,16 +236,17 @@ struct JSONParser {
 
     mutating func parseString() throws -> String {
         index += 1  // opening quote
-        var scalars = String.UnicodeScalarView()
         var runStart = index
         var result = ""
         while true {
             guard index < bytes.count else { throw error("unterminated string") }
             let b = bytes[index]
             if b == UInt8(ascii: "\"") {
-                result += String(decoding: bytes[runStart..<index], as: UTF8.self)
+                // Most strings have no escape: one decode of their bytes.
+                let run = String(decoding: bytes[runStart..<index], as: UTF8.self)
                 index += 1
-                result.unicodeScalars.append(contentsOf: scalars)
+                if result.isEmpty { return run }
+                result += run
                 return result
             }
             if b < 0x20 { throw error("control character in string") }
@@ -275,7 +281,6 @@ struct JSONParser {
                 default: throw error("invalid escape")
                 }
                 runStart = index
-                scalars = String.UnicodeScalarView()
                 continue
             }
             index += 1
