@@ -31,6 +31,17 @@ import Testing
         #expect(!PGWireCommand.isTransactionControl("SELECT 1"))
     }
 
+    @Test func theLeadingKeywordSkipsSpaceAndComments() {
+        #expect(PGWireCommand.leadingKeyword("  SET x = 1") == "set")
+        #expect(PGWireCommand.leadingKeyword("-- note\n/* block */\tShow all") == "show")
+        #expect(PGWireCommand.leadingKeyword("select 1") == "select")
+        #expect(PGWireCommand.leadingKeyword("settings_table") == "")
+        #expect(PGWireCommand.leadingKeyword("copy2 FROM t") == "")
+        #expect(PGWireCommand.leadingKeyword("\"set\" x") == "")
+        #expect(PGWireCommand.leadingKeyword("") == "")
+        #expect(PGWireCommand.leadingKeyword("/* unterminated") == "unterminated")
+    }
+
     @Test func catalogQueriesAreRecognisedInAnyCase() {
         #expect(PGCatalog.mentionsCatalog("SELECT relname FROM PG_CATALOG.pg_class"))
         #expect(PGCatalog.mentionsCatalog("select * from Information_Schema.Tables"))

@@ -25,6 +25,9 @@ enum PGWireCommand {
 
     /// Classifies one statement; nil when it is for the engine.
     static func recognize(_ sql: String) throws -> PGWireCommand? {
+        // Every plain statement passes through here: its first keyword, read from its bytes,
+        // turns away all but wire commands before any word is built as a `String`.
+        guard wireKeywords.contains(leadingKeyword(sql)) else { return PGCatalog.mentionsCatalog(sql) ? .catalog(sql) : nil }
         var words = PGWords(sql)
         guard let first = words.nextWord()?.lowercased() else { return nil }
         switch first {
@@ -91,6 +94,41 @@ enum PGWireCommand {
         default:
             return PGCatalog.mentionsCatalog(sql) ? .catalog(sql) : nil
         }
+    }
+
+    /// The first words of the statements `recognize` answers itself.
+    static let wireKeywords: Set<String> = ["set", "reset", "show", "discard", "deallocate", "copy", "unlisten", "close", "listen", "notify"]
+
+    /// The statement's first word if it is made of ASCII letters, lowercased (whitespace and
+    /// comments before it skipped); "" otherwise. Keywords are ASCII; a quoted name is none.
+    static func leadingKeyword(_ sql: String) -> String {
+        var keyword = ""
+        var utf8 = sql.utf8[...]
+        while let byte = utf8.first {
+            switch byte {
+            case 0x20, 0x09, 0x0A, 0x0D, 0x0C:
+                utf8 = utf8.dropFirst()
+            case UInt8(ascii: "-") where utf8.dropFirst().first == UInt8(ascii: "-"):
+                utf8 = utf8.drop { $0 != 0x0A }
+            case UInt8(ascii: "/") where utf8.dropFirst().first == UInt8(ascii: "*"):
+                var rest = utf8.dropFirst(2)
+                while let star = rest.firstIndex(of: UInt8(ascii: "*")) {
+                    rest = rest[star...].dropFirst()
+                    if rest.first == UInt8(ascii: "/") { break }
+                }
+                utf8 = rest.dropFirst()
+            default:
+                for letter in utf8 {
+                    guard (letter | 0x20) >= UInt8(ascii: "a"), (letter | 0x20) <= UInt8(ascii: "z"), keyword.utf8.count < 16 else { break }
+                    keyword.unicodeScalars.append(Unicode.Scalar(letter | 0x20))
+                }
+                if let next = utf8.dropFirst(keyword.utf8.count).first, next == UInt8(ascii: "_") || next >= 0x80 || (next >= 0x30 && next <= 0x39) {
+                    return ""  // a longer identifier that merely starts like a keyword
+                }
+                return keyword
+            }
+        }
+        return keyword
     }
 
     /// True for BEGIN/COMMIT/ROLLBACK/SAVEPOINT-like statements (they end implicit transactions).
