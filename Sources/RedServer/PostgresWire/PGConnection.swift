@@ -104,12 +104,14 @@ final class PGConnection {
                     return
                 }
                 let keepGoing: Bool
-                if let answered = try await handleWithoutWaiting(message) {
+                if let answered = answerAtOnce(message) {
+                    keepGoing = answered
+                } else if let answered = try await handleWithoutWaiting(message) {
                     keepGoing = answered
                 } else {
                     keepGoing = try await withTaskExecutorPreference(globalConcurrentExecutor) { try await handle(message) }
                 }
-                try await flushIfNeeded(force: false)
+                if mustFlush { try await flush() }
                 let stayOpen = context.connections.finishRequest(id)
                 if !keepGoing { return }
                 if !stayOpen {
@@ -319,9 +321,9 @@ final class PGConnection {
         try await outbound.write(writer.take())
     }
 
-    func flushIfNeeded(force: Bool) async throws {
-        if force || writer.buffer.readableBytes >= Self.flushThresholdBytes { try await flush() }
-    }
+    /// Replies pending past `flushThresholdBytes`: flush before writing more. A property, not an
+    /// async method, so a row loop pays no call (and no executor check) per row.
+    var mustFlush: Bool { writer.buffer.readableBytes >= Self.flushThresholdBytes }
 
     /// RowDescription (when the statement returns rows), DataRows and CommandComplete.
     func send(_ result: QueryResult, columns described: [PGColumn]?, sendDescription: Bool) async throws {
@@ -334,7 +336,7 @@ final class PGConnection {
             if sendDescription { writer.rowDescription(columns) }
             for row in result.rows {
                 try writer.dataRow(row, columns)
-                try await flushIfNeeded(force: false)
+                if mustFlush { try await flush() }
             }
         }
         if let note = result.transactionWarning {

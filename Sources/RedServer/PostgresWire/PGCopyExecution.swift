@@ -162,7 +162,7 @@ extension PGConnection {
                 pending.writeBuffer(&tuple)
                 writer.copyData(pending.readableBytesView)
                 pending.clear()
-                try await flushIfNeeded(force: false)
+                if mustFlush { try await flush() }
             }
             pending.writeInteger(Int16(-1))  // trailer: field count -1
             writer.copyData(pending.readableBytesView)
@@ -173,7 +173,7 @@ extension PGConnection {
             }
             for row in result.rows {
                 writer.copyData(PGCopyRowParser.encode(row, types: types, copy: copy))
-                try await flushIfNeeded(force: false)
+                if mustFlush { try await flush() }
             }
         }
         writer.copyDone()

@@ -34,6 +34,19 @@ extension PGConnection {
             try checkParse(name, declared: declared)
             statements[name] = try await prepare(sql, declared: declared.map { Int32(bitPattern: $0) })
             writer.parseComplete()
+        case .execute(let name, let maxRows):
+            guard var portal = portals[name] else { throw RedError(.undefinedCursor, "portal \"\(name)\" does not exist") }
+            try await execute(&portal, maxRows: Int(maxRows))
+            portals[name] = portal
+        default:
+            guard try answerBookkeeping(message) else { throw RedError(.internalError, "not an extended-protocol message") }
+        }
+    }
+
+    /// Bind, Describe and Close: no statement runs, so they are answered into `writer` at once,
+    /// without a suspension point. False for any other message. Errors propagate as in `extended`.
+    func answerBookkeeping(_ message: PGFrontendMessage) throws -> Bool {
+        switch message {
         case .bind(let bind):
             guard let statement = statements[bind.statement] else {
                 throw RedError(.undefinedPreparedStatement, "prepared statement \"\(bind.statement)\" does not exist")
@@ -56,10 +69,6 @@ extension PGConnection {
         case .describe(.portal, let name):
             guard let portal = portals[name] else { throw RedError(.undefinedCursor, "portal \"\(name)\" does not exist") }
             if let columns = portal.columns { writer.rowDescription(columns) } else { writer.noData() }
-        case .execute(let name, let maxRows):
-            guard var portal = portals[name] else { throw RedError(.undefinedCursor, "portal \"\(name)\" does not exist") }
-            try await execute(&portal, maxRows: Int(maxRows))
-            portals[name] = portal
         case .close(.statement, let name):
             statements[name] = nil
             writer.closeComplete()
@@ -67,8 +76,9 @@ extension PGConnection {
             portals[name] = nil
             writer.closeComplete()
         default:
-            throw RedError(.internalError, "not an extended-protocol message")
+            return false
         }
+        return true
     }
 
     /// Refuses a Parse that would replace a named statement or pass the limits.
@@ -204,7 +214,7 @@ extension PGConnection {
         let end = maxRows > 0 ? min(result.rows.count, portal.sent + maxRows) : result.rows.count
         for row in result.rows[portal.sent..<end] {
             try writer.dataRow(row, columns)
-            try await flushIfNeeded(force: false)
+            if mustFlush { try await flush() }
         }
         let sentNow = end - portal.sent
         portal.sent = end

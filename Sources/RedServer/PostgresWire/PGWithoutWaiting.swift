@@ -7,8 +7,9 @@ import RedDB
 /// A connection's task reads messages on its channel's event loop. Sending each to Swift's
 /// shared pool and the reply back costs two thread wake-ups per round trip, more than a
 /// point `SELECT` itself, so messages that need no waiting are answered right there:
-/// - Sync, Flush, Describe, Close, Terminate, and a Bind of up to `maxBytes` of parameters:
-///   bookkeeping, no statement runs;
+/// - Sync, Flush, Describe, Close, Terminate, and a Bind of up to `maxBytesWithoutWaiting`
+///   of parameters: bookkeeping, no statement runs (all but the first three without any
+///   suspension point, `answerAtOnce`);
 /// - a Parse of plain SQL (no wire command such as COPY or SET), when planning it finds the
 ///   catalog cached (`Session.describeWithoutWaiting`);
 /// - a simple Query of one plain statement, and the first Execute of a plain statement's
@@ -39,20 +40,6 @@ extension PGConnection {
             return try await answerQuery {
                 do { try await send(result, columns: nil, sendDescription: true) } catch { report(error) }
             }
-        case .parse(let name, let sql, let declared):
-            guard !skipUntilSync else { return true }
-            guard Self.plainStatement(sql) != nil else { return nil }
-            let oids = declared.map { Int32(bitPattern: $0) }
-            do {
-                try checkParse(name, declared: declared)
-                guard let description = try session.describeWithoutWaiting(sql, parameterTypes: Self.declaredTypes(oids)) else { return nil }
-                statements[name] = Self.prepared(sql, declared: oids, description)
-                writer.parseComplete()
-            } catch {
-                report(error)
-                skipUntilSync = true
-            }
-            return true
         case .execute(let name, let maxRows):
             guard !skipUntilSync else { return true }
             guard var portal = portals[name], portal.statement.command == nil, portal.pending == nil,
@@ -68,13 +55,47 @@ extension PGConnection {
                 skipUntilSync = true
             }
             return true
+        case .sync, .flush, .terminate:
+            return try await handle(message)
+        default:
+            return nil
+        }
+    }
+
+    /// The messages answered with no suspension point at all (each `await` of an async method
+    /// asks the runtime whether to switch executors, and a Bind/Describe/Execute/Sync round
+    /// trip made a dozen): Bind (up to `maxBytesWithoutWaiting` of parameters), Describe,
+    /// Close, and a Parse of plain SQL whose planning needs no waiting. Their replies wait in
+    /// `writer` for the Sync. Nil (nothing done) for any other message.
+    func answerAtOnce(_ message: PGFrontendMessage) -> Bool? {
+        switch message {
         case .bind(let bind):
-            let bytes = bind.parameters.reduce(0) { $0 + ($1?.readableBytes ?? 0) }
-            guard bytes <= Self.maxBytesWithoutWaiting else { return nil }
-            return try await handle(message)
-        case .sync, .flush, .describe, .close, .terminate:
-            return try await handle(message)
-        case .copyData, .copyDone, .copyFail, .password, .unsupported, .sslRequest, .gssEncRequest, .cancelRequest, .startup:
+            guard bind.parameters.reduce(0, { $0 + ($1?.readableBytes ?? 0) }) <= Self.maxBytesWithoutWaiting else { return nil }
+            fallthrough
+        case .describe, .close:
+            guard !skipUntilSync else { return true }
+            do {
+                _ = try answerBookkeeping(message)
+            } catch {
+                report(error)
+                skipUntilSync = true
+            }
+            return true
+        case .parse(let name, let sql, let declared):
+            guard !skipUntilSync else { return true }
+            guard Self.plainStatement(sql) != nil else { return nil }
+            let oids = declared.map { Int32(bitPattern: $0) }
+            do {
+                try checkParse(name, declared: declared)
+                guard let description = try session.describeWithoutWaiting(sql, parameterTypes: Self.declaredTypes(oids)) else { return nil }
+                statements[name] = Self.prepared(sql, declared: oids, description)
+                writer.parseComplete()
+            } catch {
+                report(error)
+                skipUntilSync = true
+            }
+            return true
+        default:
             return nil
         }
     }
