@@ -4,8 +4,7 @@ import Testing
 
 @Suite struct PageCacheTests {
     /// A store whose tree has many leaves, checkpointed and reopened with a tiny cache.
-    func reopenedStore(entries: Int = 4000, cacheBytes: Int) throws -> (PagedStore, [PageID]) {
-        let h = StoreHarness()
+    func reopenedStore(entries: Int = 4000, cacheBytes: Int, harness h: StoreHarness = StoreHarness()) throws -> (PagedStore, [PageID]) {
         do {
             let store = try h.open()
             for i in 0..<entries { try store.write { try $0.put(key(i), value(i, size: 60)) } }
@@ -53,6 +52,25 @@ import Testing
         let missesBefore = store.cache.statistics.misses
         _ = try store.cache.node(hot, pin: false)
         #expect(store.cache.statistics.misses == missesBefore, "the hot node was evicted by one-hit wonders")
+    }
+
+    /// Misses read outside the cache's lock, so two readers may load one page at once: both
+    /// must get the same node, and the cache must hold it once.
+    @Test func concurrentMissesOfOnePageShareOneNode() async throws {
+        let harness = StoreHarness()
+        let (warm, leaves) = try reopenedStore(entries: 8000, cacheBytes: 4 << 20, harness: harness)
+        try warm.close()
+        let store = try harness.open(cacheBytes: 4 << 20)  // a cold cache: every leaf is a miss
+        harness.fs.setReadLatency(microseconds: 2_000)  // both loads are under way before either inserts
+        for id in leaves.prefix(40) {
+            async let first = Task.detached { try store.read { _ in try store.cache.node(id, pin: false) } }.value
+            async let second = Task.detached { try store.read { _ in try store.cache.node(id, pin: false) } }.value
+            let (a, b) = try await (first, second)
+            #expect(a === b, "page \(id) loaded as two nodes")
+        }
+        let stats = store.cache.statistics
+        #expect(stats.residentNodes == store.cache.state.withLock { $0.map.count })
+        #expect(stats.residentBytes == store.cache.state.withLock { s in s.map.values.reduce(0) { $0 + s.slots[Int($1)].bytes } })
     }
 
     @Test func evictedDirtyNodesAreWrittenAndReadBackIdentically() throws {

@@ -22,6 +22,10 @@ import Synchronization
 /// counted objects, and while a reader holds the tree's shared lock nobody
 /// mutates them, so an eviction merely drops the cache's reference.
 ///
+/// **Locking.** One mutex guards the map and the SIEVE list. A miss reads its page outside
+/// it (see `node`), so a slow read holds up no other thread; writing dirty victims on
+/// eviction still happens under it, so that a page leaves the cache only once it is on disk.
+///
 /// Budget: `budgetBytes` bounds the estimated heap bytes of cached nodes. If
 /// every entry is pinned the cache overshoots until pins are released.
 public final class PageCache: @unchecked Sendable {
@@ -74,20 +78,33 @@ public final class PageCache: @unchecked Sendable {
 
     /// The node of page `id`, loaded from disk on a miss (refused under `NonBlockingExecution`);
     /// pinned if asked.
+    ///
+    /// A miss reads and decodes the page without holding the cache's lock, so other threads'
+    /// hits (and misses) do not wait for this one's I/O. That is safe because every caller
+    /// holds the tree's lock, shared or exclusive: no writer can change, free or reuse a page
+    /// while it is held, and a page absent from the cache is clean on disk (a dirty node leaves
+    /// the cache only once written, under the lock). Two readers may load the same page at
+    /// once; the first to insert it wins and the other takes that node, so a page never has
+    /// two nodes.
     func node(_ id: PageID, pin: Bool) throws -> BTreeNode {
-        try state.withLock { s in
-            if let index = s.map[id] {
-                s.slots[Int(index)].visited = true
-                if pin { s.slots[Int(index)].pins += 1 }
-                s.stats.hits += 1
-                return s.slots[Int(index)].node!
-            }
-            try NonBlockingExecution.refuseIfActive(.pageNotCached)
+        if let cached = state.withLock({ s in Self.hit(&s, id, pin: pin) }) { return cached }
+        try NonBlockingExecution.refuseIfActive(.pageNotCached)
+        let loaded = try BTreeNode.decode(try pager.readPage(id), file: pager.path)
+        return try state.withLock { s in
             s.stats.misses += 1
-            let node = try BTreeNode.decode(try pager.readPage(id), file: pager.path)
-            try insert(&s, node, dirty: false, pinned: pin)
-            return node
+            if let raced = Self.hit(&s, id, pin: pin) { return raced }
+            try insert(&s, loaded, dirty: false, pinned: pin)
+            return loaded
         }
+    }
+
+    /// The cached node of page `id`, marked visited (and pinned if asked); nil when not cached.
+    private static func hit(_ s: inout State, _ id: PageID, pin: Bool) -> BTreeNode? {
+        guard let index = s.map[id] else { return nil }
+        s.slots[Int(index)].visited = true
+        if pin { s.slots[Int(index)].pins += 1 }
+        s.stats.hits += 1
+        return s.slots[Int(index)].node!
     }
 
     func unpin(_ ids: [PageID]) {

@@ -47,6 +47,7 @@ public final class SimulatedFileSystem: FileSystem, @unchecked Sendable {
         var failWrites = false
         var syncCount = 0
         var syncLatencyMicroseconds: UInt32 = 0
+        var readLatencyMicroseconds: UInt32 = 0
     }
 
     let state: Mutex<State>
@@ -78,6 +79,13 @@ public final class SimulatedFileSystem: FileSystem, @unchecked Sendable {
     }
 
     var syncLatencyMicroseconds: UInt32 { state.withLock { $0.syncLatencyMicroseconds } }
+
+    /// Makes every `read` block for this long first, like a disk, so that concurrent reads overlap.
+    public func setReadLatency(microseconds: UInt32) {
+        state.withLock { $0.readLatencyMicroseconds = microseconds }
+    }
+
+    var readLatencyMicroseconds: UInt32 { state.withLock { $0.readLatencyMicroseconds } }
 
     public var isCrashed: Bool { state.withLock { $0.crashed } }
     /// Number of successful file syncs so far.
@@ -239,7 +247,9 @@ final class SimulatedFile: StorageFile, @unchecked Sendable {
     deinit { try? close() }
 
     func read(into buffer: UnsafeMutableRawBufferPointer, at offset: UInt64) throws -> Int {
-        try fs.read(path) { data in
+        let latency = fs.readLatencyMicroseconds
+        if latency > 0 { usleep(latency) }
+        return try fs.read(path) { data in
             let start = Int(offset)
             guard start < data.count else { return 0 }
             let n = min(buffer.count, data.count - start)
