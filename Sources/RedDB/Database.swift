@@ -161,12 +161,19 @@ final class StatementCache: Sendable {
         self.limits = limits
     }
 
+    /// Texts longer than this are parsed every time: caching them would cost memory, and
+    /// hashing one under the lock would hold up every other lookup (an event loop's too).
+    static let maxCachedTextBytes = 16_384
+
     func statements(for text: String) throws -> [(Statement, String)] {
-        if let hit = entries.withLock({ $0[text] }) { return hit }
+        let cacheable = text.utf8.count <= Self.maxCachedTextBytes
+        if cacheable, let hit = entries.withLock({ $0[text] }) { return hit }
         let parsed = try Parser.parseScript(text, limits: limits)
-        entries.withLock { cache in
-            if cache.count >= capacity { cache.removeAll(keepingCapacity: true) }
-            if text.utf8.count <= 16_384 { cache[text] = parsed }
+        if cacheable {
+            entries.withLock { cache in
+                if cache.count >= capacity { cache.removeAll(keepingCapacity: true) }
+                cache[text] = parsed
+            }
         }
         return parsed
     }
