@@ -45,6 +45,8 @@ public struct RedError: Error, Sendable, Equatable, CustomStringConvertible {
         case undefinedCollection = "undefined_collection"
         /// A collection with that name already exists.
         case duplicateCollection = "duplicate_collection"
+        /// Another object (a constraint) already has that name.
+        case duplicateObject = "duplicate_object"
         /// The transaction already committed or rolled back.
         case transactionClosed = "transaction_closed"
         /// The file was written by a newer or unknown format version.
@@ -67,6 +69,8 @@ public struct RedError: Error, Sendable, Equatable, CustomStringConvertible {
         case uniqueViolation = "unique_violation"
         /// NULL was written into a NOT NULL column.
         case notNullViolation = "not_null_violation"
+        /// A row makes a CHECK constraint's expression false.
+        case checkViolation = "check_violation"
         /// A text value does not parse as the target type (bad email, date, number …).
         case invalidTextRepresentation = "invalid_text_representation"
         /// Division (or modulo) by zero.
@@ -140,6 +144,7 @@ public struct RedError: Error, Sendable, Equatable, CustomStringConvertible {
             case .invalidArgument: return "22023"
             case .undefinedCollection: return "42P01"
             case .duplicateCollection: return "42P07"
+            case .duplicateObject: return "42710"
             case .transactionClosed: return "25P01"
             case .unsupportedFormat: return "XX001"
             case .closed: return "57P01"
@@ -151,6 +156,7 @@ public struct RedError: Error, Sendable, Equatable, CustomStringConvertible {
             case .undefinedObject: return "42704"
             case .uniqueViolation: return "23505"
             case .notNullViolation: return "23502"
+            case .checkViolation: return "23514"
             case .invalidTextRepresentation: return "22P02"
             case .divisionByZero: return "22012"
             case .numericOutOfRange: return "22003"

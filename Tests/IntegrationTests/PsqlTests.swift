@@ -55,7 +55,7 @@ import Testing
         let server = try ServerProcess()
         defer { server.remove() }
         var o = try Self.psql(server, [
-            "CREATE TABLE users (id BIGINT PRIMARY KEY, name TEXT NOT NULL, email TEXT UNIQUE, age INT DEFAULT 0)",
+            "CREATE TABLE users (id BIGINT PRIMARY KEY, name TEXT NOT NULL, email TEXT UNIQUE, age INT DEFAULT 0 CHECK (age >= 0))",
             "CREATE INDEX users_age ON users (age)",
             "INSERT INTO users (id, name, email) VALUES (1, 'Ada', 'ada@example.com'), (2, 'Grace', NULL)",
         ])
@@ -69,6 +69,7 @@ import Testing
         #expect(o.stdout.contains("not null"))
         #expect(o.stdout.contains("PRIMARY KEY, btree (id)"), "\(o.stdout)")
         #expect(o.stdout.contains("users_age"))
+        #expect(o.stdout.contains("Check constraints:") && o.stdout.contains(#""users_age_check" CHECK (age >= 0)"#), "\(o.stdout)")
         o = try Self.psql(server, [#"\d nosuch"#])
         #expect(o.status == 1)
         #expect(o.stderr.contains("Did not find any relation named"))

@@ -22,6 +22,8 @@ public struct CollectionSchema: Codable, Sendable, Equatable {
     public var nextIndexNumber: UInt32
     /// Set once an item with a TTL is written, so expiry sweeps skip collections that never had one.
     public var hasExpiringItems: Bool?
+    /// CHECK constraints, in creation order (nil in schemas written before they existed).
+    public var checks: [CheckConstraint]?
 
     public init(model: Model, columns: [ColumnDefinition] = [], appendOnly: Bool = false, defaultTTLMilliseconds: Int64? = nil) {
         self.model = model
@@ -31,6 +33,18 @@ public struct CollectionSchema: Codable, Sendable, Equatable {
         self.appendOnly = appendOnly
         self.defaultTTLMilliseconds = defaultTTLMilliseconds
         self.nextIndexNumber = 1
+    }
+
+    /// A CHECK constraint: every row written must make `sql`, a boolean expression over the
+    /// table's columns kept as its SQL text, true or NULL (PostgreSQL's rule).
+    public struct CheckConstraint: Codable, Sendable, Equatable {
+        public var name: String
+        public var sql: String
+
+        public init(name: String, sql: String) {
+            self.name = name
+            self.sql = sql
+        }
     }
 
     public func column(named name: String) -> ColumnDefinition? {

@@ -154,6 +154,19 @@ public struct ColumnSpec: Sendable, Equatable {
     public var serial = false
     /// ENUM('a', 'b'): the allowed values.
     public var enumVariants: [String] = []
+    /// Column CHECK constraints (`price NUMERIC CHECK (price > 0)`).
+    public var checks: [CheckSpec] = []
+}
+
+/// `[CONSTRAINT name] CHECK (expression)`, the expression kept as written.
+public struct CheckSpec: Sendable, Equatable {
+    public var name: String?
+    public var sql: String
+
+    public init(name: String?, sql: String) {
+        self.name = name
+        self.sql = sql
+    }
 }
 
 public enum InsertModel: Sendable, Equatable { case row, document, kv }
@@ -204,6 +217,10 @@ public enum AlterAction: Sendable, Equatable {
     case setAppendOnly(Bool)
     /// `ADD [CONSTRAINT name] PRIMARY KEY (column)` / `UNIQUE (column)`: one column, checked against existing rows.
     case addConstraint(name: String?, column: String, primaryKey: Bool)
+    /// `ADD [CONSTRAINT name] CHECK (expression)`, checked against existing rows.
+    case addCheck(CheckSpec)
+    /// `DROP CONSTRAINT [IF EXISTS] name` (CHECK constraints).
+    case dropConstraint(String, ifExists: Bool)
 }
 
 public enum KVCommand: Sendable, Equatable {
@@ -219,7 +236,8 @@ public indirect enum Statement: Sendable, Equatable {
     case update(table: String, alias: String?, assignments: [Assignment], from: TableRef?, whereClause: Expr?, returning: [SelectItem]?)
     /// `using`: PostgreSQL's `DELETE … USING other tables`.
     case delete(table: String, alias: String?, using: TableRef?, whereClause: Expr?, returning: [SelectItem]?)
-    case createTable(name: String, ifNotExists: Bool, columns: [ColumnSpec], appendOnly: Bool, ttlMilliseconds: Int64?)
+    /// `checks`: the table's CHECK constraints, column and table ones alike.
+    case createTable(name: String, ifNotExists: Bool, columns: [ColumnSpec], checks: [CheckSpec], appendOnly: Bool, ttlMilliseconds: Int64?)
     case createCollection(name: String, model: InsertModel, ifNotExists: Bool)
     case dropTable(names: [String], ifExists: Bool, kind: String, cascade: Bool)
     case truncate(names: [String])

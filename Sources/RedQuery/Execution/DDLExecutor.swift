@@ -15,7 +15,7 @@ struct DDLExecutor {
 
     func execute(_ statement: Statement) throws -> QueryResult {
         switch statement {
-        case .createTable(let name, let ifNotExists, let specs, let appendOnly, let ttl):
+        case .createTable(let name, let ifNotExists, let specs, let tableChecks, let appendOnly, let ttl):
             if try exists(name) {
                 if ifNotExists { return .message("relation \"\(name)\" already exists, skipping", type: "create", tag: "CREATE TABLE") }
                 throw RedError(.duplicateCollection, "relation \"\(name)\" already exists")
@@ -30,7 +30,9 @@ struct DDLExecutor {
                 columns.append(column)
             }
             guard columns.filter(\.primaryKey).count <= 1 else { throw RedError(.invalidOperation, "multiple primary keys for table \"\(name)\" are not allowed") }
-            _ = try store.create(tx, name, schema: CollectionSchema(model: .table, columns: columns, appendOnly: appendOnly, defaultTTLMilliseconds: ttl))
+            var schema = CollectionSchema(model: .table, columns: columns, appendOnly: appendOnly, defaultTTLMilliseconds: ttl)
+            try addChecks(specs.flatMap(\.checks) + tableChecks, to: &schema, table: name)
+            _ = try store.create(tx, name, schema: schema)
             return .message("table '\(name)' created", type: "create", tag: "CREATE TABLE")
         case .createCollection(let name, let model, let ifNotExists):
             if try exists(name) {
@@ -222,9 +224,57 @@ struct DDLExecutor {
         }
     }
 
+    /// Names, validates and appends new CHECK constraints (see `CheckConstraints`).
+    func addChecks(_ specs: [CheckSpec], to schema: inout CollectionSchema, table: String) throws {
+        guard !specs.isEmpty else { return }
+        guard schema.model == .table else { throw RedError(.invalidOperation, "CHECK constraints need a table; \(table) is a \(schema.model.rawValue) collection") }
+        var checks = schema.checks ?? []
+        let planner = Planner(context: context)
+        for spec in specs {
+            let taken = checks.map(\.name) + schema.indexes.filter(\.isConstraint).map(\.name)
+            _ = try CheckConstraints.bind(spec.sql, columns: schema.columns, table: table, planner: planner)
+            let name = try CheckConstraints.name(for: spec, table: table, columns: schema.columns, taken: taken, planner: planner)
+            checks.append(.init(name: name, sql: spec.sql))
+        }
+        schema.checks = checks
+    }
+
+    /// Fails with 23514 if a row already in the table breaks one of `handle`'s checks named in `names`.
+    func verifyExistingRows(_ handle: TableHandle, names: Set<String>) throws {
+        let checks = try CheckConstraints(handle.schema, table: handle.name, planner: Planner(context: context), only: names)
+        guard !checks.isEmpty else { return }
+        let cursor = try store.scan(tx, handle)
+        while let row = try cursor.next() {
+            guard row.isVisible(at: context.now), let name = try checks.firstViolated(by: row) else { continue }
+            throw RedError(.checkViolation, "check constraint \"\(name)\" of relation \"\(handle.name)\" is violated by some row")
+        }
+    }
+
     func alter(_ handle: TableHandle, _ action: AlterAction, _ notes: inout [String]) throws -> TableHandle {
         var schema = handle.schema
         switch action {
+        case .addCheck(let spec):
+            let before = Set((schema.checks ?? []).map(\.name))
+            try addChecks([spec], to: &schema, table: handle.name)
+            let added = Set((schema.checks ?? []).map(\.name)).subtracting(before)
+            let updated = try store.setSchema(tx, handle, schema)
+            try verifyExistingRows(updated, names: added)
+            notes.append("constraint '\(added.first ?? "")' added")
+            return updated
+        case .dropConstraint(let name, let ifExists):
+            guard let checks = schema.checks, checks.contains(where: { $0.name == name }) else {
+                if schema.indexes.contains(where: { $0.isConstraint && $0.name == name }) {
+                    throw RedError(.featureNotSupported, "DROP CONSTRAINT drops CHECK constraints; \"\(name)\" is a unique or primary key constraint")
+                }
+                if ifExists {
+                    notes.append("constraint \"\(name)\" of relation \"\(handle.name)\" does not exist, skipping")
+                    return handle
+                }
+                throw RedError(.undefinedObject, "constraint \"\(name)\" of relation \"\(handle.name)\" does not exist")
+            }
+            schema.checks = checks.filter { $0.name != name }
+            notes.append("constraint '\(name)' dropped")
+            return try store.setSchema(tx, handle, schema)
         case .addConstraint(let name, let columnName, let primaryKey):
             guard handle.schema.model == .table else { throw RedError(.invalidOperation, "constraints need a table; \(handle.name) is a \(handle.schema.model.rawValue) collection") }
             guard let position = schema.columns.firstIndex(where: { $0.name == columnName }) else {
@@ -290,6 +340,13 @@ struct DDLExecutor {
                 updated = try store.createIndex(tx, updated, name: "\(handle.name)_\(spec.name)_key", columnIDs: [column.id], unique: true,
                                                 method: .btree, isConstraint: true, now: context.now)
             }
+            if !spec.checks.isEmpty {
+                var withChecks = updated.schema
+                let before = Set((withChecks.checks ?? []).map(\.name))
+                try addChecks(spec.checks, to: &withChecks, table: handle.name)
+                updated = try store.setSchema(tx, updated, withChecks)
+                try verifyExistingRows(updated, names: Set((withChecks.checks ?? []).map(\.name)).subtracting(before))
+            }
             notes.append("column '\(spec.name)' added")
             return updated
         case .dropColumn(let name, let ifExists):
@@ -304,6 +361,11 @@ struct DDLExecutor {
                 current = try store.dropIndex(tx, current, named: index.name)
             }
             schema = current.schema
+            // As in PostgreSQL, the table's CHECK constraints that read the column go with it.
+            let planner = Planner(context: context)
+            schema.checks = schema.checks?.filter { check in
+                !CheckConstraints.reads(check.sql, column: column.name, columns: schema.columns, table: handle.name, planner: planner)
+            }
             schema.columns.removeAll { $0.id == column.id }
             notes.append("column '\(name)' dropped")
             return try store.setSchema(tx, current, schema)
@@ -316,6 +378,11 @@ struct DDLExecutor {
             }
             if let view = try ViewCatalog.dependents(of: handle.name, column: old, tx).first {
                 throw RedError(.dependentObjectsStillExist, "view \(view) reads column \(old) of \(handle.name); drop or recreate the view before renaming the column")
+            }
+            let planner = Planner(context: context)
+            if let check = schema.checks?.first(where: { CheckConstraints.reads($0.sql, column: old, columns: schema.columns, table: handle.name, planner: planner) }) {
+                throw RedError(.dependentObjectsStillExist,
+                               "check constraint \(check.name) reads column \(old) of \(handle.name); drop it (ALTER TABLE … DROP CONSTRAINT) before renaming the column, then add it again")
             }
             schema.columns[i].name = new
             notes.append("column '\(old)' renamed to '\(new)'")

@@ -40,6 +40,7 @@ struct DMLExecutor {
         var returned: [[Value]] = []
         let returning = try statement.returning.map { try bindReturning($0, handle: handle, alias: nil, planner: planner) }
         var defaults = DefaultValues(planner: planner, context: context)
+        let checks = try CheckConstraints(handle, planner: planner)
         let metadata = try metadataValue(statement.metadata, planner)
         let upsert = try statement.onConflict.map { try UpsertPlan(onConflict: $0, handle: handle, executor: self, planner: planner) }
         var affected = 0
@@ -59,6 +60,7 @@ struct DMLExecutor {
                 if rowIDs.isEmpty { rowIDs = try store.reserveRowIDs(tx, handle, count: min(1_000, sourceRows.count - r)) }
                 row = try tableRow(targets!.columns, targets!.cells, sourceRows, r, handle, &defaults, rid: rowIDs.lowerBound, expiresAt: expiresAt)
                 rowIDs = rowIDs.dropFirst()
+                try checks.verify(row)  // before any conflict check, as PostgreSQL does
             case .document: row = try documentRow(statement.columns, sourceRows.row(r), handle, expiresAt: expiresAt)
             case .kv:
                 try insertKV(statement.columns, sourceRows.row(r), handle, expiresAt: expiresAt)
@@ -364,6 +366,7 @@ struct DMLExecutor {
                                                         planner: planner, statement: "UPDATE")
         let ctx = BindingContext(scope: scope, aggregatesForbiddenIn: "UPDATE")
         var defaults = DefaultValues(planner: planner, context: context)
+        let checks = try CheckConstraints(handle, planner: planner)
         let bound = try bindAssignments(assignments, handle: handle, ctx: ctx, planner: planner)
         let returningExprs = try returning.map { try bindReturning($0, scope: scope, planner: planner) }
         let targetWidth = TableScanNode.columns(of: handle.schema, qualifier: nil).count
@@ -373,6 +376,7 @@ struct DMLExecutor {
         var updates: [(key: [UInt8], old: StoredRow, new: StoredRow)] = []
         for target in targets {
             let new = try applying(bound, to: target.row, values: target.values, handle: handle, defaults: &defaults, eval: eval)
+            try checks.verify(new)
             updates.append((target.key, target.row, new))
         }
         for u in updates {

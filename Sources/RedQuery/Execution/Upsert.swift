@@ -16,12 +16,15 @@ struct UpsertPlan {
     let action: OnConflict.Action
     let assignments: [DMLExecutor.BoundAssignment]
     let condition: BoundExpr?
+    /// The table's CHECK constraints, which the updated row must pass too.
+    let checks: CheckConstraints
 
     init(onConflict: OnConflict, handle: TableHandle, executor: DMLExecutor, planner: Planner) throws {
         guard handle.schema.model == .table else {
             throw RedError(.featureNotSupported, "ON CONFLICT works on tables; \(handle.name) is a \(handle.schema.model.rawValue) collection")
         }
         self.handle = handle
+        checks = try CheckConstraints(handle, planner: planner)
         let unique = handle.schema.indexes.indices.filter { handle.schema.indexes[$0].unique }
         if onConflict.columns.isEmpty {
             indexes = unique
@@ -76,6 +79,7 @@ struct UpsertPlan {
             + TableScanNode.values(of: proposed, key: StoredRow.key(rid: proposed.rid), schema: handle.schema)
         if let condition, try Evaluation.truth(try eval.evaluate(condition, values)) != true { return nil }
         let updated = try executor.applying(assignments, to: existing, values: values, handle: handle, defaults: &defaults, eval: eval)
+        try checks.verify(updated)
         try executor.store.update(executor.tx, handle, old: existing, new: updated, now: executor.context.now)
         touched.insert(existing.rid)
         return updated

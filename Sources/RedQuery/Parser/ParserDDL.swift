@@ -57,7 +57,17 @@ extension Parser {
         var columns: [ColumnSpec] = []
         var tablePrimaryKey: [String] = []
         var tableUnique: [[String]] = []
+        var checks: [CheckSpec] = []
         repeat {
+            // A table constraint may be named: CONSTRAINT name PRIMARY KEY | UNIQUE | CHECK.
+            let constraintName = acceptKeyword("constraint") ? try parseIdentifier(what: "constraint name") : nil
+            if constraintName != nil, !isKeyword("primary"), !isKeyword("unique"), !isKeyword("check") {
+                throw unexpected(expected: "PRIMARY KEY, UNIQUE or CHECK")
+            }
+            if isKeyword("check") {
+                checks.append(CheckSpec(name: constraintName, sql: try parseCheckExpression()))
+                continue
+            }
             if acceptKeyword("primary") {
                 try expectKeyword("key")
                 tablePrimaryKey = try parseNameList()
@@ -112,7 +122,7 @@ extension Parser {
                 break
             }
         }
-        return .createTable(name: name, ifNotExists: ifNotExists, columns: columns, appendOnly: appendOnly, ttlMilliseconds: ttl)
+        return .createTable(name: name, ifNotExists: ifNotExists, columns: columns, checks: checks, appendOnly: appendOnly, ttlMilliseconds: ttl)
     }
 
     mutating func parseBooleanWord() throws -> Bool {
@@ -176,7 +186,17 @@ extension Parser {
             guard !strings.isEmpty else { throw error("ENUM needs its variants: ENUM('a', 'b', …)") }
             spec.enumVariants = strings
         }
+        var constraintName: String?  // CONSTRAINT name before a column constraint names a CHECK
         while true {
+            if acceptKeyword("constraint") {
+                constraintName = try parseIdentifier(what: "constraint name")
+                continue
+            }
+            if isKeyword("check") {
+                spec.checks.append(CheckSpec(name: constraintName, sql: try parseCheckExpression()))
+                constraintName = nil
+                continue
+            }
             if acceptKeyword("not") {
                 try expectKeyword("null")
                 spec.notNull = true
@@ -198,6 +218,18 @@ extension Parser {
             }
         }
         return spec
+    }
+
+    /// `CHECK (expression)`: the expression's text as written, which the table keeps.
+    mutating func parseCheckExpression() throws -> String {
+        try expectKeyword("check")
+        try expectSymbol("(")
+        let start = current.offset
+        _ = try parseExpression()
+        let sql = String(decoding: bytes[start..<min(current.offset, bytes.count)], as: UTF8.self).trimmingSpaces()
+        try expectSymbol(")")
+        if acceptKeyword("no") { try expectKeyword("inherit") }  // PostgreSQL's NO INHERIT: no inheritance here, so no effect
+        return sql
     }
 
     mutating func parseDrop() throws -> Statement {
@@ -250,13 +282,23 @@ extension Parser {
                     actions.append(.addConstraint(name: constraintName, column: column, primaryKey: primaryKey))
                     continue
                 }
+                if isKeyword("check") {
+                    actions.append(.addCheck(CheckSpec(name: constraintName, sql: try parseCheckExpression())))
+                    continue
+                }
                 if constraintName != nil {
-                    throw RedError(.featureNotSupported, "ADD CONSTRAINT supports PRIMARY KEY (column) and UNIQUE (column); FOREIGN KEY and CHECK are not supported")
+                    throw RedError(.featureNotSupported, "ADD CONSTRAINT supports PRIMARY KEY (column), UNIQUE (column) and CHECK (expression); FOREIGN KEY is not supported")
                 }
                 _ = acceptKeyword("column")
                 let ifNotExists = try parseIfNotExists()
                 actions.append(.addColumn(try parseColumnSpec(), ifNotExists: ifNotExists))
             } else if acceptKeyword("drop") {
+                if acceptKeyword("constraint") {
+                    let ifExists = try parseIfExists()
+                    actions.append(.dropConstraint(try parseIdentifier(what: "constraint name"), ifExists: ifExists))
+                    _ = acceptKeyword("cascade") || acceptKeyword("restrict")
+                    continue
+                }
                 _ = acceptKeyword("column")
                 let ifExists = try parseIfExists()
                 actions.append(.dropColumn(try parseAnyName(), ifExists: ifExists))

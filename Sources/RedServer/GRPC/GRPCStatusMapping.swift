@@ -10,10 +10,10 @@ enum GRPCStatusMapping {
         switch code {
         case .undefinedCollection, .undefinedObject, .undefinedPreparedStatement, .undefinedCursor, .undefinedColumn, .undefinedFunction:
             return .notFound
-        case .uniqueViolation, .duplicateCollection, .duplicateColumn, .duplicatePreparedStatement:
+        case .uniqueViolation, .duplicateCollection, .duplicateObject, .duplicateColumn, .duplicatePreparedStatement:
             return .alreadyExists
         case .serializationFailure: return .aborted
-        case .notNullViolation, .dependentObjectsStillExist, .readOnlyTransaction, .inFailedTransaction, .transactionClosed:
+        case .notNullViolation, .checkViolation, .dependentObjectsStillExist, .readOnlyTransaction, .inFailedTransaction, .transactionClosed:
             return .failedPrecondition
         case .featureNotSupported: return .unimplemented
         case .limitExceeded, .tooManyConnections: return .resourceExhausted

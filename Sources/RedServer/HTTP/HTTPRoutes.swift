@@ -236,8 +236,8 @@ struct HTTPRoutes: Sendable {
     static func status(for error: RedError) -> HTTPResponse.Status {
         switch error.code {
         case .undefinedCollection, .undefinedObject, .undefinedPreparedStatement, .undefinedCursor: return .notFound
-        case .uniqueViolation, .duplicateCollection, .serializationFailure, .dependentObjectsStillExist, .duplicatePreparedStatement: return .conflict
-        case .notNullViolation: return .unprocessableContent
+        case .uniqueViolation, .duplicateCollection, .duplicateObject, .serializationFailure, .dependentObjectsStillExist, .duplicatePreparedStatement: return .conflict
+        case .notNullViolation, .checkViolation: return .unprocessableContent
         case .featureNotSupported: return HTTPResponse.Status(code: 501)  // Not Implemented
         case .limitExceeded: return .contentTooLarge
         case .invalidPassword: return .unauthorized

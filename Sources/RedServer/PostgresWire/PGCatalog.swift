@@ -62,6 +62,7 @@ struct PGCatalog {
             return try relationLookup(lower)
         }
         if lower.contains("select c.relchecks, c.relkind") { return try relationFlags(lower) }
+        if lower.contains("from pg_catalog.pg_constraint r") && lower.contains("r.contype = 'c'") { return checkConstraints(lower) }
         if lower.contains("from pg_catalog.pg_attribute a") && lower.contains("a.attrelid =") { return try attributes(lower) }
         if lower.contains("pg_catalog.pg_index i") && lower.contains("i.indisprimary") { return try indexes(lower) }
         if lower.contains("from pg_catalog.pg_policy pol") { return empty(["polname", "polpermissive", "array_to_string", "pg_get_expr", "pg_get_expr", "cmd"]) }
@@ -168,9 +169,16 @@ struct PGCatalog {
             return PGCatalog.table(names, rows: [])
         }
         let hasIndex = !r.table.schema.indexes.isEmpty
-        let row: [Value] = [.text("0"), .text("r"), .text(hasIndex ? "t" : "f"), .text("f"), .text("f"), .text("f"), .text("f"),
+        let row: [Value] = [.text(String(r.table.schema.checks?.count ?? 0)), .text("r"), .text(hasIndex ? "t" : "f"), .text("f"), .text("f"), .text("f"), .text("f"),
                             .text("f"), .text("f"), .text(""), .text("0"), .text(""), .text("p"), .text("d"), .text("heap")]
         return PGCatalog.table(names, rows: [row])
+    }
+
+    /// `\d NAME`'s "Check constraints:" (asked when relchecks > 0): name and definition, by name.
+    private func checkConstraints(_ lower: String) -> QueryResult {
+        let checks = relation(oid: Self.oidLiteral(after: "r.conrelid = ", in: lower))?.table.schema.checks ?? []
+        return PGCatalog.table(["conname", "pg_get_constraintdef"],
+                               rows: checks.sorted { $0.name < $1.name }.map { [.text($0.name), .text("CHECK (\($0.sql))")] })
     }
 
     /// `\d NAME` step 3: the columns.

@@ -1,0 +1,100 @@
+import RedCore
+import RedEngine
+
+/// A table's CHECK constraints, bound once per statement and verified on every row it writes.
+///
+/// PostgreSQL's rules, which we follow:
+/// - a row passes when each expression is true **or NULL** (`CHECK (price > 0)` admits a NULL
+///   price); false fails with 23514 `new row for relation "t" violates check constraint "c"`;
+/// - an expression reads only the row's own columns: no subqueries (0A000), no aggregates or
+///   window functions (42803), no parameters;
+/// - an unnamed constraint is named `<table>_<column>_check` when its expression reads exactly
+///   one column (wherever it was declared), else `<table>_check`, with a number added when
+///   that name is taken.
+///
+/// The table keeps each expression as its SQL text (`CollectionSchema.CheckConstraint`), as it
+/// keeps column defaults; binding it against the table's columns each statement means ADD and
+/// DROP COLUMN need no rewriting, and a check that names a dropped column goes with it.
+struct CheckConstraints {
+    let table: String
+    let columns: [ColumnDefinition]
+    /// In name order, the order PostgreSQL checks them in (so it reports the same one first).
+    let bound: [(name: String, expr: BoundExpr)]
+    let context: ExecutionContext
+
+    /// The checks of `schema` (those in `names`, when given) bound against its columns; empty,
+    /// and free to verify, for a table with none.
+    init(_ schema: CollectionSchema, table: String, planner: Planner, only names: Set<String>? = nil) throws {
+        self.table = table
+        self.columns = schema.columns
+        self.context = planner.context
+        bound = try (schema.checks ?? []).filter { names?.contains($0.name) ?? true }.sorted { $0.name < $1.name }.map { check in
+            (check.name, try Self.bind(check.sql, columns: schema.columns, table: table, planner: planner))
+        }
+    }
+
+    init(_ handle: TableHandle, planner: Planner) throws {
+        try self.init(handle.schema, table: handle.name, planner: planner)
+    }
+
+    var isEmpty: Bool { bound.isEmpty }
+
+    /// Throws 23514 when `row` makes a check false.
+    func verify(_ row: StoredRow) throws {
+        if let name = try firstViolated(by: row) {
+            throw RedError(.checkViolation, "new row for relation \"\(table)\" violates check constraint \"\(name)\"")
+        }
+    }
+
+    /// The name of the first check `row` makes false, if any.
+    func firstViolated(by row: StoredRow) throws -> String? {
+        guard !bound.isEmpty else { return nil }
+        let values = columns.map { row.values[$0.id] ?? .null }
+        let eval = context.evaluation([])
+        return try bound.first { try Evaluation.truth(try eval.evaluate($0.expr, values)) == false }?.name
+    }
+
+    /// `sql` bound against `columns` (in schema order, as `verify` lays out a row's values).
+    static func bind(_ sql: String, columns: [ColumnDefinition], table: String, planner: Planner) throws -> BoundExpr {
+        let tokens = try Lexer.tokenize(sql, limits: ParserLimits())
+        if tokens.contains(where: { [Token.Kind.identifier("select", quoted: false), .identifier("values", quoted: false)].contains($0.kind) }) {
+            throw RedError(.featureNotSupported, "cannot use subquery in check constraint")
+        }
+        if tokens.contains(where: { if case .parameter = $0.kind { true } else { false } }) {
+            throw RedError(.syntaxError, "cannot use a parameter ($n) in check constraint")
+        }
+        var parser = try Parser(sql)
+        let expr = try parser.parseExpression()
+        let scope = Scope(columns.map { ScopeColumn(qualifier: table, name: $0.name, type: $0.type) }, parent: nil)
+        return try planner.bind(expr, BindingContext(scope: scope, aggregatesForbiddenIn: "check constraints"))
+    }
+
+    /// Whether `sql` reads `column`: it no longer binds once that column is gone.
+    static func reads(_ sql: String, column: String, columns: [ColumnDefinition], table: String, planner: Planner) -> Bool {
+        do {
+            _ = try bind(sql, columns: columns.filter { $0.name != column }, table: table, planner: planner)
+            return false
+        } catch let error as RedError where error.code == .undefinedColumn {
+            return true
+        } catch {
+            return false
+        }
+    }
+
+    /// The name of a new check on `table`: the given one (which must be free), else PostgreSQL's.
+    static func name(for spec: CheckSpec, table: String, columns: [ColumnDefinition], taken: [String], planner: Planner) throws -> String {
+        if let name = spec.name {
+            guard !taken.contains(name) else { throw RedError(.duplicateObject, "constraint \"\(name)\" for relation \"\(table)\" already exists") }
+            return name
+        }
+        let read = columns.filter { reads(spec.sql, column: $0.name, columns: columns, table: table, planner: planner) }
+        let base = read.count == 1 ? "\(table)_\(read[0].name)_check" : "\(table)_check"
+        var candidate = base
+        var number = 0
+        while taken.contains(candidate) {
+            number += 1
+            candidate = "\(base)\(number)"
+        }
+        return candidate
+    }
+}
