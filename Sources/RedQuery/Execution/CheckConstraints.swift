@@ -81,6 +81,39 @@ struct CheckConstraints {
         }
     }
 
+    /// `sql` with every reference to column `old` made a reference to `new` (RENAME COLUMN).
+    /// Works on tokens, so strings, comments and function names are left alone: an identifier
+    /// is a column reference unless a `(` (a call) or a `.` (a table qualifier) follows it.
+    static func renaming(_ sql: String, column old: String, to new: String) throws -> String {
+        let bytes = Array(sql.utf8)
+        let tokens = try Lexer.tokenize(sql, limits: ParserLimits())
+        var out: [UInt8] = []
+        var copied = 0
+        for (i, token) in tokens.enumerated() {
+            guard case .identifier(let name, let quoted) = token.kind, name == old else { continue }
+            if i + 1 < tokens.count, case .symbol(let next) = tokens[i + 1].kind, next == "(" || next == "." { continue }
+            var end = token.offset
+            if quoted {
+                end += 1
+                while end < bytes.count {
+                    if bytes[end] == UInt8(ascii: "\"") {
+                        if end + 1 < bytes.count, bytes[end + 1] == UInt8(ascii: "\"") { end += 2; continue }
+                        end += 1
+                        break
+                    }
+                    end += 1
+                }
+            } else {
+                while end < bytes.count, Lexer.isIdentPart(bytes[end]) { end += 1 }
+            }
+            out += bytes[copied..<token.offset]
+            out += Array("\"\(new.replacingOccurrences(of: "\"", with: "\"\""))\"".utf8)
+            copied = end
+        }
+        out += bytes[copied...]
+        return String(decoding: out, as: UTF8.self)
+    }
+
     /// The name of a new check on `table`: the given one (which must be free), else PostgreSQL's.
     static func name(for spec: CheckSpec, table: String, columns: [ColumnDefinition], taken: [String], planner: Planner) throws -> String {
         if let name = spec.name {

@@ -379,12 +379,22 @@ struct DDLExecutor {
             if let view = try ViewCatalog.dependents(of: handle.name, column: old, tx).first {
                 throw RedError(.dependentObjectsStillExist, "view \(view) reads column \(old) of \(handle.name); drop or recreate the view before renaming the column")
             }
-            let planner = Planner(context: context)
-            if let check = schema.checks?.first(where: { CheckConstraints.reads($0.sql, column: old, columns: schema.columns, table: handle.name, planner: planner) }) {
-                throw RedError(.dependentObjectsStillExist,
-                               "check constraint \(check.name) reads column \(old) of \(handle.name); drop it (ALTER TABLE … DROP CONSTRAINT) before renaming the column, then add it again")
+            // The checks keep their text: references to the column are rewritten to the new name.
+            schema.checks = try schema.checks?.map { check in
+                var renamed = check
+                renamed.sql = try CheckConstraints.renaming(check.sql, column: schema.columns[i].name, to: new)
+                return renamed
             }
             schema.columns[i].name = new
+            let planner = Planner(context: context)
+            for check in schema.checks ?? [] {
+                do {
+                    _ = try CheckConstraints.bind(check.sql, columns: schema.columns, table: handle.name, planner: planner)
+                } catch {
+                    throw RedError(.dependentObjectsStillExist,
+                                   "check constraint \(check.name) names column \(old) in a way the rename cannot rewrite; drop the constraint, rename, then add it again")
+                }
+            }
             notes.append("column '\(old)' renamed to '\(new)'")
             return try store.setSchema(tx, handle, schema)
         case .renameTable(let newName):
