@@ -79,6 +79,9 @@ struct CollectionOperations: Sendable {
         }
         let indexes = info.schema.indexes.map { Self.indexJSON($0, of: info.schema, declared: true, operational: false) }
         var members: [(String, JSONValue)] = [("collection", .string(name)), ("columns", .array(columns))]
+        if let checks = info.schema.checks, !checks.isEmpty {
+            members.insert(("checks", .array(checks.map { .object([("expression", .string($0.sql)), ("name", .string($0.name))]) })), at: 0)
+        }
         if let ttl = info.schema.defaultTTLMilliseconds { members.append(("default_ttl_ms", .integer(ttl))) }
         members += [("entity_count", count.jsonValue), ("indexes", .array(indexes)), ("model", .string(info.schema.model.rawValue)),
                     ("ok", .bool(true))]
