@@ -224,19 +224,36 @@ struct DDLExecutor {
         }
     }
 
-    /// Names, validates and appends new CHECK constraints (see `CheckConstraints`).
-    func addChecks(_ specs: [CheckSpec], to schema: inout CollectionSchema, table: String) throws {
-        guard !specs.isEmpty else { return }
+    /// Names, validates and appends new CHECK constraints (see `CheckConstraints`); their names.
+    @discardableResult
+    func addChecks(_ specs: [CheckSpec], to schema: inout CollectionSchema, table: String) throws -> Set<String> {
+        guard !specs.isEmpty else { return [] }
         guard schema.model == .table else { throw RedError(.invalidOperation, "CHECK constraints need a table; \(table) is a \(schema.model.rawValue) collection") }
         var checks = schema.checks ?? []
+        var added: Set<String> = []
         let planner = Planner(context: context)
         for spec in specs {
             let taken = checks.map(\.name) + schema.indexes.filter(\.isConstraint).map(\.name)
             _ = try CheckConstraints.bind(spec.sql, columns: schema.columns, table: table, planner: planner)
             let name = try CheckConstraints.name(for: spec, table: table, columns: schema.columns, taken: taken, planner: planner)
             checks.append(.init(name: name, sql: spec.sql))
+            added.insert(name)
         }
         schema.checks = checks
+        return added
+    }
+
+    /// Refuses a change after which a check no longer binds (`what`: the change, as a verb phrase).
+    func requireChecksBind(_ schema: CollectionSchema, table: String, what: String) throws {
+        let planner = Planner(context: context)
+        for check in schema.checks ?? [] {
+            do {
+                _ = try CheckConstraints.bind(check.sql, columns: schema.columns, table: table, planner: planner)
+            } catch {
+                throw RedError(.dependentObjectsStillExist,
+                               "cannot \(what): check constraint \(check.name) names it in a way that cannot be rewritten; drop the constraint, \(what), then add it again")
+            }
+        }
     }
 
     /// Fails with 23514 if a row already in the table breaks one of `handle`'s checks named in `names`.
@@ -254,9 +271,7 @@ struct DDLExecutor {
         var schema = handle.schema
         switch action {
         case .addCheck(let spec):
-            let before = Set((schema.checks ?? []).map(\.name))
-            try addChecks([spec], to: &schema, table: handle.name)
-            let added = Set((schema.checks ?? []).map(\.name)).subtracting(before)
+            let added = try addChecks([spec], to: &schema, table: handle.name)
             let updated = try store.setSchema(tx, handle, schema)
             try verifyExistingRows(updated, names: added)
             notes.append("constraint '\(added.first ?? "")' added")
@@ -342,10 +357,9 @@ struct DDLExecutor {
             }
             if !spec.checks.isEmpty {
                 var withChecks = updated.schema
-                let before = Set((withChecks.checks ?? []).map(\.name))
-                try addChecks(spec.checks, to: &withChecks, table: handle.name)
+                let added = try addChecks(spec.checks, to: &withChecks, table: handle.name)
                 updated = try store.setSchema(tx, updated, withChecks)
-                try verifyExistingRows(updated, names: Set((withChecks.checks ?? []).map(\.name)).subtracting(before))
+                try verifyExistingRows(updated, names: added)
             }
             notes.append("column '\(spec.name)' added")
             return updated
@@ -386,15 +400,7 @@ struct DDLExecutor {
                 return renamed
             }
             schema.columns[i].name = new
-            let planner = Planner(context: context)
-            for check in schema.checks ?? [] {
-                do {
-                    _ = try CheckConstraints.bind(check.sql, columns: schema.columns, table: handle.name, planner: planner)
-                } catch {
-                    throw RedError(.dependentObjectsStillExist,
-                                   "check constraint \(check.name) names column \(old) in a way the rename cannot rewrite; drop the constraint, rename, then add it again")
-                }
-            }
+            try requireChecksBind(schema, table: handle.name, what: "rename column \(old)")
             notes.append("column '\(old)' renamed to '\(new)'")
             return try store.setSchema(tx, handle, schema)
         case .renameTable(let newName):
@@ -402,6 +408,7 @@ struct DDLExecutor {
             if let view = try ViewCatalog.dependents(of: handle.name, tx).first {
                 throw RedError(.dependentObjectsStillExist, "view \(view) reads \(handle.name); drop or recreate the view before renaming the table")
             }
+            try requireChecksBind(schema, table: newName, what: "rename table \(handle.name)")  // a check may qualify columns with the old name
             notes.append("renamed to '\(newName)'")
             return try store.rename(tx, handle, to: newName)
         case .setAppendOnly(let on):

@@ -7,9 +7,9 @@ import RedDB
 /// A connection's task reads messages on its channel's event loop. Sending each to Swift's
 /// shared pool and the reply back costs two thread wake-ups per round trip, more than a
 /// point `SELECT` itself, so messages that need no waiting are answered right there:
-/// - Sync, Flush, Describe, Close, Terminate, and a Bind of up to `maxBytesWithoutWaiting`
-///   of parameters: bookkeeping, no statement runs (all but the first three without any
-///   suspension point, `answerAtOnce`);
+/// - Bind (up to `maxBytesWithoutWaiting` of parameters), Describe and Close: bookkeeping,
+///   no statement runs, answered without any suspension point (`answerAtOnce`); Sync, Flush
+///   and Terminate, which write to the socket;
 /// - a Parse of plain SQL (no wire command such as COPY or SET), when planning it finds the
 ///   catalog cached (`Session.describeWithoutWaiting`);
 /// - a simple Query of one plain statement, and the first Execute of a plain statement's
