@@ -72,7 +72,7 @@ struct CollectionOperations: Sendable {
         }
         let count = try await s.execute("SELECT count(*) FROM \(Session.identifier(name))").rows.first?.first ?? .integer(0)
         let columns = info.schema.columns.filter { !$0.name.hasPrefix("_") }.map { c -> JSONValue in
-            var members: [(String, JSONValue)] = [("name", .string(c.name)), ("not_null", .bool(c.notNull)), ("primary_key", .bool(c.primaryKey)),
+            var members: [(String, JSONValue)] = [("name", .string(c.name)), ("not_null", .bool(c.notNull)), ("primary_key", .bool(info.schema.isPrimaryKey(c))),
                                                   ("type", .string(c.type.rawValue)), ("unique", .bool(c.unique))]
             if let d = c.defaultSQL { members.insert(("default", .string(d)), at: 0) }
             return .object(members)

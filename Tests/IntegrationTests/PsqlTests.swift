@@ -70,6 +70,8 @@ import Testing
         #expect(o.stdout.contains("PRIMARY KEY, btree (id)"), "\(o.stdout)")
         #expect(o.stdout.contains("users_age"))
         #expect(o.stdout.contains("Check constraints:") && o.stdout.contains(#""users_age_check" CHECK (age >= 0)"#), "\(o.stdout)")
+        o = try Self.psql(server, ["CREATE TABLE member (u INT, g INT, PRIMARY KEY (u, g))", #"\d member"#])
+        #expect(o.stdout.contains(#""member_pkey" PRIMARY KEY, btree (u, g)"#), "\(o.stdout)")
         o = try Self.psql(server, [#"\d nosuch"#])
         #expect(o.status == 1)
         #expect(o.stderr.contains("Did not find any relation named"))

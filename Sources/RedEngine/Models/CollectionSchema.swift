@@ -47,6 +47,14 @@ public struct CollectionSchema: Codable, Sendable, Equatable {
         }
     }
 
+    /// Whether `column` is (part of) the primary key, declared on the column or as a table constraint.
+    public func isPrimaryKey(_ column: ColumnDefinition) -> Bool {
+        column.primaryKey || indexes.contains { $0.primaryKey == true && $0.columnIDs.contains(column.id) }
+    }
+
+    /// Whether the table has a primary key.
+    public var hasPrimaryKey: Bool { columns.contains(where: \.primaryKey) || indexes.contains { $0.primaryKey == true } }
+
     public func column(named name: String) -> ColumnDefinition? {
         columns.first { $0.name == name } ?? columns.first { $0.name.lowercased() == name.lowercased() }
     }
@@ -113,6 +121,9 @@ public struct IndexDefinition: Codable, Sendable, Equatable {
     public var storageName: String
     /// Created implicitly for a PRIMARY KEY or UNIQUE column (dropped with the column).
     public var isConstraint: Bool
+    /// The table's primary key when it is a table constraint (`PRIMARY KEY (a, b)`, or named);
+    /// a single unnamed key column is marked on the column instead (nil in older schemas).
+    public var primaryKey: Bool?
 
     public init(name: String, columnIDs: [UInt16], unique: Bool, method: Method, storageName: String, isConstraint: Bool) {
         self.name = name

@@ -141,12 +141,13 @@ public final class TableStore: Sendable {
 
     /// Creates an index and fills it from the visible rows; duplicates in a unique index fail with 23505.
     public func createIndex(_ tx: Transaction, _ handle: TableHandle, name: String, columnIDs: [UInt16], unique: Bool,
-                            method: IndexDefinition.Method, isConstraint: Bool, now: Int64) throws -> TableHandle {
+                            method: IndexDefinition.Method, isConstraint: Bool, primaryKey: Bool = false, now: Int64) throws -> TableHandle {
         var schema = handle.schema
         let storageName = Self.indexStorageName(collectionID: handle.collection.id, number: schema.nextIndexNumber)
         schema.nextIndexNumber += 1
-        let definition = IndexDefinition(name: name, columnIDs: columnIDs, unique: unique, method: method,
+        var definition = IndexDefinition(name: name, columnIDs: columnIDs, unique: unique, method: method,
                                          storageName: storageName, isConstraint: isConstraint)
+        if primaryKey { definition.primaryKey = true }
         let indexCollection = try tx.createCollection(storageName)
         schema.indexes.append(definition)
         let updated = try setSchema(tx, handle, schema)

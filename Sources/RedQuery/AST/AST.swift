@@ -158,6 +158,20 @@ public struct ColumnSpec: Sendable, Equatable {
     public var checks: [CheckSpec] = []
 }
 
+/// A table constraint `[CONSTRAINT name] PRIMARY KEY | UNIQUE (columns…)` that is not one
+/// unnamed column (that one is marked on its column, as a column constraint would be).
+public struct KeySpec: Sendable, Equatable {
+    public var name: String?
+    public var columns: [String]
+    public var primary: Bool
+
+    public init(name: String?, columns: [String], primary: Bool) {
+        self.name = name
+        self.columns = columns
+        self.primary = primary
+    }
+}
+
 /// `[CONSTRAINT name] CHECK (expression)`, the expression kept as written.
 public struct CheckSpec: Sendable, Equatable {
     public var name: String?
@@ -215,11 +229,11 @@ public enum AlterAction: Sendable, Equatable {
     case renameColumn(String, to: String)
     case renameTable(to: String)
     case setAppendOnly(Bool)
-    /// `ADD [CONSTRAINT name] PRIMARY KEY (column)` / `UNIQUE (column)`: one column, checked against existing rows.
-    case addConstraint(name: String?, column: String, primaryKey: Bool)
+    /// `ADD [CONSTRAINT name] PRIMARY KEY | UNIQUE (columns…)`, checked against existing rows.
+    case addConstraint(KeySpec)
     /// `ADD [CONSTRAINT name] CHECK (expression)`, checked against existing rows.
     case addCheck(CheckSpec)
-    /// `DROP CONSTRAINT [IF EXISTS] name` (CHECK constraints).
+    /// `DROP CONSTRAINT [IF EXISTS] name`: a CHECK, PRIMARY KEY or UNIQUE constraint.
     case dropConstraint(String, ifExists: Bool)
 }
 
@@ -237,7 +251,8 @@ public indirect enum Statement: Sendable, Equatable {
     /// `using`: PostgreSQL's `DELETE … USING other tables`.
     case delete(table: String, alias: String?, using: TableRef?, whereClause: Expr?, returning: [SelectItem]?)
     /// `checks`: the table's CHECK constraints, column and table ones alike.
-    case createTable(name: String, ifNotExists: Bool, columns: [ColumnSpec], checks: [CheckSpec], appendOnly: Bool, ttlMilliseconds: Int64?)
+    case createTable(name: String, ifNotExists: Bool, columns: [ColumnSpec], keys: [KeySpec], checks: [CheckSpec], appendOnly: Bool,
+                     ttlMilliseconds: Int64?)
     case createCollection(name: String, model: InsertModel, ifNotExists: Bool)
     case dropTable(names: [String], ifExists: Bool, kind: String, cascade: Bool)
     case truncate(names: [String])

@@ -15,7 +15,7 @@ struct DDLExecutor {
 
     func execute(_ statement: Statement) throws -> QueryResult {
         switch statement {
-        case .createTable(let name, let ifNotExists, let specs, let tableChecks, let appendOnly, let ttl):
+        case .createTable(let name, let ifNotExists, let specs, let keys, let tableChecks, let appendOnly, let ttl):
             if try exists(name) {
                 if ifNotExists { return .message("relation \"\(name)\" already exists, skipping", type: "create", tag: "CREATE TABLE") }
                 throw RedError(.duplicateCollection, "relation \"\(name)\" already exists")
@@ -29,10 +29,13 @@ struct DDLExecutor {
                 if !spec.enumVariants.isEmpty { column.enumVariants = spec.enumVariants }
                 columns.append(column)
             }
-            guard columns.filter(\.primaryKey).count <= 1 else { throw RedError(.invalidOperation, "multiple primary keys for table \"\(name)\" are not allowed") }
+            guard columns.filter(\.primaryKey).count + keys.filter(\.primary).count <= 1 else {
+                throw RedError(.invalidTableDefinition, "multiple primary keys for table \"\(name)\" are not allowed")
+            }
             var schema = CollectionSchema(model: .table, columns: columns, appendOnly: appendOnly, defaultTTLMilliseconds: ttl)
             try addChecks(specs.flatMap(\.checks) + tableChecks, to: &schema, table: name)
-            _ = try store.create(tx, name, schema: schema)
+            var handle = try store.create(tx, name, schema: schema)
+            for key in keys { handle = try addKey(key, to: handle) }
             return .message("table '\(name)' created", type: "create", tag: "CREATE TABLE")
         case .createCollection(let name, let model, let ifNotExists):
             if try exists(name) {
@@ -170,7 +173,7 @@ struct DDLExecutor {
         case .showColumns(let name):
             guard let handle = try store.open(tx, name) else { throw RedError(.undefinedCollection, "relation \"\(name)\" does not exist") }
             let rows: [[Value]] = handle.schema.columns.filter { !$0.name.hasPrefix("_") }.map { c in
-                [.text(c.name), .text(c.type.rawValue), .boolean(c.notNull || c.primaryKey), .boolean(c.primaryKey), .boolean(c.unique),
+                [.text(c.name), .text(c.type.rawValue), .boolean(c.notNull || c.primaryKey), .boolean(handle.schema.isPrimaryKey(c)), .boolean(c.unique),
                  c.defaultSQL.map { .text($0) } ?? .null]
             }
             return QueryResult(columns: Self.showColumnsResult, rows: rows, statementType: "select", commandTag: "SELECT \(rows.count)")
@@ -222,6 +225,49 @@ struct DDLExecutor {
             var parser = try Parser(sql)
             _ = try parser.parseExpression()
         }
+    }
+
+    /// Adds a PRIMARY KEY or UNIQUE constraint: a unique index over the columns, built from the
+    /// rows already there (a duplicate fails it with 23505). A primary key also makes its columns
+    /// NOT NULL, failing on existing NULLs (23502), as PostgreSQL's does.
+    ///
+    /// One column is marked on the column (`primaryKey`/`unique`), its index named
+    /// `<table>_<column>_pkey|key` unless named; several columns make a table constraint,
+    /// named as PostgreSQL names them (`<table>_pkey`, `<table>_<a>_<b>_key`).
+    func addKey(_ key: KeySpec, to handle: TableHandle) throws -> TableHandle {
+        var schema = handle.schema
+        guard schema.model == .table else { throw RedError(.invalidOperation, "constraints need a table; \(handle.name) is a \(schema.model.rawValue) collection") }
+        let positions = try key.columns.map { name in
+            guard let position = schema.columns.firstIndex(where: { $0.name == name }) else {
+                throw RedError(.undefinedColumn, "column \"\(name)\" of relation \"\(handle.name)\" does not exist")
+            }
+            return position
+        }
+        let ids = positions.map { schema.columns[$0].id }
+        if key.primary, schema.hasPrimaryKey {
+            throw RedError(.invalidTableDefinition, "multiple primary keys for table \"\(handle.name)\" are not allowed")
+        }
+        let single = positions.count == 1
+        let indexName = key.name ?? (single ? "\(handle.name)_\(key.columns[0])_\(key.primary ? "pkey" : "key")"
+                                            : key.primary ? "\(handle.name)_pkey" : "\(handle.name)_\(key.columns.joined(separator: "_"))_key")
+        if schema.indexes.contains(where: { $0.name == indexName }) || (schema.checks ?? []).contains(where: { $0.name == indexName }) {
+            throw RedError(.duplicateCollection, "relation \"\(indexName)\" already exists")
+        }
+        if key.primary {
+            let cursor = try store.scan(tx, handle)
+            while let row = try cursor.next() {
+                if row.isVisible(at: context.now), let null = positions.first(where: { (row.values[schema.columns[$0].id] ?? .null).isNull }) {
+                    throw RedError(.notNullViolation, "column \"\(schema.columns[null].name)\" of relation \"\(handle.name)\" contains null values")
+                }
+            }
+            for position in positions { schema.columns[position].notNull = true }
+        }
+        if single {
+            if key.primary { schema.columns[positions[0]].primaryKey = true } else { schema.columns[positions[0]].unique = true }
+        }
+        let updated = try store.setSchema(tx, handle, schema)
+        return try store.createIndex(tx, updated, name: indexName, columnIDs: ids, unique: true, method: .btree, isConstraint: true,
+                                     primaryKey: key.primary && !single, now: context.now)
     }
 
     /// Names, validates and appends new CHECK constraints (see `CheckConstraints`); their names.
@@ -278,8 +324,14 @@ struct DDLExecutor {
             return updated
         case .dropConstraint(let name, let ifExists):
             guard let checks = schema.checks, checks.contains(where: { $0.name == name }) else {
-                if schema.indexes.contains(where: { $0.isConstraint && $0.name == name }) {
-                    throw RedError(.featureNotSupported, "DROP CONSTRAINT drops CHECK constraints; \"\(name)\" is a unique or primary key constraint")
+                if let index = schema.indexes.first(where: { $0.isConstraint && $0.name == name }) {
+                    // A PRIMARY KEY or UNIQUE constraint: its index goes, its columns stay NOT NULL (as in PostgreSQL).
+                    if index.columnIDs.count == 1, let i = schema.columns.firstIndex(where: { $0.id == index.columnIDs[0] }) {
+                        schema.columns[i].primaryKey = false
+                        schema.columns[i].unique = false
+                    }
+                    notes.append("constraint '\(name)' dropped")
+                    return try store.dropIndex(tx, try store.setSchema(tx, handle, schema), named: name)
                 }
                 if ifExists {
                     notes.append("constraint \"\(name)\" of relation \"\(handle.name)\" does not exist, skipping")
@@ -290,35 +342,8 @@ struct DDLExecutor {
             schema.checks = checks.filter { $0.name != name }
             notes.append("constraint '\(name)' dropped")
             return try store.setSchema(tx, handle, schema)
-        case .addConstraint(let name, let columnName, let primaryKey):
-            guard handle.schema.model == .table else { throw RedError(.invalidOperation, "constraints need a table; \(handle.name) is a \(handle.schema.model.rawValue) collection") }
-            guard let position = schema.columns.firstIndex(where: { $0.name == columnName }) else {
-                throw RedError(.undefinedColumn, "column \"\(columnName)\" of relation \"\(handle.name)\" does not exist")
-            }
-            let column = schema.columns[position]
-            if primaryKey, let existing = schema.columns.first(where: \.primaryKey) {
-                throw RedError(.invalidTableDefinition, "multiple primary keys for table \"\(handle.name)\" are not allowed (\(existing.name) is the key)")
-            }
-            let indexName = name ?? "\(handle.name)_\(columnName)_\(primaryKey ? "pkey" : "key")"
-            if handle.schema.indexes.contains(where: { $0.name == indexName }) {
-                throw RedError(.duplicateCollection, "relation \"\(indexName)\" already exists")
-            }
-            if primaryKey {
-                // PostgreSQL's ADD PRIMARY KEY also makes the column NOT NULL, failing on existing NULLs.
-                let cursor = try store.scan(tx, handle)
-                while let row = try cursor.next() {
-                    if row.isVisible(at: context.now), (row.values[column.id] ?? .null).isNull {
-                        throw RedError(.notNullViolation, "column \"\(columnName)\" of relation \"\(handle.name)\" contains null values")
-                    }
-                }
-                schema.columns[position].primaryKey = true
-                schema.columns[position].notNull = true
-            } else {
-                schema.columns[position].unique = true
-            }
-            let updated = try store.setSchema(tx, handle, schema)
-            return try store.createIndex(tx, updated, name: indexName, columnIDs: [column.id], unique: true, method: .btree,
-                                         isConstraint: true, now: context.now)
+        case .addConstraint(let key):
+            return try addKey(key, to: handle)
         case .addColumn(let spec, let ifNotExists):
             if schema.column(named: spec.name) != nil {
                 if ifNotExists {

@@ -55,8 +55,7 @@ extension Parser {
         let name = try parseIdentifier(what: "table name")
         try expectSymbol("(")
         var columns: [ColumnSpec] = []
-        var tablePrimaryKey: [String] = []
-        var tableUnique: [[String]] = []
+        var keys: [KeySpec] = []
         var checks: [CheckSpec] = []
         repeat {
             // A table constraint may be named: CONSTRAINT name PRIMARY KEY | UNIQUE | CHECK.
@@ -68,28 +67,27 @@ extension Parser {
                 checks.append(CheckSpec(name: constraintName, sql: try parseCheckExpression()))
                 continue
             }
-            if acceptKeyword("primary") {
-                try expectKeyword("key")
-                tablePrimaryKey = try parseNameList()
-                continue
-            }
-            if acceptKeyword("unique") {
-                tableUnique.append(try parseNameList())
+            if isKeyword("primary") || isKeyword("unique") {
+                keys.append(try parseKeyConstraint(name: constraintName))
                 continue
             }
             columns.append(try parseColumnSpec())
         } while acceptSymbol(",")
         try expectSymbol(")")
-        for key in tablePrimaryKey {
-            guard let i = columns.firstIndex(where: { $0.name == key }) else { throw error("column \"\(key)\" named in key does not exist") }
-            guard tablePrimaryKey.count == 1 else { throw RedError(.featureNotSupported, "multi-column PRIMARY KEY is not supported yet; use a UNIQUE INDEX on the columns") }
-            columns[i].primaryKey = true
-            columns[i].notNull = true
-        }
-        for group in tableUnique {
-            guard group.count == 1 else { throw RedError(.featureNotSupported, "multi-column UNIQUE constraints are not supported yet; use CREATE UNIQUE INDEX") }
-            guard let i = columns.firstIndex(where: { $0.name == group[0] }) else { throw error("column \"\(group[0])\" named in key does not exist") }
-            columns[i].unique = true
+        // One unnamed column: a column constraint, as if written on the column (its index keeps
+        // the names it always had). Anything else stays a table constraint.
+        keys = try keys.filter { key in
+            for column in key.columns where !columns.contains(where: { $0.name == column }) {
+                throw RedError(.undefinedColumn, "column \"\(column)\" named in key does not exist")
+            }
+            guard key.name == nil, key.columns.count == 1, let i = columns.firstIndex(where: { $0.name == key.columns[0] }) else { return true }
+            if key.primary {
+                columns[i].primaryKey = true
+                columns[i].notNull = true
+            } else {
+                columns[i].unique = true
+            }
+            return false
         }
         var appendOnly = false
         var ttl: Int64?
@@ -122,7 +120,8 @@ extension Parser {
                 break
             }
         }
-        return .createTable(name: name, ifNotExists: ifNotExists, columns: columns, checks: checks, appendOnly: appendOnly, ttlMilliseconds: ttl)
+        return .createTable(name: name, ifNotExists: ifNotExists, columns: columns, keys: keys, checks: checks, appendOnly: appendOnly,
+                            ttlMilliseconds: ttl)
     }
 
     mutating func parseBooleanWord() throws -> Bool {
@@ -220,6 +219,17 @@ extension Parser {
         return spec
     }
 
+    /// `PRIMARY KEY (columns…)` or `UNIQUE (columns…)`, after an optional `CONSTRAINT name`.
+    mutating func parseKeyConstraint(name: String?) throws -> KeySpec {
+        let primary = acceptKeyword("primary")
+        if primary { try expectKeyword("key") } else { try expectKeyword("unique") }
+        let columns = try parseNameList()
+        guard Set(columns).count == columns.count else {
+            throw RedError(.duplicateColumn, "column appears twice in \(primary ? "primary key" : "unique") constraint")
+        }
+        return KeySpec(name: name, columns: columns, primary: primary)
+    }
+
     /// `CHECK (expression)`: the expression's text as written, which the table keeps.
     mutating func parseCheckExpression() throws -> String {
         try expectKeyword("check")
@@ -271,15 +281,8 @@ extension Parser {
             if acceptKeyword("add") {
                 var constraintName: String?
                 if acceptKeyword("constraint") { constraintName = try parseIdentifier(what: "constraint name") }
-                if acceptKeyword("primary") || (isKeyword("unique") && isSymbol("(", ahead: 1)) {
-                    let primaryKey = !acceptKeyword("unique")
-                    if primaryKey { try expectKeyword("key") }
-                    try expectSymbol("(")
-                    let column = try parseAnyName()
-                    guard acceptSymbol(")") else {
-                        throw RedError(.featureNotSupported, "multi-column \(primaryKey ? "PRIMARY KEY" : "UNIQUE") constraints are not supported; use a unique index")
-                    }
-                    actions.append(.addConstraint(name: constraintName, column: column, primaryKey: primaryKey))
+                if isKeyword("primary") || (isKeyword("unique") && isSymbol("(", ahead: 1)) {
+                    actions.append(.addConstraint(try parseKeyConstraint(name: constraintName)))
                     continue
                 }
                 if isKeyword("check") {

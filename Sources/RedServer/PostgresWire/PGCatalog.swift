@@ -204,7 +204,8 @@ struct PGCatalog {
         let columns = r.table.schema.columns
         let rows = r.table.schema.indexes.map { index -> (Bool, String, [Value]) in
             let indexColumns = index.columnIDs.compactMap { id in columns.first { $0.id == id }?.name }
-            let primary = index.isConstraint && indexColumns.count == 1 && columns.first { $0.name == indexColumns[0] }?.primaryKey == true
+            let primary = index.primaryKey == true
+                || (index.isConstraint && indexColumns.count == 1 && columns.first { $0.name == indexColumns[0] }?.primaryKey == true)
             let list = indexColumns.joined(separator: ", ")
             let definition = "CREATE \(index.unique ? "UNIQUE " : "")INDEX \(index.name) ON \(r.table.name) USING \(index.method.rawValue) (\(list))"
             let constraint: Value = index.isConstraint ? .text(primary ? "PRIMARY KEY (\(list))" : "UNIQUE (\(list))") : .null
