@@ -40,6 +40,8 @@ final class RedWireConnection {
     var inbound: Inbound
     let outbound: Outbound
     let id: Int32
+    /// The channel's event loop, where this connection's frames are read.
+    let loop: any EventLoop
     var logger: Logger
 
     static let maxStreams = 1_024
@@ -47,7 +49,8 @@ final class RedWireConnection {
     /// Payload bytes of unanswered requests one connection may hold before its reader pauses.
     static let maxPendingBytes = 64 << 20
 
-    init(context: ServerContext, inbound: Inbound, outbound: Outbound, id: Int32) {
+    init(context: ServerContext, inbound: Inbound, outbound: Outbound, id: Int32, loop: any EventLoop) {
+        self.loop = loop
         self.context = context
         self.session = context.database.session()
         self.inbound = inbound
@@ -73,7 +76,7 @@ final class RedWireConnection {
                 // Over the connection limit the connection just closes: RedWire has no pre-handshake error frame.
                 _ = try await context.serveRegistered(channel) { registration in
                     let handler = RedWireConnection(context: context, inbound: inbound.makeAsyncIterator(), outbound: outbound,
-                                                    id: registration.id)
+                                                    id: registration.id, loop: channel.eventLoop)
                     try await handler.run()
                 }
             }
@@ -126,7 +129,7 @@ final class RedWireConnection {
                         try await requests.fail(frame, RedError(.limitExceeded, "redwire: more than \(Self.maxStreams) open streams on one connection"))
                         continue
                     }
-                    entry = StreamEntry(session: frame.streamID == 0 ? session : context.database.session())
+                    entry = StreamEntry(session: frame.streamID == 0 ? session : context.database.session(), backlog: StreamBacklog(loop: loop))
                     streams[frame.streamID] = entry
                 }
                 // A short read-only statement, with nothing of its stream still waiting to be answered,
@@ -174,7 +177,7 @@ final class RedWireConnection {
                 defer {
                     pending.release(request.frame.payload.count)
                     request.decodedRows?.done()
-                    backlog.remove()  // last: its reply is written, so a later one may be answered at once
+                    backlog.removeAfterReply()  // last, and after the reply's write (see StreamBacklog)
                 }
                 try await requests.handle(request.frame, prefetched: request.decodedRows, session: session, bulk: &bulk,
                                           settings: &settings)
@@ -195,7 +198,7 @@ final class RedWireConnection {
     struct StreamEntry {
         let session: Session
         var queue: AsyncStream<InboundRequest>.Continuation?
-        let backlog = StreamBacklog()
+        let backlog: StreamBacklog
     }
 
     // MARK: Handshake
@@ -243,12 +246,24 @@ final class RedWireConnection {
 
 /// Requests handed to a stream's task and not yet answered. The reader answers a request
 /// itself only when this is empty, so a stream's replies keep their order.
+///
+/// The count only changes on the connection's event loop. A task's reply written from the
+/// shared pool reaches the channel through the loop's queue (NIO hands a write made off the
+/// loop to it), so the task lowers the count through that same queue, after its write
+/// (`removeAfterReply`): by the time the reader sees the count at zero, every earlier reply
+/// is on the channel, and an answer the reader writes itself comes after them.
 final class StreamBacklog: Sendable {
     private let count = Atomic(0)
+    let loop: any EventLoop
+
+    init(loop: any EventLoop) { self.loop = loop }
 
     var isEmpty: Bool { count.load(ordering: .acquiring) == 0 }
     func add() { count.add(1, ordering: .relaxed) }
+    /// On the loop: a request the reader queued and took back.
     func remove() { count.subtract(1, ordering: .releasing) }
+    /// From the stream's task, once its reply is written.
+    func removeAfterReply() { loop.execute { self.remove() } }
 }
 
 /// Marks the connection busy while any of its streams runs a request, so that graceful
