@@ -1,3 +1,4 @@
+import Foundation
 import RedCore
 import Testing
 @testable import RedStorage
@@ -71,6 +72,29 @@ import Testing
         let stats = store.cache.statistics
         #expect(stats.residentNodes == store.cache.state.withLock { $0.map.count })
         #expect(stats.residentBytes == store.cache.state.withLock { s in s.map.values.reduce(0) { $0 + s.slots[Int($1)].bytes } })
+    }
+
+    /// An eviction writes its dirty victims without the cache's lock: a hit made while that
+    /// write is under way (here made to take a second) does not wait for it.
+    @Test func aHitDoesNotWaitForAnotherThreadsEvictionWrite() throws {
+        let h = StoreHarness()
+        let store = try h.open(cacheBytes: 256 << 10)
+        for i in 0..<3_000 { try store.write { try $0.put(key(i), value(i, size: 60)) } }
+        let root = try store.read { $0.rootID }
+        h.fs.setWriteLatency(microseconds: 1_000_000)
+        let writer = Thread {
+            // More dirty nodes until an eviction has to write some (each then takes a second).
+            for i in 3_000..<6_000 { _ = try? store.write { try $0.put(key(i), value(i, size: 60)) } }
+        }
+        writer.start()
+        var waited = 0
+        while store.cache.state.withLock({ $0.evictingBytes }) == 0 && waited < 20_000 { usleep(1_000); waited += 1 }
+        #expect(store.cache.state.withLock { $0.evictingBytes } > 0, "no eviction write began")
+        let evictionsBefore = store.cache.statistics.evictions
+        _ = try store.cache.node(root, pin: false)  // the tree's root: cached, a hit
+        #expect(store.cache.statistics.evictions == evictionsBefore, "the hit waited for the eviction's write to end")
+        h.fs.setWriteLatency(microseconds: 0)
+        while !writer.isFinished { usleep(10_000) }
     }
 
     @Test func evictedDirtyNodesAreWrittenAndReadBackIdentically() throws {

@@ -22,9 +22,10 @@ import Synchronization
 /// counted objects, and while a reader holds the tree's shared lock nobody
 /// mutates them, so an eviction merely drops the cache's reference.
 ///
-/// **Locking.** One mutex guards the map and the SIEVE list. A miss reads its page outside
-/// it (see `node`), so a slow read holds up no other thread; writing dirty victims on
-/// eviction still happens under it, so that a page leaves the cache only once it is on disk.
+/// **Locking.** One mutex guards the map and the SIEVE list. Disk I/O never happens under it:
+/// a miss reads its page outside it (see `node`), and an eviction writes its dirty victims
+/// outside it before they leave (see `evictIfOverBudget`), so a slow disk holds up no other
+/// thread's hits.
 ///
 /// Budget: `budgetBytes` bounds the estimated heap bytes of cached nodes. If
 /// every entry is pinned the cache overshoots until pins are released.
@@ -43,6 +44,8 @@ public final class PageCache: @unchecked Sendable {
         var visited = false
         var pins = 0
         var dirty = false
+        /// Chosen by an eviction whose writes are under way: not chosen again meanwhile.
+        var evicting = false
         var bytes = 0
         var newer: Int32 = -1
         var older: Int32 = -1
@@ -56,6 +59,15 @@ public final class PageCache: @unchecked Sendable {
         var tail: Int32 = -1
         var hand: Int32 = -1
         var stats = Statistics()
+        /// Bytes of the victims of evictions under way (still resident until written).
+        var evictingBytes = 0
+    }
+
+    /// Victims an eviction chose: written, if dirty, without the lock, then removed.
+    struct Eviction {
+        var victims: [(index: Int32, node: BTreeNode)] = []
+        var dirty: [BTreeNode] = []
+        var bytes = 0
     }
 
     let pager: Pager
@@ -63,7 +75,7 @@ public final class PageCache: @unchecked Sendable {
     let state = Mutex(State())
 
     /// How far below the budget an eviction goes: a 64th of it, at most 1 MiB (about 200
-    /// nodes), so dirty victims are written in batches while the cache lock is held briefly.
+    /// nodes), so dirty victims are written in batches.
     let evictionSlack: Int
 
     public init(pager: Pager, budgetBytes: Int) {
@@ -90,12 +102,14 @@ public final class PageCache: @unchecked Sendable {
         if let cached = state.withLock({ s in Self.hit(&s, id, pin: pin) }) { return cached }
         try NonBlockingExecution.refuseIfActive(.pageNotCached)
         let loaded = try BTreeNode.decode(try pager.readPage(id), file: pager.path)
-        return try state.withLock { s in
+        let node = state.withLock { s in
             s.stats.misses += 1
             if let raced = Self.hit(&s, id, pin: pin) { return raced }
-            try insert(&s, loaded, dirty: false, pinned: pin)
+            insert(&s, loaded, dirty: false, pinned: pin)
             return loaded
         }
+        try evictIfOverBudget()
+        return node
     }
 
     /// The cached node of page `id`, marked visited (and pinned if asked); nil when not cached.
@@ -119,7 +133,7 @@ public final class PageCache: @unchecked Sendable {
 
     /// Adds a freshly allocated node (dirty, optionally pinned), replacing any stale entry for its page.
     func insertNew(_ node: BTreeNode, pinned: Bool) throws {
-        try state.withLock { s in
+        state.withLock { s in
             if let index = s.map[node.pageID] {
                 let old = s.slots[Int(index)]
                 precondition(old.pins == 0, "reallocating pinned page \(node.pageID)")
@@ -127,13 +141,14 @@ public final class PageCache: @unchecked Sendable {
                              "reallocating page \(node.pageID) whose frozen image is unwritten")
                 remove(&s, index)
             }
-            try insert(&s, node, dirty: true, pinned: pinned)
+            insert(&s, node, dirty: true, pinned: pinned)
         }
+        try evictIfOverBudget()
     }
 
     /// Records that `node` changed: it must be written before it may be dropped.
     func markDirty(_ node: BTreeNode) throws {
-        try state.withLock { s in
+        state.withLock { s in
             guard let index = s.map[node.pageID], s.slots[Int(index)].node === node else {
                 preconditionFailure("page \(node.pageID) changed while not cached (was it pinned?)")
             }
@@ -142,8 +157,8 @@ public final class PageCache: @unchecked Sendable {
             let bytes = node.memoryFootprint
             s.stats.residentBytes += bytes - s.slots[i].bytes
             s.slots[i].bytes = bytes
-            try evictOverBudget(&s)
         }
+        try evictIfOverBudget()
     }
 
     /// Drops a page freed in the current epoch without writing it.
@@ -181,7 +196,7 @@ public final class PageCache: @unchecked Sendable {
 
     // MARK: Internals (state lock held)
 
-    private func insert(_ s: inout State, _ node: BTreeNode, dirty: Bool, pinned: Bool) throws {
+    private func insert(_ s: inout State, _ node: BTreeNode, dirty: Bool, pinned: Bool) {
         let slot = Slot(node: node, visited: false, pins: pinned ? 1 : 0, dirty: dirty, bytes: node.memoryFootprint,
                         newer: -1, older: s.head)
         let index: Int32
@@ -198,7 +213,6 @@ public final class PageCache: @unchecked Sendable {
         s.map[node.pageID] = index
         s.stats.residentBytes += slot.bytes
         s.stats.residentNodes += 1
-        try evictOverBudget(&s)
     }
 
     private func remove(_ s: inout State, _ index: Int32) {
@@ -213,32 +227,63 @@ public final class PageCache: @unchecked Sendable {
         s.freeSlots.append(index)
     }
 
-    /// Once over budget, evicts down to `evictionSlack` below it in one go: the dirty victims
-    /// are written together, in page order with neighbours in one call (`NodeRunWriter`), which
-    /// costs far less than a write per evicted page. They leave the cache only once written,
-    /// so a failed write loses nothing.
-    private func evictOverBudget(_ s: inout State) throws {
-        guard s.stats.residentBytes > budgetBytes else { return }
-        let target = budgetBytes - evictionSlack
-        var victims: [Int32] = []
-        var chosen = Set<Int32>()
-        var dirty: [BTreeNode] = []
-        var freed = 0
-        while s.stats.residentBytes - freed > target, let victim = sieveVictim(&s), chosen.insert(victim).inserted {
-            let slot = s.slots[Int(victim)]
-            victims.append(victim)
-            freed += slot.bytes
-            if slot.dirty { dirty.append(slot.node!) }
+    // MARK: Eviction
+
+    /// Once over budget, evicts down to `evictionSlack` below it in one go. Victims are chosen
+    /// under the lock; the dirty ones are then written together, in page order with neighbours
+    /// in one call (`NodeRunWriter`), **without** the lock, so other threads' hits and misses do
+    /// not wait for that I/O; then the victims leave. A failed write keeps every victim.
+    ///
+    /// Writing outside the lock is safe for the reason misses read outside it (see `node`):
+    /// every caller holds the tree's lock, so while the victims are written no other thread
+    /// can change or pin them (only a writer does, and a writer excludes everyone else; the
+    /// caller itself is busy here). Others may still hit a victim, which stays valid; a victim
+    /// that is somehow pinned by the time its write ends stays.
+    private func evictIfOverBudget() throws {
+        guard let eviction = state.withLock({ s in chooseVictims(&s) }) else { return }
+        do {
+            if !eviction.dirty.isEmpty { try NodeRunWriter.write(eviction.dirty, to: pager) }
+        } catch {
+            state.withLock { s in finish(eviction, written: false, &s) }
+            throw error
         }
-        if !dirty.isEmpty {
-            try NodeRunWriter.write(dirty, to: pager)
-            s.stats.dirtyWrites += UInt64(dirty.count)
-        }
-        for victim in victims { remove(&s, victim) }
-        s.stats.evictions += UInt64(victims.count)
+        state.withLock { s in finish(eviction, written: true, &s) }
     }
 
-    /// Walks the hand from old to new, clearing visited bits, until it finds an unpinned, unvisited entry.
+    private func chooseVictims(_ s: inout State) -> Eviction? {
+        guard s.stats.residentBytes - s.evictingBytes > budgetBytes else { return nil }
+        let target = budgetBytes - evictionSlack
+        var eviction = Eviction()
+        while s.stats.residentBytes - s.evictingBytes - eviction.bytes > target, let victim = sieveVictim(&s) {
+            s.slots[Int(victim)].evicting = true
+            let slot = s.slots[Int(victim)]
+            eviction.victims.append((victim, slot.node!))
+            eviction.bytes += slot.bytes
+            if slot.dirty { eviction.dirty.append(slot.node!) }
+        }
+        guard !eviction.victims.isEmpty else { return nil }
+        s.evictingBytes += eviction.bytes
+        return eviction
+    }
+
+    /// Removes an eviction's victims once written (or, when the write failed, keeps them all).
+    private func finish(_ eviction: Eviction, written: Bool, _ s: inout State) {
+        s.evictingBytes -= eviction.bytes
+        var removed: UInt64 = 0
+        for (index, node) in eviction.victims where s.slots[Int(index)].node === node {
+            s.slots[Int(index)].evicting = false
+            guard written, s.slots[Int(index)].pins == 0 else { continue }
+            remove(&s, index)
+            removed += 1
+        }
+        if written {
+            s.stats.dirtyWrites += UInt64(eviction.dirty.count)
+            s.stats.evictions += removed
+        }
+    }
+
+    /// Walks the hand from old to new, clearing visited bits, until it finds an unpinned, unvisited
+    /// entry that no eviction under way has chosen.
     private func sieveVictim(_ s: inout State) -> Int32? {
         var h = s.hand != -1 ? s.hand : s.tail
         var probes = 0
@@ -246,7 +291,7 @@ public final class PageCache: @unchecked Sendable {
         while h != -1 && probes < limit {
             probes += 1
             let next = s.slots[Int(h)].newer != -1 ? s.slots[Int(h)].newer : s.tail
-            if s.slots[Int(h)].pins > 0 {
+            if s.slots[Int(h)].pins > 0 || s.slots[Int(h)].evicting {
                 h = next
                 continue
             }

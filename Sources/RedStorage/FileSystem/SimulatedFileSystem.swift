@@ -48,6 +48,7 @@ public final class SimulatedFileSystem: FileSystem, @unchecked Sendable {
         var syncCount = 0
         var syncLatencyMicroseconds: UInt32 = 0
         var readLatencyMicroseconds: UInt32 = 0
+        var writeLatencyMicroseconds: UInt32 = 0
     }
 
     let state: Mutex<State>
@@ -86,6 +87,13 @@ public final class SimulatedFileSystem: FileSystem, @unchecked Sendable {
     }
 
     var readLatencyMicroseconds: UInt32 { state.withLock { $0.readLatencyMicroseconds } }
+
+    /// Makes every `write` block for this long first, like a slow disk.
+    public func setWriteLatency(microseconds: UInt32) {
+        state.withLock { $0.writeLatencyMicroseconds = microseconds }
+    }
+
+    var writeLatencyMicroseconds: UInt32 { state.withLock { $0.writeLatencyMicroseconds } }
 
     public var isCrashed: Bool { state.withLock { $0.crashed } }
     /// Number of successful file syncs so far.
@@ -261,6 +269,8 @@ final class SimulatedFile: StorageFile, @unchecked Sendable {
     }
 
     func write(_ bytes: UnsafeRawBufferPointer, at offset: UInt64) throws {
+        let latency = fs.writeLatencyMicroseconds
+        if latency > 0 { usleep(latency) }
         let copy = [UInt8](bytes)
         try fs.mutate("write", path) { s in
             if s.failWrites { throw RedError(.ioError, "pwrite \(path) failed: simulated EIO") }
