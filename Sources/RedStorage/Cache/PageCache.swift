@@ -102,13 +102,13 @@ public final class PageCache: @unchecked Sendable {
         if let cached = state.withLock({ s in Self.hit(&s, id, pin: pin) }) { return cached }
         try NonBlockingExecution.refuseIfActive(.pageNotCached)
         let loaded = try BTreeNode.decode(try pager.readPage(id), file: pager.path)
-        let node = state.withLock { s in
+        let (node, over) = state.withLock { s in
             s.stats.misses += 1
-            if let raced = Self.hit(&s, id, pin: pin) { return raced }
+            if let raced = Self.hit(&s, id, pin: pin) { return (raced, false) }
             insert(&s, loaded, dirty: false, pinned: pin)
-            return loaded
+            return (loaded, isOverBudget(s))
         }
-        try evictIfOverBudget()
+        if over { try evictIfOverBudget() }
         return node
     }
 
@@ -133,7 +133,7 @@ public final class PageCache: @unchecked Sendable {
 
     /// Adds a freshly allocated node (dirty, optionally pinned), replacing any stale entry for its page.
     func insertNew(_ node: BTreeNode, pinned: Bool) throws {
-        state.withLock { s in
+        let over = state.withLock { s in
             if let index = s.map[node.pageID] {
                 let old = s.slots[Int(index)]
                 precondition(old.pins == 0, "reallocating pinned page \(node.pageID)")
@@ -142,13 +142,14 @@ public final class PageCache: @unchecked Sendable {
                 remove(&s, index)
             }
             insert(&s, node, dirty: true, pinned: pinned)
+            return isOverBudget(s)
         }
-        try evictIfOverBudget()
+        if over { try evictIfOverBudget() }
     }
 
     /// Records that `node` changed: it must be written before it may be dropped.
     func markDirty(_ node: BTreeNode) throws {
-        state.withLock { s in
+        let over = state.withLock { s in
             guard let index = s.map[node.pageID], s.slots[Int(index)].node === node else {
                 preconditionFailure("page \(node.pageID) changed while not cached (was it pinned?)")
             }
@@ -157,8 +158,9 @@ public final class PageCache: @unchecked Sendable {
             let bytes = node.memoryFootprint
             s.stats.residentBytes += bytes - s.slots[i].bytes
             s.slots[i].bytes = bytes
+            return isOverBudget(s)
         }
-        try evictIfOverBudget()
+        if over { try evictIfOverBudget() }
     }
 
     /// Drops a page freed in the current epoch without writing it.
@@ -250,8 +252,13 @@ public final class PageCache: @unchecked Sendable {
         state.withLock { s in finish(eviction, written: true, &s) }
     }
 
+    /// Over budget, counting out what evictions under way are about to free. Callers test it
+    /// in the critical section they hold anyway, so a change that stays within budget costs
+    /// no second lock.
+    private func isOverBudget(_ s: State) -> Bool { s.stats.residentBytes - s.evictingBytes > budgetBytes }
+
     private func chooseVictims(_ s: inout State) -> Eviction? {
-        guard s.stats.residentBytes - s.evictingBytes > budgetBytes else { return nil }
+        guard isOverBudget(s) else { return nil }
         let target = budgetBytes - evictionSlack
         var eviction = Eviction()
         while s.stats.residentBytes - s.evictingBytes - eviction.bytes > target, let victim = sieveVictim(&s) {
