@@ -37,10 +37,12 @@ final class ServerMetrics: Sendable {
     }
 
     /// Counts a statement offered to run on its connection's event loop
-    /// (`Session.executeWithoutWaiting`): `answered` there, or `declined` and run on the shared pool.
-    func recordEventLoopAttempt(surface: String, answered: Bool) {
-        counter("reddb_event_loop_statements_total", [("surface", surface), ("outcome", answered ? "answered" : "declined")],
+    /// (`Session.executeWithoutWaiting`): `answered` there (then also counted and timed as any
+    /// statement), or `declined` (nil) and run on the shared pool.
+    func recordEventLoopAttempt(surface: String, result: QueryResult?, started: ContinuousClock.Instant) {
+        counter("reddb_event_loop_statements_total", [("surface", surface), ("outcome", result != nil ? "answered" : "declined")],
                 in: eventLoopCounters).increment()
+        if let result { recordStatement(surface: surface, kind: result.statementType, nanoseconds: (ContinuousClock.now - started).wholeNanoseconds) }
     }
 
     /// Counts one failed statement by surface and SQLSTATE.

@@ -89,12 +89,7 @@ import Testing
 
     @Test func aFlippedByteInAPageIsReportedNamingFileAndPage() throws {
         let h = StoreHarness()
-        do {
-            let store = try h.open()
-            for i in 0..<500 { try store.write { try $0.put(key(i), value(i, size: 50)) } }
-            try store.checkpointNow()
-            try store.close()
-        }
+        try h.checkpointed(entries: 500, valueSize: 50)
         let root = try h.open().openedHeader.rootPageID
         h.fs.corruptByte(h.path, at: Int(root) * PageLayout.pageSize + 100)
         let store = try h.open()

@@ -8,12 +8,7 @@ import Testing
 @Suite struct NonBlockingReadTests {
     @Test func aMissIsRefusedWithoutReadingAndAHitIsServed() throws {
         let h = StoreHarness()
-        do {
-            let store = try h.open()
-            for i in 0..<2_000 { try store.write { try $0.put(key(i), value(i, size: 60)) } }
-            try store.checkpointNow()
-            try store.close()
-        }
+        try h.checkpointed(entries: 2_000)
         let store = try h.open(cacheBytes: 64 << 10)
         let root = store.openedHeader.rootPageID
         let misses = store.cache.statistics.misses

@@ -6,12 +6,7 @@ import Testing
 @Suite struct PageCacheTests {
     /// A store whose tree has many leaves, checkpointed and reopened with a tiny cache.
     func reopenedStore(entries: Int = 4000, cacheBytes: Int, harness h: StoreHarness = StoreHarness()) throws -> (PagedStore, [PageID]) {
-        do {
-            let store = try h.open()
-            for i in 0..<entries { try store.write { try $0.put(key(i), value(i, size: 60)) } }
-            try store.checkpointNow()
-            try store.close()
-        }
+        try h.checkpointed(entries: entries)
         let store = try h.open(cacheBytes: cacheBytes)
         let root = try store.cache.node(store.openedHeader.rootPageID, pin: false)
         var leaves: [PageID] = []

@@ -14,6 +14,15 @@ struct StoreHarness {
     func open(cacheBytes: Int = 1 << 20) throws -> PagedStore {
         try PagedStore.open(path: path, fileSystem: fs, cacheBytes: cacheBytes, mayInitialize: true)
     }
+
+    /// Writes `entries` keys (`value(i, size: valueSize)`), checkpoints and closes: reopening
+    /// then starts with a cold cache over a tree of many pages.
+    func checkpointed(entries: Int, valueSize: Int = 60) throws {
+        let store = try open()
+        for i in 0..<entries { try store.write { try $0.put(key(i), value(i, size: valueSize)) } }
+        try store.checkpointNow()
+        try store.close()
+    }
 }
 
 func key(_ n: Int) -> [UInt8] { Array(String(format6(n)).utf8) }

@@ -126,10 +126,7 @@ extension PGConnection {
     private func executeWithoutWaiting(_ sql: String, parameters: [Value]) throws -> QueryResult? {
         let started = ContinuousClock.now
         let result = try session.executeWithoutWaiting(sql, parameters: parameters)
-        context.metrics.recordEventLoopAttempt(surface: "pg", answered: result != nil)
-        if let result {
-            context.metrics.recordStatement(surface: "pg", kind: result.statementType, nanoseconds: (ContinuousClock.now - started).wholeNanoseconds)
-        }
+        context.metrics.recordEventLoopAttempt(surface: "pg", result: result, started: started)
         return result
     }
 }

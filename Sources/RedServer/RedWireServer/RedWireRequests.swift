@@ -58,10 +58,8 @@ struct RedWireRequests: Sendable {
                 return false
             }
             let result = try request.executeWithoutWaiting(on: session)
-            context.metrics.recordEventLoopAttempt(surface: "redwire", answered: result != nil)
+            context.metrics.recordEventLoopAttempt(surface: "redwire", result: result, started: started)
             guard let result else { return false }
-            context.metrics.recordStatement(surface: "redwire", kind: result.statementType,
-                                            nanoseconds: (ContinuousClock.now - started).wholeNanoseconds)
             reply = request.reply(to: frame, result)
         } catch {
             reply = errorReply(to: frame, PGConnection.redError(error))
