@@ -1,3 +1,4 @@
+import Dispatch
 import RedCore
 import Synchronization
 import Testing
@@ -113,6 +114,35 @@ import Testing
         }
         #expect(acknowledged.value == writers * commits)
         #expect(wal.statistics.recordsSynced == UInt64(writers * commits))
+    }
+
+    /// On one thread (Swift's pool in a process pinned to one CPU) the leader's fsync holds the
+    /// thread every other committer needs. A leader that synced at once carried one commit per
+    /// round and, leading again straight away, kept the thread from the rest: 8 writers ran at the
+    /// rate of one. Every round must carry every committer's record.
+    @Test func committersSharingOneThreadShareEachFsync() async throws {
+        let fs = SimulatedFileSystem()
+        fs.setSyncLatency(microseconds: 200)
+        var options = WALOptions()
+        options.committersShareOneThread = true  // with false here, this test sees 1.0 records per fsync
+        let wal = try WriteAheadLog.open(directory: dir, fileSystem: fs, startLSN: 0, options: options) { _ in }
+        let writers = 8, commits = 20
+        try await withTaskExecutorPreference(SerialQueueExecutor()) {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for writer in 0..<writers {
+                    group.addTask {
+                        for i in 0..<commits {
+                            try await wal.waitForCommit(try wal.append(kind: 1, payload: [UInt8(writer), UInt8(i)]))
+                        }
+                    }
+                }
+                try await group.waitForAll()
+            }
+        }
+        let statistics = wal.statistics
+        #expect(statistics.recordsSynced == UInt64(writers * commits))
+        let perFsync = Double(statistics.recordsSynced) / Double(statistics.fsyncs)
+        #expect(perFsync >= 6, "records per fsync on one thread: \(perFsync)")
     }
 
     @Test func rolloverInterruptedBeforeTheNewHeaderIsDurableRecovers() async throws {
@@ -250,6 +280,16 @@ import Testing
         #expect(throws: RedError.self) {
             _ = try WriteAheadLog.open(directory: "/w", fileSystem: empty, startLSN: .max, options: WALOptions()) { _ in }
         }
+    }
+}
+
+/// Runs every job on one serial queue: a cooperative pool one thread wide.
+private final class SerialQueueExecutor: TaskExecutor, Sendable {
+    private let queue = DispatchQueue(label: "one-thread-pool")
+
+    func enqueue(_ job: consuming ExecutorJob) {
+        let job = UnownedJob(job)
+        queue.async { job.runSynchronously(on: self.asUnownedTaskExecutor()) }
     }
 }
 

@@ -151,5 +151,9 @@ public struct WALOptions: Sendable {
     public var preallocateBytes: UInt64 = 1 << 20
     public var syncMode: SyncMode = .full
     public var batchedSyncDelayMilliseconds = 10
+    /// Whether committers run on a single thread: Swift's cooperative pool has one thread when
+    /// the process may use only one CPU. A leader then lets the others append before it syncs
+    /// (see `WriteAheadLog.sync(upTo:)`); tests set it to run that path on a one-thread executor.
+    public var committersShareOneThread = ProcessorAffinity.cpuCount == 1
     public init() {}
 }
