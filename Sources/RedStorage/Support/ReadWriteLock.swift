@@ -22,6 +22,8 @@ import RedCore
 public final class ReadWriteLock: @unchecked Sendable {
     /// Retries of a contended acquire before it blocks.
     static let spinRounds = 64
+    /// Retries before a reader that must not wait (on an event loop) gives up.
+    static let nonBlockingSpinRounds = 4
 
     private let lock: UnsafeMutablePointer<pthread_rwlock_t>
 
@@ -43,27 +45,31 @@ public final class ReadWriteLock: @unchecked Sendable {
     }
 
     /// Under `NonBlockingExecution` a reader that would wait for a writer throws `WouldBlock`
-    /// instead; the try comes first, so the uncontended path costs what a plain lock does.
+    /// instead, after a few retries only (a small commit's hold), since it runs on an event loop;
+    /// the try comes first, so the uncontended path costs what a plain lock does.
     public func withReadLock<R>(_ body: () throws -> R) throws -> R {
-        if pthread_rwlock_tryrdlock(lock) != 0 && !spin({ pthread_rwlock_tryrdlock($0) }) {
-            try NonBlockingExecution.refuseIfActive(.treeLocked)
-            pthread_rwlock_rdlock(lock)
+        if pthread_rwlock_tryrdlock(lock) != 0 {
+            let rounds = NonBlockingExecution.isActive ? Self.nonBlockingSpinRounds : Self.spinRounds
+            if !spin(rounds: rounds, { pthread_rwlock_tryrdlock($0) }) {
+                try NonBlockingExecution.refuseIfActive(.treeLocked)
+                pthread_rwlock_rdlock(lock)
+            }
         }
         defer { pthread_rwlock_unlock(lock) }
         return try body()
     }
 
     public func withWriteLock<R>(_ body: () throws -> R) rethrows -> R {
-        if pthread_rwlock_trywrlock(lock) != 0 && !spin({ pthread_rwlock_trywrlock($0) }) {
+        if pthread_rwlock_trywrlock(lock) != 0 && !spin(rounds: Self.spinRounds, { pthread_rwlock_trywrlock($0) }) {
             pthread_rwlock_wrlock(lock)
         }
         defer { pthread_rwlock_unlock(lock) }
         return try body()
     }
 
-    /// Retries `attempt` up to `spinRounds` times, yielding the core between tries; true once it succeeds.
-    private func spin(_ attempt: (UnsafeMutablePointer<pthread_rwlock_t>) -> Int32) -> Bool {
-        for _ in 0..<Self.spinRounds {
+    /// Retries `attempt` up to `rounds` times, yielding the core between tries; true once it succeeds.
+    private func spin(rounds: Int, _ attempt: (UnsafeMutablePointer<pthread_rwlock_t>) -> Int32) -> Bool {
+        for _ in 0..<rounds {
             sched_yield()
             if attempt(lock) == 0 { return true }
         }
