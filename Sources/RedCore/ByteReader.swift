@@ -63,17 +63,36 @@ public struct ByteReader: Sendable {
     }
 
     /// Unsigned LEB128, at most 10 bytes, rejecting overflow.
+    /// Rows and records are full of them (column ids, lengths, timestamps), so the bytes are
+    /// read through one bounds-checked buffer rather than a checked `u8()` per byte; a one-byte
+    /// varint (most ids and lengths) returns before the loop.
     public mutating func varint() throws -> UInt64 {
-        var result: UInt64 = 0
-        var shift: UInt64 = 0
-        for index in 0..<10 {
-            let b = try u8()
-            if index == 9 && b > 1 { throw fail("varint (overflow)") }
-            result |= UInt64(b & 0x7F) << shift
-            if b & 0x80 == 0 { return result }
-            shift += 7
+        let start = offset
+        let decoded: (value: UInt64, length: Int)? = bytes.withUnsafeBufferPointer { buffer in
+            guard start < buffer.count else { return nil }
+            let first = buffer[start]
+            if first < 0x80 { return (UInt64(first), 1) }
+            var result = UInt64(first & 0x7F)
+            var shift: UInt64 = 7
+            var index = start + 1
+            while index < buffer.count && index - start < 10 {
+                let b = buffer[index]
+                if index - start == 9 && b > 1 { return nil }  // overflow
+                result |= UInt64(b & 0x7F) << shift
+                if b & 0x80 == 0 { return (result, index - start + 1) }
+                shift += 7
+                index += 1
+            }
+            return nil
         }
-        throw fail("varint (too long)")
+        guard let decoded else { throw varintFailure(at: start) }
+        offset = start + decoded.length
+        return decoded.value
+    }
+
+    /// A varint that runs past the end, or past 10 bytes, or beyond 64 bits.
+    private func varintFailure(at start: Int) -> RedError {
+        RedError(.dataCorrupted, "\(context): truncated or malformed varint at byte \(start)")
     }
 
     /// A varint that must fit in `Int` and be at most `limit`.

@@ -319,6 +319,10 @@ public final class RowCursor {
     /// The next stored key and record bytes, undecoded.
     public func nextRaw() throws -> (key: [UInt8], value: [UInt8])? { try cursor.next() }
 
+    /// The next stored key and record bytes copied into `key` and `value`, reusing their
+    /// storage; false at the end.
+    public func nextRaw(key: inout [UInt8], value: inout [UInt8]) throws -> Bool { try cursor.next(key: &key, value: &value) }
+
     /// The raw next entry (KV stores key rows by user key, not rid).
     public func nextEntry() throws -> (key: [UInt8], row: StoredRow)? {
         guard let entry = try cursor.next() else { return nil }

@@ -14,7 +14,11 @@ public final class RangeCursor {
     let collectionID: UInt32
     let range: KeyRange
     let reverse: Bool
-    private var committed: [([UInt8], [UInt8])] = []
+    /// One leaf's visible committed entries, back to back in one buffer: entry `i` is its user
+    /// key `arena[ends[i-1].value ..< ends[i].key]` then its value up to `ends[i].value`. One
+    /// buffer per leaf, its capacity reused by the next, instead of two arrays per entry.
+    private var arena: [UInt8] = []
+    private var ends: [(key: Int, value: Int)] = []
     private var committedIndex = 0
     private var resumeKey: [UInt8]?
     private var treeExhausted = false
@@ -30,26 +34,57 @@ public final class RangeCursor {
         pending = reverse ? writes.reversed() : writes
     }
 
+    /// Where the next entry comes from, having merged the tree's and the transaction's own.
+    private enum Source {
+        case committed(key: Range<Int>, value: Range<Int>)
+        case mine(key: [UInt8], value: [UInt8])
+    }
+
     /// The next entry, or nil at the end of the range.
     public func next() throws -> (key: [UInt8], value: [UInt8])? {
+        switch try nextSource() {
+        case nil: return nil
+        case .committed(let key, let value)?: return (Array(arena[key]), Array(arena[value]))
+        case .mine(let key, let value)?: return (key, value)
+        }
+    }
+
+    /// The next entry copied into `key` and `value`, reusing their storage (a scan that keeps
+    /// only one row at a time allocates nothing per row); false at the end of the range.
+    public func next(key: inout [UInt8], value: inout [UInt8]) throws -> Bool {
+        switch try nextSource() {
+        case nil: return false
+        case .committed(let k, let v)?:
+            key.removeAll(keepingCapacity: true)
+            key.append(contentsOf: arena[k])
+            value.removeAll(keepingCapacity: true)
+            value.append(contentsOf: arena[v])
+        case .mine(let k, let v)?:
+            key = k
+            value = v
+        }
+        return true
+    }
+
+    private func nextSource() throws -> Source? {
         while true {
             let tree = try peekCommitted()
             let mine = pendingIndex < pending.count ? pending[pendingIndex] : nil
             guard tree != nil || mine != nil else { return nil }
             var order = 0  // <0: tree first, >0: mine first, 0: same key
             if let tree, let mine {
-                order = compareKeys(tree.0, mine.0)
+                order = arena.withUnsafeBytes { a in mine.0.withUnsafeBytes { compareKeys(UnsafeRawBufferPointer(rebasing: a[tree.key]), $0) } }
                 if reverse { order = -order }
             } else {
                 order = tree != nil ? -1 : 1
             }
             if order < 0 {
                 committedIndex += 1
-                return (tree!.0, tree!.1)
+                return .committed(key: tree!.key, value: tree!.value)
             }
             if order == 0 { committedIndex += 1 }
             pendingIndex += 1
-            if case .put(let value) = mine!.1 { return (mine!.0, value) }
+            if case .put(let value) = mine!.1 { return .mine(key: mine!.0, value: value) }
         }
     }
 
@@ -60,17 +95,21 @@ public final class RangeCursor {
         return out
     }
 
-    private func peekCommitted() throws -> ([UInt8], [UInt8])? {
-        while committedIndex >= committed.count {
+    /// The key and value ranges in `arena` of the next committed entry, fetching a leaf when needed.
+    private func peekCommitted() throws -> (key: Range<Int>, value: Range<Int>)? {
+        while committedIndex >= ends.count {
             if treeExhausted { return nil }
-            committed = try fetchBatch()
+            try fetchBatch()
             committedIndex = 0
         }
-        return committed[committedIndex]
+        let start = committedIndex == 0 ? 0 : ends[committedIndex - 1].value
+        let end = ends[committedIndex]
+        return (start..<end.key, end.key..<end.value)
     }
 
-    /// One leaf of visible committed entries within the range (user keys).
-    private func fetchBatch() throws -> [([UInt8], [UInt8])] {
+    /// Fills `arena` and `ends` with one leaf of visible committed entries within the range
+    /// (user keys); leaves them empty only at the end of the range.
+    private func fetchBatch() throws {
         let engine = transaction.engine
         let snapshot = transaction.snapshot
         let prefix = Keyspace.prefix(collectionID)
@@ -82,13 +121,19 @@ public final class RangeCursor {
             // Materialise values under the same lock hold as the batch: once it is released a
             // writer may free an overflow chain and reuse its pages. Cells are read in place and
             // only a visible entry's user key and value are copied out.
-            let (out, lastKey, leftRange): ([([UInt8], [UInt8])], [UInt8]?, Bool) = try engine.store.read { tree in
+            // Filled as locals (a stored property's every append would be an exclusivity check).
+            var arena = self.arena, ends = self.ends
+            self.arena = []
+            self.ends = []
+            arena.removeAll(keepingCapacity: true)
+            ends.removeAll(keepingCapacity: true)
+            defer { self.arena = arena; self.ends = ends }
+            let (lastKey, leftRange): ([UInt8]?, Bool) = try engine.store.read { tree in
                 let found = reverse
                     ? try tree.reverseLeaf(before: resumeKey ?? upperBound, inclusive: resumeKey == nil ? upperInclusive : false)
                     : try tree.leaf(after: resumeKey ?? lowerBound, inclusive: resumeKey == nil ? lowerInclusive : false)
-                guard let (node, cells) = found else { return ([], nil, false) }
-                var visible: [([UInt8], [UInt8])] = []
-                visible.reserveCapacity(cells.count)
+                guard let (node, cells) = found else { return (nil, false) }
+                ends.reserveCapacity(cells.count)
                 let lastCell = reverse ? cells.lowerBound : cells.upperBound - 1
                 let collection = self.collectionID
                 let order = reverse ? stride(from: cells.upperBound - 1, through: cells.lowerBound, by: -1)
@@ -101,28 +146,33 @@ public final class RangeCursor {
                                 : compareKeys(key, upper) < 0 || (upperInclusive && compareKeys(key, upper) == 0)
                         } }
                         guard inside, key.count >= 4, key.prefix(4).elementsEqual(prefix) else { return false }
-                        let value: [UInt8]?
                         if let inlineValue {
-                            value = try VersionChain.visibleValueRange(in: inlineValue, at: snapshot, context: "record in collection \(collection)")
-                                .map { Array(UnsafeRawBufferPointer(rebasing: inlineValue[$0])) }
-                        } else {
-                            value = try VersionChain.visibleValue(in: try tree.read(node.value(at: i)), at: snapshot,
-                                                                  context: "record in collection \(collection)")
+                            if let visible = try VersionChain.visibleValueRange(in: inlineValue, at: snapshot, context: "record in collection \(collection)") {
+                                arena.append(contentsOf: UnsafeRawBufferPointer(rebasing: key[4...]))
+                                let keyEnd = arena.count
+                                arena.append(contentsOf: UnsafeRawBufferPointer(rebasing: inlineValue[visible]))
+                                ends.append((keyEnd, arena.count))
+                            }
+                        } else if let value = try VersionChain.visibleValue(in: try tree.read(node.value(at: i)), at: snapshot,
+                                                                             context: "record in collection \(collection)") {
+                            arena.append(contentsOf: UnsafeRawBufferPointer(rebasing: key[4...]))
+                            let keyEnd = arena.count
+                            arena.append(contentsOf: value)
+                            ends.append((keyEnd, arena.count))
                         }
-                        if let value { visible.append((Array(key[4...]), value)) }
                         return true
                     }
-                    if !inside { return (visible, node.key(at: lastCell), true) }
+                    if !inside { return (node.key(at: lastCell), true) }
                 }
-                return (visible, node.key(at: lastCell), false)
+                return (node.key(at: lastCell), false)
             }
             guard let lastKey else {
                 treeExhausted = true
-                return []
+                return
             }
             resumeKey = lastKey
             if leftRange { treeExhausted = true }
-            if !out.isEmpty || treeExhausted { return out }
+            if !ends.isEmpty || treeExhausted { return }
         }
     }
 }

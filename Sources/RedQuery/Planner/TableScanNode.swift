@@ -99,7 +99,19 @@ final class TableScanNode: PlanNode, @unchecked Sendable {
                                 metadataPosition: metadata, filter: filter, eval: eval, context: context)
     }
 
-    typealias RowSource = () throws -> (key: [UInt8], value: [UInt8])?
+    /// Puts the next stored key and record bytes in its arguments (reusing their storage where
+    /// it can); false at the end.
+    typealias RowSource = (inout [UInt8], inout [UInt8]) throws -> Bool
+
+    /// A source that hands over arrays made per row (index lookups) as a `RowSource`.
+    static func filling(_ next: @escaping () throws -> (key: [UInt8], value: [UInt8])?) -> RowSource {
+        { key, value in
+            guard let entry = try next() else { return false }
+            key = entry.key
+            value = entry.value
+            return true
+        }
+    }
 
     /// The stored rows `access` reaches (before the filter).
     func accessSource(_ eval: Evaluation, _ context: ExecutionContext) throws -> RowSource {
@@ -108,10 +120,10 @@ final class TableScanNode: PlanNode, @unchecked Sendable {
         switch access {
         case .fullScan:
             let cursor = try store.scan(tx, handle)
-            source = { try cursor.nextRaw() }
+            source = { key, value in try cursor.nextRaw(key: &key, value: &value) }
         case .indexOrder(let index, let descending):
             let cursor = try store.indexScan(tx, handle, indexPosition: index, range: .all, reverse: descending)
-            source = { try Self.fetch(cursor, store, tx, handle) }
+            source = Self.filling { try Self.fetch(cursor, store, tx, handle) }
         case .indexEquality(let index, let probes):
             source = try equalitySource(index: index, values: probes.map { try eval.evaluate($0, []) }, context)
         case .indexRange(let index, let lower, let upper):
@@ -134,9 +146,9 @@ final class TableScanNode: PlanNode, @unchecked Sendable {
                     range.upper = inclusive ? KeyEncoding.successor(ofPrefix: k) : k
                 }
             }
-            if empty { source = { nil } } else {
+            if empty { source = { _, _ in false } } else {
                 let cursor = try store.indexScan(tx, handle, indexPosition: index, range: range)
-                source = { try Self.fetch(cursor, store, tx, handle) }
+                source = Self.filling { try Self.fetch(cursor, store, tx, handle) }
             }
         }
         return source
@@ -154,7 +166,7 @@ final class TableScanNode: PlanNode, @unchecked Sendable {
             if !values[0].isNull, let coerced = try? type.coerce(values[0]) {
                 rid = try store.uniqueLookup(tx, handle, indexPosition: index, value: coerced)
             }
-            return {
+            return Self.filling {
                 guard let id = rid else { return nil }
                 rid = nil
                 return try store.getRaw(tx, handle, rid: id).map { (StoredRow.key(rid: id), $0) }
@@ -171,7 +183,7 @@ final class TableScanNode: PlanNode, @unchecked Sendable {
         }
         var position = 0
         var cursor: IndexCursor?
-        return {
+        return Self.filling {
             while true {
                 if let c = cursor, let entry = try Self.fetch(c, store, tx, handle) { return entry }
                 guard position < prefixes.count else { return nil }
@@ -207,7 +219,7 @@ final class TableScanNode: PlanNode, @unchecked Sendable {
 
 /// Produces a table scan's rows; the stored row of the last one is decoded on request (DML).
 final class TableRowIterator: RowIterator {
-    let source: () throws -> (key: [UInt8], value: [UInt8])?
+    let source: TableScanNode.RowSource
     let schema: CollectionSchema
     let width: Int
     let positions: [Int]
@@ -217,11 +229,20 @@ final class TableRowIterator: RowIterator {
     let context: ExecutionContext
     private(set) var currentKey: [UInt8] = []
     private var currentBytes: [UInt8] = []
+    /// The row array handed out last. A consumer that does not keep it (aggregation, a filter
+    /// that rejects it) leaves it uniquely referenced, and the next row reuses its storage
+    /// instead of allocating; one that keeps it gets a fresh copy on the next write (copy on write).
+    private var row: [Value] = []
+    /// The positions `StoredRow.decode` may write: reset to NULL before each row, since a
+    /// stored row omits the columns it has no value for.
+    private let decodedPositions: [Int]
 
-    init(source: @escaping () throws -> (key: [UInt8], value: [UInt8])?, schema: CollectionSchema, width: Int, positions: [Int],
+    init(source: @escaping TableScanNode.RowSource, schema: CollectionSchema, width: Int, positions: [Int],
          metadataPosition: Int?, filter: BoundExpr?, eval: Evaluation, context: ExecutionContext) {
         self.source = source; self.schema = schema; self.width = width; self.positions = positions
         self.metadataPosition = metadataPosition; self.filter = filter; self.eval = eval; self.context = context
+        decodedPositions = positions.filter { $0 >= 0 } + (metadataPosition.map { [$0] } ?? [])
+        row = [Value](repeating: .null, count: width)
     }
 
     /// The stored form of the row `next()` last returned.
@@ -231,10 +252,16 @@ final class TableRowIterator: RowIterator {
 
     func next() throws -> [Value]? {
         let now = context.now
-        while let (key, bytes) = try source() {
+        // Worked on as a local: each write to the stored property would be an exclusivity check.
+        var row = self.row, key = currentKey, bytes = currentBytes
+        self.row = []
+        currentKey = []
+        currentBytes = []
+        defer { self.row = row; currentKey = key; currentBytes = bytes }
+        while try source(&key, &bytes) {
             context.rowsScanned += 1
             if context.rowsScanned & 4095 == 0 { try context.checkCancelled() }
-            var row = [Value](repeating: .null, count: width)
+            for position in decodedPositions { row[position] = .null }
             let header = try StoredRow.decode(bytes, positions: positions, metadataPosition: metadataPosition, into: &row)
             guard header.isVisible(at: now) else { continue }
             // Every layout ends with created_at, updated_at, _metadata; the rid (or KV key) sits
@@ -247,8 +274,6 @@ final class TableRowIterator: RowIterator {
             row[width - 3] = .timestamp(header.createdAt)
             row[width - 2] = .timestamp(header.updatedAt)
             if let filter, try Evaluation.truth(try eval.evaluate(filter, row)) != true { continue }
-            currentKey = key
-            currentBytes = bytes
             return row
         }
         return nil
