@@ -105,7 +105,7 @@ struct ServerCommand: AsyncParsableCommand {
     @Option(help: "Commit durability: full (fsync before acknowledging), batched or off.")
     var syncMode: String?
 
-    @Option(help: "Page cache size in MiB.")
+    @Option(help: "Page cache size in MiB. Default: a quarter of the memory (of the container's limit when lower), at least 64.")
     var cacheMib: Int?
 
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
@@ -159,7 +159,8 @@ struct ServerCommand: AsyncParsableCommand {
             if printReady {
                 FileHandle.standardOutput.write(Data(("ready " + parts.joined(separator: " ") + "\n").utf8))
             }
-            logger.info("RedDB \(RedDB.version) ready", metadata: ["path": "\(settings.path)", "listeners": "\(parts.joined(separator: " "))"])
+            logger.info("RedDB \(RedDB.version) ready", metadata: ["path": "\(settings.path)", "listeners": "\(parts.joined(separator: " "))",
+                                                             "cache_mib": "\(settings.databaseOptions.engine.cacheBytes >> 20)"])
         }
     }
 }
@@ -231,6 +232,8 @@ struct ServerSettings {
         if let mib = integer(c.cacheMib, "cache_mib") {
             guard mib >= 1, mib <= 1 << 20 else { throw ValidationError("cache size must be 1 MiB … 1 TiB") }
             s.databaseOptions.engine.cacheBytes = mib << 20
+        } else {
+            s.databaseOptions.engine.cacheBytes = ServerMemory.defaultCacheBytes()
         }
         if let v = string(c.logLevel, "REDDB_LOG_LEVEL", "log_level") {
             guard let level = Logger.Level(rawValue: v) else { throw ValidationError("unknown log level \(v)") }
