@@ -206,6 +206,13 @@ public final class TableStore: Sendable {
         RowCursor(cursor: try tx.scan(handle.collection, reverse: reverse))
     }
 
+    /// The rows whose ids fall in `rids` (nil bounds: unbounded), in id order. Ids are keyed
+    /// big-endian, so for ids ≥ 0 key order is id order.
+    public func scan(_ tx: Transaction, _ handle: TableHandle, rids: (lower: Int64?, upper: Int64?)) throws -> RowCursor {
+        RowCursor(cursor: try tx.scan(handle.collection, KeyRange(lower: rids.lower.map(StoredRow.key(rid:)),
+                                                                   upper: rids.upper.map(StoredRow.key(rid:)))))
+    }
+
     /// Marks the collection as holding items with a TTL (once; later calls return at once).
     public func noteExpiringItems(_ tx: Transaction, _ handle: TableHandle) throws -> TableHandle {
         guard handle.schema.hasExpiringItems != true else { return handle }

@@ -133,6 +133,12 @@ final class ExecutionContext: @unchecked Sendable {
     }
 
     func evaluation(_ outerRows: [[Value]]) -> Evaluation { Evaluation(context: self, outerRows: outerRows) }
+
+    /// A context for one part of this statement run on another thread: the same transaction,
+    /// parameters, clock, limits and cancel switch, with counters of its own.
+    func partition() -> ExecutionContext {
+        ExecutionContext(transaction: transaction, store: store, parameters: parameters, now: now, limits: limits, cancellation: cancellation)
+    }
 }
 
 /// Per-statement resource limits.
@@ -141,6 +147,12 @@ public struct ExecutionLimits: Sendable {
     /// the groups of an aggregate, a window's input, a materialised CTE …). Past it the
     /// statement fails with 54000 instead of exhausting the server's memory.
     public var maxMaterializedRows = 20_000_000
+    /// An aggregate over a whole table whose row ids span at least this many is computed in
+    /// parts, one per CPU (`AggregateNode`); `Int.max` keeps every aggregate on one thread.
+    public var parallelScanMinimumRows = 131_072
+    /// How many parts such an aggregate runs in: nil for one per CPU (at most four). Tests set
+    /// it to run the parallel path whatever the machine.
+    public var parallelScanParts: Int?
     public init() {}
 }
 

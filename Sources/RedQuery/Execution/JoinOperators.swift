@@ -1,4 +1,7 @@
+import Dispatch
 import RedCore
+import RedStorage
+import Synchronization
 
 /// Equi-join by hashing the right input on its key expressions.
 ///
@@ -200,9 +203,105 @@ final class AggregateNode: PlanNode, @unchecked Sendable {
         self.input = input; self.groupKeys = groupKeys; self.aggregates = aggregates; self.columns = columns
     }
 
+    /// Aggregated rows: each group's key, in the order first seen, and its accumulators (those
+    /// of group g at g * aggregates.count ..< (g + 1) * aggregates.count).
+    struct Groups {
+        var keys: [[Value]] = []
+        var accumulators: [Accumulator] = []
+    }
+
     func open(_ context: ExecutionContext, outerRows: [[Value]]) throws -> RowIterator {
-        let eval = context.evaluation(outerRows)
-        let source = try input.open(context, outerRows: outerRows)
+        let groups: Groups
+        if outerRows.isEmpty, let parallel = try aggregateInParallel(context) {
+            groups = parallel
+        } else {
+            groups = try aggregate(try input.open(context, outerRows: outerRows), eval: context.evaluation(outerRows), context: context)
+        }
+        let aggregateCount = aggregates.count
+        var out: [[Value]] = []
+        out.reserveCapacity(groups.keys.count)
+        for (g, key) in groups.keys.enumerated() {
+            var row = key
+            for a in 0..<aggregateCount { row.append(try groups.accumulators[g * aggregateCount + a].result()) }
+            out.append(row)
+        }
+        return ArrayIterator(out)
+    }
+
+    /// At most this many parts run at once.
+    static let maxParallelParts = 4
+    /// Parts run by parallel aggregates since the process started (tests check the path ran).
+    static let partsRun = Atomic<Int>(0)
+
+    /// The groups of a whole-table input computed in parts, one per CPU, then merged; nil when
+    /// that does not apply, and the aggregate runs on one thread.
+    ///
+    /// Why: a GROUP BY over a large table is one long scan, and PostgreSQL splits it across
+    /// parallel workers by default (two on this machine). It applies when the input is a full
+    /// scan of a table whose row ids span `ExecutionLimits.parallelScanMinimumRows` or more,
+    /// every aggregate is one whose parts merge (`Accumulator.isMergeable`: count, sum, avg,
+    /// min, max, without DISTINCT, FILTER or ORDER BY), nothing evaluated per row runs a
+    /// subquery, the process may use several CPUs, and the statement is not one that must not
+    /// run long (an event loop's). Each part scans a range of row ids with a context of its own;
+    /// the parts' groups are merged in id order, so groups come out in the order a single scan
+    /// would first see them. A part that fails fails the statement with its error.
+    private func aggregateInParallel(_ context: ExecutionContext) throws -> Groups? {
+        let partCount = context.limits.parallelScanParts ?? min(ProcessorAffinity.cpuCount, Self.maxParallelParts)
+        guard partCount > 1, !context.mustNotRunLong, let scan = input as? TableScanNode,
+              aggregates.allSatisfy({ Accumulator.isMergeable($0) && !($0.arguments.first?.containsSubquery ?? false) }),
+              !groupKeys.contains(where: \.containsSubquery), scan.filter?.containsSubquery != true,
+              let parts = try scan.openPartitions(context, count: partCount, minimumRows: context.limits.parallelScanMinimumRows)
+        else { return nil }
+        let run = PartRun(parts)
+        Self.partsRun.add(parts.count, ordering: .relaxed)
+        DispatchQueue.concurrentPerform(iterations: parts.count) { i in
+            let part = run.parts[i]
+            run.results[i] = Result { try self.aggregate(part.rows, eval: part.context.evaluation([]), context: part.context) }
+        }
+        for part in parts { context.rowsScanned += part.context.rowsScanned }
+        try context.checkCancelled()
+        let results = Array(run.results)
+        var merged = try results[0]!.get()
+        var index: [[Value]: Int] = [:]
+        for (g, key) in merged.keys.enumerated() { index[key] = g }
+        let width = aggregates.count
+        for result in results.dropFirst() {
+            let part = try result!.get()
+            for (g, key) in part.keys.enumerated() {
+                if let existing = index[key] {
+                    for a in 0..<width { merged.accumulators[existing * width + a].merge(part.accumulators[g * width + a]) }
+                } else {
+                    index[key] = merged.keys.count
+                    merged.keys.append(key)
+                    try context.checkMaterialized(merged.keys.count, "GROUP BY")
+                    merged.accumulators.append(contentsOf: part.accumulators[g * width ..< (g + 1) * width])
+                }
+            }
+        }
+        return merged
+    }
+
+    /// The parts of a parallel aggregate and their results, shared with `concurrentPerform`'s
+    /// threads: iteration i reads part i and writes result slot i only, and the caller reads the
+    /// results after every iteration has returned.
+    private final class PartRun: @unchecked Sendable {
+        let parts: [(rows: TableRowIterator, context: ExecutionContext)]
+        let results: UnsafeMutableBufferPointer<Result<Groups, Error>?>
+
+        init(_ parts: [(rows: TableRowIterator, context: ExecutionContext)]) {
+            self.parts = parts
+            results = .allocate(capacity: parts.count)
+            results.initialize(repeating: nil)
+        }
+
+        deinit {
+            _ = results.deinitialize()
+            results.deallocate()
+        }
+    }
+
+    /// The groups of `source`'s rows.
+    private func aggregate(_ source: RowIterator, eval: Evaluation, context: ExecutionContext) throws -> Groups {
         let aggregateCount = aggregates.count
         // Accumulators of group g live at g * aggregateCount ..< (g + 1) * aggregateCount.
         var accumulators: [Accumulator] = []
@@ -272,14 +371,7 @@ final class AggregateNode: PlanNode, @unchecked Sendable {
                 try accumulate(row, group: g)
             }
         }
-        var out: [[Value]] = []
-        out.reserveCapacity(keys.count)
-        for (g, key) in keys.enumerated() {
-            var row = key
-            for a in 0..<aggregateCount { row.append(try accumulators[g * aggregateCount + a].result()) }
-            out.append(row)
-        }
-        return ArrayIterator(out)
+        return Groups(keys: keys, accumulators: accumulators)
     }
 
     func explain(_ depth: Int) -> [String] {

@@ -50,6 +50,9 @@ struct Accumulator {
     let call: AggregateCall
     var count: Int64 = 0
     var intSum: Int64 = 0
+    /// The integers' sum without overflow: avg of integers divides it once, so the result does
+    /// not depend on the order the values came in (nor on how a parallel scan split them).
+    var wideIntSum: Int128 = 0
     var intOverflow = false
     var floatSum: Double = 0
     var sawFloat = false
@@ -88,6 +91,7 @@ struct Accumulator {
             switch v {
             case .integer(let i):
                 if !sawFloat {
+                    wideIntSum += Int128(i)
                     let (s, o) = intSum.addingReportingOverflow(i)
                     if o { intOverflow = true }
                     intSum = s
@@ -121,6 +125,38 @@ struct Accumulator {
         }
     }
 
+    /// Whether partial results of `call` over parts of the input combine into its result over
+    /// all of it (`merge`), independently of the order of the rows.
+    static func isMergeable(_ call: AggregateCall) -> Bool {
+        guard !call.distinct, call.filter == nil, call.orderBy.isEmpty, call.arguments.count <= 1 else { return false }
+        switch call.kind {
+        case .count, .countStar, .sum, .avg, .min, .max: return true
+        default: return false
+        }
+    }
+
+    /// Folds in the accumulator of the same call over another part of the input (`isMergeable` calls only).
+    mutating func merge(_ other: Accumulator) {
+        count += other.count
+        switch call.kind {
+        case .sum, .avg:
+            // Each part's integer sum is complete unless it met a float, and then the float sum is used.
+            let (sum, overflow) = intSum.addingReportingOverflow(other.intSum)
+            intSum = sum
+            wideIntSum += other.wideIntSum
+            intOverflow = intOverflow || other.intOverflow || overflow
+            floatSum += other.floatSum
+            sawFloat = sawFloat || other.sawFloat
+            decimalSum += other.decimalSum
+            sawDecimal = sawDecimal || other.sawDecimal
+        case .min:
+            if !other.extreme.isNull, extreme.isNull || Value.sortCompare(other.extreme, extreme) < 0 { extreme = other.extreme }
+        case .max:
+            if !other.extreme.isNull, extreme.isNull || Value.sortCompare(other.extreme, extreme) > 0 { extreme = other.extreme }
+        default: break
+        }
+    }
+
     func result() throws -> Value {
         if !call.orderBy.isEmpty {
             var folded = Accumulator(AggregateCall(kind: call.kind, arguments: call.arguments, distinct: call.distinct))
@@ -141,15 +177,16 @@ struct Accumulator {
         case .sum:
             guard count > 0 else { return .null }
             if sawFloat { return .float(floatSum) }
-            if sawDecimal { return .decimal(try Decimal4.fit(decimalSum + Int128(intSum) * Int128(Decimal4.unit))) }
+            if sawDecimal { return .decimal(try Decimal4.fit(decimalSum + wideIntSum * Int128(Decimal4.unit))) }
             if intOverflow { throw RedError(.numericOutOfRange, "bigint out of range in sum()") }
             return .integer(intSum)
         case .avg:
             guard count > 0 else { return .null }
             if sawDecimal, !sawFloat {
-                let total = decimalSum + Int128(intSum) * Int128(Decimal4.unit)
+                let total = decimalSum + wideIntSum * Int128(Decimal4.unit)
                 return .decimal(try Decimal4.fit(Decimal4.divideRounded(total, Int128(count))))
             }
+            if !sawFloat && !sawDecimal { return .float(Double(wideIntSum) / Double(count)) }
             return .float(floatSum / Double(count))
         case .min, .max, .first, .last: return extreme
         case .stringAgg:

@@ -99,6 +99,32 @@ final class TableScanNode: PlanNode, @unchecked Sendable {
                                 metadataPosition: metadata, filter: filter, eval: eval, context: context)
     }
 
+    /// This full scan as `count` scans of consecutive row-id ranges, in id order, each with a
+    /// context of its own so that they can run on different threads; nil when the scan is not
+    /// a full scan of a table or document collection, or its row ids span fewer than
+    /// `minimumRows`. The ranges split the span between the first and last id evenly, which
+    /// for rows appended over time splits the rows about evenly too.
+    func openPartitions(_ context: ExecutionContext, count: Int, minimumRows: Int) throws -> [(rows: TableRowIterator, context: ExecutionContext)]? {
+        guard count > 1, case .fullScan = access, handle.schema.model != .kv else { return nil }
+        let store = context.store, tx = context.transaction
+        guard let first = try store.scan(tx, handle).nextRaw()?.key, let last = try store.scan(tx, handle, reverse: true).nextRaw()?.key,
+              first.count == 8, last.count == 8 else { return nil }
+        let low = StoredRow.rid(fromKey: first), high = StoredRow.rid(fromKey: last)
+        guard low >= 0, high >= low, high - low >= Int64(minimumRows) - 1 else { return nil }
+        let step = (high - low) / Int64(count) + 1
+        let (positions, metadata) = decodePositions()
+        return try (0..<count).map { part in
+            let lower = part == 0 ? nil : low + Int64(part) * step
+            let upper = part == count - 1 ? nil : low + Int64(part + 1) * step
+            let cursor = try store.scan(tx, handle, rids: (lower, upper))
+            let partContext = context.partition()
+            let rows = TableRowIterator(source: { key, value in try cursor.nextRaw(key: &key, value: &value) }, schema: handle.schema,
+                                        width: columns.count, positions: positions, metadataPosition: metadata, filter: filter,
+                                        eval: partContext.evaluation([]), context: partContext)
+            return (rows, partContext)
+        }
+    }
+
     /// Puts the next stored key and record bytes in its arguments (reusing their storage where
     /// it can); false at the end.
     typealias RowSource = (inout [UInt8], inout [UInt8]) throws -> Bool

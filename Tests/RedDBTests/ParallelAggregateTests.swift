@@ -1,0 +1,89 @@
+import Testing
+import RedDB
+@testable import RedQuery
+
+/// An aggregate over a whole table computed in parts on several threads must give exactly what
+/// one scan gives. Each test loads the same rows into two databases, one that always aggregates
+/// on one thread and one that splits every table of 1,000 row ids or more into three parts, and
+/// compares their answers.
+@Suite struct ParallelAggregateTests {
+    static let load = """
+        CREATE TABLE t (id INT PRIMARY KEY, grp INT, v INT, f FLOAT, d DECIMAL, s TEXT);
+        INSERT INTO t (id, grp, v, f, d, s)
+        SELECT g, g % 17, CASE WHEN g % 11 = 0 THEN NULL ELSE (g * 7919) % 1000 - 300 END, g * 0.25,
+               CASE WHEN g % 5 = 0 THEN NULL ELSE CAST(g AS DECIMAL) / 8 END, 'k' || ((g * 31) % 997)
+        FROM generate_series(1, 5000) AS g
+        """
+
+    func databases() async throws -> (serial: Session, parallel: Session) {
+        var serial = DatabaseOptions()
+        serial.executionLimits.parallelScanMinimumRows = .max
+        var parallel = DatabaseOptions()
+        parallel.executionLimits.parallelScanMinimumRows = 1_000
+        parallel.executionLimits.parallelScanParts = 3
+        let a = try await Database.inMemory(options: serial).session()
+        let b = try await Database.inMemory(options: parallel).session()
+        try await a.execute(Self.load)
+        try await b.execute(Self.load)
+        return (a, b)
+    }
+
+    /// Runs `sql` on both and requires the same rows, in the same order; returns how many parts ran.
+    @discardableResult
+    func same(_ sql: String, _ sessions: (serial: Session, parallel: Session), sourceLocation: SourceLocation = #_sourceLocation) async throws -> Int {
+        let expected = try await sessions.serial.execute(sql).rows
+        let before = AggregateNode.partsRun.load(ordering: .relaxed)
+        let got = try await sessions.parallel.execute(sql).rows
+        let parts = AggregateNode.partsRun.load(ordering: .relaxed) - before
+        #expect(got == expected, "\(sql)", sourceLocation: sourceLocation)
+        #expect(!expected.isEmpty, sourceLocation: sourceLocation)
+        return parts
+    }
+
+    @Test func groupsAndTotalsMatchOneScan() async throws {
+        let s = try await databases()
+        let queries = [
+            "SELECT grp, count(*), count(v), sum(v), avg(v), min(v), max(v), min(s), max(s) FROM t GROUP BY grp",
+            "SELECT count(*), sum(f), avg(f), min(f), max(f), sum(d), avg(d), min(d), max(d) FROM t",
+            "SELECT grp % 3, d IS NULL, count(*), sum(d), avg(d), sum(v) FROM t WHERE v > 100 GROUP BY 1, 2",
+            "SELECT count(*), sum(v), avg(v), min(s) FROM t WHERE v > 10000",  // no rows: one row of count 0 and NULLs
+            "SELECT s, count(*) FROM t GROUP BY s",  // 997 groups, each seen by several parts
+        ]
+        for sql in queries {
+            #expect(try await same(sql, s) >= 3, "\(sql) ran in parts")
+        }
+    }
+
+    @Test func aTransactionSeesItsOwnWritesInEveryPart() async throws {
+        let s = try await databases()
+        for session in [s.serial, s.parallel] {
+            try await session.execute("BEGIN")
+            try await session.execute("DELETE FROM t WHERE id % 7 = 0")
+            try await session.execute("UPDATE t SET v = v + 1000 WHERE id BETWEEN 2000 AND 2100")
+            try await session.execute("INSERT INTO t (id, grp, v) SELECT g, 99, g FROM generate_series(5001, 5100) AS g")
+        }
+        #expect(try await same("SELECT grp, count(*), sum(v), max(v) FROM t GROUP BY grp", s) >= 3)
+        for session in [s.serial, s.parallel] { try await session.execute("ROLLBACK") }
+        #expect(try await same("SELECT grp, count(*), sum(v), max(v) FROM t GROUP BY grp", s) >= 3)
+    }
+
+    @Test func whatDoesNotMergeRunsOnOneThread() async throws {
+        let s = try await databases()
+        #expect(try await same("SELECT grp, count(DISTINCT v) FROM t GROUP BY grp", s) == 0)
+        #expect(try await same("SELECT grp, string_agg(s, ',' ORDER BY id) FROM t GROUP BY grp", s) == 0)
+        #expect(try await same("SELECT count(*) FROM t WHERE v IN (SELECT v FROM t WHERE id < 10)", s) == 0)
+        #expect(try await same("SELECT count(*) FROM t WHERE id < 100", s) == 0, "an index range, not a full scan")
+    }
+
+    @Test func anOverflowIsTheSameErrorInParts() async throws {
+        let s = try await databases()
+        for session in [s.serial, s.parallel] {
+            try await session.execute("CREATE TABLE big (id INT PRIMARY KEY, v BIGINT)")
+            try await session.execute("INSERT INTO big (id, v) SELECT g, 9223372036854775807 / 2000 FROM generate_series(1, 3000) AS g")
+        }
+        for session in [s.serial, s.parallel] {
+            await #expect(throws: RedError.self) { try await session.execute("SELECT sum(v) FROM big") }
+        }
+        #expect(try await same("SELECT count(*), max(v), avg(v) FROM big", s) >= 3)
+    }
+}
