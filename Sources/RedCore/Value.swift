@@ -28,6 +28,25 @@ public enum Value: Sendable {
 
     public var isNull: Bool { if case .null = self { return true } else { return false } }
 
+    /// Whether `other` is the same kind holding the same bits (text byte for byte, floats by bit
+    /// pattern), so that any encoding of the two is the same. Stricter than `==`, which finds
+    /// `-0.0` equal to `0.0`, an integer equal to a float, and canonically equivalent strings equal.
+    public func isIdentical(to other: Value) -> Bool {
+        switch (self, other) {
+        case (.null, .null): return true
+        case let (.boolean(a), .boolean(b)): return a == b
+        case let (.integer(a), .integer(b)), let (.decimal(a), .decimal(b)), let (.timestamp(a), .timestamp(b)): return a == b
+        case let (.float(a), .float(b)): return a.bitPattern == b.bitPattern
+        case let (.text(a), .text(b)): return a.utf8.elementsEqual(b.utf8)
+        case let (.blob(a), .blob(b)): return a == b
+        case let (.date(a), .date(b)): return a == b
+        case let (.uuid(a), .uuid(b)): return a == b
+        case let (.vector(a), .vector(b)): return a.count == b.count && zip(a, b).allSatisfy { $0.bitPattern == $1.bitPattern }
+        case (.json, .json): return false  // not compared: the caller encodes both
+        default: return false
+        }
+    }
+
     /// The value as a Double when numeric.
     public var doubleValue: Double? {
         switch self {

@@ -72,4 +72,19 @@ import Testing
         #expect(Value.null == Value.null)
         #expect(Value.compare(.null, .null) == nil)
     }
+
+    /// `isIdentical` lets an UPDATE skip rebuilding index keys; it must be false wherever the
+    /// encodings could differ, even when `==` holds.
+    @Test func identicalMeansTheSameBits() {
+        #expect(Value.text("caf\u{E9}") == Value.text("cafe\u{301}"))
+        #expect(!Value.text("caf\u{E9}").isIdentical(to: .text("cafe\u{301}")))
+        #expect(Value.float(0.0) == Value.float(-0.0))
+        #expect(!Value.float(0.0).isIdentical(to: .float(-0.0)))
+        #expect(!Value.integer(1).isIdentical(to: .float(1)))
+        #expect(!Value.null.isIdentical(to: .integer(0)))
+        for v: Value in [.null, .boolean(true), .integer(-7), .float(.nan), .decimal(12_345), .text("x"), .blob([1, 2]),
+                         .timestamp(99), .date(3), .uuid(42), .vector([1, -0.0])] {
+            #expect(v.isIdentical(to: v), "\(v)")
+        }
+    }
 }

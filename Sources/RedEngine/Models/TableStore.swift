@@ -238,6 +238,8 @@ public final class TableStore: Sendable {
     public func update(_ tx: Transaction, _ handle: TableHandle, old: StoredRow, new: StoredRow, now: Int64) throws {
         precondition(old.rid == new.rid, "an update keeps the row's id")
         for target in handle.indexTargets {
+            // The common case (an UPDATE of other columns) is told without building either key.
+            if target.definition.columnIDs.allSatisfy({ (old.values[$0] ?? .null).isIdentical(to: new.values[$0] ?? .null) }) { continue }
             let oldKey = indexTreeKey(target, old).key
             if oldKey == indexTreeKey(target, new).key { continue }  // same values (and rid)
             try tx.delete(treeKey: oldKey)
