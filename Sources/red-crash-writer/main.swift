@@ -38,6 +38,13 @@ struct CrashWriter {
         }
         let ackFD = open(args[2], O_WRONLY | O_APPEND | O_CREAT, 0o644)
         guard ackFD >= 0 else { exit(3) }
+        // The test kills this process; should the test process itself die first (a crash), the
+        // writer would commit forever on its own, holding both cores. It leaves once orphaned.
+        let parent = getppid()
+        Task.detached {
+            while getppid() == parent { try? await Task.sleep(for: .milliseconds(200)) }
+            exit(5)
+        }
 
         await withTaskGroup(of: Void.self) { group in
             for w in 0..<workers {
