@@ -76,6 +76,10 @@ public enum Value: Sendable {
     }
 }
 
+/// Text is equal when its bytes are, as in PostgreSQL (a deterministic collation): 'café'
+/// with a precomposed é and with e + U+0301 are two values, as they are two keys in an index.
+/// Swift's `String ==` would find them equal. Hashing through `String` stays consistent:
+/// byte-equal strings hash alike, and canonically equivalent ones merely share a bucket.
 extension Value: Hashable {
     public static func == (lhs: Value, rhs: Value) -> Bool {
         switch (lhs, rhs) {
@@ -87,7 +91,7 @@ extension Value: Hashable {
         case let (.decimal(a), .decimal(b)): return a == b
         case let (.decimal(a), .integer(b)), let (.integer(b), .decimal(a)): return Int128(a) == Int128(b) * Int128(Decimal4.unit)
         case let (.decimal(a), .float(b)), let (.float(b), .decimal(a)): return Double(a) / Decimal4.scale == b
-        case let (.text(a), .text(b)): return a == b
+        case let (.text(a), .text(b)): return a.utf8.elementsEqual(b.utf8)  // see below
         case let (.blob(a), .blob(b)): return a == b
         case let (.json(a), .json(b)): return a == b
         case let (.timestamp(a), .timestamp(b)): return a == b
@@ -132,7 +136,7 @@ extension Value {
             let a = Int128(x) * Int128(Decimal4.unit), b = Int128(y)
             return a < b ? -1 : (a == b ? 0 : 1)
         case let (.boolean(x), .boolean(y)): return x == y ? 0 : (!x ? -1 : 1)
-        case let (.text(x), .text(y)): return x == y ? 0 : (x.utf8.lexicographicallyPrecedes(y.utf8) ? -1 : 1)
+        case let (.text(x), .text(y)): return x.utf8.elementsEqual(y.utf8) ? 0 : (x.utf8.lexicographicallyPrecedes(y.utf8) ? -1 : 1)
         case let (.timestamp(x), .timestamp(y)): return x < y ? -1 : (x == y ? 0 : 1)
         case let (.date(x), .date(y)): return x < y ? -1 : (x == y ? 0 : 1)
         case let (.date(x), .timestamp(y)): return compareInts(Int64(x) * 86_400_000, y)

@@ -76,7 +76,7 @@ import Testing
     /// `isIdentical` lets an UPDATE skip rebuilding index keys; it must be false wherever the
     /// encodings could differ, even when `==` holds.
     @Test func identicalMeansTheSameBits() {
-        #expect(Value.text("caf\u{E9}") == Value.text("cafe\u{301}"))
+        #expect(Value.text("caf\u{E9}") != Value.text("cafe\u{301}"), "text compares bytes, as PostgreSQL")
         #expect(!Value.text("caf\u{E9}").isIdentical(to: .text("cafe\u{301}")))
         #expect(Value.float(0.0) == Value.float(-0.0))
         #expect(!Value.float(0.0).isIdentical(to: .float(-0.0)))

@@ -70,20 +70,27 @@ struct ScalarFunction: Sendable {
         }
         @Sendable func float(_ d: Double) -> Value { .float(d) }
 
-        // Strings
+        // Strings count and cut code points, as PostgreSQL does ('e' + U+0301 is two), not
+        // Swift's characters (grapheme clusters).
+        @Sendable func scalars(_ s: String) -> [Unicode.Scalar] { Array(s.unicodeScalars) }
+        @Sendable func string<S: Sequence<Unicode.Scalar>>(_ scalars: S) -> String {
+            var view = String.UnicodeScalarView()
+            view.append(contentsOf: scalars)
+            return String(view)
+        }
         add(["upper"], 1...1) { a, _ in .text(text(a[0]).uppercased()) }
         add(["lower"], 1...1) { a, _ in .text(text(a[0]).lowercased()) }
         add(["length", "char_length", "character_length"], 1...1) { a, _ in
             switch a[0] {
             case .blob(let b): return .integer(Int64(b.count))
             case .json(.array(let items)): return .integer(Int64(items.count))
-            default: return .integer(Int64(text(a[0]).count))
+            default: return .integer(Int64(text(a[0]).unicodeScalars.count))
             }
         }
         add(["octet_length"], 1...1) { a, _ in .integer(Int64(text(a[0]).utf8.count)) }
         add(["bit_length"], 1...1) { a, _ in .integer(Int64(text(a[0]).utf8.count * 8)) }
         add(["substring", "substr"], 2...3) { a, _ in
-            let chars = Array(text(a[0]))
+            let chars = scalars(text(a[0]))
             let start = try int(a[1], "substring start")
             var end = Int64(chars.count) + 1
             if a.count == 3 {
@@ -93,13 +100,13 @@ struct ScalarFunction: Sendable {
             }
             let from = max(start, 1)
             guard from < end else { return .text("") }
-            return .text(String(chars[Int(from - 1)..<Int(min(end, Int64(chars.count) + 1) - 1)]))
+            return .text(string(chars[Int(from - 1)..<Int(min(end, Int64(chars.count) + 1) - 1)]))
         }
         add(["strpos", "position", "instr"], 2...2) { a, _ in
             let hay = text(a[0]), needle = text(a[1])
             guard !needle.isEmpty else { return .integer(1) }
-            guard let r = hay.range(of: needle) else { return .integer(0) }
-            return .integer(Int64(hay.distance(from: hay.startIndex, to: r.lowerBound) + 1))
+            guard let r = hay.range(of: needle, options: .literal) else { return .integer(0) }
+            return .integer(Int64(hay.unicodeScalars.distance(from: hay.startIndex, to: r.lowerBound) + 1))
         }
         @Sendable func trimmed(_ s: String, _ chars: Set<Character>, leading: Bool, trailing: Bool) -> String {
             var sub = Substring(s)
@@ -121,16 +128,16 @@ struct ScalarFunction: Sendable {
             return .text(a.dropFirst().filter { !$0.isNull }.map { text($0) }.joined(separator: text(a[0])))
         }
         add(["left"], 2...2) { a, _ in
-            let chars = Array(text(a[0])), n = try int(a[1], "length")
+            let chars = scalars(text(a[0])), n = try int(a[1], "length")
             let count = n >= 0 ? min(Int(n), chars.count) : max(0, chars.count + Int(n))
-            return .text(String(chars.prefix(count)))
+            return .text(string(chars.prefix(count)))
         }
         add(["right"], 2...2) { a, _ in
-            let chars = Array(text(a[0])), n = try int(a[1], "length")
+            let chars = scalars(text(a[0])), n = try int(a[1], "length")
             let count = n >= 0 ? min(Int(n), chars.count) : max(0, chars.count + Int(n))
-            return .text(String(chars.suffix(count)))
+            return .text(string(chars.suffix(count)))
         }
-        add(["reverse"], 1...1) { a, _ in .text(String(text(a[0]).reversed())) }
+        add(["reverse"], 1...1) { a, _ in .text(string(text(a[0]).unicodeScalars.reversed())) }
         add(["repeat"], 2...2) { a, _ in
             let n = try int(a[1], "count")
             let s = text(a[0])
@@ -139,14 +146,14 @@ struct ScalarFunction: Sendable {
             return .text(String(repeating: s, count: Int(n)))
         }
         @Sendable func pad(_ a: [Value], left: Bool) throws -> Value {
-            let chars = Array(text(a[0])), n = Int(try int(a[1], "length"))
+            let chars = scalars(text(a[0])), n = Int(try int(a[1], "length"))
             guard n <= 10_000_000 else { throw RedError(.limitExceeded, "pad length \(n) is too large") }
-            let fill = Array(a.count > 2 ? text(a[2]) : " ")
-            if n <= chars.count { return .text(String(chars.prefix(max(0, n)))) }
-            guard !fill.isEmpty else { return .text(String(chars)) }
-            var padding: [Character] = []
+            let fill = scalars(a.count > 2 ? text(a[2]) : " ")
+            if n <= chars.count { return .text(string(chars.prefix(max(0, n)))) }
+            guard !fill.isEmpty else { return .text(string(chars)) }
+            var padding: [Unicode.Scalar] = []
             while padding.count < n - chars.count { padding.append(fill[padding.count % fill.count]) }
-            return .text(left ? String(padding + chars) : String(chars + padding))
+            return .text(left ? string(padding + chars) : string(chars + padding))
         }
         add(["lpad"], 2...3) { a, _ in try pad(a, left: true) }
         add(["rpad"], 2...3) { a, _ in try pad(a, left: false) }
