@@ -108,15 +108,16 @@ struct ScalarFunction: Sendable {
             guard let r = hay.range(of: needle, options: .literal) else { return .integer(0) }
             return .integer(Int64(hay.unicodeScalars.distance(from: hay.startIndex, to: r.lowerBound) + 1))
         }
-        @Sendable func trimmed(_ s: String, _ chars: Set<Character>, leading: Bool, trailing: Bool) -> String {
-            var sub = Substring(s)
+        @Sendable func trimmed(_ a: [Value], leading: Bool, trailing: Bool) -> String {
+            let chars = Set((a.count > 1 ? text(a[1]) : " ").unicodeScalars)
+            var sub = Substring(text(a[0])).unicodeScalars
             if leading { while let f = sub.first, chars.contains(f) { sub = sub.dropFirst() } }
             if trailing { while let l = sub.last, chars.contains(l) { sub = sub.dropLast() } }
             return String(sub)
         }
-        add(["trim", "btrim"], 1...2) { a, _ in .text(trimmed(text(a[0]), Set(a.count > 1 ? text(a[1]) : " "), leading: true, trailing: true)) }
-        add(["ltrim"], 1...2) { a, _ in .text(trimmed(text(a[0]), Set(a.count > 1 ? text(a[1]) : " "), leading: true, trailing: false)) }
-        add(["rtrim"], 1...2) { a, _ in .text(trimmed(text(a[0]), Set(a.count > 1 ? text(a[1]) : " "), leading: false, trailing: true)) }
+        add(["trim", "btrim"], 1...2) { a, _ in .text(trimmed(a, leading: true, trailing: true)) }
+        add(["ltrim"], 1...2) { a, _ in .text(trimmed(a, leading: true, trailing: false)) }
+        add(["rtrim"], 1...2) { a, _ in .text(trimmed(a, leading: false, trailing: true)) }
         add(["replace"], 3...3) { a, _ in
             let from = text(a[1])
             guard !from.isEmpty else { return .text(text(a[0])) }
