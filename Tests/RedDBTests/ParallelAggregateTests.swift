@@ -1,3 +1,4 @@
+import Synchronization
 import Testing
 import RedDB
 @testable import RedQuery
@@ -32,9 +33,9 @@ import RedDB
     @discardableResult
     func same(_ sql: String, _ sessions: (serial: Session, parallel: Session), sourceLocation: SourceLocation = #_sourceLocation) async throws -> Int {
         let expected = try await sessions.serial.execute(sql).rows
-        let before = AggregateNode.partsRun.load(ordering: .relaxed)
-        let got = try await sessions.parallel.execute(sql).rows
-        let parts = AggregateNode.partsRun.load(ordering: .relaxed) - before
+        let counter = AggregateNode.PartsCounter()
+        let got = try await AggregateNode.$partsCounter.withValue(counter) { try await sessions.parallel.execute(sql).rows }
+        let parts = counter.value.load(ordering: .relaxed)
         #expect(got == expected, "\(sql)", sourceLocation: sourceLocation)
         #expect(!expected.isEmpty, sourceLocation: sourceLocation)
         return parts

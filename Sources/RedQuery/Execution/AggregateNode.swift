@@ -56,8 +56,13 @@ final class AggregateNode: PlanNode, @unchecked Sendable {
 
     /// At most this many parts run at once.
     static let maxParallelParts = 4
-    /// Parts run by parallel aggregates since the process started (tests check the path ran).
-    static let partsRun = Atomic<Int>(0)
+    /// Counts the parts that parallel aggregates run in the task that sets it: tests check which
+    /// path a statement took, unaffected by statements other tests run meanwhile.
+    @TaskLocal static var partsCounter: PartsCounter?
+
+    final class PartsCounter: Sendable {
+        let value = Atomic<Int>(0)
+    }
 
     /// The groups of a whole-table input computed in parts, one per CPU, then merged; nil when
     /// that does not apply, and the aggregate runs on one thread.
@@ -79,7 +84,7 @@ final class AggregateNode: PlanNode, @unchecked Sendable {
               let parts = try scan.openPartitions(context, count: partCount, minimumRows: context.limits.parallelScanMinimumRows)
         else { return nil }
         let run = PartRun(parts)
-        Self.partsRun.add(parts.count, ordering: .relaxed)
+        Self.partsCounter?.value.add(parts.count, ordering: .relaxed)
         DispatchQueue.concurrentPerform(iterations: parts.count) { i in
             let part = run.parts[i]
             run.results[i] = Result { try self.aggregate(part.rows, eval: part.context.evaluation([]), context: part.context) }
