@@ -94,9 +94,19 @@ final class TableScanNode: PlanNode, @unchecked Sendable {
         let eval = context.evaluation(outerRows)
         let source = try probe.map { try equalitySource(index: $0.index, values: [$0.value], context) }
             ?? accessSource(eval, context)
+        return rows(from: source, eval: eval, context: context)
+    }
+
+    /// This scan's rows (decoded, expired ones skipped, the filter applied) from `source`.
+    func rows(from source: @escaping RowSource, eval: Evaluation, context: ExecutionContext) -> TableRowIterator {
         let (positions, metadata) = decodePositions()
         return TableRowIterator(source: source, schema: handle.schema, width: columns.count, positions: positions,
                                 metadataPosition: metadata, filter: filter, eval: eval, context: context)
+    }
+
+    /// A `RowSource` over a cursor of stored rows, reusing the caller's buffers.
+    static func source(_ cursor: RowCursor) -> RowSource {
+        { key, value in try cursor.nextRaw(key: &key, value: &value) }
     }
 
     /// This full scan as `count` scans of consecutive row-id ranges, in id order, each with a
@@ -112,16 +122,12 @@ final class TableScanNode: PlanNode, @unchecked Sendable {
         let low = StoredRow.rid(fromKey: first), high = StoredRow.rid(fromKey: last)
         guard low >= 0, high >= low, high - low >= Int64(minimumRows) - 1 else { return nil }
         let step = (high - low) / Int64(count) + 1
-        let (positions, metadata) = decodePositions()
         return try (0..<count).map { part in
             let lower = part == 0 ? nil : low + Int64(part) * step
             let upper = part == count - 1 ? nil : low + Int64(part + 1) * step
-            let cursor = try store.scan(tx, handle, rids: (lower, upper))
             let partContext = context.partition()
-            let rows = TableRowIterator(source: { key, value in try cursor.nextRaw(key: &key, value: &value) }, schema: handle.schema,
-                                        width: columns.count, positions: positions, metadataPosition: metadata, filter: filter,
-                                        eval: partContext.evaluation([]), context: partContext)
-            return (rows, partContext)
+            let cursor = try store.scan(tx, handle, rids: (lower, upper))
+            return (rows(from: Self.source(cursor), eval: partContext.evaluation([]), context: partContext), partContext)
         }
     }
 
@@ -145,8 +151,7 @@ final class TableScanNode: PlanNode, @unchecked Sendable {
         let store = context.store, tx = context.transaction, handle = self.handle
         switch access {
         case .fullScan:
-            let cursor = try store.scan(tx, handle)
-            source = { key, value in try cursor.nextRaw(key: &key, value: &value) }
+            source = Self.source(try store.scan(tx, handle))
         case .indexOrder(let index, let descending):
             let cursor = try store.indexScan(tx, handle, indexPosition: index, range: .all, reverse: descending)
             source = Self.filling { try Self.fetch(cursor, store, tx, handle) }
