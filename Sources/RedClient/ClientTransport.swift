@@ -10,10 +10,13 @@ protocol ClientTransport: Sendable {
     func close() async throws
     /// Inserts all rows or none through the transport's bulk path; nil when it has none.
     func bulkInsert(into table: String, columns: [String], rows: [[Value]]) async throws -> Int?
+    /// Runs a `VectorSearchRequest` through the transport's own search message; nil when it has none.
+    func vectorSearch(collection: String, _ request: JSONValue) async throws -> QueryResult?
 }
 
 extension ClientTransport {
     func bulkInsert(into table: String, columns: [String], rows: [[Value]]) async throws -> Int? { nil }
+    func vectorSearch(collection: String, _ request: JSONValue) async throws -> QueryResult? { nil }
 }
 
 /// Statements that must run on one server-side session, in order (a transaction).

@@ -204,7 +204,7 @@ final class HTTPTransport: ClientTransport {
         case .json(let j): return j
         case .timestamp(let ms): return .object([("$ts", .integer(ms))])
         case .uuid: return .object([("$uuid", .string(value.displayText))])
-        case .vector(let v): return .array(v.map { .float(Double($0)) })
+        case .vector(let v): return .array(v.map { .float(NumberFormatting.widened($0)) })
         default: return .string(value.displayText)
         }
     }

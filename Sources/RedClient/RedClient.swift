@@ -200,6 +200,43 @@ public final class RedClient: Sendable {
         return try await insertDocument(try JSONValue.parse(String(decoding: data, as: UTF8.self)), into: collection)
     }
 
+    // MARK: Vectors
+
+    /// Inserts a vector item (the collection is created on first use, any dimension, cosine;
+    /// `CREATE VECTOR name DIM n METRIC m` fixes both) and returns its rid.
+    ///
+    /// ```swift
+    /// let id = try await client.insertVector([0.1, 0.9, 0.3], content: "a cat", metadata: ["kind": "pet"], into: "embeddings")
+    /// ```
+    @discardableResult
+    public func insertVector(_ vector: [Float], content: String? = nil, metadata: JSONValue? = nil, into collection: String) async throws -> Int64 {
+        let result = try await query("INSERT INTO \(Session.identifier(collection)) VECTOR (dense, content, metadata) VALUES ($1, $2, $3) RETURNING rid",
+                                     [.vector(vector), content.map { .text($0) } ?? .null, metadata.map { .json($0) } ?? .null])
+        guard case .integer(let rid)? = result.rows.first?.first else { throw RedError(.internalError, "the insert returned no rid") }
+        return rid
+    }
+
+    /// The `k` stored vectors nearest to `vector`, best first: columns `entity_id, score,
+    /// distance, collection, created_at, updated_at, dimension, content, metadata` (+ `dense`
+    /// with `includeVectors`). `filter` is RQL over those columns and the metadata's fields.
+    /// Over RedWire this is one VectorSearch message; elsewhere a `VECTOR SEARCH` statement.
+    ///
+    /// ```swift
+    /// let hits = try await client.vectorSearch("embeddings", vector: [0.1, 0.8, 0.2], k: 5, filter: "kind = 'pet'")
+    /// ```
+    public func vectorSearch(_ collection: String, vector: [Float], k: Int = 10, metric: VectorMetric? = nil, threshold: Double? = nil,
+                             filter: String? = nil, includeVectors: Bool = false) async throws -> QueryResult {
+        var members: [(String, JSONValue)] = [("vector", .array(vector.map { .float(NumberFormatting.widened($0)) })), ("k", .integer(Int64(k)))]
+        if let metric { members.append(("metric", .string(metric.rawValue))) }
+        if let threshold { members.append(("threshold", .float(threshold))) }
+        if let filter { members.append(("filter", .string(filter))) }
+        if includeVectors { members.append(("include_vectors", .bool(true))) }
+        let request = JSONValue.object(members)
+        if let result = try await transport.vectorSearch(collection: collection, request) { return result }
+        let statement = try VectorSearchRequest.statement(collection: collection, request)
+        return try await query(statement.sql, statement.parameters)
+    }
+
     static func kvAddress(_ key: String, _ collection: String) -> String {
         "\(Session.identifier(collection)).\(Session.literal(key))"
     }

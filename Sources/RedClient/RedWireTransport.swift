@@ -54,6 +54,16 @@ final class RedWireTransport: ClientTransport {
         return try await connection.bulkStream(table, columns, rows, stream: stream)
     }
 
+    /// RedWire's VectorSearch (0x26): the request JSON with `collection` added.
+    func vectorSearch(collection: String, _ request: JSONValue) async throws -> QueryResult? {
+        guard case .object(var members) = request else { return nil }
+        members.append(("collection", .string(collection)))
+        let connection = connection()
+        let stream = try await connection.streams.lease()
+        defer { connection.streams.giveBack(stream) }
+        return try await connection.envelopeRoundTrip(.vectorSearch, payload: JSONValue.object(members).utf8, stream: stream)
+    }
+
     func session() async throws -> any ClientSession {
         let connection = connection()
         return RedWireSession(connection: connection, stream: try await connection.streams.lease())
@@ -251,7 +261,19 @@ final class RedWireConnection: Sendable {
         guard request.payload.count + Frame.headerSize <= Frame.maximumSize else {
             throw RedError(.limitExceeded, "statement and parameters exceed RedWire's 16 MiB frame limit")
         }
-        let reply = try await roundTrip(request)
+        return try await envelope(of: try await roundTrip(request))
+    }
+
+    /// A request on `stream` answered by a Result holding the HTTP query envelope.
+    func envelopeRoundTrip(_ kind: MessageKind, payload: [UInt8], stream: UInt16) async throws -> QueryResult {
+        let request = Frame(kind, correlationID: nextID.wrappingAdd(1, ordering: .relaxed).oldValue, streamID: stream, payload: payload)
+        guard request.payload.count + Frame.headerSize <= Frame.maximumSize else {
+            throw RedError(.limitExceeded, "the request exceeds RedWire's 16 MiB frame limit")
+        }
+        return try envelope(of: try await roundTrip(request))
+    }
+
+    private func envelope(of reply: Frame) throws -> QueryResult {
         let json = try JSONValue.parse(utf8: reply.payload)
         switch reply.kind {
         case .result: return ResultEnvelope.fromQueryEnvelope(json)

@@ -183,7 +183,7 @@ public enum DataType: String, Sendable, Hashable, Codable, CaseIterable {
             case .float(let d): return .json(.float(d))
             case .decimal: return .json(value.jsonValue)
             case .boolean(let b): return .json(.bool(b))
-            case .vector(let v): return .json(.array(v.map { .float(Double($0)) }))
+            case .vector(let v): return .json(.array(v.map { .float(NumberFormatting.widened($0)) }))
             default: return .json(.string(value.displayText))
             }
         case .timestamp:
@@ -279,7 +279,7 @@ public enum DataType: String, Sendable, Hashable, Codable, CaseIterable {
         case .array:
             switch value {
             case .json(.array): return value
-            case .vector(let v): return .json(.array(v.map { .float(Double($0)) }))
+            case .vector(let v): return .json(.array(v.map { .float(NumberFormatting.widened($0)) }))
             case .text(let s):
                 guard case .json(.array(let items))? = try? DataType.json.coerce(.text(s)) else { throw invalid(value) }
                 return .json(.array(items))

@@ -8,4 +8,6 @@ public enum Limits {
     /// Largest total size of one transaction's writes (keys plus values), which is also the
     /// bound on one WAL record.
     public static let maxTransactionBytes = 1 << 30
+    /// Most components a stored or searched vector may have (pgvector's limit is 16,000).
+    public static let maxVectorDimensions = 16_384
 }

@@ -4,6 +4,13 @@
 /// decimal (never an exponent), integral values without a trailing `.0`, and
 /// `NaN`, `Infinity`, `-Infinity` for the special values (PostgreSQL's spelling).
 public enum NumberFormatting {
+    /// The double whose shortest form is the float's shortest form (`0.7` as a float is
+    /// 0.699999988079071 as a double; vectors are f32, and users wrote 0.7).
+    public static func widened(_ f: Float) -> Double {
+        guard f.isFinite else { return Double(f) }
+        return Double(f.description) ?? Double(f)
+    }
+
     public static func shortest(_ d: Double) -> String {
         if d.isNaN { return "NaN" }
         if d.isInfinite { return d < 0 ? "-Infinity" : "Infinity" }

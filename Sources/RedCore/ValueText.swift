@@ -15,7 +15,7 @@ extension Value {
         case .timestamp(let ms): return CalendarMath.formatTimestamp(ms)
         case .date(let d): return CalendarMath.formatDate(d)
         case .uuid(let u): return Value.uuidText(u)
-        case .vector(let v): return "[" + v.map { NumberFormatting.shortest(Double($0)) }.joined(separator: ",") + "]"
+        case .vector(let v): return "[" + v.map { NumberFormatting.shortest(NumberFormatting.widened($0)) }.joined(separator: ",") + "]"
         }
     }
 
@@ -39,7 +39,7 @@ extension Value {
         case .decimal(let d): return d % Decimal4.unit == 0 ? .integer(d / Decimal4.unit) : .float(Double(d) / Decimal4.scale)
         case .text(let s): return .string(s)
         case .json(let j): return j
-        case .vector(let v): return .array(v.map { .float(Double($0)) })
+        case .vector(let v): return .array(v.map { .float(NumberFormatting.widened($0)) })
         case .timestamp(let ms): return .integer(ms)
         case .date(let d): return .integer(Int64(d))
         case .blob(let b): return .string(b.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined())

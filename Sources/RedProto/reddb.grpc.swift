@@ -355,6 +355,58 @@ public enum Reddb_V1_RedDb: Sendable {
                 type: .unary
             )
         }
+        /// Namespace for "CreateVector" metadata.
+        public enum CreateVector: Sendable {
+            /// Request type for "CreateVector".
+            public typealias Input = Reddb_V1_JsonCreateRequest
+            /// Response type for "CreateVector".
+            public typealias Output = Reddb_V1_EntityReply
+            /// Descriptor for "CreateVector".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "reddb.v1.RedDb"),
+                method: "CreateVector",
+                type: .unary
+            )
+        }
+        /// Namespace for "BulkCreateVectors" metadata.
+        public enum BulkCreateVectors: Sendable {
+            /// Request type for "BulkCreateVectors".
+            public typealias Input = Reddb_V1_JsonBulkCreateRequest
+            /// Response type for "BulkCreateVectors".
+            public typealias Output = Reddb_V1_BulkEntityReply
+            /// Descriptor for "BulkCreateVectors".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "reddb.v1.RedDb"),
+                method: "BulkCreateVectors",
+                type: .unary
+            )
+        }
+        /// Namespace for "Similar" metadata.
+        public enum Similar: Sendable {
+            /// Request type for "Similar".
+            public typealias Input = Reddb_V1_JsonCreateRequest
+            /// Response type for "Similar".
+            public typealias Output = Reddb_V1_PayloadReply
+            /// Descriptor for "Similar".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "reddb.v1.RedDb"),
+                method: "Similar",
+                type: .unary
+            )
+        }
+        /// Namespace for "IvfSearch" metadata.
+        public enum IvfSearch: Sendable {
+            /// Request type for "IvfSearch".
+            public typealias Input = Reddb_V1_JsonCreateRequest
+            /// Response type for "IvfSearch".
+            public typealias Output = Reddb_V1_PayloadReply
+            /// Descriptor for "IvfSearch".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "reddb.v1.RedDb"),
+                method: "IvfSearch",
+                type: .unary
+            )
+        }
         /// Namespace for "KvGet" metadata.
         public enum KvGet: Sendable {
             /// Request type for "KvGet".
@@ -538,6 +590,10 @@ public enum Reddb_V1_RedDb: Sendable {
             PatchEntity.descriptor,
             DeleteEntity.descriptor,
             BulkInsertBinary.descriptor,
+            CreateVector.descriptor,
+            BulkCreateVectors.descriptor,
+            Similar.descriptor,
+            IvfSearch.descriptor,
             KvGet.descriptor,
             KvPut.descriptor,
             KvDelete.descriptor,
@@ -965,6 +1021,71 @@ extension Reddb_V1_RedDb {
             request: GRPCCore.StreamingServerRequest<Reddb_V1_BinaryBulkInsertRequest>,
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.StreamingServerResponse<Reddb_V1_BulkInsertReply>
+
+        /// Handle the "CreateVector" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > payload_json: {"dense": [numbers], "content"?, "metadata"?: {...}}, as POST /collections/{c}/vectors.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Reddb_V1_JsonCreateRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Reddb_V1_EntityReply` messages.
+        func createVector(
+            request: GRPCCore.StreamingServerRequest<Reddb_V1_JsonCreateRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Reddb_V1_EntityReply>
+
+        /// Handle the "BulkCreateVectors" method.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Reddb_V1_JsonBulkCreateRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Reddb_V1_BulkEntityReply` messages.
+        func bulkCreateVectors(
+            request: GRPCCore.StreamingServerRequest<Reddb_V1_JsonBulkCreateRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Reddb_V1_BulkEntityReply>
+
+        /// Handle the "Similar" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Nearest vectors of a collection; payload_json and the reply payload as POST
+        /// > /collections/{c}/similar. IvfSearch is the same search (every search here is exact).
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Reddb_V1_JsonCreateRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Reddb_V1_PayloadReply` messages.
+        func similar(
+            request: GRPCCore.StreamingServerRequest<Reddb_V1_JsonCreateRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Reddb_V1_PayloadReply>
+
+        /// Handle the "IvfSearch" method.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Reddb_V1_JsonCreateRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Reddb_V1_PayloadReply` messages.
+        func ivfSearch(
+            request: GRPCCore.StreamingServerRequest<Reddb_V1_JsonCreateRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Reddb_V1_PayloadReply>
 
         /// Handle the "KvGet" method.
         ///
@@ -1561,6 +1682,71 @@ extension Reddb_V1_RedDb {
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.ServerResponse<Reddb_V1_BulkInsertReply>
 
+        /// Handle the "CreateVector" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > payload_json: {"dense": [numbers], "content"?, "metadata"?: {...}}, as POST /collections/{c}/vectors.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Reddb_V1_JsonCreateRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Reddb_V1_EntityReply` message.
+        func createVector(
+            request: GRPCCore.ServerRequest<Reddb_V1_JsonCreateRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Reddb_V1_EntityReply>
+
+        /// Handle the "BulkCreateVectors" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Reddb_V1_JsonBulkCreateRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Reddb_V1_BulkEntityReply` message.
+        func bulkCreateVectors(
+            request: GRPCCore.ServerRequest<Reddb_V1_JsonBulkCreateRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Reddb_V1_BulkEntityReply>
+
+        /// Handle the "Similar" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Nearest vectors of a collection; payload_json and the reply payload as POST
+        /// > /collections/{c}/similar. IvfSearch is the same search (every search here is exact).
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Reddb_V1_JsonCreateRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Reddb_V1_PayloadReply` message.
+        func similar(
+            request: GRPCCore.ServerRequest<Reddb_V1_JsonCreateRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Reddb_V1_PayloadReply>
+
+        /// Handle the "IvfSearch" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Reddb_V1_JsonCreateRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Reddb_V1_PayloadReply` message.
+        func ivfSearch(
+            request: GRPCCore.ServerRequest<Reddb_V1_JsonCreateRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Reddb_V1_PayloadReply>
+
         /// Handle the "KvGet" method.
         ///
         /// > Source IDL Documentation:
@@ -2155,6 +2341,71 @@ extension Reddb_V1_RedDb {
             context: GRPCCore.ServerContext
         ) async throws -> Reddb_V1_BulkInsertReply
 
+        /// Handle the "CreateVector" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > payload_json: {"dense": [numbers], "content"?, "metadata"?: {...}}, as POST /collections/{c}/vectors.
+        ///
+        /// - Parameters:
+        ///   - request: A `Reddb_V1_JsonCreateRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Reddb_V1_EntityReply` to respond with.
+        func createVector(
+            request: Reddb_V1_JsonCreateRequest,
+            context: GRPCCore.ServerContext
+        ) async throws -> Reddb_V1_EntityReply
+
+        /// Handle the "BulkCreateVectors" method.
+        ///
+        /// - Parameters:
+        ///   - request: A `Reddb_V1_JsonBulkCreateRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Reddb_V1_BulkEntityReply` to respond with.
+        func bulkCreateVectors(
+            request: Reddb_V1_JsonBulkCreateRequest,
+            context: GRPCCore.ServerContext
+        ) async throws -> Reddb_V1_BulkEntityReply
+
+        /// Handle the "Similar" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Nearest vectors of a collection; payload_json and the reply payload as POST
+        /// > /collections/{c}/similar. IvfSearch is the same search (every search here is exact).
+        ///
+        /// - Parameters:
+        ///   - request: A `Reddb_V1_JsonCreateRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Reddb_V1_PayloadReply` to respond with.
+        func similar(
+            request: Reddb_V1_JsonCreateRequest,
+            context: GRPCCore.ServerContext
+        ) async throws -> Reddb_V1_PayloadReply
+
+        /// Handle the "IvfSearch" method.
+        ///
+        /// - Parameters:
+        ///   - request: A `Reddb_V1_JsonCreateRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Reddb_V1_PayloadReply` to respond with.
+        func ivfSearch(
+            request: Reddb_V1_JsonCreateRequest,
+            context: GRPCCore.ServerContext
+        ) async throws -> Reddb_V1_PayloadReply
+
         /// Handle the "KvGet" method.
         ///
         /// > Source IDL Documentation:
@@ -2634,6 +2885,50 @@ extension Reddb_V1_RedDb.StreamingServiceProtocol {
             }
         )
         router.registerHandler(
+            forMethod: Reddb_V1_RedDb.Method.CreateVector.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Reddb_V1_JsonCreateRequest>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Reddb_V1_EntityReply>(),
+            handler: { request, context in
+                try await self.createVector(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
+            forMethod: Reddb_V1_RedDb.Method.BulkCreateVectors.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Reddb_V1_JsonBulkCreateRequest>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Reddb_V1_BulkEntityReply>(),
+            handler: { request, context in
+                try await self.bulkCreateVectors(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
+            forMethod: Reddb_V1_RedDb.Method.Similar.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Reddb_V1_JsonCreateRequest>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Reddb_V1_PayloadReply>(),
+            handler: { request, context in
+                try await self.similar(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
+            forMethod: Reddb_V1_RedDb.Method.IvfSearch.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Reddb_V1_JsonCreateRequest>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Reddb_V1_PayloadReply>(),
+            handler: { request, context in
+                try await self.ivfSearch(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
             forMethod: Reddb_V1_RedDb.Method.KvGet.descriptor,
             deserializer: GRPCProtobuf.ProtobufDeserializer<Reddb_V1_JsonPayloadRequest>(),
             serializer: GRPCProtobuf.ProtobufSerializer<Reddb_V1_PayloadReply>(),
@@ -3040,6 +3335,50 @@ extension Reddb_V1_RedDb.ServiceProtocol {
         context: GRPCCore.ServerContext
     ) async throws -> GRPCCore.StreamingServerResponse<Reddb_V1_BulkInsertReply> {
         let response = try await self.bulkInsertBinary(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    public func createVector(
+        request: GRPCCore.StreamingServerRequest<Reddb_V1_JsonCreateRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Reddb_V1_EntityReply> {
+        let response = try await self.createVector(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    public func bulkCreateVectors(
+        request: GRPCCore.StreamingServerRequest<Reddb_V1_JsonBulkCreateRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Reddb_V1_BulkEntityReply> {
+        let response = try await self.bulkCreateVectors(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    public func similar(
+        request: GRPCCore.StreamingServerRequest<Reddb_V1_JsonCreateRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Reddb_V1_PayloadReply> {
+        let response = try await self.similar(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    public func ivfSearch(
+        request: GRPCCore.StreamingServerRequest<Reddb_V1_JsonCreateRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Reddb_V1_PayloadReply> {
+        let response = try await self.ivfSearch(
             request: GRPCCore.ServerRequest(stream: request),
             context: context
         )
@@ -3504,6 +3843,58 @@ extension Reddb_V1_RedDb.SimpleServiceProtocol {
     ) async throws -> GRPCCore.ServerResponse<Reddb_V1_BulkInsertReply> {
         return GRPCCore.ServerResponse<Reddb_V1_BulkInsertReply>(
             message: try await self.bulkInsertBinary(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func createVector(
+        request: GRPCCore.ServerRequest<Reddb_V1_JsonCreateRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Reddb_V1_EntityReply> {
+        return GRPCCore.ServerResponse<Reddb_V1_EntityReply>(
+            message: try await self.createVector(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func bulkCreateVectors(
+        request: GRPCCore.ServerRequest<Reddb_V1_JsonBulkCreateRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Reddb_V1_BulkEntityReply> {
+        return GRPCCore.ServerResponse<Reddb_V1_BulkEntityReply>(
+            message: try await self.bulkCreateVectors(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func similar(
+        request: GRPCCore.ServerRequest<Reddb_V1_JsonCreateRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Reddb_V1_PayloadReply> {
+        return GRPCCore.ServerResponse<Reddb_V1_PayloadReply>(
+            message: try await self.similar(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func ivfSearch(
+        request: GRPCCore.ServerRequest<Reddb_V1_JsonCreateRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Reddb_V1_PayloadReply> {
+        return GRPCCore.ServerResponse<Reddb_V1_PayloadReply>(
+            message: try await self.ivfSearch(
                 request: request.message,
                 context: context
             ),
@@ -4194,6 +4585,91 @@ extension Reddb_V1_RedDb {
             deserializer: some GRPCCore.MessageDeserializer<Reddb_V1_BulkInsertReply>,
             options: GRPCCore.CallOptions,
             onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_BulkInsertReply>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "CreateVector" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > payload_json: {"dense": [numbers], "content"?, "metadata"?: {...}}, as POST /collections/{c}/vectors.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Reddb_V1_JsonCreateRequest` message.
+        ///   - serializer: A serializer for `Reddb_V1_JsonCreateRequest` messages.
+        ///   - deserializer: A deserializer for `Reddb_V1_EntityReply` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func createVector<Result>(
+            request: GRPCCore.ClientRequest<Reddb_V1_JsonCreateRequest>,
+            serializer: some GRPCCore.MessageSerializer<Reddb_V1_JsonCreateRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Reddb_V1_EntityReply>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_EntityReply>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "BulkCreateVectors" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Reddb_V1_JsonBulkCreateRequest` message.
+        ///   - serializer: A serializer for `Reddb_V1_JsonBulkCreateRequest` messages.
+        ///   - deserializer: A deserializer for `Reddb_V1_BulkEntityReply` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func bulkCreateVectors<Result>(
+            request: GRPCCore.ClientRequest<Reddb_V1_JsonBulkCreateRequest>,
+            serializer: some GRPCCore.MessageSerializer<Reddb_V1_JsonBulkCreateRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Reddb_V1_BulkEntityReply>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_BulkEntityReply>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "Similar" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Nearest vectors of a collection; payload_json and the reply payload as POST
+        /// > /collections/{c}/similar. IvfSearch is the same search (every search here is exact).
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Reddb_V1_JsonCreateRequest` message.
+        ///   - serializer: A serializer for `Reddb_V1_JsonCreateRequest` messages.
+        ///   - deserializer: A deserializer for `Reddb_V1_PayloadReply` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func similar<Result>(
+            request: GRPCCore.ClientRequest<Reddb_V1_JsonCreateRequest>,
+            serializer: some GRPCCore.MessageSerializer<Reddb_V1_JsonCreateRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Reddb_V1_PayloadReply>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "IvfSearch" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Reddb_V1_JsonCreateRequest` message.
+        ///   - serializer: A serializer for `Reddb_V1_JsonCreateRequest` messages.
+        ///   - deserializer: A deserializer for `Reddb_V1_PayloadReply` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func ivfSearch<Result>(
+            request: GRPCCore.ClientRequest<Reddb_V1_JsonCreateRequest>,
+            serializer: some GRPCCore.MessageSerializer<Reddb_V1_JsonCreateRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Reddb_V1_PayloadReply>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result
         ) async throws -> Result where Result: Sendable
 
         /// Call the "KvGet" method.
@@ -5257,6 +5733,135 @@ extension Reddb_V1_RedDb {
             )
         }
 
+        /// Call the "CreateVector" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > payload_json: {"dense": [numbers], "content"?, "metadata"?: {...}}, as POST /collections/{c}/vectors.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Reddb_V1_JsonCreateRequest` message.
+        ///   - serializer: A serializer for `Reddb_V1_JsonCreateRequest` messages.
+        ///   - deserializer: A deserializer for `Reddb_V1_EntityReply` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func createVector<Result>(
+            request: GRPCCore.ClientRequest<Reddb_V1_JsonCreateRequest>,
+            serializer: some GRPCCore.MessageSerializer<Reddb_V1_JsonCreateRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Reddb_V1_EntityReply>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_EntityReply>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Reddb_V1_RedDb.Method.CreateVector.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
+
+        /// Call the "BulkCreateVectors" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Reddb_V1_JsonBulkCreateRequest` message.
+        ///   - serializer: A serializer for `Reddb_V1_JsonBulkCreateRequest` messages.
+        ///   - deserializer: A deserializer for `Reddb_V1_BulkEntityReply` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func bulkCreateVectors<Result>(
+            request: GRPCCore.ClientRequest<Reddb_V1_JsonBulkCreateRequest>,
+            serializer: some GRPCCore.MessageSerializer<Reddb_V1_JsonBulkCreateRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Reddb_V1_BulkEntityReply>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_BulkEntityReply>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Reddb_V1_RedDb.Method.BulkCreateVectors.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
+
+        /// Call the "Similar" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Nearest vectors of a collection; payload_json and the reply payload as POST
+        /// > /collections/{c}/similar. IvfSearch is the same search (every search here is exact).
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Reddb_V1_JsonCreateRequest` message.
+        ///   - serializer: A serializer for `Reddb_V1_JsonCreateRequest` messages.
+        ///   - deserializer: A deserializer for `Reddb_V1_PayloadReply` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func similar<Result>(
+            request: GRPCCore.ClientRequest<Reddb_V1_JsonCreateRequest>,
+            serializer: some GRPCCore.MessageSerializer<Reddb_V1_JsonCreateRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Reddb_V1_PayloadReply>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Reddb_V1_RedDb.Method.Similar.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
+
+        /// Call the "IvfSearch" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Reddb_V1_JsonCreateRequest` message.
+        ///   - serializer: A serializer for `Reddb_V1_JsonCreateRequest` messages.
+        ///   - deserializer: A deserializer for `Reddb_V1_PayloadReply` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func ivfSearch<Result>(
+            request: GRPCCore.ClientRequest<Reddb_V1_JsonCreateRequest>,
+            serializer: some GRPCCore.MessageSerializer<Reddb_V1_JsonCreateRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Reddb_V1_PayloadReply>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Reddb_V1_RedDb.Method.IvfSearch.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
+
         /// Call the "KvGet" method.
         ///
         /// > Source IDL Documentation:
@@ -6306,6 +6911,115 @@ extension Reddb_V1_RedDb.ClientProtocol {
             request: request,
             serializer: GRPCProtobuf.ProtobufSerializer<Reddb_V1_BinaryBulkInsertRequest>(),
             deserializer: GRPCProtobuf.ProtobufDeserializer<Reddb_V1_BulkInsertReply>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "CreateVector" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > payload_json: {"dense": [numbers], "content"?, "metadata"?: {...}}, as POST /collections/{c}/vectors.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Reddb_V1_JsonCreateRequest` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func createVector<Result>(
+        request: GRPCCore.ClientRequest<Reddb_V1_JsonCreateRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_EntityReply>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.createVector(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Reddb_V1_JsonCreateRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Reddb_V1_EntityReply>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "BulkCreateVectors" method.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Reddb_V1_JsonBulkCreateRequest` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func bulkCreateVectors<Result>(
+        request: GRPCCore.ClientRequest<Reddb_V1_JsonBulkCreateRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_BulkEntityReply>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.bulkCreateVectors(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Reddb_V1_JsonBulkCreateRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Reddb_V1_BulkEntityReply>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "Similar" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Nearest vectors of a collection; payload_json and the reply payload as POST
+    /// > /collections/{c}/similar. IvfSearch is the same search (every search here is exact).
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Reddb_V1_JsonCreateRequest` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func similar<Result>(
+        request: GRPCCore.ClientRequest<Reddb_V1_JsonCreateRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.similar(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Reddb_V1_JsonCreateRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Reddb_V1_PayloadReply>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "IvfSearch" method.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Reddb_V1_JsonCreateRequest` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func ivfSearch<Result>(
+        request: GRPCCore.ClientRequest<Reddb_V1_JsonCreateRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.ivfSearch(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Reddb_V1_JsonCreateRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Reddb_V1_PayloadReply>(),
             options: options,
             onResponse: handleResponse
         )
@@ -7398,6 +8112,131 @@ extension Reddb_V1_RedDb.ClientProtocol {
             metadata: metadata
         )
         return try await self.bulkInsertBinary(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "CreateVector" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > payload_json: {"dense": [numbers], "content"?, "metadata"?: {...}}, as POST /collections/{c}/vectors.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func createVector<Result>(
+        _ message: Reddb_V1_JsonCreateRequest,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_EntityReply>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Reddb_V1_JsonCreateRequest>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.createVector(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "BulkCreateVectors" method.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func bulkCreateVectors<Result>(
+        _ message: Reddb_V1_JsonBulkCreateRequest,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_BulkEntityReply>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Reddb_V1_JsonBulkCreateRequest>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.bulkCreateVectors(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "Similar" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Nearest vectors of a collection; payload_json and the reply payload as POST
+    /// > /collections/{c}/similar. IvfSearch is the same search (every search here is exact).
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func similar<Result>(
+        _ message: Reddb_V1_JsonCreateRequest,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Reddb_V1_JsonCreateRequest>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.similar(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "IvfSearch" method.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func ivfSearch<Result>(
+        _ message: Reddb_V1_JsonCreateRequest,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Reddb_V1_JsonCreateRequest>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.ivfSearch(
             request: request,
             options: options,
             onResponse: handleResponse

@@ -8,7 +8,7 @@ import RedCore
 /// ADD, DROP and RENAME COLUMN never rewrite rows: a dropped column's values
 /// are simply ignored, a new column reads as its default in old rows.
 public struct CollectionSchema: Codable, Sendable, Equatable {
-    public enum Model: String, Codable, Sendable { case table, document, kv }
+    public enum Model: String, Codable, Sendable { case table, document, kv, vector }
 
     public var model: Model
     public var columns: [ColumnDefinition]
@@ -24,6 +24,8 @@ public struct CollectionSchema: Codable, Sendable, Equatable {
     public var hasExpiringItems: Bool?
     /// CHECK constraints, in creation order (nil in schemas written before they existed).
     public var checks: [CheckConstraint]?
+    /// Vector collections: the declared dimension (nil: any, fixed by nothing) and metric.
+    public var vector: VectorSettings?
 
     public init(model: Model, columns: [ColumnDefinition] = [], appendOnly: Bool = false, defaultTTLMilliseconds: Int64? = nil) {
         self.model = model
@@ -44,6 +46,18 @@ public struct CollectionSchema: Codable, Sendable, Equatable {
         public init(name: String, sql: String) {
             self.name = name
             self.sql = sql
+        }
+    }
+
+    /// How a vector collection's vectors are compared: `CREATE VECTOR name DIM n METRIC m`.
+    public struct VectorSettings: Codable, Sendable, Equatable {
+        /// Every vector stored must have this many components (nil for implicitly created collections).
+        public var dimension: Int?
+        public var metric: VectorMetric
+
+        public init(dimension: Int?, metric: VectorMetric) {
+            self.dimension = dimension
+            self.metric = metric
         }
     }
 

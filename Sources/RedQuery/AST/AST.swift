@@ -100,6 +100,8 @@ public indirect enum TableRef: Sendable, Equatable {
     case join(TableRef, TableRef, JoinKind, on: Expr?)
     /// `a JOIN b USING (k, …)`: equality on the named columns, which appear once.
     case joinUsing(TableRef, TableRef, JoinKind, columns: [String])
+    /// `(VECTOR SEARCH …) [AS] alias` or `(SEARCH SIMILAR …) [AS] alias`: the hits as rows.
+    case vectorSearch(VectorSearch, alias: String?)
 }
 
 public enum JoinKind: String, Sendable, Equatable { case inner, left, right, full, cross }
@@ -183,7 +185,7 @@ public struct CheckSpec: Sendable, Equatable {
     }
 }
 
-public enum InsertModel: Sendable, Equatable { case row, document, kv }
+public enum InsertModel: Sendable, Equatable { case row, document, kv, vector }
 
 public struct InsertStatement: Sendable, Equatable {
     public static func == (a: InsertStatement, b: InsertStatement) -> Bool {
@@ -274,6 +276,42 @@ public indirect enum Statement: Sendable, Equatable {
     case show(String)
     /// `SHOW COLUMNS FROM t`: the columns of a collection and their constraints.
     case showColumns(String)
+    /// `CREATE VECTOR [IF NOT EXISTS] name DIM n [METRIC m]`; nil metric: cosine.
+    case createVector(name: String, ifNotExists: Bool, dimension: Int, metric: VectorMetric?)
+    /// `VECTOR SEARCH …` and `SEARCH SIMILAR …`.
+    case vectorSearch(VectorSearch)
+}
+
+/// A nearest-neighbour search over one vector collection (`VECTOR SEARCH` and `SEARCH SIMILAR`).
+public struct VectorSearch: Sendable, Equatable {
+    /// What the stored vectors are compared with.
+    public enum Source: Sendable, Equatable {
+        /// An expression yielding a vector: `[0.1, 0.2]`, `$1`, `(SELECT dense FROM …)`.
+        case value(Expr)
+        /// The stored vector `id` of `collection`: `(docs, 42)` or `docs(42)`.
+        case reference(collection: String, id: Expr)
+        /// Text to embed first (`SIMILAR TO 'query'`, `SEARCH SIMILAR TEXT 'q'`).
+        case text(Expr)
+    }
+
+    public var collection: String
+    public var source: Source
+    /// Over each candidate's `entity_id, score, distance, content, dimension` and metadata fields.
+    public var filter: Expr?
+    /// nil: the collection's declared metric.
+    public var metric: VectorMetric?
+    /// `THRESHOLD t` (L2: distance ≤ t, others: score ≥ t); `SEARCH SIMILAR`'s `MIN_SCORE`.
+    public var threshold: Expr?
+    /// nil: 10.
+    public var limit: Expr?
+    public var includeVectors = false
+    /// `SEARCH SIMILAR`: only `entity_id, score`, and MIN_SCORE is a score bound whatever the metric.
+    public var scoresOnly = false
+
+    public init(collection: String, source: Source) {
+        self.collection = collection
+        self.source = source
+    }
 }
 
 extension Statement {

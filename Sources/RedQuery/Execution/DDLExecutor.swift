@@ -45,6 +45,15 @@ struct DDLExecutor {
             let schemaModel: CollectionSchema.Model = model == .kv ? .kv : .document
             _ = try store.create(tx, name, schema: CollectionSchema(model: schemaModel))
             return .message("\(schemaModel.rawValue) '\(name)' created", type: "create", tag: "CREATE")
+        case .createVector(let name, let ifNotExists, let dimension, let metric):
+            if try exists(name) {
+                if ifNotExists { return .message("relation \"\(name)\" already exists, skipping", type: "create", tag: "CREATE VECTOR") }
+                throw RedError(.duplicateCollection, "relation \"\(name)\" already exists")
+            }
+            var schema = CollectionSchema(model: .vector)
+            schema.vector = CollectionSchema.VectorSettings(dimension: dimension, metric: metric ?? .cosine)
+            _ = try store.create(tx, name, schema: schema)
+            return .message("vector '\(name)' created", type: "create", tag: "CREATE VECTOR")
         case .dropTable(let names, let ifExists, let kind, let cascade):
             var dropped = 0
             for name in names {
@@ -167,8 +176,15 @@ struct DDLExecutor {
                 let rows = try store.list(tx).map { [Value.text($0.name), .text($0.schema.model.rawValue)] }
                 return QueryResult(columns: [ResultColumn(name: "name", type: .text), ResultColumn(name: "model", type: .text)], rows: rows,
                                    statementType: "select", commandTag: "SELECT \(rows.count)")
+            case "vectors":
+                let rows = try store.list(tx).filter { $0.schema.model == .vector }.map { h -> [Value] in
+                    [.text(h.name), h.schema.vector?.dimension.map { .integer(Int64($0)) } ?? .null, .text((h.schema.vector?.metric ?? .cosine).rawValue)]
+                }
+                return QueryResult(columns: [ResultColumn(name: "name", type: .text), ResultColumn(name: "dimension", type: .integer),
+                                             ResultColumn(name: "metric", type: .text)],
+                                   rows: rows, statementType: "select", commandTag: "SELECT \(rows.count)")
             default:
-                throw RedError(.featureNotSupported, "SHOW \(what) is not supported; try SHOW TABLES or SHOW COLUMNS FROM t")
+                throw RedError(.featureNotSupported, "SHOW \(what) is not supported; try SHOW TABLES, SHOW VECTORS or SHOW COLUMNS FROM t")
             }
         case .showColumns(let name):
             guard let handle = try store.open(tx, name) else { throw RedError(.undefinedCollection, "relation \"\(name)\" does not exist") }

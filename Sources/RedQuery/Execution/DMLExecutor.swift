@@ -27,11 +27,17 @@ struct DMLExecutor {
                 throw RedError(.undefinedCollection, "relation \"\(statement.table)\" does not exist")
             case .document: handle = try store.create(tx, statement.table, schema: CollectionSchema(model: .document))
             case .kv: handle = try store.create(tx, statement.table, schema: CollectionSchema(model: .kv))
+            case .vector: handle = try store.create(tx, statement.table, schema: .implicitVectorCollection)
             }
         }
         guard var handle else { throw RedError(.internalError, "no target collection") }
         if statement.model == .document, handle.schema.model != .document {
             throw RedError(.invalidOperation, "model mismatch: \(statement.table) is a \(handle.schema.model.rawValue), not a document collection")
+        }
+        if (statement.model == .vector) != (handle.schema.model == .vector) {
+            throw RedError(.invalidOperation, statement.model == .vector
+                ? "model mismatch: \(statement.table) is a \(handle.schema.model.rawValue), not a vector collection"
+                : "\(statement.table) is a vector collection: insert with INSERT INTO \(statement.table) VECTOR (dense, content, metadata) VALUES …")
         }
         let planner = Planner(context: context)
         let sourceRows = try evaluateSource(statement, planner)
@@ -62,6 +68,7 @@ struct DMLExecutor {
                 rowIDs = rowIDs.dropFirst()
                 try checks.verify(row)  // before any conflict check, as PostgreSQL does
             case .document: row = try documentRow(statement.columns, sourceRows.row(r), handle, expiresAt: expiresAt)
+            case .vector: row = try vectorRow(statement.columns, sourceRows.row(r), handle, expiresAt: expiresAt)
             case .kv:
                 try insertKV(statement.columns, sourceRows.row(r), handle, expiresAt: expiresAt)
                 continue
@@ -440,6 +447,8 @@ struct DMLExecutor {
             case .kv:
                 guard a.column == "value" else { throw RedError(.invalidOperation, "only the value of a KV item can be updated") }
                 return BoundAssignment(column: nil, path: ["value"], value: value)
+            case .vector:
+                return BoundAssignment(column: nil, path: [try Self.vectorField(a.column)], value: value)
             }
         }
     }
@@ -464,6 +473,8 @@ struct DMLExecutor {
                 new.values[0] = .json(Self.setting(body, path: assignment.path, to: (v ?? .null).jsonValue))
             case .kv:
                 new.values[0] = v ?? .null
+            case .vector:
+                try setVectorField(assignment.path[0], to: v ?? .null, in: &new, handle)
             }
         }
         return new

@@ -42,8 +42,20 @@ extension StatementExecutor {
             columns = Self.resultColumns(plan.columns, [])
         case .explain:
             columns = [ResultColumn(name: "QUERY PLAN", type: .text)]
-        case .show:
-            columns = [ResultColumn(name: "name", type: .text), ResultColumn(name: "model", type: .text)]
+        case .show(let what):
+            columns = what == "vectors"
+                ? [ResultColumn(name: "name", type: .text), ResultColumn(name: "dimension", type: .integer), ResultColumn(name: "metric", type: .text)]
+                : [ResultColumn(name: "name", type: .text), ResultColumn(name: "model", type: .text)]
+        case .vectorSearch(let search):
+            columns = Self.resultColumns(VectorSearchNode.resultColumns(for: search, qualifier: nil), [])
+            switch search.source {
+            case .value(.parameter(let n)): planner.noteParameterType(n, .vector)
+            case .text(.parameter(let n)): planner.noteParameterType(n, .text)
+            case .reference(_, .parameter(let n)): planner.noteParameterType(n, .integer)
+            default: break
+            }
+            if case .parameter(let n)? = search.limit { planner.noteParameterType(n, .integer) }
+            if case .parameter(let n)? = search.threshold { planner.noteParameterType(n, .float) }
         case .showColumns:
             columns = DDLExecutor.showColumnsResult
         case .kv(.put):

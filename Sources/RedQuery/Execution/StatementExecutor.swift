@@ -36,7 +36,7 @@ public struct StatementExecutor {
     /// True for statements that never write (the session can skip commit work for them).
     public static func isReadOnly(_ statement: Statement) -> Bool {
         switch statement {
-        case .query, .explain, .show, .showColumns: return true
+        case .query, .explain, .show, .showColumns, .vectorSearch: return true
         case .kv(.get): return true
         default: return false
         }
@@ -59,6 +59,9 @@ public struct StatementExecutor {
         case .delete(let table, let alias, let using, let whereClause, let returning):
             return try DMLExecutor(context: context).delete(table: table, alias: alias, using: using, whereClause: whereClause, returning: returning)
         case .kv(let command): return try KVExecutor(context: context).execute(command)
+        case .vectorSearch(let search):
+            let plan = try Planner(context: context).planVectorSearch(search, qualifier: nil, outer: nil)
+            return try Self.collect(plan, context)
         case .begin, .commit, .rollback, .savepoint, .releaseSavepoint, .rollbackToSavepoint:
             throw RedError(.internalError, "transaction control must be handled by the session")
         default:
@@ -117,6 +120,8 @@ public struct StatementExecutor {
         case .update(let table, let alias, _, nil, let whereClause, _), .delete(let table, let alias, nil, let whereClause, _):
             let scan = try DMLExecutor(context: context).targetScan(table: table, alias: alias, whereClause: whereClause, planner: planner)
             lines = ["\(statement.isUpdate ? "Update" : "Delete") on \(table)"] + scan.explain(1)
+        case .vectorSearch(let search):
+            lines = try planner.planVectorSearch(search, qualifier: nil, outer: nil).explain(0)
         case .insert(let insert):
             lines = ["Insert on \(insert.table)"] + (try planner.planQuery(insert.source, outer: nil).explain(1))
         default:

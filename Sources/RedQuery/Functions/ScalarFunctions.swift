@@ -305,6 +305,14 @@ struct ScalarFunction: Sendable {
             }
             return Evaluation.extract(document, path: path)
         }
+        // `field CONTAINS x` (VECTOR SEARCH filters): substring of text (by bytes), element of a JSON array.
+        add(["__contains"], 2...2) { a, _ in
+            switch a[0] {
+            case .json(.array(let items)): return .boolean(items.contains { Value(json: $0) == a[1] })
+            case .vector(let v): return .boolean(a[1].doubleValue.map { d in v.contains { Double($0) == d } } ?? false)
+            default: return .boolean(Array(text(a[0]).utf8).firstRange(of: Array(text(a[1]).utf8)) != nil)
+            }
+        }
         add(["__subscript"], 2...2) { a, _ in
             let document = try DataType.json.coerce(a[0])
             return Evaluation.extract(document, path: [text(a[1])])

@@ -22,6 +22,8 @@ public struct Parser {
     var autoParameterize = false
     /// The literals turned into slots so far, in slot order.
     var autoLiterals: [Value] = []
+    /// Inside `VECTOR SEARCH … WHERE`: `field CONTAINS 'text'` is an operator there.
+    var allowsContainsOperator = false
 
     /// Words that end an expression or a FROM item, so they are never taken as a bare alias.
     static let reserved: Set<String> = [
@@ -203,7 +205,7 @@ public struct Parser {
         case "alter": return try parseAlter()
         case "truncate":
             advance()
-            _ = acceptKeyword("table")
+            _ = acceptKeyword("table") || acceptKeyword("vector") || acceptKeyword("document") || acceptKeyword("kv") || acceptKeyword("collection")
             var names: [String] = []
             repeat { names.append(try parseIdentifier(what: "table name")) } while acceptSymbol(",")
             // RESTART/CONTINUE IDENTITY and CASCADE/RESTRICT change nothing here: no sequences, no foreign keys.
@@ -261,6 +263,8 @@ public struct Parser {
             _ = acceptKeyword("analyze")
             return .explain(try parseStatement())
         case "kv": return try parseKV()
+        case "vector" where isKeyword("search", ahead: 1): return try parseVectorSearch()
+        case "search": return try parseSearchSimilar()
         case "vacuum", "analyze", "analyse":
             // VACUUM [FULL] [FREEZE] [VERBOSE] [ANALYZE] [table] and ANALYZE [table]: RedDB keeps no
             // planner statistics, so ANALYZE only reclaims expired items like VACUUM.
@@ -292,6 +296,7 @@ public struct Parser {
         let table = try parseIdentifier(what: "table name")
         var model = InsertModel.row
         if acceptKeyword("document") { model = .document } else if acceptKeyword("kv") { model = .kv }
+        else if acceptKeyword("vector") { model = .vector }
         var columns: [String]?
         if isSymbol("("), !isKeyword("select", ahead: 1), !isKeyword("with", ahead: 1) {
             advance()

@@ -16,6 +16,7 @@ extension Parser {
             let ifNotExists = try parseIfNotExists()
             return .createCollection(name: try parseIdentifier(what: "collection name"), model: .kv, ifNotExists: ifNotExists)
         }
+        if acceptKeyword("vector") { return try parseCreateVector() }
         if acceptKeyword("view") {
             let ifNotExists = try parseIfNotExists()
             let name = try parseIdentifier(what: "view name")
@@ -47,7 +48,7 @@ extension Parser {
             }
             return .createIndex(name: name, table: table, columns: columns, unique: unique, method: method, ifNotExists: ifNotExists)
         }
-        throw unexpected(expected: "TABLE, INDEX, VIEW, DOCUMENT or KV")
+        throw unexpected(expected: "TABLE, INDEX, VIEW, DOCUMENT, KV or VECTOR")
     }
 
     mutating func parseCreateTable() throws -> Statement {
@@ -269,8 +270,9 @@ extension Parser {
         if acceptKeyword("table") { kind = "table" }
         else if acceptKeyword("document") { kind = "document" }
         else if acceptKeyword("kv") { kind = "kv" }
+        else if acceptKeyword("vector") { kind = "vector" }
         else if acceptKeyword("collection") { kind = "collection" }
-        else { throw unexpected(expected: "TABLE, INDEX, VIEW, DOCUMENT, KV or COLLECTION") }
+        else { throw unexpected(expected: "TABLE, INDEX, VIEW, DOCUMENT, KV, VECTOR or COLLECTION") }
         let ifExists = try parseIfExists()
         var names: [String] = []
         repeat { names.append(try parseIdentifier(what: "name")) } while acceptSymbol(",")

@@ -103,6 +103,11 @@ extension Parser {
             case "in", "between", "like", "ilike":
                 guard binds(Precedence.likeInBetween) else { return nil }
                 return try parseLikeInBetween(left, negated: false)
+            case "contains" where allowsContainsOperator:
+                guard binds(Precedence.likeInBetween) else { return nil }
+                advance()
+                let needle = try parseExpression(minimumPrecedence: Precedence.likeInBetween + 1)
+                return .function(FunctionCall(name: "__contains", arguments: [left, needle], distinct: false, star: false))
             default:
                 return nil
             }

@@ -218,6 +218,14 @@ extension Parser {
     }
 
     mutating func parseTablePrimary() throws -> TableRef {
+        if isSymbol("("), (isKeyword("vector", ahead: 1) && isKeyword("search", ahead: 2)) || (isKeyword("search", ahead: 1) && isKeyword("similar", ahead: 2)) {
+            advance()
+            guard case .vectorSearch(let search) = isKeyword("vector") ? try parseVectorSearch() : try parseSearchSimilar() else {
+                throw unexpected(expected: "VECTOR SEARCH")
+            }
+            try expectSymbol(")")
+            return .vectorSearch(search, alias: try parseOptionalAlias())
+        }
         if acceptSymbol("(") {
             if isKeyword("select") || isKeyword("with") || isKeyword("values") || isSymbol("(") {
                 let query = try parseQuery()

@@ -3,7 +3,8 @@ import RedEngine
 
 /// `FROM ANY`: every visible item of every collection, as
 /// `collection, kind, rid, body` where `body` is a JSON object of the item's
-/// fields (`row`: its columns; `document`: its body; `kv`: `{key, value}`),
+/// fields (`row`: its columns; `document`: its body; `kv`: `{key, value}`;
+/// `vector`: `{dense, content, metadata}`),
 /// whose fields are also addressable by name. Hidden columns carry the rest of
 /// the spec's envelope: `_collection`, `_kind`, `_entity_id` (= rid),
 /// `created_at`, `updated_at`, `tenant` (NULL) and `_score` (0: no ranking yet).
@@ -57,6 +58,10 @@ final class FromAnyNode: PlanNode, @unchecked Sendable {
         case .kv:
             let k = String(decoding: key, as: UTF8.self)
             return [name, .text("kv"), .null, .json(.object([("key", .string(k)), ("value", (row.values[0] ?? .null).jsonValue)]))]
+        case .vector:
+            let members: [(String, JSONValue)] = [("dense", (row.values[0] ?? .null).jsonValue), ("content", (row.values[1] ?? .null).jsonValue),
+                                                  ("metadata", (row.values[2] ?? .null).jsonValue)]
+            return [name, .text("vector"), .integer(StoredRow.rid(fromKey: key)), .json(.object(members))]
         }
     }
 

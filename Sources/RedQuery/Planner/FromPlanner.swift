@@ -162,6 +162,8 @@ extension Planner {
             return AliasNode(plan, columns: try Self.renamed(plan.columns, names, qualifier: alias, what: "table \(alias)"), label: alias)
         case .any(let alias):
             return FromAnyNode(qualifier: alias)
+        case .vectorSearch(let search, let alias):
+            return try planVectorSearch(search, qualifier: alias, outer: outer)
         case .function(let call, let alias, let names):
             guard call.name == "generate_series" else {
                 throw RedError(.undefinedFunction, "function \(call.name)() does not exist as a table function; generate_series is available")

@@ -47,6 +47,11 @@ final class TableScanNode: PlanNode, @unchecked Sendable {
         case .kv:
             return [ScopeColumn(qualifier: qualifier, name: "key", type: .text),
                     ScopeColumn(qualifier: qualifier, name: "value", type: .any)] + times
+        case .vector:
+            return [ScopeColumn(qualifier: qualifier, name: "rid", type: .integer),
+                    ScopeColumn(qualifier: qualifier, name: "dense", type: .vector),
+                    ScopeColumn(qualifier: qualifier, name: "content", type: .text),
+                    ScopeColumn(qualifier: qualifier, name: "metadata", type: .json, isDocumentBody: true)] + times
         }
     }
 
@@ -63,6 +68,8 @@ final class TableScanNode: PlanNode, @unchecked Sendable {
             return [.integer(row.rid), row.values[0] ?? .null] + times
         case .kv:
             return [.text(String(decoding: key, as: UTF8.self)), row.values[0] ?? .null] + times
+        case .vector:
+            return [.integer(row.rid), row.values[0] ?? .null, row.values[1] ?? .null, row.values[2] ?? .null] + times
         }
     }
 
@@ -85,6 +92,8 @@ final class TableScanNode: PlanNode, @unchecked Sendable {
             return (positions, needed(width - 1) ? width - 1 : nil)
         case .document, .kv:
             return ([needed(1) ? 1 : -1], needed(width - 1) ? width - 1 : nil)
+        case .vector:
+            return ((1...3).map { needed($0) ? $0 : -1 }, needed(width - 1) ? width - 1 : nil)
         }
     }
 
@@ -299,7 +308,7 @@ final class TableRowIterator: RowIterator {
             // before them for tables and first for documents and KV.
             switch schema.model {
             case .table: row[width - 4] = .integer(StoredRow.rid(fromKey: key))
-            case .document: row[0] = .integer(StoredRow.rid(fromKey: key))
+            case .document, .vector: row[0] = .integer(StoredRow.rid(fromKey: key))
             case .kv: row[0] = .text(String(decoding: key, as: UTF8.self))
             }
             row[width - 3] = .timestamp(header.createdAt)

@@ -99,6 +99,13 @@ struct QueryNames {
         case .function(let call, _, _): for a in call.arguments { visit(a) }
         case .join(let l, let r, _, let on): visit(l); visit(r); if let on { visit(on) }
         case .joinUsing(let l, let r, _, let names): visit(l); visit(r); columns.formUnion(names)
+        case .vectorSearch(let search, _):
+            tables.insert(search.collection)
+            switch search.source {
+            case .value(let e), .text(let e): visit(e)
+            case .reference(let collection, let id): tables.insert(collection); visit(id)
+            }
+            if let filter = search.filter { visit(filter) }
         }
     }
 

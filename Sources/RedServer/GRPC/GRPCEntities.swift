@@ -53,6 +53,36 @@ extension GRPCService {
         }
     }
 
+    func createVector(request: ServerRequest<Reddb_V1_JsonCreateRequest>, context _: GRPCCore.ServerContext) async throws -> ServerResponse<Reddb_V1_EntityReply> {
+        await unary(request, rpc: "create_vector") { message, _ in
+            let body = try Self.payload(message.payloadJson)
+            let reply = try await operations.insertVector(try Self.required(message.collection, "collection"), body)
+            guard case .integer(let rid)? = reply["rid"] else { throw RedError(.internalError, "the insert returned no rid") }
+            return Self.entityReply(id: rid, body)
+        }
+    }
+
+    func bulkCreateVectors(request: ServerRequest<Reddb_V1_JsonBulkCreateRequest>, context _: GRPCCore.ServerContext) async throws -> ServerResponse<Reddb_V1_BulkEntityReply> {
+        await unary(request, rpc: "bulk_create_vectors") { message, _ in
+            try await bulkCreate(message) { name, body in
+                let reply = try await operations.insertVector(name, body)
+                guard case .integer(let rid)? = reply["rid"] else { throw RedError(.internalError, "the insert returned no rid") }
+                return Self.entityReply(id: rid, body)
+            }
+        }
+    }
+
+    func similar(request: ServerRequest<Reddb_V1_JsonCreateRequest>, context _: GRPCCore.ServerContext) async throws -> ServerResponse<Reddb_V1_PayloadReply> {
+        await unary(request, rpc: "similar") { message, _ in
+            Self.payloadReply(try await operations.similar(try Self.required(message.collection, "collection"), try Self.payload(message.payloadJson)))
+        }
+    }
+
+    /// Every search is exact here (no IVF index): the same as `Similar`.
+    func ivfSearch(request: ServerRequest<Reddb_V1_JsonCreateRequest>, context: GRPCCore.ServerContext) async throws -> ServerResponse<Reddb_V1_PayloadReply> {
+        try await similar(request: request, context: context)
+    }
+
     /// Every payload is parsed before the first insert, so a malformed one inserts nothing; the
     /// inserts then run in order and the first failing one fails the call (earlier ones stay,
     /// as upstream; `CollectionOperations.bulkCreate`).

@@ -38,7 +38,15 @@ extension HTTPRoutes {
         Self.json(try await operations.createRow(name, try await body(request)), status: .created)
     }
 
-    /// `POST /collections/{c}/bulk/{rows|documents}` with `{"items": [...]}`.
+    func insertVector(_ name: String, _ request: Request) async throws -> Response {
+        Self.json(try await operations.insertVector(name, try await body(request)), status: .created)
+    }
+
+    func similar(_ name: String, _ request: Request) async throws -> Response {
+        Self.json(try await operations.similar(name, try await body(request)))
+    }
+
+    /// `POST /collections/{c}/bulk/{rows|documents|vectors}` with `{"items": [...]}`.
     func bulkCreate(_ name: String, _ kind: String, _ request: Request) async throws -> Response {
         guard case .array(let items)? = try await body(request)["items"] else {
             throw RedError(.invalidArgument, "bulk create needs {\"items\": [...]}")
@@ -48,7 +56,8 @@ extension HTTPRoutes {
         switch kind {
         case "rows": replies = try await operations.bulkCreate(items) { try await operations.createRow(name, $0) }
         case "documents": replies = try await operations.bulkCreate(items) { try await operations.insertDocument(name, $0) }
-        default: throw RedError(.featureNotSupported, "bulk/\(kind) is not supported here: graphs and vectors are not built yet; use bulk/rows or bulk/documents")
+        case "vectors": replies = try await operations.bulkCreate(items) { try await operations.insertVector(name, $0) }
+        default: throw RedError(.featureNotSupported, "bulk/\(kind) is not supported here: graphs are not built yet; use bulk/rows, bulk/documents or bulk/vectors")
         }
         return Self.json(.object([("count", .integer(Int64(replies.count))), ("items", .array(replies)), ("ok", .bool(true))]), status: .created)
     }

@@ -29,7 +29,10 @@ struct HTTPRoutes: Sendable {
         ("GET", "/collections/{c}/scan", "Items in rid order: ?offset=0&limit=100 (limit 1…1000)"),
         ("POST", "/collections/{c}/documents", "Insert a document: {\"body\": {…}} or the document itself"),
         ("POST", "/collections/{c}/rows", "Insert a table row: {\"fields\": {column: value}} or the fields themselves"),
-        ("POST", "/collections/{c}/bulk/{kind}", "Insert {\"items\": [...]} in order, kind rows or documents; the first failing item stops the rest"),
+        ("POST", "/collections/{c}/vectors", "Insert a vector item: {\"dense\": [numbers], \"content\"?, \"metadata\"?: {…}}"),
+        ("POST", "/collections/{c}/similar", "Nearest vectors: {\"vector\": [numbers] | \"reference\": {collection, id}, \"k\"?, \"metric\"?, \"threshold\"?, \"filter\"?, \"include_vectors\"?}"),
+        ("POST", "/collections/{c}/ivf/search", "Same as /similar (every search is exact)"),
+        ("POST", "/collections/{c}/bulk/{kind}", "Insert {\"items\": [...]} in order, kind rows, documents or vectors; the first failing item stops the rest"),
         ("GET", "/collections/{c}/indexes", "A collection's indexes: definition and state"),
         ("GET", "/indexes", "Every index of every collection with its state"),
         ("POST", "/retention/apply", "Sweep expired (TTL) items now"),
@@ -78,6 +81,9 @@ struct HTTPRoutes: Sendable {
         router.get("/collections/:c/scan") { request, ctx in try await self.scan(try Self.segment(ctx, "c"), request) }
         router.post("/collections/:c/documents") { request, ctx in try await self.insertDocument(try Self.segment(ctx, "c"), request) }
         router.post("/collections/:c/rows") { request, ctx in try await self.insertRow(try Self.segment(ctx, "c"), request) }
+        router.post("/collections/:c/vectors") { request, ctx in try await self.insertVector(try Self.segment(ctx, "c"), request) }
+        router.post("/collections/:c/similar") { request, ctx in try await self.similar(try Self.segment(ctx, "c"), request) }
+        router.post("/collections/:c/ivf/search") { request, ctx in try await self.similar(try Self.segment(ctx, "c"), request) }
         router.post("/collections/:c/bulk/:kind") { request, ctx in
             try await self.bulkCreate(try Self.segment(ctx, "c"), try Self.segment(ctx, "kind"), request)
         }

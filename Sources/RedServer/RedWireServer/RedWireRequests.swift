@@ -113,6 +113,16 @@ struct RedWireRequests: Sendable {
                     let reply = JSONValue.object([("affected", .integer(Int64(result.rowsAffected)))])
                     try await send(.reply(.deleteOk, to: frame, payload: reply.utf8))
                 }
+            case .vectorSearch:
+                // Ours (upstream reserves the kind): a JSON search request as HTTP's /similar takes,
+                // plus "collection"; the reply is the Result envelope a QueryWithParams gets.
+                let body = try Self.decoding("VectorSearch") { try JSONValue.parse(String(decoding: frame.payload, as: UTF8.self)) }
+                guard case .string(let collection)? = body["collection"] else {
+                    throw RedError(.invalidArgument, "VectorSearch needs {\"collection\": name, \"vector\": [numbers], …}")
+                }
+                let search = try VectorSearchRequest.statement(collection: collection, body)
+                let result = try await execute(search.sql, parameters: search.parameters, on: session, for: frame)
+                try await send(.reply(.result, to: frame, payload: result.json(query: search.sql).utf8))
             case .queryBinary:  // with MORE_FRAMES: streamed (without, a `RedWireStatementRequest`)
                 guard let sql = String(validating: frame.payload, as: UTF8.self) else {
                     throw RedError(.protocolViolation, "QueryBinary payload must be UTF-8 SQL")

@@ -1,0 +1,221 @@
+import RedCore
+import RedEngine
+
+/// `VECTOR SEARCH` and `SEARCH SIMILAR`: exact k-nearest-neighbour search by a full scan,
+/// as a statement of its own or as a FROM item (`FROM (VECTOR SEARCH …) AS s`), so hits
+/// can be joined with tables, filtered and projected like any rows.
+///
+/// Every visible vector item of the collection (the statement's snapshot, expired items
+/// skipped) is compared with the query vector; items of another dimension are skipped, as
+/// upstream does. The filter is checked per candidate, then the threshold, and a bounded
+/// heap keeps the best `k`: memory O(k), time O(n·d). Hits come out by score descending,
+/// then entity id ascending, so equal scores always come out the same way.
+///
+/// Columns are fixed, so a PostgreSQL client can describe the statement before it runs:
+/// `entity_id, score, distance, collection, created_at, updated_at, dimension, content,
+/// metadata` (+ `dense` with `INCLUDE VECTORS`); `SEARCH SIMILAR` gives `entity_id,
+/// score`. Upstream spreads metadata keys over columns of their own; here they stay in
+/// the `metadata` JSON object, whose fields the filter and any query can read by name.
+///
+/// This is the "brute-force index" of RQL's implementation order: exact, with no recall
+/// loss, and the reference an approximate index (HNSW, IVF) would be tested against.
+final class VectorSearchNode: PlanNode, @unchecked Sendable {
+    enum Source {
+        case value(BoundExpr)
+        case reference(TableHandle, id: BoundExpr)
+    }
+
+    let handle: TableHandle
+    let columns: [ScopeColumn]
+    let source: Source
+    let metric: VectorMetric
+    let limit: BoundExpr?
+    let threshold: BoundExpr?
+    let filter: BoundExpr?
+    let includeVectors: Bool
+    let scoresOnly: Bool
+
+    /// Largest `LIMIT`/`K` a search accepts.
+    static let maxResults = 10_000
+    static let defaultResults = 10
+
+    init(handle: TableHandle, columns: [ScopeColumn], source: Source, metric: VectorMetric, limit: BoundExpr?, threshold: BoundExpr?,
+         filter: BoundExpr?, includeVectors: Bool, scoresOnly: Bool) {
+        self.handle = handle
+        self.columns = columns
+        self.source = source
+        self.metric = metric
+        self.limit = limit
+        self.threshold = threshold
+        self.filter = filter
+        self.includeVectors = includeVectors
+        self.scoresOnly = scoresOnly
+    }
+
+    /// A candidate as the filter sees it; in this order, a result row (without `dense`).
+    static func candidateColumns(qualifier: String?) -> [ScopeColumn] {
+        [ScopeColumn(qualifier: qualifier, name: "entity_id", type: .integer),
+         ScopeColumn(qualifier: qualifier, name: "score", type: .float),
+         ScopeColumn(qualifier: qualifier, name: "distance", type: .float),
+         ScopeColumn(qualifier: qualifier, name: "collection", type: .text),
+         ScopeColumn(qualifier: qualifier, name: "created_at", type: .timestamp),
+         ScopeColumn(qualifier: qualifier, name: "updated_at", type: .timestamp),
+         ScopeColumn(qualifier: qualifier, name: "dimension", type: .integer),
+         ScopeColumn(qualifier: qualifier, name: "content", type: .text),
+         ScopeColumn(qualifier: qualifier, name: "metadata", type: .json, isDocumentBody: true)]
+    }
+
+    static func resultColumns(for search: VectorSearch, qualifier: String?) -> [ScopeColumn] {
+        let candidate = candidateColumns(qualifier: qualifier)
+        if search.scoresOnly { return Array(candidate.prefix(2)) }
+        return candidate + (search.includeVectors ? [ScopeColumn(qualifier: qualifier, name: "dense", type: .vector)] : [])
+    }
+
+    func open(_ context: ExecutionContext, outerRows: [[Value]]) throws -> RowIterator {
+        let eval = context.evaluation(outerRows)
+        let dimension = handle.schema.vector?.dimension
+        let query = try queryVector(context, eval, dimension: dimension)
+        let k = try limit.map { try Self.count(eval.evaluate($0, [])) } ?? Self.defaultResults
+        let bound = try threshold.map { e -> Double in
+            guard let t = try eval.evaluate(e, []).doubleValue, t.isFinite else { throw RedError(.invalidArgument, "a threshold must be a finite number") }
+            return t
+        }
+        let scan = TableScanNode(handle: handle, qualifier: handle.name)
+        let rows = try context.open(scan, outerRows: [])
+        var best = TopK(capacity: k)
+        let collection = Value.text(handle.name)
+        // Scan layout: rid, dense, content, metadata, created_at, updated_at, _metadata.
+        while k > 0, let row = try rows.next() {
+            guard case .vector(let vector) = row[1], vector.count == query.count else { continue }
+            let distance = metric.distance(query, vector)
+            let score = metric.score(distance: distance)
+            if let bound {
+                guard scoresOnly ? score >= bound : metric.passes(threshold: bound, distance: distance) else { continue }
+            }
+            guard case .integer(let rid) = row[0], best.admits(score: score, id: rid) else { continue }
+            var candidate: [Value] = [row[0], .float(score), .float(distance), collection, row[4], row[5],
+                                      .integer(Int64(vector.count)), row[2], row[3]]
+            if let filter, try Evaluation.truth(try eval.evaluate(filter, candidate)) != true { continue }
+            if scoresOnly { candidate.removeLast(candidate.count - 2) } else if includeVectors { candidate.append(row[1]) }
+            best.insert(score: score, id: rid, row: candidate)
+        }
+        return ArrayIterator(best.sorted())
+    }
+
+    func queryVector(_ context: ExecutionContext, _ eval: Evaluation, dimension: Int?) throws -> [Float] {
+        switch source {
+        case .value(let expr):
+            let value = try eval.evaluate(expr, [])
+            guard !value.isNull else { throw RedError(.invalidArgument, "the vector searched for is null") }
+            return try DMLExecutor.checkedVector(value, collection: handle.name, dimension: dimension)
+        case .reference(let source, let idExpr):
+            guard case .integer(let id) = try DataType.integer.coerce(try eval.evaluate(idExpr, [])) else {
+                throw RedError(.invalidArgument, "a vector reference needs an integer id")
+            }
+            guard let stored = try context.store.get(context.transaction, source, rid: id), stored.isVisible(at: context.now),
+                  let value = stored.values[0] else {
+                throw RedError(.undefinedObject, "vector \(id) not found in \(source.name)")
+            }
+            return try DMLExecutor.checkedVector(value, collection: handle.name, dimension: dimension)
+        }
+    }
+
+    static func count(_ value: Value) throws -> Int {
+        guard case .integer(let n) = try DataType.integer.coerce(value), n >= 0 else {
+            throw RedError(.invalidArgument, "a search LIMIT must be a non-negative integer")
+        }
+        guard n <= maxResults else { throw RedError(.limitExceeded, "a search returns at most \(maxResults) results, asked for \(n)") }
+        return Int(n)
+    }
+
+    func explain(_ depth: Int) -> [String] {
+        [line(depth, "Vector Search on \(handle.name) (exact, \(metric.rawValue))" + (filter == nil ? "" : " with filter"))]
+    }
+}
+
+extension Planner {
+    /// Binds a search: its collection and source now, its values per execution (they may use
+    /// parameters and, as a FROM item, outer columns).
+    func planVectorSearch(_ search: VectorSearch, qualifier: String?, outer: Scope?) throws -> VectorSearchNode {
+        let handle = try Self.vectorCollection(search.collection, context)
+        let settings = handle.schema.vector ?? CollectionSchema.VectorSettings(dimension: nil, metric: .cosine)
+        let constants = BindingContext(scope: Scope([], parent: outer), aggregatesForbiddenIn: "VECTOR SEARCH")
+        let source: VectorSearchNode.Source
+        switch search.source {
+        case .value(let expr): source = .value(try bind(expr, constants))
+        case .reference(let name, let id): source = .reference(try Self.vectorCollection(name, context), id: try bind(id, constants))
+        case .text:
+            throw RedError(.featureNotSupported, "searching by text needs an embedding provider, and none is configured; search with a vector instead")
+        }
+        let filterScope = Scope(VectorSearchNode.candidateColumns(qualifier: nil), parent: outer)
+        return VectorSearchNode(handle: handle, columns: VectorSearchNode.resultColumns(for: search, qualifier: qualifier), source: source,
+                                metric: search.metric ?? settings.metric,
+                                limit: try search.limit.map { try bind($0, constants) },
+                                threshold: try search.threshold.map { try bind($0, constants) },
+                                filter: try search.filter.map { try bind($0, BindingContext(scope: filterScope, aggregatesForbiddenIn: "VECTOR SEARCH WHERE")) },
+                                includeVectors: search.includeVectors, scoresOnly: search.scoresOnly)
+    }
+
+    static func vectorCollection(_ name: String, _ context: ExecutionContext) throws -> TableHandle {
+        guard let handle = try context.store.open(context.transaction, name) else {
+            throw RedError(.undefinedCollection, "vector collection \"\(name)\" does not exist")
+        }
+        guard handle.schema.model == .vector else {
+            throw RedError(.invalidOperation, "\(name) is a \(handle.schema.model.rawValue), not a vector collection")
+        }
+        return handle
+    }
+}
+
+/// The `capacity` best rows seen so far: a binary heap whose root is the worst kept row
+/// (lowest score; among equal scores the largest id), the one a better row replaces.
+struct TopK {
+    private var heap: [(score: Double, id: Int64, row: [Value])] = []
+    let capacity: Int
+
+    init(capacity: Int) {
+        self.capacity = capacity
+        heap.reserveCapacity(min(capacity, 1024))
+    }
+
+    /// Whether `a` ranks below `b`: a lower score, or an equal score and a larger id.
+    private static func worse(_ a: (score: Double, id: Int64), than b: (score: Double, id: Int64)) -> Bool {
+        a.score != b.score ? a.score < b.score : a.id > b.id
+    }
+
+    private func worse(_ i: Int, than j: Int) -> Bool { Self.worse((heap[i].score, heap[i].id), than: (heap[j].score, heap[j].id)) }
+
+    /// Whether a row with this score and id would be kept (checked before the row is built).
+    func admits(score: Double, id: Int64) -> Bool {
+        heap.count < capacity || Self.worse((heap[0].score, heap[0].id), than: (score, id))
+    }
+
+    mutating func insert(score: Double, id: Int64, row: [Value]) {
+        guard admits(score: score, id: id) else { return }
+        if heap.count < capacity {
+            heap.append((score, id, row))
+            var child = heap.count - 1
+            while child > 0, worse(child, than: (child - 1) / 2) {
+                heap.swapAt(child, (child - 1) / 2)
+                child = (child - 1) / 2
+            }
+            return
+        }
+        heap[0] = (score, id, row)
+        var parent = 0
+        while true {
+            let left = 2 * parent + 1, right = left + 1
+            var worst = parent
+            if left < heap.count, worse(left, than: worst) { worst = left }
+            if right < heap.count, worse(right, than: worst) { worst = right }
+            guard worst != parent else { return }
+            heap.swapAt(parent, worst)
+            parent = worst
+        }
+    }
+
+    /// Best first.
+    func sorted() -> [[Value]] {
+        heap.sorted { Self.worse(($1.score, $1.id), than: ($0.score, $0.id)) }.map(\.row)
+    }
+}
