@@ -33,6 +33,13 @@ import Testing
         #"INSERT INTO docs DOCUMENT VALUES ({"name": "Ada", "langs": ["en", "fr"]})"#,
         "SELECT name, langs FROM docs",
         "SELECT collection, kind FROM ANY ORDER BY collection",
+        "CREATE VECTOR emb DIM 3 METRIC L2",
+        #"INSERT INTO emb VECTOR (dense, content, metadata) VALUES ([3, 4, 0], 'a', {"k": "x"}), ([0, 0, 0.5], 'b', NULL)"#,
+        "SELECT rid, dense, content FROM emb ORDER BY rid",
+        "SELECT entity_id, score, distance, content, metadata FROM (VECTOR SEARCH emb SIMILAR TO [0, 0, 0] LIMIT 5) s",
+        "SEARCH SIMILAR [3, 4, 0] COLLECTION emb",
+        "SELECT entity_id FROM (VECTOR SEARCH emb SIMILAR TO [3, 4, 0] WHERE k = 'x') s",
+        "VECTOR SEARCH emb SIMILAR TO [1, 2]",
     ]
 
     /// A surface-neutral outcome: columns, rows as PG-style text, affected count, or an error's SQLSTATE.

@@ -87,6 +87,33 @@ extension StatementExecutor {
             if insert.model != .row, insert.returning == nil { return nil }
             throw RedError(.undefinedCollection, "relation \"\(insert.table)\" does not exist")
         }
+        if handle.schema.model != .table {
+            // Documents, KV and vectors name fields, not schema columns; only a vector's are typed.
+            if handle.schema.model == .vector, case .values(let rows) = insert.source.body, let names = insert.columns {
+                let types: [DataType?] = names.map { name in
+                    switch try? DMLExecutor.vectorField(name) {
+                    case "dense": return .vector
+                    case "content": return .text
+                    case "metadata": return .json
+                    default: return nil
+                    }
+                }
+                for row in rows {
+                    for (i, expr) in row.enumerated() where i < types.count {
+                        if case .parameter(let n) = expr, let type = types[i] { planner.noteParameterType(n, type) }
+                    }
+                }
+            }
+        } else {
+            try describeTableInsert(insert, handle, planner: planner)
+        }
+        guard let returning = insert.returning else { return nil }
+        let bound = try DMLExecutor(context: planner.context).bindReturning(returning, handle: handle, alias: nil, planner: planner)
+        return Self.resultColumns(bound.columns, [])
+    }
+
+    /// Types an INSERT's parameters by the table columns they fill, and checks those columns exist.
+    private func describeTableInsert(_ insert: InsertStatement, _ handle: TableHandle, planner: Planner) throws {
         let visible = handle.schema.columns.filter { !$0.name.hasPrefix("_") }
         let targets: [ColumnDefinition] = try (insert.columns ?? visible.map(\.name)).map { name in
             guard let column = handle.schema.columns.first(where: { $0.name == name }) else {
@@ -105,9 +132,6 @@ extension StatementExecutor {
         default:
             _ = try planner.planQuery(insert.source, outer: nil)
         }
-        guard let returning = insert.returning else { return nil }
-        let bound = try DMLExecutor(context: planner.context).bindReturning(returning, handle: handle, alias: nil, planner: planner)
-        return Self.resultColumns(bound.columns, [])
     }
 
     private func describeTargeted(table: String, alias: String?, joined: TableRef?, whereClause: Expr?,
