@@ -37,6 +37,22 @@ public struct ByteReader: Sendable {
     public mutating func u32() throws -> UInt32 { UInt32(truncatingIfNeeded: try fixed(4, "u32")) }
     public mutating func u64() throws -> UInt64 { try fixed(8, "u64") }
 
+    /// `count` little-endian f32s (a stored vector), checked once and copied in one pass.
+    public mutating func littleEndianFloats(_ count: Int) throws -> [Float] {
+        guard count <= Int.max / 4 else { throw fail("float array") }
+        try need(count * 4, "float array")
+        let at = offset
+        offset += count * 4
+        return bytes.withUnsafeBytes { raw in
+            [Float](unsafeUninitializedCapacity: count) { floats, initialized in
+                for i in 0..<count {
+                    floats[i] = Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: at + 4 * i, as: UInt32.self)))
+                }
+                initialized = count
+            }
+        }
+    }
+
     public mutating func u32BigEndian() throws -> UInt32 {
         try need(4, "u32be")
         var v: UInt32 = 0

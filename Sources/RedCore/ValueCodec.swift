@@ -79,10 +79,7 @@ public enum ValueCodec {
         case 12: return .decimal(unzigzag(try r.varint()))
         case 11:
             let count = try r.count(limit: Limits.maxValueBytes / 4, "vector length")
-            var v: [Float] = []
-            v.reserveCapacity(count)
-            for _ in 0..<count { v.append(Float(bitPattern: try r.u32())) }
-            return .vector(v)
+            return .vector(try r.littleEndianFloats(count))
         default:
             throw RedError(.dataCorrupted, "unknown value tag \(tag) in a stored row")
         }

@@ -27,21 +27,72 @@ public enum VectorMetric: String, Codable, Sendable, CaseIterable {
     /// The distance between two vectors of equal length.
     public func distance(_ a: [Float], _ b: [Float]) -> Double {
         precondition(a.count == b.count, "vectors compared must have equal dimensions")
+        return a.withUnsafeBytes { a in b.withUnsafeBytes { b in distance(a.baseAddress, b.baseAddress, count: a.count / 4) } }
+    }
+
+    /// The distance between `a` and a vector stored as `count` little-endian f32s at `bytes`
+    /// (a record in the page cache), read where it lies.
+    public func distance(_ a: [Float], littleEndianFloats bytes: UnsafeRawPointer, count: Int) -> Double {
+        precondition(a.count == count, "vectors compared must have equal dimensions")
+        #if _endian(little)
+        return a.withUnsafeBytes { a in distance(a.baseAddress, bytes, count: count) }
+        #else
+        let b = (0..<count).map { Float(bitPattern: UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: 4 * $0, as: UInt32.self))) }
+        return distance(a, b)
+        #endif
+    }
+
+    /// Products are summed in single precision over eight lanes (SIMD), as pgvector does,
+    /// and the lanes are added in double precision. Integers and short vectors stay exact;
+    /// a long vector's distance may differ from a double-precision sum in its seventh digit.
+    private func distance(_ a: UnsafeRawPointer?, _ b: UnsafeRawPointer?, count: Int) -> Double {
+        guard count > 0, let a, let b else { return self == .cosine ? 1 : 0 }
         switch self {
         case .l2:
-            var sum: Double = 0
-            for i in 0..<a.count {
-                let d = Double(a[i]) - Double(b[i])
-                sum += d * d
-            }
-            return sum.squareRoot()
+            return Self.sums(a, b, count).squaredDistance.squareRoot()
         case .innerProduct:
-            return -Self.dot(a, b)
+            return -Self.sums(a, b, count).dot
         case .cosine:
-            let na = Self.dot(a, a).squareRoot(), nb = Self.dot(b, b).squareRoot()
-            guard na > 0, nb > 0 else { return 1 }
-            return 1 - min(1, max(-1, Self.dot(a, b) / (na * nb)))
+            let s = Self.sums(a, b, count)
+            let norms = (s.normA * s.normB).squareRoot()
+            guard norms > 0 else { return 1 }
+            return 1 - min(1, max(-1, s.dot / norms))
         }
+    }
+
+    /// a·b, a·a, b·b and |a−b|² of two arrays of `count` native-order floats, in one pass
+    /// (inlined into each metric, which drops the sums it does not use).
+    @inline(__always)
+    static func sums(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer, _ count: Int)
+        -> (dot: Double, normA: Double, normB: Double, squaredDistance: Double) {
+        var dot = SIMD8<Float>(), normA = SIMD8<Float>(), normB = SIMD8<Float>(), squared = SIMD8<Float>()
+        let lanes = count / 8 * 8
+        var i = 0
+        while i < lanes {
+            let x = a.loadUnaligned(fromByteOffset: 4 * i, as: SIMD8<Float>.self)
+            let y = b.loadUnaligned(fromByteOffset: 4 * i, as: SIMD8<Float>.self)
+            // Plain `+` and `*`: SIMD's `addProduct` is a per-lane loop, not one instruction.
+            dot += x * y
+            normA += x * x
+            normB += y * y
+            let d = x - y
+            squared += d * d
+            i += 8
+        }
+        func total(_ v: SIMD8<Float>) -> Double {
+            Double(v[0]) + Double(v[1]) + Double(v[2]) + Double(v[3]) + Double(v[4]) + Double(v[5]) + Double(v[6]) + Double(v[7])
+        }
+        var result = (dot: total(dot), normA: total(normA), normB: total(normB), squaredDistance: total(squared))
+        while i < count {
+            let x = Double(a.loadUnaligned(fromByteOffset: 4 * i, as: Float.self))
+            let y = Double(b.loadUnaligned(fromByteOffset: 4 * i, as: Float.self))
+            result.dot += x * y
+            result.normA += x * x
+            result.normB += y * y
+            result.squaredDistance += (x - y) * (x - y)
+            i += 1
+        }
+        return result
     }
 
     /// The ranking score of a distance under this metric (higher is more similar).
@@ -52,11 +103,5 @@ public enum VectorMetric: String, Codable, Sendable, CaseIterable {
     /// Whether a hit passes `THRESHOLD t`: L2 keeps distances up to `t`, the others scores from `t`.
     public func passes(threshold: Double, distance: Double) -> Bool {
         self == .l2 ? distance <= threshold : score(distance: distance) >= threshold
-    }
-
-    static func dot(_ a: [Float], _ b: [Float]) -> Double {
-        var sum: Double = 0
-        for i in 0..<a.count { sum += Double(a[i]) * Double(b[i]) }
-        return sum
     }
 }

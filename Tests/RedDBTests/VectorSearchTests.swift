@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import RedCore
 import RedDB
+@testable import RedQuery
 
 /// `VECTOR SEARCH` against an answer computed here: random vectors, every metric, many
 /// `k`, with and without a filter and a threshold. The search keeps only `k` rows in a
@@ -25,8 +26,16 @@ import RedDB
         }
     }
 
-    static func load(count: Int, dimension: Int, seed: UInt64) async throws -> (Session, [Item]) {
-        let session = try await Database.inMemory().session()
+    /// `parallel`: every search is split into three parts (`VectorSearchNode`'s parallel path).
+    static func load(count: Int, dimension: Int, seed: UInt64, parallel: Bool = false) async throws -> (Session, [Item]) {
+        var options = DatabaseOptions()
+        if parallel {
+            options.executionLimits.parallelScanMinimumRows = 8
+            options.executionLimits.parallelScanParts = 3
+        } else {
+            options.executionLimits.parallelScanMinimumRows = .max
+        }
+        let session = try await Database.inMemory(options: options).session()
         try await session.execute("CREATE VECTOR pts DIM \(dimension)")
         var random = Generator(state: seed)
         var items: [Item] = []
@@ -55,9 +64,10 @@ import RedDB
             .prefix(k).map(\.rid)
     }
 
-    @Test(arguments: VectorMetric.allCases)
-    func searchKeepsExactlyTheBestK(metric: VectorMetric) async throws {
-        let (session, items) = try await Self.load(count: 1_500, dimension: 4, seed: 0x9E37_79B9_7F4A_7C15)
+    @Test(arguments: VectorMetric.allCases, [false, true])
+    func searchKeepsExactlyTheBestK(metric: VectorMetric, parallel: Bool) async throws {
+        let (session, items) = try await Self.load(count: 1_500, dimension: 4, seed: 0x9E37_79B9_7F4A_7C15, parallel: parallel)
+        let counter = AggregateNode.PartsCounter()
         var random = Generator(state: 42)
         for round in 0..<12 {
             let query = (0..<4).map { _ in Float(Int.random(in: -3...3, using: &random)) }
@@ -69,12 +79,13 @@ import RedDB
             sql += " METRIC \(metric.rawValue)"
             if let threshold { sql += " THRESHOLD \(threshold)" }
             sql += " LIMIT \(k)) s"
-            let got = try await session.execute(sql).rows.map { row -> Int64 in
+            let got = try await AggregateNode.$partsCounter.withValue(counter) { try await session.execute(sql) }.rows.map { row -> Int64 in
                 guard case .integer(let rid) = row[0] else { return -1 }
                 return rid
             }
             #expect(got == Self.expected(items, query: query, metric: metric, k: k, group: group, threshold: threshold), "\(sql)")
         }
+        #expect(counter.value.load(ordering: .relaxed) == (parallel ? 36 : 0))
     }
 
     @Test func vectorsSurviveReopen() async throws {

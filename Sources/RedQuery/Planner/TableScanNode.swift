@@ -124,19 +124,28 @@ final class TableScanNode: PlanNode, @unchecked Sendable {
     /// `minimumRows`. The ranges split the span between the first and last id evenly, which
     /// for rows appended over time splits the rows about evenly too.
     func openPartitions(_ context: ExecutionContext, count: Int, minimumRows: Int) throws -> [(rows: TableRowIterator, context: ExecutionContext)]? {
-        guard count > 1, case .fullScan = access, handle.schema.model != .kv else { return nil }
+        guard case .fullScan = access, handle.schema.model != .kv,
+              let ranges = try Self.ridRanges(handle, count: count, minimumRows: minimumRows, context) else { return nil }
+        return try ranges.map { range in
+            let partContext = context.partition()
+            let cursor = try context.store.scan(context.transaction, handle, rids: range)
+            return (rows(from: Self.source(cursor), eval: partContext.evaluation([]), context: partContext), partContext)
+        }
+    }
+
+    /// `count` consecutive row-id ranges covering a rid-keyed collection (nil bounds: open),
+    /// splitting the span between its first and last id evenly; nil when `count` is 1 or the
+    /// ids span fewer than `minimumRows`.
+    static func ridRanges(_ handle: TableHandle, count: Int, minimumRows: Int, _ context: ExecutionContext) throws -> [(lower: Int64?, upper: Int64?)]? {
+        guard count > 1 else { return nil }
         let store = context.store, tx = context.transaction
         guard let first = try store.scan(tx, handle).nextRaw()?.key, let last = try store.scan(tx, handle, reverse: true).nextRaw()?.key,
               first.count == 8, last.count == 8 else { return nil }
         let low = StoredRow.rid(fromKey: first), high = StoredRow.rid(fromKey: last)
         guard low >= 0, high >= low, high - low >= Int64(minimumRows) - 1 else { return nil }
         let step = (high - low) / Int64(count) + 1
-        return try (0..<count).map { part in
-            let lower = part == 0 ? nil : low + Int64(part) * step
-            let upper = part == count - 1 ? nil : low + Int64(part + 1) * step
-            let partContext = context.partition()
-            let cursor = try store.scan(tx, handle, rids: (lower, upper))
-            return (rows(from: Self.source(cursor), eval: partContext.evaluation([]), context: partContext), partContext)
+        return (0..<count).map { part in
+            (part == 0 ? nil : low + Int64(part) * step, part == count - 1 ? nil : low + Int64(part + 1) * step)
         }
     }
 

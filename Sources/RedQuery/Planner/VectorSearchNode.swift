@@ -1,13 +1,15 @@
+import Dispatch
 import RedCore
 import RedEngine
+import RedStorage
 
 /// `VECTOR SEARCH` and `SEARCH SIMILAR`: exact k-nearest-neighbour search by a full scan,
 /// as a statement of its own or as a FROM item (`FROM (VECTOR SEARCH …) AS s`), so hits
 /// can be joined with tables, filtered and projected like any rows.
 ///
 /// Every visible vector item of the collection (the statement's snapshot, expired items
-/// skipped) is compared with the query vector; items of another dimension are skipped, as
-/// upstream does. The filter is checked per candidate, then the threshold, and a bounded
+/// skipped) is compared with the query vector where its record lies, without decoding it;
+/// items of another dimension are skipped, as upstream does. The filter is checked per candidate, then the threshold, and a bounded
 /// heap keeps the best `k`: memory O(k), time O(n·d). Hits come out by score descending,
 /// then entity id ascending, so equal scores always come out the same way.
 ///
@@ -71,35 +73,104 @@ final class VectorSearchNode: PlanNode, @unchecked Sendable {
         return candidate + (search.includeVectors ? [ScopeColumn(qualifier: qualifier, name: "dense", type: .vector)] : [])
     }
 
+    /// Most parts a search is split into, and the fewest items (by id span) that make splitting
+    /// worth a thread each: a vector item costs several times a plain row to read and compare.
+    static let maxParallelParts = 4
+    static let itemsPerRowOfParallelScan = 8
+
     func open(_ context: ExecutionContext, outerRows: [[Value]]) throws -> RowIterator {
         let eval = context.evaluation(outerRows)
-        let dimension = handle.schema.vector?.dimension
-        let query = try queryVector(context, eval, dimension: dimension)
+        let query = try queryVector(context, eval, dimension: handle.schema.vector?.dimension)
         let k = try limit.map { try Self.count(eval.evaluate($0, [])) } ?? Self.defaultResults
         let bound = try threshold.map { e -> Double in
             guard let t = try eval.evaluate(e, []).doubleValue, t.isFinite else { throw RedError(.invalidArgument, "a threshold must be a finite number") }
             return t
         }
-        let scan = TableScanNode(handle: handle, qualifier: handle.name)
-        let rows = try context.open(scan, outerRows: [])
-        var best = TopK(capacity: k)
-        let collection = Value.text(handle.name)
-        // Scan layout: rid, dense, content, metadata, created_at, updated_at, _metadata.
-        while k > 0, let row = try rows.next() {
-            guard case .vector(let vector) = row[1], vector.count == query.count else { continue }
-            let distance = metric.distance(query, vector)
-            let score = metric.score(distance: distance)
-            if let bound {
-                guard scoresOnly ? score >= bound : metric.passes(threshold: bound, distance: distance) else { continue }
+        guard k > 0 else { return ArrayIterator([]) }
+        let search = RangeSearch(node: self, query: query, k: k, bound: bound)
+        // In parts, one per CPU, as large aggregates (`AggregateNode`), under the same conditions:
+        // not on an event loop, no subquery per item, and enough items to be worth a thread.
+        let partCount = context.limits.parallelScanParts ?? min(ProcessorAffinity.cpuCount, Self.maxParallelParts)
+        if partCount > 1, !context.mustNotRunLong, filter?.containsSubquery != true,
+           let ranges = try TableScanNode.ridRanges(handle, count: partCount,
+                                                    minimumRows: max(1, context.limits.parallelScanMinimumRows / Self.itemsPerRowOfParallelScan), context) {
+            let parts = ranges.map { (range: $0, context: context.partition()) }
+            let results = PartResults(count: parts.count)
+            AggregateNode.partsCounter?.value.add(parts.count, ordering: .relaxed)
+            DispatchQueue.concurrentPerform(iterations: parts.count) { i in
+                let part = parts[i]
+                results.slots[i] = Result {
+                    try search.run(try part.context.store.scan(part.context.transaction, self.handle, rids: part.range),
+                                   context: part.context, eval: part.context.evaluation(outerRows))
+                }
             }
-            guard case .integer(let rid) = row[0], best.admits(score: score, id: rid) else { continue }
-            var candidate: [Value] = [row[0], .float(score), .float(distance), collection, row[4], row[5],
-                                      .integer(Int64(vector.count)), row[2], row[3]]
-            if let filter, try Evaluation.truth(try eval.evaluate(filter, candidate)) != true { continue }
-            if scoresOnly { candidate.removeLast(candidate.count - 2) } else if includeVectors { candidate.append(row[1]) }
-            best.insert(score: score, id: rid, row: candidate)
+            for part in parts { context.rowsScanned += part.context.rowsScanned }
+            try context.checkCancelled()
+            var best = TopK(capacity: k)
+            for slot in results.slots { best.merge(try slot!.get()) }
+            return ArrayIterator(best.sorted())
         }
-        return ArrayIterator(best.sorted())
+        return ArrayIterator(try search.run(try context.store.scan(context.transaction, handle), context: context, eval: eval).sorted())
+    }
+
+    /// One scan of the search over `cursor`'s items: the best `k` of them.
+    ///
+    /// Each record's bytes are read where they lie: the vector is compared in place
+    /// (`StoredRow.vectorLocation`), and only an item that would enter the best k is decoded.
+    struct RangeSearch: @unchecked Sendable {
+        let node: VectorSearchNode
+        let query: [Float]
+        let k: Int
+        let bound: Double?
+
+        func run(_ cursor: RowCursor, context: ExecutionContext, eval: Evaluation) throws -> TopK {
+            let metric = node.metric, now = context.now
+            var best = TopK(capacity: k)
+            let collection = Value.text(node.handle.name)
+            var key: [UInt8] = [], bytes: [UInt8] = []
+            while try cursor.nextRaw(key: &key, value: &bytes) {
+                context.rowsScanned += 1
+                if context.rowsScanned & 4095 == 0 { try context.checkCancelled() }
+                let location = try StoredRow.vectorLocation(bytes)
+                guard let offset = location.offset, location.count == query.count, location.header.isVisible(at: now) else { continue }
+                let distance = bytes.withUnsafeBytes { metric.distance(query, littleEndianFloats: $0.baseAddress! + offset, count: location.count) }
+                let score = metric.score(distance: distance)
+                if let bound {
+                    guard node.scoresOnly ? score >= bound : metric.passes(threshold: bound, distance: distance) else { continue }
+                }
+                let rid = StoredRow.rid(fromKey: key)
+                guard best.admits(score: score, id: rid) else { continue }
+                if node.scoresOnly {
+                    best.insert(score: score, id: rid, row: [.integer(rid), .float(score)])
+                    continue
+                }
+                let item = try StoredRow.decode(rid: rid, bytes)
+                var candidate: [Value] = [.integer(rid), .float(score), .float(distance), collection, .timestamp(item.createdAt),
+                                          .timestamp(item.updatedAt), .integer(Int64(location.count)), item.values[1] ?? .null, item.values[2] ?? .null]
+                if let filter = node.filter, try Evaluation.truth(try eval.evaluate(filter, candidate)) != true { continue }
+                if node.includeVectors { candidate.append(item.values[0] ?? .null) }
+                best.insert(score: score, id: rid, row: candidate)
+            }
+            return best
+        }
+    }
+
+    /// The parts' results, shared with `concurrentPerform`'s threads: iteration i writes slot i
+    /// only, and the caller reads the slots after every iteration has returned.
+    /// (A buffer, not an array: concurrent writes to distinct array elements still race on
+    /// the array's own storage checks.)
+    private final class PartResults: @unchecked Sendable {
+        let slots: UnsafeMutableBufferPointer<Result<TopK, Error>?>
+
+        init(count: Int) {
+            slots = .allocate(capacity: count)
+            slots.initialize(repeating: nil)
+        }
+
+        deinit {
+            _ = slots.deinitialize()
+            slots.deallocate()
+        }
     }
 
     func queryVector(_ context: ExecutionContext, _ eval: Evaluation, dimension: Int?) throws -> [Float] {
@@ -212,6 +283,11 @@ struct TopK {
             heap.swapAt(parent, worst)
             parent = worst
         }
+    }
+
+    /// Adds every row `other` kept.
+    mutating func merge(_ other: TopK) {
+        for entry in other.heap { insert(score: entry.score, id: entry.id, row: entry.row) }
     }
 
     /// Best first.
