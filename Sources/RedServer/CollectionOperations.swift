@@ -25,8 +25,8 @@ struct CollectionOperations: Sendable {
         let model: String
         switch body["model"] {
         case nil: model = body["columns"] == nil ? "document" : "table"
-        case .string(let m)? where ["table", "document", "kv"].contains(m): model = m
-        default: throw RedError(.invalidArgument, "model must be table, document or kv")
+        case .string(let m)? where ["table", "document", "kv", "vector"].contains(m): model = m
+        default: throw RedError(.invalidArgument, "model must be table, document, kv or vector")
         }
         var sql: String
         switch model {
@@ -50,6 +50,19 @@ struct CollectionOperations: Sendable {
             }
             sql = "CREATE TABLE \(Session.identifier(name)) (\(definitions.joined(separator: ", ")))"
         case "kv": sql = "CREATE KV \(Session.identifier(name))"
+        case "vector":
+            // {"name", "model": "vector", "dimension": n, "metric"?: "cosine" | "l2" | "inner_product"}
+            guard case .integer(let dimension)? = body["dimension"], dimension > 0, dimension <= Int64(Limits.maxVectorDimensions) else {
+                throw RedError(.invalidArgument, "a vector collection needs a dimension from 1 to \(Limits.maxVectorDimensions)")
+            }
+            var metric = VectorMetric.cosine
+            if let given = body["metric"] {
+                guard case .string(let word) = given, let m = VectorMetric(word: word) else {
+                    throw RedError(.invalidArgument, "metric must be cosine, l2 or inner_product")
+                }
+                metric = m
+            }
+            sql = "CREATE VECTOR \(Session.identifier(name)) DIM \(dimension) METRIC \(metric.rawValue)"
         default: sql = "CREATE DOCUMENT \(Session.identifier(name))"
         }
         if model == "table", case .integer(let ttl)? = body["ttl_ms"] {
@@ -85,6 +98,10 @@ struct CollectionOperations: Sendable {
         if let ttl = info.schema.defaultTTLMilliseconds { members.append(("default_ttl_ms", .integer(ttl))) }
         members += [("entity_count", count.jsonValue), ("indexes", .array(indexes)), ("model", .string(info.schema.model.rawValue)),
                     ("ok", .bool(true))]
+        if let vector = info.schema.vector {
+            members.insert(("dimension", vector.dimension.map { .integer(Int64($0)) } ?? .null), at: members.firstIndex { $0.0 == "entity_count" }!)
+            members.insert(("metric", .string(vector.metric.rawValue)), at: members.firstIndex { $0.0 == "model" }!)
+        }
         return .object(members)
     }
 

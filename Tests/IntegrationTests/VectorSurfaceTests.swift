@@ -57,8 +57,10 @@ import Testing
     @Test func httpVectorAndSimilarRoutes() async throws {
         let server = try ServerProcess()
         defer { server.remove() }
-        var r = try await HTTPClientTests.call(server, "POST", "/query", body: "CREATE VECTOR docs DIM 3")
-        #expect(r.status == 200)
+        var r = try await HTTPClientTests.call(server, "POST", "/collections", body: #"{"name":"docs","model":"vector","dimension":3}"#)
+        #expect(r.status == 201, "\(r.body)")
+        r = try await HTTPClientTests.call(server, "POST", "/collections", body: #"{"name":"bad","model":"vector","dimension":0}"#)
+        #expect(r.status == 400, "\(r.body)")
         r = try await HTTPClientTests.call(server, "POST", "/collections/docs/vectors", body: #"{"dense":[1,0,0],"content":"x","metadata":{"tag":"a"}}"#)
         #expect(r.status == 201 && r.json["rid"] == .integer(1), "\(r.body)")
         r = try await HTTPClientTests.call(server, "POST", "/collections/docs/bulk/vectors",
@@ -86,6 +88,9 @@ import Testing
         #expect(r.status == 404, "\(r.body)")
         r = try await HTTPClientTests.call(server, "POST", "/collections/docs/vectors", body: #"{"dense":[1,2,3,4]}"#)
         #expect(r.status == 400, "\(r.body)")
+        r = try await HTTPClientTests.call(server, "GET", "/collections/docs/schema")
+        #expect(r.json["dimension"] == .integer(3) && r.json["metric"] == .string("cosine") && r.json["entity_count"] == .integer(3)
+                && r.json["model"] == .string("vector"), "\(r.body)")
     }
 
     @Test func grpcVectorRpcs() async throws {

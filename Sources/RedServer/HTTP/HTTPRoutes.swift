@@ -23,7 +23,7 @@ struct HTTPRoutes: Sendable {
         ("GET", "/metrics", "Prometheus metrics (text format 0.0.4)"),
         ("GET", "/openapi.json", "This document"),
         ("GET", "/collections", "List collections"),
-        ("POST", "/collections", "Create a collection: {\"name\", \"model\"?: table|document|kv, \"columns\"?: [{\"name\",\"type\"}], \"ttl_ms\"?}"),
+        ("POST", "/collections", "Create a collection: {\"name\", \"model\"?: table|document|kv|vector, \"columns\"?: [{\"name\",\"type\"}], \"ttl_ms\"?, \"dimension\"?, \"metric\"?}"),
         ("DELETE", "/collections/{c}", "Drop a collection"),
         ("GET", "/collections/{c}/schema", "Columns, indexes and item count of a collection"),
         ("GET", "/collections/{c}/scan", "Items in rid order: ?offset=0&limit=100 (limit 1…1000)"),
