@@ -8,7 +8,7 @@ import RedCore
 /// ADD, DROP and RENAME COLUMN never rewrite rows: a dropped column's values
 /// are simply ignored, a new column reads as its default in old rows.
 public struct CollectionSchema: Codable, Sendable, Equatable {
-    public enum Model: String, Codable, Sendable { case table, document, kv, vector }
+    public enum Model: String, Codable, Sendable { case table, document, kv, vector, graph }
 
     public var model: Model
     public var columns: [ColumnDefinition]

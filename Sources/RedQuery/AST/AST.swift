@@ -185,7 +185,7 @@ public struct CheckSpec: Sendable, Equatable {
     }
 }
 
-public enum InsertModel: Sendable, Equatable { case row, document, kv, vector }
+public enum InsertModel: Sendable, Equatable { case row, document, kv, vector, node, edge }
 
 public struct InsertStatement: Sendable, Equatable {
     public static func == (a: InsertStatement, b: InsertStatement) -> Bool {
@@ -280,7 +280,40 @@ public indirect enum Statement: Sendable, Equatable {
     case createVector(name: String, ifNotExists: Bool, dimension: Int, metric: VectorMetric?)
     /// `VECTOR SEARCH …` and `SEARCH SIMILAR …`.
     case vectorSearch(VectorSearch)
+    /// `GRAPH NEIGHBORHOOD | TRAVERSE | SHORTEST_PATH …`.
+    case graph(GraphCommand)
 }
+
+/// A graph command over the nodes and edges of graph collections.
+public struct GraphCommand: Sendable, Equatable {
+    public enum Kind: Sendable, Equatable {
+        case neighborhood
+        case traverse(depthFirst: Bool)
+        case shortestPath(target: Expr, algorithm: GraphPathAlgorithm)
+    }
+
+    public var kind: Kind
+    /// The graph collection; nil: every graph collection.
+    public var collection: String?
+    /// The start node: its id, or a label unique in the graph (text or a parameter).
+    public var source: Expr
+    public var direction: GraphDirection = .outgoing
+    /// nil: the command's default (NEIGHBORHOOD 3, TRAVERSE 5).
+    public var depth: Expr?
+    /// Only edges with one of these labels; nil: every edge.
+    public var edgeLabels: [String]?
+
+    public init(kind: Kind, collection: String?, source: Expr) {
+        self.kind = kind
+        self.collection = collection
+        self.source = source
+    }
+}
+
+public enum GraphDirection: String, Sendable, Equatable { case outgoing, incoming, both }
+
+public enum GraphPathAlgorithm: String, Sendable, Equatable { case bfs, dijkstra, bellmanFord = "bellman_ford" }
+
 
 /// A nearest-neighbour search over one vector collection (`VECTOR SEARCH` and `SEARCH SIMILAR`).
 public struct VectorSearch: Sendable, Equatable {

@@ -42,7 +42,7 @@ struct DDLExecutor {
                 if ifNotExists { return .message("relation \"\(name)\" already exists, skipping", type: "create", tag: "CREATE") }
                 throw RedError(.duplicateCollection, "relation \"\(name)\" already exists")
             }
-            let schemaModel: CollectionSchema.Model = model == .kv ? .kv : .document
+            let schemaModel: CollectionSchema.Model = model == .kv ? .kv : model == .node ? .graph : .document
             _ = try store.create(tx, name, schema: CollectionSchema(model: schemaModel))
             return .message("\(schemaModel.rawValue) '\(name)' created", type: "create", tag: "CREATE")
         case .createVector(let name, let ifNotExists, let dimension, let metric):

@@ -28,11 +28,17 @@ struct DMLExecutor {
             case .document: handle = try store.create(tx, statement.table, schema: CollectionSchema(model: .document))
             case .kv: handle = try store.create(tx, statement.table, schema: CollectionSchema(model: .kv))
             case .vector: handle = try store.create(tx, statement.table, schema: .implicitVectorCollection)
+            case .node, .edge: handle = try store.create(tx, statement.table, schema: CollectionSchema(model: .graph))
             }
         }
         guard var handle else { throw RedError(.internalError, "no target collection") }
         if statement.model == .document, handle.schema.model != .document {
             throw RedError(.invalidOperation, "model mismatch: \(statement.table) is a \(handle.schema.model.rawValue), not a document collection")
+        }
+        if [.node, .edge].contains(statement.model) != (handle.schema.model == .graph) {
+            throw RedError(.invalidOperation, handle.schema.model == .graph
+                ? "\(statement.table) is a graph: insert with INSERT INTO \(statement.table) NODE (label, …) or EDGE (label, from, to, …)"
+                : "model mismatch: \(statement.table) is a \(handle.schema.model.rawValue), not a graph")
         }
         if (statement.model == .vector) != (handle.schema.model == .vector) {
             throw RedError(.invalidOperation, statement.model == .vector
@@ -69,6 +75,7 @@ struct DMLExecutor {
                 try checks.verify(row)  // before any conflict check, as PostgreSQL does
             case .document: row = try documentRow(statement.columns, sourceRows.row(r), handle, expiresAt: expiresAt)
             case .vector: row = try vectorRow(statement.columns, sourceRows.row(r), handle, expiresAt: expiresAt)
+            case .graph: row = try graphRow(statement.model == .edge, statement.columns, sourceRows.row(r), handle, expiresAt: expiresAt)
             case .kv:
                 try insertKV(statement.columns, sourceRows.row(r), handle, expiresAt: expiresAt)
                 continue
@@ -449,6 +456,8 @@ struct DMLExecutor {
                 return BoundAssignment(column: nil, path: ["value"], value: value)
             case .vector:
                 return BoundAssignment(column: nil, path: [try Self.vectorField(a.column)], value: value)
+            case .graph:
+                return BoundAssignment(column: nil, path: [a.column], value: value)
             }
         }
     }
@@ -475,6 +484,8 @@ struct DMLExecutor {
                 new.values[0] = v ?? .null
             case .vector:
                 try setVectorField(assignment.path[0], to: v ?? .null, in: &new, handle)
+            case .graph:
+                try setGraphField(assignment.path[0], to: v ?? .null, in: &new, handle)
             }
         }
         return new

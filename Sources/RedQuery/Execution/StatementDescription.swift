@@ -46,6 +46,8 @@ extension StatementExecutor {
             columns = what == "vectors"
                 ? [ResultColumn(name: "name", type: .text), ResultColumn(name: "dimension", type: .integer), ResultColumn(name: "metric", type: .text)]
                 : [ResultColumn(name: "name", type: .text), ResultColumn(name: "model", type: .text)]
+        case .graph(let command):
+            columns = GraphExecutor.columns(for: command)
         case .vectorSearch(let search):
             columns = Self.resultColumns(VectorSearchNode.resultColumns(for: search, qualifier: nil), [])
             switch search.source {

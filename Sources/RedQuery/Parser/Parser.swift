@@ -205,7 +205,7 @@ public struct Parser {
         case "alter": return try parseAlter()
         case "truncate":
             advance()
-            _ = acceptKeyword("table") || acceptKeyword("vector") || acceptKeyword("document") || acceptKeyword("kv") || acceptKeyword("collection")
+            _ = acceptKeyword("table") || acceptKeyword("vector") || acceptKeyword("graph") || acceptKeyword("document") || acceptKeyword("kv") || acceptKeyword("collection")
             var names: [String] = []
             repeat { names.append(try parseIdentifier(what: "table name")) } while acceptSymbol(",")
             // RESTART/CONTINUE IDENTITY and CASCADE/RESTRICT change nothing here: no sequences, no foreign keys.
@@ -265,6 +265,7 @@ public struct Parser {
         case "kv": return try parseKV()
         case "vector" where isKeyword("search", ahead: 1): return try parseVectorSearch()
         case "search": return try parseSearchSimilar()
+        case "graph": return try parseGraphCommand()
         case "vacuum", "analyze", "analyse":
             // VACUUM [FULL] [FREEZE] [VERBOSE] [ANALYZE] [table] and ANALYZE [table]: RedDB keeps no
             // planner statistics, so ANALYZE only reclaims expired items like VACUUM.
@@ -296,7 +297,8 @@ public struct Parser {
         let table = try parseIdentifier(what: "table name")
         var model = InsertModel.row
         if acceptKeyword("document") { model = .document } else if acceptKeyword("kv") { model = .kv }
-        else if acceptKeyword("vector") { model = .vector }
+        else if acceptKeyword("vector") { model = .vector } else if acceptKeyword("node") { model = .node }
+        else if acceptKeyword("edge") { model = .edge }
         var columns: [String]?
         if isSymbol("("), !isKeyword("select", ahead: 1), !isKeyword("with", ahead: 1) {
             advance()

@@ -17,6 +17,10 @@ extension Parser {
             return .createCollection(name: try parseIdentifier(what: "collection name"), model: .kv, ifNotExists: ifNotExists)
         }
         if acceptKeyword("vector") { return try parseCreateVector() }
+        if acceptKeyword("graph") {
+            let ifNotExists = try parseIfNotExists()
+            return .createCollection(name: try parseIdentifier(what: "graph name"), model: .node, ifNotExists: ifNotExists)
+        }
         if acceptKeyword("view") {
             let ifNotExists = try parseIfNotExists()
             let name = try parseIdentifier(what: "view name")
@@ -48,7 +52,7 @@ extension Parser {
             }
             return .createIndex(name: name, table: table, columns: columns, unique: unique, method: method, ifNotExists: ifNotExists)
         }
-        throw unexpected(expected: "TABLE, INDEX, VIEW, DOCUMENT, KV or VECTOR")
+        throw unexpected(expected: "TABLE, INDEX, VIEW, DOCUMENT, KV, VECTOR or GRAPH")
     }
 
     mutating func parseCreateTable() throws -> Statement {
@@ -271,8 +275,9 @@ extension Parser {
         else if acceptKeyword("document") { kind = "document" }
         else if acceptKeyword("kv") { kind = "kv" }
         else if acceptKeyword("vector") { kind = "vector" }
+        else if acceptKeyword("graph") { kind = "graph" }
         else if acceptKeyword("collection") { kind = "collection" }
-        else { throw unexpected(expected: "TABLE, INDEX, VIEW, DOCUMENT, KV, VECTOR or COLLECTION") }
+        else { throw unexpected(expected: "TABLE, INDEX, VIEW, DOCUMENT, KV, VECTOR, GRAPH or COLLECTION") }
         let ifExists = try parseIfExists()
         var names: [String] = []
         repeat { names.append(try parseIdentifier(what: "name")) } while acceptSymbol(",")

@@ -62,6 +62,15 @@ final class FromAnyNode: PlanNode, @unchecked Sendable {
             let members: [(String, JSONValue)] = [("dense", (row.values[0] ?? .null).jsonValue), ("content", (row.values[1] ?? .null).jsonValue),
                                                   ("metadata", (row.values[2] ?? .null).jsonValue)]
             return [name, .text("vector"), .integer(StoredRow.rid(fromKey: key)), .json(.object(members))]
+        case .graph:
+            let isEdge = row.values[GraphItem.kindColumn] == GraphItem.edgeKind
+            var members: [(String, JSONValue)] = [("label", (row.values[GraphItem.labelColumn] ?? .null).jsonValue)]
+            members += isEdge
+                ? [("from_rid", (row.values[GraphItem.fromColumn] ?? .null).jsonValue), ("to_rid", (row.values[GraphItem.toColumn] ?? .null).jsonValue),
+                   ("weight", (row.values[GraphItem.weightColumn] ?? .null).jsonValue)]
+                : [("node_type", (row.values[GraphItem.nodeTypeColumn] ?? .null).jsonValue)]
+            if case .json(.object(let properties))? = row.values[GraphItem.propertiesColumn] { members += properties }
+            return [name, .text(isEdge ? "edge" : "node"), .integer(StoredRow.rid(fromKey: key)), .json(.object(members))]
         }
     }
 

@@ -52,6 +52,15 @@ final class TableScanNode: PlanNode, @unchecked Sendable {
                     ScopeColumn(qualifier: qualifier, name: "dense", type: .vector),
                     ScopeColumn(qualifier: qualifier, name: "content", type: .text),
                     ScopeColumn(qualifier: qualifier, name: "metadata", type: .json, isDocumentBody: true)] + times
+        case .graph:
+            return [ScopeColumn(qualifier: qualifier, name: "rid", type: .integer),
+                    ScopeColumn(qualifier: qualifier, name: "kind", type: .text),
+                    ScopeColumn(qualifier: qualifier, name: "label", type: .text),
+                    ScopeColumn(qualifier: qualifier, name: "node_type", type: .text),
+                    ScopeColumn(qualifier: qualifier, name: "from_rid", type: .integer),
+                    ScopeColumn(qualifier: qualifier, name: "to_rid", type: .integer),
+                    ScopeColumn(qualifier: qualifier, name: "weight", type: .float),
+                    ScopeColumn(qualifier: qualifier, name: "properties", type: .json, isDocumentBody: true)] + times
         }
     }
 
@@ -70,6 +79,8 @@ final class TableScanNode: PlanNode, @unchecked Sendable {
             return [.text(String(decoding: key, as: UTF8.self)), row.values[0] ?? .null] + times
         case .vector:
             return [.integer(row.rid), row.values[0] ?? .null, row.values[1] ?? .null, row.values[2] ?? .null] + times
+        case .graph:
+            return [.integer(row.rid)] + (0...GraphItem.propertiesColumn).map { row.values[UInt16($0)] ?? .null } + times
         }
     }
 
@@ -94,6 +105,8 @@ final class TableScanNode: PlanNode, @unchecked Sendable {
             return ([needed(1) ? 1 : -1], needed(width - 1) ? width - 1 : nil)
         case .vector:
             return ((1...3).map { needed($0) ? $0 : -1 }, needed(width - 1) ? width - 1 : nil)
+        case .graph:
+            return ((1...7).map { needed($0) ? $0 : -1 }, needed(width - 1) ? width - 1 : nil)
         }
     }
 
@@ -317,7 +330,7 @@ final class TableRowIterator: RowIterator {
             // before them for tables and first for documents and KV.
             switch schema.model {
             case .table: row[width - 4] = .integer(StoredRow.rid(fromKey: key))
-            case .document, .vector: row[0] = .integer(StoredRow.rid(fromKey: key))
+            case .document, .vector, .graph: row[0] = .integer(StoredRow.rid(fromKey: key))
             case .kv: row[0] = .text(String(decoding: key, as: UTF8.self))
             }
             row[width - 3] = .timestamp(header.createdAt)

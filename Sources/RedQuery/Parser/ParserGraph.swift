@@ -1,0 +1,111 @@
+import RedCore
+
+/// Graph commands (RQL's `GRAPH …`):
+///
+/// ```
+/// GRAPH NEIGHBORHOOD [coll FROM] 'n' { DEPTH k | DIRECTION d | EDGES IN ('lbl', …) }        -- depth 3
+/// GRAPH TRAVERSE [coll] [FROM] 'n' { STRATEGY (bfs|dfs) | DEPTH k | MAX_DEPTH k | DIRECTION d | EDGES IN (…) }  -- bfs, 5
+/// GRAPH SHORTEST_PATH [coll] [FROM] 'a' TO 'b' { ALGORITHM alg | DIRECTION d }
+/// ```
+/// Directions: `outgoing|out` (default), `incoming|in`, `both|any`. Path algorithms: `bfs`
+/// (hops), `dijkstra` and `astar|a*` (weights ≥ 0; A* without a heuristic is Dijkstra),
+/// `bellman_ford|bellmanford` (any weights; reports a negative cycle). Node references are
+/// text or parameters: a node id, or a label unique in the graph. Upstream parses no
+/// collection; its docs show `GRAPH NEIGHBORHOOD social FROM 'a'`, which we accept.
+extension Parser {
+    mutating func parseGraphCommand() throws -> Statement {
+        try expectKeyword("graph")
+        guard case .identifier(let word, false) = current.kind else { throw unexpected(expected: "NEIGHBORHOOD, TRAVERSE or SHORTEST_PATH") }
+        switch word {
+        case "neighborhood", "traverse", "shortest_path":
+            advance()
+        case "centrality", "community", "components", "cycles", "clustering", "topological_sort", "properties":
+            throw RedError(.featureNotSupported, "GRAPH \(word.uppercased()) is not available yet; GRAPH NEIGHBORHOOD, TRAVERSE and SHORTEST_PATH are")
+        default:
+            throw unexpected(expected: "NEIGHBORHOOD, TRAVERSE or SHORTEST_PATH")
+        }
+        // `[coll] [FROM] 'n'`: a collection is a name not followed by `(` (no function sources here).
+        var collection: String?
+        if case .identifier(let name, let quoted) = current.kind, quoted || !["from"].contains(name) {
+            advance()
+            collection = name
+        }
+        if word == "neighborhood", collection != nil { try expectKeyword("from") } else { _ = acceptKeyword("from") }
+        let source = try parseGraphNodeReference()
+        var command: GraphCommand
+        switch word {
+        case "shortest_path":
+            try expectKeyword("to")
+            command = GraphCommand(kind: .shortestPath(target: try parseGraphNodeReference(), algorithm: .bfs), collection: collection, source: source)
+        case "traverse": command = GraphCommand(kind: .traverse(depthFirst: false), collection: collection, source: source)
+        default: command = GraphCommand(kind: .neighborhood, collection: collection, source: source)
+        }
+        while true {
+            if acceptKeyword("direction") {
+                command.direction = try parseGraphDirection()
+            } else if acceptKeyword("depth") || acceptKeyword("max_depth") {
+                guard !isShortestPath(command) else { throw error("SHORTEST_PATH takes no DEPTH") }
+                command.depth = try parseSearchNumber("a depth")
+            } else if acceptKeyword("edges") {
+                try expectKeyword("in")
+                try expectSymbol("(")
+                var labels: [String] = []
+                repeat {
+                    guard case .string(let label) = current.kind else { throw unexpected(expected: "an edge label in quotes") }
+                    advance()
+                    labels.append(label)
+                } while acceptSymbol(",")
+                try expectSymbol(")")
+                command.edgeLabels = labels
+            } else if acceptKeyword("strategy") {
+                guard case .traverse = command.kind else { throw error("only GRAPH TRAVERSE takes a STRATEGY") }
+                let strategy = try parseAnyName()
+                guard ["bfs", "dfs"].contains(strategy) else { throw error("unknown strategy: '\(strategy)', expected bfs|dfs") }
+                command.kind = .traverse(depthFirst: strategy == "dfs")
+            } else if acceptKeyword("algorithm") {
+                guard case .shortestPath(let target, _) = command.kind else { throw error("only GRAPH SHORTEST_PATH takes an ALGORITHM") }
+                command.kind = .shortestPath(target: target, algorithm: try parseGraphPathAlgorithm())
+            } else {
+                return .graph(command)
+            }
+        }
+    }
+
+    private func isShortestPath(_ command: GraphCommand) -> Bool {
+        if case .shortestPath = command.kind { return true }
+        return false
+    }
+
+    mutating func parseGraphNodeReference() throws -> Expr {
+        switch current.kind {
+        case .string(let s): advance(); return .literal(.text(s))
+        case .integer(let i): advance(); return .literal(.text(String(i)))
+        case .parameter(let n):
+            advance()
+            parameterCount = max(parameterCount, n)
+            return .parameter(n)
+        default: throw unexpected(expected: "a node reference in quotes")
+        }
+    }
+
+    mutating func parseGraphDirection() throws -> GraphDirection {
+        let word = try parseAnyName()
+        switch word {
+        case "outgoing", "out": return .outgoing
+        case "incoming", "in": return .incoming
+        case "both", "any": return .both
+        default: throw error("unknown direction: '\(word)', expected outgoing|incoming|both")
+        }
+    }
+
+    mutating func parseGraphPathAlgorithm() throws -> GraphPathAlgorithm {
+        var word = try parseAnyName()
+        if word == "a", acceptSymbol("*") { word = "a*" }
+        switch word {
+        case "bfs": return .bfs
+        case "dijkstra", "astar", "a*": return .dijkstra
+        case "bellman_ford", "bellmanford": return .bellmanFord
+        default: throw error("unknown algorithm: '\(word)', expected bfs|dijkstra|astar|bellman_ford")
+        }
+    }
+}
