@@ -407,6 +407,97 @@ public enum Reddb_V1_RedDb: Sendable {
                 type: .unary
             )
         }
+        /// Namespace for "CreateNode" metadata.
+        public enum CreateNode: Sendable {
+            /// Request type for "CreateNode".
+            public typealias Input = Reddb_V1_JsonCreateRequest
+            /// Response type for "CreateNode".
+            public typealias Output = Reddb_V1_EntityReply
+            /// Descriptor for "CreateNode".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "reddb.v1.RedDb"),
+                method: "CreateNode",
+                type: .unary
+            )
+        }
+        /// Namespace for "CreateEdge" metadata.
+        public enum CreateEdge: Sendable {
+            /// Request type for "CreateEdge".
+            public typealias Input = Reddb_V1_JsonCreateRequest
+            /// Response type for "CreateEdge".
+            public typealias Output = Reddb_V1_EntityReply
+            /// Descriptor for "CreateEdge".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "reddb.v1.RedDb"),
+                method: "CreateEdge",
+                type: .unary
+            )
+        }
+        /// Namespace for "BulkCreateNodes" metadata.
+        public enum BulkCreateNodes: Sendable {
+            /// Request type for "BulkCreateNodes".
+            public typealias Input = Reddb_V1_JsonBulkCreateRequest
+            /// Response type for "BulkCreateNodes".
+            public typealias Output = Reddb_V1_BulkEntityReply
+            /// Descriptor for "BulkCreateNodes".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "reddb.v1.RedDb"),
+                method: "BulkCreateNodes",
+                type: .unary
+            )
+        }
+        /// Namespace for "BulkCreateEdges" metadata.
+        public enum BulkCreateEdges: Sendable {
+            /// Request type for "BulkCreateEdges".
+            public typealias Input = Reddb_V1_JsonBulkCreateRequest
+            /// Response type for "BulkCreateEdges".
+            public typealias Output = Reddb_V1_BulkEntityReply
+            /// Descriptor for "BulkCreateEdges".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "reddb.v1.RedDb"),
+                method: "BulkCreateEdges",
+                type: .unary
+            )
+        }
+        /// Namespace for "GraphNeighborhood" metadata.
+        public enum GraphNeighborhood: Sendable {
+            /// Request type for "GraphNeighborhood".
+            public typealias Input = Reddb_V1_JsonPayloadRequest
+            /// Response type for "GraphNeighborhood".
+            public typealias Output = Reddb_V1_PayloadReply
+            /// Descriptor for "GraphNeighborhood".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "reddb.v1.RedDb"),
+                method: "GraphNeighborhood",
+                type: .unary
+            )
+        }
+        /// Namespace for "GraphTraverse" metadata.
+        public enum GraphTraverse: Sendable {
+            /// Request type for "GraphTraverse".
+            public typealias Input = Reddb_V1_JsonPayloadRequest
+            /// Response type for "GraphTraverse".
+            public typealias Output = Reddb_V1_PayloadReply
+            /// Descriptor for "GraphTraverse".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "reddb.v1.RedDb"),
+                method: "GraphTraverse",
+                type: .unary
+            )
+        }
+        /// Namespace for "GraphShortestPath" metadata.
+        public enum GraphShortestPath: Sendable {
+            /// Request type for "GraphShortestPath".
+            public typealias Input = Reddb_V1_JsonPayloadRequest
+            /// Response type for "GraphShortestPath".
+            public typealias Output = Reddb_V1_PayloadReply
+            /// Descriptor for "GraphShortestPath".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "reddb.v1.RedDb"),
+                method: "GraphShortestPath",
+                type: .unary
+            )
+        }
         /// Namespace for "KvGet" metadata.
         public enum KvGet: Sendable {
             /// Request type for "KvGet".
@@ -594,6 +685,13 @@ public enum Reddb_V1_RedDb: Sendable {
             BulkCreateVectors.descriptor,
             Similar.descriptor,
             IvfSearch.descriptor,
+            CreateNode.descriptor,
+            CreateEdge.descriptor,
+            BulkCreateNodes.descriptor,
+            BulkCreateEdges.descriptor,
+            GraphNeighborhood.descriptor,
+            GraphTraverse.descriptor,
+            GraphShortestPath.descriptor,
             KvGet.descriptor,
             KvPut.descriptor,
             KvDelete.descriptor,
@@ -1084,6 +1182,115 @@ extension Reddb_V1_RedDb {
         /// - Returns: A streaming response of `Reddb_V1_PayloadReply` messages.
         func ivfSearch(
             request: GRPCCore.StreamingServerRequest<Reddb_V1_JsonCreateRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Reddb_V1_PayloadReply>
+
+        /// Handle the "CreateNode" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Graph nodes and edges; payload_json as POST /collections/{c}/nodes and /edges:
+        /// > {"label", "node_type"?, "properties"?} and {"label", "from", "to", "weight"?, "properties"?}.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Reddb_V1_JsonCreateRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Reddb_V1_EntityReply` messages.
+        func createNode(
+            request: GRPCCore.StreamingServerRequest<Reddb_V1_JsonCreateRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Reddb_V1_EntityReply>
+
+        /// Handle the "CreateEdge" method.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Reddb_V1_JsonCreateRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Reddb_V1_EntityReply` messages.
+        func createEdge(
+            request: GRPCCore.StreamingServerRequest<Reddb_V1_JsonCreateRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Reddb_V1_EntityReply>
+
+        /// Handle the "BulkCreateNodes" method.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Reddb_V1_JsonBulkCreateRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Reddb_V1_BulkEntityReply` messages.
+        func bulkCreateNodes(
+            request: GRPCCore.StreamingServerRequest<Reddb_V1_JsonBulkCreateRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Reddb_V1_BulkEntityReply>
+
+        /// Handle the "BulkCreateEdges" method.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Reddb_V1_JsonBulkCreateRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Reddb_V1_BulkEntityReply` messages.
+        func bulkCreateEdges(
+            request: GRPCCore.StreamingServerRequest<Reddb_V1_JsonBulkCreateRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Reddb_V1_BulkEntityReply>
+
+        /// Handle the "GraphNeighborhood" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Graph commands; payload_json and the reply payload as POST /graph/neighborhood,
+        /// > /graph/traverse and /graph/shortest-path: {"source", "collection"?, "direction"?,
+        /// > "max_depth"?, "strategy"?, "edge_labels"?} ({"source", "target", "algorithm"?, …}).
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Reddb_V1_JsonPayloadRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Reddb_V1_PayloadReply` messages.
+        func graphNeighborhood(
+            request: GRPCCore.StreamingServerRequest<Reddb_V1_JsonPayloadRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Reddb_V1_PayloadReply>
+
+        /// Handle the "GraphTraverse" method.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Reddb_V1_JsonPayloadRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Reddb_V1_PayloadReply` messages.
+        func graphTraverse(
+            request: GRPCCore.StreamingServerRequest<Reddb_V1_JsonPayloadRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Reddb_V1_PayloadReply>
+
+        /// Handle the "GraphShortestPath" method.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Reddb_V1_JsonPayloadRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Reddb_V1_PayloadReply` messages.
+        func graphShortestPath(
+            request: GRPCCore.StreamingServerRequest<Reddb_V1_JsonPayloadRequest>,
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.StreamingServerResponse<Reddb_V1_PayloadReply>
 
@@ -1747,6 +1954,115 @@ extension Reddb_V1_RedDb {
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.ServerResponse<Reddb_V1_PayloadReply>
 
+        /// Handle the "CreateNode" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Graph nodes and edges; payload_json as POST /collections/{c}/nodes and /edges:
+        /// > {"label", "node_type"?, "properties"?} and {"label", "from", "to", "weight"?, "properties"?}.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Reddb_V1_JsonCreateRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Reddb_V1_EntityReply` message.
+        func createNode(
+            request: GRPCCore.ServerRequest<Reddb_V1_JsonCreateRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Reddb_V1_EntityReply>
+
+        /// Handle the "CreateEdge" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Reddb_V1_JsonCreateRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Reddb_V1_EntityReply` message.
+        func createEdge(
+            request: GRPCCore.ServerRequest<Reddb_V1_JsonCreateRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Reddb_V1_EntityReply>
+
+        /// Handle the "BulkCreateNodes" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Reddb_V1_JsonBulkCreateRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Reddb_V1_BulkEntityReply` message.
+        func bulkCreateNodes(
+            request: GRPCCore.ServerRequest<Reddb_V1_JsonBulkCreateRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Reddb_V1_BulkEntityReply>
+
+        /// Handle the "BulkCreateEdges" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Reddb_V1_JsonBulkCreateRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Reddb_V1_BulkEntityReply` message.
+        func bulkCreateEdges(
+            request: GRPCCore.ServerRequest<Reddb_V1_JsonBulkCreateRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Reddb_V1_BulkEntityReply>
+
+        /// Handle the "GraphNeighborhood" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Graph commands; payload_json and the reply payload as POST /graph/neighborhood,
+        /// > /graph/traverse and /graph/shortest-path: {"source", "collection"?, "direction"?,
+        /// > "max_depth"?, "strategy"?, "edge_labels"?} ({"source", "target", "algorithm"?, …}).
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Reddb_V1_JsonPayloadRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Reddb_V1_PayloadReply` message.
+        func graphNeighborhood(
+            request: GRPCCore.ServerRequest<Reddb_V1_JsonPayloadRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Reddb_V1_PayloadReply>
+
+        /// Handle the "GraphTraverse" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Reddb_V1_JsonPayloadRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Reddb_V1_PayloadReply` message.
+        func graphTraverse(
+            request: GRPCCore.ServerRequest<Reddb_V1_JsonPayloadRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Reddb_V1_PayloadReply>
+
+        /// Handle the "GraphShortestPath" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Reddb_V1_JsonPayloadRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Reddb_V1_PayloadReply` message.
+        func graphShortestPath(
+            request: GRPCCore.ServerRequest<Reddb_V1_JsonPayloadRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Reddb_V1_PayloadReply>
+
         /// Handle the "KvGet" method.
         ///
         /// > Source IDL Documentation:
@@ -2406,6 +2722,115 @@ extension Reddb_V1_RedDb {
             context: GRPCCore.ServerContext
         ) async throws -> Reddb_V1_PayloadReply
 
+        /// Handle the "CreateNode" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Graph nodes and edges; payload_json as POST /collections/{c}/nodes and /edges:
+        /// > {"label", "node_type"?, "properties"?} and {"label", "from", "to", "weight"?, "properties"?}.
+        ///
+        /// - Parameters:
+        ///   - request: A `Reddb_V1_JsonCreateRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Reddb_V1_EntityReply` to respond with.
+        func createNode(
+            request: Reddb_V1_JsonCreateRequest,
+            context: GRPCCore.ServerContext
+        ) async throws -> Reddb_V1_EntityReply
+
+        /// Handle the "CreateEdge" method.
+        ///
+        /// - Parameters:
+        ///   - request: A `Reddb_V1_JsonCreateRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Reddb_V1_EntityReply` to respond with.
+        func createEdge(
+            request: Reddb_V1_JsonCreateRequest,
+            context: GRPCCore.ServerContext
+        ) async throws -> Reddb_V1_EntityReply
+
+        /// Handle the "BulkCreateNodes" method.
+        ///
+        /// - Parameters:
+        ///   - request: A `Reddb_V1_JsonBulkCreateRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Reddb_V1_BulkEntityReply` to respond with.
+        func bulkCreateNodes(
+            request: Reddb_V1_JsonBulkCreateRequest,
+            context: GRPCCore.ServerContext
+        ) async throws -> Reddb_V1_BulkEntityReply
+
+        /// Handle the "BulkCreateEdges" method.
+        ///
+        /// - Parameters:
+        ///   - request: A `Reddb_V1_JsonBulkCreateRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Reddb_V1_BulkEntityReply` to respond with.
+        func bulkCreateEdges(
+            request: Reddb_V1_JsonBulkCreateRequest,
+            context: GRPCCore.ServerContext
+        ) async throws -> Reddb_V1_BulkEntityReply
+
+        /// Handle the "GraphNeighborhood" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Graph commands; payload_json and the reply payload as POST /graph/neighborhood,
+        /// > /graph/traverse and /graph/shortest-path: {"source", "collection"?, "direction"?,
+        /// > "max_depth"?, "strategy"?, "edge_labels"?} ({"source", "target", "algorithm"?, …}).
+        ///
+        /// - Parameters:
+        ///   - request: A `Reddb_V1_JsonPayloadRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Reddb_V1_PayloadReply` to respond with.
+        func graphNeighborhood(
+            request: Reddb_V1_JsonPayloadRequest,
+            context: GRPCCore.ServerContext
+        ) async throws -> Reddb_V1_PayloadReply
+
+        /// Handle the "GraphTraverse" method.
+        ///
+        /// - Parameters:
+        ///   - request: A `Reddb_V1_JsonPayloadRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Reddb_V1_PayloadReply` to respond with.
+        func graphTraverse(
+            request: Reddb_V1_JsonPayloadRequest,
+            context: GRPCCore.ServerContext
+        ) async throws -> Reddb_V1_PayloadReply
+
+        /// Handle the "GraphShortestPath" method.
+        ///
+        /// - Parameters:
+        ///   - request: A `Reddb_V1_JsonPayloadRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Reddb_V1_PayloadReply` to respond with.
+        func graphShortestPath(
+            request: Reddb_V1_JsonPayloadRequest,
+            context: GRPCCore.ServerContext
+        ) async throws -> Reddb_V1_PayloadReply
+
         /// Handle the "KvGet" method.
         ///
         /// > Source IDL Documentation:
@@ -2929,6 +3354,83 @@ extension Reddb_V1_RedDb.StreamingServiceProtocol {
             }
         )
         router.registerHandler(
+            forMethod: Reddb_V1_RedDb.Method.CreateNode.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Reddb_V1_JsonCreateRequest>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Reddb_V1_EntityReply>(),
+            handler: { request, context in
+                try await self.createNode(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
+            forMethod: Reddb_V1_RedDb.Method.CreateEdge.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Reddb_V1_JsonCreateRequest>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Reddb_V1_EntityReply>(),
+            handler: { request, context in
+                try await self.createEdge(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
+            forMethod: Reddb_V1_RedDb.Method.BulkCreateNodes.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Reddb_V1_JsonBulkCreateRequest>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Reddb_V1_BulkEntityReply>(),
+            handler: { request, context in
+                try await self.bulkCreateNodes(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
+            forMethod: Reddb_V1_RedDb.Method.BulkCreateEdges.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Reddb_V1_JsonBulkCreateRequest>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Reddb_V1_BulkEntityReply>(),
+            handler: { request, context in
+                try await self.bulkCreateEdges(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
+            forMethod: Reddb_V1_RedDb.Method.GraphNeighborhood.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Reddb_V1_JsonPayloadRequest>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Reddb_V1_PayloadReply>(),
+            handler: { request, context in
+                try await self.graphNeighborhood(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
+            forMethod: Reddb_V1_RedDb.Method.GraphTraverse.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Reddb_V1_JsonPayloadRequest>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Reddb_V1_PayloadReply>(),
+            handler: { request, context in
+                try await self.graphTraverse(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
+            forMethod: Reddb_V1_RedDb.Method.GraphShortestPath.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Reddb_V1_JsonPayloadRequest>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Reddb_V1_PayloadReply>(),
+            handler: { request, context in
+                try await self.graphShortestPath(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
             forMethod: Reddb_V1_RedDb.Method.KvGet.descriptor,
             deserializer: GRPCProtobuf.ProtobufDeserializer<Reddb_V1_JsonPayloadRequest>(),
             serializer: GRPCProtobuf.ProtobufSerializer<Reddb_V1_PayloadReply>(),
@@ -3379,6 +3881,83 @@ extension Reddb_V1_RedDb.ServiceProtocol {
         context: GRPCCore.ServerContext
     ) async throws -> GRPCCore.StreamingServerResponse<Reddb_V1_PayloadReply> {
         let response = try await self.ivfSearch(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    public func createNode(
+        request: GRPCCore.StreamingServerRequest<Reddb_V1_JsonCreateRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Reddb_V1_EntityReply> {
+        let response = try await self.createNode(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    public func createEdge(
+        request: GRPCCore.StreamingServerRequest<Reddb_V1_JsonCreateRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Reddb_V1_EntityReply> {
+        let response = try await self.createEdge(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    public func bulkCreateNodes(
+        request: GRPCCore.StreamingServerRequest<Reddb_V1_JsonBulkCreateRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Reddb_V1_BulkEntityReply> {
+        let response = try await self.bulkCreateNodes(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    public func bulkCreateEdges(
+        request: GRPCCore.StreamingServerRequest<Reddb_V1_JsonBulkCreateRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Reddb_V1_BulkEntityReply> {
+        let response = try await self.bulkCreateEdges(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    public func graphNeighborhood(
+        request: GRPCCore.StreamingServerRequest<Reddb_V1_JsonPayloadRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Reddb_V1_PayloadReply> {
+        let response = try await self.graphNeighborhood(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    public func graphTraverse(
+        request: GRPCCore.StreamingServerRequest<Reddb_V1_JsonPayloadRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Reddb_V1_PayloadReply> {
+        let response = try await self.graphTraverse(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    public func graphShortestPath(
+        request: GRPCCore.StreamingServerRequest<Reddb_V1_JsonPayloadRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Reddb_V1_PayloadReply> {
+        let response = try await self.graphShortestPath(
             request: GRPCCore.ServerRequest(stream: request),
             context: context
         )
@@ -3895,6 +4474,97 @@ extension Reddb_V1_RedDb.SimpleServiceProtocol {
     ) async throws -> GRPCCore.ServerResponse<Reddb_V1_PayloadReply> {
         return GRPCCore.ServerResponse<Reddb_V1_PayloadReply>(
             message: try await self.ivfSearch(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func createNode(
+        request: GRPCCore.ServerRequest<Reddb_V1_JsonCreateRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Reddb_V1_EntityReply> {
+        return GRPCCore.ServerResponse<Reddb_V1_EntityReply>(
+            message: try await self.createNode(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func createEdge(
+        request: GRPCCore.ServerRequest<Reddb_V1_JsonCreateRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Reddb_V1_EntityReply> {
+        return GRPCCore.ServerResponse<Reddb_V1_EntityReply>(
+            message: try await self.createEdge(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func bulkCreateNodes(
+        request: GRPCCore.ServerRequest<Reddb_V1_JsonBulkCreateRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Reddb_V1_BulkEntityReply> {
+        return GRPCCore.ServerResponse<Reddb_V1_BulkEntityReply>(
+            message: try await self.bulkCreateNodes(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func bulkCreateEdges(
+        request: GRPCCore.ServerRequest<Reddb_V1_JsonBulkCreateRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Reddb_V1_BulkEntityReply> {
+        return GRPCCore.ServerResponse<Reddb_V1_BulkEntityReply>(
+            message: try await self.bulkCreateEdges(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func graphNeighborhood(
+        request: GRPCCore.ServerRequest<Reddb_V1_JsonPayloadRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Reddb_V1_PayloadReply> {
+        return GRPCCore.ServerResponse<Reddb_V1_PayloadReply>(
+            message: try await self.graphNeighborhood(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func graphTraverse(
+        request: GRPCCore.ServerRequest<Reddb_V1_JsonPayloadRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Reddb_V1_PayloadReply> {
+        return GRPCCore.ServerResponse<Reddb_V1_PayloadReply>(
+            message: try await self.graphTraverse(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func graphShortestPath(
+        request: GRPCCore.ServerRequest<Reddb_V1_JsonPayloadRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Reddb_V1_PayloadReply> {
+        return GRPCCore.ServerResponse<Reddb_V1_PayloadReply>(
+            message: try await self.graphShortestPath(
                 request: request.message,
                 context: context
             ),
@@ -4667,6 +5337,150 @@ extension Reddb_V1_RedDb {
         func ivfSearch<Result>(
             request: GRPCCore.ClientRequest<Reddb_V1_JsonCreateRequest>,
             serializer: some GRPCCore.MessageSerializer<Reddb_V1_JsonCreateRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Reddb_V1_PayloadReply>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "CreateNode" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Graph nodes and edges; payload_json as POST /collections/{c}/nodes and /edges:
+        /// > {"label", "node_type"?, "properties"?} and {"label", "from", "to", "weight"?, "properties"?}.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Reddb_V1_JsonCreateRequest` message.
+        ///   - serializer: A serializer for `Reddb_V1_JsonCreateRequest` messages.
+        ///   - deserializer: A deserializer for `Reddb_V1_EntityReply` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func createNode<Result>(
+            request: GRPCCore.ClientRequest<Reddb_V1_JsonCreateRequest>,
+            serializer: some GRPCCore.MessageSerializer<Reddb_V1_JsonCreateRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Reddb_V1_EntityReply>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_EntityReply>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "CreateEdge" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Reddb_V1_JsonCreateRequest` message.
+        ///   - serializer: A serializer for `Reddb_V1_JsonCreateRequest` messages.
+        ///   - deserializer: A deserializer for `Reddb_V1_EntityReply` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func createEdge<Result>(
+            request: GRPCCore.ClientRequest<Reddb_V1_JsonCreateRequest>,
+            serializer: some GRPCCore.MessageSerializer<Reddb_V1_JsonCreateRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Reddb_V1_EntityReply>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_EntityReply>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "BulkCreateNodes" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Reddb_V1_JsonBulkCreateRequest` message.
+        ///   - serializer: A serializer for `Reddb_V1_JsonBulkCreateRequest` messages.
+        ///   - deserializer: A deserializer for `Reddb_V1_BulkEntityReply` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func bulkCreateNodes<Result>(
+            request: GRPCCore.ClientRequest<Reddb_V1_JsonBulkCreateRequest>,
+            serializer: some GRPCCore.MessageSerializer<Reddb_V1_JsonBulkCreateRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Reddb_V1_BulkEntityReply>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_BulkEntityReply>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "BulkCreateEdges" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Reddb_V1_JsonBulkCreateRequest` message.
+        ///   - serializer: A serializer for `Reddb_V1_JsonBulkCreateRequest` messages.
+        ///   - deserializer: A deserializer for `Reddb_V1_BulkEntityReply` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func bulkCreateEdges<Result>(
+            request: GRPCCore.ClientRequest<Reddb_V1_JsonBulkCreateRequest>,
+            serializer: some GRPCCore.MessageSerializer<Reddb_V1_JsonBulkCreateRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Reddb_V1_BulkEntityReply>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_BulkEntityReply>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "GraphNeighborhood" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Graph commands; payload_json and the reply payload as POST /graph/neighborhood,
+        /// > /graph/traverse and /graph/shortest-path: {"source", "collection"?, "direction"?,
+        /// > "max_depth"?, "strategy"?, "edge_labels"?} ({"source", "target", "algorithm"?, …}).
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Reddb_V1_JsonPayloadRequest` message.
+        ///   - serializer: A serializer for `Reddb_V1_JsonPayloadRequest` messages.
+        ///   - deserializer: A deserializer for `Reddb_V1_PayloadReply` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func graphNeighborhood<Result>(
+            request: GRPCCore.ClientRequest<Reddb_V1_JsonPayloadRequest>,
+            serializer: some GRPCCore.MessageSerializer<Reddb_V1_JsonPayloadRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Reddb_V1_PayloadReply>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "GraphTraverse" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Reddb_V1_JsonPayloadRequest` message.
+        ///   - serializer: A serializer for `Reddb_V1_JsonPayloadRequest` messages.
+        ///   - deserializer: A deserializer for `Reddb_V1_PayloadReply` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func graphTraverse<Result>(
+            request: GRPCCore.ClientRequest<Reddb_V1_JsonPayloadRequest>,
+            serializer: some GRPCCore.MessageSerializer<Reddb_V1_JsonPayloadRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Reddb_V1_PayloadReply>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "GraphShortestPath" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Reddb_V1_JsonPayloadRequest` message.
+        ///   - serializer: A serializer for `Reddb_V1_JsonPayloadRequest` messages.
+        ///   - deserializer: A deserializer for `Reddb_V1_PayloadReply` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func graphShortestPath<Result>(
+            request: GRPCCore.ClientRequest<Reddb_V1_JsonPayloadRequest>,
+            serializer: some GRPCCore.MessageSerializer<Reddb_V1_JsonPayloadRequest>,
             deserializer: some GRPCCore.MessageDeserializer<Reddb_V1_PayloadReply>,
             options: GRPCCore.CallOptions,
             onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result
@@ -5862,6 +6676,227 @@ extension Reddb_V1_RedDb {
             )
         }
 
+        /// Call the "CreateNode" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Graph nodes and edges; payload_json as POST /collections/{c}/nodes and /edges:
+        /// > {"label", "node_type"?, "properties"?} and {"label", "from", "to", "weight"?, "properties"?}.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Reddb_V1_JsonCreateRequest` message.
+        ///   - serializer: A serializer for `Reddb_V1_JsonCreateRequest` messages.
+        ///   - deserializer: A deserializer for `Reddb_V1_EntityReply` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func createNode<Result>(
+            request: GRPCCore.ClientRequest<Reddb_V1_JsonCreateRequest>,
+            serializer: some GRPCCore.MessageSerializer<Reddb_V1_JsonCreateRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Reddb_V1_EntityReply>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_EntityReply>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Reddb_V1_RedDb.Method.CreateNode.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
+
+        /// Call the "CreateEdge" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Reddb_V1_JsonCreateRequest` message.
+        ///   - serializer: A serializer for `Reddb_V1_JsonCreateRequest` messages.
+        ///   - deserializer: A deserializer for `Reddb_V1_EntityReply` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func createEdge<Result>(
+            request: GRPCCore.ClientRequest<Reddb_V1_JsonCreateRequest>,
+            serializer: some GRPCCore.MessageSerializer<Reddb_V1_JsonCreateRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Reddb_V1_EntityReply>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_EntityReply>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Reddb_V1_RedDb.Method.CreateEdge.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
+
+        /// Call the "BulkCreateNodes" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Reddb_V1_JsonBulkCreateRequest` message.
+        ///   - serializer: A serializer for `Reddb_V1_JsonBulkCreateRequest` messages.
+        ///   - deserializer: A deserializer for `Reddb_V1_BulkEntityReply` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func bulkCreateNodes<Result>(
+            request: GRPCCore.ClientRequest<Reddb_V1_JsonBulkCreateRequest>,
+            serializer: some GRPCCore.MessageSerializer<Reddb_V1_JsonBulkCreateRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Reddb_V1_BulkEntityReply>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_BulkEntityReply>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Reddb_V1_RedDb.Method.BulkCreateNodes.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
+
+        /// Call the "BulkCreateEdges" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Reddb_V1_JsonBulkCreateRequest` message.
+        ///   - serializer: A serializer for `Reddb_V1_JsonBulkCreateRequest` messages.
+        ///   - deserializer: A deserializer for `Reddb_V1_BulkEntityReply` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func bulkCreateEdges<Result>(
+            request: GRPCCore.ClientRequest<Reddb_V1_JsonBulkCreateRequest>,
+            serializer: some GRPCCore.MessageSerializer<Reddb_V1_JsonBulkCreateRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Reddb_V1_BulkEntityReply>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_BulkEntityReply>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Reddb_V1_RedDb.Method.BulkCreateEdges.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
+
+        /// Call the "GraphNeighborhood" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Graph commands; payload_json and the reply payload as POST /graph/neighborhood,
+        /// > /graph/traverse and /graph/shortest-path: {"source", "collection"?, "direction"?,
+        /// > "max_depth"?, "strategy"?, "edge_labels"?} ({"source", "target", "algorithm"?, …}).
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Reddb_V1_JsonPayloadRequest` message.
+        ///   - serializer: A serializer for `Reddb_V1_JsonPayloadRequest` messages.
+        ///   - deserializer: A deserializer for `Reddb_V1_PayloadReply` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func graphNeighborhood<Result>(
+            request: GRPCCore.ClientRequest<Reddb_V1_JsonPayloadRequest>,
+            serializer: some GRPCCore.MessageSerializer<Reddb_V1_JsonPayloadRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Reddb_V1_PayloadReply>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Reddb_V1_RedDb.Method.GraphNeighborhood.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
+
+        /// Call the "GraphTraverse" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Reddb_V1_JsonPayloadRequest` message.
+        ///   - serializer: A serializer for `Reddb_V1_JsonPayloadRequest` messages.
+        ///   - deserializer: A deserializer for `Reddb_V1_PayloadReply` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func graphTraverse<Result>(
+            request: GRPCCore.ClientRequest<Reddb_V1_JsonPayloadRequest>,
+            serializer: some GRPCCore.MessageSerializer<Reddb_V1_JsonPayloadRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Reddb_V1_PayloadReply>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Reddb_V1_RedDb.Method.GraphTraverse.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
+
+        /// Call the "GraphShortestPath" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Reddb_V1_JsonPayloadRequest` message.
+        ///   - serializer: A serializer for `Reddb_V1_JsonPayloadRequest` messages.
+        ///   - deserializer: A deserializer for `Reddb_V1_PayloadReply` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func graphShortestPath<Result>(
+            request: GRPCCore.ClientRequest<Reddb_V1_JsonPayloadRequest>,
+            serializer: some GRPCCore.MessageSerializer<Reddb_V1_JsonPayloadRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Reddb_V1_PayloadReply>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Reddb_V1_RedDb.Method.GraphShortestPath.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
+
         /// Call the "KvGet" method.
         ///
         /// > Source IDL Documentation:
@@ -7019,6 +8054,192 @@ extension Reddb_V1_RedDb.ClientProtocol {
         try await self.ivfSearch(
             request: request,
             serializer: GRPCProtobuf.ProtobufSerializer<Reddb_V1_JsonCreateRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Reddb_V1_PayloadReply>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "CreateNode" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Graph nodes and edges; payload_json as POST /collections/{c}/nodes and /edges:
+    /// > {"label", "node_type"?, "properties"?} and {"label", "from", "to", "weight"?, "properties"?}.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Reddb_V1_JsonCreateRequest` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func createNode<Result>(
+        request: GRPCCore.ClientRequest<Reddb_V1_JsonCreateRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_EntityReply>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.createNode(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Reddb_V1_JsonCreateRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Reddb_V1_EntityReply>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "CreateEdge" method.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Reddb_V1_JsonCreateRequest` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func createEdge<Result>(
+        request: GRPCCore.ClientRequest<Reddb_V1_JsonCreateRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_EntityReply>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.createEdge(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Reddb_V1_JsonCreateRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Reddb_V1_EntityReply>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "BulkCreateNodes" method.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Reddb_V1_JsonBulkCreateRequest` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func bulkCreateNodes<Result>(
+        request: GRPCCore.ClientRequest<Reddb_V1_JsonBulkCreateRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_BulkEntityReply>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.bulkCreateNodes(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Reddb_V1_JsonBulkCreateRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Reddb_V1_BulkEntityReply>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "BulkCreateEdges" method.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Reddb_V1_JsonBulkCreateRequest` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func bulkCreateEdges<Result>(
+        request: GRPCCore.ClientRequest<Reddb_V1_JsonBulkCreateRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_BulkEntityReply>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.bulkCreateEdges(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Reddb_V1_JsonBulkCreateRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Reddb_V1_BulkEntityReply>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "GraphNeighborhood" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Graph commands; payload_json and the reply payload as POST /graph/neighborhood,
+    /// > /graph/traverse and /graph/shortest-path: {"source", "collection"?, "direction"?,
+    /// > "max_depth"?, "strategy"?, "edge_labels"?} ({"source", "target", "algorithm"?, …}).
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Reddb_V1_JsonPayloadRequest` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func graphNeighborhood<Result>(
+        request: GRPCCore.ClientRequest<Reddb_V1_JsonPayloadRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.graphNeighborhood(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Reddb_V1_JsonPayloadRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Reddb_V1_PayloadReply>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "GraphTraverse" method.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Reddb_V1_JsonPayloadRequest` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func graphTraverse<Result>(
+        request: GRPCCore.ClientRequest<Reddb_V1_JsonPayloadRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.graphTraverse(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Reddb_V1_JsonPayloadRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Reddb_V1_PayloadReply>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "GraphShortestPath" method.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Reddb_V1_JsonPayloadRequest` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func graphShortestPath<Result>(
+        request: GRPCCore.ClientRequest<Reddb_V1_JsonPayloadRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.graphShortestPath(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Reddb_V1_JsonPayloadRequest>(),
             deserializer: GRPCProtobuf.ProtobufDeserializer<Reddb_V1_PayloadReply>(),
             options: options,
             onResponse: handleResponse
@@ -8237,6 +9458,220 @@ extension Reddb_V1_RedDb.ClientProtocol {
             metadata: metadata
         )
         return try await self.ivfSearch(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "CreateNode" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Graph nodes and edges; payload_json as POST /collections/{c}/nodes and /edges:
+    /// > {"label", "node_type"?, "properties"?} and {"label", "from", "to", "weight"?, "properties"?}.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func createNode<Result>(
+        _ message: Reddb_V1_JsonCreateRequest,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_EntityReply>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Reddb_V1_JsonCreateRequest>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.createNode(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "CreateEdge" method.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func createEdge<Result>(
+        _ message: Reddb_V1_JsonCreateRequest,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_EntityReply>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Reddb_V1_JsonCreateRequest>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.createEdge(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "BulkCreateNodes" method.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func bulkCreateNodes<Result>(
+        _ message: Reddb_V1_JsonBulkCreateRequest,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_BulkEntityReply>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Reddb_V1_JsonBulkCreateRequest>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.bulkCreateNodes(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "BulkCreateEdges" method.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func bulkCreateEdges<Result>(
+        _ message: Reddb_V1_JsonBulkCreateRequest,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_BulkEntityReply>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Reddb_V1_JsonBulkCreateRequest>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.bulkCreateEdges(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "GraphNeighborhood" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Graph commands; payload_json and the reply payload as POST /graph/neighborhood,
+    /// > /graph/traverse and /graph/shortest-path: {"source", "collection"?, "direction"?,
+    /// > "max_depth"?, "strategy"?, "edge_labels"?} ({"source", "target", "algorithm"?, …}).
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func graphNeighborhood<Result>(
+        _ message: Reddb_V1_JsonPayloadRequest,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Reddb_V1_JsonPayloadRequest>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.graphNeighborhood(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "GraphTraverse" method.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func graphTraverse<Result>(
+        _ message: Reddb_V1_JsonPayloadRequest,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Reddb_V1_JsonPayloadRequest>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.graphTraverse(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "GraphShortestPath" method.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func graphShortestPath<Result>(
+        _ message: Reddb_V1_JsonPayloadRequest,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Reddb_V1_JsonPayloadRequest>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.graphShortestPath(
             request: request,
             options: options,
             onResponse: handleResponse

@@ -40,6 +40,12 @@ import Testing
         "SEARCH SIMILAR [3, 4, 0] COLLECTION emb",
         "SELECT entity_id FROM (VECTOR SEARCH emb SIMILAR TO [3, 4, 0] WHERE k = 'x') s",
         "VECTOR SEARCH emb SIMILAR TO [1, 2]",
+        "INSERT INTO net NODE (label, node_type, size) VALUES ('x', 'host', 3), ('y', 'host', NULL), ('z', 'router', 1)",
+        "INSERT INTO net EDGE (label, from, to, weight) VALUES ('link', 'x', 'y', 2), ('link', 'y', 'z', 0.5), ('link', 'x', 'z', 9)",
+        "SELECT rid, kind, label, from_rid, to_rid, weight, size FROM net ORDER BY rid",
+        "GRAPH TRAVERSE net FROM 'x' STRATEGY dfs",
+        "GRAPH SHORTEST_PATH 'x' TO 'z' ALGORITHM dijkstra",
+        "GRAPH NEIGHBORHOOD 'nobody'",
     ]
 
     /// A surface-neutral outcome: columns, rows as PG-style text, affected count, or an error's SQLSTATE.

@@ -44,6 +44,7 @@ extension DMLExecutor {
                 guard row.values[column] == nil else { throw RedError(.syntaxError, "an edge takes one of from and from_rid, one of to and to_rid") }
                 row.values[column] = .integer(try graphNode(value, in: handle))
             case "properties":
+                if value.isNull { continue }
                 guard case .json(.object(let members)) = try DataType.json.coerce(value) else {
                     throw RedError(.invalidTextRepresentation, "properties must be a JSON object")
                 }

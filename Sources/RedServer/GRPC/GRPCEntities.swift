@@ -83,6 +83,50 @@ extension GRPCService {
         try await similar(request: request, context: context)
     }
 
+    func createNode(request: ServerRequest<Reddb_V1_JsonCreateRequest>, context _: GRPCCore.ServerContext) async throws -> ServerResponse<Reddb_V1_EntityReply> {
+        await unary(request, rpc: "create_node") { message, _ in
+            let body = try Self.payload(message.payloadJson)
+            return try Self.entityReply(body, try await operations.insertNode(try Self.required(message.collection, "collection"), body))
+        }
+    }
+
+    func createEdge(request: ServerRequest<Reddb_V1_JsonCreateRequest>, context _: GRPCCore.ServerContext) async throws -> ServerResponse<Reddb_V1_EntityReply> {
+        await unary(request, rpc: "create_edge") { message, _ in
+            let body = try Self.payload(message.payloadJson)
+            return try Self.entityReply(body, try await operations.insertEdge(try Self.required(message.collection, "collection"), body))
+        }
+    }
+
+    func bulkCreateNodes(request: ServerRequest<Reddb_V1_JsonBulkCreateRequest>, context _: GRPCCore.ServerContext) async throws -> ServerResponse<Reddb_V1_BulkEntityReply> {
+        await unary(request, rpc: "bulk_create_nodes") { message, _ in
+            try await bulkCreate(message) { name, body in try Self.entityReply(body, try await operations.insertNode(name, body)) }
+        }
+    }
+
+    func bulkCreateEdges(request: ServerRequest<Reddb_V1_JsonBulkCreateRequest>, context _: GRPCCore.ServerContext) async throws -> ServerResponse<Reddb_V1_BulkEntityReply> {
+        await unary(request, rpc: "bulk_create_edges") { message, _ in
+            try await bulkCreate(message) { name, body in try Self.entityReply(body, try await operations.insertEdge(name, body)) }
+        }
+    }
+
+    func graphNeighborhood(request: ServerRequest<Reddb_V1_JsonPayloadRequest>, context _: GRPCCore.ServerContext) async throws -> ServerResponse<Reddb_V1_PayloadReply> {
+        await unary(request, rpc: "graph_neighborhood") { message, _ in Self.payloadReply(try await operations.graph(.neighborhood, try Self.payload(message.payloadJson))) }
+    }
+
+    func graphTraverse(request: ServerRequest<Reddb_V1_JsonPayloadRequest>, context _: GRPCCore.ServerContext) async throws -> ServerResponse<Reddb_V1_PayloadReply> {
+        await unary(request, rpc: "graph_traverse") { message, _ in Self.payloadReply(try await operations.graph(.traverse, try Self.payload(message.payloadJson))) }
+    }
+
+    func graphShortestPath(request: ServerRequest<Reddb_V1_JsonPayloadRequest>, context _: GRPCCore.ServerContext) async throws -> ServerResponse<Reddb_V1_PayloadReply> {
+        await unary(request, rpc: "graph_shortest_path") { message, _ in Self.payloadReply(try await operations.graph(.shortestPath, try Self.payload(message.payloadJson))) }
+    }
+
+    /// An insert reply (`{"rid", …}`) as an `EntityReply` carrying the request's body.
+    private static func entityReply(_ body: JSONValue, _ reply: JSONValue) throws -> Reddb_V1_EntityReply {
+        guard case .integer(let rid)? = reply["rid"] else { throw RedError(.internalError, "the insert returned no rid") }
+        return entityReply(id: rid, body)
+    }
+
     /// Every payload is parsed before the first insert, so a malformed one inserts nothing; the
     /// inserts then run in order and the first failing one fails the call (earlier ones stay,
     /// as upstream; `CollectionOperations.bulkCreate`).

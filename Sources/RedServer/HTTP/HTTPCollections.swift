@@ -46,7 +46,19 @@ extension HTTPRoutes {
         Self.json(try await operations.similar(name, try await body(request)))
     }
 
-    /// `POST /collections/{c}/bulk/{rows|documents|vectors}` with `{"items": [...]}`.
+    func insertNode(_ name: String, _ request: Request) async throws -> Response {
+        Self.json(try await operations.insertNode(name, try await body(request)), status: .created)
+    }
+
+    func insertEdge(_ name: String, _ request: Request) async throws -> Response {
+        Self.json(try await operations.insertEdge(name, try await body(request)), status: .created)
+    }
+
+    func graph(_ command: GraphRequest.Command, _ request: Request) async throws -> Response {
+        Self.json(try await operations.graph(command, try await body(request)))
+    }
+
+    /// `POST /collections/{c}/bulk/{rows|documents|vectors|nodes|edges}` with `{"items": [...]}`.
     func bulkCreate(_ name: String, _ kind: String, _ request: Request) async throws -> Response {
         guard case .array(let items)? = try await body(request)["items"] else {
             throw RedError(.invalidArgument, "bulk create needs {\"items\": [...]}")
@@ -57,7 +69,9 @@ extension HTTPRoutes {
         case "rows": replies = try await operations.bulkCreate(items) { try await operations.createRow(name, $0) }
         case "documents": replies = try await operations.bulkCreate(items) { try await operations.insertDocument(name, $0) }
         case "vectors": replies = try await operations.bulkCreate(items) { try await operations.insertVector(name, $0) }
-        default: throw RedError(.featureNotSupported, "bulk/\(kind) is not supported here: graphs are not built yet; use bulk/rows, bulk/documents or bulk/vectors")
+        case "nodes": replies = try await operations.bulkCreate(items) { try await operations.insertNode(name, $0) }
+        case "edges": replies = try await operations.bulkCreate(items) { try await operations.insertEdge(name, $0) }
+        default: throw RedError(.invalidArgument, "bulk/\(kind): the kinds are rows, documents, vectors, nodes and edges")
         }
         return Self.json(.object([("count", .integer(Int64(replies.count))), ("items", .array(replies)), ("ok", .bool(true))]), status: .created)
     }

@@ -32,7 +32,12 @@ struct HTTPRoutes: Sendable {
         ("POST", "/collections/{c}/vectors", "Insert a vector item: {\"dense\": [numbers], \"content\"?, \"metadata\"?: {…}}"),
         ("POST", "/collections/{c}/similar", "Nearest vectors: {\"vector\": [numbers] | \"reference\": {collection, id}, \"k\"?, \"metric\"?, \"threshold\"?, \"filter\"?, \"include_vectors\"?}"),
         ("POST", "/collections/{c}/ivf/search", "Same as /similar (every search is exact)"),
-        ("POST", "/collections/{c}/bulk/{kind}", "Insert {\"items\": [...]} in order, kind rows, documents or vectors; the first failing item stops the rest"),
+        ("POST", "/collections/{c}/nodes", "Insert a graph node: {\"label\", \"node_type\"?, \"properties\"?: {…}}"),
+        ("POST", "/collections/{c}/edges", "Insert a graph edge: {\"label\", \"from\", \"to\", \"weight\"?, \"properties\"?: {…}} (from/to: node ids or unique labels)"),
+        ("POST", "/graph/neighborhood", "Nodes within max_depth hops: {\"source\", \"collection\"?, \"max_depth\"?: 3, \"direction\"?, \"edge_labels\"?}"),
+        ("POST", "/graph/traverse", "A traversal in visit order: {\"source\", \"strategy\"?: bfs|dfs, \"max_depth\"?: 5, \"direction\"?, \"edge_labels\"?, \"collection\"?}"),
+        ("POST", "/graph/shortest-path", "The shortest path: {\"source\", \"target\", \"algorithm\"?: bfs|dijkstra|bellman_ford, \"direction\"?, \"collection\"?}"),
+        ("POST", "/collections/{c}/bulk/{kind}", "Insert {\"items\": [...]} in order, kind rows, documents, vectors, nodes or edges; the first failing item stops the rest"),
         ("GET", "/collections/{c}/indexes", "A collection's indexes: definition and state"),
         ("GET", "/indexes", "Every index of every collection with its state"),
         ("POST", "/retention/apply", "Sweep expired (TTL) items now"),
@@ -84,6 +89,11 @@ struct HTTPRoutes: Sendable {
         router.post("/collections/:c/vectors") { request, ctx in try await self.insertVector(try Self.segment(ctx, "c"), request) }
         router.post("/collections/:c/similar") { request, ctx in try await self.similar(try Self.segment(ctx, "c"), request) }
         router.post("/collections/:c/ivf/search") { request, ctx in try await self.similar(try Self.segment(ctx, "c"), request) }
+        router.post("/collections/:c/nodes") { request, ctx in try await self.insertNode(try Self.segment(ctx, "c"), request) }
+        router.post("/collections/:c/edges") { request, ctx in try await self.insertEdge(try Self.segment(ctx, "c"), request) }
+        router.post("/graph/neighborhood") { request, _ in try await self.graph(.neighborhood, request) }
+        router.post("/graph/traverse") { request, _ in try await self.graph(.traverse, request) }
+        router.post("/graph/shortest-path") { request, _ in try await self.graph(.shortestPath, request) }
         router.post("/collections/:c/bulk/:kind") { request, ctx in
             try await self.bulkCreate(try Self.segment(ctx, "c"), try Self.segment(ctx, "kind"), request)
         }

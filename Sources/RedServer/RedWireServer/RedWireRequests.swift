@@ -123,6 +123,13 @@ struct RedWireRequests: Sendable {
                 let search = try VectorSearchRequest.statement(collection: collection, body)
                 let result = try await execute(search.sql, parameters: search.parameters, on: session, for: frame)
                 try await send(.reply(.result, to: frame, payload: result.json(query: search.sql).utf8))
+            case .graphTraverse:
+                // Ours (upstream reserves the kind): a JSON traversal request as HTTP's /graph/traverse
+                // takes; the reply is the Result envelope a QueryWithParams gets.
+                let body = try Self.decoding("GraphTraverse") { try JSONValue.parse(String(decoding: frame.payload, as: UTF8.self)) }
+                let traversal = try GraphRequest.statement(.traverse, body)
+                let result = try await execute(traversal.sql, parameters: traversal.parameters, on: session, for: frame)
+                try await send(.reply(.result, to: frame, payload: result.json(query: traversal.sql).utf8))
             case .queryBinary:  // with MORE_FRAMES: streamed (without, a `RedWireStatementRequest`)
                 guard let sql = String(validating: frame.payload, as: UTF8.self) else {
                     throw RedError(.protocolViolation, "QueryBinary payload must be UTF-8 SQL")

@@ -1,0 +1,58 @@
+import Foundation
+import RedCore
+import RedDB
+
+/// Graph nodes, edges and commands for HTTP (`POST /collections/{c}/nodes`, `/edges`,
+/// `/bulk/nodes`, `/bulk/edges`, `/graph/neighborhood`, `/graph/traverse`,
+/// `/graph/shortest-path`), gRPC (`CreateNode`, `CreateEdge`, `BulkCreateNodes`,
+/// `BulkCreateEdges`, `GraphNeighborhood`, `GraphTraverse`, `GraphShortestPath`) and RedWire
+/// (`GraphTraverse`, 0x27): each request becomes one RQL statement with its values as
+/// parameters, so every surface answers alike. Command requests are `GraphRequest`'s.
+extension CollectionOperations {
+    /// `{"label", "node_type"?, "properties"?: {…}}` → `{"collection","id","ok","rid"}`.
+    func insertNode(_ name: String, _ body: JSONValue) async throws -> JSONValue {
+        guard case .string(let label)? = body["label"] else { throw RedError(.invalidArgument, "a node needs a label (a string)") }
+        let nodeType = body["node_type"].map { Value(json: $0) } ?? .null
+        return try await insertGraphItem(name, "NODE (label, node_type, properties)", [.text(label), nodeType, try Self.properties(body)])
+    }
+
+    /// `{"label", "from", "to", "weight"?, "properties"?: {…}}`; `from` and `to` are node ids or unique labels.
+    func insertEdge(_ name: String, _ body: JSONValue) async throws -> JSONValue {
+        guard case .string(let label)? = body["label"] else { throw RedError(.invalidArgument, "an edge needs a label (a string)") }
+        guard let from = body["from"] ?? body["from_rid"], let to = body["to"] ?? body["to_rid"] else {
+            throw RedError(.invalidArgument, "an edge needs from and to: node ids or labels")
+        }
+        let weight = body["weight"].map { Value(json: $0) } ?? .float(1)
+        return try await insertGraphItem(name, "EDGE (label, from, to, weight, properties)",
+                                         [.text(label), Value(json: from), Value(json: to), weight, try Self.properties(body)])
+    }
+
+    private static func properties(_ body: JSONValue) throws -> Value {
+        switch body["properties"] {
+        case nil, .null?: return .null
+        case .object(let members)? where !members.isEmpty: return .json(.object(members))
+        case .object?: return .null
+        default: throw RedError(.invalidArgument, "properties must be a JSON object")
+        }
+    }
+
+    private func insertGraphItem(_ name: String, _ target: String, _ values: [Value]) async throws -> JSONValue {
+        try Self.validateName(name)
+        let placeholders = values.indices.map { "$\($0 + 1)" }.joined(separator: ", ")
+        let result = try await session().execute("INSERT INTO \(Session.identifier(name)) \(target) VALUES (\(placeholders)) RETURNING rid", parameters: values)
+        guard case .integer(let rid)? = result.rows.first?.first else { throw RedError(.internalError, "the insert returned no rid") }
+        return .object([("collection", .string(name)), ("id", .integer(rid)), ("ok", .bool(true)), ("rid", .integer(rid))])
+    }
+
+    /// Runs a graph command request; the result has the command's columns.
+    func graphCommand(_ command: GraphRequest.Command, _ body: JSONValue, on session: Session? = nil) async throws -> (result: QueryResult, sql: String) {
+        let statement = try GraphRequest.statement(command, body)
+        return (try await (session ?? self.session()).execute(statement.sql, parameters: statement.parameters), statement.sql)
+    }
+
+    /// A graph command's reply for HTTP and gRPC: `{"count","ok","results":[{node_id, label, …}]}`.
+    func graph(_ command: GraphRequest.Command, _ body: JSONValue) async throws -> JSONValue {
+        let result = try await graphCommand(command, body).result
+        return .object([("count", .integer(Int64(result.rows.count))), ("ok", .bool(true)), ("results", .array(Self.records(result)))])
+    }
+}

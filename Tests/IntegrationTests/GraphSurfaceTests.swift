@@ -1,0 +1,95 @@
+import AsyncHTTPClient
+import Foundation
+import GRPCCore
+import NIOCore
+import PostgresNIO
+import RedClient
+import RedCore
+import RedDB
+import RedProto
+import RedWire
+import Testing
+
+/// Graph nodes, edges and commands through every surface of the real `red server`: HTTP's
+/// `/collections/{c}/nodes|edges` and `/graph/…`, gRPC's graph rpcs, RedWire's GraphTraverse
+/// message, PG-wire (the statements, with parameters), and malformed requests on each.
+@Suite(.serialized) struct GraphSurfaceTests {
+    @Test func httpNodesEdgesAndCommands() async throws {
+        let server = try ServerProcess()
+        defer { server.remove() }
+        var r = try await HTTPClientTests.call(server, "POST", "/collections/city/nodes", body: #"{"label":"a","properties":{"pop":10}}"#)
+        #expect(r.status == 201 && r.json["rid"] == .integer(1), "\(r.body)")
+        r = try await HTTPClientTests.call(server, "POST", "/collections/city/bulk/nodes", body: #"{"items":[{"label":"b"},{"label":"c","node_type":"port"}]}"#)
+        #expect(r.status == 201 && r.json["count"] == .integer(2), "\(r.body)")
+        r = try await HTTPClientTests.call(server, "POST", "/collections/city/edges", body: #"{"label":"road","from":"a","to":"b","weight":2}"#)
+        #expect(r.status == 201, "\(r.body)")
+        r = try await HTTPClientTests.call(server, "POST", "/collections/city/bulk/edges",
+                                           body: #"{"items":[{"label":"road","from":2,"to":3,"weight":2},{"label":"ferry","from":"a","to":"c","weight":9}]}"#)
+        #expect(r.status == 201 && r.json["count"] == .integer(2), "\(r.body)")
+        r = try await HTTPClientTests.call(server, "POST", "/graph/traverse", body: #"{"source":"a","collection":"city","edge_labels":["road"]}"#)
+        guard case .array(let visits)? = r.json["results"] else { Issue.record("no results: \(r.body)"); return }
+        #expect(visits.map { $0["label"] } == [.string("a"), .string("b"), .string("c")] && visits.map { $0["depth"] } == [.integer(0), .integer(1), .integer(2)])
+        r = try await HTTPClientTests.call(server, "POST", "/graph/neighborhood", body: #"{"source":1,"max_depth":1}"#)
+        #expect(r.json["count"] == .integer(3), "\(r.body)")
+        r = try await HTTPClientTests.call(server, "POST", "/graph/shortest-path", body: #"{"source":"a","target":"c","algorithm":"dijkstra"}"#)
+        guard case .array(let paths)? = r.json["results"], let path = paths.first else { Issue.record("no path: \(r.body)"); return }
+        #expect(path["total_weight"] == .integer(4) || path["total_weight"] == .float(4), "\(r.body)")
+        #expect(path["path"] == .array([.integer(1), .integer(2), .integer(3)]), "\(r.body)")
+        for (path, body, status) in [("/graph/traverse", #"{"collection":"city"}"#, 400), ("/graph/traverse", #"{"source":"zzz"}"#, 404),
+                                     ("/graph/traverse", #"{"source":"a","direction":"up"}"#, 400),
+                                     ("/graph/traverse", #"{"source":"a","edge_labels":["x') OR ('1"]}"#, 200),
+                                     ("/graph/shortest-path", #"{"source":"a"}"#, 400), ("/collections/city/edges", #"{"label":"road","from":"a","to":"nope"}"#, 404),
+                                     ("/collections/city/nodes", #"{"node_type":"x"}"#, 400), ("/collections/city/bulk/unicorns", #"{"items":[{}]}"#, 400)] {
+            let reply = try await HTTPClientTests.call(server, "POST", path, body: body)
+            #expect(reply.status == status, "\(path) \(body) → \(reply.status) \(reply.body)")
+        }
+    }
+
+    @Test func grpcGraphRpcs() async throws {
+        let server = try ServerProcess()
+        defer { server.remove() }
+        try await GRPCServerTests.withClient(server) { db, _ in
+            let a = try await db.createNode(.with { $0.collection = "g"; $0.payloadJson = #"{"label":"a"}"# })
+            let nodes = try await db.bulkCreateNodes(.with { $0.collection = "g"; $0.payloadJson = [#"{"label":"b"}"#, #"{"label":"c"}"#] })
+            #expect(a.id == 1 && nodes.items.map(\.id) == [2, 3])
+            _ = try await db.createEdge(.with { $0.collection = "g"; $0.payloadJson = #"{"label":"e","from":"a","to":"b"}"# })
+            let edges = try await db.bulkCreateEdges(.with { $0.collection = "g"; $0.payloadJson = [#"{"label":"e","from":"b","to":"c"}"#] })
+            #expect(edges.count == 1)
+            let traversal = try JSONValue.parse(try await db.graphTraverse(.with { $0.payloadJson = #"{"source":"a","strategy":"dfs"}"# }).payload)
+            #expect(traversal["count"] == .integer(3))
+            let neighborhood = try JSONValue.parse(try await db.graphNeighborhood(.with { $0.payloadJson = #"{"source":"c","direction":"incoming","depth":1}"# }).payload)
+            #expect(neighborhood["count"] == .integer(2))
+            let path = try JSONValue.parse(try await db.graphShortestPath(.with { $0.payloadJson = #"{"source":"a","target":"c"}"# }).payload)
+            guard case .array(let rows)? = path["results"] else { Issue.record("no results"); return }
+            #expect(rows.first?["hop_count"] == .integer(2))
+            let missing = await GRPCServerTests.code { _ = try await db.graphTraverse(.with { $0.payloadJson = #"{"source":"nobody"}"# }) }
+            #expect(missing?.0 == .notFound)
+            let bad = await GRPCServerTests.code { _ = try await db.createEdge(.with { $0.collection = "g"; $0.payloadJson = #"{"label":"e"}"# }) }
+            #expect(bad?.0 == .invalidArgument)
+        }
+    }
+
+    @Test func redWireGraphTraverseAndPGWire() async throws {
+        let server = try ServerProcess()
+        defer { server.remove() }
+        try await PostgresClientTests.withConnection(server) { conn in
+            _ = try await conn.query("INSERT INTO net NODE (label) VALUES ('x'), ('y'), ('z')", logger: PostgresClientTests.logger)
+            _ = try await conn.query("INSERT INTO net EDGE (label, from, to) VALUES ('link', \("x"), \("y")), ('link', \("y"), \("z"))", logger: PostgresClientTests.logger)
+            let rows = try await conn.query("GRAPH TRAVERSE net FROM \("x") DEPTH \(1)", logger: PostgresClientTests.logger)
+            var labels: [String] = []
+            for try await (id, label) in rows.decode((Int64, String).self, context: .default) { labels.append("\(id) \(label)") }
+            #expect(labels == ["1 x", "2 y"])
+        }
+        let socket = try RedWireServerTests.connect(server)
+        func send(_ id: UInt64, _ text: String) -> Frame? { RedWireServerTests.request(socket, .graphTraverse, id, text) }
+        let reply = try #require(send(3, #"{"source":"x","collection":"net"}"#))
+        #expect(reply.kind == .result && reply.correlationID == 3, "\(RedWireServerTests.text(reply))")
+        #expect(try JSONValue.parse(RedWireServerTests.text(reply))["record_count"] == .integer(3))
+        for (id, body) in [(4, ""), (5, "[]"), (6, #"{"collection":"net"}"#), (7, #"{"source":"x","max_depth":-1}"#), (8, #"{"source":"x","strategy":"sideways"}"#),
+                           (9, #"{"source":"nobody"}"#), (10, String(repeating: "{\"a\":", count: 50_000))] {
+            let answer = send(UInt64(id), body)
+            #expect(answer?.kind == .error && answer?.correlationID == UInt64(id), "\(body.prefix(30)) → \(RedWireServerTests.text(answer))")
+        }
+        #expect(send(11, #"{"source":"z","direction":"incoming"}"#)?.kind == .result)
+    }
+}
