@@ -175,7 +175,9 @@ import Testing
         r = try await Self.call(server, "POST", "/collections/users/bulk/rows", body: #"{"rows": []}"#)
         #expect(r.status == 400)
         r = try await Self.call(server, "POST", "/collections/g/bulk/nodes", body: #"{"items": [{"label": "x"}]}"#)
-        #expect(r.status == 501)
+        #expect(r.status == 201)
+        r = try await Self.call(server, "POST", "/collections/g/bulk/unicorns", body: #"{"items": [{"label": "x"}]}"#)
+        #expect(r.status == 400)
     }
 
     @Test func keyValueRoutes() async throws {
