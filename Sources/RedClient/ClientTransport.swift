@@ -12,11 +12,14 @@ protocol ClientTransport: Sendable {
     func bulkInsert(into table: String, columns: [String], rows: [[Value]]) async throws -> Int?
     /// Runs a `VectorSearchRequest` through the transport's own search message; nil when it has none.
     func vectorSearch(collection: String, _ request: JSONValue) async throws -> QueryResult?
+    /// Runs a `GraphRequest` traversal through the transport's own message; nil when it has none.
+    func graphTraverse(_ request: JSONValue) async throws -> QueryResult?
 }
 
 extension ClientTransport {
     func bulkInsert(into table: String, columns: [String], rows: [[Value]]) async throws -> Int? { nil }
     func vectorSearch(collection: String, _ request: JSONValue) async throws -> QueryResult? { nil }
+    func graphTraverse(_ request: JSONValue) async throws -> QueryResult? { nil }
 }
 
 /// Statements that must run on one server-side session, in order (a transaction).

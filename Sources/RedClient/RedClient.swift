@@ -237,6 +237,66 @@ public final class RedClient: Sendable {
         return try await query(statement.sql, statement.parameters)
     }
 
+    // MARK: Graphs
+
+    /// Where a traversal goes from each node.
+    public enum GraphDirection: String, Sendable { case outgoing, incoming, both }
+
+    /// Inserts a graph node (the graph is created on first use) and returns its rid.
+    ///
+    /// ```swift
+    /// let alice = try await client.insertNode(label: "alice", type: "user", properties: ["age": 30], into: "social")
+    /// ```
+    @discardableResult
+    public func insertNode(label: String, type: String? = nil, properties: JSONValue? = nil, into graph: String) async throws -> Int64 {
+        try await insertedRID(query("INSERT INTO \(Session.identifier(graph)) NODE (label, node_type, properties) VALUES ($1, $2, $3) RETURNING rid",
+                                    [.text(label), type.map { .text($0) } ?? .null, properties.map { .json($0) } ?? .null]))
+    }
+
+    /// Inserts an edge between two nodes of `graph` (each a rid, or a label only one node has)
+    /// and returns its rid.
+    @discardableResult
+    public func insertEdge(label: String, from: Value, to: Value, weight: Double = 1, properties: JSONValue? = nil, into graph: String) async throws -> Int64 {
+        try await insertedRID(query("INSERT INTO \(Session.identifier(graph)) EDGE (label, from, to, weight, properties) VALUES ($1, $2, $3, $4, $5) RETURNING rid",
+                                    [.text(label), from, to, .float(weight), properties.map { .json($0) } ?? .null]))
+    }
+
+    /// The nodes reachable from `source` (a node id or a label unique in the graph), in visit
+    /// order with their depth: columns `node_id, label, node_type, depth, graph`. Over RedWire
+    /// this is one GraphTraverse message; elsewhere a `GRAPH TRAVERSE` statement.
+    ///
+    /// ```swift
+    /// let reached = try await client.graphTraverse(from: "alice", in: "social", maxDepth: 2, edgeLabels: ["knows"])
+    /// ```
+    public func graphTraverse(from source: String, in graph: String? = nil, depthFirst: Bool = false, maxDepth: Int = 5,
+                              direction: GraphDirection = .outgoing, edgeLabels: [String]? = nil) async throws -> QueryResult {
+        var members: [(String, JSONValue)] = [("source", .string(source)), ("strategy", .string(depthFirst ? "dfs" : "bfs")),
+                                              ("max_depth", .integer(Int64(maxDepth))), ("direction", .string(direction.rawValue))]
+        if let graph { members.append(("collection", .string(graph))) }
+        if let edgeLabels { members.append(("edge_labels", .array(edgeLabels.map { .string($0) }))) }
+        let request = JSONValue.object(members)
+        if let result = try await transport.graphTraverse(request) { return result }
+        let statement = try GraphRequest.statement(.traverse, request)
+        return try await query(statement.sql, statement.parameters)
+    }
+
+    /// The shortest path from `source` to `target`: one row `source, target, nodes_visited,
+    /// negative_cycle_detected, hop_count, total_weight, path` (`algorithm`: bfs, dijkstra or
+    /// bellman_ford).
+    public func graphShortestPath(from source: String, to target: String, in graph: String? = nil, algorithm: String = "bfs",
+                                  direction: GraphDirection = .outgoing) async throws -> QueryResult {
+        var members: [(String, JSONValue)] = [("source", .string(source)), ("target", .string(target)), ("algorithm", .string(algorithm)),
+                                              ("direction", .string(direction.rawValue))]
+        if let graph { members.append(("collection", .string(graph))) }
+        let statement = try GraphRequest.statement(.shortestPath, .object(members))
+        return try await query(statement.sql, statement.parameters)
+    }
+
+    private func insertedRID(_ result: QueryResult) throws -> Int64 {
+        guard case .integer(let rid)? = result.rows.first?.first else { throw RedError(.internalError, "the insert returned no rid") }
+        return rid
+    }
+
     static func kvAddress(_ key: String, _ collection: String) -> String {
         "\(Session.identifier(collection)).\(Session.literal(key))"
     }

@@ -64,6 +64,14 @@ final class RedWireTransport: ClientTransport {
         return try await connection.envelopeRoundTrip(.vectorSearch, payload: JSONValue.object(members).utf8, stream: stream)
     }
 
+    /// RedWire's GraphTraverse (0x27).
+    func graphTraverse(_ request: JSONValue) async throws -> QueryResult? {
+        let connection = connection()
+        let stream = try await connection.streams.lease()
+        defer { connection.streams.giveBack(stream) }
+        return try await connection.envelopeRoundTrip(.graphTraverse, payload: request.utf8, stream: stream)
+    }
+
     func session() async throws -> any ClientSession {
         let connection = connection()
         return RedWireSession(connection: connection, stream: try await connection.streams.lease())

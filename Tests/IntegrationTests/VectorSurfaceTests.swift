@@ -11,7 +11,7 @@ import RedProto
 import RedWire
 import Testing
 
-/// Vector items and similarity search through every surface of the real `red server`:
+/// Vector items and similarity search (and RedClient's graph helpers) through every surface of the real `red server`:
 /// RedClient (RedWire's VectorSearch message, and the `VECTOR SEARCH` statement over gRPC
 /// and HTTP), HTTP's `/vectors` and `/similar`, gRPC's vector rpcs, PG-wire with the query
 /// vector as a bound parameter, and malformed requests on each.
@@ -52,6 +52,34 @@ import Testing
         let check = try await RedClient.connect("red://127.0.0.1:\(server.wirePort)")
         #expect(try await check.query("SELECT count(*) FROM line").rows[0][0] == .integer(5))
         try await check.close()
+    }
+
+    @Test func redClientGraphHelpersAlikeOverEveryTransport() async throws {
+        let server = try ServerProcess()
+        defer { server.remove() }
+        let setup = try await RedClient.connect("red://127.0.0.1:\(server.wirePort)")
+        for name in ["a", "b", "c", "d"] { try await setup.insertNode(label: name, type: "city", properties: .object([("name", .string(name))]), into: "roads") }
+        try await setup.insertEdge(label: "road", from: .text("a"), to: .text("b"), weight: 1, into: "roads")
+        try await setup.insertEdge(label: "road", from: .integer(2), to: .integer(3), weight: 1, into: "roads")
+        try await setup.insertEdge(label: "toll", from: .text("a"), to: .text("c"), weight: 5, into: "roads")
+        try await setup.close()
+        var answers: [[String]] = []
+        for url in RedClientTests.urls(server) {
+            let db = try await RedClient.connect(url)
+            let all = try await db.graphTraverse(from: "a", in: "roads")
+            let roads = try await db.graphTraverse(from: "a", depthFirst: true, maxDepth: 1, edgeLabels: ["road"])
+            let back = try await db.graphTraverse(from: "c", direction: .incoming)
+            let path = try await db.graphShortestPath(from: "a", to: "c", algorithm: "dijkstra")
+            answers.append([all.rows.map { "\($0[1].displayText)@\($0[3].displayText)" }.joined(separator: " "),
+                            roads.rows.map { $0[1].displayText }.joined(separator: " "),
+                            back.rows.map { $0[1].displayText }.joined(separator: " "),
+                            "\(path.rows[0][4].displayText) \(path.rows[0][5].displayText)"])
+            let missing = await RedClientTests.code { _ = try await db.graphTraverse(from: "nowhere") }
+            #expect(missing == .undefinedObject, "\(url)")
+            try await db.close()
+        }
+        #expect(answers.first == ["a@0 b@1 c@1", "a b", "c b a", "2 2"], "\(answers)")
+        #expect(Set(answers).count == 1, "\(answers)")
     }
 
     @Test func httpVectorAndSimilarRoutes() async throws {
