@@ -290,6 +290,17 @@ public struct GraphCommand: Sendable, Equatable {
         case neighborhood
         case traverse(depthFirst: Bool)
         case shortestPath(target: Expr, algorithm: GraphPathAlgorithm)
+        /// `degree`, `closeness`, `betweenness`, `eigenvector` or `pagerank`.
+        case centrality(algorithm: String)
+        /// `label_propagation`.
+        case community(algorithm: String, maxIterations: Int)
+        /// `connected`/`weak` or `strong`.
+        case components(strong: Bool)
+        case cycles(maxLength: Int)
+        case clustering
+        case topologicalSort
+        /// Whole-graph figures, or with a node reference that node's fields.
+        case properties(node: Expr?)
     }
 
     public var kind: Kind
@@ -302,6 +313,9 @@ public struct GraphCommand: Sendable, Equatable {
     public var depth: Expr?
     /// Only edges with one of these labels; nil: every edge.
     public var edgeLabels: [String]?
+    /// Analytics: `ORDER BY metric [ASC|DESC]` (the metric already checked) and `LIMIT n`.
+    public var orderDescending: Bool?
+    public var limit: Expr?
 
     public init(kind: Kind, collection: String?, source: Expr) {
         self.kind = kind

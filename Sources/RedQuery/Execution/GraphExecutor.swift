@@ -24,11 +24,12 @@ struct GraphExecutor {
     static let maxDepth = 10_000
 
     static func columns(for command: GraphCommand) -> [ResultColumn] {
+        if let columns = analyticsColumns(command.kind) { return columns }
         switch command.kind {
         case .neighborhood, .traverse:
             return [ResultColumn(name: "node_id", type: .integer), ResultColumn(name: "label", type: .text), ResultColumn(name: "node_type", type: .text),
                     ResultColumn(name: "depth", type: .integer), ResultColumn(name: "graph", type: .text)]
-        case .shortestPath:
+        default:
             return [ResultColumn(name: "source", type: .integer), ResultColumn(name: "target", type: .integer),
                     ResultColumn(name: "nodes_visited", type: .integer), ResultColumn(name: "negative_cycle_detected", type: .boolean),
                     ResultColumn(name: "hop_count", type: .integer), ResultColumn(name: "total_weight", type: .float), ResultColumn(name: "path", type: .json)]
@@ -41,6 +42,10 @@ struct GraphExecutor {
         let noColumns = BindingContext(scope: Scope([], parent: nil), aggregatesForbiddenIn: "GRAPH")
         let eval = context.evaluation([])
         func constant(_ expr: Expr) throws -> Value { try eval.evaluate(try planner.bind(expr, noColumns), []) }
+        if Self.analyticsColumns(command.kind) != nil {
+            let rows = try analytics(graph, command, constant: constant)
+            return QueryResult(columns: Self.columns(for: command), rows: rows, statementType: "select", commandTag: "SELECT \(rows.count)")
+        }
         let source = try graph.node(named: try constant(command.source), in: command.collection)
         let rows: [[Value]]
         switch command.kind {
@@ -51,6 +56,8 @@ struct GraphExecutor {
         case .shortestPath(let targetExpr, let algorithm):
             let target = try graph.node(named: try constant(targetExpr), in: command.collection)
             rows = [try shortestPath(graph, from: source, to: target, command, algorithm)]
+        default:
+            preconditionFailure("analytics commands return above")
         }
         return QueryResult(columns: Self.columns(for: command), rows: rows, statementType: "select", commandTag: "SELECT \(rows.count)")
     }

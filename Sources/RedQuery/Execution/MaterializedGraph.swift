@@ -9,6 +9,8 @@ struct MaterializedGraph {
         let rid: Int64
         let label: String
         let type: String
+        /// The node's properties (a JSON object, or NULL).
+        let properties: Value
     }
 
     struct Edge {
@@ -46,7 +48,8 @@ struct MaterializedGraph {
                     edges.append((from, to, label, item.values[GraphItem.weightColumn]?.doubleValue ?? 1))
                 } else {
                     index[rid] = graph.nodes.count
-                    graph.nodes.append(Node(graph: handle.name, rid: rid, label: label, type: item.values[GraphItem.nodeTypeColumn]?.displayText ?? label))
+                    graph.nodes.append(Node(graph: handle.name, rid: rid, label: label, type: item.values[GraphItem.nodeTypeColumn]?.displayText ?? label,
+                                            properties: item.values[GraphItem.propertiesColumn] ?? .null))
                 }
                 try context.checkMaterialized(graph.nodes.count + edges.count, "graph")
                 if (graph.nodes.count + edges.count) & 4095 == 0 { try context.checkCancelled() }

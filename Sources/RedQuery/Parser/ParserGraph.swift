@@ -20,9 +20,10 @@ extension Parser {
         case "neighborhood", "traverse", "shortest_path":
             advance()
         case "centrality", "community", "components", "cycles", "clustering", "topological_sort", "properties":
-            throw RedError(.featureNotSupported, "GRAPH \(word.uppercased()) is not available yet; GRAPH NEIGHBORHOOD, TRAVERSE and SHORTEST_PATH are")
+            advance()
+            return .graph(try parseGraphAnalytics(word))
         default:
-            throw unexpected(expected: "NEIGHBORHOOD, TRAVERSE or SHORTEST_PATH")
+            throw unexpected(expected: "NEIGHBORHOOD, TRAVERSE, SHORTEST_PATH, CENTRALITY, COMMUNITY, COMPONENTS, CYCLES, CLUSTERING, TOPOLOGICAL_SORT or PROPERTIES")
         }
         // `[coll] [FROM] 'n'`: a collection is a name not followed by `(` (no function sources here).
         var collection: String?
@@ -106,6 +107,87 @@ extension Parser {
         case "dijkstra", "astar", "a*": return .dijkstra
         case "bellman_ford", "bellmanford": return .bellmanFord
         default: throw error("unknown algorithm: '\(word)', expected bfs|dijkstra|astar|bellman_ford")
+        }
+    }
+
+    /// `GRAPH CENTRALITY | COMMUNITY | COMPONENTS | CYCLES | CLUSTERING | TOPOLOGICAL_SORT | PROPERTIES …`,
+    /// after the command word: an optional graph collection, then the command's clauses.
+    mutating func parseGraphAnalytics(_ word: String) throws -> GraphCommand {
+        let clauses: Set<String> = ["algorithm", "order", "limit", "mode", "max_iterations", "max_length"]
+        var collection: String?
+        if case .identifier(let name, let quoted) = current.kind, quoted || !clauses.contains(name) {
+            advance()
+            collection = name
+        }
+        var kind: GraphCommand.Kind
+        var metrics: [String] = []
+        switch word {
+        case "centrality":
+            kind = .centrality(algorithm: "degree")
+            metrics = ["score", "centrality_score"]
+        case "community":
+            kind = .community(algorithm: "label_propagation", maxIterations: 100)
+            metrics = ["size", "community_size"]
+        case "components":
+            kind = .components(strong: false)
+            metrics = ["size", "component_size"]
+        case "cycles": kind = .cycles(maxLength: 10)
+        case "clustering": kind = .clustering
+        case "topological_sort": kind = .topologicalSort
+        default:
+            var node: Expr?
+            if case .string = current.kind { node = try parseGraphNodeReference() } else if case .parameter = current.kind { node = try parseGraphNodeReference() }
+            kind = .properties(node: node)
+        }
+        var command = GraphCommand(kind: kind, collection: collection, source: .literal(.null))
+        while true {
+            if acceptKeyword("algorithm") {
+                let name = try parseAnyName()
+                switch kind {
+                case .centrality:
+                    let known = ["degree": "degree", "closeness": "closeness", "betweenness": "betweenness", "eigenvector": "eigenvector",
+                                 "pagerank": "pagerank", "page_rank": "pagerank"]
+                    guard let algorithm = known[name] else { throw error("unknown centrality algorithm: '\(name)', expected degree|closeness|betweenness|eigenvector|pagerank") }
+                    kind = .centrality(algorithm: algorithm)
+                case .community(_, let iterations):
+                    guard ["label_propagation", "labelpropagation", "louvain"].contains(name) else {
+                        throw error("unknown community algorithm: '\(name)', expected label_propagation|louvain")
+                    }
+                    guard name != "louvain" else { throw RedError(.featureNotSupported, "GRAPH COMMUNITY ALGORITHM louvain is not available yet; use label_propagation") }
+                    kind = .community(algorithm: "label_propagation", maxIterations: iterations)
+                default: throw error("GRAPH \(word.uppercased()) takes no ALGORITHM")
+                }
+            } else if acceptKeyword("mode") {
+                guard case .components = kind else { throw error("only GRAPH COMPONENTS takes a MODE") }
+                let mode = try parseAnyName()
+                switch mode {
+                case "connected", "weak", "weakly_connected": kind = .components(strong: false)
+                case "strong", "strongly_connected": kind = .components(strong: true)
+                default: throw error("unknown mode: '\(mode)', expected connected|weak|strong")
+                }
+            } else if acceptKeyword("max_iterations") {
+                guard case .community(let algorithm, _) = kind else { throw error("only GRAPH COMMUNITY takes MAX_ITERATIONS") }
+                let n = try parseIntegerLiteral("a number of iterations")
+                guard n > 0, n <= 10_000 else { throw error("MAX_ITERATIONS must be from 1 to 10000") }
+                kind = .community(algorithm: algorithm, maxIterations: Int(n))
+            } else if acceptKeyword("max_length") {
+                guard case .cycles = kind else { throw error("only GRAPH CYCLES takes MAX_LENGTH") }
+                let n = try parseIntegerLiteral("a cycle length")
+                guard n > 0, n <= 1_000 else { throw error("MAX_LENGTH must be from 1 to 1000") }
+                kind = .cycles(maxLength: Int(n))
+            } else if isKeyword("order") {
+                advance()
+                try expectKeyword("by")
+                let metric = try parseAnyName()
+                guard metrics.contains(metric) else { throw error("unsupported ORDER BY metric '\(metric)' for GRAPH \(word.uppercased())") }
+                command.orderDescending = acceptKeyword("asc") ? false : (acceptKeyword("desc") || true)
+            } else if acceptKeyword("limit") {
+                guard !metrics.isEmpty else { throw error("GRAPH \(word.uppercased()) takes no LIMIT") }
+                command.limit = try parseSearchNumber("a limit")
+            } else {
+                command.kind = kind
+                return command
+            }
         }
     }
 }
