@@ -35,7 +35,16 @@ import Testing
         guard case .array(let paths)? = r.json["results"], let path = paths.first else { Issue.record("no path: \(r.body)"); return }
         #expect(path["total_weight"] == .integer(4) || path["total_weight"] == .float(4), "\(r.body)")
         #expect(path["path"] == .array([.integer(1), .integer(2), .integer(3)]), "\(r.body)")
-        for (path, body, status) in [("/graph/traverse", #"{"collection":"city"}"#, 400), ("/graph/traverse", #"{"source":"zzz"}"#, 404),
+        r = try await HTTPClientTests.call(server, "POST", "/graph/analytics/centrality", body: #"{"collection":"city","algorithm":"pagerank","limit":1}"#)
+        #expect(r.json["count"] == .integer(1), "\(r.body)")
+        r = try await HTTPClientTests.call(server, "POST", "/graph/analytics/topological-sort", body: "{}")
+        guard case .array(let order)? = r.json["results"] else { Issue.record("no order: \(r.body)"); return }
+        #expect(order.map { $0["label"] } == [.string("a"), .string("b"), .string("c")], "\(r.body)")
+        r = try await HTTPClientTests.call(server, "POST", "/graph/analytics/properties", body: #"{"node":"a"}"#)
+        guard case .array(let properties)? = r.json["results"] else { Issue.record("no properties: \(r.body)"); return }
+        #expect(properties.first?["properties"] == .object([("pop", .integer(10))]) && properties.first?["out_degree"] == .integer(2), "\(r.body)")
+        for (path, body, status) in [("/graph/traverse", #"{"collection":"city"}"#, 400), ("/graph/analytics/astrology", "{}", 404),
+                                     ("/graph/analytics/components", #"{"mode":"sideways"}"#, 400), ("/graph/analytics/centrality", #"{"limit":-1}"#, 400), ("/graph/traverse", #"{"source":"zzz"}"#, 404),
                                      ("/graph/traverse", #"{"source":"a","direction":"up"}"#, 400),
                                      ("/graph/traverse", #"{"source":"a","edge_labels":["x') OR ('1"]}"#, 200),
                                      ("/graph/shortest-path", #"{"source":"a"}"#, 400), ("/collections/city/edges", #"{"label":"road","from":"a","to":"nope"}"#, 404),
@@ -62,6 +71,17 @@ import Testing
             let path = try JSONValue.parse(try await db.graphShortestPath(.with { $0.payloadJson = #"{"source":"a","target":"c"}"# }).payload)
             guard case .array(let rows)? = path["results"] else { Issue.record("no results"); return }
             #expect(rows.first?["hop_count"] == .integer(2))
+            let components = try JSONValue.parse(try await db.graphComponents(.with { $0.payloadJson = #"{"collection":"g"}"# }).payload)
+            #expect(components["count"] == .integer(1))
+            let cycles = try JSONValue.parse(try await db.graphCycles(.with { $0.payloadJson = "{}" }).payload)
+            #expect(cycles["count"] == .integer(0))
+            let empty = Reddb_V1_JsonPayloadRequest.with { $0.payloadJson = "{}" }
+            let centrality = try JSONValue.parse(try await db.graphCentrality(empty).payload)
+            let community = try JSONValue.parse(try await db.graphCommunity(empty).payload)
+            let clustering = try JSONValue.parse(try await db.graphClustering(empty).payload)
+            let order = try JSONValue.parse(try await db.graphTopologicalSort(empty).payload)
+            #expect(centrality["count"] == .integer(3) && community["count"] == .integer(1) && clustering["count"] == .integer(4)
+                    && order["count"] == .integer(3))
             let missing = await GRPCServerTests.code { _ = try await db.graphTraverse(.with { $0.payloadJson = #"{"source":"nobody"}"# }) }
             #expect(missing?.0 == .notFound)
             let bad = await GRPCServerTests.code { _ = try await db.createEdge(.with { $0.collection = "g"; $0.payloadJson = #"{"label":"e"}"# }) }

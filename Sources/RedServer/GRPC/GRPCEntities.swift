@@ -121,6 +121,34 @@ extension GRPCService {
         await unary(request, rpc: "graph_shortest_path") { message, _ in Self.payloadReply(try await operations.graph(.shortestPath, try Self.payload(message.payloadJson))) }
     }
 
+    func graphComponents(request: ServerRequest<Reddb_V1_JsonPayloadRequest>, context _: GRPCCore.ServerContext) async throws -> ServerResponse<Reddb_V1_PayloadReply> {
+        await graphAnalytics(request, .components)
+    }
+
+    func graphCentrality(request: ServerRequest<Reddb_V1_JsonPayloadRequest>, context _: GRPCCore.ServerContext) async throws -> ServerResponse<Reddb_V1_PayloadReply> {
+        await graphAnalytics(request, .centrality)
+    }
+
+    func graphCommunity(request: ServerRequest<Reddb_V1_JsonPayloadRequest>, context _: GRPCCore.ServerContext) async throws -> ServerResponse<Reddb_V1_PayloadReply> {
+        await graphAnalytics(request, .community)
+    }
+
+    func graphClustering(request: ServerRequest<Reddb_V1_JsonPayloadRequest>, context _: GRPCCore.ServerContext) async throws -> ServerResponse<Reddb_V1_PayloadReply> {
+        await graphAnalytics(request, .clustering)
+    }
+
+    func graphCycles(request: ServerRequest<Reddb_V1_JsonPayloadRequest>, context _: GRPCCore.ServerContext) async throws -> ServerResponse<Reddb_V1_PayloadReply> {
+        await graphAnalytics(request, .cycles)
+    }
+
+    func graphTopologicalSort(request: ServerRequest<Reddb_V1_JsonPayloadRequest>, context _: GRPCCore.ServerContext) async throws -> ServerResponse<Reddb_V1_PayloadReply> {
+        await graphAnalytics(request, .topologicalSort)
+    }
+
+    private func graphAnalytics(_ request: ServerRequest<Reddb_V1_JsonPayloadRequest>, _ command: GraphRequest.Command) async -> ServerResponse<Reddb_V1_PayloadReply> {
+        await unary(request, rpc: "graph_\(command.rawValue)") { message, _ in Self.payloadReply(try await operations.graph(command, try Self.payload(message.payloadJson))) }
+    }
+
     /// An insert reply (`{"rid", …}`) as an `EntityReply` carrying the request's body.
     private static func entityReply(_ body: JSONValue, _ reply: JSONValue) throws -> Reddb_V1_EntityReply {
         guard case .integer(let rid)? = reply["rid"] else { throw RedError(.internalError, "the insert returned no rid") }

@@ -36,6 +36,7 @@ struct HTTPRoutes: Sendable {
         ("POST", "/collections/{c}/edges", "Insert a graph edge: {\"label\", \"from\", \"to\", \"weight\"?, \"properties\"?: {…}} (from/to: node ids or unique labels)"),
         ("POST", "/graph/neighborhood", "Nodes within max_depth hops: {\"source\", \"collection\"?, \"max_depth\"?: 3, \"direction\"?, \"edge_labels\"?}"),
         ("POST", "/graph/traverse", "A traversal in visit order: {\"source\", \"strategy\"?: bfs|dfs, \"max_depth\"?: 5, \"direction\"?, \"edge_labels\"?, \"collection\"?}"),
+        ("POST", "/graph/analytics/{command}", "Whole-graph analytics, command centrality|community|components|cycles|clustering|topological-sort|properties: {\"collection\"?, \"algorithm\"?, \"mode\"?, \"max_iterations\"?, \"max_length\"?, \"order\"?, \"limit\"?, \"node\"?}"),
         ("POST", "/graph/shortest-path", "The shortest path: {\"source\", \"target\", \"algorithm\"?: bfs|dijkstra|bellman_ford, \"direction\"?, \"collection\"?}"),
         ("POST", "/collections/{c}/bulk/{kind}", "Insert {\"items\": [...]} in order, kind rows, documents, vectors, nodes or edges; the first failing item stops the rest"),
         ("GET", "/collections/{c}/indexes", "A collection's indexes: definition and state"),
@@ -94,6 +95,13 @@ struct HTTPRoutes: Sendable {
         router.post("/graph/neighborhood") { request, _ in try await self.graph(.neighborhood, request) }
         router.post("/graph/traverse") { request, _ in try await self.graph(.traverse, request) }
         router.post("/graph/shortest-path") { request, _ in try await self.graph(.shortestPath, request) }
+        router.post("/graph/analytics/:command") { request, ctx in
+            let name = try Self.segment(ctx, "command").replacingOccurrences(of: "-", with: "_")
+            guard let command = GraphRequest.Command(rawValue: name), ![.neighborhood, .traverse, .shortestPath].contains(command) else {
+                throw RedError(.undefinedObject, "no graph analytics command \(name): centrality, community, components, cycles, clustering, topological-sort or properties")
+            }
+            return try await self.graph(command, request)
+        }
         router.post("/collections/:c/bulk/:kind") { request, ctx in
             try await self.bulkCreate(try Self.segment(ctx, "c"), try Self.segment(ctx, "kind"), request)
         }
