@@ -576,6 +576,32 @@ public enum Reddb_V1_RedDb: Sendable {
                 type: .unary
             )
         }
+        /// Namespace for "Search" metadata.
+        public enum Search: Sendable {
+            /// Request type for "Search".
+            public typealias Input = Reddb_V1_JsonPayloadRequest
+            /// Response type for "Search".
+            public typealias Output = Reddb_V1_PayloadReply
+            /// Descriptor for "Search".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "reddb.v1.RedDb"),
+                method: "Search",
+                type: .unary
+            )
+        }
+        /// Namespace for "TextSearch" metadata.
+        public enum TextSearch: Sendable {
+            /// Request type for "TextSearch".
+            public typealias Input = Reddb_V1_JsonPayloadRequest
+            /// Response type for "TextSearch".
+            public typealias Output = Reddb_V1_PayloadReply
+            /// Descriptor for "TextSearch".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "reddb.v1.RedDb"),
+                method: "TextSearch",
+                type: .unary
+            )
+        }
         /// Namespace for "KvGet" metadata.
         public enum KvGet: Sendable {
             /// Request type for "KvGet".
@@ -776,6 +802,8 @@ public enum Reddb_V1_RedDb: Sendable {
             GraphClustering.descriptor,
             GraphCycles.descriptor,
             GraphTopologicalSort.descriptor,
+            Search.descriptor,
+            TextSearch.descriptor,
             KvGet.descriptor,
             KvPut.descriptor,
             KvDelete.descriptor,
@@ -1462,6 +1490,39 @@ extension Reddb_V1_RedDb {
         ///     to an internal error.
         /// - Returns: A streaming response of `Reddb_V1_PayloadReply` messages.
         func graphTopologicalSort(
+            request: GRPCCore.StreamingServerRequest<Reddb_V1_JsonPayloadRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Reddb_V1_PayloadReply>
+
+        /// Handle the "Search" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Items ranked by their text (BM25); payload_json and the reply as POST /text/search:
+        /// > {"query", "collections"?, "limit"?, "fuzzy"?}. Search is the same search.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Reddb_V1_JsonPayloadRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Reddb_V1_PayloadReply` messages.
+        func search(
+            request: GRPCCore.StreamingServerRequest<Reddb_V1_JsonPayloadRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Reddb_V1_PayloadReply>
+
+        /// Handle the "TextSearch" method.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Reddb_V1_JsonPayloadRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Reddb_V1_PayloadReply` messages.
+        func textSearch(
             request: GRPCCore.StreamingServerRequest<Reddb_V1_JsonPayloadRequest>,
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.StreamingServerResponse<Reddb_V1_PayloadReply>
@@ -2323,6 +2384,39 @@ extension Reddb_V1_RedDb {
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.ServerResponse<Reddb_V1_PayloadReply>
 
+        /// Handle the "Search" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Items ranked by their text (BM25); payload_json and the reply as POST /text/search:
+        /// > {"query", "collections"?, "limit"?, "fuzzy"?}. Search is the same search.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Reddb_V1_JsonPayloadRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Reddb_V1_PayloadReply` message.
+        func search(
+            request: GRPCCore.ServerRequest<Reddb_V1_JsonPayloadRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Reddb_V1_PayloadReply>
+
+        /// Handle the "TextSearch" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Reddb_V1_JsonPayloadRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Reddb_V1_PayloadReply` message.
+        func textSearch(
+            request: GRPCCore.ServerRequest<Reddb_V1_JsonPayloadRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Reddb_V1_PayloadReply>
+
         /// Handle the "KvGet" method.
         ///
         /// > Source IDL Documentation:
@@ -3179,6 +3273,39 @@ extension Reddb_V1_RedDb {
             context: GRPCCore.ServerContext
         ) async throws -> Reddb_V1_PayloadReply
 
+        /// Handle the "Search" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Items ranked by their text (BM25); payload_json and the reply as POST /text/search:
+        /// > {"query", "collections"?, "limit"?, "fuzzy"?}. Search is the same search.
+        ///
+        /// - Parameters:
+        ///   - request: A `Reddb_V1_JsonPayloadRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Reddb_V1_PayloadReply` to respond with.
+        func search(
+            request: Reddb_V1_JsonPayloadRequest,
+            context: GRPCCore.ServerContext
+        ) async throws -> Reddb_V1_PayloadReply
+
+        /// Handle the "TextSearch" method.
+        ///
+        /// - Parameters:
+        ///   - request: A `Reddb_V1_JsonPayloadRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Reddb_V1_PayloadReply` to respond with.
+        func textSearch(
+            request: Reddb_V1_JsonPayloadRequest,
+            context: GRPCCore.ServerContext
+        ) async throws -> Reddb_V1_PayloadReply
+
         /// Handle the "KvGet" method.
         ///
         /// > Source IDL Documentation:
@@ -3845,6 +3972,28 @@ extension Reddb_V1_RedDb.StreamingServiceProtocol {
             }
         )
         router.registerHandler(
+            forMethod: Reddb_V1_RedDb.Method.Search.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Reddb_V1_JsonPayloadRequest>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Reddb_V1_PayloadReply>(),
+            handler: { request, context in
+                try await self.search(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
+            forMethod: Reddb_V1_RedDb.Method.TextSearch.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Reddb_V1_JsonPayloadRequest>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Reddb_V1_PayloadReply>(),
+            handler: { request, context in
+                try await self.textSearch(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
             forMethod: Reddb_V1_RedDb.Method.KvGet.descriptor,
             deserializer: GRPCProtobuf.ProtobufDeserializer<Reddb_V1_JsonPayloadRequest>(),
             serializer: GRPCProtobuf.ProtobufSerializer<Reddb_V1_PayloadReply>(),
@@ -4438,6 +4587,28 @@ extension Reddb_V1_RedDb.ServiceProtocol {
         context: GRPCCore.ServerContext
     ) async throws -> GRPCCore.StreamingServerResponse<Reddb_V1_PayloadReply> {
         let response = try await self.graphTopologicalSort(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    public func search(
+        request: GRPCCore.StreamingServerRequest<Reddb_V1_JsonPayloadRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Reddb_V1_PayloadReply> {
+        let response = try await self.search(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    public func textSearch(
+        request: GRPCCore.StreamingServerRequest<Reddb_V1_JsonPayloadRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Reddb_V1_PayloadReply> {
+        let response = try await self.textSearch(
             request: GRPCCore.ServerRequest(stream: request),
             context: context
         )
@@ -5123,6 +5294,32 @@ extension Reddb_V1_RedDb.SimpleServiceProtocol {
     ) async throws -> GRPCCore.ServerResponse<Reddb_V1_PayloadReply> {
         return GRPCCore.ServerResponse<Reddb_V1_PayloadReply>(
             message: try await self.graphTopologicalSort(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func search(
+        request: GRPCCore.ServerRequest<Reddb_V1_JsonPayloadRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Reddb_V1_PayloadReply> {
+        return GRPCCore.ServerResponse<Reddb_V1_PayloadReply>(
+            message: try await self.search(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func textSearch(
+        request: GRPCCore.ServerRequest<Reddb_V1_JsonPayloadRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Reddb_V1_PayloadReply> {
+        return GRPCCore.ServerResponse<Reddb_V1_PayloadReply>(
+            message: try await self.textSearch(
                 request: request.message,
                 context: context
             ),
@@ -6155,6 +6352,49 @@ extension Reddb_V1_RedDb {
         ///       already finished.
         /// - Returns: The result of `handleResponse`.
         func graphTopologicalSort<Result>(
+            request: GRPCCore.ClientRequest<Reddb_V1_JsonPayloadRequest>,
+            serializer: some GRPCCore.MessageSerializer<Reddb_V1_JsonPayloadRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Reddb_V1_PayloadReply>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "Search" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Items ranked by their text (BM25); payload_json and the reply as POST /text/search:
+        /// > {"query", "collections"?, "limit"?, "fuzzy"?}. Search is the same search.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Reddb_V1_JsonPayloadRequest` message.
+        ///   - serializer: A serializer for `Reddb_V1_JsonPayloadRequest` messages.
+        ///   - deserializer: A deserializer for `Reddb_V1_PayloadReply` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func search<Result>(
+            request: GRPCCore.ClientRequest<Reddb_V1_JsonPayloadRequest>,
+            serializer: some GRPCCore.MessageSerializer<Reddb_V1_JsonPayloadRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Reddb_V1_PayloadReply>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "TextSearch" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Reddb_V1_JsonPayloadRequest` message.
+        ///   - serializer: A serializer for `Reddb_V1_JsonPayloadRequest` messages.
+        ///   - deserializer: A deserializer for `Reddb_V1_PayloadReply` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func textSearch<Result>(
             request: GRPCCore.ClientRequest<Reddb_V1_JsonPayloadRequest>,
             serializer: some GRPCCore.MessageSerializer<Reddb_V1_JsonPayloadRequest>,
             deserializer: some GRPCCore.MessageDeserializer<Reddb_V1_PayloadReply>,
@@ -7757,6 +7997,71 @@ extension Reddb_V1_RedDb {
             )
         }
 
+        /// Call the "Search" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Items ranked by their text (BM25); payload_json and the reply as POST /text/search:
+        /// > {"query", "collections"?, "limit"?, "fuzzy"?}. Search is the same search.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Reddb_V1_JsonPayloadRequest` message.
+        ///   - serializer: A serializer for `Reddb_V1_JsonPayloadRequest` messages.
+        ///   - deserializer: A deserializer for `Reddb_V1_PayloadReply` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func search<Result>(
+            request: GRPCCore.ClientRequest<Reddb_V1_JsonPayloadRequest>,
+            serializer: some GRPCCore.MessageSerializer<Reddb_V1_JsonPayloadRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Reddb_V1_PayloadReply>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Reddb_V1_RedDb.Method.Search.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
+
+        /// Call the "TextSearch" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Reddb_V1_JsonPayloadRequest` message.
+        ///   - serializer: A serializer for `Reddb_V1_JsonPayloadRequest` messages.
+        ///   - deserializer: A deserializer for `Reddb_V1_PayloadReply` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func textSearch<Result>(
+            request: GRPCCore.ClientRequest<Reddb_V1_JsonPayloadRequest>,
+            serializer: some GRPCCore.MessageSerializer<Reddb_V1_JsonPayloadRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Reddb_V1_PayloadReply>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Reddb_V1_RedDb.Method.TextSearch.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
+
         /// Call the "KvGet" method.
         ///
         /// > Source IDL Documentation:
@@ -9252,6 +9557,61 @@ extension Reddb_V1_RedDb.ClientProtocol {
         }
     ) async throws -> Result where Result: Sendable {
         try await self.graphTopologicalSort(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Reddb_V1_JsonPayloadRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Reddb_V1_PayloadReply>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "Search" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Items ranked by their text (BM25); payload_json and the reply as POST /text/search:
+    /// > {"query", "collections"?, "limit"?, "fuzzy"?}. Search is the same search.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Reddb_V1_JsonPayloadRequest` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func search<Result>(
+        request: GRPCCore.ClientRequest<Reddb_V1_JsonPayloadRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.search(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Reddb_V1_JsonPayloadRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Reddb_V1_PayloadReply>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "TextSearch" method.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Reddb_V1_JsonPayloadRequest` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func textSearch<Result>(
+        request: GRPCCore.ClientRequest<Reddb_V1_JsonPayloadRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.textSearch(
             request: request,
             serializer: GRPCProtobuf.ProtobufSerializer<Reddb_V1_JsonPayloadRequest>(),
             deserializer: GRPCProtobuf.ProtobufDeserializer<Reddb_V1_PayloadReply>(),
@@ -10864,6 +11224,69 @@ extension Reddb_V1_RedDb.ClientProtocol {
             metadata: metadata
         )
         return try await self.graphTopologicalSort(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "Search" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Items ranked by their text (BM25); payload_json and the reply as POST /text/search:
+    /// > {"query", "collections"?, "limit"?, "fuzzy"?}. Search is the same search.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func search<Result>(
+        _ message: Reddb_V1_JsonPayloadRequest,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Reddb_V1_JsonPayloadRequest>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.search(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "TextSearch" method.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func textSearch<Result>(
+        _ message: Reddb_V1_JsonPayloadRequest,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Reddb_V1_JsonPayloadRequest>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.textSearch(
             request: request,
             options: options,
             onResponse: handleResponse

@@ -2,7 +2,7 @@ import Foundation
 import RedCore
 import RedDB
 
-/// Graph nodes, edges and commands for HTTP (`POST /collections/{c}/nodes`, `/edges`,
+/// Graph nodes, edges and commands (and text search) for HTTP (`POST /collections/{c}/nodes`, `/edges`,
 /// `/bulk/nodes`, `/bulk/edges`, `/graph/neighborhood`, `/graph/traverse`,
 /// `/graph/shortest-path`), gRPC (`CreateNode`, `CreateEdge`, `BulkCreateNodes`,
 /// `BulkCreateEdges`, `GraphNeighborhood`, `GraphTraverse`, `GraphShortestPath`) and RedWire
@@ -53,6 +53,13 @@ extension CollectionOperations {
     /// A graph command's reply for HTTP and gRPC: `{"count","ok","results":[{node_id, label, …}]}`.
     func graph(_ command: GraphRequest.Command, _ body: JSONValue) async throws -> JSONValue {
         let result = try await graphCommand(command, body).result
+        return .object([("count", .integer(Int64(result.rows.count))), ("ok", .bool(true)), ("results", .array(Self.records(result)))])
+    }
+
+    /// A text search's reply for HTTP and gRPC: `{"count","ok","results":[{entity_id, score, collection, kind}]}`.
+    func textSearch(_ body: JSONValue) async throws -> JSONValue {
+        let statement = try TextSearchRequest.statement(body)
+        let result = try await session().execute(statement.sql, parameters: statement.parameters)
         return .object([("count", .integer(Int64(result.rows.count))), ("ok", .bool(true)), ("results", .array(Self.records(result)))])
     }
 }

@@ -112,4 +112,32 @@ import Testing
         }
         #expect(send(11, #"{"source":"z","direction":"incoming"}"#)?.kind == .result)
     }
+
+    @Test func textSearchOverHTTPAndGRPC() async throws {
+        let server = try ServerProcess()
+        defer { server.remove() }
+        var r = try await HTTPClientTests.call(server, "POST", "/query", body: #"INSERT INTO kb DOCUMENT VALUES ({"title": "Graph databases", "body": "nodes and edges"})"#)
+        #expect(r.status == 200, "\(r.body)")
+        r = try await HTTPClientTests.call(server, "POST", "/query", body: "INSERT INTO kb DOCUMENT VALUES ({\"title\": \"Vector search\"})")
+        for path in ["/text/search", "/search"] {
+            r = try await HTTPClientTests.call(server, "POST", path, body: #"{"query":"graph edges","collections":["kb"],"limit":5}"#)
+            guard case .array(let hits)? = r.json["results"] else { Issue.record("no results: \(r.body)"); return }
+            #expect(hits.map { $0["entity_id"] } == [.integer(1)] && hits.first?["kind"] == .string("document"), "\(r.body)")
+        }
+        r = try await HTTPClientTests.call(server, "POST", "/text/search", body: #"{"query":"serch","fuzzy":true}"#)
+        #expect(r.json["count"] == .integer(1), "\(r.body)")
+        for body in [#"{}"#, #"{"query":"x","collections":"kb"}"#, #"{"query":"x","limit":-1}"#, #"{"query":"..."}"#, #"{"query":"x","fuzzy":"yes"}"#] {
+            let reply = try await HTTPClientTests.call(server, "POST", "/text/search", body: body)
+            #expect(reply.status == 400, "\(body) → \(reply.status) \(reply.body)")
+        }
+        try await GRPCServerTests.withClient(server) { db, _ in
+            for call in [true, false] {
+                let request = Reddb_V1_JsonPayloadRequest.with { $0.payloadJson = #"{"query":"vector","collection":"kb"}"# }
+                let payload = try JSONValue.parse((call ? try await db.textSearch(request) : try await db.search(request)).payload)
+                #expect(payload["count"] == .integer(1))
+            }
+            let missing = await GRPCServerTests.code { _ = try await db.textSearch(.with { $0.payloadJson = #"{"query":"x","collection":"nowhere"}"# }) }
+            #expect(missing?.0 == .notFound)
+        }
+    }
 }

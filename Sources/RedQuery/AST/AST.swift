@@ -282,6 +282,26 @@ public indirect enum Statement: Sendable, Equatable {
     case vectorSearch(VectorSearch)
     /// `GRAPH NEIGHBORHOOD | TRAVERSE | SHORTEST_PATH …`.
     case graph(GraphCommand)
+    /// `SEARCH TEXT 'q' [COLLECTION c] [LIMIT n] [FUZZY]`.
+    case textSearch(TextSearch)
+}
+
+/// A ranked full-text search over the text of collections' items.
+public struct TextSearch: Sendable, Equatable {
+    public var query: Expr
+    /// Empty: every collection.
+    public var collections: [String]
+    /// nil: 10.
+    public var limit: Expr?
+    /// Terms also match words one edit away (terms of four or more letters).
+    public var fuzzy: Bool
+
+    public init(query: Expr, collections: [String], limit: Expr?, fuzzy: Bool) {
+        self.query = query
+        self.collections = collections
+        self.limit = limit
+        self.fuzzy = fuzzy
+    }
 }
 
 /// A graph command over the nodes and edges of graph collections.

@@ -48,6 +48,8 @@ extension StatementExecutor {
                 : [ResultColumn(name: "name", type: .text), ResultColumn(name: "model", type: .text)]
         case .graph(let command):
             columns = GraphExecutor.columns(for: command)
+        case .textSearch:
+            columns = TextSearchExecutor.columns
         case .vectorSearch(let search):
             columns = Self.resultColumns(VectorSearchNode.resultColumns(for: search, qualifier: nil), [])
             switch search.source {

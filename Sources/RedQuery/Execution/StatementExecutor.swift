@@ -36,7 +36,7 @@ public struct StatementExecutor {
     /// True for statements that never write (the session can skip commit work for them).
     public static func isReadOnly(_ statement: Statement) -> Bool {
         switch statement {
-        case .query, .explain, .show, .showColumns, .vectorSearch, .graph: return true
+        case .query, .explain, .show, .showColumns, .vectorSearch, .graph, .textSearch: return true
         case .kv(.get): return true
         default: return false
         }
@@ -63,6 +63,7 @@ public struct StatementExecutor {
             let plan = try Planner(context: context).planVectorSearch(search, qualifier: nil, outer: nil)
             return try Self.collect(plan, context)
         case .graph(let command): return try GraphExecutor(context: context).run(command)
+        case .textSearch(let search): return try TextSearchExecutor(context: context).run(search)
         case .begin, .commit, .rollback, .savepoint, .releaseSavepoint, .rollbackToSavepoint:
             throw RedError(.internalError, "transaction control must be handled by the session")
         default:

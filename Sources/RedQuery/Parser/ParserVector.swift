@@ -70,11 +70,12 @@ extension Parser {
         }
     }
 
-    /// `SEARCH SIMILAR …`, at `SEARCH`.
+    /// `SEARCH SIMILAR …` or `SEARCH TEXT …`, at `SEARCH`.
     mutating func parseSearchSimilar() throws -> Statement {
         try expectKeyword("search")
+        if acceptKeyword("text") { return try parseTextSearch() }
         guard acceptKeyword("similar") else {
-            throw error("only SEARCH SIMILAR is supported; text, hybrid and multimodal search need a text index, which RedDB for Swift does not have yet")
+            throw RedError(.featureNotSupported, "SEARCH \(describe(current)) is not available; SEARCH SIMILAR and SEARCH TEXT are")
         }
         let source: VectorSearch.Source = acceptKeyword("text") ? .text(try parseExpression(minimumPrecedence: Precedence.additive))
             : .value(try parseExpression(minimumPrecedence: Precedence.additive))
@@ -91,6 +92,31 @@ extension Parser {
                 _ = try parseAnyName()  // the embedding provider: only text sources use it
             } else {
                 return .vectorSearch(search)
+            }
+        }
+    }
+
+    /// After `SEARCH TEXT`: `'q' [(COLLECTION | IN) c] [LIMIT n] [FUZZY]`.
+    mutating func parseTextSearch() throws -> Statement {
+        let query: Expr
+        switch current.kind {
+        case .string(let s): advance(); query = .literal(.text(s))
+        case .parameter(let n):
+            advance()
+            parameterCount = max(parameterCount, n)
+            query = .parameter(n)
+        default: throw unexpected(expected: "the text to search for, in quotes")
+        }
+        var search = TextSearch(query: query, collections: [], limit: nil, fuzzy: false)
+        while true {
+            if acceptKeyword("collection") || acceptKeyword("in") {
+                search.collections.append(try parseIdentifier(what: "collection name"))
+            } else if acceptKeyword("limit") {
+                search.limit = try parseSearchNumber("a limit")
+            } else if acceptKeyword("fuzzy") {
+                search.fuzzy = true
+            } else {
+                return .textSearch(search)
             }
         }
     }

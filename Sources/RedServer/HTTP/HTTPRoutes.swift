@@ -37,6 +37,8 @@ struct HTTPRoutes: Sendable {
         ("POST", "/graph/neighborhood", "Nodes within max_depth hops: {\"source\", \"collection\"?, \"max_depth\"?: 3, \"direction\"?, \"edge_labels\"?}"),
         ("POST", "/graph/traverse", "A traversal in visit order: {\"source\", \"strategy\"?: bfs|dfs, \"max_depth\"?: 5, \"direction\"?, \"edge_labels\"?, \"collection\"?}"),
         ("POST", "/graph/analytics/{command}", "Whole-graph analytics, command centrality|community|components|cycles|clustering|topological-sort|properties: {\"collection\"?, \"algorithm\"?, \"mode\"?, \"max_iterations\"?, \"max_length\"?, \"order\"?, \"limit\"?, \"node\"?}"),
+        ("POST", "/text/search", "Items ranked by their text (BM25): {\"query\", \"collections\"?: [...], \"limit\"?: 10, \"fuzzy\"?}"),
+        ("POST", "/search", "Same as /text/search"),
         ("POST", "/graph/shortest-path", "The shortest path: {\"source\", \"target\", \"algorithm\"?: bfs|dijkstra|bellman_ford, \"direction\"?, \"collection\"?}"),
         ("POST", "/collections/{c}/bulk/{kind}", "Insert {\"items\": [...]} in order, kind rows, documents, vectors, nodes or edges; the first failing item stops the rest"),
         ("GET", "/collections/{c}/indexes", "A collection's indexes: definition and state"),
@@ -95,6 +97,9 @@ struct HTTPRoutes: Sendable {
         router.post("/graph/neighborhood") { request, _ in try await self.graph(.neighborhood, request) }
         router.post("/graph/traverse") { request, _ in try await self.graph(.traverse, request) }
         router.post("/graph/shortest-path") { request, _ in try await self.graph(.shortestPath, request) }
+        for path in ["/text/search", "/search"] {
+            router.post(RouterPath(path)) { request, _ in Self.json(try await self.operations.textSearch(try await self.body(request))) }
+        }
         router.post("/graph/analytics/:command") { request, ctx in
             let name = try Self.segment(ctx, "command").replacingOccurrences(of: "-", with: "_")
             guard let command = GraphRequest.Command(rawValue: name), ![.neighborhood, .traverse, .shortestPath].contains(command) else {

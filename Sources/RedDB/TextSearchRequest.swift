@@ -1,0 +1,34 @@
+import RedCore
+
+/// A text search as a JSON request, as HTTP's `POST /text/search` and `/search` and gRPC's
+/// `TextSearch` and `Search` take it, turned into one `SEARCH TEXT` statement:
+/// `{"query": "words", "collections"?: ["a", "b"] (or "collection": "a"), "limit"?: 10,
+/// "fuzzy"?: false}`. The words travel as a parameter and the names are quoted.
+public enum TextSearchRequest {
+    public static func statement(_ body: JSONValue) throws -> (sql: String, parameters: [Value]) {
+        guard case .object = body else { throw RedError(.invalidArgument, "a search request must be a JSON object") }
+        guard case .string(let query)? = body["query"] else { throw RedError(.invalidArgument, "a search needs query: the words to look for") }
+        var sql = "SEARCH TEXT $1"
+        var names: [JSONValue] = []
+        switch (body["collections"], body["collection"]) {
+        case (.array(let list)?, nil): names = list
+        case (nil, let one?): names = [one]
+        case (nil, nil): break
+        default: throw RedError(.invalidArgument, "collections must be an array of names (or collection one name)")
+        }
+        for name in names {
+            guard case .string(let n) = name, !n.isEmpty, n.utf8.count <= 255 else { throw RedError(.invalidArgument, "a collection name must be a non-empty string") }
+            sql += " COLLECTION \(Session.identifier(n))"
+        }
+        if let limit = body["limit"] {
+            guard case .integer(let n) = limit, n >= 0 else { throw RedError(.invalidArgument, "limit must be a non-negative integer") }
+            sql += " LIMIT \(n)"
+        }
+        switch body["fuzzy"] {
+        case nil, .bool(false)?: break
+        case .bool(true)?: sql += " FUZZY"
+        default: throw RedError(.invalidArgument, "fuzzy must be true or false")
+        }
+        return (sql, [.text(query)])
+    }
+}
