@@ -17,6 +17,7 @@ public enum GraphRequest {
     public enum Command: String, Sendable, CaseIterable {
         case neighborhood, traverse, shortestPath = "shortest_path"
         case centrality, community, components, cycles, clustering, topologicalSort = "topological_sort", properties
+        case personalizedPageRank = "personalized_pagerank", hits
 
         /// The whole-graph commands, which start from no node.
         var isAnalytics: Bool { ![.neighborhood, .traverse, .shortestPath].contains(self) }
@@ -106,6 +107,13 @@ public enum GraphRequest {
             if let m = try word("mode", ["connected", "weak", "weakly_connected", "strong", "strongly_connected"]) { sql += " MODE \(m)" }
         case .cycles:
             if let n = try count("max_length") { sql += " MAX_LENGTH \(n)" }
+        case .personalizedPageRank:
+            switch body["source"] {
+            case .string(let s)?: parameters.append(.text(s))
+            case .integer(let i)?: parameters.append(.text(String(i)))
+            default: throw RedError(.invalidArgument, "personalized PageRank needs source: a node id or label")
+            }
+            sql += " FROM $1"
         case .properties:
             switch body["node"] {
             case nil: break
@@ -115,8 +123,9 @@ public enum GraphRequest {
             }
         default: break
         }
-        if [.centrality, .community, .components].contains(command) {
-            if let order = try word("order", ["asc", "desc"]) { sql += " ORDER BY \(command == .centrality ? "score" : "size") \(order.uppercased())" }
+        if [.centrality, .community, .components, .personalizedPageRank, .hits].contains(command) {
+            let metric = [.community, .components].contains(command) ? "size" : "score"
+            if let order = try word("order", ["asc", "desc"]) { sql += " ORDER BY \(metric) \(order.uppercased())" }
             if let n = try count("limit") { sql += " LIMIT \(n)" }
         }
         return (sql, parameters)

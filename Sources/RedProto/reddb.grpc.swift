@@ -576,6 +576,32 @@ public enum Reddb_V1_RedDb: Sendable {
                 type: .unary
             )
         }
+        /// Namespace for "GraphPersonalizedPagerank" metadata.
+        public enum GraphPersonalizedPagerank: Sendable {
+            /// Request type for "GraphPersonalizedPagerank".
+            public typealias Input = Reddb_V1_JsonPayloadRequest
+            /// Response type for "GraphPersonalizedPagerank".
+            public typealias Output = Reddb_V1_PayloadReply
+            /// Descriptor for "GraphPersonalizedPagerank".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "reddb.v1.RedDb"),
+                method: "GraphPersonalizedPagerank",
+                type: .unary
+            )
+        }
+        /// Namespace for "GraphHits" metadata.
+        public enum GraphHits: Sendable {
+            /// Request type for "GraphHits".
+            public typealias Input = Reddb_V1_JsonPayloadRequest
+            /// Response type for "GraphHits".
+            public typealias Output = Reddb_V1_PayloadReply
+            /// Descriptor for "GraphHits".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "reddb.v1.RedDb"),
+                method: "GraphHits",
+                type: .unary
+            )
+        }
         /// Namespace for "Search" metadata.
         public enum Search: Sendable {
             /// Request type for "Search".
@@ -802,6 +828,8 @@ public enum Reddb_V1_RedDb: Sendable {
             GraphClustering.descriptor,
             GraphCycles.descriptor,
             GraphTopologicalSort.descriptor,
+            GraphPersonalizedPagerank.descriptor,
+            GraphHits.descriptor,
             Search.descriptor,
             TextSearch.descriptor,
             KvGet.descriptor,
@@ -1490,6 +1518,34 @@ extension Reddb_V1_RedDb {
         ///     to an internal error.
         /// - Returns: A streaming response of `Reddb_V1_PayloadReply` messages.
         func graphTopologicalSort(
+            request: GRPCCore.StreamingServerRequest<Reddb_V1_JsonPayloadRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Reddb_V1_PayloadReply>
+
+        /// Handle the "GraphPersonalizedPagerank" method.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Reddb_V1_JsonPayloadRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Reddb_V1_PayloadReply` messages.
+        func graphPersonalizedPagerank(
+            request: GRPCCore.StreamingServerRequest<Reddb_V1_JsonPayloadRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Reddb_V1_PayloadReply>
+
+        /// Handle the "GraphHits" method.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Reddb_V1_JsonPayloadRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Reddb_V1_PayloadReply` messages.
+        func graphHits(
             request: GRPCCore.StreamingServerRequest<Reddb_V1_JsonPayloadRequest>,
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.StreamingServerResponse<Reddb_V1_PayloadReply>
@@ -2384,6 +2440,34 @@ extension Reddb_V1_RedDb {
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.ServerResponse<Reddb_V1_PayloadReply>
 
+        /// Handle the "GraphPersonalizedPagerank" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Reddb_V1_JsonPayloadRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Reddb_V1_PayloadReply` message.
+        func graphPersonalizedPagerank(
+            request: GRPCCore.ServerRequest<Reddb_V1_JsonPayloadRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Reddb_V1_PayloadReply>
+
+        /// Handle the "GraphHits" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Reddb_V1_JsonPayloadRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Reddb_V1_PayloadReply` message.
+        func graphHits(
+            request: GRPCCore.ServerRequest<Reddb_V1_JsonPayloadRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Reddb_V1_PayloadReply>
+
         /// Handle the "Search" method.
         ///
         /// > Source IDL Documentation:
@@ -3273,6 +3357,34 @@ extension Reddb_V1_RedDb {
             context: GRPCCore.ServerContext
         ) async throws -> Reddb_V1_PayloadReply
 
+        /// Handle the "GraphPersonalizedPagerank" method.
+        ///
+        /// - Parameters:
+        ///   - request: A `Reddb_V1_JsonPayloadRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Reddb_V1_PayloadReply` to respond with.
+        func graphPersonalizedPagerank(
+            request: Reddb_V1_JsonPayloadRequest,
+            context: GRPCCore.ServerContext
+        ) async throws -> Reddb_V1_PayloadReply
+
+        /// Handle the "GraphHits" method.
+        ///
+        /// - Parameters:
+        ///   - request: A `Reddb_V1_JsonPayloadRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Reddb_V1_PayloadReply` to respond with.
+        func graphHits(
+            request: Reddb_V1_JsonPayloadRequest,
+            context: GRPCCore.ServerContext
+        ) async throws -> Reddb_V1_PayloadReply
+
         /// Handle the "Search" method.
         ///
         /// > Source IDL Documentation:
@@ -3972,6 +4084,28 @@ extension Reddb_V1_RedDb.StreamingServiceProtocol {
             }
         )
         router.registerHandler(
+            forMethod: Reddb_V1_RedDb.Method.GraphPersonalizedPagerank.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Reddb_V1_JsonPayloadRequest>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Reddb_V1_PayloadReply>(),
+            handler: { request, context in
+                try await self.graphPersonalizedPagerank(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
+            forMethod: Reddb_V1_RedDb.Method.GraphHits.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Reddb_V1_JsonPayloadRequest>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Reddb_V1_PayloadReply>(),
+            handler: { request, context in
+                try await self.graphHits(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
             forMethod: Reddb_V1_RedDb.Method.Search.descriptor,
             deserializer: GRPCProtobuf.ProtobufDeserializer<Reddb_V1_JsonPayloadRequest>(),
             serializer: GRPCProtobuf.ProtobufSerializer<Reddb_V1_PayloadReply>(),
@@ -4587,6 +4721,28 @@ extension Reddb_V1_RedDb.ServiceProtocol {
         context: GRPCCore.ServerContext
     ) async throws -> GRPCCore.StreamingServerResponse<Reddb_V1_PayloadReply> {
         let response = try await self.graphTopologicalSort(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    public func graphPersonalizedPagerank(
+        request: GRPCCore.StreamingServerRequest<Reddb_V1_JsonPayloadRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Reddb_V1_PayloadReply> {
+        let response = try await self.graphPersonalizedPagerank(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    public func graphHits(
+        request: GRPCCore.StreamingServerRequest<Reddb_V1_JsonPayloadRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Reddb_V1_PayloadReply> {
+        let response = try await self.graphHits(
             request: GRPCCore.ServerRequest(stream: request),
             context: context
         )
@@ -5294,6 +5450,32 @@ extension Reddb_V1_RedDb.SimpleServiceProtocol {
     ) async throws -> GRPCCore.ServerResponse<Reddb_V1_PayloadReply> {
         return GRPCCore.ServerResponse<Reddb_V1_PayloadReply>(
             message: try await self.graphTopologicalSort(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func graphPersonalizedPagerank(
+        request: GRPCCore.ServerRequest<Reddb_V1_JsonPayloadRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Reddb_V1_PayloadReply> {
+        return GRPCCore.ServerResponse<Reddb_V1_PayloadReply>(
+            message: try await self.graphPersonalizedPagerank(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func graphHits(
+        request: GRPCCore.ServerRequest<Reddb_V1_JsonPayloadRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Reddb_V1_PayloadReply> {
+        return GRPCCore.ServerResponse<Reddb_V1_PayloadReply>(
+            message: try await self.graphHits(
                 request: request.message,
                 context: context
             ),
@@ -6352,6 +6534,44 @@ extension Reddb_V1_RedDb {
         ///       already finished.
         /// - Returns: The result of `handleResponse`.
         func graphTopologicalSort<Result>(
+            request: GRPCCore.ClientRequest<Reddb_V1_JsonPayloadRequest>,
+            serializer: some GRPCCore.MessageSerializer<Reddb_V1_JsonPayloadRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Reddb_V1_PayloadReply>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "GraphPersonalizedPagerank" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Reddb_V1_JsonPayloadRequest` message.
+        ///   - serializer: A serializer for `Reddb_V1_JsonPayloadRequest` messages.
+        ///   - deserializer: A deserializer for `Reddb_V1_PayloadReply` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func graphPersonalizedPagerank<Result>(
+            request: GRPCCore.ClientRequest<Reddb_V1_JsonPayloadRequest>,
+            serializer: some GRPCCore.MessageSerializer<Reddb_V1_JsonPayloadRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Reddb_V1_PayloadReply>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "GraphHits" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Reddb_V1_JsonPayloadRequest` message.
+        ///   - serializer: A serializer for `Reddb_V1_JsonPayloadRequest` messages.
+        ///   - deserializer: A deserializer for `Reddb_V1_PayloadReply` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func graphHits<Result>(
             request: GRPCCore.ClientRequest<Reddb_V1_JsonPayloadRequest>,
             serializer: some GRPCCore.MessageSerializer<Reddb_V1_JsonPayloadRequest>,
             deserializer: some GRPCCore.MessageDeserializer<Reddb_V1_PayloadReply>,
@@ -7997,6 +8217,66 @@ extension Reddb_V1_RedDb {
             )
         }
 
+        /// Call the "GraphPersonalizedPagerank" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Reddb_V1_JsonPayloadRequest` message.
+        ///   - serializer: A serializer for `Reddb_V1_JsonPayloadRequest` messages.
+        ///   - deserializer: A deserializer for `Reddb_V1_PayloadReply` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func graphPersonalizedPagerank<Result>(
+            request: GRPCCore.ClientRequest<Reddb_V1_JsonPayloadRequest>,
+            serializer: some GRPCCore.MessageSerializer<Reddb_V1_JsonPayloadRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Reddb_V1_PayloadReply>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Reddb_V1_RedDb.Method.GraphPersonalizedPagerank.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
+
+        /// Call the "GraphHits" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Reddb_V1_JsonPayloadRequest` message.
+        ///   - serializer: A serializer for `Reddb_V1_JsonPayloadRequest` messages.
+        ///   - deserializer: A deserializer for `Reddb_V1_PayloadReply` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func graphHits<Result>(
+            request: GRPCCore.ClientRequest<Reddb_V1_JsonPayloadRequest>,
+            serializer: some GRPCCore.MessageSerializer<Reddb_V1_JsonPayloadRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Reddb_V1_PayloadReply>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Reddb_V1_RedDb.Method.GraphHits.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
+
         /// Call the "Search" method.
         ///
         /// > Source IDL Documentation:
@@ -9557,6 +9837,56 @@ extension Reddb_V1_RedDb.ClientProtocol {
         }
     ) async throws -> Result where Result: Sendable {
         try await self.graphTopologicalSort(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Reddb_V1_JsonPayloadRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Reddb_V1_PayloadReply>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "GraphPersonalizedPagerank" method.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Reddb_V1_JsonPayloadRequest` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func graphPersonalizedPagerank<Result>(
+        request: GRPCCore.ClientRequest<Reddb_V1_JsonPayloadRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.graphPersonalizedPagerank(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Reddb_V1_JsonPayloadRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Reddb_V1_PayloadReply>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "GraphHits" method.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Reddb_V1_JsonPayloadRequest` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func graphHits<Result>(
+        request: GRPCCore.ClientRequest<Reddb_V1_JsonPayloadRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.graphHits(
             request: request,
             serializer: GRPCProtobuf.ProtobufSerializer<Reddb_V1_JsonPayloadRequest>(),
             deserializer: GRPCProtobuf.ProtobufDeserializer<Reddb_V1_PayloadReply>(),
@@ -11224,6 +11554,64 @@ extension Reddb_V1_RedDb.ClientProtocol {
             metadata: metadata
         )
         return try await self.graphTopologicalSort(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "GraphPersonalizedPagerank" method.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func graphPersonalizedPagerank<Result>(
+        _ message: Reddb_V1_JsonPayloadRequest,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Reddb_V1_JsonPayloadRequest>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.graphPersonalizedPagerank(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "GraphHits" method.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func graphHits<Result>(
+        _ message: Reddb_V1_JsonPayloadRequest,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Reddb_V1_JsonPayloadRequest>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.graphHits(
             request: request,
             options: options,
             onResponse: handleResponse

@@ -37,6 +37,10 @@ import Testing
         #expect(path["path"] == .array([.integer(1), .integer(2), .integer(3)]), "\(r.body)")
         r = try await HTTPClientTests.call(server, "POST", "/graph/analytics/centrality", body: #"{"collection":"city","algorithm":"pagerank","limit":1}"#)
         #expect(r.json["count"] == .integer(1), "\(r.body)")
+        r = try await HTTPClientTests.call(server, "POST", "/graph/analytics/pagerank/personalized", body: #"{"source":"b","limit":1}"#)
+        #expect(r.json["count"] == .integer(1), "\(r.body)")
+        r = try await HTTPClientTests.call(server, "POST", "/graph/analytics/hits", body: "{}")
+        #expect(r.json["count"] == .integer(3), "\(r.body)")
         r = try await HTTPClientTests.call(server, "POST", "/graph/analytics/topological-sort", body: "{}")
         guard case .array(let order)? = r.json["results"] else { Issue.record("no order: \(r.body)"); return }
         #expect(order.map { $0["label"] } == [.string("a"), .string("b"), .string("c")], "\(r.body)")
@@ -82,6 +86,11 @@ import Testing
             let order = try JSONValue.parse(try await db.graphTopologicalSort(empty).payload)
             #expect(centrality["count"] == .integer(3) && community["count"] == .integer(1) && clustering["count"] == .integer(4)
                     && order["count"] == .integer(3))
+            let hits = try JSONValue.parse(try await db.graphHits(.with { $0.payloadJson = #"{"collection":"g","limit":1}"# }).payload)
+            #expect(hits["count"] == .integer(1))
+            let personal = try JSONValue.parse(try await db.graphPersonalizedPagerank(.with { $0.payloadJson = #"{"source":"c"}"# }).payload)
+            guard case .array(let ranked)? = personal["results"] else { Issue.record("no results"); return }
+            #expect(ranked.first?["label"] == .string("c"))
             let missing = await GRPCServerTests.code { _ = try await db.graphTraverse(.with { $0.payloadJson = #"{"source":"nobody"}"# }) }
             #expect(missing?.0 == .notFound)
             let bad = await GRPCServerTests.code { _ = try await db.createEdge(.with { $0.collection = "g"; $0.payloadJson = #"{"label":"e"}"# }) }

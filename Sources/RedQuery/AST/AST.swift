@@ -321,6 +321,10 @@ public struct GraphCommand: Sendable, Equatable {
         case topologicalSort
         /// Whole-graph figures, or with a node reference that node's fields.
         case properties(node: Expr?)
+        /// PageRank whose random jumps all land on one node: closeness to it.
+        case personalizedPageRank(source: Expr)
+        /// Kleinberg's hubs and authorities.
+        case hits
     }
 
     public var kind: Kind

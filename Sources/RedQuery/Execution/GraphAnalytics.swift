@@ -31,7 +31,8 @@ extension GraphExecutor {
     static func analyticsColumns(_ kind: GraphCommand.Kind) -> [ResultColumn]? {
         func c(_ name: String, _ type: DataType) -> ResultColumn { ResultColumn(name: name, type: type) }
         switch kind {
-        case .centrality: return [c("node_id", .integer), c("label", .text), c("score", .float)]
+        case .centrality, .personalizedPageRank: return [c("node_id", .integer), c("label", .text), c("score", .float)]
+        case .hits: return [c("node_id", .integer), c("label", .text), c("authority", .float), c("hub", .float)]
         case .community: return [c("community_id", .integer), c("size", .integer)]
         case .components: return [c("component_id", .integer), c("size", .integer)]
         case .cycles: return [c("cycle_index", .integer), c("length", .integer), c("nodes", .json)]
@@ -63,9 +64,17 @@ extension GraphExecutor {
             case "pagerank": scores = pagerank(graph)
             default: scores = (0..<n).map { Double(graph.outgoing[$0].count + graph.incoming[$0].count) }
             }
+            return ranked(graph, scores, command, limit)
+        case .personalizedPageRank(let reference):
+            let source = try graph.node(named: try constant(reference), in: command.collection)
+            return ranked(graph, pagerank(graph, restart: source), command, limit)
+        case .hits:
+            let (authority, hub) = hits(graph)
             let ascending = command.orderDescending == false
-            let order = (0..<n).sorted { a, b in scores[a] != scores[b] ? (ascending ? scores[a] < scores[b] : scores[a] > scores[b]) : a < b }
-            return order.prefix(limit ?? Self.defaultCentralityLimit).map { [.integer(graph.nodes[$0].rid), .text(graph.nodes[$0].label), .float(scores[$0])] }
+            let order = (0..<n).sorted { a, b in authority[a] != authority[b] ? (ascending ? authority[a] < authority[b] : authority[a] > authority[b]) : a < b }
+            return order.prefix(limit ?? Self.defaultCentralityLimit).map {
+                [.integer(graph.nodes[$0].rid), .text(graph.nodes[$0].label), .float(authority[$0]), .float(hub[$0])]
+            }
         case .community(_, let iterations):
             return groups(labelPropagation(graph, iterations: iterations), command, limit)
         case .components(let strong):
@@ -93,6 +102,31 @@ extension GraphExecutor {
         case .neighborhood, .traverse, .shortestPath:
             preconditionFailure("not an analytics command")
         }
+    }
+
+    /// Rows `node_id, label, score`, best first (ORDER BY score ASC: worst first), top 100 unless `limit`.
+    private func ranked(_ graph: MaterializedGraph, _ scores: [Double], _ command: GraphCommand, _ limit: Int?) -> [[Value]] {
+        let ascending = command.orderDescending == false
+        let order = scores.indices.sorted { a, b in scores[a] != scores[b] ? (ascending ? scores[a] < scores[b] : scores[a] > scores[b]) : a < b }
+        return order.prefix(limit ?? Self.defaultCentralityLimit).map { [.integer(graph.nodes[$0].rid), .text(graph.nodes[$0].label), .float(scores[$0])] }
+    }
+
+    /// Authority and hub scores (Kleinberg), each of unit length, to a change below 1e-6 (at most 100 rounds).
+    private func hits(_ graph: MaterializedGraph) -> (authority: [Double], hub: [Double]) {
+        let n = graph.nodes.count
+        var authority = [Double](repeating: 1, count: n), hub = [Double](repeating: 1, count: n)
+        func unit(_ v: [Double]) -> [Double] {
+            let norm = v.reduce(0) { $0 + $1 * $1 }.squareRoot()
+            return norm > 0 ? v.map { $0 / norm } : v
+        }
+        for _ in 0..<100 {
+            let nextAuthority = unit((0..<n).map { v in graph.incoming[v].reduce(0) { $0 + hub[$1.node] } })
+            let nextHub = unit((0..<n).map { v in graph.outgoing[v].reduce(0) { $0 + nextAuthority[$1.node] } })
+            let change = zip(nextAuthority, authority).reduce(0) { $0 + abs($1.0 - $1.1) } + zip(nextHub, hub).reduce(0) { $0 + abs($1.0 - $1.1) }
+            (authority, hub) = (nextAuthority, nextHub)
+            if change < 1e-6 { break }
+        }
+        return (authority, hub)
     }
 
     /// Rows `id, size` of the groups in `membership` (a group number per node), numbered from 1 by first node.
@@ -246,20 +280,24 @@ extension GraphExecutor {
         return x
     }
 
-    private func pagerank(_ graph: MaterializedGraph) -> [Double] {
+    /// PageRank; with `restart`, every random jump (and a dangling node's rank) goes to that
+    /// node instead of spreading evenly (personalised PageRank).
+    private func pagerank(_ graph: MaterializedGraph, restart: Int? = nil) -> [Double] {
         let n = graph.nodes.count
         guard n > 0 else { return [] }
         let damping = 0.85
-        var rank = [Double](repeating: 1 / Double(n), count: n)
+        var jump = [Double](repeating: 1 / Double(n), count: n)
+        if let restart { jump = [Double](repeating: 0, count: n); jump[restart] = 1 }
+        var rank = jump
         for _ in 0..<100 {
-            var next = [Double](repeating: (1 - damping) / Double(n), count: n)
+            var next = jump.map { (1 - damping) * $0 }
             var dangling = 0.0
             for v in 0..<n {
                 if graph.outgoing[v].isEmpty { dangling += rank[v]; continue }
                 let share = damping * rank[v] / Double(graph.outgoing[v].count)
                 for e in graph.outgoing[v] { next[e.node] += share }
             }
-            for v in 0..<n { next[v] += damping * dangling / Double(n) }
+            for v in 0..<n { next[v] += damping * dangling * jump[v] }
             let change = zip(next, rank).reduce(0) { $0 + abs($1.0 - $1.1) }
             rank = next
             if change < 1e-6 { break }

@@ -19,7 +19,7 @@ extension Parser {
         switch word {
         case "neighborhood", "traverse", "shortest_path":
             advance()
-        case "centrality", "community", "components", "cycles", "clustering", "topological_sort", "properties":
+        case "centrality", "community", "components", "cycles", "clustering", "topological_sort", "properties", "hits", "personalized_pagerank":
             advance()
             return .graph(try parseGraphAnalytics(word))
         default:
@@ -113,7 +113,7 @@ extension Parser {
     /// `GRAPH CENTRALITY | COMMUNITY | COMPONENTS | CYCLES | CLUSTERING | TOPOLOGICAL_SORT | PROPERTIES …`,
     /// after the command word: an optional graph collection, then the command's clauses.
     mutating func parseGraphAnalytics(_ word: String) throws -> GraphCommand {
-        let clauses: Set<String> = ["algorithm", "order", "limit", "mode", "max_iterations", "max_length"]
+        let clauses: Set<String> = ["algorithm", "order", "limit", "mode", "max_iterations", "max_length", "from"]
         var collection: String?
         if case .identifier(let name, let quoted) = current.kind, quoted || !clauses.contains(name) {
             advance()
@@ -134,6 +134,13 @@ extension Parser {
         case "cycles": kind = .cycles(maxLength: 10)
         case "clustering": kind = .clustering
         case "topological_sort": kind = .topologicalSort
+        case "hits":
+            kind = .hits
+            metrics = ["score", "authority", "hub"]
+        case "personalized_pagerank":
+            if collection != nil { try expectKeyword("from") } else { _ = acceptKeyword("from") }
+            kind = .personalizedPageRank(source: try parseGraphNodeReference())
+            metrics = ["score", "centrality_score"]
         default:
             var node: Expr?
             if case .string = current.kind { node = try parseGraphNodeReference() } else if case .parameter = current.kind { node = try parseGraphNodeReference() }

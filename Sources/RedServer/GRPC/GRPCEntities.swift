@@ -153,6 +153,14 @@ extension GRPCService {
         await unary(request, rpc: "text_search") { message, _ in Self.payloadReply(try await operations.textSearch(try Self.payload(message.payloadJson))) }
     }
 
+    func graphPersonalizedPagerank(request: ServerRequest<Reddb_V1_JsonPayloadRequest>, context _: GRPCCore.ServerContext) async throws -> ServerResponse<Reddb_V1_PayloadReply> {
+        await graphAnalytics(request, .personalizedPageRank)
+    }
+
+    func graphHits(request: ServerRequest<Reddb_V1_JsonPayloadRequest>, context _: GRPCCore.ServerContext) async throws -> ServerResponse<Reddb_V1_PayloadReply> {
+        await graphAnalytics(request, .hits)
+    }
+
     private func graphAnalytics(_ request: ServerRequest<Reddb_V1_JsonPayloadRequest>, _ command: GraphRequest.Command) async -> ServerResponse<Reddb_V1_PayloadReply> {
         await unary(request, rpc: "graph_\(command.rawValue)") { message, _ in Self.payloadReply(try await operations.graph(command, try Self.payload(message.payloadJson))) }
     }

@@ -36,7 +36,7 @@ struct HTTPRoutes: Sendable {
         ("POST", "/collections/{c}/edges", "Insert a graph edge: {\"label\", \"from\", \"to\", \"weight\"?, \"properties\"?: {…}} (from/to: node ids or unique labels)"),
         ("POST", "/graph/neighborhood", "Nodes within max_depth hops: {\"source\", \"collection\"?, \"max_depth\"?: 3, \"direction\"?, \"edge_labels\"?}"),
         ("POST", "/graph/traverse", "A traversal in visit order: {\"source\", \"strategy\"?: bfs|dfs, \"max_depth\"?: 5, \"direction\"?, \"edge_labels\"?, \"collection\"?}"),
-        ("POST", "/graph/analytics/{command}", "Whole-graph analytics, command centrality|community|components|cycles|clustering|topological-sort|properties: {\"collection\"?, \"algorithm\"?, \"mode\"?, \"max_iterations\"?, \"max_length\"?, \"order\"?, \"limit\"?, \"node\"?}"),
+        ("POST", "/graph/analytics/{command}", "Whole-graph analytics, command centrality|community|components|cycles|clustering|topological-sort|properties|hits|pagerank/personalized (with \"source\"): {\"collection\"?, \"algorithm\"?, \"mode\"?, \"max_iterations\"?, \"max_length\"?, \"order\"?, \"limit\"?, \"node\"?}"),
         ("POST", "/text/search", "Items ranked by their text (BM25): {\"query\", \"collections\"?: [...], \"limit\"?: 10, \"fuzzy\"?}"),
         ("POST", "/search", "Same as /text/search"),
         ("POST", "/graph/shortest-path", "The shortest path: {\"source\", \"target\", \"algorithm\"?: bfs|dijkstra|bellman_ford, \"direction\"?, \"collection\"?}"),
@@ -100,10 +100,11 @@ struct HTTPRoutes: Sendable {
         for path in ["/text/search", "/search"] {
             router.post(RouterPath(path)) { request, _ in Self.json(try await self.operations.textSearch(try await self.body(request))) }
         }
+        router.post("/graph/analytics/pagerank/personalized") { request, _ in try await self.graph(.personalizedPageRank, request) }
         router.post("/graph/analytics/:command") { request, ctx in
             let name = try Self.segment(ctx, "command").replacingOccurrences(of: "-", with: "_")
             guard let command = GraphRequest.Command(rawValue: name), ![.neighborhood, .traverse, .shortestPath].contains(command) else {
-                throw RedError(.undefinedObject, "no graph analytics command \(name): centrality, community, components, cycles, clustering, topological-sort or properties")
+                throw RedError(.undefinedObject, "no graph analytics command \(name): centrality, community, components, cycles, clustering, topological-sort, properties, hits or pagerank/personalized")
             }
             return try await self.graph(command, request)
         }
