@@ -83,6 +83,12 @@ public enum VectorMetric: String, Codable, Sendable, CaseIterable {
             Double(v[0]) + Double(v[1]) + Double(v[2]) + Double(v[3]) + Double(v[4]) + Double(v[5]) + Double(v[6]) + Double(v[7])
         }
         var result = (dot: total(dot), normA: total(normA), normB: total(normB), squaredDistance: total(squared))
+        // Components near Float's limit overflow a single-precision product or sum: start again
+        // in double precision, where finite floats cannot overflow.
+        if !(result.dot.isFinite && result.normA.isFinite && result.normB.isFinite && result.squaredDistance.isFinite) {
+            result = (0, 0, 0, 0)
+            i = 0
+        }
         while i < count {
             let x = Double(a.loadUnaligned(fromByteOffset: 4 * i, as: Float.self))
             let y = Double(b.loadUnaligned(fromByteOffset: 4 * i, as: Float.self))

@@ -47,7 +47,9 @@ public enum VectorSearchRequest {
         if let filter = body["filter"] {
             guard case .string(let text) = filter else { throw RedError(.invalidArgument, "filter must be an RQL expression in a string") }
             try Parser.checkSearchFilter(text)
-            sql += " WHERE \(text)"
+            // In parentheses, closed on a line of its own: a trailing `--` comment in the filter
+            // ends at that newline instead of swallowing the clauses after it.
+            sql += " WHERE (\(text)\n)"
         }
         if let metric = body["metric"] {
             guard case .string(let word) = metric, let m = VectorMetric(word: word) else {

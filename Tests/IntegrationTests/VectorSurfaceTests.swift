@@ -112,6 +112,9 @@ import Testing
             let reply = try await HTTPClientTests.call(server, "POST", "/collections/docs/similar", body: body)
             #expect(reply.status == status && reply.json["sqlstate"] == .string(code), "\(body) → \(reply.status) \(reply.body)")
         }
+        // A trailing comment in the filter cannot swallow the clauses after it: k still applies.
+        r = try await HTTPClientTests.call(server, "POST", "/collections/docs/similar", body: #"{"vector":[1,0,0],"filter":"true --","k":1}"#)
+        #expect(r.json["count"] == .integer(1), "\(r.body)")
         r = try await HTTPClientTests.call(server, "POST", "/collections/nowhere/similar", body: #"{"vector":[1]}"#)
         #expect(r.status == 404, "\(r.body)")
         r = try await HTTPClientTests.call(server, "POST", "/collections/docs/vectors", body: #"{"dense":[1,2,3,4]}"#)
@@ -152,6 +155,16 @@ import Testing
         let server = try ServerProcess()
         defer { server.remove() }
         try await PostgresClientTests.withConnection(server) { conn in
+            // The first insert creates the collection; the extended protocol describes its RETURNING first.
+            let first = try await conn.query("INSERT INTO fresh VECTOR (dense, content) VALUES (\("[1,2]"), \("x")) RETURNING rid, content",
+                                             logger: PostgresClientTests.logger)
+            var created: [String] = []
+            for try await (rid, content) in first.decode((Int64, String).self) { created.append("\(rid) \(content)") }
+            #expect(created == ["1 x"])
+            let node = try await conn.query("INSERT INTO freshgraph NODE (label) VALUES (\("n")) RETURNING rid, kind", logger: PostgresClientTests.logger)
+            var nodes: [String] = []
+            for try await (rid, kind) in node.decode((Int64, String).self) { nodes.append("\(rid) \(kind)") }
+            #expect(nodes == ["1 node"])
             _ = try await conn.query("CREATE VECTOR pg DIM 3", logger: PostgresClientTests.logger)
             _ = try await conn.query("INSERT INTO pg VECTOR (dense, content) VALUES (\("[1,0,0]"), \("x")), (\("[0,1,0]"), \("y"))",
                                      logger: PostgresClientTests.logger)

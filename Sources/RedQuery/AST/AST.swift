@@ -339,6 +339,8 @@ public struct GraphCommand: Sendable, Equatable {
     public var edgeLabels: [String]?
     /// Analytics: `ORDER BY metric [ASC|DESC]` (the metric already checked) and `LIMIT n`.
     public var orderDescending: Bool?
+    /// The ORDER BY metric where a command has several (HITS: `authority`/`score` or `hub`).
+    public var orderMetric: String?
     public var limit: Expr?
 
     public init(kind: Kind, collection: String?, source: Expr) {

@@ -27,6 +27,9 @@ import RedCore
 extension GraphExecutor {
     static let defaultCentralityLimit = 100
     static let maxCycles = 100
+    /// Most path steps GRAPH CYCLES takes before it gives up (54000): simple paths can be
+    /// exponentially many even in a graph with no cycle at all.
+    static let maxCycleSearchSteps = 50_000_000
 
     static func analyticsColumns(_ kind: GraphCommand.Kind) -> [ResultColumn]? {
         func c(_ name: String, _ type: DataType) -> ResultColumn { ResultColumn(name: name, type: type) }
@@ -71,12 +74,13 @@ extension GraphExecutor {
         case .hits:
             let (authority, hub) = hits(graph)
             let ascending = command.orderDescending == false
-            let order = (0..<n).sorted { a, b in authority[a] != authority[b] ? (ascending ? authority[a] < authority[b] : authority[a] > authority[b]) : a < b }
+            let key = command.orderMetric == "hub" ? hub : authority
+            let order = (0..<n).sorted { a, b in key[a] != key[b] ? (ascending ? key[a] < key[b] : key[a] > key[b]) : a < b }
             return order.prefix(limit ?? Self.defaultCentralityLimit).map {
                 [.integer(graph.nodes[$0].rid), .text(graph.nodes[$0].label), .float(authority[$0]), .float(hub[$0])]
             }
         case .community(_, let iterations):
-            return groups(labelPropagation(graph, iterations: iterations), command, limit)
+            return groups(try labelPropagation(graph, iterations: iterations), command, limit)
         case .components(let strong):
             return groups(strong ? try strongComponents(graph) : weakComponents(graph), command, limit)
         case .cycles(let maxLength):
@@ -84,7 +88,7 @@ extension GraphExecutor {
                 [.integer(Int64(i + 1)), .integer(Int64(cycle.count)), .json(.array(cycle.map { .integer(graph.nodes[$0].rid) }))]
             }
         case .clustering:
-            return clustering(graph)
+            return try clustering(graph)
         case .topologicalSort:
             return try topologicalOrder(graph).enumerated().map { i, node in [.integer(Int64(i + 1)), .integer(graph.nodes[node].rid), .text(graph.nodes[node].label)] }
         case .properties(nil):
@@ -200,12 +204,13 @@ extension GraphExecutor {
         return component
     }
 
-    private func labelPropagation(_ graph: MaterializedGraph, iterations: Int) -> [Int] {
+    private func labelPropagation(_ graph: MaterializedGraph, iterations: Int) throws -> [Int] {
         let neighbours = undirected(graph)
         var label = Array(graph.nodes.indices)
         for _ in 0..<iterations {
             var changed = false
             for v in graph.nodes.indices where !neighbours[v].isEmpty {
+                if v & 1023 == 0 { try context.checkCancelled() }
                 var counts: [Int: Int] = [:]
                 for w in neighbours[v] { counts[label[w], default: 0] += 1 }
                 let best = counts.max { a, b in a.value != b.value ? a.value < b.value : a.key > b.key }!.key
@@ -305,7 +310,7 @@ extension GraphExecutor {
         return rank
     }
 
-    private func clustering(_ graph: MaterializedGraph) -> [[Value]] {
+    private func clustering(_ graph: MaterializedGraph) throws -> [[Value]] {
         let neighbours = undirected(graph).map(Set.init)
         var triangles = 0, triples = 0
         var rows: [[Value]] = []
@@ -313,7 +318,10 @@ extension GraphExecutor {
             let around = Array(neighbours[v])
             let k = around.count
             var links = 0
-            for i in 0..<k { for j in (i + 1)..<max(i + 1, k) where neighbours[around[i]].contains(around[j]) { links += 1 } }
+            for i in 0..<k {
+                if i & 255 == 0 { try context.checkCancelled() }  // a hub of k neighbours costs k² lookups
+                for j in (i + 1)..<max(i + 1, k) where neighbours[around[i]].contains(around[j]) { links += 1 }
+            }
             triangles += links
             triples += k * (k - 1) / 2
             let local = k < 2 ? 0 : Double(links) / Double(k * (k - 1) / 2)
@@ -348,6 +356,7 @@ extension GraphExecutor {
     /// Simple directed cycles of at most `maxLength` nodes, each reported from its lowest node.
     private func cycles(_ graph: MaterializedGraph, maxLength: Int) throws -> [[Int]] {
         var found: [[Int]] = []
+        var steps = 0
         for start in graph.nodes.indices {
             try context.checkCancelled()
             var path = [start], onPath: Set<Int> = [start]
@@ -358,6 +367,13 @@ extension GraphExecutor {
                     continue
                 }
                 work[work.count - 1].edge += 1
+                steps += 1
+                if steps & 4095 == 0 {
+                    try context.checkCancelled()
+                    guard steps < Self.maxCycleSearchSteps else {
+                        throw RedError(.limitExceeded, "GRAPH CYCLES gave up after \(Self.maxCycleSearchSteps) steps; lower MAX_LENGTH")
+                    }
+                }
                 let w = graph.outgoing[v][i].node
                 if w == start {
                     if !found.contains(path) { found.append(path) }

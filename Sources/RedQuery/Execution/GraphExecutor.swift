@@ -11,7 +11,8 @@ import RedEngine
 /// Results, in visit order:
 /// - NEIGHBORHOOD, TRAVERSE: `node_id, label, node_type, depth, graph` — the start node first
 ///   at depth 0, then breadth-first (or depth-first with `STRATEGY dfs`) up to DEPTH hops
-///   (NEIGHBORHOOD 3, TRAVERSE 5), each node once.
+///   (NEIGHBORHOOD 3, TRAVERSE 5), each node once. Depth-first lists a node at the depth it
+///   was first reached by, and lists every node within DEPTH hops by some path.
 /// - SHORTEST_PATH: one row `source, target, nodes_visited, negative_cycle_detected,
 ///   hop_count, total_weight, path`; with no path, hop_count, total_weight and path are NULL.
 ///   `path` (the node ids, in order, as a JSON array) is ours. BFS minimises hops (its
@@ -75,14 +76,25 @@ struct GraphExecutor {
         var rows: [[Value]] = []
         func emit(_ n: Int, _ depth: Int) { rows.append(graph.row(n) + [.integer(Int64(depth)), .text(graph.nodes[n].graph)]) }
         if depthFirst {
+            // A node is listed when first reached, at that depth, but expanded again whenever it
+            // is reached by a shorter path: otherwise a node first met deep down would hide
+            // what lies within DEPTH of its shallower copy.
+            var shallowest = [Int](repeating: .max, count: graph.nodes.count)
             var stack = [(source, 0)]
+            var steps = 0
             while let (n, depth) = stack.popLast() {
-                guard !seen[n] else { continue }
-                seen[n] = true
-                emit(n, depth)
-                if rows.count & 4095 == 0 { try context.checkCancelled() }
+                guard depth < shallowest[n] else { continue }
+                shallowest[n] = depth
+                if !seen[n] {
+                    seen[n] = true
+                    emit(n, depth)
+                }
+                steps += 1
+                if steps & 4095 == 0 { try context.checkCancelled() }
                 guard depth < maxDepth else { continue }
-                for edge in graph.neighbors(n, command.direction, command.edgeLabels).reversed() where !seen[edge.node] { stack.append((edge.node, depth + 1)) }
+                for edge in graph.neighbors(n, command.direction, command.edgeLabels).reversed() where depth + 1 < shallowest[edge.node] {
+                    stack.append((edge.node, depth + 1))
+                }
             }
         } else {
             var queue = [(source, 0)], head = 0

@@ -87,9 +87,19 @@ extension StatementExecutor {
 
     private func describeInsert(_ insert: InsertStatement, planner: Planner) throws -> [ResultColumn]? {
         guard let handle = try store.open(transaction, insert.table) else {
-            // INSERT DOCUMENT/KV creates its collection on first use; nothing to infer from.
-            if insert.model != .row, insert.returning == nil { return nil }
-            throw RedError(.undefinedCollection, "relation \"\(insert.table)\" does not exist")
+            // INSERT DOCUMENT/KV/VECTOR/NODE/EDGE creates its collection on first use: RETURNING is
+            // described against the schema that insert would create.
+            guard insert.model != .row else { throw RedError(.undefinedCollection, "relation \"\(insert.table)\" does not exist") }
+            guard let returning = insert.returning else { return nil }
+            let schema: CollectionSchema
+            switch insert.model {
+            case .vector: schema = .implicitVectorCollection
+            case .node, .edge: schema = CollectionSchema(model: .graph)
+            case .kv: schema = CollectionSchema(model: .kv)
+            default: schema = CollectionSchema(model: .document)
+            }
+            let scope = Scope(TableScanNode.columns(of: schema, qualifier: insert.table), parent: nil)
+            return Self.resultColumns(try DMLExecutor(context: planner.context).bindReturning(returning, scope: scope, planner: planner).columns, [])
         }
         if handle.schema.model != .table {
             // Documents, KV and vectors name fields, not schema columns; only a vector's are typed.

@@ -20,6 +20,8 @@ struct TextSearchExecutor {
 
     static let defaultResults = 10
     static let maxResults = 10_000
+    /// Most distinct words one search looks for (each matching item keeps a count per word).
+    static let maxTerms = 64
     /// BM25's term-frequency saturation and length normalisation, at their usual values.
     static let k1 = 1.2, b = 0.75
 
@@ -41,6 +43,11 @@ struct TextSearchExecutor {
         let text = try eval.evaluate(try planner.bind(search.query, noColumns), [])
         let terms = Array(Set(Self.words(text.isNull ? "" : text.displayText))).sorted()
         guard !terms.isEmpty else { throw RedError(.invalidArgument, "SEARCH TEXT needs at least one word to look for") }
+        guard terms.count <= Self.maxTerms else {
+            throw RedError(.limitExceeded, "SEARCH TEXT looks for at most \(Self.maxTerms) distinct words, got \(terms.count)")
+        }
+        var termIndex: [Substring: Int] = [:]
+        for (t, term) in terms.enumerated() { termIndex[term] = t }
         var limit = Self.defaultResults
         if let expr = search.limit {
             guard case .integer(let n) = try DataType.integer.coerce(try eval.evaluate(try planner.bind(expr, noColumns), [])), n >= 0 else {
@@ -57,20 +64,29 @@ struct TextSearchExecutor {
         var matches: [Match] = []
         var documents = 0, totalLength = 0
         for handle in handles {
+            let textColumns = Self.textColumns(handle.schema)
             let cursor = try store.scan(tx, handle)
             while let (key, item) = try cursor.nextEntry() {
                 guard item.isVisible(at: context.now) else { continue }
                 documents += 1
-                if documents & 4095 == 0 { try context.checkCancelled() }
+                if documents & 1023 == 0 { try context.checkCancelled() }
                 var words: [Substring] = []
                 if handle.schema.model == .kv { words += Self.words(String(decoding: key, as: UTF8.self)) }
-                for (column, value) in item.values where column != StoredRow.metadataColumnID { Self.collect(value, into: &words) }
+                for column in textColumns {
+                    guard let value = item.values[column] else { continue }
+                    // A node's type defaults to its label: the same words are not counted twice.
+                    if column == GraphItem.nodeTypeColumn, handle.schema.model == .graph, value == item.values[GraphItem.labelColumn] { continue }
+                    Self.collect(value, into: &words)
+                }
                 totalLength += words.count
                 var frequencies = [Double](repeating: 0, count: terms.count)
                 var any = false
                 for word in words {
-                    for (t, term) in terms.enumerated() {
-                        if word == term { frequencies[t] += 1; any = true } else if search.fuzzy, term.count >= 4, Self.oneEditApart(word, term) {
+                    if let t = termIndex[word] {
+                        frequencies[t] += 1
+                        any = true
+                    } else if search.fuzzy {
+                        for (t, term) in terms.enumerated() where term.count >= 4 && Self.oneEditApart(word, term) {
                             frequencies[t] += 0.5
                             any = true
                         }
@@ -105,6 +121,18 @@ struct TextSearchExecutor {
             return [id, .float(score), .text(m.collection), .text(m.kind)]
         }
         return QueryResult(columns: Self.columns, rows: rows, statementType: "select", commandTag: "SELECT \(rows.count)")
+    }
+
+    /// The stored columns whose strings are an item's text: a table's live columns (a dropped
+    /// column's values stay in old rows, and must not be found), a graph item's label, type and
+    /// properties (not its kind), the one value of documents and KV, a vector's content and metadata.
+    static func textColumns(_ schema: CollectionSchema) -> [UInt16] {
+        switch schema.model {
+        case .table: return schema.columns.map(\.id)
+        case .document, .kv: return [0]
+        case .vector: return [1, 2]
+        case .graph: return [GraphItem.labelColumn, GraphItem.nodeTypeColumn, GraphItem.propertiesColumn]
+        }
     }
 
     static func kind(_ model: CollectionSchema.Model, _ item: StoredRow) -> String {

@@ -187,6 +187,7 @@ extension Parser {
                 try expectKeyword("by")
                 let metric = try parseAnyName()
                 guard metrics.contains(metric) else { throw error("unsupported ORDER BY metric '\(metric)' for GRAPH \(word.uppercased())") }
+                command.orderMetric = metric
                 command.orderDescending = acceptKeyword("asc") ? false : (acceptKeyword("desc") || true)
             } else if acceptKeyword("limit") {
                 guard !metrics.isEmpty else { throw error("GRAPH \(word.uppercased()) takes no LIMIT") }

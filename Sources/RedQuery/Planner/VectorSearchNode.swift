@@ -134,7 +134,8 @@ final class VectorSearchNode: PlanNode, @unchecked Sendable {
                 let location = try StoredRow.vectorLocation(bytes)
                 guard let offset = location.offset, location.count == query.count, location.header.isVisible(at: now) else { continue }
                 let distance = bytes.withUnsafeBytes { metric.distance(query, littleEndianFloats: $0.baseAddress! + offset, count: location.count) }
-                let score = metric.score(distance: distance)
+                var score = metric.score(distance: distance)
+                if score.isNaN { score = -.infinity }  // never from finite vectors; kept out of the heap's order all the same
                 if let bound {
                     guard node.scoresOnly ? score >= bound : metric.passes(threshold: bound, distance: distance) else { continue }
                 }
