@@ -102,6 +102,8 @@ public indirect enum TableRef: Sendable, Equatable {
     case joinUsing(TableRef, TableRef, JoinKind, columns: [String])
     /// `(VECTOR SEARCH …) [AS] alias` or `(SEARCH SIMILAR …) [AS] alias`: the hits as rows.
     case vectorSearch(VectorSearch, alias: String?)
+    /// `(SEARCH TEXT …) [AS] alias` or `(GRAPH …) [AS] alias`: a command's result as rows.
+    case command(Statement, alias: String?)
 }
 
 public enum JoinKind: String, Sendable, Equatable { case inner, left, right, full, cross }

@@ -226,6 +226,12 @@ extension Parser {
             try expectSymbol(")")
             return .vectorSearch(search, alias: try parseOptionalAlias())
         }
+        if isSymbol("("), (isKeyword("search", ahead: 1) && isKeyword("text", ahead: 2)) || isKeyword("graph", ahead: 1) {
+            advance()
+            let command = isKeyword("graph") ? try parseGraphCommand() : try parseSearchSimilar()
+            try expectSymbol(")")
+            return .command(command, alias: try parseOptionalAlias())
+        }
         if acceptSymbol("(") {
             if isKeyword("select") || isKeyword("with") || isKeyword("values") || isSymbol("(") {
                 let query = try parseQuery()

@@ -106,6 +106,9 @@ struct QueryNames {
             case .reference(let collection, let id): tables.insert(collection); visit(id)
             }
             if let filter = search.filter { visit(filter) }
+        case .command(.textSearch(let search), _): tables.formUnion(search.collections)
+        case .command(.graph(let command), _): if let collection = command.collection { tables.insert(collection) }
+        case .command: break
         }
     }
 
