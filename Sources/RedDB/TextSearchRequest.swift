@@ -31,4 +31,31 @@ public enum TextSearchRequest {
         }
         return (sql, [.text(query)])
     }
+
+    /// `{"collection", "vector"?: [numbers], "query"?: "words", "limit"?: 10}` → `SEARCH HYBRID`
+    /// (HTTP `POST /hybrid/search`, gRPC `HybridSearch`); at least one of vector and query.
+    public static func hybridStatement(_ body: JSONValue) throws -> (sql: String, parameters: [Value]) {
+        guard case .object = body else { throw RedError(.invalidArgument, "a search request must be a JSON object") }
+        guard case .string(let collection)? = body["collection"], !collection.isEmpty, collection.utf8.count <= 255 else {
+            throw RedError(.invalidArgument, "a hybrid search needs collection: a vector collection's name")
+        }
+        var sql = "SEARCH HYBRID"
+        var parameters: [Value] = []
+        if let vector = body["vector"] {
+            parameters.append(.json(vector))
+            sql += " SIMILAR $\(parameters.count)"
+        }
+        if let query = body["query"] {
+            guard case .string(let text) = query else { throw RedError(.invalidArgument, "query must be a string") }
+            parameters.append(.text(text))
+            sql += " TEXT $\(parameters.count)"
+        }
+        guard !parameters.isEmpty else { throw RedError(.invalidArgument, "a hybrid search needs vector, query or both") }
+        sql += " COLLECTION \(Session.identifier(collection))"
+        if let limit = body["limit"] ?? body["k"] {
+            guard case .integer(let n) = limit, n >= 0 else { throw RedError(.invalidArgument, "limit must be a non-negative integer") }
+            sql += " LIMIT \(n)"
+        }
+        return (sql, parameters)
+    }
 }

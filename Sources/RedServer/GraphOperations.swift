@@ -56,9 +56,10 @@ extension CollectionOperations {
         return .object([("count", .integer(Int64(result.rows.count))), ("ok", .bool(true)), ("results", .array(Self.records(result)))])
     }
 
-    /// A text search's reply for HTTP and gRPC: `{"count","ok","results":[{entity_id, score, collection, kind}]}`.
-    func textSearch(_ body: JSONValue) async throws -> JSONValue {
-        let statement = try TextSearchRequest.statement(body)
+    /// A text search's reply for HTTP and gRPC: `{"count","ok","results":[{entity_id, score, collection, kind}]}`
+    /// (`hybrid`: a `SEARCH HYBRID` request, results `{entity_id, score}`).
+    func textSearch(_ body: JSONValue, hybrid: Bool = false) async throws -> JSONValue {
+        let statement = hybrid ? try TextSearchRequest.hybridStatement(body) : try TextSearchRequest.statement(body)
         let result = try await session().execute(statement.sql, parameters: statement.parameters)
         return .object([("count", .integer(Int64(result.rows.count))), ("ok", .bool(true)), ("results", .array(Self.records(result)))])
     }

@@ -139,7 +139,15 @@ import Testing
             let reply = try await HTTPClientTests.call(server, "POST", "/text/search", body: body)
             #expect(reply.status == 400, "\(body) → \(reply.status) \(reply.body)")
         }
+        _ = try await HTTPClientTests.call(server, "POST", "/query", body: "INSERT INTO hv VECTOR (dense, content) VALUES ([1, 0], 'red apple'), ([0, 1], 'green pear')")
+        r = try await HTTPClientTests.call(server, "POST", "/hybrid/search", body: #"{"collection":"hv","vector":[0,1],"query":"pear","limit":1}"#)
+        guard case .array(let fused)? = r.json["results"] else { Issue.record("no results: \(r.body)"); return }
+        #expect(fused.map { $0["entity_id"] } == [.integer(2)], "\(r.body)")
+        r = try await HTTPClientTests.call(server, "POST", "/hybrid/search", body: #"{"collection":"hv"}"#)
+        #expect(r.status == 400, "\(r.body)")
         try await GRPCServerTests.withClient(server) { db, _ in
+            let hybrid = try JSONValue.parse(try await db.hybridSearch(.with { $0.payloadJson = #"{"collection":"hv","query":"apple"}"# }).payload)
+            #expect(hybrid["count"] == .integer(1))
             for call in [true, false] {
                 let request = Reddb_V1_JsonPayloadRequest.with { $0.payloadJson = #"{"query":"vector","collection":"kb"}"# }
                 let payload = try JSONValue.parse((call ? try await db.textSearch(request) : try await db.search(request)).payload)

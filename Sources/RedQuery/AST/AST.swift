@@ -286,6 +286,24 @@ public indirect enum Statement: Sendable, Equatable {
     case graph(GraphCommand)
     /// `SEARCH TEXT 'q' [COLLECTION c] [LIMIT n] [FUZZY]`.
     case textSearch(TextSearch)
+    /// `SEARCH HYBRID [SIMILAR|VECTOR v] [TEXT 'q'] COLLECTION c [LIMIT n]`.
+    case hybridSearch(HybridSearch)
+}
+
+/// A text ranking and a vector ranking of one collection's items, fused.
+public struct HybridSearch: Sendable, Equatable {
+    public var collection: String
+    public var vector: Expr?
+    public var text: Expr?
+    /// nil: 10.
+    public var limit: Expr?
+
+    public init(collection: String, vector: Expr?, text: Expr?, limit: Expr?) {
+        self.collection = collection
+        self.vector = vector
+        self.text = text
+        self.limit = limit
+    }
 }
 
 /// A ranked full-text search over the text of collections' items.

@@ -50,6 +50,10 @@ extension StatementExecutor {
             columns = GraphExecutor.columns(for: command)
         case .textSearch:
             columns = TextSearchExecutor.columns
+        case .hybridSearch(let search):
+            columns = HybridSearchExecutor.columns
+            if case .parameter(let n)? = search.vector { planner.noteParameterType(n, .vector) }
+            if case .parameter(let n)? = search.text { planner.noteParameterType(n, .text) }
         case .vectorSearch(let search):
             columns = Self.resultColumns(VectorSearchNode.resultColumns(for: search, qualifier: nil), [])
             switch search.source {

@@ -36,7 +36,7 @@ public struct StatementExecutor {
     /// True for statements that never write (the session can skip commit work for them).
     public static func isReadOnly(_ statement: Statement) -> Bool {
         switch statement {
-        case .query, .explain, .show, .showColumns, .vectorSearch, .graph, .textSearch: return true
+        case .query, .explain, .show, .showColumns, .vectorSearch, .graph, .textSearch, .hybridSearch: return true
         case .kv(.get): return true
         default: return false
         }
@@ -64,6 +64,7 @@ public struct StatementExecutor {
             return try Self.collect(plan, context)
         case .graph(let command): return try GraphExecutor(context: context).run(command)
         case .textSearch(let search): return try TextSearchExecutor(context: context).run(search)
+        case .hybridSearch(let search): return try HybridSearchExecutor(context: context).run(search)
         case .begin, .commit, .rollback, .savepoint, .releaseSavepoint, .rollbackToSavepoint:
             throw RedError(.internalError, "transaction control must be handled by the session")
         default:

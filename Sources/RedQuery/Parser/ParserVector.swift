@@ -74,6 +74,7 @@ extension Parser {
     mutating func parseSearchSimilar() throws -> Statement {
         try expectKeyword("search")
         if acceptKeyword("text") { return try parseTextSearch() }
+        if acceptKeyword("hybrid") { return try parseHybridSearch() }
         guard acceptKeyword("similar") else {
             throw RedError(.featureNotSupported, "SEARCH \(describe(current)) is not available; SEARCH SIMILAR and SEARCH TEXT are")
         }
@@ -119,6 +120,28 @@ extension Parser {
                 return .textSearch(search)
             }
         }
+    }
+
+    /// After `SEARCH HYBRID`: `{ (SIMILAR | VECTOR) v | TEXT 'q' } (COLLECTION | IN) c [(LIMIT | K) [=] n]`.
+    mutating func parseHybridSearch() throws -> Statement {
+        var vector: Expr?, text: Expr?
+        while true {
+            if acceptKeyword("similar") || acceptKeyword("vector") {
+                vector = try parseExpression(minimumPrecedence: Precedence.additive)
+            } else if acceptKeyword("text") {
+                text = try parseExpression(minimumPrecedence: Precedence.additive)
+            } else {
+                break
+            }
+        }
+        guard vector != nil || text != nil else { throw error("SEARCH HYBRID requires at least SIMILAR or TEXT") }
+        guard acceptKeyword("collection") || acceptKeyword("in") else { throw unexpected(expected: "COLLECTION") }
+        var search = HybridSearch(collection: try parseIdentifier(what: "collection name"), vector: vector, text: text, limit: nil)
+        if acceptKeyword("limit") || acceptKeyword("k") {
+            _ = acceptSymbol("=")
+            search.limit = try parseSearchNumber("a limit")
+        }
+        return .hybridSearch(search)
     }
 
     mutating func parseVectorSource() throws -> VectorSearch.Source {

@@ -16,8 +16,9 @@ final class CommandRowsNode: PlanNode, @unchecked Sendable {
         let result: [ResultColumn]
         switch statement {
         case .textSearch: result = TextSearchExecutor.columns
+        case .hybridSearch: result = HybridSearchExecutor.columns
         case .graph(let command): result = GraphExecutor.columns(for: command)
-        default: throw RedError(.syntaxError, "only SEARCH TEXT and GRAPH commands can be FROM items here")
+        default: throw RedError(.syntaxError, "only SEARCH TEXT, SEARCH HYBRID and GRAPH commands can be FROM items here")
         }
         columns = result.map { ScopeColumn(qualifier: qualifier, name: $0.name, type: $0.type) }
     }
@@ -26,15 +27,16 @@ final class CommandRowsNode: PlanNode, @unchecked Sendable {
         switch statement {
         case .textSearch(let search): return ArrayIterator(try TextSearchExecutor(context: context).run(search).rows)
         case .graph(let command): return ArrayIterator(try GraphExecutor(context: context).run(command).rows)
+        case .hybridSearch(let search): return ArrayIterator(try HybridSearchExecutor(context: context).run(search).rows)
         default: return ArrayIterator([])
         }
     }
 
     func explain(_ depth: Int) -> [String] {
-        [line(depth, statement.isTextSearch ? "Text Search (full scan, BM25)" : "Graph Command")]
+        switch statement {
+        case .textSearch: return [line(depth, "Text Search (full scan, BM25)")]
+        case .hybridSearch: return [line(depth, "Hybrid Search (vector and text rankings, reciprocal rank fusion)")]
+        default: return [line(depth, "Graph Command")]
+        }
     }
-}
-
-extension Statement {
-    var isTextSearch: Bool { if case .textSearch = self { return true } else { return false } }
 }

@@ -161,6 +161,10 @@ extension GRPCService {
         await graphAnalytics(request, .hits)
     }
 
+    func hybridSearch(request: ServerRequest<Reddb_V1_JsonPayloadRequest>, context _: GRPCCore.ServerContext) async throws -> ServerResponse<Reddb_V1_PayloadReply> {
+        await unary(request, rpc: "hybrid_search") { message, _ in Self.payloadReply(try await operations.textSearch(try Self.payload(message.payloadJson), hybrid: true)) }
+    }
+
     private func graphAnalytics(_ request: ServerRequest<Reddb_V1_JsonPayloadRequest>, _ command: GraphRequest.Command) async -> ServerResponse<Reddb_V1_PayloadReply> {
         await unary(request, rpc: "graph_\(command.rawValue)") { message, _ in Self.payloadReply(try await operations.graph(command, try Self.payload(message.payloadJson))) }
     }

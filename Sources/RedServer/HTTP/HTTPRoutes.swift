@@ -39,6 +39,7 @@ struct HTTPRoutes: Sendable {
         ("POST", "/graph/analytics/{command}", "Whole-graph analytics, command centrality|community|components|cycles|clustering|topological-sort|properties|hits|pagerank/personalized (with \"source\"): {\"collection\"?, \"algorithm\"?, \"mode\"?, \"max_iterations\"?, \"max_length\"?, \"order\"?, \"limit\"?, \"node\"?}"),
         ("POST", "/text/search", "Items ranked by their text (BM25): {\"query\", \"collections\"?: [...], \"limit\"?: 10, \"fuzzy\"?}"),
         ("POST", "/search", "Same as /text/search"),
+        ("POST", "/hybrid/search", "A vector and a text ranking of one collection, fused: {\"collection\", \"vector\"?, \"query\"?, \"limit\"?}"),
         ("POST", "/graph/shortest-path", "The shortest path: {\"source\", \"target\", \"algorithm\"?: bfs|dijkstra|bellman_ford, \"direction\"?, \"collection\"?}"),
         ("POST", "/collections/{c}/bulk/{kind}", "Insert {\"items\": [...]} in order, kind rows, documents, vectors, nodes or edges; the first failing item stops the rest"),
         ("GET", "/collections/{c}/indexes", "A collection's indexes: definition and state"),
@@ -97,6 +98,7 @@ struct HTTPRoutes: Sendable {
         router.post("/graph/neighborhood") { request, _ in try await self.graph(.neighborhood, request) }
         router.post("/graph/traverse") { request, _ in try await self.graph(.traverse, request) }
         router.post("/graph/shortest-path") { request, _ in try await self.graph(.shortestPath, request) }
+        router.post("/hybrid/search") { request, _ in Self.json(try await self.operations.textSearch(try await self.body(request), hybrid: true)) }
         for path in ["/text/search", "/search"] {
             router.post(RouterPath(path)) { request, _ in Self.json(try await self.operations.textSearch(try await self.body(request))) }
         }
