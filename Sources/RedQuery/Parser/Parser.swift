@@ -282,7 +282,7 @@ public struct Parser {
             }
             return .show(what)
         default:
-            throw unexpected(expected: "SELECT, INSERT, UPDATE, DELETE, CREATE, DROP, ALTER, BEGIN, COMMIT, ROLLBACK, EXPLAIN, KV")
+            throw unexpected(expected: "SELECT, INSERT, UPDATE, DELETE, CREATE, DROP, ALTER, BEGIN, COMMIT, ROLLBACK, EXPLAIN, KV, VECTOR SEARCH, SEARCH, GRAPH")
         }
     }
 
