@@ -201,4 +201,36 @@ import Testing
         // Still usable after every error.
         #expect(send(.vectorSearch, 13, #"{"collection":"v","vector":[1,0],"k":5}"#)?.kind == .result)
     }
+
+    /// Random mutations of valid VectorSearch and GraphTraverse bodies (fields dropped, values
+    /// of every JSON type, huge and negative numbers, deep nesting, raw noise): each gets one
+    /// Result or Error frame with its correlation id, and the connection and server stay up.
+    @Test func mutatedSearchAndTraverseFramesNeverHurtTheServer() throws {
+        let server = try ServerProcess()
+        defer { server.remove() }
+        let socket = try RedWireServerTests.connect(server)
+        #expect(RedWireServerTests.request(socket, .query, 3, "INSERT INTO fv VECTOR (dense) VALUES ([1, 0]), ([0, 1])")?.kind == .result)
+        #expect(RedWireServerTests.request(socket, .query, 4, "INSERT INTO fg NODE (label) VALUES ('a'), ('b')")?.kind == .result)
+        var generator = SystemRandomNumberGenerator()
+        let values = ["null", "true", "-1", "0", "3", "99999999999999999999", "1e400", "-1e-400", "\"\"", "\"a\"", "\"fv\"", "\"fg\"", "[]", "[1,0]",
+                      "[1,0,0]", "[\"x\"]", "{}", "{\"collection\":\"fv\",\"id\":1}", String(repeating: "[", count: 300) + String(repeating: "]", count: 300),
+                      "\"'; DROP VECTOR fv; --\"", "\"1) OR (1\"", "[1e38,1e38,1e38,1e38,1e38,1e38,1e38,1e38]"]
+        let searchFields = ["collection", "vector", "dense", "reference", "k", "limit", "metric", "threshold", "filter", "include_vectors"]
+        let traverseFields = ["source", "collection", "strategy", "max_depth", "depth", "direction", "edge_labels"]
+        for id in UInt64(10)..<UInt64(310) {
+            let kind: MessageKind = id % 2 == 0 ? .vectorSearch : .graphTraverse
+            let fields = kind == .vectorSearch ? searchFields : traverseFields
+            var members = kind == .vectorSearch ? ["\"collection\":\"fv\"", "\"vector\":[1,0]"] : ["\"source\":\"a\""]
+            for _ in 0..<Int.random(in: 0...4, using: &generator) {
+                members.append("\"\(fields.randomElement(using: &generator)!)\":\(values.randomElement(using: &generator)!)")
+            }
+            if Bool.random(using: &generator) { members.shuffle(using: &generator); members.removeLast() }
+            var body = Array("{\(members.joined(separator: ","))}".utf8)
+            if id % 17 == 0 { body = (0..<Int.random(in: 1...64, using: &generator)).map { _ in UInt8.random(in: 0...255, using: &generator) } }
+            let reply = RedWireServerTests.request(socket, Frame(kind, correlationID: id, payload: body))
+            #expect(reply?.correlationID == id && (reply?.kind == .result || reply?.kind == .error), "\(String(decoding: body, as: UTF8.self))")
+        }
+        #expect(RedWireServerTests.request(socket, .query, 400, "SELECT count(*) FROM fv")?.kind == .result)
+        #expect(server.process.isRunning)
+    }
 }
