@@ -52,15 +52,18 @@ extension CollectionOperations {
 
     /// A graph command's reply for HTTP and gRPC: `{"count","ok","results":[{node_id, label, …}]}`.
     func graph(_ command: GraphRequest.Command, _ body: JSONValue) async throws -> JSONValue {
-        let result = try await graphCommand(command, body).result
-        return .object([("count", .integer(Int64(result.rows.count))), ("ok", .bool(true)), ("results", .array(Self.records(result)))])
+        Self.resultsReply(try await graphCommand(command, body).result)
+    }
+
+    /// `{…leading, "count", "ok", "results": [records]}`: the reply of every search and graph command.
+    static func resultsReply(_ result: QueryResult, leading: [(String, JSONValue)] = []) -> JSONValue {
+        .object(leading + [("count", .integer(Int64(result.rows.count))), ("ok", .bool(true)), ("results", .array(records(result)))])
     }
 
     /// A text search's reply for HTTP and gRPC: `{"count","ok","results":[{entity_id, score, collection, kind}]}`
     /// (`hybrid`: a `SEARCH HYBRID` request, results `{entity_id, score}`).
     func textSearch(_ body: JSONValue, hybrid: Bool = false) async throws -> JSONValue {
         let statement = hybrid ? try TextSearchRequest.hybridStatement(body) : try TextSearchRequest.statement(body)
-        let result = try await session().execute(statement.sql, parameters: statement.parameters)
-        return .object([("count", .integer(Int64(result.rows.count))), ("ok", .bool(true)), ("results", .array(Self.records(result)))])
+        return Self.resultsReply(try await session().execute(statement.sql, parameters: statement.parameters))
     }
 }

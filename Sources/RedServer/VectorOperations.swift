@@ -33,8 +33,6 @@ extension CollectionOperations {
 
     /// A search's reply for HTTP and gRPC: `{"collection","count","ok","results":[{entity_id, score, …}]}`.
     func similar(_ name: String, _ body: JSONValue) async throws -> JSONValue {
-        let result = try await vectorSearch(name, body).result
-        return .object([("collection", .string(name)), ("count", .integer(Int64(result.rows.count))), ("ok", .bool(true)),
-                        ("results", .array(Self.records(result)))])
+        Self.resultsReply(try await vectorSearch(name, body).result, leading: [("collection", .string(name))])
     }
 }

@@ -17,9 +17,7 @@ extension GRPCService {
     func createDocument(request: ServerRequest<Reddb_V1_JsonCreateRequest>, context _: GRPCCore.ServerContext) async throws -> ServerResponse<Reddb_V1_EntityReply> {
         await unary(request, rpc: "create_document") { message, _ in
             let body = try Self.payload(message.payloadJson)
-            let reply = try await operations.insertDocument(try Self.required(message.collection, "collection"), body)
-            guard case .integer(let rid)? = reply["rid"] else { throw RedError(.internalError, "the insert returned no rid") }
-            return Self.entityReply(id: rid, body)
+            return try Self.entityReply(body, try await operations.insertDocument(try Self.required(message.collection, "collection"), body))
         }
     }
 
@@ -45,30 +43,20 @@ extension GRPCService {
 
     func bulkCreateDocuments(request: ServerRequest<Reddb_V1_JsonBulkCreateRequest>, context _: GRPCCore.ServerContext) async throws -> ServerResponse<Reddb_V1_BulkEntityReply> {
         await unary(request, rpc: "bulk_create_documents") { message, _ in
-            try await bulkCreate(message) { name, body in
-                let reply = try await operations.insertDocument(name, body)
-                guard case .integer(let rid)? = reply["rid"] else { throw RedError(.internalError, "the insert returned no rid") }
-                return Self.entityReply(id: rid, body)
-            }
+            try await bulkCreate(message) { name, body in try Self.entityReply(body, try await operations.insertDocument(name, body)) }
         }
     }
 
     func createVector(request: ServerRequest<Reddb_V1_JsonCreateRequest>, context _: GRPCCore.ServerContext) async throws -> ServerResponse<Reddb_V1_EntityReply> {
         await unary(request, rpc: "create_vector") { message, _ in
             let body = try Self.payload(message.payloadJson)
-            let reply = try await operations.insertVector(try Self.required(message.collection, "collection"), body)
-            guard case .integer(let rid)? = reply["rid"] else { throw RedError(.internalError, "the insert returned no rid") }
-            return Self.entityReply(id: rid, body)
+            return try Self.entityReply(body, try await operations.insertVector(try Self.required(message.collection, "collection"), body))
         }
     }
 
     func bulkCreateVectors(request: ServerRequest<Reddb_V1_JsonBulkCreateRequest>, context _: GRPCCore.ServerContext) async throws -> ServerResponse<Reddb_V1_BulkEntityReply> {
         await unary(request, rpc: "bulk_create_vectors") { message, _ in
-            try await bulkCreate(message) { name, body in
-                let reply = try await operations.insertVector(name, body)
-                guard case .integer(let rid)? = reply["rid"] else { throw RedError(.internalError, "the insert returned no rid") }
-                return Self.entityReply(id: rid, body)
-            }
+            try await bulkCreate(message) { name, body in try Self.entityReply(body, try await operations.insertVector(name, body)) }
         }
     }
 
