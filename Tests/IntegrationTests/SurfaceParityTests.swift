@@ -46,6 +46,7 @@ import Testing
         "GRAPH TRAVERSE net FROM 'x' STRATEGY dfs",
         "GRAPH SHORTEST_PATH 'x' TO 'z' ALGORITHM dijkstra",
         "GRAPH NEIGHBORHOOD 'nobody'",
+        "MATCH (a:host)-[l:link]->(b) WHERE l.weight < 5 RETURN a.label, b.label, l.weight",
     ]
 
     /// A surface-neutral outcome: columns, rows as PG-style text, affected count, or an error's SQLSTATE.

@@ -288,6 +288,42 @@ public indirect enum Statement: Sendable, Equatable {
     case textSearch(TextSearch)
     /// `SEARCH HYBRID [SIMILAR|VECTOR v] [TEXT 'q'] COLLECTION c [LIMIT n]`.
     case hybridSearch(HybridSearch)
+    /// A MATCH pattern's bindings, as the FROM item of the query MATCH … RETURN becomes.
+    case match(GraphPattern)
+}
+
+/// `(a:label {prop: v})-[r:label*1..3]->(b)…`: nodes, and the edges between consecutive ones.
+public struct GraphPattern: Sendable, Equatable {
+    public struct Node: Sendable, Equatable {
+        public var alias: String
+        /// Matched against the node's type, case-insensitively; nil: any.
+        public var label: String?
+        /// Property equalities `{name: value}`.
+        public var properties: [Property]
+    }
+
+    public struct Property: Sendable, Equatable {
+        public var name: String
+        public var value: Value
+    }
+
+    public struct Edge: Sendable, Equatable {
+        public var alias: String
+        public var label: String?
+        public var direction: GraphDirection
+        /// Hops: exactly one by default; `*` is 1…`GraphPattern.maxHops`, `*n` exactly n, `*n..m`.
+        public var minHops: Int
+        public var maxHops: Int
+    }
+
+    /// Longest variable-length edge a pattern may ask for.
+    public static let maxHops = 16
+    /// Most nodes one pattern may have.
+    public static let maxNodes = 32
+
+    public var nodes: [Node]
+    /// `edges[i]` joins `nodes[i]` and `nodes[i + 1]`.
+    public var edges: [Edge]
 }
 
 /// A text ranking and a vector ranking of one collection's items, fused.

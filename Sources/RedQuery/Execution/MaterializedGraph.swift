@@ -14,9 +14,15 @@ struct MaterializedGraph {
     }
 
     struct Edge {
+        /// The node at the other end (an index into `nodes`).
         let node: Int
         let label: String
         let weight: Double
+        /// The edge item's own id, its endpoints' ids as stored (from → to), and its properties.
+        var rid: Int64 = 0
+        var from: Int64 = 0
+        var to: Int64 = 0
+        var properties: Value = .null
     }
 
     private(set) var nodes: [Node] = []
@@ -37,7 +43,7 @@ struct MaterializedGraph {
         var graph = MaterializedGraph()
         for handle in handles {
             var index: [Int64: Int] = [:]
-            var edges: [(from: Int64, to: Int64, label: String, weight: Double)] = []
+            var edges: [(rid: Int64, from: Int64, to: Int64, label: String, weight: Double, properties: Value)] = []
             let cursor = try store.scan(tx, handle)
             while let (key, item) = try cursor.nextEntry() {
                 guard item.isVisible(at: context.now) else { continue }
@@ -45,7 +51,7 @@ struct MaterializedGraph {
                 let label = item.values[GraphItem.labelColumn]?.displayText ?? ""
                 if item.values[GraphItem.kindColumn] == GraphItem.edgeKind {
                     guard case .integer(let from)? = item.values[GraphItem.fromColumn], case .integer(let to)? = item.values[GraphItem.toColumn] else { continue }
-                    edges.append((from, to, label, item.values[GraphItem.weightColumn]?.doubleValue ?? 1))
+                    edges.append((rid, from, to, label, item.values[GraphItem.weightColumn]?.doubleValue ?? 1, item.values[GraphItem.propertiesColumn] ?? .null))
                 } else {
                     index[rid] = graph.nodes.count
                     graph.nodes.append(Node(graph: handle.name, rid: rid, label: label, type: item.values[GraphItem.nodeTypeColumn]?.displayText ?? label,
@@ -58,8 +64,8 @@ struct MaterializedGraph {
             graph.incoming += Array(repeating: [], count: graph.nodes.count - graph.incoming.count)
             for edge in edges {
                 guard let from = index[edge.from], let to = index[edge.to] else { continue }  // an endpoint was deleted
-                graph.outgoing[from].append(Edge(node: to, label: edge.label, weight: edge.weight))
-                graph.incoming[to].append(Edge(node: from, label: edge.label, weight: edge.weight))
+                graph.outgoing[from].append(Edge(node: to, label: edge.label, weight: edge.weight, rid: edge.rid, from: edge.from, to: edge.to, properties: edge.properties))
+                graph.incoming[to].append(Edge(node: from, label: edge.label, weight: edge.weight, rid: edge.rid, from: edge.from, to: edge.to, properties: edge.properties))
             }
         }
         return graph

@@ -263,6 +263,7 @@ public struct Parser {
             _ = acceptKeyword("analyze")
             return .explain(try parseStatement())
         case "kv": return try parseKV()
+        case "match": return try parseMatch()
         case "vector" where isKeyword("search", ahead: 1): return try parseVectorSearch()
         case "search": return try parseSearchSimilar()
         case "graph": return try parseGraphCommand()

@@ -199,3 +199,130 @@ extension Parser {
         }
     }
 }
+
+/// `MATCH pattern [WHERE filter] RETURN item {, item} [LIMIT n]` (RQL's Cypher-like form):
+///
+/// ```
+/// node := '(' alias [':' label] [ '{' prop ':' value {, …} '}' ] ')'
+/// edge := '-' '[' [alias] [':' label] [ '*' [n ['..' m]] ] ']' ( '->' | '-' )  |  '<-' '[' … ']' '-'
+/// item := alias | alias '.' prop  [AS name]
+/// ```
+/// The statement becomes a query over the pattern's bindings (`TableRef.command(.match)`):
+/// each node alias brings `alias.id, alias.label, alias.node_type, alias.properties` (whose
+/// fields `alias.prop` reaches), each edge alias `alias.id, alias.label, alias.from,
+/// alias.to, alias.weight, alias.properties`. `RETURN a` gives a node's id, label, node_type
+/// and properties; `RETURN a.prop` a column named `a.prop`.
+extension Parser {
+    mutating func parseMatch() throws -> Statement {
+        try expectKeyword("match")
+        var pattern = GraphPattern(nodes: [try parsePatternNode(index: 0)], edges: [])
+        while isSymbol("-") || isSymbol("<") {
+            // The match recurses once per node of the pattern: its length is bounded.
+            guard pattern.nodes.count < GraphPattern.maxNodes else { throw error("a MATCH pattern has at most \(GraphPattern.maxNodes) nodes") }
+            pattern.edges.append(try parsePatternEdge(index: pattern.edges.count))
+            pattern.nodes.append(try parsePatternNode(index: pattern.nodes.count))
+        }
+        let aliases = pattern.nodes.map(\.alias) + pattern.edges.map(\.alias)
+        guard Set(aliases).count == aliases.count else { throw error("a MATCH pattern names each alias once") }
+        var select = Select()
+        select.from = .command(.match(pattern), alias: nil)
+        if acceptKeyword("where") { select.whereClause = try parseExpression() }
+        try expectKeyword("return")
+        let nodeAliases = Set(pattern.nodes.map(\.alias)), edgeAliases = Set(pattern.edges.map(\.alias))
+        repeat {
+            let alias = try parseAnyName()
+            if acceptSymbol(".") {
+                let field = try parseAnyName()
+                let name = acceptKeyword("as") ? try parseAnyName() : "\(alias).\(field)"
+                select.items.append(SelectItem(expr: .column([alias, field]), alias: name))
+            } else if nodeAliases.contains(alias) || edgeAliases.contains(alias) {
+                let fields = nodeAliases.contains(alias) ? ["id", "label", "node_type", "properties"] : ["id", "label", "from", "to", "weight", "properties"]
+                for field in fields { select.items.append(SelectItem(expr: .column([alias, field]), alias: "\(alias).\(field)")) }
+            } else {
+                throw error("RETURN \(alias): not an alias of the pattern")
+            }
+        } while acceptSymbol(",")
+        var query = Query(body: .select(select))
+        if acceptKeyword("limit") {
+            let limitToken = current
+            let n = try parseIntegerLiteral("a limit")
+            guard n >= 0 else { throw error("LIMIT must not be negative", at: limitToken) }
+            query.limit = .literal(.integer(n))
+        }
+        return .query(query)
+    }
+
+    private mutating func parsePatternNode(index: Int) throws -> GraphPattern.Node {
+        try expectSymbol("(")
+        var node = GraphPattern.Node(alias: "_n\(index)", label: nil, properties: [])
+        if case .identifier = current.kind { node.alias = try parseAnyName() }
+        if acceptSymbol(":") { node.label = try parseAnyName() }
+        if case .json(let raw) = current.kind {
+            if let object = try? JSONValue.parse(raw), case .object(let members) = object {
+                node.properties = members.map { GraphPattern.Property(name: $0.0, value: Value(json: $0.1)) }
+            } else {
+                // `{name: 'x', age: 3}`: bare keys and SQL literals, read by a parser of their own.
+                var inner = try Parser(String(raw.dropFirst().dropLast()), limits: limits)
+                if !(inner.current.kind == .end) {
+                    repeat {
+                        let name: String
+                        if case .string(let quoted) = inner.current.kind { name = quoted; inner.advance() } else { name = try inner.parseAnyName() }
+                        try inner.expectSymbol(":")
+                        guard case .literal(let value) = try inner.parsePrimary() else { throw error("a node property takes a literal value") }
+                        node.properties.append(GraphPattern.Property(name: name, value: value))
+                    } while inner.acceptSymbol(",")
+                }
+                guard case .end = inner.current.kind else { throw error("node properties are {name: value, …}") }
+            }
+            advance()
+        } else if acceptSymbol("{") {
+            repeat {
+                let name = try parseAnyName()
+                try expectSymbol(":")
+                guard case .literal(let value) = try parsePrimary() else { throw error("a node property takes a literal value") }
+                node.properties.append(GraphPattern.Property(name: name, value: value))
+            } while acceptSymbol(",")
+            try expectSymbol("}")
+        }
+        try expectSymbol(")")
+        return node
+    }
+
+    private mutating func parsePatternEdge(index: Int) throws -> GraphPattern.Edge {
+        var edge = GraphPattern.Edge(alias: "_e\(index)", label: nil, direction: .both, minHops: 1, maxHops: 1)
+        let incoming = acceptSymbol("<")
+        try expectSymbol("-")
+        try expectSymbol("[")
+        if case .identifier = current.kind { edge.alias = try parseAnyName() }
+        if acceptSymbol(":") { edge.label = try parseAnyName() }
+        if isSymbol("*") {
+            // `*`, `*n` or `*n..m`, read from the text itself: the lexer takes `1..3` for numbers with points.
+            let star = current
+            advance()
+            while !isSymbol("]"), current.kind != .end { advance() }
+            let start = min(star.offset + 1, bytes.count), end = min(max(current.offset, start), bytes.count)
+            let spec = String(decoding: bytes[start..<end], as: UTF8.self).trimmingSpaces()
+            edge.minHops = 1
+            edge.maxHops = GraphPattern.maxHops
+            if !spec.isEmpty {
+                let parts = spec.components(separatedBy: "..")
+                guard parts.count <= 2, let low = Int(parts[0].trimmingSpaces()),
+                      let high = parts.count == 2 ? Int(parts[1].trimmingSpaces()) : low else {
+                    throw error("write hops as *, *n or *n..m", at: star)
+                }
+                (edge.minHops, edge.maxHops) = (low, high)
+            }
+            guard edge.minHops >= 0, edge.minHops <= edge.maxHops, edge.maxHops <= GraphPattern.maxHops else {
+                throw error("hop counts must satisfy 0 ≤ n ≤ m ≤ \(GraphPattern.maxHops)", at: star)
+            }
+        }
+        try expectSymbol("]")
+        try expectSymbol("-")
+        if incoming {
+            edge.direction = .incoming
+        } else if acceptSymbol(">") {
+            edge.direction = .outgoing
+        }
+        return edge
+    }
+}

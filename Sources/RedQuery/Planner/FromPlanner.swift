@@ -164,6 +164,8 @@ extension Planner {
             return FromAnyNode(qualifier: alias)
         case .vectorSearch(let search, let alias):
             return try planVectorSearch(search, qualifier: alias, outer: outer)
+        case .command(.match(let pattern), _):
+            return MatchNode(pattern)
         case .command(let statement, let alias):
             return try CommandRowsNode(statement, qualifier: alias)
         case .function(let call, let alias, let names):

@@ -109,7 +109,7 @@ struct QueryNames {
         case .command(.textSearch(let search), _): tables.formUnion(search.collections)
         case .command(.graph(let command), _): if let collection = command.collection { tables.insert(collection) }
         case .command(.hybridSearch(let search), _): tables.insert(search.collection)
-        case .command: break
+        case .command: break  // MATCH reads every graph collection, none by name
         }
     }
 
