@@ -188,15 +188,7 @@ struct DDLExecutor {
             }
         case .showColumns(let name):
             guard let handle = try store.open(tx, name) else { throw RedError(.undefinedCollection, "relation \"\(name)\" does not exist") }
-            if handle.schema.model != .table {
-                // Documents, KV, vectors and graphs: the columns their model shows (rid identifies an item).
-                let rows: [[Value]] = TableScanNode.columns(of: handle.schema, qualifier: nil).filter { !$0.hidden }.map { c in
-                    [.text(c.name), .text(c.type.rawValue), .boolean(c.name == "rid" || c.name == "key"), .boolean(c.name == "rid" || c.name == "key"),
-                     .boolean(c.name == "rid" || c.name == "key"), .null]
-                }
-                return QueryResult(columns: Self.showColumnsResult, rows: rows, statementType: "select", commandTag: "SELECT \(rows.count)")
-            }
-            let rows: [[Value]] = handle.schema.columns.filter { !$0.name.hasPrefix("_") }.map { c in
+            let rows: [[Value]] = handle.schema.describedColumns.map { c in
                 [.text(c.name), .text(c.type.rawValue), .boolean(c.notNull || c.primaryKey), .boolean(handle.schema.isPrimaryKey(c)), .boolean(c.unique),
                  c.defaultSQL.map { .text($0) } ?? .null]
             }

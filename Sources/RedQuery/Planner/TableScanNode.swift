@@ -341,3 +341,15 @@ final class TableRowIterator: RowIterator {
         return nil
     }
 }
+
+extension CollectionSchema {
+    /// The columns a collection shows, as definitions, for the places that describe one (SHOW
+    /// COLUMNS, psql's `\d`, information_schema): a table's own columns; for the other models
+    /// the visible columns of their scan, `rid` (or KV's `key`) as the primary key.
+    public var describedColumns: [ColumnDefinition] {
+        guard model != .table else { return columns.filter { !$0.name.hasPrefix("_") } }
+        return TableScanNode.columns(of: self, qualifier: nil).filter { !$0.hidden }.enumerated().map { i, c in
+            ColumnDefinition(id: UInt16(i), name: c.name, type: c.type, primaryKey: c.name == "rid" || c.name == "key")
+        }
+    }
+}

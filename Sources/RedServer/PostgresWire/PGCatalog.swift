@@ -1,5 +1,6 @@
 import RedCore
 import RedDB
+import RedQuery
 
 /// Answers the catalog queries PostgreSQL tools send (psql's `\dt`, `\d`,
 /// `\d table`, `\di`, `\l`, `\dn`, and `information_schema.tables/columns`)
@@ -187,7 +188,7 @@ struct PGCatalog {
         var names = ["attname", "format_type", "pg_get_expr", "attnotnull", "attcollation", "attidentity", "attgenerated"]
         if verbose { names += ["attstorage", "attcompression", "attstattarget", "col_description"] }
         guard let r = relation(oid: Self.oidLiteral(after: "a.attrelid = ", in: lower)) else { return PGCatalog.table(names, rows: []) }
-        let rows = r.table.schema.columns.filter { !$0.name.hasPrefix("_") }.map { c -> [Value] in
+        let rows = r.table.schema.describedColumns.map { c -> [Value] in
             var row: [Value] = [.text(c.name), .text(Self.formatType(c.type)), c.defaultSQL.map { .text($0) } ?? .null,
                                 .text(c.notNull || c.primaryKey ? "t" : "f"), .null, .text(""), .text("")]
             if verbose { row += [.text("x"), .text(""), .null, .null] }
@@ -250,7 +251,7 @@ struct PGCatalog {
     private func informationSchemaColumns(_ lower: String) -> QueryResult {
         var rows: [[Value]] = []
         for c in collections where Self.filter(lower, ["table_name"], c.name) {
-            for (i, column) in c.schema.columns.filter({ !$0.name.hasPrefix("_") }).enumerated() {
+            for (i, column) in c.schema.describedColumns.enumerated() {
                 rows.append([.text(Self.databaseName), .text(Self.schemaName), .text(c.name), .text(column.name), .integer(Int64(i + 1)),
                              column.defaultSQL.map { .text($0) } ?? .null, .text(column.notNull || column.primaryKey ? "NO" : "YES"),
                              .text(Self.formatType(column.type))])
