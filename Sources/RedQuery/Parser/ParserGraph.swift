@@ -82,6 +82,8 @@ extension Parser {
         case .string(let s): advance(); return .literal(.text(s))
         case .integer(let i): advance(); return .literal(.text(String(i)))
         case .parameter(let n):
+            // Statements whose literals become parameters refuse `$n` (as parsePrimary does): the numbers would collide.
+            if autoParameterize { throw error("a prepared statement takes its literals as parameters; write a literal instead of $\(n)") }
             advance()
             parameterCount = max(parameterCount, n)
             return .parameter(n)
@@ -279,7 +281,7 @@ extension Parser {
             repeat {
                 let name = try parseAnyName()
                 try expectSymbol(":")
-                guard case .literal(let value) = try parsePrimary() else { throw error("a node property takes a literal value") }
+                guard case .literal(let value) = try keepingLiterals({ try $0.parsePrimary() }) else { throw error("a node property takes a literal value") }
                 node.properties.append(GraphPattern.Property(name: name, value: value))
             } while acceptSymbol(",")
             try expectSymbol("}")

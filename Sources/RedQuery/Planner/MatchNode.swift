@@ -10,13 +10,20 @@ import RedCore
 /// repeat no edge and binds its alias to NULLs. Node labels match a node's type and edge labels
 /// an edge's label, both case-insensitively; `{prop: v}` compares a node's property (or its
 /// `label`, `node_type` or `id`) with `=`.
-/// The number of bindings is bounded by the 20M-row limit of any operator.
+/// No edge is used twice in one binding (as in Cypher). Bindings are held in memory: at most
+/// `maxBindings` of them, and at most `maxSteps` edges examined, else 54000.
 ///
 /// Row layout: per node alias `id, label, node_type, properties`, then per edge alias `id,
 /// label, from, to, weight, properties`; `properties` is a document body, so `a.age` reads it.
 final class MatchNode: PlanNode, @unchecked Sendable {
     let pattern: GraphPattern
     let columns: [ScopeColumn]
+
+    /// Most bindings one MATCH may produce, and most edges it may examine, before it fails
+    /// with 54000: the bindings are held in memory before WHERE and LIMIT apply, and edge-simple
+    /// paths can be exponentially many.
+    static let maxBindings = 1_000_000
+    static let maxSteps = 50_000_000
 
     init(_ pattern: GraphPattern) {
         self.pattern = pattern
@@ -40,6 +47,7 @@ final class MatchNode: PlanNode, @unchecked Sendable {
         var rows: [[Value]] = []
         var nodes = [Int](repeating: 0, count: pattern.nodes.count)
         var edges = [MaterializedGraph.Edge?](repeating: nil, count: pattern.edges.count)
+        var used = Set<Int64>()  // the edges of the binding being built
         var steps = 0
 
         func fits(_ n: Int, _ p: GraphPattern.Node) -> Bool {
@@ -67,39 +75,61 @@ final class MatchNode: PlanNode, @unchecked Sendable {
                 else { row += Array(repeating: .null, count: 6) }
             }
             rows.append(row)
-            try context.checkMaterialized(rows.count, "MATCH")
+            guard rows.count <= Self.maxBindings else {
+                throw RedError(.limitExceeded, "MATCH found more than \(Self.maxBindings) bindings; narrow the pattern (labels, properties, fewer hops)")
+            }
         }
         func step() throws {
             steps += 1
-            if steps & 4095 == 0 { try context.checkCancelled() }
+            if steps & 4095 == 0 {
+                try context.checkCancelled()
+                guard steps < Self.maxSteps else {
+                    throw RedError(.limitExceeded, "MATCH gave up after examining \(Self.maxSteps) edges; narrow the pattern")
+                }
+            }
+        }
+        /// The edges a pattern edge may follow from `n`, each once (a self-loop is in both lists).
+        func candidates(_ n: Int, _ direction: GraphDirection) -> [[MaterializedGraph.Edge]] {
+            switch direction {
+            case .outgoing: return [graph.outgoing[n]]
+            case .incoming: return [graph.incoming[n]]
+            case .both: return [graph.outgoing[n], graph.incoming[n].filter { $0.from != $0.to }]
+            }
         }
         /// Extends a match whose node `i` is bound.
         func extend(_ i: Int) throws {
             guard i < pattern.edges.count else { return try emit() }
             let p = pattern.edges[i]
             if p.minHops == 1, p.maxHops == 1 {
-                for e in graph.neighbors(nodes[i], p.direction, nil) where allows(e, p) && fits(e.node, pattern.nodes[i + 1]) {
-                    try step()
-                    nodes[i + 1] = e.node
-                    edges[i] = e
-                    try extend(i + 1)
+                for list in candidates(nodes[i], p.direction) {
+                    for e in list {
+                        try step()
+                        guard allows(e, p), !used.contains(e.rid), fits(e.node, pattern.nodes[i + 1]) else { continue }
+                        nodes[i + 1] = e.node
+                        edges[i] = e
+                        used.insert(e.rid)
+                        try extend(i + 1)
+                        used.remove(e.rid)
+                    }
                 }
                 return
             }
             edges[i] = nil
-            // Paths of p.minHops…p.maxHops edges, none repeated; each end that fits extends the match.
-            var used = Set<Int64>()
+            // Paths of p.minHops…p.maxHops edges, none used before in the binding; each end that fits extends it.
             func walk(_ at: Int, _ length: Int) throws {
-                try step()
                 if length >= p.minHops, fits(at, pattern.nodes[i + 1]) {
                     nodes[i + 1] = at
                     try extend(i + 1)
                 }
                 guard length < p.maxHops else { return }
-                for e in graph.neighbors(at, p.direction, nil) where allows(e, p) && !used.contains(e.rid) {
-                    used.insert(e.rid)
-                    try walk(e.node, length + 1)
-                    used.remove(e.rid)
+                for list in candidates(at, p.direction) {
+                    for e in list {
+                        try step()
+                        guard allows(e, p), !used.contains(e.rid) else { continue }
+                        used.insert(e.rid)
+                        try walk(e.node, length + 1)
+                        used.remove(e.rid)
+                    }
                 }
             }
             try walk(nodes[i], 0)
