@@ -44,15 +44,11 @@ extension CollectionOperations {
         return .object([("collection", .string(name)), ("id", .integer(rid)), ("ok", .bool(true)), ("rid", .integer(rid))])
     }
 
-    /// Runs a graph command request; the result has the command's columns.
-    func graphCommand(_ command: GraphRequest.Command, _ body: JSONValue, on session: Session? = nil) async throws -> (result: QueryResult, sql: String) {
-        let statement = try GraphRequest.statement(command, body)
-        return (try await (session ?? self.session()).execute(statement.sql, parameters: statement.parameters), statement.sql)
-    }
-
-    /// A graph command's reply for HTTP and gRPC: `{"count","ok","results":[{node_id, label, …}]}`.
+    /// A graph command's reply for HTTP and gRPC: `{"count","ok","results":[{node_id, label, …}]}`
+    /// with the command's columns.
     func graph(_ command: GraphRequest.Command, _ body: JSONValue) async throws -> JSONValue {
-        Self.resultsReply(try await graphCommand(command, body).result)
+        let statement = try GraphRequest.statement(command, body)
+        return Self.resultsReply(try await session().execute(statement.sql, parameters: statement.parameters))
     }
 
     /// `{…leading, "count", "ok", "results": [records]}`: the reply of every search and graph command.

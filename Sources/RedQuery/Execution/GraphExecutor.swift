@@ -40,9 +40,7 @@ struct GraphExecutor {
     func run(_ command: GraphCommand) throws -> QueryResult {
         let graph = try MaterializedGraph.load(command.collection, context)
         let planner = Planner(context: context)
-        let noColumns = BindingContext(scope: Scope([], parent: nil), aggregatesForbiddenIn: "GRAPH")
-        let eval = context.evaluation([])
-        func constant(_ expr: Expr) throws -> Value { try eval.evaluate(try planner.bind(expr, noColumns), []) }
+        func constant(_ expr: Expr) throws -> Value { try planner.constant(expr, in: "GRAPH") }
         if Self.analyticsColumns(command.kind) != nil {
             let rows = try analytics(graph, command, constant: constant)
             return QueryResult(columns: Self.columns(for: command), rows: rows, statementType: "select", commandTag: "SELECT \(rows.count)")

@@ -16,9 +16,7 @@ struct HybridSearchExecutor {
 
     func run(_ search: HybridSearch) throws -> QueryResult {
         let planner = Planner(context: context)
-        let noColumns = BindingContext(scope: Scope([], parent: nil), aggregatesForbiddenIn: "SEARCH HYBRID")
-        let eval = context.evaluation([])
-        let limit = try search.limit.map { try VectorSearchNode.count(try eval.evaluate(try planner.bind($0, noColumns), [])) } ?? 10
+        let limit = try search.limit.map { try VectorSearchNode.count(try planner.constant($0, in: "SEARCH HYBRID")) } ?? 10
         let depth = min(VectorSearchNode.maxResults, max(100, 10 * limit))
         var rankings: [[Int64]] = []
         if let vector = search.vector {

@@ -46,12 +46,10 @@ extension StatementExecutor {
             columns = what == "vectors"
                 ? [ResultColumn(name: "name", type: .text), ResultColumn(name: "dimension", type: .integer), ResultColumn(name: "metric", type: .text)]
                 : [ResultColumn(name: "name", type: .text), ResultColumn(name: "model", type: .text)]
-        case .graph(let command):
-            columns = GraphExecutor.columns(for: command)
-        case .textSearch:
-            columns = TextSearchExecutor.columns
+        case .graph, .textSearch:
+            columns = CommandRowsNode.columns(of: statement)
         case .hybridSearch(let search):
-            columns = HybridSearchExecutor.columns
+            columns = CommandRowsNode.columns(of: statement)
             if case .parameter(let n)? = search.vector { planner.noteParameterType(n, .vector) }
             if case .parameter(let n)? = search.text { planner.noteParameterType(n, .text) }
         case .vectorSearch(let search):

@@ -62,9 +62,7 @@ public struct StatementExecutor {
         case .vectorSearch(let search):
             let plan = try Planner(context: context).planVectorSearch(search, qualifier: nil, outer: nil)
             return try Self.collect(plan, context)
-        case .graph(let command): return try GraphExecutor(context: context).run(command)
-        case .textSearch(let search): return try TextSearchExecutor(context: context).run(search)
-        case .hybridSearch(let search): return try HybridSearchExecutor(context: context).run(search)
+        case .graph, .textSearch, .hybridSearch: return try CommandRowsNode.run(statement, context)
         case .begin, .commit, .rollback, .savepoint, .releaseSavepoint, .rollbackToSavepoint:
             throw RedError(.internalError, "transaction control must be handled by the session")
         default:

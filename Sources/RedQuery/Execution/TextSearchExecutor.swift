@@ -19,7 +19,6 @@ struct TextSearchExecutor {
     let context: ExecutionContext
 
     static let defaultResults = 10
-    static let maxResults = 10_000
     /// Most distinct words one search looks for (each matching item keeps a count per word).
     static let maxTerms = 64
     /// BM25's term-frequency saturation and length normalisation, at their usual values.
@@ -38,9 +37,7 @@ struct TextSearchExecutor {
 
     func run(_ search: TextSearch) throws -> QueryResult {
         let planner = Planner(context: context)
-        let noColumns = BindingContext(scope: Scope([], parent: nil), aggregatesForbiddenIn: "SEARCH TEXT")
-        let eval = context.evaluation([])
-        let text = try eval.evaluate(try planner.bind(search.query, noColumns), [])
+        let text = try planner.constant(search.query, in: "SEARCH TEXT")
         let terms = Array(Set(Self.words(text.isNull ? "" : text.displayText))).sorted()
         guard !terms.isEmpty else { throw RedError(.invalidArgument, "SEARCH TEXT needs at least one word to look for") }
         guard terms.count <= Self.maxTerms else {
@@ -48,14 +45,7 @@ struct TextSearchExecutor {
         }
         var termIndex: [Substring: Int] = [:]
         for (t, term) in terms.enumerated() { termIndex[term] = t }
-        var limit = Self.defaultResults
-        if let expr = search.limit {
-            guard case .integer(let n) = try DataType.integer.coerce(try eval.evaluate(try planner.bind(expr, noColumns), [])), n >= 0 else {
-                throw RedError(.invalidArgument, "a search LIMIT must be a non-negative integer")
-            }
-            guard n <= Self.maxResults else { throw RedError(.limitExceeded, "a search returns at most \(Self.maxResults) results, asked for \(n)") }
-            limit = Int(n)
-        }
+        let limit = try search.limit.map { try VectorSearchNode.count(try planner.constant($0, in: "SEARCH TEXT")) } ?? Self.defaultResults
         let store = context.store, tx = context.transaction
         let handles = search.collections.isEmpty ? try store.list(tx) : try search.collections.map { name in
             guard let handle = try store.open(tx, name) else { throw RedError(.undefinedCollection, "relation \"\(name)\" does not exist") }

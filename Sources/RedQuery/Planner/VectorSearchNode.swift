@@ -228,6 +228,12 @@ extension Planner {
                                 includeVectors: search.includeVectors, scoresOnly: search.scoresOnly)
     }
 
+    /// The value of an expression that reads no columns (a command's literal or `$n` argument:
+    /// a query text, a node reference, a LIMIT), evaluated now.
+    func constant(_ expr: Expr, in clause: String) throws -> Value {
+        try context.evaluation([]).evaluate(try bind(expr, BindingContext(scope: Scope([], parent: nil), aggregatesForbiddenIn: clause)), [])
+    }
+
     static func vectorCollection(_ name: String, _ context: ExecutionContext) throws -> TableHandle {
         guard let handle = try context.store.open(context.transaction, name) else {
             throw RedError(.undefinedCollection, "vector collection \"\(name)\" does not exist")

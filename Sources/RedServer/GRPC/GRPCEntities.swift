@@ -15,10 +15,7 @@ extension GRPCService {
     }
 
     func createDocument(request: ServerRequest<Reddb_V1_JsonCreateRequest>, context _: GRPCCore.ServerContext) async throws -> ServerResponse<Reddb_V1_EntityReply> {
-        await unary(request, rpc: "create_document") { message, _ in
-            let body = try Self.payload(message.payloadJson)
-            return try Self.entityReply(body, try await operations.insertDocument(try Self.required(message.collection, "collection"), body))
-        }
+        await createEntity(request, rpc: "create_document", operations.insertDocument)
     }
 
     /// payload `{"key", "value", "ttl_ms"?}`; the reply's id is 0 (keys have no rid) and its
@@ -42,22 +39,15 @@ extension GRPCService {
     }
 
     func bulkCreateDocuments(request: ServerRequest<Reddb_V1_JsonBulkCreateRequest>, context _: GRPCCore.ServerContext) async throws -> ServerResponse<Reddb_V1_BulkEntityReply> {
-        await unary(request, rpc: "bulk_create_documents") { message, _ in
-            try await bulkCreate(message) { name, body in try Self.entityReply(body, try await operations.insertDocument(name, body)) }
-        }
+        await bulkCreateEntities(request, rpc: "bulk_create_documents", operations.insertDocument)
     }
 
     func createVector(request: ServerRequest<Reddb_V1_JsonCreateRequest>, context _: GRPCCore.ServerContext) async throws -> ServerResponse<Reddb_V1_EntityReply> {
-        await unary(request, rpc: "create_vector") { message, _ in
-            let body = try Self.payload(message.payloadJson)
-            return try Self.entityReply(body, try await operations.insertVector(try Self.required(message.collection, "collection"), body))
-        }
+        await createEntity(request, rpc: "create_vector", operations.insertVector)
     }
 
     func bulkCreateVectors(request: ServerRequest<Reddb_V1_JsonBulkCreateRequest>, context _: GRPCCore.ServerContext) async throws -> ServerResponse<Reddb_V1_BulkEntityReply> {
-        await unary(request, rpc: "bulk_create_vectors") { message, _ in
-            try await bulkCreate(message) { name, body in try Self.entityReply(body, try await operations.insertVector(name, body)) }
-        }
+        await bulkCreateEntities(request, rpc: "bulk_create_vectors", operations.insertVector)
     }
 
     func similar(request: ServerRequest<Reddb_V1_JsonCreateRequest>, context _: GRPCCore.ServerContext) async throws -> ServerResponse<Reddb_V1_PayloadReply> {
@@ -72,89 +62,36 @@ extension GRPCService {
     }
 
     func createNode(request: ServerRequest<Reddb_V1_JsonCreateRequest>, context _: GRPCCore.ServerContext) async throws -> ServerResponse<Reddb_V1_EntityReply> {
-        await unary(request, rpc: "create_node") { message, _ in
-            let body = try Self.payload(message.payloadJson)
-            return try Self.entityReply(body, try await operations.insertNode(try Self.required(message.collection, "collection"), body))
-        }
+        await createEntity(request, rpc: "create_node", operations.insertNode)
     }
 
     func createEdge(request: ServerRequest<Reddb_V1_JsonCreateRequest>, context _: GRPCCore.ServerContext) async throws -> ServerResponse<Reddb_V1_EntityReply> {
-        await unary(request, rpc: "create_edge") { message, _ in
-            let body = try Self.payload(message.payloadJson)
-            return try Self.entityReply(body, try await operations.insertEdge(try Self.required(message.collection, "collection"), body))
-        }
+        await createEntity(request, rpc: "create_edge", operations.insertEdge)
     }
 
     func bulkCreateNodes(request: ServerRequest<Reddb_V1_JsonBulkCreateRequest>, context _: GRPCCore.ServerContext) async throws -> ServerResponse<Reddb_V1_BulkEntityReply> {
-        await unary(request, rpc: "bulk_create_nodes") { message, _ in
-            try await bulkCreate(message) { name, body in try Self.entityReply(body, try await operations.insertNode(name, body)) }
-        }
+        await bulkCreateEntities(request, rpc: "bulk_create_nodes", operations.insertNode)
     }
 
     func bulkCreateEdges(request: ServerRequest<Reddb_V1_JsonBulkCreateRequest>, context _: GRPCCore.ServerContext) async throws -> ServerResponse<Reddb_V1_BulkEntityReply> {
-        await unary(request, rpc: "bulk_create_edges") { message, _ in
-            try await bulkCreate(message) { name, body in try Self.entityReply(body, try await operations.insertEdge(name, body)) }
+        await bulkCreateEntities(request, rpc: "bulk_create_edges", operations.insertEdge)
+    }
+
+    /// One entity from `payload_json` into `collection` through `insert` (an insert of
+    /// `CollectionOperations` answering `{"rid", …}`); the reply carries the request's body.
+    private func createEntity(_ request: ServerRequest<Reddb_V1_JsonCreateRequest>, rpc: String,
+                              _ insert: @escaping @Sendable (String, JSONValue) async throws -> JSONValue) async -> ServerResponse<Reddb_V1_EntityReply> {
+        await unary(request, rpc: rpc) { message, _ in
+            let body = try Self.payload(message.payloadJson)
+            return try Self.entityReply(body, try await insert(try Self.required(message.collection, "collection"), body))
         }
     }
 
-    func graphNeighborhood(request: ServerRequest<Reddb_V1_JsonPayloadRequest>, context _: GRPCCore.ServerContext) async throws -> ServerResponse<Reddb_V1_PayloadReply> {
-        await unary(request, rpc: "graph_neighborhood") { message, _ in Self.payloadReply(try await operations.graph(.neighborhood, try Self.payload(message.payloadJson))) }
-    }
-
-    func graphTraverse(request: ServerRequest<Reddb_V1_JsonPayloadRequest>, context _: GRPCCore.ServerContext) async throws -> ServerResponse<Reddb_V1_PayloadReply> {
-        await unary(request, rpc: "graph_traverse") { message, _ in Self.payloadReply(try await operations.graph(.traverse, try Self.payload(message.payloadJson))) }
-    }
-
-    func graphShortestPath(request: ServerRequest<Reddb_V1_JsonPayloadRequest>, context _: GRPCCore.ServerContext) async throws -> ServerResponse<Reddb_V1_PayloadReply> {
-        await unary(request, rpc: "graph_shortest_path") { message, _ in Self.payloadReply(try await operations.graph(.shortestPath, try Self.payload(message.payloadJson))) }
-    }
-
-    func graphComponents(request: ServerRequest<Reddb_V1_JsonPayloadRequest>, context _: GRPCCore.ServerContext) async throws -> ServerResponse<Reddb_V1_PayloadReply> {
-        await graphAnalytics(request, .components)
-    }
-
-    func graphCentrality(request: ServerRequest<Reddb_V1_JsonPayloadRequest>, context _: GRPCCore.ServerContext) async throws -> ServerResponse<Reddb_V1_PayloadReply> {
-        await graphAnalytics(request, .centrality)
-    }
-
-    func graphCommunity(request: ServerRequest<Reddb_V1_JsonPayloadRequest>, context _: GRPCCore.ServerContext) async throws -> ServerResponse<Reddb_V1_PayloadReply> {
-        await graphAnalytics(request, .community)
-    }
-
-    func graphClustering(request: ServerRequest<Reddb_V1_JsonPayloadRequest>, context _: GRPCCore.ServerContext) async throws -> ServerResponse<Reddb_V1_PayloadReply> {
-        await graphAnalytics(request, .clustering)
-    }
-
-    func graphCycles(request: ServerRequest<Reddb_V1_JsonPayloadRequest>, context _: GRPCCore.ServerContext) async throws -> ServerResponse<Reddb_V1_PayloadReply> {
-        await graphAnalytics(request, .cycles)
-    }
-
-    func graphTopologicalSort(request: ServerRequest<Reddb_V1_JsonPayloadRequest>, context _: GRPCCore.ServerContext) async throws -> ServerResponse<Reddb_V1_PayloadReply> {
-        await graphAnalytics(request, .topologicalSort)
-    }
-
-    func search(request: ServerRequest<Reddb_V1_JsonPayloadRequest>, context: GRPCCore.ServerContext) async throws -> ServerResponse<Reddb_V1_PayloadReply> {
-        try await textSearch(request: request, context: context)
-    }
-
-    func textSearch(request: ServerRequest<Reddb_V1_JsonPayloadRequest>, context _: GRPCCore.ServerContext) async throws -> ServerResponse<Reddb_V1_PayloadReply> {
-        await unary(request, rpc: "text_search") { message, _ in Self.payloadReply(try await operations.textSearch(try Self.payload(message.payloadJson))) }
-    }
-
-    func graphPersonalizedPagerank(request: ServerRequest<Reddb_V1_JsonPayloadRequest>, context _: GRPCCore.ServerContext) async throws -> ServerResponse<Reddb_V1_PayloadReply> {
-        await graphAnalytics(request, .personalizedPageRank)
-    }
-
-    func graphHits(request: ServerRequest<Reddb_V1_JsonPayloadRequest>, context _: GRPCCore.ServerContext) async throws -> ServerResponse<Reddb_V1_PayloadReply> {
-        await graphAnalytics(request, .hits)
-    }
-
-    func hybridSearch(request: ServerRequest<Reddb_V1_JsonPayloadRequest>, context _: GRPCCore.ServerContext) async throws -> ServerResponse<Reddb_V1_PayloadReply> {
-        await unary(request, rpc: "hybrid_search") { message, _ in Self.payloadReply(try await operations.textSearch(try Self.payload(message.payloadJson), hybrid: true)) }
-    }
-
-    private func graphAnalytics(_ request: ServerRequest<Reddb_V1_JsonPayloadRequest>, _ command: GraphRequest.Command) async -> ServerResponse<Reddb_V1_PayloadReply> {
-        await unary(request, rpc: "graph_\(command.rawValue)") { message, _ in Self.payloadReply(try await operations.graph(command, try Self.payload(message.payloadJson))) }
+    private func bulkCreateEntities(_ request: ServerRequest<Reddb_V1_JsonBulkCreateRequest>, rpc: String,
+                                    _ insert: @escaping @Sendable (String, JSONValue) async throws -> JSONValue) async -> ServerResponse<Reddb_V1_BulkEntityReply> {
+        await unary(request, rpc: rpc) { message, _ in
+            try await bulkCreate(message) { name, body in try Self.entityReply(body, try await insert(name, body)) }
+        }
     }
 
     /// An insert reply (`{"rid", …}`) as an `EntityReply` carrying the request's body.
