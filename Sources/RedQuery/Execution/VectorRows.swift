@@ -61,8 +61,10 @@ extension DMLExecutor {
             case .null: row.values[2] = nil
             case .json(.object): row.values[2] = value
             case .text(let s):
-                guard case .object? = try? JSONValue.parse(s) else { throw RedError(.invalidTextRepresentation, "vector metadata must be a JSON object") }
-                row.values[2] = .json(try JSONValue.parse(s))
+                guard let parsed = try? JSONValue.parse(s), case .object = parsed else {
+                    throw RedError(.invalidTextRepresentation, "vector metadata must be a JSON object")
+                }
+                row.values[2] = .json(parsed)
             default: throw RedError(.invalidTextRepresentation, "vector metadata must be a JSON object, got \(value.kindName)")
             }
         }

@@ -114,22 +114,16 @@ struct RedWireRequests: Sendable {
                     try await send(.reply(.deleteOk, to: frame, payload: reply.utf8))
                 }
             case .vectorSearch:
-                // Ours (upstream reserves the kind): a JSON search request as HTTP's /similar takes,
-                // plus "collection"; the reply is the Result envelope a QueryWithParams gets.
-                let body = try Self.decoding("VectorSearch") { try JSONValue.parse(String(decoding: frame.payload, as: UTF8.self)) }
-                guard case .string(let collection)? = body["collection"] else {
-                    throw RedError(.invalidArgument, "VectorSearch needs {\"collection\": name, \"vector\": [numbers], …}")
+                // Ours (upstream reserves the kind): a JSON search request as HTTP's /similar takes, plus "collection".
+                try await answerJSONRequest(frame, "VectorSearch", on: session) { body in
+                    guard case .string(let collection)? = body["collection"] else {
+                        throw RedError(.invalidArgument, "VectorSearch needs {\"collection\": name, \"vector\": [numbers], …}")
+                    }
+                    return try VectorSearchRequest.statement(collection: collection, body)
                 }
-                let search = try VectorSearchRequest.statement(collection: collection, body)
-                let result = try await execute(search.sql, parameters: search.parameters, on: session, for: frame)
-                try await send(.reply(.result, to: frame, payload: result.json(query: search.sql).utf8))
             case .graphTraverse:
-                // Ours (upstream reserves the kind): a JSON traversal request as HTTP's /graph/traverse
-                // takes; the reply is the Result envelope a QueryWithParams gets.
-                let body = try Self.decoding("GraphTraverse") { try JSONValue.parse(String(decoding: frame.payload, as: UTF8.self)) }
-                let traversal = try GraphRequest.statement(.traverse, body)
-                let result = try await execute(traversal.sql, parameters: traversal.parameters, on: session, for: frame)
-                try await send(.reply(.result, to: frame, payload: result.json(query: traversal.sql).utf8))
+                // Ours (upstream reserves the kind): a JSON traversal request as HTTP's /graph/traverse takes.
+                try await answerJSONRequest(frame, "GraphTraverse", on: session) { try GraphRequest.statement(.traverse, $0) }
             case .queryBinary:  // with MORE_FRAMES: streamed (without, a `RedWireStatementRequest`)
                 guard let sql = String(validating: frame.payload, as: UTF8.self) else {
                     throw RedError(.protocolViolation, "QueryBinary payload must be UTF-8 SQL")
@@ -258,6 +252,16 @@ struct RedWireRequests: Sendable {
         var end = ByteWriter(capacity: 8)
         end.u64(total)
         try await send(.reply(.streamEnd, to: request, payload: end.bytes))
+    }
+
+    /// Answers a request whose payload is a JSON object that `statement` turns into one
+    /// statement: the reply is the Result envelope a QueryWithParams gets.
+    private func answerJSONRequest(_ frame: Frame, _ kind: String, on session: Session,
+                                   _ statement: (JSONValue) throws -> (sql: String, parameters: [Value])) async throws {
+        let body = try Self.decoding(kind) { try JSONValue.parse(String(decoding: frame.payload, as: UTF8.self)) }
+        let request = try statement(body)
+        let result = try await execute(request.sql, parameters: request.parameters, on: session, for: frame)
+        try await send(.reply(.result, to: frame, payload: result.json(query: request.sql).utf8))
     }
 
     /// Runs one statement that a Cancel naming `request`'s correlation id can stop.
