@@ -56,7 +56,7 @@ let package = Package(
         .target(
             name: "RedServer",
             dependencies: [
-                "RedDB", "RedWire", "RedProto",
+                "RedDB", "RedEngine", "RedWire", "RedProto",
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -77,7 +77,7 @@ let package = Package(
         .target(
             name: "RedClient",
             dependencies: [
-                "RedDB", "RedWire", "RedProto",
+                "RedDB", "RedEngine", "RedWire", "RedProto",
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),

@@ -129,6 +129,8 @@ public struct RedError: Error, Sendable, Equatable, CustomStringConvertible {
         case undefinedCursor = "undefined_cursor"
         /// A write inside BEGIN … READ ONLY.
         case readOnlyTransaction = "read_only_sql_transaction"
+        /// The caller's role does not allow this (a `read` user writing, a non-admin managing users).
+        case insufficientPrivilege = "insufficient_privilege"
         /// The server is at its connection limit.
         case tooManyConnections = "too_many_connections"
 
@@ -187,6 +189,7 @@ public struct RedError: Error, Sendable, Equatable, CustomStringConvertible {
             case .duplicatePreparedStatement: return "42P05"
             case .tooManyConnections: return "53300"
             case .readOnlyTransaction: return "25006"
+            case .insufficientPrivilege: return "42501"
             }
         }
     }

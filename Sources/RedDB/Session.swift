@@ -31,6 +31,8 @@ public final class Session: @unchecked Sendable {
     var state = State.idle
     /// Set by BEGIN … READ ONLY for the transaction it opens.
     private var readOnlyTransaction = false
+    /// Whether this session may write at all; servers set it from the caller's role.
+    public var access = SessionAccess.readWrite
     let lock = AsyncMutex()
     /// Stops the statement running on this session (see `cancelRunningStatement`).
     let cancellation = StatementCancellation()
@@ -195,6 +197,10 @@ public final class Session: @unchecked Sendable {
             return QueryResult(columns: [], rows: [], statementType: "rollback", commandTag: "ROLLBACK", message: "ROLLBACK TO SAVEPOINT \(name)")
         default:
             break
+        }
+        if case .readOnly(let principal) = access, !StatementExecutor.isReadOnly(statement) {
+            if case .active(let tx) = state { state = .failed(tx) }
+            throw RedError(.insufficientPrivilege, "permission denied: \(principal) may only read, not run \(Self.verb(of: statement))")
         }
         switch state {
         case .failed:
@@ -396,4 +402,13 @@ public final class Session: @unchecked Sendable {
 public struct CollectionInfo: Sendable {
     public var name: String
     public var schema: CollectionSchema
+}
+
+/// What a session may do, whoever opened it. Transaction control, reads and searches are
+/// always allowed; with `readOnly` every other statement fails with 42501
+/// (insufficient_privilege) and aborts an open transaction, as any error does.
+public enum SessionAccess: Sendable, Equatable {
+    case readWrite
+    /// `principal` names the caller in the error (`user "ana" (role read)`).
+    case readOnly(principal: String)
 }

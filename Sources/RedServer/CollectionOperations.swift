@@ -10,7 +10,12 @@ struct CollectionOperations: Sendable {
     static let maxCollectionNameBytes = 128
     let database: Database
 
-    func session() -> Session { database.session() }
+    /// A session limited to what the request's caller may do (`RequestCaller`).
+    func session() -> Session {
+        let session = database.session()
+        session.access = RequestCaller.sessionAccess
+        return session
+    }
 
     func listCollections() async throws -> JSONValue {
         let items = try await session().collections().map { c -> JSONValue in
@@ -305,13 +310,5 @@ struct CollectionOperations: Sendable {
               name.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" || $0 == "-" }), !name.hasPrefix("__") else {
             throw RedError(.invalidArgument, "invalid name \"\(name)\": use letters, digits, _ and - (at most \(maxCollectionNameBytes) bytes, not starting with __)")
         }
-    }
-}
-
-extension JSONValue {
-    /// The member `key` of an object (nil for other values or a missing key).
-    subscript(key: String) -> JSONValue? {
-        guard case .object(let members) = self else { return nil }
-        return members.first { $0.0 == key }?.1
     }
 }

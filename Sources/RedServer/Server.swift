@@ -44,7 +44,7 @@ public struct RedServer: Sendable {
         var options = options
         options.engine.backgroundWork = false
         let database = try await Database.open(path: path, options: options)
-        let context = ServerContext(database: database, configuration: configuration, logger: logger, pgTLS: tls.postgres)
+        let context = try ServerContext(database: database, configuration: configuration, logger: logger, pgTLS: tls.postgres)
         // The router serves HTTP itself and splices gRPC to its listener: the explicit one, or a loopback one of its own.
         let loopback = BindAddress(host: "127.0.0.1", port: 0)
         let routed = configuration.routerBind != nil

@@ -29,8 +29,11 @@ public struct ServerConfiguration: Sendable {
     public var tlsCertificate: TLSIdentity?
     /// Per-surface certificates and client CAs (mutual TLS), overriding `tlsCertificate`.
     public var surfaceTLS: [TLSSurface: SurfaceTLS] = [:]
-    /// Users and their passwords. Empty = trust: any user name is accepted without a password.
+    /// Admins held in memory (`--user NAME:PASSWORD`), beside the users stored in the
+    /// database (`AuthStore`). With neither, every caller is trusted as anonymous.
     public var users: [String: String] = [:]
+    /// PBKDF2 iterations of new SCRAM verifiers (at least 4,096; the spec's 16,384 by default).
+    public var scramIterations = 16_384
     /// How PG-wire asks for a password when users are configured.
     public var pgPasswordMethod: PGPasswordMethod = .scramSHA256
     /// Most simultaneous PG-wire connections; further ones get SQLSTATE 53300.

@@ -14,22 +14,37 @@ public final class ServerContext: Sendable {
     public let logger: Logger
     let metrics: ServerMetrics
     let connections = ConnectionRegistry()
-    /// Bearer tokens issued to the configured users (gRPC, RedWire `bearer`).
-    let tokens: TokenStore
+    /// Users, API keys and login sessions, for every surface.
+    let auth: AuthStore
     private let phaseState = Mutex(ServerPhase.starting)
     let startedAt = ContinuousClock.now
     let startedAtUnixMilliseconds: Int64
     /// PG-wire's TLS context when `configuration.pgTLS` is on or required (nil: SSLRequest gets `N`).
     let pgTLS: NIOSSLContext?
 
-    public init(database: Database, configuration: ServerConfiguration, logger: Logger, pgTLS: NIOSSLContext? = nil) {
+    public init(database: Database, configuration: ServerConfiguration, logger: Logger, pgTLS: NIOSSLContext? = nil) throws {
         self.database = database
         self.pgTLS = pgTLS
         self.configuration = configuration
         self.logger = logger
         self.metrics = ServerMetrics()
-        self.tokens = TokenStore(users: configuration.users)
+        self.auth = try AuthStore(database: database, configuredUsers: configuration.users, iterations: configuration.scramIterations)
         self.startedAtUnixMilliseconds = SystemClock().nowMilliseconds()
+    }
+
+    /// A session for `identity`: a `read` caller's writes fail with 42501.
+    func session(for identity: AuthIdentity) -> Session {
+        let session = database.session()
+        session.access = identity.sessionAccess
+        return session
+    }
+
+    /// A session for the caller of the request the current task serves (`RequestCaller`);
+    /// read-only when no caller is bound.
+    func callerSession() -> Session {
+        let session = database.session()
+        session.access = RequestCaller.sessionAccess
+        return session
     }
 
     private let listeners = Mutex<[(transport: String, address: BindAddress)]>([])

@@ -148,8 +148,8 @@ import Testing
 
     /// RFC 7677 section 3: user "user", password "pencil".
     @Test func scramMatchesRFC7677Example() throws {
-        var server = SCRAMServer(password: "pencil", salt: Array(Data(base64Encoded: "W22ZaJ0SNY7soEsUEjb6gQ==")!),
-                                 serverNonce: "%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0", iterations: 4096)
+        let verifier = SCRAMVerifier(password: "pencil", iterations: 4096, salt: Array(Data(base64Encoded: "W22ZaJ0SNY7soEsUEjb6gQ==")!))
+        var server = SCRAMServer(verifier: verifier, serverNonce: "%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0")
         let serverFirst = try server.receiveClientFirst("n,,n=user,r=rOprNGfwEbeRWgbNEkqO")
         #expect(serverFirst == "r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096")
         let final = try server.receiveClientFinal(
@@ -159,12 +159,12 @@ import Testing
         #expect(try server.receiveClientFinal(
             "c=biws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,p=AHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=") == nil)
         #expect(try server.receiveClientFinal("c=biws,r=other,p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=") == nil)
-        #expect(throws: RedError.self) { var s = SCRAMServer(password: "x"); _ = try s.receiveClientFirst("p=tls-server-end-point,,n=u,r=abc") }
+        #expect(throws: RedError.self) { var s = SCRAMServer(verifier: nil); _ = try s.receiveClientFirst("p=tls-server-end-point,,n=u,r=abc") }
     }
 
     /// RFC 7914 section 11: PBKDF2-HMAC-SHA256, P = "passwd", S = "salt", c = 1 (first 32 bytes).
     @Test func pbkdf2MatchesRFC7914Vector() {
-        let key = SCRAMServer.pbkdf2(password: Array("passwd".utf8), salt: Array("salt".utf8), iterations: 1)
+        let key = SCRAMVerifier.pbkdf2(password: Array("passwd".utf8), salt: Array("salt".utf8), iterations: 1)
         #expect(key.map { String(format: "%02x", $0) }.joined() == "55ac046e56e3089fec1691c22544b605f94185216dde0465e68b9d57c20dacbc")
     }
 }

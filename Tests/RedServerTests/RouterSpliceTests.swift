@@ -14,7 +14,7 @@ struct RouterSpliceTests {
             .childChannelInitializer { $0.pipeline.addHandler(GreetThenEcho()) }
             .bind(host: "127.0.0.1", port: 0).get()
         let listenerPort = try #require(listener.localAddress?.port)
-        let context = ServerContext(database: try await Database.inMemory(), configuration: ServerConfiguration(),
+        let context = try ServerContext(database: try await Database.inMemory(), configuration: ServerConfiguration(),
                                     logger: Logger(label: "router-splice-test"))
         // The router waits 20 ms between connecting to the listener and gluing the channels,
         // so the greeting always arrives in that window (on a loaded server it can anyway).

@@ -36,7 +36,7 @@ public struct StatementExecutor {
     /// True for statements that never write (the session can skip commit work for them).
     public static func isReadOnly(_ statement: Statement) -> Bool {
         switch statement {
-        case .query, .explain, .show, .showColumns, .vectorSearch, .graph, .textSearch, .hybridSearch: return true
+        case .query, .explain, .show, .showColumns, .vectorSearch, .graph, .textSearch, .hybridSearch, .match: return true
         case .kv(.get): return true
         default: return false
         }

@@ -13,32 +13,26 @@ import RedCore
 ///    the proof is checked against StoredKey = H(HMAC(SaltedPassword, "Client Key"));
 /// 4. server-final `v=<base64 ServerSignature>` proves the server knew the password too.
 ///
-/// The password itself never crosses the wire. An unknown user runs the same
-/// exchange against a random secret, so the reply timing and messages do not
-/// reveal which user names exist. PostgreSQL also ignores the SCRAM user name
+/// The password itself never crosses the wire, and the server holds only its verifier
+/// (`SCRAMVerifier`). An unknown user runs the same exchange against a random verifier,
+/// so the reply timing and messages do not reveal which user names exist. PostgreSQL also ignores the SCRAM user name
 /// (the startup packet's user is authoritative); so do we.
 struct SCRAMServer {
     static let mechanism = "SCRAM-SHA-256"
-    static let iterations = 4_096
     /// Longest SCRAM message accepted (nonces and proofs are a few dozen bytes).
     static let maxMessageBytes = 4_096
 
-    private let saltedPassword: [UInt8]
-    private let salt: [UInt8]
-    private let iterations: Int
+    private let verifier: SCRAMVerifier
     private let fixedServerNonce: String?
     private var clientFirstBare = ""
     private var serverFirst = ""
     private var nonce = ""
 
-    /// `salt`, `serverNonce` and `iterations` are fixed only by tests (RFC 7677's worked example).
-    init(password: String?, salt: [UInt8]? = nil, serverNonce: String? = nil, iterations: Int = SCRAMServer.iterations) {
-        let salt = salt ?? (0..<16).map { _ in UInt8.random(in: 0...255) }
-        self.salt = salt
-        self.iterations = iterations
+    /// `verifier` is the user's, or nil for an unknown user (the exchange then fails at the
+    /// proof). `serverNonce` is fixed only by tests (RFC 7677's worked example).
+    init(verifier: SCRAMVerifier?, serverNonce: String? = nil) {
+        self.verifier = verifier ?? .unmatchable()
         self.fixedServerNonce = serverNonce
-        let secret = password ?? UUID().uuidString + UUID().uuidString
-        saltedPassword = Self.pbkdf2(password: Array(secret.utf8), salt: salt, iterations: iterations)
     }
 
     /// Handles client-first; returns server-first.
@@ -54,9 +48,9 @@ struct SCRAMServer {
         guard let clientNonce = Self.attribute("r", in: clientFirstBare), !clientNonce.isEmpty else {
             throw RedError(.protocolViolation, "SCRAM client-first-message has no nonce")
         }
-        let serverNonce = fixedServerNonce ?? Data((0..<18).map { _ in UInt8.random(in: 0...255) }).base64EncodedString()
+        let serverNonce = fixedServerNonce ?? Data(SCRAMVerifier.randomBytes(18)).base64EncodedString()
         nonce = clientNonce + serverNonce
-        serverFirst = "r=\(nonce),s=\(Data(salt).base64EncodedString()),i=\(iterations)"
+        serverFirst = "r=\(nonce),s=\(Data(verifier.salt).base64EncodedString()),i=\(verifier.iterations)"
         return serverFirst
     }
 
@@ -70,13 +64,10 @@ struct SCRAMServer {
             return nil
         }
         let authMessage = Array("\(clientFirstBare),\(serverFirst),\(withoutProof)".utf8)
-        let clientKey = Self.hmac(saltedPassword, Array("Client Key".utf8))
-        let storedKey = Array(SHA256.hash(data: clientKey))
-        let clientSignature = Self.hmac(storedKey, authMessage)
+        let clientSignature = SCRAMVerifier.hmac(verifier.storedKey, authMessage)
         let recoveredClientKey = zip(proof, clientSignature).map { $0 ^ $1 }
-        guard Self.constantTimeEqual(Array(SHA256.hash(data: recoveredClientKey)), storedKey) else { return nil }
-        let serverKey = Self.hmac(saltedPassword, Array("Server Key".utf8))
-        return "v=" + Data(Self.hmac(serverKey, authMessage)).base64EncodedString()
+        guard SCRAMVerifier.constantTimeEqual(Array(SHA256.hash(data: recoveredClientKey)), verifier.storedKey) else { return nil }
+        return "v=" + Data(SCRAMVerifier.hmac(verifier.serverKey, authMessage)).base64EncodedString()
     }
 
     static func attribute(_ name: Character, in message: String) -> String? {
@@ -84,28 +75,5 @@ struct SCRAMServer {
             return String(part.dropFirst(2))
         }
         return nil
-    }
-
-    static func hmac(_ key: [UInt8], _ message: [UInt8]) -> [UInt8] {
-        Array(HMAC<SHA256>.authenticationCode(for: message, using: SymmetricKey(data: key)))
-    }
-
-    /// PBKDF2-HMAC-SHA256 with one output block (32 bytes), which is all SCRAM-SHA-256 needs.
-    static func pbkdf2(password: [UInt8], salt: [UInt8], iterations: Int) -> [UInt8] {
-        let key = SymmetricKey(data: password)
-        var u = Array(HMAC<SHA256>.authenticationCode(for: salt + [0, 0, 0, 1], using: key))
-        var result = u
-        for _ in 1..<iterations {
-            u = Array(HMAC<SHA256>.authenticationCode(for: u, using: key))
-            for i in result.indices { result[i] ^= u[i] }
-        }
-        return result
-    }
-
-    /// Compares without an early exit, so timing does not reveal how much matched.
-    static func constantTimeEqual(_ a: [UInt8], _ b: [UInt8]) -> Bool {
-        var difference = UInt8(a.count == b.count ? 0 : 1)
-        for i in 0..<min(a.count, b.count) { difference |= a[i] ^ b[i] }
-        return difference == 0
     }
 }

@@ -23,7 +23,7 @@ extension GRPCService {
             let name = try Self.required(message.collection, "collection")
             let columns = message.fieldNames
             guard !columns.isEmpty else { throw RedError(.invalidArgument, "bulk insert: no columns") }
-            let session = self.context.database.session()
+            let session = self.context.callerSession()
             _ = try await session.execute("BEGIN")
             do {
                 let (count, firstRid) = try await Self.insertPipelined(message, into: name, columns: columns, on: session)

@@ -21,7 +21,7 @@ extension GRPCService {
     func kvWatch(request: ServerRequest<Reddb_V1_KvWatchRequest>, context _: GRPCCore.ServerContext) async throws -> StreamingServerResponse<Reddb_V1_KvWatchEvent> {
         let filter: KeyValueWatchFilter
         do {
-            _ = try context.tokens.authenticate(token: Self.token(in: request.metadata))
+            _ = try context.auth.authenticate(token: Self.token(in: request.metadata))
             filter = KeyValueWatchFilter(collection: try Self.required(request.message.collection, "collection"),
                                          key: try Self.required(request.message.key, "key"))
         } catch {

@@ -15,7 +15,7 @@ extension GRPCService {
         await unary(request, rpc: "query") { message, _ in
             let sql = try Self.required(message.query, "query")
             let parameters = try message.params.map(GRPCValues.value)
-            let result = try await self.context.database.session().execute(sql, parameters: parameters)
+            let result = try await self.context.callerSession().execute(sql, parameters: parameters)
             return GRPCValues.queryReply(result, filter: GRPCValues.EntityFilter(message.entityTypes + message.capabilities))
         }
     }
@@ -23,7 +23,7 @@ extension GRPCService {
     func explainQuery(request: ServerRequest<Reddb_V1_QueryRequest>, context _: GRPCCore.ServerContext) async throws -> ServerResponse<Reddb_V1_PayloadReply> {
         await unary(request, rpc: "explain") { message, _ in
             let sql = try Self.required(message.query, "query")
-            let result = try await self.context.database.session().execute("EXPLAIN " + sql, parameters: try message.params.map(GRPCValues.value))
+            let result = try await self.context.callerSession().execute("EXPLAIN " + sql, parameters: try message.params.map(GRPCValues.value))
             return Self.payloadReply(result.json(query: sql))
         }
     }
@@ -35,7 +35,7 @@ extension GRPCService {
             guard message.queries.count <= Self.maxBatchStatements else {
                 throw RedError(.limitExceeded, "BatchQuery takes at most \(Self.maxBatchStatements) queries, got \(message.queries.count)")
             }
-            let session = self.context.database.session()
+            let session = self.context.callerSession()
             var reply = Reddb_V1_BatchQueryReply()
             do {
                 for sql in message.queries {
@@ -58,7 +58,7 @@ extension GRPCService {
                 throw RedError(.featureNotSupported, "prepared statements disabled (REDDB_DISABLE_PREPARED)")
             }
             // Literals become the parameters (spec §3.5, as RedWire §1.6.8).
-            let statement = try self.context.database.session().prepareAutoParameterized(try Self.required(message.query, "query"))
+            let statement = try self.context.callerSession().prepareAutoParameterized(try Self.required(message.query, "query"))
             var reply = Reddb_V1_PrepareQueryReply()
             reply.preparedID = try self.prepared.register(statement)
             reply.parameterCount = UInt32(statement.parameterCount)
@@ -70,7 +70,7 @@ extension GRPCService {
         await unary(request, rpc: "execute_prepared") { message, _ in
             let statement = try self.prepared.lookup(message.preparedID).statement
             let parameters = try message.bindJson.map(GRPCValues.boundValue)
-            let result = try await self.context.database.session().execute(statement, parameters: parameters)
+            let result = try await self.context.callerSession().execute(statement, parameters: parameters)
             return GRPCValues.queryReply(result, filter: .all)
         }
     }
@@ -81,9 +81,9 @@ extension GRPCService {
         let stream: RowStream
         let sql: String
         do {
-            _ = try context.tokens.authenticate(token: Self.token(in: request.metadata))
+            let identity = try context.auth.authenticate(token: Self.token(in: request.metadata))
             sql = try Self.required(request.message.query, "query")
-            stream = try await context.database.session().stream(sql, parameters: try request.message.params.map(GRPCValues.value))
+            stream = try await context.session(for: identity).stream(sql, parameters: try request.message.params.map(GRPCValues.value))
         } catch {
             return StreamingServerResponse(error: GRPCStatusMapping.rpcError(error))
         }

@@ -13,10 +13,13 @@ import RedWire
 /// collection/KV helpers to the `CollectionOperations` the HTTP routes use, so gRPC,
 /// HTTP and the other surfaces answer identically.
 ///
-/// Authentication: with no users configured every caller is anonymous. With users, every
-/// rpc but `Health`, `Ready`, `Topology` and `AuthLogin` needs `authorization: Bearer
-/// <token>` (or `x-reddb-token: <token>`) with a token from `AuthLogin`; otherwise the call
-/// fails UNAUTHENTICATED before the handler runs.
+/// Authentication (`AuthStore`): while the server has no users every caller is anonymous.
+/// Once it has, every rpc but `Health`, `Ready`, `Topology`, `AuthLogin`, `AuthBootstrap`
+/// and `AuthChangePassword` needs `authorization: Bearer <token>` (or `x-reddb-token:
+/// <token>`) with a session token or an API key; otherwise the call fails UNAUTHENTICATED
+/// before the handler runs. The caller is bound to `RequestCaller` for the handler, so the
+/// sessions it opens carry the caller's role: a `read` caller's writes fail
+/// PERMISSION_DENIED (42501), and `admin`-gated rpcs refuse anyone else the same way.
 struct GRPCService: Reddb_V1_RedDb.ServiceProtocol {
     let context: ServerContext
     let prepared: PreparedQueryRegistry
@@ -28,7 +31,14 @@ struct GRPCService: Reddb_V1_RedDb.ServiceProtocol {
 
     var operations: CollectionOperations { CollectionOperations(database: context.database) }
 
-    enum Gate { case open, authenticated }
+    enum Gate {
+        /// No credentials needed; the handler gets the caller if a valid token came along.
+        case open
+        /// A valid token once the server has users.
+        case authenticated
+        /// An admin's token; anonymous callers never pass.
+        case admin
+    }
 
     /// The bearer token of a call: `authorization: Bearer <t>` (scheme matched case-insensitively,
     /// value trimmed), else `x-reddb-token`.
@@ -42,18 +52,31 @@ struct GRPCService: Reddb_V1_RedDb.ServiceProtocol {
 
     /// Authenticates, runs `body`, and maps errors to statuses.
     func unary<In: Sendable, Out: Sendable>(_ request: ServerRequest<In>, _ gate: Gate = .authenticated, rpc: String,
-                                            _ body: (In, TokenStore.Identity) async throws -> Out) async -> ServerResponse<Out> {
+                                            _ body: (In, AuthIdentity) async throws -> Out) async -> ServerResponse<Out> {
         let started = ContinuousClock.now
         defer { context.metrics.recordStatement(surface: "grpc", kind: rpc, nanoseconds: (ContinuousClock.now - started).wholeNanoseconds) }
         do {
-            let identity = gate == .open ? TokenStore.Identity.anonymous : try context.tokens.authenticate(token: Self.token(in: request.metadata))
-            return ServerResponse(message: try await body(request.message, identity))
+            let token = Self.token(in: request.metadata)
+            let identity: AuthIdentity
+            switch gate {
+            case .open:
+                // Unauthenticated callers of an open rpc may only read.
+                identity = context.auth.optionalCaller(token: token)
+                    ?? AuthIdentity(username: "anonymous", role: .read, authenticated: false)
+            case .authenticated:
+                identity = try context.auth.authenticate(token: token)
+            case .admin:
+                identity = try context.auth.authenticate(token: token)
+                try identity.requireAdmin(rpc)
+            }
+            let message = request.message
+            return ServerResponse(message: try await RequestCaller.$identity.withValue(identity) { try await body(message, identity) })
         } catch {
             return ServerResponse(error: GRPCStatusMapping.rpcError(error))
         }
     }
 
-    // MARK: Health, topology, auth
+    // MARK: Health, topology
 
     func health(request: ServerRequest<Reddb_V1_Empty>, context _: GRPCCore.ServerContext) async throws -> ServerResponse<Reddb_V1_HealthReply> {
         await unary(request, .open, rpc: "health") { _, _ in healthReply() }
@@ -80,25 +103,11 @@ struct GRPCService: Reddb_V1_RedDb.ServiceProtocol {
         }
     }
 
-    func authLogin(request: ServerRequest<Reddb_V1_JsonPayloadRequest>, context _: GRPCCore.ServerContext) async throws -> ServerResponse<Reddb_V1_PayloadReply> {
-        await unary(request, .open, rpc: "auth_login") { message, _ in
-            let body = try Self.payload(message.payloadJson)
-            guard case .string(let username)? = body["username"], case .string(let password)? = body["password"] else {
-                throw RedError(.invalidArgument, "AuthLogin needs {\"username\": …, \"password\": …}")
-            }
-            return Self.payloadReply(try self.context.tokens.login(username: username, password: password).json)
-        }
-    }
-
-    func authWhoAmI(request: ServerRequest<Reddb_V1_Empty>, context _: GRPCCore.ServerContext) async throws -> ServerResponse<Reddb_V1_PayloadReply> {
-        await unary(request, rpc: "auth_whoami") { _, identity in Self.payloadReply(self.context.tokens.whoAmI(identity)) }
-    }
-
     // MARK: Catalog
 
     func stats(request: ServerRequest<Reddb_V1_Empty>, context _: GRPCCore.ServerContext) async throws -> ServerResponse<Reddb_V1_StatsReply> {
         await unary(request, rpc: "stats") { _, _ in
-            let collections = try await self.context.database.session().collections()
+            let collections = try await self.context.callerSession().collections()
             let engine = self.context.database.engine.statistics
             var reply = Reddb_V1_StatsReply()
             reply.collectionCount = UInt64(collections.count)
@@ -113,7 +122,7 @@ struct GRPCService: Reddb_V1_RedDb.ServiceProtocol {
     func collections(request: ServerRequest<Reddb_V1_Empty>, context _: GRPCCore.ServerContext) async throws -> ServerResponse<Reddb_V1_CollectionsReply> {
         await unary(request, rpc: "collections") { _, _ in
             var reply = Reddb_V1_CollectionsReply()
-            reply.collections = try await self.context.database.session().collections().map(\.name)
+            reply.collections = try await self.context.callerSession().collections().map(\.name)
             return reply
         }
     }

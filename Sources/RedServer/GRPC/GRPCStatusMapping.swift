@@ -18,7 +18,7 @@ enum GRPCStatusMapping {
         case .featureNotSupported: return .unimplemented
         case .limitExceeded, .tooManyConnections: return .resourceExhausted
         case .invalidPassword: return .unauthenticated
-        case .invalidAuthorization: return .permissionDenied
+        case .invalidAuthorization, .insufficientPrivilege: return .permissionDenied
         case .closed, .databaseLocked: return .unavailable
         case .queryCanceled: return .cancelled
         case .dataCorrupted: return .dataLoss

@@ -1,41 +1,82 @@
 import Hummingbird
 import RedCore
 
-/// HTTP authentication (spec: protocols §4.2). With no users configured every request is
-/// allowed. With users, a request needs `Authorization: Bearer <token>` (a token from
-/// `POST /auth/login`, the same tokens gRPC and RedWire accept), except the public paths:
-/// the health probes, `/ready` and `/auth/login` itself. Otherwise 401
+/// HTTP authentication (spec: protocols §4.2). While the server has no users every request
+/// is anonymous. Once it has, a request needs `Authorization: Bearer <token>` (a session
+/// token from `POST /auth/login` or an API key, the same ones gRPC and RedWire accept),
+/// except on the public paths: the health probes, `/ready`, and the auth routes that carry
+/// their own credentials (login, bootstrap, change-password). Otherwise 401
 /// `{"ok":false,"error":"unauthorized",…}`.
+///
+/// The caller is bound to `RequestCaller` while the route runs, so the sessions it opens
+/// carry the caller's role: a `read` user's writes answer 403 (42501). Unlike upstream, a
+/// `read` user may still POST a query that only reads.
 struct HTTPAuthMiddleware<Context: RequestContext>: RouterMiddleware {
-    let tokens: TokenStore
-    static var publicPaths: Set<String> { ["/health", "/ready", "/health/live", "/health/ready", "/health/startup", "/auth/login"] }
+    let auth: AuthStore
+    static var publicPaths: Set<String> {
+        ["/health", "/ready", "/health/live", "/health/ready", "/health/startup", "/auth/login", "/auth/bootstrap", "/auth/change-password"]
+    }
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        guard tokens.authRequired, !Self.publicPaths.contains(request.uri.path) else { return try await next(request, context) }
-        let header = request.headers[.authorization] ?? ""
-        guard header.hasPrefix("Bearer "), tokens.resolve(String(header.dropFirst(7)).trimmingCharacters(in: .whitespaces)) != nil else {
-            var error = RedError(.invalidPassword, "unauthorized")
-            error.detail = header.isEmpty ? "send Authorization: Bearer <token> (POST /auth/login issues one)" : "bearer token invalid or expired"
-            return HTTPRoutes.errorResponse(error, status: .unauthorized)
+        let token = HTTPRoutes.bearerToken(request)
+        let identity: AuthIdentity
+        if Self.publicPaths.contains(request.uri.path) {
+            identity = auth.optionalCaller(token: token) ?? AuthIdentity(username: "anonymous", role: .read, authenticated: false)
+        } else {
+            do {
+                identity = try auth.authenticate(token: token)
+            } catch var error as RedError {
+                error.message = "unauthorized"
+                error.detail = token == nil ? "send Authorization: Bearer <token> (POST /auth/login issues one)" : "bearer token invalid or expired"
+                return HTTPRoutes.errorResponse(error, status: .unauthorized)
+            }
         }
-        return try await next(request, context)
+        return try await RequestCaller.$identity.withValue(identity) { try await next(request, context) }
     }
 }
 
+/// The `/auth/…` routes; bodies and replies are `AuthRequests`', shared with gRPC.
 extension HTTPRoutes {
-    /// `POST /auth/login` `{"username","password"}` → `{"expires_at","ok","role","token","username"}`.
-    func login(_ request: Request) async throws -> Response {
-        let body = try await Self.bodyJSON(request, limit: context.configuration.maxHTTPBodyBytes)
-        guard case .string(let username)? = body["username"], case .string(let password)? = body["password"] else {
-            throw RedError(.invalidArgument, "body must be {\"username\": …, \"password\": …}")
+    func registerAuth(on router: Router<BasicRequestContext>) {
+        router.post("/auth/login") { request, _ in Self.json(try self.context.auth.login(try await self.body(request))) }
+        router.get("/auth/whoami") { _, _ in Self.json(self.context.auth.whoAmI(try Self.caller())) }
+        router.post("/auth/bootstrap") { request, _ in
+            Self.json(try await self.context.auth.bootstrap(try await self.body(request), caller: Self.authenticatedCaller()))
         }
-        return Self.json(try context.tokens.login(username: username, password: password).json)
+        router.post("/auth/change-password") { request, _ in
+            Self.json(try await self.context.auth.changePassword(try await self.body(request), caller: Self.authenticatedCaller()))
+        }
+        router.get("/auth/users") { _, _ in Self.json(try self.context.auth.listUsers(by: try Self.caller())) }
+        router.post("/auth/users") { request, _ in
+            Self.json(try await self.context.auth.createUser(try await self.body(request), by: try Self.caller()), status: .created)
+        }
+        router.delete("/auth/users/:user") { _, ctx in
+            Self.json(try await self.context.auth.deleteUser(try Self.segment(ctx, "user"), by: try Self.caller()))
+        }
+        router.post("/auth/api-keys") { request, _ in
+            Self.json(try await self.context.auth.createAPIKey(try await self.body(request), by: try Self.caller()), status: .created)
+        }
+        router.delete("/auth/api-keys/:key") { _, ctx in
+            Self.json(try await self.context.auth.revokeAPIKey(try Self.segment(ctx, "key"), by: try Self.caller()))
+        }
     }
 
-    /// `GET /auth/whoami`: the caller's identity (the middleware has checked the token already).
-    func whoAmI(_ request: Request) throws -> Response {
+    /// The caller the middleware authenticated.
+    static func caller() throws -> AuthIdentity {
+        guard let identity = RequestCaller.identity else { throw RedError(.invalidPassword, "unauthorized") }
+        return identity
+    }
+
+    /// The caller if a valid token came along (public routes run for anyone).
+    static func authenticatedCaller() -> AuthIdentity? {
+        RequestCaller.identity.flatMap { $0.authenticated ? $0 : nil }
+    }
+
+    /// The token of `Authorization: Bearer <token>`, nil without one.
+    static func bearerToken(_ request: Request) -> String? {
         let header = request.headers[.authorization] ?? ""
-        let token = header.hasPrefix("Bearer ") ? String(header.dropFirst(7)).trimmingCharacters(in: .whitespaces) : nil
-        return Self.json(context.tokens.whoAmI(try context.tokens.authenticate(token: token)))
+        guard header.hasPrefix("Bearer ") else { return nil }
+        let token = String(header.dropFirst(7)).trimmingCharacters(in: .whitespaces)
+        return token.isEmpty ? nil : token
     }
 }

@@ -8,7 +8,7 @@ import RedDB
 extension HTTPRoutes {
     var operations: CollectionOperations { CollectionOperations(database: context.database) }
 
-    func session() -> Session { context.database.session() }
+    func session() -> Session { context.callerSession() }
 
     func body(_ request: Request) async throws -> JSONValue {
         try await Self.bodyJSON(request, limit: context.configuration.maxHTTPBodyBytes)

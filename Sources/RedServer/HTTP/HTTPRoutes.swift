@@ -60,8 +60,15 @@ struct HTTPRoutes: Sendable {
         ("PUT", "/config/{key}", "Set a key: {\"value\": v} or v; an object sets a subtree"),
         ("DELETE", "/config/{key}", "Delete a key and its subtree"),
         ("GET", "/changes", "Committed changes after ?since_lsn=N in LSN order (?limit ≤ 10000)"),
-        ("POST", "/auth/login", "Exchange {\"username\", \"password\"} for a bearer token (when users are configured)"),
+        ("POST", "/auth/login", "Exchange {\"username\", \"password\"} for a session token (once the server has users)"),
         ("GET", "/auth/whoami", "The caller's identity: {\"authenticated\", \"role\", \"username\"}"),
+        ("POST", "/auth/bootstrap", "Create the first admin {\"username\", \"password\"} and its API key; once only"),
+        ("POST", "/auth/change-password", "{\"username\", \"old_password\", \"new_password\"}"),
+        ("GET", "/auth/users", "Every user (admin)"),
+        ("POST", "/auth/users", "Create a user {\"username\", \"password\", \"role\": read|write|admin} (admin)"),
+        ("DELETE", "/auth/users/{user}", "Delete a user and its API keys (admin)"),
+        ("POST", "/auth/api-keys", "Create an API key {\"username\", \"name\", \"role\"}; the key is shown once"),
+        ("DELETE", "/auth/api-keys/{key}", "Revoke an API key"),
     ]
 
     /// True when `path` matches a route of the catalogue (`{x}` matches one segment), whatever the method.
@@ -138,8 +145,7 @@ struct HTTPRoutes: Sendable {
         router.put("/config/:key") { request, ctx in try await self.configPut(try Self.segment(ctx, "key"), request) }
         router.delete("/config/:key") { _, ctx in try await self.configDelete(try Self.segment(ctx, "key")) }
         router.get("/changes") { request, _ in try await self.changes(request) }
-        router.post("/auth/login") { request, _ in try await self.login(request) }
-        router.get("/auth/whoami") { request, _ in try self.whoAmI(request) }
+        registerAuth(on: router)
     }
 
     // MARK: Query
@@ -164,7 +170,7 @@ struct HTTPRoutes: Sendable {
         guard !sql.isBlank else { throw RedError(.invalidArgument, "missing query body") }
         let statement = explain ? "EXPLAIN " + sql : sql
         let started = ContinuousClock.now
-        let result = try await context.database.session().execute(statement, parameters: parameters)
+        let result = try await context.callerSession().execute(statement, parameters: parameters)
         let elapsed = ContinuousClock.now - started
         context.metrics.recordStatement(surface: "http", kind: result.statementType,
                                         nanoseconds: elapsed.wholeNanoseconds)
@@ -273,7 +279,7 @@ struct HTTPRoutes: Sendable {
         case .featureNotSupported: return HTTPResponse.Status(code: 501)  // Not Implemented
         case .limitExceeded: return .contentTooLarge
         case .invalidPassword: return .unauthorized
-        case .invalidAuthorization: return .forbidden
+        case .invalidAuthorization, .insufficientPrivilege: return .forbidden
         case .closed, .databaseLocked, .tooManyConnections: return .serviceUnavailable
         case .internalError, .ioError, .storageFailed, .dataCorrupted, .unsupportedFormat: return .internalServerError
         case .queryCanceled: return .requestTimeout

@@ -55,6 +55,8 @@ final class PGConnection {
         self.inbound = inbound
         self.outbound = outbound
         self.session = context.database.session()
+        // Read-only until authentication says who is connected.
+        self.session.access = .readOnly(principal: "an unauthenticated connection")
         self.id = id
         self.secretKey = secretKey
         var logger = context.logger
@@ -198,19 +200,22 @@ final class PGConnection {
         encrypted = true
     }
 
-    /// Trust when no users are configured; otherwise the configured password exchange.
+    /// Trust while the server has no users; otherwise the configured password exchange
+    /// against the user's stored SCRAM verifier. The session then takes the user's role.
     private func authenticate(user: String) async throws -> Bool {
-        let users = context.configuration.users
-        if users.isEmpty {
+        let auth = context.auth
+        guard auth.authRequired else {
+            session.access = AuthIdentity.anonymous.sessionAccess
             writer.authenticationOK()
             return true
         }
         let ok: Bool
         switch context.configuration.pgPasswordMethod {
-        case .cleartext: ok = try await authenticateCleartext(user: user, users: users)
-        case .scramSHA256: ok = try await authenticateSCRAM(user: user, users: users)
+        case .cleartext: ok = try await authenticateCleartext(user: user, auth: auth)
+        case .scramSHA256: ok = try await authenticateSCRAM(user: user, verifier: auth.verifier(for: user))
         }
-        if ok {
+        if ok, let identity = auth.identity(of: user) {
+            session.access = identity.sessionAccess
             writer.authenticationOK()
             return true
         }
@@ -219,16 +224,15 @@ final class PGConnection {
         return false
     }
 
-    private func authenticateCleartext(user: String, users: [String: String]) async throws -> Bool {
+    private func authenticateCleartext(user: String, auth: AuthStore) async throws -> Bool {
         writer.authenticationCleartextPassword()
         try await flush()
         guard case .password(var body)? = try await inbound.next() else { return false }
         let password = try body.readPGString()
-        guard let expected = users[user] else { return false }
-        return SCRAMServer.constantTimeEqual(Array(password.utf8), Array(expected.utf8))
+        return (try? auth.checkPassword(username: user, password: password)) != nil
     }
 
-    private func authenticateSCRAM(user: String, users: [String: String]) async throws -> Bool {
+    private func authenticateSCRAM(user: String, verifier: SCRAMVerifier?) async throws -> Bool {
         writer.authenticationSASL(mechanisms: [SCRAMServer.mechanism])
         try await flush()
         guard case .password(var initial)? = try await inbound.next() else { return false }
@@ -237,8 +241,8 @@ final class PGConnection {
               let clientFirst = initial.readString(length: Int(length)) else {
             throw RedError(.protocolViolation, "expected a SASLInitialResponse for \(SCRAMServer.mechanism)")
         }
-        // An unknown user still runs the whole exchange (with a random secret) and fails at the end.
-        var scram = SCRAMServer(password: users[user])
+        // An unknown user still runs the whole exchange (with a random verifier) and fails at the end.
+        var scram = SCRAMServer(verifier: verifier)
         let serverFirst = try scram.receiveClientFirst(clientFirst)
         writer.authenticationSASLContinue(Array(serverFirst.utf8))
         try await flush()

@@ -88,7 +88,8 @@ final class RedWireConnection {
     func run() async throws {
         guard case .preamble(let magic, let minor)? = try await inbound.next(),
               magic == RedWirePreamble.magic, minor <= RedWirePreamble.maximumMinorVersion else { return }
-        guard let features = try await handshake() else { return }
+        guard let (features, identity) = try await handshake() else { return }
+        session.access = identity.sessionAccess
         let requests = RedWireRequests(context: context, outbound: outbound, activity: ConnectionActivity(id: id, context: context),
                                        running: RunningRequests(), structuredErrors: features & RedWireHandshake.structuredErrors != 0,
                                        compressReplies: features & RedWireHandshake.compressedReplies != 0)
@@ -129,7 +130,7 @@ final class RedWireConnection {
                         try await requests.fail(frame, RedError(.limitExceeded, "redwire: more than \(Self.maxStreams) open streams on one connection"))
                         continue
                     }
-                    entry = StreamEntry(session: frame.streamID == 0 ? session : context.database.session(), backlog: StreamBacklog(loop: loop))
+                    entry = StreamEntry(session: frame.streamID == 0 ? session : context.session(for: identity), backlog: StreamBacklog(loop: loop))
                     streams[frame.streamID] = entry
                 }
                 // A short read-only statement, with nothing of its stream still waiting to be answered,
@@ -203,9 +204,10 @@ final class RedWireConnection {
 
     // MARK: Handshake
 
-    /// Runs the handshake; the negotiated feature bits once authenticated, nil when refused.
-    private func handshake() async throws -> Int64? {
-        var state = RedWireHandshake(users: context.configuration.users, tokens: context.tokens)
+    /// Runs the handshake; the negotiated feature bits and the caller once authenticated,
+    /// nil when refused.
+    private func handshake() async throws -> (Int64, AuthIdentity)? {
+        var state = RedWireHandshake(auth: context.auth)
         guard case .frame(let hello)? = try await inbound.next() else { return nil }
         do {
             guard hello.kind == .hello else { throw RedError(.invalidAuthorization, "first frame after magic must be Hello") }
@@ -221,7 +223,8 @@ final class RedWireConnection {
                         try await send(.reply(.authRequest, to: response, payload: Array(serverFirst.utf8)))
                     case .done(let ok):
                         try await send(.reply(.authOk, to: response, payload: ok.utf8))
-                        return state.negotiatedFeatures
+                        guard let identity = state.identity else { return nil }
+                        return (state.negotiatedFeatures, identity)
                     }
                 } catch let error as RedError {
                     try await authFail(error.message, to: response)

@@ -8,9 +8,11 @@ import RedWire
 /// `scram-sha-256`) → AuthOk, or AuthFail and close.
 ///
 /// Unlike upstream 1.2.0, whose RedWire listeners never see the auth store, ours uses the
-/// server's configured users: with none, `anonymous` is chosen; with users, `scram-sha-256`
-/// or `bearer` (a token from gRPC `AuthLogin` or HTTP `POST /auth/login`). `oauth-jwt` is
-/// never chosen: the server has no OAuth validator.
+/// server's `AuthStore`: with no users, `anonymous` is chosen; with users, `scram-sha-256`
+/// (against the user's stored verifier) or `bearer` (a session token from gRPC `AuthLogin`
+/// or HTTP `POST /auth/login`, or an API key). `oauth-jwt` is never chosen: the server has
+/// no OAuth validator. `identity` is who authenticated; the connection's sessions take its
+/// role.
 struct RedWireHandshake {
     /// HelloAck/AuthOk `features` bit 0: QueryWithParams is supported.
     static let queryWithParams: Int64 = 1
@@ -23,20 +25,20 @@ struct RedWireHandshake {
     static var features: Int64 { queryWithParams | structuredErrors | (Zstd.isAvailable ? compressedReplies : 0) }
     static let knownMethods: Set = ["anonymous", "bearer", "scram-sha-256", "oauth-jwt"]
 
-    let users: [String: String]
-    let tokens: TokenStore?
+    let auth: AuthStore
     private(set) var method = ""
+    /// Set by a successful AuthResponse.
+    private(set) var identity: AuthIdentity?
     /// The features both sides use: QueryWithParams always, the rest when the client asked.
     private(set) var negotiatedFeatures = queryWithParams
     private var scram: SCRAMServer?
     private var scramUser = ""
 
-    init(users: [String: String], tokens: TokenStore? = nil) {
-        self.users = users
-        self.tokens = tokens
+    init(auth: AuthStore) {
+        self.auth = auth
     }
 
-    var anonymousAllowed: Bool { users.isEmpty }
+    var anonymousAllowed: Bool { !auth.authRequired }
 
     /// Reads Hello; returns HelloAck's JSON, or throws the AuthFail reason.
     mutating func hello(_ payload: [UInt8]) throws -> JSONValue {
@@ -81,32 +83,32 @@ struct RedWireHandshake {
         switch method {
         case "anonymous":
             guard anonymousAllowed else { throw RedError(.invalidAuthorization, "anonymous auth refused — server has auth enabled") }
-            return .done(authOk(username: "anonymous", role: "admin"))
+            return .done(authenticated(.anonymous))
         case "scram-sha-256":
             let text = String(decoding: payload, as: UTF8.self)
             if let server = scram {
                 scram = nil
-                guard let final = try server.receiveClientFinal(text), final.hasPrefix("v=") else {
+                guard let final = try server.receiveClientFinal(text), final.hasPrefix("v="), let user = auth.identity(of: scramUser) else {
                     throw RedError(.invalidPassword, "invalid SCRAM proof")
                 }
-                return .done(authOk(username: scramUser, role: "admin", signature: String(final.dropFirst(2))))
+                return .done(authenticated(user, signature: String(final.dropFirst(2))))
             }
             guard text.hasPrefix("n,,") else { throw RedError(.invalidAuthorization, "scram client-first: expected GS2 header n,,") }
             scramUser = SCRAMServer.attribute("n", in: String(text.dropFirst(3))) ?? ""
-            var server = SCRAMServer(password: users[scramUser])
+            var server = SCRAMServer(verifier: auth.verifier(for: scramUser))
             let serverFirst = try server.receiveClientFirst(text)
             scram = server
             return .challenge(serverFirst)
         case "bearer":
-            guard let tokens, tokens.authRequired else {
+            guard auth.authRequired else {
                 throw RedError(.invalidAuthorization, "bearer auth refused — server has no auth store configured")
             }
             guard case .object(let members)? = try? JSONValue.parse(String(decoding: payload, as: UTF8.self)),
                   case .string(let token)? = members.first(where: { $0.0 == "token" })?.1 else {
                 throw RedError(.invalidAuthorization, "bearer: AuthResponse missing 'token' string")
             }
-            guard let identity = tokens.resolve(token) else { throw RedError(.invalidPassword, "bearer token invalid") }
-            return .done(authOk(username: identity.username, role: identity.role))
+            guard let identity = auth.resolve(token) else { throw RedError(.invalidPassword, "bearer token invalid") }
+            return .done(authenticated(identity))
         default:
             throw RedError(.invalidAuthorization, "no auth method negotiated")
         }
@@ -114,6 +116,11 @@ struct RedWireHandshake {
 
     /// AuthOk: features, role, session id (`rwsess-<unix micros>-<8 hex>`), user name, and
     /// for SCRAM the server signature `v` that proves the server knew the password.
+    private mutating func authenticated(_ who: AuthIdentity, signature: String? = nil) -> JSONValue {
+        identity = who
+        return authOk(username: who.username, role: who.role.rawValue, signature: signature)
+    }
+
     func authOk(username: String, role: String, signature: String? = nil) -> JSONValue {
         let micros = Int64(Date().timeIntervalSince1970 * 1_000_000)
         let suffix = String(UInt32.random(in: 0...UInt32.max), radix: 16)

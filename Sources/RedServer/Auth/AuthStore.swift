@@ -1,0 +1,384 @@
+import Crypto
+import Foundation
+import RedCore
+import RedDB
+import Synchronization
+
+/// Users, API keys and login sessions, shared by every surface (spec: replication-mcp-ai-ops
+/// §5.1-5.2, protocols §1.5, §3.2, §4.2).
+///
+/// Where users come from:
+/// - the persisted store: created by bootstrap (HTTP `POST /auth/bootstrap`, gRPC
+///   `AuthBootstrap`, `red bootstrap`, or `REDDB_USERNAME`/`REDDB_PASSWORD` at start) and
+///   then by admins; kept in the database file (`AuthCatalog`) with their role;
+/// - `--user NAME:PASSWORD` (and the config file's `users`): admins held in memory only,
+///   for operators who configure accounts outside the database. They cannot be changed
+///   through the API, and a stored user may not take their name.
+/// The server requires authentication as soon as there is any user of either kind; before
+/// that every caller is `AuthIdentity.anonymous` (read and write, never admin).
+///
+/// Credentials:
+/// - passwords, checked against the user's `SCRAMVerifier` (SCRAM exchanges on PG-wire and
+///   RedWire; plain passwords on login);
+/// - session tokens `rs_<64 hex>` from a login, valid for `sessionLifetimeMilliseconds`,
+///   in memory only (a restart signs sessions out);
+/// - API keys `rk_<64 hex>`, persisted as their SHA-256, each with a role capped by its
+///   owner's. A token is looked up at every use, so deleting or disabling a user, changing
+///   their password or revoking a key takes effect on the next request.
+///
+/// Every change is one engine transaction, committed durably before the in-memory view is
+/// updated and the caller answered; changes are serialised by `writes`, so the view and the
+/// file agree.
+final class AuthStore: Sendable {
+    struct User: Sendable {
+        var username: String
+        var role: AuthRole
+        var enabled: Bool
+        var verifier: SCRAMVerifier
+        var createdAt: Int64
+        var updatedAt: Int64
+        /// From `--user`: in memory only, not changeable through the API.
+        var configured: Bool
+    }
+
+    struct APIKey: Sendable {
+        /// Hex SHA-256 of the key text; the key itself is shown once, when created.
+        var digest: String
+        var username: String
+        var name: String
+        var role: AuthRole
+        var createdAt: Int64
+    }
+
+    struct Issued: Sendable {
+        var token: String
+        var expiresAtUnixMilliseconds: Int64
+        var identity: AuthIdentity
+
+        /// The login reply of every surface: `{"expires_at","ok","role","token","username"}`.
+        var json: JSONValue {
+            .object([("expires_at", .integer(expiresAtUnixMilliseconds)), ("ok", .bool(true)), ("role", .string(identity.role.rawValue)),
+                     ("token", .string(token)), ("username", .string(identity.username))])
+        }
+    }
+
+    static let maxSessions = 100_000
+    static let maxUsers = 10_000
+    static let maxKeysPerUser = 100
+    static let maxNameBytes = 63
+
+    private struct State {
+        var users: [String: User]
+        var keys: [String: APIKey]
+        var sessions: [String: (username: String, expiresAt: Int64)] = [:]
+        var sealed: Bool
+    }
+
+    private let database: Database
+    private let state: Mutex<State>
+    private let writes = AsyncMutex()
+    let iterations: Int
+    private let sessionLifetimeMilliseconds: Int64
+    private let now: @Sendable () -> Int64
+
+    /// Loads the stored users and keys, and derives the configured users' verifiers.
+    init(database: Database, configuredUsers: [String: String], iterations: Int = SCRAMVerifier.defaultIterations,
+         sessionLifetimeMilliseconds: Int64 = 3_600_000,
+         now: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970 * 1000) }) throws {
+        self.database = database
+        self.iterations = max(SCRAMVerifier.minimumIterations, iterations)
+        self.sessionLifetimeMilliseconds = sessionLifetimeMilliseconds
+        self.now = now
+        let tx = try database.engine.begin()
+        defer { tx.rollback() }
+        var loaded = try AuthCatalog.load(tx)
+        let started = now()
+        for (name, password) in configuredUsers {
+            loaded.users[name] = User(username: name, role: .admin, enabled: true,
+                                      verifier: SCRAMVerifier(password: password, iterations: self.iterations),
+                                      createdAt: started, updatedAt: started, configured: true)
+        }
+        state = Mutex(State(users: loaded.users, keys: loaded.keys, sealed: loaded.sealed))
+    }
+
+    /// True when any user exists: every request must then authenticate.
+    var authRequired: Bool { state.withLock { !$0.users.isEmpty } }
+
+    /// The verifier of an enabled user, for a SCRAM exchange (nil: unknown or disabled).
+    func verifier(for username: String) -> SCRAMVerifier? {
+        state.withLock { s in s.users[username].flatMap { $0.enabled ? $0.verifier : nil } }
+    }
+
+    /// The identity of an enabled user (after a SCRAM exchange has proven the password).
+    func identity(of username: String) -> AuthIdentity? {
+        state.withLock { s in s.users[username].flatMap { $0.enabled ? AuthIdentity(username: $0.username, role: $0.role, authenticated: true) : nil } }
+    }
+
+    /// Checks a plain password. Wrong user, disabled user and wrong password fail alike, so
+    /// the error does not reveal which names exist.
+    func checkPassword(username: String, password: String) throws -> AuthIdentity {
+        let verifier = self.verifier(for: username)
+        // An unknown user costs the same derivation as a known one.
+        let matches = (verifier ?? .unmatchable(iterations: iterations)).matches(password: password)
+        guard matches, verifier != nil, let identity = identity(of: username) else {
+            throw RedError(.invalidPassword, "invalid user name or password")
+        }
+        return identity
+    }
+
+    // MARK: Sessions and tokens
+
+    /// Checks the password and issues a session token.
+    func login(username: String, password: String) throws -> Issued {
+        guard authRequired else {
+            throw RedError(.featureNotSupported, "authentication is not enabled on this server (bootstrap an admin with POST /auth/bootstrap, or start it with --user NAME:PASSWORD)")
+        }
+        let identity = try checkPassword(username: username, password: password)
+        let token = "rs_" + Self.randomHex()
+        let expiresAt = now() + sessionLifetimeMilliseconds
+        try state.withLock { s in
+            let current = now()
+            s.sessions = s.sessions.filter { $0.value.expiresAt > current }
+            guard s.sessions.count < Self.maxSessions else { throw RedError(.limitExceeded, "too many live sessions (\(Self.maxSessions))") }
+            s.sessions[token] = (username, expiresAt)
+        }
+        return Issued(token: token, expiresAtUnixMilliseconds: expiresAt, identity: identity)
+    }
+
+    /// The identity behind a session token or API key; nil when unknown, expired, revoked, or
+    /// its user is gone or disabled. An API key acts with the lesser of its role and its owner's.
+    func resolve(_ token: String) -> AuthIdentity? {
+        let current = now()
+        return state.withLock { s in
+            if token.hasPrefix("rk_") {
+                guard let key = s.keys[Self.digest(token)], let user = s.users[key.username], user.enabled else { return nil }
+                return AuthIdentity(username: user.username, role: min(key.role, user.role), authenticated: true)
+            }
+            guard let session = s.sessions[token] else { return nil }
+            guard session.expiresAt > current, let user = s.users[session.username], user.enabled else {
+                s.sessions[token] = nil
+                return nil
+            }
+            return AuthIdentity(username: user.username, role: user.role, authenticated: true)
+        }
+    }
+
+    /// Who is calling: anonymous while the server has no users, else the token's user.
+    /// Throws `invalidPassword` (401, UNAUTHENTICATED) for a missing, unknown or expired token.
+    func authenticate(token: String?) throws -> AuthIdentity {
+        guard authRequired else { return .anonymous }
+        guard let token, !token.isEmpty else { throw RedError(.invalidPassword, "authentication required: send a bearer token") }
+        guard let identity = resolve(token) else { throw RedError(.invalidPassword, "bearer token invalid or expired") }
+        return identity
+    }
+
+    /// Like `authenticate`, but nil instead of an error: for the public routes that still
+    /// want to know who calls (bootstrap, change-password).
+    func optionalCaller(token: String?) -> AuthIdentity? {
+        try? authenticate(token: token)
+    }
+
+    /// `AuthWhoAmI` / `GET /auth/whoami`: `{"authenticated","ok","role","username"}`.
+    func whoAmI(_ identity: AuthIdentity) -> JSONValue {
+        .object([("authenticated", .bool(identity.authenticated)), ("ok", .bool(true)), ("role", .string(identity.role.rawValue)),
+                 ("username", .string(identity.username))])
+    }
+
+    // MARK: Changes
+
+    /// One-shot creation of the first admin, with an API key named `bootstrap`. Sealed for
+    /// good once done. Open to anyone while the server has no users at all (that is what it
+    /// is for); while `--user` accounts exist it needs one of their tokens.
+    func bootstrap(username: String, password: String, caller: AuthIdentity?) async throws -> JSONValue {
+        try await changing {
+            let (sealed, hasUsers) = state.withLock { ($0.sealed, !$0.users.isEmpty) }
+            guard !sealed, !state.withLock({ $0.users.values.contains { !$0.configured } }) else {
+                throw RedError(.invalidAuthorization, "bootstrap already completed — sealed permanently")
+            }
+            if hasUsers { try (caller ?? .anonymous).requireAdmin("bootstrap while --user accounts exist") }
+            let user = try makeUser(username, password: password, role: .admin)
+            let (key, text) = Self.makeKey(owner: username, name: "bootstrap", role: .admin, at: user.createdAt)
+            try await database.engine.transaction { tx in
+                guard try tx.catalogGet(AuthCatalog.sealKey) == nil else {
+                    throw RedError(.invalidAuthorization, "bootstrap already completed — sealed permanently")
+                }
+                try AuthCatalog.put(user, tx)
+                try AuthCatalog.put(key, tx)
+                try AuthCatalog.seal(by: username, at: user.createdAt, tx)
+            }
+            state.withLock { s in
+                s.users[username] = user
+                s.keys[key.digest] = key
+                s.sealed = true
+            }
+            return .object([("api_key", .string(text)), ("api_key_name", .string("bootstrap")), ("ok", .bool(true)),
+                             ("role", .string("admin")), ("username", .string(username))])
+        }
+    }
+
+    /// Creates a stored user (admin only).
+    func createUser(_ username: String, password: String, role: AuthRole, by caller: AuthIdentity) async throws -> JSONValue {
+        try caller.requireAdmin("creating users")
+        return try await changing {
+            let count = state.withLock { $0.users.count }
+            guard count < Self.maxUsers else { throw RedError(.limitExceeded, "at most \(Self.maxUsers) users") }
+            let user = try makeUser(username, password: password, role: role)
+            try await database.engine.transaction { tx in
+                guard try tx.catalogGet(AuthCatalog.userKey(username)) == nil else { throw Self.exists(username) }
+                try AuthCatalog.put(user, tx)
+            }
+            state.withLock { $0.users[username] = user }
+            return Self.userJSON(user, keyCount: 0)
+        }
+    }
+
+    /// Deletes a stored user, their API keys and their sessions (admin only). The last
+    /// admin cannot be deleted while no `--user` admin exists, so the server keeps one.
+    func deleteUser(_ username: String, by caller: AuthIdentity) async throws -> JSONValue {
+        try caller.requireAdmin("deleting users")
+        return try await changing {
+            let (user, keys, admins) = state.withLock { s in
+                (s.users[username], s.keys.values.filter { $0.username == username }, s.users.values.filter { $0.role == .admin && $0.enabled }.count)
+            }
+            guard let user else { throw RedError(.undefinedObject, "user \"\(username)\" does not exist") }
+            guard !user.configured else { throw Self.configured(username) }
+            guard !(user.role == .admin && user.enabled && admins <= 1) else {
+                throw RedError(.invalidOperation, "cannot delete \"\(username)\": it is the last admin")
+            }
+            try await database.engine.transaction { tx in
+                _ = try tx.catalogDelete(AuthCatalog.userKey(username))
+                for key in keys { _ = try tx.catalogDelete(AuthCatalog.apiKeyKey(key.digest)) }
+            }
+            state.withLock { s in
+                s.users[username] = nil
+                for key in keys { s.keys[key.digest] = nil }
+                s.sessions = s.sessions.filter { $0.value.username != username }
+            }
+            return .object([("deleted", .string(username)), ("ok", .bool(true))])
+        }
+    }
+
+    /// Every user, by name (admin only): `{"ok","users":[{username, role, enabled, api_key_count, source, created_at, updated_at}]}`.
+    func listUsers(by caller: AuthIdentity) throws -> JSONValue {
+        try caller.requireAdmin("listing users")
+        let (users, keys) = state.withLock { ($0.users.values.sorted { $0.username < $1.username }, Array($0.keys.values)) }
+        let counts = Dictionary(grouping: keys, by: \.username).mapValues(\.count)
+        return .object([("ok", .bool(true)), ("users", .array(users.map { Self.userJSON($0, keyCount: counts[$0.username] ?? 0) }))])
+    }
+
+    /// Creates an API key for `username` (admin, or the user for themselves). Its role is at
+    /// most the owner's. The key is in this reply only.
+    func createAPIKey(for username: String, name: String, role: AuthRole?, by caller: AuthIdentity) async throws -> JSONValue {
+        if caller.username != username || !caller.authenticated { try caller.requireAdmin("creating API keys for another user") }
+        try Self.validateName(name, what: "API key name")
+        return try await changing {
+            let (owner, count) = state.withLock { s in (s.users[username], s.keys.values.filter { $0.username == username }.count) }
+            guard let owner, !owner.configured else {
+                if owner?.configured == true { throw Self.configured(username) }
+                throw RedError(.undefinedObject, "user \"\(username)\" does not exist")
+            }
+            let role = role ?? owner.role
+            guard role <= owner.role else {
+                throw RedError(.insufficientPrivilege, "an API key's role (\(role.rawValue)) cannot exceed its user's (\(owner.role.rawValue))")
+            }
+            guard count < Self.maxKeysPerUser else { throw RedError(.limitExceeded, "at most \(Self.maxKeysPerUser) API keys per user") }
+            let (key, text) = Self.makeKey(owner: username, name: name, role: role, at: now())
+            try await database.engine.transaction { tx in
+                guard try tx.catalogGet(AuthCatalog.userKey(username)) != nil else {
+                    throw RedError(.undefinedObject, "user \"\(username)\" does not exist")
+                }
+                try AuthCatalog.put(key, tx)
+            }
+            state.withLock { $0.keys[key.digest] = key }
+            return .object([("created_at", .integer(key.createdAt)), ("key", .string(text)), ("name", .string(name)), ("ok", .bool(true)),
+                            ("role", .string(role.rawValue)), ("username", .string(username))])
+        }
+    }
+
+    /// Revokes an API key (admin, or its owner).
+    func revokeAPIKey(_ text: String, by caller: AuthIdentity) async throws -> JSONValue {
+        try await changing {
+            let digest = Self.digest(text)
+            guard let key = state.withLock({ $0.keys[digest] }) else { throw RedError(.undefinedObject, "API key not found") }
+            if caller.username != key.username || !caller.authenticated { try caller.requireAdmin("revoking another user's API key") }
+            try await database.engine.transaction { tx in _ = try tx.catalogDelete(AuthCatalog.apiKeyKey(digest)) }
+            state.withLock { _ = $0.keys.removeValue(forKey: digest) }
+            return .object([("name", .string(key.name)), ("ok", .bool(true)), ("revoked", .bool(true)), ("username", .string(key.username))])
+        }
+    }
+
+    /// Changes a stored user's password; the old one must be given. Signs out the user's
+    /// sessions (API keys stay valid: they are credentials of their own).
+    func changePassword(username: String, old: String, new: String) async throws -> JSONValue {
+        guard authRequired else {
+            throw RedError(.featureNotSupported, "authentication is not enabled on this server, so there is no password to change")
+        }
+        try SCRAMVerifier.validate(password: new)
+        return try await changing {
+            _ = try checkPassword(username: username, password: old)
+            guard var user = state.withLock({ $0.users[username] }) else { throw RedError(.invalidPassword, "invalid user name or password") }
+            guard !user.configured else { throw Self.configured(username) }
+            user.verifier = SCRAMVerifier(password: new, iterations: iterations)
+            user.updatedAt = now()
+            try await database.engine.transaction { [user] tx in try AuthCatalog.put(user, tx) }
+            state.withLock { s in
+                s.users[username] = user
+                s.sessions = s.sessions.filter { $0.value.username != username }
+            }
+            return .object([("ok", .bool(true)), ("username", .string(username))])
+        }
+    }
+
+    // MARK: Helpers
+
+    /// Runs one change at a time, so the in-memory view follows the committed order.
+    private func changing<T>(_ body: () async throws -> T) async throws -> T {
+        await writes.lock()
+        defer { writes.unlock() }
+        return try await body()
+    }
+
+    private func makeUser(_ username: String, password: String, role: AuthRole) throws -> User {
+        try Self.validateName(username, what: "user name")
+        guard username != AuthIdentity.anonymous.username else { throw RedError(.invalidArgument, "\"anonymous\" is reserved") }
+        try SCRAMVerifier.validate(password: password)
+        if state.withLock({ $0.users[username] }) != nil { throw Self.exists(username) }
+        let time = now()
+        return User(username: username, role: role, enabled: true, verifier: SCRAMVerifier(password: password, iterations: iterations),
+                    createdAt: time, updatedAt: time, configured: false)
+    }
+
+    /// Names: 1 to 63 bytes of letters, digits and `_ . @ -`, so they travel unescaped in
+    /// SCRAM messages, URLs and logs.
+    static func validateName(_ name: String, what: String) throws {
+        let allowed = name.unicodeScalars.allSatisfy { $0.isASCII && (CharacterSet.alphanumerics.contains($0) || "_.@-".unicodeScalars.contains($0)) }
+        guard !name.isEmpty, name.utf8.count <= maxNameBytes, allowed else {
+            throw RedError(.invalidArgument, "a \(what) is 1 to \(maxNameBytes) letters, digits, '_', '.', '@' or '-'")
+        }
+    }
+
+    static func userJSON(_ user: User, keyCount: Int) -> JSONValue {
+        .object([("api_key_count", .integer(Int64(keyCount))), ("created_at", .integer(user.createdAt)), ("enabled", .bool(user.enabled)),
+                 ("ok", .bool(true)), ("role", .string(user.role.rawValue)), ("source", .string(user.configured ? "configured" : "stored")),
+                 ("updated_at", .integer(user.updatedAt)), ("username", .string(user.username))])
+    }
+
+    static func makeKey(owner: String, name: String, role: AuthRole, at time: Int64) -> (APIKey, String) {
+        let text = "rk_" + randomHex()
+        return (APIKey(digest: digest(text), username: owner, name: name, role: role, createdAt: time), text)
+    }
+
+    static func digest(_ token: String) -> String {
+        SHA256.hash(data: Array(token.utf8)).map { String(format: "%02x", $0) }.joined()
+    }
+
+    static func randomHex() -> String {
+        SCRAMVerifier.randomBytes(32).map { String(format: "%02x", $0) }.joined()
+    }
+
+    static func exists(_ username: String) -> RedError { RedError(.duplicateObject, "user \"\(username)\" already exists") }
+
+    static func configured(_ username: String) -> RedError {
+        RedError(.invalidOperation, "user \"\(username)\" is configured with --user and cannot be changed through the API")
+    }
+}
