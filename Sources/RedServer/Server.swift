@@ -45,6 +45,15 @@ public struct RedServer: Sendable {
         options.engine.backgroundWork = false
         let database = try await Database.open(path: path, options: options)
         let context = try ServerContext(database: database, configuration: configuration, logger: logger, pgTLS: tls.postgres)
+        if let admin = configuration.bootstrapAdmin {
+            if context.auth.isSealed {
+                logger.info("REDDB_USERNAME is set but bootstrap has already run; the stored users are unchanged")
+            } else {
+                _ = try await context.auth.bootstrap(username: admin.username, password: admin.password,
+                                                     caller: configuration.users.keys.first.flatMap { context.auth.identity(of: $0) })
+                logger.notice("bootstrapped admin user \(admin.username) from REDDB_USERNAME/REDDB_PASSWORD")
+            }
+        }
         // The router serves HTTP itself and splices gRPC to its listener: the explicit one, or a loopback one of its own.
         let loopback = BindAddress(host: "127.0.0.1", port: 0)
         let routed = configuration.routerBind != nil
@@ -65,6 +74,9 @@ public struct RedServer: Sendable {
                          httpTLS: configuration.httpTLSBind.map { HTTPListener(context: context, address: $0, tls: tls.http) },
                          grpcTLS: configuration.grpcTLSBind.map { GRPCListener(context: context, address: $0, tls: tls.grpc) })
     }
+
+    /// True once the server has users (configured or stored): every request must authenticate.
+    public var requiresAuthentication: Bool { context.auth.authRequired }
 
     /// Serves until SIGINT/SIGTERM (or `shutdown` is triggered), then closes the database.
     /// `onReady` runs once every listener is bound, with their addresses.

@@ -32,6 +32,9 @@ public struct ServerConfiguration: Sendable {
     /// Admins held in memory (`--user NAME:PASSWORD`), beside the users stored in the
     /// database (`AuthStore`). With neither, every caller is trusted as anonymous.
     public var users: [String: String] = [:]
+    /// The first admin to create at start when the database has none yet (`REDDB_USERNAME`
+    /// and `REDDB_PASSWORD`); ignored once bootstrap has run.
+    public var bootstrapAdmin: (username: String, password: String)?
     /// PBKDF2 iterations of new SCRAM verifiers (at least 4,096; the spec's 16,384 by default).
     public var scramIterations = 16_384
     /// How PG-wire asks for a password when users are configured.

@@ -9,7 +9,8 @@ import RedServer
 /// Settings come from, in increasing precedence: defaults, `--config FILE` (JSON),
 /// environment variables (`REDDB_PATH`, `REDDB_BIND_ADDR`, `REDDB_PG_BIND_ADDR`, `REDDB_HTTP_BIND_ADDR`,
 /// `REDDB_WIRE_BIND_ADDR`, `REDDB_GRPC_BIND_ADDR`, `REDDB_SYNC_MODE`, `REDDB_LOG_LEVEL`,
-/// `REDDB_USERS` as `name:password,…`, and the TLS settings below), then flags.
+/// `REDDB_USERS` as `name:password,…`, `REDDB_USERNAME` + `REDDB_PASSWORD`/`REDDB_PASSWORD_FILE`
+/// to bootstrap the first stored admin, and the TLS settings below), then flags.
 ///
 /// TLS: `--wire-tls-bind`, `--http-tls-bind` and `--grpc-tls-bind` add listeners of their own
 /// (`reds://`, `https://`, `grpcs://`), `--router-tls on` lets the one-port router take TLS
@@ -26,7 +27,8 @@ struct ServerCommand: AsyncParsableCommand {
         abstract: "Serve a database over RedWire, the PostgreSQL wire protocol, HTTP/JSON and gRPC.",
         discussion: """
             Defaults: ./data.rdb, every surface on one port, 127.0.0.1:5050 (each connection is routed by \
-            its first bytes), trust authentication (any user name, no password) unless users are configured.
+            its first bytes), trust authentication (any user name, no password) until the database has users \
+            (POST /auth/bootstrap, red bootstrap, REDDB_USERNAME/REDDB_PASSWORD) or --user is given.
             Give any --pg-bind/--http-bind/--wire-bind/--grpc-bind to run only the listeners you name \
             (add --bind to keep the router too).
             Connect with: psql -h 127.0.0.1 -p 5050   or   curl -d 'SELECT 1' http://127.0.0.1:5050/query   or   red shell red://127.0.0.1:5050
@@ -147,8 +149,8 @@ struct ServerCommand: AsyncParsableCommand {
         }
         let allBinds = [settings.server.routerBind, settings.server.pgBind, settings.server.httpBind, settings.server.wireBind, settings.server.grpcBind,
                         settings.server.wireTLSBind, settings.server.httpTLSBind, settings.server.grpcTLSBind]
-        for bind in allBinds.compactMap({ $0 }) where !bind.isLoopback && settings.server.users.isEmpty {
-            logger.warning("listening on \(bind) with no users configured: anyone who can reach it can read and write (use --user NAME:PASSWORD)")
+        for bind in allBinds.compactMap({ $0 }) where !bind.isLoopback && !server.requiresAuthentication {
+            logger.warning("listening on \(bind) with no users: anyone who can reach it can read and write (bootstrap an admin with POST /auth/bootstrap or REDDB_USERNAME/REDDB_PASSWORD, or use --user NAME:PASSWORD)")
         }
         for surface in settings.server.surfaceTLS.keys.sorted(by: { $0.rawValue < $1.rawValue }) where !settings.server.usesTLS(surface) {
             logger.warning("TLS settings for \(surface.rawValue) are ignored: that surface does not use TLS (see --\(surface == .redwire ? "wire" : surface == .postgres ? "pg" : surface.rawValue)-tls…)")
@@ -275,6 +277,19 @@ struct ServerSettings {
         // Upstream's switch (spec protocols §1.6.8): RedWire Prepare and gRPC PrepareQuery answer an error.
         if let v = env["REDDB_DISABLE_PREPARED"], ["1", "true", "on", "yes"].contains(v.lowercased()) {
             s.server.preparedStatementsEnabled = false
+        }
+        // Spec ops §5.1: the first admin, created at start while the database has no users.
+        let bootstrapPassword = try env["REDDB_PASSWORD_FILE"].flatMap { file -> String? in
+            guard !file.isEmpty else { return nil }
+            do { return try String(contentsOfFile: file, encoding: .utf8).trimmingCharacters(in: .newlines) } catch {
+                throw ValidationError("REDDB_PASSWORD_FILE: cannot read \(file)")
+            }
+        } ?? env["REDDB_PASSWORD"]
+        if let name = env["REDDB_USERNAME"], !name.isEmpty {
+            guard let password = bootstrapPassword, !password.isEmpty else {
+                throw ValidationError("REDDB_USERNAME needs REDDB_PASSWORD (or REDDB_PASSWORD_FILE)")
+            }
+            s.server.bootstrapAdmin = (name, password)
         }
         var userSpecs = c.users
         if userSpecs.isEmpty, let v = env["REDDB_USERS"], !v.isEmpty { userSpecs = v.split(separator: ",").map(String.init) }

@@ -101,6 +101,9 @@ final class AuthStore: Sendable {
         state = Mutex(State(users: loaded.users, keys: loaded.keys, sealed: loaded.sealed))
     }
 
+    /// True once bootstrap has run (or stored users exist): bootstrap is then refused for good.
+    var isSealed: Bool { state.withLock { s in s.sealed || s.users.values.contains { !$0.configured } } }
+
     /// True when any user exists: every request must then authenticate.
     var authRequired: Bool { state.withLock { !$0.users.isEmpty } }
 
@@ -191,8 +194,8 @@ final class AuthStore: Sendable {
     /// is for); while `--user` accounts exist it needs one of their tokens.
     func bootstrap(username: String, password: String, caller: AuthIdentity?) async throws -> JSONValue {
         try await changing {
-            let (sealed, hasUsers) = state.withLock { ($0.sealed, !$0.users.isEmpty) }
-            guard !sealed, !state.withLock({ $0.users.values.contains { !$0.configured } }) else {
+            let hasUsers = authRequired
+            guard !isSealed else {
                 throw RedError(.invalidAuthorization, "bootstrap already completed — sealed permanently")
             }
             if hasUsers { try (caller ?? .anonymous).requireAdmin("bootstrap while --user accounts exist") }
@@ -380,5 +383,13 @@ final class AuthStore: Sendable {
 
     static func configured(_ username: String) -> RedError {
         RedError(.invalidOperation, "user \"\(username)\" is configured with --user and cannot be changed through the API")
+    }
+}
+
+/// `red bootstrap`: creates the first admin of a database that is not being served, and
+/// returns the bootstrap reply (with the API key, shown only here).
+public enum OfflineBootstrap {
+    public static func run(database: Database, username: String, password: String) async throws -> JSONValue {
+        try await AuthStore(database: database, configuredUsers: [:]).bootstrap(username: username, password: password, caller: nil)
     }
 }
