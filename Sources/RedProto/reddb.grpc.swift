@@ -1036,7 +1036,7 @@ extension Reddb_V1_RedDb {
         ///
         /// > Source IDL Documentation:
         /// >
-        /// > Exchanges a configured user's password for a bearer token (payload {"username","password"}).
+        /// > Exchanges a user's password for a session token (payload {"username","password"}).
         ///
         /// - Parameters:
         ///   - request: A streaming request of `Reddb_V1_JsonPayloadRequest` messages.
@@ -1069,6 +1069,12 @@ extension Reddb_V1_RedDb {
         ) async throws -> GRPCCore.StreamingServerResponse<Reddb_V1_PayloadReply>
 
         /// Handle the "AuthBootstrap" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > The users, API keys and passwords of the auth store: the same JSON bodies and replies as
+        /// > HTTP's /auth/... routes. Bootstrap creates the first admin once; users and their listing
+        /// > need an admin; a user may make and revoke API keys of their own.
         ///
         /// - Parameters:
         ///   - request: A streaming request of `Reddb_V1_JsonPayloadRequest` messages.
@@ -2070,7 +2076,7 @@ extension Reddb_V1_RedDb {
         ///
         /// > Source IDL Documentation:
         /// >
-        /// > Exchanges a configured user's password for a bearer token (payload {"username","password"}).
+        /// > Exchanges a user's password for a session token (payload {"username","password"}).
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Reddb_V1_JsonPayloadRequest` message.
@@ -2103,6 +2109,12 @@ extension Reddb_V1_RedDb {
         ) async throws -> GRPCCore.ServerResponse<Reddb_V1_PayloadReply>
 
         /// Handle the "AuthBootstrap" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > The users, API keys and passwords of the auth store: the same JSON bodies and replies as
+        /// > HTTP's /auth/... routes. Bootstrap creates the first admin once; users and their listing
+        /// > need an admin; a user may make and revoke API keys of their own.
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Reddb_V1_JsonPayloadRequest` message.
@@ -3102,7 +3114,7 @@ extension Reddb_V1_RedDb {
         ///
         /// > Source IDL Documentation:
         /// >
-        /// > Exchanges a configured user's password for a bearer token (payload {"username","password"}).
+        /// > Exchanges a user's password for a session token (payload {"username","password"}).
         ///
         /// - Parameters:
         ///   - request: A `Reddb_V1_JsonPayloadRequest` message.
@@ -3135,6 +3147,12 @@ extension Reddb_V1_RedDb {
         ) async throws -> Reddb_V1_PayloadReply
 
         /// Handle the "AuthBootstrap" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > The users, API keys and passwords of the auth store: the same JSON bodies and replies as
+        /// > HTTP's /auth/... routes. Bootstrap creates the first admin once; users and their listing
+        /// > need an admin; a user may make and revoke API keys of their own.
         ///
         /// - Parameters:
         ///   - request: A `Reddb_V1_JsonPayloadRequest` message.
@@ -6488,7 +6506,7 @@ extension Reddb_V1_RedDb {
         ///
         /// > Source IDL Documentation:
         /// >
-        /// > Exchanges a configured user's password for a bearer token (payload {"username","password"}).
+        /// > Exchanges a user's password for a session token (payload {"username","password"}).
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Reddb_V1_JsonPayloadRequest` message.
@@ -6531,6 +6549,12 @@ extension Reddb_V1_RedDb {
         ) async throws -> Result where Result: Sendable
 
         /// Call the "AuthBootstrap" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > The users, API keys and passwords of the auth store: the same JSON bodies and replies as
+        /// > HTTP's /auth/... routes. Bootstrap creates the first admin once; users and their listing
+        /// > need an admin; a user may make and revoke API keys of their own.
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Reddb_V1_JsonPayloadRequest` message.
@@ -7893,7 +7917,7 @@ extension Reddb_V1_RedDb {
         ///
         /// > Source IDL Documentation:
         /// >
-        /// > Exchanges a configured user's password for a bearer token (payload {"username","password"}).
+        /// > Exchanges a user's password for a session token (payload {"username","password"}).
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Reddb_V1_JsonPayloadRequest` message.
@@ -7958,6 +7982,12 @@ extension Reddb_V1_RedDb {
         }
 
         /// Call the "AuthBootstrap" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > The users, API keys and passwords of the auth store: the same JSON bodies and replies as
+        /// > HTTP's /auth/... routes. Bootstrap creates the first admin once; users and their listing
+        /// > need an admin; a user may make and revoke API keys of their own.
         ///
         /// - Parameters:
         ///   - request: A request containing a single `Reddb_V1_JsonPayloadRequest` message.
@@ -9960,7 +9990,7 @@ extension Reddb_V1_RedDb.ClientProtocol {
     ///
     /// > Source IDL Documentation:
     /// >
-    /// > Exchanges a configured user's password for a bearer token (payload {"username","password"}).
+    /// > Exchanges a user's password for a session token (payload {"username","password"}).
     ///
     /// - Parameters:
     ///   - request: A request containing a single `Reddb_V1_JsonPayloadRequest` message.
@@ -10015,6 +10045,12 @@ extension Reddb_V1_RedDb.ClientProtocol {
     }
 
     /// Call the "AuthBootstrap" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > The users, API keys and passwords of the auth store: the same JSON bodies and replies as
+    /// > HTTP's /auth/... routes. Bootstrap creates the first admin once; users and their listing
+    /// > need an admin; a user may make and revoke API keys of their own.
     ///
     /// - Parameters:
     ///   - request: A request containing a single `Reddb_V1_JsonPayloadRequest` message.
@@ -11723,7 +11759,7 @@ extension Reddb_V1_RedDb.ClientProtocol {
     ///
     /// > Source IDL Documentation:
     /// >
-    /// > Exchanges a configured user's password for a bearer token (payload {"username","password"}).
+    /// > Exchanges a user's password for a session token (payload {"username","password"}).
     ///
     /// - Parameters:
     ///   - message: request message to send.
@@ -11786,6 +11822,12 @@ extension Reddb_V1_RedDb.ClientProtocol {
     }
 
     /// Call the "AuthBootstrap" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > The users, API keys and passwords of the auth store: the same JSON bodies and replies as
+    /// > HTTP's /auth/... routes. Bootstrap creates the first admin once; users and their listing
+    /// > need an admin; a user may make and revoke API keys of their own.
     ///
     /// - Parameters:
     ///   - message: request message to send.
