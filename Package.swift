@@ -54,9 +54,18 @@ let package = Package(
             ],
             swiftSettings: strict),
         .target(
+            name: "RedReplication",
+            dependencies: [
+                "RedCore", "RedStorage", "RedEngine", "RedDB", "RedProto",
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict),
+        .target(
             name: "RedServer",
             dependencies: [
-                "RedDB", "RedEngine", "RedWire", "RedProto",
+                "RedDB", "RedEngine", "RedWire", "RedProto", "RedReplication",
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -145,6 +154,10 @@ let package = Package(
             ],
             swiftSettings: strict),
         .testTarget(name: "RedWireTests", dependencies: ["RedCore", "RedWire"], swiftSettings: strict),
+        .testTarget(
+            name: "RedReplicationTests",
+            dependencies: ["RedCore", "RedStorage", "RedEngine", "RedDB", "RedReplication", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict),
         .testTarget(
             name: "RedClientTests",
             dependencies: ["RedCore", "RedClient", "RedProto", .product(name: "SwiftProtobuf", package: "swift-protobuf")],

@@ -198,9 +198,15 @@ public final class Session: @unchecked Sendable {
         default:
             break
         }
-        if case .readOnly(let principal) = access, !StatementExecutor.isReadOnly(statement) {
+        if access != .readWrite, !StatementExecutor.isReadOnly(statement) {
             if case .active(let tx) = state { state = .failed(tx) }
-            throw RedError(.insufficientPrivilege, "permission denied: \(principal) may only read, not run \(Self.verb(of: statement))")
+            switch access {
+            case .readWrite: break
+            case .readOnly(let principal):
+                throw RedError(.insufficientPrivilege, "permission denied: \(principal) may only read, not run \(Self.verb(of: statement))")
+            case .standby(let reason):
+                throw RedError(.readOnlyTransaction, "cannot execute \(Self.verb(of: statement)) in a read-only transaction: \(reason)")
+            }
         }
         switch state {
         case .failed:
@@ -411,4 +417,7 @@ public enum SessionAccess: Sendable, Equatable {
     case readWrite
     /// `principal` names the caller in the error (`user "ana" (role read)`).
     case readOnly(principal: String)
+    /// The whole server only reads (a replica): writes fail with 25006, as on a PostgreSQL
+    /// hot standby; `reason` says where writes go instead.
+    case standby(reason: String)
 }

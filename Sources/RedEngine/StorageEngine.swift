@@ -38,6 +38,9 @@ public final class StorageEngine: @unchecked Sendable {
     let wal: WriteAheadLog
     let snapshots: SnapshotRegistry
     let lastCommitTS: Atomic<UInt64>
+    /// The oldest LSN a checkpoint must keep in the WAL (a replication primary sets it to what
+    /// its slowest replica has not read yet); `.max`: none.
+    public let walRetentionFloor = Atomic<UInt64>(.max)
     let failure = Mutex<RedError?>(nil)
     let checkpointLock = AsyncMutex()
     let counters = Mutex((commits: UInt64(0), conflicts: UInt64(0), checkpoints: UInt64(0)))
@@ -430,7 +433,8 @@ public final class StorageEngine: @unchecked Sendable {
             do {
                 try await wal.sync(upTo: frozen.header.checkpointLSN)
                 try store.write(frozen)
-                try wal.removeSegments(before: frozen.header.checkpointLSN)
+                // A primary keeps the log its replicas have yet to read (`walRetentionFloor`).
+                try wal.removeSegments(before: min(frozen.header.checkpointLSN, walRetentionFloor.load(ordering: .relaxed)))
             } catch {
                 throw fail(error)
             }

@@ -888,6 +888,45 @@ public enum Reddb_V1_RedDb: Sendable {
                 type: .unary
             )
         }
+        /// Namespace for "PullWalRecords" metadata.
+        public enum PullWalRecords: Sendable {
+            /// Request type for "PullWalRecords".
+            public typealias Input = Reddb_V1_JsonPayloadRequest
+            /// Response type for "PullWalRecords".
+            public typealias Output = Reddb_V1_PayloadReply
+            /// Descriptor for "PullWalRecords".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "reddb.v1.RedDb"),
+                method: "PullWalRecords",
+                type: .unary
+            )
+        }
+        /// Namespace for "AckReplicaLsn" metadata.
+        public enum AckReplicaLsn: Sendable {
+            /// Request type for "AckReplicaLsn".
+            public typealias Input = Reddb_V1_JsonPayloadRequest
+            /// Response type for "AckReplicaLsn".
+            public typealias Output = Reddb_V1_PayloadReply
+            /// Descriptor for "AckReplicaLsn".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "reddb.v1.RedDb"),
+                method: "AckReplicaLsn",
+                type: .unary
+            )
+        }
+        /// Namespace for "ReplicationSnapshotStream" metadata.
+        public enum ReplicationSnapshotStream: Sendable {
+            /// Request type for "ReplicationSnapshotStream".
+            public typealias Input = Reddb_V1_Empty
+            /// Response type for "ReplicationSnapshotStream".
+            public typealias Output = Reddb_V1_ReplicationSnapshotChunk
+            /// Descriptor for "ReplicationSnapshotStream".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "reddb.v1.RedDb"),
+                method: "ReplicationSnapshotStream",
+                type: .serverStreaming
+            )
+        }
         /// Descriptors for all methods in the "reddb.v1.RedDb" service.
         public static let descriptors: [GRPCCore.MethodDescriptor] = [
             Health.descriptor,
@@ -955,7 +994,10 @@ public enum Reddb_V1_RedDb: Sendable {
             OperationalIndexes.descriptor,
             IndexStatuses.descriptor,
             IndexAttention.descriptor,
-            ReplicationStatus.descriptor
+            ReplicationStatus.descriptor,
+            PullWalRecords.descriptor,
+            AckReplicaLsn.descriptor,
+            ReplicationSnapshotStream.descriptor
         ]
     }
 }
@@ -2012,6 +2054,66 @@ extension Reddb_V1_RedDb {
             request: GRPCCore.StreamingServerRequest<Reddb_V1_Empty>,
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.StreamingServerResponse<Reddb_V1_PayloadReply>
+
+        /// Handle the "PullWalRecords" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Replication, served by a `--role primary` server (replication-mcp-ai-ops.md §1.4).
+        /// > PullWalRecords {"since_lsn","offset"?,"max_count"?,"max_bytes"?,"replica_id"?} answers
+        /// > {"records":[{"lsn","data"(hex),"offset"?,"total"?,"crc"?}],"current_lsn","oldest_available_lsn"}:
+        /// > the commit records after since_lsn, each named by its end LSN; a record larger than
+        /// > max_bytes comes in parts (offset into its payload, its total length and CRC32).
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Reddb_V1_JsonPayloadRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Reddb_V1_PayloadReply` messages.
+        func pullWalRecords(
+            request: GRPCCore.StreamingServerRequest<Reddb_V1_JsonPayloadRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Reddb_V1_PayloadReply>
+
+        /// Handle the "AckReplicaLsn" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > {"replica_id","applied_lsn","durable_lsn"?}: what a replica has applied; the primary keeps
+        /// > the log its replicas still need.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Reddb_V1_JsonPayloadRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Reddb_V1_PayloadReply` messages.
+        func ackReplicaLsn(
+            request: GRPCCore.StreamingServerRequest<Reddb_V1_JsonPayloadRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Reddb_V1_PayloadReply>
+
+        /// Handle the "ReplicationSnapshotStream" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Ours: every key of the primary at one snapshot, in chunks, for a new replica; the first
+        /// > chunk names the LSN the copy is consistent with, the last has done = true.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Reddb_V1_Empty` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Reddb_V1_ReplicationSnapshotChunk` messages.
+        func replicationSnapshotStream(
+            request: GRPCCore.StreamingServerRequest<Reddb_V1_Empty>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Reddb_V1_ReplicationSnapshotChunk>
     }
 
     /// Service protocol for the "reddb.v1.RedDb" service.
@@ -3052,6 +3154,66 @@ extension Reddb_V1_RedDb {
             request: GRPCCore.ServerRequest<Reddb_V1_Empty>,
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.ServerResponse<Reddb_V1_PayloadReply>
+
+        /// Handle the "PullWalRecords" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Replication, served by a `--role primary` server (replication-mcp-ai-ops.md §1.4).
+        /// > PullWalRecords {"since_lsn","offset"?,"max_count"?,"max_bytes"?,"replica_id"?} answers
+        /// > {"records":[{"lsn","data"(hex),"offset"?,"total"?,"crc"?}],"current_lsn","oldest_available_lsn"}:
+        /// > the commit records after since_lsn, each named by its end LSN; a record larger than
+        /// > max_bytes comes in parts (offset into its payload, its total length and CRC32).
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Reddb_V1_JsonPayloadRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Reddb_V1_PayloadReply` message.
+        func pullWalRecords(
+            request: GRPCCore.ServerRequest<Reddb_V1_JsonPayloadRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Reddb_V1_PayloadReply>
+
+        /// Handle the "AckReplicaLsn" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > {"replica_id","applied_lsn","durable_lsn"?}: what a replica has applied; the primary keeps
+        /// > the log its replicas still need.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Reddb_V1_JsonPayloadRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Reddb_V1_PayloadReply` message.
+        func ackReplicaLsn(
+            request: GRPCCore.ServerRequest<Reddb_V1_JsonPayloadRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Reddb_V1_PayloadReply>
+
+        /// Handle the "ReplicationSnapshotStream" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Ours: every key of the primary at one snapshot, in chunks, for a new replica; the first
+        /// > chunk names the LSN the copy is consistent with, the last has done = true.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Reddb_V1_Empty` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Reddb_V1_ReplicationSnapshotChunk` messages.
+        func replicationSnapshotStream(
+            request: GRPCCore.ServerRequest<Reddb_V1_Empty>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Reddb_V1_ReplicationSnapshotChunk>
     }
 
     /// Simple service protocol for the "reddb.v1.RedDb" service.
@@ -4092,6 +4254,67 @@ extension Reddb_V1_RedDb {
             request: Reddb_V1_Empty,
             context: GRPCCore.ServerContext
         ) async throws -> Reddb_V1_PayloadReply
+
+        /// Handle the "PullWalRecords" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Replication, served by a `--role primary` server (replication-mcp-ai-ops.md §1.4).
+        /// > PullWalRecords {"since_lsn","offset"?,"max_count"?,"max_bytes"?,"replica_id"?} answers
+        /// > {"records":[{"lsn","data"(hex),"offset"?,"total"?,"crc"?}],"current_lsn","oldest_available_lsn"}:
+        /// > the commit records after since_lsn, each named by its end LSN; a record larger than
+        /// > max_bytes comes in parts (offset into its payload, its total length and CRC32).
+        ///
+        /// - Parameters:
+        ///   - request: A `Reddb_V1_JsonPayloadRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Reddb_V1_PayloadReply` to respond with.
+        func pullWalRecords(
+            request: Reddb_V1_JsonPayloadRequest,
+            context: GRPCCore.ServerContext
+        ) async throws -> Reddb_V1_PayloadReply
+
+        /// Handle the "AckReplicaLsn" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > {"replica_id","applied_lsn","durable_lsn"?}: what a replica has applied; the primary keeps
+        /// > the log its replicas still need.
+        ///
+        /// - Parameters:
+        ///   - request: A `Reddb_V1_JsonPayloadRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Reddb_V1_PayloadReply` to respond with.
+        func ackReplicaLsn(
+            request: Reddb_V1_JsonPayloadRequest,
+            context: GRPCCore.ServerContext
+        ) async throws -> Reddb_V1_PayloadReply
+
+        /// Handle the "ReplicationSnapshotStream" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Ours: every key of the primary at one snapshot, in chunks, for a new replica; the first
+        /// > chunk names the LSN the copy is consistent with, the last has done = true.
+        ///
+        /// - Parameters:
+        ///   - request: A `Reddb_V1_Empty` message.
+        ///   - response: A response stream of `Reddb_V1_ReplicationSnapshotChunk` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        func replicationSnapshotStream(
+            request: Reddb_V1_Empty,
+            response: GRPCCore.RPCWriter<Reddb_V1_ReplicationSnapshotChunk>,
+            context: GRPCCore.ServerContext
+        ) async throws
     }
 }
 
@@ -4820,6 +5043,39 @@ extension Reddb_V1_RedDb.StreamingServiceProtocol {
             serializer: GRPCProtobuf.ProtobufSerializer<Reddb_V1_PayloadReply>(),
             handler: { request, context in
                 try await self.replicationStatus(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
+            forMethod: Reddb_V1_RedDb.Method.PullWalRecords.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Reddb_V1_JsonPayloadRequest>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Reddb_V1_PayloadReply>(),
+            handler: { request, context in
+                try await self.pullWalRecords(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
+            forMethod: Reddb_V1_RedDb.Method.AckReplicaLsn.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Reddb_V1_JsonPayloadRequest>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Reddb_V1_PayloadReply>(),
+            handler: { request, context in
+                try await self.ackReplicaLsn(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
+            forMethod: Reddb_V1_RedDb.Method.ReplicationSnapshotStream.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Reddb_V1_Empty>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Reddb_V1_ReplicationSnapshotChunk>(),
+            handler: { request, context in
+                try await self.replicationSnapshotStream(
                     request: request,
                     context: context
                 )
@@ -5555,6 +5811,39 @@ extension Reddb_V1_RedDb.ServiceProtocol {
             context: context
         )
         return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    public func pullWalRecords(
+        request: GRPCCore.StreamingServerRequest<Reddb_V1_JsonPayloadRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Reddb_V1_PayloadReply> {
+        let response = try await self.pullWalRecords(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    public func ackReplicaLsn(
+        request: GRPCCore.StreamingServerRequest<Reddb_V1_JsonPayloadRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Reddb_V1_PayloadReply> {
+        let response = try await self.ackReplicaLsn(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    public func replicationSnapshotStream(
+        request: GRPCCore.StreamingServerRequest<Reddb_V1_Empty>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Reddb_V1_ReplicationSnapshotChunk> {
+        let response = try await self.replicationSnapshotStream(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return response
     }
 }
 
@@ -6424,6 +6713,49 @@ extension Reddb_V1_RedDb.SimpleServiceProtocol {
                 context: context
             ),
             metadata: [:]
+        )
+    }
+
+    public func pullWalRecords(
+        request: GRPCCore.ServerRequest<Reddb_V1_JsonPayloadRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Reddb_V1_PayloadReply> {
+        return GRPCCore.ServerResponse<Reddb_V1_PayloadReply>(
+            message: try await self.pullWalRecords(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func ackReplicaLsn(
+        request: GRPCCore.ServerRequest<Reddb_V1_JsonPayloadRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Reddb_V1_PayloadReply> {
+        return GRPCCore.ServerResponse<Reddb_V1_PayloadReply>(
+            message: try await self.ackReplicaLsn(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func replicationSnapshotStream(
+        request: GRPCCore.ServerRequest<Reddb_V1_Empty>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Reddb_V1_ReplicationSnapshotChunk> {
+        return GRPCCore.StreamingServerResponse<Reddb_V1_ReplicationSnapshotChunk>(
+            metadata: [:],
+            producer: { writer in
+                try await self.replicationSnapshotStream(
+                    request: request.message,
+                    response: writer,
+                    context: context
+                )
+                return [:]
+            }
         )
     }
 }
@@ -7796,6 +8128,81 @@ extension Reddb_V1_RedDb {
             deserializer: some GRPCCore.MessageDeserializer<Reddb_V1_PayloadReply>,
             options: GRPCCore.CallOptions,
             onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "PullWalRecords" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Replication, served by a `--role primary` server (replication-mcp-ai-ops.md §1.4).
+        /// > PullWalRecords {"since_lsn","offset"?,"max_count"?,"max_bytes"?,"replica_id"?} answers
+        /// > {"records":[{"lsn","data"(hex),"offset"?,"total"?,"crc"?}],"current_lsn","oldest_available_lsn"}:
+        /// > the commit records after since_lsn, each named by its end LSN; a record larger than
+        /// > max_bytes comes in parts (offset into its payload, its total length and CRC32).
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Reddb_V1_JsonPayloadRequest` message.
+        ///   - serializer: A serializer for `Reddb_V1_JsonPayloadRequest` messages.
+        ///   - deserializer: A deserializer for `Reddb_V1_PayloadReply` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func pullWalRecords<Result>(
+            request: GRPCCore.ClientRequest<Reddb_V1_JsonPayloadRequest>,
+            serializer: some GRPCCore.MessageSerializer<Reddb_V1_JsonPayloadRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Reddb_V1_PayloadReply>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "AckReplicaLsn" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > {"replica_id","applied_lsn","durable_lsn"?}: what a replica has applied; the primary keeps
+        /// > the log its replicas still need.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Reddb_V1_JsonPayloadRequest` message.
+        ///   - serializer: A serializer for `Reddb_V1_JsonPayloadRequest` messages.
+        ///   - deserializer: A deserializer for `Reddb_V1_PayloadReply` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func ackReplicaLsn<Result>(
+            request: GRPCCore.ClientRequest<Reddb_V1_JsonPayloadRequest>,
+            serializer: some GRPCCore.MessageSerializer<Reddb_V1_JsonPayloadRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Reddb_V1_PayloadReply>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "ReplicationSnapshotStream" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Ours: every key of the primary at one snapshot, in chunks, for a new replica; the first
+        /// > chunk names the LSN the copy is consistent with, the last has done = true.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Reddb_V1_Empty` message.
+        ///   - serializer: A serializer for `Reddb_V1_Empty` messages.
+        ///   - deserializer: A deserializer for `Reddb_V1_ReplicationSnapshotChunk` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func replicationSnapshotStream<Result>(
+            request: GRPCCore.ClientRequest<Reddb_V1_Empty>,
+            serializer: some GRPCCore.MessageSerializer<Reddb_V1_Empty>,
+            deserializer: some GRPCCore.MessageDeserializer<Reddb_V1_ReplicationSnapshotChunk>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.StreamingClientResponse<Reddb_V1_ReplicationSnapshotChunk>) async throws -> Result
         ) async throws -> Result where Result: Sendable
     }
 
@@ -9897,6 +10304,112 @@ extension Reddb_V1_RedDb {
                 onResponse: handleResponse
             )
         }
+
+        /// Call the "PullWalRecords" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Replication, served by a `--role primary` server (replication-mcp-ai-ops.md §1.4).
+        /// > PullWalRecords {"since_lsn","offset"?,"max_count"?,"max_bytes"?,"replica_id"?} answers
+        /// > {"records":[{"lsn","data"(hex),"offset"?,"total"?,"crc"?}],"current_lsn","oldest_available_lsn"}:
+        /// > the commit records after since_lsn, each named by its end LSN; a record larger than
+        /// > max_bytes comes in parts (offset into its payload, its total length and CRC32).
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Reddb_V1_JsonPayloadRequest` message.
+        ///   - serializer: A serializer for `Reddb_V1_JsonPayloadRequest` messages.
+        ///   - deserializer: A deserializer for `Reddb_V1_PayloadReply` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func pullWalRecords<Result>(
+            request: GRPCCore.ClientRequest<Reddb_V1_JsonPayloadRequest>,
+            serializer: some GRPCCore.MessageSerializer<Reddb_V1_JsonPayloadRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Reddb_V1_PayloadReply>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Reddb_V1_RedDb.Method.PullWalRecords.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
+
+        /// Call the "AckReplicaLsn" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > {"replica_id","applied_lsn","durable_lsn"?}: what a replica has applied; the primary keeps
+        /// > the log its replicas still need.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Reddb_V1_JsonPayloadRequest` message.
+        ///   - serializer: A serializer for `Reddb_V1_JsonPayloadRequest` messages.
+        ///   - deserializer: A deserializer for `Reddb_V1_PayloadReply` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func ackReplicaLsn<Result>(
+            request: GRPCCore.ClientRequest<Reddb_V1_JsonPayloadRequest>,
+            serializer: some GRPCCore.MessageSerializer<Reddb_V1_JsonPayloadRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Reddb_V1_PayloadReply>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Reddb_V1_RedDb.Method.AckReplicaLsn.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
+
+        /// Call the "ReplicationSnapshotStream" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Ours: every key of the primary at one snapshot, in chunks, for a new replica; the first
+        /// > chunk names the LSN the copy is consistent with, the last has done = true.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Reddb_V1_Empty` message.
+        ///   - serializer: A serializer for `Reddb_V1_Empty` messages.
+        ///   - deserializer: A deserializer for `Reddb_V1_ReplicationSnapshotChunk` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func replicationSnapshotStream<Result>(
+            request: GRPCCore.ClientRequest<Reddb_V1_Empty>,
+            serializer: some GRPCCore.MessageSerializer<Reddb_V1_Empty>,
+            deserializer: some GRPCCore.MessageDeserializer<Reddb_V1_ReplicationSnapshotChunk>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.StreamingClientResponse<Reddb_V1_ReplicationSnapshotChunk>) async throws -> Result
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.serverStreaming(
+                request: request,
+                descriptor: Reddb_V1_RedDb.Method.ReplicationSnapshotStream.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
     }
 }
 
@@ -11651,6 +12164,97 @@ extension Reddb_V1_RedDb.ClientProtocol {
             request: request,
             serializer: GRPCProtobuf.ProtobufSerializer<Reddb_V1_Empty>(),
             deserializer: GRPCProtobuf.ProtobufDeserializer<Reddb_V1_PayloadReply>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "PullWalRecords" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Replication, served by a `--role primary` server (replication-mcp-ai-ops.md §1.4).
+    /// > PullWalRecords {"since_lsn","offset"?,"max_count"?,"max_bytes"?,"replica_id"?} answers
+    /// > {"records":[{"lsn","data"(hex),"offset"?,"total"?,"crc"?}],"current_lsn","oldest_available_lsn"}:
+    /// > the commit records after since_lsn, each named by its end LSN; a record larger than
+    /// > max_bytes comes in parts (offset into its payload, its total length and CRC32).
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Reddb_V1_JsonPayloadRequest` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func pullWalRecords<Result>(
+        request: GRPCCore.ClientRequest<Reddb_V1_JsonPayloadRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.pullWalRecords(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Reddb_V1_JsonPayloadRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Reddb_V1_PayloadReply>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "AckReplicaLsn" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > {"replica_id","applied_lsn","durable_lsn"?}: what a replica has applied; the primary keeps
+    /// > the log its replicas still need.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Reddb_V1_JsonPayloadRequest` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func ackReplicaLsn<Result>(
+        request: GRPCCore.ClientRequest<Reddb_V1_JsonPayloadRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.ackReplicaLsn(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Reddb_V1_JsonPayloadRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Reddb_V1_PayloadReply>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "ReplicationSnapshotStream" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Ours: every key of the primary at one snapshot, in chunks, for a new replica; the first
+    /// > chunk names the LSN the copy is consistent with, the last has done = true.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Reddb_V1_Empty` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func replicationSnapshotStream<Result>(
+        request: GRPCCore.ClientRequest<Reddb_V1_Empty>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.StreamingClientResponse<Reddb_V1_ReplicationSnapshotChunk>) async throws -> Result
+    ) async throws -> Result where Result: Sendable {
+        try await self.replicationSnapshotStream(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Reddb_V1_Empty>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Reddb_V1_ReplicationSnapshotChunk>(),
             options: options,
             onResponse: handleResponse
         )
@@ -13671,6 +14275,109 @@ extension Reddb_V1_RedDb.ClientProtocol {
             metadata: metadata
         )
         return try await self.replicationStatus(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "PullWalRecords" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Replication, served by a `--role primary` server (replication-mcp-ai-ops.md §1.4).
+    /// > PullWalRecords {"since_lsn","offset"?,"max_count"?,"max_bytes"?,"replica_id"?} answers
+    /// > {"records":[{"lsn","data"(hex),"offset"?,"total"?,"crc"?}],"current_lsn","oldest_available_lsn"}:
+    /// > the commit records after since_lsn, each named by its end LSN; a record larger than
+    /// > max_bytes comes in parts (offset into its payload, its total length and CRC32).
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func pullWalRecords<Result>(
+        _ message: Reddb_V1_JsonPayloadRequest,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Reddb_V1_JsonPayloadRequest>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.pullWalRecords(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "AckReplicaLsn" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > {"replica_id","applied_lsn","durable_lsn"?}: what a replica has applied; the primary keeps
+    /// > the log its replicas still need.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func ackReplicaLsn<Result>(
+        _ message: Reddb_V1_JsonPayloadRequest,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Reddb_V1_JsonPayloadRequest>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.ackReplicaLsn(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "ReplicationSnapshotStream" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Ours: every key of the primary at one snapshot, in chunks, for a new replica; the first
+    /// > chunk names the LSN the copy is consistent with, the last has done = true.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func replicationSnapshotStream<Result>(
+        _ message: Reddb_V1_Empty,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.StreamingClientResponse<Reddb_V1_ReplicationSnapshotChunk>) async throws -> Result
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Reddb_V1_Empty>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.replicationSnapshotStream(
             request: request,
             options: options,
             onResponse: handleResponse

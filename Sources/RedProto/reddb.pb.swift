@@ -35,6 +35,27 @@ fileprivate nonisolated struct _GeneratedWithProtocGenSwiftVersion: SwiftProtobu
   typealias Version = _2
 }
 
+/// Keys copied from a primary: `entries` holds, little-endian and back to back,
+/// u32 collection id | u16 key length | key | u32 value length | u32 offset | u32 part length | part,
+/// where a value longer than a chunk is split into parts at increasing offsets.
+public nonisolated struct Reddb_V1_ReplicationSnapshotChunk: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var snapshotLsn: UInt64 = 0
+
+  public var entries: Data = Data()
+
+  public var done: Bool = false
+
+  public var entryCount: UInt64 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
 public nonisolated struct Reddb_V1_Empty: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
@@ -808,6 +829,51 @@ public nonisolated struct Reddb_V1_KvWatchEvent: Sendable {
 // MARK: - Code below here is support for the SwiftProtobuf runtime.
 
 fileprivate nonisolated let _protobuf_package = "reddb.v1"
+
+nonisolated extension Reddb_V1_ReplicationSnapshotChunk: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ReplicationSnapshotChunk"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}snapshot_lsn\0\u{1}entries\0\u{1}done\0\u{3}entry_count\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularUInt64Field(value: &self.snapshotLsn) }()
+      case 2: try { try decoder.decodeSingularBytesField(value: &self.entries) }()
+      case 3: try { try decoder.decodeSingularBoolField(value: &self.done) }()
+      case 4: try { try decoder.decodeSingularUInt64Field(value: &self.entryCount) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.snapshotLsn != 0 {
+      try visitor.visitSingularUInt64Field(value: self.snapshotLsn, fieldNumber: 1)
+    }
+    if !self.entries.isEmpty {
+      try visitor.visitSingularBytesField(value: self.entries, fieldNumber: 2)
+    }
+    if self.done != false {
+      try visitor.visitSingularBoolField(value: self.done, fieldNumber: 3)
+    }
+    if self.entryCount != 0 {
+      try visitor.visitSingularUInt64Field(value: self.entryCount, fieldNumber: 4)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Reddb_V1_ReplicationSnapshotChunk, rhs: Reddb_V1_ReplicationSnapshotChunk) -> Bool {
+    if lhs.snapshotLsn != rhs.snapshotLsn {return false}
+    if lhs.entries != rhs.entries {return false}
+    if lhs.done != rhs.done {return false}
+    if lhs.entryCount != rhs.entryCount {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
 
 nonisolated extension Reddb_V1_Empty: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Empty"

@@ -9,11 +9,13 @@ import RedDB
 struct CollectionOperations: Sendable {
     static let maxCollectionNameBytes = 128
     let database: Database
+    /// Set on a replica: every session only reads.
+    var standbyReason: String? = nil
 
     /// A session limited to what the request's caller may do (`RequestCaller`).
     func session() -> Session {
         let session = database.session()
-        session.access = RequestCaller.sessionAccess
+        session.access = standbyReason.map { .standby(reason: $0) } ?? RequestCaller.sessionAccess
         return session
     }
 
@@ -153,11 +155,6 @@ struct CollectionOperations: Sendable {
 
     /// `GET /replication/status` (gRPC `ReplicationStatus`). Replication is not built yet: every
     /// server is a standalone primary; `current_lsn` is its durable log position.
-    func replicationStatus() -> JSONValue {
-        .object([("current_lsn", .integer(Int64(database.engine.durableLSN))), ("ok", .bool(true)), ("replicas", .array([])),
-                 ("role", .string("standalone"))])
-    }
-
     /// One page of items in rid order; `limit` is clamped to 1…`ServerConfiguration.maxScanPageRows`.
     func scan(_ name: String, offset: Int, limit: Int) async throws -> JSONValue {
         let offset = max(0, offset)

@@ -35,6 +35,8 @@ public struct ServerConfiguration: Sendable {
     /// The first admin to create at start when the database has none yet (`REDDB_USERNAME`
     /// and `REDDB_PASSWORD`); ignored once bootstrap has run.
     public var bootstrapAdmin: (username: String, password: String)?
+    /// Standalone, a replication primary, or a read-only replica of one (`--role`).
+    public var replication = ReplicationRole.standalone
     /// PBKDF2 iterations of new SCRAM verifiers (at least 4,096; the spec's 16,384 by default).
     public var scramIterations = 16_384
     /// How PG-wire asks for a password when users are configured.
@@ -94,6 +96,24 @@ public struct SurfaceTLS: Sendable, Equatable {
 }
 
 /// PG-wire password exchange when users are configured.
+/// A server's part in replication (spec: replication-mcp-ai-ops §1.1).
+public enum ReplicationRole: Sendable, Equatable {
+    /// No replicas: the WAL is trimmed at every checkpoint.
+    case standalone
+    /// Serves `PullWalRecords`, `AckReplicaLsn` and snapshots to replicas.
+    case primary
+    /// Copies and follows the primary at this address; read-only on every surface.
+    case replica(primaryAddress: String)
+
+    public var name: String {
+        switch self {
+        case .standalone: return "standalone"
+        case .primary: return "primary"
+        case .replica: return "replica"
+        }
+    }
+}
+
 public enum PGPasswordMethod: String, Sendable, CaseIterable {
     /// SASL SCRAM-SHA-256 (RFC 7677): the password never crosses the wire.
     case scramSHA256 = "scram-sha-256"

@@ -3,6 +3,7 @@ import RedCore
 import NIOCore
 import NIOSSL
 import RedDB
+import RedReplication
 import Synchronization
 
 /// Everything the listeners share: the one database, the configuration, the
@@ -21,6 +22,11 @@ public final class ServerContext: Sendable {
     let startedAtUnixMilliseconds: Int64
     /// PG-wire's TLS context when `configuration.pgTLS` is on or required (nil: SSLRequest gets `N`).
     let pgTLS: NIOSSLContext?
+    /// Replication: the primary's side when `--role primary`, the replica's when `--role replica`.
+    let replicationPrimary: ReplicationPrimary?
+    let replica: ReplicaFollower?
+    /// Why this server refuses every write (it is a replica), nil when it does not.
+    let standbyReason: String?
 
     public init(database: Database, configuration: ServerConfiguration, logger: Logger, pgTLS: NIOSSLContext? = nil) throws {
         self.database = database
@@ -28,14 +34,41 @@ public final class ServerContext: Sendable {
         self.configuration = configuration
         self.logger = logger
         self.metrics = ServerMetrics()
-        self.auth = try AuthStore(database: database, configuredUsers: configuration.users, iterations: configuration.scramIterations)
+        switch configuration.replication {
+        case .replica(let address):
+            standbyReason = "this server is a replica of \(Self.redacted(address)); send writes to the primary"
+        case .standalone, .primary:
+            standbyReason = nil
+        }
+        let auth = try AuthStore(database: database, configuredUsers: configuration.users, iterations: configuration.scramIterations,
+                                 readOnlyReason: standbyReason)
+        self.auth = auth
+        self.replicationPrimary = configuration.replication == .primary ? ReplicationPrimary(database: database) : nil
+        if case .replica(let address) = configuration.replication {
+            var replicaLogger = logger
+            replicaLogger[metadataKey: "replication"] = "replica"
+            replica = try ReplicaFollower(database: database, primaryAddress: Self.redacted(address), logger: replicaLogger,
+                                          onAuthChange: { [weak auth] in auth?.reload() })
+        } else {
+            replica = nil
+        }
         self.startedAtUnixMilliseconds = SystemClock().nowMilliseconds()
     }
 
-    /// A session for `identity`: a `read` caller's writes fail with 42501.
+    /// A primary address without its credentials, for logs and status.
+    static func redacted(_ address: String) -> String {
+        (try? GRPCReplicationSource.Address(address).description) ?? address
+    }
+
+    /// What a session of `identity` may do: nothing but read on a replica; otherwise its role's share.
+    func access(for identity: AuthIdentity) -> SessionAccess {
+        standbyReason.map { .standby(reason: $0) } ?? identity.sessionAccess
+    }
+
+    /// A session for `identity`: a `read` caller's writes fail with 42501, anyone's on a replica with 25006.
     func session(for identity: AuthIdentity) -> Session {
         let session = database.session()
-        session.access = identity.sessionAccess
+        session.access = access(for: identity)
         return session
     }
 
@@ -43,8 +76,16 @@ public final class ServerContext: Sendable {
     /// read-only when no caller is bound.
     func callerSession() -> Session {
         let session = database.session()
-        session.access = RequestCaller.sessionAccess
+        session.access = standbyReason.map { .standby(reason: $0) } ?? RequestCaller.sessionAccess
         return session
+    }
+
+    /// `/replication/status` and gRPC `ReplicationStatus`.
+    var replicationStatus: JSONValue {
+        if let replica { return replica.status }
+        if let replicationPrimary { return replicationPrimary.status }
+        return .object([("current_lsn", .integer(Int64(database.engine.durableLSN))), ("ok", .bool(true)), ("replicas", .array([])),
+                        ("role", .string("standalone"))])
     }
 
     private let listeners = Mutex<[(transport: String, address: BindAddress)]>([])

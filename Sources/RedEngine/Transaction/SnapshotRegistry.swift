@@ -21,6 +21,8 @@ final class SnapshotRegistry: Sendable {
 
     var visibleTS: UInt64 { state.withLock { $0.visibleTS } }
 
+    func withState<R>(_ body: (inout State) -> R) -> R { state.withLock { body(&$0) } }
+
     /// Opens a snapshot at the current visible timestamp.
     func acquire() -> UInt64 {
         state.withLock { s in

@@ -75,6 +75,8 @@ final class AuthStore: Sendable {
     }
 
     private let database: Database
+    /// Set on a replica: users and keys come from the primary, so changes here are refused.
+    private let readOnlyReason: String?
     private let state: Mutex<State>
     private let writes = AsyncMutex()
     let iterations: Int
@@ -83,9 +85,10 @@ final class AuthStore: Sendable {
 
     /// Loads the stored users and keys, and derives the configured users' verifiers.
     init(database: Database, configuredUsers: [String: String], iterations: Int = SCRAMVerifier.defaultIterations,
-         sessionLifetimeMilliseconds: Int64 = 3_600_000,
+         sessionLifetimeMilliseconds: Int64 = 3_600_000, readOnlyReason: String? = nil,
          now: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970 * 1000) }) throws {
         self.database = database
+        self.readOnlyReason = readOnlyReason
         self.iterations = max(SCRAMVerifier.minimumIterations, iterations)
         self.sessionLifetimeMilliseconds = sessionLifetimeMilliseconds
         self.now = now
@@ -99,6 +102,24 @@ final class AuthStore: Sendable {
                                       createdAt: started, updatedAt: started, configured: true)
         }
         state = Mutex(State(users: loaded.users, keys: loaded.keys, sealed: loaded.sealed))
+    }
+
+    /// Reads the stored users and keys again (on a replica, after a replicated commit changed
+    /// them), keeping the configured users and the sessions of users that still exist.
+    func reload() {
+        do {
+            let tx = try database.engine.begin()
+            defer { tx.rollback() }
+            let loaded = try AuthCatalog.load(tx)
+            state.withLock { s in
+                let configured = s.users.filter { $0.value.configured }
+                s.users = loaded.users.merging(configured) { _, kept in kept }
+                s.keys = loaded.keys
+                s.sealed = loaded.sealed
+            }
+        } catch {
+            // Keep the last good view; the next replicated change tries again.
+        }
     }
 
     /// True once bootstrap has run (or stored users exist): bootstrap is then refused for good.
@@ -336,6 +357,7 @@ final class AuthStore: Sendable {
 
     /// Runs one change at a time, so the in-memory view follows the committed order.
     private func changing<T>(_ body: () async throws -> T) async throws -> T {
+        if let readOnlyReason { throw RedError(.readOnlyTransaction, "users and keys cannot change here: \(readOnlyReason)") }
         await writes.lock()
         defer { writes.unlock() }
         return try await body()

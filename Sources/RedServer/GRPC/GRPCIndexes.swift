@@ -37,6 +37,6 @@ extension GRPCService {
     }
 
     func replicationStatus(request: ServerRequest<Reddb_V1_Empty>, context _: GRPCCore.ServerContext) async throws -> ServerResponse<Reddb_V1_PayloadReply> {
-        await unary(request, rpc: "replication_status") { _, _ in Self.payloadReply(operations.replicationStatus()) }
+        await unary(request, rpc: "replication_status") { _, _ in Self.payloadReply(self.context.replicationStatus) }
     }
 }

@@ -29,7 +29,7 @@ struct GRPCService: Reddb_V1_RedDb.ServiceProtocol {
         self.prepared = PreparedQueryRegistry()
     }
 
-    var operations: CollectionOperations { CollectionOperations(database: context.database) }
+    var operations: CollectionOperations { CollectionOperations(database: context.database, standbyReason: context.standbyReason) }
 
     enum Gate {
         /// No credentials needed; the handler gets the caller if a valid token came along.

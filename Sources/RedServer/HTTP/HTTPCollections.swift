@@ -6,7 +6,7 @@ import RedDB
 /// Collection, document, entity and key-value routes: each parses the path and body and
 /// hands them to `CollectionOperations`, which the gRPC helpers share.
 extension HTTPRoutes {
-    var operations: CollectionOperations { CollectionOperations(database: context.database) }
+    var operations: CollectionOperations { CollectionOperations(database: context.database, standbyReason: context.standbyReason) }
 
     func session() -> Session { context.callerSession() }
 
@@ -84,7 +84,7 @@ extension HTTPRoutes {
         Self.json(.object([("message", .string(try await operations.applyRetention())), ("ok", .bool(true))]))
     }
 
-    func replicationStatus() -> Response { Self.json(operations.replicationStatus()) }
+    func replicationStatus() -> Response { Self.json(context.replicationStatus) }
 
     func entity(_ name: String, _ rid: Int64) async throws -> Response { Self.json(try await operations.entity(name, rid)) }
 

@@ -205,7 +205,7 @@ final class PGConnection {
     private func authenticate(user: String) async throws -> Bool {
         let auth = context.auth
         guard auth.authRequired else {
-            session.access = AuthIdentity.anonymous.sessionAccess
+            session.access = context.access(for: .anonymous)
             writer.authenticationOK()
             return true
         }
@@ -215,7 +215,7 @@ final class PGConnection {
         case .scramSHA256: ok = try await authenticateSCRAM(user: user, verifier: auth.verifier(for: user))
         }
         if ok, let identity = auth.identity(of: user) {
-            session.access = identity.sessionAccess
+            session.access = context.access(for: identity)
             writer.authenticationOK()
             return true
         }

@@ -89,7 +89,7 @@ final class RedWireConnection {
         guard case .preamble(let magic, let minor)? = try await inbound.next(),
               magic == RedWirePreamble.magic, minor <= RedWirePreamble.maximumMinorVersion else { return }
         guard let (features, identity) = try await handshake() else { return }
-        session.access = identity.sessionAccess
+        session.access = context.access(for: identity)
         let requests = RedWireRequests(context: context, outbound: outbound, activity: ConnectionActivity(id: id, context: context),
                                        running: RunningRequests(), structuredErrors: features & RedWireHandshake.structuredErrors != 0,
                                        compressReplies: features & RedWireHandshake.compressedReplies != 0)

@@ -151,7 +151,7 @@ struct RedWireRequests: Sendable {
             case .bulkInsert:
                 let (collection, payloads, single) = try Self.bulkPayloads(frame.payload)
                 let document = try await session.collections().first { $0.name == collection }?.schema.model == .document
-                let operations = CollectionOperations(database: context.database)
+                let operations = CollectionOperations(database: context.database, standbyReason: context.standbyReason)
                 var ids: [JSONValue] = []
                 // Each row on its own, as upstream: the first failure answers Error and earlier rows stay.
                 for payload in payloads {

@@ -467,6 +467,15 @@ public final class WriteAheadLog: @unchecked Sendable {
 
     // MARK: Maintenance
 
+    /// Base LSNs of the segments on disk, oldest first (for `WALReader`).
+    public var segmentBases: [UInt64] { segments.withLock { $0.bases } }
+
+    /// How far the log can be read back from its files: the durable end in `full` mode, and
+    /// everything written to the files in the relaxed modes (which acknowledge before fsync).
+    public var readableLSN: UInt64 {
+        state.withLock { options.syncMode == .full ? $0.durableLSN : $0.writtenLSN }
+    }
+
     /// Deletes segments that lie entirely before `lsn` (never the current one).
     public func removeSegments(before lsn: UInt64) throws {
         try segments.withLock { seg in

@@ -1,0 +1,143 @@
+import RedCore
+import RedStorage
+import Synchronization
+
+/// What replication needs from the engine (spec: replication-mcp-ai-ops §1; the design is
+/// ours). The unit shipped is the WAL commit record: a commit's key writes in the shared
+/// keyspace, catalog included, so a replica that applies every record in LSN order holds
+/// the same keys and values as its primary.
+/// - A primary reads its commit records back from the WAL files (`replicationRecords`) and
+///   keeps the segments a replica still needs (`walRetentionFloor`).
+/// - A new replica first copies every key at one snapshot (`beginReplicationSnapshot` and
+///   `replicationCursor`) that comes with the LSN it is consistent with, then follows the
+///   log from there.
+/// - A replica applies what it receives as its own commits (`applyReplicated`,
+///   `applyReplicatedEntries`), with its own WAL, so a crash of the replica loses nothing it
+///   has acknowledged to the primary.
+extension StorageEngine {
+    /// A part of a commit record from the log (see `WALReader.Part`).
+    public typealias ReplicationPart = WALReader.Part
+
+    public struct ReplicationBatch: Sendable {
+        public var parts: [ReplicationPart]
+        /// The log's readable end: a replica that has applied up to here is caught up.
+        public var currentLSN: UInt64
+        /// The oldest LSN the primary can still serve.
+        public var oldestLSN: UInt64
+    }
+
+    /// Commit records after `lsn` (an LSN a replica applied up to), from the WAL files.
+    /// Throws `WALReader.ReadError.gap` when the log before `lsn` is gone.
+    public func replicationRecords(after lsn: UInt64, payloadOffset: Int = 0, maxRecords: Int, maxBytes: Int) throws -> ReplicationBatch {
+        let end = wal.readableLSN
+        let bases = wal.segmentBases
+        let parts = try WALReader(log: wal).read(from: lsn, payloadOffset: payloadOffset, upTo: end, bases: bases,
+                                                 maxRecords: maxRecords, maxBytes: maxBytes)
+        return ReplicationBatch(parts: parts.filter { $0.kind == CommitRecord.kind }, currentLSN: end, oldestLSN: bases.first ?? end)
+    }
+
+    /// A snapshot of every key and the LSN it is consistent with: every commit whose record
+    /// ends at or before the LSN is visible in it, and none after. Taken under the tree lock
+    /// (where commits append and apply), then made durable before it is returned, so a
+    /// replica never copies what its primary could still lose.
+    public func beginReplicationSnapshot() async throws -> (transaction: Transaction, lsn: UInt64) {
+        let (ts, lsn) = store.write { _ -> (UInt64, UInt64) in
+            let ts = lastCommitTS.load(ordering: .relaxed)
+            snapshots.register(ts)
+            return (ts, wal.appendedLSN)
+        }
+        let transaction = Transaction(engine: self, snapshot: ts)
+        do {
+            try await wal.sync(upTo: lsn)
+        } catch {
+            transaction.rollback()
+            throw error
+        }
+        return (transaction, lsn)
+    }
+
+    /// Every collection id that may hold keys: the reserved ones and every id handed out.
+    public func replicationCollectionIDs(_ transaction: Transaction) throws -> [UInt32] {
+        var next = Keyspace.firstUserID
+        if let stored = try transaction.get(Transaction.system, Transaction.nextCollectionIDKey) {
+            var r = ByteReader(stored, context: "collection id counter")
+            next = try r.u32()
+        }
+        return Array(0..<Keyspace.firstUserID) + Array(Keyspace.firstUserID..<max(Keyspace.firstUserID, next))
+    }
+
+    /// The keys of one collection id, reserved ones included.
+    public func replicationCursor(_ transaction: Transaction, collectionID: UInt32) throws -> RangeCursor {
+        try transaction.scan(Collection(id: collectionID, name: "#\(collectionID)", metadata: []))
+    }
+
+    /// Applies one of the primary's commit records as a local commit, together with the
+    /// replica's own bookkeeping (catalog-storage keys), so both land or neither does.
+    /// A write conflict with the replica's own background work throws serializationFailure:
+    /// the caller retries.
+    /// Returns the catalog-storage keys the record wrote (so the caller can reload what it
+    /// keeps of them in memory, such as users).
+    @discardableResult
+    public func applyReplicated(_ payload: [UInt8], lsn: UInt64, bookkeeping: [(key: [UInt8], value: [UInt8])]) async throws -> [[UInt8]] {
+        let record = try CommitRecord.decode(payload, lsn: lsn)
+        let catalogKeys = record.mutations.compactMap { m -> [UInt8]? in
+            guard let key = m.key, Keyspace.collectionID(of: key) == Keyspace.catalogID else { return nil }
+            return Array(key[4...])
+        }
+        var writes: [([UInt8], Transaction.Write)] = []
+        var extra: [CommitRecord.Mutation] = []
+        writes.reserveCapacity(record.mutations.count + bookkeeping.count)
+        for mutation in record.mutations {
+            switch mutation {
+            case .put(let key, let value): writes.append((key, .put(value)))
+            case .delete(let key): writes.append((key, .delete))
+            case .deleteCollection: extra.append(mutation)
+            }
+        }
+        try await commitReplicated(writes, extra: extra, bookkeeping: bookkeeping)
+        return catalogKeys
+    }
+
+    /// Deletes every key of every collection, catalog included: a replica starting a new copy
+    /// of its primary clears what an interrupted copy left.
+    public func removeEverythingForReplication() async throws {
+        let transaction = try begin()
+        let ids = try replicationCollectionIDs(transaction).filter { id in try replicationCursor(transaction, collectionID: id).next() != nil }
+        transaction.rollback()
+        guard !ids.isEmpty else { return }
+        try await commitReplicated([], extra: ids.map { .deleteCollection(id: $0) }, bookkeeping: [])
+    }
+
+    /// Writes keys copied from a primary's snapshot (`collectionID`, user key, value).
+    public func applyReplicatedEntries(_ entries: [(collectionID: UInt32, key: [UInt8], value: [UInt8])],
+                                       bookkeeping: [(key: [UInt8], value: [UInt8])]) async throws {
+        try await commitReplicated(entries.map { (Keyspace.key($0.collectionID, $0.key), .put($0.value)) }, extra: [], bookkeeping: bookkeeping)
+    }
+
+    private func commitReplicated(_ writes: [([UInt8], Transaction.Write)], extra: [CommitRecord.Mutation],
+                                  bookkeeping: [(key: [UInt8], value: [UInt8])]) async throws {
+        var writes = writes
+        for entry in bookkeeping { writes.append((Keyspace.key(Keyspace.catalogID, entry.key), .put(entry.value))) }
+        let snapshot = snapshots.acquire()
+        defer { snapshots.release(snapshot) }
+        _ = try await commit(WriteSet(writes), extra: extra, snapshot: snapshot) { _ in }
+        if extra.contains(where: { if case .deleteCollection = $0 { return true } else { return false } }) {
+            dropGeneration.add(1, ordering: .sequentiallyConsistent)
+        }
+    }
+}
+
+extension SnapshotRegistry {
+    /// Opens a snapshot at `ts` (at most the newest commit); the caller holds the tree lock,
+    /// so no commit can trim the versions it needs before it is counted.
+    func register(_ ts: UInt64) {
+        withState { s in s.open[ts, default: 0] += 1 }
+    }
+}
+
+extension StorageEngine {
+    /// The end of the log a primary can serve now.
+    public var replicationReadableLSN: UInt64 { wal.readableLSN }
+    /// The oldest LSN still in the WAL files.
+    public var replicationOldestLSN: UInt64 { wal.segmentBases.first ?? wal.readableLSN }
+}

@@ -1,0 +1,67 @@
+import Foundation
+import GRPCCore
+import RedCore
+import RedProto
+import RedReplication
+
+/// The replication rpcs (spec: replication-mcp-ai-ops §1.4), served by a `--role primary`
+/// server to its replicas; any other server answers FAILED_PRECONDITION. They need only an
+/// authenticated caller (the `read` role suffices), as upstream's `authorize_read`.
+extension GRPCService {
+    func primary() throws -> ReplicationPrimary {
+        guard let primary = context.replicationPrimary else {
+            throw RPCError(code: .failedPrecondition, message: "this instance is not a replication primary (start it with --role primary)")
+        }
+        return primary
+    }
+
+    func pullWalRecords(request: ServerRequest<Reddb_V1_JsonPayloadRequest>, context _: GRPCCore.ServerContext) async throws -> ServerResponse<Reddb_V1_PayloadReply> {
+        await unary(request, rpc: "pull_wal_records") { message, _ in
+            let pull = try PullRequest(json: try Self.payload(message.payloadJson))
+            return Self.payloadReply(try self.primary().pullRecords(pull).json)
+        }
+    }
+
+    func ackReplicaLsn(request: ServerRequest<Reddb_V1_JsonPayloadRequest>, context _: GRPCCore.ServerContext) async throws -> ServerResponse<Reddb_V1_PayloadReply> {
+        await unary(request, rpc: "ack_replica_lsn") { message, _ in
+            let body = try Self.payload(message.payloadJson)
+            guard case .string(let id)? = body["replica_id"], !id.isEmpty, id.utf8.count <= 128 else {
+                throw RedError(.invalidArgument, "AckReplicaLsn needs replica_id (a string of 1 to 128 bytes)")
+            }
+            guard case .integer(let applied)? = body["applied_lsn"], applied >= 0 else {
+                throw RedError(.invalidArgument, "AckReplicaLsn needs applied_lsn (an integer ≥ 0)")
+            }
+            var durable = applied
+            if case .integer(let n)? = body["durable_lsn"] { durable = n }
+            guard durable >= 0 else { throw RedError(.invalidArgument, "durable_lsn must be ≥ 0") }
+            try self.primary().acknowledge(replicaID: id, appliedLSN: UInt64(applied), durableLSN: UInt64(durable))
+            return Self.payloadReply(.object([("applied_lsn", .integer(applied)), ("durable_lsn", .integer(durable)), ("ok", .bool(true)),
+                                              ("replica_id", .string(id))]))
+        }
+    }
+
+    func replicationSnapshotStream(request: ServerRequest<Reddb_V1_Empty>, context _: GRPCCore.ServerContext) async throws -> StreamingServerResponse<Reddb_V1_ReplicationSnapshotChunk> {
+        let primary: ReplicationPrimary
+        do {
+            _ = try context.auth.authenticate(token: Self.token(in: request.metadata))
+            primary = try self.primary()
+        } catch {
+            return StreamingServerResponse(error: GRPCStatusMapping.rpcError(error))
+        }
+        return StreamingServerResponse { writer in
+            do {
+                try await primary.snapshot { chunk in
+                    try await writer.write(.with {
+                        $0.snapshotLsn = chunk.snapshotLSN
+                        $0.entries = chunk.entries.withUnsafeBytes { Data($0) }
+                        $0.entryCount = UInt64(chunk.entryCount)
+                        $0.done = chunk.done
+                    })
+                }
+            } catch {
+                throw GRPCStatusMapping.rpcError(error)
+            }
+            return [:]
+        }
+    }
+}
