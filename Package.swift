@@ -111,7 +111,7 @@ let package = Package(
         .executableTarget(
             name: "red",
             dependencies: [
-                "RedDB", "RedServer", "RedBench", "RedClient",
+                "RedDB", "RedServer", "RedReplication", "RedBench", "RedClient",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

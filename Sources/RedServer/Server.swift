@@ -1,6 +1,7 @@
 import Logging
 import RedCore
 import RedDB
+import RedReplication
 import ServiceLifecycle
 
 /// `red server`: one database served over PG-wire, HTTP, RedWire and gRPC under a
@@ -43,9 +44,17 @@ public struct RedServer: Sendable {
         // so shutdown stops them in order before the database closes.
         var options = options
         options.engine.backgroundWork = false
+        var primaryAddress: GRPCReplicationSource.Address?
+        if case .replica(let address) = configuration.replication {
+            primaryAddress = try GRPCReplicationSource.Address(address)
+            options.expirySweepIntervalMilliseconds = 0  // the primary's sweep deletes replicate
+        }
         let database = try await Database.open(path: path, options: options)
         let context = try ServerContext(database: database, configuration: configuration, logger: logger, pgTLS: tls.postgres)
-        if let admin = configuration.bootstrapAdmin {
+        if let replica = context.replica, let primaryAddress, !replica.isBootstrapped {
+            try await Self.copyPrimary(replica, from: primaryAddress, logger: logger)
+        }
+        if let admin = configuration.bootstrapAdmin, context.replica == nil {
             if context.auth.isSealed {
                 logger.info("REDDB_USERNAME is set but bootstrap has already run; the stored users are unchanged")
             } else {
@@ -75,6 +84,21 @@ public struct RedServer: Sendable {
                          grpcTLS: configuration.grpcTLSBind.map { GRPCListener(context: context, address: $0, tls: tls.grpc) })
     }
 
+    /// A new replica copies its primary before it serves anyone, waiting for the primary as
+    /// long as it takes (Ctrl-C stops it); a copy cut short starts again from scratch.
+    static func copyPrimary(_ replica: ReplicaFollower, from address: GRPCReplicationSource.Address, logger: Logger) async throws {
+        logger.notice("replica: copying the primary at \(address)")
+        while true {
+            do {
+                try await GRPCReplicationSource.withConnection(to: address) { try await replica.bootstrap(from: $0) }
+                return
+            } catch {
+                logger.warning("replica: cannot copy the primary at \(address) yet: \(error)")
+                try await Task.sleep(for: .seconds(1))
+            }
+        }
+    }
+
     /// True once the server has users (configured or stored): every request must authenticate.
     public var requiresAuthentication: Bool { context.auth.authRequired }
 
@@ -84,6 +108,9 @@ public struct RedServer: Sendable {
         let logger = context.logger
         // Shutdown runs in reverse order: listeners first, background work last.
         var services: [any Service] = [BackgroundWorkService(database: context.database)]
+        if let replica = context.replica, case .replica(let address) = context.configuration.replication {
+            services.append(ReplicaService(follower: replica, address: try GRPCReplicationSource.Address(address)))
+        }
         if let http { services.append(http) }
         if let pg { services.append(pg) }
         if let redwire { services.append(redwire) }
@@ -117,6 +144,21 @@ struct BackgroundWorkService: Service {
 
     func run() async throws {
         await cancelWhenGracefulShutdown { await database.runBackgroundWork() }
+    }
+}
+
+/// A replica following its primary until graceful shutdown.
+struct ReplicaService: Service {
+    let follower: ReplicaFollower
+    let address: GRPCReplicationSource.Address
+
+    func run() async throws {
+        let address = self.address
+        await cancelWhenGracefulShutdown {
+            await follower.run { body in
+                try await GRPCReplicationSource.withConnection(to: address) { try await body($0) }
+            }
+        }
     }
 }
 

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import RedDB
+import RedReplication
 import RedServer
 
 /// `red server`: serve one database file over RedWire, PostgreSQL, HTTP/JSON and gRPC.
@@ -119,6 +120,12 @@ struct ServerCommand: AsyncParsableCommand {
     @Option(help: "PostgreSQL password exchange when users are configured: scram-sha-256 or password (cleartext).")
     var pgAuth: String?
 
+    @Option(name: [.customShort("r"), .long], help: "Replication role: standalone (default), primary (serves replicas) or replica (a read-only copy of --primary-addr).")
+    var role: String?
+
+    @Option(help: "The primary a replica follows: host:port or grpc://[user:password@]host:port[?token=…] (its gRPC listener or router). Default 127.0.0.1:5050.")
+    var primaryAddr: String?
+
     @Option(help: "Most simultaneous PostgreSQL protocol connections.")
     var maxConnections: Int?
 
@@ -185,7 +192,7 @@ struct ServerSettings {
                 throw ValidationError("config file \(configPath) must hold a JSON object")
             }
             let known: Set = ["path", "bind", "pg_bind", "http_bind", "wire_bind", "grpc_bind", "sync_mode", "cache_mib", "log_level", "users", "pg_auth", "max_connections",
-                              "max_http_body_bytes", "wire_tls_bind", "http_tls_bind", "grpc_tls_bind", "pg_tls", "tls_cert", "tls_key", "router_tls"]
+                              "max_http_body_bytes", "wire_tls_bind", "http_tls_bind", "grpc_tls_bind", "pg_tls", "tls_cert", "tls_key", "router_tls", "role", "primary_addr"]
             for (key, value) in members {
                 guard known.contains(key) else { throw ValidationError("unknown setting \"\(key)\" in \(configPath)") }
                 file[key] = value
@@ -240,6 +247,21 @@ struct ServerSettings {
         if let v = string(c.logLevel, "REDDB_LOG_LEVEL", "log_level") {
             guard let level = Logger.Level(rawValue: v) else { throw ValidationError("unknown log level \(v)") }
             s.logLevel = level
+        }
+        // Spec ops §1.1: the role comes from the flags (and the config file), not the environment.
+        let primaryAddr = c.primaryAddr ?? { if case .string(let v)? = file["primary_addr"] { return v } else { return nil } }()
+        switch c.role ?? { if case .string(let v)? = file["role"] { return v } else { return nil } }() {
+        case nil, "standalone"?:
+            guard primaryAddr == nil else { throw ValidationError("--primary-addr needs --role replica") }
+        case "primary"?:
+            guard primaryAddr == nil else { throw ValidationError("--primary-addr needs --role replica") }
+            s.server.replication = .primary
+        case "replica"?:
+            let address = primaryAddr ?? "127.0.0.1:5050"
+            do { _ = try GRPCReplicationSource.Address(address) } catch let error as RedError { throw ValidationError(error.message) }
+            s.server.replication = .replica(primaryAddress: address)
+        case let other?:
+            throw ValidationError("--role must be standalone, primary or replica, not \(other)")
         }
         if let v = string(c.pgAuth, "REDDB_PG_AUTH", "pg_auth") {
             guard let method = PGPasswordMethod(rawValue: v) else { throw ValidationError("--pg-auth must be scram-sha-256 or password") }

@@ -279,7 +279,7 @@ struct HTTPRoutes: Sendable {
         case .featureNotSupported: return HTTPResponse.Status(code: 501)  // Not Implemented
         case .limitExceeded: return .contentTooLarge
         case .invalidPassword: return .unauthorized
-        case .invalidAuthorization, .insufficientPrivilege: return .forbidden
+        case .invalidAuthorization, .insufficientPrivilege, .readOnlyTransaction: return .forbidden  // spec ops §1.7: read-only → 403
         case .closed, .databaseLocked, .tooManyConnections: return .serviceUnavailable
         case .internalError, .ioError, .storageFailed, .dataCorrupted, .unsupportedFormat: return .internalServerError
         case .queryCanceled: return .requestTimeout

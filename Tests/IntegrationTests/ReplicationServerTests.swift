@@ -1,0 +1,117 @@
+import Foundation
+import GRPCCore
+import PostgresNIO
+import RedClient
+import RedCore
+import RedProto
+import Testing
+
+/// A real primary and a real replica (`red server --role primary` / `--role replica`): the
+/// replica copies and follows the primary over gRPC with credentials, refuses writes on
+/// every surface, picks up users created on the primary, and resumes after being killed.
+@Suite(.serialized) struct ReplicationServerTests {
+    /// Polls the replica over HTTP until `sql`'s first value is `expected` (20 s at most).
+    static func waitFor(_ replica: ServerProcess, _ sql: String, _ expected: String, token: String) async throws {
+        let deadline = Date().addingTimeInterval(20)
+        var last = ""
+        while Date() < deadline {
+            let r = try await HTTPClientTests.call(replica, "POST", "/query", body: sql, token: token)
+            last = r.body
+            if case .array(let records)? = r.json["result"]?["records"], case .object(let members)? = records.first?["values"],
+               members.first?.1.text == expected {
+                return
+            }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        Issue.record("the replica never answered \(expected) to \(sql); last: \(last)")
+    }
+
+    @Test func aReplicaFollowsItsPrimaryRefusesWritesAndResumesAfterAKill() async throws {
+        let primary = try ServerProcess(arguments: ["--role", "primary"], environment: ["REDDB_USERNAME": "root", "REDDB_PASSWORD": "root-pw"])
+        defer { primary.remove() }
+        var r = try await HTTPClientTests.call(primary, "POST", "/auth/login", body: #"{"username":"root","password":"root-pw"}"#)
+        guard case .string(let token)? = r.json["token"] else { Issue.record("no token: \(r.body)"); return }
+        r = try await HTTPClientTests.call(primary, "POST", "/query", body: "CREATE TABLE t (id INT PRIMARY KEY, v TEXT)", token: token)
+        #expect(r.status == 200, "\(r.body)")
+        for i in 1...20 { _ = try await HTTPClientTests.call(primary, "POST", "/query", body: "INSERT INTO t VALUES (\(i), 'before')", token: token) }
+
+        let address = "grpc://root:root-pw@127.0.0.1:\(primary.grpcPort)"
+        var replica = try ServerProcess(arguments: ["--role", "replica", "--primary-addr", address])
+        defer { replica.remove() }
+        // Users come from the primary: its admin signs in on the replica.
+        r = try await HTTPClientTests.call(replica, "POST", "/auth/login", body: #"{"username":"root","password":"root-pw"}"#)
+        guard case .string(let replicaToken)? = r.json["token"] else { Issue.record("no token on the replica: \(r.body)"); return }
+        try await Self.waitFor(replica, "SELECT count(*) FROM t", "20", token: replicaToken)
+
+        // Writes after the copy arrive; DDL and KV too.
+        for i in 21...40 { _ = try await HTTPClientTests.call(primary, "POST", "/query", body: "INSERT INTO t VALUES (\(i), 'after')", token: token) }
+        _ = try await HTTPClientTests.call(primary, "POST", "/query", body: "CREATE TABLE u (id INT)", token: token)
+        _ = try await HTTPClientTests.call(primary, "POST", "/query", body: "KV PUT settings.theme = 'dark'", token: token)
+        try await Self.waitFor(replica, "SELECT count(*) FROM t", "40", token: replicaToken)
+        try await Self.waitFor(replica, "SELECT count(*) FROM u", "0", token: replicaToken)
+
+        // A user created on the primary can sign in on the replica.
+        r = try await HTTPClientTests.call(primary, "POST", "/auth/users", body: #"{"username":"ana","password":"ana-pw","role":"read"}"#, token: token)
+        #expect(r.status == 201, "\(r.body)")
+        let deadline = Date().addingTimeInterval(20)
+        var anaStatus = 0
+        while Date() < deadline, anaStatus != 200 {
+            anaStatus = try await HTTPClientTests.call(replica, "POST", "/auth/login", body: #"{"username":"ana","password":"ana-pw"}"#).status
+            if anaStatus != 200 { try await Task.sleep(for: .milliseconds(50)) }
+        }
+        #expect(anaStatus == 200)
+
+        // Every surface of the replica refuses writes: 25006 / 403 / FAILED_PRECONDITION.
+        r = try await HTTPClientTests.call(replica, "POST", "/query", body: "INSERT INTO t VALUES (100, 'x')", token: replicaToken)
+        #expect(r.status == 403 && r.json["sqlstate"] == .string("25006"), "\(r.body)")
+        r = try await HTTPClientTests.call(replica, "POST", "/auth/users", body: #"{"username":"x","password":"y"}"#, token: replicaToken)
+        #expect(r.status == 403, "\(r.body)")
+        try await PostgresClientTests.withConnection(replica, user: "root", password: "root-pw") { conn in
+            do {
+                try await PostgresClientTests.run(conn, "DELETE FROM t")
+                Issue.record("a replica deleted rows")
+            } catch {
+                #expect(PostgresClientTests.sqlState(error) == "25006")
+            }
+        }
+        try await GRPCServerTests.withClient(replica) { db, _ in
+            let write = await GRPCServerTests.code {
+                _ = try await db.query(GRPCServerTests.query("INSERT INTO t VALUES (101, 'x')"), metadata: ["authorization": "Bearer \(replicaToken)"])
+            }
+            #expect(write?.0 == .failedPrecondition)
+            // A replica is no primary: it serves no log.
+            let pull = await GRPCServerTests.code {
+                _ = try await db.pullWalRecords(.with { $0.payloadJson = "{}" }, metadata: ["authorization": "Bearer \(replicaToken)"])
+            }
+            #expect(pull?.0 == .failedPrecondition)
+        }
+        let client = try await RedClient.connect("red://root:root-pw@127.0.0.1:\(replica.wirePort)")
+        let refused = await RedClientTests.code { _ = try await client.execute("UPDATE t SET v = 'x'") }
+        #expect(refused == .readOnlyTransaction)
+        try await client.close()
+
+        // Killed, the replica comes back where it was and goes on.
+        kill(replica.process.processIdentifier, SIGKILL)
+        replica.process.waitUntilExit()
+        for i in 41...60 { _ = try await HTTPClientTests.call(primary, "POST", "/query", body: "INSERT INTO t VALUES (\(i), 'while down')", token: token) }
+        replica = try ServerProcess(arguments: ["--role", "replica", "--primary-addr", address], path: replica.path)
+        r = try await HTTPClientTests.call(replica, "POST", "/auth/login", body: #"{"username":"root","password":"root-pw"}"#)
+        guard case .string(let again)? = r.json["token"] else { Issue.record("no token after restart: \(r.body)"); return }
+        try await Self.waitFor(replica, "SELECT count(*) FROM t", "60", token: again)
+        try await Self.waitFor(replica, "SELECT count(DISTINCT id) FROM t", "60", token: again)
+
+        r = try await HTTPClientTests.call(primary, "GET", "/replication/status", token: token)
+        #expect(r.json["role"] == .string("primary") && r.json["replica_count"] == .integer(1), "\(r.body)")
+        r = try await HTTPClientTests.call(replica, "GET", "/replication/status", token: again)
+        #expect(r.json["role"] == .string("replica") && r.json["state"] == .string("healthy"), "\(r.body)")
+    }
+
+    @Test func aStandaloneServerServesNoLog() async throws {
+        let server = try ServerProcess()
+        defer { server.remove() }
+        try await GRPCServerTests.withClient(server) { db, _ in
+            let pull = await GRPCServerTests.code { _ = try await db.pullWalRecords(.with { $0.payloadJson = "{}" }) }
+            #expect(pull?.0 == .failedPrecondition)
+        }
+    }
+}
