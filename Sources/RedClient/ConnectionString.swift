@@ -22,6 +22,10 @@ import RedCore
 /// refused on a plaintext connection, where they would silently do nothing.
 /// `user:password@host` logs in first (HTTP and gRPC: the login rpc; RedWire: SCRAM).
 ///
+/// Cluster form: `red://primary[:port],replica[:port],…` (also `reds`, `grpc`, `grpcs`; at
+/// most 64 hosts): writes, transactions and bulk loads go to the first host, reads to the
+/// others in turn (`ClusterTransport`); `?route=primary` sends everything to the first.
+///
 /// Deviation: the canonical grammar defaults `grpc://` to port 5055, which is upstream's
 /// HTTP port, while its own server listens for gRPC on 5555; we default to 5050, the port
 /// where `red server` serves every surface, so that `grpc://localhost` reaches it (and
@@ -42,6 +46,32 @@ public struct ConnectionString: Sendable, Equatable {
     /// TLS settings when the connection is encrypted (nil: plaintext).
     public var tls: TLS?
 
+    /// Read replicas of a cluster string (`red://primary,replica1,replica2`): reads go to them,
+    /// unless `?route=primary`. Empty for one host.
+    public var replicas: [HostPort] = []
+
+    public struct HostPort: Sendable, Equatable {
+        public var host: String
+        public var port: Int
+        public init(host: String, port: Int) {
+            self.host = host
+            self.port = port
+        }
+    }
+
+    /// The same connection to another host of a cluster.
+    public func at(_ other: HostPort) -> ConnectionString {
+        var copy = self
+        copy.host = other.host
+        copy.port = other.port
+        copy.replicas = []
+        return copy
+    }
+
+    /// True when reads should go to the replicas (a cluster string without `?route=primary`).
+    public var routesReadsToReplicas: Bool { !replicas.isEmpty && query["route"]?.lowercased() != "primary" }
+
+    public static let maxClusterHosts = 64
     public static let maxLength = 8 << 10
     public static let maxQueryParameters = 32
 
@@ -109,24 +139,22 @@ public struct ConnectionString: Sendable, Equatable {
             user = parts.first.flatMap { String($0).removingPercentEncoding }
             if parts.count == 2 { password = String(parts[1]).removingPercentEncoding }
         }
-        guard !authority.contains(",") else {
-            throw Self.error("INVALID_URI", "cluster connection strings (several hosts) are not supported by this client yet")
-        }
-        if authority.hasPrefix("[") {
-            guard let close = authority.firstIndex(of: "]") else { throw Self.error("INVALID_URI", "unterminated [ in host") }
-            host = String(authority[authority.index(after: authority.startIndex)..<close])
-            authority = authority[authority.index(after: close)...]
-            if authority.hasPrefix(":") { port = try Self.port(authority.dropFirst()) } else if !authority.isEmpty {
-                throw Self.error("INVALID_URI", "unexpected text after ]")
+        // Cluster form (§7.1): `host[:port],host[:port],…`, the primary first, then replicas.
+        let entries = authority.split(separator: ",", omittingEmptySubsequences: false)
+        guard entries.count <= Self.maxClusterHosts else { throw Self.error("LIMIT_EXCEEDED", "more than \(Self.maxClusterHosts) cluster hosts") }
+        if entries.count > 1 {
+            guard scheme.hasPrefix("red") || scheme.hasPrefix("grpc") else {
+                throw Self.error("INVALID_URI", "several hosts are for red://, reds://, grpc:// and grpcs:// only")
             }
-        } else if let c = authority.lastIndex(of: ":") {
-            host = String(authority[..<c])
-            port = try Self.port(authority[authority.index(after: c)...])
-        } else {
-            host = String(authority)
+            for entry in entries.dropFirst() {
+                let (replicaHost, replicaPort) = try Self.hostAndPort(entry, in: trimmed)
+                replicas.append(HostPort(host: replicaHost, port: replicaPort ?? port))
+            }
         }
-        guard !host.isEmpty else { throw Self.error("INVALID_URI", "missing host in \"\(trimmed)\"") }
-        let explicitPort = authority.contains(":")
+        let (firstHost, firstPort) = try Self.hostAndPort(entries[0], in: trimmed)
+        host = firstHost
+        if let firstPort { port = firstPort }
+        let explicitPort = firstPort != nil
         try parseQuery(queryText)
         var encrypted = scheme.hasSuffix("s")
         if scheme == "red", let proto = query["proto"]?.lowercased() {
@@ -165,6 +193,28 @@ public struct ConnectionString: Sendable, Equatable {
             let key = String(kv[0]).removingPercentEncoding ?? String(kv[0])
             query[key] = kv.count == 2 ? (String(kv[1]).removingPercentEncoding ?? String(kv[1])) : ""
         }
+    }
+
+    /// `host`, `host:port` or `[ipv6]:port`; an empty entry is an error.
+    static func hostAndPort(_ entry: Substring, in text: String) throws -> (String, Int?) {
+        var rest = entry
+        let host: String
+        var port: Int?
+        if rest.hasPrefix("[") {
+            guard let close = rest.firstIndex(of: "]") else { throw error("INVALID_URI", "unterminated [ in host") }
+            host = String(rest[rest.index(after: rest.startIndex)..<close])
+            rest = rest[rest.index(after: close)...]
+            if rest.hasPrefix(":") { port = try Self.port(rest.dropFirst()) } else if !rest.isEmpty {
+                throw error("INVALID_URI", "unexpected text after ]")
+            }
+        } else if let c = rest.lastIndex(of: ":") {
+            host = String(rest[..<c])
+            port = try Self.port(rest[rest.index(after: c)...])
+        } else {
+            host = String(rest)
+        }
+        guard !host.isEmpty else { throw error("INVALID_URI", "missing host in \"\(text)\"") }
+        return (host, port)
     }
 
     static func port(_ text: Substring) throws -> Int {

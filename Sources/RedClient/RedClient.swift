@@ -59,15 +59,28 @@ public final class RedClient: Sendable {
         case "none", "off": options.compression = false
         case let other?: throw RedError(.invalidArgument, "INVALID_URI: compress=\(other) is not a codec; use zstd or none")
         }
-        let transport: any ClientTransport
-        switch target.transport {
-        case .memory: transport = EmbeddedTransport(database: try await Database.inMemory())
-        case .file: transport = EmbeddedTransport(database: try await Database.open(path: target.path))
-        case .redwire: transport = try await RedWireTransport.connect(target, options: options)
-        case .grpc: transport = try await GRPCTransport(target, options: options)
-        case .http: transport = try await HTTPTransport(target, options: options)
+        guard target.routesReadsToReplicas else {
+            return RedClient(connectionString: target, transport: try await transport(target.at(.init(host: target.host, port: target.port)), options: options))
         }
-        return RedClient(connectionString: target, transport: transport)
+        let primary = try await transport(target.at(.init(host: target.host, port: target.port)), options: options)
+        var replicas: [any ClientTransport] = []
+        do {
+            for replica in target.replicas { replicas.append(try await transport(target.at(replica), options: options)) }
+        } catch {
+            for opened in [primary] + replicas { try? await opened.close() }
+            throw error
+        }
+        return RedClient(connectionString: target, transport: ClusterTransport(primary: primary, replicas: replicas))
+    }
+
+    static func transport(_ target: ConnectionString, options: Options) async throws -> any ClientTransport {
+        switch target.transport {
+        case .memory: return EmbeddedTransport(database: try await Database.inMemory())
+        case .file: return EmbeddedTransport(database: try await Database.open(path: target.path))
+        case .redwire: return try await RedWireTransport.connect(target, options: options)
+        case .grpc: return try await GRPCTransport(target, options: options)
+        case .http: return try await HTTPTransport(target, options: options)
+        }
     }
 
     /// Runs one statement (autocommit) and returns its rows.

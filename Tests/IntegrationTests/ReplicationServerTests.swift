@@ -106,6 +106,49 @@ import Testing
         #expect(r.json["role"] == .string("replica") && r.json["state"] == .string("healthy"), "\(r.body)")
     }
 
+    /// A cluster connection string writes to the primary and reads from the replica: once
+    /// the primary is stopped, reads still work and writes fail; `route=primary` reads there too.
+    @Test func aClusterConnectionReadsFromReplicas() async throws {
+        let primary = try ServerProcess(arguments: ["--role", "primary"])
+        defer { primary.remove() }
+        let replica = try ServerProcess(arguments: ["--role", "replica", "--primary-addr", "127.0.0.1:\(primary.grpcPort)"])
+        defer { replica.remove() }
+        for scheme in ["red", "grpc"] {
+            let port = { (server: ServerProcess) in scheme == "red" ? server.wirePort : server.grpcPort }
+            let cluster = try await RedClient.connect("\(scheme)://127.0.0.1:\(port(primary)),127.0.0.1:\(port(replica))")
+            let table = "c_\(scheme)"
+            try await cluster.execute("CREATE TABLE \(table) (id INT PRIMARY KEY)")
+            for i in 1...5 { try await cluster.execute("INSERT INTO \(table) VALUES ($1)", [.integer(Int64(i))]) }
+            // A transaction runs on the primary, so it reads its own writes.
+            if scheme == "red" {
+                let seen = try await cluster.transaction { tx in
+                    try await tx.execute("INSERT INTO \(table) VALUES (6)")
+                    return try await tx.query("SELECT count(*) FROM \(table)").rows[0][0]
+                }
+                #expect(seen == .integer(6))
+            } else {
+                try await cluster.execute("INSERT INTO \(table) VALUES (6)")
+            }
+            let deadline = Date().addingTimeInterval(20)
+            var count = Value.null
+            while Date() < deadline, count != .integer(6) {
+                // The replica may not have the table yet (it lags its primary a little).
+                count = (try? await cluster.query("SELECT count(*) FROM \(table)").rows[0][0]) ?? .null
+                if count != .integer(6) { try await Task.sleep(for: .milliseconds(50)) }
+            }
+            #expect(count == .integer(6), "\(scheme)")
+            try await cluster.close()
+        }
+        let cluster = try await RedClient.connect("red://127.0.0.1:\(primary.wirePort),127.0.0.1:\(replica.wirePort)")
+        let pinned = try await RedClient.connect("red://127.0.0.1:\(primary.wirePort),127.0.0.1:\(replica.wirePort)?route=primary")
+        #expect(primary.stop() == 0)
+        #expect(try await cluster.query("SELECT count(*) FROM c_red").rows[0][0] == .integer(6))
+        await #expect(throws: (any Error).self) { try await cluster.execute("INSERT INTO c_red VALUES (7)") }
+        await #expect(throws: (any Error).self) { try await pinned.query("SELECT count(*) FROM c_red") }
+        try? await cluster.close()
+        try? await pinned.close()
+    }
+
     @Test func aStandaloneServerServesNoLog() async throws {
         let server = try ServerProcess()
         defer { server.remove() }

@@ -59,13 +59,28 @@ struct ConnectionStringTests {
         }
     }
 
+    /// Cluster strings (§7.1): the primary first, then replicas with the scheme's default port.
+    @Test func clusterStringsNameAPrimaryAndItsReplicas() throws {
+        let cluster = try ConnectionString("red://ada:pw@p.example:6000,r1.example,[::1]:7000?timeout_ms=5")
+        #expect(cluster.host == "p.example" && cluster.port == 6000 && cluster.user == "ada")
+        #expect(cluster.replicas == [.init(host: "r1.example", port: 5050), .init(host: "::1", port: 7000)])
+        #expect(cluster.routesReadsToReplicas)
+        let replica = cluster.at(cluster.replicas[1])
+        #expect(replica.host == "::1" && replica.port == 7000 && replica.replicas.isEmpty && replica.user == "ada" && replica.query["timeout_ms"] == "5")
+        #expect(try !ConnectionString("grpc://a,b?route=PRIMARY").routesReadsToReplicas)
+        #expect(try ConnectionString("grpcs://a:1,b:2").replicas == [.init(host: "b", port: 2)])
+        #expect(try !ConnectionString("red://a").routesReadsToReplicas)
+    }
+
     @Test func errorsNameTheirKind() {
         let cases: [(String, String)] = [
             ("", "EMPTY"), ("   ", "EMPTY"), ("localhost", "INVALID_URI"), ("mongodb://x", "UNSUPPORTED_SCHEME"),
             ("postgres://x", "UNSUPPORTED_SCHEME"), ("red://", "INVALID_URI"), ("red://h:0", "INVALID_URI"),
             ("red://h:99999", "INVALID_URI"), ("red://h:x", "INVALID_URI"), ("red://[::1", "INVALID_URI"),
             ("file://", "INVALID_URI"), ("memory://x", "INVALID_URI"), ("smtps://h", "UNSUPPORTED_SCHEME"),
-            ("red://a,b", "INVALID_URI"), ("red://h?proto=pg", "UNSUPPORTED_SCHEME"),
+            ("red://a,", "INVALID_URI"), ("red://,b", "INVALID_URI"), ("red://a,b:0", "INVALID_URI"), ("red://a,[::1", "INVALID_URI"),
+            ("http://a,b", "INVALID_URI"), ("red://" + (0..<65).map { "h\($0)" }.joined(separator: ","), "LIMIT_EXCEEDED"),
+            ("red://h?proto=pg", "UNSUPPORTED_SCHEME"),
             // TLS settings on a plaintext connection would do nothing: refused, as are half a client certificate and bad flags.
             ("red://h?ca=/x.pem", "INVALID_URI"), ("http://h?rejectUnauthorized=false", "INVALID_URI"),
             ("reds://h?cert=/c.pem", "INVALID_URI"), ("reds://h?key=/k.pem", "INVALID_URI"),
