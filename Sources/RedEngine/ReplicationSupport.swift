@@ -85,16 +85,25 @@ extension StorageEngine {
             return Array(key[4...])
         }
         var writes: [([UInt8], Transaction.Write)] = []
-        var extra: [CommitRecord.Mutation] = []
         writes.reserveCapacity(record.mutations.count + bookkeeping.count)
+        var dropsCollection = false
         for mutation in record.mutations {
             switch mutation {
-            case .put(let key, let value): writes.append((key, .put(value)))
-            case .delete(let key): writes.append((key, .delete))
-            case .deleteCollection: extra.append(mutation)
+            case .put(let key, let value):
+                if Self.isDropMarker(key) { dropsCollection = true }
+                writes.append((key, .put(value)))
+            case .delete(let key):
+                // The primary's vacuum removing a dropped collection: the replica's own vacuum
+                // does that once no snapshot open here can still see the collection.
+                if Self.isDropMarker(key) { continue }
+                writes.append((key, .delete))
+            case .deleteCollection:
+                continue
             }
         }
-        try await commitReplicated(writes, extra: extra, bookkeeping: bookkeeping)
+        try await commitReplicated(writes, extra: [], bookkeeping: bookkeeping)
+        // A replicated DROP: let the replica's vacuum find its marker.
+        if dropsCollection { dropGeneration.add(1, ordering: .sequentiallyConsistent) }
         return catalogKeys
     }
 
@@ -111,7 +120,13 @@ extension StorageEngine {
     /// Writes keys copied from a primary's snapshot (`collectionID`, user key, value).
     public func applyReplicatedEntries(_ entries: [(collectionID: UInt32, key: [UInt8], value: [UInt8])],
                                        bookkeeping: [(key: [UInt8], value: [UInt8])]) async throws {
-        try await commitReplicated(entries.map { (Keyspace.key($0.collectionID, $0.key), .put($0.value)) }, extra: [], bookkeeping: bookkeeping)
+        let writes: [([UInt8], Transaction.Write)] = entries.map { (Keyspace.key($0.collectionID, $0.key), .put($0.value)) }
+        try await commitReplicated(writes, extra: [], bookkeeping: bookkeeping)
+        if writes.contains(where: { Self.isDropMarker($0.0) }) { dropGeneration.add(1, ordering: .sequentiallyConsistent) }
+    }
+
+    static func isDropMarker(_ key: [UInt8]) -> Bool {
+        Keyspace.collectionID(of: key) == Keyspace.systemID && key.dropFirst(4).starts(with: Transaction.droppedPrefix)
     }
 
     private func commitReplicated(_ writes: [([UInt8], Transaction.Write)], extra: [CommitRecord.Mutation],

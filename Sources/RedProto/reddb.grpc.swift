@@ -917,7 +917,7 @@ public enum Reddb_V1_RedDb: Sendable {
         /// Namespace for "ReplicationSnapshotStream" metadata.
         public enum ReplicationSnapshotStream: Sendable {
             /// Request type for "ReplicationSnapshotStream".
-            public typealias Input = Reddb_V1_Empty
+            public typealias Input = Reddb_V1_JsonPayloadRequest
             /// Response type for "ReplicationSnapshotStream".
             public typealias Output = Reddb_V1_ReplicationSnapshotChunk
             /// Descriptor for "ReplicationSnapshotStream".
@@ -2060,8 +2060,10 @@ extension Reddb_V1_RedDb {
         /// > Source IDL Documentation:
         /// >
         /// > Replication, served by a `--role primary` server (replication-mcp-ai-ops.md §1.4).
+        /// > They need an admin's token when the primary has users (the log and snapshots carry
+        /// > every key, users' verifiers included).
         /// > PullWalRecords {"since_lsn","offset"?,"max_count"?,"max_bytes"?,"replica_id"?} answers
-        /// > {"records":[{"lsn","data"(hex),"offset"?,"total"?,"crc"?}],"current_lsn","oldest_available_lsn"}:
+        /// > {"records":[{"lsn","data"(hex),"offset"?,"total"?,"crc"?}],"current_lsn","oldest_available_lsn","primary_id"}:
         /// > the commit records after since_lsn, each named by its end LSN; a record larger than
         /// > max_bytes comes in parts (offset into its payload, its total length and CRC32).
         ///
@@ -2100,18 +2102,19 @@ extension Reddb_V1_RedDb {
         ///
         /// > Source IDL Documentation:
         /// >
-        /// > Ours: every key of the primary at one snapshot, in chunks, for a new replica; the first
-        /// > chunk names the LSN the copy is consistent with, the last has done = true.
+        /// > Ours: every key of the primary at one snapshot, in chunks, for a new replica
+        /// > (payload {"replica_id"}); every chunk names the LSN the copy is consistent with, the
+        /// > first the primary's id, the last has done = true.
         ///
         /// - Parameters:
-        ///   - request: A streaming request of `Reddb_V1_Empty` messages.
+        ///   - request: A streaming request of `Reddb_V1_JsonPayloadRequest` messages.
         ///   - context: Context providing information about the RPC.
         /// - Throws: Any error which occurred during the processing of the request. Thrown errors
         ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
         ///     to an internal error.
         /// - Returns: A streaming response of `Reddb_V1_ReplicationSnapshotChunk` messages.
         func replicationSnapshotStream(
-            request: GRPCCore.StreamingServerRequest<Reddb_V1_Empty>,
+            request: GRPCCore.StreamingServerRequest<Reddb_V1_JsonPayloadRequest>,
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.StreamingServerResponse<Reddb_V1_ReplicationSnapshotChunk>
     }
@@ -3160,8 +3163,10 @@ extension Reddb_V1_RedDb {
         /// > Source IDL Documentation:
         /// >
         /// > Replication, served by a `--role primary` server (replication-mcp-ai-ops.md §1.4).
+        /// > They need an admin's token when the primary has users (the log and snapshots carry
+        /// > every key, users' verifiers included).
         /// > PullWalRecords {"since_lsn","offset"?,"max_count"?,"max_bytes"?,"replica_id"?} answers
-        /// > {"records":[{"lsn","data"(hex),"offset"?,"total"?,"crc"?}],"current_lsn","oldest_available_lsn"}:
+        /// > {"records":[{"lsn","data"(hex),"offset"?,"total"?,"crc"?}],"current_lsn","oldest_available_lsn","primary_id"}:
         /// > the commit records after since_lsn, each named by its end LSN; a record larger than
         /// > max_bytes comes in parts (offset into its payload, its total length and CRC32).
         ///
@@ -3200,18 +3205,19 @@ extension Reddb_V1_RedDb {
         ///
         /// > Source IDL Documentation:
         /// >
-        /// > Ours: every key of the primary at one snapshot, in chunks, for a new replica; the first
-        /// > chunk names the LSN the copy is consistent with, the last has done = true.
+        /// > Ours: every key of the primary at one snapshot, in chunks, for a new replica
+        /// > (payload {"replica_id"}); every chunk names the LSN the copy is consistent with, the
+        /// > first the primary's id, the last has done = true.
         ///
         /// - Parameters:
-        ///   - request: A request containing a single `Reddb_V1_Empty` message.
+        ///   - request: A request containing a single `Reddb_V1_JsonPayloadRequest` message.
         ///   - context: Context providing information about the RPC.
         /// - Throws: Any error which occurred during the processing of the request. Thrown errors
         ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
         ///     to an internal error.
         /// - Returns: A streaming response of `Reddb_V1_ReplicationSnapshotChunk` messages.
         func replicationSnapshotStream(
-            request: GRPCCore.ServerRequest<Reddb_V1_Empty>,
+            request: GRPCCore.ServerRequest<Reddb_V1_JsonPayloadRequest>,
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.StreamingServerResponse<Reddb_V1_ReplicationSnapshotChunk>
     }
@@ -4260,8 +4266,10 @@ extension Reddb_V1_RedDb {
         /// > Source IDL Documentation:
         /// >
         /// > Replication, served by a `--role primary` server (replication-mcp-ai-ops.md §1.4).
+        /// > They need an admin's token when the primary has users (the log and snapshots carry
+        /// > every key, users' verifiers included).
         /// > PullWalRecords {"since_lsn","offset"?,"max_count"?,"max_bytes"?,"replica_id"?} answers
-        /// > {"records":[{"lsn","data"(hex),"offset"?,"total"?,"crc"?}],"current_lsn","oldest_available_lsn"}:
+        /// > {"records":[{"lsn","data"(hex),"offset"?,"total"?,"crc"?}],"current_lsn","oldest_available_lsn","primary_id"}:
         /// > the commit records after since_lsn, each named by its end LSN; a record larger than
         /// > max_bytes comes in parts (offset into its payload, its total length and CRC32).
         ///
@@ -4300,18 +4308,19 @@ extension Reddb_V1_RedDb {
         ///
         /// > Source IDL Documentation:
         /// >
-        /// > Ours: every key of the primary at one snapshot, in chunks, for a new replica; the first
-        /// > chunk names the LSN the copy is consistent with, the last has done = true.
+        /// > Ours: every key of the primary at one snapshot, in chunks, for a new replica
+        /// > (payload {"replica_id"}); every chunk names the LSN the copy is consistent with, the
+        /// > first the primary's id, the last has done = true.
         ///
         /// - Parameters:
-        ///   - request: A `Reddb_V1_Empty` message.
+        ///   - request: A `Reddb_V1_JsonPayloadRequest` message.
         ///   - response: A response stream of `Reddb_V1_ReplicationSnapshotChunk` messages.
         ///   - context: Context providing information about the RPC.
         /// - Throws: Any error which occurred during the processing of the request. Thrown errors
         ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
         ///     to an internal error.
         func replicationSnapshotStream(
-            request: Reddb_V1_Empty,
+            request: Reddb_V1_JsonPayloadRequest,
             response: GRPCCore.RPCWriter<Reddb_V1_ReplicationSnapshotChunk>,
             context: GRPCCore.ServerContext
         ) async throws
@@ -5072,7 +5081,7 @@ extension Reddb_V1_RedDb.StreamingServiceProtocol {
         )
         router.registerHandler(
             forMethod: Reddb_V1_RedDb.Method.ReplicationSnapshotStream.descriptor,
-            deserializer: GRPCProtobuf.ProtobufDeserializer<Reddb_V1_Empty>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Reddb_V1_JsonPayloadRequest>(),
             serializer: GRPCProtobuf.ProtobufSerializer<Reddb_V1_ReplicationSnapshotChunk>(),
             handler: { request, context in
                 try await self.replicationSnapshotStream(
@@ -5836,7 +5845,7 @@ extension Reddb_V1_RedDb.ServiceProtocol {
     }
 
     public func replicationSnapshotStream(
-        request: GRPCCore.StreamingServerRequest<Reddb_V1_Empty>,
+        request: GRPCCore.StreamingServerRequest<Reddb_V1_JsonPayloadRequest>,
         context: GRPCCore.ServerContext
     ) async throws -> GRPCCore.StreamingServerResponse<Reddb_V1_ReplicationSnapshotChunk> {
         let response = try await self.replicationSnapshotStream(
@@ -6743,7 +6752,7 @@ extension Reddb_V1_RedDb.SimpleServiceProtocol {
     }
 
     public func replicationSnapshotStream(
-        request: GRPCCore.ServerRequest<Reddb_V1_Empty>,
+        request: GRPCCore.ServerRequest<Reddb_V1_JsonPayloadRequest>,
         context: GRPCCore.ServerContext
     ) async throws -> GRPCCore.StreamingServerResponse<Reddb_V1_ReplicationSnapshotChunk> {
         return GRPCCore.StreamingServerResponse<Reddb_V1_ReplicationSnapshotChunk>(
@@ -8135,8 +8144,10 @@ extension Reddb_V1_RedDb {
         /// > Source IDL Documentation:
         /// >
         /// > Replication, served by a `--role primary` server (replication-mcp-ai-ops.md §1.4).
+        /// > They need an admin's token when the primary has users (the log and snapshots carry
+        /// > every key, users' verifiers included).
         /// > PullWalRecords {"since_lsn","offset"?,"max_count"?,"max_bytes"?,"replica_id"?} answers
-        /// > {"records":[{"lsn","data"(hex),"offset"?,"total"?,"crc"?}],"current_lsn","oldest_available_lsn"}:
+        /// > {"records":[{"lsn","data"(hex),"offset"?,"total"?,"crc"?}],"current_lsn","oldest_available_lsn","primary_id"}:
         /// > the commit records after since_lsn, each named by its end LSN; a record larger than
         /// > max_bytes comes in parts (offset into its payload, its total length and CRC32).
         ///
@@ -8185,12 +8196,13 @@ extension Reddb_V1_RedDb {
         ///
         /// > Source IDL Documentation:
         /// >
-        /// > Ours: every key of the primary at one snapshot, in chunks, for a new replica; the first
-        /// > chunk names the LSN the copy is consistent with, the last has done = true.
+        /// > Ours: every key of the primary at one snapshot, in chunks, for a new replica
+        /// > (payload {"replica_id"}); every chunk names the LSN the copy is consistent with, the
+        /// > first the primary's id, the last has done = true.
         ///
         /// - Parameters:
-        ///   - request: A request containing a single `Reddb_V1_Empty` message.
-        ///   - serializer: A serializer for `Reddb_V1_Empty` messages.
+        ///   - request: A request containing a single `Reddb_V1_JsonPayloadRequest` message.
+        ///   - serializer: A serializer for `Reddb_V1_JsonPayloadRequest` messages.
         ///   - deserializer: A deserializer for `Reddb_V1_ReplicationSnapshotChunk` messages.
         ///   - options: Options to apply to this RPC.
         ///   - handleResponse: A closure which handles the response and returns its result to
@@ -8198,8 +8210,8 @@ extension Reddb_V1_RedDb {
         ///       already finished.
         /// - Returns: The result of `handleResponse`.
         func replicationSnapshotStream<Result>(
-            request: GRPCCore.ClientRequest<Reddb_V1_Empty>,
-            serializer: some GRPCCore.MessageSerializer<Reddb_V1_Empty>,
+            request: GRPCCore.ClientRequest<Reddb_V1_JsonPayloadRequest>,
+            serializer: some GRPCCore.MessageSerializer<Reddb_V1_JsonPayloadRequest>,
             deserializer: some GRPCCore.MessageDeserializer<Reddb_V1_ReplicationSnapshotChunk>,
             options: GRPCCore.CallOptions,
             onResponse handleResponse: @Sendable @escaping (GRPCCore.StreamingClientResponse<Reddb_V1_ReplicationSnapshotChunk>) async throws -> Result
@@ -10310,8 +10322,10 @@ extension Reddb_V1_RedDb {
         /// > Source IDL Documentation:
         /// >
         /// > Replication, served by a `--role primary` server (replication-mcp-ai-ops.md §1.4).
+        /// > They need an admin's token when the primary has users (the log and snapshots carry
+        /// > every key, users' verifiers included).
         /// > PullWalRecords {"since_lsn","offset"?,"max_count"?,"max_bytes"?,"replica_id"?} answers
-        /// > {"records":[{"lsn","data"(hex),"offset"?,"total"?,"crc"?}],"current_lsn","oldest_available_lsn"}:
+        /// > {"records":[{"lsn","data"(hex),"offset"?,"total"?,"crc"?}],"current_lsn","oldest_available_lsn","primary_id"}:
         /// > the commit records after since_lsn, each named by its end LSN; a record larger than
         /// > max_bytes comes in parts (offset into its payload, its total length and CRC32).
         ///
@@ -10382,12 +10396,13 @@ extension Reddb_V1_RedDb {
         ///
         /// > Source IDL Documentation:
         /// >
-        /// > Ours: every key of the primary at one snapshot, in chunks, for a new replica; the first
-        /// > chunk names the LSN the copy is consistent with, the last has done = true.
+        /// > Ours: every key of the primary at one snapshot, in chunks, for a new replica
+        /// > (payload {"replica_id"}); every chunk names the LSN the copy is consistent with, the
+        /// > first the primary's id, the last has done = true.
         ///
         /// - Parameters:
-        ///   - request: A request containing a single `Reddb_V1_Empty` message.
-        ///   - serializer: A serializer for `Reddb_V1_Empty` messages.
+        ///   - request: A request containing a single `Reddb_V1_JsonPayloadRequest` message.
+        ///   - serializer: A serializer for `Reddb_V1_JsonPayloadRequest` messages.
         ///   - deserializer: A deserializer for `Reddb_V1_ReplicationSnapshotChunk` messages.
         ///   - options: Options to apply to this RPC.
         ///   - handleResponse: A closure which handles the response and returns its result to
@@ -10395,8 +10410,8 @@ extension Reddb_V1_RedDb {
         ///       already finished.
         /// - Returns: The result of `handleResponse`.
         public func replicationSnapshotStream<Result>(
-            request: GRPCCore.ClientRequest<Reddb_V1_Empty>,
-            serializer: some GRPCCore.MessageSerializer<Reddb_V1_Empty>,
+            request: GRPCCore.ClientRequest<Reddb_V1_JsonPayloadRequest>,
+            serializer: some GRPCCore.MessageSerializer<Reddb_V1_JsonPayloadRequest>,
             deserializer: some GRPCCore.MessageDeserializer<Reddb_V1_ReplicationSnapshotChunk>,
             options: GRPCCore.CallOptions = .defaults,
             onResponse handleResponse: @Sendable @escaping (GRPCCore.StreamingClientResponse<Reddb_V1_ReplicationSnapshotChunk>) async throws -> Result
@@ -12174,8 +12189,10 @@ extension Reddb_V1_RedDb.ClientProtocol {
     /// > Source IDL Documentation:
     /// >
     /// > Replication, served by a `--role primary` server (replication-mcp-ai-ops.md §1.4).
+    /// > They need an admin's token when the primary has users (the log and snapshots carry
+    /// > every key, users' verifiers included).
     /// > PullWalRecords {"since_lsn","offset"?,"max_count"?,"max_bytes"?,"replica_id"?} answers
-    /// > {"records":[{"lsn","data"(hex),"offset"?,"total"?,"crc"?}],"current_lsn","oldest_available_lsn"}:
+    /// > {"records":[{"lsn","data"(hex),"offset"?,"total"?,"crc"?}],"current_lsn","oldest_available_lsn","primary_id"}:
     /// > the commit records after since_lsn, each named by its end LSN; a record larger than
     /// > max_bytes comes in parts (offset into its payload, its total length and CRC32).
     ///
@@ -12236,24 +12253,25 @@ extension Reddb_V1_RedDb.ClientProtocol {
     ///
     /// > Source IDL Documentation:
     /// >
-    /// > Ours: every key of the primary at one snapshot, in chunks, for a new replica; the first
-    /// > chunk names the LSN the copy is consistent with, the last has done = true.
+    /// > Ours: every key of the primary at one snapshot, in chunks, for a new replica
+    /// > (payload {"replica_id"}); every chunk names the LSN the copy is consistent with, the
+    /// > first the primary's id, the last has done = true.
     ///
     /// - Parameters:
-    ///   - request: A request containing a single `Reddb_V1_Empty` message.
+    ///   - request: A request containing a single `Reddb_V1_JsonPayloadRequest` message.
     ///   - options: Options to apply to this RPC.
     ///   - handleResponse: A closure which handles the response and returns its result to
     ///       the caller. Returning from the closure will cancel the RPC if it hasn't
     ///       already finished.
     /// - Returns: The result of `handleResponse`.
     public func replicationSnapshotStream<Result>(
-        request: GRPCCore.ClientRequest<Reddb_V1_Empty>,
+        request: GRPCCore.ClientRequest<Reddb_V1_JsonPayloadRequest>,
         options: GRPCCore.CallOptions = .defaults,
         onResponse handleResponse: @Sendable @escaping (GRPCCore.StreamingClientResponse<Reddb_V1_ReplicationSnapshotChunk>) async throws -> Result
     ) async throws -> Result where Result: Sendable {
         try await self.replicationSnapshotStream(
             request: request,
-            serializer: GRPCProtobuf.ProtobufSerializer<Reddb_V1_Empty>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Reddb_V1_JsonPayloadRequest>(),
             deserializer: GRPCProtobuf.ProtobufDeserializer<Reddb_V1_ReplicationSnapshotChunk>(),
             options: options,
             onResponse: handleResponse
@@ -14286,8 +14304,10 @@ extension Reddb_V1_RedDb.ClientProtocol {
     /// > Source IDL Documentation:
     /// >
     /// > Replication, served by a `--role primary` server (replication-mcp-ai-ops.md §1.4).
+    /// > They need an admin's token when the primary has users (the log and snapshots carry
+    /// > every key, users' verifiers included).
     /// > PullWalRecords {"since_lsn","offset"?,"max_count"?,"max_bytes"?,"replica_id"?} answers
-    /// > {"records":[{"lsn","data"(hex),"offset"?,"total"?,"crc"?}],"current_lsn","oldest_available_lsn"}:
+    /// > {"records":[{"lsn","data"(hex),"offset"?,"total"?,"crc"?}],"current_lsn","oldest_available_lsn","primary_id"}:
     /// > the commit records after since_lsn, each named by its end LSN; a record larger than
     /// > max_bytes comes in parts (offset into its payload, its total length and CRC32).
     ///
@@ -14356,8 +14376,9 @@ extension Reddb_V1_RedDb.ClientProtocol {
     ///
     /// > Source IDL Documentation:
     /// >
-    /// > Ours: every key of the primary at one snapshot, in chunks, for a new replica; the first
-    /// > chunk names the LSN the copy is consistent with, the last has done = true.
+    /// > Ours: every key of the primary at one snapshot, in chunks, for a new replica
+    /// > (payload {"replica_id"}); every chunk names the LSN the copy is consistent with, the
+    /// > first the primary's id, the last has done = true.
     ///
     /// - Parameters:
     ///   - message: request message to send.
@@ -14368,12 +14389,12 @@ extension Reddb_V1_RedDb.ClientProtocol {
     ///       already finished.
     /// - Returns: The result of `handleResponse`.
     public func replicationSnapshotStream<Result>(
-        _ message: Reddb_V1_Empty,
+        _ message: Reddb_V1_JsonPayloadRequest,
         metadata: GRPCCore.Metadata = [:],
         options: GRPCCore.CallOptions = .defaults,
         onResponse handleResponse: @Sendable @escaping (GRPCCore.StreamingClientResponse<Reddb_V1_ReplicationSnapshotChunk>) async throws -> Result
     ) async throws -> Result where Result: Sendable {
-        let request = GRPCCore.ClientRequest<Reddb_V1_Empty>(
+        let request = GRPCCore.ClientRequest<Reddb_V1_JsonPayloadRequest>(
             message: message,
             metadata: metadata
         )

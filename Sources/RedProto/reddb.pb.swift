@@ -51,6 +51,8 @@ public nonisolated struct Reddb_V1_ReplicationSnapshotChunk: Sendable {
 
   public var entryCount: UInt64 = 0
 
+  public var primaryID: String = String()
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -832,7 +834,7 @@ fileprivate nonisolated let _protobuf_package = "reddb.v1"
 
 nonisolated extension Reddb_V1_ReplicationSnapshotChunk: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ReplicationSnapshotChunk"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}snapshot_lsn\0\u{1}entries\0\u{1}done\0\u{3}entry_count\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}snapshot_lsn\0\u{1}entries\0\u{1}done\0\u{3}entry_count\0\u{3}primary_id\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -844,6 +846,7 @@ nonisolated extension Reddb_V1_ReplicationSnapshotChunk: SwiftProtobuf.Message, 
       case 2: try { try decoder.decodeSingularBytesField(value: &self.entries) }()
       case 3: try { try decoder.decodeSingularBoolField(value: &self.done) }()
       case 4: try { try decoder.decodeSingularUInt64Field(value: &self.entryCount) }()
+      case 5: try { try decoder.decodeSingularStringField(value: &self.primaryID) }()
       default: break
       }
     }
@@ -862,6 +865,9 @@ nonisolated extension Reddb_V1_ReplicationSnapshotChunk: SwiftProtobuf.Message, 
     if self.entryCount != 0 {
       try visitor.visitSingularUInt64Field(value: self.entryCount, fieldNumber: 4)
     }
+    if !self.primaryID.isEmpty {
+      try visitor.visitSingularStringField(value: self.primaryID, fieldNumber: 5)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -870,6 +876,7 @@ nonisolated extension Reddb_V1_ReplicationSnapshotChunk: SwiftProtobuf.Message, 
     if lhs.entries != rhs.entries {return false}
     if lhs.done != rhs.done {return false}
     if lhs.entryCount != rhs.entryCount {return false}
+    if lhs.primaryID != rhs.primaryID {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

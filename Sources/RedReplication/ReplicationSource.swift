@@ -7,8 +7,9 @@ import RedCore
 public protocol ReplicationSource: Sendable {
     func pull(_ request: PullRequest) async throws -> PulledRecords
     func ack(replicaID: String, appliedLSN: UInt64, durableLSN: UInt64) async throws
-    /// Streams the snapshot: `receive` gets every chunk in order, the last with `done`.
-    func snapshot(_ receive: @Sendable (SnapshotChunk) async throws -> Void) async throws
+    /// Streams a snapshot for `replicaID`: `receive` gets every chunk in order, the first
+    /// naming the primary, the last with `done`.
+    func snapshot(replicaID: String, _ receive: @Sendable (SnapshotChunk) async throws -> Void) async throws
 }
 
 public struct PullRequest: Sendable, Equatable {
@@ -87,16 +88,19 @@ public struct PulledRecords: Sendable, Equatable {
     public var currentLSN: UInt64
     /// The oldest LSN it can still serve: a replica behind it has a gap.
     public var oldestLSN: UInt64
+    /// The primary's id (ours): a replica follows only the primary it copied.
+    public var primaryID: String?
 
-    public init(records: [PulledRecord], currentLSN: UInt64, oldestLSN: UInt64) {
+    public init(records: [PulledRecord], currentLSN: UInt64, oldestLSN: UInt64, primaryID: String? = nil) {
         self.records = records
         self.currentLSN = currentLSN
         self.oldestLSN = oldestLSN
+        self.primaryID = primaryID
     }
 
-    /// `{"records":[{"lsn","data"(hex),"offset"?,"total"?,"crc"?}],"current_lsn","oldest_available_lsn"}`.
+    /// `{"records":[{"lsn","data"(hex),"offset"?,"total"?,"crc"?}],"current_lsn","oldest_available_lsn","primary_id"?}`.
     public var json: JSONValue {
-        .object([
+        var members: [(String, JSONValue)] = [
             ("records", .array(records.map { record in
                 var members: [(String, JSONValue)] = [("lsn", .integer(Int64(record.lsn))), ("data", .string(Hex.encode(record.data)))]
                 if !record.isWhole {
@@ -106,7 +110,9 @@ public struct PulledRecords: Sendable, Equatable {
                 return .object(members)
             })),
             ("current_lsn", .integer(Int64(currentLSN))), ("oldest_available_lsn", .integer(Int64(oldestLSN))),
-        ])
+        ]
+        if let primaryID { members.append(("primary_id", .string(primaryID))) }
+        return .object(members)
     }
 
     public init(json: JSONValue) throws {
@@ -126,6 +132,7 @@ public struct PulledRecords: Sendable, Equatable {
         }
         currentLSN = UInt64(try number(json["current_lsn"], "current_lsn"))
         oldestLSN = UInt64(try number(json["oldest_available_lsn"], "oldest_available_lsn"))
+        if case .string(let id)? = json["primary_id"] { primaryID = id }
     }
 }
 

@@ -11,12 +11,15 @@ public struct SnapshotChunk: Sendable, Equatable {
     public var entries: [UInt8]
     public var entryCount: Int
     public var done: Bool
+    /// The first chunk names the primary (its `ReplicationPrimary.primaryID`).
+    public var primaryID: String?
 
-    public init(snapshotLSN: UInt64, entries: [UInt8], entryCount: Int, done: Bool) {
+    public init(snapshotLSN: UInt64, entries: [UInt8], entryCount: Int, done: Bool, primaryID: String? = nil) {
         self.snapshotLSN = snapshotLSN
         self.entries = entries
         self.entryCount = entryCount
         self.done = done
+        self.primaryID = primaryID
     }
 
     /// Target size of one chunk's entries.

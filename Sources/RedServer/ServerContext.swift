@@ -43,7 +43,8 @@ public final class ServerContext: Sendable {
         let auth = try AuthStore(database: database, configuredUsers: configuration.users, iterations: configuration.scramIterations,
                                  readOnlyReason: standbyReason)
         self.auth = auth
-        self.replicationPrimary = configuration.replication == .primary ? ReplicationPrimary(database: database) : nil
+        self.replicationPrimary = configuration.replication == .primary
+            ? try ReplicationPrimary(database: database, stateFile: database.engine.path + "-replication.json") : nil
         if case .replica(let address) = configuration.replication {
             var replicaLogger = logger
             replicaLogger[metadataKey: "replication"] = "replica"

@@ -65,7 +65,7 @@ import Testing
     @Test func aReplicaCopiesAndFollowsItsPrimaryKeyForKey() async throws {
         let dir = try Directory()
         let primaryDB = try await Database.open(path: dir.path + "/primary.rdb", options: Self.options())
-        let primary = ReplicationPrimary(database: primaryDB)
+        let primary = try ReplicationPrimary(database: primaryDB)
         try await Self.writeEverything(primaryDB.session(), from: 0)
 
         var replicaDB = try await Database.open(path: dir.path + "/replica.rdb", options: Self.options())
@@ -115,7 +115,7 @@ import Testing
     @Test func anInterruptedCopyIsStartedAgainFromScratch() async throws {
         let dir = try Directory()
         let primaryDB = try await Database.open(path: dir.path + "/primary.rdb", options: Self.options())
-        let primary = ReplicationPrimary(database: primaryDB)
+        let primary = try ReplicationPrimary(database: primaryDB)
         try await Self.writeEverything(primaryDB.session(), from: 0)
         let replicaDB = try await Database.open(path: dir.path + "/replica.rdb", options: Self.options())
         // Leftovers of an earlier copy that the primary does not have.
@@ -132,7 +132,7 @@ import Testing
     @Test func thePrimaryKeepsTheLogItsReplicasNeedAndAGapStopsTheReplica() async throws {
         let dir = try Directory()
         let primaryDB = try await Database.open(path: dir.path + "/primary.rdb", options: Self.options(segmentBytes: 64 << 10))
-        let primary = ReplicationPrimary(database: primaryDB)
+        let primary = try ReplicationPrimary(database: primaryDB)
         _ = try await primaryDB.session().execute("CREATE TABLE t (id INT PRIMARY KEY, v TEXT)")
         let replicaDB = try await Database.open(path: dir.path + "/replica.rdb", options: Self.options())
         let follower = try ReplicaFollower(database: replicaDB, primaryAddress: "in-process", logger: Self.logger)
@@ -150,7 +150,7 @@ import Testing
         #expect(try Self.dump(replicaDB) == Self.dump(primaryDB))
 
         // With the retention cap at zero, a lagging replica's log goes and it stops at the gap.
-        let stingy = ReplicationPrimary(database: primaryDB, maxRetainedBytes: 0)
+        let stingy = try ReplicationPrimary(database: primaryDB, maxRetainedBytes: 0)
         try await fill(1_000)
         _ = try await stingy.pull(PullRequest(sinceLSN: follower.appliedLSN, replicaID: "other"))
         try await primaryDB.engine.checkpoint()
@@ -158,5 +158,82 @@ import Testing
         await #expect(throws: (any Error).self) { try await follower.step(stingy) }
         try await replicaDB.close()
         try await primaryDB.close()
+    }
+
+    /// Two replicas copying at once each keep their own snapshot's log; a restarted primary
+    /// remembers its replicas' positions (and its id) from its state file; a record offset
+    /// beyond its record is refused, not a crash.
+    @Test func holdsArePerReplicaAndPositionsOutliveARestart() async throws {
+        let dir = try Directory()
+        let primaryDB = try await Database.open(path: dir.path + "/primary.rdb", options: Self.options(segmentBytes: 64 << 10))
+        let stateFile = dir.path + "/primary.rdb-replication.json"
+        var primary = try ReplicationPrimary(database: primaryDB, stateFile: stateFile)
+        _ = try await primaryDB.session().execute("CREATE TABLE t (id INT PRIMARY KEY, v TEXT)")
+        let aDB = try await Database.open(path: dir.path + "/a.rdb", options: Self.options())
+        let bDB = try await Database.open(path: dir.path + "/b.rdb", options: Self.options())
+        let a = try ReplicaFollower(database: aDB, primaryAddress: "in-process", logger: Self.logger)
+        let b = try ReplicaFollower(database: bDB, primaryAddress: "in-process", logger: Self.logger)
+        try await a.bootstrap(from: primary)
+        _ = try await primaryDB.session().execute("INSERT INTO t VALUES (1, 'between')")
+        try await b.bootstrap(from: primary)
+        try await a.step(primary)
+        #expect(Set(primary.replicaInfos.map(\.id)) == [a.replicaID, b.replicaID])
+        #expect(primary.replicaInfos.first { $0.id == b.replicaID }?.isCopying == true)
+
+        let filler = String(repeating: "x", count: 2_000)
+        for i in 10..<200 { _ = try await primaryDB.session().execute("INSERT INTO t VALUES ($1, $2)", parameters: [.integer(Int64(i)), .text(filler)]) }
+        try await primaryDB.engine.checkpoint()
+        #expect(primaryDB.engine.replicationOldestLSN <= b.appliedLSN)
+        let id = primary.primaryID
+        primary = try ReplicationPrimary(database: primaryDB, stateFile: stateFile)  // as after a restart
+        #expect(primary.primaryID == id)
+        #expect(Set(primary.replicaInfos.map(\.id)) == [a.replicaID, b.replicaID])
+        try await primaryDB.engine.checkpoint()
+        #expect(primaryDB.engine.replicationOldestLSN <= a.appliedLSN && primaryDB.engine.replicationOldestLSN <= b.appliedLSN)
+        try await Self.catchUp(a, primary)
+        try await Self.catchUp(b, primary)
+        #expect(try Self.dump(aDB) == Self.dump(primaryDB))
+        #expect(try Self.dump(bDB) == Self.dump(primaryDB))
+
+        #expect(throws: RedError.self) { try primary.pullRecords(PullRequest(sinceLSN: a.appliedLSN - 1, offset: 10_000_000)) }
+        try await aDB.close()
+        try await bDB.close()
+        try await primaryDB.close()
+    }
+
+    /// A replica pointed at another primary, or at one whose log is behind it, stops.
+    @Test func aReplicaRefusesAnotherPrimary() async throws {
+        let dir = try Directory()
+        let firstDB = try await Database.open(path: dir.path + "/first.rdb", options: Self.options())
+        let first = try ReplicationPrimary(database: firstDB)
+        try await Self.writeEverything(firstDB.session(), from: 0)
+        let otherDB = try await Database.open(path: dir.path + "/other.rdb", options: Self.options())
+        let other = try ReplicationPrimary(database: otherDB)
+        _ = try await otherDB.session().execute("CREATE TABLE t (id INT)")
+        let replicaDB = try await Database.open(path: dir.path + "/replica.rdb", options: Self.options())
+        let follower = try ReplicaFollower(database: replicaDB, primaryAddress: "in-process", logger: Self.logger)
+        try await follower.bootstrap(from: first)
+        try await Self.catchUp(follower, first)
+        let before = try Self.dump(replicaDB)
+        await #expect(throws: (any Error).self) { try await follower.step(other) }
+        // The same, had the other primary no id to compare: its log ends before this replica's.
+        let anonymous = AnonymousSource(inner: other)
+        await #expect(throws: (any Error).self) { try await follower.step(anonymous) }
+        #expect(try Self.dump(replicaDB) == before)
+        try await replicaDB.close()
+        try await otherDB.close()
+        try await firstDB.close()
+    }
+
+    /// A source that hides the primary's id (as a primary of an older build would).
+    struct AnonymousSource: ReplicationSource {
+        let inner: ReplicationPrimary
+        func pull(_ request: PullRequest) async throws -> PulledRecords {
+            var pulled = try await inner.pull(request)
+            pulled.primaryID = nil
+            return pulled
+        }
+        func ack(replicaID: String, appliedLSN: UInt64, durableLSN: UInt64) async throws {}
+        func snapshot(replicaID: String, _ receive: @Sendable (SnapshotChunk) async throws -> Void) async throws {}
     }
 }

@@ -43,6 +43,8 @@ final class SnapshotRegistry: Sendable {
     }
 
     var horizon: UInt64 {
-        state.withLock { s in s.open.keys.min() ?? s.visibleTS }
+        // Never above visibleTS: a replication snapshot registers the newest commit before it
+        // is visible, and versions that readers at visibleTS still need must not be trimmed.
+        state.withLock { s in min(s.open.keys.min() ?? s.visibleTS, s.visibleTS) }
     }
 }

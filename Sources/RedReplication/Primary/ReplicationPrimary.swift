@@ -10,10 +10,15 @@ import Synchronization
 /// new replicas, and tracks what each replica has applied.
 ///
 /// Retention: the WAL normally loses its segments at each checkpoint. A primary instead keeps
-/// them back to the oldest LSN a replica seen in the last `replicaTimeout` still needs (and to
-/// a snapshot handed out in that time), but never more than `maxRetainedBytes` behind the log's
-/// end: a replica further behind finds a gap and must be bootstrapped again, rather than the
-/// primary's disk filling up.
+/// them back to the oldest LSN a replica seen in the last `replicaTimeout` still needs (a
+/// replica copying a snapshot needs the snapshot's LSN), but never more than
+/// `maxRetainedBytes` behind the log's end: a replica further behind finds a gap and must be
+/// bootstrapped again, rather than the primary's disk filling up.
+///
+/// `stateFile` (next to the database) keeps the replicas' positions and this primary's id
+/// across restarts, so a restart neither trims log an offline replica needs nor lets a
+/// replica follow a different primary by mistake: every reply names the primary's id, and a
+/// replica refuses records from any other than the one it copied.
 public final class ReplicationPrimary: ReplicationSource, Sendable {
     public struct ReplicaInfo: Sendable {
         public var id: String
@@ -24,22 +29,49 @@ public final class ReplicationPrimary: ReplicationSource, Sendable {
         public var durableLSN: UInt64
         public var connectedAtUnixMilliseconds: Int64
         public var lastSeenAtUnixMilliseconds: Int64
-        /// A snapshot handed out, kept until its replica starts pulling (or times out).
-        public var isSnapshotHold: Bool
+        /// Copying a snapshot: not pulling yet.
+        public var isCopying: Bool
+    }
+
+    struct State {
+        var replicas: [String: ReplicaInfo] = [:]
+        var savedAt: Int64 = 0
+        var dirty = false
     }
 
     public let database: Database
+    /// Identifies this primary to its replicas (kept in `stateFile`).
+    public let primaryID: String
     public let maxRetainedBytes: UInt64
     public let replicaTimeoutMilliseconds: Int64
-    private let replicas = Mutex<[String: ReplicaInfo]>([:])
+    /// Longest a snapshot copy may take; its snapshot holds back version cleanup meanwhile.
+    public let maxSnapshotDuration: Duration
+    let stateFile: String?
+    private let state = Mutex(State())
     private let now: @Sendable () -> Int64
 
-    public init(database: Database, maxRetainedBytes: UInt64 = 1 << 30, replicaTimeoutMilliseconds: Int64 = 15 * 60_000,
-                now: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970 * 1000) }) {
+    public init(database: Database, stateFile: String? = nil, maxRetainedBytes: UInt64 = 1 << 30,
+                replicaTimeoutMilliseconds: Int64 = 15 * 60_000, maxSnapshotDuration: Duration = .seconds(6 * 3600),
+                now: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970 * 1000) }) throws {
         self.database = database
+        self.stateFile = stateFile
         self.maxRetainedBytes = maxRetainedBytes
         self.replicaTimeoutMilliseconds = replicaTimeoutMilliseconds
+        self.maxSnapshotDuration = maxSnapshotDuration
         self.now = now
+        let saved = try stateFile.flatMap(Self.load)
+        primaryID = saved?.id ?? UUID().uuidString.lowercased()
+        let time = now()
+        state.withLock { s in
+            for (id, lsn) in saved?.positions ?? [:] {
+                // Remembered replicas count as just seen: they have `replicaTimeout` to come back.
+                s.replicas[id] = ReplicaInfo(id: id, neededLSN: lsn, lastSentLSN: lsn, appliedLSN: lsn, durableLSN: lsn,
+                                             connectedAtUnixMilliseconds: time, lastSeenAtUnixMilliseconds: time, isCopying: false)
+            }
+            s.dirty = saved == nil
+        }
+        updateRetention()
+        try saveIfDue(force: true)
     }
 
     var engine: StorageEngine { database.engine }
@@ -48,13 +80,19 @@ public final class ReplicationPrimary: ReplicationSource, Sendable {
 
     /// `PullWalRecords`: commit records after `sinceLSN`. A `sinceLSN` older than the log the
     /// primary still has answers no records and an `oldestLSN` above it: the replica's gap.
+    /// A `sinceLSN` beyond the log's end (a replica of another history) gets no records and
+    /// a `currentLSN` below it, which the replica refuses.
     public func pullRecords(_ request: PullRequest) throws -> PulledRecords {
+        let current = engine.replicationReadableLSN
+        guard request.sinceLSN <= current else {
+            return PulledRecords(records: [], currentLSN: current, oldestLSN: engine.replicationOldestLSN, primaryID: primaryID)
+        }
         let batch: StorageEngine.ReplicationBatch
         do {
             batch = try engine.replicationRecords(after: request.sinceLSN, payloadOffset: request.offset,
                                                   maxRecords: request.maxCount, maxBytes: request.maxBytes)
         } catch WALReader.ReadError.gap(let oldest) {
-            return PulledRecords(records: [], currentLSN: engine.replicationReadableLSN, oldestLSN: max(oldest, request.sinceLSN + 1))
+            return PulledRecords(records: [], currentLSN: current, oldestLSN: max(oldest, request.sinceLSN + 1), primaryID: primaryID)
         }
         let records = batch.parts.map { part in
             part.isWhole ? PulledRecord(lsn: part.endLSN, data: part.bytes)
@@ -62,38 +100,27 @@ public final class ReplicationPrimary: ReplicationSource, Sendable {
         }
         if let id = request.replicaID {
             let time = now()
-            replicas.withLock { all in
-                var info = all[id] ?? ReplicaInfo(id: id, neededLSN: request.sinceLSN, lastSentLSN: request.sinceLSN, appliedLSN: request.sinceLSN,
-                                                  durableLSN: request.sinceLSN, connectedAtUnixMilliseconds: time, lastSeenAtUnixMilliseconds: time,
-                                                  isSnapshotHold: false)
+            update(id) { info in
                 info.neededLSN = request.sinceLSN
                 info.lastSentLSN = records.last?.lsn ?? request.sinceLSN
                 info.lastSeenAtUnixMilliseconds = time
-                all[id] = info
-                // A replica pulling on its own no longer needs the snapshot it started from.
-                all = all.filter { !$0.value.isSnapshotHold || $0.value.neededLSN < request.sinceLSN }
+                info.isCopying = false
             }
-            updateRetention()
         }
-        return PulledRecords(records: records, currentLSN: batch.currentLSN, oldestLSN: batch.oldestLSN)
+        return PulledRecords(records: records, currentLSN: batch.currentLSN, oldestLSN: batch.oldestLSN, primaryID: primaryID)
     }
 
     public func pull(_ request: PullRequest) async throws -> PulledRecords { try pullRecords(request) }
 
-    /// `AckReplicaLsn`: positions only move forward.
+    /// `AckReplicaLsn`: positions only move forward, and never past what was sent.
     public func acknowledge(replicaID: String, appliedLSN: UInt64, durableLSN: UInt64) {
         let time = now()
-        replicas.withLock { all in
-            var info = all[replicaID] ?? ReplicaInfo(id: replicaID, neededLSN: appliedLSN, lastSentLSN: appliedLSN, appliedLSN: appliedLSN,
-                                                     durableLSN: durableLSN, connectedAtUnixMilliseconds: time, lastSeenAtUnixMilliseconds: time,
-                                                     isSnapshotHold: false)
-            info.appliedLSN = max(info.appliedLSN, appliedLSN)
-            info.durableLSN = max(info.durableLSN, durableLSN)
+        update(replicaID) { info in
+            info.appliedLSN = max(info.appliedLSN, min(appliedLSN, info.lastSentLSN))
+            info.durableLSN = max(info.durableLSN, min(durableLSN, info.appliedLSN))
             info.neededLSN = max(info.neededLSN, info.durableLSN)
             info.lastSeenAtUnixMilliseconds = time
-            all[replicaID] = info
         }
-        updateRetention()
     }
 
     public func ack(replicaID: String, appliedLSN: UInt64, durableLSN: UInt64) async throws {
@@ -101,22 +128,27 @@ public final class ReplicationPrimary: ReplicationSource, Sendable {
     }
 
     /// `ReplicationSnapshotStream`: every key at one snapshot, about `SnapshotChunk.targetBytes`
-    /// per chunk, values longer than that in parts. The log from the snapshot's LSN is held
-    /// until the replica pulls.
-    public func snapshot(_ receive: @Sendable (SnapshotChunk) async throws -> Void) async throws {
+    /// per chunk, values longer than that in parts. The log from the snapshot's LSN is kept
+    /// for `replicaID` until it pulls; a copy running longer than `maxSnapshotDuration` is cut.
+    public func snapshot(replicaID: String, _ receive: @Sendable (SnapshotChunk) async throws -> Void) async throws {
         let (transaction, lsn) = try await engine.beginReplicationSnapshot()
         defer { transaction.rollback() }
         let time = now()
-        let hold = "snapshot-\(UUID().uuidString)"
-        replicas.withLock {
-            $0[hold] = ReplicaInfo(id: hold, neededLSN: lsn, lastSentLSN: lsn, appliedLSN: lsn, durableLSN: lsn, connectedAtUnixMilliseconds: time,
-                                   lastSeenAtUnixMilliseconds: time, isSnapshotHold: true)
+        update(replicaID) { info in
+            info = ReplicaInfo(id: replicaID, neededLSN: lsn, lastSentLSN: lsn, appliedLSN: lsn, durableLSN: lsn,
+                               connectedAtUnixMilliseconds: time, lastSeenAtUnixMilliseconds: time, isCopying: true)
         }
-        updateRetention()
+        let deadline = ContinuousClock.now + maxSnapshotDuration
         var writer = ByteWriter(capacity: SnapshotChunk.targetBytes + 4096)
         var count = 0
+        var first = true
         func flush(done: Bool) async throws {
-            try await receive(SnapshotChunk(snapshotLSN: lsn, entries: writer.bytes, entryCount: count, done: done))
+            guard ContinuousClock.now < deadline else {
+                throw RedError(.queryCanceled, "the replication snapshot took longer than \(maxSnapshotDuration) and was stopped")
+            }
+            try await receive(SnapshotChunk(snapshotLSN: lsn, entries: writer.bytes, entryCount: count, done: done,
+                                            primaryID: first ? primaryID : nil))
+            first = false
             writer = ByteWriter(capacity: SnapshotChunk.targetBytes + 4096)
             count = 0
         }
@@ -140,10 +172,10 @@ public final class ReplicationPrimary: ReplicationSource, Sendable {
 
     // MARK: Status
 
-    /// The replicas seen in the last `replicaTimeout`, by id (snapshot holds left out).
+    /// The replicas seen in the last `replicaTimeout`, by id.
     public var replicaInfos: [ReplicaInfo] {
         let cutoff = now() - replicaTimeoutMilliseconds
-        return replicas.withLock { $0.values.filter { !$0.isSnapshotHold && $0.lastSeenAtUnixMilliseconds >= cutoff } }.sorted { $0.id < $1.id }
+        return state.withLock { $0.replicas.values.filter { $0.lastSeenAtUnixMilliseconds >= cutoff } }.sorted { $0.id < $1.id }
     }
 
     /// `/replication/status` and `ReplicationStatus` on a primary.
@@ -151,24 +183,87 @@ public final class ReplicationPrimary: ReplicationSource, Sendable {
         let current = engine.replicationReadableLSN
         let time = now()
         let infos = replicaInfos.map { info -> JSONValue in
-            .object([("applied_lsn", .integer(Int64(info.appliedLSN))), ("durable_lsn", .integer(Int64(info.durableLSN))),
+            .object([("applied_lsn", .integer(Int64(info.appliedLSN))), ("copying", .bool(info.isCopying)), ("durable_lsn", .integer(Int64(info.durableLSN))),
                      ("id", .string(info.id)), ("lag_bytes", .integer(Int64(current &- min(current, info.appliedLSN)))),
                      ("last_seen_ms_ago", .integer(time - info.lastSeenAtUnixMilliseconds)), ("last_sent_lsn", .integer(Int64(info.lastSentLSN)))])
         }
         return .object([("current_lsn", .integer(Int64(current))), ("ok", .bool(true)),
-                        ("oldest_lsn", .integer(Int64(engine.replicationOldestLSN))), ("replica_count", .integer(Int64(infos.count))),
-                        ("replicas", .array(infos)), ("role", .string("primary")), ("wal_lsn", .integer(Int64(current)))])
+                        ("oldest_lsn", .integer(Int64(engine.replicationOldestLSN))), ("primary_id", .string(primaryID)),
+                        ("replica_count", .integer(Int64(infos.count))), ("replicas", .array(infos)), ("role", .string("primary")),
+                        ("wal_lsn", .integer(Int64(current)))])
     }
 
-    /// Keeps the WAL back to what the live replicas (and fresh snapshots) still need.
+    // MARK: Retention and the state file
+
+    /// Changes one replica's entry, then keeps the WAL back to what the live replicas need.
+    private func update(_ id: String, _ change: (inout ReplicaInfo) -> Void) {
+        let time = now()
+        let isNew = state.withLock { s -> Bool in
+            let known = s.replicas[id]
+            var info = known ?? ReplicaInfo(id: id, neededLSN: 0, lastSentLSN: 0, appliedLSN: 0, durableLSN: 0,
+                                            connectedAtUnixMilliseconds: time, lastSeenAtUnixMilliseconds: time, isCopying: false)
+            let before = info.neededLSN
+            change(&info)
+            s.replicas[id] = info
+            if known == nil || info.neededLSN != before { s.dirty = true }
+            return known == nil
+        }
+        updateRetention()
+        // A new replica is written down at once; later positions only move forward, so an
+        // older saved one keeps more log than needed, never less.
+        try? saveIfDue(force: isNew)
+    }
+
+    /// Computes the retention floor and stores it under the same lock, so a stale floor never
+    /// replaces a newer one.
     func updateRetention() {
         let cutoff = now() - replicaTimeoutMilliseconds
-        let needed = replicas.withLock { all -> UInt64? in
-            all = all.filter { $0.value.lastSeenAtUnixMilliseconds >= cutoff }
-            return all.values.map(\.neededLSN).min()
-        }
         let end = engine.replicationReadableLSN
-        let floor = needed.map { max($0, end > maxRetainedBytes ? end - maxRetainedBytes : 0) } ?? .max
-        engine.walRetentionFloor.store(floor, ordering: .relaxed)
+        state.withLock { s in
+            let before = s.replicas.count
+            s.replicas = s.replicas.filter { $0.value.lastSeenAtUnixMilliseconds >= cutoff }
+            if s.replicas.count != before { s.dirty = true }
+            let floor = s.replicas.values.map(\.neededLSN).min().map { max($0, end > maxRetainedBytes ? end - maxRetainedBytes : 0) } ?? .max
+            engine.walRetentionFloor.store(floor, ordering: .relaxed)
+        }
+    }
+
+    static let saveIntervalMilliseconds: Int64 = 2_000
+
+    /// Writes `{"primary_id","replicas":{id: needed LSN}}` (temp file, fsync, rename) when it
+    /// changed, at most every two seconds.
+    func saveIfDue(force: Bool) throws {
+        guard let stateFile else { return }
+        let time = now()
+        let snapshot: [String: UInt64]? = state.withLock { s in
+            guard s.dirty, force || time - s.savedAt >= Self.saveIntervalMilliseconds else { return nil }
+            s.dirty = false
+            s.savedAt = time
+            return s.replicas.mapValues(\.neededLSN)
+        }
+        guard let snapshot else { return }
+        let json = JSONValue.object([("primary_id", .string(primaryID)),
+                                     ("replicas", .object(snapshot.sorted { $0.key < $1.key }.map { ($0.key, .integer(Int64($0.value))) }))])
+        let temporary = stateFile + ".tmp"
+        guard FileManager.default.createFile(atPath: temporary, contents: Data(json.utf8)) else {
+            throw RedError(.ioError, "cannot write \(temporary)")
+        }
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: temporary))
+        try handle.synchronize()
+        try handle.close()
+        guard rename(temporary, stateFile) == 0 else { throw RedError(.ioError, "cannot rename \(temporary) to \(stateFile) (errno \(errno))") }
+    }
+
+    static func load(_ path: String) throws -> (id: String, positions: [String: UInt64])? {
+        guard let data = FileManager.default.contents(atPath: path) else { return nil }
+        guard let json = try? JSONValue.parse(String(decoding: data, as: UTF8.self)), case .string(let id)? = json["primary_id"],
+              case .object(let members)? = json["replicas"] else {
+            throw RedError(.dataCorrupted, "\(path) does not decode; remove it (replicas then copy this primary anew)")
+        }
+        var positions: [String: UInt64] = [:]
+        for (replica, value) in members {
+            if case .integer(let lsn) = value, lsn >= 0 { positions[replica] = UInt64(lsn) }
+        }
+        return (id, positions)
     }
 }

@@ -76,15 +76,17 @@ public struct GRPCReplicationSource: ReplicationSource {
         _ = try await stub.ackReplicaLsn(.with { $0.payloadJson = body.text }, metadata: metadata, options: Self.callOptions)
     }
 
-    public func snapshot(_ receive: @Sendable (SnapshotChunk) async throws -> Void) async throws {
+    public func snapshot(replicaID: String, _ receive: @Sendable (SnapshotChunk) async throws -> Void) async throws {
         var options = Self.callOptions
         options.timeout = nil  // a large copy takes as long as it takes
         try await withoutActuallyEscaping(receive) { receive in
             let box = UncheckedBox(receive)
-            try await stub.replicationSnapshotStream(Reddb_V1_Empty(), metadata: metadata, options: options) { response in
+            let request = JSONValue.object([("replica_id", .string(replicaID))])
+            try await stub.replicationSnapshotStream(.with { $0.payloadJson = request.text }, metadata: metadata, options: options) { response in
                 for try await message in response.messages {
                     try await box.value(SnapshotChunk(snapshotLSN: message.snapshotLsn, entries: Array(message.entries),
-                                                      entryCount: Int(message.entryCount), done: message.done))
+                                                      entryCount: Int(message.entryCount), done: message.done,
+                                                      primaryID: message.primaryID.isEmpty ? nil : message.primaryID))
                 }
             }
         }

@@ -23,6 +23,8 @@ public final class ReplicaFollower: Sendable {
         case idle, connecting, bootstrapping, healthy
         case stalledGap = "stalled_gap"
         case applyError = "apply_error"
+        /// Following another primary, or one that lost commits this replica has: stopped.
+        case diverged = "divergence"
     }
 
     struct Progress {
@@ -30,6 +32,8 @@ public final class ReplicaFollower: Sendable {
         var appliedLSN: UInt64 = 0
         var bootstrapped = false
         var replicaID: String
+        /// The primary this replica copied (nil: copied before primaries had ids).
+        var primaryID: String?
         var lastSeenPrimaryLSN: UInt64 = 0
         var lastSeenOldestLSN: UInt64 = 0
         var lastError: String?
@@ -42,6 +46,7 @@ public final class ReplicaFollower: Sendable {
     /// Catalog-storage keys of the replica's own bookkeeping (the primary never writes them).
     static let appliedKey = Array("replication/applied_lsn".utf8)
     static let replicaIDKey = Array("replication/replica_id".utf8)
+    static let primaryIDKey = Array("replication/primary_id".utf8)
 
     public let database: Database
     public let primaryAddress: String
@@ -67,6 +72,7 @@ public final class ReplicaFollower: Sendable {
             start.bootstrapped = true
         }
         if let id = try transaction.catalogGet(Self.replicaIDKey) { start.replicaID = String(decoding: id, as: UTF8.self) }
+        if let id = try transaction.catalogGet(Self.primaryIDKey) { start.primaryID = String(decoding: id, as: UTF8.self) }
         progress = Mutex(start)
     }
 
@@ -83,12 +89,13 @@ public final class ReplicaFollower: Sendable {
         let engine = database.engine
         try await engine.removeEverythingForReplication()
         let loader = SnapshotLoader(engine: engine, replicaID: replicaID)
-        try await source.snapshot { chunk in try await loader.receive(chunk) }
+        try await source.snapshot(replicaID: replicaID) { chunk in try await loader.receive(chunk) }
         guard let lsn = loader.finishedLSN else { throw RedError(.protocolViolation, "the replication snapshot ended without its last chunk") }
         progress.withLock { p in
             p.appliedLSN = lsn
             p.bootstrapped = true
             p.partial = nil
+            p.primaryID = loader.primaryID
         }
         onAuthChange()
         logger.notice("replica copied its primary: \(loader.entries) keys at LSN \(lsn)")
@@ -101,14 +108,25 @@ public final class ReplicaFollower: Sendable {
         let oldest: UInt64
     }
 
+    /// The primary is not the one this replica copied, or its log is behind this replica.
+    struct Diverged: Error {
+        let message: String
+    }
+
     /// One pull and apply; true when the replica has caught up with the primary.
     @discardableResult
     public func step(_ source: any ReplicationSource) async throws -> Bool {
-        let (applied, partial, id) = progress.withLock { ($0.appliedLSN, $0.partial, $0.replicaID) }
+        let (applied, partial, id, primaryID) = progress.withLock { ($0.appliedLSN, $0.partial, $0.replicaID, $0.primaryID) }
         let pulled = try await source.pull(PullRequest(sinceLSN: applied, offset: partial?.bytes.count ?? 0, replicaID: id))
         progress.withLock { p in
             p.lastSeenPrimaryLSN = pulled.currentLSN
             p.lastSeenOldestLSN = pulled.oldestLSN
+        }
+        if let primaryID, let theirs = pulled.primaryID, theirs != primaryID {
+            throw Diverged(message: "the primary at \(primaryAddress) is \(theirs), not \(primaryID) that this replica copied; remove this replica's database to copy it anew")
+        }
+        guard pulled.currentLSN >= applied else {
+            throw Diverged(message: "the primary's log ends at LSN \(pulled.currentLSN), before this replica's \(applied): it lost commits or is another database; remove this replica's database to copy it anew")
         }
         if pulled.records.isEmpty, applied < pulled.oldestLSN { throw Gap(applied: applied, oldest: pulled.oldestLSN) }
         var authChanged = false
@@ -188,6 +206,8 @@ public final class ReplicaFollower: Sendable {
                 }
             } catch is CancellationError {
                 return
+            } catch let diverged as Diverged {
+                fail(.diverged, diverged.message)
             } catch let gap as Gap {
                 fail(.stalledGap, "replica is behind the oldest log its primary has (applied \(gap.applied), oldest \(gap.oldest)); remove its database and start it again to copy the primary anew")
             } catch let error as RedError where error.code == .dataCorrupted || error.code == .protocolViolation {
@@ -227,7 +247,8 @@ public final class ReplicaFollower: Sendable {
                 ("applied_records", .integer(Int64(p.appliedRecords))), ("last_applied_lsn", .integer(Int64(p.appliedLSN))),
                 ("last_seen_oldest_lsn", .integer(Int64(p.lastSeenOldestLSN))), ("last_seen_primary_lsn", .integer(Int64(p.lastSeenPrimaryLSN))),
                 ("lag_bytes", .integer(Int64(p.lastSeenPrimaryLSN &- min(p.lastSeenPrimaryLSN, p.appliedLSN)))),
-                ("ok", .bool(true)), ("primary_addr", .string(primaryAddress)), ("replica_id", .string(p.replicaID)),
+                ("ok", .bool(true)), ("primary_addr", .string(primaryAddress)), ("primary_id", p.primaryID.map { .string($0) } ?? .null),
+                ("replica_id", .string(p.replicaID)),
                 ("role", .string("replica")), ("state", .string(p.state.rawValue)), ("updated_at_unix_ms", .integer(p.updatedAt)),
             ]
             if let error = p.lastError { members.append(("last_error", .string(error))) }
@@ -253,6 +274,7 @@ final class SnapshotLoader: @unchecked Sendable {
     private var batchBytes = 0
     private var partial: (collectionID: UInt32, key: [UInt8], length: Int, bytes: [UInt8])?
     private(set) var finishedLSN: UInt64?
+    private(set) var primaryID: String?
     private(set) var entries = 0
     private var lsn: UInt64?
 
@@ -267,6 +289,7 @@ final class SnapshotLoader: @unchecked Sendable {
         guard finishedLSN == nil else { throw RedError(.protocolViolation, "replication snapshot: a chunk after the last one") }
         guard lsn == nil || lsn == chunk.snapshotLSN else { throw RedError(.protocolViolation, "replication snapshot: chunks of two snapshots") }
         lsn = chunk.snapshotLSN
+        if let id = chunk.primaryID { primaryID = id }
         for entry in try chunk.decodedEntries() {
             if entry.offset == 0, entry.part.count == entry.valueLength {
                 guard partial == nil else { throw RedError(.protocolViolation, "replication snapshot: a value's parts are cut short") }
@@ -289,8 +312,10 @@ final class SnapshotLoader: @unchecked Sendable {
         if batchBytes >= Self.batchBytes { try await flush(bookkeeping: []) }
         if chunk.done {
             guard partial == nil else { throw RedError(.protocolViolation, "replication snapshot: the last value is cut short") }
-            try await flush(bookkeeping: [(ReplicaFollower.appliedKey, ReplicaFollower.encode(chunk.snapshotLSN)),
-                                          (ReplicaFollower.replicaIDKey, Array(replicaID.utf8))])
+            var bookkeeping: [(key: [UInt8], value: [UInt8])] = [(ReplicaFollower.appliedKey, ReplicaFollower.encode(chunk.snapshotLSN)),
+                                                                 (ReplicaFollower.replicaIDKey, Array(replicaID.utf8))]
+            if let primaryID { bookkeeping.append((ReplicaFollower.primaryIDKey, Array(primaryID.utf8))) }
+            try await flush(bookkeeping: bookkeeping)
             finishedLSN = chunk.snapshotLSN
         }
     }

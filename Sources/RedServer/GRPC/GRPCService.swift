@@ -38,6 +38,10 @@ struct GRPCService: Reddb_V1_RedDb.ServiceProtocol {
         case authenticated
         /// An admin's token; anonymous callers never pass.
         case admin
+        /// A caller who may write: anonymous while the server has no users, else `write` or `admin`.
+        case writer
+        /// Anyone while the server has no users, else an admin (replication).
+        case adminOnceAuthenticated
     }
 
     /// The bearer token of a call: `authorization: Bearer <t>` (scheme matched case-insensitively,
@@ -68,6 +72,14 @@ struct GRPCService: Reddb_V1_RedDb.ServiceProtocol {
             case .admin:
                 identity = try context.auth.authenticate(token: token)
                 try identity.requireAdmin(rpc)
+            case .writer:
+                identity = try context.auth.authenticate(token: token)
+                guard identity.role >= .write else {
+                    throw RedError(.insufficientPrivilege, "permission denied: \(rpc) needs the write role (user \"\(identity.username)\" has role read)")
+                }
+            case .adminOnceAuthenticated:
+                identity = try context.auth.authenticate(token: token)
+                if context.auth.authRequired { try identity.requireAdmin(rpc) }
             }
             let message = request.message
             return ServerResponse(message: try await RequestCaller.$identity.withValue(identity) { try await body(message, identity) })
@@ -174,7 +186,7 @@ struct GRPCService: Reddb_V1_RedDb.ServiceProtocol {
     }
 
     func checkpoint(request: ServerRequest<Reddb_V1_Empty>, context _: GRPCCore.ServerContext) async throws -> ServerResponse<Reddb_V1_OperationReply> {
-        await unary(request, rpc: "checkpoint") { _, _ in
+        await unary(request, .writer, rpc: "checkpoint") { _, _ in
             try await self.context.database.engine.checkpoint()
             return Self.operationReply("checkpoint complete")
         }

@@ -71,6 +71,9 @@ public struct WALReader {
                 throw RedError(.dataCorrupted, "WAL record at LSN \(position) does not read back while replicating")
             }
             let payloadLength = parsed.length - WALFormat.recordHeaderBytes
+            guard offsetInPayload < payloadLength || (offsetInPayload == 0 && payloadLength == 0) else {
+                throw RedError(.invalidArgument, "offset \(offsetInPayload) is beyond the \(payloadLength)-byte record ending at LSN \(position + UInt64(WALFormat.padded(parsed.length)))")
+            }
             let endLSN = position + UInt64(WALFormat.padded(parsed.length))
             let take = min(payloadLength - offsetInPayload, max(1, maxBytes - bytes))
             let chunk = try file!.readUpTo(take, at: recordOffset + UInt64(WALFormat.recordHeaderBytes + offsetInPayload))

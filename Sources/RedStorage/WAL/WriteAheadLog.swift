@@ -470,11 +470,11 @@ public final class WriteAheadLog: @unchecked Sendable {
     /// Base LSNs of the segments on disk, oldest first (for `WALReader`).
     public var segmentBases: [UInt64] { segments.withLock { $0.bases } }
 
-    /// How far the log can be read back from its files: the durable end in `full` mode, and
-    /// everything written to the files in the relaxed modes (which acknowledge before fsync).
-    public var readableLSN: UInt64 {
-        state.withLock { options.syncMode == .full ? $0.durableLSN : $0.writtenLSN }
-    }
+    /// How far the log can be read back for replication: its durable end, so that a replica
+    /// never holds a commit its primary could still lose (in the relaxed sync modes that is
+    /// as far as the last fsync, which `batched` makes every few milliseconds and `off` only
+    /// at checkpoints).
+    public var readableLSN: UInt64 { state.withLock { $0.durableLSN } }
 
     /// Deletes segments that lie entirely before `lsn` (never the current one).
     public func removeSegments(before lsn: UInt64) throws {
