@@ -139,6 +139,37 @@ import Testing
         try await revokedClient.close()
     }
 
+    /// Open PG-wire and RedWire connections end when their login stops holding: the user is
+    /// deleted, or (for anonymous ones) the first admin is bootstrapped.
+    @Test func openConnectionsEndWhenTheirLoginIsRevoked() async throws {
+        let server = try ServerProcess()
+        defer { server.remove() }
+        let anonymous = try await RedClient.connect("red://127.0.0.1:\(server.wirePort)")
+        #expect(try await anonymous.query("SELECT 1").rows.count == 1)
+        let anonymousPG = try await PostgresClientTests.connect(server)
+        var r = try await HTTPClientTests.call(server, "POST", "/auth/bootstrap", body: #"{"username":"root","password":"root-pw"}"#)
+        let key = try Self.field(r, "api_key")
+        let afterBootstrap = await RedClientTests.code { _ = try await anonymous.query("SELECT 1") }
+        #expect(afterBootstrap == .invalidAuthorization)
+        await #expect(throws: (any Error).self) { try await PostgresClientTests.run(anonymousPG, "SELECT 1") }
+        try? await anonymous.close()
+        try? await anonymousPG.close()
+
+        r = try await HTTPClientTests.call(server, "POST", "/auth/users", body: #"{"username":"tmp","password":"tmp-pw","role":"write"}"#, token: key)
+        #expect(r.status == 201, "\(r.body)")
+        let wire = try await RedClient.connect("red://tmp:tmp-pw@127.0.0.1:\(server.wirePort)")
+        let pg = try await PostgresClientTests.connect(server, user: "tmp", password: "tmp-pw")
+        #expect(try await wire.query("SELECT 1").rows.count == 1)
+        #expect(try await PostgresClientTests.run(pg, "SELECT 1") == 1)
+        r = try await HTTPClientTests.call(server, "DELETE", "/auth/users/tmp", token: key)
+        #expect(r.status == 200, "\(r.body)")
+        let deleted = await RedClientTests.code { _ = try await wire.query("SELECT 1") }
+        #expect(deleted == .invalidAuthorization)
+        await #expect(throws: (any Error).self) { try await PostgresClientTests.run(pg, "SELECT 1") }
+        try? await wire.close()
+        try? await pg.close()
+    }
+
     @Test func environmentBootstrapsTheFirstAdminOnce() async throws {
         var server = try ServerProcess(environment: ["REDDB_USERNAME": "boot", "REDDB_PASSWORD": "boot-pw"])
         defer { server.remove() }

@@ -31,13 +31,13 @@ struct AuthStoreTests {
         let clock = Clock()
         let store = try Self.store(try await Database.inMemory(), users: ["ada": "pw"], clock: clock)
         #expect(store.authRequired)
-        #expect(throws: RedError.self) { try store.login(username: "ada", password: "wrong") }
-        #expect(throws: RedError.self) { try store.login(username: "bob", password: "pw") }
-        let issued = try store.login(username: "ada", password: "pw")
+        await #expect(throws: RedError.self) { try await store.login(username: "ada", password: "wrong") }
+        await #expect(throws: RedError.self) { try await store.login(username: "bob", password: "pw") }
+        let issued = try await store.login(username: "ada", password: "pw")
         #expect(issued.token.hasPrefix("rs_") && issued.token.count == 67)
         #expect(issued.expiresAtUnixMilliseconds == 61_000)
         #expect(try store.authenticate(token: issued.token) == AuthIdentity(username: "ada", role: .admin, authenticated: true))
-        #expect(try store.login(username: "ada", password: "pw").token != issued.token)
+        #expect(try await store.login(username: "ada", password: "pw").token != issued.token)
         #expect(throws: RedError.self) { try store.authenticate(token: nil) }
         #expect(throws: RedError.self) { try store.authenticate(token: "rs_unknown") }
         clock.now.store(61_000, ordering: .relaxed)
@@ -49,7 +49,7 @@ struct AuthStoreTests {
         #expect(try store.authenticate(token: nil) == .anonymous)
         #expect(try store.authenticate(token: "anything") == .anonymous)
         #expect(AuthIdentity.anonymous.sessionAccess == .readWrite)
-        let login = #expect(throws: RedError.self) { try store.login(username: "a", password: "b") }
+        let login = await #expect(throws: RedError.self) { try await store.login(username: "a", password: "b") }
         #expect(login?.code == .featureNotSupported)
         let create = await #expect(throws: RedError.self) { try await store.createUser("x", password: "y", role: .read, by: .anonymous) }
         #expect(create?.code == .insufficientPrivilege)
@@ -78,7 +78,7 @@ struct AuthStoreTests {
         store = try Self.store(database)
         #expect(store.authRequired)
         #expect(store.resolve(key)?.username == "root")
-        #expect(try store.login(username: "ana", password: "ana-pw").identity.role == .read)
+        #expect(try await store.login(username: "ana", password: "ana-pw").identity.role == .read)
         let sealed = await #expect(throws: RedError.self) { try await store.bootstrap(username: "other", password: "x", caller: nil) }
         #expect(sealed?.code == .invalidAuthorization)
         // SQL sees none of it.
@@ -108,7 +108,7 @@ struct AuthStoreTests {
         let own = try await store.createAPIKey(for: "bo", name: "ci", role: .read, by: bo)
         guard case .string(let boKey)? = own["key"] else { Issue.record("no key"); return }
         #expect(store.resolve(boKey) == AuthIdentity(username: "bo", role: .read, authenticated: true))
-        let session = try store.login(username: "bo", password: "b").token
+        let session = try await store.login(username: "bo", password: "b").token
         #expect(store.resolve(session)?.role == .write)
 
         let users = try store.listUsers(by: root)
@@ -137,13 +137,13 @@ struct AuthStoreTests {
     @Test func changingAPasswordSignsSessionsOut() async throws {
         let store = try Self.store(try await Database.inMemory())
         _ = try await store.bootstrap(username: "root", password: "old-pw", caller: nil)
-        let session = try store.login(username: "root", password: "old-pw").token
+        let session = try await store.login(username: "root", password: "old-pw").token
         let wrong = await #expect(throws: RedError.self) { try await store.changePassword(username: "root", old: "nope", new: "x") }
         #expect(wrong?.code == .invalidPassword)
         _ = try await store.changePassword(username: "root", old: "old-pw", new: "new-pw")
         #expect(store.resolve(session) == nil)
-        #expect(throws: RedError.self) { try store.login(username: "root", password: "old-pw") }
-        #expect(try store.login(username: "root", password: "new-pw").identity.username == "root")
+        await #expect(throws: RedError.self) { try await store.login(username: "root", password: "old-pw") }
+        #expect(try await store.login(username: "root", password: "new-pw").identity.username == "root")
     }
 
     @Test func configuredUsersAreFixedAndBootstrapNeedsOneOfThem() async throws {
@@ -171,6 +171,36 @@ struct AuthStoreTests {
         }
         _ = try await store.createUser("ana.b-c_d@x", password: "pw", role: .read, by: root)
         #expect(throws: RedError.self) { try AuthRole.parse(.string("owner"), default: .read) }
+    }
+
+    /// Unknown names get a made-up SCRAM salt that is the same at every attempt, and the
+    /// configured iteration count: two attempts cannot tell them from known names.
+    @Test func unknownNamesLookLikeKnownOnes() async throws {
+        let store = try Self.store(try await Database.inMemory(), users: ["ada": "pw"])
+        let known = store.scramVerifier(for: "ada"), unknown = store.scramVerifier(for: "nobody")
+        #expect(known.iterations == unknown.iterations && known.salt.count == unknown.salt.count)
+        #expect(store.scramVerifier(for: "nobody").salt == unknown.salt)
+        #expect(store.scramVerifier(for: "somebody").salt != unknown.salt)
+        #expect(!unknown.matches(password: "pw"))
+    }
+
+    /// Every change bumps the generation; credentials of open connections are checked against it.
+    @Test func credentialsStopHoldingWhenRevoked() async throws {
+        let store = try Self.store(try await Database.inMemory())
+        #expect(store.isValid(.anonymous))
+        let before = store.generation.load(ordering: .relaxed)
+        let reply = try await store.bootstrap(username: "root", password: "pw", caller: nil)
+        #expect(store.generation.load(ordering: .relaxed) > before)
+        #expect(!store.isValid(.anonymous))
+        guard case .string(let key)? = reply["api_key"] else { Issue.record("no key"); return }
+        let root = try Self.admin(store)
+        _ = try await store.createUser("ana", password: "a", role: .read, by: root)
+        let session = try await store.login(username: "ana", password: "a").token
+        #expect(store.isValid(.user("ana")) && store.isValid(.token(session)) && store.isValid(.token(key)))
+        _ = try await store.deleteUser("ana", by: root)
+        #expect(!store.isValid(.user("ana")) && !store.isValid(.token(session)))
+        _ = try await store.revokeAPIKey(key, by: root)
+        #expect(!store.isValid(.token(key)))
     }
 
     @Test func verifiersRoundTripAndCheckPasswords() throws {

@@ -9,8 +9,8 @@ extension AuthStore {
     }
 
     /// `{"username","password"}` → `{"expires_at","ok","role","token","username"}`.
-    func login(_ body: JSONValue) throws -> JSONValue {
-        try login(username: try Self.string(body, "username"), password: try Self.string(body, "password")).json
+    func login(_ body: JSONValue) async throws -> JSONValue {
+        try await login(username: try Self.string(body, "username"), password: try Self.string(body, "password")).json
     }
 
     /// `{"username","password","role"="read"}` → the user.

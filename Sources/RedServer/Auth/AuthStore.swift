@@ -28,7 +28,11 @@ import Synchronization
 ///
 /// Every change is one engine transaction, committed durably before the in-memory view is
 /// updated and the caller answered; changes are serialised by `writes`, so the view and the
-/// file agree.
+/// file agree. Each change also bumps `generation`, which long-lived connections (PG-wire,
+/// RedWire) watch to drop a connection whose credential no longer holds (`isValid`).
+///
+/// Password hashing (PBKDF2, 16,384 rounds: milliseconds of CPU) runs one at a time
+/// (`hashing`), so a flood of logins queues instead of taking every core.
 final class AuthStore: Sendable {
     struct User: Sendable {
         var username: String
@@ -79,6 +83,11 @@ final class AuthStore: Sendable {
     private let readOnlyReason: String?
     private let state: Mutex<State>
     private let writes = AsyncMutex()
+    private let hashing = AsyncMutex()
+    /// Bumped by every change to users, keys or sessions that could revoke a credential.
+    let generation = Atomic<UInt64>(0)
+    /// Seeds the made-up salts of unknown users (see `scramVerifier(for:)`).
+    private let mockSecret = SCRAMVerifier.randomBytes(32)
     let iterations: Int
     private let sessionLifetimeMilliseconds: Int64
     private let now: @Sendable () -> Int64
@@ -117,6 +126,7 @@ final class AuthStore: Sendable {
                 s.keys = loaded.keys
                 s.sealed = loaded.sealed
             }
+            generation.add(1, ordering: .sequentiallyConsistent)
         } catch {
             // Keep the last good view; the next replicated change tries again.
         }
@@ -133,6 +143,34 @@ final class AuthStore: Sendable {
         state.withLock { s in s.users[username].flatMap { $0.enabled ? $0.verifier : nil } }
     }
 
+    /// What a SCRAM exchange runs against: the user's verifier, or for an unknown name a
+    /// made-up one whose salt is the same at every attempt (derived from the name, as
+    /// PostgreSQL's mock salts are) and whose iteration count is the configured one, so two
+    /// attempts cannot tell an unknown name from a known one. Its keys match no proof.
+    func scramVerifier(for username: String) -> SCRAMVerifier {
+        if let known = verifier(for: username) { return known }
+        let salt = Array(SCRAMVerifier.hmac(mockSecret, Array(username.utf8)).prefix(16))
+        return SCRAMVerifier(salt: salt, iterations: iterations, storedKey: SCRAMVerifier.randomBytes(32), serverKey: SCRAMVerifier.randomBytes(32))
+    }
+
+    /// How a long-lived connection authenticated, to check later that it still holds.
+    enum Credential: Sendable {
+        /// No users then: holds until the server gets its first.
+        case anonymous
+        /// A password or SCRAM login: holds while the user exists and is enabled.
+        case user(String)
+        /// A session token or API key: holds while it resolves.
+        case token(String)
+    }
+
+    func isValid(_ credential: Credential) -> Bool {
+        switch credential {
+        case .anonymous: return !authRequired
+        case .user(let name): return identity(of: name) != nil
+        case .token(let token): return resolve(token) != nil
+        }
+    }
+
     /// The identity of an enabled user (after a SCRAM exchange has proven the password).
     func identity(of username: String) -> AuthIdentity? {
         state.withLock { s in s.users[username].flatMap { $0.enabled ? AuthIdentity(username: $0.username, role: $0.role, authenticated: true) : nil } }
@@ -140,10 +178,10 @@ final class AuthStore: Sendable {
 
     /// Checks a plain password. Wrong user, disabled user and wrong password fail alike, so
     /// the error does not reveal which names exist.
-    func checkPassword(username: String, password: String) throws -> AuthIdentity {
+    func checkPassword(username: String, password: String) async throws -> AuthIdentity {
         let verifier = self.verifier(for: username)
         // An unknown user costs the same derivation as a known one.
-        let matches = (verifier ?? .unmatchable(iterations: iterations)).matches(password: password)
+        let matches = await hashed { (verifier ?? self.scramVerifier(for: username)).matches(password: password) }
         guard matches, verifier != nil, let identity = identity(of: username) else {
             throw RedError(.invalidPassword, "invalid user name or password")
         }
@@ -153,11 +191,11 @@ final class AuthStore: Sendable {
     // MARK: Sessions and tokens
 
     /// Checks the password and issues a session token.
-    func login(username: String, password: String) throws -> Issued {
+    func login(username: String, password: String) async throws -> Issued {
         guard authRequired else {
             throw RedError(.featureNotSupported, "authentication is not enabled on this server (bootstrap an admin with POST /auth/bootstrap, or start it with --user NAME:PASSWORD)")
         }
-        let identity = try checkPassword(username: username, password: password)
+        let identity = try await checkPassword(username: username, password: password)
         let token = "rs_" + Self.randomHex()
         let expiresAt = now() + sessionLifetimeMilliseconds
         try state.withLock { s in
@@ -220,7 +258,7 @@ final class AuthStore: Sendable {
                 throw RedError(.invalidAuthorization, "bootstrap already completed — sealed permanently")
             }
             if hasUsers { try (caller ?? .anonymous).requireAdmin("bootstrap while --user accounts exist") }
-            let user = try makeUser(username, password: password, role: .admin)
+            let user = try await makeUser(username, password: password, role: .admin)
             let (key, text) = Self.makeKey(owner: username, name: "bootstrap", role: .admin, at: user.createdAt)
             try await database.engine.transaction { tx in
                 guard try tx.catalogGet(AuthCatalog.sealKey) == nil else {
@@ -246,7 +284,7 @@ final class AuthStore: Sendable {
         return try await changing {
             let count = state.withLock { $0.users.count }
             guard count < Self.maxUsers else { throw RedError(.limitExceeded, "at most \(Self.maxUsers) users") }
-            let user = try makeUser(username, password: password, role: role)
+            let user = try await makeUser(username, password: password, role: role)
             try await database.engine.transaction { tx in
                 guard try tx.catalogGet(AuthCatalog.userKey(username)) == nil else { throw Self.exists(username) }
                 try AuthCatalog.put(user, tx)
@@ -338,11 +376,13 @@ final class AuthStore: Sendable {
             throw RedError(.featureNotSupported, "authentication is not enabled on this server, so there is no password to change")
         }
         try SCRAMVerifier.validate(password: new)
+        // Both derivations happen before the change lock, so they hold up no other change.
+        _ = try await checkPassword(username: username, password: old)
+        let verifier = await hashed { SCRAMVerifier(password: new, iterations: self.iterations) }
         return try await changing {
-            _ = try checkPassword(username: username, password: old)
             guard var user = state.withLock({ $0.users[username] }) else { throw RedError(.invalidPassword, "invalid user name or password") }
             guard !user.configured else { throw Self.configured(username) }
-            user.verifier = SCRAMVerifier(password: new, iterations: iterations)
+            user.verifier = verifier
             user.updatedAt = now()
             try await database.engine.transaction { [user] tx in try AuthCatalog.put(user, tx) }
             state.withLock { s in
@@ -355,22 +395,33 @@ final class AuthStore: Sendable {
 
     // MARK: Helpers
 
-    /// Runs one change at a time, so the in-memory view follows the committed order.
+    /// Runs one change at a time, so the in-memory view follows the committed order; bumps
+    /// `generation` afterwards, so open connections re-check their credentials.
     private func changing<T>(_ body: () async throws -> T) async throws -> T {
         if let readOnlyReason { throw RedError(.readOnlyTransaction, "users and keys cannot change here: \(readOnlyReason)") }
         await writes.lock()
-        defer { writes.unlock() }
+        defer {
+            generation.add(1, ordering: .sequentiallyConsistent)
+            writes.unlock()
+        }
         return try await body()
     }
 
-    private func makeUser(_ username: String, password: String, role: AuthRole) throws -> User {
+    /// Runs a password derivation, one at a time.
+    private func hashed<T: Sendable>(_ work: @Sendable () -> T) async -> T {
+        await hashing.lock()
+        defer { hashing.unlock() }
+        return work()
+    }
+
+    private func makeUser(_ username: String, password: String, role: AuthRole) async throws -> User {
         try Self.validateName(username, what: "user name")
         guard username != AuthIdentity.anonymous.username else { throw RedError(.invalidArgument, "\"anonymous\" is reserved") }
         try SCRAMVerifier.validate(password: password)
         if state.withLock({ $0.users[username] }) != nil { throw Self.exists(username) }
         let time = now()
-        return User(username: username, role: role, enabled: true, verifier: SCRAMVerifier(password: password, iterations: iterations),
-                    createdAt: time, updatedAt: time, configured: false)
+        let verifier = await hashed { SCRAMVerifier(password: password, iterations: self.iterations) }
+        return User(username: username, role: role, enabled: true, verifier: verifier, createdAt: time, updatedAt: time, configured: false)
     }
 
     /// Names: 1 to 63 bytes of letters, digits and `_ . @ -`, so they travel unescaped in

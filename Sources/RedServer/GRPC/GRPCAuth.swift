@@ -9,7 +9,7 @@ import RedProto
 extension GRPCService {
     func authLogin(request: ServerRequest<Reddb_V1_JsonPayloadRequest>, context _: GRPCCore.ServerContext) async throws -> ServerResponse<Reddb_V1_PayloadReply> {
         await unary(request, .open, rpc: "auth_login") { message, _ in
-            Self.payloadReply(try self.context.auth.login(try Self.payload(message.payloadJson)))
+            Self.payloadReply(try await self.context.auth.login(try Self.payload(message.payloadJson)))
         }
     }
 

@@ -38,7 +38,7 @@ struct HTTPAuthMiddleware<Context: RequestContext>: RouterMiddleware {
 /// The `/auth/…` routes; bodies and replies are `AuthRequests`', shared with gRPC.
 extension HTTPRoutes {
     func registerAuth(on router: Router<BasicRequestContext>) {
-        router.post("/auth/login") { request, _ in Self.json(try self.context.auth.login(try await self.body(request))) }
+        router.post("/auth/login") { request, _ in Self.json(try await self.context.auth.login(try await self.body(request))) }
         router.get("/auth/whoami") { _, _ in Self.json(self.context.auth.whoAmI(try Self.caller())) }
         router.post("/auth/bootstrap") { request, _ in
             Self.json(try await self.context.auth.bootstrap(try await self.body(request), caller: Self.authenticatedCaller()))

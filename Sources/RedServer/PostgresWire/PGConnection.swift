@@ -40,6 +40,10 @@ final class PGConnection {
     var skipUntilSync = false
     var settings = PGSettings()
     var user = ""
+    /// How this connection authenticated, and the auth store's generation when last checked:
+    /// a user deleted (or the first user bootstrapped, for an anonymous one) ends it.
+    var credential: AuthStore.Credential?
+    var credentialGeneration: UInt64 = 0
     /// The connection negotiated TLS (SSLRequest answered `S`).
     var encrypted = false
     /// Bytes of the SSLRequest/GSSENCRequest packets handled so far (8 each): before TLS
@@ -106,7 +110,9 @@ final class PGConnection {
                     return
                 }
                 let keepGoing: Bool
-                if let answered = answerAtOnce(message) {
+                if try await !credentialStillHolds() {
+                    keepGoing = false
+                } else if let answered = answerAtOnce(message) {
                     keepGoing = answered
                 } else if let answered = try await handleWithoutWaiting(message) {
                     keepGoing = answered
@@ -206,16 +212,20 @@ final class PGConnection {
         let auth = context.auth
         guard auth.authRequired else {
             session.access = context.access(for: .anonymous)
+            credential = .anonymous
+            credentialGeneration = auth.generation.load(ordering: .sequentiallyConsistent)
             writer.authenticationOK()
             return true
         }
         let ok: Bool
         switch context.configuration.pgPasswordMethod {
         case .cleartext: ok = try await authenticateCleartext(user: user, auth: auth)
-        case .scramSHA256: ok = try await authenticateSCRAM(user: user, verifier: auth.verifier(for: user))
+        case .scramSHA256: ok = try await authenticateSCRAM(user: user, verifier: auth.scramVerifier(for: user))
         }
         if ok, let identity = auth.identity(of: user) {
             session.access = context.access(for: identity)
+            credential = .user(user)
+            credentialGeneration = auth.generation.load(ordering: .sequentiallyConsistent)
             writer.authenticationOK()
             return true
         }
@@ -229,10 +239,10 @@ final class PGConnection {
         try await flush()
         guard case .password(var body)? = try await inbound.next() else { return false }
         let password = try body.readPGString()
-        return (try? auth.checkPassword(username: user, password: password)) != nil
+        return (try? await auth.checkPassword(username: user, password: password)) != nil
     }
 
-    private func authenticateSCRAM(user: String, verifier: SCRAMVerifier?) async throws -> Bool {
+    private func authenticateSCRAM(user: String, verifier: SCRAMVerifier) async throws -> Bool {
         writer.authenticationSASL(mechanisms: [SCRAMServer.mechanism])
         try await flush()
         guard case .password(var initial)? = try await inbound.next() else { return false }
@@ -241,7 +251,7 @@ final class PGConnection {
               let clientFirst = initial.readString(length: Int(length)) else {
             throw RedError(.protocolViolation, "expected a SASLInitialResponse for \(SCRAMServer.mechanism)")
         }
-        // An unknown user still runs the whole exchange (with a random verifier) and fails at the end.
+        // An unknown user still runs the whole exchange (with a made-up verifier) and fails at the end.
         var scram = SCRAMServer(verifier: verifier)
         let serverFirst = try scram.receiveClientFirst(clientFirst)
         writer.authenticationSASLContinue(Array(serverFirst.utf8))
@@ -251,6 +261,20 @@ final class PGConnection {
         guard let serverFinal = try scram.receiveClientFinal(clientFinal) else { return false }
         writer.authenticationSASLFinal(Array(serverFinal.utf8))
         return true
+    }
+
+    /// Re-checks the login after the auth store changed (a user deleted, the first admin
+    /// bootstrapped); when it no longer holds, FATAL 28000 and the connection closes.
+    private func credentialStillHolds() async throws -> Bool {
+        let auth = context.auth
+        let current = auth.generation.load(ordering: .sequentiallyConsistent)
+        guard let credential, current != credentialGeneration else { return true }
+        credentialGeneration = current
+        guard !auth.isValid(credential) else { return true }
+        writer.error(RedError(.invalidAuthorization, "the login of this connection is no longer valid (its user was removed, or the server now requires authentication)"),
+                     severity: "FATAL")
+        try await flush()
+        return false
     }
 
     // MARK: Dispatch

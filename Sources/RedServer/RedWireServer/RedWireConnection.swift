@@ -88,7 +88,8 @@ final class RedWireConnection {
     func run() async throws {
         guard case .preamble(let magic, let minor)? = try await inbound.next(),
               magic == RedWirePreamble.magic, minor <= RedWirePreamble.maximumMinorVersion else { return }
-        guard let (features, identity) = try await handshake() else { return }
+        guard let (features, identity, credential) = try await handshake() else { return }
+        var credentialGeneration = context.auth.generation.load(ordering: .sequentiallyConsistent)
         session.access = context.access(for: identity)
         let requests = RedWireRequests(context: context, outbound: outbound, activity: ConnectionActivity(id: id, context: context),
                                        running: RunningRequests(), structuredErrors: features & RedWireHandshake.structuredErrors != 0,
@@ -99,6 +100,18 @@ final class RedWireConnection {
             var prefetch = BulkRowsPrefetch()
             defer { for stream in streams.values { stream.queue?.finish() } }
             while case .frame(let frame)? = try await inbound.next() {
+                // A login the auth store no longer honours (user removed, key revoked, the first
+                // admin bootstrapped for an anonymous client) ends the connection.
+                let generation = context.auth.generation.load(ordering: .sequentiallyConsistent)
+                if generation != credentialGeneration {
+                    credentialGeneration = generation
+                    guard context.auth.isValid(credential) else {
+                        try await requests.fail(frame, RedError(.invalidAuthorization, "the login of this connection is no longer valid (its user or key was removed, or the server now requires authentication)"))
+                        for stream in streams.values { stream.queue?.finish() }
+                        streams.removeAll()
+                        return
+                    }
+                }
                 switch frame.kind {
                 case .ping:
                     try await requests.send(.reply(.pong, to: frame))
@@ -206,7 +219,7 @@ final class RedWireConnection {
 
     /// Runs the handshake; the negotiated feature bits and the caller once authenticated,
     /// nil when refused.
-    private func handshake() async throws -> (Int64, AuthIdentity)? {
+    private func handshake() async throws -> (Int64, AuthIdentity, AuthStore.Credential)? {
         var state = RedWireHandshake(auth: context.auth)
         guard case .frame(let hello)? = try await inbound.next() else { return nil }
         do {
@@ -223,8 +236,8 @@ final class RedWireConnection {
                         try await send(.reply(.authRequest, to: response, payload: Array(serverFirst.utf8)))
                     case .done(let ok):
                         try await send(.reply(.authOk, to: response, payload: ok.utf8))
-                        guard let identity = state.identity else { return nil }
-                        return (state.negotiatedFeatures, identity)
+                        guard let identity = state.identity, let credential = state.credential else { return nil }
+                        return (state.negotiatedFeatures, identity, credential)
                     }
                 } catch let error as RedError {
                     try await authFail(error.message, to: response)

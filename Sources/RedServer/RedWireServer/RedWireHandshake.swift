@@ -27,8 +27,9 @@ struct RedWireHandshake {
 
     let auth: AuthStore
     private(set) var method = ""
-    /// Set by a successful AuthResponse.
+    /// Set by a successful AuthResponse, with how the client proved it.
     private(set) var identity: AuthIdentity?
+    private(set) var credential: AuthStore.Credential?
     /// The features both sides use: QueryWithParams always, the rest when the client asked.
     private(set) var negotiatedFeatures = queryWithParams
     private var scram: SCRAMServer?
@@ -83,6 +84,7 @@ struct RedWireHandshake {
         switch method {
         case "anonymous":
             guard anonymousAllowed else { throw RedError(.invalidAuthorization, "anonymous auth refused — server has auth enabled") }
+            credential = .anonymous
             return .done(authenticated(.anonymous))
         case "scram-sha-256":
             let text = String(decoding: payload, as: UTF8.self)
@@ -91,11 +93,12 @@ struct RedWireHandshake {
                 guard let final = try server.receiveClientFinal(text), final.hasPrefix("v="), let user = auth.identity(of: scramUser) else {
                     throw RedError(.invalidPassword, "invalid SCRAM proof")
                 }
+                credential = .user(scramUser)
                 return .done(authenticated(user, signature: String(final.dropFirst(2))))
             }
             guard text.hasPrefix("n,,") else { throw RedError(.invalidAuthorization, "scram client-first: expected GS2 header n,,") }
             scramUser = SCRAMServer.attribute("n", in: String(text.dropFirst(3))) ?? ""
-            var server = SCRAMServer(verifier: auth.verifier(for: scramUser))
+            var server = SCRAMServer(verifier: auth.scramVerifier(for: scramUser))
             let serverFirst = try server.receiveClientFirst(text)
             scram = server
             return .challenge(serverFirst)
@@ -108,6 +111,7 @@ struct RedWireHandshake {
                 throw RedError(.invalidAuthorization, "bearer: AuthResponse missing 'token' string")
             }
             guard let identity = auth.resolve(token) else { throw RedError(.invalidPassword, "bearer token invalid") }
+            credential = .token(token)
             return .done(authenticated(identity))
         default:
             throw RedError(.invalidAuthorization, "no auth method negotiated")

@@ -494,11 +494,15 @@ struct BulkStream: Sendable {
     /// The session for the next batch (the other one may still be committing the last),
     /// with the stream session's statement timeout and access.
     mutating func nextBatchSession(_ database: Database, like streamSession: Session) -> Session {
-        if batchSessions.count < 2 { batchSessions.append(database.session()) }
+        if batchSessions.count < 2 {
+            // Access is set once, here: a batch session may still be committing when it is reused.
+            let session = database.session()
+            session.access = streamSession.access
+            batchSessions.append(session)
+        }
         defer { batches += 1 }
         let session = batchSessions[batches % batchSessions.count]
         session.statementTimeoutMilliseconds = streamSession.statementTimeoutMilliseconds
-        session.access = streamSession.access
         return session
     }
 
