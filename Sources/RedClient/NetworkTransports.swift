@@ -55,6 +55,10 @@ final class GRPCTransport: ClientTransport {
     var callOptions: CallOptions {
         var o = CallOptions.defaults
         o.timeout = options.timeout
+        // The transport applies this to replies too (4 MiB by default): allow what the server
+        // sends (its messages are bounded by `GRPCListener.maxMessageBytes`, 256 MiB).
+        o.maxRequestMessageBytes = 256 << 20
+        o.maxResponseMessageBytes = 256 << 20
         return o
     }
 

@@ -49,6 +49,16 @@ import Testing
         _ = try await HTTPClientTests.call(primary, "POST", "/query", body: "KV PUT settings.theme = 'dark'", token: token)
         try await Self.waitFor(replica, "SELECT count(*) FROM t", "40", token: replicaToken)
         try await Self.waitFor(replica, "SELECT count(*) FROM u", "0", token: replicaToken)
+        // A commit larger than one pull (4 MiB of records) crosses gRPC in parts.
+        let writer = try await RedClient.connect("red://root:root-pw@127.0.0.1:\(primary.wirePort)")
+        try await writer.execute("CREATE TABLE blobs (id INT PRIMARY KEY, b TEXT)")
+        try await writer.execute("INSERT INTO blobs VALUES (1, $1)", [.text(String(repeating: "0123456789", count: 900_000))])
+        try await writer.close()
+        try await Self.waitFor(replica, "SELECT length(b) FROM blobs", "9000000", token: replicaToken)
+        // A reply over 4 MiB reaches a gRPC client.
+        let grpcReader = try await RedClient.connect("grpc://root:root-pw@127.0.0.1:\(replica.grpcPort)")
+        #expect(try await grpcReader.query("SELECT b FROM blobs").rows.first?.first?.displayText.count == 9_000_000)
+        try await grpcReader.close()
 
         // A user created on the primary can sign in on the replica.
         r = try await HTTPClientTests.call(primary, "POST", "/auth/users", body: #"{"username":"ana","password":"ana-pw","role":"read"}"#, token: token)

@@ -41,6 +41,9 @@ public struct GRPCReplicationSource: ReplicationSource {
 
     static var callOptions: CallOptions {
         var options = CallOptions.defaults
+        // The transport applies `maxRequestMessageBytes` to what it receives as well (4 MiB by
+        // default); a pull of 4 MiB of records is about 8 MiB of hex.
+        options.maxRequestMessageBytes = 64 << 20
         options.maxResponseMessageBytes = 64 << 20
         options.timeout = .seconds(60)
         return options
