@@ -19,21 +19,26 @@ public struct PullRequest: Sendable, Equatable {
     public var maxCount: Int
     public var maxBytes: Int
     public var replicaID: String?
+    /// Ours: with nothing new, how long the primary may wait for a commit before answering
+    /// (a long poll), so a caught-up replica sees a commit within milliseconds.
+    public var waitMilliseconds: Int
 
     public static let defaultMaxCount = 1_000
+    public static let maxWaitMilliseconds = 10_000
     /// Payload bytes per reply: hex doubles it, and the reply must stay a modest gRPC message.
     public static let defaultMaxBytes = 4 << 20
 
     public init(sinceLSN: UInt64, offset: Int = 0, maxCount: Int = PullRequest.defaultMaxCount,
-                maxBytes: Int = PullRequest.defaultMaxBytes, replicaID: String? = nil) {
+                maxBytes: Int = PullRequest.defaultMaxBytes, replicaID: String? = nil, waitMilliseconds: Int = 0) {
         self.sinceLSN = sinceLSN
+        self.waitMilliseconds = waitMilliseconds
         self.offset = offset
         self.maxCount = maxCount
         self.maxBytes = maxBytes
         self.replicaID = replicaID
     }
 
-    /// `{"since_lsn","offset"?,"max_count"?,"max_bytes"?,"replica_id"?}`, bounded.
+    /// `{"since_lsn","offset"?,"max_count"?,"max_bytes"?,"replica_id"?,"wait_ms"?}`, bounded.
     public init(json: JSONValue) throws {
         func integer(_ name: String, default fallback: Int64, range: ClosedRange<Int64>) throws -> Int64 {
             switch json[name] {
@@ -47,6 +52,7 @@ public struct PullRequest: Sendable, Equatable {
         offset = Int(try integer("offset", default: 0, range: 0...Int64(Limits.maxTransactionBytes)))
         maxCount = Int(try integer("max_count", default: Int64(Self.defaultMaxCount), range: 1...100_000))
         maxBytes = Int(try integer("max_bytes", default: Int64(Self.defaultMaxBytes), range: 1...(64 << 20)))
+        waitMilliseconds = Int(try integer("wait_ms", default: 0, range: 0...Int64(Self.maxWaitMilliseconds)))
         switch json["replica_id"] {
         case nil, .null?: replicaID = nil
         case .string(let id)? where !id.isEmpty && id.utf8.count <= 128: replicaID = id
@@ -58,6 +64,7 @@ public struct PullRequest: Sendable, Equatable {
         var members: [(String, JSONValue)] = [("since_lsn", .integer(Int64(sinceLSN))), ("offset", .integer(Int64(offset))),
                                               ("max_count", .integer(Int64(maxCount))), ("max_bytes", .integer(Int64(maxBytes)))]
         if let replicaID { members.append(("replica_id", .string(replicaID))) }
+        if waitMilliseconds > 0 { members.append(("wait_ms", .integer(Int64(waitMilliseconds)))) }
         return .object(members)
     }
 }

@@ -44,7 +44,11 @@ import Testing
     }
 
     static func catchUp(_ follower: ReplicaFollower, _ source: any ReplicationSource) async throws {
-        for _ in 0..<10_000 where try await !follower.step(source) {}
+        var rounds = 0
+        while try await !follower.step(source) {
+            rounds += 1
+            guard rounds < 10_000 else { throw RedError(.internalError, "the replica did not catch up in 10,000 pulls") }
+        }
     }
 
     static func writeEverything(_ session: Session, from start: Int) async throws {

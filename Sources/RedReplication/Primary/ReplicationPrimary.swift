@@ -110,7 +110,18 @@ public final class ReplicationPrimary: ReplicationSource, Sendable {
         return PulledRecords(records: records, currentLSN: batch.currentLSN, oldestLSN: batch.oldestLSN, primaryID: primaryID)
     }
 
-    public func pull(_ request: PullRequest) async throws -> PulledRecords { try pullRecords(request) }
+    /// `pullRecords`, after waiting up to `waitMilliseconds` for a commit past `sinceLSN` when
+    /// there is none yet (checked every millisecond: a commit is seen about 1 ms after it is
+    /// durable, without a replica polling over the network).
+    public func pull(_ request: PullRequest) async throws -> PulledRecords {
+        if request.waitMilliseconds > 0, request.offset == 0, engine.replicationReadableLSN == request.sinceLSN {
+            let deadline = ContinuousClock.now + .milliseconds(request.waitMilliseconds)
+            while engine.replicationReadableLSN == request.sinceLSN, ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(1))
+            }
+        }
+        return try pullRecords(request)
+    }
 
     /// `AckReplicaLsn`: positions only move forward, and never past what was sent.
     public func acknowledge(replicaID: String, appliedLSN: UInt64, durableLSN: UInt64) {

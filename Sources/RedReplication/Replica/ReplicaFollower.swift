@@ -43,6 +43,9 @@ public final class ReplicaFollower: Sendable {
         var partial: (lsn: UInt64, crc: UInt32, total: Int, bytes: [UInt8])?
     }
 
+    /// How long a caught-up pull may wait on the primary for new commits: the poll interval.
+    var waitMilliseconds: Int { Int(pollInterval.components.seconds * 1000 + pollInterval.components.attoseconds / 1_000_000_000_000_000) }
+
     /// Catalog-storage keys of the replica's own bookkeeping (the primary never writes them).
     static let appliedKey = Array("replication/applied_lsn".utf8)
     static let replicaIDKey = Array("replication/replica_id".utf8)
@@ -117,7 +120,7 @@ public final class ReplicaFollower: Sendable {
     @discardableResult
     public func step(_ source: any ReplicationSource) async throws -> Bool {
         let (applied, partial, id, primaryID) = progress.withLock { ($0.appliedLSN, $0.partial, $0.replicaID, $0.primaryID) }
-        let pulled = try await source.pull(PullRequest(sinceLSN: applied, offset: partial?.bytes.count ?? 0, replicaID: id))
+        let pulled = try await source.pull(PullRequest(sinceLSN: applied, offset: partial?.bytes.count ?? 0, replicaID: id, waitMilliseconds: waitMilliseconds))
         progress.withLock { p in
             p.lastSeenPrimaryLSN = pulled.currentLSN
             p.lastSeenOldestLSN = pulled.oldestLSN
@@ -201,7 +204,12 @@ public final class ReplicaFollower: Sendable {
                 try await connect { source in
                     if !self.isBootstrapped { try await self.bootstrap(from: source) }
                     while !Task.isCancelled {
-                        if try await self.step(source) { try await Task.sleep(for: self.pollInterval) }
+                        // A caught-up pull waited on the primary (long poll); a primary that
+                        // answered at once instead gets the rest of the poll interval.
+                        let started = ContinuousClock.now
+                        if try await self.step(source), ContinuousClock.now - started < self.pollInterval / 2 {
+                            try await Task.sleep(for: self.pollInterval - (ContinuousClock.now - started))
+                        }
                     }
                 }
             } catch is CancellationError {

@@ -20,7 +20,7 @@ extension GRPCService {
     func pullWalRecords(request: ServerRequest<Reddb_V1_JsonPayloadRequest>, context _: GRPCCore.ServerContext) async throws -> ServerResponse<Reddb_V1_PayloadReply> {
         await unary(request, .adminOnceAuthenticated, rpc: "pull_wal_records") { message, _ in
             let pull = try PullRequest(json: try Self.payload(message.payloadJson))
-            return Self.payloadReply(try self.primary().pullRecords(pull).json)
+            return Self.payloadReply(try await self.primary().pull(pull).json)
         }
     }
 
