@@ -214,6 +214,8 @@ public final class ReplicaFollower: Sendable {
                 }
             } catch is CancellationError {
                 return
+            } catch where Task.isCancelled {
+                return  // shutting down: the transport reports the cancellation its own way
             } catch let diverged as Diverged {
                 fail(.diverged, diverged.message)
             } catch let gap as Gap {
