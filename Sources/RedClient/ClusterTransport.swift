@@ -68,7 +68,8 @@ final class ClusterTransport: ClientTransport {
 
     /// Errors that say the replica is not there (rather than that the statement failed).
     static func unreachable(_ error: RedError) -> Bool {
-        [.closed, .ioError, .queryCanceled, .tooManyConnections].contains(error.code)
+        // Not a timeout: a read too slow on a replica would only be run again on the primary.
+        [.closed, .ioError, .tooManyConnections].contains(error.code)
     }
 
     /// Whether `sql` is one statement that only reads (see the type's comment).

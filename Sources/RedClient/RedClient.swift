@@ -63,13 +63,13 @@ public final class RedClient: Sendable {
             return RedClient(connectionString: target, transport: try await transport(target.at(.init(host: target.host, port: target.port)), options: options))
         }
         let primary = try await transport(target.at(.init(host: target.host, port: target.port)), options: options)
+        // A replica that cannot be reached now is left out (its reads go elsewhere); the
+        // primary must be there. Left-out replicas are not retried by this client.
         var replicas: [any ClientTransport] = []
-        do {
-            for replica in target.replicas { replicas.append(try await transport(target.at(replica), options: options)) }
-        } catch {
-            for opened in [primary] + replicas { try? await opened.close() }
-            throw error
+        for replica in target.replicas {
+            if let opened = try? await transport(target.at(replica), options: options) { replicas.append(opened) }
         }
+        guard !replicas.isEmpty else { return RedClient(connectionString: target, transport: primary) }
         return RedClient(connectionString: target, transport: ClusterTransport(primary: primary, replicas: replicas))
     }
 

@@ -7,7 +7,7 @@ import Synchronization
 /// keyspace, catalog included, so a replica that applies every record in LSN order holds
 /// the same keys and values as its primary.
 /// - A primary reads its commit records back from the WAL files (`replicationRecords`) and
-///   keeps the segments a replica still needs (`walRetentionFloor`).
+///   keeps the segments a replica still needs (`walRetention`).
 /// - A new replica first copies every key at one snapshot (`beginReplicationSnapshot` and
 ///   `replicationCursor`) that comes with the LSN it is consistent with, then follows the
 ///   log from there.

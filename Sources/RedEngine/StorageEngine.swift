@@ -38,9 +38,9 @@ public final class StorageEngine: @unchecked Sendable {
     let wal: WriteAheadLog
     let snapshots: SnapshotRegistry
     let lastCommitTS: Atomic<UInt64>
-    /// The oldest LSN a checkpoint must keep in the WAL (a replication primary sets it to what
-    /// its slowest replica has not read yet); `.max`: none.
-    public let walRetentionFloor = Atomic<UInt64>(.max)
+    /// Asked at each checkpoint for the oldest LSN the WAL must keep (a replication primary
+    /// answers what its slowest live replica has not read yet); nil or `.max`: none.
+    public let walRetention = Mutex<(@Sendable () -> UInt64)?>(nil)
     let failure = Mutex<RedError?>(nil)
     let checkpointLock = AsyncMutex()
     let counters = Mutex((commits: UInt64(0), conflicts: UInt64(0), checkpoints: UInt64(0)))
@@ -433,8 +433,9 @@ public final class StorageEngine: @unchecked Sendable {
             do {
                 try await wal.sync(upTo: frozen.header.checkpointLSN)
                 try store.write(frozen)
-                // A primary keeps the log its replicas have yet to read (`walRetentionFloor`).
-                try wal.removeSegments(before: min(frozen.header.checkpointLSN, walRetentionFloor.load(ordering: .relaxed)))
+                // A primary keeps the log its replicas have yet to read (`walRetention`).
+                let floor = walRetention.withLock { $0 }?() ?? .max
+                try wal.removeSegments(before: min(frozen.header.checkpointLSN, floor))
             } catch {
                 throw fail(error)
             }

@@ -22,6 +22,8 @@ public struct PullRequest: Sendable, Equatable {
     /// Ours: with nothing new, how long the primary may wait for a commit before answering
     /// (a long poll), so a caught-up replica sees a commit within milliseconds.
     public var waitMilliseconds: Int
+    /// Ours: the primary this replica copied; another primary answers no records.
+    public var primaryID: String?
 
     public static let defaultMaxCount = 1_000
     public static let maxWaitMilliseconds = 10_000
@@ -29,8 +31,9 @@ public struct PullRequest: Sendable, Equatable {
     public static let defaultMaxBytes = 4 << 20
 
     public init(sinceLSN: UInt64, offset: Int = 0, maxCount: Int = PullRequest.defaultMaxCount,
-                maxBytes: Int = PullRequest.defaultMaxBytes, replicaID: String? = nil, waitMilliseconds: Int = 0) {
+                maxBytes: Int = PullRequest.defaultMaxBytes, replicaID: String? = nil, waitMilliseconds: Int = 0, primaryID: String? = nil) {
         self.sinceLSN = sinceLSN
+        self.primaryID = primaryID
         self.waitMilliseconds = waitMilliseconds
         self.offset = offset
         self.maxCount = maxCount
@@ -53,6 +56,11 @@ public struct PullRequest: Sendable, Equatable {
         maxCount = Int(try integer("max_count", default: Int64(Self.defaultMaxCount), range: 1...100_000))
         maxBytes = Int(try integer("max_bytes", default: Int64(Self.defaultMaxBytes), range: 1...(64 << 20)))
         waitMilliseconds = Int(try integer("wait_ms", default: 0, range: 0...Int64(Self.maxWaitMilliseconds)))
+        switch json["primary_id"] {
+        case nil, .null?: primaryID = nil
+        case .string(let id)? where id.utf8.count <= 128: primaryID = id
+        default: throw RedError(.invalidArgument, "primary_id must be a string of at most 128 bytes")
+        }
         switch json["replica_id"] {
         case nil, .null?: replicaID = nil
         case .string(let id)? where !id.isEmpty && id.utf8.count <= 128: replicaID = id
@@ -65,6 +73,7 @@ public struct PullRequest: Sendable, Equatable {
                                               ("max_count", .integer(Int64(maxCount))), ("max_bytes", .integer(Int64(maxBytes)))]
         if let replicaID { members.append(("replica_id", .string(replicaID))) }
         if waitMilliseconds > 0 { members.append(("wait_ms", .integer(Int64(waitMilliseconds)))) }
+        if let primaryID { members.append(("primary_id", .string(primaryID))) }
         return .object(members)
     }
 }

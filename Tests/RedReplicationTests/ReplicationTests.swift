@@ -4,6 +4,7 @@ import RedCore
 import RedDB
 import RedEngine
 import RedReplication
+import Synchronization
 import Testing
 
 /// Primary and replica in one process (`ReplicationPrimary` as the replica's source): a
@@ -239,5 +240,30 @@ import Testing
         }
         func ack(replicaID: String, appliedLSN: UInt64, durableLSN: UInt64) async throws {}
         func snapshot(replicaID: String, _ receive: @Sendable (SnapshotChunk) async throws -> Void) async throws {}
+    }
+
+    final class Clock: Sendable {
+        let now = Synchronization.Atomic<Int64>(1_000_000)
+    }
+
+    /// A replica that went away for good stops holding the log once it times out, even if no
+    /// other replica pulls: every checkpoint asks the primary afresh.
+    @Test func aReplicaGoneForGoodStopsHoldingTheLog() async throws {
+        let dir = try Directory()
+        let primaryDB = try await Database.open(path: dir.path + "/primary.rdb", options: Self.options(segmentBytes: 64 << 10))
+        let clock = Clock()
+        let primary = try ReplicationPrimary(database: primaryDB, replicaTimeoutMilliseconds: 60_000, now: { clock.now.load(ordering: .relaxed) })
+        _ = try await primaryDB.session().execute("CREATE TABLE t (id INT PRIMARY KEY, v TEXT)")
+        let held = primaryDB.engine.replicationReadableLSN
+        _ = try await primary.pull(PullRequest(sinceLSN: held, replicaID: "gone"))
+        let filler = String(repeating: "x", count: 2_000)
+        for i in 0..<200 { _ = try await primaryDB.session().execute("INSERT INTO t VALUES ($1, $2)", parameters: [.integer(Int64(i)), .text(filler)]) }
+        try await primaryDB.engine.checkpoint()
+        #expect(primaryDB.engine.replicationOldestLSN <= held)
+        clock.now.add(61_000, ordering: .relaxed)
+        try await primaryDB.engine.checkpoint()
+        #expect(primaryDB.engine.replicationOldestLSN > held)
+        #expect(primary.replicaInfos.isEmpty)
+        try await primaryDB.close()
     }
 }

@@ -196,9 +196,14 @@ struct AuthStoreTests {
         let root = try Self.admin(store)
         _ = try await store.createUser("ana", password: "a", role: .read, by: root)
         let session = try await store.login(username: "ana", password: "a").token
-        #expect(store.isValid(.user("ana")) && store.isValid(.token(session)) && store.isValid(.token(key)))
+        let ana = try #require(store.userCredential("ana"))
+        let check = LoginCheck(auth: store, credential: ana, generation: store.generation.load(ordering: .relaxed))
+        #expect(store.isValid(ana) && store.isValid(.token(session)) && store.isValid(.token(key)) && check.holds())
         _ = try await store.deleteUser("ana", by: root)
-        #expect(!store.isValid(.user("ana")) && !store.isValid(.token(session)))
+        #expect(!store.isValid(ana) && !store.isValid(.token(session)) && !check.holds())
+        // A new user of the same name is someone else: the old login stays revoked.
+        _ = try await store.createUser("ana", password: "a", role: .admin, by: root)
+        #expect(!store.isValid(ana) && !check.holds())
         _ = try await store.revokeAPIKey(key, by: root)
         #expect(!store.isValid(.token(key)))
     }

@@ -48,6 +48,8 @@ public final class ReplicationPrimary: ReplicationSource, Sendable {
     public let maxSnapshotDuration: Duration
     let stateFile: String?
     private let state = Mutex(State())
+    /// One save at a time, so an older copy of the file never lands after a newer one.
+    private let saving = Mutex(())
     private let now: @Sendable () -> Int64
 
     public init(database: Database, stateFile: String? = nil, maxRetainedBytes: UInt64 = 1 << 30,
@@ -70,7 +72,7 @@ public final class ReplicationPrimary: ReplicationSource, Sendable {
             }
             s.dirty = saved == nil
         }
-        updateRetention()
+        engine.walRetention.withLock { $0 = { [weak self] in self?.retentionFloor() ?? .max } }
         try saveIfDue(force: true)
     }
 
@@ -84,6 +86,10 @@ public final class ReplicationPrimary: ReplicationSource, Sendable {
     /// a `currentLSN` below it, which the replica refuses.
     public func pullRecords(_ request: PullRequest) throws -> PulledRecords {
         let current = engine.replicationReadableLSN
+        // A replica of another primary: its LSN means nothing here, so read nothing.
+        if let expected = request.primaryID, expected != primaryID {
+            return PulledRecords(records: [], currentLSN: current, oldestLSN: engine.replicationOldestLSN, primaryID: primaryID)
+        }
         guard request.sinceLSN <= current else {
             return PulledRecords(records: [], currentLSN: current, oldestLSN: engine.replicationOldestLSN, primaryID: primaryID)
         }
@@ -114,7 +120,8 @@ public final class ReplicationPrimary: ReplicationSource, Sendable {
     /// there is none yet (checked every millisecond: a commit is seen about 1 ms after it is
     /// durable, without a replica polling over the network).
     public func pull(_ request: PullRequest) async throws -> PulledRecords {
-        if request.waitMilliseconds > 0, request.offset == 0, engine.replicationReadableLSN == request.sinceLSN {
+        if request.waitMilliseconds > 0, request.offset == 0, request.primaryID.map({ $0 == primaryID }) ?? true,
+           engine.replicationReadableLSN == request.sinceLSN {
             let deadline = ContinuousClock.now + .milliseconds(request.waitMilliseconds)
             while engine.replicationReadableLSN == request.sinceLSN, ContinuousClock.now < deadline {
                 try await Task.sleep(for: .milliseconds(1))
@@ -159,6 +166,9 @@ public final class ReplicationPrimary: ReplicationSource, Sendable {
             }
             try await receive(SnapshotChunk(snapshotLSN: lsn, entries: writer.bytes, entryCount: count, done: done,
                                             primaryID: first ? primaryID : nil))
+            // A long copy stays alive: its hold on the log must not time out before it ends.
+            let seen = now()
+            update(replicaID) { $0.lastSeenAtUnixMilliseconds = seen }
             first = false
             writer = ByteWriter(capacity: SnapshotChunk.targetBytes + 4096)
             count = 0
@@ -219,23 +229,22 @@ public final class ReplicationPrimary: ReplicationSource, Sendable {
             if known == nil || info.neededLSN != before { s.dirty = true }
             return known == nil
         }
-        updateRetention()
         // A new replica is written down at once; later positions only move forward, so an
         // older saved one keeps more log than needed, never less.
         try? saveIfDue(force: isNew)
     }
 
-    /// Computes the retention floor and stores it under the same lock, so a stale floor never
-    /// replaces a newer one.
-    func updateRetention() {
+    /// The oldest LSN the WAL must keep, asked by every checkpoint: what the replicas seen in
+    /// the last `replicaTimeout` (copying ones included) still need, at most
+    /// `maxRetainedBytes` behind the log's end. Replicas not seen for longer are forgotten here.
+    func retentionFloor() -> UInt64 {
         let cutoff = now() - replicaTimeoutMilliseconds
         let end = engine.replicationReadableLSN
-        state.withLock { s in
+        return state.withLock { s in
             let before = s.replicas.count
             s.replicas = s.replicas.filter { $0.value.lastSeenAtUnixMilliseconds >= cutoff }
             if s.replicas.count != before { s.dirty = true }
-            let floor = s.replicas.values.map(\.neededLSN).min().map { max($0, end > maxRetainedBytes ? end - maxRetainedBytes : 0) } ?? .max
-            engine.walRetentionFloor.store(floor, ordering: .relaxed)
+            return s.replicas.values.map(\.neededLSN).min().map { max($0, end > maxRetainedBytes ? end - maxRetainedBytes : 0) } ?? .max
         }
     }
 
@@ -245,24 +254,29 @@ public final class ReplicationPrimary: ReplicationSource, Sendable {
     /// changed, at most every two seconds.
     func saveIfDue(force: Bool) throws {
         guard let stateFile else { return }
-        let time = now()
-        let snapshot: [String: UInt64]? = state.withLock { s in
-            guard s.dirty, force || time - s.savedAt >= Self.saveIntervalMilliseconds else { return nil }
-            s.dirty = false
-            s.savedAt = time
-            return s.replicas.mapValues(\.neededLSN)
+        try saving.withLock { _ in
+            let time = now()
+            let snapshot: [String: UInt64]? = state.withLock { s in
+                guard s.dirty, force || time - s.savedAt >= Self.saveIntervalMilliseconds else { return nil }
+                return s.replicas.mapValues(\.neededLSN)
+            }
+            guard let snapshot else { return }
+            let json = JSONValue.object([("primary_id", .string(primaryID)),
+                                         ("replicas", .object(snapshot.sorted { $0.key < $1.key }.map { ($0.key, .integer(Int64($0.value))) }))])
+            let temporary = stateFile + ".tmp"
+            guard FileManager.default.createFile(atPath: temporary, contents: Data(json.utf8)) else {
+                throw RedError(.ioError, "cannot write \(temporary)")
+            }
+            let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: temporary))
+            try handle.synchronize()
+            try handle.close()
+            guard rename(temporary, stateFile) == 0 else { throw RedError(.ioError, "cannot rename \(temporary) to \(stateFile) (errno \(errno))") }
+            // Marked clean only once written: a failed save is tried again by the next change.
+            state.withLock { s in
+                s.dirty = false
+                s.savedAt = time
+            }
         }
-        guard let snapshot else { return }
-        let json = JSONValue.object([("primary_id", .string(primaryID)),
-                                     ("replicas", .object(snapshot.sorted { $0.key < $1.key }.map { ($0.key, .integer(Int64($0.value))) }))])
-        let temporary = stateFile + ".tmp"
-        guard FileManager.default.createFile(atPath: temporary, contents: Data(json.utf8)) else {
-            throw RedError(.ioError, "cannot write \(temporary)")
-        }
-        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: temporary))
-        try handle.synchronize()
-        try handle.close()
-        guard rename(temporary, stateFile) == 0 else { throw RedError(.ioError, "cannot rename \(temporary) to \(stateFile) (errno \(errno))") }
     }
 
     static func load(_ path: String) throws -> (id: String, positions: [String: UInt64])? {

@@ -120,7 +120,8 @@ public final class ReplicaFollower: Sendable {
     @discardableResult
     public func step(_ source: any ReplicationSource) async throws -> Bool {
         let (applied, partial, id, primaryID) = progress.withLock { ($0.appliedLSN, $0.partial, $0.replicaID, $0.primaryID) }
-        let pulled = try await source.pull(PullRequest(sinceLSN: applied, offset: partial?.bytes.count ?? 0, replicaID: id, waitMilliseconds: waitMilliseconds))
+        let pulled = try await source.pull(PullRequest(sinceLSN: applied, offset: partial?.bytes.count ?? 0, replicaID: id,
+                                                       waitMilliseconds: waitMilliseconds, primaryID: primaryID))
         progress.withLock { p in
             p.lastSeenPrimaryLSN = pulled.currentLSN
             p.lastSeenOldestLSN = pulled.oldestLSN

@@ -74,7 +74,8 @@ final class AuthStore: Sendable {
     private struct State {
         var users: [String: User]
         var keys: [String: APIKey]
-        var sessions: [String: (username: String, expiresAt: Int64)] = [:]
+        /// Token → its user (as of the login: a recreated user, or a changed password, ends it).
+        var sessions: [String: (username: String, createdAt: Int64, updatedAt: Int64, expiresAt: Int64)] = [:]
         var sealed: Bool
     }
 
@@ -157,16 +158,23 @@ final class AuthStore: Sendable {
     enum Credential: Sendable {
         /// No users then: holds until the server gets its first.
         case anonymous
-        /// A password or SCRAM login: holds while the user exists and is enabled.
-        case user(String)
+        /// A password or SCRAM login: holds while that very user (not a later one of the same
+        /// name, which may have another role) exists, is enabled and keeps that password (the
+        /// verifier's random salt tells them apart).
+        case user(String, verifier: SCRAMVerifier)
         /// A session token or API key: holds while it resolves.
         case token(String)
+    }
+
+    /// The credential of a password or SCRAM login by `name` (nil: no such enabled user).
+    func userCredential(_ name: String) -> Credential? {
+        state.withLock { s in s.users[name].flatMap { $0.enabled ? .user(name, verifier: $0.verifier) : nil } }
     }
 
     func isValid(_ credential: Credential) -> Bool {
         switch credential {
         case .anonymous: return !authRequired
-        case .user(let name): return identity(of: name) != nil
+        case .user(let name, let verifier): return state.withLock { s in s.users[name].map { $0.enabled && $0.verifier == verifier } ?? false }
         case .token(let token): return resolve(token) != nil
         }
     }
@@ -202,7 +210,8 @@ final class AuthStore: Sendable {
             let current = now()
             s.sessions = s.sessions.filter { $0.value.expiresAt > current }
             guard s.sessions.count < Self.maxSessions else { throw RedError(.limitExceeded, "too many live sessions (\(Self.maxSessions))") }
-            s.sessions[token] = (username, expiresAt)
+            guard let user = s.users[username] else { throw RedError(.invalidPassword, "invalid user name or password") }
+            s.sessions[token] = (username, user.createdAt, user.updatedAt, expiresAt)
         }
         return Issued(token: token, expiresAtUnixMilliseconds: expiresAt, identity: identity)
     }
@@ -217,7 +226,8 @@ final class AuthStore: Sendable {
                 return AuthIdentity(username: user.username, role: min(key.role, user.role), authenticated: true)
             }
             guard let session = s.sessions[token] else { return nil }
-            guard session.expiresAt > current, let user = s.users[session.username], user.enabled else {
+            guard session.expiresAt > current, let user = s.users[session.username], user.enabled,
+                  user.createdAt == session.createdAt, user.updatedAt == session.updatedAt else {
                 s.sessions[token] = nil
                 return nil
             }
@@ -252,13 +262,16 @@ final class AuthStore: Sendable {
     /// good once done. Open to anyone while the server has no users at all (that is what it
     /// is for); while `--user` accounts exist it needs one of their tokens.
     func bootstrap(username: String, password: String, caller: AuthIdentity?) async throws -> JSONValue {
-        try await changing {
+        guard !isSealed else { throw RedError(.invalidAuthorization, "bootstrap already completed — sealed permanently") }
+        if authRequired { try (caller ?? .anonymous).requireAdmin("bootstrap while --user accounts exist") }
+        let verifier = try await newVerifier(username, password: password)
+        return try await changing {
             let hasUsers = authRequired
             guard !isSealed else {
                 throw RedError(.invalidAuthorization, "bootstrap already completed — sealed permanently")
             }
             if hasUsers { try (caller ?? .anonymous).requireAdmin("bootstrap while --user accounts exist") }
-            let user = try await makeUser(username, password: password, role: .admin)
+            let user = try makeUser(username, verifier: verifier, role: .admin)
             let (key, text) = Self.makeKey(owner: username, name: "bootstrap", role: .admin, at: user.createdAt)
             try await database.engine.transaction { tx in
                 guard try tx.catalogGet(AuthCatalog.sealKey) == nil else {
@@ -281,10 +294,11 @@ final class AuthStore: Sendable {
     /// Creates a stored user (admin only).
     func createUser(_ username: String, password: String, role: AuthRole, by caller: AuthIdentity) async throws -> JSONValue {
         try caller.requireAdmin("creating users")
+        let verifier = try await newVerifier(username, password: password)
         return try await changing {
             let count = state.withLock { $0.users.count }
             guard count < Self.maxUsers else { throw RedError(.limitExceeded, "at most \(Self.maxUsers) users") }
-            let user = try await makeUser(username, password: password, role: role)
+            let user = try makeUser(username, verifier: verifier, role: role)
             try await database.engine.transaction { tx in
                 guard try tx.catalogGet(AuthCatalog.userKey(username)) == nil else { throw Self.exists(username) }
                 try AuthCatalog.put(user, tx)
@@ -376,11 +390,15 @@ final class AuthStore: Sendable {
             throw RedError(.featureNotSupported, "authentication is not enabled on this server, so there is no password to change")
         }
         try SCRAMVerifier.validate(password: new)
-        // Both derivations happen before the change lock, so they hold up no other change.
+        // Both derivations happen before the change lock, so they hold up no other change; the
+        // user is then checked to be the very one whose password was given.
+        let checked = verifier(for: username)
         _ = try await checkPassword(username: username, password: old)
         let verifier = await hashed { SCRAMVerifier(password: new, iterations: self.iterations) }
         return try await changing {
-            guard var user = state.withLock({ $0.users[username] }) else { throw RedError(.invalidPassword, "invalid user name or password") }
+            guard var user = state.withLock({ $0.users[username] }), user.enabled, user.verifier == checked else {
+                throw RedError(.invalidPassword, "invalid user name or password")
+            }
             guard !user.configured else { throw Self.configured(username) }
             user.verifier = verifier
             user.updatedAt = now()
@@ -414,13 +432,20 @@ final class AuthStore: Sendable {
         return work()
     }
 
-    private func makeUser(_ username: String, password: String, role: AuthRole) async throws -> User {
+    /// Checks a new user's name and password and derives its verifier: before the change lock,
+    /// so hashing never holds other changes up.
+    private func newVerifier(_ username: String, password: String) async throws -> SCRAMVerifier {
         try Self.validateName(username, what: "user name")
         guard username != AuthIdentity.anonymous.username else { throw RedError(.invalidArgument, "\"anonymous\" is reserved") }
         try SCRAMVerifier.validate(password: password)
         if state.withLock({ $0.users[username] }) != nil { throw Self.exists(username) }
+        return await hashed { SCRAMVerifier(password: password, iterations: self.iterations) }
+    }
+
+    /// The user record, under the change lock (the name is checked again: it may have been taken since).
+    private func makeUser(_ username: String, verifier: SCRAMVerifier, role: AuthRole) throws -> User {
+        if state.withLock({ $0.users[username] }) != nil { throw Self.exists(username) }
         let time = now()
-        let verifier = await hashed { SCRAMVerifier(password: password, iterations: self.iterations) }
         return User(username: username, role: role, enabled: true, verifier: verifier, createdAt: time, updatedAt: time, configured: false)
     }
 
@@ -464,5 +489,38 @@ final class AuthStore: Sendable {
 public enum OfflineBootstrap {
     public static func run(database: Database, username: String, password: String) async throws -> JSONValue {
         try await AuthStore(database: database, configuredUsers: [:]).bootstrap(username: username, password: password, caller: nil)
+    }
+}
+
+/// A long-lived connection's login (PG-wire, RedWire), checked again whenever the auth store
+/// has changed since: once it no longer holds, it never holds again.
+final class LoginCheck: Sendable {
+    let auth: AuthStore
+    let credential: AuthStore.Credential
+    private let checkedGeneration: Atomic<UInt64>
+    private let revoked = Atomic<Bool>(false)
+
+    /// `generation` is the store's, read before the login was checked: a change made while it
+    /// was being checked is then looked at again on the first request.
+    init(auth: AuthStore, credential: AuthStore.Credential, generation: UInt64) {
+        self.auth = auth
+        self.credential = credential
+        checkedGeneration = Atomic(generation)
+    }
+
+    func holds() -> Bool {
+        if revoked.load(ordering: .acquiring) { return false }
+        let current = auth.generation.load(ordering: .sequentiallyConsistent)
+        guard current != checkedGeneration.load(ordering: .acquiring) else { return true }
+        guard auth.isValid(credential) else {
+            revoked.store(true, ordering: .releasing)
+            return false
+        }
+        checkedGeneration.store(current, ordering: .releasing)
+        return true
+    }
+
+    static var revokedError: RedError {
+        RedError(.invalidAuthorization, "the login of this connection is no longer valid (its user or key was removed, or the server now requires authentication)")
     }
 }

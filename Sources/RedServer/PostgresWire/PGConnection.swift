@@ -40,10 +40,9 @@ final class PGConnection {
     var skipUntilSync = false
     var settings = PGSettings()
     var user = ""
-    /// How this connection authenticated, and the auth store's generation when last checked:
-    /// a user deleted (or the first user bootstrapped, for an anonymous one) ends it.
-    var credential: AuthStore.Credential?
-    var credentialGeneration: UInt64 = 0
+    /// This connection's login, checked again when the auth store changes: a user deleted (or
+    /// the first user bootstrapped, for an anonymous one) ends it.
+    var login: LoginCheck?
     /// The connection negotiated TLS (SSLRequest answered `S`).
     var encrypted = false
     /// Bytes of the SSLRequest/GSSENCRequest packets handled so far (8 each): before TLS
@@ -210,10 +209,10 @@ final class PGConnection {
     /// against the user's stored SCRAM verifier. The session then takes the user's role.
     private func authenticate(user: String) async throws -> Bool {
         let auth = context.auth
+        let generation = auth.generation.load(ordering: .sequentiallyConsistent)
         guard auth.authRequired else {
             session.access = context.access(for: .anonymous)
-            credential = .anonymous
-            credentialGeneration = auth.generation.load(ordering: .sequentiallyConsistent)
+            login = LoginCheck(auth: auth, credential: .anonymous, generation: generation)
             writer.authenticationOK()
             return true
         }
@@ -222,10 +221,9 @@ final class PGConnection {
         case .cleartext: ok = try await authenticateCleartext(user: user, auth: auth)
         case .scramSHA256: ok = try await authenticateSCRAM(user: user, verifier: auth.scramVerifier(for: user))
         }
-        if ok, let identity = auth.identity(of: user) {
+        if ok, let identity = auth.identity(of: user), let credential = auth.userCredential(user) {
             session.access = context.access(for: identity)
-            credential = .user(user)
-            credentialGeneration = auth.generation.load(ordering: .sequentiallyConsistent)
+            login = LoginCheck(auth: auth, credential: credential, generation: generation)
             writer.authenticationOK()
             return true
         }
@@ -266,13 +264,8 @@ final class PGConnection {
     /// Re-checks the login after the auth store changed (a user deleted, the first admin
     /// bootstrapped); when it no longer holds, FATAL 28000 and the connection closes.
     private func credentialStillHolds() async throws -> Bool {
-        let auth = context.auth
-        let current = auth.generation.load(ordering: .sequentiallyConsistent)
-        guard let credential, current != credentialGeneration else { return true }
-        credentialGeneration = current
-        guard !auth.isValid(credential) else { return true }
-        writer.error(RedError(.invalidAuthorization, "the login of this connection is no longer valid (its user was removed, or the server now requires authentication)"),
-                     severity: "FATAL")
+        guard let login, !login.holds() else { return true }
+        writer.error(LoginCheck.revokedError, severity: "FATAL")
         try await flush()
         return false
     }

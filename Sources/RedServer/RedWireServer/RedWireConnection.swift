@@ -88,8 +88,10 @@ final class RedWireConnection {
     func run() async throws {
         guard case .preamble(let magic, let minor)? = try await inbound.next(),
               magic == RedWirePreamble.magic, minor <= RedWirePreamble.maximumMinorVersion else { return }
+        // Read before the login is checked: a change made meanwhile is looked at again at once.
+        let generation = context.auth.generation.load(ordering: .sequentiallyConsistent)
         guard let (features, identity, credential) = try await handshake() else { return }
-        var credentialGeneration = context.auth.generation.load(ordering: .sequentiallyConsistent)
+        let login = LoginCheck(auth: context.auth, credential: credential, generation: generation)
         session.access = context.access(for: identity)
         let requests = RedWireRequests(context: context, outbound: outbound, activity: ConnectionActivity(id: id, context: context),
                                        running: RunningRequests(), structuredErrors: features & RedWireHandshake.structuredErrors != 0,
@@ -102,15 +104,11 @@ final class RedWireConnection {
             while case .frame(let frame)? = try await inbound.next() {
                 // A login the auth store no longer honours (user removed, key revoked, the first
                 // admin bootstrapped for an anonymous client) ends the connection.
-                let generation = context.auth.generation.load(ordering: .sequentiallyConsistent)
-                if generation != credentialGeneration {
-                    credentialGeneration = generation
-                    guard context.auth.isValid(credential) else {
-                        try await requests.fail(frame, RedError(.invalidAuthorization, "the login of this connection is no longer valid (its user or key was removed, or the server now requires authentication)"))
-                        for stream in streams.values { stream.queue?.finish() }
-                        streams.removeAll()
-                        return
-                    }
+                guard login.holds() else {
+                    try await requests.fail(frame, LoginCheck.revokedError)
+                    for stream in streams.values { stream.queue?.finish() }
+                    streams.removeAll()
+                    return
                 }
                 switch frame.kind {
                 case .ping:
@@ -159,7 +157,7 @@ final class RedWireConnection {
                     entry.queue = continuation
                     streams[frame.streamID] = entry
                     group.addTask(executorPreference: globalConcurrentExecutor) { [session = entry.session, backlog = entry.backlog] in
-                        try await Self.runStream(stream, session: session, backlog: backlog, requests: requests, pending: pending)
+                        try await Self.runStream(stream, session: session, backlog: backlog, requests: requests, pending: pending, login: login)
                     }
                 }
                 let request = prefetch.request(for: frame)
@@ -182,7 +180,7 @@ final class RedWireConnection {
     /// shutdown, and the database closing), whether the client committed the stream, replaced
     /// it or went away.
     private static func runStream(_ stream: AsyncStream<InboundRequest>, session: Session, backlog: StreamBacklog,
-                                  requests: RedWireRequests, pending: PendingFrameBytes) async throws {
+                                  requests: RedWireRequests, pending: PendingFrameBytes, login: LoginCheck) async throws {
         defer { session.abortOpenTransaction() }
         var bulk: BulkStream?
         var settings = RedWireSessionSettings()
@@ -192,6 +190,11 @@ final class RedWireConnection {
                     pending.release(request.frame.payload.count)
                     request.decodedRows?.done()
                     backlog.removeAfterReply()  // last, and after the reply's write (see StreamBacklog)
+                }
+                // Requests queued before a revocation do not run after it.
+                guard login.holds() else {
+                    try await requests.fail(request.frame, LoginCheck.revokedError)
+                    continue
                 }
                 try await requests.handle(request.frame, prefetched: request.decodedRows, session: session, bulk: &bulk,
                                           settings: &settings)

@@ -93,7 +93,7 @@ struct RedWireHandshake {
                 guard let final = try server.receiveClientFinal(text), final.hasPrefix("v="), let user = auth.identity(of: scramUser) else {
                     throw RedError(.invalidPassword, "invalid SCRAM proof")
                 }
-                credential = .user(scramUser)
+                credential = auth.userCredential(scramUser)
                 return .done(authenticated(user, signature: String(final.dropFirst(2))))
             }
             guard text.hasPrefix("n,,") else { throw RedError(.invalidAuthorization, "scram client-first: expected GS2 header n,,") }
