@@ -74,8 +74,9 @@ final class AuthStore: Sendable {
     private struct State {
         var users: [String: User]
         var keys: [String: APIKey]
-        /// Token → its user (as of the login: a recreated user, or a changed password, ends it).
-        var sessions: [String: (username: String, createdAt: Int64, updatedAt: Int64, expiresAt: Int64)] = [:]
+        /// Token → its user and that user's verifier at the login (a recreated user, or a
+        /// changed password, has another: the session ends).
+        var sessions: [String: (username: String, verifier: SCRAMVerifier, expiresAt: Int64)] = [:]
         var sealed: Bool
     }
 
@@ -211,7 +212,7 @@ final class AuthStore: Sendable {
             s.sessions = s.sessions.filter { $0.value.expiresAt > current }
             guard s.sessions.count < Self.maxSessions else { throw RedError(.limitExceeded, "too many live sessions (\(Self.maxSessions))") }
             guard let user = s.users[username] else { throw RedError(.invalidPassword, "invalid user name or password") }
-            s.sessions[token] = (username, user.createdAt, user.updatedAt, expiresAt)
+            s.sessions[token] = (username, user.verifier, expiresAt)
         }
         return Issued(token: token, expiresAtUnixMilliseconds: expiresAt, identity: identity)
     }
@@ -226,8 +227,7 @@ final class AuthStore: Sendable {
                 return AuthIdentity(username: user.username, role: min(key.role, user.role), authenticated: true)
             }
             guard let session = s.sessions[token] else { return nil }
-            guard session.expiresAt > current, let user = s.users[session.username], user.enabled,
-                  user.createdAt == session.createdAt, user.updatedAt == session.updatedAt else {
+            guard session.expiresAt > current, let user = s.users[session.username], user.enabled, user.verifier == session.verifier else {
                 s.sessions[token] = nil
                 return nil
             }
@@ -489,38 +489,5 @@ final class AuthStore: Sendable {
 public enum OfflineBootstrap {
     public static func run(database: Database, username: String, password: String) async throws -> JSONValue {
         try await AuthStore(database: database, configuredUsers: [:]).bootstrap(username: username, password: password, caller: nil)
-    }
-}
-
-/// A long-lived connection's login (PG-wire, RedWire), checked again whenever the auth store
-/// has changed since: once it no longer holds, it never holds again.
-final class LoginCheck: Sendable {
-    let auth: AuthStore
-    let credential: AuthStore.Credential
-    private let checkedGeneration: Atomic<UInt64>
-    private let revoked = Atomic<Bool>(false)
-
-    /// `generation` is the store's, read before the login was checked: a change made while it
-    /// was being checked is then looked at again on the first request.
-    init(auth: AuthStore, credential: AuthStore.Credential, generation: UInt64) {
-        self.auth = auth
-        self.credential = credential
-        checkedGeneration = Atomic(generation)
-    }
-
-    func holds() -> Bool {
-        if revoked.load(ordering: .acquiring) { return false }
-        let current = auth.generation.load(ordering: .sequentiallyConsistent)
-        guard current != checkedGeneration.load(ordering: .acquiring) else { return true }
-        guard auth.isValid(credential) else {
-            revoked.store(true, ordering: .releasing)
-            return false
-        }
-        checkedGeneration.store(current, ordering: .releasing)
-        return true
-    }
-
-    static var revokedError: RedError {
-        RedError(.invalidAuthorization, "the login of this connection is no longer valid (its user or key was removed, or the server now requires authentication)")
     }
 }
