@@ -15,7 +15,7 @@ struct CollectionOperations: Sendable {
     /// A session limited to what the request's caller may do (`RequestCaller`).
     func session() -> Session {
         let session = database.session()
-        session.access = standbyReason.map { .standby(reason: $0) } ?? RequestCaller.sessionAccess
+        session.access = RequestCaller.access(standbyReason: standbyReason, identity: RequestCaller.identity)
         return session
     }
 

@@ -44,14 +44,12 @@ public struct RedServer: Sendable {
         // so shutdown stops them in order before the database closes.
         var options = options
         options.engine.backgroundWork = false
-        var primaryAddress: GRPCReplicationSource.Address?
-        if case .replica(let address) = configuration.replication {
-            primaryAddress = try GRPCReplicationSource.Address(address)
+        if case .replica = configuration.replication {
             options.expirySweepIntervalMilliseconds = 0  // the primary's sweep deletes replicate
         }
         let database = try await Database.open(path: path, options: options)
         let context = try ServerContext(database: database, configuration: configuration, logger: logger, pgTLS: tls.postgres)
-        if let replica = context.replica, let primaryAddress, !replica.isBootstrapped {
+        if let replica = context.replica, let primaryAddress = context.primaryAddress, !replica.isBootstrapped {
             try await Self.copyPrimary(replica, from: primaryAddress, logger: logger)
         }
         if let admin = configuration.bootstrapAdmin, context.replica == nil {
@@ -108,8 +106,8 @@ public struct RedServer: Sendable {
         let logger = context.logger
         // Shutdown runs in reverse order: listeners first, background work last.
         var services: [any Service] = [BackgroundWorkService(database: context.database)]
-        if let replica = context.replica, case .replica(let address) = context.configuration.replication {
-            services.append(ReplicaService(follower: replica, address: try GRPCReplicationSource.Address(address)))
+        if let replica = context.replica, let address = context.primaryAddress {
+            services.append(ReplicaService(follower: replica, address: address))
         }
         if let http { services.append(http) }
         if let pg { services.append(pg) }

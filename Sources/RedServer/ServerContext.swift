@@ -25,6 +25,8 @@ public final class ServerContext: Sendable {
     /// Replication: the primary's side when `--role primary`, the replica's when `--role replica`.
     let replicationPrimary: ReplicationPrimary?
     let replica: ReplicaFollower?
+    /// The primary a replica follows, parsed once.
+    let primaryAddress: GRPCReplicationSource.Address?
     /// Why this server refuses every write (it is a replica), nil when it does not.
     let standbyReason: String?
 
@@ -36,8 +38,11 @@ public final class ServerContext: Sendable {
         self.metrics = ServerMetrics()
         switch configuration.replication {
         case .replica(let address):
-            standbyReason = "this server is a replica of \(Self.redacted(address)); send writes to the primary"
+            let parsed = try GRPCReplicationSource.Address(address)
+            primaryAddress = parsed
+            standbyReason = "this server is a replica of \(parsed); send writes to the primary"
         case .standalone, .primary:
+            primaryAddress = nil
             standbyReason = nil
         }
         let auth = try AuthStore(database: database, configuredUsers: configuration.users, iterations: configuration.scramIterations,
@@ -45,10 +50,10 @@ public final class ServerContext: Sendable {
         self.auth = auth
         self.replicationPrimary = configuration.replication == .primary
             ? try ReplicationPrimary(database: database, stateFile: database.engine.path + "-replication.json") : nil
-        if case .replica(let address) = configuration.replication {
+        if let primaryAddress {
             var replicaLogger = logger
             replicaLogger[metadataKey: "replication"] = "replica"
-            replica = try ReplicaFollower(database: database, primaryAddress: Self.redacted(address), logger: replicaLogger,
+            replica = try ReplicaFollower(database: database, primaryAddress: primaryAddress.description, logger: replicaLogger,
                                           onAuthChange: { [weak auth] in auth?.reload() })
         } else {
             replica = nil
@@ -56,14 +61,9 @@ public final class ServerContext: Sendable {
         self.startedAtUnixMilliseconds = SystemClock().nowMilliseconds()
     }
 
-    /// A primary address without its credentials, for logs and status.
-    static func redacted(_ address: String) -> String {
-        (try? GRPCReplicationSource.Address(address).description) ?? address
-    }
-
     /// What a session of `identity` may do: nothing but read on a replica; otherwise its role's share.
     func access(for identity: AuthIdentity) -> SessionAccess {
-        standbyReason.map { .standby(reason: $0) } ?? identity.sessionAccess
+        RequestCaller.access(standbyReason: standbyReason, identity: identity)
     }
 
     /// A session for `identity`: a `read` caller's writes fail with 42501, anyone's on a replica with 25006.
@@ -77,7 +77,7 @@ public final class ServerContext: Sendable {
     /// read-only when no caller is bound.
     func callerSession() -> Session {
         let session = database.session()
-        session.access = standbyReason.map { .standby(reason: $0) } ?? RequestCaller.sessionAccess
+        session.access = RequestCaller.access(standbyReason: standbyReason, identity: RequestCaller.identity)
         return session
     }
 

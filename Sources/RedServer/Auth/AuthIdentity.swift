@@ -52,7 +52,10 @@ struct AuthIdentity: Sendable, Equatable {
 enum RequestCaller {
     @TaskLocal static var identity: AuthIdentity?
 
-    static var sessionAccess: SessionAccess {
-        identity?.sessionAccess ?? .readOnly(principal: "an unauthenticated request")
+    /// What a session may do: nothing but read on a replica (`standbyReason`), else what
+    /// `identity`'s role allows; read-only without an identity.
+    static func access(standbyReason: String?, identity: AuthIdentity?) -> SessionAccess {
+        if let standbyReason { return .standby(reason: standbyReason) }
+        return identity?.sessionAccess ?? .readOnly(principal: "an unauthenticated request")
     }
 }
