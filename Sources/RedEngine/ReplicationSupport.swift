@@ -63,7 +63,7 @@ extension StorageEngine {
             var r = ByteReader(stored, context: "collection id counter")
             next = try r.u32()
         }
-        return Array(0..<Keyspace.firstUserID) + Array(Keyspace.firstUserID..<max(Keyspace.firstUserID, next))
+        return Array(0..<max(Keyspace.firstUserID, next))
     }
 
     /// The keys of one collection id, reserved ones included.

@@ -44,7 +44,7 @@ public final class ReplicaFollower: Sendable {
     }
 
     /// How long a caught-up pull may wait on the primary for new commits: the poll interval.
-    var waitMilliseconds: Int { Int(pollInterval.components.seconds * 1000 + pollInterval.components.attoseconds / 1_000_000_000_000_000) }
+    var waitMilliseconds: Int { Int(pollInterval / .milliseconds(1)) }
 
     /// Catalog-storage keys of the replica's own bookkeeping (the primary never writes them).
     static let appliedKey = Array("replication/applied_lsn".utf8)
