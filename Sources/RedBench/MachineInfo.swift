@@ -1,4 +1,5 @@
 import Foundation
+import RedCore
 import RedStorage
 
 /// The machine a benchmark ran on, printed with its figures: ratios only mean something
@@ -15,6 +16,11 @@ public struct MachineInfo: Sendable, Codable {
         case cores, cpu, kernel
         case memoryGiB = "memory_gib"
         case fsyncPerSecond = "fsync_per_sec"
+    }
+
+    /// `{"cores","cpu","fsync_per_sec","kernel"}`, as the benchmarks' JSON reports carry it.
+    var json: JSONValue {
+        .object([("cores", .integer(Int64(cores))), ("cpu", .string(cpu)), ("fsync_per_sec", .float(fsyncPerSecond)), ("kernel", .string(kernel))])
     }
 
     static func current(fsyncProbeDirectory: String, seconds: Double) throws -> MachineInfo {

@@ -51,8 +51,7 @@ public enum ReplicationBench {
                 ("replica_apply_rows_per_sec", .float(replicaApplyRowsPerSecond)), ("lag_after_load_ms", .float(lagAfterLoadMilliseconds)),
                 ("visibility_p50_ms", .float(visibilityP50Milliseconds)), ("visibility_p99_ms", .float(visibilityP99Milliseconds)),
                 ("copy_rows_per_sec", .float(copyRowsPerSecond)), ("copy_seconds", .float(copySeconds)),
-                ("machine", machine.map { .object([("cores", .integer(Int64($0.cores))), ("cpu", .string($0.cpu)),
-                                                   ("fsync_per_sec", .float($0.fsyncPerSecond))]) } ?? .null),
+                ("machine", machine?.json ?? .null),
             ])
         }
     }

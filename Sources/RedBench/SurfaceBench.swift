@@ -93,8 +93,7 @@ public enum SurfaceBench {
                 ("latency_us", .object(latencies.map { ($0.surface, .object([("p50", .float($0.p50Microseconds)), ("p99", .float($0.p99Microseconds))])) })),
                 ("insert_rows_per_sec", .object(loads.map { ($0.surface, .float($0.rowsPerSecond)) })),
                 ("insert_rounds", .object(loads.map { ($0.surface, .array($0.rounds.map { .float($0) })) })),
-                ("machine", machine.map { .object([("cores", .integer(Int64($0.cores))), ("cpu", .string($0.cpu)),
-                                                   ("fsync_per_sec", .float($0.fsyncPerSecond)), ("kernel", .string($0.kernel))]) } ?? .null),
+                ("machine", machine?.json ?? .null),
                 ("postgres_version", postgresVersion.map { .string($0) } ?? .null),
             ])
         }
