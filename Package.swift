@@ -40,7 +40,18 @@ let package = Package(
         .target(name: "RedStorage", dependencies: ["RedCore"], swiftSettings: strict),
         .target(name: "RedEngine", dependencies: ["RedCore", "RedStorage"], swiftSettings: strict),
         .target(name: "RedQuery", dependencies: ["RedCore", "RedStorage", "RedEngine"], swiftSettings: strict),
-        .target(name: "RedDB", dependencies: ["RedCore", "RedStorage", "RedEngine", "RedQuery"], swiftSettings: strict),
+        // AI providers (embeddings, prompts) and the ASK pipeline's pure parts; RedDB wires it to the engine.
+        .target(
+            name: "RedAI",
+            dependencies: [
+                "RedCore",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: strict),
+        .target(name: "RedDB", dependencies: ["RedCore", "RedStorage", "RedEngine", "RedQuery", "RedAI"], swiftSettings: strict),
         // RedWire frame and value codecs, shared by the server and the client; no engine dependency.
         .target(name: "RedWire", dependencies: ["RedCore"], swiftSettings: strict),
         // Generated protobuf messages and gRPC stubs for reddb.v1 and grpc.health.v1 (scripts/regenerate-protos),

@@ -133,6 +133,10 @@ public struct RedError: Error, Sendable, Equatable, CustomStringConvertible {
         case insufficientPrivilege = "insufficient_privilege"
         /// The server is at its connection limit.
         case tooManyConnections = "too_many_connections"
+        /// An AI provider (embeddings, prompts, ASK) failed or could not be reached.
+        case aiProviderFailed = "ai_provider_failed"
+        /// An ASK answer cited sources it was not given, even after a retry (strict mode).
+        case answerValidationFailed = "answer_validation_failed"
 
         /// The PostgreSQL SQLSTATE for this code.
         public var sqlState: String {
@@ -190,6 +194,8 @@ public struct RedError: Error, Sendable, Equatable, CustomStringConvertible {
             case .tooManyConnections: return "53300"
             case .readOnlyTransaction: return "25006"
             case .insufficientPrivilege: return "42501"
+            case .aiProviderFailed: return "58000"
+            case .answerValidationFailed: return "22000"
             }
         }
     }

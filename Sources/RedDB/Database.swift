@@ -1,3 +1,5 @@
+import Foundation
+import RedAI
 import RedCore
 import RedEngine
 import RedQuery
@@ -58,6 +60,9 @@ public struct DatabaseOptions: Sendable {
     /// How often expired (TTL) items are reclaimed in the background; 0 disables it
     /// (expired items are invisible either way; `VACUUM` reclaims them on demand).
     public var expirySweepIntervalMilliseconds = 60_000
+    /// Where AI providers and their keys come from (`REDDB_AI_PROVIDER`, `REDDB_OPENAI_API_KEY`
+    /// …); by default this process's environment, plus `red_config` keys read at each call.
+    public var aiEnvironment: [String: String] = ProcessInfo.processInfo.environment
     /// The defaults: durable commits, a 64 MiB page cache, the wall clock.
     public init() {}
 }
@@ -76,6 +81,8 @@ public final class Database: Sendable {
     public let options: DatabaseOptions
     let store: TableStore
     let statementCache: StatementCache
+    /// Embeddings, prompts and ASK (`SEARCH SIMILAR TEXT`, `ASK`, HTTP/gRPC `/ai/*`).
+    public let ai: AIService
 
     private let sweeper = Mutex<Task<Void, Never>?>(nil)
 
@@ -84,6 +91,9 @@ public final class Database: Sendable {
         self.options = options
         self.store = TableStore(engine: engine)
         self.statementCache = StatementCache(capacity: options.statementCacheEntries, limits: options.parserLimits)
+        let config = ConfigReaderBox()
+        self.ai = AIService(settings: AISettings(environment: options.aiEnvironment, config: { key in try await config.read(key) }))
+        config.database.withLock { $0 = WeakDatabase(self) }
         if options.engine.backgroundWork, options.expirySweepIntervalMilliseconds > 0 {
             let interval = options.expirySweepIntervalMilliseconds
             sweeper.withLock { $0 = Task { [weak self] in await Self.sweepExpired(self, every: interval) } }

@@ -33,6 +33,8 @@ public final class Session: @unchecked Sendable {
     private var readOnlyTransaction = false
     /// Whether this session may write at all; servers set it from the caller's role.
     public var access = SessionAccess.readWrite
+    /// Who is calling and with which role, as ASK's audit rows record them ("" when unknown).
+    public var callerName = "", callerRole = ""
     let lock = AsyncMutex()
     /// Stops the statement running on this session (see `cancelRunningStatement`).
     let cancellation = StatementCancellation()
@@ -208,6 +210,12 @@ public final class Session: @unchecked Sendable {
                 throw RedError(.readOnlyTransaction, "cannot execute \(Self.verb(of: statement)) in a read-only transaction: \(reason)")
             }
         }
+        if case .ask(let ask) = statement {
+            if case .failed = state {
+                throw RedError(.inFailedTransaction, "current transaction is aborted, commands ignored until end of transaction block")
+            }
+            return try await runAsk(ask, parameters: parameters)
+        }
         switch state {
         case .failed:
             throw RedError(.inFailedTransaction, "current transaction is aborted, commands ignored until end of transaction block")
@@ -217,7 +225,7 @@ public final class Session: @unchecked Sendable {
                 throw RedError(.readOnlyTransaction, "cannot execute \(Self.verb(of: statement)) in a read-only transaction")
             }
             do {
-                return try executor(tx, parameters).execute(statement)
+                return try await executeEmbedding { try executor(tx, parameters, embeddings: $0).execute(statement) }
             } catch {
                 state = .failed(tx)
                 throw error
@@ -228,7 +236,7 @@ public final class Session: @unchecked Sendable {
                 attempt += 1
                 let tx = try database.engine.begin()
                 do {
-                    let result = try executor(tx, parameters).execute(statement)
+                    let result = try await executeEmbedding { try executor(tx, parameters, embeddings: $0).execute(statement) }
                     try await tx.commit()
                     return result
                 } catch let error as RedError where error.code == .serializationFailure && attempt < Self.autocommitAttempts {
@@ -352,11 +360,11 @@ public final class Session: @unchecked Sendable {
         let statements = try database.statementCache.statements(for: sql)
         guard statements.count == 1 else { throw RedError(.invalidArgument, "stream takes exactly one statement") }
         guard case .query = statements[0].0 else { return nil }
-        return try openStream(statements[0].0, parameters)
+        return try await openStream(statements[0].0, parameters)
     }
 
     /// Opens the stream of a query; the caller holds the session lock.
-    func openStream(_ statement: Statement, _ parameters: [Value]) throws -> RowStream {
+    func openStream(_ statement: Statement, _ parameters: [Value]) async throws -> RowStream {
         // The stream's statement gets a fresh cancel switch, re-armed when the stream ends.
         cancellation.reset()
         let cancellation = self.cancellation
@@ -365,7 +373,7 @@ public final class Session: @unchecked Sendable {
         case .failed:
             throw RedError(.inFailedTransaction, "current transaction is aborted, commands ignored until end of transaction block")
         case .active(let tx):
-            let opened = try executor(tx, parameters).openQuery(statement)
+            let opened = try await executeEmbedding { try executor(tx, parameters, embeddings: $0).openQuery(statement) }
             return RowStream(columns: opened.columns, next: opened.next, finish: {
                 timer?.cancel()
                 cancellation.reset()
@@ -373,7 +381,7 @@ public final class Session: @unchecked Sendable {
         case .idle:
             let tx = try database.engine.begin()
             do {
-                let opened = try executor(tx, parameters).openQuery(statement)
+                let opened = try await executeEmbedding { try executor(tx, parameters, embeddings: $0).openQuery(statement) }
                 return RowStream(columns: opened.columns, next: opened.next, finish: {
                     tx.rollback()
                     timer?.cancel()
@@ -387,9 +395,11 @@ public final class Session: @unchecked Sendable {
         }
     }
 
-    func executor(_ tx: Transaction, _ parameters: [Value]) -> StatementExecutor {
-        StatementExecutor(transaction: tx, store: database.store, parameters: parameters, now: database.options.clock.nowMilliseconds(),
-                          limits: database.options.executionLimits, cancellation: cancellation)
+    func executor(_ tx: Transaction, _ parameters: [Value], embeddings: [EmbeddingKey: [Float]] = [:]) -> StatementExecutor {
+        var executor = StatementExecutor(transaction: tx, store: database.store, parameters: parameters, now: database.options.clock.nowMilliseconds(),
+                                         limits: database.options.executionLimits, cancellation: cancellation)
+        executor.embeddings = embeddings
+        return executor
     }
 
     /// Runs a query and decodes each row into `T` by column name.

@@ -32,7 +32,7 @@ extension Session {
         }
         await lock.lock()
         defer { lock.unlock() }
-        return try openStream(prepared.statement, parameters)
+        return try await openStream(prepared.statement, parameters)
     }
 
     static func checkSlots(_ prepared: AutoParameterizedStatement, _ parameters: [Value]) throws {

@@ -60,8 +60,13 @@ extension Session {
     /// Caller holds the lock.
     private func runWithoutWaiting(_ statement: Statement, _ parameters: [Value]) throws -> QueryResult? {
         guard StatementExecutor.isReadOnly(statement) else { return nil }
+        if case .ask = statement { return nil }  // calls out to an AI provider
         func attempt(_ tx: Transaction) throws -> QueryResult {
-            try NonBlockingExecution.$isActive.withValue(true) { try executor(tx, parameters).execute(statement) }
+            do {
+                return try NonBlockingExecution.$isActive.withValue(true) { try executor(tx, parameters).execute(statement) }
+            } catch is EmbeddingsNeeded {
+                throw WouldBlock(reason: .longRunning)  // the texts are embedded on the waiting path
+            }
         }
         do {
             switch state {

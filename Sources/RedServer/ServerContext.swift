@@ -70,6 +70,8 @@ public final class ServerContext: Sendable {
     func session(for identity: AuthIdentity) -> Session {
         let session = database.session()
         session.access = access(for: identity)
+        session.callerName = identity.username
+        session.callerRole = identity.role.rawValue
         return session
     }
 
@@ -78,6 +80,10 @@ public final class ServerContext: Sendable {
     func callerSession() -> Session {
         let session = database.session()
         session.access = RequestCaller.access(standbyReason: standbyReason, identity: RequestCaller.identity)
+        if let identity = RequestCaller.identity {
+            session.callerName = identity.username
+            session.callerRole = identity.role.rawValue
+        }
         return session
     }
 

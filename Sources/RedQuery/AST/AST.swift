@@ -288,6 +288,8 @@ public indirect enum Statement: Sendable, Equatable {
     case textSearch(TextSearch)
     /// `SEARCH HYBRID [SIMILAR|VECTOR v] [TEXT 'q'] COLLECTION c [LIMIT n]`.
     case hybridSearch(HybridSearch)
+    /// `[EXPLAIN] ASK 'question' …`: answered by an AI provider from retrieved rows.
+    case ask(AskStatement)
     /// A MATCH pattern's bindings, as the FROM item of the query MATCH … RETURN becomes.
     case match(GraphPattern)
 }
@@ -436,6 +438,8 @@ public struct VectorSearch: Sendable, Equatable {
     public var includeVectors = false
     /// `SEARCH SIMILAR`: only `entity_id, score`, and MIN_SCORE is a score bound whatever the metric.
     public var scoresOnly = false
+    /// `USING provider`: who embeds a text source (nil: the default provider).
+    public var embeddingProvider: String?
 
     public init(collection: String, source: Source) {
         self.collection = collection
@@ -453,4 +457,37 @@ extension Statement {
         if returningRid { insert.returning = [SelectItem(expr: .column(["rid"]), alias: nil)] }
         return .insert(insert)
     }
+}
+
+
+/// `ASK 'question' …` (see ParserAsk.swift). Numbers are literals or parameters.
+public struct AskStatement: Sendable, Equatable {
+    public enum Cache: Sendable, Equatable {
+        /// `CACHE TTL 'd'`: answers may be reused for this long.
+        case ttlMilliseconds(Int64)
+        /// `NOCACHE`.
+        case bypass
+    }
+
+    /// Most providers in one `USING` ladder.
+    public static let maxProviders = 8
+
+    public var question: Expr
+    /// `USING`: tried in order while they fail with retryable errors; empty: the default provider.
+    public var providers: [String] = []
+    public var model: String?
+    public var depth: Expr?
+    public var limit: Expr?
+    public var minScore: Expr?
+    /// `COLLECTION c`: retrieval looks only there.
+    public var collection: String?
+    public var temperature: Expr?
+    public var seed: Expr?
+    public var strict = true
+    public var stream = false
+    public var cache: Cache?
+    /// `EXPLAIN ASK`: retrieval and plan only, no provider call.
+    public var explain = false
+
+    public init(question: Expr) { self.question = question }
 }

@@ -101,6 +101,10 @@ final class ExecutionContext: @unchecked Sendable {
     /// Running under `NonBlockingExecution`: the first cancellation checkpoint (a few
     /// thousand rows in) gives up with `WouldBlock`, bounding the work done on an event loop.
     let mustNotRunLong = NonBlockingExecution.isActive
+    /// Vectors of the statement's search texts, computed by the session (see `EmbeddingsNeeded`).
+    var embeddings: [EmbeddingKey: [Float]] = [:]
+    /// Planning for Describe: parameters have no values yet.
+    var describing = false
 
     init(transaction: Transaction, store: TableStore, parameters: [Value], now: Int64, limits: ExecutionLimits = ExecutionLimits(),
          cancellation: StatementCancellation? = nil) {

@@ -31,6 +31,7 @@ extension StatementExecutor {
     /// `declaredTypes[n - 1]` is the type the client already gave `$n` (nil = infer it).
     public func describe(_ statement: Statement, parameterCount: Int, declaredTypes: [DataType?] = []) throws -> StatementDescription {
         let context = makeContext()
+        context.describing = true
         let planner = Planner(context: context)
         for (i, type) in declaredTypes.enumerated() {
             if let type { planner.parameterTypes[i + 1] = type }

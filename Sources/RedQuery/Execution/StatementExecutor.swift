@@ -19,6 +19,9 @@ public struct StatementExecutor {
 
     public let cancellation: StatementCancellation?
 
+    /// Vectors of the statement's search texts (see `EmbeddingsNeeded`).
+    public var embeddings: [EmbeddingKey: [Float]] = [:]
+
     public init(transaction: Transaction, store: TableStore, parameters: [Value], now: Int64, limits: ExecutionLimits = ExecutionLimits(),
                 cancellation: StatementCancellation? = nil) {
         self.cancellation = cancellation
@@ -30,13 +33,15 @@ public struct StatementExecutor {
     }
 
     func makeContext() -> ExecutionContext {
-        ExecutionContext(transaction: transaction, store: store, parameters: parameters, now: now, limits: limits, cancellation: cancellation)
+        let context = ExecutionContext(transaction: transaction, store: store, parameters: parameters, now: now, limits: limits, cancellation: cancellation)
+        context.embeddings = embeddings
+        return context
     }
 
     /// True for statements that never write (the session can skip commit work for them).
     public static func isReadOnly(_ statement: Statement) -> Bool {
         switch statement {
-        case .query, .explain, .show, .showColumns, .vectorSearch, .graph, .textSearch, .hybridSearch, .match: return true
+        case .query, .explain, .show, .showColumns, .vectorSearch, .graph, .textSearch, .hybridSearch, .match, .ask: return true
         case .kv(.get): return true
         default: return false
         }

@@ -261,7 +261,9 @@ public struct Parser {
         case "explain":
             advance()
             _ = acceptKeyword("analyze")
+            if isKeyword("ask") { return try parseAsk(explain: true) }
             return .explain(try parseStatement())
+        case "ask": return try parseAsk(explain: false)
         case "kv": return try parseKV()
         case "match": return try parseMatch()
         case "vector" where isKeyword("search", ahead: 1): return try parseVectorSearch()
@@ -283,7 +285,7 @@ public struct Parser {
             }
             return .show(what)
         default:
-            throw unexpected(expected: "SELECT, INSERT, UPDATE, DELETE, CREATE, DROP, ALTER, BEGIN, COMMIT, ROLLBACK, EXPLAIN, KV, VECTOR SEARCH, SEARCH, GRAPH")
+            throw unexpected(expected: "SELECT, INSERT, UPDATE, DELETE, CREATE, DROP, ALTER, BEGIN, COMMIT, ROLLBACK, EXPLAIN, KV, VECTOR SEARCH, SEARCH, GRAPH, ASK")
         }
     }
 

@@ -64,6 +64,8 @@ extension Parser {
             } else if acceptKeyword("k") {
                 try expectSymbol("=")
                 search.limit = try parseSearchNumber("a limit")
+            } else if acceptKeyword("using") {
+                search.embeddingProvider = try parseProviderName()
             } else {
                 return .vectorSearch(search)
             }
@@ -90,7 +92,7 @@ extension Parser {
             } else if acceptKeyword("min_score") {
                 search.threshold = try parseSearchNumber("a minimum score")
             } else if acceptKeyword("using") {
-                _ = try parseAnyName()  // the embedding provider: only text sources use it
+                search.embeddingProvider = try parseProviderName()
             } else {
                 return .vectorSearch(search)
             }

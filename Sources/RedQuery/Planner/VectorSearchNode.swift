@@ -216,8 +216,7 @@ extension Planner {
         switch search.source {
         case .value(let expr): source = .value(try bind(expr, constants))
         case .reference(let name, let id): source = .reference(try Self.vectorCollection(name, context), id: try bind(id, constants))
-        case .text:
-            throw RedError(.featureNotSupported, "searching by text needs an embedding provider, and none is configured; search with a vector instead")
+        case .text(let expr): source = .value(try embeddedText(expr, provider: search.embeddingProvider))
         }
         let filterScope = Scope(VectorSearchNode.candidateColumns(qualifier: nil), parent: outer)
         return VectorSearchNode(handle: handle, columns: VectorSearchNode.resultColumns(for: search, qualifier: qualifier), source: source,

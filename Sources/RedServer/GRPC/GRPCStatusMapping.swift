@@ -19,7 +19,7 @@ enum GRPCStatusMapping {
         case .limitExceeded, .tooManyConnections: return .resourceExhausted
         case .invalidPassword: return .unauthenticated
         case .invalidAuthorization, .insufficientPrivilege: return .permissionDenied
-        case .closed, .databaseLocked: return .unavailable
+        case .closed, .databaseLocked, .aiProviderFailed: return .unavailable
         case .queryCanceled: return .cancelled
         case .dataCorrupted: return .dataLoss
         case .internalError, .ioError, .storageFailed, .unsupportedFormat: return .internalError

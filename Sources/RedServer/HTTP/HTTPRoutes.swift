@@ -275,7 +275,8 @@ struct HTTPRoutes: Sendable {
         switch error.code {
         case .undefinedCollection, .undefinedObject, .undefinedPreparedStatement, .undefinedCursor: return .notFound
         case .uniqueViolation, .duplicateCollection, .duplicateObject, .serializationFailure, .dependentObjectsStillExist, .duplicatePreparedStatement: return .conflict
-        case .notNullViolation, .checkViolation: return .unprocessableContent
+        case .notNullViolation, .checkViolation, .answerValidationFailed: return .unprocessableContent
+        case .aiProviderFailed: return .badGateway
         case .featureNotSupported: return HTTPResponse.Status(code: 501)  // Not Implemented
         case .limitExceeded: return .contentTooLarge
         case .invalidPassword: return .unauthorized

@@ -223,6 +223,8 @@ final class PGConnection {
         }
         if ok, let identity = auth.identity(of: user), let credential = auth.userCredential(user) {
             session.access = context.access(for: identity)
+            session.callerName = identity.username
+            session.callerRole = identity.role.rawValue
             login = LoginCheck(auth: auth, credential: credential, generation: generation)
             writer.authenticationOK()
             return true

@@ -93,6 +93,8 @@ final class RedWireConnection {
         guard let (features, identity, credential) = try await handshake() else { return }
         let login = LoginCheck(auth: context.auth, credential: credential, generation: generation)
         session.access = context.access(for: identity)
+        session.callerName = identity.username
+        session.callerRole = identity.role.rawValue
         let requests = RedWireRequests(context: context, outbound: outbound, activity: ConnectionActivity(id: id, context: context),
                                        running: RunningRequests(), structuredErrors: features & RedWireHandshake.structuredErrors != 0,
                                        compressReplies: features & RedWireHandshake.compressedReplies != 0)

@@ -1,0 +1,164 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import NIOHTTP1
+import RedCore
+
+/// Outbound HTTP to AI providers: one pooled client, JSON in and out, retries with
+/// exponential backoff on 429, 5xx and transport failures.
+///
+/// Delay before attempt n+1 is `retryBaseMilliseconds × 2^(n−1)`, capped at
+/// `maxRetryDelayMilliseconds`. A response body is read up to `maxResponseBytes` (a provider
+/// cannot make the server buffer without bound); a streamed reply is consumed as Server-Sent
+/// Events line by line with the same cap per line.
+public final class AITransport: Sendable {
+    public struct Policy: Sendable {
+        public var attempts = 3
+        public var retryBaseMilliseconds = 500
+        public var maxRetryDelayMilliseconds = 10_000
+        public var connectTimeoutSeconds: Int64 = 10
+        public var embeddingTimeoutSeconds: Int64 = 90
+        public var promptTimeoutSeconds: Int64 = 120
+        public init() {}
+    }
+
+    /// Largest provider reply read (embeddings of 2048 inputs × 3072 floats as JSON fit).
+    public static let maxResponseBytes = 256 << 20
+    /// Longest single SSE line of a streamed reply.
+    public static let maxStreamLineBytes = 1 << 20
+
+    let client: HTTPClient
+    public let policy: Policy
+
+    public init(policy: Policy = Policy()) {
+        self.policy = policy
+        var configuration = HTTPClient.Configuration(timeout: .init(connect: .seconds(policy.connectTimeoutSeconds)))
+        configuration.decompression = .enabled(limit: .size(Self.maxResponseBytes))
+        client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+    }
+
+    deinit { try? client.syncShutdown() }
+
+    /// POSTs `body` and returns the parsed JSON reply, retrying what is worth retrying.
+    func postJSON(_ url: String, headers: [(String, String)], body: JSONValue, timeoutSeconds: Int64, provider: String) async throws -> JSONValue {
+        var attempt = 0
+        while true {
+            attempt += 1
+            do {
+                let response = try await client.execute(request(url, headers: headers, body: body), timeout: .seconds(timeoutSeconds))
+                let bytes = try await response.body.collect(upTo: Self.maxResponseBytes)
+                let status = Int(response.status.code)
+                guard (200..<300).contains(status) else {
+                    throw AIProviderFailure(provider: provider, status: status, message: Self.errorMessage(in: bytes))
+                }
+                do {
+                    return try JSONValue.parse(utf8: Array(bytes.readableBytesView))
+                } catch {
+                    throw AIProviderFailure(provider: provider, status: status, message: "the reply is not JSON")
+                }
+            } catch let failure as AIProviderFailure {
+                guard failure.worthRetrying, attempt < policy.attempts else { throw failure }
+            } catch is CancellationError {
+                throw CancellationError()
+            } catch {
+                let failure = AIProviderFailure(provider: provider, status: nil, message: Self.describe(error))
+                guard attempt < policy.attempts else { throw failure }
+            }
+            try await Task.sleep(for: .milliseconds(min(policy.maxRetryDelayMilliseconds, policy.retryBaseMilliseconds << (attempt - 1))))
+        }
+    }
+
+    /// POSTs `body` and hands each `data:` payload of the Server-Sent Events reply to `event`
+    /// until `[DONE]` or the end of the body. Not retried: tokens may already have been shown.
+    func postStreaming(_ url: String, headers: [(String, String)], body: JSONValue, timeoutSeconds: Int64, provider: String,
+                       event: (JSONValue) async throws -> Void) async throws {
+        let response: HTTPClientResponse
+        do {
+            response = try await client.execute(request(url, headers: headers + [("Accept", "text/event-stream")], body: body), timeout: .seconds(timeoutSeconds))
+        } catch {
+            throw AIProviderFailure(provider: provider, status: nil, message: Self.describe(error))
+        }
+        let status = Int(response.status.code)
+        guard (200..<300).contains(status) else {
+            let bytes = (try? await response.body.collect(upTo: Self.maxStreamLineBytes)) ?? ByteBuffer()
+            throw AIProviderFailure(provider: provider, status: status, message: Self.errorMessage(in: bytes))
+        }
+        var line: [UInt8] = []
+        do {
+            for try await chunk in response.body {
+                for byte in chunk.readableBytesView {
+                    guard byte == UInt8(ascii: "\n") else {
+                        line.append(byte)
+                        guard line.count <= Self.maxStreamLineBytes else {
+                            throw AIProviderFailure(provider: provider, status: status, message: "a streamed event is longer than \(Self.maxStreamLineBytes) bytes")
+                        }
+                        continue
+                    }
+                    if line.last == UInt8(ascii: "\r") { line.removeLast() }
+                    defer { line.removeAll(keepingCapacity: true) }
+                    guard line.starts(with: Array("data:".utf8)) else { continue }
+                    let payload = String(decoding: line.dropFirst(5), as: UTF8.self).trimmingSpaces()
+                    if payload == "[DONE]" { return }
+                    guard !payload.isEmpty, let json = try? JSONValue.parse(payload) else { continue }
+                    try await event(json)
+                }
+            }
+        } catch let failure as AIProviderFailure {
+            throw failure
+        } catch is CancellationError {
+            throw CancellationError()
+        } catch {
+            throw AIProviderFailure(provider: provider, status: status, message: Self.describe(error))
+        }
+    }
+
+    private func request(_ url: String, headers: [(String, String)], body: JSONValue) -> HTTPClientRequest {
+        var request = HTTPClientRequest(url: url)
+        request.method = .POST
+        request.headers.add(name: "Content-Type", value: "application/json")
+        if !headers.contains(where: { $0.0 == "Accept" }) { request.headers.add(name: "Accept", value: "application/json") }
+        for (name, value) in headers { request.headers.add(name: name, value: value) }
+        request.body = .bytes(ByteBuffer(bytes: body.utf8))
+        return request
+    }
+
+    /// `error.message` of a provider's JSON error body, else the start of the body.
+    static func errorMessage(in bytes: ByteBuffer) -> String {
+        let raw = Array(bytes.readableBytesView.prefix(64 << 10))
+        if let json = try? JSONValue.parse(utf8: raw) {
+            if case .string(let message)? = json["error"]?["message"] { return message }
+            if case .string(let message)? = json["error"] { return message }
+            if case .string(let message)? = json["message"] { return message }
+        }
+        let text = String(decoding: raw.prefix(300), as: UTF8.self)
+        return text.isEmpty ? "empty reply" : text
+    }
+
+    static func describe(_ error: any Error) -> String {
+        if let error = error as? HTTPClientError {
+            if error == .deadlineExceeded || error == .readTimeout || error == .connectTimeout { return "timed out" }
+            return "\(error)"
+        }
+        return "\(error)"
+    }
+}
+
+/// A provider call that failed: its HTTP status when there was one.
+struct AIProviderFailure: Error, CustomStringConvertible {
+    var provider: String
+    var status: Int?
+    var message: String
+
+    /// 429, 5xx and transport failures may pass; anything else the caller must fix.
+    var worthRetrying: Bool {
+        guard let status else { return true }
+        return status == 429 || status >= 500
+    }
+
+    var description: String {
+        if let status { return "\(provider) returned HTTP \(status): \(message)" }
+        return "\(provider) could not be reached: \(message)"
+    }
+
+    var redError: RedError { RedError(.aiProviderFailed, description) }
+}
