@@ -152,7 +152,7 @@ let package = Package(
         .testTarget(
             name: "IntegrationTests",
             dependencies: [
-                "RedCore", "RedDB", "RedWire", "RedProto", "RedClient", "RedServer",
+                "RedCore", "RedDB", "RedWire", "RedProto", "RedClient", "RedServer", "AITestSupport",
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
@@ -163,6 +163,18 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ],
+            swiftSettings: strict),
+        // A fake OpenAI/Anthropic server for the AI tests.
+        .target(
+            name: "AITestSupport",
+            dependencies: [
+                "RedCore", .product(name: "Hummingbird", package: "hummingbird"), .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Tests/AITestSupport", swiftSettings: strict),
+        .testTarget(
+            name: "RedAITests",
+            dependencies: ["RedCore", "RedAI", "RedDB", "AITestSupport"],
             swiftSettings: strict),
         .testTarget(name: "RedWireTests", dependencies: ["RedCore", "RedWire"], swiftSettings: strict),
         .testTarget(

@@ -231,6 +231,8 @@ public struct AskPipeline: Sendable {
                 return answer
             } catch let failure as AIProviderFailure where failure.worthRetrying {
                 failures.append("\(provider.token): \(failure)")
+            } catch let error as RedError where error.code == .answerValidationFailed {
+                throw error  // already audited with the rejected answer
             } catch let failure as AIProviderFailure {
                 try? await auditFailure(request, provider: provider.token, model: model, message: failure.description)
                 throw failure.redError

@@ -214,6 +214,8 @@ extension Planner {
         let constants = BindingContext(scope: Scope([], parent: outer), aggregatesForbiddenIn: "VECTOR SEARCH")
         let source: VectorSearchNode.Source
         switch search.source {
+        case .value(.parameter(let n)) where Self.isTextToEmbed(n, context):
+            source = .value(try embeddedText(.parameter(n), provider: search.embeddingProvider))
         case .value(let expr): source = .value(try bind(expr, constants))
         case .reference(let name, let id): source = .reference(try Self.vectorCollection(name, context), id: try bind(id, constants))
         case .text(let expr): source = .value(try embeddedText(expr, provider: search.embeddingProvider))
@@ -231,6 +233,12 @@ extension Planner {
     /// a query text, a node reference, a LIMIT), evaluated now.
     func constant(_ expr: Expr, in clause: String) throws -> Value {
         try context.evaluation([]).evaluate(try bind(expr, BindingContext(scope: Scope([], parent: nil), aggregatesForbiddenIn: clause)), [])
+    }
+
+    /// A `$n` source bound to text that is not a vector literal (`'[0.1, 0.2]'`) is text to embed.
+    static func isTextToEmbed(_ n: Int, _ context: ExecutionContext) -> Bool {
+        guard !context.describing, n >= 1, n <= context.parameters.count, case .text(let s) = context.parameters[n - 1] else { return false }
+        return !s.trimmingSpaces().hasPrefix("[")
     }
 
     static func vectorCollection(_ name: String, _ context: ExecutionContext) throws -> TableHandle {

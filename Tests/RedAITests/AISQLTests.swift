@@ -1,0 +1,195 @@
+import AITestSupport
+import RedAI
+import RedCore
+import RedDB
+import Testing
+
+/// SQL that reaches AI providers, against a fake OpenAI/Anthropic server.
+@Suite(.serialized) struct AISQLTests {
+    static func database(_ fake: FakeAIProvider, extra: [String: String] = [:]) async throws -> Database {
+        var options = DatabaseOptions()
+        options.aiEnvironment = fake.environment.merging(extra) { $1 }
+        return try await Database.inMemory(options: options)
+    }
+
+    static func withFake<T>(_ body: (FakeAIProvider) async throws -> T) async throws -> T {
+        let fake = FakeAIProvider()
+        try await fake.start()
+        defer { fake.stop() }
+        return try await body(fake)
+    }
+
+    @Test func embeddingsComeBackInInputOrderWithUsage() async throws {
+        try await Self.withFake { fake in
+            let db = try await Self.database(fake)
+            let result = try await db.ai.embed(.init(texts: ["red apple", "", "green pear"], dimensions: 8))
+            #expect(result.vectors.count == 3)
+            #expect(result.vectors[0] == FakeAIProvider.embedding("red apple", dimensions: 8))
+            #expect(result.vectors[1].isEmpty)  // blank inputs are not sent
+            #expect(result.vectors[2] == FakeAIProvider.embedding("green pear", dimensions: 8))
+            #expect(result.model == "text-embedding-3-small")
+            #expect(fake.recorded.last?.body["input"] == .array([.string("red apple"), .string("green pear")]))
+        }
+    }
+
+    @Test func aProviderErrorCarriesItsStatusAndMessage() async throws {
+        try await Self.withFake { fake in
+            let db = try await Self.database(fake, extra: ["REDDB_OPENAI_API_KEY": "wrong"])
+            await #expect(throws: RedError(.aiProviderFailed, "openai returned HTTP 401: Incorrect API key provided")) {
+                _ = try await db.ai.embed(.init(texts: ["x"]))
+            }
+            await #expect(throws: RedError.self) { _ = try await db.ai.embed(.init(texts: ["x"], provider: "anthropic")) }
+        }
+    }
+
+    @Test func searchSimilarTextEmbedsTheQueryAndRanksByMeaning() async throws {
+        try await Self.withFake { fake in
+            let db = try await Self.database(fake)
+            let s = db.session()
+            try await s.execute("CREATE VECTOR docs DIM 16 METRIC cosine")
+            for text in ["red apple pie", "green pear tart", "blue whale song"] {
+                try await s.execute("INSERT INTO docs VECTOR (dense, content) VALUES ($1, $2)",
+                                    parameters: [.vector(FakeAIProvider.embedding(text)), .text(text)])
+            }
+            let r = try await s.execute("SEARCH SIMILAR TEXT 'apple pie recipe' COLLECTION docs LIMIT 2 USING openai")
+            #expect(r.rows.count == 2)
+            #expect(r.rows[0][0] == .integer(1))
+            let v = try await s.execute("SELECT content FROM (VECTOR SEARCH docs SIMILAR TO $1 LIMIT 1) AS hits", parameters: [.text("whale song")])
+            #expect(v.rows == [[.text("blue whale song")]])
+            // Inside a transaction too, and the transaction stays usable.
+            try await s.execute("BEGIN")
+            _ = try await s.execute("SEARCH SIMILAR TEXT 'pear' COLLECTION docs")
+            try await s.execute("INSERT INTO docs VECTOR (dense, content) VALUES ($1, 'x')", parameters: [.vector(FakeAIProvider.embedding("x"))])
+            try await s.execute("COMMIT")
+            // A statement describes without calling the provider.
+            let calls = fake.recorded.count
+            let d = try await s.describe("SEARCH SIMILAR TEXT $1 COLLECTION docs")
+            #expect(d.parameterTypes == [.text])
+            _ = try await s.describe("SELECT * FROM (VECTOR SEARCH docs SIMILAR TO 'never embedded') AS h")
+            #expect(fake.recorded.count == calls)
+        }
+    }
+
+    static func shop(_ s: Session) async throws {
+        try await s.execute("CREATE TABLE orders (id INT, customer TEXT, status TEXT, total FLOAT)")
+        try await s.execute("""
+            INSERT INTO orders VALUES (1, 'alice', 'shipped ORD-2041 yesterday', 10.5), (2, 'bob', 'pending', 99.0), (3, 'carol', 'cancelled', 5.0)
+            """)
+    }
+
+    @Test func askAnswersFromRetrievedRowsWithCitationsAndAudit() async throws {
+        try await Self.withFake { fake in
+            let db = try await Self.database(fake)
+            let s = db.session()
+            try await Self.shop(s)
+            let r = try await s.execute("ASK 'What is the status of order ORD-2041?'")
+            #expect(r.columns.map(\.name) == Session.askColumns.map(\.name))
+            let row = r.rows[0]
+            guard case .text(let answer) = row[0], case .json(let sources) = row[11], case .json(let citations) = row[12], case .json(let validation) = row[13] else {
+                Issue.record("unexpected row \(row)"); return
+            }
+            #expect(answer.contains("ORD-2041") && answer.hasSuffix("[^1]."))
+            #expect(row[2] == .text("openai") && row[4] == .text("strict") && row[9] == .boolean(false))
+            guard case .array(let list) = sources, let first = list.first else { Issue.record("no sources"); return }
+            #expect(first["kind"] == .string("row") && first["urn"] == .string("reddb:orders/1") && first["matched_literal"] == .string("ORD-2041"))
+            #expect(citations == .array([.object([("marker", .integer(1)), ("span", .array([.integer(Int64(answer.utf8.count - 5)), .integer(Int64(answer.utf8.count - 1))])),
+                                                  ("source_index", .integer(0)), ("urn", .string("reddb:orders/1"))])]))
+            #expect(validation["ok"] == .bool(true))
+            // The prompt held the row's content; temperature 0 and a seed were sent.
+            let chat = try #require(fake.recorded.last(where: { $0.path == "chat" }))
+            #expect(chat.body["temperature"] == .float(0) && chat.body["seed"] != nil)
+            let audit = try await s.execute("SELECT question, provider, validation_ok, cache_hit FROM red_ask_audit")
+            #expect(audit.rows == [[.text("What is the status of order ORD-2041?"), .text("openai"), .boolean(true), .boolean(false)]])
+        }
+    }
+
+    @Test func strictModeRetriesOnceThenFailsWithValidationError() async throws {
+        try await Self.withFake { fake in
+            let db = try await Self.database(fake)
+            let s = db.session()
+            try await Self.shop(s)
+            let retried = try await s.execute("ASK 'status of ORD-2041' MODEL 'cites-badly-once'")
+            #expect(retried.rows[0][5] == .integer(1))  // retry_count
+            await #expect(throws: RedError(.answerValidationFailed, "ASK citation validation failed after retry")) {
+                try await s.execute("ASK 'status of ORD-2041' MODEL 'cites-out-of-range'")
+            }
+            // Lenient mode keeps the answer and reports the warning.
+            let lenient = try await s.execute("ASK 'status of ORD-2041' MODEL 'cites-out-of-range' STRICT OFF")
+            guard case .json(let validation) = lenient.rows[0][13] else { Issue.record("no validation"); return }
+            #expect(validation["warnings"]?.text.contains("out_of_range") == true)
+            let failures = try await s.execute("SELECT count(*) FROM red_ask_audit WHERE validation_ok = false")
+            #expect(failures.rows == [[.integer(1)]])
+        }
+    }
+
+    @Test func theProviderLadderSkipsAProviderThatIsDown() async throws {
+        try await Self.withFake { fake in
+            let db = try await Self.database(fake)
+            let s = db.session()
+            try await Self.shop(s)
+            let r = try await s.execute("ASK 'status of ORD-2041' USING 'groq,openai'")
+            #expect(r.rows[0][2] == .text("openai"))
+            await #expect(throws: RedError.self) { try await s.execute("ASK 'status of ORD-2041' USING groq") }
+            do {
+                try await s.execute("ASK 'status of ORD-2041' USING 'groq'")
+            } catch let error as RedError {
+                #expect(error.code == .aiProviderFailed && error.message.hasPrefix("ask_provider_failover_exhausted: groq:"))
+            }
+        }
+    }
+
+    @Test func anthropicAnswersThroughTheMessagesApi() async throws {
+        try await Self.withFake { fake in
+            let db = try await Self.database(fake)
+            let s = db.session()
+            try await Self.shop(s)
+            let r = try await s.execute("ASK 'status of ORD-2041' USING anthropic")
+            #expect(r.rows[0][2] == .text("anthropic") && r.rows[0][3] == .text("claude-3-5-haiku-latest"))
+            #expect(fake.recorded.last?.path == "messages" && fake.recorded.last?.body["seed"] == nil)
+        }
+    }
+
+    @Test func cachedAnswersAreReusedUntilTheSourcesChange() async throws {
+        try await Self.withFake { fake in
+            let db = try await Self.database(fake)
+            let s = db.session()
+            try await Self.shop(s)
+            let ask = "ASK 'status of ORD-2041' CACHE TTL '5m'"
+            #expect(try await s.execute(ask).rows[0][9] == .boolean(false))
+            let chats = fake.recorded.filter { $0.path == "chat" }.count
+            #expect(try await s.execute(ask).rows[0][9] == .boolean(true))
+            #expect(fake.recorded.filter { $0.path == "chat" }.count == chats)
+            try await s.execute("UPDATE orders SET total = 11 WHERE id = 1")
+            #expect(try await s.execute(ask).rows[0][9] == .boolean(false))
+            #expect(try await s.execute("ASK 'status of ORD-2041' NOCACHE").rows[0][9] == .boolean(false))
+        }
+    }
+
+    @Test func explainAskShowsThePlanWithoutCallingTheProvider() async throws {
+        try await Self.withFake { fake in
+            let db = try await Self.database(fake)
+            let s = db.session()
+            try await Self.shop(s)
+            let r = try await s.execute("EXPLAIN ASK 'which orders are pending?' LIMIT 5")
+            guard case .json(let plan) = r.rows[0][0] else { Issue.record("no plan"); return }
+            #expect(plan["candidate_collections"] == .array([.string("orders")]))
+            #expect(plan["providers"] == .array([.string("openai")]))
+            #expect(fake.recorded.filter { $0.path == "chat" }.isEmpty)
+        }
+    }
+
+    @Test func askClausesAreCheckedAndParametersBound() async throws {
+        try await Self.withFake { fake in
+            let db = try await Self.database(fake)
+            let s = db.session()
+            try await Self.shop(s)
+            await #expect(throws: RedError.self) { try await s.execute("ASK 'x' CACHE TTL '1m' NOCACHE") }
+            await #expect(throws: RedError.self) { try await s.execute("ASK 'x' LIMIT 0") }
+            await #expect(throws: RedError(.invalidArgument, "ASK question yielded no usable tokens; ask about names, ids or words that appear in your data")) {
+                try await s.execute("ASK 'what is the?'")
+            }
+            let r = try await s.execute("ASK $1 LIMIT $2", parameters: [.text("status of ORD-2041"), .integer(3)])
+            #expect(r.rows.count == 1)
+        }
+    }
+}
