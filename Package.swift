@@ -76,7 +76,7 @@ let package = Package(
         .target(
             name: "RedServer",
             dependencies: [
-                "RedDB", "RedEngine", "RedWire", "RedProto", "RedReplication",
+                "RedDB", "RedEngine", "RedWire", "RedProto", "RedReplication", "RedAI",
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
                 .product(name: "NIOCore", package: "swift-nio"),

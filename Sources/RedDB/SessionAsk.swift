@@ -12,21 +12,14 @@ import RedQuery
 /// else NULL). `EXPLAIN ASK` returns one column `plan` (JSON) and calls no provider.
 extension Session {
     /// The columns of an ASK's one row.
-    public static let askColumns: [ResultColumn] = [
-        ResultColumn(name: "answer", type: .text), ResultColumn(name: "answer_tokens", type: .json),
-        ResultColumn(name: "provider", type: .text), ResultColumn(name: "model", type: .text), ResultColumn(name: "mode", type: .text),
-        ResultColumn(name: "retry_count", type: .integer), ResultColumn(name: "prompt_tokens", type: .integer),
-        ResultColumn(name: "completion_tokens", type: .integer), ResultColumn(name: "cost_usd", type: .float),
-        ResultColumn(name: "cache_hit", type: .boolean), ResultColumn(name: "sources_count", type: .integer),
-        ResultColumn(name: "sources_flat", type: .json), ResultColumn(name: "citations", type: .json), ResultColumn(name: "validation", type: .json),
-    ]
+    public static var askColumns: [ResultColumn] { AskStatement.resultColumns }
 
     func runAsk(_ ask: AskStatement, parameters: [Value]) async throws -> QueryResult {
         let request = try askRequest(ask, parameters: parameters)
         let pipeline = AskPipeline(ai: database.ai, retriever: SessionAskRetriever(database: database, access: access))
         if ask.explain {
             let plan = try await pipeline.explain(request)
-            return QueryResult(columns: [ResultColumn(name: "plan", type: .json)], rows: [[.json(plan)]], statementType: "explain", commandTag: "EXPLAIN")
+            return QueryResult(columns: AskStatement.explainColumns, rows: [[.json(plan)]], statementType: "explain", commandTag: "EXPLAIN")
         }
         let answer = try await pipeline.ask(request)
         let tokens: Value = ask.stream ? .json(.array(answer.tokens.map { .string($0) })) : .null

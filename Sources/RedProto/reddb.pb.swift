@@ -828,6 +828,286 @@ public nonisolated struct Reddb_V1_KvWatchEvent: Sendable {
   public init() {}
 }
 
+public nonisolated struct Reddb_V1_AskRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var question: String = String()
+
+  public var provider: String {
+    get {_provider ?? String()}
+    set {_provider = newValue}
+  }
+  /// Returns true if `provider` has been explicitly set.
+  public var hasProvider: Bool {self._provider != nil}
+  /// Clears the value of `provider`. Subsequent reads from it will return its default value.
+  public mutating func clearProvider() {self._provider = nil}
+
+  public var model: String {
+    get {_model ?? String()}
+    set {_model = newValue}
+  }
+  /// Returns true if `model` has been explicitly set.
+  public var hasModel: Bool {self._model != nil}
+  /// Clears the value of `model`. Subsequent reads from it will return its default value.
+  public mutating func clearModel() {self._model = nil}
+
+  public var depth: UInt32 {
+    get {_depth ?? 0}
+    set {_depth = newValue}
+  }
+  /// Returns true if `depth` has been explicitly set.
+  public var hasDepth: Bool {self._depth != nil}
+  /// Clears the value of `depth`. Subsequent reads from it will return its default value.
+  public mutating func clearDepth() {self._depth = nil}
+
+  public var limit: UInt32 {
+    get {_limit ?? 0}
+    set {_limit = newValue}
+  }
+  /// Returns true if `limit` has been explicitly set.
+  public var hasLimit: Bool {self._limit != nil}
+  /// Clears the value of `limit`. Subsequent reads from it will return its default value.
+  public mutating func clearLimit() {self._limit = nil}
+
+  public var minScore: Float {
+    get {_minScore ?? 0}
+    set {_minScore = newValue}
+  }
+  /// Returns true if `minScore` has been explicitly set.
+  public var hasMinScore: Bool {self._minScore != nil}
+  /// Clears the value of `minScore`. Subsequent reads from it will return its default value.
+  public mutating func clearMinScore() {self._minScore = nil}
+
+  public var collection: String {
+    get {_collection ?? String()}
+    set {_collection = newValue}
+  }
+  /// Returns true if `collection` has been explicitly set.
+  public var hasCollection: Bool {self._collection != nil}
+  /// Clears the value of `collection`. Subsequent reads from it will return its default value.
+  public mutating func clearCollection() {self._collection = nil}
+
+  public var temperature: Float {
+    get {_temperature ?? 0}
+    set {_temperature = newValue}
+  }
+  /// Returns true if `temperature` has been explicitly set.
+  public var hasTemperature: Bool {self._temperature != nil}
+  /// Clears the value of `temperature`. Subsequent reads from it will return its default value.
+  public mutating func clearTemperature() {self._temperature = nil}
+
+  public var seed: UInt64 {
+    get {_seed ?? 0}
+    set {_seed = newValue}
+  }
+  /// Returns true if `seed` has been explicitly set.
+  public var hasSeed: Bool {self._seed != nil}
+  /// Clears the value of `seed`. Subsequent reads from it will return its default value.
+  public mutating func clearSeed() {self._seed = nil}
+
+  public var strict: Bool {
+    get {_strict ?? false}
+    set {_strict = newValue}
+  }
+  /// Returns true if `strict` has been explicitly set.
+  public var hasStrict: Bool {self._strict != nil}
+  /// Clears the value of `strict`. Subsequent reads from it will return its default value.
+  public mutating func clearStrict() {self._strict = nil}
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _provider: String? = nil
+  fileprivate var _model: String? = nil
+  fileprivate var _depth: UInt32? = nil
+  fileprivate var _limit: UInt32? = nil
+  fileprivate var _minScore: Float? = nil
+  fileprivate var _collection: String? = nil
+  fileprivate var _temperature: Float? = nil
+  fileprivate var _seed: UInt64? = nil
+  fileprivate var _strict: Bool? = nil
+}
+
+public nonisolated struct Reddb_V1_Citation: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var marker: UInt32 = 0
+
+  public var urn: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Reddb_V1_ValidationItem: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var kind: String = String()
+
+  public var detail: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Reddb_V1_Validation: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var ok: Bool = false
+
+  public var warnings: [Reddb_V1_ValidationItem] = []
+
+  public var errors: [Reddb_V1_ValidationItem] = []
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Reddb_V1_AskReply: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var answer: String = String()
+
+  public var sourcesFlatJson: String = String()
+
+  public var citations: [Reddb_V1_Citation] = []
+
+  public var validation: Reddb_V1_Validation {
+    get {_validation ?? Reddb_V1_Validation()}
+    set {_validation = newValue}
+  }
+  /// Returns true if `validation` has been explicitly set.
+  public var hasValidation: Bool {self._validation != nil}
+  /// Clears the value of `validation`. Subsequent reads from it will return its default value.
+  public mutating func clearValidation() {self._validation = nil}
+
+  public var provider: String = String()
+
+  public var model: String = String()
+
+  public var promptTokens: UInt32 = 0
+
+  public var completionTokens: UInt32 = 0
+
+  public var costUsd: Double = 0
+
+  public var cacheHit: Bool = false
+
+  public var mode: String = String()
+
+  public var retryCount: UInt32 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _validation: Reddb_V1_Validation? = nil
+}
+
+public nonisolated struct Reddb_V1_AskSources: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var sourcesFlatJson: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Reddb_V1_AskAnswerToken: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var text: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Reddb_V1_AskStreamError: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var code: UInt32 = 0
+
+  public var message: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Reddb_V1_AskStreamEvent: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var event: Reddb_V1_AskStreamEvent.OneOf_Event? = nil
+
+  public var sources: Reddb_V1_AskSources {
+    get {
+      if case .sources(let v)? = event {return v}
+      return Reddb_V1_AskSources()
+    }
+    set {event = .sources(newValue)}
+  }
+
+  public var answerToken: Reddb_V1_AskAnswerToken {
+    get {
+      if case .answerToken(let v)? = event {return v}
+      return Reddb_V1_AskAnswerToken()
+    }
+    set {event = .answerToken(newValue)}
+  }
+
+  public var validation: Reddb_V1_Validation {
+    get {
+      if case .validation(let v)? = event {return v}
+      return Reddb_V1_Validation()
+    }
+    set {event = .validation(newValue)}
+  }
+
+  public var error: Reddb_V1_AskStreamError {
+    get {
+      if case .error(let v)? = event {return v}
+      return Reddb_V1_AskStreamError()
+    }
+    set {event = .error(newValue)}
+  }
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public nonisolated enum OneOf_Event: Equatable, Sendable {
+    case sources(Reddb_V1_AskSources)
+    case answerToken(Reddb_V1_AskAnswerToken)
+    case validation(Reddb_V1_Validation)
+    case error(Reddb_V1_AskStreamError)
+
+  }
+
+  public init() {}
+}
+
 // MARK: - Code below here is support for the SwiftProtobuf runtime.
 
 fileprivate nonisolated let _protobuf_package = "reddb.v1"
@@ -2543,6 +2823,480 @@ nonisolated extension Reddb_V1_KvWatchEvent: SwiftProtobuf.Message, SwiftProtobu
     if lhs.lsn != rhs.lsn {return false}
     if lhs.committedAt != rhs.committedAt {return false}
     if lhs.droppedEventCount != rhs.droppedEventCount {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Reddb_V1_AskRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".AskRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}question\0\u{1}provider\0\u{1}model\0\u{1}depth\0\u{1}limit\0\u{3}min_score\0\u{1}collection\0\u{1}temperature\0\u{1}seed\0\u{1}strict\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.question) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self._provider) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self._model) }()
+      case 4: try { try decoder.decodeSingularUInt32Field(value: &self._depth) }()
+      case 5: try { try decoder.decodeSingularUInt32Field(value: &self._limit) }()
+      case 6: try { try decoder.decodeSingularFloatField(value: &self._minScore) }()
+      case 7: try { try decoder.decodeSingularStringField(value: &self._collection) }()
+      case 8: try { try decoder.decodeSingularFloatField(value: &self._temperature) }()
+      case 9: try { try decoder.decodeSingularUInt64Field(value: &self._seed) }()
+      case 10: try { try decoder.decodeSingularBoolField(value: &self._strict) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if !self.question.isEmpty {
+      try visitor.visitSingularStringField(value: self.question, fieldNumber: 1)
+    }
+    try { if let v = self._provider {
+      try visitor.visitSingularStringField(value: v, fieldNumber: 2)
+    } }()
+    try { if let v = self._model {
+      try visitor.visitSingularStringField(value: v, fieldNumber: 3)
+    } }()
+    try { if let v = self._depth {
+      try visitor.visitSingularUInt32Field(value: v, fieldNumber: 4)
+    } }()
+    try { if let v = self._limit {
+      try visitor.visitSingularUInt32Field(value: v, fieldNumber: 5)
+    } }()
+    try { if let v = self._minScore {
+      try visitor.visitSingularFloatField(value: v, fieldNumber: 6)
+    } }()
+    try { if let v = self._collection {
+      try visitor.visitSingularStringField(value: v, fieldNumber: 7)
+    } }()
+    try { if let v = self._temperature {
+      try visitor.visitSingularFloatField(value: v, fieldNumber: 8)
+    } }()
+    try { if let v = self._seed {
+      try visitor.visitSingularUInt64Field(value: v, fieldNumber: 9)
+    } }()
+    try { if let v = self._strict {
+      try visitor.visitSingularBoolField(value: v, fieldNumber: 10)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Reddb_V1_AskRequest, rhs: Reddb_V1_AskRequest) -> Bool {
+    if lhs.question != rhs.question {return false}
+    if lhs._provider != rhs._provider {return false}
+    if lhs._model != rhs._model {return false}
+    if lhs._depth != rhs._depth {return false}
+    if lhs._limit != rhs._limit {return false}
+    if lhs._minScore != rhs._minScore {return false}
+    if lhs._collection != rhs._collection {return false}
+    if lhs._temperature != rhs._temperature {return false}
+    if lhs._seed != rhs._seed {return false}
+    if lhs._strict != rhs._strict {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Reddb_V1_Citation: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".Citation"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}marker\0\u{1}urn\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularUInt32Field(value: &self.marker) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.urn) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.marker != 0 {
+      try visitor.visitSingularUInt32Field(value: self.marker, fieldNumber: 1)
+    }
+    if !self.urn.isEmpty {
+      try visitor.visitSingularStringField(value: self.urn, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Reddb_V1_Citation, rhs: Reddb_V1_Citation) -> Bool {
+    if lhs.marker != rhs.marker {return false}
+    if lhs.urn != rhs.urn {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Reddb_V1_ValidationItem: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ValidationItem"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}kind\0\u{1}detail\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.kind) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.detail) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.kind.isEmpty {
+      try visitor.visitSingularStringField(value: self.kind, fieldNumber: 1)
+    }
+    if !self.detail.isEmpty {
+      try visitor.visitSingularStringField(value: self.detail, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Reddb_V1_ValidationItem, rhs: Reddb_V1_ValidationItem) -> Bool {
+    if lhs.kind != rhs.kind {return false}
+    if lhs.detail != rhs.detail {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Reddb_V1_Validation: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".Validation"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}ok\0\u{1}warnings\0\u{1}errors\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularBoolField(value: &self.ok) }()
+      case 2: try { try decoder.decodeRepeatedMessageField(value: &self.warnings) }()
+      case 3: try { try decoder.decodeRepeatedMessageField(value: &self.errors) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.ok != false {
+      try visitor.visitSingularBoolField(value: self.ok, fieldNumber: 1)
+    }
+    if !self.warnings.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.warnings, fieldNumber: 2)
+    }
+    if !self.errors.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.errors, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Reddb_V1_Validation, rhs: Reddb_V1_Validation) -> Bool {
+    if lhs.ok != rhs.ok {return false}
+    if lhs.warnings != rhs.warnings {return false}
+    if lhs.errors != rhs.errors {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Reddb_V1_AskReply: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".AskReply"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}answer\0\u{3}sources_flat_json\0\u{1}citations\0\u{1}validation\0\u{1}provider\0\u{1}model\0\u{3}prompt_tokens\0\u{3}completion_tokens\0\u{3}cost_usd\0\u{3}cache_hit\0\u{1}mode\0\u{3}retry_count\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.answer) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.sourcesFlatJson) }()
+      case 3: try { try decoder.decodeRepeatedMessageField(value: &self.citations) }()
+      case 4: try { try decoder.decodeSingularMessageField(value: &self._validation) }()
+      case 5: try { try decoder.decodeSingularStringField(value: &self.provider) }()
+      case 6: try { try decoder.decodeSingularStringField(value: &self.model) }()
+      case 7: try { try decoder.decodeSingularUInt32Field(value: &self.promptTokens) }()
+      case 8: try { try decoder.decodeSingularUInt32Field(value: &self.completionTokens) }()
+      case 9: try { try decoder.decodeSingularDoubleField(value: &self.costUsd) }()
+      case 10: try { try decoder.decodeSingularBoolField(value: &self.cacheHit) }()
+      case 11: try { try decoder.decodeSingularStringField(value: &self.mode) }()
+      case 12: try { try decoder.decodeSingularUInt32Field(value: &self.retryCount) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if !self.answer.isEmpty {
+      try visitor.visitSingularStringField(value: self.answer, fieldNumber: 1)
+    }
+    if !self.sourcesFlatJson.isEmpty {
+      try visitor.visitSingularStringField(value: self.sourcesFlatJson, fieldNumber: 2)
+    }
+    if !self.citations.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.citations, fieldNumber: 3)
+    }
+    try { if let v = self._validation {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 4)
+    } }()
+    if !self.provider.isEmpty {
+      try visitor.visitSingularStringField(value: self.provider, fieldNumber: 5)
+    }
+    if !self.model.isEmpty {
+      try visitor.visitSingularStringField(value: self.model, fieldNumber: 6)
+    }
+    if self.promptTokens != 0 {
+      try visitor.visitSingularUInt32Field(value: self.promptTokens, fieldNumber: 7)
+    }
+    if self.completionTokens != 0 {
+      try visitor.visitSingularUInt32Field(value: self.completionTokens, fieldNumber: 8)
+    }
+    if self.costUsd.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.costUsd, fieldNumber: 9)
+    }
+    if self.cacheHit != false {
+      try visitor.visitSingularBoolField(value: self.cacheHit, fieldNumber: 10)
+    }
+    if !self.mode.isEmpty {
+      try visitor.visitSingularStringField(value: self.mode, fieldNumber: 11)
+    }
+    if self.retryCount != 0 {
+      try visitor.visitSingularUInt32Field(value: self.retryCount, fieldNumber: 12)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Reddb_V1_AskReply, rhs: Reddb_V1_AskReply) -> Bool {
+    if lhs.answer != rhs.answer {return false}
+    if lhs.sourcesFlatJson != rhs.sourcesFlatJson {return false}
+    if lhs.citations != rhs.citations {return false}
+    if lhs._validation != rhs._validation {return false}
+    if lhs.provider != rhs.provider {return false}
+    if lhs.model != rhs.model {return false}
+    if lhs.promptTokens != rhs.promptTokens {return false}
+    if lhs.completionTokens != rhs.completionTokens {return false}
+    if lhs.costUsd != rhs.costUsd {return false}
+    if lhs.cacheHit != rhs.cacheHit {return false}
+    if lhs.mode != rhs.mode {return false}
+    if lhs.retryCount != rhs.retryCount {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Reddb_V1_AskSources: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".AskSources"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}sources_flat_json\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.sourcesFlatJson) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.sourcesFlatJson.isEmpty {
+      try visitor.visitSingularStringField(value: self.sourcesFlatJson, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Reddb_V1_AskSources, rhs: Reddb_V1_AskSources) -> Bool {
+    if lhs.sourcesFlatJson != rhs.sourcesFlatJson {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Reddb_V1_AskAnswerToken: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".AskAnswerToken"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}text\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.text) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.text.isEmpty {
+      try visitor.visitSingularStringField(value: self.text, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Reddb_V1_AskAnswerToken, rhs: Reddb_V1_AskAnswerToken) -> Bool {
+    if lhs.text != rhs.text {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Reddb_V1_AskStreamError: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".AskStreamError"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}code\0\u{1}message\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularUInt32Field(value: &self.code) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.message) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.code != 0 {
+      try visitor.visitSingularUInt32Field(value: self.code, fieldNumber: 1)
+    }
+    if !self.message.isEmpty {
+      try visitor.visitSingularStringField(value: self.message, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Reddb_V1_AskStreamError, rhs: Reddb_V1_AskStreamError) -> Bool {
+    if lhs.code != rhs.code {return false}
+    if lhs.message != rhs.message {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Reddb_V1_AskStreamEvent: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".AskStreamEvent"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}sources\0\u{3}answer_token\0\u{1}validation\0\u{1}error\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try {
+        var v: Reddb_V1_AskSources?
+        var hadOneofValue = false
+        if let current = self.event {
+          hadOneofValue = true
+          if case .sources(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.event = .sources(v)
+        }
+      }()
+      case 2: try {
+        var v: Reddb_V1_AskAnswerToken?
+        var hadOneofValue = false
+        if let current = self.event {
+          hadOneofValue = true
+          if case .answerToken(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.event = .answerToken(v)
+        }
+      }()
+      case 3: try {
+        var v: Reddb_V1_Validation?
+        var hadOneofValue = false
+        if let current = self.event {
+          hadOneofValue = true
+          if case .validation(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.event = .validation(v)
+        }
+      }()
+      case 4: try {
+        var v: Reddb_V1_AskStreamError?
+        var hadOneofValue = false
+        if let current = self.event {
+          hadOneofValue = true
+          if case .error(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.event = .error(v)
+        }
+      }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    switch self.event {
+    case .sources?: try {
+      guard case .sources(let v)? = self.event else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
+    }()
+    case .answerToken?: try {
+      guard case .answerToken(let v)? = self.event else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 2)
+    }()
+    case .validation?: try {
+      guard case .validation(let v)? = self.event else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 3)
+    }()
+    case .error?: try {
+      guard case .error(let v)? = self.event else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 4)
+    }()
+    case nil: break
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Reddb_V1_AskStreamEvent, rhs: Reddb_V1_AskStreamEvent) -> Bool {
+    if lhs.event != rhs.event {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -16,6 +16,10 @@ struct CollectionOperations: Sendable {
     func session() -> Session {
         let session = database.session()
         session.access = RequestCaller.access(standbyReason: standbyReason, identity: RequestCaller.identity)
+        if let identity = RequestCaller.identity {
+            session.callerName = identity.username
+            session.callerRole = identity.role.rawValue
+        }
         return session
     }
 

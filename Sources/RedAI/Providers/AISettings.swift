@@ -58,7 +58,7 @@ public struct AISettings: Sendable {
     public func embeddingModel(_ provider: AIProvider, explicit: String?) throws -> String {
         if let explicit, !explicit.isBlank { return explicit }
         if provider.wire == .anthropic {
-            throw RedError(.featureNotSupported, "anthropic has no embeddings API; use USING openai (or another provider with embeddings)")
+            throw RedError(.invalidArgument, "anthropic has no embeddings API; use openai (or another provider with embeddings)")
         }
         if let model = env("REDDB_\(provider.environmentName)_EMBEDDING_MODEL") ?? env("REDDB_OPENAI_EMBEDDING_MODEL") { return model }
         return provider.defaultEmbeddingModel ?? "text-embedding-3-small"

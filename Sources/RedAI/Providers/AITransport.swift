@@ -34,6 +34,10 @@ public final class AITransport: Sendable {
         self.policy = policy
         var configuration = HTTPClient.Configuration(timeout: .init(connect: .seconds(policy.connectTimeoutSeconds)))
         configuration.decompression = .enabled(limit: .size(Self.maxResponseBytes))
+        // Our own attempts (with backoff) retry a failed connect; the client's would keep trying
+        // until the connect timeout, so an unreachable provider took 10 s per attempt to fail.
+        configuration.connectionPool.retryConnectionEstablishment = false
+        configuration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = 16
         client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
     }
 

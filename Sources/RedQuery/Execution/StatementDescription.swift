@@ -65,6 +65,9 @@ extension StatementExecutor {
             if case .parameter(let n)? = search.threshold { planner.noteParameterType(n, .float) }
         case .showColumns:
             columns = DDLExecutor.showColumnsResult
+        case .ask(let ask):
+            columns = ask.explain ? AskStatement.explainColumns : AskStatement.resultColumns
+            if case .parameter(let n) = ask.question { planner.noteParameterType(n, .text) }
         case .kv(.put):
             columns = [ResultColumn(name: "ok", type: .boolean), ResultColumn(name: "collection", type: .text),
                        ResultColumn(name: "key", type: .text), ResultColumn(name: "created", type: .boolean)]
@@ -171,4 +174,19 @@ extension StatementExecutor {
         let bound = try DMLExecutor(context: planner.context).bindReturning(returning, scope: scope, planner: planner)
         return Self.resultColumns(bound.columns, [])
     }
+}
+
+extension AskStatement {
+    /// An ASK's one row (the pipeline is in RedAI; RedDB fills the row).
+    public static let resultColumns: [ResultColumn] = [
+        ResultColumn(name: "answer", type: .text), ResultColumn(name: "answer_tokens", type: .json),
+        ResultColumn(name: "provider", type: .text), ResultColumn(name: "model", type: .text), ResultColumn(name: "mode", type: .text),
+        ResultColumn(name: "retry_count", type: .integer), ResultColumn(name: "prompt_tokens", type: .integer),
+        ResultColumn(name: "completion_tokens", type: .integer), ResultColumn(name: "cost_usd", type: .float),
+        ResultColumn(name: "cache_hit", type: .boolean), ResultColumn(name: "sources_count", type: .integer),
+        ResultColumn(name: "sources_flat", type: .json), ResultColumn(name: "citations", type: .json), ResultColumn(name: "validation", type: .json),
+    ]
+
+    /// `EXPLAIN ASK`: one JSON column.
+    public static let explainColumns = [ResultColumn(name: "plan", type: .json)]
 }

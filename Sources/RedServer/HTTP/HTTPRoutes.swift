@@ -83,6 +83,7 @@ struct HTTPRoutes: Sendable {
     func register(on router: Router<BasicRequestContext>) {
         router.post("/query") { request, _ in try await self.query(request, explain: false) }
         router.post("/query/explain") { request, _ in try await self.query(request, explain: true) }
+        registerAI(on: router)
         router.get("/health") { _, _ in self.health() }
         router.get("/ready") { _, _ in self.health() }
         router.get("/health/live") { _, _ in self.live() }
@@ -170,10 +171,19 @@ struct HTTPRoutes: Sendable {
         guard !sql.isBlank else { throw RedError(.invalidArgument, "missing query body") }
         let statement = explain ? "EXPLAIN " + sql : sql
         let started = ContinuousClock.now
-        let result = try await context.callerSession().execute(statement, parameters: parameters)
+        let result: QueryResult
+        do {
+            result = try await context.callerSession().execute(statement, parameters: parameters)
+        } catch let error as RedError where !explain && Self.looksLikeAskStream(sql) {
+            return Self.askErrorEvent(error)
+        }
         let elapsed = ContinuousClock.now - started
         context.metrics.recordStatement(surface: "http", kind: result.statementType,
                                         nanoseconds: elapsed.wholeNanoseconds)
+        if result.statementType == "ask", let tokens = result.columns.firstIndex(where: { $0.name == "answer_tokens" }),
+           result.rows.first.map({ !$0[tokens].isNull }) == true {
+            return Self.askEvents(result)
+        }
         return Self.json(result.json(query: sql))
     }
 
