@@ -83,6 +83,8 @@ public final class Database: Sendable {
     let statementCache: StatementCache
     /// Embeddings, prompts and ASK (`SEARCH SIMILAR TEXT`, `ASK`, HTTP/gRPC `/ai/*`).
     public let ai: AIService
+    /// On a replica: sends an ASK's audit row (column → JSON value) to the primary.
+    public let askAuditForwarder = Mutex<(@Sendable (JSONValue) async throws -> Void)?>(nil)
 
     private let sweeper = Mutex<Task<Void, Never>?>(nil)
 

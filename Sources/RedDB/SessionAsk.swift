@@ -192,25 +192,47 @@ struct SessionAskRetriever: AskRetriever {
         return out
     }
 
-    /// `red_ask_audit`: created on first use; rows older than 90 days are purged as rows are added.
+    /// `red_ask_audit`, on this database — or, on a replica, on its primary: a replica never
+    /// writes, and an ASK without its audit row is refused (no audit gap).
     func recordAudit(_ row: [(String, Value)]) async throws {
-        let s = database.session()
-        if try await !s.collections().contains(where: { $0.name == Self.auditCollection }) {
+        guard case .standby(let reason) = access else { return try await database.recordAskAudit(row) }
+        guard let forward = database.askAuditForwarder.withLock({ $0 }) else {
+            throw RedError(.aiProviderFailed, "ask_primary_sync_unavailable: \(reason), and the audit row cannot be sent to a primary")
+        }
+        do {
+            try await forward(.object(row.map { ($0.0, $0.1.jsonValue) }))
+        } catch {
+            throw RedError(.aiProviderFailed, "ask_primary_sync_unavailable: \((error as? RedError)?.message ?? "\(error)")")
+        }
+    }
+}
+
+extension Database {
+    /// Appends one row to `red_ask_audit` (created on first use); rows older than 90 days are
+    /// purged as rows are added. Column values as the ASK pipeline gives them.
+    public func recordAskAudit(_ row: [(String, Value)]) async throws {
+        let allowed = Set(SessionAskRetriever.auditColumns)
+        guard row.allSatisfy({ allowed.contains($0.0) }) else {
+            throw RedError(.invalidArgument, "an ASK audit row has the columns \(SessionAskRetriever.auditColumns.joined(separator: ", "))")
+        }
+        typealias Retriever = SessionAskRetriever
+        let s = session()
+        if try await !s.collections().contains(where: { $0.name == Retriever.auditCollection }) {
             try await s.execute("""
-                CREATE TABLE IF NOT EXISTS \(Self.auditCollection) (ts BIGINT, "user" TEXT, role TEXT, question TEXT, sources_urns JSON,
+                CREATE TABLE IF NOT EXISTS \(Retriever.auditCollection) (ts BIGINT, "user" TEXT, role TEXT, question TEXT, sources_urns JSON,
                 provider TEXT, model TEXT, prompt_tokens BIGINT, completion_tokens BIGINT, cost_usd FLOAT, answer_hash TEXT, citations JSON,
                 cache_hit BOOLEAN, mode TEXT, validation_ok BOOLEAN, retry_count BIGINT, errors TEXT)
                 """)
         }
-        let nowNanoseconds = database.options.clock.nowMilliseconds() * 1_000_000
+        let nowNanoseconds = options.clock.nowMilliseconds() * 1_000_000
         let columns = ["ts"] + row.map(\.0)
         let values: [Value] = [.integer(nowNanoseconds)] + row.map(\.1)
-        let sql = "INSERT INTO \(Self.auditCollection) (" + columns.map { Session.identifier($0) }.joined(separator: ", ") + ") VALUES ("
+        let sql = "INSERT INTO \(Retriever.auditCollection) (" + columns.map { Session.identifier($0) }.joined(separator: ", ") + ") VALUES ("
             + values.indices.map { "$\($0 + 1)" }.joined(separator: ", ") + ")"
         try await s.execute("BEGIN")
         do {
             try await s.execute(sql, parameters: values)
-            try await s.execute("DELETE FROM \(Self.auditCollection) WHERE ts < $1", parameters: [.integer(nowNanoseconds - Self.retentionNanoseconds)])
+            try await s.execute("DELETE FROM \(Retriever.auditCollection) WHERE ts < $1", parameters: [.integer(nowNanoseconds - Retriever.retentionNanoseconds)])
             try await s.execute("COMMIT")
         } catch {
             _ = try? await s.execute("ROLLBACK")
@@ -218,8 +240,13 @@ struct SessionAskRetriever: AskRetriever {
         }
     }
 
+}
+
+extension SessionAskRetriever {
     static let auditCollection = "red_ask_audit"
     static let retentionNanoseconds: Int64 = 90 * 86_400 * 1_000_000_000
+    static let auditColumns = ["user", "role", "question", "sources_urns", "provider", "model", "prompt_tokens", "completion_tokens", "cost_usd",
+                               "answer_hash", "citations", "cache_hit", "mode", "validation_ok", "retry_count", "errors"]
 }
 
 extension Value {

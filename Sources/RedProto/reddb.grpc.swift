@@ -992,6 +992,19 @@ public enum Reddb_V1_RedDb: Sendable {
                 type: .serverStreaming
             )
         }
+        /// Namespace for "SubmitAskSideEffects" metadata.
+        public enum SubmitAskSideEffects: Sendable {
+            /// Request type for "SubmitAskSideEffects".
+            public typealias Input = Reddb_V1_JsonPayloadRequest
+            /// Response type for "SubmitAskSideEffects".
+            public typealias Output = Reddb_V1_PayloadReply
+            /// Descriptor for "SubmitAskSideEffects".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "reddb.v1.RedDb"),
+                method: "SubmitAskSideEffects",
+                type: .unary
+            )
+        }
         /// Descriptors for all methods in the "reddb.v1.RedDb" service.
         public static let descriptors: [GRPCCore.MethodDescriptor] = [
             Health.descriptor,
@@ -1067,7 +1080,8 @@ public enum Reddb_V1_RedDb: Sendable {
             AiPrompt.descriptor,
             AiCredentials.descriptor,
             Ask.descriptor,
-            AskStream.descriptor
+            AskStream.descriptor,
+            SubmitAskSideEffects.descriptor
         ]
     }
 }
@@ -2261,6 +2275,25 @@ extension Reddb_V1_RedDb {
             request: GRPCCore.StreamingServerRequest<Reddb_V1_AskRequest>,
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.StreamingServerResponse<Reddb_V1_AskStreamEvent>
+
+        /// Handle the "SubmitAskSideEffects" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > A replica's ASK audit row, written on the primary (replicas never write):
+        /// > {"kind":"ask.side_effects.v1","audit_row":{column: value}} → {"ok":true}.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Reddb_V1_JsonPayloadRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Reddb_V1_PayloadReply` messages.
+        func submitAskSideEffects(
+            request: GRPCCore.StreamingServerRequest<Reddb_V1_JsonPayloadRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Reddb_V1_PayloadReply>
     }
 
     /// Service protocol for the "reddb.v1.RedDb" service.
@@ -3438,6 +3471,25 @@ extension Reddb_V1_RedDb {
             request: GRPCCore.ServerRequest<Reddb_V1_AskRequest>,
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.StreamingServerResponse<Reddb_V1_AskStreamEvent>
+
+        /// Handle the "SubmitAskSideEffects" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > A replica's ASK audit row, written on the primary (replicas never write):
+        /// > {"kind":"ask.side_effects.v1","audit_row":{column: value}} → {"ok":true}.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Reddb_V1_JsonPayloadRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Reddb_V1_PayloadReply` message.
+        func submitAskSideEffects(
+            request: GRPCCore.ServerRequest<Reddb_V1_JsonPayloadRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Reddb_V1_PayloadReply>
     }
 
     /// Simple service protocol for the "reddb.v1.RedDb" service.
@@ -4617,6 +4669,25 @@ extension Reddb_V1_RedDb {
             response: GRPCCore.RPCWriter<Reddb_V1_AskStreamEvent>,
             context: GRPCCore.ServerContext
         ) async throws
+
+        /// Handle the "SubmitAskSideEffects" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > A replica's ASK audit row, written on the primary (replicas never write):
+        /// > {"kind":"ask.side_effects.v1","audit_row":{column: value}} → {"ok":true}.
+        ///
+        /// - Parameters:
+        ///   - request: A `Reddb_V1_JsonPayloadRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Reddb_V1_PayloadReply` to respond with.
+        func submitAskSideEffects(
+            request: Reddb_V1_JsonPayloadRequest,
+            context: GRPCCore.ServerContext
+        ) async throws -> Reddb_V1_PayloadReply
     }
 }
 
@@ -5433,6 +5504,17 @@ extension Reddb_V1_RedDb.StreamingServiceProtocol {
             serializer: GRPCProtobuf.ProtobufSerializer<Reddb_V1_AskStreamEvent>(),
             handler: { request, context in
                 try await self.askStream(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
+            forMethod: Reddb_V1_RedDb.Method.SubmitAskSideEffects.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Reddb_V1_JsonPayloadRequest>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Reddb_V1_PayloadReply>(),
+            handler: { request, context in
+                try await self.submitAskSideEffects(
                     request: request,
                     context: context
                 )
@@ -6256,6 +6338,17 @@ extension Reddb_V1_RedDb.ServiceProtocol {
             context: context
         )
         return response
+    }
+
+    public func submitAskSideEffects(
+        request: GRPCCore.StreamingServerRequest<Reddb_V1_JsonPayloadRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Reddb_V1_PayloadReply> {
+        let response = try await self.submitAskSideEffects(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
     }
 }
 
@@ -7237,6 +7330,19 @@ extension Reddb_V1_RedDb.SimpleServiceProtocol {
                 )
                 return [:]
             }
+        )
+    }
+
+    public func submitAskSideEffects(
+        request: GRPCCore.ServerRequest<Reddb_V1_JsonPayloadRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Reddb_V1_PayloadReply> {
+        return GRPCCore.ServerResponse<Reddb_V1_PayloadReply>(
+            message: try await self.submitAskSideEffects(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
         )
     }
 }
@@ -8786,6 +8892,30 @@ extension Reddb_V1_RedDb {
             deserializer: some GRPCCore.MessageDeserializer<Reddb_V1_AskStreamEvent>,
             options: GRPCCore.CallOptions,
             onResponse handleResponse: @Sendable @escaping (GRPCCore.StreamingClientResponse<Reddb_V1_AskStreamEvent>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "SubmitAskSideEffects" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > A replica's ASK audit row, written on the primary (replicas never write):
+        /// > {"kind":"ask.side_effects.v1","audit_row":{column: value}} → {"ok":true}.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Reddb_V1_JsonPayloadRequest` message.
+        ///   - serializer: A serializer for `Reddb_V1_JsonPayloadRequest` messages.
+        ///   - deserializer: A deserializer for `Reddb_V1_PayloadReply` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func submitAskSideEffects<Result>(
+            request: GRPCCore.ClientRequest<Reddb_V1_JsonPayloadRequest>,
+            serializer: some GRPCCore.MessageSerializer<Reddb_V1_JsonPayloadRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Reddb_V1_PayloadReply>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result
         ) async throws -> Result where Result: Sendable
     }
 
@@ -11148,6 +11278,41 @@ extension Reddb_V1_RedDb {
                 onResponse: handleResponse
             )
         }
+
+        /// Call the "SubmitAskSideEffects" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > A replica's ASK audit row, written on the primary (replicas never write):
+        /// > {"kind":"ask.side_effects.v1","audit_row":{column: value}} → {"ok":true}.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Reddb_V1_JsonPayloadRequest` message.
+        ///   - serializer: A serializer for `Reddb_V1_JsonPayloadRequest` messages.
+        ///   - deserializer: A deserializer for `Reddb_V1_PayloadReply` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func submitAskSideEffects<Result>(
+            request: GRPCCore.ClientRequest<Reddb_V1_JsonPayloadRequest>,
+            serializer: some GRPCCore.MessageSerializer<Reddb_V1_JsonPayloadRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Reddb_V1_PayloadReply>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Reddb_V1_RedDb.Method.SubmitAskSideEffects.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
     }
 }
 
@@ -13123,6 +13288,36 @@ extension Reddb_V1_RedDb.ClientProtocol {
             request: request,
             serializer: GRPCProtobuf.ProtobufSerializer<Reddb_V1_AskRequest>(),
             deserializer: GRPCProtobuf.ProtobufDeserializer<Reddb_V1_AskStreamEvent>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "SubmitAskSideEffects" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > A replica's ASK audit row, written on the primary (replicas never write):
+    /// > {"kind":"ask.side_effects.v1","audit_row":{column: value}} → {"ok":true}.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Reddb_V1_JsonPayloadRequest` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func submitAskSideEffects<Result>(
+        request: GRPCCore.ClientRequest<Reddb_V1_JsonPayloadRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.submitAskSideEffects(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Reddb_V1_JsonPayloadRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Reddb_V1_PayloadReply>(),
             options: options,
             onResponse: handleResponse
         )
@@ -15396,6 +15591,40 @@ extension Reddb_V1_RedDb.ClientProtocol {
             metadata: metadata
         )
         return try await self.askStream(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "SubmitAskSideEffects" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > A replica's ASK audit row, written on the primary (replicas never write):
+    /// > {"kind":"ask.side_effects.v1","audit_row":{column: value}} → {"ok":true}.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func submitAskSideEffects<Result>(
+        _ message: Reddb_V1_JsonPayloadRequest,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Reddb_V1_JsonPayloadRequest>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.submitAskSideEffects(
             request: request,
             options: options,
             onResponse: handleResponse

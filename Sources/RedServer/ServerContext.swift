@@ -55,6 +55,10 @@ public final class ServerContext: Sendable {
             replicaLogger[metadataKey: "replication"] = "replica"
             replica = try ReplicaFollower(database: database, primaryAddress: primaryAddress.description, logger: replicaLogger,
                                           onAuthChange: { [weak auth] in auth?.reload() })
+            // An ASK here is audited on the primary (a replica never writes).
+            database.askAuditForwarder.withLock {
+                $0 = { row in try await GRPCReplicationSource.withConnection(to: primaryAddress) { try await $0.submitAskSideEffects(auditRow: row) } }
+            }
         } else {
             replica = nil
         }

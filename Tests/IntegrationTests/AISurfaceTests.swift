@@ -126,3 +126,30 @@ import Testing
         }
     }
 }
+
+extension AISurfaceTests {
+    /// A replica answers an ASK from its own copy, and its audit row is written on the primary.
+    @Test func anAskOnAReplicaIsAuditedOnThePrimary() async throws {
+        let fake = FakeAIProvider()
+        try await fake.start()
+        defer { fake.stop() }
+        let credentials = ["REDDB_USERNAME": "root", "REDDB_PASSWORD": "root-pw"]
+        let primary = try ServerProcess(arguments: ["--role", "primary"], environment: fake.environment.merging(credentials) { $1 })
+        defer { primary.remove() }
+        var r = try await HTTPClientTests.call(primary, "POST", "/auth/login", body: #"{"username":"root","password":"root-pw"}"#)
+        guard case .string(let token)? = r.json["token"] else { Issue.record("no token: \(r.body)"); return }
+        r = try await HTTPClientTests.call(primary, "POST", "/query", body: "CREATE TABLE orders (id INT, status TEXT); INSERT INTO orders VALUES (1, 'shipped ORD-2041')", token: token)
+        #expect(r.status == 200, "\(r.body)")
+        let replica = try ServerProcess(arguments: ["--role", "replica", "--primary-addr", "grpc://root:root-pw@127.0.0.1:\(primary.grpcPort)"],
+                                        environment: fake.environment)
+        defer { replica.remove() }
+        r = try await HTTPClientTests.call(replica, "POST", "/auth/login", body: #"{"username":"root","password":"root-pw"}"#)
+        guard case .string(let replicaToken)? = r.json["token"] else { Issue.record("no token on the replica: \(r.body)"); return }
+        try await ReplicationServerTests.waitFor(replica, "SELECT count(*) FROM orders", "1", token: replicaToken)
+        r = try await HTTPClientTests.call(replica, "POST", "/ai/ask", body: #"{"question": "status of ORD-2041"}"#, token: replicaToken)
+        #expect(r.status == 200 && r.json["answer"]?.text.contains("ORD-2041") == true, "\(r.body)")
+        r = try await HTTPClientTests.call(primary, "POST", "/query", body: #"SELECT "user", question FROM red_ask_audit"#, token: token)
+        #expect(r.body.contains("status of ORD-2041") && r.body.contains("root"), "\(r.body)")
+        try await ReplicationServerTests.waitFor(replica, "SELECT count(*) FROM red_ask_audit", "1", token: replicaToken)
+    }
+}

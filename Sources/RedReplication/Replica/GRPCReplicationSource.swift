@@ -79,6 +79,12 @@ public struct GRPCReplicationSource: ReplicationSource {
         _ = try await stub.ackReplicaLsn(.with { $0.payloadJson = body.text }, metadata: metadata, options: Self.callOptions)
     }
 
+    /// Sends a replica's ASK audit row to the primary (`SubmitAskSideEffects`).
+    public func submitAskSideEffects(auditRow: JSONValue) async throws {
+        let body = JSONValue.object([("kind", .string("ask.side_effects.v1")), ("audit_row", auditRow)])
+        _ = try await stub.submitAskSideEffects(.with { $0.payloadJson = body.text }, metadata: metadata, options: Self.callOptions)
+    }
+
     public func snapshot(replicaID: String, _ receive: @Sendable (SnapshotChunk) async throws -> Void) async throws {
         var options = Self.callOptions
         options.timeout = nil  // a large copy takes as long as it takes

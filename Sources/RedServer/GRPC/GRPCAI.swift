@@ -48,6 +48,22 @@ extension GRPCService {
         }
     }
 
+    /// A replica's ASK audit row. Admin-only once the server has users (upstream lets any
+    /// reader append audit rows).
+    func submitAskSideEffects(request: ServerRequest<Reddb_V1_JsonPayloadRequest>, context _: GRPCCore.ServerContext) async throws -> ServerResponse<Reddb_V1_PayloadReply> {
+        await unary(request, .adminOnceAuthenticated, rpc: "submit_ask_side_effects") { message, _ in
+            if let reason = context.standbyReason { throw RedError(.readOnlyTransaction, "cannot record an ASK audit row: \(reason)") }
+            let body = try Self.payload(message.payloadJson)
+            guard body["kind"] == .string("ask.side_effects.v1"), case .object(let row)? = body["audit_row"] else {
+                throw RedError(.invalidArgument, "SubmitAskSideEffects takes {\"kind\":\"ask.side_effects.v1\",\"audit_row\":{…}}")
+            }
+            try await context.database.recordAskAudit(row.map { column, value in
+                (column, column == "sources_urns" || column == "citations" ? .json(value) : Value(json: value))
+            })
+            return Self.payloadReply(.object([("ok", .bool(true))]))
+        }
+    }
+
     /// Words with their trailing spaces.
     static func tokens(_ answer: String) -> [String] {
         var out: [String] = [], current = ""
