@@ -45,10 +45,11 @@ extension Session {
     }
 
     func embed(_ keys: [EmbeddingKey], into embeddings: inout [EmbeddingKey: [Float]]) async throws {
-        for (provider, group) in Dictionary(grouping: keys, by: \.provider) {
-            let texts = group.map(\.text)
-            let result = try await database.ai.embed(.init(texts: texts, provider: provider))
-            for (text, vector) in zip(texts, result.vectors) { embeddings[EmbeddingKey(text: text, provider: provider)] = vector }
+        for (_, group) in Dictionary(grouping: keys, by: { [$0.provider ?? "", $0.model ?? ""] }) {
+            let provider = group[0].provider, model = group[0].model
+            let texts = Array(Set(group.map(\.text)))
+            let result = try await database.ai.embed(.init(texts: texts, provider: provider, model: model))
+            for (text, vector) in zip(texts, result.vectors) { embeddings[EmbeddingKey(text: text, provider: provider, model: model)] = vector }
         }
     }
 }

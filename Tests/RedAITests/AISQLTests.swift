@@ -193,3 +193,30 @@ import Testing
         }
     }
 }
+
+extension AISQLTests {
+    @Test func autoEmbedStoresVectorsOfTheInsertedRowsInTheSameTransaction() async throws {
+        try await Self.withFake { fake in
+            let db = try await Self.database(fake)
+            let s = db.session()
+            try await s.execute("CREATE TABLE articles (id INT, title TEXT, body TEXT)")
+            try await s.execute("""
+                INSERT INTO articles VALUES (1, 'Whales', 'blue whale song'), (2, 'Pies', 'red apple pie'), (3, NULL, NULL)
+                WITH AUTO EMBED (title, body) USING openai
+                """)
+            let stored = try await s.execute("SELECT content, metadata FROM articles_embeddings ORDER BY rid")
+            #expect(stored.rows.map { $0[0] } == [.text("Whales blue whale song"), .text("Pies red apple pie")])
+            #expect(stored.rows[0][1].displayText.contains("\"_source_row_id\":1"))
+            let hit = try await s.execute("SEARCH SIMILAR TEXT 'whale song' COLLECTION articles_embeddings LIMIT 1")
+            #expect(hit.rows.first?.first == .integer(1))
+            #expect(fake.recorded.filter { $0.path == "embeddings" }.count == 2)  // one batch for the INSERT, one for the search
+            // A failing provider fails the INSERT: no rows, no vectors.
+            let broken = try await Self.database(fake, extra: ["REDDB_OPENAI_API_KEY": "wrong"])
+            let b = broken.session()
+            try await b.execute("CREATE TABLE notes (t TEXT)")
+            await #expect(throws: RedError.self) { try await b.execute("INSERT INTO notes VALUES ('x') WITH AUTO EMBED (t)") }
+            #expect(try await b.execute("SELECT count(*) FROM notes").rows == [[.integer(0)]])
+            await #expect(throws: RedError.self) { try await s.execute("INSERT INTO articles VALUES (4, 'a', 'b') WITH AUTO EMBED (nope)") }
+        }
+    }
+}

@@ -194,6 +194,7 @@ public struct InsertStatement: Sendable, Equatable {
         a.table == b.table && a.model == b.model && a.columns == b.columns && a.source == b.source && a.ttlMilliseconds == b.ttlMilliseconds
             && a.expiresAt == b.expiresAt && a.returning == b.returning && a.metadata.map(\.0) == b.metadata.map(\.0)
             && a.metadata.map(\.1) == b.metadata.map(\.1) && a.onConflict == b.onConflict && a.decodedRows == b.decodedRows
+            && a.autoEmbed == b.autoEmbed
     }
     public var table: String
     public var model: InsertModel
@@ -209,6 +210,22 @@ public struct InsertStatement: Sendable, Equatable {
     /// Rows whose values are already in hand (`Statement.insertValues`): inserted as they
     /// are, instead of `source`, with no literal expressions built per value.
     public var decodedRows: ArraySlice<[Value]>?
+    /// `WITH AUTO EMBED (fields) [USING provider] [MODEL 'm']`.
+    public var autoEmbed: AutoEmbed?
+}
+
+/// `WITH AUTO EMBED (f1, f2, …) [USING provider] [MODEL 'm']` on an INSERT: each inserted
+/// row's non-empty text values of the fields, joined by spaces, are embedded (one batched
+/// call) and stored in the vector collection `<table>_embeddings`, in the same transaction.
+public struct AutoEmbed: Sendable, Equatable {
+    public var fields: [String]
+    public var provider: String?
+    public var model: String?
+    public init(fields: [String], provider: String? = nil, model: String? = nil) {
+        self.fields = fields
+        self.provider = provider
+        self.model = model
+    }
 }
 
 public struct OnConflict: Sendable, Equatable {

@@ -47,6 +47,8 @@ struct DMLExecutor {
         }
         let planner = Planner(context: context)
         let sourceRows = try evaluateSource(statement, planner)
+        let embedded = try statement.autoEmbed.map { try autoEmbedVectors($0, statement, sourceRows, handle) }
+        var embeddedRows: [(rid: Int64, text: String, vector: [Float])] = []
         let expiresAt = try expiry(ttl: statement.ttlMilliseconds, at: statement.expiresAt, schema: handle.schema, planner: planner)
         if expiresAt != nil, handle.schema.model != .kv { handle = try store.noteExpiringItems(tx, handle) }
         var returned: [[Value]] = []
@@ -88,6 +90,7 @@ struct DMLExecutor {
             } else {
                 try store.insert(tx, handle, row, now: context.now)
                 if upsert != nil { touched.insert(row.rid) }  // only ON CONFLICT reads it
+                if let item = embedded?[r] { embeddedRows.append((row.rid, item.text, item.vector)) }
             }
             affected += 1
             if let returning {
@@ -96,6 +99,7 @@ struct DMLExecutor {
             }
         }
         if handle.schema.model == .kv { affected = sourceRows.count }
+        if let autoEmbed = statement.autoEmbed { try storeEmbeddings(embeddedRows, of: handle.name, autoEmbed) }
         return finish(type: "insert", tag: "INSERT 0 \(affected)", affected: affected, returning: returning, rows: returned)
     }
 

@@ -15,10 +15,13 @@ public struct EmbeddingKey: Hashable, Sendable {
     public var text: String
     /// `USING provider`; nil: the default provider.
     public var provider: String?
+    /// `MODEL 'm'`; nil: the provider's embedding model.
+    public var model: String?
 
-    public init(text: String, provider: String?) {
+    public init(text: String, provider: String?, model: String? = nil) {
         self.text = text
         self.provider = provider
+        self.model = model
     }
 }
 

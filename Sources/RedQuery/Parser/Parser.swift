@@ -338,8 +338,18 @@ public struct Parser {
                     } while acceptSymbol(",")
                 }
                 try expectSymbol(")")
+            } else if acceptKeyword("auto") {
+                try expectKeyword("embed")
+                guard statement.autoEmbed == nil else { throw error("AUTO EMBED given twice") }
+                var embed = AutoEmbed(fields: try parseNameList())
+                while true {
+                    if acceptKeyword("using") { embed.provider = try parseProviderName() }
+                    else if acceptKeyword("model") { embed.model = try parseStringLiteral("a model name") }
+                    else { break }
+                }
+                statement.autoEmbed = embed
             } else {
-                throw unexpected(expected: "TTL, EXPIRES AT or METADATA")
+                throw unexpected(expected: "TTL, EXPIRES AT, METADATA or AUTO EMBED")
             }
         }
         if acceptKeyword("on") {
