@@ -8,7 +8,7 @@ import RedCore
 /// `/ai/*`, gRPC `Embeddings`/`AiPrompt`/`Ask`.
 public final class AIService: Sendable {
     public let settings: AISettings
-    let transport: AITransport
+    public let transport: AITransport
     let answerCache = AskAnswerCache()
 
     /// Most inputs in one embeddings request (`max_inputs` may lower it).

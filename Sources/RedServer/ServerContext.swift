@@ -63,6 +63,8 @@ public final class ServerContext: Sendable {
             replica = nil
         }
         self.startedAtUnixMilliseconds = SystemClock().nowMilliseconds()
+        let metrics = self.metrics
+        database.ai.transport.observer.withLock { $0 = { record in metrics.recordAIRequest(record) } }
     }
 
     /// What a session of `identity` may do: nothing but read on a replica; otherwise its role's share.

@@ -1,6 +1,7 @@
 import CoreMetrics
 import Metrics
 import Prometheus
+import RedAI
 import RedDB
 import Synchronization
 
@@ -19,6 +20,9 @@ final class ServerMetrics: Sendable {
     private let queryCounters = Mutex<[String: Metrics.Counter]>([:])
     private let errorCounters = Mutex<[String: Metrics.Counter]>([:])
     private let eventLoopCounters = Mutex<[String: Metrics.Counter]>([:])
+    private let aiCounters = Mutex<[String: Metrics.Counter]>([:])
+    private let aiRetryCounters = Mutex<[String: Metrics.Counter]>([:])
+    private let aiDurations = Mutex<[String: Metrics.Recorder]>([:])
     let statementDuration: Metrics.Timer
     let httpRequests: Metrics.Counter
 
@@ -51,6 +55,20 @@ final class ServerMetrics: Sendable {
     }
 
     /// The counter of `label` with these dimensions, created on first use and kept in `cache`.
+    /// One AI provider request (spec ops §4.9): `reddb_ai_provider_requests_total{provider,model,status}`,
+    /// `reddb_ai_provider_request_duration_ms{provider}` and `reddb_ai_provider_retries_total{provider,reason}`.
+    func recordAIRequest(_ r: AITransport.RequestRecord) {
+        counter("reddb_ai_provider_requests_total", [("provider", r.provider), ("model", r.model), ("status", r.outcome)], in: aiCounters).increment()
+        if r.isRetry { counter("reddb_ai_provider_retries_total", [("provider", r.provider), ("reason", r.outcome)], in: aiRetryCounters).increment() }
+        let recorder = aiDurations.withLock { recorders in
+            if let existing = recorders[r.provider] { return existing }
+            let created = Metrics.Recorder(label: "reddb_ai_provider_request_duration_ms", dimensions: [("provider", r.provider)], aggregate: true, factory: factory)
+            recorders[r.provider] = created
+            return created
+        }
+        recorder.record(Double(r.nanoseconds) / 1e6)
+    }
+
     private func counter(_ label: String, _ dimensions: [(String, String)], in cache: borrowing Mutex<[String: Metrics.Counter]>) -> Metrics.Counter {
         let key = dimensions.map(\.1).joined(separator: "/")
         return cache.withLock { counters in

@@ -60,6 +60,10 @@ import Testing
             // The default is now an unreachable ollama: ASK says so as a provider failure.
             r = try await HTTPClientTests.call(server, "POST", "/ai/ask", body: #"{"question": "status of ORD-2041"}"#)
             #expect(r.status == 502, "\(r.body)")
+            r = try await HTTPClientTests.call(server, "GET", "/metrics")
+            #expect(r.body.contains(#"reddb_ai_provider_requests_total{provider="openai",model="text-embedding-3-small",status="ok"}"#), "\(r.body)")
+            #expect(r.body.contains(#"provider="ollama",model="llama3",status="transport_error""#))
+            #expect(r.body.contains("reddb_ai_provider_request_duration_ms"))
         }
     }
 

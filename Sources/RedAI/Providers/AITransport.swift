@@ -3,6 +3,7 @@ import Foundation
 import NIOCore
 import NIOHTTP1
 import RedCore
+import Synchronization
 
 /// Outbound HTTP to AI providers: one pooled client, JSON in and out, retries with
 /// exponential backoff on 429, 5xx and transport failures.
@@ -44,14 +45,19 @@ public final class AITransport: Sendable {
     deinit { try? client.syncShutdown() }
 
     /// POSTs `body` and returns the parsed JSON reply, retrying what is worth retrying.
-    func postJSON(_ url: String, headers: [(String, String)], body: JSONValue, timeoutSeconds: Int64, provider: String) async throws -> JSONValue {
+    func postJSON(_ url: String, headers: [(String, String)], body: JSONValue, timeoutSeconds: Int64, call: ProviderCall) async throws -> JSONValue {
+        let provider = call.provider.token
         var attempt = 0
         while true {
             attempt += 1
+            let started = ContinuousClock.now
+            var outcome = "transport_error"
+            defer { observe(call, outcome: outcome, started: started, retry: attempt > 1) }
             do {
                 let response = try await client.execute(request(url, headers: headers, body: body), timeout: .seconds(timeoutSeconds))
                 let bytes = try await response.body.collect(upTo: Self.maxResponseBytes)
                 let status = Int(response.status.code)
+                outcome = Self.outcome(status)
                 guard (200..<300).contains(status) else {
                     throw AIProviderFailure(provider: provider, status: status, message: Self.errorMessage(in: bytes))
                 }
@@ -74,8 +80,12 @@ public final class AITransport: Sendable {
 
     /// POSTs `body` and hands each `data:` payload of the Server-Sent Events reply to `event`
     /// until `[DONE]` or the end of the body. Not retried: tokens may already have been shown.
-    func postStreaming(_ url: String, headers: [(String, String)], body: JSONValue, timeoutSeconds: Int64, provider: String,
+    func postStreaming(_ url: String, headers: [(String, String)], body: JSONValue, timeoutSeconds: Int64, call: ProviderCall,
                        event: (JSONValue) async throws -> Void) async throws {
+        let provider = call.provider.token
+        let started = ContinuousClock.now
+        var outcome = "transport_error"
+        defer { observe(call, outcome: outcome, started: started, retry: false) }
         let response: HTTPClientResponse
         do {
             response = try await client.execute(request(url, headers: headers + [("Accept", "text/event-stream")], body: body), timeout: .seconds(timeoutSeconds))
@@ -83,6 +93,7 @@ public final class AITransport: Sendable {
             throw AIProviderFailure(provider: provider, status: nil, message: Self.describe(error))
         }
         let status = Int(response.status.code)
+        outcome = Self.outcome(status)
         guard (200..<300).contains(status) else {
             let bytes = (try? await response.body.collect(upTo: Self.maxStreamLineBytes)) ?? ByteBuffer()
             throw AIProviderFailure(provider: provider, status: status, message: Self.errorMessage(in: bytes))
@@ -113,6 +124,37 @@ public final class AITransport: Sendable {
             throw CancellationError()
         } catch {
             throw AIProviderFailure(provider: provider, status: status, message: Self.describe(error))
+        }
+    }
+
+    /// One provider request as metrics see it: labels never carry content.
+    public struct RequestRecord: Sendable {
+        public var provider: String
+        public var model: String
+        /// `ok`, `http_429`, `http_4xx`, `http_5xx`, `http_error` or `transport_error`.
+        public var outcome: String
+        public var nanoseconds: Int64
+        /// This request repeated a failed one.
+        public var isRetry: Bool
+    }
+
+    /// Told of every provider request (the server turns them into Prometheus metrics).
+    public let observer = Mutex<(@Sendable (RequestRecord) -> Void)?>(nil)
+
+    private func observe(_ call: ProviderCall, outcome: String, started: ContinuousClock.Instant, retry: Bool) {
+        guard let observer = observer.withLock({ $0 }) else { return }
+        let elapsed = ContinuousClock.now - started
+        observer(RequestRecord(provider: call.provider.token, model: call.model, outcome: outcome,
+                               nanoseconds: elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000, isRetry: retry))
+    }
+
+    static func outcome(_ status: Int) -> String {
+        switch status {
+        case 200..<300: return "ok"
+        case 429: return "http_429"
+        case 400..<500: return "http_4xx"
+        case 500..<600: return "http_5xx"
+        default: return "http_error"
         }
     }
 

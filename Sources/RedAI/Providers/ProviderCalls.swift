@@ -66,7 +66,7 @@ extension AITransport {
             for text in texts {
                 let reply = try await postJSON("\(call.baseURL)/pipeline/feature-extraction/\(call.model)", headers: call.bearer,
                                                body: .object([("inputs", .string(text))]), timeoutSeconds: policy.embeddingTimeoutSeconds,
-                                               provider: call.provider.token)
+                                               call: call)
                 vectors.append(try Self.floats(reply, provider: call.provider.token))
             }
             return EmbeddingReply(vectors: vectors)
@@ -76,7 +76,7 @@ extension AITransport {
             if let dimensions { body.append(("dimensions", .integer(Int64(dimensions)))) }
             body.append(("encoding_format", .string("float")))
             let reply = try await postJSON("\(call.baseURL)/embeddings", headers: call.bearer, body: .object(body),
-                                           timeoutSeconds: policy.embeddingTimeoutSeconds, provider: call.provider.token)
+                                           timeoutSeconds: policy.embeddingTimeoutSeconds, call: call)
             guard case .array(let data)? = reply["data"] else {
                 throw AIProviderFailure(provider: call.provider.token, status: 200, message: "the embeddings reply has no data array")
             }
@@ -98,7 +98,7 @@ extension AITransport {
             throw AIProviderFailure(provider: "local", status: 400, message: "local models are not built into this server; use ollama or an OpenAI-compatible URL")
         case .anthropic:
             let reply = try await postJSON("\(call.baseURL)/messages", headers: anthropicHeaders(call), body: anthropicBody(text, options: options, call: call),
-                                           timeoutSeconds: policy.promptTimeoutSeconds, provider: call.provider.token)
+                                           timeoutSeconds: policy.promptTimeoutSeconds, call: call)
             var parts: [String] = []
             if case .array(let content)? = reply["content"] {
                 for part in content { if case .string(let s)? = part["text"] { parts.append(s) } }
@@ -111,7 +111,7 @@ extension AITransport {
             parameters.append(("max_new_tokens", .integer(Int64(options.maxTokens ?? 512))))
             let reply = try await postJSON("\(call.baseURL)/models/\(call.model)", headers: call.bearer,
                                            body: .object([("inputs", .string(text)), ("parameters", .object(parameters))]),
-                                           timeoutSeconds: policy.promptTimeoutSeconds, provider: call.provider.token)
+                                           timeoutSeconds: policy.promptTimeoutSeconds, call: call)
             let first: JSONValue? = if case .array(let items) = reply { items.first } else { reply }
             guard case .string(let generated)? = first?["generated_text"] else {
                 throw AIProviderFailure(provider: call.provider.token, status: 200, message: "the reply has no generated_text")
@@ -119,7 +119,7 @@ extension AITransport {
             return PromptReply(text: generated)
         case .openAICompatible:
             let reply = try await postJSON("\(call.baseURL)/chat/completions", headers: call.bearer, body: chatBody(text, options: options, call: call, stream: false),
-                                           timeoutSeconds: policy.promptTimeoutSeconds, provider: call.provider.token)
+                                           timeoutSeconds: policy.promptTimeoutSeconds, call: call)
             let choice: JSONValue? = if case .array(let choices)? = reply["choices"] { choices.first } else { nil }
             guard let message = choice?["message"]?["content"] else {
                 throw AIProviderFailure(provider: call.provider.token, status: 200, message: "the reply has no choices[0].message.content")
@@ -139,7 +139,7 @@ extension AITransport {
         }
         var reply = PromptReply(text: "")
         try await postStreaming("\(call.baseURL)/chat/completions", headers: call.bearer, body: chatBody(text, options: options, call: call, stream: true),
-                                timeoutSeconds: policy.promptTimeoutSeconds, provider: call.provider.token) { event in
+                                timeoutSeconds: policy.promptTimeoutSeconds, call: call) { event in
             if let usage = event["usage"], usage != .null {
                 reply.promptTokens = usage["prompt_tokens"]?.intValue
                 reply.completionTokens = usage["completion_tokens"]?.intValue
