@@ -220,3 +220,26 @@ extension AISQLTests {
         }
     }
 }
+
+extension AISQLTests {
+    @Test func askRetrievesVectorHitsAndGraphNeighbours() async throws {
+        try await Self.withFake { fake in
+            let db = try await Self.database(fake)
+            let s = db.session()
+            try await s.execute("CREATE VECTOR docs DIM 16")
+            for text in ["blue whale song", "red apple pie"] {
+                try await s.execute("INSERT INTO docs VECTOR (dense, content) VALUES ($1, $2)", parameters: [.vector(FakeAIProvider.embedding(text)), .text(text)])
+            }
+            try await s.execute("INSERT INTO social NODE (label, node_type) VALUES ('alice', 'user'), ('bob', 'user'), ('acme', 'company')")
+            try await s.execute("INSERT INTO social EDGE (label, from, to) VALUES ('knows', 'alice', 'bob'), ('works_at', 'bob', 'acme')")
+            let r = try await s.execute("EXPLAIN ASK 'which docs mention the whale song?'")
+            guard case .json(let plan) = r.rows[0][0], case .array(let sources)? = plan["sources_flat"] else { Issue.record("no plan"); return }
+            #expect(plan["buckets"]?["vector"] == .integer(2), "\(plan.text)")  // both docs, best first
+            #expect(sources.first?["urn"] == .string("reddb:docs/1") && sources.first?["content"]?.text.contains("blue whale song") == true, "\(plan.text)")
+            let g = try await s.execute("EXPLAIN ASK 'who is alice in social?' DEPTH 2")
+            guard case .json(let graphPlan) = g.rows[0][0], case .array(let graphSources)? = graphPlan["sources_flat"] else { Issue.record("no plan"); return }
+            let labels = graphSources.compactMap { $0["content"]?.text }
+            #expect(labels.contains { $0.contains("alice") } && labels.contains { $0.contains("bob") } && labels.contains { $0.contains("acme") }, "\(graphPlan.text)")
+        }
+    }
+}

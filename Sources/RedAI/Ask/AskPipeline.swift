@@ -71,7 +71,9 @@ public struct AskAnswer: Sendable {
     public var citationsJSON: JSONValue { .array(citations.map { $0.json(sources: sources) }) }
 
     /// Answer pieces for a stream: words with their following spaces, in order.
-    public var tokens: [String] {
+    public var tokens: [String] { Self.tokens(of: answer) }
+
+    public static func tokens(of answer: String) -> [String] {
         var out: [String] = [], current = ""
         for ch in answer {
             current.append(ch)
@@ -100,7 +102,9 @@ public struct AskPipeline: Sendable {
     public let ai: AIService
     public let retriever: any AskRetriever
 
-    public static let maxPromptTokens = 8192 * 4
+    /// Estimated (bytes / 4) prompt tokens allowed: upstream's 8,192 cannot hold the row
+    /// contents we send (48 KiB of prompt is about 12,000).
+    public static let maxPromptTokens = 32_768
     public static let maxSourcesBytes = 262_144
     public static let maxCompletionTokens = 1024
     public static let maxLimit = 200

@@ -2,6 +2,7 @@ import GRPCCore
 import RedCore
 import RedDB
 import RedProto
+import RedAI
 
 /// The AI rpcs. `Embeddings`, `AiPrompt` and `AiCredentials` take the JSON body of their HTTP
 /// twin (`/ai/embeddings`, `/ai/prompt`, `/ai/credentials`); `Ask` and `AskStream` take
@@ -42,7 +43,7 @@ extension GRPCService {
         let reply = Self.askReply(envelope)
         return StreamingServerResponse { writer in
             try await writer.write(.with { $0.sources = .with { $0.sourcesFlatJson = reply.sourcesFlatJson } })
-            for token in Self.tokens(reply.answer) { try await writer.write(.with { $0.answerToken = .with { $0.text = token } }) }
+            for token in AskAnswer.tokens(of: reply.answer) { try await writer.write(.with { $0.answerToken = .with { $0.text = token } }) }
             try await writer.write(.with { $0.validation = reply.validation })
             return [:]
         }
@@ -62,17 +63,6 @@ extension GRPCService {
             })
             return Self.payloadReply(.object([("ok", .bool(true))]))
         }
-    }
-
-    /// Words with their trailing spaces.
-    static func tokens(_ answer: String) -> [String] {
-        var out: [String] = [], current = ""
-        for ch in answer {
-            current.append(ch)
-            if ch == " " || ch == "\n" { out.append(current); current = "" }
-        }
-        if !current.isEmpty { out.append(current) }
-        return out
     }
 
     static func askBody(_ m: Reddb_V1_AskRequest) -> JSONValue {
