@@ -5,10 +5,11 @@ import RedCore
 /// `{"query": "words", "collections"?: ["a", "b"] (or "collection": "a"), "limit"?: 10,
 /// "fuzzy"?: false}`. The words travel as a parameter and the names are quoted.
 public enum TextSearchRequest {
-    public static func statement(_ body: JSONValue) throws -> (sql: String, parameters: [Value]) {
+    /// `multimodal`: `SEARCH MULTIMODAL` (HTTP `/multimodal/search`, gRPC `MultimodalSearch`), no `fuzzy`.
+    public static func statement(_ body: JSONValue, multimodal: Bool = false) throws -> (sql: String, parameters: [Value]) {
         guard case .object = body else { throw RedError(.invalidArgument, "a search request must be a JSON object") }
         guard case .string(let query)? = body["query"] else { throw RedError(.invalidArgument, "a search needs query: the words to look for") }
-        var sql = "SEARCH TEXT $1"
+        var sql = multimodal ? "SEARCH MULTIMODAL $1" : "SEARCH TEXT $1"
         var names: [JSONValue] = []
         switch (body["collections"], body["collection"]) {
         case (.array(let list)?, nil): names = list
@@ -57,5 +58,27 @@ public enum TextSearchRequest {
             sql += " LIMIT \(n)"
         }
         return (sql, parameters)
+    }
+
+    /// `{"query", "field"?, "collection"?, "limit"?: 25, "depth"?: 1}` → `SEARCH CONTEXT` (HTTP
+    /// `POST /context`, gRPC `ContextSearch`).
+    public static func contextStatement(_ body: JSONValue) throws -> (sql: String, parameters: [Value]) {
+        guard case .object = body else { throw RedError(.invalidArgument, "a context search must be a JSON object") }
+        guard case .string(let query)? = body["query"] else { throw RedError(.invalidArgument, "a context search needs query: the value to look for") }
+        var sql = "SEARCH CONTEXT $1"
+        if let field = body["field"] {
+            guard case .string(let f) = field, !f.isEmpty, f.utf8.count <= 255 else { throw RedError(.invalidArgument, "field must be a non-empty string") }
+            sql += " FIELD \(Session.identifier(f))"
+        }
+        if let collection = body["collection"] {
+            guard case .string(let c) = collection, !c.isEmpty, c.utf8.count <= 255 else { throw RedError(.invalidArgument, "collection must be a non-empty string") }
+            sql += " COLLECTION \(Session.identifier(c))"
+        }
+        for (name, clause) in [("limit", "LIMIT"), ("depth", "DEPTH")] {
+            guard let v = body[name] else { continue }
+            guard case .integer(let n) = v, n >= 0 else { throw RedError(.invalidArgument, "\(name) must be a non-negative integer") }
+            sql += " \(clause) \(n)"
+        }
+        return (sql, [.text(query)])
     }
 }

@@ -58,8 +58,30 @@ extension CollectionOperations {
 
     /// A text search's reply for HTTP and gRPC: `{"count","ok","results":[{entity_id, score, collection, kind}]}`
     /// (`hybrid`: a `SEARCH HYBRID` request, results `{entity_id, score}`).
-    func textSearch(_ body: JSONValue, hybrid: Bool = false) async throws -> JSONValue {
-        let statement = hybrid ? try TextSearchRequest.hybridStatement(body) : try TextSearchRequest.statement(body)
+    func textSearch(_ body: JSONValue, hybrid: Bool = false, multimodal: Bool = false) async throws -> JSONValue {
+        let statement = hybrid ? try TextSearchRequest.hybridStatement(body) : try TextSearchRequest.statement(body, multimodal: multimodal)
         return Self.resultsReply(try await session().execute(statement.sql, parameters: statement.parameters))
+    }
+
+    /// `POST /context`, gRPC `ContextSearch`: `SEARCH CONTEXT`'s rows grouped by kind —
+    /// `{"ok","query","tables","documents","key_values","vectors","graph":{"nodes","edges"},
+    /// "connections" (the edges again: what links the nodes found),"summary":{kind: count,"total"}}`,
+    /// each item `{"collection","entity_id","score","discovery"}`.
+    func contextSearch(_ body: JSONValue) async throws -> JSONValue {
+        let statement = try TextSearchRequest.contextStatement(body)
+        let result = try await session().execute(statement.sql, parameters: statement.parameters)
+        var groups: [String: [JSONValue]] = [:]
+        for row in result.rows {
+            guard case .text(let kind) = row[4] else { continue }
+            groups[kind, default: []].append(.object([("collection", row[1].jsonValue), ("entity_id", row[0].jsonValue),
+                                                      ("score", row[2].jsonValue), ("discovery", row[3].jsonValue)]))
+        }
+        func list(_ kind: String) -> JSONValue { .array(groups[kind] ?? []) }
+        let counts: [(String, JSONValue)] = ["table", "document", "kv", "vector", "graph_node", "graph_edge"].map { ($0, .integer(Int64(groups[$0]?.count ?? 0))) }
+        return .object([
+            ("ok", .bool(true)), ("query", body["query"] ?? .null), ("tables", list("table")), ("documents", list("document")),
+            ("key_values", list("kv")), ("vectors", list("vector")), ("graph", .object([("nodes", list("graph_node")), ("edges", list("graph_edge"))])),
+            ("connections", list("graph_edge")), ("summary", .object(counts + [("total", .integer(Int64(result.rows.count)))])),
+        ])
     }
 }

@@ -158,3 +158,32 @@ import Testing
         }
     }
 }
+
+extension GraphSurfaceTests {
+    /// `SEARCH CONTEXT` and `SEARCH MULTIMODAL` over HTTP (`/context`, `/multimodal/search`) and gRPC.
+    @Test func contextAndMultimodalSearchOverHttpAndGrpc() async throws {
+        let server = try ServerProcess()
+        defer { server.remove() }
+        var r = try await HTTPClientTests.call(server, "POST", "/query", body: """
+            CREATE TABLE customers (id INT, email TEXT); INSERT INTO customers VALUES (1, 'ana@example.com'); \
+            INSERT INTO people NODE (label) VALUES ('ana@example.com'), ('acme'); \
+            INSERT INTO people EDGE (label, from, to) VALUES ('works_at', 'ana@example.com', 'acme')
+            """)
+        #expect(r.status == 200, "\(r.body)")
+        r = try await HTTPClientTests.call(server, "POST", "/context", body: #"{"query": "ana@example.com", "depth": 1}"#)
+        #expect(r.status == 200, "\(r.body)")
+        #expect(r.json["summary"]?["total"] == .integer(4) && r.json["summary"]?["graph_node"] == .integer(2), "\(r.body)")
+        #expect(r.json["tables"] == .array([.object([("collection", .string("customers")), ("entity_id", .integer(1)), ("score", .float(1)),
+                                                     ("discovery", .string("exact"))])]))
+        r = try await HTTPClientTests.call(server, "POST", "/context", body: #"{"query": 5}"#)
+        #expect(r.status == 400)
+        r = try await HTTPClientTests.call(server, "POST", "/multimodal/search", body: #"{"query": "acme"}"#)
+        #expect(r.json["count"] == .integer(1), "\(r.body)")
+        try await GRPCServerTests.withClient(server) { db, _ in
+            let reply = try await db.contextSearch(.with { $0.payloadJson = #"{"query": "acme", "depth": 0}"# })
+            #expect(try JSONValue.parse(reply.payload)["summary"]?["total"] == .integer(1))
+            let multimodal = try await db.multimodalSearch(.with { $0.payloadJson = #"{"query": "ana"}"# })
+            #expect(try JSONValue.parse(multimodal.payload)["count"] == .integer(2))
+        }
+    }
+}

@@ -307,6 +307,8 @@ public indirect enum Statement: Sendable, Equatable {
     case hybridSearch(HybridSearch)
     /// `[EXPLAIN] ASK 'question' …`: answered by an AI provider from retrieved rows.
     case ask(AskStatement)
+    /// `SEARCH CONTEXT 'q' [FIELD f] [COLLECTION c] [LIMIT n] [DEPTH d]`.
+    case contextSearch(ContextSearch)
     /// A MATCH pattern's bindings, as the FROM item of the query MATCH … RETURN becomes.
     case match(GraphPattern)
 }
@@ -507,4 +509,17 @@ public struct AskStatement: Sendable, Equatable {
     public var explain = false
 
     public init(question: Expr) { self.question = question }
+}
+
+/// `SEARCH CONTEXT 'q' [FIELD f] [COLLECTION c] { LIMIT n | DEPTH d }`: every item holding the
+/// value, and the graph around the ones that are nodes (see ContextSearchExecutor.swift).
+public struct ContextSearch: Sendable, Equatable {
+    public var query: Expr
+    public var field: String?
+    public var collection: String?
+    /// Per kind of item; nil: 25.
+    public var limit: Expr?
+    /// Graph hops from matched nodes; nil: 1.
+    public var depth: Expr?
+    public init(query: Expr) { self.query = query }
 }

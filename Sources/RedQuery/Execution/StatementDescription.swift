@@ -47,7 +47,7 @@ extension StatementExecutor {
             columns = what == "vectors"
                 ? [ResultColumn(name: "name", type: .text), ResultColumn(name: "dimension", type: .integer), ResultColumn(name: "metric", type: .text)]
                 : [ResultColumn(name: "name", type: .text), ResultColumn(name: "model", type: .text)]
-        case .graph, .textSearch:
+        case .graph, .textSearch, .contextSearch:
             columns = CommandRowsNode.columns(of: statement)
         case .hybridSearch(let search):
             columns = CommandRowsNode.columns(of: statement)

@@ -41,7 +41,7 @@ public struct StatementExecutor {
     /// True for statements that never write (the session can skip commit work for them).
     public static func isReadOnly(_ statement: Statement) -> Bool {
         switch statement {
-        case .query, .explain, .show, .showColumns, .vectorSearch, .graph, .textSearch, .hybridSearch, .match, .ask: return true
+        case .query, .explain, .show, .showColumns, .vectorSearch, .graph, .textSearch, .hybridSearch, .match, .ask, .contextSearch: return true
         case .kv(.get): return true
         default: return false
         }
@@ -67,7 +67,7 @@ public struct StatementExecutor {
         case .vectorSearch(let search):
             let plan = try Planner(context: context).planVectorSearch(search, qualifier: nil, outer: nil)
             return try Self.collect(plan, context)
-        case .graph, .textSearch, .hybridSearch: return try CommandRowsNode.run(statement, context)
+        case .graph, .textSearch, .hybridSearch, .contextSearch: return try CommandRowsNode.run(statement, context)
         case .begin, .commit, .rollback, .savepoint, .releaseSavepoint, .rollbackToSavepoint:
             throw RedError(.internalError, "transaction control must be handled by the session")
         default:

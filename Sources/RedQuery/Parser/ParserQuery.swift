@@ -226,7 +226,8 @@ extension Parser {
             try expectSymbol(")")
             return .vectorSearch(search, alias: try parseOptionalAlias())
         }
-        if isSymbol("("), (isKeyword("search", ahead: 1) && (isKeyword("text", ahead: 2) || isKeyword("hybrid", ahead: 2))) || isKeyword("graph", ahead: 1) {
+        if isSymbol("("), (isKeyword("search", ahead: 1) && (isKeyword("text", ahead: 2) || isKeyword("hybrid", ahead: 2)
+                                                       || isKeyword("context", ahead: 2) || isKeyword("multimodal", ahead: 2))) || isKeyword("graph", ahead: 1) {
             advance()
             let command = isKeyword("graph") ? try parseGraphCommand() : try parseSearchSimilar()
             try expectSymbol(")")

@@ -77,8 +77,16 @@ extension Parser {
         try expectKeyword("search")
         if acceptKeyword("text") { return try parseTextSearch() }
         if acceptKeyword("hybrid") { return try parseHybridSearch() }
+        if acceptKeyword("context") { return try parseContextSearch() }
+        if acceptKeyword("multimodal") {
+            // Every model's text, as SEARCH TEXT reads it, 25 results by default.
+            guard case .textSearch(var search) = try parseTextSearch() else { throw unexpected(expected: "SEARCH MULTIMODAL") }
+            guard !search.fuzzy else { throw RedError(.syntaxError, "SEARCH MULTIMODAL takes no FUZZY") }
+            if search.limit == nil { search.limit = .literal(.integer(25)) }
+            return .textSearch(search)
+        }
         guard acceptKeyword("similar") else {
-            throw RedError(.featureNotSupported, "SEARCH \(describe(current)) is not available; SEARCH SIMILAR and SEARCH TEXT are")
+            throw RedError(.featureNotSupported, "SEARCH \(describe(current)) is not available; SEARCH SIMILAR, TEXT, HYBRID, CONTEXT and MULTIMODAL are")
         }
         let source: VectorSearch.Source = acceptKeyword("text") ? .text(try parseExpression(minimumPrecedence: Precedence.additive))
             : .value(try parseExpression(minimumPrecedence: Precedence.additive))
@@ -194,5 +202,34 @@ extension Parser {
         _ = try parser.parseExpression()
         guard case .end = parser.current.kind else { throw parser.unexpected(expected: "the end of the filter") }
         guard parser.parameterCount == 0 else { throw RedError(.invalidArgument, "a search filter cannot use parameters ($n)") }
+    }
+}
+
+extension Parser {
+    /// After `SEARCH CONTEXT`: `'q' [FIELD f] [COLLECTION c] { LIMIT n | DEPTH d }`.
+    mutating func parseContextSearch() throws -> Statement {
+        let query: Expr
+        switch current.kind {
+        case .string(let s): advance(); query = .literal(.text(s))
+        case .parameter(let n):
+            advance()
+            parameterCount = max(parameterCount, n)
+            query = .parameter(n)
+        default: throw unexpected(expected: "the value to look for, in quotes")
+        }
+        var search = ContextSearch(query: query)
+        while true {
+            if acceptKeyword("field") {
+                search.field = try parseAnyName()
+            } else if acceptKeyword("collection") || acceptKeyword("in") {
+                search.collection = try parseIdentifier(what: "collection name")
+            } else if acceptKeyword("limit") {
+                search.limit = try parseSearchNumber("a limit")
+            } else if acceptKeyword("depth") {
+                search.depth = try parseSearchNumber("a depth")
+            } else {
+                return .contextSearch(search)
+            }
+        }
     }
 }

@@ -23,6 +23,7 @@ final class CommandRowsNode: PlanNode, @unchecked Sendable {
     static func columns(of statement: Statement) -> [ResultColumn]? {
         switch statement {
         case .textSearch: return TextSearchExecutor.columns
+        case .contextSearch: return ContextSearchExecutor.columns
         case .hybridSearch: return HybridSearchExecutor.columns
         case .graph(let command): return GraphExecutor.columns(for: command)
         default: return nil
@@ -33,6 +34,7 @@ final class CommandRowsNode: PlanNode, @unchecked Sendable {
     static func run(_ statement: Statement, _ context: ExecutionContext) throws -> QueryResult {
         switch statement {
         case .textSearch(let search): return try TextSearchExecutor(context: context).run(search)
+        case .contextSearch(let search): return try ContextSearchExecutor(context: context).run(search)
         case .hybridSearch(let search): return try HybridSearchExecutor(context: context).run(search)
         case .graph(let command): return try GraphExecutor(context: context).run(command)
         default: throw RedError(.internalError, "not a search or graph command")
@@ -46,6 +48,7 @@ final class CommandRowsNode: PlanNode, @unchecked Sendable {
     func explain(_ depth: Int) -> [String] {
         switch statement {
         case .textSearch: return [line(depth, "Text Search (full scan, BM25)")]
+        case .contextSearch: return [line(depth, "Context Search (full scan, graph expansion)")]
         case .hybridSearch: return [line(depth, "Hybrid Search (vector and text rankings, reciprocal rank fusion)")]
         default: return [line(depth, "Graph Command")]
         }

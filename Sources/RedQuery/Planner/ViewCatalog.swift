@@ -107,6 +107,7 @@ struct QueryNames {
             }
             if let filter = search.filter { visit(filter) }
         case .command(.textSearch(let search), _): tables.formUnion(search.collections)
+        case .command(.contextSearch(let search), _): if let c = search.collection { tables.insert(c) }
         case .command(.graph(let command), _): if let collection = command.collection { tables.insert(collection) }
         case .command(.hybridSearch(let search), _): tables.insert(search.collection)
         case .command: break  // MATCH reads every graph collection, none by name

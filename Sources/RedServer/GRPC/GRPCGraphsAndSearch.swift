@@ -67,4 +67,14 @@ extension GRPCService {
     private func graphAnalytics(_ request: ServerRequest<Reddb_V1_JsonPayloadRequest>, _ command: GraphRequest.Command) async -> ServerResponse<Reddb_V1_PayloadReply> {
         await unary(request, rpc: "graph_\(command.rawValue)") { message, _ in Self.payloadReply(try await operations.graph(command, try Self.payload(message.payloadJson))) }
     }
+
+    func multimodalSearch(request: ServerRequest<Reddb_V1_JsonPayloadRequest>, context _: GRPCCore.ServerContext) async throws -> ServerResponse<Reddb_V1_PayloadReply> {
+        await unary(request, rpc: "multimodal_search") { message, _ in
+            Self.payloadReply(try await operations.textSearch(try Self.payload(message.payloadJson), multimodal: true))
+        }
+    }
+
+    func contextSearch(request: ServerRequest<Reddb_V1_JsonPayloadRequest>, context _: GRPCCore.ServerContext) async throws -> ServerResponse<Reddb_V1_PayloadReply> {
+        await unary(request, rpc: "context_search") { message, _ in Self.payloadReply(try await operations.contextSearch(try Self.payload(message.payloadJson))) }
+    }
 }

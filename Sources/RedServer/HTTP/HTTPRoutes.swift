@@ -107,6 +107,8 @@ struct HTTPRoutes: Sendable {
         router.post("/graph/traverse") { request, _ in try await self.graph(.traverse, request) }
         router.post("/graph/shortest-path") { request, _ in try await self.graph(.shortestPath, request) }
         router.post("/hybrid/search") { request, _ in Self.json(try await self.operations.textSearch(try await self.body(request), hybrid: true)) }
+        router.post("/multimodal/search") { request, _ in Self.json(try await self.operations.textSearch(try await self.body(request), multimodal: true)) }
+        router.post("/context") { request, _ in Self.json(try await self.operations.contextSearch(try await self.body(request))) }
         for path in ["/text/search", "/search"] {
             router.post(RouterPath(path)) { request, _ in Self.json(try await self.operations.textSearch(try await self.body(request))) }
         }
