@@ -15,7 +15,7 @@ extension HTTPRoutes {
         router.post("/ai/prompt") { request, _ in Self.json(try await self.operations.prompt(try await self.body(request))) }
         router.post("/ai/ask") { request, _ in Self.json(try await self.operations.ask(try await self.body(request))) }
         router.post("/ai/credentials") { request, _ in
-            if self.context.auth.authRequired { try Self.caller().requireAdmin("/ai/credentials") }
+            try self.requireAdminOnceAuthenticated("/ai/credentials")
             return Self.json(try await self.operations.credentials(try await self.body(request)))
         }
     }

@@ -84,6 +84,7 @@ struct HTTPRoutes: Sendable {
         router.post("/query") { request, _ in try await self.query(request, explain: false) }
         router.post("/query/explain") { request, _ in try await self.query(request, explain: true) }
         registerAI(on: router)
+        registerExports(on: router)
         router.get("/health") { _, _ in self.health() }
         router.get("/ready") { _, _ in self.health() }
         router.get("/health/live") { _, _ in self.live() }
