@@ -243,3 +243,18 @@ extension AISQLTests {
         }
     }
 }
+
+extension AISQLTests {
+    @Test func askLooksInATablesAutoEmbedVectorsToo() async throws {
+        try await Self.withFake { fake in
+            let db = try await Self.database(fake)
+            let s = db.session()
+            try await s.execute("CREATE TABLE articles (id INT, title TEXT)")
+            try await s.execute("INSERT INTO articles VALUES (1, 'blue whale song') WITH AUTO EMBED (title)")
+            let r = try await s.execute("EXPLAIN ASK 'articles about whales'")
+            guard case .json(let plan) = r.rows[0][0] else { Issue.record("no plan"); return }
+            #expect(plan["candidate_collections"] == .array([.string("articles"), .string("articles_embeddings")]), "\(plan.text)")
+            #expect(plan["buckets"]?["vector"] == .integer(1), "\(plan.text)")
+        }
+    }
+}

@@ -89,7 +89,8 @@ public struct AskAnswer: Sendable {
 /// Steps (spec ops §4.7, with row contents given to the model, which upstream omits):
 /// 1. tokens of the question (`AskTokens`); none → error;
 /// 2. candidate collections: those whose name (or a singular/plural of it) or a column is a
-///    keyword; `COLLECTION c` pins one; when nothing matches, every collection the caller sees;
+///    keyword, with their `<name>_embeddings` (AUTO EMBED) collections; `COLLECTION c` pins
+///    one; when nothing matches, every collection the caller sees;
 /// 3. buckets: literal rows, BM25, vectors (the question embedded by the default provider, when
 ///    it can embed; any failure leaves the bucket empty), graph neighbourhoods of graph hits;
 /// 4. Reciprocal Rank Fusion, `LIMIT` sources, contents attached;
@@ -143,6 +144,9 @@ public struct AskPipeline: Sendable {
                 Self.nameForms(c.name).contains { keywords.contains($0) } || c.columns.contains { keywords.contains($0.lowercased()) }
             }
             if candidates.isEmpty { candidates = visible }
+            // A table's AUTO EMBED vectors go with it.
+            let names = Set(candidates.map(\.name))
+            candidates += visible.filter { c in !names.contains(c.name) && c.name.hasSuffix("_embeddings") && names.contains(String(c.name.dropLast(11))) }
         }
         candidates.sort { $0.name < $1.name }
         let names = candidates.map(\.name)

@@ -42,7 +42,11 @@ public final class AITransport: Sendable {
         client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
     }
 
-    deinit { try? client.syncShutdown() }
+    deinit {
+        // Not `syncShutdown`: the last reference may go on an event loop, where it would trap.
+        let client = self.client
+        Task.detached { try? await client.shutdown() }
+    }
 
     /// POSTs `body` and returns the parsed JSON reply, retrying what is worth retrying.
     func postJSON(_ url: String, headers: [(String, String)], body: JSONValue, timeoutSeconds: Int64, call: ProviderCall) async throws -> JSONValue {
