@@ -14,14 +14,42 @@ extension Session {
     /// The columns of an ASK's one row.
     public static var askColumns: [ResultColumn] { AskStatement.resultColumns }
 
-    func runAsk(_ ask: AskStatement, parameters: [Value]) async throws -> QueryResult {
+    /// Whether `sql` is one `ASK … STREAM` statement (servers then stream its answer).
+    public func isStreamedAsk(_ sql: String) -> Bool {
+        guard let statements = try? database.statementCache.statements(for: sql), statements.count == 1,
+              case .ask(let ask) = statements[0].0 else { return false }
+        return ask.stream && !ask.explain
+    }
+
+    /// Runs `sql`, one `ASK` statement, telling `events` its sources as soon as they are chosen
+    /// and its answer piece by piece as the provider writes it; returns the ASK's row.
+    ///
+    /// ```swift
+    /// let row = try await session.executeAsk("ASK 'status of ORD-2041?' STREAM") { event in
+    ///     if case .token(let piece) = event { print(piece, terminator: "") }
+    /// }
+    /// ```
+    public func executeAsk(_ sql: String, parameters: [Value] = [], events: @escaping AskEvents) async throws -> QueryResult {
+        try await asRequest {
+            let statements = try parse(sql)
+            guard statements.count == 1, case .ask(let ask) = statements[0].0, !ask.explain else {
+                throw RedError(.invalidArgument, "executeAsk runs one ASK statement")
+            }
+            if case .failed = state {
+                throw RedError(.inFailedTransaction, "current transaction is aborted, commands ignored until end of transaction block")
+            }
+            return try await runAsk(ask, parameters: parameters, events: events)
+        }
+    }
+
+    func runAsk(_ ask: AskStatement, parameters: [Value], events: AskEvents? = nil) async throws -> QueryResult {
         let request = try askRequest(ask, parameters: parameters)
         let pipeline = AskPipeline(ai: database.ai, retriever: SessionAskRetriever(database: database, access: access))
         if ask.explain {
             let plan = try await pipeline.explain(request)
             return QueryResult(columns: AskStatement.explainColumns, rows: [[.json(plan)]], statementType: "explain", commandTag: "EXPLAIN")
         }
-        let answer = try await pipeline.ask(request)
+        let answer = try await pipeline.ask(request, events: events)
         let tokens: Value = ask.stream ? .json(.array(answer.tokens.map { .string($0) })) : .null
         let row: [Value] = [
             .text(answer.answer), tokens, .text(answer.provider), .text(answer.model), .text(answer.mode),

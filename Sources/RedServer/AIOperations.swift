@@ -93,6 +93,12 @@ extension CollectionOperations {
     /// the ASK envelope `{ok, answer, provider, model, mode, retry_count, prompt_tokens,
     /// completion_tokens, cost_usd, cache_hit, sources_flat, citations, validation}`.
     func ask(_ body: JSONValue) async throws -> JSONValue {
+        let (sql, parameters) = try Self.askStatement(body)
+        return Self.askEnvelope(try await session().execute(sql, parameters: parameters))
+    }
+
+    /// The `ASK` statement an ask request's JSON stands for, its values as parameters.
+    static func askStatement(_ body: JSONValue) throws -> (String, [Value]) {
         guard case .object = body, case .string(let question)? = body["question"] else {
             throw RedError(.invalidArgument, "an ask request needs question: a string")
         }
@@ -102,8 +108,8 @@ extension CollectionOperations {
             parameters.append(value)
             return "$\(parameters.count)"
         }
-        if let p = try Self.optionalText(body, "provider") { clauses += " USING \(Session.literal(p))" }
-        if let m = try Self.optionalText(body, "model") { clauses += " MODEL \(Session.literal(m))" }
+        if let p = try optionalText(body, "provider") { clauses += " USING \(Session.literal(p))" }
+        if let m = try optionalText(body, "model") { clauses += " MODEL \(Session.literal(m))" }
         for (field, clause) in [("depth", "DEPTH"), ("limit", "LIMIT"), ("seed", "SEED")] {
             guard let v = body[field] else { continue }
             guard case .integer(let n) = v else { throw RedError(.invalidArgument, "\(field) must be an integer") }
@@ -114,13 +120,12 @@ extension CollectionOperations {
             guard let d = v.number else { throw RedError(.invalidArgument, "\(field) must be a number") }
             clauses += " \(clause) \(parameter(.float(d)))"
         }
-        if let c = try Self.optionalText(body, "collection") { clauses += " COLLECTION \(Session.identifier(c))" }
+        if let c = try optionalText(body, "collection") { clauses += " COLLECTION \(Session.identifier(c))" }
         if let strict = body["strict"] {
             guard case .bool(let on) = strict else { throw RedError(.invalidArgument, "strict must be true or false") }
             clauses += on ? " STRICT ON" : " STRICT OFF"
         }
-        let result = try await session().execute("ASK $1" + clauses, parameters: parameters)
-        return Self.askEnvelope(result)
+        return ("ASK $1" + clauses, parameters)
     }
 
     /// The ASK envelope of an ASK result's row.

@@ -1,4 +1,5 @@
 import AITestSupport
+import Foundation
 import RedAI
 import RedCore
 import RedDB
@@ -255,6 +256,39 @@ extension AISQLTests {
             guard case .json(let plan) = r.rows[0][0] else { Issue.record("no plan"); return }
             #expect(plan["candidate_collections"] == .array([.string("articles"), .string("articles_embeddings")]), "\(plan.text)")
             #expect(plan["buckets"]?["vector"] == .integer(1), "\(plan.text)")
+        }
+    }
+}
+
+extension AISQLTests {
+    final class EventLog: @unchecked Sendable {
+        private let lock = NSLock()
+        private var items: [String] = []
+        func add(_ s: String) { lock.lock(); items.append(s); lock.unlock() }
+        var all: [String] { lock.lock(); defer { lock.unlock() }; return items }
+    }
+
+    @Test func aStreamedAskReportsSourcesThenPiecesAsTheProviderWritesThem() async throws {
+        try await Self.withFake { fake in
+            let db = try await Self.database(fake)
+            let s = db.session()
+            try await Self.shop(s)
+            #expect(s.isStreamedAsk("ASK 'x' STREAM") && !s.isStreamedAsk("ASK 'x'") && !s.isStreamedAsk("SELECT 1"))
+            let log = EventLog()
+            let row = try await s.executeAsk("ASK 'status of ORD-2041' STREAM MODEL 'cites-badly-once'") { event in
+                switch event {
+                case .sources(let sources): log.add("sources:\(sources.count)")
+                case .token(let piece): log.add("token:" + piece)
+                case .retry: log.add("retry")
+                }
+            }
+            let events = log.all
+            #expect(events.first?.hasPrefix("sources:") == true)
+            let retry = try #require(events.firstIndex(of: "retry"))
+            #expect(events[1..<retry].joined() == "token:Badlytoken: citedtoken: [^0].")
+            #expect(events[(retry + 1)...].map { $0.dropFirst(6) }.joined().hasSuffix("[^1]."))
+            #expect(fake.recorded.last(where: { $0.path == "chat" })?.body["stream"] == .bool(true))
+            #expect(row.rows[0][5] == .integer(1))
         }
     }
 }

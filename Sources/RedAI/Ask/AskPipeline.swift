@@ -32,6 +32,18 @@ public struct AskCollection: Sendable {
     }
 }
 
+/// What a streamed ASK reports before its answer is complete.
+public enum AskEvent: Sendable {
+    /// The sources the answer may cite, before the provider is called.
+    case sources([AskSource])
+    /// A piece of the answer, as the provider produced it.
+    case token(String)
+    /// The answer so far failed strict citation checks; a second answer follows and replaces it.
+    case retry([AskValidation.Item])
+}
+
+public typealias AskEvents = @Sendable (AskEvent) async throws -> Void
+
 /// One ASK's settings, from the statement's clauses.
 public struct AskRequest: Sendable {
     public var question: String
@@ -202,8 +214,10 @@ public struct AskPipeline: Sendable {
         return try request.providers.map { try AIProvider.named($0) }
     }
 
-    /// Runs an ASK to its answer.
-    public func ask(_ request: AskRequest) async throws -> AskAnswer {
+    /// Runs an ASK to its answer. With `events`, a streamed ASK: the sources as soon as they
+    /// are chosen, then the answer's pieces as the provider produces them (a `retry` event
+    /// before a strict retry's pieces, which replace the first answer's).
+    public func ask(_ request: AskRequest, events: AskEvents? = nil) async throws -> AskAnswer {
         let retrieval = try await retrieve(request)
         let (firstPrompt, sources) = AskPrompt.render(question: request.question, candidates: retrieval.candidates, sources: retrieval.sources)
         let promptTokens = (firstPrompt.utf8.count + 3) / 4
@@ -216,6 +230,7 @@ public struct AskPipeline: Sendable {
         }
         let fingerprint = AskSource.fingerprint(sources)
         let ladder = try await providerLadder(request)
+        try await events?(.sources(sources))
         var failures: [String] = []
         for provider in ladder {
             let effectiveStrict = request.strict && provider.capabilities.citations
@@ -226,11 +241,13 @@ public struct AskPipeline: Sendable {
             if let ttl = request.cacheTTLMilliseconds, ttl > 0, var cached = ai.answerCache.get(cacheKey) {
                 cached.cacheHit = true
                 try await audit(request, cached, error: nil)
+                for token in cached.tokens { try await events?(.token(token)) }
                 return cached
             }
             do {
                 var answer = try await call(provider: provider, model: model, prompt: firstPrompt, request: request, sources: sources,
-                                            candidates: retrieval.candidates, strict: effectiveStrict, temperature: temperature, seed: seed)
+                                            candidates: retrieval.candidates, strict: effectiveStrict, temperature: temperature, seed: seed,
+                                            events: events)
                 if request.strict && !provider.capabilities.citations {
                     answer.validation.warnings.append(.init(kind: "mode_fallback", detail: "\(provider.token) does not cite reliably; the answer was checked leniently"))
                 }
@@ -255,9 +272,13 @@ public struct AskPipeline: Sendable {
     }
 
     private func call(provider: AIProvider, model: String, prompt: String, request: AskRequest, sources: [AskSource], candidates: [String],
-                      strict: Bool, temperature: Double?, seed: UInt64?) async throws -> AskAnswer {
+                      strict: Bool, temperature: Double?, seed: UInt64?, events: AskEvents?) async throws -> AskAnswer {
         let options = PromptOptions(temperature: temperature, seed: seed, maxTokens: Self.maxCompletionTokens)
-        var result = try await ai.prompt(AIService.PromptRequest(prompt: prompt, model: model, options: options), provider: provider, token: nil)
+        var token: (@Sendable (String) async throws -> Void)?
+        if let events {
+            token = { @Sendable piece in try await events(.token(piece)) }
+        }
+        var result = try await ai.prompt(AIService.PromptRequest(prompt: prompt, model: model, options: options), provider: provider, token: token)
         var (citations, validation) = AskCitationParser.parse(result.reply.text, sourceCount: sources.count)
         var retries = 0
         var promptTokens = result.reply.promptTokens ?? (prompt.utf8.count + 3) / 4
@@ -266,7 +287,8 @@ public struct AskPipeline: Sendable {
             retries = 1
             let note = AskPrompt.retryNote(sourceCount: sources.count, problems: validation.structuralWarnings)
             let (retryPrompt, _) = AskPrompt.render(question: request.question, candidates: candidates, sources: sources, retryNote: note)
-            result = try await ai.prompt(AIService.PromptRequest(prompt: retryPrompt, model: model, options: options), provider: provider, token: nil)
+            try await events?(.retry(validation.structuralWarnings))
+            result = try await ai.prompt(AIService.PromptRequest(prompt: retryPrompt, model: model, options: options), provider: provider, token: token)
             (citations, validation) = AskCitationParser.parse(result.reply.text, sourceCount: sources.count)
             promptTokens += result.reply.promptTokens ?? (retryPrompt.utf8.count + 3) / 4
             completionTokens += result.reply.completionTokens ?? (result.reply.text.utf8.count + 3) / 4

@@ -6,9 +6,7 @@ import RedAI
 
 /// The AI rpcs. `Embeddings`, `AiPrompt` and `AiCredentials` take the JSON body of their HTTP
 /// twin (`/ai/embeddings`, `/ai/prompt`, `/ai/credentials`); `Ask` and `AskStream` take
-/// `AskRequest` and run the ASK pipeline as the caller. `AskStream` runs the ASK to its end,
-/// then sends the sources, the answer in word-sized tokens and the validation — or one
-/// `error` event (code = the gRPC status code the error maps to).
+/// `AskRequest` and run the ASK pipeline as the caller; `AskStream` sends its events live.
 extension GRPCService {
     func embeddings(request: ServerRequest<Reddb_V1_JsonPayloadRequest>, context _: GRPCCore.ServerContext) async throws -> ServerResponse<Reddb_V1_PayloadReply> {
         await unary(request, .writer, rpc: "embeddings") { message, _ in Self.payloadReply(try await operations.embeddings(try Self.payload(message.payloadJson))) }
@@ -28,23 +26,39 @@ extension GRPCService {
         await unary(request, rpc: "ask") { message, _ in Self.askReply(try await operations.ask(Self.askBody(message))) }
     }
 
+    /// Events as they happen: `sources` once retrieval is done, `answer_token` per piece the
+    /// provider streams (after a strict retry the second answer's pieces follow: the proto has
+    /// no retry event), then `validation` — or one `error` (code = the gRPC status code the
+    /// error maps to).
     func askStream(request: ServerRequest<Reddb_V1_AskRequest>, context _: GRPCCore.ServerContext) async throws -> StreamingServerResponse<Reddb_V1_AskStreamEvent> {
-        let envelope: JSONValue
+        let identity: AuthIdentity
+        let statement: (String, [Value])
         do {
-            let identity = try context.auth.authenticate(token: Self.token(in: request.metadata))
-            envelope = try await RequestCaller.$identity.withValue(identity) { try await operations.ask(Self.askBody(request.message)) }
+            identity = try context.auth.authenticate(token: Self.token(in: request.metadata))
+            statement = try CollectionOperations.askStatement(Self.askBody(request.message))
         } catch {
-            let rpc = GRPCStatusMapping.rpcError(error)
-            return StreamingServerResponse { writer in
-                try await writer.write(.with { $0.error = .with { $0.code = UInt32(rpc.code.rawValue); $0.message = rpc.message } })
-                return [:]
-            }
+            return StreamingServerResponse(error: GRPCStatusMapping.rpcError(error))
         }
-        let reply = Self.askReply(envelope)
+        let operations = self.operations
         return StreamingServerResponse { writer in
-            try await writer.write(.with { $0.sources = .with { $0.sourcesFlatJson = reply.sourcesFlatJson } })
-            for token in AskAnswer.tokens(of: reply.answer) { try await writer.write(.with { $0.answerToken = .with { $0.text = token } }) }
-            try await writer.write(.with { $0.validation = reply.validation })
+            do {
+                let result = try await RequestCaller.$identity.withValue(identity) {
+                    try await operations.session().executeAsk(statement.0, parameters: statement.1) { event in
+                        switch event {
+                        case .sources(let sources):
+                            try await writer.write(.with { $0.sources = .with { $0.sourcesFlatJson = JSONValue.array(sources.map(\.json)).text } })
+                        case .token(let piece):
+                            try await writer.write(.with { $0.answerToken = .with { $0.text = piece } })
+                        case .retry:
+                            break  // the proto has no retry event; the second answer's pieces follow
+                        }
+                    }
+                }
+                try await writer.write(.with { $0.validation = Self.askReply(CollectionOperations.askEnvelope(result)).validation })
+            } catch {
+                let rpc = GRPCStatusMapping.rpcError(error)
+                try await writer.write(.with { $0.error = .with { $0.code = UInt32(rpc.code.rawValue); $0.message = rpc.message } })
+            }
             return [:]
         }
     }

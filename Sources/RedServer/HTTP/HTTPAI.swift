@@ -1,14 +1,15 @@
 import Hummingbird
 import NIOCore
+import RedAI
 import RedCore
 import RedDB
 
 /// `POST /ai/embeddings`, `/ai/prompt`, `/ai/ask`, `/ai/credentials` (bodies in
 /// `AIOperations.swift`), and `ASK … STREAM` through `POST /query` as Server-Sent Events:
-/// `event: sources` `{"sources_flat":[…]}`, then `event: answer_token` `{"text"}` per word,
-/// then `event: validation` `{"audit":{…},"ok","warnings":[…]}` — or one `event: error`
-/// `{"code","message"}`. Errors are SSE frames too (status 200), as upstream sends them. The
-/// ASK runs to its end before the first frame (the provider is not streamed through yet).
+/// `event: sources` `{"sources_flat":[…]}`, then `event: answer_token` `{"text"}` per piece
+/// the provider streams, then `event: validation` `{"audit":{…},"ok","warnings":[…]}` — or
+/// one `event: error` `{"code","message"}`. Errors are SSE frames too (status 200), as upstream
+/// sends them.
 extension HTTPRoutes {
     func registerAI(on router: Router<BasicRequestContext>) {
         router.post("/ai/embeddings") { request, _ in Self.json(try await self.operations.embeddings(try await self.body(request))) }
@@ -20,36 +21,45 @@ extension HTTPRoutes {
         }
     }
 
-    /// True when `sql` reads as `ASK … STREAM` (only used to answer a failed one as SSE).
-    static func looksLikeAskStream(_ sql: String) -> Bool {
-        let words = sql.lowercased().split(whereSeparator: { $0 == " " || $0 == "\n" || $0 == "\t" || $0 == "\r" || $0 == ";" })
-        return words.first == "ask" && words.contains("stream")
-    }
-
-    /// The SSE reply of a streamed ASK.
-    static func askEvents(_ result: QueryResult) -> Response {
-        let envelope = CollectionOperations.askEnvelope(result)
-        var frames = frame("sources", .object([("sources_flat", envelope["sources_flat"] ?? .array([]))]))
-        if case .array(let tokens)? = envelope["answer_tokens"] {
-            for token in tokens { frames += frame("answer_token", .object([("text", token)])) }
+    /// `ASK … STREAM` as Server-Sent Events, sent as they happen: `sources` once retrieval is
+    /// done, `answer_token` per piece the provider writes (`retry` before a strict retry's
+    /// pieces), then `validation` — or `error` at any point. Closing the connection cancels the ASK.
+    func streamAsk(_ sql: String, _ parameters: [Value], session: Session) -> Response {
+        let (stream, continuation) = AsyncStream<ByteBuffer>.makeStream()
+        let metrics = context.metrics
+        let task = Task {
+            let started = ContinuousClock.now
+            do {
+                let result = try await session.executeAsk(sql, parameters: parameters) { event in
+                    switch event {
+                    case .sources(let sources):
+                        continuation.yield(ByteBuffer(string: Self.frame("sources", .object([("sources_flat", .array(sources.map(\.json)))]))))
+                    case .token(let piece):
+                        continuation.yield(ByteBuffer(string: Self.frame("answer_token", .object([("text", .string(piece))]))))
+                    case .retry(let problems):
+                        continuation.yield(ByteBuffer(string: Self.frame("retry", .object([("warnings", .array(problems.map { .object([("kind", .string($0.kind)), ("detail", .string($0.detail))]) }))]))))
+                    }
+                }
+                let envelope = CollectionOperations.askEnvelope(result)
+                let validation = envelope["validation"] ?? .object([])
+                let audit = JSONValue.object(["cache_hit", "completion_tokens", "model", "prompt_tokens", "provider"].map { ($0, envelope[$0] ?? .null) })
+                continuation.yield(ByteBuffer(string: Self.frame("validation", .object([
+                    ("audit", audit), ("ok", validation["ok"] ?? .bool(false)), ("warnings", validation["warnings"] ?? .array([])),
+                ]))))
+                metrics.recordStatement(surface: "http", kind: "ask", nanoseconds: (ContinuousClock.now - started).wholeNanoseconds)
+            } catch {
+                let red = error as? RedError ?? RedError(.internalError, "\(error)")
+                metrics.recordError(surface: "http", sqlState: red.code.sqlState)
+                continuation.yield(ByteBuffer(string: Self.frame("error", .object([("code", .string(red.code.rawValue)), ("message", .string(red.message))]))))
+            }
+            continuation.finish()
         }
-        let validation = envelope["validation"] ?? .object([])
-        let audit = JSONValue.object(["cache_hit", "completion_tokens", "model", "prompt_tokens", "provider"].map { ($0, envelope[$0] ?? .null) })
-        frames += frame("validation", .object([("audit", audit), ("ok", validation["ok"] ?? .bool(false)), ("warnings", validation["warnings"] ?? .array([]))]))
-        return sse(frames)
-    }
-
-    static func askErrorEvent(_ error: RedError) -> Response {
-        sse(frame("error", .object([("code", .string(error.code.rawValue)), ("message", .string(error.message))])))
+        continuation.onTermination = { _ in task.cancel() }
+        return Response(status: .ok, headers: [.contentType: "text/event-stream", .cacheControl: "no-cache"], body: ResponseBody(asyncSequence: stream))
     }
 
     /// `event: name` and the JSON split into `data:` lines, then a blank line.
     static func frame(_ event: String, _ payload: JSONValue) -> String {
         "event: \(event)\n" + payload.text.split(separator: "\n", omittingEmptySubsequences: false).map { "data: \($0)\n" }.joined() + "\n"
-    }
-
-    static func sse(_ text: String) -> Response {
-        Response(status: .ok, headers: [.contentType: "text/event-stream", .cacheControl: "no-cache"],
-                 body: ResponseBody(byteBuffer: ByteBuffer(string: text)))
     }
 }

@@ -174,19 +174,12 @@ struct HTTPRoutes: Sendable {
         guard !sql.isBlank else { throw RedError(.invalidArgument, "missing query body") }
         let statement = explain ? "EXPLAIN " + sql : sql
         let started = ContinuousClock.now
-        let result: QueryResult
-        do {
-            result = try await context.callerSession().execute(statement, parameters: parameters)
-        } catch let error as RedError where !explain && Self.looksLikeAskStream(sql) {
-            return Self.askErrorEvent(error)
-        }
+        let session = context.callerSession()
+        if !explain, session.isStreamedAsk(sql) { return streamAsk(sql, parameters, session: session) }
+        let result = try await session.execute(statement, parameters: parameters)
         let elapsed = ContinuousClock.now - started
         context.metrics.recordStatement(surface: "http", kind: result.statementType,
                                         nanoseconds: elapsed.wholeNanoseconds)
-        if result.statementType == "ask", let tokens = result.columns.firstIndex(where: { $0.name == "answer_tokens" }),
-           result.rows.first.map({ !$0[tokens].isNull }) == true {
-            return Self.askEvents(result)
-        }
         return Self.json(result.json(query: sql))
     }
 
