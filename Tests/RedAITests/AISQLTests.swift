@@ -130,6 +130,10 @@ import Testing
             try await Self.shop(s)
             let r = try await s.execute("ASK 'status of ORD-2041' USING 'groq,openai'")
             #expect(r.rows[0][2] == .text("openai"))
+            // The same ladder from configuration.
+            try await s.execute(#"KV PUT red_config.'ask.providers.fallback' = '["groq", "openai"]'"#)
+            #expect(try await s.execute("ASK 'status of ORD-2041'").rows[0][2] == .text("openai"))
+            try await s.execute("KV DELETE red_config.'ask.providers.fallback'")
             await #expect(throws: RedError.self) { try await s.execute("ASK 'status of ORD-2041' USING groq") }
             do {
                 try await s.execute("ASK 'status of ORD-2041' USING 'groq'")

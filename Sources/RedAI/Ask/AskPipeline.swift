@@ -209,9 +209,24 @@ public struct AskPipeline: Sendable {
         return .object(plan)
     }
 
+    /// `USING 'a,b'`, else config `ask.providers.fallback` (a JSON array or comma-separated
+    /// text), else the default provider.
     func providerLadder(_ request: AskRequest) async throws -> [AIProvider] {
-        if request.providers.isEmpty { return [try await ai.settings.defaultProvider()] }
-        return try request.providers.map { try AIProvider.named($0) }
+        if !request.providers.isEmpty { return try request.providers.map { try AIProvider.named($0) } }
+        if let configured = try await ai.settings.config("ask.providers.fallback") {
+            var names: [String]
+            if case .array(let items)? = try? JSONValue.parse(configured) {
+                names = items.compactMap { if case .string(let s) = $0 { s } else { nil } }
+            } else {
+                names = configured.split(separator: ",").map { String($0).trimmingSpaces() }
+            }
+            names = names.filter { !$0.isEmpty }
+            if !names.isEmpty {
+                guard names.count <= 8 else { throw RedError(.invalidArgument, "ask.providers.fallback names at most 8 providers") }
+                return try names.map { try AIProvider.named($0) }
+            }
+        }
+        return [try await ai.settings.defaultProvider()]
     }
 
     /// Runs an ASK to its answer. With `events`, a streamed ASK: the sources as soon as they
