@@ -19,3 +19,11 @@ extension Substring {
         return s
     }
 }
+
+extension UInt8 {
+    /// An ASCII letter or digit.
+    public var isASCIIAlphanumeric: Bool {
+        (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(self) || (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(self)
+            || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(self)
+    }
+}

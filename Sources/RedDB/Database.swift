@@ -94,7 +94,8 @@ public final class Database: Sendable {
         self.store = TableStore(engine: engine)
         self.statementCache = StatementCache(capacity: options.statementCacheEntries, limits: options.parserLimits)
         let config = ConfigReaderBox()
-        self.ai = AIService(settings: AISettings(environment: options.aiEnvironment, config: { key in try await config.read(key) }))
+        self.ai = AIService(settings: AISettings(environment: options.aiEnvironment, config: { key in try await config.read(key) },
+                                                 protected: { key in try await config.readProtected(key) }))
         config.database.withLock { $0 = WeakDatabase(self) }
         if options.engine.backgroundWork, options.expirySweepIntervalMilliseconds > 0 {
             let interval = options.expirySweepIntervalMilliseconds

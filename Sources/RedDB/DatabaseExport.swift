@@ -10,7 +10,8 @@ import RedStorage
 /// indexes, users), written into a fresh database with commits of `batchBytes` and no fsync
 /// per commit, then checkpointed and synced when it is closed — so a copy that finished is
 /// durable and opens like any database (`red server -d copy.rdb`), and one that failed is
-/// removed. Writers are never blocked: the snapshot holds old versions, not locks. The
+/// removed. The copy is written under a temporary name (`<path>.partial`) and renamed when
+/// complete, so a crash mid-copy never leaves a file that looks like a finished export. Writers are never blocked: the snapshot holds old versions, not locks. The
 /// export's files are `<path>` and its `<path>-wal` directory; copy both.
 extension Database {
     public struct ExportSummary: Sendable {
@@ -42,13 +43,17 @@ extension Database {
         var options = EngineOptions()
         options.syncMode = .off  // one sync at the end covers the whole copy
         options.backgroundWork = false
+        let partial = path + ".partial"
+        try? files.removeItem(atPath: partial)  // left by a crash
+        try? files.removeItem(atPath: StorageEngine.walDirectory(for: partial))
         let target: StorageEngine
         do {
-            target = try await StorageEngine.open(path: path, options: options)
+            target = try await StorageEngine.open(path: partial, options: options)
         } catch {
-            throw RedError(.ioError, "cannot create \(path): \((error as? RedError)?.message ?? "\(error)")")
+            throw RedError(.ioError, "cannot create \(partial): \((error as? RedError)?.message ?? "\(error)")")
         }
         var keys = 0
+        var moved: [String] = []
         do {
             var batch: [(collectionID: UInt32, key: [UInt8], value: [UInt8])] = []
             var batchBytes = 0
@@ -68,10 +73,17 @@ extension Database {
             }
             if !batch.isEmpty { try await target.applyReplicatedEntries(batch, bookkeeping: []) }
             try await target.close()
+            // The WAL directory first: a main file alone under the final name is never half a copy.
+            try files.moveItem(atPath: StorageEngine.walDirectory(for: partial), toPath: StorageEngine.walDirectory(for: path))
+            moved.append(StorageEngine.walDirectory(for: path))
+            try files.moveItem(atPath: partial, toPath: path)
+            moved.append(path)
+            try PosixFileSystem().syncDirectory((path as NSString).deletingLastPathComponent.isEmpty ? "." : (path as NSString).deletingLastPathComponent)
         } catch {
             try? await target.close()
-            try? files.removeItem(atPath: path)
-            try? files.removeItem(atPath: StorageEngine.walDirectory(for: path))
+            for doomed in [partial, StorageEngine.walDirectory(for: partial)] + moved {
+                try? files.removeItem(atPath: doomed)
+            }
             throw error
         }
         let size = (try? files.attributesOfItem(atPath: path)[.size] as? NSNumber)?.int64Value ?? 0

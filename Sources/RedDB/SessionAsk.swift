@@ -9,7 +9,9 @@ import RedQuery
 /// Result columns, in order: `answer, answer_tokens, provider, model, mode, retry_count,
 /// prompt_tokens, completion_tokens, cost_usd, cache_hit, sources_count, sources_flat,
 /// citations, validation` (the last three JSON; `answer_tokens` a JSON array with `STREAM`,
-/// else NULL). `EXPLAIN ASK` returns one column `plan` (JSON) and calls no provider.
+/// else NULL). `EXPLAIN ASK` returns one column `plan` (JSON) without asking the language
+/// model (the question may still be embedded, for the vector bucket). A client's cancel and
+/// the statement timeout stop an ASK while it waits on a provider.
 extension Session {
     /// The columns of an ASK's one row.
     public static var askColumns: [ResultColumn] { AskStatement.resultColumns }
@@ -46,10 +48,10 @@ extension Session {
         let request = try askRequest(ask, parameters: parameters)
         let pipeline = AskPipeline(ai: database.ai, retriever: SessionAskRetriever(database: database, access: access))
         if ask.explain {
-            let plan = try await pipeline.explain(request)
+            let plan = try await whileNotCancelled { try await pipeline.explain(request) }
             return QueryResult(columns: AskStatement.explainColumns, rows: [[.json(plan)]], statementType: "explain", commandTag: "EXPLAIN")
         }
-        let answer = try await pipeline.ask(request, events: events)
+        let answer = try await whileNotCancelled { try await pipeline.ask(request, events: events) }
         let tokens: Value = ask.stream ? .json(.array(answer.tokens.map { .string($0) })) : .null
         let row: [Value] = [
             .text(answer.answer), tokens, .text(answer.provider), .text(answer.model), .text(answer.mode),
@@ -122,7 +124,7 @@ struct SessionAskRetriever: AskRetriever {
     let access: SessionAccess
 
     /// Most rows of one collection the literal scan reads.
-    static let maxLiteralScanRows = 100_000
+    static let maxLiteralScanRows = 20_000
 
     func session() -> Session {
         let s = database.session()
@@ -210,7 +212,8 @@ struct SessionAskRetriever: AskRetriever {
             guard let rid = Int64(out[i].id) else { continue }
             let result = try await session().execute("SELECT * FROM \(Session.identifier(out[i].collection)) WHERE rid = $1", parameters: [.integer(rid)])
             guard let row = result.rows.first else { continue }
-            let object = JSONValue.object(zip(result.columns, row).filter { !$0.1.isNull }.map { ($0.0.name, $0.1.jsonValue) })
+            // Not a vector's numbers: they say nothing to a reader and would fill the budget.
+            let object = JSONValue.object(zip(result.columns, row).filter { !$0.1.isNull && $0.0.name != "dense" }.map { ($0.0.name, $0.1.jsonValue) })
             var text = object.text
             if text.utf8.count > AskSource.maxContentBytes {
                 text = String(decoding: text.utf8.prefix(AskSource.maxContentBytes), as: UTF8.self) + "…"

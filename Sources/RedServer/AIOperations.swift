@@ -25,10 +25,12 @@ extension CollectionOperations {
             dimensions = Int(n)
         }
         let credential = try Self.optionalText(body, "credential")
+        let save = try Self.saveTarget(body)
+        if save != nil { try checkMayWrite("saving embeddings") }  // before the provider is paid
         let result = try await database.ai.embed(.init(texts: inputs.map(\.text), provider: try Self.optionalText(body, "provider"),
                                                        model: try Self.optionalText(body, "model"), dimensions: dimensions, credential: credential))
         var saved: [JSONValue] = []
-        if let save = try Self.saveTarget(body) {
+        if let save {
             saved = try await saveEmbeddings(result, inputs: inputs, save: save, credential: credential)
         }
         var reply: [(String, JSONValue)] = [
@@ -60,6 +62,8 @@ extension CollectionOperations {
         }
         let provider = try Self.optionalText(body, "provider"), model = try Self.optionalText(body, "model")
         let credential = try Self.optionalText(body, "credential")
+        let save = try Self.saveTarget(body)
+        if save != nil { try checkMayWrite("saving prompt outputs") }
         var outputs: [JSONValue] = []
         var providerName = "", modelName = ""
         var replies: [(AIInput, PromptReply)] = []
@@ -75,14 +79,21 @@ extension CollectionOperations {
             outputs.append(.object(output))
         }
         var saved: [JSONValue] = []
-        if let save = try Self.saveTarget(body) {
+        if let save {
             let s = session()
-            for (index, (input, reply)) in replies.enumerated() {
-                var document: [(String, JSONValue)] = [(save.promptField, .string(input.text)), (save.responseField, .string(reply.text)),
-                                                       ("_ai_provider", .string(providerName)), ("_ai_model", .string(modelName))]
-                if case .object(let extra)? = save.metadata { document += extra }
-                let id = try await s.insertDocument(.object(document), into: save.collection)
-                saved.append(.object([("index", .integer(Int64(index))), ("id", .integer(id))]))
+            try await s.execute("BEGIN")
+            do {
+                for (index, (input, reply)) in replies.enumerated() {
+                    var document: [(String, JSONValue)] = [(save.promptField, .string(input.text)), (save.responseField, .string(reply.text)),
+                                                           ("_ai_provider", .string(providerName)), ("_ai_model", .string(modelName))]
+                    if case .object(let extra)? = save.metadata { document += extra }
+                    let id = try await s.insertDocument(.object(document), into: save.collection)
+                    saved.append(.object([("index", .integer(Int64(index))), ("id", .integer(id))]))
+                }
+                try await s.execute("COMMIT")
+            } catch {
+                _ = try? await s.execute("ROLLBACK")
+                throw error
             }
         }
         return .object([("ok", .bool(true)), ("provider", .string(providerName)), ("model", .string(modelName)),
@@ -138,9 +149,14 @@ extension CollectionOperations {
         return .object(members)
     }
 
-    /// `/ai/credentials`: `{provider, alias?, api_base?, default?, model?}` stores the base URL and
-    /// defaults in `red_config`. API keys are refused: without a vault they would be readable by
-    /// anyone who can read `red_config`; the reply says to use `REDDB_<P>_API_KEY` instead.
+    /// `/ai/credentials` (admin): `{provider, alias?, api_base?, default?, model?}`.
+    /// - `api_base` is kept as an admin setting (`Database.setAISettings`), out of SQL's reach,
+    ///   since it decides where the provider's key is sent;
+    /// - a `provider` that is an `http(s)://` URL is added to the allowed custom providers;
+    /// - `default: true` makes it the default provider (and `model`, else its default, the
+    ///   default model) in `red_config`.
+    /// API keys are refused: without a vault they would be readable by anyone who can read the
+    /// database; the reply says which environment variable to set instead.
     func credentials(_ body: JSONValue) async throws -> JSONValue {
         guard case .object = body, case .string(let name)? = body["provider"] else {
             throw RedError(.invalidArgument, "a credentials request needs provider")
@@ -156,37 +172,61 @@ extension CollectionOperations {
         }
         let base = try Self.optionalText(body, "api_base") ?? Self.optionalText(body, "base_url")
         let makeDefault = body["default"] == .bool(true)
-        guard base != nil || makeDefault else { throw RedError(.invalidArgument, "give api_base, or default: true") }
-        var writes: [(String, String)] = []
+        guard base != nil || makeDefault || provider.isCustom else { throw RedError(.invalidArgument, "give api_base, or default: true") }
+        var protectedWrites: [(key: String, value: String?)] = []
+        if provider.isCustom {
+            var allowed: [JSONValue] = []
+            if let list = try database.aiSetting("ai.allowed_urls"), case .array(let items) = try JSONValue.parse(list) { allowed = items }
+            if !allowed.contains(.string(provider.defaultBaseURL)) {
+                guard allowed.count < Self.maxAllowedURLs else { throw RedError(.limitExceeded, "at most \(Self.maxAllowedURLs) custom AI provider URLs") }
+                allowed.append(.string(provider.defaultBaseURL))
+            }
+            protectedWrites.append(("ai.allowed_urls", JSONValue.array(allowed).text))
+        }
         if let base {
+            guard !provider.isCustom else { throw RedError(.invalidArgument, "a custom provider's URL is its base; give api_base for a named provider") }
             guard base.hasPrefix("http://") || base.hasPrefix("https://"), base.utf8.count <= AIProvider.maxBaseURLBytes else {
                 throw RedError(.invalidArgument, "api_base must be an http(s):// URL")
             }
-            writes.append(("red.config.ai.\(provider.token).\(alias).base_url", base))
+            protectedWrites.append(("red.config.ai.\(provider.token).\(alias).base_url", base))
         }
+        if !protectedWrites.isEmpty { try await database.setAISettings(protectedWrites) }
+        var configWrites: [(String, String)] = []
         var defaultModel: String?
         if makeDefault {
             defaultModel = try Self.optionalText(body, "model") ?? provider.defaultPromptModel
-            writes.append(("red.config.ai.default.provider", provider.token))
-            writes.append(("red.config.ai.default.model", defaultModel!))
-        }
-        let s = session()
-        try await s.execute("BEGIN")
-        do {
-            for (key, value) in writes { try await s.execute("KV PUT red_config.\(Session.literal(key)) = $1", parameters: [.json(.string(value))]) }
-            try await s.execute("COMMIT")
-        } catch {
-            _ = try? await s.execute("ROLLBACK")
-            throw error
+            configWrites.append(("red.config.ai.default.provider", provider.token))
+            configWrites.append(("red.config.ai.default.model", defaultModel!))
+            let s = session()
+            try await s.execute("BEGIN")
+            do {
+                for (key, value) in configWrites { try await s.execute("KV PUT red_config.\(Session.literal(key)) = $1", parameters: [.json(.string(value))]) }
+                try await s.execute("COMMIT")
+            } catch {
+                _ = try? await s.execute("ROLLBACK")
+                throw error
+            }
         }
         var reply: [(String, JSONValue)] = [("ok", .bool(true)), ("provider", .string(provider.token)), ("alias", .string(alias)),
-                                            ("saved", .array(writes.map { .object([("key", .string($0.0))]) }))]
+                                            ("saved", .array((protectedWrites.map(\.key) + configWrites.map(\.0)).map { .object([("key", .string($0))]) }))]
         if let base { reply.append(("api_base", .string(base))) }
         if let defaultModel { reply += [("is_default", .bool(true)), ("default_model", .string(defaultModel))] }
         return .object(reply)
     }
 
+    /// Most custom provider URLs an admin may allow.
+    static let maxAllowedURLs = 64
+
     // MARK: Inputs and saving
+
+    /// Fails now, before a provider is called, if the caller's sessions may not write.
+    func checkMayWrite(_ what: String) throws {
+        switch session().access {
+        case .readWrite: return
+        case .readOnly(let principal): throw RedError(.insufficientPrivilege, "permission denied: \(principal) may only read, not run \(what)")
+        case .standby(let reason): throw RedError(.readOnlyTransaction, "cannot do \(what): \(reason)")
+        }
+    }
 
     struct AIInput {
         var text: String

@@ -77,10 +77,3 @@ extension CollectionOperations {
                  ("keys", .integer(Int64(s.keys))), ("bytes", .integer(s.bytes)), ("duration_ms", .integer(s.milliseconds))])
     }
 }
-
-extension UInt8 {
-    var isASCIIAlphanumeric: Bool {
-        (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(self) || (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(self)
-            || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(self)
-    }
-}

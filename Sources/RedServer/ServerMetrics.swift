@@ -23,6 +23,8 @@ final class ServerMetrics: Sendable {
     private let aiCounters = Mutex<[String: Metrics.Counter]>([:])
     private let aiRetryCounters = Mutex<[String: Metrics.Counter]>([:])
     private let aiDurations = Mutex<[String: Metrics.Recorder]>([:])
+    private let aiModels = Mutex<Set<String>>([])
+    static let maxAIModelSeries = 32
     let statementDuration: Metrics.Timer
     let httpRequests: Metrics.Counter
 
@@ -57,9 +59,19 @@ final class ServerMetrics: Sendable {
     /// The counter of `label` with these dimensions, created on first use and kept in `cache`.
     /// One AI provider request (spec ops §4.9): `reddb_ai_provider_requests_total{provider,model,status}`,
     /// `reddb_ai_provider_request_duration_ms{provider}` and `reddb_ai_provider_retries_total{provider,reason}`.
-    func recordAIRequest(_ r: AITransport.RequestRecord) {
+    /// Labels are bounded: a custom provider is `custom` (its URL may hold credentials), and
+    /// past `maxAIModelSeries` distinct models (callers name them) the rest count as `other`.
+    func recordAIRequest(_ record: AITransport.RequestRecord) {
+        var r = record
+        if r.provider.hasPrefix("http://") || r.provider.hasPrefix("https://") { r.provider = "custom" }
+        r.model = aiModels.withLock { models in
+            if models.contains(r.model) { return r.model }
+            guard models.count < Self.maxAIModelSeries else { return "other" }
+            models.insert(r.model)
+            return r.model
+        }
         counter("reddb_ai_provider_requests_total", [("provider", r.provider), ("model", r.model), ("status", r.outcome)], in: aiCounters).increment()
-        if r.isRetry { counter("reddb_ai_provider_retries_total", [("provider", r.provider), ("reason", r.outcome)], in: aiRetryCounters).increment() }
+        if let reason = r.retryReason { counter("reddb_ai_provider_retries_total", [("provider", r.provider), ("reason", reason)], in: aiRetryCounters).increment() }
         let recorder = aiDurations.withLock { recorders in
             if let existing = recorders[r.provider] { return existing }
             let created = Metrics.Recorder(label: "reddb_ai_provider_request_duration_ms", dimensions: [("provider", r.provider)], aggregate: true, factory: factory)

@@ -39,7 +39,7 @@ public final class FakeAIProvider: Sendable {
     public var environment: [String: String] {
         ["REDDB_OPENAI_API_BASE": baseURL, "REDDB_OPENAI_API_KEY": "test-key",
          "REDDB_ANTHROPIC_API_BASE": baseURL, "REDDB_ANTHROPIC_API_KEY": "test-key",
-         "REDDB_GROQ_API_BASE": downURL, "REDDB_GROQ_API_KEY": "test-key"]
+         "REDDB_GROQ_API_BASE": downURL, "REDDB_GROQ_API_KEY": "test-key", "REDDB_CUSTOM_API_KEY": "test-key"]
     }
 
     public func start() async throws {

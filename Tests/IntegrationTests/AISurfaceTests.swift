@@ -30,7 +30,7 @@ import Testing
     }
 
     @Test func httpEmbeddingsPromptAskAndCredentials() async throws {
-        try await Self.withServer { server, _ in
+        try await Self.withServer { server, fake in
             try await Self.shop(server)
             var r = try await HTTPClientTests.call(server, "POST", "/ai/embeddings",
                                                    body: #"{"inputs": ["red apple", "green pear"], "dimensions": 4, "save": {"collection": "fruit", "include_content": true}}"#)
@@ -53,6 +53,14 @@ import Testing
             r = try await HTTPClientTests.call(server, "POST", "/ai/ask", body: #"{"question": "What is the status of order ORD-2041?", "limit": 5}"#)
             #expect(r.status == 200, "\(r.body)")
             #expect(r.json["answer"]?.text.contains("ORD-2041") == true && r.json["mode"] == .string("strict"))
+            // A custom provider URL needs an admin's allowance first.
+            let custom = #"{"input": "x", "provider": "\#(fake.baseURL)"}"#
+            r = try await HTTPClientTests.call(server, "POST", "/ai/embeddings", body: custom)
+            #expect(r.status == 403, "\(r.body)")
+            r = try await HTTPClientTests.call(server, "POST", "/ai/credentials", body: #"{"provider": "\#(fake.baseURL)"}"#)
+            #expect(r.status == 200, "\(r.body)")
+            r = try await HTTPClientTests.call(server, "POST", "/ai/embeddings", body: custom)
+            #expect(r.status == 200, "\(r.body)")
             r = try await HTTPClientTests.call(server, "POST", "/ai/credentials", body: #"{"provider": "openai", "api_key": "sk-x"}"#)
             #expect(r.status == 400 && r.body.contains("REDDB_OPENAI_API_KEY"))
             r = try await HTTPClientTests.call(server, "POST", "/ai/credentials", body: #"{"provider": "ollama", "api_base": "http://127.0.0.1:1/v1", "default": true}"#)

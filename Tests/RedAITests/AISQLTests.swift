@@ -296,3 +296,40 @@ extension AISQLTests {
         }
     }
 }
+
+extension AISQLTests {
+    @Test func onlyAdminsDecideWhereProviderKeysGo() async throws {
+        try await Self.withFake { fake in
+            let db = try await Self.database(fake, extra: ["REDDB_CUSTOM_API_KEY": "test-key", "REDDB_DEEPSEEK_API_KEY": "k"])
+            let s = db.session()
+            try await s.execute("CREATE VECTOR docs DIM 16")
+            // A custom URL is refused until an admin allows it.
+            await #expect(throws: RedError.self) { try await s.execute("SEARCH SIMILAR TEXT 'x' COLLECTION docs USING '\(fake.baseURL)'") }
+            try await db.setAISettings([(key: "ai.allowed_urls", value: JSONValue.array([.string(fake.baseURL)]).text)])
+            _ = try await s.execute("SEARCH SIMILAR TEXT 'x' COLLECTION docs USING '\(fake.baseURL)'")
+            // A writer's red_config cannot move a provider's base URL; the admin setting can.
+            let deepseek = try AIProvider.named("deepseek")
+            try await s.execute("KV PUT red_config.'red.config.ai.deepseek.default.base_url' = 'http://attacker.example/v1'")
+            #expect(try await db.ai.settings.baseURL(deepseek, alias: nil) == "https://api.deepseek.com/v1")
+            try await db.setAISettings([(key: "red.config.ai.deepseek.default.base_url", value: fake.baseURL)])
+            #expect(try await db.ai.settings.baseURL(deepseek, alias: nil) == fake.baseURL)
+        }
+    }
+
+    @Test func manyTextSearchesInOneStatementAreAllEmbedded() async throws {
+        try await Self.withFake { fake in
+            let db = try await Self.database(fake)
+            let s = db.session()
+            try await s.execute("CREATE VECTOR docs DIM 16")
+            for text in ["red apple", "blue whale", "green pear"] {
+                try await s.execute("INSERT INTO docs VECTOR (dense, content) VALUES ($1, $2)", parameters: [.vector(FakeAIProvider.embedding(text)), .text(text)])
+            }
+            let r = try await s.execute("""
+                SELECT content FROM (VECTOR SEARCH docs SIMILAR TO 'red apple' LIMIT 1) a
+                UNION ALL SELECT content FROM (VECTOR SEARCH docs SIMILAR TO 'blue whale' LIMIT 1) b
+                UNION ALL SELECT content FROM (VECTOR SEARCH docs SIMILAR TO 'green pear' LIMIT 1) c
+                """)
+            #expect(r.rows == [[.text("red apple")], [.text("blue whale")], [.text("green pear")]])
+        }
+    }
+}

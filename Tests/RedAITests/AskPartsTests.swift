@@ -25,6 +25,7 @@ import Testing
         #expect(AskSource(kind: .row, collection: "my orders", id: "7").urn == "reddb:my%20orders/7")
         #expect(AskSource(kind: .vectorHit, collection: "docs", id: "a/b#c", score: 0.5).urn == "reddb:docs/a%2Fb%23c#0.5")
         #expect(AskSource(kind: .vectorHit, collection: "d", id: "1", score: 0.1234567).urn == "reddb:d/1#0.123457")
+        #expect(AskSource(kind: .vectorHit, collection: "d", id: "1", score: -1e30).urn.hasPrefix("reddb:d/1#"))  // no trap on huge scores
     }
 
     @Test func reciprocalRankFusionAddsRanksAndBreaksTiesById() {

@@ -19,6 +19,7 @@ final class AskAnswerCache: Sendable {
             guard let entry = state.map[key] else { return nil }
             guard entry.expiresAt > .now else {
                 state.map[key] = nil
+                state.order.removeAll { $0 == key }
                 return nil
             }
             return entry.answer

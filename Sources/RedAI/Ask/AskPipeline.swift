@@ -212,8 +212,12 @@ public struct AskPipeline: Sendable {
     /// `USING 'a,b'`, else config `ask.providers.fallback` (a JSON array or comma-separated
     /// text), else the default provider.
     func providerLadder(_ request: AskRequest) async throws -> [AIProvider] {
-        if !request.providers.isEmpty { return try request.providers.map { try AIProvider.named($0) } }
-        if let configured = try await ai.settings.config("ask.providers.fallback") {
+        var ladder: [AIProvider] = []
+        if !request.providers.isEmpty {
+            for name in request.providers { ladder.append(try await ai.settings.resolve(name)) }
+            return ladder
+        }
+        if let configured = try await ai.settings.configValue("ask.providers.fallback") {
             var names: [String]
             if case .array(let items)? = try? JSONValue.parse(configured) {
                 names = items.compactMap { if case .string(let s) = $0 { s } else { nil } }
@@ -223,7 +227,8 @@ public struct AskPipeline: Sendable {
             names = names.filter { !$0.isEmpty }
             if !names.isEmpty {
                 guard names.count <= 8 else { throw RedError(.invalidArgument, "ask.providers.fallback names at most 8 providers") }
-                return try names.map { try AIProvider.named($0) }
+                for name in names { ladder.append(try await ai.settings.resolve(name)) }
+                return ladder
             }
         }
         return [try await ai.settings.defaultProvider()]
@@ -286,9 +291,10 @@ public struct AskPipeline: Sendable {
         throw RedError(.aiProviderFailed, message)
     }
 
-    private func call(provider: AIProvider, model: String, prompt: String, request: AskRequest, sources: [AskSource], candidates: [String],
+    private func call(provider: AIProvider, model: String, prompt: String, request: AskRequest, sources firstSources: [AskSource], candidates: [String],
                       strict: Bool, temperature: Double?, seed: UInt64?, events: AskEvents?) async throws -> AskAnswer {
         let options = PromptOptions(temperature: temperature, seed: seed, maxTokens: Self.maxCompletionTokens)
+        var sources = firstSources
         var token: (@Sendable (String) async throws -> Void)?
         if let events {
             token = { @Sendable piece in try await events(.token(piece)) }
@@ -301,7 +307,9 @@ public struct AskPipeline: Sendable {
         if strict, !validation.structuralWarnings.isEmpty {
             retries = 1
             let note = AskPrompt.retryNote(sourceCount: sources.count, problems: validation.structuralWarnings)
-            let (retryPrompt, _) = AskPrompt.render(question: request.question, candidates: candidates, sources: sources, retryNote: note)
+            // The note takes room: the retry may hold fewer sources, and its answer is checked against those.
+            let (retryPrompt, retrySources) = AskPrompt.render(question: request.question, candidates: candidates, sources: sources, retryNote: note)
+            sources = retrySources
             try await events?(.retry(validation.structuralWarnings))
             result = try await ai.prompt(AIService.PromptRequest(prompt: retryPrompt, model: model, options: options), provider: provider, token: token)
             (citations, validation) = AskCitationParser.parse(result.reply.text, sourceCount: sources.count)
@@ -330,7 +338,7 @@ public struct AskPipeline: Sendable {
     }
 
     static func cacheKey(_ r: AskRequest, provider: String, model: String, temperature: Double?, seed: UInt64?, fingerprint: String) -> String {
-        let parts = [r.user, r.role, r.question, provider, model, temperature.map { "\($0)" } ?? "none", seed.map { "\($0)" } ?? "none", fingerprint]
+        let parts = [r.user, r.role, r.question, r.strict ? "strict" : "lenient", provider, model, temperature.map { "\($0)" } ?? "none", seed.map { "\($0)" } ?? "none", fingerprint]
         return SHA256.hash(data: Array(parts.joined(separator: "\u{1F}").utf8)).map { String($0, radix: 16).leftPadded(to: 2) }.joined()
     }
 

@@ -50,11 +50,15 @@ public enum AskPrompt {
         return "\(s.collection) #\(s.id) (\(why)): \(s.content)"
     }
 
+    /// Problems a retry note lists (each cut to 200 characters), so the note stays small.
+    static let maxRetryProblems = 10
+
     /// The note prepended when a strict answer's citations failed validation.
     static func retryNote(sourceCount: Int, problems: [AskValidation.Item]) -> String {
         var note = "Your previous answer had citation problems. Valid markers are [^1] to [^\(sourceCount)]; "
         note += "use only those, and never invent or renumber sources. Problems:\n"
-        for p in problems { note += "- [\(p.kind)] \(p.detail)\n" }
+        for p in problems.prefix(maxRetryProblems) { note += "- [\(p.kind)] \(String(p.detail.prefix(200)))\n" }
+        if problems.count > maxRetryProblems { note += "- and \(problems.count - maxRetryProblems) more\n" }
         return note
     }
 }

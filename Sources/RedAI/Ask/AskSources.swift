@@ -116,6 +116,7 @@ extension String {
     /// Six decimals, without Foundation's locale-dependent formatting.
     init(format6 value: Double) {
         guard value.isFinite else { self = "0"; return }
+        guard abs(value) < 1e12 else { self = "\(value)"; return }  // scores of huge vectors: no fixed-point digits to cut
         let negative = value < 0
         let scaled = (abs(value) * 1_000_000).rounded()
         let whole = UInt64(scaled / 1_000_000), fraction = UInt64(scaled.truncatingRemainder(dividingBy: 1_000_000))

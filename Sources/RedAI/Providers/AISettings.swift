@@ -7,29 +7,51 @@ import RedCore
 ///   config `red.config.ai.default.model` → the provider's default;
 /// - embedding model: explicit → `REDDB_<P>_EMBEDDING_MODEL` → `REDDB_OPENAI_EMBEDDING_MODEL`
 ///   → the provider's default;
-/// - base URL: `REDDB_<P>_API_BASE` → config `red.config.ai.<p>.<alias>.base_url` → default;
+/// - base URL: `REDDB_<P>_API_BASE` → the admin setting `red.config.ai.<p>.<alias>.base_url`
+///   → default;
 /// - API key: keyless providers take `REDDB_<P>_API_KEY` or nothing; others
 ///   `REDDB_<P>_API_KEY_<ALIAS>` (with an alias) or `REDDB_<P>_API_KEY`, then config
 ///   `red.config.ai.<p>.<alias>.key`, else an error saying which variable to set.
 ///
-/// The configuration is the `red_config` KV collection, read through `config` so that this
-/// target needs no engine. (Upstream keeps keys in an encrypted vault; we have none, so a
-/// key in `red_config` is readable by anyone who may read that collection — the docs say so,
-/// and environment variables are the recommended place.)
+/// Where a key is sent is never up to a mere writer: base URLs come from the environment or
+/// from admin settings (`protected`, kept where SQL cannot write: `/ai/credentials`), and a
+/// custom `http(s)://` provider is refused unless its URL is in `REDDB_AI_ALLOWED_URLS` or
+/// the admin list `ai.allowed_urls`. (Upstream reads base URLs from `red_config`, which any
+/// writer may change — so any writer could send the server's key to a host of their choice.)
+/// Everything else is read from the `red_config` KV collection through `config`, so that
+/// this target needs no engine. A key in `red_config` is readable by anyone who may read that
+/// collection (there is no vault); environment variables are the recommended place.
 public struct AISettings: Sendable {
     /// Reads one `red_config` key (nil when absent).
     public typealias ConfigLookup = @Sendable (String) async throws -> String?
 
     public let environment: [String: String]
     let config: ConfigLookup
+    let protected: ConfigLookup
 
-    public init(environment: [String: String], config: @escaping ConfigLookup = { _ in nil }) {
+    public init(environment: [String: String], config: @escaping ConfigLookup = { _ in nil }, protected: @escaping ConfigLookup = { _ in nil }) {
         self.environment = environment
         self.config = config
+        self.protected = protected
     }
 
-    /// A copy that reads configuration through `config` instead.
-    public func reading(config: @escaping ConfigLookup) -> AISettings { AISettings(environment: environment, config: config) }
+    /// The `red_config` value of `key`.
+    public func configValue(_ key: String) async throws -> String? { try await config(key) }
+
+    /// The provider a name means, refusing custom URLs no admin allowed.
+    public func resolve(_ name: String) async throws -> AIProvider {
+        let provider = try AIProvider.named(name)
+        guard provider.isCustom else { return provider }
+        var allowed = (env("REDDB_AI_ALLOWED_URLS") ?? "").split(separator: ",").map { Self.withoutTrailingSlash(String($0).trimmingSpaces()) }
+        if let list = try await protected("ai.allowed_urls"), case .array(let items)? = try? JSONValue.parse(list) {
+            allowed += items.compactMap { if case .string(let s) = $0 { Self.withoutTrailingSlash(s) } else { nil } }
+        }
+        guard allowed.contains(provider.defaultBaseURL) else {
+            throw RedError(.insufficientPrivilege, "the AI provider URL \(provider.defaultBaseURL) is not allowed; an admin allows it with "
+                           + "POST /ai/credentials {\"provider\": \"\(provider.defaultBaseURL)\"} or REDDB_AI_ALLOWED_URLS")
+        }
+        return provider
+    }
 
     func env(_ name: String) -> String? {
         guard let value = environment[name]?.trimmingSpaces(), !value.isEmpty else { return nil }
@@ -37,15 +59,15 @@ public struct AISettings: Sendable {
     }
 
     public func defaultProvider() async throws -> AIProvider {
-        if let name = env("REDDB_AI_PROVIDER") { return try AIProvider.named(name) }
-        if let name = try await config("red.config.ai.default.provider") { return try AIProvider.named(name) }
+        if let name = env("REDDB_AI_PROVIDER") { return try await resolve(name) }
+        if let name = try await config("red.config.ai.default.provider") { return try await resolve(name) }
         return try AIProvider.named("openai")
     }
 
     /// The provider `name` means, or the default one.
     public func provider(_ name: String?) async throws -> AIProvider {
         guard let name, !name.isBlank else { return try await defaultProvider() }
-        return try AIProvider.named(name)
+        return try await resolve(name)
     }
 
     public func promptModel(_ provider: AIProvider, explicit: String?) async throws -> String {
@@ -67,7 +89,7 @@ public struct AISettings: Sendable {
     public func baseURL(_ provider: AIProvider, alias: String?) async throws -> String {
         if provider.isCustom { return provider.defaultBaseURL }
         if let base = env("REDDB_\(provider.environmentName)_API_BASE") { return Self.withoutTrailingSlash(base) }
-        if let base = try await config("red.config.ai.\(provider.token).\(Self.configAlias(alias)).base_url") { return Self.withoutTrailingSlash(base) }
+        if let base = try await protected("red.config.ai.\(provider.token).\(Self.configAlias(alias)).base_url") { return Self.withoutTrailingSlash(base) }
         return provider.defaultBaseURL
     }
 

@@ -39,6 +39,8 @@ public final class AITransport: Sendable {
         // until the connect timeout, so an unreachable provider took 10 s per attempt to fail.
         configuration.connectionPool.retryConnectionEstablishment = false
         configuration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = 16
+        // A redirect would carry `x-api-key` (which the client does not strip) to another host.
+        configuration.redirectConfiguration = .disallow
         client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
     }
 
@@ -50,37 +52,53 @@ public final class AITransport: Sendable {
 
     /// POSTs `body` and returns the parsed JSON reply, retrying what is worth retrying.
     func postJSON(_ url: String, headers: [(String, String)], body: JSONValue, timeoutSeconds: Int64, call: ProviderCall) async throws -> JSONValue {
-        let provider = call.provider.token
         var attempt = 0
+        var previousOutcome = ""
         while true {
             attempt += 1
-            let started = ContinuousClock.now
-            var outcome = "transport_error"
-            defer { observe(call, outcome: outcome, started: started, retry: attempt > 1) }
             do {
-                let response = try await client.execute(request(url, headers: headers, body: body), timeout: .seconds(timeoutSeconds))
-                let bytes = try await response.body.collect(upTo: Self.maxResponseBytes)
-                let status = Int(response.status.code)
-                outcome = Self.outcome(status)
-                guard (200..<300).contains(status) else {
-                    throw AIProviderFailure(provider: provider, status: status, message: Self.errorMessage(in: bytes))
-                }
-                do {
-                    return try JSONValue.parse(utf8: Array(bytes.readableBytesView))
-                } catch {
-                    throw AIProviderFailure(provider: provider, status: status, message: "the reply is not JSON")
-                }
+                return try await attemptJSON(url, headers: headers, body: body, timeoutSeconds: timeoutSeconds, call: call,
+                                             retrying: attempt > 1 ? previousOutcome : nil)
             } catch let failure as AIProviderFailure {
                 guard failure.worthRetrying, attempt < policy.attempts else { throw failure }
-            } catch is CancellationError {
-                throw CancellationError()
-            } catch {
-                let failure = AIProviderFailure(provider: provider, status: nil, message: Self.describe(error))
-                guard attempt < policy.attempts else { throw failure }
+                previousOutcome = failure.status.map(Self.outcome) ?? "transport_error"
             }
             try await Task.sleep(for: .milliseconds(min(policy.maxRetryDelayMilliseconds, policy.retryBaseMilliseconds << (attempt - 1))))
         }
     }
+
+    /// One request, observed (its duration excludes any backoff before it).
+    private func attemptJSON(_ url: String, headers: [(String, String)], body: JSONValue, timeoutSeconds: Int64, call: ProviderCall,
+                             retrying reason: String?) async throws -> JSONValue {
+        let provider = call.provider.token
+        let started = ContinuousClock.now
+        var outcome = "transport_error"
+        defer { observe(call, outcome: outcome, started: started, retryReason: reason) }
+        do {
+            let response = try await client.execute(request(url, headers: headers, body: body), timeout: .seconds(timeoutSeconds))
+            let status = Int(response.status.code)
+            outcome = Self.outcome(status)
+            guard (200..<300).contains(status) else {
+                let bytes = try await response.body.collect(upTo: Self.maxErrorBodyBytes)
+                throw AIProviderFailure(provider: provider, status: status, message: Self.errorMessage(in: bytes))
+            }
+            let bytes = try await response.body.collect(upTo: Self.maxResponseBytes)
+            do {
+                return try JSONValue.parse(utf8: Array(bytes.readableBytesView))
+            } catch {
+                throw AIProviderFailure(provider: provider, status: status, message: "the reply is not JSON")
+            }
+        } catch let failure as AIProviderFailure {
+            throw failure
+        } catch is CancellationError {
+            throw CancellationError()
+        } catch {
+            throw AIProviderFailure(provider: provider, status: nil, message: Self.describe(error))
+        }
+    }
+
+    /// Largest error reply read (only its start is shown).
+    static let maxErrorBodyBytes = 64 << 10
 
     /// POSTs `body` and hands each `data:` payload of the Server-Sent Events reply to `event`
     /// until `[DONE]` or the end of the body. Not retried: tokens may already have been shown.
@@ -89,7 +107,7 @@ public final class AITransport: Sendable {
         let provider = call.provider.token
         let started = ContinuousClock.now
         var outcome = "transport_error"
-        defer { observe(call, outcome: outcome, started: started, retry: false) }
+        defer { observe(call, outcome: outcome, started: started, retryReason: nil) }
         let response: HTTPClientResponse
         do {
             response = try await client.execute(request(url, headers: headers + [("Accept", "text/event-stream")], body: body), timeout: .seconds(timeoutSeconds))
@@ -99,7 +117,7 @@ public final class AITransport: Sendable {
         let status = Int(response.status.code)
         outcome = Self.outcome(status)
         guard (200..<300).contains(status) else {
-            let bytes = (try? await response.body.collect(upTo: Self.maxStreamLineBytes)) ?? ByteBuffer()
+            let bytes = (try? await response.body.collect(upTo: Self.maxErrorBodyBytes)) ?? ByteBuffer()
             throw AIProviderFailure(provider: provider, status: status, message: Self.errorMessage(in: bytes))
         }
         var line: [UInt8] = []
@@ -119,17 +137,22 @@ public final class AITransport: Sendable {
                     let payload = String(decoding: line.dropFirst(5), as: UTF8.self).trimmingSpaces()
                     if payload == "[DONE]" { return }
                     guard !payload.isEmpty, let json = try? JSONValue.parse(payload) else { continue }
-                    try await event(json)
+                    do { try await event(json) } catch { throw ReceiverFailure(underlying: error) }
                 }
             }
         } catch let failure as AIProviderFailure {
             throw failure
+        } catch let receiver as ReceiverFailure {
+            throw receiver.underlying  // the reader went away: not the provider's fault
         } catch is CancellationError {
             throw CancellationError()
         } catch {
             throw AIProviderFailure(provider: provider, status: status, message: Self.describe(error))
         }
     }
+
+    /// An error thrown by whoever receives the streamed pieces.
+    private struct ReceiverFailure: Error { var underlying: any Error }
 
     /// One provider request as metrics see it: labels never carry content.
     public struct RequestRecord: Sendable {
@@ -138,18 +161,18 @@ public final class AITransport: Sendable {
         /// `ok`, `http_429`, `http_4xx`, `http_5xx`, `http_error` or `transport_error`.
         public var outcome: String
         public var nanoseconds: Int64
-        /// This request repeated a failed one.
-        public var isRetry: Bool
+        /// Why this request repeats a failed one (the failed one's outcome); nil: a first try.
+        public var retryReason: String?
     }
 
     /// Told of every provider request (the server turns them into Prometheus metrics).
     public let observer = Mutex<(@Sendable (RequestRecord) -> Void)?>(nil)
 
-    private func observe(_ call: ProviderCall, outcome: String, started: ContinuousClock.Instant, retry: Bool) {
+    private func observe(_ call: ProviderCall, outcome: String, started: ContinuousClock.Instant, retryReason: String?) {
         guard let observer = observer.withLock({ $0 }) else { return }
         let elapsed = ContinuousClock.now - started
         observer(RequestRecord(provider: call.provider.token, model: call.model, outcome: outcome,
-                               nanoseconds: elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000, isRetry: retry))
+                               nanoseconds: elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000, retryReason: retryReason))
     }
 
     static func outcome(_ status: Int) -> String {
@@ -210,5 +233,11 @@ struct AIProviderFailure: Error, CustomStringConvertible {
         return "\(provider) could not be reached: \(message)"
     }
 
-    var redError: RedError { RedError(.aiProviderFailed, description) }
+    /// A request the provider rejected as malformed (an unknown model, a bad input) is the
+    /// caller's to fix (22023, HTTP 400); anything else — its keys, its limits, its outages —
+    /// is the provider's (58000, HTTP 502).
+    var redError: RedError {
+        if let status, [400, 404, 413, 422].contains(status) { return RedError(.invalidArgument, description) }
+        return RedError(.aiProviderFailed, description)
+    }
 }

@@ -64,7 +64,7 @@ extension AITransport {
         case .huggingFace:
             var vectors: [[Float]] = []
             for text in texts {
-                let reply = try await postJSON("\(call.baseURL)/pipeline/feature-extraction/\(call.model)", headers: call.bearer,
+                let reply = try await postJSON("\(call.baseURL)/pipeline/feature-extraction/\(try Self.modelPath(call))", headers: call.bearer,
                                                body: .object([("inputs", .string(text))]), timeoutSeconds: policy.embeddingTimeoutSeconds,
                                                call: call)
                 vectors.append(try Self.floats(reply, provider: call.provider.token))
@@ -109,7 +109,7 @@ extension AITransport {
             var parameters: [(String, JSONValue)] = []
             if let t = options.temperature { parameters.append(("temperature", .float(t))) }
             parameters.append(("max_new_tokens", .integer(Int64(options.maxTokens ?? 512))))
-            let reply = try await postJSON("\(call.baseURL)/models/\(call.model)", headers: call.bearer,
+            let reply = try await postJSON("\(call.baseURL)/models/\(try Self.modelPath(call))", headers: call.bearer,
                                            body: .object([("inputs", .string(text)), ("parameters", .object(parameters))]),
                                            timeoutSeconds: policy.promptTimeoutSeconds, call: call)
             let first: JSONValue? = if case .array(let items) = reply { items.first } else { reply }
@@ -176,6 +176,21 @@ extension AITransport {
                                            ("messages", .array([.object([("role", .string("user")), ("content", .string(text))])]))]
         if let t = options.temperature { body.append(("temperature", .float(t))) }
         return .object(body)
+    }
+
+    /// A Hugging Face model id as URL path segments (`org/name`), each percent-encoded; `.`
+    /// and `..` segments are refused so a model name cannot reach another path of the host.
+    static func modelPath(_ call: ProviderCall) throws -> String {
+        let segments = call.model.split(separator: "/", omittingEmptySubsequences: false)
+        guard !segments.isEmpty, segments.allSatisfy({ !$0.isEmpty && $0 != "." && $0 != ".." }) else {
+            throw AIProviderFailure(provider: call.provider.token, status: 400, message: "invalid model name '\(call.model)'")
+        }
+        return segments.map { segment in
+            segment.utf8.map { byte -> String in
+                let safe = byte.isASCIIAlphanumeric || byte == UInt8(ascii: "-") || byte == UInt8(ascii: "_") || byte == UInt8(ascii: ".")
+                return safe ? String(UnicodeScalar(byte)) : "%" + String(byte, radix: 16, uppercase: true).leftPadded(to: 2)
+            }.joined()
+        }.joined(separator: "/")
     }
 
     /// A message's content: a string, or parts whose `text` fields are joined.

@@ -9,11 +9,11 @@ import RedAI
 /// `AskRequest` and run the ASK pipeline as the caller; `AskStream` sends its events live.
 extension GRPCService {
     func embeddings(request: ServerRequest<Reddb_V1_JsonPayloadRequest>, context _: GRPCCore.ServerContext) async throws -> ServerResponse<Reddb_V1_PayloadReply> {
-        await unary(request, .writer, rpc: "embeddings") { message, _ in Self.payloadReply(try await operations.embeddings(try Self.payload(message.payloadJson))) }
+        await unary(request, rpc: "embeddings") { message, _ in Self.payloadReply(try await operations.embeddings(try Self.payload(message.payloadJson))) }
     }
 
     func aiPrompt(request: ServerRequest<Reddb_V1_JsonPayloadRequest>, context _: GRPCCore.ServerContext) async throws -> ServerResponse<Reddb_V1_PayloadReply> {
-        await unary(request, .writer, rpc: "ai_prompt") { message, _ in Self.payloadReply(try await operations.prompt(try Self.payload(message.payloadJson))) }
+        await unary(request, rpc: "ai_prompt") { message, _ in Self.payloadReply(try await operations.prompt(try Self.payload(message.payloadJson))) }
     }
 
     func aiCredentials(request: ServerRequest<Reddb_V1_JsonPayloadRequest>, context _: GRPCCore.ServerContext) async throws -> ServerResponse<Reddb_V1_PayloadReply> {
