@@ -12,7 +12,8 @@ import Synchronization
 ///   lower-cased words hashed into buckets, L2-normalised — texts sharing words are close.
 /// - `POST /v1/chat/completions` answers from the prompt's first source line: "<content> [^1]".
 ///   The model name picks misbehaviour: `cites-out-of-range` (cites [^99] always),
-///   `cites-badly-once` (only the first call), `echo` (the prompt back). With `"stream": true`
+///   `cites-badly-once` (only the first call), `echo` (the prompt back), `slow` (answers
+///   after 20 s). With `"stream": true`
 ///   the answer comes as Server-Sent Events, one word per event, then usage and `[DONE]`.
 /// - `POST /v1/messages`: Anthropic's shape of the same answer (needs `x-api-key`).
 /// - Anything under `/down/`: HTTP 503. Requests without `Authorization: Bearer test-key`
@@ -134,6 +135,7 @@ public final class FakeAIProvider: Sendable {
         let body = try await record(request, "chat")
         if let denied = unauthorized(request) { return denied }
         let model = body["model"].flatMap { if case .string(let s) = $0 { s } else { nil } } ?? ""
+        if model == "slow" { try await Task.sleep(for: .seconds(20)) }
         let text = answer(prompt: prompt(of: body), model: model)
         if body["stream"] == .bool(true) {
             var events = ""

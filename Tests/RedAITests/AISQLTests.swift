@@ -333,3 +333,20 @@ extension AISQLTests {
         }
     }
 }
+
+extension AISQLTests {
+    @Test func theStatementTimeoutStopsAnAskWaitingOnItsProvider() async throws {
+        try await Self.withFake { fake in
+            let db = try await Self.database(fake)
+            let s = db.session()
+            try await Self.shop(s)
+            s.statementTimeoutMilliseconds = 300
+            do {
+                try await s.execute("ASK 'status of ORD-2041' MODEL 'slow'")
+                Issue.record("the ASK was not stopped")
+            } catch let error as RedError {
+                #expect(error.code == .queryCanceled)
+            }
+        }
+    }
+}
