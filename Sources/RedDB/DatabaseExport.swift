@@ -26,6 +26,8 @@ extension Database {
 
     /// Bytes of keys and values per commit into the copy.
     static let exportBatchBytes = 4 << 20
+    /// Bytes copied between two checkpoints of the copy.
+    static let exportCheckpointBytes = 64 << 20
 
     /// Copies the database as of now into a new database at `path` (which must not exist).
     ///
@@ -43,6 +45,9 @@ extension Database {
         var options = EngineOptions()
         options.syncMode = .off  // one sync at the end covers the whole copy
         options.backgroundWork = false
+        // Small segments and a checkpoint every `exportCheckpointBytes`: the copy's log is
+        // dropped as it goes (bounding disk and dirty pages), and the export ships one short segment.
+        options.walSegmentBytes = UInt64(Self.exportBatchBytes * 4)
         let partial = path + ".partial"
         try? files.removeItem(atPath: partial)  // left by a crash
         try? files.removeItem(atPath: StorageEngine.walDirectory(for: partial))
@@ -53,6 +58,7 @@ extension Database {
             throw RedError(.ioError, "cannot create \(partial): \((error as? RedError)?.message ?? "\(error)")")
         }
         var keys = 0
+        var sinceCheckpoint = 0
         var moved: [String] = []
         do {
             var batch: [(collectionID: UInt32, key: [UInt8], value: [UInt8])] = []
@@ -65,8 +71,13 @@ extension Database {
                     keys += 1
                     if batchBytes >= Self.exportBatchBytes {
                         try await target.applyReplicatedEntries(batch, bookkeeping: [])
+                        sinceCheckpoint += batchBytes
                         batch.removeAll(keepingCapacity: true)
                         batchBytes = 0
+                        if sinceCheckpoint >= Self.exportCheckpointBytes {
+                            try await target.checkpoint()
+                            sinceCheckpoint = 0
+                        }
                         try Task.checkCancellation()
                     }
                 }
