@@ -137,6 +137,9 @@ public struct RedError: Error, Sendable, Equatable, CustomStringConvertible {
         case aiProviderFailed = "ai_provider_failed"
         /// An ASK answer cited sources it was not given, even after a retry (strict mode).
         case answerValidationFailed = "answer_validation_failed"
+        /// A primary committed, but too few replicas acknowledged it in time (commit policy
+        /// `ack_n` with fail-on-timeout): the write stands; whether it is replicated is unknown.
+        case commitNotAcknowledged = "commit_not_acknowledged"
 
         /// The PostgreSQL SQLSTATE for this code.
         public var sqlState: String {
@@ -196,6 +199,7 @@ public struct RedError: Error, Sendable, Equatable, CustomStringConvertible {
             case .insufficientPrivilege: return "42501"
             case .aiProviderFailed: return "58000"
             case .answerValidationFailed: return "22000"
+            case .commitNotAcknowledged: return "08007"
             }
         }
     }

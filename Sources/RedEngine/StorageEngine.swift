@@ -74,6 +74,11 @@ public final class StorageEngine: @unchecked Sendable {
         lastCheckpoint = Mutex((store.openedHeader.checkpointLSN, ContinuousClock.now))
     }
 
+    /// Run after every committed transaction with its end LSN, before the committer is
+    /// answered: a replication primary's commit policy (`ack_n`) waits here for replicas.
+    /// Replicated applies do not pass through it.
+    public let commitAcknowledgement = Mutex<(@Sendable (UInt64) async throws -> Void)?>(nil)
+
     /// The directory holding the WAL segments of the database at `path`.
     public static func walDirectory(for path: String) -> String { path + "-wal" }
 

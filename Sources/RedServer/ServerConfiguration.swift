@@ -1,4 +1,5 @@
 import RedCore
+import RedReplication
 
 /// How `red server` is set up: which surfaces listen where, who may connect,
 /// and the limits each surface enforces. Defaults bind loopback only.
@@ -37,6 +38,9 @@ public struct ServerConfiguration: Sendable {
     public var bootstrapAdmin: (username: String, password: String)?
     /// Standalone, a replication primary, or a read-only replica of one (`--role`).
     public var replication = ReplicationRole.standalone
+    /// A primary's commit policy (`RED_PRIMARY_COMMIT_POLICY`, `RED_REPLICATION_ACK_TIMEOUT_MS`,
+    /// `RED_COMMIT_FAIL_ON_TIMEOUT`): answer commits at once (`local`) or after N replicas hold them.
+    public var commitPolicy = CommitAckWaiter.Policy.local
     /// PBKDF2 iterations of new SCRAM verifiers (at least 4,096; the spec's 16,384 by default).
     public var scramIterations = 16_384
     /// How PG-wire asks for a password when users are configured.

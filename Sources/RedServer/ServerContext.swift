@@ -49,7 +49,7 @@ public final class ServerContext: Sendable {
                                  readOnlyReason: standbyReason)
         self.auth = auth
         self.replicationPrimary = configuration.replication == .primary
-            ? try ReplicationPrimary(database: database, stateFile: database.engine.path + "-replication.json") : nil
+            ? try ReplicationPrimary(database: database, stateFile: database.engine.path + "-replication.json", commitPolicy: configuration.commitPolicy) : nil
         if let primaryAddress {
             var replicaLogger = logger
             replicaLogger[metadataKey: "replication"] = "replica"

@@ -146,6 +146,12 @@ struct ServerCommand: AsyncParsableCommand {
             return handler
         }
         let logger = Logger(label: "reddb.server")
+        for warning in settings.warnings { logger.warning("\(warning)") }
+        if settings.server.commitPolicy.replicas > 0 {
+            logger.info("commits wait for replicas", metadata: ["ack_n": "\(settings.server.commitPolicy.replicas)",
+                                                               "timeout_ms": "\(settings.server.commitPolicy.timeoutMilliseconds)",
+                                                               "fail_on_timeout": "\(settings.server.commitPolicy.failOnTimeout)"])
+        }
         let server: RedServer
         do {
             server = try await RedServer.open(path: settings.path, options: settings.databaseOptions,
@@ -180,6 +186,8 @@ struct ServerSettings {
     var server = ServerConfiguration()
     var databaseOptions = DatabaseOptions()
     var logLevel = Logger.Level.info
+    /// Settings that were understood only in part, logged once logging is up.
+    var warnings: [String] = []
 
     static func resolve(command c: ServerCommand, environment env: [String: String]) throws -> ServerSettings {
         var s = ServerSettings()
@@ -256,6 +264,9 @@ struct ServerSettings {
         case "primary"?:
             guard primaryAddr == nil else { throw ValidationError("--primary-addr needs --role replica") }
             s.server.replication = .primary
+            let (policy, warning) = CommitAckWaiter.Policy.from(environment: env)
+            s.server.commitPolicy = policy
+            if let warning { s.warnings.append(warning) }
         case "replica"?:
             let address = primaryAddr ?? "127.0.0.1:5050"
             do { _ = try GRPCReplicationSource.Address(address) } catch let error as RedError { throw ValidationError(error.message) }

@@ -168,3 +168,34 @@ import Testing
         }
     }
 }
+
+extension ReplicationServerTests {
+    /// `RED_PRIMARY_COMMIT_POLICY=ack_n=1`: a commit is answered once a replica holds it; with
+    /// no replica it times out (504 with fail-on-timeout) but stays committed.
+    @Test func ackNHoldsCommitsUntilAReplicaHasThem() async throws {
+        let primary = try ServerProcess(arguments: ["--role", "primary"],
+                                        environment: ["RED_PRIMARY_COMMIT_POLICY": "ack_n=1", "RED_REPLICATION_ACK_TIMEOUT_MS": "300",
+                                                      "RED_COMMIT_FAIL_ON_TIMEOUT": "true"])
+        defer { primary.remove() }
+        var r = try await HTTPClientTests.call(primary, "POST", "/query", body: "CREATE TABLE t (id INT PRIMARY KEY)")
+        #expect(r.status == 504 && r.json["code"] == .string("commit_not_acknowledged"), "\(r.body)")
+        r = try await HTTPClientTests.call(primary, "POST", "/query", body: "INSERT INTO t VALUES (1)")
+        #expect(r.status == 504, "\(r.body)")
+        r = try await HTTPClientTests.call(primary, "POST", "/query", body: "SELECT count(*) AS n FROM t")
+        #expect(r.body.contains("\"n\":1"), "committed despite the timeout: \(r.body)")
+
+        let replica = try ServerProcess(arguments: ["--role", "replica", "--primary-addr", "127.0.0.1:\(primary.grpcPort)"])
+        defer { replica.remove() }
+        try await Self.waitFor(replica, "SELECT count(*) FROM t", "1", token: "")
+        for i in 2...11 {
+            r = try await HTTPClientTests.call(primary, "POST", "/query", body: "INSERT INTO t VALUES (\(i))")
+            #expect(r.status == 200, "\(r.body)")
+            // Answered only once the replica held it: it is there at once.
+            let seen = try await HTTPClientTests.call(replica, "POST", "/query", body: "SELECT count(*) AS n FROM t WHERE id = \(i)")
+            #expect(seen.body.contains("\"n\":1"), "row \(i) on the replica: \(seen.body)")
+        }
+        r = try await HTTPClientTests.call(primary, "GET", "/metrics")
+        #expect(r.body.contains(#"reddb_commit_wait_total{outcome="reached"} 10"#), "\(r.body.split(separator: "\n").filter { $0.contains("commit_wait") })")
+        #expect(r.body.contains(#"reddb_commit_wait_total{outcome="timed_out"} 2"#))
+    }
+}

@@ -282,15 +282,19 @@ public final class Transaction: @unchecked Sendable {
         }
         defer { engine.snapshots.release(snapshot) }
         if writes.isEmpty { return CommitInfo(commitTS: snapshot, lsn: nil) }
+        let info: CommitInfo
         do {
-            let info = try await engine.commit(writes, changes: changes, snapshot: snapshot) { self.commitTimestamp = $0 }
+            info = try await engine.commit(writes, changes: changes, snapshot: snapshot) { self.commitTimestamp = $0 }
             // After the drop is visible, so a vacuum that read the older generation rescans.
             if drops { engine.dropGeneration.add(1, ordering: .sequentiallyConsistent) }
-            return info
         } catch {
             state.withLock { $0.status = .rolledBack }  // later use says "rolled back", not "committed"
             throw error
         }
+        // Committed: a primary's commit policy may still hold the answer back (or fail it) until
+        // replicas acknowledge; the transaction stays committed either way.
+        if let lsn = info.lsn, let acknowledgement = engine.commitAcknowledgement.withLock({ $0 }) { try await acknowledgement(lsn) }
+        return info
     }
 
     /// Records an item change for the change feed; it is published only if the transaction commits.

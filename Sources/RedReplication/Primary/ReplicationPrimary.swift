@@ -46,6 +46,8 @@ public final class ReplicationPrimary: ReplicationSource, Sendable {
     public let replicaTimeoutMilliseconds: Int64
     /// Longest a snapshot copy may take; its snapshot holds back version cleanup meanwhile.
     public let maxSnapshotDuration: Duration
+    /// Holds commits back until replicas acknowledge them (`RED_PRIMARY_COMMIT_POLICY=ack_n=N`).
+    public let commitWaiter: CommitAckWaiter
     let stateFile: String?
     private let state = Mutex(State())
     /// One save at a time, so an older copy of the file never lands after a newer one.
@@ -54,8 +56,10 @@ public final class ReplicationPrimary: ReplicationSource, Sendable {
 
     public init(database: Database, stateFile: String? = nil, maxRetainedBytes: UInt64 = 1 << 30,
                 replicaTimeoutMilliseconds: Int64 = 15 * 60_000, maxSnapshotDuration: Duration = .seconds(6 * 3600),
+                commitPolicy: CommitAckWaiter.Policy = .local,
                 now: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970 * 1000) }) throws {
         self.database = database
+        self.commitWaiter = CommitAckWaiter(policy: commitPolicy)
         self.stateFile = stateFile
         self.maxRetainedBytes = maxRetainedBytes
         self.replicaTimeoutMilliseconds = replicaTimeoutMilliseconds
@@ -73,6 +77,10 @@ public final class ReplicationPrimary: ReplicationSource, Sendable {
             s.dirty = saved == nil
         }
         engine.walRetention.withLock { $0 = { [weak self] in self?.retentionFloor() ?? .max } }
+        if commitPolicy.replicas > 0 {
+            let waiter = commitWaiter
+            engine.commitAcknowledgement.withLock { $0 = { lsn in try await waiter.waitForCommit(lsn) } }
+        }
         try saveIfDue(force: true)
     }
 
@@ -139,6 +147,7 @@ public final class ReplicationPrimary: ReplicationSource, Sendable {
             info.neededLSN = max(info.neededLSN, info.durableLSN)
             info.lastSeenAtUnixMilliseconds = time
         }
+        if let durable = state.withLock({ $0.replicas[replicaID]?.durableLSN }) { commitWaiter.noteDurable(replicaID: replicaID, lsn: durable) }
     }
 
     public func ack(replicaID: String, appliedLSN: UInt64, durableLSN: UInt64) async throws {

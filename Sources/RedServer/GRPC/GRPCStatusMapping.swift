@@ -21,6 +21,7 @@ enum GRPCStatusMapping {
         case .invalidAuthorization, .insufficientPrivilege: return .permissionDenied
         case .closed, .databaseLocked, .aiProviderFailed: return .unavailable
         case .queryCanceled: return .cancelled
+        case .commitNotAcknowledged: return .deadlineExceeded
         case .dataCorrupted: return .dataLoss
         case .internalError, .ioError, .storageFailed, .unsupportedFormat: return .internalError
         case .numericOutOfRange, .datetimeFieldOverflow: return .outOfRange

@@ -3,6 +3,7 @@ import Hummingbird
 import NIOCore
 import RedCore
 import RedDB
+import RedReplication
 
 /// The HTTP routes (spec: protocols §4.4–4.6). Each handler opens a session,
 /// runs statements through it (autocommit) and encodes the result as JSON;
@@ -259,9 +260,17 @@ struct HTTPRoutes: Sendable {
 
     func metrics() -> Response {
         let uptime = ContinuousClock.now - context.startedAt
-        let text = context.metrics.render(database: context.database,
+        var text = context.metrics.render(database: context.database,
                                           uptimeSeconds: Double(uptime.components.seconds) + Double(uptime.components.attoseconds) / 1e18,
                                           phase: context.phase)
+        if let waiter = context.replicationPrimary?.commitWaiter {
+            let outcomes = waiter.outcomes
+            text += "# HELP reddb_commit_wait_total Commits by how their wait for replica acknowledgements ended (RED_PRIMARY_COMMIT_POLICY).\n"
+            text += "# TYPE reddb_commit_wait_total counter\n"
+            for outcome in [CommitAckWaiter.Outcome.reached, .timedOut, .notRequired] {
+                text += "reddb_commit_wait_total{outcome=\"\(outcome.rawValue)\"} \(outcomes[outcome] ?? 0)\n"
+            }
+        }
         return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
                         body: ResponseBody(byteBuffer: ByteBuffer(string: text)))
     }
@@ -283,6 +292,7 @@ struct HTTPRoutes: Sendable {
         case .uniqueViolation, .duplicateCollection, .duplicateObject, .serializationFailure, .dependentObjectsStillExist, .duplicatePreparedStatement: return .conflict
         case .notNullViolation, .checkViolation, .answerValidationFailed: return .unprocessableContent
         case .aiProviderFailed: return .badGateway
+        case .commitNotAcknowledged: return .gatewayTimeout
         case .featureNotSupported: return HTTPResponse.Status(code: 501)  // Not Implemented
         case .limitExceeded: return .contentTooLarge
         case .invalidPassword: return .unauthorized
