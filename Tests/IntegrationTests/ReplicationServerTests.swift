@@ -4,6 +4,7 @@ import PostgresNIO
 import RedClient
 import RedCore
 import RedProto
+import RedReplication
 import Testing
 
 /// A real primary and a real replica (`red server --role primary` / `--role replica`): the
@@ -197,5 +198,28 @@ extension ReplicationServerTests {
         r = try await HTTPClientTests.call(primary, "GET", "/metrics")
         #expect(r.body.contains(#"reddb_commit_wait_total{outcome="reached"} 10"#), "\(r.body.split(separator: "\n").filter { $0.contains("commit_wait") })")
         #expect(r.body.contains(#"reddb_commit_wait_total{outcome="timed_out"} 2"#))
+    }
+}
+
+extension ReplicationServerTests {
+    /// `grpcs://`: a replica follows its primary over TLS, trusting the primary's own CA file.
+    @Test func aReplicaFollowsItsPrimaryOverTLS() async throws {
+        let primary = try ServerProcess(arguments: ["--role", "primary", "--grpc-tls-bind", "127.0.0.1:0"])
+        defer { primary.remove() }
+        let r = try await HTTPClientTests.call(primary, "POST", "/query", body: "CREATE TABLE t (id INT); INSERT INTO t VALUES (1), (2)")
+        #expect(r.status == 200, "\(r.body)")
+        let address = "grpcs://localhost:\(primary.grpcTLSPort)?ca=\(primary.path).tls-ca.pem"
+        let replica = try ServerProcess(arguments: ["--role", "replica", "--primary-addr", address])
+        defer { replica.remove() }
+        try await Self.waitFor(replica, "SELECT count(*) FROM t", "2", token: "")
+        _ = try await HTTPClientTests.call(primary, "POST", "/query", body: "INSERT INTO t VALUES (3)")
+        try await Self.waitFor(replica, "SELECT count(*) FROM t", "3", token: "")
+    }
+
+    @Test func primaryAddressesParseTLSOptions() throws {
+        #expect(throws: RedError.self) { _ = try GRPCReplicationSource.Address("grpc://h:1?ca=/x.pem") }  // ca without TLS
+        #expect(throws: RedError.self) { _ = try GRPCReplicationSource.Address("grpcs://h:1?rejectUnauthorized=maybe") }
+        let a = try GRPCReplicationSource.Address("grpcs://u:p@h:7?rejectUnauthorized=false&servername=db.internal")
+        #expect(a.tls && !a.verifyServer && a.serverName == "db.internal" && a.user == "u" && a.port == 7)
     }
 }

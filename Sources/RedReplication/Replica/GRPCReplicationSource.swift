@@ -17,19 +17,56 @@ public struct GRPCReplicationSource: ReplicationSource {
         public var user: String?
         public var password: String?
         public var token: String?
+        /// `grpcs://`: TLS to the primary.
+        public var tls = false
+        /// `ca=/path.pem`: the CA(s) to trust instead of the system's (for a primary's
+        /// self-signed certificate, its data file's `.tls-ca.pem`).
+        public var caPath: String?
+        /// `servername=…`: the name to send and verify instead of the host.
+        public var serverName: String?
+        /// `rejectUnauthorized=false`: do not verify the primary's certificate (development only).
+        public var verifyServer = true
 
         /// Without a port: 5050, where `red server` routes gRPC by default.
         public init(_ text: String) throws {
             let withScheme = text.contains("://") ? text : "grpc://" + text
-            guard let url = URLComponents(string: withScheme), let scheme = url.scheme, ["grpc", "http", "red"].contains(scheme),
+            guard let url = URLComponents(string: withScheme), let scheme = url.scheme, ["grpc", "grpcs", "http", "https", "red"].contains(scheme),
                   let host = url.host, !host.isEmpty else {
-                throw RedError(.invalidArgument, "--primary-addr takes host:port or grpc://[user:password@]host:port[?token=…], got \(text)")
+                throw RedError(.invalidArgument, "--primary-addr takes host:port or grpc[s]://[user:password@]host:port[?token=…&ca=…], got \(text)")
             }
             self.host = host
             port = url.port ?? 5050
             user = url.user?.removingPercentEncoding
             password = url.password?.removingPercentEncoding
-            token = url.queryItems?.first { $0.name == "token" }?.value
+            let query = url.queryItems ?? []
+            func value(_ name: String) -> String? { query.first { $0.name == name }?.value.flatMap { $0.isEmpty ? nil : $0 } }
+            token = value("token")
+            tls = scheme == "grpcs" || scheme == "https"
+            caPath = value("ca")
+            serverName = value("servername")
+            if let reject = value("rejectUnauthorized") ?? value("reject_unauthorized") {
+                switch reject.lowercased() {
+                case "false", "0", "no", "off": verifyServer = false
+                case "true", "1", "yes", "on": verifyServer = true
+                default: throw RedError(.invalidArgument, "rejectUnauthorized must be true or false, got \(reject)")
+                }
+            }
+            if !tls, caPath != nil || serverName != nil || !verifyServer {
+                throw RedError(.invalidArgument, "ca, servername and rejectUnauthorized need grpcs:// (TLS to the primary)")
+            }
+            if let caPath, !FileManager.default.fileExists(atPath: caPath) {
+                throw RedError(.invalidArgument, "the CA file \(caPath) does not exist")
+            }
+        }
+
+        /// The transport's security: TLS 1.2+ with the given trust, or plaintext.
+        var security: HTTP2ClientTransport.Posix.TransportSecurity {
+            guard tls else { return .plaintext }
+            let caPath = caPath, verifyServer = verifyServer
+            return .tls { config in
+                if let caPath { config.trustRoots = .certificates([.file(path: caPath, format: .pem)]) }
+                if !verifyServer { config.serverCertificateVerification = .noVerification }
+            }
         }
 
         /// Credentials left out, for logs and status.
@@ -51,7 +88,8 @@ public struct GRPCReplicationSource: ReplicationSource {
 
     /// Connects, logs in if the address carries a user, runs `body`, and disconnects.
     public static func withConnection<R: Sendable>(to address: Address, _ body: (GRPCReplicationSource) async throws -> R) async throws -> R {
-        let transport = try HTTP2ClientTransport.Posix(target: .dns(host: address.host, port: address.port), transportSecurity: .plaintext)
+        let transport = try HTTP2ClientTransport.Posix(target: .dns(host: address.host, port: address.port), transportSecurity: address.security,
+                                                       config: .defaults { if let name = address.serverName { $0.http2.authority = name } })
         return try await withGRPCClient(transport: transport) { client in
             let stub = Reddb_V1_RedDb.Client(wrapping: client)
             var metadata = Metadata()
