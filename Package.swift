@@ -67,7 +67,7 @@ let package = Package(
         .target(
             name: "RedReplication",
             dependencies: [
-                "RedCore", "RedStorage", "RedEngine", "RedDB", "RedProto",
+                "RedCore", "RedStorage", "RedEngine", "RedDB", "RedProto", "RedWire",
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
                 .product(name: "Logging", package: "swift-log"),

@@ -24,6 +24,12 @@ public struct PullRequest: Sendable, Equatable {
     public var waitMilliseconds: Int
     /// Ours: the primary this replica copied; another primary answers no records.
     public var primaryID: String?
+    /// Ours: where clients reach this replica (`--advertise-addr`), for the primary's topology.
+    public var advertiseAddress: String?
+    public var region: String?
+
+    /// Longest advertised address or region accepted.
+    public static let maxAdvertisedBytes = 255
 
     public static let defaultMaxCount = 1_000
     public static let maxWaitMilliseconds = 10_000
@@ -66,6 +72,14 @@ public struct PullRequest: Sendable, Equatable {
         case .string(let id)? where !id.isEmpty && id.utf8.count <= 128: replicaID = id
         default: throw RedError(.invalidArgument, "replica_id must be a string of 1 to 128 bytes")
         }
+        for (field, name) in [("advertise_addr", "advertise_addr"), ("region", "region")] {
+            switch json[field] {
+            case nil, .null?: break
+            case .string(let s)? where s.utf8.count <= Self.maxAdvertisedBytes:
+                if field == "region" { region = s } else { advertiseAddress = s }
+            default: throw RedError(.invalidArgument, "\(name) must be a string of at most \(Self.maxAdvertisedBytes) bytes")
+            }
+        }
     }
 
     public var json: JSONValue {
@@ -74,6 +88,8 @@ public struct PullRequest: Sendable, Equatable {
         if let replicaID { members.append(("replica_id", .string(replicaID))) }
         if waitMilliseconds > 0 { members.append(("wait_ms", .integer(Int64(waitMilliseconds)))) }
         if let primaryID { members.append(("primary_id", .string(primaryID))) }
+        if let advertiseAddress { members.append(("advertise_addr", .string(advertiseAddress))) }
+        if let region { members.append(("region", .string(region))) }
         return .object(members)
     }
 }

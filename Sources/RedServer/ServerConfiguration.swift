@@ -41,6 +41,11 @@ public struct ServerConfiguration: Sendable {
     /// A primary's commit policy (`RED_PRIMARY_COMMIT_POLICY`, `RED_REPLICATION_ACK_TIMEOUT_MS`,
     /// `RED_COMMIT_FAIL_ON_TIMEOUT`): answer commits at once (`local`) or after N replicas hold them.
     public var commitPolicy = CommitAckWaiter.Policy.local
+    /// Where clients reach this server, as the replication topology (gRPC `Topology`, RedWire
+    /// HelloAck) shows it; a replica tells its primary. nil: not advertised.
+    public var advertiseAddress: String?
+    /// This server's region in the topology.
+    public var region = "local"
     /// PBKDF2 iterations of new SCRAM verifiers (at least 4,096; the spec's 16,384 by default).
     public var scramIterations = 16_384
     /// How PG-wire asks for a password when users are configured.

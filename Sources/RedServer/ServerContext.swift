@@ -3,6 +3,7 @@ import RedCore
 import NIOCore
 import NIOSSL
 import RedDB
+import RedWire
 import RedReplication
 import Synchronization
 
@@ -54,6 +55,7 @@ public final class ServerContext: Sendable {
             var replicaLogger = logger
             replicaLogger[metadataKey: "replication"] = "replica"
             replica = try ReplicaFollower(database: database, primaryAddress: primaryAddress.description, logger: replicaLogger,
+                                          advertiseAddress: configuration.advertiseAddress, region: configuration.region,
                                           onAuthChange: { [weak auth] in auth?.reload() })
             // An ASK here is audited on the primary (a replica never writes).
             database.askAuditForwarder.withLock {
@@ -91,6 +93,17 @@ public final class ServerContext: Sendable {
             session.callerRole = identity.role.rawValue
         }
         return session
+    }
+
+    /// The replication topology `identity` may see: a primary's replicas for an authenticated
+    /// caller (or anyone, on a server without users); otherwise, and on other servers, this
+    /// server alone (spec ops §2.1: denied callers get a primary-only payload, never an error).
+    func topology(for identity: AuthIdentity?) -> Topology {
+        let address = configuration.advertiseAddress ?? ""
+        guard let primary = replicationPrimary else { return Topology(primaryAddress: address, primaryRegion: configuration.region) }
+        var topology = primary.topology(primaryAddress: address, region: configuration.region)
+        if auth.authRequired, identity?.authenticated != true { topology.replicas = [] }
+        return topology
     }
 
     /// `/replication/status` and gRPC `ReplicationStatus`.

@@ -123,8 +123,14 @@ struct ServerCommand: AsyncParsableCommand {
     @Option(name: [.customShort("r"), .long], help: "Replication role: standalone (default), primary (serves replicas) or replica (a read-only copy of --primary-addr).")
     var role: String?
 
-    @Option(help: "The primary a replica follows: host:port or grpc://[user:password@]host:port[?token=…] (its gRPC listener or router). Default 127.0.0.1:5050.")
+    @Option(help: "The primary a replica follows: host:port or grpc[s]://[user:password@]host:port[?token=…&ca=…] (its gRPC listener or router). Default 127.0.0.1:5050.")
     var primaryAddr: String?
+
+    @Option(help: "Where clients reach this server (host:port), as the replication topology advertises it; a replica tells its primary.")
+    var advertiseAddr: String?
+
+    @Option(help: "This server's region in the replication topology (default local).")
+    var region: String?
 
     @Option(help: "Most simultaneous PostgreSQL protocol connections.")
     var maxConnections: Int?
@@ -273,6 +279,14 @@ struct ServerSettings {
             s.server.replication = .replica(primaryAddress: address)
         case let other?:
             throw ValidationError("--role must be standalone, primary or replica, not \(other)")
+        }
+        if let v = string(c.advertiseAddr, "REDDB_ADVERTISE_ADDR", "advertise_addr") {
+            guard v.utf8.count <= 255 else { throw ValidationError("--advertise-addr is limited to 255 bytes") }
+            s.server.advertiseAddress = v
+        }
+        if let v = string(c.region, "REDDB_REGION", "region") {
+            guard !v.isEmpty, v.utf8.count <= 64 else { throw ValidationError("--region must be 1 to 64 bytes") }
+            s.server.region = v
         }
         if let v = string(c.pgAuth, "REDDB_PG_AUTH", "pg_auth") {
             guard let method = PGPasswordMethod(rawValue: v) else { throw ValidationError("--pg-auth must be scram-sha-256 or password") }

@@ -5,6 +5,7 @@ import RedClient
 import RedCore
 import RedProto
 import RedReplication
+import RedWire
 import Testing
 
 /// A real primary and a real replica (`red server --role primary` / `--role replica`): the
@@ -221,5 +222,32 @@ extension ReplicationServerTests {
         #expect(throws: RedError.self) { _ = try GRPCReplicationSource.Address("grpcs://h:1?rejectUnauthorized=maybe") }
         let a = try GRPCReplicationSource.Address("grpcs://u:p@h:7?rejectUnauthorized=false&servername=db.internal")
         #expect(a.tls && !a.verifyServer && a.serverName == "db.internal" && a.user == "u" && a.port == 7)
+    }
+}
+
+extension ReplicationServerTests {
+    /// A primary's `Topology` lists the replicas that advertise an address, for callers allowed to see them.
+    @Test func thePrimaryAdvertisesItsReplicas() async throws {
+        let primary = try ServerProcess(arguments: ["--role", "primary", "--advertise-addr", "primary.example:5050", "--region", "eu"],
+                                        environment: ["REDDB_USERNAME": "root", "REDDB_PASSWORD": "root-pw"])
+        defer { primary.remove() }
+        let replica = try ServerProcess(arguments: ["--role", "replica", "--primary-addr", "grpc://root:root-pw@127.0.0.1:\(primary.grpcPort)",
+                                                    "--advertise-addr", "replica-1.example:5050", "--region", "eu"])
+        defer { replica.remove() }
+        var r = try await HTTPClientTests.call(primary, "POST", "/auth/login", body: #"{"username":"root","password":"root-pw"}"#)
+        guard case .string(let token)? = r.json["token"] else { Issue.record("no token: \(r.body)"); return }
+        r = try await HTTPClientTests.call(primary, "POST", "/query", body: "CREATE TABLE t (id INT)", token: token)
+        r = try await HTTPClientTests.call(replica, "POST", "/auth/login", body: #"{"username":"root","password":"root-pw"}"#)
+        guard case .string(let replicaToken)? = r.json["token"] else { Issue.record("no token on the replica: \(r.body)"); return }
+        try await Self.waitFor(replica, "SELECT count(*) FROM t", "0", token: replicaToken)
+        try await GRPCServerTests.withClient(primary) { db, _ in
+            var metadata = Metadata()
+            metadata.addString("Bearer \(token)", forKey: "authorization")
+            let full = try Topology.decode(Array(try await db.topology(Reddb_V1_TopologyRequest(), metadata: metadata).topologyBytes))
+            #expect(full.primaryAddress == "primary.example:5050" && full.primaryRegion == "eu")
+            #expect(full.replicas.map(\.address) == ["replica-1.example:5050"] && full.replicas.first?.healthy == true && full.epoch >= 1)
+            let anonymous = try Topology.decode(Array(try await db.topology(Reddb_V1_TopologyRequest()).topologyBytes))
+            #expect(anonymous.primaryAddress == "primary.example:5050" && anonymous.replicas.isEmpty)
+        }
     }
 }

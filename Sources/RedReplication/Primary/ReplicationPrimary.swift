@@ -1,5 +1,6 @@
 import Foundation
 import RedCore
+import RedWire
 import RedDB
 import RedEngine
 import RedStorage
@@ -31,6 +32,9 @@ public final class ReplicationPrimary: ReplicationSource, Sendable {
         public var lastSeenAtUnixMilliseconds: Int64
         /// Copying a snapshot: not pulling yet.
         public var isCopying: Bool
+        /// Where clients reach it, as it advertises (`--advertise-addr`); nil: not advertised.
+        public var advertiseAddress: String? = nil
+        public var region: String? = nil
     }
 
     struct State {
@@ -119,6 +123,8 @@ public final class ReplicationPrimary: ReplicationSource, Sendable {
                 info.lastSentLSN = records.last?.lsn ?? request.sinceLSN
                 info.lastSeenAtUnixMilliseconds = time
                 info.isCopying = false
+                if let address = request.advertiseAddress { info.advertiseAddress = address.isEmpty ? nil : address }
+                if let region = request.region { info.region = region.isEmpty ? nil : region }
             }
         }
         return PulledRecords(records: records, currentLSN: batch.currentLSN, oldestLSN: batch.oldestLSN, primaryID: primaryID)
@@ -207,6 +213,31 @@ public final class ReplicationPrimary: ReplicationSource, Sendable {
         let cutoff = now() - replicaTimeoutMilliseconds
         return state.withLock { $0.replicas.values.filter { $0.lastSeenAtUnixMilliseconds >= cutoff } }.sorted { $0.id < $1.id }
     }
+
+    /// A replica counts as healthy in the topology when seen this recently (upstream's 5 s).
+    public static let topologyHealthyMilliseconds: Int64 = 5000
+
+    /// The topology clients route reads by: this primary (`primaryAddress`, `region`) and its
+    /// replicas that advertise an address, seen in the last `replicaTimeout`; healthy = seen
+    /// in the last 5 s. Lag in milliseconds is not measured (`UInt32.max`, as upstream); the
+    /// epoch changes whenever the list or a replica's health does.
+    public func topology(primaryAddress: String, region: String) -> Topology {
+        let time = now()
+        let replicas = replicaInfos.compactMap { info -> Topology.Replica? in
+            guard let address = info.advertiseAddress else { return nil }
+            return Topology.Replica(address: address, region: info.region ?? "local",
+                                    healthy: time - info.lastSeenAtUnixMilliseconds <= Self.topologyHealthyMilliseconds,
+                                    lagMilliseconds: .max, lastAppliedLSN: info.appliedLSN)
+        }
+        let signature = replicas.map { "\($0.address)|\($0.region)|\($0.healthy)" }
+        let epoch = topologyEpoch.withLock { e -> UInt64 in
+            if e.signature != signature { e.signature = signature; e.epoch += 1 }
+            return e.epoch
+        }
+        return Topology(epoch: epoch, primaryAddress: primaryAddress, primaryRegion: region, replicas: replicas)
+    }
+
+    private let topologyEpoch = Mutex<(epoch: UInt64, signature: [String])>((0, []))
 
     /// `/replication/status` and `ReplicationStatus` on a primary.
     public var status: JSONValue {

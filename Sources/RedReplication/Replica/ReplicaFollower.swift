@@ -53,6 +53,10 @@ public final class ReplicaFollower: Sendable {
 
     public let database: Database
     public let primaryAddress: String
+    /// Where clients reach this replica and its region, told to the primary with every pull
+    /// (it lists them in its topology).
+    let advertiseAddress: String?
+    let region: String?
     let pollInterval: Duration
     let logger: Logger
     /// Called after a replicated commit wrote users or API keys (`auth/…` catalog keys).
@@ -60,8 +64,11 @@ public final class ReplicaFollower: Sendable {
     private let progress: Mutex<Progress>
 
     public init(database: Database, primaryAddress: String, pollInterval: Duration = .milliseconds(100), logger: Logger,
+                advertiseAddress: String? = nil, region: String? = nil,
                 onAuthChange: @escaping @Sendable () -> Void = {}) throws {
         self.database = database
+        self.advertiseAddress = advertiseAddress
+        self.region = region
         self.primaryAddress = primaryAddress
         self.pollInterval = pollInterval
         self.logger = logger
@@ -120,8 +127,11 @@ public final class ReplicaFollower: Sendable {
     @discardableResult
     public func step(_ source: any ReplicationSource) async throws -> Bool {
         let (applied, partial, id, primaryID) = progress.withLock { ($0.appliedLSN, $0.partial, $0.replicaID, $0.primaryID) }
-        let pulled = try await source.pull(PullRequest(sinceLSN: applied, offset: partial?.bytes.count ?? 0, replicaID: id,
-                                                       waitMilliseconds: waitMilliseconds, primaryID: primaryID))
+        var request = PullRequest(sinceLSN: applied, offset: partial?.bytes.count ?? 0, replicaID: id,
+                                  waitMilliseconds: waitMilliseconds, primaryID: primaryID)
+        request.advertiseAddress = advertiseAddress
+        request.region = region
+        let pulled = try await source.pull(request)
         progress.withLock { p in
             p.lastSeenPrimaryLSN = pulled.currentLSN
             p.lastSeenOldestLSN = pulled.oldestLSN

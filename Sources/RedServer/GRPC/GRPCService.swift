@@ -108,9 +108,9 @@ struct GRPCService: Reddb_V1_RedDb.ServiceProtocol {
     }
 
     func topology(request: ServerRequest<Reddb_V1_TopologyRequest>, context _: GRPCCore.ServerContext) async throws -> ServerResponse<Reddb_V1_TopologyReply> {
-        await unary(request, .open, rpc: "topology") { _, _ in
+        await unary(request, .open, rpc: "topology") { _, identity in
             var reply = Reddb_V1_TopologyReply()
-            reply.topologyBytes = Data(Topology.standalone.encoded())
+            reply.topologyBytes = Data(self.context.topology(for: identity).encoded())
             return reply
         }
     }

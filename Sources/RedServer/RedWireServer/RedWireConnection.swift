@@ -225,7 +225,9 @@ final class RedWireConnection {
     /// Runs the handshake; the negotiated feature bits and the caller once authenticated,
     /// nil when refused.
     private func handshake() async throws -> (Int64, AuthIdentity, AuthStore.Credential)? {
-        var state = RedWireHandshake(auth: context.auth)
+        var primaryOnly = context.topology(for: nil)  // HelloAck comes before the login: this server alone
+        primaryOnly.replicas = []
+        var state = RedWireHandshake(auth: context.auth, topology: primaryOnly)
         guard case .frame(let hello)? = try await inbound.next() else { return nil }
         do {
             guard hello.kind == .hello else { throw RedError(.invalidAuthorization, "first frame after magic must be Hello") }

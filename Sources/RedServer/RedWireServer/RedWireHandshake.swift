@@ -35,8 +35,12 @@ struct RedWireHandshake {
     private var scram: SCRAMServer?
     private var scramUser = ""
 
-    init(auth: AuthStore) {
+    /// What HelloAck advertises: this server only (the caller is not authenticated yet).
+    let topology: Topology
+
+    init(auth: AuthStore, topology: Topology = .standalone) {
         self.auth = auth
+        self.topology = topology
     }
 
     var anonymousAllowed: Bool { !auth.authRequired }
@@ -68,7 +72,7 @@ struct RedWireHandshake {
         method = chosen
         return .object([
             ("auth", .string(chosen)), ("features", .integer(negotiatedFeatures)), ("server", .string("reddb/\(RedDB.version)")),
-            ("topology", .string(Topology.standalone.base64)), ("version", .integer(version)),
+            ("topology", .string(topology.base64)), ("version", .integer(version)),
         ])
     }
 
