@@ -251,3 +251,30 @@ extension ReplicationServerTests {
         }
     }
 }
+
+extension ReplicationServerTests {
+    /// Manual failover: with the primary gone, a replica's database restarted as a primary takes
+    /// writes, and a new replica copies and follows it.
+    @Test func aReplicaRestartedAsPrimaryTakesOver() async throws {
+        let primary = try ServerProcess(arguments: ["--role", "primary"])
+        defer { primary.remove() }
+        _ = try await HTTPClientTests.call(primary, "POST", "/query", body: "CREATE TABLE t (id INT PRIMARY KEY); INSERT INTO t VALUES (1), (2)")
+        let replica = try ServerProcess(arguments: ["--role", "replica", "--primary-addr", "127.0.0.1:\(primary.grpcPort)"])
+        defer { replica.remove() }
+        try await Self.waitFor(replica, "SELECT count(*) FROM t", "2", token: "")
+        var r = try await HTTPClientTests.call(replica, "POST", "/query", body: "INSERT INTO t VALUES (3)")
+        #expect(r.status == 403, "a replica refuses writes: \(r.body)")
+        primary.stop()
+        replica.stop()
+
+        let promoted = try ServerProcess(arguments: ["--role", "primary"], path: replica.path)
+        defer { promoted.remove() }
+        r = try await HTTPClientTests.call(promoted, "POST", "/query", body: "INSERT INTO t VALUES (3)")
+        #expect(r.status == 200, "the promoted server takes writes: \(r.body)")
+        let follower = try ServerProcess(arguments: ["--role", "replica", "--primary-addr", "127.0.0.1:\(promoted.grpcPort)"])
+        defer { follower.remove() }
+        try await Self.waitFor(follower, "SELECT count(*) FROM t", "3", token: "")
+        _ = try await HTTPClientTests.call(promoted, "POST", "/query", body: "INSERT INTO t VALUES (4)")
+        try await Self.waitFor(follower, "SELECT count(*) FROM t", "4", token: "")
+    }
+}
