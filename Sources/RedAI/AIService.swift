@@ -10,6 +10,7 @@ public final class AIService: Sendable {
     public let settings: AISettings
     public let transport: AITransport
     let answerCache = AskAnswerCache()
+    let costLedger = AskCostLedger()
 
     /// Most inputs in one embeddings request (`max_inputs` may lower it).
     public static let maxInputs = 2048

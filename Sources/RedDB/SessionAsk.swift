@@ -105,6 +105,7 @@ extension Session {
         if let seed = try integer(ask.seed, "SEED", 0...Int64.max) { request.seed = UInt64(seed) }
         request.strict = ask.strict
         if case .ttlMilliseconds(let ms)? = ask.cache { request.cacheTTLMilliseconds = ms }
+        if case .bypass? = ask.cache { request.bypassCache = true }
         request.explain = ask.explain
         request.user = callerName
         request.role = callerRole
@@ -225,8 +226,8 @@ struct SessionAskRetriever: AskRetriever {
 
     /// `red_ask_audit`, on this database — or, on a replica, on its primary: a replica never
     /// writes, and an ASK without its audit row is refused (no audit gap).
-    func recordAudit(_ row: [(String, Value)]) async throws {
-        guard case .standby(let reason) = access else { return try await database.recordAskAudit(row) }
+    func recordAudit(_ row: [(String, Value)], retentionDays: Int) async throws {
+        guard case .standby(let reason) = access else { return try await database.recordAskAudit(row, retentionDays: retentionDays) }
         guard let forward = database.askAuditForwarder.withLock({ $0 }) else {
             throw RedError(.aiProviderFailed, "ask_primary_sync_unavailable: \(reason), and the audit row cannot be sent to a primary")
         }
@@ -239,9 +240,9 @@ struct SessionAskRetriever: AskRetriever {
 }
 
 extension Database {
-    /// Appends one row to `red_ask_audit` (created on first use); rows older than 90 days are
-    /// purged as rows are added. Column values as the ASK pipeline gives them.
-    public func recordAskAudit(_ row: [(String, Value)]) async throws {
+    /// Appends one row to `red_ask_audit` (created on first use); rows older than
+    /// `retentionDays` are purged as rows are added. Column values as the ASK pipeline gives them.
+    public func recordAskAudit(_ row: [(String, Value)], retentionDays: Int = 90) async throws {
         let allowed = Set(SessionAskRetriever.auditColumns)
         guard row.allSatisfy({ allowed.contains($0.0) }) else {
             throw RedError(.invalidArgument, "an ASK audit row has the columns \(SessionAskRetriever.auditColumns.joined(separator: ", "))")
@@ -252,7 +253,7 @@ extension Database {
             try await s.execute("""
                 CREATE TABLE IF NOT EXISTS \(Retriever.auditCollection) (ts BIGINT, "user" TEXT, role TEXT, question TEXT, sources_urns JSON,
                 provider TEXT, model TEXT, prompt_tokens BIGINT, completion_tokens BIGINT, cost_usd FLOAT, answer_hash TEXT, citations JSON,
-                cache_hit BOOLEAN, mode TEXT, validation_ok BOOLEAN, retry_count BIGINT, errors TEXT)
+                cache_hit BOOLEAN, mode TEXT, validation_ok BOOLEAN, retry_count BIGINT, errors TEXT, answer TEXT)
                 """)
         }
         let nowNanoseconds = options.clock.nowMilliseconds() * 1_000_000
@@ -263,7 +264,7 @@ extension Database {
         try await s.execute("BEGIN")
         do {
             try await s.execute(sql, parameters: values)
-            try await s.execute("DELETE FROM \(Retriever.auditCollection) WHERE ts < $1", parameters: [.integer(nowNanoseconds - Retriever.retentionNanoseconds)])
+            try await s.execute("DELETE FROM \(Retriever.auditCollection) WHERE ts < $1", parameters: [.integer(nowNanoseconds - Int64(max(1, retentionDays)) * 86_400 * 1_000_000_000)])
             try await s.execute("COMMIT")
         } catch {
             _ = try? await s.execute("ROLLBACK")
@@ -275,9 +276,8 @@ extension Database {
 
 extension SessionAskRetriever {
     static let auditCollection = "red_ask_audit"
-    static let retentionNanoseconds: Int64 = 90 * 86_400 * 1_000_000_000
     static let auditColumns = ["user", "role", "question", "sources_urns", "provider", "model", "prompt_tokens", "completion_tokens", "cost_usd",
-                               "answer_hash", "citations", "cache_hit", "mode", "validation_ok", "retry_count", "errors"]
+                               "answer_hash", "citations", "cache_hit", "mode", "validation_ok", "retry_count", "errors", "answer"]
 }
 
 extension Value {

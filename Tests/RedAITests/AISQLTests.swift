@@ -350,3 +350,41 @@ extension AISQLTests {
         }
     }
 }
+
+extension AISQLTests {
+    @Test func askKnobsComeFromRedConfig() async throws {
+        try await Self.withFake { fake in
+            let db = try await Self.database(fake)
+            let s = db.session()
+            try await Self.shop(s)
+            func put(_ key: String, _ value: String) async throws {
+                try await s.execute("KV PUT red_config.'\(key)' = $1", parameters: [.text(value)])
+            }
+            try await put("ask.cache.enabled", "true")
+            try await put("ask.cache.default_ttl", "5m")
+            try await put("ask.audit.include_answer", "true")
+            #expect(try await s.execute("ASK 'status of ORD-2041'").rows[0][9] == .boolean(false))
+            #expect(try await s.execute("ASK 'status of ORD-2041'").rows[0][9] == .boolean(true))  // cached by default now
+            #expect(try await s.execute("ASK 'status of ORD-2041' NOCACHE").rows[0][9] == .boolean(false))
+            let answers = try await s.execute("SELECT answer FROM red_ask_audit WHERE answer IS NOT NULL")
+            #expect(answers.rows.count == 3)
+            try await put("ask.max_prompt_tokens", "10")
+            await #expect(throws: RedError.self) { try await s.execute("ASK 'status of ORD-2041' NOCACHE") }
+            try await put("ask.max_prompt_tokens", "many")
+            do {
+                try await s.execute("ASK 'status of ORD-2041' NOCACHE")
+                Issue.record("a malformed knob was ignored")
+            } catch let error as RedError {
+                #expect(error.message.contains("ask.max_prompt_tokens"))
+            }
+            try await s.execute("KV DELETE red_config.'ask.max_prompt_tokens'")
+            try await put("ask.daily_cost_cap_usd", "0.0000001")
+            do {
+                try await s.execute("ASK 'status of ORD-2041' NOCACHE")
+                Issue.record("the daily cap did not hold")
+            } catch let error as RedError {
+                #expect(error.code == .limitExceeded && error.message.hasPrefix("quota_exceeded:rate:daily_cost_cap_usd"))
+            }
+        }
+    }
+}

@@ -16,8 +16,9 @@ public protocol AskRetriever: Sendable {
     func literalRows(_ literals: [String], collections: [String], hintedColumns: [String], limit: Int) async throws -> [AskSource]
     /// The same sources with `content` filled in.
     func withContent(_ sources: [AskSource]) async throws -> [AskSource]
-    /// Appends one row to the audit collection `red_ask_audit`.
-    func recordAudit(_ row: [(String, Value)]) async throws
+    /// Appends one row to the audit collection `red_ask_audit`, dropping rows older than
+    /// `retentionDays`.
+    func recordAudit(_ row: [(String, Value)], retentionDays: Int) async throws
 }
 
 public struct AskCollection: Sendable {
@@ -57,6 +58,8 @@ public struct AskRequest: Sendable {
     public var seed: UInt64?
     public var strict = true
     public var cacheTTLMilliseconds: Int64?
+    /// `NOCACHE`: not even `ask.cache.enabled` caches this one.
+    public var bypassCache = false
     public var explain = false
     /// Who asks, for the audit row and the cache key.
     public var user = ""
@@ -117,9 +120,6 @@ public struct AskPipeline: Sendable {
 
     /// Estimated (bytes / 4) prompt tokens allowed: upstream's 8,192 cannot hold the row
     /// contents we send (48 KiB of prompt is about 12,000).
-    public static let maxPromptTokens = 32_768
-    public static let maxSourcesBytes = 262_144
-    public static let maxCompletionTokens = 1024
     public static let maxLimit = 200
     public static let maxDepth = 5
 
@@ -238,15 +238,27 @@ public struct AskPipeline: Sendable {
     /// are chosen, then the answer's pieces as the provider produces them (a `retry` event
     /// before a strict retry's pieces, which replace the first answer's).
     public func ask(_ request: AskRequest, events: AskEvents? = nil) async throws -> AskAnswer {
+        let knobs = try await AskSettings.load(ai.settings)
+        var request = request
+        if request.cacheTTLMilliseconds == nil, !request.bypassCache { request.cacheTTLMilliseconds = knobs.defaultCacheTTLMilliseconds }
+        if request.temperature == nil { request.temperature = knobs.defaultTemperature }
         let retrieval = try await retrieve(request)
         let (firstPrompt, sources) = AskPrompt.render(question: request.question, candidates: retrieval.candidates, sources: retrieval.sources)
         let promptTokens = (firstPrompt.utf8.count + 3) / 4
-        guard promptTokens <= Self.maxPromptTokens else {
-            throw RedError(.limitExceeded, "quota_exceeded:payload:prompt_tokens:\(promptTokens) > \(Self.maxPromptTokens)")
+        guard promptTokens <= knobs.maxPromptTokens else {
+            throw RedError(.limitExceeded, "quota_exceeded:payload:prompt_tokens:\(promptTokens) > \(knobs.maxPromptTokens)")
         }
         let sourcesBytes = JSONValue.array(sources.map(\.json)).utf8.count
-        guard sourcesBytes <= Self.maxSourcesBytes else {
-            throw RedError(.limitExceeded, "quota_exceeded:payload:sources_bytes:\(sourcesBytes) > \(Self.maxSourcesBytes)")
+        guard sourcesBytes <= knobs.maxSourcesBytes else {
+            throw RedError(.limitExceeded, "quota_exceeded:payload:sources_bytes:\(sourcesBytes) > \(knobs.maxSourcesBytes)")
+        }
+        let tenant = "tenant:<default>"
+        if let cap = knobs.dailyCostCapUSD {
+            let planned = Double(promptTokens + knobs.maxCompletionTokens) / 1e6
+            let spent = ai.costLedger.spent(tenant)
+            guard spent + planned <= cap else {
+                throw RedError(.limitExceeded, "quota_exceeded:rate:daily_cost_cap_usd:spent \(spent) + planned \(planned) > \(cap)")
+            }
         }
         let fingerprint = AskSource.fingerprint(sources)
         let ladder = try await providerLadder(request)
@@ -260,40 +272,41 @@ public struct AskPipeline: Sendable {
             let cacheKey = Self.cacheKey(request, provider: provider.token, model: model, temperature: temperature, seed: seed, fingerprint: fingerprint)
             if let ttl = request.cacheTTLMilliseconds, ttl > 0, var cached = ai.answerCache.get(cacheKey) {
                 cached.cacheHit = true
-                try await audit(request, cached, error: nil)
+                try await audit(request, cached, error: nil, knobs: knobs)
                 for token in cached.tokens { try await events?(.token(token)) }
                 return cached
             }
             do {
                 var answer = try await call(provider: provider, model: model, prompt: firstPrompt, request: request, sources: sources,
                                             candidates: retrieval.candidates, strict: effectiveStrict, temperature: temperature, seed: seed,
-                                            events: events)
+                                            events: events, knobs: knobs)
+                ai.costLedger.add(answer.costUSD, tenant: tenant)
                 if request.strict && !provider.capabilities.citations {
                     answer.validation.warnings.append(.init(kind: "mode_fallback", detail: "\(provider.token) does not cite reliably; the answer was checked leniently"))
                 }
                 if let ttl = request.cacheTTLMilliseconds, ttl > 0 { ai.answerCache.put(cacheKey, answer, ttlMilliseconds: ttl) }
-                try await audit(request, answer, error: nil)
+                try await audit(request, answer, error: nil, knobs: knobs)
                 return answer
             } catch let failure as AIProviderFailure where failure.worthRetrying {
                 failures.append("\(provider.token): \(failure)")
             } catch let error as RedError where error.code == .answerValidationFailed {
                 throw error  // already audited with the rejected answer
             } catch let failure as AIProviderFailure {
-                try? await auditFailure(request, provider: provider.token, model: model, message: failure.description)
+                try? await auditFailure(request, provider: provider.token, model: model, message: failure.description, knobs: knobs)
                 throw failure.redError
             } catch {
-                try? await auditFailure(request, provider: provider.token, model: model, message: (error as? RedError)?.message ?? "\(error)")
+                try? await auditFailure(request, provider: provider.token, model: model, message: (error as? RedError)?.message ?? "\(error)", knobs: knobs)
                 throw error
             }
         }
         let message = "ask_provider_failover_exhausted: " + failures.joined(separator: "; ")
-        try? await auditFailure(request, provider: ladder.map(\.token).joined(separator: ","), model: request.model ?? "", message: message)
+        try? await auditFailure(request, provider: ladder.map(\.token).joined(separator: ","), model: request.model ?? "", message: message, knobs: knobs)
         throw RedError(.aiProviderFailed, message)
     }
 
     private func call(provider: AIProvider, model: String, prompt: String, request: AskRequest, sources firstSources: [AskSource], candidates: [String],
-                      strict: Bool, temperature: Double?, seed: UInt64?, events: AskEvents?) async throws -> AskAnswer {
-        let options = PromptOptions(temperature: temperature, seed: seed, maxTokens: Self.maxCompletionTokens)
+                      strict: Bool, temperature: Double?, seed: UInt64?, events: AskEvents?, knobs: AskSettings) async throws -> AskAnswer {
+        let options = PromptOptions(temperature: temperature, seed: seed, maxTokens: knobs.maxCompletionTokens)
         var sources = firstSources
         var token: (@Sendable (String) async throws -> Void)?
         if let events {
@@ -321,7 +334,8 @@ public struct AskPipeline: Sendable {
                                        promptTokens: promptTokens, completionTokens: completionTokens,
                                        costUSD: Double(promptTokens + completionTokens) / 1e6, cacheHit: false, sources: sources,
                                        citations: citations, validation: validation)
-                try await audit(request, failed, error: "citation validation failed after retry")
+                ai.costLedger.add(failed.costUSD, tenant: "tenant:<default>")
+                try await audit(request, failed, error: "citation validation failed after retry", knobs: knobs)
                 throw RedError(.answerValidationFailed, "ASK citation validation failed after retry",
                                detail: validation.errors.map { "[\($0.kind)] \($0.detail)" }.joined(separator: "; "))
             }
@@ -352,7 +366,7 @@ public struct AskPipeline: Sendable {
         return forms
     }
 
-    private func audit(_ r: AskRequest, _ a: AskAnswer, error: String?) async throws {
+    private func audit(_ r: AskRequest, _ a: AskAnswer, error: String?, knobs: AskSettings) async throws {
         try await retriever.recordAudit([
             ("user", .text(r.user)), ("role", .text(r.role)), ("question", .text(r.question)),
             ("sources_urns", .json(.array(a.sources.map { .string($0.urn) }))), ("provider", .text(a.provider)), ("model", .text(a.model)),
@@ -361,17 +375,17 @@ public struct AskPipeline: Sendable {
             ("answer_hash", .text(SHA256.hash(data: Array(a.answer.utf8)).map { String($0, radix: 16).leftPadded(to: 2) }.joined())),
             ("citations", .json(.array(a.citations.map { .integer(Int64($0.marker)) }))), ("cache_hit", .boolean(a.cacheHit)),
             ("mode", .text(a.mode)), ("validation_ok", .boolean(a.validation.ok)), ("retry_count", .integer(Int64(a.retryCount))),
-            ("errors", error.map { .text($0) } ?? .null),
-        ])
+            ("errors", error.map { .text($0) } ?? .null), ("answer", knobs.includeAnswerInAudit ? .text(a.answer) : .null),
+        ], retentionDays: knobs.auditRetentionDays)
     }
 
-    private func auditFailure(_ r: AskRequest, provider: String, model: String, message: String) async throws {
+    private func auditFailure(_ r: AskRequest, provider: String, model: String, message: String, knobs: AskSettings) async throws {
         try await retriever.recordAudit([
             ("user", .text(r.user)), ("role", .text(r.role)), ("question", .text(r.question)), ("sources_urns", .json(.array([]))),
             ("provider", .text(provider)), ("model", .text(model)), ("prompt_tokens", .integer(0)), ("completion_tokens", .integer(0)),
             ("cost_usd", .float(0)), ("answer_hash", .null), ("citations", .json(.array([]))), ("cache_hit", .boolean(false)),
             ("mode", .text(r.strict ? "strict" : "lenient")), ("validation_ok", .boolean(false)), ("retry_count", .integer(0)),
             ("errors", .text(message)),
-        ])
+        ], retentionDays: knobs.auditRetentionDays)
     }
 }

@@ -72,9 +72,10 @@ extension GRPCService {
             guard body["kind"] == .string("ask.side_effects.v1"), case .object(let row)? = body["audit_row"] else {
                 throw RedError(.invalidArgument, "SubmitAskSideEffects takes {\"kind\":\"ask.side_effects.v1\",\"audit_row\":{…}}")
             }
+            let retention = try await AskSettings.load(context.database.ai.settings).auditRetentionDays
             try await context.database.recordAskAudit(row.map { column, value in
                 (column, column == "sources_urns" || column == "citations" ? .json(value) : Value(json: value))
-            })
+            }, retentionDays: retention)
             return Self.payloadReply(.object([("ok", .bool(true))]))
         }
     }
