@@ -61,6 +61,7 @@ public struct RedServer: Sendable {
                 logger.notice("bootstrapped admin user \(admin.username) from REDDB_USERNAME/REDDB_PASSWORD")
             }
         }
+        context.replicationPrimary?.startHoldingCommits()
         // The router serves HTTP itself and splices gRPC to its listener: the explicit one, or a loopback one of its own.
         let loopback = BindAddress(host: "127.0.0.1", port: 0)
         let routed = configuration.routerBind != nil

@@ -278,3 +278,17 @@ extension ReplicationServerTests {
         try await Self.waitFor(follower, "SELECT count(*) FROM t", "4", token: "")
     }
 }
+
+extension ReplicationServerTests {
+    /// Start-up writes (a bootstrap admin) do not wait for replicas that cannot be there yet.
+    @Test func ackNDoesNotHoldTheStartUpBootstrap() async throws {
+        let primary = try ServerProcess(arguments: ["--role", "primary"],
+                                        environment: ["RED_PRIMARY_COMMIT_POLICY": "ack_n=1", "RED_REPLICATION_ACK_TIMEOUT_MS": "200",
+                                                      "RED_COMMIT_FAIL_ON_TIMEOUT": "true", "REDDB_USERNAME": "root", "REDDB_PASSWORD": "root-pw"])
+        defer { primary.remove() }
+        var r = try await HTTPClientTests.call(primary, "POST", "/auth/login", body: #"{"username":"root","password":"root-pw"}"#)
+        guard case .string(let token)? = r.json["token"] else { Issue.record("no token: \(r.body)"); return }
+        r = try await HTTPClientTests.call(primary, "POST", "/query", body: "CREATE TABLE t (id INT)", token: token)
+        #expect(r.status == 504, "later commits do wait: \(r.body)")
+    }
+}

@@ -81,11 +81,16 @@ public final class ReplicationPrimary: ReplicationSource, Sendable {
             s.dirty = saved == nil
         }
         engine.walRetention.withLock { $0 = { [weak self] in self?.retentionFloor() ?? .max } }
-        if commitPolicy.replicas > 0 {
-            let waiter = commitWaiter
-            engine.commitAcknowledgement.withLock { $0 = { lsn in try await waiter.waitForCommit(lsn) } }
-        }
         try saveIfDue(force: true)
+    }
+
+    /// From now on, commits wait for replicas per the commit policy. A server calls it once its
+    /// own start-up writes (a bootstrap admin) are done: no replica can be connected before its
+    /// listeners open, so those would only time out.
+    public func startHoldingCommits() {
+        guard commitWaiter.policy.replicas > 0 else { return }
+        let waiter = commitWaiter
+        engine.commitAcknowledgement.withLock { $0 = { lsn in try await waiter.waitForCommit(lsn) } }
     }
 
     var engine: StorageEngine { database.engine }
