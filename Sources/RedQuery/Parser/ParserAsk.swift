@@ -13,15 +13,7 @@ extension Parser {
     /// At `ASK`.
     mutating func parseAsk(explain: Bool) throws -> Statement {
         try expectKeyword("ask")
-        let question: Expr
-        switch current.kind {
-        case .string(let s): advance(); question = .literal(.text(s))
-        case .parameter(let n):
-            advance()
-            parameterCount = max(parameterCount, n)
-            question = .parameter(n)
-        default: throw unexpected(expected: "the question, in quotes or as a parameter")
-        }
+        let question = try parseTextOrParameter("the question, in quotes or as a parameter")
         var ask = AskStatement(question: question)
         ask.explain = explain
         var seen: Set<String> = []

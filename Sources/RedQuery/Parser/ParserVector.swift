@@ -109,15 +109,7 @@ extension Parser {
 
     /// After `SEARCH TEXT`: `'q' [(COLLECTION | IN) c] [LIMIT n] [FUZZY]`.
     mutating func parseTextSearch() throws -> Statement {
-        let query: Expr
-        switch current.kind {
-        case .string(let s): advance(); query = .literal(.text(s))
-        case .parameter(let n):
-            advance()
-            parameterCount = max(parameterCount, n)
-            query = .parameter(n)
-        default: throw unexpected(expected: "the text to search for, in quotes")
-        }
+        let query = try parseTextOrParameter("the text to search for, in quotes")
         var search = TextSearch(query: query, collections: [], limit: nil, fuzzy: false)
         while true {
             if acceptKeyword("collection") || acceptKeyword("in") {
@@ -208,15 +200,7 @@ extension Parser {
 extension Parser {
     /// After `SEARCH CONTEXT`: `'q' [FIELD f] [COLLECTION c] { LIMIT n | DEPTH d }`.
     mutating func parseContextSearch() throws -> Statement {
-        let query: Expr
-        switch current.kind {
-        case .string(let s): advance(); query = .literal(.text(s))
-        case .parameter(let n):
-            advance()
-            parameterCount = max(parameterCount, n)
-            query = .parameter(n)
-        default: throw unexpected(expected: "the value to look for, in quotes")
-        }
+        let query = try parseTextOrParameter("the value to look for, in quotes")
         var search = ContextSearch(query: query)
         while true {
             if acceptKeyword("field") {
@@ -230,6 +214,23 @@ extension Parser {
             } else {
                 return .contextSearch(search)
             }
+        }
+    }
+}
+
+extension Parser {
+    /// A command's text argument: a string literal or a `$n` parameter.
+    mutating func parseTextOrParameter(_ expected: String) throws -> Expr {
+        switch current.kind {
+        case .string(let s):
+            advance()
+            return .literal(.text(s))
+        case .parameter(let n):
+            advance()
+            parameterCount = max(parameterCount, n)
+            return .parameter(n)
+        default:
+            throw unexpected(expected: expected)
         }
     }
 }
