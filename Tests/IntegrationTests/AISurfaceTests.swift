@@ -165,3 +165,42 @@ extension AISurfaceTests {
         try await ReplicationServerTests.waitFor(replica, "SELECT count(*) FROM red_ask_audit", "1", token: replicaToken)
     }
 }
+
+extension AISurfaceTests {
+    /// Malformed bodies on the new routes get a 4xx with a message, and the server keeps serving.
+    @Test func malformedAIExportAndContextBodiesAreRefusedClearly() async throws {
+        try await Self.withServer { server, _ in
+            let bad: [(String, String)] = [
+                ("/ai/embeddings", "not json"),
+                ("/ai/embeddings", "[1, 2]"),
+                ("/ai/embeddings", #"{"inputs": [1, 2]}"#),
+                ("/ai/embeddings", #"{"inputs": []}"#),
+                ("/ai/embeddings", #"{"input": "x", "dimensions": -3}"#),
+                ("/ai/embeddings", #"{"input": "x", "max_inputs": 99999999}"#),
+                ("/ai/embeddings", #"{"inputs": ["a", "b", "c"], "max_inputs": 2}"#),
+                ("/ai/embeddings", #"{"source_query": "SELECT 1", "source_mode": "sideways"}"#),
+                ("/ai/embeddings", #"{"input": "x", "provider": "nonesuch"}"#),
+                ("/ai/embeddings", #"{"input": "x", "save": {"collection": "../x"}}"#),
+                ("/ai/prompt", #"{"prompts": [{"a": 1}]}"#),
+                ("/ai/prompt", #"{"prompt": "x", "temperature": 9}"#),
+                ("/ai/prompt", #"{"prompt": "x", "max_output_tokens": "lots"}"#),
+                ("/ai/ask", #"{"question": 7}"#),
+                ("/ai/ask", #"{"question": "status of ORD-1", "limit": "ten"}"#),
+                ("/ai/ask", #"{"question": "status of ORD-1", "depth": 99}"#),
+                ("/ai/credentials", #"{"provider": "openai", "alias": "no spaces allowed"}"#),
+                ("/ai/credentials", #"{"provider": "openai", "api_base": "ftp://x"}"#),
+                ("/export", #"{"name": ""}"#),
+                ("/export", #"{"name": 5}"#),
+                ("/context", #"{"query": ""}"#),
+                ("/context", #"{"query": "x", "depth": -1}"#),
+                ("/multimodal/search", #"{"query": "x", "fuzzy": true}"#),
+            ]
+            for (path, body) in bad {
+                let r = try await HTTPClientTests.call(server, "POST", path, body: body)
+                #expect((400..<500).contains(r.status) && r.json["message"] != nil, "\(path) \(body) → \(r.status) \(r.body)")
+            }
+            let alive = try await HTTPClientTests.call(server, "POST", "/query", body: "SELECT 1")
+            #expect(alive.status == 200)
+        }
+    }
+}
