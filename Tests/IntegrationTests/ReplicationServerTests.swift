@@ -199,6 +199,10 @@ extension ReplicationServerTests {
         r = try await HTTPClientTests.call(primary, "GET", "/metrics")
         #expect(r.body.contains(#"reddb_commit_wait_total{outcome="reached"} 10"#), "\(r.body.split(separator: "\n").filter { $0.contains("commit_wait") })")
         #expect(r.body.contains(#"reddb_commit_wait_total{outcome="timed_out"} 2"#))
+        #expect(r.body.contains("reddb_replica_count 1") && r.body.contains("reddb_replica_ack_lsn{replica_id=\"")
+                && r.body.contains("reddb_replica_lag_records{replica_id=\"") && r.body.contains("reddb_slo_lag_budget_remaining_seconds{"))
+        let replicaMetrics = try await HTTPClientTests.call(replica, "GET", "/metrics")
+        #expect(replicaMetrics.body.contains(#"reddb_replica_apply_health{state="healthy"} 1"#), "\(replicaMetrics.body.split(separator: "\n").filter { $0.contains("apply_health") })")
     }
 }
 

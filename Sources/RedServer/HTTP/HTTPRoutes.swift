@@ -263,6 +263,7 @@ struct HTTPRoutes: Sendable {
         var text = context.metrics.render(database: context.database,
                                           uptimeSeconds: Double(uptime.components.seconds) + Double(uptime.components.attoseconds) / 1e18,
                                           phase: context.phase)
+        text += replicationMetrics()
         if let waiter = context.replicationPrimary?.commitWaiter {
             let outcomes = waiter.outcomes
             text += "# HELP reddb_commit_wait_total Commits by how their wait for replica acknowledgements ended (RED_PRIMARY_COMMIT_POLICY).\n"
