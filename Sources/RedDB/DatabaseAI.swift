@@ -15,9 +15,12 @@ final class ConfigReaderBox: Sendable {
 
     func read(_ key: String) async throws -> String? {
         guard let database = database.withLock({ $0.database }) else { return nil }
-        let session = database.session()
-        guard try await session.collections().contains(where: { $0.name == "red_config" }) else { return nil }
-        let result = try await session.execute("SELECT value FROM red_config WHERE key = $1", parameters: [.text(key)])
+        let result: QueryResult
+        do {
+            result = try await database.session().execute("SELECT value FROM red_config WHERE key = $1", parameters: [.text(key)])
+        } catch let error as RedError where error.code == .undefinedCollection {
+            return nil  // no configuration yet
+        }
         guard let value = result.rows.first?.first, !value.isNull else { return nil }
         switch value {
         case .json(.string(let s)), .text(let s): return s

@@ -202,13 +202,7 @@ public final class Session: @unchecked Sendable {
         }
         if access != .readWrite, !StatementExecutor.isReadOnly(statement) {
             if case .active(let tx) = state { state = .failed(tx) }
-            switch access {
-            case .readWrite: break
-            case .readOnly(let principal):
-                throw RedError(.insufficientPrivilege, "permission denied: \(principal) may only read, not run \(Self.verb(of: statement))")
-            case .standby(let reason):
-                throw RedError(.readOnlyTransaction, "cannot execute \(Self.verb(of: statement)) in a read-only transaction: \(reason)")
-            }
+            if let refusal = access.writeRefusal(Self.verb(of: statement)) { throw refusal }
         }
         if case .ask(let ask) = statement {
             if case .failed = state {
@@ -430,4 +424,14 @@ public enum SessionAccess: Sendable, Equatable {
     /// The whole server only reads (a replica): writes fail with 25006, as on a PostgreSQL
     /// hot standby; `reason` says where writes go instead.
     case standby(reason: String)
+
+    /// The error a write (`verb`: `INSERT`, `saving embeddings` …) gets under this access; nil
+    /// when writes are allowed.
+    public func writeRefusal(_ verb: String) -> RedError? {
+        switch self {
+        case .readWrite: return nil
+        case .readOnly(let principal): return RedError(.insufficientPrivilege, "permission denied: \(principal) may only read, not run \(verb)")
+        case .standby(let reason): return RedError(.readOnlyTransaction, "cannot execute \(verb) in a read-only transaction: \(reason)")
+        }
+    }
 }

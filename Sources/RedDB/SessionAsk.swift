@@ -248,27 +248,19 @@ extension Database {
             throw RedError(.invalidArgument, "an ASK audit row has the columns \(SessionAskRetriever.auditColumns.joined(separator: ", "))")
         }
         typealias Retriever = SessionAskRetriever
-        let s = session()
-        if try await !s.collections().contains(where: { $0.name == Retriever.auditCollection }) {
-            try await s.execute("""
-                CREATE TABLE IF NOT EXISTS \(Retriever.auditCollection) (ts BIGINT, "user" TEXT, role TEXT, question TEXT, sources_urns JSON,
-                provider TEXT, model TEXT, prompt_tokens BIGINT, completion_tokens BIGINT, cost_usd FLOAT, answer_hash TEXT, citations JSON,
-                cache_hit BOOLEAN, mode TEXT, validation_ok BOOLEAN, retry_count BIGINT, errors TEXT, answer TEXT)
-                """)
-        }
         let nowNanoseconds = options.clock.nowMilliseconds() * 1_000_000
         let columns = ["ts"] + row.map(\.0)
         let values: [Value] = [.integer(nowNanoseconds)] + row.map(\.1)
         let sql = "INSERT INTO \(Retriever.auditCollection) (" + columns.map { Session.identifier($0) }.joined(separator: ", ") + ") VALUES ("
             + values.indices.map { "$\($0 + 1)" }.joined(separator: ", ") + ")"
-        try await s.execute("BEGIN")
-        do {
+        try await session().withTransaction { s in
+            try await s.execute("""
+                CREATE TABLE IF NOT EXISTS \(Retriever.auditCollection) (ts BIGINT, "user" TEXT, role TEXT, question TEXT, sources_urns JSON,
+                provider TEXT, model TEXT, prompt_tokens BIGINT, completion_tokens BIGINT, cost_usd FLOAT, answer_hash TEXT, citations JSON,
+                cache_hit BOOLEAN, mode TEXT, validation_ok BOOLEAN, retry_count BIGINT, errors TEXT, answer TEXT)
+                """)
             try await s.execute(sql, parameters: values)
             try await s.execute("DELETE FROM \(Retriever.auditCollection) WHERE ts < $1", parameters: [.integer(nowNanoseconds - Int64(max(1, retentionDays)) * 86_400 * 1_000_000_000)])
-            try await s.execute("COMMIT")
-        } catch {
-            _ = try? await s.execute("ROLLBACK")
-            throw error
         }
     }
 
@@ -278,14 +270,4 @@ extension SessionAskRetriever {
     static let auditCollection = "red_ask_audit"
     static let auditColumns = ["user", "role", "question", "sources_urns", "provider", "model", "prompt_tokens", "completion_tokens", "cost_usd",
                                "answer_hash", "citations", "cache_hit", "mode", "validation_ok", "retry_count", "errors", "answer"]
-}
-
-extension Value {
-    var doubleValue: Double? {
-        switch self {
-        case .integer(let i): return Double(i)
-        case .float(let d): return d
-        default: return nil
-        }
-    }
 }

@@ -64,4 +64,24 @@ extension Session {
         let result = try await execute("SELECT body FROM \(Self.identifier(collection))\(filter) ORDER BY rid", parameters: parameters)
         return result.rows.compactMap { if case .json(let j) = $0[0] { return j } else { return nil } }
     }
+
+    /// Runs `body` between BEGIN and COMMIT on this session, rolling back if it throws.
+    ///
+    /// ```swift
+    /// try await session.withTransaction { s in
+    ///     try await s.execute("INSERT INTO a VALUES (1)")
+    ///     try await s.execute("INSERT INTO b VALUES (1)")
+    /// }
+    /// ```
+    public func withTransaction<T>(_ body: (Session) async throws -> T) async throws -> T {
+        try await execute("BEGIN")
+        do {
+            let value = try await body(self)
+            try await execute("COMMIT")
+            return value
+        } catch {
+            _ = try? await execute("ROLLBACK")
+            throw error
+        }
+    }
 }

@@ -80,9 +80,8 @@ extension CollectionOperations {
         }
         var saved: [JSONValue] = []
         if let save {
-            let s = session()
-            try await s.execute("BEGIN")
-            do {
+            saved = try await session().withTransaction { s in
+                var saved: [JSONValue] = []
                 for (index, (input, reply)) in replies.enumerated() {
                     var document: [(String, JSONValue)] = [(save.promptField, .string(input.text)), (save.responseField, .string(reply.text)),
                                                            ("_ai_provider", .string(providerName)), ("_ai_model", .string(modelName))]
@@ -90,10 +89,7 @@ extension CollectionOperations {
                     let id = try await s.insertDocument(.object(document), into: save.collection)
                     saved.append(.object([("index", .integer(Int64(index))), ("id", .integer(id))]))
                 }
-                try await s.execute("COMMIT")
-            } catch {
-                _ = try? await s.execute("ROLLBACK")
-                throw error
+                return saved
             }
         }
         return .object([("ok", .bool(true)), ("provider", .string(providerName)), ("model", .string(modelName)),
@@ -197,14 +193,8 @@ extension CollectionOperations {
             defaultModel = try Self.optionalText(body, "model") ?? provider.defaultPromptModel
             configWrites.append(("red.config.ai.default.provider", provider.token))
             configWrites.append(("red.config.ai.default.model", defaultModel!))
-            let s = session()
-            try await s.execute("BEGIN")
-            do {
+            try await session().withTransaction { s in
                 for (key, value) in configWrites { try await s.execute("KV PUT red_config.\(Session.literal(key)) = $1", parameters: [.json(.string(value))]) }
-                try await s.execute("COMMIT")
-            } catch {
-                _ = try? await s.execute("ROLLBACK")
-                throw error
             }
         }
         var reply: [(String, JSONValue)] = [("ok", .bool(true)), ("provider", .string(provider.token)), ("alias", .string(alias)),
@@ -221,11 +211,7 @@ extension CollectionOperations {
 
     /// Fails now, before a provider is called, if the caller's sessions may not write.
     func checkMayWrite(_ what: String) throws {
-        switch session().access {
-        case .readWrite: return
-        case .readOnly(let principal): throw RedError(.insufficientPrivilege, "permission denied: \(principal) may only read, not run \(what)")
-        case .standby(let reason): throw RedError(.readOnlyTransaction, "cannot do \(what): \(reason)")
-        }
+        if let refusal = session().access.writeRefusal(what) { throw refusal }
     }
 
     struct AIInput {
@@ -304,10 +290,8 @@ extension CollectionOperations {
 
     private func saveEmbeddings(_ result: AIService.EmbeddingResult, inputs: [AIInput], save: SaveTarget, credential: String?) async throws -> [JSONValue] {
         guard let dimension = result.vectors.first(where: { !$0.isEmpty })?.count else { return [] }
-        let s = session()
         let name = Session.identifier(save.collection)
-        try await s.execute("BEGIN")
-        do {
+        return try await session().withTransaction { s in
             try await s.execute("CREATE VECTOR IF NOT EXISTS \(name) DIM \(dimension)")
             var saved: [JSONValue] = []
             for (index, (vector, input)) in zip(result.vectors, inputs).enumerated() where !vector.isEmpty {
@@ -322,11 +306,7 @@ extension CollectionOperations {
                 if let id = input.sourceRowID { item.append(("source_row_id", .integer(id))) }
                 saved.append(.object(item))
             }
-            try await s.execute("COMMIT")
             return saved
-        } catch {
-            _ = try? await s.execute("ROLLBACK")
-            throw error
         }
     }
 
