@@ -62,22 +62,10 @@ public struct AskSettings: Sendable, Equatable {
 
     /// `'5m'`, `'30 s'`, `'1h'`, `'2d'`, or plain milliseconds.
     static func milliseconds(_ text: String, key: String) throws -> Int64 {
-        let trimmed = text.trimmingSpaces().lowercased()
-        if let ms = Int64(trimmed), ms > 0 { return ms }
-        let number = trimmed.prefix { $0.isNumber || $0 == "." }
-        let unit = String(trimmed.dropFirst(number.count)).trimmingSpaces()
-        let scale: Double? = switch unit {
-        case "ms": 1
-        case "s", "sec", "second", "seconds": 1000
-        case "m", "min", "minute", "minutes": 60_000
-        case "h", "hour", "hours": 3_600_000
-        case "d", "day", "days": 86_400_000
-        default: nil
-        }
-        guard let value = Double(number), let scale, value > 0, value * scale < 9e15 else {
+        guard let ms = DurationText.milliseconds(text, defaultUnitMilliseconds: 1), ms > 0 else {
             throw RedError(.invalidArgument, "config \(key) must be a duration such as '5m', not '\(text)'")
         }
-        return Int64(value * scale)
+        return ms
     }
 }
 

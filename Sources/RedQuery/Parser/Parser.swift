@@ -178,16 +178,7 @@ public struct Parser {
         return Int64(ms)
     }
 
-    static func durationScale(_ unit: String) -> Double? {
-        switch unit {
-        case "ms", "msec", "millisecond", "milliseconds": return 1
-        case "s", "sec", "secs", "second", "seconds": return 1000
-        case "m", "min", "mins", "minute", "minutes": return 60_000
-        case "h", "hr", "hrs", "hour", "hours": return 3_600_000
-        case "d", "day", "days": return 86_400_000
-        default: return nil
-        }
-    }
+    static func durationScale(_ unit: String) -> Double? { DurationText.millisecondsPerUnit(unit) }
 
     // MARK: Statements
 

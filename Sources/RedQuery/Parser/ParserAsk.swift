@@ -100,15 +100,10 @@ extension Parser {
 
     /// `'5m'`, `'30 seconds'`, `'1500ms'`: a number and an optional unit (seconds by default).
     static func durationMilliseconds(_ text: String) throws -> Int64 {
-        let trimmed = text.trimmingSpaces()
-        let number = trimmed.prefix { $0.isNumber || $0 == "." }
-        let unit = String(trimmed.dropFirst(number.count)).trimmingSpaces().lowercased()
-        guard let amount = Double(number), let scale = unit.isEmpty ? 1000 : durationScale(unit) else {
+        guard let ms = DurationText.milliseconds(text) else {
             throw RedError(.syntaxError, "invalid duration '\(text)'; write e.g. '30s', '5m' or '1h'")
         }
-        let ms = amount * scale
-        guard ms.isFinite, ms >= 0, ms < 9e15 else { throw RedError(.syntaxError, "invalid duration '\(text)'") }
-        return Int64(ms.rounded())
+        return ms
     }
 
     mutating func parseStringLiteral(_ what: String) throws -> String {
