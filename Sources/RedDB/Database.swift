@@ -87,6 +87,13 @@ public final class Database: Sendable {
     public let askAuditForwarder = Mutex<(@Sendable (JSONValue) async throws -> Void)?>(nil)
 
     private let sweeper = Mutex<Task<Void, Never>?>(nil)
+    let configReader: ConfigReaderBox
+
+    /// One `red_config` key as text (JSON other than a string as its JSON text); nil when the
+    /// key or `red_config` is absent. Read at each call: a change takes effect at once.
+    public func configValue(_ key: String) async throws -> String? {
+        try await configReader.read(key)
+    }
 
     init(engine: StorageEngine, options: DatabaseOptions) {
         self.engine = engine
@@ -94,6 +101,7 @@ public final class Database: Sendable {
         self.store = TableStore(engine: engine)
         self.statementCache = StatementCache(capacity: options.statementCacheEntries, limits: options.parserLimits)
         let config = ConfigReaderBox()
+        self.configReader = config
         self.ai = AIService(settings: AISettings(environment: options.aiEnvironment, config: { key in try await config.read(key) },
                                                  protected: { key in try await config.readProtected(key) }))
         config.database.withLock { $0 = WeakDatabase(self) }

@@ -45,7 +45,7 @@ public final class AsyncMutex: Sendable {
         next?.resume()
     }
 
-    func withLock<R: Sendable>(_ body: () async throws -> R) async throws -> R {
+    public func withLock<R: Sendable>(_ body: () async throws -> R) async throws -> R {
         await lock()
         defer { unlock() }
         return try await body()

@@ -156,3 +156,47 @@ extension StorageEngine {
     /// The oldest LSN still in the WAL files.
     public var replicationOldestLSN: UInt64 { wal.segmentBases.first ?? wal.readableLSN }
 }
+
+extension StorageEngine {
+    /// The wall-clock time (Unix milliseconds) a commit record was committed at, read from its
+    /// payload; nil for records written before commit times were recorded.
+    public static func commitTime(ofRecord payload: [UInt8]) -> Int64? { CommitRecord.commitTime(of: payload) }
+
+    /// Whole commit records after `lsn`, about `maxBytes` of payload (always at least one
+    /// record, however large), and the log's readable end: what the WAL archiver uploads as
+    /// one segment. A record the reader returns in parts is joined and its CRC checked.
+    /// Throws `WALReader.ReadError.gap` when the log before `lsn` is gone.
+    public func wholeCommitRecords(after lsn: UInt64, maxBytes: Int) throws -> (records: [(endLSN: UInt64, payload: [UInt8])], currentLSN: UInt64) {
+        var records: [(endLSN: UInt64, payload: [UInt8])] = []
+        var since = lsn
+        var total = 0
+        var partial: [UInt8] = []
+        var current = replicationReadableLSN
+        while total < maxBytes || !partial.isEmpty {
+            let batch = try replicationRecords(after: since, payloadOffset: partial.count, maxRecords: 4_096,
+                                               maxBytes: max(1 << 20, maxBytes - total))
+            current = batch.currentLSN
+            guard !batch.parts.isEmpty else { break }
+            for part in batch.parts {
+                if part.isWhole {
+                    records.append((part.endLSN, part.bytes))
+                    since = part.endLSN
+                } else {
+                    guard part.offset == partial.count else {
+                        throw RedError(.dataCorrupted, "WAL record ending at \(part.endLSN) came back in parts out of order")
+                    }
+                    partial += part.bytes
+                    guard partial.count == part.payloadLength else { continue }
+                    guard CRC32.checksum(partial) == part.payloadCRC else {
+                        throw RedError(.dataCorrupted, "WAL record ending at \(part.endLSN) fails its checksum")
+                    }
+                    records.append((part.endLSN, partial))
+                    since = part.endLSN
+                    partial = []
+                }
+                total += part.bytes.count
+            }
+        }
+        return (records, current)
+    }
+}

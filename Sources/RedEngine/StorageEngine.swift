@@ -38,9 +38,10 @@ public final class StorageEngine: @unchecked Sendable {
     let wal: WriteAheadLog
     let snapshots: SnapshotRegistry
     let lastCommitTS: Atomic<UInt64>
-    /// Asked at each checkpoint for the oldest LSN the WAL must keep (a replication primary
-    /// answers what its slowest live replica has not read yet); nil or `.max`: none.
-    public let walRetention = Mutex<(@Sendable () -> UInt64)?>(nil)
+    /// Asked at each checkpoint for the oldest LSN the WAL must keep, by holder: a replication
+    /// primary answers what its slowest live replica has not read yet, the WAL archiver what
+    /// it has not archived yet. The log keeps back to the lowest; `.max`: nothing held.
+    public let walRetention = Mutex<[String: @Sendable () -> UInt64]>([:])
     let failure = Mutex<RedError?>(nil)
     let checkpointLock = AsyncMutex()
     let counters = Mutex((commits: UInt64(0), conflicts: UInt64(0), checkpoints: UInt64(0)))
@@ -257,6 +258,7 @@ public final class StorageEngine: @unchecked Sendable {
             let ts = lastCommitTS.load(ordering: .relaxed) + 1
             if touchesCatalog { catalog.withLock { $0 = ($0.version + 1, ts) } }
             CommitRecord.patchCommitTS(&payload, ts)
+            CommitRecord.patchCommitTime(&payload, Self.unixMilliseconds())
             let horizon = snapshots.horizon
             let end: UInt64
             if payload.count >= Self.walAlongsideBytes {
@@ -439,7 +441,7 @@ public final class StorageEngine: @unchecked Sendable {
                 try await wal.sync(upTo: frozen.header.checkpointLSN)
                 try store.write(frozen)
                 // A primary keeps the log its replicas have yet to read (`walRetention`).
-                let floor = walRetention.withLock { $0 }?() ?? .max
+                let floor = walRetention.withLock { Array($0.values) }.map { $0() }.min() ?? .max
                 try wal.removeSegments(before: min(frozen.header.checkpointLSN, floor))
             } catch {
                 throw fail(error)

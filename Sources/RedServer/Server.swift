@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 import RedCore
 import RedDB
@@ -46,6 +47,9 @@ public struct RedServer: Sendable {
         options.engine.backgroundWork = false
         if case .replica = configuration.replication {
             options.expirySweepIntervalMilliseconds = 0  // the primary's sweep deletes replicate
+        }
+        if let backup = configuration.backup, let target = configuration.autoRestore, !configuration.replication.isReplica {
+            try await Self.restoreIfMissing(path, from: backup, target: target, logger: logger)
         }
         let database = try await Database.open(path: path, options: options)
         let context = try ServerContext(database: database, configuration: configuration, logger: logger, pgTLS: tls.postgres)
@@ -98,6 +102,20 @@ public struct RedServer: Sendable {
         }
     }
 
+    /// A database file that does not exist yet is first restored from the backup backend, when
+    /// it holds a snapshot (spec ops §7.4 auto-restore); an empty backend starts an empty database.
+    static func restoreIfMissing(_ path: String, from backup: BackupSettings, target: PointInTimeRestore.Target, logger: Logger) async throws {
+        guard !FileManager.default.fileExists(atPath: path) else { return }
+        let points = try await PointInTimeRestore.restorePoints(backend: backup.backend, layout: backup.layout)
+        guard !points.isEmpty else {
+            logger.info("backup: \(backup.backend.description) holds no snapshot yet; starting an empty database")
+            return
+        }
+        logger.notice("backup: \(path) does not exist; restoring it from \(backup.backend.description)")
+        let summary = try await PointInTimeRestore.restore(backend: backup.backend, layout: backup.layout, target: target, destination: path)
+        logger.notice("backup: restored snapshot \(summary.snapshotUsed) and \(summary.recordsApplied) commits from \(summary.segmentsReplayed) WAL segments, up to \(summary.recoveredToTime) ms")
+    }
+
     /// True once the server has users (configured or stored): every request must authenticate.
     public var requiresAuthentication: Bool { context.auth.authRequired }
 
@@ -107,6 +125,8 @@ public struct RedServer: Sendable {
         let logger = context.logger
         // Shutdown runs in reverse order: listeners first, background work last.
         var services: [any Service] = [BackgroundWorkService(database: context.database)]
+        // Stopped after the listeners: its last archive holds every commit they answered.
+        if let backup = context.backup { services.append(BackupArchiveService(backup: backup)) }
         if let replica = context.replica, let address = context.primaryAddress {
             services.append(ReplicaService(follower: replica, address: address))
         }
@@ -143,6 +163,16 @@ struct BackgroundWorkService: Service {
 
     func run() async throws {
         await cancelWhenGracefulShutdown { await database.runBackgroundWork() }
+    }
+}
+
+/// WAL archiving and scheduled backups until graceful shutdown, then a last archive.
+struct BackupArchiveService: Service {
+    let backup: BackupService
+
+    func run() async throws {
+        await cancelWhenGracefulShutdown { await backup.run() }
+        await backup.finish()
     }
 }
 

@@ -46,6 +46,11 @@ public struct ServerConfiguration: Sendable {
     public var advertiseAddress: String?
     /// This server's region in the topology.
     public var region = "local"
+    /// Backups and WAL archiving to a remote backend (`RED_BACKEND` …); nil: none. Ignored on a replica.
+    public var backup: BackupSettings?
+    /// With a backup backend and no data file at start: restore from it first, as of this
+    /// target (`RED_AUTO_RESTORE`, on by default; `RED_RESTORE_TO_TIMESTAMP`, `RED_RESTORE_TO_LSN`).
+    public var autoRestore: PointInTimeRestore.Target? = .latest
     /// PBKDF2 iterations of new SCRAM verifiers (at least 4,096; the spec's 16,384 by default).
     public var scramIterations = 16_384
     /// How PG-wire asks for a password when users are configured.
@@ -113,6 +118,11 @@ public enum ReplicationRole: Sendable, Equatable {
     case primary
     /// Copies and follows the primary at this address; read-only on every surface.
     case replica(primaryAddress: String)
+
+    public var isReplica: Bool {
+        if case .replica = self { return true }
+        return false
+    }
 
     public var name: String {
         switch self {

@@ -26,6 +26,8 @@ public final class ServerContext: Sendable {
     /// Replication: the primary's side when `--role primary`, the replica's when `--role replica`.
     let replicationPrimary: ReplicationPrimary?
     let replica: ReplicaFollower?
+    /// Backups and WAL archiving (a primary or standalone server with `RED_BACKEND`).
+    let backup: BackupService?
     /// The primary a replica follows, parsed once.
     let primaryAddress: GRPCReplicationSource.Address?
     /// Why this server refuses every write (it is a replica), nil when it does not.
@@ -63,6 +65,13 @@ public final class ServerContext: Sendable {
             }
         } else {
             replica = nil
+        }
+        var backupLogger = logger
+        backupLogger[metadataKey: "component"] = "backup"
+        if let settings = configuration.backup, !configuration.replication.isReplica {
+            backup = try BackupService(database: database, settings: settings, logger: backupLogger)
+        } else {
+            backup = nil
         }
         self.startedAtUnixMilliseconds = SystemClock().nowMilliseconds()
         let metrics = self.metrics

@@ -280,6 +280,25 @@ struct ServerSettings {
         case let other?:
             throw ValidationError("--role must be standalone, primary or replica, not \(other)")
         }
+        do {
+            s.server.backup = try BackupSettings.fromEnvironment(env)
+        } catch let error as RedError {
+            throw ValidationError(error.message)
+        }
+        if let flag = env["RED_AUTO_RESTORE"], ["false", "0", "no", "off"].contains(flag.lowercased()) {
+            s.server.autoRestore = nil
+        } else {
+            do {
+                let time = try env["RED_RESTORE_TO_TIMESTAMP"].flatMap(PointInTimeRestore.Target.parseTime)
+                let lsn = try env["RED_RESTORE_TO_LSN"].map { text -> UInt64 in
+                    guard let n = UInt64(text) else { throw ValidationError("RED_RESTORE_TO_LSN must be a number") }
+                    return n
+                }
+                s.server.autoRestore = PointInTimeRestore.Target(timeMilliseconds: time, lsn: lsn)
+            } catch let error as RedError {
+                throw ValidationError(error.message)
+            }
+        }
         if let v = string(c.advertiseAddr, "REDDB_ADVERTISE_ADDR", "advertise_addr") {
             guard v.utf8.count <= 255 else { throw ValidationError("--advertise-addr is limited to 255 bytes") }
             s.server.advertiseAddress = v

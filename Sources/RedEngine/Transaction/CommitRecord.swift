@@ -8,10 +8,14 @@ import RedCore
 /// ```
 /// u64 commitTS | varint count | count × mutation
 /// mutation: u8 op | varint collectionID | varint keyLength | key | (op 1) varint valueLength | value
-/// op 1 = put, 2 = delete, 3 = delete every key of the collection (drop)
+/// op 1 = put, 2 = delete, 3 = delete every key of the collection (drop),
+/// op 4 = the commit's wall-clock time: collection 0, an 8-byte "key" holding the
+///        Unix milliseconds (little-endian); always first, not counted as a write
 /// ```
-/// `commitTS` is patched in after encoding (it is assigned under the commit
-/// lock, while the bytes are built outside it).
+/// `commitTS` and the time are patched in after encoding (they are assigned under
+/// the commit lock, while the bytes are built outside it). The time is what
+/// point-in-time restore cuts at (`StorageEngine.commitTime(ofRecord:)`); records
+/// written before it existed have none.
 struct CommitRecord {
     static let kind: UInt8 = 1
 
@@ -31,6 +35,12 @@ struct CommitRecord {
 
     var commitTS: UInt64
     var mutations: [Mutation]
+    /// Unix milliseconds at commit; nil in records older than the time mutation.
+    var commitTime: Int64? = nil
+
+    static let timeOp: UInt8 = 4
+    /// Where the time's 8 bytes start when the count's varint is `countBytes` long.
+    static func timeOffset(countBytes: Int) -> Int { 8 + countBytes + 3 }
 
     /// Encodes with commitTS 0 at offset 0; patch it with `patchCommitTS`.
     static func encode(_ mutations: [Mutation]) -> [UInt8] { encode([], then: mutations) }
@@ -40,7 +50,7 @@ struct CommitRecord {
     static func encode(_ runs: [KeyWrites], then extra: [Mutation]) -> [UInt8] {
         // An upper bound: op, collection id, two lengths (varints of at most 5, 5, 10 and 10 bytes).
         let perWrite = 1 + 5 + 10 + 10
-        var bound = 8 + 10 + extra.count * (perWrite + 4)
+        var bound = 8 + 10 + 11 + extra.count * (perWrite + 4)
         var keyCount = 0
         for run in runs {
             keyCount += run.count
@@ -52,7 +62,11 @@ struct CommitRecord {
         return [UInt8](unsafeUninitializedCapacity: bound) { buffer, written in
             var w = RawByteWriter(buffer.baseAddress!)
             w.u64(0)
-            w.varint(UInt64(keyCount + extra.count))
+            w.varint(UInt64(keyCount + extra.count + 1))
+            w.u8(timeOp)  // the time, patched in at commit
+            w.varint(0)
+            w.varint(8)
+            w.u64(0)
             // Takes the writer as an argument: a nested function capturing `w` would box it and
             // check exclusive access to it at run time on every key.
             func keyWrite(_ w: inout RawByteWriter, _ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer?) {
@@ -107,16 +121,47 @@ struct CommitRecord {
         for i in 0..<8 { bytes[i] = UInt8(truncatingIfNeeded: ts >> (8 * UInt64(i))) }
     }
 
+    /// Writes the commit's wall-clock time into a record `encode` built (it always has the slot).
+    static func patchCommitTime(_ bytes: inout [UInt8], _ unixMilliseconds: Int64) {
+        let offset = timeOffset(countBytes: varintLength(bytes, at: 8))
+        precondition(bytes[offset - 3] == timeOp, "commit record without a time slot")
+        for i in 0..<8 { bytes[offset + i] = UInt8(truncatingIfNeeded: UInt64(bitPattern: unixMilliseconds) >> (8 * UInt64(i))) }
+    }
+
+    /// The commit time of an encoded record, read without decoding its writes; nil when it has none.
+    static func commitTime(of bytes: [UInt8]) -> Int64? {
+        guard bytes.count > 8 else { return nil }
+        let offset = timeOffset(countBytes: varintLength(bytes, at: 8))
+        guard offset + 8 <= bytes.count, bytes[offset - 3] == timeOp, bytes[offset - 2] == 0, bytes[offset - 1] == 8 else { return nil }
+        var value: UInt64 = 0
+        for i in 0..<8 { value |= UInt64(bytes[offset + i]) << (8 * UInt64(i)) }
+        return Int64(bitPattern: value)
+    }
+
+    private static func varintLength(_ bytes: [UInt8], at start: Int) -> Int {
+        var i = start
+        while i < bytes.count, bytes[i] & 0x80 != 0 { i += 1 }
+        return i - start + 1
+    }
+
     static func decode(_ bytes: [UInt8], lsn: UInt64) throws -> CommitRecord {
         var r = ByteReader(bytes, context: "WAL commit record at LSN \(lsn)")
         let ts = try r.u64()
         let count = try r.count(limit: Limits.maxTransactionBytes, "mutation count")
         var mutations: [Mutation] = []
         mutations.reserveCapacity(min(count, 1 << 20))
+        var time: Int64?
         for _ in 0..<count {
             let op = try r.u8()
             let collection = try r.count(limit: Int(UInt32.max), "collection id")
             let userKey = try r.lengthPrefixed(limit: Limits.maxKeyBytes)
+            if op == timeOp {
+                guard collection == 0, userKey.count == 8, time == nil, mutations.isEmpty else {
+                    throw RedError(.dataCorrupted, "WAL commit record at LSN \(lsn): malformed commit time")
+                }
+                time = Int64(bitPattern: userKey.enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) })
+                continue
+            }
             let key = Keyspace.key(UInt32(collection), userKey)
             switch op {
             case 1: mutations.append(.put(key: key, value: try r.lengthPrefixed(limit: Limits.maxValueBytes)))
@@ -126,7 +171,7 @@ struct CommitRecord {
             }
         }
         guard r.isAtEnd else { throw RedError(.dataCorrupted, "WAL commit record at LSN \(lsn): trailing bytes") }
-        return CommitRecord(commitTS: ts, mutations: mutations)
+        return CommitRecord(commitTS: ts, mutations: mutations, commitTime: time)
     }
 }
 

@@ -80,7 +80,7 @@ public final class ReplicationPrimary: ReplicationSource, Sendable {
             }
             s.dirty = saved == nil
         }
-        engine.walRetention.withLock { $0 = { [weak self] in self?.retentionFloor() ?? .max } }
+        engine.walRetention.withLock { $0["replication"] = { [weak self] in self?.retentionFloor() ?? .max } }
         try saveIfDue(force: true)
     }
 

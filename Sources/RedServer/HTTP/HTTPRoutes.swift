@@ -46,7 +46,11 @@ struct HTTPRoutes: Sendable {
         ("GET", "/collections/{c}/indexes", "A collection's indexes: definition and state"),
         ("GET", "/indexes", "Every index of every collection with its state"),
         ("POST", "/retention/apply", "Sweep expired (TTL) items now"),
-        ("GET", "/replication/status", "Replication role and durable log position (standalone: replication is not built yet)"),
+        ("GET", "/replication/status", "Replication role, log positions and, on a primary, its replicas"),
+        ("GET", "/backup/status", "Backups and WAL archiving: backend, counts, last backup, archived LSN (412 without RED_BACKEND)"),
+        ("POST", "/backup/trigger", "Take a backup now: snapshot, WAL archived up to now, head published"),
+        ("POST", "/admin/backup", "Same as /backup/trigger"),
+        ("GET", "/recovery/restore-points", "Snapshots in the backend and how far each can be rolled forward"),
         ("GET", "/collections/{c}/entities/{id}", "One item by rid"),
         ("PATCH", "/collections/{c}/entities/{id}", "Update fields of one item: {\"fields\": {…}} or the fields themselves"),
         ("DELETE", "/collections/{c}/entities/{id}", "Delete one item by rid"),
@@ -86,6 +90,7 @@ struct HTTPRoutes: Sendable {
         router.post("/query/explain") { request, _ in try await self.query(request, explain: true) }
         registerAI(on: router)
         registerExports(on: router)
+        registerBackup(on: router)
         router.get("/health") { _, _ in self.health() }
         router.get("/ready") { _, _ in self.health() }
         router.get("/health/live") { _, _ in self.live() }
@@ -264,6 +269,7 @@ struct HTTPRoutes: Sendable {
                                           uptimeSeconds: Double(uptime.components.seconds) + Double(uptime.components.attoseconds) / 1e18,
                                           phase: context.phase)
         text += replicationMetrics()
+        text += backupMetrics()
         if let waiter = context.replicationPrimary?.commitWaiter {
             let outcomes = waiter.outcomes
             text += "# HELP reddb_commit_wait_total Commits by how their wait for replica acknowledgements ended (RED_PRIMARY_COMMIT_POLICY).\n"
