@@ -182,7 +182,9 @@ let package = Package(
         .testTarget(name: "RedWireTests", dependencies: ["RedCore", "RedWire"], swiftSettings: strict),
         .testTarget(
             name: "RedReplicationTests",
-            dependencies: ["RedCore", "RedStorage", "RedEngine", "RedDB", "RedReplication", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["RedCore", "RedStorage", "RedEngine", "RedDB", "RedReplication", .product(name: "Logging", package: "swift-log"),
+                           .product(name: "Hummingbird", package: "hummingbird"), .product(name: "Crypto", package: "swift-crypto"),
+                           .product(name: "NIOCore", package: "swift-nio")],
             swiftSettings: strict),
         .testTarget(
             name: "RedClientTests",
