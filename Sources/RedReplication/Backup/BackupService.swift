@@ -53,6 +53,9 @@ public final class BackupService: Sendable {
         var archivedLSN: UInt64?
         var previousHash = ""
         var backupRunning = false
+        /// While a backup runs: the log from here on is kept, so a chain it starts at its
+        /// snapshot's LSN finds the WAL still there however long the copy took.
+        var pinnedLSN: UInt64?
         var totalBackups = 0
         var failures = 0
         var lastBackup: BackupResult?
@@ -88,7 +91,7 @@ public final class BackupService: Sendable {
     func retentionFloor() -> UInt64 {
         let end = engine.replicationReadableLSN
         let floor = end > settings.maxRetainedBytes ? end - settings.maxRetainedBytes : 0
-        return max(floor, state.withLock { $0.headLoaded ? ($0.archivedLSN ?? end) : 0 })
+        return state.withLock { s in min(max(floor, s.headLoaded ? (s.archivedLSN ?? end) : 0), s.pinnedLSN ?? .max) }
     }
 
     // MARK: Start-up
@@ -166,9 +169,14 @@ public final class BackupService: Sendable {
         try? files.removeItem(atPath: work)
         try files.createDirectory(atPath: work, withIntermediateDirectories: true)
         defer { try? files.removeItem(atPath: work) }
+        state.withLock { $0.pinnedLSN = engine.replicationReadableLSN }
+        defer { state.withLock { $0.pinnedLSN = nil } }
         let export = try await database.export(to: work + "/snapshot.rdb")
         let blob = work + "/snapshot.blob"
         let (sha, bytes) = try SnapshotArchive.pack(databasePath: export.path, into: blob)
+        // The export's files are in the blob now: free their space before the upload.
+        try? files.removeItem(atPath: export.path)
+        try? files.removeItem(atPath: StorageEngine.walDirectory(for: export.path))
         let time = SystemClock().nowMilliseconds()
         let id = (state.withLock { $0.head?.snapshotID } ?? 0) + 1
         let key = layout.snapshotKey(id: id, time: time)

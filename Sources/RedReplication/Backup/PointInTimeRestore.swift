@@ -142,11 +142,13 @@ public enum PointInTimeRestore {
         // Replay.
         var options = EngineOptions()
         options.backgroundWork = false
+        options.syncMode = .off  // closing checkpoints and syncs the whole restore once
         let engine = try await StorageEngine.open(path: work, options: options)
         var applied = 0
         var replayed = 0
         var lastLSN = snapshot.baseLSN
         var lastTime = snapshot.snapshotTime
+        var sinceCheckpoint = 0
         do {
             replay: for (manifest, path) in verified {
                 guard let data = files.contents(atPath: path) else { throw RedError(.ioError, "cannot read \(path)") }
@@ -156,6 +158,11 @@ public enum PointInTimeRestore {
                     if let time = target.timeMilliseconds, record.timeMilliseconds > time { break replay }
                     if let lsn = target.lsn, record.endLSN > lsn { break replay }
                     try await engine.applyReplicated(record.payload, lsn: record.endLSN, bookkeeping: [])
+                    sinceCheckpoint += record.payload.count
+                    if sinceCheckpoint >= 64 << 20 {  // bounds dirty pages and the restored log
+                        try await engine.checkpoint()
+                        sinceCheckpoint = 0
+                    }
                     applied += 1
                     lastLSN = record.endLSN
                     lastTime = record.timeMilliseconds
