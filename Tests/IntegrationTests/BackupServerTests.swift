@@ -51,6 +51,8 @@ import Testing
         for metric in ["reddb_backup_total_total 2", "reddb_wal_last_archived_lsn", "reddb_backup_age_seconds", "reddb_wal_archive_lag_records"] {
             #expect(r.body.contains(metric), "\(metric) on /metrics")
         }
+        let families = r.body.split(separator: "\n").filter { $0.hasPrefix("# TYPE ") }
+        #expect(Set(families).count == families.count, "every metric family is declared once")
         for i in 0..<20 {
             r = try await HTTPClientTests.call(primary, "POST", "/query", body: "INSERT INTO t VALUES (\(2000 + i), 'late')")
             #expect(r.status == 200)

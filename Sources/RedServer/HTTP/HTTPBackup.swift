@@ -57,7 +57,6 @@ extension HTTPRoutes {
         }
         metric("reddb_backup_total_total", "counter", "Successful backups since start.", "\(f.total)")
         metric("reddb_backup_failures_total", "counter", "Failed backups since start.", "\(f.failures)")
-        metric("reddb_wal_current_lsn", "gauge", "The end of the WAL.", "\(f.currentLSN)")
         if let archived = f.archivedLSN {
             metric("reddb_wal_last_archived_lsn", "gauge", "The last LSN archived to the backup backend.", "\(archived)")
             metric("reddb_wal_archive_lag_records", "gauge", "WAL not archived yet (bytes of log: LSNs are byte offsets).",
