@@ -43,6 +43,10 @@ public final class StorageEngine: @unchecked Sendable {
     /// it has not archived yet. The log keeps back to the lowest; `.max`: nothing held.
     public let walRetention = Mutex<[String: @Sendable () -> UInt64]>([:])
     let failure = Mutex<RedError?>(nil)
+    /// Set while this server may not write (a primary that lost its writer lease): every
+    /// commit with writes fails with the error before anything is logged. Reads go on.
+    private let writeFence = Mutex<RedError?>(nil)
+    private let fenced = Atomic<Bool>(false)
     let checkpointLock = AsyncMutex()
     let counters = Mutex((commits: UInt64(0), conflicts: UInt64(0), checkpoints: UInt64(0)))
     /// Bumped (with the commit's timestamp) by every commit that changes the collection registry,
@@ -223,8 +227,17 @@ public final class StorageEngine: @unchecked Sendable {
     }
 
     /// Commits a write set (plus engine-internal `extra` mutations) read at `snapshot`.
+    /// Fences (or, with nil, unfences) every commit: see `writeFence`.
+    public func setWriteFence(_ error: RedError?) {
+        writeFence.withLock { $0 = error }
+        fenced.store(error != nil, ordering: .sequentiallyConsistent)
+    }
+
+    public var writeFenceReason: RedError? { writeFence.withLock { $0 } }
+
     func commit(_ writes: WriteSet, extra: [CommitRecord.Mutation] = [], changes: [PendingChange] = [], snapshot: UInt64,
                 assigned: (UInt64) -> Void) async throws -> CommitInfo {
+        if fenced.load(ordering: .sequentiallyConsistent), let fence = writeFence.withLock({ $0 }) { throw fence }
         let runs = writes.sortedRuns()
         var payload = CommitRecord.encode(runs, then: extra)
         let touchesCatalog = runs.contains { $0.firstKey.map(Keyspace.collectionID(of:)) == Keyspace.collectionsID }

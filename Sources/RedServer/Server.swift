@@ -52,7 +52,22 @@ public struct RedServer: Sendable {
             try await Self.restoreIfMissing(path, from: backup, target: target, logger: logger)
         }
         let database = try await Database.open(path: path, options: options)
-        let context = try ServerContext(database: database, configuration: configuration, logger: logger, pgTLS: tls.postgres)
+        var leaseKeeper: LeaseKeeper?
+        if let lease = configuration.lease, let backup = configuration.backup, !configuration.replication.isReplica {
+            guard let backend = backup.backend as? any ConditionalBackend else {
+                throw RedError(.invalidArgument, "RED_LEASE_REQUIRED needs a backend with atomic compare-and-swap: RED_BACKEND=fs or s3")
+            }
+            do {
+                leaseKeeper = try await LeaseKeeper(store: LeaseStore(backend: backend, prefix: lease.prefix, databaseKey: backup.remoteKey),
+                                                    settings: lease, engine: database.engine, logger: logger)
+            } catch {
+                try? await database.close()
+                throw RedError((error as? RedError)?.code ?? .ioError,
+                               "cannot acquire the writer lease, so this server may not write: \((error as? RedError)?.message ?? "\(error)")")
+            }
+        }
+        let context = try ServerContext(database: database, configuration: configuration, logger: logger, pgTLS: tls.postgres,
+                                        leaseKeeper: leaseKeeper)
         if let replica = context.replica, let primaryAddress = context.primaryAddress, !replica.isBootstrapped {
             try await Self.copyPrimary(replica, from: primaryAddress, logger: logger)
         }
@@ -125,6 +140,8 @@ public struct RedServer: Sendable {
         let logger = context.logger
         // Shutdown runs in reverse order: listeners first, background work last.
         var services: [any Service] = [BackgroundWorkService(database: context.database)]
+        // Released after the last archive, before the database closes.
+        if let keeper = context.leaseKeeper { services.append(LeaseRefreshService(keeper: keeper)) }
         // Stopped after the listeners: its last archive holds every commit they answered.
         if let backup = context.backup { services.append(BackupArchiveService(backup: backup)) }
         if let replica = context.replica, let address = context.primaryAddress {
@@ -173,6 +190,16 @@ struct BackupArchiveService: Service {
     func run() async throws {
         await cancelWhenGracefulShutdown { await backup.run() }
         await backup.finish()
+    }
+}
+
+/// Refreshes the writer lease until graceful shutdown, then releases it.
+struct LeaseRefreshService: Service {
+    let keeper: LeaseKeeper
+
+    func run() async throws {
+        await cancelWhenGracefulShutdown { await keeper.run() }
+        await keeper.release()
     }
 }
 

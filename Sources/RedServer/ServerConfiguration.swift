@@ -51,6 +51,10 @@ public struct ServerConfiguration: Sendable {
     /// With a backup backend and no data file at start: restore from it first, as of this
     /// target (`RED_AUTO_RESTORE`, on by default; `RED_RESTORE_TO_TIMESTAMP`, `RED_RESTORE_TO_LSN`).
     public var autoRestore: PointInTimeRestore.Target? = .latest
+    /// The writer lease (`RED_LEASE_REQUIRED=true` …): a primary or standalone server writes only
+    /// while it holds it. Needs `backup` on a compare-and-swap backend (fs or s3). Also the
+    /// holder and TTL a replica's `POST /admin/failover/promote` uses by default.
+    public var lease: LeaseKeeper.Settings?
     /// PBKDF2 iterations of new SCRAM verifiers (at least 4,096; the spec's 16,384 by default).
     public var scramIterations = 16_384
     /// How PG-wire asks for a password when users are configured.

@@ -28,13 +28,17 @@ public final class ServerContext: Sendable {
     let replica: ReplicaFollower?
     /// Backups and WAL archiving (a primary or standalone server with `RED_BACKEND`).
     let backup: BackupService?
+    /// The writer lease this server holds (`RED_LEASE_REQUIRED`); nil: not required.
+    let leaseKeeper: LeaseKeeper?
     /// The primary a replica follows, parsed once.
     let primaryAddress: GRPCReplicationSource.Address?
     /// Why this server refuses every write (it is a replica), nil when it does not.
     let standbyReason: String?
 
-    public init(database: Database, configuration: ServerConfiguration, logger: Logger, pgTLS: NIOSSLContext? = nil) throws {
+    public init(database: Database, configuration: ServerConfiguration, logger: Logger, pgTLS: NIOSSLContext? = nil,
+                leaseKeeper: LeaseKeeper? = nil) throws {
         self.database = database
+        self.leaseKeeper = leaseKeeper
         self.pgTLS = pgTLS
         self.configuration = configuration
         self.logger = logger
@@ -117,11 +121,23 @@ public final class ServerContext: Sendable {
 
     /// `/replication/status` and gRPC `ReplicationStatus`.
     var replicationStatus: JSONValue {
-        if let replica { return replica.status }
-        if let replicationPrimary { return replicationPrimary.status }
-        return .object([("current_lsn", .integer(Int64(database.engine.durableLSN))), ("ok", .bool(true)), ("replicas", .array([])),
-                        ("role", .string("standalone"))])
+        var status: JSONValue
+        if let replica { status = replica.status }
+        else if let replicationPrimary { status = replicationPrimary.status }
+        else {
+            status = .object([("current_lsn", .integer(Int64(database.engine.durableLSN))), ("ok", .bool(true)), ("replicas", .array([])),
+                              ("role", .string("standalone"))])
+        }
+        if let leaseKeeper, case .object(var members) = status {
+            let (state, lease) = leaseKeeper.current
+            var leaseJSON: [(String, JSONValue)] = [("state", .string(state.rawValue))]
+            if case .object(let fields) = lease.json { leaseJSON += fields }
+            members.append(("writer_lease", .object(leaseJSON)))
+            status = .object(members)
+        }
+        return status
     }
+
 
     private let listeners = Mutex<[(transport: String, address: BindAddress)]>([])
 

@@ -285,6 +285,14 @@ struct ServerSettings {
         } catch let error as RedError {
             throw ValidationError(error.message)
         }
+        do {
+            s.server.lease = try LeaseKeeper.Settings.fromEnvironment(env)
+        } catch let error as RedError {
+            throw ValidationError(error.message)
+        }
+        if s.server.lease != nil, !(s.server.backup?.backend is any ConditionalBackend) {
+            throw ValidationError("RED_LEASE_REQUIRED needs a backend with atomic compare-and-swap: RED_BACKEND=fs or s3")
+        }
         if let flag = env["RED_AUTO_RESTORE"], ["false", "0", "no", "off"].contains(flag.lowercased()) {
             s.server.autoRestore = nil
         } else {

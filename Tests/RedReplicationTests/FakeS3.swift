@@ -84,18 +84,33 @@ final class FakeS3: Sendable {
         let bucketPath = "/\(bucket)"
         guard rawPath == bucketPath || rawPath.hasPrefix(bucketPath + "/") else { return Response(status: .notFound) }
         let key = String(rawPath.dropFirst(bucketPath.count + 1)).removingPercentEncoding ?? ""
+        let ifMatch = header("if-match"), ifNoneMatch = header("if-none-match")
+        func etag(_ bytes: [UInt8]) -> String { "\"" + S3Signer.hex(SHA256.hash(data: bytes)).prefix(32) + "\"" }
+        let preconditionFailed = Response(status: .preconditionFailed, body: .init(byteBuffer: ByteBuffer(string: "<Error><Code>PreconditionFailed</Code></Error>")))
         switch (request.method, key.isEmpty) {
         case (.put, false):
-            objects.withLock { $0[key] = body }
-            return Response(status: .ok)
+            // Compare and write under the store's lock: conditional writes are atomic, as S3's are.
+            let written = objects.withLock { objects -> Bool in
+                let current = objects[key]
+                if ifNoneMatch == "*", current != nil { return false }
+                if !ifMatch.isEmpty, current.map(etag) != ifMatch { return false }
+                objects[key] = body
+                return true
+            }
+            guard written else { return preconditionFailed }
+            return Response(status: .ok, headers: [.eTag: etag(body)])
         case (.get, false):
             guard let bytes = objects.withLock({ $0[key] }) else {
                 return Response(status: .notFound, body: .init(byteBuffer: ByteBuffer(string: "<Error><Code>NoSuchKey</Code></Error>")))
             }
-            return Response(status: .ok, body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
+            return Response(status: .ok, headers: [.eTag: etag(bytes)], body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
         case (.delete, false):
-            objects.withLock { $0[key] = nil }
-            return Response(status: .noContent)
+            let deleted = objects.withLock { objects -> Bool in
+                if !ifMatch.isEmpty, objects[key].map(etag) != ifMatch { return false }
+                objects[key] = nil
+                return true
+            }
+            return deleted ? Response(status: .noContent) : preconditionFailed
         case (.get, true):
             let prefix = query.first { $0.0 == "prefix" }?.1 ?? ""
             let after = query.first { $0.0 == "continuation-token" }?.1

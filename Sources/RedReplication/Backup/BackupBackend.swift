@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import RedCore
 import RedStorage
@@ -21,6 +22,19 @@ public protocol BackupBackend: Sendable {
     func delete(_ key: String) async throws
 }
 
+/// A backend that can compare-and-swap a blob (spec ops §1.10), which the writer lease needs:
+/// a write or delete that happens only if the blob is still the version read (or absent).
+/// fs: the version is the content's SHA-256, checked and written under an exclusive lock;
+/// S3: the ETag, with `If-Match` / `If-None-Match: *`.
+public protocol ConditionalBackend: BackupBackend {
+    /// The blob and its version token; nil when absent.
+    func getVersioned(_ key: String) async throws -> (bytes: [UInt8], version: String)?
+    /// Writes only if the blob is absent (`version` nil) or still at `version`; false when not.
+    func put(_ key: String, bytes: [UInt8], ifVersion version: String?) async throws -> Bool
+    /// Deletes only if the blob is still at `version`; false when not.
+    func delete(_ key: String, ifVersion version: String) async throws -> Bool
+}
+
 public enum BackupLimits {
     /// Largest blob read into memory (manifests, WAL segments); snapshots go through files.
     public static let maxBlobInMemory = 512 << 20
@@ -41,7 +55,7 @@ public enum BackupLimits {
 /// A directory as a backend (`RED_BACKEND=fs`, `RED_FS_PATH`). Writes go to a temporary file
 /// that is fsynced and renamed into place (then the directory fsynced), so a crash leaves the
 /// old blob or the new one, and an acknowledged upload survives power loss.
-public struct FileSystemBackend: BackupBackend {
+public struct FileSystemBackend: ConditionalBackend {
     public let root: String
     public var description: String { "fs:\(root)" }
 
@@ -129,7 +143,7 @@ public struct FileSystemBackend: BackupBackend {
         var keys: [String] = []
         while let relative = walker.nextObject() as? String {
             let key = directoryPart.isEmpty ? relative : directoryPart + "/" + relative
-            guard key.hasPrefix(prefix), !relative.contains(".tmp-") else { continue }
+            guard key.hasPrefix(prefix), !relative.contains(".tmp-"), !relative.hasSuffix(".lock") else { continue }
             var isDirectory: ObjCBool = false
             if FileManager.default.fileExists(atPath: base + "/" + relative, isDirectory: &isDirectory), !isDirectory.boolValue {
                 keys.append(key)
@@ -148,5 +162,50 @@ public struct FileSystemBackend: BackupBackend {
             if !FileManager.default.fileExists(atPath: target) { return }
             throw RedError(.ioError, "cannot delete \(target): \(error.localizedDescription)")
         }
+    }
+
+    // MARK: Compare-and-swap
+
+    public func getVersioned(_ key: String) async throws -> (bytes: [UInt8], version: String)? {
+        try await withKeyLock(key) { try await self.versioned(key) }
+    }
+
+    public func put(_ key: String, bytes: [UInt8], ifVersion version: String?) async throws -> Bool {
+        try await withKeyLock(key) {
+            guard try await self.versioned(key)?.version == version else { return false }
+            try await self.put(key, bytes: bytes)
+            return true
+        }
+    }
+
+    public func delete(_ key: String, ifVersion version: String) async throws -> Bool {
+        try await withKeyLock(key) {
+            guard try await self.versioned(key)?.version == version else { return false }
+            try await self.delete(key)
+            return true
+        }
+    }
+
+    private func versioned(_ key: String) async throws -> (bytes: [UInt8], version: String)? {
+        try await get(key).map { ($0, S3Signer.hex(SHA256.hash(data: $0))) }
+    }
+
+    /// Holds an exclusive `flock` on `<key>.lock` (other processes and other calls here alike)
+    /// while `body` reads and writes the blob; gives up after 10 s.
+    private func withKeyLock<R: Sendable>(_ key: String, _ body: () async throws -> R) async throws -> R {
+        let lockPath = try path(key) + ".lock"
+        try FileManager.default.createDirectory(atPath: (lockPath as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        let fd = open(lockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw RedError(.ioError, "cannot open \(lockPath): errno \(errno)") }
+        defer { close(fd) }
+        let deadline = ContinuousClock.now + .seconds(10)
+        while flock(fd, LOCK_EX | LOCK_NB) != 0 {
+            guard errno == EWOULDBLOCK || errno == EINTR, ContinuousClock.now < deadline else {
+                throw RedError(.ioError, "cannot lock \(lockPath): errno \(errno)")
+            }
+            try await Task.sleep(for: .milliseconds(5))
+        }
+        defer { flock(fd, LOCK_UN) }
+        return try await body()
     }
 }

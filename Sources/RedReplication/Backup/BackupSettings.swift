@@ -16,6 +16,8 @@ import RedCore
 public struct BackupSettings: Sendable {
     public var backend: any BackupBackend
     public var layout: BackupLayout
+    /// `RED_REMOTE_KEY`: names the database in the backend (its layout's namespace, its lease).
+    public var remoteKey = "clusters/dev/data.rdb"
     public var archiveIntervalMilliseconds: Int = 1_000
     public var maxRetainedBytes: UInt64 = 4 << 30
     /// Largest WAL segment (payload bytes; a single larger commit still makes one segment).
@@ -70,6 +72,7 @@ public struct BackupSettings: Sendable {
         let remoteKey = try value("RED_REMOTE_KEY") ?? "clusters/dev/data.rdb"
         try BackupLimits.check(remoteKey)
         var settings = BackupSettings(backend: backend, layout: BackupLayout(remoteKey: remoteKey))
+        settings.remoteKey = remoteKey
         if let text = try value("RED_WAL_ARCHIVE_INTERVAL_MS") {
             guard let ms = Int(text), (0...3_600_000).contains(ms) else {
                 throw RedError(.invalidArgument, "RED_WAL_ARCHIVE_INTERVAL_MS must be 0…3600000 (0: archive only at backups)")

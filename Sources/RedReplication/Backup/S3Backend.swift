@@ -12,7 +12,7 @@ import RedCore
 /// SHA-256; file uploads stream with `UNSIGNED-PAYLOAD`, and their integrity is checked by the
 /// SHA-256 the snapshot manifest records. Every call is idempotent and is tried 3 times on a
 /// transport error or a 5xx, with 0.5 s then 1 s between.
-public final class S3Backend: BackupBackend {
+public final class S3Backend: ConditionalBackend {
     public struct Settings: Sendable, Equatable {
         public var endpoint: String
         public var bucket: String
@@ -123,12 +123,35 @@ public final class S3Backend: BackupBackend {
         _ = try await send("DELETE", key: key, expect: [200, 204, 404])
     }
 
+    // MARK: Compare-and-swap (ETag, If-Match, If-None-Match)
+
+    public func getVersioned(_ key: String) async throws -> (bytes: [UInt8], version: String)? {
+        let response = try await send("GET", key: key, expect: [200, 404])
+        guard response.status.code == 200 else { return nil }
+        guard let etag = response.headers.first(name: "etag") else { throw RedError(.ioError, "S3 GET \(key): the reply has no ETag") }
+        return (Array(try await response.body.collect(upTo: BackupLimits.maxBlobInMemory).readableBytesView), etag)
+    }
+
+    public func put(_ key: String, bytes: [UInt8], ifVersion version: String?) async throws -> Bool {
+        let hash = S3Signer.hex(SHA256.hash(data: bytes))
+        let condition = version.map { ("if-match", $0) } ?? ("if-none-match", "*")
+        // 412: the precondition failed; 409: a concurrent conditional write won.
+        let response = try await send("PUT", key: key, payloadHash: hash, extraHeaders: [condition],
+                                      body: { .bytes(ByteBuffer(bytes: bytes)) }, expect: [200, 409, 412])
+        return response.status.code == 200
+    }
+
+    public func delete(_ key: String, ifVersion version: String) async throws -> Bool {
+        let response = try await send("DELETE", key: key, extraHeaders: [("if-match", version)], expect: [200, 204, 404, 409, 412])
+        return response.status.code == 200 || response.status.code == 204
+    }
+
     // MARK: Requests
 
     /// Sends a signed request, retrying transport errors and 5xx. A status outside `expect`
     /// throws with S3's error code.
     private func send(_ method: String, key: String?, query: [(String, String)] = [], payloadHash: String = S3Signer.emptyPayloadHash,
-                      body: () throws -> HTTPClientRequest.Body? = { nil }, expect: Set<UInt>) async throws -> HTTPClientResponse {
+                      extraHeaders: [(String, String)] = [], body: () throws -> HTTPClientRequest.Body? = { nil }, expect: Set<UInt>) async throws -> HTTPClientResponse {
         if let key { try BackupLimits.check(key) }
         let path = bucketPath + (key.map { "/" + S3Signer.encode(settings.keyPrefix + $0, keepSlash: true) } ?? "/")
         let queryText = query.map { "\(S3Signer.encode($0.0, keepSlash: false))=\(S3Signer.encode($0.1, keepSlash: false))" }.joined(separator: "&")
@@ -142,7 +165,7 @@ public final class S3Backend: BackupBackend {
             headers.append(("authorization", authorization))
             var request = HTTPClientRequest(url: origin + path + (queryText.isEmpty ? "" : "?" + queryText))
             request.method = .RAW(value: method)
-            for (name, value) in headers { request.headers.replaceOrAdd(name: name, value: value) }
+            for (name, value) in headers + extraHeaders { request.headers.replaceOrAdd(name: name, value: value) }
             if let body = try body() { request.body = body }
             do {
                 let response = try await client.execute(request, timeout: Self.requestTimeout)

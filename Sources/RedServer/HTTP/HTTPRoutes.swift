@@ -51,6 +51,7 @@ struct HTTPRoutes: Sendable {
         ("POST", "/backup/trigger", "Take a backup now: snapshot, WAL archived up to now, head published"),
         ("POST", "/admin/backup", "Same as /backup/trigger"),
         ("GET", "/recovery/restore-points", "Snapshots in the backend and how far each can be rolled forward"),
+        ("POST", "/admin/failover/promote", "On a replica: take the writer lease for it ({\"holder_id\"?, \"ttl_ms\"?}), then restart it with --role primary"),
         ("GET", "/collections/{c}/entities/{id}", "One item by rid"),
         ("PATCH", "/collections/{c}/entities/{id}", "Update fields of one item: {\"fields\": {…}} or the fields themselves"),
         ("DELETE", "/collections/{c}/entities/{id}", "Delete one item by rid"),
@@ -91,6 +92,7 @@ struct HTTPRoutes: Sendable {
         registerAI(on: router)
         registerExports(on: router)
         registerBackup(on: router)
+        registerFailover(on: router)
         router.get("/health") { _, _ in self.health() }
         router.get("/ready") { _, _ in self.health() }
         router.get("/health/live") { _, _ in self.live() }
@@ -270,6 +272,7 @@ struct HTTPRoutes: Sendable {
                                           phase: context.phase)
         text += replicationMetrics()
         text += backupMetrics()
+        text += leaseMetrics()
         if let waiter = context.replicationPrimary?.commitWaiter {
             let outcomes = waiter.outcomes
             text += "# HELP reddb_commit_wait_total Commits by how their wait for replica acknowledgements ended (RED_PRIMARY_COMMIT_POLICY).\n"
