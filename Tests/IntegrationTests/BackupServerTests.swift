@@ -101,3 +101,66 @@ import Testing
         }
     }
 }
+
+/// Manual failover with the writer lease (spec ops §1.10–1.11), with real processes: a primary
+/// holds the lease, a second writer cannot start, promotion is refused while the lease is
+/// live, taken once the dead primary's lease expires, and the old primary cannot come back as
+/// a writer.
+@Suite(.serialized) struct FailoverLeaseTests {
+    @Test func promotionTakesTheLeaseAndFencesTheOldPrimary() async throws {
+        let backups = NSTemporaryDirectory() + "red-lease-" + UUID().uuidString
+        defer { try? FileManager.default.removeItem(atPath: backups) }
+        let shared = ["RED_BACKEND": "fs", "RED_FS_PATH": backups, "RED_LEASE_TTL_SECS": "2"]
+        let nodeA = shared.merging(["RED_LEASE_REQUIRED": "true", "RED_LEASE_HOLDER_ID": "node-a"]) { $1 }
+        let nodeB = shared.merging(["RED_LEASE_HOLDER_ID": "node-b"]) { $1 }
+        let primary = try ServerProcess(arguments: ["--role", "primary"], environment: nodeA)
+        defer { primary.remove() }
+        var r = try await HTTPClientTests.call(primary, "POST", "/query", body: "CREATE TABLE t (id INT PRIMARY KEY); INSERT INTO t VALUES (1), (2)")
+        #expect(r.status == 200, "\(r.body)")
+        r = try await HTTPClientTests.call(primary, "GET", "/metrics")
+        #expect(r.body.contains("reddb_writer_lease_state{state=\"held\"} 1"))
+        r = try await HTTPClientTests.call(primary, "GET", "/replication/status")
+        #expect(r.json["writer_lease"]?["holder_id"] == .string("node-a"), "\(r.body)")
+        r = try await HTTPClientTests.call(primary, "POST", "/admin/failover/promote")
+        #expect(r.status == 409 && r.body.contains("only allowed on a replica"), "\(r.body)")
+
+        // A second writer on the same database key cannot start while node-a holds the lease.
+        #expect { _ = try ServerProcess(environment: shared.merging(["RED_LEASE_REQUIRED": "true", "RED_LEASE_HOLDER_ID": "node-c"]) { $1 }) } throws: { error in
+            "\(error)".contains("writer lease is held by node-a")
+        }
+
+        let replica = try ServerProcess(arguments: ["--role", "replica", "--primary-addr", "127.0.0.1:\(primary.grpcPort)"], environment: nodeB)
+        defer { replica.remove() }
+        for _ in 0..<200 {
+            r = try await HTTPClientTests.call(replica, "POST", "/query", body: "SELECT count(*) AS n FROM t")
+            if r.body.contains("2") { break }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        r = try await HTTPClientTests.call(replica, "POST", "/admin/failover/promote")
+        #expect(r.status == 409 && r.body.contains("node-a"), "refused while node-a's lease is live: \(r.body)")
+
+        // The primary dies; once its lease expires the replica takes it.
+        kill(primary.process.processIdentifier, SIGKILL)
+        primary.process.waitUntilExit()
+        var promoted = false
+        for _ in 0..<100 {
+            r = try await HTTPClientTests.call(replica, "POST", "/admin/failover/promote", body: #"{"ttl_ms": 30000}"#)
+            if r.status == 200 { promoted = true; break }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        #expect(promoted && r.json["holder_id"] == .string("node-b") && r.json["generation"] == .integer(2), "\(r.body)")
+        #expect(r.body.contains("--role primary"))
+
+        // The replica restarts as the primary, holding the lease, and takes writes.
+        replica.stop()
+        let newPrimary = try ServerProcess(arguments: ["--role", "primary"], path: replica.path,
+                                           environment: nodeB.merging(["RED_LEASE_REQUIRED": "true"]) { $1 })
+        defer { newPrimary.remove() }
+        r = try await HTTPClientTests.call(newPrimary, "POST", "/query", body: "INSERT INTO t VALUES (3)")
+        #expect(r.status == 200, "\(r.body)")
+        // The old primary cannot come back as a writer.
+        #expect { _ = try ServerProcess(arguments: ["--role", "primary"], path: primary.path, environment: nodeA) } throws: { error in
+            "\(error)".contains("writer lease is held by node-b")
+        }
+    }
+}

@@ -1,3 +1,4 @@
+import Foundation
 import Hummingbird
 import RedCore
 import RedReplication
@@ -35,13 +36,15 @@ extension HTTPRoutes {
         guard ![.stalledGap, .diverged, .applyError].contains(state) else {
             return Self.errorResponse(RedError(.invalidOperation, "promotion refused: this replica's apply state is \(state.rawValue)"), status: .conflict)
         }
-        var holder = context.configuration.lease?.holderID
+        // Defaults as the lease itself reads them, whether or not this server requires one.
+        let environment = ProcessInfo.processInfo.environment
+        var holder = try context.configuration.lease?.holderID ?? LeaseKeeper.Settings.holder(environment)
         switch body["holder_id"] {
         case nil, .null?: break
         case .string(let id)? where !id.isEmpty && id.utf8.count <= 256: holder = id
         default: throw RedError(.invalidArgument, "holder_id must be a string of 1 to 256 bytes")
         }
-        var ttl = context.configuration.lease?.ttlMilliseconds ?? 60_000
+        var ttl = context.configuration.lease?.ttlMilliseconds ?? environment["RED_LEASE_TTL_SECS"].flatMap { Int64($0) }.map { $0 * 1000 } ?? 60_000
         switch body["ttl_ms"] {
         case nil, .null?: break
         case .integer(let n)? where n > 0 && n <= 86_400_000: ttl = n
@@ -50,7 +53,7 @@ extension HTTPRoutes {
         let store = LeaseStore(backend: backend, prefix: context.configuration.lease?.prefix ?? "leases/", databaseKey: backup.remoteKey)
         let lease: WriterLease
         do {
-            lease = try await store.acquire(holder: try holder ?? LeaseKeeper.Settings.holder([:]), ttlMilliseconds: ttl)
+            lease = try await store.acquire(holder: holder, ttlMilliseconds: ttl)
         } catch let error as RedError where error.code == .invalidOperation || error.code == .serializationFailure {
             context.logger.warning("admin/failover/promote refused: \(error.message)")
             return Self.errorResponse(RedError(.invalidOperation, "promotion refused: \(error.message)"), status: .conflict)
