@@ -81,6 +81,7 @@ public struct RedServer: Sendable {
             }
         }
         context.replicationPrimary?.startHoldingCommits()
+        context.backup?.startHoldingCommits()
         // The router serves HTTP itself and splices gRPC to its listener: the explicit one, or a loopback one of its own.
         let loopback = BindAddress(host: "127.0.0.1", port: 0)
         let routed = configuration.routerBind != nil

@@ -73,7 +73,7 @@ public final class ServerContext: Sendable {
         var backupLogger = logger
         backupLogger[metadataKey: "component"] = "backup"
         if let settings = configuration.backup, !configuration.replication.isReplica {
-            backup = try BackupService(database: database, settings: settings, logger: backupLogger)
+            backup = try BackupService(database: database, settings: settings, logger: backupLogger, commitPolicy: configuration.commitPolicy)
         } else {
             backup = nil
         }

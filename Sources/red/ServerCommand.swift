@@ -267,6 +267,11 @@ struct ServerSettings {
         switch c.role ?? { if case .string(let v)? = file["role"] { return v } else { return nil } }() {
         case nil, "standalone"?:
             guard primaryAddr == nil else { throw ValidationError("--primary-addr needs --role replica") }
+            // A standalone server has no replicas to wait for, but may wait for its WAL archive.
+            let (policy, warning) = CommitAckWaiter.Policy.from(environment: env)
+            if policy.remoteWAL { s.server.commitPolicy = policy }
+            if policy.replicas > 0 { s.warnings.append("RED_PRIMARY_COMMIT_POLICY=ack_n needs --role primary; commits do not wait") }
+            if let warning { s.warnings.append(warning) }
         case "primary"?:
             guard primaryAddr == nil else { throw ValidationError("--primary-addr needs --role replica") }
             s.server.replication = .primary
@@ -289,6 +294,9 @@ struct ServerSettings {
             s.server.lease = try LeaseKeeper.Settings.fromEnvironment(env)
         } catch let error as RedError {
             throw ValidationError(error.message)
+        }
+        if s.server.commitPolicy.remoteWAL, s.server.backup == nil {
+            s.warnings.append("RED_PRIMARY_COMMIT_POLICY=remote_wal needs a backup backend (RED_BACKEND); commits do not wait")
         }
         if s.server.lease != nil, !(s.server.backup?.backend is any ConditionalBackend) {
             throw ValidationError("RED_LEASE_REQUIRED needs a backend with atomic compare-and-swap: RED_BACKEND=fs or s3")

@@ -92,6 +92,41 @@ import Testing
         #expect(try await Self.count(early) == 1000, "the state at snapshot 2, before the late rows")
     }
 
+    @Test func remoteWALAnswersACommitOnlyOnceItIsArchived() async throws {
+        let backups = NSTemporaryDirectory() + "red-remote-wal-" + UUID().uuidString
+        defer { try? FileManager.default.removeItem(atPath: backups) }
+        // The archive interval is a minute: only waiting commits make the archiver run sooner.
+        let environment = ["RED_BACKEND": "fs", "RED_FS_PATH": backups, "RED_WAL_ARCHIVE_INTERVAL_MS": "60000",
+                           "RED_PRIMARY_COMMIT_POLICY": "remote_wal", "RED_COMMIT_FAIL_ON_TIMEOUT": "true"]
+        let server = try ServerProcess(environment: environment)
+        defer { server.remove() }
+        var r = try await HTTPClientTests.call(server, "POST", "/query", body: "CREATE TABLE t (id INT PRIMARY KEY, v TEXT)")
+        #expect(r.status == 200, "\(r.body)")
+        for i in 1...5 {
+            r = try await HTTPClientTests.call(server, "POST", "/query", body: "INSERT INTO t VALUES (\(i), 'archived before the answer')")
+            #expect(r.status == 200, "\(r.body)")
+        }
+        // Killed right after the last answer: everything answered is in the archive.
+        kill(server.process.processIdentifier, SIGKILL)
+        server.process.waitUntilExit()
+        let restored = try ServerProcess(environment: ["RED_BACKEND": "fs", "RED_FS_PATH": backups])
+        defer { restored.remove() }
+        #expect(try await Self.count(restored) == 5)
+        r = try await HTTPClientTests.call(restored, "GET", "/metrics")
+        #expect(!r.body.contains("reddb_commit_wait_total{outcome=\"reached\"}"), "the restored server does not wait")
+
+        // An unreachable backend: the commit stays, the answer says it was not archived.
+        let blocked = try ServerProcess(environment: ["RED_BACKEND": "fs", "RED_FS_PATH": "/dev/null/backups", "RED_PRIMARY_COMMIT_POLICY": "remote_wal",
+                                                      "RED_REPLICATION_ACK_TIMEOUT_MS": "300", "RED_COMMIT_FAIL_ON_TIMEOUT": "true"])
+        defer { blocked.remove() }
+        r = try await HTTPClientTests.call(blocked, "POST", "/query", body: "CREATE TABLE u (id INT)")
+        #expect(r.status == 504 && r.body.contains("WAL archive"), "\(r.status) \(r.body)")
+        r = try await HTTPClientTests.call(blocked, "POST", "/query", body: "SELECT count(*) FROM u")
+        #expect(r.status == 200, "committed although not archived: \(r.body)")
+        r = try await HTTPClientTests.call(blocked, "GET", "/metrics")
+        #expect(r.body.contains("reddb_commit_wait_total{outcome=\"timed_out\"} 1"), "\(r.body)")
+    }
+
     @Test func withoutABackendTheEndpointsSayHowToConfigureOne() async throws {
         let server = try ServerProcess()
         defer { server.remove() }

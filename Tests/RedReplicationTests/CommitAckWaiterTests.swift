@@ -9,6 +9,8 @@ import Testing
                                                                      "RED_COMMIT_FAIL_ON_TIMEOUT": "yes"])
         #expect(two == CommitAckWaiter.Policy(replicas: 2, timeoutMilliseconds: 250, failOnTimeout: true) && none == nil)
         #expect(CommitAckWaiter.Policy.from(environment: ["RED_PRIMARY_COMMIT_POLICY": "quorum"]).0.replicas == 0)
+        let (remote, noWarning) = CommitAckWaiter.Policy.from(environment: ["RED_PRIMARY_COMMIT_POLICY": "Remote_WAL"])
+        #expect(remote.remoteWAL && remote.replicas == 0 && noWarning == nil)
         let (fallback, warning) = CommitAckWaiter.Policy.from(environment: ["RED_PRIMARY_COMMIT_POLICY": "majority"])
         #expect(fallback.replicas == 0 && warning != nil)
     }

@@ -73,13 +73,24 @@ public final class BackupService: Sendable {
     /// One archive or backup at a time: both extend the chain.
     let chain = AsyncMutex()
     let state = Mutex(State())
+    /// Wakes the archive loop early: a commit waits for the archive (`remote_wal`).
+    let doorbell = Doorbell()
+    /// With `RED_PRIMARY_COMMIT_POLICY=remote_wal`: commits wait here until archived.
+    public let archiveWaiter: CommitAckWaiter?
 
     var engine: StorageEngine { database.engine }
     var layout: BackupLayout { settings.layout }
     var walPrefix: String { layout.walPrefix + databaseID + "/" }
 
-    public init(database: Database, settings: BackupSettings, logger: Logger) throws {
+    public init(database: Database, settings: BackupSettings, logger: Logger, commitPolicy: CommitAckWaiter.Policy = .local) throws {
         self.database = database
+        if commitPolicy.remoteWAL {
+            var policy = commitPolicy
+            policy.replicas = 1
+            archiveWaiter = CommitAckWaiter(policy: policy, acknowledgers: "the WAL archive (remote_wal)")
+        } else {
+            archiveWaiter = nil
+        }
         self.settings = settings
         self.logger = logger
         databaseID = try Self.loadDatabaseID(database.engine.path + "-backup.json")
@@ -264,6 +275,7 @@ public final class BackupService: Sendable {
                 s.previousHash = sha
                 s.segmentsArchived += 1
             }
+            archiveWaiter?.noteDurable(replicaID: "archive", lsn: last.endLSN)
             uploaded += 1
             try Task.checkCancellation()
         }
@@ -295,7 +307,7 @@ public final class BackupService: Sendable {
                     if needsChain || (schedule.enabled && ContinuousClock.now - lastBackupAt >= schedule.interval) {
                         _ = try await trigger()
                         lastBackupAt = ContinuousClock.now
-                    } else if settings.archiveIntervalMilliseconds > 0 {
+                    } else if settings.archiveIntervalMilliseconds > 0 || archiveWaiter != nil {
                         try await archive()
                     }
                     backoff = .seconds(1)
@@ -307,7 +319,20 @@ public final class BackupService: Sendable {
                     backoff = min(backoff * 2, .seconds(60))
                 }
             }
-            try? await Task.sleep(for: tick)
+            await doorbell.wait(upTo: tick)
+        }
+    }
+
+    /// From now on (`remote_wal`), every commit waits until it is archived: the engine's
+    /// acknowledgement hook rings the archive loop and waits for the segment holding it.
+    public func startHoldingCommits() {
+        guard let waiter = archiveWaiter else { return }
+        let doorbell = self.doorbell
+        engine.commitAcknowledgement.withLock {
+            $0 = { lsn in
+                doorbell.ring()
+                try await waiter.waitForCommit(lsn)
+            }
         }
     }
 

@@ -7,8 +7,10 @@ import Synchronization
 /// `RED_REPLICATION_ACK_TIMEOUT_MS` (5,000 by default). On timeout the commit is answered
 /// anyway — or, with `RED_COMMIT_FAIL_ON_TIMEOUT`, fails with `commit_not_acknowledged`
 /// (SQLSTATE 08007, HTTP 504, gRPC DEADLINE_EXCEEDED) although it *is* committed locally: the
-/// write is never rolled back, as upstream. `local` (the default), `remote_wal` and `quorum` do not
-/// wait (upstream parses the latter two and never waits either).
+/// write is never rolled back, as upstream. `remote_wal` (ours; upstream parses it and never
+/// waits) holds a commit until the WAL archiver has uploaded it to the backup backend, with
+/// the same timeout rules: the archive is the one acknowledger. `local` (the default) and
+/// `quorum` (parsed, as upstream, never waited on) answer at once.
 ///
 /// Waiters are woken by the acknowledgement that satisfies them, not by polling.
 public final class CommitAckWaiter: Sendable {
@@ -17,6 +19,8 @@ public final class CommitAckWaiter: Sendable {
         public var replicas: Int
         public var timeoutMilliseconds: Int
         public var failOnTimeout: Bool
+        /// `remote_wal`: wait for the WAL archive instead of replicas.
+        public var remoteWAL = false
 
         public static let local = Policy(replicas: 0, timeoutMilliseconds: 5000, failOnTimeout: false)
 
@@ -33,13 +37,17 @@ public final class CommitAckWaiter: Sendable {
             let timeout = environment["RED_REPLICATION_ACK_TIMEOUT_MS"].flatMap { Int($0.trimmingSpaces()) }.map { max(1, min($0, 3_600_000)) } ?? 5000
             let fail = ["1", "true", "yes"].contains((environment["RED_COMMIT_FAIL_ON_TIMEOUT"] ?? "").trimmingSpaces().lowercased())
             switch raw {
-            case "", "local", "remote_wal", "quorum": return (Policy(replicas: 0, timeoutMilliseconds: timeout, failOnTimeout: fail), nil)
+            case "", "local", "quorum": return (Policy(replicas: 0, timeoutMilliseconds: timeout, failOnTimeout: fail), nil)
+            case "remote_wal":
+                var policy = Policy(replicas: 0, timeoutMilliseconds: timeout, failOnTimeout: fail)
+                policy.remoteWAL = true
+                return (policy, nil)
             default:
                 if raw.hasPrefix("ack_n="), let n = UInt32(raw.dropFirst(6)) {
                     return (Policy(replicas: Int(n), timeoutMilliseconds: timeout, failOnTimeout: fail), nil)
                 }
                 return (Policy(replicas: 0, timeoutMilliseconds: timeout, failOnTimeout: fail),
-                        "unknown RED_PRIMARY_COMMIT_POLICY '\(raw)'; using local (no replica waits). Use local or ack_n=N")
+                        "unknown RED_PRIMARY_COMMIT_POLICY '\(raw)'; using local (no replica waits). Use local, ack_n=N or remote_wal")
             }
         }
     }
@@ -62,9 +70,14 @@ public final class CommitAckWaiter: Sendable {
     }
 
     public let policy: Policy
+    /// Who acknowledges, for the timeout's message.
+    let acknowledgers: String
     private let state = Mutex(State())
 
-    public init(policy: Policy) { self.policy = policy }
+    public init(policy: Policy, acknowledgers: String? = nil) {
+        self.policy = policy
+        self.acknowledgers = acknowledgers ?? "\(policy.replicas) replica(s)"
+    }
 
     /// A replica's durable position (only moves forward).
     public func noteDurable(replicaID: String, lsn: UInt64) {
@@ -89,7 +102,7 @@ public final class CommitAckWaiter: Sendable {
         let outcome = await wait(lsn)
         state.withLock { $0.counts[outcome, default: 0] += 1 }
         if outcome == .timedOut, policy.failOnTimeout {
-            throw RedError(.commitNotAcknowledged, "commit not acknowledged by \(policy.replicas) replica(s) within \(policy.timeoutMilliseconds) ms; "
+            throw RedError(.commitNotAcknowledged, "commit not acknowledged by \(acknowledgers) within \(policy.timeoutMilliseconds) ms; "
                            + "it is committed on the primary and was not rolled back")
         }
     }

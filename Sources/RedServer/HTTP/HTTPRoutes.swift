@@ -273,9 +273,9 @@ struct HTTPRoutes: Sendable {
         text += replicationMetrics()
         text += backupMetrics()
         text += leaseMetrics()
-        if let waiter = context.replicationPrimary?.commitWaiter {
+        if let waiter = context.backup?.archiveWaiter ?? context.replicationPrimary?.commitWaiter {
             let outcomes = waiter.outcomes
-            text += "# HELP reddb_commit_wait_total Commits by how their wait for replica acknowledgements ended (RED_PRIMARY_COMMIT_POLICY).\n"
+            text += "# HELP reddb_commit_wait_total Commits by how their wait for replica acknowledgements, or the WAL archive with remote_wal, ended (RED_PRIMARY_COMMIT_POLICY).\n"
             text += "# TYPE reddb_commit_wait_total counter\n"
             for outcome in [CommitAckWaiter.Outcome.reached, .timedOut, .notRequired] {
                 text += "reddb_commit_wait_total{outcome=\"\(outcome.rawValue)\"} \(outcomes[outcome] ?? 0)\n"
