@@ -101,7 +101,7 @@ extension StorageEngine {
                 continue
             }
         }
-        try await commitReplicated(writes, extra: [], bookkeeping: bookkeeping)
+        try await commitReplicated(writes, extra: [], bookkeeping: bookkeeping, changes: record.changes)
         // A replicated DROP: let the replica's vacuum find its marker.
         if dropsCollection { dropGeneration.add(1, ordering: .sequentiallyConsistent) }
         return catalogKeys
@@ -130,12 +130,12 @@ extension StorageEngine {
     }
 
     private func commitReplicated(_ writes: [([UInt8], Transaction.Write)], extra: [CommitRecord.Mutation],
-                                  bookkeeping: [(key: [UInt8], value: [UInt8])]) async throws {
+                                  bookkeeping: [(key: [UInt8], value: [UInt8])], changes: [PendingChange] = []) async throws {
         var writes = writes
         for entry in bookkeeping { writes.append((Keyspace.key(Keyspace.catalogID, entry.key), .put(entry.value))) }
         let snapshot = snapshots.acquire()
         defer { snapshots.release(snapshot) }
-        _ = try await commit(WriteSet(writes), extra: extra, snapshot: snapshot) { _ in }
+        _ = try await commit(WriteSet(writes), extra: extra, changes: changes, snapshot: snapshot) { _ in }
         if extra.contains(where: { if case .deleteCollection = $0 { return true } else { return false } }) {
             dropGeneration.add(1, ordering: .sequentiallyConsistent)
         }

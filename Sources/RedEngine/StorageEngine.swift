@@ -46,6 +46,9 @@ public final class StorageEngine: @unchecked Sendable {
     /// Set while this server may not write (a primary that lost its writer lease): every
     /// commit with writes fails with the error before anything is logged. Reads go on.
     private let writeFence = Mutex<RedError?>(nil)
+    /// On a replication primary: commit records carry their change-feed changes (op 5), so
+    /// replicas publish the same changes (`/changes`, KV watch) as they apply the records.
+    public let logsChanges = Atomic<Bool>(false)
     private let fenced = Atomic<Bool>(false)
     let checkpointLock = AsyncMutex()
     let counters = Mutex((commits: UInt64(0), conflicts: UInt64(0), checkpoints: UInt64(0)))
@@ -239,7 +242,8 @@ public final class StorageEngine: @unchecked Sendable {
                 assigned: (UInt64) -> Void) async throws -> CommitInfo {
         if fenced.load(ordering: .sequentiallyConsistent), let fence = writeFence.withLock({ $0 }) { throw fence }
         let runs = writes.sortedRuns()
-        var payload = CommitRecord.encode(runs, then: extra)
+        var payload = CommitRecord.encode(runs, then: extra,
+                                          changes: changes.isEmpty || !logsChanges.load(ordering: .relaxed) ? [] : changes.map { $0.encoded() })
         let touchesCatalog = runs.contains { $0.firstKey.map(Keyspace.collectionID(of:)) == Keyspace.collectionsID }
 
         let (commitTS, endLSN): (UInt64, UInt64) = try store.write { tree in

@@ -161,6 +161,30 @@ import Testing
         try? await pinned.close()
     }
 
+    /// `/changes` and the key watch on a replica show the primary's changes.
+    @Test func aReplicasChangeFeedAndKeyWatchFollowThePrimary() async throws {
+        let primary = try ServerProcess(arguments: ["--role", "primary"])
+        defer { primary.remove() }
+        let replica = try ServerProcess(arguments: ["--role", "replica", "--primary-addr", "127.0.0.1:\(primary.grpcPort)"])
+        defer { replica.remove() }
+        for (method, path, body) in [("PUT", "/collections/cache/kvs/session.a", #"{"value": 1}"#),
+                                     ("PUT", "/collections/cache/kvs/session.a", #"{"value": 2}"#),
+                                     ("DELETE", "/collections/cache/kvs/session.a", nil)] {
+            #expect(try await HTTPClientTests.call(primary, method, path, body: body).status < 300)
+        }
+        var body = ""
+        for _ in 0..<200 {
+            body = try await HTTPClientTests.call(replica, "GET", "/collections/cache/kvs/session.*/watch?since_lsn=0").body
+            if body.components(separatedBy: "event: kv").count == 4 { break }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        let ops = body.components(separatedBy: "\n").filter { $0.hasPrefix("data: ") }
+            .compactMap { try? JSONValue.parse(String($0.dropFirst(6))) }.map { $0["op"] }
+        #expect(ops == ["insert", "update", "delete"].map { JSONValue.string($0) }, "\(body)")
+        let changes = try await HTTPClientTests.call(replica, "GET", "/changes?since_lsn=0")
+        #expect(changes.body.contains("session.a") || changes.body.contains("cache"), "\(changes.body)")
+    }
+
     @Test func aStandaloneServerServesNoLog() async throws {
         let server = try ServerProcess()
         defer { server.remove() }

@@ -117,6 +117,39 @@ import Testing
         try await primaryDB.close()
     }
 
+    /// The replica's change feed (`/changes`, KV watch) shows the primary's changes, with the
+    /// replica's own LSNs: the primary's commit records carry them.
+    @Test func aReplicasChangeFeedShowsThePrimarysChanges() async throws {
+        let dir = try Directory()
+        let primaryDB = try await Database.open(path: dir.path + "/primary.rdb", options: Self.options())
+        let primary = try ReplicationPrimary(database: primaryDB)
+        let replicaDB = try await Database.open(path: dir.path + "/replica.rdb", options: Self.options())
+        let follower = try ReplicaFollower(database: replicaDB, primaryAddress: "in-process", logger: Self.logger)
+        try await follower.bootstrap(from: primary)
+        let start = replicaDB.engine.durableLSN
+        let session = primaryDB.session()
+        _ = try await session.execute("CREATE TABLE t (id INT PRIMARY KEY, v TEXT)")
+        _ = try await session.execute("INSERT INTO t SELECT g, 'x' FROM generate_series(1, 1000) AS g")
+        _ = try await session.execute("UPDATE t SET v = 'y' WHERE id = 7")
+        _ = try await session.execute("DELETE FROM t WHERE id = 8")
+        _ = try await session.execute("KV PUT settings.theme = 'dark'")
+        _ = try await session.execute("KV PUT settings.theme = 'light'")
+        _ = try await session.execute("KV PUT settings.blob = $1", parameters: [.text(String(repeating: "z", count: 100_000))])
+        _ = try await session.execute("KV DELETE settings.theme")
+        try await Self.catchUp(follower, primary)
+
+        func summary(_ events: [ChangeEvent]) -> [String] {
+            events.map { "\($0.collection) \($0.kind) \($0.operation.rawValue) \($0.rid.map(String.init) ?? "-") \($0.key ?? "-") "
+                + "\($0.before?.displayText ?? "-") \($0.after?.displayText ?? "-") \($0.valuesOmitted)" }
+        }
+        let onPrimary = primaryDB.engine.changes(since: 0, limit: 10_000).events
+        let onReplica = replicaDB.engine.changes(since: start, limit: 10_000).events
+        #expect(onReplica.count == 1_006 && summary(onReplica) == summary(onPrimary), "\(summary(onReplica).suffix(6))")
+        #expect(onReplica.last?.lsn ?? 0 > start)
+        try await replicaDB.close()
+        try await primaryDB.close()
+    }
+
     @Test func anInterruptedCopyIsStartedAgainFromScratch() async throws {
         let dir = try Directory()
         let primaryDB = try await Database.open(path: dir.path + "/primary.rdb", options: Self.options())

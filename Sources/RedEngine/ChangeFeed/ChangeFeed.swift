@@ -47,20 +47,24 @@ struct PendingChange: Sendable {
         let key: String?
         let before: Value?
         let after: Value?
-        init(key: String?, before: Value?, after: Value?) {
+        let valuesOmitted: Bool
+        init(key: String?, before: Value?, after: Value?, valuesOmitted: Bool) {
             self.key = key
             self.before = before
             self.after = after
+            self.valuesOmitted = valuesOmitted
         }
     }
 
     init(collection: String, kind: String, operation: ChangeEvent.Operation, rid: Int64? = nil, key: String? = nil,
-         before: Value? = nil, after: Value? = nil) {
+         before: Value? = nil, after: Value? = nil, valuesOmitted: Bool = false) {
         self.collection = collection
         self.kind = kind
         self.operation = operation
         self.rid = rid
-        if key != nil || before != nil || after != nil { keyValue = KeyValueDetail(key: key, before: before, after: after) }
+        if key != nil || before != nil || after != nil || valuesOmitted {
+            keyValue = KeyValueDetail(key: key, before: before, after: after, valuesOmitted: valuesOmitted)
+        }
     }
 
     /// Whether `next` is the same operation on the rid right after this run, so that it can
@@ -80,6 +84,60 @@ struct PendingChange: Sendable {
     /// Key-value items only: the value before and after the change.
     var before: Value? { keyValue?.before }
     var after: Value? { keyValue?.after }
+    /// The values were too large to keep (a change decoded from a primary's commit record).
+    var valuesOmitted: Bool { keyValue?.valuesOmitted ?? false }
+
+    // MARK: In commit records
+
+    /// The change as a replication primary logs it in its commit record (`CommitRecord`, op 5),
+    /// so a replica's change feed shows the primary's changes:
+    /// `u8 operation | u8 flags (1 rid, 2 key, 4 before, 8 after, 16 values omitted) |
+    /// collection | kind | [zigzag rid, count] | [key] | [before] | [after]` (strings
+    /// length-prefixed, values as `ValueCodec`). Values too large for the feed are left out.
+    func encoded() -> [UInt8] {
+        let keep = ChangeFeed.approximateBytes(before) <= ChangeFeed.maxKeptValueBytes && ChangeFeed.approximateBytes(after) <= ChangeFeed.maxKeptValueBytes
+        var w = ByteWriter()
+        w.u8(operation == .insert ? 0 : operation == .update ? 1 : 2)
+        var flags: UInt8 = 0
+        if rid != nil { flags |= 1 }
+        if key != nil { flags |= 2 }
+        if keep, before != nil { flags |= 4 }
+        if keep, after != nil { flags |= 8 }
+        if !keep || valuesOmitted { flags |= 16 }
+        w.u8(flags)
+        w.lengthPrefixed(utf8: collection)
+        w.lengthPrefixed(utf8: kind)
+        if let rid {
+            w.varint(ValueCodec.zigzag(rid))
+            w.varint(UInt64(count))
+        }
+        if let key { w.lengthPrefixed(utf8: key) }
+        if keep, let before { ValueCodec.encode(before, into: &w) }
+        if keep, let after { ValueCodec.encode(after, into: &w) }
+        return w.bytes
+    }
+
+    init(encoded bytes: [UInt8]) throws {
+        var r = ByteReader(bytes, context: "logged change")
+        let op = try r.u8()
+        guard op <= 2 else { throw RedError(.dataCorrupted, "a logged change has an unknown operation \(op)") }
+        let flags = try r.u8()
+        let collection = try r.lengthPrefixedString(limit: Limits.maxKeyBytes)
+        let kind = try r.lengthPrefixedString(limit: 64)
+        var rid: Int64?
+        var count = 1
+        if flags & 1 != 0 {
+            rid = ValueCodec.unzigzag(try r.varint())
+            count = try r.count(limit: Int(Int32.max), "change run length")
+        }
+        let key = flags & 2 != 0 ? try r.lengthPrefixedString(limit: Limits.maxValueBytes) : nil
+        let before = flags & 4 != 0 ? try ValueCodec.decode(&r) : nil
+        let after = flags & 8 != 0 ? try ValueCodec.decode(&r) : nil
+        guard r.isAtEnd else { throw RedError(.dataCorrupted, "a logged change has trailing bytes") }
+        self.init(collection: collection, kind: kind, operation: op == 0 ? .insert : op == 1 ? .update : .delete, rid: rid, key: key,
+                  before: before, after: after, valuesOmitted: flags & 16 != 0)
+        self.count = max(1, count)
+    }
 }
 
 /// The most recent committed changes, in LSN order, kept in memory.
@@ -161,7 +219,7 @@ public final class ChangeFeed: Sendable {
             for c in changes {
                 var event = ChangeEvent(lsn: lsn, collection: c.collection, kind: c.kind, operation: c.operation, rid: c.rid, key: c.key,
                                         timestamp: timestamp)
-                if Self.approximateBytes(c.before) <= Self.maxKeptValueBytes, Self.approximateBytes(c.after) <= Self.maxKeptValueBytes {
+                if !c.valuesOmitted, Self.approximateBytes(c.before) <= Self.maxKeptValueBytes, Self.approximateBytes(c.after) <= Self.maxKeptValueBytes {
                     event.before = c.before
                     event.after = c.after
                 } else {

@@ -11,6 +11,8 @@ import RedCore
 /// op 1 = put, 2 = delete, 3 = delete every key of the collection (drop),
 /// op 4 = the commit's wall-clock time: collection 0, an 8-byte "key" holding the
 ///        Unix milliseconds (little-endian); always first, not counted as a write
+/// op 5 = a change-feed change (`PendingChange.encoded`), collection 0, in place of the key;
+///        last, and only on a replication primary, whose replicas republish them
 /// ```
 /// `commitTS` and the time are patched in after encoding (they are assigned under
 /// the commit lock, while the bytes are built outside it). The time is what
@@ -37,6 +39,9 @@ struct CommitRecord {
     var mutations: [Mutation]
     /// Unix milliseconds at commit; nil in records older than the time mutation.
     var commitTime: Int64? = nil
+    /// The change-feed changes a primary logged with the commit.
+    var changes: [PendingChange] = []
+    static let changeOp: UInt8 = 5
 
     static let timeOp: UInt8 = 4
     /// Where the time's 8 bytes start when the count's varint is `countBytes` long.
@@ -47,10 +52,10 @@ struct CommitRecord {
 
     /// Encodes the key writes of `runs`, then `extra`, as one record: what a commit writes,
     /// without first building a `Mutation` per key.
-    static func encode(_ runs: [KeyWrites], then extra: [Mutation]) -> [UInt8] {
+    static func encode(_ runs: [KeyWrites], then extra: [Mutation], changes: [[UInt8]] = []) -> [UInt8] {
         // An upper bound: op, collection id, two lengths (varints of at most 5, 5, 10 and 10 bytes).
         let perWrite = 1 + 5 + 10 + 10
-        var bound = 8 + 10 + 11 + extra.count * (perWrite + 4)
+        var bound = 8 + 10 + 11 + extra.count * (perWrite + 4) + changes.reduce(0) { $0 + 1 + 1 + 10 + $1.count }
         var keyCount = 0
         for run in runs {
             keyCount += run.count
@@ -62,7 +67,7 @@ struct CommitRecord {
         return [UInt8](unsafeUninitializedCapacity: bound) { buffer, written in
             var w = RawByteWriter(buffer.baseAddress!)
             w.u64(0)
-            w.varint(UInt64(keyCount + extra.count + 1))
+            w.varint(UInt64(keyCount + extra.count + 1 + changes.count))
             w.u8(timeOp)  // the time, patched in at commit
             w.varint(0)
             w.varint(8)
@@ -89,6 +94,11 @@ struct CommitRecord {
                     w.varint(UInt64(id))
                     w.varint(0)
                 }
+            }
+            for change in changes {
+                w.u8(changeOp)
+                w.varint(0)
+                change.withUnsafeBytes { w.lengthPrefixed($0) }
             }
             written = w.pointer - buffer.baseAddress!
             precondition(written <= bound, "commit record overran its bound")
@@ -151,9 +161,16 @@ struct CommitRecord {
         var mutations: [Mutation] = []
         mutations.reserveCapacity(min(count, 1 << 20))
         var time: Int64?
+        var changes: [PendingChange] = []
         for _ in 0..<count {
             let op = try r.u8()
             let collection = try r.count(limit: Int(UInt32.max), "collection id")
+            if op == changeOp {
+                guard collection == 0 else { throw RedError(.dataCorrupted, "WAL commit record at LSN \(lsn): malformed change") }
+                changes.append(try PendingChange(encoded: try r.lengthPrefixed(limit: Limits.maxValueBytes)))
+                continue
+            }
+            guard changes.isEmpty else { throw RedError(.dataCorrupted, "WAL commit record at LSN \(lsn): a write after its changes") }
             let userKey = try r.lengthPrefixed(limit: Limits.maxKeyBytes)
             if op == timeOp {
                 guard collection == 0, userKey.count == 8, time == nil, mutations.isEmpty else {
@@ -171,7 +188,7 @@ struct CommitRecord {
             }
         }
         guard r.isAtEnd else { throw RedError(.dataCorrupted, "WAL commit record at LSN \(lsn): trailing bytes") }
-        return CommitRecord(commitTS: ts, mutations: mutations, commitTime: time)
+        return CommitRecord(commitTS: ts, mutations: mutations, commitTime: time, changes: changes)
     }
 }
 

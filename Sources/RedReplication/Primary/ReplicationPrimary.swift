@@ -81,6 +81,8 @@ public final class ReplicationPrimary: ReplicationSource, Sendable {
             s.dirty = saved == nil
         }
         engine.walRetention.withLock { $0["replication"] = { [weak self] in self?.retentionFloor() ?? .max } }
+        // Replicas republish the primary's change-feed changes, which its commit records carry from now on.
+        engine.logsChanges.store(true, ordering: .relaxed)
         try saveIfDue(force: true)
     }
 
