@@ -77,9 +77,16 @@ extension StorageEngine {
     /// the caller retries.
     /// Returns the catalog-storage keys the record wrote (so the caller can reload what it
     /// keeps of them in memory, such as users).
+    /// `skippingCatalogPrefix`: catalog-storage keys under it are not applied (a cascading
+    /// replica's own bookkeeping, which its downstream replicas keep for themselves).
     @discardableResult
-    public func applyReplicated(_ payload: [UInt8], lsn: UInt64, bookkeeping: [(key: [UInt8], value: [UInt8])]) async throws -> [[UInt8]] {
+    public func applyReplicated(_ payload: [UInt8], lsn: UInt64, bookkeeping: [(key: [UInt8], value: [UInt8])],
+                                skippingCatalogPrefix: [UInt8]? = nil) async throws -> [[UInt8]] {
         let record = try CommitRecord.decode(payload, lsn: lsn)
+        func skipped(_ key: [UInt8]) -> Bool {
+            guard let prefix = skippingCatalogPrefix, Keyspace.collectionID(of: key) == Keyspace.catalogID else { return false }
+            return key.dropFirst(4).starts(with: prefix)
+        }
         let catalogKeys = record.mutations.compactMap { m -> [UInt8]? in
             guard let key = m.key, Keyspace.collectionID(of: key) == Keyspace.catalogID else { return nil }
             return Array(key[4...])
@@ -90,9 +97,11 @@ extension StorageEngine {
         for mutation in record.mutations {
             switch mutation {
             case .put(let key, let value):
+                if skipped(key) { continue }
                 if Self.isDropMarker(key) { dropsCollection = true }
                 writes.append((key, .put(value)))
             case .delete(let key):
+                if skipped(key) { continue }
                 // The primary's vacuum removing a dropped collection: the replica's own vacuum
                 // does that once no snapshot open here can still see the collection.
                 if Self.isDropMarker(key) { continue }
@@ -151,6 +160,9 @@ extension SnapshotRegistry {
 }
 
 extension StorageEngine {
+    /// The collection id of catalog storage (`Transaction.catalogGet`) in replication cursors.
+    public static var catalogCollectionID: UInt32 { Keyspace.catalogID }
+
     /// The end of the log a primary can serve now.
     public var replicationReadableLSN: UInt64 { wal.readableLSN }
     /// The oldest LSN still in the WAL files.

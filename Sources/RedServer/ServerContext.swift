@@ -55,7 +55,9 @@ public final class ServerContext: Sendable {
         let auth = try AuthStore(database: database, configuredUsers: configuration.users, iterations: configuration.scramIterations,
                                  readOnlyReason: standbyReason)
         self.auth = auth
-        self.replicationPrimary = configuration.replication == .primary
+        // A replica serves replicas of its own too (cascading): they copy and follow it as they
+        // would a primary, and it keeps the log they still need.
+        self.replicationPrimary = configuration.replication == .primary || configuration.replication.isReplica
             ? try ReplicationPrimary(database: database, stateFile: database.engine.path + "-replication.json", commitPolicy: configuration.commitPolicy) : nil
         if let primaryAddress {
             var replicaLogger = logger
@@ -113,7 +115,9 @@ public final class ServerContext: Sendable {
     /// server alone (spec ops §2.1: denied callers get a primary-only payload, never an error).
     func topology(for identity: AuthIdentity?) -> Topology {
         let address = configuration.advertiseAddress ?? ""
-        guard let primary = replicationPrimary else { return Topology(primaryAddress: address, primaryRegion: configuration.region) }
+        guard let primary = replicationPrimary, configuration.replication == .primary else {
+            return Topology(primaryAddress: address, primaryRegion: configuration.region)
+        }
         var topology = primary.topology(primaryAddress: address, region: configuration.region)
         if auth.authRequired, identity?.authenticated != true { topology.replicas = [] }
         return topology

@@ -91,11 +91,11 @@ import Testing
                 _ = try await db.query(GRPCServerTests.query("INSERT INTO t VALUES (101, 'x')"), metadata: ["authorization": "Bearer \(replicaToken)"])
             }
             #expect(write?.0 == .failedPrecondition)
-            // A replica is no primary: it serves no log.
+            // A replica serves its own log to replicas of its own (cascading).
             let pull = await GRPCServerTests.code {
-                _ = try await db.pullWalRecords(.with { $0.payloadJson = "{}" }, metadata: ["authorization": "Bearer \(replicaToken)"])
+                _ = try await db.pullWalRecords(.with { $0.payloadJson = #"{"max_bytes": 65536}"# }, metadata: ["authorization": "Bearer \(replicaToken)"])
             }
-            #expect(pull?.0 == .failedPrecondition)
+            #expect(pull == nil, "\(String(describing: pull?.1))")
         }
         let client = try await RedClient.connect("red://root:root-pw@127.0.0.1:\(replica.wirePort)")
         let refused = await RedClientTests.code { _ = try await client.execute("UPDATE t SET v = 'x'") }
@@ -159,6 +159,33 @@ import Testing
         await #expect(throws: (any Error).self) { try await pinned.query("SELECT count(*) FROM c_red") }
         try? await cluster.close()
         try? await pinned.close()
+    }
+
+    /// Cascading: a replica of a replica copies and follows it, and so holds the primary's data.
+    @Test func aReplicaOfAReplicaFollowsThePrimary() async throws {
+        let primary = try ServerProcess(arguments: ["--role", "primary"])
+        defer { primary.remove() }
+        var r = try await HTTPClientTests.call(primary, "POST", "/query", body: "CREATE TABLE t (id INT PRIMARY KEY); INSERT INTO t VALUES (1)")
+        #expect(r.status == 200)
+        let middle = try ServerProcess(arguments: ["--role", "replica", "--primary-addr", "127.0.0.1:\(primary.grpcPort)"])
+        defer { middle.remove() }
+        let leaf = try ServerProcess(arguments: ["--role", "replica", "--primary-addr", "127.0.0.1:\(middle.grpcPort)"])
+        defer { leaf.remove() }
+        r = try await HTTPClientTests.call(primary, "POST", "/query", body: "INSERT INTO t SELECT g FROM generate_series(2, 100) AS g")
+        #expect(r.status == 200)
+        var body = ""
+        for _ in 0..<400 {
+            body = try await HTTPClientTests.call(leaf, "POST", "/query", body: "SELECT count(*) AS n FROM t").body
+            if body.contains("100") { break }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        #expect(body.contains("100"), "the leaf replica caught up: \(body)")
+        r = try await HTTPClientTests.call(leaf, "POST", "/query", body: "INSERT INTO t VALUES (1000)")
+        #expect(r.status == 403, "a leaf replica is read-only too: \(r.body)")
+        r = try await HTTPClientTests.call(middle, "GET", "/replication/status")
+        #expect(r.json["role"] == .string("replica") && r.json["state"] == .string("healthy"), "\(r.body)")
+        r = try await HTTPClientTests.call(leaf, "GET", "/replication/status")
+        #expect(r.json["primary_addr"] == .string("127.0.0.1:\(middle.grpcPort)"), "\(r.body)")
     }
 
     /// `/changes` and the key watch on a replica show the primary's changes.

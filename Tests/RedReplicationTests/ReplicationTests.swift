@@ -150,6 +150,44 @@ import Testing
         try await primaryDB.close()
     }
 
+    /// Cascading: a replica of a replica holds its primary's keys (not the middle replica's
+    /// bookkeeping) and its changes, through a copy and while following.
+    @Test func aReplicaOfAReplicaFollowsThePrimary() async throws {
+        let dir = try Directory()
+        let primaryDB = try await Database.open(path: dir.path + "/primary.rdb", options: Self.options())
+        let primary = try ReplicationPrimary(database: primaryDB)
+        try await Self.writeEverything(primaryDB.session(), from: 0)
+        let middleDB = try await Database.open(path: dir.path + "/middle.rdb", options: Self.options())
+        let middle = try ReplicaFollower(database: middleDB, primaryAddress: "in-process", logger: Self.logger)
+        let middleAsSource = try ReplicationPrimary(database: middleDB)
+        try await middle.bootstrap(from: primary)
+        try await Self.catchUp(middle, primary)
+        let leafDB = try await Database.open(path: dir.path + "/leaf.rdb", options: Self.options())
+        let leaf = try ReplicaFollower(database: leafDB, primaryAddress: "in-process", logger: Self.logger)
+        try await leaf.bootstrap(from: middleAsSource)
+        try await Self.catchUp(leaf, middleAsSource)
+        #expect(try Self.dump(leafDB) == Self.dump(primaryDB))
+        let leafStart = leafDB.engine.durableLSN
+
+        try await Self.writeEverything(primaryDB.session(), from: 100)
+        _ = try await primaryDB.session().execute("KV PUT settings.mode = 'cascade'")
+        try await Self.catchUp(middle, primary)
+        try await Self.catchUp(leaf, middleAsSource)
+        #expect(try Self.dump(leafDB) == Self.dump(primaryDB))
+        // The leaf keeps its own bookkeeping: its applied LSN is in the middle's log, not the primary's.
+        let transaction = try leafDB.engine.begin()
+        let applied = try #require(try transaction.catalogGet(Array("replication/applied_lsn".utf8)))
+        transaction.rollback()
+        var reader = ByteReader(applied, context: "test")
+        #expect(try reader.u64() == leaf.appliedLSN && leaf.appliedLSN == middleDB.engine.replicationReadableLSN)
+        let leafEvents = leafDB.engine.changes(since: leafStart, limit: 10_000).events
+        #expect(leafEvents.last?.collection == "settings" && leafEvents.last?.key == "mode" && leafEvents.last?.after == .text("cascade"))
+        #expect(leafEvents.contains { $0.collection == "t" && $0.operation == .delete })
+        try await leafDB.close()
+        try await middleDB.close()
+        try await primaryDB.close()
+    }
+
     @Test func anInterruptedCopyIsStartedAgainFromScratch() async throws {
         let dir = try Directory()
         let primaryDB = try await Database.open(path: dir.path + "/primary.rdb", options: Self.options())

@@ -198,6 +198,8 @@ public final class ReplicationPrimary: ReplicationSource, Sendable {
         for id in try engine.replicationCollectionIDs(transaction) {
             let cursor = try engine.replicationCursor(transaction, collectionID: id)
             while let (key, value) = try cursor.next() {
+                // A cascading replica's own bookkeeping stays with it.
+                if id == StorageEngine.catalogCollectionID, key.starts(with: ReplicaFollower.bookkeepingPrefix) { continue }
                 var offset = 0
                 repeat {
                     let room = max(4096, SnapshotChunk.targetBytes - writer.bytes.count)

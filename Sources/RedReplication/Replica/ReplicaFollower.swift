@@ -50,6 +50,8 @@ public final class ReplicaFollower: Sendable {
     static let appliedKey = Array("replication/applied_lsn".utf8)
     static let replicaIDKey = Array("replication/replica_id".utf8)
     static let primaryIDKey = Array("replication/primary_id".utf8)
+    /// Every key above: a cascading replica's own, never copied or applied downstream.
+    public static let bookkeepingPrefix = Array("replication/".utf8)
 
     public let database: Database
     public let primaryAddress: String
@@ -195,7 +197,8 @@ public final class ReplicaFollower: Sendable {
         while true {
             attempt += 1
             do {
-                let keys = try await database.engine.applyReplicated(payload, lsn: lsn, bookkeeping: [(Self.appliedKey, Self.encode(lsn))])
+                let keys = try await database.engine.applyReplicated(payload, lsn: lsn, bookkeeping: [(Self.appliedKey, Self.encode(lsn))],
+                                                                     skippingCatalogPrefix: Self.bookkeepingPrefix)
                 progress.withLock { p in
                     p.appliedLSN = lsn
                     p.appliedRecords += 1

@@ -5,7 +5,8 @@ import RedProto
 import RedReplication
 
 /// The replication rpcs (spec: replication-mcp-ai-ops §1.4), served by a `--role primary`
-/// server to its replicas; any other server answers FAILED_PRECONDITION. Unlike upstream
+/// server to its replicas, and by a replica to replicas of its own (cascading); a standalone
+/// server answers FAILED_PRECONDITION. Unlike upstream
 /// (`authorize_read`), they need an admin once the server has users: the log and the
 /// snapshots carry every key, users' SCRAM verifiers included, and an ack moves what the
 /// primary keeps of its log.
@@ -13,6 +14,9 @@ extension GRPCService {
     func primary() throws -> ReplicationPrimary {
         guard let primary = context.replicationPrimary else {
             throw RPCError(code: .failedPrecondition, message: "this instance is not a replication primary (start it with --role primary)")
+        }
+        if let replica = context.replica, !replica.isBootstrapped {
+            throw RPCError(code: .unavailable, message: "this replica is still copying its primary; its own replicas can copy it once it is done")
         }
         return primary
     }

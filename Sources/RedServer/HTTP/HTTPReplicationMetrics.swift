@@ -16,13 +16,14 @@ extension HTTPRoutes {
 
     func replicationMetrics() -> String {
         var text = ""
+        // A replica serving replicas of its own (cascading) reports them as a primary does.
         if let primary = context.replicationPrimary {
-            let infos = primary.replicaInfos
+            text += "# HELP reddb_replica_count Replicas seen in the last 15 minutes.\n# TYPE reddb_replica_count gauge\nreddb_replica_count \(primary.replicaInfos.count)\n"
+        }
+        if let primary = context.replicationPrimary, case let infos = primary.replicaInfos, !infos.isEmpty {
             let current = context.database.engine.replicationReadableLSN
             let now = Double(SystemClock().nowMilliseconds())
             let budget = ProcessInfo.processInfo.environment["RED_SLO_REPLICA_LAG_BUDGET_SECONDS"].flatMap { Double($0) } ?? Self.defaultLagBudgetSeconds
-            text += "# HELP reddb_replica_count Replicas seen in the last 15 minutes.\n# TYPE reddb_replica_count gauge\nreddb_replica_count \(infos.count)\n"
-            guard !infos.isEmpty else { return text }
             var ack = "# HELP reddb_replica_ack_lsn The LSN a replica has acknowledged applying.\n# TYPE reddb_replica_ack_lsn gauge\n"
             var lag = "# HELP reddb_replica_lag_records The primary's LSN minus the replica's acknowledged LSN (bytes of log).\n# TYPE reddb_replica_lag_records gauge\n"
             var seen = "# HELP reddb_replica_lag_seconds Seconds since the replica was last heard from.\n# TYPE reddb_replica_lag_seconds gauge\n"
