@@ -269,6 +269,36 @@ import Testing
         #expect(try await Self.ids(directory.path + "/r3.rdb") == Array(1...10))
     }
 
+    @Test func onlyTheNewestSnapshotsAndTheWALTheyNeedAreKept() async throws {
+        let directory = try Directory()
+        let backend = FileSystemBackend(root: directory.path + "/backups")
+        var settings = BackupSettings(backend: backend)
+        settings.keepSnapshots = 2
+        let database = try await Database.open(path: directory.path + "/data.rdb", options: ReplicationTests.options())
+        let service = try BackupService(database: database, settings: settings, logger: Self.logger)
+        let session = database.session()
+        _ = try await session.execute("CREATE TABLE t (id INT PRIMARY KEY, v TEXT)")
+        var times: [Int64] = []
+        for round in 0..<4 {
+            try await Self.insert(session, (round * 10 + 1)...(round * 10 + 10))
+            try await service.archive()
+            times.append(try await service.trigger().timestamp)
+            try await Self.insert(session, (round * 10 + 100)...(round * 10 + 101))
+            try await service.archive()
+        }
+        try await database.close()
+        let points = try await PointInTimeRestore.restorePoints(backend: backend, layout: settings.layout)
+        #expect(points.map(\.snapshot.snapshotID) == [3, 4])
+        let segments = try await PointInTimeRestore.segmentManifests(backend: backend, prefix: settings.layout.walPrefix + service.databaseID + "/")
+        #expect(segments.allSatisfy { $0.lsnEnd > points[0].snapshot.baseLSN }, "segments only the pruned snapshots needed are gone")
+        #expect(try await backend.list(prefix: "clusters/dev/").allSatisfy { !$0.contains("000000000001-") && !$0.contains("000000000002-") })
+        _ = try await PointInTimeRestore.restore(backend: backend, layout: settings.layout, target: .init(timeMilliseconds: times[2]),
+                                                 destination: directory.path + "/third.rdb")
+        #expect(try await Self.ids(directory.path + "/third.rdb").count == 30 + 4)
+        _ = try await PointInTimeRestore.restore(backend: backend, layout: settings.layout, target: .latest, destination: directory.path + "/latest.rdb")
+        #expect(try await Self.ids(directory.path + "/latest.rdb").count == 40 + 8)
+    }
+
     @Test func commitRecordsCarryTheirTime() async throws {
         let directory = try Directory()
         let database = try await Database.open(path: directory.path + "/data.rdb", options: ReplicationTests.options())

@@ -161,6 +161,14 @@ public final class BackupService: Sendable {
                 s.lastSuccessUnixMilliseconds = result.timestamp
             }
             logger.notice("backup: snapshot \(result.snapshotID) at LSN \(result.baseLSN) uploaded to \(settings.backend.description) (\(result.bytes) bytes, \(result.durationMilliseconds) ms)")
+            if settings.keepSnapshots > 0 {
+                do {
+                    let removed = try await chain.withLock { try await self.prune(keeping: self.settings.keepSnapshots) }
+                    if removed > 0 { logger.info("backup: removed \(removed) blobs no kept snapshot needs") }
+                } catch {
+                    logger.warning("backup: pruning old snapshots failed (the backup itself succeeded): \(error)")
+                }
+            }
             return result
         } catch {
             state.withLock { s in
@@ -217,6 +225,39 @@ public final class BackupService: Sendable {
         let elapsed = ContinuousClock.now - started
         return BackupResult(snapshotID: id, snapshotKey: key, baseLSN: export.lsn, archivedLSN: head.lastArchivedLSN, bytes: bytes, timestamp: time,
                             durationMilliseconds: elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000)
+    }
+
+    // MARK: Pruning
+
+    /// Deletes every snapshot but the newest `keep` (of any database in the namespace), and
+    /// the WAL segments no kept snapshot can roll forward with: a database's segments ending at
+    /// or before its oldest kept snapshot's LSN, and all of a database with no kept snapshot
+    /// (its own chain's live segments aside). Manifests go before their blobs, so a listing
+    /// never names a blob that is gone. Returns how many blobs were deleted.
+    func prune(keeping keep: Int) async throws -> Int {
+        let backend = settings.backend
+        let snapshots = try await PointInTimeRestore.snapshotManifests(backend: backend, layout: layout)
+        guard snapshots.count > keep else { return 0 }
+        let kept = snapshots.suffix(keep)
+        var removed = 0
+        for snapshot in snapshots.dropLast(keep) {
+            try await backend.delete(snapshot.snapshotKey + BackupLayout.manifestSuffix)
+            try await backend.delete(snapshot.snapshotKey)
+            removed += 2
+        }
+        let prefixes = Set(snapshots.map(\.walPrefix))
+        for prefix in prefixes {
+            // The oldest LSN a kept snapshot of this database starts from; this database's own
+            // chain keeps what it archives from here on.
+            var floor = kept.filter { $0.walPrefix == prefix }.map(\.baseLSN).min()
+            if prefix == walPrefix { floor = min(floor ?? .max, state.withLock { $0.archivedLSN } ?? .max) }
+            for segment in try await PointInTimeRestore.segmentManifests(backend: backend, prefix: prefix) where floor.map({ segment.lsnEnd <= $0 }) ?? true {
+                try await backend.delete(segment.key + BackupLayout.manifestSuffix)
+                try await backend.delete(segment.key)
+                removed += 2
+            }
+        }
+        return removed
     }
 
     // MARK: WAL archiving

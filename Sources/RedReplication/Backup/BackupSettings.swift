@@ -12,7 +12,7 @@ import RedCore
 /// - Ours: `RED_WAL_ARCHIVE_INTERVAL_MS` (1000; the documented `wal_archive_interval`, which
 ///   upstream never built: it archives only at backup time) and `RED_WAL_ARCHIVE_MAX_RETAINED_BYTES`
 ///   (4 GiB: how much WAL a primary keeps for an unreachable backend before it gives up on the
-///   chain and takes a new snapshot once the backend is back).
+///   chain and takes a new snapshot once the backend is back), and `RED_BACKUP_KEEP_SNAPSHOTS` (0: all).
 public struct BackupSettings: Sendable {
     public var backend: any BackupBackend
     public var layout: BackupLayout
@@ -22,6 +22,9 @@ public struct BackupSettings: Sendable {
     public var maxRetainedBytes: UInt64 = 4 << 30
     /// Largest WAL segment (payload bytes; a single larger commit still makes one segment).
     public var segmentMaxBytes: Int = 16 << 20
+    /// Snapshots kept after each backup (`RED_BACKUP_KEEP_SNAPSHOTS`); older ones and the WAL
+    /// only they need are deleted. 0 (the default, as upstream): keep everything.
+    public var keepSnapshots = 0
 
     public init(backend: any BackupBackend, layout: BackupLayout = BackupLayout()) {
         self.backend = backend
@@ -78,6 +81,12 @@ public struct BackupSettings: Sendable {
                 throw RedError(.invalidArgument, "RED_WAL_ARCHIVE_INTERVAL_MS must be 0…3600000 (0: archive only at backups)")
             }
             settings.archiveIntervalMilliseconds = ms
+        }
+        if let text = try value("RED_BACKUP_KEEP_SNAPSHOTS") {
+            guard let n = Int(text), (0...100_000).contains(n) else {
+                throw RedError(.invalidArgument, "RED_BACKUP_KEEP_SNAPSHOTS must be 0 (keep all) or a number of snapshots")
+            }
+            settings.keepSnapshots = n
         }
         if let text = try value("RED_WAL_ARCHIVE_MAX_RETAINED_BYTES") {
             guard let bytes = UInt64(text), bytes >= 1 << 20 else {
