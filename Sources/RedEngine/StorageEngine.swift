@@ -229,7 +229,6 @@ public final class StorageEngine: @unchecked Sendable {
         }
     }
 
-    /// Commits a write set (plus engine-internal `extra` mutations) read at `snapshot`.
     /// Fences (or, with nil, unfences) every commit: see `writeFence`.
     public func setWriteFence(_ error: RedError?) {
         writeFence.withLock { $0 = error }
@@ -238,6 +237,7 @@ public final class StorageEngine: @unchecked Sendable {
 
     public var writeFenceReason: RedError? { writeFence.withLock { $0 } }
 
+    /// Commits a write set (plus engine-internal `extra` mutations) read at `snapshot`.
     func commit(_ writes: WriteSet, extra: [CommitRecord.Mutation] = [], changes: [PendingChange] = [], snapshot: UInt64,
                 assigned: (UInt64) -> Void) async throws -> CommitInfo {
         if fenced.load(ordering: .sequentiallyConsistent), let fence = writeFence.withLock({ $0 }) { throw fence }
