@@ -154,7 +154,7 @@ public final class BackupService: Sendable {
         guard claimed else { throw RedError(.duplicateObject, "a backup is already running") }
         defer { state.withLock { $0.backupRunning = false } }
         do {
-            let result = try await chain.withLock { try await self.backupLocked() }
+            let result = try await backup()
             state.withLock { s in
                 s.totalBackups += 1
                 s.lastBackup = result
@@ -180,9 +180,12 @@ public final class BackupService: Sendable {
         }
     }
 
-    private func backupLocked() async throws -> BackupResult {
+    /// The copy and its upload run outside the chain lock (archiving, and commits waiting on it
+    /// under `remote_wal`, go on meanwhile; the pinned LSN keeps the WAL the chain may restart
+    /// from); only joining the snapshot to the chain takes it.
+    private func backup() async throws -> BackupResult {
         let started = ContinuousClock.now
-        try await loadHeadIfNeeded()
+        try await chain.withLock { try await self.loadHeadIfNeeded() }
         let files = FileManager.default
         let work = engine.path + ".backup-tmp"
         try? files.removeItem(atPath: work)
@@ -203,27 +206,35 @@ public final class BackupService: Sendable {
         let manifest = SnapshotManifest(timelineID: layout.timelineID, snapshotKey: key, snapshotID: id, snapshotTime: time, baseLSN: export.lsn,
                                         sha256: sha, bytes: bytes, walPrefix: walPrefix)
         try await settings.backend.put(key + BackupLayout.manifestSuffix, bytes: manifest.json.utf8)
+        return try await chain.withLock {
+            try await self.join(snapshot: key, id: id, time: time, lsn: export.lsn, bytes: bytes, started: started)
+        }
+    }
+
+    /// Under the chain lock: starts the chain at the snapshot if there is none to continue,
+    /// archives the WAL up to now and publishes the head naming the snapshot.
+    private func join(snapshot key: String, id: Int64, time: Int64, lsn: UInt64, bytes: Int64, started: ContinuousClock.Instant) async throws -> BackupResult {
         // No chain yet, or one the WAL can no longer continue: start it at this snapshot.
         let restart = state.withLock { s -> Bool in
-            guard let archived = s.archivedLSN, archived >= engine.replicationOldestLSN || archived >= export.lsn else {
-                s.archivedLSN = export.lsn
+            guard let archived = s.archivedLSN, archived >= engine.replicationOldestLSN || archived >= lsn else {
+                s.archivedLSN = lsn
                 return true
             }
             return false
         }
         if restart {
             state.withLock { $0.chainRestarts += 1 }
-            logger.info("backup: the WAL chain starts at LSN \(export.lsn) with snapshot \(id)")
+            logger.info("backup: the WAL chain starts at LSN \(lsn) with snapshot \(id)")
         }
         var head = BackupHead(timelineID: layout.timelineID, snapshotKey: key, snapshotID: id, snapshotTime: time,
-                              currentLSN: engine.replicationReadableLSN, lastArchivedLSN: state.withLock { $0.archivedLSN ?? export.lsn },
+                              currentLSN: engine.replicationReadableLSN, lastArchivedLSN: state.withLock { $0.archivedLSN ?? lsn },
                               lastSegmentHash: state.withLock { $0.previousHash }, walPrefix: walPrefix)
         state.withLock { $0.head = head }
         try await archiveLocked()
         head = state.withLock { $0.head } ?? head
         try await settings.backend.put(layout.headKey, bytes: head.json.utf8)
         let elapsed = ContinuousClock.now - started
-        return BackupResult(snapshotID: id, snapshotKey: key, baseLSN: export.lsn, archivedLSN: head.lastArchivedLSN, bytes: bytes, timestamp: time,
+        return BackupResult(snapshotID: id, snapshotKey: key, baseLSN: lsn, archivedLSN: head.lastArchivedLSN, bytes: bytes, timestamp: time,
                             durationMilliseconds: elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000)
     }
 
