@@ -57,6 +57,20 @@ public struct ConnectionString: Sendable, Equatable {
             self.host = host
             self.port = port
         }
+
+        /// An address a server advertises (`host:port`, `[v6]:port`, or `scheme://host:port/…`);
+        /// nil when it has no port.
+        public init?(advertised text: String) {
+            var rest = Substring(text)
+            if let scheme = rest.range(of: "://") { rest = rest[scheme.upperBound...] }
+            if let slash = rest.firstIndex(of: "/") { rest = rest[..<slash] }
+            if let at = rest.lastIndex(of: "@") { rest = rest[rest.index(after: at)...] }
+            guard let colon = rest.lastIndex(of: ":"), let port = Int(rest[rest.index(after: colon)...]), (1...65_535).contains(port) else { return nil }
+            var host = rest[..<colon]
+            if host.hasPrefix("["), host.hasSuffix("]") { host = host.dropFirst().dropLast() }
+            guard !host.isEmpty else { return nil }
+            self.init(host: String(host), port: port)
+        }
     }
 
     /// The same connection to another host of a cluster.

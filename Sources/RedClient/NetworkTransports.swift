@@ -8,6 +8,7 @@ import NIOSSL
 import RedCore
 import RedDB
 import RedProto
+import RedWire
 import Synchronization
 
 /// `grpc://` (`grpcs://` over TLS): the `Query` rpc of `reddb.v1.RedDb` over one HTTP/2 connection (grpc-swift
@@ -97,6 +98,17 @@ final class GRPCTransport: ClientTransport {
     func close() async throws {
         client.beginGracefulShutdown()
         _ = await runner.result
+    }
+
+    /// The server's replication topology (`Topology`): on a primary, its replicas that
+    /// advertise an address, for an authenticated caller (or anyone without users).
+    func topology() async throws -> Topology {
+        do {
+            let reply = try await stub.topology(Reddb_V1_TopologyRequest(), metadata: metadata.withLock { $0 }, options: callOptions)
+            return try Topology.decode([UInt8](reply.topologyBytes))
+        } catch {
+            throw Self.redError(error)
+        }
     }
 
     /// An RPCError as the RedError the server raised (its code is in the trailers).

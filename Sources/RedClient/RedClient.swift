@@ -47,7 +47,8 @@ public final class RedClient: Sendable {
     }
 
     /// Connects (or, for `memory://` and `file://`, opens the database in this process).
-    /// `?timeout_ms=`, `?pool=` and `?compress=zstd` in the string override `options`.
+    /// `?timeout_ms=`, `?pool=` and `?compress=zstd` in the string override `options`;
+    /// `?discover=replicas` adds the replicas the primary's topology lists to a cluster.
     public static func connect(_ url: String, options: Options = Options()) async throws -> RedClient {
         let target = try ConnectionString(url)
         var options = options
@@ -59,18 +60,47 @@ public final class RedClient: Sendable {
         case "none", "off": options.compression = false
         case let other?: throw RedError(.invalidArgument, "INVALID_URI: compress=\(other) is not a codec; use zstd or none")
         }
-        guard target.routesReadsToReplicas else {
+        var replicaHosts = target.replicas
+        switch target.query["discover"]?.lowercased() {
+        case nil: break
+        case "replicas":
+            for found in try await discoverReplicas(target, options: options) where !replicaHosts.contains(found) { replicaHosts.append(found) }
+        case let other?:
+            throw RedError(.invalidArgument, "INVALID_URI: discover=\(other) is not supported; use discover=replicas")
+        }
+        guard !replicaHosts.isEmpty, target.query["route"]?.lowercased() != "primary" else {
             return RedClient(connectionString: target, transport: try await transport(target.at(.init(host: target.host, port: target.port)), options: options))
         }
         let primary = try await transport(target.at(.init(host: target.host, port: target.port)), options: options)
         // A replica that cannot be reached now is left out (its reads go elsewhere); the
         // primary must be there. Left-out replicas are not retried by this client.
         var replicas: [any ClientTransport] = []
-        for replica in target.replicas {
+        for replica in replicaHosts {
             if let opened = try? await transport(target.at(replica), options: options) { replicas.append(opened) }
         }
         guard !replicas.isEmpty else { return RedClient(connectionString: target, transport: primary) }
         return RedClient(connectionString: target, transport: ClusterTransport(primary: primary, replicas: replicas))
+    }
+
+    /// `?discover=replicas`: the healthy replicas the primary's topology lists (gRPC `Topology`,
+    /// asked on the primary's host and port: the router's one port, or a `grpc://` string's),
+    /// found once, at connect. Their advertised addresses (`--advertise-addr`, `host:port` or
+    /// `scheme://host:port`) are reached with this string's scheme and credentials.
+    static func discoverReplicas(_ target: ConnectionString, options: Options) async throws -> [ConnectionString.HostPort] {
+        guard [.redwire, .grpc, .http].contains(target.transport) else {
+            throw RedError(.invalidArgument, "INVALID_URI: discover=replicas needs a network connection string")
+        }
+        var grpcTarget = target.at(.init(host: target.host, port: target.port))
+        grpcTarget.transport = .grpc
+        let grpc: GRPCTransport
+        do {
+            grpc = try await GRPCTransport(grpcTarget, options: options)
+        } catch {
+            throw RedError(.invalidArgument, "discover=replicas: cannot reach the Topology rpc at \(target.host):\(target.port) (it needs the server's one port or its gRPC port): \(error)")
+        }
+        defer { Task { try? await grpc.close() } }
+        let topology = try await grpc.topology()
+        return topology.replicas.filter(\.healthy).compactMap { ConnectionString.HostPort(advertised: $0.address) }
     }
 
     static func transport(_ target: ConnectionString, options: Options) async throws -> any ClientTransport {

@@ -161,6 +161,54 @@ import Testing
         try? await pinned.close()
     }
 
+    /// A free TCP port on 127.0.0.1 (bound, then released) for a server that must know its
+    /// own port before it starts (to advertise it).
+    static func freePort() throws -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
+        }
+        guard bound else { throw RedError(.ioError, "no free port") }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    /// `?discover=replicas`: the client finds the replica in the primary's topology and reads
+    /// from it, so reads go on once the primary is gone.
+    @Test func aClientDiscoversReplicasFromTheTopology() async throws {
+        let primary = try ServerProcess(arguments: ["--role", "primary", "--bind", "127.0.0.1:0"], surfaces: false)
+        defer { primary.remove() }
+        let port = try Self.freePort()
+        let replica = try ServerProcess(arguments: ["--role", "replica", "--primary-addr", "127.0.0.1:\(primary.routerPort)",
+                                                    "--bind", "127.0.0.1:\(port)", "--advertise-addr", "127.0.0.1:\(port)"], surfaces: false)
+        defer { replica.remove() }
+        let writer = try await RedClient.connect("red://127.0.0.1:\(primary.routerPort)")
+        try await writer.execute("CREATE TABLE d (id INT PRIMARY KEY)")
+        try await writer.execute("INSERT INTO d VALUES (1), (2), (3)")
+        // The replica shows up in the topology with its first pull; its copy of d a moment later.
+        var cluster: RedClient?
+        for _ in 0..<200 {
+            let candidate = try await RedClient.connect("red://127.0.0.1:\(primary.routerPort)?discover=replicas")
+            let onReplica = try? await RedClient.connect("red://127.0.0.1:\(port)")
+            let count = try? await onReplica?.query("SELECT count(*) FROM d").rows.first?.first
+            try? await onReplica?.close()
+            if count == .integer(3) { cluster = candidate; break }
+            try await candidate.close()
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        let client = try #require(cluster)
+        #expect(primary.stop() == 0)
+        #expect(try await client.query("SELECT count(*) FROM d").rows.first?.first == .integer(3), "the read went to the discovered replica")
+        await #expect(throws: (any Error).self) { try await client.execute("INSERT INTO d VALUES (4)") }
+        try? await client.close()
+        try? await writer.close()
+        await #expect(throws: RedError.self) { _ = try await RedClient.connect("red://127.0.0.1:\(port)?discover=everything") }
+    }
+
     /// Cascading: a replica of a replica copies and follows it, and so holds the primary's data.
     @Test func aReplicaOfAReplicaFollowsThePrimary() async throws {
         let primary = try ServerProcess(arguments: ["--role", "primary"])

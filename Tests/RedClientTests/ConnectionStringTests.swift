@@ -99,4 +99,12 @@ struct ConnectionStringTests {
             }
         }
     }
+
+    @Test func advertisedAddressesParse() {
+        #expect(ConnectionString.HostPort(advertised: "10.0.0.2:5050") == .init(host: "10.0.0.2", port: 5050))
+        #expect(ConnectionString.HostPort(advertised: "red://db-2.internal:6000/x") == .init(host: "db-2.internal", port: 6000))
+        #expect(ConnectionString.HostPort(advertised: "[::1]:5050") == .init(host: "::1", port: 5050))
+        #expect(ConnectionString.HostPort(advertised: "grpc://user@h:7") == .init(host: "h", port: 7))
+        for bad in ["", "host", "host:0", "host:99999", ":5050", "red://host"] { #expect(ConnectionString.HostPort(advertised: bad) == nil, "\(bad)") }
+    }
 }

@@ -137,7 +137,18 @@ public final class RouterListener: Service, Sendable {
                 channel.setOption(.autoRead, value: true).whenComplete { _ in channel.read() }
                 peer.setOption(.autoRead, value: true).whenComplete { _ in peer.read() }
             }.get()
-            try await channel.closeFuture.get()
+            // On shutdown a spliced connection (a replica's long poll, an idle client) gets the
+            // grace period other connections get, then is closed: the gRPC listener behind it
+            // stops only after the router, so nothing else would end it.
+            let grace = context.configuration.shutdownGraceMilliseconds
+            try await withGracefulShutdownHandler {
+                try await channel.closeFuture.get()
+            } onGracefulShutdown: {
+                Task {
+                    try? await Task.sleep(for: .milliseconds(grace))
+                    channel.close(promise: nil)
+                }
+            }
             try? await peer.close()
         } catch {
             context.logger.debug("router could not reach the \(surface.rawValue) listener at \(target): \(error)")
