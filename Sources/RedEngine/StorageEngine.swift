@@ -248,6 +248,8 @@ public final class StorageEngine: @unchecked Sendable {
 
         let (commitTS, endLSN): (UInt64, UInt64) = try store.write { tree in
             if let failure = failure.withLock({ $0 }) { throw failure }
+            // Checked again where commits are ordered: none is logged after the fence is set.
+            if fenced.load(ordering: .sequentiallyConsistent), let fence = writeFence.withLock({ $0 }) { throw fence }
             // First committer wins: any newer version of a key we write means a concurrent commit.
             // The records read here (one descent per leaf: the keys are sorted) are reused by the apply below.
             // A run whose smallest key is above its collection's ceiling (a load appending) has no

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import RedCore
 import RedDB
+import RedEngine
 import RedReplication
 import ServiceLifecycle
 
@@ -122,6 +123,11 @@ public struct RedServer: Sendable {
     /// it holds a snapshot (spec ops §7.4 auto-restore); an empty backend starts an empty database.
     static func restoreIfMissing(_ path: String, from backup: BackupSettings, target: PointInTimeRestore.Target, logger: Logger) async throws {
         guard !FileManager.default.fileExists(atPath: path) else { return }
+        let wal = StorageEngine.walDirectory(for: path)
+        if FileManager.default.fileExists(atPath: wal) {
+            throw RedError(.duplicateObject, "\(path) is missing but its log \(wal) is not (a deleted database, or a restore cut short): "
+                           + "remove \(wal) to restore from \(backup.backend.description), or put the data file back")
+        }
         let points = try await PointInTimeRestore.restorePoints(backend: backup.backend, layout: backup.layout)
         guard !points.isEmpty else {
             logger.info("backup: \(backup.backend.description) holds no snapshot yet; starting an empty database")

@@ -5,6 +5,7 @@ import RedCore
 import RedDB
 import RedEngine
 @testable import RedReplication
+import Synchronization
 import Testing
 
 /// Backups, WAL archiving and point-in-time restore in one process, against a directory
@@ -297,6 +298,50 @@ import Testing
         #expect(try await Self.ids(directory.path + "/third.rdb").count == 30 + 4)
         _ = try await PointInTimeRestore.restore(backend: backend, layout: settings.layout, target: .latest, destination: directory.path + "/latest.rdb")
         #expect(try await Self.ids(directory.path + "/latest.rdb").count == 40 + 8)
+    }
+
+    /// A backend whose head writes fail while `failing` is set.
+    final class HeadlessBackend: BackupBackend {
+        let inner: FileSystemBackend
+        let failing = Mutex(false)
+        init(_ inner: FileSystemBackend) { self.inner = inner }
+        var description: String { inner.description }
+        func put(_ key: String, bytes: [UInt8]) async throws {
+            if key.hasSuffix("head.json"), failing.withLock({ $0 }) { throw RedError(.ioError, "head write refused") }
+            try await inner.put(key, bytes: bytes)
+        }
+        func putFile(_ key: String, from path: String) async throws { try await inner.putFile(key, from: path) }
+        func get(_ key: String) async throws -> [UInt8]? { try await inner.get(key) }
+        func getFile(_ key: String, to path: String) async throws -> Bool { try await inner.getFile(key, to: path) }
+        func list(prefix: String) async throws -> [String] { try await inner.list(prefix: prefix) }
+        func delete(_ key: String) async throws { try await inner.delete(key) }
+    }
+
+    @Test func aFailedHeadWriteNeitherForksNorLosesTheChain() async throws {
+        let directory = try Directory()
+        let backend = HeadlessBackend(FileSystemBackend(root: directory.path + "/backups"))
+        let path = directory.path + "/data.rdb"
+        var database = try await Database.open(path: path, options: ReplicationTests.options())
+        var service = try BackupService(database: database, settings: BackupSettings(backend: backend), logger: Self.logger)
+        _ = try await database.session().execute("CREATE TABLE t (id INT PRIMARY KEY, v TEXT)")
+        _ = try await service.trigger()
+        backend.failing.withLock { $0 = true }
+        try await Self.insert(database.session(), 1...5)
+        await #expect(throws: RedError.self) { try await service.archive() }  // the segment is up, its head is not
+        try await Self.insert(database.session(), 6...10)
+        await #expect(throws: RedError.self) { try await service.archive() }
+        try await database.close()
+        // A restart reads the stale head and adopts the two segments past it.
+        backend.failing.withLock { $0 = false }
+        database = try await Database.open(path: path, options: ReplicationTests.options())
+        service = try BackupService(database: database, settings: BackupSettings(backend: backend), logger: Self.logger)
+        try await Self.insert(database.session(), 11...12)
+        #expect(try await service.archive() == 1)
+        try await database.close()
+        let segments = try await backend.list(prefix: "clusters/dev/wal/").filter { $0.hasSuffix(".wal") }
+        #expect(segments.count == 3, "\(segments)")
+        _ = try await PointInTimeRestore.restore(backend: backend, layout: BackupLayout(), target: .latest, destination: directory.path + "/r.rdb")
+        #expect(try await Self.ids(directory.path + "/r.rdb") == Array(1...12))
     }
 
     @Test func commitRecordsCarryTheirTime() async throws {

@@ -31,6 +31,36 @@ import Testing
         func delete(_ key: String, ifVersion version: String) async throws -> Bool { try check(); return try await inner.delete(key, ifVersion: version) }
     }
 
+    /// Conditional writes that land but answer "precondition failed", as a retry of a write
+    /// whose reply was lost does.
+    final class LostReplyBackend: ConditionalBackend {
+        let inner: FileSystemBackend
+        init(_ inner: FileSystemBackend) { self.inner = inner }
+        var description: String { inner.description }
+        func put(_ key: String, bytes: [UInt8]) async throws { try await inner.put(key, bytes: bytes) }
+        func putFile(_ key: String, from path: String) async throws { try await inner.putFile(key, from: path) }
+        func get(_ key: String) async throws -> [UInt8]? { try await inner.get(key) }
+        func getFile(_ key: String, to path: String) async throws -> Bool { try await inner.getFile(key, to: path) }
+        func list(prefix: String) async throws -> [String] { try await inner.list(prefix: prefix) }
+        func delete(_ key: String) async throws { try await inner.delete(key) }
+        func getVersioned(_ key: String) async throws -> (bytes: [UInt8], version: String)? { try await inner.getVersioned(key) }
+        func put(_ key: String, bytes: [UInt8], ifVersion version: String?) async throws -> Bool {
+            _ = try await inner.put(key, bytes: bytes, ifVersion: version)
+            return false
+        }
+        func delete(_ key: String, ifVersion version: String) async throws -> Bool { try await inner.delete(key, ifVersion: version) }
+    }
+
+    @Test func aWriteWhoseReplyWasLostStillHoldsTheLease() async throws {
+        let directory = try BackupTests.Directory()
+        let store = LeaseStore(backend: LostReplyBackend(FileSystemBackend(root: directory.path)), databaseKey: "db")
+        let lease = try await store.acquire(holder: "a", ttlMilliseconds: 60_000)
+        let renewed = try await store.refresh(lease, ttlMilliseconds: 60_000)
+        let stored = try await store.current()
+        #expect(renewed.isSameAcquisition(as: lease) && stored == renewed)
+        await #expect(throws: RedError.self) { _ = try await store.acquire(holder: "b", ttlMilliseconds: 60_000) }
+    }
+
     static func race(_ backend: any ConditionalBackend) async throws {
         let store = LeaseStore(backend: backend, databaseKey: "clusters/dev/data.rdb")
         #expect(store.key == "leases/clusters/dev/data.rdb.lease.json")
@@ -58,7 +88,10 @@ import Testing
         #expect(again.generation == 2)
         await #expect(throws: RedError.self) { _ = try await store.refresh(winner, ttlMilliseconds: 60_000) }
         try await store.release(again)
-        #expect(try await store.current() == nil)
+        let released = try #require(try await store.current())
+        #expect(released.expiresAtMilliseconds == 0 && released.generation == 2, "released: expired, its generation kept")
+        let next = try await store.acquire(holder: loser, ttlMilliseconds: 60_000)
+        #expect(next.generation == 3, "generations never go back")
     }
 
     @Test func exactlyOneWinsARaceOnADirectory() async throws {

@@ -88,8 +88,17 @@ public struct FileSystemBackend: ConditionalBackend {
     private func write(to target: String, _ body: (FileHandle) throws -> Void) throws {
         let directory = (target as NSString).deletingLastPathComponent
         let files = FileManager.default
+        // The directories this write creates, outermost first: each is fsynced into its parent,
+        // so the blob's path survives power loss along with the blob.
+        var created: [String] = []
+        var missing = directory
+        while !missing.isEmpty, missing != "/", !files.fileExists(atPath: missing) {
+            created.insert(missing, at: 0)
+            missing = (missing as NSString).deletingLastPathComponent
+        }
         do {
             try files.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            for path in created { try PosixFileSystem().syncDirectory((path as NSString).deletingLastPathComponent) }
         } catch {
             throw RedError(.ioError, "cannot create \(directory): \(error.localizedDescription)")
         }

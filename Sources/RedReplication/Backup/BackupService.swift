@@ -115,11 +115,31 @@ public final class BackupService: Sendable {
         var archived: UInt64?
         var hash = ""
         if let head, head.walPrefix == walPrefix {
-            archived = head.lastArchivedLSN
+            var end = head.lastArchivedLSN
             hash = head.lastSegmentHash
-            for key in try await settings.backend.list(prefix: walPrefix) {
-                guard let range = Self.segmentRange(key, prefix: walPrefix), range.start >= head.lastArchivedLSN else { continue }
-                logger.info("backup: removing \(key), archived after the head was last written; it is archived again")
+            // Segments archived after the head was last written (a crash or a failed head write
+            // in between) that continue the chain are adopted; anything else past its end (a
+            // segment whose manifest never made it) is removed and archived again.
+            let keys = try await settings.backend.list(prefix: walPrefix)
+            let manifests = keys.filter { $0.hasSuffix(".wal" + BackupLayout.manifestSuffix) }
+            var byStart: [UInt64: [String]] = [:]
+            for key in manifests { if let range = Self.segmentRange(key, prefix: walPrefix), range.start >= end { byStart[range.start, default: []].append(key) } }
+            adopting: while let candidates = byStart[end] {
+                for key in candidates {
+                    guard let bytes = try await settings.backend.get(key),
+                          let manifest = try? SegmentManifest(json: ManifestFields.load(bytes, key: key), key: key),
+                          manifest.previousHash == hash || hash.isEmpty else { continue }
+                    logger.info("backup: adopting \(manifest.key), archived after the head was last written")
+                    end = manifest.lsnEnd
+                    hash = manifest.sha256
+                    continue adopting
+                }
+                break
+            }
+            archived = end
+            for key in keys {
+                guard let range = Self.segmentRange(key, prefix: walPrefix), range.start >= end else { continue }
+                logger.info("backup: removing \(key), past the end of the archived chain; it is archived again")
                 try await settings.backend.delete(key)
             }
         }
@@ -146,6 +166,7 @@ public final class BackupService: Sendable {
 
     /// Takes a snapshot, uploads it, archives the WAL up to now and publishes the head.
     public func trigger() async throws -> BackupResult {
+        try refuseWhileFenced()
         let claimed = state.withLock { s -> Bool in
             guard !s.backupRunning else { return false }
             s.backupRunning = true
@@ -233,9 +254,19 @@ public final class BackupService: Sendable {
         try await archiveLocked()
         head = state.withLock { $0.head } ?? head
         try await settings.backend.put(layout.headKey, bytes: head.json.utf8)
+        // Commits up to the snapshot are in the backend now, archived or not (remote_wal).
+        archiveWaiter?.noteDurable(replicaID: "archive", lsn: max(lsn, head.lastArchivedLSN))
         let elapsed = ContinuousClock.now - started
         return BackupResult(snapshotID: id, snapshotKey: key, baseLSN: lsn, archivedLSN: head.lastArchivedLSN, bytes: bytes, timestamp: time,
                             durationMilliseconds: elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000)
+    }
+
+    /// A server that lost its writer lease stops writing to the backend too: another server
+    /// owns the namespace now, and this one's backups, archive, pruning or head would be stale.
+    func refuseWhileFenced() throws {
+        if let fence = engine.writeFenceReason {
+            throw RedError(.readOnlyTransaction, "backups stopped: \(fence.message)")
+        }
     }
 
     // MARK: Pruning
@@ -278,6 +309,7 @@ public final class BackupService: Sendable {
     /// backup: a chain needs a snapshot to start from.
     @discardableResult
     public func archive() async throws -> Int {
+        try refuseWhileFenced()
         do {
             return try await chain.withLock {
                 try await self.loadHeadIfNeeded()
@@ -315,20 +347,20 @@ public final class BackupService: Sendable {
                                            records: records.count, firstTime: records.first?.timeMilliseconds ?? 0, lastTime: records.last?.timeMilliseconds ?? 0)
             try await settings.backend.put(key, bytes: bytes)
             try await settings.backend.put(key + BackupLayout.manifestSuffix, bytes: manifest.json.utf8)
+            // The segment is in the chain once its manifest is: the head that follows is a hint
+            // (a start-up adopts segments past it), so a failed head write never forks the chain.
             let head = state.withLock { s -> BackupHead? in
+                s.archivedLSN = last.endLSN
+                s.previousHash = sha
+                s.segmentsArchived += 1
                 s.head?.lastArchivedLSN = last.endLSN
                 s.head?.lastSegmentHash = sha
                 s.head?.currentLSN = batch.currentLSN
                 return s.head
             }
-            if let head { try await settings.backend.put(layout.headKey, bytes: head.json.utf8) }
-            state.withLock { s in
-                s.archivedLSN = last.endLSN
-                s.previousHash = sha
-                s.segmentsArchived += 1
-            }
             archiveWaiter?.noteDurable(replicaID: "archive", lsn: last.endLSN)
             uploaded += 1
+            if let head { try await settings.backend.put(layout.headKey, bytes: head.json.utf8) }
             try Task.checkCancellation()
         }
         return uploaded
@@ -346,25 +378,42 @@ public final class BackupService: Sendable {
         var backoff = Duration.seconds(1)
         var schedule = (enabled: false, interval: Duration.seconds(3600))
         var scheduleReadAt = ContinuousClock.now - .seconds(3600)
+        var backupTask: BackgroundBackup?
         let tick = Duration.milliseconds(max(100, settings.archiveIntervalMilliseconds == 0 ? 1_000 : settings.archiveIntervalMilliseconds))
         while !Task.isCancelled {
             if ContinuousClock.now - scheduleReadAt >= .seconds(10) {
                 schedule = await readSchedule()
                 scheduleReadAt = ContinuousClock.now
             }
-            if ContinuousClock.now >= nextAttempt {
+            if let finished = backupTask, finished.isDone {
+                backupTask = nil
+                if finished.succeeded {
+                    lastBackupAt = ContinuousClock.now
+                    backoff = .seconds(1)
+                } else {
+                    nextAttempt = ContinuousClock.now + backoff
+                    backoff = min(backoff * 2, .seconds(60))
+                }
+            }
+            if ContinuousClock.now >= nextAttempt, engine.writeFenceReason == nil {
                 do {
                     try await chain.withLock { try await self.loadHeadIfNeeded() }
                     let needsChain = state.withLock { $0.archivedLSN == nil || $0.head?.walPrefix != walPrefix }
-                    if needsChain || (schedule.enabled && ContinuousClock.now - lastBackupAt >= schedule.interval) {
-                        _ = try await trigger()
-                        lastBackupAt = ContinuousClock.now
-                    } else if settings.archiveIntervalMilliseconds > 0 || archiveWaiter != nil {
+                    // A backup runs beside this loop, which goes on archiving the chain meanwhile.
+                    if backupTask == nil, needsChain || (schedule.enabled && ContinuousClock.now - lastBackupAt >= schedule.interval) {
+                        let flag = BackgroundBackup()
+                        flag.task = Task { [weak self] in
+                            let succeeded = (try? await self?.trigger()) != nil
+                            flag.finish(succeeded)
+                            self?.doorbell.ring()
+                        }
+                        backupTask = flag
+                    }
+                    if !needsChain, settings.archiveIntervalMilliseconds > 0 || archiveWaiter != nil {
                         try await archive()
                     }
-                    backoff = .seconds(1)
                 } catch is CancellationError {
-                    return
+                    break
                 } catch {
                     logger.warning("backup: \(error); trying again in \(backoff)")
                     nextAttempt = ContinuousClock.now + backoff
@@ -373,6 +422,8 @@ public final class BackupService: Sendable {
             }
             await doorbell.wait(upTo: tick)
         }
+        backupTask?.task?.cancel()
+        await backupTask?.task?.value
     }
 
     /// From now on (`remote_wal`), every commit waits until it is archived: the engine's
@@ -446,4 +497,21 @@ public final class BackupService: Sendable {
         try PosixFileSystem().syncDirectory((path as NSString).deletingLastPathComponent.isEmpty ? "." : (path as NSString).deletingLastPathComponent)
         return id
     }
+}
+
+/// A backup the schedule started, running beside the archive loop.
+final class BackgroundBackup: @unchecked Sendable {
+    private let lock = NSLock()
+    private var done = false
+    private var ok = false
+    var task: Task<Void, Never>?
+
+    func finish(_ succeeded: Bool) {
+        lock.lock(); defer { lock.unlock() }
+        done = true
+        ok = succeeded
+    }
+
+    var isDone: Bool { lock.lock(); defer { lock.unlock() }; return done }
+    var succeeded: Bool { lock.lock(); defer { lock.unlock() }; return ok }
 }

@@ -7,6 +7,8 @@ final class Doorbell: Sendable {
         var rung = false
         var waiter: (id: UInt64, continuation: CheckedContinuation<Void, Never>)?
         var nextID: UInt64 = 0
+        /// A wait whose timer fired before the wait registered: it returns at once.
+        var expired: UInt64?
     }
 
     private let state = Mutex(State())
@@ -35,7 +37,7 @@ final class Doorbell: Sendable {
         }
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             let now = state.withLock { s -> Bool in
-                if s.rung {
+                if s.rung || s.expired == id {
                     s.rung = false
                     return true
                 }
@@ -50,7 +52,10 @@ final class Doorbell: Sendable {
     /// The timer of wait `id`: resumes that wait only (a late timer finds nothing to do).
     private func wake(_ id: UInt64) {
         let waiter = state.withLock { s -> CheckedContinuation<Void, Never>? in
-            guard let waiter = s.waiter, waiter.id == id else { return nil }
+            guard let waiter = s.waiter, waiter.id == id else {
+                if s.nextID == id { s.expired = id }  // the wait has not registered yet
+                return nil
+            }
             s.waiter = nil
             return waiter.continuation
         }

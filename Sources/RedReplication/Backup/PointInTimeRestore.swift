@@ -83,15 +83,25 @@ public enum PointInTimeRestore {
     /// Every snapshot in the backend, oldest first, with how far its chain reaches.
     public static func restorePoints(backend: any BackupBackend, layout: BackupLayout) async throws -> [RestorePoint] {
         let snapshots = try await snapshotManifests(backend: backend, layout: layout)
-        var segmentsByPrefix: [String: [SegmentManifest]] = [:]
+        var refsByPrefix: [String: [SegmentRef]] = [:]
         var points: [RestorePoint] = []
         for snapshot in snapshots {
-            if segmentsByPrefix[snapshot.walPrefix] == nil {
-                segmentsByPrefix[snapshot.walPrefix] = try await segmentManifests(backend: backend, prefix: snapshot.walPrefix)
+            if refsByPrefix[snapshot.walPrefix] == nil {
+                refsByPrefix[snapshot.walPrefix] = try await segmentRefs(backend: backend, prefix: snapshot.walPrefix)
             }
-            let chain = (try? chainAfter(snapshot, segments: segmentsByPrefix[snapshot.walPrefix] ?? [], target: .latest)) ?? []
-            points.append(RestorePoint(snapshot: snapshot, segmentCount: chain.count,
-                                       latestRecoverableTime: max(snapshot.snapshotTime, chain.last?.lastTime ?? 0)))
+            // From the key names alone (a listing, not a verification): the contiguous run of
+            // segments after the snapshot, and the last one's manifest for its newest commit time.
+            let refs = refsByPrefix[snapshot.walPrefix] ?? []
+            let byStart = Dictionary(grouping: refs, by: \.start)
+            var run: [SegmentRef] = []
+            var current = refs.filter { $0.start <= snapshot.baseLSN && $0.end > snapshot.baseLSN }.max { $0.end < $1.end }
+            while let segment = current {
+                run.append(segment)
+                current = byStart[segment.end]?.max { $0.end < $1.end }
+            }
+            var latest = snapshot.snapshotTime
+            if let last = run.last, let manifest = try? await loadSegment(last, backend: backend) { latest = max(latest, manifest.lastTime) }
+            points.append(RestorePoint(snapshot: snapshot, segmentCount: run.count, latestRecoverableTime: latest))
         }
         return points
     }
@@ -103,13 +113,18 @@ public enum PointInTimeRestore {
             throw RedError(.duplicateObject, "\(destination) already exists; restore into a new path")
         }
         let snapshots = try await snapshotManifests(backend: backend, layout: layout)
+        // An LSN means a position in one database's log: the newest database's (the one whose
+        // snapshot is newest in the namespace).
+        let database = snapshots.last?.walPrefix
         guard let snapshot = snapshots.last(where: { s in
-            target.timeMilliseconds.map { s.snapshotTime <= $0 } ?? true
+            (target.timeMilliseconds.map { s.snapshotTime <= $0 } ?? true)
+                && (target.lsn.map { s.baseLSN <= $0 && s.walPrefix == database } ?? true)
         }) else {
             throw RedError(.undefinedObject, snapshots.isEmpty ? "the backend \(backend.description) holds no snapshot"
-                                                               : "no snapshot was taken at or before the target time")
+                                                               : "no snapshot was taken at or before the target")
         }
-        let segments = try chainAfter(snapshot, segments: try await segmentManifests(backend: backend, prefix: snapshot.walPrefix), target: target)
+        let segments = try await chain(after: snapshot, refs: try await segmentRefs(backend: backend, prefix: snapshot.walPrefix),
+                                       target: target, backend: backend)
 
         let work = destination + ".restoring"
         let workWAL = StorageEngine.walDirectory(for: work)
@@ -132,6 +147,18 @@ public enum PointInTimeRestore {
             }
             guard S3Signer.hex(SHA256.hash(data: bytes)) == manifest.sha256 else {
                 throw RedError(.dataCorrupted, "WAL segment \(manifest.key) does not match its SHA-256; nothing was restored")
+            }
+            // Its frames too, before anything is applied: in LSN order, inside its range.
+            let records = try WALSegment.decode(bytes, key: manifest.key)
+            var previous = manifest.lsnStart
+            for record in records {
+                guard record.endLSN > previous, record.endLSN <= manifest.lsnEnd else {
+                    throw RedError(.dataCorrupted, "WAL segment \(manifest.key) holds a record outside its LSN range; nothing was restored")
+                }
+                previous = record.endLSN
+            }
+            guard previous == manifest.lsnEnd, records.count == manifest.records else {
+                throw RedError(.dataCorrupted, "WAL segment \(manifest.key) does not hold what its manifest says; nothing was restored")
             }
             let path = downloads + "/segment-\(index)"
             guard files.createFile(atPath: path, contents: Data(bytes)) else { throw RedError(.ioError, "cannot write \(path)") }
@@ -174,6 +201,9 @@ public enum PointInTimeRestore {
             throw RedError((error as? RedError)?.code ?? .ioError,
                            "restore failed after \(applied) commits; the partial database is left at \(work): \((error as? RedError)?.message ?? "\(error)")")
         }
+        // A restored database is a new one: no backup id (it starts its own WAL chain) and no
+        // replication state (its replicas must copy it anew) left from a file that had this name.
+        for sidecar in ["-backup.json", "-replication.json"] { try? files.removeItem(atPath: destination + sidecar) }
         try files.moveItem(atPath: workWAL, toPath: StorageEngine.walDirectory(for: destination))
         try files.moveItem(atPath: work, toPath: destination)
         let parent = (destination as NSString).deletingLastPathComponent
@@ -183,52 +213,87 @@ public enum PointInTimeRestore {
 
     // MARK: Manifests and the chain
 
+    /// Every readable snapshot manifest, oldest first (an unreadable one is left out: the
+    /// snapshots before it still restore).
     static func snapshotManifests(backend: any BackupBackend, layout: BackupLayout) async throws -> [SnapshotManifest] {
         var manifests: [SnapshotManifest] = []
         for key in try await backend.list(prefix: layout.snapshotPrefix) where key.hasSuffix(".snapshot" + BackupLayout.manifestSuffix) {
-            guard let bytes = try await backend.get(key) else { continue }
-            manifests.append(try SnapshotManifest(json: ManifestFields.load(bytes, key: key), key: key))
+            guard let bytes = try await backend.get(key), let manifest = try? SnapshotManifest(json: ManifestFields.load(bytes, key: key), key: key) else { continue }
+            manifests.append(manifest)
         }
         return manifests.sorted { ($0.snapshotTime, $0.snapshotID) < ($1.snapshotTime, $1.snapshotID) }
     }
 
+    /// A segment as its manifest's key names it: `<prefix><start>-<end>.wal.manifest.json`.
+    struct SegmentRef: Equatable {
+        var start: UInt64
+        var end: UInt64
+        var manifestKey: String
+    }
+
+    /// The segments under `prefix`, from one listing (no manifest read).
+    static func segmentRefs(backend: any BackupBackend, prefix: String) async throws -> [SegmentRef] {
+        try await backend.list(prefix: prefix).compactMap { key in
+            guard key.hasSuffix(".wal" + BackupLayout.manifestSuffix), let range = BackupService.segmentRange(key, prefix: prefix) else { return nil }
+            return SegmentRef(start: range.start, end: range.end, manifestKey: key)
+        }.sorted { $0.start < $1.start }
+    }
+
+    static func loadSegment(_ ref: SegmentRef, backend: any BackupBackend) async throws -> SegmentManifest {
+        guard let bytes = try await backend.get(ref.manifestKey) else {
+            throw RedError(.dataCorrupted, "backup manifest \(ref.manifestKey) disappeared while it was read")
+        }
+        let manifest = try SegmentManifest(json: ManifestFields.load(bytes, key: ref.manifestKey), key: ref.manifestKey)
+        guard manifest.key + BackupLayout.manifestSuffix == ref.manifestKey, manifest.lsnStart == ref.start, manifest.lsnEnd == ref.end else {
+            throw RedError(.dataCorrupted, "backup manifest \(ref.manifestKey) names another segment (\(manifest.key))")
+        }
+        return manifest
+    }
+
+    /// Every segment manifest under `prefix`, by LSN (pruning reads them all).
     static func segmentManifests(backend: any BackupBackend, prefix: String) async throws -> [SegmentManifest] {
         var manifests: [SegmentManifest] = []
-        for key in try await backend.list(prefix: prefix) where key.hasSuffix(".wal" + BackupLayout.manifestSuffix) {
-            guard let bytes = try await backend.get(key) else { continue }
-            let manifest = try SegmentManifest(json: ManifestFields.load(bytes, key: key), key: key)
-            guard manifest.key + BackupLayout.manifestSuffix == key else {
-                throw RedError(.dataCorrupted, "backup manifest \(key) names another segment (\(manifest.key))")
-            }
-            manifests.append(manifest)
-        }
-        return manifests.sorted { $0.lsnStart < $1.lsnStart }
+        for ref in try await segmentRefs(backend: backend, prefix: prefix) { manifests.append(try await loadSegment(ref, backend: backend)) }
+        return manifests
     }
 
     /// The segments that continue `snapshot` up to `target`, checked as a chain: the first holds
-    /// the LSN after the snapshot, each starts where the previous ends and names its hash.
-    /// A segment past a break that the target needs is an error, never silently skipped.
-    static func chainAfter(_ snapshot: SnapshotManifest, segments: [SegmentManifest], target: Target) throws -> [SegmentManifest] {
-        let later = segments.filter { $0.lsnEnd > snapshot.baseLSN }
-        guard var current = later.first(where: { $0.lsnStart <= snapshot.baseLSN }) else {
-            if let first = later.first, needs(first, target) {
-                throw RedError(.dataCorrupted, "the WAL chain has a gap: no segment holds LSN \(snapshot.baseLSN) (the next starts at \(first.lsnStart))")
+    /// the LSN after the snapshot, each starts where the previous ends and names its hash. A
+    /// break the target lies beyond — a tampered link, a missing segment, a gap — is an error,
+    /// never skipped. Only the manifests of the chain (and the first one's predecessor) are read.
+    static func chain(after snapshot: SnapshotManifest, refs: [SegmentRef], target: Target, backend: any BackupBackend) async throws -> [SegmentManifest] {
+        let byStart = Dictionary(grouping: refs, by: \.start)
+        let base = snapshot.baseLSN
+        func gapAfter(_ end: UInt64, lastTime: Int64) throws {
+            guard let next = refs.first(where: { $0.start > end }) else { return }
+            let beyond = (target.timeMilliseconds.map { $0 > lastTime } ?? true) && (target.lsn.map { $0 > end } ?? true)
+            if beyond {
+                throw RedError(.dataCorrupted, "the WAL chain has a gap between LSN \(end) and \(next.start); the target lies beyond it")
             }
+        }
+        // Longest first: of two segments from one LSN (an archive retried), the one that goes further.
+        guard let firstRef = refs.filter({ $0.start <= base && $0.end > base }).max(by: { $0.end < $1.end }) else {
+            try gapAfter(base, lastTime: snapshot.snapshotTime)
             return []
         }
-        if let before = segments.first(where: { $0.lsnEnd == current.lsnStart }), !current.previousHash.isEmpty, before.sha256 != current.previousHash {
+        var current = try await loadSegment(firstRef, backend: backend)
+        if !current.previousHash.isEmpty, let beforeRef = refs.first(where: { $0.end == current.lsnStart }),
+           let before = try? await loadSegment(beforeRef, backend: backend), before.sha256 != current.previousHash {
             throw RedError(.dataCorrupted, "WAL segment \(current.key) does not name its predecessor's hash; the chain is broken")
         }
         var chain = [current]
         while needs(current, target, after: true) {
-            let candidates = later.filter { $0.lsnStart == current.lsnEnd }
-            guard let next = candidates.first(where: { $0.previousHash == current.sha256 }) else {
+            let candidates = (byStart[current.lsnEnd] ?? []).sorted { $0.end > $1.end }
+            var next: SegmentManifest?
+            for ref in candidates {
+                let manifest = try await loadSegment(ref, backend: backend)
+                if manifest.previousHash == current.sha256 { next = manifest; break }
+            }
+            guard let next else {
                 if let wrong = candidates.first {
-                    throw RedError(.dataCorrupted, "WAL segment \(wrong.key) does not name its predecessor's hash; the chain is broken")
+                    throw RedError(.dataCorrupted, "WAL segment \(wrong.manifestKey.dropLast(BackupLayout.manifestSuffix.count)) does not name its predecessor's hash; the chain is broken")
                 }
-                if let gapAfter = later.first(where: { $0.lsnStart > current.lsnEnd }), needs(gapAfter, target) {
-                    throw RedError(.dataCorrupted, "the WAL chain has a gap between LSN \(current.lsnEnd) and \(gapAfter.lsnStart)")
-                }
+                try gapAfter(current.lsnEnd, lastTime: current.lastTime)
                 break
             }
             chain.append(next)
@@ -237,10 +302,10 @@ public enum PointInTimeRestore {
         return chain
     }
 
-    /// Whether replaying to `target` needs `segment` (or, with `after`, what follows it).
-    private static func needs(_ segment: SegmentManifest, _ target: Target, after: Bool = false) -> Bool {
-        if let lsn = target.lsn, (after ? segment.lsnEnd : segment.lsnStart) >= lsn { return false }
-        if let time = target.timeMilliseconds, (after ? segment.lastTime : segment.firstTime) > time { return false }
+    /// Whether replaying to `target` needs what follows `segment`.
+    private static func needs(_ segment: SegmentManifest, _ target: Target, after: Bool) -> Bool {
+        if let lsn = target.lsn, segment.lsnEnd >= lsn { return false }
+        if let time = target.timeMilliseconds, segment.lastTime > time { return false }
         return true
     }
 }

@@ -8,8 +8,9 @@ import Synchronization
 /// engine when it is lost.
 ///
 /// - At start the lease must be acquired, or the server does not start.
-/// - It is refreshed every `max(ttl / 3, 1 s)`. A failed refresh fences every commit at once
-///   (fail closed: the lease may be gone, so another server may be writing).
+/// - It is refreshed every `max(ttl / 3, 1 s)`. A failed refresh — or one that takes longer
+///   than a third of the TTL — fences every commit at once (fail closed: the lease may run
+///   out, and another server may then write), well before the lease expires.
 /// - A fence from a *replaced* lease (another holder or generation) is final: that server was
 ///   promoted, this one must come back as a replica. A fence from an unreachable backend lifts
 ///   when a later refresh finds the lease still ours (same holder and generation: nobody took
@@ -79,12 +80,27 @@ public final class LeaseKeeper: Sendable {
         }
     }
 
-    /// One refresh: extends the lease, or fences the engine.
+    /// One refresh: extends the lease, or fences the engine. A refresh that takes longer than
+    /// a third of the TTL counts as failed (a backend that hangs must not let the lease run
+    /// out while this server still writes); so does finding the lease about to expire.
     public func refreshOnce() async {
         let (lease, final) = state.withLock { ($0.lease, $0.final) }
         guard !final else { return }
+        let store = self.store
+        let ttl = settings.ttlMilliseconds
         do {
-            let renewed = try await store.refresh(lease, ttlMilliseconds: settings.ttlMilliseconds)
+            let renewed = try await withThrowingTaskGroup(of: WriterLease?.self) { group in
+                group.addTask { try await store.refresh(lease, ttlMilliseconds: ttl) }
+                group.addTask {
+                    try await Task.sleep(for: .milliseconds(max(ttl / 3, 500)))
+                    return nil
+                }
+                defer { group.cancelAll() }
+                guard let first = try await group.next(), let renewed = first else {
+                    throw RedError(.ioError, "the refresh took longer than \(max(ttl / 3, 500)) ms")
+                }
+                return renewed
+            }
             let wasFenced = state.withLock { s -> Bool in
                 defer { s.state = .held; s.lease = renewed }
                 return s.state == .notHeld

@@ -8,26 +8,38 @@ import RedCore
 /// refresh fails and it fences itself (every commit refused).
 ///
 /// Blob `<RED_LEASE_PREFIX, leases/><RED_REMOTE_KEY>.lease.json`:
-/// `{"database_key", "holder_id", "generation", "acquired_at_ms", "expires_at_ms"}`. Every
-/// acquisition raises `generation`; a refresh keeps it and extends `expires_at_ms`.
+/// `{"database_key", "holder_id", "generation", "acquired_at_ms", "expires_at_ms", "nonce"}`.
+/// Every acquisition raises `generation` and draws a new `nonce` (ours: it tells two processes
+/// with one holder id apart, and a write whose reply was lost from one that lost a race); a
+/// refresh keeps both and extends `expires_at_ms`. Releasing writes the lease back expired
+/// rather than deleting it, so generations only grow.
 public struct WriterLease: Sendable, Equatable {
     public var databaseKey: String
     public var holderID: String
     public var generation: UInt64
     public var acquiredAtMilliseconds: Int64
     public var expiresAtMilliseconds: Int64
+    public var nonce: String
 
     public var json: JSONValue {
         .object([("database_key", .string(databaseKey)), ("holder_id", .string(holderID)), ("generation", .integer(Int64(generation))),
-                 ("acquired_at_ms", .integer(acquiredAtMilliseconds)), ("expires_at_ms", .integer(expiresAtMilliseconds))])
+                 ("acquired_at_ms", .integer(acquiredAtMilliseconds)), ("expires_at_ms", .integer(expiresAtMilliseconds)),
+                 ("nonce", .string(nonce))])
     }
 
-    init(databaseKey: String, holderID: String, generation: UInt64, acquiredAtMilliseconds: Int64, expiresAtMilliseconds: Int64) {
+    init(databaseKey: String, holderID: String, generation: UInt64, acquiredAtMilliseconds: Int64, expiresAtMilliseconds: Int64,
+         nonce: String = UUID().uuidString.lowercased()) {
         self.databaseKey = databaseKey
         self.holderID = holderID
         self.generation = generation
         self.acquiredAtMilliseconds = acquiredAtMilliseconds
         self.expiresAtMilliseconds = expiresAtMilliseconds
+        self.nonce = nonce
+    }
+
+    /// The same acquisition (holder, generation and nonce), whatever its expiry.
+    func isSameAcquisition(as other: WriterLease) -> Bool {
+        holderID == other.holderID && generation == other.generation && nonce == other.nonce
     }
 
     init(bytes: [UInt8], key: String) throws {
@@ -37,6 +49,7 @@ public struct WriterLease: Sendable, Equatable {
         generation = UInt64(try fields.integer("generation"))
         acquiredAtMilliseconds = try fields.integer("acquired_at_ms")
         expiresAtMilliseconds = try fields.integer("expires_at_ms")
+        nonce = (try? fields.string("nonce")) ?? ""
     }
 }
 
@@ -63,6 +76,8 @@ public struct LeaseStore: Sendable {
 
     /// Takes the lease for `holder` unless another holder's lease is still live (the error
     /// names that holder). A lost race with another acquirer throws serializationFailure.
+    /// The same holder may take its own live lease again (a restart): a new generation and
+    /// nonce, which the old process's next refresh finds.
     public func acquire(holder: String, ttlMilliseconds: Int64) async throws -> WriterLease {
         let stored = try await backend.getVersioned(key)
         let existing = try stored.map { try WriterLease(bytes: $0.bytes, key: key) }
@@ -72,33 +87,38 @@ public struct LeaseStore: Sendable {
         }
         let lease = WriterLease(databaseKey: databaseKey, holderID: holder, generation: (existing?.generation ?? 0) + 1,
                                 acquiredAtMilliseconds: time, expiresAtMilliseconds: time + ttlMilliseconds)
-        guard try await backend.put(key, bytes: lease.json.utf8, ifVersion: stored?.version) else {
-            if let winner = try await current(), winner.holderID != holder { throw Self.held(winner) }
-            throw RedError(.serializationFailure, "lost a race for the writer lease \(key); try again")
-        }
-        // Read back: the lease must be exactly ours.
-        guard try await current() == lease else { throw RedError(.serializationFailure, "lost a race for the writer lease \(key); try again") }
-        return lease
+        if try await backend.put(key, bytes: lease.json.utf8, ifVersion: stored?.version) { return lease }
+        // Refused: either another acquirer won, or this write landed and its reply was lost
+        // (then a retry found its own lease): the lease read back says which.
+        let winner = try await current()
+        if winner == lease { return lease }
+        if let winner, winner.holderID != holder, winner.expiresAtMilliseconds > now() { throw Self.held(winner) }
+        throw RedError(.serializationFailure, "lost a race for the writer lease \(key); try again")
     }
 
-    /// Extends `lease` by `ttlMilliseconds`; fails when it is no longer the stored one.
+    /// Extends `lease` by `ttlMilliseconds`; fails (readOnlyTransaction) when it is no longer
+    /// the stored acquisition.
     public func refresh(_ lease: WriterLease, ttlMilliseconds: Int64) async throws -> WriterLease {
         guard let stored = try await backend.getVersioned(key) else { throw Self.stale(lease, current: nil) }
         let current = try WriterLease(bytes: stored.bytes, key: key)
-        guard current.holderID == lease.holderID, current.generation == lease.generation else { throw Self.stale(lease, current: current) }
+        guard current.isSameAcquisition(as: lease) else { throw Self.stale(lease, current: current) }
         var renewed = current
         renewed.expiresAtMilliseconds = now() + ttlMilliseconds
-        guard try await backend.put(key, bytes: renewed.json.utf8, ifVersion: stored.version) else {
-            throw Self.stale(lease, current: try await self.current())
-        }
-        return renewed
+        if try await backend.put(key, bytes: renewed.json.utf8, ifVersion: stored.version) { return renewed }
+        let after = try await self.current()
+        if after == renewed { return renewed }  // this write landed; its reply was lost
+        guard let after, after.isSameAcquisition(as: lease) else { throw Self.stale(lease, current: after) }
+        throw RedError(.ioError, "the writer lease \(key) changed while it was refreshed; trying again")
     }
 
-    /// Gives the lease up, if it is still `lease`.
+    /// Gives the lease up, if it is still `lease`: writes it back already expired, keeping its
+    /// generation, so the next holder need not wait and generations never go back.
     public func release(_ lease: WriterLease) async throws {
         guard let stored = try await backend.getVersioned(key), let current = try? WriterLease(bytes: stored.bytes, key: key),
-              current.holderID == lease.holderID, current.generation == lease.generation else { return }
-        _ = try await backend.delete(key, ifVersion: stored.version)
+              current.isSameAcquisition(as: lease) else { return }
+        var released = current
+        released.expiresAtMilliseconds = 0
+        _ = try await backend.put(key, bytes: released.json.utf8, ifVersion: stored.version)
     }
 
     static func held(_ lease: WriterLease) -> RedError {

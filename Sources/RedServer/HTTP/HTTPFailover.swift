@@ -33,6 +33,9 @@ extension HTTPRoutes {
                                       status: .preconditionFailed)
         }
         let state = replica.state
+        guard replica.isBootstrapped else {
+            return Self.errorResponse(RedError(.invalidOperation, "promotion refused: this replica has not finished copying its primary"), status: .conflict)
+        }
         guard ![.stalledGap, .diverged, .applyError].contains(state) else {
             return Self.errorResponse(RedError(.invalidOperation, "promotion refused: this replica's apply state is \(state.rawValue)"), status: .conflict)
         }
