@@ -160,6 +160,31 @@ public final class TableStore: Sendable {
         return updated
     }
 
+    /// Rebuilds an index from the visible rows into fresh storage (REINDEX), keeping its
+    /// definition and its place among the table's indexes; the old entries are dropped with
+    /// the transaction. A unique index over duplicate rows fails with 23505.
+    public func rebuildIndex(_ tx: Transaction, _ handle: TableHandle, named name: String, now: Int64) throws -> TableHandle {
+        var schema = handle.schema
+        guard let position = schema.indexes.firstIndex(where: { $0.name == name }) else {
+            throw RedError(.undefinedObject, "index \"\(name)\" does not exist")
+        }
+        let old = schema.indexes[position]
+        var definition = old
+        definition.storageName = Self.indexStorageName(collectionID: handle.collection.id, number: schema.nextIndexNumber)
+        schema.nextIndexNumber += 1
+        let indexCollection = try tx.createCollection(definition.storageName)
+        try tx.dropCollection(named: old.storageName)
+        schema.indexes[position] = definition
+        let updated = try setSchema(tx, handle, schema)
+        let target = IndexTarget(definition, indexCollection)
+        let cursor = try tx.scan(handle.collection)
+        while let entry = try cursor.next() {
+            let row = try StoredRow.decode(rid: StoredRow.rid(fromKey: entry.key), entry.value)
+            try insertIndexEntry(tx, updated, target, row, now: now)
+        }
+        return updated
+    }
+
     public func dropIndex(_ tx: Transaction, _ handle: TableHandle, named name: String) throws -> TableHandle {
         var schema = handle.schema
         guard let position = schema.indexes.firstIndex(where: { $0.name == name }) else {

@@ -292,6 +292,10 @@ public indirect enum Statement: Sendable, Equatable {
     case explain(Statement)
     case kv(KVCommand)
     case vacuum(table: String?)
+    /// `REINDEX INDEX name` / `REINDEX TABLE name` / `REINDEX {SCHEMA | DATABASE | SYSTEM} [name]`
+    /// (PostgreSQL's forms): rebuilds the index, every index of the table, or every index there is
+    /// (nil), from the rows.
+    case reindex(index: String?, table: String?)
     case show(String)
     /// `SHOW COLUMNS FROM t`: the columns of a collection and their constraints.
     case showColumns(String)

@@ -156,6 +156,24 @@ struct DDLExecutor {
             try dropDependentViews(of: name, column: nil, cascade: cascade, what: "view \(name)")
             _ = try ViewCatalog.remove(name, tx)
             return .message("view '\(name)' dropped", type: "drop", tag: "DROP VIEW")
+        case .reindex(let indexName, let tableName):
+            var targets: [(handle: TableHandle, indexes: [String])] = []
+            if let indexName {
+                guard let found = try findIndex(indexName) else { throw RedError(.undefinedCollection, "relation \"\(indexName)\" does not exist") }
+                targets = [(found, [indexName])]
+            } else if let tableName {
+                let handle = try table(tableName)
+                targets = [(handle, handle.schema.indexes.map(\.name))]
+            } else {
+                targets = try store.list(tx).filter { $0.schema.model == .table }.map { ($0, $0.schema.indexes.map(\.name)) }
+            }
+            var count = 0
+            for (handle, names) in targets {
+                var current = handle
+                for index in names { current = try store.rebuildIndex(tx, current, named: index, now: context.now) }
+                count += names.count
+            }
+            return .message("reindexed \(count) index\(count == 1 ? "" : "es")", type: "reindex", tag: "REINDEX")
         case .vacuum(let name):
             let handles = try name.map { [try table($0)] } ?? store.list(tx).filter { $0.schema.hasExpiringItems == true }
             var reclaimed = 0

@@ -260,6 +260,30 @@ public struct Parser {
         case "vector" where isKeyword("search", ahead: 1): return try parseVectorSearch()
         case "search": return try parseSearchSimilar()
         case "graph": return try parseGraphCommand()
+        case "reindex":
+            // REINDEX [(VERBOSE)] {INDEX | TABLE | SCHEMA | DATABASE | SYSTEM} [CONCURRENTLY] name;
+            // CONCURRENTLY is accepted and means the same here (one transaction, readers never wait).
+            advance()
+            if acceptSymbol("(") {  // options such as (VERBOSE): nothing to tune here
+                while !acceptSymbol(")") {
+                    if case .end = current.kind { throw unexpected(expected: ")") }
+                    advance()
+                }
+            }
+            if acceptKeyword("index") { _ = acceptKeyword("concurrently"); return .reindex(index: try parseIdentifier(), table: nil) }
+            if acceptKeyword("table") { _ = acceptKeyword("concurrently"); return .reindex(index: nil, table: try parseIdentifier()) }
+            if acceptKeyword("schema") {
+                _ = acceptKeyword("concurrently")
+                let schema = try parseIdentifier()
+                guard schema == "public" else { throw RedError(.undefinedObject, "schema \"\(schema)\" does not exist") }
+                return .reindex(index: nil, table: nil)
+            }
+            if acceptKeyword("database") || acceptKeyword("system") {
+                _ = acceptKeyword("concurrently")
+                if case .identifier = current.kind { _ = try parseIdentifier() }
+                return .reindex(index: nil, table: nil)
+            }
+            throw unexpected(expected: "INDEX, TABLE, SCHEMA, DATABASE or SYSTEM after REINDEX")
         case "vacuum", "analyze", "analyse":
             // VACUUM [FULL] [FREEZE] [VERBOSE] [ANALYZE] [table] and ANALYZE [table]: RedDB keeps no
             // planner statistics, so ANALYZE only reclaims expired items like VACUUM.
