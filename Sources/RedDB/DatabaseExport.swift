@@ -103,3 +103,20 @@ extension Database {
                              milliseconds: elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000)
     }
 }
+
+extension Database {
+    /// Reads every entry of index `name` once, so its pages are in the page cache before the
+    /// queries that need them (gRPC `WarmupIndex`). Returns the index's table and entry count.
+    public func warmIndex(named name: String) throws -> (table: String, entries: Int) {
+        let tx = try engine.begin()
+        defer { tx.rollback() }
+        for handle in try store.list(tx) {
+            guard let index = handle.schema.indexes.first(where: { $0.name == name }) else { continue }
+            let cursor = try tx.scan(try tx.collection(named: index.storageName))
+            var entries = 0
+            while try cursor.next() != nil { entries += 1 }
+            return (handle.name, entries)
+        }
+        throw RedError(.undefinedCollection, "relation \"\(name)\" does not exist")
+    }
+}

@@ -953,6 +953,32 @@ public enum Reddb_V1_RedDb: Sendable {
                 type: .unary
             )
         }
+        /// Namespace for "RebuildIndexes" metadata.
+        public enum RebuildIndexes: Sendable {
+            /// Request type for "RebuildIndexes".
+            public typealias Input = Reddb_V1_CollectionRequest
+            /// Response type for "RebuildIndexes".
+            public typealias Output = Reddb_V1_PayloadReply
+            /// Descriptor for "RebuildIndexes".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "reddb.v1.RedDb"),
+                method: "RebuildIndexes",
+                type: .unary
+            )
+        }
+        /// Namespace for "WarmupIndex" metadata.
+        public enum WarmupIndex: Sendable {
+            /// Request type for "WarmupIndex".
+            public typealias Input = Reddb_V1_IndexNameRequest
+            /// Response type for "WarmupIndex".
+            public typealias Output = Reddb_V1_PayloadReply
+            /// Descriptor for "WarmupIndex".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "reddb.v1.RedDb"),
+                method: "WarmupIndex",
+                type: .unary
+            )
+        }
         /// Namespace for "ReplicationStatus" metadata.
         public enum ReplicationStatus: Sendable {
             /// Request type for "ReplicationStatus".
@@ -1156,6 +1182,8 @@ public enum Reddb_V1_RedDb: Sendable {
             OperationalIndexes.descriptor,
             IndexStatuses.descriptor,
             IndexAttention.descriptor,
+            RebuildIndexes.descriptor,
+            WarmupIndex.descriptor,
             ReplicationStatus.descriptor,
             PullWalRecords.descriptor,
             AckReplicaLsn.descriptor,
@@ -2296,6 +2324,34 @@ extension Reddb_V1_RedDb {
         /// - Returns: A streaming response of `Reddb_V1_PayloadReply` messages.
         func indexAttention(
             request: GRPCCore.StreamingServerRequest<Reddb_V1_Empty>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Reddb_V1_PayloadReply>
+
+        /// Handle the "RebuildIndexes" method.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Reddb_V1_CollectionRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Reddb_V1_PayloadReply` messages.
+        func rebuildIndexes(
+            request: GRPCCore.StreamingServerRequest<Reddb_V1_CollectionRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Reddb_V1_PayloadReply>
+
+        /// Handle the "WarmupIndex" method.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Reddb_V1_IndexNameRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Reddb_V1_PayloadReply` messages.
+        func warmupIndex(
+            request: GRPCCore.StreamingServerRequest<Reddb_V1_IndexNameRequest>,
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.StreamingServerResponse<Reddb_V1_PayloadReply>
 
@@ -3589,6 +3645,34 @@ extension Reddb_V1_RedDb {
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.ServerResponse<Reddb_V1_PayloadReply>
 
+        /// Handle the "RebuildIndexes" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Reddb_V1_CollectionRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Reddb_V1_PayloadReply` message.
+        func rebuildIndexes(
+            request: GRPCCore.ServerRequest<Reddb_V1_CollectionRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Reddb_V1_PayloadReply>
+
+        /// Handle the "WarmupIndex" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Reddb_V1_IndexNameRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Reddb_V1_PayloadReply` message.
+        func warmupIndex(
+            request: GRPCCore.ServerRequest<Reddb_V1_IndexNameRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Reddb_V1_PayloadReply>
+
         /// Handle the "ReplicationStatus" method.
         ///
         /// > Source IDL Documentation:
@@ -4879,6 +4963,34 @@ extension Reddb_V1_RedDb {
             context: GRPCCore.ServerContext
         ) async throws -> Reddb_V1_PayloadReply
 
+        /// Handle the "RebuildIndexes" method.
+        ///
+        /// - Parameters:
+        ///   - request: A `Reddb_V1_CollectionRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Reddb_V1_PayloadReply` to respond with.
+        func rebuildIndexes(
+            request: Reddb_V1_CollectionRequest,
+            context: GRPCCore.ServerContext
+        ) async throws -> Reddb_V1_PayloadReply
+
+        /// Handle the "WarmupIndex" method.
+        ///
+        /// - Parameters:
+        ///   - request: A `Reddb_V1_IndexNameRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Reddb_V1_PayloadReply` to respond with.
+        func warmupIndex(
+            request: Reddb_V1_IndexNameRequest,
+            context: GRPCCore.ServerContext
+        ) async throws -> Reddb_V1_PayloadReply
+
         /// Handle the "ReplicationStatus" method.
         ///
         /// > Source IDL Documentation:
@@ -5843,6 +5955,28 @@ extension Reddb_V1_RedDb.StreamingServiceProtocol {
             }
         )
         router.registerHandler(
+            forMethod: Reddb_V1_RedDb.Method.RebuildIndexes.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Reddb_V1_CollectionRequest>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Reddb_V1_PayloadReply>(),
+            handler: { request, context in
+                try await self.rebuildIndexes(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
+            forMethod: Reddb_V1_RedDb.Method.WarmupIndex.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Reddb_V1_IndexNameRequest>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Reddb_V1_PayloadReply>(),
+            handler: { request, context in
+                try await self.warmupIndex(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
             forMethod: Reddb_V1_RedDb.Method.ReplicationStatus.descriptor,
             deserializer: GRPCProtobuf.ProtobufDeserializer<Reddb_V1_Empty>(),
             serializer: GRPCProtobuf.ProtobufSerializer<Reddb_V1_PayloadReply>(),
@@ -6733,6 +6867,28 @@ extension Reddb_V1_RedDb.ServiceProtocol {
         context: GRPCCore.ServerContext
     ) async throws -> GRPCCore.StreamingServerResponse<Reddb_V1_PayloadReply> {
         let response = try await self.indexAttention(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    public func rebuildIndexes(
+        request: GRPCCore.StreamingServerRequest<Reddb_V1_CollectionRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Reddb_V1_PayloadReply> {
+        let response = try await self.rebuildIndexes(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    public func warmupIndex(
+        request: GRPCCore.StreamingServerRequest<Reddb_V1_IndexNameRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Reddb_V1_PayloadReply> {
+        let response = try await self.warmupIndex(
             request: GRPCCore.ServerRequest(stream: request),
             context: context
         )
@@ -7777,6 +7933,32 @@ extension Reddb_V1_RedDb.SimpleServiceProtocol {
     ) async throws -> GRPCCore.ServerResponse<Reddb_V1_PayloadReply> {
         return GRPCCore.ServerResponse<Reddb_V1_PayloadReply>(
             message: try await self.indexAttention(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func rebuildIndexes(
+        request: GRPCCore.ServerRequest<Reddb_V1_CollectionRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Reddb_V1_PayloadReply> {
+        return GRPCCore.ServerResponse<Reddb_V1_PayloadReply>(
+            message: try await self.rebuildIndexes(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func warmupIndex(
+        request: GRPCCore.ServerRequest<Reddb_V1_IndexNameRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Reddb_V1_PayloadReply> {
+        return GRPCCore.ServerResponse<Reddb_V1_PayloadReply>(
+            message: try await self.warmupIndex(
                 request: request.message,
                 context: context
             ),
@@ -9389,6 +9571,44 @@ extension Reddb_V1_RedDb {
         func indexAttention<Result>(
             request: GRPCCore.ClientRequest<Reddb_V1_Empty>,
             serializer: some GRPCCore.MessageSerializer<Reddb_V1_Empty>,
+            deserializer: some GRPCCore.MessageDeserializer<Reddb_V1_PayloadReply>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "RebuildIndexes" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Reddb_V1_CollectionRequest` message.
+        ///   - serializer: A serializer for `Reddb_V1_CollectionRequest` messages.
+        ///   - deserializer: A deserializer for `Reddb_V1_PayloadReply` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func rebuildIndexes<Result>(
+            request: GRPCCore.ClientRequest<Reddb_V1_CollectionRequest>,
+            serializer: some GRPCCore.MessageSerializer<Reddb_V1_CollectionRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Reddb_V1_PayloadReply>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "WarmupIndex" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Reddb_V1_IndexNameRequest` message.
+        ///   - serializer: A serializer for `Reddb_V1_IndexNameRequest` messages.
+        ///   - deserializer: A deserializer for `Reddb_V1_PayloadReply` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func warmupIndex<Result>(
+            request: GRPCCore.ClientRequest<Reddb_V1_IndexNameRequest>,
+            serializer: some GRPCCore.MessageSerializer<Reddb_V1_IndexNameRequest>,
             deserializer: some GRPCCore.MessageDeserializer<Reddb_V1_PayloadReply>,
             options: GRPCCore.CallOptions,
             onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result
@@ -11874,6 +12094,66 @@ extension Reddb_V1_RedDb {
             )
         }
 
+        /// Call the "RebuildIndexes" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Reddb_V1_CollectionRequest` message.
+        ///   - serializer: A serializer for `Reddb_V1_CollectionRequest` messages.
+        ///   - deserializer: A deserializer for `Reddb_V1_PayloadReply` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func rebuildIndexes<Result>(
+            request: GRPCCore.ClientRequest<Reddb_V1_CollectionRequest>,
+            serializer: some GRPCCore.MessageSerializer<Reddb_V1_CollectionRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Reddb_V1_PayloadReply>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Reddb_V1_RedDb.Method.RebuildIndexes.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
+
+        /// Call the "WarmupIndex" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Reddb_V1_IndexNameRequest` message.
+        ///   - serializer: A serializer for `Reddb_V1_IndexNameRequest` messages.
+        ///   - deserializer: A deserializer for `Reddb_V1_PayloadReply` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func warmupIndex<Result>(
+            request: GRPCCore.ClientRequest<Reddb_V1_IndexNameRequest>,
+            serializer: some GRPCCore.MessageSerializer<Reddb_V1_IndexNameRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Reddb_V1_PayloadReply>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Reddb_V1_RedDb.Method.WarmupIndex.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
+
         /// Call the "ReplicationStatus" method.
         ///
         /// > Source IDL Documentation:
@@ -14087,6 +14367,56 @@ extension Reddb_V1_RedDb.ClientProtocol {
         try await self.indexAttention(
             request: request,
             serializer: GRPCProtobuf.ProtobufSerializer<Reddb_V1_Empty>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Reddb_V1_PayloadReply>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "RebuildIndexes" method.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Reddb_V1_CollectionRequest` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func rebuildIndexes<Result>(
+        request: GRPCCore.ClientRequest<Reddb_V1_CollectionRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.rebuildIndexes(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Reddb_V1_CollectionRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Reddb_V1_PayloadReply>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "WarmupIndex" method.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Reddb_V1_IndexNameRequest` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func warmupIndex<Result>(
+        request: GRPCCore.ClientRequest<Reddb_V1_IndexNameRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.warmupIndex(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Reddb_V1_IndexNameRequest>(),
             deserializer: GRPCProtobuf.ProtobufDeserializer<Reddb_V1_PayloadReply>(),
             options: options,
             onResponse: handleResponse
@@ -16539,6 +16869,64 @@ extension Reddb_V1_RedDb.ClientProtocol {
             metadata: metadata
         )
         return try await self.indexAttention(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "RebuildIndexes" method.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func rebuildIndexes<Result>(
+        _ message: Reddb_V1_CollectionRequest,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Reddb_V1_CollectionRequest>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.rebuildIndexes(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "WarmupIndex" method.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func warmupIndex<Result>(
+        _ message: Reddb_V1_IndexNameRequest,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Reddb_V1_IndexNameRequest>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.warmupIndex(
             request: request,
             options: options,
             onResponse: handleResponse

@@ -262,6 +262,16 @@ import Testing
             #expect(try JSONValue.parse(try await db.indexAttention(Reddb_V1_Empty()).payload)["indexes"] == .array([]))
             let noCollection = await Self.code { _ = try await db.indexes(.with { $0.collection = "nope" }) }
             #expect(noCollection?.0 == .notFound)
+            let rebuilt = try JSONValue.parse(try await db.rebuildIndexes(.with { $0.collection = "people" }).payload)
+            #expect(rebuilt["ok"] == .bool(true) && rebuilt["message"] == .string("reindexed 1 index"), "\(rebuilt.text)")
+            let indexName: String
+            if case .string(let name)? = indexes?["name"] { indexName = name } else { indexName = "" }
+            let warmed = try JSONValue.parse(try await db.warmupIndex(.with { $0.name = indexName }).payload)
+            #expect(warmed["collection"] == .string("people") && warmed["entries"] != nil, "\(warmed.text)")
+            let noIndex = await Self.code { _ = try await db.warmupIndex(.with { $0.name = "nope" }) }
+            #expect(noIndex?.0 == .notFound)
+            let noTable = await Self.code { _ = try await db.rebuildIndexes(.with { $0.collection = "nope" }) }
+            #expect(noTable?.0 == .notFound)
             #expect(try await db.applyRetention(Reddb_V1_Empty()).message.hasPrefix("vacuum reclaimed"))
             #expect(try JSONValue.parse(try await db.replicationStatus(Reddb_V1_Empty()).payload)["role"] == .string("standalone"))
         }

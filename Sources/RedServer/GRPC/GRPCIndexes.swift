@@ -1,5 +1,6 @@
 import GRPCCore
 import RedCore
+import RedDB
 import RedProto
 
 /// Index listings, the retention sweep and the replication status: the same JSON as the
@@ -30,6 +31,27 @@ extension GRPCService {
 
     func indexAttention(request: ServerRequest<Reddb_V1_Empty>, context _: GRPCCore.ServerContext) async throws -> ServerResponse<Reddb_V1_PayloadReply> {
         await unary(request, rpc: "index_attention") { _, _ in Self.payloadReply(try await operations.indexStatuses(needingAttention: true)) }
+    }
+
+    /// `RebuildIndexes {collection}`: `REINDEX TABLE`, as the caller (a writer), on every surface alike.
+    func rebuildIndexes(request: ServerRequest<Reddb_V1_CollectionRequest>, context _: GRPCCore.ServerContext) async throws -> ServerResponse<Reddb_V1_PayloadReply> {
+        await unary(request, .writer, rpc: "rebuild_indexes") { message, _ in
+            let name = try Self.required(message.collection, "collection")
+            let result = try await self.context.callerSession().execute("REINDEX TABLE \(Session.identifier(name))")
+            let indexes = try await operations.indexes(name)
+            return Self.payloadReply(.object([("collection", .string(name)), ("indexes", indexes["indexes"] ?? .array([])),
+                                              ("message", .string(result.message ?? "")), ("ok", .bool(true))]))
+        }
+    }
+
+    /// `WarmupIndex {name}`: reads the index's entries into the page cache.
+    func warmupIndex(request: ServerRequest<Reddb_V1_IndexNameRequest>, context _: GRPCCore.ServerContext) async throws -> ServerResponse<Reddb_V1_PayloadReply> {
+        await unary(request, rpc: "warmup_index") { message, _ in
+            let name = try Self.required(message.name, "name")
+            let (table, entries) = try self.context.database.warmIndex(named: name)
+            return Self.payloadReply(.object([("collection", .string(table)), ("entries", .integer(Int64(entries))), ("name", .string(name)),
+                                              ("ok", .bool(true))]))
+        }
     }
 
     func applyRetention(request: ServerRequest<Reddb_V1_Empty>, context _: GRPCCore.ServerContext) async throws -> ServerResponse<Reddb_V1_OperationReply> {
