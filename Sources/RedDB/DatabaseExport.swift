@@ -120,3 +120,25 @@ extension Database {
         throw RedError(.undefinedCollection, "relation \"\(name)\" does not exist")
     }
 }
+
+extension Database {
+    /// Sets an index's operator marks (gRPC `MarkIndex*`, `FailIndex`, `SetIndexEnabled`): a
+    /// catalog change committed like DDL, refused to callers whose `access` cannot write.
+    /// Returns the index's table and its definition as stored.
+    public func markIndex(named name: String, status: IndexDefinition.Status?, enabled: Bool?,
+                          access: SessionAccess) async throws -> (table: String, index: IndexDefinition) {
+        if let refusal = access.writeRefusal("ALTER INDEX") { throw refusal }
+        let tx = try engine.begin()
+        do {
+            guard let handle = try store.list(tx).first(where: { $0.schema.indexes.contains { $0.name == name } }) else {
+                throw RedError(.undefinedCollection, "relation \"\(name)\" does not exist")
+            }
+            let (_, index) = try store.markIndex(tx, handle, named: name, status: status, enabled: enabled)
+            _ = try await tx.commit()
+            return (handle.name, index)
+        } catch {
+            tx.rollback()
+            throw error
+        }
+    }
+}

@@ -979,6 +979,71 @@ public enum Reddb_V1_RedDb: Sendable {
                 type: .unary
             )
         }
+        /// Namespace for "SetIndexEnabled" metadata.
+        public enum SetIndexEnabled: Sendable {
+            /// Request type for "SetIndexEnabled".
+            public typealias Input = Reddb_V1_IndexToggleRequest
+            /// Response type for "SetIndexEnabled".
+            public typealias Output = Reddb_V1_PayloadReply
+            /// Descriptor for "SetIndexEnabled".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "reddb.v1.RedDb"),
+                method: "SetIndexEnabled",
+                type: .unary
+            )
+        }
+        /// Namespace for "MarkIndexBuilding" metadata.
+        public enum MarkIndexBuilding: Sendable {
+            /// Request type for "MarkIndexBuilding".
+            public typealias Input = Reddb_V1_IndexNameRequest
+            /// Response type for "MarkIndexBuilding".
+            public typealias Output = Reddb_V1_PayloadReply
+            /// Descriptor for "MarkIndexBuilding".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "reddb.v1.RedDb"),
+                method: "MarkIndexBuilding",
+                type: .unary
+            )
+        }
+        /// Namespace for "MarkIndexReady" metadata.
+        public enum MarkIndexReady: Sendable {
+            /// Request type for "MarkIndexReady".
+            public typealias Input = Reddb_V1_IndexNameRequest
+            /// Response type for "MarkIndexReady".
+            public typealias Output = Reddb_V1_PayloadReply
+            /// Descriptor for "MarkIndexReady".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "reddb.v1.RedDb"),
+                method: "MarkIndexReady",
+                type: .unary
+            )
+        }
+        /// Namespace for "FailIndex" metadata.
+        public enum FailIndex: Sendable {
+            /// Request type for "FailIndex".
+            public typealias Input = Reddb_V1_IndexNameRequest
+            /// Response type for "FailIndex".
+            public typealias Output = Reddb_V1_PayloadReply
+            /// Descriptor for "FailIndex".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "reddb.v1.RedDb"),
+                method: "FailIndex",
+                type: .unary
+            )
+        }
+        /// Namespace for "MarkIndexStale" metadata.
+        public enum MarkIndexStale: Sendable {
+            /// Request type for "MarkIndexStale".
+            public typealias Input = Reddb_V1_IndexNameRequest
+            /// Response type for "MarkIndexStale".
+            public typealias Output = Reddb_V1_PayloadReply
+            /// Descriptor for "MarkIndexStale".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "reddb.v1.RedDb"),
+                method: "MarkIndexStale",
+                type: .unary
+            )
+        }
         /// Namespace for "ReplicationStatus" metadata.
         public enum ReplicationStatus: Sendable {
             /// Request type for "ReplicationStatus".
@@ -1184,6 +1249,11 @@ public enum Reddb_V1_RedDb: Sendable {
             IndexAttention.descriptor,
             RebuildIndexes.descriptor,
             WarmupIndex.descriptor,
+            SetIndexEnabled.descriptor,
+            MarkIndexBuilding.descriptor,
+            MarkIndexReady.descriptor,
+            FailIndex.descriptor,
+            MarkIndexStale.descriptor,
             ReplicationStatus.descriptor,
             PullWalRecords.descriptor,
             AckReplicaLsn.descriptor,
@@ -2351,6 +2421,76 @@ extension Reddb_V1_RedDb {
         ///     to an internal error.
         /// - Returns: A streaming response of `Reddb_V1_PayloadReply` messages.
         func warmupIndex(
+            request: GRPCCore.StreamingServerRequest<Reddb_V1_IndexNameRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Reddb_V1_PayloadReply>
+
+        /// Handle the "SetIndexEnabled" method.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Reddb_V1_IndexToggleRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Reddb_V1_PayloadReply` messages.
+        func setIndexEnabled(
+            request: GRPCCore.StreamingServerRequest<Reddb_V1_IndexToggleRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Reddb_V1_PayloadReply>
+
+        /// Handle the "MarkIndexBuilding" method.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Reddb_V1_IndexNameRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Reddb_V1_PayloadReply` messages.
+        func markIndexBuilding(
+            request: GRPCCore.StreamingServerRequest<Reddb_V1_IndexNameRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Reddb_V1_PayloadReply>
+
+        /// Handle the "MarkIndexReady" method.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Reddb_V1_IndexNameRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Reddb_V1_PayloadReply` messages.
+        func markIndexReady(
+            request: GRPCCore.StreamingServerRequest<Reddb_V1_IndexNameRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Reddb_V1_PayloadReply>
+
+        /// Handle the "FailIndex" method.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Reddb_V1_IndexNameRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Reddb_V1_PayloadReply` messages.
+        func failIndex(
+            request: GRPCCore.StreamingServerRequest<Reddb_V1_IndexNameRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Reddb_V1_PayloadReply>
+
+        /// Handle the "MarkIndexStale" method.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Reddb_V1_IndexNameRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Reddb_V1_PayloadReply` messages.
+        func markIndexStale(
             request: GRPCCore.StreamingServerRequest<Reddb_V1_IndexNameRequest>,
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.StreamingServerResponse<Reddb_V1_PayloadReply>
@@ -3673,6 +3813,76 @@ extension Reddb_V1_RedDb {
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.ServerResponse<Reddb_V1_PayloadReply>
 
+        /// Handle the "SetIndexEnabled" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Reddb_V1_IndexToggleRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Reddb_V1_PayloadReply` message.
+        func setIndexEnabled(
+            request: GRPCCore.ServerRequest<Reddb_V1_IndexToggleRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Reddb_V1_PayloadReply>
+
+        /// Handle the "MarkIndexBuilding" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Reddb_V1_IndexNameRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Reddb_V1_PayloadReply` message.
+        func markIndexBuilding(
+            request: GRPCCore.ServerRequest<Reddb_V1_IndexNameRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Reddb_V1_PayloadReply>
+
+        /// Handle the "MarkIndexReady" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Reddb_V1_IndexNameRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Reddb_V1_PayloadReply` message.
+        func markIndexReady(
+            request: GRPCCore.ServerRequest<Reddb_V1_IndexNameRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Reddb_V1_PayloadReply>
+
+        /// Handle the "FailIndex" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Reddb_V1_IndexNameRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Reddb_V1_PayloadReply` message.
+        func failIndex(
+            request: GRPCCore.ServerRequest<Reddb_V1_IndexNameRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Reddb_V1_PayloadReply>
+
+        /// Handle the "MarkIndexStale" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Reddb_V1_IndexNameRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Reddb_V1_PayloadReply` message.
+        func markIndexStale(
+            request: GRPCCore.ServerRequest<Reddb_V1_IndexNameRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Reddb_V1_PayloadReply>
+
         /// Handle the "ReplicationStatus" method.
         ///
         /// > Source IDL Documentation:
@@ -4991,6 +5201,76 @@ extension Reddb_V1_RedDb {
             context: GRPCCore.ServerContext
         ) async throws -> Reddb_V1_PayloadReply
 
+        /// Handle the "SetIndexEnabled" method.
+        ///
+        /// - Parameters:
+        ///   - request: A `Reddb_V1_IndexToggleRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Reddb_V1_PayloadReply` to respond with.
+        func setIndexEnabled(
+            request: Reddb_V1_IndexToggleRequest,
+            context: GRPCCore.ServerContext
+        ) async throws -> Reddb_V1_PayloadReply
+
+        /// Handle the "MarkIndexBuilding" method.
+        ///
+        /// - Parameters:
+        ///   - request: A `Reddb_V1_IndexNameRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Reddb_V1_PayloadReply` to respond with.
+        func markIndexBuilding(
+            request: Reddb_V1_IndexNameRequest,
+            context: GRPCCore.ServerContext
+        ) async throws -> Reddb_V1_PayloadReply
+
+        /// Handle the "MarkIndexReady" method.
+        ///
+        /// - Parameters:
+        ///   - request: A `Reddb_V1_IndexNameRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Reddb_V1_PayloadReply` to respond with.
+        func markIndexReady(
+            request: Reddb_V1_IndexNameRequest,
+            context: GRPCCore.ServerContext
+        ) async throws -> Reddb_V1_PayloadReply
+
+        /// Handle the "FailIndex" method.
+        ///
+        /// - Parameters:
+        ///   - request: A `Reddb_V1_IndexNameRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Reddb_V1_PayloadReply` to respond with.
+        func failIndex(
+            request: Reddb_V1_IndexNameRequest,
+            context: GRPCCore.ServerContext
+        ) async throws -> Reddb_V1_PayloadReply
+
+        /// Handle the "MarkIndexStale" method.
+        ///
+        /// - Parameters:
+        ///   - request: A `Reddb_V1_IndexNameRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Reddb_V1_PayloadReply` to respond with.
+        func markIndexStale(
+            request: Reddb_V1_IndexNameRequest,
+            context: GRPCCore.ServerContext
+        ) async throws -> Reddb_V1_PayloadReply
+
         /// Handle the "ReplicationStatus" method.
         ///
         /// > Source IDL Documentation:
@@ -5977,6 +6257,61 @@ extension Reddb_V1_RedDb.StreamingServiceProtocol {
             }
         )
         router.registerHandler(
+            forMethod: Reddb_V1_RedDb.Method.SetIndexEnabled.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Reddb_V1_IndexToggleRequest>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Reddb_V1_PayloadReply>(),
+            handler: { request, context in
+                try await self.setIndexEnabled(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
+            forMethod: Reddb_V1_RedDb.Method.MarkIndexBuilding.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Reddb_V1_IndexNameRequest>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Reddb_V1_PayloadReply>(),
+            handler: { request, context in
+                try await self.markIndexBuilding(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
+            forMethod: Reddb_V1_RedDb.Method.MarkIndexReady.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Reddb_V1_IndexNameRequest>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Reddb_V1_PayloadReply>(),
+            handler: { request, context in
+                try await self.markIndexReady(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
+            forMethod: Reddb_V1_RedDb.Method.FailIndex.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Reddb_V1_IndexNameRequest>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Reddb_V1_PayloadReply>(),
+            handler: { request, context in
+                try await self.failIndex(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
+            forMethod: Reddb_V1_RedDb.Method.MarkIndexStale.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Reddb_V1_IndexNameRequest>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Reddb_V1_PayloadReply>(),
+            handler: { request, context in
+                try await self.markIndexStale(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
             forMethod: Reddb_V1_RedDb.Method.ReplicationStatus.descriptor,
             deserializer: GRPCProtobuf.ProtobufDeserializer<Reddb_V1_Empty>(),
             serializer: GRPCProtobuf.ProtobufSerializer<Reddb_V1_PayloadReply>(),
@@ -6889,6 +7224,61 @@ extension Reddb_V1_RedDb.ServiceProtocol {
         context: GRPCCore.ServerContext
     ) async throws -> GRPCCore.StreamingServerResponse<Reddb_V1_PayloadReply> {
         let response = try await self.warmupIndex(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    public func setIndexEnabled(
+        request: GRPCCore.StreamingServerRequest<Reddb_V1_IndexToggleRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Reddb_V1_PayloadReply> {
+        let response = try await self.setIndexEnabled(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    public func markIndexBuilding(
+        request: GRPCCore.StreamingServerRequest<Reddb_V1_IndexNameRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Reddb_V1_PayloadReply> {
+        let response = try await self.markIndexBuilding(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    public func markIndexReady(
+        request: GRPCCore.StreamingServerRequest<Reddb_V1_IndexNameRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Reddb_V1_PayloadReply> {
+        let response = try await self.markIndexReady(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    public func failIndex(
+        request: GRPCCore.StreamingServerRequest<Reddb_V1_IndexNameRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Reddb_V1_PayloadReply> {
+        let response = try await self.failIndex(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    public func markIndexStale(
+        request: GRPCCore.StreamingServerRequest<Reddb_V1_IndexNameRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Reddb_V1_PayloadReply> {
+        let response = try await self.markIndexStale(
             request: GRPCCore.ServerRequest(stream: request),
             context: context
         )
@@ -7959,6 +8349,71 @@ extension Reddb_V1_RedDb.SimpleServiceProtocol {
     ) async throws -> GRPCCore.ServerResponse<Reddb_V1_PayloadReply> {
         return GRPCCore.ServerResponse<Reddb_V1_PayloadReply>(
             message: try await self.warmupIndex(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func setIndexEnabled(
+        request: GRPCCore.ServerRequest<Reddb_V1_IndexToggleRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Reddb_V1_PayloadReply> {
+        return GRPCCore.ServerResponse<Reddb_V1_PayloadReply>(
+            message: try await self.setIndexEnabled(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func markIndexBuilding(
+        request: GRPCCore.ServerRequest<Reddb_V1_IndexNameRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Reddb_V1_PayloadReply> {
+        return GRPCCore.ServerResponse<Reddb_V1_PayloadReply>(
+            message: try await self.markIndexBuilding(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func markIndexReady(
+        request: GRPCCore.ServerRequest<Reddb_V1_IndexNameRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Reddb_V1_PayloadReply> {
+        return GRPCCore.ServerResponse<Reddb_V1_PayloadReply>(
+            message: try await self.markIndexReady(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func failIndex(
+        request: GRPCCore.ServerRequest<Reddb_V1_IndexNameRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Reddb_V1_PayloadReply> {
+        return GRPCCore.ServerResponse<Reddb_V1_PayloadReply>(
+            message: try await self.failIndex(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func markIndexStale(
+        request: GRPCCore.ServerRequest<Reddb_V1_IndexNameRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Reddb_V1_PayloadReply> {
+        return GRPCCore.ServerResponse<Reddb_V1_PayloadReply>(
+            message: try await self.markIndexStale(
                 request: request.message,
                 context: context
             ),
@@ -9607,6 +10062,101 @@ extension Reddb_V1_RedDb {
         ///       already finished.
         /// - Returns: The result of `handleResponse`.
         func warmupIndex<Result>(
+            request: GRPCCore.ClientRequest<Reddb_V1_IndexNameRequest>,
+            serializer: some GRPCCore.MessageSerializer<Reddb_V1_IndexNameRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Reddb_V1_PayloadReply>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "SetIndexEnabled" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Reddb_V1_IndexToggleRequest` message.
+        ///   - serializer: A serializer for `Reddb_V1_IndexToggleRequest` messages.
+        ///   - deserializer: A deserializer for `Reddb_V1_PayloadReply` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func setIndexEnabled<Result>(
+            request: GRPCCore.ClientRequest<Reddb_V1_IndexToggleRequest>,
+            serializer: some GRPCCore.MessageSerializer<Reddb_V1_IndexToggleRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Reddb_V1_PayloadReply>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "MarkIndexBuilding" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Reddb_V1_IndexNameRequest` message.
+        ///   - serializer: A serializer for `Reddb_V1_IndexNameRequest` messages.
+        ///   - deserializer: A deserializer for `Reddb_V1_PayloadReply` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func markIndexBuilding<Result>(
+            request: GRPCCore.ClientRequest<Reddb_V1_IndexNameRequest>,
+            serializer: some GRPCCore.MessageSerializer<Reddb_V1_IndexNameRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Reddb_V1_PayloadReply>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "MarkIndexReady" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Reddb_V1_IndexNameRequest` message.
+        ///   - serializer: A serializer for `Reddb_V1_IndexNameRequest` messages.
+        ///   - deserializer: A deserializer for `Reddb_V1_PayloadReply` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func markIndexReady<Result>(
+            request: GRPCCore.ClientRequest<Reddb_V1_IndexNameRequest>,
+            serializer: some GRPCCore.MessageSerializer<Reddb_V1_IndexNameRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Reddb_V1_PayloadReply>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "FailIndex" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Reddb_V1_IndexNameRequest` message.
+        ///   - serializer: A serializer for `Reddb_V1_IndexNameRequest` messages.
+        ///   - deserializer: A deserializer for `Reddb_V1_PayloadReply` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func failIndex<Result>(
+            request: GRPCCore.ClientRequest<Reddb_V1_IndexNameRequest>,
+            serializer: some GRPCCore.MessageSerializer<Reddb_V1_IndexNameRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Reddb_V1_PayloadReply>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "MarkIndexStale" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Reddb_V1_IndexNameRequest` message.
+        ///   - serializer: A serializer for `Reddb_V1_IndexNameRequest` messages.
+        ///   - deserializer: A deserializer for `Reddb_V1_PayloadReply` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func markIndexStale<Result>(
             request: GRPCCore.ClientRequest<Reddb_V1_IndexNameRequest>,
             serializer: some GRPCCore.MessageSerializer<Reddb_V1_IndexNameRequest>,
             deserializer: some GRPCCore.MessageDeserializer<Reddb_V1_PayloadReply>,
@@ -12154,6 +12704,156 @@ extension Reddb_V1_RedDb {
             )
         }
 
+        /// Call the "SetIndexEnabled" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Reddb_V1_IndexToggleRequest` message.
+        ///   - serializer: A serializer for `Reddb_V1_IndexToggleRequest` messages.
+        ///   - deserializer: A deserializer for `Reddb_V1_PayloadReply` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func setIndexEnabled<Result>(
+            request: GRPCCore.ClientRequest<Reddb_V1_IndexToggleRequest>,
+            serializer: some GRPCCore.MessageSerializer<Reddb_V1_IndexToggleRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Reddb_V1_PayloadReply>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Reddb_V1_RedDb.Method.SetIndexEnabled.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
+
+        /// Call the "MarkIndexBuilding" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Reddb_V1_IndexNameRequest` message.
+        ///   - serializer: A serializer for `Reddb_V1_IndexNameRequest` messages.
+        ///   - deserializer: A deserializer for `Reddb_V1_PayloadReply` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func markIndexBuilding<Result>(
+            request: GRPCCore.ClientRequest<Reddb_V1_IndexNameRequest>,
+            serializer: some GRPCCore.MessageSerializer<Reddb_V1_IndexNameRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Reddb_V1_PayloadReply>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Reddb_V1_RedDb.Method.MarkIndexBuilding.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
+
+        /// Call the "MarkIndexReady" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Reddb_V1_IndexNameRequest` message.
+        ///   - serializer: A serializer for `Reddb_V1_IndexNameRequest` messages.
+        ///   - deserializer: A deserializer for `Reddb_V1_PayloadReply` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func markIndexReady<Result>(
+            request: GRPCCore.ClientRequest<Reddb_V1_IndexNameRequest>,
+            serializer: some GRPCCore.MessageSerializer<Reddb_V1_IndexNameRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Reddb_V1_PayloadReply>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Reddb_V1_RedDb.Method.MarkIndexReady.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
+
+        /// Call the "FailIndex" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Reddb_V1_IndexNameRequest` message.
+        ///   - serializer: A serializer for `Reddb_V1_IndexNameRequest` messages.
+        ///   - deserializer: A deserializer for `Reddb_V1_PayloadReply` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func failIndex<Result>(
+            request: GRPCCore.ClientRequest<Reddb_V1_IndexNameRequest>,
+            serializer: some GRPCCore.MessageSerializer<Reddb_V1_IndexNameRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Reddb_V1_PayloadReply>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Reddb_V1_RedDb.Method.FailIndex.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
+
+        /// Call the "MarkIndexStale" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Reddb_V1_IndexNameRequest` message.
+        ///   - serializer: A serializer for `Reddb_V1_IndexNameRequest` messages.
+        ///   - deserializer: A deserializer for `Reddb_V1_PayloadReply` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func markIndexStale<Result>(
+            request: GRPCCore.ClientRequest<Reddb_V1_IndexNameRequest>,
+            serializer: some GRPCCore.MessageSerializer<Reddb_V1_IndexNameRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Reddb_V1_PayloadReply>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Reddb_V1_RedDb.Method.MarkIndexStale.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
+
         /// Call the "ReplicationStatus" method.
         ///
         /// > Source IDL Documentation:
@@ -14415,6 +15115,131 @@ extension Reddb_V1_RedDb.ClientProtocol {
         }
     ) async throws -> Result where Result: Sendable {
         try await self.warmupIndex(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Reddb_V1_IndexNameRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Reddb_V1_PayloadReply>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "SetIndexEnabled" method.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Reddb_V1_IndexToggleRequest` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func setIndexEnabled<Result>(
+        request: GRPCCore.ClientRequest<Reddb_V1_IndexToggleRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.setIndexEnabled(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Reddb_V1_IndexToggleRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Reddb_V1_PayloadReply>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "MarkIndexBuilding" method.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Reddb_V1_IndexNameRequest` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func markIndexBuilding<Result>(
+        request: GRPCCore.ClientRequest<Reddb_V1_IndexNameRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.markIndexBuilding(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Reddb_V1_IndexNameRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Reddb_V1_PayloadReply>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "MarkIndexReady" method.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Reddb_V1_IndexNameRequest` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func markIndexReady<Result>(
+        request: GRPCCore.ClientRequest<Reddb_V1_IndexNameRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.markIndexReady(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Reddb_V1_IndexNameRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Reddb_V1_PayloadReply>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "FailIndex" method.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Reddb_V1_IndexNameRequest` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func failIndex<Result>(
+        request: GRPCCore.ClientRequest<Reddb_V1_IndexNameRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.failIndex(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Reddb_V1_IndexNameRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Reddb_V1_PayloadReply>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "MarkIndexStale" method.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Reddb_V1_IndexNameRequest` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func markIndexStale<Result>(
+        request: GRPCCore.ClientRequest<Reddb_V1_IndexNameRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.markIndexStale(
             request: request,
             serializer: GRPCProtobuf.ProtobufSerializer<Reddb_V1_IndexNameRequest>(),
             deserializer: GRPCProtobuf.ProtobufDeserializer<Reddb_V1_PayloadReply>(),
@@ -16927,6 +17752,151 @@ extension Reddb_V1_RedDb.ClientProtocol {
             metadata: metadata
         )
         return try await self.warmupIndex(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "SetIndexEnabled" method.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func setIndexEnabled<Result>(
+        _ message: Reddb_V1_IndexToggleRequest,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Reddb_V1_IndexToggleRequest>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.setIndexEnabled(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "MarkIndexBuilding" method.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func markIndexBuilding<Result>(
+        _ message: Reddb_V1_IndexNameRequest,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Reddb_V1_IndexNameRequest>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.markIndexBuilding(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "MarkIndexReady" method.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func markIndexReady<Result>(
+        _ message: Reddb_V1_IndexNameRequest,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Reddb_V1_IndexNameRequest>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.markIndexReady(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "FailIndex" method.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func failIndex<Result>(
+        _ message: Reddb_V1_IndexNameRequest,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Reddb_V1_IndexNameRequest>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.failIndex(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "MarkIndexStale" method.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func markIndexStale<Result>(
+        _ message: Reddb_V1_IndexNameRequest,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Reddb_V1_IndexNameRequest>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.markIndexStale(
             request: request,
             options: options,
             onResponse: handleResponse

@@ -119,16 +119,18 @@ struct CollectionOperations: Sendable {
     // MARK: Indexes and retention
 
     /// An index as the index routes show it: its definition (`columns`, `method`, `unique`) when
-    /// `declared`, its state when `operational`. Every index is `ready`: CREATE INDEX builds it
-    /// inside its own transaction and every write keeps it, so none is ever building or stale.
+    /// `declared`, its state (`status`, `enabled`) when `operational`. CREATE INDEX builds an
+    /// index inside its own transaction and every write keeps it, so an index is `ready` unless
+    /// an operator marked it otherwise (gRPC `MarkIndex*`, `FailIndex`, `SetIndexEnabled`).
     static func indexJSON(_ index: IndexDefinition, of schema: CollectionSchema, declared: Bool, operational: Bool) -> JSONValue {
         var members: [(String, JSONValue)] = []
         if declared {
             let names = index.columnIDs.compactMap { id in schema.columns.first { $0.id == id }?.name }
             members += [("columns", .array(names.map { .string($0) })), ("method", .string(index.method.rawValue))]
         }
+        if operational { members.append(("enabled", .bool(index.enabled ?? true))) }
         members.append(("name", .string(index.name)))
-        if operational { members.append(("status", .string("ready"))) }
+        if operational { members.append(("status", .string((index.status ?? .ready).rawValue))) }
         if declared { members.append(("unique", .bool(index.unique))) }
         return .object(members)
     }
@@ -143,10 +145,14 @@ struct CollectionOperations: Sendable {
     }
 
     /// `GET /indexes` (gRPC `IndexStatuses`): every index of every collection with its state;
-    /// with `needingAttention`, only those not ready (gRPC `IndexAttention`), which is none.
+    /// with `needingAttention`, only those queries do not read through (not ready, or disabled:
+    /// gRPC `IndexAttention`).
     func indexStatuses(needingAttention: Bool = false) async throws -> JSONValue {
-        let all = needingAttention ? [] : try await session().collections().flatMap { info in
-            info.schema.indexes.map { JSONValue.object([("collection", .string(info.name)), ("name", .string($0.name)), ("status", .string("ready"))]) }
+        let all = try await session().collections().flatMap { info in
+            info.schema.indexes.filter { !needingAttention || !$0.servesReads }.map { index in
+                JSONValue.object([("collection", .string(info.name)), ("enabled", .bool(index.enabled ?? true)), ("name", .string(index.name)),
+                                  ("status", .string((index.status ?? .ready).rawValue))])
+            }
         }
         return .object([("indexes", .array(all)), ("ok", .bool(true))])
     }

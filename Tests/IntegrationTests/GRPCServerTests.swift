@@ -272,6 +272,41 @@ import Testing
             #expect(noIndex?.0 == .notFound)
             let noTable = await Self.code { _ = try await db.rebuildIndexes(.with { $0.collection = "nope" }) }
             #expect(noTable?.0 == .notFound)
+            // Operator marks: queries read through an index only while it is ready and enabled.
+            func plan() async throws -> String {
+                try await db.explainQuery(Self.query("SELECT name FROM people WHERE id = 7")).payload
+            }
+            #expect(try await plan().contains("Index Scan"))
+            let expected = try Self.records(try await db.query(Self.query("SELECT name FROM people WHERE id >= 8 ORDER BY id")))
+            #expect(!expected.isEmpty)
+            for (mark, status) in [("stale", "stale"), ("failed", "failed"), ("building", "building")] {
+                let reply: Reddb_V1_PayloadReply
+                switch mark {
+                case "stale": reply = try await db.markIndexStale(.with { $0.name = indexName })
+                case "failed": reply = try await db.failIndex(.with { $0.name = indexName })
+                default: reply = try await db.markIndexBuilding(.with { $0.name = indexName })
+                }
+                #expect(try JSONValue.parse(reply.payload)["status"] == .string(status))
+                #expect(try await !plan().contains("Index Scan"), "a \(status) index is not read")
+                let attention = try firstIndex(try await db.indexAttention(Reddb_V1_Empty()).payload)
+                #expect(attention?["status"] == .string(status))
+                let rows = try Self.records(try await db.query(Self.query("SELECT name FROM people WHERE id >= 8 ORDER BY id")))
+                #expect(rows == expected, "results never change")
+            }
+            _ = try await db.markIndexReady(.with { $0.name = indexName })
+            #expect(try await plan().contains("Index Scan"))
+            let disabled = try JSONValue.parse(try await db.setIndexEnabled(.with { $0.name = indexName; $0.enabled = false }).payload)
+            #expect(disabled["enabled"] == .bool(false) && disabled["status"] == .string("ready"))
+            #expect(try await !plan().contains("Index Scan"))
+            _ = try await db.failIndex(.with { $0.name = indexName })
+            _ = try await db.rebuildIndexes(.with { $0.collection = "people" })  // rebuilt: ready again, still disabled
+            let state = try firstIndex(try await db.indexStatuses(Reddb_V1_Empty()).payload)
+            #expect(state?["status"] == .string("ready") && state?["enabled"] == .bool(false))
+            _ = try await db.setIndexEnabled(.with { $0.name = indexName; $0.enabled = true })
+            #expect(try await plan().contains("Index Scan"))
+            #expect(try JSONValue.parse(try await db.indexAttention(Reddb_V1_Empty()).payload)["indexes"] == .array([]))
+            let unknown = await Self.code { _ = try await db.failIndex(.with { $0.name = "nope" }) }
+            #expect(unknown?.0 == .notFound)
             #expect(try await db.applyRetention(Reddb_V1_Empty()).message.hasPrefix("vacuum reclaimed"))
             #expect(try JSONValue.parse(try await db.replicationStatus(Reddb_V1_Empty()).payload)["role"] == .string("standalone"))
         }

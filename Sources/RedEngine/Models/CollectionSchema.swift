@@ -138,6 +138,17 @@ public struct IndexDefinition: Codable, Sendable, Equatable {
     /// The table's primary key when it is a table constraint (`PRIMARY KEY (a, b)`, or named);
     /// a single unnamed key column is marked on the column instead (nil in older schemas).
     public var primaryKey: Bool?
+    /// An operator's marks (gRPC `MarkIndexBuilding`, `MarkIndexReady`, `MarkIndexStale`,
+    /// `FailIndex`, `SetIndexEnabled`): the planner reads through an index only when it is
+    /// ready and enabled. Writes keep every index up to date whatever its marks, so marking it
+    /// ready again (or `REINDEX`) needs no catch-up. nil: ready, enabled.
+    public var status: Status?
+    public var enabled: Bool?
+
+    public enum Status: String, Codable, Sendable { case ready, building, stale, failed }
+
+    /// Whether queries may read through this index.
+    public var servesReads: Bool { (enabled ?? true) && (status ?? .ready) == .ready }
 
     public init(name: String, columnIDs: [UInt16], unique: Bool, method: Method, storageName: String, isConstraint: Bool) {
         self.name = name

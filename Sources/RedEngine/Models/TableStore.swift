@@ -170,6 +170,7 @@ public final class TableStore: Sendable {
         }
         let old = schema.indexes[position]
         var definition = old
+        definition.status = nil  // rebuilt from the rows: ready
         definition.storageName = Self.indexStorageName(collectionID: handle.collection.id, number: schema.nextIndexNumber)
         schema.nextIndexNumber += 1
         let indexCollection = try tx.createCollection(definition.storageName)
@@ -183,6 +184,18 @@ public final class TableStore: Sendable {
             try insertIndexEntry(tx, updated, target, row, now: now)
         }
         return updated
+    }
+
+    /// Sets an index's marks (nil leaves one as it is); see `IndexDefinition.status`.
+    public func markIndex(_ tx: Transaction, _ handle: TableHandle, named name: String,
+                          status: IndexDefinition.Status?, enabled: Bool?) throws -> (TableHandle, IndexDefinition) {
+        var schema = handle.schema
+        guard let position = schema.indexes.firstIndex(where: { $0.name == name }) else {
+            throw RedError(.undefinedCollection, "relation \"\(name)\" does not exist")
+        }
+        if let status { schema.indexes[position].status = status == .ready ? nil : status }
+        if let enabled { schema.indexes[position].enabled = enabled ? nil : false }
+        return (try setSchema(tx, handle, schema), schema.indexes[position])
     }
 
     public func dropIndex(_ tx: Transaction, _ handle: TableHandle, named name: String) throws -> TableHandle {

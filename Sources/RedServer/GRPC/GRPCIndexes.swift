@@ -1,6 +1,7 @@
 import GRPCCore
 import RedCore
 import RedDB
+import RedEngine
 import RedProto
 
 /// Index listings, the retention sweep and the replication status: the same JSON as the
@@ -52,6 +53,38 @@ extension GRPCService {
             return Self.payloadReply(.object([("collection", .string(table)), ("entries", .integer(Int64(entries))), ("name", .string(name)),
                                               ("ok", .bool(true))]))
         }
+    }
+
+    func setIndexEnabled(request: ServerRequest<Reddb_V1_IndexToggleRequest>, context _: GRPCCore.ServerContext) async throws -> ServerResponse<Reddb_V1_PayloadReply> {
+        await unary(request, .writer, rpc: "set_index_enabled") { message, _ in
+            try await self.markIndex(try Self.required(message.name, "name"), status: nil, enabled: message.enabled)
+        }
+    }
+
+    func markIndexBuilding(request: ServerRequest<Reddb_V1_IndexNameRequest>, context _: GRPCCore.ServerContext) async throws -> ServerResponse<Reddb_V1_PayloadReply> {
+        await unary(request, .writer, rpc: "mark_index_building") { message, _ in try await self.markIndex(message.name, status: .building) }
+    }
+
+    func markIndexReady(request: ServerRequest<Reddb_V1_IndexNameRequest>, context _: GRPCCore.ServerContext) async throws -> ServerResponse<Reddb_V1_PayloadReply> {
+        await unary(request, .writer, rpc: "mark_index_ready") { message, _ in try await self.markIndex(message.name, status: .ready) }
+    }
+
+    func failIndex(request: ServerRequest<Reddb_V1_IndexNameRequest>, context _: GRPCCore.ServerContext) async throws -> ServerResponse<Reddb_V1_PayloadReply> {
+        await unary(request, .writer, rpc: "fail_index") { message, _ in try await self.markIndex(message.name, status: .failed) }
+    }
+
+    func markIndexStale(request: ServerRequest<Reddb_V1_IndexNameRequest>, context _: GRPCCore.ServerContext) async throws -> ServerResponse<Reddb_V1_PayloadReply> {
+        await unary(request, .writer, rpc: "mark_index_stale") { message, _ in try await self.markIndex(message.name, status: .stale) }
+    }
+
+    /// Sets an index's marks as the caller (writers only; never on a replica) and replies with
+    /// its state: `{ok, collection, name, status, enabled}`.
+    private func markIndex(_ name: String, status: IndexDefinition.Status?, enabled: Bool? = nil) async throws -> Reddb_V1_PayloadReply {
+        let name = try Self.required(name, "name")
+        let access = context.callerSession().access
+        let (table, index) = try await context.database.markIndex(named: name, status: status, enabled: enabled, access: access)
+        return Self.payloadReply(.object([("collection", .string(table)), ("enabled", .bool(index.enabled ?? true)), ("name", .string(name)),
+                                          ("ok", .bool(true)), ("status", .string((index.status ?? .ready).rawValue))]))
     }
 
     func applyRetention(request: ServerRequest<Reddb_V1_Empty>, context _: GRPCCore.ServerContext) async throws -> ServerResponse<Reddb_V1_OperationReply> {
