@@ -300,39 +300,22 @@ import Testing
         #expect(try await Self.ids(directory.path + "/latest.rdb").count == 40 + 8)
     }
 
-    /// A backend whose head writes fail while `failing` is set.
-    final class HeadlessBackend: BackupBackend {
-        let inner: FileSystemBackend
-        let failing = Mutex(false)
-        init(_ inner: FileSystemBackend) { self.inner = inner }
-        var description: String { inner.description }
-        func put(_ key: String, bytes: [UInt8]) async throws {
-            if key.hasSuffix("head.json"), failing.withLock({ $0 }) { throw RedError(.ioError, "head write refused") }
-            try await inner.put(key, bytes: bytes)
-        }
-        func putFile(_ key: String, from path: String) async throws { try await inner.putFile(key, from: path) }
-        func get(_ key: String) async throws -> [UInt8]? { try await inner.get(key) }
-        func getFile(_ key: String, to path: String) async throws -> Bool { try await inner.getFile(key, to: path) }
-        func list(prefix: String) async throws -> [String] { try await inner.list(prefix: prefix) }
-        func delete(_ key: String) async throws { try await inner.delete(key) }
-    }
-
     @Test func aFailedHeadWriteNeitherForksNorLosesTheChain() async throws {
         let directory = try Directory()
-        let backend = HeadlessBackend(FileSystemBackend(root: directory.path + "/backups"))
+        let backend = MisbehavingBackend(FileSystemBackend(root: directory.path + "/backups"))
         let path = directory.path + "/data.rdb"
         var database = try await Database.open(path: path, options: ReplicationTests.options())
         var service = try BackupService(database: database, settings: BackupSettings(backend: backend), logger: Self.logger)
         _ = try await database.session().execute("CREATE TABLE t (id INT PRIMARY KEY, v TEXT)")
         _ = try await service.trigger()
-        backend.failing.withLock { $0 = true }
+        backend.refuseHeadWrites.withLock { $0 = true }
         try await Self.insert(database.session(), 1...5)
         await #expect(throws: RedError.self) { try await service.archive() }  // the segment is up, its head is not
         try await Self.insert(database.session(), 6...10)
         await #expect(throws: RedError.self) { try await service.archive() }
         try await database.close()
         // A restart reads the stale head and adopts the two segments past it.
-        backend.failing.withLock { $0 = false }
+        backend.refuseHeadWrites.withLock { $0 = false }
         database = try await Database.open(path: path, options: ReplicationTests.options())
         service = try BackupService(database: database, settings: BackupSettings(backend: backend), logger: Self.logger)
         try await Self.insert(database.session(), 11...12)

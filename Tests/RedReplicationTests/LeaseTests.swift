@@ -11,49 +11,11 @@ import Testing
 /// generations, expiry, refresh and release; and the keeper fencing the engine when the lease
 /// is replaced (for good) or cannot be refreshed (until it can).
 @Suite(.serialized) struct LeaseTests {
-    /// A backend whose calls fail while `failing` is set (an unreachable store).
-    final class FlakyBackend: ConditionalBackend {
-        let inner: FileSystemBackend
-        let failing = Mutex(false)
-        init(_ inner: FileSystemBackend) { self.inner = inner }
-        var description: String { "flaky " + inner.description }
-        func check() throws { if failing.withLock({ $0 }) { throw RedError(.ioError, "backend unreachable") } }
-        func put(_ key: String, bytes: [UInt8]) async throws { try check(); try await inner.put(key, bytes: bytes) }
-        func putFile(_ key: String, from path: String) async throws { try check(); try await inner.putFile(key, from: path) }
-        func get(_ key: String) async throws -> [UInt8]? { try check(); return try await inner.get(key) }
-        func getFile(_ key: String, to path: String) async throws -> Bool { try check(); return try await inner.getFile(key, to: path) }
-        func list(prefix: String) async throws -> [String] { try check(); return try await inner.list(prefix: prefix) }
-        func delete(_ key: String) async throws { try check(); try await inner.delete(key) }
-        func getVersioned(_ key: String) async throws -> (bytes: [UInt8], version: String)? { try check(); return try await inner.getVersioned(key) }
-        func put(_ key: String, bytes: [UInt8], ifVersion version: String?) async throws -> Bool {
-            try check(); return try await inner.put(key, bytes: bytes, ifVersion: version)
-        }
-        func delete(_ key: String, ifVersion version: String) async throws -> Bool { try check(); return try await inner.delete(key, ifVersion: version) }
-    }
-
-    /// Conditional writes that land but answer "precondition failed", as a retry of a write
-    /// whose reply was lost does.
-    final class LostReplyBackend: ConditionalBackend {
-        let inner: FileSystemBackend
-        init(_ inner: FileSystemBackend) { self.inner = inner }
-        var description: String { inner.description }
-        func put(_ key: String, bytes: [UInt8]) async throws { try await inner.put(key, bytes: bytes) }
-        func putFile(_ key: String, from path: String) async throws { try await inner.putFile(key, from: path) }
-        func get(_ key: String) async throws -> [UInt8]? { try await inner.get(key) }
-        func getFile(_ key: String, to path: String) async throws -> Bool { try await inner.getFile(key, to: path) }
-        func list(prefix: String) async throws -> [String] { try await inner.list(prefix: prefix) }
-        func delete(_ key: String) async throws { try await inner.delete(key) }
-        func getVersioned(_ key: String) async throws -> (bytes: [UInt8], version: String)? { try await inner.getVersioned(key) }
-        func put(_ key: String, bytes: [UInt8], ifVersion version: String?) async throws -> Bool {
-            _ = try await inner.put(key, bytes: bytes, ifVersion: version)
-            return false
-        }
-        func delete(_ key: String, ifVersion version: String) async throws -> Bool { try await inner.delete(key, ifVersion: version) }
-    }
-
     @Test func aWriteWhoseReplyWasLostStillHoldsTheLease() async throws {
         let directory = try BackupTests.Directory()
-        let store = LeaseStore(backend: LostReplyBackend(FileSystemBackend(root: directory.path)), databaseKey: "db")
+        let backend = MisbehavingBackend(FileSystemBackend(root: directory.path))
+        backend.loseConditionalReplies.withLock { $0 = true }
+        let store = LeaseStore(backend: backend, databaseKey: "db")
         let lease = try await store.acquire(holder: "a", ttlMilliseconds: 60_000)
         let renewed = try await store.refresh(lease, ttlMilliseconds: 60_000)
         let stored = try await store.current()
@@ -122,7 +84,7 @@ import Testing
 
     @Test func theKeeperFencesWritesWhenTheLeaseIsLostOrUnreachable() async throws {
         let directory = try BackupTests.Directory()
-        let backend = FlakyBackend(FileSystemBackend(root: directory.path + "/backend"))
+        let backend = MisbehavingBackend(FileSystemBackend(root: directory.path + "/backend"))
         let database = try await Database.open(path: directory.path + "/data.rdb", options: ReplicationTests.options())
         let store = LeaseStore(backend: backend, databaseKey: "db")
         var settings = LeaseKeeper.Settings(holderID: "primary-1")
@@ -132,14 +94,14 @@ import Testing
         _ = try await session.execute("CREATE TABLE t (id INT)")
 
         // The backend cannot be reached: writes stop at once, reads go on; they resume once the lease refreshes again.
-        backend.failing.withLock { $0 = true }
+        backend.unreachable.withLock { $0 = true }
         await keeper.refreshOnce()
         #expect(keeper.current.state == .notHeld)
         await #expect { _ = try await session.execute("INSERT INTO t VALUES (1)") } throws: { error in
             (error as? RedError)?.code == .readOnlyTransaction && (error as? RedError)?.message.contains("writer lease not held") == true
         }
         _ = try await session.execute("SELECT count(*) FROM t")
-        backend.failing.withLock { $0 = false }
+        backend.unreachable.withLock { $0 = false }
         await keeper.refreshOnce()
         #expect(keeper.current.state == .held)
         _ = try await session.execute("INSERT INTO t VALUES (2)")

@@ -151,12 +151,7 @@ public final class TableStore: Sendable {
         let indexCollection = try tx.createCollection(storageName)
         schema.indexes.append(definition)
         let updated = try setSchema(tx, handle, schema)
-        let target = IndexTarget(definition, indexCollection)
-        let cursor = try tx.scan(handle.collection)
-        while let entry = try cursor.next() {
-            let row = try StoredRow.decode(rid: StoredRow.rid(fromKey: entry.key), entry.value)
-            try insertIndexEntry(tx, updated, target, row, now: now)
-        }
+        try fillIndex(tx, updated, IndexTarget(definition, indexCollection), now: now)
         return updated
     }
 
@@ -177,13 +172,17 @@ public final class TableStore: Sendable {
         try tx.dropCollection(named: old.storageName)
         schema.indexes[position] = definition
         let updated = try setSchema(tx, handle, schema)
-        let target = IndexTarget(definition, indexCollection)
+        try fillIndex(tx, updated, IndexTarget(definition, indexCollection), now: now)
+        return updated
+    }
+
+    /// Adds every visible row of the table to a new, empty index.
+    private func fillIndex(_ tx: Transaction, _ handle: TableHandle, _ target: IndexTarget, now: Int64) throws {
         let cursor = try tx.scan(handle.collection)
         while let entry = try cursor.next() {
             let row = try StoredRow.decode(rid: StoredRow.rid(fromKey: entry.key), entry.value)
-            try insertIndexEntry(tx, updated, target, row, now: now)
+            try insertIndexEntry(tx, handle, target, row, now: now)
         }
-        return updated
     }
 
     /// Sets an index's marks (nil leaves one as it is); see `IndexDefinition.status`.
