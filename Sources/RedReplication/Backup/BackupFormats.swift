@@ -49,19 +49,10 @@ public struct SnapshotManifest: Sendable, Equatable {
                  ("format_version", .integer(Self.formatVersion)), ("snapshot_sha256", .string(sha256)), ("bytes", .integer(bytes)),
                  ("wal_prefix", .string(walPrefix))])
     }
+}
 
-    init(timelineID: String, snapshotKey: String, snapshotID: Int64, snapshotTime: Int64, baseLSN: UInt64, sha256: String, bytes: Int64,
-         walPrefix: String) {
-        self.walPrefix = walPrefix
-        self.timelineID = timelineID
-        self.snapshotKey = snapshotKey
-        self.snapshotID = snapshotID
-        self.snapshotTime = snapshotTime
-        self.baseLSN = baseLSN
-        self.sha256 = sha256
-        self.bytes = bytes
-    }
-
+extension SnapshotManifest {
+    /// Read back from the backend; errors name the blob.
     init(json: JSONValue, key: String) throws {
         let fields = try ManifestFields(json, key)
         timelineID = try fields.string("timeline_id")
@@ -96,18 +87,10 @@ public struct SegmentManifest: Sendable, Equatable {
                  ("sha256", .string(sha256)), ("prev_hash", .string(previousHash)), ("records", .integer(Int64(records))),
                  ("first_timestamp", .integer(firstTime)), ("last_timestamp", .integer(lastTime))])
     }
+}
 
-    init(key: String, lsnStart: UInt64, lsnEnd: UInt64, sha256: String, previousHash: String, records: Int, firstTime: Int64, lastTime: Int64) {
-        self.key = key
-        self.lsnStart = lsnStart
-        self.lsnEnd = lsnEnd
-        self.sha256 = sha256
-        self.previousHash = previousHash
-        self.records = records
-        self.firstTime = firstTime
-        self.lastTime = lastTime
-    }
-
+extension SegmentManifest {
+    /// Read back from the backend; errors name the blob.
     init(json: JSONValue, key: String) throws {
         let fields = try ManifestFields(json, key)
         self.key = try fields.string("segment_key")
@@ -139,19 +122,10 @@ public struct BackupHead: Sendable, Equatable {
                  ("last_archived_lsn", .integer(Int64(lastArchivedLSN))), ("last_segment_hash", .string(lastSegmentHash)),
                  ("wal_prefix", .string(walPrefix))])
     }
+}
 
-    init(timelineID: String, snapshotKey: String, snapshotID: Int64, snapshotTime: Int64, currentLSN: UInt64, lastArchivedLSN: UInt64,
-         lastSegmentHash: String, walPrefix: String) {
-        self.timelineID = timelineID
-        self.snapshotKey = snapshotKey
-        self.snapshotID = snapshotID
-        self.snapshotTime = snapshotTime
-        self.currentLSN = currentLSN
-        self.lastArchivedLSN = lastArchivedLSN
-        self.lastSegmentHash = lastSegmentHash
-        self.walPrefix = walPrefix
-    }
-
+extension BackupHead {
+    /// Read back from the backend; errors name the blob.
     init(json: JSONValue, key: String) throws {
         let fields = try ManifestFields(json, key)
         timelineID = try fields.string("timeline_id")
