@@ -19,7 +19,7 @@ public struct WriterLease: Sendable, Equatable {
     public var generation: UInt64
     public var acquiredAtMilliseconds: Int64
     public var expiresAtMilliseconds: Int64
-    public var nonce: String
+    public var nonce: String = UUID().uuidString.lowercased()
 
     public var json: JSONValue {
         .object([("database_key", .string(databaseKey)), ("holder_id", .string(holderID)), ("generation", .integer(Int64(generation))),
@@ -27,21 +27,13 @@ public struct WriterLease: Sendable, Equatable {
                  ("nonce", .string(nonce))])
     }
 
-    init(databaseKey: String, holderID: String, generation: UInt64, acquiredAtMilliseconds: Int64, expiresAtMilliseconds: Int64,
-         nonce: String = UUID().uuidString.lowercased()) {
-        self.databaseKey = databaseKey
-        self.holderID = holderID
-        self.generation = generation
-        self.acquiredAtMilliseconds = acquiredAtMilliseconds
-        self.expiresAtMilliseconds = expiresAtMilliseconds
-        self.nonce = nonce
-    }
-
     /// The same acquisition (holder, generation and nonce), whatever its expiry.
     func isSameAcquisition(as other: WriterLease) -> Bool {
         holderID == other.holderID && generation == other.generation && nonce == other.nonce
     }
+}
 
+extension WriterLease {
     init(bytes: [UInt8], key: String) throws {
         let fields = try ManifestFields(ManifestFields.load(bytes, key: key), key)
         databaseKey = try fields.string("database_key")
