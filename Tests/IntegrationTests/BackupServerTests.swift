@@ -145,7 +145,7 @@ import Testing
     @Test func promotionTakesTheLeaseAndFencesTheOldPrimary() async throws {
         let backups = NSTemporaryDirectory() + "red-lease-" + UUID().uuidString
         defer { try? FileManager.default.removeItem(atPath: backups) }
-        let shared = ["RED_BACKEND": "fs", "RED_FS_PATH": backups, "RED_LEASE_TTL_SECS": "2"]
+        let shared = ["RED_BACKEND": "fs", "RED_FS_PATH": backups, "RED_LEASE_TTL_SECS": "3"]
         let nodeA = shared.merging(["RED_LEASE_REQUIRED": "true", "RED_LEASE_HOLDER_ID": "node-a"]) { $1 }
         let nodeB = shared.merging(["RED_LEASE_HOLDER_ID": "node-b"]) { $1 }
         let primary = try ServerProcess(arguments: ["--role", "primary"], environment: nodeA)

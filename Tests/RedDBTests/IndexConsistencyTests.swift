@@ -1,4 +1,5 @@
 import Testing
+import RedCore
 import RedDB
 
 /// Indexes must always agree with the rows: after random inserts, updates, deletes,
@@ -15,6 +16,29 @@ import RedDB
         try await s.execute("UPDATE t SET w = 'cafe\u{301}'")
         #expect(try await s.execute("EXPLAIN SELECT id FROM t WHERE w = 'cafe\u{301}'").rows.description.contains("t_w"))
         #expect(try await s.execute("SELECT id, n FROM t WHERE w = 'cafe\u{301}'").rows == [[.integer(1), .integer(1)]])
+    }
+
+    /// REINDEX next to writers: an entry a concurrent transaction adds is never lost, and a
+    /// row both touch makes one of them fail (40001) rather than leave a wrong index.
+    @Test func reindexNeverLosesAConcurrentWritersEntries() async throws {
+        let db = try await Database.inMemory()
+        let setup = db.session()
+        try await setup.execute("CREATE TABLE t (id INT PRIMARY KEY, v INT); CREATE INDEX t_v ON t (v)")
+        try await setup.execute("INSERT INTO t VALUES (1, 10), (2, 20), (3, 30)")
+        let writer = db.session()
+        try await writer.execute("BEGIN")
+        try await writer.execute("INSERT INTO t VALUES (7, 70)")
+        try await setup.execute("REINDEX TABLE t")  // commits while the insert is open
+        try await writer.execute("COMMIT")
+        #expect(try await setup.execute("SELECT id FROM t WHERE v = 70").rows == [[.integer(7)]])
+        await #expect(throws: RedError.self) { try await setup.execute("INSERT INTO t VALUES (7, 71)") }  // the primary key still knows 7
+        // A row the writer changes is one REINDEX rewrites: one of the two must fail.
+        try await writer.execute("BEGIN")
+        try await writer.execute("UPDATE t SET v = 11 WHERE id = 1")
+        try await setup.execute("REINDEX INDEX t_v")
+        await #expect { try await writer.execute("COMMIT") } throws: { ($0 as? RedError)?.code == .serializationFailure }
+        #expect(try await setup.execute("SELECT id FROM t WHERE v = 10").rows == [[.integer(1)]])
+        #expect(try await setup.execute("SELECT count(*) FROM t WHERE v > 0").rows == [[.integer(4)]])
     }
 
     @Test func indexesAgreeWithTableScansAfterRandomWrites() async throws {

@@ -69,6 +69,31 @@ import Testing
         try await Self.race(try #require(settings.backend as? S3Backend))
     }
 
+    @Test func aHungRefreshFencesWithinAThirdOfTheTTL() async throws {
+        let directory = try BackupTests.Directory()
+        let backend = MisbehavingBackend(FileSystemBackend(root: directory.path + "/backend"))
+        let database = try await Database.open(path: directory.path + "/data.rdb", options: ReplicationTests.options())
+        var settings = LeaseKeeper.Settings(holderID: "p")
+        settings.ttlMilliseconds = 3_000
+        let keeper = try await LeaseKeeper(store: LeaseStore(backend: backend, databaseKey: "db"), settings: settings,
+                                           engine: database.engine, logger: Logger(label: "lease-test"))
+        backend.hang.withLock { $0 = .seconds(4) }
+        let started = ContinuousClock.now
+        let refresh = Task { await keeper.refreshOnce() }
+        // Fenced by the refresh's timer (1 s), while the refresh itself is still stuck.
+        var fenced = false
+        while ContinuousClock.now - started < .seconds(3) {
+            if database.engine.writeFenceReason != nil { fenced = true; break }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        #expect(fenced && ContinuousClock.now - started < .seconds(2), "fenced before the lease could expire")
+        await refresh.value
+        backend.hang.withLock { $0 = nil }
+        await keeper.refreshOnce()
+        #expect(keeper.current.state == .held && database.engine.writeFenceReason == nil, "a refresh that works lifts the fence")
+        try await database.close()
+    }
+
     @Test func anExpiredLeaseIsTakenOver() async throws {
         let directory = try BackupTests.Directory()
         let clock = Mutex(Int64(1_000_000))

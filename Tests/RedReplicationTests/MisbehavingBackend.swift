@@ -6,6 +6,7 @@ import Synchronization
 /// A directory backend that misbehaves on demand, for the backup and lease tests:
 /// - `unreachable`: every call fails, as with a store that cannot be reached;
 /// - `refuseHeadWrites`: writes of `…head.json` fail (the segments before them land);
+/// - `hang`: versioned reads stall (ignoring cancellation);
 /// - `loseConditionalReplies`: a conditional write lands but answers "precondition failed",
 ///   as a retry of a write whose reply was lost does.
 final class MisbehavingBackend: ConditionalBackend {
@@ -13,6 +14,8 @@ final class MisbehavingBackend: ConditionalBackend {
     let unreachable = Mutex(false)
     let refuseHeadWrites = Mutex(false)
     let loseConditionalReplies = Mutex(false)
+    /// Every versioned read hangs this long first (a store that stopped answering).
+    let hang = Mutex<Duration?>(nil)
 
     init(_ inner: FileSystemBackend) { self.inner = inner }
 
@@ -32,7 +35,16 @@ final class MisbehavingBackend: ConditionalBackend {
     func getFile(_ key: String, to path: String) async throws -> Bool { try check(); return try await inner.getFile(key, to: path) }
     func list(prefix: String) async throws -> [String] { try check(); return try await inner.list(prefix: prefix) }
     func delete(_ key: String) async throws { try check(); try await inner.delete(key) }
-    func getVersioned(_ key: String) async throws -> (bytes: [UInt8], version: String)? { try check(); return try await inner.getVersioned(key) }
+    func getVersioned(_ key: String) async throws -> (bytes: [UInt8], version: String)? {
+        try check()
+        if let hang = hang.withLock({ $0 }) {
+            // A stall cancellation cannot cut short, as a stuck system call's.
+            await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+                DispatchQueue.global().asyncAfter(deadline: .now() + .milliseconds(Int(hang.components.seconds * 1000))) { done.resume() }
+            }
+        }
+        return try await inner.getVersioned(key)
+    }
     func put(_ key: String, bytes: [UInt8], ifVersion version: String?) async throws -> Bool {
         try check()
         let written = try await inner.put(key, bytes: bytes, ifVersion: version)

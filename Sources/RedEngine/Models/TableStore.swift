@@ -155,24 +155,30 @@ public final class TableStore: Sendable {
         return updated
     }
 
-    /// Rebuilds an index from the visible rows into fresh storage (REINDEX), keeping its
-    /// definition and its place among the table's indexes; the old entries are dropped with
-    /// the transaction. A unique index over duplicate rows fails with 23505.
+    /// Rebuilds an index from the visible rows (REINDEX), in place: every entry this
+    /// transaction sees is deleted and every visible row's entry written again, in the index's
+    /// own storage. Concurrent writers therefore conflict with it on the entries both touch
+    /// (first committer wins, 40001 for the other), and an entry a writer adds meanwhile is
+    /// never lost, as it would be with fresh storage the writer does not know of. Stale
+    /// entries go; the definition, its place and its storage stay; the index is marked ready.
+    /// A unique index over duplicate rows fails with 23505.
     public func rebuildIndex(_ tx: Transaction, _ handle: TableHandle, named name: String, now: Int64) throws -> TableHandle {
-        var schema = handle.schema
-        guard let position = schema.indexes.firstIndex(where: { $0.name == name }) else {
+        guard let position = handle.schema.indexes.firstIndex(where: { $0.name == name }) else {
             throw RedError(.undefinedObject, "index \"\(name)\" does not exist")
         }
-        let old = schema.indexes[position]
-        var definition = old
-        definition.status = nil  // rebuilt from the rows: ready
-        definition.storageName = Self.indexStorageName(collectionID: handle.collection.id, number: schema.nextIndexNumber)
-        schema.nextIndexNumber += 1
-        let indexCollection = try tx.createCollection(definition.storageName)
-        try tx.dropCollection(named: old.storageName)
-        schema.indexes[position] = definition
-        let updated = try setSchema(tx, handle, schema)
-        try fillIndex(tx, updated, IndexTarget(definition, indexCollection), now: now)
+        var updated = handle
+        if handle.schema.indexes[position].status != nil {
+            var schema = handle.schema
+            schema.indexes[position].status = nil
+            updated = try setSchema(tx, handle, schema)
+        }
+        let definition = updated.schema.indexes[position]
+        let storage = try tx.collection(named: definition.storageName)
+        let entries = try tx.scan(storage)
+        var keys: [[UInt8]] = []
+        while let (key, _) = try entries.next() { keys.append(key) }
+        for key in keys { _ = try tx.delete(storage, key) }
+        try fillIndex(tx, updated, IndexTarget(definition, storage), now: now)
         return updated
     }
 

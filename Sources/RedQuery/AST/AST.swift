@@ -294,7 +294,7 @@ public indirect enum Statement: Sendable, Equatable {
     case vacuum(table: String?)
     /// `REINDEX INDEX name` / `REINDEX TABLE name` / `REINDEX {SCHEMA | DATABASE | SYSTEM} [name]`
     /// (PostgreSQL's forms): rebuilds the index, every index of the table, or every index there is
-    /// (nil), from the rows.
+    /// (both nil), from the rows; an empty index name is `SYSTEM` (no catalog indexes here).
     case reindex(index: String?, table: String?)
     case show(String)
     /// `SHOW COLUMNS FROM t`: the columns of a collection and their constraints.

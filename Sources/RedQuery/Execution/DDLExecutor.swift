@@ -158,7 +158,9 @@ struct DDLExecutor {
             return .message("view '\(name)' dropped", type: "drop", tag: "DROP VIEW")
         case .reindex(let indexName, let tableName):
             var targets: [(handle: TableHandle, indexes: [String])] = []
-            if let indexName {
+            if indexName == "" {
+                targets = []  // REINDEX SYSTEM
+            } else if let indexName {
                 guard let found = try findIndex(indexName) else { throw RedError(.undefinedCollection, "relation \"\(indexName)\" does not exist") }
                 targets = [(found, [indexName])]
             } else if let tableName {

@@ -264,11 +264,12 @@ public struct Parser {
             // REINDEX [(VERBOSE)] {INDEX | TABLE | SCHEMA | DATABASE | SYSTEM} [CONCURRENTLY] name;
             // CONCURRENTLY is accepted and means the same here (one transaction, readers never wait).
             advance()
-            if acceptSymbol("(") {  // options such as (VERBOSE): nothing to tune here
-                while !acceptSymbol(")") {
-                    if case .end = current.kind { throw unexpected(expected: ")") }
-                    advance()
-                }
+            if acceptSymbol("(") {  // (VERBOSE [bool], CONCURRENTLY [bool]): nothing to tune here
+                repeat {
+                    guard acceptKeyword("verbose") || acceptKeyword("concurrently") else { throw unexpected(expected: "VERBOSE or CONCURRENTLY") }
+                    _ = acceptKeyword("true") || acceptKeyword("false") || acceptKeyword("on") || acceptKeyword("off")
+                } while acceptSymbol(",")
+                guard acceptSymbol(")") else { throw unexpected(expected: ")") }
             }
             if acceptKeyword("index") { _ = acceptKeyword("concurrently"); return .reindex(index: try parseIdentifier(), table: nil) }
             if acceptKeyword("table") { _ = acceptKeyword("concurrently"); return .reindex(index: nil, table: try parseIdentifier()) }
@@ -278,10 +279,14 @@ public struct Parser {
                 guard schema == "public" else { throw RedError(.undefinedObject, "schema \"\(schema)\" does not exist") }
                 return .reindex(index: nil, table: nil)
             }
-            if acceptKeyword("database") || acceptKeyword("system") {
+            if acceptKeyword("database") {
                 _ = acceptKeyword("concurrently")
                 if case .identifier = current.kind { _ = try parseIdentifier() }
                 return .reindex(index: nil, table: nil)
+            }
+            if acceptKeyword("system") {  // the system catalogs: none has an index here
+                if case .identifier = current.kind { _ = try parseIdentifier() }
+                return .reindex(index: "", table: nil)
             }
             throw unexpected(expected: "INDEX, TABLE, SCHEMA, DATABASE or SYSTEM after REINDEX")
         case "vacuum", "analyze", "analyse":

@@ -121,25 +121,39 @@ public final class BackupService: Sendable {
             // in between) that continue the chain are adopted; anything else past its end (a
             // segment whose manifest never made it) is removed and archived again.
             let keys = try await settings.backend.list(prefix: walPrefix)
-            let manifests = keys.filter { $0.hasSuffix(".wal" + BackupLayout.manifestSuffix) }
-            var byStart: [UInt64: [String]] = [:]
-            for key in manifests { if let range = Self.segmentRange(key, prefix: walPrefix), range.start >= end { byStart[range.start, default: []].append(key) } }
-            adopting: while let candidates = byStart[end] {
-                for key in candidates {
-                    guard let bytes = try await settings.backend.get(key),
-                          let manifest = try? SegmentManifest(json: ManifestFields.load(bytes, key: key), key: key),
-                          manifest.previousHash == hash || hash.isEmpty else { continue }
+            var byStart: [UInt64: [(end: UInt64, key: String)]] = [:]
+            for key in keys where key.hasSuffix(".wal" + BackupLayout.manifestSuffix) {
+                if let range = Self.segmentRange(key, prefix: walPrefix), range.start >= end { byStart[range.start, default: []].append((range.end, key)) }
+            }
+            // A chain restarted at a newer snapshot of ours (the head was not rewritten before a crash).
+            let restarts = try await PointInTimeRestore.snapshotManifests(backend: settings.backend, layout: layout)
+                .filter { $0.walPrefix == walPrefix && $0.snapshotID > head.snapshotID && $0.baseLSN >= end }
+            var relaxed = false
+            adopting: while true {
+                // Longest first: of two segments from one LSN (an archive retried), the one that goes further.
+                for candidate in (byStart[end] ?? []).sorted(by: { $0.end > $1.end }) {
+                    guard let bytes = try await settings.backend.get(candidate.key),
+                          let manifest = try? SegmentManifest(json: ManifestFields.load(bytes, key: candidate.key), key: candidate.key),
+                          relaxed || hash.isEmpty || manifest.previousHash == hash else { continue }
                     logger.info("backup: adopting \(manifest.key), archived after the head was last written")
                     end = manifest.lsnEnd
                     hash = manifest.sha256
+                    relaxed = false
                     continue adopting
                 }
-                break
+                // Stalled: the chain may go on from a snapshot that restarted it further on.
+                guard let restart = restarts.filter({ $0.baseLSN > end }).min(by: { $0.baseLSN < $1.baseLSN }) else { break }
+                logger.info("backup: the chain restarted at snapshot \(restart.snapshotID) (LSN \(restart.baseLSN))")
+                end = restart.baseLSN
+                relaxed = true
             }
             archived = end
-            for key in keys {
+            // Only blobs no manifest names (an upload cut short) are removed; a segment with a
+            // manifest stays, whatever the chain, and restores pick the one that links.
+            let named = Set(keys.filter { $0.hasSuffix(BackupLayout.manifestSuffix) }.map { String($0.dropLast(BackupLayout.manifestSuffix.count)) })
+            for key in keys where key.hasSuffix(".wal") && !named.contains(key) {
                 guard let range = Self.segmentRange(key, prefix: walPrefix), range.start >= end else { continue }
-                logger.info("backup: removing \(key), past the end of the archived chain; it is archived again")
+                logger.info("backup: removing \(key), uploaded without its manifest; it is archived again")
                 try await settings.backend.delete(key)
             }
         }
@@ -235,6 +249,7 @@ public final class BackupService: Sendable {
     /// Under the chain lock: starts the chain at the snapshot if there is none to continue,
     /// archives the WAL up to now and publishes the head naming the snapshot.
     private func join(snapshot key: String, id: Int64, time: Int64, lsn: UInt64, bytes: Int64, started: ContinuousClock.Instant) async throws -> BackupResult {
+        try refuseWhileFenced()  // the lease may have gone while the copy was uploaded
         // No chain yet, or one the WAL can no longer continue: start it at this snapshot.
         let restart = state.withLock { s -> Bool in
             guard let archived = s.archivedLSN, archived >= engine.replicationOldestLSN || archived >= lsn else {
@@ -253,6 +268,7 @@ public final class BackupService: Sendable {
         state.withLock { $0.head = head }
         try await archiveLocked()
         head = state.withLock { $0.head } ?? head
+        try refuseWhileFenced()
         try await settings.backend.put(layout.headKey, bytes: head.json.utf8)
         // Commits up to the snapshot are in the backend now, archived or not (remote_wal).
         archiveWaiter?.noteDurable(replicaID: "archive", lsn: max(lsn, head.lastArchivedLSN))
@@ -277,6 +293,7 @@ public final class BackupService: Sendable {
     /// (its own chain's live segments aside). Manifests go before their blobs, so a listing
     /// never names a blob that is gone. Returns how many blobs were deleted.
     func prune(keeping keep: Int) async throws -> Int {
+        try refuseWhileFenced()
         let backend = settings.backend
         let snapshots = try await PointInTimeRestore.snapshotManifests(backend: backend, layout: layout)
         guard snapshots.count > keep else { return 0 }
@@ -287,7 +304,13 @@ public final class BackupService: Sendable {
             try await backend.delete(snapshot.snapshotKey)
             removed += 2
         }
-        let prefixes = Set(snapshots.map(\.walPrefix))
+        // Another database's segments go only when all its snapshots are older than every kept
+        // one (a database that was replaced); a database that is still writing keeps its chain.
+        let oldestKept = kept.map(\.snapshotTime).min() ?? .max
+        let prefixes = Set(snapshots.map(\.walPrefix)).filter { prefix in
+            prefix == walPrefix || kept.contains { $0.walPrefix == prefix }
+                || snapshots.filter { $0.walPrefix == prefix }.allSatisfy { $0.snapshotTime < oldestKept }
+        }
         for prefix in prefixes {
             // The oldest LSN a kept snapshot of this database starts from; this database's own
             // chain keeps what it archives from here on.
@@ -345,6 +368,7 @@ public final class BackupService: Sendable {
             let key = walPrefix + String(format: "%012llu-%012llu.wal", from, last.endLSN)
             let manifest = SegmentManifest(key: key, lsnStart: from, lsnEnd: last.endLSN, sha256: sha, previousHash: state.withLock { $0.previousHash },
                                            records: records.count, firstTime: records.first?.timeMilliseconds ?? 0, lastTime: records.last?.timeMilliseconds ?? 0)
+            try refuseWhileFenced()
             try await settings.backend.put(key, bytes: bytes)
             try await settings.backend.put(key + BackupLayout.manifestSuffix, bytes: manifest.json.utf8)
             // The segment is in the chain once its manifest is: the head that follows is a hint
@@ -360,7 +384,10 @@ public final class BackupService: Sendable {
             }
             archiveWaiter?.noteDurable(replicaID: "archive", lsn: last.endLSN)
             uploaded += 1
-            if let head { try await settings.backend.put(layout.headKey, bytes: head.json.utf8) }
+            if let head {
+                try refuseWhileFenced()
+                try await settings.backend.put(layout.headKey, bytes: head.json.utf8)
+            }
             try Task.checkCancellation()
         }
         return uploaded

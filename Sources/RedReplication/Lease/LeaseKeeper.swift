@@ -32,7 +32,8 @@ public final class LeaseKeeper: Sendable {
             guard let flag = env["RED_LEASE_REQUIRED"], ["true", "1", "yes", "on"].contains(flag.lowercased()) else { return nil }
             var settings = Settings(holderID: try holder(env))
             if let text = env["RED_LEASE_TTL_SECS"] {
-                guard let seconds = Int64(text), (1...86_400).contains(seconds) else { throw RedError(.invalidArgument, "RED_LEASE_TTL_SECS must be 1…86400") }
+                // At least 3 s: refreshes every TTL/3 need a second each to fence in time.
+                guard let seconds = Int64(text), (3...86_400).contains(seconds) else { throw RedError(.invalidArgument, "RED_LEASE_TTL_SECS must be 3…86400") }
                 settings.ttlMilliseconds = seconds * 1000
             }
             if let prefix = env["RED_LEASE_PREFIX"], !prefix.isEmpty { settings.prefix = prefix.hasSuffix("/") ? prefix : prefix + "/" }
@@ -73,7 +74,7 @@ public final class LeaseKeeper: Sendable {
 
     /// Refreshes until cancelled.
     public func run() async {
-        let interval = Duration.milliseconds(max(settings.ttlMilliseconds / 3, 1_000))
+        let interval = Duration.milliseconds(max(settings.ttlMilliseconds / 3, 100))
         while !Task.isCancelled {
             do { try await Task.sleep(for: interval) } catch { return }
             await refreshOnce()
@@ -88,11 +89,17 @@ public final class LeaseKeeper: Sendable {
         guard !final else { return }
         let store = self.store
         let ttl = settings.ttlMilliseconds
+        // Less than a third of the TTL left: fence now; a refresh that succeeds lifts it.
+        if Int64(Date().timeIntervalSince1970 * 1000) >= lease.expiresAtMilliseconds - ttl / 3 {
+            fence(RedError(.readOnlyTransaction, "writer lease not held — writes rejected (serverless fence): it is about to expire unrefreshed"), final: false)
+        }
         do {
             let renewed = try await withThrowingTaskGroup(of: WriterLease?.self) { group in
                 group.addTask { try await store.refresh(lease, ttlMilliseconds: ttl) }
-                group.addTask {
+                group.addTask { [weak self] in
                     try await Task.sleep(for: .milliseconds(max(ttl / 3, 500)))
+                    // Fenced here, at once: the refresh may be stuck where cancellation cannot reach.
+                    self?.fence(RedError(.readOnlyTransaction, "writer lease not held — writes rejected (serverless fence): the refresh takes longer than \(max(ttl / 3, 500)) ms"), final: false)
                     return nil
                 }
                 defer { group.cancelAll() }
@@ -116,7 +123,7 @@ public final class LeaseKeeper: Sendable {
         }
     }
 
-    private func fence(_ error: RedError, final: Bool) {
+    func fence(_ error: RedError, final: Bool) {
         engine.setWriteFence(error)
         let changed = state.withLock { s -> Bool in
             defer { s.state = .notHeld; s.final = s.final || final }
@@ -125,10 +132,11 @@ public final class LeaseKeeper: Sendable {
         if changed { logger.error("\(error.message)") }
     }
 
-    /// Gives the lease up (graceful shutdown).
+    /// Gives the lease up (graceful shutdown), fencing first: nothing commits once a successor may.
     public func release() async {
         let (lease, held) = state.withLock { ($0.lease, $0.state == .held) }
         guard held else { return }
+        engine.setWriteFence(RedError(.readOnlyTransaction, "writer lease released: this server is shutting down"))
         do {
             try await store.release(lease)
             logger.info("writer lease \(store.key) released")

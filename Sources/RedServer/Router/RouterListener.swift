@@ -118,6 +118,7 @@ public final class RouterListener: Service, Sendable {
             return
         }
         defer { proxied.wrappingSubtract(1, ordering: .relaxed) }
+        var connected: (any Channel)?
         do {
             let peer = try await ClientBootstrap(group: channel.eventLoop)
                 .channelOption(.socketOption(.tcp_nodelay), value: 1)
@@ -126,6 +127,7 @@ public final class RouterListener: Service, Sendable {
                 // is read from it until the glue is in place, or those bytes would be dropped.
                 .channelOption(.autoRead, value: false)
                 .connect(host: target.host == "0.0.0.0" ? "127.0.0.1" : target.host, port: target.port).get()
+            connected = peer
             await beforeGlue?()
             try await channel.eventLoop.submit {
                 let sniffer = try channel.pipeline.syncOperations.handler(type: SniffHandler.self)
@@ -153,6 +155,7 @@ public final class RouterListener: Service, Sendable {
         } catch {
             context.logger.debug("router could not reach the \(surface.rawValue) listener at \(target): \(error)")
             try? await channel.close()
+            try? await connected?.close()  // a glue that failed half way leaves no loopback connection behind
         }
     }
 }
