@@ -327,6 +327,40 @@ import Testing
         #expect(try await Self.ids(directory.path + "/r.rdb") == Array(1...12))
     }
 
+    /// A chain restarted at a new snapshot whose head never made it (a crash): the next start
+    /// follows the restart from the snapshot's manifest instead of deleting its segments.
+    @Test func aRestartedChainIsFollowedWhenItsHeadWasLost() async throws {
+        let directory = try Directory()
+        let backend = MisbehavingBackend(FileSystemBackend(root: directory.path + "/backups"))
+        let path = directory.path + "/data.rdb"
+        var database = try await Database.open(path: path, options: ReplicationTests.options())
+        var service = try BackupService(database: database, settings: BackupSettings(backend: backend), logger: Self.logger)
+        _ = try await database.session().execute("CREATE TABLE t (id INT PRIMARY KEY, v TEXT)")
+        _ = try await service.trigger()
+        try await Self.insert(database.session(), 1...5)
+        try await service.archive()
+        // The chain must restart (as after the WAL was lost), and no head is written for it.
+        service.state.withLock { $0.archivedLSN = nil }
+        backend.refuseHeadWrites.withLock { $0 = true }
+        try await Self.insert(database.session(), 6...10)
+        await #expect(throws: RedError.self) { _ = try await service.trigger() }
+        try await Self.insert(database.session(), 11...12)
+        await #expect(throws: RedError.self) { try await service.archive() }
+        try await database.close()
+        backend.refuseHeadWrites.withLock { $0 = false }
+        let uploaded = try await backend.list(prefix: "clusters/dev/wal/").filter { $0.hasSuffix(".wal") }
+
+        database = try await Database.open(path: path, options: ReplicationTests.options())
+        service = try BackupService(database: database, settings: BackupSettings(backend: backend), logger: Self.logger)
+        try await Self.insert(database.session(), 13...14)
+        #expect(try await service.archive() == 1, "the chain goes on after the restarted part")
+        try await database.close()
+        let now = try await backend.list(prefix: "clusters/dev/wal/").filter { $0.hasSuffix(".wal") }
+        #expect(Set(uploaded).isSubset(of: Set(now)), "nothing archived was deleted")
+        _ = try await PointInTimeRestore.restore(backend: backend, layout: BackupLayout(), target: .latest, destination: directory.path + "/r.rdb")
+        #expect(try await Self.ids(directory.path + "/r.rdb") == Array(1...14))
+    }
+
     @Test func commitRecordsCarryTheirTime() async throws {
         let directory = try Directory()
         let database = try await Database.open(path: directory.path + "/data.rdb", options: ReplicationTests.options())
