@@ -105,6 +105,20 @@ import Testing
         return rows.compactMap { if case .integer(let n) = $0[0] { return n } else { return nil } }
     }
 
+    /// The database at `path` with a backup service on `backend`.
+    static func open(_ path: String, _ backend: any BackupBackend) async throws -> (Database, BackupService) {
+        let database = try await Database.open(path: path, options: ReplicationTests.options())
+        return (database, try BackupService(database: database, settings: BackupSettings(backend: backend), logger: logger))
+    }
+
+    /// `open`, then table `t` and the first backup, which starts the chain.
+    static func openWithFirstBackup(_ path: String, _ backend: any BackupBackend) async throws -> (Database, BackupService) {
+        let (database, service) = try await open(path, backend)
+        _ = try await database.session().execute("CREATE TABLE t (id INT PRIMARY KEY, v TEXT)")
+        _ = try await service.trigger()
+        return (database, service)
+    }
+
     static func insert(_ session: Session, _ range: ClosedRange<Int>) async throws {
         for i in range { _ = try await session.execute("INSERT INTO t VALUES ($1, $2)", parameters: [.integer(Int64(i)), .text("v\(i)")]) }
     }
@@ -230,10 +244,7 @@ import Testing
         let directory = try Directory()
         let backend = FileSystemBackend(root: directory.path + "/backups")
         let path = directory.path + "/data.rdb"
-        var database = try await Database.open(path: path, options: ReplicationTests.options())
-        var service = try BackupService(database: database, settings: BackupSettings(backend: backend), logger: Self.logger)
-        _ = try await database.session().execute("CREATE TABLE t (id INT PRIMARY KEY, v TEXT)")
-        _ = try await service.trigger()
+        var (database, service) = try await Self.openWithFirstBackup(path, backend)
         try await Self.insert(database.session(), 1...5)
         try await service.archive()
         // A crash after a segment but before the head: an orphan segment past the head's LSN.
@@ -241,8 +252,7 @@ import Testing
         try await backend.put(orphan, bytes: [1, 2, 3])
         try await database.close()
 
-        database = try await Database.open(path: path, options: ReplicationTests.options())
-        service = try BackupService(database: database, settings: BackupSettings(backend: backend), logger: Self.logger)
+        (database, service) = try await Self.open(path, backend)
         try await Self.insert(database.session(), 6...10)
         #expect(try await service.archive() == 1, "the chain goes on from the head after a restart")
         #expect(try await backend.get(orphan) == nil, "the orphan was removed")
@@ -304,10 +314,7 @@ import Testing
         let directory = try Directory()
         let backend = MisbehavingBackend(FileSystemBackend(root: directory.path + "/backups"))
         let path = directory.path + "/data.rdb"
-        var database = try await Database.open(path: path, options: ReplicationTests.options())
-        var service = try BackupService(database: database, settings: BackupSettings(backend: backend), logger: Self.logger)
-        _ = try await database.session().execute("CREATE TABLE t (id INT PRIMARY KEY, v TEXT)")
-        _ = try await service.trigger()
+        var (database, service) = try await Self.openWithFirstBackup(path, backend)
         backend.refuseHeadWrites.withLock { $0 = true }
         try await Self.insert(database.session(), 1...5)
         await #expect(throws: RedError.self) { try await service.archive() }  // the segment is up, its head is not
@@ -316,8 +323,7 @@ import Testing
         try await database.close()
         // A restart reads the stale head and adopts the two segments past it.
         backend.refuseHeadWrites.withLock { $0 = false }
-        database = try await Database.open(path: path, options: ReplicationTests.options())
-        service = try BackupService(database: database, settings: BackupSettings(backend: backend), logger: Self.logger)
+        (database, service) = try await Self.open(path, backend)
         try await Self.insert(database.session(), 11...12)
         #expect(try await service.archive() == 1)
         try await database.close()
@@ -333,10 +339,7 @@ import Testing
         let directory = try Directory()
         let backend = MisbehavingBackend(FileSystemBackend(root: directory.path + "/backups"))
         let path = directory.path + "/data.rdb"
-        var database = try await Database.open(path: path, options: ReplicationTests.options())
-        var service = try BackupService(database: database, settings: BackupSettings(backend: backend), logger: Self.logger)
-        _ = try await database.session().execute("CREATE TABLE t (id INT PRIMARY KEY, v TEXT)")
-        _ = try await service.trigger()
+        var (database, service) = try await Self.openWithFirstBackup(path, backend)
         try await Self.insert(database.session(), 1...5)
         try await service.archive()
         // The chain must restart (as after the WAL was lost), and no head is written for it.
@@ -350,8 +353,7 @@ import Testing
         backend.refuseHeadWrites.withLock { $0 = false }
         let uploaded = try await backend.list(prefix: "clusters/dev/wal/").filter { $0.hasSuffix(".wal") }
 
-        database = try await Database.open(path: path, options: ReplicationTests.options())
-        service = try BackupService(database: database, settings: BackupSettings(backend: backend), logger: Self.logger)
+        (database, service) = try await Self.open(path, backend)
         try await Self.insert(database.session(), 13...14)
         #expect(try await service.archive() == 1, "the chain goes on after the restarted part")
         try await database.close()
