@@ -135,7 +135,10 @@ struct ServerCommand: AsyncParsableCommand {
     @Option(help: "Most simultaneous PostgreSQL protocol connections.")
     var maxConnections: Int?
 
-    @Option(help: "JSON configuration file with any of: path, pg_bind, http_bind, sync_mode, cache_mib, log_level, users {name: password}, pg_auth, max_connections, max_http_body_bytes.")
+    @Option(help: "How long a graceful shutdown lets in-flight requests finish before closing their connections, in ms (default 10000).")
+    var shutdownGraceMs: Int?
+
+    @Option(help: "JSON configuration file with any of: path, pg_bind, http_bind, sync_mode, cache_mib, log_level, users {name: password}, pg_auth, max_connections, max_http_body_bytes, shutdown_grace_ms.")
     var config: String?
 
     /// Prints one line `ready pg=HOST:PORT http=HOST:PORT` on stdout once listening (tests use it with port 0).
@@ -206,7 +209,7 @@ struct ServerSettings {
                 throw ValidationError("config file \(configPath) must hold a JSON object")
             }
             let known: Set = ["path", "bind", "pg_bind", "http_bind", "wire_bind", "grpc_bind", "sync_mode", "cache_mib", "log_level", "users", "pg_auth", "max_connections",
-                              "max_http_body_bytes", "wire_tls_bind", "http_tls_bind", "grpc_tls_bind", "pg_tls", "tls_cert", "tls_key", "router_tls", "role", "primary_addr"]
+                              "max_http_body_bytes", "shutdown_grace_ms", "wire_tls_bind", "http_tls_bind", "grpc_tls_bind", "pg_tls", "tls_cert", "tls_key", "router_tls", "role", "primary_addr"]
             for (key, value) in members {
                 guard known.contains(key) else { throw ValidationError("unknown setting \"\(key)\" in \(configPath)") }
                 file[key] = value
@@ -330,6 +333,10 @@ struct ServerSettings {
         if let n = integer(c.maxConnections, "max_connections") {
             guard n >= 1 else { throw ValidationError("max connections must be at least 1") }
             s.server.maxConnections = n
+        }
+        if let n = integer(c.shutdownGraceMs, "shutdown_grace_ms") {
+            guard (0...3_600_000).contains(n) else { throw ValidationError("--shutdown-grace-ms must be 0 to 3600000") }
+            s.server.shutdownGraceMilliseconds = n
         }
         if let n = integer(nil, "max_http_body_bytes") {
             guard n >= 1024 else { throw ValidationError("max_http_body_bytes must be at least 1024") }

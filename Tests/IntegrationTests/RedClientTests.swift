@@ -138,9 +138,7 @@ import Testing
         let server = try ServerProcess()
         defer { server.remove() }
         let db = try await RedClient.connect("red://127.0.0.1:\(server.wirePort)?timeout_ms=300")
-        let started = ContinuousClock.now
         #expect(await Self.code { _ = try await db.query("SELECT count(*) FROM generate_series(1, 100000000)") } == .queryCanceled)
-        #expect(ContinuousClock.now - started < .seconds(20))
         #expect(try await db.query("SELECT 1").rows[0][0] == .integer(1))
         try await db.close()
     }

@@ -20,9 +20,10 @@ import Testing
     }
 
     /// HTTP is served by the router itself: a keep-alive connection answers several requests,
-    /// and on SIGTERM an idle one is closed at once (asked to quiesce), not after the 10 s grace.
+    /// and on SIGTERM an idle one is closed at once (asked to quiesce), not after the grace
+    /// period: with an hour's grace, the server still exits cleanly before `stop()` gives up.
     @Test func routedHTTPKeepsAliveAndQuiescesOnShutdown() async throws {
-        let server = try ServerProcess(arguments: ["--bind", "127.0.0.1:0"], surfaces: false)
+        let server = try ServerProcess(arguments: ["--bind", "127.0.0.1:0", "--shutdown-grace-ms", "3600000"], surfaces: false)
         defer { server.remove() }
         let socket = try RawSocket(port: server.routerPort)
         for i in 0..<3 {
@@ -33,9 +34,7 @@ import Testing
             #expect(reply.contains("\"n\":\(i)"), "\(reply)")
             #expect(reply.lowercased().contains("date: ") && reply.contains("Server: RedDB"), "\(reply)")
         }
-        let started = Date()
-        #expect(server.stop() == 0)
-        #expect(Date().timeIntervalSince(started) < 8, "the idle HTTP connection held shutdown until the grace period ended")
+        #expect(server.stop() == 0, "the idle HTTP connection held shutdown until it was killed")
         #expect(socket.receive(until: "never") == "", "the server closed the connection")
     }
 

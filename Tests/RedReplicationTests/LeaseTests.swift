@@ -77,18 +77,20 @@ import Testing
         settings.ttlMilliseconds = 3_000
         let keeper = try await LeaseKeeper(store: LeaseStore(backend: backend, databaseKey: "db"), settings: settings,
                                            engine: database.engine, logger: Logger(label: "lease-test"))
-        backend.hang.withLock { $0 = .seconds(4) }
-        let started = ContinuousClock.now
+        backend.stall()
         let refresh = Task { await keeper.refreshOnce() }
-        // Fenced by the refresh's timer (1 s), while the refresh itself is still stuck.
-        var fenced = false
-        while ContinuousClock.now - started < .seconds(3) {
-            if database.engine.writeFenceReason != nil { fenced = true; break }
+        // Fenced by the refresh's own timer (TTL/3) while the refresh is still stuck in the store:
+        // the stall lasts until the test lifts it, so only that timer can have fenced.
+        var polls = 0
+        while database.engine.writeFenceReason == nil, polls < 3_000 {
             try await Task.sleep(for: .milliseconds(20))
+            polls += 1
         }
-        #expect(fenced && ContinuousClock.now - started < .seconds(2), "fenced before the lease could expire")
+        let fenced = database.engine.writeFenceReason != nil
+        #expect(fenced && backend.stalledReads.load(ordering: .relaxed) == 1, "fenced while the refresh hangs")
+        #expect(database.engine.writeFenceReason?.message.contains("takes longer than 1000 ms") == true)
+        backend.unstall()
         await refresh.value
-        backend.hang.withLock { $0 = nil }
         await keeper.refreshOnce()
         #expect(keeper.current.state == .held && database.engine.writeFenceReason == nil, "a refresh that works lifts the fence")
         try await database.close()

@@ -6,7 +6,7 @@ import Synchronization
 /// A directory backend that misbehaves on demand, for the backup and lease tests:
 /// - `unreachable`: every call fails, as with a store that cannot be reached;
 /// - `refuseHeadWrites`: writes of `…head.json` fail (the segments before them land);
-/// - `hang`: versioned reads stall (ignoring cancellation);
+/// - `stall()`: versioned reads stall (ignoring cancellation) until `unstall()`;
 /// - `loseConditionalReplies`: a conditional write lands but answers "precondition failed",
 ///   as a retry of a write whose reply was lost does.
 final class MisbehavingBackend: ConditionalBackend {
@@ -14,8 +14,16 @@ final class MisbehavingBackend: ConditionalBackend {
     let unreachable = Mutex(false)
     let refuseHeadWrites = Mutex(false)
     let loseConditionalReplies = Mutex(false)
-    /// Every versioned read hangs this long first (a store that stopped answering).
-    let hang = Mutex<Duration?>(nil)
+    /// While set, versioned reads wait here (a store that stopped answering) until `unstall()`.
+    private let stalled = Mutex<[CheckedContinuation<Void, Never>]?>(nil)
+    /// How many reads are waiting in the stall.
+    let stalledReads = Atomic<Int>(0)
+
+    func stall() { stalled.withLock { $0 = $0 ?? [] } }
+    func unstall() {
+        let waiting = stalled.withLock { waiting in defer { waiting = nil }; return waiting ?? [] }
+        waiting.forEach { $0.resume() }
+    }
 
     init(_ inner: FileSystemBackend) { self.inner = inner }
 
@@ -37,11 +45,14 @@ final class MisbehavingBackend: ConditionalBackend {
     func delete(_ key: String) async throws { try check(); try await inner.delete(key) }
     func getVersioned(_ key: String) async throws -> (bytes: [UInt8], version: String)? {
         try check()
-        if let hang = hang.withLock({ $0 }) {
-            // A stall cancellation cannot cut short, as a stuck system call's.
-            await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
-                DispatchQueue.global().asyncAfter(deadline: .now() + .milliseconds(Int(hang.components.seconds * 1000))) { done.resume() }
+        // A stall cancellation cannot cut short, as a stuck system call's.
+        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+            let waits = stalled.withLock { waiting -> Bool in
+                guard waiting != nil else { return false }
+                waiting!.append(done)
+                return true
             }
+            if waits { stalledReads.add(1, ordering: .relaxed) } else { done.resume() }
         }
         return try await inner.getVersioned(key)
     }
