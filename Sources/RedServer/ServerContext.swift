@@ -57,8 +57,10 @@ public final class ServerContext: Sendable {
         self.auth = auth
         // A replica serves replicas of its own too (cascading): they copy and follow it as they
         // would a primary, and it keeps the log they still need.
+        var commitPolicy = configuration.commitPolicy
+        commitPolicy.quorum?.primaryRegion = configuration.region  // the primary's own copy counts for its region
         self.replicationPrimary = configuration.replication == .primary || configuration.replication.isReplica
-            ? try ReplicationPrimary(database: database, stateFile: database.engine.path + "-replication.json", commitPolicy: configuration.commitPolicy) : nil
+            ? try ReplicationPrimary(database: database, stateFile: database.engine.path + "-replication.json", commitPolicy: commitPolicy) : nil
         if let primaryAddress {
             var replicaLogger = logger
             replicaLogger[metadataKey: "replication"] = "replica"

@@ -156,8 +156,8 @@ struct ServerCommand: AsyncParsableCommand {
         }
         let logger = Logger(label: "reddb.server")
         for warning in settings.warnings { logger.warning("\(warning)") }
-        if settings.server.commitPolicy.replicas > 0 {
-            logger.info("commits wait for replicas", metadata: ["ack_n": "\(settings.server.commitPolicy.replicas)",
+        if settings.server.commitPolicy.waits {
+            logger.info("commits wait for replicas", metadata: ["acknowledgers": "\(settings.server.commitPolicy.acknowledgers)",
                                                                "timeout_ms": "\(settings.server.commitPolicy.timeoutMilliseconds)",
                                                                "fail_on_timeout": "\(settings.server.commitPolicy.failOnTimeout)"])
         }
@@ -273,7 +273,7 @@ struct ServerSettings {
             // A standalone server has no replicas to wait for, but may wait for its WAL archive.
             let (policy, warning) = CommitAckWaiter.Policy.from(environment: env)
             if policy.remoteWAL { s.server.commitPolicy = policy }
-            if policy.replicas > 0 { s.warnings.append("RED_PRIMARY_COMMIT_POLICY=ack_n needs --role primary; commits do not wait") }
+            if policy.waits { s.warnings.append("RED_PRIMARY_COMMIT_POLICY=\(policy.quorum == nil ? "ack_n" : "quorum") needs --role primary; commits do not wait") }
             if let warning { s.warnings.append(warning) }
         case "primary"?:
             guard primaryAddr == nil else { throw ValidationError("--primary-addr needs --role replica") }

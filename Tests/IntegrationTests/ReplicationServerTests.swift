@@ -306,6 +306,33 @@ extension ReplicationServerTests {
 }
 
 extension ReplicationServerTests {
+    /// `RED_PRIMARY_COMMIT_POLICY=quorum` with `RED_QUORUM_REGIONS=eu`: with no replica in "eu"
+    /// a commit is refused the wait at once (504, committed all the same); once an "eu" replica
+    /// follows, each commit is answered only when it holds it.
+    @Test func aRegionalQuorumHoldsCommitsUntilTheRegionHasThem() async throws {
+        let primary = try ServerProcess(arguments: ["--role", "primary", "--region", "us"],
+                                        environment: ["RED_PRIMARY_COMMIT_POLICY": "quorum", "RED_QUORUM_REGIONS": "eu,us",
+                                                      "RED_COMMIT_FAIL_ON_TIMEOUT": "true"])
+        defer { primary.remove() }
+        var r = try await HTTPClientTests.call(primary, "POST", "/query", body: "CREATE TABLE t (id INT PRIMARY KEY)")
+        #expect(r.status == 504 && r.json["code"] == .string("commit_not_acknowledged") && r.body.contains("region(s) eu"), "\(r.body)")
+        let replica = try ServerProcess(arguments: ["--role", "replica", "--region", "eu", "--primary-addr", "127.0.0.1:\(primary.grpcPort)"])
+        defer { replica.remove() }
+        try await Self.waitFor(replica, "SELECT count(*) FROM t", "0", token: "")
+        for i in 1...5 {
+            r = try await HTTPClientTests.call(primary, "POST", "/query", body: "INSERT INTO t VALUES (\(i))")
+            #expect(r.status == 200, "\(r.body)")
+            let seen = try await HTTPClientTests.call(replica, "POST", "/query", body: "SELECT count(*) AS n FROM t WHERE id = \(i)")
+            #expect(seen.body.contains("\"n\":1"), "row \(i) on the replica: \(seen.body)")
+        }
+        r = try await HTTPClientTests.call(primary, "GET", "/metrics")
+        let waits = r.body.split(separator: "\n").filter { $0.contains("commit_wait") }
+        #expect(r.body.contains(#"reddb_commit_wait_total{outcome="reached"} 5"#), "\(waits)")
+        #expect(r.body.contains(#"reddb_commit_wait_total{outcome="insufficient_replicas"} 1"#), "\(waits)")
+    }
+}
+
+extension ReplicationServerTests {
     /// `grpcs://`: a replica follows its primary over TLS, trusting the primary's own CA file.
     @Test func aReplicaFollowsItsPrimaryOverTLS() async throws {
         let primary = try ServerProcess(arguments: ["--role", "primary", "--grpc-tls-bind", "127.0.0.1:0"])

@@ -35,6 +35,8 @@ public final class ReplicationPrimary: ReplicationSource, Sendable {
         /// Where clients reach it, as it advertises (`--advertise-addr`); nil: not advertised.
         public var advertiseAddress: String? = nil
         public var region: String? = nil
+        /// Pulled since the primary started: `region` is what it reports (not yet known before).
+        public var hasPulled = false
     }
 
     struct State {
@@ -80,6 +82,10 @@ public final class ReplicationPrimary: ReplicationSource, Sendable {
             }
             s.dirty = saved == nil
         }
+        for (id, lsn) in saved?.positions ?? [:] {
+            commitWaiter.noteMember(replicaID: id, region: nil)
+            commitWaiter.noteDurable(replicaID: id, lsn: lsn)
+        }
         engine.walRetention.withLock { $0["replication"] = { [weak self] in self?.retentionFloor() ?? .max } }
         // Replicas republish the primary's change-feed changes, which its commit records carry from now on.
         engine.logsChanges.store(true, ordering: .relaxed)
@@ -90,7 +96,7 @@ public final class ReplicationPrimary: ReplicationSource, Sendable {
     /// own start-up writes (a bootstrap admin) are done: no replica can be connected before its
     /// listeners open, so those would only time out.
     public func startHoldingCommits() {
-        guard commitWaiter.policy.replicas > 0 else { return }
+        guard commitWaiter.policy.waits else { return }
         let waiter = commitWaiter
         engine.commitAcknowledgement.withLock { $0 = { lsn in try await waiter.waitForCommit(lsn) } }
     }
@@ -130,6 +136,7 @@ public final class ReplicationPrimary: ReplicationSource, Sendable {
                 info.lastSentLSN = records.last?.lsn ?? request.sinceLSN
                 info.lastSeenAtUnixMilliseconds = time
                 info.isCopying = false
+                info.hasPulled = true
                 if let address = request.advertiseAddress { info.advertiseAddress = address.isEmpty ? nil : address }
                 if let region = request.region { info.region = region.isEmpty ? nil : region }
             }
@@ -268,7 +275,7 @@ public final class ReplicationPrimary: ReplicationSource, Sendable {
     /// Changes one replica's entry, then keeps the WAL back to what the live replicas need.
     private func update(_ id: String, _ change: (inout ReplicaInfo) -> Void) {
         let time = now()
-        let isNew = state.withLock { s -> Bool in
+        let (isNew, region) = state.withLock { s -> (Bool, String?) in
             let known = s.replicas[id]
             var info = known ?? ReplicaInfo(id: id, neededLSN: 0, lastSentLSN: 0, appliedLSN: 0, durableLSN: 0,
                                             connectedAtUnixMilliseconds: time, lastSeenAtUnixMilliseconds: time, isCopying: false)
@@ -276,8 +283,9 @@ public final class ReplicationPrimary: ReplicationSource, Sendable {
             change(&info)
             s.replicas[id] = info
             if known == nil || info.neededLSN != before { s.dirty = true }
-            return known == nil
+            return (known == nil, info.hasPulled ? info.region ?? "local" : nil)
         }
+        commitWaiter.noteMember(replicaID: id, region: region)
         // A new replica is written down at once; later positions only move forward, so an
         // older saved one keeps more log than needed, never less.
         try? saveIfDue(force: isNew)
@@ -289,12 +297,15 @@ public final class ReplicationPrimary: ReplicationSource, Sendable {
     func retentionFloor() -> UInt64 {
         let cutoff = now() - replicaTimeoutMilliseconds
         let end = engine.replicationReadableLSN
-        return state.withLock { s in
-            let before = s.replicas.count
-            s.replicas = s.replicas.filter { $0.value.lastSeenAtUnixMilliseconds >= cutoff }
-            if s.replicas.count != before { s.dirty = true }
-            return s.replicas.values.map(\.neededLSN).min().map { max($0, end > maxRetainedBytes ? end - maxRetainedBytes : 0) } ?? .max
+        let (floor, forgotten) = state.withLock { s -> (UInt64, [String]) in
+            let gone = s.replicas.values.filter { $0.lastSeenAtUnixMilliseconds < cutoff }.map(\.id)
+            for id in gone { s.replicas.removeValue(forKey: id) }
+            if !gone.isEmpty { s.dirty = true }
+            return (s.replicas.values.map(\.neededLSN).min().map { max($0, end > maxRetainedBytes ? end - maxRetainedBytes : 0) } ?? .max, gone)
         }
+        // Nor do they count towards a quorum any more.
+        for id in forgotten { commitWaiter.forget(replicaID: id) }
+        return floor
     }
 
     static let saveIntervalMilliseconds: Int64 = 2_000

@@ -277,7 +277,7 @@ struct HTTPRoutes: Sendable {
             let outcomes = waiter.outcomes
             text += "# HELP reddb_commit_wait_total Commits by how their wait for replica acknowledgements, or the WAL archive with remote_wal, ended (RED_PRIMARY_COMMIT_POLICY).\n"
             text += "# TYPE reddb_commit_wait_total counter\n"
-            for outcome in [CommitAckWaiter.Outcome.reached, .timedOut, .notRequired] {
+            for outcome in CommitAckWaiter.Outcome.allCases {
                 text += "reddb_commit_wait_total{outcome=\"\(outcome.rawValue)\"} \(outcomes[outcome] ?? 0)\n"
             }
         }
