@@ -188,7 +188,7 @@ let package = Package(
             swiftSettings: strict),
         .testTarget(
             name: "RedClientTests",
-            dependencies: ["RedCore", "RedClient", "RedProto", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
+            dependencies: ["RedCore", "RedQuery", "RedClient", "RedProto", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
             swiftSettings: strict),
         .testTarget(
             name: "RedBenchTests",

@@ -11,20 +11,71 @@ import Synchronization
 /// client is unsure of goes to the primary, which can run everything. A replica that cannot
 /// be reached (connection closed, refused, timed out) hands that read to the primary.
 /// Replicas lag their primary a little: a read right after a write may not see it yet
-/// (read it inside a transaction, which runs on the primary, when it must).
+/// (read it inside a transaction, which runs on the primary, when it must). With no replica
+/// in the set, reads go to the primary.
+///
+/// The set: the replicas the connection string names stay in it; with `?discover=replicas`,
+/// `refresh` keeps the rest in step with the primary's topology (upstream's client refreshes
+/// every 30 s): replicas it lists healthy join, the others leave and are closed. A replica
+/// that could not be reached is tried again at the next refresh.
 final class ClusterTransport: ClientTransport {
-    let primary: any ClientTransport
-    let replicas: [any ClientTransport]
-    private let next = Atomic<Int>(0)
-
-    init(primary: any ClientTransport, replicas: [any ClientTransport]) {
-        self.primary = primary
-        self.replicas = replicas
+    struct Member {
+        let address: ConnectionString.HostPort
+        let transport: any ClientTransport
+        /// Named in the connection string: never removed by a refresh.
+        let fixed: Bool
     }
 
-    /// The next replica, round robin.
+    let primary: any ClientTransport
+    private let members: Mutex<[Member]>
+    private let next = Atomic<Int>(0)
+    private let refresher = Mutex<Task<Void, Never>?>(nil)
+
+    init(primary: any ClientTransport, replicas: [Member]) {
+        self.primary = primary
+        self.members = Mutex(replicas)
+    }
+
+    /// The replicas reads go to now.
+    var replicaAddresses: [ConnectionString.HostPort] { members.withLock { $0.map(\.address) } }
+
+    /// The next replica, round robin; the primary when there is none.
     var replica: any ClientTransport {
-        replicas[next.wrappingAdd(1, ordering: .relaxed).oldValue % replicas.count]
+        members.withLock { members in
+            members.isEmpty ? primary : members[next.wrappingAdd(1, ordering: .relaxed).oldValue % members.count].transport
+        }
+    }
+
+    /// Makes the discovered part of the set `discovered` (the topology's healthy replicas):
+    /// opens the new ones (`open`; one that fails stays out until the next refresh) and closes
+    /// the ones that left, once out of the set (a read on one meanwhile goes to the primary).
+    func refresh(discovered: [ConnectionString.HostPort], open: (ConnectionString.HostPort) async throws -> any ClientTransport) async {
+        let known = members.withLock { $0.map(\.address) }
+        var opened: [Member] = []
+        for address in discovered where !known.contains(address) && !opened.contains(where: { $0.address == address }) {
+            if let transport = try? await open(address) { opened.append(Member(address: address, transport: transport, fixed: false)) }
+        }
+        let left = members.withLock { members -> [Member] in
+            let leaving = members.filter { !$0.fixed && !discovered.contains($0.address) }
+            members.removeAll { member in !member.fixed && !discovered.contains(member.address) }
+            members += opened
+            return leaving
+        }
+        for member in left { try? await member.transport.close() }
+    }
+
+    /// Calls `discover` every `interval` and refreshes the set from it, until `close`. A
+    /// discovery that fails (the primary is down) leaves the set as it is.
+    func startRefreshing(every interval: Duration, discover: @escaping @Sendable () async throws -> [ConnectionString.HostPort],
+                         open: @escaping @Sendable (ConnectionString.HostPort) async throws -> any ClientTransport) {
+        let task = Task { [weak self] in
+            while !Task.isCancelled {
+                try? await Task.sleep(for: interval)
+                guard !Task.isCancelled, let found = try? await discover() else { continue }
+                await self?.refresh(discovered: found, open: open)
+            }
+        }
+        refresher.withLock { $0 = task }
     }
 
     func execute(_ sql: String, _ parameters: [Value]) async throws -> QueryResult {
@@ -59,6 +110,10 @@ final class ClusterTransport: ClientTransport {
     }
 
     func close() async throws {
+        let task = refresher.withLock { task in defer { task = nil }; return task }
+        task?.cancel()
+        await task?.value
+        let replicas = members.withLock { members in defer { members = [] }; return members.map(\.transport) }
         var first: (any Error)?
         for transport in [primary] + replicas {
             do { try await transport.close() } catch { first = first ?? error }

@@ -35,6 +35,9 @@ public final class RedClient: Sendable {
         /// RedWire: zstd-compress requests and replies over 32 bytes, when the server and this
         /// machine have zstd (`?compress=zstd`). Worth it for bulk loads over slow links.
         public var compression = false
+        /// With `?discover=replicas`: how often the primary's topology is asked again
+        /// (`?topology_refresh_ms=`; 30 s as upstream's client).
+        public var topologyRefresh: Duration = .seconds(30)
         public init() {}
     }
 
@@ -47,8 +50,9 @@ public final class RedClient: Sendable {
     }
 
     /// Connects (or, for `memory://` and `file://`, opens the database in this process).
-    /// `?timeout_ms=`, `?pool=` and `?compress=zstd` in the string override `options`;
-    /// `?discover=replicas` adds the replicas the primary's topology lists to a cluster.
+    /// `?timeout_ms=`, `?pool=`, `?compress=zstd` and `?topology_refresh_ms=` in the string
+    /// override `options`; `?discover=replicas` adds the replicas the primary's topology lists
+    /// to a cluster, and keeps them in step with it.
     public static func connect(_ url: String, options: Options = Options()) async throws -> RedClient {
         let target = try ConnectionString(url)
         var options = options
@@ -60,31 +64,45 @@ public final class RedClient: Sendable {
         case "none", "off": options.compression = false
         case let other?: throw RedError(.invalidArgument, "INVALID_URI: compress=\(other) is not a codec; use zstd or none")
         }
-        var replicaHosts = target.replicas
+        if let ms = target.query["topology_refresh_ms"] {
+            guard let n = Int64(ms), n >= 100 else { throw RedError(.invalidArgument, "INVALID_URI: topology_refresh_ms must be a number of milliseconds, at least 100") }
+            options.topologyRefresh = .milliseconds(n)
+        }
+        let discovers: Bool
         switch target.query["discover"]?.lowercased() {
-        case nil: break
-        case "replicas":
-            for found in try await discoverReplicas(target, options: options) where !replicaHosts.contains(found) { replicaHosts.append(found) }
+        case nil: discovers = false
+        case "replicas": discovers = true
         case let other?:
             throw RedError(.invalidArgument, "INVALID_URI: discover=\(other) is not supported; use discover=replicas")
         }
-        guard !replicaHosts.isEmpty, target.query["route"]?.lowercased() != "primary" else {
-            return RedClient(connectionString: target, transport: try await transport(target.at(.init(host: target.host, port: target.port)), options: options))
+        let primaryTarget = target.at(.init(host: target.host, port: target.port))
+        guard discovers || !target.replicas.isEmpty, target.query["route"]?.lowercased() != "primary" else {
+            return RedClient(connectionString: target, transport: try await transport(primaryTarget, options: options))
         }
-        let primary = try await transport(target.at(.init(host: target.host, port: target.port)), options: options)
-        // A replica that cannot be reached now is left out (its reads go elsewhere); the
-        // primary must be there. Left-out replicas are not retried by this client.
-        var replicas: [any ClientTransport] = []
-        for replica in replicaHosts {
-            if let opened = try? await transport(target.at(replica), options: options) { replicas.append(opened) }
+        let discovered = discovers ? try await discoverReplicas(target, options: options) : []
+        let primary = try await transport(primaryTarget, options: options)
+        // A named replica that cannot be reached now is left out (its reads go elsewhere); the
+        // primary must be there. Discovered ones are tried again at each refresh.
+        var replicas: [ClusterTransport.Member] = []
+        for replica in target.replicas where !replicas.contains(where: { $0.address == replica }) {
+            if let opened = try? await transport(target.at(replica), options: options) {
+                replicas.append(ClusterTransport.Member(address: replica, transport: opened, fixed: true))
+            }
         }
-        guard !replicas.isEmpty else { return RedClient(connectionString: target, transport: primary) }
-        return RedClient(connectionString: target, transport: ClusterTransport(primary: primary, replicas: replicas))
+        guard discovers || !replicas.isEmpty else { return RedClient(connectionString: target, transport: primary) }
+        let cluster = ClusterTransport(primary: primary, replicas: replicas)
+        if discovers {
+            let options = options
+            let open: @Sendable (ConnectionString.HostPort) async throws -> any ClientTransport = { try await transport(target.at($0), options: options) }
+            await cluster.refresh(discovered: discovered, open: open)
+            cluster.startRefreshing(every: options.topologyRefresh, discover: { try await discoverReplicas(target, options: options) }, open: open)
+        }
+        return RedClient(connectionString: target, transport: cluster)
     }
 
     /// `?discover=replicas`: the healthy replicas the primary's topology lists (gRPC `Topology`,
     /// asked on the primary's host and port: the router's one port, or a `grpc://` string's),
-    /// found once, at connect. Their advertised addresses (`--advertise-addr`, `host:port` or
+    /// at connect and then every `topologyRefresh`. Their advertised addresses (`--advertise-addr`, `host:port` or
     /// `scheme://host:port`) are reached with this string's scheme and credentials.
     static func discoverReplicas(_ target: ConnectionString, options: Options) async throws -> [ConnectionString.HostPort] {
         guard [.redwire, .grpc, .http].contains(target.transport) else {

@@ -1,7 +1,7 @@
 import Foundation
 import GRPCCore
 import PostgresNIO
-import RedClient
+@testable import RedClient
 import RedCore
 import RedProto
 import RedReplication
@@ -177,36 +177,33 @@ import Testing
         return Int(UInt16(bigEndian: address.sin_port))
     }
 
-    /// `?discover=replicas`: the client finds the replica in the primary's topology and reads
-    /// from it, so reads go on once the primary is gone.
+    /// `?discover=replicas`: a client connected before the replica existed finds it in the
+    /// primary's topology at a refresh and reads from it, so reads go on once the primary is gone.
     @Test func aClientDiscoversReplicasFromTheTopology() async throws {
         let primary = try ServerProcess(arguments: ["--role", "primary", "--bind", "127.0.0.1:0"], surfaces: false)
         defer { primary.remove() }
+        let writer = try await RedClient.connect("red://127.0.0.1:\(primary.routerPort)")
+        try await writer.execute("CREATE TABLE d (id INT PRIMARY KEY)")
+        try await writer.execute("INSERT INTO d VALUES (1), (2), (3)")
+        let client = try await RedClient.connect("red://127.0.0.1:\(primary.routerPort)?discover=replicas&topology_refresh_ms=100")
+        #expect(try await client.query("SELECT count(*) FROM d").rows.first?.first == .integer(3), "no replica yet: the primary reads")
         let port = try Self.freePort()
         let replica = try ServerProcess(arguments: ["--role", "replica", "--primary-addr", "127.0.0.1:\(primary.routerPort)",
                                                     "--bind", "127.0.0.1:\(port)", "--advertise-addr", "127.0.0.1:\(port)"], surfaces: false)
         defer { replica.remove() }
-        let writer = try await RedClient.connect("red://127.0.0.1:\(primary.routerPort)")
-        try await writer.execute("CREATE TABLE d (id INT PRIMARY KEY)")
-        try await writer.execute("INSERT INTO d VALUES (1), (2), (3)")
-        // The replica shows up in the topology with its first pull; its copy of d a moment later.
-        var cluster: RedClient?
-        for _ in 0..<200 {
-            let candidate = try await RedClient.connect("red://127.0.0.1:\(primary.routerPort)?discover=replicas")
-            let onReplica = try? await RedClient.connect("red://127.0.0.1:\(port)")
-            let count = try? await onReplica?.query("SELECT count(*) FROM d").rows.first?.first
-            try? await onReplica?.close()
-            if count == .integer(3) { cluster = candidate; break }
-            try await candidate.close()
-            try await Task.sleep(for: .milliseconds(50))
-        }
-        let client = try #require(cluster)
+        // The replica shows up in the topology with its first pull, once it has copied d.
+        let cluster = try #require(client.transport as? ClusterTransport)
+        for _ in 0..<400 where cluster.replicaAddresses.isEmpty { try await Task.sleep(for: .milliseconds(50)) }
+        #expect(cluster.replicaAddresses.map(\.port) == [port])
         #expect(primary.stop() == 0)
         #expect(try await client.query("SELECT count(*) FROM d").rows.first?.first == .integer(3), "the read went to the discovered replica")
         await #expect(throws: (any Error).self) { try await client.execute("INSERT INTO d VALUES (4)") }
+        try await Task.sleep(for: .milliseconds(300))  // refreshes fail meanwhile: the replica stays
+        #expect(cluster.replicaAddresses.map(\.port) == [port])
         try? await client.close()
         try? await writer.close()
         await #expect(throws: RedError.self) { _ = try await RedClient.connect("red://127.0.0.1:\(port)?discover=everything") }
+        await #expect(throws: RedError.self) { _ = try await RedClient.connect("red://127.0.0.1:\(port)?discover=replicas&topology_refresh_ms=5") }
     }
 
     /// Cascading: a replica of a replica copies and follows it, and so holds the primary's data.
