@@ -953,6 +953,71 @@ public enum Reddb_V1_RedDb: Sendable {
                 type: .unary
             )
         }
+        /// Namespace for "CatalogReadiness" metadata.
+        public enum CatalogReadiness: Sendable {
+            /// Request type for "CatalogReadiness".
+            public typealias Input = Reddb_V1_Empty
+            /// Response type for "CatalogReadiness".
+            public typealias Output = Reddb_V1_PayloadReply
+            /// Descriptor for "CatalogReadiness".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "reddb.v1.RedDb"),
+                method: "CatalogReadiness",
+                type: .unary
+            )
+        }
+        /// Namespace for "CollectionReadiness" metadata.
+        public enum CollectionReadiness: Sendable {
+            /// Request type for "CollectionReadiness".
+            public typealias Input = Reddb_V1_Empty
+            /// Response type for "CollectionReadiness".
+            public typealias Output = Reddb_V1_PayloadReply
+            /// Descriptor for "CollectionReadiness".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "reddb.v1.RedDb"),
+                method: "CollectionReadiness",
+                type: .unary
+            )
+        }
+        /// Namespace for "CollectionAttention" metadata.
+        public enum CollectionAttention: Sendable {
+            /// Request type for "CollectionAttention".
+            public typealias Input = Reddb_V1_Empty
+            /// Response type for "CollectionAttention".
+            public typealias Output = Reddb_V1_PayloadReply
+            /// Descriptor for "CollectionAttention".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "reddb.v1.RedDb"),
+                method: "CollectionAttention",
+                type: .unary
+            )
+        }
+        /// Namespace for "CatalogAttentionSummary" metadata.
+        public enum CatalogAttentionSummary: Sendable {
+            /// Request type for "CatalogAttentionSummary".
+            public typealias Input = Reddb_V1_Empty
+            /// Response type for "CatalogAttentionSummary".
+            public typealias Output = Reddb_V1_PayloadReply
+            /// Descriptor for "CatalogAttentionSummary".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "reddb.v1.RedDb"),
+                method: "CatalogAttentionSummary",
+                type: .unary
+            )
+        }
+        /// Namespace for "CatalogConsistency" metadata.
+        public enum CatalogConsistency: Sendable {
+            /// Request type for "CatalogConsistency".
+            public typealias Input = Reddb_V1_Empty
+            /// Response type for "CatalogConsistency".
+            public typealias Output = Reddb_V1_PayloadReply
+            /// Descriptor for "CatalogConsistency".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "reddb.v1.RedDb"),
+                method: "CatalogConsistency",
+                type: .unary
+            )
+        }
         /// Namespace for "RebuildIndexes" metadata.
         public enum RebuildIndexes: Sendable {
             /// Request type for "RebuildIndexes".
@@ -1247,6 +1312,11 @@ public enum Reddb_V1_RedDb: Sendable {
             OperationalIndexes.descriptor,
             IndexStatuses.descriptor,
             IndexAttention.descriptor,
+            CatalogReadiness.descriptor,
+            CollectionReadiness.descriptor,
+            CollectionAttention.descriptor,
+            CatalogAttentionSummary.descriptor,
+            CatalogConsistency.descriptor,
             RebuildIndexes.descriptor,
             WarmupIndex.descriptor,
             SetIndexEnabled.descriptor,
@@ -2393,6 +2463,76 @@ extension Reddb_V1_RedDb {
         ///     to an internal error.
         /// - Returns: A streaming response of `Reddb_V1_PayloadReply` messages.
         func indexAttention(
+            request: GRPCCore.StreamingServerRequest<Reddb_V1_Empty>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Reddb_V1_PayloadReply>
+
+        /// Handle the "CatalogReadiness" method.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Reddb_V1_Empty` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Reddb_V1_PayloadReply` messages.
+        func catalogReadiness(
+            request: GRPCCore.StreamingServerRequest<Reddb_V1_Empty>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Reddb_V1_PayloadReply>
+
+        /// Handle the "CollectionReadiness" method.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Reddb_V1_Empty` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Reddb_V1_PayloadReply` messages.
+        func collectionReadiness(
+            request: GRPCCore.StreamingServerRequest<Reddb_V1_Empty>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Reddb_V1_PayloadReply>
+
+        /// Handle the "CollectionAttention" method.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Reddb_V1_Empty` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Reddb_V1_PayloadReply` messages.
+        func collectionAttention(
+            request: GRPCCore.StreamingServerRequest<Reddb_V1_Empty>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Reddb_V1_PayloadReply>
+
+        /// Handle the "CatalogAttentionSummary" method.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Reddb_V1_Empty` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Reddb_V1_PayloadReply` messages.
+        func catalogAttentionSummary(
+            request: GRPCCore.StreamingServerRequest<Reddb_V1_Empty>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Reddb_V1_PayloadReply>
+
+        /// Handle the "CatalogConsistency" method.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Reddb_V1_Empty` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Reddb_V1_PayloadReply` messages.
+        func catalogConsistency(
             request: GRPCCore.StreamingServerRequest<Reddb_V1_Empty>,
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.StreamingServerResponse<Reddb_V1_PayloadReply>
@@ -3785,6 +3925,76 @@ extension Reddb_V1_RedDb {
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.ServerResponse<Reddb_V1_PayloadReply>
 
+        /// Handle the "CatalogReadiness" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Reddb_V1_Empty` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Reddb_V1_PayloadReply` message.
+        func catalogReadiness(
+            request: GRPCCore.ServerRequest<Reddb_V1_Empty>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Reddb_V1_PayloadReply>
+
+        /// Handle the "CollectionReadiness" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Reddb_V1_Empty` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Reddb_V1_PayloadReply` message.
+        func collectionReadiness(
+            request: GRPCCore.ServerRequest<Reddb_V1_Empty>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Reddb_V1_PayloadReply>
+
+        /// Handle the "CollectionAttention" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Reddb_V1_Empty` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Reddb_V1_PayloadReply` message.
+        func collectionAttention(
+            request: GRPCCore.ServerRequest<Reddb_V1_Empty>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Reddb_V1_PayloadReply>
+
+        /// Handle the "CatalogAttentionSummary" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Reddb_V1_Empty` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Reddb_V1_PayloadReply` message.
+        func catalogAttentionSummary(
+            request: GRPCCore.ServerRequest<Reddb_V1_Empty>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Reddb_V1_PayloadReply>
+
+        /// Handle the "CatalogConsistency" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Reddb_V1_Empty` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Reddb_V1_PayloadReply` message.
+        func catalogConsistency(
+            request: GRPCCore.ServerRequest<Reddb_V1_Empty>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Reddb_V1_PayloadReply>
+
         /// Handle the "RebuildIndexes" method.
         ///
         /// - Parameters:
@@ -5173,6 +5383,76 @@ extension Reddb_V1_RedDb {
             context: GRPCCore.ServerContext
         ) async throws -> Reddb_V1_PayloadReply
 
+        /// Handle the "CatalogReadiness" method.
+        ///
+        /// - Parameters:
+        ///   - request: A `Reddb_V1_Empty` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Reddb_V1_PayloadReply` to respond with.
+        func catalogReadiness(
+            request: Reddb_V1_Empty,
+            context: GRPCCore.ServerContext
+        ) async throws -> Reddb_V1_PayloadReply
+
+        /// Handle the "CollectionReadiness" method.
+        ///
+        /// - Parameters:
+        ///   - request: A `Reddb_V1_Empty` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Reddb_V1_PayloadReply` to respond with.
+        func collectionReadiness(
+            request: Reddb_V1_Empty,
+            context: GRPCCore.ServerContext
+        ) async throws -> Reddb_V1_PayloadReply
+
+        /// Handle the "CollectionAttention" method.
+        ///
+        /// - Parameters:
+        ///   - request: A `Reddb_V1_Empty` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Reddb_V1_PayloadReply` to respond with.
+        func collectionAttention(
+            request: Reddb_V1_Empty,
+            context: GRPCCore.ServerContext
+        ) async throws -> Reddb_V1_PayloadReply
+
+        /// Handle the "CatalogAttentionSummary" method.
+        ///
+        /// - Parameters:
+        ///   - request: A `Reddb_V1_Empty` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Reddb_V1_PayloadReply` to respond with.
+        func catalogAttentionSummary(
+            request: Reddb_V1_Empty,
+            context: GRPCCore.ServerContext
+        ) async throws -> Reddb_V1_PayloadReply
+
+        /// Handle the "CatalogConsistency" method.
+        ///
+        /// - Parameters:
+        ///   - request: A `Reddb_V1_Empty` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Reddb_V1_PayloadReply` to respond with.
+        func catalogConsistency(
+            request: Reddb_V1_Empty,
+            context: GRPCCore.ServerContext
+        ) async throws -> Reddb_V1_PayloadReply
+
         /// Handle the "RebuildIndexes" method.
         ///
         /// - Parameters:
@@ -6235,6 +6515,61 @@ extension Reddb_V1_RedDb.StreamingServiceProtocol {
             }
         )
         router.registerHandler(
+            forMethod: Reddb_V1_RedDb.Method.CatalogReadiness.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Reddb_V1_Empty>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Reddb_V1_PayloadReply>(),
+            handler: { request, context in
+                try await self.catalogReadiness(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
+            forMethod: Reddb_V1_RedDb.Method.CollectionReadiness.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Reddb_V1_Empty>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Reddb_V1_PayloadReply>(),
+            handler: { request, context in
+                try await self.collectionReadiness(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
+            forMethod: Reddb_V1_RedDb.Method.CollectionAttention.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Reddb_V1_Empty>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Reddb_V1_PayloadReply>(),
+            handler: { request, context in
+                try await self.collectionAttention(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
+            forMethod: Reddb_V1_RedDb.Method.CatalogAttentionSummary.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Reddb_V1_Empty>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Reddb_V1_PayloadReply>(),
+            handler: { request, context in
+                try await self.catalogAttentionSummary(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
+            forMethod: Reddb_V1_RedDb.Method.CatalogConsistency.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Reddb_V1_Empty>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Reddb_V1_PayloadReply>(),
+            handler: { request, context in
+                try await self.catalogConsistency(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
             forMethod: Reddb_V1_RedDb.Method.RebuildIndexes.descriptor,
             deserializer: GRPCProtobuf.ProtobufDeserializer<Reddb_V1_CollectionRequest>(),
             serializer: GRPCProtobuf.ProtobufSerializer<Reddb_V1_PayloadReply>(),
@@ -7202,6 +7537,61 @@ extension Reddb_V1_RedDb.ServiceProtocol {
         context: GRPCCore.ServerContext
     ) async throws -> GRPCCore.StreamingServerResponse<Reddb_V1_PayloadReply> {
         let response = try await self.indexAttention(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    public func catalogReadiness(
+        request: GRPCCore.StreamingServerRequest<Reddb_V1_Empty>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Reddb_V1_PayloadReply> {
+        let response = try await self.catalogReadiness(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    public func collectionReadiness(
+        request: GRPCCore.StreamingServerRequest<Reddb_V1_Empty>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Reddb_V1_PayloadReply> {
+        let response = try await self.collectionReadiness(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    public func collectionAttention(
+        request: GRPCCore.StreamingServerRequest<Reddb_V1_Empty>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Reddb_V1_PayloadReply> {
+        let response = try await self.collectionAttention(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    public func catalogAttentionSummary(
+        request: GRPCCore.StreamingServerRequest<Reddb_V1_Empty>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Reddb_V1_PayloadReply> {
+        let response = try await self.catalogAttentionSummary(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    public func catalogConsistency(
+        request: GRPCCore.StreamingServerRequest<Reddb_V1_Empty>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Reddb_V1_PayloadReply> {
+        let response = try await self.catalogConsistency(
             request: GRPCCore.ServerRequest(stream: request),
             context: context
         )
@@ -8323,6 +8713,71 @@ extension Reddb_V1_RedDb.SimpleServiceProtocol {
     ) async throws -> GRPCCore.ServerResponse<Reddb_V1_PayloadReply> {
         return GRPCCore.ServerResponse<Reddb_V1_PayloadReply>(
             message: try await self.indexAttention(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func catalogReadiness(
+        request: GRPCCore.ServerRequest<Reddb_V1_Empty>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Reddb_V1_PayloadReply> {
+        return GRPCCore.ServerResponse<Reddb_V1_PayloadReply>(
+            message: try await self.catalogReadiness(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func collectionReadiness(
+        request: GRPCCore.ServerRequest<Reddb_V1_Empty>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Reddb_V1_PayloadReply> {
+        return GRPCCore.ServerResponse<Reddb_V1_PayloadReply>(
+            message: try await self.collectionReadiness(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func collectionAttention(
+        request: GRPCCore.ServerRequest<Reddb_V1_Empty>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Reddb_V1_PayloadReply> {
+        return GRPCCore.ServerResponse<Reddb_V1_PayloadReply>(
+            message: try await self.collectionAttention(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func catalogAttentionSummary(
+        request: GRPCCore.ServerRequest<Reddb_V1_Empty>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Reddb_V1_PayloadReply> {
+        return GRPCCore.ServerResponse<Reddb_V1_PayloadReply>(
+            message: try await self.catalogAttentionSummary(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func catalogConsistency(
+        request: GRPCCore.ServerRequest<Reddb_V1_Empty>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Reddb_V1_PayloadReply> {
+        return GRPCCore.ServerResponse<Reddb_V1_PayloadReply>(
+            message: try await self.catalogConsistency(
                 request: request.message,
                 context: context
             ),
@@ -10024,6 +10479,101 @@ extension Reddb_V1_RedDb {
         ///       already finished.
         /// - Returns: The result of `handleResponse`.
         func indexAttention<Result>(
+            request: GRPCCore.ClientRequest<Reddb_V1_Empty>,
+            serializer: some GRPCCore.MessageSerializer<Reddb_V1_Empty>,
+            deserializer: some GRPCCore.MessageDeserializer<Reddb_V1_PayloadReply>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "CatalogReadiness" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Reddb_V1_Empty` message.
+        ///   - serializer: A serializer for `Reddb_V1_Empty` messages.
+        ///   - deserializer: A deserializer for `Reddb_V1_PayloadReply` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func catalogReadiness<Result>(
+            request: GRPCCore.ClientRequest<Reddb_V1_Empty>,
+            serializer: some GRPCCore.MessageSerializer<Reddb_V1_Empty>,
+            deserializer: some GRPCCore.MessageDeserializer<Reddb_V1_PayloadReply>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "CollectionReadiness" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Reddb_V1_Empty` message.
+        ///   - serializer: A serializer for `Reddb_V1_Empty` messages.
+        ///   - deserializer: A deserializer for `Reddb_V1_PayloadReply` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func collectionReadiness<Result>(
+            request: GRPCCore.ClientRequest<Reddb_V1_Empty>,
+            serializer: some GRPCCore.MessageSerializer<Reddb_V1_Empty>,
+            deserializer: some GRPCCore.MessageDeserializer<Reddb_V1_PayloadReply>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "CollectionAttention" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Reddb_V1_Empty` message.
+        ///   - serializer: A serializer for `Reddb_V1_Empty` messages.
+        ///   - deserializer: A deserializer for `Reddb_V1_PayloadReply` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func collectionAttention<Result>(
+            request: GRPCCore.ClientRequest<Reddb_V1_Empty>,
+            serializer: some GRPCCore.MessageSerializer<Reddb_V1_Empty>,
+            deserializer: some GRPCCore.MessageDeserializer<Reddb_V1_PayloadReply>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "CatalogAttentionSummary" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Reddb_V1_Empty` message.
+        ///   - serializer: A serializer for `Reddb_V1_Empty` messages.
+        ///   - deserializer: A deserializer for `Reddb_V1_PayloadReply` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func catalogAttentionSummary<Result>(
+            request: GRPCCore.ClientRequest<Reddb_V1_Empty>,
+            serializer: some GRPCCore.MessageSerializer<Reddb_V1_Empty>,
+            deserializer: some GRPCCore.MessageDeserializer<Reddb_V1_PayloadReply>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "CatalogConsistency" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Reddb_V1_Empty` message.
+        ///   - serializer: A serializer for `Reddb_V1_Empty` messages.
+        ///   - deserializer: A deserializer for `Reddb_V1_PayloadReply` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func catalogConsistency<Result>(
             request: GRPCCore.ClientRequest<Reddb_V1_Empty>,
             serializer: some GRPCCore.MessageSerializer<Reddb_V1_Empty>,
             deserializer: some GRPCCore.MessageDeserializer<Reddb_V1_PayloadReply>,
@@ -12644,6 +13194,156 @@ extension Reddb_V1_RedDb {
             )
         }
 
+        /// Call the "CatalogReadiness" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Reddb_V1_Empty` message.
+        ///   - serializer: A serializer for `Reddb_V1_Empty` messages.
+        ///   - deserializer: A deserializer for `Reddb_V1_PayloadReply` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func catalogReadiness<Result>(
+            request: GRPCCore.ClientRequest<Reddb_V1_Empty>,
+            serializer: some GRPCCore.MessageSerializer<Reddb_V1_Empty>,
+            deserializer: some GRPCCore.MessageDeserializer<Reddb_V1_PayloadReply>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Reddb_V1_RedDb.Method.CatalogReadiness.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
+
+        /// Call the "CollectionReadiness" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Reddb_V1_Empty` message.
+        ///   - serializer: A serializer for `Reddb_V1_Empty` messages.
+        ///   - deserializer: A deserializer for `Reddb_V1_PayloadReply` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func collectionReadiness<Result>(
+            request: GRPCCore.ClientRequest<Reddb_V1_Empty>,
+            serializer: some GRPCCore.MessageSerializer<Reddb_V1_Empty>,
+            deserializer: some GRPCCore.MessageDeserializer<Reddb_V1_PayloadReply>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Reddb_V1_RedDb.Method.CollectionReadiness.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
+
+        /// Call the "CollectionAttention" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Reddb_V1_Empty` message.
+        ///   - serializer: A serializer for `Reddb_V1_Empty` messages.
+        ///   - deserializer: A deserializer for `Reddb_V1_PayloadReply` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func collectionAttention<Result>(
+            request: GRPCCore.ClientRequest<Reddb_V1_Empty>,
+            serializer: some GRPCCore.MessageSerializer<Reddb_V1_Empty>,
+            deserializer: some GRPCCore.MessageDeserializer<Reddb_V1_PayloadReply>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Reddb_V1_RedDb.Method.CollectionAttention.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
+
+        /// Call the "CatalogAttentionSummary" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Reddb_V1_Empty` message.
+        ///   - serializer: A serializer for `Reddb_V1_Empty` messages.
+        ///   - deserializer: A deserializer for `Reddb_V1_PayloadReply` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func catalogAttentionSummary<Result>(
+            request: GRPCCore.ClientRequest<Reddb_V1_Empty>,
+            serializer: some GRPCCore.MessageSerializer<Reddb_V1_Empty>,
+            deserializer: some GRPCCore.MessageDeserializer<Reddb_V1_PayloadReply>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Reddb_V1_RedDb.Method.CatalogAttentionSummary.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
+
+        /// Call the "CatalogConsistency" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Reddb_V1_Empty` message.
+        ///   - serializer: A serializer for `Reddb_V1_Empty` messages.
+        ///   - deserializer: A deserializer for `Reddb_V1_PayloadReply` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func catalogConsistency<Result>(
+            request: GRPCCore.ClientRequest<Reddb_V1_Empty>,
+            serializer: some GRPCCore.MessageSerializer<Reddb_V1_Empty>,
+            deserializer: some GRPCCore.MessageDeserializer<Reddb_V1_PayloadReply>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Reddb_V1_RedDb.Method.CatalogConsistency.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
+
         /// Call the "RebuildIndexes" method.
         ///
         /// - Parameters:
@@ -15065,6 +15765,131 @@ extension Reddb_V1_RedDb.ClientProtocol {
         }
     ) async throws -> Result where Result: Sendable {
         try await self.indexAttention(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Reddb_V1_Empty>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Reddb_V1_PayloadReply>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "CatalogReadiness" method.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Reddb_V1_Empty` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func catalogReadiness<Result>(
+        request: GRPCCore.ClientRequest<Reddb_V1_Empty>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.catalogReadiness(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Reddb_V1_Empty>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Reddb_V1_PayloadReply>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "CollectionReadiness" method.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Reddb_V1_Empty` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func collectionReadiness<Result>(
+        request: GRPCCore.ClientRequest<Reddb_V1_Empty>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.collectionReadiness(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Reddb_V1_Empty>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Reddb_V1_PayloadReply>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "CollectionAttention" method.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Reddb_V1_Empty` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func collectionAttention<Result>(
+        request: GRPCCore.ClientRequest<Reddb_V1_Empty>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.collectionAttention(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Reddb_V1_Empty>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Reddb_V1_PayloadReply>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "CatalogAttentionSummary" method.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Reddb_V1_Empty` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func catalogAttentionSummary<Result>(
+        request: GRPCCore.ClientRequest<Reddb_V1_Empty>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.catalogAttentionSummary(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Reddb_V1_Empty>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Reddb_V1_PayloadReply>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "CatalogConsistency" method.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Reddb_V1_Empty` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func catalogConsistency<Result>(
+        request: GRPCCore.ClientRequest<Reddb_V1_Empty>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.catalogConsistency(
             request: request,
             serializer: GRPCProtobuf.ProtobufSerializer<Reddb_V1_Empty>(),
             deserializer: GRPCProtobuf.ProtobufDeserializer<Reddb_V1_PayloadReply>(),
@@ -17694,6 +18519,151 @@ extension Reddb_V1_RedDb.ClientProtocol {
             metadata: metadata
         )
         return try await self.indexAttention(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "CatalogReadiness" method.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func catalogReadiness<Result>(
+        _ message: Reddb_V1_Empty,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Reddb_V1_Empty>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.catalogReadiness(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "CollectionReadiness" method.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func collectionReadiness<Result>(
+        _ message: Reddb_V1_Empty,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Reddb_V1_Empty>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.collectionReadiness(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "CollectionAttention" method.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func collectionAttention<Result>(
+        _ message: Reddb_V1_Empty,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Reddb_V1_Empty>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.collectionAttention(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "CatalogAttentionSummary" method.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func catalogAttentionSummary<Result>(
+        _ message: Reddb_V1_Empty,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Reddb_V1_Empty>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.catalogAttentionSummary(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "CatalogConsistency" method.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func catalogConsistency<Result>(
+        _ message: Reddb_V1_Empty,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Reddb_V1_Empty>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.catalogConsistency(
             request: request,
             options: options,
             onResponse: handleResponse

@@ -266,6 +266,15 @@ import Testing
         } else {
             Issue.record("no indexes in \(r.body)")
         }
+        r = try await Self.call(server, "GET", "/catalog/readiness")
+        #expect(r.json["ready"] == .bool(true) && r.json["indexes"]?["total"] == .integer(3), "\(r.body)")
+        r = try await Self.call(server, "GET", "/catalog/attention")
+        #expect(r.json["collections"] == .array([]) && r.json["indexes_needing_attention"] == .integer(0), "\(r.body)")
+        _ = try await Self.call(server, "POST", "/query", body: "INSERT INTO t SELECT g, 'u' || g, g % 7 FROM generate_series(1, 200) AS g")
+        r = try await Self.call(server, "GET", "/catalog/consistency?structure=true")
+        #expect(r.json["consistent"] == .bool(true) && r.json["btree"]?["ok"] == .bool(true), "\(r.body)")
+        #expect(r.body.contains(#""collection":"t","consistent":true"#) && r.body.contains(#""entries":200"#) && r.body.contains(#""rows":200"#), "\(r.body)")
+        #expect(try await Self.call(server, "GET", "/catalog/consistency?structure=maybe").status == 400)
         r = try await Self.call(server, "POST", "/retention/apply")
         #expect(r.status == 200)
         #expect(r.json["message"].map { "\($0)".contains("vacuum reclaimed") } == true)

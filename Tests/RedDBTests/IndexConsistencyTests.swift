@@ -72,9 +72,47 @@ import RedDB
             if step % 100 == 0 { clock.advance(milliseconds: 1_000) }
         }
         try await check(s)
+        let checks = try db.checkIndexes()
+        #expect(checks.allSatisfy { $0.consistent }, "\(checks)")
         try await s.execute("VACUUM")
         try await check(s)
+        #expect(try db.checkIndexes().allSatisfy { $0.consistent })
         try await db.close()
+    }
+
+    /// The consistency check finds a row whose entry is gone, an entry no row accounts for,
+    /// and an entry naming another row; counts stay exact.
+    @Test func theCheckFindsMissingDanglingAndMisdirectedEntries() async throws {
+        let db = try await Database.inMemory()
+        let s = db.session()
+        try await s.execute("CREATE TABLE t (id INT PRIMARY KEY, v INT); CREATE INDEX t_v ON t (v)")
+        try await s.execute("INSERT INTO t SELECT g, g * 10 FROM generate_series(1, 50) AS g")
+        try await s.execute("CREATE TABLE kv_like (k TEXT)")  // no index: rows only
+        var checks = try db.checkIndexes()
+        let clean = try #require(checks.first { $0.table == "t" })
+        #expect(clean.rows == 50 && clean.indexes.map(\.index).contains("t_v") && clean.consistent)
+        #expect(clean.indexes.allSatisfy { $0.entries == 50 })
+
+        // Damage t_v behind the engine's back: drop one entry, move another to a wrong row id.
+        let definition = try #require(try await s.collections().first { $0.name == "t" }?.schema.indexes.first { $0.name == "t_v" })
+        try await db.engine.transaction { tx in
+            let storage = try tx.collection(named: definition.storageName)
+            let cursor = try tx.scan(storage)
+            var entries: [([UInt8], [UInt8])] = []
+            while let entry = try cursor.next() { entries.append(entry) }
+            _ = try tx.delete(storage, entries[0].0)                  // a row without its entry
+            try tx.put(storage, entries[1].0, entries[2].1)          // an entry naming another row
+            try tx.put(storage, [0xFF] + entries[3].0, entries[3].1)  // an entry no row accounts for
+        }
+        checks = try db.checkIndexes()
+        let table = try #require(checks.first { $0.table == "t" })
+        let damaged = try #require(table.indexes.first { $0.index == "t_v" })
+        #expect(damaged.missing == 2 && damaged.entries == 50 && damaged.dangling == 2 && !damaged.consistent, "\(damaged)")
+        #expect(damaged.missingExamples.count == 2)
+        #expect(table.indexes.filter { $0.consistent }.count == 1, "the primary key is intact")
+        try await s.execute("REINDEX TABLE t")
+        #expect(try db.checkIndexes().allSatisfy { $0.consistent }, "REINDEX repairs it")
+        #expect(try db.checkStructure().entries > 100)
     }
 
     func check(_ s: Session) async throws {

@@ -34,6 +34,28 @@ extension GRPCService {
         await unary(request, rpc: "index_attention") { _, _ in Self.payloadReply(try await operations.indexStatuses(needingAttention: true)) }
     }
 
+    func catalogReadiness(request: ServerRequest<Reddb_V1_Empty>, context _: GRPCCore.ServerContext) async throws -> ServerResponse<Reddb_V1_PayloadReply> {
+        await unary(request, rpc: "catalog_readiness") { _, _ in Self.payloadReply(try await operations.catalogReadiness()) }
+    }
+
+    func collectionReadiness(request: ServerRequest<Reddb_V1_Empty>, context _: GRPCCore.ServerContext) async throws -> ServerResponse<Reddb_V1_PayloadReply> {
+        await unary(request, rpc: "collection_readiness") { _, _ in Self.payloadReply(try await operations.collectionReadiness()) }
+    }
+
+    func collectionAttention(request: ServerRequest<Reddb_V1_Empty>, context _: GRPCCore.ServerContext) async throws -> ServerResponse<Reddb_V1_PayloadReply> {
+        await unary(request, rpc: "collection_attention") { _, _ in Self.payloadReply(try await operations.collectionAttention()) }
+    }
+
+    func catalogAttentionSummary(request: ServerRequest<Reddb_V1_Empty>, context _: GRPCCore.ServerContext) async throws -> ServerResponse<Reddb_V1_PayloadReply> {
+        await unary(request, rpc: "catalog_attention_summary") { _, _ in Self.payloadReply(try await operations.catalogAttentionSummary()) }
+    }
+
+    /// `CatalogConsistency`: every index against its rows (the B+tree check, which holds
+    /// commits, only on HTTP with `?structure=true`).
+    func catalogConsistency(request: ServerRequest<Reddb_V1_Empty>, context _: GRPCCore.ServerContext) async throws -> ServerResponse<Reddb_V1_PayloadReply> {
+        await unary(request, rpc: "catalog_consistency") { _, _ in Self.payloadReply(try await operations.catalogConsistency()) }
+    }
+
     /// `RebuildIndexes {collection}`: `REINDEX TABLE`, as the caller (a writer), on every surface alike.
     func rebuildIndexes(request: ServerRequest<Reddb_V1_CollectionRequest>, context _: GRPCCore.ServerContext) async throws -> ServerResponse<Reddb_V1_PayloadReply> {
         await unary(request, .writer, rpc: "rebuild_indexes") { message, _ in

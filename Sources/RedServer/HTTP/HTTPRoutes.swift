@@ -45,6 +45,9 @@ struct HTTPRoutes: Sendable {
         ("POST", "/collections/{c}/bulk/{kind}", "Insert {\"items\": [...]} in order, kind rows, documents, vectors, nodes or edges; the first failing item stops the rest"),
         ("GET", "/collections/{c}/indexes", "A collection's indexes: definition and state"),
         ("GET", "/indexes", "Every index of every collection with its state"),
+        ("GET", "/catalog/readiness", "Whether every collection's indexes serve reads, and index counts by state"),
+        ("GET", "/catalog/attention", "Collections and indexes needing attention (building, stale, failed, disabled)"),
+        ("GET", "/catalog/consistency", "Every index checked against its rows at one snapshot; ?structure=true also checks the B+tree (commits wait meanwhile)"),
         ("POST", "/retention/apply", "Sweep expired (TTL) items now"),
         ("GET", "/replication/status", "Replication role, log positions and, on a primary, its replicas"),
         ("GET", "/backup/status", "Backups and WAL archiving: backend, counts, last backup, archived LSN (412 without RED_BACKEND)"),
@@ -134,6 +137,17 @@ struct HTTPRoutes: Sendable {
         }
         router.get("/collections/:c/indexes") { _, ctx in try await self.indexes(try Self.segment(ctx, "c")) }
         router.get("/indexes") { _, _ in try await self.indexStatuses() }
+        router.get("/catalog/readiness") { _, _ in Self.json(try await self.operations.catalogReadiness()) }
+        router.get("/catalog/attention") { _, _ in Self.json(try await self.operations.catalogAttention()) }
+        router.get("/catalog/consistency") { request, _ in
+            let structure: Bool
+            switch request.uri.queryParameters.get("structure")?.lowercased() {
+            case nil, "false", "0": structure = false
+            case "true", "1": structure = true
+            case let other?: throw RedError(.invalidArgument, "structure must be true or false, not \(other)")
+            }
+            return Self.json(try await self.operations.catalogConsistency(structure: structure))
+        }
         router.post("/retention/apply") { _, _ in try await self.applyRetention() }
         router.get("/replication/status") { _, _ in self.replicationStatus() }
         router.get("/collections/:c/entities/:id") { _, ctx in try await self.entity(try Self.segment(ctx, "c"), try Self.rid(ctx)) }
