@@ -163,8 +163,6 @@ struct CollectionOperations: Sendable {
         try await session().execute("VACUUM").message ?? "retention applied"
     }
 
-    /// `GET /replication/status` (gRPC `ReplicationStatus`). Replication is not built yet: every
-    /// server is a standalone primary; `current_lsn` is its durable log position.
     /// One page of items in rid order; `limit` is clamped to 1…`ServerConfiguration.maxScanPageRows`.
     func scan(_ name: String, offset: Int, limit: Int) async throws -> JSONValue {
         let offset = max(0, offset)
