@@ -52,6 +52,8 @@ public final class StorageEngine: @unchecked Sendable {
     private let fenced = Atomic<Bool>(false)
     let checkpointLock = AsyncMutex()
     let counters = Mutex((commits: UInt64(0), conflicts: UInt64(0), checkpoints: UInt64(0)))
+    /// When each collection's definition and data last changed (see `CollectionStamps`).
+    let collectionStamps = Mutex(CollectionStamps())
     /// Bumped (with the commit's timestamp) by every commit that changes the collection registry,
     /// before that commit becomes visible, so layers above can cache what they derive from it.
     let catalog = Mutex((version: UInt64(0), changeTS: UInt64(0)))
@@ -238,8 +240,10 @@ public final class StorageEngine: @unchecked Sendable {
     public var writeFenceReason: RedError? { writeFence.withLock { $0 } }
 
     /// Commits a write set (plus engine-internal `extra` mutations) read at `snapshot`.
+    /// `definitions` says which collections' definitions the transaction changed and on which
+    /// collections' data it based that (see `DefinitionChanges`).
     func commit(_ writes: WriteSet, extra: [CommitRecord.Mutation] = [], changes: [PendingChange] = [], snapshot: UInt64,
-                assigned: (UInt64) -> Void) async throws -> CommitInfo {
+                definitions: DefinitionChanges = DefinitionChanges(), assigned: (UInt64) -> Void) async throws -> CommitInfo {
         if fenced.load(ordering: .sequentiallyConsistent), let fence = writeFence.withLock({ $0 }) { throw fence }
         let runs = writes.sortedRuns()
         var payload = CommitRecord.encode(runs, then: extra,
@@ -274,7 +278,17 @@ public final class StorageEngine: @unchecked Sendable {
                     }
                 }
             }
+            let written = runs.compactMap { $0.firstKey.map(Keyspace.collectionID(of:)) }.filter { $0 >= Keyspace.firstUserID }
             let ts = lastCommitTS.load(ordering: .relaxed) + 1
+            try collectionStamps.withLock { stamps in
+                do {
+                    try stamps.check(writing: written, definitions: definitions, snapshot: snapshot)
+                } catch {
+                    counters.withLock { $0.conflicts += 1 }
+                    throw error
+                }
+                stamps.record(writing: written, definitions: definitions, ts: ts, horizon: snapshots.horizon)
+            }
             if touchesCatalog { catalog.withLock { $0 = ($0.version + 1, ts) } }
             CommitRecord.patchCommitTS(&payload, ts)
             CommitRecord.patchCommitTime(&payload, Self.unixMilliseconds())

@@ -1,6 +1,7 @@
 import Testing
 import RedCore
 import RedDB
+import RedEngine
 
 /// Indexes must always agree with the rows: after random inserts, updates, deletes,
 /// rolled-back transactions, expiries and a reopen, every lookup through an index
@@ -39,6 +40,52 @@ import RedDB
         await #expect { try await writer.execute("COMMIT") } throws: { ($0 as? RedError)?.code == .serializationFailure }
         #expect(try await setup.execute("SELECT id FROM t WHERE v = 10").rows == [[.integer(1)]])
         #expect(try await setup.execute("SELECT count(*) FROM t WHERE v > 0").rows == [[.integer(4)]])
+    }
+
+    /// CREATE INDEX next to a writer whose transaction began before it: whichever commits
+    /// second fails with 40001, so the index never misses the writer's rows and a unique index
+    /// never admits a duplicate. (Before, a writer with the old definition committed rows the
+    /// new index never got.)
+    @Test func createIndexAndAnOlderWriterCannotBothCommit() async throws {
+        let db = try await Database.inMemory()
+        let setup = db.session()
+        try await setup.execute("CREATE TABLE t (id INT PRIMARY KEY, v INT)")
+        try await setup.execute("INSERT INTO t VALUES (1, 10), (2, 20)")
+        func serializationFailure(_ error: any Error) -> Bool { (error as? RedError)?.code == .serializationFailure }
+
+        // The index commits first: the writer, on the old definition, fails at COMMIT.
+        let writer = db.session()
+        try await writer.execute("BEGIN")
+        _ = try await writer.execute("SELECT count(*) FROM t")  // its snapshot predates the index
+        try await setup.execute("CREATE UNIQUE INDEX t_v ON t (v)")
+        try await writer.execute("INSERT INTO t VALUES (3, 10)")  // a duplicate the index cannot see
+        await #expect(performing: { try await writer.execute("COMMIT") }, throws: serializationFailure)
+        #expect(try await setup.execute("SELECT count(*) FROM t").rows == [[.integer(2)]])
+        await #expect(throws: RedError.self) { try await setup.execute("INSERT INTO t VALUES (3, 10)") }  // retried: 23505
+
+        // The writer commits first: the index, built from a snapshot without its row, fails.
+        let builder = db.session()
+        try await builder.execute("BEGIN")
+        _ = try await builder.execute("SELECT count(*) FROM t")
+        try await writer.execute("INSERT INTO t VALUES (4, 40)")
+        try await builder.execute("CREATE INDEX t_v2 ON t (v)")
+        await #expect(performing: { try await builder.execute("COMMIT") }, throws: serializationFailure)
+        try await setup.execute("CREATE INDEX t_v2 ON t (v)")  // autocommit: sees the row
+        #expect(try await setup.execute("SELECT id FROM t WHERE v = 40").rows == [[.integer(4)]])
+        #expect(try db.checkIndexes().allSatisfy { $0.consistent })
+
+        // Marks and writers do not conflict: no write depends on them.
+        try await writer.execute("BEGIN")
+        try await writer.execute("INSERT INTO t VALUES (5, 50)")
+        _ = try await db.markIndex(named: "t_v2", status: .stale, enabled: nil, access: .readWrite)
+        try await writer.execute("COMMIT")
+        // Nor do writers of different tables.
+        try await setup.execute("CREATE TABLE u (id INT)")
+        try await writer.execute("BEGIN")
+        try await writer.execute("INSERT INTO t VALUES (6, 60)")
+        try await setup.execute("CREATE INDEX u_id ON u (id)")
+        try await writer.execute("COMMIT")
+        #expect(try db.checkIndexes().allSatisfy { $0.consistent })
     }
 
     @Test func indexesAgreeWithTableScansAfterRandomWrites() async throws {

@@ -85,6 +85,8 @@ extension Transaction {
         marker.u32(existing.id)
         try put(Self.system, Self.droppedPrefix + Keyspace.prefix(existing.id), marker.bytes)
         state.withLock { $0.dropsCollection = true }
+        // A writer that began before the drop must not commit rows into the dropped id.
+        noteDefinitionChange(of: existing, basedOnData: false)
     }
 
     // MARK: Catalog storage

@@ -121,7 +121,12 @@ public final class TableStore: Sendable {
         return handle
     }
 
-    public func setSchema(_ tx: Transaction, _ handle: TableHandle, _ schema: CollectionSchema) throws -> TableHandle {
+    /// Stores a new definition of the table. A `structural` change (the default: columns,
+    /// indexes, constraints, …) conflicts with concurrent writes to the table, whichever
+    /// commits later failing with 40001 (`CollectionStamps`); operator marks and bookkeeping
+    /// flags, which no write depends on, pass false.
+    public func setSchema(_ tx: Transaction, _ handle: TableHandle, _ schema: CollectionSchema, structural: Bool = true) throws -> TableHandle {
+        if structural { tx.noteDefinitionChange(of: handle.collection, basedOnData: true) }
         let collection = try tx.setMetadata(schema.encoded(), of: handle.name)
         return try self.handle(tx, collection)
     }
@@ -170,7 +175,7 @@ public final class TableStore: Sendable {
         if handle.schema.indexes[position].status != nil {
             var schema = handle.schema
             schema.indexes[position].status = nil
-            updated = try setSchema(tx, handle, schema)
+            updated = try setSchema(tx, handle, schema, structural: false)
         }
         let definition = updated.schema.indexes[position]
         let storage = try tx.collection(named: definition.storageName)
@@ -200,7 +205,7 @@ public final class TableStore: Sendable {
         }
         if let status { schema.indexes[position].status = status == .ready ? nil : status }
         if let enabled { schema.indexes[position].enabled = enabled ? nil : false }
-        return (try setSchema(tx, handle, schema), schema.indexes[position])
+        return (try setSchema(tx, handle, schema, structural: false), schema.indexes[position])
     }
 
     public func dropIndex(_ tx: Transaction, _ handle: TableHandle, named name: String) throws -> TableHandle {
@@ -261,7 +266,7 @@ public final class TableStore: Sendable {
         guard handle.schema.hasExpiringItems != true else { return handle }
         var schema = handle.schema
         schema.hasExpiringItems = true
-        return try setSchema(tx, handle, schema)
+        return try setSchema(tx, handle, schema, structural: false)
     }
 
     public func insert(_ tx: Transaction, _ handle: TableHandle, _ row: StoredRow, now: Int64) throws {

@@ -42,6 +42,8 @@ public final class Transaction: @unchecked Sendable {
         var writesCatalog = false
         /// Item changes for the change feed, in statement order.
         var changes: [PendingChange] = []
+        /// Definitions changed, and the data they were based on (see `CollectionStamps`).
+        var definitions = DefinitionChanges()
         /// Per collection, the largest tree key it held when `getUnlikely` first asked ([] = none).
         var committedCeilings: [UInt32: [UInt8]] = [:]
     }
@@ -275,16 +277,16 @@ public final class Transaction: @unchecked Sendable {
     /// Either way the transaction is over afterwards.
     @discardableResult
     public func commit() async throws -> CommitInfo {
-        let (writes, drops, changes): (WriteSet, Bool, [PendingChange]) = try state.withLock { s in
+        let (writes, drops, changes, definitions): (WriteSet, Bool, [PendingChange], DefinitionChanges) = try state.withLock { s in
             try Self.requireActive(s)
             s.status = .committed
-            return (s.writes, s.dropsCollection, s.changes)
+            return (s.writes, s.dropsCollection, s.changes, s.definitions)
         }
         defer { engine.snapshots.release(snapshot) }
         if writes.isEmpty { return CommitInfo(commitTS: snapshot, lsn: nil) }
         let info: CommitInfo
         do {
-            info = try await engine.commit(writes, changes: changes, snapshot: snapshot) { self.commitTimestamp = $0 }
+            info = try await engine.commit(writes, changes: changes, snapshot: snapshot, definitions: definitions) { self.commitTimestamp = $0 }
             // After the drop is visible, so a vacuum that read the older generation rescans.
             if drops { engine.dropGeneration.add(1, ordering: .sequentiallyConsistent) }
         } catch {
@@ -295,6 +297,16 @@ public final class Transaction: @unchecked Sendable {
         // replicas acknowledge; the transaction stays committed either way.
         if let lsn = info.lsn, let acknowledgement = engine.commitAcknowledgement.withLock({ $0 }) { try await acknowledgement(lsn) }
         return info
+    }
+
+    /// Notes that this transaction changes `collection`'s definition — based on its rows as
+    /// this snapshot sees them when `basedOnData` — so that it and concurrent writers of the
+    /// collection cannot both commit (`CollectionStamps`).
+    public func noteDefinitionChange(of collection: Collection, basedOnData: Bool) {
+        state.withLock { s in
+            s.definitions.changed.insert(collection.id)
+            if basedOnData { s.definitions.basedOnData.insert(collection.id) }
+        }
     }
 
     /// Records an item change for the change feed; it is published only if the transaction commits.

@@ -1,0 +1,51 @@
+import RedCore
+
+/// What a transaction did to collection definitions, for `CollectionStamps`.
+struct DefinitionChanges: Sendable {
+    /// Collections whose definition (schema: indexes, columns, constraints) it changed, or
+    /// that it dropped: writers that began before it and commit after would write by the old
+    /// definition.
+    var changed: Set<UInt32> = []
+    /// Collections whose rows it read to build or check something the definition now relies
+    /// on (an index filled, a constraint verified, a column's default written): a write
+    /// committed after its snapshot would have been missed.
+    var basedOnData: Set<UInt32> = []
+}
+
+/// DDL against concurrent writes, checked where commits are ordered. Snapshot isolation alone
+/// lets a writer whose snapshot predates `CREATE INDEX` commit rows the index never gets (its
+/// table handle has no such index), and lets `CREATE INDEX` miss rows a writer committed after
+/// the index's snapshot: an index without entries for some rows, a unique index over
+/// duplicates. PostgreSQL blocks writers with a lock for such DDL; we keep writers unblocked
+/// and fail the later of the two to commit with 40001 instead (autocommit statements retry):
+/// - a commit writing a collection whose definition changed after its snapshot;
+/// - a commit changing a definition on the strength of data written after its snapshot.
+///
+/// Stamps are in memory: after a restart no transaction from before it is open. Stamps no
+/// open snapshot predates can no longer conflict and are pruned.
+struct CollectionStamps: Sendable {
+    struct Stamp: Sendable { var definitionTS: UInt64 = 0; var dataTS: UInt64 = 0 }
+    private(set) var stamps: [UInt32: Stamp] = [:]
+    static let pruneAbove = 4096
+
+    /// Throws 40001 if this commit conflicts with one committed after `snapshot`.
+    func check(writing written: [UInt32], definitions: DefinitionChanges, snapshot: UInt64) throws {
+        for id in written where (stamps[id]?.definitionTS ?? 0) > snapshot {
+            throw RedError(.serializationFailure, "could not serialize access: the definition of a collection this transaction writes "
+                           + "(id \(id)) was changed by a concurrent transaction (ALTER, CREATE INDEX, DROP …); retry the transaction")
+        }
+        for id in definitions.basedOnData where (stamps[id]?.dataTS ?? 0) > snapshot {
+            throw RedError(.serializationFailure, "could not serialize access: collection id \(id) was written by a concurrent transaction "
+                           + "while this one changed its definition from its rows; retry the transaction")
+        }
+    }
+
+    /// Notes a commit at `ts`; drops stamps older than every open snapshot once there are many.
+    mutating func record(writing written: [UInt32], definitions: DefinitionChanges, ts: UInt64, horizon: UInt64) {
+        for id in written { stamps[id, default: Stamp()].dataTS = ts }
+        for id in definitions.changed { stamps[id, default: Stamp()].definitionTS = ts }
+        if stamps.count > Self.pruneAbove {
+            stamps = stamps.filter { max($0.value.definitionTS, $0.value.dataTS) > horizon }
+        }
+    }
+}
