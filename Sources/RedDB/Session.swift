@@ -214,6 +214,10 @@ public final class Session: @unchecked Sendable {
         case .failed:
             throw RedError(.inFailedTransaction, "current transaction is aborted, commands ignored until end of transaction block")
         case .active(let tx):
+            if case .reindex(_, _, let form?) = statement {
+                state = .failed(tx)
+                throw RedError(.activeSQLTransaction, "\(form) cannot run inside a transaction block")
+            }
             if readOnlyTransaction, !StatementExecutor.isReadOnly(statement) {
                 state = .failed(tx)
                 throw RedError(.readOnlyTransaction, "cannot execute \(Self.verb(of: statement)) in a read-only transaction")

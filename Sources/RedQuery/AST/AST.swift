@@ -295,7 +295,9 @@ public indirect enum Statement: Sendable, Equatable {
     /// `REINDEX INDEX name` / `REINDEX TABLE name` / `REINDEX {SCHEMA | DATABASE | SYSTEM} [name]`
     /// (PostgreSQL's forms): rebuilds the index, every index of the table, or every index there is
     /// (both nil), from the rows; an empty index name is `SYSTEM` (no catalog indexes here).
-    case reindex(index: String?, table: String?)
+    /// `outsideBlock` names the form PostgreSQL refuses inside a transaction block (25001):
+    /// `REINDEX CONCURRENTLY`, `REINDEX SCHEMA`, `REINDEX DATABASE`, `REINDEX SYSTEM`.
+    case reindex(index: String?, table: String?, outsideBlock: String? = nil)
     case show(String)
     /// `SHOW COLUMNS FROM t`: the columns of a collection and their constraints.
     case showColumns(String)

@@ -156,7 +156,7 @@ struct DDLExecutor {
             try dropDependentViews(of: name, column: nil, cascade: cascade, what: "view \(name)")
             _ = try ViewCatalog.remove(name, tx)
             return .message("view '\(name)' dropped", type: "drop", tag: "DROP VIEW")
-        case .reindex(let indexName, let tableName):
+        case .reindex(let indexName, let tableName, _):
             var targets: [(handle: TableHandle, indexes: [String])] = []
             if indexName == "" {
                 targets = []  // REINDEX SYSTEM

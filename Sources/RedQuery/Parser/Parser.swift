@@ -264,29 +264,43 @@ public struct Parser {
             // REINDEX [(VERBOSE)] {INDEX | TABLE | SCHEMA | DATABASE | SYSTEM} [CONCURRENTLY] name;
             // CONCURRENTLY is accepted and means the same here (one transaction, readers never wait).
             advance()
+            var concurrently = false
             if acceptSymbol("(") {  // (VERBOSE [bool], CONCURRENTLY [bool]): nothing to tune here
                 repeat {
-                    guard acceptKeyword("verbose") || acceptKeyword("concurrently") else { throw unexpected(expected: "VERBOSE or CONCURRENTLY") }
-                    _ = acceptKeyword("true") || acceptKeyword("false") || acceptKeyword("on") || acceptKeyword("off")
+                    let isConcurrently = acceptKeyword("concurrently")
+                    guard isConcurrently || acceptKeyword("verbose") else { throw unexpected(expected: "VERBOSE or CONCURRENTLY") }
+                    let off = acceptKeyword("false") || acceptKeyword("off")
+                    if !off { _ = acceptKeyword("true") || acceptKeyword("on") }
+                    if isConcurrently { concurrently = !off }
                 } while acceptSymbol(",")
                 guard acceptSymbol(")") else { throw unexpected(expected: ")") }
             }
-            if acceptKeyword("index") { _ = acceptKeyword("concurrently"); return .reindex(index: try parseIdentifier(), table: nil) }
-            if acceptKeyword("table") { _ = acceptKeyword("concurrently"); return .reindex(index: nil, table: try parseIdentifier()) }
+            func outsideBlock(_ form: String) -> String? {
+                concurrently = acceptKeyword("concurrently") || concurrently
+                return concurrently ? "REINDEX CONCURRENTLY" : form.isEmpty ? nil : form
+            }
+            if acceptKeyword("index") {
+                let form = outsideBlock("")
+                return .reindex(index: try parseIdentifier(), table: nil, outsideBlock: form)
+            }
+            if acceptKeyword("table") {
+                let form = outsideBlock("")
+                return .reindex(index: nil, table: try parseIdentifier(), outsideBlock: form)
+            }
             if acceptKeyword("schema") {
-                _ = acceptKeyword("concurrently")
+                let form = outsideBlock("REINDEX SCHEMA")
                 let schema = try parseIdentifier()
                 guard schema == "public" else { throw RedError(.undefinedObject, "schema \"\(schema)\" does not exist") }
-                return .reindex(index: nil, table: nil)
+                return .reindex(index: nil, table: nil, outsideBlock: form)
             }
             if acceptKeyword("database") {
-                _ = acceptKeyword("concurrently")
+                let form = outsideBlock("REINDEX DATABASE")
                 if case .identifier = current.kind { _ = try parseIdentifier() }
-                return .reindex(index: nil, table: nil)
+                return .reindex(index: nil, table: nil, outsideBlock: form)
             }
             if acceptKeyword("system") {  // the system catalogs: none has an index here
                 if case .identifier = current.kind { _ = try parseIdentifier() }
-                return .reindex(index: "", table: nil)
+                return .reindex(index: "", table: nil, outsideBlock: concurrently ? "REINDEX CONCURRENTLY" : "REINDEX SYSTEM")
             }
             throw unexpected(expected: "INDEX, TABLE, SCHEMA, DATABASE or SYSTEM after REINDEX")
         case "vacuum", "analyze", "analyse":

@@ -184,7 +184,7 @@ extension PGConnection {
             return QueryResult(columns: [], rows: [], statementType: "set", commandTag: "SET")
         case .discardAll:
             guard !session.inTransaction else {
-                throw RedError(.invalidOperation, "DISCARD ALL cannot run inside a transaction block")
+                throw RedError(.activeSQLTransaction, "DISCARD ALL cannot run inside a transaction block")
             }
             if !preview {
                 settings.resetAll()
