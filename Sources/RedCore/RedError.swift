@@ -85,6 +85,8 @@ public struct RedError: Error, Sendable, Equatable, CustomStringConvertible {
         case cardinalityViolation = "cardinality_violation"
         /// An earlier statement failed; only ROLLBACK is accepted until the block ends.
         case inFailedTransaction = "in_failed_sql_transaction"
+        /// The object is not in the state the operation needs (an analytics job's step out of order).
+        case objectNotInPrerequisiteState = "object_not_in_prerequisite_state"
         /// The statement cannot run inside a transaction block (REINDEX CONCURRENTLY, DISCARD ALL …).
         case activeSQLTransaction = "active_sql_transaction"
         /// The operation is not allowed on this object (APPEND ONLY table, model mismatch …).
@@ -176,6 +178,7 @@ public struct RedError: Error, Sendable, Equatable, CustomStringConvertible {
             case .cardinalityViolation: return "21000"
             case .inFailedTransaction: return "25P02"
             case .activeSQLTransaction: return "25001"
+            case .objectNotInPrerequisiteState: return "55000"
             case .invalidOperation: return "42809"
             case .featureNotSupported: return "0A000"
             case .invalidParameters: return "08P01"

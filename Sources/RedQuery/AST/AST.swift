@@ -413,6 +413,8 @@ public struct GraphCommand: Sendable, Equatable {
     public var kind: Kind
     /// The graph collection; nil: every graph collection.
     public var collection: String?
+    /// `PROJECTION name` in place of the collection: that graph projection's view of its source.
+    public var projection: String?
     /// The start node: its id, or a label unique in the graph (text or a parameter).
     public var source: Expr
     public var direction: GraphDirection = .outgoing

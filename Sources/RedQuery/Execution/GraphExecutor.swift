@@ -38,7 +38,8 @@ struct GraphExecutor {
     }
 
     func run(_ command: GraphCommand) throws -> QueryResult {
-        let graph = try MaterializedGraph.load(command.collection, context)
+        let projection = try command.projection.map { try GraphProjectionCatalog.require($0, context.transaction) }
+        let graph = try MaterializedGraph.load(command.collection, context, projection: projection)
         let planner = Planner(context: context)
         func constant(_ expr: Expr) throws -> Value { try planner.constant(expr, in: "GRAPH") }
         if Self.analyticsColumns(command.kind) != nil {

@@ -29,8 +29,10 @@ struct MaterializedGraph {
     private(set) var outgoing: [[Edge]] = []
     private(set) var incoming: [[Edge]] = []
 
-    /// Every visible node and edge of `collection` (nil: of every graph collection).
-    static func load(_ collection: String?, _ context: ExecutionContext) throws -> MaterializedGraph {
+    /// Every visible node and edge of `collection` (nil: of every graph collection), or of
+    /// `projection`'s source as far as it keeps them.
+    static func load(_ collection: String?, _ context: ExecutionContext, projection: GraphProjection? = nil) throws -> MaterializedGraph {
+        let collection = projection?.source ?? collection
         let store = context.store, tx = context.transaction
         let handles: [TableHandle]
         if let collection {
@@ -51,10 +53,13 @@ struct MaterializedGraph {
                 let label = item.values[GraphItem.labelColumn]?.displayText ?? ""
                 if item.values[GraphItem.kindColumn] == GraphItem.edgeKind {
                     guard case .integer(let from)? = item.values[GraphItem.fromColumn], case .integer(let to)? = item.values[GraphItem.toColumn] else { continue }
+                    if let projection, !projection.keepsEdge(label: label) { continue }
                     edges.append((rid, from, to, label, item.values[GraphItem.weightColumn]?.doubleValue ?? 1, item.values[GraphItem.propertiesColumn] ?? .null))
                 } else {
+                    let type = item.values[GraphItem.nodeTypeColumn]?.displayText ?? label
+                    if let projection, !projection.keepsNode(label: label, type: type) { continue }  // its edges go too
                     index[rid] = graph.nodes.count
-                    graph.nodes.append(Node(graph: handle.name, rid: rid, label: label, type: item.values[GraphItem.nodeTypeColumn]?.displayText ?? label,
+                    graph.nodes.append(Node(graph: handle.name, rid: rid, label: label, type: type,
                                             properties: item.values[GraphItem.propertiesColumn] ?? .null))
                 }
                 try context.checkMaterialized(graph.nodes.count + edges.count, "graph")

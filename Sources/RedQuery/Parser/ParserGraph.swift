@@ -25,13 +25,14 @@ extension Parser {
         default:
             throw unexpected(expected: "NEIGHBORHOOD, TRAVERSE, SHORTEST_PATH, CENTRALITY, COMMUNITY, COMPONENTS, CYCLES, CLUSTERING, TOPOLOGICAL_SORT or PROPERTIES")
         }
-        // `[coll] [FROM] 'n'`: a collection is a name not followed by `(` (no function sources here).
+        // `[coll | PROJECTION p] [FROM] 'n'`: a collection is a name not followed by `(` (no function sources here).
+        let projection = try parseGraphProjection()
         var collection: String?
-        if case .identifier(let name, let quoted) = current.kind, quoted || !["from"].contains(name) {
+        if projection == nil, case .identifier(let name, let quoted) = current.kind, quoted || !["from"].contains(name) {
             advance()
             collection = name
         }
-        if word == "neighborhood", collection != nil { try expectKeyword("from") } else { _ = acceptKeyword("from") }
+        if word == "neighborhood", collection != nil || projection != nil { try expectKeyword("from") } else { _ = acceptKeyword("from") }
         let source = try parseGraphNodeReference()
         var command: GraphCommand
         switch word {
@@ -41,6 +42,7 @@ extension Parser {
         case "traverse": command = GraphCommand(kind: .traverse(depthFirst: false), collection: collection, source: source)
         default: command = GraphCommand(kind: .neighborhood, collection: collection, source: source)
         }
+        command.projection = projection
         while true {
             if acceptKeyword("direction") {
                 command.direction = try parseGraphDirection()
@@ -70,6 +72,16 @@ extension Parser {
                 return .graph(command)
             }
         }
+    }
+
+    /// `PROJECTION name` (a graph projection in place of the collection), or nil. A collection
+    /// called `projection` still reads as one: the word counts only when a name follows.
+    mutating func parseGraphProjection() throws -> String? {
+        let clauses: Set<String> = ["from", "algorithm", "order", "limit", "mode", "max_iterations", "max_length", "direction", "depth",
+                                    "max_depth", "edges", "strategy", "to"]
+        guard isKeyword("projection"), case .identifier(let next, let quoted) = peekToken(1).kind, quoted || !clauses.contains(next) else { return nil }
+        advance()
+        return try parseIdentifier()
     }
 
     private func isShortestPath(_ command: GraphCommand) -> Bool {
@@ -116,8 +128,9 @@ extension Parser {
     /// after the command word: an optional graph collection, then the command's clauses.
     mutating func parseGraphAnalytics(_ word: String) throws -> GraphCommand {
         let clauses: Set<String> = ["algorithm", "order", "limit", "mode", "max_iterations", "max_length", "from"]
+        let projection = try parseGraphProjection()
         var collection: String?
-        if case .identifier(let name, let quoted) = current.kind, quoted || !clauses.contains(name) {
+        if projection == nil, case .identifier(let name, let quoted) = current.kind, quoted || !clauses.contains(name) {
             advance()
             collection = name
         }
@@ -140,7 +153,7 @@ extension Parser {
             kind = .hits
             metrics = ["score", "authority", "hub"]
         case "personalized_pagerank":
-            if collection != nil { try expectKeyword("from") } else { _ = acceptKeyword("from") }
+            if collection != nil || projection != nil { try expectKeyword("from") } else { _ = acceptKeyword("from") }
             kind = .personalizedPageRank(source: try parseGraphNodeReference())
             metrics = ["score", "centrality_score"]
         default:
@@ -149,6 +162,7 @@ extension Parser {
             kind = .properties(node: node)
         }
         var command = GraphCommand(kind: kind, collection: collection, source: .literal(.null))
+        command.projection = projection
         while true {
             if acceptKeyword("algorithm") {
                 let name = try parseAnyName()
