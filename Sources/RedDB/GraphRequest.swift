@@ -25,7 +25,11 @@ public enum GraphRequest {
     public static func statement(_ command: Command, _ body: JSONValue) throws -> (sql: String, parameters: [Value]) {
         guard case .object = body else { throw RedError(.invalidArgument, "a graph request must be a JSON object") }
         var b = Builder(body: body, sql: "GRAPH \(command.rawValue.uppercased())")
-        if let collection = body["collection"] {
+        if let projection = body["projection"] {
+            guard case .string(let name) = projection, !name.isEmpty, name.utf8.count <= 255 else { throw RedError(.invalidArgument, "projection must be a graph projection's name") }
+            guard body["collection"] == nil else { throw RedError(.invalidArgument, "a graph request takes a collection or a projection, not both") }
+            b.sql += " PROJECTION \(Session.identifier(name))"
+        } else if let collection = body["collection"] {
             guard case .string(let name) = collection, !name.isEmpty, name.utf8.count <= 255 else { throw RedError(.invalidArgument, "collection must be a graph's name") }
             b.sql += " \(Session.identifier(name))"
         }

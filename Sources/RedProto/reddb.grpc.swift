@@ -1109,6 +1109,279 @@ public enum Reddb_V1_RedDb: Sendable {
                 type: .unary
             )
         }
+        /// Namespace for "GraphProjections" metadata.
+        public enum GraphProjections: Sendable {
+            /// Request type for "GraphProjections".
+            public typealias Input = Reddb_V1_Empty
+            /// Response type for "GraphProjections".
+            public typealias Output = Reddb_V1_PayloadReply
+            /// Descriptor for "GraphProjections".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "reddb.v1.RedDb"),
+                method: "GraphProjections",
+                type: .unary
+            )
+        }
+        /// Namespace for "DeclaredGraphProjections" metadata.
+        public enum DeclaredGraphProjections: Sendable {
+            /// Request type for "DeclaredGraphProjections".
+            public typealias Input = Reddb_V1_Empty
+            /// Response type for "DeclaredGraphProjections".
+            public typealias Output = Reddb_V1_PayloadReply
+            /// Descriptor for "DeclaredGraphProjections".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "reddb.v1.RedDb"),
+                method: "DeclaredGraphProjections",
+                type: .unary
+            )
+        }
+        /// Namespace for "OperationalGraphProjections" metadata.
+        public enum OperationalGraphProjections: Sendable {
+            /// Request type for "OperationalGraphProjections".
+            public typealias Input = Reddb_V1_Empty
+            /// Response type for "OperationalGraphProjections".
+            public typealias Output = Reddb_V1_PayloadReply
+            /// Descriptor for "OperationalGraphProjections".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "reddb.v1.RedDb"),
+                method: "OperationalGraphProjections",
+                type: .unary
+            )
+        }
+        /// Namespace for "GraphProjectionStatuses" metadata.
+        public enum GraphProjectionStatuses: Sendable {
+            /// Request type for "GraphProjectionStatuses".
+            public typealias Input = Reddb_V1_Empty
+            /// Response type for "GraphProjectionStatuses".
+            public typealias Output = Reddb_V1_PayloadReply
+            /// Descriptor for "GraphProjectionStatuses".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "reddb.v1.RedDb"),
+                method: "GraphProjectionStatuses",
+                type: .unary
+            )
+        }
+        /// Namespace for "GraphProjectionAttention" metadata.
+        public enum GraphProjectionAttention: Sendable {
+            /// Request type for "GraphProjectionAttention".
+            public typealias Input = Reddb_V1_Empty
+            /// Response type for "GraphProjectionAttention".
+            public typealias Output = Reddb_V1_PayloadReply
+            /// Descriptor for "GraphProjectionAttention".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "reddb.v1.RedDb"),
+                method: "GraphProjectionAttention",
+                type: .unary
+            )
+        }
+        /// Namespace for "SaveGraphProjection" metadata.
+        public enum SaveGraphProjection: Sendable {
+            /// Request type for "SaveGraphProjection".
+            public typealias Input = Reddb_V1_GraphProjectionUpsertRequest
+            /// Response type for "SaveGraphProjection".
+            public typealias Output = Reddb_V1_PayloadReply
+            /// Descriptor for "SaveGraphProjection".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "reddb.v1.RedDb"),
+                method: "SaveGraphProjection",
+                type: .unary
+            )
+        }
+        /// Namespace for "MaterializeGraphProjection" metadata.
+        public enum MaterializeGraphProjection: Sendable {
+            /// Request type for "MaterializeGraphProjection".
+            public typealias Input = Reddb_V1_IndexNameRequest
+            /// Response type for "MaterializeGraphProjection".
+            public typealias Output = Reddb_V1_PayloadReply
+            /// Descriptor for "MaterializeGraphProjection".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "reddb.v1.RedDb"),
+                method: "MaterializeGraphProjection",
+                type: .unary
+            )
+        }
+        /// Namespace for "MarkGraphProjectionMaterializing" metadata.
+        public enum MarkGraphProjectionMaterializing: Sendable {
+            /// Request type for "MarkGraphProjectionMaterializing".
+            public typealias Input = Reddb_V1_IndexNameRequest
+            /// Response type for "MarkGraphProjectionMaterializing".
+            public typealias Output = Reddb_V1_PayloadReply
+            /// Descriptor for "MarkGraphProjectionMaterializing".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "reddb.v1.RedDb"),
+                method: "MarkGraphProjectionMaterializing",
+                type: .unary
+            )
+        }
+        /// Namespace for "MarkGraphProjectionStale" metadata.
+        public enum MarkGraphProjectionStale: Sendable {
+            /// Request type for "MarkGraphProjectionStale".
+            public typealias Input = Reddb_V1_IndexNameRequest
+            /// Response type for "MarkGraphProjectionStale".
+            public typealias Output = Reddb_V1_PayloadReply
+            /// Descriptor for "MarkGraphProjectionStale".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "reddb.v1.RedDb"),
+                method: "MarkGraphProjectionStale",
+                type: .unary
+            )
+        }
+        /// Namespace for "FailGraphProjection" metadata.
+        public enum FailGraphProjection: Sendable {
+            /// Request type for "FailGraphProjection".
+            public typealias Input = Reddb_V1_IndexNameRequest
+            /// Response type for "FailGraphProjection".
+            public typealias Output = Reddb_V1_PayloadReply
+            /// Descriptor for "FailGraphProjection".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "reddb.v1.RedDb"),
+                method: "FailGraphProjection",
+                type: .unary
+            )
+        }
+        /// Namespace for "AnalyticsJobs" metadata.
+        public enum AnalyticsJobs: Sendable {
+            /// Request type for "AnalyticsJobs".
+            public typealias Input = Reddb_V1_Empty
+            /// Response type for "AnalyticsJobs".
+            public typealias Output = Reddb_V1_PayloadReply
+            /// Descriptor for "AnalyticsJobs".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "reddb.v1.RedDb"),
+                method: "AnalyticsJobs",
+                type: .unary
+            )
+        }
+        /// Namespace for "DeclaredAnalyticsJobs" metadata.
+        public enum DeclaredAnalyticsJobs: Sendable {
+            /// Request type for "DeclaredAnalyticsJobs".
+            public typealias Input = Reddb_V1_Empty
+            /// Response type for "DeclaredAnalyticsJobs".
+            public typealias Output = Reddb_V1_PayloadReply
+            /// Descriptor for "DeclaredAnalyticsJobs".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "reddb.v1.RedDb"),
+                method: "DeclaredAnalyticsJobs",
+                type: .unary
+            )
+        }
+        /// Namespace for "OperationalAnalyticsJobs" metadata.
+        public enum OperationalAnalyticsJobs: Sendable {
+            /// Request type for "OperationalAnalyticsJobs".
+            public typealias Input = Reddb_V1_Empty
+            /// Response type for "OperationalAnalyticsJobs".
+            public typealias Output = Reddb_V1_PayloadReply
+            /// Descriptor for "OperationalAnalyticsJobs".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "reddb.v1.RedDb"),
+                method: "OperationalAnalyticsJobs",
+                type: .unary
+            )
+        }
+        /// Namespace for "AnalyticsJobStatuses" metadata.
+        public enum AnalyticsJobStatuses: Sendable {
+            /// Request type for "AnalyticsJobStatuses".
+            public typealias Input = Reddb_V1_Empty
+            /// Response type for "AnalyticsJobStatuses".
+            public typealias Output = Reddb_V1_PayloadReply
+            /// Descriptor for "AnalyticsJobStatuses".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "reddb.v1.RedDb"),
+                method: "AnalyticsJobStatuses",
+                type: .unary
+            )
+        }
+        /// Namespace for "AnalyticsJobAttention" metadata.
+        public enum AnalyticsJobAttention: Sendable {
+            /// Request type for "AnalyticsJobAttention".
+            public typealias Input = Reddb_V1_Empty
+            /// Response type for "AnalyticsJobAttention".
+            public typealias Output = Reddb_V1_PayloadReply
+            /// Descriptor for "AnalyticsJobAttention".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "reddb.v1.RedDb"),
+                method: "AnalyticsJobAttention",
+                type: .unary
+            )
+        }
+        /// Namespace for "SaveAnalyticsJob" metadata.
+        public enum SaveAnalyticsJob: Sendable {
+            /// Request type for "SaveAnalyticsJob".
+            public typealias Input = Reddb_V1_JsonPayloadRequest
+            /// Response type for "SaveAnalyticsJob".
+            public typealias Output = Reddb_V1_PayloadReply
+            /// Descriptor for "SaveAnalyticsJob".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "reddb.v1.RedDb"),
+                method: "SaveAnalyticsJob",
+                type: .unary
+            )
+        }
+        /// Namespace for "QueueAnalyticsJob" metadata.
+        public enum QueueAnalyticsJob: Sendable {
+            /// Request type for "QueueAnalyticsJob".
+            public typealias Input = Reddb_V1_JsonPayloadRequest
+            /// Response type for "QueueAnalyticsJob".
+            public typealias Output = Reddb_V1_PayloadReply
+            /// Descriptor for "QueueAnalyticsJob".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "reddb.v1.RedDb"),
+                method: "QueueAnalyticsJob",
+                type: .unary
+            )
+        }
+        /// Namespace for "StartAnalyticsJob" metadata.
+        public enum StartAnalyticsJob: Sendable {
+            /// Request type for "StartAnalyticsJob".
+            public typealias Input = Reddb_V1_JsonPayloadRequest
+            /// Response type for "StartAnalyticsJob".
+            public typealias Output = Reddb_V1_PayloadReply
+            /// Descriptor for "StartAnalyticsJob".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "reddb.v1.RedDb"),
+                method: "StartAnalyticsJob",
+                type: .unary
+            )
+        }
+        /// Namespace for "CompleteAnalyticsJob" metadata.
+        public enum CompleteAnalyticsJob: Sendable {
+            /// Request type for "CompleteAnalyticsJob".
+            public typealias Input = Reddb_V1_JsonPayloadRequest
+            /// Response type for "CompleteAnalyticsJob".
+            public typealias Output = Reddb_V1_PayloadReply
+            /// Descriptor for "CompleteAnalyticsJob".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "reddb.v1.RedDb"),
+                method: "CompleteAnalyticsJob",
+                type: .unary
+            )
+        }
+        /// Namespace for "MarkAnalyticsJobStale" metadata.
+        public enum MarkAnalyticsJobStale: Sendable {
+            /// Request type for "MarkAnalyticsJobStale".
+            public typealias Input = Reddb_V1_JsonPayloadRequest
+            /// Response type for "MarkAnalyticsJobStale".
+            public typealias Output = Reddb_V1_PayloadReply
+            /// Descriptor for "MarkAnalyticsJobStale".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "reddb.v1.RedDb"),
+                method: "MarkAnalyticsJobStale",
+                type: .unary
+            )
+        }
+        /// Namespace for "FailAnalyticsJob" metadata.
+        public enum FailAnalyticsJob: Sendable {
+            /// Request type for "FailAnalyticsJob".
+            public typealias Input = Reddb_V1_JsonPayloadRequest
+            /// Response type for "FailAnalyticsJob".
+            public typealias Output = Reddb_V1_PayloadReply
+            /// Descriptor for "FailAnalyticsJob".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "reddb.v1.RedDb"),
+                method: "FailAnalyticsJob",
+                type: .unary
+            )
+        }
         /// Namespace for "ReplicationStatus" metadata.
         public enum ReplicationStatus: Sendable {
             /// Request type for "ReplicationStatus".
@@ -1324,6 +1597,27 @@ public enum Reddb_V1_RedDb: Sendable {
             MarkIndexReady.descriptor,
             FailIndex.descriptor,
             MarkIndexStale.descriptor,
+            GraphProjections.descriptor,
+            DeclaredGraphProjections.descriptor,
+            OperationalGraphProjections.descriptor,
+            GraphProjectionStatuses.descriptor,
+            GraphProjectionAttention.descriptor,
+            SaveGraphProjection.descriptor,
+            MaterializeGraphProjection.descriptor,
+            MarkGraphProjectionMaterializing.descriptor,
+            MarkGraphProjectionStale.descriptor,
+            FailGraphProjection.descriptor,
+            AnalyticsJobs.descriptor,
+            DeclaredAnalyticsJobs.descriptor,
+            OperationalAnalyticsJobs.descriptor,
+            AnalyticsJobStatuses.descriptor,
+            AnalyticsJobAttention.descriptor,
+            SaveAnalyticsJob.descriptor,
+            QueueAnalyticsJob.descriptor,
+            StartAnalyticsJob.descriptor,
+            CompleteAnalyticsJob.descriptor,
+            MarkAnalyticsJobStale.descriptor,
+            FailAnalyticsJob.descriptor,
             ReplicationStatus.descriptor,
             PullWalRecords.descriptor,
             AckReplicaLsn.descriptor,
@@ -2632,6 +2926,304 @@ extension Reddb_V1_RedDb {
         /// - Returns: A streaming response of `Reddb_V1_PayloadReply` messages.
         func markIndexStale(
             request: GRPCCore.StreamingServerRequest<Reddb_V1_IndexNameRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Reddb_V1_PayloadReply>
+
+        /// Handle the "GraphProjections" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Graph projections (GET/POST /graph/projections) and analytics jobs (/graph/jobs).
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Reddb_V1_Empty` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Reddb_V1_PayloadReply` messages.
+        func graphProjections(
+            request: GRPCCore.StreamingServerRequest<Reddb_V1_Empty>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Reddb_V1_PayloadReply>
+
+        /// Handle the "DeclaredGraphProjections" method.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Reddb_V1_Empty` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Reddb_V1_PayloadReply` messages.
+        func declaredGraphProjections(
+            request: GRPCCore.StreamingServerRequest<Reddb_V1_Empty>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Reddb_V1_PayloadReply>
+
+        /// Handle the "OperationalGraphProjections" method.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Reddb_V1_Empty` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Reddb_V1_PayloadReply` messages.
+        func operationalGraphProjections(
+            request: GRPCCore.StreamingServerRequest<Reddb_V1_Empty>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Reddb_V1_PayloadReply>
+
+        /// Handle the "GraphProjectionStatuses" method.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Reddb_V1_Empty` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Reddb_V1_PayloadReply` messages.
+        func graphProjectionStatuses(
+            request: GRPCCore.StreamingServerRequest<Reddb_V1_Empty>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Reddb_V1_PayloadReply>
+
+        /// Handle the "GraphProjectionAttention" method.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Reddb_V1_Empty` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Reddb_V1_PayloadReply` messages.
+        func graphProjectionAttention(
+            request: GRPCCore.StreamingServerRequest<Reddb_V1_Empty>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Reddb_V1_PayloadReply>
+
+        /// Handle the "SaveGraphProjection" method.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Reddb_V1_GraphProjectionUpsertRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Reddb_V1_PayloadReply` messages.
+        func saveGraphProjection(
+            request: GRPCCore.StreamingServerRequest<Reddb_V1_GraphProjectionUpsertRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Reddb_V1_PayloadReply>
+
+        /// Handle the "MaterializeGraphProjection" method.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Reddb_V1_IndexNameRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Reddb_V1_PayloadReply` messages.
+        func materializeGraphProjection(
+            request: GRPCCore.StreamingServerRequest<Reddb_V1_IndexNameRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Reddb_V1_PayloadReply>
+
+        /// Handle the "MarkGraphProjectionMaterializing" method.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Reddb_V1_IndexNameRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Reddb_V1_PayloadReply` messages.
+        func markGraphProjectionMaterializing(
+            request: GRPCCore.StreamingServerRequest<Reddb_V1_IndexNameRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Reddb_V1_PayloadReply>
+
+        /// Handle the "MarkGraphProjectionStale" method.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Reddb_V1_IndexNameRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Reddb_V1_PayloadReply` messages.
+        func markGraphProjectionStale(
+            request: GRPCCore.StreamingServerRequest<Reddb_V1_IndexNameRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Reddb_V1_PayloadReply>
+
+        /// Handle the "FailGraphProjection" method.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Reddb_V1_IndexNameRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Reddb_V1_PayloadReply` messages.
+        func failGraphProjection(
+            request: GRPCCore.StreamingServerRequest<Reddb_V1_IndexNameRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Reddb_V1_PayloadReply>
+
+        /// Handle the "AnalyticsJobs" method.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Reddb_V1_Empty` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Reddb_V1_PayloadReply` messages.
+        func analyticsJobs(
+            request: GRPCCore.StreamingServerRequest<Reddb_V1_Empty>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Reddb_V1_PayloadReply>
+
+        /// Handle the "DeclaredAnalyticsJobs" method.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Reddb_V1_Empty` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Reddb_V1_PayloadReply` messages.
+        func declaredAnalyticsJobs(
+            request: GRPCCore.StreamingServerRequest<Reddb_V1_Empty>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Reddb_V1_PayloadReply>
+
+        /// Handle the "OperationalAnalyticsJobs" method.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Reddb_V1_Empty` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Reddb_V1_PayloadReply` messages.
+        func operationalAnalyticsJobs(
+            request: GRPCCore.StreamingServerRequest<Reddb_V1_Empty>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Reddb_V1_PayloadReply>
+
+        /// Handle the "AnalyticsJobStatuses" method.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Reddb_V1_Empty` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Reddb_V1_PayloadReply` messages.
+        func analyticsJobStatuses(
+            request: GRPCCore.StreamingServerRequest<Reddb_V1_Empty>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Reddb_V1_PayloadReply>
+
+        /// Handle the "AnalyticsJobAttention" method.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Reddb_V1_Empty` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Reddb_V1_PayloadReply` messages.
+        func analyticsJobAttention(
+            request: GRPCCore.StreamingServerRequest<Reddb_V1_Empty>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Reddb_V1_PayloadReply>
+
+        /// Handle the "SaveAnalyticsJob" method.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Reddb_V1_JsonPayloadRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Reddb_V1_PayloadReply` messages.
+        func saveAnalyticsJob(
+            request: GRPCCore.StreamingServerRequest<Reddb_V1_JsonPayloadRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Reddb_V1_PayloadReply>
+
+        /// Handle the "QueueAnalyticsJob" method.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Reddb_V1_JsonPayloadRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Reddb_V1_PayloadReply` messages.
+        func queueAnalyticsJob(
+            request: GRPCCore.StreamingServerRequest<Reddb_V1_JsonPayloadRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Reddb_V1_PayloadReply>
+
+        /// Handle the "StartAnalyticsJob" method.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Reddb_V1_JsonPayloadRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Reddb_V1_PayloadReply` messages.
+        func startAnalyticsJob(
+            request: GRPCCore.StreamingServerRequest<Reddb_V1_JsonPayloadRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Reddb_V1_PayloadReply>
+
+        /// Handle the "CompleteAnalyticsJob" method.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Reddb_V1_JsonPayloadRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Reddb_V1_PayloadReply` messages.
+        func completeAnalyticsJob(
+            request: GRPCCore.StreamingServerRequest<Reddb_V1_JsonPayloadRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Reddb_V1_PayloadReply>
+
+        /// Handle the "MarkAnalyticsJobStale" method.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Reddb_V1_JsonPayloadRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Reddb_V1_PayloadReply` messages.
+        func markAnalyticsJobStale(
+            request: GRPCCore.StreamingServerRequest<Reddb_V1_JsonPayloadRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Reddb_V1_PayloadReply>
+
+        /// Handle the "FailAnalyticsJob" method.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Reddb_V1_JsonPayloadRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Reddb_V1_PayloadReply` messages.
+        func failAnalyticsJob(
+            request: GRPCCore.StreamingServerRequest<Reddb_V1_JsonPayloadRequest>,
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.StreamingServerResponse<Reddb_V1_PayloadReply>
 
@@ -4093,6 +4685,304 @@ extension Reddb_V1_RedDb {
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.ServerResponse<Reddb_V1_PayloadReply>
 
+        /// Handle the "GraphProjections" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Graph projections (GET/POST /graph/projections) and analytics jobs (/graph/jobs).
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Reddb_V1_Empty` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Reddb_V1_PayloadReply` message.
+        func graphProjections(
+            request: GRPCCore.ServerRequest<Reddb_V1_Empty>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Reddb_V1_PayloadReply>
+
+        /// Handle the "DeclaredGraphProjections" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Reddb_V1_Empty` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Reddb_V1_PayloadReply` message.
+        func declaredGraphProjections(
+            request: GRPCCore.ServerRequest<Reddb_V1_Empty>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Reddb_V1_PayloadReply>
+
+        /// Handle the "OperationalGraphProjections" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Reddb_V1_Empty` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Reddb_V1_PayloadReply` message.
+        func operationalGraphProjections(
+            request: GRPCCore.ServerRequest<Reddb_V1_Empty>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Reddb_V1_PayloadReply>
+
+        /// Handle the "GraphProjectionStatuses" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Reddb_V1_Empty` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Reddb_V1_PayloadReply` message.
+        func graphProjectionStatuses(
+            request: GRPCCore.ServerRequest<Reddb_V1_Empty>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Reddb_V1_PayloadReply>
+
+        /// Handle the "GraphProjectionAttention" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Reddb_V1_Empty` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Reddb_V1_PayloadReply` message.
+        func graphProjectionAttention(
+            request: GRPCCore.ServerRequest<Reddb_V1_Empty>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Reddb_V1_PayloadReply>
+
+        /// Handle the "SaveGraphProjection" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Reddb_V1_GraphProjectionUpsertRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Reddb_V1_PayloadReply` message.
+        func saveGraphProjection(
+            request: GRPCCore.ServerRequest<Reddb_V1_GraphProjectionUpsertRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Reddb_V1_PayloadReply>
+
+        /// Handle the "MaterializeGraphProjection" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Reddb_V1_IndexNameRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Reddb_V1_PayloadReply` message.
+        func materializeGraphProjection(
+            request: GRPCCore.ServerRequest<Reddb_V1_IndexNameRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Reddb_V1_PayloadReply>
+
+        /// Handle the "MarkGraphProjectionMaterializing" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Reddb_V1_IndexNameRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Reddb_V1_PayloadReply` message.
+        func markGraphProjectionMaterializing(
+            request: GRPCCore.ServerRequest<Reddb_V1_IndexNameRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Reddb_V1_PayloadReply>
+
+        /// Handle the "MarkGraphProjectionStale" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Reddb_V1_IndexNameRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Reddb_V1_PayloadReply` message.
+        func markGraphProjectionStale(
+            request: GRPCCore.ServerRequest<Reddb_V1_IndexNameRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Reddb_V1_PayloadReply>
+
+        /// Handle the "FailGraphProjection" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Reddb_V1_IndexNameRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Reddb_V1_PayloadReply` message.
+        func failGraphProjection(
+            request: GRPCCore.ServerRequest<Reddb_V1_IndexNameRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Reddb_V1_PayloadReply>
+
+        /// Handle the "AnalyticsJobs" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Reddb_V1_Empty` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Reddb_V1_PayloadReply` message.
+        func analyticsJobs(
+            request: GRPCCore.ServerRequest<Reddb_V1_Empty>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Reddb_V1_PayloadReply>
+
+        /// Handle the "DeclaredAnalyticsJobs" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Reddb_V1_Empty` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Reddb_V1_PayloadReply` message.
+        func declaredAnalyticsJobs(
+            request: GRPCCore.ServerRequest<Reddb_V1_Empty>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Reddb_V1_PayloadReply>
+
+        /// Handle the "OperationalAnalyticsJobs" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Reddb_V1_Empty` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Reddb_V1_PayloadReply` message.
+        func operationalAnalyticsJobs(
+            request: GRPCCore.ServerRequest<Reddb_V1_Empty>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Reddb_V1_PayloadReply>
+
+        /// Handle the "AnalyticsJobStatuses" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Reddb_V1_Empty` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Reddb_V1_PayloadReply` message.
+        func analyticsJobStatuses(
+            request: GRPCCore.ServerRequest<Reddb_V1_Empty>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Reddb_V1_PayloadReply>
+
+        /// Handle the "AnalyticsJobAttention" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Reddb_V1_Empty` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Reddb_V1_PayloadReply` message.
+        func analyticsJobAttention(
+            request: GRPCCore.ServerRequest<Reddb_V1_Empty>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Reddb_V1_PayloadReply>
+
+        /// Handle the "SaveAnalyticsJob" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Reddb_V1_JsonPayloadRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Reddb_V1_PayloadReply` message.
+        func saveAnalyticsJob(
+            request: GRPCCore.ServerRequest<Reddb_V1_JsonPayloadRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Reddb_V1_PayloadReply>
+
+        /// Handle the "QueueAnalyticsJob" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Reddb_V1_JsonPayloadRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Reddb_V1_PayloadReply` message.
+        func queueAnalyticsJob(
+            request: GRPCCore.ServerRequest<Reddb_V1_JsonPayloadRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Reddb_V1_PayloadReply>
+
+        /// Handle the "StartAnalyticsJob" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Reddb_V1_JsonPayloadRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Reddb_V1_PayloadReply` message.
+        func startAnalyticsJob(
+            request: GRPCCore.ServerRequest<Reddb_V1_JsonPayloadRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Reddb_V1_PayloadReply>
+
+        /// Handle the "CompleteAnalyticsJob" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Reddb_V1_JsonPayloadRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Reddb_V1_PayloadReply` message.
+        func completeAnalyticsJob(
+            request: GRPCCore.ServerRequest<Reddb_V1_JsonPayloadRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Reddb_V1_PayloadReply>
+
+        /// Handle the "MarkAnalyticsJobStale" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Reddb_V1_JsonPayloadRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Reddb_V1_PayloadReply` message.
+        func markAnalyticsJobStale(
+            request: GRPCCore.ServerRequest<Reddb_V1_JsonPayloadRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Reddb_V1_PayloadReply>
+
+        /// Handle the "FailAnalyticsJob" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Reddb_V1_JsonPayloadRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Reddb_V1_PayloadReply` message.
+        func failAnalyticsJob(
+            request: GRPCCore.ServerRequest<Reddb_V1_JsonPayloadRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Reddb_V1_PayloadReply>
+
         /// Handle the "ReplicationStatus" method.
         ///
         /// > Source IDL Documentation:
@@ -5551,6 +6441,304 @@ extension Reddb_V1_RedDb {
             context: GRPCCore.ServerContext
         ) async throws -> Reddb_V1_PayloadReply
 
+        /// Handle the "GraphProjections" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Graph projections (GET/POST /graph/projections) and analytics jobs (/graph/jobs).
+        ///
+        /// - Parameters:
+        ///   - request: A `Reddb_V1_Empty` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Reddb_V1_PayloadReply` to respond with.
+        func graphProjections(
+            request: Reddb_V1_Empty,
+            context: GRPCCore.ServerContext
+        ) async throws -> Reddb_V1_PayloadReply
+
+        /// Handle the "DeclaredGraphProjections" method.
+        ///
+        /// - Parameters:
+        ///   - request: A `Reddb_V1_Empty` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Reddb_V1_PayloadReply` to respond with.
+        func declaredGraphProjections(
+            request: Reddb_V1_Empty,
+            context: GRPCCore.ServerContext
+        ) async throws -> Reddb_V1_PayloadReply
+
+        /// Handle the "OperationalGraphProjections" method.
+        ///
+        /// - Parameters:
+        ///   - request: A `Reddb_V1_Empty` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Reddb_V1_PayloadReply` to respond with.
+        func operationalGraphProjections(
+            request: Reddb_V1_Empty,
+            context: GRPCCore.ServerContext
+        ) async throws -> Reddb_V1_PayloadReply
+
+        /// Handle the "GraphProjectionStatuses" method.
+        ///
+        /// - Parameters:
+        ///   - request: A `Reddb_V1_Empty` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Reddb_V1_PayloadReply` to respond with.
+        func graphProjectionStatuses(
+            request: Reddb_V1_Empty,
+            context: GRPCCore.ServerContext
+        ) async throws -> Reddb_V1_PayloadReply
+
+        /// Handle the "GraphProjectionAttention" method.
+        ///
+        /// - Parameters:
+        ///   - request: A `Reddb_V1_Empty` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Reddb_V1_PayloadReply` to respond with.
+        func graphProjectionAttention(
+            request: Reddb_V1_Empty,
+            context: GRPCCore.ServerContext
+        ) async throws -> Reddb_V1_PayloadReply
+
+        /// Handle the "SaveGraphProjection" method.
+        ///
+        /// - Parameters:
+        ///   - request: A `Reddb_V1_GraphProjectionUpsertRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Reddb_V1_PayloadReply` to respond with.
+        func saveGraphProjection(
+            request: Reddb_V1_GraphProjectionUpsertRequest,
+            context: GRPCCore.ServerContext
+        ) async throws -> Reddb_V1_PayloadReply
+
+        /// Handle the "MaterializeGraphProjection" method.
+        ///
+        /// - Parameters:
+        ///   - request: A `Reddb_V1_IndexNameRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Reddb_V1_PayloadReply` to respond with.
+        func materializeGraphProjection(
+            request: Reddb_V1_IndexNameRequest,
+            context: GRPCCore.ServerContext
+        ) async throws -> Reddb_V1_PayloadReply
+
+        /// Handle the "MarkGraphProjectionMaterializing" method.
+        ///
+        /// - Parameters:
+        ///   - request: A `Reddb_V1_IndexNameRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Reddb_V1_PayloadReply` to respond with.
+        func markGraphProjectionMaterializing(
+            request: Reddb_V1_IndexNameRequest,
+            context: GRPCCore.ServerContext
+        ) async throws -> Reddb_V1_PayloadReply
+
+        /// Handle the "MarkGraphProjectionStale" method.
+        ///
+        /// - Parameters:
+        ///   - request: A `Reddb_V1_IndexNameRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Reddb_V1_PayloadReply` to respond with.
+        func markGraphProjectionStale(
+            request: Reddb_V1_IndexNameRequest,
+            context: GRPCCore.ServerContext
+        ) async throws -> Reddb_V1_PayloadReply
+
+        /// Handle the "FailGraphProjection" method.
+        ///
+        /// - Parameters:
+        ///   - request: A `Reddb_V1_IndexNameRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Reddb_V1_PayloadReply` to respond with.
+        func failGraphProjection(
+            request: Reddb_V1_IndexNameRequest,
+            context: GRPCCore.ServerContext
+        ) async throws -> Reddb_V1_PayloadReply
+
+        /// Handle the "AnalyticsJobs" method.
+        ///
+        /// - Parameters:
+        ///   - request: A `Reddb_V1_Empty` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Reddb_V1_PayloadReply` to respond with.
+        func analyticsJobs(
+            request: Reddb_V1_Empty,
+            context: GRPCCore.ServerContext
+        ) async throws -> Reddb_V1_PayloadReply
+
+        /// Handle the "DeclaredAnalyticsJobs" method.
+        ///
+        /// - Parameters:
+        ///   - request: A `Reddb_V1_Empty` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Reddb_V1_PayloadReply` to respond with.
+        func declaredAnalyticsJobs(
+            request: Reddb_V1_Empty,
+            context: GRPCCore.ServerContext
+        ) async throws -> Reddb_V1_PayloadReply
+
+        /// Handle the "OperationalAnalyticsJobs" method.
+        ///
+        /// - Parameters:
+        ///   - request: A `Reddb_V1_Empty` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Reddb_V1_PayloadReply` to respond with.
+        func operationalAnalyticsJobs(
+            request: Reddb_V1_Empty,
+            context: GRPCCore.ServerContext
+        ) async throws -> Reddb_V1_PayloadReply
+
+        /// Handle the "AnalyticsJobStatuses" method.
+        ///
+        /// - Parameters:
+        ///   - request: A `Reddb_V1_Empty` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Reddb_V1_PayloadReply` to respond with.
+        func analyticsJobStatuses(
+            request: Reddb_V1_Empty,
+            context: GRPCCore.ServerContext
+        ) async throws -> Reddb_V1_PayloadReply
+
+        /// Handle the "AnalyticsJobAttention" method.
+        ///
+        /// - Parameters:
+        ///   - request: A `Reddb_V1_Empty` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Reddb_V1_PayloadReply` to respond with.
+        func analyticsJobAttention(
+            request: Reddb_V1_Empty,
+            context: GRPCCore.ServerContext
+        ) async throws -> Reddb_V1_PayloadReply
+
+        /// Handle the "SaveAnalyticsJob" method.
+        ///
+        /// - Parameters:
+        ///   - request: A `Reddb_V1_JsonPayloadRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Reddb_V1_PayloadReply` to respond with.
+        func saveAnalyticsJob(
+            request: Reddb_V1_JsonPayloadRequest,
+            context: GRPCCore.ServerContext
+        ) async throws -> Reddb_V1_PayloadReply
+
+        /// Handle the "QueueAnalyticsJob" method.
+        ///
+        /// - Parameters:
+        ///   - request: A `Reddb_V1_JsonPayloadRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Reddb_V1_PayloadReply` to respond with.
+        func queueAnalyticsJob(
+            request: Reddb_V1_JsonPayloadRequest,
+            context: GRPCCore.ServerContext
+        ) async throws -> Reddb_V1_PayloadReply
+
+        /// Handle the "StartAnalyticsJob" method.
+        ///
+        /// - Parameters:
+        ///   - request: A `Reddb_V1_JsonPayloadRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Reddb_V1_PayloadReply` to respond with.
+        func startAnalyticsJob(
+            request: Reddb_V1_JsonPayloadRequest,
+            context: GRPCCore.ServerContext
+        ) async throws -> Reddb_V1_PayloadReply
+
+        /// Handle the "CompleteAnalyticsJob" method.
+        ///
+        /// - Parameters:
+        ///   - request: A `Reddb_V1_JsonPayloadRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Reddb_V1_PayloadReply` to respond with.
+        func completeAnalyticsJob(
+            request: Reddb_V1_JsonPayloadRequest,
+            context: GRPCCore.ServerContext
+        ) async throws -> Reddb_V1_PayloadReply
+
+        /// Handle the "MarkAnalyticsJobStale" method.
+        ///
+        /// - Parameters:
+        ///   - request: A `Reddb_V1_JsonPayloadRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Reddb_V1_PayloadReply` to respond with.
+        func markAnalyticsJobStale(
+            request: Reddb_V1_JsonPayloadRequest,
+            context: GRPCCore.ServerContext
+        ) async throws -> Reddb_V1_PayloadReply
+
+        /// Handle the "FailAnalyticsJob" method.
+        ///
+        /// - Parameters:
+        ///   - request: A `Reddb_V1_JsonPayloadRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Reddb_V1_PayloadReply` to respond with.
+        func failAnalyticsJob(
+            request: Reddb_V1_JsonPayloadRequest,
+            context: GRPCCore.ServerContext
+        ) async throws -> Reddb_V1_PayloadReply
+
         /// Handle the "ReplicationStatus" method.
         ///
         /// > Source IDL Documentation:
@@ -6647,6 +7835,237 @@ extension Reddb_V1_RedDb.StreamingServiceProtocol {
             }
         )
         router.registerHandler(
+            forMethod: Reddb_V1_RedDb.Method.GraphProjections.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Reddb_V1_Empty>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Reddb_V1_PayloadReply>(),
+            handler: { request, context in
+                try await self.graphProjections(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
+            forMethod: Reddb_V1_RedDb.Method.DeclaredGraphProjections.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Reddb_V1_Empty>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Reddb_V1_PayloadReply>(),
+            handler: { request, context in
+                try await self.declaredGraphProjections(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
+            forMethod: Reddb_V1_RedDb.Method.OperationalGraphProjections.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Reddb_V1_Empty>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Reddb_V1_PayloadReply>(),
+            handler: { request, context in
+                try await self.operationalGraphProjections(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
+            forMethod: Reddb_V1_RedDb.Method.GraphProjectionStatuses.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Reddb_V1_Empty>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Reddb_V1_PayloadReply>(),
+            handler: { request, context in
+                try await self.graphProjectionStatuses(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
+            forMethod: Reddb_V1_RedDb.Method.GraphProjectionAttention.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Reddb_V1_Empty>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Reddb_V1_PayloadReply>(),
+            handler: { request, context in
+                try await self.graphProjectionAttention(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
+            forMethod: Reddb_V1_RedDb.Method.SaveGraphProjection.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Reddb_V1_GraphProjectionUpsertRequest>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Reddb_V1_PayloadReply>(),
+            handler: { request, context in
+                try await self.saveGraphProjection(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
+            forMethod: Reddb_V1_RedDb.Method.MaterializeGraphProjection.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Reddb_V1_IndexNameRequest>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Reddb_V1_PayloadReply>(),
+            handler: { request, context in
+                try await self.materializeGraphProjection(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
+            forMethod: Reddb_V1_RedDb.Method.MarkGraphProjectionMaterializing.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Reddb_V1_IndexNameRequest>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Reddb_V1_PayloadReply>(),
+            handler: { request, context in
+                try await self.markGraphProjectionMaterializing(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
+            forMethod: Reddb_V1_RedDb.Method.MarkGraphProjectionStale.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Reddb_V1_IndexNameRequest>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Reddb_V1_PayloadReply>(),
+            handler: { request, context in
+                try await self.markGraphProjectionStale(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
+            forMethod: Reddb_V1_RedDb.Method.FailGraphProjection.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Reddb_V1_IndexNameRequest>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Reddb_V1_PayloadReply>(),
+            handler: { request, context in
+                try await self.failGraphProjection(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
+            forMethod: Reddb_V1_RedDb.Method.AnalyticsJobs.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Reddb_V1_Empty>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Reddb_V1_PayloadReply>(),
+            handler: { request, context in
+                try await self.analyticsJobs(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
+            forMethod: Reddb_V1_RedDb.Method.DeclaredAnalyticsJobs.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Reddb_V1_Empty>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Reddb_V1_PayloadReply>(),
+            handler: { request, context in
+                try await self.declaredAnalyticsJobs(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
+            forMethod: Reddb_V1_RedDb.Method.OperationalAnalyticsJobs.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Reddb_V1_Empty>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Reddb_V1_PayloadReply>(),
+            handler: { request, context in
+                try await self.operationalAnalyticsJobs(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
+            forMethod: Reddb_V1_RedDb.Method.AnalyticsJobStatuses.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Reddb_V1_Empty>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Reddb_V1_PayloadReply>(),
+            handler: { request, context in
+                try await self.analyticsJobStatuses(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
+            forMethod: Reddb_V1_RedDb.Method.AnalyticsJobAttention.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Reddb_V1_Empty>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Reddb_V1_PayloadReply>(),
+            handler: { request, context in
+                try await self.analyticsJobAttention(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
+            forMethod: Reddb_V1_RedDb.Method.SaveAnalyticsJob.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Reddb_V1_JsonPayloadRequest>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Reddb_V1_PayloadReply>(),
+            handler: { request, context in
+                try await self.saveAnalyticsJob(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
+            forMethod: Reddb_V1_RedDb.Method.QueueAnalyticsJob.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Reddb_V1_JsonPayloadRequest>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Reddb_V1_PayloadReply>(),
+            handler: { request, context in
+                try await self.queueAnalyticsJob(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
+            forMethod: Reddb_V1_RedDb.Method.StartAnalyticsJob.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Reddb_V1_JsonPayloadRequest>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Reddb_V1_PayloadReply>(),
+            handler: { request, context in
+                try await self.startAnalyticsJob(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
+            forMethod: Reddb_V1_RedDb.Method.CompleteAnalyticsJob.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Reddb_V1_JsonPayloadRequest>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Reddb_V1_PayloadReply>(),
+            handler: { request, context in
+                try await self.completeAnalyticsJob(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
+            forMethod: Reddb_V1_RedDb.Method.MarkAnalyticsJobStale.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Reddb_V1_JsonPayloadRequest>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Reddb_V1_PayloadReply>(),
+            handler: { request, context in
+                try await self.markAnalyticsJobStale(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
+            forMethod: Reddb_V1_RedDb.Method.FailAnalyticsJob.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Reddb_V1_JsonPayloadRequest>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Reddb_V1_PayloadReply>(),
+            handler: { request, context in
+                try await self.failAnalyticsJob(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
             forMethod: Reddb_V1_RedDb.Method.ReplicationStatus.descriptor,
             deserializer: GRPCProtobuf.ProtobufDeserializer<Reddb_V1_Empty>(),
             serializer: GRPCProtobuf.ProtobufSerializer<Reddb_V1_PayloadReply>(),
@@ -7669,6 +9088,237 @@ extension Reddb_V1_RedDb.ServiceProtocol {
         context: GRPCCore.ServerContext
     ) async throws -> GRPCCore.StreamingServerResponse<Reddb_V1_PayloadReply> {
         let response = try await self.markIndexStale(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    public func graphProjections(
+        request: GRPCCore.StreamingServerRequest<Reddb_V1_Empty>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Reddb_V1_PayloadReply> {
+        let response = try await self.graphProjections(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    public func declaredGraphProjections(
+        request: GRPCCore.StreamingServerRequest<Reddb_V1_Empty>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Reddb_V1_PayloadReply> {
+        let response = try await self.declaredGraphProjections(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    public func operationalGraphProjections(
+        request: GRPCCore.StreamingServerRequest<Reddb_V1_Empty>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Reddb_V1_PayloadReply> {
+        let response = try await self.operationalGraphProjections(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    public func graphProjectionStatuses(
+        request: GRPCCore.StreamingServerRequest<Reddb_V1_Empty>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Reddb_V1_PayloadReply> {
+        let response = try await self.graphProjectionStatuses(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    public func graphProjectionAttention(
+        request: GRPCCore.StreamingServerRequest<Reddb_V1_Empty>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Reddb_V1_PayloadReply> {
+        let response = try await self.graphProjectionAttention(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    public func saveGraphProjection(
+        request: GRPCCore.StreamingServerRequest<Reddb_V1_GraphProjectionUpsertRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Reddb_V1_PayloadReply> {
+        let response = try await self.saveGraphProjection(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    public func materializeGraphProjection(
+        request: GRPCCore.StreamingServerRequest<Reddb_V1_IndexNameRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Reddb_V1_PayloadReply> {
+        let response = try await self.materializeGraphProjection(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    public func markGraphProjectionMaterializing(
+        request: GRPCCore.StreamingServerRequest<Reddb_V1_IndexNameRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Reddb_V1_PayloadReply> {
+        let response = try await self.markGraphProjectionMaterializing(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    public func markGraphProjectionStale(
+        request: GRPCCore.StreamingServerRequest<Reddb_V1_IndexNameRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Reddb_V1_PayloadReply> {
+        let response = try await self.markGraphProjectionStale(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    public func failGraphProjection(
+        request: GRPCCore.StreamingServerRequest<Reddb_V1_IndexNameRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Reddb_V1_PayloadReply> {
+        let response = try await self.failGraphProjection(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    public func analyticsJobs(
+        request: GRPCCore.StreamingServerRequest<Reddb_V1_Empty>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Reddb_V1_PayloadReply> {
+        let response = try await self.analyticsJobs(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    public func declaredAnalyticsJobs(
+        request: GRPCCore.StreamingServerRequest<Reddb_V1_Empty>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Reddb_V1_PayloadReply> {
+        let response = try await self.declaredAnalyticsJobs(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    public func operationalAnalyticsJobs(
+        request: GRPCCore.StreamingServerRequest<Reddb_V1_Empty>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Reddb_V1_PayloadReply> {
+        let response = try await self.operationalAnalyticsJobs(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    public func analyticsJobStatuses(
+        request: GRPCCore.StreamingServerRequest<Reddb_V1_Empty>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Reddb_V1_PayloadReply> {
+        let response = try await self.analyticsJobStatuses(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    public func analyticsJobAttention(
+        request: GRPCCore.StreamingServerRequest<Reddb_V1_Empty>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Reddb_V1_PayloadReply> {
+        let response = try await self.analyticsJobAttention(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    public func saveAnalyticsJob(
+        request: GRPCCore.StreamingServerRequest<Reddb_V1_JsonPayloadRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Reddb_V1_PayloadReply> {
+        let response = try await self.saveAnalyticsJob(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    public func queueAnalyticsJob(
+        request: GRPCCore.StreamingServerRequest<Reddb_V1_JsonPayloadRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Reddb_V1_PayloadReply> {
+        let response = try await self.queueAnalyticsJob(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    public func startAnalyticsJob(
+        request: GRPCCore.StreamingServerRequest<Reddb_V1_JsonPayloadRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Reddb_V1_PayloadReply> {
+        let response = try await self.startAnalyticsJob(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    public func completeAnalyticsJob(
+        request: GRPCCore.StreamingServerRequest<Reddb_V1_JsonPayloadRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Reddb_V1_PayloadReply> {
+        let response = try await self.completeAnalyticsJob(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    public func markAnalyticsJobStale(
+        request: GRPCCore.StreamingServerRequest<Reddb_V1_JsonPayloadRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Reddb_V1_PayloadReply> {
+        let response = try await self.markAnalyticsJobStale(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    public func failAnalyticsJob(
+        request: GRPCCore.StreamingServerRequest<Reddb_V1_JsonPayloadRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Reddb_V1_PayloadReply> {
+        let response = try await self.failAnalyticsJob(
             request: GRPCCore.ServerRequest(stream: request),
             context: context
         )
@@ -8869,6 +10519,279 @@ extension Reddb_V1_RedDb.SimpleServiceProtocol {
     ) async throws -> GRPCCore.ServerResponse<Reddb_V1_PayloadReply> {
         return GRPCCore.ServerResponse<Reddb_V1_PayloadReply>(
             message: try await self.markIndexStale(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func graphProjections(
+        request: GRPCCore.ServerRequest<Reddb_V1_Empty>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Reddb_V1_PayloadReply> {
+        return GRPCCore.ServerResponse<Reddb_V1_PayloadReply>(
+            message: try await self.graphProjections(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func declaredGraphProjections(
+        request: GRPCCore.ServerRequest<Reddb_V1_Empty>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Reddb_V1_PayloadReply> {
+        return GRPCCore.ServerResponse<Reddb_V1_PayloadReply>(
+            message: try await self.declaredGraphProjections(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func operationalGraphProjections(
+        request: GRPCCore.ServerRequest<Reddb_V1_Empty>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Reddb_V1_PayloadReply> {
+        return GRPCCore.ServerResponse<Reddb_V1_PayloadReply>(
+            message: try await self.operationalGraphProjections(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func graphProjectionStatuses(
+        request: GRPCCore.ServerRequest<Reddb_V1_Empty>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Reddb_V1_PayloadReply> {
+        return GRPCCore.ServerResponse<Reddb_V1_PayloadReply>(
+            message: try await self.graphProjectionStatuses(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func graphProjectionAttention(
+        request: GRPCCore.ServerRequest<Reddb_V1_Empty>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Reddb_V1_PayloadReply> {
+        return GRPCCore.ServerResponse<Reddb_V1_PayloadReply>(
+            message: try await self.graphProjectionAttention(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func saveGraphProjection(
+        request: GRPCCore.ServerRequest<Reddb_V1_GraphProjectionUpsertRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Reddb_V1_PayloadReply> {
+        return GRPCCore.ServerResponse<Reddb_V1_PayloadReply>(
+            message: try await self.saveGraphProjection(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func materializeGraphProjection(
+        request: GRPCCore.ServerRequest<Reddb_V1_IndexNameRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Reddb_V1_PayloadReply> {
+        return GRPCCore.ServerResponse<Reddb_V1_PayloadReply>(
+            message: try await self.materializeGraphProjection(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func markGraphProjectionMaterializing(
+        request: GRPCCore.ServerRequest<Reddb_V1_IndexNameRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Reddb_V1_PayloadReply> {
+        return GRPCCore.ServerResponse<Reddb_V1_PayloadReply>(
+            message: try await self.markGraphProjectionMaterializing(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func markGraphProjectionStale(
+        request: GRPCCore.ServerRequest<Reddb_V1_IndexNameRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Reddb_V1_PayloadReply> {
+        return GRPCCore.ServerResponse<Reddb_V1_PayloadReply>(
+            message: try await self.markGraphProjectionStale(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func failGraphProjection(
+        request: GRPCCore.ServerRequest<Reddb_V1_IndexNameRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Reddb_V1_PayloadReply> {
+        return GRPCCore.ServerResponse<Reddb_V1_PayloadReply>(
+            message: try await self.failGraphProjection(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func analyticsJobs(
+        request: GRPCCore.ServerRequest<Reddb_V1_Empty>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Reddb_V1_PayloadReply> {
+        return GRPCCore.ServerResponse<Reddb_V1_PayloadReply>(
+            message: try await self.analyticsJobs(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func declaredAnalyticsJobs(
+        request: GRPCCore.ServerRequest<Reddb_V1_Empty>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Reddb_V1_PayloadReply> {
+        return GRPCCore.ServerResponse<Reddb_V1_PayloadReply>(
+            message: try await self.declaredAnalyticsJobs(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func operationalAnalyticsJobs(
+        request: GRPCCore.ServerRequest<Reddb_V1_Empty>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Reddb_V1_PayloadReply> {
+        return GRPCCore.ServerResponse<Reddb_V1_PayloadReply>(
+            message: try await self.operationalAnalyticsJobs(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func analyticsJobStatuses(
+        request: GRPCCore.ServerRequest<Reddb_V1_Empty>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Reddb_V1_PayloadReply> {
+        return GRPCCore.ServerResponse<Reddb_V1_PayloadReply>(
+            message: try await self.analyticsJobStatuses(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func analyticsJobAttention(
+        request: GRPCCore.ServerRequest<Reddb_V1_Empty>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Reddb_V1_PayloadReply> {
+        return GRPCCore.ServerResponse<Reddb_V1_PayloadReply>(
+            message: try await self.analyticsJobAttention(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func saveAnalyticsJob(
+        request: GRPCCore.ServerRequest<Reddb_V1_JsonPayloadRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Reddb_V1_PayloadReply> {
+        return GRPCCore.ServerResponse<Reddb_V1_PayloadReply>(
+            message: try await self.saveAnalyticsJob(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func queueAnalyticsJob(
+        request: GRPCCore.ServerRequest<Reddb_V1_JsonPayloadRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Reddb_V1_PayloadReply> {
+        return GRPCCore.ServerResponse<Reddb_V1_PayloadReply>(
+            message: try await self.queueAnalyticsJob(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func startAnalyticsJob(
+        request: GRPCCore.ServerRequest<Reddb_V1_JsonPayloadRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Reddb_V1_PayloadReply> {
+        return GRPCCore.ServerResponse<Reddb_V1_PayloadReply>(
+            message: try await self.startAnalyticsJob(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func completeAnalyticsJob(
+        request: GRPCCore.ServerRequest<Reddb_V1_JsonPayloadRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Reddb_V1_PayloadReply> {
+        return GRPCCore.ServerResponse<Reddb_V1_PayloadReply>(
+            message: try await self.completeAnalyticsJob(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func markAnalyticsJobStale(
+        request: GRPCCore.ServerRequest<Reddb_V1_JsonPayloadRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Reddb_V1_PayloadReply> {
+        return GRPCCore.ServerResponse<Reddb_V1_PayloadReply>(
+            message: try await self.markAnalyticsJobStale(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func failAnalyticsJob(
+        request: GRPCCore.ServerRequest<Reddb_V1_JsonPayloadRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Reddb_V1_PayloadReply> {
+        return GRPCCore.ServerResponse<Reddb_V1_PayloadReply>(
+            message: try await self.failAnalyticsJob(
                 request: request.message,
                 context: context
             ),
@@ -10709,6 +12632,409 @@ extension Reddb_V1_RedDb {
         func markIndexStale<Result>(
             request: GRPCCore.ClientRequest<Reddb_V1_IndexNameRequest>,
             serializer: some GRPCCore.MessageSerializer<Reddb_V1_IndexNameRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Reddb_V1_PayloadReply>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "GraphProjections" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Graph projections (GET/POST /graph/projections) and analytics jobs (/graph/jobs).
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Reddb_V1_Empty` message.
+        ///   - serializer: A serializer for `Reddb_V1_Empty` messages.
+        ///   - deserializer: A deserializer for `Reddb_V1_PayloadReply` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func graphProjections<Result>(
+            request: GRPCCore.ClientRequest<Reddb_V1_Empty>,
+            serializer: some GRPCCore.MessageSerializer<Reddb_V1_Empty>,
+            deserializer: some GRPCCore.MessageDeserializer<Reddb_V1_PayloadReply>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "DeclaredGraphProjections" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Reddb_V1_Empty` message.
+        ///   - serializer: A serializer for `Reddb_V1_Empty` messages.
+        ///   - deserializer: A deserializer for `Reddb_V1_PayloadReply` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func declaredGraphProjections<Result>(
+            request: GRPCCore.ClientRequest<Reddb_V1_Empty>,
+            serializer: some GRPCCore.MessageSerializer<Reddb_V1_Empty>,
+            deserializer: some GRPCCore.MessageDeserializer<Reddb_V1_PayloadReply>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "OperationalGraphProjections" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Reddb_V1_Empty` message.
+        ///   - serializer: A serializer for `Reddb_V1_Empty` messages.
+        ///   - deserializer: A deserializer for `Reddb_V1_PayloadReply` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func operationalGraphProjections<Result>(
+            request: GRPCCore.ClientRequest<Reddb_V1_Empty>,
+            serializer: some GRPCCore.MessageSerializer<Reddb_V1_Empty>,
+            deserializer: some GRPCCore.MessageDeserializer<Reddb_V1_PayloadReply>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "GraphProjectionStatuses" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Reddb_V1_Empty` message.
+        ///   - serializer: A serializer for `Reddb_V1_Empty` messages.
+        ///   - deserializer: A deserializer for `Reddb_V1_PayloadReply` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func graphProjectionStatuses<Result>(
+            request: GRPCCore.ClientRequest<Reddb_V1_Empty>,
+            serializer: some GRPCCore.MessageSerializer<Reddb_V1_Empty>,
+            deserializer: some GRPCCore.MessageDeserializer<Reddb_V1_PayloadReply>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "GraphProjectionAttention" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Reddb_V1_Empty` message.
+        ///   - serializer: A serializer for `Reddb_V1_Empty` messages.
+        ///   - deserializer: A deserializer for `Reddb_V1_PayloadReply` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func graphProjectionAttention<Result>(
+            request: GRPCCore.ClientRequest<Reddb_V1_Empty>,
+            serializer: some GRPCCore.MessageSerializer<Reddb_V1_Empty>,
+            deserializer: some GRPCCore.MessageDeserializer<Reddb_V1_PayloadReply>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "SaveGraphProjection" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Reddb_V1_GraphProjectionUpsertRequest` message.
+        ///   - serializer: A serializer for `Reddb_V1_GraphProjectionUpsertRequest` messages.
+        ///   - deserializer: A deserializer for `Reddb_V1_PayloadReply` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func saveGraphProjection<Result>(
+            request: GRPCCore.ClientRequest<Reddb_V1_GraphProjectionUpsertRequest>,
+            serializer: some GRPCCore.MessageSerializer<Reddb_V1_GraphProjectionUpsertRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Reddb_V1_PayloadReply>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "MaterializeGraphProjection" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Reddb_V1_IndexNameRequest` message.
+        ///   - serializer: A serializer for `Reddb_V1_IndexNameRequest` messages.
+        ///   - deserializer: A deserializer for `Reddb_V1_PayloadReply` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func materializeGraphProjection<Result>(
+            request: GRPCCore.ClientRequest<Reddb_V1_IndexNameRequest>,
+            serializer: some GRPCCore.MessageSerializer<Reddb_V1_IndexNameRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Reddb_V1_PayloadReply>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "MarkGraphProjectionMaterializing" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Reddb_V1_IndexNameRequest` message.
+        ///   - serializer: A serializer for `Reddb_V1_IndexNameRequest` messages.
+        ///   - deserializer: A deserializer for `Reddb_V1_PayloadReply` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func markGraphProjectionMaterializing<Result>(
+            request: GRPCCore.ClientRequest<Reddb_V1_IndexNameRequest>,
+            serializer: some GRPCCore.MessageSerializer<Reddb_V1_IndexNameRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Reddb_V1_PayloadReply>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "MarkGraphProjectionStale" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Reddb_V1_IndexNameRequest` message.
+        ///   - serializer: A serializer for `Reddb_V1_IndexNameRequest` messages.
+        ///   - deserializer: A deserializer for `Reddb_V1_PayloadReply` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func markGraphProjectionStale<Result>(
+            request: GRPCCore.ClientRequest<Reddb_V1_IndexNameRequest>,
+            serializer: some GRPCCore.MessageSerializer<Reddb_V1_IndexNameRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Reddb_V1_PayloadReply>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "FailGraphProjection" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Reddb_V1_IndexNameRequest` message.
+        ///   - serializer: A serializer for `Reddb_V1_IndexNameRequest` messages.
+        ///   - deserializer: A deserializer for `Reddb_V1_PayloadReply` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func failGraphProjection<Result>(
+            request: GRPCCore.ClientRequest<Reddb_V1_IndexNameRequest>,
+            serializer: some GRPCCore.MessageSerializer<Reddb_V1_IndexNameRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Reddb_V1_PayloadReply>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "AnalyticsJobs" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Reddb_V1_Empty` message.
+        ///   - serializer: A serializer for `Reddb_V1_Empty` messages.
+        ///   - deserializer: A deserializer for `Reddb_V1_PayloadReply` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func analyticsJobs<Result>(
+            request: GRPCCore.ClientRequest<Reddb_V1_Empty>,
+            serializer: some GRPCCore.MessageSerializer<Reddb_V1_Empty>,
+            deserializer: some GRPCCore.MessageDeserializer<Reddb_V1_PayloadReply>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "DeclaredAnalyticsJobs" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Reddb_V1_Empty` message.
+        ///   - serializer: A serializer for `Reddb_V1_Empty` messages.
+        ///   - deserializer: A deserializer for `Reddb_V1_PayloadReply` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func declaredAnalyticsJobs<Result>(
+            request: GRPCCore.ClientRequest<Reddb_V1_Empty>,
+            serializer: some GRPCCore.MessageSerializer<Reddb_V1_Empty>,
+            deserializer: some GRPCCore.MessageDeserializer<Reddb_V1_PayloadReply>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "OperationalAnalyticsJobs" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Reddb_V1_Empty` message.
+        ///   - serializer: A serializer for `Reddb_V1_Empty` messages.
+        ///   - deserializer: A deserializer for `Reddb_V1_PayloadReply` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func operationalAnalyticsJobs<Result>(
+            request: GRPCCore.ClientRequest<Reddb_V1_Empty>,
+            serializer: some GRPCCore.MessageSerializer<Reddb_V1_Empty>,
+            deserializer: some GRPCCore.MessageDeserializer<Reddb_V1_PayloadReply>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "AnalyticsJobStatuses" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Reddb_V1_Empty` message.
+        ///   - serializer: A serializer for `Reddb_V1_Empty` messages.
+        ///   - deserializer: A deserializer for `Reddb_V1_PayloadReply` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func analyticsJobStatuses<Result>(
+            request: GRPCCore.ClientRequest<Reddb_V1_Empty>,
+            serializer: some GRPCCore.MessageSerializer<Reddb_V1_Empty>,
+            deserializer: some GRPCCore.MessageDeserializer<Reddb_V1_PayloadReply>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "AnalyticsJobAttention" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Reddb_V1_Empty` message.
+        ///   - serializer: A serializer for `Reddb_V1_Empty` messages.
+        ///   - deserializer: A deserializer for `Reddb_V1_PayloadReply` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func analyticsJobAttention<Result>(
+            request: GRPCCore.ClientRequest<Reddb_V1_Empty>,
+            serializer: some GRPCCore.MessageSerializer<Reddb_V1_Empty>,
+            deserializer: some GRPCCore.MessageDeserializer<Reddb_V1_PayloadReply>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "SaveAnalyticsJob" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Reddb_V1_JsonPayloadRequest` message.
+        ///   - serializer: A serializer for `Reddb_V1_JsonPayloadRequest` messages.
+        ///   - deserializer: A deserializer for `Reddb_V1_PayloadReply` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func saveAnalyticsJob<Result>(
+            request: GRPCCore.ClientRequest<Reddb_V1_JsonPayloadRequest>,
+            serializer: some GRPCCore.MessageSerializer<Reddb_V1_JsonPayloadRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Reddb_V1_PayloadReply>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "QueueAnalyticsJob" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Reddb_V1_JsonPayloadRequest` message.
+        ///   - serializer: A serializer for `Reddb_V1_JsonPayloadRequest` messages.
+        ///   - deserializer: A deserializer for `Reddb_V1_PayloadReply` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func queueAnalyticsJob<Result>(
+            request: GRPCCore.ClientRequest<Reddb_V1_JsonPayloadRequest>,
+            serializer: some GRPCCore.MessageSerializer<Reddb_V1_JsonPayloadRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Reddb_V1_PayloadReply>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "StartAnalyticsJob" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Reddb_V1_JsonPayloadRequest` message.
+        ///   - serializer: A serializer for `Reddb_V1_JsonPayloadRequest` messages.
+        ///   - deserializer: A deserializer for `Reddb_V1_PayloadReply` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func startAnalyticsJob<Result>(
+            request: GRPCCore.ClientRequest<Reddb_V1_JsonPayloadRequest>,
+            serializer: some GRPCCore.MessageSerializer<Reddb_V1_JsonPayloadRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Reddb_V1_PayloadReply>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "CompleteAnalyticsJob" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Reddb_V1_JsonPayloadRequest` message.
+        ///   - serializer: A serializer for `Reddb_V1_JsonPayloadRequest` messages.
+        ///   - deserializer: A deserializer for `Reddb_V1_PayloadReply` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func completeAnalyticsJob<Result>(
+            request: GRPCCore.ClientRequest<Reddb_V1_JsonPayloadRequest>,
+            serializer: some GRPCCore.MessageSerializer<Reddb_V1_JsonPayloadRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Reddb_V1_PayloadReply>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "MarkAnalyticsJobStale" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Reddb_V1_JsonPayloadRequest` message.
+        ///   - serializer: A serializer for `Reddb_V1_JsonPayloadRequest` messages.
+        ///   - deserializer: A deserializer for `Reddb_V1_PayloadReply` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func markAnalyticsJobStale<Result>(
+            request: GRPCCore.ClientRequest<Reddb_V1_JsonPayloadRequest>,
+            serializer: some GRPCCore.MessageSerializer<Reddb_V1_JsonPayloadRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Reddb_V1_PayloadReply>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "FailAnalyticsJob" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Reddb_V1_JsonPayloadRequest` message.
+        ///   - serializer: A serializer for `Reddb_V1_JsonPayloadRequest` messages.
+        ///   - deserializer: A deserializer for `Reddb_V1_PayloadReply` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func failAnalyticsJob<Result>(
+            request: GRPCCore.ClientRequest<Reddb_V1_JsonPayloadRequest>,
+            serializer: some GRPCCore.MessageSerializer<Reddb_V1_JsonPayloadRequest>,
             deserializer: some GRPCCore.MessageDeserializer<Reddb_V1_PayloadReply>,
             options: GRPCCore.CallOptions,
             onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result
@@ -13554,6 +15880,640 @@ extension Reddb_V1_RedDb {
             )
         }
 
+        /// Call the "GraphProjections" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Graph projections (GET/POST /graph/projections) and analytics jobs (/graph/jobs).
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Reddb_V1_Empty` message.
+        ///   - serializer: A serializer for `Reddb_V1_Empty` messages.
+        ///   - deserializer: A deserializer for `Reddb_V1_PayloadReply` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func graphProjections<Result>(
+            request: GRPCCore.ClientRequest<Reddb_V1_Empty>,
+            serializer: some GRPCCore.MessageSerializer<Reddb_V1_Empty>,
+            deserializer: some GRPCCore.MessageDeserializer<Reddb_V1_PayloadReply>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Reddb_V1_RedDb.Method.GraphProjections.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
+
+        /// Call the "DeclaredGraphProjections" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Reddb_V1_Empty` message.
+        ///   - serializer: A serializer for `Reddb_V1_Empty` messages.
+        ///   - deserializer: A deserializer for `Reddb_V1_PayloadReply` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func declaredGraphProjections<Result>(
+            request: GRPCCore.ClientRequest<Reddb_V1_Empty>,
+            serializer: some GRPCCore.MessageSerializer<Reddb_V1_Empty>,
+            deserializer: some GRPCCore.MessageDeserializer<Reddb_V1_PayloadReply>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Reddb_V1_RedDb.Method.DeclaredGraphProjections.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
+
+        /// Call the "OperationalGraphProjections" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Reddb_V1_Empty` message.
+        ///   - serializer: A serializer for `Reddb_V1_Empty` messages.
+        ///   - deserializer: A deserializer for `Reddb_V1_PayloadReply` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func operationalGraphProjections<Result>(
+            request: GRPCCore.ClientRequest<Reddb_V1_Empty>,
+            serializer: some GRPCCore.MessageSerializer<Reddb_V1_Empty>,
+            deserializer: some GRPCCore.MessageDeserializer<Reddb_V1_PayloadReply>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Reddb_V1_RedDb.Method.OperationalGraphProjections.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
+
+        /// Call the "GraphProjectionStatuses" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Reddb_V1_Empty` message.
+        ///   - serializer: A serializer for `Reddb_V1_Empty` messages.
+        ///   - deserializer: A deserializer for `Reddb_V1_PayloadReply` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func graphProjectionStatuses<Result>(
+            request: GRPCCore.ClientRequest<Reddb_V1_Empty>,
+            serializer: some GRPCCore.MessageSerializer<Reddb_V1_Empty>,
+            deserializer: some GRPCCore.MessageDeserializer<Reddb_V1_PayloadReply>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Reddb_V1_RedDb.Method.GraphProjectionStatuses.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
+
+        /// Call the "GraphProjectionAttention" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Reddb_V1_Empty` message.
+        ///   - serializer: A serializer for `Reddb_V1_Empty` messages.
+        ///   - deserializer: A deserializer for `Reddb_V1_PayloadReply` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func graphProjectionAttention<Result>(
+            request: GRPCCore.ClientRequest<Reddb_V1_Empty>,
+            serializer: some GRPCCore.MessageSerializer<Reddb_V1_Empty>,
+            deserializer: some GRPCCore.MessageDeserializer<Reddb_V1_PayloadReply>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Reddb_V1_RedDb.Method.GraphProjectionAttention.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
+
+        /// Call the "SaveGraphProjection" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Reddb_V1_GraphProjectionUpsertRequest` message.
+        ///   - serializer: A serializer for `Reddb_V1_GraphProjectionUpsertRequest` messages.
+        ///   - deserializer: A deserializer for `Reddb_V1_PayloadReply` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func saveGraphProjection<Result>(
+            request: GRPCCore.ClientRequest<Reddb_V1_GraphProjectionUpsertRequest>,
+            serializer: some GRPCCore.MessageSerializer<Reddb_V1_GraphProjectionUpsertRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Reddb_V1_PayloadReply>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Reddb_V1_RedDb.Method.SaveGraphProjection.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
+
+        /// Call the "MaterializeGraphProjection" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Reddb_V1_IndexNameRequest` message.
+        ///   - serializer: A serializer for `Reddb_V1_IndexNameRequest` messages.
+        ///   - deserializer: A deserializer for `Reddb_V1_PayloadReply` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func materializeGraphProjection<Result>(
+            request: GRPCCore.ClientRequest<Reddb_V1_IndexNameRequest>,
+            serializer: some GRPCCore.MessageSerializer<Reddb_V1_IndexNameRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Reddb_V1_PayloadReply>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Reddb_V1_RedDb.Method.MaterializeGraphProjection.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
+
+        /// Call the "MarkGraphProjectionMaterializing" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Reddb_V1_IndexNameRequest` message.
+        ///   - serializer: A serializer for `Reddb_V1_IndexNameRequest` messages.
+        ///   - deserializer: A deserializer for `Reddb_V1_PayloadReply` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func markGraphProjectionMaterializing<Result>(
+            request: GRPCCore.ClientRequest<Reddb_V1_IndexNameRequest>,
+            serializer: some GRPCCore.MessageSerializer<Reddb_V1_IndexNameRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Reddb_V1_PayloadReply>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Reddb_V1_RedDb.Method.MarkGraphProjectionMaterializing.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
+
+        /// Call the "MarkGraphProjectionStale" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Reddb_V1_IndexNameRequest` message.
+        ///   - serializer: A serializer for `Reddb_V1_IndexNameRequest` messages.
+        ///   - deserializer: A deserializer for `Reddb_V1_PayloadReply` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func markGraphProjectionStale<Result>(
+            request: GRPCCore.ClientRequest<Reddb_V1_IndexNameRequest>,
+            serializer: some GRPCCore.MessageSerializer<Reddb_V1_IndexNameRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Reddb_V1_PayloadReply>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Reddb_V1_RedDb.Method.MarkGraphProjectionStale.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
+
+        /// Call the "FailGraphProjection" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Reddb_V1_IndexNameRequest` message.
+        ///   - serializer: A serializer for `Reddb_V1_IndexNameRequest` messages.
+        ///   - deserializer: A deserializer for `Reddb_V1_PayloadReply` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func failGraphProjection<Result>(
+            request: GRPCCore.ClientRequest<Reddb_V1_IndexNameRequest>,
+            serializer: some GRPCCore.MessageSerializer<Reddb_V1_IndexNameRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Reddb_V1_PayloadReply>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Reddb_V1_RedDb.Method.FailGraphProjection.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
+
+        /// Call the "AnalyticsJobs" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Reddb_V1_Empty` message.
+        ///   - serializer: A serializer for `Reddb_V1_Empty` messages.
+        ///   - deserializer: A deserializer for `Reddb_V1_PayloadReply` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func analyticsJobs<Result>(
+            request: GRPCCore.ClientRequest<Reddb_V1_Empty>,
+            serializer: some GRPCCore.MessageSerializer<Reddb_V1_Empty>,
+            deserializer: some GRPCCore.MessageDeserializer<Reddb_V1_PayloadReply>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Reddb_V1_RedDb.Method.AnalyticsJobs.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
+
+        /// Call the "DeclaredAnalyticsJobs" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Reddb_V1_Empty` message.
+        ///   - serializer: A serializer for `Reddb_V1_Empty` messages.
+        ///   - deserializer: A deserializer for `Reddb_V1_PayloadReply` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func declaredAnalyticsJobs<Result>(
+            request: GRPCCore.ClientRequest<Reddb_V1_Empty>,
+            serializer: some GRPCCore.MessageSerializer<Reddb_V1_Empty>,
+            deserializer: some GRPCCore.MessageDeserializer<Reddb_V1_PayloadReply>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Reddb_V1_RedDb.Method.DeclaredAnalyticsJobs.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
+
+        /// Call the "OperationalAnalyticsJobs" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Reddb_V1_Empty` message.
+        ///   - serializer: A serializer for `Reddb_V1_Empty` messages.
+        ///   - deserializer: A deserializer for `Reddb_V1_PayloadReply` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func operationalAnalyticsJobs<Result>(
+            request: GRPCCore.ClientRequest<Reddb_V1_Empty>,
+            serializer: some GRPCCore.MessageSerializer<Reddb_V1_Empty>,
+            deserializer: some GRPCCore.MessageDeserializer<Reddb_V1_PayloadReply>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Reddb_V1_RedDb.Method.OperationalAnalyticsJobs.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
+
+        /// Call the "AnalyticsJobStatuses" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Reddb_V1_Empty` message.
+        ///   - serializer: A serializer for `Reddb_V1_Empty` messages.
+        ///   - deserializer: A deserializer for `Reddb_V1_PayloadReply` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func analyticsJobStatuses<Result>(
+            request: GRPCCore.ClientRequest<Reddb_V1_Empty>,
+            serializer: some GRPCCore.MessageSerializer<Reddb_V1_Empty>,
+            deserializer: some GRPCCore.MessageDeserializer<Reddb_V1_PayloadReply>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Reddb_V1_RedDb.Method.AnalyticsJobStatuses.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
+
+        /// Call the "AnalyticsJobAttention" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Reddb_V1_Empty` message.
+        ///   - serializer: A serializer for `Reddb_V1_Empty` messages.
+        ///   - deserializer: A deserializer for `Reddb_V1_PayloadReply` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func analyticsJobAttention<Result>(
+            request: GRPCCore.ClientRequest<Reddb_V1_Empty>,
+            serializer: some GRPCCore.MessageSerializer<Reddb_V1_Empty>,
+            deserializer: some GRPCCore.MessageDeserializer<Reddb_V1_PayloadReply>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Reddb_V1_RedDb.Method.AnalyticsJobAttention.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
+
+        /// Call the "SaveAnalyticsJob" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Reddb_V1_JsonPayloadRequest` message.
+        ///   - serializer: A serializer for `Reddb_V1_JsonPayloadRequest` messages.
+        ///   - deserializer: A deserializer for `Reddb_V1_PayloadReply` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func saveAnalyticsJob<Result>(
+            request: GRPCCore.ClientRequest<Reddb_V1_JsonPayloadRequest>,
+            serializer: some GRPCCore.MessageSerializer<Reddb_V1_JsonPayloadRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Reddb_V1_PayloadReply>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Reddb_V1_RedDb.Method.SaveAnalyticsJob.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
+
+        /// Call the "QueueAnalyticsJob" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Reddb_V1_JsonPayloadRequest` message.
+        ///   - serializer: A serializer for `Reddb_V1_JsonPayloadRequest` messages.
+        ///   - deserializer: A deserializer for `Reddb_V1_PayloadReply` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func queueAnalyticsJob<Result>(
+            request: GRPCCore.ClientRequest<Reddb_V1_JsonPayloadRequest>,
+            serializer: some GRPCCore.MessageSerializer<Reddb_V1_JsonPayloadRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Reddb_V1_PayloadReply>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Reddb_V1_RedDb.Method.QueueAnalyticsJob.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
+
+        /// Call the "StartAnalyticsJob" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Reddb_V1_JsonPayloadRequest` message.
+        ///   - serializer: A serializer for `Reddb_V1_JsonPayloadRequest` messages.
+        ///   - deserializer: A deserializer for `Reddb_V1_PayloadReply` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func startAnalyticsJob<Result>(
+            request: GRPCCore.ClientRequest<Reddb_V1_JsonPayloadRequest>,
+            serializer: some GRPCCore.MessageSerializer<Reddb_V1_JsonPayloadRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Reddb_V1_PayloadReply>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Reddb_V1_RedDb.Method.StartAnalyticsJob.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
+
+        /// Call the "CompleteAnalyticsJob" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Reddb_V1_JsonPayloadRequest` message.
+        ///   - serializer: A serializer for `Reddb_V1_JsonPayloadRequest` messages.
+        ///   - deserializer: A deserializer for `Reddb_V1_PayloadReply` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func completeAnalyticsJob<Result>(
+            request: GRPCCore.ClientRequest<Reddb_V1_JsonPayloadRequest>,
+            serializer: some GRPCCore.MessageSerializer<Reddb_V1_JsonPayloadRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Reddb_V1_PayloadReply>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Reddb_V1_RedDb.Method.CompleteAnalyticsJob.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
+
+        /// Call the "MarkAnalyticsJobStale" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Reddb_V1_JsonPayloadRequest` message.
+        ///   - serializer: A serializer for `Reddb_V1_JsonPayloadRequest` messages.
+        ///   - deserializer: A deserializer for `Reddb_V1_PayloadReply` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func markAnalyticsJobStale<Result>(
+            request: GRPCCore.ClientRequest<Reddb_V1_JsonPayloadRequest>,
+            serializer: some GRPCCore.MessageSerializer<Reddb_V1_JsonPayloadRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Reddb_V1_PayloadReply>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Reddb_V1_RedDb.Method.MarkAnalyticsJobStale.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
+
+        /// Call the "FailAnalyticsJob" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Reddb_V1_JsonPayloadRequest` message.
+        ///   - serializer: A serializer for `Reddb_V1_JsonPayloadRequest` messages.
+        ///   - deserializer: A deserializer for `Reddb_V1_PayloadReply` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func failAnalyticsJob<Result>(
+            request: GRPCCore.ClientRequest<Reddb_V1_JsonPayloadRequest>,
+            serializer: some GRPCCore.MessageSerializer<Reddb_V1_JsonPayloadRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Reddb_V1_PayloadReply>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Reddb_V1_RedDb.Method.FailAnalyticsJob.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
+
         /// Call the "ReplicationStatus" method.
         ///
         /// > Source IDL Documentation:
@@ -16067,6 +19027,535 @@ extension Reddb_V1_RedDb.ClientProtocol {
         try await self.markIndexStale(
             request: request,
             serializer: GRPCProtobuf.ProtobufSerializer<Reddb_V1_IndexNameRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Reddb_V1_PayloadReply>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "GraphProjections" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Graph projections (GET/POST /graph/projections) and analytics jobs (/graph/jobs).
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Reddb_V1_Empty` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func graphProjections<Result>(
+        request: GRPCCore.ClientRequest<Reddb_V1_Empty>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.graphProjections(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Reddb_V1_Empty>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Reddb_V1_PayloadReply>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "DeclaredGraphProjections" method.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Reddb_V1_Empty` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func declaredGraphProjections<Result>(
+        request: GRPCCore.ClientRequest<Reddb_V1_Empty>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.declaredGraphProjections(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Reddb_V1_Empty>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Reddb_V1_PayloadReply>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "OperationalGraphProjections" method.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Reddb_V1_Empty` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func operationalGraphProjections<Result>(
+        request: GRPCCore.ClientRequest<Reddb_V1_Empty>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.operationalGraphProjections(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Reddb_V1_Empty>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Reddb_V1_PayloadReply>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "GraphProjectionStatuses" method.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Reddb_V1_Empty` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func graphProjectionStatuses<Result>(
+        request: GRPCCore.ClientRequest<Reddb_V1_Empty>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.graphProjectionStatuses(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Reddb_V1_Empty>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Reddb_V1_PayloadReply>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "GraphProjectionAttention" method.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Reddb_V1_Empty` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func graphProjectionAttention<Result>(
+        request: GRPCCore.ClientRequest<Reddb_V1_Empty>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.graphProjectionAttention(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Reddb_V1_Empty>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Reddb_V1_PayloadReply>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "SaveGraphProjection" method.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Reddb_V1_GraphProjectionUpsertRequest` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func saveGraphProjection<Result>(
+        request: GRPCCore.ClientRequest<Reddb_V1_GraphProjectionUpsertRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.saveGraphProjection(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Reddb_V1_GraphProjectionUpsertRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Reddb_V1_PayloadReply>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "MaterializeGraphProjection" method.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Reddb_V1_IndexNameRequest` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func materializeGraphProjection<Result>(
+        request: GRPCCore.ClientRequest<Reddb_V1_IndexNameRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.materializeGraphProjection(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Reddb_V1_IndexNameRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Reddb_V1_PayloadReply>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "MarkGraphProjectionMaterializing" method.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Reddb_V1_IndexNameRequest` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func markGraphProjectionMaterializing<Result>(
+        request: GRPCCore.ClientRequest<Reddb_V1_IndexNameRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.markGraphProjectionMaterializing(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Reddb_V1_IndexNameRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Reddb_V1_PayloadReply>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "MarkGraphProjectionStale" method.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Reddb_V1_IndexNameRequest` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func markGraphProjectionStale<Result>(
+        request: GRPCCore.ClientRequest<Reddb_V1_IndexNameRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.markGraphProjectionStale(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Reddb_V1_IndexNameRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Reddb_V1_PayloadReply>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "FailGraphProjection" method.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Reddb_V1_IndexNameRequest` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func failGraphProjection<Result>(
+        request: GRPCCore.ClientRequest<Reddb_V1_IndexNameRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.failGraphProjection(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Reddb_V1_IndexNameRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Reddb_V1_PayloadReply>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "AnalyticsJobs" method.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Reddb_V1_Empty` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func analyticsJobs<Result>(
+        request: GRPCCore.ClientRequest<Reddb_V1_Empty>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.analyticsJobs(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Reddb_V1_Empty>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Reddb_V1_PayloadReply>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "DeclaredAnalyticsJobs" method.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Reddb_V1_Empty` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func declaredAnalyticsJobs<Result>(
+        request: GRPCCore.ClientRequest<Reddb_V1_Empty>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.declaredAnalyticsJobs(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Reddb_V1_Empty>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Reddb_V1_PayloadReply>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "OperationalAnalyticsJobs" method.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Reddb_V1_Empty` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func operationalAnalyticsJobs<Result>(
+        request: GRPCCore.ClientRequest<Reddb_V1_Empty>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.operationalAnalyticsJobs(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Reddb_V1_Empty>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Reddb_V1_PayloadReply>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "AnalyticsJobStatuses" method.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Reddb_V1_Empty` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func analyticsJobStatuses<Result>(
+        request: GRPCCore.ClientRequest<Reddb_V1_Empty>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.analyticsJobStatuses(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Reddb_V1_Empty>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Reddb_V1_PayloadReply>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "AnalyticsJobAttention" method.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Reddb_V1_Empty` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func analyticsJobAttention<Result>(
+        request: GRPCCore.ClientRequest<Reddb_V1_Empty>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.analyticsJobAttention(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Reddb_V1_Empty>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Reddb_V1_PayloadReply>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "SaveAnalyticsJob" method.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Reddb_V1_JsonPayloadRequest` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func saveAnalyticsJob<Result>(
+        request: GRPCCore.ClientRequest<Reddb_V1_JsonPayloadRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.saveAnalyticsJob(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Reddb_V1_JsonPayloadRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Reddb_V1_PayloadReply>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "QueueAnalyticsJob" method.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Reddb_V1_JsonPayloadRequest` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func queueAnalyticsJob<Result>(
+        request: GRPCCore.ClientRequest<Reddb_V1_JsonPayloadRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.queueAnalyticsJob(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Reddb_V1_JsonPayloadRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Reddb_V1_PayloadReply>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "StartAnalyticsJob" method.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Reddb_V1_JsonPayloadRequest` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func startAnalyticsJob<Result>(
+        request: GRPCCore.ClientRequest<Reddb_V1_JsonPayloadRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.startAnalyticsJob(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Reddb_V1_JsonPayloadRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Reddb_V1_PayloadReply>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "CompleteAnalyticsJob" method.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Reddb_V1_JsonPayloadRequest` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func completeAnalyticsJob<Result>(
+        request: GRPCCore.ClientRequest<Reddb_V1_JsonPayloadRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.completeAnalyticsJob(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Reddb_V1_JsonPayloadRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Reddb_V1_PayloadReply>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "MarkAnalyticsJobStale" method.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Reddb_V1_JsonPayloadRequest` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func markAnalyticsJobStale<Result>(
+        request: GRPCCore.ClientRequest<Reddb_V1_JsonPayloadRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.markAnalyticsJobStale(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Reddb_V1_JsonPayloadRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Reddb_V1_PayloadReply>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "FailAnalyticsJob" method.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Reddb_V1_JsonPayloadRequest` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func failAnalyticsJob<Result>(
+        request: GRPCCore.ClientRequest<Reddb_V1_JsonPayloadRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.failAnalyticsJob(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Reddb_V1_JsonPayloadRequest>(),
             deserializer: GRPCProtobuf.ProtobufDeserializer<Reddb_V1_PayloadReply>(),
             options: options,
             onResponse: handleResponse
@@ -18867,6 +22356,619 @@ extension Reddb_V1_RedDb.ClientProtocol {
             metadata: metadata
         )
         return try await self.markIndexStale(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "GraphProjections" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Graph projections (GET/POST /graph/projections) and analytics jobs (/graph/jobs).
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func graphProjections<Result>(
+        _ message: Reddb_V1_Empty,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Reddb_V1_Empty>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.graphProjections(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "DeclaredGraphProjections" method.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func declaredGraphProjections<Result>(
+        _ message: Reddb_V1_Empty,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Reddb_V1_Empty>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.declaredGraphProjections(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "OperationalGraphProjections" method.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func operationalGraphProjections<Result>(
+        _ message: Reddb_V1_Empty,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Reddb_V1_Empty>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.operationalGraphProjections(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "GraphProjectionStatuses" method.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func graphProjectionStatuses<Result>(
+        _ message: Reddb_V1_Empty,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Reddb_V1_Empty>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.graphProjectionStatuses(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "GraphProjectionAttention" method.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func graphProjectionAttention<Result>(
+        _ message: Reddb_V1_Empty,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Reddb_V1_Empty>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.graphProjectionAttention(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "SaveGraphProjection" method.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func saveGraphProjection<Result>(
+        _ message: Reddb_V1_GraphProjectionUpsertRequest,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Reddb_V1_GraphProjectionUpsertRequest>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.saveGraphProjection(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "MaterializeGraphProjection" method.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func materializeGraphProjection<Result>(
+        _ message: Reddb_V1_IndexNameRequest,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Reddb_V1_IndexNameRequest>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.materializeGraphProjection(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "MarkGraphProjectionMaterializing" method.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func markGraphProjectionMaterializing<Result>(
+        _ message: Reddb_V1_IndexNameRequest,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Reddb_V1_IndexNameRequest>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.markGraphProjectionMaterializing(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "MarkGraphProjectionStale" method.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func markGraphProjectionStale<Result>(
+        _ message: Reddb_V1_IndexNameRequest,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Reddb_V1_IndexNameRequest>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.markGraphProjectionStale(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "FailGraphProjection" method.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func failGraphProjection<Result>(
+        _ message: Reddb_V1_IndexNameRequest,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Reddb_V1_IndexNameRequest>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.failGraphProjection(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "AnalyticsJobs" method.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func analyticsJobs<Result>(
+        _ message: Reddb_V1_Empty,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Reddb_V1_Empty>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.analyticsJobs(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "DeclaredAnalyticsJobs" method.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func declaredAnalyticsJobs<Result>(
+        _ message: Reddb_V1_Empty,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Reddb_V1_Empty>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.declaredAnalyticsJobs(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "OperationalAnalyticsJobs" method.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func operationalAnalyticsJobs<Result>(
+        _ message: Reddb_V1_Empty,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Reddb_V1_Empty>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.operationalAnalyticsJobs(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "AnalyticsJobStatuses" method.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func analyticsJobStatuses<Result>(
+        _ message: Reddb_V1_Empty,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Reddb_V1_Empty>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.analyticsJobStatuses(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "AnalyticsJobAttention" method.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func analyticsJobAttention<Result>(
+        _ message: Reddb_V1_Empty,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Reddb_V1_Empty>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.analyticsJobAttention(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "SaveAnalyticsJob" method.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func saveAnalyticsJob<Result>(
+        _ message: Reddb_V1_JsonPayloadRequest,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Reddb_V1_JsonPayloadRequest>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.saveAnalyticsJob(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "QueueAnalyticsJob" method.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func queueAnalyticsJob<Result>(
+        _ message: Reddb_V1_JsonPayloadRequest,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Reddb_V1_JsonPayloadRequest>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.queueAnalyticsJob(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "StartAnalyticsJob" method.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func startAnalyticsJob<Result>(
+        _ message: Reddb_V1_JsonPayloadRequest,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Reddb_V1_JsonPayloadRequest>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.startAnalyticsJob(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "CompleteAnalyticsJob" method.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func completeAnalyticsJob<Result>(
+        _ message: Reddb_V1_JsonPayloadRequest,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Reddb_V1_JsonPayloadRequest>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.completeAnalyticsJob(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "MarkAnalyticsJobStale" method.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func markAnalyticsJobStale<Result>(
+        _ message: Reddb_V1_JsonPayloadRequest,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Reddb_V1_JsonPayloadRequest>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.markAnalyticsJobStale(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "FailAnalyticsJob" method.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func failAnalyticsJob<Result>(
+        _ message: Reddb_V1_JsonPayloadRequest,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Reddb_V1_JsonPayloadRequest>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.failAnalyticsJob(
             request: request,
             options: options,
             onResponse: handleResponse

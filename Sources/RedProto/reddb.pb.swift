@@ -170,6 +170,26 @@ public nonisolated struct Reddb_V1_IndexNameRequest: Sendable {
   public init() {}
 }
 
+public nonisolated struct Reddb_V1_GraphProjectionUpsertRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var name: String = String()
+
+  public var source: String = String()
+
+  public var nodeLabels: [String] = []
+
+  public var nodeTypes: [String] = []
+
+  public var edgeLabels: [String] = []
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
 public nonisolated struct Reddb_V1_IndexToggleRequest: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
@@ -1457,6 +1477,56 @@ nonisolated extension Reddb_V1_IndexNameRequest: SwiftProtobuf.Message, SwiftPro
 
   public static func ==(lhs: Reddb_V1_IndexNameRequest, rhs: Reddb_V1_IndexNameRequest) -> Bool {
     if lhs.name != rhs.name {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Reddb_V1_GraphProjectionUpsertRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".GraphProjectionUpsertRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{1}source\0\u{3}node_labels\0\u{3}node_types\0\u{3}edge_labels\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.name) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.source) }()
+      case 3: try { try decoder.decodeRepeatedStringField(value: &self.nodeLabels) }()
+      case 4: try { try decoder.decodeRepeatedStringField(value: &self.nodeTypes) }()
+      case 5: try { try decoder.decodeRepeatedStringField(value: &self.edgeLabels) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.name.isEmpty {
+      try visitor.visitSingularStringField(value: self.name, fieldNumber: 1)
+    }
+    if !self.source.isEmpty {
+      try visitor.visitSingularStringField(value: self.source, fieldNumber: 2)
+    }
+    if !self.nodeLabels.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.nodeLabels, fieldNumber: 3)
+    }
+    if !self.nodeTypes.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.nodeTypes, fieldNumber: 4)
+    }
+    if !self.edgeLabels.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.edgeLabels, fieldNumber: 5)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Reddb_V1_GraphProjectionUpsertRequest, rhs: Reddb_V1_GraphProjectionUpsertRequest) -> Bool {
+    if lhs.name != rhs.name {return false}
+    if lhs.source != rhs.source {return false}
+    if lhs.nodeLabels != rhs.nodeLabels {return false}
+    if lhs.nodeTypes != rhs.nodeTypes {return false}
+    if lhs.edgeLabels != rhs.edgeLabels {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

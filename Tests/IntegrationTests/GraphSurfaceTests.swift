@@ -98,6 +98,78 @@ import Testing
         }
     }
 
+    /// Graph projections and analytics jobs: saved and stepped over HTTP, read and stepped over
+    /// gRPC, used by a graph request; steps out of order and readers' changes refused.
+    @Test func projectionsAndJobsOverHTTPAndGRPC() async throws {
+        let server = try ServerProcess()
+        defer { server.remove() }
+        var r = try await HTTPClientTests.call(server, "POST", "/query", body: """
+            INSERT INTO g NODE (label, node_type) VALUES ('a', 'user'), ('b', 'user'), ('x', 'company');
+            INSERT INTO g EDGE (label, from, to) VALUES ('knows', 'a', 'b'), ('works_at', 'a', 'x'), ('works_at', 'b', 'x')
+            """)
+        #expect(r.status == 200, "\(r.body)")
+        r = try await HTTPClientTests.call(server, "POST", "/graph/projections", body: #"{"name":"users","source":"g","node_types":["user"]}"#)
+        #expect(r.status == 200 && r.json["projection"]?["status"] == .string("declared"), "\(r.body)")
+        r = try await HTTPClientTests.call(server, "POST", "/graph/analytics/properties", body: #"{"projection":"users"}"#)
+        #expect(r.body.contains(#""node_count":2"#) && r.body.contains(#""edge_count":1"#), "\(r.body)")
+        r = try await HTTPClientTests.call(server, "POST", "/graph/analytics/properties", body: #"{"projection":"users","collection":"g"}"#)
+        #expect(r.status == 400, "\(r.body)")
+        r = try await HTTPClientTests.call(server, "POST", "/graph/projections/users/materialize")
+        #expect(r.json["projection"]?["node_count"] == .integer(2) && r.json["projection"]?["status"] == .string("materialized"), "\(r.body)")
+        r = try await HTTPClientTests.call(server, "POST", "/graph/projections/users/explode")
+        #expect(r.status == 404, "\(r.body)")
+        r = try await HTTPClientTests.call(server, "POST", "/graph/projections", body: #"{"name":"bad","source":"nowhere"}"#)
+        #expect(r.status == 404, "\(r.body)")
+        r = try await HTTPClientTests.call(server, "POST", "/graph/jobs", body: #"{"name":"rank","kind":"pagerank","projection":"users","parameters":{"limit":5}}"#)
+        #expect(r.json["job"]?["status"] == .string("declared"), "\(r.body)")
+        r = try await HTTPClientTests.call(server, "POST", "/graph/jobs/complete", body: #"{"name":"rank"}"#)
+        #expect(r.status == 409 && r.json["code"] == .string("object_not_in_prerequisite_state"), "\(r.body)")
+        r = try await HTTPClientTests.call(server, "POST", "/graph/jobs/queue", body: #"{"name":"rank"}"#)
+        #expect(r.json["job"]?["status"] == .string("queued"), "\(r.body)")
+
+        try await GRPCServerTests.withClient(server) { db, _ in
+            func payload(_ reply: Reddb_V1_PayloadReply) throws -> JSONValue { try JSONValue.parse(reply.payload) }
+            #expect(try payload(try await db.graphProjections(Reddb_V1_Empty())).text.contains(#""name":"users""#))
+            let declared = try payload(try await db.declaredGraphProjections(Reddb_V1_Empty()))
+            #expect(declared.text.contains(#""node_types":["user"]"#) && !declared.text.contains("status"), "\(declared.text)")
+            #expect(try payload(try await db.operationalGraphProjections(Reddb_V1_Empty())).text.contains(#""status":"materialized""#))
+            #expect(try payload(try await db.graphProjectionStatuses(Reddb_V1_Empty())).text.contains(#"{"name":"users","status":"materialized"}"#))
+            #expect(try payload(try await db.graphProjectionAttention(Reddb_V1_Empty()))["projections"] == .array([]))
+            _ = try await db.markGraphProjectionStale(.with { $0.name = "users" })
+            #expect(try payload(try await db.graphProjectionAttention(Reddb_V1_Empty())).text.contains(#""status":"stale""#))
+            _ = try await db.markGraphProjectionMaterializing(.with { $0.name = "users" })
+            _ = try await db.failGraphProjection(.with { $0.name = "users" })
+            let saved = try payload(try await db.saveGraphProjection(.with { $0.name = "all"; $0.source = "g"; $0.edgeLabels = ["knows"] }))
+            #expect(saved["projection"]?["edge_labels"] == .array([.string("knows")]))
+            let materialized = try payload(try await db.materializeGraphProjection(.with { $0.name = "all" }))
+            #expect(materialized["projection"]?["edge_count"] == .integer(1) && materialized["projection"]?["node_count"] == .integer(3))
+            let unknown = await GRPCServerTests.code { _ = try await db.materializeGraphProjection(.with { $0.name = "nope" }) }
+            #expect(unknown?.0 == .notFound)
+
+            let job = Reddb_V1_JsonPayloadRequest.with { $0.payloadJson = #"{"name":"rank"}"# }
+            _ = try await db.startAnalyticsJob(job)
+            let done = try payload(try await db.completeAnalyticsJob(.with { $0.payloadJson = #"{"name":"rank","result":{"rows":2}}"# }))
+            #expect(done["job"]?["status"] == .string("completed") && done["job"]?["result"] == .object([("rows", .integer(2))]))
+            _ = try await db.markAnalyticsJobStale(job)
+            #expect(try payload(try await db.analyticsJobAttention(Reddb_V1_Empty())).text.contains(#""status":"stale""#))
+            _ = try await db.queueAnalyticsJob(job)
+            _ = try await db.failAnalyticsJob(.with { $0.payloadJson = #"{"name":"rank","error":"worker lost"}"# })
+            #expect(try payload(try await db.analyticsJobStatuses(Reddb_V1_Empty())).text.contains(#"{"name":"rank","status":"failed"}"#))
+            #expect(try payload(try await db.operationalAnalyticsJobs(Reddb_V1_Empty())).text.contains(#""error":"worker lost""#))
+            #expect(try payload(try await db.declaredAnalyticsJobs(Reddb_V1_Empty())).text.contains(#""kind":"pagerank""#))
+            #expect(try payload(try await db.analyticsJobs(Reddb_V1_Empty())).text.contains(#""projection":"users""#))
+            _ = try await db.saveAnalyticsJob(.with { $0.payloadJson = #"{"name":"count","kind":"properties"}"# })
+            let outOfOrder = await GRPCServerTests.code { _ = try await db.completeAnalyticsJob(.with { $0.payloadJson = #"{"name":"count"}"# }) }
+            #expect(outOfOrder?.0 == .failedPrecondition)
+            let badKind = await GRPCServerTests.code { _ = try await db.saveAnalyticsJob(.with { $0.payloadJson = #"{"name":"x","kind":"tarot"}"# }) }
+            #expect(badKind?.0 == .invalidArgument)
+        }
+        r = try await HTTPClientTests.call(server, "GET", "/graph/jobs")
+        #expect(r.body.contains(#""name":"count""#) && r.body.contains(#""name":"rank""#), "\(r.body)")
+        r = try await HTTPClientTests.call(server, "GET", "/graph/projections")
+        #expect(r.body.contains(#""name":"all""#) && r.body.contains(#""status":"failed""#), "\(r.body)")
+    }
+
     @Test func redWireGraphTraverseAndPGWire() async throws {
         let server = try ServerProcess()
         defer { server.remove() }

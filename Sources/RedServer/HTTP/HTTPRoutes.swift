@@ -3,6 +3,7 @@ import Hummingbird
 import NIOCore
 import RedCore
 import RedDB
+import RedQuery
 import RedReplication
 
 /// The HTTP routes (spec: protocols §4.4–4.6). Each handler opens a session,
@@ -38,6 +39,12 @@ struct HTTPRoutes: Sendable {
         ("POST", "/graph/neighborhood", "Nodes within max_depth hops: {\"source\", \"collection\"?, \"max_depth\"?: 3, \"direction\"?, \"edge_labels\"?}"),
         ("POST", "/graph/traverse", "A traversal in visit order: {\"source\", \"strategy\"?: bfs|dfs, \"max_depth\"?: 5, \"direction\"?, \"edge_labels\"?, \"collection\"?}"),
         ("POST", "/graph/analytics/{command}", "Whole-graph analytics, command centrality|community|components|cycles|clustering|topological-sort|properties|hits|pagerank/personalized (with \"source\"): {\"collection\"?, \"algorithm\"?, \"mode\"?, \"max_iterations\"?, \"max_length\"?, \"order\"?, \"limit\"?, \"node\"?}"),
+        ("GET", "/graph/projections", "Graph projections: definition and state"),
+        ("POST", "/graph/projections", "Save a graph projection: {\"name\", \"source\", \"node_labels\"?, \"node_types\"?, \"edge_labels\"?}"),
+        ("POST", "/graph/projections/{name}/{step}", "materialize (count it now), materializing, stale or fail"),
+        ("GET", "/graph/jobs", "Analytics jobs: definition and state"),
+        ("POST", "/graph/jobs", "Save an analytics job: {\"name\", \"kind\", \"projection\"?, \"parameters\"?}"),
+        ("POST", "/graph/jobs/{step}", "queue, start, complete ({\"name\", \"result\"?}), stale or fail ({\"name\", \"error\"?})"),
         ("POST", "/text/search", "Items ranked by their text (BM25): {\"query\", \"collections\"?: [...], \"limit\"?: 10, \"fuzzy\"?}"),
         ("POST", "/search", "Same as /text/search"),
         ("POST", "/hybrid/search", "A vector and a text ranking of one collection, fused: {\"collection\", \"vector\"?, \"query\"?, \"limit\"?}"),
@@ -123,6 +130,20 @@ struct HTTPRoutes: Sendable {
         router.post("/context") { request, _ in Self.json(try await self.operations.contextSearch(try await self.body(request))) }
         for path in ["/text/search", "/search"] {
             router.post(RouterPath(path)) { request, _ in Self.json(try await self.operations.textSearch(try await self.body(request))) }
+        }
+        router.get("/graph/projections") { _, _ in Self.json(try self.operations.graphProjections(.all)) }
+        router.post("/graph/projections") { request, _ in Self.json(try await self.operations.saveGraphProjection(try await self.body(request))) }
+        router.post("/graph/projections/:name/:step") { _, ctx in
+            Self.json(try await self.operations.graphProjectionStep(try Self.segment(ctx, "name"), try Self.segment(ctx, "step")))
+        }
+        router.get("/graph/jobs") { _, _ in Self.json(try self.operations.analyticsJobs(.all)) }
+        router.post("/graph/jobs") { request, _ in Self.json(try await self.operations.saveAnalyticsJob(try await self.body(request))) }
+        router.post("/graph/jobs/:step") { request, ctx in
+            let name = try Self.segment(ctx, "step")
+            guard let step = AnalyticsJob.Step(rawValue: name) else {
+                throw RedError(.undefinedObject, "no analytics job step \(name): queue, start, complete, stale or fail")
+            }
+            return Self.json(try await self.operations.analyticsJobStep(step, try await self.body(request)))
         }
         router.post("/graph/analytics/pagerank/personalized") { request, _ in try await self.graph(.personalizedPageRank, request) }
         router.post("/graph/analytics/:command") { request, ctx in
@@ -313,7 +334,8 @@ struct HTTPRoutes: Sendable {
     static func status(for error: RedError) -> HTTPResponse.Status {
         switch error.code {
         case .undefinedCollection, .undefinedObject, .undefinedPreparedStatement, .undefinedCursor: return .notFound
-        case .uniqueViolation, .duplicateCollection, .duplicateObject, .serializationFailure, .dependentObjectsStillExist, .duplicatePreparedStatement: return .conflict
+        case .uniqueViolation, .duplicateCollection, .duplicateObject, .serializationFailure, .dependentObjectsStillExist, .duplicatePreparedStatement,
+             .objectNotInPrerequisiteState, .activeSQLTransaction: return .conflict
         case .notNullViolation, .checkViolation, .answerValidationFailed: return .unprocessableContent
         case .aiProviderFailed: return .badGateway
         case .commitNotAcknowledged: return .gatewayTimeout
