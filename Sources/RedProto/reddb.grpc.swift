@@ -1109,6 +1109,97 @@ public enum Reddb_V1_RedDb: Sendable {
                 type: .unary
             )
         }
+        /// Namespace for "NativeHeader" metadata.
+        public enum NativeHeader: Sendable {
+            /// Request type for "NativeHeader".
+            public typealias Input = Reddb_V1_Empty
+            /// Response type for "NativeHeader".
+            public typealias Output = Reddb_V1_PayloadReply
+            /// Descriptor for "NativeHeader".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "reddb.v1.RedDb"),
+                method: "NativeHeader",
+                type: .unary
+            )
+        }
+        /// Namespace for "NativeRecoverySummary" metadata.
+        public enum NativeRecoverySummary: Sendable {
+            /// Request type for "NativeRecoverySummary".
+            public typealias Input = Reddb_V1_Empty
+            /// Response type for "NativeRecoverySummary".
+            public typealias Output = Reddb_V1_PayloadReply
+            /// Descriptor for "NativeRecoverySummary".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "reddb.v1.RedDb"),
+                method: "NativeRecoverySummary",
+                type: .unary
+            )
+        }
+        /// Namespace for "PhysicalMetadata" metadata.
+        public enum PhysicalMetadata: Sendable {
+            /// Request type for "PhysicalMetadata".
+            public typealias Input = Reddb_V1_Empty
+            /// Response type for "PhysicalMetadata".
+            public typealias Output = Reddb_V1_PayloadReply
+            /// Descriptor for "PhysicalMetadata".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "reddb.v1.RedDb"),
+                method: "PhysicalMetadata",
+                type: .unary
+            )
+        }
+        /// Namespace for "Roots" metadata.
+        public enum Roots: Sendable {
+            /// Request type for "Roots".
+            public typealias Input = Reddb_V1_Empty
+            /// Response type for "Roots".
+            public typealias Output = Reddb_V1_PayloadReply
+            /// Descriptor for "Roots".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "reddb.v1.RedDb"),
+                method: "Roots",
+                type: .unary
+            )
+        }
+        /// Namespace for "NativeCollectionRoots" metadata.
+        public enum NativeCollectionRoots: Sendable {
+            /// Request type for "NativeCollectionRoots".
+            public typealias Input = Reddb_V1_Empty
+            /// Response type for "NativeCollectionRoots".
+            public typealias Output = Reddb_V1_PayloadReply
+            /// Descriptor for "NativeCollectionRoots".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "reddb.v1.RedDb"),
+                method: "NativeCollectionRoots",
+                type: .unary
+            )
+        }
+        /// Namespace for "NativeRegistrySummary" metadata.
+        public enum NativeRegistrySummary: Sendable {
+            /// Request type for "NativeRegistrySummary".
+            public typealias Input = Reddb_V1_Empty
+            /// Response type for "NativeRegistrySummary".
+            public typealias Output = Reddb_V1_PayloadReply
+            /// Descriptor for "NativeRegistrySummary".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "reddb.v1.RedDb"),
+                method: "NativeRegistrySummary",
+                type: .unary
+            )
+        }
+        /// Namespace for "NativeCatalogSummary" metadata.
+        public enum NativeCatalogSummary: Sendable {
+            /// Request type for "NativeCatalogSummary".
+            public typealias Input = Reddb_V1_Empty
+            /// Response type for "NativeCatalogSummary".
+            public typealias Output = Reddb_V1_PayloadReply
+            /// Descriptor for "NativeCatalogSummary".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "reddb.v1.RedDb"),
+                method: "NativeCatalogSummary",
+                type: .unary
+            )
+        }
         /// Namespace for "GraphProjections" metadata.
         public enum GraphProjections: Sendable {
             /// Request type for "GraphProjections".
@@ -1597,6 +1688,13 @@ public enum Reddb_V1_RedDb: Sendable {
             MarkIndexReady.descriptor,
             FailIndex.descriptor,
             MarkIndexStale.descriptor,
+            NativeHeader.descriptor,
+            NativeRecoverySummary.descriptor,
+            PhysicalMetadata.descriptor,
+            Roots.descriptor,
+            NativeCollectionRoots.descriptor,
+            NativeRegistrySummary.descriptor,
+            NativeCatalogSummary.descriptor,
             GraphProjections.descriptor,
             DeclaredGraphProjections.descriptor,
             OperationalGraphProjections.descriptor,
@@ -2926,6 +3024,108 @@ extension Reddb_V1_RedDb {
         /// - Returns: A streaming response of `Reddb_V1_PayloadReply` messages.
         func markIndexStale(
             request: GRPCCore.StreamingServerRequest<Reddb_V1_IndexNameRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Reddb_V1_PayloadReply>
+
+        /// Handle the "NativeHeader" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > The database file's physical state (GET /physical/…, /roots).
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Reddb_V1_Empty` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Reddb_V1_PayloadReply` messages.
+        func nativeHeader(
+            request: GRPCCore.StreamingServerRequest<Reddb_V1_Empty>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Reddb_V1_PayloadReply>
+
+        /// Handle the "NativeRecoverySummary" method.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Reddb_V1_Empty` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Reddb_V1_PayloadReply` messages.
+        func nativeRecoverySummary(
+            request: GRPCCore.StreamingServerRequest<Reddb_V1_Empty>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Reddb_V1_PayloadReply>
+
+        /// Handle the "PhysicalMetadata" method.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Reddb_V1_Empty` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Reddb_V1_PayloadReply` messages.
+        func physicalMetadata(
+            request: GRPCCore.StreamingServerRequest<Reddb_V1_Empty>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Reddb_V1_PayloadReply>
+
+        /// Handle the "Roots" method.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Reddb_V1_Empty` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Reddb_V1_PayloadReply` messages.
+        func roots(
+            request: GRPCCore.StreamingServerRequest<Reddb_V1_Empty>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Reddb_V1_PayloadReply>
+
+        /// Handle the "NativeCollectionRoots" method.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Reddb_V1_Empty` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Reddb_V1_PayloadReply` messages.
+        func nativeCollectionRoots(
+            request: GRPCCore.StreamingServerRequest<Reddb_V1_Empty>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Reddb_V1_PayloadReply>
+
+        /// Handle the "NativeRegistrySummary" method.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Reddb_V1_Empty` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Reddb_V1_PayloadReply` messages.
+        func nativeRegistrySummary(
+            request: GRPCCore.StreamingServerRequest<Reddb_V1_Empty>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Reddb_V1_PayloadReply>
+
+        /// Handle the "NativeCatalogSummary" method.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Reddb_V1_Empty` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Reddb_V1_PayloadReply` messages.
+        func nativeCatalogSummary(
+            request: GRPCCore.StreamingServerRequest<Reddb_V1_Empty>,
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.StreamingServerResponse<Reddb_V1_PayloadReply>
 
@@ -4685,6 +4885,108 @@ extension Reddb_V1_RedDb {
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.ServerResponse<Reddb_V1_PayloadReply>
 
+        /// Handle the "NativeHeader" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > The database file's physical state (GET /physical/…, /roots).
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Reddb_V1_Empty` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Reddb_V1_PayloadReply` message.
+        func nativeHeader(
+            request: GRPCCore.ServerRequest<Reddb_V1_Empty>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Reddb_V1_PayloadReply>
+
+        /// Handle the "NativeRecoverySummary" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Reddb_V1_Empty` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Reddb_V1_PayloadReply` message.
+        func nativeRecoverySummary(
+            request: GRPCCore.ServerRequest<Reddb_V1_Empty>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Reddb_V1_PayloadReply>
+
+        /// Handle the "PhysicalMetadata" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Reddb_V1_Empty` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Reddb_V1_PayloadReply` message.
+        func physicalMetadata(
+            request: GRPCCore.ServerRequest<Reddb_V1_Empty>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Reddb_V1_PayloadReply>
+
+        /// Handle the "Roots" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Reddb_V1_Empty` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Reddb_V1_PayloadReply` message.
+        func roots(
+            request: GRPCCore.ServerRequest<Reddb_V1_Empty>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Reddb_V1_PayloadReply>
+
+        /// Handle the "NativeCollectionRoots" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Reddb_V1_Empty` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Reddb_V1_PayloadReply` message.
+        func nativeCollectionRoots(
+            request: GRPCCore.ServerRequest<Reddb_V1_Empty>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Reddb_V1_PayloadReply>
+
+        /// Handle the "NativeRegistrySummary" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Reddb_V1_Empty` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Reddb_V1_PayloadReply` message.
+        func nativeRegistrySummary(
+            request: GRPCCore.ServerRequest<Reddb_V1_Empty>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Reddb_V1_PayloadReply>
+
+        /// Handle the "NativeCatalogSummary" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Reddb_V1_Empty` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Reddb_V1_PayloadReply` message.
+        func nativeCatalogSummary(
+            request: GRPCCore.ServerRequest<Reddb_V1_Empty>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Reddb_V1_PayloadReply>
+
         /// Handle the "GraphProjections" method.
         ///
         /// > Source IDL Documentation:
@@ -6441,6 +6743,108 @@ extension Reddb_V1_RedDb {
             context: GRPCCore.ServerContext
         ) async throws -> Reddb_V1_PayloadReply
 
+        /// Handle the "NativeHeader" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > The database file's physical state (GET /physical/…, /roots).
+        ///
+        /// - Parameters:
+        ///   - request: A `Reddb_V1_Empty` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Reddb_V1_PayloadReply` to respond with.
+        func nativeHeader(
+            request: Reddb_V1_Empty,
+            context: GRPCCore.ServerContext
+        ) async throws -> Reddb_V1_PayloadReply
+
+        /// Handle the "NativeRecoverySummary" method.
+        ///
+        /// - Parameters:
+        ///   - request: A `Reddb_V1_Empty` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Reddb_V1_PayloadReply` to respond with.
+        func nativeRecoverySummary(
+            request: Reddb_V1_Empty,
+            context: GRPCCore.ServerContext
+        ) async throws -> Reddb_V1_PayloadReply
+
+        /// Handle the "PhysicalMetadata" method.
+        ///
+        /// - Parameters:
+        ///   - request: A `Reddb_V1_Empty` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Reddb_V1_PayloadReply` to respond with.
+        func physicalMetadata(
+            request: Reddb_V1_Empty,
+            context: GRPCCore.ServerContext
+        ) async throws -> Reddb_V1_PayloadReply
+
+        /// Handle the "Roots" method.
+        ///
+        /// - Parameters:
+        ///   - request: A `Reddb_V1_Empty` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Reddb_V1_PayloadReply` to respond with.
+        func roots(
+            request: Reddb_V1_Empty,
+            context: GRPCCore.ServerContext
+        ) async throws -> Reddb_V1_PayloadReply
+
+        /// Handle the "NativeCollectionRoots" method.
+        ///
+        /// - Parameters:
+        ///   - request: A `Reddb_V1_Empty` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Reddb_V1_PayloadReply` to respond with.
+        func nativeCollectionRoots(
+            request: Reddb_V1_Empty,
+            context: GRPCCore.ServerContext
+        ) async throws -> Reddb_V1_PayloadReply
+
+        /// Handle the "NativeRegistrySummary" method.
+        ///
+        /// - Parameters:
+        ///   - request: A `Reddb_V1_Empty` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Reddb_V1_PayloadReply` to respond with.
+        func nativeRegistrySummary(
+            request: Reddb_V1_Empty,
+            context: GRPCCore.ServerContext
+        ) async throws -> Reddb_V1_PayloadReply
+
+        /// Handle the "NativeCatalogSummary" method.
+        ///
+        /// - Parameters:
+        ///   - request: A `Reddb_V1_Empty` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Reddb_V1_PayloadReply` to respond with.
+        func nativeCatalogSummary(
+            request: Reddb_V1_Empty,
+            context: GRPCCore.ServerContext
+        ) async throws -> Reddb_V1_PayloadReply
+
         /// Handle the "GraphProjections" method.
         ///
         /// > Source IDL Documentation:
@@ -7835,6 +8239,83 @@ extension Reddb_V1_RedDb.StreamingServiceProtocol {
             }
         )
         router.registerHandler(
+            forMethod: Reddb_V1_RedDb.Method.NativeHeader.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Reddb_V1_Empty>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Reddb_V1_PayloadReply>(),
+            handler: { request, context in
+                try await self.nativeHeader(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
+            forMethod: Reddb_V1_RedDb.Method.NativeRecoverySummary.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Reddb_V1_Empty>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Reddb_V1_PayloadReply>(),
+            handler: { request, context in
+                try await self.nativeRecoverySummary(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
+            forMethod: Reddb_V1_RedDb.Method.PhysicalMetadata.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Reddb_V1_Empty>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Reddb_V1_PayloadReply>(),
+            handler: { request, context in
+                try await self.physicalMetadata(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
+            forMethod: Reddb_V1_RedDb.Method.Roots.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Reddb_V1_Empty>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Reddb_V1_PayloadReply>(),
+            handler: { request, context in
+                try await self.roots(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
+            forMethod: Reddb_V1_RedDb.Method.NativeCollectionRoots.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Reddb_V1_Empty>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Reddb_V1_PayloadReply>(),
+            handler: { request, context in
+                try await self.nativeCollectionRoots(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
+            forMethod: Reddb_V1_RedDb.Method.NativeRegistrySummary.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Reddb_V1_Empty>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Reddb_V1_PayloadReply>(),
+            handler: { request, context in
+                try await self.nativeRegistrySummary(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
+            forMethod: Reddb_V1_RedDb.Method.NativeCatalogSummary.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Reddb_V1_Empty>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Reddb_V1_PayloadReply>(),
+            handler: { request, context in
+                try await self.nativeCatalogSummary(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
             forMethod: Reddb_V1_RedDb.Method.GraphProjections.descriptor,
             deserializer: GRPCProtobuf.ProtobufDeserializer<Reddb_V1_Empty>(),
             serializer: GRPCProtobuf.ProtobufSerializer<Reddb_V1_PayloadReply>(),
@@ -9088,6 +9569,83 @@ extension Reddb_V1_RedDb.ServiceProtocol {
         context: GRPCCore.ServerContext
     ) async throws -> GRPCCore.StreamingServerResponse<Reddb_V1_PayloadReply> {
         let response = try await self.markIndexStale(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    public func nativeHeader(
+        request: GRPCCore.StreamingServerRequest<Reddb_V1_Empty>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Reddb_V1_PayloadReply> {
+        let response = try await self.nativeHeader(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    public func nativeRecoverySummary(
+        request: GRPCCore.StreamingServerRequest<Reddb_V1_Empty>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Reddb_V1_PayloadReply> {
+        let response = try await self.nativeRecoverySummary(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    public func physicalMetadata(
+        request: GRPCCore.StreamingServerRequest<Reddb_V1_Empty>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Reddb_V1_PayloadReply> {
+        let response = try await self.physicalMetadata(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    public func roots(
+        request: GRPCCore.StreamingServerRequest<Reddb_V1_Empty>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Reddb_V1_PayloadReply> {
+        let response = try await self.roots(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    public func nativeCollectionRoots(
+        request: GRPCCore.StreamingServerRequest<Reddb_V1_Empty>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Reddb_V1_PayloadReply> {
+        let response = try await self.nativeCollectionRoots(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    public func nativeRegistrySummary(
+        request: GRPCCore.StreamingServerRequest<Reddb_V1_Empty>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Reddb_V1_PayloadReply> {
+        let response = try await self.nativeRegistrySummary(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    public func nativeCatalogSummary(
+        request: GRPCCore.StreamingServerRequest<Reddb_V1_Empty>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Reddb_V1_PayloadReply> {
+        let response = try await self.nativeCatalogSummary(
             request: GRPCCore.ServerRequest(stream: request),
             context: context
         )
@@ -10519,6 +11077,97 @@ extension Reddb_V1_RedDb.SimpleServiceProtocol {
     ) async throws -> GRPCCore.ServerResponse<Reddb_V1_PayloadReply> {
         return GRPCCore.ServerResponse<Reddb_V1_PayloadReply>(
             message: try await self.markIndexStale(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func nativeHeader(
+        request: GRPCCore.ServerRequest<Reddb_V1_Empty>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Reddb_V1_PayloadReply> {
+        return GRPCCore.ServerResponse<Reddb_V1_PayloadReply>(
+            message: try await self.nativeHeader(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func nativeRecoverySummary(
+        request: GRPCCore.ServerRequest<Reddb_V1_Empty>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Reddb_V1_PayloadReply> {
+        return GRPCCore.ServerResponse<Reddb_V1_PayloadReply>(
+            message: try await self.nativeRecoverySummary(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func physicalMetadata(
+        request: GRPCCore.ServerRequest<Reddb_V1_Empty>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Reddb_V1_PayloadReply> {
+        return GRPCCore.ServerResponse<Reddb_V1_PayloadReply>(
+            message: try await self.physicalMetadata(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func roots(
+        request: GRPCCore.ServerRequest<Reddb_V1_Empty>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Reddb_V1_PayloadReply> {
+        return GRPCCore.ServerResponse<Reddb_V1_PayloadReply>(
+            message: try await self.roots(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func nativeCollectionRoots(
+        request: GRPCCore.ServerRequest<Reddb_V1_Empty>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Reddb_V1_PayloadReply> {
+        return GRPCCore.ServerResponse<Reddb_V1_PayloadReply>(
+            message: try await self.nativeCollectionRoots(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func nativeRegistrySummary(
+        request: GRPCCore.ServerRequest<Reddb_V1_Empty>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Reddb_V1_PayloadReply> {
+        return GRPCCore.ServerResponse<Reddb_V1_PayloadReply>(
+            message: try await self.nativeRegistrySummary(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func nativeCatalogSummary(
+        request: GRPCCore.ServerRequest<Reddb_V1_Empty>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Reddb_V1_PayloadReply> {
+        return GRPCCore.ServerResponse<Reddb_V1_PayloadReply>(
+            message: try await self.nativeCatalogSummary(
                 request: request.message,
                 context: context
             ),
@@ -12632,6 +13281,143 @@ extension Reddb_V1_RedDb {
         func markIndexStale<Result>(
             request: GRPCCore.ClientRequest<Reddb_V1_IndexNameRequest>,
             serializer: some GRPCCore.MessageSerializer<Reddb_V1_IndexNameRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Reddb_V1_PayloadReply>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "NativeHeader" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > The database file's physical state (GET /physical/…, /roots).
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Reddb_V1_Empty` message.
+        ///   - serializer: A serializer for `Reddb_V1_Empty` messages.
+        ///   - deserializer: A deserializer for `Reddb_V1_PayloadReply` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func nativeHeader<Result>(
+            request: GRPCCore.ClientRequest<Reddb_V1_Empty>,
+            serializer: some GRPCCore.MessageSerializer<Reddb_V1_Empty>,
+            deserializer: some GRPCCore.MessageDeserializer<Reddb_V1_PayloadReply>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "NativeRecoverySummary" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Reddb_V1_Empty` message.
+        ///   - serializer: A serializer for `Reddb_V1_Empty` messages.
+        ///   - deserializer: A deserializer for `Reddb_V1_PayloadReply` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func nativeRecoverySummary<Result>(
+            request: GRPCCore.ClientRequest<Reddb_V1_Empty>,
+            serializer: some GRPCCore.MessageSerializer<Reddb_V1_Empty>,
+            deserializer: some GRPCCore.MessageDeserializer<Reddb_V1_PayloadReply>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "PhysicalMetadata" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Reddb_V1_Empty` message.
+        ///   - serializer: A serializer for `Reddb_V1_Empty` messages.
+        ///   - deserializer: A deserializer for `Reddb_V1_PayloadReply` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func physicalMetadata<Result>(
+            request: GRPCCore.ClientRequest<Reddb_V1_Empty>,
+            serializer: some GRPCCore.MessageSerializer<Reddb_V1_Empty>,
+            deserializer: some GRPCCore.MessageDeserializer<Reddb_V1_PayloadReply>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "Roots" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Reddb_V1_Empty` message.
+        ///   - serializer: A serializer for `Reddb_V1_Empty` messages.
+        ///   - deserializer: A deserializer for `Reddb_V1_PayloadReply` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func roots<Result>(
+            request: GRPCCore.ClientRequest<Reddb_V1_Empty>,
+            serializer: some GRPCCore.MessageSerializer<Reddb_V1_Empty>,
+            deserializer: some GRPCCore.MessageDeserializer<Reddb_V1_PayloadReply>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "NativeCollectionRoots" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Reddb_V1_Empty` message.
+        ///   - serializer: A serializer for `Reddb_V1_Empty` messages.
+        ///   - deserializer: A deserializer for `Reddb_V1_PayloadReply` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func nativeCollectionRoots<Result>(
+            request: GRPCCore.ClientRequest<Reddb_V1_Empty>,
+            serializer: some GRPCCore.MessageSerializer<Reddb_V1_Empty>,
+            deserializer: some GRPCCore.MessageDeserializer<Reddb_V1_PayloadReply>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "NativeRegistrySummary" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Reddb_V1_Empty` message.
+        ///   - serializer: A serializer for `Reddb_V1_Empty` messages.
+        ///   - deserializer: A deserializer for `Reddb_V1_PayloadReply` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func nativeRegistrySummary<Result>(
+            request: GRPCCore.ClientRequest<Reddb_V1_Empty>,
+            serializer: some GRPCCore.MessageSerializer<Reddb_V1_Empty>,
+            deserializer: some GRPCCore.MessageDeserializer<Reddb_V1_PayloadReply>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "NativeCatalogSummary" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Reddb_V1_Empty` message.
+        ///   - serializer: A serializer for `Reddb_V1_Empty` messages.
+        ///   - deserializer: A deserializer for `Reddb_V1_PayloadReply` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func nativeCatalogSummary<Result>(
+            request: GRPCCore.ClientRequest<Reddb_V1_Empty>,
+            serializer: some GRPCCore.MessageSerializer<Reddb_V1_Empty>,
             deserializer: some GRPCCore.MessageDeserializer<Reddb_V1_PayloadReply>,
             options: GRPCCore.CallOptions,
             onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result
@@ -15880,6 +16666,220 @@ extension Reddb_V1_RedDb {
             )
         }
 
+        /// Call the "NativeHeader" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > The database file's physical state (GET /physical/…, /roots).
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Reddb_V1_Empty` message.
+        ///   - serializer: A serializer for `Reddb_V1_Empty` messages.
+        ///   - deserializer: A deserializer for `Reddb_V1_PayloadReply` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func nativeHeader<Result>(
+            request: GRPCCore.ClientRequest<Reddb_V1_Empty>,
+            serializer: some GRPCCore.MessageSerializer<Reddb_V1_Empty>,
+            deserializer: some GRPCCore.MessageDeserializer<Reddb_V1_PayloadReply>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Reddb_V1_RedDb.Method.NativeHeader.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
+
+        /// Call the "NativeRecoverySummary" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Reddb_V1_Empty` message.
+        ///   - serializer: A serializer for `Reddb_V1_Empty` messages.
+        ///   - deserializer: A deserializer for `Reddb_V1_PayloadReply` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func nativeRecoverySummary<Result>(
+            request: GRPCCore.ClientRequest<Reddb_V1_Empty>,
+            serializer: some GRPCCore.MessageSerializer<Reddb_V1_Empty>,
+            deserializer: some GRPCCore.MessageDeserializer<Reddb_V1_PayloadReply>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Reddb_V1_RedDb.Method.NativeRecoverySummary.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
+
+        /// Call the "PhysicalMetadata" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Reddb_V1_Empty` message.
+        ///   - serializer: A serializer for `Reddb_V1_Empty` messages.
+        ///   - deserializer: A deserializer for `Reddb_V1_PayloadReply` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func physicalMetadata<Result>(
+            request: GRPCCore.ClientRequest<Reddb_V1_Empty>,
+            serializer: some GRPCCore.MessageSerializer<Reddb_V1_Empty>,
+            deserializer: some GRPCCore.MessageDeserializer<Reddb_V1_PayloadReply>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Reddb_V1_RedDb.Method.PhysicalMetadata.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
+
+        /// Call the "Roots" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Reddb_V1_Empty` message.
+        ///   - serializer: A serializer for `Reddb_V1_Empty` messages.
+        ///   - deserializer: A deserializer for `Reddb_V1_PayloadReply` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func roots<Result>(
+            request: GRPCCore.ClientRequest<Reddb_V1_Empty>,
+            serializer: some GRPCCore.MessageSerializer<Reddb_V1_Empty>,
+            deserializer: some GRPCCore.MessageDeserializer<Reddb_V1_PayloadReply>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Reddb_V1_RedDb.Method.Roots.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
+
+        /// Call the "NativeCollectionRoots" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Reddb_V1_Empty` message.
+        ///   - serializer: A serializer for `Reddb_V1_Empty` messages.
+        ///   - deserializer: A deserializer for `Reddb_V1_PayloadReply` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func nativeCollectionRoots<Result>(
+            request: GRPCCore.ClientRequest<Reddb_V1_Empty>,
+            serializer: some GRPCCore.MessageSerializer<Reddb_V1_Empty>,
+            deserializer: some GRPCCore.MessageDeserializer<Reddb_V1_PayloadReply>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Reddb_V1_RedDb.Method.NativeCollectionRoots.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
+
+        /// Call the "NativeRegistrySummary" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Reddb_V1_Empty` message.
+        ///   - serializer: A serializer for `Reddb_V1_Empty` messages.
+        ///   - deserializer: A deserializer for `Reddb_V1_PayloadReply` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func nativeRegistrySummary<Result>(
+            request: GRPCCore.ClientRequest<Reddb_V1_Empty>,
+            serializer: some GRPCCore.MessageSerializer<Reddb_V1_Empty>,
+            deserializer: some GRPCCore.MessageDeserializer<Reddb_V1_PayloadReply>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Reddb_V1_RedDb.Method.NativeRegistrySummary.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
+
+        /// Call the "NativeCatalogSummary" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Reddb_V1_Empty` message.
+        ///   - serializer: A serializer for `Reddb_V1_Empty` messages.
+        ///   - deserializer: A deserializer for `Reddb_V1_PayloadReply` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func nativeCatalogSummary<Result>(
+            request: GRPCCore.ClientRequest<Reddb_V1_Empty>,
+            serializer: some GRPCCore.MessageSerializer<Reddb_V1_Empty>,
+            deserializer: some GRPCCore.MessageDeserializer<Reddb_V1_PayloadReply>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Reddb_V1_RedDb.Method.NativeCatalogSummary.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
+
         /// Call the "GraphProjections" method.
         ///
         /// > Source IDL Documentation:
@@ -19027,6 +20027,185 @@ extension Reddb_V1_RedDb.ClientProtocol {
         try await self.markIndexStale(
             request: request,
             serializer: GRPCProtobuf.ProtobufSerializer<Reddb_V1_IndexNameRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Reddb_V1_PayloadReply>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "NativeHeader" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > The database file's physical state (GET /physical/…, /roots).
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Reddb_V1_Empty` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func nativeHeader<Result>(
+        request: GRPCCore.ClientRequest<Reddb_V1_Empty>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.nativeHeader(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Reddb_V1_Empty>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Reddb_V1_PayloadReply>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "NativeRecoverySummary" method.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Reddb_V1_Empty` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func nativeRecoverySummary<Result>(
+        request: GRPCCore.ClientRequest<Reddb_V1_Empty>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.nativeRecoverySummary(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Reddb_V1_Empty>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Reddb_V1_PayloadReply>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "PhysicalMetadata" method.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Reddb_V1_Empty` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func physicalMetadata<Result>(
+        request: GRPCCore.ClientRequest<Reddb_V1_Empty>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.physicalMetadata(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Reddb_V1_Empty>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Reddb_V1_PayloadReply>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "Roots" method.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Reddb_V1_Empty` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func roots<Result>(
+        request: GRPCCore.ClientRequest<Reddb_V1_Empty>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.roots(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Reddb_V1_Empty>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Reddb_V1_PayloadReply>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "NativeCollectionRoots" method.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Reddb_V1_Empty` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func nativeCollectionRoots<Result>(
+        request: GRPCCore.ClientRequest<Reddb_V1_Empty>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.nativeCollectionRoots(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Reddb_V1_Empty>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Reddb_V1_PayloadReply>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "NativeRegistrySummary" method.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Reddb_V1_Empty` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func nativeRegistrySummary<Result>(
+        request: GRPCCore.ClientRequest<Reddb_V1_Empty>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.nativeRegistrySummary(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Reddb_V1_Empty>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Reddb_V1_PayloadReply>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "NativeCatalogSummary" method.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Reddb_V1_Empty` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func nativeCatalogSummary<Result>(
+        request: GRPCCore.ClientRequest<Reddb_V1_Empty>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.nativeCatalogSummary(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Reddb_V1_Empty>(),
             deserializer: GRPCProtobuf.ProtobufDeserializer<Reddb_V1_PayloadReply>(),
             options: options,
             onResponse: handleResponse
@@ -22356,6 +23535,213 @@ extension Reddb_V1_RedDb.ClientProtocol {
             metadata: metadata
         )
         return try await self.markIndexStale(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "NativeHeader" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > The database file's physical state (GET /physical/…, /roots).
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func nativeHeader<Result>(
+        _ message: Reddb_V1_Empty,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Reddb_V1_Empty>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.nativeHeader(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "NativeRecoverySummary" method.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func nativeRecoverySummary<Result>(
+        _ message: Reddb_V1_Empty,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Reddb_V1_Empty>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.nativeRecoverySummary(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "PhysicalMetadata" method.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func physicalMetadata<Result>(
+        _ message: Reddb_V1_Empty,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Reddb_V1_Empty>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.physicalMetadata(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "Roots" method.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func roots<Result>(
+        _ message: Reddb_V1_Empty,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Reddb_V1_Empty>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.roots(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "NativeCollectionRoots" method.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func nativeCollectionRoots<Result>(
+        _ message: Reddb_V1_Empty,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Reddb_V1_Empty>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.nativeCollectionRoots(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "NativeRegistrySummary" method.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func nativeRegistrySummary<Result>(
+        _ message: Reddb_V1_Empty,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Reddb_V1_Empty>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.nativeRegistrySummary(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "NativeCatalogSummary" method.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func nativeCatalogSummary<Result>(
+        _ message: Reddb_V1_Empty,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Reddb_V1_Empty>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.nativeCatalogSummary(
             request: request,
             options: options,
             onResponse: handleResponse

@@ -39,6 +39,12 @@ struct HTTPRoutes: Sendable {
         ("POST", "/graph/neighborhood", "Nodes within max_depth hops: {\"source\", \"collection\"?, \"max_depth\"?: 3, \"direction\"?, \"edge_labels\"?}"),
         ("POST", "/graph/traverse", "A traversal in visit order: {\"source\", \"strategy\"?: bfs|dfs, \"max_depth\"?: 5, \"direction\"?, \"edge_labels\"?, \"collection\"?}"),
         ("POST", "/graph/analytics/{command}", "Whole-graph analytics, command centrality|community|components|cycles|clustering|topological-sort|properties|hits|pagerank/personalized (with \"source\"): {\"collection\"?, \"algorithm\"?, \"mode\"?, \"max_iterations\"?, \"max_length\"?, \"order\"?, \"limit\"?, \"node\"?}"),
+        ("GET", "/physical/header", "The database file's header slot published by the last checkpoint"),
+        ("GET", "/physical/recovery", "What a crash now would replay: checkpoint and WAL positions"),
+        ("GET", "/physical/metadata", "The database file and WAL: paths, sizes, pages, segments"),
+        ("GET", "/physical/registry", "Collections by model and their indexes"),
+        ("GET", "/physical/catalog", "Catalog entries counted by kind"),
+        ("GET", "/roots", "The B+tree's root page and every collection's key prefix id"),
         ("GET", "/graph/projections", "Graph projections: definition and state"),
         ("POST", "/graph/projections", "Save a graph projection: {\"name\", \"source\", \"node_labels\"?, \"node_types\"?, \"edge_labels\"?}"),
         ("POST", "/graph/projections/{name}/{step}", "materialize (count it now), materializing, stale or fail"),
@@ -131,6 +137,12 @@ struct HTTPRoutes: Sendable {
         for path in ["/text/search", "/search"] {
             router.post(RouterPath(path)) { request, _ in Self.json(try await self.operations.textSearch(try await self.body(request))) }
         }
+        router.get("/physical/header") { _, _ in Self.json(self.operations.nativeHeader()) }
+        router.get("/physical/recovery") { _, _ in Self.json(self.operations.nativeRecoverySummary()) }
+        router.get("/physical/metadata") { _, _ in Self.json(self.operations.physicalMetadata()) }
+        router.get("/physical/registry") { _, _ in Self.json(try await self.operations.registrySummary()) }
+        router.get("/physical/catalog") { _, _ in Self.json(try self.operations.catalogSummary()) }
+        router.get("/roots") { _, _ in Self.json(try self.operations.collectionRoots()) }
         router.get("/graph/projections") { _, _ in Self.json(try self.operations.graphProjections(.all)) }
         router.post("/graph/projections") { request, _ in Self.json(try await self.operations.saveGraphProjection(try await self.body(request))) }
         router.post("/graph/projections/:name/:step") { _, ctx in

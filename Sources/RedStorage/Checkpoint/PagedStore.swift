@@ -146,6 +146,8 @@ public final class PagedStore: @unchecked Sendable {
 
     public var cacheStatistics: PageCache.Statistics { cache.statistics }
     public var pageCount: UInt32 { pager.pageCount }
+    /// Pages on the free list, ready for reuse.
+    public var freePageCount: Int { pager.freePageCount }
     public var publishedHeader: DatabaseHeader { published.withLock { $0 } }
 
     // MARK: Checkpoint

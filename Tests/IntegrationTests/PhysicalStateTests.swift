@@ -1,0 +1,50 @@
+import Foundation
+import GRPCCore
+import RedCore
+import RedProto
+import Testing
+
+/// The database file's physical state over HTTP (`/physical/…`, `/roots`) and gRPC (`NativeHeader` …):
+/// the same JSON, describing this server's own file and WAL.
+@Suite struct PhysicalStateTests {
+    @Test func headerRecoveryFilesRootsRegistryAndCatalog() async throws {
+        let server = try ServerProcess()
+        defer { server.remove() }
+        var r = try await HTTPClientTests.call(server, "POST", "/query", body: """
+            CREATE TABLE t (id INT PRIMARY KEY, v INT); CREATE INDEX t_v ON t (v); CREATE VIEW tv AS SELECT id FROM t;
+            INSERT INTO t SELECT g, g FROM generate_series(1, 100) AS g
+            """)
+        #expect(r.status == 200, "\(r.body)")
+        r = try await HTTPClientTests.call(server, "GET", "/physical/header")
+        #expect(r.json["magic"] == .string("REDDBSW1") && r.json["format_version"] == .integer(1) && r.json["header_slots"] == .integer(2), "\(r.body)")
+        r = try await HTTPClientTests.call(server, "GET", "/physical/recovery")
+        guard case .integer(let durable)? = r.json["durable_lsn"], case .integer(let from)? = r.json["replay_from_lsn"],
+              case .integer(let replay)? = r.json["replay_bytes"] else { Issue.record("\(r.body)"); return }
+        #expect(durable > 0 && replay == durable - from && r.json["sync_mode"] == .string("full"), "\(r.body)")
+        r = try await HTTPClientTests.call(server, "GET", "/physical/metadata")
+        #expect(r.json["path"] == .string(server.path) && r.json["wal_directory"] == .string(server.path + "-wal"), "\(r.body)")
+        if case .integer(let bytes)? = r.json["file_bytes"], case .integer(let pages)? = r.json["page_count"], case .integer(let size)? = r.json["page_size"] {
+            #expect(bytes == pages * size && pages > 2)
+        } else {
+            Issue.record("\(r.body)")
+        }
+        r = try await HTTPClientTests.call(server, "GET", "/roots")
+        #expect(r.body.contains(#""kind":"collection","name":"t""#) && r.body.contains(#""kind":"index""#), "\(r.body)")
+        r = try await HTTPClientTests.call(server, "GET", "/physical/registry")
+        #expect(r.json["by_model"]?["table"] == .integer(1) && r.json["indexes"] == .integer(2), "\(r.body)")
+        r = try await HTTPClientTests.call(server, "GET", "/physical/catalog")
+        #expect(r.json["by_kind"]?["view"] == .integer(1), "\(r.body)")
+
+        try await GRPCServerTests.withClient(server) { db, _ in
+            let header = try JSONValue.parse(try await db.nativeHeader(Reddb_V1_Empty()).payload)
+            #expect(header["magic"] == .string("REDDBSW1"))
+            let recovery = try JSONValue.parse(try await db.nativeRecoverySummary(Reddb_V1_Empty()).payload)
+            #expect(recovery["checkpoint_lsn"] != nil && recovery["wal_segments"] != nil)
+            #expect(try JSONValue.parse(try await db.physicalMetadata(Reddb_V1_Empty()).payload)["format"] == .string("reddb-swift"))
+            let roots = try await db.roots(Reddb_V1_Empty()).payload
+            #expect(roots == (try await db.nativeCollectionRoots(Reddb_V1_Empty()).payload))
+            #expect(try JSONValue.parse(try await db.nativeRegistrySummary(Reddb_V1_Empty()).payload)["collections"] == .integer(1))
+            #expect(try JSONValue.parse(try await db.nativeCatalogSummary(Reddb_V1_Empty()).payload)["entries"] != nil)
+        }
+    }
+}
