@@ -36,3 +36,14 @@ extension StorageEngine {
             syncMode: options.syncMode.rawValue)
     }
 }
+
+extension StorageEngine {
+    /// Before an idle spell (`ServerlessReclaim`): a checkpoint, so the WAL an open would replay
+    /// is short and the dirty nodes are written, then the cache lets go of every clean node.
+    /// Returns the checkpoint's LSN and what the cache released; reads refill it as they come.
+    public func reclaimMemory() async throws -> (checkpointLSN: UInt64, nodes: Int, bytes: Int) {
+        try await checkpoint()
+        let released = store.dropCleanNodes()
+        return (store.publishedHeader.checkpointLSN, released.nodes, released.bytes)
+    }
+}

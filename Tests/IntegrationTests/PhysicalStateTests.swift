@@ -47,4 +47,47 @@ import Testing
             #expect(try JSONValue.parse(try await db.nativeCatalogSummary(Reddb_V1_Empty()).payload)["entries"] != nil)
         }
     }
+
+    /// The readiness gates and the serverless lifecycle: all open on a standalone server, where
+    /// reclaim checkpoints and empties the cache and warmup fills it again; a replica is not
+    /// write-ready and refuses the lifecycle.
+    @Test func readinessGatesAndTheServerlessLifecycle() async throws {
+        let server = try ServerProcess(arguments: ["--role", "primary"])
+        defer { server.remove() }
+        var r = try await HTTPClientTests.call(server, "POST", "/query", body: "CREATE TABLE t (id INT PRIMARY KEY, v TEXT); INSERT INTO t SELECT g, repeat('x', 100) FROM generate_series(1, 5000) AS g")
+        #expect(r.status == 200, "\(r.body)")
+        for gate in ["query", "write", "repair"] {
+            r = try await HTTPClientTests.call(server, "GET", "/ready/\(gate)")
+            #expect(r.status == 200 && r.json["kind"] == .string(gate) && r.json["ready"] == .bool(true), "\(r.body)")
+            r = try await HTTPClientTests.call(server, "GET", "/ready/serverless/\(gate)")
+            #expect(r.status == 200, "\(r.body)")
+        }
+        r = try await HTTPClientTests.call(server, "GET", "/ready/serverless")
+        #expect(r.status == 200 && r.json["ready"] == .bool(true) && r.json["write"]?["ready"] == .bool(true), "\(r.body)")
+        r = try await HTTPClientTests.call(server, "POST", "/serverless/reclaim")
+        guard case .integer(let released)? = r.json["released_nodes"], case .integer(let resident)? = r.json["resident_bytes"],
+              case .integer(let checkpoint)? = r.json["checkpoint_lsn"] else { Issue.record("\(r.body)"); return }
+        #expect(released > 0 && checkpoint > 0, "\(r.body)")
+        r = try await HTTPClientTests.call(server, "GET", "/physical/recovery")
+        #expect(r.json["replay_bytes"] == .integer(0) || r.json["checkpoint_lsn"] == .integer(checkpoint), "after reclaim little is left to replay: \(r.body)")
+        r = try await HTTPClientTests.call(server, "POST", "/serverless/attach")
+        #expect(r.json["attached"] == .bool(true) && r.json["lease"] == .string("not_required"), "\(r.body)")
+        try await GRPCServerTests.withClient(server) { db, _ in
+            let warmed = try JSONValue.parse(try await db.serverlessWarmup(.with { $0.payloadJson = "{}" }).payload)
+            guard case .integer(let after)? = warmed["resident_bytes"], case .integer(let entries)? = warmed["entries"] else { Issue.record("\(warmed.text)"); return }
+            #expect(after > resident && entries >= 5000 && warmed["complete"] == .bool(true), "\(warmed.text)")
+            #expect(try JSONValue.parse(try await db.serverlessAttach(.with { $0.payloadJson = "{}" }).payload)["attached"] == .bool(true))
+            #expect(try JSONValue.parse(try await db.serverlessReclaim(.with { $0.payloadJson = "{}" }).payload)["ok"] == .bool(true))
+        }
+        #expect(try await HTTPClientTests.call(server, "POST", "/query", body: "SELECT count(*) AS n FROM t").body.contains(#""n":5000"#))
+
+        let replica = try ServerProcess(arguments: ["--role", "replica", "--primary-addr", "127.0.0.1:\(server.grpcPort)"])
+        defer { replica.remove() }
+        r = try await HTTPClientTests.call(replica, "GET", "/ready/write")
+        #expect(r.status == 503 && r.json["reason"].map { "\($0)".contains("replica") } == true, "\(r.body)")
+        r = try await HTTPClientTests.call(replica, "GET", "/ready/serverless")
+        #expect(r.status == 503 && r.json["query"]?["ready"] == .bool(true), "\(r.body)")
+        r = try await HTTPClientTests.call(replica, "POST", "/serverless/reclaim")
+        #expect(r.status == 403, "\(r.body)")
+    }
 }

@@ -2,7 +2,8 @@ import GRPCCore
 import RedCore
 import RedProto
 
-/// The database file's physical state (`PhysicalOperations`): the same JSON as `/physical/…`.
+/// The database file's physical state (`PhysicalOperations`) and the serverless lifecycle
+/// (`ServerlessOperations`): the same JSON as `/physical/…` and `/serverless/…`.
 extension GRPCService {
     func nativeHeader(request: ServerRequest<Reddb_V1_Empty>, context _: GRPCCore.ServerContext) async throws -> ServerResponse<Reddb_V1_PayloadReply> {
         await unary(request, rpc: "native_header") { _, _ in Self.payloadReply(operations.nativeHeader()) }
@@ -30,5 +31,17 @@ extension GRPCService {
 
     func nativeCatalogSummary(request: ServerRequest<Reddb_V1_Empty>, context _: GRPCCore.ServerContext) async throws -> ServerResponse<Reddb_V1_PayloadReply> {
         await unary(request, rpc: "native_catalog_summary") { _, _ in Self.payloadReply(try operations.catalogSummary()) }
+    }
+
+    func serverlessAttach(request: ServerRequest<Reddb_V1_JsonPayloadRequest>, context _: GRPCCore.ServerContext) async throws -> ServerResponse<Reddb_V1_PayloadReply> {
+        await unary(request, .writer, rpc: "serverless_attach") { _, _ in Self.payloadReply(try await self.context.serverlessAttach()) }
+    }
+
+    func serverlessWarmup(request: ServerRequest<Reddb_V1_JsonPayloadRequest>, context _: GRPCCore.ServerContext) async throws -> ServerResponse<Reddb_V1_PayloadReply> {
+        await unary(request, .writer, rpc: "serverless_warmup") { _, _ in Self.payloadReply(try await self.context.serverlessWarmup()) }
+    }
+
+    func serverlessReclaim(request: ServerRequest<Reddb_V1_JsonPayloadRequest>, context _: GRPCCore.ServerContext) async throws -> ServerResponse<Reddb_V1_PayloadReply> {
+        await unary(request, .writer, rpc: "serverless_reclaim") { _, _ in Self.payloadReply(try await self.context.serverlessReclaim()) }
     }
 }

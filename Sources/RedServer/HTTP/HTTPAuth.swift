@@ -14,7 +14,8 @@ import RedCore
 struct HTTPAuthMiddleware<Context: RequestContext>: RouterMiddleware {
     let auth: AuthStore
     static var publicPaths: Set<String> {
-        ["/health", "/ready", "/health/live", "/health/ready", "/health/startup", "/auth/login", "/auth/bootstrap", "/auth/change-password"]
+        ["/health", "/ready", "/health/live", "/health/ready", "/health/startup", "/auth/login", "/auth/bootstrap", "/auth/change-password",
+         "/ready/query", "/ready/write", "/ready/repair", "/ready/serverless", "/ready/serverless/query", "/ready/serverless/write", "/ready/serverless/repair"]
     }
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {

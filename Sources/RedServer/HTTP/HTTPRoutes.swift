@@ -19,6 +19,11 @@ struct HTTPRoutes: Sendable {
         ("POST", "/query/explain", "EXPLAIN a query: same body as /query"),
         ("GET", "/health", "Health summary (200 healthy, 503 otherwise)"),
         ("GET", "/ready", "Same as /health"),
+        ("GET", "/ready/{query,write,repair}", "One readiness gate: {\"kind\", \"ready\", \"reason\"?}, 200 or 503 (also under /ready/serverless/)"),
+        ("GET", "/ready/serverless", "Every readiness gate; 200 only when all are ready"),
+        ("POST", "/serverless/attach", "On waking: take or refresh the writer lease (when required) and report the gates"),
+        ("POST", "/serverless/warmup", "Read the catalog, collections and indexes into the page cache, up to its budget"),
+        ("POST", "/serverless/reclaim", "Before an idle spell: checkpoint, then release the cache's clean pages"),
         ("GET", "/health/live", "Liveness probe"),
         ("GET", "/health/ready", "Readiness probe"),
         ("GET", "/health/startup", "Startup probe"),
@@ -111,6 +116,20 @@ struct HTTPRoutes: Sendable {
         registerFailover(on: router)
         router.get("/health") { _, _ in self.health() }
         router.get("/ready") { _, _ in self.health() }
+        for gate in ServerContext.ReadinessGate.allCases {
+            for prefix in ["/ready/", "/ready/serverless/"] {
+                router.get(RouterPath(prefix + gate.rawValue)) { _, _ in
+                    Self.json(self.context.readinessJSON(gate), status: self.context.readiness(gate).ready ? .ok : .serviceUnavailable)
+                }
+            }
+        }
+        router.get("/ready/serverless") { _, _ in
+            let summary = self.context.readinessSummary
+            return Self.json(summary.json, status: summary.ready ? .ok : .serviceUnavailable)
+        }
+        router.post("/serverless/attach") { _, _ in Self.json(try await self.context.serverlessAttach()) }
+        router.post("/serverless/warmup") { _, _ in Self.json(try await self.context.serverlessWarmup()) }
+        router.post("/serverless/reclaim") { _, _ in Self.json(try await self.context.serverlessReclaim()) }
         router.get("/health/live") { _, _ in self.live() }
         router.get("/health/ready") { _, _ in self.probe("ready") }
         router.get("/health/startup") { _, _ in self.probe("startup") }

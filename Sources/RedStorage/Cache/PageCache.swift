@@ -231,6 +231,22 @@ public final class PageCache: @unchecked Sendable {
 
     // MARK: Eviction
 
+    /// Lets go of every clean, unpinned node (the dirty ones stay until a checkpoint or an
+    /// eviction writes them): memory back before an idle spell (`ServerlessReclaim`). The
+    /// caller holds the tree's exclusive lock, so no reader or writer is using a node meanwhile.
+    /// Returns the nodes and estimated bytes released.
+    public func dropClean() -> (nodes: Int, bytes: Int) {
+        state.withLock { s in
+            let before = (s.stats.residentNodes, s.stats.residentBytes)
+            for index in Array(s.map.values) {
+                let slot = s.slots[Int(index)]
+                guard slot.pins == 0, !slot.dirty, !slot.evicting else { continue }
+                remove(&s, index)
+            }
+            return (before.0 - s.stats.residentNodes, before.1 - s.stats.residentBytes)
+        }
+    }
+
     /// Once over budget, evicts down to `evictionSlack` below it in one go. Victims are chosen
     /// under the lock; the dirty ones are then written together, in page order with neighbours
     /// in one call (`NodeRunWriter`), **without** the lock, so other threads' hits and misses do

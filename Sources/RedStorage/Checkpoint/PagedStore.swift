@@ -146,6 +146,9 @@ public final class PagedStore: @unchecked Sendable {
 
     public var cacheStatistics: PageCache.Statistics { cache.statistics }
     public var pageCount: UInt32 { pager.pageCount }
+    /// Drops the cache's clean nodes under the tree's exclusive lock (see `PageCache.dropClean`).
+    public func dropCleanNodes() -> (nodes: Int, bytes: Int) { write { _ in cache.dropClean() } }
+
     /// Pages on the free list, ready for reuse.
     public var freePageCount: Int { pager.freePageCount }
     public var publishedHeader: DatabaseHeader { published.withLock { $0 } }
