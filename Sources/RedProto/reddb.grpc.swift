@@ -1109,6 +1109,71 @@ public enum Reddb_V1_RedDb: Sendable {
                 type: .unary
             )
         }
+        /// Namespace for "NativeVectorArtifacts" metadata.
+        public enum NativeVectorArtifacts: Sendable {
+            /// Request type for "NativeVectorArtifacts".
+            public typealias Input = Reddb_V1_Empty
+            /// Response type for "NativeVectorArtifacts".
+            public typealias Output = Reddb_V1_PayloadReply
+            /// Descriptor for "NativeVectorArtifacts".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "reddb.v1.RedDb"),
+                method: "NativeVectorArtifacts",
+                type: .unary
+            )
+        }
+        /// Namespace for "InspectNativeVectorArtifacts" metadata.
+        public enum InspectNativeVectorArtifacts: Sendable {
+            /// Request type for "InspectNativeVectorArtifacts".
+            public typealias Input = Reddb_V1_Empty
+            /// Response type for "InspectNativeVectorArtifacts".
+            public typealias Output = Reddb_V1_PayloadReply
+            /// Descriptor for "InspectNativeVectorArtifacts".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "reddb.v1.RedDb"),
+                method: "InspectNativeVectorArtifacts",
+                type: .unary
+            )
+        }
+        /// Namespace for "InspectNativeVectorArtifact" metadata.
+        public enum InspectNativeVectorArtifact: Sendable {
+            /// Request type for "InspectNativeVectorArtifact".
+            public typealias Input = Reddb_V1_CollectionRequest
+            /// Response type for "InspectNativeVectorArtifact".
+            public typealias Output = Reddb_V1_PayloadReply
+            /// Descriptor for "InspectNativeVectorArtifact".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "reddb.v1.RedDb"),
+                method: "InspectNativeVectorArtifact",
+                type: .unary
+            )
+        }
+        /// Namespace for "WarmupNativeVectorArtifacts" metadata.
+        public enum WarmupNativeVectorArtifacts: Sendable {
+            /// Request type for "WarmupNativeVectorArtifacts".
+            public typealias Input = Reddb_V1_Empty
+            /// Response type for "WarmupNativeVectorArtifacts".
+            public typealias Output = Reddb_V1_PayloadReply
+            /// Descriptor for "WarmupNativeVectorArtifacts".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "reddb.v1.RedDb"),
+                method: "WarmupNativeVectorArtifacts",
+                type: .unary
+            )
+        }
+        /// Namespace for "WarmupNativeVectorArtifact" metadata.
+        public enum WarmupNativeVectorArtifact: Sendable {
+            /// Request type for "WarmupNativeVectorArtifact".
+            public typealias Input = Reddb_V1_CollectionRequest
+            /// Response type for "WarmupNativeVectorArtifact".
+            public typealias Output = Reddb_V1_PayloadReply
+            /// Descriptor for "WarmupNativeVectorArtifact".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "reddb.v1.RedDb"),
+                method: "WarmupNativeVectorArtifact",
+                type: .unary
+            )
+        }
         /// Namespace for "ServerlessAttach" metadata.
         public enum ServerlessAttach: Sendable {
             /// Request type for "ServerlessAttach".
@@ -1727,6 +1792,11 @@ public enum Reddb_V1_RedDb: Sendable {
             MarkIndexReady.descriptor,
             FailIndex.descriptor,
             MarkIndexStale.descriptor,
+            NativeVectorArtifacts.descriptor,
+            InspectNativeVectorArtifacts.descriptor,
+            InspectNativeVectorArtifact.descriptor,
+            WarmupNativeVectorArtifacts.descriptor,
+            WarmupNativeVectorArtifact.descriptor,
             ServerlessAttach.descriptor,
             ServerlessWarmup.descriptor,
             ServerlessReclaim.descriptor,
@@ -3066,6 +3136,80 @@ extension Reddb_V1_RedDb {
         /// - Returns: A streaming response of `Reddb_V1_PayloadReply` messages.
         func markIndexStale(
             request: GRPCCore.StreamingServerRequest<Reddb_V1_IndexNameRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Reddb_V1_PayloadReply>
+
+        /// Handle the "NativeVectorArtifacts" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > What serves vector searches (exact scans of the stored vectors here).
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Reddb_V1_Empty` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Reddb_V1_PayloadReply` messages.
+        func nativeVectorArtifacts(
+            request: GRPCCore.StreamingServerRequest<Reddb_V1_Empty>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Reddb_V1_PayloadReply>
+
+        /// Handle the "InspectNativeVectorArtifacts" method.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Reddb_V1_Empty` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Reddb_V1_PayloadReply` messages.
+        func inspectNativeVectorArtifacts(
+            request: GRPCCore.StreamingServerRequest<Reddb_V1_Empty>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Reddb_V1_PayloadReply>
+
+        /// Handle the "InspectNativeVectorArtifact" method.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Reddb_V1_CollectionRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Reddb_V1_PayloadReply` messages.
+        func inspectNativeVectorArtifact(
+            request: GRPCCore.StreamingServerRequest<Reddb_V1_CollectionRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Reddb_V1_PayloadReply>
+
+        /// Handle the "WarmupNativeVectorArtifacts" method.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Reddb_V1_Empty` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Reddb_V1_PayloadReply` messages.
+        func warmupNativeVectorArtifacts(
+            request: GRPCCore.StreamingServerRequest<Reddb_V1_Empty>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Reddb_V1_PayloadReply>
+
+        /// Handle the "WarmupNativeVectorArtifact" method.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Reddb_V1_CollectionRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Reddb_V1_PayloadReply` messages.
+        func warmupNativeVectorArtifact(
+            request: GRPCCore.StreamingServerRequest<Reddb_V1_CollectionRequest>,
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.StreamingServerResponse<Reddb_V1_PayloadReply>
 
@@ -4973,6 +5117,80 @@ extension Reddb_V1_RedDb {
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.ServerResponse<Reddb_V1_PayloadReply>
 
+        /// Handle the "NativeVectorArtifacts" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > What serves vector searches (exact scans of the stored vectors here).
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Reddb_V1_Empty` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Reddb_V1_PayloadReply` message.
+        func nativeVectorArtifacts(
+            request: GRPCCore.ServerRequest<Reddb_V1_Empty>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Reddb_V1_PayloadReply>
+
+        /// Handle the "InspectNativeVectorArtifacts" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Reddb_V1_Empty` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Reddb_V1_PayloadReply` message.
+        func inspectNativeVectorArtifacts(
+            request: GRPCCore.ServerRequest<Reddb_V1_Empty>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Reddb_V1_PayloadReply>
+
+        /// Handle the "InspectNativeVectorArtifact" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Reddb_V1_CollectionRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Reddb_V1_PayloadReply` message.
+        func inspectNativeVectorArtifact(
+            request: GRPCCore.ServerRequest<Reddb_V1_CollectionRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Reddb_V1_PayloadReply>
+
+        /// Handle the "WarmupNativeVectorArtifacts" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Reddb_V1_Empty` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Reddb_V1_PayloadReply` message.
+        func warmupNativeVectorArtifacts(
+            request: GRPCCore.ServerRequest<Reddb_V1_Empty>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Reddb_V1_PayloadReply>
+
+        /// Handle the "WarmupNativeVectorArtifact" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Reddb_V1_CollectionRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Reddb_V1_PayloadReply` message.
+        func warmupNativeVectorArtifact(
+            request: GRPCCore.ServerRequest<Reddb_V1_CollectionRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Reddb_V1_PayloadReply>
+
         /// Handle the "ServerlessAttach" method.
         ///
         /// > Source IDL Documentation:
@@ -6877,6 +7095,80 @@ extension Reddb_V1_RedDb {
             context: GRPCCore.ServerContext
         ) async throws -> Reddb_V1_PayloadReply
 
+        /// Handle the "NativeVectorArtifacts" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > What serves vector searches (exact scans of the stored vectors here).
+        ///
+        /// - Parameters:
+        ///   - request: A `Reddb_V1_Empty` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Reddb_V1_PayloadReply` to respond with.
+        func nativeVectorArtifacts(
+            request: Reddb_V1_Empty,
+            context: GRPCCore.ServerContext
+        ) async throws -> Reddb_V1_PayloadReply
+
+        /// Handle the "InspectNativeVectorArtifacts" method.
+        ///
+        /// - Parameters:
+        ///   - request: A `Reddb_V1_Empty` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Reddb_V1_PayloadReply` to respond with.
+        func inspectNativeVectorArtifacts(
+            request: Reddb_V1_Empty,
+            context: GRPCCore.ServerContext
+        ) async throws -> Reddb_V1_PayloadReply
+
+        /// Handle the "InspectNativeVectorArtifact" method.
+        ///
+        /// - Parameters:
+        ///   - request: A `Reddb_V1_CollectionRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Reddb_V1_PayloadReply` to respond with.
+        func inspectNativeVectorArtifact(
+            request: Reddb_V1_CollectionRequest,
+            context: GRPCCore.ServerContext
+        ) async throws -> Reddb_V1_PayloadReply
+
+        /// Handle the "WarmupNativeVectorArtifacts" method.
+        ///
+        /// - Parameters:
+        ///   - request: A `Reddb_V1_Empty` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Reddb_V1_PayloadReply` to respond with.
+        func warmupNativeVectorArtifacts(
+            request: Reddb_V1_Empty,
+            context: GRPCCore.ServerContext
+        ) async throws -> Reddb_V1_PayloadReply
+
+        /// Handle the "WarmupNativeVectorArtifact" method.
+        ///
+        /// - Parameters:
+        ///   - request: A `Reddb_V1_CollectionRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Reddb_V1_PayloadReply` to respond with.
+        func warmupNativeVectorArtifact(
+            request: Reddb_V1_CollectionRequest,
+            context: GRPCCore.ServerContext
+        ) async throws -> Reddb_V1_PayloadReply
+
         /// Handle the "ServerlessAttach" method.
         ///
         /// > Source IDL Documentation:
@@ -8419,6 +8711,61 @@ extension Reddb_V1_RedDb.StreamingServiceProtocol {
             }
         )
         router.registerHandler(
+            forMethod: Reddb_V1_RedDb.Method.NativeVectorArtifacts.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Reddb_V1_Empty>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Reddb_V1_PayloadReply>(),
+            handler: { request, context in
+                try await self.nativeVectorArtifacts(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
+            forMethod: Reddb_V1_RedDb.Method.InspectNativeVectorArtifacts.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Reddb_V1_Empty>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Reddb_V1_PayloadReply>(),
+            handler: { request, context in
+                try await self.inspectNativeVectorArtifacts(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
+            forMethod: Reddb_V1_RedDb.Method.InspectNativeVectorArtifact.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Reddb_V1_CollectionRequest>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Reddb_V1_PayloadReply>(),
+            handler: { request, context in
+                try await self.inspectNativeVectorArtifact(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
+            forMethod: Reddb_V1_RedDb.Method.WarmupNativeVectorArtifacts.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Reddb_V1_Empty>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Reddb_V1_PayloadReply>(),
+            handler: { request, context in
+                try await self.warmupNativeVectorArtifacts(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
+            forMethod: Reddb_V1_RedDb.Method.WarmupNativeVectorArtifact.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Reddb_V1_CollectionRequest>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Reddb_V1_PayloadReply>(),
+            handler: { request, context in
+                try await self.warmupNativeVectorArtifact(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
             forMethod: Reddb_V1_RedDb.Method.ServerlessAttach.descriptor,
             deserializer: GRPCProtobuf.ProtobufDeserializer<Reddb_V1_JsonPayloadRequest>(),
             serializer: GRPCProtobuf.ProtobufSerializer<Reddb_V1_PayloadReply>(),
@@ -9782,6 +10129,61 @@ extension Reddb_V1_RedDb.ServiceProtocol {
         context: GRPCCore.ServerContext
     ) async throws -> GRPCCore.StreamingServerResponse<Reddb_V1_PayloadReply> {
         let response = try await self.markIndexStale(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    public func nativeVectorArtifacts(
+        request: GRPCCore.StreamingServerRequest<Reddb_V1_Empty>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Reddb_V1_PayloadReply> {
+        let response = try await self.nativeVectorArtifacts(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    public func inspectNativeVectorArtifacts(
+        request: GRPCCore.StreamingServerRequest<Reddb_V1_Empty>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Reddb_V1_PayloadReply> {
+        let response = try await self.inspectNativeVectorArtifacts(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    public func inspectNativeVectorArtifact(
+        request: GRPCCore.StreamingServerRequest<Reddb_V1_CollectionRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Reddb_V1_PayloadReply> {
+        let response = try await self.inspectNativeVectorArtifact(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    public func warmupNativeVectorArtifacts(
+        request: GRPCCore.StreamingServerRequest<Reddb_V1_Empty>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Reddb_V1_PayloadReply> {
+        let response = try await self.warmupNativeVectorArtifacts(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    public func warmupNativeVectorArtifact(
+        request: GRPCCore.StreamingServerRequest<Reddb_V1_CollectionRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Reddb_V1_PayloadReply> {
+        let response = try await self.warmupNativeVectorArtifact(
             request: GRPCCore.ServerRequest(stream: request),
             context: context
         )
@@ -11323,6 +11725,71 @@ extension Reddb_V1_RedDb.SimpleServiceProtocol {
     ) async throws -> GRPCCore.ServerResponse<Reddb_V1_PayloadReply> {
         return GRPCCore.ServerResponse<Reddb_V1_PayloadReply>(
             message: try await self.markIndexStale(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func nativeVectorArtifacts(
+        request: GRPCCore.ServerRequest<Reddb_V1_Empty>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Reddb_V1_PayloadReply> {
+        return GRPCCore.ServerResponse<Reddb_V1_PayloadReply>(
+            message: try await self.nativeVectorArtifacts(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func inspectNativeVectorArtifacts(
+        request: GRPCCore.ServerRequest<Reddb_V1_Empty>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Reddb_V1_PayloadReply> {
+        return GRPCCore.ServerResponse<Reddb_V1_PayloadReply>(
+            message: try await self.inspectNativeVectorArtifacts(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func inspectNativeVectorArtifact(
+        request: GRPCCore.ServerRequest<Reddb_V1_CollectionRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Reddb_V1_PayloadReply> {
+        return GRPCCore.ServerResponse<Reddb_V1_PayloadReply>(
+            message: try await self.inspectNativeVectorArtifact(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func warmupNativeVectorArtifacts(
+        request: GRPCCore.ServerRequest<Reddb_V1_Empty>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Reddb_V1_PayloadReply> {
+        return GRPCCore.ServerResponse<Reddb_V1_PayloadReply>(
+            message: try await self.warmupNativeVectorArtifacts(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func warmupNativeVectorArtifact(
+        request: GRPCCore.ServerRequest<Reddb_V1_CollectionRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Reddb_V1_PayloadReply> {
+        return GRPCCore.ServerResponse<Reddb_V1_PayloadReply>(
+            message: try await self.warmupNativeVectorArtifact(
                 request: request.message,
                 context: context
             ),
@@ -13566,6 +14033,105 @@ extension Reddb_V1_RedDb {
         func markIndexStale<Result>(
             request: GRPCCore.ClientRequest<Reddb_V1_IndexNameRequest>,
             serializer: some GRPCCore.MessageSerializer<Reddb_V1_IndexNameRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Reddb_V1_PayloadReply>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "NativeVectorArtifacts" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > What serves vector searches (exact scans of the stored vectors here).
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Reddb_V1_Empty` message.
+        ///   - serializer: A serializer for `Reddb_V1_Empty` messages.
+        ///   - deserializer: A deserializer for `Reddb_V1_PayloadReply` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func nativeVectorArtifacts<Result>(
+            request: GRPCCore.ClientRequest<Reddb_V1_Empty>,
+            serializer: some GRPCCore.MessageSerializer<Reddb_V1_Empty>,
+            deserializer: some GRPCCore.MessageDeserializer<Reddb_V1_PayloadReply>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "InspectNativeVectorArtifacts" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Reddb_V1_Empty` message.
+        ///   - serializer: A serializer for `Reddb_V1_Empty` messages.
+        ///   - deserializer: A deserializer for `Reddb_V1_PayloadReply` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func inspectNativeVectorArtifacts<Result>(
+            request: GRPCCore.ClientRequest<Reddb_V1_Empty>,
+            serializer: some GRPCCore.MessageSerializer<Reddb_V1_Empty>,
+            deserializer: some GRPCCore.MessageDeserializer<Reddb_V1_PayloadReply>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "InspectNativeVectorArtifact" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Reddb_V1_CollectionRequest` message.
+        ///   - serializer: A serializer for `Reddb_V1_CollectionRequest` messages.
+        ///   - deserializer: A deserializer for `Reddb_V1_PayloadReply` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func inspectNativeVectorArtifact<Result>(
+            request: GRPCCore.ClientRequest<Reddb_V1_CollectionRequest>,
+            serializer: some GRPCCore.MessageSerializer<Reddb_V1_CollectionRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Reddb_V1_PayloadReply>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "WarmupNativeVectorArtifacts" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Reddb_V1_Empty` message.
+        ///   - serializer: A serializer for `Reddb_V1_Empty` messages.
+        ///   - deserializer: A deserializer for `Reddb_V1_PayloadReply` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func warmupNativeVectorArtifacts<Result>(
+            request: GRPCCore.ClientRequest<Reddb_V1_Empty>,
+            serializer: some GRPCCore.MessageSerializer<Reddb_V1_Empty>,
+            deserializer: some GRPCCore.MessageDeserializer<Reddb_V1_PayloadReply>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "WarmupNativeVectorArtifact" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Reddb_V1_CollectionRequest` message.
+        ///   - serializer: A serializer for `Reddb_V1_CollectionRequest` messages.
+        ///   - deserializer: A deserializer for `Reddb_V1_PayloadReply` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func warmupNativeVectorArtifact<Result>(
+            request: GRPCCore.ClientRequest<Reddb_V1_CollectionRequest>,
+            serializer: some GRPCCore.MessageSerializer<Reddb_V1_CollectionRequest>,
             deserializer: some GRPCCore.MessageDeserializer<Reddb_V1_PayloadReply>,
             options: GRPCCore.CallOptions,
             onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result
@@ -17005,6 +17571,160 @@ extension Reddb_V1_RedDb {
             try await self.client.unary(
                 request: request,
                 descriptor: Reddb_V1_RedDb.Method.MarkIndexStale.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
+
+        /// Call the "NativeVectorArtifacts" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > What serves vector searches (exact scans of the stored vectors here).
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Reddb_V1_Empty` message.
+        ///   - serializer: A serializer for `Reddb_V1_Empty` messages.
+        ///   - deserializer: A deserializer for `Reddb_V1_PayloadReply` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func nativeVectorArtifacts<Result>(
+            request: GRPCCore.ClientRequest<Reddb_V1_Empty>,
+            serializer: some GRPCCore.MessageSerializer<Reddb_V1_Empty>,
+            deserializer: some GRPCCore.MessageDeserializer<Reddb_V1_PayloadReply>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Reddb_V1_RedDb.Method.NativeVectorArtifacts.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
+
+        /// Call the "InspectNativeVectorArtifacts" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Reddb_V1_Empty` message.
+        ///   - serializer: A serializer for `Reddb_V1_Empty` messages.
+        ///   - deserializer: A deserializer for `Reddb_V1_PayloadReply` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func inspectNativeVectorArtifacts<Result>(
+            request: GRPCCore.ClientRequest<Reddb_V1_Empty>,
+            serializer: some GRPCCore.MessageSerializer<Reddb_V1_Empty>,
+            deserializer: some GRPCCore.MessageDeserializer<Reddb_V1_PayloadReply>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Reddb_V1_RedDb.Method.InspectNativeVectorArtifacts.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
+
+        /// Call the "InspectNativeVectorArtifact" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Reddb_V1_CollectionRequest` message.
+        ///   - serializer: A serializer for `Reddb_V1_CollectionRequest` messages.
+        ///   - deserializer: A deserializer for `Reddb_V1_PayloadReply` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func inspectNativeVectorArtifact<Result>(
+            request: GRPCCore.ClientRequest<Reddb_V1_CollectionRequest>,
+            serializer: some GRPCCore.MessageSerializer<Reddb_V1_CollectionRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Reddb_V1_PayloadReply>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Reddb_V1_RedDb.Method.InspectNativeVectorArtifact.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
+
+        /// Call the "WarmupNativeVectorArtifacts" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Reddb_V1_Empty` message.
+        ///   - serializer: A serializer for `Reddb_V1_Empty` messages.
+        ///   - deserializer: A deserializer for `Reddb_V1_PayloadReply` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func warmupNativeVectorArtifacts<Result>(
+            request: GRPCCore.ClientRequest<Reddb_V1_Empty>,
+            serializer: some GRPCCore.MessageSerializer<Reddb_V1_Empty>,
+            deserializer: some GRPCCore.MessageDeserializer<Reddb_V1_PayloadReply>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Reddb_V1_RedDb.Method.WarmupNativeVectorArtifacts.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
+
+        /// Call the "WarmupNativeVectorArtifact" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Reddb_V1_CollectionRequest` message.
+        ///   - serializer: A serializer for `Reddb_V1_CollectionRequest` messages.
+        ///   - deserializer: A deserializer for `Reddb_V1_PayloadReply` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func warmupNativeVectorArtifact<Result>(
+            request: GRPCCore.ClientRequest<Reddb_V1_CollectionRequest>,
+            serializer: some GRPCCore.MessageSerializer<Reddb_V1_CollectionRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Reddb_V1_PayloadReply>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Reddb_V1_RedDb.Method.WarmupNativeVectorArtifact.descriptor,
                 serializer: serializer,
                 deserializer: deserializer,
                 options: options,
@@ -20467,6 +21187,135 @@ extension Reddb_V1_RedDb.ClientProtocol {
         try await self.markIndexStale(
             request: request,
             serializer: GRPCProtobuf.ProtobufSerializer<Reddb_V1_IndexNameRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Reddb_V1_PayloadReply>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "NativeVectorArtifacts" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > What serves vector searches (exact scans of the stored vectors here).
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Reddb_V1_Empty` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func nativeVectorArtifacts<Result>(
+        request: GRPCCore.ClientRequest<Reddb_V1_Empty>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.nativeVectorArtifacts(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Reddb_V1_Empty>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Reddb_V1_PayloadReply>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "InspectNativeVectorArtifacts" method.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Reddb_V1_Empty` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func inspectNativeVectorArtifacts<Result>(
+        request: GRPCCore.ClientRequest<Reddb_V1_Empty>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.inspectNativeVectorArtifacts(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Reddb_V1_Empty>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Reddb_V1_PayloadReply>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "InspectNativeVectorArtifact" method.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Reddb_V1_CollectionRequest` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func inspectNativeVectorArtifact<Result>(
+        request: GRPCCore.ClientRequest<Reddb_V1_CollectionRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.inspectNativeVectorArtifact(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Reddb_V1_CollectionRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Reddb_V1_PayloadReply>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "WarmupNativeVectorArtifacts" method.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Reddb_V1_Empty` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func warmupNativeVectorArtifacts<Result>(
+        request: GRPCCore.ClientRequest<Reddb_V1_Empty>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.warmupNativeVectorArtifacts(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Reddb_V1_Empty>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Reddb_V1_PayloadReply>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "WarmupNativeVectorArtifact" method.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Reddb_V1_CollectionRequest` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func warmupNativeVectorArtifact<Result>(
+        request: GRPCCore.ClientRequest<Reddb_V1_CollectionRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.warmupNativeVectorArtifact(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Reddb_V1_CollectionRequest>(),
             deserializer: GRPCProtobuf.ProtobufDeserializer<Reddb_V1_PayloadReply>(),
             options: options,
             onResponse: handleResponse
@@ -24054,6 +24903,155 @@ extension Reddb_V1_RedDb.ClientProtocol {
             metadata: metadata
         )
         return try await self.markIndexStale(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "NativeVectorArtifacts" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > What serves vector searches (exact scans of the stored vectors here).
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func nativeVectorArtifacts<Result>(
+        _ message: Reddb_V1_Empty,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Reddb_V1_Empty>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.nativeVectorArtifacts(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "InspectNativeVectorArtifacts" method.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func inspectNativeVectorArtifacts<Result>(
+        _ message: Reddb_V1_Empty,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Reddb_V1_Empty>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.inspectNativeVectorArtifacts(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "InspectNativeVectorArtifact" method.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func inspectNativeVectorArtifact<Result>(
+        _ message: Reddb_V1_CollectionRequest,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Reddb_V1_CollectionRequest>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.inspectNativeVectorArtifact(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "WarmupNativeVectorArtifacts" method.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func warmupNativeVectorArtifacts<Result>(
+        _ message: Reddb_V1_Empty,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Reddb_V1_Empty>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.warmupNativeVectorArtifacts(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "WarmupNativeVectorArtifact" method.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func warmupNativeVectorArtifact<Result>(
+        _ message: Reddb_V1_CollectionRequest,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Reddb_V1_CollectionRequest>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.warmupNativeVectorArtifact(
             request: request,
             options: options,
             onResponse: handleResponse

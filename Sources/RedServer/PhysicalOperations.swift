@@ -87,3 +87,21 @@ extension CollectionOperations {
                         ("by_kind", .object(counts.sorted { $0.key < $1.key }.map { ($0.key, .integer(Int64($0.value))) }))])
     }
 }
+
+extension CollectionOperations {
+    /// `NativeVectorArtifacts` (a listing), `InspectNativeVectorArtifact(s)` and
+    /// `WarmupNativeVectorArtifact(s)` (each reads the vectors through, into the cache):
+    /// `{"ok", "artifacts": [{"collection", "kind": "exact_scan", "dimension", "metric", "vectors"?, "bytes"?}]}`.
+    func vectorArtifacts(_ name: String? = nil, reading: Bool) async throws -> JSONValue {
+        let database = self.database
+        let artifacts = try await Task.detached { try database.vectorArtifacts(named: name, reading: reading) }.value
+        let items = artifacts.map { a -> JSONValue in
+            var members: [(String, JSONValue)] = [("collection", .string(a.collection)), ("dimension", a.dimension.map { .integer(Int64($0)) } ?? .null),
+                                                  ("kind", .string(a.kind)), ("metric", .string(a.metric))]
+            if let vectors = a.vectors { members.append(("vectors", .integer(Int64(vectors)))) }
+            if let bytes = a.bytes { members.append(("bytes", .integer(Int64(bytes)))) }
+            return .object(members.sorted { $0.0 < $1.0 })
+        }
+        return .object([("artifacts", .array(items)), ("ok", .bool(true))])
+    }
+}

@@ -35,7 +35,22 @@ import Testing
         r = try await HTTPClientTests.call(server, "GET", "/physical/catalog")
         #expect(r.json["by_kind"]?["view"] == .integer(1), "\(r.body)")
 
+        r = try await HTTPClientTests.call(server, "POST", "/query", body: "CREATE VECTOR docs DIM 3 METRIC l2; INSERT INTO docs VECTOR (dense) VALUES ([1,0,0]), ([0,1,0])")
+        #expect(r.status == 200, "\(r.body)")
+        r = try await HTTPClientTests.call(server, "GET", "/physical/vectors")
+        #expect(r.body.contains(#"{"collection":"docs","dimension":3,"kind":"exact_scan","metric":"l2"}"#), "\(r.body)")
+        r = try await HTTPClientTests.call(server, "GET", "/physical/vectors/docs")
+        #expect(r.body.contains(#""vectors":2"#), "\(r.body)")
+        #expect(try await HTTPClientTests.call(server, "GET", "/physical/vectors/t").status == 404)
+
         try await GRPCServerTests.withClient(server) { db, _ in
+            #expect(try await db.nativeVectorArtifacts(Reddb_V1_Empty()).payload.contains(#""collection":"docs""#))
+            #expect(try await db.inspectNativeVectorArtifacts(Reddb_V1_Empty()).payload.contains(#""vectors":2"#))
+            #expect(try await db.inspectNativeVectorArtifact(.with { $0.collection = "docs" }).payload.contains(#""bytes":"#))
+            #expect(try await db.warmupNativeVectorArtifacts(Reddb_V1_Empty()).payload.contains(#""vectors":2"#))
+            #expect(try await db.warmupNativeVectorArtifact(.with { $0.collection = "docs" }).payload.contains(#""vectors":2"#))
+            let missing = await GRPCServerTests.code { _ = try await db.inspectNativeVectorArtifact(.with { $0.collection = "nope" }) }
+            #expect(missing?.0 == .notFound)
             let header = try JSONValue.parse(try await db.nativeHeader(Reddb_V1_Empty()).payload)
             #expect(header["magic"] == .string("REDDBSW1"))
             let recovery = try JSONValue.parse(try await db.nativeRecoverySummary(Reddb_V1_Empty()).payload)
@@ -43,7 +58,7 @@ import Testing
             #expect(try JSONValue.parse(try await db.physicalMetadata(Reddb_V1_Empty()).payload)["format"] == .string("reddb-swift"))
             let roots = try await db.roots(Reddb_V1_Empty()).payload
             #expect(roots == (try await db.nativeCollectionRoots(Reddb_V1_Empty()).payload))
-            #expect(try JSONValue.parse(try await db.nativeRegistrySummary(Reddb_V1_Empty()).payload)["collections"] == .integer(1))
+            #expect(try JSONValue.parse(try await db.nativeRegistrySummary(Reddb_V1_Empty()).payload)["collections"] == .integer(2))
             #expect(try JSONValue.parse(try await db.nativeCatalogSummary(Reddb_V1_Empty()).payload)["entries"] != nil)
         }
     }

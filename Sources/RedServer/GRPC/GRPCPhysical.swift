@@ -44,4 +44,28 @@ extension GRPCService {
     func serverlessReclaim(request: ServerRequest<Reddb_V1_JsonPayloadRequest>, context _: GRPCCore.ServerContext) async throws -> ServerResponse<Reddb_V1_PayloadReply> {
         await unary(request, .writer, rpc: "serverless_reclaim") { _, _ in Self.payloadReply(try await self.context.serverlessReclaim()) }
     }
+
+    func nativeVectorArtifacts(request: ServerRequest<Reddb_V1_Empty>, context _: GRPCCore.ServerContext) async throws -> ServerResponse<Reddb_V1_PayloadReply> {
+        await unary(request, rpc: "native_vector_artifacts") { _, _ in Self.payloadReply(try await operations.vectorArtifacts(reading: false)) }
+    }
+
+    func inspectNativeVectorArtifacts(request: ServerRequest<Reddb_V1_Empty>, context _: GRPCCore.ServerContext) async throws -> ServerResponse<Reddb_V1_PayloadReply> {
+        await unary(request, rpc: "inspect_native_vector_artifacts") { _, _ in Self.payloadReply(try await operations.vectorArtifacts(reading: true)) }
+    }
+
+    func inspectNativeVectorArtifact(request: ServerRequest<Reddb_V1_CollectionRequest>, context _: GRPCCore.ServerContext) async throws -> ServerResponse<Reddb_V1_PayloadReply> {
+        await unary(request, rpc: "inspect_native_vector_artifact") { message, _ in
+            Self.payloadReply(try await operations.vectorArtifacts(try Self.required(message.collection, "collection"), reading: true))
+        }
+    }
+
+    func warmupNativeVectorArtifacts(request: ServerRequest<Reddb_V1_Empty>, context _: GRPCCore.ServerContext) async throws -> ServerResponse<Reddb_V1_PayloadReply> {
+        await unary(request, .writer, rpc: "warmup_native_vector_artifacts") { _, _ in Self.payloadReply(try await operations.vectorArtifacts(reading: true)) }
+    }
+
+    func warmupNativeVectorArtifact(request: ServerRequest<Reddb_V1_CollectionRequest>, context _: GRPCCore.ServerContext) async throws -> ServerResponse<Reddb_V1_PayloadReply> {
+        await unary(request, .writer, rpc: "warmup_native_vector_artifact") { message, _ in
+            Self.payloadReply(try await operations.vectorArtifacts(try Self.required(message.collection, "collection"), reading: true))
+        }
+    }
 }

@@ -50,6 +50,9 @@ struct HTTPRoutes: Sendable {
         ("GET", "/physical/registry", "Collections by model and their indexes"),
         ("GET", "/physical/catalog", "Catalog entries counted by kind"),
         ("GET", "/roots", "The B+tree's root page and every collection's key prefix id"),
+        ("GET", "/physical/vectors", "What serves each vector collection's searches (exact scans); ?inspect=true also counts its vectors and bytes"),
+        ("GET", "/physical/vectors/{c}", "One vector collection, inspected (read through, so also warmed)"),
+        ("POST", "/physical/vectors/warmup", "Read every vector collection into the page cache"),
         ("GET", "/graph/projections", "Graph projections: definition and state"),
         ("POST", "/graph/projections", "Save a graph projection: {\"name\", \"source\", \"node_labels\"?, \"node_types\"?, \"edge_labels\"?}"),
         ("POST", "/graph/projections/{name}/{step}", "materialize (count it now), materializing, stale or fail"),
@@ -161,6 +164,15 @@ struct HTTPRoutes: Sendable {
         router.get("/physical/metadata") { _, _ in Self.json(self.operations.physicalMetadata()) }
         router.get("/physical/registry") { _, _ in Self.json(try await self.operations.registrySummary()) }
         router.get("/physical/catalog") { _, _ in Self.json(try self.operations.catalogSummary()) }
+        router.get("/physical/vectors") { request, _ in
+            let inspect = request.uri.queryParameters.get("inspect").map { ["true", "1"].contains($0.lowercased()) } ?? false
+            return Self.json(try await self.operations.vectorArtifacts(reading: inspect))
+        }
+        router.get("/physical/vectors/:c") { _, ctx in Self.json(try await self.operations.vectorArtifacts(try Self.segment(ctx, "c"), reading: true)) }
+        router.post("/physical/vectors/warmup") { _, _ in
+            if let refusal = self.operations.callerAccess.writeRefusal("WARMUP") { throw refusal }
+            return Self.json(try await self.operations.vectorArtifacts(reading: true))
+        }
         router.get("/roots") { _, _ in Self.json(try self.operations.collectionRoots()) }
         router.get("/graph/projections") { _, _ in Self.json(try self.operations.graphProjections(.all)) }
         router.post("/graph/projections") { request, _ in Self.json(try await self.operations.saveGraphProjection(try await self.body(request))) }
