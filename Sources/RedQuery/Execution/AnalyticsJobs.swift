@@ -10,8 +10,11 @@ import RedEngine
 /// (with an `error`); a completed job can be marked `stale` and queued again, as can a failed
 /// one. Upstream names these rpcs and documents no more; this is our reading of the names.
 ///
-/// Stored in the catalog under `analytics_job/<name>` as JSON.
-public struct AnalyticsJob: Sendable, Equatable {
+/// Stored in the catalog under `analytics_job/<name>` as JSON (`CatalogRecords`).
+public struct AnalyticsJob: CatalogRecord, Equatable {
+    public static let kindName = "analytics job"
+    public static let keyPrefix = "analytics_job/"
+
     public enum Status: String, Sendable, CaseIterable { case declared, queued, running, completed, stale, failed }
 
     /// The steps, and the states each may be taken from.
@@ -109,15 +112,6 @@ public struct AnalyticsJob: Sendable, Equatable {
                  ("status", .string(status.rawValue)), ("updated_at_ms", .integer(updatedAtMilliseconds))])
     }
 
-    /// Both, as stored.
-    public var json: JSONValue {
-        guard case .object(let definition) = definitionJSON, case .object(let state) = stateJSON else { return .null }
-        var merged = definition
-        for member in state where !merged.contains(where: { $0.0 == member.0 }) { merged.append(member) }
-        merged.sort { $0.0 < $1.0 }
-        return .object(merged)
-    }
-
     public init(json: JSONValue) throws {
         func integer(_ key: String) -> Int64? { if case .integer(let n)? = json[key] { return n } else { return nil } }
         guard case .string(let name)? = json["name"], case .string(let kind)? = json["kind"],
@@ -148,30 +142,5 @@ public struct AnalyticsJob: Sendable, Equatable {
         guard case .object = parameters, parameters.utf8.count <= Self.maxDetailBytes else {
             throw RedError(.invalidArgument, "analytics job parameters must be a JSON object of at most \(Self.maxDetailBytes) bytes")
         }
-    }
-}
-
-/// Where analytics jobs are kept (see `AnalyticsJob`).
-public enum AnalyticsJobCatalog {
-    static let prefix = Array("analytics_job/".utf8)
-    static func key(_ name: String) -> [UInt8] { prefix + Array(name.utf8) }
-
-    public static func get(_ name: String, _ tx: Transaction) throws -> AnalyticsJob? {
-        guard let bytes = try tx.catalogGet(key(name)) else { return nil }
-        return try AnalyticsJob(json: try JSONValue.parse(utf8: bytes))
-    }
-
-    public static func require(_ name: String, _ tx: Transaction) throws -> AnalyticsJob {
-        guard let job = try get(name, tx) else { throw RedError(.undefinedObject, "analytics job \"\(name)\" does not exist") }
-        return job
-    }
-
-    public static func put(_ job: AnalyticsJob, _ tx: Transaction) throws { try tx.catalogPut(key(job.name), job.json.utf8) }
-
-    public static func all(_ tx: Transaction) throws -> [AnalyticsJob] {
-        let cursor = try tx.catalogScan(.prefix(prefix))
-        var out: [AnalyticsJob] = []
-        while let (_, value) = try cursor.next() { out.append(try AnalyticsJob(json: try JSONValue.parse(utf8: value))) }
-        return out
     }
 }

@@ -14,8 +14,11 @@ import RedEngine
 /// recorded) → `stale` (marked so, e.g. after the graph changed), or `failed`.
 ///
 /// Stored in the catalog under `graph_projection/<name>` as JSON, so they change in
-/// transactions, replicate, and are backed up with the data.
-public struct GraphProjection: Sendable, Equatable {
+/// transactions, replicate, and are backed up with the data (`CatalogRecords`).
+public struct GraphProjection: CatalogRecord, Equatable {
+    public static let kindName = "graph projection"
+    public static let keyPrefix = "graph_projection/"
+
     public enum Status: String, Sendable, CaseIterable { case declared, materializing, materialized, stale, failed }
 
     public var name: String
@@ -62,23 +65,11 @@ public struct GraphProjection: Sendable, Equatable {
 
     /// The state: what `Operational…` lists.
     public var stateJSON: JSONValue {
-        var members: [(String, JSONValue)] = [("edge_count", edgeCount.map { .integer(Int64($0)) } ?? .null),
-                                              ("materialized_at_ms", materializedAtMilliseconds.map { .integer($0) } ?? .null),
-                                              ("materialized_lsn", materializedLSN.map { .integer(Int64($0)) } ?? .null),
-                                              ("name", .string(name)),
-                                              ("node_count", nodeCount.map { .integer(Int64($0)) } ?? .null),
-                                              ("status", .string(status.rawValue)), ("updated_at_ms", .integer(updatedAtMilliseconds))]
-        members.sort { $0.0 < $1.0 }
-        return .object(members)
-    }
-
-    /// Both, as stored.
-    public var json: JSONValue {
-        guard case .object(let definition) = definitionJSON, case .object(let state) = stateJSON else { return .null }
-        var merged = definition
-        for member in state where !merged.contains(where: { $0.0 == member.0 }) { merged.append(member) }
-        merged.sort { $0.0 < $1.0 }
-        return .object(merged)
+        .object([("edge_count", edgeCount.map { .integer(Int64($0)) } ?? .null),
+                 ("materialized_at_ms", materializedAtMilliseconds.map { .integer($0) } ?? .null),
+                 ("materialized_lsn", materializedLSN.map { .integer(Int64($0)) } ?? .null), ("name", .string(name)),
+                 ("node_count", nodeCount.map { .integer(Int64($0)) } ?? .null), ("status", .string(status.rawValue)),
+                 ("updated_at_ms", .integer(updatedAtMilliseconds))])
     }
 
     /// A stored projection back from its JSON.
@@ -113,34 +104,5 @@ public struct GraphProjection: Sendable, Equatable {
                 throw RedError(.limitExceeded, "\(what) of graph projection \(name): at most \(Self.maxLabels) labels of up to 1024 bytes")
             }
         }
-    }
-}
-
-/// Where graph projections are kept (see `GraphProjection`).
-public enum GraphProjectionCatalog {
-    static let prefix = Array("graph_projection/".utf8)
-    static func key(_ name: String) -> [UInt8] { prefix + Array(name.utf8) }
-
-    public static func get(_ name: String, _ tx: Transaction) throws -> GraphProjection? {
-        guard let bytes = try tx.catalogGet(key(name)) else { return nil }
-        return try GraphProjection(json: try JSONValue.parse(utf8: bytes))
-    }
-
-    /// The projection called `name`, or 42704 (undefined_object).
-    public static func require(_ name: String, _ tx: Transaction) throws -> GraphProjection {
-        guard let projection = try get(name, tx) else { throw RedError(.undefinedObject, "graph projection \"\(name)\" does not exist") }
-        return projection
-    }
-
-    public static func put(_ projection: GraphProjection, _ tx: Transaction) throws {
-        try tx.catalogPut(key(projection.name), projection.json.utf8)
-    }
-
-    /// Every projection, by name.
-    public static func all(_ tx: Transaction) throws -> [GraphProjection] {
-        let cursor = try tx.catalogScan(.prefix(prefix))
-        var out: [GraphProjection] = []
-        while let (_, value) = try cursor.next() { out.append(try GraphProjection(json: try JSONValue.parse(utf8: value))) }
-        return out
     }
 }
