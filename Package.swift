@@ -138,7 +138,7 @@ let package = Package(
         .testTarget(name: "RedEngineTests", dependencies: ["RedCore", "RedStorage", "RedEngine"], swiftSettings: strict),
         .testTarget(name: "RedQueryTests", dependencies: ["RedCore", "RedQuery"], swiftSettings: strict),
         .testTarget(
-            name: "RedDBTests", dependencies: ["RedCore", "RedEngine", "RedQuery", "RedDB"], swiftSettings: strict),
+            name: "RedDBTests", dependencies: ["RedCore", "RedStorage", "RedEngine", "RedQuery", "RedDB"], swiftSettings: strict),
         .testTarget(
             name: "RedServerTests",
             dependencies: [

@@ -47,3 +47,18 @@ extension StorageEngine {
         return (store.publishedHeader.checkpointLSN, released.nodes, released.bytes)
     }
 }
+
+extension StorageEngine {
+    /// Both header slots as the file holds them (see `PagedStore.headerSlots`).
+    public func headerSlots() throws -> [(slot: Int, epoch: UInt64?, problem: String?)] { try store.headerSlots() }
+
+    /// Rewrites both header slots from the current state (`RepairNativeHeader`): each
+    /// checkpoint publishes the next epoch into the other slot, so two in a row leave both
+    /// slots current and verified — a slot a torn write or a bad sector damaged is replaced.
+    /// The slot an open would take is never the one being written.
+    public func rewriteHeaderSlots() async throws -> [(slot: Int, epoch: UInt64?, problem: String?)] {
+        try await checkpoint()
+        try await checkpoint()
+        return try store.headerSlots()
+    }
+}

@@ -105,3 +105,31 @@ extension CollectionOperations {
         return .object([("artifacts", .array(items)), ("ok", .bool(true))])
     }
 }
+
+extension CollectionOperations {
+    static func slotsJSON(_ slots: [(slot: Int, epoch: UInt64?, problem: String?)]) -> JSONValue {
+        .array(slots.map { slot in
+            var members: [(String, JSONValue)] = [("epoch", slot.epoch.map { .integer(Int64($0)) } ?? .null), ("slot", .integer(Int64(slot.slot))),
+                                                  ("valid", .bool(slot.problem == nil))]
+            if let problem = slot.problem { members.append(("problem", .string(problem))) }
+            return .object(members)
+        })
+    }
+
+    /// `NativeHeaderRepairPolicy`: how the two header slots are chosen and repaired, and what
+    /// each holds now.
+    func headerRepairPolicy() throws -> JSONValue {
+        .object([("ok", .bool(true)),
+                 ("policy", .string("an open takes the newest header slot whose checksum and layout verify; a torn or damaged slot is passed over; with neither valid the file is refused and nothing is changed")),
+                 ("repair", .string("RepairNativeHeader rewrites both slots from the current state (two checkpoints)")),
+                 ("slots", Self.slotsJSON(try database.engine.headerSlots()))])
+    }
+
+    /// `RepairNativeHeader`: both slots rewritten; refused to readers and on a replica.
+    func repairHeader() async throws -> String {
+        if let refusal = callerAccess.writeRefusal("REPAIR HEADER") { throw refusal }
+        let slots = try await database.engine.rewriteHeaderSlots()
+        let epochs = slots.map { $0.epoch.map(String.init) ?? "invalid" }
+        return "header slots rewritten: slot 0 at epoch \(epochs[0]), slot 1 at epoch \(epochs[1])"
+    }
+}

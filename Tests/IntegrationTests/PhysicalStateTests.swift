@@ -34,6 +34,10 @@ import Testing
         #expect(r.json["by_model"]?["table"] == .integer(1) && r.json["indexes"] == .integer(2), "\(r.body)")
         r = try await HTTPClientTests.call(server, "GET", "/physical/catalog")
         #expect(r.json["by_kind"]?["view"] == .integer(1), "\(r.body)")
+        r = try await HTTPClientTests.call(server, "POST", "/physical/header/repair")
+        #expect(r.status == 200 && r.json["message"].map { "\($0)".contains("header slots rewritten") } == true, "\(r.body)")
+        r = try await HTTPClientTests.call(server, "GET", "/physical/header/repair-policy")
+        #expect(r.body.contains(#""slot":0,"valid":true"#) && r.body.contains(#""slot":1,"valid":true"#), "\(r.body)")
 
         r = try await HTTPClientTests.call(server, "POST", "/query", body: "CREATE VECTOR docs DIM 3 METRIC l2; INSERT INTO docs VECTOR (dense) VALUES ([1,0,0]), ([0,1,0])")
         #expect(r.status == 200, "\(r.body)")
@@ -51,6 +55,8 @@ import Testing
             #expect(try await db.warmupNativeVectorArtifact(.with { $0.collection = "docs" }).payload.contains(#""vectors":2"#))
             let missing = await GRPCServerTests.code { _ = try await db.inspectNativeVectorArtifact(.with { $0.collection = "nope" }) }
             #expect(missing?.0 == .notFound)
+            #expect(try await db.nativeHeaderRepairPolicy(Reddb_V1_Empty()).payload.contains(#""policy""#))
+            #expect(try await db.repairNativeHeader(Reddb_V1_Empty()).message.hasPrefix("header slots rewritten"))
             let header = try JSONValue.parse(try await db.nativeHeader(Reddb_V1_Empty()).payload)
             #expect(header["magic"] == .string("REDDBSW1"))
             let recovery = try JSONValue.parse(try await db.nativeRecoverySummary(Reddb_V1_Empty()).payload)

@@ -68,4 +68,12 @@ extension GRPCService {
             Self.payloadReply(try await operations.vectorArtifacts(try Self.required(message.collection, "collection"), reading: true))
         }
     }
+
+    func nativeHeaderRepairPolicy(request: ServerRequest<Reddb_V1_Empty>, context _: GRPCCore.ServerContext) async throws -> ServerResponse<Reddb_V1_PayloadReply> {
+        await unary(request, rpc: "native_header_repair_policy") { _, _ in Self.payloadReply(try operations.headerRepairPolicy()) }
+    }
+
+    func repairNativeHeader(request: ServerRequest<Reddb_V1_Empty>, context _: GRPCCore.ServerContext) async throws -> ServerResponse<Reddb_V1_OperationReply> {
+        await unary(request, .writer, rpc: "repair_native_header") { _, _ in Self.operationReply(try await operations.repairHeader()) }
+    }
 }

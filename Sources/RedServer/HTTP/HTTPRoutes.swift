@@ -50,6 +50,8 @@ struct HTTPRoutes: Sendable {
         ("GET", "/physical/registry", "Collections by model and their indexes"),
         ("GET", "/physical/catalog", "Catalog entries counted by kind"),
         ("GET", "/roots", "The B+tree's root page and every collection's key prefix id"),
+        ("GET", "/physical/header/repair-policy", "How the two header slots are chosen and repaired, and what each holds"),
+        ("POST", "/physical/header/repair", "Rewrite both header slots from the current state (two checkpoints)"),
         ("GET", "/physical/vectors", "What serves each vector collection's searches (exact scans); ?inspect=true also counts its vectors and bytes"),
         ("GET", "/physical/vectors/{c}", "One vector collection, inspected (read through, so also warmed)"),
         ("POST", "/physical/vectors/warmup", "Read every vector collection into the page cache"),
@@ -164,6 +166,10 @@ struct HTTPRoutes: Sendable {
         router.get("/physical/metadata") { _, _ in Self.json(self.operations.physicalMetadata()) }
         router.get("/physical/registry") { _, _ in Self.json(try await self.operations.registrySummary()) }
         router.get("/physical/catalog") { _, _ in Self.json(try self.operations.catalogSummary()) }
+        router.get("/physical/header/repair-policy") { _, _ in Self.json(try self.operations.headerRepairPolicy()) }
+        router.post("/physical/header/repair") { _, _ in
+            Self.json(.object([("message", .string(try await self.operations.repairHeader())), ("ok", .bool(true))]))
+        }
         router.get("/physical/vectors") { request, _ in
             let inspect = request.uri.queryParameters.get("inspect").map { ["true", "1"].contains($0.lowercased()) } ?? false
             return Self.json(try await self.operations.vectorArtifacts(reading: inspect))

@@ -97,6 +97,20 @@ public final class PagedStore: @unchecked Sendable {
         return best
     }
 
+    /// What each header slot holds now, read from the file: its epoch when its checksum and
+    /// layout verify, else why not (`NativeHeaderRepairPolicy`).
+    public func headerSlots() throws -> [(slot: Int, epoch: UInt64?, problem: String?)] {
+        try (PageID(0)...PageID(1)).map { slot in
+            let bytes = try file.readUpTo(PageLayout.pageSize, at: UInt64(slot) * UInt64(PageLayout.pageSize))
+            do {
+                let header = try DatabaseHeader.decode(try PageImage.verify(bytes, id: slot, file: path), file: path)
+                return (Int(slot), header.epoch, nil)
+            } catch let error as RedError {
+                return (Int(slot), nil, error.message)
+            }
+        }
+    }
+
     /// The bytes `initialize` writes: two empty header slots.
     static func initialImage() -> [UInt8] {
         DatabaseHeader.empty(epoch: 0).encode().bytes + DatabaseHeader.empty(epoch: 1).encode().bytes
