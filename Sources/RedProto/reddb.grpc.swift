@@ -1330,6 +1330,45 @@ public enum Reddb_V1_RedDb: Sendable {
                 type: .unary
             )
         }
+        /// Namespace for "NativePhysicalState" metadata.
+        public enum NativePhysicalState: Sendable {
+            /// Request type for "NativePhysicalState".
+            public typealias Input = Reddb_V1_Empty
+            /// Response type for "NativePhysicalState".
+            public typealias Output = Reddb_V1_PayloadReply
+            /// Descriptor for "NativePhysicalState".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "reddb.v1.RedDb"),
+                method: "NativePhysicalState",
+                type: .unary
+            )
+        }
+        /// Namespace for "RepairNativePhysicalState" metadata.
+        public enum RepairNativePhysicalState: Sendable {
+            /// Request type for "RepairNativePhysicalState".
+            public typealias Input = Reddb_V1_Empty
+            /// Response type for "RepairNativePhysicalState".
+            public typealias Output = Reddb_V1_OperationReply
+            /// Descriptor for "RepairNativePhysicalState".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "reddb.v1.RedDb"),
+                method: "RepairNativePhysicalState",
+                type: .unary
+            )
+        }
+        /// Namespace for "PhysicalAuthority" metadata.
+        public enum PhysicalAuthority: Sendable {
+            /// Request type for "PhysicalAuthority".
+            public typealias Input = Reddb_V1_Empty
+            /// Response type for "PhysicalAuthority".
+            public typealias Output = Reddb_V1_PayloadReply
+            /// Descriptor for "PhysicalAuthority".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "reddb.v1.RedDb"),
+                method: "PhysicalAuthority",
+                type: .unary
+            )
+        }
         /// Namespace for "GraphProjections" metadata.
         public enum GraphProjections: Sendable {
             /// Request type for "GraphProjections".
@@ -1835,6 +1874,9 @@ public enum Reddb_V1_RedDb: Sendable {
             NativeCatalogSummary.descriptor,
             NativeHeaderRepairPolicy.descriptor,
             RepairNativeHeader.descriptor,
+            NativePhysicalState.descriptor,
+            RepairNativePhysicalState.descriptor,
+            PhysicalAuthority.descriptor,
             GraphProjections.descriptor,
             DeclaredGraphProjections.descriptor,
             OperationalGraphProjections.descriptor,
@@ -3416,6 +3458,48 @@ extension Reddb_V1_RedDb {
             request: GRPCCore.StreamingServerRequest<Reddb_V1_Empty>,
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.StreamingServerResponse<Reddb_V1_OperationReply>
+
+        /// Handle the "NativePhysicalState" method.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Reddb_V1_Empty` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Reddb_V1_PayloadReply` messages.
+        func nativePhysicalState(
+            request: GRPCCore.StreamingServerRequest<Reddb_V1_Empty>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Reddb_V1_PayloadReply>
+
+        /// Handle the "RepairNativePhysicalState" method.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Reddb_V1_Empty` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Reddb_V1_OperationReply` messages.
+        func repairNativePhysicalState(
+            request: GRPCCore.StreamingServerRequest<Reddb_V1_Empty>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Reddb_V1_OperationReply>
+
+        /// Handle the "PhysicalAuthority" method.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Reddb_V1_Empty` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Reddb_V1_PayloadReply` messages.
+        func physicalAuthority(
+            request: GRPCCore.StreamingServerRequest<Reddb_V1_Empty>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Reddb_V1_PayloadReply>
 
         /// Handle the "GraphProjections" method.
         ///
@@ -5423,6 +5507,48 @@ extension Reddb_V1_RedDb {
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.ServerResponse<Reddb_V1_OperationReply>
 
+        /// Handle the "NativePhysicalState" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Reddb_V1_Empty` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Reddb_V1_PayloadReply` message.
+        func nativePhysicalState(
+            request: GRPCCore.ServerRequest<Reddb_V1_Empty>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Reddb_V1_PayloadReply>
+
+        /// Handle the "RepairNativePhysicalState" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Reddb_V1_Empty` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Reddb_V1_OperationReply` message.
+        func repairNativePhysicalState(
+            request: GRPCCore.ServerRequest<Reddb_V1_Empty>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Reddb_V1_OperationReply>
+
+        /// Handle the "PhysicalAuthority" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Reddb_V1_Empty` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Reddb_V1_PayloadReply` message.
+        func physicalAuthority(
+            request: GRPCCore.ServerRequest<Reddb_V1_Empty>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Reddb_V1_PayloadReply>
+
         /// Handle the "GraphProjections" method.
         ///
         /// > Source IDL Documentation:
@@ -7429,6 +7555,48 @@ extension Reddb_V1_RedDb {
             context: GRPCCore.ServerContext
         ) async throws -> Reddb_V1_OperationReply
 
+        /// Handle the "NativePhysicalState" method.
+        ///
+        /// - Parameters:
+        ///   - request: A `Reddb_V1_Empty` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Reddb_V1_PayloadReply` to respond with.
+        func nativePhysicalState(
+            request: Reddb_V1_Empty,
+            context: GRPCCore.ServerContext
+        ) async throws -> Reddb_V1_PayloadReply
+
+        /// Handle the "RepairNativePhysicalState" method.
+        ///
+        /// - Parameters:
+        ///   - request: A `Reddb_V1_Empty` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Reddb_V1_OperationReply` to respond with.
+        func repairNativePhysicalState(
+            request: Reddb_V1_Empty,
+            context: GRPCCore.ServerContext
+        ) async throws -> Reddb_V1_OperationReply
+
+        /// Handle the "PhysicalAuthority" method.
+        ///
+        /// - Parameters:
+        ///   - request: A `Reddb_V1_Empty` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Reddb_V1_PayloadReply` to respond with.
+        func physicalAuthority(
+            request: Reddb_V1_Empty,
+            context: GRPCCore.ServerContext
+        ) async throws -> Reddb_V1_PayloadReply
+
         /// Handle the "GraphProjections" method.
         ///
         /// > Source IDL Documentation:
@@ -9010,6 +9178,39 @@ extension Reddb_V1_RedDb.StreamingServiceProtocol {
             }
         )
         router.registerHandler(
+            forMethod: Reddb_V1_RedDb.Method.NativePhysicalState.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Reddb_V1_Empty>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Reddb_V1_PayloadReply>(),
+            handler: { request, context in
+                try await self.nativePhysicalState(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
+            forMethod: Reddb_V1_RedDb.Method.RepairNativePhysicalState.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Reddb_V1_Empty>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Reddb_V1_OperationReply>(),
+            handler: { request, context in
+                try await self.repairNativePhysicalState(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
+            forMethod: Reddb_V1_RedDb.Method.PhysicalAuthority.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Reddb_V1_Empty>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Reddb_V1_PayloadReply>(),
+            handler: { request, context in
+                try await self.physicalAuthority(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
             forMethod: Reddb_V1_RedDb.Method.GraphProjections.descriptor,
             deserializer: GRPCProtobuf.ProtobufDeserializer<Reddb_V1_Empty>(),
             serializer: GRPCProtobuf.ProtobufSerializer<Reddb_V1_PayloadReply>(),
@@ -10450,6 +10651,39 @@ extension Reddb_V1_RedDb.ServiceProtocol {
         context: GRPCCore.ServerContext
     ) async throws -> GRPCCore.StreamingServerResponse<Reddb_V1_OperationReply> {
         let response = try await self.repairNativeHeader(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    public func nativePhysicalState(
+        request: GRPCCore.StreamingServerRequest<Reddb_V1_Empty>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Reddb_V1_PayloadReply> {
+        let response = try await self.nativePhysicalState(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    public func repairNativePhysicalState(
+        request: GRPCCore.StreamingServerRequest<Reddb_V1_Empty>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Reddb_V1_OperationReply> {
+        let response = try await self.repairNativePhysicalState(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    public func physicalAuthority(
+        request: GRPCCore.StreamingServerRequest<Reddb_V1_Empty>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Reddb_V1_PayloadReply> {
+        let response = try await self.physicalAuthority(
             request: GRPCCore.ServerRequest(stream: request),
             context: context
         )
@@ -12102,6 +12336,45 @@ extension Reddb_V1_RedDb.SimpleServiceProtocol {
     ) async throws -> GRPCCore.ServerResponse<Reddb_V1_OperationReply> {
         return GRPCCore.ServerResponse<Reddb_V1_OperationReply>(
             message: try await self.repairNativeHeader(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func nativePhysicalState(
+        request: GRPCCore.ServerRequest<Reddb_V1_Empty>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Reddb_V1_PayloadReply> {
+        return GRPCCore.ServerResponse<Reddb_V1_PayloadReply>(
+            message: try await self.nativePhysicalState(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func repairNativePhysicalState(
+        request: GRPCCore.ServerRequest<Reddb_V1_Empty>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Reddb_V1_OperationReply> {
+        return GRPCCore.ServerResponse<Reddb_V1_OperationReply>(
+            message: try await self.repairNativePhysicalState(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func physicalAuthority(
+        request: GRPCCore.ServerRequest<Reddb_V1_Empty>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Reddb_V1_PayloadReply> {
+        return GRPCCore.ServerResponse<Reddb_V1_PayloadReply>(
+            message: try await self.physicalAuthority(
                 request: request.message,
                 context: context
             ),
@@ -14553,6 +14826,63 @@ extension Reddb_V1_RedDb {
             deserializer: some GRPCCore.MessageDeserializer<Reddb_V1_OperationReply>,
             options: GRPCCore.CallOptions,
             onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_OperationReply>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "NativePhysicalState" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Reddb_V1_Empty` message.
+        ///   - serializer: A serializer for `Reddb_V1_Empty` messages.
+        ///   - deserializer: A deserializer for `Reddb_V1_PayloadReply` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func nativePhysicalState<Result>(
+            request: GRPCCore.ClientRequest<Reddb_V1_Empty>,
+            serializer: some GRPCCore.MessageSerializer<Reddb_V1_Empty>,
+            deserializer: some GRPCCore.MessageDeserializer<Reddb_V1_PayloadReply>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "RepairNativePhysicalState" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Reddb_V1_Empty` message.
+        ///   - serializer: A serializer for `Reddb_V1_Empty` messages.
+        ///   - deserializer: A deserializer for `Reddb_V1_OperationReply` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func repairNativePhysicalState<Result>(
+            request: GRPCCore.ClientRequest<Reddb_V1_Empty>,
+            serializer: some GRPCCore.MessageSerializer<Reddb_V1_Empty>,
+            deserializer: some GRPCCore.MessageDeserializer<Reddb_V1_OperationReply>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_OperationReply>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "PhysicalAuthority" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Reddb_V1_Empty` message.
+        ///   - serializer: A serializer for `Reddb_V1_Empty` messages.
+        ///   - deserializer: A deserializer for `Reddb_V1_PayloadReply` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func physicalAuthority<Result>(
+            request: GRPCCore.ClientRequest<Reddb_V1_Empty>,
+            serializer: some GRPCCore.MessageSerializer<Reddb_V1_Empty>,
+            deserializer: some GRPCCore.MessageDeserializer<Reddb_V1_PayloadReply>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result
         ) async throws -> Result where Result: Sendable
 
         /// Call the "GraphProjections" method.
@@ -18320,6 +18650,96 @@ extension Reddb_V1_RedDb {
             )
         }
 
+        /// Call the "NativePhysicalState" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Reddb_V1_Empty` message.
+        ///   - serializer: A serializer for `Reddb_V1_Empty` messages.
+        ///   - deserializer: A deserializer for `Reddb_V1_PayloadReply` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func nativePhysicalState<Result>(
+            request: GRPCCore.ClientRequest<Reddb_V1_Empty>,
+            serializer: some GRPCCore.MessageSerializer<Reddb_V1_Empty>,
+            deserializer: some GRPCCore.MessageDeserializer<Reddb_V1_PayloadReply>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Reddb_V1_RedDb.Method.NativePhysicalState.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
+
+        /// Call the "RepairNativePhysicalState" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Reddb_V1_Empty` message.
+        ///   - serializer: A serializer for `Reddb_V1_Empty` messages.
+        ///   - deserializer: A deserializer for `Reddb_V1_OperationReply` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func repairNativePhysicalState<Result>(
+            request: GRPCCore.ClientRequest<Reddb_V1_Empty>,
+            serializer: some GRPCCore.MessageSerializer<Reddb_V1_Empty>,
+            deserializer: some GRPCCore.MessageDeserializer<Reddb_V1_OperationReply>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_OperationReply>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Reddb_V1_RedDb.Method.RepairNativePhysicalState.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
+
+        /// Call the "PhysicalAuthority" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Reddb_V1_Empty` message.
+        ///   - serializer: A serializer for `Reddb_V1_Empty` messages.
+        ///   - deserializer: A deserializer for `Reddb_V1_PayloadReply` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func physicalAuthority<Result>(
+            request: GRPCCore.ClientRequest<Reddb_V1_Empty>,
+            serializer: some GRPCCore.MessageSerializer<Reddb_V1_Empty>,
+            deserializer: some GRPCCore.MessageDeserializer<Reddb_V1_PayloadReply>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Reddb_V1_RedDb.Method.PhysicalAuthority.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
+
         /// Call the "GraphProjections" method.
         ///
         /// > Source IDL Documentation:
@@ -21905,6 +22325,81 @@ extension Reddb_V1_RedDb.ClientProtocol {
             request: request,
             serializer: GRPCProtobuf.ProtobufSerializer<Reddb_V1_Empty>(),
             deserializer: GRPCProtobuf.ProtobufDeserializer<Reddb_V1_OperationReply>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "NativePhysicalState" method.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Reddb_V1_Empty` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func nativePhysicalState<Result>(
+        request: GRPCCore.ClientRequest<Reddb_V1_Empty>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.nativePhysicalState(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Reddb_V1_Empty>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Reddb_V1_PayloadReply>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "RepairNativePhysicalState" method.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Reddb_V1_Empty` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func repairNativePhysicalState<Result>(
+        request: GRPCCore.ClientRequest<Reddb_V1_Empty>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_OperationReply>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.repairNativePhysicalState(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Reddb_V1_Empty>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Reddb_V1_OperationReply>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "PhysicalAuthority" method.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Reddb_V1_Empty` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func physicalAuthority<Result>(
+        request: GRPCCore.ClientRequest<Reddb_V1_Empty>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.physicalAuthority(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Reddb_V1_Empty>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Reddb_V1_PayloadReply>(),
             options: options,
             onResponse: handleResponse
         )
@@ -25738,6 +26233,93 @@ extension Reddb_V1_RedDb.ClientProtocol {
             metadata: metadata
         )
         return try await self.repairNativeHeader(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "NativePhysicalState" method.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func nativePhysicalState<Result>(
+        _ message: Reddb_V1_Empty,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Reddb_V1_Empty>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.nativePhysicalState(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "RepairNativePhysicalState" method.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func repairNativePhysicalState<Result>(
+        _ message: Reddb_V1_Empty,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_OperationReply>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Reddb_V1_Empty>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.repairNativePhysicalState(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "PhysicalAuthority" method.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func physicalAuthority<Result>(
+        _ message: Reddb_V1_Empty,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Reddb_V1_Empty>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.physicalAuthority(
             request: request,
             options: options,
             onResponse: handleResponse

@@ -133,3 +133,31 @@ extension CollectionOperations {
         return "header slots rewritten: slot 0 at epoch \(epochs[0]), slot 1 at epoch \(epochs[1])"
     }
 }
+
+extension CollectionOperations {
+    /// `NativePhysicalState`: the header, recovery and file summaries in one reply.
+    func physicalStateSummary() -> JSONValue {
+        .object([("header", nativeHeader()), ("metadata", physicalMetadata()), ("ok", .bool(true)), ("recovery", nativeRecoverySummary())])
+    }
+
+    /// `RepairNativePhysicalState`: checks the B+tree's invariants (a violation cannot be
+    /// repaired in place: restore from a backup), then every index against its rows, and
+    /// rebuilds (`REINDEX INDEX`) each inconsistent one. Writers only; not on a replica.
+    func repairPhysicalState() async throws -> String {
+        if let refusal = callerAccess.writeRefusal("REPAIR") { throw refusal }
+        let database = self.database
+        let report: BTreeReport
+        do {
+            report = try await Task.detached { try database.checkStructure() }.value
+        } catch let error as RedError where error.code == .dataCorrupted {
+            throw RedError(.dataCorrupted, "\(error.message); this cannot be repaired in place: restore from a backup (red pitr-restore) or a replica")
+        }
+        let checks = try await Task.detached { try database.checkIndexes() }.value
+        let broken = checks.flatMap { $0.indexes.filter { !$0.consistent }.map(\.index) }
+        let session = self.session()
+        for index in broken { try await session.execute("REINDEX INDEX \(Session.identifier(index))") }
+        let total = checks.reduce(0) { $0 + $1.indexes.count }
+        return "B+tree verified (\(report.entries) entries, depth \(report.depth)); \(broken.count) of \(total) indexes rebuilt"
+            + (broken.isEmpty ? "" : ": " + broken.joined(separator: ", "))
+    }
+}

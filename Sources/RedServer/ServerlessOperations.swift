@@ -83,3 +83,19 @@ extension ServerContext {
                         ("resident_bytes", .integer(Int64(database.engine.statistics.cache.residentBytes)))])
     }
 }
+
+extension ServerContext {
+    /// `PhysicalAuthority`: whether this server is the authority for writes to its file — its
+    /// replication role, the write gate and why it is closed, and the writer lease.
+    var physicalAuthority: JSONValue {
+        let status = replicationStatus
+        let (accepts, reason) = readiness(.write)
+        var members: [(String, JSONValue)] = [("accepts_writes", .bool(accepts)), ("database", .string(database.engine.path)), ("ok", .bool(true)),
+                                              ("role", status["role"] ?? .string("standalone"))]
+        if let reason { members.append(("reason", .string(reason))) }
+        if let primary = status["primary_addr"] { members.append(("primary_addr", primary)) }
+        if let primaryID = status["primary_id"] { members.append(("primary_id", primaryID)) }
+        members.append(("writer_lease", status["writer_lease"] ?? .string("not_required")))
+        return .object(members)
+    }
+}

@@ -34,6 +34,12 @@ import Testing
         #expect(r.json["by_model"]?["table"] == .integer(1) && r.json["indexes"] == .integer(2), "\(r.body)")
         r = try await HTTPClientTests.call(server, "GET", "/physical/catalog")
         #expect(r.json["by_kind"]?["view"] == .integer(1), "\(r.body)")
+        r = try await HTTPClientTests.call(server, "GET", "/physical/state")
+        #expect(r.json["header"]?["magic"] == .string("REDDBSW1") && r.json["recovery"]?["durable_lsn"] != nil && r.json["metadata"]?["path"] != nil, "\(r.body)")
+        r = try await HTTPClientTests.call(server, "POST", "/physical/repair")
+        #expect(r.json["message"].map { "\($0)".contains("B+tree verified") && "\($0)".contains("0 of 2 indexes rebuilt") } == true, "\(r.body)")
+        r = try await HTTPClientTests.call(server, "GET", "/physical/authority")
+        #expect(r.json["accepts_writes"] == .bool(true) && r.json["role"] == .string("standalone") && r.json["writer_lease"] == .string("not_required"), "\(r.body)")
         r = try await HTTPClientTests.call(server, "POST", "/physical/header/repair")
         #expect(r.status == 200 && r.json["message"].map { "\($0)".contains("header slots rewritten") } == true, "\(r.body)")
         r = try await HTTPClientTests.call(server, "GET", "/physical/header/repair-policy")
@@ -56,6 +62,9 @@ import Testing
             let missing = await GRPCServerTests.code { _ = try await db.inspectNativeVectorArtifact(.with { $0.collection = "nope" }) }
             #expect(missing?.0 == .notFound)
             #expect(try await db.nativeHeaderRepairPolicy(Reddb_V1_Empty()).payload.contains(#""policy""#))
+            #expect(try await db.nativePhysicalState(Reddb_V1_Empty()).payload.contains(#""recovery""#))
+            #expect(try await db.repairNativePhysicalState(Reddb_V1_Empty()).message.contains("indexes rebuilt"))
+            #expect(try await db.physicalAuthority(Reddb_V1_Empty()).payload.contains(#""accepts_writes":true"#))
             #expect(try await db.repairNativeHeader(Reddb_V1_Empty()).message.hasPrefix("header slots rewritten"))
             let header = try JSONValue.parse(try await db.nativeHeader(Reddb_V1_Empty()).payload)
             #expect(header["magic"] == .string("REDDBSW1"))
@@ -110,5 +119,8 @@ import Testing
         #expect(r.status == 503 && r.json["query"]?["ready"] == .bool(true), "\(r.body)")
         r = try await HTTPClientTests.call(replica, "POST", "/serverless/reclaim")
         #expect(r.status == 403, "\(r.body)")
+        r = try await HTTPClientTests.call(replica, "GET", "/physical/authority")
+        #expect(r.json["accepts_writes"] == .bool(false) && r.json["role"] == .string("replica") && r.json["primary_addr"] != nil, "\(r.body)")
+        #expect(try await HTTPClientTests.call(replica, "POST", "/physical/repair").status == 403)
     }
 }

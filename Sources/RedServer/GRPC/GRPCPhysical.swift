@@ -76,4 +76,16 @@ extension GRPCService {
     func repairNativeHeader(request: ServerRequest<Reddb_V1_Empty>, context _: GRPCCore.ServerContext) async throws -> ServerResponse<Reddb_V1_OperationReply> {
         await unary(request, .writer, rpc: "repair_native_header") { _, _ in Self.operationReply(try await operations.repairHeader()) }
     }
+
+    func nativePhysicalState(request: ServerRequest<Reddb_V1_Empty>, context _: GRPCCore.ServerContext) async throws -> ServerResponse<Reddb_V1_PayloadReply> {
+        await unary(request, rpc: "native_physical_state") { _, _ in Self.payloadReply(operations.physicalStateSummary()) }
+    }
+
+    func repairNativePhysicalState(request: ServerRequest<Reddb_V1_Empty>, context _: GRPCCore.ServerContext) async throws -> ServerResponse<Reddb_V1_OperationReply> {
+        await unary(request, .writer, rpc: "repair_native_physical_state") { _, _ in Self.operationReply(try await operations.repairPhysicalState()) }
+    }
+
+    func physicalAuthority(request: ServerRequest<Reddb_V1_Empty>, context _: GRPCCore.ServerContext) async throws -> ServerResponse<Reddb_V1_PayloadReply> {
+        await unary(request, rpc: "physical_authority") { _, _ in Self.payloadReply(self.context.physicalAuthority) }
+    }
 }

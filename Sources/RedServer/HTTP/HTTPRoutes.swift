@@ -50,6 +50,9 @@ struct HTTPRoutes: Sendable {
         ("GET", "/physical/registry", "Collections by model and their indexes"),
         ("GET", "/physical/catalog", "Catalog entries counted by kind"),
         ("GET", "/roots", "The B+tree's root page and every collection's key prefix id"),
+        ("GET", "/physical/state", "The header, recovery and file summaries together"),
+        ("POST", "/physical/repair", "Verify the B+tree, then rebuild every index that disagrees with its rows"),
+        ("GET", "/physical/authority", "Whether this server takes writes for its file: role, write gate, writer lease"),
         ("GET", "/physical/header/repair-policy", "How the two header slots are chosen and repaired, and what each holds"),
         ("POST", "/physical/header/repair", "Rewrite both header slots from the current state (two checkpoints)"),
         ("GET", "/physical/vectors", "What serves each vector collection's searches (exact scans); ?inspect=true also counts its vectors and bytes"),
@@ -166,6 +169,11 @@ struct HTTPRoutes: Sendable {
         router.get("/physical/metadata") { _, _ in Self.json(self.operations.physicalMetadata()) }
         router.get("/physical/registry") { _, _ in Self.json(try await self.operations.registrySummary()) }
         router.get("/physical/catalog") { _, _ in Self.json(try self.operations.catalogSummary()) }
+        router.get("/physical/state") { _, _ in Self.json(self.operations.physicalStateSummary()) }
+        router.post("/physical/repair") { _, _ in
+            Self.json(.object([("message", .string(try await self.operations.repairPhysicalState())), ("ok", .bool(true))]))
+        }
+        router.get("/physical/authority") { _, _ in Self.json(self.context.physicalAuthority) }
         router.get("/physical/header/repair-policy") { _, _ in Self.json(try self.operations.headerRepairPolicy()) }
         router.post("/physical/header/repair") { _, _ in
             Self.json(.object([("message", .string(try await self.operations.repairHeader())), ("ok", .bool(true))]))
