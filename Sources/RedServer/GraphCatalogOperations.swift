@@ -22,17 +22,21 @@ extension CollectionOperations {
 
     var callerAccess: SessionAccess { session().access }
 
-    func graphProjections(_ view: CatalogView) throws -> JSONValue {
-        let items = try database.graphProjections().compactMap { p -> JSONValue? in
+    /// `records` in `view`; `status` names each one's state, and stale or failed ones need attention.
+    static func list<Record: CatalogRecord>(_ records: [Record], _ view: CatalogView, status: (Record) -> String) -> [JSONValue] {
+        records.compactMap { record -> JSONValue? in
             switch view {
-            case .all: return p.json
-            case .declared: return p.definitionJSON
-            case .operational: return p.stateJSON
-            case .statuses: return .object([("name", .string(p.name)), ("status", .string(p.status.rawValue))])
-            case .attention: return [.stale, .failed].contains(p.status) ? p.stateJSON : nil
+            case .all: return record.json
+            case .declared: return record.definitionJSON
+            case .operational: return record.stateJSON
+            case .statuses: return .object([("name", .string(record.name)), ("status", .string(status(record)))])
+            case .attention: return ["stale", "failed"].contains(status(record)) ? record.stateJSON : nil
             }
         }
-        return .object([("ok", .bool(true)), ("projections", .array(items))])
+    }
+
+    func graphProjections(_ view: CatalogView) throws -> JSONValue {
+        .object([("ok", .bool(true)), ("projections", .array(Self.list(try database.graphProjections(), view) { $0.status.rawValue }))])
     }
 
     /// `POST /graph/projections` `{"name", "source", "node_labels"?, "node_types"?, "edge_labels"?}`.
@@ -60,16 +64,7 @@ extension CollectionOperations {
     static func projectionReply(_ projection: GraphProjection) -> JSONValue { .object([("ok", .bool(true)), ("projection", projection.json)]) }
 
     func analyticsJobs(_ view: CatalogView) throws -> JSONValue {
-        let items = try database.analyticsJobs().compactMap { job -> JSONValue? in
-            switch view {
-            case .all: return job.json
-            case .declared: return job.definitionJSON
-            case .operational: return job.stateJSON
-            case .statuses: return .object([("name", .string(job.name)), ("status", .string(job.status.rawValue))])
-            case .attention: return [.stale, .failed].contains(job.status) ? job.stateJSON : nil
-            }
-        }
-        return .object([("jobs", .array(items)), ("ok", .bool(true))])
+        .object([("jobs", .array(Self.list(try database.analyticsJobs(), view) { $0.status.rawValue })), ("ok", .bool(true))])
     }
 
     /// `POST /graph/jobs` `{"name", "kind", "projection"?, "parameters"?: {…}}`.
