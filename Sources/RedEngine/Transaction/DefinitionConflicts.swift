@@ -27,6 +27,9 @@ struct CollectionStamps: Sendable {
     struct Stamp: Sendable { var definitionTS: UInt64 = 0; var dataTS: UInt64 = 0 }
     private(set) var stamps: [UInt32: Stamp] = [:]
     static let pruneAbove = 4096
+    /// Size at which the next prune runs: twice what the last one kept, so a long-open snapshot
+    /// that keeps every stamp alive costs an occasional pass, not one per commit.
+    private(set) var pruneAt = Self.pruneAbove
 
     /// Throws 40001 if this commit conflicts with one committed after `snapshot`.
     func check(writing written: [UInt32], definitions: DefinitionChanges, snapshot: UInt64) throws {
@@ -44,8 +47,9 @@ struct CollectionStamps: Sendable {
     mutating func record(writing written: [UInt32], definitions: DefinitionChanges, ts: UInt64, horizon: UInt64) {
         for id in written { stamps[id, default: Stamp()].dataTS = ts }
         for id in definitions.changed { stamps[id, default: Stamp()].definitionTS = ts }
-        if stamps.count > Self.pruneAbove {
+        if stamps.count > pruneAt {
             stamps = stamps.filter { max($0.value.definitionTS, $0.value.dataTS) > horizon }
+            pruneAt = max(Self.pruneAbove, 2 * stamps.count)
         }
     }
 }
