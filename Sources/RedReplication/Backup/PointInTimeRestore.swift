@@ -16,6 +16,10 @@ import RedStorage
 /// The database is built under `<destination>.restoring` and renamed into place when done, so
 /// a name that exists is a complete restore; a failed one is left under `.restoring` for a look.
 public enum PointInTimeRestore {
+    /// A replay batch ends at this many payload bytes or records (one local commit each; a
+    /// commit per record made the replay about 13,000 records/s).
+    static let replayBatchBytes = 8 << 20
+    static let replayBatchRecords = 10_000
     public struct Target: Sendable, Equatable {
         /// Unix milliseconds; nil: the latest state archived.
         public var timeMilliseconds: Int64?
@@ -176,6 +180,22 @@ public enum PointInTimeRestore {
         var lastLSN = snapshot.baseLSN
         var lastTime = snapshot.snapshotTime
         var sinceCheckpoint = 0
+        // Records are applied in batches of up to `replayBatchBytes` (one local commit each),
+        // always ending at a record boundary, and the batch in hand is applied before stopping.
+        var batch: [(payload: [UInt8], lsn: UInt64)] = []
+        var batchBytes = 0
+        func flush() async throws {
+            guard !batch.isEmpty else { return }
+            try await engine.applyReplicated(batch: batch)
+            applied += batch.count
+            sinceCheckpoint += batchBytes
+            batch.removeAll(keepingCapacity: true)
+            batchBytes = 0
+            if sinceCheckpoint >= 64 << 20 {  // bounds dirty pages and the restored log
+                try await engine.checkpoint()
+                sinceCheckpoint = 0
+            }
+        }
         do {
             replay: for (manifest, path) in verified {
                 guard let data = files.contents(atPath: path) else { throw RedError(.ioError, "cannot read \(path)") }
@@ -184,17 +204,14 @@ public enum PointInTimeRestore {
                 for record in records where record.endLSN > snapshot.baseLSN {
                     if let time = target.timeMilliseconds, record.timeMilliseconds > time { break replay }
                     if let lsn = target.lsn, record.endLSN > lsn { break replay }
-                    try await engine.applyReplicated(record.payload, lsn: record.endLSN, bookkeeping: [])
-                    sinceCheckpoint += record.payload.count
-                    if sinceCheckpoint >= 64 << 20 {  // bounds dirty pages and the restored log
-                        try await engine.checkpoint()
-                        sinceCheckpoint = 0
-                    }
-                    applied += 1
+                    batch.append((record.payload, record.endLSN))
+                    batchBytes += record.payload.count
                     lastLSN = record.endLSN
                     lastTime = record.timeMilliseconds
+                    if batchBytes >= Self.replayBatchBytes || batch.count >= Self.replayBatchRecords { try await flush() }
                 }
             }
+            try await flush()
             try await engine.close()
         } catch {
             try? await engine.close()
