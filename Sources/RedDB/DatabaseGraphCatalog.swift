@@ -71,11 +71,14 @@ extension Database {
         }
     }
 
-    public func graphProjections() throws -> [GraphProjection] {
+    /// Every record of one kind, at one snapshot.
+    public func catalogRecords<Record: CatalogRecord>(_ kind: Record.Type) throws -> [Record] {
         let tx = try engine.begin()
         defer { tx.rollback() }
-        return try GraphProjectionCatalog.all(tx)
+        return try CatalogRecords<Record>.all(tx)
     }
+
+    public func graphProjections() throws -> [GraphProjection] { try catalogRecords(GraphProjection.self) }
 
     // MARK: Analytics jobs
 
@@ -110,9 +113,5 @@ extension Database {
         }
     }
 
-    public func analyticsJobs() throws -> [AnalyticsJob] {
-        let tx = try engine.begin()
-        defer { tx.rollback() }
-        return try AnalyticsJobCatalog.all(tx)
-    }
+    public func analyticsJobs() throws -> [AnalyticsJob] { try catalogRecords(AnalyticsJob.self) }
 }
