@@ -93,10 +93,14 @@ import Testing
     /// run as tasks of their own so that a lost wake-up fails the test instead of hanging it.
     /// (How many commits share an fsync depends on scheduling; `oneLeaderSyncsForEveryone…`
     /// checks sharing where it is deterministic.)
-    @Test func everyCoveredCommitterIsWokenAcrossOverlappingRounds() async throws {
+    /// With `polling`, the fsync takes 100 µs so that committers poll for their rounds (the
+    /// path a fast disk takes) alongside suspended ones; without it every one suspends.
+    @Test(arguments: [false, true]) func everyCoveredCommitterIsWokenAcrossOverlappingRounds(polling: Bool) async throws {
         let fs = SimulatedFileSystem()
-        var replayed: [WALRecord] = []
-        let wal = try open(fs, replayed: &replayed)
+        if polling { fs.setSyncLatency(microseconds: 100) }
+        var options = WALOptions()
+        options.pollForRound = polling
+        let wal = try WriteAheadLog.open(directory: dir, fileSystem: fs, startLSN: 0, options: options) { _ in }
         let writers = 16, commits = 20
         let acknowledged = AcknowledgedCount()
         for writer in 0..<writers {
@@ -174,6 +178,32 @@ import Testing
         fs.setFailSyncs(false)
         #expect(throws: RedError.self) { _ = try wal.append(kind: 1, payload: [4]) }
         await #expect(throws: RedError.self) { try await wal.sync(upTo: end) }
+    }
+
+    /// Committers polling for a round whose fsync fails see the failure: the leader flag
+    /// they poll drops, and the locked path reports `storageFailed`. None waits forever.
+    @Test func pollingCommittersSeeAFailedFsync() async throws {
+        let fs = SimulatedFileSystem()
+        fs.setSyncLatency(microseconds: 300)
+        var replayed: [WALRecord] = []
+        let wal = try open(fs, replayed: &replayed)
+        for i in 0..<3 { try await wal.waitForCommit(try wal.append(kind: 1, payload: [UInt8(i)])) }  // a last fsync time to poll by
+        fs.setFailSyncs(true)
+        let failures = AcknowledgedCount()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for writer in 0..<8 {
+                group.addTask {
+                    do {
+                        try await wal.waitForCommit(try wal.append(kind: 1, payload: [UInt8(writer)]))
+                    } catch let error as RedError {
+                        #expect(error.code == .storageFailed)
+                        failures.add()
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        #expect(failures.value == 8)
     }
 
     @Test func tornTailsAreTruncatedAndAcknowledgedRecordsKept() async throws {

@@ -155,5 +155,8 @@ public struct WALOptions: Sendable {
     /// the process may use only one CPU. A leader then lets the others append before it syncs
     /// (see `WriteAheadLog.sync(upTo:)`); tests set it to run that path on a one-thread executor.
     public var committersShareOneThread = ProcessorAffinity.cpuCount == 1
+    /// Whether a committer whose round is under way polls for it on a fast disk rather than
+    /// suspending (see `WriteAheadLog.spinUntilCovered`); tests turn it off to cover the other path.
+    public var pollForRound = true
     public init() {}
 }
