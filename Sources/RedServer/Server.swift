@@ -56,7 +56,7 @@ public struct RedServer: Sendable {
         var leaseKeeper: LeaseKeeper?
         if let lease = configuration.lease, let backup = configuration.backup, !configuration.replication.isReplica {
             guard let backend = backup.backend as? any ConditionalBackend else {
-                throw RedError(.invalidArgument, "RED_LEASE_REQUIRED needs a backend with atomic compare-and-swap: RED_BACKEND=fs or s3")
+                throw RedError(.invalidArgument, "RED_LEASE_REQUIRED needs a backend with atomic compare-and-swap: RED_BACKEND=fs, s3, or http with RED_HTTP_CONDITIONAL_WRITES=true")
             }
             do {
                 leaseKeeper = try await LeaseKeeper(store: LeaseStore(backend: backend, prefix: lease.prefix, databaseKey: backup.remoteKey),

@@ -52,7 +52,7 @@ public struct ServerConfiguration: Sendable {
     /// target (`RED_AUTO_RESTORE`, on by default; `RED_RESTORE_TO_TIMESTAMP`, `RED_RESTORE_TO_LSN`).
     public var autoRestore: PointInTimeRestore.Target? = .latest
     /// The writer lease (`RED_LEASE_REQUIRED=true` …): a primary or standalone server writes only
-    /// while it holds it. Needs `backup` on a compare-and-swap backend (fs or s3). Also the
+    /// while it holds it. Needs `backup` on a compare-and-swap backend (fs, s3, or http with conditional writes). Also the
     /// holder and TTL a replica's `POST /admin/failover/promote` uses by default.
     public var lease: LeaseKeeper.Settings?
     /// PBKDF2 iterations of new SCRAM verifiers (at least 4,096; the spec's 16,384 by default).

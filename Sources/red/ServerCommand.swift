@@ -302,7 +302,7 @@ struct ServerSettings {
             s.warnings.append("RED_PRIMARY_COMMIT_POLICY=remote_wal needs a backup backend (RED_BACKEND); commits do not wait")
         }
         if s.server.lease != nil, !(s.server.backup?.backend is any ConditionalBackend) {
-            throw ValidationError("RED_LEASE_REQUIRED needs a backend with atomic compare-and-swap: RED_BACKEND=fs or s3")
+            throw ValidationError("RED_LEASE_REQUIRED needs a backend with atomic compare-and-swap: RED_BACKEND=fs, s3, or http with RED_HTTP_CONDITIONAL_WRITES=true")
         }
         if let flag = env["RED_AUTO_RESTORE"], ["false", "0", "no", "off"].contains(flag.lowercased()) {
             s.server.autoRestore = nil

@@ -62,7 +62,7 @@ import Testing
         let backend = try #require(s3.backend as? S3Backend)
         #expect(backend.settings.secretKey == "from-a-file" && backend.settings.keyPrefix == "p/" && backend.settings.pathStyle)
         #expect(throws: RedError.self) { _ = try BackupSettings.fromEnvironment(["RED_BACKEND": "s3", "RED_S3_BUCKET": "b"]) }
-        #expect(throws: RedError.self) { _ = try BackupSettings.fromEnvironment(["RED_BACKEND": "http", "RED_HTTP_BACKEND_URL": "http://x"]) }
+        #expect(throws: RedError.self) { _ = try BackupSettings.fromEnvironment(["RED_BACKEND": "turso"]) }
         #expect(throws: RedError.self) { _ = try BackupSettings.fromEnvironment(["RED_BACKEND": "tape"]) }
         #expect(throws: RedError.self) { _ = try BackupSettings.fromEnvironment(["RED_BACKEND": "fs", "RED_FS_PATH": "/tmp", "RED_REMOTE_KEY": "../x"]) }
         #expect(try PointInTimeRestore.Target.parseTime("unix:1700000000") == 1_700_000_000_000)

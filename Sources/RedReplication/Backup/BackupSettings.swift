@@ -2,12 +2,15 @@ import Foundation
 import RedCore
 
 /// The backup backend and layout from the environment (spec ops §7.1, code-normative names):
-/// - `RED_BACKEND` (legacy `REDDB_REMOTE_BACKEND`): `none` (default), `fs`|`local`, `s3`|`minio`|`r2`;
-///   `http` is not built and is refused.
+/// - `RED_BACKEND` (legacy `REDDB_REMOTE_BACKEND`): `none` (default), `fs`|`local`, `s3`|`minio`|`r2`,
+///   `http`.
 /// - fs: `RED_FS_PATH`.
 /// - s3: `RED_S3_ENDPOINT`, `RED_S3_BUCKET`, `RED_S3_ACCESS_KEY`, `RED_S3_SECRET_KEY` (each also as
 ///   `…_FILE`, a file holding it), `RED_S3_REGION` (us-east-1), `RED_S3_KEY_PREFIX` or
 ///   `RED_S3_PREFIX`, `RED_S3_PATH_STYLE` (true); legacy `REDDB_S3_*` names too.
+/// - http (`HTTPBackend`): `RED_HTTP_BACKEND_URL`, `RED_HTTP_BACKEND_PREFIX`,
+///   `RED_HTTP_BACKEND_AUTH_HEADER` (or `…_FILE`), `RED_HTTP_CONDITIONAL_WRITES` (also
+///   `RED_HTTP_BACKEND_CONDITIONAL_WRITES`); legacy `REDDB_HTTP_BACKEND_*` names too.
 /// - `RED_REMOTE_KEY` (`clusters/dev/data.rdb`): its parent is the namespace of every blob.
 /// - Ours: `RED_WAL_ARCHIVE_INTERVAL_MS` (1000; the documented `wal_archive_interval`, which
 ///   upstream never built: it archives only at backup time) and `RED_WAL_ARCHIVE_MAX_RETAINED_BYTES`
@@ -67,10 +70,22 @@ public struct BackupSettings: Sendable {
             }
             if let style = try value("RED_S3_PATH_STYLE", "REDDB_S3_PATH_STYLE") { s3.pathStyle = !["false", "0", "no", "off"].contains(style.lowercased()) }
             backend = try S3Backend(settings: s3)
-        case "http", "turso", "d1":
-            throw RedError(.featureNotSupported, "RED_BACKEND=\(kind) is not supported; use fs or s3")
+        case "http":
+            var http = HTTPBackend.Settings(baseURL: try required("RED_HTTP_BACKEND_URL", "REDDB_HTTP_BACKEND_URL"))
+            if let prefix = try value("RED_HTTP_BACKEND_PREFIX", "REDDB_HTTP_BACKEND_PREFIX") {
+                var trimmed = prefix
+                while trimmed.hasPrefix("/") { trimmed.removeFirst() }
+                http.prefix = trimmed.isEmpty || trimmed.hasSuffix("/") ? trimmed : trimmed + "/"
+            }
+            http.authorization = try value("RED_HTTP_BACKEND_AUTH_HEADER", "REDDB_HTTP_BACKEND_AUTH_HEADER")
+            let conditional = try value("RED_HTTP_CONDITIONAL_WRITES", "RED_HTTP_BACKEND_CONDITIONAL_WRITES", "REDDB_HTTP_BACKEND_CONDITIONAL_WRITES")
+            http.conditionalWrites = conditional.map { ["true", "1", "yes", "on"].contains($0.lowercased()) } ?? false
+            let plain = try HTTPBackend(settings: http)
+            backend = http.conditionalWrites ? ConditionalHTTPBackend(plain) : plain
+        case "turso", "d1":
+            throw RedError(.featureNotSupported, "RED_BACKEND=\(kind) is not supported; use fs, s3 or http")
         default:
-            throw RedError(.invalidArgument, "unknown RED_BACKEND \"\(kind)\": use none, fs, local, s3, minio or r2")
+            throw RedError(.invalidArgument, "unknown RED_BACKEND \"\(kind)\": use none, fs, local, s3, minio, r2 or http")
         }
         let remoteKey = try value("RED_REMOTE_KEY") ?? "clusters/dev/data.rdb"
         try BackupLimits.check(remoteKey)

@@ -10,8 +10,7 @@ import RedCore
 /// Path-style URLs (`<endpoint>/<bucket>/<key>`) by default, as MinIO wants; virtual-hosted
 /// (`<bucket>.<host>/<key>`) with `RED_S3_PATH_STYLE=false`. Small blobs are signed with their
 /// SHA-256; file uploads stream with `UNSIGNED-PAYLOAD`, and their integrity is checked by the
-/// SHA-256 the snapshot manifest records. Every call is idempotent and is tried 3 times on a
-/// transport error or a 5xx, with 0.5 s then 1 s between.
+/// SHA-256 the snapshot manifest records. Calls are retried as `BlobHTTPClient` says.
 public final class S3Backend: ConditionalBackend {
     public struct Settings: Sendable, Equatable {
         public var endpoint: String
@@ -33,7 +32,8 @@ public final class S3Backend: ConditionalBackend {
 
     public let settings: Settings
     let signer: S3Signer
-    let client: HTTPClient
+    /// Made last in `init`: a client must be shut down, and a throwing init would drop it unshut.
+    let http: BlobHTTPClient
     /// scheme://host[:port] of the requests, and the Host header signed.
     let origin: String
     let host: String
@@ -55,20 +55,10 @@ public final class S3Backend: ConditionalBackend {
         host = (settings.pathStyle ? endpointHost : "\(settings.bucket).\(endpointHost)") + port
         origin = "\(scheme)://\(host)"
         bucketPath = settings.pathStyle ? "/" + S3Signer.encode(settings.bucket, keepSlash: false) : ""
-        var configuration = HTTPClient.Configuration(timeout: .init(connect: .seconds(10)))
-        configuration.redirectConfiguration = .disallow
-        configuration.connectionPool.retryConnectionEstablishment = false
-        client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+        http = BlobHTTPClient()
     }
 
-    deinit {
-        let client = self.client
-        Task.detached { try? await client.shutdown() }
-    }
-
-    static let attempts = 3
-    static let requestTimeout: TimeAmount = .seconds(300)
-    static let maxErrorBody = 16 << 10
+    deinit { http.shutdown() }
 
     // MARK: BackupBackend
 
@@ -78,28 +68,19 @@ public final class S3Backend: ConditionalBackend {
     }
 
     public func putFile(_ key: String, from path: String) async throws {
-        let size = try Self.fileSize(path)
-        _ = try await send("PUT", key: key, payloadHash: S3Signer.unsignedPayload,
-                           body: { .stream(FileChunks(path: path), length: .known(size)) }, expect: [200])
+        _ = try await send("PUT", key: key, payloadHash: S3Signer.unsignedPayload, body: { try BlobHTTPClient.fileBody(path) }, expect: [200])
     }
 
     public func get(_ key: String) async throws -> [UInt8]? {
         let response = try await send("GET", key: key, expect: [200, 404])
         guard response.status.code == 200 else { return nil }
-        return Array(try await response.body.collect(upTo: BackupLimits.maxBlobInMemory).readableBytesView)
+        return try await BlobHTTPClient.bytes(of: response)
     }
 
     public func getFile(_ key: String, to path: String) async throws -> Bool {
         let response = try await send("GET", key: key, expect: [200, 404])
         guard response.status.code == 200 else { return false }
-        guard FileManager.default.createFile(atPath: path, contents: nil), let handle = FileHandle(forWritingAtPath: path) else {
-            throw RedError(.ioError, "cannot create \(path)")
-        }
-        defer { try? handle.close() }
-        for try await chunk in response.body {
-            try handle.write(contentsOf: Data(chunk.readableBytesView))
-        }
-        try handle.synchronize()
+        try await BlobHTTPClient.download(response, to: path)
         return true
     }
 
@@ -129,7 +110,7 @@ public final class S3Backend: ConditionalBackend {
         let response = try await send("GET", key: key, expect: [200, 404])
         guard response.status.code == 200 else { return nil }
         guard let etag = response.headers.first(name: "etag") else { throw RedError(.ioError, "S3 GET \(key): the reply has no ETag") }
-        return (Array(try await response.body.collect(upTo: BackupLimits.maxBlobInMemory).readableBytesView), etag)
+        return (try await BlobHTTPClient.bytes(of: response), etag)
     }
 
     public func put(_ key: String, bytes: [UInt8], ifVersion version: String?) async throws -> Bool {
@@ -148,17 +129,15 @@ public final class S3Backend: ConditionalBackend {
 
     // MARK: Requests
 
-    /// Sends a signed request, retrying transport errors and 5xx. A status outside `expect`
-    /// throws with S3's error code.
+    /// Sends a signed request (signed anew per attempt), retried as `BlobHTTPClient` says; a
+    /// status outside `expect` throws with S3's error code.
     private func send(_ method: String, key: String?, query: [(String, String)] = [], payloadHash: String = S3Signer.emptyPayloadHash,
                       extraHeaders: [(String, String)] = [], body: () throws -> HTTPClientRequest.Body? = { nil }, expect: Set<UInt>) async throws -> HTTPClientResponse {
         if let key { try BackupLimits.check(key) }
         let path = bucketPath + (key.map { "/" + S3Signer.encode(settings.keyPrefix + $0, keepSlash: true) } ?? "/")
         let queryText = query.map { "\(S3Signer.encode($0.0, keepSlash: false))=\(S3Signer.encode($0.1, keepSlash: false))" }.joined(separator: "&")
         let what = "S3 \(method) \(key ?? "list \(query.first { $0.0 == "prefix" }?.1 ?? "")")"
-        var attempt = 0
-        while true {
-            attempt += 1
+        return try await http.send(what, expect: expect, detail: { Self.elements("Code", in: $0).first }) {
             let amzDate = S3Signer.amzDate(Date())
             var headers = [("host", host), ("x-amz-content-sha256", payloadHash), ("x-amz-date", amzDate)]
             let authorization = signer.authorization(method: method, path: path, query: query, headers: headers, payloadHash: payloadHash, amzDate: amzDate)
@@ -167,22 +146,7 @@ public final class S3Backend: ConditionalBackend {
             request.method = .RAW(value: method)
             for (name, value) in headers + extraHeaders { request.headers.replaceOrAdd(name: name, value: value) }
             if let body = try body() { request.body = body }
-            do {
-                let response = try await client.execute(request, timeout: Self.requestTimeout)
-                let status = response.status.code
-                if expect.contains(status) { return response }
-                let detail = String(decoding: (try? await response.body.collect(upTo: Self.maxErrorBody))?.readableBytesView ?? [], as: UTF8.self)
-                let code = Self.elements("Code", in: detail).first.map { " \($0)" } ?? ""
-                let failure = RedError(.ioError, "\(what) failed: HTTP \(status)\(code)")
-                guard status >= 500, attempt < Self.attempts else { throw failure }
-            } catch let error as RedError {
-                throw error
-            } catch is CancellationError {
-                throw CancellationError()
-            } catch {
-                guard attempt < Self.attempts else { throw RedError(.ioError, "\(what) failed: \(error)") }
-            }
-            try await Task.sleep(for: .milliseconds(500 << (attempt - 1)))
+            return request
         }
     }
 
@@ -200,31 +164,4 @@ public final class S3Backend: ConditionalBackend {
         }
         return values
     }
-
-    static func fileSize(_ path: String) throws -> Int64 {
-        guard let size = (try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? NSNumber else {
-            throw RedError(.ioError, "cannot read \(path)")
-        }
-        return size.int64Value
-    }
-}
-
-/// A file read in 1 MiB chunks, as an upload body.
-struct FileChunks: AsyncSequence, Sendable {
-    typealias Element = ByteBuffer
-    let path: String
-
-    struct AsyncIterator: AsyncIteratorProtocol {
-        let handle: FileHandle?
-        mutating func next() async throws -> ByteBuffer? {
-            guard let handle else { throw RedError(.ioError, "cannot read the upload's file") }
-            guard let chunk = try handle.read(upToCount: 1 << 20), !chunk.isEmpty else {
-                try? handle.close()
-                return nil
-            }
-            return ByteBuffer(bytes: chunk)
-        }
-    }
-
-    func makeAsyncIterator() -> AsyncIterator { AsyncIterator(handle: FileHandle(forReadingAtPath: path)) }
 }

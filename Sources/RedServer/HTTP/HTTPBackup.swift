@@ -35,7 +35,7 @@ extension HTTPRoutes {
         if let reason = context.standbyReason {
             return Self.errorResponse(RedError(.readOnlyTransaction, "backups run on the primary: \(reason)"), status: .forbidden)
         }
-        return Self.errorResponse(RedError(.invalidOperation, "no backup backend is configured; set RED_BACKEND (fs or s3) and restart"),
+        return Self.errorResponse(RedError(.invalidOperation, "no backup backend is configured; set RED_BACKEND (fs, s3 or http) and restart"),
                                   status: .preconditionFailed)
     }
 

@@ -29,7 +29,7 @@ extension HTTPRoutes {
                                       status: .conflict)
         }
         guard let backend = context.configuration.backup?.backend as? any ConditionalBackend, let backup = context.configuration.backup else {
-            return Self.errorResponse(RedError(.invalidOperation, "promotion needs a backend with compare-and-swap for the writer lease: set RED_BACKEND=fs or s3"),
+            return Self.errorResponse(RedError(.invalidOperation, "promotion needs a backend with compare-and-swap for the writer lease: set RED_BACKEND=fs, s3, or http with RED_HTTP_CONDITIONAL_WRITES=true"),
                                       status: .preconditionFailed)
         }
         let state = replica.state
