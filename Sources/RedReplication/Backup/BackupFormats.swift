@@ -12,6 +12,8 @@ public struct BackupLayout: Sendable, Equatable {
     public var snapshotPrefix: String
     public var walPrefix: String
     public var headKey: String
+    /// `MANIFEST.json`: every snapshot and segment in the namespace (`BackupCatalog`).
+    public var catalogKey: String
     public var timelineID: String
 
     public init(remoteKey: String = "clusters/dev/data.rdb", timelineID: String = "main") {
@@ -19,6 +21,7 @@ public struct BackupLayout: Sendable, Equatable {
         snapshotPrefix = namespace + "snapshots/"
         walPrefix = namespace + "wal/"
         headKey = namespace + "manifests/head.json"
+        catalogKey = namespace + "MANIFEST.json"
         self.timelineID = timelineID
     }
 

@@ -64,6 +64,11 @@ public final class BackupService: Sendable {
         var archiveFailures = 0
         var chainRestarts = 0
         var lastError: String?
+        /// Uploads and deletions not yet folded into `MANIFEST.json` (`BackupCatalog`).
+        var catalogPending = BackupCatalog()
+        var catalogRemoved: Set<String> = []
+        /// The catalog grew past `BackupCatalog.maxBytes` and is no longer rewritten.
+        var catalogOversized = false
     }
 
     public let database: Database
@@ -204,6 +209,7 @@ public final class BackupService: Sendable {
                     logger.warning("backup: pruning old snapshots failed (the backup itself succeeded): \(error)")
                 }
             }
+            _ = try? await chain.withLock { await self.foldCatalogLocked() }
             return result
         } catch {
             state.withLock { s in
@@ -241,6 +247,7 @@ public final class BackupService: Sendable {
         let manifest = SnapshotManifest(timelineID: layout.timelineID, snapshotKey: key, snapshotID: id, snapshotTime: time, baseLSN: export.lsn,
                                         sha256: sha, bytes: bytes, walPrefix: walPrefix)
         try await settings.backend.put(key + BackupLayout.manifestSuffix, bytes: manifest.json.utf8)
+        noteInCatalog { $0.snapshots[key] = BackupCatalog.Snapshot(id: id, lsn: export.lsn, time: time, bytes: bytes, key: key, sha256: sha) }
         return try await chain.withLock {
             try await self.join(snapshot: key, id: id, time: time, lsn: export.lsn, bytes: bytes, started: started)
         }
@@ -302,6 +309,7 @@ public final class BackupService: Sendable {
         for snapshot in snapshots.dropLast(keep) {
             try await backend.delete(snapshot.snapshotKey + BackupLayout.manifestSuffix)
             try await backend.delete(snapshot.snapshotKey)
+            noteRemovedFromCatalog([snapshot.snapshotKey])
             removed += 2
         }
         // Another database's segments go only when all its snapshots are older than every kept
@@ -319,6 +327,7 @@ public final class BackupService: Sendable {
             for segment in try await PointInTimeRestore.segmentManifests(backend: backend, prefix: prefix) where floor.map({ segment.lsnEnd <= $0 }) ?? true {
                 try await backend.delete(segment.key + BackupLayout.manifestSuffix)
                 try await backend.delete(segment.key)
+                noteRemovedFromCatalog([segment.key])
                 removed += 2
             }
         }
@@ -371,6 +380,11 @@ public final class BackupService: Sendable {
             try refuseWhileFenced()
             try await settings.backend.put(key, bytes: bytes)
             try await settings.backend.put(key + BackupLayout.manifestSuffix, bytes: manifest.json.utf8)
+            let pendingSegments = state.withLock { s -> Int in
+                s.catalogPending.segments[key] = BackupCatalog.Segment(lsnStart: from, lsnEnd: last.endLSN, key: key, bytes: Int64(bytes.count), sha256: sha)
+                return s.catalogPending.segments.count
+            }
+            if pendingSegments >= BackupCatalog.foldEverySegments { await foldCatalogLocked() }
             // The segment is in the chain once its manifest is: the head that follows is a hint
             // (a start-up adopts segments past it), so a failed head write never forks the chain.
             let head = state.withLock { s -> BackupHead? in
@@ -472,9 +486,11 @@ public final class BackupService: Sendable {
         return (enabled, .seconds(seconds))
     }
 
-    /// At shutdown: archive what is left, so a clean stop loses nothing.
+    /// At shutdown: archive what is left, so a clean stop loses nothing, and bring
+    /// `MANIFEST.json` up to date.
     public func finish() async {
         do { try await archive() } catch { logger.warning("backup: the final WAL archive failed: \(error)") }
+        _ = try? await chain.withLock { await self.foldCatalogLocked() }
     }
 
     // MARK: Status
