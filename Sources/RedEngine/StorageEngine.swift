@@ -43,9 +43,10 @@ public final class StorageEngine: @unchecked Sendable {
     /// it has not archived yet. The log keeps back to the lowest; `.max`: nothing held.
     public let walRetention = Mutex<[String: @Sendable () -> UInt64]>([:])
     let failure = Mutex<RedError?>(nil)
-    /// Set while this server may not write (a primary that lost its writer lease): every
-    /// commit with writes fails with the error before anything is logged. Reads go on.
-    private let writeFence = Mutex<RedError?>(nil)
+    /// Set while this server may not write, by holder: `lease` (a primary that lost its writer
+    /// lease), `read_only` (an operator's read-only mode). Every commit with writes fails with
+    /// the first holder's error before anything is logged. Reads go on.
+    private let writeFences = Mutex<[String: RedError]>([:])
     /// On a replication primary: commit records carry their change-feed changes (op 5), so
     /// replicas publish the same changes (`/changes`, KV watch) as they apply the records.
     public let logsChanges = Atomic<Bool>(false)
@@ -73,6 +74,8 @@ public final class StorageEngine: @unchecked Sendable {
     let vacuumedDropGeneration = Atomic<UInt64>(0)
     private let background = Mutex<Task<Void, Never>?>(nil)
     private let closed = Atomic<Bool>(false)
+    /// Set while `replaceContents` runs (one at a time).
+    let replacing = Atomic<Bool>(false)
 
     private init(path: String, options: EngineOptions, store: PagedStore, wal: WriteAheadLog, lastCommitTS: UInt64) {
         self.path = path
@@ -124,6 +127,12 @@ public final class StorageEngine: @unchecked Sendable {
             }
             let engine = StorageEngine(path: path, options: options, store: store, wal: wal, lastCommitTS: lastTS)
             if options.verifyOnOpen { _ = try store.verify() }
+            do {
+                try await finishInterruptedReplacement(engine)
+            } catch {
+                try? await wal.close()
+                throw error
+            }
             if options.backgroundWork { engine.startBackgroundWork() }
             return engine
         } catch {
@@ -137,8 +146,11 @@ public final class StorageEngine: @unchecked Sendable {
     /// Begins a transaction whose snapshot is the newest acknowledged commit.
     public func begin() throws -> Transaction {
         guard !closed.load(ordering: .relaxed) else { throw RedError(.closed, "the database at \(path) is closed") }
-        return Transaction(engine: self, snapshot: snapshots.acquire())
+        return Transaction(engine: self, snapshot: try snapshots.acquireForTransaction())
     }
+
+    /// `begin` for the engine's own background work, which a replacement in progress does not stop.
+    func beginInternal() -> Transaction { Transaction(engine: self, snapshot: snapshots.acquire()) }
 
     /// Longest pause between two attempts of `transaction(maxAttempts:_:)`.
     static let maxRetryBackoffMicroseconds = 10_000
@@ -231,20 +243,25 @@ public final class StorageEngine: @unchecked Sendable {
         }
     }
 
-    /// Fences (or, with nil, unfences) every commit: see `writeFence`.
-    public func setWriteFence(_ error: RedError?) {
-        writeFence.withLock { $0 = error }
-        fenced.store(error != nil, ordering: .sequentiallyConsistent)
+    /// Fences (or, with nil, lifts `holder`'s fence on) every commit: see `writeFences`.
+    public func setWriteFence(_ error: RedError?, by holder: String = "lease") {
+        writeFences.withLock { fences in
+            fences[holder] = error
+            fenced.store(!fences.isEmpty, ordering: .sequentiallyConsistent)
+        }
     }
 
-    public var writeFenceReason: RedError? { writeFence.withLock { $0 } }
+    /// Why commits are fenced: the fence of the first holder by name (`lease` before `read_only`).
+    public var writeFenceReason: RedError? { writeFences.withLock { $0.min { $0.key < $1.key }?.value } }
 
     /// Commits a write set (plus engine-internal `extra` mutations) read at `snapshot`.
     /// `definitions` says which collections' definitions the transaction changed and on which
     /// collections' data it based that (see `DefinitionChanges`).
+    /// `ignoringFence`: a write the fences do not stop (replacing the contents in a restore).
     func commit(_ writes: WriteSet, extra: [CommitRecord.Mutation] = [], changes: [PendingChange] = [], snapshot: UInt64,
-                definitions: DefinitionChanges = DefinitionChanges(), assigned: (UInt64) -> Void) async throws -> CommitInfo {
-        if fenced.load(ordering: .sequentiallyConsistent), let fence = writeFence.withLock({ $0 }) { throw fence }
+                definitions: DefinitionChanges = DefinitionChanges(), ignoringFence: Bool = false,
+                assigned: (UInt64) -> Void) async throws -> CommitInfo {
+        if !ignoringFence, fenced.load(ordering: .sequentiallyConsistent), let fence = writeFenceReason { throw fence }
         let runs = writes.sortedRuns()
         var payload = CommitRecord.encode(runs, then: extra,
                                           changes: changes.isEmpty || !logsChanges.load(ordering: .relaxed) ? [] : changes.map { $0.encoded() })
@@ -253,7 +270,7 @@ public final class StorageEngine: @unchecked Sendable {
         let (commitTS, endLSN): (UInt64, UInt64) = try store.write { tree in
             if let failure = failure.withLock({ $0 }) { throw failure }
             // Checked again where commits are ordered: none is logged after the fence is set.
-            if fenced.load(ordering: .sequentiallyConsistent), let fence = writeFence.withLock({ $0 }) { throw fence }
+            if !ignoringFence, fenced.load(ordering: .sequentiallyConsistent), let fence = writeFenceReason { throw fence }
             // First committer wins: any newer version of a key we write means a concurrent commit.
             // The records read here (one descent per leaf: the keys are sorted) are reused by the apply below.
             // A run whose smallest key is above its collection's ceiling (a load appending) has no

@@ -66,7 +66,7 @@ extension StorageEngine {
         // and a drop committing later bumps it past what is recorded below.
         let generation = dropGeneration.load(ordering: .sequentiallyConsistent)
         guard generation != vacuumedDropGeneration.load(ordering: .sequentiallyConsistent) else { return }
-        let tx = try begin()
+        let tx = beginInternal()
         defer { tx.rollback() }
         let markers = try tx.scan(Transaction.system, .prefix(Transaction.droppedPrefix)).collect()
         guard !markers.isEmpty else {

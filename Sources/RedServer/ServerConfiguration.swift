@@ -38,6 +38,8 @@ public struct ServerConfiguration: Sendable {
     public var bootstrapAdmin: (username: String, password: String)?
     /// Standalone, a replication primary, or a read-only replica of one (`--role`).
     public var replication = ReplicationRole.standalone
+    /// Start read-only (`--read-only`, `RED_READONLY`): see `ReadOnlyMode`.
+    public var readOnly = false
     /// A primary's commit policy (`RED_PRIMARY_COMMIT_POLICY`, `RED_REPLICATION_ACK_TIMEOUT_MS`,
     /// `RED_COMMIT_FAIL_ON_TIMEOUT`): answer commits at once (`local`) or after N replicas hold them.
     public var commitPolicy = CommitAckWaiter.Policy.local

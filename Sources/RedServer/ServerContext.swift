@@ -34,6 +34,8 @@ public final class ServerContext: Sendable {
     let primaryAddress: GRPCReplicationSource.Address?
     /// Why this server refuses every write (it is a replica), nil when it does not.
     let standbyReason: String?
+    /// The operator's read-only switch (`--read-only`, `POST /admin/readonly`).
+    public let readOnly: ReadOnlyMode
 
     public init(database: Database, configuration: ServerConfiguration, logger: Logger, pgTLS: NIOSSLContext? = nil,
                 leaseKeeper: LeaseKeeper? = nil) throws {
@@ -52,6 +54,7 @@ public final class ServerContext: Sendable {
             primaryAddress = nil
             standbyReason = nil
         }
+        readOnly = try ReadOnlyMode(configured: configuration.readOnly, engine: database.engine, isReplica: configuration.replication.isReplica)
         let auth = try AuthStore(database: database, configuredUsers: configuration.users, iterations: configuration.scramIterations,
                                  readOnlyReason: standbyReason)
         self.auth = auth

@@ -135,6 +135,9 @@ struct ServerCommand: AsyncParsableCommand {
     @Option(help: "Most simultaneous PostgreSQL protocol connections.")
     var maxConnections: Int?
 
+    @Flag(help: "Start read-only: every write is refused (25006) until POST /admin/readonly {\"enabled\": false}. Also RED_READONLY=true.")
+    var readOnly = false
+
     @Option(help: "How long a graceful shutdown lets in-flight requests finish before closing their connections, in ms (default 10000).")
     var shutdownGraceMs: Int?
 
@@ -304,6 +307,8 @@ struct ServerSettings {
         if s.server.lease != nil, !(s.server.backup?.backend is any ConditionalBackend) {
             throw ValidationError("RED_LEASE_REQUIRED needs a backend with atomic compare-and-swap: RED_BACKEND=fs, s3, or http with RED_HTTP_CONDITIONAL_WRITES=true")
         }
+        let readOnlyVariable = (env["RED_READONLY"] ?? env["REDDB_READONLY"]).map { ["1", "true", "yes", "on"].contains($0.lowercased()) } ?? false
+        s.server.readOnly = c.readOnly || readOnlyVariable
         if let flag = env["RED_AUTO_RESTORE"], ["false", "0", "no", "off"].contains(flag.lowercased()) {
             s.server.autoRestore = nil
         } else {

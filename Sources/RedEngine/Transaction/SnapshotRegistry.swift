@@ -1,3 +1,4 @@
+import RedCore
 import Synchronization
 
 /// Tracks which commit timestamps are visible and which snapshots are open.
@@ -13,6 +14,8 @@ final class SnapshotRegistry: Sendable {
     struct State {
         var visibleTS: UInt64
         var open: [UInt64: Int] = [:]
+        /// Set while transactions may not begin (`closeToTransactions`): why.
+        var closedToTransactions: RedError?
     }
 
     private let state: Mutex<State>
@@ -30,6 +33,22 @@ final class SnapshotRegistry: Sendable {
             return s.visibleTS
         }
     }
+
+    /// Opens a transaction's snapshot, unless transactions are shut out for now.
+    func acquireForTransaction() throws -> UInt64 {
+        try state.withLock { s in
+            if let reason = s.closedToTransactions { throw reason }
+            s.open[s.visibleTS, default: 0] += 1
+            return s.visibleTS
+        }
+    }
+
+    /// Shuts new transactions out (they fail with `reason`) until `reopenToTransactions`;
+    /// snapshots already open stay, and the engine's own work goes on.
+    func closeToTransactions(_ reason: RedError?) { state.withLock { $0.closedToTransactions = reason } }
+
+    /// Snapshots open now, of transactions and of the engine's own work.
+    var openCount: Int { state.withLock { $0.open.values.reduce(0, +) } }
 
     func release(_ ts: UInt64) {
         state.withLock { s in

@@ -80,6 +80,8 @@ struct HTTPRoutes: Sendable {
         ("POST", "/backup/trigger", "Take a backup now: snapshot, WAL archived up to now, head published"),
         ("POST", "/admin/backup", "Same as /backup/trigger"),
         ("GET", "/recovery/restore-points", "Snapshots in the backend and how far each can be rolled forward"),
+        ("POST", "/admin/readonly", "Read-only mode on or off ({\"enabled\": bool}, default true); kept across restarts"),
+        ("POST", "/admin/restore", "On a read-only server: replace its data with the backup as of {\"to_timestamp_ms\"?, \"to_timestamp\"?, \"to_lsn\"?}"),
         ("POST", "/admin/failover/promote", "On a replica: take the writer lease for it ({\"holder_id\"?, \"ttl_ms\"?}), then restart it with --role primary"),
         ("GET", "/collections/{c}/entities/{id}", "One item by rid"),
         ("PATCH", "/collections/{c}/entities/{id}", "Update fields of one item: {\"fields\": {…}} or the fields themselves"),
@@ -122,6 +124,7 @@ struct HTTPRoutes: Sendable {
         registerExports(on: router)
         registerBackup(on: router)
         registerFailover(on: router)
+        registerAdminRestore(on: router)
         router.get("/health") { _, _ in self.health() }
         router.get("/ready") { _, _ in self.health() }
         for gate in ServerContext.ReadinessGate.allCases {
@@ -362,6 +365,8 @@ struct HTTPRoutes: Sendable {
         var text = context.metrics.render(database: context.database,
                                           uptimeSeconds: Double(uptime.components.seconds) + Double(uptime.components.attoseconds) / 1e18,
                                           phase: context.phase)
+        text += "# HELP reddb_read_only 1 while the operator's read-only mode is on (POST /admin/readonly), else 0.\n# TYPE reddb_read_only gauge\n"
+        text += "reddb_read_only \(context.readOnly.isEnabled ? 1 : 0)\n"
         text += replicationMetrics()
         text += backupMetrics()
         text += leaseMetrics()

@@ -57,7 +57,7 @@ import Synchronization
 public final class WriteAheadLog: @unchecked Sendable {
     public let directory: String
     public let options: WALOptions
-    let fileSystem: any FileSystem
+    public let fileSystem: any FileSystem
 
     private enum WaitOutcome { case covered, lead }
 

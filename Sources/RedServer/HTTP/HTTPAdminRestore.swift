@@ -1,0 +1,109 @@
+import Foundation
+import Hummingbird
+import RedCore
+import RedEngine
+import RedReplication
+
+/// The operator's read-only switch and a restore into the running server (spec ops §1.7, §7.4).
+///
+/// `POST /admin/readonly {"enabled": bool}` (true when the body is empty) turns read-only mode
+/// on or off (`ReadOnlyMode`) → `{"ok": true, "read_only": bool, "previous": bool}`.
+///
+/// `POST /admin/restore {"to_timestamp_ms"?: n, "to_timestamp"?: seconds, "to_lsn"?: n}` (none,
+/// or 0: the latest archived state) replaces this server's data with the backup as of the
+/// target, while it runs:
+/// 1. the point-in-time restore builds the database in `<data file>.admin-restore` (every
+///    segment checked before anything is applied, as `red pitr-restore` does);
+/// 2. the engine swaps its contents for that database's (`StorageEngine.replaceContents`):
+///    new transactions wait with 55000 meanwhile, so no one reads a half-swapped database, and
+///    a crash in the middle is finished at the next start;
+/// 3. users and keys are reloaded from the restored data.
+/// The swap is a series of ordinary commits in this server's log: a primary's replicas follow
+/// it, and once writes are allowed again the WAL archive carries it (a backup afterwards gives
+/// later restores a shorter path).
+///
+/// 409 unless the server is read-only (`POST /admin/readonly` first, as upstream), on a replica
+/// (it copies its primary: remove its data to copy it anew; upstream lets a replica restore,
+/// which would leave it following a primary it no longer matches), and while another restore
+/// runs; 412 without a backup backend. Admin-only once the server has users.
+extension HTTPRoutes {
+    func registerAdminRestore(on router: Router<BasicRequestContext>) {
+        router.post("/admin/readonly") { request, _ in
+            try self.requireAdminOnceAuthenticated("/admin/readonly")
+            let body = try await Self.bodyText(request, limit: 64 << 10)
+            let json = body.isBlank ? JSONValue.object([]) : try JSONValue.parse(body)
+            let enabled: Bool
+            switch json["enabled"] {
+            case nil, .null?: enabled = true
+            case .bool(let on)?: enabled = on
+            default: throw RedError(.invalidArgument, "the body must be {\"enabled\": true|false}")
+            }
+            let previous = try self.context.readOnly.set(enabled)
+            self.context.logger.notice("read-only mode \(enabled ? "on" : "off") (POST /admin/readonly)")
+            return Self.json(.object([("ok", .bool(true)), ("read_only", .bool(enabled)), ("previous", .bool(previous))]))
+        }
+        router.post("/admin/restore") { request, _ in
+            try self.requireAdminOnceAuthenticated("/admin/restore")
+            let body = try await Self.bodyText(request, limit: 64 << 10)
+            let json = body.isBlank ? JSONValue.object([]) : try JSONValue.parse(body)
+            return try await self.restoreIntoRunningServer(target: try Self.restoreTarget(json))
+        }
+    }
+
+    static func restoreTarget(_ json: JSONValue) throws -> PointInTimeRestore.Target {
+        guard case .object = json else { throw RedError(.invalidArgument, "the body must be a JSON object {\"to_timestamp_ms\"?, \"to_timestamp\"?, \"to_lsn\"?}") }
+        func number(_ name: String) throws -> Int64? {
+            switch json[name] {
+            case nil, .null?: return nil
+            case .integer(let n)? where n >= 0: return n
+            default: throw RedError(.invalidArgument, "\(name) must be a non-negative integer")
+            }
+        }
+        var target = PointInTimeRestore.Target()
+        if let ms = try number("to_timestamp_ms"), ms > 0 {
+            target.timeMilliseconds = ms
+        } else if let seconds = try number("to_timestamp"), seconds > 0 {
+            guard seconds < Int64.max / 1000 else { throw RedError(.invalidArgument, "to_timestamp is out of range") }
+            target.timeMilliseconds = seconds * 1000
+        }
+        if let lsn = try number("to_lsn"), lsn > 0 { target.lsn = UInt64(lsn) }
+        return target
+    }
+
+    func restoreIntoRunningServer(target: PointInTimeRestore.Target) async throws -> Response {
+        if let reason = context.standbyReason {
+            return Self.errorResponse(RedError(.invalidOperation, "restore refused: \(reason); a replica copies its primary (remove its data file to copy it anew)"),
+                                      status: .conflict)
+        }
+        guard let settings = context.backup?.settings ?? context.configuration.backup else {
+            return Self.errorResponse(RedError(.invalidOperation, "no backup backend is configured (RED_BACKEND=none)"), status: .preconditionFailed)
+        }
+        guard context.readOnly.isEnabled else {
+            return Self.errorResponse(RedError(.invalidOperation,
+                "POST /admin/restore requires the server to be read-only, so no write races the restore: POST /admin/readonly first"), status: .conflict)
+        }
+        let engine = context.database.engine
+        let destination = engine.path + ".admin-restore"
+        let files = FileManager.default
+        for leftover in [destination, StorageEngine.walDirectory(for: destination), destination + ".restoring",
+                         StorageEngine.walDirectory(for: destination + ".restoring")] {
+            try? files.removeItem(atPath: leftover)
+        }
+        let started = ContinuousClock.now
+        context.logger.notice("restore: building the backup as of \(target.timeMilliseconds.map { "\($0) ms" } ?? target.lsn.map { "LSN \($0)" } ?? "the latest state") in \(destination)")
+        let summary = try await PointInTimeRestore.restore(backend: settings.backend, layout: settings.layout, target: target, destination: destination)
+        let copied: Int
+        do {
+            copied = try await engine.replaceContents(withDatabaseAt: destination)
+        } catch let error as RedError where error.code == .objectNotInPrerequisiteState {
+            return Self.errorResponse(error, status: .conflict)
+        }
+        context.auth.reload()
+        let elapsed = ContinuousClock.now - started
+        context.logger.notice("restore: \(copied) keys restored from snapshot \(summary.snapshotUsed) and \(summary.recordsApplied) archived commits")
+        guard case .object(var members) = summary.json else { return Self.json(summary.json) }
+        members.append(("keys_restored", .integer(Int64(copied))))
+        members.append(("duration_ms", .integer(elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000)))
+        return Self.json(.object(members))
+    }
+}

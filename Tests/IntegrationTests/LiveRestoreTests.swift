@@ -1,0 +1,76 @@
+import Foundation
+import RedCore
+import Testing
+
+/// Read-only mode and a restore into the running server (spec ops §1.7, §7.4), with a real
+/// process: writes refused on every path while read-only, the switch kept across a restart,
+/// and `POST /admin/restore` bringing the data back to a point in time without a restart.
+@Suite(.serialized) struct LiveRestoreTests {
+    @Test func aReadOnlyServerIsRestoredToAPointInTimeWhileItRuns() async throws {
+        let backups = NSTemporaryDirectory() + "red-live-restore-" + UUID().uuidString
+        defer { try? FileManager.default.removeItem(atPath: backups) }
+        let environment = ["RED_BACKEND": "fs", "RED_FS_PATH": backups, "RED_WAL_ARCHIVE_INTERVAL_MS": "100"]
+        let server = try ServerProcess(environment: environment)
+        defer { server.remove() }
+        var r = try await HTTPClientTests.call(server, "POST", "/query", body: """
+            CREATE TABLE t (id INT PRIMARY KEY, v TEXT); INSERT INTO t SELECT g, 'row ' || g FROM generate_series(1, 500) AS g
+            """)
+        #expect(r.status == 200, "\(r.body)")
+        try await BackupServerTests.waitForArchive(server)
+        try await Task.sleep(for: .milliseconds(30))
+        let cut = Int64(Date().timeIntervalSince1970 * 1000)
+        try await Task.sleep(for: .milliseconds(30))
+        r = try await HTTPClientTests.call(server, "POST", "/query", body: "DELETE FROM t WHERE id <= 100; INSERT INTO t VALUES (1000, 'late')")
+        #expect(r.status == 200, "\(r.body)")
+        try await BackupServerTests.waitForArchive(server)
+        #expect(try await BackupServerTests.count(server) == 401)
+
+        r = try await HTTPClientTests.call(server, "POST", "/admin/restore", body: "{\"to_timestamp_ms\": \(cut)}")
+        #expect(r.status == 409 && r.body.contains("read-only"), "refused while writes are allowed: \(r.status) \(r.body)")
+
+        r = try await HTTPClientTests.call(server, "POST", "/admin/readonly")
+        #expect(r.status == 200 && r.json["read_only"] == .bool(true) && r.json["previous"] == .bool(false), "\(r.body)")
+        r = try await HTTPClientTests.call(server, "POST", "/query", body: "INSERT INTO t VALUES (2000, 'refused')")
+        #expect(r.status == 403 && r.body.contains("read_only"), "\(r.status) \(r.body)")
+        r = try await HTTPClientTests.call(server, "GET", "/metrics")
+        #expect(r.body.contains("reddb_read_only 1"))
+        r = try await HTTPClientTests.call(server, "GET", "/ready/write")
+        #expect(r.status == 503, "not write-ready while read-only: \(r.body)")
+
+        r = try await HTTPClientTests.call(server, "POST", "/admin/restore", body: "{\"to_timestamp_ms\": \(cut)}")
+        #expect(r.status == 200, "\(r.body)")
+        guard case .integer(let keys)? = r.json["keys_restored"], keys > 500 else { Issue.record("keys_restored: \(r.body)"); return }
+        #expect(try await BackupServerTests.count(server) == 500, "the rows as they were at the cut, read while still read-only")
+        r = try await HTTPClientTests.call(server, "POST", "/query", body: "SELECT v FROM t WHERE id = 1")
+        #expect(r.body.contains("row 1"))
+
+        r = try await HTTPClientTests.call(server, "POST", "/admin/readonly", body: "{\"enabled\": false}")
+        #expect(r.status == 200 && r.json["read_only"] == .bool(false))
+        r = try await HTTPClientTests.call(server, "POST", "/query", body: "INSERT INTO t VALUES (3000, 'after the restore')")
+        #expect(r.status == 200, "\(r.body)")
+        #expect(try await BackupServerTests.count(server) == 501)
+
+        // The switch outlives a restart; so does the restored data.
+        r = try await HTTPClientTests.call(server, "POST", "/admin/readonly", body: "{\"enabled\": true}")
+        #expect(r.status == 200)
+        #expect(server.stop() == 0)
+        let restarted = try ServerProcess(path: server.path, environment: environment)
+        defer { restarted.remove() }
+        #expect(try await BackupServerTests.count(restarted) == 501)
+        r = try await HTTPClientTests.call(restarted, "POST", "/query", body: "INSERT INTO t VALUES (4000, 'refused')")
+        #expect(r.status == 403, "still read-only after the restart: \(r.status) \(r.body)")
+        r = try await HTTPClientTests.call(restarted, "POST", "/admin/readonly", body: "{\"enabled\": \"no\"}")
+        #expect(r.status == 400, "\(r.body)")
+    }
+
+    @Test func withoutABackendTheRestoreSaysWhy() async throws {
+        let server = try ServerProcess(arguments: ["--read-only"])
+        defer { server.remove() }
+        var r = try await HTTPClientTests.call(server, "POST", "/query", body: "CREATE TABLE u (id INT)")
+        #expect(r.status == 403, "--read-only: \(r.body)")
+        r = try await HTTPClientTests.call(server, "POST", "/admin/restore")
+        #expect(r.status == 412 && r.body.contains("RED_BACKEND"), "\(r.status) \(r.body)")
+        r = try await HTTPClientTests.call(server, "POST", "/admin/restore", body: "{\"to_lsn\": -1}")
+        #expect(r.status == 400, "\(r.status) \(r.body)")
+    }
+}
