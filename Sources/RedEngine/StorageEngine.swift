@@ -55,6 +55,8 @@ public final class StorageEngine: @unchecked Sendable {
     let counters = Mutex((commits: UInt64(0), conflicts: UInt64(0), checkpoints: UInt64(0)))
     /// When each collection's definition and data last changed (see `CollectionStamps`).
     let collectionStamps = Mutex(CollectionStamps())
+    /// Collections whose writers wait for a definition change to finish (see `DefinitionGates`).
+    let definitionGates = DefinitionGates()
     /// Bumped (with the commit's timestamp) by every commit that changes the collection registry,
     /// before that commit becomes visible, so layers above can cache what they derive from it.
     let catalog = Mutex((version: UInt64(0), changeTS: UInt64(0)))
@@ -260,9 +262,11 @@ public final class StorageEngine: @unchecked Sendable {
     /// `ignoringFence`: a write the fences do not stop (replacing the contents in a restore).
     func commit(_ writes: WriteSet, extra: [CommitRecord.Mutation] = [], changes: [PendingChange] = [], snapshot: UInt64,
                 definitions: DefinitionChanges = DefinitionChanges(), ignoringFence: Bool = false,
-                assigned: (UInt64) -> Void) async throws -> CommitInfo {
+                began: ContinuousClock.Instant? = nil, assigned: (UInt64) -> Void) async throws -> CommitInfo {
         if !ignoringFence, fenced.load(ordering: .sequentiallyConsistent), let fence = writeFenceReason { throw fence }
         let runs = writes.sortedRuns()
+        let written = runs.compactMap { $0.firstKey.map(Keyspace.collectionID(of:)) }.filter { $0 >= Keyspace.firstUserID }
+        if !ignoringFence { try await definitionGates.wait(writing: written, passing: definitions.basedOnData) }
         var payload = CommitRecord.encode(runs, then: extra,
                                           changes: changes.isEmpty || !logsChanges.load(ordering: .relaxed) ? [] : changes.map { $0.encoded() })
         let touchesCatalog = runs.contains { $0.firstKey.map(Keyspace.collectionID(of:)) == Keyspace.collectionsID }
@@ -295,13 +299,13 @@ public final class StorageEngine: @unchecked Sendable {
                     }
                 }
             }
-            let written = runs.compactMap { $0.firstKey.map(Keyspace.collectionID(of:)) }.filter { $0 >= Keyspace.firstUserID }
             let ts = lastCommitTS.load(ordering: .relaxed) + 1
             try collectionStamps.withLock { stamps in
                 do {
                     try stamps.check(writing: written, definitions: definitions, snapshot: snapshot)
                 } catch {
                     counters.withLock { $0.conflicts += 1 }
+                    definitionGates.close(definitions.basedOnData, tookSince: began)  // its retry finds the writers waiting
                     throw error
                 }
                 stamps.record(writing: written, definitions: definitions, ts: ts, horizon: snapshots.horizon)
@@ -353,6 +357,7 @@ public final class StorageEngine: @unchecked Sendable {
             throw fail(error)
         }
         snapshots.publish(commitTS)
+        definitionGates.open(definitions.basedOnData)
         counters.withLock { $0.commits += 1 }
         return CommitInfo(commitTS: commitTS, lsn: endLSN)
     }

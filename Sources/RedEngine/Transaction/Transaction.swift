@@ -59,6 +59,10 @@ public final class Transaction: @unchecked Sendable {
     }
     private let timestamp = Mutex<UInt64?>(nil)
 
+    /// When it began: a definition change that fails holds writers back about as long again
+    /// (`DefinitionGates`).
+    let began = ContinuousClock.now
+
     init(engine: StorageEngine, snapshot: UInt64) {
         self.engine = engine
         self.snapshot = snapshot
@@ -286,7 +290,7 @@ public final class Transaction: @unchecked Sendable {
         if writes.isEmpty { return CommitInfo(commitTS: snapshot, lsn: nil) }
         let info: CommitInfo
         do {
-            info = try await engine.commit(writes, changes: changes, snapshot: snapshot, definitions: definitions) { self.commitTimestamp = $0 }
+            info = try await engine.commit(writes, changes: changes, snapshot: snapshot, definitions: definitions, began: began) { self.commitTimestamp = $0 }
             // After the drop is visible, so a vacuum that read the older generation rescans.
             if drops { engine.dropGeneration.add(1, ordering: .sequentiallyConsistent) }
         } catch {
