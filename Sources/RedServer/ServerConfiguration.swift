@@ -40,6 +40,9 @@ public struct ServerConfiguration: Sendable {
     public var replication = ReplicationRole.standalone
     /// Start read-only (`--read-only`, `RED_READONLY`): see `ReadOnlyMode`.
     public var readOnly = false
+    /// `RED_ADMIN_TOKEN` (or `RED_ADMIN_TOKEN_FILE`): the bearer token `/admin/…` and `/metrics`
+    /// take over HTTP (see `HTTPAuthMiddleware`); nil: the usual rules.
+    public var adminToken: String?
     /// A primary's commit policy (`RED_PRIMARY_COMMIT_POLICY`, `RED_REPLICATION_ACK_TIMEOUT_MS`,
     /// `RED_COMMIT_FAIL_ON_TIMEOUT`): answer commits at once (`local`) or after N replicas hold them.
     public var commitPolicy = CommitAckWaiter.Policy.local

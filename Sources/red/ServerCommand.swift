@@ -309,6 +309,15 @@ struct ServerSettings {
         }
         let readOnlyVariable = (env["RED_READONLY"] ?? env["REDDB_READONLY"]).map { ["1", "true", "yes", "on"].contains($0.lowercased()) } ?? false
         s.server.readOnly = c.readOnly || readOnlyVariable
+        if let token = env["RED_ADMIN_TOKEN"], !token.isEmpty {
+            s.server.adminToken = token
+        } else if let file = env["RED_ADMIN_TOKEN_FILE"], !file.isEmpty {
+            guard let text = try? String(contentsOfFile: file, encoding: .utf8) else { throw ValidationError("RED_ADMIN_TOKEN_FILE names \(file), which cannot be read") }
+            s.server.adminToken = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        if let token = s.server.adminToken, token.utf8.count < 16 {
+            throw ValidationError("RED_ADMIN_TOKEN must be at least 16 characters")
+        }
         if let flag = env["RED_AUTO_RESTORE"], ["false", "0", "no", "off"].contains(flag.lowercased()) {
             s.server.autoRestore = nil
         } else {

@@ -73,4 +73,26 @@ import Testing
         r = try await HTTPClientTests.call(server, "POST", "/admin/restore", body: "{\"to_lsn\": -1}")
         #expect(r.status == 400, "\(r.status) \(r.body)")
     }
+
+    /// `RED_ADMIN_TOKEN` guards `/admin/…` and `/metrics` on a server without users; the
+    /// other routes keep their rules.
+    @Test func theAdminTokenGuardsTheOperatorsRoutes() async throws {
+        let token = "s3cret-admin-token-0123"
+        let server = try ServerProcess(environment: ["RED_ADMIN_TOKEN": token])
+        defer { server.remove() }
+        var r = try await HTTPClientTests.call(server, "POST", "/admin/readonly")
+        #expect(r.status == 401 && r.body.contains("RED_ADMIN_TOKEN"), "\(r.status) \(r.body)")
+        r = try await HTTPClientTests.call(server, "POST", "/admin/readonly", token: "s3cret-admin-token-0124")
+        #expect(r.status == 401)
+        r = try await HTTPClientTests.call(server, "GET", "/metrics")
+        #expect(r.status == 401)
+        r = try await HTTPClientTests.call(server, "GET", "/metrics", token: token)
+        #expect(r.status == 200 && r.body.contains("reddb_read_only 0"))
+        r = try await HTTPClientTests.call(server, "POST", "/admin/readonly", body: "{\"enabled\": true}", token: token)
+        #expect(r.status == 200 && r.json["read_only"] == .bool(true), "\(r.body)")
+        r = try await HTTPClientTests.call(server, "POST", "/query", body: "CREATE TABLE t (id INT)")
+        #expect(r.status == 403, "read-only now: \(r.body)")
+        r = try await HTTPClientTests.call(server, "POST", "/query", body: "SELECT 1 AS one")
+        #expect(r.status == 200, "other routes need no token: \(r.body)")
+    }
 }

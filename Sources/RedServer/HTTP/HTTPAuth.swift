@@ -11,8 +11,15 @@ import RedCore
 /// The caller is bound to `RequestCaller` while the route runs, so the sessions it opens
 /// carry the caller's role: a `read` user's writes answer 403 (42501). Unlike upstream, a
 /// `read` user may still POST a query that only reads.
+///
+/// **Admin token.** With `RED_ADMIN_TOKEN` (or `RED_ADMIN_TOKEN_FILE`) set, `/admin`,
+/// `/admin/…` and `/metrics` take exactly `Authorization: Bearer <that token>` (compared in
+/// constant time) and nothing else: the token acts as an admin there, with or without users,
+/// and any other credential gets 401. It guards the operator's switches (read-only, restore,
+/// promotion, backups) on a server that has no users.
 struct HTTPAuthMiddleware<Context: RequestContext>: RouterMiddleware {
     let auth: AuthStore
+    var adminToken: String?
     static var publicPaths: Set<String> {
         ["/health", "/ready", "/health/live", "/health/ready", "/health/startup", "/auth/login", "/auth/bootstrap", "/auth/change-password",
          "/ready/query", "/ready/write", "/ready/repair", "/ready/serverless", "/ready/serverless/query", "/ready/serverless/write", "/ready/serverless/repair"]
@@ -21,7 +28,15 @@ struct HTTPAuthMiddleware<Context: RequestContext>: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let token = HTTPRoutes.bearerToken(request)
         let identity: AuthIdentity
-        if Self.publicPaths.contains(request.uri.path) {
+        let path = request.uri.path
+        if let adminToken, path == "/admin" || path.hasPrefix("/admin/") || path == "/metrics" {
+            guard let token, Self.sameSecret(token, adminToken) else {
+                var error = RedError(.invalidPassword, "unauthorized")
+                error.detail = "\(path) needs Authorization: Bearer <RED_ADMIN_TOKEN>"
+                return HTTPRoutes.errorResponse(error, status: .unauthorized)
+            }
+            identity = AuthIdentity(username: "admin token", role: .admin, authenticated: true)
+        } else if Self.publicPaths.contains(path) {
             identity = auth.optionalCaller(token: token) ?? AuthIdentity(username: "anonymous", role: .read, authenticated: false)
         } else {
             do {
@@ -33,6 +48,16 @@ struct HTTPAuthMiddleware<Context: RequestContext>: RouterMiddleware {
             }
         }
         return try await RequestCaller.$identity.withValue(identity) { try await next(request, context) }
+    }
+
+    /// Equal strings, compared in time that depends on their lengths only.
+    static func sameSecret(_ a: String, _ b: String) -> Bool {
+        let x = Array(a.utf8), y = Array(b.utf8)
+        var difference = UInt8(truncatingIfNeeded: x.count ^ y.count)
+        for i in 0..<max(x.count, y.count) {
+            difference |= (i < x.count ? x[i] : 0) ^ (i < y.count ? y[i] : 0)
+        }
+        return difference == 0 && x.count == y.count
     }
 }
 

@@ -41,7 +41,7 @@ public final class HTTPListener: Service, Sendable {
     static func makeRouter(context: ServerContext) -> Router<BasicRequestContext> {
         let router = Router(context: BasicRequestContext.self)
         router.middlewares.add(JSONErrorMiddleware(metrics: context.metrics))
-        router.middlewares.add(HTTPAuthMiddleware(auth: context.auth))
+        router.middlewares.add(HTTPAuthMiddleware(auth: context.auth, adminToken: context.configuration.adminToken))
         HTTPRoutes(context: context).register(on: router)
         return router
     }
