@@ -1369,6 +1369,71 @@ public enum Reddb_V1_RedDb: Sendable {
                 type: .unary
             )
         }
+        /// Namespace for "Manifest" metadata.
+        public enum Manifest: Sendable {
+            /// Request type for "Manifest".
+            public typealias Input = Reddb_V1_ManifestRequest
+            /// Response type for "Manifest".
+            public typealias Output = Reddb_V1_PayloadReply
+            /// Descriptor for "Manifest".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "reddb.v1.RedDb"),
+                method: "Manifest",
+                type: .unary
+            )
+        }
+        /// Namespace for "NativeManifestSummary" metadata.
+        public enum NativeManifestSummary: Sendable {
+            /// Request type for "NativeManifestSummary".
+            public typealias Input = Reddb_V1_Empty
+            /// Response type for "NativeManifestSummary".
+            public typealias Output = Reddb_V1_PayloadReply
+            /// Descriptor for "NativeManifestSummary".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "reddb.v1.RedDb"),
+                method: "NativeManifestSummary",
+                type: .unary
+            )
+        }
+        /// Namespace for "NativeMetadataStateSummary" metadata.
+        public enum NativeMetadataStateSummary: Sendable {
+            /// Request type for "NativeMetadataStateSummary".
+            public typealias Input = Reddb_V1_Empty
+            /// Response type for "NativeMetadataStateSummary".
+            public typealias Output = Reddb_V1_PayloadReply
+            /// Descriptor for "NativeMetadataStateSummary".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "reddb.v1.RedDb"),
+                method: "NativeMetadataStateSummary",
+                type: .unary
+            )
+        }
+        /// Namespace for "RebuildPhysicalMetadata" metadata.
+        public enum RebuildPhysicalMetadata: Sendable {
+            /// Request type for "RebuildPhysicalMetadata".
+            public typealias Input = Reddb_V1_Empty
+            /// Response type for "RebuildPhysicalMetadata".
+            public typealias Output = Reddb_V1_OperationReply
+            /// Descriptor for "RebuildPhysicalMetadata".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "reddb.v1.RedDb"),
+                method: "RebuildPhysicalMetadata",
+                type: .unary
+            )
+        }
+        /// Namespace for "DeploymentProfiles" metadata.
+        public enum DeploymentProfiles: Sendable {
+            /// Request type for "DeploymentProfiles".
+            public typealias Input = Reddb_V1_DeploymentProfileRequest
+            /// Response type for "DeploymentProfiles".
+            public typealias Output = Reddb_V1_PayloadReply
+            /// Descriptor for "DeploymentProfiles".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "reddb.v1.RedDb"),
+                method: "DeploymentProfiles",
+                type: .unary
+            )
+        }
         /// Namespace for "GraphProjections" metadata.
         public enum GraphProjections: Sendable {
             /// Request type for "GraphProjections".
@@ -1694,6 +1759,19 @@ public enum Reddb_V1_RedDb: Sendable {
                 type: .serverStreaming
             )
         }
+        /// Namespace for "ReplicationSnapshot" metadata.
+        public enum ReplicationSnapshot: Sendable {
+            /// Request type for "ReplicationSnapshot".
+            public typealias Input = Reddb_V1_Empty
+            /// Response type for "ReplicationSnapshot".
+            public typealias Output = Reddb_V1_PayloadReply
+            /// Descriptor for "ReplicationSnapshot".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "reddb.v1.RedDb"),
+                method: "ReplicationSnapshot",
+                type: .unary
+            )
+        }
         /// Namespace for "Embeddings" metadata.
         public enum Embeddings: Sendable {
             /// Request type for "Embeddings".
@@ -1877,6 +1955,11 @@ public enum Reddb_V1_RedDb: Sendable {
             NativePhysicalState.descriptor,
             RepairNativePhysicalState.descriptor,
             PhysicalAuthority.descriptor,
+            Manifest.descriptor,
+            NativeManifestSummary.descriptor,
+            NativeMetadataStateSummary.descriptor,
+            RebuildPhysicalMetadata.descriptor,
+            DeploymentProfiles.descriptor,
             GraphProjections.descriptor,
             DeclaredGraphProjections.descriptor,
             OperationalGraphProjections.descriptor,
@@ -1902,6 +1985,7 @@ public enum Reddb_V1_RedDb: Sendable {
             PullWalRecords.descriptor,
             AckReplicaLsn.descriptor,
             ReplicationSnapshotStream.descriptor,
+            ReplicationSnapshot.descriptor,
             Embeddings.descriptor,
             AiPrompt.descriptor,
             AiCredentials.descriptor,
@@ -3501,6 +3585,86 @@ extension Reddb_V1_RedDb {
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.StreamingServerResponse<Reddb_V1_PayloadReply>
 
+        /// Handle the "Manifest" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Upstream's metadata rpcs, with this engine's meanings (docs/server.md): the change feed
+        /// > since a snapshot (GET /manifest) and counted (GET /physical/manifest), the metadata state
+        /// > counted (GET /physical/metadata-state), header and indexes rebuilt (POST /physical/rebuild).
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Reddb_V1_ManifestRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Reddb_V1_PayloadReply` messages.
+        func manifest(
+            request: GRPCCore.StreamingServerRequest<Reddb_V1_ManifestRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Reddb_V1_PayloadReply>
+
+        /// Handle the "NativeManifestSummary" method.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Reddb_V1_Empty` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Reddb_V1_PayloadReply` messages.
+        func nativeManifestSummary(
+            request: GRPCCore.StreamingServerRequest<Reddb_V1_Empty>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Reddb_V1_PayloadReply>
+
+        /// Handle the "NativeMetadataStateSummary" method.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Reddb_V1_Empty` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Reddb_V1_PayloadReply` messages.
+        func nativeMetadataStateSummary(
+            request: GRPCCore.StreamingServerRequest<Reddb_V1_Empty>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Reddb_V1_PayloadReply>
+
+        /// Handle the "RebuildPhysicalMetadata" method.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Reddb_V1_Empty` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Reddb_V1_OperationReply` messages.
+        func rebuildPhysicalMetadata(
+            request: GRPCCore.StreamingServerRequest<Reddb_V1_Empty>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Reddb_V1_OperationReply>
+
+        /// Handle the "DeploymentProfiles" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Upstream's deployment presets, checked against this server (GET /deployment/profiles).
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Reddb_V1_DeploymentProfileRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Reddb_V1_PayloadReply` messages.
+        func deploymentProfiles(
+            request: GRPCCore.StreamingServerRequest<Reddb_V1_DeploymentProfileRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Reddb_V1_PayloadReply>
+
         /// Handle the "GraphProjections" method.
         ///
         /// > Source IDL Documentation:
@@ -3879,6 +4043,26 @@ extension Reddb_V1_RedDb {
             request: GRPCCore.StreamingServerRequest<Reddb_V1_JsonPayloadRequest>,
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.StreamingServerResponse<Reddb_V1_ReplicationSnapshotChunk>
+
+        /// Handle the "ReplicationSnapshot" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > The whole database in one reply (upstream's unary copy; GET /replication/snapshot):
+        /// > {"snapshot_available","snapshot_hex","snapshot_lsn","sha256","bytes","format":"RDBSNAP1"},
+        /// > at most 64 MiB packed.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Reddb_V1_Empty` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Reddb_V1_PayloadReply` messages.
+        func replicationSnapshot(
+            request: GRPCCore.StreamingServerRequest<Reddb_V1_Empty>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Reddb_V1_PayloadReply>
 
         /// Handle the "Embeddings" method.
         ///
@@ -5549,6 +5733,86 @@ extension Reddb_V1_RedDb {
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.ServerResponse<Reddb_V1_PayloadReply>
 
+        /// Handle the "Manifest" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Upstream's metadata rpcs, with this engine's meanings (docs/server.md): the change feed
+        /// > since a snapshot (GET /manifest) and counted (GET /physical/manifest), the metadata state
+        /// > counted (GET /physical/metadata-state), header and indexes rebuilt (POST /physical/rebuild).
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Reddb_V1_ManifestRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Reddb_V1_PayloadReply` message.
+        func manifest(
+            request: GRPCCore.ServerRequest<Reddb_V1_ManifestRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Reddb_V1_PayloadReply>
+
+        /// Handle the "NativeManifestSummary" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Reddb_V1_Empty` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Reddb_V1_PayloadReply` message.
+        func nativeManifestSummary(
+            request: GRPCCore.ServerRequest<Reddb_V1_Empty>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Reddb_V1_PayloadReply>
+
+        /// Handle the "NativeMetadataStateSummary" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Reddb_V1_Empty` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Reddb_V1_PayloadReply` message.
+        func nativeMetadataStateSummary(
+            request: GRPCCore.ServerRequest<Reddb_V1_Empty>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Reddb_V1_PayloadReply>
+
+        /// Handle the "RebuildPhysicalMetadata" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Reddb_V1_Empty` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Reddb_V1_OperationReply` message.
+        func rebuildPhysicalMetadata(
+            request: GRPCCore.ServerRequest<Reddb_V1_Empty>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Reddb_V1_OperationReply>
+
+        /// Handle the "DeploymentProfiles" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Upstream's deployment presets, checked against this server (GET /deployment/profiles).
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Reddb_V1_DeploymentProfileRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Reddb_V1_PayloadReply` message.
+        func deploymentProfiles(
+            request: GRPCCore.ServerRequest<Reddb_V1_DeploymentProfileRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Reddb_V1_PayloadReply>
+
         /// Handle the "GraphProjections" method.
         ///
         /// > Source IDL Documentation:
@@ -5927,6 +6191,26 @@ extension Reddb_V1_RedDb {
             request: GRPCCore.ServerRequest<Reddb_V1_JsonPayloadRequest>,
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.StreamingServerResponse<Reddb_V1_ReplicationSnapshotChunk>
+
+        /// Handle the "ReplicationSnapshot" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > The whole database in one reply (upstream's unary copy; GET /replication/snapshot):
+        /// > {"snapshot_available","snapshot_hex","snapshot_lsn","sha256","bytes","format":"RDBSNAP1"},
+        /// > at most 64 MiB packed.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Reddb_V1_Empty` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Reddb_V1_PayloadReply` message.
+        func replicationSnapshot(
+            request: GRPCCore.ServerRequest<Reddb_V1_Empty>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Reddb_V1_PayloadReply>
 
         /// Handle the "Embeddings" method.
         ///
@@ -7597,6 +7881,86 @@ extension Reddb_V1_RedDb {
             context: GRPCCore.ServerContext
         ) async throws -> Reddb_V1_PayloadReply
 
+        /// Handle the "Manifest" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Upstream's metadata rpcs, with this engine's meanings (docs/server.md): the change feed
+        /// > since a snapshot (GET /manifest) and counted (GET /physical/manifest), the metadata state
+        /// > counted (GET /physical/metadata-state), header and indexes rebuilt (POST /physical/rebuild).
+        ///
+        /// - Parameters:
+        ///   - request: A `Reddb_V1_ManifestRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Reddb_V1_PayloadReply` to respond with.
+        func manifest(
+            request: Reddb_V1_ManifestRequest,
+            context: GRPCCore.ServerContext
+        ) async throws -> Reddb_V1_PayloadReply
+
+        /// Handle the "NativeManifestSummary" method.
+        ///
+        /// - Parameters:
+        ///   - request: A `Reddb_V1_Empty` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Reddb_V1_PayloadReply` to respond with.
+        func nativeManifestSummary(
+            request: Reddb_V1_Empty,
+            context: GRPCCore.ServerContext
+        ) async throws -> Reddb_V1_PayloadReply
+
+        /// Handle the "NativeMetadataStateSummary" method.
+        ///
+        /// - Parameters:
+        ///   - request: A `Reddb_V1_Empty` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Reddb_V1_PayloadReply` to respond with.
+        func nativeMetadataStateSummary(
+            request: Reddb_V1_Empty,
+            context: GRPCCore.ServerContext
+        ) async throws -> Reddb_V1_PayloadReply
+
+        /// Handle the "RebuildPhysicalMetadata" method.
+        ///
+        /// - Parameters:
+        ///   - request: A `Reddb_V1_Empty` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Reddb_V1_OperationReply` to respond with.
+        func rebuildPhysicalMetadata(
+            request: Reddb_V1_Empty,
+            context: GRPCCore.ServerContext
+        ) async throws -> Reddb_V1_OperationReply
+
+        /// Handle the "DeploymentProfiles" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Upstream's deployment presets, checked against this server (GET /deployment/profiles).
+        ///
+        /// - Parameters:
+        ///   - request: A `Reddb_V1_DeploymentProfileRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Reddb_V1_PayloadReply` to respond with.
+        func deploymentProfiles(
+            request: Reddb_V1_DeploymentProfileRequest,
+            context: GRPCCore.ServerContext
+        ) async throws -> Reddb_V1_PayloadReply
+
         /// Handle the "GraphProjections" method.
         ///
         /// > Source IDL Documentation:
@@ -7976,6 +8340,26 @@ extension Reddb_V1_RedDb {
             response: GRPCCore.RPCWriter<Reddb_V1_ReplicationSnapshotChunk>,
             context: GRPCCore.ServerContext
         ) async throws
+
+        /// Handle the "ReplicationSnapshot" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > The whole database in one reply (upstream's unary copy; GET /replication/snapshot):
+        /// > {"snapshot_available","snapshot_hex","snapshot_lsn","sha256","bytes","format":"RDBSNAP1"},
+        /// > at most 64 MiB packed.
+        ///
+        /// - Parameters:
+        ///   - request: A `Reddb_V1_Empty` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Reddb_V1_PayloadReply` to respond with.
+        func replicationSnapshot(
+            request: Reddb_V1_Empty,
+            context: GRPCCore.ServerContext
+        ) async throws -> Reddb_V1_PayloadReply
 
         /// Handle the "Embeddings" method.
         ///
@@ -9211,6 +9595,61 @@ extension Reddb_V1_RedDb.StreamingServiceProtocol {
             }
         )
         router.registerHandler(
+            forMethod: Reddb_V1_RedDb.Method.Manifest.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Reddb_V1_ManifestRequest>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Reddb_V1_PayloadReply>(),
+            handler: { request, context in
+                try await self.manifest(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
+            forMethod: Reddb_V1_RedDb.Method.NativeManifestSummary.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Reddb_V1_Empty>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Reddb_V1_PayloadReply>(),
+            handler: { request, context in
+                try await self.nativeManifestSummary(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
+            forMethod: Reddb_V1_RedDb.Method.NativeMetadataStateSummary.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Reddb_V1_Empty>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Reddb_V1_PayloadReply>(),
+            handler: { request, context in
+                try await self.nativeMetadataStateSummary(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
+            forMethod: Reddb_V1_RedDb.Method.RebuildPhysicalMetadata.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Reddb_V1_Empty>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Reddb_V1_OperationReply>(),
+            handler: { request, context in
+                try await self.rebuildPhysicalMetadata(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
+            forMethod: Reddb_V1_RedDb.Method.DeploymentProfiles.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Reddb_V1_DeploymentProfileRequest>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Reddb_V1_PayloadReply>(),
+            handler: { request, context in
+                try await self.deploymentProfiles(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
             forMethod: Reddb_V1_RedDb.Method.GraphProjections.descriptor,
             deserializer: GRPCProtobuf.ProtobufDeserializer<Reddb_V1_Empty>(),
             serializer: GRPCProtobuf.ProtobufSerializer<Reddb_V1_PayloadReply>(),
@@ -9480,6 +9919,17 @@ extension Reddb_V1_RedDb.StreamingServiceProtocol {
             serializer: GRPCProtobuf.ProtobufSerializer<Reddb_V1_ReplicationSnapshotChunk>(),
             handler: { request, context in
                 try await self.replicationSnapshotStream(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
+            forMethod: Reddb_V1_RedDb.Method.ReplicationSnapshot.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Reddb_V1_Empty>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Reddb_V1_PayloadReply>(),
+            handler: { request, context in
+                try await self.replicationSnapshot(
                     request: request,
                     context: context
                 )
@@ -10690,6 +11140,61 @@ extension Reddb_V1_RedDb.ServiceProtocol {
         return GRPCCore.StreamingServerResponse(single: response)
     }
 
+    public func manifest(
+        request: GRPCCore.StreamingServerRequest<Reddb_V1_ManifestRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Reddb_V1_PayloadReply> {
+        let response = try await self.manifest(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    public func nativeManifestSummary(
+        request: GRPCCore.StreamingServerRequest<Reddb_V1_Empty>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Reddb_V1_PayloadReply> {
+        let response = try await self.nativeManifestSummary(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    public func nativeMetadataStateSummary(
+        request: GRPCCore.StreamingServerRequest<Reddb_V1_Empty>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Reddb_V1_PayloadReply> {
+        let response = try await self.nativeMetadataStateSummary(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    public func rebuildPhysicalMetadata(
+        request: GRPCCore.StreamingServerRequest<Reddb_V1_Empty>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Reddb_V1_OperationReply> {
+        let response = try await self.rebuildPhysicalMetadata(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    public func deploymentProfiles(
+        request: GRPCCore.StreamingServerRequest<Reddb_V1_DeploymentProfileRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Reddb_V1_PayloadReply> {
+        let response = try await self.deploymentProfiles(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
     public func graphProjections(
         request: GRPCCore.StreamingServerRequest<Reddb_V1_Empty>,
         context: GRPCCore.ServerContext
@@ -10963,6 +11468,17 @@ extension Reddb_V1_RedDb.ServiceProtocol {
             context: context
         )
         return response
+    }
+
+    public func replicationSnapshot(
+        request: GRPCCore.StreamingServerRequest<Reddb_V1_Empty>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Reddb_V1_PayloadReply> {
+        let response = try await self.replicationSnapshot(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
     }
 
     public func embeddings(
@@ -12382,6 +12898,71 @@ extension Reddb_V1_RedDb.SimpleServiceProtocol {
         )
     }
 
+    public func manifest(
+        request: GRPCCore.ServerRequest<Reddb_V1_ManifestRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Reddb_V1_PayloadReply> {
+        return GRPCCore.ServerResponse<Reddb_V1_PayloadReply>(
+            message: try await self.manifest(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func nativeManifestSummary(
+        request: GRPCCore.ServerRequest<Reddb_V1_Empty>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Reddb_V1_PayloadReply> {
+        return GRPCCore.ServerResponse<Reddb_V1_PayloadReply>(
+            message: try await self.nativeManifestSummary(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func nativeMetadataStateSummary(
+        request: GRPCCore.ServerRequest<Reddb_V1_Empty>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Reddb_V1_PayloadReply> {
+        return GRPCCore.ServerResponse<Reddb_V1_PayloadReply>(
+            message: try await self.nativeMetadataStateSummary(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func rebuildPhysicalMetadata(
+        request: GRPCCore.ServerRequest<Reddb_V1_Empty>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Reddb_V1_OperationReply> {
+        return GRPCCore.ServerResponse<Reddb_V1_OperationReply>(
+            message: try await self.rebuildPhysicalMetadata(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func deploymentProfiles(
+        request: GRPCCore.ServerRequest<Reddb_V1_DeploymentProfileRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Reddb_V1_PayloadReply> {
+        return GRPCCore.ServerResponse<Reddb_V1_PayloadReply>(
+            message: try await self.deploymentProfiles(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
     public func graphProjections(
         request: GRPCCore.ServerRequest<Reddb_V1_Empty>,
         context: GRPCCore.ServerContext
@@ -12708,6 +13289,19 @@ extension Reddb_V1_RedDb.SimpleServiceProtocol {
                 )
                 return [:]
             }
+        )
+    }
+
+    public func replicationSnapshot(
+        request: GRPCCore.ServerRequest<Reddb_V1_Empty>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Reddb_V1_PayloadReply> {
+        return GRPCCore.ServerResponse<Reddb_V1_PayloadReply>(
+            message: try await self.replicationSnapshot(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
         )
     }
 
@@ -14885,6 +15479,111 @@ extension Reddb_V1_RedDb {
             onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result
         ) async throws -> Result where Result: Sendable
 
+        /// Call the "Manifest" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Upstream's metadata rpcs, with this engine's meanings (docs/server.md): the change feed
+        /// > since a snapshot (GET /manifest) and counted (GET /physical/manifest), the metadata state
+        /// > counted (GET /physical/metadata-state), header and indexes rebuilt (POST /physical/rebuild).
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Reddb_V1_ManifestRequest` message.
+        ///   - serializer: A serializer for `Reddb_V1_ManifestRequest` messages.
+        ///   - deserializer: A deserializer for `Reddb_V1_PayloadReply` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func manifest<Result>(
+            request: GRPCCore.ClientRequest<Reddb_V1_ManifestRequest>,
+            serializer: some GRPCCore.MessageSerializer<Reddb_V1_ManifestRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Reddb_V1_PayloadReply>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "NativeManifestSummary" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Reddb_V1_Empty` message.
+        ///   - serializer: A serializer for `Reddb_V1_Empty` messages.
+        ///   - deserializer: A deserializer for `Reddb_V1_PayloadReply` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func nativeManifestSummary<Result>(
+            request: GRPCCore.ClientRequest<Reddb_V1_Empty>,
+            serializer: some GRPCCore.MessageSerializer<Reddb_V1_Empty>,
+            deserializer: some GRPCCore.MessageDeserializer<Reddb_V1_PayloadReply>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "NativeMetadataStateSummary" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Reddb_V1_Empty` message.
+        ///   - serializer: A serializer for `Reddb_V1_Empty` messages.
+        ///   - deserializer: A deserializer for `Reddb_V1_PayloadReply` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func nativeMetadataStateSummary<Result>(
+            request: GRPCCore.ClientRequest<Reddb_V1_Empty>,
+            serializer: some GRPCCore.MessageSerializer<Reddb_V1_Empty>,
+            deserializer: some GRPCCore.MessageDeserializer<Reddb_V1_PayloadReply>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "RebuildPhysicalMetadata" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Reddb_V1_Empty` message.
+        ///   - serializer: A serializer for `Reddb_V1_Empty` messages.
+        ///   - deserializer: A deserializer for `Reddb_V1_OperationReply` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func rebuildPhysicalMetadata<Result>(
+            request: GRPCCore.ClientRequest<Reddb_V1_Empty>,
+            serializer: some GRPCCore.MessageSerializer<Reddb_V1_Empty>,
+            deserializer: some GRPCCore.MessageDeserializer<Reddb_V1_OperationReply>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_OperationReply>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "DeploymentProfiles" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Upstream's deployment presets, checked against this server (GET /deployment/profiles).
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Reddb_V1_DeploymentProfileRequest` message.
+        ///   - serializer: A serializer for `Reddb_V1_DeploymentProfileRequest` messages.
+        ///   - deserializer: A deserializer for `Reddb_V1_PayloadReply` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func deploymentProfiles<Result>(
+            request: GRPCCore.ClientRequest<Reddb_V1_DeploymentProfileRequest>,
+            serializer: some GRPCCore.MessageSerializer<Reddb_V1_DeploymentProfileRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Reddb_V1_PayloadReply>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
         /// Call the "GraphProjections" method.
         ///
         /// > Source IDL Documentation:
@@ -15387,6 +16086,31 @@ extension Reddb_V1_RedDb {
             deserializer: some GRPCCore.MessageDeserializer<Reddb_V1_ReplicationSnapshotChunk>,
             options: GRPCCore.CallOptions,
             onResponse handleResponse: @Sendable @escaping (GRPCCore.StreamingClientResponse<Reddb_V1_ReplicationSnapshotChunk>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "ReplicationSnapshot" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > The whole database in one reply (upstream's unary copy; GET /replication/snapshot):
+        /// > {"snapshot_available","snapshot_hex","snapshot_lsn","sha256","bytes","format":"RDBSNAP1"},
+        /// > at most 64 MiB packed.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Reddb_V1_Empty` message.
+        ///   - serializer: A serializer for `Reddb_V1_Empty` messages.
+        ///   - deserializer: A deserializer for `Reddb_V1_PayloadReply` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func replicationSnapshot<Result>(
+            request: GRPCCore.ClientRequest<Reddb_V1_Empty>,
+            serializer: some GRPCCore.MessageSerializer<Reddb_V1_Empty>,
+            deserializer: some GRPCCore.MessageDeserializer<Reddb_V1_PayloadReply>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result
         ) async throws -> Result where Result: Sendable
 
         /// Call the "Embeddings" method.
@@ -18740,6 +19464,166 @@ extension Reddb_V1_RedDb {
             )
         }
 
+        /// Call the "Manifest" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Upstream's metadata rpcs, with this engine's meanings (docs/server.md): the change feed
+        /// > since a snapshot (GET /manifest) and counted (GET /physical/manifest), the metadata state
+        /// > counted (GET /physical/metadata-state), header and indexes rebuilt (POST /physical/rebuild).
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Reddb_V1_ManifestRequest` message.
+        ///   - serializer: A serializer for `Reddb_V1_ManifestRequest` messages.
+        ///   - deserializer: A deserializer for `Reddb_V1_PayloadReply` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func manifest<Result>(
+            request: GRPCCore.ClientRequest<Reddb_V1_ManifestRequest>,
+            serializer: some GRPCCore.MessageSerializer<Reddb_V1_ManifestRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Reddb_V1_PayloadReply>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Reddb_V1_RedDb.Method.Manifest.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
+
+        /// Call the "NativeManifestSummary" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Reddb_V1_Empty` message.
+        ///   - serializer: A serializer for `Reddb_V1_Empty` messages.
+        ///   - deserializer: A deserializer for `Reddb_V1_PayloadReply` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func nativeManifestSummary<Result>(
+            request: GRPCCore.ClientRequest<Reddb_V1_Empty>,
+            serializer: some GRPCCore.MessageSerializer<Reddb_V1_Empty>,
+            deserializer: some GRPCCore.MessageDeserializer<Reddb_V1_PayloadReply>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Reddb_V1_RedDb.Method.NativeManifestSummary.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
+
+        /// Call the "NativeMetadataStateSummary" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Reddb_V1_Empty` message.
+        ///   - serializer: A serializer for `Reddb_V1_Empty` messages.
+        ///   - deserializer: A deserializer for `Reddb_V1_PayloadReply` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func nativeMetadataStateSummary<Result>(
+            request: GRPCCore.ClientRequest<Reddb_V1_Empty>,
+            serializer: some GRPCCore.MessageSerializer<Reddb_V1_Empty>,
+            deserializer: some GRPCCore.MessageDeserializer<Reddb_V1_PayloadReply>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Reddb_V1_RedDb.Method.NativeMetadataStateSummary.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
+
+        /// Call the "RebuildPhysicalMetadata" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Reddb_V1_Empty` message.
+        ///   - serializer: A serializer for `Reddb_V1_Empty` messages.
+        ///   - deserializer: A deserializer for `Reddb_V1_OperationReply` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func rebuildPhysicalMetadata<Result>(
+            request: GRPCCore.ClientRequest<Reddb_V1_Empty>,
+            serializer: some GRPCCore.MessageSerializer<Reddb_V1_Empty>,
+            deserializer: some GRPCCore.MessageDeserializer<Reddb_V1_OperationReply>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_OperationReply>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Reddb_V1_RedDb.Method.RebuildPhysicalMetadata.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
+
+        /// Call the "DeploymentProfiles" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Upstream's deployment presets, checked against this server (GET /deployment/profiles).
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Reddb_V1_DeploymentProfileRequest` message.
+        ///   - serializer: A serializer for `Reddb_V1_DeploymentProfileRequest` messages.
+        ///   - deserializer: A deserializer for `Reddb_V1_PayloadReply` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func deploymentProfiles<Result>(
+            request: GRPCCore.ClientRequest<Reddb_V1_DeploymentProfileRequest>,
+            serializer: some GRPCCore.MessageSerializer<Reddb_V1_DeploymentProfileRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Reddb_V1_PayloadReply>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Reddb_V1_RedDb.Method.DeploymentProfiles.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
+
         /// Call the "GraphProjections" method.
         ///
         /// > Source IDL Documentation:
@@ -19510,6 +20394,42 @@ extension Reddb_V1_RedDb {
             try await self.client.serverStreaming(
                 request: request,
                 descriptor: Reddb_V1_RedDb.Method.ReplicationSnapshotStream.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
+
+        /// Call the "ReplicationSnapshot" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > The whole database in one reply (upstream's unary copy; GET /replication/snapshot):
+        /// > {"snapshot_available","snapshot_hex","snapshot_lsn","sha256","bytes","format":"RDBSNAP1"},
+        /// > at most 64 MiB packed.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Reddb_V1_Empty` message.
+        ///   - serializer: A serializer for `Reddb_V1_Empty` messages.
+        ///   - deserializer: A deserializer for `Reddb_V1_PayloadReply` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func replicationSnapshot<Result>(
+            request: GRPCCore.ClientRequest<Reddb_V1_Empty>,
+            serializer: some GRPCCore.MessageSerializer<Reddb_V1_Empty>,
+            deserializer: some GRPCCore.MessageDeserializer<Reddb_V1_PayloadReply>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Reddb_V1_RedDb.Method.ReplicationSnapshot.descriptor,
                 serializer: serializer,
                 deserializer: deserializer,
                 options: options,
@@ -22405,6 +23325,141 @@ extension Reddb_V1_RedDb.ClientProtocol {
         )
     }
 
+    /// Call the "Manifest" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Upstream's metadata rpcs, with this engine's meanings (docs/server.md): the change feed
+    /// > since a snapshot (GET /manifest) and counted (GET /physical/manifest), the metadata state
+    /// > counted (GET /physical/metadata-state), header and indexes rebuilt (POST /physical/rebuild).
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Reddb_V1_ManifestRequest` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func manifest<Result>(
+        request: GRPCCore.ClientRequest<Reddb_V1_ManifestRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.manifest(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Reddb_V1_ManifestRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Reddb_V1_PayloadReply>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "NativeManifestSummary" method.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Reddb_V1_Empty` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func nativeManifestSummary<Result>(
+        request: GRPCCore.ClientRequest<Reddb_V1_Empty>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.nativeManifestSummary(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Reddb_V1_Empty>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Reddb_V1_PayloadReply>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "NativeMetadataStateSummary" method.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Reddb_V1_Empty` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func nativeMetadataStateSummary<Result>(
+        request: GRPCCore.ClientRequest<Reddb_V1_Empty>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.nativeMetadataStateSummary(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Reddb_V1_Empty>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Reddb_V1_PayloadReply>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "RebuildPhysicalMetadata" method.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Reddb_V1_Empty` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func rebuildPhysicalMetadata<Result>(
+        request: GRPCCore.ClientRequest<Reddb_V1_Empty>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_OperationReply>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.rebuildPhysicalMetadata(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Reddb_V1_Empty>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Reddb_V1_OperationReply>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "DeploymentProfiles" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Upstream's deployment presets, checked against this server (GET /deployment/profiles).
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Reddb_V1_DeploymentProfileRequest` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func deploymentProfiles<Result>(
+        request: GRPCCore.ClientRequest<Reddb_V1_DeploymentProfileRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.deploymentProfiles(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Reddb_V1_DeploymentProfileRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Reddb_V1_PayloadReply>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
     /// Call the "GraphProjections" method.
     ///
     /// > Source IDL Documentation:
@@ -23052,6 +24107,37 @@ extension Reddb_V1_RedDb.ClientProtocol {
             request: request,
             serializer: GRPCProtobuf.ProtobufSerializer<Reddb_V1_JsonPayloadRequest>(),
             deserializer: GRPCProtobuf.ProtobufDeserializer<Reddb_V1_ReplicationSnapshotChunk>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "ReplicationSnapshot" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > The whole database in one reply (upstream's unary copy; GET /replication/snapshot):
+    /// > {"snapshot_available","snapshot_hex","snapshot_lsn","sha256","bytes","format":"RDBSNAP1"},
+    /// > at most 64 MiB packed.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Reddb_V1_Empty` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func replicationSnapshot<Result>(
+        request: GRPCCore.ClientRequest<Reddb_V1_Empty>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.replicationSnapshot(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Reddb_V1_Empty>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Reddb_V1_PayloadReply>(),
             options: options,
             onResponse: handleResponse
         )
@@ -26326,6 +27412,161 @@ extension Reddb_V1_RedDb.ClientProtocol {
         )
     }
 
+    /// Call the "Manifest" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Upstream's metadata rpcs, with this engine's meanings (docs/server.md): the change feed
+    /// > since a snapshot (GET /manifest) and counted (GET /physical/manifest), the metadata state
+    /// > counted (GET /physical/metadata-state), header and indexes rebuilt (POST /physical/rebuild).
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func manifest<Result>(
+        _ message: Reddb_V1_ManifestRequest,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Reddb_V1_ManifestRequest>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.manifest(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "NativeManifestSummary" method.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func nativeManifestSummary<Result>(
+        _ message: Reddb_V1_Empty,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Reddb_V1_Empty>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.nativeManifestSummary(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "NativeMetadataStateSummary" method.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func nativeMetadataStateSummary<Result>(
+        _ message: Reddb_V1_Empty,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Reddb_V1_Empty>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.nativeMetadataStateSummary(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "RebuildPhysicalMetadata" method.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func rebuildPhysicalMetadata<Result>(
+        _ message: Reddb_V1_Empty,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_OperationReply>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Reddb_V1_Empty>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.rebuildPhysicalMetadata(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "DeploymentProfiles" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Upstream's deployment presets, checked against this server (GET /deployment/profiles).
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func deploymentProfiles<Result>(
+        _ message: Reddb_V1_DeploymentProfileRequest,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Reddb_V1_DeploymentProfileRequest>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.deploymentProfiles(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
     /// Call the "GraphProjections" method.
     ///
     /// > Source IDL Documentation:
@@ -27072,6 +28313,41 @@ extension Reddb_V1_RedDb.ClientProtocol {
             metadata: metadata
         )
         return try await self.replicationSnapshotStream(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "ReplicationSnapshot" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > The whole database in one reply (upstream's unary copy; GET /replication/snapshot):
+    /// > {"snapshot_available","snapshot_hex","snapshot_lsn","sha256","bytes","format":"RDBSNAP1"},
+    /// > at most 64 MiB packed.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func replicationSnapshot<Result>(
+        _ message: Reddb_V1_Empty,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Reddb_V1_PayloadReply>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Reddb_V1_Empty>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.replicationSnapshot(
             request: request,
             options: options,
             onResponse: handleResponse

@@ -78,6 +78,61 @@ import Testing
         }
     }
 
+    /// Upstream's last six rpcs, with this engine's meanings: the change feed since a snapshot
+    /// and counted, the metadata state, a rebuild, the deployment profiles checked against the
+    /// server, and the whole database in one reply (which unpacks to a database that opens).
+    @Test func manifestMetadataStateRebuildProfilesAndTheUnarySnapshot() async throws {
+        @Sendable func element(_ value: JSONValue?, _ i: Int) -> JSONValue? {
+            guard case .array(let items)? = value, i < items.count else { return nil }
+            return items[i]
+        }
+        @Sendable func operations(_ value: JSONValue?) -> [String] {
+            guard case .array(let items)? = value else { return [] }
+            return items.compactMap { if case .string(let op)? = $0["operation"] { return op } else { return nil } }
+        }
+        let server = try ServerProcess()
+        defer { server.remove() }
+        var r = try await HTTPClientTests.call(server, "POST", "/query", body: "CREATE TABLE t (id INT PRIMARY KEY, v INT); INSERT INTO t VALUES (1, 1), (2, 2)")
+        #expect(r.status == 200, "\(r.body)")
+        r = try await HTTPClientTests.call(server, "POST", "/snapshot")
+        guard case .string(let name)? = r.json["name"], let snapshot = UInt64(name.dropFirst("snapshot-".count)) else { Issue.record("\(r.body)"); return }
+        try await Task.sleep(for: .milliseconds(5))
+        r = try await HTTPClientTests.call(server, "POST", "/query", body: "UPDATE t SET v = 20 WHERE id = 2; DELETE FROM t WHERE id = 1; INSERT INTO t VALUES (3, 3)")
+        #expect(r.status == 200, "\(r.body)")
+        r = try await HTTPClientTests.call(server, "GET", "/manifest?collection=t&since_snapshot=\(snapshot)")
+        #expect(operations(r.json["events"]) == ["update", "delete", "insert"], "only what came after the snapshot: \(r.body)")
+        r = try await HTTPClientTests.call(server, "GET", "/manifest?kind=remove")
+        #expect(r.body.contains(#""operation":"delete""#) && !r.body.contains(#""operation":"insert""#), "\(r.body)")
+        #expect(try await HTTPClientTests.call(server, "GET", "/manifest?kind=merge").status == 400)
+        r = try await HTTPClientTests.call(server, "GET", "/physical/manifest")
+        #expect(r.json["events"] == .integer(5) && r.json["by_operation"]?["insert"] == .integer(3), "\(r.body)")
+        r = try await HTTPClientTests.call(server, "GET", "/physical/metadata-state")
+        #expect(r.json["snapshots"] == .integer(1) && r.json["registry"]?["collections"] == .integer(1), "\(r.body)")
+        r = try await HTTPClientTests.call(server, "POST", "/physical/rebuild")
+        #expect(r.json["message"].map { "\($0)".contains("header slots rewritten") && "\($0)".contains("indexes rebuilt") } == true, "\(r.body)")
+        r = try await HTTPClientTests.call(server, "GET", "/deployment/profiles?profile=production")
+        #expect(element(r.json["profiles"], 0)?["meets"] == .bool(false) && r.body.contains("RED_BACKEND"), "a bare server is not production: \(r.body)")
+        r = try await HTTPClientTests.call(server, "GET", "/deployment/profiles?profile=simple")
+        #expect(element(r.json["profiles"], 0)?["meets"] == .bool(true), "\(r.body)")
+        #expect(try await HTTPClientTests.call(server, "GET", "/deployment/profiles?profile=huge").status == 400)
+
+        try await GRPCServerTests.withClient(server) { db, _ in
+            let manifest = try JSONValue.parse(try await db.manifest(.with { $0.collection = "t"; $0.kind = "insert"; $0.sinceSnapshot = snapshot }).payload)
+            #expect(operations(manifest["events"]) == ["insert"], "\(manifest.text)")
+            #expect(try JSONValue.parse(try await db.nativeManifestSummary(Reddb_V1_Empty()).payload)["events"] == .integer(5))
+            #expect(try await db.nativeMetadataStateSummary(Reddb_V1_Empty()).payload.contains(#""snapshots":1"#))
+            #expect(try await db.rebuildPhysicalMetadata(Reddb_V1_Empty()).message.contains("B+tree verified"))
+            let profiles = try JSONValue.parse(try await db.deploymentProfiles(.with { $0.profile = "" }).payload)
+            #expect(element(profiles["profiles"], 3)?["name"] == .string("cloud"))
+            let unknown = await GRPCServerTests.code { _ = try await db.deploymentProfiles(.with { $0.profile = "huge" }) }
+            #expect(unknown?.0 == .invalidArgument)
+
+            let copy = try JSONValue.parse(try await db.replicationSnapshot(Reddb_V1_Empty()).payload)
+            guard case .string(let hex)? = copy["snapshot_hex"], case .string(let sha)? = copy["sha256"] else { Issue.record("\(copy.text.prefix(300))"); return }
+            #expect(hex.hasPrefix(Array("RDBSNAP1".utf8).map { String(format: "%02x", $0) }.joined()) && sha.count == 64)
+        }
+    }
+
     /// The readiness gates and the serverless lifecycle: all open on a standalone server, where
     /// reclaim checkpoints and empties the cache and warmup fills it again; a replica is not
     /// write-ready and refuses the lifecycle.

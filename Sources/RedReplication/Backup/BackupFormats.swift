@@ -228,12 +228,12 @@ public enum WALSegment {
 /// carries a database that opens by itself.
 /// `"RDBSNAP1" | { u16 name_len | name | u64 length | bytes }* | u16 0`; names are `main` for
 /// the data file and `wal/<file>` for its WAL directory's files.
-enum SnapshotArchive {
+public enum SnapshotArchive {
     static let magic: [UInt8] = Array("RDBSNAP1".utf8)
     static let maxName = 255
 
     /// Packs the database at `databasePath` into `archivePath`; returns its SHA-256 (hex) and size.
-    static func pack(databasePath: String, into archivePath: String) throws -> (sha256: String, bytes: Int64) {
+    public static func pack(databasePath: String, into archivePath: String) throws -> (sha256: String, bytes: Int64) {
         let files = FileManager.default
         let walDirectory = StorageEngine.walDirectory(for: databasePath)
         var entries = [("main", databasePath)]

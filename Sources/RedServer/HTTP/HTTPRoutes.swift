@@ -80,6 +80,12 @@ struct HTTPRoutes: Sendable {
         ("POST", "/backup/trigger", "Take a backup now: snapshot, WAL archived up to now, head published"),
         ("POST", "/admin/backup", "Same as /backup/trigger"),
         ("GET", "/recovery/restore-points", "Snapshots in the backend and how far each can be rolled forward"),
+        ("GET", "/manifest", "Committed changes since a snapshot: ?collection=&kind=insert|update|delete&since_snapshot=<unix ms> (at most 1000)"),
+        ("GET", "/physical/manifest", "The change feed counted by collection and operation"),
+        ("GET", "/physical/metadata-state", "Header, registry, snapshots and exports counted"),
+        ("POST", "/physical/rebuild", "Both header slots rewritten, the B+tree verified, inconsistent indexes rebuilt"),
+        ("GET", "/deployment/profiles", "simple, production, regulated and cloud, checked against this server (?profile=)"),
+        ("GET", "/replication/snapshot", "The whole database in one reply (RDBSNAP1, hex; at most 64 MiB packed)"),
         ("POST", "/admin/readonly", "Read-only mode on or off ({\"enabled\": bool}, default true); kept across restarts"),
         ("POST", "/admin/restore", "On a read-only server: replace its data with the backup as of {\"to_timestamp_ms\"?, \"to_timestamp\"?, \"to_lsn\"?}"),
         ("POST", "/admin/failover/promote", "On a replica: take the writer lease for it ({\"holder_id\"?, \"ttl_ms\"?}), then restart it with --role primary"),
@@ -191,6 +197,27 @@ struct HTTPRoutes: Sendable {
             return Self.json(try await self.operations.vectorArtifacts(reading: true))
         }
         router.get("/roots") { _, _ in Self.json(try self.operations.collectionRoots()) }
+        router.get("/manifest") { request, _ in
+            let query = request.uri.queryParameters
+            var since: UInt64?
+            if let text = query.get("since_snapshot") {
+                guard let n = UInt64(text) else { throw RedError(.invalidArgument, "since_snapshot must be a snapshot number (its unix ms)") }
+                since = n
+            }
+            return Self.json(try self.operations.manifest(collection: query.get("collection") ?? "", kind: query.get("kind") ?? "", sinceSnapshot: since))
+        }
+        router.get("/physical/manifest") { _, _ in Self.json(self.operations.manifestSummary()) }
+        router.get("/physical/metadata-state") { _, _ in Self.json(try await self.operations.metadataStateSummary()) }
+        router.post("/physical/rebuild") { _, _ in
+            Self.json(.object([("message", .string(try await self.operations.rebuildPhysicalMetadata())), ("ok", .bool(true))]))
+        }
+        router.get("/deployment/profiles") { request, _ in
+            Self.json(try self.context.deploymentProfiles(request.uri.queryParameters.get("profile") ?? ""))
+        }
+        router.get("/replication/snapshot") { _, _ in
+            try self.requireAdminOnceAuthenticated("/replication/snapshot")
+            return Self.json(try await self.context.replicationSnapshot())
+        }
         router.get("/graph/projections") { _, _ in Self.json(try self.operations.graphProjections(.all)) }
         router.post("/graph/projections") { request, _ in Self.json(try await self.operations.saveGraphProjection(try await self.body(request))) }
         router.post("/graph/projections/:name/:step") { _, ctx in
