@@ -166,6 +166,7 @@ public struct RedServer: Sendable {
             services: services.map { ServiceGroupConfiguration.ServiceConfiguration(service: $0) },
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger))
+        context.shutdownTrigger.withLock { $0 = { await group.triggerGracefulShutdown() } }
         do {
             try await group.run()
         } catch {

@@ -36,6 +36,8 @@ public final class ServerContext: Sendable {
     let standbyReason: String?
     /// The operator's read-only switch (`--read-only`, `POST /admin/readonly`).
     public let readOnly: ReadOnlyMode
+    /// Starts the graceful shutdown SIGTERM starts (`POST /admin/shutdown`); set by `Server.run`.
+    let shutdownTrigger = Mutex<(@Sendable () async -> Void)?>(nil)
 
     public init(database: Database, configuration: ServerConfiguration, logger: Logger, pgTLS: NIOSSLContext? = nil,
                 leaseKeeper: LeaseKeeper? = nil) throws {

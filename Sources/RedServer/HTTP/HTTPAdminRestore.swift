@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import RedCore
+import RedDB
 import RedEngine
 import RedReplication
 
@@ -26,8 +27,35 @@ import RedReplication
 /// (it copies its primary: remove its data to copy it anew; upstream lets a replica restore,
 /// which would leave it following a primary it no longer matches), and while another restore
 /// runs; 412 without a backup backend. Admin-only once the server has users.
+///
+/// `GET /admin/status` is the operator's one look (upstream's fields, plus the log position
+/// a failover runbook compares across replicas): `{"version", "phase", "uptime_secs",
+/// "started_at_unix_ms", "db_size_bytes", "read_only", "replication_role", "remote_backend"?,
+/// "durable_lsn", "applied_lsn"? (a replica's), "writer_lease"}`.
+///
+/// `POST /admin/shutdown` starts the graceful shutdown SIGTERM starts (see Lifecycle in
+/// docs/server.md) and answers at once, before it runs: `{"ok", "shutting_down": true,
+/// "grace_ms", "final_archive"}`. (Upstream shuts down first and reports after; the reply
+/// would then race the listener closing.)
 extension HTTPRoutes {
     func registerAdminRestore(on router: Router<BasicRequestContext>) {
+        router.get("/admin/status") { _, _ in
+            try self.requireAdminOnceAuthenticated("/admin/status")
+            return Self.json(self.adminStatus())
+        }
+        router.post("/admin/shutdown") { _, _ in
+            try self.requireAdminOnceAuthenticated("/admin/shutdown")
+            guard let trigger = self.context.shutdownTrigger.withLock({ $0 }) else {
+                return Self.errorResponse(RedError(.objectNotInPrerequisiteState, "the server is not running under its lifecycle"), status: .conflict)
+            }
+            self.context.logger.notice("shutdown requested (POST /admin/shutdown)")
+            Task {
+                try? await Task.sleep(for: .milliseconds(50))  // the reply leaves first
+                await trigger()
+            }
+            return Self.json(.object([("final_archive", .bool(self.context.backup != nil)), ("grace_ms", .integer(Int64(self.context.configuration.shutdownGraceMilliseconds))),
+                                      ("ok", .bool(true)), ("shutting_down", .bool(true))]))
+        }
         router.post("/admin/readonly") { request, _ in
             try self.requireAdminOnceAuthenticated("/admin/readonly")
             let body = try await Self.bodyText(request, limit: 64 << 10)
@@ -48,6 +76,23 @@ extension HTTPRoutes {
             let json = body.isBlank ? JSONValue.object([]) : try JSONValue.parse(body)
             return try await self.restoreIntoRunningServer(target: try Self.restoreTarget(json))
         }
+    }
+
+    func adminStatus() -> JSONValue {
+        let uptime = ContinuousClock.now - context.startedAt
+        let size = (try? FileManager.default.attributesOfItem(atPath: context.database.engine.path))?[.size] as? NSNumber
+        var members: [(String, JSONValue)] = [
+            ("version", .string(RedDB.version)), ("phase", .string(context.phase.rawValue)),
+            ("uptime_secs", .float(Double(uptime.components.seconds) + Double(uptime.components.attoseconds) / 1e18)),
+            ("started_at_unix_ms", .integer(context.startedAtUnixMilliseconds)), ("db_size_bytes", .integer(size?.int64Value ?? 0)),
+            ("read_only", .bool(context.readOnly.isEnabled)), ("replication_role", .string(context.configuration.replication.name)),
+            ("durable_lsn", .integer(Int64(context.database.engine.durableLSN))),
+            ("writer_lease", .string(context.leaseKeeper.map { $0.current.state.rawValue } ?? "not_required")),
+        ]
+        if let backend = context.configuration.backup?.backend.description { members.append(("remote_backend", .string(backend))) }
+        if let replica = context.replica { members.append(("applied_lsn", .integer(Int64(replica.appliedLSN)))) }
+        members.append(("ok", .bool(true)))
+        return .object(members)
     }
 
     static func restoreTarget(_ json: JSONValue) throws -> PointInTimeRestore.Target {

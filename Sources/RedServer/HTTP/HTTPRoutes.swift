@@ -86,6 +86,8 @@ struct HTTPRoutes: Sendable {
         ("POST", "/physical/rebuild", "Both header slots rewritten, the B+tree verified, inconsistent indexes rebuilt"),
         ("GET", "/deployment/profiles", "simple, production, regulated and cloud, checked against this server (?profile=)"),
         ("GET", "/replication/snapshot", "The whole database in one reply (RDBSNAP1, hex; at most 64 MiB packed)"),
+        ("GET", "/admin/status", "Version, phase, uptime, size, read-only, role, log positions (admin)"),
+        ("POST", "/admin/shutdown", "Starts a graceful shutdown, as SIGTERM does (admin)"),
         ("POST", "/admin/readonly", "Read-only mode on or off ({\"enabled\": bool}, default true); kept across restarts"),
         ("POST", "/admin/restore", "On a read-only server: replace its data with the backup as of {\"to_timestamp_ms\"?, \"to_timestamp\"?, \"to_lsn\"?}"),
         ("POST", "/admin/failover/promote", "On a replica: take the writer lease for it ({\"holder_id\"?, \"ttl_ms\"?}), then restart it with --role primary"),
