@@ -96,8 +96,9 @@ import Testing
         #expect(r.status == 200, "other routes need no token: \(r.body)")
     }
 
-    /// `GET /admin/status` reports what an operator compares across servers; `POST
-    /// /admin/shutdown` answers, then stops the server the way SIGTERM does (exit status 0).
+    /// `GET /admin/status` reports what an operator compares across servers; `POST /admin/drain`
+    /// refuses writes from then on; `POST /admin/shutdown` answers, then stops the server the
+    /// way SIGTERM does (exit status 0).
     @Test func statusAndAShutdownAskedOverHTTP() async throws {
         let server = try ServerProcess()
         defer { server.remove() }
@@ -107,6 +108,13 @@ import Testing
         #expect(r.json["phase"] == .string("ready") && r.json["replication_role"] == .string("standalone") && r.json["read_only"] == .bool(false), "\(r.body)")
         guard case .integer(let lsn)? = r.json["durable_lsn"], case .integer(let size)? = r.json["db_size_bytes"] else { Issue.record("\(r.body)"); return }
         #expect(lsn > 0 && size > 0 && r.json["writer_lease"] == .string("not_required"))
+        r = try await HTTPClientTests.call(server, "POST", "/admin/drain")
+        #expect(r.status == 200 && r.json["phase"] == .string("draining"), "\(r.body)")
+        r = try await HTTPClientTests.call(server, "POST", "/query", body: "INSERT INTO t VALUES (1)")
+        #expect(r.status == 403 && r.body.contains("draining"), "writes refused while draining: \(r.body)")
+        r = try await HTTPClientTests.call(server, "POST", "/query", body: "SELECT count(*) FROM t")
+        #expect(r.status == 200, "reads go on: \(r.body)")
+        #expect(try await HTTPClientTests.call(server, "GET", "/health/ready").status == 200)
         r = try await HTTPClientTests.call(server, "POST", "/admin/shutdown")
         #expect(r.status == 200 && r.json["shutting_down"] == .bool(true), "\(r.body)")
         for _ in 0..<3_000 where server.process.isRunning { try await Task.sleep(for: .milliseconds(20)) }  // generous: CI machines are slow

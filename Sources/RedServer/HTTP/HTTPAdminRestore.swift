@@ -33,6 +33,11 @@ import RedReplication
 /// "started_at_unix_ms", "db_size_bytes", "read_only", "replication_role", "remote_backend"?,
 /// "durable_lsn", "applied_lsn"? (a replica's), "writer_lease"}`.
 ///
+/// `POST /admin/drain` (upstream's) moves the phase to `draining` and refuses writes from then
+/// on, on every surface (an engine fence, 25006 "instance is draining"), ahead of a shutdown
+/// or a switch to another server; reads go on, and `/health/ready` still answers 200 as in
+/// upstream. One way: only a restart ends it. `{"ok", "phase"}`; idempotent.
+///
 /// `POST /admin/shutdown` starts the graceful shutdown SIGTERM starts (see Lifecycle in
 /// docs/server.md) and answers at once, before it runs: `{"ok", "shutting_down": true,
 /// "grace_ms", "final_archive"}`. (Upstream shuts down first and reports after; the reply
@@ -42,6 +47,14 @@ extension HTTPRoutes {
         router.get("/admin/status") { _, _ in
             try self.requireAdminOnceAuthenticated("/admin/status")
             return Self.json(self.adminStatus())
+        }
+        router.post("/admin/drain") { _, _ in
+            try self.requireAdminOnceAuthenticated("/admin/drain")
+            if self.context.phase == .ready || self.context.phase == .starting { self.context.phase = .draining }
+            self.context.database.engine.setWriteFence(RedError(.readOnlyTransaction, "instance is draining — writes rejected (POST /admin/drain); restart it to take writes again"),
+                                                       by: "draining")
+            self.context.logger.notice("draining: writes refused from now on (POST /admin/drain)")
+            return Self.json(.object([("ok", .bool(true)), ("phase", .string(self.context.phase.rawValue))]))
         }
         router.post("/admin/shutdown") { _, _ in
             try self.requireAdminOnceAuthenticated("/admin/shutdown")

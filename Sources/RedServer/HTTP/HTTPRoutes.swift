@@ -87,6 +87,7 @@ struct HTTPRoutes: Sendable {
         ("GET", "/deployment/profiles", "simple, production, regulated and cloud, checked against this server (?profile=)"),
         ("GET", "/replication/snapshot", "The whole database in one reply (RDBSNAP1, hex; at most 64 MiB packed)"),
         ("GET", "/admin/status", "Version, phase, uptime, size, read-only, role, log positions (admin)"),
+        ("POST", "/admin/drain", "Phase draining, writes refused until a restart (admin)"),
         ("POST", "/admin/shutdown", "Starts a graceful shutdown, as SIGTERM does (admin)"),
         ("POST", "/admin/readonly", "Read-only mode on or off ({\"enabled\": bool}, default true); kept across restarts"),
         ("POST", "/admin/restore", "On a read-only server: replace its data with the backup as of {\"to_timestamp_ms\"?, \"to_timestamp\"?, \"to_lsn\"?}"),
