@@ -1,5 +1,7 @@
 import Foundation
+import GRPCCore
 import RedCore
+import RedProto
 import Testing
 
 /// Read-only mode and a restore into the running server (spec ops §1.7, §7.4), with a real
@@ -115,6 +117,10 @@ import Testing
         r = try await HTTPClientTests.call(server, "POST", "/query", body: "SELECT count(*) FROM t")
         #expect(r.status == 200, "reads go on: \(r.body)")
         #expect(try await HTTPClientTests.call(server, "GET", "/health/ready").status == 200)
+        try await GRPCServerTests.withClient(server) { db, _ in
+            let refused = await GRPCServerTests.code { _ = try await db.query(.with { $0.query = "INSERT INTO t VALUES (2)" }) }
+            #expect(refused?.0 == .failedPrecondition, "gRPC maps the fence to FAILED_PRECONDITION: \(String(describing: refused?.1))")
+        }
         r = try await HTTPClientTests.call(server, "POST", "/admin/shutdown")
         #expect(r.status == 200 && r.json["shutting_down"] == .bool(true), "\(r.body)")
         for _ in 0..<3_000 where server.process.isRunning { try await Task.sleep(for: .milliseconds(20)) }  // generous: CI machines are slow
