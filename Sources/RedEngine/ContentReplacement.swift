@@ -11,14 +11,14 @@ import Synchronization
 ///    directory before anything changes. From then on an interrupted replacement is finished
 ///    by the next `open` (`finishInterruptedReplacement`), since the source is kept until the end.
 /// 2. **Gate.** `begin()` refuses new transactions with 55000 until the end, so no reader
-///    sees the replacement half done; and since the copy deletes the old records outright
-///    (not as versions an old snapshot could still read), it first waits for the transactions
-///    already open to end: up to `waitingUpTo` (30 s), else it fails having changed nothing.
-///    This comes before the intent, so a refusal leaves nothing to finish.
-/// 3. **Copy.** One commit deletes every collection, catalog included; then the source's
-///    keys follow in key order, about 8 MiB per commit, each written as a new version at this
-///    engine's own timestamps. These commits pass the write fences (`ignoringFence`): a
-///    restore runs on a server that is read-only. They are made durable whatever the sync mode.
+///    sees the replacement half done; and it first waits for the transactions already open to
+///    end, so that none spans it: up to `waitingUpTo` (30 s), else it fails having changed
+///    nothing. This comes before the intent, so a refusal leaves nothing to finish.
+/// 3. **Copy.** Both databases are walked in key order, catalog included, and only the
+///    difference is committed (`copyEverything`), about 8 MiB per commit: versioned puts and
+///    deletes at this engine's own timestamps, which replicas and the WAL archive carry like
+///    any commit. These commits pass the write fences (`ignoringFence`): a restore runs on a
+///    server that is read-only. They are made durable whatever the sync mode.
 /// 4. **Done.** The intent file goes, then the source.
 ///
 /// Every file goes through the engine's `FileSystem`, so the simulated one can crash it.
@@ -28,7 +28,7 @@ extension StorageEngine {
     public static func replacementIntentPath(for path: String) -> String { path + "-replacing" }
 
     /// Replaces every key with those of the database at `source` (closed, not open elsewhere,
-    /// on the same file system) and removes `source` afterwards; returns how many keys were copied.
+    /// on the same file system) and removes `source` afterwards; returns how many keys changed.
     public func replaceContents(withDatabaseAt source: String, waitingUpTo wait: Duration = .seconds(30)) async throws -> Int {
         guard replacing.compareExchange(expected: false, desired: true, ordering: .sequentiallyConsistent).exchanged else {
             throw RedError(.objectNotInPrerequisiteState, "the database at \(path) is already being replaced")
@@ -96,35 +96,53 @@ extension StorageEngine {
         return copied
     }
 
+    /// Walks both databases collection by collection in key order and commits the difference:
+    /// a key only here is deleted, a key only in the source or with another value there is
+    /// written. Every change is an ordinary versioned put or delete, so replicas and a
+    /// point-in-time replay of the archive apply it as they apply any commit (a physical
+    /// `deleteCollection` they would skip: that is the primary's vacuum). Returns the keys changed.
     private func copyEverything(from source: StorageEngine) async throws -> Int {
-        let existing = beginInternal()
-        let ids = try replicationCollectionIDs(existing).filter { id in try replicationCursor(existing, collectionID: id).next() != nil }
-        existing.rollback()
-        if !ids.isEmpty {
-            try await commitIgnoringFences([], extra: ids.map { .deleteCollection(id: $0) })
-            dropGeneration.add(1, ordering: .sequentiallyConsistent)
-        }
+        let live = beginInternal()
+        defer { live.rollback() }
         let reader = try source.begin()
         defer { reader.rollback() }
+        let ids = Set(try replicationCollectionIDs(live)).union(try source.replicationCollectionIDs(reader)).sorted()
         var batch: [([UInt8], Transaction.Write)] = []
         var bytes = 0
-        var copied = 0
-        for id in try source.replicationCollectionIDs(reader) {
-            let cursor = try source.replicationCursor(reader, collectionID: id)
-            while let (key, value) = try cursor.next() {
-                batch.append((Keyspace.key(id, key), .put(value)))
-                bytes += key.count + value.count + 16
-                copied += 1
-                if bytes >= Self.replacementBatchBytes {
-                    try await commitIgnoringFences(batch, extra: [])
-                    batch = []
-                    bytes = 0
+        var changed = 0
+        func add(_ id: UInt32, _ key: [UInt8], _ write: Transaction.Write, _ size: Int) async throws {
+            batch.append((Keyspace.key(id, key), write))
+            bytes += key.count + size + 16
+            changed += 1
+            if bytes >= Self.replacementBatchBytes {
+                try await commitIgnoringFences(batch, extra: [])
+                batch = []
+                bytes = 0
+            }
+        }
+        for id in ids {
+            let here = try replicationCursor(live, collectionID: id)
+            let there = try source.replicationCursor(reader, collectionID: id)
+            var mine = try here.next()
+            var theirs = try there.next()
+            while mine != nil || theirs != nil {
+                let order = mine.flatMap { m in theirs.map { compareKeys(m.0, $0.0) } } ?? (mine == nil ? 1 : -1)
+                if order < 0, let (key, _) = mine {
+                    try await add(id, key, .delete, 0)
+                    mine = try here.next()
+                } else if order > 0, let (key, value) = theirs {
+                    try await add(id, key, .put(value), value.count)
+                    theirs = try there.next()
+                } else if let (key, value) = theirs, let (_, current) = mine {
+                    if value != current { try await add(id, key, .put(value), value.count) }
+                    mine = try here.next()
+                    theirs = try there.next()
                 }
             }
         }
         if !batch.isEmpty { try await commitIgnoringFences(batch, extra: []) }
-        dropGeneration.add(1, ordering: .sequentiallyConsistent)  // the source's drop markers, if any
-        return copied
+        dropGeneration.add(1, ordering: .sequentiallyConsistent)  // drop markers the source brought, if any
+        return changed
     }
 
     static let replacementBatchBytes = 8 << 20

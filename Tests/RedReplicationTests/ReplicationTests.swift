@@ -117,6 +117,43 @@ import Testing
         try await primaryDB.close()
     }
 
+    /// A restore into a running primary (`replaceContents`) is ordinary commits in its log: its
+    /// replica follows them and ends up holding the restored data, key for key, and survives a
+    /// restart (the clearing commit also clears the replica's bookkeeping, which the next apply
+    /// writes again).
+    @Test func aReplicaFollowsItsPrimarysRestore() async throws {
+        let dir = try Directory()
+        let primaryDB = try await Database.open(path: dir.path + "/primary.rdb", options: Self.options())
+        let primary = try ReplicationPrimary(database: primaryDB)
+        try await Self.writeEverything(primaryDB.session(), from: 0)
+        var replicaDB = try await Database.open(path: dir.path + "/replica.rdb", options: Self.options())
+        var follower = try ReplicaFollower(database: replicaDB, primaryAddress: "in-process", logger: Self.logger)
+        try await follower.bootstrap(from: primary)
+        try await Self.catchUp(follower, primary)
+
+        // The "backup": another database with other contents, swapped in.
+        let backupDB = try await Database.open(path: dir.path + "/backup.rdb", options: Self.options())
+        try await Self.writeEverything(backupDB.session(), from: 500)
+        _ = try await backupDB.session().execute("CREATE TABLE only_in_backup (id INT)")
+        try await backupDB.close()
+        _ = try await primaryDB.engine.replaceContents(withDatabaseAt: dir.path + "/backup.rdb")
+        #expect(try await primaryDB.session().execute("SELECT count(*) FROM only_in_backup").rows == [[.integer(0)]])
+
+        try await Self.catchUp(follower, primary)
+        #expect(try Self.dump(replicaDB) == Self.dump(primaryDB))
+        #expect(try await replicaDB.session().execute("SELECT min(id) FROM t").rows == [[.integer(500)]])
+        let applied = follower.appliedLSN
+        try await replicaDB.close()
+        replicaDB = try await Database.open(path: dir.path + "/replica.rdb", options: Self.options())
+        follower = try ReplicaFollower(database: replicaDB, primaryAddress: "in-process", logger: Self.logger)
+        #expect(follower.isBootstrapped && follower.appliedLSN == applied, "its place in the log survives the restore and a restart")
+        try await Self.writeEverything(primaryDB.session(), from: 900)
+        try await Self.catchUp(follower, primary)
+        #expect(try Self.dump(replicaDB) == Self.dump(primaryDB))
+        try await replicaDB.close()
+        try await primaryDB.close()
+    }
+
     /// The replica's change feed (`/changes`, KV watch) shows the primary's changes, with the
     /// replica's own LSNs: the primary's commit records carry them.
     @Test func aReplicasChangeFeedShowsThePrimarysChanges() async throws {

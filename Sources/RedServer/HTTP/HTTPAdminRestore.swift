@@ -15,9 +15,9 @@ import RedReplication
 /// target, while it runs:
 /// 1. the point-in-time restore builds the database in `<data file>.admin-restore` (every
 ///    segment checked before anything is applied, as `red pitr-restore` does);
-/// 2. the engine swaps its contents for that database's (`StorageEngine.replaceContents`):
-///    new transactions wait with 55000 meanwhile, so no one reads a half-swapped database, and
-///    a crash in the middle is finished at the next start;
+/// 2. the engine swaps its contents for that database's (`StorageEngine.replaceContents`),
+///    committing only the difference: new transactions wait with 55000 meanwhile, so no one
+///    reads a half-swapped database, and a crash in the middle is finished at the next start;
 /// 3. users and keys are reloaded from the restored data.
 /// The swap is a series of ordinary commits in this server's log: a primary's replicas follow
 /// it, and once writes are allowed again the WAL archive carries it (a backup afterwards gives
@@ -150,17 +150,17 @@ extension HTTPRoutes {
         let started = ContinuousClock.now
         context.logger.notice("restore: building the backup as of \(target.timeMilliseconds.map { "\($0) ms" } ?? target.lsn.map { "LSN \($0)" } ?? "the latest state") in \(destination)")
         let summary = try await PointInTimeRestore.restore(backend: settings.backend, layout: settings.layout, target: target, destination: destination)
-        let copied: Int
+        let changed: Int
         do {
-            copied = try await engine.replaceContents(withDatabaseAt: destination)
+            changed = try await engine.replaceContents(withDatabaseAt: destination)
         } catch let error as RedError where error.code == .objectNotInPrerequisiteState {
             return Self.errorResponse(error, status: .conflict)
         }
         context.auth.reload()
         let elapsed = ContinuousClock.now - started
-        context.logger.notice("restore: \(copied) keys restored from snapshot \(summary.snapshotUsed) and \(summary.recordsApplied) archived commits")
+        context.logger.notice("restore: \(changed) keys changed to snapshot \(summary.snapshotUsed) plus \(summary.recordsApplied) archived commits")
         guard case .object(var members) = summary.json else { return Self.json(summary.json) }
-        members.append(("keys_restored", .integer(Int64(copied))))
+        members.append(("keys_changed", .integer(Int64(changed))))
         members.append(("duration_ms", .integer(elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000)))
         return Self.json(.object(members))
     }
