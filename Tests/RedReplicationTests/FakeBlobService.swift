@@ -39,26 +39,10 @@ final class FakeBlobService: Sendable {
         return env
     }
 
-    struct Handler: RouterMiddleware {
-        typealias Context = BasicRequestContext
-        let service: FakeBlobService
-        func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-            try await service.handle(request)
-        }
-    }
-
     func start() async throws {
-        let router = Router()
-        router.add(middleware: Handler(service: self))
-        let ready = AsyncStream<Int>.makeStream()
-        let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
-                              onServerRunning: { channel in ready.continuation.yield(channel.localAddress?.port ?? 0) },
-                              logger: Logger(label: "fake-blobs", factory: { _ in SwiftLogNoOpLogHandler() }))
-        task.withLock { $0 = Task { try await app.runService(gracefulShutdownSignals: []) } }
-        for await port in ready.stream {
-            portBox.withLock { $0 = port }
-            break
-        }
+        let (port, task) = try await FakeHTTPServer.start(label: "fake-blobs") { [self] request in try await self.handle(request) }
+        portBox.withLock { $0 = port }
+        self.task.withLock { $0 = task }
     }
 
     func stop() { task.withLock { $0?.cancel() } }

@@ -34,26 +34,10 @@ final class FakeS3: Sendable {
          "RED_S3_ACCESS_KEY": Self.accessKey, "RED_S3_SECRET_KEY": Self.secretKey, "RED_S3_KEY_PREFIX": "team-a"]
     }
 
-    struct Handler: RouterMiddleware {
-        typealias Context = BasicRequestContext
-        let s3: FakeS3
-        func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-            try await s3.handle(request)
-        }
-    }
-
     func start() async throws {
-        let router = Router()
-        router.add(middleware: Handler(s3: self))
-        let ready = AsyncStream<Int>.makeStream()
-        let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
-                              onServerRunning: { channel in ready.continuation.yield(channel.localAddress?.port ?? 0) },
-                              logger: Logger(label: "fake-s3", factory: { _ in SwiftLogNoOpLogHandler() }))
-        task.withLock { $0 = Task { try await app.runService(gracefulShutdownSignals: []) } }
-        for await port in ready.stream {
-            portBox.withLock { $0 = port }
-            break
-        }
+        let (port, task) = try await FakeHTTPServer.start(label: "fake-s3") { [self] request in try await self.handle(request) }
+        portBox.withLock { $0 = port }
+        self.task.withLock { $0 = task }
     }
 
     func stop() { task.withLock { $0?.cancel() } }

@@ -61,6 +61,19 @@ struct BlobHTTPClient: Sendable {
         Array(try await response.body.collect(upTo: BackupLimits.maxBlobInMemory).readableBytesView)
     }
 
+    /// A GET's blob: nil when it answered 404.
+    static func blob(_ response: HTTPClientResponse) async throws -> [UInt8]? {
+        guard response.status.code != 404 else { return nil }
+        return try await bytes(of: response)
+    }
+
+    /// A GET's blob streamed into a new file at `path`; false when it answered 404.
+    static func blob(_ response: HTTPClientResponse, to path: String) async throws -> Bool {
+        guard response.status.code != 404 else { return false }
+        try await download(response, to: path)
+        return true
+    }
+
     /// Streams the body into a new file at `path`, fsynced.
     static func download(_ response: HTTPClientResponse, to path: String) async throws {
         guard FileManager.default.createFile(atPath: path, contents: nil), let handle = FileHandle(forWritingAtPath: path) else {

@@ -72,16 +72,11 @@ public final class S3Backend: ConditionalBackend {
     }
 
     public func get(_ key: String) async throws -> [UInt8]? {
-        let response = try await send("GET", key: key, expect: [200, 404])
-        guard response.status.code == 200 else { return nil }
-        return try await BlobHTTPClient.bytes(of: response)
+        try await BlobHTTPClient.blob(send("GET", key: key, expect: [200, 404]))
     }
 
     public func getFile(_ key: String, to path: String) async throws -> Bool {
-        let response = try await send("GET", key: key, expect: [200, 404])
-        guard response.status.code == 200 else { return false }
-        try await BlobHTTPClient.download(response, to: path)
-        return true
+        try await BlobHTTPClient.blob(send("GET", key: key, expect: [200, 404]), to: path)
     }
 
     public func list(prefix: String) async throws -> [String] {
