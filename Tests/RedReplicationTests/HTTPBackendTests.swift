@@ -47,6 +47,8 @@ import Testing
         let http = try #require(settings.backend as? HTTPBackend)
         #expect(http.settings.baseURL == "https://blobs.example/v1" && http.settings.prefix == "prod/" && http.settings.authorization == "Basic eDp5")
         #expect(try http.url("clusters/dev/a b.json") == "https://blobs.example/v1/prod/clusters/dev/a%20b.json")
+        let withCredentials = try HTTPBackend(settings: .init(baseURL: "https://u:secret@blobs.example/v1"))
+        #expect(withCredentials.description == "http:https://blobs.example/v1/", "no secret in logs or /backup/status")
     }
 
     /// A wrong token and a service without listings fail with errors that say so; upstream

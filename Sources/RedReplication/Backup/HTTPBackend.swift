@@ -48,7 +48,15 @@ public final class HTTPBackend: BackupBackend {
     /// Longest listing read (about 16 MiB of keys).
     static let maxListBytes = 16 << 20
 
-    public var description: String { "http:\(settings.baseURL)/\(settings.prefix)" }
+    /// For logs and `/backup/status`: the URL without any `user:password@` it carries.
+    public var description: String {
+        var url = settings.baseURL
+        if let scheme = url.range(of: "://"), let at = url[scheme.upperBound...].firstIndex(of: "@"),
+           !url[scheme.upperBound..<at].contains("/") {
+            url.removeSubrange(scheme.upperBound...at)
+        }
+        return "http:\(url)/\(settings.prefix)"
+    }
 
     public init(settings: Settings) throws {
         guard let url = URL(string: settings.baseURL), let scheme = url.scheme, ["http", "https"].contains(scheme), url.host != nil,
