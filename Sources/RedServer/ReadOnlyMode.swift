@@ -11,7 +11,7 @@ import Synchronization
 /// however it arrives. Reads go on. A writer-lease fence, when both apply, is the one reported.
 ///
 /// A change made at run time is kept in `<data file>-runtime-state.json` (`{"read_only": bool}`,
-/// written to a temporary file, fsynced and renamed) so a restart comes back in the same mode;
+/// replaced durably: `DurableFile`) so a restart comes back in the same mode;
 /// the flag and the variables turn it on whatever the file says. (Upstream keeps the file as
 /// `.runtime-state.json` in the data directory, which two databases there would share.)
 ///
@@ -62,24 +62,6 @@ public final class ReadOnlyMode: Sendable {
     }
 
     private func persist(_ on: Bool) throws {
-        let temporary = statePath + ".tmp"
-        let bytes = Data(JSONValue.object([("read_only", .bool(on))]).utf8)
-        guard FileManager.default.createFile(atPath: temporary, contents: bytes), let handle = FileHandle(forUpdatingAtPath: temporary) else {
-            throw RedError(.ioError, "cannot write \(temporary)")
-        }
-        do {
-            try handle.synchronize()
-            try handle.close()
-        } catch {
-            try? handle.close()
-            throw RedError(.ioError, "cannot write \(temporary): \(error.localizedDescription)")
-        }
-        guard rename(temporary, statePath) == 0 else { throw RedError(.ioError, "cannot rename \(temporary) to \(statePath): errno \(errno)") }
-        // The rename lasts once the directory is synced.
-        let directory = (statePath as NSString).deletingLastPathComponent
-        let fd = open(directory.isEmpty ? "." : directory, O_RDONLY)
-        guard fd >= 0 else { throw RedError(.ioError, "cannot open \(directory) to sync it: errno \(errno)") }
-        defer { close(fd) }
-        guard fsync(fd) == 0 else { throw RedError(.ioError, "cannot sync \(directory): errno \(errno)") }
+        try DurableFile.replace(statePath, with: JSONValue.object([("read_only", .bool(on))]).utf8)
     }
 }

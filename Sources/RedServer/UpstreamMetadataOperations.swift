@@ -34,23 +34,17 @@ extension CollectionOperations {
         if !collection.isEmpty { try Self.validateName(collection) }
         let since = Int64(clamping: sinceSnapshot ?? 0)
         var events: [JSONValue] = []
-        var cursor: UInt64 = 0
-        var truncated = false
         var more = false
-        scan: while true {
-            let page = database.engine.changes(since: cursor, limit: 10_000)
-            if cursor == 0 { truncated = page.truncated }
-            guard let last = page.events.last else { break }
-            for event in page.events where event.timestamp > since
-                && (collection.isEmpty || event.collection == collection) && (operation == nil || event.operation == operation) {
-                guard events.count < Self.maxManifestEvents else { more = true; break scan }
-                var members: [(String, JSONValue)] = [("collection", .string(event.collection)), ("kind", .string(event.kind)), ("lsn", .integer(Int64(event.lsn))),
-                                                      ("operation", .string(event.operation.rawValue)), ("timestamp", .integer(event.timestamp))]
-                if let rid = event.rid { members.append(("rid", .integer(rid))) }
-                if let key = event.key { members.append(("key", .string(key))) }
-                events.append(.object(members))
-            }
-            cursor = last.lsn
+        let truncated = walkChangeFeed { event in
+            guard event.timestamp > since, collection.isEmpty || event.collection == collection,
+                  operation == nil || event.operation == operation else { return true }
+            guard events.count < Self.maxManifestEvents else { more = true; return false }
+            var members: [(String, JSONValue)] = [("collection", .string(event.collection)), ("kind", .string(event.kind)), ("lsn", .integer(Int64(event.lsn))),
+                                                  ("operation", .string(event.operation.rawValue)), ("timestamp", .integer(event.timestamp))]
+            if let rid = event.rid { members.append(("rid", .integer(rid))) }
+            if let key = event.key { members.append(("key", .string(key))) }
+            events.append(.object(members))
+            return true
         }
         var reply: [(String, JSONValue)] = [("events", .array(events)), ("more", .bool(more)), ("ok", .bool(true)),
                                             ("truncated", .bool(truncated))]
@@ -66,26 +60,33 @@ extension CollectionOperations {
         var newest: UInt64?
         var byCollection: [String: Int] = [:]
         var byOperation: [String: Int] = [:]
-        var cursor: UInt64 = 0
-        var truncated = false
-        while true {
-            let page = database.engine.changes(since: cursor, limit: 10_000)
-            if cursor == 0 { truncated = page.truncated }
-            guard let last = page.events.last else { break }
-            for event in page.events {
-                count += 1
-                oldest = oldest ?? event.lsn
-                newest = event.lsn
-                byCollection[event.collection, default: 0] += 1
-                byOperation[event.operation.rawValue, default: 0] += 1
-            }
-            cursor = last.lsn
+        let truncated = walkChangeFeed { event in
+            count += 1
+            oldest = oldest ?? event.lsn
+            newest = event.lsn
+            byCollection[event.collection, default: 0] += 1
+            byOperation[event.operation.rawValue, default: 0] += 1
+            return true
         }
         func counts(_ d: [String: Int]) -> JSONValue { .object(d.sorted { $0.key < $1.key }.map { ($0.key, .integer(Int64($0.value))) }) }
         var reply: [(String, JSONValue)] = [("by_collection", counts(byCollection)), ("by_operation", counts(byOperation)),
                                             ("events", .integer(Int64(count))), ("ok", .bool(true)), ("truncated", .bool(truncated))]
         if let oldest, let newest { reply += [("oldest_lsn", .integer(Int64(oldest))), ("newest_lsn", .integer(Int64(newest)))] }
         return .object(reply)
+    }
+
+    /// Visits every change the in-memory feed holds, oldest first, until `visit` returns false;
+    /// true when the feed no longer holds its oldest changes.
+    private func walkChangeFeed(_ visit: (ChangeEvent) -> Bool) -> Bool {
+        var cursor: UInt64 = 0
+        var truncated = false
+        while true {
+            let page = database.engine.changes(since: cursor, limit: 10_000)
+            if cursor == 0 { truncated = page.truncated }
+            guard let last = page.events.last else { return truncated }
+            for event in page.events where !visit(event) { return truncated }
+            cursor = last.lsn
+        }
     }
 
     func metadataStateSummary() async throws -> JSONValue {

@@ -529,15 +529,7 @@ public final class BackupService: Sendable {
             return id
         }
         let id = UUID().uuidString.lowercased()
-        let temporary = path + ".tmp"
-        guard FileManager.default.createFile(atPath: temporary, contents: Data(JSONValue.object([("database_id", .string(id))]).utf8)),
-              let handle = FileHandle(forUpdatingAtPath: temporary) else {
-            throw RedError(.ioError, "cannot write \(temporary)")
-        }
-        try handle.synchronize()
-        try handle.close()
-        guard rename(temporary, path) == 0 else { throw RedError(.ioError, "cannot rename \(temporary): errno \(errno)") }
-        try PosixFileSystem().syncDirectory((path as NSString).deletingLastPathComponent.isEmpty ? "." : (path as NSString).deletingLastPathComponent)
+        try DurableFile.replace(path, with: JSONValue.object([("database_id", .string(id))]).utf8)
         return id
     }
 }

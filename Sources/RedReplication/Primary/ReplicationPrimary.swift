@@ -323,14 +323,7 @@ public final class ReplicationPrimary: ReplicationSource, Sendable {
             guard let snapshot else { return }
             let json = JSONValue.object([("primary_id", .string(primaryID)),
                                          ("replicas", .object(snapshot.sorted { $0.key < $1.key }.map { ($0.key, .integer(Int64($0.value))) }))])
-            let temporary = stateFile + ".tmp"
-            guard FileManager.default.createFile(atPath: temporary, contents: Data(json.utf8)) else {
-                throw RedError(.ioError, "cannot write \(temporary)")
-            }
-            let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: temporary))
-            try handle.synchronize()
-            try handle.close()
-            guard rename(temporary, stateFile) == 0 else { throw RedError(.ioError, "cannot rename \(temporary) to \(stateFile) (errno \(errno))") }
+            try DurableFile.replace(stateFile, with: json.utf8)
             // Marked clean only once written: a failed save is tried again by the next change.
             state.withLock { s in
                 s.dirty = false
