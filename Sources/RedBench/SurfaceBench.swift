@@ -120,6 +120,12 @@ public enum SurfaceBench {
         for (name, url) in clients {
             let client = try await RedClient.connect(url)
             report.latencies.append(try await measure(name, options) { _ = try await client.query("SELECT 1") })
+            if name == "RedWire" {
+                // The same client, its caller running on the connection's event loop.
+                report.latencies.append(try await client.withConnectionExecutor {
+                    try await measure("RedWire (on its loop)", options) { _ = try await client.query("SELECT 1") }
+                })
+            }
             try await client.close()
         }
         let redPG = try await DuelConnection.open(server.endpoint, id: 1)

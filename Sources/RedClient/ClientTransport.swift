@@ -14,12 +14,16 @@ protocol ClientTransport: Sendable {
     func vectorSearch(collection: String, _ request: JSONValue) async throws -> QueryResult?
     /// Runs a `GraphRequest` traversal through the transport's own message; nil when it has none.
     func graphTraverse(_ request: JSONValue) async throws -> QueryResult?
+    /// The executor that runs a caller's code on the thread this transport's I/O runs on (see
+    /// `RedClient.withConnectionExecutor`); nil when there is no such thread.
+    var connectionExecutor: (any TaskExecutor)? { get }
 }
 
 extension ClientTransport {
     func bulkInsert(into table: String, columns: [String], rows: [[Value]]) async throws -> Int? { nil }
     func vectorSearch(collection: String, _ request: JSONValue) async throws -> QueryResult? { nil }
     func graphTraverse(_ request: JSONValue) async throws -> QueryResult? { nil }
+    var connectionExecutor: (any TaskExecutor)? { nil }
 }
 
 /// Statements that must run on one server-side session, in order (a transaction).

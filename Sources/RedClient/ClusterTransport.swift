@@ -36,6 +36,9 @@ final class ClusterTransport: ClientTransport {
         self.members = Mutex(replicas)
     }
 
+    /// The primary's: writes and transactions go there.
+    var connectionExecutor: (any TaskExecutor)? { primary.connectionExecutor }
+
     /// The replicas reads go to now.
     var replicaAddresses: [ConnectionString.HostPort] { members.withLock { $0.map(\.address) } }
 

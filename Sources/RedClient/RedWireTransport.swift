@@ -32,9 +32,15 @@ final class RedWireTransport: ClientTransport {
         return RedWireTransport(connections: connections)
     }
 
+    /// The next connection in turn, or the one whose event loop the caller runs on (under
+    /// `RedClient.withConnectionExecutor`), whose request then needs no thread hop at all.
     private func connection() -> RedWireConnection {
-        connections[next.wrappingAdd(1, ordering: .relaxed).oldValue % connections.count]
+        if connections.count > 1, let local = connections.first(where: { $0.channel.eventLoop.inEventLoop }) { return local }
+        return connections[next.wrappingAdd(1, ordering: .relaxed).oldValue % connections.count]
     }
+
+    /// The first connection's event loop; its requests then run without a thread hop.
+    var connectionExecutor: (any TaskExecutor)? { connections[0].executor }
 
     func execute(_ sql: String, _ parameters: [Value]) async throws -> QueryResult {
         let connection = connection()
@@ -137,7 +143,9 @@ final class RedWireConnection: Sendable {
     static let streamsPerConnection = 1_000
 
     let streams = StreamLeases(limit: streamsPerConnection)
-    private let channel: any Channel
+    let channel: any Channel
+    /// Runs a task's jobs on this connection's event loop (`RedClient.withConnectionExecutor`).
+    let executor: ClientLoopExecutor
     /// Requests waiting for their reply, with the timer that abandons them (set on the event loop).
     private let pending = Mutex<(replies: [UInt64: Waiting], closed: RedError?)>(([:], nil))
 
@@ -155,6 +163,7 @@ final class RedWireConnection: Sendable {
 
     private init(channel: any Channel, timeout: Duration, compression: Bool) {
         self.channel = channel
+        self.executor = ClientLoopExecutor(channel.eventLoop)
         self.timeout = timeout
         self.wantsCompression = compression && Zstd.isAvailable
     }
@@ -269,7 +278,7 @@ final class RedWireConnection: Sendable {
         guard request.payload.count + Frame.headerSize <= Frame.maximumSize else {
             throw RedError(.limitExceeded, "statement and parameters exceed RedWire's 16 MiB frame limit")
         }
-        return try await envelope(of: try await roundTrip(request))
+        return try envelope(of: try await roundTrip(request))
     }
 
     /// A request on `stream` answered by a Result holding the HTTP query envelope.
@@ -359,7 +368,7 @@ final class RedWireConnection: Sendable {
                     }
                     return
                 }
-                channel.eventLoop.execute { [self] in
+                let send: @Sendable () -> Void = { [self] in
                     let timer = channel.eventLoop.scheduleTask(in: .nanoseconds(Int64(timeout.components.seconds) * 1_000_000_000
                                                                                 + timeout.components.attoseconds / 1_000_000_000)) { [self] in
                         abandon(id, stream: frame.streamID, RedError(.queryCanceled, "request timed out after \(timeout)"))
@@ -372,6 +381,8 @@ final class RedWireConnection: Sendable {
                     guard armed else { timer.cancel(); return }
                     channel.writeAndFlush(bytes, promise: nil)
                 }
+                // A caller already on the loop (`withConnectionExecutor`) sends at once.
+                if channel.eventLoop.inEventLoop { send() } else { channel.eventLoop.execute(send) }
             }
         } onCancel: {
             abandon(id, stream: frame.streamID, RedError(.queryCanceled, "request cancelled by the client"))

@@ -134,6 +134,39 @@ import Testing
         try await db.close()
     }
 
+    /// The calling thread's name (NIO names its event-loop threads `NIO-…`).
+    static func threadName() -> String {
+        ((try? String(contentsOfFile: "/proc/thread-self/comm", encoding: .utf8)) ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    @Test func callersOnTheConnectionsEventLoop() async throws {
+        let server = try ServerProcess()
+        defer { server.remove() }
+        let db = try await RedClient.connect("red://127.0.0.1:\(server.wirePort)?pool=2&timeout_ms=500")
+        _ = try await db.execute("CREATE TABLE loop_t (id BIGINT PRIMARY KEY, name TEXT)")
+        let names = try await db.withConnectionExecutor {
+            var names = [Self.threadName()]
+            #expect(try await db.query("SELECT $1::bigint * 2 AS v", [.integer(21)]).rows[0][0] == .integer(42))
+            names.append(Self.threadName())
+            try await db.transaction { tx in
+                _ = try await tx.execute("INSERT INTO loop_t (id, name) VALUES (1, 'a')")
+                _ = try await tx.execute("INSERT INTO loop_t (id, name) VALUES (2, 'b')")
+            }
+            names.append(Self.threadName())
+            // The timeout's timer runs on the same loop while the caller waits there.
+            #expect(await Self.code { _ = try await db.query("SELECT count(*) FROM generate_series(1, 100000000)") } == .queryCanceled)
+            // Other tasks' requests on the same connections go on meanwhile.
+            async let outside = Task.detached { try await db.query("SELECT count(*) FROM loop_t").rows[0][0] }.value
+            #expect(try await outside == .integer(2))
+            names.append(Self.threadName())
+            return names
+        }
+        #expect(names.allSatisfy { $0.hasPrefix("NIO-") }, "ran on \(names)")
+        #expect(Set(names).count == 1, "one loop throughout: \(names)")
+        #expect(try await db.query("SELECT name FROM loop_t ORDER BY id").rows.map { $0[0] } == [.text("a"), .text("b")])
+        try await db.close()
+    }
+
     @Test func timeoutsCancelOnTheServer() async throws {
         let server = try ServerProcess()
         defer { server.remove() }
