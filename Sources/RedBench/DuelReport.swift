@@ -163,6 +163,7 @@ public struct DuelReport: Sendable, Codable {
         text += widths.map { String(repeating: "-", count: $0) }.joined(separator: "  ") + "\n"
         for row in body { text += line(row) + "\n" }
         text += "ratio = RedDB / PostgreSQL throughput (above 1.00: RedDB is faster); \(modeDescription)\n"
+        if let groupCommitLine { text += groupCommitLine + "\n" }
         return text
     }
 
@@ -188,7 +189,9 @@ public struct DuelReport: Sendable, Codable {
 
             """
         for row in rows() { text += "| " + row.joined(separator: " | ") + " |\n" }
-        text += "\nratio = RedDB / PostgreSQL throughput: above 1.00, RedDB is faster.\n\nWhat each scenario does:\n\n"
+        text += "\nratio = RedDB / PostgreSQL throughput: above 1.00, RedDB is faster.\n"
+        if let groupCommitLine { text += "\n" + groupCommitLine + ".\n" }
+        text += "\nWhat each scenario does:\n\n"
         for s in scenarios { text += "- `\(s.name)` (\(s.unit)): \(s.summary)\n" }
         let retried = scenarios.filter { $0.oursRetries + $0.postgresRetries > 0 }
         for s in retried {

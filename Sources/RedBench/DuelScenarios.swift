@@ -5,8 +5,8 @@
 /// deterministic, so both engines do the same work and return the same row counts.
 enum DuelScenarios {
     static let all: [DuelScenario] = [
-        typedInsert, bulkInsert, bulkInsertCopy, pointSelect, rangeScan, concurrent, bulkUpdate,
-        aggregateGroup, join, deleteSequential,
+        typedInsert, bulkInsert, bulkInsertCopy, pointSelect, rangeScan, concurrent, GroupCommit.one, GroupCommit.eight,
+        bulkUpdate, aggregateGroup, join, deleteSequential,
     ]
 
     static func named(_ names: [String]) throws -> [DuelScenario] {

@@ -40,7 +40,7 @@ import Testing
         let scenarios = try #require(report["scenarios"] as? [[String: Any]])
         let names = scenarios.compactMap { $0["name"] as? String }
         #expect(names == ["typed_insert", "bulk_insert", "bulk_insert_copy", "point_select", "range_scan", "concurrent",
-                          "bulk_update", "aggregate_group", "join", "delete_sequential"])
+                          "commits_1", "commits_8", "bulk_update", "aggregate_group", "join", "delete_sequential"])
         for scenario in scenarios {
             let name = scenario["name"] as? String ?? "?"
             let ours = scenario["ours_rows"] as? [Int] ?? []
@@ -53,6 +53,7 @@ import Testing
         }
         let doc = try String(contentsOfFile: markdown, encoding: .utf8)
         #expect(doc.contains("| typed_insert | inserts |"))
+        #expect(doc.contains("group commit, 8 connections against 1: RedDB"))
 
         // Both servers are gone and their directories removed.
         let leftovers = try FileManager.default.contentsOfDirectory(atPath: directory).filter { $0.hasPrefix("red-duel-") }

@@ -90,6 +90,20 @@ struct DuelReportTests {
         #expect(table.contains("above 1.00: RedDB is faster"))
     }
 
+    @Test func groupCommitLineComparesEachServersEightToOne() {
+        func result(_ scenario: DuelScenario, ours: Int, postgres: Int) -> DuelScenarioResult {
+            DuelScenarioResult(scenario: scenario, reddb: [Self.sample(ours, seconds: 1, latenciesMs: [1], rows: ours)],
+                               postgres: [Self.sample(postgres, seconds: 1, latenciesMs: [1], rows: ours)])
+        }
+        let one = result(GroupCommit.one, ours: 500, postgres: 800)
+        let eight = result(GroupCommit.eight, ours: 3_500, postgres: 4_000)
+        let report = Self.report([one, eight])
+        #expect(report.groupCommitLine == "group commit, 8 connections against 1: RedDB 7.00×, PostgreSQL 5.00× (commits/s 500 → 3500 and 800 → 4000)")
+        #expect(report.table().contains("RedDB 7.00×, PostgreSQL 5.00×"))
+        #expect(report.markdownSection(command: "red bench duel").contains("RedDB 7.00×, PostgreSQL 5.00×"))
+        #expect(Self.report([one]).groupCommitLine == nil)  // only with both scenarios
+    }
+
     @Test func markdownRegenerationKeepsTheProseAroundTheMarkers() throws {
         let path = NSTemporaryDirectory() + "duel-md-\(UUID().uuidString).md"
         defer { try? FileManager.default.removeItem(atPath: path) }
@@ -115,11 +129,11 @@ struct DuelReportTests {
     }
 
     @Test func scenarioSelection() throws {
-        #expect(try DuelScenarios.named([]).count == 10)
+        #expect(try DuelScenarios.named([]).count == 12)
         #expect(try DuelScenarios.named(["join", "typed_insert"]).map(\.name) == ["join", "typed_insert"])
         #expect(throws: DuelError.self) { try DuelScenarios.named(["nope"]) }
         #expect(DuelRunner.scenarioNames == ["typed_insert", "bulk_insert", "bulk_insert_copy", "point_select", "range_scan",
-                                             "concurrent", "bulk_update", "aggregate_group", "join", "delete_sequential"])
+                                             "concurrent", "commits_1", "commits_8", "bulk_update", "aggregate_group", "join", "delete_sequential"])
     }
 
     @Test func batchInsertBindsEveryParameterOnce() {
