@@ -91,6 +91,18 @@ final class ServerMetrics: Sendable {
         }
     }
 
+    /// `reddb_health_status` as upstream numbers it (spec §6.4), so that the same alert rules
+    /// work: 2 ready, 1 draining, 0 starting, stopped, or with a failed storage engine (it
+    /// accepts no writes until restarted).
+    static func healthStatus(phase: ServerPhase, failed: Bool) -> Int {
+        if failed { return 0 }
+        switch phase {
+        case .ready: return 2
+        case .draining: return 1
+        case .starting, .stopped: return 0
+        }
+    }
+
     /// The Prometheus text exposition (format 0.0.4) of every metric.
     func render(database: Database, uptimeSeconds: Double, phase: ServerPhase) -> String {
         var bytes: [UInt8] = []
@@ -101,7 +113,8 @@ final class ServerMetrics: Sendable {
             text += "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n\(name) \(value)\n"
         }
         family("reddb_uptime_seconds", "gauge", "Seconds since the server started.", String(uptimeSeconds))
-        family("reddb_health_status", "gauge", "0 healthy, 1 degraded, 2 unhealthy.", database.engine.failureReason == nil ? "0" : "2")
+        family("reddb_health_status", "gauge", "0 down or starting, 1 degraded or draining, 2 ready.",
+               String(Self.healthStatus(phase: phase, failed: database.engine.failureReason != nil)))
         text += "# HELP reddb_phase Lifecycle phase (1 for the current one).\n# TYPE reddb_phase gauge\n"
         for p in [ServerPhase.starting, .ready, .draining, .stopped] {
             text += "reddb_phase{phase=\"\(p.rawValue)\"} \(p == phase ? 1 : 0)\n"

@@ -110,8 +110,10 @@ import Testing
         #expect(r.json["phase"] == .string("ready") && r.json["replication_role"] == .string("standalone") && r.json["read_only"] == .bool(false), "\(r.body)")
         guard case .integer(let lsn)? = r.json["durable_lsn"], case .integer(let size)? = r.json["db_size_bytes"] else { Issue.record("\(r.body)"); return }
         #expect(lsn > 0 && size > 0 && r.json["writer_lease"] == .string("not_required"))
+        #expect(try await HTTPClientTests.call(server, "GET", "/metrics").body.contains("\nreddb_health_status 2\n"), "ready is 2, as upstream")
         r = try await HTTPClientTests.call(server, "POST", "/admin/drain")
         #expect(r.status == 200 && r.json["phase"] == .string("draining"), "\(r.body)")
+        #expect(try await HTTPClientTests.call(server, "GET", "/metrics").body.contains("\nreddb_health_status 1\n"), "draining is 1")
         r = try await HTTPClientTests.call(server, "POST", "/query", body: "INSERT INTO t VALUES (1)")
         #expect(r.status == 403 && r.body.contains("draining"), "writes refused while draining: \(r.body)")
         r = try await HTTPClientTests.call(server, "POST", "/query", body: "SELECT count(*) FROM t")
