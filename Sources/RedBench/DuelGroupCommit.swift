@@ -27,34 +27,14 @@ enum GroupCommit {
 
     static func run(_ c: DuelConnection, _ endpoint: DuelEndpoint, _ sizes: DuelSizes, connections count: Int) async throws -> DuelSample {
         let perConnection = max(1, sizes.items / count)
-        var connections: [DuelConnection] = []
-        func closeAll() async { for connection in connections { await connection.close() } }
-        var timer = StatementTimer()
-        let latencies: [[Int64]]
-        do {
-            for index in 0..<count { connections.append(try await DuelConnection.open(endpoint, id: 2_000 + index)) }
-            timer.begin()
-            latencies = try await withThrowingTaskGroup(of: [Int64].self) { group in
-                for (index, connection) in connections.enumerated() {
-                    group.addTask {
-                        var own = StatementTimer(expected: perConnection)
-                        let first = Int64(index * perConnection)
-                        for id in first..<first + Int64(perConnection) {
-                            try await own.time { try await connection.perform(InsertCommit(id: id)) }
-                        }
-                        return own.latencies
-                    }
-                }
-                var all: [[Int64]] = []
-                for try await part in group { all.append(part) }
-                return all
+        let (latencies, elapsed) = try await DuelConnection.concurrently(count, endpoint, firstID: 2_000) { connection, index in
+            var own = StatementTimer(expected: perConnection)
+            let first = Int64(index * perConnection)
+            for id in first..<first + Int64(perConnection) {
+                try await own.time { try await connection.perform(InsertCommit(id: id)) }
             }
-        } catch {
-            await closeAll()
-            throw error
+            return own.latencies
         }
-        let elapsed = timer.elapsedSeconds
-        await closeAll()
         let committed = try await DuelScenarios.count(c, "duel_commits")
         guard committed == perConnection * count else {
             throw DuelError.checkFailed(c.engine, "commits_\(count): \(perConnection * count) commits acknowledged but the table holds \(committed) rows")

@@ -217,27 +217,9 @@ enum ConcurrentMix {
 
     static func run(_ c: DuelConnection, _ endpoint: DuelEndpoint, _ sizes: DuelSizes) async throws -> DuelSample {
         let perConnection = max(2, sizes.items / sizes.connections)
-        var connections: [DuelConnection] = []
-        func closeAll() async { for connection in connections { await connection.close() } }
-        let results: [(latencies: [Int64], updates: Int, retries: Int)]
-        var timer = StatementTimer()
-        do {
-            for index in 0..<sizes.connections { connections.append(try await DuelConnection.open(endpoint, id: 1_000 + index)) }
-            timer.begin()
-            results = try await withThrowingTaskGroup(of: (latencies: [Int64], updates: Int, retries: Int).self) { group in
-                for (index, connection) in connections.enumerated() {
-                    group.addTask { try await worker(connection, index: index, perConnection: perConnection, sizes: sizes) }
-                }
-                var all: [(latencies: [Int64], updates: Int, retries: Int)] = []
-                for try await result in group { all.append(result) }
-                return all
-            }
-        } catch {
-            await closeAll()
-            throw error
+        let (results, elapsed) = try await DuelConnection.concurrently(sizes.connections, endpoint, firstID: 1_000) { connection, index in
+            try await worker(connection, index: index, perConnection: perConnection, sizes: sizes)
         }
-        let elapsed = timer.elapsedSeconds
-        await closeAll()
         let statements = perConnection * sizes.connections
         var sample = DuelSample(operations: statements, seconds: elapsed,
                                 latencies: results.flatMap(\.latencies), rows: 0,
@@ -281,5 +263,37 @@ enum ConcurrentMix {
                 retries += 1
             }
         }
+    }
+}
+
+extension DuelConnection {
+    /// Opens `count` connections (ids from `firstID`), runs `worker` on each at once, and
+    /// closes them all, also on failure; returns the workers' results and the seconds from
+    /// the moment all were open until the last finished.
+    static func concurrently<Result: Sendable>(_ count: Int, _ endpoint: DuelEndpoint, firstID: Int,
+                                               _ worker: @escaping @Sendable (DuelConnection, Int) async throws -> Result)
+        async throws -> ([Result], Double) {
+        var connections: [DuelConnection] = []
+        func closeAll() async { for connection in connections { await connection.close() } }
+        var timer = StatementTimer()
+        let results: [Result]
+        do {
+            for index in 0..<count { connections.append(try await DuelConnection.open(endpoint, id: firstID + index)) }
+            timer.begin()
+            results = try await withThrowingTaskGroup(of: Result.self) { group in
+                for (index, connection) in connections.enumerated() {
+                    group.addTask { try await worker(connection, index) }
+                }
+                var all: [Result] = []
+                for try await result in group { all.append(result) }
+                return all
+            }
+        } catch {
+            await closeAll()
+            throw error
+        }
+        let elapsed = timer.elapsedSeconds
+        await closeAll()
+        return (results, elapsed)
     }
 }
