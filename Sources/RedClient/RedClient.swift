@@ -134,8 +134,8 @@ public final class RedClient: Sendable {
     /// Runs `body` on the thread that does this client's network I/O, so that a statement in it
     /// crosses no thread on its way out and back: over `red://` the request is written from the
     /// calling code and the reply resumes it on the same thread (otherwise a request hops from
-    /// the caller's thread to the connection's event loop, and the reply back). On this 2-core
-    /// VM that took a `SELECT 1` round trip from about 41 µs to about 2x µs (docs/benchmarks.md).
+    /// the caller's thread to the connection's event loop, and the reply back). On this
+    /// project's 2-core VM that took 5–20 % off a `SELECT 1` round trip (docs/benchmarks.md).
     ///
     /// For latency-sensitive loops only: while `body` runs it holds that event loop, so other
     /// work of the connection (other tasks' replies, timers) waits for each step of it; keep

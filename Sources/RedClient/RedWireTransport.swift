@@ -183,8 +183,7 @@ final class RedWireConnection: Sendable {
     /// for every request cost a `timerfd_settime` call each (the new timer was always the
     /// earliest), about 9 % of the client's CPU in a `SELECT 1` loop.
     static func sweepInterval(for timeout: Duration) -> TimeAmount {
-        let tenth = (timeout.components.seconds * 1_000_000_000 + timeout.components.attoseconds / 1_000_000_000) / 10
-        return .nanoseconds(min(max(tenth, 10_000_000), 1_000_000_000))
+        .nanoseconds(min(max(TimeAmount(timeout).nanoseconds / 10, 10_000_000), 1_000_000_000))
     }
 
     /// Abandons (cancels on the server, fails with 57014) every request past its deadline.
@@ -377,8 +376,7 @@ final class RedWireConnection: Sendable {
     func roundTrip(_ frame: Frame) async throws -> Frame {
         let id = frame.correlationID
         let bytes = bytes(frame)
-        let deadline = NIODeadline.now() + .nanoseconds(Int64(timeout.components.seconds) * 1_000_000_000
-                                                        + timeout.components.attoseconds / 1_000_000_000)
+        let deadline = NIODeadline.now() + TimeAmount(timeout)
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { continuation in
                 let closed: RedError? = pending.withLock { p in
