@@ -54,6 +54,9 @@ import Testing
         #expect(try BackupSettings.fromEnvironment(["RED_BACKEND": "none"]) == nil)
         let fs = try #require(try BackupSettings.fromEnvironment(["RED_BACKEND": "fs", "RED_FS_PATH": "/tmp/b", "RED_REMOTE_KEY": "prod/eu/db.rdb"]))
         #expect(fs.backend.description == "fs:/tmp/b" && fs.layout.walPrefix == "prod/eu/wal/" && fs.layout.headKey == "prod/eu/manifests/head.json")
+        #expect(fs.headRefreshMilliseconds == 60_000)
+        #expect(try BackupSettings.fromEnvironment(["RED_BACKEND": "fs", "RED_FS_PATH": "/tmp/b", "RED_BACKUP_HEAD_REFRESH_MS": "0"])?.headRefreshMilliseconds == 0)
+        #expect(throws: RedError.self) { _ = try BackupSettings.fromEnvironment(["RED_BACKEND": "fs", "RED_FS_PATH": "/tmp/b", "RED_BACKUP_HEAD_REFRESH_MS": "-1"]) }
         let secretFile = NSTemporaryDirectory() + "s3-secret-\(UUID().uuidString)"
         try "from-a-file\n".write(toFile: secretFile, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(atPath: secretFile) }
@@ -106,14 +109,17 @@ import Testing
     }
 
     /// The database at `path` with a backup service on `backend`.
-    static func open(_ path: String, _ backend: any BackupBackend) async throws -> (Database, BackupService) {
+    static func open(_ path: String, _ backend: any BackupBackend, headRefreshMilliseconds: Int = 60_000) async throws -> (Database, BackupService) {
         let database = try await Database.open(path: path, options: ReplicationTests.options())
-        return (database, try BackupService(database: database, settings: BackupSettings(backend: backend), logger: logger))
+        var settings = BackupSettings(backend: backend)
+        settings.headRefreshMilliseconds = headRefreshMilliseconds
+        return (database, try BackupService(database: database, settings: settings, logger: logger))
     }
 
     /// `open`, then table `t` and the first backup, which starts the chain.
-    static func openWithFirstBackup(_ path: String, _ backend: any BackupBackend) async throws -> (Database, BackupService) {
-        let (database, service) = try await open(path, backend)
+    static func openWithFirstBackup(_ path: String, _ backend: any BackupBackend,
+                                    headRefreshMilliseconds: Int = 60_000) async throws -> (Database, BackupService) {
+        let (database, service) = try await open(path, backend, headRefreshMilliseconds: headRefreshMilliseconds)
         _ = try await database.session().execute("CREATE TABLE t (id INT PRIMARY KEY, v TEXT)")
         _ = try await service.trigger()
         return (database, service)
@@ -314,7 +320,7 @@ import Testing
         let directory = try Directory()
         let backend = MisbehavingBackend(FileSystemBackend(root: directory.path + "/backups"))
         let path = directory.path + "/data.rdb"
-        var (database, service) = try await Self.openWithFirstBackup(path, backend)
+        var (database, service) = try await Self.openWithFirstBackup(path, backend, headRefreshMilliseconds: 0)  // a head with every segment
         backend.refuseHeadWrites.withLock { $0 = true }
         try await Self.insert(database.session(), 1...5)
         await #expect(throws: RedError.self) { try await service.archive() }  // the segment is up, its head is not
@@ -333,13 +339,47 @@ import Testing
         #expect(try await Self.ids(directory.path + "/r.rdb") == Array(1...12))
     }
 
+    /// Archiving rewrites `head.json` at most once per `headRefreshMilliseconds`: segments go up
+    /// with their manifests while the head stays where the backup left it; a clean shutdown
+    /// brings it up to date, and a start-up after a crash adopts what lies past it.
+    @Test func archivingRewritesTheHeadAtMostOncePerRefresh() async throws {
+        let directory = try Directory()
+        let backend = FileSystemBackend(root: directory.path + "/backups")
+        let path = directory.path + "/data.rdb"
+        func head() async throws -> BackupHead {
+            let layout = BackupLayout()
+            let bytes = try #require(try await backend.get(layout.headKey))
+            return try BackupHead(json: ManifestFields.load(bytes, key: layout.headKey), key: layout.headKey)
+        }
+        var (database, service) = try await Self.openWithFirstBackup(path, backend)
+        let afterBackup = try await head().lastArchivedLSN
+        try await Self.insert(database.session(), 1...5)
+        #expect(try await service.archive() == 1)
+        try await Self.insert(database.session(), 6...10)
+        #expect(try await service.archive() == 1)
+        #expect(try await head().lastArchivedLSN == afterBackup, "two segments, no head rewrite within the refresh")
+        let segments = try await backend.list(prefix: "clusters/dev/wal/").filter { $0.hasSuffix(".wal") }
+        #expect(segments.count == 2)
+        // A crash now: the next start-up adopts both segments past the stale head.
+        try await database.close()
+        (database, service) = try await Self.open(path, backend)
+        try await Self.insert(database.session(), 11...12)
+        #expect(try await service.archive() == 1, "the chain goes on from the adopted segments")
+        await service.finish()
+        let final = try await head()
+        #expect(final.lastArchivedLSN > afterBackup, "a clean stop writes the head")
+        try await database.close()
+        _ = try await PointInTimeRestore.restore(backend: backend, layout: BackupLayout(), target: .latest, destination: directory.path + "/r.rdb")
+        #expect(try await Self.ids(directory.path + "/r.rdb") == Array(1...12))
+    }
+
     /// A chain restarted at a new snapshot whose head never made it (a crash): the next start
     /// follows the restart from the snapshot's manifest instead of deleting its segments.
     @Test func aRestartedChainIsFollowedWhenItsHeadWasLost() async throws {
         let directory = try Directory()
         let backend = MisbehavingBackend(FileSystemBackend(root: directory.path + "/backups"))
         let path = directory.path + "/data.rdb"
-        var (database, service) = try await Self.openWithFirstBackup(path, backend)
+        var (database, service) = try await Self.openWithFirstBackup(path, backend, headRefreshMilliseconds: 0)  // a head with every segment
         try await Self.insert(database.session(), 1...5)
         try await service.archive()
         // The chain must restart (as after the WAL was lost), and no head is written for it.

@@ -52,6 +52,9 @@ public final class BackupService: Sendable {
         /// The last LSN archived on this database's chain; nil: no chain yet (a backup starts one).
         var archivedLSN: UInt64?
         var previousHash = ""
+        /// When `head.json` was last written, and whether archiving has moved past it since.
+        var headWrittenAt: ContinuousClock.Instant?
+        var headBehind = false
         var backupRunning = false
         /// While a backup runs: the log from here on is kept, so a chain it starts at its
         /// snapshot's LSN finds the WAL still there however long the copy took.
@@ -275,8 +278,7 @@ public final class BackupService: Sendable {
         state.withLock { $0.head = head }
         try await archiveLocked()
         head = state.withLock { $0.head } ?? head
-        try refuseWhileFenced()
-        try await settings.backend.put(layout.headKey, bytes: head.json.utf8)
+        try await writeHead(head)
         // Commits up to the snapshot are in the backend now, archived or not (remote_wal).
         archiveWaiter?.noteDurable(replicaID: "archive", lsn: max(lsn, head.lastArchivedLSN))
         let elapsed = ContinuousClock.now - started
@@ -399,8 +401,12 @@ public final class BackupService: Sendable {
             archiveWaiter?.noteDurable(replicaID: "archive", lsn: last.endLSN)
             uploaded += 1
             if let head {
-                try refuseWhileFenced()
-                try await settings.backend.put(layout.headKey, bytes: head.json.utf8)
+                let due = state.withLock { s -> Bool in
+                    s.headBehind = true
+                    guard let written = s.headWrittenAt else { return true }
+                    return ContinuousClock.now - written >= .milliseconds(settings.headRefreshMilliseconds)
+                }
+                if due { try await writeHead(head) }
             }
             try Task.checkCancellation()
         }
@@ -486,10 +492,28 @@ public final class BackupService: Sendable {
         return (enabled, .seconds(seconds))
     }
 
+    /// Writes `head.json` (the caller holds `chain`).
+    private func writeHead(_ head: BackupHead) async throws {
+        try refuseWhileFenced()
+        try await settings.backend.put(layout.headKey, bytes: head.json.utf8)
+        state.withLock { s in
+            s.headWrittenAt = .now
+            s.headBehind = s.head.map { $0.lastArchivedLSN != head.lastArchivedLSN } ?? false
+        }
+    }
+
     /// At shutdown: archive what is left, so a clean stop loses nothing, and bring
-    /// `MANIFEST.json` up to date.
+    /// `head.json` and `MANIFEST.json` up to date.
     public func finish() async {
         do { try await archive() } catch { logger.warning("backup: the final WAL archive failed: \(error)") }
+        do {
+            try await chain.withLock {
+                guard let head = self.state.withLock({ $0.headBehind ? $0.head : nil }) else { return }
+                try await self.writeHead(head)
+            }
+        } catch {
+            logger.warning("backup: the final head.json write failed (the next start-up adopts the segments past it): \(error)")
+        }
         _ = try? await chain.withLock { await self.foldCatalogLocked() }
     }
 

@@ -15,13 +15,21 @@ import RedCore
 /// - Ours: `RED_WAL_ARCHIVE_INTERVAL_MS` (1000; the documented `wal_archive_interval`, which
 ///   upstream never built: it archives only at backup time) and `RED_WAL_ARCHIVE_MAX_RETAINED_BYTES`
 ///   (4 GiB: how much WAL a primary keeps for an unreachable backend before it gives up on the
-///   chain and takes a new snapshot once the backend is back), and `RED_BACKUP_KEEP_SNAPSHOTS` (0: all).
+///   chain and takes a new snapshot once the backend is back), `RED_BACKUP_HEAD_REFRESH_MS` (60000:
+///   how often archiving rewrites head.json at most) and `RED_BACKUP_KEEP_SNAPSHOTS` (0: all).
 public struct BackupSettings: Sendable {
     public var backend: any BackupBackend
     public var layout: BackupLayout
     /// `RED_REMOTE_KEY`: names the database in the backend (its layout's namespace, its lease).
     public var remoteKey = "clusters/dev/data.rdb"
     public var archiveIntervalMilliseconds: Int = 1_000
+    /// How often WAL archiving rewrites `manifests/head.json` at most; a backup and a clean
+    /// shutdown (`BackupService.finish`) always write it. The head is a hint: a start-up
+    /// adopts the segments archived past it, and restores list the segments, so a head up to
+    /// this much behind costs nothing but a few reads at start-up. Rewriting it with every
+    /// segment made archiving three PUTs a second (segment, its manifest, the head) instead
+    /// of two. 0: with every segment.
+    public var headRefreshMilliseconds: Int = 60_000
     public var maxRetainedBytes: UInt64 = 4 << 30
     /// Largest WAL segment (payload bytes; a single larger commit still makes one segment).
     public var segmentMaxBytes: Int = 16 << 20
@@ -96,6 +104,12 @@ public struct BackupSettings: Sendable {
                 throw RedError(.invalidArgument, "RED_WAL_ARCHIVE_INTERVAL_MS must be 0…3600000 (0: archive only at backups)")
             }
             settings.archiveIntervalMilliseconds = ms
+        }
+        if let text = try value("RED_BACKUP_HEAD_REFRESH_MS") {
+            guard let ms = Int(text), (0...3_600_000).contains(ms) else {
+                throw RedError(.invalidArgument, "RED_BACKUP_HEAD_REFRESH_MS must be 0…3600000 (0: rewrite head.json with every segment)")
+            }
+            settings.headRefreshMilliseconds = ms
         }
         if let text = try value("RED_BACKUP_KEEP_SNAPSHOTS") {
             guard let n = Int(text), (0...100_000).contains(n) else {
