@@ -92,7 +92,7 @@ public struct RedServer: Sendable {
         }
         let router = configuration.routerBind.map { address in
             RouterListener(context: context, address: address,
-                           grpcTarget: { await grpc?.boundAddress() }, tls: tls.router)
+                           grpcTarget: { await grpc?.boundAddress() }, stopGRPC: { grpc?.beginGracefulShutdown() }, tls: tls.router)
         }
         return RedServer(context: context,
                          pg: configuration.pgBind.map { PGListener(context: context, address: $0) },

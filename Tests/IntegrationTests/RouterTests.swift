@@ -38,6 +38,18 @@ import Testing
         #expect(socket.receive(until: "never") == "", "the server closed the connection")
     }
 
+    /// A gRPC client spliced through the router does not hold shutdown for the grace period
+    /// either: the router tells the gRPC listener behind it to stop at once, which sends the
+    /// client GOAWAY, and the idle client closes. With an hour's grace the server exits cleanly.
+    @Test func routedGRPCClientDoesNotHoldShutdown() async throws {
+        let server = try ServerProcess(arguments: ["--bind", "127.0.0.1:0", "--shutdown-grace-ms", "3600000"], surfaces: false)
+        defer { server.remove() }
+        let db = try await RedClient.connect("grpc://127.0.0.1:\(server.routerPort)")
+        #expect(try await db.query("SELECT 1 AS one").rows[0][0] == .integer(1))
+        #expect(server.stop() == 0, "the spliced gRPC connection held shutdown until it was killed\n\(server.stderrText)")
+        try? await db.close()
+    }
+
     static func everySurface(_ server: ServerProcess, step: inout String) async throws {
         #expect(server.routerPort > 0 && server.pgPort == 0 && server.httpPort == 0 && server.wirePort == 0 && server.grpcPort == 0)
         let port = server.routerPort

@@ -3,6 +3,7 @@ import GRPCNIOTransportHTTP2
 import NIOPosix
 import RedCore
 import ServiceLifecycle
+import Synchronization
 
 /// The gRPC listener (HTTP/2 cleartext, or TLS for `grpcs://` when given a `TLSIdentity`;
 /// mutual TLS when the identity names a client CA): grpc-swift 2's server on the NIO
@@ -19,6 +20,9 @@ public final class GRPCListener: Service, Sendable {
     let isInternal: Bool
     let tls: TLSIdentity?
     private let bound = ListenerAddress()
+    /// The running server, for `beginGracefulShutdown`; `shutdownAsked` covers a request that
+    /// comes before it runs.
+    private let running = Mutex<(server: GRPCServer<HTTP2ServerTransport.Posix>?, shutdownAsked: Bool)>((nil, false))
     /// Largest request or response message (spec: 256 MiB both ways).
     static let maxMessageBytes = 256 << 20
 
@@ -39,6 +43,17 @@ public final class GRPCListener: Service, Sendable {
                 config.trustRoots = .certificates([.file(path: ca, format: .pem)])
             }
         }
+    }
+
+    /// Starts this listener's graceful shutdown now, ahead of the server's: the router calls
+    /// it when it stops, so that the clients it spliced here get GOAWAY and close their idle
+    /// connections, instead of the router holding each one for the whole grace period.
+    public func beginGracefulShutdown() {
+        let server = running.withLock { state -> GRPCServer<HTTP2ServerTransport.Posix>? in
+            state.shutdownAsked = true
+            return state.server
+        }
+        server?.beginGracefulShutdown()
     }
 
     /// The address actually bound (port 0 resolved), once listening; nil if binding failed.
@@ -62,6 +77,11 @@ public final class GRPCListener: Service, Sendable {
         let server = GRPCServer(transport: transport, services: [GRPCServiceRegistration(service: GRPCService(context: context)), GRPCHealthService(context: context)],
                                 interceptors: [GRPCCallInterceptor()])
         let grace = Duration.milliseconds(context.configuration.shutdownGraceMilliseconds)
+        let asked = running.withLock { state -> Bool in
+            state.server = server
+            return state.shutdownAsked
+        }
+        if asked { server.beginGracefulShutdown() }
         try await withThrowingTaskGroup(of: Event.self) { group in
             // grpc-swift's connection and call tasks run on the transport's loops (see EventLoopGroupTaskExecutor);
             // each call's handler and reply run on the shared pool (GRPCCallInterceptor).
@@ -93,5 +113,8 @@ public final class GRPCListener: Service, Sendable {
             }
             group.cancelAll()
         }
+        // Stopped early by the router (`beginGracefulShutdown`): a service that returns before
+        // its group asks it to is a failure to ServiceLifecycle, so wait for that turn.
+        if running.withLock({ $0.shutdownAsked }) { try? await gracefulShutdown() }
     }
 }

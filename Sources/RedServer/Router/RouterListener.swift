@@ -37,6 +37,8 @@ public final class RouterListener: Service, Sendable {
     let http: HTTPConnectionServing
     /// Where gRPC connections are spliced to, once that listener is bound.
     let grpcTarget: @Sendable () async -> BindAddress?
+    /// Starts the gRPC listener's graceful shutdown (see `splice`).
+    let stopGRPC: @Sendable () -> Void
     /// Terminates TLS connections when set (`--router-tls on`).
     let tls: NIOSSLContext?
     private let bound = ListenerAddress()
@@ -47,8 +49,9 @@ public final class RouterListener: Service, Sendable {
     static let sniffTimeout = TimeAmount.seconds(10)
 
     init(context: ServerContext, address: BindAddress,
-         grpcTarget: @escaping @Sendable () async -> BindAddress?,
+         grpcTarget: @escaping @Sendable () async -> BindAddress?, stopGRPC: @escaping @Sendable () -> Void = {},
          tls: NIOSSLContext? = nil, beforeGlue: (@Sendable () async -> Void)? = nil) {
+        self.stopGRPC = stopGRPC
         self.beforeGlue = beforeGlue
         self.tls = tls
         self.context = context
@@ -139,13 +142,16 @@ public final class RouterListener: Service, Sendable {
                 channel.setOption(.autoRead, value: true).whenComplete { _ in channel.read() }
                 peer.setOption(.autoRead, value: true).whenComplete { _ in peer.read() }
             }.get()
-            // On shutdown a spliced connection (a replica's long poll, an idle client) gets the
-            // grace period other connections get, then is closed: the gRPC listener behind it
-            // stops only after the router, so nothing else would end it.
+            // On shutdown the gRPC listener behind a spliced connection (an idle client, a
+            // replica's long poll) is told to stop at once, ahead of its own turn after the
+            // router: it sends GOAWAY, running calls finish, and clients close their
+            // connections, which ends the splice. Whatever is still open after the grace
+            // period other connections get is closed.
             let grace = context.configuration.shutdownGraceMilliseconds
             try await withGracefulShutdownHandler {
                 try await channel.closeFuture.get()
-            } onGracefulShutdown: {
+            } onGracefulShutdown: { [stopGRPC] in
+                stopGRPC()
                 Task {
                     try? await Task.sleep(for: .milliseconds(grace))
                     channel.close(promise: nil)
