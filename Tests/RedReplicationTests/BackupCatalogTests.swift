@@ -2,6 +2,7 @@ import Foundation
 import RedCore
 import RedDB
 @testable import RedReplication
+import Synchronization
 import Testing
 
 /// `MANIFEST.json` (`BackupCatalog`): after each backup and at a clean shutdown it lists exactly
@@ -85,6 +86,30 @@ import Testing
         try await database.close()
     }
 
+    /// Another server folds into the same `MANIFEST.json` between our read and our write:
+    /// on a conditional backend our write is refused, we read again and merge again, and the
+    /// document ends up with both servers' entries.
+    @Test func aFoldRacingAnotherServerKeepsBothEntries() async throws {
+        let directory = try BackupTests.Directory()
+        let backend = RacingCatalogBackend(FileSystemBackend(root: directory.path + "/backups"))
+        let settings = BackupSettings(backend: backend)
+        let layout = settings.layout
+        let database = try await Database.open(path: directory.path + "/data.rdb", options: ReplicationTests.options())
+        let service = try BackupService(database: database, settings: settings, logger: BackupTests.logger)
+        _ = try await database.session().execute("CREATE TABLE t (id INT PRIMARY KEY, v TEXT)")
+        _ = try await service.trigger()  // the first fold: nothing to race yet
+        try await BackupTests.insert(database.session(), 1...5)
+        try await service.archive()
+        backend.raceNextCatalogWrite.withLock { $0 = true }
+        await service.finish()
+        #expect(backend.racesRun.load(ordering: .relaxed) == 1)
+        let (catalog, _) = try await Self.read(backend, layout)
+        #expect(catalog.segments[RacingCatalogBackend.othersSegment] != nil, "the other server's entry survived our fold")
+        let held = try await Self.held(backend, layout)
+        #expect(held.segments.isSubset(of: Set(catalog.segments.keys)) && !held.segments.isEmpty, "and ours are there too")
+        try await database.close()
+    }
+
     @Test func aDocumentRoundTrips() throws {
         var catalog = BackupCatalog()
         catalog.snapshots["ns/snapshots/a"] = .init(id: 3, lsn: 400, time: 1_700_000_000_000, bytes: 9, key: "ns/snapshots/a", sha256: "ab")
@@ -94,5 +119,41 @@ import Testing
         #expect(try BackupCatalog(json: json, key: "t") == catalog)
         #expect(json["latest_lsn"] == .integer(400))
         #expect(throws: RedError.self) { _ = try BackupCatalog(json: .object([("version", .string("2.0"))]), key: "t") }
+    }
+}
+
+/// A directory backend where, once asked, another server writes `MANIFEST.json` (adding an
+/// entry of its own) just before our next conditional write of it lands.
+final class RacingCatalogBackend: ConditionalBackend {
+    static let othersSegment = "clusters/dev/wal/other-server/000000000001-000000000002.wal"
+    let inner: FileSystemBackend
+    let raceNextCatalogWrite = Mutex(false)
+    let racesRun = Atomic<Int>(0)
+
+    init(_ inner: FileSystemBackend) { self.inner = inner }
+
+    var description: String { "racing " + inner.description }
+
+    func put(_ key: String, bytes: [UInt8]) async throws { try await inner.put(key, bytes: bytes) }
+    func putFile(_ key: String, from path: String) async throws { try await inner.putFile(key, from: path) }
+    func get(_ key: String) async throws -> [UInt8]? { try await inner.get(key) }
+    func getFile(_ key: String, to path: String) async throws -> Bool { try await inner.getFile(key, to: path) }
+    func list(prefix: String) async throws -> [String] { try await inner.list(prefix: prefix) }
+    func delete(_ key: String) async throws { try await inner.delete(key) }
+    func getVersioned(_ key: String) async throws -> (bytes: [UInt8], version: String)? { try await inner.getVersioned(key) }
+    func delete(_ key: String, ifVersion version: String) async throws -> Bool { try await inner.delete(key, ifVersion: version) }
+
+    func put(_ key: String, bytes: [UInt8], ifVersion version: String?) async throws -> Bool {
+        if key.hasSuffix("MANIFEST.json"), raceNextCatalogWrite.withLock({ race in defer { race = false }; return race }) {
+            var theirs = BackupCatalog()
+            if let current = try await inner.get(key) {
+                theirs = try BackupCatalog(json: ManifestFields.load(current, key: key), key: key)
+            }
+            theirs.segments[Self.othersSegment] = BackupCatalog.Segment(lsnStart: 1, lsnEnd: 2, key: Self.othersSegment, bytes: 10,
+                                                                         sha256: String(repeating: "0", count: 64))
+            try await inner.put(key, bytes: theirs.encoded())
+            racesRun.add(1, ordering: .relaxed)
+        }
+        return try await inner.put(key, bytes: bytes, ifVersion: version)
     }
 }

@@ -156,36 +156,74 @@ extension BackupService {
         }
     }
 
+    /// Compare-and-swap attempts of one `MANIFEST.json` fold on a conditional backend.
+    static let foldAttempts = 5
+
     /// Folds what is pending into `MANIFEST.json` (see `BackupCatalog`). Under the chain lock,
-    /// so two folds never race. Never throws: the catalog is informational, and a failed fold
-    /// is retried by the next.
+    /// so two folds of this server never race. Another server folding into the same namespace
+    /// (an old primary and a new one, for a while after a failover) could: on a backend with
+    /// conditional writes the fold is a compare-and-swap, read again and merged again when
+    /// the document changed under it (up to `foldAttempts` times), so neither loses the
+    /// other's entries. Never throws: the catalog is informational, and a failed fold is
+    /// retried by the next.
     func foldCatalogLocked() async {
         let (pending, removed, oversized) = state.withLock { ($0.catalogPending, $0.catalogRemoved, $0.catalogOversized) }
         guard !oversized, !pending.isEmpty || !removed.isEmpty else { return }
         let backend = settings.backend
+        let conditional = backend as? any ConditionalBackend
         do {
-            var catalog: BackupCatalog
-            if let bytes = try await backend.get(layout.catalogKey),
-               let existing = try? BackupCatalog(json: ManifestFields.load(bytes, key: layout.catalogKey), key: layout.catalogKey) {
-                catalog = existing
-            } else {
-                logger.info("backup: building \(layout.catalogKey) from a listing of the namespace")
-                catalog = try await BackupCatalog.rebuild(backend: backend, layout: layout)
-            }
-            catalog.remove(removed)
-            catalog.merge(pending)
-            let document = catalog.encoded()
-            guard document.count <= BackupCatalog.maxBytes else {
-                logger.warning("backup: \(layout.catalogKey) would take \(document.count) bytes, past \(BackupCatalog.maxBytes), and is no longer rewritten; set RED_BACKUP_KEEP_SNAPSHOTS to bound the archive")
-                state.withLock { s in
-                    s.catalogOversized = true
-                    s.catalogPending = BackupCatalog()
-                    s.catalogRemoved = []
+            var written = false
+            for _ in 0..<(conditional == nil ? 1 : Self.foldAttempts) {
+                var catalog: BackupCatalog
+                var version: String?
+                let current: [UInt8]?
+                if let conditional {
+                    let found = try await conditional.getVersioned(layout.catalogKey)
+                    (current, version) = (found?.bytes, found?.version)
+                } else {
+                    current = try await backend.get(layout.catalogKey)
                 }
+                if let current, let existing = try? BackupCatalog(json: ManifestFields.load(current, key: layout.catalogKey), key: layout.catalogKey) {
+                    catalog = existing
+                } else {
+                    logger.info("backup: building \(layout.catalogKey) from a listing of the namespace")
+                    catalog = try await BackupCatalog.rebuild(backend: backend, layout: layout)
+                }
+                catalog.remove(removed)
+                catalog.merge(pending)
+                let document = catalog.encoded()
+                guard document.count <= BackupCatalog.maxBytes else {
+                    logger.warning("backup: \(layout.catalogKey) would take \(document.count) bytes, past \(BackupCatalog.maxBytes), and is no longer rewritten; set RED_BACKUP_KEEP_SNAPSHOTS to bound the archive")
+                    state.withLock { s in
+                        s.catalogOversized = true
+                        s.catalogPending = BackupCatalog()
+                        s.catalogRemoved = []
+                    }
+                    return
+                }
+                try refuseWhileFenced()
+                if let conditional {
+                    // Written only if the document is still the one read (or still absent). A store
+                    // that refuses conditional writes outright (some S3-compatible ones answer 501)
+                    // gets the plain write this fold made before.
+                    do {
+                        written = try await conditional.put(layout.catalogKey, bytes: document, ifVersion: version)
+                    } catch {
+                        logger.debug("backup: conditional write of \(layout.catalogKey) refused (\(error)); writing it unconditionally")
+                        try await backend.put(layout.catalogKey, bytes: document)
+                        written = true
+                    }
+                    if !written { continue }
+                } else {
+                    try await backend.put(layout.catalogKey, bytes: document)
+                    written = true
+                }
+                break
+            }
+            guard written else {
+                logger.warning("backup: \(layout.catalogKey) kept changing under \(Self.foldAttempts) folds (another server writes it); the next fold retries")
                 return
             }
-            try refuseWhileFenced()
-            try await backend.put(layout.catalogKey, bytes: document)
             // Only what was folded: a backup may have noted its snapshot meanwhile.
             state.withLock { s in
                 for (key, snapshot) in pending.snapshots where s.catalogPending.snapshots[key] == snapshot { s.catalogPending.snapshots[key] = nil }
