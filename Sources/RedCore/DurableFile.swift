@@ -3,18 +3,26 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import Synchronization
 
-/// Small state files beside a database (`-backup.json`, `-replication.json`,
-/// `-runtime-state.json`) replaced whole: written to `<path>.tmp`, fsynced, renamed over
-/// `path`, and the directory fsynced, so a crash or power loss leaves the old file or the new
-/// one and a replacement that returned lasts.
+/// Small files replaced whole (`-backup.json`, `-replication.json`, `-runtime-state.json`
+/// beside a database; the self-signed TLS key and certificates): written to a fresh
+/// `<path>.tmp-…`, fsynced, renamed over `path`, and the directory fsynced, so a crash or power
+/// loss leaves the old file or the new one and a replacement that returned lasts.
 public enum DurableFile {
-    public static func replace(_ path: String, with bytes: [UInt8]) throws {
-        let temporary = path + ".tmp"
+    private static let counter = Atomic<Int>(0)
+
+    /// `permissions` apply from the moment the file exists (a key is never readable by others,
+    /// not even for a moment): the temporary file is always a new one. Its name carries the
+    /// process and a counter, so two writers of one file (two requests, two processes) never
+    /// write into each other's.
+    public static func replace(_ path: String, with bytes: [UInt8], permissions: mode_t = 0o644) throws {
+        let temporary = path + ".tmp-\(getpid())-\(counter.wrappingAdd(1, ordering: .relaxed).oldValue)"
         func failure(_ what: String) -> RedError {
             RedError(.ioError, "cannot \(what) \(temporary): \(String(cString: strerror(errno)))")
         }
-        let fd = open(temporary, O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0o644)
+        unlink(temporary)
+        let fd = open(temporary, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, permissions)
         guard fd >= 0 else { throw failure("create") }
         let written = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
         guard written == bytes.count, fsync(fd) == 0 else {

@@ -100,32 +100,6 @@ public enum SelfSignedCertificate {
     /// never readable by others, not even for a moment), synced, renamed over the old file,
     /// and the directory synced, so a crash leaves the old file or the new one.
     private static func write(_ text: String, to path: String, permissions: Int) throws {
-        let temporary = path + ".tmp-\(getpid())"
-        func failure(_ what: String) -> RedError {
-            RedError(.ioError, "cannot write the self-signed TLS file \(path): \(what): \(String(cString: strerror(errno)))")
-        }
-        unlink(temporary)
-        let fd = open(temporary, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, mode_t(permissions))
-        guard fd >= 0 else { throw failure("create") }
-        let bytes = Array(text.utf8)
-        let written = bytes.withUnsafeBytes { Foundation.write(fd, $0.baseAddress, $0.count) }
-        guard written == bytes.count, fsync(fd) == 0 else {
-            let error = failure("write")
-            close(fd)
-            unlink(temporary)
-            throw error
-        }
-        close(fd)
-        guard rename(temporary, path) == 0 else {
-            let error = failure("rename")
-            unlink(temporary)
-            throw error
-        }
-        let directory = open((path as NSString).deletingLastPathComponent.isEmpty ? "." : (path as NSString).deletingLastPathComponent,
-                             O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        if directory >= 0 {
-            fsync(directory)
-            close(directory)
-        }
+        try DurableFile.replace(path, with: Array(text.utf8), permissions: mode_t(permissions))
     }
 }
