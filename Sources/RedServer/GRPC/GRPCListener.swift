@@ -86,7 +86,11 @@ public final class GRPCListener: Service, Sendable {
             // grpc-swift's connection and call tasks run on the transport's loops (see EventLoopGroupTaskExecutor);
             // each call's handler and reply run on the shared pool (GRPCCallInterceptor).
             group.addTask(executorPreference: EventLoopGroupTaskExecutor(MultiThreadedEventLoopGroup.singleton)) {
-                try await server.serve()
+                do {
+                    try await server.serve()
+                } catch let error as RuntimeError where error.code == .serverIsStopped {
+                    // Stopped before it started: the router's early shutdown came first.
+                }
                 return .served
             }
             group.addTask { [bound, context, address, isInternal, tls] in
