@@ -67,14 +67,19 @@ import Testing
         _ = try await session.execute("COMMIT")
     }
 
+    /// A database at `path` and a follower of the in-process primary on it.
+    static func openFollower(_ path: String) async throws -> (Database, ReplicaFollower) {
+        let database = try await Database.open(path: path, options: options())
+        return (database, try ReplicaFollower(database: database, primaryAddress: "in-process", logger: logger))
+    }
+
     @Test func aReplicaCopiesAndFollowsItsPrimaryKeyForKey() async throws {
         let dir = try Directory()
         let primaryDB = try await Database.open(path: dir.path + "/primary.rdb", options: Self.options())
         let primary = try ReplicationPrimary(database: primaryDB)
         try await Self.writeEverything(primaryDB.session(), from: 0)
 
-        var replicaDB = try await Database.open(path: dir.path + "/replica.rdb", options: Self.options())
-        var follower = try ReplicaFollower(database: replicaDB, primaryAddress: "in-process", logger: Self.logger)
+        var (replicaDB, follower) = try await Self.openFollower(dir.path + "/replica.rdb")
         #expect(!follower.isBootstrapped)
         try await follower.bootstrap(from: primary)
         try await Self.catchUp(follower, primary)
@@ -98,16 +103,14 @@ import Testing
         // A restart resumes after the last applied commit, repeating nothing.
         let applied = follower.appliedLSN
         try await replicaDB.close()
-        replicaDB = try await Database.open(path: dir.path + "/replica.rdb", options: Self.options())
-        follower = try ReplicaFollower(database: replicaDB, primaryAddress: "in-process", logger: Self.logger)
+        (replicaDB, follower) = try await Self.openFollower(dir.path + "/replica.rdb")
         #expect(follower.isBootstrapped && follower.appliedLSN == applied)
         try await Self.writeEverything(primaryDB.session(), from: 200)
         try await Self.catchUp(follower, primary)
         #expect(try Self.dump(replicaDB) == Self.dump(primaryDB))
 
         // A new copy of a primary with history starts from its snapshot, not from the beginning.
-        let secondDB = try await Database.open(path: dir.path + "/second.rdb", options: Self.options())
-        let second = try ReplicaFollower(database: secondDB, primaryAddress: "in-process", logger: Self.logger)
+        let (secondDB, second) = try await Self.openFollower(dir.path + "/second.rdb")
         try await second.bootstrap(from: primary)
         #expect(second.appliedLSN == primaryDB.engine.replicationReadableLSN)
         try await Self.catchUp(second, primary)
@@ -117,17 +120,15 @@ import Testing
         try await primaryDB.close()
     }
 
-    /// A restore into a running primary (`replaceContents`) is ordinary commits in its log: its
-    /// replica follows them and ends up holding the restored data, key for key, and survives a
-    /// restart (the clearing commit also clears the replica's bookkeeping, which the next apply
-    /// writes again).
+    /// A restore into a running primary (`replaceContents`) is ordinary commits in its log (the
+    /// difference, as versioned puts and deletes): its replica follows them, ends up holding
+    /// the restored data key for key, and keeps its place in the log across a restart.
     @Test func aReplicaFollowsItsPrimarysRestore() async throws {
         let dir = try Directory()
         let primaryDB = try await Database.open(path: dir.path + "/primary.rdb", options: Self.options())
         let primary = try ReplicationPrimary(database: primaryDB)
         try await Self.writeEverything(primaryDB.session(), from: 0)
-        var replicaDB = try await Database.open(path: dir.path + "/replica.rdb", options: Self.options())
-        var follower = try ReplicaFollower(database: replicaDB, primaryAddress: "in-process", logger: Self.logger)
+        var (replicaDB, follower) = try await Self.openFollower(dir.path + "/replica.rdb")
         try await follower.bootstrap(from: primary)
         try await Self.catchUp(follower, primary)
 
@@ -144,8 +145,7 @@ import Testing
         #expect(try await replicaDB.session().execute("SELECT min(id) FROM t").rows == [[.integer(500)]])
         let applied = follower.appliedLSN
         try await replicaDB.close()
-        replicaDB = try await Database.open(path: dir.path + "/replica.rdb", options: Self.options())
-        follower = try ReplicaFollower(database: replicaDB, primaryAddress: "in-process", logger: Self.logger)
+        (replicaDB, follower) = try await Self.openFollower(dir.path + "/replica.rdb")
         #expect(follower.isBootstrapped && follower.appliedLSN == applied, "its place in the log survives the restore and a restart")
         try await Self.writeEverything(primaryDB.session(), from: 900)
         try await Self.catchUp(follower, primary)
@@ -160,8 +160,7 @@ import Testing
         let dir = try Directory()
         let primaryDB = try await Database.open(path: dir.path + "/primary.rdb", options: Self.options())
         let primary = try ReplicationPrimary(database: primaryDB)
-        let replicaDB = try await Database.open(path: dir.path + "/replica.rdb", options: Self.options())
-        let follower = try ReplicaFollower(database: replicaDB, primaryAddress: "in-process", logger: Self.logger)
+        let (replicaDB, follower) = try await Self.openFollower(dir.path + "/replica.rdb")
         try await follower.bootstrap(from: primary)
         let start = replicaDB.engine.durableLSN
         let session = primaryDB.session()
@@ -194,13 +193,11 @@ import Testing
         let primaryDB = try await Database.open(path: dir.path + "/primary.rdb", options: Self.options())
         let primary = try ReplicationPrimary(database: primaryDB)
         try await Self.writeEverything(primaryDB.session(), from: 0)
-        let middleDB = try await Database.open(path: dir.path + "/middle.rdb", options: Self.options())
-        let middle = try ReplicaFollower(database: middleDB, primaryAddress: "in-process", logger: Self.logger)
+        let (middleDB, middle) = try await Self.openFollower(dir.path + "/middle.rdb")
         let middleAsSource = try ReplicationPrimary(database: middleDB)
         try await middle.bootstrap(from: primary)
         try await Self.catchUp(middle, primary)
-        let leafDB = try await Database.open(path: dir.path + "/leaf.rdb", options: Self.options())
-        let leaf = try ReplicaFollower(database: leafDB, primaryAddress: "in-process", logger: Self.logger)
+        let (leafDB, leaf) = try await Self.openFollower(dir.path + "/leaf.rdb")
         try await leaf.bootstrap(from: middleAsSource)
         try await Self.catchUp(leaf, middleAsSource)
         #expect(try Self.dump(leafDB) == Self.dump(primaryDB))
@@ -247,8 +244,7 @@ import Testing
         let primaryDB = try await Database.open(path: dir.path + "/primary.rdb", options: Self.options(segmentBytes: 64 << 10))
         let primary = try ReplicationPrimary(database: primaryDB)
         _ = try await primaryDB.session().execute("CREATE TABLE t (id INT PRIMARY KEY, v TEXT)")
-        let replicaDB = try await Database.open(path: dir.path + "/replica.rdb", options: Self.options())
-        let follower = try ReplicaFollower(database: replicaDB, primaryAddress: "in-process", logger: Self.logger)
+        let (replicaDB, follower) = try await Self.openFollower(dir.path + "/replica.rdb")
         try await follower.bootstrap(from: primary)
         try await Self.catchUp(follower, primary)
         let filler = String(repeating: "x", count: 2_000)
@@ -323,8 +319,7 @@ import Testing
         let otherDB = try await Database.open(path: dir.path + "/other.rdb", options: Self.options())
         let other = try ReplicationPrimary(database: otherDB)
         _ = try await otherDB.session().execute("CREATE TABLE t (id INT)")
-        let replicaDB = try await Database.open(path: dir.path + "/replica.rdb", options: Self.options())
-        let follower = try ReplicaFollower(database: replicaDB, primaryAddress: "in-process", logger: Self.logger)
+        let (replicaDB, follower) = try await Self.openFollower(dir.path + "/replica.rdb")
         try await follower.bootstrap(from: first)
         try await Self.catchUp(follower, first)
         let before = try Self.dump(replicaDB)

@@ -213,12 +213,11 @@ extension BackupService {
                         try await backend.put(layout.catalogKey, bytes: document)
                         written = true
                     }
-                    if !written { continue }
                 } else {
                     try await backend.put(layout.catalogKey, bytes: document)
                     written = true
                 }
-                break
+                if written { break }
             }
             guard written else {
                 logger.warning("backup: \(layout.catalogKey) kept changing under \(Self.foldAttempts) folds (another server writes it); the next fold retries")
