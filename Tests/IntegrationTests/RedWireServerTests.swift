@@ -374,6 +374,60 @@ import Glibc
         #expect(try await eventLoopStatements("declined") == declined + 1, "a 100,000-row count is declined there")
     }
 
+    /// Short reads answered in the pipeline (`RedWireFastLane`) and everything the reader and
+    /// the streams' tasks answer interleave, but each stream's replies keep its order: here
+    /// stream 1's long count, then its short reads, and stream 2's reads and writes, all sent
+    /// in one write and then again one at a time.
+    @Test func pipelinedStreamsKeepEachStreamsOrder() throws {
+        let server = try ServerProcess()
+        defer { server.remove() }
+        let socket = try Self.connect(server)
+        func frame(_ sql: String, _ id: UInt64, stream: UInt16) -> Frame {
+            Frame(.queryWithParams, correlationID: id, streamID: stream, payload: ParamValueCodec.encode(.init(sql: sql, parameters: [])))
+        }
+        #expect(Self.request(socket, frame("CREATE TABLE p (id BIGINT PRIMARY KEY)", 1, stream: 2))?.kind == .result)
+        #expect(Self.request(socket, frame("SELECT 0 AS i", 2, stream: 1))?.kind == .result)
+        for round in 0..<2 {
+            let base = UInt64(1_000 * (round + 1))
+            var sent: [(id: UInt64, stream: UInt16, expect: String)] = []
+            sent.append((base, 1, #""n":200000"#))
+            var batch = frame("SELECT count(*) AS n FROM generate_series(1, 200000) AS g", base, stream: 1).encoded()
+            for i in 1...30 {
+                let read = base + UInt64(3 * i), write = read + 1, short = read + 2
+                batch += frame("SELECT \(i) AS i", short, stream: 1).encoded()
+                sent.append((short, 1, #""i":\#(i)"#))
+                batch += frame("INSERT INTO p VALUES (\(30 * round + i))", write, stream: 2).encoded()
+                sent.append((write, 2, #""affected_rows":1"#))
+                batch += frame("SELECT count(*) AS n FROM p", read, stream: 2).encoded()
+                sent.append((read, 2, #""n":\#(30 * round + i)"#))
+            }
+            if round == 0 {
+                socket.send(batch)
+            } else {
+                var offset = 0
+                while offset < batch.count {  // one frame per write
+                    let length = Int(batch[offset]) | Int(batch[offset + 1]) << 8 | Int(batch[offset + 2]) << 16 | Int(batch[offset + 3]) << 24
+                    socket.send(Array(batch[offset..<offset + length]))
+                    offset += length
+                }
+            }
+            var replies: [UInt64: Frame] = [:]
+            var order: [UInt16: [UInt64]] = [:]
+            for _ in sent {
+                guard let reply = Self.readFrame(socket) else { Issue.record("connection closed"); return }
+                replies[reply.correlationID] = reply
+                order[reply.streamID, default: []].append(reply.correlationID)
+            }
+            for request in sent {
+                #expect(replies[request.id]?.kind == .result && Self.text(replies[request.id]).contains(request.expect),
+                        "request \(request.id): \(Self.text(replies[request.id]))")
+            }
+            for stream: UInt16 in [1, 2] {
+                #expect(order[stream] == sent.filter { $0.stream == stream }.map(\.id), "stream \(stream) answered out of order")
+            }
+        }
+    }
+
     /// In-band Cancel stops a running statement named by its correlation id.
     @Test func cancelStopsTheNamedStatement() throws {
         let server = try ServerProcess()

@@ -95,26 +95,7 @@ final class PGPlaintextCounter: ChannelInboundHandler, RemovableChannelHandler, 
 /// address, run each connection as a child task, and on graceful shutdown stop accepting,
 /// close idle connections and, after `shutdownGraceMilliseconds`, every remaining one.
 enum TCPListenerLoop {
-    /// A listener whose connections get `decoder` and run `serve` on an async channel; with
-    /// `tls`, every connection is a TLS server session first (the decoder reads plaintext).
-    static func run<Inbound: Sendable, Decoder: ChannelInboundHandler & RemovableChannelHandler>(
-        context: ServerContext, address: BindAddress, protocolName: String, transport: String, bound: ListenerAddress,
-        tls: NIOSSLContext? = nil,
-        decoder: @escaping @Sendable () -> Decoder,
-        serve: @escaping @Sendable (NIOAsyncChannel<Inbound, ByteBuffer>) async -> Void
-    ) async throws where Decoder.InboundOut == Inbound {
-        try await accept(context: context, address: address, protocolName: protocolName, transport: transport, bound: bound,
-                         initializer: { channel in
-                             channel.eventLoop.makeCompletedFuture {
-                                 if let tls { try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls)) }
-                                 try channel.pipeline.syncOperations.addHandler(decoder())
-                                 return try NIOAsyncChannel<Inbound, ByteBuffer>(wrappingChannelSynchronously: channel)
-                             }
-                         },
-                         serve: serve)
-    }
-
-    /// The loop itself: `initializer` sets up each accepted channel (on its event loop) and
+    /// `initializer` sets up each accepted channel (on its event loop) and
     /// `serve` runs what it produced as a child task.
     static func accept<Output: Sendable>(
         context: ServerContext, address: BindAddress, protocolName: String, transport: String, bound: ListenerAddress,

@@ -22,9 +22,10 @@ import Synchronization
 ///   further (`PendingFrameBytes`): backpressure, not an error.
 /// - **Where statements run.** The reader runs on the connection's event loop. A statement
 ///   request (Query, QueryWithParams, QueryBinary, ExecutePrepared) arriving on a stream with
-///   nothing unanswered is first offered to `Session.executeWithoutWaiting` right there: a
-///   short read-only statement whose pages are cached is answered with no thread hop. Anything
-///   that declines, and every other request, goes to the stream's task on the shared pool.
+///   nothing unanswered is first offered to `Session.executeWithoutWaiting`: a short
+///   read-only statement whose pages are cached is answered with no thread hop, in the
+///   pipeline itself when nothing else is outstanding (`RedWireFastLane`), else by the reader.
+///   Anything that declines, and every other request, goes to the stream's task on the shared pool.
 /// - Ping is answered at once; Bye waits for every stream's work, then echoes and closes.
 /// - **Cancel** (0x20, payload: the `u64` correlation id of a running request) is handled
 ///   at once too, whatever stream it names: the running statement stops with
@@ -42,6 +43,8 @@ final class RedWireConnection {
     let id: Int32
     /// The channel's event loop, where this connection's frames are read.
     let loop: any EventLoop
+    /// Answers short statements in the pipeline once this reader opens it (`RedWireFastLane`).
+    let lane: RedWireFastLane
     var logger: Logger
 
     static let maxStreams = 1_024
@@ -49,8 +52,9 @@ final class RedWireConnection {
     /// Payload bytes of unanswered requests one connection may hold before its reader pauses.
     static let maxPendingBytes = 64 << 20
 
-    init(context: ServerContext, inbound: Inbound, outbound: Outbound, id: Int32, loop: any EventLoop) {
+    init(context: ServerContext, inbound: Inbound, outbound: Outbound, id: Int32, loop: any EventLoop, lane: RedWireFastLane) {
         self.loop = loop
+        self.lane = lane
         self.context = context
         self.session = context.database.session()
         self.inbound = inbound
@@ -61,22 +65,24 @@ final class RedWireConnection {
         self.logger = logger
     }
 
-    static func serve(_ connection: NIOAsyncChannel<RedWireInbound, ByteBuffer>, context: ServerContext) async {
+    static func serve(_ wrapped: RedWireChannel, context: ServerContext) async {
         // Frames are read on the connection's event loop (see EventLoopTaskExecutor), so Ping,
         // Cancel and short reads are answered without a thread hop; other statements run on the shared pool.
-        await withTaskExecutorPreference(EventLoopTaskExecutor(connection.channel.eventLoop)) {
-            await serveOnEventLoop(connection, context: context)
+        await withTaskExecutorPreference(EventLoopTaskExecutor(wrapped.connection.channel.eventLoop)) {
+            await serveOnEventLoop(wrapped, context: context)
         }
     }
 
-    private static func serveOnEventLoop(_ connection: NIOAsyncChannel<RedWireInbound, ByteBuffer>, context: ServerContext) async {
+    private static func serveOnEventLoop(_ wrapped: RedWireChannel, context: ServerContext) async {
+        let connection = wrapped.connection
         let channel = connection.channel
+        defer { wrapped.lane.close() }
         do {
             try await connection.executeThenClose { inbound, outbound in
                 // Over the connection limit the connection just closes: RedWire has no pre-handshake error frame.
                 _ = try await context.serveRegistered(channel) { registration in
                     let handler = RedWireConnection(context: context, inbound: inbound.makeAsyncIterator(), outbound: outbound,
-                                                    id: registration.id, loop: channel.eventLoop)
+                                                    id: registration.id, loop: channel.eventLoop, lane: wrapped.lane)
                     try await handler.run()
                 }
             }
@@ -86,7 +92,9 @@ final class RedWireConnection {
     }
 
     func run() async throws {
-        guard case .preamble(let magic, let minor)? = try await inbound.next(),
+        let preamble = try await inbound.next()
+        lane.dispatched()
+        guard case .preamble(let magic, let minor)? = preamble,
               magic == RedWirePreamble.magic, minor <= RedWirePreamble.maximumMinorVersion else { return }
         // Read before the login is checked: a change made meanwhile is looked at again at once.
         let generation = context.auth.generation.load(ordering: .sequentiallyConsistent)
@@ -99,11 +107,13 @@ final class RedWireConnection {
                                        running: RunningRequests(), structuredErrors: features & RedWireHandshake.structuredErrors != 0,
                                        compressReplies: features & RedWireHandshake.compressedReplies != 0)
         let pending = PendingFrameBytes(limitBytes: Self.maxPendingBytes)
+        lane.open(requests: requests, login: login)
         try await withThrowingTaskGroup(of: Void.self) { group in
             var streams: [UInt16: StreamEntry] = [:]
             var prefetch = BulkRowsPrefetch()
             defer { for stream in streams.values { stream.queue?.finish() } }
-            while case .frame(let frame)? = try await inbound.next() {
+            while case .frame(let frame, let declinedOnLoop)? = try await inbound.next() {
+                defer { lane.dispatched() }  // every path below has queued, answered or refused it
                 // A login the auth store no longer honours (user removed, key revoked, the first
                 // admin bootstrapped for an anonymous client) ends the connection.
                 guard login.holds() else {
@@ -145,10 +155,11 @@ final class RedWireConnection {
                     }
                     entry = StreamEntry(session: frame.streamID == 0 ? session : context.session(for: identity), backlog: StreamBacklog(loop: loop))
                     streams[frame.streamID] = entry
+                    lane.register(stream: frame.streamID, session: entry.session, backlog: entry.backlog)
                 }
                 // A short read-only statement, with nothing of its stream still waiting to be answered,
                 // is answered right here on the event loop; anything else goes to the stream's task.
-                if entry.backlog.isEmpty, try await requests.answerWithoutWaiting(frame, session: entry.session) { continue }
+                if !declinedOnLoop, entry.backlog.isEmpty, try await requests.answerWithoutWaiting(frame, session: entry.session) { continue }
                 await pending.acquire(frame.payload.count)
                 let queue: AsyncStream<InboundRequest>.Continuation
                 if let existing = entry.queue {
@@ -228,12 +239,16 @@ final class RedWireConnection {
         var primaryOnly = context.topology(for: nil)  // HelloAck comes before the login: this server alone
         primaryOnly.replicas = []
         var state = RedWireHandshake(auth: context.auth, topology: primaryOnly)
-        guard case .frame(let hello)? = try await inbound.next() else { return nil }
+        let first = try await inbound.next()
+        lane.dispatched()
+        guard case .frame(let hello, _)? = first else { return nil }
         do {
             guard hello.kind == .hello else { throw RedError(.invalidAuthorization, "first frame after magic must be Hello") }
             try await send(.reply(.helloAck, to: hello, payload: try state.hello(hello.payload).utf8))
             while true {
-                guard case .frame(let response)? = try await inbound.next() else { return nil }
+                let next = try await inbound.next()
+                lane.dispatched()
+                guard case .frame(let response, _)? = next else { return nil }
                 guard response.kind == .authResponse else {
                     throw RedError(.invalidAuthorization, "expected AuthResponse, got \(response.kind.name)")
                 }

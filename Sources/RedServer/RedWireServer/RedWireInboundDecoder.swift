@@ -5,7 +5,9 @@ import RedWire
 /// What a RedWire client sends: the two-byte preamble once, then frames.
 enum RedWireInbound: Sendable {
     case preamble(magic: UInt8, minorVersion: UInt8)
-    case frame(Frame)
+    /// `declinedOnLoop`: `RedWireFastLane` offered it to `Session.executeWithoutWaiting`, which
+    /// declined, so the reader need not offer it again.
+    case frame(Frame, declinedOnLoop: Bool = false)
 }
 
 /// Splits the connection's bytes into the preamble and frames. A malformed frame (length

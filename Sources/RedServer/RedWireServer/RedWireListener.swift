@@ -23,8 +23,14 @@ public final class RedWireListener: Service, Sendable {
     public func boundAddress() async -> BindAddress? { await bound.wait() }
 
     public func run() async throws {
-        try await TCPListenerLoop.run(context: context, address: address, protocolName: tls == nil ? "RedWire" : "RedWire over TLS",
-                                      transport: tls == nil ? "redwire" : "redwire-tls", bound: bound, tls: tls, decoder: { ByteToMessageHandler(RedWireInboundDecoder()) },
-                                      serve: { [context] in await RedWireConnection.serve($0, context: context) })
+        try await TCPListenerLoop.accept(context: context, address: address, protocolName: tls == nil ? "RedWire" : "RedWire over TLS",
+                                         transport: tls == nil ? "redwire" : "redwire-tls", bound: bound,
+                                         initializer: { [tls] channel in
+                                             channel.eventLoop.makeCompletedFuture {
+                                                 if let tls { try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls)) }
+                                                 return try RedWireChannel.wrap(channel)
+                                             }
+                                         },
+                                         serve: { [context] in await RedWireConnection.serve($0, context: context) })
     }
 }

@@ -24,7 +24,12 @@ struct RedWireRequests: Sendable {
     }()
 
     func send(_ frame: Frame) async throws {
-        try await outbound.write(ByteBuffer(bytes: (compressReplies ? frame.compressed(level: Self.zstdLevel) : frame).encoded()))
+        try await outbound.write(encode(frame))
+    }
+
+    /// A reply's bytes, compressed when the client asked for it.
+    func encode(_ frame: Frame) -> ByteBuffer {
+        ByteBuffer(bytes: (compressReplies ? frame.compressed(level: Self.zstdLevel) : frame).encoded())
     }
 
     /// An Error frame: the message as UTF-8 text (spec §1.8), or with structured errors
@@ -49,23 +54,30 @@ struct RedWireRequests: Sendable {
     /// task must run it as usual. The caller makes sure no earlier request of the stream is
     /// still unanswered, so replies keep their order.
     func answerWithoutWaiting(_ frame: Frame, session: Session) async throws -> Bool {
-        guard frame.payload.count <= Self.maxWithoutWaitingPayloadBytes, activity.begin() else { return false }
+        guard let reply = replyWithoutWaiting(frame, session: session) else { return false }
+        try await outbound.write(reply)
+        return true
+    }
+
+    /// The encoded reply of `answerWithoutWaiting`, for the caller to write: nil, with
+    /// nothing changed, when the statement must run on the stream's task.
+    func replyWithoutWaiting(_ frame: Frame, session: Session) -> ByteBuffer? {
+        guard frame.payload.count <= Self.maxWithoutWaitingPayloadBytes, activity.begin() else { return nil }
         defer { activity.end() }
         let started = ContinuousClock.now
         let reply: Frame
         do {
             guard let request = try RedWireStatementRequest(frame, prepared: prepared, preparedEnabled: context.configuration.preparedStatementsEnabled) else {
-                return false
+                return nil
             }
             let result = try request.executeWithoutWaiting(on: session)
             context.metrics.recordEventLoopAttempt(surface: "redwire", result: result, started: started)
-            guard let result else { return false }
+            guard let result else { return nil }
             reply = request.reply(to: frame, result)
         } catch {
             reply = errorReply(to: frame, PGConnection.redError(error))
         }
-        try await send(reply)
-        return true
+        return encode(reply)
     }
 
     /// Answers one request on `session` (its stream's). Throws only when the reply cannot

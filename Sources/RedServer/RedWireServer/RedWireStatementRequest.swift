@@ -20,6 +20,14 @@ struct RedWireStatementRequest {
     let statement: Statement
     let parameters: [Value]
 
+    /// Whether frames of `kind` may hold such a request (a cheap test before decoding one).
+    static func isStatement(_ kind: MessageKind) -> Bool {
+        switch kind {
+        case .query, .queryBinary, .queryWithParams, .executePrepared: return true
+        default: return false
+        }
+    }
+
     /// The request in `frame`, nil when its kind is not one of these. A malformed payload
     /// throws a protocol violation.
     init?(_ frame: Frame, prepared: RedWirePreparedStatements, preparedEnabled: Bool) throws {

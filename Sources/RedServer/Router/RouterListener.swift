@@ -63,7 +63,7 @@ public final class RouterListener: Service, Sendable {
     public func boundAddress() async -> BindAddress? { await bound.wait() }
 
     enum Routed: Sendable {
-        case redwire(NIOAsyncChannel<RedWireInbound, ByteBuffer>)
+        case redwire(RedWireChannel)
         case postgres(NIOAsyncChannel<PGFrontendMessage, ByteBuffer>)
         case http(HTTP1Channel.Value)
         case splice(any Channel, ProtocolSniffer.Surface)
@@ -256,8 +256,7 @@ final class SniffHandler: ChannelInboundHandler, RemovableChannelHandler {
         let channel = context.channel
         switch surface {
         case .redwire:
-            try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(RedWireInboundDecoder()))
-            promise.succeed(.redwire(try NIOAsyncChannel(wrappingChannelSynchronously: channel)))
+            promise.succeed(.redwire(try RedWireChannel.wrap(channel)))
         case .postgres:
             try PGPlaintextCounter.addDecoding(to: channel)
             promise.succeed(.postgres(try NIOAsyncChannel(wrappingChannelSynchronously: channel)))
