@@ -17,11 +17,11 @@ final class ServerMetrics: Sendable {
     private let factory: PrometheusMetricsFactory
     let connectionsOpened: Metrics.Counter
     let connectionsActive: Metrics.Meter
-    private let queryCounters = Mutex<[String: Metrics.Counter]>([:])
-    private let errorCounters = Mutex<[String: Metrics.Counter]>([:])
-    private let eventLoopCounters = Mutex<[String: Metrics.Counter]>([:])
-    private let aiCounters = Mutex<[String: Metrics.Counter]>([:])
-    private let aiRetryCounters = Mutex<[String: Metrics.Counter]>([:])
+    private let queryCounters = Mutex<[CounterKey: Metrics.Counter]>([:])
+    private let errorCounters = Mutex<[CounterKey: Metrics.Counter]>([:])
+    private let eventLoopCounters = Mutex<[CounterKey: Metrics.Counter]>([:])
+    private let aiCounters = Mutex<[CounterKey: Metrics.Counter]>([:])
+    private let aiRetryCounters = Mutex<[CounterKey: Metrics.Counter]>([:])
     private let aiDurations = Mutex<[String: Metrics.Recorder]>([:])
     private let aiModels = Mutex<Set<String>>([])
     static let maxAIModelSeries = 32
@@ -81,13 +81,26 @@ final class ServerMetrics: Sendable {
         recorder.record(Double(r.nanoseconds) / 1e6)
     }
 
-    private func counter(_ label: String, _ dimensions: [(String, String)], in cache: borrowing Mutex<[String: Metrics.Counter]>) -> Metrics.Counter {
-        let key = dimensions.map(\.1).joined(separator: "/")
+    private func counter(_ label: String, _ dimensions: [(String, String)], in cache: borrowing Mutex<[CounterKey: Metrics.Counter]>) -> Metrics.Counter {
+        let key = CounterKey(dimensions)
         return cache.withLock { counters in
             if let c = counters[key] { return c }
             let c = Metrics.Counter(label: label, dimensions: dimensions, factory: factory)
             counters[key] = c
             return c
+        }
+    }
+
+    /// A counter's dimension values (at most three), as its cache's key: hashing them needs no
+    /// string built per statement (joining them was about 1 % of a `SELECT 1` round trip).
+    struct CounterKey: Hashable {
+        let first: String, second: String, third: String
+
+        init(_ dimensions: [(String, String)]) {
+            precondition(dimensions.count <= 3, "counters have at most three dimensions")
+            first = dimensions.first?.1 ?? ""
+            second = dimensions.count > 1 ? dimensions[1].1 : ""
+            third = dimensions.count > 2 ? dimensions[2].1 : ""
         }
     }
 
