@@ -49,6 +49,90 @@ import Testing
         #expect(String(decoding: missing[0].1, as: UTF8.self).contains("34000"))
     }
 
+    /// Messages answered in the pipeline (`PGFastLane`: Parse, Bind, Describe, Sync, short
+    /// reads) and those the connection's task runs (the INSERTs) reply in the order sent, and
+    /// each count sees the INSERT before it: all sent in one write, then one message per write.
+    @Test func pipelinedMessagesReplyInOrder() throws {
+        let server = try ServerProcess()
+        defer { server.remove() }
+        let s = try Self.session(server)
+        s.send(M.message("Q", Self.cstring("CREATE TABLE p (v BIGINT)")))
+        _ = M.readUntilReady(s)
+        var pending: [UInt8] = []
+        func readReplies(_ count: Int) -> [[(UInt8, [UInt8])]] {
+            var replies: [[(UInt8, [UInt8])]] = [[]]
+            var chunk = [UInt8](repeating: 0, count: 4096)
+            while replies.count <= count {
+                if pending.count >= 5 {
+                    let length = Int(UInt32(pending[1]) << 24 | UInt32(pending[2]) << 16 | UInt32(pending[3]) << 8 | UInt32(pending[4]))
+                    if pending.count >= length + 1 {
+                        replies[replies.count - 1].append((pending[0], Array(pending[5..<(length + 1)])))
+                        if pending[0] == UInt8(ascii: "Z") { replies.append([]) }
+                        pending.removeFirst(length + 1)
+                        continue
+                    }
+                }
+                let n = chunk.withUnsafeMutableBytes { recv(s.fd, $0.baseAddress, $0.count, 0) }
+                if n <= 0 { break }
+                pending += chunk[0..<n]
+            }
+            return Array(replies.dropLast())
+        }
+        func firstValue(_ reply: [(UInt8, [UInt8])]) -> String? {
+            guard let row = reply.first(where: { $0.0 == UInt8(ascii: "D") })?.1, row.count > 6 else { return nil }
+            return String(decoding: row[6...], as: UTF8.self)
+        }
+        for round in 0..<2 {
+            var messages: [[UInt8]] = []
+            for i in 1...20 {
+                let v = 20 * round + i
+                messages += [M.message("P", Self.cstring("") + Self.cstring("INSERT INTO p VALUES (\(v))") + Self.int16(0)),
+                             M.message("B", Self.cstring("") + Self.cstring("") + Self.int16(0) + Self.int16(0) + Self.int16(0)),
+                             M.message("E", Self.cstring("") + Self.int32(0)), M.message("S", []),
+                             M.message("P", Self.cstring("") + Self.cstring("SELECT count(*) FROM p") + Self.int16(0)),
+                             M.message("B", Self.cstring("") + Self.cstring("") + Self.int16(0) + Self.int16(0) + Self.int16(0)),
+                             M.message("D", [UInt8(ascii: "P")] + Self.cstring("")),
+                             M.message("E", Self.cstring("") + Self.int32(0)), M.message("S", []),
+                             M.message("Q", Self.cstring("SELECT \(v)"))]
+            }
+            if round == 0 {
+                s.send(messages.flatMap { $0 })
+            } else {
+                for message in messages { s.send(message) }
+            }
+            let replies = readReplies(60)
+            #expect(replies.count == 60)
+            for (i, reply) in replies.enumerated() {
+                let v = 20 * round + i / 3 + 1
+                switch i % 3 {
+                case 0: #expect(Self.tags(reply) == "12CZ", "INSERT \(v): \(Self.tags(reply))")
+                case 1:
+                    #expect(Self.tags(reply) == "12TDCZ", "count after INSERT \(v): \(Self.tags(reply))")
+                    #expect(firstValue(reply) == "\(v)", "count after INSERT \(v)")
+                default:
+                    #expect(Self.tags(reply) == "TDCZ", "SELECT \(v): \(Self.tags(reply))")
+                    #expect(firstValue(reply) == "\(v)")
+                }
+            }
+        }
+        // A long statement runs on the connection's task, the reader busy with it while the
+        // Sync and the next Query arrive (each in a write of its own, after the reader took the
+        // Execute): they are answered after it, not by the lane in the meantime.
+        for message in [M.message("P", Self.cstring("") + Self.cstring("SELECT count(*) FROM generate_series(1, 400000) AS g") + Self.int16(0)),
+                        M.message("B", Self.cstring("") + Self.cstring("") + Self.int16(0) + Self.int16(0) + Self.int16(0)),
+                        M.message("E", Self.cstring("") + Self.int32(0))] {
+            s.send(message)
+        }
+        Thread.sleep(forTimeInterval: 0.05)
+        s.send(M.message("S", []))
+        Thread.sleep(forTimeInterval: 0.01)
+        s.send(M.message("Q", Self.cstring("SELECT 7")))
+        let last = readReplies(2)
+        #expect(last.map { Self.tags($0) } == ["12DCZ", "TDCZ"])
+        #expect(last.first.flatMap(firstValue) == "400000")
+        #expect(last.last.flatMap(firstValue) == "7")
+    }
+
     @Test func errorsSkipToSyncAndStatusFollowsTheTransaction() throws {
         let server = try ServerProcess()
         defer { server.remove() }

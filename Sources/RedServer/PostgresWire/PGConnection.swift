@@ -30,6 +30,10 @@ final class PGConnection {
     let channel: any Channel
     var inbound: Inbound
     let outbound: Outbound
+    /// Answers what needs no waiting in the pipeline once `run` opens it (`PGFastLane`).
+    let lane: PGFastLane
+    /// The lane offered the message `nextMessage` last returned to `answerNow`, which declined.
+    var lastMessageDeclinedInPipeline = false
     var writer = PGBackendWriter()
     let session: Session
     var logger: Logger
@@ -52,8 +56,9 @@ final class PGConnection {
     /// Flush replies to the socket once this many bytes are pending (large results stream).
     static let flushThresholdBytes = 256 << 10
 
-    init(context: ServerContext, channel: any Channel, inbound: Inbound, outbound: Outbound, id: Int32, secretKey: Int32) {
+    init(context: ServerContext, channel: any Channel, inbound: Inbound, outbound: Outbound, lane: PGFastLane, id: Int32, secretKey: Int32) {
         self.context = context
+        self.lane = lane
         self.channel = channel
         self.inbound = inbound
         self.outbound = outbound
@@ -68,8 +73,10 @@ final class PGConnection {
     }
 
     /// Accepts connections for one listener's channel; runs until the peer leaves or shutdown.
-    static func serve(_ connection: NIOAsyncChannel<PGFrontendMessage, ByteBuffer>, context: ServerContext) async {
+    static func serve(_ wrapped: PGChannel, context: ServerContext) async {
+        let connection = wrapped.connection
         let channel = connection.channel
+        defer { wrapped.lane.close() }
         do {
             // Through the TLS router a client may open with TLS directly (PostgreSQL 17's sslnegotiation=direct).
             let directTLS = (try? await channel.pipeline.handler(type: NIOSSLServerHandler.self).get()) != nil
@@ -77,7 +84,7 @@ final class PGConnection {
                 var iterator = inbound.makeAsyncIterator()
                 let admitted = await context.serveRegistered(channel) { registration in
                     let handler = PGConnection(context: context, channel: channel, inbound: iterator, outbound: outbound,
-                                               id: registration.id, secretKey: registration.secretKey)
+                                               lane: wrapped.lane, id: registration.id, secretKey: registration.secretKey)
                     handler.encrypted = directTLS
                     // Messages are read on the connection's event loop; see `run` for where they are handled.
                     await withTaskExecutorPreference(EventLoopTaskExecutor(channel.eventLoop)) { await handler.run() }
@@ -97,13 +104,17 @@ final class PGConnection {
 
     /// Runs on the connection's event loop. Startup (SCRAM's key stretching is costly) and
     /// every message that may wait or run long are handled on Swift's shared pool; a message
-    /// that needs no waiting is answered on the loop itself (`handleWithoutWaiting`), sparing
-    /// the two thread wake-ups of going to the pool and back.
+    /// that needs no waiting is answered on the loop itself (`answerNow`), sparing the two
+    /// thread wake-ups of going to the pool and back: in the pipeline by `PGFastLane` while
+    /// this reader is idle, else here.
     func run() async {
         do {
             guard try await withTaskExecutorPreference(globalConcurrentExecutor, operation: { try await startup() }) else { return }
+            lane.open(self)
+            defer { lane.close() }  // before the loop body's `readerIdle` can let it answer again
             while true {
-                guard let message = try await inbound.next() else { return }
+                guard let message = try await nextMessage() else { return }
+                defer { lane.readerIdle() }
                 guard context.connections.startRequest(id) else {
                     try await terminateForShutdown()
                     return
@@ -111,9 +122,8 @@ final class PGConnection {
                 let keepGoing: Bool
                 if try await !credentialStillHolds() {
                     keepGoing = false
-                } else if let answered = answerAtOnce(message) {
-                    keepGoing = answered
-                } else if let answered = try await handleWithoutWaiting(message) {
+                } else if !lastMessageDeclinedInPipeline, let answered = answerNow(message) {
+                    if Self.endsReply(message) { try await flush() }
                     keepGoing = answered
                 } else {
                     keepGoing = try await withTaskExecutorPreference(globalConcurrentExecutor) { try await handle(message) }
@@ -136,9 +146,22 @@ final class PGConnection {
         }
     }
 
+    /// The next message from the client. The lane counts it off what it passed on, and
+    /// treats the reader as busy until `readerIdle`.
+    func nextMessage() async throws -> PGFrontendMessage? {
+        let message = try await inbound.next()
+        if message != nil { lastMessageDeclinedInPipeline = lane.consumed() }
+        return message
+    }
+
     private func terminateForShutdown() async throws {
-        writer.error(RedError(.closed, "terminating connection due to administrator command"), severity: "FATAL")
+        writeShutdownTermination()
         try await flush()
+    }
+
+    /// The FATAL error that ends a connection on shutdown, into `writer`.
+    func writeShutdownTermination() {
+        writer.error(RedError(.closed, "terminating connection due to administrator command"), severity: "FATAL")
     }
 
     // MARK: Startup
@@ -146,7 +169,7 @@ final class PGConnection {
     /// Runs the startup exchange; false when the connection should close.
     private func startup() async throws -> Bool {
         while true {
-            guard let message = try await inbound.next() else { return false }
+            guard let message = try await nextMessage() else { return false }
             switch message {
             case .sslRequest where context.pgTLS != nil && !encrypted:
                 negotiationBytes += 8
@@ -237,7 +260,7 @@ final class PGConnection {
     private func authenticateCleartext(user: String, auth: AuthStore) async throws -> Bool {
         writer.authenticationCleartextPassword()
         try await flush()
-        guard case .password(var body)? = try await inbound.next() else { return false }
+        guard case .password(var body)? = try await nextMessage() else { return false }
         let password = try body.readPGString()
         return (try? await auth.checkPassword(username: user, password: password)) != nil
     }
@@ -245,7 +268,7 @@ final class PGConnection {
     private func authenticateSCRAM(user: String, verifier: SCRAMVerifier) async throws -> Bool {
         writer.authenticationSASL(mechanisms: [SCRAMServer.mechanism])
         try await flush()
-        guard case .password(var initial)? = try await inbound.next() else { return false }
+        guard case .password(var initial)? = try await nextMessage() else { return false }
         let mechanism = try initial.readPGString()
         guard mechanism == SCRAMServer.mechanism, let length = initial.readInteger(as: Int32.self), length >= 0,
               let clientFirst = initial.readString(length: Int(length)) else {
@@ -256,7 +279,7 @@ final class PGConnection {
         let serverFirst = try scram.receiveClientFirst(clientFirst)
         writer.authenticationSASLContinue(Array(serverFirst.utf8))
         try await flush()
-        guard case .password(var response)? = try await inbound.next() else { return false }
+        guard case .password(var response)? = try await nextMessage() else { return false }
         let clientFinal = response.readString(length: response.readableBytes) ?? ""
         guard let serverFinal = try scram.receiveClientFinal(clientFinal) else { return false }
         writer.authenticationSASLFinal(Array(serverFinal.utf8))
@@ -350,18 +373,37 @@ final class PGConnection {
 
     /// RowDescription (when the statement returns rows), DataRows and CommandComplete.
     func send(_ result: QueryResult, columns described: [PGColumn]?, sendDescription: Bool) async throws {
-        let returnsRows = !result.columns.isEmpty || result.statementType == "select"
-        if returnsRows {
-            let columns = described ?? result.columns.map { PGColumn(name: $0.name, type: PGType($0.type), format: .text) }
-            guard columns.count == result.columns.count else {
-                throw RedError(.internalError, "statement returned \(result.columns.count) columns, described \(columns.count)")
-            }
-            if sendDescription { writer.rowDescription(columns) }
+        if let columns = try beginResult(result, columns: described, sendDescription: sendDescription) {
             for row in result.rows {
                 try writer.dataRow(row, columns)
                 if mustFlush { try await flush() }
             }
         }
+        endResult(result)
+    }
+
+    /// `send` for a result known to be small (`Session.executeWithoutWaiting`'s): all of it
+    /// into `writer`, with no flush and so no suspension.
+    func append(_ result: QueryResult, columns described: [PGColumn]?, sendDescription: Bool) throws {
+        if let columns = try beginResult(result, columns: described, sendDescription: sendDescription) {
+            for row in result.rows { try writer.dataRow(row, columns) }
+        }
+        endResult(result)
+    }
+
+    /// The columns `result`'s DataRows are encoded with, RowDescription written first when
+    /// asked; nil when the statement returns no rows.
+    private func beginResult(_ result: QueryResult, columns described: [PGColumn]?, sendDescription: Bool) throws -> [PGColumn]? {
+        guard !result.columns.isEmpty || result.statementType == "select" else { return nil }
+        let columns = described ?? result.columns.map { PGColumn(name: $0.name, type: PGType($0.type), format: .text) }
+        guard columns.count == result.columns.count else {
+            throw RedError(.internalError, "statement returned \(result.columns.count) columns, described \(columns.count)")
+        }
+        if sendDescription { writer.rowDescription(columns) }
+        return columns
+    }
+
+    private func endResult(_ result: QueryResult) {
         if let note = result.transactionWarning {
             writer.notice(severity: "WARNING", code: "25001", message: note)
         }

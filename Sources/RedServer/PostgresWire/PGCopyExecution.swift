@@ -82,7 +82,7 @@ extension PGConnection {
             }
             receiving: while true {
                 let message: PGFrontendMessage?
-                do { message = try await inbound.next() } catch {
+                do { message = try await nextMessage() } catch {
                     parseFailure = parseFailure ?? error
                     break receiving
                 }

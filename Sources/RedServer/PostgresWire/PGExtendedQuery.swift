@@ -202,28 +202,48 @@ extension PGConnection {
     /// Sends the portal's result: at most `maxRows` rows (0 = all) after those sent before,
     /// then PortalSuspended if rows remain, else CommandComplete.
     func sendRows(_ portal: inout PGPortal, maxRows: Int) async throws {
-        guard let result = portal.pending else { return }
+        guard let (result, columns, end) = try rowsToSend(portal, maxRows: maxRows) else { return }
+        let start = portal.sent
+        for row in result.rows[start..<end] {
+            try writer.dataRow(row, columns)
+            if mustFlush { try await flush() }
+        }
+        endRows(&portal, result, from: start, to: end, maxRows: maxRows)
+    }
+
+    /// `sendRows` for a result known to be small (`Session.executeWithoutWaiting`'s): all of
+    /// it into `writer`, with no flush and so no suspension.
+    func appendRows(_ portal: inout PGPortal, maxRows: Int) throws {
+        guard let (result, columns, end) = try rowsToSend(portal, maxRows: maxRows) else { return }
+        let start = portal.sent
+        for row in result.rows[start..<end] { try writer.dataRow(row, columns) }
+        endRows(&portal, result, from: start, to: end, maxRows: maxRows)
+    }
+
+    /// The pending result, its columns and where this Execute's rows end; nil (CommandComplete
+    /// written) when there are no rows to send.
+    private func rowsToSend(_ portal: PGPortal, maxRows: Int) throws -> (QueryResult, [PGColumn], Int)? {
+        guard let result = portal.pending else { return nil }
         guard let columns = portal.columns, !result.columns.isEmpty || result.statementType == "select" else {
             // No rows to send (or the statement was never described as returning rows).
             writer.commandComplete(result.commandTag)
-            return
+            return nil
         }
         guard columns.count == result.columns.count else {
             throw RedError(.internalError, "statement returned \(result.columns.count) columns, described \(columns.count)")
         }
-        let end = maxRows > 0 ? min(result.rows.count, portal.sent + maxRows) : result.rows.count
-        for row in result.rows[portal.sent..<end] {
-            try writer.dataRow(row, columns)
-            if mustFlush { try await flush() }
-        }
-        let sentNow = end - portal.sent
+        return (result, columns, maxRows > 0 ? min(result.rows.count, portal.sent + maxRows) : result.rows.count)
+    }
+
+    /// After rows `start..<end`: PortalSuspended if rows remain, else CommandComplete.
+    private func endRows(_ portal: inout PGPortal, _ result: QueryResult, from start: Int, to end: Int, maxRows: Int) {
         portal.sent = end
         if end < result.rows.count {
             writer.portalSuspended()
             return
         }
         if let note = result.transactionWarning { writer.notice(severity: "WARNING", code: "25001", message: note) }
-        let tag = maxRows > 0 && result.statementType == "select" ? "SELECT \(sentNow)" : result.commandTag
+        let tag = maxRows > 0 && result.statementType == "select" ? "SELECT \(end - start)" : result.commandTag
         writer.commandComplete(tag)
     }
 }

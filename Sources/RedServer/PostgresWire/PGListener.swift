@@ -32,8 +32,7 @@ public final class PGListener: Service, Sendable {
             context: context, address: address, protocolName: "PostgreSQL wire protocol", transport: "postgres", bound: bound,
             initializer: { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try PGPlaintextCounter.addDecoding(to: channel)
-                    return try NIOAsyncChannel<PGFrontendMessage, ByteBuffer>(wrappingChannelSynchronously: channel)
+                    try PGChannel.wrap(channel)
                 }
             },
             serve: { [context] in await PGConnection.serve($0, context: context) })

@@ -8,16 +8,17 @@ import RedDB
 /// shared pool and the reply back costs two thread wake-ups per round trip, more than a
 /// point `SELECT` itself, so messages that need no waiting are answered right there:
 /// - Bind (up to `maxBytesWithoutWaiting` of parameters), Describe and Close: bookkeeping,
-///   no statement runs, answered without any suspension point (`answerAtOnce`); Sync, Flush
-///   and Terminate, which write to the socket;
+///   no statement runs (`answerAtOnce`); Sync and Flush;
 /// - a Parse of plain SQL (no wire command such as COPY or SET), when planning it finds the
 ///   catalog cached (`Session.describeWithoutWaiting`);
 /// - a simple Query of one plain statement, and the first Execute of a plain statement's
 ///   portal, when the statement runs without waiting (`Session.executeWithoutWaiting`:
 ///   read-only, cached, a few thousand rows at most, so its result is small to encode).
 ///
-/// Anything else — writes, long reads, COPY, wire commands, a portal resumed after
-/// PortalSuspended — returns nil having done nothing, and the connection handles the message
+/// None of it has a suspension point, so `PGFastLane` answers these messages in the channel
+/// pipeline itself when the connection's reader is idle. Anything else — writes, long reads,
+/// COPY, wire commands, a portal resumed after PortalSuspended, Terminate — returns nil
+/// having done nothing, and the connection handles the message
 /// on the shared pool as before (`PGConnection.handle`). An error met on the loop is
 /// reported there exactly as the pool would report it.
 extension PGConnection {
@@ -25,21 +26,24 @@ extension PGConnection {
     /// more must not hold up the loop's other connections.
     static let maxBytesWithoutWaiting = 4 << 10
 
-    /// Handles `message` on the event loop; nil (nothing done) when it must go to the pool.
-    func handleWithoutWaiting(_ message: PGFrontendMessage) async throws -> Bool? {
+    /// Handles `message` on the event loop, its replies left in `writer`; nil (nothing done)
+    /// when it must go to the pool. No suspension point: `PGFastLane` calls it from the
+    /// channel pipeline, and the reader task, for what the lane passed on, flushes after it
+    /// when `endsReply` says so.
+    func answerNow(_ message: PGFrontendMessage) -> Bool? {
+        if let answered = answerAtOnce(message) { return answered }
         switch message {
         case .query(let sql):
             guard let statement = Self.plainStatement(sql) else { return nil }
-            let result: QueryResult
             do {
-                guard let quick = try executeWithoutWaiting(statement, parameters: []) else { return nil }
-                result = quick
+                guard let result = try executeWithoutWaiting(statement, parameters: []) else { return nil }
+                do { try append(result, columns: nil, sendDescription: true) } catch { report(error) }
             } catch {
-                return try await answerQuery { report(error) }
+                report(error)
             }
-            return try await answerQuery {
-                do { try await send(result, columns: nil, sendDescription: true) } catch { report(error) }
-            }
+            skipUntilSync = false
+            writer.readyForQuery(transactionStatus)
+            return true
         case .execute(let name, let maxRows):
             guard !skipUntilSync else { return true }
             guard var portal = portals[name], portal.statement.command == nil, portal.pending == nil,
@@ -48,17 +52,31 @@ extension PGConnection {
                 guard let result = try executeWithoutWaiting(portal.statement.sql, parameters: portal.parameters) else { return nil }
                 portal.pending = result
                 portal.sent = 0
-                try await sendRows(&portal, maxRows: Int(maxRows))
+                try appendRows(&portal, maxRows: Int(maxRows))
                 portals[name] = portal
             } catch {
                 report(error)
                 skipUntilSync = true
             }
             return true
-        case .sync, .flush, .terminate:
-            return try await handle(message)
+        case .sync:
+            skipUntilSync = false
+            portals[""] = nil
+            writer.readyForQuery(transactionStatus)
+            return true
+        case .flush:
+            return true
         default:
             return nil
+        }
+    }
+
+    /// Whether the replies to `message` go to the client now rather than wait in `writer`
+    /// for a Sync or Flush.
+    static func endsReply(_ message: PGFrontendMessage) -> Bool {
+        switch message {
+        case .query, .sync, .flush: return true
+        default: return false
         }
     }
 
@@ -111,15 +129,6 @@ extension PGConnection {
         } catch {
             return nil  // the pool's handling reports it
         }
-    }
-
-    /// A simple Query's reply: what `body` writes, then ReadyForQuery, flushed.
-    private func answerQuery(_ body: () async throws -> Void) async throws -> Bool {
-        skipUntilSync = false
-        try await body()
-        writer.readyForQuery(transactionStatus)
-        try await flush()
-        return true
     }
 
     /// The statement's result if it runs without waiting; nil when it must run on the pool.

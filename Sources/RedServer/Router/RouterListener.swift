@@ -64,7 +64,7 @@ public final class RouterListener: Service, Sendable {
 
     enum Routed: Sendable {
         case redwire(RedWireChannel)
-        case postgres(NIOAsyncChannel<PGFrontendMessage, ByteBuffer>)
+        case postgres(PGChannel)
         case http(HTTP1Channel.Value)
         case splice(any Channel, ProtocolSniffer.Surface)
         case refused
@@ -258,8 +258,7 @@ final class SniffHandler: ChannelInboundHandler, RemovableChannelHandler {
         case .redwire:
             promise.succeed(.redwire(try RedWireChannel.wrap(channel)))
         case .postgres:
-            try PGPlaintextCounter.addDecoding(to: channel)
-            promise.succeed(.postgres(try NIOAsyncChannel(wrappingChannelSynchronously: channel)))
+            promise.succeed(.postgres(try PGChannel.wrap(channel)))
         case .tls:
             throw RedError(.protocolViolation, "TLS is decided before routing")
         case .http where http != nil:
