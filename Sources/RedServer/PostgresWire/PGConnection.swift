@@ -111,10 +111,9 @@ final class PGConnection {
         do {
             guard try await withTaskExecutorPreference(globalConcurrentExecutor, operation: { try await startup() }) else { return }
             lane.open(self)
-            defer { lane.close() }  // before the loop body's `readerIdle` can let it answer again
+            defer { lane.close() }
             while true {
                 guard let message = try await nextMessage() else { return }
-                defer { lane.readerIdle() }
                 guard context.connections.startRequest(id) else {
                     try await terminateForShutdown()
                     return
@@ -135,6 +134,7 @@ final class PGConnection {
                     try await terminateForShutdown()
                     return
                 }
+                lane.readerIdle()  // not on the way out: the lane closes first
             }
         } catch let error as RedError where error.code == .protocolViolation {
             // Malformed input: say why, then hang up (the stream cannot be resynchronised).

@@ -11,7 +11,7 @@ struct PGChannel: Sendable {
     /// Sets up an accepted channel's pipeline (on its event loop): plaintext counter, message
     /// decoder, fast lane, async channel.
     static func wrap(_ channel: any Channel) throws -> PGChannel {
-        let lane = PGFastLane()
+        let lane = PGFastLane(loop: channel.eventLoop)
         try PGPlaintextCounter.addDecoding(to: channel)
         try channel.pipeline.syncOperations.addHandler(PGFastLaneHandler(lane: lane))
         return PGChannel(connection: try NIOAsyncChannel(wrappingChannelSynchronously: channel), lane: lane)
@@ -34,9 +34,15 @@ struct PGChannel: Sendable {
 ///   comes after all of them;
 /// - the reader is idle: it has finished the last message it took (replies flushed, request
 ///   accounted), and waits for the next. It is busy from taking a message (`consumed`) to
-///   the end of handling it (`readerIdle`), including a COPY's CopyData taken meanwhile.
+///   the end of handling it (`readerIdle`), including a COPY's CopyData taken meanwhile;
+/// - the socket is writable: otherwise the reader answers, and its flush waiting for the
+///   socket is what stops further reads (backpressure).
 ///
-/// The lock orders the two sides' accesses. Messages the lane handles leave their replies
+/// The lock orders the two sides' accesses. The reader task runs on the event loop too
+/// (`EventLoopTaskExecutor`), but after a message handled on the shared pool it may go on
+/// there for a while, with its reply's write queued to the loop. So what lets the lane act
+/// (`open`, `readerIdle`) takes effect through the loop's queue when it comes from off the
+/// loop, after that write; what holds the lane back takes effect at once. Messages the lane handles leave their replies
 /// in the connection's writer exactly as the reader would, so a Parse/Bind answered here
 /// and an Execute passed on still reply in order. A message offered and declined is passed
 /// on marked (`consumed` returns true), so the reader does not offer it again.
@@ -46,20 +52,25 @@ final class PGFastLane: Sendable {
         var held = 0
         var readerBusy = true
         var declined = false
+        /// Messages the reader has taken: a release queued to the loop applies only if the
+        /// reader has taken none since it was made.
+        var taken = 0
     }
 
     private let state = Mutex(State())
+    private let loop: any EventLoop
+
+    init(loop: any EventLoop) { self.loop = loop }
 
     /// From the reader, after startup: the lane may answer from now on.
     func open(_ connection: PGConnection) {
         let confined = LoopConfined(connection)
-        state.withLock { s in
-            s.connection = confined
-            s.readerBusy = false
-        }
+        state.withLock { $0.connection = confined }
+        readerIdle()
     }
 
-    /// From the reader, when it stops.
+    /// From the reader, when it stops: the lane passes everything on from now on (a release
+    /// still queued finds no connection to hand out).
     func close() {
         state.withLock { $0.connection = nil }
     }
@@ -69,6 +80,7 @@ final class PGFastLane: Sendable {
     func consumed() -> Bool {
         state.withLock { s in
             s.held -= 1
+            s.taken += 1
             s.readerBusy = true
             defer { s.declined = false }
             return s.declined
@@ -77,7 +89,11 @@ final class PGFastLane: Sendable {
 
     /// From the reader, once it has finished a message.
     func readerIdle() {
-        state.withLock { $0.readerBusy = false }
+        let taken = state.withLock { $0.taken }
+        let release: @Sendable () -> Void = { [self] in
+            state.withLock { s in if s.taken == taken { s.readerBusy = false } }
+        }
+        if loop.inEventLoop { release() } else { loop.execute(release) }
     }
 
     /// The connection, when the lane may use it now.
@@ -113,7 +129,8 @@ final class PGFastLaneHandler: ChannelInboundHandler, RemovableChannelHandler {
     init(lane: PGFastLane) { self.lane = lane }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        if let connection = lane.idleConnection() {
+        // Not while the socket is full: the reader's flush then waits, and reading stops with it.
+        if context.channel.isWritable, let connection = lane.idleConnection() {
             switch connection.value.answerInPipeline(unwrapInboundIn(data)) {
             case .answered(let replies, let close):
                 if let replies {

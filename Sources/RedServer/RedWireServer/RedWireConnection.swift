@@ -111,7 +111,10 @@ final class RedWireConnection {
         try await withThrowingTaskGroup(of: Void.self) { group in
             var streams: [UInt16: StreamEntry] = [:]
             var prefetch = BulkRowsPrefetch()
-            defer { for stream in streams.values { stream.queue?.finish() } }
+            defer {
+                lane.close()  // before the group waits for the streams' tasks: their sessions are theirs again
+                for stream in streams.values { stream.queue?.finish() }
+            }
             while case .frame(let frame, let declinedOnLoop)? = try await inbound.next() {
                 defer { lane.dispatched() }  // every path below has queued, answered or refused it
                 // A login the auth store no longer honours (user removed, key revoked, the first

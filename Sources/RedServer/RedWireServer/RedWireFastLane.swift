@@ -12,7 +12,7 @@ struct RedWireChannel: Sendable {
     /// Sets up an accepted channel's pipeline (on its event loop): frame decoder, fast lane,
     /// async channel. TLS, when used, is already in place in front.
     static func wrap(_ channel: any Channel) throws -> RedWireChannel {
-        let lane = RedWireFastLane()
+        let lane = RedWireFastLane(loop: channel.eventLoop)
         let pipeline = channel.pipeline.syncOperations
         try pipeline.addHandler(ByteToMessageHandler(RedWireInboundDecoder()))
         try pipeline.addHandler(RedWireFastLaneHandler(lane: lane))
@@ -42,8 +42,11 @@ struct RedWireChannel: Sendable {
 /// request goes through the reader), frames pass straight on. The reader closes the lane
 /// when it stops; frames after that pass on to no one, as before.
 ///
-/// Everything is touched on the connection's event loop (the handler runs there, and so
-/// does the reader task, under `EventLoopTaskExecutor`); the locks only make that checkable.
+/// The handler runs on the connection's event loop, and so does the reader task, under
+/// `EventLoopTaskExecutor`, but a task may resume elsewhere for a while after an await. What
+/// lets the lane act again (`dispatched`) therefore takes effect through the loop's queue
+/// when it comes from off the loop: after any write the reader queued there before it, as
+/// `StreamBacklog.removeAfterReply` does. What holds the lane back takes effect at once.
 final class RedWireFastLane: Sendable {
     private struct Open {
         let requests: RedWireRequests
@@ -54,6 +57,9 @@ final class RedWireFastLane: Sendable {
     private let state = Mutex<Open?>(nil)
     /// Elements passed on to the reader and not yet dispatched by it.
     private let held = Atomic<Int>(0)
+    private let loop: any EventLoop
+
+    init(loop: any EventLoop) { self.loop = loop }
 
     /// From the reader, once the client is logged in.
     func open(requests: RedWireRequests, login: LoginCheck) {
@@ -72,7 +78,11 @@ final class RedWireFastLane: Sendable {
 
     /// From the reader, once it has dispatched an element the lane passed on.
     func dispatched() {
-        held.subtract(1, ordering: .relaxed)
+        if loop.inEventLoop {
+            held.subtract(1, ordering: .relaxed)
+        } else {
+            loop.execute { self.held.subtract(1, ordering: .relaxed) }
+        }
     }
 
     /// From the handler, for an element it passes on to the reader.
