@@ -123,8 +123,7 @@ final class PGFastLaneHandler: ChannelInboundHandler, RemovableChannelHandler {
     typealias OutboundOut = ByteBuffer
 
     private let lane: PGFastLane
-    /// Replies written since the last flush: messages that arrived in one read are answered with one write.
-    private var unflushed = false
+    private var replies = ReadBatchedReplies()
 
     init(lane: PGFastLane) { self.lane = lane }
 
@@ -132,14 +131,10 @@ final class PGFastLaneHandler: ChannelInboundHandler, RemovableChannelHandler {
         // Not while the socket is full: the reader's flush then waits, and reading stops with it.
         if context.channel.isWritable, let connection = lane.idleConnection() {
             switch connection.value.answerInPipeline(unwrapInboundIn(data)) {
-            case .answered(let replies, let close):
-                if let replies {
-                    context.write(wrapOutboundOut(replies), promise: nil)
-                    unflushed = true
-                }
+            case .answered(let answer, let close):
+                if let answer { replies.write(answer, context: context) }
                 if close {
-                    unflushed = false
-                    context.flush()
+                    replies.flush(context: context)
                     context.close(promise: nil)
                 }
                 return
@@ -155,11 +150,7 @@ final class PGFastLaneHandler: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
-        if unflushed {
-            unflushed = false
-            context.flush()
-        }
-        context.fireChannelReadComplete()
+        replies.readComplete(context: context)
     }
 }
 

@@ -115,8 +115,7 @@ final class RedWireFastLaneHandler: ChannelInboundHandler, RemovableChannelHandl
     typealias OutboundOut = ByteBuffer
 
     private let lane: RedWireFastLane
-    /// Replies written since the last flush: frames that arrived in one read are answered with one write.
-    private var unflushed = false
+    private var replies = ReadBatchedReplies()
 
     init(lane: RedWireFastLane) { self.lane = lane }
 
@@ -127,8 +126,7 @@ final class RedWireFastLaneHandler: ChannelInboundHandler, RemovableChannelHandl
         }
         switch lane.answer(frame, writable: context.channel.isWritable) {
         case .answered(let reply):
-            context.write(wrapOutboundOut(reply), promise: nil)
-            unflushed = true
+            replies.write(reply, context: context)
         case .declined:
             lane.passOn()
             context.fireChannelRead(wrapInboundOut(.frame(frame, declinedOnLoop: true)))
@@ -139,10 +137,6 @@ final class RedWireFastLaneHandler: ChannelInboundHandler, RemovableChannelHandl
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
-        if unflushed {
-            unflushed = false
-            context.flush()
-        }
-        context.fireChannelReadComplete()
+        replies.readComplete(context: context)
     }
 }
