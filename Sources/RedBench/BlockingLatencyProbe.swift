@@ -7,15 +7,20 @@ import RedWire
 /// of its own, write a request, read until the reply is complete. No event loop and no task
 /// hops on the client side, so the figure is the server's (and the kernel's) share alone.
 ///
-/// Three probes, run one after another in one `red bench surfaces` run:
+/// Each probe opens its own connection, times `requests` round trips after `warmup` untimed
+/// ones, and returns every sample in microseconds (`SurfaceBench` merges the rounds). Probes:
 /// - `echo`: a thread in this process echoing bytes back, the loopback floor (the physical
 ///   limit any server's round trip sits on);
 /// - `redWire`: RedWire `QueryWithParams` "SELECT 1", the same frame RedClient sends, after an
 ///   anonymous handshake;
-/// - `postgres`: a simple-protocol `Query` "SELECT 1" against a trust-auth server (our PG-wire
-///   surface or PostgreSQL itself), read through ReadyForQuery.
+/// - `postgres`: "SELECT 1" against a trust-auth server (our PG-wire surface or PostgreSQL
+///   itself), read through ReadyForQuery: a simple-protocol `Query`, or with `extended` the
+///   five messages PostgresNIO sends for one query (Parse, Describe statement, Bind asking
+///   for binary results, Execute, Sync, in one write), so a driver's own cost and the
+///   server's cost of the extended protocol can be told apart.
 enum BlockingLatencyProbe {
-    struct Samples { var p50: Double; var p99: Double }
+    /// Round-trip times in microseconds, in the order they were taken.
+    typealias Samples = [Double]
 
     /// Runs `probe` on a new thread (blocking work must not occupy the cooperative pool).
     static func onThread(_ probe: @escaping @Sendable () throws -> Samples) async throws -> Samples {
@@ -84,7 +89,7 @@ enum BlockingLatencyProbe {
         }
     }
 
-    static func postgres(port: Int, user: String, database: String, requests: Int, warmup: Int) throws -> Samples {
+    static func postgres(port: Int, user: String, database: String, extended: Bool = false, requests: Int, warmup: Int) throws -> Samples {
         let socket = try Socket.connect(port: port)
         defer { socket.close() }
         var startup = ByteWriter()
@@ -115,9 +120,16 @@ enum BlockingLatencyProbe {
         }
         try untilReady()
         let sql = Array("SELECT 1".utf8) + [0]
-        var query: [UInt8] = [UInt8(ascii: "Q")]
-        query += withUnsafeBytes(of: UInt32(4 + sql.count).bigEndian, Array.init)
-        query += sql
+        func message(_ tag: Character, _ body: [UInt8]) -> [UInt8] {
+            [UInt8(ascii: tag.unicodeScalars.first!)] + withUnsafeBytes(of: UInt32(4 + body.count).bigEndian, Array.init) + body
+        }
+        let query = extended
+            ? message("P", [0] + sql + [0, 0])                                    // unnamed statement, no parameter types
+                + message("D", [UInt8(ascii: "S"), 0])                            // describe the statement
+                + message("B", [0, 0, 0, 0, 0, 0, 0, 1, 0, 1])                    // no parameters, results in binary
+                + message("E", [0, 0, 0, 0, 0])                                   // all rows
+                + message("S", [])
+            : message("Q", sql)
         return try measure(requests: requests, warmup: warmup) {
             try socket.writeAll(query[...])
             try untilReady()
@@ -133,8 +145,7 @@ enum BlockingLatencyProbe {
             try once()
             samples.append((ContinuousClock.now - started).seconds * 1e6)
         }
-        samples.sort()
-        return Samples(p50: samples[samples.count / 2], p99: samples[min(samples.count - 1, samples.count * 99 / 100)])
+        return samples
     }
 }
 

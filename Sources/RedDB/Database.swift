@@ -175,7 +175,16 @@ public final class Database: Sendable {
 final class StatementCache: Sendable {
     let capacity: Int
     let limits: ParserLimits
-    private let entries = Mutex<[String: [(Statement, String)]]>([:])
+
+    /// What one text parsed to. The parameter count is what describing a statement for a
+    /// driver's Parse needs besides the statements (PG-wire asks for it on every Parse);
+    /// nil until first asked for.
+    private struct Entry {
+        var statements: [(Statement, String)]
+        var parameterCount: Int?
+    }
+
+    private let entries = Mutex<[String: Entry]>([:])
 
     init(capacity: Int, limits: ParserLimits) {
         self.capacity = capacity
@@ -188,14 +197,24 @@ final class StatementCache: Sendable {
 
     func statements(for text: String) throws -> [(Statement, String)] {
         let cacheable = text.utf8.count <= Self.maxCachedTextBytes
-        if cacheable, let hit = entries.withLock({ $0[text] }) { return hit }
+        if cacheable, let hit = entries.withLock({ $0[text] }) { return hit.statements }
         let parsed = try Parser.parseScript(text, limits: limits)
         if cacheable {
             entries.withLock { cache in
                 if cache.count >= capacity { cache.removeAll(keepingCapacity: true) }
-                cache[text] = parsed
+                cache[text] = Entry(statements: parsed)
             }
         }
         return parsed
+    }
+
+    /// `Parser.parameterCount(in:)` of `text`, remembered with its statements.
+    func parameterCount(for text: String) throws -> Int {
+        let cacheable = text.utf8.count <= Self.maxCachedTextBytes
+        if cacheable, let hit = entries.withLock({ $0[text]?.parameterCount }) { return hit }
+        let count = try Parser.parameterCount(in: text, limits: limits)
+        // Only texts already cached (by `statements(for:)`) take it; parsing is what admits a text.
+        if cacheable { entries.withLock { $0[text]?.parameterCount = count } }
+        return count
     }
 }

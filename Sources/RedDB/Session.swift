@@ -301,7 +301,7 @@ public final class Session: @unchecked Sendable {
         guard statements.count <= 1 else {
             throw RedError(.syntaxError, "cannot insert multiple commands into a prepared statement")
         }
-        let parameterCount = try Parser.parameterCount(in: sql, limits: database.options.parserLimits)
+        let parameterCount = try database.statementCache.parameterCount(for: sql)
         guard let statement = statements.first?.0 else { return StatementDescription(parameterTypes: [], columns: nil) }
         switch statement {
         case .begin, .commit, .rollback, .savepoint, .releaseSavepoint, .rollbackToSavepoint:

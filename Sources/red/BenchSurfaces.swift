@@ -11,7 +11,8 @@ struct BenchSurfaces: AsyncParsableCommand {
         discussion: """
             Starts `red server` (sync mode full) with every surface on its own loopback port and, when \
             PostgreSQL 15 is installed, a throwaway PostgreSQL cluster on the same disk. Latency: one \
-            request at a time on one connection, p50 and p99. Loads: RedWire bulk stream, gRPC \
+            request at a time on one connection, p50 and p99 over every timed request, taken in \
+            --latency-rounds rounds that rotate through the surfaces. Loads: RedWire bulk stream, gRPC \
             BulkInsertBinary, HTTP multi-row INSERTs, COPY over PG-wire, and PostgreSQL's own COPY, \
             --loads rounds of them (each surface once per round, a fresh table each); the median is shown.
             """)
@@ -22,10 +23,16 @@ struct BenchSurfaces: AsyncParsableCommand {
     @Option(help: "Untimed requests first.")
     var warmup = 500
 
+    @Option(help: "Rounds the latency requests are split into; each round visits every surface, starting one later than the last.")
+    var latencyRounds = 10
+
+    @Option(help: "Measure the latency of these surfaces only, comma-separated names as in the table (e.g. 'PG-wire,PostgreSQL').")
+    var only: String?
+
     @Option(help: "Rows each load inserts.")
     var rows = 100_000
 
-    @Option(help: "Rounds of loads: every surface loads once per round into a table of its own; the table shows the median.")
+    @Option(help: "Rounds of loads: every surface loads once per round into a table of its own; the table shows the median. 0: latency only.")
     var loads = 3
 
     @Option(help: "Directory holding initdb, pg_ctl and postgres.")
@@ -38,8 +45,10 @@ struct BenchSurfaces: AsyncParsableCommand {
         var options = SurfaceBench.Options()
         options.requests = max(1, requests)
         options.warmup = max(0, warmup)
+        options.latencyRounds = max(1, latencyRounds)
         options.rows = max(1, rows)
-        options.loads = max(1, loads)
+        options.loads = max(0, loads)
+        options.latencySurfaces = Set((only ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty })
         options.postgresBin = postgresBin
         try FileManager.default.createDirectory(atPath: options.directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: options.directory) }

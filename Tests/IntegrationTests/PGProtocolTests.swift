@@ -49,6 +49,41 @@ import Testing
         #expect(String(decoding: missing[0].1, as: UTF8.self).contains("34000"))
     }
 
+    /// What a connection remembers of the texts it sent (`plainStatements`, at most 64) and
+    /// the parameter counts the statement cache keeps: every text sent again, after the memo
+    /// has been emptied and refilled, is still classified and described as the first time.
+    @Test func rememberedTextsAnswerAsTheFirstTime() throws {
+        let server = try ServerProcess()
+        defer { server.remove() }
+        let s = try Self.session(server)
+        func firstValue(_ reply: [(UInt8, [UInt8])]) -> String? {
+            guard let row = reply.first(where: { $0.0 == UInt8(ascii: "D") })?.1, row.count > 6 else { return nil }
+            return String(decoding: row[6...], as: UTF8.self)
+        }
+        for pass in 0..<2 {
+            for i in 0..<80 {
+                // A wire command (answered by the PG layer, never by the lane) and plain SQL, each text its own.
+                s.send(M.message("Q", Self.cstring("SET application_name = 'a\(i)'")))
+                let set = M.readUntilReady(s)
+                #expect(Self.tags(set) == "CZ", "pass \(pass) SET \(i): \(Self.tags(set))")
+                s.send(M.message("Q", Self.cstring("SELECT \(i) + 1")))
+                let select = M.readUntilReady(s)
+                #expect(firstValue(select) == "\(i + 1)", "pass \(pass) SELECT \(i)")
+                // Parse counts the parameters ($2 is the highest), Describe reports both.
+                s.send(M.message("P", Self.cstring("") + Self.cstring("SELECT $2::BIGINT + $1::BIGINT + \(i)") + Self.int16(0))
+                       + M.message("D", [UInt8(ascii: "S")] + Self.cstring(""))
+                       + M.message("S", []))
+                let described = M.readUntilReady(s)
+                #expect(Self.tags(described) == "1tTZ", "pass \(pass) Parse \(i): \(Self.tags(described))")
+                if let parameters = described.first(where: { $0.0 == UInt8(ascii: "t") })?.1 {
+                    #expect(parameters.prefix(2) == [0, 2], "pass \(pass) Parse \(i)")
+                }
+            }
+        }
+        s.send(M.message("Q", Self.cstring("SHOW application_name")))
+        #expect(firstValue(M.readUntilReady(s)) == "a79")
+    }
+
     /// Messages answered in the pipeline (`PGFastLane`: Parse, Bind, Describe, Sync, short
     /// reads) and those the connection's task runs (the INSERTs) reply in the order sent, and
     /// each count sees the INSERT before it: all sent in one write, then one message per write.

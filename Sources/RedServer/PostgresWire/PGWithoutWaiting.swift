@@ -34,7 +34,7 @@ extension PGConnection {
         if let answered = answerAtOnce(message) { return answered }
         switch message {
         case .query(let sql):
-            guard let statement = Self.plainStatement(sql) else { return nil }
+            guard let statement = plainStatementMemo(sql) else { return nil }
             do {
                 guard let result = try executeWithoutWaiting(statement, parameters: []) else { return nil }
                 do { try append(result, columns: nil, sendDescription: true) } catch { report(error) }
@@ -101,7 +101,7 @@ extension PGConnection {
             return true
         case .parse(let name, let sql, let declared):
             guard !skipUntilSync else { return true }
-            guard Self.plainStatement(sql) != nil else { return nil }
+            guard plainStatementMemo(sql) != nil else { return nil }
             let oids = declared.map { Int32(bitPattern: $0) }
             do {
                 try checkParse(name, declared: declared)
@@ -116,6 +116,20 @@ extension PGConnection {
         default:
             return nil
         }
+    }
+
+    /// Texts whose `plainStatement` a connection remembers (short ones only, see `plainStatements`).
+    static let rememberedPlainStatements = 64
+    static let maxRememberedTextBytes = 1_024
+
+    /// `plainStatement(sql)`, remembered for short texts.
+    func plainStatementMemo(_ sql: String) -> String? {
+        guard sql.utf8.count <= Self.maxRememberedTextBytes else { return Self.plainStatement(sql) }
+        if let known = plainStatements[sql] { return known }
+        let statement = Self.plainStatement(sql)
+        if plainStatements.count >= Self.rememberedPlainStatements { plainStatements.removeAll(keepingCapacity: true) }
+        plainStatements[sql] = statement
+        return statement
     }
 
     /// The one statement of `sql` when it is short plain SQL the engine runs (not a wire
