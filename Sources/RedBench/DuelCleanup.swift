@@ -23,14 +23,15 @@ public final class DuelCleanup: @unchecked Sendable {
     }
 
     /// Registers an action; returns a token for `remove`. Actions run last-registered first.
-    func add(_ action: @escaping () -> Void) -> Int {
+    @discardableResult
+    public func add(_ action: @escaping () -> Void) -> Int {
         lock.lock(); defer { lock.unlock() }
         nextID += 1
         actions.append((nextID, action))
         return nextID
     }
 
-    func remove(_ id: Int) {
+    public func remove(_ id: Int) {
         lock.lock(); defer { lock.unlock() }
         actions.removeAll { $0.id == id }
     }

@@ -51,9 +51,19 @@ struct BenchSurfaces: AsyncParsableCommand {
         options.latencySurfaces = Set((only ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty })
         options.postgresBin = postgresBin
         try FileManager.default.createDirectory(atPath: options.directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: options.directory) }
+        // Ctrl-C or SIGTERM stops both servers and removes their data (as `red bench duel` does):
+        // the servers register themselves, the directory is registered here.
+        DuelCleanup.shared.installSignalHandlers()
+        DuelCleanup.shared.add { [directory = options.directory] in try? FileManager.default.removeItem(atPath: directory) }
+        defer { DuelCleanup.shared.runAll() }
         let executable = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")
-        let report = try await SurfaceBench.run(executable: executable, options: options)
+        let report: SurfaceBench.Report
+        do {
+            report = try await SurfaceBench.run(executable: executable, options: options)
+        } catch {
+            await DuelCleanup.shared.parkIfInterrupted()
+            throw error
+        }
         print(report.text)
         if let json { try report.json.text.write(toFile: json, atomically: true, encoding: .utf8) }
     }
