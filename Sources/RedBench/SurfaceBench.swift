@@ -48,7 +48,6 @@ public enum SurfaceBench {
             self.p50Microseconds = p50Microseconds
             self.p99Microseconds = p99Microseconds
         }
-
     }
 
     public struct Load: Sendable {
