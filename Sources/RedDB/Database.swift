@@ -178,11 +178,17 @@ final class StatementCache: Sendable {
 
     /// What one text parsed to. The parameter count is what describing a statement for a
     /// driver's Parse needs besides the statements (PG-wire asks for it on every Parse);
-    /// nil until first asked for.
+    /// nil until first asked for. `descriptions` are the text's descriptions by the parameter
+    /// types the client declared, each with the definitions version it was planned against.
     private struct Entry {
         var statements: [(Statement, String)]
         var parameterCount: Int?
+        var descriptions: [[DataType?]: (version: UInt64, description: StatementDescription)] = [:]
     }
+
+    /// Declared-type variants kept per text: a driver declares the same types each time, so
+    /// more only means a client varying them, and the first ones are then as good as any.
+    static let maxDescriptionsPerText = 4
 
     private let entries = Mutex<[String: Entry]>([:])
 
@@ -216,5 +222,31 @@ final class StatementCache: Sendable {
         // Only texts already cached (by `statements(for:)`) take it; parsing is what admits a text.
         if cacheable { entries.withLock { $0[text]?.parameterCount = count } }
         return count
+    }
+
+    /// The description of `text` remembered for `declared` types, if it was made against
+    /// definitions `version` (`StorageEngine.definitionState`).
+    ///
+    /// Why: a PostgreSQL driver's extended protocol (PostgresNIO, psycopg, JDBC) sends Parse
+    /// and Describe before every execution, and describing plans the statement, about a tenth
+    /// of the server's time for a short query. A description depends only on the text, the
+    /// declared types and the definitions it is planned against (collections, their schemas
+    /// and indexes, views), never on rows or the session, so it stays right until a commit
+    /// changes a definition, which moves the version on.
+    func description(for text: String, declared: [DataType?], version: UInt64) -> StatementDescription? {
+        guard text.utf8.count <= Self.maxCachedTextBytes,
+              let hit = entries.withLock({ $0[text]?.descriptions[declared] }), hit.version == version else { return nil }
+        return hit.description
+    }
+
+    /// Remembers `description` of an already cached text, made against definitions `version`.
+    func remember(_ description: StatementDescription, for text: String, declared: [DataType?], version: UInt64) {
+        guard text.utf8.count <= Self.maxCachedTextBytes else { return }
+        entries.withLock { cache in
+            guard var entry = cache[text] else { return }
+            if entry.descriptions[declared] == nil, entry.descriptions.count >= Self.maxDescriptionsPerText { return }
+            entry.descriptions[declared] = (version, description)
+            cache[text] = entry
+        }
     }
 }

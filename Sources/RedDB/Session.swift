@@ -318,7 +318,19 @@ public final class Session: @unchecked Sendable {
         case .idle:
             let tx = try database.engine.begin()
             defer { tx.rollback() }
-            return try executor(tx, []).describe(statement, parameterCount: parameterCount, declaredTypes: declared)
+            // Read after `begin`: when the latest definition change is visible to this snapshot
+            // the snapshot sees the definitions as of `version` exactly (a change bumps the
+            // version before its commit becomes visible), so a description made or kept for
+            // that version is this snapshot's. A snapshot older than the latest change is
+            // described afresh and not remembered.
+            let definitions = database.engine.definitionState
+            let current = tx.snapshot >= definitions.changeTS
+            if current, let kept = database.statementCache.description(for: sql, declared: declared, version: definitions.version) {
+                return kept
+            }
+            let description = try executor(tx, []).describe(statement, parameterCount: parameterCount, declaredTypes: declared)
+            if current { database.statementCache.remember(description, for: sql, declared: declared, version: definitions.version) }
+            return description
         }
     }
 

@@ -64,6 +64,16 @@ public final class StorageEngine: @unchecked Sendable {
     /// The registry's change counter and the commit timestamp of its latest change.
     /// A transaction whose snapshot is at or after `changeTS` sees the registry as of `version`.
     public var catalogState: (version: UInt64, changeTS: UInt64) { catalog.withLock { $0 } }
+    /// Like `catalog`, bumped by every commit that changes a definition of any kind: the
+    /// registry, or catalog storage (views, graph projections, users, AI settings; on a replica
+    /// also its bookkeeping, so there it changes at every applied record). What layers above
+    /// derive from definitions beyond the collections themselves (a statement's description
+    /// reads views) is cached against this one.
+    let definitionVersion = Mutex((version: UInt64(0), changeTS: UInt64(0)))
+
+    /// The definitions' change counter and the commit timestamp of their latest change; as
+    /// `catalogState`, a snapshot at or after `changeTS` sees them as of `version`.
+    public var definitionState: (version: UInt64, changeTS: UInt64) { definitionVersion.withLock { $0 } }
     let lastCheckpoint: Mutex<(lsn: UInt64, at: ContinuousClock.Instant)>
     /// Per collection, a tree key at or above every key it has ever held (see `keyCeiling`).
     let keyCeilings = Mutex<[UInt32: [UInt8]]>([:])
@@ -270,6 +280,8 @@ public final class StorageEngine: @unchecked Sendable {
         var payload = CommitRecord.encode(runs, then: extra,
                                           changes: changes.isEmpty || !logsChanges.load(ordering: .relaxed) ? [] : changes.map { $0.encoded() })
         let touchesCatalog = runs.contains { $0.firstKey.map(Keyspace.collectionID(of:)) == Keyspace.collectionsID }
+        let touchesDefinitions = touchesCatalog || runs.contains { $0.firstKey.map(Keyspace.collectionID(of:)) == Keyspace.catalogID }
+            || extra.contains { if case .deleteCollection(let id) = $0 { id == Keyspace.collectionsID || id == Keyspace.catalogID } else { false } }
 
         let (commitTS, endLSN): (UInt64, UInt64) = try store.write { tree in
             if let failure = failure.withLock({ $0 }) { throw failure }
@@ -311,6 +323,7 @@ public final class StorageEngine: @unchecked Sendable {
                 stamps.record(writing: written, definitions: definitions, ts: ts, horizon: snapshots.horizon)
             }
             if touchesCatalog { catalog.withLock { $0 = ($0.version + 1, ts) } }
+            if touchesDefinitions { definitionVersion.withLock { $0 = ($0.version + 1, ts) } }
             CommitRecord.patchCommitTS(&payload, ts)
             CommitRecord.patchCommitTime(&payload, Self.unixMilliseconds())
             let horizon = snapshots.horizon
