@@ -90,82 +90,14 @@ enum ResultEnvelope {
     }
 
     static func result(names: [String], rows: [[Value]], json: JSONValue) -> QueryResult {
-        var summary = Summary()
-        for key in ["affected_rows", "statement", "message"] { summary.note(key, json[key]) }
-        return result(names: names, rows: rows, summary)
-    }
-
-    static func result(names: [String], rows: [[Value]], _ summary: Summary) -> QueryResult {
-        QueryResult(columns: names.map { ResultColumn(name: $0, type: .any) }, rows: rows, rowsAffected: summary.affected,
-                    statementType: summary.statement,
-                    commandTag: commandTag(summary.statement, affected: summary.affected, rows: rows.count), message: summary.message)
-    }
-
-    /// An envelope's top-level `affected_rows`, `statement` and `message`, each as its last
-    /// occurrence says (a member of another type counts as absent).
-    struct Summary {
         var affected = 0
+        if case .integer(let n)? = json["affected_rows"] { affected = Int(n) }
         var statement = "select"
+        if case .string(let s)? = json["statement"] { statement = s }
         var message: String?
-
-        mutating func note(_ key: String, _ value: JSONValue?) {
-            switch key {
-            case "affected_rows": if case .integer(let n)? = value { affected = Int(n) } else { affected = 0 }
-            case "statement": if case .string(let s)? = value { statement = s } else { statement = "select" }
-            case "message": if case .string(let m)? = value { message = m } else { message = nil }
-            default: break
-            }
-        }
-    }
-
-    /// `fromQueryEnvelope` straight from the envelope's bytes: the same result, or the same
-    /// error for malformed JSON, without building the members it does not use (`JSONReader`).
-    /// RedWire's QueryWithParams replies come this way; each used to be parsed whole first.
-    static func fromQueryEnvelope(utf8 bytes: [UInt8]) throws -> QueryResult {
-        var reader = JSONReader(utf8: bytes)
-        var summary = Summary()
-        var names: [String] = []
-        /// Each record's `values` by name, or nil for a record without an object there.
-        var records: [[String: JSONValue]?] = []
-        _ = try reader.members { reader, key in
-            switch key {
-            case "affected_rows", "statement", "message":
-                summary.note(key, try reader.value())
-            case "result":
-                names = []
-                records = []
-                _ = try reader.members { reader, key in
-                    switch key {
-                    case "columns":
-                        names = []
-                        _ = try reader.elements { reader in if case .string(let name) = try reader.value() { names.append(name) } }
-                    case "records":
-                        records = []
-                        _ = try reader.elements { reader in records.append(try recordValues(&reader)) }
-                    default:
-                        try reader.skip()
-                    }
-                }
-            default:
-                try reader.skip()
-            }
-        }
-        try reader.end()
-        let rows = records.map { values in names.map { name in values?[name].map(Value.init(json:)) ?? .null } }
-        return result(names: names, rows: rows, summary)
-    }
-
-    /// One record's `values` member (its last occurrence), by column name; nil when the record
-    /// is not an object or its `values` is not one.
-    private static func recordValues(_ reader: inout JSONReader) throws -> [String: JSONValue]? {
-        var values: [String: JSONValue]?
-        _ = try reader.members { reader, key in
-            guard key == "values" else { try reader.skip(); return }
-            var members: [String: JSONValue] = [:]
-            let isObject = try reader.members { reader, name in members[name] = try reader.value() }
-            values = isObject ? members : nil
-        }
-        return values
+        if case .string(let m)? = json["message"] { message = m }
+        return QueryResult(columns: names.map { ResultColumn(name: $0, type: .any) }, rows: rows, rowsAffected: affected,
+                           statementType: statement, commandTag: commandTag(statement, affected: affected, rows: rows.count), message: message)
     }
 
     /// The PostgreSQL-style command tag the embedded API reports (`INSERT 0 n`, `UPDATE n`,

@@ -318,14 +318,11 @@ final class RedWireConnection: Sendable {
     }
 
     private func envelope(of reply: Frame) throws -> QueryResult {
+        let json = try JSONValue.parse(utf8: reply.payload)
         switch reply.kind {
-        case .result:
-            return try ResultEnvelope.fromQueryEnvelope(utf8: reply.payload)
-        case .error:
-            let json = try JSONValue.parse(utf8: reply.payload)
-            throw ResultEnvelope.error(json) ?? RedError(.internalError, String(decoding: reply.payload, as: UTF8.self))
-        default:
-            throw RedError(.protocolViolation, "unexpected \(reply.kind.name) reply")
+        case .result: return ResultEnvelope.fromQueryEnvelope(json)
+        case .error: throw ResultEnvelope.error(json) ?? RedError(.internalError, String(decoding: reply.payload, as: UTF8.self))
+        default: throw RedError(.protocolViolation, "unexpected \(reply.kind.name) reply")
         }
     }
 
