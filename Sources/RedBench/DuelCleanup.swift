@@ -56,7 +56,7 @@ public final class DuelCleanup: @unchecked Sendable {
                 lock.lock()
                 interrupted = true
                 lock.unlock()
-                FileHandle.standardError.write(Data("\ninterrupted: stopping both servers and removing their data\n".utf8))
+                FileHandle.standardError.write(Data("\ninterrupted: stopping the servers it started and removing their data\n".utf8))
                 runAll()
                 exit(130)
             }

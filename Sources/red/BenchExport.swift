@@ -29,47 +29,48 @@ struct BenchExport: AsyncParsableCommand {
         guard rows > 0 else { throw ValidationError("--rows must be positive") }
         let root = (dir as NSString).appendingPathComponent(".red-bench-export-\(getpid())")
         try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: root) }
-        var options = DatabaseOptions()
-        options.engine.cacheBytes = cacheMiB << 20
-        let db = try await Database.open(path: root + "/bench.rdb", options: options)
-        let session = db.session()
-        try await session.execute("CREATE TABLE t (id BIGINT PRIMARY KEY, tag TEXT, payload TEXT)")
-        try await session.execute("CREATE INDEX t_tag ON t (tag)")
-        var start = Date()
-        let batch = 50_000
-        for lower in stride(from: 1, through: rows, by: batch) {
-            let upper = min(rows, lower + batch - 1)
-            try await session.execute("INSERT INTO t SELECT g, 'tag' || (g % 1000), repeat('x', 100) FROM generate_series(\(lower), \(upper)) AS g")
+        try await runRemovingOnInterrupt(scratch: root) {
+            var options = DatabaseOptions()
+            options.engine.cacheBytes = cacheMiB << 20
+            let db = try await Database.open(path: root + "/bench.rdb", options: options)
+            let session = db.session()
+            try await session.execute("CREATE TABLE t (id BIGINT PRIMARY KEY, tag TEXT, payload TEXT)")
+            try await session.execute("CREATE INDEX t_tag ON t (tag)")
+            var start = Date()
+            let batch = 50_000
+            for lower in stride(from: 1, through: rows, by: batch) {
+                let upper = min(rows, lower + batch - 1)
+                try await session.execute("INSERT INTO t SELECT g, 'tag' || (g % 1000), repeat('x', 100) FROM generate_series(\(lower), \(upper)) AS g")
+            }
+            print(String(format: "load %d rows: %.1f s", rows, Date().timeIntervalSince(start)))
+            try await db.engine.checkpoint()
+
+            start = Date()
+            let summary = try await db.export(to: root + "/copy.rdb")
+            let exportSeconds = Date().timeIntervalSince(start)
+            let bytes = try Self.size(of: summary.path) + (try Self.size(of: summary.path + "-wal"))
+            print(String(format: "export: %.2f s, %d keys, %.1f MiB (%.0f keys/s, %.1f MiB/s)", exportSeconds, summary.keys,
+                         Double(bytes) / 1_048_576, Double(summary.keys) / exportSeconds, Double(bytes) / 1_048_576 / exportSeconds))
+
+            start = Date()
+            try Self.copy(summary.path, to: root + "/raw.rdb")
+            try Self.copyDirectory(summary.path + "-wal", to: root + "/raw.rdb-wal")
+            let copySeconds = Date().timeIntervalSince(start)
+            print(String(format: "copying the export's files (read, write, fsync): %.2f s (%.1f MiB/s)", copySeconds, Double(bytes) / 1_048_576 / copySeconds))
+            print(String(format: "ratio (copy / export, higher is better): %.2f×", copySeconds / exportSeconds))
+            try await db.close()
+
+            let copy = try await Database.open(path: summary.path, options: options)
+            let count = try await copy.session().execute("SELECT count(*) FROM t WHERE tag = 'tag7'")
+            let total = try await copy.session().execute("SELECT count(*) FROM t")
+            try await copy.close()
+            let expectedTagged = (1...rows).lazy.filter { $0 % 1000 == 7 }.count
+            guard total.rows.first?.first == .integer(Int64(rows)), count.rows.first?.first == .integer(Int64(expectedTagged)) else {
+                print("MISMATCH: the export holds \(total.rows) rows, \(count.rows) tagged")
+                throw ExitCode.failure
+            }
+            print("the export opens and holds every row; its index answers")
         }
-        print(String(format: "load %d rows: %.1f s", rows, Date().timeIntervalSince(start)))
-        try await db.engine.checkpoint()
-
-        start = Date()
-        let summary = try await db.export(to: root + "/copy.rdb")
-        let exportSeconds = Date().timeIntervalSince(start)
-        let bytes = try Self.size(of: summary.path) + (try Self.size(of: summary.path + "-wal"))
-        print(String(format: "export: %.2f s, %d keys, %.1f MiB (%.0f keys/s, %.1f MiB/s)", exportSeconds, summary.keys,
-                     Double(bytes) / 1_048_576, Double(summary.keys) / exportSeconds, Double(bytes) / 1_048_576 / exportSeconds))
-
-        start = Date()
-        try Self.copy(summary.path, to: root + "/raw.rdb")
-        try Self.copyDirectory(summary.path + "-wal", to: root + "/raw.rdb-wal")
-        let copySeconds = Date().timeIntervalSince(start)
-        print(String(format: "copying the export's files (read, write, fsync): %.2f s (%.1f MiB/s)", copySeconds, Double(bytes) / 1_048_576 / copySeconds))
-        print(String(format: "ratio (copy / export, higher is better): %.2f×", copySeconds / exportSeconds))
-        try await db.close()
-
-        let copy = try await Database.open(path: summary.path, options: options)
-        let count = try await copy.session().execute("SELECT count(*) FROM t WHERE tag = 'tag7'")
-        let total = try await copy.session().execute("SELECT count(*) FROM t")
-        try await copy.close()
-        let expectedTagged = (1...rows).lazy.filter { $0 % 1000 == 7 }.count
-        guard total.rows.first?.first == .integer(Int64(rows)), count.rows.first?.first == .integer(Int64(expectedTagged)) else {
-            print("MISMATCH: the export holds \(total.rows) rows, \(count.rows) tagged")
-            throw ExitCode.failure
-        }
-        print("the export opens and holds every row; its index answers")
     }
 
     static func size(of path: String) throws -> Int64 {

@@ -48,84 +48,85 @@ struct BenchQuery: AsyncParsableCommand {
         #endif
         let root = reuse ?? (dir as NSString).appendingPathComponent(".red-bench-query-\(getpid())")
         try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
-        defer { if !keep && reuse == nil { try? FileManager.default.removeItem(atPath: root) } }
-        if keep { print("database kept in \(root)") }
-        var options = DatabaseOptions()
-        options.engine.cacheBytes = cacheMiB << 20
-        let db = try await Database.open(path: root + "/bench.rdb", options: options)
-        let session = db.session()
-        let scenarios = Set((only ?? (reuse == nil ? "load,groupby,lookup,range,join" : "groupby,lookup,range,join")).split(separator: ",").map(String.init))
-        var start = Date()
-        if scenarios.contains("load") {
-        try await session.execute("CREATE TABLE bench_t (id INT PRIMARY KEY, grp INT, val INT, name TEXT)")
-        start = Date()
-        let batch = 10_000
-        for lower in stride(from: 1, through: rows, by: batch) {
-            let upper = min(rows, lower + batch - 1)
-            try await session.execute("INSERT INTO bench_t (id, grp, val, name) SELECT i, i % 10, (i * 7919) % \(rows), 'name-' || i FROM generate_series(\(lower), \(upper)) AS i")
-        }
-        report("load \(rows) rows (batches of \(batch))", Date().timeIntervalSince(start), count: rows, unit: "rows")
-        start = Date()
-        try await session.execute("CREATE INDEX bench_t_val ON bench_t (val)")
-        report("CREATE INDEX on val", Date().timeIntervalSince(start), count: rows, unit: "rows")
-        try await session.execute("CREATE TABLE bench_a (id INT, k INT)")
-        try await session.execute("CREATE TABLE bench_b (id INT, k INT)")
-        try await session.execute("INSERT INTO bench_a (id, k) SELECT i, i FROM generate_series(1, \(joinRows)) AS i")
-        try await session.execute("INSERT INTO bench_b (id, k) SELECT i, \(joinRows) + 1 - i FROM generate_series(1, \(joinRows)) AS i")
-        start = Date()
-        try await db.engine.checkpoint()  // so the write-back of the load does not overlap the timed reads
-        report("checkpoint after load", Date().timeIntervalSince(start), count: rows, unit: "rows")
-        }
-
-        if scenarios.contains("groupby") {
-        for _ in 1...3 {
+        try await runRemovingOnInterrupt(scratch: keep || reuse != nil ? nil : root) {
+            if keep { print("database kept in \(root)") }
+            var options = DatabaseOptions()
+            options.engine.cacheBytes = cacheMiB << 20
+            let db = try await Database.open(path: root + "/bench.rdb", options: options)
+            let session = db.session()
+            let scenarios = Set((only ?? (reuse == nil ? "load,groupby,lookup,range,join" : "groupby,lookup,range,join")).split(separator: ",").map(String.init))
+            var start = Date()
+            if scenarios.contains("load") {
+            try await session.execute("CREATE TABLE bench_t (id INT PRIMARY KEY, grp INT, val INT, name TEXT)")
             start = Date()
-            let r = try await session.execute("SELECT grp, count(*), sum(val), avg(val) FROM bench_t GROUP BY grp")
-            precondition(r.rows.count == 10)
-            report("GROUP BY grp (10 groups)", Date().timeIntervalSince(start), count: rows, unit: "rows")
-        }
-
-        }
-        if scenarios.contains("lookup") {
-        for round in 1...2 {
-        start = Date()
-        for i in 0..<lookups {
-            let id = Int64((i &* 7_919) % rows + 1)
-            let r = try await session.execute("SELECT id, grp, val, name FROM bench_t WHERE id = $1", parameters: [.integer(id)])
-            precondition(r.rows.count == 1)
-        }
-        report("point lookup by primary key (\(round == 1 ? "cold" : "warm"))", Date().timeIntervalSince(start), count: lookups, unit: "queries")
-        }
-
-        }
-        if scenarios.contains("range") {
-        for round in 1...2 {
-        start = Date()
-        var scanned = 0
-        for i in 0..<ranges {
-            let low = Int64((i &* 104_729) % max(1, rows - 1_000))
-            // Counted in a subquery, exactly as scripts/bench-query-postgres does on PostgreSQL.
-            let r = try await session.execute("SELECT count(*) FROM (SELECT id, val FROM bench_t WHERE val >= $1 AND val < $2) s",
-                                              parameters: [.integer(low), .integer(low + 1_000)])
-            if case .integer(let n) = r.rows[0][0] { scanned += Int(n) }
-        }
-        report("index range scan, 1,000 rows (\(round == 1 ? "cold" : "warm"))", Date().timeIntervalSince(start), count: ranges, unit: "queries")
-
-        _ = scanned
-        }
-        }
-        if scenarios.contains("join") {
-        for _ in 1...3 {
+            let batch = 10_000
+            for lower in stride(from: 1, through: rows, by: batch) {
+                let upper = min(rows, lower + batch - 1)
+                try await session.execute("INSERT INTO bench_t (id, grp, val, name) SELECT i, i % 10, (i * 7919) % \(rows), 'name-' || i FROM generate_series(\(lower), \(upper)) AS i")
+            }
+            report("load \(rows) rows (batches of \(batch))", Date().timeIntervalSince(start), count: rows, unit: "rows")
             start = Date()
-            let r = try await session.execute("SELECT count(*) FROM bench_a a JOIN bench_b b ON a.k = b.k")
-            precondition(r.rows.first?.first == .integer(Int64(joinRows)))
-            report("\(joinRows) x \(joinRows) equi-join (count)", Date().timeIntervalSince(start), count: joinRows, unit: "rows")
+            try await session.execute("CREATE INDEX bench_t_val ON bench_t (val)")
+            report("CREATE INDEX on val", Date().timeIntervalSince(start), count: rows, unit: "rows")
+            try await session.execute("CREATE TABLE bench_a (id INT, k INT)")
+            try await session.execute("CREATE TABLE bench_b (id INT, k INT)")
+            try await session.execute("INSERT INTO bench_a (id, k) SELECT i, i FROM generate_series(1, \(joinRows)) AS i")
+            try await session.execute("INSERT INTO bench_b (id, k) SELECT i, \(joinRows) + 1 - i FROM generate_series(1, \(joinRows)) AS i")
+            start = Date()
+            try await db.engine.checkpoint()  // so the write-back of the load does not overlap the timed reads
+            report("checkpoint after load", Date().timeIntervalSince(start), count: rows, unit: "rows")
+            }
+
+            if scenarios.contains("groupby") {
+            for _ in 1...3 {
+                start = Date()
+                let r = try await session.execute("SELECT grp, count(*), sum(val), avg(val) FROM bench_t GROUP BY grp")
+                precondition(r.rows.count == 10)
+                report("GROUP BY grp (10 groups)", Date().timeIntervalSince(start), count: rows, unit: "rows")
+            }
+
+            }
+            if scenarios.contains("lookup") {
+            for round in 1...2 {
+            start = Date()
+            for i in 0..<lookups {
+                let id = Int64((i &* 7_919) % rows + 1)
+                let r = try await session.execute("SELECT id, grp, val, name FROM bench_t WHERE id = $1", parameters: [.integer(id)])
+                precondition(r.rows.count == 1)
+            }
+            report("point lookup by primary key (\(round == 1 ? "cold" : "warm"))", Date().timeIntervalSince(start), count: lookups, unit: "queries")
+            }
+
+            }
+            if scenarios.contains("range") {
+            for round in 1...2 {
+            start = Date()
+            var scanned = 0
+            for i in 0..<ranges {
+                let low = Int64((i &* 104_729) % max(1, rows - 1_000))
+                // Counted in a subquery, exactly as scripts/bench-query-postgres does on PostgreSQL.
+                let r = try await session.execute("SELECT count(*) FROM (SELECT id, val FROM bench_t WHERE val >= $1 AND val < $2) s",
+                                                  parameters: [.integer(low), .integer(low + 1_000)])
+                if case .integer(let n) = r.rows[0][0] { scanned += Int(n) }
+            }
+            report("index range scan, 1,000 rows (\(round == 1 ? "cold" : "warm"))", Date().timeIntervalSince(start), count: ranges, unit: "queries")
+
+            _ = scanned
+            }
+            }
+            if scenarios.contains("join") {
+            for _ in 1...3 {
+                start = Date()
+                let r = try await session.execute("SELECT count(*) FROM bench_a a JOIN bench_b b ON a.k = b.k")
+                precondition(r.rows.first?.first == .integer(Int64(joinRows)))
+                report("\(joinRows) x \(joinRows) equi-join (count)", Date().timeIntervalSince(start), count: joinRows, unit: "rows")
+            }
+            }
+            if scenarios.contains("bulk") {
+                try await bulk(session)
+            }
+            try await db.close()
         }
-        }
-        if scenarios.contains("bulk") {
-            try await bulk(session)
-        }
-        try await db.close()
     }
 
     /// The surfaces' bulk path without the network: rows already decoded (as RedWire's bulk

@@ -24,10 +24,11 @@ struct BenchReplication: AsyncParsableCommand {
         options.rows = max(1, rows)
         options.visibilityProbes = max(1, probes)
         try FileManager.default.createDirectory(atPath: options.directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: options.directory) }
-        let executable = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")
-        let report = try await ReplicationBench.run(executable: executable, options: options)
-        print(report.text)
-        if let json { try report.json.text.write(toFile: json, atomically: true, encoding: .utf8) }
+        try await runRemovingOnInterrupt(scratch: options.directory) {
+            let executable = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")
+            let report = try await ReplicationBench.run(executable: executable, options: options)
+            print(report.text)
+            if let json { try report.json.text.write(toFile: json, atomically: true, encoding: .utf8) }
+        }
     }
 }

@@ -49,30 +49,31 @@ struct BenchStorage: AsyncParsableCommand {
         #endif
         let root = (dir as NSString).appendingPathComponent(".red-bench-\(getpid())")
         try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: root) }
-        var results = BenchResults()
+        try await runRemovingOnInterrupt(scratch: root) {
+            var results = BenchResults()
 
-        var fsyncSamples: [Double] = []
-        var commitSamples: [Int: [Double]] = [:]
-        for round in 1...max(1, rounds) {
-            let fsync = try rawFsyncRate(path: root + "/fsync-\(round).bin")
-            fsyncSamples.append(fsync)
-            print(String(format: "round %d: raw write+fdatasync %10.0f /s", round, fsync))
-            for writers in self.writers where writers > 0 {
-                let (rate, groupCommit) = try await commitRate(path: root + "/commits-\(round)-\(writers).rdb", writers: writers)
-                commitSamples[writers, default: []].append(rate)
-                print(String(format: "round %d: commits (%@), %2d writers %10.0f /s", round, syncMode, writers, rate))
-                if let groupCommit { print("         " + groupCommit) }
+            var fsyncSamples: [Double] = []
+            var commitSamples: [Int: [Double]] = [:]
+            for round in 1...max(1, rounds) {
+                let fsync = try rawFsyncRate(path: root + "/fsync-\(round).bin")
+                fsyncSamples.append(fsync)
+                print(String(format: "round %d: raw write+fdatasync %10.0f /s", round, fsync))
+                for writers in self.writers where writers > 0 {
+                    let (rate, groupCommit) = try await commitRate(path: root + "/commits-\(round)-\(writers).rdb", writers: writers)
+                    commitSamples[writers, default: []].append(rate)
+                    print(String(format: "round %d: commits (%@), %2d writers %10.0f /s", round, syncMode, writers, rate))
+                    if let groupCommit { print("         " + groupCommit) }
+                }
             }
-        }
-        results.fsyncPerSecond = median(fsyncSamples)
-        for (writers, samples) in commitSamples { results.commitsPerSecond[writers] = median(samples) }
-        if !commitsOnly { try await bulkScenarios(path: root + "/bulk.rdb", into: &results) }
+            results.fsyncPerSecond = median(fsyncSamples)
+            for (writers, samples) in commitSamples { results.commitsPerSecond[writers] = median(samples) }
+            if !commitsOnly { try await bulkScenarios(path: root + "/bulk.rdb", into: &results) }
 
-        print("\n" + results.table())
-        if let json {
-            try results.json().write(toFile: json, atomically: true, encoding: .utf8)
-            print("wrote \(json)")
+            print("\n" + results.table())
+            if let json {
+                try results.json().write(toFile: json, atomically: true, encoding: .utf8)
+                print("wrote \(json)")
+            }
         }
     }
 

@@ -45,55 +45,56 @@ struct BenchVectors: AsyncParsableCommand {
         }
         let root = (dir as NSString).appendingPathComponent(".red-bench-vectors-\(getpid())")
         try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: root) }
-        var options = DatabaseOptions()
-        options.engine.cacheBytes = cacheMiB << 20
-        let db = try await Database.open(path: root + "/bench.rdb", options: options)
-        let session = db.session()
-        var random = SystemRandomNumberGenerator()
-        func randomVector() -> [Float] { (0..<dimension).map { _ in Float.random(in: -1...1, using: &random) } }
+        try await runRemovingOnInterrupt(scratch: root) {
+            var options = DatabaseOptions()
+            options.engine.cacheBytes = cacheMiB << 20
+            let db = try await Database.open(path: root + "/bench.rdb", options: options)
+            let session = db.session()
+            var random = SystemRandomNumberGenerator()
+            func randomVector() -> [Float] { (0..<dimension).map { _ in Float.random(in: -1...1, using: &random) } }
 
-        try await session.execute("CREATE VECTOR bench_v DIM \(dimension) METRIC \(metric.rawValue)")
-        var flat: [Float] = []
-        flat.reserveCapacity(vectors * dimension)
-        var start = Date()
-        let batch = 500
-        for lower in stride(from: 0, to: vectors, by: batch) {
-            let count = min(batch, vectors - lower)
-            var parameters: [Value] = []
-            for _ in 0..<count {
-                let v = randomVector()
-                flat += v
-                parameters.append(.vector(v))
+            try await session.execute("CREATE VECTOR bench_v DIM \(dimension) METRIC \(metric.rawValue)")
+            var flat: [Float] = []
+            flat.reserveCapacity(vectors * dimension)
+            var start = Date()
+            let batch = 500
+            for lower in stride(from: 0, to: vectors, by: batch) {
+                let count = min(batch, vectors - lower)
+                var parameters: [Value] = []
+                for _ in 0..<count {
+                    let v = randomVector()
+                    flat += v
+                    parameters.append(.vector(v))
+                }
+                let placeholders = (1...count).map { "($\($0))" }.joined(separator: ", ")
+                try await session.execute("INSERT INTO bench_v VECTOR (dense) VALUES \(placeholders)", parameters: parameters)
             }
-            let placeholders = (1...count).map { "($\($0))" }.joined(separator: ", ")
-            try await session.execute("INSERT INTO bench_v VECTOR (dense) VALUES \(placeholders)", parameters: parameters)
-        }
-        report("load \(vectors) vectors of \(dimension)", Date().timeIntervalSince(start), count: vectors, unit: "vectors")
-        try await db.engine.checkpoint()
+            report("load \(vectors) vectors of \(dimension)", Date().timeIntervalSince(start), count: vectors, unit: "vectors")
+            try await db.engine.checkpoint()
 
-        let queries = (0..<searches).map { _ in randomVector() }
-        _ = try await session.execute("VECTOR SEARCH bench_v SIMILAR TO $1 LIMIT \(k)", parameters: [.vector(queries[0])])  // warm the cache
-        var ours: [Double] = [], limit: [Double] = []
-        var mismatches = 0
-        for query in queries {
-            start = Date()
-            let result = try await session.execute("VECTOR SEARCH bench_v SIMILAR TO $1 LIMIT \(k)", parameters: [.vector(query)])
-            ours.append(Date().timeIntervalSince(start))
-            start = Date()
-            let expected = Self.search(flat, dimension: dimension, query: query, metric: metric, k: k)
-            limit.append(Date().timeIntervalSince(start))
-            let got = result.rows.map { row -> Int64 in if case .integer(let id) = row[0] { return id } else { return -1 } }
-            if got != expected { mismatches += 1 }
+            let queries = (0..<searches).map { _ in randomVector() }
+            _ = try await session.execute("VECTOR SEARCH bench_v SIMILAR TO $1 LIMIT \(k)", parameters: [.vector(queries[0])])  // warm the cache
+            var ours: [Double] = [], limit: [Double] = []
+            var mismatches = 0
+            for query in queries {
+                start = Date()
+                let result = try await session.execute("VECTOR SEARCH bench_v SIMILAR TO $1 LIMIT \(k)", parameters: [.vector(query)])
+                ours.append(Date().timeIntervalSince(start))
+                start = Date()
+                let expected = Self.search(flat, dimension: dimension, query: query, metric: metric, k: k)
+                limit.append(Date().timeIntervalSince(start))
+                let got = result.rows.map { row -> Int64 in if case .integer(let id) = row[0] { return id } else { return -1 } }
+                if got != expected { mismatches += 1 }
+            }
+            let p50 = Self.percentile(ours, 0.5), p99 = Self.percentile(ours, 0.99)
+            let rawP50 = Self.percentile(limit, 0.5)
+            print(String(format: "VECTOR SEARCH k=%d, %@: p50 %.2f ms, p99 %.2f ms (%d searches)", k, metric.rawValue, p50 * 1000, p99 * 1000, searches))
+            print(String(format: "in-memory loop over the same floats: p50 %.2f ms", rawP50 * 1000))
+            print(String(format: "ratio (loop / VECTOR SEARCH, higher is better): %.2f×", rawP50 / p50))
+            print(mismatches == 0 ? "every search returned the loop's ids" : "MISMATCH: \(mismatches) searches differ from the loop")
+            try await db.close()
+            if mismatches > 0 { throw ExitCode.failure }
         }
-        let p50 = Self.percentile(ours, 0.5), p99 = Self.percentile(ours, 0.99)
-        let rawP50 = Self.percentile(limit, 0.5)
-        print(String(format: "VECTOR SEARCH k=%d, %@: p50 %.2f ms, p99 %.2f ms (%d searches)", k, metric.rawValue, p50 * 1000, p99 * 1000, searches))
-        print(String(format: "in-memory loop over the same floats: p50 %.2f ms", rawP50 * 1000))
-        print(String(format: "ratio (loop / VECTOR SEARCH, higher is better): %.2f×", rawP50 / p50))
-        print(mismatches == 0 ? "every search returned the loop's ids" : "MISMATCH: \(mismatches) searches differ from the loop")
-        try await db.close()
-        if mismatches > 0 { throw ExitCode.failure }
     }
 
     /// The loop: ids (1-based insertion order) of the best `k`, by score then id. `flat` holds
