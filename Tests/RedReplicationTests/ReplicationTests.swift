@@ -120,6 +120,29 @@ import Testing
         try await primaryDB.close()
     }
 
+    /// A replica describes a statement (PG-wire's Parse) as its primary's definitions now are:
+    /// applied DDL, views included, moves on what its statement cache remembers.
+    @Test func aReplicaDescribesStatementsAsItsPrimarysDefinitionsChange() async throws {
+        let dir = try Directory()
+        let primaryDB = try await Database.open(path: dir.path + "/primary.rdb", options: Self.options())
+        let primary = try ReplicationPrimary(database: primaryDB)
+        _ = try await primaryDB.session().execute("CREATE TABLE t (x INT); CREATE VIEW v AS SELECT x FROM t")
+        let (replicaDB, follower) = try await Self.openFollower(dir.path + "/replica.rdb")
+        try await follower.bootstrap(from: primary)
+        try await Self.catchUp(follower, primary)
+        let reader = replicaDB.session()
+        for sql in ["SELECT * FROM t", "SELECT * FROM v"] { #expect(try await reader.describe(sql).columns?.map(\.name) == ["x"]) }
+
+        _ = try await primaryDB.session().execute("ALTER TABLE t ADD COLUMN y TEXT; CREATE OR REPLACE VIEW v AS SELECT x, y FROM t")
+        try await Self.catchUp(follower, primary)
+        for sql in ["SELECT * FROM t", "SELECT * FROM v"] { #expect(try await reader.describe(sql).columns?.map(\.name) == ["x", "y"]) }
+        _ = try await primaryDB.session().execute("DROP VIEW v")
+        try await Self.catchUp(follower, primary)
+        await #expect(throws: RedError.self) { try await reader.describe("SELECT * FROM v") }
+        try await replicaDB.close()
+        try await primaryDB.close()
+    }
+
     /// A restore into a running primary (`replaceContents`) is ordinary commits in its log (the
     /// difference, as versioned puts and deletes): its replica follows them, ends up holding
     /// the restored data key for key, and keeps its place in the log across a restart.
