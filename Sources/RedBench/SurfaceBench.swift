@@ -115,16 +115,42 @@ public enum SurfaceBench {
         defer { postgres?.stop() }
         var report = Report()
         report.machine = try? MachineInfo.current(fsyncProbeDirectory: options.directory, seconds: 1)
+        let open = OpenClients()
+        do {
+            return try await measure(server: server, postgres: postgres, options: options, into: report, open: open)
+        } catch {
+            // A failure (a server gone, an unknown --only name) must close the clients still open:
+            // AsyncHTTPClient traps when a client it made is released unclosed.
+            await open.closeAll()
+            throw error
+        }
+    }
+
+    /// The clients `measure` has open, so that a failure can close them.
+    final class OpenClients: @unchecked Sendable {
+        var red: [RedClient] = []
+        var postgres: [DuelConnection] = []
+
+        func closeAll() async {
+            for client in red { try? await client.close() }
+            for connection in postgres { await connection.close() }
+            red = []
+            postgres = []
+        }
+    }
+
+    static func measure(server: RedServerProcess, postgres: PostgresCluster?, options: Options, into report: Report,
+                        open: OpenClients) async throws -> Report {
+        var report = report
         let port = { (name: String) in server.ports[name] ?? 0 }
         let clients: [(String, String)] = [("RedWire", "red://127.0.0.1:\(port("wire"))"), ("gRPC", "grpc://127.0.0.1:\(port("grpc"))"),
                                            ("HTTP", "http://127.0.0.1:\(port("http"))")]
 
         // Every surface's connection stays open while the rounds rotate through them.
         var surfaces: [LatencySurface] = []
-        var redClients: [RedClient] = []
         for (name, url) in clients {
             let client = try await RedClient.connect(url)
-            redClients.append(client)
+            open.red.append(client)
             surfaces.append(LatencySurface(name) { try await timed($0, $1) { _ = try await client.query("SELECT 1") } })
             if name == "RedWire" {
                 // The same client, its caller running on the connection's event loop.
@@ -134,10 +160,12 @@ public enum SurfaceBench {
             }
         }
         let redPG = try await DuelConnection.open(server.endpoint, id: 1)
+        open.postgres.append(redPG)
         surfaces.append(LatencySurface("PG-wire") { try await timed($0, $1) { try await redPG.run("SELECT 1") } })
         var pgConnection: DuelConnection?
         if let postgres {
             let connection = try await DuelConnection.open(postgres.endpoint, id: 2)
+            open.postgres.append(connection)
             pgConnection = connection
             report.postgresVersion = try? await connection.integers("SELECT current_setting('server_version_num')::int").first.map(String.init)
             surfaces.append(LatencySurface("PostgreSQL") { try await timed($0, $1) { try await connection.run("SELECT 1") } })
@@ -181,7 +209,8 @@ public enum SurfaceBench {
             surfaces.removeAll { !options.latencySurfaces.contains($0.name) }
         }
         report.latencies = try await interleave(surfaces, options)
-        for client in redClients { try await client.close() }
+        for client in open.red { try await client.close() }
+        open.red = []
 
         let rows = (0..<options.rows).map { i -> [Value] in [.integer(Int64(i)), .text("name-\(i)"), .float(Double(i % 1000) / 10)] }
         let columns = ["id", "name", "score"]
@@ -205,6 +234,7 @@ public enum SurfaceBench {
         for round in 0..<options.loads {
             for (i, (name, url)) in clients.enumerated() {
                 let client = try await RedClient.connect(url + "?timeout_ms=600000")
+                open.red = [client]
                 let loadTable = "load_\(i)_\(round)"
                 try await client.execute(table(loadTable))
                 let started = ContinuousClock.now
@@ -213,12 +243,12 @@ public enum SurfaceBench {
                 guard inserted == options.rows else { throw RedError(.internalError, "\(name) inserted \(inserted) of \(options.rows) rows") }
                 record("\(name) bulk", Double(inserted) / seconds)
                 try await client.close()
+                open.red = []
             }
             try await copy(redPG, "PG-wire COPY", "load_copy_\(round)")
             if let pgConnection { try await copy(pgConnection, "PostgreSQL COPY", "load_copy_\(round)") }
         }
-        await redPG.close()
-        await pgConnection?.close()
+        await open.closeAll()
         return report
     }
 

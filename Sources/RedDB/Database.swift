@@ -243,10 +243,9 @@ final class StatementCache: Sendable {
     func remember(_ description: StatementDescription, for text: String, declared: [DataType?], version: UInt64) {
         guard text.utf8.count <= Self.maxCachedTextBytes else { return }
         entries.withLock { cache in
-            guard var entry = cache[text] else { return }
-            if entry.descriptions[declared] == nil, entry.descriptions.count >= Self.maxDescriptionsPerText { return }
-            entry.descriptions[declared] = (version, description)
-            cache[text] = entry
+            guard let kept = cache[text]?.descriptions else { return }
+            if kept[declared] == nil, kept.count >= Self.maxDescriptionsPerText { return }
+            cache[text]?.descriptions[declared] = (version, description)
         }
     }
 }

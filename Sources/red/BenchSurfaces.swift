@@ -51,18 +51,10 @@ struct BenchSurfaces: AsyncParsableCommand {
         options.latencySurfaces = Set((only ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty })
         options.postgresBin = postgresBin
         try FileManager.default.createDirectory(atPath: options.directory, withIntermediateDirectories: true)
-        // Ctrl-C or SIGTERM stops both servers and removes their data (as `red bench duel` does):
-        // the servers register themselves, the directory is registered here.
-        DuelCleanup.shared.installSignalHandlers()
-        DuelCleanup.shared.add { [directory = options.directory] in try? FileManager.default.removeItem(atPath: directory) }
-        defer { DuelCleanup.shared.runAll() }
         let executable = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")
-        let report: SurfaceBench.Report
-        do {
-            report = try await SurfaceBench.run(executable: executable, options: options)
-        } catch {
-            await DuelCleanup.shared.parkIfInterrupted()
-            throw error
+        // Ctrl-C or SIGTERM stops both servers (they register themselves) and removes the directory.
+        let report = try await runRemovingOnInterrupt(scratch: options.directory) {
+            try await SurfaceBench.run(executable: executable, options: options)
         }
         print(report.text)
         if let json { try report.json.text.write(toFile: json, atomically: true, encoding: .utf8) }
