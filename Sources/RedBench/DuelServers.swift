@@ -19,7 +19,7 @@ struct DuelEndpoint: Sendable {
 
 /// A throwaway PostgreSQL cluster: `initdb` into a temporary directory with default
 /// settings (fsync and synchronous_commit on; `--relaxed` turns synchronous_commit off),
-/// listening on loopback TCP only. Stopped and removed by `stop()` or on Ctrl-C.
+/// listening on loopback TCP only (no Unix socket). Stopped and removed by `stop()` or on Ctrl-C.
 final class PostgresCluster: @unchecked Sendable {
     static let debianBinaries = "/usr/lib/postgresql/15/bin"
 
@@ -69,7 +69,9 @@ final class PostgresCluster: @unchecked Sendable {
         }
         try ChildProcess.run(binaries + "/initdb", ["-D", directory + "/data", "-A", "trust", "-U", "duel", "-E", "UTF8", "--no-locale"],
                              asUser: user?.name)
-        var serverOptions = "-p \(port) -k \(directory) -c listen_addresses=127.0.0.1"
+        // TCP only: every client of the duel connects over loopback, and a Unix socket under
+        // `directory` would fail to start the server when its path passes the 107-byte limit.
+        var serverOptions = "-p \(port) -c unix_socket_directories= -c listen_addresses=127.0.0.1"
         if relaxed { serverOptions += " -c synchronous_commit=off" }
         try ChildProcess.run(binaries + "/pg_ctl", ["-D", directory + "/data", "-l", directory + "/server.log", "-w", "-t", "120",
                                                     "-o", serverOptions, "start"], asUser: user?.name)

@@ -18,7 +18,9 @@ import Testing
             print("notice: PostgreSQL server programs not found; skipping BenchDuelSmokeTests (scripts/install-postgres installs them)")
             return
         }
-        let directory = NSTemporaryDirectory() + "red-duel-smoke-" + UUID().uuidString
+        // Deliberately long: PostgreSQL's Unix socket under a path like this would pass the
+        // 107-byte limit and fail to start, so the duel's PostgreSQL must listen on TCP only.
+        let directory = NSTemporaryDirectory() + "red-duel-smoke-" + UUID().uuidString + "-" + String(repeating: "d", count: 80)
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let json = directory + "/duel.json"

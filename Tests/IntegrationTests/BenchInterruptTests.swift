@@ -11,8 +11,7 @@ import Testing
     /// starts PostgreSQL, then connects a client per surface).
     @Test(arguments: [(["replication", "--rows", "5000000"], 1.0), (["surfaces", "--requests", "1000000", "--loads", "0"], 10.0)])
     func interruptedBenchLeavesNothingBehind(_ arguments: [String], settle: Double) throws {
-        // The bench keeps its data under the temporary directory, here one of this test's own
-        // (short: PostgreSQL's socket path under it must stay within the 107-byte limit).
+        // The bench keeps its data under the temporary directory, here one of this test's own.
         let directory = NSTemporaryDirectory() + "rbi-" + UUID().uuidString.prefix(8)
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: directory) }
