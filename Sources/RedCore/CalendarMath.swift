@@ -6,6 +6,43 @@
 public enum CalendarMath {
     public static let millisecondsPerDay: Int64 = 86_400_000
 
+    /// PostgreSQL's timestamp range, 4713 BC to 294276 AD, in epoch milliseconds. Every
+    /// timestamp a statement makes (casts, parsing, arithmetic, functions, parameters) is
+    /// checked against it, so day and interval arithmetic on one never overflows `Int64`;
+    /// outside it is 22008 "timestamp out of range", as in PostgreSQL.
+    public static let timestampRange: ClosedRange<Int64> =
+        days(year: -4712, month: 1, day: 1) * millisecondsPerDay ... days(year: 294_277, month: 1, day: 1) * millisecondsPerDay - 1
+
+    /// `ms` if it is a timestamp PostgreSQL could hold, else 22008.
+    public static func checkedTimestamp(_ ms: Int64) throws -> Int64 {
+        guard timestampRange.contains(ms) else { throw RedError(.datetimeFieldOverflow, "timestamp out of range") }
+        return ms
+    }
+
+    /// `ms + delta` as a checked timestamp; an overflow is out of range too.
+    public static func checkedTimestamp(_ ms: Int64, plus delta: Int64) throws -> Int64 {
+        let (sum, overflow) = ms.addingReportingOverflow(delta)
+        guard !overflow else { throw RedError(.datetimeFieldOverflow, "timestamp out of range") }
+        return try checkedTimestamp(sum)
+    }
+
+    /// Milliseconds from a `Double` (seconds × 1000 …): 22008 unless finite and in range.
+    public static func checkedTimestamp(milliseconds value: Double) throws -> Int64 {
+        let rounded = value.rounded()
+        guard rounded.isFinite, rounded >= Double(timestampRange.lowerBound), rounded <= Double(timestampRange.upperBound) else {
+            throw RedError(.datetimeFieldOverflow, "timestamp out of range")
+        }
+        return Int64(rounded)
+    }
+
+    /// The day `ms` falls on and the milliseconds into it (0 ..< a day), for any `Int64`: a
+    /// value stored before ranges were checked must still print, never trap.
+    public static func split(_ ms: Int64) -> (days: Int64, millisOfDay: Int64) {
+        var day = ms / millisecondsPerDay, rest = ms % millisecondsPerDay
+        if rest < 0 { day -= 1; rest += millisecondsPerDay }
+        return (day, rest)
+    }
+
     public static func days(year: Int, month: Int, day: Int) -> Int64 {
         let y = Int64(month <= 2 ? year - 1 : year)
         let era = (y >= 0 ? y : y - 399) / 400
@@ -49,8 +86,7 @@ public enum CalendarMath {
 
     /// `YYYY-MM-DD HH:MM:SS[.mmm]` (PostgreSQL's text form, milliseconds only when nonzero).
     public static func formatTimestamp(_ ms: Int64) -> String {
-        let dayNumber = ms >= 0 ? ms / millisecondsPerDay : (ms - millisecondsPerDay + 1) / millisecondsPerDay
-        let rest = ms - dayNumber * millisecondsPerDay
+        let (dayNumber, rest) = split(ms)
         let c = civil(days: dayNumber)
         let seconds = rest / 1000, millis = rest % 1000
         var text = "\(pad(c.year, 4))-\(pad(c.month, 2))-\(pad(c.day, 2)) "
@@ -65,8 +101,8 @@ public enum CalendarMath {
 
     /// ISO-8601 with `T` and `Z`, for JSON output.
     public static func formatISO(_ ms: Int64) -> String {
-        let base = formatTimestamp(ms - ms % 1000 + (ms % 1000 < 0 ? -1000 : 0))
         let millis = ((ms % 1000) + 1000) % 1000
+        let base = formatTimestamp(ms &- millis)  // whole seconds; wraps only for values no one can store now
         return base.replacingFirstSpace(with: "T") + "." + pad(Int(millis), 3) + "Z"
     }
 
@@ -125,8 +161,11 @@ public enum CalendarMath {
             let zone = rest[rest.index(after: signIndex)...]
             let sign: Int64 = rest[signIndex] == "-" ? -1 : 1
             let zoneParts = zone.split(separator: ":")
-            guard let zh = Int64(zoneParts.first ?? ""), zoneParts.count <= 2 else { return nil }
-            let zm = zoneParts.count == 2 ? Int64(zoneParts[1]) ?? 0 : 0
+            // PostgreSQL's limit on a displacement is 15:59 (hours, then minutes, up to 2 digits each).
+            guard zoneParts.count <= 2, let zh = Int64(zoneParts.first ?? ""), (0...15).contains(zh),
+                  (zoneParts.first ?? "").count <= 2 else { return nil }
+            let zm = zoneParts.count == 2 ? Int64(zoneParts[1]) ?? -1 : 0
+            guard (0...59).contains(zm) else { return nil }
             offsetMillis = sign * (zh * 3600 + zm * 60) * 1000
             rest = rest[..<signIndex]
         }

@@ -189,8 +189,8 @@ public enum DataType: String, Sendable, Hashable, Codable, CaseIterable {
         case .timestamp:
             switch value {
             case .timestamp: return value
-            case .date(let d): return .timestamp(Int64(d) * CalendarMath.millisecondsPerDay)
-            case .integer(let i): return .timestamp(i)
+            case .date(let d): return .timestamp(try CalendarMath.checkedTimestamp(Int64(d) * CalendarMath.millisecondsPerDay))
+            case .integer(let i): return .timestamp(try CalendarMath.checkedTimestamp(i))
             case .text(let s):
                 guard let ms = CalendarMath.parseTimestamp(s) else { throw datetimeError(s) }
                 return .timestamp(ms)
@@ -200,8 +200,7 @@ public enum DataType: String, Sendable, Hashable, Codable, CaseIterable {
             switch value {
             case .date: return value
             case .timestamp(let ms):
-                let day = ms >= 0 ? ms / CalendarMath.millisecondsPerDay : (ms - CalendarMath.millisecondsPerDay + 1) / CalendarMath.millisecondsPerDay
-                return .date(Int32(clamping: day))
+                return .date(Int32(clamping: CalendarMath.split(ms).days))
             case .text(let s):
                 let t = s.trimmingSpaces()
                 if let d = CalendarMath.parseDate(t[...]) { return .date(Int32(clamping: d)) }

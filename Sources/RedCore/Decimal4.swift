@@ -39,20 +39,24 @@ public enum Decimal4 {
         if s.first == "-" || s.first == "+" { negative = s.first == "-"; s = s.dropFirst() }
         var exponent = 0
         if let e = s.firstIndex(where: { $0 == "e" || $0 == "E" }) {
-            guard let x = Int(s[s.index(after: e)...]), abs(x) < 40 else { return nil }
+            guard let x = Int(s[s.index(after: e)...]), (-39...39).contains(x) else { return nil }
             exponent = x
             s = s[..<e]
         }
         let parts = s.split(separator: ".", omittingEmptySubsequences: false)
         guard parts.count <= 2, !(parts[0].isEmpty && (parts.count == 1 || parts[1].isEmpty)),
               parts.allSatisfy({ $0.allSatisfy { $0.isASCII && $0.isNumber } }) else { return nil }
-        var digits = String(parts[0]) + (parts.count == 2 ? String(parts[1]) : "")
+        let allDigits = String(parts[0]) + (parts.count == 2 ? String(parts[1]) : "")
         var fractional = (parts.count == 2 ? parts[1].count : 0) - exponent
-        while digits.count > 1, digits.hasPrefix("0") { digits.removeFirst() }
-        guard digits.count <= 36 else { throw overflow() }
+        // Leading zeros dropped in one step (removing them one by one was quadratic in a long text).
+        let firstSignificant = allDigits.utf8.firstIndex { $0 != UInt8(ascii: "0") } ?? allDigits.utf8.index(before: allDigits.utf8.endIndex)
+        let digits = allDigits[firstSignificant...]
+        guard digits.utf8.count <= 36 else { throw overflow() }
         var magnitude = Int128(digits) ?? 0
         // Bring to four fractional digits, rounding half away from zero.
         while fractional < 4 { magnitude *= 10; fractional += 1; guard magnitude < Int128(Int64.max) * 10 else { throw overflow() } }
+        // Under 10^36 divided by 10^37 or more rounds to zero (and 10^39 would not fit an Int128).
+        if fractional - 4 > 36 { return 0 }
         if fractional > 4 {
             var divisor: Int128 = 1
             for _ in 0..<(fractional - 4) { divisor *= 10 }
@@ -86,6 +90,6 @@ public enum Decimal4 {
 
     public static func remainder(_ a: Int64, _ b: Int64) throws -> Int64 {
         guard b != 0 else { throw RedError(.divisionByZero, "division by zero") }
-        return a % b
+        return b == -1 ? 0 : a % b  // Int64.min % -1 traps; any multiple of -0.0001 leaves 0
     }
 }

@@ -18,6 +18,26 @@ public enum JSONValue: Sendable, Hashable {
     /// Nesting limit for parsed documents (objects and arrays).
     public static let maxDepth = 128
 
+    /// `value` if it nests at most `maxDepth` levels, else 54000. For documents a statement
+    /// builds (`json_build_array`, `json_agg`, `ARRAY[…]` …): a recursive query wrapping one
+    /// level per step could otherwise nest one as deep as it liked, and writing, hashing or
+    /// freeing it recurses per level; a parsed document never gets that deep.
+    public static func checkedNesting(_ value: JSONValue) throws -> JSONValue {
+        guard value.nestsWithin(maxDepth) else {
+            throw RedError(.limitExceeded, "JSON value nests deeper than \(maxDepth) levels")
+        }
+        return value
+    }
+
+    /// Whether no object or array lies deeper than `levels` (recursing at most that far).
+    func nestsWithin(_ levels: Int) -> Bool {
+        switch self {
+        case .array(let items): return levels > 0 && items.allSatisfy { $0.nestsWithin(levels - 1) }
+        case .object(let members): return levels > 0 && members.allSatisfy { $0.1.nestsWithin(levels - 1) }
+        default: return true
+        }
+    }
+
     public static func == (lhs: JSONValue, rhs: JSONValue) -> Bool {
         switch (lhs, rhs) {
         case (.null, .null): return true
@@ -159,6 +179,8 @@ struct JSONParser {
         case UInt8(ascii: "{"):
             index += 1
             var members: [(String, JSONValue)] = []
+            var positions: [String: Int]?
+            var replaced: Set<Int> = []
             skipSpace()
             if index < bytes.count, bytes[index] == UInt8(ascii: "}") { index += 1; return .object(members) }
             while true {
@@ -169,12 +191,27 @@ struct JSONParser {
                 guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { throw error("expected ':'") }
                 index += 1
                 let value = try parseValue(depth: depth + 1)
-                if let existing = members.firstIndex(where: { $0.0 == key }) { members.remove(at: existing) }
+                // A repeated key keeps its last value, moved to the end. Found by scanning while
+                // the object is small; past 16 members through an index (scanning made an object
+                // of many keys quadratic), with replaced members dropped at the end.
+                if positions == nil, members.count >= 16 {
+                    positions = Dictionary(members.enumerated().map { ($0.element.0, $0.offset) }, uniquingKeysWith: { $1 })
+                }
+                if positions != nil {
+                    if let old = positions![key] { replaced.insert(old) }
+                    positions![key] = members.count
+                } else if let existing = members.firstIndex(where: { $0.0 == key }) {
+                    members.remove(at: existing)
+                }
                 members.append((key, value))
                 skipSpace()
                 guard index < bytes.count else { throw error("unterminated object") }
                 if bytes[index] == UInt8(ascii: ",") { index += 1; continue }
-                if bytes[index] == UInt8(ascii: "}") { index += 1; return .object(members) }
+                if bytes[index] == UInt8(ascii: "}") {
+                    index += 1
+                    if !replaced.isEmpty { members = members.indices.filter { !replaced.contains($0) }.map { members[$0] } }
+                    return .object(members)
+                }
                 throw error("expected ',' or '}'")
             }
         case UInt8(ascii: "["):

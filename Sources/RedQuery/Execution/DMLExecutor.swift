@@ -176,7 +176,7 @@ struct DMLExecutor {
             members.removeAll { $0.0 == key }
             members.append((key, value))
         }
-        return .json(.object(members))
+        return .json(try JSONValue.checkedNesting(.object(members)))
     }
 
     func expiry(ttl: Int64?, at: Expr?, schema: CollectionSchema, planner: Planner) throws -> Int64? {

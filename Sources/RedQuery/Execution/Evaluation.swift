@@ -124,7 +124,7 @@ struct Evaluation {
         case .array(let items):
             var values: [Value] = []
             for item in items { values.append(try evaluate(item, row)) }
-            return .json(.array(values.map { $0.jsonValue }))
+            return .json(try JSONValue.checkedNesting(.array(values.map { $0.jsonValue })))
         }
     }
 
@@ -265,12 +265,20 @@ enum Arithmetic {
             }
         case let (.timestamp(t), .integer(ms)):
             guard op == "+" || op == "-" else { break }
-            return .timestamp(op == "+" ? t &+ ms : t &- ms)
-        case let (.integer(ms), .timestamp(t)) where op == "+": return .timestamp(t &+ ms)
-        case let (.timestamp(a), .timestamp(b)) where op == "-": return .integer(a &- b)
+            if op == "+" { return .timestamp(try CalendarMath.checkedTimestamp(t, plus: ms)) }
+            guard ms != .min else { throw RedError(.datetimeFieldOverflow, "timestamp out of range") }
+            return .timestamp(try CalendarMath.checkedTimestamp(t, plus: -ms))
+        case let (.integer(ms), .timestamp(t)) where op == "+": return .timestamp(try CalendarMath.checkedTimestamp(t, plus: ms))
+        case let (.timestamp(a), .timestamp(b)) where op == "-":
+            let (difference, overflow) = a.subtractingReportingOverflow(b)
+            guard !overflow else { throw RedError(.datetimeFieldOverflow, "interval out of range") }
+            return .integer(difference)
         case let (.date(d), .integer(n)):
             guard op == "+" || op == "-" else { break }
-            return .date(Int32(clamping: Int64(d) + (op == "+" ? n : -n)))
+            // Days in Int32, as PostgreSQL's date (22008 beyond it, where this used to clamp).
+            let (days, overflow) = op == "+" ? Int64(d).addingReportingOverflow(n) : Int64(d).subtractingReportingOverflow(n)
+            guard !overflow, let day = Int32(exactly: days) else { throw RedError(.datetimeFieldOverflow, "date out of range") }
+            return .date(day)
         case let (.date(a), .date(b)) where op == "-": return .integer(Int64(a) - Int64(b))
         default: break
         }

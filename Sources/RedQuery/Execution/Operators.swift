@@ -90,7 +90,9 @@ final class LimitNode: PlanNode, @unchecked Sendable {
             return Int(clamping: Decimal4.divideRoundedToInteger(d))
         case .float(let d) where d.isFinite:
             guard d >= 0 else { throw RedError(code, "\(what) must not be negative") }
-            return Int(clamping: Int64(d.rounded()))
+            // LIMIT takes a bigint in PostgreSQL: 1e19 is 22003 there too.
+            guard d.rounded() < 9.223372036854775808e18 else { throw RedError(.numericOutOfRange, "bigint out of range") }
+            return Int(d.rounded())
         case let v: throw RedError(.datatypeMismatch, "\(what) must be an integer, got \(v.kindName)")
         }
     }

@@ -137,8 +137,9 @@ final class WindowNode: PlanNode, @unchecked Sendable {
                     guard case .integer(let o) = try argument(1, at: p) else { throw RedError(.invalidArgument, "lag/lead offset must be an integer") }
                     offset = Int(clamping: o)
                 }
-                let target = call.function.isLag ? p - offset : p + offset
-                if target >= 0, target < n { output[ordered[p]] = try argument(0, at: target) }
+                // Offsets come from the query (any Int64): out of the partition when the step overflows.
+                let (target, overflow) = call.function.isLag ? p.subtractingReportingOverflow(offset) : p.addingReportingOverflow(offset)
+                if !overflow, target >= 0, target < n { output[ordered[p]] = try argument(0, at: target) }
                 else { output[ordered[p]] = call.arguments.count > 2 ? try argument(2, at: p) : .null }
             }
         case .firstValue, .lastValue, .nthValue, .aggregate:
@@ -151,8 +152,7 @@ final class WindowNode: PlanNode, @unchecked Sendable {
                     guard case .integer(let n) = try argument(1, at: p), n > 0 else {
                         throw RedError(.invalidArgument, "argument of nth_value must be greater than zero")
                     }
-                    let target = lo + Int(clamping: n) - 1
-                    output[ordered[p]] = target < hi ? try argument(0, at: target) : .null
+                    output[ordered[p]] = n <= Int64(hi - lo) ? try argument(0, at: lo + Int(n) - 1) : .null
                 case .aggregate(let kind, let distinct):
                     var accumulator = Accumulator(AggregateCall(kind: kind, arguments: call.arguments, distinct: distinct))
                     if lo < hi {
@@ -180,8 +180,9 @@ final class WindowNode: PlanNode, @unchecked Sendable {
             case .currentRow:
                 if frame.unit == .range { return isStart ? peerStart[p] : peerEnd[p] }
                 return isStart ? p : p + 1
-            case .preceding(let k): return isStart ? max(0, p - Int(clamping: k)) : max(0, p - Int(clamping: k) + 1)
-            case .following(let k): return isStart ? min(n, p + Int(clamping: k)) : min(n, p + Int(clamping: k) + 1)
+            // Offsets are any Int64 the query gives: clamped to the partition before any arithmetic.
+            case .preceding(let k): return max(0, p - Int(clamping: min(max(k, -Int64(n)), Int64(n))) + (isStart ? 0 : 1))
+            case .following(let k): return min(n, p + Int(clamping: min(max(k, -Int64(n)), Int64(n))) + (isStart ? 0 : 1))
             }
         }
         let lo = position(frame.start, isStart: true), hi = position(frame.end, isStart: false)

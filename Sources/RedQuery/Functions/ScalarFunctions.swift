@@ -56,7 +56,10 @@ struct ScalarFunction: Sendable {
         @Sendable func int(_ v: Value, _ what: String) throws -> Int64 {
             switch v {
             case .integer(let i): return i
-            case .float(let d) where d.isFinite: return Int64(d.rounded(.toNearestOrAwayFromZero))
+            case .float(let d) where d.isFinite:
+                let r = d.rounded(.toNearestOrAwayFromZero)
+                guard r >= -9.223372036854775808e18, r < 9.223372036854775808e18 else { throw RedError(.numericOutOfRange, "\(what) is out of range for an integer") }
+                return Int64(r)
             case .decimal(let d): return Decimal4.divideRoundedToInteger(d)
             case .text(let s): if let i = Int64(s.trimmingSpaces()) { return i }
             default: break
@@ -142,8 +145,9 @@ struct ScalarFunction: Sendable {
         add(["repeat"], 2...2) { a, _ in
             let n = try int(a[1], "count")
             let s = text(a[0])
-            guard n > 0 else { return .text("") }
-            guard Int64(s.utf8.count) * n <= Int64(Limits.maxValueBytes) else { throw RedError(.limitExceeded, "repeat() result exceeds \(Limits.maxValueBytes) bytes") }
+            guard n > 0, !s.isEmpty else { return .text("") }  // repeating "" a huge number of times would spin
+            let (bytes, overflow) = Int64(s.utf8.count).multipliedReportingOverflow(by: n)
+            guard !overflow, bytes <= Int64(Limits.maxValueBytes) else { throw RedError(.limitExceeded, "repeat() result exceeds \(Limits.maxValueBytes) bytes") }
             return .text(String(repeating: s, count: Int(n)))
         }
         @Sendable func pad(_ a: [Value], left: Bool) throws -> Value {
@@ -205,12 +209,12 @@ struct ScalarFunction: Sendable {
         }
         add(["floor"], 1...1) { a, _ in
             if case .integer = a[0] { return a[0] }
-            if case .decimal(let d) = a[0] { let r = d % Decimal4.unit; return .decimal(r < 0 ? d - r - Decimal4.unit : d - r) }
+            if case .decimal(let d) = a[0] { let r = d % Decimal4.unit; return .decimal(r < 0 ? try Decimal4.subtract(d - r, Decimal4.unit) : d - r) }
             return float(Foundation.floor(try double(a[0])))
         }
         add(["ceil", "ceiling"], 1...1) { a, _ in
             if case .integer = a[0] { return a[0] }
-            if case .decimal(let d) = a[0] { let r = d % Decimal4.unit; return .decimal(r > 0 ? d - r + Decimal4.unit : d - r) }
+            if case .decimal(let d) = a[0] { let r = d % Decimal4.unit; return .decimal(r > 0 ? try Decimal4.add(d - r, Decimal4.unit) : d - r) }
             return float(Foundation.ceil(try double(a[0])))
         }
         add(["sign"], 1...1) { a, _ in
@@ -239,7 +243,11 @@ struct ScalarFunction: Sendable {
         add(["mod"], 2...2) { a, _ in try Arithmetic.apply("%", a[0], a[1]) }
         add(["div"], 2...2) { a, _ in
             let r = try Arithmetic.apply("/", a[0], a[1])
-            if case .float(let d) = r { return .integer(Int64(d.rounded(.towardZero))) }
+            if case .float(let d) = r {
+                let whole = d.rounded(.towardZero)
+                guard whole >= -9.223372036854775808e18, whole < 9.223372036854775808e18 else { throw RedError(.numericOutOfRange, "div() result is out of range for an integer") }
+                return .integer(Int64(whole))
+            }
             if case .decimal(let d) = r { return .integer(d / Decimal4.unit) }
             return r
         }
@@ -287,12 +295,15 @@ struct ScalarFunction: Sendable {
         add(["current_date"], 0...0) { _, c in try DataType.date.coerce(.timestamp(c.now)) }
         add(["date_part", "extract"], 2...2) { a, _ in try TimeFunctions.datePart(text(a[0]).lowercased(), a[1]) }
         add(["date_trunc"], 2...2) { a, _ in try TimeFunctions.dateTrunc(text(a[0]).lowercased(), a[1]) }
-        add(["to_timestamp"], 1...1) { a, _ in .timestamp(Int64((try double(a[0]) * 1000).rounded())) }
+        add(["to_timestamp"], 1...1) { a, _ in .timestamp(try CalendarMath.checkedTimestamp(milliseconds: try double(a[0]) * 1000)) }
         add(["time_bucket"], 2...2) { a, _ in
             let width: Int64
             if case .integer(let i) = a[0] { width = i } else { width = try TimeFunctions.durationMilliseconds(text(a[0])) }
             guard width > 0, case .timestamp(let t) = try DataType.timestamp.coerce(a[1]) else { throw RedError(.invalidArgument, "time_bucket needs a positive width and a timestamp") }
-            return .timestamp(t - ((t % width) + width) % width)
+            // The bucket's start: t rounded down to a multiple of width (t - r never overflows;
+            // stepping one more width below for a negative t may, which is out of range).
+            let r = t % width
+            return .timestamp(r >= 0 ? t - r : try CalendarMath.checkedTimestamp(t - r, plus: -width))
         }
 
         // JSON
@@ -341,9 +352,11 @@ struct ScalarFunction: Sendable {
                 members.append((text(a[i]), a[i + 1].jsonValue))
                 i += 2
             }
-            return .json(.object(members))
+            return .json(try JSONValue.checkedNesting(.object(members)))
         }
-        add(["json_build_array", "json_array", "jsonb_build_array"], 0...1000, acceptsNull: true) { a, _ in .json(.array(a.map(\.jsonValue))) }
+        add(["json_build_array", "json_array", "jsonb_build_array"], 0...1000, acceptsNull: true) { a, _ in
+            .json(try JSONValue.checkedNesting(.array(a.map(\.jsonValue))))
+        }
         add(["to_json", "to_jsonb"], 1...1, acceptsNull: true) { a, _ in .json(a[0].jsonValue) }
 
         // Geo: great-circle distance in kilometres between (lat, lon) pairs.

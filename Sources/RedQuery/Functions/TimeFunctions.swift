@@ -9,10 +9,7 @@ enum TimeFunctions {
         }
     }
 
-    static func split(_ ms: Int64) -> (days: Int64, millisOfDay: Int64) {
-        let day = ms >= 0 ? ms / CalendarMath.millisecondsPerDay : (ms - CalendarMath.millisecondsPerDay + 1) / CalendarMath.millisecondsPerDay
-        return (day, ms - day * CalendarMath.millisecondsPerDay)
-    }
+    static func split(_ ms: Int64) -> (days: Int64, millisOfDay: Int64) { CalendarMath.split(ms) }
 
     static func datePart(_ field: String, _ v: Value) throws -> Value {
         let ms = try milliseconds(v)
@@ -40,7 +37,7 @@ enum TimeFunctions {
     }
 
     static func dateTrunc(_ field: String, _ v: Value) throws -> Value {
-        let ms = try milliseconds(v)
+        let ms = try CalendarMath.checkedTimestamp(try milliseconds(v))  // truncating stays in range then
         let (days, rest) = split(ms)
         let c = CalendarMath.civil(days: days)
         let dayStart = days * CalendarMath.millisecondsPerDay
@@ -65,7 +62,7 @@ enum TimeFunctions {
         guard let amount = Double(digits), let scale = Parser.durationScale(unit.isEmpty ? "s" : unit) else {
             throw RedError(.invalidArgument, "invalid duration \"\(text)\"")
         }
-        return Int64(amount * scale)
+        return try DurationText.intervalMilliseconds(amount * scale)
     }
 
     /// `$.a.b[0]` → ["a", "b", "0"].

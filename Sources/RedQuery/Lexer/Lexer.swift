@@ -30,6 +30,9 @@ public struct ParserLimits: Sendable {
     public var maxInputBytes = 1_048_576
     /// Deepest nesting of expressions and subqueries.
     public var maxDepth = 128
+    /// Deepest expression tree, counting each operator of a chain like `a + b + c` as a level
+    /// (the binder and evaluator recurse once per level; the stack must hold them).
+    public var maxExpressionDepth = 1_000
     /// Longest identifier, in characters.
     public var maxIdentifierChars = 256
     /// Longest JSON object literal, in bytes.

@@ -15,6 +15,10 @@ public struct Parser {
     var tokens: [Token]
     var position = 0
     var depth = 0
+    /// How deep the tree being built is: `depth` plus one per operator a chain such as
+    /// `a + b + c …` or `x = 1 OR x = 2 …` has applied so far (a loop, not a recursion,
+    /// builds those, but binding and evaluating their left-deep trees recurse per level).
+    var treeDepth = 0
     let limits: ParserLimits
     /// Highest parameter number seen.
     public internal(set) var parameterCount = 0
@@ -140,10 +144,26 @@ public struct Parser {
 
     mutating func enter() throws {
         depth += 1
+        treeDepth += 1
         guard depth <= limits.maxDepth else { throw error("recursion depth limit exceeded (max_depth = \(limits.maxDepth))") }
+        try checkTreeDepth()
     }
 
-    mutating func leave() { depth -= 1 }
+    mutating func leave() { depth -= 1; treeDepth -= 1 }
+
+    /// One more link in a left-deep chain (operators, set operations, joins): the caller
+    /// subtracts its `links` from `treeDepth` when the chain ends.
+    mutating func lengthenChain(_ links: inout Int) throws {
+        links += 1
+        treeDepth += 1
+        try checkTreeDepth()
+    }
+
+    func checkTreeDepth() throws {
+        guard treeDepth <= limits.maxExpressionDepth else {
+            throw error("expression too deeply nested: more than \(limits.maxExpressionDepth) operators in a chain (max_expression_depth); use IN (…) for long lists")
+        }
+    }
 
     mutating func parseIntegerLiteral(_ what: String) throws -> Int64 {
         var negative = false

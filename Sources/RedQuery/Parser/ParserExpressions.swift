@@ -13,9 +13,12 @@ extension Parser {
         try enter()
         defer { leave() }
         var left = try parsePrefix(minimumPrecedence: minimumPrecedence)
+        var links = 0
+        defer { treeDepth -= links }
         while true {
             guard let next = try parseInfix(left, minimumPrecedence: minimumPrecedence) else { return left }
             left = next
+            try lengthenChain(&links)  // the next operand, and the tree above it, sit one level deeper
         }
     }
 
@@ -257,7 +260,7 @@ extension Parser {
             total += amount * scale
             i += 2
         }
-        return Int64(total)
+        return try DurationText.intervalMilliseconds(total)
     }
 
     mutating func parseBareObject() throws -> Expr {

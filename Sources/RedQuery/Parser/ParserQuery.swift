@@ -47,6 +47,8 @@ extension Parser {
     /// UNION/EXCEPT bind looser than INTERSECT, all left-associative.
     mutating func parseSetExpression(precedence: Int) throws -> QueryBody {
         var left = try parseSetPrimary()
+        var links = 0
+        defer { treeDepth -= links }
         while true {
             let op: SetOperator
             if isKeyword("union") { op = .union } else if isKeyword("except") { op = .except } else if isKeyword("intersect") { op = .intersect } else { break }
@@ -57,6 +59,7 @@ extension Parser {
             if acceptKeyword("all") { all = true } else { _ = acceptKeyword("distinct") }
             let right = try parseSetExpression(precedence: opPrecedence)
             left = .setOperation(op, all: all, left, right)
+            try lengthenChain(&links)
         }
         return left
     }
@@ -166,15 +169,21 @@ extension Parser {
 
     mutating func parseFromList() throws -> TableRef {
         var ref = try parseJoinedTable()
+        var links = 0
+        defer { treeDepth -= links }
         while acceptSymbol(",") {
             ref = .join(ref, try parseJoinedTable(), .cross, on: nil)
+            try lengthenChain(&links)
         }
         return ref
     }
 
     mutating func parseJoinedTable() throws -> TableRef {
         var left = try parseTablePrimary()
+        var links = 0
+        defer { treeDepth -= links }
         while true {
+            try lengthenChain(&links)  // counted before the join is parsed: every way round the loop adds one
             var kind: JoinKind
             if acceptKeyword("cross") { try expectKeyword("join"); kind = .cross }
             else if acceptKeyword("join") { kind = .inner }

@@ -25,12 +25,14 @@ final class GenerateSeriesNode: PlanNode, @unchecked Sendable {
         let start = try integer(values[0]), stop = try integer(values[1])
         let step = values.count > 2 ? try integer(values[2]) : 1
         guard step != 0 else { throw RedError(.invalidArgument, "step size cannot equal zero") }
-        let count = step > 0 ? (stop >= start ? (stop - start) / step + 1 : 0) : (start >= stop ? (start - stop) / -step + 1 : 0)
-        guard count <= Self.maxRows else { throw RedError(.limitExceeded, "generate_series would produce \(count) rows; the limit is \(Self.maxRows)") }
+        // In 128 bits: stop - start, -step and the + 1 each overflow 64 at the ends of the range.
+        let span = Int128(stop) - Int128(start), stride = Int128(step)
+        let count = span == 0 || (span > 0) == (stride > 0) ? span / stride + 1 : 0
+        guard count <= Int128(Self.maxRows) else { throw RedError(.limitExceeded, "generate_series would produce \(count) rows; the limit is \(Self.maxRows)") }
         var current = start
         var produced: Int64 = 0
         return ClosureIterator {
-            guard produced < count else { return nil }
+            guard Int128(produced) < count else { return nil }
             // Up to 100M rows: let a cancelled statement stop here, as table scans do.
             if produced & 4095 == 4095 { try context.checkCancelled() }
             defer { produced += 1; current &+= step }
