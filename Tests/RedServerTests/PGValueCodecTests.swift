@@ -70,6 +70,21 @@ import Testing
         #expect(try PGValueCodec.decodeParameter(nil, format: .text, declared: 20, inferred: .any) == .null)
     }
 
+    /// Timestamps at the ends of Int64 (a binary parameter, or a value stored before ranges
+    /// were checked) are 22008 both ways, never a trap; text output still prints them.
+    @Test func timestampsOutsidePostgresRangeAreErrorsNotTraps() throws {
+        let extreme = withUnsafeBytes(of: Int64.min.bigEndian, Array.init)
+        #expect(throws: RedError.self) {
+            try PGValueCodec.decodeParameter(ByteBuffer(bytes: extreme), format: .binary, declared: 1114, inferred: .any)
+        }
+        for ms in [Int64.min, Int64.min + 1, Int64.max] {
+            var buffer = ByteBuffer()
+            #expect(throws: RedError.self) { try PGValueCodec.write(.timestamp(ms), as: .timestamp, format: .binary, into: &buffer) }
+            #expect(!CalendarMath.formatTimestamp(ms).isEmpty)
+            #expect(!CalendarMath.formatISO(ms).isEmpty)
+        }
+    }
+
     @Test func rowValuesRefuseTypesTheColumnCannotCarry() {
         var buffer = ByteBuffer()
         #expect(throws: RedError.self) { try PGValueCodec.write(.text("x"), as: .int8, format: .binary, into: &buffer) }

@@ -64,7 +64,8 @@ struct PGBackendWriter {
         message("Z") { $0.writeInteger(status.rawValue) }
     }
 
-    mutating func rowDescription(_ columns: [PGColumn]) {
+    mutating func rowDescription(_ columns: [PGColumn]) throws {
+        try PGLimits.checkResultColumns(columns.count)
         message("T") { b in
             b.writeInteger(Int16(columns.count))
             for column in columns {
@@ -80,15 +81,28 @@ struct PGBackendWriter {
     }
 
     /// One DataRow, each value encoded in its column's type and format.
+    /// A failure leaves the buffer as it was, so the error that follows is a whole message.
     mutating func dataRow(_ row: [Value], _ columns: [PGColumn]) throws {
+        try PGLimits.checkResultColumns(row.count)
+        let start = buffer.writerIndex
         buffer.writeInteger(UInt8(ascii: "D"))
         let lengthIndex = buffer.writerIndex
         buffer.writeInteger(Int32(0))
         buffer.writeInteger(Int16(row.count))
-        for (value, column) in zip(row, columns) {
-            try PGValueCodec.write(value, as: column.type, format: column.format, into: &buffer)
+        do {
+            for (value, column) in zip(row, columns) {
+                try PGValueCodec.write(value, as: column.type, format: column.format, into: &buffer)
+            }
+        } catch {
+            buffer.moveWriterIndex(to: start)
+            throw error
         }
-        buffer.setInteger(Int32(buffer.writerIndex - lengthIndex), at: lengthIndex)
+        let length = buffer.writerIndex - lengthIndex
+        guard length <= PGLimits.maxResultMessageBytes else {
+            buffer.moveWriterIndex(to: start)
+            throw RedError(.limitExceeded, "a row of \(length) bytes is larger than a message may be (\(PGLimits.maxResultMessageBytes) bytes)")
+        }
+        buffer.setInteger(Int32(length), at: lengthIndex)
     }
 
     mutating func commandComplete(_ tag: String) { message("C") { $0.writePGString(tag) } }
@@ -99,18 +113,23 @@ struct PGBackendWriter {
     mutating func noData() { message("n") }
     mutating func portalSuspended() { message("s") }
 
-    mutating func parameterDescription(_ oids: [Int32]) {
+    /// The count is unsigned on the wire, as PostgreSQL writes it (up to 65,535 parameters).
+    mutating func parameterDescription(_ oids: [Int32]) throws {
+        guard oids.count <= PGLimits.maxParameters else {
+            throw RedError(.limitExceeded, "a statement may have at most \(PGLimits.maxParameters) parameters (this one has \(oids.count))")
+        }
         message("t") { b in
-            b.writeInteger(Int16(oids.count))
+            b.writeInteger(UInt16(oids.count))
             for oid in oids { b.writeInteger(oid) }
         }
     }
 
-    mutating func copyInResponse(columns: Int, binary: Bool) { copyResponse("G", columns: columns, binary: binary) }
-    mutating func copyOutResponse(columns: Int, binary: Bool) { copyResponse("H", columns: columns, binary: binary) }
+    mutating func copyInResponse(columns: Int, binary: Bool) throws { try copyResponse("G", columns: columns, binary: binary) }
+    mutating func copyOutResponse(columns: Int, binary: Bool) throws { try copyResponse("H", columns: columns, binary: binary) }
 
     /// Overall format and per-column formats: all text (CSV is a text format too) or all binary.
-    private mutating func copyResponse(_ tag: Character, columns: Int, binary: Bool) {
+    private mutating func copyResponse(_ tag: Character, columns: Int, binary: Bool) throws {
+        try PGLimits.checkResultColumns(columns)
         message(tag) { b in
             b.writeInteger(UInt8(binary ? 1 : 0))
             b.writeInteger(Int16(columns))

@@ -94,6 +94,7 @@ struct PGBinaryCopyParser: PGCopyRowDecoding {
 
     /// One tuple in binary: the field count, then each value with its length.
     static func encode(_ row: [Value], types: [PGType]) throws -> ByteBuffer {
+        try PGLimits.checkResultColumns(row.count)
         var b = ByteBuffer()
         b.writeInteger(Int16(row.count))
         for (value, type) in zip(row, types) { try PGValueCodec.write(value, as: type, format: .binary, into: &b) }

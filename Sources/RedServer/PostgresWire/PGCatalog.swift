@@ -112,15 +112,11 @@ struct PGCatalog {
     }
 
     /// psql's name pattern (`relname OPERATOR(pg_catalog.~) '^(users)$'`), or nil when absent.
-    static func namePattern(_ lower: String) throws -> Regex<AnyRegexOutput>? {
+    static func namePattern(_ lower: String) throws -> PGNamePattern? {
         guard let start = lower.range(of: "relname operator(pg_catalog.~) '") else { return nil }
         let rest = lower[start.upperBound...]
         guard let end = rest.firstIndex(of: "'") else { return nil }
-        do {
-            return try Regex(String(rest[..<end]))
-        } catch {
-            throw RedError(.invalidArgument, "invalid name pattern \(rest[..<end])")
-        }
+        return try PGNamePattern(String(rest[..<end]))
     }
 
     /// The `'NNN'` literal of `<column> = 'NNN'`.
@@ -132,7 +128,7 @@ struct PGCatalog {
 
     private func matching(_ lower: String) throws -> [Relation] {
         guard let pattern = try Self.namePattern(lower) else { return relations }
-        return relations.filter { $0.name.firstMatch(of: pattern) != nil }
+        return relations.filter { pattern.matches($0.name) }
     }
 
     /// `\dt`, `\d`, `\di` (and their `+` forms): one row per relation of the listed kinds.

@@ -194,6 +194,10 @@ final class PGConnection {
                     return false
                 }
                 guard try await authenticate(user: user) else { return false }
+                let channel = self.channel
+                try await channel.eventLoop.submit {
+                    try channel.pipeline.syncOperations.handler(type: PGPlaintextCounter.self).limitBeforeLogin = nil
+                }.get()
                 settings.applyStartup(parameters)
                 session.statementTimeoutMilliseconds = settings.statementTimeoutMilliseconds
                 for (name, value) in settings.reportedAtStartup(serverVersion: PGSettings.serverVersion) {
@@ -402,7 +406,7 @@ final class PGConnection {
         guard columns.count == result.columns.count else {
             throw RedError(.internalError, "statement returned \(result.columns.count) columns, described \(columns.count)")
         }
-        if sendDescription { writer.rowDescription(columns) }
+        if sendDescription { try writer.rowDescription(columns) }
         return columns
     }
 

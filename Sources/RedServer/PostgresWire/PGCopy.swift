@@ -200,15 +200,19 @@ struct PGCopyRowParser {
         nullBytes = Array(copy.null.utf8)
     }
 
+    /// The caller takes every complete row before appending more, so what is left here is
+    /// part of one row: past `maxCopyRowBytes` that is an error, whether the row is long or
+    /// a CSV quote was never closed. Data after the end marker is dropped, not kept.
     mutating func append(_ bytes: ByteBuffer) throws {
         if position > 0 {
             buffer.removeFirst(position)
             position = 0
         }
-        buffer.append(contentsOf: bytes.readableBytesView)
-        if buffer.count > PGLimits.maxCopyRowBytes, !buffer.contains(0x0A) {
+        guard !finished else { return }
+        guard buffer.count <= PGLimits.maxCopyRowBytes else {
             throw RedError(.limitExceeded, "COPY row longer than \(PGLimits.maxCopyRowBytes) bytes")
         }
+        buffer.append(contentsOf: bytes.readableBytesView)
     }
 
     /// The next complete row (nil = NULL field), or nil when more data is needed or the end

@@ -16,13 +16,19 @@ extension PGConnection {
         }
         let columns = listed ?? info.schema.columns.filter { !$0.name.hasPrefix("_") }.map(\.name)
         guard !columns.isEmpty else { throw RedError(.invalidOperation, "COPY FROM needs a table with columns; \(table) has none") }
+        if let listed {
+            var seen: Set<String> = []
+            for name in listed where !seen.insert(name).inserted {
+                throw RedError(.duplicateColumn, "column \"\(name)\" specified more than once")
+            }
+        }
         let columnTypes = try columns.map { name -> DataType in
             guard let column = info.schema.columns.first(where: { $0.name == name }) else {
                 throw RedError(.undefinedColumn, "column \"\(name)\" of relation \"\(table)\" does not exist")
             }
             return column.type
         }
-        writer.copyInResponse(columns: columns.count, binary: copy.binary)
+        try writer.copyInResponse(columns: columns.count, binary: copy.binary)
         try await flush()
 
         var textParser = PGCopyRowParser(copy)
@@ -152,7 +158,7 @@ extension PGConnection {
         }
         let result = try await execute(sql, parameters: [])
         let types = result.columns.map { PGType($0.type) }
-        writer.copyOutResponse(columns: result.columns.count, binary: copy.binary)
+        try writer.copyOutResponse(columns: result.columns.count, binary: copy.binary)
         if copy.binary {
             // The file header travels in the same CopyData as the first tuple (or the trailer), as
             // PostgreSQL sends it; psycopg's reader expects whole tuples after the header in one message.

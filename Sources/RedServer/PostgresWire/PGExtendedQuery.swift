@@ -60,15 +60,15 @@ extension PGConnection {
             guard let statement = statements[name] else {
                 throw RedError(.undefinedPreparedStatement, "prepared statement \"\(name)\" does not exist")
             }
-            writer.parameterDescription(statement.parameterOIDs)
+            try writer.parameterDescription(statement.parameterOIDs)
             if let columns = statement.columns {
-                writer.rowDescription(columns.map { PGColumn(name: $0.name, type: PGType($0.type), format: .text) })
+                try writer.rowDescription(columns.map { PGColumn(name: $0.name, type: PGType($0.type), format: .text) })
             } else {
                 writer.noData()
             }
         case .describe(.portal, let name):
             guard let portal = portals[name] else { throw RedError(.undefinedCursor, "portal \"\(name)\" does not exist") }
-            if let columns = portal.columns { writer.rowDescription(columns) } else { writer.noData() }
+            if let columns = portal.columns { try writer.rowDescription(columns) } else { writer.noData() }
         case .close(.statement, let name):
             statements[name] = nil
             writer.closeComplete()

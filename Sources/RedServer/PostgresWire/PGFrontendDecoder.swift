@@ -142,12 +142,30 @@ public enum PGLimits {
     public static let maxStartupPacketBytes: Int32 = 10_000
     /// Largest frontend message: a query text, a Bind with its parameters, a COPY chunk.
     public static let maxMessageBytes: Int32 = 64 << 20
+    /// Most bytes a client may send before it has logged in (startup, TLS and password exchange).
+    public static let maxBytesBeforeLogin = 256 << 10
+    /// Longest SET, SHOW, COPY or other statement the wire layer answers itself (a custom
+    /// setting's value is at most 1 MiB; the engine's own statements stop at 1 MiB too).
+    public static let maxWireCommandBytes = 2 << 20
     /// Most prepared statements (and, separately, portals) one connection may keep.
     public static let maxPreparedStatements = 10_000
     /// Most parameters of one statement (PostgreSQL's own protocol limit).
     public static let maxParameters = 65_535
     /// Most bytes of one COPY FROM row.
     public static let maxCopyRowBytes = 16 << 20
+    /// Most columns a result may have: PostgreSQL's limit on a target list. The protocol
+    /// counts fields in an Int16, which a longer select list used to overflow (a trap).
+    public static let maxResultColumns = 1_664
+    /// Largest message the server writes (a DataRow), below the Int32 its length is counted in.
+    public static let maxResultMessageBytes = Int(Int32.max)
+
+    /// 54000 (PostgreSQL says 54011) before a RowDescription, DataRow or COPY response
+    /// for more columns than `maxResultColumns` is written.
+    public static func checkResultColumns(_ count: Int) throws {
+        guard count <= maxResultColumns else {
+            throw RedError(.limitExceeded, "target lists can have at most \(maxResultColumns) entries (this result has \(count))")
+        }
+    }
 }
 
 /// Statement (`S`) or portal (`P`), the target of Describe and Close.

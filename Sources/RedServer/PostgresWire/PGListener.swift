@@ -77,9 +77,18 @@ final class PGPlaintextCounter: ChannelInboundHandler, RemovableChannelHandler, 
     typealias InboundOut = ByteBuffer
 
     private(set) var bytes = 0
+    /// Until the client has logged in (`PGConnection` lifts it), the most bytes it may send:
+    /// a startup packet and a password exchange are a few kilobytes, while the decoder
+    /// would otherwise buffer a 64 MiB message from anyone who connects.
+    var limitBeforeLogin: Int? = PGLimits.maxBytesBeforeLogin
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         bytes += unwrapInboundIn(data).readableBytes
+        if let limit = limitBeforeLogin, bytes > limit {
+            context.fireErrorCaught(RedError(.protocolViolation, "more than \(limit) bytes before logging in"))
+            context.close(promise: nil)
+            return
+        }
         context.fireChannelRead(data)
     }
 

@@ -43,12 +43,23 @@ struct PGSettings {
         return v
     }
 
+    /// Custom (dotted) settings a connection may hold, and the longest value of one.
+    static let maxCustomSettings = 1_000
+    static let maxCustomValueBytes = 1 << 20
+
     /// Sets a parameter; nil restores the default. Returns the ParameterStatus to send, if any.
     mutating func set(_ name: String, _ value: String?) throws -> (String, String)? {
         let key = name.lowercased()
         guard let original = Self.defaults[key] else {
             // Unknown names with a dot are extension/custom settings, which PostgreSQL accepts too.
             guard key.contains(".") else { throw RedError(.undefinedObject, "unrecognized configuration parameter \"\(name)\"") }
+            // Bounded, unlike PostgreSQL's: they are held per connection, from any client.
+            guard (value ?? "").utf8.count <= Self.maxCustomValueBytes else {
+                throw RedError(.limitExceeded, "a custom setting's value may be at most \(Self.maxCustomValueBytes) bytes")
+            }
+            guard values[key] != nil || values.count < Self.defaults.count + Self.maxCustomSettings else {
+                throw RedError(.limitExceeded, "at most \(Self.maxCustomSettings) custom settings per connection")
+            }
             values[key] = value ?? ""
             return nil
         }

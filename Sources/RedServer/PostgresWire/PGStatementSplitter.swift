@@ -47,11 +47,13 @@ enum PGStatementSplitter {
                 var j = i + 1
                 while j < bytes.count, bytes[j] == UInt8(ascii: "_") || (bytes[j] | 0x20) >= UInt8(ascii: "a") && (bytes[j] | 0x20) <= UInt8(ascii: "z") { j += 1 }
                 if j < bytes.count, bytes[j] == UInt8(ascii: "$") {
-                    let tag = Array(bytes[i...j])
+                    let tag = bytes[i...j]
                     var k = j + 1
                     var closed = false
+                    // Compared in place, failing at the first differing byte (a copy of the tag at
+                    // every position made a long unclosed tag quadratic).
                     while k + tag.count <= bytes.count {
-                        if Array(bytes[k..<(k + tag.count)]) == tag { closed = true; break }
+                        if bytes[k] == UInt8(ascii: "$"), bytes[k..<(k + tag.count)].elementsEqual(tag) { closed = true; break }
                         k += 1
                     }
                     i = closed ? k + tag.count : bytes.count

@@ -128,7 +128,11 @@ enum PGValueCodec {
         case (PGType.jsonb.oid, .json(let j)): buffer.writeInteger(UInt8(1)); buffer.writeString(j.text)
         case (PGType.json.oid, .json(let j)): buffer.writeString(j.text)
         case (PGType.timestamp.oid, .timestamp(let ms)), (PGType.timestamptz.oid, .timestamp(let ms)):
-            buffer.writeInteger((ms - postgresEpochMilliseconds) &* 1000)
+            // A value stored before ranges were checked must not trap here (22008 instead).
+            let (shifted, o1) = ms.subtractingReportingOverflow(postgresEpochMilliseconds)
+            let (micros, o2) = shifted.multipliedReportingOverflow(by: 1000)
+            guard !o1, !o2 else { throw RedError(.datetimeFieldOverflow, "timestamp out of range") }
+            buffer.writeInteger(micros)
         case (PGType.date.oid, .date(let days)): buffer.writeInteger(Int32(truncatingIfNeeded: Int64(days) - postgresEpochDays))
         case (PGType.uuid.oid, .uuid(let u)):
             buffer.writeInteger(UInt64(truncatingIfNeeded: u >> 64))
@@ -223,9 +227,7 @@ enum PGValueCodec {
             return .json(try JSONValue.parse(bytes.readString(length: bytes.readableBytes) ?? ""))
         case 1114, 1184:
             guard length == 8, let micros = bytes.readInteger(as: Int64.self) else { throw bad() }
-            let (ms, overflow) = (micros / 1000).addingReportingOverflow(postgresEpochMilliseconds)
-            guard !overflow else { throw RedError(.datetimeFieldOverflow, "timestamp out of range") }
-            return .timestamp(ms)
+            return .timestamp(try CalendarMath.checkedTimestamp(micros / 1000, plus: postgresEpochMilliseconds))
         case 1082:
             guard length == 4, let days = bytes.readInteger(as: Int32.self) else { throw bad() }
             guard let shifted = Int32(exactly: Int64(days) + postgresEpochDays) else { throw RedError(.datetimeFieldOverflow, "date out of range") }

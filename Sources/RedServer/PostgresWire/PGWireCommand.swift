@@ -28,6 +28,10 @@ enum PGWireCommand {
         // Every plain statement passes through here: its first keyword, read from its bytes,
         // turns away all but wire commands before any word is built as a `String`.
         guard wireKeywords.contains(leadingKeyword(sql)) else { return PGCatalog.mentionsCatalog(sql) ? .catalog(sql) : nil }
+        // Words are built as characters (16 bytes each): a 64 MiB SET would take a gigabyte.
+        guard sql.utf8.count <= PGLimits.maxWireCommandBytes else {
+            throw RedError(.limitExceeded, "statement longer than \(PGLimits.maxWireCommandBytes) bytes")
+        }
         var words = PGWords(sql)
         guard let first = words.nextWord()?.lowercased() else { return nil }
         switch first {

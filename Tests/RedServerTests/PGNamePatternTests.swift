@@ -1,0 +1,31 @@
+import RedCore
+@testable import RedServer
+import Testing
+
+/// psql's `\d PATTERN` names, matched without a regex engine (client text given to Swift's
+/// backtracking engine could take exponential time or overflow the stack).
+@Suite struct PGNamePatternTests {
+    @Test func psqlPatternsMatchAsPsqlMeansThem() throws {
+        let users = try PGNamePattern("^(users)$")
+        #expect(users.matches("users") && !users.matches("users2") && !users.matches("xusers"))
+        let prefix = try PGNamePattern("^(us.*)$")  // \d us*
+        #expect(prefix.matches("us") && prefix.matches("users") && !prefix.matches("bus"))
+        let one = try PGNamePattern("^(user.)$")  // \d user?
+        #expect(one.matches("users") && !one.matches("user") && !one.matches("userss"))
+        let either = try PGNamePattern("^(users|orders)$")
+        #expect(either.matches("orders") && either.matches("users") && !either.matches("usersorders"))
+        let escaped = try PGNamePattern(#"^(a\$b)$"#)
+        #expect(escaped.matches("a$b") && !escaped.matches("ab"))
+        let middle = try PGNamePattern("^(.*_log.*)$")
+        #expect(middle.matches("app_log_2024") && !middle.matches("applog"))
+    }
+
+    @Test func anythingElseIsRefusedClearly() {
+        for pattern in ["^((((a|a)*)*)*b)$", String(repeating: "(", count: 100_000), "^([a-z]+)$", "^(a{2})$", "*x"] {
+            #expect(throws: RedError.self) { try PGNamePattern(pattern) }
+        }
+        // Long but plain patterns still match in time proportional to pattern × name.
+        let long = String(repeating: ".*a", count: 300)
+        #expect(throws: Never.self) { _ = try PGNamePattern(long).matches(String(repeating: "a", count: 200) + "b") }
+    }
+}
