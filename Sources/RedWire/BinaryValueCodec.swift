@@ -172,6 +172,11 @@ public enum BinaryValueCodec {
         return names
     }
 
+    /// Most memory the rows of one frame may take once decoded, and what one row's array
+    /// costs besides its values (header and the outer array's slot).
+    static let maxDecodedRowBytes = 128 << 20
+    static let rowOverheadBytes = 40
+
     /// Rows of `width` values; every value takes at least one byte, so a count the payload
     /// cannot hold is refused before anything is allocated.
     static func readRows(_ reader: inout WireReader, width: Int) throws -> [[Value]] {
@@ -181,6 +186,11 @@ public enum BinaryValueCodec {
             return []
         }
         guard count <= reader.remaining / width else { throw RedError(.protocolViolation, "truncated rows") }
+        // A one-byte NULL becomes a 32-byte `Value` in a row array of its own: 16 MiB of
+        // one-column NULL rows would take over a gigabyte decoded. Bounded per frame instead.
+        guard count * (rowOverheadBytes + width * MemoryLayout<Value>.stride) <= maxDecodedRowBytes else {
+            throw RedError(.limitExceeded, "\(count) rows of \(width) values in one frame decode to more than \(maxDecodedRowBytes >> 20) MiB; send them in more frames")
+        }
         var rows: [[Value]] = []
         rows.reserveCapacity(count)
         for _ in 0..<count {

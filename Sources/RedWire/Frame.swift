@@ -86,7 +86,13 @@ public enum FrameDecoder {
     /// Decodes the first frame of `bytes`. Throws `RedError(.protocolViolation)` for a frame
     /// the connection must be dropped for. A COMPRESSED payload is inflated (zstd, at most
     /// 16 MiB) and the frame returned without the flag; where zstd is unavailable it is refused.
-    public static func decode(_ bytes: ArraySlice<UInt8>) throws -> Outcome {
+    ///
+    /// `inflate: false` leaves a compressed payload as it came, flag set, for `Frame.inflated()`
+    /// later: a server inflates only the frame its reader is about to take, after counting it
+    /// against the connection's pending bytes. Inflating while splitting the stream let a few
+    /// hundred bytes on the wire become 16 MiB each, hundreds per read, before any check
+    /// (even before the handshake).
+    public static func decode(_ bytes: ArraySlice<UInt8>, inflate: Bool = true) throws -> Outcome {
         guard bytes.count >= Frame.headerSize else { return .needMoreBytes }
         let base = bytes.startIndex
         func u(_ at: Int, _ width: Int) -> UInt64 {
@@ -113,13 +119,30 @@ public enum FrameDecoder {
             guard Zstd.isAvailable else {
                 throw RedError(.protocolViolation, "redwire: compressed frames need zstd, which is not available here")
             }
-            // Inflated here, capped at the frame limit, so handlers only ever see plain payloads.
-            do { payload = try Zstd.decompress(payload, maxBytes: Frame.maximumSize) } catch let error as RedError {
-                throw RedError(.protocolViolation, "redwire: bad compressed payload: \(error.message)")
+            if inflate {
+                // Inflated here, capped at the frame limit, so handlers only ever see plain payloads.
+                payload = try Frame.inflate(payload)
+                plainFlags.remove(.compressed)
             }
-            plainFlags.remove(.compressed)
         }
         let frame = Frame(kind, correlationID: u(8, 8), streamID: UInt16(u(6, 2)), flags: plainFlags, payload: payload)
         return .frame(frame, consumed: length)
+    }
+}
+
+extension Frame {
+    /// This frame with its payload inflated and the COMPRESSED flag cleared (itself when not
+    /// compressed); a bad payload, or one inflating past 16 MiB, is a protocol violation.
+    public func inflated() throws -> Frame {
+        guard flags.contains(.compressed) else { return self }
+        var plainFlags = flags
+        plainFlags.remove(.compressed)
+        return Frame(kind, correlationID: correlationID, streamID: streamID, flags: plainFlags, payload: try Self.inflate(payload))
+    }
+
+    static func inflate(_ payload: [UInt8]) throws -> [UInt8] {
+        do { return try Zstd.decompress(payload, maxBytes: Frame.maximumSize) } catch let error as RedError {
+            throw RedError(.protocolViolation, "redwire: bad compressed payload: \(error.message)")
+        }
     }
 }

@@ -100,7 +100,7 @@ public enum ParamValueCodec {
         case 0x08:
             let seconds = Int64(bitPattern: try reader.u64("timestamp"))
             let (ms, overflow) = seconds.multipliedReportingOverflow(by: 1000)
-            guard !overflow else { throw RedError(.protocolViolation, "timestamp parameter out of range") }
+            guard !overflow, CalendarMath.timestampRange.contains(ms) else { throw RedError(.protocolViolation, "timestamp parameter out of range") }
             return .timestamp(ms)
         case 0x09:
             let raw = try reader.bytes(16, "uuid")

@@ -29,7 +29,7 @@ enum GRPCValues {
             }
         case .timestampValue(let seconds):
             let (ms, overflow) = seconds.multipliedReportingOverflow(by: 1_000)
-            guard !overflow else { throw RedError(.invalidParameters, "timestamp param out of range: \(seconds)") }
+            guard !overflow, CalendarMath.timestampRange.contains(ms) else { throw RedError(.invalidParameters, "timestamp param out of range: \(seconds)") }
             return .timestamp(ms)
         case .uuidValue(let data):
             guard data.count == 16 else { throw RedError(.invalidParameters, "uuid param must be 16 bytes, got \(data.count)") }

@@ -115,8 +115,10 @@ final class RedWireConnection {
                 lane.close()  // before the group waits for the streams' tasks: their sessions are theirs again
                 for stream in streams.values { stream.queue?.finish() }
             }
-            while case .frame(let frame, let declinedOnLoop)? = try await inbound.next() {
+            while case .frame(let received, let declinedOnLoop)? = try await inbound.next() {
                 defer { lane.dispatched() }  // every path below has queued, answered or refused it
+                // Inflated only now, one frame at a time, before its bytes are counted (`pending`).
+                let frame = try received.inflated()
                 // A login the auth store no longer honours (user removed, key revoked, the first
                 // admin bootstrapped for an anonymous client) ends the connection.
                 guard login.holds() else {

@@ -101,7 +101,8 @@ final class RedWireFastLane: Sendable {
 
     /// Answers `frame` here when the lane may (see the type's comment).
     fileprivate func answer(_ frame: Frame, writable: Bool) -> Outcome {
-        guard writable, held.load(ordering: .relaxed) == 0, RedWireStatementRequest.isStatement(frame.kind) else { return .passOn }
+        guard writable, held.load(ordering: .relaxed) == 0, RedWireStatementRequest.isStatement(frame.kind),
+              !frame.flags.contains(.compressed) else { return .passOn }  // the reader inflates those
         guard let (requests, login, stream) = state.withLock({ open in open.map { ($0.requests, $0.login, $0.streams[frame.streamID]) } }),
               let stream, stream.backlog.isEmpty, login.holds() else { return .passOn }
         return requests.replyWithoutWaiting(frame, session: stream.session).map(Outcome.answered) ?? .declined

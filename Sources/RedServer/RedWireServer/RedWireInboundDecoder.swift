@@ -12,7 +12,8 @@ enum RedWireInbound: Sendable {
 
 /// Splits the connection's bytes into the preamble and frames. A malformed frame (length
 /// outside 16 … 16 MiB, unknown kind or flags, compression) is an error that closes the
-/// connection with no reply, as the spec says; nothing is buffered beyond one frame.
+/// connection with no reply, as the spec says; nothing is buffered beyond one frame, and a
+/// compressed payload is passed on compressed (the reader inflates it when it takes it).
 struct RedWireInboundDecoder: ByteToMessageDecoder {
     typealias InboundOut = RedWireInbound
     private var sawPreamble = false
@@ -35,7 +36,8 @@ struct RedWireInboundDecoder: ByteToMessageDecoder {
             _ = try FrameDecoder.decode(Array(buffer.readableBytesView.prefix(Frame.headerSize))[...])
         }
         guard buffer.readableBytes >= Int(length), let bytes = buffer.readBytes(length: Int(length)) else { return .needMoreData }
-        guard case .frame(let frame, _) = try FrameDecoder.decode(bytes[...]) else { return .needMoreData }
+        // Compressed payloads stay compressed until the reader takes the frame (`Frame.inflated`).
+        guard case .frame(let frame, _) = try FrameDecoder.decode(bytes[...], inflate: false) else { return .needMoreData }
         context.fireChannelRead(wrapInboundOut(.frame(frame)))
         return .continue
     }

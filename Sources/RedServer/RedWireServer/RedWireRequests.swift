@@ -27,9 +27,17 @@ struct RedWireRequests: Sendable {
         try await outbound.write(encode(frame))
     }
 
-    /// A reply's bytes, compressed when the client asked for it.
+    /// A reply's bytes, compressed when the client asked for it. A reply that would not fit
+    /// a frame (16 MiB; one large value, or a result read in one piece) goes as an Error
+    /// frame instead: the client would drop the connection on the oversized frame, and past
+    /// 4 GiB its length would not even fit the header.
     func encode(_ frame: Frame) -> ByteBuffer {
-        ByteBuffer(bytes: (compressReplies ? frame.compressed(level: Self.zstdLevel) : frame).encoded())
+        let sent = compressReplies ? frame.compressed(level: Self.zstdLevel) : frame
+        guard sent.payload.count <= Frame.maximumSize - Frame.headerSize else {
+            let error = RedError(.limitExceeded, "the reply (\(sent.payload.count) bytes) is larger than a RedWire frame (\(Frame.maximumSize) bytes): select fewer rows or smaller values, or stream the query")
+            return ByteBuffer(bytes: errorReply(to: frame, error).encoded())
+        }
+        return ByteBuffer(bytes: sent.encoded())
     }
 
     /// An Error frame: the message as UTF-8 text (spec §1.8), or with structured errors
