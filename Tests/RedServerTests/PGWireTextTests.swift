@@ -92,6 +92,31 @@ import Testing
         #expect(parser.finished)
     }
 
+    /// Rows fed a byte at a time come out exactly as when fed whole: a row's scan resumes
+    /// where the last chunk left it (rescanning from the row's start made long rows sent in
+    /// small chunks quadratic), and `\.` split over chunks still ends the data.
+    @Test(arguments: ["COPY t FROM STDIN", "COPY t FROM STDIN WITH (FORMAT csv)", "COPY t FROM STDIN WITH (FORMAT csv, ESCAPE '\\')"])
+    func copyRowsFedByteByByteMatchRowsFedWhole(_ command: String) throws {
+        let data = "1\t\"a,b\"\tx\\y\n\"multi\nline \"\"quoted\"\"\",2,\\N\n" + String(repeating: "long", count: 300)
+            + ",\"\",end\r\nlast,row\n\\.\nignored after the marker\n"
+        func rows(chunk: Int) throws -> [[String?]] {
+            var parser = PGCopyRowParser(try PGCopyCommand(parsing: command))
+            var out: [[String?]] = []
+            var bytes = Array(data.utf8)[...]
+            while !bytes.isEmpty {
+                try parser.append(ByteBuffer(bytes: bytes.prefix(chunk)))
+                bytes = bytes.dropFirst(chunk)
+                while let row = try parser.nextRow() { out.append(row) }
+            }
+            while let row = try parser.nextRow(atEnd: true) { out.append(row) }
+            #expect(parser.finished)
+            return out
+        }
+        let whole = try rows(chunk: data.utf8.count)
+        #expect(whole.count >= 3)
+        for chunk in [1, 2, 3, 7] { #expect(try rows(chunk: chunk) == whole, "chunks of \(chunk)") }
+    }
+
     @Test func copyTextEscapesDelimitersAndNullMarkers() throws {
         var parser = PGCopyRowParser(try PGCopyCommand(parsing: "COPY t FROM STDIN"))
         // An escaped tab is data; `\\N` is the text \N, not NULL; a lone trailing backslash stays; é passes through.

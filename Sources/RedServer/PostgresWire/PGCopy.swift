@@ -189,6 +189,11 @@ struct PGCopyRowParser {
     var buffer: [UInt8] = []
     var position = 0
     var finished = false
+    /// Where an unfinished row's scan stopped, so the next chunk resumes it rather than
+    /// scanning the row again from its start (chunks of a byte each made a long row quadratic):
+    /// for text, how far there is surely no newline; for CSV, the scanner's whole state.
+    var scannedWithoutNewline = 0
+    var csvResume: (i: Int, fields: [String?], field: [UInt8], quoted: Bool, inQuotes: Bool)?
     /// `copy.null` as bytes, compared with each raw text field.
     let nullBytes: [UInt8]
     /// The target columns' types, when known: a text field that is plainly an integer or a
@@ -206,6 +211,8 @@ struct PGCopyRowParser {
     mutating func append(_ bytes: ByteBuffer) throws {
         if position > 0 {
             buffer.removeFirst(position)
+            scannedWithoutNewline = max(0, scannedWithoutNewline - position)
+            csvResume?.i -= position
             position = 0
         }
         guard !finished else { return }
@@ -233,10 +240,19 @@ struct PGCopyRowParser {
         var field: [UInt8] = []
         var quoted = false, inQuotes = false
         var i = position
-        // End marker on a line of its own.
-        if buffer.count - position >= 2, buffer[position] == UInt8(ascii: "\\"), buffer[position + 1] == UInt8(ascii: "."),
+        if let resume = csvResume {
+            (i, fields, field, quoted, inQuotes) = resume
+            csvResume = nil
+        } else if buffer.count - position >= 2, buffer[position] == UInt8(ascii: "\\"), buffer[position + 1] == UInt8(ascii: "."),
            position + 2 == buffer.count || buffer[position + 2] == 0x0A || buffer[position + 2] == 0x0D {
+            // End marker on a line of its own.
             finished = true
+            return nil
+        }
+        func suspend() -> [String?]? {
+            // Within a row's first bytes it starts afresh (cheaply): `\.` split over chunks must
+            // still be read as the end marker.
+            if i - position >= 3 { csvResume = (i, fields, field, quoted, inQuotes) }
             return nil
         }
         func finishField() {
@@ -253,7 +269,7 @@ struct PGCopyRowParser {
                     if i + 1 < buffer.count {
                         if buffer[i + 1] == copy.quote { field.append(copy.quote); i += 2; continue }
                     } else if !atEnd {
-                        return nil  // need the next byte to decide
+                        return suspend()  // need the next byte to decide
                     }
                     inQuotes = false
                     i += 1
@@ -261,7 +277,7 @@ struct PGCopyRowParser {
                 }
                 if c == copy.escape, copy.escape != copy.quote {
                     if i + 1 < buffer.count { field.append(buffer[i + 1]); i += 2; continue }
-                    if !atEnd { return nil }
+                    if !atEnd { return suspend() }
                 }
                 if c == copy.quote { inQuotes = false; i += 1; continue }
                 field.append(c)
@@ -271,6 +287,7 @@ struct PGCopyRowParser {
             if c == copy.quote { inQuotes = true; quoted = true; i += 1; continue }
             if c == copy.delimiter { finishField(); i += 1; continue }
             if c == 0x0A || c == 0x0D {
+                if c == 0x0D, i + 1 == buffer.count, !atEnd { return suspend() }  // a \n next belongs to this line's end
                 finishField()
                 i += 1
                 if c == 0x0D, i < buffer.count, buffer[i] == 0x0A { i += 1 }
@@ -280,7 +297,7 @@ struct PGCopyRowParser {
             field.append(c)
             i += 1
         }
-        guard atEnd else { return nil }
+        guard atEnd else { return suspend() }
         if inQuotes { throw RedError(.invalidTextRepresentation, "unterminated CSV quoted field") }
         finishField()
         position = buffer.count

@@ -14,8 +14,9 @@ extension PGCopyRowParser {
     mutating func scanTextLine(atEnd: Bool, _ visit: (UnsafeBufferPointer<UInt8>?, Int) -> Void) -> Bool {
         guard !finished, position < buffer.count else { return false }
         let (delimiter, null, start) = (copy.delimiter, nullBytes, position)
+        let searchFrom = max(start, scannedWithoutNewline)
         let outcome = buffer.withUnsafeBufferPointer { bytes -> (next: Int, marker: Bool)? in
-            var end = start
+            var end = searchFrom  // bytes before it were searched already: no newline there
             while end < bytes.count, bytes[end] != 0x0A { end += 1 }
             if end == bytes.count, !atEnd { return nil }
             var lineEnd = end
@@ -41,7 +42,10 @@ extension PGCopyRowParser {
             }
             return (next, false)
         }
-        guard let outcome else { return false }
+        guard let outcome else {
+            scannedWithoutNewline = buffer.count
+            return false
+        }
         position = outcome.next
         if outcome.marker {
             finished = true
