@@ -49,6 +49,12 @@ extension CollectionOperations {
         let template = try Self.optionalText(body, "prompt_template")
         var inputs = try await aiInputs(body, single: "prompt", many: "prompts")
         if let template {
+            // Sized before expanding: a template repeating {{value}} thousands of times around a
+            // long input would otherwise build gigabytes before the prompt's size is checked.
+            let placeholders = template.components(separatedBy: "{{value}}").count - 1
+            for input in inputs where template.utf8.count + placeholders * input.text.utf8.count > AIService.maxTextBytes {
+                throw RedError(.limitExceeded, "the expanded prompt would exceed \(AIService.maxTextBytes) bytes")
+            }
             inputs = inputs.map { var i = $0; i.text = template.replacingOccurrences(of: "{{value}}", with: i.text); return i }
         }
         var options = PromptOptions()

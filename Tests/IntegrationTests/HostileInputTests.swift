@@ -101,6 +101,22 @@ import Glibc
         #expect(server.process.isRunning)
     }
 
+    /// HTTP: a prompt template repeating its placeholder around a long input is refused before
+    /// it is expanded (a 1 MiB request expanded to tens of gigabytes); a timestamp parameter
+    /// outside PostgreSQL's range is 22008.
+    @Test func httpRequestsThatWouldExpandOrOverflowAreRefused() async throws {
+        let server = try ServerProcess()
+        defer { server.remove() }
+        let template = String(repeating: "{{value}}", count: 50_000)
+        let body = #"{"prompt": ""# + String(repeating: "A", count: 500_000) + #"", "prompt_template": ""# + template + #""}"#
+        let prompt = try await HTTPClientTests.call(server, "POST", "/ai/prompt", body: body)
+        #expect(prompt.body.contains("expanded prompt would exceed"), "\(prompt.status) \(prompt.body.prefix(300))")
+        let ts = try await HTTPClientTests.call(server, "POST", "/query",
+                                                body: #"{"query": "SELECT $1", "params": [{"$ts": 9223372036854775807}]}"#)
+        #expect(ts.body.contains("22008") || ts.body.contains("timestamp out of range"), "\(ts.status) \(ts.body)")
+        #expect(server.process.isRunning)
+    }
+
     /// Compressed frames are inflated one at a time by the connection's reader, not while the
     /// stream is split: hundreds of small frames each inflating to 16 MiB, sent before the
     /// handshake, used to be inflated all at once.

@@ -116,6 +116,7 @@ struct CheckConstraints {
 
     /// The name of a new check on `table`: the given one (which must be free), else PostgreSQL's.
     static func name(for spec: CheckSpec, table: String, columns: [ColumnDefinition], taken: [String], planner: Planner) throws -> String {
+        let taken = Set(taken)
         if let name = spec.name {
             guard !taken.contains(name) else { throw RedError(.duplicateObject, "constraint \"\(name)\" for relation \"\(table)\" already exists") }
             return name

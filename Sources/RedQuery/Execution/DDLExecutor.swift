@@ -12,6 +12,8 @@ struct DDLExecutor {
 
     static let reservedColumnNames: Set<String> = ["rid", "created_at", "updated_at"]
     static let maxColumns = 1600
+    /// CHECK constraints per table: each is evaluated on every write, and naming one scans the others.
+    static let maxChecks = 1_000
 
     func execute(_ statement: Statement) throws -> QueryResult {
         switch statement {
@@ -132,7 +134,12 @@ struct DDLExecutor {
                 throw RedError(.duplicateCollection, "relation \"\(name)\" already exists")
             }
             let planner = Planner(context: context)
+            // Planned as if expanding the view itself, so its nesting counts against the limit
+            // (`Planner.maxViewNesting`) as it will when it is read: a view is never created
+            // that could not be selected from.
+            planner.expandingViews.insert(name)
             let plan = try planner.planQuery(query, outer: nil)  // validates names now, as PostgreSQL does
+            planner.expandingViews.remove(name)
             let newColumns = try Planner.renamed(plan.columns, columns, qualifier: name, what: "view \(name)").map(\.name)
             guard Set(newColumns).count == newColumns.count else {
                 throw RedError(.duplicateColumn, "column names of view \"\(name)\" must be unique")
@@ -312,6 +319,9 @@ struct DDLExecutor {
         guard !specs.isEmpty else { return [] }
         guard schema.model == .table else { throw RedError(.invalidOperation, "CHECK constraints need a table; \(table) is a \(schema.model.rawValue) collection") }
         var checks = schema.checks ?? []
+        guard checks.count + specs.count <= Self.maxChecks else {
+            throw RedError(.limitExceeded, "tables can have at most \(Self.maxChecks) CHECK constraints")
+        }
         var added: Set<String> = []
         let planner = Planner(context: context)
         for spec in specs {
@@ -390,6 +400,14 @@ struct DDLExecutor {
             }
             try validateNewColumn(spec, existing: schema.columns)
             if spec.primaryKey { throw RedError(.featureNotSupported, "adding a PRIMARY KEY column is not supported; add the column, then CREATE UNIQUE INDEX") }
+            // As in PostgreSQL, 1,600 columns at most, and ids are never reused: a table whose
+            // ADD/DROP history has used up the 16-bit ids must be recreated (the counter would overflow).
+            guard schema.columns.count < Self.maxColumns else {
+                throw RedError(.limitExceeded, "tables can have at most \(Self.maxColumns) columns")
+            }
+            guard schema.nextColumnID < UInt16.max else {
+                throw RedError(.limitExceeded, "table \"\(handle.name)\" has used all \(UInt16.max) column ids (dropped columns keep theirs); recreate it to add more")
+            }
             var column = ColumnDefinition(id: schema.nextColumnID, name: spec.name, type: spec.type, notNull: spec.notNull,
                                           unique: spec.unique, defaultSQL: spec.defaultSQL)
             if !spec.enumVariants.isEmpty { column.enumVariants = spec.enumVariants }

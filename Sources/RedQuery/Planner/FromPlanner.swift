@@ -183,9 +183,17 @@ extension Planner {
         }
     }
 
+    /// Views within views within … at most this deep.
+    static let maxViewNesting = 32
+
     /// Plans a view's stored query in a fresh scope (views see no outer names or CTEs).
     func planView(_ name: String, _ view: ViewDefinition) throws -> PlanNode {
         guard !expandingViews.contains(name) else { throw RedError(.invalidOperation, "view \"\(name)\" refers to itself") }
+        // Each view's text is parsed afresh, with its own nesting limit: a chain of views
+        // built on views would otherwise plan as deep as it liked (and overflow the stack).
+        guard expandingViews.count < Self.maxViewNesting else {
+            throw RedError(.limitExceeded, "views nested more than \(Self.maxViewNesting) deep (view \"\(name)\")")
+        }
         expandingViews.insert(name)
         defer { expandingViews.remove(name) }
         var parser = try Parser(view.query)

@@ -11,7 +11,7 @@ import RedCore
 /// an edge's label, both case-insensitively; `{prop: v}` compares a node's property (or its
 /// `label`, `node_type` or `id`) with `=`.
 /// No edge is used twice in one binding (as in Cypher). Bindings are held in memory: at most
-/// `maxBindings` of them, and at most `maxSteps` edges examined, else 54000.
+/// `maxBindings` of them (`maxBindingValues` values), and at most `maxSteps` edges examined, else 54000.
 ///
 /// Row layout: per node alias `id, label, node_type, properties`, then per edge alias `id,
 /// label, from, to, weight, properties`; `properties` is a document body, so `a.age` reads it.
@@ -23,6 +23,8 @@ final class MatchNode: PlanNode, @unchecked Sendable {
     /// with 54000: the bindings are held in memory before WHERE and LIMIT apply, and edge-simple
     /// paths can be exponentially many.
     static let maxBindings = 1_000_000
+    /// And at most this many values across them (512 MiB of `Value`s).
+    static let maxBindingValues = 16_000_000
     static let maxSteps = 50_000_000
 
     init(_ pattern: GraphPattern) {
@@ -75,7 +77,8 @@ final class MatchNode: PlanNode, @unchecked Sendable {
                 else { row += Array(repeating: .null, count: 6) }
             }
             rows.append(row)
-            guard rows.count <= Self.maxBindings else {
+            // Bounded in values too: a 32-node pattern's binding is over 300 values (32 bytes each).
+            guard rows.count <= Self.maxBindings, rows.count * row.count <= Self.maxBindingValues else {
                 throw RedError(.limitExceeded, "MATCH found more than \(Self.maxBindings) bindings; narrow the pattern (labels, properties, fewer hops)")
             }
         }

@@ -25,6 +25,8 @@ public final class GRPCListener: Service, Sendable {
     private let running = Mutex<(server: GRPCServer<HTTP2ServerTransport.Posix>?, shutdownAsked: Bool)>((nil, false))
     /// Largest request or response message (spec: 256 MiB both ways).
     static let maxMessageBytes = 256 << 20
+    /// Calls in flight on one connection (HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS); clients queue beyond.
+    static let maxConcurrentStreams = 100
 
     public init(context: ServerContext, address: BindAddress, isInternal: Bool = false, tls: TLSIdentity? = nil) {
         self.context = context
@@ -67,6 +69,9 @@ public final class GRPCListener: Service, Sendable {
             transportSecurity: transportSecurity,
             config: .defaults {
                 $0.rpc.maxRequestPayloadSize = Self.maxMessageBytes
+                // Each stream may hold a message of up to 256 MiB being decoded; unlimited streams
+                // (the transport's default) let one connection hold any number of them.
+                $0.http2.maxConcurrentStreams = Self.maxConcurrentStreams
                 // gzip and deflate requests are accepted (zstd has no package here); a reply is
                 // compressed with the request's algorithm when the client accepts it.
                 $0.compression.enabledAlgorithms = [.gzip, .deflate]

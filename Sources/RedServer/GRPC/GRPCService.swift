@@ -195,8 +195,15 @@ struct GRPCService: Reddb_V1_RedDb.ServiceProtocol {
     // MARK: Helpers
 
     /// A request's JSON payload; empty means `{}`.
+    /// Longest `payload_json` parsed (a parsed document takes several times its text, and
+    /// some rpcs take one before any login); bulk rpcs carry many payloads, each this small.
+    static let maxPayloadJSONBytes = 16 << 20
+
     static func payload(_ text: String) throws -> JSONValue {
         guard !text.isBlank else { return .object([]) }
+        guard text.utf8.count <= Self.maxPayloadJSONBytes else {
+            throw RedError(.limitExceeded, "payload_json is longer than \(Self.maxPayloadJSONBytes) bytes")
+        }
         do { return try JSONValue.parse(text) } catch let error as RedError {
             throw RedError(.invalidArgument, "payload_json is not valid JSON: \(error.message)")
         }
