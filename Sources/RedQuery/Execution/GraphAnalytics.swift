@@ -63,16 +63,16 @@ extension GraphExecutor {
             switch algorithm {
             case "closeness": scores = try closeness(graph)
             case "betweenness": scores = try betweenness(graph)
-            case "eigenvector": scores = eigenvector(graph)
-            case "pagerank": scores = pagerank(graph)
+            case "eigenvector": scores = try eigenvector(graph)
+            case "pagerank": scores = try pagerank(graph)
             default: scores = (0..<n).map { Double(graph.outgoing[$0].count + graph.incoming[$0].count) }
             }
             return ranked(graph, scores, command, limit)
         case .personalizedPageRank(let reference):
             let source = try graph.node(named: try constant(reference), in: command.collection)
-            return ranked(graph, pagerank(graph, restart: source), command, limit)
+            return ranked(graph, try pagerank(graph, restart: source), command, limit)
         case .hits:
-            let (authority, hub) = hits(graph)
+            let (authority, hub) = try hits(graph)
             let ascending = command.orderDescending == false
             let key = command.orderMetric == "hub" ? hub : authority
             let order = (0..<n).sorted { a, b in key[a] != key[b] ? (ascending ? key[a] < key[b] : key[a] > key[b]) : a < b }
@@ -116,7 +116,7 @@ extension GraphExecutor {
     }
 
     /// Authority and hub scores (Kleinberg), each of unit length, to a change below 1e-6 (at most 100 rounds).
-    private func hits(_ graph: MaterializedGraph) -> (authority: [Double], hub: [Double]) {
+    private func hits(_ graph: MaterializedGraph) throws -> (authority: [Double], hub: [Double]) {
         let n = graph.nodes.count
         var authority = [Double](repeating: 1, count: n), hub = [Double](repeating: 1, count: n)
         func unit(_ v: [Double]) -> [Double] {
@@ -124,6 +124,7 @@ extension GraphExecutor {
             return norm > 0 ? v.map { $0 / norm } : v
         }
         for _ in 0..<100 {
+            try context.checkCancelled()  // each round walks every edge twice; a graph may have millions
             let nextAuthority = unit((0..<n).map { v in graph.incoming[v].reduce(0) { $0 + hub[$1.node] } })
             let nextHub = unit((0..<n).map { v in graph.outgoing[v].reduce(0) { $0 + nextAuthority[$1.node] } })
             let change = zip(nextAuthority, authority).reduce(0) { $0 + abs($1.0 - $1.1) } + zip(nextHub, hub).reduce(0) { $0 + abs($1.0 - $1.1) }
@@ -268,11 +269,12 @@ extension GraphExecutor {
         return centrality
     }
 
-    private func eigenvector(_ graph: MaterializedGraph) -> [Double] {
+    private func eigenvector(_ graph: MaterializedGraph) throws -> [Double] {
         let n = graph.nodes.count
         guard n > 0 else { return [] }
         var x = [Double](repeating: 1 / Double(n).squareRoot(), count: n)
         for _ in 0..<100 {
+            try context.checkCancelled()
             var next = x  // x + A x: the shift keeps the iteration from oscillating on bipartite graphs
             for v in 0..<n { for e in graph.incoming[v] { next[v] += x[e.node] } }
             let norm = next.reduce(0) { $0 + $1 * $1 }.squareRoot()
@@ -287,7 +289,7 @@ extension GraphExecutor {
 
     /// PageRank; with `restart`, every random jump (and a dangling node's rank) goes to that
     /// node instead of spreading evenly (personalised PageRank).
-    private func pagerank(_ graph: MaterializedGraph, restart: Int? = nil) -> [Double] {
+    private func pagerank(_ graph: MaterializedGraph, restart: Int? = nil) throws -> [Double] {
         let n = graph.nodes.count
         guard n > 0 else { return [] }
         let damping = 0.85
@@ -295,6 +297,7 @@ extension GraphExecutor {
         if let restart { jump = [Double](repeating: 0, count: n); jump[restart] = 1 }
         var rank = jump
         for _ in 0..<100 {
+            try context.checkCancelled()
             var next = jump.map { (1 - damping) * $0 }
             var dangling = 0.0
             for v in 0..<n {

@@ -99,30 +99,16 @@ extension HTTPRoutes {
         return try members.flatMap { key, inner in try flatten(inner, prefix: prefix + key + ".", depth: depth + 1) }
     }
 
-    /// Dotted keys → nested objects (a key that is both a leaf and a prefix keeps the leaf under "").
+    /// Dotted keys → nested objects. Where a key is both a leaf and a prefix, the later entry
+    /// wins, in the place the name first had. Each level keeps an index of its names (a
+    /// scan per key made a configuration of many keys quadratic to read).
     static func tree(_ entries: [(String, JSONValue)]) -> JSONValue {
-        var root: [(String, JSONValue)] = []
-        for (key, value) in entries {
-            insert(&root, path: key.split(separator: ".").map(String.init)[...], value: value)
-        }
-        return .object(root)
+        let root = ConfigTreeNode()
+        for (key, value) in entries { root.insert(key.split(separator: ".").map(String.init)[...], value) }
+        return root.json
     }
 
-    private static func insert(_ members: inout [(String, JSONValue)], path: ArraySlice<String>, value: JSONValue) {
-        guard let head = path.first else { return }
-        let rest = path.dropFirst()
-        let index = members.firstIndex { $0.0 == head }
-        if rest.isEmpty {
-            if let index { members[index].1 = value } else { members.append((head, value)) }
-            return
-        }
-        var child: [(String, JSONValue)] = []
-        if let index, case .object(let existing) = members[index].1 { child = existing }
-        insert(&child, path: rest, value: value)
-        if let index { members[index].1 = .object(child) } else { members.append((head, .object(child))) }
-    }
-
-    // MARK: Change feed
+    // MARK: Change feed    // MARK: Change feed
 
     /// Committed changes with `lsn > since_lsn`, oldest first; key-value events also carry
     /// `before` and `after` (the value, `null` when absent; both left out above 64 KiB). `next_lsn` is the cursor for the
@@ -186,5 +172,44 @@ extension HTTPRoutes {
             ("info", .object([("title", .string("RedDB HTTP API")), ("version", .string(RedDB.version))])),
             ("paths", .object(paths)),
         ])
+    }
+}
+
+/// One level of `HTTPRoutes.tree`: names in first-seen order, each a value or a level below.
+private final class ConfigTreeNode {
+    enum Entry {
+        case leaf(JSONValue)
+        case node(ConfigTreeNode)
+    }
+
+    private var order: [String] = []
+    private var entries: [String: Entry] = [:]
+
+    func insert(_ path: ArraySlice<String>, _ value: JSONValue) {
+        guard let head = path.first else { return }
+        if entries[head] == nil { order.append(head) }
+        let rest = path.dropFirst()
+        if rest.isEmpty {
+            entries[head] = .leaf(value)
+            return
+        }
+        let child: ConfigTreeNode
+        if case .node(let existing)? = entries[head] {
+            child = existing
+        } else {
+            child = ConfigTreeNode()
+            entries[head] = .node(child)
+        }
+        child.insert(rest, value)
+    }
+
+    var json: JSONValue {
+        .object(order.map { name in
+            switch entries[name] {
+            case .leaf(let value)?: return (name, value)
+            case .node(let child)?: return (name, child.json)
+            case nil: return (name, .null)
+            }
+        })
     }
 }
