@@ -6,22 +6,18 @@ import RedDB
 /// error, where it used to trap (a 16-bit column id counter), recurse without bound (views
 /// on views), take cubic time (naming CHECK constraints) or gigabytes (MATCH bindings).
 @Suite struct DefinitionLimitTests {
-    static func code(_ body: () async throws -> Void) async -> String? {
-        do { try await body(); return nil } catch let error as RedError { return error.code.sqlState } catch { return "\(error)" }
-    }
-
     @Test func addColumnStopsAtPostgresLimitAndWhenColumnIDsRunOut() async throws {
         let db = try await Database.inMemory()
         let s = db.session()
         try await s.execute("CREATE TABLE wide (" + (1...1_600).map { "c\($0) INT" }.joined(separator: ", ") + ")")
-        #expect(await Self.code { try await s.execute("ALTER TABLE wide ADD c1601 INT") } == "54000")
+        #expect(await sqlState { try await s.execute("ALTER TABLE wide ADD c1601 INT") } == "54000")
 
         // Dropped columns keep their ids: adding and dropping uses them up without the table growing.
         try await s.execute("CREATE TABLE churn (id INT)")
         var exhausted: String?
         for _ in 0..<8 where exhausted == nil {
             let actions = Array(repeating: "ADD x INT, DROP x", count: 10_000).joined(separator: ", ")
-            exhausted = await Self.code { try await s.execute("ALTER TABLE churn " + actions) }
+            exhausted = await sqlState { try await s.execute("ALTER TABLE churn " + actions) }
         }
         #expect(exhausted == "54000")
         #expect(try await s.execute("SELECT count(*) FROM churn").rows == [[.integer(0)]])
@@ -31,9 +27,9 @@ import RedDB
         let db = try await Database.inMemory()
         let s = db.session()
         let checks = Array(repeating: "CHECK (a > 0)", count: 1_001).joined(separator: ", ")
-        #expect(await Self.code { try await s.execute("CREATE TABLE t (a INT, \(checks))") } == "54000")
+        #expect(await sqlState { try await s.execute("CREATE TABLE t (a INT, \(checks))") } == "54000")
         try await s.execute("CREATE TABLE t (a INT, " + Array(repeating: "CHECK (a > 0)", count: 300).joined(separator: ", ") + ")")
-        #expect(await Self.code { try await s.execute("INSERT INTO t VALUES (0)") } == "23514")
+        #expect(await sqlState { try await s.execute("INSERT INTO t VALUES (0)") } == "23514")
     }
 
     @Test func viewsNestAtMost32Deep() async throws {
@@ -42,7 +38,7 @@ import RedDB
         try await s.execute("CREATE VIEW v0 AS SELECT 1 AS x")
         var refused: (Int, String?)?
         for i in 1...40 where refused == nil {
-            if let code = await Self.code({ try await s.execute("CREATE VIEW v\(i) AS SELECT x FROM v\(i - 1)") }) { refused = (i, code) }
+            if let code = await sqlState(of: { try await s.execute("CREATE VIEW v\(i) AS SELECT x FROM v\(i - 1)") }) { refused = (i, code) }
         }
         #expect(refused?.0 == 32 && refused?.1 == "54000", "\(String(describing: refused))")  // v32 over v31 … v0: 33 levels
         #expect(try await s.execute("SELECT x FROM v31").rows == [[.integer(1)]])
@@ -55,6 +51,6 @@ import RedDB
         try await s.execute("INSERT INTO g NODE (label) VALUES ('n')")
         try await s.execute("INSERT INTO g EDGE (label, from, to) VALUES " + Array(repeating: "('e', 'n', 'n')", count: 40).joined(separator: ", "))
         let pattern = "(a)" + String(repeating: "-[]->()", count: 31)
-        #expect(await Self.code { try await s.execute("MATCH \(pattern) RETURN a.label LIMIT 1") } == "54000")
+        #expect(await sqlState { try await s.execute("MATCH \(pattern) RETURN a.label LIMIT 1") } == "54000")
     }
 }

@@ -8,10 +8,6 @@ import RedDB
 /// stack and took the server down; now a chain deeper than `max_expression_depth` (1,000)
 /// is a 42601 error, and one just under it runs in full.
 @Suite struct LongChainTests {
-    static func code(_ body: () async throws -> Void) async -> String? {
-        do { try await body(); return nil } catch let error as RedError { return error.code.sqlState } catch { return "\(error)" }
-    }
-
     @Test func chainsUnderTheLimitRunAndLongerOnesAreRefused() async throws {
         let db = try await Database.inMemory()
         let s = db.session()
@@ -34,7 +30,7 @@ import RedDB
             "SELECT 1 FROM " + Array(repeating: "t", count: 50_000).joined(separator: ", "),
             "SELECT 1 FROM t" + String(repeating: " CROSS JOIN t", count: 50_000),
         ] {
-            #expect(await Self.code { try await s.execute(tooLong) } == "42601")
+            #expect(await sqlState { try await s.execute(tooLong) } == "42601")
         }
     }
 }
