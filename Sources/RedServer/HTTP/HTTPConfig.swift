@@ -108,7 +108,7 @@ extension HTTPRoutes {
         return root.json
     }
 
-    // MARK: Change feed    // MARK: Change feed
+    // MARK: Change feed
 
     /// Committed changes with `lsn > since_lsn`, oldest first; key-value events also carry
     /// `before` and `after` (the value, `null` when absent; both left out above 64 KiB). `next_lsn` is the cursor for the
