@@ -89,6 +89,10 @@ final class ServerProcess: @unchecked Sendable {
             }
         }
         process.terminate()
+        // Its last words may still be in the pipe (the handler had read only "E" of one once).
+        process.waitUntilExit()
+        stderr.fileHandleForReading.readabilityHandler = nil
+        stderrBuffer.append(stderr.fileHandleForReading.readDataToEndOfFile())
         throw RedError(.internalError, "red server did not become ready: \(stderrText)")
     }
 
