@@ -27,6 +27,23 @@ struct AuthStoreTests {
         try #require(store.identity(of: name))
     }
 
+    /// One user logging in again and again ends its own oldest sessions instead of filling the
+    /// server-wide limit (which locked every user out of logging in).
+    @Test func aUsersLoginsPastItsLimitEndItsOldestSessions() async throws {
+        let clock = Clock()
+        let store = try AuthStore(database: try await Database.inMemory(), configuredUsers: ["ada": "pw", "bob": "pw"],
+                                  iterations: Self.iterations, sessionLifetimeMilliseconds: 60_000, maxSessionsPerUser: 3,
+                                  now: { clock.now.load(ordering: .relaxed) })
+        let bob = try await store.login(username: "bob", password: "pw")
+        var tokens: [String] = []
+        for _ in 0..<5 {
+            tokens.append(try await store.login(username: "ada", password: "pw").token)
+            clock.now.add(1, ordering: .relaxed)
+        }
+        #expect(tokens.map { store.resolve($0) != nil } == [false, false, true, true, true])
+        #expect(store.resolve(bob.token) != nil, "another user's session is untouched")
+    }
+
     @Test func configuredUsersLogInWithSessionsThatExpire() async throws {
         let clock = Clock()
         let store = try Self.store(try await Database.inMemory(), users: ["ada": "pw"], clock: clock)

@@ -67,6 +67,10 @@ final class AuthStore: Sendable {
     }
 
     static let maxSessions = 100_000
+    /// Live sessions one user may hold; a login past it ends that user's oldest. Without it,
+    /// one user logging in again and again filled the server-wide limit and locked everyone
+    /// out of logging in for the sessions' lifetime.
+    static let defaultMaxSessionsPerUser = 1_000
     static let maxUsers = 10_000
     static let maxKeysPerUser = 100
     static let maxNameBytes = 63
@@ -92,16 +96,19 @@ final class AuthStore: Sendable {
     private let mockSecret = SCRAMVerifier.randomBytes(32)
     let iterations: Int
     private let sessionLifetimeMilliseconds: Int64
+    private let maxSessionsPerUser: Int
     private let now: @Sendable () -> Int64
 
     /// Loads the stored users and keys, and derives the configured users' verifiers.
     init(database: Database, configuredUsers: [String: String], iterations: Int = SCRAMVerifier.defaultIterations,
-         sessionLifetimeMilliseconds: Int64 = 3_600_000, readOnlyReason: String? = nil,
+         sessionLifetimeMilliseconds: Int64 = 3_600_000, maxSessionsPerUser: Int = AuthStore.defaultMaxSessionsPerUser,
+         readOnlyReason: String? = nil,
          now: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970 * 1000) }) throws {
         self.database = database
         self.readOnlyReason = readOnlyReason
         self.iterations = max(SCRAMVerifier.minimumIterations, iterations)
         self.sessionLifetimeMilliseconds = sessionLifetimeMilliseconds
+        self.maxSessionsPerUser = max(1, maxSessionsPerUser)
         self.now = now
         let tx = try database.engine.begin()
         defer { tx.rollback() }
@@ -210,6 +217,10 @@ final class AuthStore: Sendable {
         try state.withLock { s in
             let current = now()
             s.sessions = s.sessions.filter { $0.value.expiresAt > current }
+            let own = s.sessions.filter { $0.value.username == username }
+            if own.count >= maxSessionsPerUser, let oldest = own.min(by: { $0.value.expiresAt < $1.value.expiresAt }) {
+                s.sessions[oldest.key] = nil
+            }
             guard s.sessions.count < Self.maxSessions else { throw RedError(.limitExceeded, "too many live sessions (\(Self.maxSessions))") }
             guard let user = s.users[username] else { throw RedError(.invalidPassword, "invalid user name or password") }
             s.sessions[token] = (username, user.verifier, expiresAt)
