@@ -161,11 +161,14 @@ public enum CalendarMath {
             let zone = rest[rest.index(after: signIndex)...]
             let sign: Int64 = rest[signIndex] == "-" ? -1 : 1
             let zoneParts = zone.split(separator: ":")
-            // PostgreSQL's limit on a displacement is 15:59 (hours, then minutes, up to 2 digits each).
-            guard zoneParts.count <= 2, let zh = Int64(zoneParts.first ?? ""), (0...15).contains(zh),
-                  (zoneParts.first ?? "").count <= 2 else { return nil }
-            let zm = zoneParts.count == 2 ? Int64(zoneParts[1]) ?? -1 : 0
-            guard (0...59).contains(zm) else { return nil }
+            // `+H`, `+HH`, `+HH:MM` or `+HHMM`, within PostgreSQL's limit of 15:59.
+            let first = zoneParts.first ?? ""
+            guard zoneParts.count <= 2, !first.isEmpty, first.count <= 4, first.count != 3,
+                  zoneParts.count == 1 || first.count <= 2 else { return nil }
+            let hoursText = first.count == 4 ? first.prefix(2) : first[...]
+            let minutesText = first.count == 4 ? first.suffix(2) : (zoneParts.count == 2 ? zoneParts[1][...] : "0")
+            guard let zh = Int64(hoursText), (0...15).contains(zh), minutesText.count <= 2,
+                  let zm = Int64(minutesText), (0...59).contains(zm) else { return nil }
             offsetMillis = sign * (zh * 3600 + zm * 60) * 1000
             rest = rest[..<signIndex]
         }

@@ -23,7 +23,8 @@ public enum JSONValue: Sendable, Hashable {
     /// level per step could otherwise nest one as deep as it liked, and writing, hashing or
     /// freeing it recurses per level; a parsed document never gets that deep.
     public static func checkedNesting(_ value: JSONValue) throws -> JSONValue {
-        guard value.nestsWithin(maxDepth) else {
+        // As deep as a parsed document may be (the parser's levels count from 0 to `maxDepth`).
+        guard value.nestsWithin(maxDepth + 1) else {
             throw RedError(.limitExceeded, "JSON value nests deeper than \(maxDepth) levels")
         }
         return value

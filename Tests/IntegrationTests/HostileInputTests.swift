@@ -120,7 +120,7 @@ import Glibc
     /// Compressed frames are inflated one at a time by the connection's reader, not while the
     /// stream is split: hundreds of small frames each inflating to 16 MiB, sent before the
     /// handshake, used to be inflated all at once.
-    @Test func redWireCompressedFramesBeforeTheHandshakeAreNotInflated() throws {
+    @Test func redWireCompressedFramesBeforeTheHandshakeAreNotInflated() async throws {
         guard Zstd.isAvailable else { return }
         let server = try ServerProcess()
         defer { server.remove() }
@@ -134,13 +134,26 @@ import Glibc
         shutdown(s.fd, Int32(SHUT_WR))
         _ = s.readAll()
         #expect(server.process.isRunning)
-        // A logged-in client still gets its compressed query answered.
+        // A logged-in client still gets its compressed queries answered: a short read on the
+        // connection's event loop (inflated there up to the 4 KiB such requests may be), and one
+        // inflating past that by the reader.
         let client = try RedWireServerTests.connect(server)
-        let small = Frame(.query, correlationID: 10, payload: Array(("SELECT 1 AS one" + String(repeating: " ", count: 400)).utf8))
-            .compressed(level: 1)
-        #expect(small.flags.contains(.compressed))
-        let reply = RedWireServerTests.request(client, small)
-        #expect(reply?.kind == .result, "\(RedWireServerTests.text(reply))")
+        func answeredOnLoop() async throws -> Int {
+            let metrics = try await HTTPClientTests.call(server, "GET", "/metrics").body
+            let line = metrics.split(separator: "\n").first {
+                $0.hasPrefix("reddb_event_loop_statements_total") && $0.contains(#"surface="redwire""#) && $0.contains(#"outcome="answered""#)
+            }
+            return line.flatMap { Int($0.split(separator: " ").last ?? "") } ?? 0
+        }
+        let before = try await answeredOnLoop()
+        for (id, padding) in [(UInt64(10), 400), (11, 20_000)] {
+            let sql = "SELECT 7 AS seven" + String(repeating: " ", count: padding)
+            let small = Frame(.queryWithParams, correlationID: id, payload: ParamValueCodec.encode(.init(sql: sql, parameters: []))).compressed(level: 1)
+            #expect(small.flags.contains(.compressed))
+            let reply = RedWireServerTests.request(client, small)
+            #expect(reply?.kind == .result && RedWireServerTests.text(reply).contains(#""seven":7"#), "\(RedWireServerTests.text(reply))")
+        }
+        #expect(try await answeredOnLoop() == before + 1, "the short compressed read is answered on the event loop, the long one not")
     }
 
     /// A reply larger than a frame is an Error frame (the client would drop the connection on

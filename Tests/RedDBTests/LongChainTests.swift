@@ -5,8 +5,8 @@ import RedDB
 /// Left-deep chains (`1 + 1 + …`, `x = 1 OR x = 2 …`, `UNION` after `UNION`, join after join)
 /// are built by a loop in the parser, but binding, planning and evaluating them recurse once
 /// per link. With no limit, a statement of a few hundred kilobytes of `+1` overflowed the
-/// stack and took the server down; now a chain deeper than `max_expression_depth` (1,000)
-/// is a 42601 error, and one just under it runs in full.
+/// stack and took the server down; now a chain deeper than `max_expression_depth` (2,500)
+/// is a 42601 error, and a long one under it runs in full.
 @Suite struct LongChainTests {
     @Test func chainsUnderTheLimitRunAndLongerOnesAreRefused() async throws {
         let db = try await Database.inMemory()

@@ -79,7 +79,7 @@ final class MatchNode: PlanNode, @unchecked Sendable {
             rows.append(row)
             // Bounded in values too: a 32-node pattern's binding is over 300 values (32 bytes each).
             guard rows.count <= Self.maxBindings, rows.count * row.count <= Self.maxBindingValues else {
-                throw RedError(.limitExceeded, "MATCH found more than \(Self.maxBindings) bindings; narrow the pattern (labels, properties, fewer hops)")
+                throw RedError(.limitExceeded, "MATCH found more than \(min(Self.maxBindings, Self.maxBindingValues / row.count)) bindings of \(row.count) values; narrow the pattern (labels, properties, fewer hops)")
             }
         }
         func step() throws {

@@ -70,7 +70,7 @@ final class AuthStore: Sendable {
     /// Live sessions one user may hold; a login past it ends that user's oldest. Without it,
     /// one user logging in again and again filled the server-wide limit and locked everyone
     /// out of logging in for the sessions' lifetime.
-    static let defaultMaxSessionsPerUser = 1_000
+    static let defaultMaxSessionsPerUser = 10_000
     static let maxUsers = 10_000
     static let maxKeysPerUser = 100
     static let maxNameBytes = 63

@@ -100,9 +100,16 @@ final class RedWireFastLane: Sendable {
     }
 
     /// Answers `frame` here when the lane may (see the type's comment).
-    fileprivate func answer(_ frame: Frame, writable: Bool) -> Outcome {
-        guard writable, held.load(ordering: .relaxed) == 0, RedWireStatementRequest.isStatement(frame.kind),
-              !frame.flags.contains(.compressed) else { return .passOn }  // the reader inflates those
+    fileprivate func answer(_ received: Frame, writable: Bool) -> Outcome {
+        guard writable, held.load(ordering: .relaxed) == 0, RedWireStatementRequest.isStatement(received.kind) else { return .passOn }
+        // A compressed request is inflated here only as far as a request answered here may be
+        // long; a larger one (or a bad one) is the reader's to inflate or refuse.
+        var frame = received
+        if received.flags.contains(.compressed) {
+            guard let plain = try? Zstd.decompress(received.payload, maxBytes: RedWireRequests.maxWithoutWaitingPayloadBytes) else { return .passOn }
+            frame.flags.remove(.compressed)
+            frame.payload = plain
+        }
         guard let (requests, login, stream) = state.withLock({ open in open.map { ($0.requests, $0.login, $0.streams[frame.streamID]) } }),
               let stream, stream.backlog.isEmpty, login.holds() else { return .passOn }
         return requests.replyWithoutWaiting(frame, session: stream.session).map(Outcome.answered) ?? .declined
