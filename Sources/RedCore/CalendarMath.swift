@@ -11,16 +11,27 @@ public enum CalendarMath {
     /// checked against it, so day and interval arithmetic on one never overflows `Int64`;
     /// outside it is 22008 "timestamp out of range", as in PostgreSQL.
     public static let timestampRange: ClosedRange<Int64> =
-        days(year: -4712, month: 1, day: 1) * millisecondsPerDay ... days(year: 294_277, month: 1, day: 1) * millisecondsPerDay - 1
+        days(year: -4713, month: 11, day: 24) * millisecondsPerDay ... days(year: 294_277, month: 1, day: 1) * millisecondsPerDay - 1
 
-    /// `ms` if it is a timestamp PostgreSQL could hold, else 22008.
+    /// PostgreSQL's `infinity` and `-infinity` timestamps (what Npgsql sends for
+    /// `DateTime.MaxValue`/`MinValue`): the ends of `Int64`, outside the range, so they sort
+    /// after and before every other timestamp; they print as their names.
+    public static let infinity = Int64.max, negativeInfinity = Int64.min
+
+    public static func isInfinite(_ ms: Int64) -> Bool { ms == infinity || ms == negativeInfinity }
+
+    /// `ms` if it is a finite timestamp PostgreSQL could hold, else 22008. The infinities
+    /// come only from their names (`'infinity'`) or PostgreSQL's binary form, never from
+    /// arithmetic or an integer that happens to equal one.
     public static func checkedTimestamp(_ ms: Int64) throws -> Int64 {
         guard timestampRange.contains(ms) else { throw RedError(.datetimeFieldOverflow, "timestamp out of range") }
         return ms
     }
 
-    /// `ms + delta` as a checked timestamp; an overflow is out of range too.
+    /// `ms + delta` as a checked timestamp; an overflow is out of range too. An infinity
+    /// stays itself, as in PostgreSQL.
     public static func checkedTimestamp(_ ms: Int64, plus delta: Int64) throws -> Int64 {
+        if isInfinite(ms) { return ms }
         let (sum, overflow) = ms.addingReportingOverflow(delta)
         guard !overflow else { throw RedError(.datetimeFieldOverflow, "timestamp out of range") }
         return try checkedTimestamp(sum)
@@ -86,6 +97,8 @@ public enum CalendarMath {
 
     /// `YYYY-MM-DD HH:MM:SS[.mmm]` (PostgreSQL's text form, milliseconds only when nonzero).
     public static func formatTimestamp(_ ms: Int64) -> String {
+        if ms == infinity { return "infinity" }
+        if ms == negativeInfinity { return "-infinity" }
         let (dayNumber, rest) = split(ms)
         let c = civil(days: dayNumber)
         let seconds = rest / 1000, millis = rest % 1000
@@ -101,6 +114,7 @@ public enum CalendarMath {
 
     /// ISO-8601 with `T` and `Z`, for JSON output.
     public static func formatISO(_ ms: Int64) -> String {
+        if isInfinite(ms) { return formatTimestamp(ms) }
         let millis = ((ms % 1000) + 1000) % 1000
         let base = formatTimestamp(ms &- millis)  // whole seconds; wraps only for values no one can store now
         return base.replacingFirstSpace(with: "T") + "." + pad(Int(millis), 3) + "Z"
@@ -147,6 +161,11 @@ public enum CalendarMath {
     /// Parses `YYYY-MM-DD[( |T)HH:MM[:SS[.fff]]][Z|±HH[:MM]]` into epoch milliseconds.
     public static func parseTimestamp(_ text: String) -> Int64? {
         let trimmed = text.trimmingSpaces()
+        switch trimmed.lowercased() {
+        case "infinity", "+infinity": return infinity
+        case "-infinity": return negativeInfinity
+        default: break
+        }
         guard trimmed.count >= 10 else { return nil }
         let datePart = trimmed.prefix(10)
         guard let day = parseDate(datePart) else { return nil }

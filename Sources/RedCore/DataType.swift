@@ -200,6 +200,7 @@ public enum DataType: String, Sendable, Hashable, Codable, CaseIterable {
             switch value {
             case .date: return value
             case .timestamp(let ms):
+                guard !CalendarMath.isInfinite(ms) else { throw RedError(.datetimeFieldOverflow, "date out of range: an infinite timestamp") }
                 return .date(Int32(clamping: CalendarMath.split(ms).days))
             case .text(let s):
                 let t = s.trimmingSpaces()

@@ -73,11 +73,19 @@ import Testing
     /// Timestamps at the ends of Int64 (a binary parameter, or a value stored before ranges
     /// were checked) are 22008 both ways, never a trap; text output still prints them.
     @Test func timestampsOutsidePostgresRangeAreErrorsNotTraps() throws {
-        let extreme = withUnsafeBytes(of: Int64.min.bigEndian, Array.init)
+        let extreme = withUnsafeBytes(of: (Int64.min + 1).bigEndian, Array.init)
         #expect(throws: RedError.self) {
             try PGValueCodec.decodeParameter(ByteBuffer(bytes: extreme), format: .binary, declared: 1114, inferred: .any)
         }
-        for ms in [Int64.min, Int64.min + 1, Int64.max] {
+        // PostgreSQL's ±infinity (the ends of Int64 in microseconds) round-trip as themselves.
+        for micros in [Int64.max, Int64.min] {
+            let value = try PGValueCodec.decodeParameter(ByteBuffer(bytes: withUnsafeBytes(of: micros.bigEndian, Array.init)),
+                                                         format: .binary, declared: 1114, inferred: .any)
+            #expect(value == .timestamp(micros == .max ? CalendarMath.infinity : CalendarMath.negativeInfinity))
+            var written = try Self.binary(value, .timestamp)
+            #expect(written.readInteger(as: Int64.self) == micros)
+        }
+        for ms in [Int64.min + 1, Int64.max - 1] {
             var buffer = ByteBuffer()
             #expect(throws: RedError.self) { try PGValueCodec.write(.timestamp(ms), as: .timestamp, format: .binary, into: &buffer) }
             #expect(!CalendarMath.formatTimestamp(ms).isEmpty)

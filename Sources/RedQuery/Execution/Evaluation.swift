@@ -270,6 +270,9 @@ enum Arithmetic {
             return .timestamp(try CalendarMath.checkedTimestamp(t, plus: -ms))
         case let (.integer(ms), .timestamp(t)) where op == "+": return .timestamp(try CalendarMath.checkedTimestamp(t, plus: ms))
         case let (.timestamp(a), .timestamp(b)) where op == "-":
+            guard !CalendarMath.isInfinite(a), !CalendarMath.isInfinite(b) else {
+                throw RedError(.datetimeFieldOverflow, "cannot subtract infinite timestamps")
+            }
             let (difference, overflow) = a.subtractingReportingOverflow(b)
             guard !overflow else { throw RedError(.datetimeFieldOverflow, "interval out of range") }
             return .integer(difference)

@@ -302,6 +302,7 @@ struct ScalarFunction: Sendable {
             guard width > 0, case .timestamp(let t) = try DataType.timestamp.coerce(a[1]) else { throw RedError(.invalidArgument, "time_bucket needs a positive width and a timestamp") }
             // The bucket's start: t rounded down to a multiple of width (t - r never overflows;
             // stepping one more width below for a negative t may, which is out of range).
+            if CalendarMath.isInfinite(t) { return .timestamp(t) }
             let r = t % width
             return .timestamp(r >= 0 ? t - r : try CalendarMath.checkedTimestamp(t - r, plus: -width))
         }

@@ -13,6 +13,10 @@ enum TimeFunctions {
 
     static func datePart(_ field: String, _ v: Value) throws -> Value {
         let ms = try milliseconds(v)
+        if CalendarMath.isInfinite(ms) {
+            // As PostgreSQL: the epoch of an infinity is infinite; its calendar fields have no value.
+            return field == "epoch" ? .float(ms > 0 ? .infinity : -.infinity) : .null
+        }
         let (days, rest) = split(ms)
         let c = CalendarMath.civil(days: days)
         switch field {
@@ -37,7 +41,9 @@ enum TimeFunctions {
     }
 
     static func dateTrunc(_ field: String, _ v: Value) throws -> Value {
-        let ms = try CalendarMath.checkedTimestamp(try milliseconds(v))  // truncating stays in range then
+        let given = try milliseconds(v)
+        if CalendarMath.isInfinite(given) { return .timestamp(given) }
+        let ms = try CalendarMath.checkedTimestamp(given)  // truncating stays in range then
         let (days, rest) = split(ms)
         let c = CalendarMath.civil(days: days)
         let dayStart = days * CalendarMath.millisecondsPerDay

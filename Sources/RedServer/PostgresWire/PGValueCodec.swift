@@ -128,6 +128,10 @@ enum PGValueCodec {
         case (PGType.jsonb.oid, .json(let j)): buffer.writeInteger(UInt8(1)); buffer.writeString(j.text)
         case (PGType.json.oid, .json(let j)): buffer.writeString(j.text)
         case (PGType.timestamp.oid, .timestamp(let ms)), (PGType.timestamptz.oid, .timestamp(let ms)):
+            if CalendarMath.isInfinite(ms) {
+                buffer.writeInteger(ms == CalendarMath.infinity ? Int64.max : Int64.min)
+                return
+            }
             // A value stored before ranges were checked must not trap here (22008 instead).
             let (shifted, o1) = ms.subtractingReportingOverflow(postgresEpochMilliseconds)
             let (micros, o2) = shifted.multipliedReportingOverflow(by: 1000)
@@ -227,6 +231,8 @@ enum PGValueCodec {
             return .json(try JSONValue.parse(bytes.readString(length: bytes.readableBytes) ?? ""))
         case 1114, 1184:
             guard length == 8, let micros = bytes.readInteger(as: Int64.self) else { throw bad() }
+            if micros == .max { return .timestamp(CalendarMath.infinity) }  // PostgreSQL's infinity
+            if micros == .min { return .timestamp(CalendarMath.negativeInfinity) }
             return .timestamp(try CalendarMath.checkedTimestamp(micros / 1000, plus: postgresEpochMilliseconds))
         case 1082:
             guard length == 4, let days = bytes.readInteger(as: Int32.self) else { throw bad() }
