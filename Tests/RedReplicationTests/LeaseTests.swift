@@ -87,8 +87,10 @@ import Testing
             polls += 1
         }
         let fenced = database.engine.writeFenceReason != nil
-        #expect(fenced && backend.stalledReads.load(ordering: .relaxed) == 1, "fenced while the refresh hangs")
-        #expect(database.engine.writeFenceReason?.message.contains("takes longer than 1000 ms") == true)
+        let reason = database.engine.writeFenceReason?.message ?? "none"
+        #expect(fenced && backend.stalledReads.load(ordering: .relaxed) == 1,
+                "fenced while the refresh hangs (stalled reads \(backend.stalledReads.load(ordering: .relaxed)), fence: \(reason))")
+        #expect(reason.contains("takes longer than 1000 ms"), "\(reason)")
         backend.unstall()
         await refresh.value
         await keeper.refreshOnce()
