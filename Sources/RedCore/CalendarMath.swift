@@ -39,11 +39,8 @@ public enum CalendarMath {
 
     /// Milliseconds from a `Double` (seconds × 1000 …): 22008 unless finite and in range.
     public static func checkedTimestamp(milliseconds value: Double) throws -> Int64 {
-        let rounded = value.rounded()
-        guard rounded.isFinite, rounded >= Double(timestampRange.lowerBound), rounded <= Double(timestampRange.upperBound) else {
-            throw RedError(.datetimeFieldOverflow, "timestamp out of range")
-        }
-        return Int64(rounded)
+        guard let ms = Int64(exactly: value.rounded()) else { throw RedError(.datetimeFieldOverflow, "timestamp out of range") }
+        return try checkedTimestamp(ms)
     }
 
     /// The day `ms` falls on and the milliseconds into it (0 ..< a day), for any `Int64`: a

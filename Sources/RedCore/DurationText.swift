@@ -30,10 +30,9 @@ extension DurationText {
     /// An interval's milliseconds from their `Double` total (`'1e300 s'`, `'nan s'` …):
     /// 22008 "interval out of range" unless finite and within `Int64`.
     public static func intervalMilliseconds(_ value: Double) throws -> Int64 {
-        let rounded = value.rounded(.towardZero)
-        guard rounded.isFinite, rounded > -9.2e18, rounded < 9.2e18 else {
+        guard let milliseconds = Int64(exactly: value.rounded(.towardZero)) else {  // nil for NaN, ±∞ and beyond Int64
             throw RedError(.datetimeFieldOverflow, "interval out of range")
         }
-        return Int64(rounded)
+        return milliseconds
     }
 }

@@ -13,6 +13,15 @@ import Testing
         var json: JSONValue { (try? JSONValue.parse(body)) ?? .null }
     }
 
+    /// `reddb_event_loop_statements_total{surface, outcome}` from the server's /metrics (0 when absent).
+    static func eventLoopStatements(_ server: ServerProcess, surface: String, outcome: String) async throws -> Int {
+        let metrics = try await call(server, "GET", "/metrics").body
+        let line = metrics.split(separator: "\n").first {
+            $0.hasPrefix("reddb_event_loop_statements_total") && $0.contains(#"surface="\#(surface)""#) && $0.contains(#"outcome="\#(outcome)""#)
+        }
+        return line.flatMap { Int($0.split(separator: " ").last ?? "") } ?? 0
+    }
+
     static func call(_ server: ServerProcess, _ method: String, _ path: String, body: String? = nil, token: String? = nil) async throws -> Reply {
         var request = HTTPClientRequest(url: "http://127.0.0.1:\(server.httpPort)\(path)")
         request.method = .RAW(value: method)

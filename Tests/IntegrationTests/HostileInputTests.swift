@@ -139,11 +139,7 @@ import Glibc
         // inflating past that by the reader.
         let client = try RedWireServerTests.connect(server)
         func answeredOnLoop() async throws -> Int {
-            let metrics = try await HTTPClientTests.call(server, "GET", "/metrics").body
-            let line = metrics.split(separator: "\n").first {
-                $0.hasPrefix("reddb_event_loop_statements_total") && $0.contains(#"surface="redwire""#) && $0.contains(#"outcome="answered""#)
-            }
-            return line.flatMap { Int($0.split(separator: " ").last ?? "") } ?? 0
+            try await HTTPClientTests.eventLoopStatements(server, surface: "redwire", outcome: "answered")
         }
         let before = try await answeredOnLoop()
         for (id, padding) in [(UInt64(10), 400), (11, 20_000)] {

@@ -74,11 +74,7 @@ import Testing
         let server = try ServerProcess()
         defer { server.remove() }
         func eventLoopStatements(_ outcome: String) async throws -> Int {
-            let metrics = try await HTTPClientTests.call(server, "GET", "/metrics").body
-            let line = metrics.split(separator: "\n").first {
-                $0.hasPrefix("reddb_event_loop_statements_total") && $0.contains(#"surface="pg""#) && $0.contains(#"outcome="\#(outcome)""#)
-            }
-            return line.flatMap { Int($0.split(separator: " ").last ?? "") } ?? 0
+            try await HTTPClientTests.eventLoopStatements(server, surface: "pg", outcome: outcome)
         }
         try await Self.withConnection(server) { conn in
             try await conn.query("CREATE TABLE t (id BIGINT PRIMARY KEY, name TEXT)", logger: Self.logger)

@@ -361,11 +361,7 @@ import Glibc
         }
 
         func eventLoopStatements(_ outcome: String) async throws -> Int {
-            let metrics = try await HTTPClientTests.call(server, "GET", "/metrics").body
-            let line = metrics.split(separator: "\n").first {
-                $0.hasPrefix("reddb_event_loop_statements_total") && $0.contains(#"surface="redwire""#) && $0.contains(#"outcome="\#(outcome)""#)
-            }
-            return line.flatMap { Int($0.split(separator: " ").last ?? "") } ?? 0
+            try await HTTPClientTests.eventLoopStatements(server, surface: "redwire", outcome: outcome)
         }
         let (answered, declined) = (try await eventLoopStatements("answered"), try await eventLoopStatements("declined"))
         for i in 0..<20 { #expect(Self.text(Self.request(socket, frame("SELECT \(i) AS i", UInt64(2_000 + i)))).contains(#""i":\#(i)"#)) }

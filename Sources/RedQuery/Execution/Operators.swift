@@ -91,8 +91,8 @@ final class LimitNode: PlanNode, @unchecked Sendable {
         case .float(let d) where d.isFinite:
             guard d >= 0 else { throw RedError(code, "\(what) must not be negative") }
             // LIMIT takes a bigint in PostgreSQL: 1e19 is 22003 there too.
-            guard d.rounded() < 9.223372036854775808e18 else { throw RedError(.numericOutOfRange, "bigint out of range") }
-            return Int(d.rounded())
+            guard let count = Int(exactly: d.rounded()) else { throw RedError(.numericOutOfRange, "bigint out of range") }
+            return count
         case let v: throw RedError(.datatypeMismatch, "\(what) must be an integer, got \(v.kindName)")
         }
     }

@@ -57,9 +57,8 @@ struct ScalarFunction: Sendable {
             switch v {
             case .integer(let i): return i
             case .float(let d) where d.isFinite:
-                let r = d.rounded(.toNearestOrAwayFromZero)
-                guard r >= -9.223372036854775808e18, r < 9.223372036854775808e18 else { throw RedError(.numericOutOfRange, "\(what) is out of range for an integer") }
-                return Int64(r)
+                guard let i = Int64(exactly: d.rounded(.toNearestOrAwayFromZero)) else { throw RedError(.numericOutOfRange, "\(what) is out of range for an integer") }
+                return i
             case .decimal(let d): return Decimal4.divideRoundedToInteger(d)
             case .text(let s): if let i = Int64(s.trimmingSpaces()) { return i }
             default: break
@@ -244,9 +243,8 @@ struct ScalarFunction: Sendable {
         add(["div"], 2...2) { a, _ in
             let r = try Arithmetic.apply("/", a[0], a[1])
             if case .float(let d) = r {
-                let whole = d.rounded(.towardZero)
-                guard whole >= -9.223372036854775808e18, whole < 9.223372036854775808e18 else { throw RedError(.numericOutOfRange, "div() result is out of range for an integer") }
-                return .integer(Int64(whole))
+                guard let whole = Int64(exactly: d.rounded(.towardZero)) else { throw RedError(.numericOutOfRange, "div() result is out of range for an integer") }
+                return .integer(whole)
             }
             if case .decimal(let d) = r { return .integer(d / Decimal4.unit) }
             return r

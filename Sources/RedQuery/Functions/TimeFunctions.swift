@@ -9,15 +9,13 @@ enum TimeFunctions {
         }
     }
 
-    static func split(_ ms: Int64) -> (days: Int64, millisOfDay: Int64) { CalendarMath.split(ms) }
-
     static func datePart(_ field: String, _ v: Value) throws -> Value {
         let ms = try milliseconds(v)
         if CalendarMath.isInfinite(ms) {
             // As PostgreSQL: the epoch of an infinity is infinite; its calendar fields have no value.
             return field == "epoch" ? .float(ms > 0 ? .infinity : -.infinity) : .null
         }
-        let (days, rest) = split(ms)
+        let (days, rest) = CalendarMath.split(ms)
         let c = CalendarMath.civil(days: days)
         switch field {
         case "year", "years": return .integer(Int64(c.year))
@@ -44,7 +42,7 @@ enum TimeFunctions {
         let given = try milliseconds(v)
         if CalendarMath.isInfinite(given) { return .timestamp(given) }
         let ms = try CalendarMath.checkedTimestamp(given)  // truncating stays in range then
-        let (days, rest) = split(ms)
+        let (days, rest) = CalendarMath.split(ms)
         let c = CalendarMath.civil(days: days)
         let dayStart = days * CalendarMath.millisecondsPerDay
         switch field {

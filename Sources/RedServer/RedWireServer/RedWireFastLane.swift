@@ -93,8 +93,9 @@ final class RedWireFastLane: Sendable {
     enum Outcome {
         /// The reply, to write now.
         case answered(ByteBuffer)
-        /// Offered to `Session.executeWithoutWaiting`, which declined: for the reader, marked so.
-        case declined
+        /// Offered to `Session.executeWithoutWaiting`, which declined: for the reader, marked so
+        /// (the frame as offered, so one inflated here is not inflated again).
+        case declined(Frame)
         /// Not offered: for the reader as it came.
         case passOn
     }
@@ -112,7 +113,7 @@ final class RedWireFastLane: Sendable {
         }
         guard let (requests, login, stream) = state.withLock({ open in open.map { ($0.requests, $0.login, $0.streams[frame.streamID]) } }),
               let stream, stream.backlog.isEmpty, login.holds() else { return .passOn }
-        return requests.replyWithoutWaiting(frame, session: stream.session).map(Outcome.answered) ?? .declined
+        return requests.replyWithoutWaiting(frame, session: stream.session).map(Outcome.answered) ?? .declined(frame)
     }
 }
 
@@ -135,9 +136,9 @@ final class RedWireFastLaneHandler: ChannelInboundHandler, RemovableChannelHandl
         switch lane.answer(frame, writable: context.channel.isWritable) {
         case .answered(let reply):
             replies.write(reply, context: context)
-        case .declined:
+        case .declined(let offered):
             lane.passOn()
-            context.fireChannelRead(wrapInboundOut(.frame(frame, declinedOnLoop: true)))
+            context.fireChannelRead(wrapInboundOut(.frame(offered, declinedOnLoop: true)))
         case .passOn:
             lane.passOn()
             context.fireChannelRead(data)
