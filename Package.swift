@@ -39,7 +39,8 @@ let package = Package(
         .target(name: "RedCore", swiftSettings: strict),
         .target(name: "RedStorage", dependencies: ["RedCore"], swiftSettings: strict),
         .target(name: "RedEngine", dependencies: ["RedCore", "RedStorage"], swiftSettings: strict),
-        .target(name: "RedQuery", dependencies: ["RedCore", "RedStorage", "RedEngine"], swiftSettings: strict),
+        .target(name: "RedQuery", dependencies: ["RedCore", "RedStorage", "RedEngine", .product(name: "Crypto", package: "swift-crypto")],
+                swiftSettings: strict),
         // AI providers (embeddings, prompts) and the ASK pipeline's pure parts; RedDB wires it to the engine.
         .target(
             name: "RedAI",

@@ -121,6 +121,8 @@ enum ResultEnvelope {
         guard case .string(let code)? = json["code"], let parsed = RedError.Code(rawValue: code) else { return nil }
         var message = ""
         if case .string(let m)? = json["message"] { message = m } else if case .string(let m)? = json["error"] { message = m }
-        return RedError(parsed, message)
+        var error = RedError(parsed, message)
+        if case .string(let state)? = json["sqlstate"], state != parsed.sqlState { error.condition = state }
+        return error
     }
 }

@@ -115,7 +115,9 @@ final class GRPCTransport: ClientTransport {
     static func redError(_ error: any Error) -> any Error {
         guard let rpc = error as? RPCError else { return error }
         if let code = rpc.metadata[stringValues: "reddb-error-code"].first(where: { _ in true }), let parsed = RedError.Code(rawValue: code) {
-            return RedError(parsed, rpc.message)
+            var red = RedError(parsed, rpc.message)
+            if let state = rpc.metadata[stringValues: "reddb-sqlstate"].first(where: { _ in true }), state != parsed.sqlState { red.condition = state }
+            return red
         }
         switch rpc.code {
         case .unavailable: return RedError(.closed, "gRPC: \(rpc.message)")

@@ -13,11 +13,20 @@ public struct RedError: Error, Sendable, Equatable, CustomStringConvertible {
     /// PostgreSQL's DETAIL line: the specifics behind the message (`Key (id)=(1) already exists.`).
     public var detail: String?
 
-    public init(_ code: Code, _ message: String, detail: String? = nil) {
+    /// PostgreSQL's specific condition when it is narrower than `code`'s (`2201F` within
+    /// `invalidArgument`'s 22023). Only PG-wire and the `sqlstate` fields show it; the stable
+    /// `code` stays what other surfaces map.
+    public var condition: String?
+
+    public init(_ code: Code, _ message: String, detail: String? = nil, condition: String? = nil) {
         self.code = code
         self.message = message
         self.detail = detail
+        self.condition = condition
     }
+
+    /// The SQLSTATE clients see: the specific condition, else the code's.
+    public var sqlState: String { condition ?? code.sqlState }
 
     /// Errors are equal when code and message are (the position is a presentation detail).
     public static func == (a: RedError, b: RedError) -> Bool { a.code == b.code && a.message == b.message }

@@ -99,7 +99,7 @@ extension RedError {
         if let detail { members.append(("detail", .string(detail))) }
         members += [("error", .string(message)), ("message", .string(message)), ("ok", .bool(false))]
         if let position { members.append(("position", .integer(Int64(position)))) }
-        members.append(("sqlstate", .string(code.sqlState)))
+        members.append(("sqlstate", .string(sqlState)))
         return .object(members)
     }
 }

@@ -59,7 +59,7 @@ struct QueryCommand: AsyncParsableCommand {
     }
 
     static func errorText(_ error: RedError) -> String {
-        "ERROR: \(error.code.sqlState) \(error.message)\n\(error.detail.map { "DETAIL: \($0)\n" } ?? "")"
+        "ERROR: \(error.sqlState) \(error.message)\n\(error.detail.map { "DETAIL: \($0)\n" } ?? "")"
     }
 
     func render(_ result: QueryResult, _ query: String) -> String {

@@ -65,7 +65,7 @@ struct Evaluation {
         case .concat(let a, let b):
             let l = try evaluate(a, row), r = try evaluate(b, row)
             if l.isNull || r.isNull { return .null }
-            if case .json(.array(let x)) = l, case .json(.array(let y)) = r { return .json(.array(x + y)) }
+            if case .json(let x) = l, case .json(let y) = r { return .json(try JSONOperators.concatenate(x, y)) }
             return .text(l.displayText + r.displayText)
         case .comparison(let op, let a, let b):
             return try Self.compare(op, try evaluate(a, row), try evaluate(b, row))
@@ -100,7 +100,7 @@ struct Evaluation {
         case .like(let e, let p, let ci, let negated):
             let v = try evaluate(e, row), pattern = try evaluate(p, row)
             if v.isNull || pattern.isNull { return .null }
-            let matched = LikePattern.matches(v.displayText, pattern.displayText, caseInsensitive: ci)
+            let matched = try LikePattern.matches(v.displayText, pattern.displayText, caseInsensitive: ci)
             return .boolean(matched != negated)
         case .caseWhen(let operand, let branches, let otherwise):
             if let operand {
@@ -240,6 +240,7 @@ enum Arithmetic {
     static func apply(_ op: String, _ l: Value, _ r: Value) throws -> Value {
         if l.isNull || r.isNull { return .null }
         switch (l, r) {
+        case (.json(let j), .text), (.json(let j), .integer) where op == "-": return .json(try JSONOperators.delete(j, r))
         case (.text(let s), _): return try apply(op, try number(fromText: s), r)
         case (_, .text(let s)): return try apply(op, l, try number(fromText: s))
         case let (.integer(a), .integer(b)):
@@ -313,13 +314,18 @@ enum Arithmetic {
 }
 
 /// SQL LIKE: `%` any run, `_` exactly one character, backslash escapes the next character.
+/// A pattern ending in an escape is 22025 once matching reaches it (as in PostgreSQL, where
+/// `'x' LIKE 'x\'` is false but `'x\' LIKE 'x\'` an error).
 enum LikePattern {
-    static func matches(_ text: String, _ pattern: String, caseInsensitive: Bool) -> Bool {
+    static func matches(_ text: String, _ pattern: String, caseInsensitive: Bool) throws -> Bool {
         let t = Array(caseInsensitive ? text.lowercased() : text)
         let p = Array(caseInsensitive ? pattern.lowercased() : pattern)
         var ti = 0, pi = 0
         var starP = -1, starT = 0
         while ti < t.count {
+            if pi + 1 == p.count, p[pi] == "\\" {
+                throw RedError(.invalidArgument, "LIKE pattern must not end with escape character", condition: "22025")
+            }
             if pi < p.count, p[pi] == "\\", pi + 1 < p.count, p[pi + 1] == t[ti] {
                 ti += 1; pi += 2
             } else if pi < p.count, p[pi] == "%" {

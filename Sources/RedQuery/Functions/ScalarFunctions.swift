@@ -125,10 +125,10 @@ struct ScalarFunction: Sendable {
             guard !from.isEmpty else { return .text(text(a[0])) }
             return .text(text(a[0]).replacingOccurrences(of: from, with: text(a[2])))
         }
-        add(["concat"], 0...1000, acceptsNull: true) { a, _ in .text(a.filter { !$0.isNull }.map { text($0) }.joined()) }
+        add(["concat"], 0...1000, acceptsNull: true) { a, _ in .text(a.filter { !$0.isNull }.map(outputText).joined()) }
         add(["concat_ws"], 1...1000, acceptsNull: true) { a, _ in
             guard !a[0].isNull else { return .null }
-            return .text(a.dropFirst().filter { !$0.isNull }.map { text($0) }.joined(separator: text(a[0])))
+            return .text(a.dropFirst().filter { !$0.isNull }.map(outputText).joined(separator: text(a[0])))
         }
         add(["left"], 2...2) { a, _ in
             let chars = scalars(text(a[0])), n = try int(a[1], "length")
@@ -222,7 +222,7 @@ struct ScalarFunction: Sendable {
         }
         add(["sqrt"], 1...1) { a, _ in
             let d = try double(a[0])
-            guard d >= 0 else { throw RedError(.invalidArgument, "cannot take square root of a negative number") }
+            guard d >= 0 else { throw RedError(.invalidArgument, "cannot take square root of a negative number", condition: "2201F") }
             return float(d.squareRoot())
         }
         add(["cbrt"], 1...1) { a, _ in float(Foundation.cbrt(try double(a[0]))) }
@@ -230,12 +230,12 @@ struct ScalarFunction: Sendable {
         add(["exp"], 1...1) { a, _ in float(Foundation.exp(try double(a[0]))) }
         add(["ln"], 1...1) { a, _ in
             let d = try double(a[0])
-            guard d > 0 else { throw RedError(.invalidArgument, d == 0 ? "cannot take logarithm of zero" : "cannot take logarithm of a negative number") }
+            guard d > 0 else { throw RedError(.invalidArgument, d == 0 ? "cannot take logarithm of zero" : "cannot take logarithm of a negative number", condition: "2201E") }
             return float(Foundation.log(d))
         }
         add(["log", "log10"], 1...2) { a, _ in
             let x = try double(a[a.count - 1])
-            guard x > 0 else { throw RedError(.invalidArgument, x == 0 ? "cannot take logarithm of zero" : "cannot take logarithm of a negative number") }
+            guard x > 0 else { throw RedError(.invalidArgument, x == 0 ? "cannot take logarithm of zero" : "cannot take logarithm of a negative number", condition: "2201E") }
             if a.count == 2 { return float(Foundation.log(x) / Foundation.log(try double(a[0]))) }
             return float(Foundation.log10(x))
         }
@@ -374,6 +374,7 @@ struct ScalarFunction: Sendable {
             return .uuid(u)
         }
         add(["typeof", "pg_typeof"], 1...1, acceptsNull: true) { a, _ in .text(a[0].kindName) }
+        for f in postgresTextFunctions + JSONOperators.functions { table[f.name] = f }
         return table
     }()
 }

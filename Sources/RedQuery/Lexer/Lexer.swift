@@ -146,6 +146,7 @@ struct Lexer {
             }
             return Token(kind: .identifier(name, quoted: true), offset: start)
         case UInt8(ascii: "$"):
+            if let quoted = try scanDollarQuoted() { return Token(kind: .string(quoted), offset: start) }
             index += 1
             let digitsStart = index
             while let d = peek(), Self.isDigit(d) { index += 1 }
@@ -171,6 +172,10 @@ struct Lexer {
             break
         }
         // Byte comparisons: this runs for every punctuation token of every statement.
+        if c == UInt8(ascii: "#"), peek(1) == UInt8(ascii: ">"), peek(2) == UInt8(ascii: ">") {
+            index += 3
+            return Token(kind: .symbol("#>>"), offset: start)
+        }
         if let next = peek(1), let pair = Self.twoByteSymbol(c, next) {
             index += 2
             return Token(kind: .symbol(pair), offset: start)
@@ -184,9 +189,11 @@ struct Lexer {
         throw error("Unexpected character: '\(shown)'", at: start)
     }
 
-    static let oneByteSymbols = Set("=<>+-*/%()[]{},.;:".utf8)
+    static let oneByteSymbols = Set("=<>+-*/%()[]{},.;:^".utf8)
 
-    /// `<>`, `!=` (as `<>`), `<=`, `>=`, `||` and `::`.
+    /// `<>`, `!=` (as `<>`), `<=`, `>=`, `||`, `::` and the JSON operators `#>`, `@>`, `<@`
+    /// (`->` and `->>` stay `-` `>` tokens, which graph patterns read; the expression parser
+    /// joins them when they touch).
     static func twoByteSymbol(_ first: UInt8, _ second: UInt8) -> String? {
         switch (first, second) {
         case (UInt8(ascii: "<"), UInt8(ascii: ">")), (UInt8(ascii: "!"), UInt8(ascii: "=")): return "<>"
@@ -194,6 +201,9 @@ struct Lexer {
         case (UInt8(ascii: ">"), UInt8(ascii: "=")): return ">="
         case (UInt8(ascii: "|"), UInt8(ascii: "|")): return "||"
         case (UInt8(ascii: ":"), UInt8(ascii: ":")): return "::"
+        case (UInt8(ascii: "#"), UInt8(ascii: ">")): return "#>"
+        case (UInt8(ascii: "@"), UInt8(ascii: ">")): return "@>"
+        case (UInt8(ascii: "<"), UInt8(ascii: "@")): return "<@"
         default: return nil
         }
     }
@@ -224,14 +234,19 @@ struct Lexer {
         return String(decoding: out, as: UTF8.self)
     }
 
+    /// Numbers as PostgreSQL 16 writes them: `42`, `1.5`, `.5`, `1e-3`, `0x1F`, `0o17`,
+    /// `0b101`, and `_` between digits (`1_000_000`). Letters glued to a number are left for
+    /// the next token (RedDB's `60m`, `time_bucket(5m)`); the parser refuses them where they
+    /// would otherwise become an alias (`SELECT 12abc`), as PostgreSQL does.
     mutating func scanNumber() throws -> Token {
         let start = index
+        if let radixToken = try scanRadixInteger() { return radixToken }
         var isFloat = false
-        while let d = peek(), Self.isDigit(d) { index += 1 }
+        scanDigits()
         if peek() == UInt8(ascii: "."), peek(1) != UInt8(ascii: ".") {
             isFloat = true
             index += 1
-            while let d = peek(), Self.isDigit(d) { index += 1 }
+            scanDigits()
         }
         if let e = peek(), e == UInt8(ascii: "e") || e == UInt8(ascii: "E") {
             var look = index + 1
@@ -239,12 +254,13 @@ struct Lexer {
             if look < bytes.count, Self.isDigit(bytes[look]) {
                 isFloat = true
                 index = look
-                while let d = peek(), Self.isDigit(d) { index += 1 }
+                scanDigits()
             } else if look > index + 1 || (look < bytes.count && !Self.isIdentPart(bytes[look])) || look >= bytes.count {
                 throw error("Invalid float: \(String(decoding: bytes[start..<look], as: UTF8.self))", at: start)
             }
         }
-        let text = String(decoding: bytes[start..<index], as: UTF8.self)
+        var text = String(decoding: bytes[start..<index], as: UTF8.self)
+        if text.utf8.contains(UInt8(ascii: "_")) { text.removeAll { $0 == "_" } }
         if !isFloat {
             if let i = Int64(text) { return Token(kind: .integer(i), offset: start) }
             // PostgreSQL turns an integer literal too large for bigint into numeric; we use a float.
@@ -254,6 +270,81 @@ struct Lexer {
         }
         guard let d = Double(text) else { throw error("Invalid number: \(text)", at: start) }
         return Token(kind: .float(d), offset: start)
+    }
+
+    /// PostgreSQL's dollar quoting: `$$text$$` or `$tag$text$tag$`, the text taken verbatim
+    /// (no escapes, quotes as they are). Nil when the `$` starts a parameter (`$1`) instead.
+    mutating func scanDollarQuoted() throws -> String? {
+        let start = index
+        var look = index + 1
+        guard look < bytes.count, bytes[look] == UInt8(ascii: "$") || (Self.isIdentStart(bytes[look])) else { return nil }
+        while look < bytes.count, bytes[look] != UInt8(ascii: "$") {
+            guard Self.isIdentPart(bytes[look]) else { return nil }
+            look += 1
+        }
+        guard look < bytes.count else { return nil }
+        let delimiter = Array(bytes[start...look])
+        let bodyStart = look + 1
+        var end = bodyStart
+        while end + delimiter.count <= bytes.count {
+            if bytes[end] == UInt8(ascii: "$"), bytes[end..<(end + delimiter.count)].elementsEqual(delimiter) {
+                index = end + delimiter.count
+                return String(decoding: bytes[bodyStart..<end], as: UTF8.self)
+            }
+            end += 1
+        }
+        throw error("unterminated dollar-quoted string", at: start)
+    }
+
+    /// Decimal digits, a single `_` allowed between two of them.
+    mutating func scanDigits() {
+        while let d = peek() {
+            if Self.isDigit(d) { index += 1 } else if d == UInt8(ascii: "_"), index > 0, Self.isDigit(bytes[index - 1]),
+                                                    peek(1).map(Self.isDigit) == true { index += 1 } else { return }
+        }
+    }
+
+    /// `0x…`, `0o…` or `0b…` (a `_` may follow the prefix and separate digits), or nil when the
+    /// text is not one. Too large for bigint becomes a float, as a long decimal integer does.
+    mutating func scanRadixInteger() throws -> Token? {
+        guard peek() == UInt8(ascii: "0"), let marker = peek(1) else { return nil }
+        let radix: UInt64
+        switch marker | 0x20 {
+        case UInt8(ascii: "x"): radix = 16
+        case UInt8(ascii: "o"): radix = 8
+        case UInt8(ascii: "b"): radix = 2
+        default: return nil
+        }
+        func digit(_ c: UInt8) -> UInt64? {
+            let value: UInt64
+            switch c {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): value = UInt64(c - UInt8(ascii: "0"))
+            case UInt8(ascii: "a")...UInt8(ascii: "f"): value = UInt64(c - UInt8(ascii: "a") + 10)
+            case UInt8(ascii: "A")...UInt8(ascii: "F"): value = UInt64(c - UInt8(ascii: "A") + 10)
+            default: return nil
+            }
+            return value < radix ? value : nil
+        }
+        var look = index + 2
+        if look < bytes.count, bytes[look] == UInt8(ascii: "_") { look += 1 }
+        guard look < bytes.count, digit(bytes[look]) != nil else { return nil }
+        let start = index
+        var exact: UInt64? = 0
+        var approximate = 0.0
+        while look < bytes.count {
+            if bytes[look] == UInt8(ascii: "_"), look + 1 < bytes.count, digit(bytes[look + 1]) != nil { look += 1; continue }
+            guard let d = digit(bytes[look]) else { break }
+            approximate = approximate * Double(radix) + Double(d)
+            if let e = exact {
+                let (shifted, o1) = e.multipliedReportingOverflow(by: radix)
+                let (sum, o2) = shifted.addingReportingOverflow(d)
+                exact = o1 || o2 ? nil : sum
+            }
+            look += 1
+        }
+        index = look
+        if let e = exact, let i = Int64(exactly: e) { return Token(kind: .integer(i), offset: start) }
+        return Token(kind: .float(approximate), offset: start)
     }
 
     mutating func scanJSONObject() throws -> String {

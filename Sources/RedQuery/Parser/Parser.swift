@@ -127,6 +127,25 @@ public struct Parser {
         guard acceptSymbol(s) else { throw unexpected(expected: s) }
     }
 
+    /// Letters glued to a number (`SELECT 12abc`, `0x1G`) would become a bare alias; PostgreSQL
+    /// refuses them, so that a mistyped literal never silently means something else.
+    func refuseTrailingJunk() throws {
+        guard position > 0, current.offset > 0, case .identifier(_, quoted: false) = current.kind else { return }
+        switch tokens[position - 1].kind {
+        case .integer, .float, .decimal:
+            let before = bytes[current.offset - 1]
+            guard Lexer.isDigit(before) || before == UInt8(ascii: ".") || before == UInt8(ascii: "_") else { return }
+            var end = current.offset
+            while end < bytes.count, Lexer.isIdentPart(bytes[end]) { end += 1 }
+            var begin = tokens[position - 1].offset
+            begin = min(begin, current.offset)
+            let shown = String(decoding: bytes[begin..<end], as: UTF8.self)
+            throw error("trailing junk after numeric literal at or near \"\(shown)\"", at: tokens[position - 1])
+        default:
+            return
+        }
+    }
+
     /// An identifier usable as a name: quoted, or unquoted and not reserved.
     mutating func parseIdentifier(what: String = "identifier") throws -> String {
         if case .identifier(let s, let quoted) = current.kind, quoted || !Self.reserved.contains(s) {

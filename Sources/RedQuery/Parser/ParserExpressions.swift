@@ -3,7 +3,7 @@ import RedCore
 /// Operator precedence, loosest first (PostgreSQL's table).
 enum Precedence {
     static let or = 1, and = 2, not = 3, isTest = 4, comparison = 5, likeInBetween = 6, other = 7, additive = 8
-    static let multiplicative = 9, unary = 10, cast = 11
+    static let multiplicative = 9, exponent = 10, unary = 11, cast = 12
 }
 
 extension Parser {
@@ -46,6 +46,14 @@ extension Parser {
         switch current.kind {
         case .symbol(let s):
             switch s {
+            case "-" where isSymbol(">", ahead: 1) && peekToken(1).offset == current.offset + 1:
+                // `->` and `->>`: JSON member or element, as JSON or as text.
+                guard binds(Precedence.other) else { return nil }
+                let asText = isSymbol(">", ahead: 2) && peekToken(2).offset == current.offset + 2
+                advance(); advance()
+                if asText { advance() }
+                let key = try parseExpression(minimumPrecedence: Precedence.other + 1)
+                return jsonOperator(asText ? "__json_get_text" : "__json_get", left, key)
             case "::":
                 guard binds(Precedence.cast) else { return nil }
                 advance()
@@ -58,10 +66,22 @@ extension Parser {
                 guard binds(Precedence.additive) else { return nil }
                 advance()
                 return .binary(s, left, try parseExpression(minimumPrecedence: Precedence.additive + 1))
-            case "||":
+            case "^":
+                guard binds(Precedence.exponent) else { return nil }
+                advance()
+                let exponent = try parseExpression(minimumPrecedence: Precedence.exponent + 1)
+                return .function(FunctionCall(name: "power", arguments: [left, exponent], distinct: false, star: false))
+            case "||", "#>", "#>>", "@>", "<@":
                 guard binds(Precedence.other) else { return nil }
                 advance()
-                return .binary("||", left, try parseExpression(minimumPrecedence: Precedence.other + 1))
+                let right = try parseExpression(minimumPrecedence: Precedence.other + 1)
+                switch s {
+                case "#>": return jsonOperator("__json_path", left, right)
+                case "#>>": return jsonOperator("__json_path_text", left, right)
+                case "@>": return jsonOperator("__json_contains", left, right)
+                case "<@": return jsonOperator("__json_contains", right, left)
+                default: return .binary("||", left, right)
+                }
             case "=", "<>", "<", "<=", ">", ">=":
                 guard binds(Precedence.comparison) else { return nil }
                 advance()
@@ -119,6 +139,10 @@ extension Parser {
         }
     }
 
+    func jsonOperator(_ name: String, _ left: Expr, _ right: Expr) -> Expr {
+        .function(FunctionCall(name: name, arguments: [left, right], distinct: false, star: false))
+    }
+
     mutating func parseLikeInBetween(_ left: Expr, negated: Bool) throws -> Expr {
         if acceptKeyword("in") {
             try expectSymbol("(")
@@ -133,16 +157,24 @@ extension Parser {
             return .inList(left, items, negated: negated)
         }
         if acceptKeyword("between") {
-            _ = acceptKeyword("symmetric")
+            let symmetric = acceptKeyword("symmetric")
+            if !symmetric { _ = acceptKeyword("asymmetric") }
             let low = try parseExpression(minimumPrecedence: Precedence.other)
             try expectKeyword("and")
             let high = try parseExpression(minimumPrecedence: Precedence.other)
-            return .between(left, low, high, negated: negated)
+            guard symmetric else { return .between(left, low, high, negated: negated) }
+            // As PostgreSQL rewrites it: in range whichever bound is the lower one.
+            let either: Expr = .binary("or", .between(left, low, high, negated: false), .between(left, high, low, negated: false))
+            return negated ? .unary("not", either) : either
         }
         let caseInsensitive = isKeyword("ilike")
         advance()
-        let pattern = try parseExpression(minimumPrecedence: Precedence.likeInBetween + 1)
-        if acceptKeyword("escape") { _ = try parseExpression(minimumPrecedence: Precedence.likeInBetween + 1) }
+        var pattern = try parseExpression(minimumPrecedence: Precedence.likeInBetween + 1)
+        if acceptKeyword("escape") {
+            // PostgreSQL's own rewrite: the pattern re-spelt with `\\` as its escape character.
+            let escape = try parseExpression(minimumPrecedence: Precedence.likeInBetween + 1)
+            pattern = .function(FunctionCall(name: "like_escape", arguments: [pattern, escape], distinct: false, star: false))
+        }
         return .like(left, pattern, caseInsensitive: caseInsensitive, negated: negated)
     }
 

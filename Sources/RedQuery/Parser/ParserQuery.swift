@@ -144,6 +144,7 @@ extension Parser {
             if acceptKeyword("as") {
                 alias = try parseAnyName()
             } else if case .identifier(let s, let quoted) = current.kind, quoted || !Self.reserved.contains(s) {
+                try refuseTrailingJunk()
                 alias = s
                 advance()
             }
@@ -220,6 +221,7 @@ extension Parser {
     mutating func parseOptionalAlias() throws -> String? {
         if acceptKeyword("as") { return try parseIdentifier(what: "alias") }
         if case .identifier(let s, let quoted) = current.kind, quoted || (!Self.reserved.contains(s) && s != "return" && s != "limit") {
+            try refuseTrailingJunk()
             advance()
             return s
         }

@@ -79,21 +79,7 @@ extension Planner {
             let inner = try bind(e, ctx)
             return op == "not" ? .not(inner) : .negate(inner)
         case .binary(let op, let a, let b):
-            let l = try bind(a, ctx), r = try bind(b, ctx)
-            switch op {
-            case "and": return .and(l, r)
-            case "or": return .or(l, r)
-            case "||": return .concat(l, r)
-            case "+", "-", "*", "/", "%":
-                // `$1 + 1` takes the other operand's numeric type, as PostgreSQL resolves unknowns.
-                let numeric: Set<DataType> = [.integer, .float, .decimal]
-                if case .parameter(let n) = l, numeric.contains(staticType(r, ctx)) { noteParameterType(n, staticType(r, ctx)) }
-                if case .parameter(let n) = r, numeric.contains(staticType(l, ctx)) { noteParameterType(n, staticType(l, ctx)) }
-                return .arithmetic(op, l, r)
-            default:
-                try checkComparable(l, r, op, ctx)
-                return .comparison(op, l, r)
-            }
+            return try bindBinary(op, try bind(a, ctx), try bind(b, ctx), ctx)
         case .isNull(let e, let negated): return .isNull(try bind(e, ctx), negated: negated)
         case .isDistinctFrom(let a, let b, let negated): return .distinctFrom(try bind(a, ctx), try bind(b, ctx), negated: negated)
         case .between(let e, let lo, let hi, let negated):
@@ -133,28 +119,69 @@ extension Planner {
             return .cast(inner, type)
         case .array(let items): return .array(try items.map { try bind($0, ctx) })
         case .function(let call):
-            if let over = call.over { return try bindWindow(call, over, ctx) }
-            if AggregateKind.isAggregate(call.name) {
-                if let clause = ctx.aggregatesForbiddenIn {
-                    throw RedError(.groupingError, "aggregate functions are not allowed in \(clause)")
-                }
-                throw RedError(.groupingError, "aggregate function calls cannot be nested")
+            return try bindFunction(call, ctx)
+        }
+    }
+
+    /// Binary operators, apart from `bind` so that its frame, one per level of a deep
+    /// expression, stays small (a debug build recursing 900 levels came within 8 MiB).
+    func bindBinary(_ op: String, _ l: BoundExpr, _ r: BoundExpr, _ ctx: BindingContext) throws -> BoundExpr {
+        switch op {
+        case "and": return .and(l, r)
+        case "or": return .or(l, r)
+        case "||":
+            // `jsonb || '{"a": 1}'`: the untyped literal takes the JSON side's type, as in PostgreSQL.
+            if staticType(l, ctx) == .json, case .constant(.text(let t)) = r { return .concat(l, .constant(try DataType.json.coerce(.text(t)))) }
+            if staticType(r, ctx) == .json, case .constant(.text(let t)) = l { return .concat(.constant(try DataType.json.coerce(.text(t))), r) }
+            return .concat(l, r)
+        case "+", "-", "*", "/", "%":
+            // `$1 + 1` takes the other operand's numeric type, as PostgreSQL resolves unknowns.
+            let numeric: Set<DataType> = [.integer, .float, .decimal]
+            if case .parameter(let n) = l, numeric.contains(staticType(r, ctx)) { noteParameterType(n, staticType(r, ctx)) }
+            if case .parameter(let n) = r, numeric.contains(staticType(l, ctx)) { noteParameterType(n, staticType(l, ctx)) }
+            return .arithmetic(op, l, r)
+        default:
+            try checkComparable(l, r, op, ctx)
+            return .comparison(op, l, r)
+        }
+    }
+
+    /// Function calls (scalar, window or misplaced aggregate), apart from `bind` for the same reason.
+    func bindFunction(_ call: FunctionCall, _ ctx: BindingContext) throws -> BoundExpr {
+        if let over = call.over { return try bindWindow(call, over, ctx) }
+        if AggregateKind.isAggregate(call.name) {
+            if let clause = ctx.aggregatesForbiddenIn {
+                throw RedError(.groupingError, "aggregate functions are not allowed in \(clause)")
             }
-            if WindowCall.function(named: call.name, star: call.star, distinct: false) != nil, AggregateKind.named(call.name, star: call.star) == nil {
-                throw RedError(.syntaxError, "window function \(call.name) requires an OVER clause")
-            }
-            if call.name == "__default" { throw RedError(.syntaxError, "DEFAULT is not allowed in this context") }
-            var function = try ScalarFunction.lookup(call.name, argumentCount: call.arguments.count)
-            var arguments = try call.arguments.map { try bind($0, ctx) }
-            if ScalarFunction.textFunctions.contains(call.name), let first = arguments.first,
-               [.integer, .float, .decimal, .boolean].contains(staticType(first, ctx)) {
-                throw RedError(.undefinedFunction, "function \(call.name)(\(staticType(first, ctx).rawValue)) does not exist")
-            }
-            if ["coalesce", "greatest", "least", "nullif"].contains(call.name) { arguments = try unifyLiterals(arguments, ctx) }
-            if call.name == "round", arguments.count == 1, staticType(arguments[0], ctx) == .float, !arguments[0].isConstant {
-                function = ScalarFunction.roundHalfEven
-            }
-            return .function(function, arguments)
+            throw RedError(.groupingError, "aggregate function calls cannot be nested")
+        }
+        if WindowCall.function(named: call.name, star: call.star, distinct: false) != nil, AggregateKind.named(call.name, star: call.star) == nil {
+            throw RedError(.syntaxError, "window function \(call.name) requires an OVER clause")
+        }
+        if call.name == "__default" { throw RedError(.syntaxError, "DEFAULT is not allowed in this context") }
+        var function = try ScalarFunction.lookup(call.name, argumentCount: call.arguments.count)
+        var arguments = try call.arguments.map { try bind($0, ctx) }
+        if call.name == "__subscript", isArrayTyped(arguments[0], ctx) {
+            // `tags[1]` on an array counts from 1, as PostgreSQL's arrays do; JSON stays 0-based (jsonb's subscripts).
+            function = try ScalarFunction.lookup("__array_subscript", argumentCount: 2)
+        }
+        if ScalarFunction.textFunctions.contains(call.name), let first = arguments.first,
+           [.integer, .float, .decimal, .boolean].contains(staticType(first, ctx)) {
+            throw RedError(.undefinedFunction, "function \(call.name)(\(staticType(first, ctx).rawValue)) does not exist")
+        }
+        if ["coalesce", "greatest", "least", "nullif"].contains(call.name) { arguments = try unifyLiterals(arguments, ctx) }
+        if call.name == "round", arguments.count == 1, staticType(arguments[0], ctx) == .float, !arguments[0].isConstant {
+            function = ScalarFunction.roundHalfEven
+        }
+        return .function(function, arguments)
+    }
+
+    /// An ARRAY value: a column declared `TEXT[]`/`ARRAY`, an `ARRAY[…]` constructor or a cast to an array.
+    func isArrayTyped(_ e: BoundExpr, _ ctx: BindingContext) -> Bool {
+        switch e {
+        case .array, .cast(_, .array): return true
+        case .column(let i): return ctx.aggregation == nil && i < ctx.scope.columns.count && ctx.scope.columns[i].type == .array
+        default: return false
         }
     }
 

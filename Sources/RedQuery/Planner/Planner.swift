@@ -297,8 +297,8 @@ final class Planner {
             case "strpos": return "position"
             case "btrim", "ltrim", "rtrim": return call.name
             case "date_part": return "date_part"
-            case "__subscript", "json_build_object": return call.name == "__subscript" ? "?column?" : "json_build_object"
-            default: return call.name
+            case "json_build_object": return "json_build_object"
+            default: return call.name.hasPrefix("__") ? "?column?" : call.name
             }
         case .cast(let inner, let type):
             if case .column = inner { return columnName(inner) }
@@ -370,6 +370,12 @@ final class Planner {
         case .negate(let inner):
             let t = type(of: inner, scope: scope, aggregation: aggregation, parameters: parameters)
             return numeric.contains(t.valueType) ? t : .any
+        case .concat(let a, let b):
+            // Two JSON values concatenate as JSON (jsonb's `||`); anything else as text.
+            let ta = type(of: a, scope: scope, aggregation: aggregation, parameters: parameters).valueType
+            let tb = type(of: b, scope: scope, aggregation: aggregation, parameters: parameters).valueType
+            if ta == .json, tb == .json { return .json }
+            return [.json, .any].contains(ta) && [.json, .any].contains(tb) ? .any : .text
         default:
             return staticType(e)
         }

@@ -35,7 +35,7 @@ enum GRPCStatusMapping {
         if let rpc = error as? RPCError { return rpc }
         let red = error as? RedError ?? RedError(.internalError, "\(error)")
         var metadata = Metadata()
-        metadata.addString(red.code.sqlState, forKey: "reddb-sqlstate")
+        metadata.addString(red.sqlState, forKey: "reddb-sqlstate")
         metadata.addString(red.code.rawValue, forKey: "reddb-error-code")
         return RPCError(code: status(for: red.code), message: red.message, metadata: metadata)
     }

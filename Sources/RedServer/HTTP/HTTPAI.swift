@@ -49,7 +49,7 @@ extension HTTPRoutes {
                 metrics.recordStatement(surface: "http", kind: "ask", nanoseconds: (ContinuousClock.now - started).wholeNanoseconds)
             } catch {
                 let red = error as? RedError ?? RedError(.internalError, "\(error)")
-                metrics.recordError(surface: "http", sqlState: red.code.sqlState)
+                metrics.recordError(surface: "http", sqlState: red.sqlState)
                 continuation.yield(ByteBuffer(string: Self.frame("error", .object([("code", .string(red.code.rawValue)), ("message", .string(red.message))]))))
             }
             continuation.finish()

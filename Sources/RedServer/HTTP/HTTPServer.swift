@@ -86,7 +86,7 @@ struct JSONErrorMiddleware<Context: RequestContext>: RouterMiddleware {
         do {
             return try await next(request, context)
         } catch let error as RedError {
-            metrics.recordError(surface: "http", sqlState: error.code.sqlState)
+            metrics.recordError(surface: "http", sqlState: error.sqlState)
             return HTTPRoutes.errorResponse(error, status: HTTPRoutes.status(for: error))
         } catch let error as any HTTPResponseError {
             if error.status == .notFound, HTTPRoutes.knownPath(request.uri.path) {

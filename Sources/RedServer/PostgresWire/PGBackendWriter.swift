@@ -142,7 +142,7 @@ struct PGBackendWriter {
 
     /// ErrorResponse (`E`) or NoticeResponse (`N`) with PostgreSQL's fields.
     mutating func error(_ error: RedError, severity: String = "ERROR") {
-        notice(tag: "E", severity: severity, code: error.code.sqlState, message: error.message, detail: error.detail, position: error.position)
+        notice(tag: "E", severity: severity, code: error.sqlState, message: error.message, detail: error.detail, position: error.position)
     }
 
     mutating func notice(tag: Character = "N", severity: String, code: String, message text: String, detail: String? = nil, position: Int? = nil) {

@@ -351,7 +351,7 @@ final class PGConnection {
     func report(_ error: any Error) {
         let red = Self.redError(error)
         session.abortOpenTransaction()
-        context.metrics.recordError(surface: "pg", sqlState: red.code.sqlState)
+        context.metrics.recordError(surface: "pg", sqlState: red.sqlState)
         switch red.code {
         case .internalError, .ioError, .storageFailed, .dataCorrupted:
             logger.error("statement failed: \(red)")

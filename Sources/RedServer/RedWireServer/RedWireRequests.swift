@@ -48,7 +48,7 @@ struct RedWireRequests: Sendable {
 
     private func errorReply(to request: Frame, _ error: RedError) -> Frame {
         let payload = structuredErrors
-            ? JSONValue.object([("code", .string(error.code.rawValue)), ("message", .string(error.message)), ("sqlstate", .string(error.code.sqlState))]).text
+            ? JSONValue.object([("code", .string(error.code.rawValue)), ("message", .string(error.message)), ("sqlstate", .string(error.sqlState))]).text
             : error.message
         return .reply(.error, to: request, payload: Array(payload.utf8))
     }

@@ -1,0 +1,173 @@
+import Crypto
+import Foundation
+import RedCore
+
+/// PostgreSQL's string functions beyond the core set in `ScalarFunction.library`: the ones
+/// applications and ORMs reach for (`md5`, `chr`, `translate`, `format` …) and `like_escape`,
+/// which `LIKE … ESCAPE` is rewritten into. Each follows PostgreSQL's documented behaviour
+/// and SQLSTATEs; text is counted in code points, as everywhere else.
+extension ScalarFunction {
+    static let postgresTextFunctions: [ScalarFunction] = {
+        var functions: [ScalarFunction] = []
+        func add(_ name: String, _ arity: ClosedRange<Int>, acceptsNull: Bool = false,
+                 _ body: @escaping @Sendable ([Value]) throws -> Value) {
+            functions.append(ScalarFunction(name: name, arity: arity, acceptsNull: acceptsNull, isDeterministicWithinStatement: true) { a, _ in try body(a) })
+        }
+        add("like_escape", 2...2) { a in .text(try likeEscape(text(a[0]), escape: text(a[1]))) }
+        add("translate", 3...3) { a in .text(translate(text(a[0]), from: text(a[1]), to: text(a[2]))) }
+        add("md5", 1...1) { a in
+            let bytes: [UInt8]
+            if case .blob(let b) = a[0] { bytes = b } else { bytes = Array(text(a[0]).utf8) }
+            return .text(Insecure.MD5.hash(data: bytes).map { String(format: "%02x", $0) }.joined())
+        }
+        add("chr", 1...1) { a in
+            guard case .integer(let code) = try DataType.integer.coerce(a[0]) else { throw RedError(.invalidArgument, "chr() takes an integer") }
+            guard code != 0 else { throw RedError(.invalidArgument, "null character not permitted", condition: "54000") }
+            guard code > 0, code <= 0x10FFFF, let scalar = Unicode.Scalar(UInt32(code)) else {
+                throw RedError(.invalidArgument, "requested character not valid for encoding: \(code)", condition: "54000")
+            }
+            return .text(String(Character(scalar)))
+        }
+        add("ascii", 1...1) { a in .integer(Int64(text(a[0]).unicodeScalars.first?.value ?? 0)) }
+        add("to_hex", 1...1) { a in
+            guard case .integer(let i) = try DataType.integer.coerce(a[0]) else { throw RedError(.invalidArgument, "to_hex() takes an integer") }
+            // PostgreSQL prints the two's complement of a negative bigint.
+            return .text(String(UInt64(bitPattern: i), radix: 16))
+        }
+        add("quote_ident", 1...1) { a in .text(quoteIdentifier(text(a[0]))) }
+        add("quote_nullable", 1...1, acceptsNull: true) { a in
+            a[0].isNull ? .text("NULL") : .text("'" + text(a[0]).replacingOccurrences(of: "'", with: "''") + "'")
+        }
+        add("format", 1...1000, acceptsNull: true) { a in
+            guard !a[0].isNull else { return .null }
+            return .text(try format(text(a[0]), Array(a.dropFirst())))
+        }
+        return functions
+    }()
+
+    /// A value as PostgreSQL's output function writes it (`concat`, `format`): booleans are
+    /// `t` / `f` there, unlike a `::text` cast.
+    static func outputText(_ v: Value) -> String {
+        switch v {
+        case .text(let s): return s
+        case .boolean(let b): return b ? "t" : "f"
+        default: return v.displayText
+        }
+    }
+
+    private static func text(_ v: Value) -> String { outputText(v) }
+
+    /// `pattern` re-spelt so that `escape` (one character, or none when empty) does what `\`
+    /// does in a LIKE pattern: PostgreSQL's `like_escape`.
+    static func likeEscape(_ pattern: String, escape: String) throws -> String {
+        let escapeScalars = Array(escape.unicodeScalars)
+        guard escapeScalars.count <= 1 else {
+            throw RedError(.invalidArgument, "invalid escape string", detail: "Escape string must be empty or one character.", condition: "22025")
+        }
+        guard let marker = escapeScalars.first else { return pattern.replacingOccurrences(of: "\\", with: "\\\\") }
+        if marker == "\\" { return pattern }
+        var out = String.UnicodeScalarView()
+        var pending = false
+        for scalar in pattern.unicodeScalars {
+            if pending {
+                out.append("\\"); out.append(scalar); pending = false
+            } else if scalar == marker {
+                pending = true
+            } else {
+                if scalar == "\\" { out.append("\\") }
+                out.append(scalar)
+            }
+        }
+        if pending { out.append("\\") }  // a trailing escape stays one: LIKE refuses it if matching gets there
+        return String(out)
+    }
+
+    /// Each character of `from` in `text` replaced by the one at the same place in `to`, or
+    /// removed when `to` is shorter; the first occurrence in `from` wins.
+    static func translate(_ text: String, from: String, to: String) -> String {
+        let source = Array(from.unicodeScalars), target = Array(to.unicodeScalars)
+        var map: [Unicode.Scalar: Unicode.Scalar?] = [:]
+        for (i, s) in source.enumerated() where map[s] == nil { map[s] = i < target.count ? target[i] : Optional<Unicode.Scalar>.none }
+        var out = String.UnicodeScalarView()
+        for s in text.unicodeScalars {
+            if let mapped = map[s] { if let m = mapped { out.append(m) } } else { out.append(s) }
+        }
+        return String(out)
+    }
+
+    /// Quoted only when PostgreSQL would need it: anything but lower-case letters, digits and
+    /// `_` (not leading with a digit), or a reserved word.
+    static func quoteIdentifier(_ name: String) -> String {
+        let plain = !name.isEmpty && name.unicodeScalars.allSatisfy { ("a"..."z").contains($0) || ("0"..."9").contains($0) || $0 == "_" }
+            && !("0"..."9").contains(name.unicodeScalars.first!) && !Parser.reserved.contains(name)
+        return plain ? name : "\"" + name.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+    }
+
+    /// PostgreSQL's `format`: `%s` (text, NULL as empty), `%I` (identifier), `%L` (literal,
+    /// NULL as `NULL`), `%%`, with optional `n$` positions and `-`/width (`%-10s`, `%*s`).
+    static func format(_ template: String, _ arguments: [Value]) throws -> String {
+        let chars = Array(template.unicodeScalars)
+        var out = String.UnicodeScalarView()
+        var outputBytes = 0
+        var next = 0
+        var i = 0
+        func bad(_ message: String) -> RedError { RedError(.invalidArgument, message) }
+        func argument(_ index: Int) throws -> Value {
+            guard index < arguments.count else { throw RedError(.invalidArgument, "too few arguments for format()") }
+            return arguments[index]
+        }
+        func number() -> Int? {
+            var value = 0, seen = false
+            while i < chars.count, let d = chars[i].properties.numericType == .decimal ? Int(String(chars[i])) : nil {
+                value = min(value * 10 + d, 1_000_000); seen = true; i += 1
+            }
+            return seen ? value : nil
+        }
+        while i < chars.count {
+            let c = chars[i]
+            i += 1
+            guard c == "%" else { out.append(c); outputBytes += 4; continue }
+            guard i < chars.count else { throw bad("unterminated format() type specifier") }
+            if chars[i] == "%" { out.append("%"); outputBytes += 1; i += 1; continue }
+            var position: Int?
+            let mark = i
+            if let n = number(), i < chars.count, chars[i] == "$" {
+                guard n >= 1 else { throw bad("format specifies argument 0, but arguments are numbered from 1") }
+                position = n - 1; i += 1
+            } else { i = mark }
+            var leftAlign = false
+            if i < chars.count, chars[i] == "-" { leftAlign = true; i += 1 }
+            var width: Int?
+            if i < chars.count, chars[i] == "*" {
+                i += 1
+                guard case .integer(let w) = try DataType.integer.coerce(try argument(next)) else { throw bad("width argument must be an integer") }
+                next += 1
+                if w < 0 { leftAlign = true }
+                width = Int(min(abs(w), 1_000_000))
+            } else if let w = number() { width = w }
+            guard i < chars.count else { throw bad("unterminated format() type specifier") }
+            let kind = chars[i]
+            i += 1
+            let index = position ?? next
+            next = index + 1
+            let value = try argument(index)
+            var piece: String
+            switch kind {
+            case "s": piece = value.isNull ? "" : outputText(value)
+            case "I":
+                guard !value.isNull else { throw RedError(.invalidArgument, "null values cannot be formatted as an SQL identifier") }
+                piece = quoteIdentifier(outputText(value))
+            case "L": piece = value.isNull ? "NULL" : "'" + outputText(value).replacingOccurrences(of: "'", with: "''") + "'"
+            default: throw bad("unrecognized format() type specifier \"\(kind)\"")
+            }
+            if let width, piece.unicodeScalars.count < width {
+                let padding = String(repeating: " ", count: width - piece.unicodeScalars.count)
+                piece = leftAlign ? piece + padding : padding + piece
+            }
+            outputBytes += piece.utf8.count
+            guard outputBytes <= Limits.maxValueBytes else { throw RedError(.limitExceeded, "format() result exceeds \(Limits.maxValueBytes) bytes") }
+            out.append(contentsOf: piece.unicodeScalars)
+        }
+        return String(out)
+    }
+}
