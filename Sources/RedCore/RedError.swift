@@ -31,7 +31,7 @@ public struct RedError: Error, Sendable, Equatable, CustomStringConvertible {
     /// Errors are equal when code and message are (the position is a presentation detail).
     public static func == (a: RedError, b: RedError) -> Bool { a.code == b.code && a.message == b.message }
 
-    public var description: String { "\(code.rawValue) (\(code.sqlState)): \(message)" }
+    public var description: String { "\(code.rawValue) (\(sqlState)): \(message)" }
 
     /// Stable error codes. The raw value is the name clients see; `sqlState`
     /// is the PostgreSQL class/condition the code maps to.

@@ -25,6 +25,8 @@ import Testing
         "SELECT id, name FROM p WHERE name LIKE 'A%' OR score IS NULL ORDER BY id DESC",
         "DELETE FROM p WHERE id = 2",
         "SELECT 1/0",
+        "SELECT sqrt(-1)",
+        "SELECT id, tags->'a'->>1 AS second, tags @> '{\"a\": [2]}' AS has FROM p ORDER BY id",
         "SELECT * FROM nope",
         "SELEC 1",
         "INSERT INTO p (id, name) VALUES (1, 'dup')",
@@ -74,7 +76,7 @@ import Testing
                 let r = try await session.execute(sql)
                 outcomes.append(Outcome(columns: r.columns.map(\.name), rows: r.rows.map { $0.map(pgText) }))
             } catch let error as RedError {
-                outcomes.append(Outcome(error: error.code.sqlState))
+                outcomes.append(Outcome(error: error.sqlState))
             }
         }
         try await database.close()

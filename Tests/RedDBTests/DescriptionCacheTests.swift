@@ -9,7 +9,7 @@ import RedDB
     }
 
     func code(_ body: () async throws -> Void) async -> String? {
-        do { try await body(); return nil } catch let e as RedError { return e.code.sqlState } catch { return "?" }
+        do { try await body(); return nil } catch let e as RedError { return e.sqlState } catch { return "?" }
     }
 
     @Test func everyKindOfDefinitionChangeIsDescribedAfresh() async throws {

@@ -85,7 +85,7 @@ struct SQLLogicTestRunner {
                     if expectError { failures.append(Failure(file: name, line: line, sql: sql, detail: "expected an error\(code.map { " \($0)" } ?? ""), got success")) }
                 } catch let error as RedError {
                     if !expectError { failures.append(Failure(file: name, line: line, sql: sql, detail: "unexpected error: \(error)")) }
-                    else if let code, code != error.code.sqlState {
+                    else if let code, code != error.sqlState {
                         failures.append(Failure(file: name, line: line, sql: sql, detail: "expected SQLSTATE \(code), got \(error)"))
                     }
                 }

@@ -5,7 +5,7 @@ import RedDB
 /// The embedded API: sessions, transactions, parameters, decoding, streaming, helpers.
 @Suite struct SessionTests {
     func code(_ body: () async throws -> Void) async -> String? {
-        do { try await body(); return nil } catch let e as RedError { return e.code.sqlState } catch { return "?" }
+        do { try await body(); return nil } catch let e as RedError { return e.sqlState } catch { return "?" }
     }
 
     @Test func autocommitAndExplicitTransactionsUseSnapshots() async throws {

@@ -29,6 +29,16 @@ struct ScalarFunction: Sendable {
         return f
     }
 
+    /// What a function returns when that never depends on its arguments (else it is `.any`):
+    /// PG-wire describes the column with it before any row exists, so a boolean is sent as
+    /// `t`/`f` and JSON as json, whichever protocol asked.
+    static let resultTypes: [String: DataType] = [
+        "starts_with": .boolean, "ends_with": .boolean, "contains": .boolean, "json_valid": .boolean, "__json_contains": .boolean,
+        "__json_get": .json, "__json_path": .json, "__json_get_text": .text, "__json_path_text": .text,
+        "md5": .text, "chr": .text, "to_hex": .text, "translate": .text, "format": .text, "quote_ident": .text,
+        "quote_literal": .text, "quote_nullable": .text, "like_escape": .text, "ascii": .integer,
+    ]
+
     /// Functions whose first argument must be text (a number there is 42883, as in PostgreSQL).
     static let textFunctions: Set<String> = ["upper", "lower", "length", "char_length", "character_length", "octet_length",
                                              "substring", "substr", "trim", "btrim", "ltrim", "rtrim", "replace", "left",

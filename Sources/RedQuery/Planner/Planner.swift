@@ -329,6 +329,7 @@ final class Planner {
         case .cast(_, let t): return t
         case .comparison, .and, .or, .not, .isNull, .distinctFrom, .between, .inList, .inSubquery, .exists, .like: return .boolean
         case .concat: return .text
+        case .function(let f, _): return ScalarFunction.resultTypes[f.name] ?? .any
         default: return .any
         }
     }
