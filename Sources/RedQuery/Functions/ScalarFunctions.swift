@@ -37,6 +37,7 @@ struct ScalarFunction: Sendable {
         "__json_get": .json, "__json_path": .json, "__json_get_text": .text, "__json_path_text": .text,
         "md5": .text, "chr": .text, "to_hex": .text, "translate": .text, "format": .text, "quote_ident": .text,
         "quote_literal": .text, "quote_nullable": .text, "like_escape": .text, "ascii": .integer,
+        "__regex_match": .boolean, "__regex_match_ci": .boolean, "regexp_like": .boolean, "regexp_replace": .text,
     ]
 
     /// Functions whose first argument must be text (a number there is 42883, as in PostgreSQL).
@@ -384,7 +385,7 @@ struct ScalarFunction: Sendable {
             return .uuid(u)
         }
         add(["typeof", "pg_typeof"], 1...1, acceptsNull: true) { a, _ in .text(a[0].kindName) }
-        for f in postgresTextFunctions + JSONOperators.functions { table[f.name] = f }
+        for f in postgresTextFunctions + JSONOperators.functions + RegularExpressions.functions { table[f.name] = f }
         return table
     }()
 }

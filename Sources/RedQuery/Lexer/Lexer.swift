@@ -176,6 +176,10 @@ struct Lexer {
             index += 3
             return Token(kind: .symbol("#>>"), offset: start)
         }
+        if c == UInt8(ascii: "!"), peek(1) == UInt8(ascii: "~"), peek(2) == UInt8(ascii: "*") {
+            index += 3
+            return Token(kind: .symbol("!~*"), offset: start)
+        }
         if let next = peek(1), let pair = Self.twoByteSymbol(c, next) {
             index += 2
             return Token(kind: .symbol(pair), offset: start)
@@ -189,9 +193,9 @@ struct Lexer {
         throw error("Unexpected character: '\(shown)'", at: start)
     }
 
-    static let oneByteSymbols = Set("=<>+-*/%()[]{},.;:^".utf8)
+    static let oneByteSymbols = Set("=<>+-*/%()[]{},.;:^~".utf8)
 
-    /// `<>`, `!=` (as `<>`), `<=`, `>=`, `||`, `::` and the JSON operators `#>`, `@>`, `<@`
+    /// `<>`, `!=` (as `<>`), `<=`, `>=`, `||`, `::` and the JSON operators `#>`, `@>`, `<@`, and the regular-expression ones `~*`, `!~`
     /// (`->` and `->>` stay `-` `>` tokens, which graph patterns read; the expression parser
     /// joins them when they touch).
     static func twoByteSymbol(_ first: UInt8, _ second: UInt8) -> String? {
@@ -204,6 +208,8 @@ struct Lexer {
         case (UInt8(ascii: "#"), UInt8(ascii: ">")): return "#>"
         case (UInt8(ascii: "@"), UInt8(ascii: ">")): return "@>"
         case (UInt8(ascii: "<"), UInt8(ascii: "@")): return "<@"
+        case (UInt8(ascii: "~"), UInt8(ascii: "*")): return "~*"
+        case (UInt8(ascii: "!"), UInt8(ascii: "~")): return "!~"
         default: return nil
         }
     }

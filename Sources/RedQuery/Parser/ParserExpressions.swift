@@ -71,6 +71,13 @@ extension Parser {
                 advance()
                 let exponent = try parseExpression(minimumPrecedence: Precedence.exponent + 1)
                 return .function(FunctionCall(name: "power", arguments: [left, exponent], distinct: false, star: false))
+            case "~", "~*", "!~", "!~*":
+                // POSIX regular-expression match (`*`: ignoring case; `!`: not matching).
+                guard binds(Precedence.other) else { return nil }
+                advance()
+                let pattern = try parseExpression(minimumPrecedence: Precedence.other + 1)
+                let match = jsonOperator(s.hasSuffix("*") ? "__regex_match_ci" : "__regex_match", left, pattern)
+                return s.hasPrefix("!") ? .unary("not", match) : match
             case "||", "#>", "#>>", "@>", "<@":
                 guard binds(Precedence.other) else { return nil }
                 advance()
@@ -139,6 +146,7 @@ extension Parser {
         }
     }
 
+    /// An operator spelt as a call of the function that implements it.
     func jsonOperator(_ name: String, _ left: Expr, _ right: Expr) -> Expr {
         .function(FunctionCall(name: name, arguments: [left, right], distinct: false, star: false))
     }
