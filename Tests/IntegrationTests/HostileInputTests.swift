@@ -40,7 +40,7 @@ import Glibc
         let wide = "SELECT " + Array(repeating: "1", count: 40_000).joined(separator: ",")
         s.send(Self.query(wide))
         var errors = Self.errors(PG.readUntilReady(s))
-        #expect(errors.count == 1 && errors[0].hasPrefix("54000") && errors[0].contains("1664"), "\(errors)")
+        #expect(errors.count == 1 && errors[0].hasPrefix("54011") && errors[0].contains("1664"), "\(errors)")
         // PostgreSQL's own limit is allowed.
         s.send(Self.query("SELECT " + Array(repeating: "1", count: 1_664).joined(separator: ",")))
         let fine = PG.readUntilReady(s)

@@ -159,11 +159,11 @@ public enum PGLimits {
     /// Largest message the server writes (a DataRow), below the Int32 its length is counted in.
     public static let maxResultMessageBytes = Int(Int32.max)
 
-    /// 54000 (PostgreSQL says 54011) before a RowDescription, DataRow or COPY response
+    /// 54011 (as in PostgreSQL) before a RowDescription, DataRow or COPY response
     /// for more columns than `maxResultColumns` is written.
     public static func checkResultColumns(_ count: Int) throws {
         guard count <= maxResultColumns else {
-            throw RedError(.limitExceeded, "target lists can have at most \(maxResultColumns) entries (this result has \(count))")
+            throw RedError(.limitExceeded, "target lists can have at most \(maxResultColumns) entries (this result has \(count))", condition: "54011")
         }
     }
 }
