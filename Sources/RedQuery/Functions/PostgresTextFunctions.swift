@@ -13,11 +13,11 @@ extension ScalarFunction {
                  _ body: @escaping @Sendable ([Value]) throws -> Value) {
             functions.append(ScalarFunction(name: name, arity: arity, acceptsNull: acceptsNull, isDeterministicWithinStatement: true) { a, _ in try body(a) })
         }
-        add("like_escape", 2...2) { a in .text(try likeEscape(text(a[0]), escape: text(a[1]))) }
-        add("translate", 3...3) { a in .text(translate(text(a[0]), from: text(a[1]), to: text(a[2]))) }
+        add("like_escape", 2...2) { a in .text(try likeEscape(outputText(a[0]), escape: outputText(a[1]))) }
+        add("translate", 3...3) { a in .text(translate(outputText(a[0]), from: outputText(a[1]), to: outputText(a[2]))) }
         add("md5", 1...1) { a in
             let bytes: [UInt8]
-            if case .blob(let b) = a[0] { bytes = b } else { bytes = Array(text(a[0]).utf8) }
+            if case .blob(let b) = a[0] { bytes = b } else { bytes = Array(outputText(a[0]).utf8) }
             return .text(Insecure.MD5.hash(data: bytes).map { String(format: "%02x", $0) }.joined())
         }
         add("chr", 1...1) { a in
@@ -28,19 +28,19 @@ extension ScalarFunction {
             }
             return .text(String(Character(scalar)))
         }
-        add("ascii", 1...1) { a in .integer(Int64(text(a[0]).unicodeScalars.first?.value ?? 0)) }
+        add("ascii", 1...1) { a in .integer(Int64(outputText(a[0]).unicodeScalars.first?.value ?? 0)) }
         add("to_hex", 1...1) { a in
             guard case .integer(let i) = try DataType.integer.coerce(a[0]) else { throw RedError(.invalidArgument, "to_hex() takes an integer") }
             // PostgreSQL prints the two's complement of a negative bigint.
             return .text(String(UInt64(bitPattern: i), radix: 16))
         }
-        add("quote_ident", 1...1) { a in .text(quoteIdentifier(text(a[0]))) }
+        add("quote_ident", 1...1) { a in .text(quoteIdentifier(outputText(a[0]))) }
         add("quote_nullable", 1...1, acceptsNull: true) { a in
-            a[0].isNull ? .text("NULL") : .text("'" + text(a[0]).replacingOccurrences(of: "'", with: "''") + "'")
+            a[0].isNull ? .text("NULL") : .text("'" + outputText(a[0]).replacingOccurrences(of: "'", with: "''") + "'")
         }
         add("format", 1...1000, acceptsNull: true) { a in
             guard !a[0].isNull else { return .null }
-            return .text(try format(text(a[0]), Array(a.dropFirst())))
+            return .text(try format(outputText(a[0]), Array(a.dropFirst())))
         }
         return functions
     }()
@@ -54,8 +54,6 @@ extension ScalarFunction {
         default: return v.displayText
         }
     }
-
-    private static func text(_ v: Value) -> String { outputText(v) }
 
     /// `pattern` re-spelt so that `escape` (one character, or none when empty) does what `\`
     /// does in a LIKE pattern: PostgreSQL's `like_escape`.

@@ -195,9 +195,10 @@ struct Lexer {
 
     static let oneByteSymbols = Set("=<>+-*/%()[]{},.;:^~".utf8)
 
-    /// `<>`, `!=` (as `<>`), `<=`, `>=`, `||`, `::` and the JSON operators `#>`, `@>`, `<@`, and the regular-expression ones `~*`, `!~`
-    /// (`->` and `->>` stay `-` `>` tokens, which graph patterns read; the expression parser
-    /// joins them when they touch).
+    /// `<>`, `!=` (as `<>`), `<=`, `>=`, `||`, `::`, the JSON operators `#>`, `@>`, `<@` and
+    /// the regular-expression ones `~*`, `!~` (`#>>` and `!~*` are matched before this). `->`
+    /// and `->>` stay `-` `>` tokens, which graph patterns read; the expression parser joins
+    /// them when they touch.
     static func twoByteSymbol(_ first: UInt8, _ second: UInt8) -> String? {
         switch (first, second) {
         case (UInt8(ascii: "<"), UInt8(ascii: ">")), (UInt8(ascii: "!"), UInt8(ascii: "=")): return "<>"

@@ -137,9 +137,7 @@ public struct Parser {
             guard Lexer.isDigit(before) || before == UInt8(ascii: ".") || before == UInt8(ascii: "_") else { return }
             var end = current.offset
             while end < bytes.count, Lexer.isIdentPart(bytes[end]) { end += 1 }
-            var begin = tokens[position - 1].offset
-            begin = min(begin, current.offset)
-            let shown = String(decoding: bytes[begin..<end], as: UTF8.self)
+            let shown = String(decoding: bytes[tokens[position - 1].offset..<end], as: UTF8.self)
             throw error("trailing junk after numeric literal at or near \"\(shown)\"", at: tokens[position - 1])
         default:
             return

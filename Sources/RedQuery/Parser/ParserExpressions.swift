@@ -53,7 +53,7 @@ extension Parser {
                 advance(); advance()
                 if asText { advance() }
                 let key = try parseExpression(minimumPrecedence: Precedence.other + 1)
-                return jsonOperator(asText ? "__json_get_text" : "__json_get", left, key)
+                return operatorCall(asText ? "__json_get_text" : "__json_get", left, key)
             case "::":
                 guard binds(Precedence.cast) else { return nil }
                 advance()
@@ -76,17 +76,17 @@ extension Parser {
                 guard binds(Precedence.other) else { return nil }
                 advance()
                 let pattern = try parseExpression(minimumPrecedence: Precedence.other + 1)
-                let match = jsonOperator(s.hasSuffix("*") ? "__regex_match_ci" : "__regex_match", left, pattern)
+                let match = operatorCall(s.hasSuffix("*") ? "__regex_match_ci" : "__regex_match", left, pattern)
                 return s.hasPrefix("!") ? .unary("not", match) : match
             case "||", "#>", "#>>", "@>", "<@":
                 guard binds(Precedence.other) else { return nil }
                 advance()
                 let right = try parseExpression(minimumPrecedence: Precedence.other + 1)
                 switch s {
-                case "#>": return jsonOperator("__json_path", left, right)
-                case "#>>": return jsonOperator("__json_path_text", left, right)
-                case "@>": return jsonOperator("__json_contains", left, right)
-                case "<@": return jsonOperator("__json_contains", right, left)
+                case "#>": return operatorCall("__json_path", left, right)
+                case "#>>": return operatorCall("__json_path_text", left, right)
+                case "@>": return operatorCall("__json_contains", left, right)
+                case "<@": return operatorCall("__json_contains", right, left)
                 default: return .binary("||", left, right)
                 }
             case "=", "<>", "<", "<=", ">", ">=":
@@ -147,7 +147,7 @@ extension Parser {
     }
 
     /// An operator spelt as a call of the function that implements it.
-    func jsonOperator(_ name: String, _ left: Expr, _ right: Expr) -> Expr {
+    func operatorCall(_ name: String, _ left: Expr, _ right: Expr) -> Expr {
         .function(FunctionCall(name: name, arguments: [left, right], distinct: false, star: false))
     }
 
