@@ -37,6 +37,9 @@ extension Parser {
                 query.limit = isKeyword("row") || isKeyword("rows") ? .literal(.integer(1)) : try parseExpression()
                 _ = acceptKeyword("rows") || acceptKeyword("row")
                 try expectKeyword("only")
+            } else if isKeyword("for"), ["update", "share", "no", "key"].contains(where: { isKeyword($0, ahead: 1) }) {
+                throw RedError(.featureNotSupported, "SELECT … FOR UPDATE/SHARE is not supported yet: transactions are snapshot-isolated and "
+                               + "the later of two conflicting writers fails with 40001, so retry the transaction instead of locking rows")
             } else {
                 break
             }
