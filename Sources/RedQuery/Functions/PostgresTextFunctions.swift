@@ -36,7 +36,7 @@ extension ScalarFunction {
         }
         add("quote_ident", 1...1) { a in .text(quoteIdentifier(outputText(a[0]))) }
         add("quote_nullable", 1...1, acceptsNull: true) { a in
-            a[0].isNull ? .text("NULL") : .text("'" + outputText(a[0]).replacingOccurrences(of: "'", with: "''") + "'")
+            .text(a[0].isNull ? "NULL" : quoteLiteral(outputText(a[0])))
         }
         add("format", 1...1000, acceptsNull: true) { a in
             guard !a[0].isNull else { return .null }
@@ -91,6 +91,11 @@ extension ScalarFunction {
             if let mapped = map[s] { if let m = mapped { out.append(m) } } else { out.append(s) }
         }
         return String(out)
+    }
+
+    /// A string literal: in single quotes, each quote doubled (`quote_literal`, `%L`).
+    static func quoteLiteral(_ text: String) -> String {
+        "'" + text.replacingOccurrences(of: "'", with: "''") + "'"
     }
 
     /// Quoted only when PostgreSQL would need it: anything but lower-case letters, digits and
@@ -155,7 +160,7 @@ extension ScalarFunction {
             case "I":
                 guard !value.isNull else { throw RedError(.invalidArgument, "null values cannot be formatted as an SQL identifier") }
                 piece = quoteIdentifier(outputText(value))
-            case "L": piece = value.isNull ? "NULL" : "'" + outputText(value).replacingOccurrences(of: "'", with: "''") + "'"
+            case "L": piece = value.isNull ? "NULL" : quoteLiteral(outputText(value))
             default: throw bad("unrecognized format() type specifier \"\(kind)\"")
             }
             if let width, piece.unicodeScalars.count < width {

@@ -183,7 +183,7 @@ struct ScalarFunction: Sendable {
         add(["ends_with"], 2...2) { a, _ in .boolean(text(a[0]).hasSuffix(text(a[1]))) }
         add(["contains"], 2...2) { a, _ in .boolean(text(a[0]).contains(text(a[1]))) }
         add(["initcap"], 1...1) { a, _ in .text(text(a[0]).capitalized) }
-        add(["quote_literal"], 1...1) { a, _ in .text("'" + text(a[0]).replacingOccurrences(of: "'", with: "''") + "'") }
+        add(["quote_literal"], 1...1) { a, _ in .text(quoteLiteral(text(a[0]))) }
 
         // Math
         add(["abs"], 1...1) { a, _ in
