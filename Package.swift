@@ -28,6 +28,8 @@ let package = Package(
         // gRPC surface: grpc-swift 2, its HTTP/2 transport on SwiftNIO, and protobuf messages.
         .package(url: "https://github.com/grpc/grpc-swift-2", from: "2.4.3"),
         .package(url: "https://github.com/grpc/grpc-swift-nio-transport", from: "2.9.2"),
+        // HTTP/2 frames, for the limit on unauthenticated gRPC calls (`GRPCUnauthenticatedLimit`).
+        .package(url: "https://github.com/apple/swift-nio-http2", from: "1.46.0"),
         .package(url: "https://github.com/grpc/grpc-swift-protobuf", from: "2.4.1"),
         .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
         // PostgreSQL client: drives both engines in `red bench duel`, and real-peer integration tests.
@@ -83,6 +85,8 @@ let package = Package(
                 "RedDB", "RedEngine", "RedWire", "RedProto", "RedReplication", "RedAI",
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
+                .product(name: "NIOHTTP2", package: "swift-nio-http2"),
+                .product(name: "NIOHPACK", package: "swift-nio-http2"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),

@@ -397,6 +397,54 @@ import Testing
         }
     }
 
+    /// Without a valid token, a call may send 64 KiB, uncompressed, when the server has users:
+    /// the transport would otherwise assemble (and inflate) up to 256 MiB per call before any
+    /// handler looked at the token. The refusal names the limit; a caller with a token, or any
+    /// caller of a server without users, sends large messages as before.
+    @Test func unauthenticatedCallsMaySendOnlySmallUncompressedRequests() async throws {
+        let server = try ServerProcess(arguments: ["--user", "ada:s3cret"])
+        defer { server.remove() }
+        let large = String(repeating: "x", count: 100_000)
+        let transport = try HTTP2ClientTransport.Posix(
+            target: .ipv4(address: "127.0.0.1", port: server.grpcPort), transportSecurity: .plaintext,
+            config: .defaults { $0.compression.enabledAlgorithms = [.gzip] })
+        try await withGRPCClient(transport: transport) { client in
+            let db = RedDb(wrapping: client)
+            // An open rpc (login needs no token) with a request over the limit.
+            let oversized = await Self.code {
+                _ = try await db.authLogin(.with { $0.payloadJson = #"{"username":"ada","password":"\#(large)"}"# })
+            }
+            #expect(oversized?.0 == .unauthenticated)
+            #expect(oversized?.1.message.contains("at most 64 KiB") == true, "\(String(describing: oversized?.1))")
+            // A small compressed request without a token.
+            var gzip = CallOptions.defaults
+            gzip.compression = .gzip
+            let compressed = await Self.code {
+                _ = try await db.authLogin(.with { $0.payloadJson = #"{"username":"ada","password":"s3cret"}"# }, options: gzip)
+            }
+            #expect(compressed?.0 == .unauthenticated)
+            #expect(compressed?.1.message.contains("compressed") == true, "\(String(describing: compressed?.1))")
+            // Small, uncompressed and tokenless: as before.
+            let login = try await db.authLogin(.with { $0.payloadJson = #"{"username":"ada","password":"s3cret"}"# })
+            guard case .string(let token)? = try JSONValue.parse(login.payload)["token"] else { throw RedError(.internalError, "no token") }
+            // With the token: large and compressed requests pass.
+            let bearer: Metadata = ["authorization": "Bearer \(token)"]
+            for options in [CallOptions.defaults, gzip] {
+                let reply = try await db.query(Self.query("SELECT length($1) AS n", [.with { $0.textValue = large }]), metadata: bearer, options: options)
+                #expect(try Self.records(reply).first?["n"] == .integer(Int64(large.count)))
+            }
+            // The connection still serves.
+            #expect(try await db.health(Reddb_V1_Empty()).healthy)
+        }
+        // A server without users takes the same large request without a token.
+        let open = try ServerProcess()
+        defer { open.remove() }
+        let n = try await Self.withClient(open) { db, _ in
+            try Self.records(try await db.query(Self.query("SELECT length($1) AS n", [.with { $0.textValue = large }]))).first?["n"]
+        }
+        #expect(n == .integer(Int64(large.count)))
+    }
+
     /// gzip- and deflate-compressed requests are accepted and answered.
     @Test func compressedRequestsAreAccepted() async throws {
         let server = try ServerProcess()

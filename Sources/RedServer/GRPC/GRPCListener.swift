@@ -78,6 +78,10 @@ public final class GRPCListener: Service, Sendable {
                 // Flush coalescing holds each flush up to 100 µs to batch writes; a unary call makes
                 // several, and with it on SELECT 1 took about 780 µs instead of about 600.
                 $0.connection.flushCoalescing = nil
+                // Callers without a valid token may send only small uncompressed requests.
+                $0.channelDebuggingCallbacks.onAcceptHTTP2Stream = { [auth = context.auth] stream in
+                    GRPCUnauthenticatedLimit.install(on: stream, auth: auth)
+                }
             })
         let server = GRPCServer(transport: transport, services: [GRPCServiceRegistration(service: GRPCService(context: context)), GRPCHealthService(context: context)],
                                 interceptors: [GRPCCallInterceptor()])

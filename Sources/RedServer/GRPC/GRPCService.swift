@@ -47,11 +47,17 @@ struct GRPCService: Reddb_V1_RedDb.ServiceProtocol {
     /// The bearer token of a call: `authorization: Bearer <t>` (scheme matched case-insensitively,
     /// value trimmed), else `x-reddb-token`.
     static func token(in metadata: Metadata) -> String? {
-        for value in metadata[stringValues: "authorization"] {
+        token(authorization: metadata[stringValues: "authorization"], redDBToken: metadata[stringValues: "x-reddb-token"])
+    }
+
+    /// `token(in:)` from the two headers' values, as the metadata or the raw HTTP/2 headers
+    /// (`GRPCUnauthenticatedLimit`) give them.
+    static func token(authorization: some Sequence<String>, redDBToken: some Sequence<String>) -> String? {
+        for value in authorization {
             let trimmed = value.trimmingCharacters(in: .whitespaces)
             if trimmed.lowercased().hasPrefix("bearer ") { return String(trimmed.dropFirst(7)).trimmingCharacters(in: .whitespaces) }
         }
-        return metadata[stringValues: "x-reddb-token"].first { _ in true }?.trimmingCharacters(in: .whitespaces)
+        return redDBToken.first { _ in true }?.trimmingCharacters(in: .whitespaces)
     }
 
     /// Authenticates, runs `body`, and maps errors to statuses.
