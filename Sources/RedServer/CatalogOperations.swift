@@ -88,8 +88,12 @@ extension CollectionOperations {
     }
 
     /// `GET /catalog/consistency` (gRPC `CatalogConsistency`): every index checked against its
-    /// rows; with `structure`, the B+tree too (commits wait while it reads every page).
+    /// rows; with `structure`, the B+tree too (commits wait while it reads every page, so a
+    /// `read` user, who cannot hold commits up otherwise, may not ask for it).
     func catalogConsistency(structure: Bool = false) async throws -> JSONValue {
+        if structure, case .readOnly(let principal) = callerAccess {
+            throw RedError(.insufficientPrivilege, "permission denied: \(principal) may only read; structure=true holds every commit while it reads the B+tree, so it needs the write role")
+        }
         let database = self.database
         let checks = try await Task.detached { try database.checkIndexes() }.value
         let collections = checks.map { check -> JSONValue in

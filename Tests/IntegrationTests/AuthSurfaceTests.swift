@@ -52,6 +52,13 @@ import Testing
         #expect(r.status == 403, "\(r.body)")
         r = try await HTTPClientTests.call(server, "GET", "/auth/users", token: anaToken)
         #expect(r.status == 403, "\(r.body)")
+        // The structure check holds every commit while it runs: not for a read user.
+        r = try await HTTPClientTests.call(server, "GET", "/catalog/consistency", token: anaToken)
+        #expect(r.status == 200, "\(r.body)")
+        r = try await HTTPClientTests.call(server, "GET", "/catalog/consistency?structure=true", token: anaToken)
+        #expect(r.status == 403 && r.body.contains("write role"), "\(r.body)")
+        r = try await HTTPClientTests.call(server, "GET", "/catalog/consistency?structure=true", token: rootKey)
+        #expect(r.status == 200 && r.json["btree"]?["ok"] == .bool(true), "\(r.body)")
         r = try await HTTPClientTests.call(server, "GET", "/auth/whoami", token: anaToken)
         #expect(r.json["role"] == .string("read") && r.json["authenticated"] == .bool(true), "\(r.body)")
 
