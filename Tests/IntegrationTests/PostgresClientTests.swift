@@ -150,6 +150,39 @@ import Testing
         }
     }
 
+    /// Lists bound as PostgreSQL arrays (PostgresNIO sends `[Int]` as binary int8[], `[String]`
+    /// as text[], `[UUID]` as uuid[]), the way ORMs write `WHERE id = ANY($1)`.
+    @Test func arrayParametersBindInBinary() async throws {
+        let server = try ServerProcess()
+        defer { server.remove() }
+        try await Self.withConnection(server) { conn in
+            try await conn.query("CREATE TABLE items (id BIGINT PRIMARY KEY, name TEXT, u UUID, tags TEXT[])", logger: Self.logger)
+            let uuids = [UUID(), UUID(), UUID()]
+            for (i, uuid) in uuids.enumerated() {
+                try await conn.query("INSERT INTO items VALUES (\(i + 1), \("n\(i + 1)"), \(uuid), \(["t\(i)", "shared"]))", logger: Self.logger)
+            }
+            var ids: [Int] = []
+            for try await id in try await conn.query("SELECT id FROM items WHERE id = ANY(\([1, 3, 99])) ORDER BY id", logger: Self.logger).decode(Int.self) {
+                ids.append(id)
+            }
+            #expect(ids == [1, 3])
+            var names: [String] = []
+            for try await name in try await conn.query("SELECT name FROM items WHERE name <> ALL(\(["n1", "n2"])) ORDER BY id", logger: Self.logger).decode(String.self) {
+                names.append(name)
+            }
+            #expect(names == ["n3"])
+            for try await n in try await conn.query("SELECT count(*) FROM items WHERE u = ANY(\([uuids[0], uuids[2]]))", logger: Self.logger).decode(Int.self) {
+                #expect(n == 2)
+            }
+            for try await n in try await conn.query("SELECT count(*) FROM items WHERE tags @> \(["shared"]) AND tags && \(["t1", "zz"])", logger: Self.logger).decode(Int.self) {
+                #expect(n == 1)
+            }
+            for try await (n, joined) in try await conn.query("SELECT cardinality(\([1.5, 2.5])), array_to_string(\([true, false]), ',')", logger: Self.logger).decode((Int, String).self) {
+                #expect(n == 2 && joined == "t,f")
+            }
+        }
+    }
+
     @Test func transactionsCommitRollBackAndReportFailure() async throws {
         let server = try ServerProcess()
         defer { server.remove() }

@@ -70,6 +70,35 @@ import Testing
         #expect(try PGValueCodec.decodeParameter(nil, format: .text, declared: 20, inferred: .any) == .null)
     }
 
+    /// Array parameters (`id = ANY($1)` with a list): PostgreSQL's text form and binary layout,
+    /// elements read as the array's element type; malformed arrays are errors, never traps.
+    @Test func arrayParametersDecodeInTextAndBinary() throws {
+        func text(_ s: String, _ oid: Int32) throws -> String {
+            try PGValueCodec.decodeParameter(ByteBuffer(string: s), format: .text, declared: oid, inferred: .any).jsonValue.text
+        }
+        #expect(try text("{1,2,NULL}", 1016) == "[1,2,null]")
+        #expect(try text(#"{"a b",c}"#, 1009) == #"["a b","c"]"#)
+        #expect(try text("{{1,2},{3,4}}", 1007) == "[[1,2],[3,4]]")
+        #expect(try text("{t,f}", 1000) == "[true,false]")
+        #expect(throws: RedError.self) { try text("{1,x}", 1016) }
+        #expect(throws: RedError.self) { try text("1,2", 1016) }
+        // Binary: ndim, flags, element OID, (length, lower bound) per dimension, then (length, bytes) per element.
+        func int32s(_ values: [Int32]) -> [UInt8] { values.flatMap { withUnsafeBytes(of: $0.bigEndian, Array.init) } }
+        func binary(_ bytes: [UInt8], _ oid: Int32) throws -> String {
+            try PGValueCodec.decodeParameter(ByteBuffer(bytes: bytes), format: .binary, declared: oid, inferred: .any).jsonValue.text
+        }
+        let ints = int32s([1, 1, 23, 3, 1, 4, 7, -1, 4, -2])
+        #expect(try binary(ints, 1007) == "[7,null,-2]")
+        #expect(try binary(int32s([2, 0, 23, 2, 1, 1, 1, 4, 1, 4, 2]), 1007) == "[[1],[2]]")
+        #expect(try binary(int32s([0, 0, 23]), 1007) == "[]")
+        #expect(throws: RedError.self) { try binary(int32s([1, 0, 25, 1, 1, 4, 7]), 1007) }  // not the array type's element OID
+        #expect(throws: RedError.self) { try binary(int32s([1, 0, 23, 1_000_000, 1]), 1007) }  // more elements than bytes
+        #expect(throws: RedError.self) { try binary(int32s([2, 0, 23, 65_536, 1, 65_536, 1]), 1007) }  // the same, by a product
+        #expect(throws: RedError.self) { try binary(int32s([7, 0, 23]), 1007) }  // too many dimensions
+        #expect(throws: RedError.self) { try binary(ints + [0], 1007) }  // trailing bytes
+        #expect(throws: RedError.self) { try binary(int32s([1, 0, 23, 2, 1, 4, 7]), 1007) }  // truncated
+    }
+
     /// Timestamps at the ends of Int64 (a binary parameter, or a value stored before ranges
     /// were checked) are 22008 both ways, never a trap; text output still prints them.
     @Test func timestampsOutsidePostgresRangeAreErrorsNotTraps() throws {

@@ -17,6 +17,8 @@ public indirect enum Expr: Sendable, Equatable {
     case between(Expr, Expr, Expr, negated: Bool)
     case inList(Expr, [Expr], negated: Bool)
     case inSubquery(Expr, Query, negated: Bool)
+    /// `x op ANY|SOME|ALL (…)`: the right side is `.subquery` or an array expression.
+    case quantified(String, Expr, all: Bool, Expr)
     case exists(Query, negated: Bool)
     case subquery(Query)
     case like(Expr, Expr, caseInsensitive: Bool, negated: Bool)

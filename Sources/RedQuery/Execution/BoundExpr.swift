@@ -6,6 +6,14 @@ import RedCore
 /// `outer(depth, i)` a row of an enclosing query (correlated subqueries:
 /// depth 1 is the nearest), `documentField` a JSON path inside a document
 /// body column. Evaluation follows SQL three-valued logic: NULL is unknown.
+/// Where `x op ANY|ALL (…)` finds the values it compares `x` with.
+enum QuantifiedSource: Sendable {
+    /// The first column of every row.
+    case subquery(SubqueryPlan)
+    /// The elements of an array value.
+    case array(BoundExpr)
+}
+
 indirect enum BoundExpr: Sendable {
     case constant(Value)
     case column(Int)
@@ -24,6 +32,8 @@ indirect enum BoundExpr: Sendable {
     case between(BoundExpr, BoundExpr, BoundExpr, negated: Bool)
     case inList(BoundExpr, [BoundExpr], negated: Bool)
     case inSubquery(BoundExpr, SubqueryPlan, negated: Bool)
+    /// `x op ANY|ALL (…)`: compared with each value of a subquery's column or of an array.
+    case quantified(String, BoundExpr, all: Bool, QuantifiedSource)
     case exists(SubqueryPlan, negated: Bool)
     case scalarSubquery(SubqueryPlan)
     case like(BoundExpr, BoundExpr, caseInsensitive: Bool, negated: Bool)
@@ -46,8 +56,10 @@ indirect enum BoundExpr: Sendable {
             a.referencedColumns(into: &set); b.referencedColumns(into: &set); c.referencedColumns(into: &set)
         case .inList(let e, let items, _):
             e.referencedColumns(into: &set); for i in items { i.referencedColumns(into: &set) }
-        case .inSubquery(let e, let plan, _):
+        case .inSubquery(let e, let plan, _), .quantified(_, let e, _, .subquery(let plan)):
             e.referencedColumns(into: &set); set.formUnion(plan.outerColumns)
+        case .quantified(_, let e, _, .array(let array)):
+            e.referencedColumns(into: &set); array.referencedColumns(into: &set)
         case .exists(let plan, _), .scalarSubquery(let plan): set.formUnion(plan.outerColumns)
         case .caseWhen(let operand, let branches, let otherwise):
             operand?.referencedColumns(into: &set)
@@ -100,6 +112,8 @@ indirect enum BoundExpr: Sendable {
         case .between(let a, let b, let c, let n): return .between(m(a), m(b), m(c), negated: n)
         case .inList(let e, let items, let n): return .inList(m(e), items.map(m), negated: n)
         case .inSubquery(let e, let plan, let n): return .inSubquery(m(e), plan.remapped(transform), negated: n)
+        case .quantified(let op, let e, let all, .subquery(let plan)): return .quantified(op, m(e), all: all, .subquery(plan.remapped(transform)))
+        case .quantified(let op, let e, let all, .array(let array)): return .quantified(op, m(e), all: all, .array(m(array)))
         case .exists(let plan, let n): return .exists(plan.remapped(transform), negated: n)
         case .scalarSubquery(let plan): return .scalarSubquery(plan.remapped(transform))
         case .like(let a, let b, let ci, let n): return .like(m(a), m(b), caseInsensitive: ci, negated: n)

@@ -26,21 +26,6 @@ struct Evaluation {
                 throw RedError(.invalidParameters, "there is no parameter $\(n): the statement was given \(context.parameters.count)")
             }
             return context.parameters[n - 1]
-        case .negate(let e):
-            switch try evaluate(e, row) {
-            case .null: return .null
-            case .integer(let i):
-                guard i != .min else { throw RedError(.numericOutOfRange, "integer out of range") }
-                return .integer(-i)
-            case .float(let d): return .float(-d)
-            case .decimal(let d):
-                guard d != .min else { throw RedError(.numericOutOfRange, "numeric value out of range") }
-                return .decimal(-d)
-            case .text(let s):
-                let n = try Arithmetic.number(fromText: s)
-                return try evaluate(.negate(.constant(n)), row)
-            case let other: throw RedError(.undefinedFunction, "operator does not exist: - \(other.kindName)")
-            }
         case .not(let e):
             switch try Self.truth(try evaluate(e, row)) {
             case nil: return .null
@@ -71,6 +56,40 @@ struct Evaluation {
             return try Self.compare(op, try evaluate(a, row), try evaluate(b, row))
         case .isNull(let e, let negated):
             return .boolean(try evaluate(e, row).isNull != negated)
+        case .negate, .distinctFrom, .between, .inList, .inSubquery, .quantified, .exists, .scalarSubquery, .like, .caseWhen:
+            return try evaluateLessCommon(expr, row)
+        case .cast(let e, let type):
+            return try Self.cast(try evaluate(e, row), to: type)
+        case .function(let f, let args):
+            var values: [Value] = []
+            values.reserveCapacity(args.count)
+            for a in args { values.append(try evaluate(a, row)) }
+            return try f.call(values, context)
+        case .array:
+            return try evaluateLessCommon(expr, row)
+        }
+    }
+
+    /// The cases of `evaluate` that chains of thousands of links do not go through: apart
+    /// so that `evaluate`'s frame, one per level of a deep expression, stays small (a debug
+    /// build has to evaluate a 900-link chain within its thread's stack).
+    func evaluateLessCommon(_ expr: BoundExpr, _ row: [Value]) throws -> Value {
+        switch expr {
+        case .negate(let e):
+            switch try evaluate(e, row) {
+            case .null: return .null
+            case .integer(let i):
+                guard i != .min else { throw RedError(.numericOutOfRange, "integer out of range") }
+                return .integer(-i)
+            case .float(let d): return .float(-d)
+            case .decimal(let d):
+                guard d != .min else { throw RedError(.numericOutOfRange, "numeric value out of range") }
+                return .decimal(-d)
+            case .text(let s):
+                let n = try Arithmetic.number(fromText: s)
+                return try evaluate(.negate(.constant(n)), row)
+            case let other: throw RedError(.undefinedFunction, "operator does not exist: - \(other.kindName)")
+            }
         case .distinctFrom(let a, let b, let negated):
             let l = try evaluate(a, row), r = try evaluate(b, row)
             let distinct: Bool
@@ -90,6 +109,8 @@ struct Evaluation {
             let v = try evaluate(e, row)
             let rows = try runSubquery(plan, row)
             return try Self.membership(v, rows.map { $0.first ?? .null }, negated: negated)
+        case .quantified(let op, let e, let all, let source):
+            return try evaluateQuantified(op, e, all: all, source, row)
         case .exists(let plan, let negated):
             let rows = try runSubquery(plan, row, limit: 1)
             return .boolean(rows.isEmpty == negated)
@@ -114,17 +135,12 @@ struct Evaluation {
                 }
             }
             return try otherwise.map { try evaluate($0, row) } ?? .null
-        case .cast(let e, let type):
-            return try Self.cast(try evaluate(e, row), to: type)
-        case .function(let f, let args):
-            var values: [Value] = []
-            values.reserveCapacity(args.count)
-            for a in args { values.append(try evaluate(a, row)) }
-            return try f.call(values, context)
         case .array(let items):
             var values: [Value] = []
             for item in items { values.append(try evaluate(item, row)) }
             return .json(try JSONValue.checkedNesting(.array(values.map { $0.jsonValue })))
+        default:
+            return try evaluate(expr, row)
         }
     }
 
@@ -169,6 +185,35 @@ struct Evaluation {
             }
         }
         return sawNull ? .null : .boolean(negated)
+    }
+
+    /// `e op ANY|ALL (source)` for `row`; apart from `evaluate` so that its frame, one per level
+    /// of a deep expression, stays small (as `Planner.bindBinary` is apart from `bind`).
+    func evaluateQuantified(_ op: String, _ e: BoundExpr, all: Bool, _ source: QuantifiedSource, _ row: [Value]) throws -> Value {
+        let v = try evaluate(e, row)
+        switch source {
+        case .subquery(let plan):
+            return try Self.quantified(op, v, try runSubquery(plan, row).map { $0.first ?? .null }, all: all)
+        case .array(let array):
+            guard let elements = try ArrayFunctions.elements(of: try evaluate(array, row), like: v, "\(op) \(all ? "ALL" : "ANY") (array)") else {
+                return .null
+            }
+            return try Self.quantified(op, v, elements, all: all)
+        }
+    }
+
+    /// `v op ANY (candidates)` (`all`: `op ALL`): ANY is true when one comparison is, ALL false
+    /// when one is; otherwise a NULL comparison makes the answer NULL. An empty list is false
+    /// for ANY and true for ALL, whatever `v` is.
+    static func quantified(_ op: String, _ v: Value, _ candidates: [Value], all: Bool) throws -> Value {
+        var sawNull = false
+        for c in candidates {
+            switch try compare(op, v, c) {
+            case .boolean(let b): if b != all { return .boolean(b) }
+            default: sawNull = true
+            }
+        }
+        return sawNull ? .null : .boolean(all)
     }
 
     /// Comparison with PostgreSQL's implicit conversion of untyped text to the other side's type.

@@ -38,6 +38,10 @@ struct ScalarFunction: Sendable {
         "md5": .text, "chr": .text, "to_hex": .text, "translate": .text, "format": .text, "quote_ident": .text,
         "quote_literal": .text, "quote_nullable": .text, "like_escape": .text, "ascii": .integer,
         "__regex_match": .boolean, "__regex_match_ci": .boolean, "regexp_like": .boolean, "regexp_replace": .text,
+        "array_length": .integer, "array_upper": .integer, "array_lower": .integer, "array_ndims": .integer, "array_dims": .text,
+        "cardinality": .integer, "array_to_string": .text, "array_position": .integer, "__array_overlap": .boolean, "__array_contains": .boolean,
+        "string_to_array": .array, "array_append": .array, "array_prepend": .array, "array_cat": .array, "array_positions": .array,
+        "array_remove": .array, "array_replace": .array, "__array_slice": .array, "__array_cast": .array,
     ]
 
     /// Functions whose first argument must be text (a number there is 42883, as in PostgreSQL).
@@ -385,7 +389,7 @@ struct ScalarFunction: Sendable {
             return .uuid(u)
         }
         add(["typeof", "pg_typeof"], 1...1, acceptsNull: true) { a, _ in .text(a[0].kindName) }
-        for f in postgresTextFunctions + JSONOperators.functions + RegularExpressions.functions { table[f.name] = f }
+        for f in postgresTextFunctions + JSONOperators.functions + RegularExpressions.functions + ArrayFunctions.functions { table[f.name] = f }
         return table
     }()
 }

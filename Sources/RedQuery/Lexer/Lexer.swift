@@ -196,7 +196,7 @@ struct Lexer {
     static let oneByteSymbols = Set("=<>+-*/%()[]{},.;:^~".utf8)
 
     /// `<>`, `!=` (as `<>`), `<=`, `>=`, `||`, `::`, the JSON operators `#>`, `@>`, `<@` and
-    /// the regular-expression ones `~*`, `!~` (`#>>` and `!~*` are matched before this). `->`
+    /// the array overlap `&&`, the regular-expression ones `~*`, `!~` (`#>>` and `!~*` are matched before this). `->`
     /// and `->>` stay `-` `>` tokens, which graph patterns read; the expression parser joins
     /// them when they touch.
     static func twoByteSymbol(_ first: UInt8, _ second: UInt8) -> String? {
@@ -211,6 +211,7 @@ struct Lexer {
         case (UInt8(ascii: "<"), UInt8(ascii: "@")): return "<@"
         case (UInt8(ascii: "~"), UInt8(ascii: "*")): return "~*"
         case (UInt8(ascii: "!"), UInt8(ascii: "~")): return "!~"
+        case (UInt8(ascii: "&"), UInt8(ascii: "&")): return "&&"
         default: return nil
         }
     }

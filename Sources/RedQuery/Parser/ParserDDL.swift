@@ -146,8 +146,9 @@ extension Parser {
 
     mutating func parseTypeName() throws -> DataType { try parseTypeNameWithArguments().type }
 
-    /// A type name and the string literals among its modifiers (`ENUM('a', 'b')`).
-    mutating func parseTypeNameWithArguments() throws -> (type: DataType, strings: [String]) {
+    /// A type name and the string literals among its modifiers (`ENUM('a', 'b')`); for an
+    /// array (`INT[]`, `TEXT[][]`) the type is `.array` and `element` names its elements.
+    mutating func parseTypeNameWithArguments() throws -> (type: DataType, strings: [String], element: DataType?) {
         let typeToken = current
         var name = try parseAnyName()
         // PostgreSQL's schema-qualified built-in names (`pg_catalog.int8`, `"pg_catalog"."int8"`).
@@ -174,8 +175,14 @@ extension Parser {
                 advance()
             }
         }
-        if acceptSymbol("[") { try expectSymbol("]"); return (.array, strings) }
-        return (type, strings)
+        var dimensions = 0
+        while acceptSymbol("[") {
+            // `INT[3]`: the size is accepted and not enforced, as in PostgreSQL.
+            if case .integer = current.kind { advance() }
+            try expectSymbol("]")
+            dimensions += 1
+        }
+        return dimensions > 0 ? (.array, strings, type) : (type, strings, nil)
     }
 
     mutating func parseColumnSpec() throws -> ColumnSpec {
@@ -184,7 +191,7 @@ extension Parser {
         if case .identifier(let typeName, false) = current.kind, ["serial", "bigserial", "smallserial", "serial4", "serial8"].contains(typeName) {
             serial = true
         }
-        let (type, strings) = try parseTypeNameWithArguments()
+        let (type, strings, _) = try parseTypeNameWithArguments()
         var spec = ColumnSpec(name: name, type: type)
         spec.serial = serial
         if type == .enumeration {

@@ -57,7 +57,7 @@ extension Parser {
             case "::":
                 guard binds(Precedence.cast) else { return nil }
                 advance()
-                return .cast(left, try parseTypeName())
+                return try parseCastTarget(left)
             case "*", "/", "%":
                 guard binds(Precedence.multiplicative) else { return nil }
                 advance()
@@ -78,7 +78,7 @@ extension Parser {
                 let pattern = try parseExpression(minimumPrecedence: Precedence.other + 1)
                 let match = operatorCall(s.hasSuffix("*") ? "__regex_match_ci" : "__regex_match", left, pattern)
                 return s.hasPrefix("!") ? .unary("not", match) : match
-            case "||", "#>", "#>>", "@>", "<@":
+            case "||", "#>", "#>>", "@>", "<@", "&&":
                 guard binds(Precedence.other) else { return nil }
                 advance()
                 let right = try parseExpression(minimumPrecedence: Precedence.other + 1)
@@ -87,18 +87,29 @@ extension Parser {
                 case "#>>": return operatorCall("__json_path_text", left, right)
                 case "@>": return operatorCall("__json_contains", left, right)
                 case "<@": return operatorCall("__json_contains", right, left)
+                case "&&": return operatorCall("__array_overlap", left, right)
                 default: return .binary("||", left, right)
                 }
             case "=", "<>", "<", "<=", ">", ">=":
                 guard binds(Precedence.comparison) else { return nil }
                 advance()
+                if (isKeyword("any") || isKeyword("some") || isKeyword("all")), isSymbol("(", ahead: 1) {
+                    return try parseQuantified(s, left)
+                }
                 return .binary(s, left, try parseExpression(minimumPrecedence: Precedence.comparison + 1))
             case "[":
                 guard binds(Precedence.cast) else { return nil }
                 advance()
-                let index = try parseExpression()
+                // `a[i]`, or the slice `a[i:j]` with either bound optional.
+                let index = isSymbol(":") ? nil : try parseExpression()
+                if acceptSymbol(":") {
+                    let high = isSymbol("]") ? nil : try parseExpression()
+                    try expectSymbol("]")
+                    let bounds = [index ?? .literal(.integer(1)), high ?? .literal(.integer(.max))]
+                    return .function(FunctionCall(name: "__array_slice", arguments: [left] + bounds, distinct: false, star: false))
+                }
                 try expectSymbol("]")
-                return .function(FunctionCall(name: "__subscript", arguments: [left, index], distinct: false, star: false))
+                return .function(FunctionCall(name: "__subscript", arguments: [left, index!], distinct: false, star: false))
             default:
                 return nil
             }
@@ -149,6 +160,29 @@ extension Parser {
     /// An operator spelt as a call of the function that implements it.
     func operatorCall(_ name: String, _ left: Expr, _ right: Expr) -> Expr {
         .function(FunctionCall(name: name, arguments: [left, right], distinct: false, star: false))
+    }
+
+    /// `operand::type` / `CAST(operand AS type)`, at the type. A cast to an array of a named
+    /// type (`'{1,2}'::int[]`) casts each element (`__array_cast`); `ARRAY` alone keeps them.
+    mutating func parseCastTarget(_ operand: Expr) throws -> Expr {
+        let (type, _, element) = try parseTypeNameWithArguments()
+        guard let element, element != .array else { return .cast(operand, type) }
+        return .function(FunctionCall(name: "__array_cast", arguments: [operand, .literal(.text(element.rawValue))], distinct: false, star: false))
+    }
+
+    /// `left op ANY|SOME|ALL (subquery)` or `(array)`, at the quantifier.
+    mutating func parseQuantified(_ op: String, _ left: Expr) throws -> Expr {
+        let all = isKeyword("all")
+        advance()
+        try expectSymbol("(")
+        let source: Expr
+        if isKeyword("select") || isKeyword("with") || isKeyword("values") {
+            source = .subquery(try parseQuery())
+        } else {
+            source = try parseExpression()
+        }
+        try expectSymbol(")")
+        return .quantified(op, left, all: all, source)
     }
 
     mutating func parseLikeInBetween(_ left: Expr, negated: Bool) throws -> Expr {
@@ -241,9 +275,9 @@ extension Parser {
                     try expectSymbol("(")
                     let inner = try parseExpression()
                     try expectKeyword("as")
-                    let type = try parseTypeName()
+                    let cast = try parseCastTarget(inner)
                     try expectSymbol(")")
-                    return .cast(inner, type)
+                    return cast
                 case "exists":
                     advance()
                     try expectSymbol("(")

@@ -95,6 +95,8 @@ extension Planner {
             let plan = try planSubquery(query, ctx)
             guard plan.plan.columns.count == 1 else { throw RedError(.syntaxError, "subquery has too many columns") }
             return .inSubquery(try bind(e, ctx), plan, negated: negated)
+        case .quantified(let op, let e, let all, let source):
+            return try bindQuantified(op, e, all: all, source, ctx)
         case .exists(let query, let negated): return .exists(try planSubquery(query, ctx), negated: negated)
         case .subquery(let query):
             let plan = try planSubquery(query, ctx)
@@ -130,6 +132,7 @@ extension Planner {
         case "and": return .and(l, r)
         case "or": return .or(l, r)
         case "||":
+            if isArrayTyped(l, ctx) || isArrayTyped(r, ctx) { return try bindArrayConcatenation(l, r, ctx) }
             // `jsonb || '{"a": 1}'`: the untyped literal takes the JSON side's type, as in PostgreSQL.
             if staticType(l, ctx) == .json, case .constant(.text(let t)) = r { return .concat(l, .constant(try DataType.json.coerce(.text(t)))) }
             if staticType(r, ctx) == .json, case .constant(.text(let t)) = l { return .concat(.constant(try DataType.json.coerce(.text(t))), r) }
@@ -159,8 +162,15 @@ extension Planner {
             throw RedError(.syntaxError, "window function \(call.name) requires an OVER clause")
         }
         if call.name == "__default" { throw RedError(.syntaxError, "DEFAULT is not allowed in this context") }
+        if SetReturningCalls.isSetReturning(call) {
+            throw RedError(.featureNotSupported, "set-returning function \(call.name)() is only allowed in FROM or directly in a select list")
+        }
         var function = try ScalarFunction.lookup(call.name, argumentCount: call.arguments.count)
         var arguments = try call.arguments.map { try bind($0, ctx) }
+        if call.name == "__json_contains", isArrayTyped(arguments[0], ctx) || isArrayTyped(arguments[1], ctx) {
+            // `@>` / `<@` between arrays: every element of the one is in the other, as PostgreSQL's anyarray operators.
+            function = try ScalarFunction.lookup("__array_contains", argumentCount: 2)
+        }
         if call.name == "__subscript", isArrayTyped(arguments[0], ctx) {
             // `tags[1]` on an array counts from 1, as PostgreSQL's arrays do; JSON stays 0-based (jsonb's subscripts).
             function = try ScalarFunction.lookup("__array_subscript", argumentCount: 2)
@@ -176,10 +186,35 @@ extension Planner {
         return .function(function, arguments)
     }
 
+    /// `a || b` with an array on either side, as PostgreSQL resolves it: two arrays (an
+    /// untyped `'{…}'` literal counts as one) concatenate; otherwise the other side is an
+    /// element appended or prepended.
+    func bindArrayConcatenation(_ l: BoundExpr, _ r: BoundExpr, _ ctx: BindingContext) throws -> BoundExpr {
+        func arrayLike(_ e: BoundExpr) -> Bool {
+            if isArrayTyped(e, ctx) { return true }
+            if case .constant(.text(let t)) = e { return t.trimmingSpaces().hasPrefix("{") }
+            return false
+        }
+        let name = arrayLike(l) && arrayLike(r) ? "array_cat" : isArrayTyped(l, ctx) ? "array_append" : "array_prepend"
+        return .function(try ScalarFunction.lookup(name, argumentCount: 2), [l, r])
+    }
+
+    /// `x op ANY|ALL (subquery)` or `(array)`.
+    func bindQuantified(_ op: String, _ e: Expr, all: Bool, _ source: Expr, _ ctx: BindingContext) throws -> BoundExpr {
+        let value = try bind(e, ctx)
+        if case .subquery(let query) = source {
+            let plan = try planSubquery(query, ctx)
+            guard plan.plan.columns.count == 1 else { throw RedError(.syntaxError, "subquery has too many columns") }
+            return .quantified(op, value, all: all, .subquery(plan))
+        }
+        return .quantified(op, value, all: all, .array(try bind(source, ctx)))
+    }
+
     /// An ARRAY value: a column declared `TEXT[]`/`ARRAY`, an `ARRAY[…]` constructor or a cast to an array.
     func isArrayTyped(_ e: BoundExpr, _ ctx: BindingContext) -> Bool {
         switch e {
         case .array, .cast(_, .array): return true
+        case .function(let f, _): return ScalarFunction.resultTypes[f.name] == .array
         case .column(let i): return ctx.aggregation == nil && i < ctx.scope.columns.count && ctx.scope.columns[i].type == .array
         default: return false
         }
@@ -367,6 +402,7 @@ extension Expr {
         case .between(let a, let b, let c, _): return a.containsAggregate || b.containsAggregate || c.containsAggregate
         case .inList(let e, let items, _): return e.containsAggregate || items.contains(where: \.containsAggregate)
         case .inSubquery(let e, _, _): return e.containsAggregate
+        case .quantified(_, let e, _, let source): return e.containsAggregate || source.containsAggregate
         case .caseWhen(let o, let branches, let other):
             return (o?.containsAggregate ?? false) || branches.contains { $0.condition.containsAggregate || $0.result.containsAggregate } || (other?.containsAggregate ?? false)
         case .array(let items): return items.contains(where: \.containsAggregate)

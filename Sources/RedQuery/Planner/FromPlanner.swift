@@ -28,7 +28,12 @@ extension Planner {
     final class Leaf {
         let plan: PlanNode
         let offset: Int
-        init(plan: PlanNode, offset: Int) { self.plan = plan; self.offset = offset }
+        /// For a leaf that reads the FROM items before it (`LateralJoinNode`): where those
+        /// items' columns start in the joined row, and which joined positions it reads.
+        let lateral: (base: Int, reads: Set<Int>)?
+        init(plan: PlanNode, offset: Int, lateral: (base: Int, reads: Set<Int>)? = nil) {
+            self.plan = plan; self.offset = offset; self.lateral = lateral
+        }
     }
 
     func planFrom(_ from: TableRef, whereClause: Expr?, outer: Scope?) throws -> (PlanNode, Scope, JoinTree) {
@@ -75,7 +80,8 @@ extension Planner {
             if let filter = scan.filter { filter.referencedColumns(into: &local) }
             scan.neededColumns = local
         case .join(let l, let r, _, _):
-            pruneColumns(l, used: used)
+            // The left side's columns a lateral right side reads are needed too.
+            pruneColumns(l, used: used.union(leaves(r).flatMap { $0.lateral?.reads ?? [] }))
             pruneColumns(r, used: used)
         }
     }
@@ -98,7 +104,7 @@ extension Planner {
         switch ref {
         case .join(let l, let r, let kind, let on):
             let left = try buildTree(l, &offset, outer: outer)
-            let right = try buildTree(r, &offset, outer: outer)
+            let right = try lateralLeaf(r, after: left, kind: kind, &offset, outer: outer) ?? buildTree(r, &offset, outer: outer)
             return .join(left, right, kind, on)
         case .joinUsing(let l, let r, let kind, let names):
             guard kind != .full else {
@@ -140,6 +146,29 @@ extension Planner {
         }
     }
 
+    /// `ref` (a function call or subquery) planned with the columns of `left` as its nearest
+    /// outer scope, when it reads them: PostgreSQL makes function calls in FROM lateral on
+    /// their own and accepts `LATERAL (subquery)`; we let a subquery see the items before it
+    /// either way. nil when `ref` reads none of them: then it is planned as usual (its outer
+    /// references must not count the left row, which it will not be given).
+    func lateralLeaf(_ ref: TableRef, after left: JoinTree, kind: JoinKind, _ offset: inout Int, outer: Scope?) throws -> JoinTree? {
+        switch ref {
+        case .function, .subquery: break
+        default: return nil
+        }
+        var leftColumns: [ScopeColumn] = []
+        collectColumns(left, &leftColumns)
+        let scope = Scope(leftColumns, parent: outer)
+        let plan = try planLeaf(ref, outer: scope)
+        guard !scope.captured.isEmpty else { return nil }
+        guard kind == .inner || kind == .cross || kind == .left else {
+            throw RedError(.invalidColumnReference, "a \(kind.rawValue.uppercased()) JOIN's right side cannot refer to its left side (LATERAL)")
+        }
+        let base = left.range.lowerBound
+        defer { offset += plan.columns.count }
+        return .leaf(Leaf(plan: plan, offset: offset, lateral: (base, Set(scope.captured.map { $0 + base }))))
+    }
+
     func planLeaf(_ ref: TableRef, outer: Scope?) throws -> PlanNode {
         switch ref {
         case .table(let name, let alias):
@@ -168,9 +197,34 @@ extension Planner {
             return MatchNode(pattern)
         case .command(let statement, let alias):
             return try CommandRowsNode(statement, qualifier: alias)
+        case .function(let call, let alias?, let names) where call.name == SetReturningCalls.alias:
+            // The select list's set-returning calls (`SetReturningCalls`), zipped; their columns stay out of `*`.
+            let sources = try call.arguments.enumerated().map { i, argument -> PlanNode in
+                guard case .function(let inner) = argument, inner.name != "unnest" || inner.arguments.count == 1 else {
+                    throw RedError(.undefinedFunction, "unnest with several arguments is only allowed in FROM")
+                }
+                return try planLeaf(.function(inner, alias: alias, columns: [names[i]]), outer: outer)
+            }
+            let columns = zip(sources, names).map { source, name in
+                ScopeColumn(qualifier: alias, name: name, type: source.columns[0].type, hidden: true)
+            }
+            return ZipNode(sources, columns: columns)
+        case .function(let call, let alias, let names) where call.name == "unnest":
+            guard !call.arguments.isEmpty else { throw RedError(.undefinedFunction, "unnest takes at least 1 argument") }
+            let ctx = BindingContext(scope: Scope([], parent: outer), aggregatesForbiddenIn: "FROM")
+            let arguments = try call.arguments.map { try bind($0, ctx) }
+            let qualifier = alias ?? "unnest"
+            guard names.count <= arguments.count else {
+                throw RedError(.syntaxError, "table \"\(qualifier)\" has \(arguments.count) column\(arguments.count == 1 ? "" : "s") available but \(names.count) columns specified")
+            }
+            // As PostgreSQL names them: the alias list, else the alias for one array, else "unnest".
+            let columns = arguments.indices.map { i in
+                ScopeColumn(qualifier: qualifier, name: i < names.count ? names[i] : arguments.count == 1 ? alias ?? "unnest" : "unnest", type: .any)
+            }
+            return UnnestNode(arguments: arguments, columns: columns)
         case .function(let call, let alias, let names):
             guard call.name == "generate_series" else {
-                throw RedError(.undefinedFunction, "function \(call.name)() does not exist as a table function; generate_series is available")
+                throw RedError(.undefinedFunction, "function \(call.name)() does not exist as a table function; generate_series and unnest are available")
             }
             guard (2...3).contains(call.arguments.count) else { throw RedError(.undefinedFunction, "generate_series takes 2 or 3 arguments") }
             let ctx = BindingContext(scope: Scope([], parent: outer), aggregatesForbiddenIn: "FROM")
@@ -246,25 +300,11 @@ extension Planner {
             for u in 1..<units.count {
                 let right = try build(units[u], pushed: unitPushed[u], scope: scope)
                 let rightRange = units[u].range
-                var leftKeys: [BoundExpr] = [], rightKeys: [BoundExpr] = []
-                pool = pool.filter { predicate in
-                    guard case .comparison("=", let a, let b) = predicate, !predicate.containsSubquery else { return true }
-                    let ra = a.referencedColumns, rb = b.referencedColumns
-                    guard !ra.isEmpty, !rb.isEmpty else { return true }
-                    if ra.isSubset(of: Set(joined)), rb.isSubset(of: Set(rightRange)) {
-                        leftKeys.append(a.rebased(by: joined.lowerBound)); rightKeys.append(b.rebased(by: rightRange.lowerBound)); return false
-                    }
-                    if rb.isSubset(of: Set(joined)), ra.isSubset(of: Set(rightRange)) {
-                        leftKeys.append(b.rebased(by: joined.lowerBound)); rightKeys.append(a.rebased(by: rightRange.lowerBound)); return false
-                    }
-                    return true
-                }
-                if leftKeys.isEmpty {
-                    plan = NestedLoopJoinNode(left: plan, right: right, kind: .cross, condition: nil)
-                } else if let lookup = indexNestedLoopJoin(left: plan, right: right, leftKeys: leftKeys, rightKeys: rightKeys) {
-                    plan = lookup
+                if case .leaf(let leaf) = units[u], let lateral = leaf.lateral {
+                    // Opened per left row: no join keys; predicates across both sides apply after it.
+                    plan = LateralJoinNode(left: plan, right: right, kind: .inner, condition: nil, leftSkip: lateral.base - joined.lowerBound)
                 } else {
-                    plan = HashJoinNode(left: plan, right: right, leftKeys: leftKeys, rightKeys: rightKeys, kind: .inner, residual: nil)
+                    plan = joinOnKeys(plan, right, joined: joined, rightRange: rightRange, pool: &pool)
                 }
                 joined = joined.lowerBound..<rightRange.upperBound
                 var ready: [BoundExpr] = []
@@ -288,7 +328,10 @@ extension Planner {
                 else { above.append(p) }
             }
             var leftKeys: [BoundExpr] = [], rightKeys: [BoundExpr] = [], residual: [BoundExpr] = []
-            if let on {
+            let lateral: (base: Int, reads: Set<Int>)? = { if case .leaf(let leaf) = r { return leaf.lateral }; return nil }()
+            if let on, lateral != nil {
+                residual = try bind(on, BindingContext(scope: scope, aggregatesForbiddenIn: "JOIN conditions")).conjuncts.map { $0.rebased(by: base) }
+            } else if let on {
                 let conjuncts = try bind(on, BindingContext(scope: scope, aggregatesForbiddenIn: "JOIN conditions")).conjuncts
                 for c in conjuncts {
                     if case .comparison("=", let a, let b) = c, !c.containsSubquery {
@@ -309,12 +352,39 @@ extension Planner {
             let left = try build(l, pushed: leftPushed, scope: scope)
             let right = try build(r, pushed: rightPushed, scope: scope)
             let residualExpr = residual.isEmpty ? nil : Self.conjunction(residual)
-            var plan: PlanNode = leftKeys.isEmpty
-                ? NestedLoopJoinNode(left: left, right: right, kind: kind, condition: residualExpr)
-                : HashJoinNode(left: left, right: right, leftKeys: leftKeys, rightKeys: rightKeys, kind: kind, residual: residualExpr)
+            var plan: PlanNode
+            if let lateral {
+                plan = LateralJoinNode(left: left, right: right, kind: kind, condition: residualExpr, leftSkip: lateral.base - l.range.lowerBound)
+            } else if leftKeys.isEmpty {
+                plan = NestedLoopJoinNode(left: left, right: right, kind: kind, condition: residualExpr)
+            } else {
+                plan = HashJoinNode(left: left, right: right, leftKeys: leftKeys, rightKeys: rightKeys, kind: kind, residual: residualExpr)
+            }
             if !above.isEmpty { plan = FilterNode(plan, Self.conjunction(above.map { $0.rebased(by: base) })) }
             return plan
         }
+    }
+
+    /// Joins `right` (an inner-join unit covering `rightRange`) to `plan` (the units so far,
+    /// covering `joined`): equalities between the two in `pool` become hash-join (or index
+    /// lookup) keys and leave the pool; with none, a nested loop.
+    func joinOnKeys(_ plan: PlanNode, _ right: PlanNode, joined: Range<Int>, rightRange: Range<Int>, pool: inout [BoundExpr]) -> PlanNode {
+        var leftKeys: [BoundExpr] = [], rightKeys: [BoundExpr] = []
+        pool = pool.filter { predicate in
+            guard case .comparison("=", let a, let b) = predicate, !predicate.containsSubquery else { return true }
+            let ra = a.referencedColumns, rb = b.referencedColumns
+            guard !ra.isEmpty, !rb.isEmpty else { return true }
+            if ra.isSubset(of: Set(joined)), rb.isSubset(of: Set(rightRange)) {
+                leftKeys.append(a.rebased(by: joined.lowerBound)); rightKeys.append(b.rebased(by: rightRange.lowerBound)); return false
+            }
+            if rb.isSubset(of: Set(joined)), ra.isSubset(of: Set(rightRange)) {
+                leftKeys.append(b.rebased(by: joined.lowerBound)); rightKeys.append(a.rebased(by: rightRange.lowerBound)); return false
+            }
+            return true
+        }
+        if leftKeys.isEmpty { return NestedLoopJoinNode(left: plan, right: right, kind: .cross, condition: nil) }
+        if let lookup = indexNestedLoopJoin(left: plan, right: right, leftKeys: leftKeys, rightKeys: rightKeys) { return lookup }
+        return HashJoinNode(left: plan, right: right, leftKeys: leftKeys, rightKeys: rightKeys, kind: .inner, residual: nil)
     }
 
     func flattenInner(_ tree: JoinTree, _ units: inout [JoinTree], _ conditions: inout [Expr]) {
@@ -335,7 +405,8 @@ extension Planner {
 extension BoundExpr {
     var containsSubquery: Bool {
         switch self {
-        case .inSubquery, .exists, .scalarSubquery: return true
+        case .inSubquery, .exists, .scalarSubquery, .quantified(_, _, _, .subquery): return true
+        case .quantified(_, let e, _, .array(let array)): return e.containsSubquery || array.containsSubquery
         case .constant, .column, .outer, .documentField, .parameter: return false
         case .negate(let e), .not(let e), .isNull(let e, _), .cast(let e, _): return e.containsSubquery
         case .and(let a, let b), .or(let a, let b), .arithmetic(_, let a, let b), .concat(let a, let b),

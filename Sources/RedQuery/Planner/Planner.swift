@@ -129,6 +129,7 @@ final class Planner {
     // MARK: SELECT
 
     func planSelect(_ select: Select, orderBy: [OrderItem], outer: Scope?, hasLimit: Bool) throws -> PlanNode {
+        let select = try SetReturningCalls.movedIntoFrom(select) ?? select
         var plan: PlanNode
         var scope: Scope
         var tree: JoinTree?
@@ -327,7 +328,7 @@ final class Planner {
             default: return .any
             }
         case .cast(_, let t): return t
-        case .comparison, .and, .or, .not, .isNull, .distinctFrom, .between, .inList, .inSubquery, .exists, .like: return .boolean
+        case .comparison, .and, .or, .not, .isNull, .distinctFrom, .between, .inList, .inSubquery, .quantified, .exists, .like: return .boolean
         case .concat: return .text
         case .function(let f, _): return ScalarFunction.resultTypes[f.name] ?? .any
         default: return .any

@@ -124,6 +124,7 @@ struct QueryNames {
         case .between(let a, let b, let c, _): visit(a); visit(b); visit(c)
         case .inList(let x, let items, _): visit(x); for i in items { visit(i) }
         case .inSubquery(let x, let q, _): visit(x); visit(q)
+        case .quantified(_, let x, _, let source): visit(x); visit(source)
         case .exists(let q, _), .subquery(let q): visit(q)
         case .caseWhen(let o, let branches, let other):
             if let o { visit(o) }

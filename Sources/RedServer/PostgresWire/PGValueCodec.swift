@@ -183,6 +183,9 @@ enum PGValueCodec {
     /// when it left the type to the server); `inferred` is what Describe reported for it.
     static func decodeParameter(_ bytes: ByteBuffer?, format: PGFormat, declared: Int32, inferred: DataType) throws -> Value {
         guard var bytes else { return .null }
+        if let element = PGArrayCodec.elementOIDs[declared] {
+            return try PGArrayCodec.decode(bytes, format: format, arrayOID: declared, element: element)
+        }
         let declaredType = PGType(oid: declared, size: -1).dataType
         switch format {
         case .text:

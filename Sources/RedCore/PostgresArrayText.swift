@@ -1,0 +1,163 @@
+/// PostgreSQL's text form of an array, `{1,2,"a b",NULL,{3,4}}`: read into the JSON array
+/// RedDB keeps array values as, and written back out.
+///
+/// Arrays are JSON arrays inside RedDB (an `ARRAY` column, `ARRAY[…]`, `array_agg`), so an
+/// array that arrives in PostgreSQL's spelling — a `'{…}'::int[]` literal, a text value
+/// stored into an `ARRAY` column, a PG-wire parameter sent as text — is read here.
+///
+/// Reading follows PostgreSQL's `array_in`: elements are separated by commas; whitespace
+/// around an element is dropped; an element may be double-quoted, and a backslash takes the
+/// next character literally, quoted or not; an unquoted `NULL` (any case) is SQL NULL; braces
+/// nest (at most `maxDimensions` deep, PostgreSQL's limit). Every element comes back as a
+/// JSON string (or null): its type is the reader's to apply (`Element`). The `[1:3]={…}`
+/// bounds decoration is refused, since arrays here always start at 1. Errors are 22P02
+/// `malformed array literal`, as PostgreSQL's.
+public enum PostgresArrayText {
+    /// PostgreSQL's MAXDIM.
+    public static let maxDimensions = 6
+
+    /// The elements of `text`, as strings and nulls (nested arrays for inner braces).
+    public static func parse(_ text: String) throws -> [JSONValue] {
+        var reader = Reader(bytes: Array(text.utf8), text: text)
+        reader.skipSpace()
+        guard reader.peek == UInt8(ascii: "{") else {
+            throw reader.malformed(reader.peek == UInt8(ascii: "[") ? "dimension bounds are not supported; arrays start at 1"
+                                                                    : "array value must start with \"{\"")
+        }
+        let items = try reader.array(depth: 1)
+        reader.skipSpace()
+        guard reader.atEnd else { throw reader.malformed("junk after closing right brace") }
+        return items
+    }
+
+    /// PostgreSQL's text output of a JSON array's elements: `{1,2.5,t,"a b",NULL,{3}}`. Strings
+    /// are quoted when PostgreSQL would quote them (empty, `NULL`, or holding a brace, comma,
+    /// quote, backslash or space); objects are written as their JSON text, quoted.
+    public static func format(_ items: [JSONValue]) -> String {
+        var out = "{"
+        for (i, item) in items.enumerated() {
+            if i > 0 { out += "," }
+            switch item {
+            case .null: out += "NULL"
+            case .bool(let b): out += b ? "t" : "f"
+            case .integer(let n): out += String(n)
+            case .float(let d): out += d.isNaN ? "NaN" : d.isInfinite ? (d > 0 ? "Infinity" : "-Infinity") : NumberFormatting.shortest(d)
+            case .array(let inner): out += format(inner)
+            case .string(let s): out += quotedIfNeeded(s)
+            case .object: out += quotedIfNeeded(item.text)
+            }
+        }
+        return out + "}"
+    }
+
+    /// One element as `array_out` writes it.
+    static func quotedIfNeeded(_ s: String) -> String {
+        let needsQuotes = s.isEmpty || s.lowercased() == "null" || s.utf8.contains { byte in
+            switch byte {
+            case UInt8(ascii: "{"), UInt8(ascii: "}"), UInt8(ascii: ","), UInt8(ascii: "\""), UInt8(ascii: "\\"),
+                 UInt8(ascii: " "), UInt8(ascii: "\t"), UInt8(ascii: "\n"), UInt8(ascii: "\r"), 0x0B, 0x0C: return true
+            default: return false
+            }
+        }
+        guard needsQuotes else { return s }
+        var out = "\""
+        for c in s.unicodeScalars {
+            if c == "\"" || c == "\\" { out += "\\" }
+            out.unicodeScalars.append(c)
+        }
+        return out + "\""
+    }
+
+    private struct Reader {
+        let bytes: [UInt8]
+        let text: String
+        var index = 0
+
+        var atEnd: Bool { index >= bytes.count }
+        var peek: UInt8? { index < bytes.count ? bytes[index] : nil }
+
+        func malformed(_ detail: String) -> RedError {
+            let shown = text.count > 200 ? String(text.prefix(200)) + "…" : text
+            var error = RedError(.invalidTextRepresentation, "malformed array literal: \"\(shown)\"")
+            error.detail = detail
+            return error
+        }
+
+        static func isSpace(_ b: UInt8) -> Bool { b == 0x20 || (0x09...0x0D).contains(b) }
+
+        mutating func skipSpace() {
+            while let b = peek, Self.isSpace(b) { index += 1 }
+        }
+
+        /// After the opening brace's position: the elements up to and including the closing brace.
+        mutating func array(depth: Int) throws -> [JSONValue] {
+            guard depth <= PostgresArrayText.maxDimensions else {
+                throw malformed("number of array dimensions exceeds the maximum allowed (\(PostgresArrayText.maxDimensions))")
+            }
+            index += 1  // "{"
+            var items: [JSONValue] = []
+            skipSpace()
+            if peek == UInt8(ascii: "}") {
+                index += 1
+                return items
+            }
+            while true {
+                skipSpace()
+                guard let b = peek else { throw malformed("unexpected end of input") }
+                if b == UInt8(ascii: "{") {
+                    items.append(.array(try array(depth: depth + 1)))
+                } else {
+                    items.append(try element())
+                }
+                skipSpace()
+                guard let separator = peek else { throw malformed("unexpected end of input") }
+                index += 1
+                if separator == UInt8(ascii: "}") { return items }
+                guard separator == UInt8(ascii: ",") else { throw malformed("unexpected \"\(Character(Unicode.Scalar(separator)))\" character") }
+            }
+        }
+
+        /// One scalar element: quoted, or unquoted up to a comma or closing brace.
+        mutating func element() throws -> JSONValue {
+            var out: [UInt8] = []
+            if peek == UInt8(ascii: "\"") {
+                index += 1
+                while true {
+                    guard let b = peek else { throw malformed("unexpected end of input") }
+                    index += 1
+                    if b == UInt8(ascii: "\"") { break }
+                    if b == UInt8(ascii: "\\") {
+                        guard let next = peek else { throw malformed("unexpected end of input") }
+                        out.append(next)
+                        index += 1
+                    } else {
+                        out.append(b)
+                    }
+                }
+                return .string(String(decoding: out, as: UTF8.self))
+            }
+            var escaped = false
+            /// Where the element ends once trailing whitespace is dropped (escaped spaces stay).
+            var keep = 0
+            while let b = peek, b != UInt8(ascii: ","), b != UInt8(ascii: "}") {
+                if b == UInt8(ascii: "{") || b == UInt8(ascii: "\"") { throw malformed("unexpected \"\(Character(Unicode.Scalar(b)))\" character") }
+                index += 1
+                if b == UInt8(ascii: "\\") {
+                    guard let next = peek else { throw malformed("unexpected end of input") }
+                    out.append(next)
+                    index += 1
+                    escaped = true
+                    keep = out.count
+                } else {
+                    out.append(b)
+                    if !Self.isSpace(b) { keep = out.count }
+                }
+            }
+            out.removeSubrange(keep...)
+            guard !out.isEmpty || escaped else { throw malformed("unexpected \"\(peek.map { String(Character(Unicode.Scalar($0))) } ?? "end")\" character") }
+            let value = String(decoding: out, as: UTF8.self)
+            if !escaped, value.lowercased() == "null" { return .null }
+            return .string(value)
+        }
+    }
+}

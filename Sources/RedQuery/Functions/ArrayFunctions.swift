@@ -1,0 +1,245 @@
+import RedCore
+
+/// PostgreSQL's array functions and operators over RedDB's arrays, which are JSON arrays
+/// (`ARRAY` columns, `ARRAY[…]`, `array_agg`, `'{…}'::int[]`).
+///
+/// An array operand may also be text in PostgreSQL's `{…}` form (or JSON), as a PG-wire
+/// parameter or a text column holding one arrives; a vector counts as an array of floats.
+/// Positions count from 1. Multi-dimensional arrays are nested arrays: `array_length(a, 2)`
+/// looks at the first element's length, as a rectangular PostgreSQL array would have it.
+///
+/// | function | PostgreSQL's result |
+/// |---|---|
+/// | `array_length(a, d)`, `array_upper(a, d)`, `array_lower(a, d)`, `array_ndims(a)`, `array_dims(a)` | sizes; NULL for an empty array or a missing dimension |
+/// | `cardinality(a)` | every element, all dimensions (0 when empty) |
+/// | `array_to_string(a, sep [, null_text])`, `string_to_array(s, sep [, null_text])` | joined / split text |
+/// | `array_append`, `array_prepend`, `array_cat`, `a \|\| b` | a new array |
+/// | `array_position(a, x [, from])`, `array_positions(a, x)` | where `x` is (`IS NOT DISTINCT FROM`) |
+/// | `array_remove(a, x)`, `array_replace(a, x, y)` | every `x` removed / replaced |
+/// | `a && b` | whether they share a non-NULL element (`__array_overlap`) |
+/// | `a @> b`, `b <@ a` | every element of `b` is in `a` (`__array_contains`, when either side is an array) |
+/// | `a[i:j]` | the slice, bounds inclusive and optional (`__array_slice`) |
+/// | `x op ANY/ALL (a)` | `Evaluation.quantified` over `elements(of:)` |
+enum ArrayFunctions {
+    static let functions: [ScalarFunction] = {
+        func make(_ name: String, _ arity: ClosedRange<Int>, acceptsNull: Bool = false,
+                  _ body: @escaping @Sendable ([Value]) throws -> Value) -> ScalarFunction {
+            ScalarFunction(name: name, arity: arity, acceptsNull: acceptsNull, isDeterministicWithinStatement: true) { a, _ in try body(a) }
+        }
+        return [
+            make("array_length", 2...2) { a in try dimension(try items(a[0], "array_length"), a[1]).map { .integer(Int64($0.count)) } ?? .null },
+            make("array_upper", 2...2) { a in try dimension(try items(a[0], "array_upper"), a[1]).map { .integer(Int64($0.count)) } ?? .null },
+            make("array_lower", 2...2) { a in try dimension(try items(a[0], "array_lower"), a[1]).map { _ in .integer(1) } ?? .null },
+            make("array_ndims", 1...1) { a in
+                let sizes = shape(try items(a[0], "array_ndims"))
+                return sizes.isEmpty ? .null : .integer(Int64(sizes.count))
+            },
+            make("array_dims", 1...1) { a in
+                let sizes = shape(try items(a[0], "array_dims"))
+                return sizes.isEmpty ? .null : .text(sizes.map { "[1:\($0)]" }.joined())
+            },
+            make("cardinality", 1...1) { a in .integer(Int64(leafCount(try items(a[0], "cardinality")))) },
+            make("array_to_string", 2...3, acceptsNull: true) { a in
+                guard !a[0].isNull, !a[1].isNull else { return .null }
+                let nullText = a.count > 2 && !a[2].isNull ? text(a[2]) : nil
+                var parts: [String] = []
+                for item in flattened(try items(a[0], "array_to_string")) {
+                    if case .null = item {
+                        if let nullText { parts.append(nullText) }
+                    } else {
+                        parts.append(elementText(item))
+                    }
+                }
+                return .text(parts.joined(separator: text(a[1])))
+            },
+            make("string_to_array", 2...3, acceptsNull: true) { a in
+                guard !a[0].isNull else { return .null }
+                let subject = text(a[0])
+                let nullText = a.count > 2 && !a[2].isNull ? text(a[2]) : nil
+                let pieces: [String]
+                if subject.isEmpty {
+                    pieces = []
+                } else if a[1].isNull {
+                    pieces = subject.map(String.init)
+                } else if text(a[1]).isEmpty {
+                    pieces = [subject]
+                } else {
+                    pieces = subject.components(separatedBy: text(a[1]))
+                }
+                return try array(pieces.map { $0 == nullText ? .null : .string($0) })
+            },
+            make("array_append", 2...2, acceptsNull: true) { a in
+                try array((a[0].isNull ? [] : try items(a[0], "array_append")) + [a[1].jsonValue])
+            },
+            make("array_prepend", 2...2, acceptsNull: true) { a in
+                try array([a[0].jsonValue] + (a[1].isNull ? [] : try items(a[1], "array_prepend")))
+            },
+            make("array_cat", 2...2, acceptsNull: true) { a in try concatenate(a[0], a[1]) },
+            make("array_position", 2...3, acceptsNull: true) { a in
+                guard !a[0].isNull else { return .null }
+                let list = try items(a[0], "array_position")
+                var start = 1
+                if a.count > 2 {
+                    guard case .integer(let from) = a[2] else { throw RedError(.invalidArgument, "initial position must not be null") }
+                    start = Int(clamping: max(from, 1))
+                }
+                guard start <= list.count else { return .null }
+                for i in (start - 1)..<list.count where try same(list[i], a[1]) { return .integer(Int64(i + 1)) }
+                return .null
+            },
+            make("array_positions", 2...2, acceptsNull: true) { a in
+                guard !a[0].isNull else { return .null }
+                return try array(try items(a[0], "array_positions").enumerated().compactMap { i, item in try same(item, a[1]) ? .integer(Int64(i + 1)) : nil })
+            },
+            make("array_remove", 2...2, acceptsNull: true) { a in
+                guard !a[0].isNull else { return .null }
+                return try array(try items(a[0], "array_remove").filter { try !same($0, a[1]) })
+            },
+            make("array_replace", 3...3, acceptsNull: true) { a in
+                guard !a[0].isNull else { return .null }
+                return try array(try items(a[0], "array_replace").map { try same($0, a[1]) ? a[2].jsonValue : $0 })
+            },
+            make("__array_overlap", 2...2) { a in
+                let left = flattened(try items(a[0], "&&")), right = flattened(try items(a[1], "&&"))
+                for l in left where l != .null {
+                    for r in right where r != .null {
+                        if try same(l, Value(json: r)) { return .boolean(true) }
+                    }
+                }
+                return .boolean(false)
+            },
+            make("__array_contains", 2...2) { a in
+                let container = flattened(try items(a[0], "@>"))
+                for wanted in flattened(try items(a[1], "@>")) {
+                    if wanted == .null { return .boolean(false) }
+                    let value = Value(json: wanted)
+                    guard try container.contains(where: { try $0 != .null && same($0, value) }) else { return .boolean(false) }
+                }
+                return .boolean(true)
+            },
+            make("__array_slice", 3...3) { a in
+                let list = try items(a[0], "a slice")
+                guard case .integer(let low) = a[1], case .integer(let high) = a[2] else {
+                    throw RedError(.datatypeMismatch, "array subscript must have type integer")
+                }
+                let from = max(low, 1), to = min(high, Int64(list.count))
+                guard from <= to else { return try array([]) }
+                return try array(Array(list[Int(from - 1)..<Int(to)]))
+            },
+            make("__array_cast", 2...2) { a in
+                guard case .text(let name) = a[1], let type = DataType(rawValue: name) else {
+                    throw RedError(.internalError, "__array_cast needs an element type name")
+                }
+                return try array(try cast(try items(a[0], "a cast to \(name)[]"), to: type))
+            },
+        ]
+    }()
+
+    /// An array operand's elements: a JSON array; text in PostgreSQL's `{…}` form or JSON; a
+    /// vector. Anything else is 42804 naming `what` (the function or operator).
+    static func items(_ value: Value, _ what: String) throws -> [JSONValue] {
+        switch value {
+        case .json(.array(let items)): return items
+        case .vector(let floats): return floats.map { .float(NumberFormatting.widened($0)) }
+        case .text(let s):
+            if s.trimmingSpaces().hasPrefix("["), case .json(.array(let items)) = try DataType.json.coerce(value) { return items }
+            return try PostgresArrayText.parse(s)
+        default:
+            throw RedError(.datatypeMismatch, "\(what) needs an array, not \(value.kindName)")
+        }
+    }
+
+    /// The elements as SQL values for `x op ANY/ALL (array)` (nil: the array is NULL).
+    /// Text elements take `like`'s type, as an untyped `'{…}'` literal's would in PostgreSQL.
+    static func elements(of value: Value, like subject: Value, _ what: String) throws -> [Value]? {
+        if value.isNull { return nil }
+        let target = subject.isNull ? nil : DataType.of(subject)
+        return try items(value, what).map { item in
+            let element = Value(json: item)
+            if case .text = element, let target, target != .text { return try target.coerce(element) }
+            return element
+        }
+    }
+
+    /// A new array value (JSON nesting checked).
+    static func array(_ items: [JSONValue]) throws -> Value {
+        .json(try JSONValue.checkedNesting(.array(items)))
+    }
+
+    /// `a || b` and `array_cat`: NULL is an empty array; an array's elements follow the other's.
+    static func concatenate(_ a: Value, _ b: Value) throws -> Value {
+        if a.isNull && b.isNull { return .null }
+        return try array((a.isNull ? [] : try items(a, "array_cat")) + (b.isNull ? [] : try items(b, "array_cat")))
+    }
+
+    /// Elements cast to `type` (nested arrays element by element). Values JSON cannot hold
+    /// exactly (timestamps, dates, uuids, numerics, bytes) are kept as their text, checked.
+    static func cast(_ list: [JSONValue], to type: DataType) throws -> [JSONValue] {
+        try list.map { item in
+            switch item {
+            case .null: return .null
+            case .array(let inner): return .array(try cast(inner, to: type))
+            default:
+                let source: Value = { if case .string(let s) = item { return .text(s) }; return Value(json: item) }()
+                let converted = try Evaluation.cast(source, to: type)
+                switch converted {
+                case .integer, .float, .boolean, .text, .json, .null: return converted.jsonValue
+                default: return .string(converted.displayText)
+                }
+            }
+        }
+    }
+
+    /// The elements at dimension `d` (1: the array itself; 2: its first element's …), nil when
+    /// there is no such dimension or it is empty.
+    static func dimension(_ list: [JSONValue], _ d: Value) throws -> [JSONValue]? {
+        guard case .integer(var depth) = d else { throw RedError(.datatypeMismatch, "array dimension must be an integer") }
+        var level = list
+        while depth > 1 {
+            guard case .array(let inner)? = level.first else { return nil }
+            level = inner
+            depth -= 1
+        }
+        return depth == 1 && !level.isEmpty ? level : nil
+    }
+
+    /// The length of each dimension, following first elements (empty for an empty array).
+    static func shape(_ list: [JSONValue]) -> [Int] {
+        var sizes: [Int] = []
+        var level = list
+        while !level.isEmpty, sizes.count < PostgresArrayText.maxDimensions {
+            sizes.append(level.count)
+            guard case .array(let inner) = level[0] else { break }
+            level = inner
+        }
+        return sizes
+    }
+
+    static func flattened(_ list: [JSONValue]) -> [JSONValue] {
+        list.flatMap { item -> [JSONValue] in
+            if case .array(let inner) = item { return flattened(inner) }
+            return [item]
+        }
+    }
+
+    static func leafCount(_ list: [JSONValue]) -> Int { flattened(list).count }
+
+    /// An element as `array_to_string` writes it (strings unquoted, booleans `t`/`f`).
+    static func elementText(_ item: JSONValue) -> String {
+        switch item {
+        case .string(let s): return s
+        case .bool(let b): return b ? "t" : "f"
+        case .float(let d): return PostgresArrayText.format([.float(d)]).dropFirst().dropLast().description
+        default: return item.text
+        }
+    }
+
+    /// `IS NOT DISTINCT FROM` between an element and a value.
+    static func same(_ item: JSONValue, _ value: Value) throws -> Bool {
+        let element = Value(json: item)
+        if element.isNull || value.isNull { return element.isNull && value.isNull }
+        return (try? Evaluation.compare("=", element, value)) == .boolean(true)
+    }
+
+    private static func text(_ v: Value) -> String { if case .text(let s) = v { return s }; return v.displayText }
+}
