@@ -27,6 +27,7 @@ import Testing
         "SELECT 1/0",
         "SELECT sqrt(-1)",
         "SELECT id, tags->'a'->>1 AS second, tags @> '{\"a\": [2]}' AS has FROM p ORDER BY id",
+        "SELECT id, name, t FROM p, unnest(ARRAY['x', name]) AS t WHERE id = ANY('{1,3}') AND t <> ALL(ARRAY['zz']) ORDER BY t",
         "SELECT * FROM nope",
         "SELEC 1",
         "INSERT INTO p (id, name) VALUES (1, 'dup')",
