@@ -282,7 +282,7 @@ public enum DataType: String, Sendable, Hashable, Codable, CaseIterable {
             case .vector(let v): return .json(.array(v.map { .float(NumberFormatting.widened($0)) }))
             case .text(let s):
                 // PostgreSQL's `{…}` spelling (elements as text), or a JSON array.
-                if s.trimmingSpaces().hasPrefix("{") { return .json(.array(try PostgresArrayText.parse(s))) }
+                if s.trimmingSpaces().hasPrefix("{") { return .json(.array(try PostgresArrayText.parse(s, numbers: true))) }
                 guard case .json(.array(let items))? = try? DataType.json.coerce(.text(s)) else { throw invalid(value) }
                 return .json(.array(items))
             default: throw invalid(value)

@@ -16,9 +16,12 @@ public enum PostgresArrayText {
     /// PostgreSQL's MAXDIM.
     public static let maxDimensions = 6
 
-    /// The elements of `text`, as strings and nulls (nested arrays for inner braces).
-    public static func parse(_ text: String) throws -> [JSONValue] {
-        var reader = Reader(bytes: Array(text.utf8), text: text)
+    /// The elements of `text`, as strings and nulls (nested arrays for inner braces). With
+    /// `numbers`, an unquoted element that is a number in JSON's spelling is that number: for
+    /// an `ARRAY` column, whose element type is not recorded, so that `'{1,2}'` stores what
+    /// `ARRAY[1,2]` does.
+    public static func parse(_ text: String, numbers: Bool = false) throws -> [JSONValue] {
+        var reader = Reader(bytes: Array(text.utf8), text: text, numbers: numbers)
         reader.skipSpace()
         guard reader.peek == UInt8(ascii: "{") else {
             throw reader.malformed(reader.peek == UInt8(ascii: "[") ? "dimension bounds are not supported; arrays start at 1"
@@ -71,6 +74,7 @@ public enum PostgresArrayText {
     private struct Reader {
         let bytes: [UInt8]
         let text: String
+        let numbers: Bool
         var index = 0
 
         var atEnd: Bool { index >= bytes.count }
@@ -157,7 +161,16 @@ public enum PostgresArrayText {
             guard !out.isEmpty || escaped else { throw malformed("unexpected \"\(peek.map { String(Character(Unicode.Scalar($0))) } ?? "end")\" character") }
             let value = String(decoding: out, as: UTF8.self)
             if !escaped, value.lowercased() == "null" { return .null }
+            if numbers, !escaped, let number = Self.number(value) { return number }
             return .string(value)
+        }
+
+        /// `text` as a JSON number (`-12`, `2.5`, `1e3`), nil for anything else.
+        static func number(_ text: String) -> JSONValue? {
+            if let integer = Int64(text) { return .integer(integer) }
+            guard text.utf8.allSatisfy({ (0x30...0x39).contains($0) || [0x2B, 0x2D, 0x2E, 0x45, 0x65].contains($0) }),
+                  text.utf8.contains(where: { (0x30...0x39).contains($0) }), let double = Double(text), double.isFinite else { return nil }
+            return .float(double)
         }
     }
 }

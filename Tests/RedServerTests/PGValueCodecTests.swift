@@ -91,6 +91,8 @@ import Testing
         #expect(try binary(ints, 1007) == "[7,null,-2]")
         #expect(try binary(int32s([2, 0, 23, 2, 1, 1, 1, 4, 1, 4, 2]), 1007) == "[[1],[2]]")
         #expect(try binary(int32s([0, 0, 23]), 1007) == "[]")
+        // A zero-length dimension is empty whatever the others claim (their product would overflow).
+        #expect(try binary(int32s([4, 0, 23, 0, 1, 2_147_483_647, 1, 2_147_483_647, 1, 2_147_483_647, 1]), 1007) == "[]")
         #expect(throws: RedError.self) { try binary(int32s([1, 0, 25, 1, 1, 4, 7]), 1007) }  // not the array type's element OID
         #expect(throws: RedError.self) { try binary(int32s([1, 0, 23, 1_000_000, 1]), 1007) }  // more elements than bytes
         #expect(throws: RedError.self) { try binary(int32s([2, 0, 23, 65_536, 1, 65_536, 1]), 1007) }  // the same, by a product

@@ -97,6 +97,8 @@ public indirect enum TableRef: Sendable, Equatable {
     case any(alias: String?)
     /// `(SELECT …) AS alias [(column, …)]`.
     case subquery(Query, alias: String, columns: [String])
+    /// `LATERAL (SELECT …) AS alias`: the subquery may read the FROM items before it.
+    case lateral(TableRef)
     /// A set-returning function in FROM: `generate_series(1, 10) AS g [(x)]`.
     case function(FunctionCall, alias: String?, columns: [String])
     case join(TableRef, TableRef, JoinKind, on: Expr?)

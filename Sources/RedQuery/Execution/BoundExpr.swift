@@ -142,12 +142,18 @@ final class SubqueryPlan: @unchecked Sendable {
     let outerColumns: Set<Int>
     /// Rebinding for pushed-down predicates: maps the enclosing row's positions.
     let outerMap: [Int: Int]?
+    /// Whether it reads a row further out than the enclosing one (`SELECT (SELECT (SELECT t.x))
+    /// FROM t`: the middle subquery reads nothing of its own enclosing row, yet changes with t).
+    let readsFurtherOut: Bool
     var cache: [[Value]]?
+    /// Its rows may be kept for the whole statement: it reads no enclosing row at all.
+    var isCacheable: Bool { outerColumns.isEmpty && !readsFurtherOut }
 
-    init(plan: PlanNode, outerColumns: Set<Int>, outerMap: [Int: Int]? = nil) {
+    init(plan: PlanNode, outerColumns: Set<Int>, outerMap: [Int: Int]? = nil, readsFurtherOut: Bool = false) {
         self.plan = plan
         self.outerColumns = outerColumns
         self.outerMap = outerMap
+        self.readsFurtherOut = readsFurtherOut
     }
 
     func remapped(_ transform: (Int) -> BoundExpr) -> SubqueryPlan {
@@ -157,6 +163,6 @@ final class SubqueryPlan: @unchecked Sendable {
             let original = outerMap?[c] ?? c
             if case .column(let n) = transform(c) { map[n] = original }
         }
-        return SubqueryPlan(plan: plan, outerColumns: Set(map.keys), outerMap: map)
+        return SubqueryPlan(plan: plan, outerColumns: Set(map.keys), outerMap: map, readsFurtherOut: readsFurtherOut)
     }
 }

@@ -145,7 +145,7 @@ struct Evaluation {
     }
 
     func runSubquery(_ plan: SubqueryPlan, _ row: [Value], limit: Int = .max) throws -> [[Value]] {
-        if plan.outerColumns.isEmpty, let cached = plan.cache { return cached }
+        if plan.isCacheable, let cached = plan.cache { return cached }
         var outerRow = row
         if let map = plan.outerMap {
             outerRow = Array(repeating: .null, count: (map.values.max() ?? 0) + 1)
@@ -153,7 +153,7 @@ struct Evaluation {
         }
         let iterator = try context.open(plan.plan, outerRows: outerRows + [outerRow])
         var rows: [[Value]] = []
-        let cacheable = plan.outerColumns.isEmpty
+        let cacheable = plan.isCacheable
         while let r = try iterator.next() {
             rows.append(r)
             if !cacheable, rows.count >= limit { break }

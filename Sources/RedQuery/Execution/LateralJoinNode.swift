@@ -56,3 +56,20 @@ final class LateralJoinNode: PlanNode, @unchecked Sendable {
         [line(depth, "Nested Loop\(kind == .left ? " Left Join" : "") (lateral)")] + left.explain(depth + 1) + right.explain(depth + 1)
     }
 }
+
+/// A FROM item planned as a possible lateral one (`Planner.lateralLeaf`) that turned out not
+/// to read the items before it: its references to enclosing queries count one level for the
+/// left row it was planned under, so it is opened with an empty row in that place and can
+/// join like any other input, opened once.
+final class OuterRowPlaceholderNode: PlanNode, @unchecked Sendable {
+    let inner: PlanNode
+    var columns: [ScopeColumn] { inner.columns }
+
+    init(_ inner: PlanNode) { self.inner = inner }
+
+    func open(_ context: ExecutionContext, outerRows: [[Value]]) throws -> RowIterator {
+        try inner.open(context, outerRows: outerRows + [[]])
+    }
+
+    func explain(_ depth: Int) -> [String] { inner.explain(depth) }
+}

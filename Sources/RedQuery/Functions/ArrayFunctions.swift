@@ -1,3 +1,4 @@
+import Foundation
 import RedCore
 
 /// PostgreSQL's array functions and operators over RedDB's arrays, which are JSON arrays
@@ -56,17 +57,28 @@ enum ArrayFunctions {
                 guard !a[0].isNull else { return .null }
                 let subject = text(a[0])
                 let nullText = a.count > 2 && !a[2].isNull ? text(a[2]) : nil
-                let pieces: [String]
-                if subject.isEmpty {
-                    pieces = []
-                } else if a[1].isNull {
-                    pieces = subject.map(String.init)
-                } else if text(a[1]).isEmpty {
-                    pieces = [subject]
-                } else {
-                    pieces = subject.components(separatedBy: text(a[1]))
+                var pieces: [JSONValue] = []
+                func add(_ piece: Substring) throws {
+                    guard pieces.count < maxElements else {
+                        throw RedError(.limitExceeded, "string_to_array would make more than \(maxElements) elements")
+                    }
+                    pieces.append(piece == nullText?[...] ? .null : .string(String(piece)))
                 }
-                return try array(pieces.map { $0 == nullText ? .null : .string($0) })
+                if subject.isEmpty {
+                } else if a[1].isNull {
+                    for character in subject { try add(String(character)[...]) }
+                } else if text(a[1]).isEmpty {
+                    try add(subject[...])
+                } else {
+                    let separator = text(a[1])
+                    var rest = subject[...]
+                    while let found = rest.range(of: separator) {
+                        try add(rest[..<found.lowerBound])
+                        rest = rest[found.upperBound...]
+                    }
+                    try add(rest)
+                }
+                return try array(pieces)
             },
             make("array_append", 2...2, acceptsNull: true) { a in
                 try array((a[0].isNull ? [] : try items(a[0], "array_append")) + [a[1].jsonValue])
@@ -75,6 +87,15 @@ enum ArrayFunctions {
                 try array([a[0].jsonValue] + (a[1].isNull ? [] : try items(a[1], "array_prepend")))
             },
             make("array_cat", 2...2, acceptsNull: true) { a in try concatenate(a[0], a[1]) },
+            // `array || other` (`otherOnRight`) or `other || array` when `other`'s type is only known
+            // now: an array (or NULL) concatenates, any other value is an element.
+            make("__array_join", 3...3, acceptsNull: true) { a in
+                let onRight = a[2] == .boolean(true)
+                let isArray: Bool = { if case .json(.array) = a[1] { return true }; return a[1].isNull }()
+                if isArray { return try onRight ? concatenate(a[0], a[1]) : concatenate(a[1], a[0]) }
+                let list = a[0].isNull ? [] : try items(a[0], "||")
+                return try array(onRight ? list + [a[1].jsonValue] : [a[1].jsonValue] + list)
+            },
             make("array_position", 2...3, acceptsNull: true) { a in
                 guard !a[0].isNull else { return .null }
                 let list = try items(a[0], "array_position")
@@ -135,6 +156,10 @@ enum ArrayFunctions {
         ]
     }()
 
+    /// Most elements `string_to_array` makes (54000 beyond): each costs tens of bytes here, so a
+    /// 256 MiB text split into characters would otherwise take gigabytes.
+    static let maxElements = 10_000_000
+
     /// An array operand's elements: a JSON array; text in PostgreSQL's `{…}` form or JSON; a
     /// vector. Anything else is 42804 naming `what` (the function or operator).
     static func items(_ value: Value, _ what: String) throws -> [JSONValue] {
@@ -149,12 +174,13 @@ enum ArrayFunctions {
         }
     }
 
-    /// The elements as SQL values for `x op ANY/ALL (array)` (nil: the array is NULL).
+    /// The elements as SQL values for `x op ANY/ALL (array)` (nil: the array is NULL), every
+    /// dimension's, as PostgreSQL compares with each element of a multi-dimensional array.
     /// Text elements take `like`'s type, as an untyped `'{…}'` literal's would in PostgreSQL.
     static func elements(of value: Value, like subject: Value, _ what: String) throws -> [Value]? {
         if value.isNull { return nil }
         let target = subject.isNull ? nil : DataType.of(subject)
-        return try items(value, what).map { item in
+        return try flattened(try items(value, what)).map { item in
             let element = Value(json: item)
             if case .text = element, let target, target != .text { return try target.coerce(element) }
             return element

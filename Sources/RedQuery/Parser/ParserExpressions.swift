@@ -179,7 +179,9 @@ extension Parser {
         if isKeyword("select") || isKeyword("with") || isKeyword("values") {
             source = .subquery(try parseQuery())
         } else {
-            source = try parseExpression()
+            // `= ANY((SELECT array_agg(x) …))`: a parenthesised subquery is one array value, not rows.
+            let expression = try parseExpression()
+            if case .subquery = expression { source = .cast(expression, .array) } else { source = expression }
         }
         try expectSymbol(")")
         return .quantified(op, left, all: all, source)

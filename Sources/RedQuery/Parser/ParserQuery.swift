@@ -232,9 +232,14 @@ extension Parser {
     }
 
     mutating func parseTablePrimary() throws -> TableRef {
-        // `LATERAL (subquery)` / `LATERAL f(…)`: subqueries and function calls in FROM may read
-        // the items before them with or without the keyword (`Planner.lateralLeaf`).
-        if isKeyword("lateral"), isSymbol("(", ahead: 1) || isSymbol("(", ahead: 2) { advance() }
+        // `LATERAL (subquery)` may read the FROM items before it; function calls may without the
+        // keyword, as in PostgreSQL (`Planner.lateralLeaf`).
+        if isKeyword("lateral"), isSymbol("(", ahead: 1) || isSymbol("(", ahead: 2) {
+            advance()
+            let inner = try parseTablePrimary()
+            if case .subquery = inner { return .lateral(inner) }
+            return inner
+        }
         if isSymbol("("), (isKeyword("vector", ahead: 1) && isKeyword("search", ahead: 2)) || (isKeyword("search", ahead: 1) && isKeyword("similar", ahead: 2)) {
             advance()
             guard case .vectorSearch(let search) = isKeyword("vector") ? try parseVectorSearch() : try parseSearchSimilar() else {

@@ -7,6 +7,10 @@ final class Scope: @unchecked Sendable {
     let parent: Scope?
     /// Positions of this scope that inner subqueries read (marks them correlated).
     var captured = Set<Int>()
+    /// Whether a name was resolved in a scope further out than this one from inside it: the
+    /// subquery this scope encloses then changes with that outer row even if it reads none
+    /// of this scope's columns.
+    var passedThrough = false
     /// Every position any bound expression reads (table scans skip decoding the rest).
     var used = Set<Int>()
     /// The positions `*` expands to, in order, when it is not simply every visible column
@@ -186,17 +190,37 @@ extension Planner {
         return .function(function, arguments)
     }
 
-    /// `a || b` with an array on either side, as PostgreSQL resolves it: two arrays (an
-    /// untyped `'{…}'` literal counts as one) concatenate; otherwise the other side is an
-    /// element appended or prepended.
+    /// `a || b` with an array on one side, as PostgreSQL resolves it: the other side is an
+    /// array too when it is one, an untyped `'{…}'` literal or a parameter (concatenation);
+    /// an element when its type is a scalar one (append / prepend); and when its type is only
+    /// known at run time (`COALESCE(tags, '{}')`, a subquery), decided by its value
+    /// (`__array_join`: an array or NULL concatenates, anything else is an element).
     func bindArrayConcatenation(_ l: BoundExpr, _ r: BoundExpr, _ ctx: BindingContext) throws -> BoundExpr {
-        func arrayLike(_ e: BoundExpr) -> Bool {
-            if isArrayTyped(e, ctx) { return true }
-            if case .constant(.text(let t)) = e { return t.trimmingSpaces().hasPrefix("{") }
-            return false
+        enum Kind { case array, element, unknown }
+        func kind(_ e: BoundExpr) -> Kind {
+            if isArrayTyped(e, ctx) { return .array }
+            switch e {
+            case .parameter: return .array
+            case .constant(.text(let t)): return t.trimmingSpaces().hasPrefix("{") ? .array : .element
+            case .constant(.null): return .array  // an untyped NULL is an array: `a || NULL` is `a`
+            default: break
+            }
+            let type = staticType(e, ctx)
+            return type == .any || type == .json ? .unknown : .element
         }
-        let name = arrayLike(l) && arrayLike(r) ? "array_cat" : isArrayTyped(l, ctx) ? "array_append" : "array_prepend"
-        return .function(try ScalarFunction.lookup(name, argumentCount: 2), [l, r])
+        let (left, right) = (kind(l), kind(r))
+        let name: String
+        var arguments = [l, r]
+        switch (left, right) {
+        case (.array, .array): name = "array_cat"
+        case (.array, .element): name = "array_append"
+        case (.element, .array): name = "array_prepend"
+        case (.array, .unknown):
+            name = "__array_join"; arguments.append(.constant(.boolean(true)))
+        default:
+            name = "__array_join"; arguments = [r, l, .constant(.boolean(false))]
+        }
+        return .function(try ScalarFunction.lookup(name, argumentCount: arguments.count), arguments)
     }
 
     /// `x op ANY|ALL (subquery)` or `(array)`.
@@ -214,7 +238,9 @@ extension Planner {
     func isArrayTyped(_ e: BoundExpr, _ ctx: BindingContext) -> Bool {
         switch e {
         case .array, .cast(_, .array): return true
-        case .function(let f, _): return ScalarFunction.resultTypes[f.name] == .array
+        case .function(let f, let arguments):
+            if ["coalesce", "nullif", "greatest", "least"].contains(f.name) { return arguments.contains { isArrayTyped($0, ctx) } }
+            return ScalarFunction.resultTypes[f.name] == .array
         case .column(let i): return ctx.aggregation == nil && i < ctx.scope.columns.count && ctx.scope.columns[i].type == .array
         default: return false
         }
@@ -257,6 +283,13 @@ extension Planner {
     /// Untyped text literals among typed alternatives (COALESCE, CASE …) take the others' type
     /// now, as PostgreSQL resolves them, so `COALESCE(1, 'a')` fails with 22P02.
     func unifyLiterals(_ exprs: [BoundExpr], _ ctx: BindingContext) throws -> [BoundExpr] {
+        // Beside an array, a text literal is an array in PostgreSQL's spelling (`COALESCE(tags, '{}')`).
+        if exprs.contains(where: { isArrayTyped($0, ctx) }) {
+            return try exprs.map { e in
+                if case .constant(.text(let s)) = e { return .cast(.constant(try DataType.array.coerce(.text(s))), .array) }
+                return e
+            }
+        }
         let typed = exprs.map { staticType($0, ctx) }.filter { ![.any, .text].contains($0) }
         let numeric: Set<DataType> = [.integer, .float, .decimal]
         guard let target = typed.first, typed.allSatisfy({ $0 == target || (numeric.contains($0) && numeric.contains(target)) }) else { return exprs }
@@ -327,8 +360,12 @@ extension Planner {
                 guard case .column(let i) = local else {
                     throw RedError(.featureNotSupported, "a correlated reference to a document field (\(path.joined(separator: "."))) is not supported yet")
                 }
-                var walker: Scope? = scope
-                for _ in 0..<depth { walker = walker?.parent }
+                // Every scope between the reference and `s` encloses a subquery that depends on `s`'s row.
+                var walker = scope.parent
+                for _ in 1..<depth {
+                    walker?.passedThrough = true
+                    walker = walker?.parent
+                }
                 s.captured.insert(i)
                 return .outer(depth: depth, index: i)
             }
@@ -369,11 +406,15 @@ extension Planner {
 
     func planSubquery(_ query: Query, _ ctx: BindingContext) throws -> SubqueryPlan {
         let scope = ctx.aggregation.map { postAggregateScope($0, parent: ctx.scope.parent) } ?? ctx.scope
-        let saved = scope.captured
+        let saved = (scope.captured, scope.passedThrough)
         scope.captured = []
-        defer { scope.captured.formUnion(saved) }
+        scope.passedThrough = false
+        defer {
+            scope.captured.formUnion(saved.0)
+            scope.passedThrough = scope.passedThrough || saved.1
+        }
         let plan = try planQuery(query, outer: scope)
-        return SubqueryPlan(plan: plan, outerColumns: scope.captured)
+        return SubqueryPlan(plan: plan, outerColumns: scope.captured, readsFurtherOut: scope.passedThrough)
     }
 
     func postAggregateScope(_ aggregation: AggregationState, parent: Scope?) -> Scope {

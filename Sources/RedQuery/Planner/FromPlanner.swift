@@ -146,26 +146,27 @@ extension Planner {
         }
     }
 
-    /// `ref` (a function call or subquery) planned with the columns of `left` as its nearest
-    /// outer scope, when it reads them: PostgreSQL makes function calls in FROM lateral on
-    /// their own and accepts `LATERAL (subquery)`; we let a subquery see the items before it
-    /// either way. nil when `ref` reads none of them: then it is planned as usual (its outer
-    /// references must not count the left row, which it will not be given).
+    /// `ref` — a function call, or a `LATERAL` subquery — planned with the columns of `left` as
+    /// its nearest outer scope, as PostgreSQL lets them read the items before them. nil for
+    /// other items. When it reads none of those columns it joins as any other item, opened
+    /// once: its references to enclosing queries were bound one level further out, so it is
+    /// opened with an empty row in the left row's place (`OuterRowPlaceholderNode`) rather than
+    /// planned a second time (nested, that would double at each level).
     func lateralLeaf(_ ref: TableRef, after left: JoinTree, kind: JoinKind, _ offset: inout Int, outer: Scope?) throws -> JoinTree? {
         switch ref {
-        case .function, .subquery: break
+        case .function, .lateral: break
         default: return nil
         }
         var leftColumns: [ScopeColumn] = []
         collectColumns(left, &leftColumns)
         let scope = Scope(leftColumns, parent: outer)
         let plan = try planLeaf(ref, outer: scope)
-        guard !scope.captured.isEmpty else { return nil }
+        defer { offset += plan.columns.count }
+        guard !scope.captured.isEmpty else { return .leaf(Leaf(plan: OuterRowPlaceholderNode(plan), offset: offset)) }
         guard kind == .inner || kind == .cross || kind == .left else {
             throw RedError(.invalidColumnReference, "a \(kind.rawValue.uppercased()) JOIN's right side cannot refer to its left side (LATERAL)")
         }
         let base = left.range.lowerBound
-        defer { offset += plan.columns.count }
         return .leaf(Leaf(plan: plan, offset: offset, lateral: (base, Set(scope.captured.map { $0 + base }))))
     }
 
@@ -186,6 +187,8 @@ extension Planner {
                 return AliasNode(plan, columns: try Self.renamed(plan.columns, view.columns, qualifier: qualifier, what: "view \(name)"), label: name)
             }
             throw RedError(.undefinedCollection, "relation \"\(name)\" does not exist")
+        case .lateral(let inner):
+            return try planLeaf(inner, outer: outer)
         case .subquery(let query, let alias, let names):
             let plan = try planQuery(query, outer: outer)
             return AliasNode(plan, columns: try Self.renamed(plan.columns, names, qualifier: alias, what: "table \(alias)"), label: alias)
@@ -199,8 +202,15 @@ extension Planner {
             return try CommandRowsNode(statement, qualifier: alias)
         case .function(let call, let alias?, let names) where call.name == SetReturningCalls.alias:
             // The select list's set-returning calls (`SetReturningCalls`), zipped; their columns stay out of `*`.
+            // Only as the planner writes it: one column name per call, each a set-returning call.
+            guard names.count == call.arguments.count, !names.isEmpty else {
+                throw RedError(.undefinedFunction, "function \(call.name)() does not exist as a table function")
+            }
             let sources = try call.arguments.enumerated().map { i, argument -> PlanNode in
-                guard case .function(let inner) = argument, inner.name != "unnest" || inner.arguments.count == 1 else {
+                guard case .function(let inner) = argument, SetReturningCalls.isSetReturning(inner) else {
+                    throw RedError(.undefinedFunction, "function \(call.name)() does not exist as a table function")
+                }
+                guard inner.name != "unnest" || inner.arguments.count == 1 else {
                     throw RedError(.undefinedFunction, "unnest with several arguments is only allowed in FROM")
                 }
                 return try planLeaf(.function(inner, alias: alias, columns: [names[i]]), outer: outer)
@@ -290,8 +300,10 @@ extension Planner {
             var unitPushed = [[BoundExpr]](repeating: [], count: units.count)
             pool = pool.filter { predicate in
                 let refs = predicate.referencedColumns
+                // Not into a lateral item: it runs with the left row as its nearest outer row, which
+                // would shift the predicate's own outer references by one.
                 guard !refs.isEmpty, !predicate.containsSubquery,
-                      let u = units.firstIndex(where: { refs.isSubset(of: Set($0.range)) }) else { return true }
+                      let u = units.firstIndex(where: { refs.isSubset(of: Set($0.range)) }), !Self.isLateral(units[u]) else { return true }
                 unitPushed[u].append(predicate)
                 return false
             }
@@ -363,6 +375,11 @@ extension Planner {
             if !above.isEmpty { plan = FilterNode(plan, Self.conjunction(above.map { $0.rebased(by: base) })) }
             return plan
         }
+    }
+
+    static func isLateral(_ tree: JoinTree) -> Bool {
+        if case .leaf(let leaf) = tree { return leaf.lateral != nil }
+        return false
     }
 
     /// Joins `right` (an inner-join unit covering `rightRange`) to `plan` (the units so far,

@@ -29,8 +29,10 @@ enum SetReturningCalls {
             if items[i].alias == nil, case .function(let call) = original, isSetReturning(call) { items[i].alias = call.name }
         }
         guard !calls.isEmpty else { return nil }
-        if !select.groupBy.isEmpty || select.having != nil || select.items.contains(where: { $0.expr.containsAggregate }) {
-            throw RedError(.featureNotSupported, "set-returning functions (\(calls[0].name)) in the select list of a query with aggregates or GROUP BY are not supported; call them in FROM")
+        if !select.groupBy.isEmpty || select.having != nil || select.items.contains(where: { $0.expr.containsAggregate })
+            || select.items.contains(where: { containsCall($0.expr, where: { $0.over != nil }) }) {
+            // PostgreSQL groups and computes windows before it expands the calls.
+            throw RedError(.featureNotSupported, "set-returning functions (\(calls[0].name)) in the select list of a query with aggregates, GROUP BY or window functions are not supported; call them in FROM")
         }
         let source = TableRef.function(FunctionCall(name: "__project_set", arguments: calls.map(Expr.function), distinct: false, star: false),
                                        alias: alias, columns: calls.indices.map(column))
@@ -49,7 +51,7 @@ enum SetReturningCalls {
     /// appended to `calls` (subqueries keep theirs: they are planned on their own).
     static func replacing(_ e: Expr, _ calls: inout [FunctionCall]) throws -> Expr {
         if case .function(let call) = e, isSetReturning(call) {
-            if call.arguments.contains(where: containsCall) {
+            if call.arguments.contains(where: { containsCall($0) }) {
                 throw RedError(.featureNotSupported, "set-returning function calls cannot be nested (\(call.name))")
             }
             calls.append(call)
@@ -59,11 +61,12 @@ enum SetReturningCalls {
         return try e.mappingChildren { try replacing($0, &calls) }
     }
 
-    /// Whether `e` holds a set-returning call outside subqueries (walked with a work list, not recursion).
-    static func containsCall(_ e: Expr) -> Bool {
+    /// Whether `e` holds a set-returning call (or one `predicate` picks) outside subqueries,
+    /// walked with a work list rather than recursion.
+    static func containsCall(_ e: Expr, where predicate: (FunctionCall) -> Bool = isSetReturning) -> Bool {
         var pending = [e]
         while let next = pending.popLast() {
-            if case .function(let call) = next, isSetReturning(call) { return true }
+            if case .function(let call) = next, predicate(call) { return true }
             _ = next.mappingChildren { child in
                 pending.append(child)
                 return child

@@ -96,6 +96,7 @@ struct QueryNames {
         case .table(let name, _): tables.insert(name)
         case .any: break
         case .subquery(let q, _, _): visit(q)
+        case .lateral(let inner): visit(inner)
         case .function(let call, _, _): for a in call.arguments { visit(a) }
         case .join(let l, let r, _, let on): visit(l); visit(r); if let on { visit(on) }
         case .joinUsing(let l, let r, _, let names): visit(l); visit(r); columns.formUnion(names)

@@ -64,7 +64,11 @@ enum PGArrayCodec {
             total = total.multipliedReportingOverflow(by: Int(length)).overflow ? .max : total * Int(length)
             guard total <= bytes.readableBytes / 4 else { throw bad("more elements than bytes") }
         }
-        if dimensions == 0 { return [] }
+        // A zero-length dimension is an empty array, as in PostgreSQL (and `nest` needs no product of the rest).
+        if dimensions == 0 || total == 0 {
+            guard bytes.readableBytes == 0 else { throw bad("\(bytes.readableBytes) trailing bytes") }
+            return []
+        }
         var flat: [JSONValue] = []
         flat.reserveCapacity(total)
         for _ in 0..<total {
