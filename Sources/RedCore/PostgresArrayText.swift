@@ -1,5 +1,5 @@
-/// PostgreSQL's text form of an array, `{1,2,"a b",NULL,{3,4}}`: read into the JSON array
-/// RedDB keeps array values as, and written back out.
+/// PostgreSQL's text form of an array, `{1,2,"a b",NULL,{3,4}}`, read into the JSON array
+/// RedDB keeps array values as (they are written out as JSON).
 ///
 /// Arrays are JSON arrays inside RedDB (an `ARRAY` column, `ARRAY[…]`, `array_agg`), so an
 /// array that arrives in PostgreSQL's spelling — a `'{…}'::int[]` literal, a text value
@@ -31,44 +31,6 @@ public enum PostgresArrayText {
         reader.skipSpace()
         guard reader.atEnd else { throw reader.malformed("junk after closing right brace") }
         return items
-    }
-
-    /// PostgreSQL's text output of a JSON array's elements: `{1,2.5,t,"a b",NULL,{3}}`. Strings
-    /// are quoted when PostgreSQL would quote them (empty, `NULL`, or holding a brace, comma,
-    /// quote, backslash or space); objects are written as their JSON text, quoted.
-    public static func format(_ items: [JSONValue]) -> String {
-        var out = "{"
-        for (i, item) in items.enumerated() {
-            if i > 0 { out += "," }
-            switch item {
-            case .null: out += "NULL"
-            case .bool(let b): out += b ? "t" : "f"
-            case .integer(let n): out += String(n)
-            case .float(let d): out += d.isNaN ? "NaN" : d.isInfinite ? (d > 0 ? "Infinity" : "-Infinity") : NumberFormatting.shortest(d)
-            case .array(let inner): out += format(inner)
-            case .string(let s): out += quotedIfNeeded(s)
-            case .object: out += quotedIfNeeded(item.text)
-            }
-        }
-        return out + "}"
-    }
-
-    /// One element as `array_out` writes it.
-    static func quotedIfNeeded(_ s: String) -> String {
-        let needsQuotes = s.isEmpty || s.lowercased() == "null" || s.utf8.contains { byte in
-            switch byte {
-            case UInt8(ascii: "{"), UInt8(ascii: "}"), UInt8(ascii: ","), UInt8(ascii: "\""), UInt8(ascii: "\\"),
-                 UInt8(ascii: " "), UInt8(ascii: "\t"), UInt8(ascii: "\n"), UInt8(ascii: "\r"), 0x0B, 0x0C: return true
-            default: return false
-            }
-        }
-        guard needsQuotes else { return s }
-        var out = "\""
-        for c in s.unicodeScalars {
-            if c == "\"" || c == "\\" { out += "\\" }
-            out.unicodeScalars.append(c)
-        }
-        return out + "\""
     }
 
     private struct Reader {

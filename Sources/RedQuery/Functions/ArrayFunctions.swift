@@ -39,7 +39,7 @@ enum ArrayFunctions {
                 let sizes = shape(try items(a[0], "array_dims"))
                 return sizes.isEmpty ? .null : .text(sizes.map { "[1:\($0)]" }.joined())
             },
-            make("cardinality", 1...1) { a in .integer(Int64(leafCount(try items(a[0], "cardinality")))) },
+            make("cardinality", 1...1) { a in .integer(Int64(flattened(try items(a[0], "cardinality")).count)) },
             make("array_to_string", 2...3, acceptsNull: true) { a in
                 guard !a[0].isNull, !a[1].isNull else { return .null }
                 let nullText = a.count > 2 && !a[2].isNull ? text(a[2]) : nil
@@ -248,14 +248,12 @@ enum ArrayFunctions {
         }
     }
 
-    static func leafCount(_ list: [JSONValue]) -> Int { flattened(list).count }
-
     /// An element as `array_to_string` writes it (strings unquoted, booleans `t`/`f`).
     static func elementText(_ item: JSONValue) -> String {
         switch item {
         case .string(let s): return s
         case .bool(let b): return b ? "t" : "f"
-        case .float(let d): return PostgresArrayText.format([.float(d)]).dropFirst().dropLast().description
+        case .float(let d): return d.isNaN ? "NaN" : d.isInfinite ? (d > 0 ? "Infinity" : "-Infinity") : NumberFormatting.shortest(d)
         default: return item.text
         }
     }

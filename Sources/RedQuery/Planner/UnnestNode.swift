@@ -3,9 +3,10 @@ import RedCore
 /// `unnest(a [, b …])` in FROM: one row per element, PostgreSQL's table function. With several
 /// arrays, row i holds each one's i-th element (NULL where an array is shorter); a NULL array
 /// counts as empty. Nested (multi-dimensional) arrays are read in storage order, every element
-/// of every dimension, as PostgreSQL does. Arguments are evaluated once per execution (they
-/// may reference outer rows, as in `FROM t, unnest(t.tags)`... through LATERAL-free outer
-/// references). Element types are only known at run time, so the columns are untyped.
+/// of every dimension, as PostgreSQL does. Arguments are evaluated once per execution; one
+/// that reads an earlier FROM item (`FROM t, unnest(t.tags)`) makes this a lateral item,
+/// opened again for each of that item's rows (`LateralJoinNode`). Element types are only
+/// known at run time, so the columns are untyped.
 final class UnnestNode: PlanNode, @unchecked Sendable {
     let arguments: [BoundExpr]
     let columns: [ScopeColumn]
