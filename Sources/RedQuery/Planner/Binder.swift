@@ -217,7 +217,7 @@ extension Planner {
         case (.element, .array): name = "array_prepend"
         case (.array, .unknown):
             name = "__array_join"; arguments.append(.constant(.boolean(true)))
-        default:
+        default:  // (.unknown, .array): one side is always an array here
             name = "__array_join"; arguments = [r, l, .constant(.boolean(false))]
         }
         return .function(try ScalarFunction.lookup(name, argumentCount: arguments.count), arguments)

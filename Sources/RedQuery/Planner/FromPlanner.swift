@@ -17,6 +17,12 @@ extension Planner {
         case leaf(Leaf)
         case join(JoinTree, JoinTree, JoinKind, Expr?)
 
+        /// A lateral leaf's `Leaf.lateral`; nil for anything else.
+        var lateral: (base: Int, reads: Set<Int>)? {
+            if case .leaf(let leaf) = self { return leaf.lateral }
+            return nil
+        }
+
         var range: Range<Int> {
             switch self {
             case .leaf(let leaf): return leaf.offset..<(leaf.offset + leaf.plan.columns.count)
@@ -81,7 +87,7 @@ extension Planner {
             scan.neededColumns = local
         case .join(let l, let r, _, _):
             // The left side's columns a lateral right side reads are needed too.
-            pruneColumns(l, used: used.union(leaves(r).flatMap { $0.lateral?.reads ?? [] }))
+            pruneColumns(l, used: used.union(r.lateral?.reads ?? []))
             pruneColumns(r, used: used)
         }
     }
@@ -303,7 +309,7 @@ extension Planner {
                 // Not into a lateral item: it runs with the left row as its nearest outer row, which
                 // would shift the predicate's own outer references by one.
                 guard !refs.isEmpty, !predicate.containsSubquery,
-                      let u = units.firstIndex(where: { refs.isSubset(of: Set($0.range)) }), !Self.isLateral(units[u]) else { return true }
+                      let u = units.firstIndex(where: { refs.isSubset(of: Set($0.range)) }), units[u].lateral == nil else { return true }
                 unitPushed[u].append(predicate)
                 return false
             }
@@ -312,7 +318,7 @@ extension Planner {
             for u in 1..<units.count {
                 let right = try build(units[u], pushed: unitPushed[u], scope: scope)
                 let rightRange = units[u].range
-                if case .leaf(let leaf) = units[u], let lateral = leaf.lateral {
+                if let lateral = units[u].lateral {
                     // Opened per left row: no join keys; predicates across both sides apply after it.
                     plan = LateralJoinNode(left: plan, right: right, kind: .inner, condition: nil, leftSkip: lateral.base - joined.lowerBound)
                 } else {
@@ -340,7 +346,7 @@ extension Planner {
                 else { above.append(p) }
             }
             var leftKeys: [BoundExpr] = [], rightKeys: [BoundExpr] = [], residual: [BoundExpr] = []
-            let lateral: (base: Int, reads: Set<Int>)? = { if case .leaf(let leaf) = r { return leaf.lateral }; return nil }()
+            let lateral = r.lateral
             if let on, lateral != nil {
                 residual = try bind(on, BindingContext(scope: scope, aggregatesForbiddenIn: "JOIN conditions")).conjuncts.map { $0.rebased(by: base) }
             } else if let on {
@@ -375,11 +381,6 @@ extension Planner {
             if !above.isEmpty { plan = FilterNode(plan, Self.conjunction(above.map { $0.rebased(by: base) })) }
             return plan
         }
-    }
-
-    static func isLateral(_ tree: JoinTree) -> Bool {
-        if case .leaf(let leaf) = tree { return leaf.lateral != nil }
-        return false
     }
 
     /// Joins `right` (an inner-join unit covering `rightRange`) to `plan` (the units so far,
