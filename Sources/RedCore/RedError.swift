@@ -80,6 +80,10 @@ public struct RedError: Error, Sendable, Equatable, CustomStringConvertible {
         case notNullViolation = "not_null_violation"
         /// A row makes a CHECK constraint's expression false.
         case checkViolation = "check_violation"
+        /// A row names a key its referenced table lacks, or a referenced row still has references.
+        case foreignKeyViolation = "foreign_key_violation"
+        /// A FOREIGN KEY definition names no unique key of the referenced table.
+        case invalidForeignKey = "invalid_foreign_key"
         /// A text value does not parse as the target type (bad email, date, number …).
         case invalidTextRepresentation = "invalid_text_representation"
         /// Division (or modulo) by zero.
@@ -179,6 +183,8 @@ public struct RedError: Error, Sendable, Equatable, CustomStringConvertible {
             case .uniqueViolation: return "23505"
             case .notNullViolation: return "23502"
             case .checkViolation: return "23514"
+            case .foreignKeyViolation: return "23503"
+            case .invalidForeignKey: return "42830"
             case .invalidTextRepresentation: return "22P02"
             case .divisionByZero: return "22012"
             case .numericOutOfRange: return "22003"

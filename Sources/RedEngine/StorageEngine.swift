@@ -269,9 +269,10 @@ public final class StorageEngine: @unchecked Sendable {
     /// Commits a write set (plus engine-internal `extra` mutations) read at `snapshot`.
     /// `definitions` says which collections' definitions the transaction changed and on which
     /// collections' data it based that (see `DefinitionChanges`).
+    /// `guards`: keys the writes rely on, which no later commit may have changed (`ReadGuards`).
     /// `ignoringFence`: a write the fences do not stop (replacing the contents in a restore).
     func commit(_ writes: WriteSet, extra: [CommitRecord.Mutation] = [], changes: [PendingChange] = [], snapshot: UInt64,
-                definitions: DefinitionChanges = DefinitionChanges(), ignoringFence: Bool = false,
+                definitions: DefinitionChanges = DefinitionChanges(), guards: ReadGuards = ReadGuards(), ignoringFence: Bool = false,
                 began: ContinuousClock.Instant? = nil, assigned: (UInt64) -> Void) async throws -> CommitInfo {
         if !ignoringFence, fenced.load(ordering: .sequentiallyConsistent), let fence = writeFenceReason { throw fence }
         let runs = writes.sortedRuns()
@@ -309,6 +310,12 @@ public final class StorageEngine: @unchecked Sendable {
                         throw RedError(.serializationFailure,
                                        "could not serialize access due to concurrent update of a key in collection \(Keyspace.collectionID(of: write.key)); retry the transaction")
                     }
+                }
+            }
+            if !guards.isEmpty {
+                do { try guards.check(in: tree, snapshot: snapshot) } catch {
+                    counters.withLock { $0.conflicts += 1 }
+                    throw error
                 }
             }
             let ts = lastCommitTS.load(ordering: .relaxed) + 1

@@ -26,6 +26,10 @@ public struct CollectionSchema: Codable, Sendable, Equatable {
     public var checks: [CheckConstraint]?
     /// Vector collections: the declared dimension (nil: any, fixed by nothing) and metric.
     public var vector: VectorSettings?
+    /// FOREIGN KEY constraints of this table (nil in schemas written before they existed).
+    public var foreignKeys: [ForeignKeyDefinition]?
+    /// The constraints of other tables (or this one) that reference this table.
+    public var referencedBy: [ForeignKeyReference]?
 
     public init(model: Model, columns: [ColumnDefinition] = [], appendOnly: Bool = false, defaultTTLMilliseconds: Int64? = nil) {
         self.model = model

@@ -46,6 +46,8 @@ public final class Transaction: @unchecked Sendable {
         var definitions = DefinitionChanges()
         /// Per collection, the largest tree key it held when `getUnlikely` first asked ([] = none).
         var committedCeilings: [UInt32: [UInt8]] = [:]
+        /// What the writes rely on without writing it (see `ReadGuards`).
+        var guards = ReadGuards()
     }
 
     let engine: StorageEngine
@@ -274,6 +276,33 @@ public final class Transaction: @unchecked Sendable {
         }
     }
 
+    // MARK: Guards
+
+    /// Fails this transaction's commit with 40001 if a transaction committing after its
+    /// snapshot changes `key` of `collection`: a row this one's writes rely on, such as the
+    /// parent row a new foreign key value names (see `ReadGuards`). A savepoint rollback keeps
+    /// the guard: at worst a retry that was not needed.
+    public func guardUnchanged(_ collection: Collection, key: [UInt8]) throws {
+        try validate(key: key)
+        let treeKey = Keyspace.key(collection.id, key)
+        try state.withLock { s in
+            try Self.requireActive(s)
+            try s.guards.insert(key: treeKey)
+        }
+    }
+
+    /// `guardUnchanged` for every key of `collection` starting with `prefix`, present or not:
+    /// one inserted there by a later commit fails this one too (the children of a deleted parent).
+    public func guardUnchanged(_ collection: Collection, keysStartingWith prefix: [UInt8]) throws {
+        try validate(key: prefix)
+        let lower = Keyspace.key(collection.id, prefix)
+        let range = ReadGuards.Range(lower: lower, upper: KeyEncoding.successor(ofPrefix: lower))
+        try state.withLock { s in
+            try Self.requireActive(s)
+            try s.guards.insert(range)
+        }
+    }
+
     // MARK: End
 
     /// Makes the writes durable and visible (per the engine's sync mode), or throws
@@ -281,16 +310,17 @@ public final class Transaction: @unchecked Sendable {
     /// Either way the transaction is over afterwards.
     @discardableResult
     public func commit() async throws -> CommitInfo {
-        let (writes, drops, changes, definitions): (WriteSet, Bool, [PendingChange], DefinitionChanges) = try state.withLock { s in
+        let (writes, drops, changes, definitions, guards): (WriteSet, Bool, [PendingChange], DefinitionChanges, ReadGuards) = try state.withLock { s in
             try Self.requireActive(s)
             s.status = .committed
-            return (s.writes, s.dropsCollection, s.changes, s.definitions)
+            return (s.writes, s.dropsCollection, s.changes, s.definitions, s.guards)
         }
         defer { engine.snapshots.release(snapshot) }
         if writes.isEmpty { return CommitInfo(commitTS: snapshot, lsn: nil) }
         let info: CommitInfo
         do {
-            info = try await engine.commit(writes, changes: changes, snapshot: snapshot, definitions: definitions, began: began) { self.commitTimestamp = $0 }
+            info = try await engine.commit(writes, changes: changes, snapshot: snapshot, definitions: definitions, guards: guards,
+                                           began: began) { self.commitTimestamp = $0 }
             // After the drop is visible, so a vacuum that read the older generation rescans.
             if drops { engine.dropGeneration.add(1, ordering: .sequentiallyConsistent) }
         } catch {

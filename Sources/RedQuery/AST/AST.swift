@@ -164,6 +164,33 @@ public struct ColumnSpec: Sendable, Equatable {
     public var enumVariants: [String] = []
     /// Column CHECK constraints (`price NUMERIC CHECK (price > 0)`).
     public var checks: [CheckSpec] = []
+    /// `REFERENCES table [(column)] …` on the column.
+    public var references: ForeignKeySpec?
+}
+
+/// `[CONSTRAINT name] FOREIGN KEY (columns…) REFERENCES table [(columns…)] [MATCH FULL|SIMPLE]
+/// [ON DELETE action] [ON UPDATE action]`, or `REFERENCES …` on a column.
+public struct ForeignKeySpec: Sendable, Equatable {
+    /// The actions' SQL spellings, as `ForeignKeyDefinition.Action` stores them.
+    public enum Action: String, Sendable, Equatable {
+        case noAction = "NO ACTION", restrict = "RESTRICT", cascade = "CASCADE", setNull = "SET NULL", setDefault = "SET DEFAULT"
+    }
+
+    public var name: String?
+    public var columns: [String]
+    public var table: String
+    /// nil: the referenced table's primary key.
+    public var referencedColumns: [String]?
+    public var onDelete = Action.noAction
+    public var onUpdate = Action.noAction
+    public var matchFull = false
+
+    public init(name: String?, columns: [String], table: String, referencedColumns: [String]?) {
+        self.name = name
+        self.columns = columns
+        self.table = table
+        self.referencedColumns = referencedColumns
+    }
 }
 
 /// A table constraint `[CONSTRAINT name] PRIMARY KEY | UNIQUE (columns…)` that is not one
@@ -258,7 +285,9 @@ public enum AlterAction: Sendable, Equatable {
     case addConstraint(KeySpec)
     /// `ADD [CONSTRAINT name] CHECK (expression)`, checked against existing rows.
     case addCheck(CheckSpec)
-    /// `DROP CONSTRAINT [IF EXISTS] name`: a CHECK, PRIMARY KEY or UNIQUE constraint.
+    /// `ADD [CONSTRAINT name] FOREIGN KEY …`, checked against existing rows.
+    case addForeignKey(ForeignKeySpec)
+    /// `DROP CONSTRAINT [IF EXISTS] name`: a CHECK, PRIMARY KEY, UNIQUE or FOREIGN KEY constraint.
     case dropConstraint(String, ifExists: Bool)
 }
 
@@ -276,11 +305,12 @@ public indirect enum Statement: Sendable, Equatable {
     /// `using`: PostgreSQL's `DELETE … USING other tables`.
     case delete(table: String, alias: String?, using: TableRef?, whereClause: Expr?, returning: [SelectItem]?)
     /// `checks`: the table's CHECK constraints, column and table ones alike.
-    case createTable(name: String, ifNotExists: Bool, columns: [ColumnSpec], keys: [KeySpec], checks: [CheckSpec], appendOnly: Bool,
-                     ttlMilliseconds: Int64?)
+    case createTable(name: String, ifNotExists: Bool, columns: [ColumnSpec], keys: [KeySpec], checks: [CheckSpec],
+                     foreignKeys: [ForeignKeySpec], appendOnly: Bool, ttlMilliseconds: Int64?)
     case createCollection(name: String, model: InsertModel, ifNotExists: Bool)
     case dropTable(names: [String], ifExists: Bool, kind: String, cascade: Bool)
-    case truncate(names: [String])
+    /// CASCADE also empties the tables whose foreign keys reference these (and theirs).
+    case truncate(names: [String], cascade: Bool)
     case alterTable(name: String, ifExists: Bool, actions: [AlterAction])
     case createIndex(name: String, table: String, columns: [String], unique: Bool, method: String, ifNotExists: Bool)
     case dropIndex(name: String, table: String?, ifExists: Bool)

@@ -17,7 +17,7 @@ struct DDLExecutor {
 
     func execute(_ statement: Statement) throws -> QueryResult {
         switch statement {
-        case .createTable(let name, let ifNotExists, let specs, let keys, let tableChecks, let appendOnly, let ttl):
+        case .createTable(let name, let ifNotExists, let specs, let keys, let tableChecks, let foreignKeys, let appendOnly, let ttl):
             if try exists(name) {
                 if ifNotExists { return .message("relation \"\(name)\" already exists, skipping", type: "create", tag: "CREATE TABLE") }
                 throw RedError(.duplicateCollection, "relation \"\(name)\" already exists")
@@ -38,6 +38,8 @@ struct DDLExecutor {
             try addChecks(specs.flatMap(\.checks) + tableChecks, to: &schema, table: name)
             var handle = try store.create(tx, name, schema: schema)
             for key in keys { handle = try addKey(key, to: handle) }
+            var notes: [String] = []
+            for fk in foreignKeys { handle = try addForeignKey(fk, to: handle, validate: false, notes: &notes) }
             return .message("table '\(name)' created", type: "create", tag: "CREATE TABLE")
         case .createCollection(let name, let model, let ifNotExists):
             if try exists(name) {
@@ -70,14 +72,17 @@ struct DDLExecutor {
                     throw RedError(.invalidOperation, "model mismatch: expected \(kind), got \(handle.schema.model.rawValue) (\(name))")
                 }
                 try dropDependentViews(of: name, column: nil, cascade: cascade, what: "table \(name)")
+                try detachForeignKeys(of: handle, dropping: Set(names), cascade: cascade)
                 try store.drop(tx, handle)
                 dropped += 1
             }
             return .message("\(dropped) \(kind)\(dropped == 1 ? "" : "s") dropped", type: "drop", tag: kind == "table" ? "DROP TABLE" : "DROP")
-        case .truncate(let names):
+        case .truncate(let given, let cascade):
             var count = 0
+            let names = cascade ? try truncatedWithReferencingTables(given) : given
             for name in names {
                 let handle = try table(name)
+                try requireTruncatable(handle, with: names)
                 let cursor = try store.scan(tx, handle)
                 while let (key, row) = try cursor.nextEntry() {
                     var stored = row
@@ -124,6 +129,7 @@ struct DDLExecutor {
             if handle.schema.indexes.first(where: { $0.name == name })?.isConstraint == true {
                 throw RedError(.invalidOperation, "cannot drop index \(name) because constraint \(name) on table \(handle.name) requires it")
             }
+            try requireIndexUnneeded(name, of: handle)
             _ = try store.dropIndex(tx, handle, named: name)
             return .message("index '\(name)' dropped from '\(handle.name)'", type: "drop", tag: "DROP INDEX")
         case .createView(let name, let orReplace, let ifNotExists, let columns, let query, let text):
@@ -368,9 +374,16 @@ struct DDLExecutor {
             try verifyExistingRows(updated, names: added)
             notes.append("constraint '\(added.first ?? "")' added")
             return updated
+        case .addForeignKey(let spec):
+            return try addForeignKey(spec, to: handle, validate: true, notes: &notes)
         case .dropConstraint(let name, let ifExists):
+            if schema.foreignKeys?.contains(where: { $0.name == name }) == true {
+                notes.append("constraint '\(name)' dropped")
+                return try dropForeignKey(name, of: handle)
+            }
             guard let checks = schema.checks, checks.contains(where: { $0.name == name }) else {
                 if let index = schema.indexes.first(where: { $0.isConstraint && $0.name == name }) {
+                    try requireIndexUnneeded(name, of: handle)
                     // A PRIMARY KEY or UNIQUE constraint: its index goes, its columns stay NOT NULL (as in PostgreSQL).
                     if index.columnIDs.count == 1, let i = schema.columns.firstIndex(where: { $0.id == index.columnIDs[0] }) {
                         schema.columns[i].primaryKey = false
@@ -440,6 +453,10 @@ struct DDLExecutor {
                 updated = try store.setSchema(tx, updated, withChecks)
                 try verifyExistingRows(updated, names: added)
             }
+            if var references = spec.references {
+                references.columns = [spec.name]
+                updated = try addForeignKey(references, to: updated, validate: true, notes: &notes)
+            }
             notes.append("column '\(spec.name)' added")
             return updated
         case .dropColumn(let name, let ifExists):
@@ -449,8 +466,8 @@ struct DDLExecutor {
             }
             guard schema.columns.count > 1 else { throw RedError(.invalidOperation, "cannot drop the last column of table \"\(handle.name)\"") }
             try dropDependentViews(of: handle.name, column: name, cascade: false, what: "column \(name) of table \(handle.name)")
-            var current = handle
-            for index in schema.indexes where index.columnIDs.contains(column.id) {
+            var current = try dropForeignKeys(over: column, of: handle)
+            for index in current.schema.indexes where index.columnIDs.contains(column.id) {
                 current = try store.dropIndex(tx, current, named: index.name)
             }
             schema = current.schema
@@ -489,7 +506,7 @@ struct DDLExecutor {
             }
             try requireChecksBind(schema, table: newName, what: "rename table \(handle.name)")  // a check may qualify columns with the old name
             notes.append("renamed to '\(newName)'")
-            return try store.rename(tx, handle, to: newName)
+            return try renameForeignKeyReferences(of: try store.rename(tx, handle, to: newName), from: handle.name)
         case .setAppendOnly(let on):
             schema.appendOnly = on
             notes.append("append_only = \(on)")

@@ -57,6 +57,7 @@ struct DMLExecutor {
         let checks = try CheckConstraints(handle, planner: planner)
         let metadata = try metadataValue(statement.metadata, planner)
         let upsert = try statement.onConflict.map { try UpsertPlan(onConflict: $0, handle: handle, executor: self, planner: planner) }
+        let foreignKeys = ForeignKeyEnforcement.of(handle, context: context)
         var affected = 0
         var touched = Set<Int64>()
         let eval = context.evaluation([])
@@ -86,9 +87,11 @@ struct DMLExecutor {
             if let upsert, let existing = try upsert.conflict(with: row, executor: self) {
                 guard let updated = try upsert.resolve(existing: existing, proposed: row, touched: &touched, defaults: &defaults,
                                                        executor: self, eval: eval) else { continue }
+                foreignKeys?.updated(handle, old: existing, new: updated)
                 row = updated
             } else {
                 try store.insert(tx, handle, row, now: context.now)
+                foreignKeys?.inserted(handle, row)
                 if upsert != nil { touched.insert(row.rid) }  // only ON CONFLICT reads it
                 if let item = embedded?[r] { embeddedRows.append((row.rid, item.text, item.vector)) }
             }
@@ -99,6 +102,7 @@ struct DMLExecutor {
             }
         }
         if handle.schema.model == .kv { affected = sourceRows.count }
+        try foreignKeys?.settle()
         if let autoEmbed = statement.autoEmbed { try storeEmbeddings(embeddedRows, of: handle.name, autoEmbed) }
         return finish(type: "insert", tag: "INSERT 0 \(affected)", affected: affected, returning: returning, rows: returned)
     }
@@ -397,11 +401,13 @@ struct DMLExecutor {
             try checks.verify(new)
             updates.append((target.key, target.row, new))
         }
+        let foreignKeys = ForeignKeyEnforcement.of(handle, context: context)
         for u in updates {
             if handle.schema.model == .kv {
                 try store.putKV(tx, handle, key: String(decoding: u.key, as: UTF8.self), row: u.new, previous: u.old)
             } else {
                 try store.update(tx, handle, old: u.old, new: u.new, now: context.now)
+                foreignKeys?.updated(handle, old: u.old, new: u.new)
             }
             if let returningExprs {
                 // The new row in place of the old one; joined tables' columns stay as matched.
@@ -410,6 +416,7 @@ struct DMLExecutor {
                 returned.append(try returningExprs.exprs.map { try eval.evaluate($0, values) })
             }
         }
+        try foreignKeys?.settle()
         return finish(type: "update", tag: "UPDATE \(updates.count)", affected: updates.count, returning: returningExprs, rows: returned)
     }
 
@@ -420,10 +427,13 @@ struct DMLExecutor {
         let returningExprs = try returning.map { try bindReturning($0, scope: scope, planner: planner) }
         let eval = context.evaluation([])
         var returned: [[Value]] = []
+        let foreignKeys = ForeignKeyEnforcement.of(handle, context: context)
         for target in targets {
             try store.deleteScanned(tx, handle, key: target.key, row: target.row)
+            foreignKeys?.deleted(handle, target.row)
             if let returningExprs { returned.append(try returningExprs.exprs.map { try eval.evaluate($0, target.values) }) }
         }
+        try foreignKeys?.settle()
         return finish(type: "delete", tag: "DELETE \(targets.count)", affected: targets.count, returning: returningExprs, rows: returned)
     }
 

@@ -236,10 +236,11 @@ public struct Parser {
             _ = acceptKeyword("table") || acceptKeyword("vector") || acceptKeyword("graph") || acceptKeyword("document") || acceptKeyword("kv") || acceptKeyword("collection")
             var names: [String] = []
             repeat { names.append(try parseIdentifier(what: "table name")) } while acceptSymbol(",")
-            // RESTART/CONTINUE IDENTITY and CASCADE/RESTRICT change nothing here: no sequences, no foreign keys.
+            // RESTART/CONTINUE IDENTITY change nothing here: no sequences.
             if acceptKeyword("restart") || acceptKeyword("continue") { try expectKeyword("identity") }
-            _ = acceptKeyword("cascade") || acceptKeyword("restrict")
-            return .truncate(names: names)
+            let cascade = acceptKeyword("cascade")
+            if !cascade { _ = acceptKeyword("restrict") }
+            return .truncate(names: names, cascade: cascade)
         case "begin", "start":
             advance()
             _ = acceptKeyword("transaction") || acceptKeyword("work")

@@ -62,12 +62,16 @@ extension Parser {
         var columns: [ColumnSpec] = []
         var keys: [KeySpec] = []
         var checks: [CheckSpec] = []
+        var foreignKeys: [ForeignKeySpec] = []
         repeat {
-            // A table constraint may be named: CONSTRAINT name PRIMARY KEY | UNIQUE | CHECK.
+            // A table constraint may be named: CONSTRAINT name PRIMARY KEY | UNIQUE | CHECK | FOREIGN KEY.
             let constraintName = acceptKeyword("constraint") ? try parseIdentifier(what: "constraint name") : nil
-            if isKeyword("foreign") && isKeyword("key", ahead: 1) { throw Self.foreignKeysUnsupported }
+            if isKeyword("foreign") && isKeyword("key", ahead: 1) {
+                foreignKeys.append(try parseForeignKey(name: constraintName))
+                continue
+            }
             if constraintName != nil, !isKeyword("primary"), !isKeyword("unique"), !isKeyword("check") {
-                throw unexpected(expected: "PRIMARY KEY, UNIQUE or CHECK")
+                throw unexpected(expected: "PRIMARY KEY, UNIQUE, CHECK or FOREIGN KEY")
             }
             if isKeyword("check") {
                 checks.append(CheckSpec(name: constraintName, sql: try parseCheckExpression()))
@@ -77,9 +81,19 @@ extension Parser {
                 keys.append(try parseKeyConstraint(name: constraintName))
                 continue
             }
-            columns.append(try parseColumnSpec())
+            var column = try parseColumnSpec()
+            if let references = column.references {
+                foreignKeys.append(references)
+                column.references = nil
+            }
+            columns.append(column)
         } while acceptSymbol(",")
         try expectSymbol(")")
+        for fk in foreignKeys {
+            for column in fk.columns where !columns.contains(where: { $0.name == column }) {
+                throw RedError(.undefinedColumn, "column \"\(column)\" referenced in foreign key constraint does not exist")
+            }
+        }
         // One unnamed column: a column constraint, as if written on the column (its index keeps
         // the names it always had). Anything else stays a table constraint.
         keys = try keys.filter { key in
@@ -126,8 +140,8 @@ extension Parser {
                 break
             }
         }
-        return .createTable(name: name, ifNotExists: ifNotExists, columns: columns, keys: keys, checks: checks, appendOnly: appendOnly,
-                            ttlMilliseconds: ttl)
+        return .createTable(name: name, ifNotExists: ifNotExists, columns: columns, keys: keys, checks: checks, foreignKeys: foreignKeys,
+                            appendOnly: appendOnly, ttlMilliseconds: ttl)
     }
 
     mutating func parseBooleanWord() throws -> Bool {
@@ -204,7 +218,12 @@ extension Parser {
                 constraintName = try parseIdentifier(what: "constraint name")
                 continue
             }
-            if isKeyword("references") { throw Self.foreignKeysUnsupported }
+            if isKeyword("references") {
+                guard spec.references == nil else { throw error("a column may have one REFERENCES constraint") }
+                spec.references = try parseReferences(name: constraintName, columns: [name])
+                constraintName = nil
+                continue
+            }
             if isKeyword("check") {
                 spec.checks.append(CheckSpec(name: constraintName, sql: try parseCheckExpression()))
                 constraintName = nil
@@ -233,11 +252,62 @@ extension Parser {
         return spec
     }
 
-    /// FOREIGN KEY / REFERENCES: refused by name rather than as a syntax error. Enforcing them
-    /// under snapshot isolation needs a lock that a concurrent parent delete and child insert
-    /// both take, and RedDB has no shared row locks yet.
-    static let foreignKeysUnsupported = RedError(.featureNotSupported,
-        "FOREIGN KEY constraints (REFERENCES) are not supported yet; keep the reference as a plain column and index it")
+    /// `FOREIGN KEY (columns…) REFERENCES …`, after an optional `CONSTRAINT name`.
+    mutating func parseForeignKey(name: String?) throws -> ForeignKeySpec {
+        try expectKeyword("foreign")
+        try expectKeyword("key")
+        let columns = try parseNameList()
+        guard Set(columns).count == columns.count else { throw RedError(.duplicateColumn, "column appears twice in foreign key constraint") }
+        return try parseReferences(name: name, columns: columns)
+    }
+
+    /// `REFERENCES table [(columns…)]` and its options, in any order: `MATCH FULL|SIMPLE`,
+    /// `ON DELETE|UPDATE action`, `[NOT] DEFERRABLE`, `INITIALLY IMMEDIATE`. Checks run at the
+    /// end of each statement; a constraint that asks to wait for COMMIT (`INITIALLY DEFERRED`)
+    /// is refused rather than checked earlier than it says.
+    mutating func parseReferences(name: String?, columns: [String]) throws -> ForeignKeySpec {
+        try expectKeyword("references")
+        let table = try parseIdentifier(what: "table name")
+        let referenced = isSymbol("(") ? try parseNameList() : nil
+        var spec = ForeignKeySpec(name: name, columns: columns, table: table, referencedColumns: referenced)
+        while true {
+            if acceptKeyword("match") {
+                if acceptKeyword("full") { spec.matchFull = true }
+                else if acceptKeyword("simple") { spec.matchFull = false }
+                else if acceptKeyword("partial") { throw RedError(.featureNotSupported, "MATCH PARTIAL not yet implemented") }
+                else { throw unexpected(expected: "FULL, PARTIAL or SIMPLE") }
+            } else if isKeyword("on") && (isKeyword("delete", ahead: 1) || isKeyword("update", ahead: 1)) {
+                advance()
+                let onDelete = acceptKeyword("delete")
+                if !onDelete { try expectKeyword("update") }
+                let action = try parseReferentialAction()
+                if onDelete { spec.onDelete = action } else { spec.onUpdate = action }
+            } else if isKeyword("not") && isKeyword("deferrable", ahead: 1) {
+                advance()
+                advance()
+            } else if acceptKeyword("deferrable") {
+                continue
+            } else if acceptKeyword("initially") {
+                if acceptKeyword("immediate") { continue }
+                try expectKeyword("deferred")
+                throw RedError(.featureNotSupported,
+                               "INITIALLY DEFERRED foreign keys are not supported yet: RedDB checks them at the end of each statement")
+            } else {
+                return spec
+            }
+        }
+    }
+
+    mutating func parseReferentialAction() throws -> ForeignKeySpec.Action {
+        if acceptKeyword("cascade") { return .cascade }
+        if acceptKeyword("restrict") { return .restrict }
+        if acceptKeyword("no") { try expectKeyword("action"); return .noAction }
+        try expectKeyword("set")
+        let action: ForeignKeySpec.Action
+        if acceptKeyword("null") { action = .setNull } else { try expectKeyword("default"); action = .setDefault }
+        if isSymbol("(") { throw RedError(.featureNotSupported, "a column list for SET NULL / SET DEFAULT is not supported yet") }
+        return action
+    }
 
     /// `PRIMARY KEY (columns…)` or `UNIQUE (columns…)`, after an optional `CONSTRAINT name`.
     mutating func parseKeyConstraint(name: String?) throws -> KeySpec {
@@ -311,8 +381,12 @@ extension Parser {
                     actions.append(.addCheck(CheckSpec(name: constraintName, sql: try parseCheckExpression())))
                     continue
                 }
-                if isKeyword("foreign") && isKeyword("key", ahead: 1) { throw Self.foreignKeysUnsupported }
-                if constraintName != nil { throw unexpected(expected: "PRIMARY KEY, UNIQUE or CHECK") }
+                if isKeyword("foreign") && isKeyword("key", ahead: 1) {
+                    actions.append(.addForeignKey(try parseForeignKey(name: constraintName)))
+                    if acceptKeyword("not") { try expectKeyword("valid") }  // checked now anyway, as VALIDATE CONSTRAINT would
+                    continue
+                }
+                if constraintName != nil { throw unexpected(expected: "PRIMARY KEY, UNIQUE, CHECK or FOREIGN KEY") }
                 _ = acceptKeyword("column")
                 let ifNotExists = try parseIfNotExists()
                 actions.append(.addColumn(try parseColumnSpec(), ifNotExists: ifNotExists))

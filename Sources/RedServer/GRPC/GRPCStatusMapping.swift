@@ -13,7 +13,7 @@ enum GRPCStatusMapping {
         case .uniqueViolation, .duplicateCollection, .duplicateObject, .duplicateColumn, .duplicatePreparedStatement:
             return .alreadyExists
         case .serializationFailure: return .aborted
-        case .notNullViolation, .checkViolation, .dependentObjectsStillExist, .readOnlyTransaction, .inFailedTransaction, .transactionClosed,
+        case .notNullViolation, .checkViolation, .foreignKeyViolation, .dependentObjectsStillExist, .readOnlyTransaction, .inFailedTransaction, .transactionClosed,
              .objectNotInPrerequisiteState, .activeSQLTransaction:
             return .failedPrecondition
         case .featureNotSupported: return .unimplemented

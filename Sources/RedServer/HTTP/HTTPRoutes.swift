@@ -428,7 +428,7 @@ struct HTTPRoutes: Sendable {
         case .undefinedCollection, .undefinedObject, .undefinedPreparedStatement, .undefinedCursor: return .notFound
         case .uniqueViolation, .duplicateCollection, .duplicateObject, .serializationFailure, .dependentObjectsStillExist, .duplicatePreparedStatement,
              .objectNotInPrerequisiteState, .activeSQLTransaction: return .conflict
-        case .notNullViolation, .checkViolation, .answerValidationFailed: return .unprocessableContent
+        case .notNullViolation, .checkViolation, .foreignKeyViolation, .answerValidationFailed: return .unprocessableContent
         case .aiProviderFailed: return .badGateway
         case .commitNotAcknowledged: return .gatewayTimeout
         case .featureNotSupported: return HTTPResponse.Status(code: 501)  // Not Implemented

@@ -1,0 +1,271 @@
+import RedCore
+import RedEngine
+
+/// Which indexes a FOREIGN KEY constraint reads through.
+enum ForeignKeyCatalog {
+    /// The referenced table's unique index over exactly `columns` (in any order): a reference
+    /// is found by one lookup there. PostgreSQL requires one too.
+    static func referencedIndex(in schema: CollectionSchema, columns: [UInt16]) -> Int? {
+        schema.indexes.firstIndex { $0.unique && $0.columnIDs.count == columns.count && Set($0.columnIDs) == Set(columns) }
+    }
+
+    /// An index of the referencing table whose leading columns are `columns` (in any order):
+    /// the referencing rows of one key are then one range of it.
+    static func referencingIndex(in schema: CollectionSchema, columns: [UInt16]) -> Int? {
+        schema.indexes.firstIndex { $0.columnIDs.count >= columns.count && Set($0.columnIDs.prefix(columns.count)) == Set(columns) }
+    }
+
+    /// Numeric types compare as numbers in index keys; other types must match exactly.
+    static func compatible(_ a: DataType, _ b: DataType) -> Bool {
+        let numeric: Set<DataType> = [.integer, .float, .decimal, .unsigned]
+        return a == b || (numeric.contains(a) && numeric.contains(b))
+    }
+}
+
+/// FOREIGN KEY definitions: adding, dropping, and keeping both tables' halves right when
+/// either is dropped, renamed or loses a column.
+extension DDLExecutor {
+    /// Adds `spec` to `handle` (the referencing table). With `validate`, every row already
+    /// there must reference a row (23503), as ALTER TABLE … ADD FOREIGN KEY checks.
+    ///
+    /// The referenced columns default to the referenced table's primary key and must be
+    /// covered by a unique index over exactly them (42830). When no index of the referencing
+    /// table leads with the constraint's columns, one is made (`<constraint>_index`) and
+    /// dropped with the constraint: a DELETE of a referenced row then finds its referencing
+    /// rows without scanning, and guards just their range.
+    func addForeignKey(_ spec: ForeignKeySpec, to handle: TableHandle, validate: Bool, notes: inout [String]) throws -> TableHandle {
+        guard handle.schema.model == .table else {
+            throw RedError(.invalidOperation, "constraints need a table; \(handle.name) is a \(handle.schema.model.rawValue) collection")
+        }
+        let columns = try spec.columns.map { name -> ColumnDefinition in
+            guard let column = handle.schema.columns.first(where: { $0.name == name }) else {
+                throw RedError(.undefinedColumn, "column \"\(name)\" referenced in foreign key constraint does not exist")
+            }
+            return column
+        }
+        let selfReference = spec.table == handle.name
+        guard let parent = selfReference ? handle : try store.open(tx, spec.table) else {
+            throw RedError(.undefinedCollection, "relation \"\(spec.table)\" does not exist")
+        }
+        guard parent.schema.model == .table else { throw RedError(.invalidOperation, "referenced relation \"\(spec.table)\" is not a table") }
+        let referenced: [ColumnDefinition]
+        if let names = spec.referencedColumns {
+            referenced = try names.map { name in
+                guard let column = parent.schema.columns.first(where: { $0.name == name }) else {
+                    throw RedError(.undefinedColumn, "column \"\(name)\" referenced in foreign key constraint does not exist")
+                }
+                return column
+            }
+        } else {
+            let key = parent.schema.indexes.first { $0.primaryKey == true }?.columnIDs ?? parent.schema.columns.filter(\.primaryKey).map(\.id)
+            guard !key.isEmpty else { throw RedError(.undefinedObject, "there is no primary key for referenced table \"\(spec.table)\"") }
+            referenced = key.compactMap { id in parent.schema.columns.first { $0.id == id } }
+        }
+        guard referenced.count == columns.count else {
+            throw RedError(.invalidForeignKey, "number of referencing and referenced columns for foreign key disagree")
+        }
+        guard ForeignKeyCatalog.referencedIndex(in: parent.schema, columns: referenced.map(\.id)) != nil else {
+            throw RedError(.invalidForeignKey, "there is no unique constraint matching given keys for referenced table \"\(spec.table)\"")
+        }
+        let name = try foreignKeyName(spec, table: handle)
+        for (column, target) in zip(columns, referenced) where !ForeignKeyCatalog.compatible(column.type, target.type) {
+            throw RedError(.datatypeMismatch, "foreign key constraint \"\(name)\" cannot be implemented",
+                           detail: "Key columns \"\(column.name)\" and \"\(target.name)\" are of incompatible types: \(column.type.rawValue) and \(target.type.rawValue).")
+        }
+        guard (handle.schema.foreignKeys ?? []).count < Self.maxChecks else {
+            throw RedError(.limitExceeded, "tables can have at most \(Self.maxChecks) FOREIGN KEY constraints")
+        }
+        var fk = ForeignKeyDefinition(name: name, columnIDs: columns.map(\.id), referencedTable: spec.table, referencedColumnIDs: referenced.map(\.id),
+                                      onDelete: .init(rawValue: spec.onDelete.rawValue) ?? .noAction,
+                                      onUpdate: .init(rawValue: spec.onUpdate.rawValue) ?? .noAction, matchFull: spec.matchFull)
+        var child = handle
+        if ForeignKeyCatalog.referencingIndex(in: child.schema, columns: fk.columnIDs) == nil {
+            var indexName = "\(name)_index"
+            var number = 0
+            while try findIndex(indexName) != nil || exists(indexName) {
+                number += 1
+                indexName = "\(name)_index\(number)"
+            }
+            child = try store.createIndex(tx, child, name: indexName, columnIDs: fk.columnIDs, unique: false, method: .btree,
+                                          isConstraint: false, now: context.now)
+            fk.indexName = indexName
+        }
+        var schema = child.schema
+        schema.foreignKeys = (schema.foreignKeys ?? []) + [fk]
+        if selfReference { schema.referencedBy = (schema.referencedBy ?? []) + [ForeignKeyReference(table: handle.name, constraint: name)] }
+        child = try store.setSchema(tx, child, schema)
+        if !selfReference {
+            var parentSchema = parent.schema
+            parentSchema.referencedBy = (parentSchema.referencedBy ?? []) + [ForeignKeyReference(table: handle.name, constraint: name)]
+            _ = try store.setSchema(tx, parent, parentSchema)
+        }
+        if validate { try verifyExistingReferences(fk, of: child) }
+        notes.append("constraint '\(name)' added")
+        return child
+    }
+
+    /// The name of a new constraint: the given one (free among the table's constraints), else
+    /// PostgreSQL's `<table>_<column>[_<column>…]_fkey`, numbered when taken.
+    func foreignKeyName(_ spec: ForeignKeySpec, table: TableHandle) throws -> String {
+        let schema = table.schema
+        let taken = Set((schema.checks ?? []).map(\.name) + schema.indexes.filter(\.isConstraint).map(\.name) + (schema.foreignKeys ?? []).map(\.name))
+        if let name = spec.name {
+            guard !taken.contains(name) else { throw RedError(.duplicateObject, "constraint \"\(name)\" for relation \"\(table.name)\" already exists") }
+            return name
+        }
+        let base = "\(table.name)_\(spec.columns.joined(separator: "_"))_fkey"
+        var candidate = base
+        var number = 0
+        while taken.contains(candidate) {
+            number += 1
+            candidate = "\(base)\(number)"
+        }
+        return candidate
+    }
+
+    /// Fails with 23503 if a row of `child` references no row.
+    func verifyExistingReferences(_ fk: ForeignKeyDefinition, of child: TableHandle) throws {
+        let enforcement = ForeignKeyEnforcement(context: context)
+        guard let parent = fk.referencedTable == child.name ? child : try store.open(tx, fk.referencedTable) else { return }
+        let cursor = try store.scan(tx, child)
+        while let row = try cursor.next() {
+            guard row.isVisible(at: context.now) else { continue }
+            let key = fk.columnIDs.map { row.values[$0] ?? .null }
+            guard try ForeignKeyEnforcement.references(key, fk, table: child.name) else { continue }
+            if try enforcement.lookUp(key, in: parent, columns: fk.referencedColumnIDs, guarding: true, memo: fk.name) == nil {
+                let names = fk.columnIDs.map { id in child.schema.columns.first { $0.id == id }?.name ?? "?" }
+                throw RedError(.foreignKeyViolation, "insert or update on table \"\(child.name)\" violates foreign key constraint \"\(fk.name)\"",
+                               detail: "Key (\(names.joined(separator: ", ")))=(\(ForeignKeyEnforcement.text(key))) is not present in table \"\(parent.name)\".")
+            }
+        }
+    }
+
+    /// Removes constraint `name` of `handle`, its index if one was made for it, and the
+    /// referenced table's note of it.
+    func dropForeignKey(_ name: String, of handle: TableHandle) throws -> TableHandle {
+        guard let fk = handle.schema.foreignKeys?.first(where: { $0.name == name }) else { return handle }
+        var child = handle
+        var schema = child.schema
+        schema.foreignKeys?.removeAll { $0.name == name }
+        let reference = ForeignKeyReference(table: handle.name, constraint: name)
+        if fk.referencedTable == handle.name { schema.referencedBy?.removeAll { $0 == reference } }
+        child = try store.setSchema(tx, child, schema)
+        if let index = fk.indexName, child.schema.indexes.contains(where: { $0.name == index }) {
+            child = try store.dropIndex(tx, child, named: index)
+        }
+        if fk.referencedTable != handle.name, let parent = try store.open(tx, fk.referencedTable) {
+            var parentSchema = parent.schema
+            parentSchema.referencedBy?.removeAll { $0 == reference }
+            _ = try store.setSchema(tx, parent, parentSchema)
+        }
+        return child
+    }
+
+    /// Before dropping the tables `dropping`: a constraint of another table referencing
+    /// `handle` fails the drop (2BP01) or, with CASCADE, is dropped; the references `handle`
+    /// makes leave their tables' notes.
+    func detachForeignKeys(of handle: TableHandle, dropping: Set<String>, cascade: Bool) throws {
+        for reference in handle.schema.referencedBy ?? [] where !dropping.contains(reference.table) {
+            guard cascade else {
+                throw RedError(.dependentObjectsStillExist, "cannot drop table \(handle.name) because other objects depend on it",
+                               detail: "constraint \(reference.constraint) on table \(reference.table) depends on table \(handle.name); use CASCADE to drop the constraint too")
+            }
+            if let child = try store.open(tx, reference.table) { _ = try dropForeignKey(reference.constraint, of: child) }
+        }
+        for fk in handle.schema.foreignKeys ?? [] where !dropping.contains(fk.referencedTable) {
+            guard let parent = try store.open(tx, fk.referencedTable) else { continue }
+            var schema = parent.schema
+            schema.referencedBy?.removeAll { $0 == ForeignKeyReference(table: handle.name, constraint: fk.name) }
+            _ = try store.setSchema(tx, parent, schema)
+        }
+    }
+
+    /// TRUNCATE of a referenced table must take its referencing tables along (0A000), as in PostgreSQL.
+    func requireTruncatable(_ handle: TableHandle, with names: [String]) throws {
+        if let reference = handle.schema.referencedBy?.first(where: { !names.contains($0.table) }) {
+            throw RedError(.featureNotSupported, "cannot truncate a table referenced in a foreign key constraint",
+                           detail: "Table \"\(reference.table)\" references \"\(handle.name)\". Truncate table \"\(reference.table)\" at the same time.")
+        }
+    }
+
+    /// `names` and every table whose foreign keys reference one of them, transitively (TRUNCATE … CASCADE).
+    func truncatedWithReferencingTables(_ names: [String]) throws -> [String] {
+        var all = names
+        var next = 0
+        while next < all.count {
+            let handle = try table(all[next])
+            next += 1
+            for reference in handle.schema.referencedBy ?? [] where !all.contains(reference.table) { all.append(reference.table) }
+        }
+        return all
+    }
+
+    /// After `handle` was renamed from `old`: the other tables' halves name it anew.
+    func renameForeignKeyReferences(of handle: TableHandle, from old: String) throws -> TableHandle {
+        var renamed = handle
+        var schema = handle.schema
+        var selfChanged = false
+        for (i, fk) in (schema.foreignKeys ?? []).enumerated() {
+            if fk.referencedTable == old {
+                schema.foreignKeys![i].referencedTable = handle.name
+                selfChanged = true
+            } else if let parent = try store.open(tx, fk.referencedTable) {
+                var parentSchema = parent.schema
+                parentSchema.referencedBy = parentSchema.referencedBy?.map { $0 == ForeignKeyReference(table: old, constraint: fk.name) ? ForeignKeyReference(table: handle.name, constraint: fk.name) : $0 }
+                _ = try store.setSchema(tx, parent, parentSchema)
+            }
+        }
+        for (i, reference) in (schema.referencedBy ?? []).enumerated() {
+            if reference.table == old {
+                schema.referencedBy![i].table = handle.name
+                selfChanged = true
+            } else if let child = try store.open(tx, reference.table) {
+                var childSchema = child.schema
+                childSchema.foreignKeys = childSchema.foreignKeys?.map { fk in
+                    var fk = fk
+                    if fk.name == reference.constraint, fk.referencedTable == old { fk.referencedTable = handle.name }
+                    return fk
+                }
+                _ = try store.setSchema(tx, child, childSchema)
+            }
+        }
+        if selfChanged { renamed = try store.setSchema(tx, handle, schema) }
+        return renamed
+    }
+
+    /// Before column `column` of `handle` goes: the table's own constraints over it go too
+    /// (PostgreSQL drops a table's constraints with their columns); one of any table that
+    /// references it fails the drop (2BP01).
+    func dropForeignKeys(over column: ColumnDefinition, of handle: TableHandle) throws -> TableHandle {
+        for reference in handle.schema.referencedBy ?? [] {
+            let fk = reference.table == handle.name ? handle.schema.foreignKeys?.first { $0.name == reference.constraint }
+                : try store.open(tx, reference.table)?.schema.foreignKeys?.first { $0.name == reference.constraint }
+            guard let fk, fk.referencedColumnIDs.contains(column.id), !(reference.table == handle.name && fk.columnIDs.contains(column.id)) else { continue }
+            throw RedError(.dependentObjectsStillExist, "cannot drop column \(column.name) of table \(handle.name) because other objects depend on it",
+                           detail: "constraint \(reference.constraint) on table \(reference.table) depends on column \(column.name) of table \(handle.name); drop the constraint first")
+        }
+        var current = handle
+        for fk in handle.schema.foreignKeys ?? [] where fk.columnIDs.contains(column.id) || (fk.referencedTable == handle.name && fk.referencedColumnIDs.contains(column.id)) {
+            current = try dropForeignKey(fk.name, of: current)
+        }
+        return current
+    }
+
+    /// Refuses (2BP01) to drop index `name` of `handle` when a constraint reads through it and
+    /// no other index would serve.
+    func requireIndexUnneeded(_ name: String, of handle: TableHandle) throws {
+        var without = handle.schema
+        without.indexes.removeAll { $0.name == name }
+        for fk in handle.schema.foreignKeys ?? [] where ForeignKeyCatalog.referencingIndex(in: without, columns: fk.columnIDs) == nil {
+            throw RedError(.dependentObjectsStillExist, "cannot drop index \(name) because constraint \(fk.name) on table \(handle.name) requires it",
+                           detail: "Drop the constraint first, or create another index on its columns.")
+        }
+        for reference in handle.schema.referencedBy ?? [] {
+            let fk = reference.table == handle.name ? handle.schema.foreignKeys?.first { $0.name == reference.constraint }
+                : try store.open(tx, reference.table)?.schema.foreignKeys?.first { $0.name == reference.constraint }
+            guard let fk, ForeignKeyCatalog.referencedIndex(in: without, columns: fk.referencedColumnIDs) == nil else { continue }
+            throw RedError(.dependentObjectsStillExist, "cannot drop index \(name) because constraint \(reference.constraint) on table \(reference.table) requires it",
+                           detail: "Drop the constraint first.")
+        }
+    }
+}

@@ -1,0 +1,271 @@
+import RedCore
+import RedEngine
+
+/// Enforces FOREIGN KEY constraints for one statement (`ForeignKeyDefinition`).
+///
+/// The statement's writes report each row they insert, update or delete (`inserted`,
+/// `updated`, `deleted`); nothing is checked then. `settle`, when the statement's own writes
+/// are done, does what PostgreSQL's referential triggers do at the end of a statement:
+/// - a changed or removed referenced key: its referencing rows are found through the child's
+///   index and the constraint's action runs: NO ACTION fails (23503) unless the key exists
+///   again, RESTRICT fails, CASCADE deletes them or gives them the new key, SET NULL and SET
+///   DEFAULT rewrite them; rows written by an action report in turn, so actions chain;
+/// - a new or changed referencing key: the referenced table must hold it (23503).
+///
+/// Checking at the end of the statement lets one statement insert a parent after its child
+/// or delete a whole tree of a self-referencing table, as PostgreSQL allows.
+///
+/// Concurrency: each check guards what it read (`Transaction.guardUnchanged`): a child's
+/// parent key entry, a parent's range of child index entries. A concurrent transaction that
+/// changed either and committed first makes this one's commit fail with 40001.
+final class ForeignKeyEnforcement {
+    let context: ExecutionContext
+    private var store: TableStore { context.store }
+    private var tx: Transaction { context.transaction }
+
+    /// Child rows whose references must be found, by table name, constraint name and rid.
+    private var childChecks: [(table: String, constraint: String, rid: Int64)] = []
+    /// Referenced keys that went away (deleted, or replaced by `newKey` values).
+    private var parentChanges: [ParentChange] = []
+    private var handles: [String: TableHandle] = [:]
+    /// Keys already found in a referenced table this statement, per constraint.
+    private var found: Set<[UInt8]> = []
+    private var defaults: DefaultValues
+
+    private struct ParentChange {
+        let parent: String
+        let reference: ForeignKeyReference
+        let old: StoredRow
+        /// nil: the row was deleted.
+        let new: StoredRow?
+    }
+
+    init(context: ExecutionContext) {
+        self.context = context
+        defaults = DefaultValues(planner: Planner(context: context), context: context)
+    }
+
+    /// The enforcement for writes to `handle`, or nil when no constraint involves the table
+    /// (the common case costs nothing per row).
+    static func of(_ handle: TableHandle, context: ExecutionContext) -> ForeignKeyEnforcement? {
+        guard handle.schema.model == .table, !(handle.schema.foreignKeys ?? []).isEmpty || !(handle.schema.referencedBy ?? []).isEmpty else { return nil }
+        let enforcement = ForeignKeyEnforcement(context: context)
+        enforcement.handles[handle.name] = handle
+        return enforcement
+    }
+
+    // MARK: Reports from the writes
+
+    func inserted(_ handle: TableHandle, _ row: StoredRow) {
+        for fk in handle.schema.foreignKeys ?? [] { childChecks.append((handle.name, fk.name, row.rid)) }
+    }
+
+    func updated(_ handle: TableHandle, old: StoredRow, new: StoredRow) {
+        func changed(_ ids: [UInt16]) -> Bool { ids.contains { !(old.values[$0] ?? .null).isIdentical(to: new.values[$0] ?? .null) } }
+        for fk in handle.schema.foreignKeys ?? [] where changed(fk.columnIDs) { childChecks.append((handle.name, fk.name, new.rid)) }
+        for reference in handle.schema.referencedBy ?? [] {
+            guard let fk = try? constraint(reference), changed(fk.referencedColumnIDs) else { continue }
+            parentChanges.append(ParentChange(parent: handle.name, reference: reference, old: old, new: new))
+        }
+    }
+
+    func deleted(_ handle: TableHandle, _ row: StoredRow) {
+        for reference in handle.schema.referencedBy ?? [] {
+            parentChanges.append(ParentChange(parent: handle.name, reference: reference, old: row, new: nil))
+        }
+    }
+
+    // MARK: End of statement
+
+    /// Runs the checks and actions the statement's writes called for, and those the actions
+    /// call for in turn. Throws the first violation.
+    func settle() throws {
+        var nextParent = 0
+        var nextChild = 0
+        while true {
+            try context.checkCancelled()
+            if nextParent < parentChanges.count {
+                let change = parentChanges[nextParent]
+                nextParent += 1
+                try settle(change)
+            } else if nextChild < childChecks.count {
+                let check = childChecks[nextChild]
+                nextChild += 1
+                try verifyReference(table: check.table, constraint: check.constraint, rid: check.rid)
+            } else {
+                break
+            }
+        }
+        parentChanges = []
+        childChecks = []
+    }
+
+    /// A referencing row must name a row of the referenced table.
+    private func verifyReference(table: String, constraint name: String, rid: Int64) throws {
+        let child = try handle(table)
+        guard let fk = child.schema.foreignKeys?.first(where: { $0.name == name }),
+              let row = try store.get(tx, child, rid: rid), row.isVisible(at: context.now) else { return }  // gone since
+        let key = fk.columnIDs.map { row.values[$0] ?? .null }
+        guard try Self.references(key, fk, table: table) else { return }
+        let parent = try handle(fk.referencedTable)
+        if try lookUp(key, in: parent, columns: fk.referencedColumnIDs, guarding: true, memo: fk.name) == nil {
+            throw RedError(.foreignKeyViolation, "insert or update on table \"\(table)\" violates foreign key constraint \"\(fk.name)\"",
+                           detail: "Key (\(names(fk.columnIDs, child)))=(\(Self.text(key))) is not present in table \"\(fk.referencedTable)\".")
+        }
+    }
+
+    /// Whether `key` refers to anything: not when a value is NULL (MATCH SIMPLE), or all are
+    /// (MATCH FULL, which refuses a mix with 23503).
+    static func references(_ key: [Value], _ fk: ForeignKeyDefinition, table: String) throws -> Bool {
+        let nulls = key.filter(\.isNull).count
+        if fk.matchFull == true, nulls > 0, nulls < key.count {
+            throw RedError(.foreignKeyViolation, "insert or update on table \"\(table)\" violates foreign key constraint \"\(fk.name)\"",
+                           detail: "MATCH FULL does not allow mixing of null and nonnull key values.")
+        }
+        return nulls == 0
+    }
+
+    /// The rid of the visible row of `parent` whose `columns` hold `key`, through the unique
+    /// index over them; with `guarding`, the index entry is guarded until commit.
+    func lookUp(_ key: [Value], in parent: TableHandle, columns: [UInt16], guarding: Bool, memo: String? = nil) throws -> Int64? {
+        guard let (position, bytes) = try Self.uniqueKey(key, in: parent, columns: columns) else { return nil }
+        let memoKey = memo.map { Array($0.utf8) + [0] + bytes }
+        if let memoKey, found.contains(memoKey) { return 0 }
+        let index = parent.indexCollections[position]
+        if guarding { try tx.guardUnchanged(index, key: bytes) }
+        guard let entry = try tx.get(index, bytes) else { return nil }
+        let rid = StoredRow.rid(fromKey: entry)
+        guard let row = try store.get(tx, parent, rid: rid), row.isVisible(at: context.now) else { return nil }
+        if let memoKey { found.insert(memoKey) }
+        return rid
+    }
+
+    /// The position of `parent`'s unique index over exactly `columns` and `key`'s entry key
+    /// in it (values in the index's column order, made to the parent's column types); nil
+    /// when a value cannot be one of the parent's.
+    static func uniqueKey(_ key: [Value], in parent: TableHandle, columns: [UInt16]) throws -> (Int, [UInt8])? {
+        guard let position = ForeignKeyCatalog.referencedIndex(in: parent.schema, columns: columns) else {
+            throw RedError(.invalidForeignKey, "there is no unique constraint matching given keys for referenced table \"\(parent.name)\"")
+        }
+        var bytes: [UInt8] = []
+        for id in parent.schema.indexes[position].columnIDs {
+            guard let j = columns.firstIndex(of: id), let column = parent.schema.columns.first(where: { $0.id == id }),
+                  let value = try? column.coerce(key[j]), !value.isNull else { return nil }
+            KeyEncoding.append(value, to: &bytes)
+        }
+        return (position, bytes)
+    }
+
+    /// A referenced key changed or went away: the referencing rows get the constraint's action.
+    private func settle(_ change: ParentChange) throws {
+        let child = try handle(change.reference.table)
+        guard let fk = child.schema.foreignKeys?.first(where: { $0.name == change.reference.constraint }) else { return }
+        let oldKey = fk.referencedColumnIDs.map { change.old.values[$0] ?? .null }
+        guard !oldKey.contains(where: \.isNull) else { return }  // nothing can reference it
+        let action = change.new == nil ? fk.onDelete : fk.onUpdate
+        let parent = try handle(change.parent)
+        // NO ACTION: a key the statement put back (or another row now holds) still serves.
+        if action == .noAction, try lookUp(oldKey, in: parent, columns: fk.referencedColumnIDs, guarding: true) != nil { return }
+        let children = try referencingRows(of: oldKey, fk, child)
+        guard !children.isEmpty else { return }
+        switch action {
+        case .noAction, .restrict:
+            throw RedError(.foreignKeyViolation,
+                           "update or delete on table \"\(change.parent)\" violates foreign key constraint \"\(fk.name)\" on table \"\(child.name)\"",
+                           detail: "Key (\(names(fk.referencedColumnIDs, parent)))=(\(Self.text(oldKey))) is still referenced from table \"\(child.name)\".")
+        case .cascade:
+            if let new = change.new {
+                let newKey = fk.referencedColumnIDs.map { new.values[$0] ?? .null }
+                try rewrite(children, of: child, fk) { column, position in newKey[position] }
+            } else {
+                for row in children {
+                    try store.delete(tx, child, row)
+                    deleted(child, row)
+                }
+            }
+        case .setNull:
+            try rewrite(children, of: child, fk) { _, _ in .null }
+        case .setDefault:
+            try rewrite(children, of: child, fk) { column, _ in try defaults.value(for: column, handle: child) }
+        }
+    }
+
+    /// Gives `rows` new values in the constraint's columns (`value` per column and position in
+    /// the key), enforcing NOT NULL and the child's CHECK constraints as an UPDATE would.
+    private func rewrite(_ rows: [StoredRow], of child: TableHandle, _ fk: ForeignKeyDefinition,
+                         value: (ColumnDefinition, Int) throws -> Value) throws {
+        let checks = try CheckConstraints(child, planner: Planner(context: context))
+        for old in rows {
+            var new = old
+            for (position, id) in fk.columnIDs.enumerated() {
+                guard let column = child.schema.columns.first(where: { $0.id == id }) else { continue }
+                let v = try column.coerce(try value(column, position))
+                if v.isNull, column.notNull {
+                    throw RedError(.notNullViolation, "null value in column \"\(column.name)\" of relation \"\(child.name)\" violates not-null constraint")
+                }
+                new.values[id] = v
+            }
+            new.updatedAt = context.now
+            try checks.verify(new)
+            try store.update(tx, child, old: old, new: new, now: context.now)
+            updated(child, old: old, new: new)
+            // A default may be the very key that went away: checked even when it did not change.
+            if !(childChecks.last.map { $0.table == child.name && $0.constraint == fk.name && $0.rid == new.rid } ?? false) {
+                childChecks.append((child.name, fk.name, new.rid))
+            }
+        }
+    }
+
+    /// The visible rows of `child` whose constraint columns hold `key`, found through an index
+    /// leading with them (a scan if the table has none), the range guarded until commit.
+    private func referencingRows(of key: [Value], _ fk: ForeignKeyDefinition, _ child: TableHandle) throws -> [StoredRow] {
+        var prefix: [UInt8] = []
+        var childKey: [Value] = []
+        for id in fk.columnIDs {
+            guard let column = child.schema.columns.first(where: { $0.id == id }),
+                  let value = try? column.coerce(key[childKey.count]) else { return [] }
+            childKey.append(value)
+        }
+        func matches(_ row: StoredRow) -> Bool {
+            row.isVisible(at: context.now) && zip(fk.columnIDs, childKey).allSatisfy { (row.values[$0] ?? .null).isIdentical(to: $1) }
+        }
+        var rows: [StoredRow] = []
+        if let position = ForeignKeyCatalog.referencingIndex(in: child.schema, columns: fk.columnIDs) {
+            let order = child.schema.indexes[position].columnIDs.prefix(fk.columnIDs.count)
+            for id in order { KeyEncoding.append(childKey[fk.columnIDs.firstIndex(of: id)!], to: &prefix) }
+            try tx.guardUnchanged(child.indexCollections[position], keysStartingWith: prefix)
+            let cursor = try store.indexScan(tx, child, indexPosition: position, range: .prefix(prefix))
+            while let rid = try cursor.next() {
+                if let row = try store.get(tx, child, rid: rid), matches(row) { rows.append(row) }
+            }
+        } else {
+            try tx.guardUnchanged(child.collection, keysStartingWith: [])
+            let cursor = try store.scan(tx, child)
+            while let row = try cursor.next() {
+                if matches(row) { rows.append(row) }
+            }
+        }
+        return rows
+    }
+
+    // MARK: Helpers
+
+    private func handle(_ name: String) throws -> TableHandle {
+        if let cached = handles[name] { return cached }
+        guard let opened = try store.open(tx, name) else {
+            throw RedError(.internalError, "table \"\(name)\" named by a foreign key constraint does not exist")
+        }
+        handles[name] = opened
+        return opened
+    }
+
+    private func constraint(_ reference: ForeignKeyReference) throws -> ForeignKeyDefinition? {
+        try handle(reference.table).schema.foreignKeys?.first { $0.name == reference.constraint }
+    }
+
+    private func names(_ ids: [UInt16], _ handle: TableHandle) -> String {
+        ids.map { id in handle.schema.columns.first { $0.id == id }?.name ?? "?" }.joined(separator: ", ")
+    }
+
+    static func text(_ key: [Value]) -> String { key.map(\.displayText).joined(separator: ", ") }
+}
