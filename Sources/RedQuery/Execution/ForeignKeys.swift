@@ -31,6 +31,8 @@ final class ForeignKeyEnforcement {
     /// Keys already found in a referenced table this statement, per constraint.
     private var found: Set<[UInt8]> = []
     private var defaults: DefaultValues
+    /// CHECK constraints of the tables actions rewrite, bound once per statement.
+    private var checks: [String: CheckConstraints] = [:]
 
     private struct ParentChange {
         let parent: String
@@ -166,7 +168,7 @@ final class ForeignKeyEnforcement {
         let parent = try handle(change.parent)
         // NO ACTION: a key the statement put back (or another row now holds) still serves.
         if action == .noAction, try lookUp(oldKey, in: parent, columns: fk.referencedColumnIDs, guarding: true) != nil { return }
-        let children = try referencingRows(of: oldKey, fk, child)
+        let children = try referencingRows(of: oldKey, fk, child, firstOnly: action == .noAction || action == .restrict)
         guard !children.isEmpty else { return }
         switch action {
         case .noAction, .restrict:
@@ -194,7 +196,8 @@ final class ForeignKeyEnforcement {
     /// the key), enforcing NOT NULL and the child's CHECK constraints as an UPDATE would.
     private func rewrite(_ rows: [StoredRow], of child: TableHandle, _ fk: ForeignKeyDefinition,
                          value: (ColumnDefinition, Int) throws -> Value) throws {
-        let checks = try CheckConstraints(child, planner: Planner(context: context))
+        if checks[child.name] == nil { checks[child.name] = try CheckConstraints(child, planner: Planner(context: context)) }
+        let checks = checks[child.name]!
         for old in rows {
             var new = old
             for (position, id) in fk.columnIDs.enumerated() {
@@ -216,9 +219,10 @@ final class ForeignKeyEnforcement {
         }
     }
 
-    /// The visible rows of `child` whose constraint columns hold `key`, found through an index
-    /// leading with them (a scan if the table has none), the range guarded until commit.
-    private func referencingRows(of key: [Value], _ fk: ForeignKeyDefinition, _ child: TableHandle) throws -> [StoredRow] {
+    /// The visible rows of `child` whose constraint columns hold `key` (the first only, with
+    /// `firstOnly`), found through an index leading with them (a scan if the table has none),
+    /// the range guarded until commit.
+    private func referencingRows(of key: [Value], _ fk: ForeignKeyDefinition, _ child: TableHandle, firstOnly: Bool) throws -> [StoredRow] {
         var prefix: [UInt8] = []
         var childKey: [Value] = []
         for id in fk.columnIDs {
@@ -237,12 +241,14 @@ final class ForeignKeyEnforcement {
             let cursor = try store.indexScan(tx, child, indexPosition: position, range: .prefix(prefix))
             while let rid = try cursor.next() {
                 if let row = try store.get(tx, child, rid: rid), matches(row) { rows.append(row) }
+                if firstOnly, !rows.isEmpty { break }
             }
         } else {
             try tx.guardUnchanged(child.collection, keysStartingWith: [])
             let cursor = try store.scan(tx, child)
             while let row = try cursor.next() {
                 if matches(row) { rows.append(row) }
+                if firstOnly, !rows.isEmpty { break }
             }
         }
         return rows

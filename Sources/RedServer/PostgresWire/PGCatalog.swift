@@ -65,6 +65,9 @@ struct PGCatalog {
         if lower.contains("select c.relchecks, c.relkind") { return try relationFlags(lower) }
         if lower.contains("from pg_catalog.pg_constraint r") && lower.contains("r.contype = 'c'") { return checkConstraints(lower) }
         if lower.contains("from pg_catalog.pg_attribute a") && lower.contains("a.attrelid =") { return try attributes(lower) }
+        if lower.contains("from pg_catalog.pg_constraint r") && lower.contains("r.contype = 'f'") { return foreignKeys(lower) }
+        if lower.contains("from pg_catalog.pg_constraint c") && lower.contains("confrelid in") { return referencingForeignKeys(lower) }
+        if lower.contains("from pg_catalog.pg_trigger t") { return empty(["tgname", "pg_get_triggerdef", "tgenabled", "tgisinternal", "parent"]) }
         if lower.contains("pg_catalog.pg_index i") && lower.contains("i.indisprimary") { return try indexes(lower) }
         if lower.contains("from pg_catalog.pg_policy pol") { return empty(["polname", "polpermissive", "array_to_string", "pg_get_expr", "pg_get_expr", "cmd"]) }
         if lower.contains("from pg_catalog.pg_statistic_ext") {
@@ -166,7 +169,10 @@ struct PGCatalog {
             return PGCatalog.table(names, rows: [])
         }
         let hasIndex = !r.table.schema.indexes.isEmpty
-        let row: [Value] = [.text(String(r.table.schema.checks?.count ?? 0)), .text("r"), .text(hasIndex ? "t" : "f"), .text("f"), .text("f"), .text("f"), .text("f"),
+        // psql asks for foreign keys only of tables with triggers (PostgreSQL enforces them with triggers).
+        let hasTriggers = !(r.table.schema.foreignKeys ?? []).isEmpty || !(r.table.schema.referencedBy ?? []).isEmpty
+        let row: [Value] = [.text(String(r.table.schema.checks?.count ?? 0)), .text("r"), .text(hasIndex ? "t" : "f"), .text("f"), .text(hasTriggers ? "t" : "f"),
+                            .text("f"), .text("f"),
                             .text("f"), .text("f"), .text(""), .text("0"), .text(""), .text("p"), .text("d"), .text("heap")]
         return PGCatalog.table(names, rows: [row])
     }
@@ -176,6 +182,39 @@ struct PGCatalog {
         let checks = relation(oid: Self.oidLiteral(after: "r.conrelid = ", in: lower))?.table.schema.checks ?? []
         return PGCatalog.table(["conname", "pg_get_constraintdef"],
                                rows: checks.sorted { $0.name < $1.name }.map { [.text($0.name), .text("CHECK (\($0.sql))")] })
+    }
+
+    /// `\d NAME`'s "Foreign-key constraints:": the table's own, by name.
+    private func foreignKeys(_ lower: String) -> QueryResult {
+        let table = relation(oid: Self.oidLiteral(after: "r.conrelid = ", in: lower))?.table
+        let rows = (table?.schema.foreignKeys ?? []).sorted { $0.name < $1.name }.map { fk -> [Value] in
+            [.text("t"), .text(fk.name), .text(definition(of: fk, in: table!)), .text(table!.name)]
+        }
+        return PGCatalog.table(["sametable", "conname", "condef", "ontable"], rows: rows)
+    }
+
+    /// `\d NAME`'s "Referenced by:": other tables' constraints naming this one, by name.
+    private func referencingForeignKeys(_ lower: String) -> QueryResult {
+        let table = relation(oid: Self.oidLiteral(after: "pg_partition_ancestors(", in: lower))?.table
+        let rows = (table?.schema.referencedBy ?? []).sorted { $0.constraint < $1.constraint }.compactMap { reference -> [Value]? in
+            guard let child = collections.first(where: { $0.name == reference.table }),
+                  let fk = child.schema.foreignKeys?.first(where: { $0.name == reference.constraint }) else { return nil }
+            return [.text(fk.name), .text(child.name), .text(definition(of: fk, in: child))]
+        }
+        return PGCatalog.table(["conname", "ontable", "condef"], rows: rows)
+    }
+
+    /// `pg_get_constraintdef` of a foreign key: `FOREIGN KEY (a) REFERENCES t(id) ON DELETE CASCADE`.
+    private func definition(of fk: ForeignKeyDefinition, in child: CollectionInfo) -> String {
+        func names(_ ids: [UInt16], _ schema: CollectionSchema?) -> String {
+            ids.map { id in schema?.columns.first { $0.id == id }?.name ?? "?" }.joined(separator: ", ")
+        }
+        let parent = collections.first { $0.name == fk.referencedTable }?.schema
+        var text = "FOREIGN KEY (\(names(fk.columnIDs, child.schema))) REFERENCES \(fk.referencedTable)(\(names(fk.referencedColumnIDs, parent)))"
+        if fk.matchFull == true { text += " MATCH FULL" }
+        if fk.onUpdate != .noAction { text += " ON UPDATE \(fk.onUpdate.rawValue)" }
+        if fk.onDelete != .noAction { text += " ON DELETE \(fk.onDelete.rawValue)" }
+        return text
     }
 
     /// `\d NAME` step 3: the columns.

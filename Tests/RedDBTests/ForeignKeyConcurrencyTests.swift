@@ -1,0 +1,98 @@
+import Foundation
+import Testing
+import RedDB
+
+/// FOREIGN KEY constraints under concurrent transactions: snapshot isolation alone would let a
+/// child insert and its parent's delete both commit; the guards (`ReadGuards`) make the later
+/// committer retry, and nothing else.
+@Suite struct ForeignKeyConcurrencyTests {
+    func code(_ body: () async throws -> Void) async -> String? {
+        do { try await body(); return nil } catch let e as RedError { return e.sqlState } catch { return "?" }
+    }
+
+    func schema(_ db: Database) async throws {
+        let s = db.session()
+        try await s.execute("CREATE TABLE customers (id INT PRIMARY KEY, name TEXT)")
+        try await s.execute("CREATE TABLE orders (id INT PRIMARY KEY, customer INT REFERENCES customers ON DELETE CASCADE)")
+        try await s.execute("INSERT INTO customers VALUES (7, 'ada'), (8, 'bob')")
+    }
+
+    func orphans(_ db: Database) async throws -> [[Value]] {
+        try await db.session().execute("SELECT o.id FROM orders o WHERE NOT EXISTS (SELECT 1 FROM customers c WHERE c.id = o.customer)").rows
+    }
+
+    @Test func aChildInsertAndItsParentsDeleteCannotBothCommit() async throws {
+        for childFirst in [true, false] {
+            let db = try await Database.inMemory()
+            try await schema(db)
+            let child = db.session(), parent = db.session()
+            try await child.execute("BEGIN")
+            try await parent.execute("BEGIN")
+            try await child.execute("INSERT INTO orders VALUES (1, 7)")  // its snapshot has customer 7
+            try await parent.execute("DELETE FROM customers WHERE id = 7")  // its snapshot has no orders of 7
+            let (first, second) = childFirst ? (child, parent) : (parent, child)
+            try await first.execute("COMMIT")
+            #expect(await code { try await second.execute("COMMIT") } == "40001", "child first: \(childFirst)")
+            #expect(try await orphans(db).isEmpty)
+        }
+    }
+
+    @Test func readersOfOneParentDoNotConflict() async throws {
+        let db = try await Database.inMemory()
+        try await schema(db)
+        let a = db.session(), b = db.session(), c = db.session()
+        for s in [a, b, c] { try await s.execute("BEGIN") }
+        try await a.execute("INSERT INTO orders VALUES (1, 7)")
+        try await b.execute("INSERT INTO orders VALUES (2, 7)")
+        try await c.execute("UPDATE customers SET name = 'ada l' WHERE id = 7")  // not the key: no conflict
+        for s in [a, b, c] { try await s.execute("COMMIT") }
+        #expect(try await db.session().execute("SELECT count(*) FROM orders").rows == [[.integer(2)]])
+    }
+
+    /// Writers inserting orders and deleting or re-keying customers at random, each retrying
+    /// on 40001: whatever interleaving the tasks take, no order is left without its customer.
+    @Test func randomConcurrentWritersLeaveNoOrphans() async throws {
+        let db = try await Database.inMemory()
+        let setup = db.session()
+        try await setup.execute("CREATE TABLE customers (id INT PRIMARY KEY)")
+        try await setup.execute("CREATE TABLE orders (id INT PRIMARY KEY, customer INT REFERENCES customers ON UPDATE CASCADE)")
+        try await setup.execute("INSERT INTO customers SELECT g FROM generate_series(1, 20) g")
+        let retries = await withTaskGroup(of: Int.self) { group in
+            for worker in 0..<4 {
+                group.addTask {
+                    var generator = SystemRandomNumberGenerator()
+                    let s = db.session()
+                    var retried = 0
+                    for step in 0..<60 {
+                        let id = worker * 1_000 + step
+                        let customer = Int.random(in: 1...20, using: &generator)
+                        let statements: [String]
+                        switch Int.random(in: 0..<4, using: &generator) {
+                        case 0: statements = ["DELETE FROM customers WHERE id = \(customer)"]
+                        case 1: statements = ["INSERT INTO customers VALUES (\(customer)) ON CONFLICT DO NOTHING"]
+                        case 2: statements = ["UPDATE customers SET id = \(customer + 100) WHERE id = \(customer)"]
+                        default: statements = ["INSERT INTO orders VALUES (\(id), \(customer))", "SELECT 1"]
+                        }
+                        for _ in 0..<20 {
+                            do {
+                                try await s.execute("BEGIN")
+                                for sql in statements { try await s.execute(sql) }
+                                try await s.execute("COMMIT")
+                                break
+                            } catch let e as RedError {
+                                _ = try? await s.execute("ROLLBACK")
+                                if e.sqlState == "40001" { retried += 1; continue }
+                                break  // 23503 and 23505 are answers, not failures
+                            } catch {
+                                break
+                            }
+                        }
+                    }
+                    return retried
+                }
+            }
+            return await group.reduce(0, +)
+        }
+        #expect(try await orphans(db).isEmpty, "after \(retries) retries")
+    }
+}
