@@ -31,6 +31,8 @@ public final class Session: @unchecked Sendable {
     var state = State.idle
     /// Set by BEGIN … READ ONLY for the transaction it opens.
     private var readOnlyTransaction = false
+    /// The open transaction block's deferred foreign key checks, run at COMMIT.
+    private var deferredConstraints = DeferredConstraints()
     /// Whether this session may write at all; servers set it from the caller's role.
     public var access = SessionAccess.readWrite
     /// Who is calling and with which role, as ASK's audit rows record them ("" when unknown).
@@ -138,6 +140,7 @@ public final class Session: @unchecked Sendable {
             if inTransaction { return QueryResult(columns: [], rows: [], statementType: "begin", commandTag: "BEGIN", message: "there is already a transaction in progress") }
             state = .active(try database.engine.begin())
             readOnlyTransaction = readOnly
+            deferredConstraints = DeferredConstraints()
             return QueryResult(columns: [], rows: [], statementType: "begin", commandTag: "BEGIN", message: "BEGIN")
         case .commit:
             switch state {
@@ -151,6 +154,14 @@ public final class Session: @unchecked Sendable {
             case .active(let tx):
                 state = .idle
                 savepoints = []
+                if !deferredConstraints.isEmpty {
+                    do {
+                        try executor(tx, []).checkDeferredConstraints(deferredConstraints)
+                    } catch {
+                        tx.rollback()  // COMMIT of a block whose deferred check fails rolls it back, as in PostgreSQL
+                        throw error
+                    }
+                }
                 try await tx.commit()
                 return QueryResult(columns: [], rows: [], statementType: "commit", commandTag: "COMMIT", message: "COMMIT")
             }
@@ -409,6 +420,7 @@ public final class Session: @unchecked Sendable {
         var executor = StatementExecutor(transaction: tx, store: database.store, parameters: parameters, now: database.options.clock.nowMilliseconds(),
                                          limits: database.options.executionLimits, cancellation: cancellation)
         executor.embeddings = embeddings
+        if case .active = state { executor.deferredConstraints = deferredConstraints }
         return executor
     }
 

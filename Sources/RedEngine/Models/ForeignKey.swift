@@ -37,6 +37,10 @@ public struct ForeignKeyDefinition: Codable, Sendable, Equatable {
     public var matchFull: Bool?
     /// The child index made for this constraint (none of the table's served), dropped with it.
     public var indexName: String?
+    /// DEFERRABLE: SET CONSTRAINTS may move its checks to COMMIT (nil: NOT DEFERRABLE).
+    public var deferrable: Bool?
+    /// INITIALLY DEFERRED: its checks wait for COMMIT unless SET CONSTRAINTS says otherwise.
+    public var initiallyDeferred: Bool?
 
     public init(name: String, columnIDs: [UInt16], referencedTable: String, referencedColumnIDs: [UInt16],
                 onDelete: Action, onUpdate: Action, matchFull: Bool) {

@@ -184,6 +184,8 @@ public struct ForeignKeySpec: Sendable, Equatable {
     public var onDelete = Action.noAction
     public var onUpdate = Action.noAction
     public var matchFull = false
+    public var deferrable = false
+    public var initiallyDeferred = false
 
     public init(name: String?, columns: [String], table: String, referencedColumns: [String]?) {
         self.name = name
@@ -309,6 +311,8 @@ public indirect enum Statement: Sendable, Equatable {
                      foreignKeys: [ForeignKeySpec], appendOnly: Bool, ttlMilliseconds: Int64?)
     case createCollection(name: String, model: InsertModel, ifNotExists: Bool)
     case dropTable(names: [String], ifExists: Bool, kind: String, cascade: Bool)
+    /// `SET CONSTRAINTS ALL | name, … DEFERRED | IMMEDIATE` (names nil: ALL).
+    case setConstraints(names: [String]?, deferred: Bool)
     /// CASCADE also empties the tables whose foreign keys reference these (and theirs).
     case truncate(names: [String], cascade: Bool)
     case alterTable(name: String, ifExists: Bool, actions: [AlterAction])

@@ -105,6 +105,9 @@ final class ExecutionContext: @unchecked Sendable {
     var embeddings: [EmbeddingKey: [Float]] = [:]
     /// Planning for Describe: parameters have no values yet.
     var describing = false
+    /// The open transaction block's deferred foreign key checks (nil in autocommit, where
+    /// COMMIT is the statement's end).
+    var deferredConstraints: DeferredConstraints?
 
     init(transaction: Transaction, store: TableStore, parameters: [Value], now: Int64, limits: ExecutionLimits = ExecutionLimits(),
          cancellation: StatementCancellation? = nil) {

@@ -78,6 +78,8 @@ extension DDLExecutor {
         var fk = ForeignKeyDefinition(name: name, columnIDs: columns.map(\.id), referencedTable: spec.table, referencedColumnIDs: referenced.map(\.id),
                                       onDelete: .init(rawValue: spec.onDelete.rawValue) ?? .noAction,
                                       onUpdate: .init(rawValue: spec.onUpdate.rawValue) ?? .noAction, matchFull: spec.matchFull)
+        if spec.deferrable { fk.deferrable = true }
+        if spec.initiallyDeferred { fk.initiallyDeferred = true }
         var child = handle
         if ForeignKeyCatalog.referencingIndex(in: child.schema, columns: fk.columnIDs) == nil {
             var indexName = "\(name)_index"
@@ -125,7 +127,7 @@ extension DDLExecutor {
 
     /// Fails with 23503 if a row of `child` references no row.
     func verifyExistingReferences(_ fk: ForeignKeyDefinition, of child: TableHandle) throws {
-        let enforcement = ForeignKeyEnforcement(context: context)
+        let enforcement = ForeignKeyEnforcement(context: context, deferring: nil)
         guard let parent = fk.referencedTable == child.name ? child : try store.open(tx, fk.referencedTable) else { return }
         let cursor = try store.scan(tx, child)
         while let row = try cursor.next() {

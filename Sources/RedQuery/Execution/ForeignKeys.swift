@@ -15,16 +15,20 @@ import RedEngine
 /// Checking at the end of the statement lets one statement insert a parent after its child
 /// or delete a whole tree of a self-referencing table, as PostgreSQL allows.
 ///
+/// Checks of deferred constraints are handed to the transaction's `DeferredConstraints` instead.
+///
 /// Concurrency: each check guards what it read (`Transaction.guardUnchanged`): a child's
 /// parent key entry, a parent's range of child index entries. A concurrent transaction that
 /// changed either and committed first makes this one's commit fail with 40001.
 final class ForeignKeyEnforcement {
     let context: ExecutionContext
+    /// Where checks of deferred constraints go (nil: every check runs now, as at COMMIT).
+    let deferring: DeferredConstraints?
     private var store: TableStore { context.store }
     private var tx: Transaction { context.transaction }
 
     /// Child rows whose references must be found, by table name, constraint name and rid.
-    private var childChecks: [(table: String, constraint: String, rid: Int64)] = []
+    private var childChecks: [ChildCheck] = []
     /// Referenced keys that went away (deleted, or replaced by `newKey` values).
     private var parentChanges: [ParentChange] = []
     private var handles: [String: TableHandle] = [:]
@@ -34,7 +38,13 @@ final class ForeignKeyEnforcement {
     /// CHECK constraints of the tables actions rewrite, bound once per statement.
     private var checks: [String: CheckConstraints] = [:]
 
-    private struct ParentChange {
+    struct ChildCheck {
+        let table: String
+        let constraint: String
+        let rid: Int64
+    }
+
+    struct ParentChange {
         let parent: String
         let reference: ForeignKeyReference
         let old: StoredRow
@@ -42,8 +52,9 @@ final class ForeignKeyEnforcement {
         let new: StoredRow?
     }
 
-    init(context: ExecutionContext) {
+    init(context: ExecutionContext, deferring: DeferredConstraints?) {
         self.context = context
+        self.deferring = deferring
         defaults = DefaultValues(planner: Planner(context: context), context: context)
     }
 
@@ -51,20 +62,28 @@ final class ForeignKeyEnforcement {
     /// (the common case costs nothing per row).
     static func of(_ handle: TableHandle, context: ExecutionContext) -> ForeignKeyEnforcement? {
         guard handle.schema.model == .table, !(handle.schema.foreignKeys ?? []).isEmpty || !(handle.schema.referencedBy ?? []).isEmpty else { return nil }
-        let enforcement = ForeignKeyEnforcement(context: context)
+        let enforcement = ForeignKeyEnforcement(context: context, deferring: context.deferredConstraints)
         enforcement.handles[handle.name] = handle
         return enforcement
+    }
+
+    /// Queues checks that waited (`DeferredConstraints.settle`).
+    func take(_ children: [ChildCheck], _ parents: [ParentChange]) {
+        childChecks += children
+        parentChanges += parents
     }
 
     // MARK: Reports from the writes
 
     func inserted(_ handle: TableHandle, _ row: StoredRow) {
-        for fk in handle.schema.foreignKeys ?? [] { childChecks.append((handle.name, fk.name, row.rid)) }
+        for fk in handle.schema.foreignKeys ?? [] { childChecks.append(ChildCheck(table: handle.name, constraint: fk.name, rid: row.rid)) }
     }
 
     func updated(_ handle: TableHandle, old: StoredRow, new: StoredRow) {
         func changed(_ ids: [UInt16]) -> Bool { ids.contains { !(old.values[$0] ?? .null).isIdentical(to: new.values[$0] ?? .null) } }
-        for fk in handle.schema.foreignKeys ?? [] where changed(fk.columnIDs) { childChecks.append((handle.name, fk.name, new.rid)) }
+        for fk in handle.schema.foreignKeys ?? [] where changed(fk.columnIDs) {
+            childChecks.append(ChildCheck(table: handle.name, constraint: fk.name, rid: new.rid))
+        }
         for reference in handle.schema.referencedBy ?? [] {
             guard let fk = try? constraint(reference), changed(fk.referencedColumnIDs) else { continue }
             parentChanges.append(ParentChange(parent: handle.name, reference: reference, old: old, new: new))
@@ -93,7 +112,7 @@ final class ForeignKeyEnforcement {
             } else if nextChild < childChecks.count {
                 let check = childChecks[nextChild]
                 nextChild += 1
-                try verifyReference(table: check.table, constraint: check.constraint, rid: check.rid)
+                try verifyReference(check)
             } else {
                 break
             }
@@ -103,10 +122,15 @@ final class ForeignKeyEnforcement {
     }
 
     /// A referencing row must name a row of the referenced table.
-    private func verifyReference(table: String, constraint name: String, rid: Int64) throws {
+    private func verifyReference(_ check: ChildCheck) throws {
+        let table = check.table
         let child = try handle(table)
-        guard let fk = child.schema.foreignKeys?.first(where: { $0.name == name }),
-              let row = try store.get(tx, child, rid: rid), row.isVisible(at: context.now) else { return }  // gone since
+        guard let fk = child.schema.foreignKeys?.first(where: { $0.name == check.constraint }) else { return }
+        if let deferring, deferring.defers(fk) {
+            deferring.childChecks.append(check)
+            return
+        }
+        guard let row = try store.get(tx, child, rid: check.rid), row.isVisible(at: context.now) else { return }  // gone since
         let key = fk.columnIDs.map { row.values[$0] ?? .null }
         guard try Self.references(key, fk, table: table) else { return }
         let parent = try handle(fk.referencedTable)
@@ -165,6 +189,10 @@ final class ForeignKeyEnforcement {
         let oldKey = fk.referencedColumnIDs.map { change.old.values[$0] ?? .null }
         guard !oldKey.contains(where: \.isNull) else { return }  // nothing can reference it
         let action = change.new == nil ? fk.onDelete : fk.onUpdate
+        if action == .noAction, let deferring, deferring.defers(fk) {
+            deferring.parentChanges.append(change)
+            return
+        }
         let parent = try handle(change.parent)
         // NO ACTION: a key the statement put back (or another row now holds) still serves.
         if action == .noAction, try lookUp(oldKey, in: parent, columns: fk.referencedColumnIDs, guarding: true) != nil { return }
@@ -214,7 +242,7 @@ final class ForeignKeyEnforcement {
             updated(child, old: old, new: new)
             // A default may be the very key that went away: checked even when it did not change.
             if !(childChecks.last.map { $0.table == child.name && $0.constraint == fk.name && $0.rid == new.rid } ?? false) {
-                childChecks.append((child.name, fk.name, new.rid))
+                childChecks.append(ChildCheck(table: child.name, constraint: fk.name, rid: new.rid))
             }
         }
     }

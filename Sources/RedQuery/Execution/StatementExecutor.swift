@@ -22,6 +22,9 @@ public struct StatementExecutor {
     /// Vectors of the statement's search texts (see `EmbeddingsNeeded`).
     public var embeddings: [EmbeddingKey: [Float]] = [:]
 
+    /// The transaction block's deferred foreign key checks (nil outside a block).
+    public var deferredConstraints: DeferredConstraints?
+
     public init(transaction: Transaction, store: TableStore, parameters: [Value], now: Int64, limits: ExecutionLimits = ExecutionLimits(),
                 cancellation: StatementCancellation? = nil) {
         self.cancellation = cancellation
@@ -35,13 +38,19 @@ public struct StatementExecutor {
     func makeContext() -> ExecutionContext {
         let context = ExecutionContext(transaction: transaction, store: store, parameters: parameters, now: now, limits: limits, cancellation: cancellation)
         context.embeddings = embeddings
+        context.deferredConstraints = deferredConstraints
         return context
+    }
+
+    /// Runs every deferred foreign key check (at COMMIT); 23503 when one fails.
+    public func checkDeferredConstraints(_ deferred: DeferredConstraints) throws {
+        try deferred.settle(context: makeContext(), everything: true)
     }
 
     /// True for statements that never write (the session can skip commit work for them).
     public static func isReadOnly(_ statement: Statement) -> Bool {
         switch statement {
-        case .query, .explain, .show, .showColumns, .vectorSearch, .graph, .textSearch, .hybridSearch, .match, .ask, .contextSearch: return true
+        case .query, .explain, .show, .showColumns, .vectorSearch, .graph, .textSearch, .hybridSearch, .match, .ask, .contextSearch, .setConstraints: return true
         case .kv(.get): return true
         default: return false
         }
@@ -58,6 +67,13 @@ public struct StatementExecutor {
         case .explain(let inner):
             return try explain(inner, context)
         case .insert(let insert): return try DMLExecutor(context: context).insert(insert)
+        case .setConstraints(let names, let deferred):
+            guard let pending = context.deferredConstraints else {
+                return QueryResult(columns: [], rows: [], statementType: "set", commandTag: "SET CONSTRAINTS",
+                                   message: "SET CONSTRAINTS can only be used in transaction blocks")
+            }
+            try pending.set(names, deferred: deferred, context: context)
+            return QueryResult(columns: [], rows: [], statementType: "set", commandTag: "SET CONSTRAINTS", message: "SET CONSTRAINTS")
         case .update(let table, let alias, let assignments, let from, let whereClause, let returning):
             return try DMLExecutor(context: context).update(table: table, alias: alias, assignments: assignments, from: from,
                                                             whereClause: whereClause, returning: returning)

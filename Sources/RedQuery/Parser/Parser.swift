@@ -231,6 +231,18 @@ public struct Parser {
         case "create": return try parseCreate()
         case "drop": return try parseDrop()
         case "alter": return try parseAlter()
+        case "set" where isKeyword("constraints", ahead: 1):
+            advance()
+            advance()
+            var names: [String]?
+            if !acceptKeyword("all") {
+                var list: [String] = []
+                repeat { list.append(try parseIdentifier(what: "constraint name")) } while acceptSymbol(",")
+                names = list
+            }
+            let deferred = acceptKeyword("deferred")
+            if !deferred { try expectKeyword("immediate") }
+            return .setConstraints(names: names, deferred: deferred)
         case "truncate":
             advance()
             _ = acceptKeyword("table") || acceptKeyword("vector") || acceptKeyword("graph") || acceptKeyword("document") || acceptKeyword("kv") || acceptKeyword("collection")

@@ -262,14 +262,13 @@ extension Parser {
     }
 
     /// `REFERENCES table [(columns…)]` and its options, in any order: `MATCH FULL|SIMPLE`,
-    /// `ON DELETE|UPDATE action`, `[NOT] DEFERRABLE`, `INITIALLY IMMEDIATE`. Checks run at the
-    /// end of each statement; a constraint that asks to wait for COMMIT (`INITIALLY DEFERRED`)
-    /// is refused rather than checked earlier than it says.
+    /// `ON DELETE|UPDATE action`, `[NOT] DEFERRABLE`, `INITIALLY IMMEDIATE|DEFERRED`.
     mutating func parseReferences(name: String?, columns: [String]) throws -> ForeignKeySpec {
         try expectKeyword("references")
         let table = try parseIdentifier(what: "table name")
         let referenced = isSymbol("(") ? try parseNameList() : nil
         var spec = ForeignKeySpec(name: name, columns: columns, table: table, referencedColumns: referenced)
+        var notDeferrable = false
         while true {
             if acceptKeyword("match") {
                 if acceptKeyword("full") { spec.matchFull = true }
@@ -285,14 +284,19 @@ extension Parser {
             } else if isKeyword("not") && isKeyword("deferrable", ahead: 1) {
                 advance()
                 advance()
+                notDeferrable = true
             } else if acceptKeyword("deferrable") {
-                continue
+                spec.deferrable = true
             } else if acceptKeyword("initially") {
                 if acceptKeyword("immediate") { continue }
                 try expectKeyword("deferred")
-                throw RedError(.featureNotSupported,
-                               "INITIALLY DEFERRED foreign keys are not supported yet: RedDB checks them at the end of each statement")
+                spec.initiallyDeferred = true
             } else {
+                if notDeferrable, spec.deferrable || spec.initiallyDeferred {
+                    throw RedError(.syntaxError, spec.initiallyDeferred ? "constraint declared INITIALLY DEFERRED must be DEFERRABLE"
+                                                                        : "conflicting constraint properties")
+                }
+                if spec.initiallyDeferred { spec.deferrable = true }
                 return spec
             }
         }

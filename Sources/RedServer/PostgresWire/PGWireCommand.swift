@@ -39,7 +39,7 @@ enum PGWireCommand {
             guard var name = words.nextWord()?.lowercased() else { return nil }
             if name == "session" || name == "local" { name = words.nextWord()?.lowercased() ?? "" }
             switch name {
-            case "config", "tenant": return nil
+            case "config", "tenant", "constraints": return nil
             case "transaction":
                 // SET TRANSACTION modes apply to the open transaction; READ ONLY is enforced by the session.
                 let modes = words.restOfStatement().lowercased()

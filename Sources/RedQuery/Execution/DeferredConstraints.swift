@@ -1,0 +1,61 @@
+import RedCore
+import RedEngine
+
+/// One transaction's deferred FOREIGN KEY checks, kept by its session between statements.
+///
+/// A DEFERRABLE constraint's checks wait for COMMIT when it is INITIALLY DEFERRED or `SET
+/// CONSTRAINTS … DEFERRED` says so (PostgreSQL's rules; Django declares its foreign keys
+/// this way). Deferred are only the checks: that a referencing row finds its row, and that
+/// a NO ACTION key that went away is no longer referenced. CASCADE, SET NULL, SET DEFAULT
+/// and RESTRICT act at the end of the statement whatever the mode, as in PostgreSQL.
+///
+/// The checks read the rows as they are when they run, so a row changed or deleted since
+/// is checked as it now is, and a savepoint rollback needs no bookkeeping here.
+public final class DeferredConstraints: @unchecked Sendable {
+    /// `SET CONSTRAINTS ALL`'s mode; nil: each constraint's INITIALLY mode.
+    var all: Bool?
+    /// `SET CONSTRAINTS name …`'s modes, by constraint name (after any ALL).
+    var named: [String: Bool] = [:]
+    var childChecks: [ForeignKeyEnforcement.ChildCheck] = []
+    var parentChanges: [ForeignKeyEnforcement.ParentChange] = []
+
+    public init() {}
+
+    public var isEmpty: Bool { childChecks.isEmpty && parentChanges.isEmpty }
+
+    /// Whether `fk`'s checks wait for COMMIT now.
+    func defers(_ fk: ForeignKeyDefinition) -> Bool {
+        guard fk.deferrable == true else { return false }
+        return named[fk.name] ?? all ?? (fk.initiallyDeferred == true)
+    }
+
+    /// `SET CONSTRAINTS`: records the mode, then runs the waiting checks of the constraints it
+    /// made immediate (23503 if one fails; the statement fails, the transaction with it).
+    func set(_ names: [String]?, deferred: Bool, context: ExecutionContext) throws {
+        if let names {
+            let constraints = try context.store.list(context.transaction).flatMap { $0.schema.foreignKeys ?? [] }
+            for name in names {
+                let matching = constraints.filter { $0.name == name }
+                guard !matching.isEmpty else { throw RedError(.undefinedObject, "constraint \"\(name)\" does not exist") }
+                guard matching.allSatisfy({ $0.deferrable == true }) else {
+                    throw RedError(.invalidOperation, "constraint \"\(name)\" is not deferrable")
+                }
+                named[name] = deferred
+            }
+        } else {
+            all = deferred
+            named = [:]
+        }
+        if !deferred { try settle(context: context, everything: false) }
+    }
+
+    /// Runs the waiting checks: all of them (COMMIT), or those of constraints no longer
+    /// deferred (the others wait on).
+    func settle(context: ExecutionContext, everything: Bool) throws {
+        let enforcement = ForeignKeyEnforcement(context: context, deferring: everything ? nil : self)
+        enforcement.take(childChecks, parentChanges)
+        childChecks = []
+        parentChanges = []
+        try enforcement.settle()
+    }
+}
