@@ -31,24 +31,26 @@ struct ReadGuards: Sendable {
         var upper: [UInt8]?
     }
 
-    /// Guards per transaction, keys and ranges together: a guard costs a lookup at commit,
-    /// under the lock that orders commits.
-    static let limit = 1_000_000
+    /// Memory the guards hold, about: counted with the transaction's writes against
+    /// `Limits.maxTransactionBytes` (`Transaction.guardUnchanged`).
+    private(set) var bytes = 0
+    /// What a guard costs beyond its key bytes (the set's entry, the array headers).
+    static let overheadBytes = 64
 
     var isEmpty: Bool { keys.isEmpty && ranges.isEmpty }
 
-    mutating func insert(key: [UInt8]) throws {
-        guard keys.count + ranges.count < Self.limit || keys.contains(key) else { throw Self.tooMany }
-        keys.insert(key)
+    /// Adds a guard unless there is one; whether it was new.
+    mutating func insert(key: [UInt8]) -> Bool {
+        guard keys.insert(key).inserted else { return false }
+        bytes += key.count + Self.overheadBytes
+        return true
     }
 
-    mutating func insert(_ range: Range) throws {
-        guard keys.count + ranges.count < Self.limit || ranges.contains(range) else { throw Self.tooMany }
-        ranges.insert(range)
+    mutating func insert(_ range: Range) -> Bool {
+        guard ranges.insert(range).inserted else { return false }
+        bytes += range.lower.count + (range.upper?.count ?? 0) + Self.overheadBytes
+        return true
     }
-
-    static let tooMany = RedError(.limitExceeded,
-        "the transaction relies on more than \(limit) rows it does not write (foreign key checks); commit in smaller batches")
 
     /// Throws 40001 if a transaction that committed after `snapshot` changed a guarded key or
     /// a key inside a guarded range. Runs under the tree's write lock, inside `commit`.

@@ -287,7 +287,8 @@ public final class Transaction: @unchecked Sendable {
         let treeKey = Keyspace.key(collection.id, key)
         try state.withLock { s in
             try Self.requireActive(s)
-            try s.guards.insert(key: treeKey)
+            try Self.requireRoom(s, treeKey.count + ReadGuards.overheadBytes)
+            _ = s.guards.insert(key: treeKey)
         }
     }
 
@@ -299,7 +300,17 @@ public final class Transaction: @unchecked Sendable {
         let range = ReadGuards.Range(lower: lower, upper: KeyEncoding.successor(ofPrefix: lower))
         try state.withLock { s in
             try Self.requireActive(s)
-            try s.guards.insert(range)
+            try Self.requireRoom(s, lower.count * 2 + ReadGuards.overheadBytes)
+            _ = s.guards.insert(range)
+        }
+    }
+
+    /// Guards count with the writes against the transaction's size limit (not undone by a
+    /// savepoint rollback, which keeps them).
+    private static func requireRoom(_ s: State, _ bytes: Int) throws {
+        guard s.writeBytes + s.guards.bytes + bytes <= Limits.maxTransactionBytes else {
+            throw RedError(.limitExceeded,
+                           "transaction writes and the rows its foreign key checks rely on exceed \(Limits.maxTransactionBytes) bytes; commit in smaller batches")
         }
     }
 

@@ -195,7 +195,8 @@ final class ForeignKeyEnforcement {
         }
         let parent = try handle(change.parent)
         // NO ACTION: a key the statement put back (or another row now holds) still serves.
-        if action == .noAction, try lookUp(oldKey, in: parent, columns: fk.referencedColumnIDs, guarding: true) != nil { return }
+        // No guard: a key that exists again is this transaction's own write (keys are unique).
+        if action == .noAction, try lookUp(oldKey, in: parent, columns: fk.referencedColumnIDs, guarding: false) != nil { return }
         let children = try referencingRows(of: oldKey, fk, child, firstOnly: action == .noAction || action == .restrict)
         guard !children.isEmpty else { return }
         switch action {
