@@ -7,7 +7,7 @@ import PostgresNIO
 enum DuelSchema {
     /// The `typed_insert` schema: BIGINT primary key, UNIQUE email, indexes on age and city.
     static let createUsers = [
-        "DROP TABLE IF EXISTS duel_users",
+        "DROP TABLE IF EXISTS duel_users CASCADE",  // CASCADE: fk_* scenarios leave orders referencing it
         "CREATE TABLE duel_users (id BIGINT PRIMARY KEY, name TEXT NOT NULL, email TEXT UNIQUE, age BIGINT NOT NULL, city TEXT NOT NULL, score BIGINT NOT NULL)",
         "CREATE INDEX duel_users_age ON duel_users (age)",
         "CREATE INDEX duel_users_city ON duel_users (city)",

@@ -84,6 +84,8 @@ public struct RedError: Error, Sendable, Equatable, CustomStringConvertible {
         case foreignKeyViolation = "foreign_key_violation"
         /// A FOREIGN KEY definition names no unique key of the referenced table.
         case invalidForeignKey = "invalid_foreign_key"
+        /// The object is in use by this transaction (a table with deferred checks waiting).
+        case objectInUse = "object_in_use"
         /// A text value does not parse as the target type (bad email, date, number …).
         case invalidTextRepresentation = "invalid_text_representation"
         /// Division (or modulo) by zero.
@@ -185,6 +187,7 @@ public struct RedError: Error, Sendable, Equatable, CustomStringConvertible {
             case .checkViolation: return "23514"
             case .foreignKeyViolation: return "23503"
             case .invalidForeignKey: return "42830"
+            case .objectInUse: return "55006"
             case .invalidTextRepresentation: return "22P02"
             case .divisionByZero: return "22012"
             case .numericOutOfRange: return "22003"

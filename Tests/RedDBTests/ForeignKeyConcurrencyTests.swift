@@ -37,6 +37,35 @@ import RedDB
         }
     }
 
+    @Test func truncateAndAConcurrentChildInsertCannotBothCommit() async throws {
+        let db = try await Database.inMemory()
+        try await schema(db)
+        let truncater = db.session(), child = db.session()
+        try await truncater.execute("BEGIN")
+        try await truncater.execute("SELECT 1")  // takes the snapshot
+        try await child.execute("INSERT INTO orders VALUES (1, 7)")  // commits after that snapshot
+        try await truncater.execute("TRUNCATE customers CASCADE")
+        #expect(await code { try await truncater.execute("COMMIT") } == "40001")
+        #expect(try await orphans(db).isEmpty)
+    }
+
+    /// A surface first offers each read-only statement to `executeWithoutWaiting`; SET
+    /// CONSTRAINTS … IMMEDIATE gives up there, and must still find its waiting checks when
+    /// the surface runs it as usual.
+    @Test func setConstraintsImmediateKeepsItsChecksWhenTriedWithoutWaiting() async throws {
+        let db = try await Database.inMemory()
+        let s = db.session()
+        try await s.execute("CREATE TABLE p (id INT PRIMARY KEY)")
+        try await s.execute("CREATE TABLE c (id INT, p INT REFERENCES p DEFERRABLE INITIALLY DEFERRED)")
+        try await s.execute("BEGIN")
+        try await s.execute("INSERT INTO c VALUES (1, 999)")
+        let now = try? s.executeWithoutWaiting("SET CONSTRAINTS ALL IMMEDIATE")
+        #expect(now == nil)
+        #expect(await code { try await s.execute("SET CONSTRAINTS ALL IMMEDIATE") } == "23503")
+        try await s.execute("ROLLBACK")
+        #expect(try await s.execute("SELECT count(*) FROM c").rows == [[.integer(0)]])
+    }
+
     @Test func readersOfOneParentDoNotConflict() async throws {
         let db = try await Database.inMemory()
         try await schema(db)

@@ -289,6 +289,8 @@ public enum AlterAction: Sendable, Equatable {
     case addCheck(CheckSpec)
     /// `ADD [CONSTRAINT name] FOREIGN KEY …`, checked against existing rows.
     case addForeignKey(ForeignKeySpec)
+    /// `VALIDATE CONSTRAINT name`: a no-op, as constraints are validated when added.
+    case validateConstraint(String)
     /// `DROP CONSTRAINT [IF EXISTS] name`: a CHECK, PRIMARY KEY, UNIQUE or FOREIGN KEY constraint.
     case dropConstraint(String, ifExists: Bool)
 }

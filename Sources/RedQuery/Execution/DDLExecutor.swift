@@ -72,6 +72,7 @@ struct DDLExecutor {
                     throw RedError(.invalidOperation, "model mismatch: expected \(kind), got \(handle.schema.model.rawValue) (\(name))")
                 }
                 try dropDependentViews(of: name, column: nil, cascade: cascade, what: "table \(name)")
+                try requireNoWaitingChecks(name, what: "DROP TABLE")
                 try detachForeignKeys(of: handle, dropping: Set(names), cascade: cascade)
                 try store.drop(tx, handle)
                 dropped += 1
@@ -82,6 +83,7 @@ struct DDLExecutor {
             let names = cascade ? try truncatedWithReferencingTables(given) : given
             for name in names {
                 let handle = try table(name)
+                try requireNoWaitingChecks(name, what: "TRUNCATE")
                 try requireTruncatable(handle, with: names)
                 let cursor = try store.scan(tx, handle)
                 while let (key, row) = try cursor.nextEntry() {
@@ -98,6 +100,10 @@ struct DDLExecutor {
                 throw RedError(.undefinedCollection, "relation \"\(name)\" does not exist")
             }
             guard handle.schema.model == .table else { throw RedError(.invalidOperation, "\(name) is a \(handle.schema.model.rawValue), not a table") }
+            // Renames keep the waiting checks (they follow the table, as PostgreSQL's do); other changes wait for them.
+            if !actions.allSatisfy({ if case .renameTable = $0 { true } else if case .renameColumn = $0 { true } else { false } }) {
+                try requireNoWaitingChecks(name, what: "ALTER TABLE")
+            }
             var notes: [String] = []
             for action in actions {
                 handle = try alter(handle, action, &notes)
@@ -299,7 +305,8 @@ struct DDLExecutor {
         let single = positions.count == 1
         let indexName = key.name ?? (single ? "\(handle.name)_\(key.columns[0])_\(key.primary ? "pkey" : "key")"
                                             : key.primary ? "\(handle.name)_pkey" : "\(handle.name)_\(key.columns.joined(separator: "_"))_key")
-        if schema.indexes.contains(where: { $0.name == indexName }) || (schema.checks ?? []).contains(where: { $0.name == indexName }) {
+        if schema.indexes.contains(where: { $0.name == indexName }) || (schema.checks ?? []).contains(where: { $0.name == indexName })
+            || (schema.foreignKeys ?? []).contains(where: { $0.name == indexName }) {
             throw RedError(.duplicateCollection, "relation \"\(indexName)\" already exists")
         }
         if key.primary {
@@ -331,7 +338,7 @@ struct DDLExecutor {
         var added: Set<String> = []
         let planner = Planner(context: context)
         for spec in specs {
-            let taken = checks.map(\.name) + schema.indexes.filter(\.isConstraint).map(\.name)
+            let taken = checks.map(\.name) + schema.indexes.filter(\.isConstraint).map(\.name) + (schema.foreignKeys ?? []).map(\.name)
             _ = try CheckConstraints.bind(spec.sql, columns: schema.columns, table: table, planner: planner)
             let name = try CheckConstraints.name(for: spec, table: table, columns: schema.columns, taken: taken, planner: planner)
             checks.append(.init(name: name, sql: spec.sql))
@@ -376,6 +383,12 @@ struct DDLExecutor {
             return updated
         case .addForeignKey(let spec):
             return try addForeignKey(spec, to: handle, validate: true, notes: &notes)
+        case .validateConstraint(let name):
+            // Constraints are checked against the rows when added (NOT VALID too): nothing is left to do.
+            let known = (schema.foreignKeys ?? []).contains { $0.name == name } || (schema.checks ?? []).contains { $0.name == name }
+            guard known else { throw RedError(.undefinedObject, "constraint \"\(name)\" of relation \"\(handle.name)\" does not exist") }
+            notes.append("constraint '\(name)' valid")
+            return handle
         case .dropConstraint(let name, let ifExists):
             if schema.foreignKeys?.contains(where: { $0.name == name }) == true {
                 notes.append("constraint '\(name)' dropped")
@@ -478,7 +491,7 @@ struct DDLExecutor {
             }
             schema.columns.removeAll { $0.id == column.id }
             notes.append("column '\(name)' dropped")
-            return try store.setSchema(tx, current, schema)
+            return try ensureReferencingIndexes(try store.setSchema(tx, current, schema))
         case .renameColumn(let old, let new):
             guard let i = schema.columns.firstIndex(where: { $0.name == old }) else {
                 throw RedError(.undefinedColumn, "column \"\(old)\" does not exist")
@@ -506,6 +519,7 @@ struct DDLExecutor {
             }
             try requireChecksBind(schema, table: newName, what: "rename table \(handle.name)")  // a check may qualify columns with the old name
             notes.append("renamed to '\(newName)'")
+            context.deferredConstraints?.renameTable(handle.name, to: newName)
             return try renameForeignKeyReferences(of: try store.rename(tx, handle, to: newName), from: handle.name)
         case .setAppendOnly(let on):
             schema.appendOnly = on

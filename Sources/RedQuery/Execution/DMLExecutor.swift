@@ -87,7 +87,7 @@ struct DMLExecutor {
             if let upsert, let existing = try upsert.conflict(with: row, executor: self) {
                 guard let updated = try upsert.resolve(existing: existing, proposed: row, touched: &touched, defaults: &defaults,
                                                        executor: self, eval: eval) else { continue }
-                foreignKeys?.updated(handle, old: existing, new: updated)
+                try foreignKeys?.updated(handle, old: existing, new: updated)
                 row = updated
             } else {
                 try store.insert(tx, handle, row, now: context.now)
@@ -407,7 +407,7 @@ struct DMLExecutor {
                 try store.putKV(tx, handle, key: String(decoding: u.key, as: UTF8.self), row: u.new, previous: u.old)
             } else {
                 try store.update(tx, handle, old: u.old, new: u.new, now: context.now)
-                foreignKeys?.updated(handle, old: u.old, new: u.new)
+                try foreignKeys?.updated(handle, old: u.old, new: u.new)
             }
             if let returningExprs {
                 // The new row in place of the old one; joined tables' columns stay as matched.
@@ -430,7 +430,7 @@ struct DMLExecutor {
         let foreignKeys = ForeignKeyEnforcement.of(handle, context: context)
         for target in targets {
             try store.deleteScanned(tx, handle, key: target.key, row: target.row)
-            foreignKeys?.deleted(handle, target.row)
+            try foreignKeys?.deleted(handle, target.row)
             if let returningExprs { returned.append(try returningExprs.exprs.map { try eval.evaluate($0, target.values) }) }
         }
         try foreignKeys?.settle()

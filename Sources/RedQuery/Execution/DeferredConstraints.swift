@@ -23,6 +23,22 @@ public final class DeferredConstraints: @unchecked Sendable {
 
     public var isEmpty: Bool { childChecks.isEmpty && parentChanges.isEmpty }
 
+    /// ALTER TABLE … RENAME: the waiting checks follow the table.
+    func renameTable(_ old: String, to new: String) {
+        childChecks = childChecks.map { $0.table == old ? ForeignKeyEnforcement.ChildCheck(table: new, constraint: $0.constraint, rid: $0.rid) : $0 }
+        parentChanges = parentChanges.map { change in
+            var reference = change.reference
+            if reference.table == old { reference.table = new }
+            return ForeignKeyEnforcement.ParentChange(parent: change.parent == old ? new : change.parent, reference: reference,
+                                                      oldKey: change.oldKey, newKey: change.newKey)
+        }
+    }
+
+    /// Whether a waiting check reads `table` (as the referencing or the referenced table).
+    func involves(_ table: String) -> Bool {
+        childChecks.contains { $0.table == table } || parentChanges.contains { $0.parent == table || $0.reference.table == table }
+    }
+
     /// Whether `fk`'s checks wait for COMMIT now.
     func defers(_ fk: ForeignKeyDefinition) -> Bool {
         guard fk.deferrable == true else { return false }
@@ -33,10 +49,17 @@ public final class DeferredConstraints: @unchecked Sendable {
     /// made immediate (23503 if one fails; the statement fails, the transaction with it).
     func set(_ names: [String]?, deferred: Bool, context: ExecutionContext) throws {
         if let names {
-            let constraints = try context.store.list(context.transaction).flatMap { $0.schema.foreignKeys ?? [] }
+            let tables = try context.store.list(context.transaction)
+            let constraints = tables.flatMap { $0.schema.foreignKeys ?? [] }
             for name in names {
                 let matching = constraints.filter { $0.name == name }
-                guard !matching.isEmpty else { throw RedError(.undefinedObject, "constraint \"\(name)\" does not exist") }
+                guard !matching.isEmpty else {
+                    // A CHECK, PRIMARY KEY or UNIQUE constraint of that name is never deferrable.
+                    if tables.contains(where: { t in (t.schema.checks ?? []).contains { $0.name == name } || t.schema.indexes.contains { $0.isConstraint && $0.name == name } }) {
+                        throw RedError(.invalidOperation, "constraint \"\(name)\" is not deferrable")
+                    }
+                    throw RedError(.undefinedObject, "constraint \"\(name)\" does not exist")
+                }
                 guard matching.allSatisfy({ $0.deferrable == true }) else {
                     throw RedError(.invalidOperation, "constraint \"\(name)\" is not deferrable")
                 }
@@ -53,9 +76,17 @@ public final class DeferredConstraints: @unchecked Sendable {
     /// deferred (the others wait on).
     func settle(context: ExecutionContext, everything: Bool) throws {
         let enforcement = ForeignKeyEnforcement(context: context, deferring: everything ? nil : self)
-        enforcement.take(childChecks, parentChanges)
+        let waiting = (childChecks, parentChanges)
+        enforcement.take(waiting.0, waiting.1)
         childChecks = []
         parentChanges = []
-        try enforcement.settle()
+        do {
+            try enforcement.settle()
+        } catch {
+            // Nothing is lost when the statement is run again (a session that tried it without
+            // waiting gives up with `WouldBlock` and runs it as usual).
+            (childChecks, parentChanges) = waiting
+            throw error
+        }
     }
 }

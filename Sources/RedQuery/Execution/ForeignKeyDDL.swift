@@ -15,10 +15,17 @@ enum ForeignKeyCatalog {
         schema.indexes.firstIndex { $0.columnIDs.count >= columns.count && Set($0.columnIDs.prefix(columns.count)) == Set(columns) }
     }
 
-    /// Numeric types compare as numbers in index keys; other types must match exactly.
-    static func compatible(_ a: DataType, _ b: DataType) -> Bool {
-        let numeric: Set<DataType> = [.integer, .float, .decimal, .unsigned]
-        return a == b || (numeric.contains(a) && numeric.contains(b))
+    /// Whether a referencing column of type `child` may reference one of type `parent`: the
+    /// same type, or a number that widens into it (integers into NUMERIC or floats, NUMERIC
+    /// into floats), as PostgreSQL allows; NUMERIC into INT is 42804 there too.
+    static func compatible(_ child: DataType, _ parent: DataType) -> Bool {
+        let integers: Set<DataType> = [.integer, .unsigned]
+        switch (child, parent) {
+        case _ where child == parent: return true
+        case _ where integers.contains(child): return integers.contains(parent) || parent == .decimal || parent == .float
+        case (.decimal, .float): return true
+        default: return false
+        }
     }
 }
 
@@ -63,6 +70,9 @@ extension DDLExecutor {
         }
         guard referenced.count == columns.count else {
             throw RedError(.invalidForeignKey, "number of referencing and referenced columns for foreign key disagree")
+        }
+        guard Set(referenced.map(\.id)).count == referenced.count else {
+            throw RedError(.invalidForeignKey, "foreign key referenced-columns list must not contain duplicates")
         }
         guard ForeignKeyCatalog.referencedIndex(in: parent.schema, columns: referenced.map(\.id)) != nil else {
             throw RedError(.invalidForeignKey, "there is no unique constraint matching given keys for referenced table \"\(spec.table)\"")
@@ -154,6 +164,7 @@ extension DDLExecutor {
         child = try store.setSchema(tx, child, schema)
         if let index = fk.indexName, child.schema.indexes.contains(where: { $0.name == index }) {
             child = try store.dropIndex(tx, child, named: index)
+            child = try ensureReferencingIndexes(child)  // another constraint may have read through it
         }
         if fk.referencedTable != handle.name, let parent = try store.open(tx, fk.referencedTable) {
             var parentSchema = parent.schema
@@ -161,6 +172,34 @@ extension DDLExecutor {
             _ = try store.setSchema(tx, parent, parentSchema)
         }
         return child
+    }
+
+    /// Makes an index (`<constraint>_index`) for each constraint of `handle` that no index
+    /// serves any more (its index went with a dropped column or another constraint).
+    func ensureReferencingIndexes(_ handle: TableHandle) throws -> TableHandle {
+        var current = handle
+        for fk in handle.schema.foreignKeys ?? [] where ForeignKeyCatalog.referencingIndex(in: current.schema, columns: fk.columnIDs) == nil {
+            var indexName = "\(fk.name)_index"
+            var number = 0
+            while try findIndex(indexName) != nil || exists(indexName) {
+                number += 1
+                indexName = "\(fk.name)_index\(number)"
+            }
+            current = try store.createIndex(tx, current, name: indexName, columnIDs: fk.columnIDs, unique: false, method: .btree,
+                                            isConstraint: false, now: context.now)
+            var schema = current.schema
+            if let i = schema.foreignKeys?.firstIndex(where: { $0.name == fk.name }) { schema.foreignKeys![i].indexName = indexName }
+            current = try store.setSchema(tx, current, schema)
+        }
+        return current
+    }
+
+    /// Refuses (55006) to change `table` while the transaction has checks of it waiting for
+    /// COMMIT: they name it, as PostgreSQL's pending trigger events do.
+    func requireNoWaitingChecks(_ table: String, what: String) throws {
+        guard let waiting = context.deferredConstraints, waiting.involves(table) else { return }
+        throw RedError(.objectInUse, "cannot \(what) \"\(table)\" because it has pending trigger events",
+                       detail: "Deferred foreign key checks of this transaction read it; run SET CONSTRAINTS ALL IMMEDIATE first.")
     }
 
     /// Before dropping the tables `dropping`: a constraint of another table referencing
@@ -182,11 +221,16 @@ extension DDLExecutor {
         }
     }
 
-    /// TRUNCATE of a referenced table must take its referencing tables along (0A000), as in PostgreSQL.
+    /// TRUNCATE of a referenced table must take its referencing tables along (0A000), as in
+    /// PostgreSQL. Those referencing tables are guarded whole: a row a concurrent transaction
+    /// adds to one of them (naming a row being truncated) makes this commit fail with 40001.
     func requireTruncatable(_ handle: TableHandle, with names: [String]) throws {
         if let reference = handle.schema.referencedBy?.first(where: { !names.contains($0.table) }) {
             throw RedError(.featureNotSupported, "cannot truncate a table referenced in a foreign key constraint",
                            detail: "Table \"\(reference.table)\" references \"\(handle.name)\". Truncate table \"\(reference.table)\" at the same time.")
+        }
+        for reference in handle.schema.referencedBy ?? [] {
+            if let child = try store.open(tx, reference.table) { try tx.guardUnchanged(child.collection, keysStartingWith: []) }
         }
     }
 

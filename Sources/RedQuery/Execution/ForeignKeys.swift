@@ -44,12 +44,13 @@ final class ForeignKeyEnforcement {
         let rid: Int64
     }
 
+    /// A referenced key that went away: the referenced columns' values before, and after
+    /// (nil: the row was deleted). Keys only, not rows: deferred ones wait until COMMIT.
     struct ParentChange {
         let parent: String
         let reference: ForeignKeyReference
-        let old: StoredRow
-        /// nil: the row was deleted.
-        let new: StoredRow?
+        let oldKey: [Value]
+        let newKey: [Value]?
     }
 
     init(context: ExecutionContext, deferring: DeferredConstraints?) {
@@ -79,21 +80,33 @@ final class ForeignKeyEnforcement {
         for fk in handle.schema.foreignKeys ?? [] { childChecks.append(ChildCheck(table: handle.name, constraint: fk.name, rid: row.rid)) }
     }
 
-    func updated(_ handle: TableHandle, old: StoredRow, new: StoredRow) {
-        func changed(_ ids: [UInt16]) -> Bool { ids.contains { !(old.values[$0] ?? .null).isIdentical(to: new.values[$0] ?? .null) } }
+    func updated(_ handle: TableHandle, old: StoredRow, new: StoredRow) throws {
+        func changed(_ ids: [UInt16]) -> Bool { ids.contains { !Self.sameKey(old.values[$0] ?? .null, new.values[$0] ?? .null) } }
         for fk in handle.schema.foreignKeys ?? [] where changed(fk.columnIDs) {
             childChecks.append(ChildCheck(table: handle.name, constraint: fk.name, rid: new.rid))
         }
         for reference in handle.schema.referencedBy ?? [] {
-            guard let fk = try? constraint(reference), changed(fk.referencedColumnIDs) else { continue }
-            parentChanges.append(ParentChange(parent: handle.name, reference: reference, old: old, new: new))
+            guard let fk = try constraint(reference), changed(fk.referencedColumnIDs) else { continue }
+            parentChanges.append(ParentChange(parent: handle.name, reference: reference, oldKey: fk.referencedColumnIDs.map { old.values[$0] ?? .null },
+                                              newKey: fk.referencedColumnIDs.map { new.values[$0] ?? .null }))
         }
     }
 
-    func deleted(_ handle: TableHandle, _ row: StoredRow) {
+    func deleted(_ handle: TableHandle, _ row: StoredRow) throws {
         for reference in handle.schema.referencedBy ?? [] {
-            parentChanges.append(ParentChange(parent: handle.name, reference: reference, old: row, new: nil))
+            guard let fk = try constraint(reference) else { continue }
+            parentChanges.append(ParentChange(parent: handle.name, reference: reference, oldKey: fk.referencedColumnIDs.map { row.values[$0] ?? .null },
+                                              newKey: nil))
         }
+    }
+
+    /// Whether two values are the same key: equal as index keys hold them (JSON by its text,
+    /// 0 and -0.0 alike), which is how the referencing rows were found.
+    static func sameKey(_ a: Value, _ b: Value) -> Bool {
+        var x: [UInt8] = [], y: [UInt8] = []
+        KeyEncoding.append(a, to: &x)
+        KeyEncoding.append(b, to: &y)
+        return x == y
     }
 
     // MARK: End of statement
@@ -134,7 +147,7 @@ final class ForeignKeyEnforcement {
         let key = fk.columnIDs.map { row.values[$0] ?? .null }
         guard try Self.references(key, fk, table: table) else { return }
         let parent = try handle(fk.referencedTable)
-        if try lookUp(key, in: parent, columns: fk.referencedColumnIDs, guarding: true, memo: fk.name) == nil {
+        if try lookUp(key, in: parent, columns: fk.referencedColumnIDs, guarding: true, memo: "\(table)\u{0}\(fk.name)") == nil {
             throw RedError(.foreignKeyViolation, "insert or update on table \"\(table)\" violates foreign key constraint \"\(fk.name)\"",
                            detail: "Key (\(names(fk.columnIDs, child)))=(\(Self.text(key))) is not present in table \"\(fk.referencedTable)\".")
         }
@@ -176,19 +189,27 @@ final class ForeignKeyEnforcement {
         var bytes: [UInt8] = []
         for id in parent.schema.indexes[position].columnIDs {
             guard let j = columns.firstIndex(of: id), let column = parent.schema.columns.first(where: { $0.id == id }),
-                  let value = try? column.coerce(key[j]), !value.isNull else { return nil }
+                  let value = Self.converted(key[j], to: column) else { return nil }
             KeyEncoding.append(value, to: &bytes)
         }
         return (position, bytes)
+    }
+
+    /// `value` as a value of `column`, when that is the same key: a conversion that changes it
+    /// (1.5 rounded into an integer column, 'A' matched to ENUM variant 'a') means no row of
+    /// that column can hold it.
+    static func converted(_ value: Value, to column: ColumnDefinition) -> Value? {
+        guard !value.isNull, let converted = try? column.coerce(value), sameKey(converted, value) else { return nil }
+        return converted
     }
 
     /// A referenced key changed or went away: the referencing rows get the constraint's action.
     private func settle(_ change: ParentChange) throws {
         let child = try handle(change.reference.table)
         guard let fk = child.schema.foreignKeys?.first(where: { $0.name == change.reference.constraint }) else { return }
-        let oldKey = fk.referencedColumnIDs.map { change.old.values[$0] ?? .null }
+        let oldKey = change.oldKey
         guard !oldKey.contains(where: \.isNull) else { return }  // nothing can reference it
-        let action = change.new == nil ? fk.onDelete : fk.onUpdate
+        let action = change.newKey == nil ? fk.onDelete : fk.onUpdate
         if action == .noAction, let deferring, deferring.defers(fk) {
             deferring.parentChanges.append(change)
             return
@@ -199,19 +220,21 @@ final class ForeignKeyEnforcement {
         if action == .noAction, try lookUp(oldKey, in: parent, columns: fk.referencedColumnIDs, guarding: false) != nil { return }
         let children = try referencingRows(of: oldKey, fk, child, firstOnly: action == .noAction || action == .restrict)
         guard !children.isEmpty else { return }
+        if child.schema.appendOnly, action != .noAction, action != .restrict {
+            throw RedError(.invalidOperation, "table \"\(child.name)\" is APPEND ONLY: \(change.newKey == nil ? "ON DELETE" : "ON UPDATE") \(action.rawValue) of foreign key constraint \"\(fk.name)\" would change its rows")
+        }
         switch action {
         case .noAction, .restrict:
             throw RedError(.foreignKeyViolation,
                            "update or delete on table \"\(change.parent)\" violates foreign key constraint \"\(fk.name)\" on table \"\(child.name)\"",
                            detail: "Key (\(names(fk.referencedColumnIDs, parent)))=(\(Self.text(oldKey))) is still referenced from table \"\(child.name)\".")
         case .cascade:
-            if let new = change.new {
-                let newKey = fk.referencedColumnIDs.map { new.values[$0] ?? .null }
+            if let newKey = change.newKey {
                 try rewrite(children, of: child, fk) { column, position in newKey[position] }
             } else {
                 for row in children {
                     try store.delete(tx, child, row)
-                    deleted(child, row)
+                    try deleted(child, row)
                 }
             }
         case .setNull:
@@ -240,7 +263,7 @@ final class ForeignKeyEnforcement {
             new.updatedAt = context.now
             try checks.verify(new)
             try store.update(tx, child, old: old, new: new, now: context.now)
-            updated(child, old: old, new: new)
+            try updated(child, old: old, new: new)
             // A default may be the very key that went away: checked even when it did not change.
             if !(childChecks.last.map { $0.table == child.name && $0.constraint == fk.name && $0.rid == new.rid } ?? false) {
                 childChecks.append(ChildCheck(table: child.name, constraint: fk.name, rid: new.rid))
@@ -256,11 +279,11 @@ final class ForeignKeyEnforcement {
         var childKey: [Value] = []
         for id in fk.columnIDs {
             guard let column = child.schema.columns.first(where: { $0.id == id }),
-                  let value = try? column.coerce(key[childKey.count]) else { return [] }
+                  let value = Self.converted(key[childKey.count], to: column) else { return [] }
             childKey.append(value)
         }
         func matches(_ row: StoredRow) -> Bool {
-            row.isVisible(at: context.now) && zip(fk.columnIDs, childKey).allSatisfy { (row.values[$0] ?? .null).isIdentical(to: $1) }
+            row.isVisible(at: context.now) && zip(fk.columnIDs, childKey).allSatisfy { Self.sameKey(row.values[$0] ?? .null, $1) }
         }
         var rows: [StoredRow] = []
         if let position = ForeignKeyCatalog.referencingIndex(in: child.schema, columns: fk.columnIDs) {
@@ -271,6 +294,7 @@ final class ForeignKeyEnforcement {
             while let rid = try cursor.next() {
                 if let row = try store.get(tx, child, rid: rid), matches(row) { rows.append(row) }
                 if firstOnly, !rows.isEmpty { break }
+                try context.checkMaterialized(rows.count, "the rows referencing one key of \(fk.referencedTable) (constraint \(fk.name))")
             }
         } else {
             try tx.guardUnchanged(child.collection, keysStartingWith: [])
@@ -278,6 +302,7 @@ final class ForeignKeyEnforcement {
             while let row = try cursor.next() {
                 if matches(row) { rows.append(row) }
                 if firstOnly, !rows.isEmpty { break }
+                try context.checkMaterialized(rows.count, "the rows referencing one key of \(fk.referencedTable) (constraint \(fk.name))")
             }
         }
         return rows

@@ -413,6 +413,9 @@ extension Parser {
                     try expectKeyword("to")
                     actions.append(.renameColumn(old, to: try parseAnyName()))
                 }
+            } else if acceptKeyword("validate") {
+                try expectKeyword("constraint")
+                actions.append(.validateConstraint(try parseIdentifier(what: "constraint name")))
             } else if acceptKeyword("set") {
                 if acceptKeyword("append_only") {
                     try expectSymbol("=")
@@ -421,7 +424,7 @@ extension Parser {
                     throw unexpected(expected: "APPEND_ONLY")
                 }
             } else {
-                throw unexpected(expected: "ADD, DROP, RENAME or SET")
+                throw unexpected(expected: "ADD, DROP, RENAME, SET or VALIDATE")
             }
         } while acceptSymbol(",")
         return .alterTable(name: name, ifExists: ifExists, actions: actions)

@@ -14,7 +14,7 @@ enum GRPCStatusMapping {
             return .alreadyExists
         case .serializationFailure: return .aborted
         case .notNullViolation, .checkViolation, .foreignKeyViolation, .dependentObjectsStillExist, .readOnlyTransaction, .inFailedTransaction, .transactionClosed,
-             .objectNotInPrerequisiteState, .activeSQLTransaction:
+             .objectNotInPrerequisiteState, .activeSQLTransaction, .objectInUse:
             return .failedPrecondition
         case .featureNotSupported: return .unimplemented
         case .limitExceeded, .tooManyConnections: return .resourceExhausted

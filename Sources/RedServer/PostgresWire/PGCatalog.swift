@@ -214,6 +214,8 @@ struct PGCatalog {
         if fk.matchFull == true { text += " MATCH FULL" }
         if fk.onUpdate != .noAction { text += " ON UPDATE \(fk.onUpdate.rawValue)" }
         if fk.onDelete != .noAction { text += " ON DELETE \(fk.onDelete.rawValue)" }
+        if fk.deferrable == true { text += " DEFERRABLE" }
+        if fk.initiallyDeferred == true { text += " INITIALLY DEFERRED" }
         return text
     }
 
