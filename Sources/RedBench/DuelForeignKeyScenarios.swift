@@ -36,18 +36,20 @@ extension DuelScenarios {
 
     static let foreignKeyDeleteCascade = DuelScenario(
         name: "fk_delete_cascade", unit: "deletes",
-        summary: "DELETE of one user by primary key, autocommit, ON DELETE CASCADE removing its 3 orders",
+        summary: "DELETE of one user by primary key, autocommit, ON DELETE CASCADE removing its 3 orders (half the users)",
         prepareRound: { c, sizes in
             try await createReferencingOrders(c, users: sizes.items, onDelete: "CASCADE")
             for sql in DuelSchema.chunked(sizes.items * 3, { DuelSchema.loadOrders($0, $1, users: sizes.items) }) { try await c.run(sql) }
             try await c.run("ANALYZE duel_orders")
         },
         run: { c, _, sizes in
-            var timer = StatementTimer(expected: sizes.items)
-            for id in 1...Int64(sizes.items) {
+            // Half the users, so that the orders left (checked equal on both engines) are not none.
+            let deletes = max(1, sizes.items / 2)
+            var timer = StatementTimer(expected: deletes)
+            for id in 1...Int64(deletes) {
                 try await timer.time { try await c.perform(DeleteUserByID(id: id)) }
             }
-            var sample = timer.sample(operations: sizes.items, rows: 0)
+            var sample = timer.sample(operations: deletes, rows: 0)
             sample.rows = try await count(c, "duel_orders")
             return sample
         })
