@@ -122,13 +122,6 @@ struct CheckConstraints {
             return name
         }
         let read = columns.filter { reads(spec.sql, column: $0.name, columns: columns, table: table, planner: planner) }
-        let base = read.count == 1 ? "\(table)_\(read[0].name)_check" : "\(table)_check"
-        var candidate = base
-        var number = 0
-        while taken.contains(candidate) {
-            number += 1
-            candidate = "\(base)\(number)"
-        }
-        return candidate
+        return DDLExecutor.firstFree(read.count == 1 ? "\(table)_\(read[0].name)_check" : "\(table)_check") { taken.contains($0) }
     }
 }

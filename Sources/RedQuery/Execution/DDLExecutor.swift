@@ -256,6 +256,18 @@ struct DDLExecutor {
         }
     }
 
+    /// `base`, or `base` with the first number after it that is free (PostgreSQL's way of
+    /// naming constraints): `t_a_check`, `t_a_check1`, …
+    static func firstFree(_ base: String, isTaken: (String) throws -> Bool) rethrows -> String {
+        var candidate = base
+        var number = 0
+        while try isTaken(candidate) {
+            number += 1
+            candidate = "\(base)\(number)"
+        }
+        return candidate
+    }
+
     func exists(_ name: String) throws -> Bool {
         try store.open(tx, name) != nil || ViewCatalog.definition(of: name, tx) != nil
     }

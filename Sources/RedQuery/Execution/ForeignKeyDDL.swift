@@ -90,22 +90,10 @@ extension DDLExecutor {
                                       onUpdate: .init(rawValue: spec.onUpdate.rawValue) ?? .noAction, matchFull: spec.matchFull)
         if spec.deferrable { fk.deferrable = true }
         if spec.initiallyDeferred { fk.initiallyDeferred = true }
-        var child = handle
-        if ForeignKeyCatalog.referencingIndex(in: child.schema, columns: fk.columnIDs) == nil {
-            var indexName = "\(name)_index"
-            var number = 0
-            while try findIndex(indexName) != nil || exists(indexName) {
-                number += 1
-                indexName = "\(name)_index\(number)"
-            }
-            child = try store.createIndex(tx, child, name: indexName, columnIDs: fk.columnIDs, unique: false, method: .btree,
-                                          isConstraint: false, now: context.now)
-            fk.indexName = indexName
-        }
-        var schema = child.schema
+        var schema = handle.schema
         schema.foreignKeys = (schema.foreignKeys ?? []) + [fk]
         if selfReference { schema.referencedBy = (schema.referencedBy ?? []) + [ForeignKeyReference(table: handle.name, constraint: name)] }
-        child = try store.setSchema(tx, child, schema)
+        let child = try ensureReferencingIndexes(try store.setSchema(tx, handle, schema))
         if !selfReference {
             var parentSchema = parent.schema
             parentSchema.referencedBy = (parentSchema.referencedBy ?? []) + [ForeignKeyReference(table: handle.name, constraint: name)]
@@ -125,14 +113,7 @@ extension DDLExecutor {
             guard !taken.contains(name) else { throw RedError(.duplicateObject, "constraint \"\(name)\" for relation \"\(table.name)\" already exists") }
             return name
         }
-        let base = "\(table.name)_\(spec.columns.joined(separator: "_"))_fkey"
-        var candidate = base
-        var number = 0
-        while taken.contains(candidate) {
-            number += 1
-            candidate = "\(base)\(number)"
-        }
-        return candidate
+        return Self.firstFree("\(table.name)_\(spec.columns.joined(separator: "_"))_fkey") { taken.contains($0) }
     }
 
     /// Fails with 23503 if a row of `child` references no row.
@@ -175,16 +156,12 @@ extension DDLExecutor {
     }
 
     /// Makes an index (`<constraint>_index`) for each constraint of `handle` that no index
-    /// serves any more (its index went with a dropped column or another constraint).
+    /// serves: a new constraint, or one whose index went with a dropped column or another
+    /// constraint.
     func ensureReferencingIndexes(_ handle: TableHandle) throws -> TableHandle {
         var current = handle
         for fk in handle.schema.foreignKeys ?? [] where ForeignKeyCatalog.referencingIndex(in: current.schema, columns: fk.columnIDs) == nil {
-            var indexName = "\(fk.name)_index"
-            var number = 0
-            while try findIndex(indexName) != nil || exists(indexName) {
-                number += 1
-                indexName = "\(fk.name)_index\(number)"
-            }
+            let indexName = try Self.firstFree("\(fk.name)_index") { try findIndex($0) != nil || exists($0) }
             current = try store.createIndex(tx, current, name: indexName, columnIDs: fk.columnIDs, unique: false, method: .btree,
                                             isConstraint: false, now: context.now)
             var schema = current.schema
