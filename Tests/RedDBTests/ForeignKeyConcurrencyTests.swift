@@ -66,6 +66,30 @@ import RedDB
         #expect(try await s.execute("SELECT count(*) FROM c").rows == [[.integer(0)]])
     }
 
+    /// A constraint always has an index leading with its columns, so a parent's delete finds
+    /// the referencing rows without a scan: made with it, taken over from the table's own
+    /// index, and made again when that index goes with a dropped column or constraint.
+    @Test func aConstraintAlwaysKeepsAnIndexOverItsColumns() async throws {
+        let db = try await Database.inMemory()
+        let s = db.session()
+        func indexes(_ table: String) async throws -> [String] {
+            try await s.collections().first { $0.name == table }?.schema.indexes.map(\.name).sorted() ?? []
+        }
+        try await s.execute("CREATE TABLE p (id INT PRIMARY KEY)")
+        try await s.execute("CREATE TABLE c (pid INT, x INT)")
+        try await s.execute("CREATE INDEX c_pid_x ON c (pid, x)")
+        try await s.execute("ALTER TABLE c ADD CONSTRAINT c_p FOREIGN KEY (pid) REFERENCES p")
+        #expect(try await indexes("c") == ["c_pid_x"])  // the table's index serves
+        try await s.execute("ALTER TABLE c DROP COLUMN x")
+        #expect(try await indexes("c") == ["c_p_index"])
+        try await s.execute("ALTER TABLE c ADD CONSTRAINT c_p2 FOREIGN KEY (pid) REFERENCES p")
+        try await s.execute("ALTER TABLE c DROP CONSTRAINT c_p")
+        #expect(try await indexes("c") == ["c_p2_index"])
+        #expect(await code { try await s.execute("DROP INDEX c_p2_index") } == "2BP01")
+        try await s.execute("ALTER TABLE c DROP CONSTRAINT c_p2")
+        #expect(try await indexes("c").isEmpty)
+    }
+
     @Test func readersOfOneParentDoNotConflict() async throws {
         let db = try await Database.inMemory()
         try await schema(db)

@@ -32,7 +32,7 @@ final class ForeignKeyEnforcement {
     /// Referenced keys that went away (deleted, or replaced by `newKey` values).
     private var parentChanges: [ParentChange] = []
     private var handles: [String: TableHandle] = [:]
-    /// Keys already found in a referenced table this statement, per constraint.
+    /// Keys already found in a referenced table this statement, per referencing table and constraint.
     private var found: Set<[UInt8]> = []
     private var defaults: DefaultValues
     /// CHECK constraints of the tables actions rewrite, bound once per statement.
