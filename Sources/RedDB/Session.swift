@@ -24,7 +24,7 @@ public final class Session: @unchecked Sendable {
     }
 
     /// Open savepoints of the current transaction, oldest first.
-    private var savepoints: [(name: String, point: Transaction.Savepoint)] = []
+    private var savepoints: [(name: String, point: Transaction.Savepoint, constraintModes: DeferredConstraints.Modes)] = []
 
     /// The database this session talks to.
     public let database: Database
@@ -180,7 +180,7 @@ public final class Session: @unchecked Sendable {
             case .idle: throw RedError(.transactionClosed, "SAVEPOINT can only be used in transaction blocks")
             case .failed: throw RedError(.inFailedTransaction, "current transaction is aborted, commands ignored until end of transaction block")
             case .active(let tx):
-                savepoints.append((name, try tx.savepoint()))
+                savepoints.append((name, try tx.savepoint(), deferredConstraints.modes))
                 return QueryResult(columns: [], rows: [], statementType: "savepoint", commandTag: "SAVEPOINT", message: "SAVEPOINT \(name)")
             }
         case .releaseSavepoint(let name):
@@ -205,6 +205,7 @@ public final class Session: @unchecked Sendable {
                 throw RedError(.invalidSavepoint, "savepoint \"\(name)\" does not exist")
             }
             try tx.rollback(to: savepoints[i].point)
+            deferredConstraints.modes = savepoints[i].constraintModes  // as PostgreSQL restores SET CONSTRAINTS
             savepoints.removeSubrange((i + 1)...)
             state = .active(tx)
             return QueryResult(columns: [], rows: [], statementType: "rollback", commandTag: "ROLLBACK", message: "ROLLBACK TO SAVEPOINT \(name)")

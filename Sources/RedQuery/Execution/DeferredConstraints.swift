@@ -10,12 +10,26 @@ import RedEngine
 /// and RESTRICT act at the end of the statement whatever the mode, as in PostgreSQL.
 ///
 /// The checks read the rows as they are when they run, so a row changed or deleted since
-/// is checked as it now is, and a savepoint rollback needs no bookkeeping here.
+/// is checked as it now is, and a savepoint rollback keeps them; it restores the modes
+/// (`Modes`), which the session saves with each savepoint.
 public final class DeferredConstraints: @unchecked Sendable {
-    /// `SET CONSTRAINTS ALL`'s mode; nil: each constraint's INITIALLY mode.
-    var all: Bool?
-    /// `SET CONSTRAINTS name …`'s modes, by constraint name (after any ALL).
-    var named: [String: Bool] = [:]
+    /// What SET CONSTRAINTS said in this transaction.
+    public struct Modes: Sendable {
+        /// `SET CONSTRAINTS ALL`'s mode; nil: each constraint's INITIALLY mode.
+        var all: Bool?
+        /// `SET CONSTRAINTS name …`'s modes, by constraint name (after any ALL).
+        var named: [String: Bool] = [:]
+    }
+
+    public var modes = Modes()
+    private var all: Bool? {
+        get { modes.all }
+        set { modes.all = newValue }
+    }
+    private var named: [String: Bool] {
+        get { modes.named }
+        set { modes.named = newValue }
+    }
     var childChecks: [ForeignKeyEnforcement.ChildCheck] = []
     var parentChanges: [ForeignKeyEnforcement.ParentChange] = []
 
