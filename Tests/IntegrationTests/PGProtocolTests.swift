@@ -49,6 +49,29 @@ import Testing
         #expect(String(decoding: missing[0].1, as: UTF8.self).contains("34000"))
     }
 
+    /// `x = ANY($1)` describes $1 as an array of x's type, so clients that encode by the
+    /// described type (asyncpg) send a list; here in PostgreSQL's text form.
+    @Test func anyOfAParameterDescribesAnArray() throws {
+        let server = try ServerProcess()
+        defer { server.remove() }
+        let s = try Self.session(server)
+        s.send(M.message("Q", Self.cstring("CREATE TABLE n (v BIGINT, t TEXT); INSERT INTO n VALUES (1, 'a'), (2, 'b'), (3, 'c'), (4, 'd')")))
+        _ = M.readUntilReady(s)
+        s.send(M.message("P", Self.cstring("in_list") + Self.cstring("SELECT count(*) FROM n WHERE v = ANY($1) AND t <> ALL($2)") + Self.int16(0))
+               + M.message("D", [UInt8(ascii: "S")] + Self.cstring("in_list"))
+               + M.message("S", []))
+        let described = M.readUntilReady(s)
+        let parameters = try #require(described.first { $0.0 == UInt8(ascii: "t") }?.1)
+        #expect(parameters == Self.int16(2) + Self.int32(1016) + Self.int32(1009), "int8[] and text[]")
+        s.send(M.message("B", Self.cstring("") + Self.cstring("in_list") + Self.int16(0) + Self.int16(2)
+                             + Self.int32(7) + Array("{2,3,4}".utf8) + Self.int32(3) + Array("{c}".utf8) + Self.int16(0))
+               + M.message("E", Self.cstring("") + Self.int32(0))
+               + M.message("S", []))
+        let reply = M.readUntilReady(s)
+        let row = try #require(reply.first { $0.0 == UInt8(ascii: "D") }?.1)
+        #expect(String(decoding: row.suffix(1), as: UTF8.self) == "2", "\(Self.tags(reply))")
+    }
+
     /// What a connection remembers of the texts it sent (`plainStatements`, at most 64) and
     /// the parameter counts the statement cache keeps: every text sent again, after the memo
     /// has been emptied and refilled, is still classified and described as the first time.

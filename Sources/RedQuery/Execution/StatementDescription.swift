@@ -18,10 +18,13 @@ public struct StatementDescription: Sendable, Equatable {
     public var parameterTypes: [DataType]
     /// The result columns, or nil when the statement returns no rows.
     public var columns: [ResultColumn]?
+    /// For a parameter that is an array (`x = ANY($n)`), its elements' type, by `n - 1`.
+    public var parameterArrayElements: [Int: DataType]
 
-    public init(parameterTypes: [DataType], columns: [ResultColumn]?) {
+    public init(parameterTypes: [DataType], columns: [ResultColumn]?, parameterArrayElements: [Int: DataType] = [:]) {
         self.parameterTypes = parameterTypes
         self.columns = columns
+        self.parameterArrayElements = parameterArrayElements
     }
 }
 
@@ -88,7 +91,8 @@ extension StatementExecutor {
         }
         let count = max(parameterCount, planner.parameterCount)
         let types = (0..<count).map { planner.parameterTypes[$0 + 1]?.valueType ?? .any }
-        return StatementDescription(parameterTypes: types, columns: columns)
+        let arrays = Dictionary(uniqueKeysWithValues: planner.parameterArrayElements.filter { $0.key <= count }.map { ($0.key - 1, $0.value) })
+        return StatementDescription(parameterTypes: types, columns: columns, parameterArrayElements: arrays)
     }
 
     private func describeInsert(_ insert: InsertStatement, planner: Planner) throws -> [ResultColumn]? {

@@ -231,7 +231,17 @@ extension Planner {
             guard plan.plan.columns.count == 1 else { throw RedError(.syntaxError, "subquery has too many columns") }
             return .quantified(op, value, all: all, .subquery(plan))
         }
-        return .quantified(op, value, all: all, .array(try bind(source, ctx)))
+        let array = try bind(source, ctx)
+        if case .parameter(let n) = array, parameterTypes[n] == nil {
+            // `x = ANY($1)`: $1 is an array of x's type (drivers bind a list, typed by Describe).
+            // Of an unknown type it stays untyped: text such as '{1,2}' is then read as an array.
+            let element = staticType(value, ctx)
+            if element != .any {
+                noteParameterType(n, .array)
+                parameterArrayElements[n] = element
+            }
+        }
+        return .quantified(op, value, all: all, .array(array))
     }
 
     /// An ARRAY value: a column declared `TEXT[]`/`ARRAY`, an `ARRAY[…]` constructor or a cast to an array.

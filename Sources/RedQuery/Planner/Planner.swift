@@ -14,6 +14,8 @@ final class Planner {
     var parameterCount = 0
     /// Types inferred for `$n` parameters from what they meet (`column = $n` …), for Describe.
     var parameterTypes: [Int: DataType] = [:]
+    /// Parameters that are arrays (`x = ANY($1)`), with their elements' type.
+    var parameterArrayElements: [Int: DataType] = [:]
     /// WITH names visible at each query level (innermost last).
     var cteFrames: [[String: PlanNode]] = []
     /// Views being expanded (to refuse a view that reads itself).

@@ -22,6 +22,11 @@ enum PGArrayCodec {
         1231: 1700, 2951: 2950, 1115: 1114, 1185: 1184, 1182: 1082, 1183: 1083, 199: 114, 3807: 3802,
     ]
 
+    /// The array type whose elements are `element` (text[] for anything without one).
+    static func arrayOID(of element: Int32) -> Int32 {
+        elementOIDs.first { $0.value == element && ![1015, 1014].contains($0.key) }?.key ?? 1009
+    }
+
     static func decode(_ bytes: ByteBuffer, format: PGFormat, arrayOID: Int32, element: Int32) throws -> Value {
         var bytes = bytes
         switch format {

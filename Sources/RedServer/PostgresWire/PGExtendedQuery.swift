@@ -127,7 +127,11 @@ extension PGConnection {
                 oids.append(declared[i])
             } else {
                 let inferred = i < description.parameterTypes.count ? description.parameterTypes[i] : .any
-                oids.append(PGType(inferred).oid)
+                if let element = description.parameterArrayElements[i] {
+                    oids.append(PGArrayCodec.arrayOID(of: PGType(element).oid))
+                } else {
+                    oids.append(PGType(inferred).oid)
+                }
             }
         }
         var types = description.parameterTypes
