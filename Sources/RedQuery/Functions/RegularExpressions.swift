@@ -5,7 +5,9 @@ import RedCore
 import Synchronization
 
 /// PostgreSQL's POSIX regular expressions: `~ ~* !~ !~*`, `regexp_match`, `regexp_like`,
-/// `regexp_replace`.
+/// `regexp_replace`, `regexp_split_to_array` (and `regexp_split_to_table`, which the planner
+/// makes `unnest(regexp_split_to_array(…))`, as PostgreSQL defines it), `regexp_count`,
+/// `regexp_substr`.
 ///
 /// Matching is glibc's POSIX engine (`regcomp`/`regexec`, extended syntax) in the C.UTF-8
 /// locale, so `.` and bracket expressions take whole code points. Without back-references
@@ -45,8 +47,90 @@ enum RegularExpressions {
                 let pattern = try compiled(text(a[1]), caseInsensitive: flags.caseInsensitive)
                 return .text(try replace(text(a[0]), pattern, with: text(a[2]), global: flags.global))
             },
+            make("regexp_split_to_array", 2...3) { a in
+                let flags = try Flags(a.count > 2 ? text(a[2]) : "", allowsGlobal: false)
+                let subject = Array(text(a[0]).utf8)
+                let pattern = try compiled(text(a[1]), caseInsensitive: flags.caseInsensitive)
+                return .json(.array(try split(subject, pattern).map { .string(String(decoding: subject[$0], as: UTF8.self)) }))
+            },
+            make("regexp_count", 2...4) { a in
+                let flags = try Flags(a.count > 3 ? text(a[3]) : "", allowsGlobal: false)
+                let subject = Array(text(a[0]).utf8)
+                let from = try byteOffset(ofCharacter: a.count > 2 ? a[2] : .integer(1), in: subject)
+                let pattern = try compiled(text(a[1]), caseInsensitive: flags.caseInsensitive)
+                return .integer(Int64(try matches(subject, pattern, from: from).count))
+            },
+            make("regexp_substr", 2...6) { a in
+                let flags = try Flags(a.count > 4 ? text(a[4]) : "", allowsGlobal: false)
+                let subject = Array(text(a[0]).utf8)
+                let from = try byteOffset(ofCharacter: a.count > 2 ? a[2] : .integer(1), in: subject)
+                let n = try positive(a.count > 3 ? a[3] : .integer(1), "n")
+                let group = try positive(a.count > 5 ? a[5] : .integer(0), "subexpr", allowingZero: true)
+                let pattern = try compiled(text(a[1]), caseInsensitive: flags.caseInsensitive)
+                let found = try matches(subject, pattern, from: from, upTo: n)
+                guard found.count == n, group < found[n - 1].count, let range = found[n - 1][group] else { return .null }
+                return .text(String(decoding: subject[range], as: UTF8.self))
+            },
         ]
     }()
+
+    /// Every match from byte `from` on (the whole match, then its groups), at most `limit`:
+    /// after an empty match the search goes on one character later, as PostgreSQL's does.
+    static func matches(_ subject: [UInt8], _ pattern: Pattern, from: Int, upTo limit: Int = .max) throws -> [[Range<Int>?]] {
+        var found: [[Range<Int>?]] = []
+        var position = from
+        while found.count < limit, position <= subject.count,
+              let groups = pattern.firstMatch(in: subject, from: position, notAtStart: position > 0), let whole = groups[0] {
+            found.append(groups)
+            guard found.count <= ArrayFunctions.maxElements else {
+                throw RedError(.limitExceeded, "a regular expression matched more than \(ArrayFunctions.maxElements) times")
+            }
+            position = whole.isEmpty ? nextCharacter(after: whole.lowerBound, in: subject) : whole.upperBound
+        }
+        return found
+    }
+
+    /// The pieces of `subject` between matches of `pattern` (PostgreSQL's rule: a match
+    /// counts unless it is empty at the start or end of the subject or right after the
+    /// previous match; no match at all gives the whole subject).
+    static func split(_ subject: [UInt8], _ pattern: Pattern) throws -> [Range<Int>] {
+        var pieces: [Range<Int>] = []
+        var pieceStart = 0, previousEnd = 0
+        for groups in try matches(subject, pattern, from: 0) {
+            guard let whole = groups[0], whole.lowerBound < subject.count, whole.upperBound > previousEnd else { continue }
+            pieces.append(pieceStart..<whole.lowerBound)
+            pieceStart = whole.upperBound
+            previousEnd = whole.upperBound
+        }
+        pieces.append(pieceStart..<subject.count)
+        return pieces
+    }
+
+    /// The byte after the character starting at `offset` (past the end: one more).
+    static func nextCharacter(after offset: Int, in subject: [UInt8]) -> Int {
+        guard offset < subject.count else { return subject.count + 1 }
+        var next = offset + 1
+        while next < subject.count, subject[next] & 0xC0 == 0x80 { next += 1 }
+        return next
+    }
+
+    /// The byte offset of 1-based character `position` (past the end: the end).
+    static func byteOffset(ofCharacter position: Value, in subject: [UInt8]) throws -> Int {
+        var remaining = try positive(position, "start") - 1
+        var offset = 0
+        while remaining > 0, offset < subject.count {
+            offset = nextCharacter(after: offset, in: subject)
+            remaining -= 1
+        }
+        return min(offset, subject.count)
+    }
+
+    static func positive(_ value: Value, _ name: String, allowingZero: Bool = false) throws -> Int {
+        guard case .integer(let n) = try DataType.integer.coerce(value), n >= (allowingZero ? 0 : 1), n <= Int64(Int32.max) else {
+            throw RedError(.invalidArgument, "invalid value for parameter \"\(name)\": \(value.displayText)")
+        }
+        return Int(n)
+    }
 
     private static func text(_ v: Value) -> String { if case .text(let s) = v { return s }; return v.displayText }
 

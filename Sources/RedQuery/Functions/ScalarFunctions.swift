@@ -38,6 +38,7 @@ struct ScalarFunction: Sendable {
         "md5": .text, "chr": .text, "to_hex": .text, "translate": .text, "format": .text, "quote_ident": .text,
         "quote_literal": .text, "quote_nullable": .text, "like_escape": .text, "ascii": .integer,
         "__regex_match": .boolean, "__regex_match_ci": .boolean, "regexp_like": .boolean, "regexp_replace": .text,
+        "regexp_split_to_array": .array, "regexp_count": .integer, "regexp_substr": .text,
         "array_length": .integer, "array_upper": .integer, "array_lower": .integer, "array_ndims": .integer, "array_dims": .text,
         "cardinality": .integer, "array_to_string": .text, "array_position": .integer, "__array_overlap": .boolean, "__array_contains": .boolean,
         "string_to_array": .array, "array_append": .array, "array_prepend": .array, "array_cat": .array, "array_positions": .array,

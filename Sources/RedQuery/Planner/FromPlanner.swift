@@ -225,6 +225,11 @@ extension Planner {
                 ScopeColumn(qualifier: alias, name: name, type: source.columns[0].type, hidden: true)
             }
             return ZipNode(sources, columns: columns)
+        case .function(let call, let alias, let names) where call.name == "regexp_split_to_table":
+            // PostgreSQL's definition: the elements of regexp_split_to_array, one per row.
+            let array = FunctionCall(name: "regexp_split_to_array", arguments: call.arguments, distinct: false, star: false)
+            let elements = FunctionCall(name: "unnest", arguments: [.function(array)], distinct: false, star: false)
+            return try planLeaf(.function(elements, alias: alias ?? call.name, columns: names), outer: outer)
         case .function(let call, let alias, let names) where call.name == "unnest":
             guard !call.arguments.isEmpty else { throw RedError(.undefinedFunction, "unnest takes at least 1 argument") }
             let ctx = BindingContext(scope: Scope([], parent: outer), aggregatesForbiddenIn: "FROM")
@@ -240,7 +245,7 @@ extension Planner {
             return UnnestNode(arguments: arguments, columns: columns)
         case .function(let call, let alias, let names):
             guard call.name == "generate_series" else {
-                throw RedError(.undefinedFunction, "function \(call.name)() does not exist as a table function; generate_series and unnest are available")
+                throw RedError(.undefinedFunction, "function \(call.name)() does not exist as a table function; generate_series, unnest and regexp_split_to_table are available")
             }
             guard (2...3).contains(call.arguments.count) else { throw RedError(.undefinedFunction, "generate_series takes 2 or 3 arguments") }
             let ctx = BindingContext(scope: Scope([], parent: outer), aggregatesForbiddenIn: "FROM")
