@@ -58,7 +58,9 @@ enum RegularExpressions {
                 let subject = Array(text(a[0]).utf8)
                 let from = try byteOffset(ofCharacter: a.count > 2 ? a[2] : .integer(1), in: subject)
                 let pattern = try compiled(text(a[1]), caseInsensitive: flags.caseInsensitive)
-                return .integer(Int64(try matches(subject, pattern, from: from).count))
+                var count: Int64 = 0
+                forEachMatch(subject, pattern, from: from) { _ in count += 1; return true }
+                return .integer(count)
             },
             make("regexp_substr", 2...6) { a in
                 let flags = try Flags(a.count > 4 ? text(a[4]) : "", allowsGlobal: false)
@@ -67,27 +69,28 @@ enum RegularExpressions {
                 let n = try positive(a.count > 3 ? a[3] : .integer(1), "n")
                 let group = try positive(a.count > 5 ? a[5] : .integer(0), "subexpr", allowingZero: true)
                 let pattern = try compiled(text(a[1]), caseInsensitive: flags.caseInsensitive)
-                let found = try matches(subject, pattern, from: from, upTo: n)
-                guard found.count == n, group < found[n - 1].count, let range = found[n - 1][group] else { return .null }
+                var seen = 0
+                var wanted: [Range<Int>?]?
+                forEachMatch(subject, pattern, from: from) { groups in
+                    seen += 1
+                    if seen == n { wanted = groups }
+                    return seen < n
+                }
+                guard let wanted, group < wanted.count, let range = wanted[group] else { return .null }
                 return .text(String(decoding: subject[range], as: UTF8.self))
             },
         ]
     }()
 
-    /// Every match from byte `from` on (the whole match, then its groups), at most `limit`:
-    /// after an empty match the search goes on one character later, as PostgreSQL's does.
-    static func matches(_ subject: [UInt8], _ pattern: Pattern, from: Int, upTo limit: Int = .max) throws -> [[Range<Int>?]] {
-        var found: [[Range<Int>?]] = []
+    /// Calls `visit` with every match from byte `from` on (the whole match, then its groups)
+    /// until it returns false: after an empty match the search goes on one character later,
+    /// as PostgreSQL's does. Nothing is kept, so counting matches takes no memory.
+    static func forEachMatch(_ subject: [UInt8], _ pattern: Pattern, from: Int, _ visit: ([Range<Int>?]) -> Bool) {
         var position = from
-        while found.count < limit, position <= subject.count,
-              let groups = pattern.firstMatch(in: subject, from: position, notAtStart: position > 0), let whole = groups[0] {
-            found.append(groups)
-            guard found.count <= ArrayFunctions.maxElements else {
-                throw RedError(.limitExceeded, "a regular expression matched more than \(ArrayFunctions.maxElements) times")
-            }
+        while position <= subject.count, let groups = pattern.firstMatch(in: subject, from: position, notAtStart: position > 0),
+              let whole = groups[0], visit(groups) {
             position = whole.isEmpty ? nextCharacter(after: whole.lowerBound, in: subject) : whole.upperBound
         }
-        return found
     }
 
     /// The pieces of `subject` between matches of `pattern` (PostgreSQL's rule: a match
@@ -96,11 +99,15 @@ enum RegularExpressions {
     static func split(_ subject: [UInt8], _ pattern: Pattern) throws -> [Range<Int>] {
         var pieces: [Range<Int>] = []
         var pieceStart = 0, previousEnd = 0
-        for groups in try matches(subject, pattern, from: 0) {
-            guard let whole = groups[0], whole.lowerBound < subject.count, whole.upperBound > previousEnd else { continue }
+        forEachMatch(subject, pattern, from: 0) { groups in
+            guard let whole = groups[0], whole.lowerBound < subject.count, whole.upperBound > previousEnd else { return true }
             pieces.append(pieceStart..<whole.lowerBound)
             pieceStart = whole.upperBound
             previousEnd = whole.upperBound
+            return pieces.count < ArrayFunctions.maxElements
+        }
+        guard pieces.count < ArrayFunctions.maxElements else {
+            throw RedError(.limitExceeded, "regexp_split_to_array would make more than \(ArrayFunctions.maxElements) elements")
         }
         pieces.append(pieceStart..<subject.count)
         return pieces
