@@ -39,17 +39,13 @@ struct ReadGuards: Sendable {
 
     var isEmpty: Bool { keys.isEmpty && ranges.isEmpty }
 
-    /// Adds a guard unless there is one; whether it was new.
-    mutating func insert(key: [UInt8]) -> Bool {
-        guard keys.insert(key).inserted else { return false }
-        bytes += key.count + Self.overheadBytes
-        return true
+    /// Adds a guard unless there is one.
+    mutating func insert(key: [UInt8]) {
+        if keys.insert(key).inserted { bytes += key.count + Self.overheadBytes }
     }
 
-    mutating func insert(_ range: Range) -> Bool {
-        guard ranges.insert(range).inserted else { return false }
-        bytes += range.lower.count + (range.upper?.count ?? 0) + Self.overheadBytes
-        return true
+    mutating func insert(_ range: Range) {
+        if ranges.insert(range).inserted { bytes += range.lower.count + (range.upper?.count ?? 0) + Self.overheadBytes }
     }
 
     /// Throws 40001 if a transaction that committed after `snapshot` changed a guarded key or

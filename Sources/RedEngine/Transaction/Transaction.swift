@@ -288,7 +288,7 @@ public final class Transaction: @unchecked Sendable {
         try state.withLock { s in
             try Self.requireActive(s)
             try Self.requireRoom(s, treeKey.count + ReadGuards.overheadBytes)
-            _ = s.guards.insert(key: treeKey)
+            s.guards.insert(key: treeKey)
         }
     }
 
@@ -301,7 +301,7 @@ public final class Transaction: @unchecked Sendable {
         try state.withLock { s in
             try Self.requireActive(s)
             try Self.requireRoom(s, lower.count * 2 + ReadGuards.overheadBytes)
-            _ = s.guards.insert(range)
+            s.guards.insert(range)
         }
     }
 

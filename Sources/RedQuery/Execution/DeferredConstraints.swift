@@ -22,14 +22,6 @@ public final class DeferredConstraints: @unchecked Sendable {
     }
 
     public var modes = Modes()
-    private var all: Bool? {
-        get { modes.all }
-        set { modes.all = newValue }
-    }
-    private var named: [String: Bool] {
-        get { modes.named }
-        set { modes.named = newValue }
-    }
     var childChecks: [ForeignKeyEnforcement.ChildCheck] = []
     var parentChanges: [ForeignKeyEnforcement.ParentChange] = []
 
@@ -56,7 +48,7 @@ public final class DeferredConstraints: @unchecked Sendable {
     /// Whether `fk`'s checks wait for COMMIT now.
     func defers(_ fk: ForeignKeyDefinition) -> Bool {
         guard fk.deferrable == true else { return false }
-        return named[fk.name] ?? all ?? (fk.initiallyDeferred == true)
+        return modes.named[fk.name] ?? modes.all ?? (fk.initiallyDeferred == true)
     }
 
     /// `SET CONSTRAINTS`: records the mode, then runs the waiting checks of the constraints it
@@ -77,11 +69,10 @@ public final class DeferredConstraints: @unchecked Sendable {
                 guard matching.allSatisfy({ $0.deferrable == true }) else {
                     throw RedError(.invalidOperation, "constraint \"\(name)\" is not deferrable")
                 }
-                named[name] = deferred
+                modes.named[name] = deferred
             }
         } else {
-            all = deferred
-            named = [:]
+            modes = Modes(all: deferred, named: [:])
         }
         if !deferred { try settle(context: context, everything: false) }
     }

@@ -126,9 +126,7 @@ extension DDLExecutor {
             let key = fk.columnIDs.map { row.values[$0] ?? .null }
             guard try ForeignKeyEnforcement.references(key, fk, table: child.name) else { continue }
             if try enforcement.lookUp(key, in: parent, columns: fk.referencedColumnIDs, guarding: true, memo: fk.name) == nil {
-                let names = fk.columnIDs.map { id in child.schema.columns.first { $0.id == id }?.name ?? "?" }
-                throw RedError(.foreignKeyViolation, "insert or update on table \"\(child.name)\" violates foreign key constraint \"\(fk.name)\"",
-                               detail: "Key (\(names.joined(separator: ", ")))=(\(ForeignKeyEnforcement.text(key))) is not present in table \"\(parent.name)\".")
+                throw ForeignKeyEnforcement.missingReference(key, fk, of: child)
             }
         }
     }
@@ -256,14 +254,18 @@ extension DDLExecutor {
         return renamed
     }
 
+    /// The constraint `reference` names, which references `handle` (its own, for a self-reference).
+    func constraint(_ reference: ForeignKeyReference, referencing handle: TableHandle) throws -> ForeignKeyDefinition? {
+        let referencing = reference.table == handle.name ? handle : try store.open(tx, reference.table)
+        return referencing?.schema.foreignKeys?.first { $0.name == reference.constraint }
+    }
+
     /// Before column `column` of `handle` goes: the table's own constraints over it go too
     /// (PostgreSQL drops a table's constraints with their columns); one of any table that
     /// references it fails the drop (2BP01).
     func dropForeignKeys(over column: ColumnDefinition, of handle: TableHandle) throws -> TableHandle {
         for reference in handle.schema.referencedBy ?? [] {
-            let fk = reference.table == handle.name ? handle.schema.foreignKeys?.first { $0.name == reference.constraint }
-                : try store.open(tx, reference.table)?.schema.foreignKeys?.first { $0.name == reference.constraint }
-            guard let fk, fk.referencedColumnIDs.contains(column.id), !(reference.table == handle.name && fk.columnIDs.contains(column.id)) else { continue }
+            guard let fk = try constraint(reference, referencing: handle), fk.referencedColumnIDs.contains(column.id), !(reference.table == handle.name && fk.columnIDs.contains(column.id)) else { continue }
             throw RedError(.dependentObjectsStillExist, "cannot drop column \(column.name) of table \(handle.name) because other objects depend on it",
                            detail: "constraint \(reference.constraint) on table \(reference.table) depends on column \(column.name) of table \(handle.name); drop the constraint first")
         }
@@ -284,9 +286,7 @@ extension DDLExecutor {
                            detail: "Drop the constraint first, or create another index on its columns.")
         }
         for reference in handle.schema.referencedBy ?? [] {
-            let fk = reference.table == handle.name ? handle.schema.foreignKeys?.first { $0.name == reference.constraint }
-                : try store.open(tx, reference.table)?.schema.foreignKeys?.first { $0.name == reference.constraint }
-            guard let fk, ForeignKeyCatalog.referencedIndex(in: without, columns: fk.referencedColumnIDs) == nil else { continue }
+            guard let fk = try constraint(reference, referencing: handle), ForeignKeyCatalog.referencedIndex(in: without, columns: fk.referencedColumnIDs) == nil else { continue }
             throw RedError(.dependentObjectsStillExist, "cannot drop index \(name) because constraint \(reference.constraint) on table \(reference.table) requires it",
                            detail: "Drop the constraint first.")
         }

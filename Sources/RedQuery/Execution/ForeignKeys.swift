@@ -148,9 +148,14 @@ final class ForeignKeyEnforcement {
         guard try Self.references(key, fk, table: table) else { return }
         let parent = try handle(fk.referencedTable)
         if try lookUp(key, in: parent, columns: fk.referencedColumnIDs, guarding: true, memo: "\(table)\u{0}\(fk.name)") == nil {
-            throw RedError(.foreignKeyViolation, "insert or update on table \"\(table)\" violates foreign key constraint \"\(fk.name)\"",
-                           detail: "Key (\(names(fk.columnIDs, child)))=(\(Self.text(key))) is not present in table \"\(fk.referencedTable)\".")
+            throw Self.missingReference(key, fk, of: child)
         }
+    }
+
+    /// 23503 for a referencing row of `child` whose `key` its referenced table lacks.
+    static func missingReference(_ key: [Value], _ fk: ForeignKeyDefinition, of child: TableHandle) -> RedError {
+        RedError(.foreignKeyViolation, "insert or update on table \"\(child.name)\" violates foreign key constraint \"\(fk.name)\"",
+                 detail: "Key (\(names(fk.columnIDs, child)))=(\(text(key))) is not present in table \"\(fk.referencedTable)\".")
     }
 
     /// Whether `key` refers to anything: not when a value is NULL (MATCH SIMPLE), or all are
@@ -227,7 +232,7 @@ final class ForeignKeyEnforcement {
         case .noAction, .restrict:
             throw RedError(.foreignKeyViolation,
                            "update or delete on table \"\(change.parent)\" violates foreign key constraint \"\(fk.name)\" on table \"\(child.name)\"",
-                           detail: "Key (\(names(fk.referencedColumnIDs, parent)))=(\(Self.text(oldKey))) is still referenced from table \"\(child.name)\".")
+                           detail: "Key (\(Self.names(fk.referencedColumnIDs, parent)))=(\(Self.text(oldKey))) is still referenced from table \"\(child.name)\".")
         case .cascade:
             if let newKey = change.newKey {
                 try rewrite(children, of: child, fk) { column, position in newKey[position] }
@@ -323,7 +328,7 @@ final class ForeignKeyEnforcement {
         try handle(reference.table).schema.foreignKeys?.first { $0.name == reference.constraint }
     }
 
-    private func names(_ ids: [UInt16], _ handle: TableHandle) -> String {
+    private static func names(_ ids: [UInt16], _ handle: TableHandle) -> String {
         ids.map { id in handle.schema.columns.first { $0.id == id }?.name ?? "?" }.joined(separator: ", ")
     }
 
