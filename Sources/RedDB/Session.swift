@@ -35,6 +35,9 @@ public final class Session: @unchecked Sendable {
     private var deferredConstraints = DeferredConstraints()
     /// Whether this session may write at all; servers set it from the caller's role.
     public var access = SessionAccess.readWrite
+    /// Relations, functions and casts the surface serving this session adds to its SQL (PG-wire
+    /// sets PostgreSQL's system catalogs); nil for none.
+    public var surfaceCatalog: (any SurfaceCatalog)?
     /// Who is calling and with which role, as ASK's audit rows record them ("" when unknown).
     public var callerName = "", callerRole = ""
     let lock = AsyncMutex()
@@ -422,6 +425,7 @@ public final class Session: @unchecked Sendable {
                                          limits: database.options.executionLimits, cancellation: cancellation)
         executor.embeddings = embeddings
         if case .active = state { executor.deferredConstraints = deferredConstraints }
+        executor.surfaceCatalog = surfaceCatalog
         return executor
     }
 

@@ -93,6 +93,9 @@ public struct SelectItem: Sendable, Equatable {
 
 public indirect enum TableRef: Sendable, Equatable {
     case table(String, alias: String?)
+    /// `schema.name` with a schema other than `public`: a surface's relation
+    /// (`pg_catalog.pg_class`, `information_schema.columns`), else the table `name`.
+    case qualifiedTable(schema: String, name: String, alias: String?)
     /// `FROM ANY`: every item of every collection.
     case any(alias: String?)
     /// `(SELECT …) AS alias [(column, …)]`.

@@ -108,6 +108,17 @@ final class ExecutionContext: @unchecked Sendable {
     /// The open transaction block's deferred foreign key checks (nil in autocommit, where
     /// COMMIT is the statement's end).
     var deferredConstraints: DeferredConstraints?
+    /// The surface's own relations, functions and casts (PG-wire's system catalogs), if any.
+    var surfaceCatalog: (any SurfaceCatalog)?
+    private var snapshot: CatalogSnapshot?
+
+    /// The catalog as this statement sees it, read once per statement for surface relations.
+    func catalogSnapshot() throws -> CatalogSnapshot {
+        if let snapshot { return snapshot }
+        let read = try CatalogSnapshot.read(self)
+        snapshot = read
+        return read
+    }
 
     init(transaction: Transaction, store: TableStore, parameters: [Value], now: Int64, limits: ExecutionLimits = ExecutionLimits(),
          cancellation: StatementCancellation? = nil) {
@@ -144,7 +155,9 @@ final class ExecutionContext: @unchecked Sendable {
     /// A context for one part of this statement run on another thread: the same transaction,
     /// parameters, clock, limits and cancel switch, with counters of its own.
     func partition() -> ExecutionContext {
-        ExecutionContext(transaction: transaction, store: store, parameters: parameters, now: now, limits: limits, cancellation: cancellation)
+        let part = ExecutionContext(transaction: transaction, store: store, parameters: parameters, now: now, limits: limits, cancellation: cancellation)
+        part.surfaceCatalog = surfaceCatalog
+        return part
     }
 }
 

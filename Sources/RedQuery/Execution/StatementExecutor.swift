@@ -25,6 +25,9 @@ public struct StatementExecutor {
     /// The transaction block's deferred foreign key checks (nil outside a block).
     public var deferredConstraints: DeferredConstraints?
 
+    /// The surface's own relations, functions and casts (see `SurfaceCatalog`).
+    public var surfaceCatalog: (any SurfaceCatalog)?
+
     public init(transaction: Transaction, store: TableStore, parameters: [Value], now: Int64, limits: ExecutionLimits = ExecutionLimits(),
                 cancellation: StatementCancellation? = nil) {
         self.cancellation = cancellation
@@ -39,6 +42,7 @@ public struct StatementExecutor {
         let context = ExecutionContext(transaction: transaction, store: store, parameters: parameters, now: now, limits: limits, cancellation: cancellation)
         context.embeddings = embeddings
         context.deferredConstraints = deferredConstraints
+        context.surfaceCatalog = surfaceCatalog
         return context
     }
 

@@ -256,6 +256,12 @@ struct ScalarFunction: Sendable {
             return float(Foundation.log10(x))
         }
         add(["mod"], 2...2) { a, _ in try Arithmetic.apply("%", a[0], a[1]) }
+        add(["__bit_and"], 2...2) { a, _ in
+            guard case .integer(let x) = try DataType.integer.coerce(a[0]), case .integer(let y) = try DataType.integer.coerce(a[1]) else {
+                throw RedError(.undefinedFunction, "operator does not exist: \(a[0].kindName) & \(a[1].kindName)")
+            }
+            return .integer(x & y)
+        }
         add(["div"], 2...2) { a, _ in
             let r = try Arithmetic.apply("/", a[0], a[1])
             if case .float(let d) = r {

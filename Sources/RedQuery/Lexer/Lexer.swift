@@ -193,7 +193,7 @@ struct Lexer {
         throw error("Unexpected character: '\(shown)'", at: start)
     }
 
-    static let oneByteSymbols = Set("=<>+-*/%()[]{},.;:^~".utf8)
+    static let oneByteSymbols = Set("=<>+-*/%()[]{},.;:^~&".utf8)
 
     /// `<>`, `!=` (as `<>`), `<=`, `>=`, `||`, `::`, the JSON operators `#>`, `@>`, `<@` and
     /// the array overlap `&&`, the regular-expression ones `~*`, `!~` (`#>>` and `!~*` are matched before this). `->`

@@ -78,6 +78,11 @@ extension Parser {
                 let pattern = try parseExpression(minimumPrecedence: Precedence.other + 1)
                 let match = operatorCall(s.hasSuffix("*") ? "__regex_match_ci" : "__regex_match", left, pattern)
                 return s.hasPrefix("!") ? .unary("not", match) : match
+            case "&":
+                // Bitwise AND of integers (PostgreSQL's `&`, at the precedence of other operators).
+                guard binds(Precedence.other) else { return nil }
+                advance()
+                return operatorCall("__bit_and", left, try parseExpression(minimumPrecedence: Precedence.other + 1))
             case "||", "#>", "#>>", "@>", "<@", "&&":
                 guard binds(Precedence.other) else { return nil }
                 advance()
@@ -165,9 +170,28 @@ extension Parser {
     /// `operand::type` / `CAST(operand AS type)`, at the type. A cast to an array of a named
     /// type (`'{1,2}'::int[]`) casts each element (`__array_cast`); `ARRAY` alone keeps them.
     mutating func parseCastTarget(_ operand: Expr) throws -> Expr {
+        if let surfaceType = surfaceTypeName() {
+            // A type the engine does not know (`::regclass`): the surface's cast, or 42704 when binding.
+            return .function(FunctionCall(name: Self.surfaceCast, arguments: [operand, .literal(.text(surfaceType))], distinct: false, star: false))
+        }
         let (type, _, element) = try parseTypeNameWithArguments()
         guard let element, element != .array else { return .cast(operand, type) }
         return .function(FunctionCall(name: "__array_cast", arguments: [operand, .literal(.text(element.rawValue))], distinct: false, star: false))
+    }
+
+    /// The call a cast to a type outside `DataType` parses into: `(operand, 'typename')`.
+    static let surfaceCast = "__surface_cast"
+
+    /// At a cast's type: a one-word name (`regclass`, `pg_catalog.regtype`) that is no
+    /// `DataType` and no start of a longer type name, consumed; nil (nothing consumed) otherwise.
+    mutating func surfaceTypeName() -> String? {
+        var ahead = 0
+        if case .identifier("pg_catalog", _) = current.kind, isSymbol(".", ahead: 1) { ahead = 2 }
+        guard case .identifier(let name, _) = peekToken(ahead).kind, DataType(sqlName: name) == nil,
+              !["double", "character", "timestamp", "time", "password", "secret"].contains(name),
+              !isSymbol("(", ahead: ahead + 1), !isSymbol("[", ahead: ahead + 1), !isSymbol(".", ahead: ahead + 1) else { return nil }
+        for _ in 0...ahead { advance() }
+        return name
     }
 
     /// `left op ANY|SOME|ALL (subquery)` or `(array)`, at the quantifier.
@@ -292,6 +316,18 @@ extension Parser {
                     advance(); return .function(FunctionCall(name: "current_date", arguments: [], distinct: false, star: false))
                 case "current_user", "session_user", "current_catalog", "current_schema" where !isSymbol("(", ahead: 1):
                     advance(); return .function(FunctionCall(name: word, arguments: [], distinct: false, star: false))
+                case "array" where isSymbol("(", ahead: 1) && (isKeyword("select", ahead: 2) || isKeyword("with", ahead: 2) || isKeyword("values", ahead: 2)):
+                    // `ARRAY(subquery)`: its rows' one column, in order, as an array ('{}' for none),
+                    // written as `COALESCE((SELECT array_agg(e) FROM (subquery) AS r(e)), '{}')`.
+                    advance(); advance()
+                    let rows = try parseQuery()
+                    try expectSymbol(")")
+                    let element = Expr.column(["__array_rows", "__element"])
+                    let aggregate = Expr.function(FunctionCall(name: "array_agg", arguments: [element], distinct: false, star: false))
+                    let select = Select(items: [SelectItem(expr: aggregate, alias: nil)], from: .subquery(rows, alias: "__array_rows", columns: ["__element"]))
+                    let collected = Expr.subquery(Query(body: .select(select)))
+                    let array = Expr.function(FunctionCall(name: "coalesce", arguments: [collected, .cast(.literal(.text("{}")), .array)], distinct: false, star: false))
+                    return .cast(array, .array)
                 case "array" where isSymbol("[", ahead: 1):
                     advance()
                     return try parsePrimary()
@@ -314,6 +350,8 @@ extension Parser {
                 if acceptSymbol("*") { throw error("unexpected .* in expression") }
                 path.append(try parseAnyName())
             }
+            // A schema-qualified function (`pg_catalog.format_type(…)`): functions live in no schema here.
+            if path.count == 2, isSymbol("(") { return try parseFunctionCall(name: path[1]) }
             return .column(path)
         default:
             throw unexpected()

@@ -2,6 +2,9 @@ import RedCore
 
 /// SELECT, set operations, CTEs, VALUES and FROM items.
 extension Parser {
+    /// The wrapper `f(…) WITH ORDINALITY` parses into (a FROM function of one argument, the call).
+    static let withOrdinality = "__with_ordinality"
+
     mutating func parseQuery() throws -> Query {
         try enter()
         defer { leave() }
@@ -273,13 +276,22 @@ extension Parser {
             return .any(alias: try parseOptionalAlias())
         }
         if acceptSymbol("*") { return .any(alias: try parseOptionalAlias()) }
-        var name = try parseIdentifier(what: "table name")
-        if isSymbol("("), case .function(let call) = try parseFunctionCall(name: name) {
+        let name = try parseIdentifier(what: "table name")
+        if isSymbol("("), case .function(var call) = try parseFunctionCall(name: name) {
+            if isKeyword("with"), isKeyword("ordinality", ahead: 1) {
+                // `f(…) WITH ORDINALITY`: the planner appends each row's number (`OrdinalityNode`).
+                advance(); advance()
+                call = FunctionCall(name: Self.withOrdinality, arguments: [.function(call)], distinct: false, star: false)
+            }
             let alias = try parseOptionalAlias()
             let columns = alias != nil && isSymbol("(") ? try parseNameList() : []
             return .function(call, alias: alias, columns: columns)
         }
-        if acceptSymbol(".") { name = try parseIdentifier(what: "table name") }  // schema-qualified: public.t
+        if acceptSymbol(".") {  // schema-qualified: public.t, pg_catalog.pg_class
+            let inner = try parseIdentifier(what: "table name")
+            if name == "public" { return .table(inner, alias: try parseOptionalAlias()) }
+            return .qualifiedTable(schema: name, name: inner, alias: try parseOptionalAlias())
+        }
         return .table(name, alias: try parseOptionalAlias())
     }
 }

@@ -169,6 +169,15 @@ extension Planner {
         if SetReturningCalls.isSetReturning(call) {
             throw RedError(.featureNotSupported, "set-returning function \(call.name)() is only allowed in FROM or directly in a select list")
         }
+        if call.name == Parser.surfaceCast, case .literal(.text(let typeName)) = call.arguments[1] {
+            guard let cast = context.surfaceCatalog?.cast(to: typeName) else {
+                throw RedError(.undefinedObject, "type \"\(typeName)\" does not exist")
+            }
+            return try bindSurfaceFunction(cast, name: typeName, [call.arguments[0]], ctx)
+        }
+        if ScalarFunction.library[call.name] == nil, let function = context.surfaceCatalog?.function(named: call.name) {
+            return try bindSurfaceFunction(function, name: call.name, call.arguments, ctx)
+        }
         var function = try ScalarFunction.lookup(call.name, argumentCount: call.arguments.count)
         var arguments = try call.arguments.map { try bind($0, ctx) }
         if call.name == "__json_contains", isArrayTyped(arguments[0], ctx) || isArrayTyped(arguments[1], ctx) {
@@ -188,6 +197,21 @@ extension Planner {
             function = ScalarFunction.roundHalfEven
         }
         return .function(function, arguments)
+    }
+
+    /// A surface's function or cast (`SurfaceCatalog`), called with the statement's catalog and
+    /// typed as the surface declares (PG-wire describes the column by it).
+    func bindSurfaceFunction(_ function: SurfaceFunction, name: String, _ arguments: [Expr], _ ctx: BindingContext) throws -> BoundExpr {
+        guard function.arity.contains(arguments.count) else {
+            throw RedError(.undefinedFunction, "function \(name) does not accept \(arguments.count) argument\(arguments.count == 1 ? "" : "s")")
+        }
+        let bound = try arguments.map { try bind($0, ctx) }
+        let body = function.body
+        let scalar = ScalarFunction(name: name, arity: function.arity, acceptsNull: !function.strict, isDeterministicWithinStatement: true) { values, context in
+            try body(values, try context.catalogSnapshot())
+        }
+        let call = BoundExpr.function(scalar, bound)
+        return function.resultType == .any ? call : .cast(call, function.resultType)
     }
 
     /// `a || b` with an array on one side, as PostgreSQL resolves it: the other side is an
@@ -252,6 +276,12 @@ extension Planner {
             if ["coalesce", "nullif", "greatest", "least"].contains(f.name) { return arguments.contains { isArrayTyped($0, ctx) } }
             return ScalarFunction.resultTypes[f.name] == .array
         case .column(let i): return ctx.aggregation == nil && i < ctx.scope.columns.count && ctx.scope.columns[i].type == .array
+        case .outer(let depth, let i):
+            // A correlated reference (`WHERE x = t.tags[1]` in a subquery): the enclosing scope's column.
+            var scope: Scope? = ctx.scope
+            for _ in 0..<depth { scope = scope?.parent }
+            guard let scope, i < scope.columns.count else { return false }
+            return scope.columns[i].type == .array
         default: return false
         }
     }
@@ -401,6 +431,10 @@ extension Planner {
         }
         if path.count >= 2, let i = try unique(matches(path[1], qualifier: path[0]), path[0] + "." + path[1]) {
             return path.count == 2 ? .column(i) : .documentField(column: i, path: Array(path.dropFirst(2)))
+        }
+        // `schema.table.column` (`pg_catalog.pg_class.relname`): schemas are not kept, the table decides.
+        if path.count == 3, let i = try unique(matches(path[2], qualifier: path[1]), path.joined(separator: ".")) {
+            return .column(i)
         }
         if let i = try unique(matches(path[0], qualifier: nil), path[0]) {
             return path.count == 1 ? .column(i) : .documentField(column: i, path: Array(path.dropFirst()))

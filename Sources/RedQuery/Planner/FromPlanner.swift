@@ -178,6 +178,12 @@ extension Planner {
 
     func planLeaf(_ ref: TableRef, outer: Scope?) throws -> PlanNode {
         switch ref {
+        case .qualifiedTable(let schema, let name, let alias):
+            if let relation = context.surfaceCatalog?.relation(schema: schema, name: name) {
+                return SurfaceRelationNode(relation, qualifier: alias ?? name, label: "\(schema).\(name)")
+            }
+            // Schemas are not kept: any other schema names the table itself, as it always has.
+            return try planLeaf(.table(name, alias: alias), outer: outer)
         case .table(let name, let alias):
             let qualifier = alias ?? name
             for frame in cteFrames.reversed() {
@@ -191,6 +197,9 @@ extension Planner {
             if let view = try ViewCatalog.definition(of: name, context.transaction) {
                 let plan = try planView(name, view)
                 return AliasNode(plan, columns: try Self.renamed(plan.columns, view.columns, qualifier: qualifier, what: "view \(name)"), label: name)
+            }
+            if let relation = context.surfaceCatalog?.relation(schema: nil, name: name) {
+                return SurfaceRelationNode(relation, qualifier: qualifier, label: name)
             }
             throw RedError(.undefinedCollection, "relation \"\(name)\" does not exist")
         case .lateral(let inner):
@@ -225,6 +234,17 @@ extension Planner {
                 ScopeColumn(qualifier: alias, name: name, type: source.columns[0].type, hidden: true)
             }
             return ZipNode(sources, columns: columns)
+        case .function(let call, let alias, let names) where call.name == Parser.withOrdinality:
+            // The function's own columns, then the row number: named by the alias list's last
+            // name when it lists one more than the function has, else "ordinality".
+            guard case .function(let inner) = call.arguments.first else { preconditionFailure("WITH ORDINALITY wraps a call") }
+            let plan = try planLeaf(.function(inner, alias: alias, columns: []), outer: outer)
+            let width = plan.columns.count
+            guard names.count <= width + 1 else {
+                throw RedError(.syntaxError, "table \"\(alias ?? inner.name)\" has \(width + 1) columns available but \(names.count) columns specified")
+            }
+            let numbered = OrdinalityNode(plan, column: ScopeColumn(qualifier: alias ?? inner.name, name: names.count == width + 1 ? names[width] : "ordinality", type: .integer))
+            return AliasNode(numbered, columns: try Self.renamed(numbered.columns, names, qualifier: alias ?? inner.name, what: "table \(alias ?? inner.name)"), label: inner.name)
         case .function(let call, let alias, let names) where call.name == "regexp_split_to_table":
             // PostgreSQL's definition: the elements of regexp_split_to_array, one per row.
             let array = FunctionCall(name: "regexp_split_to_array", arguments: call.arguments, distinct: false, star: false)

@@ -359,6 +359,7 @@ final class Planner {
             case .stddevPop, .stddevSamp, .varPop, .varSamp: return .float
             case .min, .max, .first, .last: return argument
             case .stringAgg: return .text
+            case .arrayAgg: return .array
             case .boolAnd, .boolOr: return .boolean
             default: return .any
             }

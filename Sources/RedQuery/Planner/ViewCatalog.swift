@@ -93,7 +93,7 @@ struct QueryNames {
 
     mutating func visit(_ ref: TableRef) {
         switch ref {
-        case .table(let name, _): tables.insert(name)
+        case .table(let name, _), .qualifiedTable(_, let name, _): tables.insert(name)
         case .any: break
         case .subquery(let q, _, _): visit(q)
         case .lateral(let inner): visit(inner)

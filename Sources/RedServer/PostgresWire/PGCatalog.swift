@@ -2,14 +2,10 @@ import RedCore
 import RedDB
 import RedQuery
 
-/// Answers the catalog queries PostgreSQL tools send (psql's `\dt`, `\d`,
-/// `\d table`, `\di`, `\l`, `\dn`, and `information_schema.tables/columns`)
-/// from RedDB's own catalog. Everything lives in schema `public` of database
-/// `reddb`.
-///
-/// psql reads these results by column position and compares booleans with
-/// `"t"`, so each answer has exactly the columns psql's query selects, and any
-/// unrecognised catalog query gets a clear 0A000 rather than a wrong shape.
+/// Answers psql's own catalog queries (`\dt`, `\d`, `\d table`, `\di`, `\l`, `\dn`) from
+/// RedDB's catalog, exactly as psql reads them: by column position, booleans compared with
+/// `"t"`. Everything lives in schema `public` of database `reddb`. Every other query that
+/// names a catalog is ordinary SQL, run by the engine over `PGSystemCatalog`'s relations.
 /// Relation OIDs are stable: 16384 + FNV-1a-32("relation:<name>") mod 1 000 000.
 struct PGCatalog {
     let collections: [CollectionInfo]
@@ -55,36 +51,45 @@ struct PGCatalog {
         return false
     }
 
+    /// psql's catalog queries, each answered exactly as psql reads it: a test on the
+    /// lower-cased text and the answer. Every other catalog query is ordinary SQL over
+    /// `PGSystemCatalog`'s relations.
+    private static let routes: [(matches: @Sendable (String) -> Bool, answer: @Sendable (inout PGCatalog, String) throws -> QueryResult)] = [
+        ({ $0.contains("from pg_catalog.pg_class c") && $0.contains("as \"name\"") }, { try $0.relationList($1) }),
+        ({ $0.contains("select c.oid,") && $0.contains("c.relname") && $0.contains("from pg_catalog.pg_class c") }, { try $0.relationLookup($1) }),
+        ({ $0.contains("select c.relchecks, c.relkind") }, { try $0.relationFlags($1) }),
+        ({ $0.contains("from pg_catalog.pg_constraint r") && $0.contains("r.contype = 'c'") }, { $0.checkConstraints($1) }),
+        ({ $0.contains("from pg_catalog.pg_attribute a") && $0.contains("a.attrelid =") }, { try $0.attributes($1) }),
+        ({ $0.contains("from pg_catalog.pg_constraint r") && $0.contains("r.contype = 'f'") }, { $0.foreignKeys($1) }),
+        ({ $0.contains("from pg_catalog.pg_constraint c") && $0.contains("confrelid in") }, { $0.referencingForeignKeys($1) }),
+        ({ $0.contains("from pg_catalog.pg_trigger t") }, { c, _ in c.empty(["tgname", "pg_get_triggerdef", "tgenabled", "tgisinternal", "parent"]) }),
+        ({ $0.contains("pg_catalog.pg_index i") && $0.contains("i.indisprimary") }, { try $0.indexes($1) }),
+        ({ $0.contains("from pg_catalog.pg_policy pol") }, { c, _ in c.empty(["polname", "polpermissive", "array_to_string", "pg_get_expr", "pg_get_expr", "cmd"]) }),
+        ({ $0.contains("from pg_catalog.pg_statistic_ext") }, { c, _ in
+            c.empty(["oid", "stxrelid", "nsp", "stxname", "columns", "ndist_enabled", "deps_enabled", "mcv_enabled", "stxstattarget"]) }),
+        ({ $0.contains("from pg_catalog.pg_publication p") }, { c, _ in c.empty(["pubname", "?column?", "?column?"]) }),
+        ({ $0.contains("pg_catalog.pg_inherits i") }, { c, lower in
+            lower.contains("i.inhrelid =") ? c.empty(["oid"]) : c.empty(["oid", "relkind", "inhdetachpending", "pg_get_expr"]) }),
+        ({ $0.contains("from pg_catalog.pg_database d") }, { c, _ in try c.aliased(c.sql, rows: [c.databaseRow]) }),
+        ({ $0.contains("from pg_catalog.pg_namespace n") && $0.contains("as \"name\"") }, { c, _ in
+            try c.aliased(c.sql, rows: [["name": .text(Self.schemaName), "owner": .text(c.owner)]]) }),
+    ]
+
+    /// Whether `sql` is one of psql's catalog queries this type answers itself.
+    static func answersItself(_ sql: String) -> Bool {
+        guard mentionsCatalog(sql) else { return false }
+        let lower = sql.lowercased()
+        return routes.contains { $0.matches(lower) }
+    }
+
     mutating func answer(_ sql: String) throws -> QueryResult {
         let lower = sql.lowercased()
         self.sql = sql
-        if lower.contains("from pg_catalog.pg_class c") && lower.contains("as \"name\"") { return try relationList(lower) }
-        if lower.contains("select c.oid,") && lower.contains("c.relname") && lower.contains("from pg_catalog.pg_class c") {
-            return try relationLookup(lower)
+        guard let route = Self.routes.first(where: { $0.matches(lower) }) else {
+            let preview = sql.prefix(80).split(separator: "\n").joined(separator: " ")
+            throw RedError(.featureNotSupported, "this PostgreSQL catalog query is not emulated by RedDB: \(preview)…")
         }
-        if lower.contains("select c.relchecks, c.relkind") { return try relationFlags(lower) }
-        if lower.contains("from pg_catalog.pg_constraint r") && lower.contains("r.contype = 'c'") { return checkConstraints(lower) }
-        if lower.contains("from pg_catalog.pg_attribute a") && lower.contains("a.attrelid =") { return try attributes(lower) }
-        if lower.contains("from pg_catalog.pg_constraint r") && lower.contains("r.contype = 'f'") { return foreignKeys(lower) }
-        if lower.contains("from pg_catalog.pg_constraint c") && lower.contains("confrelid in") { return referencingForeignKeys(lower) }
-        if lower.contains("from pg_catalog.pg_trigger t") { return empty(["tgname", "pg_get_triggerdef", "tgenabled", "tgisinternal", "parent"]) }
-        if lower.contains("pg_catalog.pg_index i") && lower.contains("i.indisprimary") { return try indexes(lower) }
-        if lower.contains("from pg_catalog.pg_policy pol") { return empty(["polname", "polpermissive", "array_to_string", "pg_get_expr", "pg_get_expr", "cmd"]) }
-        if lower.contains("from pg_catalog.pg_statistic_ext") {
-            return empty(["oid", "stxrelid", "nsp", "stxname", "columns", "ndist_enabled", "deps_enabled", "mcv_enabled", "stxstattarget"])
-        }
-        if lower.contains("from pg_catalog.pg_publication p") { return empty(["pubname", "?column?", "?column?"]) }
-        if lower.contains("pg_catalog.pg_inherits i") {
-            return lower.contains("i.inhrelid =") ? empty(["oid"]) : empty(["oid", "relkind", "inhdetachpending", "pg_get_expr"])
-        }
-        if lower.contains("from pg_catalog.pg_database d") { return try aliased(sql, rows: [databaseRow]) }
-        if lower.contains("from pg_catalog.pg_namespace n") && lower.contains("as \"name\"") {
-            return try aliased(sql, rows: [["name": .text(Self.schemaName), "owner": .text(owner)]])
-        }
-        if lower.contains("information_schema.tables") { return informationSchemaTables(lower) }
-        if lower.contains("information_schema.columns") { return informationSchemaColumns(lower) }
-        let preview = sql.prefix(80).split(separator: "\n").joined(separator: " ")
-        throw RedError(.featureNotSupported, "this PostgreSQL catalog query is not emulated by RedDB: \(preview)…")
+        return try route.answer(&self, lower)
     }
 
     // MARK: Relations
@@ -105,9 +110,9 @@ struct PGCatalog {
         return out
     }
 
-    static func oid(_ name: String) -> Int64 {
+    static func oid(_ name: String, kind: String = "relation") -> Int64 {
         var hash: UInt32 = 2_166_136_261
-        for byte in "relation:\(name)".utf8 {
+        for byte in "\(kind):\(name)".utf8 {
             hash ^= UInt32(byte)
             hash = hash &* 16_777_619
         }
@@ -135,7 +140,7 @@ struct PGCatalog {
     }
 
     /// `\dt`, `\d`, `\di` (and their `+` forms): one row per relation of the listed kinds.
-    private func relationList(_ lower: String) throws -> QueryResult {
+    func relationList(_ lower: String) throws -> QueryResult {
         var kinds: Set<String> = ["r"]
         if let start = lower.range(of: "c.relkind in (") {
             let list = lower[start.upperBound...].prefix { $0 != ")" }
@@ -150,7 +155,7 @@ struct PGCatalog {
     }
 
     /// `\d NAME` step 1: oid, schema and name of every matching relation.
-    private func relationLookup(_ lower: String) throws -> QueryResult {
+    func relationLookup(_ lower: String) throws -> QueryResult {
         let rows = try matching(lower).filter { $0.kind == "r" }.sorted { $0.name < $1.name }
             .map { [Value.integer(Self.oid($0.name)), .text(Self.schemaName), .text($0.name)] }
         return PGCatalog.table(["oid", "nspname", "relname"], rows: rows)
@@ -162,7 +167,7 @@ struct PGCatalog {
     }
 
     /// `\d NAME` step 2: the table's flags (relkind, has indexes …), exactly one row.
-    private func relationFlags(_ lower: String) throws -> QueryResult {
+    func relationFlags(_ lower: String) throws -> QueryResult {
         let names = ["relchecks", "relkind", "relhasindex", "relhasrules", "relhastriggers", "relrowsecurity", "relforcerowsecurity",
                      "relhasoids", "relispartition", "?column?", "reltablespace", "reloftype", "relpersistence", "relreplident", "amname"]
         guard let r = relation(oid: Self.oidLiteral(after: "c.oid = ", in: lower)), r.kind == "r" else {
@@ -178,14 +183,14 @@ struct PGCatalog {
     }
 
     /// `\d NAME`'s "Check constraints:" (asked when relchecks > 0): name and definition, by name.
-    private func checkConstraints(_ lower: String) -> QueryResult {
+    func checkConstraints(_ lower: String) -> QueryResult {
         let checks = relation(oid: Self.oidLiteral(after: "r.conrelid = ", in: lower))?.table.schema.checks ?? []
         return PGCatalog.table(["conname", "pg_get_constraintdef"],
                                rows: checks.sorted { $0.name < $1.name }.map { [.text($0.name), .text("CHECK (\($0.sql))")] })
     }
 
     /// `\d NAME`'s "Foreign-key constraints:": the table's own, by name.
-    private func foreignKeys(_ lower: String) -> QueryResult {
+    func foreignKeys(_ lower: String) -> QueryResult {
         let table = relation(oid: Self.oidLiteral(after: "r.conrelid = ", in: lower))?.table
         let rows = (table?.schema.foreignKeys ?? []).sorted { $0.name < $1.name }.map { fk -> [Value] in
             [.text("t"), .text(fk.name), .text(definition(of: fk, in: table!)), .text(table!.name)]
@@ -194,7 +199,7 @@ struct PGCatalog {
     }
 
     /// `\d NAME`'s "Referenced by:": other tables' constraints naming this one, by name.
-    private func referencingForeignKeys(_ lower: String) -> QueryResult {
+    func referencingForeignKeys(_ lower: String) -> QueryResult {
         let table = relation(oid: Self.oidLiteral(after: "pg_partition_ancestors(", in: lower))?.table
         let rows = (table?.schema.referencedBy ?? []).sorted { $0.constraint < $1.constraint }.compactMap { reference -> [Value]? in
             guard let child = collections.first(where: { $0.name == reference.table }),
@@ -220,7 +225,7 @@ struct PGCatalog {
     }
 
     /// `\d NAME` step 3: the columns.
-    private func attributes(_ lower: String) throws -> QueryResult {
+    func attributes(_ lower: String) throws -> QueryResult {
         let verbose = lower.contains("a.attstorage")
         var names = ["attname", "format_type", "pg_get_expr", "attnotnull", "attcollation", "attidentity", "attgenerated"]
         if verbose { names += ["attstorage", "attcompression", "attstattarget", "col_description"] }
@@ -235,7 +240,7 @@ struct PGCatalog {
     }
 
     /// `\d NAME` step 4: indexes with their definitions and constraints.
-    private func indexes(_ lower: String) throws -> QueryResult {
+    func indexes(_ lower: String) throws -> QueryResult {
         let names = ["relname", "indisprimary", "indisunique", "indisclustered", "indisvalid", "pg_get_indexdef",
                      "pg_get_constraintdef", "contype", "condeferrable", "condeferred", "indisreplident", "reltablespace"]
         guard let r = relation(oid: Self.oidLiteral(after: "c.oid = ", in: lower)) else { return PGCatalog.table(names, rows: []) }
@@ -272,53 +277,23 @@ struct PGCatalog {
 
     // MARK: Databases, schemas, information_schema
 
-    private var databaseRow: [String: Value] {
+    var databaseRow: [String: Value] {
         ["name": .text(Self.databaseName), "owner": .text(owner), "encoding": .text("UTF8"), "collate": .text("C"), "ctype": .text("C"),
          "icu locale": .null, "locale provider": .text("libc"), "access privileges": .null, "size": .text("0 bytes"),
          "tablespace": .text("pg_default"), "description": .null]
-    }
-
-    private func informationSchemaTables(_ lower: String) -> QueryResult {
-        let rows = collections.filter { Self.filter(lower, ["table_name"], $0.name) }.map {
-            [Value.text(Self.databaseName), .text(Self.schemaName), .text($0.name), .text("BASE TABLE")]
-        }
-        return PGCatalog.table(["table_catalog", "table_schema", "table_name", "table_type"], rows: rows)
-    }
-
-    private func informationSchemaColumns(_ lower: String) -> QueryResult {
-        var rows: [[Value]] = []
-        for c in collections where Self.filter(lower, ["table_name"], c.name) {
-            for (i, column) in c.schema.describedColumns.enumerated() {
-                rows.append([.text(Self.databaseName), .text(Self.schemaName), .text(c.name), .text(column.name), .integer(Int64(i + 1)),
-                             column.defaultSQL.map { .text($0) } ?? .null, .text(column.notNull || column.primaryKey ? "NO" : "YES"),
-                             .text(Self.formatType(column.type))])
-            }
-        }
-        return PGCatalog.table(["table_catalog", "table_schema", "table_name", "column_name", "ordinal_position", "column_default",
-                                "is_nullable", "data_type"], rows: rows)
-    }
-
-    /// The spec's post-filter: the first `<alias> = '<literal>'` keeps matching rows only.
-    static func filter(_ lower: String, _ aliases: [String], _ value: String) -> Bool {
-        for alias in aliases {
-            guard let start = lower.range(of: "\(alias) = '") else { continue }
-            let literal = lower[start.upperBound...].prefix { $0 != "'" }
-            return value.lowercased() == literal
-        }
-        return true
     }
 
     // MARK: Result building
 
     /// A result whose columns are the query's `AS "alias"` names in order, filled from `rows`
     /// by lower-cased alias (unknown aliases are NULL).
-    private func aliased(_ sql: String, rows: [[String: Value]]) throws -> QueryResult {
+    func aliased(_ sql: String, rows: [[String: Value]]) throws -> QueryResult {
         let aliasPattern = try Regex(#"(?i)\s+as\s+"([^"]+)""#)
         let aliases = sql.matches(of: aliasPattern).compactMap { $0.output[1].substring.map(String.init) }
         return PGCatalog.table(aliases, rows: rows.map { row in aliases.map { row[$0.lowercased()] ?? .null } })
     }
 
-    private func empty(_ names: [String]) -> QueryResult { PGCatalog.table(names, rows: []) }
+    func empty(_ names: [String]) -> QueryResult { PGCatalog.table(names, rows: []) }
 
     static func table(_ names: [String], rows: [[Value]]) -> QueryResult {
         QueryResult(columns: names.map { ResultColumn(name: $0, type: .text) }, rows: rows, statementType: "select",

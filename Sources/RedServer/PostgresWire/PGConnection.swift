@@ -200,6 +200,7 @@ final class PGConnection {
                 }.get()
                 settings.applyStartup(parameters)
                 session.statementTimeoutMilliseconds = settings.statementTimeoutMilliseconds
+                session.surfaceCatalog = PGSystemCatalog(user: user)
                 for (name, value) in settings.reportedAtStartup(serverVersion: PGSettings.serverVersion) {
                     writer.parameterStatus(name, value)
                 }

@@ -5,7 +5,8 @@ import RedDB
 /// protocol vocabulary rather than queries (ADR 0010: adapters translate, the
 /// engine never learns pg_catalog): run-time settings (SET/RESET/SHOW),
 /// session housekeeping (DISCARD, DEALLOCATE), COPY (which talks to the client
-/// mid-statement), and the catalog queries psql and drivers send.
+/// mid-statement), and psql's own catalog queries (`PGCatalog`; other catalog queries run in
+/// the engine over the session's `PGSystemCatalog`).
 ///
 /// RedDB's own SET forms (`SET CONFIG`, `SET TENANT`) and `SHOW TABLES` /
 /// `SHOW COLLECTIONS` go to the engine like every other statement.
@@ -27,7 +28,7 @@ enum PGWireCommand {
     static func recognize(_ sql: String) throws -> PGWireCommand? {
         // Every plain statement passes through here: its first keyword, read from its bytes,
         // turns away all but wire commands before any word is built as a `String`.
-        guard wireKeywords.contains(leadingKeyword(sql)) else { return PGCatalog.mentionsCatalog(sql) ? .catalog(sql) : nil }
+        guard wireKeywords.contains(leadingKeyword(sql)) else { return PGCatalog.answersItself(sql) ? .catalog(sql) : nil }
         // Words are built as characters (16 bytes each): a 64 MiB SET would take a gigabyte.
         guard sql.utf8.count <= PGLimits.maxWireCommandBytes else {
             throw RedError(.limitExceeded, "statement longer than \(PGLimits.maxWireCommandBytes) bytes")
@@ -96,7 +97,7 @@ enum PGWireCommand {
         case "listen", "notify":
             throw RedError(.featureNotSupported, "\(first.uppercased()) is not supported by RedDB")
         default:
-            return PGCatalog.mentionsCatalog(sql) ? .catalog(sql) : nil
+            return PGCatalog.answersItself(sql) ? .catalog(sql) : nil
         }
     }
 

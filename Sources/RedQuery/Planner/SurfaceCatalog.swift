@@ -1,0 +1,152 @@
+import RedCore
+import RedEngine
+
+/// Relations, functions and casts a surface adds to the SQL its clients send: a wire
+/// protocol's own vocabulary, such as the PostgreSQL system catalogs PG-wire supplies
+/// (`pg_class`, `information_schema.columns`, `pg_get_indexdef`, `'t'::regclass`). The spec
+/// keeps protocol vocabularies in the wire adapter, never in the engine; this protocol is
+/// how the adapter hands them over while the engine still plans and runs the whole
+/// statement — joins, filters, aggregates and parameters work on catalog rows as on any
+/// other. The engine knows nothing of what the names mean.
+///
+/// A session carries at most one (`Session.surfaceCatalog`); statements run without one
+/// see none of these names.
+public protocol SurfaceCatalog: Sendable {
+    /// The relation `name` (`schema` when the statement qualified it, lower-cased), or nil
+    /// when the surface has none. Asked only for names that are not a CTE, table or view of
+    /// the statement, or that carry a schema other than `public`.
+    func relation(schema: String?, name: String) -> SurfaceRelation?
+    /// A function of the surface's vocabulary (`pg_get_indexdef`); nil when it has none.
+    func function(named name: String) -> SurfaceFunction?
+    /// A cast to a type of the surface's vocabulary (`x::regclass`); nil when it has none.
+    func cast(to typeName: String) -> SurfaceFunction?
+}
+
+/// A relation whose rows the surface computes from the catalog the statement sees.
+public struct SurfaceRelation: Sendable {
+    public var columns: [SurfaceColumn]
+    public var rows: @Sendable (CatalogSnapshot) throws -> [[Value]]
+
+    public init(columns: [SurfaceColumn], rows: @escaping @Sendable (CatalogSnapshot) throws -> [[Value]]) {
+        self.columns = columns
+        self.rows = rows
+    }
+}
+
+public struct SurfaceColumn: Sendable {
+    public var name: String
+    public var type: DataType
+    public init(_ name: String, _ type: DataType) { self.name = name; self.type = type }
+}
+
+/// A scalar function (or cast) of a surface: `arity` arguments, a result of `resultType`
+/// (what Describe reports), NULL for any NULL argument when `strict`, as PostgreSQL's
+/// catalog functions are.
+public struct SurfaceFunction: Sendable {
+    public var arity: ClosedRange<Int>
+    public var resultType: DataType
+    public var strict: Bool
+    public var body: @Sendable ([Value], CatalogSnapshot) throws -> Value
+
+    public init(arity: ClosedRange<Int>, resultType: DataType, strict: Bool = true,
+                body: @escaping @Sendable ([Value], CatalogSnapshot) throws -> Value) {
+        self.arity = arity
+        self.resultType = resultType
+        self.strict = strict
+        self.body = body
+    }
+}
+
+/// The database's catalog as one statement's transaction sees it: every collection with its
+/// schema, and every view with its query and columns, each by name.
+public struct CatalogSnapshot: Sendable {
+    public struct Table: Sendable {
+        public var name: String
+        public var schema: CollectionSchema
+        /// The columns a catalog lists, in order (`describedColumns`: a table's own, without
+        /// internal ones; for other models the columns their rows show).
+        public var columns: [ColumnDefinition]
+    }
+
+    public struct View: Sendable {
+        public var name: String
+        public var query: String
+        public var columns: [SurfaceColumn]
+    }
+
+    public var tables: [Table]
+    public var views: [View]
+
+    public init(tables: [Table], views: [View]) {
+        self.tables = tables
+        self.views = views
+    }
+
+    /// What `context`'s transaction sees. A view whose query no longer plans (a column it read
+    /// was dropped) is listed without columns rather than failing every catalog query.
+    static func read(_ context: ExecutionContext) throws -> CatalogSnapshot {
+        let tables = try context.store.list(context.transaction).map {
+            Table(name: $0.name, schema: $0.schema, columns: $0.schema.describedColumns)
+        }.sorted { $0.name < $1.name }
+        let views = try ViewCatalog.all(context.transaction).map { view -> View in
+            let planned = try? Planner(context: context).planView(view.name, view.definition)
+            let columns = planned.map { plan in
+                plan.columns.enumerated().map { i, c in
+                    SurfaceColumn(i < view.definition.columns.count ? view.definition.columns[i] : c.name, c.type)
+                }
+            } ?? []
+            return View(name: view.name, query: view.definition.query, columns: columns)
+        }
+        return CatalogSnapshot(tables: tables, views: views.sorted { $0.name < $1.name })
+    }
+}
+
+/// A surface relation's rows, computed once per execution from the statement's catalog.
+final class SurfaceRelationNode: PlanNode, @unchecked Sendable {
+    let relation: SurfaceRelation
+    let columns: [ScopeColumn]
+    let label: String
+
+    init(_ relation: SurfaceRelation, qualifier: String, label: String) {
+        self.relation = relation
+        self.columns = relation.columns.map { ScopeColumn(qualifier: qualifier, name: $0.name, type: $0.type) }
+        self.label = label
+    }
+
+    func open(_ context: ExecutionContext, outerRows: [[Value]]) throws -> RowIterator {
+        let rows = try relation.rows(try context.catalogSnapshot())
+        try context.checkMaterialized(rows.count, "catalog relation \(label)")
+        let width = columns.count
+        // A surface that returns a row of the wrong width would break every operator above.
+        guard rows.allSatisfy({ $0.count == width }) else {
+            throw RedError(.internalError, "catalog relation \(label) produced a row of the wrong width")
+        }
+        return ArrayIterator(rows)
+    }
+
+    func explain(_ depth: Int) -> [String] { [line(depth, "Function Scan on \(label)")] }
+}
+
+/// `f(…) WITH ORDINALITY`: the function's rows, each with its number (from 1) appended.
+final class OrdinalityNode: PlanNode, @unchecked Sendable {
+    let input: PlanNode
+    let columns: [ScopeColumn]
+
+    init(_ input: PlanNode, column: ScopeColumn) {
+        self.input = input
+        self.columns = input.columns + [column]
+    }
+
+    func open(_ context: ExecutionContext, outerRows: [[Value]]) throws -> RowIterator {
+        let source = try input.open(context, outerRows: outerRows)
+        var number: Int64 = 0
+        return ClosureIterator {
+            guard var row = try source.next() else { return nil }
+            number += 1
+            row.append(.integer(number))
+            return row
+        }
+    }
+
+    func explain(_ depth: Int) -> [String] { input.explain(depth) }
+}

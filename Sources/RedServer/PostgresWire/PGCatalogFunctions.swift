@@ -1,0 +1,132 @@
+import RedCore
+import RedQuery
+
+/// The catalog functions and casts PostgreSQL clients call beside the catalogs:
+/// definitions (`pg_get_indexdef`, `pg_get_constraintdef`, `pg_get_expr`, `format_type`),
+/// visibility and privilege checks (always true: every object is in `public`, and access is
+/// decided by RedDB's roles, not per object), comments (none), and the `reg*` casts.
+///
+/// The `reg*` casts follow what clients do with them rather than a type RedDB does not have:
+/// a name becomes its OID (`attrelid = 'users'::regclass`), an OID becomes its name
+/// (`conrelid::regclass AS table`, `oid::regclass::text`).
+enum PGCatalogFunctions {
+    static func functions(owner: String) -> [String: SurfaceFunction] {
+        let user = owner.isEmpty ? "reddb" : owner
+        let alwaysTrue = SurfaceFunction(arity: 1...4, resultType: .boolean, strict: false) { _, _ in .boolean(true) }
+        let none = SurfaceFunction(arity: 1...2, resultType: .text, strict: false) { _, _ in .null }
+        let zeroSize = SurfaceFunction(arity: 1...1, resultType: .integer) { _, _ in .integer(0) }
+        var table: [String: SurfaceFunction] = [
+            "format_type": SurfaceFunction(arity: 2...2, resultType: .text, strict: false) { args, _ in
+                guard case .integer(let oid) = args[0] else { return .null }
+                return .text(PGBuiltinType.byOID[oid]?.formatted ?? "???")
+            },
+            "pg_get_indexdef": SurfaceFunction(arity: 1...3, resultType: .text) { args, snapshot in
+                let model = PGCatalogModel(snapshot, owner: user)
+                guard let index = model.relation(oid: try integer(args[0])), index.kind == "i" else { return .null }
+                let column = args.count > 1 ? try integer(args[1]) : 0
+                guard column != 0 else { return .text(PGCatalogModel.indexDefinition(index)) }
+                return column >= 1 && column <= index.columns.count ? .text(index.columns[Int(column - 1)].name) : .text("")
+            },
+            "pg_get_constraintdef": SurfaceFunction(arity: 1...2, resultType: .text) { args, snapshot in
+                PGCatalogModel(snapshot, owner: user).constraint(oid: try integer(args[0])).map { .text($0.definition) } ?? .null
+            },
+            // Defaults and CHECKs are kept as their SQL text, which is what this prints.
+            "pg_get_expr": SurfaceFunction(arity: 2...3, resultType: .text) { args, _ in args[0] },
+            "pg_get_viewdef": SurfaceFunction(arity: 1...2, resultType: .text) { args, snapshot in
+                let model = PGCatalogModel(snapshot, owner: user)
+                let relation: PGCatalogModel.Relation?
+                if case .text(let name) = args[0] { relation = model.relation(named: name) } else { relation = model.relation(oid: try integer(args[0])) }
+                return relation?.view.map { .text($0.query) } ?? .null
+            },
+            "pg_get_userbyid": SurfaceFunction(arity: 1...1, resultType: .text) { _, _ in .text(user) },
+            "current_schemas": SurfaceFunction(arity: 1...1, resultType: .array) { args, _ in
+                let implicit = args[0] == .boolean(true)
+                return PGCatalogTable.texts(implicit ? ["pg_catalog", PGCatalogModel.schemaName] : [PGCatalogModel.schemaName])
+            },
+            "pg_encoding_to_char": SurfaceFunction(arity: 1...1, resultType: .text) { _, _ in .text("UTF8") },
+            "to_regclass": SurfaceFunction(arity: 1...1, resultType: .integer) { args, snapshot in
+                guard case .text(let name) = args[0] else { return .null }
+                return PGCatalogModel(snapshot, owner: user).relation(named: try relationName(name)).map { .integer($0.oid) } ?? .null
+            },
+            "pg_get_serial_sequence": SurfaceFunction(arity: 2...2, resultType: .text, strict: false) { _, _ in .null },
+            "pg_get_partkeydef": SurfaceFunction(arity: 1...1, resultType: .text, strict: false) { _, _ in .null },
+        ]
+        for name in ["pg_table_is_visible", "pg_type_is_visible", "pg_function_is_visible", "has_table_privilege", "has_schema_privilege",
+                     "has_database_privilege", "has_column_privilege", "has_any_column_privilege", "has_sequence_privilege",
+                     "has_function_privilege"] {
+            table[name] = alwaysTrue
+        }
+        for name in ["obj_description", "col_description", "shobj_description"] { table[name] = none }
+        for name in ["pg_relation_size", "pg_total_relation_size", "pg_table_size", "pg_indexes_size"] { table[name] = zeroSize }
+        return table
+    }
+
+    static let casts: [String: SurfaceFunction] = [
+        "oid": SurfaceFunction(arity: 1...1, resultType: .integer) { args, _ in try DataType.integer.coerce(args[0]) },
+        "xid": SurfaceFunction(arity: 1...1, resultType: .integer) { args, _ in try DataType.integer.coerce(args[0]) },
+        "regclass": SurfaceFunction(arity: 1...1, resultType: .any) { args, snapshot in
+            let model = PGCatalogModel(snapshot, owner: "")
+            switch args[0] {
+            case .text(let text):
+                if let oid = Int64(text) { return .integer(oid) }
+                var name = try relationName(text)
+                if let relation = model.relation(named: name) { return .integer(relation.oid) }
+                if name.hasPrefix("pg_catalog.") { name.removeFirst("pg_catalog.".count) }
+                if PGCatalogTable.pgCatalog[name] != nil { return .integer(catalogRelationOIDs[name] ?? PGCatalog.oid(name, kind: "catalog")) }
+                throw RedError(.undefinedCollection, "relation \"\(name)\" does not exist")
+            case let value:
+                let oid = try integer(value)
+                return .text(model.relation(oid: oid)?.name ?? String(oid))
+            }
+        },
+        "regtype": SurfaceFunction(arity: 1...1, resultType: .any) { args, _ in
+            switch args[0] {
+            case .text(let text):
+                guard let type = PGBuiltinType.byName[text.lowercased()[...].trimmingCharacters(in: "\" ")] else {
+                    throw RedError(.undefinedObject, "type \"\(text)\" does not exist")
+                }
+                return .integer(type.oid)
+            case let value:
+                let oid = try integer(value)
+                return .text(PGBuiltinType.byOID[oid]?.formatted ?? String(oid))
+            }
+        },
+        "regnamespace": SurfaceFunction(arity: 1...1, resultType: .any) { args, _ in
+            let namespaces: [(String, Int64)] = [("pg_catalog", PGCatalogModel.catalogNamespace), (PGCatalogModel.schemaName, PGCatalogModel.publicNamespace),
+                                                 ("information_schema", PGCatalogModel.informationSchemaNamespace)]
+            switch args[0] {
+            case .text(let text):
+                guard let namespace = namespaces.first(where: { $0.0 == text }) else { throw RedError(.undefinedObject, "schema \"\(text)\" does not exist") }
+                return .integer(namespace.1)
+            case let value:
+                let oid = try integer(value)
+                return .text(namespaces.first { $0.1 == oid }?.0 ?? String(oid))
+            }
+        },
+    ]
+
+    /// PostgreSQL's OIDs of its catalog tables (`d.classid = 'pg_class'::regclass`).
+    static let catalogRelationOIDs: [String: Int64] = [
+        "pg_type": 1247, "pg_attribute": 1249, "pg_proc": 1255, "pg_class": 1259, "pg_database": 1262, "pg_tablespace": 1213,
+        "pg_am": 2601, "pg_attrdef": 2604, "pg_constraint": 2606, "pg_depend": 2608, "pg_description": 2609, "pg_index": 2610,
+        "pg_inherits": 2611, "pg_rewrite": 2618, "pg_trigger": 2620, "pg_namespace": 2615, "pg_sequence": 2224,
+        "pg_extension": 3079, "pg_collation": 3456, "pg_enum": 3501,
+    ]
+
+    static func integer(_ value: Value) throws -> Int64 {
+        guard case .integer(let i) = try DataType.integer.coerce(value) else { throw RedError(.datatypeMismatch, "an OID must be an integer") }
+        return i
+    }
+
+    /// A `regclass` literal's relation: `users`, `"Users"`, `public.users` (unquoted names fold to lower case).
+    static func relationName(_ text: String) throws -> String {
+        var name = Substring(text[...].trimmingCharacters(in: " "))
+        if name.hasPrefix("\(PGCatalogModel.schemaName).") || name.hasPrefix("\"\(PGCatalogModel.schemaName)\".") {
+            name = name[name.index(after: name.firstIndex(of: ".")!)...]
+        }
+        if name.hasPrefix("\""), name.hasSuffix("\""), name.count >= 2 {
+            return String(name.dropFirst().dropLast()).replacing("\"\"", with: "\"")
+        }
+        return name.lowercased()
+    }
+}

@@ -1,0 +1,217 @@
+import RedCore
+import RedQuery
+
+/// `pg_catalog`'s relations, with PostgreSQL 15's columns in its order. Those describing
+/// objects RedDB has (namespaces, relations, columns, types, indexes, constraints, defaults)
+/// list them; those describing objects it has none of (triggers, inheritance, sequences,
+/// dependencies …) are empty, so queries joining them still run.
+extension PGCatalogTable {
+    static func ints(_ values: [Int64]) -> Value { .json(.array(values.map { .integer($0) })) }
+    static func texts(_ values: [String]) -> Value { .json(.array(values.map { .string($0) })) }
+
+    static let pgCatalog: [String: PGCatalogTable] = [
+        "pg_namespace": PGCatalogTable("oid:i nspname:t nspowner:i nspacl:a") { _ in
+            [("pg_catalog", PGCatalogModel.catalogNamespace), (PGCatalogModel.schemaName, PGCatalogModel.publicNamespace),
+             ("information_schema", PGCatalogModel.informationSchemaNamespace)].map {
+                ["oid": .integer($0.1), "nspname": .text($0.0), "nspowner": .integer(PGCatalogModel.ownerOID)]
+            }
+        },
+        "pg_class": PGCatalogTable("""
+            oid:i relname:t relnamespace:i reltype:i reloftype:i relowner:i relam:i relfilenode:i reltablespace:i relpages:i \
+            reltuples:f relallvisible:i reltoastrelid:i relhasindex:b relisshared:b relpersistence:t relkind:t relnatts:i \
+            relchecks:i relhasrules:b relhastriggers:b relhassubclass:b relrowsecurity:b relforcerowsecurity:b relispopulated:b \
+            relreplident:t relispartition:b relrewrite:i relfrozenxid:i relminmxid:i relacl:a reloptions:a relpartbound:t
+            """) { model in
+            model.relations.map { r in
+                let schema = r.table?.schema
+                let hasTriggers = !(schema?.foreignKeys ?? []).isEmpty || !(schema?.referencedBy ?? []).isEmpty
+                return ["oid": .integer(r.oid), "relname": .text(r.name), "relnamespace": .integer(PGCatalogModel.publicNamespace),
+                        "relowner": .integer(PGCatalogModel.ownerOID), "relam": .integer(accessMethod(r)),
+                        "relfilenode": .integer(r.kind == "v" ? 0 : r.oid), "reltuples": .float(-1),
+                        "relhasindex": .boolean(!(schema?.indexes ?? []).isEmpty), "relpersistence": .text("p"), "relkind": .text(r.kind),
+                        "relnatts": .integer(Int64(r.columns.count)), "relchecks": .integer(Int64(schema?.checks?.count ?? 0)),
+                        "relhastriggers": .boolean(hasTriggers), "relispopulated": .boolean(true), "relreplident": .text(r.kind == "r" ? "d" : "n")]
+            }
+        },
+        "pg_attribute": PGCatalogTable("""
+            attrelid:i attname:t atttypid:i attstattarget:i attlen:i attnum:i attndims:i attcacheoff:i atttypmod:i attbyval:b \
+            attalign:t attstorage:t attcompression:t attnotnull:b atthasdef:b atthasmissing:b attidentity:t attgenerated:t \
+            attisdropped:b attislocal:b attinhcount:i attcollation:i attacl:a attoptions:a attfdwoptions:a attmissingval:a
+            """) { model in
+            model.relations.flatMap { r in
+                r.columns.enumerated().map { i, column in
+                    let type = PGBuiltinType.of(column.type)
+                    return ["attrelid": .integer(r.oid), "attname": .text(column.name), "atttypid": .integer(type.oid), "attstattarget": .integer(-1),
+                            "attlen": .integer(type.length), "attnum": .integer(Int64(i + 1)), "attcacheoff": .integer(-1), "atttypmod": .integer(-1),
+                            "attbyval": .boolean(type.length > 0 && type.length <= 8), "attalign": .text(type.length == 8 ? "d" : "i"),
+                            "attstorage": .text(type.length > 0 ? "p" : "x"), "attcompression": .text(""), "attnotnull": .boolean(column.notNull),
+                            "atthasdef": .boolean(column.defaultSQL != nil), "attidentity": .text(""), "attgenerated": .text(""),
+                            "attislocal": .boolean(true), "attcollation": .integer(type.category == "S" ? 100 : 0)]
+                }
+            }
+        },
+        "pg_type": PGCatalogTable("""
+            oid:i typname:t typnamespace:i typowner:i typlen:i typbyval:b typtype:t typcategory:t typispreferred:b typisdefined:b \
+            typdelim:t typrelid:i typsubscript:t typelem:i typarray:i typinput:t typoutput:t typreceive:t typsend:t typmodin:t \
+            typmodout:t typanalyze:t typalign:t typstorage:t typnotnull:b typbasetype:i typtypmod:i typndims:i typcollation:i \
+            typdefaultbin:t typdefault:t typacl:a
+            """) { _ in
+            PGBuiltinType.all.map { t in
+                let isArray = t.element != 0
+                let stem = isArray ? "array" : t.name
+                return ["oid": .integer(t.oid), "typname": .text(t.name), "typnamespace": .integer(PGCatalogModel.catalogNamespace),
+                        "typowner": .integer(PGCatalogModel.ownerOID), "typlen": .integer(t.length),
+                        "typbyval": .boolean(t.length > 0 && t.length <= 8), "typtype": .text("b"), "typcategory": .text(t.category),
+                        "typisdefined": .boolean(true), "typdelim": .text(","), "typsubscript": .text(isArray ? "array_subscript_handler" : "-"),
+                        "typelem": .integer(t.element), "typarray": .integer(t.array), "typinput": .text("\(stem)_in"),
+                        "typoutput": .text("\(stem)_out"), "typreceive": .text("\(stem)_recv"), "typsend": .text("\(stem)_send"),
+                        "typmodin": .text("-"), "typmodout": .text("-"), "typanalyze": .text("-"), "typalign": .text(t.length == 8 ? "d" : "i"),
+                        "typstorage": .text(t.length > 0 ? "p" : "x"), "typtypmod": .integer(-1),
+                        "typcollation": .integer(t.category == "S" ? 100 : 0)]
+            }
+        },
+        "pg_index": PGCatalogTable("""
+            indexrelid:i indrelid:i indnatts:i indnkeyatts:i indisunique:b indnullsnotdistinct:b indisprimary:b indisexclusion:b \
+            indimmediate:b indisclustered:b indisvalid:b indcheckxmin:b indisready:b indislive:b indisreplident:b indkey:a \
+            indcollation:a indclass:a indoption:a indexprs:t indpred:t
+            """) { model in
+            model.relations.filter { $0.kind == "i" }.map { r in
+                let count = Int64(r.indexKeys.count)
+                let ready = r.index?.servesReads ?? true
+                return ["indexrelid": .integer(r.oid), "indrelid": .integer(PGCatalog.oid(r.indexedTable?.name ?? "")),
+                        "indnatts": .integer(count), "indnkeyatts": .integer(count), "indisunique": .boolean(r.index?.unique ?? false),
+                        "indisprimary": .boolean(r.isPrimaryKey), "indimmediate": .boolean(true), "indisvalid": .boolean(ready),
+                        "indisready": .boolean(true), "indislive": .boolean(true), "indkey": ints(r.indexKeys),
+                        "indcollation": ints(r.columns.map { PGBuiltinType.of($0.type).category == "S" ? 100 : 0 }),
+                        "indclass": ints(r.indexKeys.map { _ in 0 }), "indoption": ints(r.indexKeys.map { _ in 0 })]
+            }
+        },
+        "pg_constraint": PGCatalogTable("""
+            oid:i conname:t connamespace:i contype:t condeferrable:b condeferred:b convalidated:b conrelid:i contypid:i conindid:i \
+            conparentid:i confrelid:i confupdtype:t confdeltype:t confmatchtype:t conislocal:b coninhcount:i connoinherit:b \
+            conkey:a confkey:a conpfeqop:a conppeqop:a conffeqop:a confdelsetcols:a conexclop:a conbin:t
+            """) { model in
+            model.constraints.map { c in
+                var row: [String: Value] = [
+                    "oid": .integer(c.oid), "conname": .text(c.name), "connamespace": .integer(PGCatalogModel.publicNamespace),
+                    "contype": .text(c.kind), "condeferrable": .boolean(c.foreignKey?.deferrable ?? false),
+                    "condeferred": .boolean(c.foreignKey?.initiallyDeferred ?? false), "convalidated": .boolean(true),
+                    "conrelid": .integer(c.table.oid), "conindid": .integer(c.index?.oid ?? 0), "confrelid": .integer(c.referenced?.oid ?? 0),
+                    "confupdtype": .text(" "), "confdeltype": .text(" "), "confmatchtype": .text(" "), "conislocal": .boolean(true),
+                    "connoinherit": .boolean(c.kind == "p" || c.kind == "u"), "conkey": ints(c.keys),
+                ]
+                if let fk = c.foreignKey {
+                    row["confupdtype"] = .text(PGCatalogModel.actionCode(fk.onUpdate))
+                    row["confdeltype"] = .text(PGCatalogModel.actionCode(fk.onDelete))
+                    row["confmatchtype"] = .text(fk.matchFull == true ? "f" : "s")
+                    row["confkey"] = ints(c.referencedKeys)
+                }
+                if let check = c.check { row["conbin"] = .text(check) }
+                return row
+            }
+        },
+        "pg_attrdef": PGCatalogTable("oid:i adrelid:i adnum:i adbin:t") { model in
+            model.relations.filter { $0.kind == "r" }.flatMap { r in
+                r.columns.enumerated().compactMap { i, column -> [String: Value]? in
+                    guard let sql = column.defaultSQL else { return nil }
+                    return ["oid": .integer(PGCatalog.oid("\(r.name).\(column.name)", kind: "default")), "adrelid": .integer(r.oid),
+                            "adnum": .integer(Int64(i + 1)), "adbin": .text(sql)]
+                }
+            }
+        },
+        "pg_am": PGCatalogTable("oid:i amname:t amhandler:t amtype:t") { _ in
+            [["oid": .integer(2), "amname": .text("heap"), "amhandler": .text("heap_tableam_handler"), "amtype": .text("t")],
+             ["oid": .integer(403), "amname": .text("btree"), "amhandler": .text("bthandler"), "amtype": .text("i")],
+             ["oid": .integer(405), "amname": .text("hash"), "amhandler": .text("hashhandler"), "amtype": .text("i")]]
+        },
+        "pg_database": PGCatalogTable("""
+            oid:i datname:t datdba:i encoding:i datlocprovider:t datistemplate:b datallowconn:b datconnlimit:i datfrozenxid:i \
+            datminmxid:i dattablespace:i datcollate:t datctype:t daticulocale:t datcollversion:t datacl:a
+            """) { _ in
+            [["oid": .integer(PGCatalogModel.databaseOID), "datname": .text(PGCatalogModel.databaseName), "datdba": .integer(PGCatalogModel.ownerOID),
+              "encoding": .integer(6), "datlocprovider": .text("c"), "datallowconn": .boolean(true), "datconnlimit": .integer(-1),
+              "dattablespace": .integer(1663), "datcollate": .text("C"), "datctype": .text("C")]]
+        },
+        "pg_roles": PGCatalogTable("""
+            rolname:t rolsuper:b rolinherit:b rolcreaterole:b rolcreatedb:b rolcanlogin:b rolreplication:b rolconnlimit:i \
+            rolpassword:t rolvaliduntil:t rolbypassrls:b rolconfig:a oid:i
+            """) { model in
+            [["rolname": .text(model.owner), "rolsuper": .boolean(true), "rolinherit": .boolean(true), "rolcreaterole": .boolean(true),
+              "rolcreatedb": .boolean(true), "rolcanlogin": .boolean(true), "rolconnlimit": .integer(-1), "rolpassword": .text("********"),
+              "oid": .integer(PGCatalogModel.ownerOID)]]
+        },
+        "pg_user": PGCatalogTable("usename:t usesysid:i usecreatedb:b usesuper:b userepl:b usebypassrls:b passwd:t valuntil:t useconfig:a") { model in
+            [["usename": .text(model.owner), "usesysid": .integer(PGCatalogModel.ownerOID), "usecreatedb": .boolean(true),
+              "usesuper": .boolean(true), "passwd": .text("********")]]
+        },
+        "pg_tablespace": PGCatalogTable("oid:i spcname:t spcowner:i spcacl:a spcoptions:a") { _ in
+            [["oid": .integer(1663), "spcname": .text("pg_default"), "spcowner": .integer(PGCatalogModel.ownerOID)],
+             ["oid": .integer(1664), "spcname": .text("pg_global"), "spcowner": .integer(PGCatalogModel.ownerOID)]]
+        },
+        "pg_collation": PGCatalogTable("""
+            oid:i collname:t collnamespace:i collowner:i collprovider:t collisdeterministic:b collencoding:i collcollate:t \
+            collctype:t colliculocale:t collversion:t
+            """) { _ in
+            [["oid": .integer(100), "collname": .text("default"), "collnamespace": .integer(PGCatalogModel.catalogNamespace),
+              "collowner": .integer(PGCatalogModel.ownerOID), "collprovider": .text("d"), "collisdeterministic": .boolean(true),
+              "collencoding": .integer(-1)]]
+        },
+        "pg_tables": PGCatalogTable("schemaname:t tablename:t tableowner:t tablespace:t hasindexes:b hasrules:b hastriggers:b rowsecurity:b") { model in
+            model.relations.filter { $0.kind == "r" }.map { r in
+                let schema = r.table?.schema
+                return ["schemaname": .text(PGCatalogModel.schemaName), "tablename": .text(r.name), "tableowner": .text(model.owner),
+                        "hasindexes": .boolean(!(schema?.indexes ?? []).isEmpty),
+                        "hastriggers": .boolean(!(schema?.foreignKeys ?? []).isEmpty || !(schema?.referencedBy ?? []).isEmpty)]
+            }
+        },
+        "pg_views": PGCatalogTable("schemaname:t viewname:t viewowner:t definition:t") { model in
+            model.relations.compactMap { r in
+                r.view.map { ["schemaname": .text(PGCatalogModel.schemaName), "viewname": .text(r.name), "viewowner": .text(model.owner),
+                              "definition": .text($0.query)] }
+            }
+        },
+        "pg_indexes": PGCatalogTable("schemaname:t tablename:t indexname:t tablespace:t indexdef:t") { model in
+            model.relations.filter { $0.kind == "i" }.map { r in
+                ["schemaname": .text(PGCatalogModel.schemaName), "tablename": .text(r.indexedTable?.name ?? ""), "indexname": .text(r.name),
+                 "indexdef": .text(PGCatalogModel.indexDefinition(r))]
+            }
+        },
+        "pg_description": PGCatalogTable("objoid:i classoid:i objsubid:i description:t"),
+        "pg_shdescription": PGCatalogTable("objoid:i classoid:i description:t"),
+        "pg_inherits": PGCatalogTable("inhrelid:i inhparent:i inhseqno:i inhdetachpending:b"),
+        "pg_trigger": PGCatalogTable("""
+            oid:i tgrelid:i tgparentid:i tgname:t tgfoid:i tgtype:i tgenabled:t tgisinternal:b tgconstrrelid:i tgconstrindid:i \
+            tgconstraint:i tgdeferrable:b tginitdeferred:b tgnargs:i tgattr:a tgargs:t tgqual:t tgoldtable:t tgnewtable:t
+            """),
+        "pg_depend": PGCatalogTable("classid:i objid:i objsubid:i refclassid:i refobjid:i refobjsubid:i deptype:t"),
+        "pg_sequence": PGCatalogTable("seqrelid:i seqtypid:i seqstart:i seqincrement:i seqmax:i seqmin:i seqcache:i seqcycle:b"),
+        "pg_sequences": PGCatalogTable("""
+            schemaname:t sequencename:t sequenceowner:t data_type:t start_value:i min_value:i max_value:i increment_by:i cycle:b \
+            cache_size:i last_value:n
+            """),
+        "pg_enum": PGCatalogTable("oid:i enumtypid:i enumsortorder:f enumlabel:t"),
+        "pg_range": PGCatalogTable("rngtypid:i rngsubtype:i rngmultitypid:i rngcollation:i rngsubopc:i rngcanonical:t rngsubdiff:t"),
+        "pg_extension": PGCatalogTable("oid:i extname:t extowner:i extnamespace:i extrelocatable:b extversion:t extconfig:a extcondition:a"),
+        "pg_proc": PGCatalogTable("""
+            oid:i proname:t pronamespace:i proowner:i prolang:i procost:f prorows:f provariadic:i prosupport:t prokind:t \
+            prosecdef:b proleakproof:b proisstrict:b proretset:b provolatile:t proparallel:t pronargs:i pronargdefaults:i \
+            prorettype:i proargtypes:a proallargtypes:a proargmodes:a proargnames:a proargdefaults:t protrftypes:a prosrc:t \
+            probin:t prosqlbody:t proconfig:a proacl:a
+            """),
+        "pg_matviews": PGCatalogTable("schemaname:t matviewname:t matviewowner:t tablespace:t hasindexes:b ispopulated:b definition:t"),
+        "pg_policy": PGCatalogTable("oid:i polname:t polrelid:i polcmd:t polpermissive:b polroles:a polqual:t polwithcheck:t"),
+        "pg_partitioned_table": PGCatalogTable("partrelid:i partstrat:t partnatts:i partdefid:i partattrs:a partclass:a partcollation:a partexprs:t"),
+        "pg_foreign_table": PGCatalogTable("ftrelid:i ftserver:i ftoptions:a"),
+        "pg_rewrite": PGCatalogTable("oid:i rulename:t ev_class:i ev_type:t ev_enabled:t is_instead:b ev_qual:t ev_action:t"),
+        "pg_event_trigger": PGCatalogTable("oid:i evtname:t evtevent:t evtowner:i evtfoid:i evtenabled:t evttags:a"),
+    ]
+
+    /// `relam`: heap for tables, the index's own method, none for views.
+    static func accessMethod(_ relation: PGCatalogModel.Relation) -> Int64 {
+        switch relation.kind {
+        case "r": return 2
+        case "i": return relation.index?.method == .hash ? 405 : 403
+        default: return 0
+        }
+    }
+}

@@ -1,0 +1,244 @@
+import RedCore
+import RedEngine
+import RedQuery
+
+/// PostgreSQL's system catalogs (`pg_catalog.pg_class`, `pg_attribute`, `pg_index`,
+/// `pg_constraint` …), `information_schema`, and the catalog functions and casts clients
+/// use with them (`pg_get_indexdef`, `format_type`, `'users'::regclass`), supplied to the
+/// engine as a `SurfaceCatalog`: PG-wire sessions carry one, so the introspection queries
+/// of ORMs and tools (Django's `get_constraints`, SQLAlchemy's reflection, Knex and
+/// TypeORM's `information_schema` reads) run as ordinary SQL — joined, filtered, grouped
+/// and parameterised as they are written. psql's backslash commands keep their own exact
+/// answers (`PGCatalog`).
+///
+/// Everything lives in schema `public` of database `reddb`; relation OIDs are `PGCatalog.oid`'s
+/// stable hashes, constraint OIDs the same hash of `constraint:<table>.<name>`, and column
+/// numbers (`attnum`) count a relation's listed columns from 1. Column types are reported as
+/// the wire sends the values (`PGType`): every integer is `int8`, arrays are `jsonb`.
+struct PGSystemCatalog: SurfaceCatalog {
+    let user: String
+
+    func relation(schema: String?, name: String) -> SurfaceRelation? {
+        let definition: PGCatalogTable?
+        switch schema {
+        case nil, "pg_catalog": definition = PGCatalogTable.pgCatalog[name]
+        case "information_schema": definition = PGCatalogTable.informationSchema[name]
+        default: definition = nil
+        }
+        guard let definition else { return nil }
+        let owner = user
+        return SurfaceRelation(columns: definition.columns) { snapshot in
+            definition.rows(PGCatalogModel(snapshot, owner: owner))
+        }
+    }
+
+    func function(named name: String) -> SurfaceFunction? { PGCatalogFunctions.functions(owner: user)[name] }
+
+    func cast(to typeName: String) -> SurfaceFunction? { PGCatalogFunctions.casts[typeName] }
+}
+
+/// One catalog relation: its columns (PostgreSQL's, in PostgreSQL's order) and its rows
+/// given as column name → value; columns a row leaves out take their type's empty value
+/// (false, 0, NULL), as most of PostgreSQL's flags and counters are for RedDB's objects.
+struct PGCatalogTable: Sendable {
+    let columns: [SurfaceColumn]
+    /// Integer columns whose empty value is NULL rather than 0 (`character_maximum_length`).
+    let nullable: Set<String>
+    let build: @Sendable (PGCatalogModel) -> [[String: Value]]
+
+    /// `spec`: `name:type` pairs separated by spaces, types `b` boolean, `i` integer (OIDs,
+    /// counts), `n` integer that is NULL unless given, `t` text, `a` array, `f` float.
+    init(_ spec: String, _ build: @escaping @Sendable (PGCatalogModel) -> [[String: Value]] = { _ in [] }) {
+        var nullable: Set<String> = []
+        columns = spec.split(separator: " ").map { pair in
+            let parts = pair.split(separator: ":")
+            let type: DataType
+            switch parts[1] {
+            case "b": type = .boolean
+            case "i": type = .integer
+            case "n": type = .integer; nullable.insert(String(parts[0]))
+            case "a": type = .array
+            case "f": type = .float
+            default: type = .text
+            }
+            return SurfaceColumn(String(parts[0]), type)
+        }
+        self.nullable = nullable
+        self.build = build
+    }
+
+    func rows(_ model: PGCatalogModel) -> [[Value]] {
+        build(model).map { row in
+            columns.map { column in
+                if let value = row[column.name] { return value }
+                switch column.type {
+                case .boolean: return .boolean(false)
+                case .integer: return nullable.contains(column.name) ? .null : .integer(0)
+                default: return .null
+                }
+            }
+        }
+    }
+}
+
+/// The snapshot's objects as PostgreSQL's catalogs number them: relations (tables, views,
+/// indexes) and constraints, with OIDs and column numbers.
+struct PGCatalogModel {
+    struct Column {
+        var name: String
+        var type: DataType
+        var notNull: Bool
+        var defaultSQL: String?
+    }
+
+    struct Relation {
+        var oid: Int64
+        var name: String
+        /// `r` table, `v` view, `i` index.
+        var kind: String
+        var columns: [Column]
+        var table: CatalogSnapshot.Table?
+        var view: CatalogSnapshot.View?
+        var index: IndexDefinition?
+        /// For an index: the table it indexes.
+        var indexedTable: CatalogSnapshot.Table?
+        /// For an index: the table's column numbers it covers, in order.
+        var indexKeys: [Int64] = []
+        var isPrimaryKey = false
+    }
+
+    struct Constraint {
+        var oid: Int64
+        var name: String
+        /// `p` primary key, `u` unique, `f` foreign key, `c` check.
+        var kind: String
+        var table: Relation
+        var keys: [Int64]
+        var index: Relation?
+        var foreignKey: ForeignKeyDefinition?
+        var referenced: Relation?
+        var referencedKeys: [Int64] = []
+        var check: String?
+        var definition: String
+    }
+
+    static let catalogNamespace: Int64 = 11
+    static let publicNamespace: Int64 = 2200
+    static let informationSchemaNamespace: Int64 = 13_000
+    static let databaseOID: Int64 = 16_383
+    static let ownerOID: Int64 = 10
+    static let schemaName = PGCatalog.schemaName
+    static let databaseName = PGCatalog.databaseName
+
+    let owner: String
+    private(set) var relations: [Relation] = []
+    private(set) var constraints: [Constraint] = []
+    private var byOID: [Int64: Int] = [:]
+    private var byName: [String: Int] = [:]
+
+    init(_ snapshot: CatalogSnapshot, owner: String) {
+        self.owner = owner.isEmpty ? "reddb" : owner
+        for table in snapshot.tables {
+            let columns = table.columns.map { Column(name: $0.name, type: $0.type, notNull: $0.notNull || $0.primaryKey, defaultSQL: $0.defaultSQL) }
+            add(Relation(oid: PGCatalog.oid(table.name), name: table.name, kind: "r", columns: columns, table: table))
+        }
+        for view in snapshot.views {
+            let columns = view.columns.map { Column(name: $0.name, type: $0.type, notNull: false) }
+            add(Relation(oid: PGCatalog.oid(view.name), name: view.name, kind: "v", columns: columns, view: view))
+        }
+        for table in snapshot.tables {
+            let own = relations[byName[table.name]!]
+            for index in table.schema.indexes {
+                let keys = index.columnIDs.map { Self.attnum(of: $0, in: table) }
+                let names = index.columnIDs.compactMap { id in table.columns.first { $0.id == id } }
+                let primary = index.primaryKey == true || (index.isConstraint && names.count == 1 && names[0].primaryKey)
+                let columns = names.map { Column(name: $0.name, type: $0.type, notNull: false) }
+                var relation = Relation(oid: PGCatalog.oid(index.name), name: index.name, kind: "i", columns: columns, index: index,
+                                        indexedTable: table, indexKeys: keys, isPrimaryKey: primary)
+                relation.isPrimaryKey = primary
+                add(relation)
+                if index.isConstraint {
+                    let list = names.map(\.name).joined(separator: ", ")
+                    constraints.append(Constraint(oid: Self.constraintOID(table.name, index.name), name: index.name, kind: primary ? "p" : "u",
+                                                  table: own, keys: keys, index: relation,
+                                                  definition: primary ? "PRIMARY KEY (\(list))" : "UNIQUE (\(list))"))
+                }
+            }
+        }
+        for table in snapshot.tables {
+            let own = relations[byName[table.name]!]
+            for check in table.schema.checks ?? [] {
+                constraints.append(Constraint(oid: Self.constraintOID(table.name, check.name), name: check.name, kind: "c", table: own,
+                                              keys: Self.columnsNamed(in: check.sql, table), check: check.sql, definition: "CHECK (\(check.sql))"))
+            }
+            for fk in table.schema.foreignKeys ?? [] {
+                let parent = byName[fk.referencedTable].map { relations[$0] }
+                let parentTable = parent?.table
+                let keys = fk.columnIDs.map { Self.attnum(of: $0, in: table) }
+                let referencedKeys = fk.referencedColumnIDs.map { id in parentTable.map { Self.attnum(of: id, in: $0) } ?? 0 }
+                // The parent's unique index the constraint relies on, as PostgreSQL records it.
+                let parentIndex = parentTable?.schema.indexes.first { $0.unique && $0.columnIDs == fk.referencedColumnIDs }
+                constraints.append(Constraint(oid: Self.constraintOID(table.name, fk.name), name: fk.name, kind: "f", table: own, keys: keys,
+                                              index: parentIndex.flatMap { byName[$0.name] }.map { relations[$0] }, foreignKey: fk,
+                                              referenced: parent, referencedKeys: referencedKeys,
+                                              definition: Self.definition(of: fk, table, parentTable)))
+            }
+        }
+    }
+
+    private mutating func add(_ relation: Relation) {
+        // Index names are unique per database in PostgreSQL, not in RedDB: the first keeps the name.
+        guard byOID[relation.oid] == nil, byName[relation.name] == nil else { return }
+        byOID[relation.oid] = relations.count
+        byName[relation.name] = relations.count
+        relations.append(relation)
+    }
+
+    func relation(oid: Int64) -> Relation? { byOID[oid].map { relations[$0] } }
+    func relation(named name: String) -> Relation? { byName[name].map { relations[$0] } }
+    func constraint(oid: Int64) -> Constraint? { constraints.first { $0.oid == oid } }
+
+    static func constraintOID(_ table: String, _ name: String) -> Int64 { PGCatalog.oid("\(table).\(name)", kind: "constraint") }
+
+    static func attnum(of id: UInt16, in table: CatalogSnapshot.Table) -> Int64 {
+        table.columns.firstIndex { $0.id == id }.map { Int64($0 + 1) } ?? 0
+    }
+
+    /// The table's columns a CHECK's text names (PostgreSQL records them in `conkey`).
+    static func columnsNamed(in sql: String, _ table: CatalogSnapshot.Table) -> [Int64] {
+        let words = Set(sql.lowercased().split { !($0.isLetter || $0.isNumber || $0 == "_") }.map(String.init))
+        return table.columns.enumerated().filter { words.contains($0.element.name.lowercased()) }.map { Int64($0.offset + 1) }
+    }
+
+    /// `pg_get_constraintdef` of a foreign key: `FOREIGN KEY (a) REFERENCES t(id) ON DELETE CASCADE`.
+    static func definition(of fk: ForeignKeyDefinition, _ child: CatalogSnapshot.Table, _ parent: CatalogSnapshot.Table?) -> String {
+        func names(_ ids: [UInt16], _ table: CatalogSnapshot.Table?) -> String {
+            ids.map { id in table?.columns.first { $0.id == id }?.name ?? "?" }.joined(separator: ", ")
+        }
+        var text = "FOREIGN KEY (\(names(fk.columnIDs, child))) REFERENCES \(fk.referencedTable)(\(names(fk.referencedColumnIDs, parent)))"
+        if fk.matchFull == true { text += " MATCH FULL" }
+        if fk.onUpdate != .noAction { text += " ON UPDATE \(fk.onUpdate.rawValue)" }
+        if fk.onDelete != .noAction { text += " ON DELETE \(fk.onDelete.rawValue)" }
+        if fk.deferrable == true { text += " DEFERRABLE" }
+        if fk.initiallyDeferred == true { text += " INITIALLY DEFERRED" }
+        return text
+    }
+
+    /// `pg_get_indexdef`: `CREATE UNIQUE INDEX name ON public.t USING btree (a, b)`.
+    static func indexDefinition(_ index: Relation) -> String {
+        guard let definition = index.index, let table = index.indexedTable else { return "" }
+        let columns = index.columns.map(\.name).joined(separator: ", ")
+        return "CREATE \(definition.unique ? "UNIQUE " : "")INDEX \(index.name) ON \(schemaName).\(table.name) USING \(definition.method.rawValue) (\(columns))"
+    }
+
+    /// pg_constraint's one-letter action codes.
+    static func actionCode(_ action: ForeignKeyDefinition.Action) -> String {
+        switch action {
+        case .noAction: return "a"
+        case .restrict: return "r"
+        case .cascade: return "c"
+        case .setNull: return "n"
+        case .setDefault: return "d"
+        }
+    }
+}
