@@ -6,8 +6,16 @@ public struct ResultColumn: Sendable, Equatable, Codable {
     public var name: String
     /// The SQL type of the column.
     public var type: DataType
+    /// For an array column (`type` is `.json`, as arrays are JSON arrays), its elements' type
+    /// when the plan knows it: PG-wire then sends PostgreSQL arrays (`int8[]`, `text[]`). A
+    /// description for surfaces that type arrays, so it takes no part in equality or coding.
+    public var element: DataType?
     /// A column description.
-    public init(name: String, type: DataType) { self.name = name; self.type = type }
+    public init(name: String, type: DataType, element: DataType? = nil) { self.name = name; self.type = type; self.element = element }
+
+    private enum CodingKeys: String, CodingKey { case name, type }
+
+    public static func == (a: ResultColumn, b: ResultColumn) -> Bool { a.name == b.name && a.type == b.type }
 }
 
 /// The outcome of one statement, the same for every surface.

@@ -103,6 +103,9 @@ public struct ColumnDefinition: Codable, Sendable, Equatable {
     public var serial: Bool?
     /// ENUM columns: the allowed values (matched case-insensitively, stored as declared).
     public var enumVariants: [String]?
+    /// `T[]` columns: the elements' type, each element coerced to it on write (nil for plain
+    /// ARRAY columns and those made before it was recorded, whose elements are as given).
+    public var arrayElement: DataType?
 
     public init(id: UInt16, name: String, type: DataType, notNull: Bool = false, primaryKey: Bool = false,
                 unique: Bool = false, defaultSQL: String? = nil, serial: Bool = false) {
@@ -118,14 +121,38 @@ public struct ColumnDefinition: Codable, Sendable, Equatable {
 }
 
 extension ColumnDefinition {
-    /// The value made to fit this column: its type's coercion, plus the ENUM variant check.
+    /// The value made to fit this column: its type's coercion, plus the ENUM variant check
+    /// and, for a `T[]` column, each element's coercion to `T`.
     public func coerce(_ value: Value) throws -> Value {
         let coerced = try type.coerce(value)
+        if let element = arrayElement, case .json(.array(let items)) = coerced {
+            return .json(.array(try Self.coerceElements(items, to: element)))
+        }
         guard let variants = enumVariants, case .text(let s) = coerced else { return coerced }
         guard let match = variants.first(where: { $0.lowercased() == s.lowercased() }) else {
             throw RedError(.invalidTextRepresentation, "'\(s)' is not a valid variant. Expected one of: \(variants.joined(separator: ", "))")
         }
         return .text(match)
+    }
+
+    /// Elements (nested arrays element by element) made to fit `type`; values JSON has no
+    /// kind for (timestamps, dates, UUIDs) are kept as their text.
+    static func coerceElements(_ items: [JSONValue], to type: DataType) throws -> [JSONValue] {
+        try items.map { item in
+            switch item {
+            case .null: return .null
+            case .array(let inner): return .array(try coerceElements(inner, to: type))
+            case .string(let s): return try element(type.coerce(.text(s)))
+            default: return try element(type.coerce(Value(json: item)))
+            }
+        }
+    }
+
+    private static func element(_ value: Value) -> JSONValue {
+        switch value {
+        case .integer, .float, .boolean, .text, .json, .null: return value.jsonValue
+        default: return .string(value.displayText)
+        }
     }
 }
 

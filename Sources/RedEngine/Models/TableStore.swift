@@ -113,9 +113,9 @@ public final class TableStore: Sendable {
         let collection = try tx.createCollection(name, metadata: schema.encoded())
         // PRIMARY KEY and UNIQUE columns get their constraint index now.
         var handle = TableHandle(collection: collection, schema: schema, indexCollections: [])
+        // Named as PostgreSQL names them: `<table>_pkey`, `<table>_<column>_key`.
         for column in schema.columns where column.primaryKey || column.unique {
-            let suffix = column.primaryKey ? "pkey" : "key"
-            handle = try createIndex(tx, handle, name: "\(name)_\(column.name)_\(suffix)", columnIDs: [column.id],
+            handle = try createIndex(tx, handle, name: column.primaryKey ? "\(name)_pkey" : "\(name)_\(column.name)_key", columnIDs: [column.id],
                                      unique: true, method: .btree, isConstraint: true, now: 0)
         }
         return handle

@@ -165,6 +165,8 @@ public struct ColumnSpec: Sendable, Equatable {
     public var serial = false
     /// ENUM('a', 'b'): the allowed values.
     public var enumVariants: [String] = []
+    /// `T[]`: the elements' type.
+    public var arrayElement: DataType?
     /// Column CHECK constraints (`price NUMERIC CHECK (price > 0)`).
     public var checks: [CheckSpec] = []
     /// `REFERENCES table [(column)] …` on the column.

@@ -29,6 +29,7 @@ struct DDLExecutor {
                 var column = ColumnDefinition(id: UInt16(i + 1), name: spec.name, type: spec.type, notNull: spec.notNull || spec.serial,
                                               primaryKey: spec.primaryKey, unique: spec.unique, defaultSQL: spec.defaultSQL, serial: spec.serial)
                 if !spec.enumVariants.isEmpty { column.enumVariants = spec.enumVariants }
+                column.arrayElement = spec.arrayElement
                 columns.append(column)
             }
             guard columns.filter(\.primaryKey).count + keys.filter(\.primary).count <= 1 else {
@@ -298,9 +299,9 @@ struct DDLExecutor {
     /// rows already there (a duplicate fails it with 23505). A primary key also makes its columns
     /// NOT NULL, failing on existing NULLs (23502), as PostgreSQL's does.
     ///
-    /// One column is marked on the column (`primaryKey`/`unique`), its index named
-    /// `<table>_<column>_pkey|key` unless named; several columns make a table constraint,
-    /// named as PostgreSQL names them (`<table>_pkey`, `<table>_<a>_<b>_key`).
+    /// One column is marked on the column (`primaryKey`/`unique`); several columns make a
+    /// table constraint. Unless named, the index is named as PostgreSQL names the constraint
+    /// (`<table>_pkey`, `<table>_<a>[_<b>…]_key`).
     func addKey(_ key: KeySpec, to handle: TableHandle) throws -> TableHandle {
         var schema = handle.schema
         guard schema.model == .table else { throw RedError(.invalidOperation, "constraints need a table; \(handle.name) is a \(schema.model.rawValue) collection") }
@@ -315,8 +316,7 @@ struct DDLExecutor {
             throw RedError(.invalidTableDefinition, "multiple primary keys for table \"\(handle.name)\" are not allowed")
         }
         let single = positions.count == 1
-        let indexName = key.name ?? (single ? "\(handle.name)_\(key.columns[0])_\(key.primary ? "pkey" : "key")"
-                                            : key.primary ? "\(handle.name)_pkey" : "\(handle.name)_\(key.columns.joined(separator: "_"))_key")
+        let indexName = key.name ?? (key.primary ? "\(handle.name)_pkey" : "\(handle.name)_\(key.columns.joined(separator: "_"))_key")
         if schema.indexes.contains(where: { $0.name == indexName }) || (schema.checks ?? []).contains(where: { $0.name == indexName })
             || (schema.foreignKeys ?? []).contains(where: { $0.name == indexName }) {
             throw RedError(.duplicateCollection, "relation \"\(indexName)\" already exists")
@@ -449,6 +449,7 @@ struct DDLExecutor {
             var column = ColumnDefinition(id: schema.nextColumnID, name: spec.name, type: spec.type, notNull: spec.notNull,
                                           unique: spec.unique, defaultSQL: spec.defaultSQL)
             if !spec.enumVariants.isEmpty { column.enumVariants = spec.enumVariants }
+            column.arrayElement = spec.arrayElement
             schema.nextColumnID += 1
             schema.columns.append(column)
             var updated = try store.setSchema(tx, handle, schema)

@@ -237,7 +237,7 @@ struct DMLExecutor {
         init(_ column: ColumnDefinition) {
             id = column.id
             type = column.type
-            plain = column.enumVariants == nil
+            plain = column.enumVariants == nil && column.arrayElement == nil
         }
     }
 
@@ -537,7 +537,7 @@ struct DMLExecutor {
             if case .star = item.expr {
                 for (i, c) in columns.enumerated() where !c.hidden {
                     exprs.append(.column(i))
-                    out.append(ScopeColumn(qualifier: nil, name: c.name, type: c.type))
+                    out.append(ScopeColumn(qualifier: nil, name: c.name, type: c.type, element: c.element))
                 }
                 continue
             }

@@ -15,6 +15,8 @@ struct ScopeColumn: Sendable {
     /// The second copy of a JOIN … USING column: left out of `*`, and an unqualified name
     /// means the other copy; `table.column` and `table.*` still reach it.
     var mergedAway = false
+    /// For an array column, its elements' type when known (PG-wire sends it as `T[]`).
+    var element: DataType? = nil
 
     /// Part of an unqualified `*`.
     var inStar: Bool { !hidden && !mergedAway }

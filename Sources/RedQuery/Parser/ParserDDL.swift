@@ -205,9 +205,10 @@ extension Parser {
         if case .identifier(let typeName, false) = current.kind, ["serial", "bigserial", "smallserial", "serial4", "serial8"].contains(typeName) {
             serial = true
         }
-        let (type, strings, _) = try parseTypeNameWithArguments()
+        let (type, strings, element) = try parseTypeNameWithArguments()
         var spec = ColumnSpec(name: name, type: type)
         spec.serial = serial
+        spec.arrayElement = element
         if type == .enumeration {
             guard !strings.isEmpty else { throw error("ENUM needs its variants: ENUM('a', 'b', …)") }
             spec.enumVariants = strings

@@ -210,7 +210,11 @@ extension Planner {
         let scalar = ScalarFunction(name: name, arity: function.arity, acceptsNull: !function.strict, isDeterministicWithinStatement: true) { values, context in
             try body(values, try context.catalogSnapshot())
         }
-        let call = BoundExpr.function(scalar, bound)
+        var call = BoundExpr.function(scalar, bound)
+        if let element = function.resultElement {
+            // Typed the way `'{…}'::T[]` is, so the plan knows the elements (`elementType(of:)`).
+            call = .function(try ScalarFunction.lookup("__array_cast", argumentCount: 2), [call, .constant(.text(element.rawValue))])
+        }
         return function.resultType == .any ? call : .cast(call, function.resultType)
     }
 

@@ -188,7 +188,7 @@ extension Planner {
             let qualifier = alias ?? name
             for frame in cteFrames.reversed() {
                 if let cte = frame[name] {
-                    return AliasNode(cte, columns: cte.columns.map { ScopeColumn(qualifier: qualifier, name: $0.name, type: $0.type) }, label: name)
+                    return AliasNode(cte, columns: cte.columns.map { ScopeColumn(qualifier: qualifier, name: $0.name, type: $0.type, element: $0.element) }, label: name)
                 }
             }
             if let handle = try context.store.open(context.transaction, name) {
@@ -231,7 +231,7 @@ extension Planner {
                 return try planLeaf(.function(inner, alias: alias, columns: [names[i]]), outer: outer)
             }
             let columns = zip(sources, names).map { source, name in
-                ScopeColumn(qualifier: alias, name: name, type: source.columns[0].type, hidden: true)
+                ScopeColumn(qualifier: alias, name: name, type: source.columns[0].type, hidden: true, element: source.columns[0].element)
             }
             return ZipNode(sources, columns: columns)
         case .function(let call, let alias, let names) where call.name == Parser.withOrdinality:
@@ -305,7 +305,7 @@ extension Planner {
             throw RedError(.syntaxError, "\(what) has \(columns.count) columns available but \(names.count) columns specified")
         }
         return columns.enumerated().map { i, c in
-            ScopeColumn(qualifier: qualifier, name: i < names.count ? names[i] : c.name, type: c.type)
+            ScopeColumn(qualifier: qualifier, name: i < names.count ? names[i] : c.name, type: c.type, element: c.element)
         }
     }
 

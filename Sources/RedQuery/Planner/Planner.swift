@@ -77,7 +77,7 @@ final class Planner {
 
     /// A CTE's columns under its name, renamed by its column list.
     static func cteColumns(_ planned: [ScopeColumn], _ cte: CommonTableExpression) throws -> [ScopeColumn] {
-        var columns = planned.map { ScopeColumn(qualifier: cte.name, name: $0.name, type: $0.type) }
+        var columns = planned.map { ScopeColumn(qualifier: cte.name, name: $0.name, type: $0.type, element: $0.element) }
         guard cte.columns.count <= columns.count else {
             throw RedError(.syntaxError, "WITH query \"\(cte.name)\" has \(columns.count) columns available but \(cte.columns.count) columns specified")
         }
@@ -104,7 +104,7 @@ final class Planner {
             guard left.columns.count == right.columns.count else {
                 throw RedError(.syntaxError, "each \(op.rawValue.uppercased()) query must have the same number of columns")
             }
-            return SetOperationNode(left, right, op, all: all, columns: left.columns.map { ScopeColumn(qualifier: nil, name: $0.name, type: $0.type) })
+            return SetOperationNode(left, right, op, all: all, columns: left.columns.map { ScopeColumn(qualifier: nil, name: $0.name, type: $0.type, element: $0.element) })
         }
     }
 
@@ -189,14 +189,16 @@ final class Planner {
                 for i in matching {
                     scope.used.insert(i)
                     outputExprs.append(.column(i))
-                    outputColumns.append(ScopeColumn(qualifier: nil, name: scope.columns[i].name, type: scope.columns[i].type))
+                    outputColumns.append(ScopeColumn(qualifier: nil, name: scope.columns[i].name, type: scope.columns[i].type, element: scope.columns[i].element))
                     outputASTs.append(.column([scope.columns[i].name]))
                 }
                 continue
             }
             let bound = try bind(item.expr, ctx)
             outputExprs.append(bound)
-            outputColumns.append(ScopeColumn(qualifier: nil, name: item.alias ?? Self.columnName(item.expr), type: Self.type(of: bound, scope: scope, aggregation: aggregation, parameters: parameterTypes)))
+            let type = Self.type(of: bound, scope: scope, aggregation: aggregation, parameters: parameterTypes)
+            outputColumns.append(ScopeColumn(qualifier: nil, name: item.alias ?? Self.columnName(item.expr), type: type,
+                                             element: type == .array ? Self.elementType(of: bound, scope: scope, aggregation: aggregation) : nil))
             outputASTs.append(item.expr)
         }
         if select.items.isEmpty && select.from == nil { throw RedError(.syntaxError, "SELECT needs at least one column") }
@@ -332,8 +334,51 @@ final class Planner {
         case .cast(_, let t): return t
         case .comparison, .and, .or, .not, .isNull, .distinctFrom, .between, .inList, .inSubquery, .quantified, .exists, .like: return .boolean
         case .concat: return .text
+        case .array: return .array
         case .function(let f, _): return ScalarFunction.resultTypes[f.name] ?? .any
         default: return .any
+        }
+    }
+
+    /// The elements' type of an array expression when the plan knows it before running (a
+    /// `T[]` column, a cast to `T[]`, `ARRAY[…]` of one type, `array_agg` of a typed value …),
+    /// so PG-wire can describe it as `T[]`; nil when only the values could tell.
+    static func elementType(of e: BoundExpr, scope: Scope, aggregation: AggregationState?) -> DataType? {
+        func known(_ t: DataType) -> DataType? { t == .any || t == .array ? nil : t }
+        switch e {
+        case .column(let i):
+            guard let aggregation else { return i < scope.columns.count ? scope.columns[i].element : nil }
+            let keys = aggregation.groupKeys.count
+            if i < keys { return elementType(of: aggregation.boundKeys[i], scope: aggregation.inputScope, aggregation: nil) }
+            guard i - keys < aggregation.calls.count else { return nil }
+            let call = aggregation.calls[i - keys]
+            guard call.kind == .arrayAgg, let argument = call.arguments.first else { return nil }
+            let type = Self.type(of: argument, scope: aggregation.inputScope, aggregation: nil)
+            // array_agg of arrays makes a deeper array of the same elements.
+            if type == .array { return elementType(of: argument, scope: aggregation.inputScope, aggregation: nil) }
+            return known(type.valueType == .json ? .any : type.valueType)
+        case .cast(let inner, .array):
+            return elementType(of: inner, scope: scope, aggregation: aggregation)
+        case .scalarSubquery(let subquery):
+            return subquery.plan.columns.first?.element
+        case .function(let f, let arguments):
+            switch f.name {
+            case "__array_cast":
+                if case .constant(.text(let name))? = arguments.last { return DataType(rawValue: name).flatMap { known($0.valueType) } }
+                return nil
+            case "string_to_array", "regexp_split_to_array": return .text
+            case "array_positions": return .integer
+            case "array_append", "array_prepend", "array_cat", "array_remove", "array_replace", "__array_join", "coalesce", "nullif":
+                return arguments.lazy.compactMap { elementType(of: $0, scope: scope, aggregation: aggregation) }.first
+            default: return nil
+            }
+        case .array(let items):
+            let types = Set(items.map { Self.type(of: $0, scope: scope, aggregation: aggregation).valueType })
+            guard types.count == 1, let only = types.first else { return nil }
+            if only == .array { return items.lazy.compactMap { elementType(of: $0, scope: scope, aggregation: aggregation) }.first }
+            return known(only)
+        default:
+            return nil
         }
     }
 
@@ -375,6 +420,13 @@ final class Planner {
         case .negate(let inner):
             let t = type(of: inner, scope: scope, aggregation: aggregation, parameters: parameters)
             return numeric.contains(t.valueType) ? t : .any
+        case .caseWhen(_, let branches, let otherwise):
+            // One type for every result (NULLs aside), as PostgreSQL resolves CASE; else unknown.
+            let results = branches.map(\.1) + [otherwise ?? .constant(.null)]
+            let types = Set(results.filter { if case .constant(.null) = $0 { return false }; return true }
+                .map { type(of: $0, scope: scope, aggregation: aggregation, parameters: parameters) })
+            guard types.count == 1, let only = types.first else { return .any }
+            return only
         case .concat(let a, let b):
             // Two JSON values concatenate as JSON (jsonb's `||`); anything else as text.
             let ta = type(of: a, scope: scope, aggregation: aggregation, parameters: parameters).valueType

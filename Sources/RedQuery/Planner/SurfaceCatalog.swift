@@ -36,7 +36,9 @@ public struct SurfaceRelation: Sendable {
 public struct SurfaceColumn: Sendable {
     public var name: String
     public var type: DataType
-    public init(_ name: String, _ type: DataType) { self.name = name; self.type = type }
+    /// For an array column, its elements' type.
+    public var element: DataType?
+    public init(_ name: String, _ type: DataType, element: DataType? = nil) { self.name = name; self.type = type; self.element = element }
 }
 
 /// A scalar function (or cast) of a surface: `arity` arguments, a result of `resultType`
@@ -45,13 +47,16 @@ public struct SurfaceColumn: Sendable {
 public struct SurfaceFunction: Sendable {
     public var arity: ClosedRange<Int>
     public var resultType: DataType
+    /// For an array result, its elements' type.
+    public var resultElement: DataType?
     public var strict: Bool
     public var body: @Sendable ([Value], CatalogSnapshot) throws -> Value
 
-    public init(arity: ClosedRange<Int>, resultType: DataType, strict: Bool = true,
+    public init(arity: ClosedRange<Int>, resultType: DataType, resultElement: DataType? = nil, strict: Bool = true,
                 body: @escaping @Sendable ([Value], CatalogSnapshot) throws -> Value) {
         self.arity = arity
         self.resultType = resultType
+        self.resultElement = resultElement
         self.strict = strict
         self.body = body
     }
@@ -92,7 +97,7 @@ public struct CatalogSnapshot: Sendable {
             let planned = try? Planner(context: context).planView(view.name, view.definition)
             let columns = planned.map { plan in
                 plan.columns.enumerated().map { i, c in
-                    SurfaceColumn(i < view.definition.columns.count ? view.definition.columns[i] : c.name, c.type)
+                    SurfaceColumn(i < view.definition.columns.count ? view.definition.columns[i] : c.name, c.type, element: c.element)
                 }
             } ?? []
             return View(name: view.name, query: view.definition.query, columns: columns)
@@ -109,7 +114,7 @@ final class SurfaceRelationNode: PlanNode, @unchecked Sendable {
 
     init(_ relation: SurfaceRelation, qualifier: String, label: String) {
         self.relation = relation
-        self.columns = relation.columns.map { ScopeColumn(qualifier: qualifier, name: $0.name, type: $0.type) }
+        self.columns = relation.columns.map { ScopeColumn(qualifier: qualifier, name: $0.name, type: $0.type, element: $0.element) }
         self.label = label
     }
 

@@ -103,4 +103,90 @@ enum PGArrayCodec {
         default: return .string(value.displayText)
         }
     }
+
+    // MARK: Results
+
+    /// PostgreSQL's text form of an array (`{1,2}`, `{"a b",NULL,{x}}`), each element as its
+    /// type prints it, quoted where array_out quotes: empty, `NULL`, or holding braces, a comma,
+    /// a quote, a backslash or a space.
+    static func text(_ items: [JSONValue], element: PGType) -> String {
+        var out = "{"
+        for (i, item) in items.enumerated() {
+            if i > 0 { out += "," }
+            switch item {
+            case .null: out += "NULL"
+            case .array(let inner): out += text(inner, element: element)
+            default:
+                let text = PGValueCodec.text(value(item), as: element)
+                let plain = !text.isEmpty && text.uppercased() != "NULL"
+                    && !text.unicodeScalars.contains { "{},\"\\".unicodeScalars.contains($0) || $0.properties.isWhitespace }
+                if plain {
+                    out += text
+                } else {
+                    out += "\""
+                    for character in text {
+                        if character == "\"" || character == "\\" { out.append("\\") }
+                        out.append(character)
+                    }
+                    out += "\""
+                }
+            }
+        }
+        return out + "}"
+    }
+
+    /// The binary form (layout above): the dimensions of a rectangular nesting, then each
+    /// element in its type's binary form. Ragged nesting is 2202E, as PostgreSQL refuses it.
+    static func writeBinary(_ items: [JSONValue], element: PGType, into buffer: inout ByteBuffer) throws {
+        var lengths: [Int] = []
+        var level = items
+        while true {
+            lengths.append(level.count)
+            guard case .array(let inner)? = level.first else { break }
+            level = inner
+        }
+        if items.isEmpty { lengths = [] }
+        guard lengths.count <= PostgresArrayText.maxDimensions else {
+            throw RedError(.limitExceeded, "number of array dimensions (\(lengths.count)) exceeds the maximum allowed (\(PostgresArrayText.maxDimensions))")
+        }
+        var flat: [JSONValue] = []
+        func collect(_ list: [JSONValue], depth: Int) throws {
+            guard list.count == lengths[depth] else {
+                throw RedError(.invalidArgument, "multidimensional arrays must have array expressions with matching dimensions")
+            }
+            for item in list {
+                if depth + 1 < lengths.count {
+                    guard case .array(let inner) = item else {
+                        throw RedError(.invalidArgument, "multidimensional arrays must have array expressions with matching dimensions")
+                    }
+                    try collect(inner, depth: depth + 1)
+                } else {
+                    if case .array = item { throw RedError(.invalidArgument, "multidimensional arrays must have array expressions with matching dimensions") }
+                    flat.append(item)
+                }
+            }
+        }
+        if !lengths.isEmpty { try collect(items, depth: 0) }
+        buffer.writeInteger(Int32(lengths.count))
+        buffer.writeInteger(Int32(flat.contains(.null) ? 1 : 0))
+        buffer.writeInteger(element.oid)
+        for length in lengths {
+            buffer.writeInteger(Int32(length))
+            buffer.writeInteger(Int32(1))
+        }
+        let type = element.dataType ?? .text
+        for item in flat {
+            if case .null = item {
+                buffer.writeInteger(Int32(-1))
+                continue
+            }
+            try PGValueCodec.write(try type.coerce(value(item)), as: element, format: .binary, into: &buffer)
+        }
+    }
+
+    /// An element as a value: text as text, the rest as JSON reads it.
+    static func value(_ item: JSONValue) -> Value {
+        if case .string(let s) = item { return .text(s) }
+        return Value(json: item)
+    }
 }

@@ -1,4 +1,5 @@
 import RedCore
+import RedQuery
 
 /// The built-in types `pg_type` lists: those RedDB's columns travel as (`PGType`), the
 /// catalog's own (`oid`, `name`, `"char"`, `int2vector`, `regclass` …), and the array
@@ -49,6 +50,9 @@ struct PGBuiltinType: Sendable {
         return table
     }()
 
-    /// The type a RedDB column's values travel as.
-    static func of(_ type: DataType) -> PGBuiltinType { byOID[Int64(PGType(type).oid)]! }
+    /// The type a RedDB column's values travel as (`element`: a `T[]` column's).
+    static func of(_ type: DataType, element: DataType? = nil) -> PGBuiltinType {
+        let wire = type == .array ? PGType(ResultColumn(name: "", type: .json, element: element)) : PGType(type)
+        return byOID[Int64(wire.oid)] ?? byOID[25]!
+    }
 }

@@ -39,7 +39,7 @@ enum PGCatalogFunctions {
                 return relation?.view.map { .text($0.query) } ?? .null
             },
             "pg_get_userbyid": SurfaceFunction(arity: 1...1, resultType: .text) { _, _ in .text(user) },
-            "current_schemas": SurfaceFunction(arity: 1...1, resultType: .array) { args, _ in
+            "current_schemas": SurfaceFunction(arity: 1...1, resultType: .array, resultElement: .text) { args, _ in
                 let implicit = args[0] == .boolean(true)
                 return PGCatalogTable.texts(implicit ? ["pg_catalog", PGCatalogModel.schemaName] : [PGCatalogModel.schemaName])
             },

@@ -40,7 +40,7 @@ extension PGCatalogTable {
             """) { model in
             model.relations.flatMap { r in
                 r.columns.enumerated().map { i, column in
-                    let type = PGBuiltinType.of(column.type)
+                    let type = column.wireType
                     return ["attrelid": .integer(r.oid), "attname": .text(column.name), "atttypid": .integer(type.oid), "attstattarget": .integer(-1),
                             "attlen": .integer(type.length), "attnum": .integer(Int64(i + 1)), "attcacheoff": .integer(-1), "atttypmod": .integer(-1),
                             "attbyval": .boolean(type.length > 0 && type.length <= 8), "attalign": .text(type.length == 8 ? "d" : "i"),
@@ -72,8 +72,8 @@ extension PGCatalogTable {
         },
         "pg_index": PGCatalogTable("""
             indexrelid:i indrelid:i indnatts:i indnkeyatts:i indisunique:b indnullsnotdistinct:b indisprimary:b indisexclusion:b \
-            indimmediate:b indisclustered:b indisvalid:b indcheckxmin:b indisready:b indislive:b indisreplident:b indkey:a \
-            indcollation:a indclass:a indoption:a indexprs:t indpred:t
+            indimmediate:b indisclustered:b indisvalid:b indcheckxmin:b indisready:b indislive:b indisreplident:b indkey:ai \
+            indcollation:ai indclass:ai indoption:ai indexprs:t indpred:t
             """) { model in
             model.relations.filter { $0.kind == "i" }.map { r in
                 let count = Int64(r.indexKeys.count)
@@ -82,14 +82,14 @@ extension PGCatalogTable {
                         "indnatts": .integer(count), "indnkeyatts": .integer(count), "indisunique": .boolean(r.index?.unique ?? false),
                         "indisprimary": .boolean(r.isPrimaryKey), "indimmediate": .boolean(true), "indisvalid": .boolean(ready),
                         "indisready": .boolean(true), "indislive": .boolean(true), "indkey": ints(r.indexKeys),
-                        "indcollation": ints(r.columns.map { PGBuiltinType.of($0.type).category == "S" ? 100 : 0 }),
+                        "indcollation": ints(r.columns.map { $0.wireType.category == "S" ? 100 : 0 }),
                         "indclass": ints(r.indexKeys.map { _ in 0 }), "indoption": ints(r.indexKeys.map { _ in 0 })]
             }
         },
         "pg_constraint": PGCatalogTable("""
             oid:i conname:t connamespace:i contype:t condeferrable:b condeferred:b convalidated:b conrelid:i contypid:i conindid:i \
             conparentid:i confrelid:i confupdtype:t confdeltype:t confmatchtype:t conislocal:b coninhcount:i connoinherit:b \
-            conkey:a confkey:a conpfeqop:a conppeqop:a conffeqop:a confdelsetcols:a conexclop:a conbin:t
+            conkey:ai confkey:ai conpfeqop:ai conppeqop:ai conffeqop:ai confdelsetcols:ai conexclop:ai conbin:t
             """) { model in
             model.constraints.map { c in
                 var row: [String: Value] = [
@@ -181,7 +181,7 @@ extension PGCatalogTable {
         "pg_inherits": PGCatalogTable("inhrelid:i inhparent:i inhseqno:i inhdetachpending:b"),
         "pg_trigger": PGCatalogTable("""
             oid:i tgrelid:i tgparentid:i tgname:t tgfoid:i tgtype:i tgenabled:t tgisinternal:b tgconstrrelid:i tgconstrindid:i \
-            tgconstraint:i tgdeferrable:b tginitdeferred:b tgnargs:i tgattr:a tgargs:t tgqual:t tgoldtable:t tgnewtable:t
+            tgconstraint:i tgdeferrable:b tginitdeferred:b tgnargs:i tgattr:ai tgargs:t tgqual:t tgoldtable:t tgnewtable:t
             """),
         "pg_depend": PGCatalogTable("classid:i objid:i objsubid:i refclassid:i refobjid:i refobjsubid:i deptype:t"),
         "pg_sequence": PGCatalogTable("seqrelid:i seqtypid:i seqstart:i seqincrement:i seqmax:i seqmin:i seqcache:i seqcycle:b"),
@@ -191,16 +191,16 @@ extension PGCatalogTable {
             """),
         "pg_enum": PGCatalogTable("oid:i enumtypid:i enumsortorder:f enumlabel:t"),
         "pg_range": PGCatalogTable("rngtypid:i rngsubtype:i rngmultitypid:i rngcollation:i rngsubopc:i rngcanonical:t rngsubdiff:t"),
-        "pg_extension": PGCatalogTable("oid:i extname:t extowner:i extnamespace:i extrelocatable:b extversion:t extconfig:a extcondition:a"),
+        "pg_extension": PGCatalogTable("oid:i extname:t extowner:i extnamespace:i extrelocatable:b extversion:t extconfig:ai extcondition:a"),
         "pg_proc": PGCatalogTable("""
             oid:i proname:t pronamespace:i proowner:i prolang:i procost:f prorows:f provariadic:i prosupport:t prokind:t \
             prosecdef:b proleakproof:b proisstrict:b proretset:b provolatile:t proparallel:t pronargs:i pronargdefaults:i \
-            prorettype:i proargtypes:a proallargtypes:a proargmodes:a proargnames:a proargdefaults:t protrftypes:a prosrc:t \
+            prorettype:i proargtypes:ai proallargtypes:ai proargmodes:a proargnames:a proargdefaults:t protrftypes:a prosrc:t \
             probin:t prosqlbody:t proconfig:a proacl:a
             """),
         "pg_matviews": PGCatalogTable("schemaname:t matviewname:t matviewowner:t tablespace:t hasindexes:b ispopulated:b definition:t"),
-        "pg_policy": PGCatalogTable("oid:i polname:t polrelid:i polcmd:t polpermissive:b polroles:a polqual:t polwithcheck:t"),
-        "pg_partitioned_table": PGCatalogTable("partrelid:i partstrat:t partnatts:i partdefid:i partattrs:a partclass:a partcollation:a partexprs:t"),
+        "pg_policy": PGCatalogTable("oid:i polname:t polrelid:i polcmd:t polpermissive:b polroles:ai polqual:t polwithcheck:t"),
+        "pg_partitioned_table": PGCatalogTable("partrelid:i partstrat:t partnatts:i partdefid:i partattrs:ai partclass:ai partcollation:ai partexprs:t"),
         "pg_foreign_table": PGCatalogTable("ftrelid:i ftserver:i ftoptions:a"),
         "pg_rewrite": PGCatalogTable("oid:i rulename:t ev_class:i ev_type:t ev_enabled:t is_instead:b ev_qual:t ev_action:t"),
         "pg_event_trigger": PGCatalogTable("oid:i evtname:t evtevent:t evtowner:i evtfoid:i evtenabled:t evttags:a"),

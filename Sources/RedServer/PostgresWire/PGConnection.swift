@@ -403,7 +403,7 @@ final class PGConnection {
     /// asked; nil when the statement returns no rows.
     private func beginResult(_ result: QueryResult, columns described: [PGColumn]?, sendDescription: Bool) throws -> [PGColumn]? {
         guard !result.columns.isEmpty || result.statementType == "select" else { return nil }
-        let columns = described ?? result.columns.map { PGColumn(name: $0.name, type: PGType($0.type), format: .text) }
+        let columns = described ?? result.columns.map { PGColumn(name: $0.name, type: PGType($0), format: .text) }
         guard columns.count == result.columns.count else {
             throw RedError(.internalError, "statement returned \(result.columns.count) columns, described \(columns.count)")
         }

@@ -157,7 +157,7 @@ extension PGConnection {
             sql = query
         }
         let result = try await execute(sql, parameters: [])
-        let types = result.columns.map { PGType($0.type) }
+        let types = result.columns.map { PGType($0) }
         try writer.copyOutResponse(columns: result.columns.count, binary: copy.binary)
         if copy.binary {
             // The file header travels in the same CopyData as the first tuple (or the trailer), as

@@ -62,7 +62,7 @@ extension PGConnection {
             }
             try writer.parameterDescription(statement.parameterOIDs)
             if let columns = statement.columns {
-                try writer.rowDescription(columns.map { PGColumn(name: $0.name, type: PGType($0.type), format: .text) })
+                try writer.rowDescription(columns.map { PGColumn(name: $0.name, type: PGType($0), format: .text) })
             } else {
                 writer.noData()
             }
@@ -159,7 +159,7 @@ extension PGConnection {
         var columns: [PGColumn]?
         if let described = statement.columns {
             let resultFormats = try Self.formats(bind.resultFormats, count: described.count, what: "result")
-            columns = zip(described, resultFormats).map { PGColumn(name: $0.name, type: PGType($0.type), format: $1) }
+            columns = zip(described, resultFormats).map { PGColumn(name: $0.name, type: PGType($0), format: $1) }
         }
         return PGPortal(statement: statement, parameters: values, columns: columns)
     }

@@ -39,12 +39,12 @@ extension PGCatalogTable {
             """) { model in
             model.relations.filter { $0.kind != "i" }.flatMap { r in
                 r.columns.enumerated().map { i, column in
-                    let type = PGBuiltinType.of(column.type)
+                    let type = column.wireType
                     var row: [String: Value] = [
                         "table_catalog": .text(PGCatalogModel.databaseName), "table_schema": .text(PGCatalogModel.schemaName),
                         "table_name": .text(r.name), "column_name": .text(column.name), "ordinal_position": .integer(Int64(i + 1)),
                         "column_default": column.defaultSQL.map { .text($0) } ?? .null, "is_nullable": .text(column.notNull ? "NO" : "YES"),
-                        "data_type": .text(type.formatted), "udt_catalog": .text(PGCatalogModel.databaseName),
+                        "data_type": .text(type.element != 0 ? "ARRAY" : type.formatted), "udt_catalog": .text(PGCatalogModel.databaseName),
                         "udt_schema": .text("pg_catalog"), "udt_name": .text(type.name), "dtd_identifier": .text(String(i + 1)),
                         "is_self_referencing": .text("NO"), "is_identity": .text("NO"), "identity_cycle": .text("NO"),
                         "is_generated": .text("NEVER"), "is_updatable": .text(r.kind == "v" ? "NO" : "YES"),

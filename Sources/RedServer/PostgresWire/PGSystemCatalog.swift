@@ -47,21 +47,24 @@ struct PGCatalogTable: Sendable {
     let build: @Sendable (PGCatalogModel) -> [[String: Value]]
 
     /// `spec`: `name:type` pairs separated by spaces, types `b` boolean, `i` integer (OIDs,
-    /// counts), `n` integer that is NULL unless given, `t` text, `a` array, `f` float.
+    /// counts), `n` integer that is NULL unless given, `t` text, `a` text array, `ai` integer
+    /// array, `f` float.
     init(_ spec: String, _ build: @escaping @Sendable (PGCatalogModel) -> [[String: Value]] = { _ in [] }) {
         var nullable: Set<String> = []
         columns = spec.split(separator: " ").map { pair in
             let parts = pair.split(separator: ":")
             let type: DataType
+            var element: DataType?
             switch parts[1] {
             case "b": type = .boolean
             case "i": type = .integer
             case "n": type = .integer; nullable.insert(String(parts[0]))
-            case "a": type = .array
+            case "a": type = .array; element = .text
+            case "ai": type = .array; element = .integer
             case "f": type = .float
             default: type = .text
             }
-            return SurfaceColumn(String(parts[0]), type)
+            return SurfaceColumn(String(parts[0]), type, element: element)
         }
         self.nullable = nullable
         self.build = build
@@ -89,6 +92,10 @@ struct PGCatalogModel {
         var type: DataType
         var notNull: Bool
         var defaultSQL: String?
+        var element: DataType?
+
+        /// The type its values travel as (`int8[]` for an `INT[]` column).
+        var wireType: PGBuiltinType { PGBuiltinType.of(type, element: element) }
     }
 
     struct Relation {
@@ -139,11 +146,13 @@ struct PGCatalogModel {
     init(_ snapshot: CatalogSnapshot, owner: String) {
         self.owner = owner.isEmpty ? "reddb" : owner
         for table in snapshot.tables {
-            let columns = table.columns.map { Column(name: $0.name, type: $0.type, notNull: $0.notNull || $0.primaryKey, defaultSQL: $0.defaultSQL) }
+            let columns = table.columns.map {
+                Column(name: $0.name, type: $0.type, notNull: $0.notNull || $0.primaryKey, defaultSQL: $0.defaultSQL, element: $0.arrayElement)
+            }
             add(Relation(oid: PGCatalog.oid(table.name), name: table.name, kind: "r", columns: columns, table: table))
         }
         for view in snapshot.views {
-            let columns = view.columns.map { Column(name: $0.name, type: $0.type, notNull: false) }
+            let columns = view.columns.map { Column(name: $0.name, type: $0.type, notNull: false, element: $0.element) }
             add(Relation(oid: PGCatalog.oid(view.name), name: view.name, kind: "v", columns: columns, view: view))
         }
         for table in snapshot.tables {
@@ -152,7 +161,7 @@ struct PGCatalogModel {
                 let keys = index.columnIDs.map { Self.attnum(of: $0, in: table) }
                 let names = index.columnIDs.compactMap { id in table.columns.first { $0.id == id } }
                 let primary = index.primaryKey == true || (index.isConstraint && names.count == 1 && names[0].primaryKey)
-                let columns = names.map { Column(name: $0.name, type: $0.type, notNull: false) }
+                let columns = names.map { Column(name: $0.name, type: $0.type, notNull: false, element: $0.arrayElement) }
                 var relation = Relation(oid: PGCatalog.oid(index.name), name: index.name, kind: "i", columns: columns, index: index,
                                         indexedTable: table, indexKeys: keys, isPrimaryKey: primary)
                 relation.isPrimaryKey = primary

@@ -1,5 +1,6 @@
 import NIOCore
 import RedCore
+import RedQuery
 
 /// A PostgreSQL type as the wire sees it: its OID and fixed size (-1 = variable).
 struct PGType: Equatable, Sendable {
@@ -53,6 +54,16 @@ struct PGType: Equatable, Sendable {
         }
     }
 
+    /// A result column's wire type: `T[]` for an array whose elements' type the plan knows,
+    /// else the type of its values (arrays of unknown elements travel as jsonb).
+    init(_ column: ResultColumn) {
+        if let element = column.element, element != .any {
+            self = PGType(oid: PGArrayCodec.arrayOID(of: PGType(element).oid), size: -1)
+        } else {
+            self.init(column.type)
+        }
+    }
+
     /// The RedDB type a parameter declared with this OID takes; nil for text-like or unknown OIDs.
     var dataType: DataType? {
         switch oid {
@@ -103,6 +114,9 @@ enum PGValueCodec {
 
     /// PostgreSQL's text output for the value.
     static func text(_ value: Value, as type: PGType) -> String {
+        if case .json(.array(let items)) = value, let element = PGArrayCodec.elementOIDs[type.oid] {
+            return PGArrayCodec.text(items, element: PGType(oid: element, size: -1))
+        }
         switch value {
         case .boolean(let b) where type == .bool: return b ? "t" : "f"
         case .float(let d):
@@ -114,6 +128,9 @@ enum PGValueCodec {
     }
 
     private static func writeBinary(_ value: Value, as type: PGType, into buffer: inout ByteBuffer) throws {
+        if case .json(.array(let items)) = value, let element = PGArrayCodec.elementOIDs[type.oid] {
+            return try PGArrayCodec.writeBinary(items, element: PGType(oid: element, size: -1), into: &buffer)
+        }
         switch (type.oid, value) {
         case (PGType.bool.oid, .boolean(let b)): buffer.writeInteger(UInt8(b ? 1 : 0))
         case (PGType.int8.oid, .integer(let i)): buffer.writeInteger(i)
