@@ -10,8 +10,15 @@ public struct ResultColumn: Sendable, Equatable, Codable {
     /// when the plan knows it: PG-wire then sends PostgreSQL arrays (`int8[]`, `text[]`). A
     /// description for surfaces that type arrays, so it takes no part in equality or coding.
     public var element: DataType?
+    /// A surface's own type for the values (`SurfaceColumn.surfaceType`), likewise a description only.
+    public var surfaceType: String?
     /// A column description.
-    public init(name: String, type: DataType, element: DataType? = nil) { self.name = name; self.type = type; self.element = element }
+    public init(name: String, type: DataType, element: DataType? = nil, surfaceType: String? = nil) {
+        self.name = name
+        self.type = type
+        self.element = element
+        self.surfaceType = surfaceType
+    }
 
     private enum CodingKeys: String, CodingKey { case name, type }
 

@@ -537,7 +537,7 @@ struct DMLExecutor {
             if case .star = item.expr {
                 for (i, c) in columns.enumerated() where !c.hidden {
                     exprs.append(.column(i))
-                    out.append(ScopeColumn(qualifier: nil, name: c.name, type: c.type, element: c.element))
+                    out.append(ScopeColumn(qualifier: nil, name: c.name, type: c.type, element: c.element, surfaceType: c.surfaceType))
                 }
                 continue
             }

@@ -17,6 +17,8 @@ struct ScopeColumn: Sendable {
     var mergedAway = false
     /// For an array column, its elements' type when known (PG-wire sends it as `T[]`).
     var element: DataType? = nil
+    /// A surface's own type for the column's values (`SurfaceColumn.surfaceType`).
+    var surfaceType: String? = nil
 
     /// Part of an unqualified `*`.
     var inStar: Bool { !hidden && !mergedAway }

@@ -134,7 +134,7 @@ public struct StatementExecutor {
         columns.enumerated().map { i, c in
             var type = c.type
             if type == .any, let v = rows.lazy.map({ $0[i] }).first(where: { !$0.isNull }) { type = DataType.of(v) }
-            return ResultColumn(name: c.name, type: type.valueType, element: type == .array ? c.element : nil)
+            return ResultColumn(name: c.name, type: type.valueType, element: type == .array ? c.element : nil, surfaceType: c.surfaceType)
         }
     }
 

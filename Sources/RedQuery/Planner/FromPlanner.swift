@@ -188,7 +188,7 @@ extension Planner {
             let qualifier = alias ?? name
             for frame in cteFrames.reversed() {
                 if let cte = frame[name] {
-                    return AliasNode(cte, columns: cte.columns.map { ScopeColumn(qualifier: qualifier, name: $0.name, type: $0.type, element: $0.element) }, label: name)
+                    return AliasNode(cte, columns: cte.columns.map { ScopeColumn(qualifier: qualifier, name: $0.name, type: $0.type, element: $0.element, surfaceType: $0.surfaceType) }, label: name)
                 }
             }
             if let handle = try context.store.open(context.transaction, name) {
@@ -231,7 +231,7 @@ extension Planner {
                 return try planLeaf(.function(inner, alias: alias, columns: [names[i]]), outer: outer)
             }
             let columns = zip(sources, names).map { source, name in
-                ScopeColumn(qualifier: alias, name: name, type: source.columns[0].type, hidden: true, element: source.columns[0].element)
+                ScopeColumn(qualifier: alias, name: name, type: source.columns[0].type, hidden: true, element: source.columns[0].element, surfaceType: source.columns[0].surfaceType)
             }
             return ZipNode(sources, columns: columns)
         case .function(let call, let alias, let names) where call.name == Parser.withOrdinality:
@@ -245,6 +245,24 @@ extension Planner {
             }
             let numbered = OrdinalityNode(plan, column: ScopeColumn(qualifier: alias ?? inner.name, name: names.count == width + 1 ? names[width] : "ordinality", type: .integer))
             return AliasNode(numbered, columns: try Self.renamed(numbered.columns, names, qualifier: alias ?? inner.name, what: "table \(alias ?? inner.name)"), label: inner.name)
+        case .function(let call, let alias, let names) where call.name == "generate_subscripts":
+            // PostgreSQL's definition: the subscripts of dimension `dim`, lowest first (or last
+            // when `reverse`): generate_series over array_lower … array_upper.
+            guard (2...3).contains(call.arguments.count) else { throw RedError(.undefinedFunction, "generate_subscripts takes 2 or 3 arguments") }
+            func bound(_ name: String) -> Expr {
+                .function(FunctionCall(name: name, arguments: Array(call.arguments.prefix(2)), distinct: false, star: false))
+            }
+            var range = [bound("array_lower"), bound("array_upper")]
+            if call.arguments.count == 3 {
+                // `reverse`: from the upper bound down (a NULL reverse counts as false).
+                let reverse = Expr.function(FunctionCall(name: "coalesce", arguments: [call.arguments[2], .literal(.boolean(false))], distinct: false, star: false))
+                func pick(_ whenReversed: Expr, _ otherwise: Expr) -> Expr {
+                    .caseWhen(operand: nil, branches: [WhenBranch(condition: reverse, result: whenReversed)], otherwise: otherwise)
+                }
+                range = [pick(range[1], range[0]), pick(range[0], range[1]), pick(.literal(.integer(-1)), .literal(.integer(1)))]
+            }
+            let series = FunctionCall(name: "generate_series", arguments: range, distinct: false, star: false)
+            return try planLeaf(.function(series, alias: alias ?? call.name, columns: names), outer: outer)
         case .function(let call, let alias, let names) where call.name == "regexp_split_to_table":
             // PostgreSQL's definition: the elements of regexp_split_to_array, one per row.
             let array = FunctionCall(name: "regexp_split_to_array", arguments: call.arguments, distinct: false, star: false)
@@ -305,7 +323,7 @@ extension Planner {
             throw RedError(.syntaxError, "\(what) has \(columns.count) columns available but \(names.count) columns specified")
         }
         return columns.enumerated().map { i, c in
-            ScopeColumn(qualifier: qualifier, name: i < names.count ? names[i] : c.name, type: c.type, element: c.element)
+            ScopeColumn(qualifier: qualifier, name: i < names.count ? names[i] : c.name, type: c.type, element: c.element, surfaceType: c.surfaceType)
         }
     }
 

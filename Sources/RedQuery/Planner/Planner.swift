@@ -77,7 +77,7 @@ final class Planner {
 
     /// A CTE's columns under its name, renamed by its column list.
     static func cteColumns(_ planned: [ScopeColumn], _ cte: CommonTableExpression) throws -> [ScopeColumn] {
-        var columns = planned.map { ScopeColumn(qualifier: cte.name, name: $0.name, type: $0.type, element: $0.element) }
+        var columns = planned.map { ScopeColumn(qualifier: cte.name, name: $0.name, type: $0.type, element: $0.element, surfaceType: $0.surfaceType) }
         guard cte.columns.count <= columns.count else {
             throw RedError(.syntaxError, "WITH query \"\(cte.name)\" has \(columns.count) columns available but \(cte.columns.count) columns specified")
         }
@@ -104,7 +104,7 @@ final class Planner {
             guard left.columns.count == right.columns.count else {
                 throw RedError(.syntaxError, "each \(op.rawValue.uppercased()) query must have the same number of columns")
             }
-            return SetOperationNode(left, right, op, all: all, columns: left.columns.map { ScopeColumn(qualifier: nil, name: $0.name, type: $0.type, element: $0.element) })
+            return SetOperationNode(left, right, op, all: all, columns: left.columns.map { ScopeColumn(qualifier: nil, name: $0.name, type: $0.type, element: $0.element, surfaceType: $0.surfaceType) })
         }
     }
 
@@ -189,7 +189,7 @@ final class Planner {
                 for i in matching {
                     scope.used.insert(i)
                     outputExprs.append(.column(i))
-                    outputColumns.append(ScopeColumn(qualifier: nil, name: scope.columns[i].name, type: scope.columns[i].type, element: scope.columns[i].element))
+                    outputColumns.append(ScopeColumn(qualifier: nil, name: scope.columns[i].name, type: scope.columns[i].type, element: scope.columns[i].element, surfaceType: scope.columns[i].surfaceType))
                     outputASTs.append(.column([scope.columns[i].name]))
                 }
                 continue
@@ -197,8 +197,12 @@ final class Planner {
             let bound = try bind(item.expr, ctx)
             outputExprs.append(bound)
             let type = Self.type(of: bound, scope: scope, aggregation: aggregation, parameters: parameterTypes)
+            // A column selected as it is keeps its surface type (`indkey` stays `int2vector`).
+            var surfaceType: String?
+            if aggregation == nil, case .column(let i) = bound, i < scope.columns.count { surfaceType = scope.columns[i].surfaceType }
             outputColumns.append(ScopeColumn(qualifier: nil, name: item.alias ?? Self.columnName(item.expr), type: type,
-                                             element: type == .array ? Self.elementType(of: bound, scope: scope, aggregation: aggregation) : nil))
+                                             element: type == .array ? Self.elementType(of: bound, scope: scope, aggregation: aggregation) : nil,
+                                             surfaceType: surfaceType))
             outputASTs.append(item.expr)
         }
         if select.items.isEmpty && select.from == nil { throw RedError(.syntaxError, "SELECT needs at least one column") }
@@ -373,9 +377,11 @@ final class Planner {
             default: return nil
             }
         case .array(let items):
-            let types = Set(items.map { Self.type(of: $0, scope: scope, aggregation: aggregation).valueType })
+            // NULL elements take the others' type, as PostgreSQL resolves ARRAY[NULL, 'a'].
+            let typed = items.filter { if case .constant(.null) = $0 { return false }; return true }
+            let types = Set(typed.map { Self.type(of: $0, scope: scope, aggregation: aggregation).valueType })
             guard types.count == 1, let only = types.first else { return nil }
-            if only == .array { return items.lazy.compactMap { elementType(of: $0, scope: scope, aggregation: aggregation) }.first }
+            if only == .array { return typed.lazy.compactMap { elementType(of: $0, scope: scope, aggregation: aggregation) }.first }
             return known(only)
         default:
             return nil
@@ -420,6 +426,10 @@ final class Planner {
         case .negate(let inner):
             let t = type(of: inner, scope: scope, aggregation: aggregation, parameters: parameters)
             return numeric.contains(t.valueType) ? t : .any
+        case .function(let f, let arguments) where f.name == "__array_subscript" && arguments.count == 2:
+            // `tags[1]` of a `T[]` is a T (a one-dimensional array: deeper ones stay unknown).
+            guard let element = elementType(of: arguments[0], scope: scope, aggregation: aggregation) else { return .any }
+            return element
         case .caseWhen(_, let branches, let otherwise):
             // One type for every result (NULLs aside), as PostgreSQL resolves CASE; else unknown.
             let results = branches.map(\.1) + [otherwise ?? .constant(.null)]

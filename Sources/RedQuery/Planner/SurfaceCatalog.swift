@@ -38,7 +38,15 @@ public struct SurfaceColumn: Sendable {
     public var type: DataType
     /// For an array column, its elements' type.
     public var element: DataType?
-    public init(_ name: String, _ type: DataType, element: DataType? = nil) { self.name = name; self.type = type; self.element = element }
+    /// The surface's own type its values travel as (PG-wire's `int2vector`), carried through
+    /// the plan as long as the column is selected as it is.
+    public var surfaceType: String?
+    public init(_ name: String, _ type: DataType, element: DataType? = nil, surfaceType: String? = nil) {
+        self.name = name
+        self.type = type
+        self.element = element
+        self.surfaceType = surfaceType
+    }
 }
 
 /// A scalar function (or cast) of a surface: `arity` arguments, a result of `resultType`
@@ -114,7 +122,7 @@ final class SurfaceRelationNode: PlanNode, @unchecked Sendable {
 
     init(_ relation: SurfaceRelation, qualifier: String, label: String) {
         self.relation = relation
-        self.columns = relation.columns.map { ScopeColumn(qualifier: qualifier, name: $0.name, type: $0.type, element: $0.element) }
+        self.columns = relation.columns.map { ScopeColumn(qualifier: qualifier, name: $0.name, type: $0.type, element: $0.element, surfaceType: $0.surfaceType) }
         self.label = label
     }
 

@@ -22,6 +22,10 @@ enum PGArrayCodec {
         1231: 1700, 2951: 2950, 1115: 1114, 1185: 1184, 1182: 1082, 1183: 1083, 199: 114, 3807: 3802,
     ]
 
+    /// `int2vector` and `oidvector` (catalog columns): arrays in binary, space-separated in text.
+    static let vectorTypes: [String: Int32] = ["int2vector": 22, "oidvector": 30]
+    static let vectorElements: [Int32: Int32] = [22: 21, 30: 26]
+
     /// The array type whose elements are `element` (text[] for anything without one).
     static func arrayOID(of element: Int32) -> Int32 {
         elementOIDs.first { $0.value == element && ![1015, 1014].contains($0.key) }?.key ?? 1009

@@ -48,10 +48,15 @@ enum PGCatalogFunctions {
                 guard case .text(let name) = args[0] else { return .null }
                 return PGCatalogModel(snapshot, owner: user).relation(named: try relationName(name)).map { .integer($0.oid) } ?? .null
             },
+            // psycopg's TypeInfo.fetch asks for types by name (`hstore` at SQLAlchemy's first connect).
+            "to_regtype": SurfaceFunction(arity: 1...1, resultType: .integer) { args, _ in
+                guard case .text(let name) = args[0] else { return .null }
+                return PGBuiltinType.byName[name.lowercased()[...].trimmingCharacters(in: "\" ")].map { .integer($0.oid) } ?? .null
+            },
             "pg_get_serial_sequence": SurfaceFunction(arity: 2...2, resultType: .text, strict: false) { _, _ in .null },
             "pg_get_partkeydef": SurfaceFunction(arity: 1...1, resultType: .text, strict: false) { _, _ in .null },
         ]
-        for name in ["pg_table_is_visible", "pg_type_is_visible", "pg_function_is_visible", "has_table_privilege", "has_schema_privilege",
+        for name in ["pg_table_is_visible", "pg_type_is_visible", "pg_function_is_visible", "pg_collation_is_visible", "has_table_privilege", "has_schema_privilege",
                      "has_database_privilege", "has_column_privilege", "has_any_column_privilege", "has_sequence_privilege",
                      "has_function_privilege"] {
             table[name] = alwaysTrue

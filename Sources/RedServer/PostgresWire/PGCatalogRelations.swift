@@ -72,8 +72,8 @@ extension PGCatalogTable {
         },
         "pg_index": PGCatalogTable("""
             indexrelid:i indrelid:i indnatts:i indnkeyatts:i indisunique:b indnullsnotdistinct:b indisprimary:b indisexclusion:b \
-            indimmediate:b indisclustered:b indisvalid:b indcheckxmin:b indisready:b indislive:b indisreplident:b indkey:ai \
-            indcollation:ai indclass:ai indoption:ai indexprs:t indpred:t
+            indimmediate:b indisclustered:b indisvalid:b indcheckxmin:b indisready:b indislive:b indisreplident:b indkey:v \
+            indcollation:o indclass:o indoption:v indexprs:t indpred:t
             """) { model in
             model.relations.filter { $0.kind == "i" }.map { r in
                 let count = Int64(r.indexKeys.count)
@@ -83,7 +83,7 @@ extension PGCatalogTable {
                         "indisprimary": .boolean(r.isPrimaryKey), "indimmediate": .boolean(true), "indisvalid": .boolean(ready),
                         "indisready": .boolean(true), "indislive": .boolean(true), "indkey": ints(r.indexKeys),
                         "indcollation": ints(r.columns.map { $0.wireType.category == "S" ? 100 : 0 }),
-                        "indclass": ints(r.indexKeys.map { _ in 0 }), "indoption": ints(r.indexKeys.map { _ in 0 })]
+                        "indclass": ints(r.columns.map { operatorClass(of: $0.wireType.oid) ?? 0 }), "indoption": ints(r.indexKeys.map { _ in 0 })]
             }
         },
         "pg_constraint": PGCatalogTable("""
@@ -118,6 +118,18 @@ extension PGCatalogTable {
                             "adnum": .integer(Int64(i + 1)), "adbin": .text(sql)]
                 }
             }
+        },
+        "pg_opclass": PGCatalogTable("oid:i opcmethod:i opcname:t opcnamespace:i opcowner:i opcfamily:i opcintype:i opcdefault:b opckeytype:i") { _ in
+            var rows: [[String: Value]] = []
+            var seen: Set<Int64> = []
+            for type in PGBuiltinType.all {
+                guard let oid = operatorClass(of: type.oid), seen.insert(oid).inserted else { continue }
+                let isArray = type.element != 0
+                rows.append(["oid": .integer(oid), "opcmethod": .integer(403), "opcname": .text(isArray ? "array_ops" : "\(type.name)_ops"),
+                             "opcnamespace": .integer(PGCatalogModel.catalogNamespace), "opcowner": .integer(PGCatalogModel.ownerOID),
+                             "opcfamily": .integer(oid), "opcintype": .integer(isArray ? 2277 : type.oid), "opcdefault": .boolean(true)])
+            }
+            return rows
         },
         "pg_am": PGCatalogTable("oid:i amname:t amhandler:t amtype:t") { _ in
             [["oid": .integer(2), "amname": .text("heap"), "amhandler": .text("heap_tableam_handler"), "amtype": .text("t")],
@@ -195,7 +207,7 @@ extension PGCatalogTable {
         "pg_proc": PGCatalogTable("""
             oid:i proname:t pronamespace:i proowner:i prolang:i procost:f prorows:f provariadic:i prosupport:t prokind:t \
             prosecdef:b proleakproof:b proisstrict:b proretset:b provolatile:t proparallel:t pronargs:i pronargdefaults:i \
-            prorettype:i proargtypes:ai proallargtypes:ai proargmodes:a proargnames:a proargdefaults:t protrftypes:a prosrc:t \
+            prorettype:i proargtypes:o proallargtypes:ai proargmodes:a proargnames:a proargdefaults:t protrftypes:a prosrc:t \
             probin:t prosqlbody:t proconfig:a proacl:a
             """),
         "pg_matviews": PGCatalogTable("schemaname:t matviewname:t matviewowner:t tablespace:t hasindexes:b ispopulated:b definition:t"),
@@ -205,6 +217,15 @@ extension PGCatalogTable {
         "pg_rewrite": PGCatalogTable("oid:i rulename:t ev_class:i ev_type:t ev_enabled:t is_instead:b ev_qual:t ev_action:t"),
         "pg_event_trigger": PGCatalogTable("oid:i evtname:t evtevent:t evtowner:i evtfoid:i evtenabled:t evttags:a"),
     ]
+
+    /// The default B-tree operator class of a column type (`pg_index.indclass`, `pg_opclass`);
+    /// every array type shares `array_ops`.
+    static func operatorClass(of typeOID: Int64) -> Int64? {
+        let classes: [Int64: Int64] = [16: 424, 17: 421, 20: 3124, 21: 1979, 23: 1978, 25: 3126, 701: 3123, 700: 1970, 1700: 3125,
+                                       1082: 3122, 1083: 1991, 1114: 3128, 1184: 3127, 2950: 2968, 3802: 4033, 1043: 3126, 1042: 426]
+        if let known = classes[typeOID] { return known }
+        return PGBuiltinType.byOID[typeOID]?.element != 0 && PGBuiltinType.byOID[typeOID] != nil ? 397 : nil
+    }
 
     /// `relam`: heap for tables, the index's own method, none for views.
     static func accessMethod(_ relation: PGCatalogModel.Relation) -> Int64 {

@@ -48,14 +48,17 @@ struct PGCatalogTable: Sendable {
 
     /// `spec`: `name:type` pairs separated by spaces, types `b` boolean, `i` integer (OIDs,
     /// counts), `n` integer that is NULL unless given, `t` text, `a` text array, `ai` integer
-    /// array, `f` float.
+    /// array, `v` int2vector and `o` oidvector (integer arrays PostgreSQL prints `1 2`), `f` float.
     init(_ spec: String, _ build: @escaping @Sendable (PGCatalogModel) -> [[String: Value]] = { _ in [] }) {
         var nullable: Set<String> = []
         columns = spec.split(separator: " ").map { pair in
             let parts = pair.split(separator: ":")
             let type: DataType
             var element: DataType?
+            var surfaceType: String?
             switch parts[1] {
+            case "v": type = .array; element = .integer; surfaceType = "int2vector"
+            case "o": type = .array; element = .integer; surfaceType = "oidvector"
             case "b": type = .boolean
             case "i": type = .integer
             case "n": type = .integer; nullable.insert(String(parts[0]))
@@ -64,7 +67,7 @@ struct PGCatalogTable: Sendable {
             case "f": type = .float
             default: type = .text
             }
-            return SurfaceColumn(String(parts[0]), type, element: element)
+            return SurfaceColumn(String(parts[0]), type, element: element, surfaceType: surfaceType)
         }
         self.nullable = nullable
         self.build = build

@@ -57,7 +57,9 @@ struct PGType: Equatable, Sendable {
     /// A result column's wire type: `T[]` for an array whose elements' type the plan knows,
     /// else the type of its values (arrays of unknown elements travel as jsonb).
     init(_ column: ResultColumn) {
-        if let element = column.element, element != .any {
+        if let vector = column.surfaceType.flatMap({ PGArrayCodec.vectorTypes[$0] }) {
+            self = PGType(oid: vector, size: -1)
+        } else if let element = column.element, element != .any {
             self = PGType(oid: PGArrayCodec.arrayOID(of: PGType(element).oid), size: -1)
         } else {
             self.init(column.type)
@@ -117,6 +119,9 @@ enum PGValueCodec {
         if case .json(.array(let items)) = value, let element = PGArrayCodec.elementOIDs[type.oid] {
             return PGArrayCodec.text(items, element: PGType(oid: element, size: -1))
         }
+        if case .json(.array(let items)) = value, PGArrayCodec.vectorElements[type.oid] != nil {
+            return items.map { Value(json: $0).displayText }.joined(separator: " ")  // int2vector, oidvector: `1 2`
+        }
         switch value {
         case .boolean(let b) where type == .bool: return b ? "t" : "f"
         case .float(let d):
@@ -128,10 +133,11 @@ enum PGValueCodec {
     }
 
     private static func writeBinary(_ value: Value, as type: PGType, into buffer: inout ByteBuffer) throws {
-        if case .json(.array(let items)) = value, let element = PGArrayCodec.elementOIDs[type.oid] {
+        if case .json(.array(let items)) = value, let element = PGArrayCodec.elementOIDs[type.oid] ?? PGArrayCodec.vectorElements[type.oid] {
             return try PGArrayCodec.writeBinary(items, element: PGType(oid: element, size: -1), into: &buffer)
         }
         switch (type.oid, value) {
+        case (PGType.oidType.oid, .integer(let i)) where UInt32(exactly: i) != nil: buffer.writeInteger(UInt32(i))
         case (PGType.bool.oid, .boolean(let b)): buffer.writeInteger(UInt8(b ? 1 : 0))
         case (PGType.int8.oid, .integer(let i)): buffer.writeInteger(i)
         case (PGType.int4.oid, .integer(let i)) where Int32(exactly: i) != nil: buffer.writeInteger(Int32(i))

@@ -1,0 +1,74 @@
+import Foundation
+import PostgresNIO
+import Testing
+
+/// Django's and SQLAlchemy's own schema introspection (`Tests/clients/orm_introspection.py`,
+/// unmodified ORM code through psycopg 3) against the real server: what they find must be
+/// what they find on PostgreSQL for the same schema. scripts/install-python-clients installs
+/// them; without them the test is skipped with a notice, unless REDDB_REQUIRE_PYTHON_CLIENTS=1.
+@Suite(.serialized) struct PythonClientTests {
+    static let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("clients/orm_introspection.py").path
+
+    static func python(_ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3"] + arguments
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        let stdout = out.fileHandleForReading.readDataToEndOfFile()
+        let stderr = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: stdout, as: UTF8.self), String(decoding: stderr, as: UTF8.self))
+    }
+
+    static var clientsAvailable: Bool {
+        (try? python(["-c", "import psycopg, django, sqlalchemy"]).status) == 0
+    }
+
+    @Test func djangoAndSQLAlchemyIntrospectTheSchema() async throws {
+        guard Self.clientsAvailable else {
+            if ProcessInfo.processInfo.environment["REDDB_REQUIRE_PYTHON_CLIENTS"] == "1" {
+                Issue.record("psycopg, Django or SQLAlchemy is missing (scripts/install-python-clients)")
+            } else {
+                print("notice: psycopg, Django or SQLAlchemy not installed; skipping PythonClientTests")
+            }
+            return
+        }
+        let server = try ServerProcess()
+        defer { server.remove() }
+        try await PostgresClientTests.withConnection(server) { conn in
+            for statement in PGSystemCatalogTests.schema {
+                try await conn.query(PostgresQuery(unsafeSQL: statement), logger: PGSystemCatalogTests.logger)
+            }
+        }
+        let run = try Self.python([Self.script, String(server.pgPort), "reddb", "tester"])
+        #expect(run.status == 0, "\(run.stderr)")
+        guard run.status == 0, let data = run.stdout.split(separator: "\n").last.map({ Data($0.utf8) }),
+              let found = try JSONSerialization.jsonObject(with: data) as? [String: Any] else { return }
+        func json(_ key: String) -> String {
+            guard let value = found[key], let data = try? JSONSerialization.data(withJSONObject: value, options: [.sortedKeys, .fragmentsAllowed]) else { return "missing" }
+            return String(decoding: data, as: UTF8.self)
+        }
+        // Each expected value is what the same script prints against PostgreSQL 15, apart from
+        // the index RedDB makes for the foreign key (orders_customer_fkey_index).
+        #expect(json("django_tables") == #"[["big_orders","v"],["customers","t"],["orders","t"]]"#)
+        #expect(json("django_columns") == #"[["id",false],["customer",false],["total",true],["placed",true]]"#)
+        #expect(json("django_relations") == #"{"customer":["id","customers"]}"#)
+        #expect(json("django_primary_key") == #""id""#)
+        let constraints = json("django_constraints")
+        #expect(constraints.contains(#""orders_customer_fkey":{"check":false,"columns":["customer"],"foreign_key":["customers","id"],"index":false,"primary_key":false,"unique":false}"#), "\(constraints)")
+        #expect(constraints.contains(#""orders_pkey":{"check":false,"columns":["id"],"foreign_key":null,"index":false,"primary_key":true,"unique":true}"#), "\(constraints)")
+        #expect(constraints.contains(#""orders_placed":{"check":false,"columns":["placed","total"],"foreign_key":null,"index":true,"primary_key":false,"unique":false}"#), "\(constraints)")
+        #expect(json("sqlalchemy_tables") == #"["customers","orders"]"#)
+        #expect(json("sqlalchemy_views") == #"["big_orders"]"#)
+        #expect(json("sqlalchemy_columns") == #"[["id","BIGINT",false],["customer","BIGINT",false],["total","NUMERIC",true],["placed","DATE",true]]"#)
+        #expect(json("sqlalchemy_primary_key") == #"["id"]"#)
+        #expect(json("sqlalchemy_foreign_keys") == #"[["orders_customer_fkey",["customer"],"customers",["id"],"CASCADE"]]"#)
+        #expect(json("sqlalchemy_indexes") == #"[["orders_customer_fkey_index",["customer"],false],["orders_placed",["placed","total"],false]]"#)
+        #expect(json("sqlalchemy_unique") == #"[["customers_email_key",["email"]]]"#)
+        #expect(json("sqlalchemy_checks") == #"["customers_score_check"]"#)
+    }
+}
