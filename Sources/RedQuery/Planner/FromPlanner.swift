@@ -241,7 +241,7 @@ extension Planner {
             let plan = try planLeaf(.function(inner, alias: alias, columns: []), outer: outer)
             let width = plan.columns.count
             guard names.count <= width + 1 else {
-                throw RedError(.syntaxError, "table \"\(alias ?? inner.name)\" has \(width + 1) columns available but \(names.count) columns specified")
+                throw RedError(.invalidColumnReference, "table \"\(alias ?? inner.name)\" has \(width + 1) columns available but \(names.count) columns specified")
             }
             let numbered = OrdinalityNode(plan, column: ScopeColumn(qualifier: alias ?? inner.name, name: names.count == width + 1 ? names[width] : "ordinality", type: .integer))
             return AliasNode(numbered, columns: try Self.renamed(numbered.columns, names, qualifier: alias ?? inner.name, what: "table \(alias ?? inner.name)"), label: inner.name)
@@ -274,7 +274,7 @@ extension Planner {
             let arguments = try call.arguments.map { try bind($0, ctx) }
             let qualifier = alias ?? "unnest"
             guard names.count <= arguments.count else {
-                throw RedError(.syntaxError, "table \"\(qualifier)\" has \(arguments.count) column\(arguments.count == 1 ? "" : "s") available but \(names.count) columns specified")
+                throw RedError(.invalidColumnReference, "table \"\(qualifier)\" has \(arguments.count) column\(arguments.count == 1 ? "" : "s") available but \(names.count) columns specified")
             }
             // As PostgreSQL names them: the alias list, else the alias for one array, else "unnest".
             let columns = arguments.indices.map { i in
@@ -289,7 +289,7 @@ extension Planner {
             let ctx = BindingContext(scope: Scope([], parent: outer), aggregatesForbiddenIn: "FROM")
             let arguments = try call.arguments.map { try bind($0, ctx) }
             let qualifier = alias ?? "generate_series"
-            guard names.count <= 1 else { throw RedError(.syntaxError, "table \"\(qualifier)\" has 1 column available but \(names.count) columns specified") }
+            guard names.count <= 1 else { throw RedError(.invalidColumnReference, "table \"\(qualifier)\" has 1 column available but \(names.count) columns specified") }
             return GenerateSeriesNode(arguments: arguments, column: ScopeColumn(qualifier: qualifier, name: names.first ?? alias ?? "generate_series", type: .integer))
         case .join, .joinUsing:
             preconditionFailure("joins are handled by buildTree")
@@ -320,7 +320,7 @@ extension Planner {
     /// Columns under an alias, the first `names.count` of them renamed (`AS d(a, b)`).
     static func renamed(_ columns: [ScopeColumn], _ names: [String], qualifier: String, what: String) throws -> [ScopeColumn] {
         guard names.count <= columns.count else {
-            throw RedError(.syntaxError, "\(what) has \(columns.count) columns available but \(names.count) columns specified")
+            throw RedError(.invalidColumnReference, "\(what) has \(columns.count) columns available but \(names.count) columns specified")
         }
         return columns.enumerated().map { i, c in
             ScopeColumn(qualifier: qualifier, name: i < names.count ? names[i] : c.name, type: c.type, element: c.element, surfaceType: c.surfaceType)

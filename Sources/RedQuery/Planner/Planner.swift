@@ -79,7 +79,7 @@ final class Planner {
     static func cteColumns(_ planned: [ScopeColumn], _ cte: CommonTableExpression) throws -> [ScopeColumn] {
         var columns = planned.map { ScopeColumn(qualifier: cte.name, name: $0.name, type: $0.type, element: $0.element, surfaceType: $0.surfaceType) }
         guard cte.columns.count <= columns.count else {
-            throw RedError(.syntaxError, "WITH query \"\(cte.name)\" has \(columns.count) columns available but \(cte.columns.count) columns specified")
+            throw RedError(.invalidColumnReference, "WITH query \"\(cte.name)\" has \(columns.count) columns available but \(cte.columns.count) columns specified")
         }
         for (i, name) in cte.columns.enumerated() { columns[i].name = name }
         return columns

@@ -148,62 +148,83 @@ struct PGCatalogModel {
 
     init(_ snapshot: CatalogSnapshot, owner: String) {
         self.owner = owner.isEmpty ? "reddb" : owner
+        var tables: [String: Relation] = [:]
         for table in snapshot.tables {
             let columns = table.columns.map {
                 Column(name: $0.name, type: $0.type, notNull: $0.notNull || $0.primaryKey, defaultSQL: $0.defaultSQL, element: $0.arrayElement)
             }
-            add(Relation(oid: PGCatalog.oid(table.name), name: table.name, kind: "r", columns: columns, table: table))
+            tables[table.name] = add(Relation(oid: PGCatalog.oid(table.name), name: table.name, kind: "r", columns: columns, table: table))
         }
         for view in snapshot.views {
             let columns = view.columns.map { Column(name: $0.name, type: $0.type, notNull: false, element: $0.element) }
             add(Relation(oid: PGCatalog.oid(view.name), name: view.name, kind: "v", columns: columns, view: view))
         }
+        var indexes: [String: [String: Relation]] = [:]  // table → index name → relation
         for table in snapshot.tables {
-            let own = relations[byName[table.name]!]
             for index in table.schema.indexes {
                 let keys = index.columnIDs.map { Self.attnum(of: $0, in: table) }
                 let names = index.columnIDs.compactMap { id in table.columns.first { $0.id == id } }
                 let primary = index.primaryKey == true || (index.isConstraint && names.count == 1 && names[0].primaryKey)
                 let columns = names.map { Column(name: $0.name, type: $0.type, notNull: false, element: $0.arrayElement) }
-                var relation = Relation(oid: PGCatalog.oid(index.name), name: index.name, kind: "i", columns: columns, index: index,
-                                        indexedTable: table, indexKeys: keys, isPrimaryKey: primary)
-                relation.isPrimaryKey = primary
-                add(relation)
-                if index.isConstraint {
-                    let list = names.map(\.name).joined(separator: ", ")
-                    constraints.append(Constraint(oid: Self.constraintOID(table.name, index.name), name: index.name, kind: primary ? "p" : "u",
-                                                  table: own, keys: keys, index: relation,
-                                                  definition: primary ? "PRIMARY KEY (\(list))" : "UNIQUE (\(list))"))
-                }
+                indexes[table.name, default: [:]][index.name] = add(Relation(
+                    oid: PGCatalog.oid(index.name), name: index.name, kind: "i", columns: columns, index: index,
+                    indexedTable: table, indexKeys: keys, isPrimaryKey: primary))
             }
         }
+        var constraintOIDs: Set<Int64> = []
+        func addConstraint(_ constraint: Constraint) {
+            var constraint = constraint
+            constraint.oid = Self.unused(constraint.oid) { constraintOIDs.contains($0) }
+            constraintOIDs.insert(constraint.oid)
+            constraints.append(constraint)
+        }
         for table in snapshot.tables {
-            let own = relations[byName[table.name]!]
+            guard let own = tables[table.name] else { continue }
+            for index in table.schema.indexes where index.isConstraint {
+                guard let relation = indexes[table.name]?[index.name] else { continue }
+                let list = relation.columns.map(\.name).joined(separator: ", ")
+                addConstraint(Constraint(oid: Self.constraintOID(table.name, index.name), name: index.name, kind: relation.isPrimaryKey ? "p" : "u",
+                                         table: own, keys: relation.indexKeys, index: relation,
+                                         definition: relation.isPrimaryKey ? "PRIMARY KEY (\(list))" : "UNIQUE (\(list))"))
+            }
             for check in table.schema.checks ?? [] {
-                constraints.append(Constraint(oid: Self.constraintOID(table.name, check.name), name: check.name, kind: "c", table: own,
-                                              keys: Self.columnsNamed(in: check.sql, table), check: check.sql, definition: "CHECK (\(check.sql))"))
+                addConstraint(Constraint(oid: Self.constraintOID(table.name, check.name), name: check.name, kind: "c", table: own,
+                                         keys: Self.columnsNamed(in: check.sql, table), check: check.sql, definition: "CHECK (\(check.sql))"))
             }
             for fk in table.schema.foreignKeys ?? [] {
-                let parent = byName[fk.referencedTable].map { relations[$0] }
+                let parent = tables[fk.referencedTable]
                 let parentTable = parent?.table
                 let keys = fk.columnIDs.map { Self.attnum(of: $0, in: table) }
                 let referencedKeys = fk.referencedColumnIDs.map { id in parentTable.map { Self.attnum(of: id, in: $0) } ?? 0 }
                 // The parent's unique index the constraint relies on, as PostgreSQL records it.
                 let parentIndex = parentTable?.schema.indexes.first { $0.unique && $0.columnIDs == fk.referencedColumnIDs }
-                constraints.append(Constraint(oid: Self.constraintOID(table.name, fk.name), name: fk.name, kind: "f", table: own, keys: keys,
-                                              index: parentIndex.flatMap { byName[$0.name] }.map { relations[$0] }, foreignKey: fk,
-                                              referenced: parent, referencedKeys: referencedKeys,
-                                              definition: Self.definition(of: fk, table, parentTable)))
+                addConstraint(Constraint(oid: Self.constraintOID(table.name, fk.name), name: fk.name, kind: "f", table: own, keys: keys,
+                                         index: parentIndex.flatMap { indexes[fk.referencedTable]?[$0.name] }, foreignKey: fk,
+                                         referenced: parent, referencedKeys: referencedKeys,
+                                         definition: Self.definition(of: fk, table, parentTable)))
             }
         }
     }
 
-    private mutating func add(_ relation: Relation) {
-        // Index names are unique per database in PostgreSQL, not in RedDB: the first keeps the name.
-        guard byOID[relation.oid] == nil, byName[relation.name] == nil else { return }
+    /// Adds a relation under its hashed OID, or the next free one when two names hash alike:
+    /// OIDs must be unique, names need not be (an index may share a table's name, and two
+    /// tables' indexes each other's). `relation(named:)` finds the first, tables first.
+    @discardableResult
+    private mutating func add(_ relation: Relation) -> Relation {
+        var relation = relation
+        let taken = byOID
+        relation.oid = Self.unused(relation.oid) { taken[$0] != nil }
         byOID[relation.oid] = relations.count
-        byName[relation.name] = relations.count
+        if byName[relation.name] == nil { byName[relation.name] = relations.count }
         relations.append(relation)
+        return relation
+    }
+
+    /// `oid`, or the next OID after it (wrapping within the user range) that is not taken.
+    static func unused(_ oid: Int64, _ isTaken: (Int64) -> Bool) -> Int64 {
+        var candidate = oid
+        while isTaken(candidate) { candidate = candidate + 1 >= 16_384 + 1_000_000 ? 16_384 : candidate + 1 }
+        return candidate
     }
 
     func relation(oid: Int64) -> Relation? { byOID[oid].map { relations[$0] } }
