@@ -190,4 +190,19 @@ import Testing
         let out = try PsqlTests.psql(server, ["SELECT tags, nums, ARRAY[NULL, '', 'a\"b'] FROM a WHERE id = 1"])
         #expect(out.stdout.contains(#"{x,"y z"} | {1,2} | {NULL,"","a\"b"}"#), "\(out.stdout)")
     }
+
+    /// psql's list commands are ordinary catalog queries now (name patterns written with
+    /// `OPERATOR(pg_catalog.~)` and `COLLATE pg_catalog.default`): views and patterns work.
+    @Test func psqlListCommandsRunOverTheCatalogs() throws {
+        guard PsqlTests.psqlPath != nil else { return }
+        let server = try ServerProcess()
+        defer { server.remove() }
+        var out = try PsqlTests.psql(server, Self.schema)
+        #expect(out.status == 0, "\(out.stderr)")
+        out = try PsqlTests.psql(server, [#"\dv"#, #"\dt cust*"#, #"\di orders*"#])
+        #expect(out.status == 0, "\(out.stderr)")
+        #expect(out.stdout.contains("big_orders | view"), "\(out.stdout)")
+        #expect(out.stdout.contains("customers | table") && !out.stdout.contains("orders    | table"), "\(out.stdout)")
+        #expect(out.stdout.contains("orders_placed") && !out.stdout.contains("customers_pkey"), "\(out.stdout)")
+    }
 }

@@ -35,6 +35,10 @@ extension ScalarFunction {
             return .text(String(UInt64(bitPattern: i), radix: 16))
         }
         add("quote_ident", 1...1) { a in .text(quoteIdentifier(outputText(a[0]))) }
+        add("pg_size_pretty", 1...1) { a in
+            guard case .integer(let bytes) = try DataType.integer.coerce(a[0]) else { throw RedError(.invalidArgument, "pg_size_pretty() takes a bigint") }
+            return .text(prettySize(bytes))
+        }
         add("quote_nullable", 1...1, acceptsNull: true) { a in
             .text(a[0].isNull ? "NULL" : quoteLiteral(outputText(a[0])))
         }
@@ -172,5 +176,18 @@ extension ScalarFunction {
             out.append(contentsOf: piece.unicodeScalars)
         }
         return String(out)
+    }
+
+    /// PostgreSQL's pg_size_pretty: bytes below 10 kB, then kB, MB, GB, TB and PB, each rounded
+    /// half away from zero from one extra bit, switching unit below 20 of the next.
+    static func prettySize(_ bytes: Int64) -> String {
+        if bytes.magnitude < 10 * 1024 { return "\(bytes) bytes" }
+        func halfRounded(_ x: Int64) -> Int64 { (x + (x < 0 ? -1 : 1)) / 2 }
+        var size = bytes >> 9  // one extra bit, for rounding
+        for unit in ["kB", "MB", "GB", "TB"] {
+            if size.magnitude < 20 * 1024 - 1 { return "\(halfRounded(size)) \(unit)" }
+            size >>= 10
+        }
+        return "\(halfRounded(size)) PB"
     }
 }

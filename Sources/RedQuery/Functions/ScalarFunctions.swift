@@ -35,7 +35,7 @@ struct ScalarFunction: Sendable {
     static let resultTypes: [String: DataType] = [
         "starts_with": .boolean, "ends_with": .boolean, "contains": .boolean, "json_valid": .boolean, "__json_contains": .boolean,
         "__json_get": .json, "__json_path": .json, "__json_get_text": .text, "__json_path_text": .text,
-        "md5": .text, "chr": .text, "to_hex": .text, "translate": .text, "format": .text, "quote_ident": .text,
+        "md5": .text, "chr": .text, "to_hex": .text, "pg_size_pretty": .text, "__bit_and": .integer, "translate": .text, "format": .text, "quote_ident": .text,
         "quote_literal": .text, "quote_nullable": .text, "like_escape": .text, "ascii": .integer,
         "__regex_match": .boolean, "__regex_match_ci": .boolean, "regexp_like": .boolean, "regexp_replace": .text,
         "regexp_split_to_array": .array, "regexp_count": .integer, "regexp_substr": .text,

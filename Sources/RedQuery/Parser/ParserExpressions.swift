@@ -149,6 +149,34 @@ extension Parser {
             case "in", "between", "like", "ilike":
                 guard binds(Precedence.likeInBetween) else { return nil }
                 return try parseLikeInBetween(left, negated: false)
+            case "operator" where isSymbol("(", ahead: 1):
+                // `a OPERATOR(pg_catalog.~) b` (psql writes its name patterns so): the operator
+                // itself, at the precedence PostgreSQL gives this spelling of any operator.
+                guard binds(Precedence.other) else { return nil }
+                advance(); advance()
+                if case .identifier = current.kind, isSymbol(".", ahead: 1) { advance(); advance() }
+                guard case .symbol(let op) = current.kind else { throw unexpected(expected: "an operator") }
+                advance()
+                try expectSymbol(")")
+                let right = try parseExpression(minimumPrecedence: Precedence.other + 1)
+                switch op {
+                case "~", "~*", "!~", "!~*":
+                    let match = operatorCall(op.hasSuffix("*") ? "__regex_match_ci" : "__regex_match", left, right)
+                    return op.hasPrefix("!") ? .unary("not", match) : match
+                case "=", "<>", "<", "<=", ">", ">=", "+", "-", "*", "/", "%", "||": return .binary(op, left, right)
+                default: throw RedError(.undefinedFunction, "operator does not exist: OPERATOR(\(op))")
+                }
+            case "collate":
+                // `x COLLATE "C"`: text here compares byte by byte, which is what C, POSIX and the
+                // default collation mean; another collation would order differently, so it is refused.
+                guard binds(Precedence.cast) else { return nil }
+                advance()
+                var name = try parseAnyName()
+                if name == "pg_catalog", acceptSymbol(".") { name = try parseAnyName() }
+                guard ["default", "c", "posix", "ucs_basic"].contains(name.lowercased()) else {
+                    throw RedError(.featureNotSupported, "collation \"\(name)\" is not supported (text compares byte by byte, as COLLATE \"C\")")
+                }
+                return left
             case "contains" where allowsContainsOperator:
                 guard binds(Precedence.likeInBetween) else { return nil }
                 advance()

@@ -2,10 +2,11 @@ import RedCore
 import RedDB
 import RedQuery
 
-/// Answers psql's own catalog queries (`\dt`, `\d`, `\d table`, `\di`, `\l`, `\dn`) from
-/// RedDB's catalog, exactly as psql reads them: by column position, booleans compared with
-/// `"t"`. Everything lives in schema `public` of database `reddb`. Every other query that
-/// names a catalog is ordinary SQL, run by the engine over `PGSystemCatalog`'s relations.
+/// Answers psql's `\d table` (its five catalog queries), `\l` and `\dn` from RedDB's catalog,
+/// exactly as psql reads them: by column position, booleans compared with `"t"`. Everything
+/// lives in schema `public` of database `reddb`. Every other query that names a catalog
+/// (psql's `\dt`, `\dv`, `\di` … lists among them) is ordinary SQL, run by the engine over
+/// `PGSystemCatalog`'s relations.
 /// Relation OIDs are stable: 16384 + FNV-1a-32("relation:<name>") mod 1 000 000.
 struct PGCatalog {
     let collections: [CollectionInfo]
@@ -55,7 +56,6 @@ struct PGCatalog {
     /// lower-cased text and the answer. Every other catalog query is ordinary SQL over
     /// `PGSystemCatalog`'s relations.
     private static let routes: [(matches: @Sendable (String) -> Bool, answer: @Sendable (inout PGCatalog, String) throws -> QueryResult)] = [
-        ({ $0.contains("from pg_catalog.pg_class c") && $0.contains("as \"name\"") }, { try $0.relationList($1) }),
         ({ $0.contains("select c.oid,") && $0.contains("c.relname") && $0.contains("from pg_catalog.pg_class c") }, { try $0.relationLookup($1) }),
         ({ $0.contains("select c.relchecks, c.relkind") }, { try $0.relationFlags($1) }),
         ({ $0.contains("from pg_catalog.pg_constraint r") && $0.contains("r.contype = 'c'") }, { $0.checkConstraints($1) }),
@@ -137,21 +137,6 @@ struct PGCatalog {
     private func matching(_ lower: String) throws -> [Relation] {
         guard let pattern = try Self.namePattern(lower) else { return relations }
         return relations.filter { pattern.matches($0.name) }
-    }
-
-    /// `\dt`, `\d`, `\di` (and their `+` forms): one row per relation of the listed kinds.
-    func relationList(_ lower: String) throws -> QueryResult {
-        var kinds: Set<String> = ["r"]
-        if let start = lower.range(of: "c.relkind in (") {
-            let list = lower[start.upperBound...].prefix { $0 != ")" }
-            kinds = Set(list.split(separator: ",").map { $0.trimmingCharacters(in: " '") })
-        }
-        let rows = try matching(lower).filter { kinds.contains($0.kind) }.sorted { $0.name < $1.name }.map { r -> [String: Value] in
-            ["schema": .text(Self.schemaName), "name": .text(r.name), "type": .text(r.kind == "r" ? "table" : "index"),
-             "owner": .text(owner), "table": .text(r.table.name), "persistence": .text("permanent"),
-             "access method": .text(r.kind == "r" ? "heap" : "btree"), "size": .text("8192 bytes"), "description": .null]
-        }
-        return try aliased(sql, rows: rows)
     }
 
     /// `\d NAME` step 1: oid, schema and name of every matching relation.

@@ -61,7 +61,10 @@ enum PGCatalogFunctions {
                      "has_function_privilege"] {
             table[name] = alwaysTrue
         }
-        for name in ["obj_description", "col_description", "shobj_description"] { table[name] = none }
+        for name in ["obj_description", "col_description", "shobj_description", "pg_get_function_result", "pg_get_function_arguments",
+                     "pg_get_function_identity_arguments", "pg_tablespace_location"] {
+            table[name] = none
+        }
         for name in ["pg_relation_size", "pg_total_relation_size", "pg_table_size", "pg_indexes_size"] { table[name] = zeroSize }
         return table
     }

@@ -189,6 +189,7 @@ extension PGCatalogTable {
             }
         },
         "pg_description": PGCatalogTable("objoid:i classoid:i objsubid:i description:t"),
+        "pg_auth_members": PGCatalogTable("oid:i roleid:i member:i grantor:i admin_option:b inherit_option:b set_option:b"),
         "pg_shdescription": PGCatalogTable("objoid:i classoid:i description:t"),
         "pg_inherits": PGCatalogTable("inhrelid:i inhparent:i inhseqno:i inhdetachpending:b"),
         "pg_trigger": PGCatalogTable("""
