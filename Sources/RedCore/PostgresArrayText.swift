@@ -30,6 +30,7 @@ public enum PostgresArrayText {
         let items = try reader.array(depth: 1)
         reader.skipSpace()
         guard reader.atEnd else { throw reader.malformed("junk after closing right brace") }
+        do { try checkRectangular(items) } catch { throw reader.malformed("multidimensional arrays must have sub-arrays with matching dimensions") }
         return items
     }
 
@@ -134,5 +135,30 @@ public enum PostgresArrayText {
                   text.utf8.contains(where: { (0x30...0x39).contains($0) }), let double = Double(text), double.isFinite else { return nil }
             return .float(double)
         }
+    }
+
+    /// Throws 2202E unless nested arrays form a rectangle (every inner array at one depth the
+    /// same length, no array beside a scalar): a PostgreSQL array has one length per dimension.
+    public static func checkRectangular(_ items: [JSONValue]) throws {
+        /// The lengths below a list's own: nil for scalars (NULLs fit either).
+        func innerShape(_ list: [JSONValue]) throws -> [Int]? {
+            var common: [Int]?? = .none  // .none: nothing seen yet
+            for item in list {
+                let this: [Int]?
+                switch item {
+                case .null: continue
+                case .array(let nested): this = [nested.count] + (try innerShape(nested) ?? [])
+                default: this = nil
+                }
+                if case .some(let seen) = common, seen != this { throw mismatch }
+                common = .some(this)
+            }
+            return common ?? nil
+        }
+        _ = try innerShape(items)
+    }
+
+    private static var mismatch: RedError {
+        RedError(.invalidArgument, "multidimensional arrays must have array expressions with matching dimensions", condition: "2202E")
     }
 }

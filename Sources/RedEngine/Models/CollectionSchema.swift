@@ -126,6 +126,7 @@ extension ColumnDefinition {
     public func coerce(_ value: Value) throws -> Value {
         let coerced = try type.coerce(value)
         if let element = arrayElement, case .json(.array(let items)) = coerced {
+            try PostgresArrayText.checkRectangular(items)
             return .json(.array(try Self.coerceElements(items, to: element)))
         }
         guard let variants = enumVariants, case .text(let s) = coerced else { return coerced }

@@ -147,11 +147,18 @@ enum ArrayFunctions {
                 guard from <= to else { return try array([]) }
                 return try array(Array(list[Int(from - 1)..<Int(to)]))
             },
+            // An element picked by a subscript, NULL when it is itself an array (`a[1]` of a 2-D array).
+            make("__array_element", 1...1) { a in
+                if case .json(.array) = a[0] { return .null }
+                return a[0]
+            },
             make("__array_cast", 2...2) { a in
                 guard case .text(let name) = a[1], let type = DataType(rawValue: name) else {
                     throw RedError(.internalError, "__array_cast needs an element type name")
                 }
-                return try array(try cast(try items(a[0], "a cast to \(name)[]"), to: type))
+                let elements = try items(a[0], "a cast to \(name)[]")
+                try PostgresArrayText.checkRectangular(elements)
+                return try array(try cast(elements, to: type))
             },
         ]
     }()

@@ -208,7 +208,9 @@ extension Parser {
         let (type, strings, element) = try parseTypeNameWithArguments()
         var spec = ColumnSpec(name: name, type: type)
         spec.serial = serial
-        spec.arrayElement = element
+        // Elements of a scalar type are converted on write and described as `T[]`; JSON[] and the
+        // like keep their elements as given.
+        spec.arrayElement = element.flatMap { [.any, .array, .json, .vector].contains($0) ? nil : $0 }
         if type == .enumeration {
             guard !strings.isEmpty else { throw error("ENUM needs its variants: ENUM('a', 'b', …)") }
             spec.enumVariants = strings

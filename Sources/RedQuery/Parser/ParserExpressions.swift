@@ -207,6 +207,9 @@ extension Parser {
         return .function(FunctionCall(name: "__array_cast", arguments: [operand, .literal(.text(element.rawValue))], distinct: false, star: false))
     }
 
+    /// The alias of `ARRAY(subquery)`'s rows in its rewriting (the planner checks they have one column).
+    static let arrayRows = "__array_rows"
+
     /// The call a cast to a type outside `DataType` parses into: `(operand, 'typename')`.
     static let surfaceCast = "__surface_cast"
 
@@ -350,9 +353,9 @@ extension Parser {
                     advance(); advance()
                     let rows = try parseQuery()
                     try expectSymbol(")")
-                    let element = Expr.column(["__array_rows", "__element"])
+                    let element = Expr.column([Self.arrayRows, "__element"])
                     let aggregate = Expr.function(FunctionCall(name: "array_agg", arguments: [element], distinct: false, star: false))
-                    let select = Select(items: [SelectItem(expr: aggregate, alias: nil)], from: .subquery(rows, alias: "__array_rows", columns: ["__element"]))
+                    let select = Select(items: [SelectItem(expr: aggregate, alias: nil)], from: .subquery(rows, alias: Self.arrayRows, columns: ["__element"]))
                     let collected = Expr.subquery(Query(body: .select(select)))
                     let array = Expr.function(FunctionCall(name: "coalesce", arguments: [collected, .cast(.literal(.text("{}")), .array)], distinct: false, star: false))
                     return .cast(array, .array)

@@ -169,7 +169,7 @@ extension Planner {
         if SetReturningCalls.isSetReturning(call) {
             throw RedError(.featureNotSupported, "set-returning function \(call.name)() is only allowed in FROM or directly in a select list")
         }
-        if call.name == Parser.surfaceCast, case .literal(.text(let typeName)) = call.arguments[1] {
+        if call.name == Parser.surfaceCast, call.arguments.count == 2, case .literal(.text(let typeName)) = call.arguments[1] {
             guard let cast = context.surfaceCatalog?.cast(to: typeName) else {
                 throw RedError(.undefinedObject, "type \"\(typeName)\" does not exist")
             }
@@ -179,7 +179,14 @@ extension Planner {
             return try bindSurfaceFunction(function, name: call.name, call.arguments, ctx)
         }
         var function = try ScalarFunction.lookup(call.name, argumentCount: call.arguments.count)
-        var arguments = try call.arguments.map { try bind($0, ctx) }
+        var arguments: [BoundExpr] = []
+        for (i, argument) in call.arguments.enumerated() {
+            // `m[1][2]`: the inner subscript picks a row of a 2-D array, so it is not typed as an element.
+            let chained = i == 0 && call.name == "__subscript" && { if case .function(let inner) = argument { return inner.name == "__subscript" }; return false }()
+            if chained { subscriptChain += 1 }
+            defer { if chained { subscriptChain -= 1 } }
+            arguments.append(try bind(argument, ctx))
+        }
         if call.name == "__json_contains", isArrayTyped(arguments[0], ctx) || isArrayTyped(arguments[1], ctx) {
             // `@>` / `<@` between arrays: every element of the one is in the other, as PostgreSQL's anyarray operators.
             function = try ScalarFunction.lookup("__array_contains", argumentCount: 2)
@@ -187,6 +194,12 @@ extension Planner {
         if call.name == "__subscript", isArrayTyped(arguments[0], ctx) {
             // `tags[1]` on an array counts from 1, as PostgreSQL's arrays do; JSON stays 0-based (jsonb's subscripts).
             function = try ScalarFunction.lookup("__array_subscript", argumentCount: 2)
+            if subscriptChain == 0, let element = Self.elementType(of: arguments[0], scope: ctx.scope, aggregation: ctx.aggregation) {
+                // Of a `T[]`, a T: converted so (elements of some types are kept as text), and NULL
+                // where the subscript reaches an inner array, as PostgreSQL gives for too few subscripts.
+                let picked = BoundExpr.function(function, arguments)
+                return .cast(.function(try ScalarFunction.lookup("__array_element", argumentCount: 1), [picked]), element)
+            }
         }
         if ScalarFunction.textFunctions.contains(call.name), let first = arguments.first,
            [.integer, .float, .decimal, .boolean].contains(staticType(first, ctx)) {
@@ -278,6 +291,7 @@ extension Planner {
         case .array, .cast(_, .array): return true
         case .function(let f, let arguments):
             if ["coalesce", "nullif", "greatest", "least"].contains(f.name) { return arguments.contains { isArrayTyped($0, ctx) } }
+            if f.name == "__array_subscript" { return true }  // `m[1]` of `m[1][2]`: a row of the array
             return ScalarFunction.resultTypes[f.name] == .array
         case .column(let i): return ctx.aggregation == nil && i < ctx.scope.columns.count && ctx.scope.columns[i].type == .array
         case .outer(let depth, let i):

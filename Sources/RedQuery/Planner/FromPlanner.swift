@@ -206,6 +206,9 @@ extension Planner {
             return try planLeaf(inner, outer: outer)
         case .subquery(let query, let alias, let names):
             let plan = try planQuery(query, outer: outer)
+            if alias == Parser.arrayRows, plan.columns.count != 1 {
+                throw RedError(.syntaxError, "subquery must return only one column")
+            }
             return AliasNode(plan, columns: try Self.renamed(plan.columns, names, qualifier: alias, what: "table \(alias)"), label: alias)
         case .any(let alias):
             return FromAnyNode(qualifier: alias)
@@ -237,7 +240,9 @@ extension Planner {
         case .function(let call, let alias, let names) where call.name == Parser.withOrdinality:
             // The function's own columns, then the row number: named by the alias list's last
             // name when it lists one more than the function has, else "ordinality".
-            guard case .function(let inner) = call.arguments.first else { preconditionFailure("WITH ORDINALITY wraps a call") }
+            guard call.arguments.count == 1, case .function(let inner) = call.arguments[0] else {
+                throw RedError(.undefinedFunction, "function \(call.name)() does not exist")
+            }
             let plan = try planLeaf(.function(inner, alias: alias, columns: []), outer: outer)
             let width = plan.columns.count
             guard names.count <= width + 1 else {

@@ -20,6 +20,8 @@ final class Planner {
     var cteFrames: [[String: PlanNode]] = []
     /// Views being expanded (to refuse a view that reads itself).
     var expandingViews: Set<String> = []
+    /// Inner subscripts of a chain being bound (`m[1]` in `m[1][2]`), which stay untyped.
+    var subscriptChain = 0
     /// JOIN … USING column pairs found while building the current FROM clause (kept, hidden positions).
     var usingMerges: [(kept: Int, hidden: Int)] = []
 
@@ -54,7 +56,9 @@ final class Planner {
             } else {
                 plan = try planQuery(cte.query, outer: outer)
             }
-            let columns = try Self.cteColumns(plan.columns, cte)
+            var planned = plan.columns
+            if let union = plan as? RecursiveUnionNode { planned = Self.agreeing(planned, union.step.columns) }
+            let columns = try Self.cteColumns(planned, cte)
             frame[cte.name] = MaterializedNode(plan, name: cte.name, columns: columns)
             cteFrames[cteFrames.count - 1] = frame
         }
@@ -73,6 +77,17 @@ final class Planner {
             plan = LimitNode(plan, limit: limit, offset: offset)
         }
         return plan
+    }
+
+    /// `left`'s columns, keeping an element type or surface type only where `right`'s column
+    /// has the same (rows of both sides come out under one description).
+    static func agreeing(_ left: [ScopeColumn], _ right: [ScopeColumn]) -> [ScopeColumn] {
+        zip(left, right).map { l, r in
+            var column = l
+            if l.element != r.element { column.element = nil }
+            if l.surfaceType != r.surfaceType { column.surfaceType = nil }
+            return column
+        }
     }
 
     /// A CTE's columns under its name, renamed by its column list.
@@ -104,7 +119,9 @@ final class Planner {
             guard left.columns.count == right.columns.count else {
                 throw RedError(.syntaxError, "each \(op.rawValue.uppercased()) query must have the same number of columns")
             }
-            return SetOperationNode(left, right, op, all: all, columns: left.columns.map { ScopeColumn(qualifier: nil, name: $0.name, type: $0.type, element: $0.element, surfaceType: $0.surfaceType) })
+            return SetOperationNode(left, right, op, all: all, columns: Self.agreeing(left.columns, right.columns).map {
+                ScopeColumn(qualifier: nil, name: $0.name, type: $0.type, element: $0.element, surfaceType: $0.surfaceType)
+            })
         }
     }
 
@@ -344,11 +361,30 @@ final class Planner {
         }
     }
 
-    /// The elements' type of an array expression when the plan knows it before running (a
-    /// `T[]` column, a cast to `T[]`, `ARRAY[…]` of one type, `array_agg` of a typed value …),
-    /// so PG-wire can describe it as `T[]`; nil when only the values could tell.
+    /// The elements' type of an array expression when the plan knows it before running, so
+    /// PG-wire can describe it as `T[]`; nil when only the values could tell. Known only where
+    /// the values are sure to fit: a `T[]` column or a cast to `T[]` (elements converted on the
+    /// way in), and arrays built from values JSON keeps exactly (integers, floats, booleans,
+    /// text: `ARRAY[…]` of one type, `array_agg` of a typed scalar). Every operand of an
+    /// operation on arrays must agree, or the answer is nil.
     static func elementType(of e: BoundExpr, scope: Scope, aggregation: AggregationState?) -> DataType? {
-        func known(_ t: DataType) -> DataType? { t == .any || t == .array ? nil : t }
+        func faithful(_ t: DataType) -> DataType? { [.integer, .float, .boolean, .text].contains(t) ? t : nil }
+        /// The one element type every non-NULL operand has (`scalars`: operands that are elements).
+        func agreed(_ arrays: [BoundExpr], scalars: [BoundExpr] = []) -> DataType? {
+            /// NULL, and the empty array `'{}'`, fit any element type.
+            func isNull(_ e: BoundExpr) -> Bool {
+                switch e {
+                case .constant(.null), .constant(.json(.array([]))), .constant(.text("{}")): return true
+                case .cast(let inner, .array): return isNull(inner)
+                default: return false
+                }
+            }
+            let fromArrays = arrays.filter { !isNull($0) }.map { elementType(of: $0, scope: scope, aggregation: aggregation) }
+            let fromScalars = scalars.filter { !isNull($0) }.map { faithful(Self.type(of: $0, scope: scope, aggregation: aggregation).valueType) }
+            let all = fromArrays + fromScalars
+            guard let first = all.first, let type = first, all.allSatisfy({ $0 == type }) else { return nil }
+            return type
+        }
         switch e {
         case .column(let i):
             guard let aggregation else { return i < scope.columns.count ? scope.columns[i].element : nil }
@@ -357,10 +393,8 @@ final class Planner {
             guard i - keys < aggregation.calls.count else { return nil }
             let call = aggregation.calls[i - keys]
             guard call.kind == .arrayAgg, let argument = call.arguments.first else { return nil }
-            let type = Self.type(of: argument, scope: aggregation.inputScope, aggregation: nil)
-            // array_agg of arrays makes a deeper array of the same elements.
-            if type == .array { return elementType(of: argument, scope: aggregation.inputScope, aggregation: nil) }
-            return known(type.valueType == .json ? .any : type.valueType)
+            // Of scalars only: arrays of arrays may be ragged, which a PostgreSQL array cannot be.
+            return faithful(Self.type(of: argument, scope: aggregation.inputScope, aggregation: nil).valueType)
         case .cast(let inner, .array):
             return elementType(of: inner, scope: scope, aggregation: aggregation)
         case .scalarSubquery(let subquery):
@@ -368,21 +402,22 @@ final class Planner {
         case .function(let f, let arguments):
             switch f.name {
             case "__array_cast":
-                if case .constant(.text(let name))? = arguments.last { return DataType(rawValue: name).flatMap { known($0.valueType) } }
+                if case .constant(.text(let name))? = arguments.last, let type = DataType(rawValue: name), ![.any, .array, .json, .vector].contains(type) {
+                    return type
+                }
                 return nil
             case "string_to_array", "regexp_split_to_array": return .text
             case "array_positions": return .integer
-            case "array_append", "array_prepend", "array_cat", "array_remove", "array_replace", "__array_join", "coalesce", "nullif":
-                return arguments.lazy.compactMap { elementType(of: $0, scope: scope, aggregation: aggregation) }.first
+            case "array_append": return arguments.count == 2 ? agreed([arguments[0]], scalars: [arguments[1]]) : nil
+            case "array_prepend": return arguments.count == 2 ? agreed([arguments[1]], scalars: [arguments[0]]) : nil
+            case "array_remove", "array_replace": return arguments.first.flatMap { agreed([$0], scalars: Array(arguments.dropFirst())) }
+            case "array_cat", "coalesce", "nullif": return agreed(arguments)
             default: return nil
             }
         case .array(let items):
-            // NULL elements take the others' type, as PostgreSQL resolves ARRAY[NULL, 'a'].
-            let typed = items.filter { if case .constant(.null) = $0 { return false }; return true }
-            let types = Set(typed.map { Self.type(of: $0, scope: scope, aggregation: aggregation).valueType })
-            guard types.count == 1, let only = types.first else { return nil }
-            if only == .array { return typed.lazy.compactMap { elementType(of: $0, scope: scope, aggregation: aggregation) }.first }
-            return known(only)
+            // NULL elements take the others' type, as PostgreSQL resolves ARRAY[NULL, 'a'];
+            // nested arrays (`ARRAY[[1,2],[3,4]]`) may be ragged, so they stay unknown.
+            return agreed([], scalars: items)
         default:
             return nil
         }
@@ -426,10 +461,6 @@ final class Planner {
         case .negate(let inner):
             let t = type(of: inner, scope: scope, aggregation: aggregation, parameters: parameters)
             return numeric.contains(t.valueType) ? t : .any
-        case .function(let f, let arguments) where f.name == "__array_subscript" && arguments.count == 2:
-            // `tags[1]` of a `T[]` is a T (a one-dimensional array: deeper ones stay unknown).
-            guard let element = elementType(of: arguments[0], scope: scope, aggregation: aggregation) else { return .any }
-            return element
         case .caseWhen(_, let branches, let otherwise):
             // One type for every result (NULLs aside), as PostgreSQL resolves CASE; else unknown.
             let results = branches.map(\.1) + [otherwise ?? .constant(.null)]

@@ -70,50 +70,6 @@ public struct SurfaceFunction: Sendable {
     }
 }
 
-/// The database's catalog as one statement's transaction sees it: every collection with its
-/// schema, and every view with its query and columns, each by name.
-public struct CatalogSnapshot: Sendable {
-    public struct Table: Sendable {
-        public var name: String
-        public var schema: CollectionSchema
-        /// The columns a catalog lists, in order (`describedColumns`: a table's own, without
-        /// internal ones; for other models the columns their rows show).
-        public var columns: [ColumnDefinition]
-    }
-
-    public struct View: Sendable {
-        public var name: String
-        public var query: String
-        public var columns: [SurfaceColumn]
-    }
-
-    public var tables: [Table]
-    public var views: [View]
-
-    public init(tables: [Table], views: [View]) {
-        self.tables = tables
-        self.views = views
-    }
-
-    /// What `context`'s transaction sees. A view whose query no longer plans (a column it read
-    /// was dropped) is listed without columns rather than failing every catalog query.
-    static func read(_ context: ExecutionContext) throws -> CatalogSnapshot {
-        let tables = try context.store.list(context.transaction).map {
-            Table(name: $0.name, schema: $0.schema, columns: $0.schema.describedColumns)
-        }.sorted { $0.name < $1.name }
-        let views = try ViewCatalog.all(context.transaction).map { view -> View in
-            let planned = try? Planner(context: context).planView(view.name, view.definition)
-            let columns = planned.map { plan in
-                plan.columns.enumerated().map { i, c in
-                    SurfaceColumn(i < view.definition.columns.count ? view.definition.columns[i] : c.name, c.type, element: c.element)
-                }
-            } ?? []
-            return View(name: view.name, query: view.definition.query, columns: columns)
-        }
-        return CatalogSnapshot(tables: tables, views: views.sorted { $0.name < $1.name })
-    }
-}
-
 /// A surface relation's rows, computed once per execution from the statement's catalog.
 final class SurfaceRelationNode: PlanNode, @unchecked Sendable {
     let relation: SurfaceRelation
@@ -127,7 +83,9 @@ final class SurfaceRelationNode: PlanNode, @unchecked Sendable {
     }
 
     func open(_ context: ExecutionContext, outerRows: [[Value]]) throws -> RowIterator {
-        let rows = try relation.rows(try context.catalogSnapshot())
+        let snapshot = try context.catalogSnapshot()
+        let relation = self.relation
+        let rows = try snapshot.memoized("rows:\(label)") { try relation.rows(snapshot) }
         try context.checkMaterialized(rows.count, "catalog relation \(label)")
         let width = columns.count
         // A surface that returns a row of the wrong width would break every operator above.
@@ -138,28 +96,4 @@ final class SurfaceRelationNode: PlanNode, @unchecked Sendable {
     }
 
     func explain(_ depth: Int) -> [String] { [line(depth, "Function Scan on \(label)")] }
-}
-
-/// `f(…) WITH ORDINALITY`: the function's rows, each with its number (from 1) appended.
-final class OrdinalityNode: PlanNode, @unchecked Sendable {
-    let input: PlanNode
-    let columns: [ScopeColumn]
-
-    init(_ input: PlanNode, column: ScopeColumn) {
-        self.input = input
-        self.columns = input.columns + [column]
-    }
-
-    func open(_ context: ExecutionContext, outerRows: [[Value]]) throws -> RowIterator {
-        let source = try input.open(context, outerRows: outerRows)
-        var number: Int64 = 0
-        return ClosureIterator {
-            guard var row = try source.next() else { return nil }
-            number += 1
-            row.append(.integer(number))
-            return row
-        }
-    }
-
-    func explain(_ depth: Int) -> [String] { input.explain(depth) }
 }

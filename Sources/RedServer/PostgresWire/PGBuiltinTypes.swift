@@ -52,7 +52,7 @@ struct PGBuiltinType: Sendable {
 
     /// The type a RedDB column's values travel as (`element`: a `T[]` column's).
     static func of(_ type: DataType, element: DataType? = nil) -> PGBuiltinType {
-        let wire = type == .array ? PGType(ResultColumn(name: "", type: .json, element: element)) : PGType(type)
-        return byOID[Int64(wire.oid)] ?? byOID[25]!
+        let oid = type == .array ? element.map { PGArrayCodec.arrayOID(of: PGType($0).oid) } ?? PGType.jsonb.oid : PGType(type).oid
+        return byOID[Int64(oid)] ?? byOID[25]!
     }
 }

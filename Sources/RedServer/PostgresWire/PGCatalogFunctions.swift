@@ -11,7 +11,7 @@ import RedQuery
 /// (`conrelid::regclass AS table`, `oid::regclass::text`).
 enum PGCatalogFunctions {
     static func functions(owner: String) -> [String: SurfaceFunction] {
-        let user = owner.isEmpty ? "reddb" : owner
+        let user = PGCatalogModel.ownerName(owner)
         let alwaysTrue = SurfaceFunction(arity: 1...4, resultType: .boolean, strict: false) { _, _ in .boolean(true) }
         let none = SurfaceFunction(arity: 1...2, resultType: .text, strict: false) { _, _ in .null }
         let zeroSize = SurfaceFunction(arity: 1...1, resultType: .integer) { _, _ in .integer(0) }
@@ -21,19 +21,19 @@ enum PGCatalogFunctions {
                 return .text(PGBuiltinType.byOID[oid]?.formatted ?? "???")
             },
             "pg_get_indexdef": SurfaceFunction(arity: 1...3, resultType: .text) { args, snapshot in
-                let model = PGCatalogModel(snapshot, owner: user)
+                let model = PGCatalogModel.of(snapshot, owner: user)
                 guard let index = model.relation(oid: try integer(args[0])), index.kind == "i" else { return .null }
                 let column = args.count > 1 ? try integer(args[1]) : 0
                 guard column != 0 else { return .text(PGCatalogModel.indexDefinition(index)) }
                 return column >= 1 && column <= index.columns.count ? .text(index.columns[Int(column - 1)].name) : .text("")
             },
             "pg_get_constraintdef": SurfaceFunction(arity: 1...2, resultType: .text) { args, snapshot in
-                PGCatalogModel(snapshot, owner: user).constraint(oid: try integer(args[0])).map { .text($0.definition) } ?? .null
+                PGCatalogModel.of(snapshot, owner: user).constraint(oid: try integer(args[0])).map { .text($0.definition) } ?? .null
             },
             // Defaults and CHECKs are kept as their SQL text, which is what this prints.
             "pg_get_expr": SurfaceFunction(arity: 2...3, resultType: .text) { args, _ in args[0] },
             "pg_get_viewdef": SurfaceFunction(arity: 1...2, resultType: .text) { args, snapshot in
-                let model = PGCatalogModel(snapshot, owner: user)
+                let model = PGCatalogModel.of(snapshot, owner: user)
                 let relation: PGCatalogModel.Relation?
                 if case .text(let name) = args[0] { relation = model.relation(named: name) } else { relation = model.relation(oid: try integer(args[0])) }
                 return relation?.view.map { .text($0.query) } ?? .null
@@ -46,7 +46,7 @@ enum PGCatalogFunctions {
             "pg_encoding_to_char": SurfaceFunction(arity: 1...1, resultType: .text) { _, _ in .text("UTF8") },
             "to_regclass": SurfaceFunction(arity: 1...1, resultType: .integer) { args, snapshot in
                 guard case .text(let name) = args[0] else { return .null }
-                return PGCatalogModel(snapshot, owner: user).relation(named: try relationName(name)).map { .integer($0.oid) } ?? .null
+                return PGCatalogModel.of(snapshot, owner: user).relation(named: try relationName(name)).map { .integer($0.oid) } ?? .null
             },
             // psycopg's TypeInfo.fetch asks for types by name (`hstore` at SQLAlchemy's first connect).
             "to_regtype": SurfaceFunction(arity: 1...1, resultType: .integer) { args, _ in
@@ -73,7 +73,7 @@ enum PGCatalogFunctions {
         "oid": SurfaceFunction(arity: 1...1, resultType: .integer) { args, _ in try DataType.integer.coerce(args[0]) },
         "xid": SurfaceFunction(arity: 1...1, resultType: .integer) { args, _ in try DataType.integer.coerce(args[0]) },
         "regclass": SurfaceFunction(arity: 1...1, resultType: .any) { args, snapshot in
-            let model = PGCatalogModel(snapshot, owner: "")
+            let model = PGCatalogModel.of(snapshot, owner: "")
             switch args[0] {
             case .text(let text):
                 if let oid = Int64(text) { return .integer(oid) }

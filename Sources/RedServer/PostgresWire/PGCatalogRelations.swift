@@ -78,7 +78,7 @@ extension PGCatalogTable {
             model.relations.filter { $0.kind == "i" }.map { r in
                 let count = Int64(r.indexKeys.count)
                 let ready = r.index?.servesReads ?? true
-                return ["indexrelid": .integer(r.oid), "indrelid": .integer(PGCatalog.oid(r.indexedTable?.name ?? "")),
+                return ["indexrelid": .integer(r.oid), "indrelid": .integer(r.indexedTableOID),
                         "indnatts": .integer(count), "indnkeyatts": .integer(count), "indisunique": .boolean(r.index?.unique ?? false),
                         "indisprimary": .boolean(r.isPrimaryKey), "indimmediate": .boolean(true), "indisvalid": .boolean(ready),
                         "indisready": .boolean(true), "indislive": .boolean(true), "indkey": ints(r.indexKeys),

@@ -17,6 +17,12 @@ import RedQuery
 /// the wire sends the values (`PGType`): every integer is `int8`, arrays are `jsonb`.
 struct PGSystemCatalog: SurfaceCatalog {
     let user: String
+    let functions: [String: SurfaceFunction]
+
+    init(user: String) {
+        self.user = user
+        functions = PGCatalogFunctions.functions(owner: user)
+    }
 
     func relation(schema: String?, name: String) -> SurfaceRelation? {
         let definition: PGCatalogTable?
@@ -28,11 +34,11 @@ struct PGSystemCatalog: SurfaceCatalog {
         guard let definition else { return nil }
         let owner = user
         return SurfaceRelation(columns: definition.columns) { snapshot in
-            definition.rows(PGCatalogModel(snapshot, owner: owner))
+            definition.rows(PGCatalogModel.of(snapshot, owner: owner))
         }
     }
 
-    func function(named name: String) -> SurfaceFunction? { PGCatalogFunctions.functions(owner: user)[name] }
+    func function(named name: String) -> SurfaceFunction? { functions[name] }
 
     func cast(to typeName: String) -> SurfaceFunction? { PGCatalogFunctions.casts[typeName] }
 }
@@ -89,8 +95,8 @@ struct PGCatalogTable: Sendable {
 
 /// The snapshot's objects as PostgreSQL's catalogs number them: relations (tables, views,
 /// indexes) and constraints, with OIDs and column numbers.
-struct PGCatalogModel {
-    struct Column {
+struct PGCatalogModel: Sendable {
+    struct Column: Sendable {
         var name: String
         var type: DataType
         var notNull: Bool
@@ -101,7 +107,7 @@ struct PGCatalogModel {
         var wireType: PGBuiltinType { PGBuiltinType.of(type, element: element) }
     }
 
-    struct Relation {
+    struct Relation: Sendable {
         var oid: Int64
         var name: String
         /// `r` table, `v` view, `i` index.
@@ -110,14 +116,15 @@ struct PGCatalogModel {
         var table: CatalogSnapshot.Table?
         var view: CatalogSnapshot.View?
         var index: IndexDefinition?
-        /// For an index: the table it indexes.
+        /// For an index: the table it indexes, and that table's OID.
         var indexedTable: CatalogSnapshot.Table?
+        var indexedTableOID: Int64 = 0
         /// For an index: the table's column numbers it covers, in order.
         var indexKeys: [Int64] = []
         var isPrimaryKey = false
     }
 
-    struct Constraint {
+    struct Constraint: Sendable {
         var oid: Int64
         var name: String
         /// `p` primary key, `u` unique, `f` foreign key, `c` check.
@@ -145,9 +152,21 @@ struct PGCatalogModel {
     private(set) var constraints: [Constraint] = []
     private var byOID: [Int64: Int] = [:]
     private var byName: [String: Int] = [:]
+    private var constraintsByOID: [Int64: Int] = [:]
+
+    /// The model of `snapshot`, built once per statement.
+    static func of(_ snapshot: CatalogSnapshot, owner: String) -> PGCatalogModel {
+        snapshot.memoized("pg-catalog-model:\(owner)") { PGCatalogModel(snapshot, owner: owner) }
+    }
+
+    /// Who owns everything: the connected user, or `reddb` for an anonymous connection.
+    static func ownerName(_ user: String) -> String { user.isEmpty ? "reddb" : user }
+
+    /// User objects' OIDs: from 16384 (PostgreSQL's first), a million of them (`PGCatalog.oid`).
+    static let userOIDs: ClosedRange<Int64> = 16_384...(16_384 + 999_999)
 
     init(_ snapshot: CatalogSnapshot, owner: String) {
-        self.owner = owner.isEmpty ? "reddb" : owner
+        self.owner = Self.ownerName(owner)
         var tables: [String: Relation] = [:]
         for table in snapshot.tables {
             let columns = table.columns.map {
@@ -168,7 +187,7 @@ struct PGCatalogModel {
                 let columns = names.map { Column(name: $0.name, type: $0.type, notNull: false, element: $0.arrayElement) }
                 indexes[table.name, default: [:]][index.name] = add(Relation(
                     oid: PGCatalog.oid(index.name), name: index.name, kind: "i", columns: columns, index: index,
-                    indexedTable: table, indexKeys: keys, isPrimaryKey: primary))
+                    indexedTable: table, indexedTableOID: tables[table.name]?.oid ?? 0, indexKeys: keys, isPrimaryKey: primary))
             }
         }
         var constraintOIDs: Set<Int64> = []
@@ -176,6 +195,7 @@ struct PGCatalogModel {
             var constraint = constraint
             constraint.oid = Self.unused(constraint.oid) { constraintOIDs.contains($0) }
             constraintOIDs.insert(constraint.oid)
+            constraintsByOID[constraint.oid] = constraints.count
             constraints.append(constraint)
         }
         for table in snapshot.tables {
@@ -223,13 +243,13 @@ struct PGCatalogModel {
     /// `oid`, or the next OID after it (wrapping within the user range) that is not taken.
     static func unused(_ oid: Int64, _ isTaken: (Int64) -> Bool) -> Int64 {
         var candidate = oid
-        while isTaken(candidate) { candidate = candidate + 1 >= 16_384 + 1_000_000 ? 16_384 : candidate + 1 }
+        while isTaken(candidate) { candidate = candidate >= userOIDs.upperBound ? userOIDs.lowerBound : candidate + 1 }
         return candidate
     }
 
     func relation(oid: Int64) -> Relation? { byOID[oid].map { relations[$0] } }
     func relation(named name: String) -> Relation? { byName[name].map { relations[$0] } }
-    func constraint(oid: Int64) -> Constraint? { constraints.first { $0.oid == oid } }
+    func constraint(oid: Int64) -> Constraint? { constraintsByOID[oid].map { constraints[$0] } }
 
     static func constraintOID(_ table: String, _ name: String) -> Int64 { PGCatalog.oid("\(table).\(name)", kind: "constraint") }
 

@@ -123,7 +123,7 @@ enum PGValueCodec {
             return items.map { Value(json: $0).displayText }.joined(separator: " ")  // int2vector, oidvector: `1 2`
         }
         switch value {
-        case .boolean(let b) where type == .bool: return b ? "t" : "f"
+        case .boolean(let b) where type.oid == PGType.bool.oid: return b ? "t" : "f"
         case .float(let d):
             if d.isNaN { return "NaN" }
             if d.isInfinite { return d > 0 ? "Infinity" : "-Infinity" }

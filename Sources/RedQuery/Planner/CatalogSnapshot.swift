@@ -1,0 +1,64 @@
+import RedCore
+import RedEngine
+import Synchronization
+
+/// The database's catalog as one statement's transaction sees it: every collection with its
+/// schema, and every view with its query and columns, each by name.
+public struct CatalogSnapshot: Sendable {
+    public struct Table: Sendable {
+        public var name: String
+        public var schema: CollectionSchema
+        /// The columns a catalog lists, in order (`describedColumns`: a table's own, without
+        /// internal ones; for other models the columns their rows show).
+        public var columns: [ColumnDefinition]
+    }
+
+    public struct View: Sendable {
+        public var name: String
+        public var query: String
+        public var columns: [SurfaceColumn]
+    }
+
+    public var tables: [Table]
+    public var views: [View]
+    /// What surfaces derive from this snapshot, kept for the statement that read it.
+    private let memo = Memo()
+
+    public init(tables: [Table], views: [View]) {
+        self.tables = tables
+        self.views = views
+    }
+
+    /// `make()`'s result under `key`, computed once per snapshot: a surface's model of the
+    /// catalog, a relation's rows. One statement reads one snapshot, so a catalog relation on
+    /// the inner side of a join, or a catalog function called per row, costs its work once.
+    public func memoized<T: Sendable>(_ key: String, _ make: () throws -> T) rethrows -> T {
+        if let value = memo.values.withLock({ $0[key] }) as? T { return value }
+        let value = try make()
+        memo.values.withLock { $0[key] = value }
+        return value
+    }
+
+    private final class Memo: Sendable {
+        let values = Mutex<[String: any Sendable]>([:])
+    }
+
+    /// What `context`'s transaction sees. A view whose query no longer plans (a column it read
+    /// was dropped) is listed without columns rather than failing every catalog query.
+    static func read(_ context: ExecutionContext) throws -> CatalogSnapshot {
+        let tables = try context.store.list(context.transaction).map {
+            Table(name: $0.name, schema: $0.schema, columns: $0.schema.describedColumns)
+        }.sorted { $0.name < $1.name }
+        let views = try ViewCatalog.all(context.transaction).map { view -> View in
+            let planned = try? Planner(context: context).planView(view.name, view.definition)
+            let columns = planned.map { plan in
+                plan.columns.enumerated().map { i, c in
+                    SurfaceColumn(i < view.definition.columns.count ? view.definition.columns[i] : c.name, c.type, element: c.element)
+                }
+            } ?? []
+            return View(name: view.name, query: view.definition.query, columns: columns)
+        }
+        return CatalogSnapshot(tables: tables, views: views.sorted { $0.name < $1.name })
+    }
+}
+
