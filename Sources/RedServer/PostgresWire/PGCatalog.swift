@@ -194,19 +194,10 @@ struct PGCatalog {
         return PGCatalog.table(["conname", "ontable", "condef"], rows: rows)
     }
 
-    /// `pg_get_constraintdef` of a foreign key: `FOREIGN KEY (a) REFERENCES t(id) ON DELETE CASCADE`.
+    /// `pg_get_constraintdef` of a foreign key, as the catalogs give it.
     private func definition(of fk: ForeignKeyDefinition, in child: CollectionInfo) -> String {
-        func names(_ ids: [UInt16], _ schema: CollectionSchema?) -> String {
-            ids.map { id in schema?.columns.first { $0.id == id }?.name ?? "?" }.joined(separator: ", ")
-        }
         let parent = collections.first { $0.name == fk.referencedTable }?.schema
-        var text = "FOREIGN KEY (\(names(fk.columnIDs, child.schema))) REFERENCES \(fk.referencedTable)(\(names(fk.referencedColumnIDs, parent)))"
-        if fk.matchFull == true { text += " MATCH FULL" }
-        if fk.onUpdate != .noAction { text += " ON UPDATE \(fk.onUpdate.rawValue)" }
-        if fk.onDelete != .noAction { text += " ON DELETE \(fk.onDelete.rawValue)" }
-        if fk.deferrable == true { text += " DEFERRABLE" }
-        if fk.initiallyDeferred == true { text += " INITIALLY DEFERRED" }
-        return text
+        return PGCatalogModel.definition(of: fk, childColumns: child.schema.columns, parentColumns: parent?.columns)
     }
 
     /// `\d NAME` step 3: the columns.

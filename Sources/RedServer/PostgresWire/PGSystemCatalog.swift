@@ -221,7 +221,7 @@ struct PGCatalogModel: Sendable {
                 addConstraint(Constraint(oid: Self.constraintOID(table.name, fk.name), name: fk.name, kind: "f", table: own, keys: keys,
                                          index: parentIndex.flatMap { indexes[fk.referencedTable]?[$0.name] }, foreignKey: fk,
                                          referenced: parent, referencedKeys: referencedKeys,
-                                         definition: Self.definition(of: fk, table, parentTable)))
+                                         definition: Self.definition(of: fk, childColumns: table.columns, parentColumns: parentTable?.columns)))
             }
         }
     }
@@ -263,12 +263,13 @@ struct PGCatalogModel: Sendable {
         return table.columns.enumerated().filter { words.contains($0.element.name.lowercased()) }.map { Int64($0.offset + 1) }
     }
 
-    /// `pg_get_constraintdef` of a foreign key: `FOREIGN KEY (a) REFERENCES t(id) ON DELETE CASCADE`.
-    static func definition(of fk: ForeignKeyDefinition, _ child: CatalogSnapshot.Table, _ parent: CatalogSnapshot.Table?) -> String {
-        func names(_ ids: [UInt16], _ table: CatalogSnapshot.Table?) -> String {
-            ids.map { id in table?.columns.first { $0.id == id }?.name ?? "?" }.joined(separator: ", ")
+    /// `pg_get_constraintdef` of a foreign key: `FOREIGN KEY (a) REFERENCES t(id) ON DELETE CASCADE`
+    /// (psql's `\d` prints the same, `PGCatalog`).
+    static func definition(of fk: ForeignKeyDefinition, childColumns: [ColumnDefinition], parentColumns: [ColumnDefinition]?) -> String {
+        func names(_ ids: [UInt16], _ columns: [ColumnDefinition]?) -> String {
+            ids.map { id in columns?.first { $0.id == id }?.name ?? "?" }.joined(separator: ", ")
         }
-        var text = "FOREIGN KEY (\(names(fk.columnIDs, child))) REFERENCES \(fk.referencedTable)(\(names(fk.referencedColumnIDs, parent)))"
+        var text = "FOREIGN KEY (\(names(fk.columnIDs, childColumns))) REFERENCES \(fk.referencedTable)(\(names(fk.referencedColumnIDs, parentColumns)))"
         if fk.matchFull == true { text += " MATCH FULL" }
         if fk.onUpdate != .noAction { text += " ON UPDATE \(fk.onUpdate.rawValue)" }
         if fk.onDelete != .noAction { text += " ON DELETE \(fk.onDelete.rawValue)" }
