@@ -24,13 +24,12 @@ extension PGCatalogTable {
             """) { model in
             model.relations.map { r in
                 let schema = r.table?.schema
-                let hasTriggers = !(schema?.foreignKeys ?? []).isEmpty || !(schema?.referencedBy ?? []).isEmpty
                 return ["oid": .integer(r.oid), "relname": .text(r.name), "relnamespace": .integer(PGCatalogModel.publicNamespace),
                         "relowner": .integer(PGCatalogModel.ownerOID), "relam": .integer(accessMethod(r)),
                         "relfilenode": .integer(r.kind == "v" ? 0 : r.oid), "reltuples": .float(-1),
                         "relhasindex": .boolean(!(schema?.indexes ?? []).isEmpty), "relpersistence": .text("p"), "relkind": .text(r.kind),
                         "relnatts": .integer(Int64(r.columns.count)), "relchecks": .integer(Int64(schema?.checks?.count ?? 0)),
-                        "relhastriggers": .boolean(hasTriggers), "relispopulated": .boolean(true), "relreplident": .text(r.kind == "r" ? "d" : "n")]
+                        "relhastriggers": .boolean(r.hasTriggers), "relispopulated": .boolean(true), "relreplident": .text(r.kind == "r" ? "d" : "n")]
             }
         },
         "pg_attribute": PGCatalogTable("""
@@ -173,7 +172,7 @@ extension PGCatalogTable {
                 let schema = r.table?.schema
                 return ["schemaname": .text(PGCatalogModel.schemaName), "tablename": .text(r.name), "tableowner": .text(model.owner),
                         "hasindexes": .boolean(!(schema?.indexes ?? []).isEmpty),
-                        "hastriggers": .boolean(!(schema?.foreignKeys ?? []).isEmpty || !(schema?.referencedBy ?? []).isEmpty)]
+                        "hastriggers": .boolean(r.hasTriggers)]
             }
         },
         "pg_views": PGCatalogTable("schemaname:t viewname:t viewowner:t definition:t") { model in

@@ -122,6 +122,9 @@ struct PGCatalogModel: Sendable {
         /// For an index: the table's column numbers it covers, in order.
         var indexKeys: [Int64] = []
         var isPrimaryKey = false
+
+        /// PostgreSQL enforces foreign keys with triggers, so a table in one says it has some.
+        var hasTriggers: Bool { !(table?.schema.foreignKeys ?? []).isEmpty || !(table?.schema.referencedBy ?? []).isEmpty }
     }
 
     struct Constraint: Sendable {
