@@ -87,34 +87,42 @@ public enum CalendarMath {
         return (v < 0 ? "-" : "") + String(repeating: "0", count: max(0, width - s.count)) + s
     }
 
+    /// `YYYY-MM-DD`, and `BC` after it for years before 1 (PostgreSQL's text form: year 0 is 1 BC).
     public static func formatDate(_ days: Int32) -> String {
         let c = civil(days: Int64(days))
-        return "\(pad(c.year, 4))-\(pad(c.month, 2))-\(pad(c.day, 2))"
+        return civilText(c, astronomical: false) + (c.year <= 0 ? " BC" : "")
     }
 
-    /// `YYYY-MM-DD HH:MM:SS[.mmm]` (PostgreSQL's text form, milliseconds only when nonzero).
+    private static func civilText(_ c: (year: Int, month: Int, day: Int), astronomical: Bool) -> String {
+        "\(pad(astronomical || c.year > 0 ? c.year : 1 - c.year, 4))-\(pad(c.month, 2))-\(pad(c.day, 2))"
+    }
+
+    private static func clockText(_ millisOfDay: Int64) -> String {
+        let seconds = millisOfDay / 1000
+        return "\(pad(Int(seconds / 3600), 2)):\(pad(Int(seconds / 60 % 60), 2)):\(pad(Int(seconds % 60), 2))"
+    }
+
+    /// `YYYY-MM-DD HH:MM:SS[.mmm][ BC]` (PostgreSQL's text form, milliseconds only when nonzero).
     public static func formatTimestamp(_ ms: Int64) -> String {
         if ms == infinity { return "infinity" }
         if ms == negativeInfinity { return "-infinity" }
         let (dayNumber, rest) = split(ms)
         let c = civil(days: dayNumber)
-        let seconds = rest / 1000, millis = rest % 1000
-        var text = "\(pad(c.year, 4))-\(pad(c.month, 2))-\(pad(c.day, 2)) "
-            + "\(pad(Int(seconds / 3600), 2)):\(pad(Int(seconds / 60 % 60), 2)):\(pad(Int(seconds % 60), 2))"
+        let millis = rest % 1000
+        var text = civilText(c, astronomical: false) + " " + clockText(rest)
         if millis != 0 {
             var fraction = pad(Int(millis), 3)
             while fraction.hasSuffix("0") { fraction.removeLast() }
             text += "." + fraction
         }
-        return text
+        return c.year <= 0 ? text + " BC" : text
     }
 
-    /// ISO-8601 with `T` and `Z`, for JSON output.
+    /// ISO-8601 with `T` and `Z`, for JSON output: astronomical years (`0000` is 1 BC, `-0001` 2 BC).
     public static func formatISO(_ ms: Int64) -> String {
         if isInfinite(ms) { return formatTimestamp(ms) }
-        let millis = ((ms % 1000) + 1000) % 1000
-        let base = formatTimestamp(ms &- millis)  // whole seconds; wraps only for values no one can store now
-        return base.replacingFirstSpace(with: "T") + "." + pad(Int(millis), 3) + "Z"
+        let (dayNumber, rest) = split(ms)
+        return civilText(civil(days: dayNumber), astronomical: true) + "T" + clockText(rest) + "." + pad(Int(rest % 1000), 3) + "Z"
     }
 
     /// Parses `YYYY-MM-DD`; nil when malformed or out of range.
@@ -125,12 +133,20 @@ public enum CalendarMath {
 
     public enum DateParse { case valid(Int64), malformed, outOfRange }
 
-    /// Tells a malformed date (22007) from one whose fields are out of range (22008).
+    /// Tells a malformed date (22007) from one whose fields are out of range (22008). A
+    /// trailing ` BC` (as `formatDate` writes it) counts the year back from 1 BC.
     public static func classifyDate(_ text: Substring) -> DateParse {
+        var text = text
+        let bc = text.lowercased().hasSuffix(" bc")
+        if bc { text = text.dropLast(3) }
         let parts = text.split(separator: "-", omittingEmptySubsequences: false)
         guard parts.count == 3, parts[0].count == 4, (1...2).contains(parts[1].count), (1...2).contains(parts[2].count),
               parts.allSatisfy({ $0.allSatisfy { $0.isASCII && $0.isNumber } }),
-              let y = Int(parts[0]), let m = Int(parts[1]), let d = Int(parts[2]) else { return .malformed }
+              var y = Int(parts[0]), let m = Int(parts[1]), let d = Int(parts[2]) else { return .malformed }
+        if bc {
+            guard y >= 1 else { return .outOfRange }
+            y = 1 - y
+        }
         guard (1...12).contains(m), d >= 1, d <= daysInMonth(year: y, month: m) else { return .outOfRange }
         return .valid(days(year: y, month: m, day: d))
     }
@@ -163,10 +179,13 @@ public enum CalendarMath {
         case "-infinity": return negativeInfinity
         default: break
         }
-        guard trimmed.count >= 10 else { return nil }
-        let datePart = trimmed.prefix(10)
-        guard let day = parseDate(datePart) else { return nil }
-        var rest = trimmed.dropFirst(10)
+        var body = trimmed[...]
+        let bc = body.count >= 13 && body.suffix(3).lowercased() == " bc"
+        if bc { body = body.dropLast(3) }
+        guard body.count >= 10 else { return nil }
+        let datePart = body.prefix(10)
+        guard let day = parseDate(bc ? (datePart + " BC")[...] : datePart) else { return nil }
+        var rest = body.dropFirst(10)
         if rest.isEmpty { return day * millisecondsPerDay }
         guard rest.first == " " || rest.first == "T" else { return nil }
         rest = rest.dropFirst()
@@ -199,11 +218,3 @@ extension StringProtocol {
     }
 }
 
-extension String {
-    func replacingFirstSpace(with replacement: Character) -> String {
-        guard let i = firstIndex(of: " ") else { return self }
-        var copy = self
-        copy.replaceSubrange(i...i, with: String(replacement))
-        return copy
-    }
-}

@@ -5,7 +5,7 @@ import RedCore
 import Synchronization
 
 /// PostgreSQL's POSIX regular expressions: `~ ~* !~ !~*`, `regexp_match`, `regexp_like`,
-/// `regexp_replace`, `regexp_split_to_array` (and `regexp_split_to_table`, which the planner
+/// `regexp_matches` (rows: `RegexpMatchesNode`), `regexp_instr`, `regexp_replace`, `regexp_split_to_array` (and `regexp_split_to_table`, which the planner
 /// makes `unnest(regexp_split_to_array(…))`, as PostgreSQL defines it), `regexp_count`,
 /// `regexp_substr`.
 ///
@@ -79,8 +79,59 @@ enum RegularExpressions {
                 guard let wanted, group < wanted.count, let range = wanted[group] else { return .null }
                 return .text(String(decoding: subject[range], as: UTF8.self))
             },
+            make("regexp_instr", 2...7) { a in
+                let flags = try Flags(a.count > 5 ? text(a[5]) : "", allowsGlobal: false)
+                let subject = Array(text(a[0]).utf8)
+                let from = try byteOffset(ofCharacter: a.count > 2 ? a[2] : .integer(1), in: subject)
+                let n = try positive(a.count > 3 ? a[3] : .integer(1), "n")
+                let endOption = try positive(a.count > 4 ? a[4] : .integer(0), "endoption", allowingZero: true)
+                guard endOption <= 1 else { throw RedError(.invalidArgument, "invalid value for parameter \"endoption\": \(endOption)") }
+                let group = try positive(a.count > 6 ? a[6] : .integer(0), "subexpr", allowingZero: true)
+                let pattern = try compiled(text(a[1]), caseInsensitive: flags.caseInsensitive)
+                var seen = 0
+                var wanted: [Range<Int>?]?
+                forEachMatch(subject, pattern, from: from) { groups in
+                    seen += 1
+                    if seen == n { wanted = groups }
+                    return seen < n
+                }
+                guard let wanted, group < wanted.count, let range = wanted[group] else { return .integer(0) }
+                // 1-based character positions: where the match starts, or just after it ends.
+                let offset = endOption == 0 ? range.lowerBound : range.upperBound
+                return .integer(Int64(subject[..<offset].count { $0 & 0xC0 != 0x80 }) + 1)
+            },
         ]
     }()
+
+    /// `substring(s FROM pattern)`: the part of the first match the pattern's first group
+    /// took (the whole match when it has no group), NULL when nothing matches.
+    static func substringMatch(_ s: String, _ pattern: String) throws -> Value {
+        let subject = Array(s.utf8)
+        guard let groups = try compiled(pattern, caseInsensitive: false).firstMatch(in: subject, from: 0, notAtStart: false) else { return .null }
+        guard let range = groups.count > 1 ? groups[1] : groups[0] else { return .null }
+        return .text(String(decoding: subject[range], as: UTF8.self))
+    }
+
+    /// regexp_matches' rows for (string, pattern[, flags]): each match's groups as a JSON
+    /// array of strings (NULL for a group that took no part), or the whole match when the
+    /// pattern has no groups; every match with `g`, else the first.
+    static func matchGroups(_ a: [Value]) throws -> [JSONValue] {
+        let flags = try Flags(a.count > 2 ? text(a[2]) : "", allowsGlobal: true)
+        let subject = Array(text(a[0]).utf8)
+        let pattern = try compiled(text(a[1]), caseInsensitive: flags.caseInsensitive)
+        var rows: [JSONValue] = []
+        var bytes = 0
+        forEachMatch(subject, pattern, from: 0) { groups in
+            let wanted = groups.count > 1 ? Array(groups.dropFirst()) : groups
+            rows.append(.array(wanted.map { range in range.map { .string(String(decoding: subject[$0], as: UTF8.self)) } ?? .null }))
+            bytes += wanted.reduce(16) { $0 + ($1?.count ?? 0) }
+            return flags.global && rows.count < ArrayFunctions.maxElements && bytes <= Limits.maxValueBytes
+        }
+        guard rows.count < ArrayFunctions.maxElements, bytes <= Limits.maxValueBytes else {
+            throw RedError(.limitExceeded, "regexp_matches would return more than \(ArrayFunctions.maxElements) rows or \(Limits.maxValueBytes) bytes")
+        }
+        return rows
+    }
 
     /// Calls `visit` with every match from byte `from` on (the whole match, then its groups)
     /// until it returns false: after an empty match the search goes on one character later,

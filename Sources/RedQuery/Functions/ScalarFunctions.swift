@@ -38,11 +38,13 @@ struct ScalarFunction: Sendable {
         "md5": .text, "chr": .text, "to_hex": .text, "pg_size_pretty": .text, "__bit_and": .integer, "translate": .text, "format": .text, "quote_ident": .text,
         "quote_literal": .text, "quote_nullable": .text, "like_escape": .text, "ascii": .integer,
         "__regex_match": .boolean, "__regex_match_ci": .boolean, "regexp_like": .boolean, "regexp_replace": .text,
-        "regexp_split_to_array": .array, "regexp_count": .integer, "regexp_substr": .text,
+        "regexp_split_to_array": .array, "regexp_count": .integer, "regexp_substr": .text, "regexp_match": .array, "regexp_instr": .integer, "similar_to_escape": .text,
         "array_length": .integer, "array_upper": .integer, "array_lower": .integer, "array_ndims": .integer, "array_dims": .text,
         "cardinality": .integer, "array_to_string": .text, "array_position": .integer, "__array_overlap": .boolean, "__array_contains": .boolean,
         "string_to_array": .array, "array_append": .array, "array_prepend": .array, "array_cat": .array, "array_positions": .array,
         "array_remove": .array, "array_replace": .array, "__array_slice": .array, "__array_cast": .array,
+        "to_char": .text, "to_date": .date, "to_timestamp": .timestamp, "make_date": .date, "make_timestamp": .timestamp,
+        "make_timestamptz": .timestamp, "date_bin": .timestamp, "isfinite": .boolean, "clock_timestamp": .timestamp,
     ]
 
     /// Functions whose first argument must be text (a number there is 42883, as in PostgreSQL).
@@ -107,7 +109,7 @@ struct ScalarFunction: Sendable {
         }
         add(["octet_length"], 1...1) { a, _ in .integer(Int64(text(a[0]).utf8.count)) }
         add(["bit_length"], 1...1) { a, _ in .integer(Int64(text(a[0]).utf8.count * 8)) }
-        add(["substring", "substr"], 2...3) { a, _ in
+        @Sendable func substringByPosition(_ a: [Value]) throws -> Value {
             let chars = scalars(text(a[0]))
             let start = try int(a[1], "substring start")
             var end = Int64(chars.count) + 1
@@ -119,6 +121,12 @@ struct ScalarFunction: Sendable {
             let from = max(start, 1)
             guard from < end else { return .text("") }
             return .text(string(chars[Int(from - 1)..<Int(min(end, Int64(chars.count) + 1) - 1)]))
+        }
+        add(["substr"], 2...3) { a, _ in try substringByPosition(a) }
+        add(["substring"], 2...3) { a, _ in
+            // substring(s FROM pattern): PostgreSQL's substring(text, text) is a regular expression match.
+            if a.count == 2, case .text(let pattern) = a[1] { return try RegularExpressions.substringMatch(text(a[0]), pattern) }
+            return try substringByPosition(a)
         }
         add(["strpos", "position", "instr"], 2...2) { a, _ in
             let hay = text(a[0]), needle = text(a[1])
@@ -315,7 +323,6 @@ struct ScalarFunction: Sendable {
         add(["current_date"], 0...0) { _, c in try DataType.date.coerce(.timestamp(c.now)) }
         add(["date_part", "extract"], 2...2) { a, _ in try TimeFunctions.datePart(text(a[0]).lowercased(), a[1]) }
         add(["date_trunc"], 2...2) { a, _ in try TimeFunctions.dateTrunc(text(a[0]).lowercased(), a[1]) }
-        add(["to_timestamp"], 1...1) { a, _ in .timestamp(try CalendarMath.checkedTimestamp(milliseconds: try double(a[0]) * 1000)) }
         add(["time_bucket"], 2...2) { a, _ in
             let width: Int64
             if case .integer(let i) = a[0] { width = i } else { width = try TimeFunctions.durationMilliseconds(text(a[0])) }
@@ -396,7 +403,7 @@ struct ScalarFunction: Sendable {
             return .uuid(u)
         }
         add(["typeof", "pg_typeof"], 1...1, acceptsNull: true) { a, _ in .text(a[0].kindName) }
-        for f in postgresTextFunctions + JSONOperators.functions + RegularExpressions.functions + ArrayFunctions.functions { table[f.name] = f }
+        for f in postgresTextFunctions + JSONOperators.functions + RegularExpressions.functions + ArrayFunctions.functions + DateTimeFunctions.functions + SimilarToPatterns.functions { table[f.name] = f }
         return table
     }()
 }

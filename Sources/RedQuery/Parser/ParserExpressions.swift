@@ -143,11 +143,12 @@ extension Parser {
             case "not":
                 // Postfix NOT: NOT IN / NOT BETWEEN / NOT LIKE / NOT ILIKE.
                 guard binds(Precedence.likeInBetween), isKeyword("in", ahead: 1) || isKeyword("between", ahead: 1)
-                        || isKeyword("like", ahead: 1) || isKeyword("ilike", ahead: 1) else { return nil }
+                        || isKeyword("like", ahead: 1) || isKeyword("ilike", ahead: 1)
+                        || (isKeyword("similar", ahead: 1) && isKeyword("to", ahead: 2)) else { return nil }
                 advance()
                 return try parseLikeInBetween(left, negated: true)
-            case "in", "between", "like", "ilike":
-                guard binds(Precedence.likeInBetween) else { return nil }
+            case "in", "between", "like", "ilike", "similar":
+                guard binds(Precedence.likeInBetween), word != "similar" || isKeyword("to", ahead: 1) else { return nil }
                 return try parseLikeInBetween(left, negated: false)
             case "operator" where isSymbol("(", ahead: 1):
                 // `a OPERATOR(pg_catalog.~) b` (psql writes its name patterns so): the operator
@@ -265,6 +266,14 @@ extension Parser {
             // As PostgreSQL rewrites it: in range whichever bound is the lower one.
             let either: Expr = .binary("or", .between(left, low, high, negated: false), .between(left, high, low, negated: false))
             return negated ? .unary("not", either) : either
+        }
+        if acceptKeyword("similar") {
+            // PostgreSQL's own rewrite: a ~ similar_to_escape(pattern [, escape]).
+            try expectKeyword("to")
+            var arguments = [try parseExpression(minimumPrecedence: Precedence.likeInBetween + 1)]
+            if acceptKeyword("escape") { arguments.append(try parseExpression(minimumPrecedence: Precedence.likeInBetween + 1)) }
+            let match = operatorCall("__regex_match", left, .function(FunctionCall(name: "similar_to_escape", arguments: arguments, distinct: false, star: false)))
+            return negated ? .unary("not", match) : match
         }
         let caseInsensitive = isKeyword("ilike")
         advance()

@@ -273,6 +273,13 @@ extension Planner {
             let array = FunctionCall(name: "regexp_split_to_array", arguments: call.arguments, distinct: false, star: false)
             let elements = FunctionCall(name: "unnest", arguments: [.function(array)], distinct: false, star: false)
             return try planLeaf(.function(elements, alias: alias ?? call.name, columns: names), outer: outer)
+        case .function(let call, let alias, let names) where call.name == "regexp_matches":
+            guard (2...3).contains(call.arguments.count) else { throw RedError(.undefinedFunction, "regexp_matches takes 2 or 3 arguments") }
+            let ctx = BindingContext(scope: Scope([], parent: outer), aggregatesForbiddenIn: "FROM")
+            let arguments = try call.arguments.map { try bind($0, ctx) }
+            let qualifier = alias ?? call.name
+            guard names.count <= 1 else { throw RedError(.invalidColumnReference, "table \"\(qualifier)\" has 1 column available but \(names.count) columns specified") }
+            return RegexpMatchesNode(arguments: arguments, column: ScopeColumn(qualifier: qualifier, name: names.first ?? alias ?? call.name, type: .array, element: .text))
         case .function(let call, let alias, let names) where call.name == "unnest":
             guard !call.arguments.isEmpty else { throw RedError(.undefinedFunction, "unnest takes at least 1 argument") }
             let ctx = BindingContext(scope: Scope([], parent: outer), aggregatesForbiddenIn: "FROM")
@@ -288,7 +295,7 @@ extension Planner {
             return UnnestNode(arguments: arguments, columns: columns)
         case .function(let call, let alias, let names):
             guard call.name == "generate_series" else {
-                throw RedError(.undefinedFunction, "function \(call.name)() does not exist as a table function; generate_series, unnest and regexp_split_to_table are available")
+                throw RedError(.undefinedFunction, "function \(call.name)() does not exist as a table function; generate_series, generate_subscripts, unnest, regexp_split_to_table and regexp_matches are available")
             }
             guard (2...3).contains(call.arguments.count) else { throw RedError(.undefinedFunction, "generate_series takes 2 or 3 arguments") }
             let ctx = BindingContext(scope: Scope([], parent: outer), aggregatesForbiddenIn: "FROM")

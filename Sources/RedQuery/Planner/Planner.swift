@@ -406,7 +406,7 @@ final class Planner {
                     return type
                 }
                 return nil
-            case "string_to_array", "regexp_split_to_array": return .text
+            case "string_to_array", "regexp_split_to_array", "regexp_match": return .text
             case "array_positions": return .integer
             case "array_append": return arguments.count == 2 ? agreed([arguments[0]], scalars: [arguments[1]]) : nil
             case "array_prepend": return arguments.count == 2 ? agreed([arguments[1]], scalars: [arguments[0]]) : nil

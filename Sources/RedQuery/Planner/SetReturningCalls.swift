@@ -15,7 +15,7 @@ import RedCore
 /// grouping): that is 0A000, with the advice to call them in FROM. In WHERE and other clauses
 /// they are refused by the binder, as in PostgreSQL.
 enum SetReturningCalls {
-    static let names: Set<String> = ["unnest", "generate_series", "regexp_split_to_table", "generate_subscripts"]
+    static let names: Set<String> = ["unnest", "generate_series", "regexp_split_to_table", "generate_subscripts", "regexp_matches"]
 
     /// `select` with its select-list calls moved into FROM; nil when it has none.
     static func movedIntoFrom(_ select: Select) throws -> Select? {

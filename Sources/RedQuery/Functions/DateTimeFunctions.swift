@@ -1,0 +1,120 @@
+import Foundation
+import RedCore
+
+/// PostgreSQL's formatting and construction functions for dates and timestamps:
+/// `to_char` (timestamps, dates and numbers), `to_date`, `to_timestamp` (epoch seconds, or
+/// text through a template), `make_date`, `make_timestamp`, `make_timestamptz`,
+/// `date_bin`, `isfinite` and `clock_timestamp`.
+///
+/// Timestamps carry no zone (UTC), so the `tz` forms accept only UTC; intervals are
+/// milliseconds, so a stride is an integer or duration text (`'15 minutes'`).
+enum DateTimeFunctions {
+    static let functions: [ScalarFunction] = {
+        func make(_ name: String, _ arity: ClosedRange<Int>, deterministic: Bool = true,
+                  _ body: @escaping @Sendable ([Value]) throws -> Value) -> ScalarFunction {
+            ScalarFunction(name: name, arity: arity, acceptsNull: false, isDeterministicWithinStatement: deterministic) { a, _ in try body(a) }
+        }
+        return [
+            make("to_char", 2...2) { a in
+                let template = try text(a[1], "the template")
+                switch a[0] {
+                case .timestamp(let ms): return try DateTimeTemplate(template).format(ms).map(Value.text) ?? .null
+                case .date(let d): return try DateTimeTemplate(template).format(Int64(d) * CalendarMath.millisecondsPerDay).map(Value.text) ?? .null
+                default: return .text(try NumberTemplate(template).format(try NumberTemplate.number(of: a[0])))
+                }
+            },
+            make("to_date", 2...2) { a in
+                let ms = try DateTimeTemplate(try text(a[1], "the template")).parse(try text(a[0], "the date text"))
+                return try DataType.date.coerce(.timestamp(ms))
+            },
+            make("to_timestamp", 1...2) { a in
+                guard a.count == 2 else {
+                    return .timestamp(try CalendarMath.checkedTimestamp(milliseconds: try seconds(a[0]) * 1000))
+                }
+                return .timestamp(try DateTimeTemplate(try text(a[1], "the template")).parse(try text(a[0], "the timestamp text")))
+            },
+            make("make_date", 3...3) { a in
+                let days = try calendarDay(a[0], a[1], a[2])
+                return .date(Int32(clamping: days))
+            },
+            make("make_timestamp", 6...6) { a in .timestamp(try timestamp(a)) },
+            make("make_timestamptz", 6...7) { a in
+                if a.count == 7 {
+                    let zone = try text(a[6], "the time zone").trimmingSpaces().uppercased()
+                    guard ["UTC", "Z", "GMT", "+00", "+00:00", "0"].contains(zone) else {
+                        throw RedError(.featureNotSupported, "time zone \"\(zone)\" is not supported: timestamps are UTC")
+                    }
+                }
+                return .timestamp(try timestamp(Array(a.prefix(6))))
+            },
+            make("date_bin", 3...3) { a in
+                let stride: Int64
+                if case .integer(let i) = a[0] { stride = i } else { stride = try TimeFunctions.durationMilliseconds(try text(a[0], "the stride")) }
+                guard stride > 0 else { throw RedError(.invalidArgument, "stride must be greater than zero") }
+                let source = try TimeFunctions.milliseconds(a[1]), origin = try TimeFunctions.milliseconds(a[2])
+                guard !CalendarMath.isInfinite(source), !CalendarMath.isInfinite(origin) else {
+                    throw RedError(.datetimeFieldOverflow, "timestamps cannot be binned into infinite intervals")
+                }
+                // Both lie in the timestamp range, so their difference fits in Int64.
+                let offset = source - origin
+                var bins = offset / stride
+                if offset % stride < 0 { bins -= 1 }  // floor, for a source before the origin
+                return .timestamp(try CalendarMath.checkedTimestamp(origin, plus: bins * stride))
+            },
+            make("isfinite", 1...1) { a in .boolean(!CalendarMath.isInfinite(try TimeFunctions.milliseconds(a[0]))) },
+            make("clock_timestamp", 0...0, deterministic: false) { _ in
+                .timestamp(Int64((Date().timeIntervalSince1970 * 1000).rounded(.down)))
+            },
+        ]
+    }()
+
+    private static func text(_ v: Value, _ what: String) throws -> String {
+        if case .text(let s) = v { return s }
+        throw RedError(.datatypeMismatch, "\(what) must be text, got \(v.kindName)")
+    }
+
+    private static func seconds(_ v: Value) throws -> Double {
+        if let d = v.doubleValue { return d }
+        if case .text(let s) = v, let d = Double(s.trimmingSpaces()) { return d }
+        throw RedError(.datatypeMismatch, "to_timestamp takes epoch seconds or (text, template), got \(v.kindName)")
+    }
+
+    private static func integer(_ v: Value, _ what: String) throws -> Int {
+        switch v {
+        case .integer(let i): if let n = Int(exactly: i), abs(n) < 1_000_000_000 { return n }
+        case .float(let d): if d.isFinite, d == d.rounded(), abs(d) < 1e9 { return Int(d) }
+        case .decimal(let d): if d % Decimal4.unit == 0, abs(d / Decimal4.unit) < 1_000_000_000 { return Int(d / Decimal4.unit) }
+        default: break
+        }
+        throw RedError(.datetimeFieldOverflow, "\(what) field value out of range: \(v.displayText)")
+    }
+
+    /// Days since the epoch of year/month/day; negative years are BC, as in PostgreSQL.
+    private static func calendarDay(_ y: Value, _ m: Value, _ d: Value) throws -> Int64 {
+        let year = try integer(y, "date"), month = try integer(m, "date"), day = try integer(d, "date")
+        guard year != 0, (1...12).contains(month), day >= 1 else {
+            throw RedError(.datetimeFieldOverflow, "date field value out of range: \(year)-\(twoDigits(month))-\(twoDigits(day))")
+        }
+        let astronomical = year > 0 ? year : year + 1
+        guard day <= CalendarMath.daysInMonth(year: astronomical, month: month) else {
+            throw RedError(.datetimeFieldOverflow, "date field value out of range: \(year)-\(twoDigits(month))-\(twoDigits(day))")
+        }
+        let days = CalendarMath.days(year: astronomical, month: month, day: day)
+        _ = try CalendarMath.checkedTimestamp(days * CalendarMath.millisecondsPerDay)
+        return days
+    }
+
+    private static func twoDigits(_ v: Int) -> String { (0..<10).contains(v) ? "0\(v)" : "\(v)" }
+
+    /// make_timestamp(year, month, day, hour, minute, seconds): seconds may have a fraction.
+    private static func timestamp(_ a: [Value]) throws -> Int64 {
+        let days = try calendarDay(a[0], a[1], a[2])
+        let hour = try integer(a[3], "time"), minute = try integer(a[4], "time")
+        guard let seconds = a[5].doubleValue, seconds.isFinite, (0...60).contains(seconds), (0...24).contains(hour), (0...59).contains(minute),
+              hour < 24 || (minute == 0 && seconds == 0) else {
+            throw RedError(.datetimeFieldOverflow, "time field value out of range: \(twoDigits(hour)):\(twoDigits(minute)):\(a[5].doubleValue.map { $0 == $0.rounded() && abs($0) < 100 ? twoDigits(Int($0)) : "\($0)" } ?? a[5].displayText)")
+        }
+        let ms = Int64(hour * 3600 + minute * 60) * 1000 + Int64((seconds * 1000).rounded())
+        return try CalendarMath.checkedTimestamp(days * CalendarMath.millisecondsPerDay + ms)
+    }
+}
