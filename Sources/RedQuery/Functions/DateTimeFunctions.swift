@@ -55,11 +55,13 @@ enum DateTimeFunctions {
                 guard !CalendarMath.isInfinite(source), !CalendarMath.isInfinite(origin) else {
                     throw RedError(.datetimeFieldOverflow, "timestamps cannot be binned into infinite intervals")
                 }
-                // Both lie in the timestamp range, so their difference fits in Int64.
-                let offset = source - origin
+                let (offset, overflow) = source.subtractingReportingOverflow(origin)
+                guard !overflow else { throw RedError(.datetimeFieldOverflow, "timestamp out of range") }
                 var bins = offset / stride
                 if offset % stride < 0 { bins -= 1 }  // floor, for a source before the origin
-                return .timestamp(try CalendarMath.checkedTimestamp(origin, plus: bins * stride))
+                let (start, startOverflow) = bins.multipliedReportingOverflow(by: stride)
+                guard !startOverflow else { throw RedError(.datetimeFieldOverflow, "timestamp out of range") }
+                return .timestamp(try CalendarMath.checkedTimestamp(origin, plus: start))
             },
             make("isfinite", 1...1) { a in .boolean(!CalendarMath.isInfinite(try TimeFunctions.milliseconds(a[0]))) },
             make("clock_timestamp", 0...0, deterministic: false) { _ in
@@ -92,7 +94,7 @@ enum DateTimeFunctions {
     /// Days since the epoch of year/month/day; negative years are BC, as in PostgreSQL.
     private static func calendarDay(_ y: Value, _ m: Value, _ d: Value) throws -> Int64 {
         let year = try integer(y, "date"), month = try integer(m, "date"), day = try integer(d, "date")
-        guard year != 0, (1...12).contains(month), day >= 1 else {
+        guard year != 0, abs(year) <= 1_000_000, (1...12).contains(month), day >= 1 else {
             throw RedError(.datetimeFieldOverflow, "date field value out of range: \(year)-\(twoDigits(month))-\(twoDigits(day))")
         }
         let astronomical = year > 0 ? year : year + 1

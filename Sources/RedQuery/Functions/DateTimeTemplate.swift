@@ -454,7 +454,11 @@ extension DateTimeTemplate {
 
     private static func timestamp(from f: Found, input: String) throws -> Int64 {
         let outOfRange = RedError(.datetimeFieldOverflow, "date/time field value out of range: \"\(input)\"")
+        // Far beyond PostgreSQL's range (4713 BC to 294276 AD), so the day arithmetic below cannot overflow.
+        let plausibleYears = -1_000_000...1_000_000
         var year = f.year ?? f.century.map { ($0 - 1) * 100 + 1 } ?? 0
+        guard plausibleYears.contains(year), plausibleYears.contains(f.isoYear ?? 0),
+              abs(f.julianDay ?? 0) < 400_000_000, abs(f.isoWeek ?? 0) < 100_000_000, abs(f.isoDayOfYear ?? 0) < 400_000_000 else { throw outOfRange }
         if f.year != nil, f.bc { year = 1 - year } else if f.year == nil, f.century == nil, f.bc { year = 0 }
         let days: Int64
         if let j = f.julianDay {
