@@ -1,7 +1,7 @@
 /// Durations written as text — `'5m'`, `'30 seconds'`, `'1500ms'` — as SQL clauses (`WITH TTL`,
 /// `CACHE TTL`) and settings (`ask.cache.default_ttl`) take them.
 public enum DurationText {
-    /// Milliseconds per unit: ms/s/m/h/d and their long forms.
+    /// Milliseconds per unit: ms/s/m/h/d/w and their long forms.
     public static func millisecondsPerUnit(_ unit: String) -> Double? {
         switch unit {
         case "ms", "msec", "millisecond", "milliseconds": return 1
@@ -9,6 +9,7 @@ public enum DurationText {
         case "m", "min", "mins", "minute", "minutes": return 60_000
         case "h", "hr", "hrs", "hour", "hours": return 3_600_000
         case "d", "day", "days": return 86_400_000
+        case "w", "week", "weeks": return 604_800_000
         default: return nil
         }
     }
