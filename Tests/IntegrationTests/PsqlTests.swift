@@ -85,6 +85,44 @@ import Testing
         #expect(o.stderr.contains("ERROR:") && o.stderr.contains("missing"), "\(o.stderr)")
     }
 
+    /// psql's `\d NAME` runs its own catalog queries through the engine, so views and indexes
+    /// are described as tables are (the output PostgreSQL 15 gives for the same schema).
+    @Test func describeViewsIndexesAndVerboseTables() throws {
+        guard Self.psqlPath != nil else {
+            print("notice: psql not found; skipping PsqlTests")
+            return
+        }
+        let server = try ServerProcess()
+        defer { server.remove() }
+        var o = try Self.psql(server, [
+            "CREATE TABLE customers (id BIGINT PRIMARY KEY, email TEXT NOT NULL UNIQUE)",
+            "CREATE TABLE orders (id BIGINT PRIMARY KEY, customer BIGINT NOT NULL REFERENCES customers(id) ON DELETE CASCADE, total NUMERIC, placed DATE)",
+            "CREATE INDEX orders_placed ON orders (placed, total)",
+            "CREATE VIEW big_orders AS SELECT id, total FROM orders WHERE total > 100",
+        ])
+        #expect(o.status == 0, "\(o.stderr)")
+        o = try Self.psql(server, [#"\d big_orders"#])
+        #expect(o.status == 0, "\(o.stderr)")
+        #expect(o.stdout.contains(#"View "public.big_orders""#) && o.stdout.contains(" total  | numeric |"), "\(o.stdout)")
+        o = try Self.psql(server, [#"\d+ big_orders"#])
+        #expect(o.stdout.contains("View definition:") && o.stdout.contains("SELECT id, total FROM orders WHERE total > 100"), "\(o.stdout)")
+        o = try Self.psql(server, [#"\d orders_placed"#])
+        #expect(o.status == 0, "\(o.stderr)")
+        #expect(o.stdout.contains(#"Index "public.orders_placed""#) && o.stdout.contains(" placed | date    | yes  | placed"), "\(o.stdout)")
+        #expect(o.stdout.contains(#"btree, for table "public.orders""#), "\(o.stdout)")
+        o = try Self.psql(server, [#"\d customers_pkey"#])
+        #expect(o.stdout.contains(#"primary key, btree, for table "public.customers""#), "\(o.stdout)")
+        o = try Self.psql(server, [#"\d+ orders"#])
+        #expect(o.status == 0, "\(o.stderr)")
+        #expect(o.stdout.contains(" total    | numeric |           |          |         | main    |"), "\(o.stdout)")
+        #expect(o.stdout.contains(#""orders_customer_fkey" FOREIGN KEY (customer) REFERENCES customers(id) ON DELETE CASCADE"#), "\(o.stdout)")
+        o = try Self.psql(server, [#"\d customers"#])
+        #expect(o.stdout.contains("Referenced by:") && o.stdout.contains(#"TABLE "orders" CONSTRAINT "orders_customer_fkey""#), "\(o.stdout)")
+        o = try Self.psql(server, [#"\l+"#, #"\d cust*"#])
+        #expect(o.status == 0, "\(o.stderr)")
+        #expect(o.stdout.contains("reddb") && o.stdout.contains(#"Table "public.customers""#), "\(o.stdout)")
+    }
+
     @Test func copyInAndOutThroughPsql() throws {
         guard Self.psqlPath != nil else {
             print("notice: psql not found; skipping PsqlTests")

@@ -42,19 +42,6 @@ import Testing
         #expect(PGWireCommand.leadingKeyword("/* unterminated") == "unterminated")
     }
 
-    @Test func catalogQueriesAreRecognisedInAnyCase() {
-        #expect(PGCatalog.mentionsCatalog("SELECT relname FROM PG_CATALOG.pg_class"))
-        #expect(PGCatalog.mentionsCatalog("select * from Information_Schema.Tables"))
-        #expect(PGCatalog.mentionsCatalog("SELECT 1 FROM pg_Type"))
-        #expect(!PGCatalog.mentionsCatalog("SELECT 1"))
-        #expect(!PGCatalog.mentionsCatalog("SELECT pg_backend FROM jobs WHERE note = 'information_schema'"))
-        #expect(!PGCatalog.mentionsCatalog("SELECT 'ppg' FROM pgx"))
-        #expect(PGCatalog.containsIgnoringASCIICase("xxPpG_".utf8, "pg_"))
-        #expect(!PGCatalog.containsIgnoringASCIICase("pg".utf8, "pg_"))
-        #expect(!PGCatalog.containsIgnoringASCIICase("pg\u{7F}".utf8, "pg_"), "only letters ignore case")
-        #expect(PGCatalog.containsIgnoringASCIICase("ünïcode pg_class".utf8, "pg_"))
-    }
-
     @Test func settingsValidateAndReport() throws {
         var settings = PGSettings()
         #expect(try settings.set("application_name", "psql")! == ("application_name", "psql"))

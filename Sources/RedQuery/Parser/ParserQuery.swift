@@ -276,7 +276,12 @@ extension Parser {
             return .any(alias: try parseOptionalAlias())
         }
         if acceptSymbol("*") { return .any(alias: try parseOptionalAlias()) }
-        let name = try parseIdentifier(what: "table name")
+        var name = try parseIdentifier(what: "table name")
+        if ["pg_catalog", "public"].contains(name), isSymbol("."), case .identifier = peekToken(1).kind, isSymbol("(", ahead: 2) {
+            // `pg_catalog.f(…)`: the function itself, as in expressions.
+            advance()
+            name = try parseIdentifier(what: "function name")
+        }
         if isSymbol("("), case .function(var call) = try parseFunctionCall(name: name) {
             if isKeyword("with"), isKeyword("ordinality", ahead: 1) {
                 // `f(…) WITH ORDINALITY`: the planner appends each row's number (`OrdinalityNode`).

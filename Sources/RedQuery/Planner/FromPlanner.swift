@@ -225,7 +225,7 @@ extension Planner {
                 throw RedError(.undefinedFunction, "function \(call.name)() does not exist as a table function")
             }
             let sources = try call.arguments.enumerated().map { i, argument -> PlanNode in
-                guard case .function(let inner) = argument, SetReturningCalls.isSetReturning(inner) else {
+                guard case .function(let inner) = argument, SetReturningCalls.isSetReturning(inner) || context.surfaceCatalog?.tableFunction(named: inner.name) != nil else {
                     throw RedError(.undefinedFunction, "function \(call.name)() does not exist as a table function")
                 }
                 guard inner.name != "unnest" || inner.arguments.count == 1 else {
@@ -293,6 +293,19 @@ extension Planner {
                 ScopeColumn(qualifier: qualifier, name: i < names.count ? names[i] : arguments.count == 1 ? alias ?? "unnest" : "unnest", type: .any)
             }
             return UnnestNode(arguments: arguments, columns: columns)
+        case .function(let call, let alias, let names) where call.name != "generate_series" && context.surfaceCatalog?.tableFunction(named: call.name) != nil:
+            let function = context.surfaceCatalog!.tableFunction(named: call.name)!
+            guard function.arity.contains(call.arguments.count) else {
+                throw RedError(.undefinedFunction, "function \(call.name) does not accept \(call.arguments.count) argument\(call.arguments.count == 1 ? "" : "s")")
+            }
+            let qualifier = alias ?? call.name
+            guard names.count <= function.columns.count else {
+                throw RedError(.invalidColumnReference, "table \"\(qualifier)\" has \(function.columns.count) columns available but \(names.count) columns specified")
+            }
+            let ctx = BindingContext(scope: Scope([], parent: outer), aggregatesForbiddenIn: "FROM")
+            let arguments = try call.arguments.map { try bind($0, ctx) }
+            return SurfaceTableFunctionNode(function, arguments: arguments, qualifier: qualifier,
+                                            names: names.isEmpty && function.columns.count == 1 && alias != nil ? [alias!] : names, label: call.name)
         case .function(let call, let alias, let names):
             guard call.name == "generate_series" else {
                 throw RedError(.undefinedFunction, "function \(call.name)() does not exist as a table function; generate_series, generate_subscripts, unnest, regexp_split_to_table and regexp_matches are available")

@@ -148,7 +148,7 @@ final class Planner {
     // MARK: SELECT
 
     func planSelect(_ select: Select, orderBy: [OrderItem], outer: Scope?, hasLimit: Bool) throws -> PlanNode {
-        let select = try SetReturningCalls.movedIntoFrom(select) ?? select
+        let select = try SetReturningCalls.movedIntoFrom(select) { [context] in context.surfaceCatalog?.tableFunction(named: $0) != nil } ?? select
         var plan: PlanNode
         var scope: Scope
         var tree: JoinTree?

@@ -18,15 +18,18 @@ enum SetReturningCalls {
     static let names: Set<String> = ["unnest", "generate_series", "regexp_split_to_table", "generate_subscripts", "regexp_matches"]
 
     /// `select` with its select-list calls moved into FROM; nil when it has none.
-    static func movedIntoFrom(_ select: Select) throws -> Select? {
+    /// `isSurfaceFunction` tells which other names are a surface's set-returning functions
+    /// (`SurfaceCatalog.tableFunction`).
+    static func movedIntoFrom(_ select: Select, isSurfaceFunction: (String) -> Bool = { _ in false }) throws -> Select? {
+        func isCall(_ call: FunctionCall) -> Bool { isSetReturning(call) || (call.over == nil && isSurfaceFunction(call.name)) }
         // Looked for without recursion first: a select item may be a chain thousands of links long.
-        guard select.items.contains(where: { containsCall($0.expr) }) else { return nil }
+        guard select.items.contains(where: { containsCall($0.expr, where: isCall) }) else { return nil }
         var calls: [FunctionCall] = []
         var items = select.items
         for i in items.indices {
             let original = items[i].expr
-            items[i].expr = try replacing(original, &calls)
-            if items[i].alias == nil, case .function(let call) = original, isSetReturning(call) { items[i].alias = call.name }
+            items[i].expr = try replacing(original, &calls, isCall)
+            if items[i].alias == nil, case .function(let call) = original, isCall(call) { items[i].alias = call.name }
         }
         guard !calls.isEmpty else { return nil }
         if !select.groupBy.isEmpty || select.having != nil || select.items.contains(where: { $0.expr.containsAggregate })
@@ -49,16 +52,16 @@ enum SetReturningCalls {
 
     /// `e` with each set-returning call replaced by a reference to its column, the calls
     /// appended to `calls` (subqueries keep theirs: they are planned on their own).
-    static func replacing(_ e: Expr, _ calls: inout [FunctionCall]) throws -> Expr {
-        if case .function(let call) = e, isSetReturning(call) {
-            if call.arguments.contains(where: { containsCall($0) }) {
+    static func replacing(_ e: Expr, _ calls: inout [FunctionCall], _ isCall: (FunctionCall) -> Bool) throws -> Expr {
+        if case .function(let call) = e, isCall(call) {
+            if call.arguments.contains(where: { containsCall($0, where: isCall) }) {
                 throw RedError(.featureNotSupported, "set-returning function calls cannot be nested (\(call.name))")
             }
             calls.append(call)
             return .column([alias, column(calls.count - 1)])
         }
-        guard containsCall(e) else { return e }
-        return try e.mappingChildren { try replacing($0, &calls) }
+        guard containsCall(e, where: isCall) else { return e }
+        return try e.mappingChildren { try replacing($0, &calls, isCall) }
     }
 
     /// Whether `e` holds a set-returning call (or one `predicate` picks) outside subqueries,

@@ -20,6 +20,61 @@ public protocol SurfaceCatalog: Sendable {
     func function(named name: String) -> SurfaceFunction?
     /// A cast to a type of the surface's vocabulary (`x::regclass`); nil when it has none.
     func cast(to typeName: String) -> SurfaceFunction?
+    /// A set-returning function of the surface's vocabulary, called in FROM
+    /// (`pg_partition_ancestors(oid)`); nil when it has none.
+    func tableFunction(named name: String) -> SurfaceTableFunction?
+}
+
+extension SurfaceCatalog {
+    public func tableFunction(named name: String) -> SurfaceTableFunction? { nil }
+}
+
+/// A function in FROM whose rows the surface computes from its arguments and the catalog.
+public struct SurfaceTableFunction: Sendable {
+    public var arity: ClosedRange<Int>
+    public var columns: [SurfaceColumn]
+    /// The rows for these (already evaluated) arguments; no rows for a NULL argument, as
+    /// PostgreSQL's strict set-returning functions give.
+    public var rows: @Sendable ([Value], CatalogSnapshot) throws -> [[Value]]
+
+    public init(arity: ClosedRange<Int>, columns: [SurfaceColumn], rows: @escaping @Sendable ([Value], CatalogSnapshot) throws -> [[Value]]) {
+        self.arity = arity
+        self.columns = columns
+        self.rows = rows
+    }
+}
+
+/// A surface table function's rows, its arguments evaluated at each open (once per outer
+/// row when they read an earlier FROM item).
+final class SurfaceTableFunctionNode: PlanNode, @unchecked Sendable {
+    let function: SurfaceTableFunction
+    let arguments: [BoundExpr]
+    let columns: [ScopeColumn]
+    let label: String
+
+    init(_ function: SurfaceTableFunction, arguments: [BoundExpr], qualifier: String, names: [String], label: String) {
+        self.function = function
+        self.arguments = arguments
+        self.columns = function.columns.enumerated().map { i, column in
+            // A single column takes the alias as its name, as PostgreSQL names a scalar function's column.
+            ScopeColumn(qualifier: qualifier, name: i < names.count ? names[i] : column.name, type: column.type, element: column.element, surfaceType: column.surfaceType)
+        }
+        self.label = label
+    }
+
+    func open(_ context: ExecutionContext, outerRows: [[Value]]) throws -> RowIterator {
+        let eval = context.evaluation(outerRows)
+        let values = try arguments.map { try eval.evaluate($0, []) }
+        if values.contains(where: \.isNull) { return ArrayIterator([]) }
+        let rows = try function.rows(values, try context.catalogSnapshot())
+        try context.checkMaterialized(rows.count, "function \(label)")
+        guard rows.allSatisfy({ $0.count == columns.count }) else {
+            throw RedError(.internalError, "function \(label) produced a row of the wrong width")
+        }
+        return ArrayIterator(rows)
+    }
+
+    func explain(_ depth: Int) -> [String] { [line(depth, "Function Scan on \(label)")] }
 }
 
 /// A relation whose rows the surface computes from the catalog the statement sees.

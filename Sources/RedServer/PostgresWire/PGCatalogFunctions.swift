@@ -58,16 +58,33 @@ enum PGCatalogFunctions {
         ]
         for name in ["pg_table_is_visible", "pg_type_is_visible", "pg_function_is_visible", "pg_collation_is_visible", "has_table_privilege", "has_schema_privilege",
                      "has_database_privilege", "has_column_privilege", "has_any_column_privilege", "has_sequence_privilege",
-                     "has_function_privilege"] {
+                     "has_function_privilege", "pg_relation_is_publishable"] {
             table[name] = alwaysTrue
         }
         for name in ["obj_description", "col_description", "shobj_description", "pg_get_function_result", "pg_get_function_arguments",
-                     "pg_get_function_identity_arguments", "pg_tablespace_location"] {
+                     "pg_get_function_identity_arguments", "pg_tablespace_location", "pg_get_statisticsobjdef_columns", "pg_get_triggerdef"] {
             table[name] = none
         }
-        for name in ["pg_relation_size", "pg_total_relation_size", "pg_table_size", "pg_indexes_size"] { table[name] = zeroSize }
+        for name in ["pg_relation_size", "pg_total_relation_size", "pg_table_size", "pg_indexes_size", "pg_database_size"] { table[name] = zeroSize }
         return table
     }
+
+    /// Set-returning catalog functions. RedDB has no partitioned tables, so a relation's
+    /// only "ancestor" is itself (psql's `\d` reads foreign keys through this).
+    static let tableFunctions: [String: SurfaceTableFunction] = [
+        "pg_partition_ancestors": SurfaceTableFunction(arity: 1...1, columns: [SurfaceColumn("relid", .integer)]) { args, snapshot in
+            let oid: Int64
+            if case .text(let text) = args[0], Int64(text) == nil {
+                guard let relation = PGCatalogModel.of(snapshot, owner: "").relation(named: try relationName(text)) else {
+                    throw RedError(.undefinedCollection, "relation \"\(text)\" does not exist")
+                }
+                oid = relation.oid
+            } else {
+                oid = try integer(args[0])
+            }
+            return PGCatalogModel.of(snapshot, owner: "").relation(oid: oid) == nil ? [] : [[.integer(oid)]]
+        },
+    ]
 
     static let casts: [String: SurfaceFunction] = [
         "oid": SurfaceFunction(arity: 1...1, resultType: .integer) { args, _ in try DataType.integer.coerce(args[0]) },
@@ -80,7 +97,7 @@ enum PGCatalogFunctions {
                 var name = try relationName(text)
                 if let relation = model.relation(named: name) { return .integer(relation.oid) }
                 if name.hasPrefix("pg_catalog.") { name.removeFirst("pg_catalog.".count) }
-                if PGCatalogTable.pgCatalog[name] != nil { return .integer(catalogRelationOIDs[name] ?? PGCatalog.oid(name, kind: "catalog")) }
+                if PGCatalogTable.pgCatalog[name] != nil { return .integer(catalogRelationOIDs[name] ?? PGCatalogModel.stableOID(name, kind: "catalog")) }
                 throw RedError(.undefinedCollection, "relation \"\(name)\" does not exist")
             case let value:
                 let oid = try integer(value)
@@ -136,5 +153,12 @@ enum PGCatalogFunctions {
             return String(name.dropFirst().dropLast()).replacing("\"\"", with: "\"")
         }
         return name.lowercased()
+    }
+}
+
+extension Substring {
+    /// The text without leading and trailing characters of `set` (`"\"users\" "` → `users`).
+    func trimmingCharacters(in set: String) -> String {
+        String(drop { set.contains($0) }.reversed().drop { set.contains($0) }.reversed())
     }
 }

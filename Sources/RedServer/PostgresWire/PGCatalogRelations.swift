@@ -43,7 +43,7 @@ extension PGCatalogTable {
                     return ["attrelid": .integer(r.oid), "attname": .text(column.name), "atttypid": .integer(type.oid), "attstattarget": .integer(-1),
                             "attlen": .integer(type.length), "attnum": .integer(Int64(i + 1)), "attcacheoff": .integer(-1), "atttypmod": .integer(-1),
                             "attbyval": .boolean(type.length > 0 && type.length <= 8), "attalign": .text(type.length == 8 ? "d" : "i"),
-                            "attstorage": .text(type.length > 0 ? "p" : "x"), "attcompression": .text(""), "attnotnull": .boolean(column.notNull),
+                            "attstorage": .text(type.length > 0 ? "p" : type.oid == 1700 ? "m" : "x"), "attcompression": .text(""), "attnotnull": .boolean(column.notNull),
                             "atthasdef": .boolean(column.defaultSQL != nil), "attidentity": .text(""), "attgenerated": .text(""),
                             "attislocal": .boolean(true), "attcollation": .integer(type.category == "S" ? 100 : 0)]
                 }
@@ -113,7 +113,7 @@ extension PGCatalogTable {
             model.relations.filter { $0.kind == "r" }.flatMap { r in
                 r.columns.enumerated().compactMap { i, column -> [String: Value]? in
                     guard let sql = column.defaultSQL else { return nil }
-                    return ["oid": .integer(PGCatalog.oid("\(r.name).\(column.name)", kind: "default")), "adrelid": .integer(r.oid),
+                    return ["oid": .integer(PGCatalogModel.stableOID("\(r.name).\(column.name)", kind: "default")), "adrelid": .integer(r.oid),
                             "adnum": .integer(Int64(i + 1)), "adbin": .text(sql)]
                 }
             }
@@ -216,6 +216,10 @@ extension PGCatalogTable {
         "pg_foreign_table": PGCatalogTable("ftrelid:i ftserver:i ftoptions:a"),
         "pg_rewrite": PGCatalogTable("oid:i rulename:t ev_class:i ev_type:t ev_enabled:t is_instead:b ev_qual:t ev_action:t"),
         "pg_event_trigger": PGCatalogTable("oid:i evtname:t evtevent:t evtowner:i evtfoid:i evtenabled:t evttags:a"),
+        "pg_statistic_ext": PGCatalogTable("oid:i stxrelid:i stxname:t stxnamespace:i stxowner:i stxstattarget:i stxkeys:ai stxkind:a stxexprs:t"),
+        "pg_publication": PGCatalogTable("oid:i pubname:t pubowner:i puballtables:b pubinsert:b pubupdate:b pubdelete:b pubtruncate:b pubviaroot:b"),
+        "pg_publication_rel": PGCatalogTable("oid:i prpubid:i prrelid:i prqual:t prattrs:ai"),
+        "pg_publication_namespace": PGCatalogTable("oid:i pnpubid:i pnnspid:i"),
     ]
 
     /// The default B-tree operator class of a column type (`pg_index.indclass`, `pg_opclass`);

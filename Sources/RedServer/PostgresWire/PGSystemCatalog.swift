@@ -8,13 +8,14 @@ import RedQuery
 /// engine as a `SurfaceCatalog`: PG-wire sessions carry one, so the introspection queries
 /// of ORMs and tools (Django's `get_constraints`, SQLAlchemy's reflection, Knex and
 /// TypeORM's `information_schema` reads) run as ordinary SQL — joined, filtered, grouped
-/// and parameterised as they are written. psql's backslash commands keep their own exact
-/// answers (`PGCatalog`).
+/// and parameterised as they are written. psql's backslash commands (`\d NAME` for tables,
+/// views and indexes, `\dt`, `\l`, `\dn` …) are such queries too, and print what they print
+/// against PostgreSQL.
 ///
-/// Everything lives in schema `public` of database `reddb`; relation OIDs are `PGCatalog.oid`'s
-/// stable hashes, constraint OIDs the same hash of `constraint:<table>.<name>`, and column
+/// Everything lives in schema `public` of database `reddb`; relation OIDs are `stableOID`'s
+/// hashes (probed past a collision), constraint OIDs the same hash of `constraint:<table>.<name>`, and column
 /// numbers (`attnum`) count a relation's listed columns from 1. Column types are reported as
-/// the wire sends the values (`PGType`): every integer is `int8`, arrays are `jsonb`.
+/// the wire sends the values (`PGType`): every integer is `int8`, arrays of a known element type are `T[]`, other arrays `jsonb`.
 struct PGSystemCatalog: SurfaceCatalog {
     let user: String
     let functions: [String: SurfaceFunction]
@@ -41,6 +42,8 @@ struct PGSystemCatalog: SurfaceCatalog {
     func function(named name: String) -> SurfaceFunction? { functions[name] }
 
     func cast(to typeName: String) -> SurfaceFunction? { PGCatalogFunctions.casts[typeName] }
+
+    func tableFunction(named name: String) -> SurfaceTableFunction? { PGCatalogFunctions.tableFunctions[name] }
 }
 
 /// One catalog relation: its columns (PostgreSQL's, in PostgreSQL's order) and its rows
@@ -147,8 +150,8 @@ struct PGCatalogModel: Sendable {
     static let informationSchemaNamespace: Int64 = 13_000
     static let databaseOID: Int64 = 16_383
     static let ownerOID: Int64 = 10
-    static let schemaName = PGCatalog.schemaName
-    static let databaseName = PGCatalog.databaseName
+    static let schemaName = PostgresCompatibility.schemaName
+    static let databaseName = PostgresCompatibility.databaseName
 
     let owner: String
     private(set) var relations: [Relation] = []
@@ -165,8 +168,19 @@ struct PGCatalogModel: Sendable {
     /// Who owns everything: the connected user, or `reddb` for an anonymous connection.
     static func ownerName(_ user: String) -> String { user.isEmpty ? "reddb" : user }
 
-    /// User objects' OIDs: from 16384 (PostgreSQL's first), a million of them (`PGCatalog.oid`).
+    /// User objects' OIDs: from 16384 (PostgreSQL's first), a million of them (`stableOID`).
     static let userOIDs: ClosedRange<Int64> = 16_384...(16_384 + 999_999)
+
+    /// An object's OID before probing: 16384 + FNV-1a-32("<kind>:<name>") mod 1 000 000, so
+    /// the same name keeps its OID from one statement and one connection to the next.
+    static func stableOID(_ name: String, kind: String = "relation") -> Int64 {
+        var hash: UInt32 = 2_166_136_261
+        for byte in "\(kind):\(name)".utf8 {
+            hash ^= UInt32(byte)
+            hash = hash &* 16_777_619
+        }
+        return userOIDs.lowerBound + Int64(hash % UInt32(userOIDs.count))
+    }
 
     init(_ snapshot: CatalogSnapshot, owner: String) {
         self.owner = Self.ownerName(owner)
@@ -175,11 +189,11 @@ struct PGCatalogModel: Sendable {
             let columns = table.columns.map {
                 Column(name: $0.name, type: $0.type, notNull: $0.notNull || $0.primaryKey, defaultSQL: $0.defaultSQL, element: $0.arrayElement)
             }
-            tables[table.name] = add(Relation(oid: PGCatalog.oid(table.name), name: table.name, kind: "r", columns: columns, table: table))
+            tables[table.name] = add(Relation(oid: PGCatalogModel.stableOID(table.name), name: table.name, kind: "r", columns: columns, table: table))
         }
         for view in snapshot.views {
             let columns = view.columns.map { Column(name: $0.name, type: $0.type, notNull: false, element: $0.element) }
-            add(Relation(oid: PGCatalog.oid(view.name), name: view.name, kind: "v", columns: columns, view: view))
+            add(Relation(oid: PGCatalogModel.stableOID(view.name), name: view.name, kind: "v", columns: columns, view: view))
         }
         var indexes: [String: [String: Relation]] = [:]  // table → index name → relation
         for table in snapshot.tables {
@@ -189,7 +203,7 @@ struct PGCatalogModel: Sendable {
                 let primary = index.primaryKey == true || (index.isConstraint && names.count == 1 && names[0].primaryKey)
                 let columns = names.map { Column(name: $0.name, type: $0.type, notNull: false, element: $0.arrayElement) }
                 indexes[table.name, default: [:]][index.name] = add(Relation(
-                    oid: PGCatalog.oid(index.name), name: index.name, kind: "i", columns: columns, index: index,
+                    oid: PGCatalogModel.stableOID(index.name), name: index.name, kind: "i", columns: columns, index: index,
                     indexedTable: table, indexedTableOID: tables[table.name]?.oid ?? 0, indexKeys: keys, isPrimaryKey: primary))
             }
         }
@@ -254,7 +268,7 @@ struct PGCatalogModel: Sendable {
     func relation(named name: String) -> Relation? { byName[name].map { relations[$0] } }
     func constraint(oid: Int64) -> Constraint? { constraintsByOID[oid].map { constraints[$0] } }
 
-    static func constraintOID(_ table: String, _ name: String) -> Int64 { PGCatalog.oid("\(table).\(name)", kind: "constraint") }
+    static func constraintOID(_ table: String, _ name: String) -> Int64 { PGCatalogModel.stableOID("\(table).\(name)", kind: "constraint") }
 
     static func attnum(of id: UInt16, in table: CatalogSnapshot.Table) -> Int64 {
         table.columns.firstIndex { $0.id == id }.map { Int64($0 + 1) } ?? 0
@@ -267,7 +281,7 @@ struct PGCatalogModel: Sendable {
     }
 
     /// `pg_get_constraintdef` of a foreign key: `FOREIGN KEY (a) REFERENCES t(id) ON DELETE CASCADE`
-    /// (psql's `\d` prints the same, `PGCatalog`).
+    /// (psql's `\d` prints it in its foreign-key footers).
     static func definition(of fk: ForeignKeyDefinition, childColumns: [ColumnDefinition], parentColumns: [ColumnDefinition]?) -> String {
         func names(_ ids: [UInt16], _ columns: [ColumnDefinition]?) -> String {
             ids.map { id in columns?.first { $0.id == id }?.name ?? "?" }.joined(separator: ", ")

@@ -5,8 +5,8 @@ import RedDB
 /// protocol vocabulary rather than queries (ADR 0010: adapters translate, the
 /// engine never learns pg_catalog): run-time settings (SET/RESET/SHOW),
 /// session housekeeping (DISCARD, DEALLOCATE), COPY (which talks to the client
-/// mid-statement), and psql's own catalog queries (`PGCatalog`; other catalog queries run in
-/// the engine over the session's `PGSystemCatalog`).
+/// mid-statement). Catalog queries, psql's among them, are SQL the engine runs over the
+/// session's `PGSystemCatalog`.
 ///
 /// RedDB's own SET forms (`SET CONFIG`, `SET TENANT`) and `SHOW TABLES` /
 /// `SHOW COLLECTIONS` go to the engine like every other statement.
@@ -22,13 +22,12 @@ enum PGWireCommand {
     case deallocate(name: String?)
     case copyFrom(PGCopyCommand)
     case copyTo(PGCopyCommand)
-    case catalog(String)
 
     /// Classifies one statement; nil when it is for the engine.
     static func recognize(_ sql: String) throws -> PGWireCommand? {
         // Every plain statement passes through here: its first keyword, read from its bytes,
         // turns away all but wire commands before any word is built as a `String`.
-        guard wireKeywords.contains(leadingKeyword(sql)) else { return PGCatalog.answersItself(sql) ? .catalog(sql) : nil }
+        guard wireKeywords.contains(leadingKeyword(sql)) else { return nil }
         // Words are built as characters (16 bytes each): a 64 MiB SET would take a gigabyte.
         guard sql.utf8.count <= PGLimits.maxWireCommandBytes else {
             throw RedError(.limitExceeded, "statement longer than \(PGLimits.maxWireCommandBytes) bytes")
@@ -97,7 +96,7 @@ enum PGWireCommand {
         case "listen", "notify":
             throw RedError(.featureNotSupported, "\(first.uppercased()) is not supported by RedDB")
         default:
-            return PGCatalog.answersItself(sql) ? .catalog(sql) : nil
+            return nil
         }
     }
 
@@ -209,9 +208,6 @@ extension PGConnection {
                 }
             }
             return QueryResult(columns: [], rows: [], statementType: "deallocate", commandTag: name == nil ? "DEALLOCATE ALL" : "DEALLOCATE")
-        case .catalog(let sql):
-            var catalog = PGCatalog(collections: try await session.collections(), settings: settings, user: user)
-            return try catalog.answer(sql)
         case .copyFrom, .copyTo:
             throw RedError(.featureNotSupported, "COPY is supported on the simple query protocol only")
         }
