@@ -46,5 +46,17 @@ public enum PostgresCompatibility {
         "synchronous_commit": "on",
         "row_security": "on",
         "jit": "off",
+        // Planner and resource settings tools and drivers SET or read; accepted and reported,
+        // with PostgreSQL's defaults, and without effect on RedDB.
+        "work_mem": "4MB", "maintenance_work_mem": "64MB", "temp_buffers": "8MB", "effective_cache_size": "4GB",
+        "random_page_cost": "4", "seq_page_cost": "1", "cpu_tuple_cost": "0.01", "default_statistics_target": "100",
+        "enable_seqscan": "on", "enable_indexscan": "on", "enable_bitmapscan": "on", "enable_hashjoin": "on",
+        "enable_mergejoin": "on", "enable_nestloop": "on", "enable_hashagg": "on", "enable_sort": "on",
+        "max_parallel_workers_per_gather": "2", "join_collapse_limit": "8", "from_collapse_limit": "8", "geqo": "on",
+        "cursor_tuple_fraction": "0.1", "idle_session_timeout": "0", "log_statement": "none", "log_min_duration_statement": "-1",
+        "default_text_search_config": "pg_catalog.simple", "escape_string_warning": "on", "array_nulls": "on",
+        "backslash_quote": "safe_encoding", "check_function_bodies": "on", "session_replication_role": "origin",
+        "default_tablespace": "", "temp_tablespaces": "", "xmloption": "content", "timezone_abbreviations": "Default",
+        "password_encryption": "scram-sha-256", "lc_collate": "C", "lc_ctype": "C", "block_size": "8192",
     ]
 }

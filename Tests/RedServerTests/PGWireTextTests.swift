@@ -16,10 +16,11 @@ import Testing
     }
 
     @Test func setShowAndFriendsAreWireCommands() throws {
-        guard case .set("application_name", "x")? = try PGWireCommand.recognize("SET application_name = 'x'") else { Issue.record("SET ="); return }
-        guard case .set("search_path", "public")? = try PGWireCommand.recognize("set search_path TO public;") else { Issue.record("SET TO"); return }
-        guard case .set("timezone", "UTC")? = try PGWireCommand.recognize("SET TIME ZONE 'UTC'") else { Issue.record("SET TIME ZONE"); return }
-        guard case .set("datestyle", nil)? = try PGWireCommand.recognize("SET SESSION DateStyle TO DEFAULT") else { Issue.record("DEFAULT"); return }
+        guard case .set("application_name", "x", false)? = try PGWireCommand.recognize("SET application_name = 'x'") else { Issue.record("SET ="); return }
+        guard case .set("search_path", "public", false)? = try PGWireCommand.recognize("set search_path TO public;") else { Issue.record("SET TO"); return }
+        guard case .set("timezone", "UTC", false)? = try PGWireCommand.recognize("SET TIME ZONE 'UTC'") else { Issue.record("SET TIME ZONE"); return }
+        guard case .set("datestyle", nil, false)? = try PGWireCommand.recognize("SET SESSION DateStyle TO DEFAULT") else { Issue.record("DEFAULT"); return }
+        guard case .set("work_mem", "64MB", true)? = try PGWireCommand.recognize("SET LOCAL work_mem = '64MB'") else { Issue.record("LOCAL"); return }
         guard case .show("transaction_isolation")? = try PGWireCommand.recognize("SHOW TRANSACTION ISOLATION LEVEL") else { Issue.record("SHOW"); return }
         guard case .reset(nil)? = try PGWireCommand.recognize("RESET ALL") else { Issue.record("RESET"); return }
         guard case .acknowledge? = try PGWireCommand.recognize("SET TRANSACTION ISOLATION LEVEL SERIALIZABLE") else { Issue.record("SET TX"); return }

@@ -175,7 +175,7 @@ extension Planner {
             }
             return try bindSurfaceFunction(cast, name: typeName, [call.arguments[0]], ctx)
         }
-        if ScalarFunction.library[call.name] == nil, let function = context.surfaceCatalog?.function(named: call.name) {
+        if let function = context.surfaceCatalog?.function(named: call.name) {
             return try bindSurfaceFunction(function, name: call.name, call.arguments, ctx)
         }
         var function = try ScalarFunction.lookup(call.name, argumentCount: call.arguments.count)

@@ -17,6 +17,8 @@ public protocol SurfaceCatalog: Sendable {
     /// the statement, or that carry a schema other than `public`.
     func relation(schema: String?, name: String) -> SurfaceRelation?
     /// A function of the surface's vocabulary (`pg_get_indexdef`); nil when it has none.
+    /// It takes precedence over the engine's function of the same name (PG-wire's
+    /// `current_setting` reads the connection's settings, which only the surface knows).
     func function(named name: String) -> SurfaceFunction?
     /// A cast to a type of the surface's vocabulary (`x::regclass`); nil when it has none.
     func cast(to typeName: String) -> SurfaceFunction?

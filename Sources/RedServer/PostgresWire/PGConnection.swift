@@ -45,7 +45,8 @@ final class PGConnection {
     /// `plainStatement` of the texts this connection sent lately: drivers send the same few
     /// texts again and again, and splitting and classifying one cost about 2 µs per Parse.
     var plainStatements: [String: String?] = [:]
-    var settings = PGSettings()
+    /// The connection's run-time settings; its catalog (`PGSystemCatalog`) shares them.
+    let settings = PGSessionSettings()
     var user = ""
     /// This connection's login, checked again when the auth store changes: a user deleted (or
     /// the first user bootstrapped, for an anonymous one) ends it.
@@ -199,9 +200,9 @@ final class PGConnection {
                     try channel.pipeline.syncOperations.handler(type: PGPlaintextCounter.self).limitBeforeLogin = nil
                 }.get()
                 settings.applyStartup(parameters)
-                session.statementTimeoutMilliseconds = settings.statementTimeoutMilliseconds
-                session.surfaceCatalog = PGSystemCatalog(user: user)
-                for (name, value) in settings.reportedAtStartup(serverVersion: PGSettings.serverVersion) {
+                session.statementTimeoutMilliseconds = settings.read(\.statementTimeoutMilliseconds)
+                session.surfaceCatalog = PGSystemCatalog(user: user, settings: settings)
+                for (name, value) in settings.read({ $0.reportedAtStartup(serverVersion: PGSettings.serverVersion) }) {
                     writer.parameterStatus(name, value)
                 }
                 writer.backendKeyData(processID: id, secretKey: secretKey)
@@ -311,12 +312,12 @@ final class PGConnection {
         case .query(let sql):
             skipUntilSync = false
             await simpleQuery(sql)
-            writer.readyForQuery(transactionStatus)
+            readyForQuery()
             try await flush()
         case .sync:
             skipUntilSync = false
             portals[""] = nil
-            writer.readyForQuery(transactionStatus)
+            readyForQuery()
             try await flush()
         case .flush:
             try await flush()
@@ -336,12 +337,23 @@ final class PGConnection {
             throw RedError(.protocolViolation, "unexpected password message after authentication")
         case .unsupported(let tag):
             writer.error(RedError(.featureNotSupported, "unsupported frontend message type '\(PGFrontendDecoder.printable(tag))'"))
-            writer.readyForQuery(transactionStatus)
+            readyForQuery()
             try await flush()
         case .sslRequest, .gssEncRequest, .cancelRequest, .startup:
             throw RedError(.protocolViolation, "startup packet received after startup")
         }
         return true
+    }
+
+    /// ReadyForQuery, after what the settings owe: local settings end with the transaction,
+    /// and changed reported parameters go out as ParameterStatus (as PostgreSQL reports them
+    /// just before ReadyForQuery).
+    func readyForQuery() {
+        let status = transactionStatus
+        let owed = settings.beforeReadyForQuery(idle: status == .idle)
+        for (name, value) in owed.reports { writer.parameterStatus(name, value) }
+        session.statementTimeoutMilliseconds = owed.statementTimeoutMilliseconds
+        writer.readyForQuery(status)
     }
 
     var transactionStatus: PGTransactionStatus {

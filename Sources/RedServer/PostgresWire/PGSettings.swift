@@ -43,6 +43,10 @@ struct PGSettings {
         return v
     }
 
+    /// Parameters fixed for the server's life: SET refuses them.
+    static let unchangeable: Set<String> = ["server_version", "server_version_num", "server_encoding", "integer_datetimes", "max_identifier_length",
+                                            "in_hot_standby", "is_superuser", "max_connections", "lc_collate", "lc_ctype", "block_size"]
+
     /// Custom (dotted) settings a connection may hold, and the longest value of one.
     static let maxCustomSettings = 1_000
     static let maxCustomValueBytes = 1 << 20
@@ -71,8 +75,7 @@ struct PGSettings {
                 throw RedError(.featureNotSupported, "client_encoding \(newValue) is not supported: RedDB speaks UTF8 only")
             }
             values[key] = "UTF8"
-        case "server_version", "server_version_num", "server_encoding", "integer_datetimes", "max_identifier_length",
-             "in_hot_standby", "is_superuser", "max_connections":
+        case _ where Self.unchangeable.contains(key):
             throw RedError(.invalidOperation, "parameter \"\(key)\" cannot be changed")
         case "default_transaction_read_only", "transaction_read_only":
             guard ["off", "false", "0"].contains(newValue.lowercased()) else {
@@ -94,6 +97,14 @@ struct PGSettings {
     }
 
     mutating func resetAll() { values = Self.defaults }
+
+    /// Puts back a value SET LOCAL replaced (nil: the setting did not exist), without the
+    /// checks SET makes: it held this value before. Returns the ParameterStatus to send, if any.
+    mutating func restore(_ key: String, to value: String?) -> (String, String)? {
+        values[key] = value
+        guard let canonical = Self.reported[key], let value else { return nil }
+        return (canonical, value)
+    }
 
     /// `statement_timeout` in milliseconds (validated when set).
     var statementTimeoutMilliseconds: Int {

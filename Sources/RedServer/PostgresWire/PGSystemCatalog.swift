@@ -19,13 +19,17 @@ import RedQuery
 struct PGSystemCatalog: SurfaceCatalog {
     let user: String
     let functions: [String: SurfaceFunction]
+    /// The connection's run-time settings (`pg_settings`, `current_setting`, `set_config`).
+    let settings: PGSessionSettings
 
-    init(user: String) {
+    init(user: String, settings: PGSessionSettings = PGSessionSettings()) {
         self.user = user
-        functions = PGCatalogFunctions.functions(owner: user)
+        self.settings = settings
+        functions = PGCatalogFunctions.functions(owner: user).merging(PGSettingsCatalog.functions(settings)) { $1 }
     }
 
     func relation(schema: String?, name: String) -> SurfaceRelation? {
+        if schema == nil || schema == "pg_catalog", name == "pg_settings" { return PGSettingsCatalog.relation(settings) }
         let definition: PGCatalogTable?
         switch schema {
         case nil, "pg_catalog": definition = PGCatalogTable.pgCatalog[name]

@@ -11,7 +11,8 @@ import RedDB
 /// RedDB's own SET forms (`SET CONFIG`, `SET TENANT`) and `SHOW TABLES` /
 /// `SHOW COLLECTIONS` go to the engine like every other statement.
 enum PGWireCommand {
-    case set(name: String, value: String?)
+    /// SET [SESSION | LOCAL] (`local`: until the transaction ends).
+    case set(name: String, value: String?, local: Bool = false)
     case reset(name: String?)
     case show(name: String)
     /// Transaction characteristics (`SET TRANSACTION …`): accepted, RedDB always runs snapshot isolation.
@@ -37,6 +38,7 @@ enum PGWireCommand {
         switch first {
         case "set":
             guard var name = words.nextWord()?.lowercased() else { return nil }
+            let local = name == "local"
             if name == "session" || name == "local" { name = words.nextWord()?.lowercased() ?? "" }
             switch name {
             case "config", "tenant", "constraints": return nil
@@ -54,9 +56,9 @@ enum PGWireCommand {
             case "time":
                 guard words.nextWord()?.lowercased() == "zone" else { throw RedError(.syntaxError, "syntax error at or near \"time\"") }
                 let value = words.restOfStatement()
-                return .set(name: "timezone", value: value.lowercased() == "local" || value.lowercased() == "default" ? nil : unquote(value))
+                return .set(name: "timezone", value: value.lowercased() == "local" || value.lowercased() == "default" ? nil : unquote(value), local: local)
             case "names":
-                return .set(name: "client_encoding", value: unquote(words.restOfStatement()))
+                return .set(name: "client_encoding", value: unquote(words.restOfStatement()), local: local)
             case "":
                 throw RedError(.syntaxError, "syntax error at end of input: SET needs a parameter name")
             default:
@@ -67,7 +69,7 @@ enum PGWireCommand {
                     }
                 }
                 let value = words.restOfStatement()
-                return .set(name: name, value: value.lowercased() == "default" ? nil : unquote(value))
+                return .set(name: name, value: value.lowercased() == "default" ? nil : unquote(value), local: local)
             }
         case "reset":
             guard let name = words.nextWord()?.lowercased() else { throw RedError(.syntaxError, "RESET needs a parameter name or ALL") }
@@ -156,19 +158,19 @@ extension PGConnection {
     /// shape without changing any setting.
     func run(_ command: PGWireCommand, preview: Bool = false) async throws -> QueryResult {
         switch command {
-        case .set(let name, let value):
-            if !preview, let status = try settings.set(name, value) { writer.parameterStatus(status.0, status.1) }
-            session.statementTimeoutMilliseconds = settings.statementTimeoutMilliseconds
+        case .set(let name, let value, let local):
+            if !preview { try settings.set(name, value, local: local) }
+            session.statementTimeoutMilliseconds = settings.read(\.statementTimeoutMilliseconds)
             return QueryResult(columns: [], rows: [], statementType: "set", commandTag: "SET")
         case .reset(let name):
             if !preview {
                 if let name {
-                    if let status = try settings.set(name, nil) { writer.parameterStatus(status.0, status.1) }
+                    try settings.set(name, nil, local: false)
                 } else {
                     settings.resetAll()
                 }
             }
-            session.statementTimeoutMilliseconds = settings.statementTimeoutMilliseconds
+            session.statementTimeoutMilliseconds = settings.read(\.statementTimeoutMilliseconds)
             return QueryResult(columns: [], rows: [], statementType: "reset", commandTag: "RESET")
         case .show(let name):
             if name == "transaction_read_only" {
@@ -177,9 +179,9 @@ extension PGConnection {
             }
             if name == "all" {
                 return QueryResult(columns: [ResultColumn(name: "name", type: .text), ResultColumn(name: "setting", type: .text)],
-                                   rows: settings.all.map { [.text($0.0), .text($0.1)] }, statementType: "select", commandTag: "SHOW")
+                                   rows: settings.read(\.all).map { [.text($0.0), .text($0.1)] }, statementType: "select", commandTag: "SHOW")
             }
-            return QueryResult(columns: [ResultColumn(name: name, type: .text)], rows: [[.text(try settings.value(name))]],
+            return QueryResult(columns: [ResultColumn(name: name, type: .text)], rows: [[.text(try settings.read { try $0.value(name) })]],
                                statementType: "select", commandTag: "SHOW")
         case .acknowledge(let tag):
             return QueryResult(columns: [], rows: [], statementType: "set", commandTag: tag)

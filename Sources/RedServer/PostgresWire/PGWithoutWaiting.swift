@@ -42,7 +42,7 @@ extension PGConnection {
                 report(error)
             }
             skipUntilSync = false
-            writer.readyForQuery(transactionStatus)
+            readyForQuery()
             return true
         case .execute(let name, let maxRows):
             guard !skipUntilSync else { return true }
@@ -62,7 +62,7 @@ extension PGConnection {
         case .sync:
             skipUntilSync = false
             portals[""] = nil
-            writer.readyForQuery(transactionStatus)
+            readyForQuery()
             return true
         case .flush:
             return true

@@ -1,0 +1,61 @@
+import Logging
+import PostgresNIO
+import Testing
+
+/// A PG-wire connection's settings, one set of values whichever way a client reaches them:
+/// SET and SHOW, `current_setting`, `set_config` and the `pg_settings` view; and local
+/// changes (SET LOCAL, `set_config(…, true)`) ending with their transaction.
+@Suite(.serialized) struct PGSessionSettingsTests {
+    static let logger = Logger(label: "pg-settings-test")
+
+    static func value(_ conn: PostgresConnection, _ query: PostgresQuery) async throws -> String? {
+        for try await (value,) in try await conn.query(query, logger: logger).decode((String?,).self) { return value }
+        return nil
+    }
+
+    @Test func setShowCurrentSettingAndPGSettingsAgree() async throws {
+        let server = try ServerProcess()
+        defer { server.remove() }
+        try await PostgresClientTests.withConnection(server) { conn in
+            _ = try await PostgresClientTests.run(conn, "SET application_name = 'billing'")
+            #expect(try await Self.value(conn, "SELECT current_setting('application_name')") == "billing")
+            #expect(try await Self.value(conn, "SELECT setting FROM pg_settings WHERE name = 'application_name'") == "billing")
+            #expect(try await Self.value(conn, "SELECT source FROM pg_catalog.pg_settings WHERE name = 'application_name'") == "session")
+            #expect(try await Self.value(conn, "SELECT source FROM pg_settings WHERE name = 'work_mem'") == "default")
+            #expect(try await Self.value(conn, "SELECT set_config('work_mem', '64MB', false)") == "64MB")
+            #expect(try await Self.value(conn, "SHOW work_mem") == "64MB")
+            #expect(try await Self.value(conn, "SELECT current_setting('no_such_setting', true)") == nil)
+            await #expect { try await PostgresClientTests.run(conn, "SELECT current_setting('no_such_setting')") } throws: {
+                PostgresClientTests.sqlState($0) == "42704"
+            }
+            await #expect { try await PostgresClientTests.run(conn, "SELECT set_config('server_version', '1', false)") } throws: { _ in true }
+        }
+    }
+
+    @Test func localSettingsEndWithTheirTransaction() async throws {
+        let server = try ServerProcess()
+        defer { server.remove() }
+        try await PostgresClientTests.withConnection(server) { conn in
+            _ = try await PostgresClientTests.run(conn, "SET work_mem = '8MB'")
+            _ = try await PostgresClientTests.run(conn, "BEGIN")
+            _ = try await PostgresClientTests.run(conn, "SET LOCAL work_mem = '1GB'")
+            #expect(try await Self.value(conn, #"SELECT set_config('request.jwt.claims', '{"sub": 7}', true)"#) == #"{"sub": 7}"#)
+            #expect(try await Self.value(conn, "SHOW work_mem") == "1GB")
+            #expect(try await Self.value(conn, "SELECT current_setting('request.jwt.claims')") == #"{"sub": 7}"#)
+            _ = try await PostgresClientTests.run(conn, "COMMIT")
+            // The next request on this connection sees neither.
+            #expect(try await Self.value(conn, "SHOW work_mem") == "8MB")
+            #expect(try await Self.value(conn, "SELECT current_setting('request.jwt.claims', true)") == nil)
+
+            // Outside a transaction block a local change ends with its statement.
+            #expect(try await Self.value(conn, "SELECT set_config('work_mem', '2GB', true)") == "2GB")
+            #expect(try await Self.value(conn, "SHOW work_mem") == "8MB")
+
+            // A session-wide set_config lasts, and its statement_timeout is enforced.
+            _ = try await Self.value(conn, "SELECT set_config('statement_timeout', '50ms', false)")
+            await #expect { try await PostgresClientTests.run(conn, "WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r WHERE n < 1000000) SELECT count(*) FROM r, r AS r2") } throws: {
+                PostgresClientTests.sqlState($0) == "57014"
+            }
+        }
+    }
+}
