@@ -204,5 +204,13 @@ import Testing
         #expect(out.stdout.contains("big_orders | view"), "\(out.stdout)")
         #expect(out.stdout.contains("customers | table") && !out.stdout.contains("orders    | table"), "\(out.stdout)")
         #expect(out.stdout.contains("orders_placed") && !out.stdout.contains("customers_pkey"), "\(out.stdout)")
+        // Every other list psql 15 has runs too (most list nothing RedDB has: casts, operators, text search …).
+        for command in [#"\d"#, #"\dt+"#, #"\di+"#, #"\dv+"#, #"\ds"#, #"\dm"#, #"\df"#, #"\dT"#, #"\dD"#, #"\dn+"#, #"\du"#, #"\dg"#,
+                        #"\dp"#, #"\z"#, #"\dx"#, #"\db"#, #"\dC"#, #"\do"#, #"\dc"#, #"\dO"#, #"\dX"#, #"\dy"#, #"\drds"#,
+                        #"\des"#, #"\dew"#, #"\dE"#, #"\dF"#, #"\dFp"#, #"\dFd"#, #"\dFt"#, #"\dA"#, #"\dAc"#, #"\dAf"#, #"\da"#,
+                        #"\dRp"#, #"\dP"#, #"\dconfig work*"#, #"\l+"#] {
+            out = try PsqlTests.psql(server, [command])
+            #expect(out.status == 0 && !out.stderr.contains("ERROR"), "\(command): \(out.stderr)")
+        }
     }
 }

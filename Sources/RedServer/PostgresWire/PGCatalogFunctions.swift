@@ -44,6 +44,10 @@ enum PGCatalogFunctions {
                 return PGCatalogTable.texts(implicit ? ["pg_catalog", PGCatalogModel.schemaName] : [PGCatalogModel.schemaName])
             },
             "pg_encoding_to_char": SurfaceFunction(arity: 1...1, resultType: .text) { _, _ in .text("UTF8") },
+            "getdatabaseencoding": SurfaceFunction(arity: 0...0, resultType: .text) { _, _ in .text("UTF8") },
+            "pg_char_to_encoding": SurfaceFunction(arity: 1...1, resultType: .integer) { args, _ in
+                .integer(args[0] == .text("UTF8") || args[0] == .text("utf8") ? 6 : -1)
+            },
             "to_regclass": SurfaceFunction(arity: 1...1, resultType: .integer) { args, snapshot in
                 guard case .text(let name) = args[0] else { return .null }
                 return PGCatalogModel.of(snapshot, owner: user).relation(named: try relationName(name)).map { .integer($0.oid) } ?? .null
@@ -58,7 +62,9 @@ enum PGCatalogFunctions {
         ]
         for name in ["pg_table_is_visible", "pg_type_is_visible", "pg_function_is_visible", "pg_collation_is_visible", "has_table_privilege", "has_schema_privilege",
                      "has_database_privilege", "has_column_privilege", "has_any_column_privilege", "has_sequence_privilege",
-                     "has_function_privilege", "pg_relation_is_publishable"] {
+                     "has_function_privilege", "pg_relation_is_publishable", "pg_statistics_obj_is_visible", "pg_operator_is_visible",
+                     "pg_conversion_is_visible", "pg_ts_config_is_visible", "pg_opclass_is_visible", "pg_opfamily_is_visible",
+                     "pg_ts_parser_is_visible", "pg_ts_dict_is_visible", "pg_ts_template_is_visible"] {
             table[name] = alwaysTrue
         }
         for name in ["obj_description", "col_description", "shobj_description", "pg_get_function_result", "pg_get_function_arguments",
@@ -67,6 +73,12 @@ enum PGCatalogFunctions {
         }
         for name in ["pg_relation_size", "pg_total_relation_size", "pg_table_size", "pg_indexes_size", "pg_database_size"] { table[name] = zeroSize }
         return table
+    }
+
+    /// A `regproc` cast: an OID prints as itself; a name is 42883, as no function is listed.
+    private static func noFunction(_ value: Value) throws -> Value {
+        if case .text(let name) = value, Int64(name) == nil { throw RedError(.undefinedFunction, "function \"\(name)\" does not exist") }
+        return .text(value.displayText)
     }
 
     /// Set-returning catalog functions. RedDB has no partitioned tables, so a relation's
@@ -89,6 +101,9 @@ enum PGCatalogFunctions {
     static let casts: [String: SurfaceFunction] = [
         "oid": SurfaceFunction(arity: 1...1, resultType: .integer) { args, _ in try DataType.integer.coerce(args[0]) },
         "xid": SurfaceFunction(arity: 1...1, resultType: .integer) { args, _ in try DataType.integer.coerce(args[0]) },
+        // No functions are listed (pg_proc is empty), so a function's OID names nothing.
+        "regproc": SurfaceFunction(arity: 1...1, resultType: .any) { args, _ in try noFunction(args[0]) },
+        "regprocedure": SurfaceFunction(arity: 1...1, resultType: .any) { args, _ in try noFunction(args[0]) },
         "regclass": SurfaceFunction(arity: 1...1, resultType: .any) { args, snapshot in
             let model = PGCatalogModel.of(snapshot, owner: "")
             switch args[0] {

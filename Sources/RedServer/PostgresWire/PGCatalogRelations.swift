@@ -220,6 +220,19 @@ extension PGCatalogTable {
         "pg_publication": PGCatalogTable("oid:i pubname:t pubowner:i puballtables:b pubinsert:b pubupdate:b pubdelete:b pubtruncate:b pubviaroot:b"),
         "pg_publication_rel": PGCatalogTable("oid:i prpubid:i prrelid:i prqual:t prattrs:ai"),
         "pg_publication_namespace": PGCatalogTable("oid:i pnpubid:i pnnspid:i"),
+        "pg_cast": PGCatalogTable("oid:i castsource:i casttarget:i castfunc:i castcontext:t castmethod:t"),
+        "pg_operator": PGCatalogTable("oid:i oprname:t oprnamespace:i oprowner:i oprkind:t oprcanmerge:b oprcanhash:b oprleft:i oprright:i oprresult:i oprcom:i oprnegate:i oprcode:t oprrest:t oprjoin:t"),
+        "pg_language": PGCatalogTable("oid:i lanname:t lanowner:i lanispl:b lanpltrusted:b lanplcallfoid:i laninline:i lanvalidator:i lanacl:a"),
+        "pg_db_role_setting": PGCatalogTable("setdatabase:i setrole:i setconfig:a"),
+        "pg_foreign_server": PGCatalogTable("oid:i srvname:t srvowner:i srvfdw:i srvtype:t srvversion:t srvacl:a srvoptions:a"),
+        "pg_foreign_data_wrapper": PGCatalogTable("oid:i fdwname:t fdwowner:i fdwhandler:i fdwvalidator:i fdwacl:a fdwoptions:a"),
+        "pg_conversion": PGCatalogTable("oid:i conname:t connamespace:i conowner:i conforencoding:i contoencoding:i conproc:t condefault:b"),
+        "pg_ts_config": PGCatalogTable("oid:i cfgname:t cfgnamespace:i cfgowner:i cfgparser:i"),
+        "pg_ts_parser": PGCatalogTable("oid:i prsname:t prsnamespace:i prsstart:t prstoken:t prsend:t prsheadline:t prslextype:t"),
+        "pg_ts_dict": PGCatalogTable("oid:i dictname:t dictnamespace:i dictowner:i dicttemplate:i dictinitoption:t"),
+        "pg_ts_template": PGCatalogTable("oid:i tmplname:t tmplnamespace:i tmplinit:t tmpllexize:t"),
+        "pg_opfamily": PGCatalogTable("oid:i opfmethod:i opfname:t opfnamespace:i opfowner:i"),
+        "pg_aggregate": PGCatalogTable("aggfnoid:i aggkind:t aggnumdirectargs:i aggtransfn:t aggfinalfn:t aggtranstype:i agginitval:t"),
     ]
 
     /// The default B-tree operator class of a column type (`pg_index.indclass`, `pg_opclass`);
