@@ -415,8 +415,10 @@ final class Planner {
             default: return nil
             }
         case .array(let items):
+            // ARRAY[ARRAY[…], …] is checked rectangular when built: a multidimensional T[].
+            if !items.isEmpty, items.allSatisfy({ if case .array = $0 { return true }; return false }) { return agreed(items) }
             // NULL elements take the others' type, as PostgreSQL resolves ARRAY[NULL, 'a'];
-            // nested arrays (`ARRAY[[1,2],[3,4]]`) may be ragged, so they stay unknown.
+            // other nested arrays (`ARRAY[[1,2],[3,4]]`, JSON) may be ragged, so they stay unknown.
             return agreed([], scalars: items)
         default:
             return nil
