@@ -69,13 +69,7 @@ enum RegularExpressions {
                 let n = try positive(a.count > 3 ? a[3] : .integer(1), "n")
                 let group = try positive(a.count > 5 ? a[5] : .integer(0), "subexpr", allowingZero: true)
                 let pattern = try compiled(text(a[1]), caseInsensitive: flags.caseInsensitive)
-                var seen = 0
-                var wanted: [Range<Int>?]?
-                forEachMatch(subject, pattern, from: from) { groups in
-                    seen += 1
-                    if seen == n { wanted = groups }
-                    return seen < n
-                }
+                let wanted = nthMatch(subject, pattern, from: from, n)
                 guard let wanted, group < wanted.count, let range = wanted[group] else { return .null }
                 return .text(String(decoding: subject[range], as: UTF8.self))
             },
@@ -88,13 +82,7 @@ enum RegularExpressions {
                 guard endOption <= 1 else { throw RedError(.invalidArgument, "invalid value for parameter \"endoption\": \(endOption)") }
                 let group = try positive(a.count > 6 ? a[6] : .integer(0), "subexpr", allowingZero: true)
                 let pattern = try compiled(text(a[1]), caseInsensitive: flags.caseInsensitive)
-                var seen = 0
-                var wanted: [Range<Int>?]?
-                forEachMatch(subject, pattern, from: from) { groups in
-                    seen += 1
-                    if seen == n { wanted = groups }
-                    return seen < n
-                }
+                let wanted = nthMatch(subject, pattern, from: from, n)
                 guard let wanted, group < wanted.count, let range = wanted[group] else { return .integer(0) }
                 // 1-based character positions: where the match starts, or just after it ends.
                 let offset = endOption == 0 ? range.lowerBound : range.upperBound
@@ -110,6 +98,18 @@ enum RegularExpressions {
         guard let groups = try compiled(pattern, caseInsensitive: false).firstMatch(in: subject, from: 0, notAtStart: false) else { return .null }
         guard let range = groups.count > 1 ? groups[1] : groups[0] else { return .null }
         return .text(String(decoding: subject[range], as: UTF8.self))
+    }
+
+    /// The `n`-th match from byte `from` on (1-based): the whole match, then its groups.
+    static func nthMatch(_ subject: [UInt8], _ pattern: Pattern, from: Int, _ n: Int) -> [Range<Int>?]? {
+        var seen = 0
+        var wanted: [Range<Int>?]?
+        forEachMatch(subject, pattern, from: from) { groups in
+            seen += 1
+            if seen == n { wanted = groups }
+            return seen < n
+        }
+        return wanted
     }
 
     /// regexp_matches' rows for (string, pattern[, flags]): each match's groups as a JSON
