@@ -1,10 +1,11 @@
 /// Durations written as text — `'5m'`, `'30 seconds'`, `'1500ms'` — as SQL clauses (`WITH TTL`,
 /// `CACHE TTL`) and settings (`ask.cache.default_ttl`) take them.
 public enum DurationText {
-    /// Milliseconds per unit: ms/s/m/h/d/w and their long forms.
+    /// Milliseconds per unit: us/ms/s/m/h/d/w and their long forms.
     public static func millisecondsPerUnit(_ unit: String) -> Double? {
         switch unit {
-        case "ms", "msec", "millisecond", "milliseconds": return 1
+        case "us", "usec", "usecs", "microsecond", "microseconds": return 0.001
+        case "ms", "msec", "msecs", "millisecond", "milliseconds": return 1
         case "s", "sec", "secs", "second", "seconds": return 1000
         case "m", "min", "mins", "minute", "minutes": return 60_000
         case "h", "hr", "hrs", "hour", "hours": return 3_600_000

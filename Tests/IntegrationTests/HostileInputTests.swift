@@ -60,11 +60,12 @@ import Glibc
         errors = Self.errors(PG.readUntilReady(s))
         #expect(errors.count == 1 && errors[0].hasPrefix("42701"), "\(errors)")
 
-        // psql's name patterns, but not arbitrary regular expressions from the client.
+        // psql's name patterns are regular expressions the engine matches without backtracking,
+        // so a pattern that is exponential for a backtracking engine answers at once.
         let catalog = "SELECT c.oid, c.relname FROM pg_catalog.pg_class c WHERE c.relname OPERATOR(pg_catalog.~) "
         s.send(Self.query(catalog + "'^((((a|a)*)*)*b)$'"))
         errors = Self.errors(PG.readUntilReady(s))
-        #expect(errors.count == 1 && errors[0].hasPrefix("0A000"), "\(errors)")
+        #expect(errors.isEmpty, "\(errors)")
         s.send(Self.query(catalog + "'" + String(repeating: "(", count: 100_000) + "'"))
         errors = Self.errors(PG.readUntilReady(s))
         #expect(errors.count == 1, "\(errors)")

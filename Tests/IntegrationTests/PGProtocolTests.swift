@@ -85,10 +85,11 @@ import Testing
         }
         for pass in 0..<2 {
             for i in 0..<80 {
-                // A wire command (answered by the PG layer, never by the lane; ParameterStatus, CommandComplete) and plain SQL, each text its own.
+                // A wire command (answered by the PG layer, never by the lane) and plain SQL, each text its own.
+                // CommandComplete, then ParameterStatus just before ReadyForQuery: PostgreSQL 15's order.
                 s.send(M.message("Q", Self.cstring("SET application_name = 'a\(i)'")))
                 let set = M.readUntilReady(s)
-                #expect(Self.tags(set) == "SCZ", "pass \(pass) SET \(i): \(Self.tags(set))")
+                #expect(Self.tags(set) == "CSZ", "pass \(pass) SET \(i): \(Self.tags(set))")
                 s.send(M.message("Q", Self.cstring("SELECT \(i) + 1")))
                 let select = M.readUntilReady(s)
                 #expect(firstValue(select) == "\(i + 1)", "pass \(pass) SELECT \(i)")

@@ -58,4 +58,16 @@ import Testing
             }
         }
     }
+
+    /// COMMIT ends local settings even when the next statement comes in the same Query message.
+    @Test func commitEndsLocalSettingsWithinOneMessage() throws {
+        guard PsqlTests.psqlPath != nil else { return }
+        let server = try ServerProcess()
+        defer { server.remove() }
+        let out = try PsqlTests.psql(server, [
+            "BEGIN; SELECT set_config('request.jwt.claims', 'alice', true); COMMIT; SELECT coalesce(current_setting('request.jwt.claims', true), 'gone') AS claims",
+        ])
+        #expect(out.status == 0, "\(out.stderr)")
+        #expect(out.stdout.contains("gone"), "\(out.stdout)")
+    }
 }

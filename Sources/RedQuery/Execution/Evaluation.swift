@@ -138,16 +138,7 @@ struct Evaluation {
         case .array(let items):
             var values: [Value] = []
             for item in items { values.append(try evaluate(item, row)) }
-            let array = try JSONValue.checkedNesting(.array(values.map { $0.jsonValue }))
-            // ARRAY[ARRAY[…], ARRAY[…]] is a multidimensional array: its rows must match (2202E),
-            // as in PostgreSQL. (JSON arrays inside ARRAY[…] are elements, and stay as they are.)
-            if items.contains(where: { if case .array = $0 { return true }; return false }), case .array(let elements) = array {
-                guard elements.allSatisfy({ if case .array = $0 { return true }; return false }) else {
-                    throw RedError(.invalidArgument, "multidimensional arrays must have array expressions with matching dimensions", condition: "2202E")
-                }
-                try PostgresArrayText.checkRectangular(elements)
-            }
-            return .json(array)
+            return .json(try JSONValue.checkedNesting(.array(values.map { $0.jsonValue })))
         default:
             return try evaluate(expr, row)
         }

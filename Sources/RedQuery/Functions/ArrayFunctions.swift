@@ -152,6 +152,15 @@ enum ArrayFunctions {
                 if case .json(.array) = a[0] { return .null }
                 return a[0]
             },
+            // ARRAY[ARRAY[…], …]: every element an array, all of one shape (2202E otherwise).
+            make(multidimensional, 1...1) { a in
+                let rows = try items(a[0], "a multidimensional array")
+                guard rows.allSatisfy({ if case .array = $0 { return true }; return false }) else {
+                    throw RedError(.invalidArgument, "multidimensional arrays must have array expressions with matching dimensions", condition: "2202E")
+                }
+                try PostgresArrayText.checkRectangular(rows)
+                return a[0]
+            },
             make("__array_cast", 2...2) { a in
                 guard case .text(let name) = a[1], let type = DataType(rawValue: name) else {
                     throw RedError(.internalError, "__array_cast needs an element type name")
@@ -162,6 +171,9 @@ enum ArrayFunctions {
             },
         ]
     }()
+
+    /// The function the parser wraps ARRAY[ARRAY[…], …] in.
+    static let multidimensional = "__array_rows"
 
     /// Most elements `string_to_array` makes (54000 beyond): each costs tens of bytes here, so a
     /// 256 MiB text split into characters would otherwise take gigabytes.

@@ -1,5 +1,6 @@
 import Foundation
 import RedCore
+import Synchronization
 
 /// PostgreSQL's formatting and construction functions for dates and timestamps:
 /// `to_char` (timestamps, dates and numbers), `to_date`, `to_timestamp` (epoch seconds, or
@@ -18,20 +19,20 @@ enum DateTimeFunctions {
             make("to_char", 2...2) { a in
                 let template = try text(a[1], "the template")
                 switch a[0] {
-                case .timestamp(let ms): return try DateTimeTemplate(template).format(ms).map(Value.text) ?? .null
-                case .date(let d): return try DateTimeTemplate(template).format(Int64(d) * CalendarMath.millisecondsPerDay).map(Value.text) ?? .null
-                default: return .text(try NumberTemplate(template).format(try NumberTemplate.number(of: a[0])))
+                case .timestamp(let ms): return try dateTemplates.template(template).format(ms).map(Value.text) ?? .null
+                case .date(let d): return try dateTemplates.template(template).format(Int64(d) * CalendarMath.millisecondsPerDay).map(Value.text) ?? .null
+                default: return .text(try numberTemplates.template(template).format(try NumberTemplate.number(of: a[0])))
                 }
             },
             make("to_date", 2...2) { a in
-                let ms = try DateTimeTemplate(try text(a[1], "the template")).parse(try text(a[0], "the date text"))
+                let ms = try dateTemplates.template(try text(a[1], "the template")).parse(try text(a[0], "the date text"))
                 return try DataType.date.coerce(.timestamp(ms))
             },
             make("to_timestamp", 1...2) { a in
                 guard a.count == 2 else {
                     return .timestamp(try CalendarMath.checkedTimestamp(milliseconds: try seconds(a[0]) * 1000))
                 }
-                return .timestamp(try DateTimeTemplate(try text(a[1], "the template")).parse(try text(a[0], "the timestamp text")))
+                return .timestamp(try dateTemplates.template(try text(a[1], "the template")).parse(try text(a[0], "the timestamp text")))
             },
             make("make_date", 3...3) { a in
                 let days = try calendarDay(a[0], a[1], a[2])
@@ -52,9 +53,8 @@ enum DateTimeFunctions {
                 if case .integer(let i) = a[0] { stride = i } else { stride = try TimeFunctions.durationMilliseconds(try text(a[0], "the stride")) }
                 guard stride > 0 else { throw RedError(.invalidArgument, "stride must be greater than zero") }
                 let source = try TimeFunctions.milliseconds(a[1]), origin = try TimeFunctions.milliseconds(a[2])
-                guard !CalendarMath.isInfinite(source), !CalendarMath.isInfinite(origin) else {
-                    throw RedError(.datetimeFieldOverflow, "timestamps cannot be binned into infinite intervals")
-                }
+                if CalendarMath.isInfinite(source) { return .timestamp(source) }  // as PostgreSQL: an infinity stays itself
+                guard !CalendarMath.isInfinite(origin) else { throw RedError(.datetimeFieldOverflow, "origin out of range") }
                 let (offset, overflow) = source.subtractingReportingOverflow(origin)
                 guard !overflow else { throw RedError(.datetimeFieldOverflow, "timestamp out of range") }
                 var bins = offset / stride
@@ -69,6 +69,10 @@ enum DateTimeFunctions {
             },
         ]
     }()
+
+    /// Templates read once per distinct text: a statement formats every row with the same one.
+    static let dateTemplates = TemplateCache(DateTimeTemplate.init)
+    static let numberTemplates = TemplateCache(NumberTemplate.init)
 
     private static func text(_ v: Value, _ what: String) throws -> String {
         if case .text(let s) = v { return s }
@@ -118,5 +122,25 @@ enum DateTimeFunctions {
         }
         let ms = Int64(hour * 3600 + minute * 60) * 1000 + Int64((seconds * 1000).rounded())
         return try CalendarMath.checkedTimestamp(days * CalendarMath.millisecondsPerDay + ms)
+    }
+}
+
+/// Parsed templates by their text, at most `maxEntries` (then emptied and refilled, as the
+/// regular-expression cache is).
+final class TemplateCache<Template: Sendable>: Sendable {
+    static var maxEntries: Int { 256 }
+    private let entries = Mutex<[String: Template]>([:])
+    private let make: @Sendable (String) throws -> Template
+
+    init(_ make: @escaping @Sendable (String) throws -> Template) { self.make = make }
+
+    func template(_ text: String) throws -> Template {
+        if let hit = entries.withLock({ $0[text] }) { return hit }
+        let made = try make(text)
+        entries.withLock { cached in
+            if cached.count >= Self.maxEntries { cached.removeAll(keepingCapacity: true) }
+            cached[text] = made
+        }
+        return made
     }
 }

@@ -278,6 +278,8 @@ extension DateTimeTemplate {
     /// The fields a parse has found; unset ones default as in PostgreSQL (year 1 BC, January, the 1st).
     private struct Found {
         var year: Int?, bc = false, century: Int?
+        /// A one- or two-digit year as written (`YY`, `Y`): with `CC` it counts within that century.
+        var shortYear: Int?
         var month: Int?, day: Int?, dayOfYear: Int?, julianDay: Int64?
         var isoYear: Int?, isoWeek: Int?, isoDayOfWeek: Int?, isoDayOfYear: Int?
         var hour: Int?, twelveHour = false, pm: Bool?, minute = 0, second = 0, secondsOfDay: Int?, millis = 0
@@ -307,7 +309,7 @@ extension DateTimeTemplate {
                         i += 1  // quoted text skips as many characters as it has
                     }
                 }
-            case .field(let field, _, _, let keyword):
+            case .field(let field, _, let ordinal, let keyword):
                 skipSpaces()
                 guard i < s.count else { continue }
                 let nextIsNumber: Bool = {
@@ -333,6 +335,8 @@ extension DateTimeTemplate {
                     let value = negative ? -magnitude : magnitude
                     try Self.store(field, value, digits: digits.count, keyword: keyword, in: &found)
                     i = j
+                    // `DDth`: the ordinal suffix after the number is read and ignored.
+                    if ordinal != nil, i + 2 <= s.count, s[i].properties.isAlphabetic, s[i + 1].properties.isAlphabetic { i += 2 }
                 } else {
                     guard let (value, length) = Self.matchName(field, s, at: i) else {
                         throw RedError(.invalidDatetimeFormat, "invalid value \"\(rest())\" for \"\(keyword)\": it matches none of the allowed values")
@@ -380,14 +384,12 @@ extension DateTimeTemplate {
             throw RedError(.datetimeFieldOverflow, "value for \"\(keyword)\" is out of range")
         }
         switch field {
-        case .year4, .yearWithComma: f.year = v
-        case .year3: f.year = v < 100 ? v + 2000 : v + 1000
-        case .year2: f.year = digits > 2 ? v : v < 70 ? v + 2000 : v + 1900
-        case .year1: f.year = v + 2000
+        case .year4, .yearWithComma: f.year = v < 0 ? v + 1 : v  // -44 is 44 BC, astronomical -43
+        case .year3, .year2, .year1:
+            f.year = digits >= 4 ? v : nearest2020(v)
+            if digits <= 2 { f.shortYear = v }
         case .isoYear4: f.isoYear = v
-        case .isoYear3: f.isoYear = v < 100 ? v + 2000 : v + 1000
-        case .isoYear2: f.isoYear = v < 70 ? v + 2000 : v + 1900
-        case .isoYear1: f.isoYear = v + 2000
+        case .isoYear3, .isoYear2, .isoYear1: f.isoYear = digits >= 4 ? v : nearest2020(v)
         case .month: f.month = v
         case .day: f.day = v
         case .dayOfYear: f.dayOfYear = v
@@ -407,6 +409,18 @@ extension DateTimeTemplate {
         case .zoneHours: f.offsetMinutes = v * 60
         case .zoneMinutes: f.offsetMinutes += f.offsetMinutes < 0 ? -v : v
         default: break  // D, W, WW, Q: read and ignored, as in PostgreSQL
+        }
+    }
+
+    /// A year written with fewer than four digits, as PostgreSQL completes it: 0–69 in the
+    /// 2000s, 70–99 in the 1900s, 100–519 in the 2000s, 520–999 in the 1000s.
+    private static func nearest2020(_ year: Int) -> Int {
+        switch year {
+        case ..<70: return year + 2000
+        case ..<100: return year + 1900
+        case ..<520: return year + 2000
+        case ..<1000: return year + 1000
+        default: return year
         }
     }
 
@@ -456,10 +470,19 @@ extension DateTimeTemplate {
         let outOfRange = RedError(.datetimeFieldOverflow, "date/time field value out of range: \"\(input)\"")
         // Far beyond PostgreSQL's range (4713 BC to 294276 AD), so the day arithmetic below cannot overflow.
         let plausibleYears = -1_000_000...1_000_000
-        var year = f.year ?? f.century.map { ($0 - 1) * 100 + 1 } ?? 0
-        guard plausibleYears.contains(year), plausibleYears.contains(f.isoYear ?? 0),
+        guard plausibleYears.contains(f.year ?? 0), plausibleYears.contains(f.isoYear ?? 0), abs(f.century ?? 0) < 10_000,
               abs(f.julianDay ?? 0) < 400_000_000, abs(f.isoWeek ?? 0) < 100_000_000, abs(f.isoDayOfYear ?? 0) < 400_000_000 else { throw outOfRange }
-        if f.year != nil, f.bc { year = 1 - year } else if f.year == nil, f.century == nil, f.bc { year = 0 }
+        // The year as counted from 1 (BC applied below), then astronomical (0 is 1 BC), as PostgreSQL reads them:
+        // `CC YY` is a year of that century (`19 05` is 1805, `20 00` is 2000); `CC` alone its first year.
+        var year: Int
+        if let century = f.century, let short = f.shortYear {
+            year = short == 0 ? century * 100 : (century - 1) * 100 + short
+        } else if let century = f.century, f.year == nil {
+            year = f.bc ? century * 100 : (century - 1) * 100 + 1  // 5 BC as a century is 500 BC
+        } else {
+            year = f.year ?? 0  // unset: 1 BC, as PostgreSQL
+        }
+        if f.bc, f.year != nil || f.century != nil { year = 1 - year }
         let days: Int64
         if let j = f.julianDay {
             days = j - 2_440_588

@@ -125,9 +125,9 @@ enum RegularExpressions {
             let wanted = groups.count > 1 ? Array(groups.dropFirst()) : groups
             rows.append(.array(wanted.map { range in range.map { .string(String(decoding: subject[$0], as: UTF8.self)) } ?? .null }))
             bytes += wanted.reduce(16) { $0 + ($1?.count ?? 0) }
-            return flags.global && rows.count < ArrayFunctions.maxElements && bytes <= Limits.maxValueBytes
+            return flags.global && rows.count <= ArrayFunctions.maxElements && bytes <= Limits.maxValueBytes
         }
-        guard rows.count < ArrayFunctions.maxElements, bytes <= Limits.maxValueBytes else {
+        guard rows.count <= ArrayFunctions.maxElements, bytes <= Limits.maxValueBytes else {
             throw RedError(.limitExceeded, "regexp_matches would return more than \(ArrayFunctions.maxElements) rows or \(Limits.maxValueBytes) bytes")
         }
         return rows

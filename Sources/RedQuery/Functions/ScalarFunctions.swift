@@ -42,7 +42,7 @@ struct ScalarFunction: Sendable {
         "array_length": .integer, "array_upper": .integer, "array_lower": .integer, "array_ndims": .integer, "array_dims": .text,
         "cardinality": .integer, "array_to_string": .text, "array_position": .integer, "__array_overlap": .boolean, "__array_contains": .boolean,
         "string_to_array": .array, "array_append": .array, "array_prepend": .array, "array_cat": .array, "array_positions": .array,
-        "array_remove": .array, "array_replace": .array, "__array_slice": .array, "__array_cast": .array,
+        "array_remove": .array, "array_replace": .array, "__array_slice": .array, "__array_cast": .array, "__array_rows": .array,
         "to_char": .text, "to_date": .date, "to_timestamp": .timestamp, "make_date": .date, "make_timestamp": .timestamp,
         "make_timestamptz": .timestamp, "date_bin": .timestamp, "isfinite": .boolean, "clock_timestamp": .timestamp,
     ]

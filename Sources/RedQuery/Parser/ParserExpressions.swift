@@ -369,8 +369,21 @@ extension Parser {
                     let array = Expr.function(FunctionCall(name: "coalesce", arguments: [collected, .cast(.literal(.text("{}")), .array)], distinct: false, star: false))
                     return .cast(array, .array)
                 case "array" where isSymbol("[", ahead: 1):
-                    advance()
-                    return try parsePrimary()
+                    // ARRAY[…]; one whose elements are ARRAY[…] too is a multidimensional array,
+                    // which must be rectangular, so it is marked for that check (a bare `[…]`
+                    // list, RedDB's JSON-like literal, may nest as it likes).
+                    advance(); advance()
+                    var items: [Expr] = []
+                    var nested = false
+                    if !isSymbol("]") {
+                        repeat {
+                            if isKeyword("array"), isSymbol("[", ahead: 1) { nested = true }
+                            items.append(try parseExpression())
+                        } while acceptSymbol(",")
+                    }
+                    try expectSymbol("]")
+                    guard nested else { return .array(items) }
+                    return .function(FunctionCall(name: ArrayFunctions.multidimensional, arguments: [.array(items)], distinct: false, star: false))
                 case "date", "timestamp", "uuid", "json", "interval" where isStringToken(ahead: 1):
                     advance()
                     guard case .string(let s) = current.kind else { throw unexpected() }
@@ -423,7 +436,7 @@ extension Parser {
             // `90s` in one word, or `90 s` / a bare number (seconds) in two.
             let number = Double(part) != nil ? part[...] : part.prefix { $0.isNumber || $0 == "." || $0 == "-" || $0 == "+" }
             guard let amount = Double(number) else { throw parser.error("invalid interval \"\(text)\"") }
-            let calendarUnits: Set<String> = ["mon", "mons", "month", "months", "y", "yr", "yrs", "year", "years", "decade", "decades", "century", "centuries"]
+            let calendarUnits: Set<String> = ["mon", "mons", "month", "months", "y", "yr", "yrs", "year", "years", "decade", "decades", "century", "centuries", "millennium", "millennia", "millenniums"]
             var unit = String(part.dropFirst(number.count))
             if unit.isEmpty {
                 // A unit in the next word, else seconds.
@@ -446,10 +459,11 @@ extension Parser {
         return try DurationText.intervalMilliseconds(sign * total)
     }
 
-    /// `[-]H:MM[:SS[.fff]]` in milliseconds.
+    /// `[-]H:MM[:SS[.fff]]` in milliseconds; `M:SS.fff` (two fields, a fraction) as PostgreSQL reads it.
     private static func clockMilliseconds(_ part: String, _ text: String, parser: Parser) throws -> Double {
         let negative = part.hasPrefix("-")
-        let fields = part.drop { $0 == "-" || $0 == "+" }.split(separator: ":", omittingEmptySubsequences: false)
+        var fields = part.drop { $0 == "-" || $0 == "+" }.split(separator: ":", omittingEmptySubsequences: false)
+        if fields.count == 2, fields[1].contains(".") { fields.insert("0", at: 0) }
         guard (2...3).contains(fields.count), let hours = Double(fields[0]), let minutes = Double(fields[1]), !fields[0].contains("."),
               !fields[1].contains("."), minutes < 60 else { throw parser.error("invalid interval \"\(text)\"") }
         var seconds = 0.0

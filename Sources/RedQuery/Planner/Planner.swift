@@ -412,13 +412,15 @@ final class Planner {
             case "array_prepend": return arguments.count == 2 ? agreed([arguments[1]], scalars: [arguments[0]]) : nil
             case "array_remove", "array_replace": return arguments.first.flatMap { agreed([$0], scalars: Array(arguments.dropFirst())) }
             case "array_cat", "coalesce", "nullif": return agreed(arguments)
+            case ArrayFunctions.multidimensional:
+                // ARRAY[ARRAY[…], …], checked rectangular when built: a multidimensional T[].
+                guard case .array(let rows)? = arguments.first else { return nil }
+                return agreed(rows)
             default: return nil
             }
         case .array(let items):
-            // ARRAY[ARRAY[…], …] is checked rectangular when built: a multidimensional T[].
-            if !items.isEmpty, items.allSatisfy({ if case .array = $0 { return true }; return false }) { return agreed(items) }
             // NULL elements take the others' type, as PostgreSQL resolves ARRAY[NULL, 'a'];
-            // other nested arrays (`ARRAY[[1,2],[3,4]]`, JSON) may be ragged, so they stay unknown.
+            // nested lists (`[[1,2],[3]]`, JSON) may be ragged, so they stay unknown.
             return agreed([], scalars: items)
         default:
             return nil

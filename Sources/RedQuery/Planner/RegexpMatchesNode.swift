@@ -21,6 +21,7 @@ final class RegexpMatchesNode: PlanNode, @unchecked Sendable {
         let values = try arguments.map { try eval.evaluate($0, []) }
         // Strict, as PostgreSQL's: a NULL argument yields no rows.
         let matches = values.contains(where: \.isNull) ? [] : try RegularExpressions.matchGroups(values)
+        try context.checkMaterialized(matches.count, "regexp_matches")
         var index = 0
         return ClosureIterator {
             guard index < matches.count else { return nil }

@@ -356,6 +356,12 @@ final class PGConnection {
         writer.readyForQuery(status)
     }
 
+    /// After each statement: local settings end with the transaction, and a statement timeout
+    /// `set_config` changed applies from the next statement on.
+    func statementEnded() {
+        session.statementTimeoutMilliseconds = settings.statementEnded(idle: !session.inTransaction)
+    }
+
     var transactionStatus: PGTransactionStatus {
         session.transactionFailed ? .failed : (session.inTransaction ? .inTransaction : .idle)
     }
@@ -473,6 +479,7 @@ final class PGConnection {
                 } else {
                     try await send(try await execute(piece, parameters: []), columns: nil, sendDescription: true)
                 }
+                statementEnded()
             }
             if implicit { try await session.execute("COMMIT") }
         } catch {

@@ -38,6 +38,7 @@ extension PGConnection {
             guard var portal = portals[name] else { throw RedError(.undefinedCursor, "portal \"\(name)\" does not exist") }
             try await execute(&portal, maxRows: Int(maxRows))
             portals[name] = portal
+            statementEnded()
         default:
             guard try answerBookkeeping(message) else { throw RedError(.internalError, "not an extended-protocol message") }
         }

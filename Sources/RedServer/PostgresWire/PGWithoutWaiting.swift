@@ -150,6 +150,7 @@ extension PGConnection {
         let started = ContinuousClock.now
         let result = try session.executeWithoutWaiting(sql, parameters: parameters)
         context.metrics.recordEventLoopAttempt(surface: "pg", result: result, started: started)
+        if result != nil { statementEnded() }
         return result
     }
 }
