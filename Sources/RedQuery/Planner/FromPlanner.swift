@@ -176,6 +176,22 @@ extension Planner {
         return .leaf(Leaf(plan: plan, offset: offset, lateral: (base, Set(scope.captured.map { $0 + base }))))
     }
 
+    /// A surface's set-returning function in FROM (`pg_partition_ancestors(…)`).
+    func planSurfaceTableFunction(_ function: SurfaceTableFunction, _ call: FunctionCall, alias: String?, names: [String], outer: Scope?) throws -> PlanNode {
+        guard function.arity.contains(call.arguments.count) else {
+            throw RedError(.undefinedFunction, "function \(call.name) does not accept \(call.arguments.count) argument\(call.arguments.count == 1 ? "" : "s")")
+        }
+        let qualifier = alias ?? call.name
+        guard names.count <= function.columns.count else {
+            throw RedError(.invalidColumnReference, "table \"\(qualifier)\" has \(function.columns.count) columns available but \(names.count) columns specified")
+        }
+        let ctx = BindingContext(scope: Scope([], parent: outer), aggregatesForbiddenIn: "FROM")
+        let arguments = try call.arguments.map { try bind($0, ctx) }
+        // One column takes the alias as its name, as PostgreSQL names a scalar function's column.
+        let columnNames = names.isEmpty && function.columns.count == 1 ? alias.map { [$0] } ?? [] : names
+        return SurfaceTableFunctionNode(function, arguments: arguments, qualifier: qualifier, names: columnNames, label: call.name)
+    }
+
     func planLeaf(_ ref: TableRef, outer: Scope?) throws -> PlanNode {
         switch ref {
         case .qualifiedTable(let schema, let name, let alias):
@@ -293,20 +309,10 @@ extension Planner {
                 ScopeColumn(qualifier: qualifier, name: i < names.count ? names[i] : arguments.count == 1 ? alias ?? "unnest" : "unnest", type: .any)
             }
             return UnnestNode(arguments: arguments, columns: columns)
-        case .function(let call, let alias, let names) where call.name != "generate_series" && context.surfaceCatalog?.tableFunction(named: call.name) != nil:
-            let function = context.surfaceCatalog!.tableFunction(named: call.name)!
-            guard function.arity.contains(call.arguments.count) else {
-                throw RedError(.undefinedFunction, "function \(call.name) does not accept \(call.arguments.count) argument\(call.arguments.count == 1 ? "" : "s")")
-            }
-            let qualifier = alias ?? call.name
-            guard names.count <= function.columns.count else {
-                throw RedError(.invalidColumnReference, "table \"\(qualifier)\" has \(function.columns.count) columns available but \(names.count) columns specified")
-            }
-            let ctx = BindingContext(scope: Scope([], parent: outer), aggregatesForbiddenIn: "FROM")
-            let arguments = try call.arguments.map { try bind($0, ctx) }
-            return SurfaceTableFunctionNode(function, arguments: arguments, qualifier: qualifier,
-                                            names: names.isEmpty && function.columns.count == 1 && alias != nil ? [alias!] : names, label: call.name)
         case .function(let call, let alias, let names):
+            if call.name != "generate_series", let function = context.surfaceCatalog?.tableFunction(named: call.name) {
+                return try planSurfaceTableFunction(function, call, alias: alias, names: names, outer: outer)
+            }
             guard call.name == "generate_series" else {
                 throw RedError(.undefinedFunction, "function \(call.name)() does not exist as a table function; generate_series, generate_subscripts, unnest, regexp_split_to_table and regexp_matches are available")
             }

@@ -58,7 +58,6 @@ final class SurfaceTableFunctionNode: PlanNode, @unchecked Sendable {
         self.function = function
         self.arguments = arguments
         self.columns = function.columns.enumerated().map { i, column in
-            // A single column takes the alias as its name, as PostgreSQL names a scalar function's column.
             ScopeColumn(qualifier: qualifier, name: i < names.count ? names[i] : column.name, type: column.type, element: column.element, surfaceType: column.surfaceType)
         }
         self.label = label
