@@ -193,6 +193,29 @@ import Testing
 
     /// psql's list commands are ordinary catalog queries now (name patterns written with
     /// `OPERATOR(pg_catalog.~)` and `COLLATE pg_catalog.default`): views and patterns work.
+    /// Names that need quotes are quoted where PostgreSQL writes them back into SQL: index and
+    /// constraint definitions and `regclass` output (psql then prints `TABLE ""Line""`, as it does
+    /// against PostgreSQL); a cast's column is named after what it casts.
+    @Test func definitionsQuoteIdentifiersThatNeedIt() async throws {
+        let server = try ServerProcess()
+        defer { server.remove() }
+        try await PostgresClientTests.withConnection(server) { conn in
+            for statement in [#"CREATE TABLE "Order Items" ("Item ID" BIGINT PRIMARY KEY, qty INT)"#, #"CREATE INDEX "Odd Idx" ON "Order Items" (qty)"#,
+                              #"CREATE TABLE "Line" (id BIGINT PRIMARY KEY, "Item" BIGINT REFERENCES "Order Items"("Item ID"))"#] {
+                try await conn.query(PostgresQuery(unsafeSQL: statement), logger: Self.logger)
+            }
+            let indexes = try await Self.rows(conn, "SELECT indexdef FROM pg_indexes WHERE tablename = 'Order Items' ORDER BY 1", as: String.self)
+            #expect(indexes == [#"CREATE INDEX "Odd Idx" ON public."Order Items" USING btree (qty)"#,
+                                #"CREATE UNIQUE INDEX "Order Items_pkey" ON public."Order Items" USING btree ("Item ID")"#], "\(indexes)")
+            let fk = try await Self.rows(conn, "SELECT conrelid::regclass, pg_get_constraintdef(oid) FROM pg_constraint WHERE contype = 'f'", as: (String, String).self)
+            #expect(fk.first?.0 == #""Line""# && fk.first?.1 == #"FOREIGN KEY ("Item") REFERENCES "Order Items"("Item ID")"#, "\(fk)")
+            let stream = try await conn.query("SELECT conrelid::regclass FROM pg_constraint WHERE contype = 'f'", logger: Self.logger)
+            var names: [String] = []
+            for try await row in stream { names = row.map(\.columnName) }
+            #expect(names == ["conrelid"], "\(names)")
+        }
+    }
+
     @Test func psqlListCommandsRunOverTheCatalogs() throws {
         guard PsqlTests.psqlPath != nil else { return }
         let server = try ServerProcess()

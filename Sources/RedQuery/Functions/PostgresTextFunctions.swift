@@ -102,13 +102,7 @@ extension ScalarFunction {
         "'" + text.replacingOccurrences(of: "'", with: "''") + "'"
     }
 
-    /// Quoted only when PostgreSQL would need it: anything but lower-case letters, digits and
-    /// `_` (not leading with a digit), or a reserved word.
-    static func quoteIdentifier(_ name: String) -> String {
-        let plain = !name.isEmpty && name.unicodeScalars.allSatisfy { ("a"..."z").contains($0) || ("0"..."9").contains($0) || $0 == "_" }
-            && !("0"..."9").contains(name.unicodeScalars.first!) && !Parser.reserved.contains(name)
-        return plain ? name : "\"" + name.replacingOccurrences(of: "\"", with: "\"\"") + "\""
-    }
+    static func quoteIdentifier(_ name: String) -> String { SQLIdentifier.quoted(name) }
 
     /// PostgreSQL's `format`: `%s` (text, NULL as empty), `%I` (identifier), `%L` (literal,
     /// NULL as `NULL`), `%%`, with optional `n$` positions and `-`/width (`%-10s`, `%*s`).
@@ -189,5 +183,17 @@ extension ScalarFunction {
             size >>= 10
         }
         return "\(halfRounded(size)) PB"
+    }
+}
+
+/// Identifiers written back into SQL text (`quote_ident`, `format('%I')`, and the definitions
+/// PG-wire's catalogs print: `pg_get_indexdef`, `pg_get_constraintdef`).
+public enum SQLIdentifier {
+    /// Quoted only when PostgreSQL would need it: anything but lower-case letters, digits and
+    /// `_` (not leading with a digit), or a reserved word.
+    public static func quoted(_ name: String) -> String {
+        let plain = !name.isEmpty && name.unicodeScalars.allSatisfy { ("a"..."z").contains($0) || ("0"..."9").contains($0) || $0 == "_" }
+            && !("0"..."9").contains(name.unicodeScalars.first!) && !Parser.reserved.contains(name)
+        return plain ? name : "\"" + name.replacingOccurrences(of: "\"", with: "\"\"") + "\""
     }
 }

@@ -324,11 +324,18 @@ final class Planner {
             case "btrim", "ltrim", "rtrim": return call.name
             case "date_part": return "date_part"
             case "json_build_object": return "json_build_object"
+            case Parser.surfaceCast:
+                // `conrelid::regclass`: named as any cast is.
+                guard call.arguments.count == 2, case .literal(.text(let typeName)) = call.arguments[1] else { return "?column?" }
+                let inner = columnName(call.arguments[0])
+                return inner == "?column?" ? typeName : inner
             default: return call.name.hasPrefix("__") ? "?column?" : call.name
             }
         case .cast(let inner, let type):
-            if case .column = inner { return columnName(inner) }
-            return type.rawValue
+            // As PostgreSQL names a cast: after what it casts (`id::text` is `id`, `now()::date`
+            // is `now`), else after the type.
+            let name = columnName(inner)
+            return name == "?column?" ? type.rawValue : name
         case .caseWhen: return "case"
         case .exists: return "exists"
         case .subquery(let q):

@@ -25,7 +25,7 @@ enum PGCatalogFunctions {
                 guard let index = model.relation(oid: try integer(args[0])), index.kind == "i" else { return .null }
                 let column = args.count > 1 ? try integer(args[1]) : 0
                 guard column != 0 else { return .text(PGCatalogModel.indexDefinition(index)) }
-                return column >= 1 && column <= index.columns.count ? .text(index.columns[Int(column - 1)].name) : .text("")
+                return column >= 1 && column <= index.columns.count ? .text(SQLIdentifier.quoted(index.columns[Int(column - 1)].name)) : .text("")
             },
             "pg_get_constraintdef": SurfaceFunction(arity: 1...2, resultType: .text) { args, snapshot in
                 PGCatalogModel.of(snapshot, owner: user).constraint(oid: try integer(args[0])).map { .text($0.definition) } ?? .null
@@ -116,7 +116,8 @@ enum PGCatalogFunctions {
                 throw RedError(.undefinedCollection, "relation \"\(name)\" does not exist")
             case let value:
                 let oid = try integer(value)
-                return .text(model.relation(oid: oid)?.name ?? String(oid))
+                // As PostgreSQL's regclass output: quoted where the name needs it (`"Order Items"`).
+                return .text(model.relation(oid: oid).map { SQLIdentifier.quoted($0.name) } ?? String(oid))
             }
         },
         "regtype": SurfaceFunction(arity: 1...1, resultType: .any) { args, _ in

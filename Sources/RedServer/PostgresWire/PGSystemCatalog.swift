@@ -223,7 +223,7 @@ struct PGCatalogModel: Sendable {
             guard let own = tables[table.name] else { continue }
             for index in table.schema.indexes where index.isConstraint {
                 guard let relation = indexes[table.name]?[index.name] else { continue }
-                let list = relation.columns.map(\.name).joined(separator: ", ")
+                let list = relation.columns.map { SQLIdentifier.quoted($0.name) }.joined(separator: ", ")
                 addConstraint(Constraint(oid: Self.constraintOID(table.name, index.name), name: index.name, kind: relation.isPrimaryKey ? "p" : "u",
                                          table: own, keys: relation.indexKeys, index: relation,
                                          definition: relation.isPrimaryKey ? "PRIMARY KEY (\(list))" : "UNIQUE (\(list))"))
@@ -288,9 +288,9 @@ struct PGCatalogModel: Sendable {
     /// (psql's `\d` prints it in its foreign-key footers).
     static func definition(of fk: ForeignKeyDefinition, childColumns: [ColumnDefinition], parentColumns: [ColumnDefinition]?) -> String {
         func names(_ ids: [UInt16], _ columns: [ColumnDefinition]?) -> String {
-            ids.map { id in columns?.first { $0.id == id }?.name ?? "?" }.joined(separator: ", ")
+            ids.map { id in columns?.first { $0.id == id }.map { SQLIdentifier.quoted($0.name) } ?? "?" }.joined(separator: ", ")
         }
-        var text = "FOREIGN KEY (\(names(fk.columnIDs, childColumns))) REFERENCES \(fk.referencedTable)(\(names(fk.referencedColumnIDs, parentColumns)))"
+        var text = "FOREIGN KEY (\(names(fk.columnIDs, childColumns))) REFERENCES \(SQLIdentifier.quoted(fk.referencedTable))(\(names(fk.referencedColumnIDs, parentColumns)))"
         if fk.matchFull == true { text += " MATCH FULL" }
         if fk.onUpdate != .noAction { text += " ON UPDATE \(fk.onUpdate.rawValue)" }
         if fk.onDelete != .noAction { text += " ON DELETE \(fk.onDelete.rawValue)" }
@@ -302,8 +302,8 @@ struct PGCatalogModel: Sendable {
     /// `pg_get_indexdef`: `CREATE UNIQUE INDEX name ON public.t USING btree (a, b)`.
     static func indexDefinition(_ index: Relation) -> String {
         guard let definition = index.index, let table = index.indexedTable else { return "" }
-        let columns = index.columns.map(\.name).joined(separator: ", ")
-        return "CREATE \(definition.unique ? "UNIQUE " : "")INDEX \(index.name) ON \(schemaName).\(table.name) USING \(definition.method.rawValue) (\(columns))"
+        let columns = index.columns.map { SQLIdentifier.quoted($0.name) }.joined(separator: ", ")
+        return "CREATE \(definition.unique ? "UNIQUE " : "")INDEX \(SQLIdentifier.quoted(index.name)) ON \(schemaName).\(SQLIdentifier.quoted(table.name)) USING \(definition.method.rawValue) (\(columns))"
     }
 
     /// pg_constraint's one-letter action codes.
