@@ -427,25 +427,37 @@ extension DateTimeTemplate {
     private static func pow10(_ n: Int) -> Double { (0..<max(0, n)).reduce(1) { r, _ in r * 10 } }
 
     /// A name at `i`: its value (month 1–12, 1 for PM/BC) and how many scalars it takes.
-    private static func matchName(_ field: Field, _ s: [Unicode.Scalar], at i: Int) -> (Int, Int)? {
-        func match(_ candidates: [String]) -> (Int, Int)? {
-            // Longest first, so "May" does not stop "March"'s reader early and "VIII" beats "V".
-            let ordered = candidates.enumerated().sorted { $0.element.count > $1.element.count }
-            for (index, word) in ordered {
-                let w = Array(word.lowercased().unicodeScalars)
-                guard i + w.count <= s.count else { continue }
+    /// Names a parse accepts, lower-cased and longest first (so "May" does not stop "March"'s
+    /// reader early and "VIII" beats "V"), each with its index in the list as given.
+    private struct NameList {
+        let ordered: [(index: Int, scalars: [Unicode.Scalar])]
+        init(_ names: [String]) {
+            ordered = names.enumerated().map { ($0.offset, Array($0.element.lowercased().unicodeScalars)) }.sorted { $0.scalars.count > $1.scalars.count }
+        }
+
+        /// The index of the name at `i` in `s` (ignoring case) and its length.
+        func match(_ s: [Unicode.Scalar], at i: Int) -> (Int, Int)? {
+            for (index, w) in ordered where i + w.count <= s.count {
                 if zip(s[i..<(i + w.count)], w).allSatisfy({ String($0.0).lowercased() == String($0.1) }) { return (index, w.count) }
             }
             return nil
         }
+    }
+
+    private static let monthNameList = NameList(monthNames), monthAbbreviationList = NameList(monthNames.map { String($0.prefix(3)) })
+    private static let romanMonthList = NameList(romanMonths)
+    private static let dayNameList = NameList(dayNames), dayAbbreviationList = NameList(dayNames.map { String($0.prefix(3)) })
+    private static let meridiemList = NameList(["AM", "PM", "A.M.", "P.M."]), eraList = NameList(["AD", "BC", "A.D.", "B.C."])
+
+    private static func matchName(_ field: Field, _ s: [Unicode.Scalar], at i: Int) -> (Int, Int)? {
         switch field {
-        case .monthName: return match(monthNames).map { ($0.0 + 1, $0.1) }
-        case .monthAbbreviation: return match(monthNames.map { String($0.prefix(3)) }).map { ($0.0 + 1, $0.1) }
-        case .romanMonth: return match(romanMonths).map { ($0.0 + 1, $0.1) }
-        case .dayName: return match(dayNames)
-        case .dayAbbreviation: return match(dayNames.map { String($0.prefix(3)) })
-        case .meridiem: return match(["AM", "PM", "A.M.", "P.M."]).map { ($0.0 % 2, $0.1) }
-        case .era: return match(["AD", "BC", "A.D.", "B.C."]).map { ($0.0 % 2, $0.1) }
+        case .monthName: return monthNameList.match(s, at: i).map { ($0.0 + 1, $0.1) }
+        case .monthAbbreviation: return monthAbbreviationList.match(s, at: i).map { ($0.0 + 1, $0.1) }
+        case .romanMonth: return romanMonthList.match(s, at: i).map { ($0.0 + 1, $0.1) }
+        case .dayName: return dayNameList.match(s, at: i)
+        case .dayAbbreviation: return dayAbbreviationList.match(s, at: i)
+        case .meridiem: return meridiemList.match(s, at: i).map { ($0.0 % 2, $0.1) }
+        case .era: return eraList.match(s, at: i).map { ($0.0 % 2, $0.1) }
         case .zoneOffset:
             // OF: ±HH[:MM]
             var j = i

@@ -34,6 +34,19 @@ struct NumberTemplate {
     private(set) var tokens: [Token] = []
     private(set) var fillMode = false
 
+    /// The template's shape, read once (a cached template formats every row of a statement).
+    private struct Layout {
+        var integerPositions = 0, fractionPositions = 0, shiftDigits = 0
+        /// The first `0` among the integer positions: zero-padded from there.
+        var firstIntegerZero: Int?
+        /// The last `0` among the fraction positions: FM keeps zeros up to it.
+        var lastFractionZero = -1
+        var hasPoint = false, explicitSign = false, angleBrackets = false, leadingSign = false
+        var roman: Bool?  // lower-case?
+        var exponent = false
+    }
+    private var layout = Layout()
+
     init(_ template: String) throws {
         guard template.utf8.count <= Self.maxTemplateBytes else {
             throw RedError(.limitExceeded, "a number template is limited to \(Self.maxTemplateBytes) bytes")
@@ -83,6 +96,19 @@ struct NumberTemplate {
            tokens.contains(where: { if case .digit = $0 { return false }; return $0 != .point && $0 != .exponent }) || fillMode {
             throw RedError(.syntaxError, "\"EEEE\" is incompatible with other formats: it may only be used together with digit and decimal point patterns")
         }
+        let integerDigits = tokens.prefix { $0 != .point }.filter(\.isDigit)
+        let fractionDigits = tokens.drop { $0 != .point }.filter(\.isDigit)
+        layout.integerPositions = integerDigits.count
+        layout.fractionPositions = fractionDigits.count
+        layout.firstIntegerZero = integerDigits.firstIndex(of: .digit(zero: true))
+        layout.lastFractionZero = fractionDigits.lastIndex(of: .digit(zero: true)) ?? -1
+        layout.hasPoint = tokens.contains(.point)
+        layout.angleBrackets = tokens.contains(.angleBrackets)
+        layout.leadingSign = tokens.contains(.leadingSign)
+        layout.shiftDigits = tokens.drop { $0 != .shift }.filter(\.isDigit).count  // 0 without V
+        layout.explicitSign = tokens.contains { [.leadingSign, .trailingSign, .minus, .signAnywhere, .angleBrackets].contains($0) }
+        layout.exponent = tokens.contains(.exponent)
+        for case .roman(let lower) in tokens { layout.roman = lower; break }
     }
 
     /// The value to format, as exact decimal digits where it has them.
@@ -105,37 +131,29 @@ struct NumberTemplate {
     }
 
     func format(_ number: Number) -> String {
-        let digitsBeforePoint = tokens.prefix { $0 != .point }.filter(\.isDigit).count
-        let fractionPositions = tokens.drop { $0 != .point }.filter(\.isDigit).count
-        if let roman = tokens.first(where: { if case .roman = $0 { return true }; return false }), case .roman(let lower) = roman {
-            return romanNumeral(number, lower: lower)
-        }
-        if tokens.contains(.exponent) { return scientific(number, fractionDigits: fractionPositions) }
+        let integerPositions = layout.integerPositions, fractionPositions = layout.fractionPositions
+        if let lower = layout.roman { return romanNumeral(number, lower: lower) }
+        if layout.exponent { return scientific(number, fractionDigits: fractionPositions) }
         // V: each digit position after it multiplies by ten and counts as an integer position.
-        let shiftDigits = tokens.drop { $0 != .shift }.filter(\.isDigit).count
-        let integerPositions = digitsBeforePoint
-        var (negative, integerDigits, fractionDigits) = Self.rounded(number, fractionDigits: fractionPositions, shift: tokens.contains(.shift) ? shiftDigits : 0)
+        var (negative, integerDigits, fractionDigits) = Self.rounded(number, fractionDigits: fractionPositions, shift: layout.shiftDigits)
         if integerDigits.allSatisfy({ $0 == "0" }) { integerDigits = "" }
         if integerDigits.isEmpty, fractionDigits.allSatisfy({ $0 == "0" }) { negative = false }  // -0.0001 rounds to 0
-        let hasPoint = tokens.contains(.point)
-        if fillMode, hasPoint {
+        if fillMode, layout.hasPoint {
             // FM: fraction zeros after the last `0` position go.
-            let lastZero = tokens.drop { $0 != .point }.filter(\.isDigit).lastIndex(of: .digit(zero: true)) ?? -1
-            while fractionDigits.count > lastZero + 1, fractionDigits.last == "0" { fractionDigits.removeLast() }
+            while fractionDigits.count > layout.lastFractionZero + 1, fractionDigits.last == "0" { fractionDigits.removeLast() }
         }
         // A zero integer part prints as "0" only with no point, or in FM when nothing else would print.
-        if integerDigits.isEmpty, !hasPoint || (fillMode && fractionDigits.isEmpty) { integerDigits = "0" }
+        if integerDigits.isEmpty, !layout.hasPoint || (fillMode && fractionDigits.isEmpty) { integerDigits = "0" }
         let overflow = integerDigits.count > integerPositions
-        let explicitSign = tokens.contains { [.leadingSign, .trailingSign, .minus, .signAnywhere, .angleBrackets].contains($0) }
-        let firstZero = tokens.prefix { $0 != .point }.filter(\.isDigit).firstIndex(of: .digit(zero: true))
+        let explicitSign = layout.explicitSign, firstZero = layout.firstIntegerZero
         var out = ""
         var integerIndex = 0, fractionIndex = 0, afterPoint = false, started = false
         let integerChars = Array(integerDigits), fractionChars = Array(fractionDigits)
         func floatingSign() {
             guard !started else { return }
             started = true
-            if tokens.contains(.angleBrackets) { out += negative ? "<" : fillMode ? "" : " " }
-            else if tokens.contains(.leadingSign) { out += negative ? "-" : "+" }
+            if layout.angleBrackets { out += negative ? "<" : fillMode ? "" : " " }
+            else if layout.leadingSign { out += negative ? "-" : "+" }
             else if !explicitSign { out += negative ? "-" : fillMode ? "" : " " }
         }
         for token in tokens {
