@@ -87,7 +87,7 @@ public enum DataType: String, Sendable, Hashable, Codable, CaseIterable {
              .nodeRef, .edgeRef, .vectorRef, .rowRef, .keyRef, .docRef, .tableRef:
             return .text
         case .latitude, .longitude: return .float
-        case .port, .unsigned, .duration, .pageRef: return .integer
+        case .port, .unsigned, .pageRef: return .integer
         case .array: return .json
         default: return self
         }
@@ -269,11 +269,11 @@ public enum DataType: String, Sendable, Hashable, Codable, CaseIterable {
             }
             return .integer(i)
         case .duration:
+            // PostgreSQL's interval text; an integer is RedDB's duration in milliseconds.
             switch value {
-            case .integer: return value
-            case .text(let s):
-                guard let ms = DomainValidation.durationMilliseconds(s) else { throw invalid(value) }
-                return .integer(ms)
+            case .interval: return value
+            case .integer(let ms): return .interval(try Interval(milliseconds: ms))
+            case .text(let s): return .interval(try Interval.parse(s))
             default: throw invalid(value)
             }
         case .array:

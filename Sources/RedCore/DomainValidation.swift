@@ -90,37 +90,6 @@ enum DomainValidation {
         return (negative ? "-" : "") + "\(m / 1_000_000)." + String(repeating: "0", count: 6 - frac.count) + frac
     }
 
-    /// `90`, `5m`, `1.5 h`, `1 day 2 hours` → milliseconds (a bare number is milliseconds).
-    static func durationMilliseconds(_ s: String) -> Int64? {
-        let tokens = s.split(separator: " ").flatMap { token -> [Substring] in
-            guard let i = token.firstIndex(where: { !($0.isNumber || $0 == "." || $0 == "-") }), i != token.startIndex else { return [token] }
-            return [token[..<i], token[i...]]
-        }
-        guard !tokens.isEmpty else { return nil }
-        var total = 0.0
-        var i = 0
-        while i < tokens.count {
-            guard let amount = Double(tokens[i]) else { return nil }
-            var scale = 1.0
-            if i + 1 < tokens.count, Double(tokens[i + 1]) == nil {
-                switch tokens[i + 1].lowercased() {
-                case "ms", "msec", "millisecond", "milliseconds": scale = 1
-                case "s", "sec", "secs", "second", "seconds": scale = 1_000
-                case "m", "min", "mins", "minute", "minutes": scale = 60_000
-                case "h", "hr", "hrs", "hour", "hours": scale = 3_600_000
-                case "d", "day", "days": scale = 86_400_000
-                case "w", "week", "weeks": scale = 604_800_000
-                default: return nil
-                }
-                i += 1
-            }
-            total += amount * scale
-            i += 1
-        }
-        guard total.isFinite, abs(total) < 9e15 else { return nil }
-        return Int64(total.rounded())
-    }
-
     static func letters(_ s: String, count: Int) -> String? {
         s.count == count && s.allSatisfy({ $0.isASCII && $0.isLetter }) ? s : nil
     }

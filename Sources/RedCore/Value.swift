@@ -25,6 +25,8 @@ public enum Value: Sendable {
     /// 16 bytes, big-endian as written in the canonical text form.
     case uuid(UInt128)
     case vector([Float])
+    /// PostgreSQL's interval (months, days, microseconds); compared and grouped by its span.
+    case interval(Interval)
 
     public var isNull: Bool { if case .null = self { return true } else { return false } }
 
@@ -42,6 +44,7 @@ public enum Value: Sendable {
         case let (.date(a), .date(b)): return a == b
         case let (.uuid(a), .uuid(b)): return a == b
         case let (.vector(a), .vector(b)): return a.count == b.count && zip(a, b).allSatisfy { $0.bitPattern == $1.bitPattern }
+        case let (.interval(a), .interval(b)): return a == b
         case (.json, .json): return false  // not compared: the caller encodes both
         default: return false
         }
@@ -72,6 +75,7 @@ public enum Value: Sendable {
         case .date: return "date"
         case .uuid: return "uuid"
         case .vector: return "vector"
+        case .interval: return "interval"
         }
     }
 }
@@ -98,6 +102,7 @@ extension Value: Hashable {
         case let (.date(a), .date(b)): return a == b
         case let (.uuid(a), .uuid(b)): return a == b
         case let (.vector(a), .vector(b)): return a == b
+        case let (.interval(a), .interval(b)): return a.span == b.span
         default: return false
         }
     }
@@ -118,6 +123,7 @@ extension Value: Hashable {
         case .date(let d): hasher.combine(d)
         case .uuid(let u): hasher.combine(u)
         case .vector(let v): hasher.combine(v)
+        case .interval(let i): hasher.combine(i.span)
         }
     }
 }
@@ -145,6 +151,7 @@ extension Value {
         case let (.blob(x), .blob(y)): return x == y ? 0 : (x.lexicographicallyPrecedes(y) ? -1 : 1)
         case let (.json(x), .json(y)): return x == y ? 0 : (x.text < y.text ? -1 : 1)
         case let (.vector(x), .vector(y)): return x == y ? 0 : (x.lexicographicallyPrecedes(y) ? -1 : 1)
+        case let (.interval(x), .interval(y)): return Interval.compare(x, y)
         default:
             if let x = a.doubleValue, let y = b.doubleValue {
                 if x.isNaN || y.isNaN { return x.isNaN ? (y.isNaN ? 0 : 1) : -1 }  // PostgreSQL: NaN sorts above numbers
@@ -164,6 +171,7 @@ extension Value {
         case .timestamp: return try DataType.timestamp.coerce(.text(s))
         case .date: return try DataType.date.coerce(.text(s))
         case .uuid: return try DataType.uuid.coerce(.text(s))
+        case .interval: return try DataType.duration.coerce(.text(s))
         default: return nil
         }
     }
@@ -191,6 +199,7 @@ extension Value {
         case .blob: return 6
         case .json: return 7
         case .vector: return 8
+        case .interval: return 9
         }
     }
 }

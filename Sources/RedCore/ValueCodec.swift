@@ -4,7 +4,8 @@
 ///   0 null · 1 false · 2 true · 3 integer (zig-zag varint) · 4 float (8 bytes LE bits)
 ///   5 text (varint length + UTF-8) · 6 blob (varint length + bytes) · 7 json (varint length + compact text)
 ///   8 timestamp (zig-zag varint ms) · 9 date (zig-zag varint days) · 10 uuid (16 bytes BE)
-///   11 vector (varint count + count × 4-byte LE float bits)
+///   11 vector (varint count + count × 4-byte LE float bits) · 12 decimal (zig-zag varint units)
+///   13 interval (zig-zag varints: months, days, microseconds)
 /// Decoding checks every length against the remaining bytes and `Limits.maxValueBytes`.
 public enum ValueCodec {
     @inlinable
@@ -27,6 +28,11 @@ public enum ValueCodec {
             w.u8(11)
             w.varint(UInt64(v.count))
             for f in v { w.u32(f.bitPattern) }
+        case .interval(let i):
+            w.u8(13)
+            w.varint(zigzag(Int64(i.months)))
+            w.varint(zigzag(Int64(i.days)))
+            w.varint(zigzag(i.microseconds))
         }
     }
 
@@ -51,6 +57,7 @@ public enum ValueCodec {
         case .json: return 64
         case .uuid: return 17
         case .vector(let v): return 6 + 4 * v.count
+        case .interval: return 31
         }
     }
 
@@ -80,6 +87,12 @@ public enum ValueCodec {
         case 11:
             let count = try r.count(limit: Limits.maxValueBytes / 4, "vector length")
             return .vector(try r.littleEndianFloats(count))
+        case 13:
+            let months = unzigzag(try r.varint()), days = unzigzag(try r.varint()), micros = unzigzag(try r.varint())
+            guard let m = Int32(exactly: months), let d = Int32(exactly: days) else {
+                throw RedError(.dataCorrupted, "stored interval is out of range")
+            }
+            return .interval(Interval(months: m, days: d, microseconds: micros))
         default:
             throw RedError(.dataCorrupted, "unknown value tag \(tag) in a stored row")
         }
@@ -95,6 +108,7 @@ public enum ValueCodec {
         case 5, 6, 7: try r.skip(try r.count(limit: Limits.maxValueBytes, "length"))
         case 10: try r.skip(16)
         case 11: try r.skip(try r.count(limit: Limits.maxValueBytes / 4, "vector length") * 4)
+        case 13: for _ in 0..<3 { _ = try r.varint() }
         default: throw RedError(.dataCorrupted, "unknown value tag \(tag) in a stored row")
         }
     }
@@ -111,7 +125,8 @@ public enum ValueCodec {
 ///   double followed by the exact integer (so 1 and 1.0 sort together and large
 ///   integers stay exact); text/json tag 0x30 (bytes with 0x00 escaped as 0x00 0xFF,
 ///   terminated by 0x00 0x00); booleans 0x10; timestamps/dates 0x40 (ms); uuid 0x50;
-///   blob 0x60; NULL 0xF0.
+///   blob 0x60; vector 0x70; interval 0x80 (its span, a 128-bit integer, so `1 mon` and
+///   `30 days` are one key as they are one value); NULL 0xF0.
 public enum KeyEncoding {
     public static func append(_ value: Value, to out: inout [UInt8]) {
         switch value {
@@ -144,6 +159,11 @@ public enum KeyEncoding {
             var bytes: [UInt8] = []
             for f in v { withUnsafeBytes(of: f.bitPattern.bigEndian) { bytes.append(contentsOf: $0) } }
             appendEscaped(bytes, to: &out)
+        case .interval(let i):
+            out.append(0x80)
+            let span = i.span
+            appendOrderedInt(Int64(truncatingIfNeeded: span >> 64), to: &out)
+            withUnsafeBytes(of: UInt64(truncatingIfNeeded: span).bigEndian) { out.append(contentsOf: $0) }
         }
     }
 

@@ -16,6 +16,7 @@ extension Value {
         case .date(let d): return CalendarMath.formatDate(d)
         case .uuid(let u): return Value.uuidText(u)
         case .vector(let v): return "[" + v.map { NumberFormatting.shortest(NumberFormatting.widened($0)) }.joined(separator: ",") + "]"
+        case .interval(let i): return i.text
         }
     }
 
@@ -29,7 +30,8 @@ extension Value {
 
     /// The value as JSON, as HTTP `POST /query` encodes it (spec: protocols §4.4): numbers stay
     /// numbers, timestamps are epoch milliseconds, dates are days since the epoch, blobs and
-    /// UUIDs lower-case hex, vectors number arrays, JSON inline.
+    /// UUIDs lower-case hex, vectors number arrays, JSON inline; intervals are milliseconds (the
+    /// spec's durations) when they are a whole number of them without months, else their text.
     public var jsonValue: JSONValue {
         switch self {
         case .null: return .null
@@ -42,6 +44,7 @@ extension Value {
         case .vector(let v): return .array(v.map { .float(NumberFormatting.widened($0)) })
         case .timestamp(let ms): return .integer(ms)
         case .date(let d): return .integer(Int64(d))
+        case .interval(let i): return i.wholeMilliseconds.map(JSONValue.integer) ?? .string(i.text)
         case .blob(let b): return .string(b.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined())
         case .uuid(let u):
             let hex = String(u, radix: 16)

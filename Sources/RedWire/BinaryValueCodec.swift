@@ -15,7 +15,7 @@ import RedCore
 ///
 /// Upstream sends NULL for every other type. We send their canonical text instead (tag 3),
 /// which a client written against the spec still decodes, and which loses nothing a
-/// reader can see: decimals, dates, JSON, UUIDs, blobs (as `\x…` hex) and vectors.
+/// reader can see: decimals, dates, JSON, UUIDs, blobs (as `\x…` hex), vectors and intervals.
 /// Timestamps go as U64 milliseconds since 1970, as our `Value` holds them.
 public enum BinaryValueCodec {
     public static func encode(_ value: Value, into writer: inout ByteWriter) {
@@ -26,7 +26,7 @@ public enum BinaryValueCodec {
         case .text(let s): writer.u8(3); writer.text32(s)
         case .boolean(let b): writer.u8(4); writer.u8(b ? 1 : 0)
         case .timestamp(let ms) where ms >= 0: writer.u8(5); writer.u64(UInt64(ms))
-        case .timestamp, .decimal, .blob, .json, .date, .uuid, .vector:
+        case .timestamp, .decimal, .blob, .json, .date, .uuid, .vector, .interval:
             writer.u8(3); writer.text32(value.displayText)
         }
     }

@@ -48,7 +48,7 @@ public enum ParamValueCodec {
     }
 
     /// Encodes one parameter. Types without a tag travel as their canonical text (the server
-    /// casts text to the column's type): decimals and dates.
+    /// casts text to the column's type): decimals, dates and intervals.
     public static func encode(_ value: Value, into writer: inout ByteWriter) {
         switch value {
         case .null: writer.u8(0x00)
@@ -68,7 +68,7 @@ public enum ParamValueCodec {
         case .uuid(let u):
             writer.u8(0x09)
             for shift in stride(from: 120, through: 0, by: -8) { writer.u8(UInt8(truncatingIfNeeded: u >> UInt128(shift))) }
-        case .decimal, .date:
+        case .decimal, .date, .interval:
             writer.u8(0x04); writer.text32(value.displayText)
         }
     }

@@ -88,6 +88,7 @@ struct Evaluation {
             case .text(let s):
                 let n = try Arithmetic.number(fromText: s)
                 return try evaluate(.negate(.constant(n)), row)
+            case .interval(let i): return .interval(try i.negated())
             case let other: throw RedError(.undefinedFunction, "operator does not exist: - \(other.kindName)")
             }
         case .distinctFrom(let a, let b, let negated):
@@ -284,6 +285,7 @@ enum Arithmetic {
 
     static func apply(_ op: String, _ l: Value, _ r: Value) throws -> Value {
         if l.isNull || r.isNull { return .null }
+        if IntervalArithmetic.applies(l, r) { return try IntervalArithmetic.apply(op, l, r) }
         switch (l, r) {
         case (.json(let j), .text), (.json(let j), .integer) where op == "-": return .json(try JSONOperators.delete(j, r))
         case (.text(let s), _): return try apply(op, try number(fromText: s), r)
@@ -315,13 +317,6 @@ enum Arithmetic {
             guard ms != .min else { throw RedError(.datetimeFieldOverflow, "timestamp out of range") }
             return .timestamp(try CalendarMath.checkedTimestamp(t, plus: -ms))
         case let (.integer(ms), .timestamp(t)) where op == "+": return .timestamp(try CalendarMath.checkedTimestamp(t, plus: ms))
-        case let (.timestamp(a), .timestamp(b)) where op == "-":
-            guard !CalendarMath.isInfinite(a), !CalendarMath.isInfinite(b) else {
-                throw RedError(.datetimeFieldOverflow, "cannot subtract infinite timestamps")
-            }
-            let (difference, overflow) = a.subtractingReportingOverflow(b)
-            guard !overflow else { throw RedError(.datetimeFieldOverflow, "interval out of range") }
-            return .integer(difference)
         case let (.date(d), .integer(n)):
             guard op == "+" || op == "-" else { break }
             // Days in Int32, as PostgreSQL's date (22008 beyond it, where this used to clamp).

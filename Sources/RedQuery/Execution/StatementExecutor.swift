@@ -177,6 +177,7 @@ extension DataType {
         case .date: return .date
         case .uuid: return .uuid
         case .vector: return .vector
+        case .interval: return .duration
         }
     }
 }

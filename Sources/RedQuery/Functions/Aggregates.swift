@@ -58,6 +58,9 @@ struct Accumulator {
     var sawFloat = false
     var decimalSum: Int128 = 0
     var sawDecimal = false
+    /// sum/avg of intervals: their running sum, and whether adding overflowed it.
+    var intervalSum: Interval?
+    var intervalOverflow = false
     var extreme: Value = .null
     var values: [Value] = []
     var separator = ""
@@ -99,6 +102,7 @@ struct Accumulator {
                 floatSum += Double(i)
             case .float(let d): sawFloat = true; floatSum += d
             case .decimal(let d): sawDecimal = true; decimalSum += Int128(d); floatSum += Double(d) / Decimal4.scale
+            case .interval(let i): addInterval(i)
             case .text(let s):
                 guard let d = Double(s.trimmingSpaces()) else { throw RedError(.invalidTextRepresentation, "invalid input syntax for type numeric: \"\(s)\"") }
                 sawFloat = true; floatSum += d
@@ -149,12 +153,19 @@ struct Accumulator {
             sawFloat = sawFloat || other.sawFloat
             decimalSum += other.decimalSum
             sawDecimal = sawDecimal || other.sawDecimal
+            if let partial = other.intervalSum { addInterval(partial) }
+            intervalOverflow = intervalOverflow || other.intervalOverflow
         case .min:
             if !other.extreme.isNull, extreme.isNull || Value.sortCompare(other.extreme, extreme) < 0 { extreme = other.extreme }
         case .max:
             if !other.extreme.isNull, extreme.isNull || Value.sortCompare(other.extreme, extreme) > 0 { extreme = other.extreme }
         default: break
         }
+    }
+
+    mutating func addInterval(_ i: Interval) {
+        guard let sum = try? (intervalSum ?? Interval()).adding(i) else { intervalOverflow = true; return }
+        intervalSum = sum
     }
 
     func result() throws -> Value {
@@ -176,12 +187,20 @@ struct Accumulator {
         case .count, .countStar: return .integer(count)
         case .sum:
             guard count > 0 else { return .null }
+            if let sum = intervalSum {
+                guard !intervalOverflow else { throw RedError(.datetimeFieldOverflow, "interval out of range") }
+                return .interval(sum)
+            }
             if sawFloat { return .float(floatSum) }
             if sawDecimal { return .decimal(try Decimal4.fit(decimalSum + wideIntSum * Int128(Decimal4.unit))) }
             if intOverflow { throw RedError(.numericOutOfRange, "bigint out of range in sum()") }
             return .integer(intSum)
         case .avg:
             guard count > 0 else { return .null }
+            if let sum = intervalSum {
+                guard !intervalOverflow else { throw RedError(.datetimeFieldOverflow, "interval out of range") }
+                return .interval(try sum.divided(by: Double(count)))
+            }
             if sawDecimal, !sawFloat {
                 let total = decimalSum + wideIntSum * Int128(Decimal4.unit)
                 return .decimal(try Decimal4.fit(Decimal4.divideRounded(total, Int128(count))))

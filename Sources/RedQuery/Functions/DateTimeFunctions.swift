@@ -7,8 +7,8 @@ import Synchronization
 /// text through a template), `make_date`, `make_timestamp`, `make_timestamptz`,
 /// `date_bin`, `isfinite` and `clock_timestamp`.
 ///
-/// Timestamps carry no zone (UTC), so the `tz` forms accept only UTC; intervals are
-/// milliseconds, so a stride is an integer or duration text (`'15 minutes'`).
+/// Timestamps carry no zone (UTC), so the `tz` forms accept only UTC; a stride is an
+/// interval without months (or its text, or an integer of milliseconds).
 enum DateTimeFunctions {
     static let functions: [ScalarFunction] = {
         func make(_ name: String, _ arity: ClosedRange<Int>, deterministic: Bool = true,
@@ -49,8 +49,7 @@ enum DateTimeFunctions {
                 return .timestamp(try timestamp(Array(a.prefix(6))))
             },
             make("date_bin", 3...3) { a in
-                let stride: Int64
-                if case .integer(let i) = a[0] { stride = i } else { stride = try TimeFunctions.durationMilliseconds(try text(a[0], "the stride")) }
+                let stride = try TimeFunctions.strideMilliseconds(a[0])
                 guard stride > 0 else { throw RedError(.invalidArgument, "stride must be greater than zero") }
                 let source = try TimeFunctions.milliseconds(a[1]), origin = try TimeFunctions.milliseconds(a[2])
                 if CalendarMath.isInfinite(source) { return .timestamp(source) }  // as PostgreSQL: an infinity stays itself
@@ -63,7 +62,10 @@ enum DateTimeFunctions {
                 guard !startOverflow else { throw RedError(.datetimeFieldOverflow, "timestamp out of range") }
                 return .timestamp(try CalendarMath.checkedTimestamp(origin, plus: start))
             },
-            make("isfinite", 1...1) { a in .boolean(!CalendarMath.isInfinite(try TimeFunctions.milliseconds(a[0]))) },
+            make("isfinite", 1...1) { a in
+                if case .interval = a[0] { return .boolean(true) }  // PostgreSQL 15 has no infinite intervals
+                return .boolean(!CalendarMath.isInfinite(try TimeFunctions.milliseconds(a[0])))
+            },
             make("clock_timestamp", 0...0, deterministic: false) { _ in
                 .timestamp(Int64((Date().timeIntervalSince1970 * 1000).rounded(.down)))
             },

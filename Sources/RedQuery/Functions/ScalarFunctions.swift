@@ -45,6 +45,7 @@ struct ScalarFunction: Sendable {
         "array_remove": .array, "array_replace": .array, "__array_slice": .array, "__array_cast": .array, "__array_rows": .array,
         "to_char": .text, "to_date": .date, "to_timestamp": .timestamp, "make_date": .date, "make_timestamp": .timestamp,
         "make_timestamptz": .timestamp, "date_bin": .timestamp, "isfinite": .boolean, "clock_timestamp": .timestamp,
+        "age": .duration, "justify_days": .duration, "justify_hours": .duration, "justify_interval": .duration, "make_interval": .duration,
     ]
 
     /// Functions whose first argument must be text (a number there is 42883, as in PostgreSQL).
@@ -324,8 +325,7 @@ struct ScalarFunction: Sendable {
         add(["date_part", "extract"], 2...2) { a, _ in try TimeFunctions.datePart(text(a[0]).lowercased(), a[1]) }
         add(["date_trunc"], 2...2) { a, _ in try TimeFunctions.dateTrunc(text(a[0]).lowercased(), a[1]) }
         add(["time_bucket"], 2...2) { a, _ in
-            let width: Int64
-            if case .integer(let i) = a[0] { width = i } else { width = try TimeFunctions.durationMilliseconds(text(a[0])) }
+            let width = try TimeFunctions.strideMilliseconds(a[0])
             guard width > 0, case .timestamp(let t) = try DataType.timestamp.coerce(a[1]) else { throw RedError(.invalidArgument, "time_bucket needs a positive width and a timestamp") }
             // The bucket's start: t rounded down to a multiple of width (t - r never overflows;
             // stepping one more width below for a negative t may, which is out of range).
@@ -403,7 +403,7 @@ struct ScalarFunction: Sendable {
             return .uuid(u)
         }
         add(["typeof", "pg_typeof"], 1...1, acceptsNull: true) { a, _ in .text(a[0].kindName) }
-        for f in postgresTextFunctions + JSONOperators.functions + RegularExpressions.functions + ArrayFunctions.functions + DateTimeFunctions.functions + SimilarToPatterns.functions { table[f.name] = f }
+        for f in postgresTextFunctions + JSONOperators.functions + RegularExpressions.functions + ArrayFunctions.functions + DateTimeFunctions.functions + IntervalFunctions.functions + SimilarToPatterns.functions { table[f.name] = f }
         return table
     }()
 }

@@ -10,6 +10,10 @@ enum TimeFunctions {
     }
 
     static func datePart(_ field: String, _ v: Value) throws -> Value {
+        if case .interval(let i) = v {
+            guard let part = i.part(field) else { throw RedError(.featureNotSupported, "interval units \"\(field)\" not supported") }
+            return .float(part)
+        }
         let ms = try milliseconds(v)
         if CalendarMath.isInfinite(ms) {
             // As PostgreSQL: the epoch of an infinity is infinite; its calendar fields have no value.
@@ -39,6 +43,11 @@ enum TimeFunctions {
     }
 
     static func dateTrunc(_ field: String, _ v: Value) throws -> Value {
+        if case .interval(let i) = v {
+            if field == "week" { throw RedError(.featureNotSupported, "interval units \"week\" not supported because months usually have fractional weeks") }
+            guard let truncated = i.truncated(to: field) else { throw RedError(.invalidArgument, "interval units \"\(field)\" not recognized") }
+            return .interval(truncated)
+        }
         let given = try milliseconds(v)
         if CalendarMath.isInfinite(given) { return .timestamp(given) }
         let ms = try CalendarMath.checkedTimestamp(given)  // truncating stays in range then
@@ -58,15 +67,20 @@ enum TimeFunctions {
         }
     }
 
-    /// `5m`, `10 s`, `1h` … in milliseconds.
-    static func durationMilliseconds(_ text: String) throws -> Int64 {
-        let t = text.trimmingSpaces()
-        let digits = t.prefix { $0.isNumber || $0 == "." }
-        let unit = String(t.dropFirst(digits.count)).trimmingSpaces().lowercased()
-        guard let amount = Double(digits), let scale = Parser.durationScale(unit.isEmpty ? "s" : unit) else {
-            throw RedError(.invalidArgument, "invalid duration \"\(text)\"")
+    /// A bin width in milliseconds (`date_bin`, `time_bucket`): an interval without months,
+    /// interval text (`'15 minutes'`, RedDB's `5m`), or an integer count of milliseconds.
+    static func strideMilliseconds(_ v: Value) throws -> Int64 {
+        let interval: Interval
+        switch v {
+        case .integer(let ms): return ms
+        case .interval(let i): interval = i
+        case .text(let s): interval = try Interval.parse(s)
+        default: throw RedError(.datatypeMismatch, "expected an interval, got \(v.kindName)")
         }
-        return try DurationText.intervalMilliseconds(amount * scale)
+        guard let micros = interval.fixedMicroseconds else {
+            throw RedError(.featureNotSupported, "timestamps cannot be binned into intervals containing months or years")
+        }
+        return Interval.roundedMilliseconds(micros)
     }
 
     /// `$.a.b[0]` → ["a", "b", "0"].

@@ -388,7 +388,7 @@ extension Parser {
                     advance()
                     guard case .string(let s) = current.kind else { throw unexpected() }
                     advance()
-                    if word == "interval" { return .literal(.integer(try Self.intervalMilliseconds(s, parser: self))) }
+                    if word == "interval" { return .literal(.interval(try Interval.parse(s, qualifier: parseIntervalQualifier()))) }
                     return .cast(.literal(.text(s)), DataType(sqlName: word)!)
                 default:
                     if Self.reserved.contains(word), !["left", "right"].contains(word) || !isSymbol("(", ahead: 1) {
@@ -416,63 +416,21 @@ extension Parser {
         return false
     }
 
-    /// An `INTERVAL '…'` literal in milliseconds: amounts with units (`1 day 2 hours`,
-    /// `90s`, `2 weeks`), a clock part (`02:30`, `1 day 02:00:00.5`, `-00:15`) and a final
-    /// `ago`, which negates, as PostgreSQL reads them. Months and years have no fixed length
-    /// in milliseconds, so they are refused (0A000) rather than approximated.
-    static func intervalMilliseconds(_ text: String, parser: Parser) throws -> Int64 {
-        var parts = text.split(separator: " ").map { $0.lowercased() }
-        var sign: Double = 1
-        if parts.last == "ago" { parts.removeLast(); sign = -1 }
-        var total: Double = 0
-        var i = 0
-        while i < parts.count {
-            let part = parts[i]
-            if part.contains(":") {
-                total += try clockMilliseconds(part, text, parser: parser)
-                i += 1
-                continue
-            }
-            // `90s` in one word, or `90 s` / a bare number (seconds) in two.
-            let number = Double(part) != nil ? part[...] : part.prefix { $0.isNumber || $0 == "." || $0 == "-" || $0 == "+" }
-            guard let amount = Double(number) else { throw parser.error("invalid interval \"\(text)\"") }
-            let calendarUnits: Set<String> = ["mon", "mons", "month", "months", "y", "yr", "yrs", "year", "years", "decade", "decades", "century", "centuries", "millennium", "millennia", "millenniums"]
-            var unit = String(part.dropFirst(number.count))
-            if unit.isEmpty {
-                // A unit in the next word, else seconds.
-                if i + 1 < parts.count, durationScale(parts[i + 1]) != nil || calendarUnits.contains(parts[i + 1]) {
-                    unit = parts[i + 1]
-                    i += 1
-                } else {
-                    unit = "s"
-                }
-            }
-            guard let scale = durationScale(unit) else {
-                if calendarUnits.contains(unit) {
-                    throw RedError(.featureNotSupported, "interval unit \"\(unit)\" is not supported: intervals are milliseconds, and months and years have no fixed length; use days, or make_date and date_trunc")
-                }
-                throw parser.error("invalid interval unit in \"\(text)\"")
-            }
-            total += amount * scale
-            i += 1
+    /// The field of `INTERVAL '…' field [TO field]` (SQL's qualifier), nil when none follows:
+    /// the last field named, which counts a bare number and below which fields are dropped.
+    mutating func parseIntervalQualifier() throws -> Interval.Unit? {
+        let fields = ["year", "month", "day", "hour", "minute", "second"]
+        guard case .identifier(let word, false) = current.kind, fields.contains(word.lowercased()) else { return nil }
+        advance()
+        var last = word.lowercased()
+        if isKeyword("to") {
+            advance()
+            guard case .identifier(let end, false) = current.kind, fields.contains(end.lowercased()),
+                  fields.firstIndex(of: end.lowercased())! > fields.firstIndex(of: last)! else { throw unexpected(expected: "an interval field") }
+            advance()
+            last = end.lowercased()
         }
-        return try DurationText.intervalMilliseconds(sign * total)
-    }
-
-    /// `[-]H:MM[:SS[.fff]]` in milliseconds; `M:SS.fff` (two fields, a fraction) as PostgreSQL reads it.
-    private static func clockMilliseconds(_ part: String, _ text: String, parser: Parser) throws -> Double {
-        let negative = part.hasPrefix("-")
-        var fields = part.drop { $0 == "-" || $0 == "+" }.split(separator: ":", omittingEmptySubsequences: false)
-        if fields.count == 2, fields[1].contains(".") { fields.insert("0", at: 0) }
-        guard (2...3).contains(fields.count), let hours = Double(fields[0]), let minutes = Double(fields[1]), !fields[0].contains("."),
-              !fields[1].contains("."), minutes < 60 else { throw parser.error("invalid interval \"\(text)\"") }
-        var seconds = 0.0
-        if fields.count == 3 {
-            guard let s = Double(fields[2]), s < 60 else { throw parser.error("invalid interval \"\(text)\"") }
-            seconds = s
-        }
-        let ms = (hours * 3600 + minutes * 60 + seconds) * 1000
-        return negative ? -ms : ms
+        return Interval.Unit(name: last)
     }
 
     mutating func parseBareObject() throws -> Expr {

@@ -309,9 +309,10 @@ extension Planner {
         if ctx.aggregation == nil, case .column(let i) = e, i < ctx.scope.columns.count {
             return ctx.scope.columns[i].type.valueType
         }
-        if case .arithmetic(_, let a, let b) = e {
+        if case .arithmetic(let op, let a, let b) = e {
             let ta = staticType(a, ctx), tb = staticType(b, ctx)
             let numeric: Set<DataType> = [.integer, .float, .decimal]
+            if let temporal = Self.temporalArithmeticType(op, ta, tb, numeric: numeric) { return temporal }
             guard numeric.contains(ta), numeric.contains(tb) else { return .any }
             if ta == .float || tb == .float { return .float }
             if ta == .decimal || tb == .decimal { return .decimal }
@@ -319,6 +320,19 @@ extension Planner {
         }
         if case .negate(let inner) = e { return staticType(inner, ctx) }
         return Planner.staticType(e)
+    }
+
+    /// The type of date, timestamp and interval arithmetic (`timestamp - timestamp` is an
+    /// interval, `date + interval` a timestamp …), nil for other operands.
+    static func temporalArithmeticType(_ op: String, _ a: DataType, _ b: DataType, numeric: Set<DataType>) -> DataType? {
+        let moments: Set<DataType> = [.timestamp, .date]
+        switch (a, b) {
+        case (.duration, .duration): return op == "+" || op == "-" ? .duration : nil
+        case (.duration, _) where numeric.contains(b), (_, .duration) where numeric.contains(a): return op == "*" || op == "/" ? .duration : nil
+        case (_, .duration) where moments.contains(a), (.duration, _) where moments.contains(b): return op == "+" || op == "-" ? .timestamp : nil
+        case (.timestamp, .timestamp): return op == "-" ? .duration : nil
+        default: return nil
+        }
     }
 
     /// Parameters among `items` take the type of `value` (`x IN ($1, $2)`, `x BETWEEN $1 AND $2`).

@@ -357,6 +357,7 @@ final class Planner {
             case .json: return .json
             case .timestamp: return .timestamp
             case .date: return .date
+            case .interval: return .duration
             default: return .any
             }
         case .cast(_, let t): return t
@@ -451,8 +452,8 @@ final class Planner {
             } ?? .any
             switch call.kind {
             case .count, .countStar: return .integer
-            case .sum: return numeric.contains(argument) ? argument : .any
-            case .avg: return argument == .decimal ? .decimal : (argument == .integer || argument == .float ? .float : .any)
+            case .sum: return numeric.contains(argument) || argument == .duration ? argument : .any
+            case .avg: return argument == .decimal || argument == .duration ? argument : (argument == .integer || argument == .float ? .float : .any)
             case .stddevPop, .stddevSamp, .varPop, .varSamp: return .float
             case .min, .max, .first, .last: return argument
             case .stringAgg: return .text

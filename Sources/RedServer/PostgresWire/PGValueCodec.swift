@@ -32,6 +32,7 @@ struct PGType: Equatable, Sendable {
     static let timestamptz = PGType(oid: 1184, size: 8)
     static let numeric = PGType(oid: 1700, size: -1)
     static let uuid = PGType(oid: 2950, size: 16)
+    static let interval = PGType(oid: 1186, size: 16)
     static let jsonb = PGType(oid: 3802, size: -1)
 
     /// The wire type of a RedDB column type.
@@ -50,6 +51,7 @@ struct PGType: Equatable, Sendable {
         case .timestamp: self = .timestamp
         case .date: self = .date
         case .uuid: self = .uuid
+        case .duration: self = .interval
         default: self = .text
         }
     }
@@ -91,7 +93,7 @@ struct PGType: Equatable, Sendable {
 /// Binary layouts (big-endian): bool 1 byte; int2/4/8; float4/8 IEEE bits;
 /// numeric = `ndigits, weight, sign, dscale` (Int16 each) + base-10000 digits;
 /// timestamp = Int64 microseconds since 2000-01-01; date = Int32 days since
-/// 2000-01-01; uuid 16 bytes; jsonb = version byte 1 + JSON text; text, json,
+/// 2000-01-01; interval = Int64 microseconds, Int32 days, Int32 months; uuid 16 bytes; jsonb = version byte 1 + JSON text; text, json,
 /// bytea raw bytes.
 enum PGValueCodec {
     /// Days from 1970-01-01 to PostgreSQL's epoch 2000-01-01.
@@ -124,6 +126,8 @@ enum PGValueCodec {
         }
         switch value {
         case .boolean(let b) where type.oid == PGType.bool.oid: return b ? "t" : "f"
+        case .integer(let ms) where type.oid == PGType.interval.oid:  // a DURATION stored as milliseconds
+            return ((try? Interval(milliseconds: ms)).map(Value.interval) ?? value).displayText
         case .float(let d):
             if d.isNaN { return "NaN" }
             if d.isInfinite { return d > 0 ? "Infinity" : "-Infinity" }
@@ -161,6 +165,12 @@ enum PGValueCodec {
             guard !o1, !o2 else { throw RedError(.datetimeFieldOverflow, "timestamp out of range") }
             buffer.writeInteger(micros)
         case (PGType.date.oid, .date(let days)): buffer.writeInteger(Int32(truncatingIfNeeded: Int64(days) - postgresEpochDays))
+        case (PGType.interval.oid, .interval(let i)):
+            buffer.writeInteger(i.microseconds)
+            buffer.writeInteger(i.days)
+            buffer.writeInteger(i.months)
+        case (PGType.interval.oid, .integer(let ms)):  // a DURATION stored as milliseconds before it held intervals
+            try writeBinary(.interval(try Interval(milliseconds: ms)), as: type, into: &buffer)
         case (PGType.uuid.oid, .uuid(let u)):
             buffer.writeInteger(UInt64(truncatingIfNeeded: u >> 64))
             buffer.writeInteger(UInt64(truncatingIfNeeded: u))
@@ -280,13 +290,10 @@ enum PGValueCodec {
             }
             return try DataType.time.coerce(.text(text))
         case 1186:
-            // interval: µs, days, months → RedDB's DURATION (milliseconds); months have no fixed length.
+            // interval: µs, days, months.
             guard length == 16, let micros = bytes.readInteger(as: Int64.self), let days = bytes.readInteger(as: Int32.self),
                   let months = bytes.readInteger(as: Int32.self) else { throw bad() }
-            guard months == 0 else { throw RedError(.invalidParameters, "intervals with months or years have no fixed length; use days") }
-            let (total, overflow) = (micros / 1000).addingReportingOverflow(Int64(days) * 86_400_000)
-            guard !overflow else { throw RedError(.numericOutOfRange, "interval out of range") }
-            return .integer(total)
+            return .interval(Interval(months: months, days: days, microseconds: micros))
         case 25, 1043, 1042, 19, 705, 0:
             // Text sent in "binary" is its UTF-8 bytes; a typed target then parses it.
             let text = bytes.readString(length: length) ?? ""
@@ -363,6 +370,7 @@ extension DataType {
         case .date: return "date"
         case .uuid: return "uuid"
         case .vector: return "vector"
+        case .interval: return "interval"
         }
     }
 }

@@ -1,0 +1,59 @@
+import RedCore
+
+/// The operators of PostgreSQL's interval: `timestamp ± interval`, `date ± interval` (a
+/// timestamp), `timestamp - timestamp` (an interval), `interval ± interval`, and `interval`
+/// times or divided by a number.
+///
+/// Untyped text beside an interval or a timestamp is read as an interval, as PostgreSQL
+/// resolves `now() - '1 day'`; beside a date, `-` reads a date first (`date - '2024-01-01'`
+/// is a day count). RedDB's own `timestamp ± integer` (milliseconds) stays in `Arithmetic`.
+enum IntervalArithmetic {
+    /// Whether `apply` has something to say about these operands; a cheap test so plain
+    /// number arithmetic never pays for it.
+    @inline(__always)
+    static func applies(_ l: Value, _ r: Value) -> Bool {
+        switch (l, r) {
+        case (.interval, _), (_, .interval), (.timestamp, .timestamp), (.timestamp, .text), (.text, .timestamp), (.date, .text): return true
+        default: return false
+        }
+    }
+
+    static func apply(_ op: String, _ l: Value, _ r: Value) throws -> Value {
+        switch (l, r) {
+        case let (.interval(a), .interval(b)):
+            switch op {
+            case "+": return .interval(try a.adding(b))
+            case "-": return .interval(try a.subtracting(b))
+            default: break
+            }
+        case let (.timestamp(t), .interval(i)):
+            switch op {
+            case "+": return .timestamp(try i.added(to: t))
+            case "-": return .timestamp(try i.negated().added(to: t))
+            default: break
+            }
+        case let (.interval(i), .timestamp(t)) where op == "+": return .timestamp(try i.added(to: t))
+        case let (.date(d), .interval):
+            if op == "+" || op == "-" { return try apply(op, .timestamp(Int64(d) * CalendarMath.millisecondsPerDay), r) }
+        case let (.interval, .date(d)) where op == "+": return try apply(op, .timestamp(Int64(d) * CalendarMath.millisecondsPerDay), l)
+        case let (.timestamp(a), .timestamp(b)) where op == "-": return .interval(try Interval.between(a, b))
+        case let (.interval(i), .text(s)):
+            if op == "+" || op == "-" { return try apply(op, l, .interval(try Interval.parse(s))) }
+            return try apply(op, l, try Arithmetic.number(fromText: s))
+        case let (.text(s), .interval(i)):
+            if op == "*" { return try apply(op, try Arithmetic.number(fromText: s), r) }
+            return try apply(op, .interval(try Interval.parse(s)), .interval(i))
+        case let (.timestamp, .text(s)) where op == "+" || op == "-": return try apply(op, l, .interval(try Interval.parse(s)))
+        case let (.text(s), .timestamp) where op == "+": return try apply(op, .interval(try Interval.parse(s)), r)
+        case let (.date, .text(s)) where op == "+" || op == "-":
+            if op == "-", let day = try? DataType.date.coerce(.text(s)) { return try Arithmetic.apply(op, l, day) }
+            return try apply(op, l, .interval(try Interval.parse(s)))
+        case let (.interval(i), n) where n.doubleValue != nil:
+            if op == "*" { return .interval(try i.multiplied(by: n.doubleValue!)) }
+            if op == "/" { return .interval(try i.divided(by: n.doubleValue!)) }
+        case let (n, .interval(i)) where op == "*" && n.doubleValue != nil: return .interval(try i.multiplied(by: n.doubleValue!))
+        default: break
+        }
+        throw RedError(.undefinedFunction, "operator does not exist: \(l.kindName) \(op) \(r.kindName)")
+    }
+}
