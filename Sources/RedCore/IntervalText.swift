@@ -112,7 +112,9 @@ extension Interval {
         } else {
             try builder.readWords(text, bareUnit: qualifier ?? .second, invalid: invalid)
         }
-        let result = try builder.interval()
+        guard let result = try? builder.interval() else {
+            throw RedError(.intervalFieldOverflow, "interval field value out of range: \"\(written)\"")
+        }
         return qualifier.map { result.truncated(below: $0) } ?? result
     }
 
@@ -179,6 +181,8 @@ public struct IntervalBuilder {
 
     /// `whole + fraction` of `unit` (both carrying the amount's sign), fractions carried down.
     public mutating func add(whole: Int64, fraction: Double, unit: Interval.Unit) {
+        // `number` reads digits beyond Int64 as its ends; no real amount reaches them.
+        guard whole != .max, whole != .min else { overflowed = true; return }
         if let perUnit = unit.months {
             addMonths(product(whole, perUnit))
             if unit == .month {
@@ -216,7 +220,8 @@ public struct IntervalBuilder {
               body != "." else { return nil }
         let parts = body.split(separator: ".", omittingEmptySubsequences: false)
         let wholeText = parts[0].isEmpty ? "0" : parts[0]
-        guard let whole = Int64(wholeText) else { return nil }
+        // Digits beyond Int64 are a number out of range, which `interval()` reports (22015).
+        guard let whole = Int64(wholeText) else { return (negative ? .min : .max, 0) }
         let fraction = parts.count > 1 && !parts[1].isEmpty ? Double("0." + parts[1]) ?? 0 : 0
         return negative ? (-whole, -fraction) : (whole, fraction)
     }
@@ -232,8 +237,13 @@ public struct IntervalBuilder {
         guard !words.isEmpty else { throw invalid() }
         var i = 0
         while i < words.count {
-            let word = words[i]
+            var word = words[i]
             i += 1
+            // A sign standing alone applies to the amount after it (`- 1 day`).
+            if word == "-" || word == "+", i < words.count, words[i].first?.isNumber == true {
+                word = Substring(String(word) + words[i])
+                i += 1
+            }
             if word.contains(":") {
                 try readClock(word, invalid: invalid)
                 continue
@@ -288,11 +298,13 @@ public struct IntervalBuilder {
         var fields = word.drop { $0 == "-" || $0 == "+" }.split(separator: ":", omittingEmptySubsequences: false)
         if fields.count == 2, fields[1].contains(".") { fields.insert("0", at: 0) }
         guard (2...3).contains(fields.count), fields.allSatisfy({ !$0.isEmpty }),
-              let hours = Int64(fields[0]), let minutes = Int64(fields[1]), minutes < 60 else { throw invalid() }
+              let hours = Int64(fields[0]), let minutes = Int64(fields[1]) else { throw invalid() }
+        guard minutes < 60 else { throw RedError(.intervalFieldOverflow, "interval field value out of range: \"\(word)\"") }
         let hourMicros = product(hours, Interval.microsecondsPerHour)
         var micros = hourMicros.addingReportingOverflow(minutes * 60_000_000)
         if fields.count == 3 {
-            guard let (whole, fraction) = Self.number(fields[2]), whole >= 0, whole < 60, fraction >= 0 else { throw invalid() }
+            guard let (whole, fraction) = Self.number(fields[2]), whole >= 0, fraction >= 0 else { throw invalid() }
+            guard whole < 60 else { throw RedError(.intervalFieldOverflow, "interval field value out of range: \"\(word)\"") }
             let secondMicros = whole * 1_000_000 + Int64((fraction * 1_000_000).rounded())
             let (sum, o) = micros.partialValue.addingReportingOverflow(secondMicros)
             micros = (sum, micros.overflow || o)

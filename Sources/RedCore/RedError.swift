@@ -126,6 +126,8 @@ public struct RedError: Error, Sendable, Equatable, CustomStringConvertible {
         case invalidDatetimeFormat = "invalid_datetime_format"
         /// A date/time field out of range (month 13, February 30 …).
         case datetimeFieldOverflow = "datetime_field_overflow"
+        /// An interval field out of its range (`'1:70'`, `'9999999999 years'`).
+        case intervalFieldOverflow = "interval_field_overflow"
         /// Other objects (views) depend on what is being dropped.
         case dependentObjectsStillExist = "dependent_objects_still_exist"
         /// A definition change that is not allowed (CREATE OR REPLACE VIEW dropping columns …).
@@ -208,6 +210,7 @@ public struct RedError: Error, Sendable, Equatable, CustomStringConvertible {
             case .windowingError: return "42P20"
             case .invalidDatetimeFormat: return "22007"
             case .datetimeFieldOverflow: return "22008"
+            case .intervalFieldOverflow: return "22015"
             case .dependentObjectsStillExist: return "2BP01"
             case .invalidTableDefinition: return "42P16"
             case .invalidSavepoint: return "3B001"

@@ -233,9 +233,20 @@ import Testing
         #expect(try PGValueCodec.decodeParameter(time, format: .binary, declared: 1083, inferred: .any) == .text("12:34:56"))
         var interval = ByteBuffer()
         interval.writeInteger(Int64(5_000_000)); interval.writeInteger(Int32(1)); interval.writeInteger(Int32(0))
-        #expect(try PGValueCodec.decodeParameter(interval, format: .binary, declared: 1186, inferred: .any) == .integer(86_405_000))
+        let decoded = try PGValueCodec.decodeParameter(interval, format: .binary, declared: 1186, inferred: .any)
+        #expect(decoded.isIdentical(to: .interval(Interval(days: 1, microseconds: 5_000_000))))
+        // Months stay months (they used to be refused when intervals were milliseconds).
         var months = ByteBuffer()
         months.writeInteger(Int64(0)); months.writeInteger(Int32(0)); months.writeInteger(Int32(1))
-        #expect(throws: RedError.self) { try PGValueCodec.decodeParameter(months, format: .binary, declared: 1186, inferred: .any) }
+        let month = try PGValueCodec.decodeParameter(months, format: .binary, declared: 1186, inferred: .any)
+        #expect(month.isIdentical(to: .interval(Interval(months: 1))))
+        // Three fields out, the same three back.
+        var out = ByteBuffer()
+        try PGValueCodec.write(.interval(Interval(months: -14, days: 3, microseconds: -1)), as: .interval, format: .binary, into: &out)
+        #expect(out.readInteger(as: Int32.self) == 16)
+        #expect(out.readInteger(as: Int64.self) == -1)
+        #expect(out.readInteger(as: Int32.self) == 3)
+        #expect(out.readInteger(as: Int32.self) == -14)
+        #expect(PGValueCodec.text(.interval(Interval(months: -14, days: 3, microseconds: -1)), as: .interval) == "-1 years -2 mons +3 days -00:00:00.000001")
     }
 }

@@ -288,6 +288,10 @@ enum Arithmetic {
         if IntervalArithmetic.applies(l, r) { return try IntervalArithmetic.apply(op, l, r) }
         switch (l, r) {
         case (.json(let j), .text), (.json(let j), .integer) where op == "-": return .json(try JSONOperators.delete(j, r))
+        case (.date, .text(let s)) where op == "-":
+            // PostgreSQL reads the text as a date (a day count results); a number stays RedDB's day offset.
+            if let day = try? DataType.date.coerce(.text(s)) { return try apply(op, l, day) }
+            return try apply(op, l, try number(fromText: s))
         case (.text(let s), _): return try apply(op, try number(fromText: s), r)
         case (_, .text(let s)): return try apply(op, l, try number(fromText: s))
         case let (.integer(a), .integer(b)):

@@ -4,16 +4,17 @@ import RedCore
 /// timestamp), `timestamp - timestamp` (an interval), `interval ± interval`, and `interval`
 /// times or divided by a number.
 ///
-/// Untyped text beside an interval or a timestamp is read as an interval, as PostgreSQL
-/// resolves `now() - '1 day'`; beside a date, `-` reads a date first (`date - '2024-01-01'`
-/// is a day count). RedDB's own `timestamp ± integer` (milliseconds) stays in `Arithmetic`.
+/// Untyped text is read as PostgreSQL resolves it: beside an interval, an interval; added to
+/// a timestamp, an interval (`ts + '1 day'`); subtracted from a timestamp or a date, a
+/// timestamp or a date (`ts - '2024-01-01'` is an interval, `date - '2024-01-01'` a day
+/// count). RedDB's own `timestamp ± integer` (milliseconds) stays in `Arithmetic`.
 enum IntervalArithmetic {
     /// Whether `apply` has something to say about these operands; a cheap test so plain
     /// number arithmetic never pays for it.
     @inline(__always)
     static func applies(_ l: Value, _ r: Value) -> Bool {
         switch (l, r) {
-        case (.interval, _), (_, .interval), (.timestamp, .timestamp), (.timestamp, .text), (.text, .timestamp), (.date, .text): return true
+        case (.interval, _), (_, .interval), (.timestamp, .timestamp), (.timestamp, .text), (.text, .timestamp): return true
         default: return false
         }
     }
@@ -43,11 +44,9 @@ enum IntervalArithmetic {
         case let (.text(s), .interval(i)):
             if op == "*" { return try apply(op, try Arithmetic.number(fromText: s), r) }
             return try apply(op, .interval(try Interval.parse(s)), .interval(i))
-        case let (.timestamp, .text(s)) where op == "+" || op == "-": return try apply(op, l, .interval(try Interval.parse(s)))
+        case let (.timestamp, .text(s)) where op == "+": return try apply(op, l, .interval(try Interval.parse(s)))
+        case let (.timestamp, .text(s)) where op == "-": return try apply(op, l, try DataType.timestamp.coerce(.text(s)))
         case let (.text(s), .timestamp) where op == "+": return try apply(op, .interval(try Interval.parse(s)), r)
-        case let (.date, .text(s)) where op == "+" || op == "-":
-            if op == "-", let day = try? DataType.date.coerce(.text(s)) { return try Arithmetic.apply(op, l, day) }
-            return try apply(op, l, .interval(try Interval.parse(s)))
         case let (.interval(i), n) where n.doubleValue != nil:
             if op == "*" { return .interval(try i.multiplied(by: n.doubleValue!)) }
             if op == "/" { return .interval(try i.divided(by: n.doubleValue!)) }

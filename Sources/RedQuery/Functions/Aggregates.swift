@@ -109,9 +109,9 @@ struct Accumulator {
             default: throw RedError(.undefinedFunction, "function \(call.kind == .sum ? "sum" : "avg")(\(v.kindName)) does not exist")
             }
         case .min:
-            if extreme.isNull || Value.sortCompare(v, extreme) < 0 { extreme = v }
+            if extreme.isNull || Self.replaces(v, extreme, Value.sortCompare(v, extreme) < 0) { extreme = v }
         case .max:
-            if extreme.isNull || Value.sortCompare(v, extreme) > 0 { extreme = v }
+            if extreme.isNull || Self.replaces(v, extreme, Value.sortCompare(v, extreme) > 0) { extreme = v }
         case .first: if count == 1 { extreme = v }
         case .last: extreme = v
         case .stringAgg:
@@ -161,6 +161,15 @@ struct Accumulator {
             if !other.extreme.isNull, extreme.isNull || Value.sortCompare(other.extreme, extreme) > 0 { extreme = other.extreme }
         default: break
         }
+    }
+
+    /// Whether `v` takes the extreme's place: when it is beyond it, or, for intervals, equal
+    /// to it (PostgreSQL's interval min/max keep the later of equal values, and equal
+    /// intervals can differ: `1 mon` and `30 days`).
+    static func replaces(_ v: Value, _ extreme: Value, _ beyond: Bool) -> Bool {
+        if beyond { return true }
+        guard case .interval = v else { return false }
+        return Value.sortCompare(v, extreme) == 0
     }
 
     mutating func addInterval(_ i: Interval) {
