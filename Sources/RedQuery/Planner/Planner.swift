@@ -463,16 +463,17 @@ final class Planner {
             }
         case .parameter(let n):
             return parameters[n] ?? .any
-        case .arithmetic(_, let a, let b):
+        case .arithmetic(let op, let a, let b):
             let ta = type(of: a, scope: scope, aggregation: aggregation, parameters: parameters).valueType
             let tb = type(of: b, scope: scope, aggregation: aggregation, parameters: parameters).valueType
+            if let temporal = temporalArithmeticType(op, ta, tb, numeric: numeric) { return temporal }
             guard numeric.contains(ta), numeric.contains(tb) else { return .any }
             if ta == .float || tb == .float { return .float }
             if ta == .decimal || tb == .decimal { return .decimal }
             return .integer
         case .negate(let inner):
             let t = type(of: inner, scope: scope, aggregation: aggregation, parameters: parameters)
-            return numeric.contains(t.valueType) ? t : .any
+            return numeric.contains(t.valueType) || t.valueType == .duration ? t : .any
         case .caseWhen(_, let branches, let otherwise):
             // One type for every result (NULLs aside), as PostgreSQL resolves CASE; else unknown.
             let results = branches.map(\.1) + [otherwise ?? .constant(.null)]
