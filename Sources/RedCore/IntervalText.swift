@@ -8,7 +8,8 @@
 /// Input: amounts with units (`1 day 2 hours`, `1.5 months`, `90s`, `2 weeks`), a clock part
 /// (`02:30`, `1 day 02:00:00.5`, `-00:15`, `1:30.5` as minutes and seconds), SQL's
 /// year-month form (`1-2`), a day count before a clock (`3 04:05:06`), ISO 8601's designators
-/// (`P1Y2M3DT4H5M6S`), a leading `@` and a final `ago`, which negates. A bare number is
+/// (`P1Y2M3DT4H5M6S`), a leading `@` and a final `ago`, which negates. Each field may be
+/// given once (`'1 day 2 days'` is 22007, as in PostgreSQL). A bare number is
 /// seconds, or the unit of an `INTERVAL '…' unit` qualifier. Fractions are carried down as
 /// PostgreSQL carries them: a month's fraction as days of 30, a day's as hours, a year's
 /// rounded to whole months.
@@ -16,6 +17,27 @@ extension Interval {
     /// A unit of an interval literal, or a field an `INTERVAL '…' field` qualifier names.
     public enum Unit: Sendable, Equatable {
         case millennium, century, decade, year, month, week, day, hour, minute, second, millisecond, microsecond
+
+        /// This unit's bit in the set of fields an interval's text has given (each at most once).
+        var field: UInt16 {
+            switch self {
+            case .millennium: return 1 << 0
+            case .century: return 1 << 1
+            case .decade: return 1 << 2
+            case .year: return 1 << 3
+            case .month: return 1 << 4
+            case .week: return 1 << 5
+            case .day: return 1 << 6
+            case .hour: return 1 << 7
+            case .minute: return 1 << 8
+            case .second: return 1 << 9
+            case .millisecond: return 1 << 10
+            case .microsecond: return 1 << 11
+            }
+        }
+
+        /// Seconds with a fraction, or a clock, give the sub-second fields too.
+        static let secondsAndBelow: UInt16 = Unit.second.field | Unit.millisecond.field | Unit.microsecond.field
 
         public init?(name: String) {
             switch name {
@@ -139,8 +161,21 @@ public struct IntervalBuilder {
     var days: Int64 = 0
     var microseconds: Int64 = 0
     var overflowed = false
+    /// The fields given so far: PostgreSQL refuses one given twice (`'1 day 2 days'`).
+    var fieldsGiven: UInt16 = 0
+    /// Whether a clock part was read: PostgreSQL reads fields last to first and a clock *sets*
+    /// the time, so the time a fraction of a day, week or month written after the clock would
+    /// add is lost (`'01:00 1.5 days'` is `1 day 01:00:00`, `'1.5 days 01:00'` `1 day 13:00:00`).
+    var clockRead = false
 
     public init() {}
+
+    /// Notes that the text gives `fields`; false when one of them was given already.
+    mutating func give(_ fields: UInt16) -> Bool {
+        guard fieldsGiven & fields == 0 else { return false }
+        fieldsGiven |= fields
+        return true
+    }
 
     /// The interval read, or 22008 when a field overflowed.
     public func interval() throws -> Interval {
@@ -195,6 +230,7 @@ public struct IntervalBuilder {
             addDays(fraction * 7)
         } else if unit == .day {
             addWholeDays(whole)
+            if clockRead { return }
             addMicroseconds(roundedAmount(fraction * Double(Interval.microsecondsPerDay)))
         } else {
             let perUnit = unit.microseconds!
@@ -208,6 +244,7 @@ public struct IntervalBuilder {
         let whole = value.rounded(.towardZero)
         guard whole.magnitude < 9.2e18 else { overflowed = true; return }
         addWholeDays(Int64(whole))
+        if clockRead { return }
         addMicroseconds(roundedAmount((value - whole) * Double(Interval.microsecondsPerDay)))
     }
 
@@ -245,10 +282,13 @@ public struct IntervalBuilder {
                 i += 1
             }
             if word.contains(":") {
+                guard give(Interval.Unit.hour.field | Interval.Unit.minute.field | Interval.Unit.secondsAndBelow) else { throw invalid() }
                 try readClock(word, invalid: invalid)
                 continue
             }
             if let (years, monthsPart) = Self.yearMonth(word) {
+                // PostgreSQL counts `Y-M` as the month field only: `'1-2 3 years'` is accepted.
+                guard give(Interval.Unit.month.field) else { throw invalid() }
                 addMonths(product(years, 12))
                 addMonths(word.hasPrefix("-") ? -monthsPart : monthsPart)
                 continue
@@ -264,8 +304,10 @@ public struct IntervalBuilder {
             if unitName.isEmpty {
                 // A number before a clock is days (`3 04:05:06`); a number alone, the bare unit.
                 if i < words.count, words[i].contains(":") {
+                    guard give(Interval.Unit.day.field) else { throw invalid() }
                     add(whole: whole, fraction: fraction, unit: .day)
                 } else if i == words.count {
+                    guard give(bareUnit.field) else { throw invalid() }
                     add(whole: whole, fraction: fraction, unit: bareUnit)
                 } else {
                     throw invalid()
@@ -273,6 +315,7 @@ public struct IntervalBuilder {
                 continue
             }
             guard let unit = Interval.Unit(name: String(unitName)) else { throw invalid() }
+            guard give(unit == .second && fraction != 0 ? Interval.Unit.secondsAndBelow : unit.field) else { throw invalid() }
             add(whole: whole, fraction: fraction, unit: unit)
         }
         guard !overflowed else { return }
@@ -311,6 +354,7 @@ public struct IntervalBuilder {
         }
         overflowed = overflowed || micros.overflow
         addMicroseconds(negative ? -micros.partialValue : micros.partialValue)
+        clockRead = true
     }
 
     // MARK: ISO 8601
