@@ -1,7 +1,10 @@
 import RedCore
 
-/// `generate_series(start, stop[, step])`: integers from start to stop inclusive.
-/// Arguments are evaluated once per execution (they may reference outer rows).
+/// `generate_series(start, stop[, step])`: integers from start to stop inclusive, or
+/// timestamps (dates are taken as midnight) stepped by an interval, each the previous plus
+/// the step on the calendar as PostgreSQL adds it (`'2024-01-31'` by `1 month` gives February
+/// 29th, then March 29th). Arguments are evaluated once per execution (they may reference
+/// outer rows).
 final class GenerateSeriesNode: PlanNode, @unchecked Sendable {
     let arguments: [BoundExpr]
     let columns: [ScopeColumn]
@@ -18,6 +21,7 @@ final class GenerateSeriesNode: PlanNode, @unchecked Sendable {
         let eval = context.evaluation(outerRows)
         let values = try arguments.map { try eval.evaluate($0, []) }
         if values.contains(where: \.isNull) { return ArrayIterator([]) }
+        if Self.isMoment(values[0]) || Self.isMoment(values[1]) { return try timestamps(values, context) }
         func integer(_ v: Value) throws -> Int64 {
             guard case .integer(let i) = try DataType.integer.coerce(v) else { throw RedError(.datatypeMismatch, "generate_series needs integers") }
             return i
@@ -37,6 +41,35 @@ final class GenerateSeriesNode: PlanNode, @unchecked Sendable {
             if produced & 4095 == 4095 { try context.checkCancelled() }
             defer { produced += 1; current &+= step }
             return [.integer(current)]
+        }
+    }
+
+    static func isMoment(_ v: Value) -> Bool {
+        switch v {
+        case .timestamp, .date: return true
+        default: return false
+        }
+    }
+
+    private func timestamps(_ values: [Value], _ context: ExecutionContext) throws -> RowIterator {
+        guard values.count == 3 else { throw RedError(.undefinedFunction, "generate_series(timestamp, timestamp) needs a step: generate_series(start, stop, interval)") }
+        let start = try TimeFunctions.milliseconds(values[0]), stop = try TimeFunctions.milliseconds(values[1])
+        guard case .interval(let step) = try DataType.duration.coerce(values[2]) else {
+            throw RedError(.datatypeMismatch, "generate_series steps timestamps by an interval, got \(values[2].kindName)")
+        }
+        let sign = step.span.signum()
+        guard sign != 0 else { throw RedError(.invalidArgument, "step size cannot equal zero") }
+        var current: Int64? = start
+        var produced: Int64 = 0
+        return ClosureIterator {
+            guard let now = current, sign > 0 ? now <= stop : now >= stop else { return nil }
+            produced += 1
+            guard produced <= Self.maxRows else { throw RedError(.limitExceeded, "generate_series would produce more than \(Self.maxRows) rows") }
+            if produced & 4095 == 0 { try context.checkCancelled() }
+            // Past the end of the timestamp range the series simply ends.
+            current = try? step.added(to: now)
+            if CalendarMath.isInfinite(now) { current = nil }
+            return [.timestamp(now)]
         }
     }
 
