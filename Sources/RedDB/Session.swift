@@ -76,6 +76,11 @@ public final class Session: @unchecked Sendable {
         }
     }
 
+    /// How many transaction blocks (explicit, or a surface's implicit ones) have committed on
+    /// this session: a surface keeping state per transaction (PG-wire's settings) tells from it
+    /// whether the block that just ended committed or rolled back.
+    public private(set) var committedBlocks: UInt64 = 0
+
     /// True between BEGIN and COMMIT/ROLLBACK.
     public var inTransaction: Bool {
         if case .idle = state { return false }
@@ -166,6 +171,7 @@ public final class Session: @unchecked Sendable {
                     }
                 }
                 try await tx.commit()
+                committedBlocks &+= 1
                 return QueryResult(columns: [], rows: [], statementType: "commit", commandTag: "COMMIT", message: "COMMIT")
             }
         case .rollback:

@@ -70,4 +70,41 @@ import Testing
         #expect(out.status == 0, "\(out.stderr)")
         #expect(out.stdout.contains("gone"), "\(out.stdout)")
     }
+
+    /// A session-wide SET inside a transaction block lasts only if the block commits; a
+    /// rollback (or a failed block, or an implicit transaction that fails) puts back the value
+    /// from before the block, as PostgreSQL does. The sequence printed what PostgreSQL 15 printed.
+    @Test func sessionSettingsRollBackWithTheirTransaction() async throws {
+        let server = try ServerProcess()
+        defer { server.remove() }
+        try await PostgresClientTests.withConnection(server) { conn in
+            func show() async throws -> String? { try await Self.value(conn, "SHOW work_mem") }
+            for statement in ["BEGIN", "SET work_mem = '8MB'", "ROLLBACK"] { _ = try await PostgresClientTests.run(conn, PostgresQuery(unsafeSQL: statement)) }
+            #expect(try await show() == "4MB")
+            for statement in ["BEGIN", "SET work_mem = '16MB'", "COMMIT"] { _ = try await PostgresClientTests.run(conn, PostgresQuery(unsafeSQL: statement)) }
+            #expect(try await show() == "16MB")
+            for statement in ["BEGIN", "SET work_mem = '3MB'", "SET LOCAL work_mem = '5MB'", "COMMIT"] { _ = try await PostgresClientTests.run(conn, PostgresQuery(unsafeSQL: statement)) }
+            #expect(try await show() == "3MB")
+            for statement in ["BEGIN", "RESET ALL", "SELECT set_config('work_mem', '1MB', false)", "ROLLBACK"] { _ = try await PostgresClientTests.run(conn, PostgresQuery(unsafeSQL: statement)) }
+            #expect(try await show() == "3MB")
+            _ = try await PostgresClientTests.run(conn, "BEGIN")
+            _ = try await PostgresClientTests.run(conn, "SET application_name = 'inside'")
+            await #expect { try await PostgresClientTests.run(conn, "SELECT 1 / 0") } throws: { _ in true }
+            _ = try await PostgresClientTests.run(conn, "COMMIT")  // of a failed block: a rollback
+            #expect(try await Self.value(conn, "SELECT current_setting('application_name')") == "")
+        }
+        guard PsqlTests.psqlPath != nil else { return }
+        // An implicit transaction (several statements in one Query message, psql's `\;`): kept
+        // when it succeeds, undone when it fails.
+        let script = """
+            \\set ON_ERROR_STOP 0
+            SET work_mem = '12MB' \\; SELECT 'one message';
+            SHOW work_mem;
+            SET work_mem = '20MB' \\; SELECT 1 / 0;
+            SHOW work_mem;
+            """
+        let out = try PsqlTests.psql(server, [], stdin: script)
+        #expect(out.stdout.components(separatedBy: "12MB").count == 3, "\(out.stdout)")
+        #expect(!out.stdout.contains("20MB"), "\(out.stdout)")
+    }
 }

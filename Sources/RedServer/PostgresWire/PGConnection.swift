@@ -350,7 +350,7 @@ final class PGConnection {
     /// just before ReadyForQuery).
     func readyForQuery() {
         let status = transactionStatus
-        let owed = settings.beforeReadyForQuery(idle: status == .idle)
+        let owed = settings.beforeReadyForQuery(idle: status == .idle, commits: session.committedBlocks)
         for (name, value) in owed.reports { writer.parameterStatus(name, value) }
         session.statementTimeoutMilliseconds = owed.statementTimeoutMilliseconds
         writer.readyForQuery(status)
@@ -359,7 +359,7 @@ final class PGConnection {
     /// After each statement: local settings end with the transaction, and a statement timeout
     /// `set_config` changed applies from the next statement on.
     func statementEnded() {
-        session.statementTimeoutMilliseconds = settings.statementEnded(idle: !session.inTransaction)
+        session.statementTimeoutMilliseconds = settings.statementEnded(idle: !session.inTransaction, commits: session.committedBlocks)
     }
 
     var transactionStatus: PGTransactionStatus {

@@ -7,13 +7,17 @@ import Synchronization
 /// same values, so `SET application_name = 'x'` is what `current_setting('application_name')`
 /// returns, and `set_config('statement_timeout', '5s', false)` takes effect like SET.
 ///
-/// `SET LOCAL` and `set_config(…, true)` last until the transaction ends: the value before
-/// the first local change is kept and put back after the first statement that leaves the
-/// connection outside a transaction (`statementEnded`) — the COMMIT or ROLLBACK, or the
-/// statement itself outside a transaction block — as PostgreSQL puts it back at the end of
-/// the transaction. (A session-wide SET inside a transaction that rolls back stays, where
-/// PostgreSQL would undo it.) A pooled connection therefore
-/// never carries one request's local settings (PostgREST's JWT claims, say) into the next.
+/// Settings are transactional, as in PostgreSQL:
+/// - `SET LOCAL` and `set_config(…, true)` last until the transaction ends: the value before
+///   the first local change is kept and put back after the first statement that leaves the
+///   connection outside a transaction (`statementEnded`) — the COMMIT or ROLLBACK, or the
+///   statement itself outside a transaction block. A pooled connection therefore never
+///   carries one request's local settings (PostgREST's JWT claims, say) into the next.
+/// - A session-wide SET (or RESET) inside a transaction block stays only if the block
+///   commits: the values before the block's first change are kept, and put back when it ends
+///   without a commit (ROLLBACK, a failed block, an implicit transaction that failed). The
+///   session's count of committed blocks tells the two apart. (ROLLBACK TO SAVEPOINT keeps
+///   them, where PostgreSQL would undo the changes made after the savepoint.)
 ///
 /// Changes to reported parameters are queued and sent as ParameterStatus by the connection
 /// before its next ReadyForQuery, whichever path made them.
@@ -22,6 +26,12 @@ final class PGSessionSettings: Sendable {
         var settings = PGSettings()
         /// Names changed locally in the current transaction → their value before (nil: unset).
         var localOriginals: [String: String?] = [:]
+        /// Names changed since the last statement that ended outside a transaction → their
+        /// value before: put back if the transaction they were changed in does not commit.
+        var sessionOriginals: [String: String?] = [:]
+        /// The session's committed-block count when the open transaction was first seen; nil
+        /// when none is open.
+        var commitsAtTransactionStart: UInt64?
         /// ParameterStatus messages owed to the client: the latest value of each parameter
         /// changed, in the order first changed (a statement that sets one a million times owes one).
         var reports: [(String, String)] = []
@@ -30,13 +40,28 @@ final class PGSessionSettings: Sendable {
             if let i = reports.firstIndex(where: { $0.0 == status.0 }) { reports[i].1 = status.1 } else { reports.append(status) }
         }
 
-        /// Undoes the local changes when the transaction has ended.
-        mutating func endLocalChanges() {
-            guard !localOriginals.isEmpty else { return }
-            for (key, original) in localOriginals.sorted(by: { $0.key < $1.key }) {
+        /// After a statement: notes an open transaction, or, once none is open, ends it —
+        /// local changes undone, session changes kept if it committed and undone if not.
+        mutating func statementEnded(idle: Bool, commits: UInt64) {
+            guard idle else {
+                if commitsAtTransactionStart == nil { commitsAtTransactionStart = commits }
+                return
+            }
+            let rolledBack = commitsAtTransactionStart.map { commits == $0 } ?? false
+            var restore = localOriginals
+            if rolledBack {
+                for (key, original) in sessionOriginals where restore[key] == nil { restore[key] = .some(original) }
+            }
+            for (key, original) in restore.sorted(by: { $0.key < $1.key }) {
                 if let status = settings.restore(key, to: original) { report(status) }
             }
             localOriginals = [:]
+            sessionOriginals = [:]
+            commitsAtTransactionStart = nil
+        }
+
+        mutating func noteSessionChange(_ key: String, before: String?) {
+            if sessionOriginals[key] == nil { sessionOriginals[key] = .some(before) }
         }
     }
 
@@ -59,32 +84,40 @@ final class PGSessionSettings: Sendable {
             if local {
                 if s.localOriginals[key] == nil { s.localOriginals[key] = .some(before) }
             } else {
-                s.localOriginals[key] = nil  // a session-wide SET outlives the transaction, as in PostgreSQL
+                // A session-wide SET outlives the transaction if it commits, as in PostgreSQL:
+                // the value before the transaction is what a rollback restores.
+                if let original = s.localOriginals.removeValue(forKey: key) { s.noteSessionChange(key, before: original) }
+                s.noteSessionChange(key, before: before)
             }
         }
     }
 
     func resetAll() {
         state.withLock { s in
+            for (key, value) in s.settings.values {
+                let before: String? = s.localOriginals[key] ?? .some(value)
+                s.noteSessionChange(key, before: before)
+            }
             s.settings.resetAll()
             s.localOriginals = [:]
         }
     }
 
     /// After each statement: when `idle` (no transaction is open, so the statement's own or
-    /// its block's has ended) local changes are undone; returns the statement timeout for
-    /// the next statement, which a `set_config` may have changed.
-    func statementEnded(idle: Bool) -> Int {
+    /// its block's has ended) the transaction's changes end as described above; `commits` is
+    /// the session's committed-block count. Returns the statement timeout for the next
+    /// statement, which a `set_config` may have changed.
+    func statementEnded(idle: Bool, commits: UInt64) -> Int {
         state.withLock { s in
-            if idle { s.endLocalChanges() }
+            s.statementEnded(idle: idle, commits: commits)
             return s.settings.statementTimeoutMilliseconds
         }
     }
 
     /// Before ReadyForQuery: as `statementEnded`, and the ParameterStatus messages owed.
-    func beforeReadyForQuery(idle: Bool) -> (reports: [(String, String)], statementTimeoutMilliseconds: Int) {
+    func beforeReadyForQuery(idle: Bool, commits: UInt64) -> (reports: [(String, String)], statementTimeoutMilliseconds: Int) {
         state.withLock { s in
-            if idle { s.endLocalChanges() }
+            s.statementEnded(idle: idle, commits: commits)
             defer { s.reports = [] }
             return (s.reports, s.settings.statementTimeoutMilliseconds)
         }
