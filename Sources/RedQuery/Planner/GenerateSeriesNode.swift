@@ -69,6 +69,9 @@ final class GenerateSeriesNode: PlanNode, @unchecked Sendable {
             // Past the end of the timestamp range the series simply ends.
             current = try? step.added(to: now)
             if CalendarMath.isInfinite(now) { current = nil }
+            if current == now {
+                throw RedError(.featureNotSupported, "generate_series step \(step.text) is below a millisecond, the resolution of timestamps here")
+            }
             return [.timestamp(now)]
         }
     }
