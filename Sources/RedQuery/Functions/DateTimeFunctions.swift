@@ -21,7 +21,7 @@ enum DateTimeFunctions {
                 switch a[0] {
                 case .timestamp(let ms): return try dateTemplates.template(template).format(ms).map(Value.text) ?? .null
                 case .date(let d): return try dateTemplates.template(template).format(Int64(d) * CalendarMath.millisecondsPerDay).map(Value.text) ?? .null
-                case .interval: throw RedError(.featureNotSupported, "to_char of an interval is not supported yet; extract its fields instead")
+                case .interval(let i): return .text(try dateTemplates.template(template).format(i))
                 default: return .text(try numberTemplates.template(template).format(try NumberTemplate.number(of: a[0])))
                 }
             },
