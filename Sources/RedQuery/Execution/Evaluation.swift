@@ -139,7 +139,7 @@ struct Evaluation {
         case .array(let items):
             var values: [Value] = []
             for item in items { values.append(try evaluate(item, row)) }
-            return .json(try JSONValue.checkedNesting(.array(values.map { $0.jsonValue })))
+            return .json(try JSONValue.checkedNesting(.array(values.map(ArrayFunctions.element))))
         default:
             return try evaluate(expr, row)
         }

@@ -81,10 +81,10 @@ enum ArrayFunctions {
                 return try array(pieces)
             },
             make("array_append", 2...2, acceptsNull: true) { a in
-                try array((a[0].isNull ? [] : try items(a[0], "array_append")) + [a[1].jsonValue])
+                try array((a[0].isNull ? [] : try items(a[0], "array_append")) + [element(a[1])])
             },
             make("array_prepend", 2...2, acceptsNull: true) { a in
-                try array([a[0].jsonValue] + (a[1].isNull ? [] : try items(a[1], "array_prepend")))
+                try array([element(a[0])] + (a[1].isNull ? [] : try items(a[1], "array_prepend")))
             },
             make("array_cat", 2...2, acceptsNull: true) { a in try concatenate(a[0], a[1]) },
             // `array || other` (`otherOnRight`) or `other || array` when `other`'s type is only known
@@ -94,7 +94,7 @@ enum ArrayFunctions {
                 let isArray: Bool = { if case .json(.array) = a[1] { return true }; return a[1].isNull }()
                 if isArray { return try onRight ? concatenate(a[0], a[1]) : concatenate(a[1], a[0]) }
                 let list = a[0].isNull ? [] : try items(a[0], "||")
-                return try array(onRight ? list + [a[1].jsonValue] : [a[1].jsonValue] + list)
+                return try array(onRight ? list + [element(a[1])] : [element(a[1])] + list)
             },
             make("array_position", 2...3, acceptsNull: true) { a in
                 guard !a[0].isNull else { return .null }
@@ -118,7 +118,7 @@ enum ArrayFunctions {
             },
             make("array_replace", 3...3, acceptsNull: true) { a in
                 guard !a[0].isNull else { return .null }
-                return try array(try items(a[0], "array_replace").map { try same($0, a[1]) ? a[2].jsonValue : $0 })
+                return try array(try items(a[0], "array_replace").map { try same($0, a[1]) ? element(a[2]) : $0 })
             },
             make("__array_overlap", 2...2) { a in
                 let left = flattened(try items(a[0], "&&")), right = flattened(try items(a[1], "&&"))
@@ -203,6 +203,17 @@ enum ArrayFunctions {
             let element = Value(json: item)
             if case .text = element, let target, target != .text { return try target.coerce(element) }
             return element
+        }
+    }
+
+    /// A value as an array element. What JSON holds exactly stays JSON (numbers, text,
+    /// booleans); timestamps, dates, UUIDs and intervals are kept as their text, as a `T[]`
+    /// column keeps them, so the array reads back as the values it was made of
+    /// (`(array_agg(ts))[1]` is a timestamp) and PG-wire sends it as `timestamp[]`, `date[]` ….
+    static func element(_ v: Value) -> JSONValue {
+        switch v {
+        case .timestamp, .date, .uuid, .interval: return .string(v.displayText)
+        default: return v.jsonValue
         }
     }
 

@@ -293,7 +293,10 @@ extension Planner {
             if ["coalesce", "nullif", "greatest", "least"].contains(f.name) { return arguments.contains { isArrayTyped($0, ctx) } }
             if f.name == "__array_subscript" { return true }  // `m[1]` of `m[1][2]`: a row of the array
             return ScalarFunction.resultTypes[f.name] == .array
-        case .column(let i): return ctx.aggregation == nil && i < ctx.scope.columns.count && ctx.scope.columns[i].type == .array
+        case .column(let i):
+            // Above an aggregation a column is a group key or an aggregate (`array_agg(x)`).
+            if let aggregation = ctx.aggregation { return Self.type(of: e, scope: ctx.scope, aggregation: aggregation) == .array }
+            return i < ctx.scope.columns.count && ctx.scope.columns[i].type == .array
         case .outer(let depth, let i):
             // A correlated reference (`WHERE x = t.tags[1]` in a subquery): the enclosing scope's column.
             var scope: Scope? = ctx.scope

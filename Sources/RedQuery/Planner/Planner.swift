@@ -324,6 +324,11 @@ final class Planner {
             case "btrim", "ltrim", "rtrim": return call.name
             case "date_part": return "date_part"
             case "json_build_object": return "json_build_object"
+            case "__subscript" where !call.arguments.isEmpty:
+                // `tags[1]` is `tags`, `(array_agg(x))[1]` `array_agg`, as PostgreSQL names them.
+                let inner = call.arguments[0]
+                if case .array = inner { return "array" }
+                return columnName(inner)
             case Parser.surfaceCast:
                 // `conrelid::regclass`: named as any cast is.
                 guard call.arguments.count == 2, case .literal(.text(let typeName)) = call.arguments[1] else { return "?column?" }
@@ -372,11 +377,14 @@ final class Planner {
     /// The elements' type of an array expression when the plan knows it before running, so
     /// PG-wire can describe it as `T[]`; nil when only the values could tell. Known only where
     /// the values are sure to fit: a `T[]` column or a cast to `T[]` (elements converted on the
-    /// way in), and arrays built from values JSON keeps exactly (integers, floats, booleans,
-    /// text: `ARRAY[…]` of one type, `array_agg` of a typed scalar). Every operand of an
+    /// way in), and arrays built from values an array keeps exactly (integers, floats, booleans,
+    /// text, numerics; timestamps, dates, UUIDs and intervals as their text): `ARRAY[…]` of one
+    /// type, `array_agg` of a typed scalar. Every operand of an
     /// operation on arrays must agree, or the answer is nil.
     static func elementType(of e: BoundExpr, scope: Scope, aggregation: AggregationState?) -> DataType? {
-        func faithful(_ t: DataType) -> DataType? { [.integer, .float, .boolean, .text].contains(t) ? t : nil }
+        // Element types an array keeps exactly: as JSON (numbers, text, booleans; numerics as
+        // numbers) or as their text (`ArrayFunctions.element`).
+        func faithful(_ t: DataType) -> DataType? { [.integer, .float, .boolean, .text, .decimal, .timestamp, .date, .uuid, .duration].contains(t) ? t : nil }
         /// The one element type every non-NULL operand has (`scalars`: operands that are elements).
         func agreed(_ arrays: [BoundExpr], scalars: [BoundExpr] = []) -> DataType? {
             /// NULL, and the empty array `'{}'`, fit any element type.

@@ -19,7 +19,7 @@ enum PGArrayCodec {
     /// Array type OID → element type OID, for the element types RedDB reads.
     static let elementOIDs: [Int32: Int32] = [
         1000: 16, 1001: 17, 1005: 21, 1007: 23, 1016: 20, 1028: 26, 1021: 700, 1022: 701, 1009: 25, 1015: 1043, 1014: 1042,
-        1231: 1700, 2951: 2950, 1115: 1114, 1185: 1184, 1182: 1082, 1183: 1083, 199: 114, 3807: 3802,
+        1231: 1700, 2951: 2950, 1115: 1114, 1185: 1184, 1182: 1082, 1183: 1083, 1187: 1186, 199: 114, 3807: 3802,
     ]
 
     /// `int2vector` and `oidvector` (catalog columns): arrays in binary, space-separated in text.
