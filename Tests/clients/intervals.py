@@ -31,5 +31,10 @@ with psycopg.connect(host="127.0.0.1", port=port, dbname=dbname, user=user, auto
     out["arithmetic"] = [moved.isoformat(), str(between)]
     cur = conn.execute("SELECT sum(length), avg(length) FROM py_intervals WHERE id < 3")
     out["aggregates"] = [str(v) for v in cur.fetchone()]
+    for binary in (False, True):
+        with conn.cursor(binary=binary) as cur:
+            # EXTRACT is numeric (a Decimal), date_part double precision (a float)
+            cur.execute("SELECT extract(year FROM date '2024-05-01'), extract(day FROM interval '3 days'), date_part('year', date '2024-05-01')")
+            out["extract_binary" if binary else "extract_text"] = [repr(v) for v in cur.fetchone()]
     conn.execute("DROP TABLE py_intervals")
 print(json.dumps(out, sort_keys=True))

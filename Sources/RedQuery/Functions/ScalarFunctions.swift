@@ -45,7 +45,7 @@ struct ScalarFunction: Sendable {
         "array_remove": .array, "array_replace": .array, "__array_slice": .array, "__array_cast": .array, "__array_rows": .array,
         "to_char": .text, "to_date": .date, "to_timestamp": .timestamp, "make_date": .date, "make_timestamp": .timestamp,
         "make_timestamptz": .timestamp, "date_bin": .timestamp, "isfinite": .boolean, "clock_timestamp": .timestamp,
-        "age": .duration, "justify_days": .duration, "justify_hours": .duration, "justify_interval": .duration, "make_interval": .duration,
+        "extract": .decimal, "date_part": .float, "age": .duration, "justify_days": .duration, "justify_hours": .duration, "justify_interval": .duration, "make_interval": .duration,
     ]
 
     /// Functions whose first argument must be text (a number there is 42883, as in PostgreSQL).
@@ -322,7 +322,20 @@ struct ScalarFunction: Sendable {
         // Time
         add(["now", "current_timestamp", "transaction_timestamp", "statement_timestamp"], 0...0) { _, c in .timestamp(c.now) }
         add(["current_date"], 0...0) { _, c in try DataType.date.coerce(.timestamp(c.now)) }
-        add(["date_part", "extract"], 2...2) { a, _ in try TimeFunctions.datePart(text(a[0]).lowercased(), a[1]) }
+        add(["date_part"], 2...2) { a, _ in
+            let part = try TimeFunctions.datePart(text(a[0]).lowercased(), a[1])
+            if case .integer(let i) = part { return .float(Double(i)) }
+            return part
+        }
+        // EXTRACT is numeric in PostgreSQL (since 14), date_part double precision; an infinite
+        // epoch stays a float (numeric's Infinity).
+        add(["extract"], 2...2) { a, _ in
+            switch try TimeFunctions.datePart(text(a[0]).lowercased(), a[1]) {
+            case .integer(let i): return .decimal(try Decimal4.from(integer: i))
+            case .float(let d) where d.isFinite: return .decimal(try Decimal4.from(double: d))
+            case let other: return other
+            }
+        }
         add(["date_trunc"], 2...2) { a, _ in try TimeFunctions.dateTrunc(text(a[0]).lowercased(), a[1]) }
         add(["time_bucket"], 2...2) { a, _ in
             let width = try TimeFunctions.strideMilliseconds(a[0])

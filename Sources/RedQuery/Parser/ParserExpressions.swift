@@ -522,7 +522,7 @@ extension Parser {
                     let field: Expr
                     if case .column(let p) = first { field = .literal(.text(p.joined(separator: "."))) } else { field = first }
                     call.arguments = [field, try parseExpression()]
-                    call.name = "date_part"
+                    call.name = name == "extract" ? "extract" : "date_part"  // extract is numeric, date_part float8
                 } else if (name == "substring" || name == "substr"), isKeyword("from") || isKeyword("for") {
                     var start: Expr = .literal(.integer(1))
                     var length: Expr?

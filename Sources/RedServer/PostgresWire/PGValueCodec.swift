@@ -151,6 +151,14 @@ enum PGValueCodec {
         case (PGType.float8.oid, .decimal(let d)): buffer.writeInteger((Double(d) / Decimal4.scale).bitPattern)
         case (PGType.numeric.oid, .decimal(let d)): writeNumeric(d, into: &buffer)
         case (PGType.numeric.oid, .integer(let i)): writeNumeric(try Decimal4.from(integer: i), into: &buffer)
+        case (PGType.numeric.oid, .float(let d)):
+            // numeric's NaN and infinities (sign word 0xC000, 0xD000, 0xF000), else the value at four places.
+            guard d.isFinite else {
+                buffer.writeInteger(Int16(0)); buffer.writeInteger(Int16(0))
+                buffer.writeInteger(UInt16(d.isNaN ? 0xC000 : (d > 0 ? 0xD000 : 0xF000))); buffer.writeInteger(Int16(0))
+                return
+            }
+            writeNumeric(try Decimal4.from(double: d), into: &buffer)
         case (PGType.bytea.oid, .blob(let bytes)): buffer.writeBytes(bytes)
         case (PGType.jsonb.oid, .json(let j)): buffer.writeInteger(UInt8(1)); buffer.writeString(j.text)
         case (PGType.json.oid, .json(let j)): buffer.writeString(j.text)
