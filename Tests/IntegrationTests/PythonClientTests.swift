@@ -73,7 +73,8 @@ import Testing
     }
 
     /// psycopg sends `timedelta` parameters (text and binary) and reads intervals back as
-    /// `timedelta` in both formats, and EXTRACT as a Decimal, date_part as a float
+    /// `timedelta` in both formats, copies them in binary with PostgreSQL's column types, and
+    /// reads EXTRACT as a Decimal, date_part as a float
     /// (`Tests/clients/intervals.py`); the expected line is what the script prints against
     /// PostgreSQL 15.
     @Test func intervalsRoundTripThroughPsycopg() async throws {
@@ -90,7 +91,7 @@ import Testing
         let script = URL(fileURLWithPath: Self.script).deletingLastPathComponent().appendingPathComponent("intervals.py").path
         let run = try Self.python([script, String(server.pgPort), "reddb", "tester"])
         #expect(run.status == 0, "\(run.stderr)")
-        let expected = #"{"aggregates": ["1 day, 0:30:00.000500", "12:15:00.000250"], "arithmetic": ["2024-02-01T10:00:30", "59 days, 12:00:00"], "extract_binary": ["Decimal('2024')", "Decimal('3')", "2024.0"], "extract_text": ["Decimal('2024')", "Decimal('3')", "2024.0"], "longer_than_an_hour": [1, 3], "rows_binary": [[1, "1 day, 2:00:00.000500", "timedelta"], [2, "-1 day, 22:30:00", "timedelta"], [3, "32 days, 0:00:00", "timedelta"]], "rows_text": [[1, "1 day, 2:00:00.000500", "timedelta"], [2, "-1 day, 22:30:00", "timedelta"], [3, "32 days, 0:00:00", "timedelta"]]}"#
+        let expected = #"{"aggregates": ["1 day, 0:30:00.000500", "12:15:00.000250"], "arithmetic": ["2024-02-01T10:00:30", "59 days, 12:00:00"], "copied": "2 days, 0:00:05", "extract_binary": ["Decimal('2024')", "Decimal('3')", "2024.0"], "extract_text": ["Decimal('2024')", "Decimal('3')", "2024.0"], "longer_than_an_hour": [1, 3], "rows_binary": [[1, "1 day, 2:00:00.000500", "timedelta"], [2, "-1 day, 22:30:00", "timedelta"], [3, "32 days, 0:00:00", "timedelta"]], "rows_text": [[1, "1 day, 2:00:00.000500", "timedelta"], [2, "-1 day, 22:30:00", "timedelta"], [3, "32 days, 0:00:00", "timedelta"]]}"#
         #expect(run.stdout.split(separator: "\n").last.map(String.init) == expected)
     }
 }

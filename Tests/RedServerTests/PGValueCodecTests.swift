@@ -52,7 +52,12 @@ import Testing
         #expect(try decode([0, 0, 0, 0, 0, 0, 0, 0], 1114) == .timestamp(946_684_800_000))
         #expect(try decode([1] + Array(#"{"a":1}"#.utf8), 3802) == .json(try JSONValue.parse(#"{"a":1}"#)))
         #expect(try decode(Array("7".utf8), 25, inferred: .integer) == .integer(7))
-        #expect(throws: RedError.self) { try decode([0, 1], 20) }  // wrong length
+        // Integers and floats by their length (a binary COPY into an INT column may send int4).
+        #expect(try decode([0, 0, 0, 42], 20) == .integer(42))
+        #expect(try decode([0xFF, 0xFE], 23) == .integer(-2))
+        #expect(try decode(Array(withUnsafeBytes(of: Float(2.5).bitPattern.bigEndian, Array.init)), 701) == .float(2.5))
+        #expect(throws: RedError.self) { try decode([0, 1, 2], 20) }  // no integer has 3 bytes
+        #expect(throws: RedError.self) { try decode([0, 1], 700) }
         #expect(throws: RedError.self) { try decode([1, 2, 3], 600) }  // unknown type
     }
 

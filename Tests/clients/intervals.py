@@ -31,6 +31,13 @@ with psycopg.connect(host="127.0.0.1", port=port, dbname=dbname, user=user, auto
     out["arithmetic"] = [moved.isoformat(), str(between)]
     cur = conn.execute("SELECT sum(length), avg(length) FROM py_intervals WHERE id < 3")
     out["aggregates"] = [str(v) for v in cur.fetchone()]
+    # Binary COPY with the types PostgreSQL gives the columns (INT is int4 there)
+    with conn.cursor() as cur:
+        with cur.copy("COPY py_intervals (id, length) FROM STDIN (FORMAT BINARY)") as copy:
+            copy.set_types(["int4", "interval"])
+            copy.write_row((4, datetime.timedelta(days=2, seconds=5)))
+        cur.execute("SELECT length FROM py_intervals WHERE id = 4")
+        out["copied"] = str(cur.fetchone()[0])
     for binary in (False, True):
         with conn.cursor(binary=binary) as cur:
             # EXTRACT is numeric (a Decimal), date_part double precision (a float)

@@ -252,21 +252,25 @@ enum PGValueCodec {
         case 16:
             guard length == 1, let b = bytes.readInteger(as: UInt8.self) else { throw bad() }
             return .boolean(b != 0)
-        case 21:
-            guard length == 2, let v = bytes.readInteger(as: Int16.self) else { throw bad() }
-            return .integer(Int64(v))
-        case 23, 26:
-            guard length == 4, let v = bytes.readInteger(as: Int32.self) else { throw bad() }
-            return .integer(oid == 26 ? Int64(UInt32(bitPattern: v)) : Int64(v))
-        case 20:
-            guard length == 8, let v = bytes.readInteger(as: Int64.self) else { throw bad() }
-            return .integer(v)
-        case 700:
+        case 20, 21, 23:
+            // By its length: RedDB's integers are all int8, so a binary COPY into an INT column
+            // (int4 in PostgreSQL, and to a client that set the types so) may carry any width.
+            switch length {
+            case 2: return .integer(Int64(bytes.readInteger(as: Int16.self)!))
+            case 4: return .integer(Int64(bytes.readInteger(as: Int32.self)!))
+            case 8: return .integer(bytes.readInteger(as: Int64.self)!)
+            default: throw bad()
+            }
+        case 26:
             guard length == 4, let v = bytes.readInteger(as: UInt32.self) else { throw bad() }
-            return .float(Double(Float(bitPattern: v)))
-        case 701:
-            guard length == 8, let v = bytes.readInteger(as: UInt64.self) else { throw bad() }
-            return .float(Double(bitPattern: v))
+            return .integer(Int64(v))
+        case 700, 701:
+            // float4 or float8 by its length, as for integers (a REAL column is float8 here).
+            switch length {
+            case 4: return .float(Double(Float(bitPattern: bytes.readInteger(as: UInt32.self)!)))
+            case 8: return .float(Double(bitPattern: bytes.readInteger(as: UInt64.self)!))
+            default: throw bad()
+            }
         case 1700: return .decimal(try readNumeric(&bytes))
         case 17: return .blob(bytes.readBytes(length: length) ?? [])
         case 114: return .json(try JSONValue.parse(bytes.readString(length: length) ?? ""))
