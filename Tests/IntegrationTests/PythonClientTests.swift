@@ -24,19 +24,21 @@ import Testing
         return (process.terminationStatus, String(decoding: stdout, as: UTF8.self), String(decoding: stderr, as: UTF8.self))
     }
 
-    static var clientsAvailable: Bool {
-        (try? python(["-c", "import psycopg, django, sqlalchemy"]).status) == 0
+    /// Whether the Python `modules` import; when not, a notice (the test is skipped), or a
+    /// failure when REDDB_REQUIRE_PYTHON_CLIENTS=1 says they must be there.
+    static func available(_ modules: [String], for test: String) -> Bool {
+        if (try? python(["-c", "import " + modules.joined(separator: ", ")]).status) == 0 { return true }
+        let names = modules.joined(separator: ", ")
+        if ProcessInfo.processInfo.environment["REDDB_REQUIRE_PYTHON_CLIENTS"] == "1" {
+            Issue.record("\(names) missing (scripts/install-python-clients)")
+        } else {
+            print("notice: \(names) not installed; skipping \(test)")
+        }
+        return false
     }
 
     @Test func djangoAndSQLAlchemyIntrospectTheSchema() async throws {
-        guard Self.clientsAvailable else {
-            if ProcessInfo.processInfo.environment["REDDB_REQUIRE_PYTHON_CLIENTS"] == "1" {
-                Issue.record("psycopg, Django or SQLAlchemy is missing (scripts/install-python-clients)")
-            } else {
-                print("notice: psycopg, Django or SQLAlchemy not installed; skipping PythonClientTests")
-            }
-            return
-        }
+        guard Self.available(["psycopg", "django", "sqlalchemy"], for: "djangoAndSQLAlchemyIntrospectTheSchema") else { return }
         let server = try ServerProcess()
         defer { server.remove() }
         try await PostgresClientTests.withConnection(server) { conn in
@@ -78,14 +80,7 @@ import Testing
     /// (`Tests/clients/intervals.py`); the expected line is what the script prints against
     /// PostgreSQL 15.
     @Test func intervalsRoundTripThroughPsycopg() async throws {
-        guard (try? Self.python(["-c", "import psycopg"]).status) == 0 else {
-            if ProcessInfo.processInfo.environment["REDDB_REQUIRE_PYTHON_CLIENTS"] == "1" {
-                Issue.record("psycopg is missing (scripts/install-python-clients)")
-            } else {
-                print("notice: psycopg not installed; skipping intervalsRoundTripThroughPsycopg")
-            }
-            return
-        }
+        guard Self.available(["psycopg"], for: "intervalsRoundTripThroughPsycopg") else { return }
         let server = try ServerProcess()
         defer { server.remove() }
         let script = URL(fileURLWithPath: Self.script).deletingLastPathComponent().appendingPathComponent("intervals.py").path

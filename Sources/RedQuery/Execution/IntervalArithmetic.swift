@@ -14,7 +14,8 @@ enum IntervalArithmetic {
     @inline(__always)
     static func applies(_ l: Value, _ r: Value) -> Bool {
         switch (l, r) {
-        case (.interval, _), (_, .interval), (.timestamp, .timestamp), (.timestamp, .text), (.text, .timestamp): return true
+        case (.interval, _), (_, .interval), (.timestamp, .timestamp), (.timestamp, .text), (.text, .timestamp),
+             (.timestamp, .date), (.date, .timestamp): return true
         default: return false
         }
     }
@@ -38,6 +39,8 @@ enum IntervalArithmetic {
             if op == "+" || op == "-" { return try apply(op, .timestamp(Int64(d) * CalendarMath.millisecondsPerDay), r) }
         case let (.interval, .date(d)) where op == "+": return try apply(op, .timestamp(Int64(d) * CalendarMath.millisecondsPerDay), l)
         case let (.timestamp(a), .timestamp(b)) where op == "-": return .interval(try Interval.between(a, b))
+        case let (.timestamp(a), .date(d)) where op == "-": return .interval(try Interval.between(a, Int64(d) * CalendarMath.millisecondsPerDay))
+        case let (.date(d), .timestamp(b)) where op == "-": return .interval(try Interval.between(Int64(d) * CalendarMath.millisecondsPerDay, b))
         case let (.interval(i), .text(s)):
             if op == "+" || op == "-" { return try apply(op, l, .interval(try Interval.parse(s))) }
             return try apply(op, l, try Arithmetic.number(fromText: s))
@@ -47,6 +50,7 @@ enum IntervalArithmetic {
         case let (.timestamp, .text(s)) where op == "+": return try apply(op, l, .interval(try Interval.parse(s)))
         case let (.timestamp, .text(s)) where op == "-": return try apply(op, l, try DataType.timestamp.coerce(.text(s)))
         case let (.text(s), .timestamp) where op == "+": return try apply(op, .interval(try Interval.parse(s)), r)
+        case let (.text(s), .timestamp) where op == "-": return try apply(op, try DataType.timestamp.coerce(.text(s)), r)
         case let (.interval(i), n) where n.doubleValue != nil:
             if op == "*" { return .interval(try i.multiplied(by: n.doubleValue!)) }
             if op == "/" { return .interval(try i.divided(by: n.doubleValue!)) }

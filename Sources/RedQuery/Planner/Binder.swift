@@ -333,7 +333,7 @@ extension Planner {
         case (.duration, .duration): return op == "+" || op == "-" ? .duration : nil
         case (.duration, _) where numeric.contains(b), (_, .duration) where numeric.contains(a): return op == "*" || op == "/" ? .duration : nil
         case (_, .duration) where moments.contains(a), (.duration, _) where moments.contains(b): return op == "+" || op == "-" ? .timestamp : nil
-        case (.timestamp, .timestamp): return op == "-" ? .duration : nil
+        case (.timestamp, .timestamp), (.timestamp, .date), (.date, .timestamp): return op == "-" ? .duration : nil
         default: return nil
         }
     }
