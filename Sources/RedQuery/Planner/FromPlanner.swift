@@ -322,8 +322,8 @@ extension Planner {
             let qualifier = alias ?? "generate_series"
             guard names.count <= 1 else { throw RedError(.invalidColumnReference, "table \"\(qualifier)\" has 1 column available but \(names.count) columns specified") }
             // Timestamps (or dates) stepped by an interval are a series of timestamps, as in PostgreSQL.
-            let startType = staticType(arguments[0], ctx)
-            let type: DataType = startType == .timestamp || startType == .date ? .timestamp : .integer
+            let types = arguments.map { staticType($0, ctx) }
+            let type: DataType = types.contains(.timestamp) || types.contains(.date) || types.contains(.duration) ? .timestamp : .integer
             return GenerateSeriesNode(arguments: arguments, column: ScopeColumn(qualifier: qualifier, name: names.first ?? alias ?? "generate_series", type: type))
         case .join, .joinUsing:
             preconditionFailure("joins are handled by buildTree")

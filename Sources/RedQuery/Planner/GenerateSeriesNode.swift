@@ -21,7 +21,9 @@ final class GenerateSeriesNode: PlanNode, @unchecked Sendable {
         let eval = context.evaluation(outerRows)
         let values = try arguments.map { try eval.evaluate($0, []) }
         if values.contains(where: \.isNull) { return ArrayIterator([]) }
-        if Self.isMoment(values[0]) || Self.isMoment(values[1]) { return try timestamps(values, context) }
+        if Self.isMoment(values[0]) || Self.isMoment(values[1]) || { if case .interval? = values.dropFirst(2).first { return true }; return false }() {
+            return try timestamps(values, context)
+        }
         func integer(_ v: Value) throws -> Int64 {
             guard case .integer(let i) = try DataType.integer.coerce(v) else { throw RedError(.datatypeMismatch, "generate_series needs integers") }
             return i
