@@ -27,14 +27,3 @@ public enum DurationText {
         return Int64(ms.rounded())
     }
 }
-
-extension DurationText {
-    /// An interval's milliseconds from their `Double` total (`'1e300 s'`, `'nan s'` …):
-    /// 22008 "interval out of range" unless finite and within `Int64`.
-    public static func intervalMilliseconds(_ value: Double) throws -> Int64 {
-        guard let milliseconds = Int64(exactly: value.rounded(.towardZero)) else {  // nil for NaN, ±∞ and beyond Int64
-            throw RedError(.datetimeFieldOverflow, "interval out of range")
-        }
-        return milliseconds
-    }
-}

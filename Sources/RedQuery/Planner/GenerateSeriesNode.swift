@@ -21,9 +21,7 @@ final class GenerateSeriesNode: PlanNode, @unchecked Sendable {
         let eval = context.evaluation(outerRows)
         let values = try arguments.map { try eval.evaluate($0, []) }
         if values.contains(where: \.isNull) { return ArrayIterator([]) }
-        if Self.isMoment(values[0]) || Self.isMoment(values[1]) || { if case .interval? = values.dropFirst(2).first { return true }; return false }() {
-            return try timestamps(values, context)
-        }
+        if values.contains(where: Self.isTemporal) { return try timestamps(values, context) }
         func integer(_ v: Value) throws -> Int64 {
             guard case .integer(let i) = try DataType.integer.coerce(v) else { throw RedError(.datatypeMismatch, "generate_series needs integers") }
             return i
@@ -46,9 +44,10 @@ final class GenerateSeriesNode: PlanNode, @unchecked Sendable {
         }
     }
 
-    static func isMoment(_ v: Value) -> Bool {
+    /// A timestamp, a date or an interval among the arguments makes a timestamp series.
+    static func isTemporal(_ v: Value) -> Bool {
         switch v {
-        case .timestamp, .date: return true
+        case .timestamp, .date, .interval: return true
         default: return false
         }
     }
