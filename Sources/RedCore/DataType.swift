@@ -65,6 +65,23 @@ public enum DataType: String, Sendable, Hashable, Codable, CaseIterable {
         }
     }
 
+    /// PostgreSQL's `typname` for the type as RedDB stores it (integers are all `int8`, JSON is
+    /// `jsonb`, DURATION is `interval`): what names a cast's column (`1.5::numeric` is `numeric`),
+    /// as PostgreSQL names it.
+    public var postgresName: String {
+        if self == .time || self == .array { return rawValue }
+        switch valueType {
+        case .integer: return "int8"
+        case .float: return "float8"
+        case .decimal: return "numeric"
+        case .boolean: return "bool"
+        case .blob: return "bytea"
+        case .json: return "jsonb"
+        case .duration: return "interval"
+        default: return valueType.rawValue
+        }
+    }
+
     /// The name shown in catalogs and error messages.
     public var sqlName: String {
         switch self {

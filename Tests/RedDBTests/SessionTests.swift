@@ -24,6 +24,14 @@ import RedDB
         #expect(try await b.execute("SELECT count(*) FROM t").rows == [[.integer(1)]])
     }
 
+    /// A cast's column is named after what it casts, else after PostgreSQL's name for the
+    /// type (as PostgreSQL 15 names them, integers being int8 here).
+    @Test func castColumnsAreNamedAsPostgreSQLNamesThem() async throws {
+        let s = try await Database.inMemory().session()
+        let result = try await s.execute("SELECT 1::bigint, 1.5::numeric, 1.5::float, 't'::boolean, '1 day'::interval, '{}'::jsonb, '10:00'::time, now()::date")
+        #expect(result.columns.map(\.name) == ["int8", "numeric", "float8", "bool", "interval", "jsonb", "time", "now"])
+    }
+
     @Test func schemaChangesReachEverySessionAtTheRightSnapshot() async throws {
         let db = try await Database.inMemory()
         let a = db.session(), b = db.session()

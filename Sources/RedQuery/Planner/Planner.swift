@@ -340,7 +340,7 @@ final class Planner {
             // As PostgreSQL names a cast: after what it casts (`id::text` is `id`, `now()::date`
             // is `now`), else after the type.
             let name = columnName(inner)
-            return name == "?column?" ? type.rawValue : name
+            return name == "?column?" ? type.postgresName : name
         case .caseWhen: return "case"
         case .exists: return "exists"
         case .subquery(let q):
