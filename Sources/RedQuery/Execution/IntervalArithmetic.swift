@@ -41,7 +41,7 @@ enum IntervalArithmetic {
         case let (.timestamp(a), .timestamp(b)) where op == "-": return .interval(try Interval.between(a, b))
         case let (.timestamp(a), .date(d)) where op == "-": return .interval(try Interval.between(a, Int64(d) * CalendarMath.millisecondsPerDay))
         case let (.date(d), .timestamp(b)) where op == "-": return .interval(try Interval.between(Int64(d) * CalendarMath.millisecondsPerDay, b))
-        case let (.interval(i), .text(s)):
+        case let (.interval, .text(s)):
             if op == "+" || op == "-" { return try apply(op, l, .interval(try Interval.parse(s))) }
             return try apply(op, l, try Arithmetic.number(fromText: s))
         case let (.text(s), .interval(i)):
