@@ -97,7 +97,8 @@ public enum CalendarMath {
         "\(pad(astronomical || c.year > 0 ? c.year : 1 - c.year, 4))-\(pad(c.month, 2))-\(pad(c.day, 2))"
     }
 
-    private static func clockText(_ millisOfDay: Int64) -> String {
+    /// `HH:MM:SS` of a time of day (whole seconds, as RedDB's TIME keeps them).
+    public static func clockText(_ millisOfDay: Int64) -> String {
         let seconds = millisOfDay / 1000
         return "\(pad(Int(seconds / 3600), 2)):\(pad(Int(seconds / 60 % 60), 2)):\(pad(Int(seconds % 60), 2))"
     }

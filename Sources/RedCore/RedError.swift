@@ -70,6 +70,8 @@ public struct RedError: Error, Sendable, Equatable, CustomStringConvertible {
         case undefinedColumn = "undefined_column"
         /// A column name resolves to more than one column.
         case ambiguousColumn = "ambiguous_column"
+        /// An operator or function call that several candidates would fit (`time + time`).
+        case ambiguousFunction = "ambiguous_function"
         /// A function (with these arguments) does not exist.
         case undefinedFunction = "undefined_function"
         /// An index, view or other named object does not exist.
@@ -182,6 +184,7 @@ public struct RedError: Error, Sendable, Equatable, CustomStringConvertible {
             case .syntaxError: return "42601"
             case .undefinedColumn: return "42703"
             case .ambiguousColumn: return "42702"
+            case .ambiguousFunction: return "42725"
             case .undefinedFunction: return "42883"
             case .undefinedObject: return "42704"
             case .uniqueViolation: return "23505"

@@ -60,3 +60,40 @@ enum IntervalArithmetic {
         throw RedError(.undefinedFunction, "operator does not exist: \(l.kindName) \(op) \(r.kindName)")
     }
 }
+
+extension IntervalArithmetic {
+    /// The function the binder calls for `+`/`-` with a TIME operand (TIME is held as its
+    /// text, so the plan's types, not the values, tell it apart).
+    static let timeOfDay = "__time_arithmetic"
+
+    /// `time ± interval` (the interval's time part, wrapped around midnight, as PostgreSQL adds
+    /// it; its days and months do nothing), `time - time` (an interval) and `date + time` (a
+    /// timestamp).
+    static let timeOfDayFunction = ScalarFunction(name: timeOfDay, arity: 3...3, acceptsNull: false, isDeterministicWithinStatement: true) { a, _ in
+        guard case .text(let op) = a[0] else { throw RedError(.internalError, "\(timeOfDay) needs an operator") }
+        func clock(_ v: Value) -> Int64? {
+            guard case .text(let s) = v else { return nil }
+            return CalendarMath.parseTimeOfDay(s.trimmingSpaces()[...])
+        }
+        if op == "-", let x = clock(a[1]), let y = clock(a[2]) { return .interval(try Interval(milliseconds: x - y)) }
+        let time: Int64, other: Value
+        if let t = clock(a[1]) {
+            (time, other) = (t, a[2])
+        } else if op == "+", let t = clock(a[2]) {
+            (time, other) = (t, a[1])
+        } else {
+            throw RedError(.invalidDatetimeFormat, "invalid input syntax for type time: \"\(a[1].displayText)\"")
+        }
+        if op == "+", case .date(let d) = other {  // date + time: the timestamp
+            return .timestamp(try CalendarMath.checkedTimestamp(Int64(d) * CalendarMath.millisecondsPerDay, plus: time))
+        }
+        guard case .interval(let step) = try DataType.duration.coerce(other) else {
+            throw RedError(.undefinedFunction, "operator does not exist: time \(op) \(other.kindName)")
+        }
+        let day = CalendarMath.millisecondsPerDay
+        let delta = Interval.roundedMilliseconds(step.microseconds) % day
+        var moved = (op == "+" ? time + delta : time - delta) % day
+        if moved < 0 { moved += day }
+        return .text(CalendarMath.clockText(moved))
+    }
+}

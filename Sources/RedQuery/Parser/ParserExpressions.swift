@@ -384,7 +384,7 @@ extension Parser {
                     try expectSymbol("]")
                     guard nested else { return .array(items) }
                     return .function(FunctionCall(name: ArrayFunctions.multidimensional, arguments: [.array(items)], distinct: false, star: false))
-                case "date", "timestamp", "uuid", "json", "interval" where isStringToken(ahead: 1):
+                case "date", "time", "timestamp", "uuid", "json", "interval" where isStringToken(ahead: 1):
                     advance()
                     guard case .string(let s) = current.kind else { throw unexpected() }
                     advance()

@@ -146,6 +146,15 @@ extension Planner {
             let numeric: Set<DataType> = [.integer, .float, .decimal]
             if case .parameter(let n) = l, numeric.contains(staticType(r, ctx)) { noteParameterType(n, staticType(r, ctx)) }
             if case .parameter(let n) = r, numeric.contains(staticType(l, ctx)) { noteParameterType(n, staticType(l, ctx)) }
+            // TIME is held as text, so its arithmetic is chosen here, by the declared types.
+            if op == "+" || op == "-", isTimeTyped(l, ctx) || isTimeTyped(r, ctx) {
+                let bothTimes = isTimeTyped(l, ctx) && isTimeTyped(r, ctx)
+                if bothTimes, op == "+" { throw RedError(.ambiguousFunction, "operator is not unique: time + time") }
+                let call = BoundExpr.function(IntervalArithmetic.timeOfDayFunction, [.constant(.text(op)), l, r])
+                // time - time is an interval, date + time a timestamp, time ± interval a time.
+                let onDate = op == "+" && (staticType(l, ctx) == .date || staticType(r, ctx) == .date)
+                return .cast(call, bothTimes ? .duration : (onDate ? .timestamp : .time))
+            }
             return .arithmetic(op, l, r)
         default:
             try checkComparable(l, r, op, ctx)
@@ -283,6 +292,15 @@ extension Planner {
             }
         }
         return .quantified(op, value, all: all, .array(array))
+    }
+
+    /// A TIME value by its declared type: a TIME column or a cast to TIME.
+    func isTimeTyped(_ e: BoundExpr, _ ctx: BindingContext) -> Bool {
+        switch e {
+        case .cast(_, .time): return true
+        case .column(let i): return ctx.aggregation == nil && i < ctx.scope.columns.count && ctx.scope.columns[i].type == .time
+        default: return false
+        }
     }
 
     /// An ARRAY value: a column declared `TEXT[]`/`ARRAY`, an `ARRAY[…]` constructor or a cast to an array.
