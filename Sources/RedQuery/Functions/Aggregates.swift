@@ -109,9 +109,9 @@ struct Accumulator {
             default: throw RedError(.undefinedFunction, "function \(call.kind == .sum ? "sum" : "avg")(\(v.kindName)) does not exist")
             }
         case .min:
-            if extreme.isNull || Self.replaces(v, extreme, Value.sortCompare(v, extreme) < 0) { extreme = v }
+            if extreme.isNull || Self.replaces(v, order: Value.sortCompare(v, extreme), wanted: -1) { extreme = v }
         case .max:
-            if extreme.isNull || Self.replaces(v, extreme, Value.sortCompare(v, extreme) > 0) { extreme = v }
+            if extreme.isNull || Self.replaces(v, order: Value.sortCompare(v, extreme), wanted: 1) { extreme = v }
         case .first: if count == 1 { extreme = v }
         case .last: extreme = v
         case .stringAgg:
@@ -163,13 +163,13 @@ struct Accumulator {
         }
     }
 
-    /// Whether `v` takes the extreme's place: when it is beyond it, or, for intervals, equal
-    /// to it (PostgreSQL's interval min/max keep the later of equal values, and equal
-    /// intervals can differ: `1 mon` and `30 days`).
-    static func replaces(_ v: Value, _ extreme: Value, _ beyond: Bool) -> Bool {
-        if beyond { return true }
-        guard case .interval = v else { return false }
-        return Value.sortCompare(v, extreme) == 0
+    /// Whether `v`, ordered `order` against the extreme, takes its place: when it lies the
+    /// `wanted` way (-1 for min, 1 for max), or, for intervals, equal (PostgreSQL's interval
+    /// min/max keep the later of equal values, and equal intervals can differ: `1 mon`, `30 days`).
+    static func replaces(_ v: Value, order: Int, wanted: Int) -> Bool {
+        if order.signum() == wanted { return true }
+        guard order == 0, case .interval = v else { return false }
+        return true
     }
 
     mutating func addInterval(_ i: Interval) {

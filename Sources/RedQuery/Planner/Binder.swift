@@ -147,8 +147,9 @@ extension Planner {
             if case .parameter(let n) = l, numeric.contains(staticType(r, ctx)) { noteParameterType(n, staticType(r, ctx)) }
             if case .parameter(let n) = r, numeric.contains(staticType(l, ctx)) { noteParameterType(n, staticType(l, ctx)) }
             // TIME is held as text, so its arithmetic is chosen here, by the declared types.
-            if op == "+" || op == "-", isTimeTyped(l, ctx) || isTimeTyped(r, ctx) {
-                let bothTimes = isTimeTyped(l, ctx) && isTimeTyped(r, ctx)
+            let (leftTime, rightTime) = (isTimeTyped(l, ctx), isTimeTyped(r, ctx))
+            if op == "+" || op == "-", leftTime || rightTime {
+                let bothTimes = leftTime && rightTime
                 if bothTimes, op == "+" { throw RedError(.ambiguousFunction, "operator is not unique: time + time") }
                 let call = BoundExpr.function(IntervalArithmetic.timeOfDayFunction, [.constant(.text(op)), l, r])
                 // time - time is an interval, date + time a timestamp, time ± interval a time.

@@ -93,8 +93,8 @@ struct PGType: Equatable, Sendable {
 /// Binary layouts (big-endian): bool 1 byte; int2/4/8; float4/8 IEEE bits;
 /// numeric = `ndigits, weight, sign, dscale` (Int16 each) + base-10000 digits;
 /// timestamp = Int64 microseconds since 2000-01-01; date = Int32 days since
-/// 2000-01-01; interval = Int64 microseconds, Int32 days, Int32 months; uuid 16 bytes; jsonb = version byte 1 + JSON text; text, json,
-/// bytea raw bytes.
+/// 2000-01-01; interval = Int64 microseconds, Int32 days, Int32 months; uuid 16 bytes;
+/// jsonb = version byte 1 + JSON text; text, json, bytea raw bytes.
 enum PGValueCodec {
     /// Days from 1970-01-01 to PostgreSQL's epoch 2000-01-01.
     static let postgresEpochDays: Int64 = 10_957
