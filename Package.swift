@@ -36,6 +36,8 @@ let package = Package(
         .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
         // Test-only HTTP client for the integration tests.
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        // `red mcp`: the Model Context Protocol server (JSON-RPC lifecycle, tool calls).
+        .package(url: "https://github.com/modelcontextprotocol/swift-sdk", from: "0.12.1"),
     ],
     targets: [
         .target(name: "RedCore", swiftSettings: strict),
@@ -101,6 +103,15 @@ let package = Package(
                 .product(name: "SwiftASN1", package: "swift-asn1"),
             ],
             swiftSettings: strict),
+        // `red mcp`: RedDB's tools for AI agents over the Model Context Protocol (stdio).
+        .target(
+            name: "RedMCP",
+            dependencies: [
+                "RedCore", "RedEngine", "RedQuery", "RedDB",
+                .product(name: "MCP", package: "swift-sdk"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict),
         // The Swift driver: red://, grpc://, http://, memory:// and file:// behind one API.
         .target(
             name: "RedClient",
@@ -130,7 +141,7 @@ let package = Package(
         .executableTarget(
             name: "red",
             dependencies: [
-                "RedDB", "RedServer", "RedReplication", "RedBench", "RedClient",
+                "RedDB", "RedServer", "RedReplication", "RedBench", "RedClient", "RedMCP",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -185,6 +196,10 @@ let package = Package(
             dependencies: ["RedCore", "RedAI", "RedDB", "AITestSupport"],
             swiftSettings: strict),
         .testTarget(name: "RedWireTests", dependencies: ["RedCore", "RedWire"], swiftSettings: strict),
+        .testTarget(
+            name: "RedMCPTests",
+            dependencies: ["RedCore", "RedDB", "RedMCP", .product(name: "MCP", package: "swift-sdk")],
+            swiftSettings: strict),
         .testTarget(
             name: "RedReplicationTests",
             dependencies: ["RedCore", "RedStorage", "RedEngine", "RedDB", "RedReplication", .product(name: "Logging", package: "swift-log"),

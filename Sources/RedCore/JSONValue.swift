@@ -72,6 +72,15 @@ public enum JSONValue: Sendable, Hashable {
         return members.last(where: { $0.0 == key })?.1
     }
 
+    /// An integer or float as a Double, or nil for anything else.
+    public var number: Double? {
+        switch self {
+        case .integer(let i): return Double(i)
+        case .float(let d): return d
+        default: return nil
+        }
+    }
+
     /// Compact JSON text, keys in stored order.
     public var text: String { String(decoding: utf8, as: UTF8.self) }
 

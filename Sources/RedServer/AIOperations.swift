@@ -106,49 +106,8 @@ extension CollectionOperations {
     /// the ASK envelope `{ok, answer, provider, model, mode, retry_count, prompt_tokens,
     /// completion_tokens, cost_usd, cache_hit, sources_flat, citations, validation}`.
     func ask(_ body: JSONValue) async throws -> JSONValue {
-        let (sql, parameters) = try Self.askStatement(body)
-        return Self.askEnvelope(try await session().execute(sql, parameters: parameters))
-    }
-
-    /// The `ASK` statement an ask request's JSON stands for, its values as parameters.
-    static func askStatement(_ body: JSONValue) throws -> (String, [Value]) {
-        guard case .object = body, case .string(let question)? = body["question"] else {
-            throw RedError(.invalidArgument, "an ask request needs question: a string")
-        }
-        var clauses = ""
-        var parameters: [Value] = [.text(question)]
-        func parameter(_ value: Value) -> String {
-            parameters.append(value)
-            return "$\(parameters.count)"
-        }
-        if let p = try optionalText(body, "provider") { clauses += " USING \(Session.literal(p))" }
-        if let m = try optionalText(body, "model") { clauses += " MODEL \(Session.literal(m))" }
-        for (field, clause) in [("depth", "DEPTH"), ("limit", "LIMIT"), ("seed", "SEED")] {
-            guard let v = body[field] else { continue }
-            guard case .integer(let n) = v else { throw RedError(.invalidArgument, "\(field) must be an integer") }
-            clauses += " \(clause) \(parameter(.integer(n)))"
-        }
-        for (field, clause) in [("min_score", "MIN_SCORE"), ("temperature", "TEMPERATURE")] {
-            guard let v = body[field] else { continue }
-            guard let d = v.number else { throw RedError(.invalidArgument, "\(field) must be a number") }
-            clauses += " \(clause) \(parameter(.float(d)))"
-        }
-        if let c = try optionalText(body, "collection") { clauses += " COLLECTION \(Session.identifier(c))" }
-        if let strict = body["strict"] {
-            guard case .bool(let on) = strict else { throw RedError(.invalidArgument, "strict must be true or false") }
-            clauses += on ? " STRICT ON" : " STRICT OFF"
-        }
-        return ("ASK $1" + clauses, parameters)
-    }
-
-    /// The ASK envelope of an ASK result's row.
-    static func askEnvelope(_ result: QueryResult) -> JSONValue {
-        guard let row = result.rows.first else { return .object([("ok", .bool(false))]) }
-        var members: [(String, JSONValue)] = [("ok", .bool(true))]
-        for (column, value) in zip(result.columns, row) where column.name != "answer_tokens" || !value.isNull {
-            members.append((column.name, value.jsonValue))
-        }
-        return .object(members)
+        let (sql, parameters) = try AskJSONRequest.statement(body)
+        return AskJSONRequest.envelope(try await session().execute(sql, parameters: parameters))
     }
 
     /// `/ai/credentials` (admin): `{provider, alias?, api_base?, default?, model?}`.
@@ -325,12 +284,3 @@ extension CollectionOperations {
     }
 }
 
-extension JSONValue {
-    var number: Double? {
-        switch self {
-        case .integer(let i): return Double(i)
-        case .float(let d): return d
-        default: return nil
-        }
-    }
-}

@@ -8,7 +8,7 @@ struct Red: AsyncParsableCommand {
         commandName: "red",
         abstract: "RedDB: one multi-model database in one file.",
         version: RedDB.version,
-        subcommands: [ServerCommand.self, ReplicaCommand.self, QueryCommand.self, ShellCommand.self, BootstrapCommand.self, PitrListCommand.self, PitrRestoreCommand.self, Bench.self])
+        subcommands: [ServerCommand.self, ReplicaCommand.self, MCPCommand.self, QueryCommand.self, ShellCommand.self, BootstrapCommand.self, PitrListCommand.self, PitrRestoreCommand.self, Bench.self])
 }
 
 struct Bench: AsyncParsableCommand {

@@ -35,7 +35,7 @@ extension GRPCService {
         let statement: (String, [Value])
         do {
             identity = try context.auth.authenticate(token: Self.token(in: request.metadata))
-            statement = try CollectionOperations.askStatement(Self.askBody(request.message))
+            statement = try AskJSONRequest.statement(Self.askBody(request.message))
         } catch {
             return StreamingServerResponse(error: GRPCStatusMapping.rpcError(error))
         }
@@ -54,7 +54,7 @@ extension GRPCService {
                         }
                     }
                 }
-                try await writer.write(.with { $0.validation = Self.askReply(CollectionOperations.askEnvelope(result)).validation })
+                try await writer.write(.with { $0.validation = Self.askReply(AskJSONRequest.envelope(result)).validation })
             } catch {
                 let rpc = GRPCStatusMapping.rpcError(error)
                 try await writer.write(.with { $0.error = .with { $0.code = UInt32(rpc.code.rawValue); $0.message = rpc.message } })

@@ -40,7 +40,7 @@ extension HTTPRoutes {
                         continuation.yield(ByteBuffer(string: Self.frame("retry", .object([("warnings", .array(problems.map { .object([("kind", .string($0.kind)), ("detail", .string($0.detail))]) }))]))))
                     }
                 }
-                let envelope = CollectionOperations.askEnvelope(result)
+                let envelope = AskJSONRequest.envelope(result)
                 let validation = envelope["validation"] ?? .object([])
                 let audit = JSONValue.object(["cache_hit", "completion_tokens", "model", "prompt_tokens", "provider"].map { ($0, envelope[$0] ?? .null) })
                 continuation.yield(ByteBuffer(string: Self.frame("validation", .object([

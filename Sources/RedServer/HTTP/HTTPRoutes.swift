@@ -298,7 +298,7 @@ struct HTTPRoutes: Sendable {
             sql = q
             if let params = members.first(where: { $0.0 == "params" })?.1 {
                 guard case .array(let items) = params else { throw RedError(.invalidParameters, "params must be an array") }
-                parameters = try items.map(Self.parameterValue)
+                parameters = try items.map(JSONParameter.value)
             }
             guard !sql.isBlank else {
                 throw RedError(.invalidArgument, "query field cannot be empty")
@@ -314,43 +314,6 @@ struct HTTPRoutes: Sendable {
         context.metrics.recordStatement(surface: "http", kind: result.statementType,
                                         nanoseconds: elapsed.wholeNanoseconds)
         return Self.json(result.json(query: sql))
-    }
-
-    /// JSON parameters (ADR 0015): null, bool, integral numbers → int64, other numbers → float,
-    /// strings → text, number arrays → vector, other arrays/objects → JSON, and the single-key
-    /// envelopes `$bytes` (base64), `$ts` (epoch ms or text), `$uuid`, `$float` (NaN/±Infinity).
-    static func parameterValue(_ j: JSONValue) throws -> Value {
-        switch j {
-        case .null, .bool, .integer, .float, .string: return Value(json: j)
-        case .array(let items):
-            let numbers: [Float]? = items.isEmpty ? nil : items.reduce(into: [Float]()) { out, item in
-                switch item {
-                case .integer(let i): out.append(Float(i))
-                case .float(let d): out.append(Float(d))
-                default: break
-                }
-            }
-            if let numbers, numbers.count == items.count { return .vector(numbers) }
-            return .json(j)
-        case .object(let members):
-            guard members.count == 1, let (key, inner) = members.first else { return .json(j) }
-            switch (key, inner) {
-            case ("$bytes", .string(let b64)):
-                guard let data = Data(base64Encoded: b64) else { throw RedError(.invalidParameters, "$bytes must be base64") }
-                return .blob(Array(data))
-            case ("$ts", .integer(let ms)): return .timestamp(try CalendarMath.checkedTimestamp(ms))
-            case ("$ts", .string(let text)): return try DataType.timestamp.coerce(.text(text))
-            case ("$uuid", .string(let text)): return try DataType.uuid.coerce(.text(text))
-            case ("$float", .string(let text)):
-                switch text {
-                case "NaN": return .float(.nan)
-                case "Infinity": return .float(.infinity)
-                case "-Infinity": return .float(-.infinity)
-                default: throw RedError(.invalidParameters, "$float must be NaN, Infinity or -Infinity")
-                }
-            default: return .json(j)
-            }
-        }
     }
 
     // MARK: Health and metrics
