@@ -48,8 +48,13 @@ import Testing
                 == [.oversized(bytes: nil, .newline), message("{}", .newline)])
     }
 
+    @Test func aLineThatIsNeitherJSONNorAHeaderIsALine() {
+        #expect(events(["not json\n{}\n"]) == [message("not json", .newline), message("{}", .newline)])
+        #expect(events(["Content-Length 4\n"]) == [message("Content-Length 4", .newline)])
+    }
+
     @Test func anEndlessHeaderIsFatal() {
-        let out = events([String(repeating: "h", count: MCPFrameDecoder.maxHeaderBytes + 1)])
+        let out = events(["Content-Length: 2\r\n" + String(repeating: "X-Padding: y\r\n", count: MCPFrameDecoder.maxHeaderBytes / 8)])
         #expect(out.count == 1)
         if case .fatal = out.first {} else { Issue.record("expected fatal, got \(out)") }
     }
