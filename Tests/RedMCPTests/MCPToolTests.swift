@@ -53,6 +53,9 @@ import RedDB
         #expect(select["record_count"] == .integer(1))
         #expect(select["result"]?["records"] == .array([.object([("edges", .object([])), ("nodes", .object([])), ("paths", .array([])),
                                                                  ("values", .object([("name", .string("a"))])), ("vector_results", .array([]))])]))
+        let capped = try await call("reddb_query", #"{"sql": "SELECT * FROM generate_series(1, 5) AS g", "max_rows": 3}"#)
+        #expect(capped["record_count"] == .integer(3) && capped["total_rows"] == .integer(5) && capped["truncated"] == .bool(true))
+        #expect(try await call("reddb_query", #"{"sql": "SELECT 1", "max_rows": 3}"#)["truncated"] == nil)
         #expect(try await failure("reddb_query", #"{"sql": "SELEC 1"}"#).contains("42601"))
         #expect(try await failure("reddb_query", #"{"sql": "SELECT 1", "params": 3}"#).contains("params must be an array"))
         #expect(try await failure("reddb_query", #"{}"#).contains("missing argument 'sql'"))

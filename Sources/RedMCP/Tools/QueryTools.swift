@@ -10,20 +10,31 @@ enum QueryTools {
         MCPTool("reddb_query", """
             Run one RQL statement (SQL plus RedDB's KV, VECTOR, GRAPH, SEARCH and ASK commands) and return \
             its result as HTTP's /query does: {ok, statement, record_count, result: {columns, records: \
-            [{values: {column: value}}]}, affected_rows?}. Bind values with $1, $2 … and pass \
+            [{values: {column: value}}]}, affected_rows?}, at most max_rows records. Bind values with $1, $2 … and pass \
             them in params (number arrays bind as vectors). Each call runs on its own: a transaction begun \
             here is rolled back when the call ends.
             """, required: ["sql"],
             properties: [("sql", ArgumentSchema.string("One RQL statement.")),
-                         ("params", ArgumentSchema.array("Values for $1, $2 …: null, booleans, numbers, strings, arrays, objects."))]) { args, session in
+                         ("params", ArgumentSchema.array("Values for $1, $2 …: null, booleans, numbers, strings, arrays, objects.")),
+                         ("max_rows", ArgumentSchema.integer("Most records returned, 1 to 100000 (default 1000); more are counted in total_rows and truncated is true."))]) { args, session in
             let sql = try args.string("sql")
             var parameters: [Value] = []
             if let given = args["params"] {
                 guard case .array(let items) = given else { throw RedError(.invalidParameters, "params must be an array") }
                 parameters = try items.map(JSONParameter.value)
             }
+            let maxRows = try args.integer("max_rows", default: 1_000, in: 1...100_000)
             defer { session.abortOpenTransaction() }
-            return try await session.execute(sql, parameters: parameters).json(query: sql)
+            let result = try await session.execute(sql, parameters: parameters)
+            guard result.rows.count > maxRows, case .object(var members) = QueryResult(
+                columns: result.columns, rows: Array(result.rows.prefix(Int(maxRows))), rowsAffected: result.rowsAffected,
+                statementType: result.statementType, commandTag: result.commandTag, message: result.message).json(query: sql) else {
+                return result.json(query: sql)
+            }
+            // An agent reads what it is given: a million rows would only fill its context.
+            members.append(("total_rows", .integer(Int64(result.rows.count))))
+            members.append(("truncated", .bool(true)))
+            return .object(members)
         },
         MCPTool("reddb_collections", "List the collections: a JSON array of {name, model}.", readOnly: true) { _, session in
             .array(try await session.collections().map { .object([("name", .string($0.name)), ("model", .string($0.schema.model.rawValue))]) })
