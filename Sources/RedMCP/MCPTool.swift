@@ -146,15 +146,3 @@ struct ToolArguments: Sendable {
     /// The names of the tool's schema, for `allowed`.
     static func names(_ properties: [(String, JSONValue)]) -> [String] { properties.map(\.0) }
 }
-
-extension QueryResult {
-    /// Each row as `{column: value}` (HTTP's value encoding); a repeated name keeps its first value.
-    var records: [JSONValue] {
-        rows.map { row in
-            var seen = Set<String>()
-            return .object(zip(columns, row).compactMap { column, value in
-                seen.insert(column.name).inserted ? (column.name, value.jsonValue) : nil
-            })
-        }
-    }
-}

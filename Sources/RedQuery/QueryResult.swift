@@ -73,6 +73,18 @@ public struct QueryResult: Sendable {
         }
     }
 
+    /// Each row as `{column: value}` (HTTP's value encoding), as the HTTP, gRPC, RedWire and MCP
+    /// item replies give rows.
+    public var records: [JSONValue] { rows.map { Self.record(columns: columns, row: $0) } }
+
+    /// One row as `{column: value}`; a repeated column name keeps its first value.
+    public static func record(columns: [ResultColumn], row: [Value]) -> JSONValue {
+        var seen = Set<String>()
+        return .object(zip(columns, row).compactMap { column, value in
+            seen.insert(column.name).inserted ? (column.name, value.jsonValue) : nil
+        })
+    }
+
     /// The JSON envelope of HTTP `POST /query` (spec: protocols §4.4, keys sorted), which
     /// `red query --json` prints too. `records[i].values` maps column names to values.
     public func json(query: String) -> JSONValue {

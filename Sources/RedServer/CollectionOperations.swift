@@ -170,7 +170,7 @@ struct CollectionOperations: Sendable {
         let s = session()
         let total = try await s.execute("SELECT count(*) FROM \(Session.identifier(name))").rows.first?.first ?? .integer(0)
         let page = try await s.execute("SELECT rid, * FROM \(Session.identifier(name)) ORDER BY rid LIMIT \(limit) OFFSET \(offset)")
-        return .object([("items", .array(Self.records(page))), ("limit", .integer(Int64(limit))),
+        return .object([("items", .array(page.records)), ("limit", .integer(Int64(limit))),
                         ("offset", .integer(Int64(offset))), ("ok", .bool(true)), ("total", total.jsonValue)])
     }
 
@@ -195,7 +195,7 @@ struct CollectionOperations: Sendable {
         let result = try await (session ?? self.session()).execute("INSERT INTO \(Session.identifier(name)) (\(columns)) VALUES (\(placeholders)) RETURNING rid, *",
                                                  parameters: fields.map { Value(json: $0.1) })
         guard let row = result.rows.first, case .integer(let rid) = row[0] else { throw RedError(.internalError, "the insert returned no rid") }
-        return (rid, Self.record(columns: result.columns, row: row))
+        return (rid, QueryResult.record(columns: result.columns, row: row))
     }
 
     /// `insertRow`'s reply as HTTP sends it: `{"collection", "entity", "id", "ok", "rid"}`.
@@ -231,7 +231,7 @@ struct CollectionOperations: Sendable {
 
     func entity(_ name: String, _ rid: Int64) async throws -> JSONValue {
         let result = try await session().execute("SELECT rid, * FROM \(Session.identifier(name)) WHERE rid = $1", parameters: [.integer(rid)])
-        guard let record = Self.records(result).first else { throw RedError(.undefinedObject, "entity \(rid) not found in \(name)") }
+        guard let record = result.records.first else { throw RedError(.undefinedObject, "entity \(rid) not found in \(name)") }
         return .object([("collection", .string(name)), ("entity", record), ("id", .integer(rid)), ("ok", .bool(true))])
     }
 
@@ -296,19 +296,6 @@ struct CollectionOperations: Sendable {
 
     // MARK: Helpers
 
-
-    /// Each row as an object of column → JSON value (HTTP value encoding).
-    static func records(_ result: QueryResult) -> [JSONValue] {
-        result.rows.map { record(columns: result.columns, row: $0) }
-    }
-
-    /// One row as `{column: value}`; a repeated column name keeps its first value.
-    static func record(columns: [ResultColumn], row: [Value]) -> JSONValue {
-        var seen = Set<String>()
-        return .object(zip(columns, row).compactMap { column, value in
-            seen.insert(column.name).inserted ? (column.name, value.jsonValue) : nil
-        })
-    }
 
     static func validateName(_ name: String) throws {
         guard !name.isEmpty, name.utf8.count <= maxCollectionNameBytes,

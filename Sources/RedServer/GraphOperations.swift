@@ -53,7 +53,7 @@ extension CollectionOperations {
 
     /// `{…leading, "count", "ok", "results": [records]}`: the reply of every search and graph command.
     static func resultsReply(_ result: QueryResult, leading: [(String, JSONValue)] = []) -> JSONValue {
-        .object(leading + [("count", .integer(Int64(result.rows.count))), ("ok", .bool(true)), ("results", .array(records(result)))])
+        .object(leading + [("count", .integer(Int64(result.rows.count))), ("ok", .bool(true)), ("results", .array(result.records))])
     }
 
     /// A text search's reply for HTTP and gRPC: `{"count","ok","results":[{entity_id, score, collection, kind}]}`

@@ -98,7 +98,7 @@ enum GRPCValues {
 
     /// One row as `{column: value}`, exactly as HTTP encodes it.
     static func record(columns: [ResultColumn], row: [Value]) -> JSONValue {
-        CollectionOperations.record(columns: columns, row: row)
+        QueryResult.record(columns: columns, row: row)
     }
 
     /// A cheap upper-bound guess of a row's JSON size, to cut stream chunks near 1 MiB.

@@ -124,7 +124,7 @@ struct RedWireRequests: Sendable {
                     var members: [(String, JSONValue)] = [("found", .bool(false)), ("ok", .bool(true))]
                     if let row = result.rows.first, !(kv && row[1].isNull) {
                         members[0] = ("found", .bool(true))
-                        members.append(("record", CollectionOperations.record(columns: result.columns, row: row)))
+                        members.append(("record", QueryResult.record(columns: result.columns, row: row)))
                     }
                     try await send(.reply(.result, to: frame, payload: JSONValue.object(members).utf8))
                 } else {
