@@ -18,11 +18,16 @@ import RedDB
 public struct RedMCPServer: Sendable {
     public static let name = "reddb-mcp"
     public let database: Database
+    /// Every session only reads (`red mcp --read-only`): writing tools are not listed, and a
+    /// write through `reddb_query` fails with 42501.
+    public let readOnly: Bool
     let tools: [MCPTool]
 
-    public init(database: Database) {
+    public init(database: Database, readOnly: Bool = false) {
         self.database = database
-        tools = QueryTools.all + EntityTools.all + KeyValueAndSearchTools.all + GraphAndAskTools.all
+        self.readOnly = readOnly
+        let all = QueryTools.all + EntityTools.all + KeyValueAndSearchTools.all + GraphAndAskTools.all
+        tools = readOnly ? all.filter { $0.readOnly || $0.name == "reddb_query" } : all
     }
 
     /// The tool names, in the order `tools/list` gives them.
@@ -57,7 +62,9 @@ public struct RedMCPServer: Sendable {
             let properties: [String]
             if case .object(let members)? = tool.inputSchema["properties"] { properties = members.map(\.0) } else { properties = [] }
             let args = try ToolArguments(arguments, allowed: properties)
-            return (try await tool.run(args, database.session()).text, false)
+            let session = database.session()
+            if readOnly { session.access = .readOnly(principal: "this MCP server (red mcp --read-only)") }
+            return (try await tool.run(args, session).text, false)
         } catch let error as RedError {
             return (error.description, true)
         } catch {

@@ -18,6 +18,9 @@ struct MCPCommand: AsyncParsableCommand {
     @Option(name: [.customShort("d"), .long], help: "Database file (created if missing); without it, an in-memory database.")
     var path: String = ""
 
+    @Flag(help: "Only read: list the reading tools alone, and refuse writes through reddb_query (42501).")
+    var readOnly = false
+
     @Option(help: "Largest message accepted from the client, in bytes.")
     var maxMessageBytes: Int = 16 << 20
 
@@ -33,7 +36,7 @@ struct MCPCommand: AsyncParsableCommand {
         logger.info("red mcp: serving \(path.isEmpty ? "an in-memory database" : path) on stdio")
         let transport = MCPStdioTransport(maxMessageBytes: maxMessageBytes, logger: logger)
         do {
-            try await RedMCPServer(database: database).run(transport: transport)
+            try await RedMCPServer(database: database, readOnly: readOnly).run(transport: transport)
         } catch {
             try? await database.close()
             throw error

@@ -174,6 +174,19 @@ import RedDB
         #expect(parameters == [.text("q"), .integer(1)])
     }
 
+    @Test func aReadOnlyServerListsOnlyReadingToolsAndRefusesWrites() async throws {
+        let database = try await Database.inMemory()
+        _ = try await database.session().execute("CREATE TABLE t (id INT)")
+        let reader = RedMCPServer(database: database, readOnly: true)
+        #expect(reader.toolNames.contains("reddb_query") && reader.toolNames.contains("reddb_scan"))
+        #expect(!reader.toolNames.contains("reddb_insert_row") && !reader.toolNames.contains("reddb_drop_collection"))
+        let (refused, isError) = await reader.call("reddb_query", try JSONValue.parse(#"{"sql": "INSERT INTO t VALUES (1)"}"#))
+        #expect(isError && refused.contains("42501"), "\(refused)")
+        let (read, readFailed) = await reader.call("reddb_query", try JSONValue.parse(#"{"sql": "SELECT count(*) FROM t"}"#))
+        #expect(!readFailed, "\(read)")
+        #expect(await reader.call("reddb_insert_row", try JSONValue.parse(#"{"collection": "t", "data": {"id": 1}}"#)).isError)
+    }
+
     @Test func unknownToolsAndArgumentsAreToolErrors() async throws {
         let (text, isError) = await server.call("reddb_nope", .null)
         #expect(isError && text.contains("unknown tool"))
