@@ -84,7 +84,8 @@ let package = Package(
         .target(
             name: "RedServer",
             dependencies: [
-                "RedDB", "RedEngine", "RedWire", "RedProto", "RedReplication", "RedAI",
+                "RedDB", "RedEngine", "RedWire", "RedProto", "RedReplication", "RedAI", "RedMCP",
+                .product(name: "MCP", package: "swift-sdk"),
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
                 .product(name: "NIOHTTP2", package: "swift-nio-http2"),

@@ -22,10 +22,12 @@ import Testing
         return line.flatMap { Int($0.split(separator: " ").last ?? "") } ?? 0
     }
 
-    static func call(_ server: ServerProcess, _ method: String, _ path: String, body: String? = nil, token: String? = nil) async throws -> Reply {
+    static func call(_ server: ServerProcess, _ method: String, _ path: String, body: String? = nil, token: String? = nil,
+                     headers: [(String, String)] = []) async throws -> Reply {
         var request = HTTPClientRequest(url: "http://127.0.0.1:\(server.httpPort)\(path)")
         request.method = .RAW(value: method)
         if let token { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
+        for (name, value) in headers { request.headers.add(name: name, value: value) }
         if let body { request.body = .bytes(ByteBuffer(string: body)) }
         let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
         let bytes = try await response.body.collect(upTo: 16 << 20)

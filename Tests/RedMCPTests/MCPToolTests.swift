@@ -27,7 +27,7 @@ import RedDB
     }
 
     @Test func catalogHasEveryToolOnceWithAnObjectSchema() {
-        let names = server.toolNames
+        let names = server.toolNames()
         #expect(Set(names).count == names.count)
         for required in ["reddb_query", "reddb_collections", "reddb_scan", "reddb_insert_row", "reddb_insert_document", "reddb_insert_vector",
                          "reddb_insert_node", "reddb_insert_edge", "reddb_update", "reddb_delete", "reddb_kv_get", "reddb_kv_set",
@@ -178,8 +178,8 @@ import RedDB
         let database = try await Database.inMemory()
         _ = try await database.session().execute("CREATE TABLE t (id INT)")
         let reader = RedMCPServer(database: database, readOnly: true)
-        #expect(reader.toolNames.contains("reddb_query") && reader.toolNames.contains("reddb_scan"))
-        #expect(!reader.toolNames.contains("reddb_insert_row") && !reader.toolNames.contains("reddb_drop_collection"))
+        #expect(reader.toolNames().contains("reddb_query") && reader.toolNames().contains("reddb_scan"))
+        #expect(!reader.toolNames().contains("reddb_insert_row") && !reader.toolNames().contains("reddb_drop_collection"))
         let (refused, isError) = await reader.call("reddb_query", try JSONValue.parse(#"{"sql": "INSERT INTO t VALUES (1)"}"#))
         #expect(isError && refused.contains("42501"), "\(refused)")
         let (read, readFailed) = await reader.call("reddb_query", try JSONValue.parse(#"{"sql": "SELECT count(*) FROM t"}"#))

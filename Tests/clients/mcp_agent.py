@@ -1,11 +1,13 @@
 """An AI agent's view of `red mcp`, through the official MCP Python SDK (`mcp`).
 
-Usage: python3 mcp_agent.py RED_BINARY DATABASE_PATH
+Usage: python3 mcp_agent.py RED_BINARY DATABASE_PATH   (stdio: starts `RED_BINARY mcp --path …`)
+       python3 mcp_agent.py http://HOST:PORT/mcp         (Streamable HTTP: `red server`'s /mcp)
 
-Starts `RED_BINARY mcp --path DATABASE_PATH` as the SDK's stdio client does for any MCP server,
-initializes, lists the tools and calls a few, then prints one JSON object of what it saw
-(MCPClientTests compares it). Exits non-zero on any protocol failure.
+Connects as the SDK connects to any MCP server, initializes, lists the tools and calls a few,
+then prints one JSON object of what it saw (MCPClientTests compares it). Exits non-zero on any
+protocol failure.
 """
+import contextlib
 import asyncio
 import json
 import sys
@@ -23,10 +25,22 @@ def text_of(result):
     return "".join(item.text for item in result.content if getattr(item, "type", "") == "text")
 
 
-async def main(binary, path):
-    params = StdioServerParameters(command=binary, args=["mcp", "--path", path])
+@contextlib.asynccontextmanager
+async def connect(target, path):
+    if target.startswith("http"):
+        from mcp.client import streamable_http
+        client = getattr(streamable_http, "streamable_http_client", None) or streamable_http.streamablehttp_client
+        async with client(target) as streams:
+            yield streams[0], streams[1]
+    else:
+        params = StdioServerParameters(command=target, args=["mcp", "--path", path])
+        async with stdio_client(params) as (read, write):
+            yield read, write
+
+
+async def main(target, path):
     seen = {}
-    async with stdio_client(params) as (read, write):
+    async with connect(target, path) as (read, write):
         async with ClientSession(read, write) as session:
             init = await session.initialize()
             seen["server"] = attr(init, "server_info", "serverInfo").name
@@ -49,4 +63,4 @@ async def main(binary, path):
 
 
 if __name__ == "__main__":
-    asyncio.run(main(sys.argv[1], sys.argv[2]))
+    asyncio.run(main(sys.argv[1], sys.argv[2] if len(sys.argv) > 2 else ""))

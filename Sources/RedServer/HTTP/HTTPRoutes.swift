@@ -17,6 +17,7 @@ struct HTTPRoutes: Sendable {
     static let catalogue: [(method: String, path: String, summary: String)] = [
         ("POST", "/query", "Run one RQL statement: body {\"query\", \"params\"?} or the raw SQL text"),
         ("POST", "/query/explain", "EXPLAIN a query: same body as /query"),
+        ("POST", "/mcp", "MCP (Streamable HTTP, stateless): one JSON-RPC message in, its answer out; RedDB's tools as `red mcp` lists them (docs/mcp.md)"),
         ("GET", "/health", "Health summary (200 healthy, 503 otherwise)"),
         ("GET", "/ready", "Same as /health"),
         ("GET", "/ready/{query,write,repair}", "One readiness gate: {\"kind\", \"ready\", \"reason\"?}, 200 or 503 (also under /ready/serverless/)"),
@@ -130,6 +131,7 @@ struct HTTPRoutes: Sendable {
         router.post("/query") { request, _ in try await self.query(request, explain: false) }
         router.post("/query/explain") { request, _ in try await self.query(request, explain: true) }
         registerAI(on: router)
+        registerMCP(on: router)
         registerExports(on: router)
         registerBackup(on: router)
         registerFailover(on: router)
