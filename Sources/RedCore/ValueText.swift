@@ -52,6 +52,21 @@ extension Value {
         }
     }
 
+    /// The value as PostgreSQL's `to_json` writes it, for the JSON a statement builds
+    /// (`to_json`, `json_build_object`, `json_agg` …): timestamps in ISO 8601 with a `T`
+    /// (`"2024-01-01T10:00:00.5"`), dates, intervals, UUIDs and bytes as their text — not
+    /// `jsonValue`'s epoch numbers and bare hex, which are HTTP's encoding of result values.
+    public var postgresJSON: JSONValue {
+        switch self {
+        case .timestamp:
+            var text = displayText
+            if let space = text.firstIndex(of: " ") { text.replaceSubrange(space...space, with: "T") }  // not in "infinity"
+            return .string(text)
+        case .date, .interval, .uuid, .blob: return .string(displayText)
+        default: return jsonValue
+        }
+    }
+
     /// A JSON value as the SQL value it stores (document members, KV PUT, HTTP and gRPC fields,
     /// client results): numbers, strings and booleans become scalars, arrays and objects JSON.
     public init(json: JSONValue) {

@@ -226,7 +226,7 @@ struct Accumulator {
             }
             return .text(out)
         case .arrayAgg: return values.isEmpty ? .null : .json(try JSONValue.checkedNesting(.array(values.map(ArrayFunctions.element))))
-        case .jsonAgg: return values.isEmpty ? .null : .json(try JSONValue.checkedNesting(.array(values.map(\.jsonValue))))
+        case .jsonAgg: return values.isEmpty ? .null : .json(try JSONValue.checkedNesting(.array(values.map(\.postgresJSON))))
         case .boolAnd, .boolOr: return boolState.map { .boolean($0) } ?? .null
         case .varPop: return count > 0 ? .float(m2 / Double(count)) : .null
         case .varSamp: return count > 1 ? .float(m2 / Double(count - 1)) : .null

@@ -390,15 +390,15 @@ struct ScalarFunction: Sendable {
             var i = 0
             while i < a.count {
                 guard !a[i].isNull else { throw RedError(.invalidArgument, "null value not allowed for object key") }
-                members.append((text(a[i]), a[i + 1].jsonValue))
+                members.append((text(a[i]), a[i + 1].postgresJSON))
                 i += 2
             }
             return .json(try JSONValue.checkedNesting(.object(members)))
         }
         add(["json_build_array", "json_array", "jsonb_build_array"], 0...1000, acceptsNull: true) { a, _ in
-            .json(try JSONValue.checkedNesting(.array(a.map(\.jsonValue))))
+            .json(try JSONValue.checkedNesting(.array(a.map(\.postgresJSON))))
         }
-        add(["to_json", "to_jsonb"], 1...1, acceptsNull: true) { a, _ in .json(a[0].jsonValue) }
+        add(["to_json", "to_jsonb"], 1...1) { a, _ in .json(a[0].postgresJSON) }
 
         // Geo: great-circle distance in kilometres between (lat, lon) pairs.
         add(["geo_distance", "haversine"], 4...4) { a, _ in
