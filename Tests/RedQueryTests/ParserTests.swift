@@ -40,6 +40,18 @@ import RedCore
         }
     }
 
+    /// `?` is jsonb's key-exists operator after an operand and a placeholder where a value
+    /// starts; `?|` and `?&` are operators, `?||` a placeholder then `||`.
+    @Test func questionMarkIsAnOperatorAfterAnOperandAndAPlaceholderElsewhere() throws {
+        let kinds = try Lexer.tokenize("SELECT doc ? 'a', tags ?| x, (j) ?& y, ? FROM t WHERE a = ? AND b IN (?, ?) LIMIT ? OFFSET ?||'x'",
+                                       limits: ParserLimits()).map(\.kind)
+        #expect(kinds.filter { $0 == .symbol("?") }.count == 1)
+        #expect(kinds.contains(.symbol("?|")) && kinds.contains(.symbol("?&")))
+        #expect(kinds.filter { if case .parameter = $0 { return true } else { return false } } == (1...6).map { Token.Kind.parameter($0) })
+        guard case .query(let q) = try parse("SELECT doc ? 'a' FROM t WHERE id = ?")[0], case .select(let s) = q.body else { return }
+        #expect(s.items[0].expr == .function(FunctionCall(name: "__json_has_key", arguments: [.column(["doc"]), .literal(.text("a"))], distinct: false, star: false)))
+    }
+
     @Test func syntaxErrorsCarryPositionTokenAndCode() throws {
         let error = try #require(syntaxError("SELECT a FROM\n  WHERE x"))
         #expect(error.code == .syntaxError)

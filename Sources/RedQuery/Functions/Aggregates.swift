@@ -7,7 +7,7 @@ import RedCore
 /// 22003); `avg`, `stddev` and `variance` are floats.
 enum AggregateKind: String, Sendable {
     case count, countStar, sum, avg, min, max, stringAgg, arrayAgg, boolAnd, boolOr
-    case stddevPop, stddevSamp, varPop, varSamp, median, first, last, jsonAgg
+    case stddevPop, stddevSamp, varPop, varSamp, median, first, last, jsonAgg, jsonObjectAgg
 
     static func named(_ name: String, star: Bool) -> AggregateKind? {
         switch name {
@@ -19,6 +19,7 @@ enum AggregateKind: String, Sendable {
         case "string_agg", "group_concat": return .stringAgg
         case "array_agg": return .arrayAgg
         case "json_agg", "jsonb_agg": return .jsonAgg
+        case "json_object_agg", "jsonb_object_agg": return .jsonObjectAgg
         case "bool_and", "every": return .boolAnd
         case "bool_or": return .boolOr
         case "stddev_pop": return .stddevPop
@@ -64,6 +65,8 @@ struct Accumulator {
     var extreme: Value = .null
     var values: [Value] = []
     var separator = ""
+    /// json_object_agg's members so far.
+    var members: [(String, JSONValue)] = []
     var boolState: Bool?
     var mean: Double = 0
     var m2: Double = 0
@@ -74,6 +77,14 @@ struct Accumulator {
     init(_ call: AggregateCall) { self.call = call }
 
     mutating func add(_ args: [Value]) throws {
+        if call.kind == .jsonObjectAgg {
+            // One member per row, in the order the rows come: a NULL value is kept as JSON null.
+            guard args.count == 2 else { throw RedError(.undefinedFunction, "json_object_agg takes a key and a value") }
+            guard !args[0].isNull else { throw RedError(.invalidArgument, "field name must not be null") }
+            count += 1
+            members.append((args[0].displayText, args[1].postgresJSON))
+            return
+        }
         if args.count > 1, call.kind == .stringAgg {
             separator = args[1].isNull ? "" : args[1].displayText
         }
@@ -118,6 +129,7 @@ struct Accumulator {
             if call.arguments.count < 2 { separator = "," }
             values.append(v)
         case .arrayAgg, .jsonAgg, .median: values.append(v)
+        case .jsonObjectAgg: break  // `add(_:)` takes its two arguments
         case .boolAnd, .boolOr:
             guard case .boolean(let b) = v else { throw RedError(.datatypeMismatch, "bool_and/bool_or need boolean arguments") }
             boolState = call.kind == .boolAnd ? ((boolState ?? true) && b) : ((boolState ?? false) || b)
@@ -227,6 +239,7 @@ struct Accumulator {
             return .text(out)
         case .arrayAgg: return values.isEmpty ? .null : .json(try JSONValue.checkedNesting(.array(values.map(ArrayFunctions.element))))
         case .jsonAgg: return values.isEmpty ? .null : .json(try JSONValue.checkedNesting(.array(values.map(\.postgresJSON))))
+        case .jsonObjectAgg: return count == 0 ? .null : .json(try JSONValue.checkedNesting(.object(members)))
         case .boolAnd, .boolOr: return boolState.map { .boolean($0) } ?? .null
         case .varPop: return count > 0 ? .float(m2 / Double(count)) : .null
         case .varSamp: return count > 1 ? .float(m2 / Double(count - 1)) : .null

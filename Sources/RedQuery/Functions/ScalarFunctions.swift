@@ -46,7 +46,8 @@ struct ScalarFunction: Sendable {
         "to_char": .text, "to_date": .date, "to_timestamp": .timestamp, "make_date": .date, "make_timestamp": .timestamp,
         "make_timestamptz": .timestamp, "date_bin": .timestamp, "isfinite": .boolean, "clock_timestamp": .timestamp,
         "extract": .decimal, "date_part": .float, "age": .duration, "justify_days": .duration, "justify_hours": .duration, "justify_interval": .duration, "make_interval": .duration,
-    ]
+        "json_build_object": .json, "json_build_array": .json, "jsonb_build_object": .json, "jsonb_build_array": .json, "to_json": .json, "to_jsonb": .json,
+    ].merging(JSONFunctions.resultTypes) { a, _ in a }
 
     /// Functions whose first argument must be text (a number there is 42883, as in PostgreSQL).
     static let textFunctions: Set<String> = ["upper", "lower", "length", "char_length", "character_length", "octet_length",
@@ -416,7 +417,7 @@ struct ScalarFunction: Sendable {
             return .uuid(u)
         }
         add(["typeof", "pg_typeof"], 1...1, acceptsNull: true) { a, _ in .text(a[0].kindName) }
-        for f in postgresTextFunctions + JSONOperators.functions + RegularExpressions.functions + ArrayFunctions.functions + DateTimeFunctions.functions + IntervalFunctions.functions + SimilarToPatterns.functions { table[f.name] = f }
+        for f in postgresTextFunctions + JSONOperators.functions + JSONFunctions.functions + RegularExpressions.functions + ArrayFunctions.functions + DateTimeFunctions.functions + IntervalFunctions.functions + SimilarToPatterns.functions { table[f.name] = f }
         return table
     }()
 }

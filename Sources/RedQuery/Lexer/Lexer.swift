@@ -54,6 +54,8 @@ struct Lexer {
     let limits: ParserLimits
     var index = 0
     var questionCount = 0
+    /// The token before the one being read: whether a `?` is an operator or a placeholder.
+    var previous: Token.Kind?
     var sawDollar = false
 
     init(_ text: String, limits: ParserLimits) {
@@ -70,6 +72,7 @@ struct Lexer {
         while true {
             let token = try lexer.nextToken()
             tokens.append(token)
+            lexer.previous = token.kind
             if token.kind == .end { break }
         }
         if lexer.sawDollar && lexer.questionCount > 0 {
@@ -157,7 +160,14 @@ struct Lexer {
             sawDollar = true
             return Token(kind: .parameter(n), offset: start)
         case UInt8(ascii: "?"):
+            // jsonb's `?|` and `?&` (`?||` stays a placeholder, then `||`), and `?` itself after
+            // an operand, where a placeholder cannot stand (`tags ? 'a'`, but `WHERE ?`, `= ?`).
+            if let next = peek(1), next == UInt8(ascii: "|") || next == UInt8(ascii: "&"), peek(2) != next {
+                index += 2
+                return Token(kind: .symbol(next == UInt8(ascii: "|") ? "?|" : "?&"), offset: start)
+            }
             index += 1
+            if Self.endsOperand(previous) { return Token(kind: .symbol("?"), offset: start) }
             questionCount += 1
             return Token(kind: .parameter(questionCount), offset: start)
         case UInt8(ascii: "{"):
@@ -195,7 +205,27 @@ struct Lexer {
 
     static let oneByteSymbols = Set("=<>+-*/%()[]{},.;:^~&".utf8)
 
-    /// `<>`, `!=` (as `<>`), `<=`, `>=`, `||`, `::`, the JSON operators `#>`, `@>`, `<@` and
+    /// Whether a token ends an operand, so that a `?` after it is jsonb's key-exists operator:
+    /// a literal, a placeholder, `)`, `]`, or a name that is not a keyword an operand follows.
+    static func endsOperand(_ kind: Token.Kind?) -> Bool {
+        switch kind {
+        case .string?, .integer?, .float?, .decimal?, .parameter?, .json?: return true
+        case .symbol(let s)?: return s == ")" || s == "]"
+        case .identifier(_, true)?: return true
+        case .identifier(let word, false)?: return !operandKeywords.contains(word)
+        default: return false
+        }
+    }
+
+    /// Keywords a value follows (`LIMIT ?`, `WHEN ? THEN ?`): a `?` after one is a placeholder.
+    static let operandKeywords: Set<String> = [
+        "select", "where", "and", "or", "not", "limit", "offset", "values", "set", "then", "else", "when", "in", "like", "ilike",
+        "between", "by", "on", "having", "case", "distinct", "all", "any", "some", "to", "escape", "similar", "is", "returning",
+        "fetch", "first", "next", "threshold", "min_score", "depth", "seed", "temperature", "expire", "with", "from", "ask",
+        "return", "filter", "row", "rows", "interval", "array", "using", "model", "as", "if", "exists", "over", "partition",
+    ]
+
+    /// `<>`, `!=` (as `<>`), `<=`, `>=`, `||`, `::`, the JSON operators `#>`, `#-`, `@>`, `<@` and
     /// the array overlap `&&`, the regular-expression ones `~*`, `!~` (`#>>` and `!~*` are matched before this). `->`
     /// and `->>` stay `-` `>` tokens, which graph patterns read; the expression parser joins
     /// them when they touch.
@@ -207,6 +237,7 @@ struct Lexer {
         case (UInt8(ascii: "|"), UInt8(ascii: "|")): return "||"
         case (UInt8(ascii: ":"), UInt8(ascii: ":")): return "::"
         case (UInt8(ascii: "#"), UInt8(ascii: ">")): return "#>"
+        case (UInt8(ascii: "#"), UInt8(ascii: "-")): return "#-"
         case (UInt8(ascii: "@"), UInt8(ascii: ">")): return "@>"
         case (UInt8(ascii: "<"), UInt8(ascii: "@")): return "<@"
         case (UInt8(ascii: "~"), UInt8(ascii: "*")): return "~*"

@@ -83,11 +83,15 @@ extension Parser {
                 guard binds(Precedence.other) else { return nil }
                 advance()
                 return operatorCall("__bit_and", left, try parseExpression(minimumPrecedence: Precedence.other + 1))
-            case "||", "#>", "#>>", "@>", "<@", "&&":
+            case "||", "#>", "#>>", "@>", "<@", "&&", "?", "?|", "?&", "#-":
                 guard binds(Precedence.other) else { return nil }
                 advance()
                 let right = try parseExpression(minimumPrecedence: Precedence.other + 1)
                 switch s {
+                case "?": return operatorCall("__json_has_key", left, right)
+                case "?|": return operatorCall("__json_has_any", left, right)
+                case "?&": return operatorCall("__json_has_all", left, right)
+                case "#-": return operatorCall("__json_delete_path", left, right)
                 case "#>": return operatorCall("__json_path", left, right)
                 case "#>>": return operatorCall("__json_path_text", left, right)
                 case "@>": return operatorCall("__json_contains", left, right)
@@ -384,7 +388,7 @@ extension Parser {
                     try expectSymbol("]")
                     guard nested else { return .array(items) }
                     return .function(FunctionCall(name: ArrayFunctions.multidimensional, arguments: [.array(items)], distinct: false, star: false))
-                case "date", "time", "timestamp", "uuid", "json", "interval" where isStringToken(ahead: 1):
+                case "date", "time", "timestamp", "timestamptz", "uuid", "json", "jsonb", "interval" where isStringToken(ahead: 1):
                     advance()
                     guard case .string(let s) = current.kind else { throw unexpected() }
                     advance()

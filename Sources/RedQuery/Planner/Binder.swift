@@ -466,7 +466,29 @@ extension Planner {
             current = s.parent
             depth += 1
         }
+        if path.count == 1, let row = try wholeRow(path[0], scope) { return row }
         throw RedError(.undefinedColumn, "column \"\(path.joined(separator: "."))\" does not exist")
+    }
+
+    /// `t` alone where no column is called `t` but a FROM item is: PostgreSQL's whole-row
+    /// reference, here its row as a JSON object of its visible columns — what
+    /// `row_to_json(t)`, `to_jsonb(t)` and `json_agg(t)` make of it. (PostgreSQL would print
+    /// `SELECT t FROM t` as a record, `(1,x)`; here it is that JSON.)
+    func wholeRow(_ name: String, _ scope: Scope) throws -> BoundExpr? {
+        var current: Scope? = scope
+        while let s = current {
+            let columns = s.columns.filter { $0.qualifier == name && !$0.hidden && !$0.mergedAway }
+            if !columns.isEmpty {
+                var arguments: [BoundExpr] = []
+                for column in columns {
+                    arguments.append(.constant(.text(column.name)))
+                    arguments.append(try resolve([name, column.name], scope))
+                }
+                return .function(try ScalarFunction.lookup("json_build_object", argumentCount: arguments.count), arguments)
+            }
+            current = s.parent
+        }
+        return nil
     }
 
     func resolveLocal(_ path: [String], _ scope: Scope) throws -> BoundExpr? {

@@ -247,7 +247,11 @@ extension Planner {
                 guard inner.name != "unnest" || inner.arguments.count == 1 else {
                     throw RedError(.undefinedFunction, "unnest with several arguments is only allowed in FROM")
                 }
-                return try planLeaf(.function(inner, alias: alias, columns: [names[i]]), outer: outer)
+                let leaf = try planLeaf(.function(inner, alias: alias, columns: [names[i]]), outer: outer)
+                guard leaf.columns.count == 1 else {
+                    throw RedError(.featureNotSupported, "\(inner.name)() returns rows of \(leaf.columns.count) columns; call it in FROM")
+                }
+                return leaf
             }
             let columns = zip(sources, names).map { source, name in
                 ScopeColumn(qualifier: alias, name: name, type: source.columns[0].type, hidden: true, element: source.columns[0].element, surfaceType: source.columns[0].surfaceType)
@@ -309,12 +313,27 @@ extension Planner {
                 ScopeColumn(qualifier: qualifier, name: i < names.count ? names[i] : arguments.count == 1 ? alias ?? "unnest" : "unnest", type: .any)
             }
             return UnnestNode(arguments: arguments, columns: columns)
+        case .function(let call, let alias, let names) where JSONFunctions.tableFunctions[call.name] != nil:
+            let function = JSONFunctions.tableFunctions[call.name]!
+            guard call.arguments.count == 1 else { throw RedError(.undefinedFunction, "function \(call.name)() takes 1 argument") }
+            let ctx = BindingContext(scope: Scope([], parent: outer), aggregatesForbiddenIn: "FROM")
+            let argument = try bind(call.arguments[0], ctx)
+            let qualifier = alias ?? call.name
+            guard names.count <= function.columns.count else {
+                throw RedError(.invalidColumnReference, "table \"\(qualifier)\" has \(function.columns.count) column\(function.columns.count == 1 ? "" : "s") available but \(names.count) columns specified")
+            }
+            // Named output columns (key, value) keep their names under an alias, as in PostgreSQL;
+            // the unnamed one of jsonb_object_keys is named by the alias.
+            let columns = function.columns.enumerated().map { i, column in
+                ScopeColumn(qualifier: qualifier, name: i < names.count ? names[i] : column.0 == call.name ? alias ?? column.0 : column.0, type: column.1)
+            }
+            return JSONTableFunctionNode(name: call.name, function: function, argument: argument, columns: columns)
         case .function(let call, let alias, let names):
             if call.name != "generate_series", let function = context.surfaceCatalog?.tableFunction(named: call.name) {
                 return try planSurfaceTableFunction(function, call, alias: alias, names: names, outer: outer)
             }
             guard call.name == "generate_series" else {
-                throw RedError(.undefinedFunction, "function \(call.name)() does not exist as a table function; generate_series, generate_subscripts, unnest, regexp_split_to_table and regexp_matches are available")
+                throw RedError(.undefinedFunction, "function \(call.name)() does not exist as a table function; generate_series, generate_subscripts, unnest, regexp_split_to_table, regexp_matches and the json[b]_each, _array_elements and _object_keys functions are available")
             }
             guard (2...3).contains(call.arguments.count) else { throw RedError(.undefinedFunction, "generate_series takes 2 or 3 arguments") }
             let ctx = BindingContext(scope: Scope([], parent: outer), aggregatesForbiddenIn: "FROM")

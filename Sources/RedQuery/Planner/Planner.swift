@@ -466,6 +466,7 @@ final class Planner {
             case .min, .max, .first, .last: return argument
             case .stringAgg: return .text
             case .arrayAgg: return .array
+            case .jsonAgg, .jsonObjectAgg: return .json
             case .boolAnd, .boolOr: return .boolean
             default: return .any
             }

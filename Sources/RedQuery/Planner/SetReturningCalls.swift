@@ -15,7 +15,8 @@ import RedCore
 /// grouping): that is 0A000, with the advice to call them in FROM. In WHERE and other clauses
 /// they are refused by the binder, as in PostgreSQL.
 enum SetReturningCalls {
-    static let names: Set<String> = ["unnest", "generate_series", "regexp_split_to_table", "generate_subscripts", "regexp_matches"]
+    static let names: Set<String> = Set(["unnest", "generate_series", "regexp_split_to_table", "generate_subscripts", "regexp_matches"])
+        .union(JSONFunctions.tableFunctions.keys)
 
     /// `select` with its select-list calls moved into FROM; nil when it has none.
     /// `isSurfaceFunction` tells which other names are a surface's set-returning functions
