@@ -123,6 +123,9 @@ public struct Select: Sendable, Equatable {
     public var from: TableRef?
     public var whereClause: Expr?
     public var groupBy: [Expr] = []
+    /// `GROUP BY ROLLUP (…)`, `CUBE (…)`, `GROUPING SETS (…)`: the sets grouped by, each the
+    /// positions in `groupBy` of its expressions; nil for a plain GROUP BY.
+    public var groupingSets: [[Int]]?
     public var having: Expr?
     /// `WINDOW name AS (…)` definitions.
     public var windows: [String: WindowSpec] = [:]

@@ -24,9 +24,13 @@ final class AggregateNode: PlanNode, @unchecked Sendable {
     let groupKeys: [BoundExpr]
     let aggregates: [AggregateCall]
     let columns: [ScopeColumn]
+    /// GROUP BY ROLLUP / CUBE / GROUPING SETS: each set the positions of the keys it groups
+    /// by (`Select.groupingSets`); nil for a plain GROUP BY.
+    let groupingSets: [[Int]]?
 
-    init(_ input: PlanNode, groupKeys: [BoundExpr], aggregates: [AggregateCall], columns: [ScopeColumn]) {
+    init(_ input: PlanNode, groupKeys: [BoundExpr], aggregates: [AggregateCall], columns: [ScopeColumn], groupingSets: [[Int]]? = nil) {
         self.input = input; self.groupKeys = groupKeys; self.aggregates = aggregates; self.columns = columns
+        self.groupingSets = groupingSets
     }
 
     /// Aggregated rows: each group's key, in the order first seen, and its accumulators (those
@@ -38,7 +42,9 @@ final class AggregateNode: PlanNode, @unchecked Sendable {
 
     func open(_ context: ExecutionContext, outerRows: [[Value]]) throws -> RowIterator {
         let groups: Groups
-        if outerRows.isEmpty, let parallel = try aggregateInParallel(context) {
+        if let groupingSets {
+            groups = try aggregate(try input.open(context, outerRows: outerRows), sets: groupingSets, eval: context.evaluation(outerRows), context: context)
+        } else if outerRows.isEmpty, let parallel = try aggregateInParallel(context) {
             groups = parallel
         } else {
             groups = try aggregate(try input.open(context, outerRows: outerRows), eval: context.evaluation(outerRows), context: context)
@@ -137,7 +143,6 @@ final class AggregateNode: PlanNode, @unchecked Sendable {
         // Accumulators of group g live at g * aggregateCount ..< (g + 1) * aggregateCount.
         var accumulators: [Accumulator] = []
         var keys: [[Value]] = []
-        var arguments = [Value](repeating: .null, count: aggregates.map(\.arguments.count).max() ?? 0)
         // What each row needs of each call, decided once: reading an `AggregateCall` out of
         // the array per row and call copied (retained and released) its four fields.
         let feeds = aggregates.map(AggregateFeed.init)
@@ -147,22 +152,7 @@ final class AggregateNode: PlanNode, @unchecked Sendable {
                 switch feeds[a] {
                 case .none: try accumulators[base + a].add(single: .null)
                 case .single(let argument): try accumulators[base + a].add(single: try eval.evaluate(argument, row))
-                case .general:
-                    let call = aggregates[a]
-                    if let filter = call.filter, try Evaluation.truth(try eval.evaluate(filter, row)) != true { continue }
-                    if !call.orderBy.isEmpty {
-                        let args = try call.arguments.map { try eval.evaluate($0, row) }
-                        let keys = try call.orderBy.map { try eval.evaluate($0.expr, row) }
-                        accumulators[base + a].ordered.append((args, keys))
-                        continue
-                    }
-                    switch call.arguments.count {
-                    case 0: try accumulators[base + a].add(single: .null)
-                    case 1: try accumulators[base + a].add(single: try eval.evaluate(call.arguments[0], row))
-                    default:
-                        for i in call.arguments.indices { arguments[i] = try eval.evaluate(call.arguments[i], row) }
-                        try accumulators[base + a].add(Array(arguments.prefix(call.arguments.count)))
-                    }
+                case .general: try accumulators[base + a].feed(row, eval: eval)
                 }
             }
         }
@@ -205,7 +195,49 @@ final class AggregateNode: PlanNode, @unchecked Sendable {
         return Groups(keys: keys, accumulators: accumulators)
     }
 
+    /// The groups of every grouping set: each row joins one group per set, keyed by its values
+    /// of the set's keys and NULL for the others (with the set's position, so a NULL that is
+    /// data and one that stands for "all" stay apart). A set without keys — the grand total —
+    /// has its one row even over no input, as a GROUP BY without keys does. Groups come out
+    /// set by set, in the order first seen. `grouping()` reads each group's set.
+    private func aggregate(_ source: RowIterator, sets: [[Int]], eval: Evaluation, context: ExecutionContext) throws -> Groups {
+        var perSet: [[[Value]: Int]] = Array(repeating: [:], count: sets.count)
+        var setKeys: [[[Value]]] = Array(repeating: [], count: sets.count)
+        var setAccumulators: [[Accumulator]] = Array(repeating: [], count: sets.count)
+        let aggregateCount = aggregates.count
+        func newGroup(_ s: Int, _ key: [Value]) throws -> Int {
+            let g = setKeys[s].count
+            perSet[s][key] = g
+            setKeys[s].append(key)
+            try context.checkMaterialized(setKeys.reduce(0) { $0 + $1.count }, "GROUP BY")
+            for call in aggregates {
+                var accumulator = Accumulator(call)
+                accumulator.groupedKeys = Set(sets[s])
+                setAccumulators[s].append(accumulator)
+            }
+            return g
+        }
+        while let row = try source.next() {
+            let values = try groupKeys.map { try eval.evaluate($0, row) }
+            for (s, set) in sets.enumerated() {
+                var key = [Value](repeating: .null, count: values.count)
+                for k in set { key[k] = values[k] }
+                let g = try perSet[s][key] ?? newGroup(s, key)
+                for a in 0..<aggregateCount {
+                    try setAccumulators[s][g * aggregateCount + a].feed(row, eval: eval)
+                }
+            }
+        }
+        for (s, set) in sets.enumerated() where set.isEmpty && setKeys[s].isEmpty {
+            _ = try newGroup(s, [Value](repeating: .null, count: groupKeys.count))
+        }
+        return Groups(keys: setKeys.flatMap { $0 }, accumulators: setAccumulators.flatMap { $0 })
+    }
+
     func explain(_ depth: Int) -> [String] {
-        [line(depth, groupKeys.isEmpty ? "Aggregate" : "HashAggregate (\(groupKeys.count) key\(groupKeys.count == 1 ? "" : "s"))")] + input.explain(depth + 1)
+        if let groupingSets {
+            return [line(depth, "MixedAggregate (\(groupingSets.count) grouping set\(groupingSets.count == 1 ? "" : "s"))")] + input.explain(depth + 1)
+        }
+        return [line(depth, groupKeys.isEmpty ? "Aggregate" : "HashAggregate (\(groupKeys.count) key\(groupKeys.count == 1 ? "" : "s"))")] + input.explain(depth + 1)
     }
 }

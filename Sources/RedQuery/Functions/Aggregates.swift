@@ -8,6 +8,14 @@ import RedCore
 enum AggregateKind: String, Sendable {
     case count, countStar, sum, avg, min, max, stringAgg, arrayAgg, boolAnd, boolOr
     case stddevPop, stddevSamp, varPop, varSamp, median, first, last, jsonAgg, jsonObjectAgg
+    /// Ordered-set aggregates: `f(direct arguments) WITHIN GROUP (ORDER BY x)`.
+    case percentileCont, percentileDisc, mode
+    /// `grouping(a, b)`: which of its keys a row of GROUPING SETS aggregates over (a bit each).
+    case grouping
+
+    /// The names of the ordered-set aggregates, which take WITHIN GROUP (and only they).
+    static let orderedSet: Set<String> = ["percentile_cont", "percentile_disc", "mode"]
+    var isOrderedSet: Bool { self == .percentileCont || self == .percentileDisc || self == .mode }
 
     static func named(_ name: String, star: Bool) -> AggregateKind? {
         switch name {
@@ -20,6 +28,10 @@ enum AggregateKind: String, Sendable {
         case "array_agg": return .arrayAgg
         case "json_agg", "jsonb_agg": return .jsonAgg
         case "json_object_agg", "jsonb_object_agg": return .jsonObjectAgg
+        case "percentile_cont": return .percentileCont
+        case "percentile_disc": return .percentileDisc
+        case "mode": return .mode
+        case "grouping": return .grouping
         case "bool_and", "every": return .boolAnd
         case "bool_or": return .boolOr
         case "stddev_pop": return .stddevPop
@@ -45,6 +57,8 @@ struct AggregateCall: Sendable {
     var filter: BoundExpr? = nil
     /// `ORDER BY` inside the call: inputs are ordered before the result is computed.
     var orderBy: [SortKey] = []
+    /// `grouping(…)`: the positions of its arguments among the GROUP BY keys.
+    var keyIndices: [Int] = []
 }
 
 struct Accumulator {
@@ -74,7 +88,25 @@ struct Accumulator {
     /// With ORDER BY inside the call: the inputs and their sort keys, folded at `result()`.
     var ordered: [(arguments: [Value], keys: [Value])] = []
 
+    /// Under GROUPING SETS, the positions of the keys this group's set groups by (the others
+    /// are NULL in its row); nil under a plain GROUP BY, where every key is grouped by.
+    var groupedKeys: Set<Int>?
+
     init(_ call: AggregateCall) { self.call = call }
+
+    /// One input row, as the call reads it: its FILTER, the ORDER BY inside it, its arguments.
+    mutating func feed(_ row: [Value], eval: Evaluation) throws {
+        if let filter = call.filter, try Evaluation.truth(try eval.evaluate(filter, row)) != true { return }
+        if !call.orderBy.isEmpty {
+            ordered.append((try call.arguments.map { try eval.evaluate($0, row) }, try call.orderBy.map { try eval.evaluate($0.expr, row) }))
+            return
+        }
+        switch call.arguments.count {
+        case 0: try add(single: .null)
+        case 1: try add(single: try eval.evaluate(call.arguments[0], row))
+        default: try add(try call.arguments.map { try eval.evaluate($0, row) })
+        }
+    }
 
     mutating func add(_ args: [Value]) throws {
         if call.kind == .jsonObjectAgg {
@@ -130,6 +162,7 @@ struct Accumulator {
             values.append(v)
         case .arrayAgg, .jsonAgg, .median: values.append(v)
         case .jsonObjectAgg: break  // `add(_:)` takes its two arguments
+        case .percentileCont, .percentileDisc, .mode, .grouping: break  // WITHIN GROUP values are kept in `ordered`; grouping reads no input
         case .boolAnd, .boolOr:
             guard case .boolean(let b) = v else { throw RedError(.datatypeMismatch, "bool_and/bool_or need boolean arguments") }
             boolState = call.kind == .boolAnd ? ((boolState ?? true) && b) : ((boolState ?? false) || b)
@@ -190,6 +223,7 @@ struct Accumulator {
     }
 
     func result() throws -> Value {
+        if call.kind.isOrderedSet { return try orderedSetResult() }
         if !call.orderBy.isEmpty {
             var folded = Accumulator(AggregateCall(kind: call.kind, arguments: call.arguments, distinct: call.distinct))
             let keys = call.orderBy
@@ -201,6 +235,51 @@ struct Accumulator {
             return try folded.resultIgnoringOrder()
         }
         return try resultIgnoringOrder()
+    }
+
+    /// `percentile_cont`, `percentile_disc` and `mode` over the WITHIN GROUP values (NULLs
+    /// left out) in their order: the fraction is the direct argument, as in PostgreSQL, and an
+    /// array of fractions gives an array of results.
+    private func orderedSetResult() throws -> Value {
+        let sorted = ordered.enumerated().sorted { a, b in
+            let c = SortNode.compare(a.element.keys, b.element.keys, call.orderBy)
+            return c != 0 ? c < 0 : a.offset < b.offset
+        }
+        let values = sorted.compactMap { $0.element.keys.first.flatMap { $0.isNull ? nil : $0 } }
+        guard !values.isEmpty else { return .null }
+        if call.kind == .mode {
+            // The most frequent value; of equally frequent ones, the first in the order.
+            var best = values[0], bestRun = 0, i = 0
+            while i < values.count {
+                var j = i + 1
+                while j < values.count, values[j] == values[i] { j += 1 }
+                if j - i > bestRun { best = values[i]; bestRun = j - i }
+                i = j
+            }
+            return best
+        }
+        let fraction = ordered.first?.arguments.first ?? .null
+        func percentile(_ f: Value) throws -> Value {
+            guard let p = f.doubleValue else {
+                if f.isNull { return .null }
+                throw RedError(.datatypeMismatch, "a percentile must be a number between 0 and 1")
+            }
+            guard p >= 0, p <= 1 else {
+                throw RedError(.numericOutOfRange, "percentile value \(NumberFormatting.shortest(p)) is not between 0 and 1")
+            }
+            let n = Double(values.count)
+            if call.kind == .percentileDisc { return values[max(0, Int((p * n).rounded(.up)) - 1)] }
+            let position = p * (n - 1)
+            let lower = Int(position.rounded(.down)), upper = Int(position.rounded(.up))
+            guard let a = values[lower].doubleValue, let b = values[upper].doubleValue else {
+                throw RedError(.undefinedFunction, "function percentile_cont(double precision) WITHIN GROUP (\(values[lower].kindName)) does not exist")
+            }
+            return .float(a + (b - a) * (position - Double(lower)))
+        }
+        if case .json(.array(let fractions)) = fraction {
+            return .json(.array(try fractions.map { try percentile(Value(json: $0)).postgresJSON }))
+        }
+        return try percentile(fraction)
     }
 
     func resultIgnoringOrder() throws -> Value {
@@ -240,6 +319,10 @@ struct Accumulator {
         case .arrayAgg: return values.isEmpty ? .null : .json(try JSONValue.checkedNesting(.array(values.map(ArrayFunctions.element))))
         case .jsonAgg: return values.isEmpty ? .null : .json(try JSONValue.checkedNesting(.array(values.map(\.postgresJSON))))
         case .jsonObjectAgg: return count == 0 ? .null : .json(try JSONValue.checkedNesting(.object(members)))
+        case .grouping:
+            // A bit per argument, the first the highest: 1 when the row aggregates over that key.
+            return .integer(call.keyIndices.reduce(Int64(0)) { mask, k in mask << 1 | (groupedKeys?.contains(k) == false ? 1 : 0) })
+        case .percentileCont, .percentileDisc, .mode: return try orderedSetResult()
         case .boolAnd, .boolOr: return boolState.map { .boolean($0) } ?? .null
         case .varPop: return count > 0 ? .float(m2 / Double(count)) : .null
         case .varSamp: return count > 1 ? .float(m2 / Double(count - 1)) : .null

@@ -547,6 +547,22 @@ extension Parser {
             }
         }
         try expectSymbol(")")
+        if isKeyword("within"), isKeyword("group", ahead: 1) {
+            // An ordered-set aggregate: `percentile_cont(0.5) WITHIN GROUP (ORDER BY x)`; the
+            // ordering is kept as the call's ORDER BY, the direct arguments as its arguments.
+            advance(); advance()
+            guard call.orderBy.isEmpty else { throw error("an ordered-set aggregate takes its ORDER BY in WITHIN GROUP only") }
+            try expectSymbol("(")
+            try expectKeyword("order")
+            try expectKeyword("by")
+            call.orderBy = try parseOrderItems()
+            try expectSymbol(")")
+            guard AggregateKind.orderedSet.contains(name) else {
+                throw RedError(.undefinedFunction, "\(name) is not an ordered-set aggregate, so it cannot have WITHIN GROUP")
+            }
+        } else if AggregateKind.orderedSet.contains(name), call.over == nil {
+            throw RedError(.invalidOperation, "WITHIN GROUP is required for ordered-set aggregate \(name)")
+        }
         if acceptKeyword("filter") {
             try expectSymbol("(")
             try expectKeyword("where")

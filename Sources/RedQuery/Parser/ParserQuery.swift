@@ -119,7 +119,7 @@ extension Parser {
         if acceptKeyword("group") {
             try expectKeyword("by")
             try keepingLiterals { parser in
-                repeat { select.groupBy.append(try parser.parseExpression()) } while parser.acceptSymbol(",")
+                (select.groupBy, select.groupingSets) = try parser.parseGroupBy()
             }
         }
         if acceptKeyword("having") { select.having = try parseExpression() }

@@ -405,7 +405,26 @@ extension Planner {
            [.text, .boolean, .timestamp, .date, .json].contains(staticType(first, inner)) {
             throw RedError(.undefinedFunction, "function \(call.name)(\(staticType(first, inner).rawValue)) does not exist")
         }
-        if !call.star, arguments.isEmpty { throw RedError(.undefinedFunction, "function \(call.name)() needs an argument") }
+        if kind == .grouping {
+            // Not an aggregate of values: which keys the row's grouping set leaves out.
+            guard !call.arguments.isEmpty, call.arguments.count <= 31 else { throw RedError(.undefinedFunction, "grouping takes 1 to 31 grouping expressions") }
+            var bound = AggregateCall(kind: .grouping, arguments: [], distinct: false)
+            bound.keyIndices = try call.arguments.map { argument in
+                guard let k = aggregation.groupKeys.firstIndex(of: argument) else {
+                    throw RedError(.groupingError, "arguments to GROUPING must be grouping expressions of the associated query level")
+                }
+                return k
+            }
+            aggregation.calls.append(bound)
+            aggregation.callASTs.append(call)
+            return .column(groupCount + aggregation.calls.count - 1)
+        }
+        if !call.star, arguments.isEmpty, kind != .mode { throw RedError(.undefinedFunction, "function \(call.name)() needs an argument") }
+        if kind.isOrderedSet {
+            guard call.orderBy.count == 1, arguments.count == (kind == .mode ? 0 : 1) else {
+                throw RedError(.undefinedFunction, "function \(call.name) takes \(kind == .mode ? "no argument" : "one fraction") and one ORDER BY expression in WITHIN GROUP")
+            }
+        }
         var bound = AggregateCall(kind: kind, arguments: arguments, distinct: call.distinct)
         bound.filter = try call.filter.map { try bind($0, inner) }
         bound.orderBy = try call.orderBy.map { SortKey(expr: try bind($0.expr, inner), descending: $0.descending, nullsFirst: $0.nullsFirst ?? $0.descending) }

@@ -164,7 +164,7 @@ final class Planner {
             }
         }
         let inputScope = scope
-        let aggregated = !select.groupBy.isEmpty || select.having != nil
+        let aggregated = !select.groupBy.isEmpty || select.groupingSets != nil || select.having != nil
             || select.items.contains { $0.expr.containsAggregate } || orderBy.contains { $0.expr.containsAggregate }
         var ctx = BindingContext(scope: scope, aggregation: nil, windows: WindowState(), aggregatesForbiddenIn: nil, namedWindows: select.windows)
         var aggregation: AggregationState?
@@ -275,7 +275,8 @@ final class Planner {
         if let aggregation {
             let columns = aggregation.groupKeys.map { ScopeColumn(qualifier: nil, name: Self.columnName($0), type: .any) }
                 + aggregation.callASTs.map { ScopeColumn(qualifier: nil, name: $0.name, type: .any) }
-            plan = AggregateNode(plan, groupKeys: aggregation.boundKeys, aggregates: aggregation.calls, columns: columns)
+            plan = AggregateNode(plan, groupKeys: aggregation.boundKeys, aggregates: aggregation.calls, columns: columns,
+                                 groupingSets: select.groupingSets)
             baseWidth = columns.count
             if let having { plan = FilterNode(plan, having) }
         }
@@ -374,6 +375,13 @@ final class Planner {
         }
     }
 
+    /// Whether a percentile's fraction argument is an array (`ARRAY[0.25, 0.5]`, folded to a
+    /// constant, or any array-typed expression): the aggregate then gives an array.
+    static func isFractionArray(_ e: BoundExpr, _ scope: Scope) -> Bool {
+        if case .constant(.json(.array)) = e { return true }
+        return staticType(e) == .array || type(of: e, scope: scope, aggregation: nil).valueType == .array
+    }
+
     /// The elements' type of an array expression when the plan knows it before running, so
     /// PG-wire can describe it as `T[]`; nil when only the values could tell. Known only where
     /// the values are sure to fit: a `T[]` column or a cast to `T[]` (elements converted on the
@@ -408,6 +416,11 @@ final class Planner {
             if i < keys { return elementType(of: aggregation.boundKeys[i], scope: aggregation.inputScope, aggregation: nil) }
             guard i - keys < aggregation.calls.count else { return nil }
             let call = aggregation.calls[i - keys]
+            if call.kind == .percentileCont || call.kind == .percentileDisc, let fractions = call.arguments.first,
+               Self.isFractionArray(fractions, aggregation.inputScope) {
+                guard call.kind == .percentileDisc, let order = call.orderBy.first else { return .float }
+                return faithful(Self.type(of: order.expr, scope: aggregation.inputScope, aggregation: nil).valueType)
+            }
             guard call.kind == .arrayAgg, let argument = call.arguments.first else { return nil }
             // Of scalars only: arrays of arrays may be ragged, which a PostgreSQL array cannot be.
             return faithful(Self.type(of: argument, scope: aggregation.inputScope, aggregation: nil).valueType)
@@ -467,6 +480,12 @@ final class Planner {
             case .stringAgg: return .text
             case .arrayAgg: return .array
             case .jsonAgg, .jsonObjectAgg: return .json
+            case .grouping: return .integer
+            case .percentileCont, .percentileDisc, .mode:
+                // An array of fractions gives an array of percentiles.
+                if call.arguments.first.map({ Self.isFractionArray($0, aggregation.inputScope) }) == true { return .array }
+                if call.kind == .percentileCont { return .float }
+                return call.orderBy.first.map { type(of: $0.expr, scope: aggregation.inputScope, aggregation: nil, parameters: parameters).valueType } ?? .any
             case .boolAnd, .boolOr: return .boolean
             default: return .any
             }
