@@ -20,6 +20,37 @@ extension ScalarFunction {
             if case .blob(let b) = a[0] { bytes = b } else { bytes = Array(outputText(a[0]).utf8) }
             return .text(Insecure.MD5.hash(data: bytes).map { String(format: "%02x", $0) }.joined())
         }
+        // sha256, sha384, sha512 of bytea (an untyped literal read as bytea: '\x…' hex, or the text's bytes).
+        for name in ["sha256", "sha384", "sha512"] {
+            add(name, 1...1) { a in
+                guard case .blob(let bytes) = try DataType.blob.coerce(a[0]) else { throw RedError(.undefinedFunction, "function \(name)(\(a[0].kindName)) does not exist") }
+                switch name {
+                case "sha256": return .blob(Array(SHA256.hash(data: bytes)))
+                case "sha384": return .blob(Array(SHA384.hash(data: bytes)))
+                default: return .blob(Array(SHA512.hash(data: bytes)))
+                }
+            }
+        }
+        // encode(bytea, 'hex' | 'base64' | 'escape') → text, and decode back, as PostgreSQL writes
+        // them (base64 in lines of 76 characters).
+        add("encode", 2...2) { a in
+            guard case .blob(let bytes) = try DataType.blob.coerce(a[0]) else { throw RedError(.undefinedFunction, "function encode(\(a[0].kindName), text) does not exist") }
+            return .text(try BinaryText.encode(bytes, format: outputText(a[1])))
+        }
+        add("decode", 2...2) { a in .blob(try BinaryText.decode(outputText(a[0]), format: outputText(a[1]))) }
+        // overlay(s PLACING r FROM n [FOR m]): s with m characters (r's length by default) from n replaced by r.
+        add("overlay", 3...4) { a in
+            let s = Array(outputText(a[0])), r = Array(outputText(a[1]))
+            guard case .integer(let from) = try DataType.integer.coerce(a[2]) else { throw RedError(.invalidArgument, "overlay takes an integer position") }
+            var count = Int64(r.count)
+            if a.count == 4 {
+                guard case .integer(let c) = try DataType.integer.coerce(a[3]) else { throw RedError(.invalidArgument, "overlay takes an integer length") }
+                count = c
+            }
+            guard from >= 1, count >= 0 else { throw RedError(.invalidArgument, "negative substring length not allowed", condition: "22011") }
+            let start = min(Int(from) - 1, s.count), end = min(s.count, start + Int(min(count, Int64(s.count))))
+            return .text(String(s[..<start]) + String(r) + String(s[end...]))
+        }
         add("chr", 1...1) { a in
             guard case .integer(let code) = try DataType.integer.coerce(a[0]) else { throw RedError(.invalidArgument, "chr() takes an integer") }
             guard code != 0 else { throw RedError(.invalidArgument, "null character not permitted", condition: "54000") }
@@ -195,5 +226,67 @@ public enum SQLIdentifier {
         let plain = !name.isEmpty && name.unicodeScalars.allSatisfy { ("a"..."z").contains($0) || ("0"..."9").contains($0) || $0 == "_" }
             && !("0"..."9").contains(name.unicodeScalars.first!) && !Parser.reserved.contains(name)
         return plain ? name : "\"" + name.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+    }
+}
+
+/// bytea as text in `encode`/`decode`'s formats.
+enum BinaryText {
+    static func encode(_ bytes: [UInt8], format: String) throws -> String {
+        switch format.lowercased() {
+        case "hex": return bytes.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()
+        case "base64":
+            let text = Data(bytes).base64EncodedString()
+            // PostgreSQL breaks base64 into lines of 76 characters.
+            var out = "", count = 0
+            for c in text {
+                if count == 76 { out.append("\n"); count = 0 }
+                out.append(c); count += 1
+            }
+            return out
+        case "escape":
+            var out = ""
+            for b in bytes {
+                if b == UInt8(ascii: "\\") { out += "\\\\" }
+                else if b == 0 || b >= 0x80 { out += "\\" + String(repeating: "0", count: 3 - String(b, radix: 8).count) + String(b, radix: 8) }
+                else { out.append(Character(Unicode.Scalar(b))) }
+            }
+            return out
+        default: throw RedError(.invalidArgument, "unrecognized encoding: \"\(format)\"")
+        }
+    }
+
+    static func decode(_ text: String, format: String) throws -> [UInt8] {
+        switch format.lowercased() {
+        case "hex":
+            let digits = Array(text.utf8).filter { $0 != 0x20 && $0 != 0x0A && $0 != 0x0D && $0 != 0x09 }
+            guard digits.count % 2 == 0 else { throw RedError(.invalidArgument, "invalid hexadecimal data: odd number of digits") }
+            return try stride(from: 0, to: digits.count, by: 2).map { i in
+                guard let byte = UInt8(String(decoding: digits[i...i + 1], as: UTF8.self), radix: 16) else {
+                    throw RedError(.invalidArgument, "invalid hexadecimal digit: \"\(String(decoding: digits[i...i + 1], as: UTF8.self))\"")
+                }
+                return byte
+            }
+        case "base64":
+            let compact = text.filter { !$0.isWhitespace }
+            guard let data = Data(base64Encoded: compact) else { throw RedError(.invalidArgument, "invalid base64 data") }
+            return Array(data)
+        case "escape":
+            var out: [UInt8] = []
+            let bytes = Array(text.utf8)
+            var i = 0
+            while i < bytes.count {
+                if bytes[i] == UInt8(ascii: "\\") {
+                    if i + 1 < bytes.count, bytes[i + 1] == UInt8(ascii: "\\") { out.append(bytes[i]); i += 2; continue }
+                    guard i + 3 < bytes.count, let byte = UInt8(String(decoding: bytes[i + 1...i + 3], as: UTF8.self), radix: 8) else {
+                        throw RedError(.invalidTextRepresentation, "invalid input syntax for type bytea")
+                    }
+                    out.append(byte); i += 4
+                } else {
+                    out.append(bytes[i]); i += 1
+                }
+            }
+            return out
+        default: throw RedError(.invalidArgument, "unrecognized encoding: \"\(format)\"")
+        }
     }
 }

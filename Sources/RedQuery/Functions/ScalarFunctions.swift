@@ -35,7 +35,8 @@ struct ScalarFunction: Sendable {
     static let resultTypes: [String: DataType] = [
         "starts_with": .boolean, "ends_with": .boolean, "contains": .boolean, "json_valid": .boolean, "__json_contains": .boolean,
         "__json_get": .json, "__json_path": .json, "__json_get_text": .text, "__json_path_text": .text,
-        "md5": .text, "chr": .text, "to_hex": .text, "pg_size_pretty": .text, "__bit_and": .integer, "translate": .text, "format": .text, "quote_ident": .text,
+        "md5": .text, "chr": .text, "to_hex": .text, "pg_size_pretty": .text, "__bit_and": .integer, "__bit_or": .integer, "__bit_xor": .integer, "__bit_not": .integer,
+        "sha256": .blob, "sha384": .blob, "sha512": .blob, "overlay": .text, "encode": .text, "decode": .blob, "translate": .text, "format": .text, "quote_ident": .text,
         "quote_literal": .text, "quote_nullable": .text, "like_escape": .text, "ascii": .integer,
         "__regex_match": .boolean, "__regex_match_ci": .boolean, "regexp_like": .boolean, "regexp_replace": .text,
         "regexp_split_to_array": .array, "regexp_count": .integer, "regexp_substr": .text, "regexp_match": .array, "regexp_instr": .integer, "similar_to_escape": .text,
@@ -271,6 +272,19 @@ struct ScalarFunction: Sendable {
                 throw RedError(.undefinedFunction, "operator does not exist: \(a[0].kindName) & \(a[1].kindName)")
             }
             return .integer(x & y)
+        }
+        // `|`, `#` and prefix `~`: bitwise or, exclusive or and not of integers.
+        for (name, symbol) in [("__bit_or", "|"), ("__bit_xor", "#")] {
+            add([name], 2...2) { a, _ in
+                guard case .integer(let x) = try DataType.integer.coerce(a[0]), case .integer(let y) = try DataType.integer.coerce(a[1]) else {
+                    throw RedError(.undefinedFunction, "operator does not exist: \(a[0].kindName) \(symbol) \(a[1].kindName)")
+                }
+                return .integer(symbol == "|" ? x | y : x ^ y)
+            }
+        }
+        add(["__bit_not"], 1...1) { a, _ in
+            guard case .integer(let x) = try DataType.integer.coerce(a[0]) else { throw RedError(.undefinedFunction, "operator does not exist: ~ \(a[0].kindName)") }
+            return .integer(~x)
         }
         add(["div"], 2...2) { a, _ in
             let r = try Arithmetic.apply("/", a[0], a[1])

@@ -190,6 +190,15 @@ struct Lexer {
             index += 3
             return Token(kind: .symbol("!~*"), offset: start)
         }
+        // `||/` (cube root) where an operand starts; after an operand `||` is concatenation.
+        if c == UInt8(ascii: "|"), peek(1) == UInt8(ascii: "|"), peek(2) == UInt8(ascii: "/"), peek(3) != UInt8(ascii: "*"), !Self.endsOperand(previous) {
+            index += 3
+            return Token(kind: .symbol("||/"), offset: start)
+        }
+        if c == UInt8(ascii: "|"), peek(1) == UInt8(ascii: "/"), peek(2) != UInt8(ascii: "*") {
+            index += 2
+            return Token(kind: .symbol("|/"), offset: start)
+        }
         if let next = peek(1), let pair = Self.twoByteSymbol(c, next) {
             index += 2
             return Token(kind: .symbol(pair), offset: start)
@@ -203,7 +212,7 @@ struct Lexer {
         throw error("Unexpected character: '\(shown)'", at: start)
     }
 
-    static let oneByteSymbols = Set("=<>+-*/%()[]{},.;:^~&".utf8)
+    static let oneByteSymbols = Set("=<>+-*/%()[]{},.;:^~&|#@".utf8)
 
     /// Whether a token ends an operand, so that a `?` after it is jsonb's key-exists operator:
     /// a literal, a placeholder, `)`, `]`, or a name that is not a keyword an operand follows.

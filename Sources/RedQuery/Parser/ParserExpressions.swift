@@ -37,6 +37,13 @@ extension Parser {
             if op == "-", case .literal(.decimal(let d)) = operand { return .literal(.decimal(-d)) }
             return op == "-" ? .unary("-", operand) : operand
         }
+        // PostgreSQL's prefix operators: `~` bitwise not, `@` absolute value, `|/` square root,
+        // `||/` cube root.
+        for (symbol, function) in [("~", "__bit_not"), ("@", "abs"), ("|/", "sqrt"), ("||/", "cbrt")] where isSymbol(symbol) {
+            advance()
+            let operand = try parseExpression(minimumPrecedence: Precedence.unary)
+            return .function(FunctionCall(name: function, arguments: [operand], distinct: false, star: false))
+        }
         return try parsePrimary()
     }
 
@@ -78,11 +85,12 @@ extension Parser {
                 let pattern = try parseExpression(minimumPrecedence: Precedence.other + 1)
                 let match = operatorCall(s.hasSuffix("*") ? "__regex_match_ci" : "__regex_match", left, pattern)
                 return s.hasPrefix("!") ? .unary("not", match) : match
-            case "&":
-                // Bitwise AND of integers (PostgreSQL's `&`, at the precedence of other operators).
+            case "&", "|", "#":
+                // Bitwise AND, OR and XOR of integers (PostgreSQL's `&`, `|`, `#`, at the precedence of other operators).
                 guard binds(Precedence.other) else { return nil }
                 advance()
-                return operatorCall("__bit_and", left, try parseExpression(minimumPrecedence: Precedence.other + 1))
+                let function = s == "&" ? "__bit_and" : s == "|" ? "__bit_or" : "__bit_xor"
+                return operatorCall(function, left, try parseExpression(minimumPrecedence: Precedence.other + 1))
             case "||", "#>", "#>>", "@>", "<@", "&&", "?", "?|", "?&", "#-":
                 guard binds(Precedence.other) else { return nil }
                 advance()
@@ -388,6 +396,13 @@ extension Parser {
                     try expectSymbol("]")
                     guard nested else { return .array(items) }
                     return .function(FunctionCall(name: ArrayFunctions.multidimensional, arguments: [.array(items)], distinct: false, star: false))
+                case "row" where isSymbol("(", ahead: 1):
+                    // ROW(a, b): the row constructor, as `(a, b)` (compared element by element).
+                    advance(); advance()
+                    var items: [Expr] = []
+                    if !isSymbol(")") { repeat { items.append(try parseExpression()) } while acceptSymbol(",") }
+                    try expectSymbol(")")
+                    return .array(items)
                 case "date", "time", "timestamp", "timestamptz", "uuid", "json", "jsonb", "interval" where isStringToken(ahead: 1):
                     advance()
                     guard case .string(let s) = current.kind else { throw unexpected() }
@@ -534,6 +549,12 @@ extension Parser {
                     if acceptKeyword("for") { length = try parseExpression() }
                     if length == nil, acceptKeyword("from") { start = try parseExpression() }
                     call.arguments = [first, start] + (length.map { [$0] } ?? [])
+                } else if name == "overlay", acceptKeyword("placing") {
+                    // overlay(s PLACING r FROM n [FOR m])
+                    let replacement = try parseExpression()
+                    try expectKeyword("from")
+                    call.arguments = [first, replacement, try parseExpression()]
+                    if acceptKeyword("for") { call.arguments.append(try parseExpression()) }
                 } else if name == "trim", acceptKeyword("from") {
                     call.arguments = [try parseExpression(), first]
                     call.name = "btrim"
