@@ -28,8 +28,16 @@ public struct RedMCPServer: Sendable {
     public init(database: Database, readOnly: Bool = false) {
         self.database = database
         self.readOnly = readOnly
-        tools = QueryTools.all + EntityTools.all + KeyValueAndSearchTools.all + GraphAndAskTools.all
+        tools = Self.catalog
     }
+
+    /// Every tool, and each as the SDK lists it: built once per process, not per HTTP request.
+    static let catalog = QueryTools.all + EntityTools.all + KeyValueAndSearchTools.all + GraphAndAskTools.all
+    private static let listedTools: [String: Tool] = Dictionary(uniqueKeysWithValues: catalog.map { tool in
+        // The schemas are JSON literals of ours, which the SDK always reads.
+        let schema = (try? mcpValue(tool.inputSchema)) ?? .object([:])
+        return (tool.name, Tool(name: tool.name, description: tool.description, inputSchema: schema, annotations: .init(readOnlyHint: tool.readOnly)))
+    })
 
     /// The tool names a caller with `access` (by default, this server's stdio peer) is listed,
     /// in `tools/list` order.
@@ -44,7 +52,7 @@ public struct RedMCPServer: Sendable {
 
     /// Serves `transport` until its input ends (and every request read has been answered).
     public func run(transport: any Transport) async throws {
-        let server = try await sdkServer(makeSession: { self.session() })
+        let server = await sdkServer(makeSession: { self.session() })
         try await server.start(transport: transport)
         await server.waitUntilCompleted()
         await server.stop()
@@ -59,7 +67,7 @@ public struct RedMCPServer: Sendable {
     public func respond(to request: MCP.HTTPRequest, makeSession: @escaping @Sendable () -> Session) async -> MCP.HTTPResponse {
         let transport = StatelessHTTPServerTransport()
         do {
-            let server = try await sdkServer(makeSession: makeSession)
+            let server = await sdkServer(makeSession: makeSession)
             try await server.start(transport: transport)
             let response = await transport.handleRequest(request)
             await server.stop()
@@ -70,15 +78,12 @@ public struct RedMCPServer: Sendable {
     }
 
     /// An SDK server with the tools handlers, each call on a session from `makeSession`.
-    private func sdkServer(makeSession: @escaping @Sendable () -> Session) async throws -> Server {
+    private func sdkServer(makeSession: @escaping @Sendable () -> Session) async -> Server {
         let server = Server(name: Self.name, version: RedDB.version,
                             instructions: "RedDB: tables, documents, key-value, graphs and vectors in one database. Start with reddb_collections, then reddb_query.",
                             capabilities: .init(tools: .init(listChanged: false)))
         let access = makeSession().access
-        let listed = try listed(for: access).map { tool in
-            Tool(name: tool.name, description: tool.description, inputSchema: try Self.mcpValue(tool.inputSchema),
-                 annotations: .init(readOnlyHint: tool.readOnly))
-        }
+        let listed = listed(for: access).compactMap { Self.listedTools[$0.name] }
         await server.withMethodHandler(ListTools.self) { _ in ListTools.Result(tools: listed) }
         await server.withMethodHandler(CallTool.self) { params in
             let arguments = try params.arguments.map { try Self.jsonValue(.object($0)) } ?? .null

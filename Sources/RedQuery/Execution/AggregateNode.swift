@@ -196,7 +196,7 @@ final class AggregateNode: PlanNode, @unchecked Sendable {
     }
 
     /// The groups of every grouping set: each row joins one group per set, keyed by its values
-    /// of the set's keys and NULL for the others (with the set's position, so a NULL that is
+    /// of the set's keys and NULL for the others, in a table of that set's own (so a NULL that is
     /// data and one that stands for "all" stay apart). A set without keys — the grand total —
     /// has its one row even over no input, as a GROUP BY without keys does. Groups come out
     /// set by set, in the order first seen. `grouping()` reads each group's set.
@@ -205,11 +205,13 @@ final class AggregateNode: PlanNode, @unchecked Sendable {
         var setKeys: [[[Value]]] = Array(repeating: [], count: sets.count)
         var setAccumulators: [[Accumulator]] = Array(repeating: [], count: sets.count)
         let aggregateCount = aggregates.count
+        var groupCount = 0
         func newGroup(_ s: Int, _ key: [Value]) throws -> Int {
             let g = setKeys[s].count
             perSet[s][key] = g
             setKeys[s].append(key)
-            try context.checkMaterialized(setKeys.reduce(0) { $0 + $1.count }, "GROUP BY")
+            groupCount += 1
+            try context.checkMaterialized(groupCount, "GROUP BY")
             for call in aggregates {
                 var accumulator = Accumulator(call)
                 accumulator.groupedKeys = Set(sets[s])
