@@ -43,6 +43,8 @@ public final class Session: @unchecked Sendable {
     let lock = AsyncMutex()
     /// Stops the statement running on this session (see `cancelRunningStatement`).
     let cancellation = StatementCancellation()
+    /// currval/lastval: the values nextval gave this session.
+    let sequenceValues = SessionSequenceValues()
     private let timeoutMilliseconds = Atomic<Int>(0)
 
     /// Retries of an autocommit statement that lost a write conflict.
@@ -244,7 +246,9 @@ public final class Session: @unchecked Sendable {
                 throw RedError(.readOnlyTransaction, "cannot execute \(Self.verb(of: statement)) in a read-only transaction")
             }
             do {
-                return try await executeEmbedding { try executor(tx, parameters, embeddings: $0).execute(statement) }
+                let result = try await executeEmbedding { try executor(tx, parameters, embeddings: $0).execute(statement) }
+                try await settleSequences()
+                return result
             } catch {
                 state = .failed(tx)
                 throw error
@@ -256,6 +260,7 @@ public final class Session: @unchecked Sendable {
                 let tx = try database.engine.begin()
                 do {
                     let result = try await executeEmbedding { try executor(tx, parameters, embeddings: $0).execute(statement) }
+                    try await settleSequences()
                     try await tx.commit()
                     return result
                 } catch let error as RedError where error.code == .serializationFailure && attempt < Self.autocommitAttempts {
@@ -267,6 +272,13 @@ public final class Session: @unchecked Sendable {
                 }
             }
         }
+    }
+
+    /// Sequence values a statement took must be durable before it commits or answers (see
+    /// `SequenceRegistry`): almost always already so, and then this returns at once.
+    func settleSequences() async throws {
+        let registry = database.store.sequences
+        if !registry.isSettled { try await registry.settle() }
     }
 
     static func verb(of statement: Statement) -> String {
@@ -432,6 +444,10 @@ public final class Session: @unchecked Sendable {
         executor.embeddings = embeddings
         if case .active = state { executor.deferredConstraints = deferredConstraints }
         executor.surfaceCatalog = surfaceCatalog
+        executor.sessionSequences = sequenceValues
+        if case .active = state { executor.allowsSequenceWrites = access == .readWrite && !readOnlyTransaction } else {
+            executor.allowsSequenceWrites = access == .readWrite
+        }
         return executor
     }
 

@@ -99,13 +99,18 @@ public struct ColumnDefinition: Codable, Sendable, Equatable {
     public var unique: Bool
     /// SQL text of the DEFAULT expression, evaluated per inserted row by the query layer.
     public var defaultSQL: String?
-    /// SERIAL: takes the row's id when the insert gives no value (ids only grow, like a sequence).
+    /// SERIAL / BIGSERIAL. Columns made since sequences exist draw from `sequence` through
+    /// their default `nextval('…')`; older ones (no `sequence`, no default) take the row's id.
     public var serial: Bool?
     /// ENUM columns: the allowed values (matched case-insensitively, stored as declared).
     public var enumVariants: [String]?
     /// `T[]` columns: the elements' type, each element coerced to it on write (nil for plain
     /// ARRAY columns and those made before it was recorded, whose elements are as given).
     public var arrayElement: DataType?
+    /// Identity columns: `ALWAYS` or `BY DEFAULT` (PostgreSQL's GENERATED … AS IDENTITY).
+    public var identity: String?
+    /// The sequence an identity or serial column draws from (see `SequenceRegistry`).
+    public var sequence: String?
 
     public init(id: UInt16, name: String, type: DataType, notNull: Bool = false, primaryKey: Bool = false,
                 unique: Bool = false, defaultSQL: String? = nil, serial: Bool = false) {

@@ -57,7 +57,13 @@ public final class TableStore: Sendable {
     /// Longest index key in bytes (values plus rid).
     public static let maxIndexKeyBytes = 1000
 
-    public init(engine: StorageEngine) { self.engine = engine }
+    /// Sequences' values (their definitions are catalog records, read through a transaction).
+    public let sequences: SequenceRegistry
+
+    public init(engine: StorageEngine) {
+        self.engine = engine
+        self.sequences = SequenceRegistry(engine: engine)
+    }
 
     static func indexStorageName(collectionID: UInt32, number: UInt32) -> String { "__index/\(collectionID)/\(number)" }
 

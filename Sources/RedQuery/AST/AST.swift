@@ -164,8 +164,13 @@ public struct ColumnSpec: Sendable, Equatable {
     public var primaryKey = false
     public var unique = false
     public var defaultSQL: String?
-    /// SERIAL / BIGSERIAL: filled with the row id when no value is given.
+    /// SERIAL / BIGSERIAL: draws from a sequence the column owns.
     public var serial = false
+    /// `GENERATED { ALWAYS | BY DEFAULT } AS IDENTITY [(options)]`.
+    public var identity: IdentityGeneration?
+    public var identityOptions = SequenceOptions()
+    /// An integer type's declared width (`smallint`, `integer`, `bigint`), for its sequence.
+    public var integerWidth: String?
     /// ENUM('a', 'b'): the allowed values.
     public var enumVariants: [String] = []
     /// `T[]`: the elements' type.
@@ -235,7 +240,7 @@ public struct InsertStatement: Sendable, Equatable {
         a.table == b.table && a.model == b.model && a.columns == b.columns && a.source == b.source && a.ttlMilliseconds == b.ttlMilliseconds
             && a.expiresAt == b.expiresAt && a.returning == b.returning && a.metadata.map(\.0) == b.metadata.map(\.0)
             && a.metadata.map(\.1) == b.metadata.map(\.1) && a.onConflict == b.onConflict && a.decodedRows == b.decodedRows
-            && a.autoEmbed == b.autoEmbed
+            && a.autoEmbed == b.autoEmbed && a.overriding == b.overriding
     }
     public var table: String
     public var model: InsertModel
@@ -253,6 +258,10 @@ public struct InsertStatement: Sendable, Equatable {
     public var decodedRows: ArraySlice<[Value]>?
     /// `WITH AUTO EMBED (fields) [USING provider] [MODEL 'm']`.
     public var autoEmbed: AutoEmbed?
+    /// `OVERRIDING SYSTEM VALUE` (.always: values given for GENERATED ALWAYS identity columns
+    /// are kept) or `OVERRIDING USER VALUE` (.byDefault: values given for identity columns are
+    /// replaced by the sequence's).
+    public var overriding: IdentityGeneration?
 }
 
 /// `WITH AUTO EMBED (f1, f2, …) [USING provider] [MODEL 'm']` on an INSERT: each inserted
@@ -301,6 +310,34 @@ public enum AlterAction: Sendable, Equatable {
     case validateConstraint(String)
     /// `DROP CONSTRAINT [IF EXISTS] name`: a CHECK, PRIMARY KEY, UNIQUE or FOREIGN KEY constraint.
     case dropConstraint(String, ifExists: Bool)
+    /// `ALTER [COLUMN] name …`.
+    case alterColumn(String, ColumnAlteration)
+}
+
+/// An identity column's kind: ALWAYS refuses values given by INSERT (unless OVERRIDING SYSTEM
+/// VALUE) and UPDATE; BY DEFAULT takes them.
+public enum IdentityGeneration: String, Sendable, Equatable {
+    case always = "ALWAYS", byDefault = "BY DEFAULT"
+}
+
+/// `ALTER COLUMN c SET GENERATED … / SET option / RESTART …`.
+public struct IdentityAlteration: Sendable, Equatable {
+    public var generation: IdentityGeneration?
+    public var options = SequenceOptions()
+}
+
+/// What `ALTER TABLE … ALTER [COLUMN] c` changes.
+public enum ColumnAlteration: Sendable, Equatable {
+    /// SET DEFAULT expression (its SQL text) or DROP DEFAULT (nil).
+    case setDefault(String?)
+    /// SET NOT NULL (true) or DROP NOT NULL (false).
+    case setNotNull(Bool)
+    /// [SET DATA] TYPE t [USING expression].
+    case setType(DataType, element: DataType?, enumVariants: [String], using: String?)
+    /// ADD GENERATED … AS IDENTITY [(options)].
+    case addIdentity(IdentityGeneration, SequenceOptions)
+    case setIdentity(IdentityAlteration)
+    case dropIdentity(ifExists: Bool)
 }
 
 public enum KVCommand: Sendable, Equatable {
@@ -324,7 +361,11 @@ public indirect enum Statement: Sendable, Equatable {
     /// `SET CONSTRAINTS ALL | name, … DEFERRED | IMMEDIATE` (names nil: ALL).
     case setConstraints(names: [String]?, deferred: Bool)
     /// CASCADE also empties the tables whose foreign keys reference these (and theirs).
-    case truncate(names: [String], cascade: Bool)
+    /// `restartIdentity`: the tables' identity and serial sequences start again.
+    case truncate(names: [String], cascade: Bool, restartIdentity: Bool)
+    case createSequence(name: String, ifNotExists: Bool, options: SequenceOptions)
+    case alterSequence(name: String, ifExists: Bool, options: SequenceOptions)
+    case dropSequence(names: [String], ifExists: Bool, cascade: Bool)
     case alterTable(name: String, ifExists: Bool, actions: [AlterAction])
     case createIndex(name: String, table: String, columns: [String], unique: Bool, method: String, ifNotExists: Bool)
     case dropIndex(name: String, table: String?, ifExists: Bool)

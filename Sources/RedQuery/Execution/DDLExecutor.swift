@@ -26,11 +26,7 @@ struct DDLExecutor {
             var columns: [ColumnDefinition] = []
             for (i, spec) in specs.enumerated() {
                 try validateNewColumn(spec, existing: columns)
-                var column = ColumnDefinition(id: UInt16(i + 1), name: spec.name, type: spec.type, notNull: spec.notNull || spec.serial,
-                                              primaryKey: spec.primaryKey, unique: spec.unique, defaultSQL: spec.defaultSQL, serial: spec.serial)
-                if !spec.enumVariants.isEmpty { column.enumVariants = spec.enumVariants }
-                column.arrayElement = spec.arrayElement
-                columns.append(column)
+                columns.append(try newColumn(spec, id: UInt16(i + 1), table: name))
             }
             guard columns.filter(\.primaryKey).count + keys.filter(\.primary).count <= 1 else {
                 throw RedError(.invalidTableDefinition, "multiple primary keys for table \"\(name)\" are not allowed")
@@ -76,10 +72,11 @@ struct DDLExecutor {
                 try requireNoWaitingChecks(name, what: "DROP TABLE")
                 try detachForeignKeys(of: handle, dropping: Set(names), cascade: cascade)
                 try store.drop(tx, handle)
+                try dropOwnedSequences(of: handle.name)
                 dropped += 1
             }
             return .message("\(dropped) \(kind)\(dropped == 1 ? "" : "s") dropped", type: "drop", tag: kind == "table" ? "DROP TABLE" : "DROP")
-        case .truncate(let given, let cascade):
+        case .truncate(let given, let cascade, let restartIdentity):
             var count = 0
             let names = cascade ? try truncatedWithReferencingTables(given) : given
             for name in names {
@@ -93,6 +90,7 @@ struct DDLExecutor {
                     try store.deleteScanned(tx, handle, key: key, row: stored)
                     count += 1
                 }
+                if restartIdentity { try restartOwnedSequences(of: handle.name) }
             }
             return .message("\(count) entities truncated from \(names.joined(separator: ", "))", type: "truncate", tag: "TRUNCATE TABLE")
         case .alterTable(let name, let ifExists, let actions):
@@ -140,7 +138,9 @@ struct DDLExecutor {
             _ = try store.dropIndex(tx, handle, named: name)
             return .message("index '\(name)' dropped from '\(handle.name)'", type: "drop", tag: "DROP INDEX")
         case .createView(let name, let orReplace, let ifNotExists, let columns, let query, let text):
-            if try store.open(tx, name) != nil { throw RedError(.duplicateCollection, "relation \"\(name)\" already exists") }
+            if try store.open(tx, name) != nil || store.sequences.definition(tx, name) != nil {
+                throw RedError(.duplicateCollection, "relation \"\(name)\" already exists")
+            }
             let existing = try ViewCatalog.definition(of: name, tx)
             if existing != nil, !orReplace {
                 if ifNotExists { return .message("view \"\(name)\" already exists, skipping", type: "create", tag: "CREATE VIEW") }
@@ -210,6 +210,12 @@ struct DDLExecutor {
                 }
             }
             return .message("vacuum reclaimed \(reclaimed) expired item\(reclaimed == 1 ? "" : "s")", type: "vacuum", tag: "VACUUM")
+        case .createSequence(let name, let ifNotExists, let options):
+            return try createSequence(name, ifNotExists: ifNotExists, options: options)
+        case .alterSequence(let name, let ifExists, let options):
+            return try alterSequence(name, ifExists: ifExists, options: options)
+        case .dropSequence(let names, let ifExists, let cascade):
+            return try dropSequences(names, ifExists: ifExists, cascade: cascade)
         case .show(let what):
             switch what {
             case "tables", "collections":
@@ -269,8 +275,9 @@ struct DDLExecutor {
         return candidate
     }
 
+    /// A table, collection, view or sequence is called `name` (they share one namespace).
     func exists(_ name: String) throws -> Bool {
-        try store.open(tx, name) != nil || ViewCatalog.definition(of: name, tx) != nil
+        try store.open(tx, name) != nil || ViewCatalog.definition(of: name, tx) != nil || store.sequences.definition(tx, name) != nil
     }
 
     func table(_ name: String) throws -> TableHandle {
@@ -446,15 +453,13 @@ struct DDLExecutor {
             guard schema.nextColumnID < UInt16.max else {
                 throw RedError(.limitExceeded, "table \"\(handle.name)\" has used all \(UInt16.max) column ids (dropped columns keep theirs); recreate it to add more")
             }
-            var column = ColumnDefinition(id: schema.nextColumnID, name: spec.name, type: spec.type, notNull: spec.notNull,
-                                          unique: spec.unique, defaultSQL: spec.defaultSQL)
-            if !spec.enumVariants.isEmpty { column.enumVariants = spec.enumVariants }
-            column.arrayElement = spec.arrayElement
+            let column = try newColumn(spec, id: schema.nextColumnID, table: handle.name)
             schema.nextColumnID += 1
             schema.columns.append(column)
             var updated = try store.setSchema(tx, handle, schema)
-            // Existing rows take the default now (as PostgreSQL does), or fail NOT NULL.
-            if spec.defaultSQL != nil || spec.notNull {
+            // Existing rows take the default (or the identity's next value) now, as PostgreSQL
+            // does, or fail NOT NULL.
+            if column.defaultSQL != nil || column.notNull || column.sequence != nil {
                 var defaults = DefaultValues(planner: Planner(context: context), context: context)
                 let cursor = try store.scan(tx, updated)
                 var rewrites: [(StoredRow, StoredRow)] = []
@@ -503,6 +508,7 @@ struct DDLExecutor {
                 !CheckConstraints.reads(check.sql, column: column.name, columns: schema.columns, table: handle.name, planner: planner)
             }
             schema.columns.removeAll { $0.id == column.id }
+            try dropOwnedSequences(of: handle.name, column: column.name)
             notes.append("column '\(name)' dropped")
             return try ensureReferencingIndexes(try store.setSchema(tx, current, schema))
         case .renameColumn(let old, let new):
@@ -523,10 +529,14 @@ struct DDLExecutor {
             }
             schema.columns[i].name = new
             try requireChecksBind(schema, table: handle.name, what: "rename column \(old)")
+            try renameSequenceOwner(table: handle.name, column: old, toTable: handle.name, column: new)
             notes.append("column '\(old)' renamed to '\(new)'")
             return try store.setSchema(tx, handle, schema)
         case .renameTable(let newName):
-            if try ViewCatalog.definition(of: newName, tx) != nil { throw RedError(.duplicateCollection, "relation \"\(newName)\" already exists") }
+            if try ViewCatalog.definition(of: newName, tx) != nil || sequences.definition(tx, newName) != nil {
+                throw RedError(.duplicateCollection, "relation \"\(newName)\" already exists")
+            }
+            try renameSequenceOwner(table: handle.name, toTable: newName)
             if let view = try ViewCatalog.dependents(of: handle.name, tx).first {
                 throw RedError(.dependentObjectsStillExist, "view \(view) reads \(handle.name); drop or recreate the view before renaming the table")
             }
@@ -534,6 +544,8 @@ struct DDLExecutor {
             notes.append("renamed to '\(newName)'")
             context.deferredConstraints?.renameTable(handle.name, to: newName)
             return try renameForeignKeyReferences(of: try store.rename(tx, handle, to: newName), from: handle.name)
+        case .alterColumn(let name, let change):
+            return try alterColumn(handle, name, change, &notes)
         case .setAppendOnly(let on):
             schema.appendOnly = on
             notes.append("append_only = \(on)")

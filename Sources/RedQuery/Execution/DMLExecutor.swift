@@ -16,6 +16,14 @@ struct DMLExecutor {
 
     // MARK: INSERT
 
+    /// 428C9: a value given for a GENERATED ALWAYS identity column.
+    static func generatedAlwaysError(_ column: String, insert: Bool) -> RedError {
+        RedError(.invalidOperation, insert ? "cannot insert a non-DEFAULT value into column \"\(column)\""
+                                           : "column \"\(column)\" can only be updated to DEFAULT",
+                 detail: "Column \"\(column)\" is an identity column defined as GENERATED ALWAYS."
+                     + (insert ? " Use OVERRIDING SYSTEM VALUE to override." : ""), condition: "428C9")
+    }
+
     func insert(_ statement: InsertStatement) throws -> QueryResult {
         var handle = try store.open(tx, statement.table)
         if handle == nil {
@@ -70,7 +78,7 @@ struct DMLExecutor {
                 let width = sourceRows.width(of: r)
                 if targets?.count != width {
                     let columns = try insertTargets(statement.columns, valueCount: width, handle)
-                    targets = (width, columns, columns.map(CellTarget.init))
+                    targets = (width, columns, columns.map { CellTarget($0, overriding: statement.overriding) })
                 }
                 if rowIDs.isEmpty { rowIDs = try store.reserveRowIDs(tx, handle, count: min(1_000, sourceRows.count - r)) }
                 row = try tableRow(targets!.columns, targets!.cells, sourceRows, r, handle, &defaults, rid: rowIDs.lowerBound, expiresAt: expiresAt)
@@ -234,11 +242,20 @@ struct DMLExecutor {
         /// No ENUM variants to check: the type's coercion is all.
         let plain: Bool
 
-        init(_ column: ColumnDefinition) {
+        /// An identity column's value given by the INSERT is dropped (OVERRIDING USER VALUE),
+        /// so the sequence gives it.
+        let ignoresValue: Bool
+
+        init(_ column: ColumnDefinition, overriding: IdentityGeneration? = nil) {
             id = column.id
             type = column.type
             plain = column.enumVariants == nil && column.arrayElement == nil
+            ignoresValue = column.identity != nil && overriding == .byDefault
+            let refuses = column.identity == IdentityGeneration.always.rawValue && overriding == nil
+            generatedAlways = refuses ? DMLExecutor.generatedAlwaysError(column.name, insert: true) : nil
         }
+        /// A GENERATED ALWAYS identity column: a value given (not DEFAULT) is this 428C9.
+        let generatedAlways: RedError?
     }
 
     /// `targets` are the columns the source's values go to, `cells` the same as `CellTarget`s.
@@ -251,6 +268,8 @@ struct DMLExecutor {
         for i in cells.indices {
             if let v = source[r, i] {
                 let cell = cells[i]
+                if cell.ignoresValue { continue }
+                if let refusal = cell.generatedAlways { throw refusal }
                 let coerced: Value
                 if cell.plain {
                     do { coerced = try cell.type.coerce(v) } catch let error as RedError { throw columnError(error, targets[i], handle) }
@@ -263,7 +282,9 @@ struct DMLExecutor {
         }
         if values.count < schema.columns.count {  // omitted columns and DEFAULT cells
             for column in schema.columns where values[column.id] == nil {
-                let value = column.serial == true ? .integer(rid) : try defaults.value(for: column, handle: handle)
+                // Serial columns made before sequences existed take the row id.
+                let value = column.serial == true && column.defaultSQL == nil && column.sequence == nil
+                    ? .integer(rid) : try defaults.value(for: column, handle: handle)
                 sawNull = sawNull || value.isNull
                 values[column.id] = value
             }
@@ -463,6 +484,7 @@ struct DMLExecutor {
                 guard let column = handle.schema.column(named: a.column) else {
                     throw RedError(.undefinedColumn, "column \"\(a.column)\" of relation \"\(handle.name)\" does not exist")
                 }
+                if value != nil, column.identity == IdentityGeneration.always.rawValue { throw Self.generatedAlwaysError(column.name, insert: false) }
                 return BoundAssignment(column: column, path: [], value: value)
             case .document: return BoundAssignment(column: nil, path: a.column.split(separator: ".").map(String.init), value: value)
             case .kv:
@@ -562,6 +584,7 @@ struct DefaultValues {
     var parsed: [UInt16: BoundExpr] = [:]
 
     mutating func value(for column: ColumnDefinition, handle: TableHandle) throws -> Value {
+        if column.identity != nil, let sequence = column.sequence { return .integer(try context.nextIdentityValue(sequence)) }
         guard let sql = column.defaultSQL else { return .null }
         let expr: BoundExpr
         if let cached = parsed[column.id] { expr = cached } else {

@@ -115,6 +115,25 @@ final class ExecutionContext: @unchecked Sendable {
     /// The surface's own relations, functions and casts (PG-wire's system catalogs), if any.
     var surfaceCatalog: (any SurfaceCatalog)?
     private var snapshot: CatalogSnapshot?
+    /// The session's currval/lastval memory (nil: functions that need it say so).
+    var sessionSequences: SessionSequenceValues?
+    /// False in a read-only transaction or session: nextval and setval refuse (25006).
+    var allowsSequenceWrites = true
+    /// Sequence definitions this statement looked up, by name.
+    var sequenceCache: [String: SequenceDefinition] = [:]
+
+    /// The next value of an identity column's sequence (named exactly, not folded).
+    func nextIdentityValue(_ sequence: String) throws -> Int64 {
+        let definition: SequenceDefinition
+        if let cached = sequenceCache[sequence] { definition = cached } else {
+            guard let found = try store.sequences.definition(transaction, sequence) else {
+                throw RedError(.undefinedCollection, "relation \"\(sequence)\" does not exist")
+            }
+            sequenceCache[sequence] = found
+            definition = found
+        }
+        return try nextValue(ofSequence: sequence, definition)
+    }
 
     /// The catalog as this statement sees it, read once per statement for surface relations.
     func catalogSnapshot() throws -> CatalogSnapshot {
@@ -161,6 +180,8 @@ final class ExecutionContext: @unchecked Sendable {
     func partition() -> ExecutionContext {
         let part = ExecutionContext(transaction: transaction, store: store, parameters: parameters, now: now, limits: limits, cancellation: cancellation)
         part.surfaceCatalog = surfaceCatalog
+        part.sessionSequences = sessionSequences
+        part.allowsSequenceWrites = allowsSequenceWrites
         return part
     }
 }

@@ -28,6 +28,12 @@ public struct StatementExecutor {
     /// The surface's own relations, functions and casts (see `SurfaceCatalog`).
     public var surfaceCatalog: (any SurfaceCatalog)?
 
+    /// The session's currval/lastval memory.
+    public var sessionSequences: SessionSequenceValues?
+
+    /// False in a read-only transaction or session: nextval and setval refuse.
+    public var allowsSequenceWrites = true
+
     public init(transaction: Transaction, store: TableStore, parameters: [Value], now: Int64, limits: ExecutionLimits = ExecutionLimits(),
                 cancellation: StatementCancellation? = nil) {
         self.cancellation = cancellation
@@ -43,6 +49,8 @@ public struct StatementExecutor {
         context.embeddings = embeddings
         context.deferredConstraints = deferredConstraints
         context.surfaceCatalog = surfaceCatalog
+        context.sessionSequences = sessionSequences
+        context.allowsSequenceWrites = allowsSequenceWrites
         return context
     }
 

@@ -248,11 +248,16 @@ public struct Parser {
             _ = acceptKeyword("table") || acceptKeyword("vector") || acceptKeyword("graph") || acceptKeyword("document") || acceptKeyword("kv") || acceptKeyword("collection")
             var names: [String] = []
             repeat { names.append(try parseIdentifier(what: "table name")) } while acceptSymbol(",")
-            // RESTART/CONTINUE IDENTITY change nothing here: no sequences.
-            if acceptKeyword("restart") || acceptKeyword("continue") { try expectKeyword("identity") }
+            var restartIdentity = false
+            if acceptKeyword("restart") {
+                try expectKeyword("identity")
+                restartIdentity = true
+            } else if acceptKeyword("continue") {
+                try expectKeyword("identity")
+            }
             let cascade = acceptKeyword("cascade")
             if !cascade { _ = acceptKeyword("restrict") }
-            return .truncate(names: names, cascade: cascade)
+            return .truncate(names: names, cascade: cascade, restartIdentity: restartIdentity)
         case "begin", "start":
             advance()
             _ = acceptKeyword("transaction") || acceptKeyword("work")
@@ -394,6 +399,14 @@ public struct Parser {
             try expectSymbol(")")
             columns = names
         }
+        var overriding: IdentityGeneration?
+        if acceptKeyword("overriding") {
+            if acceptKeyword("system") { overriding = .always } else {
+                try expectKeyword("user")
+                overriding = .byDefault
+            }
+            try expectKeyword("value")
+        }
         let source: Query
         if acceptKeyword("default") {
             try expectKeyword("values")
@@ -404,6 +417,7 @@ public struct Parser {
             throw unexpected(expected: "VALUES or SELECT")
         }
         var statement = InsertStatement(table: table, model: model, columns: columns, source: source)
+        statement.overriding = overriding
         while isKeyword("with") {
             advance()
             if acceptKeyword("ttl") {

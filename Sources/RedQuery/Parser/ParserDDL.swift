@@ -8,6 +8,7 @@ extension Parser {
         var orReplace = false
         if acceptKeyword("or") { try expectKeyword("replace"); orReplace = true }
         if acceptKeyword("table") { return try parseCreateTable() }
+        if acceptKeyword("sequence") { return try parseCreateSequence() }
         if acceptKeyword("document") || acceptKeyword("collection") {
             let ifNotExists = try parseIfNotExists()
             return .createCollection(name: try parseIdentifier(what: "collection name"), model: .document, ifNotExists: ifNotExists)
@@ -199,15 +200,22 @@ extension Parser {
         return dimensions > 0 ? (.array, strings, type) : (type, strings, nil)
     }
 
+    static let integerWidths = ["smallint": "smallint", "int2": "smallint", "smallserial": "smallint", "integer": "integer", "int": "integer",
+                                "int4": "integer", "serial": "integer", "serial4": "integer", "bigint": "bigint", "int8": "bigint",
+                                "bigserial": "bigint", "serial8": "bigint"]
+
     mutating func parseColumnSpec() throws -> ColumnSpec {
         let name = try parseAnyName()
         var serial = false
-        if case .identifier(let typeName, false) = current.kind, ["serial", "bigserial", "smallserial", "serial4", "serial8"].contains(typeName) {
-            serial = true
+        var integerWidth: String?
+        if case .identifier(let typeName, false) = current.kind {
+            serial = ["serial", "bigserial", "smallserial", "serial4", "serial8"].contains(typeName)
+            integerWidth = Self.integerWidths[typeName]
         }
         let (type, strings, element) = try parseTypeNameWithArguments()
         var spec = ColumnSpec(name: name, type: type)
         spec.serial = serial
+        spec.integerWidth = element == nil ? integerWidth : nil
         // Elements of a scalar type are converted on write and described as `T[]`; JSON[] and the
         // like keep their elements as given.
         spec.arrayElement = element.flatMap { [.any, .array, .json, .vector].contains($0) ? nil : $0 }
@@ -243,6 +251,10 @@ extension Parser {
                 spec.notNull = true
             } else if acceptKeyword("unique") {
                 spec.unique = true
+            } else if acceptKeyword("generated") {
+                guard spec.identity == nil else { throw RedError(.syntaxError, "multiple identity specifications for column \"\(name)\"") }
+                (spec.identity, spec.identityOptions) = try parseIdentityColumn()
+                spec.notNull = true
             } else if acceptKeyword("default") {
                 _ = acceptSymbol("=")
                 let start = current.offset
@@ -341,6 +353,7 @@ extension Parser {
 
     mutating func parseDrop() throws -> Statement {
         try expectKeyword("drop")
+        if acceptKeyword("sequence") { return try parseDropSequence() }
         if acceptKeyword("index") {
             let ifExists = try parseIfExists()
             let name = try parseIdentifier(what: "index name")
@@ -372,6 +385,7 @@ extension Parser {
 
     mutating func parseAlter() throws -> Statement {
         try expectKeyword("alter")
+        if acceptKeyword("sequence") { return try parseAlterSequence() }
         try expectKeyword("table")
         let ifExists = try parseIfExists()
         let name = try parseIdentifier(what: "table name")
@@ -416,6 +430,9 @@ extension Parser {
                     try expectKeyword("to")
                     actions.append(.renameColumn(old, to: try parseAnyName()))
                 }
+            } else if acceptKeyword("alter") {
+                _ = acceptKeyword("column")
+                actions.append(try parseAlterColumn())
             } else if acceptKeyword("validate") {
                 try expectKeyword("constraint")
                 actions.append(.validateConstraint(try parseIdentifier(what: "constraint name")))
@@ -427,7 +444,7 @@ extension Parser {
                     throw unexpected(expected: "APPEND_ONLY")
                 }
             } else {
-                throw unexpected(expected: "ADD, DROP, RENAME, SET or VALIDATE")
+                throw unexpected(expected: "ADD, DROP, ALTER, RENAME, SET or VALIDATE")
             }
         } while acceptSymbol(",")
         return .alterTable(name: name, ifExists: ifExists, actions: actions)

@@ -57,7 +57,6 @@ enum PGCatalogFunctions {
                 guard case .text(let name) = args[0] else { return .null }
                 return PGBuiltinType.byName[name.lowercased()[...].trimmingCharacters(in: "\" ")].map { .integer($0.oid) } ?? .null
             },
-            "pg_get_serial_sequence": SurfaceFunction(arity: 2...2, resultType: .text, strict: false) { _, _ in .null },
             "pg_get_partkeydef": SurfaceFunction(arity: 1...1, resultType: .text, strict: false) { _, _ in .null },
         ]
         for name in ["pg_table_is_visible", "pg_type_is_visible", "pg_function_is_visible", "pg_collation_is_visible", "has_table_privilege", "has_schema_privilege",

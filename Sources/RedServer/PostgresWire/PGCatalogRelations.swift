@@ -44,7 +44,7 @@ extension PGCatalogTable {
                             "attlen": .integer(type.length), "attnum": .integer(Int64(i + 1)), "attcacheoff": .integer(-1), "atttypmod": .integer(-1),
                             "attbyval": .boolean(type.length > 0 && type.length <= 8), "attalign": .text(type.length == 8 ? "d" : "i"),
                             "attstorage": .text(type.length > 0 ? "p" : type.oid == 1700 ? "m" : "x"), "attcompression": .text(""), "attnotnull": .boolean(column.notNull),
-                            "atthasdef": .boolean(column.defaultSQL != nil), "attidentity": .text(""), "attgenerated": .text(""),
+                            "atthasdef": .boolean(column.defaultSQL != nil), "attidentity": .text(column.identity == "ALWAYS" ? "a" : column.identity == nil ? "" : "d"), "attgenerated": .text(""),
                             "attislocal": .boolean(true), "attcollation": .integer(type.category == "S" ? 100 : 0)]
                 }
             }

@@ -46,9 +46,10 @@ extension PGCatalogTable {
                         "column_default": column.defaultSQL.map { .text($0) } ?? .null, "is_nullable": .text(column.notNull ? "NO" : "YES"),
                         "data_type": .text(type.element != 0 ? "ARRAY" : type.formatted), "udt_catalog": .text(PGCatalogModel.databaseName),
                         "udt_schema": .text("pg_catalog"), "udt_name": .text(type.name), "dtd_identifier": .text(String(i + 1)),
-                        "is_self_referencing": .text("NO"), "is_identity": .text("NO"), "identity_cycle": .text("NO"),
+                        "is_self_referencing": .text("NO"), "is_identity": .text(column.identity == nil ? "NO" : "YES"), "identity_cycle": .text("NO"),
                         "is_generated": .text("NEVER"), "is_updatable": .text(r.kind == "v" ? "NO" : "YES"),
                     ]
+                    if let identity = column.identity { row["identity_generation"] = .text(identity) }
                     switch type.oid {
                     case 20: row["numeric_precision"] = .integer(64); row["numeric_precision_radix"] = .integer(2); row["numeric_scale"] = .integer(0)
                     case 701: row["numeric_precision"] = .integer(53); row["numeric_precision_radix"] = .integer(2)

@@ -109,6 +109,8 @@ struct PGCatalogModel: Sendable {
         var notNull: Bool
         var defaultSQL: String?
         var element: DataType?
+        /// An identity column's `ALWAYS` or `BY DEFAULT`.
+        var identity: String? = nil
 
         /// The type its values travel as (`int8[]` for an `INT[]` column).
         var wireType: PGBuiltinType { PGBuiltinType.of(type, element: element) }
@@ -191,7 +193,8 @@ struct PGCatalogModel: Sendable {
         var tables: [String: Relation] = [:]
         for table in snapshot.tables {
             let columns = table.columns.map {
-                Column(name: $0.name, type: $0.type, notNull: $0.notNull || $0.primaryKey, defaultSQL: $0.defaultSQL, element: $0.arrayElement)
+                Column(name: $0.name, type: $0.type, notNull: $0.notNull || $0.primaryKey, defaultSQL: $0.defaultSQL, element: $0.arrayElement,
+                       identity: $0.identity)
             }
             tables[table.name] = add(Relation(oid: PGCatalogModel.stableOID(table.name), name: table.name, kind: "r", columns: columns, table: table))
         }

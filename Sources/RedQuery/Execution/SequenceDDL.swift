@@ -1,0 +1,156 @@
+import RedCore
+import RedEngine
+
+/// CREATE / ALTER / DROP SEQUENCE, and the sequences identity and serial columns own.
+///
+/// Sequences share the relation namespace with tables and views, as in PostgreSQL: a
+/// sequence and a table cannot both be called `t_id_seq`. Their definitions change inside
+/// the DDL's transaction; their values do not (see `SequenceRegistry`).
+extension DDLExecutor {
+    var sequences: SequenceRegistry { store.sequences }
+
+    func createSequence(_ name: String, ifNotExists: Bool, options: SequenceOptions) throws -> QueryResult {
+        if try exists(name) {
+            if ifNotExists { return .message("relation \"\(name)\" already exists, skipping", type: "create", tag: "CREATE SEQUENCE") }
+            throw RedError(.duplicateCollection, "relation \"\(name)\" already exists")
+        }
+        var definition = try options.definition(id: UInt64.random(in: 1...UInt64.max))
+        if case .some(.some(let owner)) = options.ownedBy { try requireOwnerColumn(owner) }
+        if case .some(.none) = options.ownedBy { definition.ownerTable = nil }
+        try sequences.store(tx, name, definition)
+        return .message("sequence '\(name)' created", type: "create", tag: "CREATE SEQUENCE")
+    }
+
+    func alterSequence(_ name: String, ifExists: Bool, options: SequenceOptions) throws -> QueryResult {
+        guard var definition = try sequences.definition(tx, name) else {
+            if ifExists { return .message("relation \"\(name)\" does not exist, skipping", type: "alter", tag: "ALTER SEQUENCE") }
+            throw RedError(.undefinedCollection, "relation \"\(name)\" does not exist")
+        }
+        if case .some(.some(let owner)) = options.ownedBy { try requireOwnerColumn(owner) }
+        try options.applied(to: &definition, creating: false)
+        try sequences.store(tx, name, definition)
+        return .message("sequence '\(name)' altered", type: "alter", tag: "ALTER SEQUENCE")
+    }
+
+    func dropSequences(_ names: [String], ifExists: Bool, cascade: Bool) throws -> QueryResult {
+        var dropped = 0
+        for name in names {
+            guard let definition = try sequences.definition(tx, name) else {
+                if ifExists { continue }
+                throw RedError(.undefinedCollection, "sequence \"\(name)\" does not exist")
+            }
+            // A column drawing from it: an identity needs it (drop the column instead), a serial's
+            // default depends on it (CASCADE drops the default).
+            if let table = definition.ownerTable, let handle = try store.open(tx, table),
+               let position = handle.schema.columns.firstIndex(where: { $0.sequence == name }) {
+                let column = handle.schema.columns[position]
+                if column.identity != nil {
+                    throw RedError(.dependentObjectsStillExist, "cannot drop sequence \(name) because column \(column.name) of table \(table) requires it",
+                                   detail: "You can drop column \(column.name) of table \(table) instead.")
+                }
+                guard cascade else {
+                    throw RedError(.dependentObjectsStillExist, "cannot drop sequence \(name) because other objects depend on it",
+                                   detail: "default value for column \(column.name) of table \(table) depends on sequence \(name)")
+                }
+                var schema = handle.schema
+                schema.columns[position].defaultSQL = nil
+                schema.columns[position].sequence = nil
+                _ = try store.setSchema(tx, handle, schema, structural: false)
+            }
+            try sequences.remove(tx, name)
+            dropped += 1
+        }
+        return .message("\(dropped) sequence\(dropped == 1 ? "" : "s") dropped", type: "drop", tag: "DROP SEQUENCE")
+    }
+
+    private func requireOwnerColumn(_ owner: (table: String, column: String)) throws {
+        guard let handle = try store.open(tx, owner.table) else { throw RedError(.undefinedCollection, "relation \"\(owner.table)\" does not exist") }
+        guard handle.schema.column(named: owner.column) != nil else {
+            throw RedError(.undefinedColumn, "column \"\(owner.column)\" of relation \"\(owner.table)\" does not exist")
+        }
+    }
+
+    // MARK: Columns that own a sequence
+
+    /// Creates the sequence an identity or serial column draws from, named `<table>_<column>_seq`
+    /// (with a number after it when that is taken, as PostgreSQL does), owned by the column.
+    func createOwnedSequence(table: String, column: String, typeName: String, options: SequenceOptions) throws -> String {
+        var options = options
+        if options.typeName == nil { options.typeName = typeName }
+        var definition = try options.definition(id: UInt64.random(in: 1...UInt64.max))
+        definition.ownerTable = table
+        definition.ownerColumn = column
+        let name = try Self.firstFree("\(table)_\(column)_seq") { try exists($0) }
+        try sequences.store(tx, name, definition)
+        return name
+    }
+
+    /// The sequences owned by `table` (or by its column `column`), by name.
+    func ownedSequences(of table: String, column: String? = nil) throws -> [(name: String, definition: SequenceDefinition)] {
+        try sequences.all(tx).filter { $0.definition.ownerTable == table && (column == nil || $0.definition.ownerColumn == column) }
+    }
+
+    /// Drops the sequences `table` (or its column `column`) owns, with the table or column.
+    func dropOwnedSequences(of table: String, column: String? = nil) throws {
+        for (name, _) in try ownedSequences(of: table, column: column) { try sequences.remove(tx, name) }
+    }
+
+    /// TRUNCATE … RESTART IDENTITY: the sequences the table owns start again, in this transaction.
+    func restartOwnedSequences(of table: String) throws {
+        var restart = SequenceOptions()
+        restart.restart = .some(nil)
+        for (name, var definition) in try ownedSequences(of: table) {
+            try restart.applied(to: &definition, creating: false)
+            try sequences.store(tx, name, definition)
+        }
+    }
+
+    /// Keeps `OWNED BY` pointing at a renamed table or column.
+    func renameSequenceOwner(table: String, column: String? = nil, toTable newTable: String, column newColumn: String? = nil) throws {
+        for (name, var definition) in try ownedSequences(of: table, column: column) {
+            definition.ownerTable = newTable
+            if let newColumn { definition.ownerColumn = newColumn }
+            try sequences.store(tx, name, definition)
+        }
+    }
+
+    /// An identity or serial column's sequence type: the column's declared integer width.
+    static func sequenceType(_ spec: ColumnSpec) throws -> String {
+        guard spec.type == .integer, spec.arrayElement == nil else {
+            throw RedError(.invalidArgument, "identity column type must be smallint, integer, or bigint")
+        }
+        return spec.integerWidth ?? "bigint"
+    }
+
+    /// The column definition of `spec` in table `table`, its sequence created when it is an
+    /// identity or serial column. 42601 for an identity with a DEFAULT too.
+    func newColumn(_ spec: ColumnSpec, id: UInt16, table: String) throws -> ColumnDefinition {
+        var column = ColumnDefinition(id: id, name: spec.name, type: spec.type, notNull: spec.notNull || spec.serial || spec.identity != nil,
+                                      primaryKey: spec.primaryKey, unique: spec.unique, defaultSQL: spec.defaultSQL, serial: spec.serial)
+        if !spec.enumVariants.isEmpty { column.enumVariants = spec.enumVariants }
+        column.arrayElement = spec.arrayElement
+        if let identity = spec.identity {
+            if spec.defaultSQL != nil {
+                throw RedError(.syntaxError, "both default and identity specified for column \"\(spec.name)\" of table \"\(table)\"")
+            }
+            if spec.serial { throw RedError(.syntaxError, "both default and identity specified for column \"\(spec.name)\" of table \"\(table)\"") }
+            column.sequence = try createOwnedSequence(table: table, column: spec.name, typeName: try Self.sequenceType(spec), options: spec.identityOptions)
+            column.identity = identity.rawValue
+        } else if spec.serial {
+            if spec.defaultSQL != nil {
+                throw RedError(.syntaxError, "multiple default values specified for column \"\(spec.name)\" of table \"\(table)\"")
+            }
+            let sequence = try createOwnedSequence(table: table, column: spec.name, typeName: try Self.sequenceType(spec), options: SequenceOptions())
+            column.sequence = sequence
+            column.defaultSQL = "nextval('\(Self.quotedForNextval(sequence))')"
+        }
+        return column
+    }
+
+    /// A sequence name as nextval's text argument spells it (`"Mixed_Case"` quoted).
+    static func quotedForNextval(_ name: String) -> String {
+        let plain = name.allSatisfy { $0.isLowercase || $0.isNumber || $0 == "_" } && !(name.first?.isNumber ?? true)
+        let quoted = plain ? name : "\"" + name.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+        return quoted.replacingOccurrences(of: "'", with: "''")
+    }
+}

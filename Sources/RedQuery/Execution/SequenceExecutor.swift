@@ -1,0 +1,166 @@
+import RedCore
+import RedEngine
+import Synchronization
+
+/// What one session remembers of the sequences it used: `currval(s)` is the last value
+/// nextval gave this session for `s`, `lastval()` the last value it gave for any (PostgreSQL's
+/// session-local state; other sessions' nextval calls do not change it).
+public final class SessionSequenceValues: Sendable {
+    private struct State {
+        var byID: [UInt64: Int64] = [:]
+        var last: (id: UInt64, name: String, value: Int64)?
+    }
+
+    private let state = Mutex(State())
+
+    public init() {}
+
+    func note(_ value: Int64, of definition: SequenceDefinition, name: String) {
+        state.withLock { s in
+            if s.byID.count >= 10_000, s.byID[definition.id] == nil { s.byID.removeAll() }
+            s.byID[definition.id] = value
+            s.last = (definition.id, name, value)
+        }
+    }
+
+    func current(_ definition: SequenceDefinition) -> Int64? { state.withLock { $0.byID[definition.id] } }
+
+    var last: (id: UInt64, name: String, value: Int64)? { state.withLock { $0.last } }
+}
+
+/// Sequences as statements use them: the functions nextval, currval, setval and lastval,
+/// identity and serial columns' values, and the sequence DDL.
+///
+/// A column that draws from a sequence names it (`ColumnDefinition.sequence`), and the
+/// sequence names its owner (`OWNED BY`): serial and identity columns own theirs, so
+/// dropping the table or the column drops the sequence, and TRUNCATE … RESTART IDENTITY
+/// restarts it.
+extension ExecutionContext {
+    /// The sequence `text` names, as nextval's text argument does in PostgreSQL: an unquoted
+    /// name is folded to lower case, `"Quoted"` kept, `public.` accepted in front.
+    func sequence(named text: String) throws -> (name: String, definition: SequenceDefinition) {
+        let name = try Self.sequenceName(text)
+        if let cached = sequenceCache[name] { return (name, cached) }
+        guard let definition = try store.sequences.definition(transaction, name) else {
+            throw RedError(.undefinedCollection, "relation \"\(name)\" does not exist")
+        }
+        sequenceCache[name] = definition
+        return (name, definition)
+    }
+
+    static func sequenceName(_ text: String) throws -> String {
+        var parts: [String] = []
+        var current = ""
+        var quoted = false, wasQuoted = false
+        let characters = Array(text)
+        var i = 0
+        while i < characters.count {
+            let c = characters[i]
+            i += 1
+            if quoted {
+                if c != "\"" { current.append(c) } else if i < characters.count, characters[i] == "\"" {
+                    current.append(c)  // "" inside quotes is one quote
+                    i += 1
+                } else {
+                    quoted = false
+                }
+            } else if c == "\"" {
+                quoted = true
+                wasQuoted = true
+            } else if c == "." {
+                parts.append(wasQuoted ? current : current.lowercased())
+                current = ""
+                wasQuoted = false
+            } else {
+                current.append(c)
+            }
+        }
+        parts.append(wasQuoted ? current : current.lowercased())
+        if parts.count == 2, parts[0] == "public" || parts[0] == "pg_catalog" { parts.removeFirst() }
+        guard parts.count == 1, !parts[0].isEmpty, !quoted else { throw RedError(.syntaxError, "invalid name syntax", condition: "42602") }
+        return parts[0]
+    }
+
+    /// nextval: the sequence's next value, remembered for this session's currval/lastval.
+    func nextValue(ofSequence name: String, _ definition: SequenceDefinition) throws -> Int64 {
+        guard allowsSequenceWrites else {
+            throw RedError(.readOnlyTransaction, "cannot execute nextval() in a read-only transaction")
+        }
+        let value = try store.sequences.next(definition, name: name)
+        sessionSequences?.note(value, of: definition, name: name)
+        return value
+    }
+
+    func nextValue(ofSequenceNamed text: String) throws -> Int64 {
+        let (name, definition) = try sequence(named: text)
+        return try nextValue(ofSequence: name, definition)
+    }
+
+    func currentValue(ofSequenceNamed text: String) throws -> Int64 {
+        let (name, definition) = try sequence(named: text)
+        guard let value = sessionSequences?.current(definition) else {
+            throw RedError(.objectNotInPrerequisiteState, "currval of sequence \"\(name)\" is not yet defined in this session")
+        }
+        return value
+    }
+
+    func lastValue() throws -> Int64 {
+        guard let last = sessionSequences?.last else {
+            throw RedError(.objectNotInPrerequisiteState, "lastval is not yet defined in this session")
+        }
+        return last.value
+    }
+
+    func setValue(ofSequenceNamed text: String, to value: Int64, isCalled: Bool) throws -> Int64 {
+        guard allowsSequenceWrites else {
+            throw RedError(.readOnlyTransaction, "cannot execute setval() in a read-only transaction")
+        }
+        let (name, definition) = try sequence(named: text)
+        try store.sequences.set(definition, name: name, to: value, isCalled: isCalled)
+        return value
+    }
+}
+
+/// PostgreSQL's sequence functions.
+enum SequenceFunctions {
+    static func text(_ v: Value, _ function: String) throws -> String {
+        guard case .text(let s) = v else { throw RedError(.undefinedFunction, "function \(function)(\(v.kindName)) does not exist") }
+        return s
+    }
+
+    static var all: [ScalarFunction] {
+        [
+            ScalarFunction(name: "nextval", arity: 1...1, acceptsNull: false, isDeterministicWithinStatement: false) { a, c in
+                .integer(try c.nextValue(ofSequenceNamed: try text(a[0], "nextval")))
+            },
+            ScalarFunction(name: "currval", arity: 1...1, acceptsNull: false, isDeterministicWithinStatement: false) { a, c in
+                .integer(try c.currentValue(ofSequenceNamed: try text(a[0], "currval")))
+            },
+            ScalarFunction(name: "lastval", arity: 0...0, acceptsNull: false, isDeterministicWithinStatement: false) { _, c in
+                .integer(try c.lastValue())
+            },
+            ScalarFunction(name: "setval", arity: 2...3, acceptsNull: false, isDeterministicWithinStatement: false) { a, c in
+                guard case .integer(let value) = try DataType.integer.coerce(a[1]) else { throw RedError(.datatypeMismatch, "setval() takes a bigint value") }
+                var isCalled = true
+                if a.count == 3 {
+                    guard case .boolean(let b) = try DataType.boolean.coerce(a[2]) else { throw RedError(.datatypeMismatch, "setval() takes a boolean is_called") }
+                    isCalled = b
+                }
+                return .integer(try c.setValue(ofSequenceNamed: try text(a[0], "setval"), to: value, isCalled: isCalled))
+            },
+            // The sequence a serial or identity column draws from, schema-qualified; NULL for
+            // other columns. Table and column names are folded as nextval's are.
+            ScalarFunction(name: "pg_get_serial_sequence", arity: 2...2, acceptsNull: false, isDeterministicWithinStatement: true) { a, c in
+                let table = try ExecutionContext.sequenceName(try text(a[0], "pg_get_serial_sequence"))
+                let columnName = try text(a[1], "pg_get_serial_sequence")
+                guard let handle = try c.store.open(c.transaction, table) else {
+                    throw RedError(.undefinedCollection, "relation \"\(table)\" does not exist")
+                }
+                guard let column = handle.schema.column(named: columnName) else {
+                    throw RedError(.undefinedColumn, "column \"\(columnName)\" of relation \"\(table)\" does not exist")
+                }
+                return column.sequence.map { .text("public.\($0)") } ?? .null
+            },
+        ]
+    }
+}
