@@ -51,11 +51,11 @@ extension DDLExecutor {
             }
             return try store.setSchema(tx, handle, schema)
         case .addIdentity(let generation, let options):
-            guard column.notNull else {
-                throw RedError(.objectNotInPrerequisiteState, "column \"\(name)\" of relation \"\(handle.name)\" must be declared NOT NULL before identity can be added")
-            }
             guard column.type == .integer, column.arrayElement == nil else {
                 throw RedError(.invalidArgument, "identity column type must be smallint, integer, or bigint")
+            }
+            guard column.notNull else {
+                throw RedError(.objectNotInPrerequisiteState, "column \"\(name)\" of relation \"\(handle.name)\" must be declared NOT NULL before identity can be added")
             }
             if column.identity != nil {
                 throw RedError(.objectNotInPrerequisiteState, "column \"\(name)\" of relation \"\(handle.name)\" is already an identity column")

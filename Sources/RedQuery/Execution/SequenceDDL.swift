@@ -149,8 +149,13 @@ extension DDLExecutor {
 
     /// A sequence name as nextval's text argument spells it (`"Mixed_Case"` quoted).
     static func quotedForNextval(_ name: String) -> String {
-        let plain = name.allSatisfy { $0.isLowercase || $0.isNumber || $0 == "_" } && !(name.first?.isNumber ?? true)
-        let quoted = plain ? name : "\"" + name.replacingOccurrences(of: "\"", with: "\"\"") + "\""
-        return quoted.replacingOccurrences(of: "'", with: "''")
+        quotedIdentifier(name).replacingOccurrences(of: "'", with: "''")
+    }
+
+    /// `name` as an identifier: as it is when lower-case letters, digits and `_` (not first a
+    /// digit), else in double quotes.
+    static func quotedIdentifier(_ name: String) -> String {
+        let plain = name.allSatisfy { ($0.isLetter && $0.isLowercase) || $0.isNumber || $0 == "_" } && !(name.first?.isNumber ?? true)
+        return plain ? name : "\"" + name.replacingOccurrences(of: "\"", with: "\"\"") + "\""
     }
 }

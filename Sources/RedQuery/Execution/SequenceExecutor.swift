@@ -76,8 +76,12 @@ extension ExecutionContext {
             }
         }
         parts.append(wasQuoted ? current : current.lowercased())
-        if parts.count == 2, parts[0] == "public" || parts[0] == "pg_catalog" { parts.removeFirst() }
-        guard parts.count == 1, !parts[0].isEmpty, !quoted else { throw RedError(.syntaxError, "invalid name syntax", condition: "42602") }
+        guard !quoted, !parts.contains(where: \.isEmpty) else { throw RedError(.syntaxError, "invalid name syntax", condition: "42602") }
+        if parts.count > 2 { throw RedError(.featureNotSupported, "cross-database references are not implemented: \"\(text)\"") }
+        if parts.count == 2 {
+            guard parts[0] == "public" || parts[0] == "pg_catalog" else { throw RedError(.undefinedObject, "schema \"\(parts[0])\" does not exist", condition: "3F000") }
+            parts.removeFirst()
+        }
         return parts[0]
     }
 
@@ -159,7 +163,7 @@ enum SequenceFunctions {
                 guard let column = handle.schema.column(named: columnName) else {
                     throw RedError(.undefinedColumn, "column \"\(columnName)\" of relation \"\(table)\" does not exist")
                 }
-                return column.sequence.map { .text("public.\($0)") } ?? .null
+                return column.sequence.map { .text("public." + DDLExecutor.quotedIdentifier($0)) } ?? .null
             },
         ]
     }
