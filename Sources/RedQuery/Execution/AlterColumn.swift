@@ -92,9 +92,79 @@ extension DDLExecutor {
             schema.columns[position].sequence = nil
             notes.append("column '\(name)' identity dropped")
             return try store.setSchema(tx, handle, schema, structural: false)
-        case .setType:
-            throw RedError(.featureNotSupported, "ALTER COLUMN … TYPE is not supported yet; add a new column, copy the values with UPDATE, and drop the old one")
+        case .setType(let type, let element, let variants, let using):
+            return try changeType(handle, position, to: type, element: element, variants: variants, using: using, &notes)
         }
+    }
+
+    /// `ALTER COLUMN c TYPE t [USING expression]`. A change the stored values need not follow
+    /// (`varchar(100)` to `varchar(200)`, `int` to `bigint`) only changes the schema; any other
+    /// rewrites every row, through `USING` when given, else by the type's coercion, which
+    /// PostgreSQL allows only where an assignment cast exists (42804 otherwise: numbers among
+    /// themselves, anything to text). Indexes follow the new values; CHECK constraints are
+    /// checked again.
+    func changeType(_ handle: TableHandle, _ position: Int, to type: DataType, element: DataType?, variants: [String], using: String?,
+                    _ notes: inout [String]) throws -> TableHandle {
+        var schema = handle.schema
+        let column = schema.columns[position]
+        var changed = column
+        changed.type = type
+        changed.arrayElement = element.flatMap { [.any, .array, .json, .vector].contains($0) ? nil : $0 }
+        if type == .enumeration {
+            guard !variants.isEmpty else { throw RedError(.syntaxError, "ENUM needs its variants: ENUM('a', 'b', …)") }
+            changed.enumVariants = variants
+        } else {
+            changed.enumVariants = nil
+        }
+        if column.identity != nil || column.sequence != nil, type != .integer {
+            throw RedError(.invalidArgument, "identity column type must be smallint, integer, or bigint")
+        }
+        if let view = try ViewCatalog.dependents(of: handle.name, column: column.name, tx).first {
+            throw RedError(.featureNotSupported, "cannot alter type of a column used by a view or rule",
+                           detail: "view \(view) depends on column \"\(column.name)\"")
+        }
+        notes.append("column '\(column.name)' type changed")
+        if changed == column, using == nil { return handle }
+        let inForeignKey = try (schema.foreignKeys ?? []).contains { $0.columnIDs.contains(column.id) }
+            || ((schema.referencedBy ?? []).contains { reference in
+                try store.open(tx, reference.table)?.schema.foreignKeys?.contains {
+                    $0.name == reference.constraint && $0.referencedTable == handle.name && $0.referencedColumnIDs.contains(column.id)
+                } == true
+            })
+        if inForeignKey, changed.type != column.type {
+            throw RedError(.featureNotSupported, "cannot change the type of column \"\(column.name)\": a foreign key constraint uses it; drop the constraint first")
+        }
+        let numbers: Set<DataType> = [.integer, .float, .decimal, .unsigned, .money]
+        let assignable = changed.type == column.type || type == .text || (numbers.contains(column.type) && numbers.contains(type))
+        if using == nil, !assignable {
+            throw RedError(.datatypeMismatch, "column \"\(column.name)\" cannot be cast automatically to type \(type.rawValue)",
+                           detail: "You might need to specify \"USING \(column.name)::\(type.rawValue)\".")
+        }
+        let planner = Planner(context: context)
+        let conversion = try using.map { try CheckConstraints.bind($0, columns: handle.schema.columns, table: handle.name, planner: planner) }
+        schema.columns[position] = changed
+        let updated = try store.setSchema(tx, handle, schema)
+        let eval = context.evaluation([])
+        var rewrites: [(StoredRow, StoredRow)] = []
+        let cursor = try store.scan(tx, handle)
+        while let row = try cursor.next() {
+            let old = row.values[column.id] ?? .null
+            let source = try conversion.map { try eval.evaluate($0, handle.schema.columns.map { row.values[$0.id] ?? .null }) } ?? old
+            let value: Value
+            do { value = try changed.coerce(source) } catch let error as RedError {
+                throw RedError(error.code, "\(error.message) (column \"\(column.name)\" of relation \"\(handle.name)\")")
+            }
+            if value.isNull, changed.notNull, row.isVisible(at: context.now) {
+                throw RedError(.notNullViolation, "column \"\(column.name)\" of relation \"\(handle.name)\" contains null values")
+            }
+            var new = row
+            new.values[column.id] = value.isNull ? nil : value
+            rewrites.append((row, new))
+            try context.checkMaterialized(rewrites.count, "ALTER COLUMN … TYPE")
+        }
+        for (old, new) in rewrites { try store.update(tx, updated, old: old, new: new, now: context.now) }
+        if let checks = updated.schema.checks, !checks.isEmpty { try verifyExistingRows(updated, names: Set(checks.map(\.name))) }
+        return updated
     }
 
     /// A default that draws from a sequence is not tried out when it is set: trying would take a value.

@@ -44,7 +44,12 @@ extension Parser {
             var columns: [String] = []
             repeat {
                 columns.append(try parseAnyName())
+                if acceptKeyword("collate") { _ = try parseAnyName() }
+                // An operator class (`varchar_pattern_ops`, Django's for LIKE): accepted; the
+                // B-tree serves equality and ranges whichever is named.
+                if case .identifier = current.kind, !isKeyword("asc"), !isKeyword("desc"), !isKeyword("nulls") { advance() }
                 _ = acceptKeyword("asc") || acceptKeyword("desc")
+                if acceptKeyword("nulls") { _ = acceptKeyword("first") || acceptKeyword("last") }
             } while acceptSymbol(",")
             try expectSymbol(")")
             if acceptKeyword("using") { method = try parseAnyName() }

@@ -147,6 +147,37 @@ final class Planner {
 
     // MARK: SELECT
 
+    /// PostgreSQL's functional dependency: grouping by a table's primary key groups by its
+    /// other columns too, so they may appear outside aggregates (Django's annotate() groups by
+    /// the id alone). Those columns become extra keys, which split no group.
+    static func addFunctionallyDependentKeys(_ tree: JoinTree, _ scope: Scope, _ keys: inout [Expr], _ boundKeys: inout [BoundExpr]) {
+        let grouped = Set(boundKeys.compactMap { key -> Int? in if case .column(let i) = key { return i } else { return nil } })
+        func visit(_ node: JoinTree) {
+            switch node {
+            case .join(let left, let right, _, _):
+                visit(left)
+                visit(right)
+            case .leaf(let leaf):
+                guard let scan = leaf.plan as? TableScanNode, scan.handle.schema.model == .table else { return }
+                let schema = scan.handle.schema
+                let keyIDs = schema.indexes.first(where: { $0.primaryKey == true })?.columnIDs
+                    ?? schema.columns.filter(\.primaryKey).map(\.id)
+                guard !keyIDs.isEmpty else { return }
+                let range = leaf.offset..<(leaf.offset + scan.columns.count)
+                let keyNames = Set(keyIDs.compactMap { id in schema.columns.first { $0.id == id }?.name })
+                let keyPositions = range.filter { keyNames.contains(scope.columns[$0].name) && !scope.columns[$0].hidden }
+                guard keyPositions.count == keyNames.count, keyPositions.allSatisfy(grouped.contains) else { return }
+                for i in range where !grouped.contains(i) && !scope.columns[i].hidden {
+                    let column = scope.columns[i]
+                    keys.append(.column(column.qualifier.map { [$0, column.name] } ?? [column.name]))
+                    boundKeys.append(.column(i))
+                    scope.used.insert(i)  // read from the table like any column named in the query
+                }
+            }
+        }
+        visit(tree)
+    }
+
     func planSelect(_ select: Select, orderBy: [OrderItem], outer: Scope?, hasLimit: Bool) throws -> PlanNode {
         let select = try SetReturningCalls.movedIntoFrom(select) { [context] in context.surfaceCatalog?.tableFunction(named: $0) != nil } ?? select
         var plan: PlanNode
@@ -183,7 +214,9 @@ final class Planner {
                     keys.append(key)
                 }
             }
-            let state = AggregationState(inputScope: scope, groupKeys: keys, boundKeys: try keys.map { try bind($0, keyCtx) })
+            var boundKeys = try keys.map { try bind($0, keyCtx) }
+            if select.groupingSets == nil, let tree { Self.addFunctionallyDependentKeys(tree, scope, &keys, &boundKeys) }
+            let state = AggregationState(inputScope: scope, groupKeys: keys, boundKeys: boundKeys)
             aggregation = state
             ctx.aggregation = state
         }
