@@ -74,6 +74,22 @@ import Testing
         #expect(json("sqlalchemy_checks") == #"["customers_score_check"]"#)
     }
 
+    /// A Django project's migrations and ORM (`Tests/clients/django_migrations.py`): identity
+    /// primary keys, deferred foreign keys, a second migration that renames, alters and adds
+    /// fields and indexes and a model, annotate() grouping by the primary key, cascades, and a
+    /// flush that restarts the sequences. The expected line is what the script prints against
+    /// PostgreSQL 15.
+    @Test func djangoMigratesAndQueries() async throws {
+        guard Self.available(["psycopg", "django"], for: "djangoMigratesAndQueries") else { return }
+        let server = try ServerProcess()
+        defer { server.remove() }
+        let script = URL(fileURLWithPath: Self.script).deletingLastPathComponent().appendingPathComponent("django_migrations.py").path
+        let run = try Self.python([script, String(server.pgPort), "reddb", "tester"])
+        #expect(run.status == 0, "\(run.stderr)")
+        let expected = #"{"after_delete": [2, 2, 2], "after_flush": 1, "carol_id": 3, "first_ids": [1, 2], "paid": 4, "renamed": [["Ada", false], ["Bob", false]], "sequence": "public.shop_customer_id_seq", "spent": [["Ada", "12.75"], ["Bob", "7"], ["Carol", "99999999.99"]], "tag_counts": [["big", 2]], "tags_orphaned": [["gift", null], ["rush", null]]}"#
+        #expect(run.stdout.split(separator: "\n").last.map(String.init) == expected)
+    }
+
     /// psycopg sends `timedelta` parameters (text and binary) and reads intervals back as
     /// `timedelta` in both formats, copies them in binary with PostgreSQL's column types, and
     /// reads EXTRACT as a Decimal, date_part as a float
