@@ -123,6 +123,33 @@ import Testing
         #expect(o.stdout.contains("reddb") && o.stdout.contains(#"Table "public.customers""#), "\(o.stdout)")
     }
 
+    /// Sequences are relations as in PostgreSQL: `\ds` lists them, `\d seq` describes one
+    /// from pg_sequence, and `\d table` shows identity and serial defaults.
+    @Test func sequencesAndIdentityColumnsInPsql() throws {
+        guard Self.psqlPath != nil else {
+            print("notice: psql not found; skipping PsqlTests")
+            return
+        }
+        let server = try ServerProcess()
+        defer { server.remove() }
+        var o = try Self.psql(server, [
+            "CREATE TABLE tickets (id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY, n SERIAL, v TEXT)",
+            "CREATE SEQUENCE order_no AS integer START 1000 INCREMENT BY 5",
+            "INSERT INTO tickets (v) VALUES ('a') RETURNING id, n",
+        ])
+        #expect(o.status == 0, "\(o.stderr)")
+        o = try Self.psql(server, [#"\ds"#])
+        #expect(o.stdout.contains("order_no       | sequence") && o.stdout.contains("tickets_id_seq | sequence")
+                && o.stdout.contains("tickets_n_seq  | sequence"), "\(o.stdout)")
+        o = try Self.psql(server, [#"\d order_no"#])
+        #expect(o.status == 0, "\(o.stderr)")
+        #expect(o.stdout.contains(#"Sequence "public.order_no""#) && o.stdout.contains(" integer |  1000 |       1 | 2147483647 |         5 | no      |     1"),
+                "\(o.stdout)")
+        o = try Self.psql(server, [#"\d tickets"#])
+        #expect(o.stdout.contains("| not null | generated always as identity") && o.stdout.contains("| not null | nextval('tickets_n_seq'::regclass)"),
+                "\(o.stdout)")
+    }
+
     @Test func copyInAndOutThroughPsql() throws {
         guard Self.psqlPath != nil else {
             print("notice: psql not found; skipping PsqlTests")

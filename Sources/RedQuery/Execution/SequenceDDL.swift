@@ -142,7 +142,7 @@ extension DDLExecutor {
             }
             let sequence = try createOwnedSequence(table: table, column: spec.name, typeName: try Self.sequenceType(spec), options: SequenceOptions())
             column.sequence = sequence
-            column.defaultSQL = "nextval('\(Self.quotedForNextval(sequence))')"
+            column.defaultSQL = "nextval('\(Self.quotedForNextval(sequence))'::regclass)"
         }
         return column
     }

@@ -179,6 +179,15 @@ extension Planner {
         if SetReturningCalls.isSetReturning(call) {
             throw RedError(.featureNotSupported, "set-returning function \(call.name)() is only allowed in FROM or directly in a select list")
         }
+        // `nextval('s'::regclass)` (how PostgreSQL shows a serial's default, and pg_dump writes
+        // it): the sequence functions take the name's text, so the cast is dropped.
+        if ["nextval", "currval", "setval"].contains(call.name), let first = call.arguments.first,
+           case .function(let inner) = first, inner.name == Parser.surfaceCast, inner.arguments.count == 2,
+           case .literal(.text("regclass")) = inner.arguments[1] {
+            var plain = call
+            plain.arguments[0] = inner.arguments[0]
+            return try bind(.function(plain), ctx)
+        }
         if call.name == Parser.surfaceCast, call.arguments.count == 2, case .literal(.text(let typeName)) = call.arguments[1] {
             guard let cast = context.surfaceCatalog?.cast(to: typeName) else {
                 throw RedError(.undefinedObject, "type \"\(typeName)\" does not exist")

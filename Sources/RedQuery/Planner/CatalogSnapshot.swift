@@ -19,8 +19,14 @@ public struct CatalogSnapshot: Sendable {
         public var columns: [SurfaceColumn]
     }
 
+    public struct Sequence: Sendable {
+        public var name: String
+        public var definition: SequenceDefinition
+    }
+
     public var tables: [Table]
     public var views: [View]
+    public var sequences: [Sequence] = []
     /// What surfaces derive from this snapshot, kept for the statement that read it.
     private let memo = Memo()
 
@@ -58,7 +64,9 @@ public struct CatalogSnapshot: Sendable {
             } ?? []
             return View(name: view.name, query: view.definition.query, columns: columns)
         }
-        return CatalogSnapshot(tables: tables, views: views.sorted { $0.name < $1.name })
+        var snapshot = CatalogSnapshot(tables: tables, views: views.sorted { $0.name < $1.name })
+        snapshot.sequences = try context.store.sequences.all(context.transaction).map { Sequence(name: $0.name, definition: $0.definition) }
+        return snapshot
     }
 }
 

@@ -1,5 +1,6 @@
 import RedCore
 import RedQuery
+import RedEngine
 
 /// `pg_catalog`'s relations, with PostgreSQL 15's columns in its order. Those describing
 /// objects RedDB has (namespaces, relations, columns, types, indexes, constraints, defaults)
@@ -30,6 +31,7 @@ extension PGCatalogTable {
                         "relhasindex": .boolean(!(schema?.indexes ?? []).isEmpty), "relpersistence": .text("p"), "relkind": .text(r.kind),
                         "relnatts": .integer(Int64(r.columns.count)), "relchecks": .integer(Int64(schema?.checks?.count ?? 0)),
                         "relhastriggers": .boolean(r.hasTriggers), "relispopulated": .boolean(true), "relreplident": .text(r.kind == "r" ? "d" : "n")]
+                    .merging(r.kind == "S" ? ["reltuples": .float(1)] : [:]) { $1 }
             }
         },
         "pg_attribute": PGCatalogTable("""
@@ -196,11 +198,27 @@ extension PGCatalogTable {
             tgconstraint:i tgdeferrable:b tginitdeferred:b tgnargs:i tgattr:ai tgargs:t tgqual:t tgoldtable:t tgnewtable:t
             """),
         "pg_depend": PGCatalogTable("classid:i objid:i objsubid:i refclassid:i refobjid:i refobjsubid:i deptype:t"),
-        "pg_sequence": PGCatalogTable("seqrelid:i seqtypid:i seqstart:i seqincrement:i seqmax:i seqmin:i seqcache:i seqcycle:b"),
+        "pg_sequence": PGCatalogTable("seqrelid:i seqtypid:i seqstart:i seqincrement:i seqmax:i seqmin:i seqcache:i seqcycle:b") { model in
+            model.relations.compactMap { r -> [String: Value]? in
+                guard let s = r.sequence else { return nil }
+                return ["seqrelid": .integer(r.oid), "seqtypid": .integer(sequenceTypeOID(s)), "seqstart": .integer(s.start),
+                        "seqincrement": .integer(s.increment), "seqmax": .integer(s.maxValue), "seqmin": .integer(s.minValue),
+                        "seqcache": .integer(s.cache), "seqcycle": .boolean(s.cycle)]
+            }
+        },
+        // last_value is left NULL: the values live outside the catalog's snapshot.
         "pg_sequences": PGCatalogTable("""
             schemaname:t sequencename:t sequenceowner:t data_type:t start_value:i min_value:i max_value:i increment_by:i cycle:b \
             cache_size:i last_value:n
-            """),
+            """) { model in
+            model.relations.compactMap { r -> [String: Value]? in
+                guard let s = r.sequence else { return nil }
+                return ["schemaname": .text(PGCatalogModel.schemaName), "sequencename": .text(r.name), "sequenceowner": .text(model.owner),
+                        "data_type": .text(s.typeName), "start_value": .integer(s.start), "min_value": .integer(s.minValue),
+                        "max_value": .integer(s.maxValue), "increment_by": .integer(s.increment), "cycle": .boolean(s.cycle),
+                        "cache_size": .integer(s.cache)]
+            }
+        },
         "pg_enum": PGCatalogTable("oid:i enumtypid:i enumsortorder:f enumlabel:t"),
         "pg_range": PGCatalogTable("rngtypid:i rngsubtype:i rngmultitypid:i rngcollation:i rngsubopc:i rngcanonical:t rngsubdiff:t"),
         "pg_extension": PGCatalogTable("oid:i extname:t extowner:i extnamespace:i extrelocatable:b extversion:t extconfig:ai extcondition:a"),
@@ -244,7 +262,12 @@ extension PGCatalogTable {
         return PGBuiltinType.byOID[typeOID]?.element != 0 && PGBuiltinType.byOID[typeOID] != nil ? 397 : nil
     }
 
-    /// `relam`: heap for tables, the index's own method, none for views.
+    /// A sequence's type as pg_type knows it (`int2`, `int4`, `int8`).
+    static func sequenceTypeOID(_ s: SequenceDefinition) -> Int64 {
+        s.typeName == "smallint" ? 21 : s.typeName == "integer" ? 23 : 20
+    }
+
+    /// `relam`: heap for tables, the index's own method, none for views and sequences.
     static func accessMethod(_ relation: PGCatalogModel.Relation) -> Int64 {
         switch relation.kind {
         case "r": return 2

@@ -21,7 +21,7 @@ extension PGCatalogTable {
             user_defined_type_catalog:t user_defined_type_schema:t user_defined_type_name:t is_insertable_into:t is_typed:t \
             commit_action:t
             """) { model in
-            model.relations.filter { $0.kind != "i" }.map { r in
+            model.relations.filter { $0.kind == "r" || $0.kind == "v" }.map { r in
                 ["table_catalog": .text(PGCatalogModel.databaseName), "table_schema": .text(PGCatalogModel.schemaName),
                  "table_name": .text(r.name), "table_type": .text(r.kind == "v" ? "VIEW" : "BASE TABLE"),
                  "is_insertable_into": .text(r.kind == "v" ? "NO" : "YES"), "is_typed": .text("NO")]
@@ -37,7 +37,7 @@ extension PGCatalogTable {
             identity_generation:t identity_start:t identity_increment:t identity_maximum:t identity_minimum:t \
             identity_cycle:t is_generated:t generation_expression:t is_updatable:t
             """) { model in
-            model.relations.filter { $0.kind != "i" }.flatMap { r in
+            model.relations.filter { $0.kind == "r" || $0.kind == "v" }.flatMap { r in
                 r.columns.enumerated().map { i, column in
                     let type = column.wireType
                     var row: [String: Value] = [

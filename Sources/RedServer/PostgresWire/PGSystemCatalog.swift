@@ -119,12 +119,14 @@ struct PGCatalogModel: Sendable {
     struct Relation: Sendable {
         var oid: Int64
         var name: String
-        /// `r` table, `v` view, `i` index.
+        /// `r` table, `v` view, `i` index, `S` sequence.
         var kind: String
         var columns: [Column]
         var table: CatalogSnapshot.Table?
         var view: CatalogSnapshot.View?
         var index: IndexDefinition?
+        /// For a sequence (`S`): its definition.
+        var sequence: SequenceDefinition?
         /// For an index: the table it indexes, and that table's OID.
         var indexedTable: CatalogSnapshot.Table?
         var indexedTableOID: Int64 = 0
@@ -201,6 +203,11 @@ struct PGCatalogModel: Sendable {
         for view in snapshot.views {
             let columns = view.columns.map { Column(name: $0.name, type: $0.type, notNull: false, element: $0.element) }
             add(Relation(oid: PGCatalogModel.stableOID(view.name), name: view.name, kind: "v", columns: columns, view: view))
+        }
+        for sequence in snapshot.sequences {
+            let columns = [Column(name: "last_value", type: .integer, notNull: true), Column(name: "log_cnt", type: .integer, notNull: true),
+                           Column(name: "is_called", type: .boolean, notNull: true)]
+            add(Relation(oid: PGCatalogModel.stableOID(sequence.name), name: sequence.name, kind: "S", columns: columns, sequence: sequence.definition))
         }
         var indexes: [String: [String: Relation]] = [:]  // table → index name → relation
         for table in snapshot.tables {
