@@ -56,7 +56,7 @@ public struct SequenceDefinition: Codable, Sendable, Equatable {
     }
 
     /// Catalog storage key of the sequence called `name`.
-    public static func catalogKey(_ name: String) -> [UInt8] { Array("sequence/".utf8) + Array(name.utf8) }
+    public static func catalogKey(_ name: String) -> [UInt8] { catalogPrefix + Array(name.utf8) }
     public static let catalogPrefix = Array("sequence/".utf8)
 
     public var isAscending: Bool { increment > 0 }

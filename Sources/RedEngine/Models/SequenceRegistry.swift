@@ -170,17 +170,6 @@ public final class SequenceRegistry: Sendable {
         }
     }
 
-    /// The counter's last value and whether nextval has returned it (what `SELECT * FROM seq`
-    /// shows), without taking a value.
-    public func peek(_ definition: SequenceDefinition) throws -> (last: Int64, isCalled: Bool) {
-        let key = Key(id: definition.id, epoch: definition.epoch)
-        let loaded = try counterIfUnknown(key, definition)
-        return shared.withLock { s in
-            let counter = s.counters[key] ?? loaded!
-            return (counter.last, counter.isCalled)
-        }
-    }
-
     /// A counter for `key` read from its last durable reservation (or fresh), when memory has
     /// none yet; nil when memory has one. Read with a transaction of its own, so it sees every
     /// committed reservation whatever the caller's snapshot.

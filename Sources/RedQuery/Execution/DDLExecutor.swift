@@ -277,7 +277,7 @@ struct DDLExecutor {
 
     /// A table, collection, view or sequence is called `name` (they share one namespace).
     func exists(_ name: String) throws -> Bool {
-        try store.open(tx, name) != nil || ViewCatalog.definition(of: name, tx) != nil || store.sequences.definition(tx, name) != nil
+        try store.open(tx, name) != nil || ViewCatalog.definition(of: name, tx) != nil || sequences.definition(tx, name) != nil
     }
 
     func table(_ name: String) throws -> TableHandle {

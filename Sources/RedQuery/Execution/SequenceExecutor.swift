@@ -8,24 +8,24 @@ import Synchronization
 public final class SessionSequenceValues: Sendable {
     private struct State {
         var byID: [UInt64: Int64] = [:]
-        var last: (id: UInt64, name: String, value: Int64)?
+        var last: Int64?
     }
 
     private let state = Mutex(State())
 
     public init() {}
 
-    func note(_ value: Int64, of definition: SequenceDefinition, name: String) {
+    func note(_ value: Int64, of definition: SequenceDefinition) {
         state.withLock { s in
             if s.byID.count >= 10_000, s.byID[definition.id] == nil { s.byID.removeAll() }
             s.byID[definition.id] = value
-            s.last = (definition.id, name, value)
+            s.last = value
         }
     }
 
     func current(_ definition: SequenceDefinition) -> Int64? { state.withLock { $0.byID[definition.id] } }
 
-    var last: (id: UInt64, name: String, value: Int64)? { state.withLock { $0.last } }
+    var last: Int64? { state.withLock { $0.last } }
 }
 
 /// Sequences as statements use them: the functions nextval, currval, setval and lastval,
@@ -91,7 +91,7 @@ extension ExecutionContext {
             throw RedError(.readOnlyTransaction, "cannot execute nextval() in a read-only transaction")
         }
         let value = try store.sequences.next(definition, name: name)
-        sessionSequences?.note(value, of: definition, name: name)
+        sessionSequences?.note(value, of: definition)
         return value
     }
 
@@ -112,7 +112,7 @@ extension ExecutionContext {
         guard let last = sessionSequences?.last else {
             throw RedError(.objectNotInPrerequisiteState, "lastval is not yet defined in this session")
         }
-        return last.value
+        return last
     }
 
     func setValue(ofSequenceNamed text: String, to value: Int64, isCalled: Bool) throws -> Int64 {

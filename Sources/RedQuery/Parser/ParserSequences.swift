@@ -74,10 +74,7 @@ extension Parser {
                 else if acceptKeyword("cycle") { options.cycle = false }
                 else { throw unexpected(expected: "MINVALUE, MAXVALUE or CYCLE") }
             } else if allowRestart, acceptKeyword("restart") {
-                _ = acceptKeyword("with")
-                if case .integer = current.kind { options.restart = .some(try parseSignedInteger()) }
-                else if isSymbol("-") { options.restart = .some(try parseSignedInteger()) }
-                else { options.restart = .some(nil) }
+                options.restart = .some(try parseRestartValue())
             } else if allowOwnedBy, acceptKeyword("owned") {
                 try expectKeyword("by")
                 if acceptKeyword("none") {
@@ -96,6 +93,13 @@ extension Parser {
             }
         }
         return options
+    }
+
+    /// After RESTART: `[WITH] n`, or nil for the sequence's START.
+    mutating func parseRestartValue() throws -> Int64? {
+        _ = acceptKeyword("with")
+        if case .integer = current.kind { return try parseSignedInteger() }
+        return isSymbol("-") ? try parseSignedInteger() : nil
     }
 
     mutating func parseSignedInteger() throws -> Int64 {
@@ -206,10 +210,7 @@ extension Parser {
                 guard option != SequenceOptions() else { throw unexpected(expected: "GENERATED or a sequence option") }
                 alteration.options.merge(option)
             } else if acceptKeyword("restart") {
-                _ = acceptKeyword("with")
-                if case .integer = current.kind { alteration.options.restart = .some(try parseSignedInteger()) }
-                else if isSymbol("-") { alteration.options.restart = .some(try parseSignedInteger()) }
-                else { alteration.options.restart = .some(nil) }
+                alteration.options.restart = .some(try parseRestartValue())
             } else {
                 return alteration
             }
