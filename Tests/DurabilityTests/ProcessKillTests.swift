@@ -27,14 +27,36 @@ import Testing
         return (0..<size).map { unit[$0 % unit.count] }
     }
 
-    /// The keys "w/<w>/k/…" worker w's first `count` transactions leave.
+    /// The keys "w/<w>/k/…" worker w's first `count` transactions leave. Every key is set
+    /// and deleted once in any 20 transactions in a row, so the last 20 decide them all.
     static func expectedKeys(worker w: Int, count: Int) -> [String: [UInt8]] {
         var keys: [String: [UInt8]] = [:]
-        for j in stride(from: 1, through: count, by: 1) {
+        for j in stride(from: max(1, count - 19), through: count, by: 1) {
             keys["w/\(w)/k/\(j % 20)"] = payload(worker: w, transaction: j)
             keys["w/\(w)/k/\((j + 10) % 20)"] = nil
         }
         return keys
+    }
+
+    /// Starts `executable` and SIGKILLs it `milliseconds` later, timed on a Dispatch queue and
+    /// awaited through the termination handler: on a loaded machine (the whole suite at once)
+    /// a test task can resume tens of seconds after its sleep ends, and the writer would run,
+    /// and grow the database, all that time. No thread of the shared pool blocks meanwhile.
+    static func runAndKill(_ executable: String, _ arguments: [String], after milliseconds: Int) async throws -> Process {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        try await withCheckedThrowingContinuation { (exited: CheckedContinuation<Void, any Error>) in
+            process.terminationHandler = { _ in exited.resume() }
+            do {
+                try process.run()
+            } catch {
+                return exited.resume(throwing: error)
+            }
+            let pid = process.processIdentifier
+            DispatchQueue.global().asyncAfter(deadline: .now() + .milliseconds(milliseconds)) { kill(pid, SIGKILL) }
+        }
+        return process
     }
 
     @Test func acknowledgedCommitsSurviveSIGKILL() async throws {
@@ -46,14 +68,8 @@ import Testing
         var rng = SplitMix64(seed: 2026)
         var totalAcks = 0
         for cycle in 0..<20 {
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: helper)
-            process.arguments = [path, ackPath, String(Self.workers)]
-            try process.run()
             let runMilliseconds = 150 + Int(rng.next() % 500)
-            try await Task.sleep(for: .milliseconds(runMilliseconds))
-            kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
+            let process = try await Self.runAndKill(helper, [path, ackPath, String(Self.workers)], after: runMilliseconds)
             #expect(process.terminationReason == .uncaughtSignal, "cycle \(cycle): helper exited by itself (\(process.terminationStatus))")
 
             var acked = [Int](repeating: 0, count: Self.workers)
