@@ -153,6 +153,29 @@ public struct Parser {
         throw unexpected(expected: what)
     }
 
+    /// The name of a table, index, view or sequence, optionally qualified by `public` (the one
+    /// schema there is; ORMs, migration tools and pg_dump write `public.t`). Another schema is
+    /// PostgreSQL's 3F000: `CREATE TABLE app.t` must not quietly create `t`. DML names a
+    /// relation that must exist, and PostgreSQL reports that one instead (42P01).
+    mutating func parseRelationName(what: String, existing: Bool = false) throws -> String {
+        let name = try parseIdentifier(what: what)
+        guard isSymbol("."), case .identifier = peekToken(1).kind else { return name }
+        advance()
+        let inner = try parseIdentifier(what: what)
+        guard name == "public" else {
+            if existing { throw RedError(.undefinedCollection, "relation \"\(name).\(inner)\" does not exist") }
+            throw RedError(.undefinedObject, "schema \"\(name)\" does not exist", condition: "3F000")
+        }
+        return inner
+    }
+
+    /// `ONLY` before a table name (pg_dump writes `ALTER TABLE ONLY public.t`): tables have no
+    /// inheritance children here, so it changes nothing. `only` followed by a name is the
+    /// keyword; alone it is a table called `only`.
+    mutating func acceptOnly() {
+        if isKeyword("only"), case .identifier = peekToken(1).kind { advance() }
+    }
+
     /// A column name in a definition list: reserved words are accepted too.
     mutating func parseAnyName() throws -> String {
         if case .identifier(let s, _) = current.kind { advance(); return s }
@@ -247,7 +270,10 @@ public struct Parser {
             advance()
             _ = acceptKeyword("table") || acceptKeyword("vector") || acceptKeyword("graph") || acceptKeyword("document") || acceptKeyword("kv") || acceptKeyword("collection")
             var names: [String] = []
-            repeat { names.append(try parseIdentifier(what: "table name")) } while acceptSymbol(",")
+            repeat {
+                acceptOnly()
+                names.append(try parseRelationName(what: "table name"))
+            } while acceptSymbol(",")
             var restartIdentity = false
             if acceptKeyword("restart") {
                 try expectKeyword("identity")
@@ -386,7 +412,7 @@ public struct Parser {
     mutating func parseInsert() throws -> Statement {
         try expectKeyword("insert")
         try expectKeyword("into")
-        let table = try parseIdentifier(what: "table name")
+        let table = try parseRelationName(what: "table name", existing: true)
         var model = InsertModel.row
         if acceptKeyword("document") { model = .document } else if acceptKeyword("kv") { model = .kv }
         else if acceptKeyword("vector") { model = .vector } else if acceptKeyword("node") { model = .node }
@@ -471,7 +497,7 @@ public struct Parser {
 
     mutating func parseUpdate() throws -> Statement {
         try expectKeyword("update")
-        let table = try parseIdentifier(what: "table name")
+        let table = try parseRelationName(what: "table name", existing: true)
         _ = acceptKeyword("rows") || acceptKeyword("documents") || acceptKeyword("kv")
         var alias: String?
         if acceptKeyword("as") { alias = try parseIdentifier() } else if case .identifier(let s, _) = current.kind, !Self.reserved.contains(s) { alias = s; advance() }
@@ -503,7 +529,7 @@ public struct Parser {
     mutating func parseDelete() throws -> Statement {
         try expectKeyword("delete")
         try expectKeyword("from")
-        let table = try parseIdentifier(what: "table name")
+        let table = try parseRelationName(what: "table name", existing: true)
         var alias: String?
         if acceptKeyword("as") { alias = try parseIdentifier() } else if case .identifier(let s, _) = current.kind, !Self.reserved.contains(s) { alias = s; advance() }
         let using = acceptKeyword("using") ? try parseFromList() : nil

@@ -24,7 +24,7 @@ extension Parser {
         }
         if acceptKeyword("view") {
             let ifNotExists = try parseIfNotExists()
-            let name = try parseIdentifier(what: "view name")
+            let name = try parseRelationName(what: "view name")
             let columns = isSymbol("(") ? try parseNameList() : []
             try expectKeyword("as")
             let start = current.offset
@@ -35,9 +35,9 @@ extension Parser {
         let unique = acceptKeyword("unique")
         if acceptKeyword("index") {
             let ifNotExists = try parseIfNotExists()
-            let name = try parseIdentifier(what: "index name")
+            let name = try parseRelationName(what: "index name")
             try expectKeyword("on")
-            let table = try parseIdentifier(what: "table name")
+            let table = try parseRelationName(what: "table name")
             var method = "btree"
             if acceptKeyword("using") { method = try parseAnyName() }
             try expectSymbol("(")
@@ -63,7 +63,7 @@ extension Parser {
 
     mutating func parseCreateTable() throws -> Statement {
         let ifNotExists = try parseIfNotExists()
-        let name = try parseIdentifier(what: "table name")
+        let name = try parseRelationName(what: "table name")
         try expectSymbol("(")
         var columns: [ColumnSpec] = []
         var keys: [KeySpec] = []
@@ -285,7 +285,7 @@ extension Parser {
     /// `ON DELETE|UPDATE action`, `[NOT] DEFERRABLE`, `INITIALLY IMMEDIATE|DEFERRED`.
     mutating func parseReferences(name: String?, columns: [String]) throws -> ForeignKeySpec {
         try expectKeyword("references")
-        let table = try parseIdentifier(what: "table name")
+        let table = try parseRelationName(what: "table name")
         let referenced = isSymbol("(") ? try parseNameList() : nil
         var spec = ForeignKeySpec(name: name, columns: columns, table: table, referencedColumns: referenced)
         var notDeferrable = false
@@ -361,13 +361,13 @@ extension Parser {
         if acceptKeyword("sequence") { return try parseDropSequence() }
         if acceptKeyword("index") {
             let ifExists = try parseIfExists()
-            let name = try parseIdentifier(what: "index name")
-            let table = acceptKeyword("on") ? try parseIdentifier(what: "table name") : nil
+            let name = try parseRelationName(what: "index name")
+            let table = acceptKeyword("on") ? try parseRelationName(what: "table name") : nil
             return .dropIndex(name: name, table: table, ifExists: ifExists)
         }
         if acceptKeyword("view") {
             let ifExists = try parseIfExists()
-            let name = try parseIdentifier(what: "view name")
+            let name = try parseRelationName(what: "view name")
             let cascade = acceptKeyword("cascade")
             if !cascade { _ = acceptKeyword("restrict") }
             return .dropView(name: name, ifExists: ifExists, cascade: cascade)
@@ -382,7 +382,7 @@ extension Parser {
         else { throw unexpected(expected: "TABLE, INDEX, VIEW, DOCUMENT, KV, VECTOR, GRAPH or COLLECTION") }
         let ifExists = try parseIfExists()
         var names: [String] = []
-        repeat { names.append(try parseIdentifier(what: "name")) } while acceptSymbol(",")
+        repeat { names.append(try parseRelationName(what: "name")) } while acceptSymbol(",")
         let cascade = acceptKeyword("cascade")
         if !cascade { _ = acceptKeyword("restrict") }
         return .dropTable(names: names, ifExists: ifExists, kind: kind, cascade: cascade)
@@ -393,7 +393,8 @@ extension Parser {
         if acceptKeyword("sequence") { return try parseAlterSequence() }
         try expectKeyword("table")
         let ifExists = try parseIfExists()
-        let name = try parseIdentifier(what: "table name")
+        acceptOnly()
+        let name = try parseRelationName(what: "table name")
         var actions: [AlterAction] = []
         repeat {
             if acceptKeyword("add") {

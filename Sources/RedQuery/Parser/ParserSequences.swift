@@ -35,11 +35,7 @@ extension Parser {
     }
 
     /// A sequence name, `public.` accepted in front (the one schema).
-    mutating func parseSequenceName() throws -> String {
-        let name = try parseIdentifier(what: "sequence name")
-        if name == "public", acceptSymbol(".") { return try parseIdentifier(what: "sequence name") }
-        return name
-    }
+    mutating func parseSequenceName() throws -> String { try parseRelationName(what: "sequence name") }
 
     /// The options of CREATE / ALTER SEQUENCE, or of an identity column inside `( … )`
     /// (`SEQUENCE NAME` is not accepted: an identity's sequence is always `<table>_<column>_seq`).
