@@ -148,6 +148,10 @@ import Testing
         o = try Self.psql(server, [#"\d tickets"#])
         #expect(o.stdout.contains("| not null | generated always as identity") && o.stdout.contains("| not null | nextval('tickets_n_seq'::regclass)"),
                 "\(o.stdout)")
+        // last_value is NULL until nextval hands a value out; the sequence reads as a relation.
+        o = try Self.psql(server, ["SELECT sequencename, last_value FROM pg_sequences ORDER BY 1", "SELECT last_value, is_called FROM tickets_id_seq"])
+        #expect(o.stdout.contains(" order_no       |           \n") && o.stdout.contains(" tickets_id_seq |          1\n")
+                && o.stdout.contains("          1 | t\n"), "\(o.stdout)")
     }
 
     @Test func copyInAndOutThroughPsql() throws {

@@ -150,6 +150,23 @@ public final class SequenceRegistry: Sendable {
         }
     }
 
+    /// What `SELECT * FROM s` shows: the last value handed out (the start value before the
+    /// first nextval), whether nextval has handed it out, and how many more values the
+    /// durable reservation already covers (PostgreSQL's `log_cnt` counts the same kind of
+    /// run: values fetched before the next WAL record).
+    public func state(_ definition: SequenceDefinition) throws -> (lastValue: Int64, isCalled: Bool, reservedAhead: Int64) {
+        let key = Key(id: definition.id, epoch: definition.epoch)
+        let loaded = try counterIfUnknown(key, definition)
+        return shared.withLock { s in
+            let counter = s.counters[key] ?? loaded!
+            guard counter.isCalled, let reserved = counter.reserved, definition.increment != 0 else {
+                return (counter.last, counter.isCalled, 0)
+            }
+            let ahead = reserved.subtractingReportingOverflow(counter.last)
+            return (counter.last, true, ahead.overflow ? 0 : max(0, ahead.partialValue / definition.increment))
+        }
+    }
+
     /// setval: the counter continues after `value` (or at it, when `isCalled` is false).
     /// Not undone by a rollback, as in PostgreSQL.
     public func set(_ definition: SequenceDefinition, name: String, to value: Int64, isCalled: Bool) throws {

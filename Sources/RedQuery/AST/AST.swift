@@ -365,6 +365,7 @@ public indirect enum Statement: Sendable, Equatable {
     case truncate(names: [String], cascade: Bool, restartIdentity: Bool)
     case createSequence(name: String, ifNotExists: Bool, options: SequenceOptions)
     case alterSequence(name: String, ifExists: Bool, options: SequenceOptions)
+    case renameSequence(name: String, ifExists: Bool, to: String)
     case dropSequence(names: [String], ifExists: Bool, cascade: Bool)
     case alterTable(name: String, ifExists: Bool, actions: [AlterAction])
     case createIndex(name: String, table: String, columns: [String], unique: Bool, method: String, ifNotExists: Bool)

@@ -214,6 +214,8 @@ struct DDLExecutor {
             return try createSequence(name, ifNotExists: ifNotExists, options: options)
         case .alterSequence(let name, let ifExists, let options):
             return try alterSequence(name, ifExists: ifExists, options: options)
+        case .renameSequence(let name, let ifExists, let newName):
+            return try renameSequence(name, ifExists: ifExists, to: newName)
         case .dropSequence(let names, let ifExists, let cascade):
             return try dropSequences(names, ifExists: ifExists, cascade: cascade)
         case .show(let what):

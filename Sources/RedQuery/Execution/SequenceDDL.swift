@@ -32,6 +32,34 @@ extension DDLExecutor {
         return .message("sequence '\(name)' altered", type: "alter", tag: "ALTER SEQUENCE")
     }
 
+    /// ALTER SEQUENCE s RENAME TO t. PostgreSQL's defaults name a sequence by OID, so they
+    /// follow a rename; ours hold its name, so every column default that calls nextval on it
+    /// (and an identity or serial column's link) is rewritten to the new name. Its values go on.
+    func renameSequence(_ name: String, ifExists: Bool, to newName: String) throws -> QueryResult {
+        guard let definition = try sequences.definition(tx, name) else {
+            if ifExists { return .message("relation \"\(name)\" does not exist, skipping", type: "alter", tag: "ALTER SEQUENCE") }
+            throw RedError(.undefinedCollection, "relation \"\(name)\" does not exist")
+        }
+        guard !newName.hasPrefix("__") else { throw RedError(.invalidArgument, "names starting with \"__\" are reserved: \(newName)") }
+        if try exists(newName) { throw RedError(.duplicateCollection, "relation \"\(newName)\" already exists") }
+        try sequences.remove(tx, name)
+        try sequences.store(tx, newName, definition)
+        let calls = [Self.quotedForNextval(name), "public." + Self.quotedForNextval(name)].map { "nextval('\($0)'" }
+        let renamed = "nextval('\(Self.quotedForNextval(newName))'"
+        for handle in try store.list(tx) where handle.schema.model == .table {
+            var schema = handle.schema
+            for i in schema.columns.indices {
+                if schema.columns[i].sequence == name { schema.columns[i].sequence = newName }
+                if var sql = schema.columns[i].defaultSQL, calls.contains(where: sql.contains) {
+                    for call in calls { sql = sql.replacingOccurrences(of: call, with: renamed) }
+                    schema.columns[i].defaultSQL = sql
+                }
+            }
+            if schema.columns != handle.schema.columns { _ = try store.setSchema(tx, handle, schema, structural: false) }
+        }
+        return .message("sequence '\(name)' renamed to '\(newName)'", type: "alter", tag: "ALTER SEQUENCE")
+    }
+
     func dropSequences(_ names: [String], ifExists: Bool, cascade: Bool) throws -> QueryResult {
         var dropped = 0
         for name in names {

@@ -3,7 +3,7 @@ import RedEngine
 
 /// Sequences and identity columns, as PostgreSQL writes them:
 /// `CREATE SEQUENCE [IF NOT EXISTS] s [options]`, `ALTER SEQUENCE [IF EXISTS] s options`,
-/// `DROP SEQUENCE [IF EXISTS] s, … [CASCADE | RESTRICT]`, a column's
+/// `ALTER SEQUENCE [IF EXISTS] s RENAME TO t`, `DROP SEQUENCE [IF EXISTS] s, … [CASCADE | RESTRICT]`, a column's
 /// `GENERATED { ALWAYS | BY DEFAULT } AS IDENTITY [ ( options ) ]`, and ALTER TABLE's
 /// `ALTER [COLUMN] c …` changes.
 extension Parser {
@@ -19,6 +19,10 @@ extension Parser {
     mutating func parseAlterSequence() throws -> Statement {
         let ifExists = try parseIfExists()
         let name = try parseSequenceName()
+        if acceptKeyword("rename") {
+            try expectKeyword("to")
+            return .renameSequence(name: name, ifExists: ifExists, to: try parseIdentifier(what: "sequence name"))
+        }
         let options = try parseSequenceOptions(allowRestart: true, allowOwnedBy: true, inParentheses: false)
         guard options != SequenceOptions() else { throw unexpected(expected: "a sequence option (INCREMENT, MINVALUE, MAXVALUE, START, RESTART, CACHE, CYCLE, OWNED BY)") }
         return .alterSequence(name: name, ifExists: ifExists, options: options)

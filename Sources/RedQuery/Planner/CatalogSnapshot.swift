@@ -22,6 +22,8 @@ public struct CatalogSnapshot: Sendable {
     public struct Sequence: Sendable {
         public var name: String
         public var definition: SequenceDefinition
+        /// The last value nextval handed out; nil before the first (pg_sequences.last_value).
+        public var lastValue: Int64?
     }
 
     public var tables: [Table]
@@ -65,7 +67,11 @@ public struct CatalogSnapshot: Sendable {
             return View(name: view.name, query: view.definition.query, columns: columns)
         }
         var snapshot = CatalogSnapshot(tables: tables, views: views.sorted { $0.name < $1.name })
-        snapshot.sequences = try context.store.sequences.all(context.transaction).map { Sequence(name: $0.name, definition: $0.definition) }
+        let registry = context.store.sequences
+        snapshot.sequences = try registry.all(context.transaction).map { sequence in
+            let state = try registry.state(sequence.definition)
+            return Sequence(name: sequence.name, definition: sequence.definition, lastValue: state.isCalled ? state.lastValue : nil)
+        }
         return snapshot
     }
 }

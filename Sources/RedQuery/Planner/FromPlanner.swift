@@ -198,8 +198,8 @@ extension Planner {
             if let relation = context.surfaceCatalog?.relation(schema: schema, name: name) {
                 return SurfaceRelationNode(relation, qualifier: alias ?? name, label: "\(schema).\(name)")
             }
-            // Schemas are not kept: any other schema names the table itself, as it always has.
-            return try planLeaf(.table(name, alias: alias), outer: outer)
+            // `public.t` is parsed as `t`; any other schema holds nothing (PostgreSQL's 42P01).
+            throw RedError(.undefinedCollection, "relation \"\(schema).\(name)\" does not exist")
         case .table(let name, let alias):
             let qualifier = alias ?? name
             for frame in cteFrames.reversed() {
@@ -213,6 +213,9 @@ extension Planner {
             if let view = try ViewCatalog.definition(of: name, context.transaction) {
                 let plan = try planView(name, view)
                 return AliasNode(plan, columns: try Self.renamed(plan.columns, view.columns, qualifier: qualifier, what: "view \(name)"), label: name)
+            }
+            if try context.store.sequences.definition(context.transaction, name) != nil {
+                return SequenceRelationNode(name: name, qualifier: qualifier)
             }
             if let relation = context.surfaceCatalog?.relation(schema: nil, name: name) {
                 return SurfaceRelationNode(relation, qualifier: qualifier, label: name)

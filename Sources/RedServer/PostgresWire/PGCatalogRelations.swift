@@ -206,7 +206,7 @@ extension PGCatalogTable {
                         "seqcache": .integer(s.cache), "seqcycle": .boolean(s.cycle)]
             }
         },
-        // last_value is left NULL: the values live outside the catalog's snapshot.
+        // last_value is NULL until nextval first hands a value out, as in PostgreSQL.
         "pg_sequences": PGCatalogTable("""
             schemaname:t sequencename:t sequenceowner:t data_type:t start_value:i min_value:i max_value:i increment_by:i cycle:b \
             cache_size:i last_value:n
@@ -216,7 +216,7 @@ extension PGCatalogTable {
                 return ["schemaname": .text(PGCatalogModel.schemaName), "sequencename": .text(r.name), "sequenceowner": .text(model.owner),
                         "data_type": .text(s.typeName), "start_value": .integer(s.start), "min_value": .integer(s.minValue),
                         "max_value": .integer(s.maxValue), "increment_by": .integer(s.increment), "cycle": .boolean(s.cycle),
-                        "cache_size": .integer(s.cache)]
+                        "cache_size": .integer(s.cache), "last_value": r.sequenceLastValue.map(Value.integer) ?? .null]
             }
         },
         "pg_enum": PGCatalogTable("oid:i enumtypid:i enumsortorder:f enumlabel:t"),

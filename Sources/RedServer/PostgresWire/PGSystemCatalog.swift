@@ -127,6 +127,8 @@ struct PGCatalogModel: Sendable {
         var index: IndexDefinition?
         /// For a sequence (`S`): its definition.
         var sequence: SequenceDefinition?
+        /// For a sequence: the last value nextval handed out, nil before the first.
+        var sequenceLastValue: Int64?
         /// For an index: the table it indexes, and that table's OID.
         var indexedTable: CatalogSnapshot.Table?
         var indexedTableOID: Int64 = 0
@@ -207,7 +209,8 @@ struct PGCatalogModel: Sendable {
         for sequence in snapshot.sequences {
             let columns = [Column(name: "last_value", type: .integer, notNull: true), Column(name: "log_cnt", type: .integer, notNull: true),
                            Column(name: "is_called", type: .boolean, notNull: true)]
-            add(Relation(oid: PGCatalogModel.stableOID(sequence.name), name: sequence.name, kind: "S", columns: columns, sequence: sequence.definition))
+            add(Relation(oid: PGCatalogModel.stableOID(sequence.name), name: sequence.name, kind: "S", columns: columns, sequence: sequence.definition,
+                         sequenceLastValue: sequence.lastValue))
         }
         var indexes: [String: [String: Relation]] = [:]  // table → index name → relation
         for table in snapshot.tables {
