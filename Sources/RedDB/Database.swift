@@ -99,6 +99,7 @@ public final class Database: Sendable {
         self.engine = engine
         self.options = options
         self.store = TableStore(engine: engine)
+        store.install(indexCompiler: SQLIndexPrograms())
         self.statementCache = StatementCache(capacity: options.statementCacheEntries, limits: options.parserLimits)
         let config = ConfigReaderBox()
         self.configReader = config

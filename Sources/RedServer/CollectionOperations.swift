@@ -125,8 +125,10 @@ struct CollectionOperations: Sendable {
     static func indexJSON(_ index: IndexDefinition, of schema: CollectionSchema, declared: Bool, operational: Bool) -> JSONValue {
         var members: [(String, JSONValue)] = []
         if declared {
-            let names = index.columnIDs.compactMap { id in schema.columns.first { $0.id == id }?.name }
+            // An expression part shows as its text (`lower(email)`).
+            let names = index.columnIDs.enumerated().compactMap { i, id in index.expressions?[i] ?? schema.columns.first { $0.id == id }?.name }
             members += [("columns", .array(names.map { .string($0) })), ("method", .string(index.method.rawValue))]
+            if let predicate = index.predicate { members.append(("predicate", .string(predicate))) }
         }
         if operational { members.append(("enabled", .bool(index.enabled ?? true))) }
         members.append(("name", .string(index.name)))

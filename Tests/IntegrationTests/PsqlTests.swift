@@ -154,6 +154,29 @@ import Testing
                 && o.stdout.contains("          1 | t\n"), "\(o.stdout)")
     }
 
+    /// `\d` lists expression and partial indexes as PostgreSQL 15's psql does.
+    @Test func expressionAndPartialIndexesInPsql() throws {
+        guard Self.psqlPath != nil else {
+            print("notice: psql not found; skipping PsqlTests")
+            return
+        }
+        let server = try ServerProcess()
+        defer { server.remove() }
+        var o = try Self.psql(server, [
+            "CREATE TABLE users (id INT PRIMARY KEY, email TEXT, deleted_at TIMESTAMP, a INT, b INT)",
+            "CREATE UNIQUE INDEX users_email_live ON users (email) WHERE deleted_at IS NULL",
+            "CREATE INDEX users_lower ON users (lower(email))",
+            "CREATE INDEX ON users ((a + b))",
+        ])
+        #expect(o.status == 0, "\(o.stderr)")
+        o = try Self.psql(server, [#"\d users"#])
+        #expect(o.stdout.contains(#"    "users_email_live" UNIQUE, btree (email) WHERE deleted_at IS NULL"#)
+                && o.stdout.contains(#"    "users_expr_idx" btree ((a + b))"#) && o.stdout.contains(#"    "users_lower" btree (lower(email))"#),
+                "\(o.stdout)")
+        o = try Self.psql(server, ["SELECT indexdef FROM pg_indexes WHERE indexname = 'users_expr_idx'"])
+        #expect(o.stdout.contains("CREATE INDEX users_expr_idx ON public.users USING btree (((a + b)))"), "\(o.stdout)")
+    }
+
     @Test func copyInAndOutThroughPsql() throws {
         guard Self.psqlPath != nil else {
             print("notice: psql not found; skipping PsqlTests")

@@ -183,9 +183,22 @@ public struct IndexDefinition: Codable, Sendable, Equatable {
     public var enabled: Bool?
 
     public enum Status: String, Codable, Sendable { case ready, building, stale, failed }
+    /// Key parts that are expressions (`lower(email)`), as written, by position in `columnIDs`
+    /// (whose entry there is `expressionKey`); nil when every part is a column.
+    public var expressions: [String?]?
+    /// A partial index's WHERE, as written: only rows it is true for have an entry.
+    public var predicate: String?
+
+    /// `columnIDs`' entry for an expression part: no column has this id, so code that matches
+    /// indexes to columns never takes an expression for one.
+    public static let expressionKey = UInt16.max
 
     /// Whether queries may read through this index.
     public var servesReads: Bool { (enabled ?? true) && (status ?? .ready) == .ready }
+    /// Every part a column and every row in it: the index the planner, foreign keys and
+    /// ON CONFLICT can match to columns. An expression or partial index has its entries
+    /// computed by an `IndexRowProgram`.
+    public var isPlain: Bool { expressions == nil && predicate == nil }
 
     public init(name: String, columnIDs: [UInt16], unique: Bool, method: Method, storageName: String, isConstraint: Bool) {
         self.name = name

@@ -42,7 +42,7 @@ extension TableStore {
             guard entry.key.count == 8, !handle.indexTargets.isEmpty else { continue }
             let row = try StoredRow.decode(rid: StoredRow.rid(fromKey: entry.key), entry.value)
             for (position, target) in handle.indexTargets.enumerated() {
-                let key = indexTreeKey(target, row).key
+                guard let key = try indexTreeKey(tx, target, row)?.key else { continue }  // outside a partial index
                 if let value = try tx.getUnlikely(treeKey: key, collectionID: target.storage.id),
                    value.count == 8, StoredRow.rid(fromKey: value) == row.rid {
                     matched[position] += 1

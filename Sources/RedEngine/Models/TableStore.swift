@@ -14,11 +14,15 @@ public struct TableHandle: Sendable {
     let indexTargets: [IndexTarget]
     public var name: String { collection.name }
 
-    init(collection: Collection, schema: CollectionSchema, indexCollections: [Collection]) {
+    /// `programs`: for each index, in order, what computes an expression or partial index's
+    /// entries (nil for a plain one).
+    init(collection: Collection, schema: CollectionSchema, indexCollections: [Collection], programs: [(any IndexRowProgram)?] = []) {
         self.collection = collection
         self.schema = schema
         self.indexCollections = indexCollections
-        indexTargets = zip(schema.indexes, indexCollections).map(IndexTarget.init)
+        indexTargets = zip(schema.indexes, indexCollections).enumerated().map { i, pair in
+            IndexTarget(pair.0, pair.1, program: i < programs.count ? programs[i] : nil)
+        }
     }
 }
 
@@ -26,10 +30,13 @@ public struct TableHandle: Sendable {
 final class IndexTarget: Sendable {
     let definition: IndexDefinition
     let storage: Collection
+    /// Computes the entries of an expression or partial index; nil for a plain one.
+    let program: (any IndexRowProgram)?
 
-    init(_ definition: IndexDefinition, _ storage: Collection) {
+    init(_ definition: IndexDefinition, _ storage: Collection, program: (any IndexRowProgram)?) {
         self.definition = definition
         self.storage = storage
+        self.program = program
     }
 }
 
@@ -59,10 +66,18 @@ public final class TableStore: Sendable {
 
     /// Sequences' values (their definitions are catalog records, read through a transaction).
     public let sequences: SequenceRegistry
+    private let indexCompiler = Mutex<(any IndexProgramCompiler)?>(nil)
 
     public init(engine: StorageEngine) {
         self.engine = engine
         self.sequences = SequenceRegistry(engine: engine)
+    }
+
+    /// The query layer's compiler of expression and partial indexes (the database installs it
+    /// when it opens). Without one, writes to a table with such an index fail.
+    public func install(indexCompiler: any IndexProgramCompiler) {
+        self.indexCompiler.withLock { $0 = indexCompiler }
+        handleCache.withLock { $0.removeAll() }
     }
 
     static func indexStorageName(collectionID: UInt32, number: UInt32) -> String { "__index/\(collectionID)/\(number)" }
@@ -96,7 +111,22 @@ public final class TableStore: Sendable {
         let schema = try decodeSchema(collection)
         var indexCollections: [Collection] = []
         for index in schema.indexes { indexCollections.append(try tx.collection(named: index.storageName)) }
-        return TableHandle(collection: collection, schema: schema, indexCollections: indexCollections)
+        guard !schema.indexes.allSatisfy(\.isPlain) else {
+            return TableHandle(collection: collection, schema: schema, indexCollections: indexCollections)
+        }
+        let compiler = indexCompiler.withLock { $0 }
+        let programs = schema.indexes.map { index -> (any IndexRowProgram)? in
+            guard !index.isPlain else { return nil }
+            guard let compiler else {
+                return UnavailableIndexProgram(error: RedError(.featureNotSupported, "index \"\(index.name)\" indexes expressions, which need the SQL layer to compute"))
+            }
+            do {
+                return try compiler.compile(index, table: collection.name, schema: schema, tx: tx, store: self)
+            } catch {
+                return UnavailableIndexProgram(error: RedError(.internalError, "index \"\(index.name)\" cannot be computed: \(error)"))
+            }
+        }
+        return TableHandle(collection: collection, schema: schema, indexCollections: indexCollections, programs: programs)
     }
 
     func decodeSchema(_ collection: Collection) throws -> CollectionSchema {
@@ -151,18 +181,22 @@ public final class TableStore: Sendable {
     }
 
     /// Creates an index and fills it from the visible rows; duplicates in a unique index fail with 23505.
+    /// `expressions` and `predicate` make an expression or partial index (see `IndexDefinition`).
     public func createIndex(_ tx: Transaction, _ handle: TableHandle, name: String, columnIDs: [UInt16], unique: Bool,
-                            method: IndexDefinition.Method, isConstraint: Bool, primaryKey: Bool = false, now: Int64) throws -> TableHandle {
+                            method: IndexDefinition.Method, isConstraint: Bool, primaryKey: Bool = false,
+                            expressions: [String?]? = nil, predicate: String? = nil, now: Int64) throws -> TableHandle {
         var schema = handle.schema
         let storageName = Self.indexStorageName(collectionID: handle.collection.id, number: schema.nextIndexNumber)
         schema.nextIndexNumber += 1
         var definition = IndexDefinition(name: name, columnIDs: columnIDs, unique: unique, method: method,
                                          storageName: storageName, isConstraint: isConstraint)
         if primaryKey { definition.primaryKey = true }
-        let indexCollection = try tx.createCollection(storageName)
+        definition.expressions = expressions
+        definition.predicate = predicate
+        _ = try tx.createCollection(storageName)
         schema.indexes.append(definition)
         let updated = try setSchema(tx, handle, schema)
-        try fillIndex(tx, updated, IndexTarget(definition, indexCollection), now: now)
+        try fillIndex(tx, updated, updated.indexTargets[updated.indexTargets.count - 1], now: now)
         return updated
     }
 
@@ -183,13 +217,12 @@ public final class TableStore: Sendable {
             schema.indexes[position].status = nil
             updated = try setSchema(tx, handle, schema, structural: false)
         }
-        let definition = updated.schema.indexes[position]
-        let storage = try tx.collection(named: definition.storageName)
-        let entries = try tx.scan(storage)
+        let target = updated.indexTargets[position]
+        let entries = try tx.scan(target.storage)
         var keys: [[UInt8]] = []
         while let (key, _) = try entries.next() { keys.append(key) }
-        for key in keys { _ = try tx.delete(storage, key) }
-        try fillIndex(tx, updated, IndexTarget(definition, storage), now: now)
+        for key in keys { _ = try tx.delete(target.storage, key) }
+        try fillIndex(tx, updated, target, now: now)
         return updated
     }
 
@@ -293,10 +326,11 @@ public final class TableStore: Sendable {
         precondition(old.rid == new.rid, "an update keeps the row's id")
         for target in handle.indexTargets {
             // The common case (an UPDATE of other columns) is told without building either key.
-            if target.definition.columnIDs.allSatisfy({ (old.values[$0] ?? .null).isIdentical(to: new.values[$0] ?? .null) }) { continue }
-            let oldKey = indexTreeKey(target, old).key
-            if oldKey == indexTreeKey(target, new).key { continue }  // same values (and rid)
-            try tx.delete(treeKey: oldKey)
+            if target.program == nil,
+               target.definition.columnIDs.allSatisfy({ (old.values[$0] ?? .null).isIdentical(to: new.values[$0] ?? .null) }) { continue }
+            let oldKey = try indexTreeKey(tx, target, old)?.key
+            if oldKey == (try indexTreeKey(tx, target, new)?.key) { continue }  // same values (and rid), or in neither
+            if let oldKey { try tx.delete(treeKey: oldKey) }
             try insertIndexEntry(tx, handle, target, new, now: now)
         }
         try tx.put(handle.collection, StoredRow.key(rid: new.rid), new.encoded())
@@ -304,7 +338,9 @@ public final class TableStore: Sendable {
     }
 
     public func delete(_ tx: Transaction, _ handle: TableHandle, _ row: StoredRow) throws {
-        for target in handle.indexTargets { try tx.delete(treeKey: indexTreeKey(target, row).key) }
+        for target in handle.indexTargets {
+            if let key = try indexTreeKey(tx, target, row)?.key { try tx.delete(treeKey: key) }
+        }
         _ = try tx.delete(handle.collection, StoredRow.key(rid: row.rid))
         tx.noteRowChange(collection: handle.name, kind: handle.schema.model.rawValue, operation: .delete, rid: row.rid)
     }
@@ -313,14 +349,23 @@ public final class TableStore: Sendable {
 
     /// The tree key of `row`'s entry in `index` (kept in `storage`), built in place: the
     /// collection prefix, the indexed values, then the rid unless the index is unique and no
-    /// value is NULL (see the invariants above). Also says whether a value was NULL.
-    func indexTreeKey(_ target: IndexTarget, _ row: StoredRow) -> (key: [UInt8], hasNull: Bool) {
+    /// value is NULL (see the invariants above). Also says whether a value was NULL. nil when
+    /// the row has no entry (outside a partial index).
+    func indexTreeKey(_ tx: Transaction, _ target: IndexTarget, _ row: StoredRow) throws -> (key: [UInt8], hasNull: Bool)? {
         var key = Keyspace.prefix(target.storage.id, reserving: 16 * target.definition.columnIDs.count + 8)
         var hasNull = false
-        for id in target.definition.columnIDs {
-            let value = row.values[id] ?? .null
-            hasNull = hasNull || value.isNull
-            KeyEncoding.append(value, to: &key)
+        if let program = target.program {
+            guard let values = try program.keyValues(of: row, tx: tx, store: self) else { return nil }
+            for value in values {
+                hasNull = hasNull || value.isNull
+                KeyEncoding.append(value, to: &key)
+            }
+        } else {
+            for id in target.definition.columnIDs {
+                let value = row.values[id] ?? .null
+                hasNull = hasNull || value.isNull
+                KeyEncoding.append(value, to: &key)
+            }
         }
         if !target.definition.unique || hasNull { withUnsafeBytes(of: UInt64(bitPattern: row.rid).bigEndian) { key.append(contentsOf: $0) } }
         return (key, hasNull)
@@ -329,7 +374,7 @@ public final class TableStore: Sendable {
     /// Adds `row`'s entry to `index`, after checking a unique index for another live row with
     /// the same values. Runs once per index for every inserted row.
     func insertIndexEntry(_ tx: Transaction, _ handle: TableHandle, _ target: IndexTarget, _ row: StoredRow, now: Int64) throws {
-        let (key, hasNull) = indexTreeKey(target, row)
+        guard let (key, hasNull) = try indexTreeKey(tx, target, row) else { return }
         guard key.count - 4 <= Self.maxIndexKeyBytes else {
             throw RedError(.limitExceeded, "index row size \(key.count - 4) exceeds the maximum \(Self.maxIndexKeyBytes) bytes for index \"\(target.definition.name)\"")
         }
@@ -341,8 +386,10 @@ public final class TableStore: Sendable {
                     try delete(tx, handle, other)
                 } else {
                     let index = target.definition
-                    let names = index.columnIDs.map { id in handle.schema.columns.first { $0.id == id }?.name ?? "?" }
-                    let values = index.columnIDs.map { row.values[$0] ?? .null }
+                    let names = index.columnIDs.enumerated().map { i, id in
+                        index.expressions?[i] ?? handle.schema.columns.first { $0.id == id }?.name ?? "?"
+                    }
+                    let values = try target.program?.keyValues(of: row, tx: tx, store: self) ?? index.columnIDs.map { row.values[$0] ?? .null }
                     throw RedError(.uniqueViolation, "duplicate key value violates unique constraint \"\(index.name)\"",
                                    detail: "Key (\(names.joined(separator: ", ")))=(\(values.map(\.displayText).joined(separator: ", "))) already exists.")
                 }
@@ -352,6 +399,14 @@ public final class TableStore: Sendable {
         try withUnsafeBytes(of: UInt64(bitPattern: row.rid).bigEndian) { rid in
             try key.withUnsafeBytes { try tx.put(treeKey: $0, rid) }
         }
+    }
+
+    /// The key values row `row` has in the index at `indexPosition`, nil when it has no entry
+    /// there (outside a partial index): what ON CONFLICT looks up.
+    public func indexKeyValues(_ tx: Transaction, _ handle: TableHandle, indexPosition: Int, _ row: StoredRow) throws -> [Value]? {
+        let target = handle.indexTargets[indexPosition]
+        if let program = target.program { return try program.keyValues(of: row, tx: tx, store: self) }
+        return target.definition.columnIDs.map { row.values[$0] ?? .null }
     }
 
     /// The row id a unique single-column index maps `value` to (one tree lookup, no cursor).

@@ -368,7 +368,9 @@ public indirect enum Statement: Sendable, Equatable {
     case renameSequence(name: String, ifExists: Bool, to: String)
     case dropSequence(names: [String], ifExists: Bool, cascade: Bool)
     case alterTable(name: String, ifExists: Bool, actions: [AlterAction])
-    case createIndex(name: String, table: String, columns: [String], unique: Bool, method: String, ifNotExists: Bool)
+    /// `name` nil: `CREATE INDEX ON t (…)`, named as PostgreSQL names it. `predicate`: a partial
+    /// index's WHERE, as written.
+    case createIndex(name: String?, table: String, keys: [IndexKeySpec], unique: Bool, method: String, ifNotExists: Bool, predicate: String?)
     case dropIndex(name: String, table: String?, ifExists: Bool)
     case createView(name: String, orReplace: Bool, ifNotExists: Bool, columns: [String], query: Query, text: String)
     case dropView(name: String, ifExists: Bool, cascade: Bool)
@@ -620,4 +622,11 @@ public struct ContextSearch: Sendable, Equatable {
     /// Graph hops from matched nodes; nil: 1.
     public var depth: Expr?
     public init(query: Expr) { self.query = query }
+}
+
+/// One part of an index key: a column, or an expression (`lower(email)`, `(a + b)`) kept as
+/// its text without the parentheses around it.
+public enum IndexKeySpec: Sendable, Equatable {
+    case column(String)
+    case expression(String)
 }

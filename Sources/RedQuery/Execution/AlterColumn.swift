@@ -143,7 +143,7 @@ extension DDLExecutor {
         let planner = Planner(context: context)
         let conversion = try using.map { try CheckConstraints.bind($0, columns: handle.schema.columns, table: handle.name, planner: planner) }
         schema.columns[position] = changed
-        let updated = try store.setSchema(tx, handle, schema)
+        var updated = try store.setSchema(tx, handle, schema)
         let eval = context.evaluation([])
         var rewrites: [(StoredRow, StoredRow)] = []
         let cursor = try store.scan(tx, handle)
@@ -163,6 +163,12 @@ extension DDLExecutor {
             try context.checkMaterialized(rewrites.count, "ALTER COLUMN … TYPE")
         }
         for (old, new) in rewrites { try store.update(tx, updated, old: old, new: new, now: context.now) }
+        // An expression or partial index over the column computed the old rows' entries from
+        // values of the old type: built again from the rewritten rows.
+        for index in updated.schema.indexes where !index.isPlain
+            && IndexExpressions.reads(index, column: column.name, columns: updated.schema.columns, table: handle.name, planner: planner) {
+            updated = try store.rebuildIndex(tx, updated, named: index.name, now: context.now)
+        }
         if let checks = updated.schema.checks, !checks.isEmpty { try verifyExistingRows(updated, names: Set(checks.map(\.name))) }
         return updated
     }

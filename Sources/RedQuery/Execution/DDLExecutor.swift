@@ -108,20 +108,42 @@ struct DDLExecutor {
                 handle = try alter(handle, action, &notes)
             }
             return .message("table '\(handle.name)' altered: \(notes.joined(separator: ", "))", type: "alter", tag: "ALTER TABLE")
-        case .createIndex(let name, let tableName, let columnNames, let unique, let method, let ifNotExists):
+        case .createIndex(let givenName, let tableName, let keys, let unique, let method, let ifNotExists, let predicate):
             let handle = try table(tableName)
             guard handle.schema.model == .table else { throw RedError(.invalidOperation, "indexes are supported on tables; \(tableName) is a \(handle.schema.model.rawValue)") }
-            if try findIndex(name) != nil {
+            let name = try givenName ?? IndexExpressions.generatedName(table: tableName, keys: keys) { try exists($0) || findIndex($0) != nil }
+            if try findIndex(name) != nil || exists(name) {
                 if ifNotExists { return .message("relation \"\(name)\" already exists, skipping", type: "create", tag: "CREATE INDEX") }
                 throw RedError(.duplicateCollection, "relation \"\(name)\" already exists")
             }
-            let ids = try columnNames.map { c -> UInt16 in
-                guard let column = handle.schema.column(named: c) else { throw RedError(.undefinedColumn, "column \"\(c)\" does not exist") }
-                return column.id
+            let planner = Planner(context: context)
+            var ids: [UInt16] = []
+            var expressions: [String?] = []
+            for key in keys {
+                switch key {
+                case .column(let c):
+                    guard let column = handle.schema.column(named: c) else { throw RedError(.undefinedColumn, "column \"\(c)\" does not exist") }
+                    ids.append(column.id)
+                    expressions.append(nil)
+                case .expression(let sql):
+                    _ = try IndexExpressions.bind(sql, part: "expression", columns: handle.schema.columns, table: handle.name, planner: planner)
+                    ids.append(IndexDefinition.expressionKey)
+                    expressions.append(sql)
+                }
             }
-            _ = try store.createIndex(tx, handle, name: name, columnIDs: ids, unique: unique,
-                                      method: method == "hash" ? .hash : .btree, isConstraint: false, now: context.now)
-            return .message("\(unique ? "unique " : "")index '\(name)' created on '\(tableName)' (\(columnNames.joined(separator: ", "))) using \(method.uppercased())",
+            if let predicate {
+                _ = try IndexExpressions.bind(predicate, part: "predicate", columns: handle.schema.columns, table: handle.name, planner: planner)
+            }
+            _ = try store.createIndex(tx, handle, name: name, columnIDs: ids, unique: unique, method: method == "hash" ? .hash : .btree,
+                                      isConstraint: false, expressions: expressions.contains { $0 != nil } ? expressions : nil,
+                                      predicate: predicate, now: context.now)
+            let shown = keys.map { key -> String in
+                switch key {
+                case .column(let c): return c
+                case .expression(let sql): return sql
+                }
+            }
+            return .message("\(unique ? "unique " : "")index '\(name)' created on '\(tableName)' (\(shown.joined(separator: ", "))) using \(method.uppercased())",
                             type: "create", tag: "CREATE INDEX")
         case .dropIndex(let name, let tableName, let ifExists):
             let found: TableHandle?
@@ -380,6 +402,19 @@ struct DDLExecutor {
                                "cannot \(what): check constraint \(check.name) names it in a way that cannot be rewritten; drop the constraint, \(what), then add it again")
             }
         }
+        for index in schema.indexes where !index.isPlain {
+            do {
+                for sql in (index.expressions ?? []).compactMap({ $0 }) {
+                    _ = try IndexExpressions.bind(sql, part: "expression", columns: schema.columns, table: table, planner: planner)
+                }
+                if let predicate = index.predicate {
+                    _ = try IndexExpressions.bind(predicate, part: "predicate", columns: schema.columns, table: table, planner: planner)
+                }
+            } catch {
+                throw RedError(.dependentObjectsStillExist,
+                               "cannot \(what): index \(index.name) names it in a way that cannot be rewritten; drop the index, \(what), then create it again")
+            }
+        }
     }
 
     /// Fails with 23514 if a row already in the table breaks one of `handle`'s checks named in `names`.
@@ -500,12 +535,13 @@ struct DDLExecutor {
             guard schema.columns.count > 1 else { throw RedError(.invalidOperation, "cannot drop the last column of table \"\(handle.name)\"") }
             try dropDependentViews(of: handle.name, column: name, cascade: false, what: "column \(name) of table \(handle.name)")
             var current = try dropForeignKeys(over: column, of: handle)
-            for index in current.schema.indexes where index.columnIDs.contains(column.id) {
+            // As in PostgreSQL, the indexes and CHECK constraints that read the column go with it.
+            let planner = Planner(context: context)
+            for index in current.schema.indexes where index.columnIDs.contains(column.id)
+                || (!index.isPlain && IndexExpressions.reads(index, column: column.name, columns: current.schema.columns, table: handle.name, planner: planner)) {
                 current = try store.dropIndex(tx, current, named: index.name)
             }
             schema = current.schema
-            // As in PostgreSQL, the table's CHECK constraints that read the column go with it.
-            let planner = Planner(context: context)
             schema.checks = schema.checks?.filter { check in
                 !CheckConstraints.reads(check.sql, column: column.name, columns: schema.columns, table: handle.name, planner: planner)
             }
@@ -528,6 +564,9 @@ struct DDLExecutor {
                 var renamed = check
                 renamed.sql = try CheckConstraints.renaming(check.sql, column: schema.columns[i].name, to: new)
                 return renamed
+            }
+            schema.indexes = try schema.indexes.map { index in
+                index.isPlain ? index : try IndexExpressions.renaming(index, column: schema.columns[i].name, to: new)
             }
             schema.columns[i].name = new
             try requireChecksBind(schema, table: handle.name, what: "rename column \(old)")

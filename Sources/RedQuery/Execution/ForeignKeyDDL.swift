@@ -6,13 +6,13 @@ enum ForeignKeyCatalog {
     /// The referenced table's unique index over exactly `columns` (in any order): a reference
     /// is found by one lookup there. PostgreSQL requires one too.
     static func referencedIndex(in schema: CollectionSchema, columns: [UInt16]) -> Int? {
-        schema.indexes.firstIndex { $0.unique && $0.columnIDs.count == columns.count && Set($0.columnIDs) == Set(columns) }
+        schema.indexes.firstIndex { $0.unique && $0.isPlain && $0.columnIDs.count == columns.count && Set($0.columnIDs) == Set(columns) }
     }
 
     /// An index of the referencing table whose leading columns are `columns` (in any order):
     /// the referencing rows of one key are then one range of it.
     static func referencingIndex(in schema: CollectionSchema, columns: [UInt16]) -> Int? {
-        schema.indexes.firstIndex { $0.columnIDs.count >= columns.count && Set($0.columnIDs.prefix(columns.count)) == Set(columns) }
+        schema.indexes.firstIndex { $0.isPlain && $0.columnIDs.count >= columns.count && Set($0.columnIDs.prefix(columns.count)) == Set(columns) }
     }
 
     /// Whether a referencing column of type `child` may reference one of type `parent`: the

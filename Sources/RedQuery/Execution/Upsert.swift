@@ -35,7 +35,9 @@ struct UpsertPlan {
                 }
                 return column.id
             })
-            indexes = unique.filter { Set(handle.schema.indexes[$0].columnIDs) == ids }
+            // A partial or expression index is not inferred from columns (PostgreSQL needs its
+            // WHERE or expression repeated, which is not supported here).
+            indexes = unique.filter { handle.schema.indexes[$0].isPlain && Set(handle.schema.indexes[$0].columnIDs) == ids }
             guard !indexes.isEmpty else {
                 throw RedError(.invalidColumnReference, "there is no unique or exclusion constraint matching the ON CONFLICT specification")
             }
@@ -58,9 +60,8 @@ struct UpsertPlan {
     /// The live row the proposed row collides with, if any.
     func conflict(with row: StoredRow, executor: DMLExecutor) throws -> StoredRow? {
         for position in indexes {
-            let index = handle.schema.indexes[position]
-            let values = index.columnIDs.map { row.values[$0] ?? .null }
-            if values.contains(where: \.isNull) { continue }
+            guard let values = try executor.store.indexKeyValues(executor.tx, handle, indexPosition: position, row),
+                  !values.contains(where: \.isNull) else { continue }
             guard let rid = try executor.tx.get(handle.indexCollections[position], KeyEncoding.encode(values)).map(StoredRow.rid(fromKey:)),
                   let existing = try executor.store.get(executor.tx, handle, rid: rid), existing.isVisible(at: executor.context.now) else { continue }
             return existing

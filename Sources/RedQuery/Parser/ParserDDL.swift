@@ -34,16 +34,20 @@ extension Parser {
         }
         let unique = acceptKeyword("unique")
         if acceptKeyword("index") {
+            // CONCURRENTLY changes nothing here: building the index never blocks readers or writers
+            // beyond its own transaction.
+            if isKeyword("concurrently"), !isKeyword("on", ahead: 1) { advance() }
             let ifNotExists = try parseIfNotExists()
-            let name = try parseRelationName(what: "index name")
+            let name = isKeyword("on") && !ifNotExists ? nil : try parseRelationName(what: "index name")
             try expectKeyword("on")
+            acceptOnly()
             let table = try parseRelationName(what: "table name")
             var method = "btree"
             if acceptKeyword("using") { method = try parseAnyName() }
             try expectSymbol("(")
-            var columns: [String] = []
+            var keys: [IndexKeySpec] = []
             repeat {
-                columns.append(try parseAnyName())
+                keys.append(try parseIndexKey())
                 if acceptKeyword("collate") { _ = try parseAnyName() }
                 // An operator class (`varchar_pattern_ops`, Django's for LIKE): accepted; the
                 // B-tree serves equality and ranges whichever is named.
@@ -56,9 +60,34 @@ extension Parser {
             guard ["btree", "hash"].contains(method) else {
                 throw error("unknown index method '\(method.uppercased())', expected BTREE or HASH")
             }
-            return .createIndex(name: name, table: table, columns: columns, unique: unique, method: method, ifNotExists: ifNotExists)
+            var predicate: String?
+            if acceptKeyword("where") {
+                let start = current.offset
+                _ = try parseExpression()
+                predicate = String(decoding: bytes[start..<min(current.offset, bytes.count)], as: UTF8.self).trimmingSpaces()
+            }
+            return .createIndex(name: name, table: table, keys: keys, unique: unique, method: method, ifNotExists: ifNotExists,
+                                predicate: predicate)
         }
         throw unexpected(expected: "TABLE, INDEX, VIEW, DOCUMENT, KV, VECTOR or GRAPH")
+    }
+
+    /// One part of CREATE INDEX's key list, as PostgreSQL allows it: a column name, a function
+    /// call (`lower(email)`), or any expression in parentheses (`(a + b)`).
+    mutating func parseIndexKey() throws -> IndexKeySpec {
+        if acceptSymbol("(") {
+            let start = current.offset
+            _ = try parseExpression()
+            let text = String(decoding: bytes[start..<min(current.offset, bytes.count)], as: UTF8.self).trimmingSpaces()
+            try expectSymbol(")")
+            return .expression(text)
+        }
+        if case .identifier = current.kind, isSymbol("(", ahead: 1) || isSymbol(".", ahead: 1) {
+            let start = current.offset
+            _ = try parseExpression()
+            return .expression(String(decoding: bytes[start..<min(current.offset, bytes.count)], as: UTF8.self).trimmingSpaces())
+        }
+        return .column(try parseAnyName())
     }
 
     mutating func parseCreateTable() throws -> Statement {

@@ -16,9 +16,10 @@ extension TableScanNode {
     }
 
     /// Position of the index's first column in this scan's rows, if the collection is a table.
-    /// nil too for an index an operator marked not to read through (`servesReads`).
+    /// nil too for an index an operator marked not to read through (`servesReads`), and for an
+    /// expression or partial index, which holds other values than its columns', or not every row.
     func firstColumnPosition(ofIndex i: Int) -> Int? {
-        guard handle.schema.model == .table, handle.schema.indexes[i].servesReads else { return nil }
+        guard handle.schema.model == .table, handle.schema.indexes[i].servesReads, handle.schema.indexes[i].isPlain else { return nil }
         let id = handle.schema.indexes[i].columnIDs[0]
         return handle.schema.columns.firstIndex { $0.id == id }
     }

@@ -24,8 +24,11 @@ enum PGCatalogFunctions {
                 let model = PGCatalogModel.of(snapshot, owner: user)
                 guard let index = model.relation(oid: try integer(args[0])), index.kind == "i" else { return .null }
                 let column = args.count > 1 ? try integer(args[1]) : 0
-                guard column != 0 else { return .text(PGCatalogModel.indexDefinition(index)) }
-                return column >= 1 && column <= index.columns.count ? .text(SQLIdentifier.quoted(index.columns[Int(column - 1)].name)) : .text("")
+                let pretty = args.count > 2 && args[2] == .boolean(true)
+                guard column != 0 else { return .text(PGCatalogModel.indexDefinition(index, pretty: pretty)) }
+                guard column >= 1 && column <= index.columns.count else { return .text("") }
+                if let expression = index.index?.expressions?[Int(column - 1)] { return .text(expression) }
+                return .text(SQLIdentifier.quoted(index.columns[Int(column - 1)].name))
             },
             "pg_get_constraintdef": SurfaceFunction(arity: 1...2, resultType: .text) { args, snapshot in
                 PGCatalogModel.of(snapshot, owner: user).constraint(oid: try integer(args[0])).map { .text($0.definition) } ?? .null

@@ -84,7 +84,10 @@ extension PGCatalogTable {
                         "indisprimary": .boolean(r.isPrimaryKey), "indimmediate": .boolean(true), "indisvalid": .boolean(ready),
                         "indisready": .boolean(true), "indislive": .boolean(true), "indkey": ints(r.indexKeys),
                         "indcollation": ints(r.columns.map { $0.wireType.category == "S" ? 100 : 0 }),
-                        "indclass": ints(r.columns.map { operatorClass(of: $0.wireType.oid) ?? 0 }), "indoption": ints(r.indexKeys.map { _ in 0 })]
+                        "indclass": ints(r.columns.map { operatorClass(of: $0.wireType.oid) ?? 0 }), "indoption": ints(r.indexKeys.map { _ in 0 }),
+                        // PostgreSQL's node trees; clients only test them for NULL (psql reads pg_get_indexdef).
+                        "indexprs": r.index?.expressions.map { .text($0.compactMap { $0 }.joined(separator: ", ")) } ?? .null,
+                        "indpred": r.index?.predicate.map(Value.text) ?? .null]
             }
         },
         "pg_constraint": PGCatalogTable("""

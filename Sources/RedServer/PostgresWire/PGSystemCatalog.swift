@@ -218,7 +218,16 @@ struct PGCatalogModel: Sendable {
                 let keys = index.columnIDs.map { Self.attnum(of: $0, in: table) }
                 let names = index.columnIDs.compactMap { id in table.columns.first { $0.id == id } }
                 let primary = index.primaryKey == true || (index.isConstraint && names.count == 1 && names[0].primaryKey)
-                let columns = names.map { Column(name: $0.name, type: $0.type, notNull: false, element: $0.arrayElement) }
+                // An expression part is a column of the index named as PostgreSQL names it (its
+                // function, or `expr`); its type is not known without binding, so text.
+                let columns = index.columnIDs.enumerated().map { i, id -> Column in
+                    if let column = table.columns.first(where: { $0.id == id }) {
+                        return Column(name: column.name, type: column.type, notNull: false, element: column.arrayElement)
+                    }
+                    let text = index.expressions?[i] ?? ""
+                    let head = text.prefix { $0.isLetter || $0.isNumber || $0 == "_" }
+                    return Column(name: !head.isEmpty && text.dropFirst(head.count).first == "(" ? head.lowercased() : "expr", type: .text, notNull: false)
+                }
                 indexes[table.name, default: [:]][index.name] = add(Relation(
                     oid: PGCatalogModel.stableOID(index.name), name: index.name, kind: "i", columns: columns, index: index,
                     indexedTable: table, indexedTableOID: tables[table.name]?.oid ?? 0, indexKeys: keys, isPrimaryKey: primary))
@@ -312,11 +321,20 @@ struct PGCatalogModel: Sendable {
         return text
     }
 
-    /// `pg_get_indexdef`: `CREATE UNIQUE INDEX name ON public.t USING btree (a, b)`.
-    static func indexDefinition(_ index: Relation) -> String {
+    /// `pg_get_indexdef`: `CREATE UNIQUE INDEX name ON public.t USING btree (a, lower(b)) WHERE (c IS NULL)`.
+    /// Expressions print as written: a function call bare, anything else in two pairs of
+    /// parentheses (PostgreSQL's deparser puts one around an operator expression, the key list
+    /// one more); `pretty` (pg_get_indexdef's third argument, psql's `\d`) drops the deparser's
+    /// own pair, and the one around the WHERE.
+    static func indexDefinition(_ index: Relation, pretty: Bool = false) -> String {
         guard let definition = index.index, let table = index.indexedTable else { return "" }
-        let columns = index.columns.map { SQLIdentifier.quoted($0.name) }.joined(separator: ", ")
-        return "CREATE \(definition.unique ? "UNIQUE " : "")INDEX \(SQLIdentifier.quoted(index.name)) ON \(schemaName).\(SQLIdentifier.quoted(table.name)) USING \(definition.method.rawValue) (\(columns))"
+        let columns = index.columns.enumerated().map { i, column -> String in
+            guard let text = definition.expressions?[i] ?? nil else { return SQLIdentifier.quoted(column.name) }
+            return column.name != "expr" ? text : pretty ? "(\(text))" : "((\(text)))"
+        }.joined(separator: ", ")
+        var sql = "CREATE \(definition.unique ? "UNIQUE " : "")INDEX \(SQLIdentifier.quoted(index.name)) ON \(schemaName).\(SQLIdentifier.quoted(table.name)) USING \(definition.method.rawValue) (\(columns))"
+        if let predicate = definition.predicate { sql += pretty ? " WHERE \(predicate)" : " WHERE (\(predicate))" }
+        return sql
     }
 
     /// pg_constraint's one-letter action codes.

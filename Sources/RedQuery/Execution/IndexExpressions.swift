@@ -1,0 +1,139 @@
+import RedCore
+import RedEngine
+import RedStorage
+
+/// Expression and partial indexes: `CREATE INDEX … ON t (lower(email), (a + b)) WHERE
+/// deleted_at IS NULL`.
+///
+/// The definition keeps each expression and the predicate as written (as CHECK constraints
+/// keep theirs), so renaming a column rewrites the text and dropping one drops the index, as
+/// in PostgreSQL. `SQLIndexPrograms`, installed in the engine's `TableStore` when a database
+/// opens, binds that text against the table's columns once per opened definition; every
+/// row write then evaluates it to find the row's entry (or that it has none).
+///
+/// Only expressions whose value depends on the row alone may be indexed, or an entry would
+/// not be found again: subqueries are 0A000 and functions that read the clock, the session,
+/// a sequence or chance (`now()`, `random()`, `nextval()`, …) are 42P17, PostgreSQL's
+/// "must be marked IMMUTABLE".
+///
+/// Reads: the planner matches indexes to columns, so it never reads through an expression
+/// or partial index (they serve uniqueness; a query over `lower(email)` scans). Foreign keys
+/// and `ON CONFLICT (columns)` match plain indexes only; `ON CONFLICT DO NOTHING` without
+/// columns checks every unique index, these included.
+enum IndexExpressions {
+    /// Functions whose result is not a function of their arguments alone.
+    static let notImmutable: Set<String> = [
+        "now", "current_timestamp", "current_date", "current_time", "localtimestamp", "localtime", "clock_timestamp",
+        "statement_timestamp", "transaction_timestamp", "timeofday", "random", "setseed", "gen_random_uuid",
+        "uuid_generate_v4", "nextval", "currval", "lastval", "setval", "current_user", "session_user", "user",
+        "current_setting", "current_schema", "current_database", "version", "pg_backend_pid", "txid_current",
+        "embed", "embedding", "semantic_search", "ask",
+    ]
+
+    /// Binds `sql` against the table's columns, refusing what PostgreSQL refuses in an index;
+    /// `part` is "expression" or "predicate", as its messages say.
+    static func bind(_ sql: String, part: String, columns: [ColumnDefinition], table: String, planner: Planner) throws -> BoundExpr {
+        let tokens = try Lexer.tokenize(sql, limits: ParserLimits())
+        for (i, token) in tokens.enumerated() {
+            guard case .identifier(let word, false) = token.kind else {
+                if case .parameter = token.kind { throw RedError(.syntaxError, "there is no parameter $n in an index \(part)") }
+                continue
+            }
+            if word == "select" || word == "values" {
+                throw RedError(.featureNotSupported, "cannot use subquery in index \(part)")
+            }
+            let called = i + 1 < tokens.count && tokens[i + 1].kind == .symbol("(")
+            let bareClock = ["current_timestamp", "current_date", "current_time", "localtimestamp", "localtime",
+                             "current_user", "session_user", "user"].contains(word)
+            if notImmutable.contains(word), called || bareClock {
+                throw RedError(.invalidArgument, "functions in index \(part) must be marked IMMUTABLE", condition: "42P17")
+            }
+        }
+        var parser = try Parser(sql)
+        let expr = try parser.parseExpression()
+        let scope = Scope(columns.map { ScopeColumn(qualifier: table, name: $0.name, type: $0.type) }, parent: nil)
+        return try planner.bind(expr, BindingContext(scope: scope, aggregatesForbiddenIn: "index \(part)s"))
+    }
+
+    /// Whether the index reads `column` in an expression or its predicate (it no longer
+    /// binds without it).
+    static func reads(_ index: IndexDefinition, column: String, columns: [ColumnDefinition], table: String, planner: Planner) -> Bool {
+        let texts = (index.expressions ?? []).compactMap { $0 } + (index.predicate.map { [$0] } ?? [])
+        return texts.contains { CheckConstraints.reads($0, column: column, columns: columns, table: table, planner: planner) }
+    }
+
+    /// The index with column `old` renamed to `new` in its expressions and predicate.
+    static func renaming(_ index: IndexDefinition, column old: String, to new: String) throws -> IndexDefinition {
+        var renamed = index
+        renamed.expressions = try index.expressions?.map { try $0.map { try CheckConstraints.renaming($0, column: old, to: new) } }
+        renamed.predicate = try index.predicate.map { try CheckConstraints.renaming($0, column: old, to: new) }
+        return renamed
+    }
+
+    /// The name PostgreSQL gives `CREATE INDEX ON t (…)`: the table, each key's column (or
+    /// function) name, then `idx`, numbered until no relation has it; at most 63 bytes.
+    static func generatedName(table: String, keys: [IndexKeySpec], taken: (String) throws -> Bool) throws -> String {
+        let parts = keys.map { key -> String in
+            switch key {
+            case .column(let name): return name
+            case .expression(let text):
+                let head = text.prefix { $0.isLetter || $0.isNumber || $0 == "_" }
+                return text.dropFirst(head.count).first == "(" && !head.isEmpty ? head.lowercased() : "expr"
+            }
+        }
+        let base = String(decoding: Array(([table] + parts).joined(separator: "_").utf8.prefix(59)), as: UTF8.self)
+        var candidate = base + "_idx"
+        var number = 0
+        while try taken(candidate) {
+            number += 1
+            candidate = base + "_idx\(number)"
+        }
+        return candidate
+    }
+}
+
+/// Compiles expression and partial indexes for the engine (see `IndexExpressions`).
+public struct SQLIndexPrograms: IndexProgramCompiler {
+    public init() {}
+
+    public func compile(_ index: IndexDefinition, table: String, schema: CollectionSchema, tx: Transaction, store: TableStore) throws -> any IndexRowProgram {
+        let planner = Planner(context: ExecutionContext(transaction: tx, store: store, parameters: [], now: 0))
+        let keys = try index.columnIDs.enumerated().map { i, id -> SQLIndexProgram.Key in
+            if let sql = index.expressions?[i] {
+                return .expression(try IndexExpressions.bind(sql, part: "expression", columns: schema.columns, table: table, planner: planner))
+            }
+            guard let position = schema.columns.firstIndex(where: { $0.id == id }) else {
+                throw RedError(.internalError, "index \(index.name) names a column the table does not have")
+            }
+            return .column(schema.columns[position].id)
+        }
+        let predicate = try index.predicate.map { try IndexExpressions.bind($0, part: "predicate", columns: schema.columns, table: table, planner: planner) }
+        return SQLIndexProgram(columnIDs: schema.columns.map(\.id), keys: keys, predicate: predicate)
+    }
+}
+
+/// One expression or partial index's computation: each row's values laid out in the table's
+/// column order (as the expressions were bound), the predicate tested, the keys evaluated.
+struct SQLIndexProgram: IndexRowProgram, @unchecked Sendable {
+    enum Key {
+        case column(UInt16)
+        case expression(BoundExpr)
+    }
+
+    let columnIDs: [UInt16]
+    let keys: [Key]
+    let predicate: BoundExpr?
+
+    func keyValues(of row: StoredRow, tx: Transaction, store: TableStore) throws -> [Value]? {
+        let values = columnIDs.map { row.values[$0] ?? .null }
+        // A fresh context per row: writers run concurrently, and a context is not shared.
+        let eval = ExecutionContext(transaction: tx, store: store, parameters: [], now: 0).evaluation([])
+        if let predicate, try Evaluation.truth(try eval.evaluate(predicate, values)) != true { return nil }
+        return try keys.map { key in
+            switch key {
+            case .column(let id): return row.values[id] ?? .null
+            case .expression(let expr): return try eval.evaluate(expr, values)
+            }
+        }
+    }
+}
