@@ -9,6 +9,15 @@ import Testing
 
     struct Output { let status: Int32; let stdout: String; let stderr: String }
 
+    /// A server to point psql at; nil (with a notice) when psql is not installed.
+    static func serverForPsql() throws -> ServerProcess? {
+        guard psqlPath != nil else {
+            print("notice: psql not found; skipping PsqlTests")
+            return nil
+        }
+        return try ServerProcess()
+    }
+
     static func psql(_ server: ServerProcess, _ commands: [String], stdin: String? = nil, stdinBytes: [UInt8]? = nil, port: Int? = nil) throws -> Output {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: psqlPath!)
@@ -48,11 +57,7 @@ import Testing
     }
 
     @Test func describeListQueryAndError() throws {
-        guard Self.psqlPath != nil else {
-            print("notice: psql not found; skipping PsqlTests")
-            return
-        }
-        let server = try ServerProcess()
+        guard let server = try Self.serverForPsql() else { return }
         defer { server.remove() }
         var o = try Self.psql(server, [
             "CREATE TABLE users (id BIGINT PRIMARY KEY, name TEXT NOT NULL, email TEXT UNIQUE, age INT DEFAULT 0 CHECK (age >= 0))",
@@ -88,11 +93,7 @@ import Testing
     /// psql's `\d NAME` runs its own catalog queries through the engine, so views and indexes
     /// are described as tables are (the output PostgreSQL 15 gives for the same schema).
     @Test func describeViewsIndexesAndVerboseTables() throws {
-        guard Self.psqlPath != nil else {
-            print("notice: psql not found; skipping PsqlTests")
-            return
-        }
-        let server = try ServerProcess()
+        guard let server = try Self.serverForPsql() else { return }
         defer { server.remove() }
         var o = try Self.psql(server, [
             "CREATE TABLE customers (id BIGINT PRIMARY KEY, email TEXT NOT NULL UNIQUE)",
@@ -126,11 +127,7 @@ import Testing
     /// Sequences are relations as in PostgreSQL: `\ds` lists them, `\d seq` describes one
     /// from pg_sequence, and `\d table` shows identity and serial defaults.
     @Test func sequencesAndIdentityColumnsInPsql() throws {
-        guard Self.psqlPath != nil else {
-            print("notice: psql not found; skipping PsqlTests")
-            return
-        }
-        let server = try ServerProcess()
+        guard let server = try Self.serverForPsql() else { return }
         defer { server.remove() }
         var o = try Self.psql(server, [
             "CREATE TABLE tickets (id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY, n SERIAL, v TEXT)",
@@ -156,11 +153,7 @@ import Testing
 
     /// `\d` lists expression and partial indexes as PostgreSQL 15's psql does.
     @Test func expressionAndPartialIndexesInPsql() throws {
-        guard Self.psqlPath != nil else {
-            print("notice: psql not found; skipping PsqlTests")
-            return
-        }
-        let server = try ServerProcess()
+        guard let server = try Self.serverForPsql() else { return }
         defer { server.remove() }
         var o = try Self.psql(server, [
             "CREATE TABLE users (id INT PRIMARY KEY, email TEXT, deleted_at TIMESTAMP, a INT, b INT)",
@@ -178,11 +171,7 @@ import Testing
     }
 
     @Test func copyInAndOutThroughPsql() throws {
-        guard Self.psqlPath != nil else {
-            print("notice: psql not found; skipping PsqlTests")
-            return
-        }
-        let server = try ServerProcess()
+        guard let server = try Self.serverForPsql() else { return }
         defer { server.remove() }
         var o = try Self.psql(server, ["CREATE TABLE items (id BIGINT PRIMARY KEY, name TEXT, price NUMERIC)"])
         #expect(o.status == 0, "\(o.stderr)")
