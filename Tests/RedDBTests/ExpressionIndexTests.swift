@@ -56,6 +56,46 @@ import RedDB
         #expect(duplicates == 0)
     }
 
+    /// Queries read through an expression or partial index when their WHERE names its
+    /// expression (and repeats its predicate), and find exactly the rows a scan finds.
+    @Test func queriesReadThroughThemAndFindWhatAScanFinds() async throws {
+        let db = try await Database.inMemory()
+        let s = db.session()
+        try await s.execute("""
+            CREATE TABLE t (id INT PRIMARY KEY, email TEXT, gone BOOLEAN, a INT, b INT);
+            INSERT INTO t SELECT g, 'User' || (g % 50) || '@X', g % 4 = 0, g % 10, g % 7 FROM generate_series(1, 500) g;
+            CREATE INDEX t_lower ON t (lower(email));
+            CREATE INDEX t_sum ON t ((a + b));
+            CREATE INDEX t_live ON t (email) WHERE NOT gone;
+            """)
+        let queries: [(sql: String, index: String?)] = [
+            ("SELECT id FROM t WHERE lower(email) = 'user7@x' ORDER BY id", "t_lower"),
+            ("SELECT id FROM t WHERE lower(email) IN ('user7@x', 'user8@x') ORDER BY id", "t_lower"),
+            ("SELECT id FROM t WHERE a + b = 15 ORDER BY id", "t_sum"),
+            ("SELECT id FROM t WHERE a + b = 15.0 ORDER BY id", "t_sum"),
+            ("SELECT id FROM t WHERE a + b BETWEEN 3 AND 5 ORDER BY id", "t_sum"),
+            ("SELECT id FROM t WHERE a + b > 14 ORDER BY id", "t_sum"),
+            ("SELECT id FROM t WHERE email = 'User9@X' AND NOT gone ORDER BY id", "t_live"),
+            ("SELECT id FROM t WHERE email = 'User9@X' ORDER BY id", nil),  // the partial index lacks the gone rows
+            ("SELECT id FROM t WHERE b + a = 15 ORDER BY id", nil),
+        ]
+        var withIndexes: [[[Value]]] = []
+        for query in queries {
+            let plan = try await s.execute("EXPLAIN " + query.sql).rows.map { $0.map(\.displayText).joined() }.joined(separator: "\n")
+            if let index = query.index {
+                #expect(plan.contains("using \(index) "), "\(query.sql): \(plan)")
+            } else {
+                #expect(plan.contains("Seq Scan"), "\(query.sql): \(plan)")
+            }
+            withIndexes.append(try await s.execute(query.sql).rows)
+        }
+        try await s.execute("DROP INDEX t_lower; DROP INDEX t_sum; DROP INDEX t_live")
+        for (query, expected) in zip(queries, withIndexes) {
+            #expect(try await s.execute(query.sql).rows == expected, "\(query.sql)")
+            #expect(!expected.isEmpty || query.sql.contains("b + a"), "\(query.sql) found nothing")
+        }
+    }
+
     @Test func aReopenedDatabaseKeepsComputingEntries() async throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("reddb-exprindex-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)

@@ -13,6 +13,8 @@ public struct TableHandle: Sendable {
     /// retained and released per row and index.
     let indexTargets: [IndexTarget]
     public var name: String { collection.name }
+    /// What computes each index's entries, in `schema.indexes` order: nil for a plain index.
+    public var indexPrograms: [(any IndexRowProgram)?] { indexTargets.map(\.program) }
 
     /// `programs`: for each index, in order, what computes an expression or partial index's
     /// entries (nil for a plain one).

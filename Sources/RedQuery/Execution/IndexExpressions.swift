@@ -16,10 +16,14 @@ import RedStorage
 /// a sequence or chance (`now()`, `random()`, `nextval()`, …) are 42P17, PostgreSQL's
 /// "must be marked IMMUTABLE".
 ///
-/// Reads: the planner matches indexes to columns, so it never reads through an expression
-/// or partial index (they serve uniqueness; a query over `lower(email)` scans). Foreign keys
-/// and `ON CONFLICT (columns)` match plain indexes only; `ON CONFLICT DO NOTHING` without
-/// columns checks every unique index, these included.
+/// Reads (`AccessPathSelection`): a query reads through such an index when a WHERE conjunct
+/// compares the index's leading expression (bound, it must be the same tree as the index's)
+/// with a value fixed for the scan, and, for a partial index, when the WHERE repeats every
+/// conjunct of the index's predicate (so no row the query wants lacks an entry). An
+/// expression of known type stores its values coerced to that type and lookups coerce their
+/// value the same way, so `a + b = 15.0` finds what `a + b` stored as 15. Foreign keys and
+/// `ON CONFLICT (columns)` match plain indexes only; `ON CONFLICT DO NOTHING` without columns
+/// checks every unique index, these included.
 enum IndexExpressions {
     /// Functions whose result is not a function of their arguments alone.
     static let notImmutable: Set<String> = [
@@ -33,6 +37,12 @@ enum IndexExpressions {
     /// Binds `sql` against the table's columns, refusing what PostgreSQL refuses in an index;
     /// `part` is "expression" or "predicate", as its messages say.
     static func bind(_ sql: String, part: String, columns: [ColumnDefinition], table: String, planner: Planner) throws -> BoundExpr {
+        try typedBind(sql, part: part, columns: columns, table: table, planner: planner).expr
+    }
+
+    /// `bind`, with the expression's type when it is known before execution (`.any` otherwise).
+    static func typedBind(_ sql: String, part: String, columns: [ColumnDefinition], table: String,
+                          planner: Planner) throws -> (expr: BoundExpr, type: DataType) {
         let tokens = try Lexer.tokenize(sql, limits: ParserLimits())
         for (i, token) in tokens.enumerated() {
             guard case .identifier(let word, false) = token.kind else {
@@ -52,7 +62,10 @@ enum IndexExpressions {
         var parser = try Parser(sql)
         let expr = try parser.parseExpression()
         let scope = Scope(columns.map { ScopeColumn(qualifier: table, name: $0.name, type: $0.type) }, parent: nil)
-        return try planner.bind(expr, BindingContext(scope: scope, aggregatesForbiddenIn: "index \(part)s"))
+        let ctx = BindingContext(scope: scope, aggregatesForbiddenIn: "index \(part)s")
+        let bound = try planner.bind(expr, ctx)
+        let known = planner.staticType(bound, ctx)
+        return (bound, known != .any ? known : Planner.type(of: bound, scope: scope, aggregation: nil).valueType)
     }
 
     /// Whether the index reads `column` in an expression or its predicate (it no longer
@@ -100,12 +113,13 @@ public struct SQLIndexPrograms: IndexProgramCompiler {
         let planner = Planner(context: ExecutionContext(transaction: tx, store: store, parameters: [], now: 0))
         let keys = try index.columnIDs.enumerated().map { i, id -> SQLIndexProgram.Key in
             if let sql = index.expressions?[i] {
-                return .expression(try IndexExpressions.bind(sql, part: "expression", columns: schema.columns, table: table, planner: planner))
+                let (expr, type) = try IndexExpressions.typedBind(sql, part: "expression", columns: schema.columns, table: table, planner: planner)
+                return .expression(expr, type)
             }
-            guard let position = schema.columns.firstIndex(where: { $0.id == id }) else {
+            guard schema.columns.contains(where: { $0.id == id }) else {
                 throw RedError(.internalError, "index \(index.name) names a column the table does not have")
             }
-            return .column(schema.columns[position].id)
+            return .column(id)
         }
         let predicate = try index.predicate.map { try IndexExpressions.bind($0, part: "predicate", columns: schema.columns, table: table, planner: planner) }
         return SQLIndexProgram(columnIDs: schema.columns.map(\.id), keys: keys, predicate: predicate)
@@ -114,10 +128,11 @@ public struct SQLIndexPrograms: IndexProgramCompiler {
 
 /// One expression or partial index's computation: each row's values laid out in the table's
 /// column order (as the expressions were bound), the predicate tested, the keys evaluated.
-struct SQLIndexProgram: IndexRowProgram, @unchecked Sendable {
-    enum Key {
+struct SQLIndexProgram: IndexRowProgram {
+    enum Key: Sendable {
         case column(UInt16)
-        case expression(BoundExpr)
+        /// The expression and its static type (`.any` when unknown): values are stored coerced to it.
+        case expression(BoundExpr, DataType)
     }
 
     let columnIDs: [UInt16]
@@ -132,8 +147,13 @@ struct SQLIndexProgram: IndexRowProgram, @unchecked Sendable {
         return try keys.map { key in
             switch key {
             case .column(let id): return row.values[id] ?? .null
-            case .expression(let expr): return try eval.evaluate(expr, values)
+            case .expression(let expr, let type):
+                let value = try eval.evaluate(expr, values)
+                return type == .any || value.isNull ? value : (try? type.coerce(value)) ?? value
             }
         }
     }
+
+    /// The conjuncts of the partial index's predicate (empty for a full index).
+    var predicateConjuncts: [BoundExpr] { predicate?.conjuncts ?? [] }
 }

@@ -35,7 +35,7 @@ struct ScalarFunction: Sendable {
     static let resultTypes: [String: DataType] = [
         "starts_with": .boolean, "ends_with": .boolean, "contains": .boolean, "json_valid": .boolean, "__json_contains": .boolean,
         "__json_get": .json, "__json_path": .json, "__json_get_text": .text, "__json_path_text": .text,
-        "md5": .text, "chr": .text, "to_hex": .text, "pg_size_pretty": .text, "__bit_and": .integer, "__bit_or": .integer, "__bit_xor": .integer, "__bit_not": .integer,
+        "lower": .text, "upper": .text, "md5": .text, "chr": .text, "to_hex": .text, "pg_size_pretty": .text, "__bit_and": .integer, "__bit_or": .integer, "__bit_xor": .integer, "__bit_not": .integer,
         "sha256": .blob, "sha384": .blob, "sha512": .blob, "overlay": .text, "encode": .text, "decode": .blob, "translate": .text, "format": .text, "quote_ident": .text,
         "quote_literal": .text, "quote_nullable": .text, "like_escape": .text, "ascii": .integer,
         "__regex_match": .boolean, "__regex_match_ci": .boolean, "regexp_like": .boolean, "regexp_replace": .text,

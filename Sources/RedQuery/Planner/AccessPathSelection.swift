@@ -24,10 +24,38 @@ extension TableScanNode {
         return handle.schema.columns.firstIndex { $0.id == id }
     }
 
+    /// An index's leading key as this scan's predicates name it.
+    enum LeadingKey {
+        case column(Int)
+        case expression(BoundExpr)
+
+        func matches(_ e: BoundExpr) -> Bool {
+            switch self {
+            case .column(let position): if case .column(position) = e { return true } else { return false }
+            case .expression(let key): return e.isSame(as: key)
+            }
+        }
+    }
+
+    /// The leading key of index `i` when a query with `conjuncts` may read through it: a plain
+    /// index's first column; an expression index's first expression, when its type is known
+    /// (lookups coerce to it, as the stored values were); and a partial index only when the
+    /// conjuncts include every conjunct of its predicate, so no row they select lacks an entry.
+    func leadingKey(ofIndex i: Int, conjuncts: [BoundExpr]) -> LeadingKey? {
+        let index = handle.schema.indexes[i]
+        if index.isPlain { return firstColumnPosition(ofIndex: i).map(LeadingKey.column) }
+        guard handle.schema.model == .table, index.servesReads, let program = handle.indexPrograms[i] as? SQLIndexProgram,
+              program.predicateConjuncts.allSatisfy({ p in conjuncts.contains { $0.isSame(as: p) } }) else { return nil }
+        switch program.keys[0] {
+        case .column(let id): return handle.schema.columns.firstIndex { $0.id == id }.map(LeadingKey.column)
+        case .expression(let expr, let type): return type == .any ? nil : .expression(expr)
+        }
+    }
+
     func chooseAccess(_ conjuncts: [BoundExpr]) {
         var best: (score: Int, path: AccessPath)?
         for i in handle.schema.indexes.indices {
-            guard let position = firstColumnPosition(ofIndex: i) else { continue }
+            guard let key = leadingKey(ofIndex: i, conjuncts: conjuncts) else { continue }
             let unique = handle.schema.indexes[i].unique && handle.schema.indexes[i].columnIDs.count == 1
             var lower: (BoundExpr, inclusive: Bool)?
             var upper: (BoundExpr, inclusive: Bool)?
@@ -36,8 +64,8 @@ extension TableScanNode {
                 case .comparison(let op, let a, let b):
                     var op = op
                     var value: BoundExpr
-                    if case .column(position) = a, b.isRowIndependent { value = b }
-                    else if case .column(position) = b, a.isRowIndependent {
+                    if key.matches(a), b.isRowIndependent { value = b }
+                    else if key.matches(b), a.isRowIndependent {
                         value = a
                         op = ["<": ">", "<=": ">=", ">": "<", ">=": "<="][op] ?? op
                     } else { continue }
@@ -51,9 +79,9 @@ extension TableScanNode {
                     case "<=": upper = (value, true)
                     default: break
                     }
-                case .inList(.column(position), let items, negated: false) where items.allSatisfy(\.isRowIndependent):
+                case .inList(let e, let items, negated: false) where key.matches(e) && items.allSatisfy(\.isRowIndependent):
                     if best == nil || best!.score < 3 { best = (3, .indexEquality(index: i, values: items)) }
-                case .between(.column(position), let lo, let hi, negated: false) where lo.isRowIndependent && hi.isRowIndependent:
+                case .between(let e, let lo, let hi, negated: false) where key.matches(e) && lo.isRowIndependent && hi.isRowIndependent:
                     lower = (lo, true); upper = (hi, true)
                 default: continue
                 }

@@ -255,7 +255,10 @@ final class TableScanNode: PlanNode, @unchecked Sendable {
         }
     }
 
+    /// The type lookups in index `index` coerce their values to: its first column's, or its
+    /// first expression's (see `IndexExpressions`).
     func columnType(_ index: Int) -> DataType {
+        if let program = handle.indexPrograms[index] as? SQLIndexProgram, case .expression(_, let type) = program.keys[0] { return type }
         let id = handle.schema.indexes[index].columnIDs[0]
         return handle.schema.columns.first { $0.id == id }?.type ?? .any
     }
