@@ -108,43 +108,8 @@ struct DDLExecutor {
                 handle = try alter(handle, action, &notes)
             }
             return .message("table '\(handle.name)' altered: \(notes.joined(separator: ", "))", type: "alter", tag: "ALTER TABLE")
-        case .createIndex(let givenName, let tableName, let keys, let unique, let method, let ifNotExists, let predicate):
-            let handle = try table(tableName)
-            guard handle.schema.model == .table else { throw RedError(.invalidOperation, "indexes are supported on tables; \(tableName) is a \(handle.schema.model.rawValue)") }
-            let name = try givenName ?? IndexExpressions.generatedName(table: tableName, keys: keys) { try exists($0) || findIndex($0) != nil }
-            if try findIndex(name) != nil || exists(name) {
-                if ifNotExists { return .message("relation \"\(name)\" already exists, skipping", type: "create", tag: "CREATE INDEX") }
-                throw RedError(.duplicateCollection, "relation \"\(name)\" already exists")
-            }
-            let planner = Planner(context: context)
-            var ids: [UInt16] = []
-            var expressions: [String?] = []
-            for key in keys {
-                switch key {
-                case .column(let c):
-                    guard let column = handle.schema.column(named: c) else { throw RedError(.undefinedColumn, "column \"\(c)\" does not exist") }
-                    ids.append(column.id)
-                    expressions.append(nil)
-                case .expression(let sql):
-                    _ = try IndexExpressions.bind(sql, part: "expression", columns: handle.schema.columns, table: handle.name, planner: planner)
-                    ids.append(IndexDefinition.expressionKey)
-                    expressions.append(sql)
-                }
-            }
-            if let predicate {
-                _ = try IndexExpressions.bind(predicate, part: "predicate", columns: handle.schema.columns, table: handle.name, planner: planner)
-            }
-            _ = try store.createIndex(tx, handle, name: name, columnIDs: ids, unique: unique, method: method == "hash" ? .hash : .btree,
-                                      isConstraint: false, expressions: expressions.contains { $0 != nil } ? expressions : nil,
-                                      predicate: predicate, now: context.now)
-            let shown = keys.map { key -> String in
-                switch key {
-                case .column(let c): return c
-                case .expression(let sql): return sql
-                }
-            }
-            return .message("\(unique ? "unique " : "")index '\(name)' created on '\(tableName)' (\(shown.joined(separator: ", "))) using \(method.uppercased())",
-                            type: "create", tag: "CREATE INDEX")
+        case .createIndex(let name, let tableName, let keys, let unique, let method, let ifNotExists, let predicate):
+            return try createIndex(name, on: tableName, keys: keys, unique: unique, method: method, ifNotExists: ifNotExists, predicate: predicate)
         case .dropIndex(let name, let tableName, let ifExists):
             let found: TableHandle?
             if let tableName { found = try store.open(tx, tableName).flatMap { h in h.schema.indexes.contains { $0.name == name } ? h : nil } }

@@ -105,6 +105,50 @@ enum IndexExpressions {
     }
 }
 
+extension DDLExecutor {
+    /// CREATE INDEX: each key part a column or an expression (bound now, so a bad one fails
+    /// before anything is built), the predicate likewise; then the index is filled from the rows.
+    func createIndex(_ givenName: String?, on tableName: String, keys: [IndexKeySpec], unique: Bool, method: String,
+                     ifNotExists: Bool, predicate: String?) throws -> QueryResult {
+        let handle = try table(tableName)
+        guard handle.schema.model == .table else { throw RedError(.invalidOperation, "indexes are supported on tables; \(tableName) is a \(handle.schema.model.rawValue)") }
+        let name = try givenName ?? IndexExpressions.generatedName(table: tableName, keys: keys) { try exists($0) || findIndex($0) != nil }
+        if try findIndex(name) != nil || exists(name) {
+            if ifNotExists { return .message("relation \"\(name)\" already exists, skipping", type: "create", tag: "CREATE INDEX") }
+            throw RedError(.duplicateCollection, "relation \"\(name)\" already exists")
+        }
+        let planner = Planner(context: context)
+        var ids: [UInt16] = []
+        var expressions: [String?] = []
+        for key in keys {
+            switch key {
+            case .column(let c):
+                guard let column = handle.schema.column(named: c) else { throw RedError(.undefinedColumn, "column \"\(c)\" does not exist") }
+                ids.append(column.id)
+                expressions.append(nil)
+            case .expression(let sql):
+                _ = try IndexExpressions.bind(sql, part: "expression", columns: handle.schema.columns, table: handle.name, planner: planner)
+                ids.append(IndexDefinition.expressionKey)
+                expressions.append(sql)
+            }
+        }
+        if let predicate {
+            _ = try IndexExpressions.bind(predicate, part: "predicate", columns: handle.schema.columns, table: handle.name, planner: planner)
+        }
+        _ = try store.createIndex(tx, handle, name: name, columnIDs: ids, unique: unique, method: method == "hash" ? .hash : .btree,
+                                  isConstraint: false, expressions: expressions.contains { $0 != nil } ? expressions : nil,
+                                  predicate: predicate, now: context.now)
+        let shown = keys.map { key -> String in
+            switch key {
+            case .column(let c): return c
+            case .expression(let sql): return sql
+            }
+        }
+        return .message("\(unique ? "unique " : "")index '\(name)' created on '\(tableName)' (\(shown.joined(separator: ", "))) using \(method.uppercased())",
+                        type: "create", tag: "CREATE INDEX")
+    }
+}
+
 /// Compiles expression and partial indexes for the engine (see `IndexExpressions`).
 public struct SQLIndexPrograms: IndexProgramCompiler {
     public init() {}

@@ -60,12 +60,7 @@ extension Parser {
             guard ["btree", "hash"].contains(method) else {
                 throw error("unknown index method '\(method.uppercased())', expected BTREE or HASH")
             }
-            var predicate: String?
-            if acceptKeyword("where") {
-                let start = current.offset
-                _ = try parseExpression()
-                predicate = String(decoding: bytes[start..<min(current.offset, bytes.count)], as: UTF8.self).trimmingSpaces()
-            }
+            let predicate = acceptKeyword("where") ? try parseExpressionText() : nil
             return .createIndex(name: name, table: table, keys: keys, unique: unique, method: method, ifNotExists: ifNotExists,
                                 predicate: predicate)
         }
@@ -76,18 +71,22 @@ extension Parser {
     /// call (`lower(email)`), or any expression in parentheses (`(a + b)`).
     mutating func parseIndexKey() throws -> IndexKeySpec {
         if acceptSymbol("(") {
-            let start = current.offset
-            _ = try parseExpression()
-            let text = String(decoding: bytes[start..<min(current.offset, bytes.count)], as: UTF8.self).trimmingSpaces()
+            let text = try parseExpressionText()
             try expectSymbol(")")
             return .expression(text)
         }
         if case .identifier = current.kind, isSymbol("(", ahead: 1) || isSymbol(".", ahead: 1) {
-            let start = current.offset
-            _ = try parseExpression()
-            return .expression(String(decoding: bytes[start..<min(current.offset, bytes.count)], as: UTF8.self).trimmingSpaces())
+            return .expression(try parseExpressionText())
         }
         return .column(try parseAnyName())
+    }
+
+    /// An expression, as the text it was written with (what CHECK constraints and index
+    /// definitions keep).
+    mutating func parseExpressionText() throws -> String {
+        let start = current.offset
+        _ = try parseExpression()
+        return String(decoding: bytes[start..<min(current.offset, bytes.count)], as: UTF8.self).trimmingSpaces()
     }
 
     mutating func parseCreateTable() throws -> Statement {
@@ -377,9 +376,7 @@ extension Parser {
     mutating func parseCheckExpression() throws -> String {
         try expectKeyword("check")
         try expectSymbol("(")
-        let start = current.offset
-        _ = try parseExpression()
-        let sql = String(decoding: bytes[start..<min(current.offset, bytes.count)], as: UTF8.self).trimmingSpaces()
+        let sql = try parseExpressionText()
         try expectSymbol(")")
         if acceptKeyword("no") { try expectKeyword("inherit") }  // PostgreSQL's NO INHERIT: no inheritance here, so no effect
         return sql
