@@ -170,6 +170,27 @@ import Testing
         #expect(o.stdout.contains("CREATE INDEX users_expr_idx ON public.users USING btree (((a + b)))"), "\(o.stdout)")
     }
 
+    /// COMMENT ON texts reach psql's `\d+` and `\dt+`, obj_description and col_description, and
+    /// go with a rolled-back transaction.
+    @Test func commentsInPsql() throws {
+        guard let server = try Self.serverForPsql() else { return }
+        defer { server.remove() }
+        var o = try Self.psql(server, [
+            "CREATE TABLE items (id INT PRIMARY KEY, name TEXT, price NUMERIC)",
+            "CREATE SEQUENCE item_no",
+            "COMMENT ON TABLE items IS 'Things we sell'",
+            "COMMENT ON COLUMN items.name IS 'Shown to customers'",
+            "COMMENT ON SEQUENCE item_no IS 'Invoice numbers'",
+            "BEGIN", "COMMENT ON TABLE items IS 'changed'", "ROLLBACK",
+        ])
+        #expect(o.status == 0, "\(o.stderr)")
+        o = try Self.psql(server, [#"\d+ items"#, #"\dt+ items"#,
+                                   "SELECT obj_description('item_no'::regclass, 'pg_class') AS s, col_description('items'::regclass, 3) AS price"])
+        #expect(o.stdout.contains(" name   | text    |           |          |         | extended |             |              | Shown to customers")
+                && o.stdout.contains("| Things we sell") && o.stdout.contains(" Invoice numbers | \n") && !o.stdout.contains("changed"),
+                "\(o.stdout)")
+    }
+
     @Test func copyInAndOutThroughPsql() throws {
         guard let server = try Self.serverForPsql() else { return }
         defer { server.remove() }

@@ -30,6 +30,8 @@ public struct CollectionSchema: Codable, Sendable, Equatable {
     public var foreignKeys: [ForeignKeyDefinition]?
     /// The constraints of other tables (or this one) that reference this table.
     public var referencedBy: [ForeignKeyReference]?
+    /// `COMMENT ON TABLE`'s text.
+    public var comment: String?
 
     public init(model: Model, columns: [ColumnDefinition] = [], appendOnly: Bool = false, defaultTTLMilliseconds: Int64? = nil) {
         self.model = model
@@ -111,6 +113,8 @@ public struct ColumnDefinition: Codable, Sendable, Equatable {
     public var identity: String?
     /// The sequence an identity or serial column draws from (see `SequenceRegistry`).
     public var sequence: String?
+    /// `COMMENT ON COLUMN`'s text.
+    public var comment: String?
 
     public init(id: UInt16, name: String, type: DataType, notNull: Bool = false, primaryKey: Bool = false,
                 unique: Bool = false, defaultSQL: String? = nil, serial: Bool = false) {
@@ -188,6 +192,8 @@ public struct IndexDefinition: Codable, Sendable, Equatable {
     public var expressions: [String?]?
     /// A partial index's WHERE, as written: only rows it is true for have an entry.
     public var predicate: String?
+    /// `COMMENT ON INDEX`'s text.
+    public var comment: String?
 
     /// `columnIDs`' entry for an expression part: no column has this id, so code that matches
     /// indexes to columns never takes an expression for one.

@@ -28,6 +28,8 @@ public struct SequenceDefinition: Codable, Sendable, Equatable {
     /// `OWNED BY table.column`: the column's identity or serial default, dropped with it.
     public var ownerTable: String?
     public var ownerColumn: String?
+    /// `COMMENT ON SEQUENCE`'s text.
+    public var comment: String?
 
     public init(id: UInt64, typeName: String, increment: Int64, minValue: Int64, maxValue: Int64, start: Int64, cache: Int64,
                 cycle: Bool, epoch: UInt64, restartValue: Int64, ownerTable: String? = nil, ownerColumn: String? = nil) {

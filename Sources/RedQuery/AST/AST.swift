@@ -366,6 +366,8 @@ public indirect enum Statement: Sendable, Equatable {
     case createSequence(name: String, ifNotExists: Bool, options: SequenceOptions)
     case alterSequence(name: String, ifExists: Bool, options: SequenceOptions)
     case renameSequence(name: String, ifExists: Bool, to: String)
+    /// `COMMENT ON … IS 'text' | NULL` (nil, or '', removes the comment).
+    case comment(on: CommentTarget, text: String?)
     case dropSequence(names: [String], ifExists: Bool, cascade: Bool)
     case alterTable(name: String, ifExists: Bool, actions: [AlterAction])
     /// `name` nil: `CREATE INDEX ON t (…)`, named as PostgreSQL names it. `predicate`: a partial
@@ -629,4 +631,12 @@ public struct ContextSearch: Sendable, Equatable {
 public enum IndexKeySpec: Sendable, Equatable {
     case column(String)
     case expression(String)
+}
+
+/// What `COMMENT ON` names.
+public enum CommentTarget: Sendable, Equatable {
+    case table(String)
+    case column(table: String, column: String)
+    case index(String)
+    case sequence(String)
 }

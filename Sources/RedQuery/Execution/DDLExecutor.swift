@@ -203,6 +203,8 @@ struct DDLExecutor {
             return try alterSequence(name, ifExists: ifExists, options: options)
         case .renameSequence(let name, let ifExists, let newName):
             return try renameSequence(name, ifExists: ifExists, to: newName)
+        case .comment(let target, let text):
+            return try comment(on: target, text)
         case .dropSequence(let names, let ifExists, let cascade):
             return try dropSequences(names, ifExists: ifExists, cascade: cascade)
         case .show(let what):

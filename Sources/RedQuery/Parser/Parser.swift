@@ -266,6 +266,8 @@ public struct Parser {
             let deferred = acceptKeyword("deferred")
             if !deferred { try expectKeyword("immediate") }
             return .setConstraints(names: names, deferred: deferred)
+        case "comment" where isKeyword("on", ahead: 1):
+            return try parseComment()
         case "truncate":
             advance()
             _ = acceptKeyword("table") || acceptKeyword("vector") || acceptKeyword("graph") || acceptKeyword("document") || acceptKeyword("kv") || acceptKeyword("collection")

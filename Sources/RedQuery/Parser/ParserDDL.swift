@@ -382,6 +382,39 @@ extension Parser {
         return sql
     }
 
+    /// `COMMENT ON {TABLE t | COLUMN t.c | INDEX i | SEQUENCE s} IS 'text' | NULL`, names
+    /// qualified by `public` or not (Django's `db_comment`, Alembic, pg_dump).
+    mutating func parseComment() throws -> Statement {
+        try expectKeyword("comment")
+        try expectKeyword("on")
+        let target: CommentTarget
+        if acceptKeyword("table") {
+            target = .table(try parseRelationName(what: "table name"))
+        } else if acceptKeyword("column") {
+            var table = try parseIdentifier(what: "table name")
+            try expectSymbol(".")
+            var column = try parseAnyName()
+            if acceptSymbol(".") {  // schema.table.column
+                guard table == "public" else { throw RedError(.undefinedObject, "schema \"\(table)\" does not exist", condition: "3F000") }
+                (table, column) = (column, try parseAnyName())
+            }
+            target = .column(table: table, column: column)
+        } else if acceptKeyword("index") {
+            target = .index(try parseRelationName(what: "index name"))
+        } else if acceptKeyword("sequence") {
+            target = .sequence(try parseRelationName(what: "sequence name"))
+        } else {
+            guard case .identifier(let word, _) = current.kind else { throw unexpected(expected: "TABLE, COLUMN, INDEX or SEQUENCE") }
+            let what = word.uppercased()
+            throw RedError(.featureNotSupported, "COMMENT ON \(what) is not supported; comments go on tables, columns, indexes and sequences")
+        }
+        try expectKeyword("is")
+        if acceptKeyword("null") { return .comment(on: target, text: nil) }
+        guard case .string(let text) = current.kind else { throw unexpected(expected: "a string or NULL after IS") }
+        advance()
+        return .comment(on: target, text: text.isEmpty ? nil : text)
+    }
+
     mutating func parseDrop() throws -> Statement {
         try expectKeyword("drop")
         if acceptKeyword("sequence") { return try parseDropSequence() }

@@ -69,7 +69,17 @@ enum PGCatalogFunctions {
                      "pg_ts_parser_is_visible", "pg_ts_dict_is_visible", "pg_ts_template_is_visible"] {
             table[name] = alwaysTrue
         }
-        for name in ["obj_description", "col_description", "shobj_description", "pg_get_function_result", "pg_get_function_arguments",
+        // COMMENT ON texts: obj_description(oid [, catalog]) and col_description(oid, column number).
+        table["obj_description"] = SurfaceFunction(arity: 1...2, resultType: .text, strict: false) { args, snapshot in
+            guard case .integer(let oid) = args[0] else { return .null }
+            if args.count > 1, case .text(let catalog) = args[1], catalog != "pg_class" { return .null }
+            return PGCatalogModel.of(snapshot, owner: user).description(of: oid).map(Value.text) ?? .null
+        }
+        table["col_description"] = SurfaceFunction(arity: 2...2, resultType: .text, strict: false) { args, snapshot in
+            guard case .integer(let oid) = args[0], case .integer(let column) = args[1] else { return .null }
+            return PGCatalogModel.of(snapshot, owner: user).description(of: oid, subid: column).map(Value.text) ?? .null
+        }
+        for name in ["shobj_description", "pg_get_function_result", "pg_get_function_arguments",
                      "pg_get_function_identity_arguments", "pg_tablespace_location", "pg_get_statisticsobjdef_columns", "pg_get_triggerdef"] {
             table[name] = none
         }

@@ -192,7 +192,9 @@ extension PGCatalogTable {
                  "indexdef": .text(PGCatalogModel.indexDefinition(r))]
             }
         },
-        "pg_description": PGCatalogTable("objoid:i classoid:i objsubid:i description:t"),
+        "pg_description": PGCatalogTable("objoid:i classoid:i objsubid:i description:t") { model in
+            model.descriptions.map { ["objoid": .integer($0.objoid), "classoid": .integer(1259), "objsubid": .integer($0.objsubid), "description": .text($0.text)] }
+        },
         "pg_auth_members": PGCatalogTable("oid:i roleid:i member:i grantor:i admin_option:b inherit_option:b set_option:b"),
         "pg_shdescription": PGCatalogTable("objoid:i classoid:i description:t"),
         "pg_inherits": PGCatalogTable("inhrelid:i inhparent:i inhseqno:i inhdetachpending:b"),

@@ -291,6 +291,26 @@ struct PGCatalogModel: Sendable {
     }
 
     func relation(oid: Int64) -> Relation? { byOID[oid].map { relations[$0] } }
+
+    /// `COMMENT ON` texts as pg_description holds them: the object's OID, and the column
+    /// number for a column's (0 for the object's own).
+    var descriptions: [(objoid: Int64, objsubid: Int64, text: String)] {
+        relations.flatMap { r -> [(objoid: Int64, objsubid: Int64, text: String)] in
+            var found: [(objoid: Int64, objsubid: Int64, text: String)] = []
+            if let comment = r.table?.schema.comment ?? r.index?.comment ?? r.sequence?.comment {
+                found.append((r.oid, 0, comment))
+            }
+            if r.kind == "r", let table = r.table {
+                for column in table.columns { if let comment = column.comment { found.append((r.oid, Self.attnum(of: column.id, in: table), comment)) } }
+            }
+            return found
+        }
+    }
+
+    /// obj_description / col_description: the comment on `oid` (column `subid`), if any.
+    func description(of oid: Int64, subid: Int64 = 0) -> String? {
+        descriptions.first { $0.objoid == oid && $0.objsubid == subid }?.text
+    }
     func relation(named name: String) -> Relation? { byName[name].map { relations[$0] } }
     func constraint(oid: Int64) -> Constraint? { constraintsByOID[oid].map { constraints[$0] } }
 
