@@ -44,6 +44,9 @@ public struct QueryResult: Sendable {
     public var commandTag: String
     /// A human-readable note (DDL and transaction control), also the single `message` row of such results.
     public var message: String?
+    /// What PostgreSQL reports as NOTICEs beside the result: the `… does not exist, skipping`
+    /// and `… already exists, skipping` of IF [NOT] EXISTS (PG-wire sends them; psql prints them).
+    public var notices: [String] = []
 
     /// A result; surfaces build their own only in tests.
     public init(columns: [ResultColumn], rows: [[Value]], rowsAffected: Int = 0, statementType: String, commandTag: String, message: String? = nil) {
@@ -56,9 +59,15 @@ public struct QueryResult: Sendable {
     }
 
     /// A DDL or transaction-control result: no rows, a message and a tag.
-    static func message(_ text: String, type: String, tag: String) -> QueryResult {
-        QueryResult(columns: [], rows: [], statementType: type, commandTag: tag, message: text)
+    static func message(_ text: String, type: String, tag: String, notices: [String] = []) -> QueryResult {
+        var result = QueryResult(columns: [], rows: [], statementType: type, commandTag: tag, message: text)
+        // A message that is itself a skip (`relation "t" already exists, skipping`) is the notice.
+        result.notices = notices.isEmpty && text.hasSuffix(", skipping") ? [text] : notices
+        return result
     }
+
+    /// A notice's SQLSTATE, as PostgreSQL sends it: 42P07 for an object that already exists, 00000 otherwise.
+    public static func noticeCode(_ notice: String) -> String { notice.contains("already exists") ? "42P07" : "00000" }
 
     /// The index of the column called `name`.
     public func columnIndex(_ name: String) -> Int? { columns.firstIndex { $0.name == name } }

@@ -191,6 +191,20 @@ import Testing
                 "\(o.stdout)")
     }
 
+    /// IF [NOT] EXISTS that skips says so with a NOTICE, one per object, as PostgreSQL does.
+    @Test func skippedIfExistsStatementsSendNotices() throws {
+        guard let server = try Self.serverForPsql() else { return }
+        defer { server.remove() }
+        let o = try Self.psql(server, [
+            "CREATE TABLE t (id INT PRIMARY KEY)", "CREATE TABLE IF NOT EXISTS t (id INT)",
+            "DROP TABLE IF EXISTS nope, nope2", "DROP SEQUENCE IF EXISTS nope", "ALTER TABLE t DROP CONSTRAINT IF EXISTS c",
+        ])
+        #expect(o.status == 0)
+        let notices = o.stderr.split(separator: "\n").filter { $0.contains("NOTICE:") }.map { String($0.split(separator: "NOTICE:  ").last ?? "") }
+        #expect(notices == ["relation \"t\" already exists, skipping", "table \"nope\" does not exist, skipping", "table \"nope2\" does not exist, skipping",
+                            "sequence \"nope\" does not exist, skipping", "constraint \"c\" of relation \"t\" does not exist, skipping"], "\(o.stderr)")
+    }
+
     @Test func copyInAndOutThroughPsql() throws {
         guard let server = try Self.serverForPsql() else { return }
         defer { server.remove() }

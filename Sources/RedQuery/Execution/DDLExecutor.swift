@@ -57,12 +57,16 @@ struct DDLExecutor {
             return .message("vector '\(name)' created", type: "create", tag: "CREATE VECTOR")
         case .dropTable(let names, let ifExists, let kind, let cascade):
             var dropped = 0
+            var skipped: [String] = []
             for name in names {
                 guard let handle = try store.open(tx, name) else {
                     if try ViewCatalog.definition(of: name, tx) != nil {
                         throw RedError(.invalidOperation, "\"\(name)\" is not a \(kind); use DROP VIEW")
                     }
-                    if ifExists { continue }
+                    if ifExists {
+                        skipped.append("\(kind == "table" ? "table" : "collection") \"\(name)\" does not exist, skipping")
+                        continue
+                    }
                     throw RedError(.undefinedCollection, "\(kind == "table" ? "table" : "collection") \"\(name)\" does not exist")
                 }
                 if kind != "collection", kind != handle.schema.model.rawValue {
@@ -75,7 +79,8 @@ struct DDLExecutor {
                 try dropOwnedSequences(of: handle.name)
                 dropped += 1
             }
-            return .message("\(dropped) \(kind)\(dropped == 1 ? "" : "s") dropped", type: "drop", tag: kind == "table" ? "DROP TABLE" : "DROP")
+            return .message("\(dropped) \(kind)\(dropped == 1 ? "" : "s") dropped", type: "drop", tag: kind == "table" ? "DROP TABLE" : "DROP",
+                            notices: skipped)
         case .truncate(let given, let cascade, let restartIdentity):
             var count = 0
             let names = cascade ? try truncatedWithReferencingTables(given) : given
@@ -107,7 +112,8 @@ struct DDLExecutor {
             for action in actions {
                 handle = try alter(handle, action, &notes)
             }
-            return .message("table '\(handle.name)' altered: \(notes.joined(separator: ", "))", type: "alter", tag: "ALTER TABLE")
+            return .message("table '\(handle.name)' altered: \(notes.joined(separator: ", "))", type: "alter", tag: "ALTER TABLE",
+                            notices: notes.filter { $0.hasSuffix(", skipping") })
         case .createIndex(let name, let tableName, let keys, let unique, let method, let ifNotExists, let predicate):
             return try createIndex(name, on: tableName, keys: keys, unique: unique, method: method, ifNotExists: ifNotExists, predicate: predicate)
         case .dropIndex(let name, let tableName, let ifExists):

@@ -62,9 +62,13 @@ extension DDLExecutor {
 
     func dropSequences(_ names: [String], ifExists: Bool, cascade: Bool) throws -> QueryResult {
         var dropped = 0
+        var skipped: [String] = []
         for name in names {
             guard let definition = try sequences.definition(tx, name) else {
-                if ifExists { continue }
+                if ifExists {
+                    skipped.append("sequence \"\(name)\" does not exist, skipping")
+                    continue
+                }
                 throw RedError(.undefinedCollection, "sequence \"\(name)\" does not exist")
             }
             // A column drawing from it: an identity needs it (drop the column instead), a serial's
@@ -88,7 +92,7 @@ extension DDLExecutor {
             try sequences.remove(tx, name)
             dropped += 1
         }
-        return .message("\(dropped) sequence\(dropped == 1 ? "" : "s") dropped", type: "drop", tag: "DROP SEQUENCE")
+        return .message("\(dropped) sequence\(dropped == 1 ? "" : "s") dropped", type: "drop", tag: "DROP SEQUENCE", notices: skipped)
     }
 
     private func requireOwnerColumn(_ owner: (table: String, column: String)) throws {

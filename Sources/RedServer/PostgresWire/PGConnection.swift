@@ -430,6 +430,7 @@ final class PGConnection {
     }
 
     private func endResult(_ result: QueryResult) {
+        for notice in result.notices { writer.notice(severity: "NOTICE", code: QueryResult.noticeCode(notice), message: notice) }
         if let note = result.transactionWarning {
             writer.notice(severity: "WARNING", code: "25001", message: note)
         }

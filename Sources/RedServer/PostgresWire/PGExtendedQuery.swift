@@ -247,6 +247,7 @@ extension PGConnection {
             writer.portalSuspended()
             return
         }
+        for notice in result.notices { writer.notice(severity: "NOTICE", code: QueryResult.noticeCode(notice), message: notice) }
         if let note = result.transactionWarning { writer.notice(severity: "WARNING", code: "25001", message: note) }
         let tag = maxRows > 0 && result.statementType == "select" ? "SELECT \(end - start)" : result.commandTag
         writer.commandComplete(tag)
