@@ -448,7 +448,7 @@ struct DDLExecutor {
         case .addColumn(let spec, let ifNotExists):
             if schema.column(named: spec.name) != nil {
                 if ifNotExists {
-                    notes.append("column '\(spec.name)' already exists, skipped")
+                    notes.append("column \"\(spec.name)\" of relation \"\(handle.name)\" already exists, skipping")
                     return handle
                 }
                 throw RedError(.duplicateColumn, "column \"\(spec.name)\" of relation \"\(handle.name)\" already exists")
@@ -502,7 +502,7 @@ struct DDLExecutor {
             return updated
         case .dropColumn(let name, let ifExists):
             guard let column = schema.column(named: name) else {
-                if ifExists { notes.append("column '\(name)' does not exist, skipped"); return handle }
+                if ifExists { notes.append("column \"\(name)\" of relation \"\(handle.name)\" does not exist, skipping"); return handle }
                 throw RedError(.undefinedColumn, "column \"\(name)\" of relation \"\(handle.name)\" does not exist")
             }
             guard schema.columns.count > 1 else { throw RedError(.invalidOperation, "cannot drop the last column of table \"\(handle.name)\"") }
