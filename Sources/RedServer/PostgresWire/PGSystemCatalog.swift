@@ -136,6 +136,9 @@ struct PGCatalogModel: Sendable {
         var indexKeys: [Int64] = []
         var isPrimaryKey = false
 
+        /// Its `COMMENT ON` text.
+        var comment: String? { table?.schema.comment ?? index?.comment ?? sequence?.comment }
+
         /// PostgreSQL enforces foreign keys with triggers, so a table in one says it has some.
         var hasTriggers: Bool { !(table?.schema.foreignKeys ?? []).isEmpty || !(table?.schema.referencedBy ?? []).isEmpty }
     }
@@ -291,28 +294,25 @@ struct PGCatalogModel: Sendable {
     }
 
     func relation(oid: Int64) -> Relation? { byOID[oid].map { relations[$0] } }
+    func relation(named name: String) -> Relation? { byName[name].map { relations[$0] } }
+    func constraint(oid: Int64) -> Constraint? { constraintsByOID[oid].map { constraints[$0] } }
 
     /// `COMMENT ON` texts as pg_description holds them: the object's OID, and the column
     /// number for a column's (0 for the object's own).
     var descriptions: [(objoid: Int64, objsubid: Int64, text: String)] {
-        relations.flatMap { r -> [(objoid: Int64, objsubid: Int64, text: String)] in
-            var found: [(objoid: Int64, objsubid: Int64, text: String)] = []
-            if let comment = r.table?.schema.comment ?? r.index?.comment ?? r.sequence?.comment {
-                found.append((r.oid, 0, comment))
-            }
-            if r.kind == "r", let table = r.table {
-                for column in table.columns { if let comment = column.comment { found.append((r.oid, Self.attnum(of: column.id, in: table), comment)) } }
-            }
-            return found
+        relations.flatMap { r in
+            [r.comment.map { (r.oid, Int64(0), $0) }].compactMap { $0 }
+                + (r.table?.columns ?? []).enumerated().compactMap { i, column in column.comment.map { (r.oid, Int64(i + 1), $0) } }
         }
     }
 
-    /// obj_description / col_description: the comment on `oid` (column `subid`), if any.
+    /// obj_description / col_description: the comment on `oid` (its column `subid`), if any.
     func description(of oid: Int64, subid: Int64 = 0) -> String? {
-        descriptions.first { $0.objoid == oid && $0.objsubid == subid }?.text
+        guard let r = relation(oid: oid) else { return nil }
+        if subid == 0 { return r.comment }
+        guard let columns = r.table?.columns, subid >= 1, subid <= columns.count else { return nil }
+        return columns[Int(subid - 1)].comment
     }
-    func relation(named name: String) -> Relation? { byName[name].map { relations[$0] } }
-    func constraint(oid: Int64) -> Constraint? { constraintsByOID[oid].map { constraints[$0] } }
 
     static func constraintOID(_ table: String, _ name: String) -> Int64 { PGCatalogModel.stableOID("\(table).\(name)", kind: "constraint") }
 
