@@ -97,21 +97,19 @@ import RedDB
     }
 
     @Test func aReopenedDatabaseKeepsComputingEntries() async throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("reddb-exprindex-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: dir) }
-        let path = dir.appendingPathComponent("data.rdb").path
-        do {
+        try await withTemporaryDatabasePath("exprindex") { path in
+            do {
+                let db = try await Database.open(path: path)
+                try await db.session().execute(Self.schema + "INSERT INTO accounts VALUES (1, 'Ada@x', false, 20)")
+                try await db.close()
+            }
             let db = try await Database.open(path: path)
-            try await db.session().execute(Self.schema + "INSERT INTO accounts VALUES (1, 'Ada@x', false, 20)")
+            let s = db.session()
+            await #expect(throws: RedError.self) { try await s.execute("INSERT INTO accounts VALUES (2, 'ADA@X', false, 1)") }
+            try await s.execute("UPDATE accounts SET closed = true WHERE id = 1")
+            try await s.execute("INSERT INTO accounts VALUES (2, 'ADA@X', false, 1)")
+            #expect(try db.checkIndexes().allSatisfy(\.consistent))
             try await db.close()
         }
-        let db = try await Database.open(path: path)
-        let s = db.session()
-        await #expect(throws: RedError.self) { try await s.execute("INSERT INTO accounts VALUES (2, 'ADA@X', false, 1)") }
-        try await s.execute("UPDATE accounts SET closed = true WHERE id = 1")
-        try await s.execute("INSERT INTO accounts VALUES (2, 'ADA@X', false, 1)")
-        #expect(try db.checkIndexes().allSatisfy(\.consistent))
-        try await db.close()
     }
 }

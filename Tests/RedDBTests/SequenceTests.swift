@@ -41,29 +41,27 @@ import RedDB
     }
 
     @Test func valuesContinuePastWhatWasHandedOutAfterReopen() async throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("reddb-seq-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: dir) }
-        let path = dir.appendingPathComponent("data.rdb").path
-        var last: Int64 = 0
-        do {
+        try await withTemporaryDatabasePath("seq") { path in
+            var last: Int64 = 0
+            do {
+                let db = try await Database.open(path: path)
+                let s = db.session()
+                try await s.execute("CREATE SEQUENCE s START 50; CREATE TABLE t (id SERIAL PRIMARY KEY, v TEXT)")
+                for _ in 0..<70 { last = integer(try await s.execute("SELECT nextval('s')")) ?? 0 }
+                try await s.execute("INSERT INTO t (v) VALUES ('a'), ('b'), ('c')")
+                try await s.execute("DELETE FROM t WHERE v = 'c'")
+                try await db.close()
+            }
+            #expect(last == 119)
             let db = try await Database.open(path: path)
             let s = db.session()
-            try await s.execute("CREATE SEQUENCE s START 50; CREATE TABLE t (id SERIAL PRIMARY KEY, v TEXT)")
-            for _ in 0..<70 { last = integer(try await s.execute("SELECT nextval('s')")) ?? 0 }
-            try await s.execute("INSERT INTO t (v) VALUES ('a'), ('b'), ('c')")
-            try await s.execute("DELETE FROM t WHERE v = 'c'")
+            let next = integer(try await s.execute("SELECT nextval('s')")) ?? 0
+            #expect(next > last)
+            // The deleted row's id is not handed out again (PostgreSQL's sequences never go back).
+            try await s.execute("INSERT INTO t (v) VALUES ('d')")
+            #expect(try await s.execute("SELECT id FROM t WHERE v = 'd'").rows.first?.first.flatMap { if case .integer(let v) = $0 { v } else { nil } } ?? 0 > 3)
             try await db.close()
         }
-        #expect(last == 119)
-        let db = try await Database.open(path: path)
-        let s = db.session()
-        let next = integer(try await s.execute("SELECT nextval('s')")) ?? 0
-        #expect(next > last)
-        // The deleted row's id is not handed out again (PostgreSQL's sequences never go back).
-        try await s.execute("INSERT INTO t (v) VALUES ('d')")
-        #expect(try await s.execute("SELECT id FROM t WHERE v = 'd'").rows.first?.first.flatMap { if case .integer(let v) = $0 { v } else { nil } } ?? 0 > 3)
-        try await db.close()
     }
 
     @Test func readOnlySessionsAndTransactionsCannotTakeValues() async throws {

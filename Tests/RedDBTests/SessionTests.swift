@@ -201,27 +201,25 @@ import RedDB
     }
 
     @Test func dataSchemasIndexesAndViewsSurviveReopen() async throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("reddb-session-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: dir) }
-        let path = dir.appendingPathComponent("data.rdb").path
-        do {
+        try await withTemporaryDatabasePath("session") { path in
+            do {
+                let db = try await Database.open(path: path)
+                let s = db.session()
+                try await s.execute("CREATE TABLE t (id INT PRIMARY KEY, email EMAIL, n INT DEFAULT 5)")
+                try await s.execute("INSERT INTO t (id, email) VALUES (1, 'A@X.IO'), (2, 'b@x.io')")
+                try await s.execute("CREATE INDEX t_email ON t (email); CREATE VIEW v AS SELECT id, email FROM t WHERE n = 5")
+                try await s.execute("KV PUT k = 'v'")
+                try await db.close()
+            }
             let db = try await Database.open(path: path)
             let s = db.session()
-            try await s.execute("CREATE TABLE t (id INT PRIMARY KEY, email EMAIL, n INT DEFAULT 5)")
-            try await s.execute("INSERT INTO t (id, email) VALUES (1, 'A@X.IO'), (2, 'b@x.io')")
-            try await s.execute("CREATE INDEX t_email ON t (email); CREATE VIEW v AS SELECT id, email FROM t WHERE n = 5")
-            try await s.execute("KV PUT k = 'v'")
+            #expect(try await s.execute("SELECT email FROM v ORDER BY id").rows == [[.text("a@x.io")], [.text("b@x.io")]])
+            #expect(try await s.execute("EXPLAIN SELECT * FROM t WHERE email = 'b@x.io'").rows.first?.first?.displayText.contains("t_email") == true)
+            #expect(await code { try await s.execute("INSERT INTO t (id) VALUES (2)") } == "23505")
+            try await s.execute("INSERT INTO t (id) VALUES (3)")
+            #expect(try await s.execute("SELECT id FROM t ORDER BY id").rows == [[.integer(1)], [.integer(2)], [.integer(3)]])
+            #expect(try await s.kvGet("k") == .text("v"))
             try await db.close()
         }
-        let db = try await Database.open(path: path)
-        let s = db.session()
-        #expect(try await s.execute("SELECT email FROM v ORDER BY id").rows == [[.text("a@x.io")], [.text("b@x.io")]])
-        #expect(try await s.execute("EXPLAIN SELECT * FROM t WHERE email = 'b@x.io'").rows.first?.first?.displayText.contains("t_email") == true)
-        #expect(await code { try await s.execute("INSERT INTO t (id) VALUES (2)") } == "23505")
-        try await s.execute("INSERT INTO t (id) VALUES (3)")
-        #expect(try await s.execute("SELECT id FROM t ORDER BY id").rows == [[.integer(1)], [.integer(2)], [.integer(3)]])
-        #expect(try await s.kvGet("k") == .text("v"))
-        try await db.close()
     }
 }

@@ -631,6 +631,13 @@ public struct ContextSearch: Sendable, Equatable {
 public enum IndexKeySpec: Sendable, Equatable {
     case column(String)
     case expression(String)
+
+    /// The name PostgreSQL gives an expression key (in generated index names and the index's
+    /// pg_attribute): its function's name for a call (`lower(email)` → `lower`), else `expr`.
+    public static func name(ofExpression text: String) -> String {
+        let head = text.prefix { $0.isLetter || $0.isNumber || $0 == "_" }
+        return !head.isEmpty && text.dropFirst(head.count).first == "(" ? head.lowercased() : "expr"
+    }
 }
 
 /// What `COMMENT ON` names.

@@ -377,11 +377,8 @@ struct DDLExecutor {
         }
         for index in schema.indexes where !index.isPlain {
             do {
-                for sql in (index.expressions ?? []).compactMap({ $0 }) {
-                    _ = try IndexExpressions.bind(sql, part: "expression", columns: schema.columns, table: table, planner: planner)
-                }
-                if let predicate = index.predicate {
-                    _ = try IndexExpressions.bind(predicate, part: "predicate", columns: schema.columns, table: table, planner: planner)
+                for (sql, part) in IndexExpressions.sql(of: index) {
+                    _ = try IndexExpressions.bind(sql, part: part, columns: schema.columns, table: table, planner: planner)
                 }
             } catch {
                 throw RedError(.dependentObjectsStillExist,

@@ -71,8 +71,12 @@ enum IndexExpressions {
     /// Whether the index reads `column` in an expression or its predicate (it no longer
     /// binds without it).
     static func reads(_ index: IndexDefinition, column: String, columns: [ColumnDefinition], table: String, planner: Planner) -> Bool {
-        let texts = (index.expressions ?? []).compactMap { $0 } + (index.predicate.map { [$0] } ?? [])
-        return texts.contains { CheckConstraints.reads($0, column: column, columns: columns, table: table, planner: planner) }
+        sql(of: index).contains { CheckConstraints.reads($0.sql, column: column, columns: columns, table: table, planner: planner) }
+    }
+
+    /// The index's SQL texts: each expression, then the predicate, with which part it is.
+    static func sql(of index: IndexDefinition) -> [(sql: String, part: String)] {
+        (index.expressions ?? []).compactMap { $0.map { ($0, "expression") } } + (index.predicate.map { [($0, "predicate")] } ?? [])
     }
 
     /// The index with column `old` renamed to `new` in its expressions and predicate.
@@ -89,9 +93,7 @@ enum IndexExpressions {
         let parts = keys.map { key -> String in
             switch key {
             case .column(let name): return name
-            case .expression(let text):
-                let head = text.prefix { $0.isLetter || $0.isNumber || $0 == "_" }
-                return text.dropFirst(head.count).first == "(" && !head.isEmpty ? head.lowercased() : "expr"
+            case .expression(let text): return IndexKeySpec.name(ofExpression: text)
             }
         }
         let base = String(decoding: Array(([table] + parts).joined(separator: "_").utf8.prefix(59)), as: UTF8.self)

@@ -228,8 +228,7 @@ struct PGCatalogModel: Sendable {
                         return Column(name: column.name, type: column.type, notNull: false, element: column.arrayElement)
                     }
                     let text = index.expressions?[i] ?? ""
-                    let head = text.prefix { $0.isLetter || $0.isNumber || $0 == "_" }
-                    return Column(name: !head.isEmpty && text.dropFirst(head.count).first == "(" ? head.lowercased() : "expr", type: .text, notNull: false)
+                    return Column(name: IndexKeySpec.name(ofExpression: text), type: .text, notNull: false)
                 }
                 indexes[table.name, default: [:]][index.name] = add(Relation(
                     oid: PGCatalogModel.stableOID(index.name), name: index.name, kind: "i", columns: columns, index: index,
