@@ -5,6 +5,8 @@
 public enum Decimal4 {
     public static let unit: Int64 = 10_000
     public static let scale: Double = 10_000
+    /// Digits kept after the point.
+    public static let fractionDigits = 4
 
     static func overflow() -> RedError { RedError(.numericOutOfRange, "numeric value out of range (DECIMAL holds up to ±922337203685477.5807)") }
 
@@ -65,17 +67,24 @@ public enum Decimal4 {
         return try fit(negative ? -magnitude : magnitude)
     }
 
-    public static func text(_ d: Int64) -> String {
+    /// The value with its trailing fractional zeros dropped (`1.5`, `2`).
+    public static func text(_ d: Int64) -> String { text(d, places: nil) }
+
+    /// The value with exactly `places` digits after the point (0...4; a `numeric(p,s)`
+    /// column's scale), or with trailing zeros dropped when `places` is nil.
+    public static func text(_ d: Int64, places: Int?) -> String {
         let negative = d < 0
         let m = d.magnitude
         let whole = m / UInt64(unit), frac = m % UInt64(unit)
         var out = (negative ? "-" : "") + String(whole)
-        if frac != 0 {
-            var f = String(frac)
-            f = String(repeating: "0", count: 4 - f.count) + f
+        var f = String(frac)
+        f = String(repeating: "0", count: fractionDigits - f.count) + f
+        if let places {
+            f = String(f.prefix(max(places, 0)))
+        } else {
             while f.hasSuffix("0") { f.removeLast() }
-            out += "." + f
         }
+        if !f.isEmpty { out += "." + f }
         return out
     }
 

@@ -92,6 +92,8 @@ public struct RedError: Error, Sendable, Equatable, CustomStringConvertible {
         case invalidTextRepresentation = "invalid_text_representation"
         /// Division (or modulo) by zero.
         case divisionByZero = "division_by_zero"
+        /// Text longer than its `varchar(n)` / `char(n)` column allows.
+        case stringDataRightTruncation = "string_data_right_truncation"
         /// A number does not fit its type.
         case numericOutOfRange = "numeric_value_out_of_range"
         /// Operand types do not fit the operator or column.
@@ -196,6 +198,7 @@ public struct RedError: Error, Sendable, Equatable, CustomStringConvertible {
             case .invalidTextRepresentation: return "22P02"
             case .divisionByZero: return "22012"
             case .numericOutOfRange: return "22003"
+            case .stringDataRightTruncation: return "22001"
             case .datatypeMismatch: return "42804"
             case .groupingError: return "42803"
             case .cardinalityViolation: return "21000"

@@ -150,6 +150,39 @@ import Testing
         }
     }
 
+    /// Columns declared `integer`, `smallint` and `real` travel as int4, int2 and float4, so
+    /// a client decodes them into the Swift types of those widths; an out-of-range value bound
+    /// as int8 is 22003, a too-long text 22001.
+    @Test func declaredWidthsTravelAsTheirPostgresTypes() async throws {
+        let server = try ServerProcess()
+        defer { server.remove() }
+        try await Self.withConnection(server) { conn in
+            try await conn.query("CREATE TABLE widths (id INTEGER PRIMARY KEY, s SMALLINT, r REAL, code VARCHAR(3), at TIMESTAMPTZ)", logger: Self.logger)
+            let date = Date(timeIntervalSince1970: 1_700_000_000)
+            try await conn.query("INSERT INTO widths VALUES (\(1), \(7), \(2.5), \("abc"), \(date))", logger: Self.logger)
+            var count = 0
+            let rows = try await conn.query("SELECT id, s, r, code, at, id::smallint FROM widths", logger: Self.logger)
+            for try await (id, s, r, code, at, narrow) in rows.decode((Int32, Int16, Float, String, Date, Int16).self) {
+                count += 1
+                #expect(id == 1 && s == 7 && r == 2.5 && code == "abc" && narrow == 1)
+                #expect(abs(at.timeIntervalSince(date)) < 0.001)
+            }
+            #expect(count == 1)
+            do {
+                try await Self.run(conn, "INSERT INTO widths (id) VALUES (\(Int64(1) << 40))")
+                Issue.record("an int4 column took 2^40")
+            } catch {
+                #expect(Self.sqlState(error) == "22003", "\(String(reflecting: error))")
+            }
+            do {
+                try await Self.run(conn, "INSERT INTO widths (id, code) VALUES (\(2), \("abcd"))")
+                Issue.record("a varchar(3) column took four characters")
+            } catch {
+                #expect(Self.sqlState(error) == "22001", "\(String(reflecting: error))")
+            }
+        }
+    }
+
     /// Lists bound as PostgreSQL arrays (PostgresNIO sends `[Int]` as binary int8[], `[String]`
     /// as text[], `[UUID]` as uuid[]), the way ORMs write `WHERE id = ANY($1)`.
     @Test func arrayParametersBindInBinary() async throws {

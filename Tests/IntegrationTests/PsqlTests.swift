@@ -191,6 +191,33 @@ import Testing
                 "\(o.stdout)")
     }
 
+    /// Declared widths, lengths and scales as psql shows them: `\d` spells the types as
+    /// PostgreSQL's format_type does, a `char(n)` value comes padded, a `numeric(p,s)` one with
+    /// `s` places, a `timestamptz` with its offset; violations carry PostgreSQL's words.
+    @Test func declaredTypesInPsql() throws {
+        guard let server = try Self.serverForPsql() else { return }
+        defer { server.remove() }
+        var o = try Self.psql(server, [
+            "CREATE TABLE items (id SERIAL PRIMARY KEY, s SMALLINT, name VARCHAR(10), code CHAR(4), price NUMERIC(8,2), r REAL, at TIMESTAMPTZ)",
+            "INSERT INTO items (s, name, code, price, r, at) VALUES (7, 'pen', 'ab', 5, 0.1, '2024-05-01 12:00:00+02')",
+        ])
+        #expect(o.status == 0, "\(o.stderr)")
+        o = try Self.psql(server, [#"\d items"#, "SELECT code, price, r, at, 'x'::char(3) AS c3, 2::numeric(6,3) AS n3 FROM items",
+                                   "SELECT column_name, character_maximum_length AS len, numeric_precision AS p, numeric_scale AS s FROM information_schema.columns WHERE table_name = 'items' ORDER BY ordinal_position"])
+        #expect(o.status == 0, "\(o.stderr)")
+        for line in [" id     | integer                  |           | not null | nextval('items_id_seq'",
+                     " s      | smallint                 |", " name   | character varying(10)    |", " code   | character(4)             |",
+                     " price  | numeric(8,2)             |", " r      | real                     |", " at     | timestamp with time zone |",
+                     " ab   |  5.00 | 0.1 | 2024-05-01 10:00:00+00 | x   | 2.000", " name        |  10 |    | ", " price       |     |  8 | 2"] {
+            #expect(o.stdout.contains(line), "\(line)\n\(o.stdout)")
+        }
+        o = try Self.psql(server, ["INSERT INTO items (name) VALUES ('far too long a name')"])
+        #expect(o.stderr.contains("ERROR:  value too long for type character varying(10)"), "\(o.stderr)")
+        o = try Self.psql(server, ["INSERT INTO items (price) VALUES (1000000)"])
+        #expect(o.stderr.contains("ERROR:  numeric field overflow") && o.stderr.contains("DETAIL:  A field with precision 8, scale 2 must round to an absolute value less than 10^6."),
+                "\(o.stderr)")
+    }
+
     /// IF [NOT] EXISTS that skips says so with a NOTICE, one per object, as PostgreSQL does.
     @Test func skippedIfExistsStatementsSendNotices() throws {
         guard let server = try Self.serverForPsql() else { return }

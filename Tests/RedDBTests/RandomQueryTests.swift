@@ -80,7 +80,7 @@ import RedDB
         let db = try await Database.inMemory()
         let s = db.session()
         try await s.execute("""
-            CREATE TABLE t (a INT, b TEXT, c FLOAT);
+            CREATE TABLE t (a BIGINT, b TEXT, c FLOAT);
             CREATE TABLE u (a INT, d TEXT);
             CREATE INDEX t_a ON t (a);
             INSERT INTO t (a, b, c) VALUES (1, 'x', 1.5), (2, NULL, -2), (NULL, 'y', 0), (2, 'x', NULL), (9223372036854775807, '', 3);

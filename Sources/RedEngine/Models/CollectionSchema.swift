@@ -115,6 +115,10 @@ public struct ColumnDefinition: Codable, Sendable, Equatable {
     public var sequence: String?
     /// `COMMENT ON COLUMN`'s text.
     public var comment: String?
+    /// What the PostgreSQL type name declared beyond `type` (`integer`, `varchar(255)`,
+    /// `numeric(10,2)`): checked on write, shown in catalogs. nil for `bigint`, `text` and
+    /// the like, and for columns made before it was recorded.
+    public var declared: DeclaredType?
 
     public init(id: UInt16, name: String, type: DataType, notNull: Bool = false, primaryKey: Bool = false,
                 unique: Bool = false, defaultSQL: String? = nil, serial: Bool = false) {
@@ -130,10 +134,12 @@ public struct ColumnDefinition: Codable, Sendable, Equatable {
 }
 
 extension ColumnDefinition {
-    /// The value made to fit this column: its type's coercion, plus the ENUM variant check
-    /// and, for a `T[]` column, each element's coercion to `T`.
+    /// The value made to fit this column: its type's coercion and declaration (widths,
+    /// lengths, scale), plus the ENUM variant check and, for a `T[]` column, each element's
+    /// coercion to `T`.
     public func coerce(_ value: Value) throws -> Value {
-        let coerced = try type.coerce(value)
+        var coerced = try type.coerce(value)
+        if let declared { coerced = try declared.fit(coerced) }
         if let element = arrayElement, case .json(.array(let items)) = coerced {
             try PostgresArrayText.checkRectangular(items)
             return .json(.array(try Self.coerceElements(items, to: element)))

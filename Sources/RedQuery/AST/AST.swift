@@ -171,6 +171,8 @@ public struct ColumnSpec: Sendable, Equatable {
     public var identityOptions = SequenceOptions()
     /// An integer type's declared width (`smallint`, `integer`, `bigint`), for its sequence.
     public var integerWidth: String?
+    /// `integer`, `varchar(255)`, `numeric(10,2)`: what the type name declares beyond `type`.
+    public var declared: DeclaredType?
     /// ENUM('a', 'b'): the allowed values.
     public var enumVariants: [String] = []
     /// `T[]`: the elements' type.
@@ -333,7 +335,7 @@ public enum ColumnAlteration: Sendable, Equatable {
     /// SET NOT NULL (true) or DROP NOT NULL (false).
     case setNotNull(Bool)
     /// [SET DATA] TYPE t [USING expression].
-    case setType(DataType, element: DataType?, enumVariants: [String], using: String?)
+    case setType(DataType, element: DataType?, enumVariants: [String], declared: DeclaredType?, using: String?)
     /// ADD GENERATED … AS IDENTITY [(options)].
     case addIdentity(IdentityGeneration, SequenceOptions)
     case setIdentity(IdentityAlteration)

@@ -92,8 +92,8 @@ extension DDLExecutor {
             schema.columns[position].sequence = nil
             notes.append("column '\(name)' identity dropped")
             return try store.setSchema(tx, handle, schema, structural: false)
-        case .setType(let type, let element, let variants, let using):
-            return try changeType(handle, position, to: type, element: element, variants: variants, using: using, &notes)
+        case .setType(let type, let element, let variants, let declared, let using):
+            return try changeType(handle, position, to: type, element: element, variants: variants, declared: declared, using: using, &notes)
         }
     }
 
@@ -103,12 +103,13 @@ extension DDLExecutor {
     /// PostgreSQL allows only where an assignment cast exists (42804 otherwise: numbers among
     /// themselves, anything to text). Indexes follow the new values; CHECK constraints are
     /// checked again.
-    func changeType(_ handle: TableHandle, _ position: Int, to type: DataType, element: DataType?, variants: [String], using: String?,
-                    _ notes: inout [String]) throws -> TableHandle {
+    func changeType(_ handle: TableHandle, _ position: Int, to type: DataType, element: DataType?, variants: [String], declared: DeclaredType?,
+                    using: String?, _ notes: inout [String]) throws -> TableHandle {
         var schema = handle.schema
         let column = schema.columns[position]
         var changed = column
         changed.type = type
+        changed.declared = declared
         changed.arrayElement = element.flatMap { [.any, .array, .json, .vector].contains($0) ? nil : $0 }
         if type == .enumeration {
             guard !variants.isEmpty else { throw RedError(.syntaxError, "ENUM needs its variants: ENUM('a', 'b', …)") }
@@ -125,6 +126,13 @@ extension DDLExecutor {
         }
         notes.append("column '\(column.name)' type changed")
         if changed == column, using == nil { return handle }
+        var widened = column
+        widened.declared = changed.declared
+        if widened == changed, using == nil, DeclaredType.widens(from: column.declared, to: changed.declared) {
+            // `varchar(100)` to `varchar(200)`, `integer` to `bigint`: every stored value still fits.
+            schema.columns[position] = changed
+            return try store.setSchema(tx, handle, schema, structural: false)
+        }
         let inForeignKey = try (schema.foreignKeys ?? []).contains { $0.columnIDs.contains(column.id) }
             || ((schema.referencedBy ?? []).contains { reference in
                 try store.open(tx, reference.table)?.schema.foreignKeys?.contains {
@@ -152,7 +160,8 @@ extension DDLExecutor {
             let source = try conversion.map { try eval.evaluate($0, handle.schema.columns.map { row.values[$0.id] ?? .null }) } ?? old
             let value: Value
             do { value = try changed.coerce(source) } catch let error as RedError {
-                throw RedError(error.code, "\(error.message) (column \"\(column.name)\" of relation \"\(handle.name)\")")
+                throw RedError(error.code, "\(error.message) (column \"\(column.name)\" of relation \"\(handle.name)\")", detail: error.detail,
+                               condition: error.condition)
             }
             if value.isNull, changed.notNull, row.isVisible(at: context.now) {
                 throw RedError(.notNullViolation, "column \"\(column.name)\" of relation \"\(handle.name)\" contains null values")

@@ -239,7 +239,7 @@ struct DMLExecutor {
     struct CellTarget {
         let id: UInt16
         let type: DataType
-        /// No ENUM variants to check: the type's coercion is all.
+        /// No ENUM variants or declared widths to check: the type's coercion is all.
         let plain: Bool
 
         /// An identity column's value given by the INSERT is dropped (OVERRIDING USER VALUE),
@@ -249,7 +249,7 @@ struct DMLExecutor {
         init(_ column: ColumnDefinition, overriding: IdentityGeneration? = nil) {
             id = column.id
             type = column.type
-            plain = column.enumVariants == nil && column.arrayElement == nil
+            plain = column.enumVariants == nil && column.arrayElement == nil && column.declared == nil
             ignoresValue = column.identity != nil && overriding == .byDefault
             let refuses = column.identity == IdentityGeneration.always.rawValue && overriding == nil
             generatedAlways = refuses ? DMLExecutor.generatedAlwaysError(column.name, insert: true) : nil
@@ -304,7 +304,8 @@ struct DMLExecutor {
 
     /// A coercion error, naming the column and the relation.
     func columnError(_ error: RedError, _ column: ColumnDefinition, _ handle: TableHandle) -> RedError {
-        RedError(error.code, "\(error.message) (column \"\(column.name)\" of relation \"\(handle.name)\")")
+        RedError(error.code, "\(error.message) (column \"\(column.name)\" of relation \"\(handle.name)\")", detail: error.detail,
+                 condition: error.condition)
     }
 
     func documentRow(_ columnNames: [String]?, _ source: [Value?], _ handle: TableHandle, expiresAt: Int64?) throws -> StoredRow {

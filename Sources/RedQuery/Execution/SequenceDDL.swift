@@ -161,6 +161,7 @@ extension DDLExecutor {
                                       primaryKey: spec.primaryKey, unique: spec.unique, defaultSQL: spec.defaultSQL, serial: spec.serial)
         if !spec.enumVariants.isEmpty { column.enumVariants = spec.enumVariants }
         column.arrayElement = spec.arrayElement
+        column.declared = spec.declared
         if let identity = spec.identity {
             if spec.defaultSQL != nil {
                 throw RedError(.syntaxError, "both default and identity specified for column \"\(spec.name)\" of table \"\(table)\"")

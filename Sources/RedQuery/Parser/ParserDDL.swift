@@ -194,9 +194,19 @@ extension Parser {
 
     mutating func parseTypeName() throws -> DataType { try parseTypeNameWithArguments().type }
 
-    /// A type name and the string literals among its modifiers (`ENUM('a', 'b')`); for an
-    /// array (`INT[]`, `TEXT[][]`) the type is `.array` and `element` names its elements.
-    mutating func parseTypeNameWithArguments() throws -> (type: DataType, strings: [String], element: DataType?) {
+    /// A type name as a column or cast declares it.
+    struct ParsedTypeName {
+        var type: DataType
+        /// The string literals among its modifiers (`ENUM('a', 'b')`).
+        var strings: [String] = []
+        /// For an array (`INT[]`, `TEXT[][]`, where `type` is `.array`): its elements' type.
+        var element: DataType?
+        /// Widths, lengths, precision and scale (`integer`, `varchar(20)`, `numeric(10,2)`);
+        /// for an array, those of its elements, which are not kept.
+        var declared: DeclaredType?
+    }
+
+    mutating func parseTypeNameWithArguments() throws -> ParsedTypeName {
         let typeToken = current
         var name = try parseAnyName()
         // PostgreSQL's schema-qualified built-in names (`pg_catalog.int8`, `"pg_catalog"."int8"`).
@@ -204,7 +214,12 @@ extension Parser {
         if name == "double", acceptKeyword("precision") { name = "double precision" }
         if name == "character", acceptKeyword("varying") { name = "character varying" }
         if name == "timestamp" || name == "time" {
-            if acceptKeyword("with") || acceptKeyword("without") { try expectKeyword("time"); try expectKeyword("zone") }
+            if acceptKeyword("with") {
+                try expectKeyword("time"); try expectKeyword("zone")
+                if name == "timestamp" { name = "timestamptz" }
+            } else if acceptKeyword("without") {
+                try expectKeyword("time"); try expectKeyword("zone")
+            }
         }
         if name == "password" || name == "secret" {
             throw RedError(.featureNotSupported, "\(name.uppercased()) columns are not supported yet (they need a password hash and a key vault)")
@@ -212,17 +227,25 @@ extension Parser {
         guard let type = DataType(sqlName: name) else {
             throw RedError(.undefinedObject, "type \"\(name)\" does not exist (at \(SyntaxError.make("", at: typeToken.offset, in: bytes).message.dropFirst(16).dropLast(2)))")
         }
-        var strings: [String] = []
-        if acceptSymbol("(") {  // VARCHAR(20), DECIMAL(10,2): accepted, not enforced; ENUM('a','b'): the variants
+        var parsed = ParsedTypeName(type: type)
+        var modifiers: [Int64] = []
+        if acceptSymbol("(") {  // VARCHAR(20), DECIMAL(10,2): the declaration; ENUM('a','b'): the variants
             var nesting = 1
             while nesting > 0 {
                 if current.kind == .end { throw unexpected(expected: ")") }
                 if isSymbol("(") { nesting += 1 }
                 if isSymbol(")") { nesting -= 1 }
-                if case .string(let s) = current.kind { strings.append(s) }
+                switch current.kind {
+                case .string(let s): parsed.strings.append(s)
+                case .integer(let n) where nesting == 1: modifiers.append(n)
+                case .symbol("-") where nesting == 1:
+                    if case .integer(let n) = peekToken(1).kind { modifiers.append(-n); advance() }
+                default: break
+                }
                 advance()
             }
         }
+        parsed.declared = type == .enumeration ? nil : try DeclaredType(sqlName: name, modifiers: modifiers)
         var dimensions = 0
         while acceptSymbol("[") {
             // `INT[3]`: the size is accepted and not enforced, as in PostgreSQL.
@@ -230,7 +253,11 @@ extension Parser {
             try expectSymbol("]")
             dimensions += 1
         }
-        return dimensions > 0 ? (.array, strings, type) : (type, strings, nil)
+        if dimensions > 0 {
+            parsed.element = type
+            parsed.type = .array
+        }
+        return parsed
     }
 
     static let integerWidths = ["smallint": "smallint", "int2": "smallint", "smallserial": "smallint", "integer": "integer", "int": "integer",
@@ -245,10 +272,12 @@ extension Parser {
             serial = ["serial", "bigserial", "smallserial", "serial4", "serial8"].contains(typeName)
             integerWidth = Self.integerWidths[typeName]
         }
-        let (type, strings, element) = try parseTypeNameWithArguments()
+        let parsed = try parseTypeNameWithArguments()
+        let (type, strings, element) = (parsed.type, parsed.strings, parsed.element)
         var spec = ColumnSpec(name: name, type: type)
         spec.serial = serial
         spec.integerWidth = element == nil ? integerWidth : nil
+        spec.declared = element == nil ? parsed.declared : nil
         // Elements of a scalar type are converted on write and described as `T[]`; JSON[] and the
         // like keep their elements as given.
         spec.arrayElement = element.flatMap { [.any, .array, .json, .vector].contains($0) ? nil : $0 }

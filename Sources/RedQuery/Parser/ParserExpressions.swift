@@ -215,7 +215,12 @@ extension Parser {
             // A type the engine does not know (`::regclass`): the surface's cast, or 42704 when binding.
             return .function(FunctionCall(name: Self.surfaceCast, arguments: [operand, .literal(.text(surfaceType))], distinct: false, star: false))
         }
-        let (type, _, element) = try parseTypeNameWithArguments()
+        let parsed = try parseTypeNameWithArguments()
+        let (type, element) = (parsed.type, parsed.element)
+        if element == nil, let declared = parsed.declared {
+            let cast = Expr.cast(operand, type)
+            return .function(FunctionCall(name: DeclaredCast.name, arguments: [cast, .literal(.text(declared.surfaceName))], distinct: false, star: false))
+        }
         guard let element, element != .array else { return .cast(operand, type) }
         return .function(FunctionCall(name: "__array_cast", arguments: [operand, .literal(.text(element.rawValue))], distinct: false, star: false))
     }

@@ -219,7 +219,7 @@ extension Parser {
 
     /// `TYPE t [COLLATE c] [USING expression]`.
     mutating func parseAlterColumnType() throws -> ColumnAlteration {
-        let (type, strings, element) = try parseTypeNameWithArguments()
+        let parsed = try parseTypeNameWithArguments()
         if acceptKeyword("collate") { _ = try parseAnyName() }
         var using: String?
         if acceptKeyword("using") {
@@ -227,7 +227,8 @@ extension Parser {
             _ = try parseExpression()
             using = String(decoding: bytes[start..<min(current.offset, bytes.count)], as: UTF8.self).trimmingSpaces()
         }
-        return .setType(type, element: element, enumVariants: strings, using: using)
+        return .setType(parsed.type, element: parsed.element, enumVariants: parsed.strings, declared: parsed.element == nil ? parsed.declared : nil,
+                        using: using)
     }
 }
 

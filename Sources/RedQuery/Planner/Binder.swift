@@ -159,8 +159,27 @@ extension Planner {
             return .arithmetic(op, l, r)
         default:
             try checkComparable(l, r, op, ctx)
+            if isBlankPadded(l, ctx) != isBlankPadded(r, ctx) {
+                // A `char(n)` column against text compares without trailing spaces, as PostgreSQL's
+                // bpchar does: the column's values are stored without them, so the other side drops its own.
+                return .comparison(op, isBlankPadded(l, ctx) ? l : try withoutTrailingSpaces(l), isBlankPadded(r, ctx) ? r : try withoutTrailingSpaces(r))
+            }
             return .comparison(op, l, r)
         }
+    }
+
+    /// A `char(n)` column, selected as it is.
+    func isBlankPadded(_ e: BoundExpr, _ ctx: BindingContext) -> Bool {
+        guard ctx.aggregation == nil, case .column(let i) = e, i < ctx.scope.columns.count,
+              let surfaceType = ctx.scope.columns[i].surfaceType else { return false }
+        return DeclaredType(surfaceName: surfaceType)?.kind == .bpchar
+    }
+
+    /// `e` with its trailing spaces dropped: folded for a literal, else `rtrim(e, ' ')`.
+    func withoutTrailingSpaces(_ e: BoundExpr) throws -> BoundExpr {
+        if case .constant(.text(let s)) = e { return .constant(.text(DeclaredType.withoutTrailingSpaces(s))) }
+        guard !e.isConstant else { return e }
+        return .function(try ScalarFunction.lookup("rtrim", argumentCount: 2), [e, .constant(.text(" "))])
     }
 
     /// Function calls (scalar, window or misplaced aggregate), apart from `bind` for the same reason.

@@ -248,7 +248,8 @@ final class Planner {
             outputExprs.append(bound)
             let type = Self.type(of: bound, scope: scope, aggregation: aggregation, parameters: parameterTypes)
             // A column selected as it is keeps its surface type (`indkey` stays `int2vector`).
-            var surfaceType: String?
+            // So does a cast to a declared type (`x::varchar(3)` is varchar), aggregated or not.
+            var surfaceType = DeclaredCast.declared(by: bound)
             if aggregation == nil, case .column(let i) = bound, i < scope.columns.count { surfaceType = scope.columns[i].surfaceType }
             outputColumns.append(ScopeColumn(qualifier: nil, name: item.alias ?? Self.columnName(item.expr), type: type,
                                              element: type == .array ? Self.elementType(of: bound, scope: scope, aggregation: aggregation) : nil,
@@ -363,6 +364,13 @@ final class Planner {
                 let inner = call.arguments[0]
                 if case .array = inner { return "array" }
                 return columnName(inner)
+            case DeclaredCast.name:
+                // `'abc'::varchar(3)`: named as the cast is, or after the type (`varchar`).
+                guard call.arguments.count == 2, case .literal(.text(let surfaceName)) = call.arguments[1],
+                      let declared = DeclaredType(surfaceName: surfaceName) else { return "?column?" }
+                let inner: String
+                if case .cast(let operand, _) = call.arguments[0] { inner = columnName(operand) } else { inner = columnName(call.arguments[0]) }
+                return inner == "?column?" ? declared.typeName : inner
             case Parser.surfaceCast:
                 // `conrelid::regclass`: named as any cast is.
                 guard call.arguments.count == 2, case .literal(.text(let typeName)) = call.arguments[1] else { return "?column?" }
@@ -403,6 +411,7 @@ final class Planner {
         case .comparison, .and, .or, .not, .isNull, .distinctFrom, .between, .inList, .inSubquery, .quantified, .exists, .like: return .boolean
         case .concat: return .text
         case .array: return .array
+        case .function(let f, let arguments) where f.name == DeclaredCast.name: return arguments.first.map(staticType) ?? .any
         case .function(let f, _): return ScalarFunction.resultTypes[f.name] ?? .any
         default: return .any
         }

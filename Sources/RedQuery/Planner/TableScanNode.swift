@@ -39,7 +39,10 @@ final class TableScanNode: PlanNode, @unchecked Sendable {
                      ScopeColumn(qualifier: qualifier, name: "_metadata", type: .json, hidden: true)]
         switch schema.model {
         case .table:
-            return schema.columns.map { ScopeColumn(qualifier: qualifier, name: $0.name, type: $0.type, element: $0.arrayElement) }
+            // A declared width travels as the column's surface type, so PG-wire describes `integer` as int4.
+            return schema.columns.map {
+                ScopeColumn(qualifier: qualifier, name: $0.name, type: $0.type, element: $0.arrayElement, surfaceType: $0.declared?.surfaceName)
+            }
                 + [ScopeColumn(qualifier: qualifier, name: "rid", type: .integer, hidden: true)] + times
         case .document:
             return [ScopeColumn(qualifier: qualifier, name: "rid", type: .integer),

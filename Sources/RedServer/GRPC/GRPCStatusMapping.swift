@@ -25,7 +25,7 @@ enum GRPCStatusMapping {
         case .commitNotAcknowledged: return .deadlineExceeded
         case .dataCorrupted: return .dataLoss
         case .internalError, .ioError, .storageFailed, .unsupportedFormat: return .internalError
-        case .numericOutOfRange, .datetimeFieldOverflow, .intervalFieldOverflow: return .outOfRange
+        case .numericOutOfRange, .stringDataRightTruncation, .datetimeFieldOverflow, .intervalFieldOverflow: return .outOfRange
         default: return .invalidArgument  // syntax, type, value and parameter errors: the request is at fault
         }
     }

@@ -74,7 +74,7 @@ struct PGBackendWriter {
                 b.writeInteger(Int16(0))  // column attribute number
                 b.writeInteger(column.type.oid)
                 b.writeInteger(column.type.size)
-                b.writeInteger(Int32(-1))  // type modifier
+                b.writeInteger(column.type.typmod)
                 b.writeInteger(column.format.rawValue)
             }
         }

@@ -18,7 +18,10 @@ enum PGCatalogFunctions {
         var table: [String: SurfaceFunction] = [
             "format_type": SurfaceFunction(arity: 2...2, resultType: .text, strict: false) { args, _ in
                 guard case .integer(let oid) = args[0] else { return .null }
-                return .text(PGBuiltinType.byOID[oid]?.formatted ?? "???")
+                guard let type = PGBuiltinType.byOID[oid] else { return .text("???") }
+                // With a typmod: `character varying(20)`, `numeric(10,2)`; a bare bpchar is `bpchar`.
+                guard case .integer(let typmod) = args[1], typmod >= 4 else { return .text(oid == 1042 ? "bpchar" : type.formatted) }
+                return .text(type.formatted + DeclaredType.modifierText(typeName: type.name, typmod: Int32(clamping: typmod)))
             },
             "pg_get_indexdef": SurfaceFunction(arity: 1...3, resultType: .text) { args, snapshot in
                 let model = PGCatalogModel.of(snapshot, owner: user)

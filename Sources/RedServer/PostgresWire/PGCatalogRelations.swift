@@ -43,7 +43,7 @@ extension PGCatalogTable {
                 r.columns.enumerated().map { i, column in
                     let type = column.wireType
                     return ["attrelid": .integer(r.oid), "attname": .text(column.name), "atttypid": .integer(type.oid), "attstattarget": .integer(-1),
-                            "attlen": .integer(type.length), "attnum": .integer(Int64(i + 1)), "attcacheoff": .integer(-1), "atttypmod": .integer(-1),
+                            "attlen": .integer(type.length), "attnum": .integer(Int64(i + 1)), "attcacheoff": .integer(-1), "atttypmod": .integer(Int64(column.typmod)),
                             "attbyval": .boolean(type.length > 0 && type.length <= 8), "attalign": .text(type.length == 8 ? "d" : "i"),
                             "attstorage": .text(type.length > 0 ? "p" : type.oid == 1700 ? "m" : "x"), "attcompression": .text(""), "attnotnull": .boolean(column.notNull),
                             "atthasdef": .boolean(column.defaultSQL != nil), "attidentity": .text(column.identity == "ALWAYS" ? "a" : column.identity == nil ? "" : "d"), "attgenerated": .text(""),

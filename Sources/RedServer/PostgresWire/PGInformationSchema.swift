@@ -50,13 +50,30 @@ extension PGCatalogTable {
                         "is_generated": .text("NEVER"), "is_updatable": .text(r.kind == "v" ? "NO" : "YES"),
                     ]
                     if let identity = column.identity { row["identity_generation"] = .text(identity) }
+                    let declared = column.element == nil ? column.declared : nil
                     switch type.oid {
                     case 20: row["numeric_precision"] = .integer(64); row["numeric_precision_radix"] = .integer(2); row["numeric_scale"] = .integer(0)
+                    case 23: row["numeric_precision"] = .integer(32); row["numeric_precision_radix"] = .integer(2); row["numeric_scale"] = .integer(0)
+                    case 21: row["numeric_precision"] = .integer(16); row["numeric_precision_radix"] = .integer(2); row["numeric_scale"] = .integer(0)
+                    case 700: row["numeric_precision"] = .integer(24); row["numeric_precision_radix"] = .integer(2)
                     case 701: row["numeric_precision"] = .integer(53); row["numeric_precision_radix"] = .integer(2)
-                    case 1700: row["numeric_precision_radix"] = .integer(10)
+                    case 1700:
+                        row["numeric_precision_radix"] = .integer(10)
+                        if let precision = declared?.precision {
+                            row["numeric_precision"] = .integer(Int64(precision))
+                            row["numeric_scale"] = .integer(Int64(declared?.scale ?? 0))
+                        }
                     case 25: row["character_octet_length"] = .integer(1_073_741_824)
+                    case 1042, 1043:
+                        // Octets at four per character (UTF-8's longest), as PostgreSQL counts them.
+                        if let length = declared?.length {
+                            row["character_maximum_length"] = .integer(Int64(length))
+                            row["character_octet_length"] = .integer(Int64(length) * 4)
+                        } else {
+                            row["character_octet_length"] = .integer(1_073_741_824)
+                        }
                     case 1082: row["datetime_precision"] = .integer(0)
-                    case 1114: row["datetime_precision"] = .integer(6)
+                    case 1114, 1184: row["datetime_precision"] = .integer(6)
                     default: break
                     }
                     return row

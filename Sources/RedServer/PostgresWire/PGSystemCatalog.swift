@@ -111,9 +111,17 @@ struct PGCatalogModel: Sendable {
         var element: DataType?
         /// An identity column's `ALWAYS` or `BY DEFAULT`.
         var identity: String? = nil
+        /// What its type name declared (`integer`, `varchar(20)`): its type and typmod here.
+        var declared: DeclaredType? = nil
 
-        /// The type its values travel as (`int8[]` for an `INT[]` column).
-        var wireType: PGBuiltinType { PGBuiltinType.of(type, element: element) }
+        /// The type its values travel as (`int8[]` for an `INT[]` column, `int4` for an `integer` one).
+        var wireType: PGBuiltinType {
+            if let declared, element == nil, let type = PGBuiltinType.byOID[Int64(PGType(declared).oid)] { return type }
+            return PGBuiltinType.of(type, element: element)
+        }
+
+        /// `atttypmod`: -1, or the declared length, precision and scale.
+        var typmod: Int32 { element == nil ? declared?.typmod ?? -1 : -1 }
     }
 
     struct Relation: Sendable {
@@ -201,7 +209,7 @@ struct PGCatalogModel: Sendable {
         for table in snapshot.tables {
             let columns = table.columns.map {
                 Column(name: $0.name, type: $0.type, notNull: $0.notNull || $0.primaryKey, defaultSQL: $0.defaultSQL, element: $0.arrayElement,
-                       identity: $0.identity)
+                       identity: $0.identity, declared: $0.declared)
             }
             tables[table.name] = add(Relation(oid: PGCatalogModel.stableOID(table.name), name: table.name, kind: "r", columns: columns, table: table))
         }
@@ -225,7 +233,7 @@ struct PGCatalogModel: Sendable {
                 // function, or `expr`); its type is not known without binding, so text.
                 let columns = index.columnIDs.enumerated().map { i, id -> Column in
                     if let column = table.columns.first(where: { $0.id == id }) {
-                        return Column(name: column.name, type: column.type, notNull: false, element: column.arrayElement)
+                        return Column(name: column.name, type: column.type, notNull: false, element: column.arrayElement, declared: column.declared)
                     }
                     let text = index.expressions?[i] ?? ""
                     return Column(name: IndexKeySpec.name(ofExpression: text), type: .text, notNull: false)

@@ -6,10 +6,30 @@ import RedQuery
 struct PGType: Equatable, Sendable {
     var oid: Int32
     var size: Int16
+    /// A table column's declaration (`varchar(20)`, `numeric(10,2)`): its typmod in
+    /// RowDescription, and how its values are shown (padding, places).
+    var declared: DeclaredType?
 
     init(oid: Int32, size: Int16) {
         self.oid = oid
         self.size = size
+    }
+
+    /// RowDescription's type modifier.
+    var typmod: Int32 { declared?.typmod ?? -1 }
+
+    /// The wire type of a declared column type.
+    init(_ declared: DeclaredType) {
+        switch declared.kind {
+        case .int2: self = .int2
+        case .int4: self = .int4
+        case .float4: self = .float4
+        case .varchar: self = .varchar
+        case .bpchar: self = .bpchar
+        case .numeric: self = .numeric
+        case .timestamptz: self = .timestamptz
+        }
+        self.declared = declared
     }
 
     static let bool = PGType(oid: 16, size: 1)
@@ -61,6 +81,8 @@ struct PGType: Equatable, Sendable {
     init(_ column: ResultColumn) {
         if let vector = column.surfaceType.flatMap({ PGArrayCodec.vectorTypes[$0] }) {
             self = PGType(oid: vector, size: -1)
+        } else if column.element == nil, let declared = column.surfaceType.flatMap(DeclaredType.init(surfaceName:)) {
+            self.init(declared)
         } else if let element = column.element, element != .any {
             self = PGType(oid: PGArrayCodec.arrayOID(of: PGType(element).oid), size: -1)
         } else {
@@ -124,6 +146,7 @@ enum PGValueCodec {
         if case .json(.array(let items)) = value, PGArrayCodec.vectorElements[type.oid] != nil {
             return items.map { Value(json: $0).displayText }.joined(separator: " ")  // int2vector, oidvector: `1 2`
         }
+        if let declared = type.declared { return declared.displayText(value) }
         switch value {
         case .boolean(let b) where type.oid == PGType.bool.oid: return b ? "t" : "f"
         case .integer(let ms) where type.oid == PGType.interval.oid:  // a DURATION stored as milliseconds
@@ -147,9 +170,10 @@ enum PGValueCodec {
         case (PGType.int4.oid, .integer(let i)) where Int32(exactly: i) != nil: buffer.writeInteger(Int32(i))
         case (PGType.int2.oid, .integer(let i)) where Int16(exactly: i) != nil: buffer.writeInteger(Int16(i))
         case (PGType.float8.oid, .float(let d)): buffer.writeInteger(d.bitPattern)
+        case (PGType.float4.oid, .float(let d)): buffer.writeInteger(Float(d).bitPattern)
         case (PGType.float8.oid, .integer(let i)): buffer.writeInteger(Double(i).bitPattern)
         case (PGType.float8.oid, .decimal(let d)): buffer.writeInteger((Double(d) / Decimal4.scale).bitPattern)
-        case (PGType.numeric.oid, .decimal(let d)): writeNumeric(d, into: &buffer)
+        case (PGType.numeric.oid, .decimal(let d)): writeNumeric(d, displayScale: type.declared?.scale, into: &buffer)
         case (PGType.numeric.oid, .integer(let i)): writeNumeric(try Decimal4.from(integer: i), into: &buffer)
         case (PGType.numeric.oid, .float(let d)):
             // numeric's NaN and infinities (sign word 0xC000, 0xD000, 0xF000), else the value at four places.
@@ -182,7 +206,7 @@ enum PGValueCodec {
         case (PGType.uuid.oid, .uuid(let u)):
             buffer.writeInteger(UInt64(truncatingIfNeeded: u >> 64))
             buffer.writeInteger(UInt64(truncatingIfNeeded: u))
-        case (PGType.text.oid, _), (PGType.varchar.oid, _), (PGType.name.oid, _):
+        case (PGType.text.oid, _), (PGType.varchar.oid, _), (PGType.bpchar.oid, _), (PGType.name.oid, _):
             buffer.writeString(text(value, as: type))
         default:
             throw RedError(.datatypeMismatch, "cannot send a \(DataType.kind(of: value)) value in binary as type OID \(type.oid)")
@@ -191,7 +215,8 @@ enum PGValueCodec {
 
     /// PostgreSQL's binary numeric for a RedDB decimal (an Int64 scaled by 10^4, so the
     /// fraction is exactly one base-10000 digit).
-    static func writeNumeric(_ d: Int64, into buffer: inout ByteBuffer) {
+    /// `displayScale`: a `numeric(p,s)` column's `s`, which PostgreSQL sends whatever the digits.
+    static func writeNumeric(_ d: Int64, displayScale: Int? = nil, into buffer: inout ByteBuffer) {
         let negative = d < 0
         let magnitude = d.magnitude
         var integerPart = magnitude / 10_000
@@ -214,7 +239,7 @@ enum PGValueCodec {
         buffer.writeInteger(Int16(digits.count))
         buffer.writeInteger(digits.isEmpty ? 0 : weight)
         buffer.writeInteger(UInt16(negative && !digits.isEmpty ? 0x4000 : 0))
-        buffer.writeInteger(scale)
+        buffer.writeInteger(displayScale.map { max(Int16($0), scale) } ?? scale)
         for digit in digits { buffer.writeInteger(digit) }
     }
 

@@ -1,0 +1,271 @@
+/// What a column's PostgreSQL type declares beyond its `DataType`: an integer's width
+/// (`smallint`, `integer`), a character type's length (`varchar(255)`, `char(3)`), a
+/// numeric's precision and scale (`numeric(10,2)`), `real`, `timestamptz`.
+///
+/// RedDB stores one integer kind, one text kind and one fixed-point decimal, so these never
+/// change how a value is stored; they change which values fit and how they are described:
+///
+/// - On write (`fit(_:explicit:)`, after `DataType.coerce`): a `smallint` or `integer` out of
+///   its range is 22003; text longer than a `varchar(n)`/`char(n)` is 22001 unless the excess
+///   is spaces (dropped, as PostgreSQL does); a numeric is rounded to its scale and 22003
+///   "numeric field overflow" when its integer digits exceed precision − scale. An explicit
+///   cast (`'abcdef'::varchar(3)`) truncates instead of failing, as in PostgreSQL.
+/// - `char(n)` values are stored without their trailing spaces, which is how PostgreSQL
+///   compares and concatenates them; the padding to `n` is added where they are shown.
+/// - Catalogs and the wire describe the column as PostgreSQL would: `typname`, `typmod`,
+///   `format_type`'s spelling.
+///
+/// Columns created before a type recorded these details (and `bigint`, `text`, plain
+/// `numeric`, `double precision`, `timestamp`) have none: nil everywhere means "as the
+/// `DataType` alone says".
+public struct DeclaredType: Codable, Sendable, Hashable {
+    public enum Kind: String, Codable, Sendable {
+        case int2, int4, float4, varchar, bpchar, numeric, timestamptz
+    }
+
+    public var kind: Kind
+    /// `varchar(n)` / `char(n)`: the most characters a value may have (nil: unlimited varchar).
+    public var length: Int?
+    /// `numeric(p, s)`: total significant digits and those after the point.
+    public var precision: Int?
+    public var scale: Int?
+
+    /// PostgreSQL's longest `varchar(n)`.
+    public static let maxCharacterLength = 10_485_760
+    /// PostgreSQL's largest numeric precision.
+    public static let maxNumericPrecision = 1000
+
+    public init(kind: Kind, length: Int? = nil, precision: Int? = nil, scale: Int? = nil) {
+        self.kind = kind
+        self.length = length
+        self.precision = precision
+        self.scale = scale
+    }
+
+    /// The details declared by a type name (lower-case, as `DataType(sqlName:)` reads it) and
+    /// its integer modifiers; nil when the name declares nothing beyond its `DataType`.
+    /// Modifiers out of range are 22023, with PostgreSQL's words.
+    public init?(sqlName: String, modifiers: [Int64]) throws {
+        switch sqlName {
+        case "smallint", "int2", "smallserial": self.init(kind: .int2)
+        case "integer", "int", "int4", "serial", "serial4": self.init(kind: .int4)
+        case "real", "float4": self.init(kind: .float4)
+        case "timestamptz": self.init(kind: .timestamptz)
+        case "varchar", "character varying":
+            self.init(kind: .varchar, length: try Self.characterLength(modifiers, type: "varchar"))
+        case "char", "character", "bpchar":
+            // A bare `char` is `char(1)`, as in PostgreSQL; a bare `bpchar` is unlimited.
+            self.init(kind: .bpchar, length: try Self.characterLength(modifiers, type: "char") ?? (sqlName == "bpchar" ? nil : 1))
+        case "numeric", "decimal", "dec":
+            guard let precision = modifiers.first else { return nil }
+            guard modifiers.count <= 2 else { throw RedError(.syntaxError, "invalid NUMERIC type modifier") }
+            guard (1...Int64(Self.maxNumericPrecision)).contains(precision) else {
+                throw RedError(.invalidArgument, "NUMERIC precision \(precision) must be between 1 and \(Self.maxNumericPrecision)")
+            }
+            // As PostgreSQL 15: a scale may exceed the precision (`numeric(2,3)` holds under 0.01)
+            // or be negative (`numeric(3,-2)` rounds to hundreds).
+            let scale = modifiers.count == 2 ? modifiers[1] : 0
+            guard (-Int64(Self.maxNumericPrecision)...Int64(Self.maxNumericPrecision)).contains(scale) else {
+                throw RedError(.invalidArgument, "NUMERIC scale \(scale) must be between -\(Self.maxNumericPrecision) and \(Self.maxNumericPrecision)")
+            }
+            guard scale <= Int64(Decimal4.fractionDigits) else {
+                throw RedError(.featureNotSupported,
+                               "NUMERIC scale \(scale) is not supported: RedDB keeps \(Decimal4.fractionDigits) digits after the point")
+            }
+            self.init(kind: .numeric, precision: Int(precision), scale: Int(scale))
+        default:
+            if sqlName == "float", let bits = modifiers.first {
+                // `float(p)`: up to 24 binary digits is `real`, up to 53 `double precision`.
+                guard (1...53).contains(bits) else {
+                    throw RedError(.invalidArgument, bits < 1 ? "precision for type float must be at least 1 bit"
+                                                              : "precision for type float must be less than 54 bits")
+                }
+                if bits <= 24 { self.init(kind: .float4); return }
+            }
+            return nil
+        }
+        if !modifiers.isEmpty, ![.varchar, .bpchar, .numeric].contains(kind) {
+            throw RedError(.syntaxError, "type modifier is not allowed for type \"\(typeName)\"")
+        }
+    }
+
+    private static func characterLength(_ modifiers: [Int64], type: String) throws -> Int? {
+        guard let n = modifiers.first else { return nil }
+        guard modifiers.count == 1 else { throw RedError(.syntaxError, "invalid type modifier") }
+        guard n >= 1 else { throw RedError(.invalidArgument, "length for type \(type) must be at least 1") }
+        guard n <= Int64(maxCharacterLength) else {
+            throw RedError(.invalidArgument, "length for type \(type) cannot exceed \(maxCharacterLength)")
+        }
+        return Int(n)
+    }
+
+    // MARK: Writing
+
+    /// `value` (already coerced to the column's `DataType`) made to fit the declaration, or
+    /// 22001/22003. `explicit`: a CAST, which truncates text instead of failing.
+    public func fit(_ value: Value, explicit: Bool = false) throws -> Value {
+        switch (kind, value) {
+        case (.int2, .integer(let i)):
+            guard Int16(exactly: i) != nil else { throw RedError(.numericOutOfRange, "smallint out of range") }
+        case (.int4, .integer(let i)):
+            guard Int32(exactly: i) != nil else { throw RedError(.numericOutOfRange, "integer out of range") }
+        case (.float4, .float(let d)):
+            guard !d.isFinite || Float(d).isFinite else { throw RedError(.numericOutOfRange, "value out of range: overflow") }
+        case (.varchar, .text(let s)), (.bpchar, .text(let s)):
+            var text = s
+            if let length, text.count > length {
+                let kept = text.prefix(length)
+                guard explicit || text[kept.endIndex...].allSatisfy({ $0 == " " }) else {
+                    throw RedError(.stringDataRightTruncation, "value too long for type \(formatted)")
+                }
+                text = String(kept)
+            }
+            if kind == .bpchar { text = Self.withoutTrailingSpaces(text) }
+            return text == s ? value : .text(text)
+        case (.numeric, .decimal(let d)):
+            return .decimal(try fitNumeric(d))
+        default:
+            break
+        }
+        return value
+    }
+
+    /// `d` (× 10⁴) rounded half away from zero to `scale` places, or "numeric field overflow"
+    /// when it needs more than `precision − scale` integer digits.
+    private func fitNumeric(_ d: Int64) throws -> Int64 {
+        guard let precision else { return d }
+        let scale = self.scale ?? 0
+        // Rounding to 10^(−scale) is a step of 10^(4 − scale) units; from 10^20 up every Int64 rounds to 0.
+        let stepDigits = Decimal4.fractionDigits - scale
+        let rounded = stepDigits >= 20 ? 0 : Decimal4.divideRounded(Int128(d), Self.powerOfTen(stepDigits)) * Self.powerOfTen(stepDigits)
+        // |value| < 10^(precision − scale), which is 10^(precision − scale + 4) units (≥ 10^1, as scale ≤ 4).
+        let integerDigits = precision - scale
+        if integerDigits + Decimal4.fractionDigits < 20, rounded.magnitude >= Self.powerOfTen(integerDigits + Decimal4.fractionDigits).magnitude {
+            let bound = integerDigits == 0 ? "1" : "10^\(integerDigits)"
+            throw RedError(.numericOutOfRange, "numeric field overflow",
+                           detail: "A field with precision \(precision), scale \(scale) must round to an absolute value less than \(bound).")
+        }
+        return try Decimal4.fit(rounded)
+    }
+
+    private static func powerOfTen(_ n: Int) -> Int128 {
+        var p: Int128 = 1
+        for _ in 0..<n { p *= 10 }
+        return p
+    }
+
+    /// `s` without its trailing spaces, as a `char(n)` value is kept and compared.
+    public static func withoutTrailingSpaces(_ s: String) -> String {
+        guard s.last == " " else { return s }
+        return String(s[..<(s.lastIndex(where: { $0 != " " }).map { s.index(after: $0) } ?? s.startIndex)])
+    }
+
+    /// Whether every value that fits `old` also fits `new` unchanged, so a column's
+    /// declaration can change without rewriting its rows.
+    public static func widens(from old: DeclaredType?, to new: DeclaredType?) -> Bool {
+        guard let new else { return true }  // bigint, text, plain numeric: every value of the narrower kind
+        guard let old else { return false }
+        switch (old.kind, new.kind) {
+        case (.int2, .int2), (.int2, .int4), (.int4, .int4), (.float4, .float4), (.timestamptz, .timestamptz):
+            return true
+        case (.varchar, .varchar), (.bpchar, .bpchar):
+            guard let newLength = new.length else { return true }
+            return old.length.map { $0 <= newLength } ?? false
+        case (.bpchar, .varchar):
+            return new.length == nil
+        case (.numeric, .numeric):
+            guard let p2 = new.precision, let s2 = new.scale else { return true }
+            guard let p1 = old.precision, let s1 = old.scale else { return false }
+            return s2 >= s1 && p2 - s2 >= p1 - s1
+        default:
+            return false
+        }
+    }
+
+    // MARK: Describing
+
+    /// PostgreSQL's `typname`.
+    public var typeName: String { kind.rawValue }
+
+    /// PostgreSQL's `atttypmod`: -1 when the type has no modifier.
+    public var typmod: Int32 {
+        switch kind {
+        case .varchar, .bpchar: return length.map { Int32($0 + 4) } ?? -1
+        case .numeric:
+            // PostgreSQL packs the scale into 11 bits, so a negative one keeps its sign there.
+            guard let precision else { return -1 }
+            return Int32((precision << 16) | ((scale ?? 0) & 0x7FF)) + 4
+        default: return -1
+        }
+    }
+
+    /// `format_type`'s spelling: `integer`, `character varying(255)`, `numeric(10,2)`.
+    public var formatted: String {
+        switch kind {
+        case .int2: return "smallint"
+        case .int4: return "integer"
+        case .float4: return "real"
+        case .timestamptz: return "timestamp with time zone"
+        case .varchar: return length.map { "character varying(\($0))" } ?? "character varying"
+        case .bpchar: return length.map { "character(\($0))" } ?? "bpchar"
+        case .numeric: return precision.map { "numeric(\($0),\(scale ?? 0))" } ?? "numeric"
+        }
+    }
+
+    /// The modifiers as `format_type` appends them to a base name: `(255)`, `(10,2)`, or "".
+    public static func modifierText(typeName: String, typmod: Int32) -> String {
+        guard typmod >= 4 else { return "" }
+        switch typeName {
+        case "varchar", "bpchar": return "(\(typmod - 4))"
+        case "numeric":
+            let packed = (typmod - 4) & 0x7FF
+            return "(\((typmod - 4) >> 16),\(packed >= 0x400 ? packed - 0x800 : packed))"
+        default: return ""
+        }
+    }
+
+    /// How a surface carries the declaration through a query's columns (`ScopeColumn.surfaceType`):
+    /// `int4`, `varchar(255)`, `numeric(10,2)`. `init(surfaceName:)` reads it back.
+    public var surfaceName: String {
+        switch kind {
+        case .varchar, .bpchar: return length.map { "\(typeName)(\($0))" } ?? typeName
+        case .numeric: return precision.map { "numeric(\($0),\(scale ?? 0))" } ?? typeName
+        default: return typeName
+        }
+    }
+
+    public init?(surfaceName: String) {
+        let open = surfaceName.firstIndex(of: "(")
+        guard let kind = Kind(rawValue: String(surfaceName[..<(open ?? surfaceName.endIndex)])) else { return nil }
+        self.init(kind: kind)
+        guard let open else { return }
+        let numbers = surfaceName[surfaceName.index(after: open)...].dropLast().split(separator: ",").compactMap { Int($0) }
+        switch kind {
+        case .varchar, .bpchar: length = numbers.first
+        case .numeric:
+            precision = numbers.first
+            scale = numbers.count > 1 ? numbers[1] : 0
+        default: break
+        }
+    }
+
+    /// The text PostgreSQL shows for a stored value of this type: `char(n)` padded to `n`,
+    /// `numeric(p,s)` with exactly `s` places, `real` in single precision's shortest digits,
+    /// `timestamptz` with its `+00` offset (sessions are in UTC).
+    public func displayText(_ value: Value) -> String {
+        switch (kind, value) {
+        case (.bpchar, .text(let s)):
+            guard let length, s.count < length else { return s }
+            return s + String(repeating: " ", count: length - s.count)
+        case (.numeric, .decimal(let d)):
+            return Decimal4.text(d, places: scale ?? 0)
+        case (.float4, .float(let d)) where d.isFinite:
+            return NumberFormatting.shortest(NumberFormatting.widened(Float(d)))
+        case (.timestamptz, .timestamp):
+            let text = value.displayText
+            return text.hasSuffix("infinity") ? text : text + "+00"
+        default:
+            return value.displayText
+        }
+    }
+}

@@ -1,0 +1,26 @@
+import RedCore
+
+/// A cast to a type with a declaration (`'abcdef'::varchar(3)`, `x::numeric(10,2)`,
+/// `n::integer`), parsed as `__declared_cast(CAST(operand AS base), 'surface name')`.
+///
+/// The inner cast converts to the stored kind; this applies the declaration as an explicit
+/// cast does in PostgreSQL: text is cut to the length (where a column write fails with 22001),
+/// a numeric is rounded to its scale, an integer checked against its width. The plan describes
+/// the result with the declaration (`Planner` reads the name back as the column's surface type),
+/// so PG-wire sends `1::int4` as int4 and `2::numeric(10,2)` as `2.00`.
+enum DeclaredCast {
+    static let name = "__declared_cast"
+
+    static let function = ScalarFunction(name: name, arity: 2...2, acceptsNull: false, isDeterministicWithinStatement: true) { a, _ in
+        guard case .text(let surfaceName) = a[1], let declared = DeclaredType(surfaceName: surfaceName) else {
+            throw RedError(.internalError, "\(name) needs a declared type")
+        }
+        return try declared.fit(a[0], explicit: true)
+    }
+
+    /// The declaration a bound expression is a cast to, if it is one.
+    static func declared(by expr: BoundExpr) -> String? {
+        guard case .function(let f, let arguments) = expr, f.name == name, case .constant(.text(let surfaceName))? = arguments.last else { return nil }
+        return surfaceName
+    }
+}
