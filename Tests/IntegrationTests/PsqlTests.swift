@@ -218,6 +218,28 @@ import Testing
                 "\(o.stderr)")
     }
 
+    /// CREATE TABLE AS reports `SELECT n` and makes columns of the query's types, declared
+    /// widths included, as `\d` shows; SELECT INTO does the same.
+    @Test func createTableAsInPsql() throws {
+        guard let server = try Self.serverForPsql() else { return }
+        defer { server.remove() }
+        let o = try Self.psql(server, [
+            "CREATE TABLE items (id SERIAL PRIMARY KEY, name VARCHAR(20) NOT NULL, price NUMERIC(8,2), tags TEXT[])",
+            "INSERT INTO items (name, price, tags) VALUES ('pen', 1.5, '{a,b}'), ('ink', 12, NULL)",
+            "CREATE TABLE copy AS SELECT id, name, price, price * 2 AS doubled, tags FROM items",
+            "SELECT name INTO names FROM items WHERE price > 5",
+            "CREATE TABLE IF NOT EXISTS copy AS SELECT 1",
+            #"\d copy"#, "SELECT * FROM names",
+        ])
+        #expect(o.status == 0, "\(o.stderr)")
+        #expect(o.stderr.contains("NOTICE:  relation \"copy\" already exists, skipping"), "\(o.stderr)")
+        for line in ["SELECT 2\nSELECT 1\nCREATE TABLE AS\n", " id      | integer               |", " name    | character varying(20) |",
+                     " price   | numeric(8,2)          |", " doubled | numeric               |", " tags    | text[]                |", " ink\n"] {
+            #expect(o.stdout.contains(line), "\(line)\n\(o.stdout)")
+        }
+        #expect(!o.stdout.contains("not null"), "\(o.stdout)")
+    }
+
     /// IF [NOT] EXISTS that skips says so with a NOTICE, one per object, as PostgreSQL does.
     @Test func skippedIfExistsStatementsSendNotices() throws {
         guard let server = try Self.serverForPsql() else { return }

@@ -129,6 +129,9 @@ public struct Select: Sendable, Equatable {
     public var having: Expr?
     /// `WINDOW name AS (…)` definitions.
     public var windows: [String: WindowSpec] = [:]
+    /// `SELECT … INTO new_table FROM …`: the statement is a CREATE TABLE AS (only allowed
+    /// on the statement's own SELECT; the planner refuses it anywhere else).
+    public var into: String?
 }
 
 public indirect enum QueryBody: Sendable, Equatable {
@@ -181,6 +184,18 @@ public struct ColumnSpec: Sendable, Equatable {
     public var checks: [CheckSpec] = []
     /// `REFERENCES table [(column)] …` on the column.
     public var references: ForeignKeySpec?
+}
+
+/// `CREATE TABLE [IF NOT EXISTS] t [(names…)] AS query [WITH [NO] DATA]`, and
+/// `SELECT … INTO t FROM …`: a table with the query's columns, filled with its rows.
+public struct CreateTableAs: Sendable, Equatable {
+    public var name: String
+    public var ifNotExists: Bool
+    /// New names for the first columns (the rest keep the query's).
+    public var columnNames: [String]?
+    public var query: Query
+    /// False for `WITH NO DATA`: the table is created empty.
+    public var withData: Bool
 }
 
 /// `[CONSTRAINT name] FOREIGN KEY (columns…) REFERENCES table [(columns…)] [MATCH FULL|SIMPLE]
@@ -358,6 +373,7 @@ public indirect enum Statement: Sendable, Equatable {
     /// `checks`: the table's CHECK constraints, column and table ones alike.
     case createTable(name: String, ifNotExists: Bool, columns: [ColumnSpec], keys: [KeySpec], checks: [CheckSpec],
                      foreignKeys: [ForeignKeySpec], appendOnly: Bool, ttlMilliseconds: Int64?)
+    case createTableAs(CreateTableAs)
     case createCollection(name: String, model: InsertModel, ifNotExists: Bool)
     case dropTable(names: [String], ifExists: Bool, kind: String, cascade: Bool)
     /// `SET CONSTRAINTS ALL | name, … DEFERRED | IMMEDIATE` (names nil: ALL).

@@ -79,6 +79,7 @@ public struct StatementExecutor {
         case .explain(let inner):
             return try explain(inner, context)
         case .insert(let insert): return try DMLExecutor(context: context).insert(insert)
+        case .createTableAs(let create): return try createTableAs(create, context)
         case .setConstraints(let names, let deferred):
             guard let pending = context.deferredConstraints else {
                 return QueryResult(columns: [], rows: [], statementType: "set", commandTag: "SET CONSTRAINTS",

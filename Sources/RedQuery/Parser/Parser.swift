@@ -244,7 +244,13 @@ public struct Parser {
 
     public mutating func parseStatement() throws -> Statement {
         if isKeyword("select") || isKeyword("with") || isKeyword("values") || isSymbol("(") || isKeyword("from") {
-            return .query(try parseQuery())
+            var query = try parseQuery()
+            if case .select(var select) = query.body, let table = select.into {
+                select.into = nil
+                query.body = .select(select)
+                return .createTableAs(CreateTableAs(name: table, ifNotExists: false, columnNames: nil, query: query, withData: true))
+            }
+            return .query(query)
         }
         guard case .identifier(let word, false) = current.kind else { throw unexpected(expected: "a statement") }
         switch word {

@@ -92,6 +92,7 @@ extension Parser {
     mutating func parseCreateTable() throws -> Statement {
         let ifNotExists = try parseIfNotExists()
         let name = try parseRelationName(what: "table name")
+        if isKeyword("as") || startsColumnNamesBeforeAs() { return try parseCreateTableAs(name, ifNotExists: ifNotExists) }
         try expectSymbol("(")
         var columns: [ColumnSpec] = []
         var keys: [KeySpec] = []
@@ -176,6 +177,32 @@ extension Parser {
         }
         return .createTable(name: name, ifNotExists: ifNotExists, columns: columns, keys: keys, checks: checks, foreignKeys: foreignKeys,
                             appendOnly: appendOnly, ttlMilliseconds: ttl)
+    }
+
+    /// At `(`: whether a list of bare names follows, closed and then `AS` (CREATE TABLE AS's
+    /// column names), rather than column definitions.
+    func startsColumnNamesBeforeAs() -> Bool {
+        guard isSymbol("(") else { return false }
+        var ahead = 1
+        while true {
+            guard case .identifier = peekToken(ahead).kind else { return false }
+            if isSymbol(")", ahead: ahead + 1) { return isKeyword("as", ahead: ahead + 2) }
+            guard isSymbol(",", ahead: ahead + 1) else { return false }
+            ahead += 2
+        }
+    }
+
+    /// `CREATE TABLE t [(names…)] AS query [WITH [NO] DATA]`, after the name.
+    mutating func parseCreateTableAs(_ name: String, ifNotExists: Bool) throws -> Statement {
+        let names = isSymbol("(") ? try parseNameList() : nil
+        try expectKeyword("as")
+        let query = try parseQuery()
+        var withData = true
+        if acceptKeyword("with") {
+            withData = !acceptKeyword("no")
+            try expectKeyword("data")
+        }
+        return .createTableAs(CreateTableAs(name: name, ifNotExists: ifNotExists, columnNames: names, query: query, withData: withData))
     }
 
     mutating func parseBooleanWord() throws -> Bool {

@@ -114,6 +114,15 @@ extension Parser {
         if !isKeyword("from"), current.kind != .end, !isSymbol(")"), !isSymbol(";") {
             select.items = try parseSelectItems()
         }
+        if acceptKeyword("into") {
+            // PostgreSQL's `SELECT … INTO [TEMP | UNLOGGED] [TABLE] name`; temporary tables are not kept apart here.
+            if acceptKeyword("temporary") || acceptKeyword("temp") {
+                throw RedError(.featureNotSupported, "temporary tables are not supported")
+            }
+            _ = acceptKeyword("unlogged")
+            _ = acceptKeyword("table")
+            select.into = try parseRelationName(what: "table name")
+        }
         if acceptKeyword("from") { select.from = try parseFromList() }
         if acceptKeyword("where") { select.whereClause = try parseExpression() }
         if acceptKeyword("group") {

@@ -179,6 +179,7 @@ final class Planner {
     }
 
     func planSelect(_ select: Select, orderBy: [OrderItem], outer: Scope?, hasLimit: Bool) throws -> PlanNode {
+        if select.into != nil { throw RedError(.syntaxError, "SELECT ... INTO is not allowed here") }
         let select = try SetReturningCalls.movedIntoFrom(select) { [context] in context.surfaceCatalog?.tableFunction(named: $0) != nil } ?? select
         var plan: PlanNode
         var scope: Scope

@@ -1,0 +1,49 @@
+import RedCore
+import RedEngine
+
+/// `CREATE TABLE t [(names…)] AS query [WITH [NO] DATA]` and `SELECT … INTO t`, as
+/// PostgreSQL runs them: the query runs once; the table gets one column per result column,
+/// named by the list (then by the query), typed as the result describes it — a table column's
+/// declaration (`varchar(20)`, `integer`) and an array's element type carry over, and a column
+/// whose type the plan cannot know takes the kind of its first non-NULL value (text when all
+/// are NULL) — with no constraints, defaults or indexes; then the rows go in. The tag is
+/// `SELECT n`, or `CREATE TABLE AS` when no rows were asked for or the table already exists
+/// under IF NOT EXISTS (with a NOTICE).
+extension StatementExecutor {
+    func createTableAs(_ create: CreateTableAs, _ context: ExecutionContext) throws -> QueryResult {
+        if try context.store.open(context.transaction, create.name) != nil || ViewCatalog.definition(of: create.name, context.transaction) != nil {
+            guard create.ifNotExists else { throw RedError(.duplicateCollection, "relation \"\(create.name)\" already exists") }
+            return .message("relation \"\(create.name)\" already exists, skipping", type: "create", tag: "CREATE TABLE AS")
+        }
+        let planner = Planner(context: context)
+        let plan = try planner.planQuery(create.query, outer: nil)
+        try checkParameters(planner.parameterCount)
+        let names = create.columnNames ?? []
+        guard names.count <= plan.columns.count else { throw RedError(.syntaxError, "too many column names were specified") }
+        let rows = create.withData ? try Self.collect(plan, context).rows : []
+        let specs = plan.columns.enumerated().map { i, column in
+            Self.columnSpec(named: i < names.count ? names[i] : column.name, like: column, values: rows.lazy.map { $0[i] })
+        }
+        _ = try DDLExecutor(context: context).execute(.createTable(name: create.name, ifNotExists: false, columns: specs, keys: [], checks: [],
+                                                                   foreignKeys: [], appendOnly: false, ttlMilliseconds: nil))
+        guard create.withData else { return .message("table '\(create.name)' created", type: "create", tag: "CREATE TABLE AS") }
+        if !rows.isEmpty {
+            guard case .insert(let insert) = Statement.insertValues(table: create.name, columns: specs.map(\.name), rows: rows[...]) else {
+                throw RedError(.internalError, "CREATE TABLE AS built no INSERT")
+            }
+            _ = try DMLExecutor(context: context).insert(insert)
+        }
+        return QueryResult(columns: [], rows: [], rowsAffected: rows.count, statementType: "create", commandTag: "SELECT \(rows.count)",
+                           message: "table '\(create.name)' created with \(rows.count) row\(rows.count == 1 ? "" : "s")")
+    }
+
+    /// The column a result column becomes: its type (domain types kept), or the first value's kind.
+    static func columnSpec(named name: String, like column: ScopeColumn, values: some Sequence<Value>) -> ColumnSpec {
+        var type = column.type
+        if type == .any { type = values.first(where: { !$0.isNull }).map(DataType.of) ?? .text }
+        var spec = ColumnSpec(name: name, type: type)
+        if type == .array, let element = column.element, ![.any, .array, .json, .vector].contains(element) { spec.arrayElement = element }
+        if type != .array { spec.declared = column.surfaceType.flatMap(DeclaredType.init(surfaceName:)) }
+        return spec
+    }
+}
