@@ -241,6 +241,10 @@ public final class Session: @unchecked Sendable {
                 state = .failed(tx)
                 throw RedError(.activeSQLTransaction, "\(form) cannot run inside a transaction block")
             }
+            if case .createIndex(_, _, _, _, _, _, _, true) = statement {
+                state = .failed(tx)
+                throw RedError(.activeSQLTransaction, "CREATE INDEX CONCURRENTLY cannot run inside a transaction block")
+            }
             if readOnlyTransaction, !StatementExecutor.isReadOnly(statement) {
                 state = .failed(tx)
                 throw RedError(.readOnlyTransaction, "cannot execute \(Self.verb(of: statement)) in a read-only transaction")

@@ -384,13 +384,18 @@ public indirect enum Statement: Sendable, Equatable {
     case createSequence(name: String, ifNotExists: Bool, options: SequenceOptions)
     case alterSequence(name: String, ifExists: Bool, options: SequenceOptions)
     case renameSequence(name: String, ifExists: Bool, to: String)
+    /// `ALTER INDEX [IF EXISTS] name RENAME TO new` (a constraint's index renames its constraint too).
+    case renameIndex(name: String, ifExists: Bool, to: String)
     /// `COMMENT ON … IS 'text' | NULL` (nil, or '', removes the comment).
     case comment(on: CommentTarget, text: String?)
     case dropSequence(names: [String], ifExists: Bool, cascade: Bool)
     case alterTable(name: String, ifExists: Bool, actions: [AlterAction])
     /// `name` nil: `CREATE INDEX ON t (…)`, named as PostgreSQL names it. `predicate`: a partial
     /// index's WHERE, as written.
-    case createIndex(name: String?, table: String, keys: [IndexKeySpec], unique: Bool, method: String, ifNotExists: Bool, predicate: String?)
+    /// `concurrently`: CREATE INDEX CONCURRENTLY, which builds as any CREATE INDEX does (never
+    /// blocking other transactions) but, as in PostgreSQL, cannot run inside a transaction block.
+    case createIndex(name: String?, table: String, keys: [IndexKeySpec], unique: Bool, method: String, ifNotExists: Bool, predicate: String?,
+                     concurrently: Bool = false)
     case dropIndex(name: String, table: String?, ifExists: Bool)
     case createView(name: String, orReplace: Bool, ifNotExists: Bool, columns: [String], query: Query, text: String)
     case dropView(name: String, ifExists: Bool, cascade: Bool)

@@ -114,7 +114,7 @@ struct DDLExecutor {
             }
             return .message("table '\(handle.name)' altered: \(notes.joined(separator: ", "))", type: "alter", tag: "ALTER TABLE",
                             notices: notes.filter { $0.hasSuffix(", skipping") })
-        case .createIndex(let name, let tableName, let keys, let unique, let method, let ifNotExists, let predicate):
+        case .createIndex(let name, let tableName, let keys, let unique, let method, let ifNotExists, let predicate, _):
             return try createIndex(name, on: tableName, keys: keys, unique: unique, method: method, ifNotExists: ifNotExists, predicate: predicate)
         case .dropIndex(let name, let tableName, let ifExists):
             let found: TableHandle?
@@ -130,6 +130,17 @@ struct DDLExecutor {
             try requireIndexUnneeded(name, of: handle)
             _ = try store.dropIndex(tx, handle, named: name)
             return .message("index '\(name)' dropped from '\(handle.name)'", type: "drop", tag: "DROP INDEX")
+        case .renameIndex(let name, let ifExists, let newName):
+            guard let handle = try findIndex(name), let position = handle.schema.indexes.firstIndex(where: { $0.name == name }) else {
+                if ifExists { return .message("relation \"\(name)\" does not exist, skipping", type: "alter", tag: "ALTER INDEX") }
+                throw RedError(.undefinedCollection, "relation \"\(name)\" does not exist")
+            }
+            guard newName != name else { return .message("index '\(name)' renamed", type: "alter", tag: "ALTER INDEX") }
+            if try exists(newName) || findIndex(newName) != nil { throw RedError(.duplicateCollection, "relation \"\(newName)\" already exists") }
+            var schema = handle.schema
+            schema.indexes[position].name = newName
+            _ = try store.setSchema(tx, handle, schema)
+            return .message("index '\(name)' renamed to '\(newName)'", type: "alter", tag: "ALTER INDEX")
         case .createView(let name, let orReplace, let ifNotExists, let columns, let query, let text):
             if try store.open(tx, name) != nil || store.sequences.definition(tx, name) != nil {
                 throw RedError(.duplicateCollection, "relation \"\(name)\" already exists")

@@ -34,9 +34,10 @@ extension Parser {
         }
         let unique = acceptKeyword("unique")
         if acceptKeyword("index") {
-            // CONCURRENTLY changes nothing here: building the index never blocks readers or writers
-            // beyond its own transaction.
-            if isKeyword("concurrently"), !isKeyword("on", ahead: 1) { advance() }
+            // CONCURRENTLY changes how nothing is built: building the index never blocks readers or
+            // writers beyond its own transaction. It is kept to refuse a transaction block, as PostgreSQL does.
+            let concurrently = isKeyword("concurrently") && !isKeyword("on", ahead: 1)
+            if concurrently { advance() }
             let ifNotExists = try parseIfNotExists()
             let name = isKeyword("on") && !ifNotExists ? nil : try parseRelationName(what: "index name")
             try expectKeyword("on")
@@ -62,7 +63,7 @@ extension Parser {
             }
             let predicate = acceptKeyword("where") ? try parseExpressionText() : nil
             return .createIndex(name: name, table: table, keys: keys, unique: unique, method: method, ifNotExists: ifNotExists,
-                                predicate: predicate)
+                                predicate: predicate, concurrently: concurrently)
         }
         throw unexpected(expected: "TABLE, INDEX, VIEW, DOCUMENT, KV, VECTOR or GRAPH")
     }
@@ -346,14 +347,23 @@ extension Parser {
                 spec.notNull = true
             } else if acceptKeyword("default") {
                 _ = acceptSymbol("=")
-                let start = current.offset
-                _ = try parseExpression(minimumPrecedence: Precedence.additive)
-                spec.defaultSQL = String(decoding: bytes[start..<min(current.offset, bytes.count)], as: UTF8.self).trimmingSpaces()
+                spec.defaultSQL = try parseDefaultText()
             } else {
                 break
             }
         }
         return spec
+    }
+
+    /// A DEFAULT expression as the text kept for it: as written, except that `nextval('s')`
+    /// is kept as PostgreSQL shows it, `nextval('s'::regclass)` (what `\d` and pg_dump print).
+    mutating func parseDefaultText() throws -> String {
+        let start = current.offset
+        let expression = try parseExpression(minimumPrecedence: Precedence.additive)
+        if case .function(let call) = expression, call.name == "nextval", call.arguments.count == 1, case .literal(.text(let sequence)) = call.arguments[0] {
+            return "nextval('\(sequence.replacingOccurrences(of: "'", with: "''"))'::regclass)"
+        }
+        return String(decoding: bytes[start..<min(current.offset, bytes.count)], as: UTF8.self).trimmingSpaces()
     }
 
     /// `FOREIGN KEY (columns…) REFERENCES …`, after an optional `CONSTRAINT name`.
@@ -506,6 +516,15 @@ extension Parser {
     mutating func parseAlter() throws -> Statement {
         try expectKeyword("alter")
         if acceptKeyword("sequence") { return try parseAlterSequence() }
+        if acceptKeyword("index") {
+            let ifExists = try parseIfExists()
+            let name = try parseRelationName(what: "index name")
+            guard acceptKeyword("rename") else {
+                throw RedError(.featureNotSupported, "ALTER INDEX supports RENAME TO only (storage parameters and tablespaces do not apply)")
+            }
+            try expectKeyword("to")
+            return .renameIndex(name: name, ifExists: ifExists, to: try parseIdentifier(what: "index name"))
+        }
         try expectKeyword("table")
         let ifExists = try parseIfExists()
         acceptOnly()

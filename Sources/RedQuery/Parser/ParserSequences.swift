@@ -140,9 +140,7 @@ extension Parser {
         let column = try parseAnyName()
         if acceptKeyword("set") {
             if acceptKeyword("default") {
-                let start = current.offset
-                _ = try parseExpression(minimumPrecedence: Precedence.additive)
-                return .alterColumn(column, .setDefault(String(decoding: bytes[start..<min(current.offset, bytes.count)], as: UTF8.self).trimmingSpaces()))
+                return .alterColumn(column, .setDefault(try parseDefaultText()))
             }
             if acceptKeyword("not") {
                 try expectKeyword("null")
