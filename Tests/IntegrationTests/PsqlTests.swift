@@ -240,6 +240,28 @@ import Testing
         #expect(!o.stdout.contains("not null"), "\(o.stdout)")
     }
 
+    /// Generated columns as psql describes them (`generated always as (…) stored`), listed
+    /// by information_schema, skipped by COPY without a column list, and refused a value.
+    @Test func generatedColumnsInPsql() throws {
+        guard let server = try Self.serverForPsql() else { return }
+        defer { server.remove() }
+        var o = try Self.psql(server, [
+            "CREATE TABLE g (id INT PRIMARY KEY, price NUMERIC(8,2), qty INT NOT NULL DEFAULT 1, total NUMERIC GENERATED ALWAYS AS (price * qty) STORED)",
+            "COPY g FROM STDIN",
+        ], stdin: "1\t2.5\t4\n\\.\n")
+        #expect(o.status == 0, "\(o.stderr)")
+        o = try Self.psql(server, [#"\d g"#, "SELECT id, total FROM g",
+                                   "SELECT column_name, is_generated, generation_expression FROM information_schema.columns WHERE table_name = 'g' AND column_name = 'total'"])
+        #expect(o.status == 0, "\(o.stderr)")
+        for line in [" total  | numeric      |           |          | generated always as (price * qty) stored", "  1 |    10",
+                     " total       | ALWAYS       | price * qty"] {
+            #expect(o.stdout.contains(line), "\(line)\n\(o.stdout)")
+        }
+        o = try Self.psql(server, ["INSERT INTO g (id, total) VALUES (2, 5)"])
+        #expect(o.stderr.contains("ERROR:  cannot insert a non-DEFAULT value into column \"total\"") && o.stderr.contains("DETAIL:  Column \"total\" is a generated column."),
+                "\(o.stderr)")
+    }
+
     /// IF [NOT] EXISTS that skips says so with a NOTICE, one per object, as PostgreSQL does.
     @Test func skippedIfExistsStatementsSendNotices() throws {
         guard let server = try Self.serverForPsql() else { return }

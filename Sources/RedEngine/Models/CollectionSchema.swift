@@ -119,6 +119,9 @@ public struct ColumnDefinition: Codable, Sendable, Equatable {
     /// `numeric(10,2)`): checked on write, shown in catalogs. nil for `bigint`, `text` and
     /// the like, and for columns made before it was recorded.
     public var declared: DeclaredType?
+    /// `GENERATED ALWAYS AS (expression) STORED`: the expression as written, computed from the
+    /// row's other columns on every write (see `GeneratedColumns`).
+    public var generatedSQL: String?
 
     public init(id: UInt16, name: String, type: DataType, notNull: Bool = false, primaryKey: Bool = false,
                 unique: Bool = false, defaultSQL: String? = nil, serial: Bool = false) {

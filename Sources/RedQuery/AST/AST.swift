@@ -174,6 +174,8 @@ public struct ColumnSpec: Sendable, Equatable {
     public var identityOptions = SequenceOptions()
     /// An integer type's declared width (`smallint`, `integer`, `bigint`), for its sequence.
     public var integerWidth: String?
+    /// `GENERATED ALWAYS AS (expression) STORED`: the expression's text.
+    public var generatedSQL: String?
     /// `integer`, `varchar(255)`, `numeric(10,2)`: what the type name declares beyond `type`.
     public var declared: DeclaredType?
     /// ENUM('a', 'b'): the allowed values.
@@ -355,6 +357,8 @@ public enum ColumnAlteration: Sendable, Equatable {
     case addIdentity(IdentityGeneration, SequenceOptions)
     case setIdentity(IdentityAlteration)
     case dropIdentity(ifExists: Bool)
+    /// DROP EXPRESSION [IF EXISTS]: a generated column becomes an ordinary one, keeping its values.
+    case dropExpression(ifExists: Bool)
 }
 
 public enum KVCommand: Sendable, Equatable {

@@ -17,6 +17,9 @@ extension DDLExecutor {
         switch change {
         case .setDefault(let sql):
             if column.identity != nil { throw identityError() }
+            if column.generatedSQL != nil {
+                throw RedError(.syntaxError, "column \"\(name)\" of relation \"\(handle.name)\" is a generated column")
+            }
             if let sql {
                 var parser = try Parser(sql)
                 _ = try parser.parseExpression()
@@ -92,6 +95,17 @@ extension DDLExecutor {
             schema.columns[position].sequence = nil
             notes.append("column '\(name)' identity dropped")
             return try store.setSchema(tx, handle, schema, structural: false)
+        case .dropExpression(let ifExists):
+            guard column.generatedSQL != nil else {
+                if ifExists {
+                    notes.append("column \"\(name)\" of relation \"\(handle.name)\" is not a stored generated column, skipping")
+                    return handle
+                }
+                throw RedError(.objectNotInPrerequisiteState, "column \"\(name)\" of relation \"\(handle.name)\" is not a stored generated column")
+            }
+            schema.columns[position].generatedSQL = nil
+            notes.append("column '\(name)' expression dropped")
+            return try store.setSchema(tx, handle, schema)
         case .setType(let type, let element, let variants, let declared, let using):
             return try changeType(handle, position, to: type, element: element, variants: variants, declared: declared, using: using, &notes)
         }
@@ -123,6 +137,10 @@ extension DDLExecutor {
         if let view = try ViewCatalog.dependents(of: handle.name, column: column.name, tx).first {
             throw RedError(.featureNotSupported, "cannot alter type of a column used by a view or rule",
                            detail: "view \(view) depends on column \"\(column.name)\"")
+        }
+        if let reader = GeneratedColumns.readers(of: column.name, in: schema, table: handle.name, planner: Planner(context: context)).first {
+            throw RedError(.featureNotSupported, "cannot alter type of a column used by a generated column",
+                           detail: "Column \"\(column.name)\" is used by generated column \"\(reader.name)\".")
         }
         notes.append("column '\(column.name)' type changed")
         if changed == column, using == nil { return handle }

@@ -31,6 +31,10 @@ struct DDLExecutor {
             guard columns.filter(\.primaryKey).count + keys.filter(\.primary).count <= 1 else {
                 throw RedError(.invalidTableDefinition, "multiple primary keys for table \"\(name)\" are not allowed")
             }
+            let planner = Planner(context: context)
+            for column in columns {
+                if let sql = column.generatedSQL { try GeneratedColumns.validate(sql, column: column.name, columns: columns, table: name, planner: planner) }
+            }
             var schema = CollectionSchema(model: .table, columns: columns, appendOnly: appendOnly, defaultTTLMilliseconds: ttl)
             try addChecks(specs.flatMap(\.checks) + tableChecks, to: &schema, table: name)
             var handle = try store.create(tx, name, schema: schema)
@@ -472,12 +476,25 @@ struct DDLExecutor {
                 throw RedError(.limitExceeded, "table \"\(handle.name)\" has used all \(UInt16.max) column ids (dropped columns keep theirs); recreate it to add more")
             }
             let column = try newColumn(spec, id: schema.nextColumnID, table: handle.name)
+            if let sql = column.generatedSQL {
+                try GeneratedColumns.validate(sql, column: column.name, columns: schema.columns + [column], table: handle.name, planner: Planner(context: context))
+            }
             schema.nextColumnID += 1
             schema.columns.append(column)
             var updated = try store.setSchema(tx, handle, schema)
-            // Existing rows take the default (or the identity's next value) now, as PostgreSQL
-            // does, or fail NOT NULL.
-            if column.defaultSQL != nil || column.notNull || column.sequence != nil {
+            // Existing rows take the default (or the identity's next value, or the generated
+            // value) now, as PostgreSQL does, or fail NOT NULL.
+            if column.generatedSQL != nil {
+                var generated = try GeneratedColumns(updated, planner: Planner(context: context))
+                generated = generated.only(column.id)
+                let cursor = try store.scan(tx, updated)
+                var rewrites: [(StoredRow, StoredRow)] = []
+                while let row = try cursor.next() {
+                    rewrites.append((row, try generated.filled(row)))
+                    try context.checkMaterialized(rewrites.count, "ADD COLUMN … GENERATED")
+                }
+                for (old, new) in rewrites { try store.update(tx, updated, old: old, new: new, now: context.now) }
+            } else if column.defaultSQL != nil || column.notNull || column.sequence != nil {
                 var defaults = DefaultValues(planner: Planner(context: context), context: context)
                 let cursor = try store.scan(tx, updated)
                 var rewrites: [(StoredRow, StoredRow)] = []
@@ -515,6 +532,10 @@ struct DDLExecutor {
             }
             guard schema.columns.count > 1 else { throw RedError(.invalidOperation, "cannot drop the last column of table \"\(handle.name)\"") }
             try dropDependentViews(of: handle.name, column: name, cascade: false, what: "column \(name) of table \(handle.name)")
+            if let reader = GeneratedColumns.readers(of: name, in: schema, table: handle.name, planner: Planner(context: context)).first {
+                throw RedError(.dependentObjectsStillExist, "cannot drop column \(name) of table \(handle.name) because other objects depend on it",
+                               detail: "column \(reader.name) of table \(handle.name) depends on column \(name) of table \(handle.name)")
+            }
             var current = try dropForeignKeys(over: column, of: handle)
             // As in PostgreSQL, the indexes and CHECK constraints that read the column go with it.
             let planner = Planner(context: context)
@@ -548,6 +569,11 @@ struct DDLExecutor {
             }
             schema.indexes = try schema.indexes.map { index in
                 index.isPlain ? index : try IndexExpressions.renaming(index, column: schema.columns[i].name, to: new)
+            }
+            for j in schema.columns.indices {
+                if let sql = schema.columns[j].generatedSQL {
+                    schema.columns[j].generatedSQL = try CheckConstraints.renaming(sql, column: schema.columns[i].name, to: new)
+                }
             }
             schema.columns[i].name = new
             try requireChecksBind(schema, table: handle.name, what: "rename column \(old)")

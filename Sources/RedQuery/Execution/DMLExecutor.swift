@@ -24,6 +24,13 @@ struct DMLExecutor {
                      + (insert ? " Use OVERRIDING SYSTEM VALUE to override." : ""), condition: "428C9")
     }
 
+    /// 428C9: a value given for a generated column.
+    static func generatedColumnError(_ column: String, insert: Bool) -> RedError {
+        RedError(.invalidOperation, insert ? "cannot insert a non-DEFAULT value into column \"\(column)\""
+                                           : "column \"\(column)\" can only be updated to DEFAULT",
+                 detail: "Column \"\(column)\" is a generated column.", condition: "428C9")
+    }
+
     func insert(_ statement: InsertStatement) throws -> QueryResult {
         var handle = try store.open(tx, statement.table)
         if handle == nil {
@@ -63,6 +70,7 @@ struct DMLExecutor {
         let returning = try statement.returning.map { try bindReturning($0, handle: handle, alias: nil, planner: planner) }
         var defaults = DefaultValues(planner: planner, context: context)
         let checks = try CheckConstraints(handle, planner: planner)
+        let generated = try GeneratedColumns(handle, planner: planner)
         let metadata = try metadataValue(statement.metadata, planner)
         let upsert = try statement.onConflict.map { try UpsertPlan(onConflict: $0, handle: handle, executor: self, planner: planner) }
         let foreignKeys = ForeignKeyEnforcement.of(handle, context: context)
@@ -81,7 +89,8 @@ struct DMLExecutor {
                     targets = (width, columns, columns.map { CellTarget($0, overriding: statement.overriding) })
                 }
                 if rowIDs.isEmpty { rowIDs = try store.reserveRowIDs(tx, handle, count: min(1_000, sourceRows.count - r)) }
-                row = try tableRow(targets!.columns, targets!.cells, sourceRows, r, handle, &defaults, rid: rowIDs.lowerBound, expiresAt: expiresAt)
+                row = try generated.filled(try tableRow(targets!.columns, targets!.cells, sourceRows, r, handle, &defaults, rid: rowIDs.lowerBound,
+                                                        expiresAt: expiresAt))
                 rowIDs = rowIDs.dropFirst()
                 try checks.verify(row)  // before any conflict check, as PostgreSQL does
             case .document: row = try documentRow(statement.columns, sourceRows.row(r), handle, expiresAt: expiresAt)
@@ -252,9 +261,10 @@ struct DMLExecutor {
             plain = column.enumVariants == nil && column.arrayElement == nil && column.declared == nil
             ignoresValue = column.identity != nil && overriding == .byDefault
             let refuses = column.identity == IdentityGeneration.always.rawValue && overriding == nil
-            generatedAlways = refuses ? DMLExecutor.generatedAlwaysError(column.name, insert: true) : nil
+            generatedAlways = column.generatedSQL != nil ? DMLExecutor.generatedColumnError(column.name, insert: true)
+                : refuses ? DMLExecutor.generatedAlwaysError(column.name, insert: true) : nil
         }
-        /// A GENERATED ALWAYS identity column: a value given (not DEFAULT) is this 428C9.
+        /// A GENERATED ALWAYS identity column or a generated column: a value given (not DEFAULT) is this 428C9.
         let generatedAlways: RedError?
     }
 
@@ -290,7 +300,8 @@ struct DMLExecutor {
             }
         }
         if sawNull {
-            for column in schema.columns where column.notNull && (values[column.id] ?? .null).isNull {
+            // Generated columns are computed (and checked) after this.
+            for column in schema.columns where column.notNull && column.generatedSQL == nil && (values[column.id] ?? .null).isNull {
                 throw RedError(.notNullViolation, "null value in column \"\(column.name)\" of relation \"\(handle.name)\" violates not-null constraint")
             }
             values.removeAll { $0.value.isNull }
@@ -411,6 +422,7 @@ struct DMLExecutor {
         let ctx = BindingContext(scope: scope, aggregatesForbiddenIn: "UPDATE")
         var defaults = DefaultValues(planner: planner, context: context)
         let checks = try CheckConstraints(handle, planner: planner)
+        let generated = try GeneratedColumns(handle, planner: planner)
         let bound = try bindAssignments(assignments, handle: handle, ctx: ctx, planner: planner)
         let returningExprs = try returning.map { try bindReturning($0, scope: scope, planner: planner) }
         let targetWidth = TableScanNode.columns(of: handle.schema, qualifier: nil).count
@@ -419,7 +431,7 @@ struct DMLExecutor {
         // Validate every new row before writing any (the statement is atomic either way; this keeps errors early).
         var updates: [(key: [UInt8], old: StoredRow, new: StoredRow)] = []
         for target in targets {
-            let new = try applying(bound, to: target.row, values: target.values, handle: handle, defaults: &defaults, eval: eval)
+            let new = try generated.filled(try applying(bound, to: target.row, values: target.values, handle: handle, defaults: &defaults, eval: eval))
             try checks.verify(new)
             updates.append((target.key, target.row, new))
         }
@@ -486,6 +498,7 @@ struct DMLExecutor {
                     throw RedError(.undefinedColumn, "column \"\(a.column)\" of relation \"\(handle.name)\" does not exist")
                 }
                 if value != nil, column.identity == IdentityGeneration.always.rawValue { throw Self.generatedAlwaysError(column.name, insert: false) }
+                if value != nil, column.generatedSQL != nil { throw Self.generatedColumnError(column.name, insert: false) }
                 return BoundAssignment(column: column, path: [], value: value)
             case .document: return BoundAssignment(column: nil, path: a.column.split(separator: ".").map(String.init), value: value)
             case .kv:
@@ -510,7 +523,7 @@ struct DMLExecutor {
             case .table:
                 let column = assignment.column!
                 let value = try v.map { try coerce($0, column, handle) } ?? (try defaults.value(for: column, handle: handle))
-                if column.notNull, value.isNull {
+                if column.notNull, value.isNull, column.generatedSQL == nil {
                     throw RedError(.notNullViolation, "null value in column \"\(column.name)\" of relation \"\(handle.name)\" violates not-null constraint")
                 }
                 new.values[column.id] = value.isNull ? nil : value

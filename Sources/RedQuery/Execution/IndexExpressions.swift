@@ -26,6 +26,14 @@ import RedStorage
 /// checks every unique index, these included.
 enum IndexExpressions {
     /// Functions whose result is not a function of their arguments alone.
+    /// Whether `tokens[i]` calls one of `notImmutable` (`now()`, or a bare `current_timestamp`).
+    static func callsChangingFunction(_ tokens: [Token], at i: Int) -> Bool {
+        guard case .identifier(let word, false) = tokens[i].kind, notImmutable.contains(word) else { return false }
+        let called = i + 1 < tokens.count && tokens[i + 1].kind == .symbol("(")
+        return called || ["current_timestamp", "current_date", "current_time", "localtimestamp", "localtime",
+                          "current_user", "session_user", "user"].contains(word)
+    }
+
     static let notImmutable: Set<String> = [
         "now", "current_timestamp", "current_date", "current_time", "localtimestamp", "localtime", "clock_timestamp",
         "statement_timestamp", "transaction_timestamp", "timeofday", "random", "setseed", "gen_random_uuid",
@@ -52,10 +60,7 @@ enum IndexExpressions {
             if word == "select" || word == "values" {
                 throw RedError(.featureNotSupported, "cannot use subquery in index \(part)")
             }
-            let called = i + 1 < tokens.count && tokens[i + 1].kind == .symbol("(")
-            let bareClock = ["current_timestamp", "current_date", "current_time", "localtimestamp", "localtime",
-                             "current_user", "session_user", "user"].contains(word)
-            if notImmutable.contains(word), called || bareClock {
+            if callsChangingFunction(tokens, at: i) {
                 throw RedError(.invalidArgument, "functions in index \(part) must be marked IMMUTABLE", condition: "42P17")
             }
         }

@@ -162,6 +162,15 @@ extension DDLExecutor {
         if !spec.enumVariants.isEmpty { column.enumVariants = spec.enumVariants }
         column.arrayElement = spec.arrayElement
         column.declared = spec.declared
+        if let generated = spec.generatedSQL {
+            if spec.defaultSQL != nil || spec.serial {
+                throw RedError(.syntaxError, "both default and generation expression specified for column \"\(spec.name)\" of table \"\(table)\"")
+            }
+            if spec.identity != nil {
+                throw RedError(.syntaxError, "both identity and generation expression specified for column \"\(spec.name)\" of table \"\(table)\"")
+            }
+            column.generatedSQL = generated
+        }
         if let identity = spec.identity {
             if spec.defaultSQL != nil {
                 throw RedError(.syntaxError, "both default and identity specified for column \"\(spec.name)\" of table \"\(table)\"")

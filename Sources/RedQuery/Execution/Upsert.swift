@@ -18,6 +18,8 @@ struct UpsertPlan {
     let condition: BoundExpr?
     /// The table's CHECK constraints, which the updated row must pass too.
     let checks: CheckConstraints
+    /// Its generated columns, computed again for the updated row.
+    let generated: GeneratedColumns
 
     init(onConflict: OnConflict, handle: TableHandle, executor: DMLExecutor, planner: Planner) throws {
         guard handle.schema.model == .table else {
@@ -25,6 +27,7 @@ struct UpsertPlan {
         }
         self.handle = handle
         checks = try CheckConstraints(handle, planner: planner)
+        generated = try GeneratedColumns(handle, planner: planner)
         let unique = handle.schema.indexes.indices.filter { handle.schema.indexes[$0].unique }
         if onConflict.columns.isEmpty {
             indexes = unique
@@ -79,7 +82,8 @@ struct UpsertPlan {
         let values = TableScanNode.values(of: existing, key: StoredRow.key(rid: existing.rid), schema: handle.schema)
             + TableScanNode.values(of: proposed, key: StoredRow.key(rid: proposed.rid), schema: handle.schema)
         if let condition, try Evaluation.truth(try eval.evaluate(condition, values)) != true { return nil }
-        let updated = try executor.applying(assignments, to: existing, values: values, handle: handle, defaults: &defaults, eval: eval)
+        let updated = try generated.filled(try executor.applying(assignments, to: existing, values: values, handle: handle, defaults: &defaults,
+                                                                 eval: eval))
         try checks.verify(updated)
         try executor.store.update(executor.tx, handle, old: existing, new: updated, now: executor.context.now)
         touched.insert(existing.rid)

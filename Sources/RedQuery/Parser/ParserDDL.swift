@@ -341,6 +341,13 @@ extension Parser {
                 spec.notNull = true
             } else if acceptKeyword("unique") {
                 spec.unique = true
+            } else if isKeyword("generated"), isKeyword("always", ahead: 1), isKeyword("as", ahead: 2), isSymbol("(", ahead: 3) {
+                for _ in 0..<4 { advance() }
+                guard spec.generatedSQL == nil else { throw RedError(.syntaxError, "multiple generation clauses specified for column \"\(name)\"") }
+                spec.generatedSQL = try parseExpressionText()
+                try expectSymbol(")")
+                if acceptKeyword("virtual") { throw RedError(.featureNotSupported, "virtual generated columns are not supported; use STORED") }
+                try expectKeyword("stored")
             } else if acceptKeyword("generated") {
                 guard spec.identity == nil else { throw RedError(.syntaxError, "multiple identity specifications for column \"\(name)\"") }
                 (spec.identity, spec.identityOptions) = try parseIdentityColumn()

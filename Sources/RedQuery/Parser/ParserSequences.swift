@@ -123,9 +123,7 @@ extension Parser {
             generation = .byDefault
         }
         try expectKeyword("as")
-        if isSymbol("(") {
-            throw RedError(.featureNotSupported, "generated columns (GENERATED ALWAYS AS (expression) STORED) are not supported")
-        }
+        if isSymbol("(") { throw RedError(.syntaxError, "a generated column is GENERATED ALWAYS AS (expression) STORED") }
         try expectKeyword("identity")
         var options = SequenceOptions()
         if acceptSymbol("(") {
@@ -178,6 +176,7 @@ extension Parser {
                 try expectKeyword("null")
                 return .alterColumn(column, .setNotNull(false))
             }
+            if acceptKeyword("expression") { return .alterColumn(column, .dropExpression(ifExists: try parseIfExists())) }
             try expectKeyword("identity")
             return .alterColumn(column, .dropIdentity(ifExists: try parseIfExists()))
         }

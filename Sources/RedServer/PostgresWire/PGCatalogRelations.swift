@@ -46,7 +46,9 @@ extension PGCatalogTable {
                             "attlen": .integer(type.length), "attnum": .integer(Int64(i + 1)), "attcacheoff": .integer(-1), "atttypmod": .integer(Int64(column.typmod)),
                             "attbyval": .boolean(type.length > 0 && type.length <= 8), "attalign": .text(type.length == 8 ? "d" : "i"),
                             "attstorage": .text(type.length > 0 ? "p" : type.oid == 1700 ? "m" : "x"), "attcompression": .text(""), "attnotnull": .boolean(column.notNull),
-                            "atthasdef": .boolean(column.defaultSQL != nil), "attidentity": .text(column.identity == "ALWAYS" ? "a" : column.identity == nil ? "" : "d"), "attgenerated": .text(""),
+                            "atthasdef": .boolean(column.defaultSQL != nil || column.generatedSQL != nil),
+                            "attidentity": .text(column.identity == "ALWAYS" ? "a" : column.identity == nil ? "" : "d"),
+                            "attgenerated": .text(column.generatedSQL == nil ? "" : "s"),
                             "attislocal": .boolean(true), "attcollation": .integer(type.category == "S" ? 100 : 0)]
                 }
             }
@@ -117,7 +119,7 @@ extension PGCatalogTable {
         "pg_attrdef": PGCatalogTable("oid:i adrelid:i adnum:i adbin:t") { model in
             model.relations.filter { $0.kind == "r" }.flatMap { r in
                 r.columns.enumerated().compactMap { i, column -> [String: Value]? in
-                    guard let sql = column.defaultSQL else { return nil }
+                    guard let sql = column.generatedSQL ?? column.defaultSQL else { return nil }
                     return ["oid": .integer(PGCatalogModel.stableOID("\(r.name).\(column.name)", kind: "default")), "adrelid": .integer(r.oid),
                             "adnum": .integer(Int64(i + 1)), "adbin": .text(sql)]
                 }

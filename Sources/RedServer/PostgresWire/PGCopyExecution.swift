@@ -14,7 +14,8 @@ extension PGConnection {
         guard let info = try await session.collections().first(where: { $0.name == table }) else {
             throw RedError(.undefinedCollection, "relation \"\(table)\" does not exist")
         }
-        let columns = listed ?? info.schema.columns.filter { !$0.name.hasPrefix("_") }.map(\.name)
+        // As in PostgreSQL, COPY without a column list leaves generated columns to be computed.
+        let columns = listed ?? info.schema.columns.filter { !$0.name.hasPrefix("_") && $0.generatedSQL == nil }.map(\.name)
         guard !columns.isEmpty else { throw RedError(.invalidOperation, "COPY FROM needs a table with columns; \(table) has none") }
         if let listed {
             var seen: Set<String> = []

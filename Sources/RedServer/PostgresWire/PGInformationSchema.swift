@@ -47,8 +47,9 @@ extension PGCatalogTable {
                         "data_type": .text(type.element != 0 ? "ARRAY" : type.formatted), "udt_catalog": .text(PGCatalogModel.databaseName),
                         "udt_schema": .text("pg_catalog"), "udt_name": .text(type.name), "dtd_identifier": .text(String(i + 1)),
                         "is_self_referencing": .text("NO"), "is_identity": .text(column.identity == nil ? "NO" : "YES"), "identity_cycle": .text("NO"),
-                        "is_generated": .text("NEVER"), "is_updatable": .text(r.kind == "v" ? "NO" : "YES"),
+                        "is_generated": .text(column.generatedSQL == nil ? "NEVER" : "ALWAYS"), "is_updatable": .text(r.kind == "v" ? "NO" : "YES"),
                     ]
+                    if let generated = column.generatedSQL { row["generation_expression"] = .text(generated) }
                     if let identity = column.identity { row["identity_generation"] = .text(identity) }
                     let declared = column.element == nil ? column.declared : nil
                     switch type.oid {

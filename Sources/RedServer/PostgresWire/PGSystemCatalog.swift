@@ -113,6 +113,8 @@ struct PGCatalogModel: Sendable {
         var identity: String? = nil
         /// What its type name declared (`integer`, `varchar(20)`): its type and typmod here.
         var declared: DeclaredType? = nil
+        /// A generated column's expression (`attgenerated` 's', its text in pg_attrdef).
+        var generatedSQL: String? = nil
 
         /// The type its values travel as (`int8[]` for an `INT[]` column, `int4` for an `integer` one).
         var wireType: PGBuiltinType {
@@ -209,7 +211,7 @@ struct PGCatalogModel: Sendable {
         for table in snapshot.tables {
             let columns = table.columns.map {
                 Column(name: $0.name, type: $0.type, notNull: $0.notNull || $0.primaryKey, defaultSQL: $0.defaultSQL, element: $0.arrayElement,
-                       identity: $0.identity, declared: $0.declared)
+                       identity: $0.identity, declared: $0.declared, generatedSQL: $0.generatedSQL)
             }
             tables[table.name] = add(Relation(oid: PGCatalogModel.stableOID(table.name), name: table.name, kind: "r", columns: columns, table: table))
         }
