@@ -325,6 +325,8 @@ public enum AlterAction: Sendable, Equatable {
     case addCheck(CheckSpec)
     /// `ADD [CONSTRAINT name] FOREIGN KEY …`, checked against existing rows.
     case addForeignKey(ForeignKeySpec)
+    /// `RENAME CONSTRAINT name TO new`: a CHECK, FOREIGN KEY, or PRIMARY KEY/UNIQUE (with its index).
+    case renameConstraint(String, to: String)
     /// `VALIDATE CONSTRAINT name`: a no-op, as constraints are validated when added.
     case validateConstraint(String)
     /// `DROP CONSTRAINT [IF EXISTS] name`: a CHECK, PRIMARY KEY, UNIQUE or FOREIGN KEY constraint.
@@ -378,6 +380,8 @@ public indirect enum Statement: Sendable, Equatable {
     case createTable(name: String, ifNotExists: Bool, columns: [ColumnSpec], keys: [KeySpec], checks: [CheckSpec],
                      foreignKeys: [ForeignKeySpec], appendOnly: Bool, ttlMilliseconds: Int64?)
     case createTableAs(CreateTableAs)
+    /// `CREATE SCHEMA [IF NOT EXISTS] name`: only `public` exists (and is always there).
+    case createSchema(name: String, ifNotExists: Bool)
     case createCollection(name: String, model: InsertModel, ifNotExists: Bool)
     case dropTable(names: [String], ifExists: Bool, kind: String, cascade: Bool)
     /// `SET CONSTRAINTS ALL | name, … DEFERRED | IMMEDIATE` (names nil: ALL).

@@ -129,11 +129,19 @@ struct DDLExecutor {
                 throw RedError(.undefinedObject, "index \"\(name)\" does not exist")
             }
             if handle.schema.indexes.first(where: { $0.name == name })?.isConstraint == true {
-                throw RedError(.invalidOperation, "cannot drop index \(name) because constraint \(name) on table \(handle.name) requires it")
+                throw RedError(.dependentObjectsStillExist, "cannot drop index \(name) because constraint \(name) on table \(handle.name) requires it",
+                               detail: "You can drop constraint \(name) on table \(handle.name) instead.")
             }
             try requireIndexUnneeded(name, of: handle)
             _ = try store.dropIndex(tx, handle, named: name)
             return .message("index '\(name)' dropped from '\(handle.name)'", type: "drop", tag: "DROP INDEX")
+        case .createSchema(let name, let ifNotExists):
+            // One schema, `public`, which always exists (pg_dump and migration tools create it "if not exists").
+            guard name == "public" else {
+                throw RedError(.featureNotSupported, "schemas other than public are not supported (CREATE SCHEMA \(name))")
+            }
+            guard ifNotExists else { throw RedError(.duplicateObject, "schema \"public\" already exists", condition: "42P06") }
+            return .message("schema \"public\" already exists, skipping", type: "create", tag: "CREATE SCHEMA")
         case .renameIndex(let name, let ifExists, let newName):
             guard let handle = try findIndex(name), let position = handle.schema.indexes.firstIndex(where: { $0.name == name }) else {
                 if ifExists { return .message("relation \"\(name)\" does not exist, skipping", type: "alter", tag: "ALTER INDEX") }
@@ -424,6 +432,8 @@ struct DDLExecutor {
             return updated
         case .addForeignKey(let spec):
             return try addForeignKey(spec, to: handle, validate: true, notes: &notes)
+        case .renameConstraint(let old, let new):
+            return try renameConstraint(old, to: new, of: handle, &notes)
         case .validateConstraint(let name):
             // Constraints are checked against the rows when added (NOT VALID too): nothing is left to do.
             let known = (schema.foreignKeys ?? []).contains { $0.name == name } || (schema.checks ?? []).contains { $0.name == name }

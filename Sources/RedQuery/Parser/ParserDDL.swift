@@ -8,6 +8,12 @@ extension Parser {
         var orReplace = false
         if acceptKeyword("or") { try expectKeyword("replace"); orReplace = true }
         if acceptKeyword("table") { return try parseCreateTable() }
+        if acceptKeyword("schema") {
+            let ifNotExists = try parseIfNotExists()
+            let name = try parseIdentifier(what: "schema name")
+            if acceptKeyword("authorization") { _ = try parseIdentifier(what: "role name") }
+            return .createSchema(name: name, ifNotExists: ifNotExists)
+        }
         if acceptKeyword("sequence") { return try parseCreateSequence() }
         if acceptKeyword("document") || acceptKeyword("collection") {
             let ifNotExists = try parseIfNotExists()
@@ -547,6 +553,7 @@ extension Parser {
                 }
                 if isKeyword("check") {
                     actions.append(.addCheck(CheckSpec(name: constraintName, sql: try parseCheckExpression())))
+                    if acceptKeyword("not") { try expectKeyword("valid") }  // checked now anyway, as VALIDATE CONSTRAINT would
                     continue
                 }
                 if isKeyword("foreign") && isKeyword("key", ahead: 1) {
@@ -569,7 +576,11 @@ extension Parser {
                 let ifExists = try parseIfExists()
                 actions.append(.dropColumn(try parseAnyName(), ifExists: ifExists))
             } else if acceptKeyword("rename") {
-                if acceptKeyword("to") {
+                if acceptKeyword("constraint") {
+                    let old = try parseIdentifier(what: "constraint name")
+                    try expectKeyword("to")
+                    actions.append(.renameConstraint(old, to: try parseIdentifier(what: "constraint name")))
+                } else if acceptKeyword("to") {
                     actions.append(.renameTable(to: try parseIdentifier(what: "table name")))
                 } else {
                     _ = acceptKeyword("column")
