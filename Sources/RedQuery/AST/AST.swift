@@ -188,6 +188,23 @@ public struct ColumnSpec: Sendable, Equatable {
     public var references: ForeignKeySpec?
 }
 
+/// `LIKE source [INCLUDING | EXCLUDING what]…` among CREATE TABLE's elements: the source's
+/// columns (names, types, NOT NULL) at that place, and what the options include.
+public struct TableLike: Sendable, Equatable {
+    public enum Part: String, Sendable, CaseIterable {
+        case defaults, constraints, indexes, identity, generated, comments, statistics, storage, compression
+    }
+    public var table: String
+    /// How many of the statement's own columns come before it.
+    public var position: Int
+    public var including: Set<Part> = []
+
+    public init(table: String, position: Int) {
+        self.table = table
+        self.position = position
+    }
+}
+
 /// `CREATE TABLE [IF NOT EXISTS] t [(names…)] AS query [WITH [NO] DATA]`, and
 /// `SELECT … INTO t FROM …`: a table with the query's columns, filled with its rows.
 public struct CreateTableAs: Sendable, Equatable {
@@ -378,7 +395,7 @@ public indirect enum Statement: Sendable, Equatable {
     case delete(table: String, alias: String?, using: TableRef?, whereClause: Expr?, returning: [SelectItem]?)
     /// `checks`: the table's CHECK constraints, column and table ones alike.
     case createTable(name: String, ifNotExists: Bool, columns: [ColumnSpec], keys: [KeySpec], checks: [CheckSpec],
-                     foreignKeys: [ForeignKeySpec], appendOnly: Bool, ttlMilliseconds: Int64?)
+                     foreignKeys: [ForeignKeySpec], appendOnly: Bool, ttlMilliseconds: Int64?, likes: [TableLike] = [])
     case createTableAs(CreateTableAs)
     /// `CREATE SCHEMA [IF NOT EXISTS] name`: only `public` exists (and is always there).
     case createSchema(name: String, ifNotExists: Bool)

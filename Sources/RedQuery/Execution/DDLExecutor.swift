@@ -17,11 +17,12 @@ struct DDLExecutor {
 
     func execute(_ statement: Statement) throws -> QueryResult {
         switch statement {
-        case .createTable(let name, let ifNotExists, let specs, let keys, let tableChecks, let foreignKeys, let appendOnly, let ttl):
+        case .createTable(let name, let ifNotExists, var specs, var keys, var tableChecks, let foreignKeys, let appendOnly, let ttl, let likes):
             if try exists(name) {
                 if ifNotExists { return .message("relation \"\(name)\" already exists, skipping", type: "create", tag: "CREATE TABLE") }
                 throw RedError(.duplicateCollection, "relation \"\(name)\" already exists")
             }
+            let liked = try likes.isEmpty ? nil : expand(likes, into: &specs, keys: &keys, checks: &tableChecks)
             guard !specs.isEmpty, specs.count <= Self.maxColumns else { throw RedError(.limitExceeded, "tables have 1 to \(Self.maxColumns) columns") }
             var columns: [ColumnDefinition] = []
             for (i, spec) in specs.enumerated() {
@@ -41,6 +42,7 @@ struct DDLExecutor {
             for key in keys { handle = try addKey(key, to: handle) }
             var notes: [String] = []
             for fk in foreignKeys { handle = try addForeignKey(fk, to: handle, validate: false, notes: &notes) }
+            if let liked { try finishLike(liked, handle) }
             return .message("table '\(name)' created", type: "create", tag: "CREATE TABLE")
         case .createCollection(let name, let model, let ifNotExists):
             if try exists(name) {

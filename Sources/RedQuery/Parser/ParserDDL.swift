@@ -105,7 +105,12 @@ extension Parser {
         var keys: [KeySpec] = []
         var checks: [CheckSpec] = []
         var foreignKeys: [ForeignKeySpec] = []
+        var likes: [TableLike] = []
         repeat {
+            if acceptKeyword("like") {
+                likes.append(try parseTableLike(position: columns.count))
+                continue
+            }
             // A table constraint may be named: CONSTRAINT name PRIMARY KEY | UNIQUE | CHECK | FOREIGN KEY.
             let constraintName = acceptKeyword("constraint") ? try parseIdentifier(what: "constraint name") : nil
             if isKeyword("foreign") && isKeyword("key", ahead: 1) {
@@ -131,7 +136,8 @@ extension Parser {
             columns.append(column)
         } while acceptSymbol(",")
         try expectSymbol(")")
-        for fk in foreignKeys {
+        // With LIKE the table's columns are known only when it runs; the keys are checked then.
+        for fk in foreignKeys where likes.isEmpty {
             for column in fk.columns where !columns.contains(where: { $0.name == column }) {
                 throw RedError(.undefinedColumn, "column \"\(column)\" referenced in foreign key constraint does not exist")
             }
@@ -139,7 +145,7 @@ extension Parser {
         // One unnamed column: a column constraint, as if written on the column (its index keeps
         // the names it always had). Anything else stays a table constraint.
         keys = try keys.filter { key in
-            for column in key.columns where !columns.contains(where: { $0.name == column }) {
+            for column in key.columns where likes.isEmpty && !columns.contains(where: { $0.name == column }) {
                 throw RedError(.undefinedColumn, "column \"\(column)\" named in key does not exist")
             }
             guard key.name == nil, key.columns.count == 1, let i = columns.firstIndex(where: { $0.name == key.columns[0] }) else { return true }
@@ -183,7 +189,27 @@ extension Parser {
             }
         }
         return .createTable(name: name, ifNotExists: ifNotExists, columns: columns, keys: keys, checks: checks, foreignKeys: foreignKeys,
-                            appendOnly: appendOnly, ttlMilliseconds: ttl)
+                            appendOnly: appendOnly, ttlMilliseconds: ttl, likes: likes)
+    }
+
+    /// `LIKE source [{INCLUDING | EXCLUDING} {DEFAULTS | CONSTRAINTS | INDEXES | IDENTITY |
+    /// GENERATED | COMMENTS | STATISTICS | STORAGE | COMPRESSION | ALL}]…`, after LIKE.
+    mutating func parseTableLike(position: Int) throws -> TableLike {
+        var like = TableLike(table: try parseRelationName(what: "table name"), position: position)
+        while isKeyword("including") || isKeyword("excluding") {
+            let including = acceptKeyword("including")
+            if !including { advance() }
+            let parts: [TableLike.Part]
+            if acceptKeyword("all") { parts = TableLike.Part.allCases } else {
+                guard case .identifier(let word, false) = current.kind, let part = TableLike.Part(rawValue: word) else {
+                    throw unexpected(expected: "DEFAULTS, CONSTRAINTS, INDEXES, IDENTITY, GENERATED, COMMENTS, STATISTICS, STORAGE, COMPRESSION or ALL")
+                }
+                advance()
+                parts = [part]
+            }
+            if including { like.including.formUnion(parts) } else { like.including.subtract(parts) }
+        }
+        return like
     }
 
     /// At `(`: whether a list of bare names follows, closed and then `AS` (CREATE TABLE AS's
