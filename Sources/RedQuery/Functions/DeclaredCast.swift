@@ -18,9 +18,17 @@ enum DeclaredCast {
         return try declared.fit(a[0], explicit: true)
     }
 
-    /// The declaration a bound expression is a cast to, if it is one.
+    /// Functions whose result PostgreSQL types `timestamp with time zone` (RedDB's timestamps
+    /// are UTC instants either way): described so, and shown with their `+00` offset.
+    static let zonedFunctions: Set<String> = ["now", "current_timestamp", "transaction_timestamp", "statement_timestamp", "clock_timestamp",
+                                              "make_timestamptz", "to_timestamp"]
+
+    /// The declaration a bound expression's result has: a cast to one, or a function of
+    /// `zonedFunctions` (nil for anything else).
     static func declared(by expr: BoundExpr) -> String? {
-        guard case .function(let f, let arguments) = expr, f.name == name, case .constant(.text(let surfaceName))? = arguments.last else { return nil }
+        guard case .function(let f, let arguments) = expr else { return nil }
+        if zonedFunctions.contains(f.name) { return DeclaredType(kind: .timestamptz).surfaceName }
+        guard f.name == name, case .constant(.text(let surfaceName))? = arguments.last else { return nil }
         return surfaceName
     }
 }

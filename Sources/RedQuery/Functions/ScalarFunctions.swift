@@ -46,6 +46,8 @@ struct ScalarFunction: Sendable {
         "array_remove": .array, "array_replace": .array, "__array_slice": .array, "__array_cast": .array, "__array_rows": .array,
         "to_char": .text, "to_date": .date, "to_timestamp": .timestamp, "make_date": .date, "make_timestamp": .timestamp,
         "make_timestamptz": .timestamp, "date_bin": .timestamp, "isfinite": .boolean, "clock_timestamp": .timestamp,
+        "now": .timestamp, "current_timestamp": .timestamp, "transaction_timestamp": .timestamp, "statement_timestamp": .timestamp,
+        "localtimestamp": .timestamp,
         "extract": .decimal, "date_part": .float, "age": .duration, "justify_days": .duration, "justify_hours": .duration, "justify_interval": .duration, "make_interval": .duration,
         "nextval": .integer, "currval": .integer, "setval": .integer, "lastval": .integer, "pg_get_serial_sequence": .text,
         "json_build_object": .json, "json_build_array": .json, "jsonb_build_object": .json, "jsonb_build_array": .json, "to_json": .json, "to_jsonb": .json,
@@ -336,7 +338,7 @@ struct ScalarFunction: Sendable {
         }
 
         // Time
-        add(["now", "current_timestamp", "transaction_timestamp", "statement_timestamp"], 0...0) { _, c in .timestamp(c.now) }
+        add(["now", "current_timestamp", "transaction_timestamp", "statement_timestamp", "localtimestamp"], 0...0) { _, c in .timestamp(c.now) }
         add(["current_date"], 0...0) { _, c in try DataType.date.coerce(.timestamp(c.now)) }
         add(["date_part"], 2...2) { a, _ in
             let part = try TimeFunctions.datePart(text(a[0]).lowercased(), a[1])

@@ -368,7 +368,8 @@ extension Parser {
                     try expectSymbol(")")
                     return .exists(query, negated: false)
                 case "current_timestamp", "localtimestamp":
-                    advance(); return .function(FunctionCall(name: "now", arguments: [], distinct: false, star: false))
+                    // Named as written (PostgreSQL's column name); `localtimestamp` has no time zone.
+                    advance(); return .function(FunctionCall(name: word, arguments: [], distinct: false, star: false))
                 case "current_date":
                     advance(); return .function(FunctionCall(name: "current_date", arguments: [], distinct: false, star: false))
                 case "current_user", "session_user", "current_catalog", "current_schema" where !isSymbol("(", ahead: 1):
