@@ -262,6 +262,28 @@ import Testing
                 "\(o.stderr)")
     }
 
+    /// Enum types as psql and SQLAlchemy see them: `\d` names the type, pg_type lists it in
+    /// public (the query SQLAlchemy runs before CREATE TYPE), pg_enum its labels in order.
+    @Test func enumTypesInPsql() throws {
+        guard let server = try Self.serverForPsql() else { return }
+        defer { server.remove() }
+        var o = try Self.psql(server, [
+            "CREATE TYPE mood AS ENUM ('sad', 'ok')", "ALTER TYPE mood ADD VALUE 'meh' BEFORE 'ok'",
+            "CREATE TABLE moods (id INT PRIMARY KEY, m mood NOT NULL)", "INSERT INTO moods VALUES (1, 'meh')",
+        ])
+        #expect(o.status == 0, "\(o.stderr)")
+        o = try Self.psql(server, [#"\d moods"#, "SELECT m FROM moods",
+                                   "SELECT t.typname FROM pg_catalog.pg_type t JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace WHERE t.typname = 'mood' AND pg_catalog.pg_type_is_visible(t.oid) AND n.nspname != 'pg_catalog'",
+                                   "SELECT string_agg(e.enumlabel, ',' ORDER BY e.enumsortorder) FROM pg_enum e JOIN pg_type t ON t.oid = e.enumtypid WHERE t.typname = 'mood'",
+                                   "SELECT data_type, udt_name FROM information_schema.columns WHERE table_name = 'moods' AND column_name = 'm'"])
+        #expect(o.status == 0, "\(o.stderr)")
+        for line in [" m      | mood    |           | not null |", " meh\n", " mood\n", " sad,meh,ok\n", " USER-DEFINED | mood\n"] {
+            #expect(o.stdout.contains(line), "\(line)\n\(o.stdout)")
+        }
+        o = try Self.psql(server, ["DROP TYPE mood CASCADE"])
+        #expect(o.stderr.contains("NOTICE:  drop cascades to column m of table moods"), "\(o.stderr)")
+    }
+
     /// IF [NOT] EXISTS that skips says so with a NOTICE, one per object, as PostgreSQL does.
     @Test func skippedIfExistsStatementsSendNotices() throws {
         guard let server = try Self.serverForPsql() else { return }

@@ -106,6 +106,9 @@ public struct ColumnDefinition: Codable, Sendable, Equatable {
     public var serial: Bool?
     /// ENUM columns: the allowed values (matched case-insensitively, stored as declared).
     public var enumVariants: [String]?
+    /// A column of a named enum type (`CREATE TYPE mood AS ENUM …`): the type, whose labels
+    /// `enumVariants` holds; its values must match a label exactly, as in PostgreSQL.
+    public var enumType: String?
     /// `T[]` columns: the elements' type, each element coerced to it on write (nil for plain
     /// ARRAY columns and those made before it was recorded, whose elements are as given).
     public var arrayElement: DataType?
@@ -148,6 +151,10 @@ extension ColumnDefinition {
             return .json(.array(try Self.coerceElements(items, to: element)))
         }
         guard let variants = enumVariants, case .text(let s) = coerced else { return coerced }
+        if let enumType {
+            guard variants.contains(s) else { throw RedError(.invalidTextRepresentation, "invalid input value for enum \(enumType): \"\(s)\"") }
+            return coerced
+        }
         guard let match = variants.first(where: { $0.lowercased() == s.lowercased() }) else {
             throw RedError(.invalidTextRepresentation, "'\(s)' is not a valid variant. Expected one of: \(variants.joined(separator: ", "))")
         }

@@ -176,6 +176,9 @@ public struct ColumnSpec: Sendable, Equatable {
     public var integerWidth: String?
     /// `GENERATED ALWAYS AS (expression) STORED`: the expression's text.
     public var generatedSQL: String?
+    /// A type name the parser does not know (`mood`): an enum type's, resolved when the
+    /// statement runs (`type` is then `.enumeration`).
+    public var namedType: String?
     /// `integer`, `varchar(255)`, `numeric(10,2)`: what the type name declares beyond `type`.
     public var declared: DeclaredType?
     /// ENUM('a', 'b'): the allowed values.
@@ -186,6 +189,12 @@ public struct ColumnSpec: Sendable, Equatable {
     public var checks: [CheckSpec] = []
     /// `REFERENCES table [(column)] …` on the column.
     public var references: ForeignKeySpec?
+}
+
+/// `ALTER TYPE name ADD VALUE [IF NOT EXISTS] 'label' [BEFORE | AFTER 'other']` or `RENAME TO new`.
+public enum EnumTypeAlteration: Sendable, Equatable {
+    case addValue(String, ifNotExists: Bool, neighbour: String?, before: Bool)
+    case rename(String)
 }
 
 /// `LIKE source [INCLUDING | EXCLUDING what]…` among CREATE TABLE's elements: the source's
@@ -371,7 +380,8 @@ public enum ColumnAlteration: Sendable, Equatable {
     /// SET NOT NULL (true) or DROP NOT NULL (false).
     case setNotNull(Bool)
     /// [SET DATA] TYPE t [USING expression].
-    case setType(DataType, element: DataType?, enumVariants: [String], declared: DeclaredType?, using: String?)
+    /// `namedType`: an enum type's name (`TYPE mood`), resolved when the statement runs.
+    case setType(DataType, element: DataType?, enumVariants: [String], declared: DeclaredType?, namedType: String? = nil, using: String?)
     /// ADD GENERATED … AS IDENTITY [(options)].
     case addIdentity(IdentityGeneration, SequenceOptions)
     case setIdentity(IdentityAlteration)
@@ -397,6 +407,10 @@ public indirect enum Statement: Sendable, Equatable {
     case createTable(name: String, ifNotExists: Bool, columns: [ColumnSpec], keys: [KeySpec], checks: [CheckSpec],
                      foreignKeys: [ForeignKeySpec], appendOnly: Bool, ttlMilliseconds: Int64?, likes: [TableLike] = [])
     case createTableAs(CreateTableAs)
+    /// `CREATE TYPE name AS ENUM ('a', …)`, `ALTER TYPE name …`, `DROP TYPE [IF EXISTS] names [CASCADE]`.
+    case createEnumType(name: String, labels: [String])
+    case alterEnumType(name: String, EnumTypeAlteration)
+    case dropType(names: [String], ifExists: Bool, cascade: Bool)
     /// `CREATE SCHEMA [IF NOT EXISTS] name`: only `public` exists (and is always there).
     case createSchema(name: String, ifNotExists: Bool)
     case createCollection(name: String, model: InsertModel, ifNotExists: Bool)

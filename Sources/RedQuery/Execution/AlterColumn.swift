@@ -106,8 +106,13 @@ extension DDLExecutor {
             schema.columns[position].generatedSQL = nil
             notes.append("column '\(name)' expression dropped")
             return try store.setSchema(tx, handle, schema)
-        case .setType(let type, let element, let variants, let declared, let using):
-            return try changeType(handle, position, to: type, element: element, variants: variants, declared: declared, using: using, &notes)
+        case .setType(let type, let element, var variants, let declared, let namedType, let using):
+            if let namedType {
+                guard let labels = try EnumTypeCatalog.labels(of: namedType, tx) else { throw RedError(.undefinedObject, "type \"\(namedType)\" does not exist") }
+                variants = labels
+            }
+            return try changeType(handle, position, to: type, element: element, variants: variants, declared: declared, enumType: namedType,
+                                  using: using, &notes)
         }
     }
 
@@ -118,15 +123,16 @@ extension DDLExecutor {
     /// themselves, anything to text). Indexes follow the new values; CHECK constraints are
     /// checked again.
     func changeType(_ handle: TableHandle, _ position: Int, to type: DataType, element: DataType?, variants: [String], declared: DeclaredType?,
-                    using: String?, _ notes: inout [String]) throws -> TableHandle {
+                    enumType: String? = nil, using: String?, _ notes: inout [String]) throws -> TableHandle {
         var schema = handle.schema
         let column = schema.columns[position]
         var changed = column
         changed.type = type
         changed.declared = declared
+        changed.enumType = enumType
         changed.arrayElement = element.flatMap { [.any, .array, .json, .vector].contains($0) ? nil : $0 }
         if type == .enumeration {
-            guard !variants.isEmpty else { throw RedError(.syntaxError, "ENUM needs its variants: ENUM('a', 'b', …)") }
+            guard !variants.isEmpty || enumType != nil else { throw RedError(.syntaxError, "ENUM needs its variants: ENUM('a', 'b', …)") }
             changed.enumVariants = variants
         } else {
             changed.enumVariants = nil

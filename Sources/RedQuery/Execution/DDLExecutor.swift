@@ -137,6 +137,12 @@ struct DDLExecutor {
             try requireIndexUnneeded(name, of: handle)
             _ = try store.dropIndex(tx, handle, named: name)
             return .message("index '\(name)' dropped from '\(handle.name)'", type: "drop", tag: "DROP INDEX")
+        case .createEnumType(let name, let labels):
+            return try createEnumType(name, labels: labels)
+        case .alterEnumType(let name, let change):
+            return try alterEnumType(name, change)
+        case .dropType(let names, let ifExists, let cascade):
+            return try dropTypes(names, ifExists: ifExists, cascade: cascade)
         case .createSchema(let name, let ifNotExists):
             // One schema, `public`, which always exists (pg_dump and migration tools create it "if not exists").
             guard name == "public" else {

@@ -157,11 +157,14 @@ extension DDLExecutor {
     /// The column definition of `spec` in table `table`, its sequence created when it is an
     /// identity or serial column. 42601 for an identity with a DEFAULT too.
     func newColumn(_ spec: ColumnSpec, id: UInt16, table: String) throws -> ColumnDefinition {
+        var spec = spec
+        try resolveNamedType(&spec)
         var column = ColumnDefinition(id: id, name: spec.name, type: spec.type, notNull: spec.notNull || spec.serial || spec.identity != nil,
                                       primaryKey: spec.primaryKey, unique: spec.unique, defaultSQL: spec.defaultSQL, serial: spec.serial)
-        if !spec.enumVariants.isEmpty { column.enumVariants = spec.enumVariants }
+        if !spec.enumVariants.isEmpty || spec.namedType != nil { column.enumVariants = spec.enumVariants }
         column.arrayElement = spec.arrayElement
         column.declared = spec.declared
+        column.enumType = spec.namedType
         if let generated = spec.generatedSQL {
             if spec.defaultSQL != nil || spec.serial {
                 throw RedError(.syntaxError, "both default and generation expression specified for column \"\(spec.name)\" of table \"\(table)\"")

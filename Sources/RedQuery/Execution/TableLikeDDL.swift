@@ -35,6 +35,7 @@ extension DDLExecutor {
                 spec.declared = column.declared
                 spec.arrayElement = column.arrayElement
                 spec.enumVariants = column.enumVariants ?? []
+                spec.namedType = column.enumType
                 if like.including.contains(.defaults), column.identity == nil, column.generatedSQL == nil { spec.defaultSQL = column.defaultSQL }
                 if like.including.contains(.generated) { spec.generatedSQL = column.generatedSQL }
                 if like.including.contains(.identity), let identity = column.identity { spec.identity = IdentityGeneration(rawValue: identity) }

@@ -8,6 +8,24 @@ extension Parser {
         var orReplace = false
         if acceptKeyword("or") { try expectKeyword("replace"); orReplace = true }
         if acceptKeyword("table") { return try parseCreateTable() }
+        if acceptKeyword("type") {
+            let name = try parseRelationName(what: "type name")
+            try expectKeyword("as")
+            guard acceptKeyword("enum") else {
+                throw RedError(.featureNotSupported, "CREATE TYPE supports enum types only (CREATE TYPE \(name) AS ENUM ('a', 'b'))")
+            }
+            try expectSymbol("(")
+            var labels: [String] = []
+            if !isSymbol(")") {
+                repeat {
+                    guard case .string(let label) = current.kind else { throw unexpected(expected: "an enum label in quotes") }
+                    advance()
+                    labels.append(label)
+                } while acceptSymbol(",")
+            }
+            try expectSymbol(")")
+            return .createEnumType(name: name, labels: labels)
+        }
         if acceptKeyword("schema") {
             let ifNotExists = try parseIfNotExists()
             let name = try parseIdentifier(what: "schema name")
@@ -264,6 +282,8 @@ extension Parser {
         /// Widths, lengths, precision and scale (`integer`, `varchar(20)`, `numeric(10,2)`);
         /// for an array, those of its elements, which are not kept.
         var declared: DeclaredType?
+        /// A name that is no built-in type (an enum type's, `type` being `.enumeration`).
+        var namedType: String?
     }
 
     mutating func parseTypeNameWithArguments() throws -> ParsedTypeName {
@@ -285,6 +305,10 @@ extension Parser {
             throw RedError(.featureNotSupported, "\(name.uppercased()) columns are not supported yet (they need a password hash and a key vault)")
         }
         guard let type = DataType(sqlName: name) else {
+            // Perhaps an enum type (`CREATE TYPE mood AS ENUM …`): resolved when the statement runs.
+            if case .identifier = typeToken.kind, !isSymbol("("), !isSymbol("[") {
+                return ParsedTypeName(type: .enumeration, namedType: name)
+            }
             throw RedError(.undefinedObject, "type \"\(name)\" does not exist (at \(SyntaxError.make("", at: typeToken.offset, in: bytes).message.dropFirst(16).dropLast(2)))")
         }
         var parsed = ParsedTypeName(type: type)
@@ -338,10 +362,11 @@ extension Parser {
         spec.serial = serial
         spec.integerWidth = element == nil ? integerWidth : nil
         spec.declared = element == nil ? parsed.declared : nil
+        spec.namedType = parsed.namedType
         // Elements of a scalar type are converted on write and described as `T[]`; JSON[] and the
         // like keep their elements as given.
         spec.arrayElement = element.flatMap { [.any, .array, .json, .vector].contains($0) ? nil : $0 }
-        if type == .enumeration {
+        if type == .enumeration, parsed.namedType == nil {
             guard !strings.isEmpty else { throw error("ENUM needs its variants: ENUM('a', 'b', …)") }
             spec.enumVariants = strings
         }
@@ -529,6 +554,14 @@ extension Parser {
             let table = acceptKeyword("on") ? try parseRelationName(what: "table name") : nil
             return .dropIndex(name: name, table: table, ifExists: ifExists)
         }
+        if acceptKeyword("type") {
+            let ifExists = try parseIfExists()
+            var names: [String] = []
+            repeat { names.append(try parseRelationName(what: "type name")) } while acceptSymbol(",")
+            let cascade = acceptKeyword("cascade")
+            if !cascade { _ = acceptKeyword("restrict") }
+            return .dropType(names: names, ifExists: ifExists, cascade: cascade)
+        }
         if acceptKeyword("view") {
             let ifExists = try parseIfExists()
             let name = try parseRelationName(what: "view name")
@@ -555,6 +588,29 @@ extension Parser {
     mutating func parseAlter() throws -> Statement {
         try expectKeyword("alter")
         if acceptKeyword("sequence") { return try parseAlterSequence() }
+        if acceptKeyword("type") {
+            let name = try parseRelationName(what: "type name")
+            if acceptKeyword("rename") {
+                if isKeyword("value") { throw RedError(.featureNotSupported, "ALTER TYPE … RENAME VALUE is not supported") }
+                try expectKeyword("to")
+                return .alterEnumType(name: name, .rename(try parseIdentifier(what: "type name")))
+            }
+            try expectKeyword("add")
+            try expectKeyword("value")
+            let ifNotExists = try parseIfNotExists()
+            guard case .string(let label) = current.kind else { throw unexpected(expected: "an enum label in quotes") }
+            advance()
+            var neighbour: String?
+            var before = false
+            if isKeyword("before") || isKeyword("after") {
+                before = acceptKeyword("before")
+                if !before { advance() }
+                guard case .string(let other) = current.kind else { throw unexpected(expected: "an enum label in quotes") }
+                advance()
+                neighbour = other
+            }
+            return .alterEnumType(name: name, .addValue(label, ifNotExists: ifNotExists, neighbour: neighbour, before: before))
+        }
         if acceptKeyword("index") {
             let ifExists = try parseIfExists()
             let name = try parseRelationName(what: "index name")

@@ -208,6 +208,11 @@ extension Planner {
             return try bind(.function(plain), ctx)
         }
         if call.name == Parser.surfaceCast, call.arguments.count == 2, case .literal(.text(let typeName)) = call.arguments[1] {
+            if let labels = try EnumTypeCatalog.labels(of: typeName, context.transaction) {
+                // `'ok'::mood`: the text, if it is one of the enum type's labels.
+                return .function(try ScalarFunction.lookup(EnumTypeCatalog.castFunction, argumentCount: 3),
+                                 [try bind(call.arguments[0], ctx), .constant(.text(typeName)), .constant(.json(.array(labels.map { .string($0) })))])
+            }
             guard let cast = context.surfaceCatalog?.cast(to: typeName) else {
                 throw RedError(.undefinedObject, "type \"\(typeName)\" does not exist")
             }

@@ -29,6 +29,8 @@ public struct CatalogSnapshot: Sendable {
     public var tables: [Table]
     public var views: [View]
     public var sequences: [Sequence] = []
+    /// Enum types (`CREATE TYPE … AS ENUM`): name and labels, in order.
+    public var enumTypes: [(name: String, labels: [String])] = []
     /// What surfaces derive from this snapshot, kept for the statement that read it.
     private let memo = Memo()
 
@@ -72,6 +74,7 @@ public struct CatalogSnapshot: Sendable {
             let state = try registry.state(sequence.definition)
             return Sequence(name: sequence.name, definition: sequence.definition, lastValue: state.isCalled ? state.lastValue : nil)
         }
+        snapshot.enumTypes = try EnumTypeCatalog.all(context.transaction).sorted { $0.name < $1.name }
         return snapshot
     }
 }

@@ -16,9 +16,11 @@ enum PGCatalogFunctions {
         let none = SurfaceFunction(arity: 1...2, resultType: .text, strict: false) { _, _ in .null }
         let zeroSize = SurfaceFunction(arity: 1...1, resultType: .integer) { _, _ in .integer(0) }
         var table: [String: SurfaceFunction] = [
-            "format_type": SurfaceFunction(arity: 2...2, resultType: .text, strict: false) { args, _ in
+            "format_type": SurfaceFunction(arity: 2...2, resultType: .text, strict: false) { args, snapshot in
                 guard case .integer(let oid) = args[0] else { return .null }
-                guard let type = PGBuiltinType.byOID[oid] else { return .text("???") }
+                guard let type = PGBuiltinType.byOID[oid] else {
+                    return .text(PGCatalogModel.of(snapshot, owner: user).enumTypes.first { $0.type.oid == oid }?.type.name ?? "???")
+                }
                 // With a typmod: `character varying(20)`, `numeric(10,2)`; a bare bpchar is `bpchar`.
                 guard case .integer(let typmod) = args[1], typmod >= 4 else { return .text(oid == 1042 ? "bpchar" : type.formatted) }
                 return .text(type.formatted + DeclaredType.modifierText(typeName: type.name, typmod: Int32(clamping: typmod)))

@@ -58,19 +58,29 @@ extension PGCatalogTable {
             typdelim:t typrelid:i typsubscript:t typelem:i typarray:i typinput:t typoutput:t typreceive:t typsend:t typmodin:t \
             typmodout:t typanalyze:t typalign:t typstorage:t typnotnull:b typbasetype:i typtypmod:i typndims:i typcollation:i \
             typdefaultbin:t typdefault:t typacl:a
-            """) { _ in
-            PGBuiltinType.all.map { t in
+            """) { model in
+            (PGBuiltinType.all + model.enumTypes.map(\.type)).map { t in
                 let isArray = t.element != 0
                 let stem = isArray ? "array" : t.name
-                return ["oid": .integer(t.oid), "typname": .text(t.name), "typnamespace": .integer(PGCatalogModel.catalogNamespace),
+                let isEnum = t.category == "E"
+                return ["oid": .integer(t.oid), "typname": .text(t.name),
+                        "typnamespace": .integer(isEnum ? PGCatalogModel.publicNamespace : PGCatalogModel.catalogNamespace),
                         "typowner": .integer(PGCatalogModel.ownerOID), "typlen": .integer(t.length),
-                        "typbyval": .boolean(t.length > 0 && t.length <= 8), "typtype": .text("b"), "typcategory": .text(t.category),
+                        "typbyval": .boolean(t.length > 0 && t.length <= 8), "typtype": .text(isEnum ? "e" : "b"), "typcategory": .text(t.category),
                         "typisdefined": .boolean(true), "typdelim": .text(","), "typsubscript": .text(isArray ? "array_subscript_handler" : "-"),
                         "typelem": .integer(t.element), "typarray": .integer(t.array), "typinput": .text("\(stem)_in"),
                         "typoutput": .text("\(stem)_out"), "typreceive": .text("\(stem)_recv"), "typsend": .text("\(stem)_send"),
                         "typmodin": .text("-"), "typmodout": .text("-"), "typanalyze": .text("-"), "typalign": .text(t.length == 8 ? "d" : "i"),
                         "typstorage": .text(t.length > 0 ? "p" : "x"), "typtypmod": .integer(-1),
                         "typcollation": .integer(t.category == "S" ? 100 : 0)]
+            }
+        },
+        "pg_enum": PGCatalogTable("oid:i enumtypid:i enumsortorder:f enumlabel:t") { model in
+            model.enumTypes.flatMap { type, labels in
+                labels.enumerated().map { i, label -> [String: Value] in
+                    ["oid": .integer(PGCatalogModel.stableOID("\(type.name).\(label)", kind: "enum")), "enumtypid": .integer(type.oid),
+                     "enumsortorder": .float(Double(i + 1)), "enumlabel": .text(label)]
+                }
             }
         },
         "pg_index": PGCatalogTable("""
@@ -226,7 +236,6 @@ extension PGCatalogTable {
                         "cache_size": .integer(s.cache), "last_value": r.sequenceLastValue.map(Value.integer) ?? .null]
             }
         },
-        "pg_enum": PGCatalogTable("oid:i enumtypid:i enumsortorder:f enumlabel:t"),
         "pg_range": PGCatalogTable("rngtypid:i rngsubtype:i rngmultitypid:i rngcollation:i rngsubopc:i rngcanonical:t rngsubdiff:t"),
         "pg_extension": PGCatalogTable("oid:i extname:t extowner:i extnamespace:i extrelocatable:b extversion:t extconfig:ai extcondition:a"),
         "pg_proc": PGCatalogTable("""

@@ -44,8 +44,9 @@ extension PGCatalogTable {
                         "table_catalog": .text(PGCatalogModel.databaseName), "table_schema": .text(PGCatalogModel.schemaName),
                         "table_name": .text(r.name), "column_name": .text(column.name), "ordinal_position": .integer(Int64(i + 1)),
                         "column_default": column.defaultSQL.map { .text($0) } ?? .null, "is_nullable": .text(column.notNull ? "NO" : "YES"),
-                        "data_type": .text(type.element != 0 ? "ARRAY" : type.formatted), "udt_catalog": .text(PGCatalogModel.databaseName),
-                        "udt_schema": .text("pg_catalog"), "udt_name": .text(type.name), "dtd_identifier": .text(String(i + 1)),
+                        "data_type": .text(type.element != 0 ? "ARRAY" : type.category == "E" ? "USER-DEFINED" : type.formatted),
+                        "udt_catalog": .text(PGCatalogModel.databaseName),
+                        "udt_schema": .text(type.category == "E" ? PGCatalogModel.schemaName : "pg_catalog"), "udt_name": .text(type.name), "dtd_identifier": .text(String(i + 1)),
                         "is_self_referencing": .text("NO"), "is_identity": .text(column.identity == nil ? "NO" : "YES"), "identity_cycle": .text("NO"),
                         "is_generated": .text(column.generatedSQL == nil ? "NEVER" : "ALWAYS"), "is_updatable": .text(r.kind == "v" ? "NO" : "YES"),
                     ]

@@ -115,9 +115,13 @@ struct PGCatalogModel: Sendable {
         var declared: DeclaredType? = nil
         /// A generated column's expression (`attgenerated` 's', its text in pg_attrdef).
         var generatedSQL: String? = nil
+        /// A column of an enum type: that type (its values travel as text).
+        var enumType: PGBuiltinType? = nil
 
-        /// The type its values travel as (`int8[]` for an `INT[]` column, `int4` for an `integer` one).
+        /// The type its values travel as (`int8[]` for an `INT[]` column, `int4` for an `integer`
+        /// one), or its enum type.
         var wireType: PGBuiltinType {
+            if let enumType, element == nil { return enumType }
             if let declared, element == nil, let type = PGBuiltinType.byOID[Int64(PGType(declared).oid)] { return type }
             return PGBuiltinType.of(type, element: element)
         }
@@ -177,6 +181,8 @@ struct PGCatalogModel: Sendable {
     static let databaseName = PostgresCompatibility.databaseName
 
     let owner: String
+    /// Enum types (`CREATE TYPE … AS ENUM`), as pg_type lists them (`typtype` 'e'), with their labels.
+    private(set) var enumTypes: [(type: PGBuiltinType, labels: [String])] = []
     private(set) var relations: [Relation] = []
     private(set) var constraints: [Constraint] = []
     private var byOID: [Int64: Int] = [:]
@@ -207,11 +213,16 @@ struct PGCatalogModel: Sendable {
 
     init(_ snapshot: CatalogSnapshot, owner: String) {
         self.owner = Self.ownerName(owner)
+        enumTypes = snapshot.enumTypes.map { type in
+            (PGBuiltinType(oid: Self.stableOID(type.name, kind: "type"), name: type.name, formatted: type.name, length: 4, category: "E",
+                           element: 0, array: 0), type.labels)
+        }
+        let enumTypeByName = Dictionary(enumTypes.map { ($0.type.name, $0.type) }, uniquingKeysWith: { a, _ in a })
         var tables: [String: Relation] = [:]
         for table in snapshot.tables {
             let columns = table.columns.map {
                 Column(name: $0.name, type: $0.type, notNull: $0.notNull || $0.primaryKey, defaultSQL: $0.defaultSQL, element: $0.arrayElement,
-                       identity: $0.identity, declared: $0.declared, generatedSQL: $0.generatedSQL)
+                       identity: $0.identity, declared: $0.declared, generatedSQL: $0.generatedSQL, enumType: $0.enumType.flatMap { enumTypeByName[$0] })
             }
             tables[table.name] = add(Relation(oid: PGCatalogModel.stableOID(table.name), name: table.name, kind: "r", columns: columns, table: table))
         }

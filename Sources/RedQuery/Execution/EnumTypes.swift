@@ -1,0 +1,162 @@
+import RedCore
+import RedEngine
+
+/// PostgreSQL's enum types: `CREATE TYPE mood AS ENUM ('sad', 'ok', 'happy')` (what
+/// SQLAlchemy's `Enum`, Prisma, Rails' `create_enum` and pg_dump emit), then columns of type
+/// `mood`.
+///
+/// A type is kept in the engine's catalog storage under `type/<name>` as JSON
+/// `{"labels": [...]}`, so it changes transactionally with DDL. A column of the type is an
+/// ENUM column (`ColumnDefinition.enumVariants`, matched as RedDB's ENUM(…) columns are) that
+/// also names the type (`enumType`); ALTER TYPE … ADD VALUE and RENAME TO rewrite those columns'
+/// definitions, DROP TYPE refuses while a column uses the type (2BP01) unless CASCADE, which
+/// drops the columns, as PostgreSQL does.
+///
+/// Differences from PostgreSQL: values compare and sort as text, not in label order; over
+/// PG-wire a value travels as `text` (catalogs name the type: `\d`, format_type, pg_enum).
+enum EnumTypeCatalog {
+    static let prefix = Array("type/".utf8)
+    /// Most labels one type may have, and the longest label (PostgreSQL's NAMEDATALEN − 1).
+    static let maxLabels = 10_000
+    static let maxLabelBytes = 63
+
+    static func key(_ name: String) -> [UInt8] { prefix + Array(name.utf8) }
+
+    static func labels(of name: String, _ tx: Transaction) throws -> [String]? {
+        guard let bytes = try tx.catalogGet(key(name)) else { return nil }
+        return try decode(bytes, name: name)
+    }
+
+    static func decode(_ bytes: [UInt8], name: String) throws -> [String] {
+        guard let json = try? JSONValue.parse(String(decoding: bytes, as: UTF8.self)), case .array(let items)? = json["labels"] else {
+            throw RedError(.dataCorrupted, "the definition of type \(name) does not decode")
+        }
+        return items.compactMap { if case .string(let s) = $0 { return s } else { return nil } }
+    }
+
+    static func store(_ name: String, labels: [String], _ tx: Transaction) throws {
+        try tx.catalogPut(key(name), JSONValue.object([("labels", .array(labels.map { .string($0) }))]).utf8)
+    }
+
+    static func remove(_ name: String, _ tx: Transaction) throws -> Bool { try tx.catalogDelete(key(name)) }
+
+    /// Every enum type, by name.
+    static func all(_ tx: Transaction) throws -> [(name: String, labels: [String])] {
+        let cursor = try tx.catalogScan(.prefix(prefix))
+        var out: [(String, [String])] = []
+        while let (k, v) = try cursor.next() {
+            let name = String(decoding: k.dropFirst(prefix.count), as: UTF8.self)
+            out.append((name, try decode(v, name: name)))
+        }
+        return out
+    }
+
+    /// `__enum_cast(value, 'type', labels)`: what `value::type` binds to for an enum type.
+    static let castFunction = "__enum_cast"
+
+    static let cast = ScalarFunction(name: castFunction, arity: 3...3, acceptsNull: false, isDeterministicWithinStatement: true) { a, _ in
+        guard case .text(let type) = a[1], case .json(.array(let items)) = a[2] else { throw RedError(.internalError, "\(castFunction) needs a type and labels") }
+        let labels = items.compactMap { if case .string(let s) = $0 { return s } else { return nil } }
+        return .text(try label(DataType.text.coerce(a[0]).displayText, of: type, labels: labels))
+    }
+
+    static func checkLabel(_ label: String) throws {
+        guard !label.isEmpty, label.utf8.count <= maxLabelBytes else {
+            throw RedError(.invalidArgument, "invalid enum label \"\(label)\"", detail: "Labels must be 1 to \(maxLabelBytes) bytes long.",
+                           condition: "22023")
+        }
+    }
+
+    /// `value` as a label of `type`, or PostgreSQL's 22P02.
+    static func label(_ value: String, of type: String, labels: [String]) throws -> String {
+        guard labels.contains(value) else { throw RedError(.invalidTextRepresentation, "invalid input value for enum \(type): \"\(value)\"") }
+        return value
+    }
+}
+
+extension DDLExecutor {
+    func createEnumType(_ name: String, labels: [String]) throws -> QueryResult {
+        if try EnumTypeCatalog.labels(of: name, tx) != nil || DataType(sqlName: name) != nil {
+            throw RedError(.duplicateObject, "type \"\(name)\" already exists")
+        }
+        guard labels.count <= EnumTypeCatalog.maxLabels else { throw RedError(.limitExceeded, "an enum type has at most \(EnumTypeCatalog.maxLabels) labels") }
+        for label in labels { try EnumTypeCatalog.checkLabel(label) }
+        if let repeated = labels.enumerated().first(where: { i, label in labels[..<i].contains(label) })?.element {
+            throw RedError(.uniqueViolation, "enum label \"\(repeated)\" already exists")
+        }
+        try EnumTypeCatalog.store(name, labels: labels, tx)
+        return .message("type '\(name)' created", type: "create", tag: "CREATE TYPE")
+    }
+
+    func alterEnumType(_ name: String, _ change: EnumTypeAlteration) throws -> QueryResult {
+        guard var labels = try EnumTypeCatalog.labels(of: name, tx) else { throw RedError(.undefinedObject, "type \"\(name)\" does not exist") }
+        switch change {
+        case .addValue(let label, let ifNotExists, let neighbour, let before):
+            try EnumTypeCatalog.checkLabel(label)
+            if labels.contains(label) {
+                if ifNotExists { return .message("enum label \"\(label)\" already exists, skipping", type: "alter", tag: "ALTER TYPE") }
+                throw RedError(.duplicateObject, "enum label \"\(label)\" already exists")
+            }
+            guard labels.count < EnumTypeCatalog.maxLabels else { throw RedError(.limitExceeded, "an enum type has at most \(EnumTypeCatalog.maxLabels) labels") }
+            if let neighbour {
+                guard let i = labels.firstIndex(of: neighbour) else {
+                    throw RedError(.invalidArgument, "\"\(neighbour)\" is not an existing enum label", condition: "22023")
+                }
+                labels.insert(label, at: before ? i : i + 1)
+            } else {
+                labels.append(label)
+            }
+            try EnumTypeCatalog.store(name, labels: labels, tx)
+            try updateColumns(ofType: name) { $0.enumVariants = labels }
+            return .message("type '\(name)' altered", type: "alter", tag: "ALTER TYPE")
+        case .rename(let newName):
+            if try EnumTypeCatalog.labels(of: newName, tx) != nil || DataType(sqlName: newName) != nil {
+                throw RedError(.duplicateObject, "type \"\(newName)\" already exists")
+            }
+            _ = try EnumTypeCatalog.remove(name, tx)
+            try EnumTypeCatalog.store(newName, labels: labels, tx)
+            try updateColumns(ofType: name) { $0.enumType = newName }
+            return .message("type '\(name)' renamed to '\(newName)'", type: "alter", tag: "ALTER TYPE")
+        }
+    }
+
+    func dropTypes(_ names: [String], ifExists: Bool, cascade: Bool) throws -> QueryResult {
+        var notices: [String] = []  // skipped names, and columns CASCADE drops
+        for name in names {
+            guard try EnumTypeCatalog.labels(of: name, tx) != nil else {
+                if ifExists { notices.append("type \"\(name)\" does not exist, skipping"); continue }
+                throw RedError(.undefinedObject, "type \"\(name)\" does not exist")
+            }
+            let users = try store.list(tx).flatMap { table in table.schema.columns.filter { $0.enumType == name }.map { (table.name, $0.name) } }
+            if let (table, column) = users.first {
+                guard cascade else {
+                    throw RedError(.dependentObjectsStillExist, "cannot drop type \(name) because other objects depend on it",
+                                   detail: "column \(column) of table \(table) depends on type \(name)")
+                }
+                for (table, column) in users {
+                    notices.append("drop cascades to column \(column) of table \(table)")
+                    var notes: [String] = []
+                    _ = try alter(try self.table(table), .dropColumn(column, ifExists: false), &notes)
+                }
+            }
+            _ = try EnumTypeCatalog.remove(name, tx)
+        }
+        return .message("type dropped", type: "drop", tag: "DROP TYPE", notices: notices)
+    }
+
+    /// Applies `change` to every column of every table that has type `name`.
+    private func updateColumns(ofType name: String, _ change: (inout ColumnDefinition) -> Void) throws {
+        for table in try store.list(tx) where table.schema.columns.contains(where: { $0.enumType == name }) {
+            var schema = table.schema
+            for i in schema.columns.indices where schema.columns[i].enumType == name { change(&schema.columns[i]) }
+            _ = try store.setSchema(tx, table, schema)
+        }
+    }
+
+    /// A column declared with a type name the parser did not know: an enum type's, or 42704.
+    func resolveNamedType(_ spec: inout ColumnSpec) throws {
+        guard let name = spec.namedType else { return }
+        guard let labels = try EnumTypeCatalog.labels(of: name, tx) else { throw RedError(.undefinedObject, "type \"\(name)\" does not exist") }
+        spec.enumVariants = labels
+    }
+}
