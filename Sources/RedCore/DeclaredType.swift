@@ -50,7 +50,14 @@ public struct DeclaredType: Codable, Sendable, Hashable {
         case "smallint", "int2", "smallserial": self.init(kind: .int2)
         case "integer", "int", "int4", "serial", "serial4": self.init(kind: .int4)
         case "real", "float4": self.init(kind: .float4)
-        case "timestamptz": self.init(kind: .timestamptz)
+        case "timestamptz":
+            // `timestamptz(6)` (Prisma's spelling): fractional-second precision 0…6, accepted;
+            // RedDB's timestamps keep milliseconds whatever it says.
+            guard modifiers.count <= 1, modifiers.allSatisfy({ (0...6).contains($0) }) else {
+                throw RedError(.invalidArgument, "TIMESTAMP(\(modifiers.first ?? 0)) WITH TIME ZONE precision must be between 0 and 6")
+            }
+            self.init(kind: .timestamptz)
+            return
         case "varchar", "character varying":
             self.init(kind: .varchar, length: try Self.characterLength(modifiers, type: "varchar"))
         case "char", "character", "bpchar":
@@ -112,13 +119,16 @@ public struct DeclaredType: Codable, Sendable, Hashable {
         case (.float4, .float(let d)):
             guard !d.isFinite || Float(d).isFinite else { throw RedError(.numericOutOfRange, "value out of range: overflow") }
         case (.varchar, .text(let s)), (.bpchar, .text(let s)):
+            // Lengths count code points, as PostgreSQL's do (not grapheme clusters: `e` and a
+            // combining accent are two).
             var text = s
-            if let length, text.count > length {
-                let kept = text.prefix(length)
-                guard explicit || text[kept.endIndex...].allSatisfy({ $0 == " " }) else {
+            if let length, text.unicodeScalars.count > length {
+                let scalars = text.unicodeScalars
+                let cut = scalars.index(scalars.startIndex, offsetBy: length)
+                guard explicit || scalars[cut...].allSatisfy({ $0 == " " }) else {
                     throw RedError(.stringDataRightTruncation, "value too long for type \(formatted)")
                 }
-                text = String(kept)
+                text = String(scalars[..<cut])
             }
             if kind == .bpchar { text = Self.withoutTrailingSpaces(text) }
             return text == s ? value : .text(text)
@@ -137,6 +147,7 @@ public struct DeclaredType: Codable, Sendable, Hashable {
         let scale = self.scale ?? 0
         // Rounding to 10^(−scale) is a step of 10^(4 − scale) units; from 10^20 up every Int64 rounds to 0.
         let stepDigits = Decimal4.fractionDigits - scale
+        guard stepDigits >= 0 else { return d }  // a scale above four is refused when declared
         let rounded = stepDigits >= 20 ? 0 : Decimal4.divideRounded(Int128(d), Self.powerOfTen(stepDigits)) * Self.powerOfTen(stepDigits)
         // |value| < 10^(precision − scale), which is 10^(precision − scale + 4) units (≥ 10^1, as scale ≤ 4).
         let integerDigits = precision - scale
@@ -234,18 +245,29 @@ public struct DeclaredType: Codable, Sendable, Hashable {
         }
     }
 
+    /// nil unless `surfaceName` is one `surfaceName` makes, in range: the text can come from a
+    /// query (a call of the cast's internal function), so it is checked as a declaration is.
     public init?(surfaceName: String) {
         let open = surfaceName.firstIndex(of: "(")
         guard let kind = Kind(rawValue: String(surfaceName[..<(open ?? surfaceName.endIndex)])) else { return nil }
         self.init(kind: kind)
         guard let open else { return }
-        let numbers = surfaceName[surfaceName.index(after: open)...].dropLast().split(separator: ",").compactMap { Int($0) }
+        guard surfaceName.hasSuffix(")"), surfaceName.utf8.count <= 32 else { return nil }
+        let parts = surfaceName[surfaceName.index(after: open)...].dropLast().split(separator: ",", omittingEmptySubsequences: false)
+        let numbers = parts.compactMap { Int($0) }
+        guard numbers.count == parts.count else { return nil }
         switch kind {
-        case .varchar, .bpchar: length = numbers.first
+        case .varchar, .bpchar:
+            guard numbers.count == 1, (1...Self.maxCharacterLength).contains(numbers[0]) else { return nil }
+            length = numbers[0]
         case .numeric:
-            precision = numbers.first
-            scale = numbers.count > 1 ? numbers[1] : 0
-        default: break
+            guard (1...2).contains(numbers.count), (1...Self.maxNumericPrecision).contains(numbers[0]) else { return nil }
+            let scale = numbers.count > 1 ? numbers[1] : 0
+            guard (-Self.maxNumericPrecision...Decimal4.fractionDigits).contains(scale) else { return nil }
+            precision = numbers[0]
+            self.scale = scale
+        default:
+            return nil
         }
     }
 
@@ -255,8 +277,9 @@ public struct DeclaredType: Codable, Sendable, Hashable {
     public func displayText(_ value: Value) -> String {
         switch (kind, value) {
         case (.bpchar, .text(let s)):
-            guard let length, s.count < length else { return s }
-            return s + String(repeating: " ", count: length - s.count)
+            let count = s.unicodeScalars.count
+            guard let length, count < length else { return s }
+            return s + String(repeating: " ", count: length - count)
         case (.numeric, .decimal(let d)):
             return Decimal4.text(d, places: scale ?? 0)
         case (.float4, .float(let d)) where d.isFinite:

@@ -250,11 +250,11 @@ import Testing
             "COPY g FROM STDIN",
         ], stdin: "1\t2.5\t4\n\\.\n")
         #expect(o.status == 0, "\(o.stderr)")
-        o = try Self.psql(server, [#"\d g"#, "SELECT id, total FROM g",
+        o = try Self.psql(server, [#"\d g"#, "SELECT id, total FROM g", "COPY g TO STDOUT",
                                    "SELECT column_name, is_generated, generation_expression FROM information_schema.columns WHERE table_name = 'g' AND column_name = 'total'"])
         #expect(o.status == 0, "\(o.stderr)")
         for line in [" total  | numeric      |           |          | generated always as (price * qty) stored", "  1 |    10",
-                     " total       | ALWAYS       | price * qty"] {
+                     " total       | ALWAYS       | price * qty", "\n1\t2.50\t4\n"] {
             #expect(o.stdout.contains(line), "\(line)\n\(o.stdout)")
         }
         o = try Self.psql(server, ["INSERT INTO g (id, total) VALUES (2, 5)"])

@@ -41,6 +41,8 @@ extension StatementExecutor {
     static func columnSpec(named name: String, like column: ScopeColumn, values: some Sequence<Value>) -> ColumnSpec {
         var type = column.type
         if type == .any { type = values.first(where: { !$0.isNull }).map(DataType.of) ?? .text }
+        // An ENUM('a', 'b') column's variants do not travel with a result column: its text does.
+        if type == .enumeration { type = .text }
         var spec = ColumnSpec(name: name, type: type)
         if type == .array, let element = column.element, ![.any, .array, .json, .vector].contains(element) { spec.arrayElement = element }
         if type != .array { spec.declared = column.surfaceType.flatMap(DeclaredType.init(surfaceName:)) }

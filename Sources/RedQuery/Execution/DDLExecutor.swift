@@ -159,6 +159,8 @@ struct DDLExecutor {
             if try exists(newName) || findIndex(newName) != nil { throw RedError(.duplicateCollection, "relation \"\(newName)\" already exists") }
             var schema = handle.schema
             schema.indexes[position].name = newName
+            // A foreign key that made this index for itself keeps naming it, so dropping the key drops it.
+            for i in (schema.foreignKeys ?? []).indices where schema.foreignKeys![i].indexName == name { schema.foreignKeys![i].indexName = newName }
             _ = try store.setSchema(tx, handle, schema)
             return .message("index '\(name)' renamed to '\(newName)'", type: "alter", tag: "ALTER INDEX")
         case .createView(let name, let orReplace, let ifNotExists, let columns, let query, let text):

@@ -598,7 +598,12 @@ struct DefaultValues {
     var parsed: [UInt16: BoundExpr] = [:]
 
     mutating func value(for column: ColumnDefinition, handle: TableHandle) throws -> Value {
-        if column.identity != nil, let sequence = column.sequence { return .integer(try context.nextIdentityValue(sequence)) }
+        if column.identity != nil, let sequence = column.sequence {
+            // Through the column's coercion: a sequence may run past an `integer` column's width.
+            do { return try column.coerce(.integer(try context.nextIdentityValue(sequence))) } catch let error as RedError {
+                throw RedError(error.code, "\(error.message) (identity column \"\(column.name)\" of relation \"\(handle.name)\")")
+            }
+        }
         guard let sql = column.defaultSQL else { return .null }
         let expr: BoundExpr
         if let cached = parsed[column.id] { expr = cached } else {

@@ -37,6 +37,8 @@ final class ForeignKeyEnforcement {
     private var defaults: DefaultValues
     /// CHECK constraints of the tables actions rewrite, bound once per statement.
     private var checks: [String: CheckConstraints] = [:]
+    /// The children's generated columns, computed again for rows a cascade rewrites.
+    private var generated: [String: GeneratedColumns] = [:]
 
     struct ChildCheck {
         let table: String
@@ -250,11 +252,14 @@ final class ForeignKeyEnforcement {
     }
 
     /// Gives `rows` new values in the constraint's columns (`value` per column and position in
-    /// the key), enforcing NOT NULL and the child's CHECK constraints as an UPDATE would.
+    /// the key), enforcing NOT NULL and the child's CHECK constraints, and computing its generated
+    /// columns, as an UPDATE would.
     private func rewrite(_ rows: [StoredRow], of child: TableHandle, _ fk: ForeignKeyDefinition,
                          value: (ColumnDefinition, Int) throws -> Value) throws {
         if checks[child.name] == nil { checks[child.name] = try CheckConstraints(child, planner: Planner(context: context)) }
         let checks = checks[child.name]!
+        if generated[child.name] == nil { generated[child.name] = try GeneratedColumns(child, planner: Planner(context: context)) }
+        let generated = generated[child.name]!
         for old in rows {
             var new = old
             for (position, id) in fk.columnIDs.enumerated() {
@@ -266,6 +271,7 @@ final class ForeignKeyEnforcement {
                 new.values[id] = v
             }
             new.updatedAt = context.now
+            new = try generated.filled(new)
             try checks.verify(new)
             try store.update(tx, child, old: old, new: new, now: context.now)
             try updated(child, old: old, new: new)

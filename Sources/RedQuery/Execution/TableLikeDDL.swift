@@ -38,7 +38,10 @@ extension DDLExecutor {
                 spec.namedType = column.enumType
                 if like.including.contains(.defaults), column.identity == nil, column.generatedSQL == nil { spec.defaultSQL = column.defaultSQL }
                 if like.including.contains(.generated) { spec.generatedSQL = column.generatedSQL }
-                if like.including.contains(.identity), let identity = column.identity { spec.identity = IdentityGeneration(rawValue: identity) }
+                if like.including.contains(.identity), let identity = column.identity {
+                    spec.identity = IdentityGeneration(rawValue: identity)
+                    spec.integerWidth = column.declared?.kind == .int2 ? "smallint" : column.declared?.kind == .int4 ? "integer" : "bigint"
+                }
                 if like.including.contains(.comments), let comment = column.comment { parts.comments[column.name] = comment }
                 copied.append(spec)
             }

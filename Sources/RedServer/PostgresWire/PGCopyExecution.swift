@@ -152,7 +152,13 @@ extension PGConnection {
     func copyToClient(_ copy: PGCopyCommand) async throws {
         let sql: String
         switch copy.source {
-        case .table(let table, let columns):
+        case .table(let table, var columns):
+            // Without a column list, generated columns stay out, as they do for COPY FROM (so a
+            // table's COPY TO output loads back into it).
+            if columns == nil, let info = try await session.collections().first(where: { $0.name == table }),
+               info.schema.columns.contains(where: { $0.generatedSQL != nil }) {
+                columns = info.schema.columns.filter { !$0.name.hasPrefix("_") && $0.generatedSQL == nil }.map(\.name)
+            }
             sql = "SELECT \(columns.map { $0.map(Session.identifier).joined(separator: ", ") } ?? "*") FROM \(Session.identifier(table))"
         case .query(let query):
             sql = query
