@@ -92,8 +92,10 @@ extension Planner {
             return .between(value, low, high, negated: negated)
         case .inList(let e, let items, let negated):
             let value = try bind(e, ctx)
-            let bound = try items.map { try bind($0, ctx) }
+            var bound = try items.map { try bind($0, ctx) }
             noteParameterTypes(bound, from: value, ctx)
+            // `code IN ('ab ', …)` on a char(n) column: the items without trailing spaces, as `=` compares.
+            if isBlankPadded(value, ctx) { bound = try bound.map { isBlankPadded($0, ctx) ? $0 : try withoutTrailingSpaces($0) } }
             return .inList(value, bound, negated: negated)
         case .inSubquery(let e, let query, let negated):
             let plan = try planSubquery(query, ctx)
