@@ -195,6 +195,16 @@ public struct DeclaredType: Codable, Sendable, Hashable {
 
     // MARK: Describing
 
+    /// The integer type a sequence for a column so declared has (`smallint`, `integer`, or
+    /// `bigint` for none).
+    public static func integerTypeName(_ declared: DeclaredType?) -> String {
+        switch declared?.kind {
+        case .int2: return "smallint"
+        case .int4: return "integer"
+        default: return "bigint"
+        }
+    }
+
     /// PostgreSQL's `typname`.
     public var typeName: String { kind.rawValue }
 

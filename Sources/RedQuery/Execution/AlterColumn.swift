@@ -67,8 +67,8 @@ extension DDLExecutor {
                 throw RedError(.objectNotInPrerequisiteState, "column \"\(name)\" of relation \"\(handle.name)\" already has a default value")
             }
             // As in PostgreSQL, the new sequence starts at its START whatever the rows hold.
-            let width = column.declared?.kind == .int2 ? "smallint" : column.declared?.kind == .int4 ? "integer" : "bigint"
-            schema.columns[position].sequence = try createOwnedSequence(table: handle.name, column: name, typeName: width, options: options)
+            schema.columns[position].sequence = try createOwnedSequence(table: handle.name, column: name, typeName: DeclaredType.integerTypeName(column.declared),
+                                                                        options: options)
             schema.columns[position].identity = generation.rawValue
             notes.append("column '\(name)' identity added")
             return try store.setSchema(tx, handle, schema, structural: false)

@@ -151,18 +151,7 @@ struct DDLExecutor {
             guard ifNotExists else { throw RedError(.duplicateObject, "schema \"public\" already exists", condition: "42P06") }
             return .message("schema \"public\" already exists, skipping", type: "create", tag: "CREATE SCHEMA")
         case .renameIndex(let name, let ifExists, let newName):
-            guard let handle = try findIndex(name), let position = handle.schema.indexes.firstIndex(where: { $0.name == name }) else {
-                if ifExists { return .message("relation \"\(name)\" does not exist, skipping", type: "alter", tag: "ALTER INDEX") }
-                throw RedError(.undefinedCollection, "relation \"\(name)\" does not exist")
-            }
-            guard newName != name else { return .message("index '\(name)' renamed", type: "alter", tag: "ALTER INDEX") }
-            if try exists(newName) || findIndex(newName) != nil { throw RedError(.duplicateCollection, "relation \"\(newName)\" already exists") }
-            var schema = handle.schema
-            schema.indexes[position].name = newName
-            // A foreign key that made this index for itself keeps naming it, so dropping the key drops it.
-            for i in (schema.foreignKeys ?? []).indices where schema.foreignKeys![i].indexName == name { schema.foreignKeys![i].indexName = newName }
-            _ = try store.setSchema(tx, handle, schema)
-            return .message("index '\(name)' renamed to '\(newName)'", type: "alter", tag: "ALTER INDEX")
+            return try renameIndex(name, ifExists: ifExists, to: newName)
         case .createView(let name, let orReplace, let ifNotExists, let columns, let query, let text):
             if try store.open(tx, name) != nil || store.sequences.definition(tx, name) != nil {
                 throw RedError(.duplicateCollection, "relation \"\(name)\" already exists")

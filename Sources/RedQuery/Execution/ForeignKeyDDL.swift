@@ -116,41 +116,6 @@ extension DDLExecutor {
         return Self.firstFree("\(table.name)_\(spec.columns.joined(separator: "_"))_fkey") { taken.contains($0) }
     }
 
-    /// `RENAME CONSTRAINT old TO new`: a CHECK is renamed in place; a FOREIGN KEY here and in
-    /// the referenced table's list of references; a PRIMARY KEY or UNIQUE constraint with its
-    /// index, whose name it shares (so the new name must be free among relations too).
-    func renameConstraint(_ old: String, to new: String, of handle: TableHandle, _ notes: inout [String]) throws -> TableHandle {
-        var schema = handle.schema
-        let taken = Set((schema.checks ?? []).map(\.name) + schema.indexes.filter(\.isConstraint).map(\.name) + (schema.foreignKeys ?? []).map(\.name))
-        guard taken.contains(old) else { throw RedError(.undefinedObject, "constraint \"\(old)\" for table \"\(handle.name)\" does not exist") }
-        guard old != new else { return handle }
-        guard !taken.contains(new) else { throw RedError(.duplicateObject, "constraint \"\(new)\" for relation \"\(handle.name)\" already exists") }
-        notes.append("constraint '\(old)' renamed to '\(new)'")
-        if let i = schema.checks?.firstIndex(where: { $0.name == old }) {
-            schema.checks![i].name = new
-            return try store.setSchema(tx, handle, schema)
-        }
-        if let i = schema.foreignKeys?.firstIndex(where: { $0.name == old }) {
-            schema.foreignKeys![i].name = new
-            let reference = ForeignKeyReference(table: handle.name, constraint: old), renamed = ForeignKeyReference(table: handle.name, constraint: new)
-            let parentName = schema.foreignKeys![i].referencedTable
-            if parentName == handle.name {
-                schema.referencedBy = schema.referencedBy?.map { $0 == reference ? renamed : $0 }
-            } else if let parent = try store.open(tx, parentName) {
-                var parentSchema = parent.schema
-                parentSchema.referencedBy = parentSchema.referencedBy?.map { $0 == reference ? renamed : $0 }
-                _ = try store.setSchema(tx, parent, parentSchema)
-            }
-            return try store.setSchema(tx, handle, schema)
-        }
-        if try exists(new) || findIndex(new) != nil { throw RedError(.duplicateCollection, "relation \"\(new)\" already exists") }
-        guard let i = schema.indexes.firstIndex(where: { $0.name == old && $0.isConstraint }) else {
-            throw RedError(.undefinedObject, "constraint \"\(old)\" for table \"\(handle.name)\" does not exist")
-        }
-        schema.indexes[i].name = new
-        return try store.setSchema(tx, handle, schema)
-    }
-
     /// Fails with 23503 if a row of `child` references no row.
     func verifyExistingReferences(_ fk: ForeignKeyDefinition, of child: TableHandle) throws {
         let enforcement = ForeignKeyEnforcement(context: context, deferring: nil)

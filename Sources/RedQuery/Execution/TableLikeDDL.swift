@@ -40,7 +40,7 @@ extension DDLExecutor {
                 if like.including.contains(.generated) { spec.generatedSQL = column.generatedSQL }
                 if like.including.contains(.identity), let identity = column.identity {
                     spec.identity = IdentityGeneration(rawValue: identity)
-                    spec.integerWidth = column.declared?.kind == .int2 ? "smallint" : column.declared?.kind == .int4 ? "integer" : "bigint"
+                    spec.integerWidth = DeclaredType.integerTypeName(column.declared)
                 }
                 if like.including.contains(.comments), let comment = column.comment { parts.comments[column.name] = comment }
                 copied.append(spec)
