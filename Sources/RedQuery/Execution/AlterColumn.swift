@@ -10,6 +10,13 @@ extension DDLExecutor {
             throw RedError(.undefinedColumn, "column \"\(name)\" of relation \"\(handle.name)\" does not exist")
         }
         let column = schema.columns[position]
+        /// DROP IDENTITY / DROP EXPRESSION on a column that is not `what`: a NOTICE under IF EXISTS, else 55000.
+        func notApplicable(_ what: String, ifExists: Bool) throws -> TableHandle {
+            let message = "column \"\(name)\" of relation \"\(handle.name)\" is not \(what)"
+            guard ifExists else { throw RedError(.objectNotInPrerequisiteState, message) }
+            notes.append(message + ", skipping")
+            return handle
+        }
         func identityError() -> RedError {
             RedError(.syntaxError, "column \"\(name)\" of relation \"\(handle.name)\" is an identity column",
                      detail: "Use ALTER TABLE ... ALTER COLUMN ... DROP IDENTITY instead.")
@@ -84,26 +91,14 @@ extension DDLExecutor {
             notes.append("column '\(name)' identity altered")
             return try store.setSchema(tx, handle, schema, structural: false)
         case .dropIdentity(let ifExists):
-            guard column.identity != nil else {
-                if ifExists {
-                    notes.append("column \"\(name)\" of relation \"\(handle.name)\" is not an identity column, skipping")
-                    return handle
-                }
-                throw RedError(.objectNotInPrerequisiteState, "column \"\(name)\" of relation \"\(handle.name)\" is not an identity column")
-            }
+            guard column.identity != nil else { return try notApplicable("an identity column", ifExists: ifExists) }
             if let sequence = column.sequence { try sequences.remove(tx, sequence) }
             schema.columns[position].identity = nil
             schema.columns[position].sequence = nil
             notes.append("column '\(name)' identity dropped")
             return try store.setSchema(tx, handle, schema, structural: false)
         case .dropExpression(let ifExists):
-            guard column.generatedSQL != nil else {
-                if ifExists {
-                    notes.append("column \"\(name)\" of relation \"\(handle.name)\" is not a stored generated column, skipping")
-                    return handle
-                }
-                throw RedError(.objectNotInPrerequisiteState, "column \"\(name)\" of relation \"\(handle.name)\" is not a stored generated column")
-            }
+            guard column.generatedSQL != nil else { return try notApplicable("a stored generated column", ifExists: ifExists) }
             schema.columns[position].generatedSQL = nil
             notes.append("column '\(name)' expression dropped")
             return try store.setSchema(tx, handle, schema)
