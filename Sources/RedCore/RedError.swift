@@ -140,6 +140,10 @@ public struct RedError: Error, Sendable, Equatable, CustomStringConvertible {
         case invalidSavepoint = "invalid_savepoint_specification"
         /// A client cancelled the running statement (PG CancelRequest, RedWire cancel).
         case queryCanceled = "query_canceled"
+        /// Waiting for a lock would wait forever: sessions wait for each other in a cycle.
+        case deadlockDetected = "deadlock_detected"
+        /// A lock could not be taken, and waiting for it is not possible here.
+        case lockNotAvailable = "lock_not_available"
         /// A network client broke its protocol: malformed or oversized message, wrong order.
         case protocolViolation = "protocol_violation"
         /// Wrong user name or password.
@@ -221,6 +225,8 @@ public struct RedError: Error, Sendable, Equatable, CustomStringConvertible {
             case .invalidTableDefinition: return "42P16"
             case .invalidSavepoint: return "3B001"
             case .queryCanceled: return "57014"
+            case .deadlockDetected: return "40P01"
+            case .lockNotAvailable: return "55P03"
             case .protocolViolation: return "08P01"
             case .invalidPassword: return "28P01"
             case .invalidAuthorization: return "28000"

@@ -88,6 +88,12 @@ public final class Database: Sendable {
 
     private let sweeper = Mutex<Task<Void, Never>?>(nil)
     let configReader: ConfigReaderBox
+    /// Every session's `pg_advisory_lock` locks (PG-wire's `pg_locks` lists them).
+    public let advisoryLocks = AdvisoryLockTable()
+    /// Numbers sessions: their lock-owner ids, and the process ids of sessions no PG-wire
+    /// connection names (`firstProcessID` up, clear of PG-wire's small connection ids).
+    private let sessionCount = Atomic<UInt64>(0)
+    static let firstProcessID: Int32 = 1 << 30
 
     /// One `red_config` key as text (JSON other than a string as its JSON text); nil when the
     /// key or `red_config` is absent. Read at each call: a change takes effect at once.
@@ -161,7 +167,11 @@ public final class Database: Sendable {
     }
 
     /// A new session: a connection's worth of state (its open transaction).
-    public func session() -> Session { Session(database: self) }
+    public func session() -> Session {
+        let number = sessionCount.add(1, ordering: .relaxed).newValue
+        return Session(database: self, number: number,
+                       processID: Self.firstProcessID &+ Int32(truncatingIfNeeded: number % UInt64(Int32.max - Self.firstProcessID)))
+    }
 
     /// Checkpoints and closes the files. Sessions must not be used afterwards.
     public func close() async throws {

@@ -45,12 +45,27 @@ public final class Session: @unchecked Sendable {
     let cancellation = StatementCancellation()
     /// currval/lastval: the values nextval gave this session.
     let sequenceValues = SessionSequenceValues()
+    /// The `pg_advisory_lock` locks this session holds, and its statements' attempts at them.
+    let advisoryLocks: SessionAdvisoryLocks
     private let timeoutMilliseconds = Atomic<Int>(0)
 
     /// Retries of an autocommit statement that lost a write conflict.
     static let autocommitAttempts = 8
 
-    init(database: Database) { self.database = database }
+    init(database: Database, number: UInt64, processID: Int32) {
+        self.database = database
+        self.advisoryLocks = SessionAdvisoryLocks(table: database.advisoryLocks, ownerID: number, processID: processID)
+    }
+
+    /// A session holds its advisory locks until it ends: the connection closing lets them go.
+    deinit { advisoryLocks.sessionEnded() }
+
+    /// The id `pg_backend_pid()` returns and `pg_locks` shows for this session; PG-wire sets it
+    /// to the process id its BackendKeyData announced, so cancel requests and `pg_locks` agree.
+    public var processID: Int32 {
+        get { advisoryLocks.processID }
+        set { advisoryLocks.processID = newValue }
+    }
 
     /// Cancels the statement this session is running, or the one about to start, with 57014,
     /// as cancelling its task would, from any thread. Once the request ends the switch is
@@ -160,10 +175,12 @@ public final class Session: @unchecked Sendable {
                 tx.rollback()
                 state = .idle
                 savepoints = []
+                advisoryLocks.transactionEnded()
                 return QueryResult(columns: [], rows: [], statementType: "rollback", commandTag: "ROLLBACK", message: "the transaction had failed and was rolled back")
             case .active(let tx):
                 state = .idle
                 savepoints = []
+                defer { advisoryLocks.transactionEnded() }  // committed or not, the block is over
                 if !deferredConstraints.isEmpty {
                     do {
                         try executor(tx, []).checkDeferredConstraints(deferredConstraints)
@@ -184,6 +201,7 @@ public final class Session: @unchecked Sendable {
                 tx.rollback()
                 state = .idle
                 savepoints = []
+                advisoryLocks.transactionEnded()
                 return QueryResult(columns: [], rows: [], statementType: "rollback", commandTag: "ROLLBACK", message: "ROLLBACK")
             }
         case .savepoint(let name):
@@ -250,7 +268,11 @@ public final class Session: @unchecked Sendable {
                 throw RedError(.readOnlyTransaction, "cannot execute \(Self.verb(of: statement)) in a read-only transaction")
             }
             do {
-                let result = try await executeEmbedding { try executor(tx, parameters, embeddings: $0).execute(statement) }
+                // A statement that wrote cannot be undone alone (no savepoint is taken per
+                // statement), so only a read-only one may wait for an advisory lock and run again.
+                let result = try await runWaitingForLocks(canRunAgain: StatementExecutor.isReadOnly(statement)) {
+                    try await executeEmbedding { try executor(tx, parameters, embeddings: $0).execute(statement) }
+                }
                 try await settleSequences()
                 return result
             } catch {
@@ -258,22 +280,67 @@ public final class Session: @unchecked Sendable {
                 throw error
             }
         case .idle:
-            var attempt = 0
-            while true {
-                attempt += 1
-                let tx = try database.engine.begin()
+            // Each attempt is a transaction of its own, rolled back before waiting for a lock.
+            return try await runWaitingForLocks(canRunAgain: true) {
+                var attempt = 0
+                while true {
+                    attempt += 1
+                    let tx = try database.engine.begin()
+                    defer { advisoryLocks.transactionEnded() }
+                    do {
+                        let result = try await executeEmbedding { try executor(tx, parameters, embeddings: $0).execute(statement) }
+                        try await settleSequences()
+                        try await tx.commit()
+                        return result
+                    } catch let error as RedError where error.code == .serializationFailure && attempt < Self.autocommitAttempts {
+                        tx.rollback()
+                        advisoryLocks.abandonAttempt()  // the next try claims the session-level locks this one took
+                        try await Task.sleep(for: .microseconds(Int.random(in: 50...(200 << min(attempt, 6)))))
+                    } catch {
+                        tx.rollback()
+                        throw error
+                    }
+                }
+            }
+        }
+    }
+
+    /// Most times one statement waits for an advisory lock and runs again.
+    static let maxLockWaitsPerStatement = 1_000
+
+    /// Runs a statement whose lock functions may find their advisory lock taken by another
+    /// session (see `AdvisoryLockTable`): the attempt stops with `AdvisoryLockWait`, the session
+    /// waits for the lock — until it is granted, the statement is cancelled or times out (57014),
+    /// or the wait would deadlock (40P01) — and `attempt` runs again. Where a stopped attempt's
+    /// writes cannot be undone (`canRunAgain` false) the wait is refused with 55P03 instead.
+    /// Warnings of `pg_advisory_unlock` go into the result.
+    func runWaitingForLocks(canRunAgain: Bool, _ attempt: () async throws -> QueryResult) async throws -> QueryResult {
+        var waits = 0
+        while true {
+            advisoryLocks.beginStatement()
+            do {
+                var result = try await attempt()
+                result.warnings += advisoryLocks.endStatement()
+                return result
+            } catch let wait as AdvisoryLockWait {
+                advisoryLocks.abandonAttempt()
+                waits += 1
                 do {
-                    let result = try await executeEmbedding { try executor(tx, parameters, embeddings: $0).execute(statement) }
-                    try await settleSequences()
-                    try await tx.commit()
-                    return result
-                } catch let error as RedError where error.code == .serializationFailure && attempt < Self.autocommitAttempts {
-                    tx.rollback()
-                    try await Task.sleep(for: .microseconds(Int.random(in: 50...(200 << min(attempt, 6)))))
+                    guard canRunAgain else {
+                        throw RedError(.lockNotAvailable, "could not obtain \(wait.request.modeName) on advisory lock \(wait.request.key.displayText) held by another session: a statement that writes cannot wait for a lock inside a transaction block; take the lock in a statement of its own")
+                    }
+                    guard waits <= Self.maxLockWaitsPerStatement else {
+                        throw RedError(.lockNotAvailable, "could not obtain the statement's advisory locks after \(Self.maxLockWaitsPerStatement) waits")
+                    }
+                    let locks = advisoryLocks
+                    try await whileNotCancelled { try await locks.wait(for: wait.request) }
                 } catch {
-                    tx.rollback()
+                    _ = advisoryLocks.endStatement()
                     throw error
                 }
+            } catch {
+                _ = advisoryLocks.endStatement()
+                throw error
             }
         }
     }
@@ -416,26 +483,51 @@ public final class Session: @unchecked Sendable {
         cancellation.reset()
         let cancellation = self.cancellation
         let timer = armStatementTimeout()  // runs until the stream is closed, as PostgreSQL's covers sending rows
+        // A stream's rows are made as they are read, after this returns: a lock function that
+        // finds its lock taken then cannot stop the statement to wait, so it fails (55P03).
+        let locks = advisoryLocks
+        locks.beginStatement()
+        func rows(_ next: @escaping () throws -> [Value]?) -> () throws -> [Value]? {
+            {
+                do {
+                    return try next()
+                } catch let wait as AdvisoryLockWait {
+                    throw RedError(.lockNotAvailable, "could not obtain \(wait.request.modeName) on advisory lock \(wait.request.key.displayText) held by another session: a streamed query cannot wait for it; take the lock in a statement that is not streamed")
+                }
+            }
+        }
         switch state {
         case .failed:
+            timer?.cancel()
             throw RedError(.inFailedTransaction, "current transaction is aborted, commands ignored until end of transaction block")
         case .active(let tx):
-            let opened = try await executeEmbedding { try executor(tx, parameters, embeddings: $0).openQuery(statement) }
-            return RowStream(columns: opened.columns, next: opened.next, finish: {
+            do {
+                let opened = try await executeEmbedding { try executor(tx, parameters, embeddings: $0).openQuery(statement) }
+                return RowStream(columns: opened.columns, next: rows(opened.next), finish: {
+                    _ = locks.endStatement()
+                    timer?.cancel()
+                    cancellation.reset()
+                })
+            } catch {
+                _ = locks.endStatement()
                 timer?.cancel()
-                cancellation.reset()
-            })
+                throw error
+            }
         case .idle:
             let tx = try database.engine.begin()
             do {
                 let opened = try await executeEmbedding { try executor(tx, parameters, embeddings: $0).openQuery(statement) }
-                return RowStream(columns: opened.columns, next: opened.next, finish: {
+                return RowStream(columns: opened.columns, next: rows(opened.next), finish: {
                     tx.rollback()
+                    locks.transactionEnded()
+                    _ = locks.endStatement()
                     timer?.cancel()
                     cancellation.reset()
                 })
             } catch {
                 tx.rollback()
+                locks.transactionEnded()
+                _ = locks.endStatement()
                 timer?.cancel()
                 throw error
             }
@@ -449,6 +541,7 @@ public final class Session: @unchecked Sendable {
         if case .active = state { executor.deferredConstraints = deferredConstraints }
         executor.surfaceCatalog = surfaceCatalog
         executor.sessionSequences = sequenceValues
+        executor.advisoryLocks = advisoryLocks
         if case .active = state { executor.allowsSequenceWrites = access == .readWrite && !readOnlyTransaction } else {
             executor.allowsSequenceWrites = access == .readWrite
         }

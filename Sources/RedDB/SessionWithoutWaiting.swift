@@ -66,15 +66,19 @@ extension Session {
                 return try NonBlockingExecution.$isActive.withValue(true) { try executor(tx, parameters).execute(statement) }
             } catch is EmbeddingsNeeded {
                 throw WouldBlock(reason: .longRunning)  // the texts are embedded on the waiting path
+            } catch is AdvisoryLockWait {
+                throw WouldBlock(reason: .longRunning)  // and advisory locks waited for there
             }
         }
+        advisoryLocks.beginStatement()
         do {
+            var result: QueryResult
             switch state {
             case .failed:
                 return nil  // `execute` reports the aborted transaction
             case .active(let tx):
                 do {
-                    return try attempt(tx)
+                    result = try attempt(tx)
                 } catch {
                     if !(error is WouldBlock) { state = .failed(tx) }
                     throw error
@@ -82,11 +86,21 @@ extension Session {
             case .idle:
                 // Read-only, so ending the transaction either way is the same; rolling back never waits.
                 let tx = try database.engine.begin()
-                defer { tx.rollback() }
-                return try attempt(tx)
+                defer {
+                    tx.rollback()
+                    advisoryLocks.transactionEnded()
+                }
+                result = try attempt(tx)
             }
+            result.warnings += advisoryLocks.endStatement()
+            return result
         } catch is WouldBlock {
+            // What the attempt locked stays reserved for the waiting path's run of the statement.
+            advisoryLocks.abandonAttempt()
             return nil
+        } catch {
+            _ = advisoryLocks.endStatement()
+            throw error
         }
     }
 }

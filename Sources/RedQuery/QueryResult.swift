@@ -47,6 +47,8 @@ public struct QueryResult: Sendable {
     /// What PostgreSQL reports as NOTICEs beside the result: the `… does not exist, skipping`
     /// and `… already exists, skipping` of IF [NOT] EXISTS (PG-wire sends them; psql prints them).
     public var notices: [String] = []
+    /// What PostgreSQL reports as WARNINGs (`pg_advisory_unlock` of a lock the session does not hold).
+    public var warnings: [String] = []
 
     /// A result; surfaces build their own only in tests.
     public init(columns: [ResultColumn], rows: [[Value]], rowsAffected: Int = 0, statementType: String, commandTag: String, message: String? = nil) {

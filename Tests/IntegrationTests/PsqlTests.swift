@@ -284,6 +284,16 @@ import Testing
         #expect(o.stderr.contains("NOTICE:  drop cascades to column m of table moods"), "\(o.stderr)")
     }
 
+    /// Unlocking an advisory lock the session does not hold answers false with PostgreSQL's WARNING.
+    @Test func advisoryUnlockOfALockNotHeldWarns() throws {
+        guard let server = try Self.serverForPsql() else { return }
+        defer { server.remove() }
+        let o = try Self.psql(server, ["SELECT pg_advisory_lock(1), pg_advisory_unlock(1) AS first, pg_advisory_unlock(1) AS second"])
+        #expect(o.status == 0, "\(o.stderr)")
+        #expect(o.stdout.contains("| t     | f"), "\(o.stdout)")
+        #expect(o.stderr.contains("WARNING:  you don't own a lock of type ExclusiveLock"), "\(o.stderr)")
+    }
+
     /// IF [NOT] EXISTS that skips says so with a NOTICE, one per object, as PostgreSQL does.
     @Test func skippedIfExistsStatementsSendNotices() throws {
         guard let server = try Self.serverForPsql() else { return }

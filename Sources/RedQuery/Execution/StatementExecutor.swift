@@ -30,6 +30,8 @@ public struct StatementExecutor {
 
     /// The session's currval/lastval memory.
     public var sessionSequences: SessionSequenceValues?
+    /// The session's advisory locks, for `pg_advisory_lock` and its family.
+    public var advisoryLocks: SessionAdvisoryLocks?
 
     /// False in a read-only transaction or session: nextval and setval refuse.
     public var allowsSequenceWrites = true
@@ -50,6 +52,7 @@ public struct StatementExecutor {
         context.deferredConstraints = deferredConstraints
         context.surfaceCatalog = surfaceCatalog
         context.sessionSequences = sessionSequences
+        context.advisoryLocks = advisoryLocks
         context.allowsSequenceWrites = allowsSequenceWrites
         return context
     }

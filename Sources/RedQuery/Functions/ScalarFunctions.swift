@@ -51,7 +51,7 @@ struct ScalarFunction: Sendable {
         "extract": .decimal, "date_part": .float, "age": .duration, "justify_days": .duration, "justify_hours": .duration, "justify_interval": .duration, "make_interval": .duration,
         "nextval": .integer, "currval": .integer, "setval": .integer, "lastval": .integer, "pg_get_serial_sequence": .text,
         "json_build_object": .json, "json_build_array": .json, "jsonb_build_object": .json, "jsonb_build_array": .json, "to_json": .json, "to_jsonb": .json,
-    ].merging(JSONFunctions.resultTypes) { a, _ in a }
+    ].merging(JSONFunctions.resultTypes) { a, _ in a }.merging(AdvisoryLockFunctions.resultTypes) { a, _ in a }
 
     /// Functions whose first argument must be text (a number there is 42883, as in PostgreSQL).
     static let textFunctions: Set<String> = ["upper", "lower", "length", "char_length", "character_length", "octet_length",
@@ -328,8 +328,6 @@ struct ScalarFunction: Sendable {
         add(["current_database", "current_catalog"], 0...0) { _, _ in .text(PostgresCompatibility.databaseName) }
         add(["current_schema"], 0...0) { _, _ in .text(PostgresCompatibility.schemaName) }
         add(["current_user", "session_user", "user"], 0...0) { _, _ in .text(PostgresCompatibility.databaseName) }
-        // asyncpg's connection reset calls it; RedDB takes no advisory locks, so there is nothing to release.
-        add(["pg_advisory_unlock_all"], 0...0) { _, _ in .null }
         add(["current_setting"], 1...2, acceptsNull: true) { a, _ in
             guard case .text(let name) = a[0] else { throw RedError(.invalidArgument, "current_setting() takes a setting name") }
             if let value = PostgresCompatibility.defaultSettings[name.lowercased()] { return .text(value) }
@@ -434,7 +432,7 @@ struct ScalarFunction: Sendable {
             return .uuid(u)
         }
         add(["typeof", "pg_typeof"], 1...1, acceptsNull: true) { a, _ in .text(a[0].kindName) }
-        for f in postgresTextFunctions + JSONOperators.functions + JSONFunctions.functions + RegularExpressions.functions + ArrayFunctions.functions + DateTimeFunctions.functions + IntervalFunctions.functions + SimilarToPatterns.functions + SequenceFunctions.all + [DeclaredCast.function, EnumTypeCatalog.cast] { table[f.name] = f }
+        for f in postgresTextFunctions + JSONOperators.functions + JSONFunctions.functions + RegularExpressions.functions + ArrayFunctions.functions + DateTimeFunctions.functions + IntervalFunctions.functions + SimilarToPatterns.functions + SequenceFunctions.all + AdvisoryLockFunctions.all + [DeclaredCast.function, EnumTypeCatalog.cast] { table[f.name] = f }
         return table
     }()
 }

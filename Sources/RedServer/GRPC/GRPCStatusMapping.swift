@@ -12,9 +12,9 @@ enum GRPCStatusMapping {
             return .notFound
         case .uniqueViolation, .duplicateCollection, .duplicateObject, .duplicateColumn, .duplicatePreparedStatement:
             return .alreadyExists
-        case .serializationFailure: return .aborted
+        case .serializationFailure, .deadlockDetected: return .aborted
         case .notNullViolation, .checkViolation, .foreignKeyViolation, .dependentObjectsStillExist, .readOnlyTransaction, .inFailedTransaction, .transactionClosed,
-             .objectNotInPrerequisiteState, .activeSQLTransaction, .objectInUse:
+             .objectNotInPrerequisiteState, .activeSQLTransaction, .objectInUse, .lockNotAvailable:
             return .failedPrecondition
         case .featureNotSupported: return .unimplemented
         case .limitExceeded, .tooManyConnections: return .resourceExhausted

@@ -392,7 +392,7 @@ struct HTTPRoutes: Sendable {
         switch error.code {
         case .undefinedCollection, .undefinedObject, .undefinedPreparedStatement, .undefinedCursor: return .notFound
         case .uniqueViolation, .duplicateCollection, .duplicateObject, .serializationFailure, .dependentObjectsStillExist, .duplicatePreparedStatement,
-             .objectNotInPrerequisiteState, .activeSQLTransaction, .objectInUse: return .conflict
+             .objectNotInPrerequisiteState, .activeSQLTransaction, .objectInUse, .deadlockDetected, .lockNotAvailable: return .conflict
         case .notNullViolation, .checkViolation, .foreignKeyViolation, .answerValidationFailed: return .unprocessableContent
         case .aiProviderFailed: return .badGateway
         case .commitNotAcknowledged: return .gatewayTimeout

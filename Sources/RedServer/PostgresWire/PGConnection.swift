@@ -70,6 +70,7 @@ final class PGConnection {
         // Read-only until authentication says who is connected.
         self.session.access = .readOnly(principal: "an unauthenticated connection")
         self.id = id
+        self.session.processID = id  // pg_backend_pid() and pg_locks name the id BackendKeyData announces
         self.secretKey = secretKey
         var logger = context.logger
         logger[metadataKey: "pg_backend"] = "\(id)"
@@ -201,7 +202,7 @@ final class PGConnection {
                 }.get()
                 settings.applyStartup(parameters)
                 session.statementTimeoutMilliseconds = settings.read(\.statementTimeoutMilliseconds)
-                session.surfaceCatalog = PGSystemCatalog(user: user, settings: settings)
+                session.surfaceCatalog = PGSystemCatalog(user: user, settings: settings, locks: context.database.advisoryLocks)
                 for (name, value) in settings.read({ $0.reportedAtStartup(serverVersion: PGSettings.serverVersion) }) {
                     writer.parameterStatus(name, value)
                 }
@@ -431,6 +432,7 @@ final class PGConnection {
 
     private func endResult(_ result: QueryResult) {
         for notice in result.notices { writer.notice(severity: "NOTICE", code: QueryResult.noticeCode(notice), message: notice) }
+        for warning in result.warnings { writer.notice(severity: "WARNING", code: "01000", message: warning) }
         if let note = result.transactionWarning {
             writer.notice(severity: "WARNING", code: "25001", message: note)
         }

@@ -248,6 +248,7 @@ extension PGConnection {
             return
         }
         for notice in result.notices { writer.notice(severity: "NOTICE", code: QueryResult.noticeCode(notice), message: notice) }
+        for warning in result.warnings { writer.notice(severity: "WARNING", code: "01000", message: warning) }
         if let note = result.transactionWarning { writer.notice(severity: "WARNING", code: "25001", message: note) }
         let tag = maxRows > 0 && result.statementType == "select" ? "SELECT \(end - start)" : result.commandTag
         writer.commandComplete(tag)

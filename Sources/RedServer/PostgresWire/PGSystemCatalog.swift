@@ -21,15 +21,19 @@ struct PGSystemCatalog: SurfaceCatalog {
     let functions: [String: SurfaceFunction]
     /// The connection's run-time settings (`pg_settings`, `current_setting`, `set_config`).
     let settings: PGSessionSettings
+    /// The database's advisory locks (`pg_locks`); nil lists none.
+    let locks: AdvisoryLockTable?
 
-    init(user: String, settings: PGSessionSettings = PGSessionSettings()) {
+    init(user: String, settings: PGSessionSettings = PGSessionSettings(), locks: AdvisoryLockTable? = nil) {
         self.user = user
         self.settings = settings
+        self.locks = locks
         functions = PGCatalogFunctions.functions(owner: user).merging(PGSettingsCatalog.functions(settings)) { $1 }
     }
 
     func relation(schema: String?, name: String) -> SurfaceRelation? {
         if schema == nil || schema == "pg_catalog", name == "pg_settings" { return PGSettingsCatalog.relation(settings) }
+        if schema == nil || schema == "pg_catalog", name == "pg_locks" { return PGLocksCatalog.relation(locks ?? AdvisoryLockTable()) }
         let definition: PGCatalogTable?
         switch schema {
         case nil, "pg_catalog": definition = PGCatalogTable.pgCatalog[name]
