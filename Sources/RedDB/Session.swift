@@ -24,7 +24,7 @@ public final class Session: @unchecked Sendable {
     }
 
     /// Open savepoints of the current transaction, oldest first.
-    private var savepoints: [(name: String, point: Transaction.Savepoint, constraintModes: DeferredConstraints.Modes)] = []
+    private var savepoints: [(name: String, point: Transaction.Savepoint, constraintModes: DeferredConstraints.Modes, lockMark: Int)] = []
 
     /// The database this session talks to.
     public let database: Database
@@ -48,6 +48,11 @@ public final class Session: @unchecked Sendable {
     /// The `pg_advisory_lock` locks this session holds, and its statements' attempts at them.
     let advisoryLocks: SessionAdvisoryLocks
     private let timeoutMilliseconds = Atomic<Int>(0)
+
+    /// PostgreSQL's `lock_timeout` for this session in milliseconds (0: none), read when a
+    /// statement starts waiting for an advisory lock: a wait longer fails with 55P03 "canceling
+    /// statement due to lock timeout". PG-wire reads the connection's setting.
+    public var lockTimeout: @Sendable () -> Int = { 0 }
 
     /// Retries of an autocommit statement that lost a write conflict.
     static let autocommitAttempts = 8
@@ -209,7 +214,7 @@ public final class Session: @unchecked Sendable {
             case .idle: throw RedError(.transactionClosed, "SAVEPOINT can only be used in transaction blocks")
             case .failed: throw RedError(.inFailedTransaction, "current transaction is aborted, commands ignored until end of transaction block")
             case .active(let tx):
-                savepoints.append((name, try tx.savepoint(), deferredConstraints.modes))
+                savepoints.append((name, try tx.savepoint(), deferredConstraints.modes, advisoryLocks.transactionLockMark))
                 return QueryResult(columns: [], rows: [], statementType: "savepoint", commandTag: "SAVEPOINT", message: "SAVEPOINT \(name)")
             }
         case .releaseSavepoint(let name):
@@ -235,6 +240,7 @@ public final class Session: @unchecked Sendable {
             }
             try tx.rollback(to: savepoints[i].point)
             deferredConstraints.modes = savepoints[i].constraintModes  // as PostgreSQL restores SET CONSTRAINTS
+            advisoryLocks.rollbackTransactionLocks(to: savepoints[i].lockMark)  // and gives back the xact locks taken since
             savepoints.removeSubrange((i + 1)...)
             state = .active(tx)
             return QueryResult(columns: [], rows: [], statementType: "rollback", commandTag: "ROLLBACK", message: "ROLLBACK TO SAVEPOINT \(name)")
@@ -332,8 +338,7 @@ public final class Session: @unchecked Sendable {
                     guard waits <= Self.maxLockWaitsPerStatement else {
                         throw RedError(.lockNotAvailable, "could not obtain the statement's advisory locks after \(Self.maxLockWaitsPerStatement) waits")
                     }
-                    let locks = advisoryLocks
-                    try await whileNotCancelled { try await locks.wait(for: wait.request) }
+                    try await waitForLock(wait.request)
                 } catch {
                     _ = advisoryLocks.endStatement()
                     throw error
@@ -341,6 +346,24 @@ public final class Session: @unchecked Sendable {
             } catch {
                 _ = advisoryLocks.endStatement()
                 throw error
+            }
+        }
+    }
+
+    /// Waits for an advisory lock until it is granted, the statement is cancelled or times out
+    /// (57014), or the session's `lockTimeout` passes (55P03).
+    private func waitForLock(_ request: AdvisoryLockRequest) async throws {
+        let locks = advisoryLocks, milliseconds = lockTimeout()
+        try await whileNotCancelled {
+            guard milliseconds > 0 else { return try await locks.wait(for: request) }
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await locks.wait(for: request) }
+                group.addTask {
+                    try await Task.sleep(for: .milliseconds(milliseconds))
+                    throw RedError(.lockNotAvailable, "canceling statement due to lock timeout")
+                }
+                defer { group.cancelAll() }
+                try await group.next()
             }
         }
     }
@@ -503,8 +526,9 @@ public final class Session: @unchecked Sendable {
         case .active(let tx):
             do {
                 let opened = try await executeEmbedding { try executor(tx, parameters, embeddings: $0).openQuery(statement) }
-                return RowStream(columns: opened.columns, next: rows(opened.next), finish: {
-                    _ = locks.endStatement()
+                return RowStream(columns: opened.columns, next: rows(opened.next), finish: { [self] in
+                    _ = locks.endStatement()  // and the session lives until then: its locks with it
+                    _ = self
                     timer?.cancel()
                     cancellation.reset()
                 })
@@ -517,7 +541,8 @@ public final class Session: @unchecked Sendable {
             let tx = try database.engine.begin()
             do {
                 let opened = try await executeEmbedding { try executor(tx, parameters, embeddings: $0).openQuery(statement) }
-                return RowStream(columns: opened.columns, next: rows(opened.next), finish: {
+                return RowStream(columns: opened.columns, next: rows(opened.next), finish: { [self] in
+                    _ = self  // the session lives as long as its stream: its locks with it
                     tx.rollback()
                     locks.transactionEnded()
                     _ = locks.endStatement()

@@ -223,4 +223,85 @@ import RedDB
         #expect(pa != pb)
         #expect(pa == .integer(Int64(a.processID)))
     }
+
+    @Test func unlocksInAStatementThatWaitsAreMadeOnce() async throws {
+        let db = try await Database.inMemory()
+        let a = db.session(), b = db.session()
+        try await a.execute("SELECT pg_advisory_lock(1), pg_advisory_lock(1)")
+        try await b.execute("SELECT pg_advisory_lock(2)")
+        let waiting = Task { try await a.execute("SELECT pg_advisory_lock(1), pg_advisory_unlock(1), pg_advisory_unlock(1), pg_advisory_lock(2)") }
+        try await waitUntilWaiting(db, a)
+        try await b.execute("SELECT pg_advisory_unlock(2)")
+        _ = try await waiting.value
+        #expect(try await value(a, "SELECT pg_advisory_unlock(1)") == .boolean(true), "two locks and one more, less two unlocks: one left")
+        #expect(try await value(a, "SELECT pg_advisory_unlock(1)") == .boolean(false))
+    }
+
+    @Test func unlockAllLeavesTheLocksTakenAfterIt() async throws {
+        let db = try await Database.inMemory()
+        let a = db.session(), b = db.session()
+        try await a.execute("SELECT pg_advisory_lock(5)")
+        try await a.execute("SELECT pg_advisory_unlock_all(), pg_advisory_lock(6)")
+        #expect(try await value(b, "SELECT pg_try_advisory_lock(5)") == .boolean(true))
+        #expect(try await value(b, "SELECT pg_try_advisory_lock(6)") == .boolean(false))
+    }
+
+    /// PostgreSQL reorders a queue rather than report a deadlock a reordering resolves: a
+    /// shared request queued behind an exclusive one, that no holder keeps back, goes first.
+    @Test func queuedRequestsGoOutOfTurnRatherThanDeadlock() async throws {
+        let db = try await Database.inMemory()
+        let a = db.session(), b = db.session(), c = db.session()
+        try await c.execute("SELECT pg_advisory_lock_shared(1)")
+        try await a.execute("SELECT pg_advisory_lock(2)")
+        let bWaits = Task { try await b.execute("SELECT pg_advisory_lock(1)") }
+        try await waitUntilWaiting(db, b)
+        let aWaits = Task { try await a.execute("SELECT pg_advisory_lock_shared(1)") }
+        try await waitUntilWaiting(db, a)
+        let cWaits = Task { try await c.execute("SELECT pg_advisory_lock(2)") }
+        _ = try await aWaits.value  // granted out of turn instead of c failing with 40P01
+        try await waitUntilWaiting(db, c)
+        try await a.execute("SELECT pg_advisory_unlock(2), pg_advisory_unlock_shared(1)")
+        _ = try await cWaits.value
+        try await c.execute("SELECT pg_advisory_unlock_shared(1)")
+        _ = try await bWaits.value
+    }
+
+    @Test func lockTimeoutEndsAWaitWith55P03() async throws {
+        let db = try await Database.inMemory()
+        let a = db.session(), b = db.session()
+        try await a.execute("SELECT pg_advisory_lock(8)")
+        b.lockTimeout = { 100 }
+        #expect(await code { _ = try await b.execute("SELECT pg_advisory_lock(8)") } == "55P03")
+        try await a.execute("SELECT pg_advisory_unlock(8)")
+        #expect(try await value(b, "SELECT pg_try_advisory_lock(8)") == .boolean(true))
+        #expect(try await value(b, "SELECT pg_advisory_unlock(8)") == .boolean(true))
+        #expect(try await value(b, "SELECT pg_advisory_unlock(8)") == .boolean(false), "the timed-out wait left no hold behind")
+    }
+
+    @Test func rollbackToASavepointGivesBackTheTransactionLocksTakenSince() async throws {
+        let db = try await Database.inMemory()
+        let a = db.session(), b = db.session()
+        try await a.execute("BEGIN")
+        try await a.execute("SELECT pg_advisory_xact_lock(50)")
+        try await a.execute("SAVEPOINT s")
+        try await a.execute("SELECT pg_advisory_xact_lock(51), pg_advisory_xact_lock(50)")
+        try await a.execute("ROLLBACK TO SAVEPOINT s")
+        #expect(try await value(b, "SELECT pg_try_advisory_lock(51)") == .boolean(true))
+        #expect(try await value(b, "SELECT pg_try_advisory_lock(50)") == .boolean(false), "taken before the savepoint: still held")
+        try await a.execute("COMMIT")
+        #expect(try await value(b, "SELECT pg_try_advisory_lock(50)") == .boolean(true))
+    }
+
+    /// A stream's session lives as long as the stream: a lock its rows take is held until the
+    /// stream is closed and the session goes, then released.
+    @Test func aStreamedQueryKeepsItsSessionAndLocksUntilClosed() async throws {
+        let db = try await Database.inMemory()
+        let b = db.session()
+        var stream: RowStream? = try await db.session().stream("SELECT pg_try_advisory_lock(60)")
+        #expect(try stream?.next() == [.boolean(true)])
+        #expect(try await value(b, "SELECT pg_try_advisory_lock(60)") == .boolean(false))
+        stream?.close()
+        stream = nil
+        #expect(try await value(b, "SELECT pg_try_advisory_lock(60)") == .boolean(true))
+    }
 }

@@ -2,24 +2,44 @@ import RedCore
 import Synchronization
 
 /// One session's hold on the database's `AdvisoryLockTable`: who it is, what the statement
-/// attempt now running has locked, and the warnings its unlocks raised.
+/// attempt now running has locked and unlocked, and the warnings its unlocks raised.
 ///
-/// The session drives a statement through it (`Session.runWaitingForLocks`):
-/// `beginStatement`, then either `endStatement` (done: reservations nobody claimed are given
-/// back) or, when a lock function threw `AdvisoryLockWait`, `abandonAttempt` — what the attempt
-/// locked stays held as reservations its next attempt claims, so running again neither takes
-/// a lock twice nor lets it go to another session in between — then `wait`, then a new attempt.
+/// The session drives each statement through it (`Session.runWaitingForLocks`):
+/// `beginStatement`, then either `endStatement` (done, or failed) or — when a lock function
+/// threw `AdvisoryLockWait`, or the attempt must be run again for another reason (a write
+/// conflict in autocommit, texts to embed, the non-waiting path giving up) — `abandonAttempt`,
+/// `wait` if it was for a lock, and a new attempt. Running a statement again must not repeat
+/// its effects on locks, so:
+/// - what an attempt locked stays held as reservations its next attempt claims (never taken
+///   twice, never let go to another session in between);
+/// - what an attempt unlocks is only noted, and given back when the statement ends
+///   (`endStatement`) — an abandoned attempt's unlocks are forgotten, and the next attempt
+///   makes them again. Other sessions see an unlock at the end of its statement rather than
+///   in the middle of it, which no statement can tell apart.
+///
+/// Transaction-level locks are listed in the order the transaction took them, so ROLLBACK TO
+/// SAVEPOINT gives back those taken after the savepoint, as PostgreSQL does. The lists stay
+/// empty for sessions that never lock, and then the table is not touched at all.
 public final class SessionAdvisoryLocks: Sendable {
     public let table: AdvisoryLockTable
     let ownerID: UInt64
     private let processIDValue: Atomic<Int32>
 
-    private struct Attempt {
+    private struct State {
+        /// This attempt's locks (claimed reservations included).
         var acquired: [AdvisoryLockRequest] = []
+        /// This attempt's unlocks, given back at the statement's end.
+        var unlocks: [AdvisoryLockRequest: Int] = [:]
         var warnings: [String] = []
+        /// The table may hold reservations for this session.
+        var mayHaveReservations = false
+        /// The open transaction's transaction-level locks, in the order taken.
+        var transactionLocks: [AdvisoryLockRequest] = []
+        /// Set once the session ended: later calls (a stream outliving it) take nothing.
+        var ended = false
     }
 
-    private let attempt = Mutex(Attempt())
+    private let state = Mutex(State())
 
     public init(table: AdvisoryLockTable, ownerID: UInt64, processID: Int32) {
         self.table = table
@@ -40,58 +60,124 @@ public final class SessionAdvisoryLocks: Sendable {
     /// Takes the lock; when another session holds it, false if `wait` is false, else
     /// `AdvisoryLockWait` (the session waits and runs the statement again).
     func lock(_ request: AdvisoryLockRequest, wait: Bool) throws -> Bool {
+        if state.withLock({ $0.ended }) {
+            throw RedError(.closed, "the session has ended: it can take no more advisory locks")
+        }
         if try table.tryAcquire(owner, request) {
-            attempt.withLock { $0.acquired.append(request) }
+            state.withLock { s in
+                s.acquired.append(request)
+                if request.scope == .transaction { s.transactionLocks.append(request) }
+            }
             return true
         }
-        if wait { throw AdvisoryLockWait(request: request) }
-        return false
+        guard wait else { return false }
+        state.withLock { $0.mayHaveReservations = true }
+        throw AdvisoryLockWait(request: request)
     }
 
-    /// Gives back one session-level hold; false, with PostgreSQL's WARNING, when there is none.
+    /// Notes one session-level unlock, given back when the statement ends; false, with
+    /// PostgreSQL's WARNING, when the session holds no such lock (left after earlier unlocks).
     func unlock(_ request: AdvisoryLockRequest) -> Bool {
-        if table.release(owner, request) { return true }
-        attempt.withLock { $0.warnings.append("you don't own a lock of type \(request.modeName)") }
-        return false
+        let held = table.holdCount(ownerID, request)
+        return state.withLock { s in
+            let pending = s.unlocks[request] ?? 0
+            guard held > pending else {
+                s.warnings.append("you don't own a lock of type \(request.modeName)")
+                return false
+            }
+            s.unlocks[request] = pending + 1
+            return true
+        }
     }
 
-    /// `pg_advisory_unlock_all()`: every session-level lock (transaction-level ones stay).
-    func unlockAll() { table.releaseAll(ownerID, scope: .session) }
+    /// `pg_advisory_unlock_all()`: every session-level lock held now (transaction-level ones
+    /// stay, and so do locks the statement takes after this call).
+    func unlockAll() {
+        let holds = table.sessionHolds(ownerID)
+        state.withLock { s in
+            for (request, count) in holds { s.unlocks[request] = count }
+        }
+    }
 
     // MARK: What the session calls
 
     /// A statement attempt starts.
-    public func beginStatement() { attempt.withLock { $0 = Attempt() } }
+    public func beginStatement() {
+        state.withLock { s in
+            s.acquired = []
+            s.unlocks = [:]
+            s.warnings = []
+        }
+    }
 
-    /// The attempt stopped to wait: what it locked is kept for the next attempt to claim.
+    /// The attempt will run again: what it locked is kept for the next attempt to claim, what
+    /// it unlocked and warned is forgotten (the next attempt does it again).
     public func abandonAttempt() {
-        let acquired = attempt.withLock { a -> [AdvisoryLockRequest] in
-            defer { a = Attempt() }
-            return a.acquired
+        let acquired = state.withLock { s -> [AdvisoryLockRequest] in
+            let acquired = s.acquired
+            for request in acquired where request.scope == .transaction {
+                if let i = s.transactionLocks.lastIndex(of: request) { s.transactionLocks.remove(at: i) }
+            }
+            s.acquired = []
+            s.unlocks = [:]
+            s.warnings = []
+            if !acquired.isEmpty { s.mayHaveReservations = true }
+            return acquired
         }
         table.reserve(ownerID, acquired)
     }
 
     /// Waits until `request` is granted to this session (reserved for the next attempt).
-    public func wait(for request: AdvisoryLockRequest) async throws { try await table.wait(owner, request) }
+    public func wait(for request: AdvisoryLockRequest) async throws {
+        state.withLock { $0.mayHaveReservations = true }
+        try await table.wait(owner, request)
+    }
 
-    /// The statement is over: unclaimed reservations are given back; returns its warnings.
+    /// The statement is over, done or failed: its unlocks take effect and reservations nobody
+    /// claimed are given back. Returns its warnings.
     public func endStatement() -> [String] {
-        table.dropReservations(ownerID)
-        return attempt.withLock { a in
-            defer { a = Attempt() }
-            return a.warnings
+        let (unlocks, reservations, warnings) = state.withLock { s in
+            defer {
+                s.acquired = []
+                s.unlocks = [:]
+                s.warnings = []
+                s.mayHaveReservations = false
+            }
+            return (s.unlocks, s.mayHaveReservations, s.warnings)
         }
+        for (request, count) in unlocks { table.release(ownerID, request, count: count) }
+        if reservations { table.dropReservations(ownerID) }
+        return warnings
     }
 
     /// The transaction ended (committed or rolled back): its `xact` locks go.
     public func transactionEnded() {
-        attempt.withLock { $0.acquired.removeAll { $0.scope == .transaction } }
-        table.releaseAll(ownerID, scope: .transaction)
+        let held = state.withLock { s -> Bool in
+            s.acquired.removeAll { $0.scope == .transaction }
+            defer { s.transactionLocks = [] }
+            return !s.transactionLocks.isEmpty || s.mayHaveReservations
+        }
+        if held { table.releaseAll(ownerID, scope: .transaction) }
+    }
+
+    /// How many transaction-level locks the open transaction holds: a savepoint's mark.
+    public var transactionLockMark: Int { state.withLock { $0.transactionLocks.count } }
+
+    /// ROLLBACK TO SAVEPOINT: gives back the transaction-level locks taken after `mark`.
+    public func rollbackTransactionLocks(to mark: Int) {
+        let released = state.withLock { s -> [AdvisoryLockRequest] in
+            guard mark < s.transactionLocks.count else { return [] }
+            defer { s.transactionLocks.removeSubrange(mark...) }
+            return Array(s.transactionLocks[mark...])
+        }
+        for request in released { table.release(ownerID, request) }
     }
 
     /// The session ended: every lock it holds, reserved or waited for, goes.
-    public func sessionEnded() { table.releaseAll(ownerID, scope: nil) }
+    public func sessionEnded() {
+        state.withLock { $0.ended = true }
+        table.releaseAll(ownerID, scope: nil)
+    }
 }
 
 /// The SQL functions: `pg_advisory_lock`, `pg_try_advisory_lock`, `pg_advisory_unlock`, their

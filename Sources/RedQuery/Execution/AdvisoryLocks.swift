@@ -15,7 +15,9 @@ import Synchronization
 ///   transaction that took it ends, and it cannot be unlocked before;
 /// - a request that must wait queues behind earlier requests it conflicts with (first come,
 ///   first served), and one whose wait would close a cycle of sessions waiting on each other
-///   fails at once with 40P01 (PostgreSQL finds the cycle after `deadlock_timeout`).
+///   fails at once with 40P01 (PostgreSQL finds the cycle after `deadlock_timeout`) — unless,
+///   as PostgreSQL does, granting queued requests out of turn (those only other queued
+///   requests keep back) breaks the cycle.
 ///
 /// Waiting: statements execute synchronously, so a lock function cannot wait where it stands.
 /// When its lock is taken it throws `AdvisoryLockWait`; the session gives back what the attempt
@@ -77,8 +79,8 @@ public final class AdvisoryLockTable: Sendable {
         var waiting: [UInt64: AdvisoryLockKey] = [:]
         /// Owner id → grants received while waiting, not yet claimed by a statement.
         var reservations: [UInt64: [AdvisoryLockRequest]] = [:]
-        /// Owner id → how many distinct keys it holds (for `maxKeysPerSession`).
-        var keysHeld: [UInt64: Int] = [:]
+        /// Owner id → the keys it holds: what `releaseAll` visits, and `maxKeysPerSession`'s count.
+        var ownedKeys: [UInt64: Set<AdvisoryLockKey>] = [:]
         var nextWaiterID: UInt64 = 1
     }
 
@@ -104,22 +106,36 @@ public final class AdvisoryLockTable: Sendable {
         }
     }
 
-    /// Gives back one hold of the request's mode and scope; false when the session has none.
-    func release(_ owner: Owner, _ request: AdvisoryLockRequest) -> Bool {
-        let (released, woken) = state.withLock { s -> (Bool, [Wakeup]) in
-            guard Self.ungrant(owner.id, request, count: 1, in: &s) else { return (false, []) }
-            return (true, Self.wake(request.key, in: &s))
+    /// Gives back `count` holds of the request's mode and scope (as many as there are).
+    func release(_ owner: UInt64, _ request: AdvisoryLockRequest, count: Int = 1) {
+        let woken = state.withLock { s -> [Wakeup] in
+            guard Self.ungrant(owner, request, count: count, in: &s) else { return [] }
+            return Self.wake(request.key, in: &s)
         }
         Self.resume(woken)
-        return released
+    }
+
+    /// How many holds of the request's mode and scope `owner` has (reserved ones included).
+    func holdCount(_ owner: UInt64, _ request: AdvisoryLockRequest) -> Int {
+        state.withLock { $0.entries[request.key]?.holders[owner]?.counts[request.slot] ?? 0 }
+    }
+
+    /// `owner`'s session-level holds, each with its count.
+    func sessionHolds(_ owner: UInt64) -> [(AdvisoryLockRequest, Int)] {
+        state.withLock { s in
+            (s.ownedKeys[owner] ?? []).flatMap { key -> [(AdvisoryLockRequest, Int)] in
+                guard let holds = s.entries[key]?.holders[owner] else { return [] }
+                return [0, 1].compactMap { slot in holds.counts[slot] > 0 ? (AdvisoryLockRequest(slot: slot, key: key), holds.counts[slot]) : nil }
+            }
+        }
     }
 
     /// Gives back every hold of `owner` in `scope` (nil: both), and its reservations then.
     func releaseAll(_ owner: UInt64, scope: AdvisoryLockRequest.Scope?) {
         let woken = state.withLock { s -> [Wakeup] in
             var keys: [AdvisoryLockKey] = []
-            for (key, entry) in s.entries {
-                guard let holds = entry.holders[owner] else { continue }
+            for key in s.ownedKeys[owner] ?? [] {
+                guard let holds = s.entries[key]?.holders[owner] else { continue }
                 for slot in 0..<4 where holds.counts[slot] > 0 {
                     let request = AdvisoryLockRequest(slot: slot, key: key)
                     guard scope == nil || request.scope == scope else { continue }
@@ -164,24 +180,29 @@ public final class AdvisoryLockTable: Sendable {
         }
         try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-                let outcome: Result<Void, any Error>? = state.withLock { s in
-                    if Task.isCancelled { return .failure(StatementCancellation.error(.userRequest)) }
-                    var entry = s.entries[request.key] ?? Entry()
+                let (outcome, woken) = state.withLock { s -> (Result<Void, any Error>?, [Wakeup]) in
+                    if Task.isCancelled { return (.failure(StatementCancellation.error(.userRequest)), []) }
+                    let entry = s.entries[request.key] ?? Entry()
                     if Self.blockers(of: owner.id, request, in: entry, queuedAhead: entry.queue[...]).isEmpty {
-                        do {
-                            try Self.grant(owner, request, in: &s)
-                            s.reservations[owner.id, default: []].append(request)
-                            return .success(())
-                        } catch {
-                            return .failure(error)
-                        }
+                        return (Self.reserveGrant(owner, request, in: &s), [])
                     }
-                    if let cycle = Self.deadlock(owner.id, request, in: s) { return .failure(cycle) }
-                    entry.queue.append(Waiter(id: waiterID, owner: owner, request: request, continuation: continuation))
-                    s.entries[request.key] = entry
+                    var woken: [Wakeup] = []
+                    if Self.deadlock(owner.id, request, in: s) != nil {
+                        // PostgreSQL reorders wait queues before it calls a cycle a deadlock: a
+                        // request kept back only by queued ones, not by any holder, goes first.
+                        if Self.blockers(of: owner.id, request, in: entry, queuedAhead: []).isEmpty {
+                            return (Self.reserveGrant(owner, request, in: &s), [])
+                        }
+                        woken = Self.grantOutOfTurn(in: &s)
+                        if let cycle = Self.deadlock(owner.id, request, in: s) { return (.failure(cycle), woken) }
+                    }
+                    var queued = s.entries[request.key] ?? Entry()
+                    queued.queue.append(Waiter(id: waiterID, owner: owner, request: request, continuation: continuation))
+                    s.entries[request.key] = queued
                     s.waiting[owner.id] = request.key
-                    return nil
+                    return (nil, woken)
                 }
+                Self.resume(woken)
                 if let outcome { continuation.resume(with: outcome) }
             }
         } onCancel: {
@@ -205,7 +226,7 @@ public final class AdvisoryLockTable: Sendable {
 
     /// Every lock held or waited for, for `pg_locks`.
     public func rows() -> [LockRow] {
-        state.withLock { s in
+        let rows = state.withLock { s in
             var rows: [LockRow] = []
             for (key, entry) in s.entries {
                 for holds in entry.holders.values {
@@ -216,8 +237,9 @@ public final class AdvisoryLockTable: Sendable {
                     rows.append(LockRow(key: key, shared: waiter.request.shared, processID: waiter.owner.processID, granted: false))
                 }
             }
-            return rows.sorted { ($0.processID, $0.key.value, $0.shared ? 1 : 0) < ($1.processID, $1.key.value, $1.shared ? 1 : 0) }
+            return rows
         }
+        return rows.sorted { ($0.processID, $0.key.value, $0.shared ? 1 : 0) < ($1.processID, $1.key.value, $1.shared ? 1 : 0) }
     }
 
     // MARK: Under the lock
@@ -257,15 +279,49 @@ public final class AdvisoryLockTable: Sendable {
         return nil
     }
 
+    /// Grants the request as a reservation (what a wait ends with).
+    private static func reserveGrant(_ owner: Owner, _ request: AdvisoryLockRequest, in s: inout State) -> Result<Void, any Error> {
+        do {
+            try grant(owner, request, in: &s)
+            s.reservations[owner.id, default: []].append(request)
+            return .success(())
+        } catch {
+            return .failure(error)
+        }
+    }
+
+    /// Grants every queued request that no holder keeps back, out of queue order.
+    private static func grantOutOfTurn(in s: inout State) -> [Wakeup] {
+        var woken: [Wakeup] = []
+        for key in Array(s.entries.keys) {
+            guard var entry = s.entries[key], !entry.queue.isEmpty else { continue }
+            var position = 0
+            while position < entry.queue.count {
+                let waiter = entry.queue[position]
+                guard blockers(of: waiter.owner.id, waiter.request, in: entry, queuedAhead: []).isEmpty else {
+                    position += 1
+                    continue
+                }
+                entry.queue.remove(at: position)
+                s.entries[key] = entry
+                s.waiting[waiter.owner.id] = nil
+                let granted = reserveGrant(waiter.owner, waiter.request, in: &s)
+                if case .failure(let error) = granted { woken.append((waiter.continuation, error)) } else { woken.append((waiter.continuation, nil)) }
+                entry = s.entries[key] ?? Entry()
+            }
+        }
+        return woken
+    }
+
     private static func grant(_ owner: Owner, _ request: AdvisoryLockRequest, in s: inout State) throws {
         var entry = s.entries[request.key] ?? Entry()
         var holds = entry.holders[owner.id] ?? Holds(processID: owner.processID)
         if holds.isEmpty {
-            let held = s.keysHeld[owner.id] ?? 0
-            guard held < maxKeysPerSession else {
+            let owned = s.ownedKeys[owner.id]?.count ?? 0
+            guard owned < maxKeysPerSession else {
                 throw RedError(.limitExceeded, "a session may hold advisory locks on at most \(maxKeysPerSession) keys at once; unlock some first")
             }
-            s.keysHeld[owner.id] = held + 1
+            s.ownedKeys[owner.id, default: []].insert(request.key)
         }
         holds.counts[request.slot] += 1
         entry.holders[owner.id] = holds
@@ -278,8 +334,8 @@ public final class AdvisoryLockTable: Sendable {
         holds.counts[request.slot] -= min(count, holds.counts[request.slot])
         if holds.isEmpty {
             entry.holders[owner] = nil
-            let held = (s.keysHeld[owner] ?? 1) - 1
-            s.keysHeld[owner] = held > 0 ? held : nil
+            s.ownedKeys[owner]?.remove(request.key)
+            if s.ownedKeys[owner]?.isEmpty == true { s.ownedKeys[owner] = nil }
         } else {
             entry.holders[owner] = holds
         }
@@ -304,12 +360,11 @@ public final class AdvisoryLockTable: Sendable {
             entry.queue.remove(at: position)
             s.entries[key] = entry
             s.waiting[waiter.owner.id] = nil
-            do {
-                try grant(waiter.owner, waiter.request, in: &s)
-                s.reservations[waiter.owner.id, default: []].append(waiter.request)
+            // A failure is the session's key limit: the waiter gets the error instead.
+            if case .failure(let error) = reserveGrant(waiter.owner, waiter.request, in: &s) {
+                woken.append((waiter.continuation, error))
+            } else {
                 woken.append((waiter.continuation, nil))
-            } catch {
-                woken.append((waiter.continuation, error))  // over the session's key limit
             }
             entry = s.entries[key] ?? Entry()
         }

@@ -202,6 +202,8 @@ final class PGConnection {
                 }.get()
                 settings.applyStartup(parameters)
                 session.statementTimeoutMilliseconds = settings.read(\.statementTimeoutMilliseconds)
+                let settings = self.settings
+                session.lockTimeout = { settings.read(\.lockTimeoutMilliseconds) }
                 session.surfaceCatalog = PGSystemCatalog(user: user, settings: settings, locks: context.database.advisoryLocks)
                 for (name, value) in settings.read({ $0.reportedAtStartup(serverVersion: PGSettings.serverVersion) }) {
                     writer.parameterStatus(name, value)

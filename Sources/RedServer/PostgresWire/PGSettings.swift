@@ -111,6 +111,11 @@ struct PGSettings {
         (try? StatementTimeoutSetting.milliseconds(parsing: values["statement_timeout"] ?? "0")) ?? 0
     }
 
+    /// `lock_timeout` in milliseconds (0 when unset or not a valid duration).
+    var lockTimeoutMilliseconds: Int {
+        (try? StatementTimeoutSetting.milliseconds(parsing: values["lock_timeout"] ?? "0")) ?? 0
+    }
+
     /// `SHOW ALL`: every parameter with its value, sorted by name.
     var all: [(String, String)] { values.keys.sorted().map { ($0, values[$0]!) } }
 }
