@@ -1,6 +1,7 @@
 /// What a column's PostgreSQL type declares beyond its `DataType`: an integer's width
 /// (`smallint`, `integer`), a character type's length (`varchar(255)`, `char(3)`), a
-/// numeric's precision and scale (`numeric(10,2)`), `real`, `timestamptz`.
+/// numeric's precision and scale (`numeric(10,2)`), `real`, `timestamptz`, pgvector's
+/// `vector(n)` dimension count.
 ///
 /// RedDB stores one integer kind, one text kind and one fixed-point decimal, so these never
 /// change how a value is stored; they change which values fit and how they are described:
@@ -20,11 +21,12 @@
 /// `DataType` alone says".
 public struct DeclaredType: Codable, Sendable, Hashable {
     public enum Kind: String, Codable, Sendable {
-        case int2, int4, float4, varchar, bpchar, numeric, timestamptz
+        case int2, int4, float4, varchar, bpchar, numeric, timestamptz, vector
     }
 
     public var kind: Kind
-    /// `varchar(n)` / `char(n)`: the most characters a value may have (nil: unlimited varchar).
+    /// `varchar(n)` / `char(n)`: the most characters a value may have (nil: unlimited varchar);
+    /// `vector(n)`: the dimensions every value has (nil: any).
     public var length: Int?
     /// `numeric(p, s)`: total significant digits and those after the point.
     public var precision: Int?
@@ -32,6 +34,8 @@ public struct DeclaredType: Codable, Sendable, Hashable {
 
     /// PostgreSQL's longest `varchar(n)`.
     public static let maxCharacterLength = 10_485_760
+    /// pgvector's most dimensions for a `vector`.
+    public static let maxVectorDimensions = 16_000
     /// PostgreSQL's largest numeric precision.
     public static let maxNumericPrecision = 1000
 
@@ -57,6 +61,17 @@ public struct DeclaredType: Codable, Sendable, Hashable {
                 throw RedError(.invalidArgument, "TIMESTAMP(\(modifiers.first ?? 0)) WITH TIME ZONE precision must be between 0 and 6")
             }
             self.init(kind: .timestamptz)
+            return
+        case "vector":
+            // pgvector's `vector(n)`; a bare `vector` takes any dimension count.
+            guard modifiers.count <= 1 else { throw RedError(.syntaxError, "invalid type modifier") }
+            if let n = modifiers.first {
+                guard n >= 1 else { throw RedError(.invalidArgument, "dimensions for type vector must be at least 1") }
+                guard n <= Int64(Self.maxVectorDimensions) else {
+                    throw RedError(.invalidArgument, "dimensions for type vector cannot exceed \(Self.maxVectorDimensions)")
+                }
+            }
+            self.init(kind: .vector, length: modifiers.first.map { Int($0) })
             return
         case "varchar", "character varying":
             self.init(kind: .varchar, length: try Self.characterLength(modifiers, type: "varchar"))
@@ -134,6 +149,10 @@ public struct DeclaredType: Codable, Sendable, Hashable {
             return text == s ? value : .text(text)
         case (.numeric, .decimal(let d)):
             return .decimal(try fitNumeric(d))
+        case (.vector, .vector(let v)):
+            if let length, v.count != length {
+                throw RedError(.invalidArgument, "expected \(length) dimensions, not \(v.count)", condition: "22000")
+            }
         default:
             break
         }
@@ -184,6 +203,8 @@ public struct DeclaredType: Codable, Sendable, Hashable {
             return old.length.map { $0 <= newLength } ?? false
         case (.bpchar, .varchar):
             return new.length == nil
+        case (.vector, .vector):
+            return new.length == nil || new.length == old.length
         case (.numeric, .numeric):
             guard let p2 = new.precision, let s2 = new.scale else { return true }
             guard let p1 = old.precision, let s1 = old.scale else { return false }
@@ -212,6 +233,7 @@ public struct DeclaredType: Codable, Sendable, Hashable {
     public var typmod: Int32 {
         switch kind {
         case .varchar, .bpchar: return length.map { Int32($0 + 4) } ?? -1
+        case .vector: return length.map { Int32($0) } ?? -1  // pgvector's typmod is the dimension count
         case .numeric:
             // PostgreSQL packs the scale into 11 bits, so a negative one keeps its sign there.
             guard let precision else { return -1 }
@@ -230,11 +252,13 @@ public struct DeclaredType: Codable, Sendable, Hashable {
         case .varchar: return length.map { "character varying(\($0))" } ?? "character varying"
         case .bpchar: return length.map { "character(\($0))" } ?? "bpchar"
         case .numeric: return precision.map { "numeric(\($0),\(scale ?? 0))" } ?? "numeric"
+        case .vector: return length.map { "vector(\($0))" } ?? "vector"
         }
     }
 
     /// The modifiers as `format_type` appends them to a base name: `(255)`, `(10,2)`, or "".
     public static func modifierText(typeName: String, typmod: Int32) -> String {
+        if typeName == "vector" { return typmod >= 1 ? "(\(typmod))" : "" }
         guard typmod >= 4 else { return "" }
         switch typeName {
         case "varchar", "bpchar": return "(\(typmod - 4))"
@@ -249,7 +273,7 @@ public struct DeclaredType: Codable, Sendable, Hashable {
     /// `int4`, `varchar(255)`, `numeric(10,2)`. `init(surfaceName:)` reads it back.
     public var surfaceName: String {
         switch kind {
-        case .varchar, .bpchar: return length.map { "\(typeName)(\($0))" } ?? typeName
+        case .varchar, .bpchar, .vector: return length.map { "\(typeName)(\($0))" } ?? typeName
         case .numeric: return precision.map { "numeric(\($0),\(scale ?? 0))" } ?? typeName
         default: return typeName
         }
@@ -269,6 +293,9 @@ public struct DeclaredType: Codable, Sendable, Hashable {
         switch kind {
         case .varchar, .bpchar:
             guard numbers.count == 1, (1...Self.maxCharacterLength).contains(numbers[0]) else { return nil }
+            length = numbers[0]
+        case .vector:
+            guard numbers.count == 1, (1...Self.maxVectorDimensions).contains(numbers[0]) else { return nil }
             length = numbers[0]
         case .numeric:
             guard (1...2).contains(numbers.count), (1...Self.maxNumericPrecision).contains(numbers[0]) else { return nil }

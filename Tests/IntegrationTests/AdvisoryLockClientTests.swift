@@ -50,6 +50,9 @@ import Testing
             try await Client.run(first, "SET statement_timeout = 200")
             await #expect { try await Client.run(first, "SELECT pg_advisory_lock(\(key))") } throws: { Client.sqlState($0) == "57014" }
             try await Client.run(first, "SET statement_timeout = 0")
+            try await Client.run(first, "SET lock_timeout = '100ms'")
+            await #expect { try await Client.run(first, "SELECT pg_advisory_lock(\(key))") } throws: { Client.sqlState($0) == "55P03" }
+            try await Client.run(first, "RESET lock_timeout")
 
             try await second.close()
             var released = false

@@ -105,4 +105,21 @@ import Testing
         let expected = #"{"aggregates": ["1 day, 0:30:00.000500", "12:15:00.000250"], "arithmetic": ["2024-02-01T10:00:30", "59 days, 12:00:00"], "copied": "2 days, 0:00:05", "extract_binary": ["Decimal('2024')", "Decimal('3')", "2024.0"], "extract_text": ["Decimal('2024')", "Decimal('3')", "2024.0"], "longer_than_an_hour": [1, 3], "rows_binary": [[1, "1 day, 2:00:00.000500", "timedelta"], [2, "-1 day, 22:30:00", "timedelta"], [3, "32 days, 0:00:00", "timedelta"]], "rows_text": [[1, "1 day, 2:00:00.000500", "timedelta"], [2, "-1 day, 22:30:00", "timedelta"], [3, "32 days, 0:00:00", "timedelta"]]}"#
         #expect(run.stdout.split(separator: "\n").last.map(String.init) == expected)
     }
+
+    /// pgvector-python (`Tests/clients/pgvector_client.py`): `register_vector` finds the type in
+    /// pg_type, NumPy embeddings go in as text and binary parameters and come back as arrays in
+    /// both result formats, nearest first; the expected line is what the script's SQL gives on
+    /// PostgreSQL 15 with pgvector (distances worked out from pgvector's definitions).
+    @Test func pgvectorPythonStoresAndSearchesEmbeddings() async throws {
+        guard Self.available(["psycopg", "pgvector", "numpy"], for: "pgvectorPythonStoresAndSearchesEmbeddings") else { return }
+        let server = try ServerProcess()
+        defer { server.remove() }
+        let script = URL(fileURLWithPath: Self.script).deletingLastPathComponent().appendingPathComponent("pgvector_client.py").path
+        let run = try Self.python([script, String(server.pgPort), "reddb", "tester"])
+        #expect(run.status == 0, "\(run.stderr)")
+        let nearest = #"[["c", [1.0, 1.0, 1.0]], ["a", [1.0, 2.0, 3.0]]]"#
+        let expected = #"{"column_type": "vector(3)", "distances": ["3.2137", -2.0], "nearest_binary": "# + nearest + #", "nearest_cosine": ["a", "b"], "nearest_text": "#
+            + nearest + #", "wrong_dimensions": ["22000", "expected 3 dimensions, not 2"]}"#
+        #expect(run.stdout.split(separator: "\n").last.map(String.init) == expected, "\(run.stdout)")
+    }
 }

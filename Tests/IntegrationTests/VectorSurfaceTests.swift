@@ -175,9 +175,16 @@ import Testing
                 seen.append("\(id) \(content) \(score > 0.99)")
             }
             #expect(seen == ["2 y true"])
-            let dense = try await conn.query("SELECT dense FROM pg ORDER BY rid", logger: PostgresClientTests.logger)
+            // Vectors travel as pgvector's `vector` type (binary here: PostgresNIO asks for binary); as text after a cast.
+            let dense = try await conn.query("SELECT dense::text, dense FROM pg ORDER BY rid", logger: PostgresClientTests.logger)
             var vectors: [String] = []
-            for try await text in dense.decode(String.self) { vectors.append(text) }
+            for try await row in dense {
+                let cells = Array(row)
+                vectors.append(try cells[0].decode(String.self))
+                #expect(cells[1].dataType.rawValue == 16_300)
+                var bytes = cells[1].bytes ?? ByteBuffer()
+                #expect(bytes.readInteger(as: Int16.self) == 3 && bytes.readInteger(as: Int16.self) == 0 && bytes.readableBytes == 12)
+            }
             #expect(vectors == ["[1,0,0]", "[0,1,0]"])
         }
     }

@@ -411,6 +411,10 @@ public indirect enum Statement: Sendable, Equatable {
     case createEnumType(name: String, labels: [String])
     case alterEnumType(name: String, EnumTypeAlteration)
     case dropType(names: [String], ifExists: Bool, cascade: Bool)
+    /// `CREATE EXTENSION [IF NOT EXISTS] name …` / `DROP EXTENSION [IF EXISTS] names [CASCADE]`:
+    /// records which of the built-in extensions (`ExtensionCatalog`) a database asked for.
+    case createExtension(name: String, ifNotExists: Bool)
+    case dropExtensions(names: [String], ifExists: Bool)
     /// `CREATE SCHEMA [IF NOT EXISTS] name`: only `public` exists (and is always there).
     case createSchema(name: String, ifNotExists: Bool)
     case createCollection(name: String, model: InsertModel, ifNotExists: Bool)

@@ -143,6 +143,10 @@ struct DDLExecutor {
             return try alterEnumType(name, change)
         case .dropType(let names, let ifExists, let cascade):
             return try dropTypes(names, ifExists: ifExists, cascade: cascade)
+        case .createExtension(let name, let ifNotExists):
+            return try ExtensionCatalog.create(name, ifNotExists: ifNotExists, tx)
+        case .dropExtensions(let names, let ifExists):
+            return try ExtensionCatalog.drop(names, ifExists: ifExists, tx)
         case .createSchema(let name, let ifNotExists):
             // One schema, `public`, which always exists (pg_dump and migration tools create it "if not exists").
             guard name == "public" else {

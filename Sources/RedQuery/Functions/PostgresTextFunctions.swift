@@ -31,6 +31,34 @@ extension ScalarFunction {
                 }
             }
         }
+        // pgcrypto's digest(data, type) and hmac(data, key, type): text is hashed as its UTF-8
+        // bytes, bytea as it is; types md5, sha1, sha256, sha384, sha512.
+        @Sendable func bytes(_ v: Value) -> [UInt8] {
+            if case .blob(let b) = v { return b }
+            return Array(outputText(v).utf8)
+        }
+        add("digest", 2...2) { a in
+            let data = bytes(a[0])
+            switch outputText(a[1]).lowercased() {
+            case "md5": return .blob(Array(Insecure.MD5.hash(data: data)))
+            case "sha1": return .blob(Array(Insecure.SHA1.hash(data: data)))
+            case "sha256": return .blob(Array(SHA256.hash(data: data)))
+            case "sha384": return .blob(Array(SHA384.hash(data: data)))
+            case "sha512": return .blob(Array(SHA512.hash(data: data)))
+            default: throw RedError(.invalidArgument, "Cannot use \"\(outputText(a[1]))\": No such hash algorithm")
+            }
+        }
+        add("hmac", 3...3) { a in
+            let data = bytes(a[0]), key = SymmetricKey(data: bytes(a[1]))
+            switch outputText(a[2]).lowercased() {
+            case "md5": return .blob(Array(HMAC<Insecure.MD5>.authenticationCode(for: data, using: key)))
+            case "sha1": return .blob(Array(HMAC<Insecure.SHA1>.authenticationCode(for: data, using: key)))
+            case "sha256": return .blob(Array(HMAC<SHA256>.authenticationCode(for: data, using: key)))
+            case "sha384": return .blob(Array(HMAC<SHA384>.authenticationCode(for: data, using: key)))
+            case "sha512": return .blob(Array(HMAC<SHA512>.authenticationCode(for: data, using: key)))
+            default: throw RedError(.invalidArgument, "Cannot use \"\(outputText(a[2]))\": No such hash algorithm")
+            }
+        }
         // encode(bytea, 'hex' | 'base64' | 'escape') → text, and decode back, as PostgreSQL writes
         // them (base64 in lines of 76 characters).
         add("encode", 2...2) { a in

@@ -36,7 +36,7 @@ struct ScalarFunction: Sendable {
         "starts_with": .boolean, "ends_with": .boolean, "contains": .boolean, "json_valid": .boolean, "__json_contains": .boolean,
         "__json_get": .json, "__json_path": .json, "__json_get_text": .text, "__json_path_text": .text,
         "lower": .text, "upper": .text, "md5": .text, "chr": .text, "to_hex": .text, "pg_size_pretty": .text, "__bit_and": .integer, "__bit_or": .integer, "__bit_xor": .integer, "__bit_not": .integer,
-        "sha256": .blob, "sha384": .blob, "sha512": .blob, "overlay": .text, "encode": .text, "decode": .blob, "translate": .text, "format": .text, "quote_ident": .text,
+        "sha256": .blob, "sha384": .blob, "sha512": .blob, "digest": .blob, "hmac": .blob, "overlay": .text, "encode": .text, "decode": .blob, "translate": .text, "format": .text, "quote_ident": .text,
         "quote_literal": .text, "quote_nullable": .text, "like_escape": .text, "ascii": .integer,
         "__regex_match": .boolean, "__regex_match_ci": .boolean, "regexp_like": .boolean, "regexp_replace": .text,
         "regexp_split_to_array": .array, "regexp_count": .integer, "regexp_substr": .text, "regexp_match": .array, "regexp_instr": .integer, "similar_to_escape": .text,
@@ -51,7 +51,7 @@ struct ScalarFunction: Sendable {
         "extract": .decimal, "date_part": .float, "age": .duration, "justify_days": .duration, "justify_hours": .duration, "justify_interval": .duration, "make_interval": .duration,
         "nextval": .integer, "currval": .integer, "setval": .integer, "lastval": .integer, "pg_get_serial_sequence": .text,
         "json_build_object": .json, "json_build_array": .json, "jsonb_build_object": .json, "jsonb_build_array": .json, "to_json": .json, "to_jsonb": .json,
-    ].merging(JSONFunctions.resultTypes) { a, _ in a }.merging(AdvisoryLockFunctions.resultTypes) { a, _ in a }
+    ].merging(JSONFunctions.resultTypes) { a, _ in a }.merging(AdvisoryLockFunctions.resultTypes) { a, _ in a }.merging(VectorFunctions.resultTypes) { a, _ in a }
 
     /// Functions whose first argument must be text (a number there is 42883, as in PostgreSQL).
     static let textFunctions: Set<String> = ["upper", "lower", "length", "char_length", "character_length", "octet_length",
@@ -432,7 +432,7 @@ struct ScalarFunction: Sendable {
             return .uuid(u)
         }
         add(["typeof", "pg_typeof"], 1...1, acceptsNull: true) { a, _ in .text(a[0].kindName) }
-        for f in postgresTextFunctions + JSONOperators.functions + JSONFunctions.functions + RegularExpressions.functions + ArrayFunctions.functions + DateTimeFunctions.functions + IntervalFunctions.functions + SimilarToPatterns.functions + SequenceFunctions.all + AdvisoryLockFunctions.all + [DeclaredCast.function, EnumTypeCatalog.cast] { table[f.name] = f }
+        for f in postgresTextFunctions + JSONOperators.functions + JSONFunctions.functions + RegularExpressions.functions + ArrayFunctions.functions + DateTimeFunctions.functions + IntervalFunctions.functions + SimilarToPatterns.functions + SequenceFunctions.all + AdvisoryLockFunctions.all + VectorFunctions.functions + [DeclaredCast.function, EnumTypeCatalog.cast] { table[f.name] = f }
         return table
     }()
 }

@@ -186,6 +186,13 @@ struct Lexer {
             index += 3
             return Token(kind: .symbol("#>>"), offset: start)
         }
+        // pgvector's distance operators: `<->` (L2), `<=>` (cosine), `<#>` (negative inner
+        // product), `<+>` (L1). No other SQL puts these three bytes together.
+        if c == UInt8(ascii: "<"), peek(2) == UInt8(ascii: ">"), let middle = peek(1),
+           middle == UInt8(ascii: "-") || middle == UInt8(ascii: "=") || middle == UInt8(ascii: "#") || middle == UInt8(ascii: "+") {
+            index += 3
+            return Token(kind: .symbol(String(decoding: [c, middle, UInt8(ascii: ">")], as: UTF8.self)), offset: start)
+        }
         if c == UInt8(ascii: "!"), peek(1) == UInt8(ascii: "~"), peek(2) == UInt8(ascii: "*") {
             index += 3
             return Token(kind: .symbol("!~*"), offset: start)

@@ -26,6 +26,22 @@ extension Parser {
             try expectSymbol(")")
             return .createEnumType(name: name, labels: labels)
         }
+        if acceptKeyword("extension") {
+            // CREATE EXTENSION [IF NOT EXISTS] name [WITH] [SCHEMA s] [VERSION v] [CASCADE]
+            let ifNotExists = try parseIfNotExists()
+            let name = try parseAnyName()
+            _ = acceptKeyword("with")
+            while true {
+                if acceptKeyword("schema") { _ = try parseAnyName(); continue }
+                if acceptKeyword("version") {
+                    if case .string = current.kind { advance() } else { _ = try parseAnyName() }
+                    continue
+                }
+                if acceptKeyword("cascade") { continue }
+                break
+            }
+            return .createExtension(name: name, ifNotExists: ifNotExists)
+        }
         if acceptKeyword("schema") {
             let ifNotExists = try parseIfNotExists()
             let name = try parseIdentifier(what: "schema name")
@@ -69,6 +85,10 @@ extension Parser {
             let table = try parseRelationName(what: "table name")
             var method = "btree"
             if acceptKeyword("using") { method = try parseAnyName() }
+            if method == "hnsw" || method == "ivfflat" {
+                throw RedError(.featureNotSupported,
+                               "index method \(method) (pgvector's approximate search) is not supported: vector searches here are exact, comparing every row; leave the index out")
+            }
             try expectSymbol("(")
             var keys: [IndexKeySpec] = []
             repeat {
@@ -553,6 +573,13 @@ extension Parser {
             let name = try parseRelationName(what: "index name")
             let table = acceptKeyword("on") ? try parseRelationName(what: "table name") : nil
             return .dropIndex(name: name, table: table, ifExists: ifExists)
+        }
+        if acceptKeyword("extension") {
+            let ifExists = try parseIfExists()
+            var names: [String] = []
+            repeat { names.append(try parseAnyName()) } while acceptSymbol(",")
+            if !acceptKeyword("cascade") { _ = acceptKeyword("restrict") }
+            return .dropExtensions(names: names, ifExists: ifExists)
         }
         if acceptKeyword("type") {
             let ifExists = try parseIfExists()

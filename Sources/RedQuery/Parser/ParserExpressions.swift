@@ -85,6 +85,12 @@ extension Parser {
                 let pattern = try parseExpression(minimumPrecedence: Precedence.other + 1)
                 let match = operatorCall(s.hasSuffix("*") ? "__regex_match_ci" : "__regex_match", left, pattern)
                 return s.hasPrefix("!") ? .unary("not", match) : match
+            case "<->", "<=>", "<#>", "<+>":
+                // pgvector's distances, at the precedence of other operators (`a <-> b < 0.5`).
+                guard binds(Precedence.other) else { return nil }
+                advance()
+                let right = try parseExpression(minimumPrecedence: Precedence.other + 1)
+                return operatorCall(VectorFunctions.operatorFunctions[s]!, left, right)
             case "&", "|", "#":
                 // Bitwise AND, OR and XOR of integers (PostgreSQL's `&`, `|`, `#`, at the precedence of other operators).
                 guard binds(Precedence.other) else { return nil }

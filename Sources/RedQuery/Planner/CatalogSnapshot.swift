@@ -31,6 +31,8 @@ public struct CatalogSnapshot: Sendable {
     public var sequences: [Sequence] = []
     /// Enum types (`CREATE TYPE … AS ENUM`): name and labels, in order.
     public var enumTypes: [(name: String, labels: [String])] = []
+    /// Installed extensions (`CREATE EXTENSION`) and their versions, by name.
+    public var extensions: [(name: String, version: String)] = []
     /// What surfaces derive from this snapshot, kept for the statement that read it.
     private let memo = Memo()
 
@@ -75,6 +77,7 @@ public struct CatalogSnapshot: Sendable {
             return Sequence(name: sequence.name, definition: sequence.definition, lastValue: state.isCalled ? state.lastValue : nil)
         }
         snapshot.enumTypes = try EnumTypeCatalog.all(context.transaction).sorted { $0.name < $1.name }
+        snapshot.extensions = try ExtensionCatalog.all(context.transaction)
         return snapshot
     }
 }

@@ -27,6 +27,8 @@ struct PGBuiltinType: Sendable {
             (1184, "timestamptz", "timestamp with time zone", 8, "D", 1185), (1186, "interval", "interval", 16, "T", 1187),
             (1700, "numeric", "numeric", -1, "N", 1231), (2205, "regclass", "regclass", 4, "N", 2210), (2206, "regtype", "regtype", 4, "N", 2211),
             (2950, "uuid", "uuid", 16, "U", 2951), (3802, "jsonb", "jsonb", -1, "U", 3807),
+            (1560, "bit", "bit", -1, "V", 1561), (1562, "varbit", "bit varying", -1, "V", 1563),
+            (16_300, "vector", "vector", -1, "U", 16_301),
         ]
         var types: [PGBuiltinType] = []
         for (oid, name, formatted, length, category, array) in base {

@@ -21,9 +21,11 @@ enum PGCatalogFunctions {
                 guard let type = PGBuiltinType.byOID[oid] else {
                     return .text(PGCatalogModel.of(snapshot, owner: user).enumTypes.first { $0.type.oid == oid }?.type.name ?? "???")
                 }
-                // With a typmod: `character varying(20)`, `numeric(10,2)`; a bare bpchar is `bpchar`.
-                guard case .integer(let typmod) = args[1], typmod >= 4 else { return .text(oid == 1042 ? "bpchar" : type.formatted) }
-                return .text(type.formatted + DeclaredType.modifierText(typeName: type.name, typmod: Int32(clamping: typmod)))
+                // With a typmod: `character varying(20)`, `numeric(10,2)`, `vector(3)`; a bare bpchar is `bpchar`.
+                var modifiers = ""
+                if case .integer(let typmod) = args[1] { modifiers = DeclaredType.modifierText(typeName: type.name, typmod: Int32(clamping: typmod)) }
+                guard !modifiers.isEmpty else { return .text(oid == 1042 ? "bpchar" : type.formatted) }
+                return .text(type.formatted + modifiers)
             },
             "pg_get_indexdef": SurfaceFunction(arity: 1...3, resultType: .text) { args, snapshot in
                 let model = PGCatalogModel.of(snapshot, owner: user)

@@ -75,6 +75,20 @@ extension PGCatalogTable {
                         "typcollation": .integer(t.category == "S" ? 100 : 0)]
             }
         },
+        "pg_extension": PGCatalogTable("oid:i extname:t extowner:i extnamespace:i extrelocatable:b extversion:t extconfig:ai extcondition:a") { model in
+            model.extensions.map { name, version in
+                ["oid": .integer(PGCatalogModel.stableOID(name, kind: "extension")), "extname": .text(name), "extowner": .integer(PGCatalogModel.ownerOID),
+                 "extnamespace": .integer(name == "plpgsql" ? PGCatalogModel.catalogNamespace : PGCatalogModel.publicNamespace),
+                 "extrelocatable": .boolean(name != "plpgsql"), "extversion": .text(version)]
+            }
+        },
+        "pg_available_extensions": PGCatalogTable("name:t default_version:t installed_version:t comment:t") { model in
+            let installed = Dictionary(model.extensions.map { ($0.name, $0.version) }, uniquingKeysWith: { a, _ in a })
+            return BuiltinExtensions.all.map { name, version, comment in
+                ["name": .text(name), "default_version": .text(version), "installed_version": installed[name].map(Value.text) ?? .null,
+                 "comment": .text(comment)]
+            }
+        },
         "pg_enum": PGCatalogTable("oid:i enumtypid:i enumsortorder:f enumlabel:t") { model in
             model.enumTypes.flatMap { type, labels in
                 labels.enumerated().map { i, label -> [String: Value] in
@@ -237,7 +251,6 @@ extension PGCatalogTable {
             }
         },
         "pg_range": PGCatalogTable("rngtypid:i rngsubtype:i rngmultitypid:i rngcollation:i rngsubopc:i rngcanonical:t rngsubdiff:t"),
-        "pg_extension": PGCatalogTable("oid:i extname:t extowner:i extnamespace:i extrelocatable:b extversion:t extconfig:ai extcondition:a"),
         "pg_proc": PGCatalogTable("""
             oid:i proname:t pronamespace:i proowner:i prolang:i procost:f prorows:f provariadic:i prosupport:t prokind:t \
             prosecdef:b proleakproof:b proisstrict:b proretset:b provolatile:t proparallel:t pronargs:i pronargdefaults:i \

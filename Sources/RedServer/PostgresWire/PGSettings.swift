@@ -82,7 +82,7 @@ struct PGSettings {
                 throw RedError(.featureNotSupported, "\(key) = on is not supported; use BEGIN READ ONLY or SET TRANSACTION READ ONLY")
             }
             values[key] = "off"
-        case "statement_timeout":
+        case "statement_timeout", "lock_timeout":
             _ = try StatementTimeoutSetting.milliseconds(parsing: newValue)  // refuse what the session could not apply
             values[key] = newValue
         case "standard_conforming_strings":
@@ -111,7 +111,7 @@ struct PGSettings {
         (try? StatementTimeoutSetting.milliseconds(parsing: values["statement_timeout"] ?? "0")) ?? 0
     }
 
-    /// `lock_timeout` in milliseconds (0 when unset or not a valid duration).
+    /// `lock_timeout` in milliseconds (validated when set), how long an advisory lock is waited for.
     var lockTimeoutMilliseconds: Int {
         (try? StatementTimeoutSetting.milliseconds(parsing: values["lock_timeout"] ?? "0")) ?? 0
     }

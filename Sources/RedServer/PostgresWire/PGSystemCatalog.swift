@@ -189,6 +189,8 @@ struct PGCatalogModel: Sendable {
     private(set) var enumTypes: [(type: PGBuiltinType, labels: [String])] = []
     private(set) var relations: [Relation] = []
     private(set) var constraints: [Constraint] = []
+    /// Installed extensions and their versions (`pg_extension`).
+    private(set) var extensions: [(name: String, version: String)] = []
     private var byOID: [Int64: Int] = [:]
     private var byName: [String: Int] = [:]
     private var constraintsByOID: [Int64: Int] = [:]
@@ -217,6 +219,7 @@ struct PGCatalogModel: Sendable {
 
     init(_ snapshot: CatalogSnapshot, owner: String) {
         self.owner = Self.ownerName(owner)
+        extensions = snapshot.extensions
         enumTypes = snapshot.enumTypes.map { type in
             (PGBuiltinType(oid: Self.stableOID(type.name, kind: "type"), name: type.name, formatted: type.name, length: 4, category: "E",
                            element: 0, array: 0), type.labels)

@@ -28,6 +28,7 @@ struct PGType: Equatable, Sendable {
         case .bpchar: self = .bpchar
         case .numeric: self = .numeric
         case .timestamptz: self = .timestamptz
+        case .vector: self = .vector
         }
         self.declared = declared
     }
@@ -54,6 +55,9 @@ struct PGType: Equatable, Sendable {
     static let uuid = PGType(oid: 2950, size: 16)
     static let interval = PGType(oid: 1186, size: 16)
     static let jsonb = PGType(oid: 3802, size: -1)
+    /// pgvector's `vector`: an extension type, so its OID is RedDB's own (PostgreSQL assigns
+    /// one at CREATE EXTENSION); clients look it up in pg_type by name, as they must there.
+    static let vector = PGType(oid: 16_300, size: -1)
 
     /// The wire type of a RedDB column type.
     ///
@@ -72,6 +76,7 @@ struct PGType: Equatable, Sendable {
         case .date: self = .date
         case .uuid: self = .uuid
         case .duration: self = .interval
+        case .vector: self = .vector
         default: self = .text
         }
     }
@@ -104,6 +109,7 @@ struct PGType: Equatable, Sendable {
         case 2950: return .uuid
         case 1083: return .time
         case 1186: return .duration
+        case PGType.vector.oid: return .vector
         default: return nil
         }
     }
@@ -206,6 +212,11 @@ enum PGValueCodec {
         case (PGType.uuid.oid, .uuid(let u)):
             buffer.writeInteger(UInt64(truncatingIfNeeded: u >> 64))
             buffer.writeInteger(UInt64(truncatingIfNeeded: u))
+        case (PGType.vector.oid, .vector(let v)):
+            // pgvector's binary form: dimensions (int16), an unused int16, then float4 components.
+            buffer.writeInteger(Int16(truncatingIfNeeded: v.count))
+            buffer.writeInteger(Int16(0))
+            for component in v { buffer.writeInteger(component.bitPattern) }
         case (PGType.text.oid, _), (PGType.varchar.oid, _), (PGType.bpchar.oid, _), (PGType.name.oid, _):
             buffer.writeString(text(value, as: type))
         default:
@@ -314,6 +325,17 @@ enum PGValueCodec {
         case 2950:
             guard length == 16, let high = bytes.readInteger(as: UInt64.self), let low = bytes.readInteger(as: UInt64.self) else { throw bad() }
             return .uuid(UInt128(high) << 64 | UInt128(low))
+        case PGType.vector.oid:
+            guard length >= 4, let dimensions = bytes.readInteger(as: Int16.self), bytes.readInteger(as: Int16.self) != nil,
+                  (1...DeclaredType.maxVectorDimensions).contains(Int(dimensions)), length == 4 + 4 * Int(dimensions) else { throw bad() }
+            var components: [Float] = []
+            components.reserveCapacity(Int(dimensions))
+            for _ in 0..<dimensions {
+                let component = Float(bitPattern: bytes.readInteger(as: UInt32.self)!)
+                guard component.isFinite else { throw RedError(.invalidArgument, "infinite value not allowed in vector", condition: "22000") }
+                components.append(component)
+            }
+            return .vector(components)
         case 1083:
             // time: µs since midnight → RedDB's TIME text (HH:MM:SS[.ffffff]).
             guard length == 8, let micros = bytes.readInteger(as: Int64.self), (0...86_400_000_000).contains(micros) else { throw bad() }
