@@ -172,6 +172,12 @@ import Testing
             var bytes = cell.bytes!
             _ = bytes.readInteger(as: UInt8.self)
             return String(buffer: bytes)
+        case PostgresDataType(16_300):  // pgvector's vector: dimensions, unused, float4 components
+            var bytes = cell.bytes!
+            let dimensions = Int(bytes.readInteger(as: Int16.self) ?? 0)
+            _ = bytes.readInteger(as: Int16.self)
+            let components = (0..<dimensions).map { _ in Float(bitPattern: bytes.readInteger(as: UInt32.self) ?? 0) }
+            return Value.vector(components).displayText
         default: return try cell.decode(String.self)
         }
     }
