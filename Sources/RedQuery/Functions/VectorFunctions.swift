@@ -30,23 +30,14 @@ enum VectorFunctions {
 
     static var functions: [ScalarFunction] {
         [
-            pair("l2_distance") { a, b in
-                var sum = 0.0
-                for i in a.indices { let d = Double(a[i]) - Double(b[i]); sum += d * d }
-                return sum.squareRoot()
-            },
+            // L2, inner product and cosine are `VectorMetric`'s, the sums VECTOR SEARCH ranks by.
+            pair("l2_distance") { a, b in VectorMetric.l2.distance(a, b) },
             pair("cosine_distance") { a, b in
-                var dot = 0.0, na = 0.0, nb = 0.0
-                for i in a.indices {
-                    dot += Double(a[i]) * Double(b[i])
-                    na += Double(a[i]) * Double(a[i])
-                    nb += Double(b[i]) * Double(b[i])
-                }
-                let similarity = dot / (na * nb).squareRoot()  // NaN for a zero vector, as pgvector gives
-                return similarity.isNaN ? .nan : 1 - min(1, max(-1, similarity))
+                // pgvector's cosine distance of a zero vector is NaN (VectorMetric, ranking, says 1).
+                norm(a) == 0 || norm(b) == 0 ? .nan : VectorMetric.cosine.distance(a, b)
             },
-            pair("inner_product") { a, b in dot(a, b) },
-            pair("__vector_negative_inner_product") { a, b in -dot(a, b) },
+            pair("inner_product") { a, b in -VectorMetric.innerProduct.distance(a, b) },
+            pair("__vector_negative_inner_product") { a, b in VectorMetric.innerProduct.distance(a, b) },
             pair("l1_distance") { a, b in
                 var sum = 0.0
                 for i in a.indices { sum += abs(Double(a[i]) - Double(b[i])) }
@@ -56,23 +47,19 @@ enum VectorFunctions {
                 .integer(Int64(try vector(a[0], "vector_dims").count))
             },
             ScalarFunction(name: "vector_norm", arity: 1...1, acceptsNull: false, isDeterministicWithinStatement: true) { a, _ in
-                let v = try vector(a[0], "vector_norm")
-                return .float(dot(v, v).squareRoot())
+                .float(norm(try vector(a[0], "vector_norm")))
             },
             ScalarFunction(name: "l2_normalize", arity: 1...1, acceptsNull: false, isDeterministicWithinStatement: true) { a, _ in
                 let v = try vector(a[0], "l2_normalize")
-                let norm = dot(v, v).squareRoot()
-                guard norm > 0 else { return .vector(v) }  // a zero vector stays as it is, as in pgvector
-                return .vector(v.map { Float(Double($0) / norm) })
+                let length = norm(v)
+                guard length > 0 else { return .vector(v) }  // a zero vector stays as it is, as in pgvector
+                return .vector(v.map { Float(Double($0) / length) })
             },
         ]
     }
 
-    private static func dot(_ a: [Float], _ b: [Float]) -> Double {
-        var sum = 0.0
-        for i in a.indices { sum += Double(a[i]) * Double(b[i]) }
-        return sum
-    }
+    /// The Euclidean length: the square root of v · v.
+    private static func norm(_ v: [Float]) -> Double { (-VectorMetric.innerProduct.distance(v, v)).squareRoot() }
 
     /// A function of two vectors of the same dimensions, returning a double.
     private static func pair(_ name: String, _ body: @escaping @Sendable ([Float], [Float]) -> Double) -> ScalarFunction {
