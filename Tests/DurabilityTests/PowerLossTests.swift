@@ -103,7 +103,7 @@ func dumpBytes(_ engine: StorageEngine, _ name: String) async throws -> [String:
                                     if try tx.delete(c, Array(k.utf8)) { writes[k] = .some(nil) }
                                 } else {
                                     let size = r.next() % 10 == 0 ? 2000 + Int(r.next() % 9000) : Int(r.next() % 60)
-                                    let v = (0..<size).map { _ in UInt8(truncatingIfNeeded: r.next()) }
+                                    let v = r.nextBytes(size)
                                     try tx.put(c, Array(k.utf8), v)
                                     writes[k] = .some(v)
                                 }

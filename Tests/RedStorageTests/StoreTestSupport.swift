@@ -35,7 +35,7 @@ func format6(_ n: Int) -> String {
 
 func value(_ n: Int, size: Int) -> [UInt8] {
     var rng = SplitMix64(seed: UInt64(n) &* 31 &+ UInt64(size))
-    return (0..<size).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
+    return rng.nextBytes(size)
 }
 
 extension PagedStore {
