@@ -9,6 +9,9 @@ public struct EngineOptions: Sendable {
     public var batchedSyncDelayMilliseconds = 10
     /// Byte budget of the page cache.
     public var cacheBytes = 64 << 20
+    /// Byte budget of the copies of vector collections' vectors that searches compare in
+    /// memory (`VectorItemCache`); 0 turns it off (every search reads the records).
+    public var vectorCacheBytes = 256 << 20
     /// A background checkpoint starts once this much WAL has accumulated since the last one…
     /// (Each checkpoint writes every page changed since the one before, so under a steady load a
     /// larger figure writes each hot page less often; recovery replays at most this much WAL.

@@ -242,6 +242,13 @@ public final class StorageEngine: @unchecked Sendable {
         return try VersionChain.visibleValue(in: bytes, at: snapshot, context: "record (\(Keyspace.describe(treeKey)))")
     }
 
+    /// The commit timestamp of the newest commit that wrote to `collection` since the engine
+    /// opened (0: none). Recorded before the commit is published, so a snapshot that sees a
+    /// write to the collection finds a value at least as new as that write here.
+    public func lastWriteTS(of collection: Collection) -> UInt64 {
+        collectionStamps.withLock { $0.lastWrites[collection.id] ?? 0 }
+    }
+
     /// The error that stopped this engine accepting writes, if any.
     public var failureReason: RedError? { failure.withLock { $0 } }
 
@@ -278,6 +285,7 @@ public final class StorageEngine: @unchecked Sendable {
         let runs = writes.sortedRuns()
         let written = runs.compactMap { $0.firstKey.map(Keyspace.collectionID(of:)) }.filter { $0 >= Keyspace.firstUserID }
         if !ignoringFence { try await definitionGates.wait(writing: written, passing: definitions.basedOnData) }
+        let emptied = extra.compactMap { mutation -> UInt32? in if case .deleteCollection(let id) = mutation { id } else { nil } }
         var payload = CommitRecord.encode(runs, then: extra,
                                           changes: changes.isEmpty || !logsChanges.load(ordering: .relaxed) ? [] : changes.map { $0.encoded() })
         let touchesCatalog = runs.contains { $0.firstKey.map(Keyspace.collectionID(of:)) == Keyspace.collectionsID }
@@ -327,7 +335,7 @@ public final class StorageEngine: @unchecked Sendable {
                     definitionGates.close(definitions.basedOnData, tookSince: began)  // its retry finds the writers waiting
                     throw error
                 }
-                stamps.record(writing: written, definitions: definitions, ts: ts, horizon: snapshots.horizon)
+                stamps.record(writing: written, emptied: emptied, definitions: definitions, ts: ts, horizon: snapshots.horizon)
             }
             if touchesCatalog { catalog.withLock { $0 = ($0.version + 1, ts) } }
             if touchesDefinitions { definitionVersion.withLock { $0 = ($0.version + 1, ts) } }

@@ -70,8 +70,12 @@ public final class TableStore: Sendable {
     public let sequences: SequenceRegistry
     private let indexCompiler = Mutex<(any IndexProgramCompiler)?>(nil)
 
+    /// In-memory copies of vector collections' vectors, for searches.
+    public let vectorItems: VectorItemCache
+
     public init(engine: StorageEngine) {
         self.engine = engine
+        self.vectorItems = VectorItemCache(budgetBytes: engine.options.vectorCacheBytes)
         self.sequences = SequenceRegistry(engine: engine)
     }
 

@@ -26,6 +26,10 @@ struct DefinitionChanges: Sendable {
 struct CollectionStamps: Sendable {
     struct Stamp: Sendable { var definitionTS: UInt64 = 0; var dataTS: UInt64 = 0 }
     private(set) var stamps: [UInt32: Stamp] = [:]
+    /// The newest commit that wrote each collection, never pruned (one entry per collection
+    /// written since the engine opened): what tells a cache derived from a collection's rows
+    /// (`VectorItemCache`) whether a snapshot sees the rows it was built from.
+    private(set) var lastWrites: [UInt32: UInt64] = [:]
     static let pruneAbove = 4096
     /// Size at which the next prune runs: twice what the last one kept, so a long-open snapshot
     /// that keeps every stamp alive costs an occasional pass, not one per commit.
@@ -44,8 +48,13 @@ struct CollectionStamps: Sendable {
     }
 
     /// Notes a commit at `ts`; drops stamps older than every open snapshot once there are many.
-    mutating func record(writing written: [UInt32], definitions: DefinitionChanges, ts: UInt64, horizon: UInt64) {
-        for id in written { stamps[id, default: Stamp()].dataTS = ts }
+    /// `emptied`: collections the commit removed wholesale (not in `written`).
+    mutating func record(writing written: [UInt32], emptied: [UInt32] = [], definitions: DefinitionChanges, ts: UInt64, horizon: UInt64) {
+        for id in written {
+            stamps[id, default: Stamp()].dataTS = ts
+            lastWrites[id] = ts
+        }
+        for id in emptied { lastWrites[id] = ts }
         for id in definitions.changed { stamps[id, default: Stamp()].definitionTS = ts }
         if stamps.count > pruneAt {
             stamps = stamps.filter { max($0.value.definitionTS, $0.value.dataTS) > horizon }

@@ -112,6 +112,12 @@ public final class Transaction: @unchecked Sendable {
         }
     }
 
+    /// Whether this transaction has pending writes to `collection` (conservatively: writes a
+    /// savepoint rolled back may still count), so its reads differ from its snapshot's there.
+    public func hasWrites(in collection: Collection) -> Bool {
+        state.withLock { $0.writes.mayWrite(collectionID: collection.id) }
+    }
+
     /// True once this transaction has created, dropped, renamed or re-described a collection.
     public var hasCatalogWrites: Bool { state.withLock { $0.writesCatalog } }
 

@@ -120,6 +120,9 @@ struct WriteSet: Sendable {
 
     private func runIndex(_ id: UInt32) -> Int? { ids.firstIndex(of: id) }
 
+    /// Whether any write (even one a savepoint since took back) went to collection `id`.
+    func mayWrite(collectionID id: UInt32) -> Bool { runIndex(id) != nil }
+
     subscript(treeKey: [UInt8]) -> Transaction.Write? {
         treeKey.withUnsafeBytes { key in pending(key).map(\.write) }
     }

@@ -87,6 +87,12 @@ final class VectorSearchNode: PlanNode, @unchecked Sendable {
             return t
         }
         guard k > 0 else { return ArrayIterator([]) }
+        if let entry = try context.store.vectorItems.entry(for: handle, in: context.transaction, store: context.store,
+                                                           checkCancelled: { try context.checkCancelled() }) {
+            do {
+                if let rows = try searchCached(entry, query: query, k: k, bound: bound, context: context, eval: eval) { return ArrayIterator(rows) }
+            } catch is StaleCacheEntry {}
+        }
         let search = RangeSearch(node: self, query: query, k: k, bound: bound)
         // In parts, one per CPU, as large aggregates (`AggregateNode`), under the same conditions:
         // not on an event loop, no subquery per item, and enough items to be worth a thread.
