@@ -111,6 +111,9 @@ struct ServerCommand: AsyncParsableCommand {
     @Option(help: "Page cache size in MiB. Default: a quarter of the memory (of the container's limit when lower), at least 64.")
     var cacheMib: Int?
 
+    @Option(help: "Memory in MiB for the in-memory copies of vector collections' vectors that VECTOR SEARCH compares; 0 turns them off. Default 256.")
+    var vectorCacheMib: Int?
+
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: String?
 
@@ -141,7 +144,7 @@ struct ServerCommand: AsyncParsableCommand {
     @Option(help: "How long a graceful shutdown lets in-flight requests finish before closing their connections, in ms (default 10000).")
     var shutdownGraceMs: Int?
 
-    @Option(help: "JSON configuration file with any of: path, pg_bind, http_bind, sync_mode, cache_mib, log_level, users {name: password}, pg_auth, max_connections, max_http_body_bytes, shutdown_grace_ms.")
+    @Option(help: "JSON configuration file with any of: path, pg_bind, http_bind, sync_mode, cache_mib, vector_cache_mib, log_level, users {name: password}, pg_auth, max_connections, max_http_body_bytes, shutdown_grace_ms.")
     var config: String?
 
     /// Prints one line `ready pg=HOST:PORT http=HOST:PORT` on stdout once listening (tests use it with port 0).
@@ -211,7 +214,7 @@ struct ServerSettings {
             guard case .object(let members) = try JSONValue.parse(String(decoding: data, as: UTF8.self)) else {
                 throw ValidationError("config file \(configPath) must hold a JSON object")
             }
-            let known: Set = ["path", "bind", "pg_bind", "http_bind", "wire_bind", "grpc_bind", "sync_mode", "cache_mib", "log_level", "users", "pg_auth", "max_connections",
+            let known: Set = ["path", "bind", "pg_bind", "http_bind", "wire_bind", "grpc_bind", "sync_mode", "cache_mib", "vector_cache_mib", "log_level", "users", "pg_auth", "max_connections",
                               "max_http_body_bytes", "shutdown_grace_ms", "wire_tls_bind", "http_tls_bind", "grpc_tls_bind", "pg_tls", "tls_cert", "tls_key", "router_tls", "role", "primary_addr"]
             for (key, value) in members {
                 guard known.contains(key) else { throw ValidationError("unknown setting \"\(key)\" in \(configPath)") }
@@ -263,6 +266,10 @@ struct ServerSettings {
             s.databaseOptions.engine.cacheBytes = mib << 20
         } else {
             s.databaseOptions.engine.cacheBytes = ServerMemory.defaultCacheBytes()
+        }
+        if let mib = integer(c.vectorCacheMib, "vector_cache_mib") {
+            guard mib >= 0, mib <= 1 << 20 else { throw ValidationError("vector cache size must be 0 … 1,048,576 MiB") }
+            s.databaseOptions.engine.vectorCacheBytes = mib << 20
         }
         if let v = string(c.logLevel, "REDDB_LOG_LEVEL", "log_level") {
             guard let level = Logger.Level(rawValue: v) else { throw ValidationError("unknown log level \(v)") }

@@ -124,6 +124,25 @@ import Testing
                 && r.json["model"] == .string("vector"), "\(r.body)")
     }
 
+    /// `--vector-cache-mib`: 0 turns the in-memory copies off (searches read the records and
+    /// answer the same); a negative size is refused before the server starts.
+    @Test func vectorCacheFlag() async throws {
+        let refused = try RedClientCLITests.red(["server", "--path", NSTemporaryDirectory() + "vc-\(UUID().uuidString).rdb", "--vector-cache-mib=-1"])
+        #expect(refused.status != 0 && refused.err.contains("vector cache size"), "\(refused)")
+        for arguments in [["--vector-cache-mib", "0"], ["--vector-cache-mib", "1"]] {
+            let server = try ServerProcess(arguments: arguments)
+            defer { server.remove() }
+            var r = try await HTTPClientTests.call(server, "POST", "/collections", body: #"{"name":"docs","model":"vector","dimension":2}"#)
+            #expect(r.status == 201, "\(r.body)")
+            r = try await HTTPClientTests.call(server, "POST", "/collections/docs/bulk/vectors", body: #"{"items":[{"dense":[1,0]},{"dense":[0,1]},{"dense":[1,1]}]}"#)
+            for _ in 0..<2 {
+                r = try await HTTPClientTests.call(server, "POST", "/collections/docs/similar", body: #"{"vector":[1,0.1],"k":2}"#)
+                guard case .array(let hits)? = r.json["results"] else { Issue.record("no results: \(r.body)"); return }
+                #expect(hits.map { $0["entity_id"] } == [.integer(1), .integer(3)], "\(arguments): \(r.body)")
+            }
+        }
+    }
+
     @Test func grpcVectorRpcs() async throws {
         let server = try ServerProcess()
         defer { server.remove() }

@@ -7,17 +7,6 @@ import RedCore
 /// answer exactly as searches that read the records, whatever was written, rolled back,
 /// expired or seen by an older snapshot in between.
 @Suite struct VectorItemCacheTests {
-    /// xorshift, so a failing sequence can be replayed.
-    struct Generator: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state ^= state << 13
-            state ^= state >> 7
-            state ^= state << 17
-            return state
-        }
-    }
-
     static func database(cacheBytes: Int = 256 << 20, clock: ManualClock) async throws -> Database {
         var options = DatabaseOptions()
         options.engine.vectorCacheBytes = cacheBytes
@@ -38,7 +27,7 @@ import RedCore
             return a
         }
         _ = try await both("CREATE VECTOR v DIM 3 METRIC l2")
-        var random = Generator(state: 0xC0FF_EE12_3456_789A)
+        var random = VectorSearchTests.Generator(state: 0xC0FF_EE12_3456_789A)  // replayable
         func component() -> String { String(Int.random(in: -4...4, using: &random)) }
         func vector() -> String { "[\(component()), \(component()), \(component())]" }
         var nextRid = 1

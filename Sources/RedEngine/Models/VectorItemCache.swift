@@ -116,6 +116,8 @@ public final class VectorItemCache: Sendable {
     /// Scans the collection at `tx`'s snapshot; nil once it outgrows the budget.
     private func build(_ handle: TableHandle, in tx: Transaction, store: TableStore, checkCancelled: () throws -> Void) throws -> Entry? {
         var groups: [Int: Group] = [:]
+        // The group being filled, kept out of the dictionary (a collection mostly has one dimension).
+        var dimension = 0, group = Group()
         var bytes = 0, seen = 0
         let cursor = try store.scan(tx, handle)
         var key: [UInt8] = [], record: [UInt8] = []
@@ -126,17 +128,29 @@ public final class VectorItemCache: Sendable {
             guard let offset = location.offset, location.count > 0 else { continue }
             bytes += location.count * 4 + 16
             guard bytes <= budgetBytes else { return nil }
-            let dimension = location.count
-            var group = groups.removeValue(forKey: dimension) ?? Group()
+            if location.count != dimension {
+                if dimension > 0 { groups[dimension] = group }
+                dimension = location.count
+                group = groups.removeValue(forKey: dimension) ?? Group()
+            }
             group.rids.append(StoredRow.rid(fromKey: key))
             group.expiresAt.append(location.header.expiresAt ?? .max)
-            record.withUnsafeBytes { raw in
-                for i in 0..<dimension {
-                    group.components.append(Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: offset + 4 * i, as: UInt32.self))))
+            let start = group.components.count
+            group.components.append(contentsOf: repeatElement(0, count: dimension))
+            group.components.withUnsafeMutableBytes { target in
+                record.withUnsafeBytes { source in
+                    #if _endian(little)
+                    (target.baseAddress! + 4 * start).copyMemory(from: source.baseAddress! + offset, byteCount: 4 * dimension)
+                    #else
+                    for i in 0..<dimension {
+                        target.storeBytes(of: Float(bitPattern: UInt32(littleEndian: source.loadUnaligned(fromByteOffset: offset + 4 * i, as: UInt32.self))),
+                                          toByteOffset: 4 * (start + i), as: Float.self)
+                    }
+                    #endif
                 }
             }
-            groups[dimension] = group
         }
+        if dimension > 0 { groups[dimension] = group }
         return Entry(collectionID: handle.collection.id, asOf: tx.snapshot, groups: groups)
     }
 

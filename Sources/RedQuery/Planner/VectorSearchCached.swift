@@ -115,7 +115,7 @@ extension VectorSearchNode {
     private func scoreParts(_ group: VectorItemCache.Group, query: [Float], bound: Double?, now: Int64,
                             bounds: [Int], keep: Int?) throws -> [BestItems] {
         let metric = self.metric, dimension = query.count, scoresOnly = self.scoresOnly
-        let results = CachedParts(count: bounds.count - 1)
+        let results = PartSlots<BestItems>(count: bounds.count - 1)
         let score: @Sendable (Int) -> Void = { part in
             var best = BestItems(capacity: keep ?? Int.max)
             group.components.withUnsafeBytes { components in
@@ -142,20 +142,5 @@ extension VectorSearchNode {
         return ([.integer(item.rid), .float(item.score), .float(item.distance), .text(handle.name), .timestamp(stored.createdAt),
                  .timestamp(stored.updatedAt), .integer(Int64(dimension)), stored.values[1] ?? .null, stored.values[2] ?? .null],
                 stored.values[0] ?? .null)
-    }
-
-    /// Each part's result, written by its own thread (see `PartResults`).
-    private final class CachedParts: @unchecked Sendable {
-        let slots: UnsafeMutableBufferPointer<BestItems?>
-
-        init(count: Int) {
-            slots = .allocate(capacity: count)
-            slots.initialize(repeating: nil)
-        }
-
-        deinit {
-            _ = slots.deinitialize()
-            slots.deallocate()
-        }
     }
 }

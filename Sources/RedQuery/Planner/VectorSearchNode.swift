@@ -101,7 +101,7 @@ final class VectorSearchNode: PlanNode, @unchecked Sendable {
            let ranges = try TableScanNode.ridRanges(handle, count: partCount,
                                                     minimumRows: max(1, context.limits.parallelScanMinimumRows / Self.itemsPerRowOfParallelScan), context) {
             let parts = ranges.map { (range: $0, context: context.partition()) }
-            let results = PartResults(count: parts.count)
+            let results = PartSlots<Result<TopK, Error>>(count: parts.count)
             AggregateNode.partsCounter?.value.add(parts.count, ordering: .relaxed)
             DispatchQueue.concurrentPerform(iterations: parts.count) { i in
                 let part = parts[i]
@@ -166,8 +166,8 @@ final class VectorSearchNode: PlanNode, @unchecked Sendable {
     /// only, and the caller reads the slots after every iteration has returned.
     /// (A buffer, not an array: concurrent writes to distinct array elements still race on
     /// the array's own storage checks.)
-    private final class PartResults: @unchecked Sendable {
-        let slots: UnsafeMutableBufferPointer<Result<TopK, Error>?>
+    final class PartSlots<Element>: @unchecked Sendable {
+        let slots: UnsafeMutableBufferPointer<Element?>
 
         init(count: Int) {
             slots = .allocate(capacity: count)
