@@ -112,10 +112,10 @@ public final class Transaction: @unchecked Sendable {
         }
     }
 
-    /// Whether this transaction has pending writes to `collection` (conservatively: writes a
-    /// savepoint rolled back may still count), so its reads differ from its snapshot's there.
+    /// Whether this transaction has pending writes to `collection`, so its reads there differ
+    /// from its snapshot's.
     public func hasWrites(in collection: Collection) -> Bool {
-        state.withLock { $0.writes.mayWrite(collectionID: collection.id) }
+        state.withLock { $0.writes.hasWrites(collectionID: collection.id) }
     }
 
     /// True once this transaction has created, dropped, renamed or re-described a collection.

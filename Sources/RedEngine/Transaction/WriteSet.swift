@@ -120,8 +120,8 @@ struct WriteSet: Sendable {
 
     private func runIndex(_ id: UInt32) -> Int? { ids.firstIndex(of: id) }
 
-    /// Whether any write (even one a savepoint since took back) went to collection `id`.
-    func mayWrite(collectionID id: UInt32) -> Bool { runIndex(id) != nil }
+    /// Whether a pending write goes to collection `id`.
+    func hasWrites(collectionID id: UInt32) -> Bool { runIndex(id) != nil }
 
     subscript(treeKey: [UInt8]) -> Transaction.Write? {
         treeKey.withUnsafeBytes { key in pending(key).map(\.write) }

@@ -66,8 +66,8 @@ extension VectorSearchNode {
         context.rowsScanned += count
         // Parts as the scan makes them (the same limits), of items instead of id spans.
         let partCount = context.mustNotRunLong ? 1
-            : min(context.limits.parallelScanParts ?? min(ProcessorAffinity.cpuCount, Self.maxParallelParts),
-                  max(1, count / max(1, context.limits.parallelScanMinimumRows / Self.itemsPerRowOfParallelScan)))
+            : max(1, min(context.limits.parallelScanParts ?? min(ProcessorAffinity.cpuCount, Self.maxParallelParts),
+                  max(1, count / max(1, context.limits.parallelScanMinimumRows / Self.itemsPerRowOfParallelScan))))
         if partCount > 1 { AggregateNode.partsCounter?.value.add(partCount, ordering: .relaxed) }
         let bounds = (0...partCount).map { count * $0 / partCount }
         if filter == nil {
