@@ -109,25 +109,27 @@ public struct StoredRow: Sendable, Equatable {
         return header
     }
 
-    /// Where a vector item's vector lies in its record bytes, without decoding it: the header,
-    /// and the byte offset and component count of its little-endian f32s (column 0). A nil
-    /// `offset` means column 0 holds no vector. Every length is checked against `bytes`.
-    public static func vectorLocation(_ bytes: [UInt8]) throws -> (header: Header, offset: Int?, count: Int) {
+    /// Where a vector lies in a record's bytes, without decoding it: the header, and the byte
+    /// offset and component count of column `column`'s little-endian f32s (column 0: a vector
+    /// item's vector). A nil `offset` means the column holds no vector: it is NULL or absent,
+    /// or — `other` — holds a value of another kind. Every length is checked against `bytes`.
+    public static func vectorLocation(_ bytes: [UInt8], column: UInt64 = 0) throws -> (header: Header, offset: Int?, count: Int, other: Bool) {
         var r = ByteReader(bytes, context: "stored row")
         let (header, columns) = try readHeader(&r)
         for _ in 0..<columns {
             let id = try r.varint()
-            guard id == 0 else {
+            guard id == column else {
                 try ValueCodec.skip(&r)
                 continue
             }
-            guard try r.u8() == 11 else { return (header, nil, 0) }
+            let tag = try r.u8()
+            guard tag == 11 else { return (header, nil, 0, tag != 0) }
             let count = try r.count(limit: Limits.maxValueBytes / 4, "vector length")
             let offset = r.offset
             try r.skip(count * 4)
-            return (header, offset, count)
+            return (header, offset, count, false)
         }
-        return (header, nil, 0)
+        return (header, nil, 0, false)
     }
 
     public static func key(rid: Int64) -> [UInt8] {

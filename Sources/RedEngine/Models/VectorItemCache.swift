@@ -1,12 +1,14 @@
 import RedCore
 import Synchronization
 
-/// The vectors of vector collections, copied out of their records into contiguous memory, so a
-/// search compares its query with every item in one pass over floats instead of reading each
-/// record through the B+tree (a profile of uncached searches: 83 % reading records, 7 % the
-/// arithmetic). Searches stay exact: the same items, the same distance function, the same order.
+/// The vectors of vector collections, and of tables' `vector` columns, copied out of their
+/// records into contiguous memory, so a search compares its query with every item in one pass
+/// over floats instead of reading each record through the B+tree (a profile of uncached
+/// searches: 83 % reading records, 7 % the arithmetic). Searches stay exact: the same items,
+/// the same distance function, the same order.
 ///
-/// An `Entry` is one collection's items as of one snapshot (`asOf`), built by a scan at that
+/// An `Entry` is one column's items (a vector collection's: column 0) as of one snapshot
+/// (`asOf`), built by a scan at that
 /// snapshot. A search at snapshot S may use it when no commit to the collection lies between S
 /// and `asOf`; the engine's `lastWriteTS(of:)` is recorded before a commit is published, so
 /// `lastWrite ≤ min(S, asOf)` proves it. A transaction with pending writes to the collection
@@ -20,7 +22,8 @@ import Synchronization
 /// 64 stale searches scan instead of building), so such a workload pays a rebuild about once
 /// per 64 searches at most, while one that turns to reading gets its entry back at once.
 public final class VectorItemCache: Sendable {
-    /// One collection's items of one dimension, in rid order.
+    /// One column's items of one dimension, in rid order. The group of rows whose column holds
+    /// no vector (NULL or absent) is kept under `noVector`, with no components.
     public struct Group: Sendable {
         public internal(set) var rids: [Int64] = []
         /// When each item expires (Unix ms; `Int64.max`: never).
@@ -29,6 +32,9 @@ public final class VectorItemCache: Sendable {
         /// bit patterns (what `VectorMetric.distance(_:littleEndianFloats:count:)` reads).
         public internal(set) var components: [Float] = []
     }
+
+    /// The `groups` key of the rows whose column holds no vector.
+    public static let noVector = -1
 
     public final class Entry: Sendable {
         public let asOf: UInt64
@@ -54,8 +60,14 @@ public final class VectorItemCache: Sendable {
         var skipped = 0
     }
 
+    /// A slot per cached column.
+    struct SlotKey: Hashable {
+        var collection: UInt32
+        var column: UInt16
+    }
+
     struct State {
-        var slots: [UInt32: Slot] = [:]
+        var slots: [SlotKey: Slot] = [:]
         var bytes = 0
         var clock: UInt64 = 0
         var builds = 0
@@ -71,13 +83,16 @@ public final class VectorItemCache: Sendable {
     /// Entries built and searches served from one, since the cache was made (for tests and stats).
     public var counters: (builds: Int, hits: Int, bytes: Int) { state.withLock { ($0.builds, $0.hits, $0.bytes) } }
 
-    /// The entry a search of `handle` in `tx` may use, building it first when that is worth it;
-    /// nil when the search must scan the records (own writes, a commit newer than the snapshot,
-    /// a collection over budget, backing off, or another search building it right now).
-    /// `checkCancelled` is called every few thousand items of a build.
-    public func entry(for handle: TableHandle, in tx: Transaction, store: TableStore, checkCancelled: () throws -> Void) throws -> Entry? {
+    /// The entry a search of `handle`'s column `column` in `tx` may use, building it first when
+    /// that is worth it; nil when the search must scan the records (own writes, a commit newer
+    /// than the snapshot, a column over budget or holding values that are not vectors, backing
+    /// off, or another search building it right now). `checkCancelled` is called every few
+    /// thousand items of a build.
+    public func entry(for handle: TableHandle, column: UInt16 = 0, in tx: Transaction, store: TableStore,
+                      checkCancelled: () throws -> Void) throws -> Entry? {
         guard budgetBytes > 0 else { return nil }
         let collection = handle.collection
+        let key = SlotKey(collection: collection.id, column: column)
         guard !tx.hasWrites(in: collection) else { return nil }
         let decision: Entry?? = state.withLock { s in
             // Read under the lock, where entries are stored: every commit at or below a stored
@@ -85,8 +100,8 @@ public final class VectorItemCache: Sendable {
             let lastWrite = store.engine.lastWriteTS(of: collection)
             guard lastWrite <= tx.snapshot else { return .some(nil) }  // a newer commit: scan (and build nothing older)
             s.clock += 1
-            var slot = s.slots[collection.id] ?? Slot()
-            defer { s.slots[collection.id] = slot }
+            var slot = s.slots[key] ?? Slot()
+            defer { s.slots[key] = slot }
             if let entry = slot.entry, lastWrite <= entry.asOf {
                 slot.lastUse = s.clock
                 entry.searches.add(1, ordering: .relaxed)
@@ -107,14 +122,16 @@ public final class VectorItemCache: Sendable {
         }
         if let decided = decision { return decided }
         var built: Entry?
-        defer { finishBuilding(collection.id, built) }
-        built = try build(handle, in: tx, store: store, checkCancelled: checkCancelled)
+        defer { finishBuilding(key, built) }
+        built = try build(handle, column: column, in: tx, store: store, checkCancelled: checkCancelled)
         built?.searches.add(1, ordering: .relaxed)
         return built
     }
 
-    /// Scans the collection at `tx`'s snapshot; nil once it outgrows the budget.
-    private func build(_ handle: TableHandle, in tx: Transaction, store: TableStore, checkCancelled: () throws -> Void) throws -> Entry? {
+    /// Scans the collection at `tx`'s snapshot; nil once it outgrows the budget, or at a value
+    /// of the column that is neither a vector nor NULL.
+    private func build(_ handle: TableHandle, column: UInt16, in tx: Transaction, store: TableStore,
+                       checkCancelled: () throws -> Void) throws -> Entry? {
         var groups: [Int: Group] = [:]
         // The group being filled, kept out of the dictionary (a collection mostly has one dimension).
         var dimension = 0, group = Group()
@@ -124,17 +141,21 @@ public final class VectorItemCache: Sendable {
         while try cursor.nextRaw(key: &key, value: &record) {
             seen += 1
             if seen & 4095 == 0 { try checkCancelled() }
-            let location = try StoredRow.vectorLocation(record)
-            guard let offset = location.offset, location.count > 0 else { continue }
-            bytes += location.count * 4 + 16
+            let location = try StoredRow.vectorLocation(record, column: UInt64(column))
+            // An empty vector would share the no-group marker below; neither is ever stored by
+            // SQL, and a column holding one is scanned, not cached.
+            guard !location.other, location.offset == nil || location.count > 0 else { return nil }
+            let itemDimension = location.offset == nil ? Self.noVector : location.count
+            bytes += max(0, itemDimension) * 4 + 16
             guard bytes <= budgetBytes else { return nil }
-            if location.count != dimension {
-                if dimension > 0 { groups[dimension] = group }
-                dimension = location.count
+            if itemDimension != dimension {
+                if dimension != 0 { groups[dimension] = group }
+                dimension = itemDimension
                 group = groups.removeValue(forKey: dimension) ?? Group()
             }
             group.rids.append(StoredRow.rid(fromKey: key))
             group.expiresAt.append(location.header.expiresAt ?? .max)
+            guard let offset = location.offset, dimension > 0 else { continue }
             let start = group.components.count
             group.components.append(contentsOf: repeatElement(0, count: dimension))
             group.components.withUnsafeMutableBytes { target in
@@ -143,11 +164,11 @@ public final class VectorItemCache: Sendable {
                 }
             }
         }
-        if dimension > 0 { groups[dimension] = group }
+        if dimension != 0 { groups[dimension] = group }
         return Entry(asOf: tx.snapshot, groups: groups)
     }
 
-    private func finishBuilding(_ id: UInt32, _ entry: Entry?) {
+    private func finishBuilding(_ id: SlotKey, _ entry: Entry?) {
         state.withLock { s in
             var slot = s.slots[id] ?? Slot()
             slot.building = false

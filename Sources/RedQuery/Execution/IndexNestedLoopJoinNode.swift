@@ -91,7 +91,7 @@ extension Planner {
         case let scan as TableScanNode:
             switch scan.access {
             case .indexEquality, .indexRange: return true
-            case .fullScan, .indexOrder: return false
+            case .fullScan, .indexOrder, .vectorOrder: return false
             }
         case let filter as FilterNode: return isIndexNarrowed(filter.input)
         case let join as IndexNestedLoopJoinNode: return isIndexNarrowed(join.left)

@@ -124,10 +124,15 @@ struct SortKey: Sendable {
     var nullsFirst: Bool
 }
 
-/// Full sort (stable), or a bounded top-N heap when a LIMIT sits right above.
+/// Full sort (stable), or — `topN`, when a LIMIT sits right above — a heap of the first
+/// LIMIT + OFFSET rows only (PostgreSQL's top-N heapsort): memory bounded by what the query
+/// returns, n log k comparisons, and the same rows in the same order as the full sort (ties
+/// keep input order).
 final class SortNode: PlanNode, @unchecked Sendable {
     let input: PlanNode
     let keys: [SortKey]
+    /// The LIMIT and OFFSET above this sort, when nothing that changes the row count lies between.
+    var topN: (limit: BoundExpr?, offset: BoundExpr?)?
     var columns: [ScopeColumn] { input.columns }
     init(_ input: PlanNode, _ keys: [SortKey]) { self.input = input; self.keys = keys }
 
@@ -146,22 +151,66 @@ final class SortNode: PlanNode, @unchecked Sendable {
     }
 
     func open(_ context: ExecutionContext, outerRows: [[Value]]) throws -> RowIterator {
-        let source = try input.open(context, outerRows: outerRows)
         let eval = context.evaluation(outerRows)
-        var decorated: [(keys: [Value], row: [Value], order: Int)] = []
-        while let row = try source.next() {
-            decorated.append((try keys.map { try eval.evaluate($0.expr, row) }, row, decorated.count))
-            try context.checkMaterialized(decorated.count, "ORDER BY")
+        var kept: Int?
+        if let topN, let limit = try LimitNode.count(topN.limit, eval, what: "LIMIT") {
+            kept = limit.addingReportingOverflow(try LimitNode.count(topN.offset, eval, what: "OFFSET") ?? 0).partialValue
+            if kept! < 0 { kept = nil }  // past Int.max: every row
         }
+        let source = try input.open(context, outerRows: outerRows)
         let keys = self.keys
-        decorated.sort { a, b in
+        func precedes(_ a: Decorated, _ b: Decorated) -> Bool {
             let c = Self.compare(a.keys, b.keys, keys)
             return c != 0 ? c < 0 : a.order < b.order
         }
+        var decorated: [Decorated] = []
+        var order = 0
+        if let kept {
+            // A heap whose root is the last row kept; a row that does not precede it is dropped.
+            guard kept > 0 else { return ArrayIterator([]) }
+            while let row = try source.next() {
+                let item = Decorated(keys: try keys.map { try eval.evaluate($0.expr, row) }, row: row, order: order)
+                order += 1
+                if decorated.count < kept {
+                    decorated.append(item)
+                    try context.checkMaterialized(decorated.count, "ORDER BY")
+                    var child = decorated.count - 1
+                    while child > 0, precedes(decorated[(child - 1) / 2], decorated[child]) {
+                        decorated.swapAt(child, (child - 1) / 2)
+                        child = (child - 1) / 2
+                    }
+                } else if precedes(item, decorated[0]) {
+                    decorated[0] = item
+                    var parent = 0
+                    while true {
+                        let left = 2 * parent + 1, right = left + 1
+                        var last = parent
+                        if left < decorated.count, precedes(decorated[last], decorated[left]) { last = left }
+                        if right < decorated.count, precedes(decorated[last], decorated[right]) { last = right }
+                        guard last != parent else { break }
+                        decorated.swapAt(parent, last)
+                        parent = last
+                    }
+                }
+            }
+        } else {
+            while let row = try source.next() {
+                decorated.append(Decorated(keys: try keys.map { try eval.evaluate($0.expr, row) }, row: row, order: order))
+                order += 1
+                try context.checkMaterialized(decorated.count, "ORDER BY")
+            }
+        }
+        decorated.sort(by: precedes)
         return ArrayIterator(decorated.map(\.row))
     }
 
-    func explain(_ depth: Int) -> [String] { [line(depth, "Sort")] + input.explain(depth + 1) }
+    private struct Decorated {
+        var keys: [Value]
+        var row: [Value]
+        var order: Int
+    }
+
+    func explain(_ depth: Int) -> [String] { [line(depth, topN == nil ? "Sort" : "Sort (top-N heapsort)")] + input.explain(depth + 1) }
 }
 
 /// Removes duplicate rows over the first `width` columns (NULLs equal, as DISTINCT requires),

@@ -30,19 +30,13 @@ enum VectorFunctions {
 
     static var functions: [ScalarFunction] {
         [
-            // L2, inner product and cosine are `VectorMetric`'s, the sums VECTOR SEARCH ranks by.
-            pair("l2_distance") { a, b in VectorMetric.l2.distance(a, b) },
-            pair("cosine_distance") { a, b in
-                // pgvector's cosine distance of a zero vector is NaN (VectorMetric, ranking, says 1).
-                norm(a) == 0 || norm(b) == 0 ? .nan : VectorMetric.cosine.distance(a, b)
-            },
-            pair("inner_product") { a, b in -VectorMetric.innerProduct.distance(a, b) },
-            pair("__vector_negative_inner_product") { a, b in VectorMetric.innerProduct.distance(a, b) },
-            pair("l1_distance") { a, b in
-                var sum = 0.0
-                for i in a.indices { sum += abs(Double(a[i]) - Double(b[i])) }
-                return sum
-            },
+            // The operators' functions are `PgVectorDistance`'s, which the nearest-first scan
+            // (`VectorOrderScan`) ranks by too.
+            pair("l2_distance") { a, b in PgVectorDistance.l2.distance(a, b) },
+            pair("cosine_distance") { a, b in PgVectorDistance.cosine.distance(a, b) },
+            pair("inner_product") { a, b in -PgVectorDistance.negativeInnerProduct.distance(a, b) },
+            pair("__vector_negative_inner_product") { a, b in PgVectorDistance.negativeInnerProduct.distance(a, b) },
+            pair("l1_distance") { a, b in PgVectorDistance.l1.distance(a, b) },
             ScalarFunction(name: "vector_dims", arity: 1...1, acceptsNull: false, isDeterministicWithinStatement: true) { a, _ in
                 .integer(Int64(try vector(a[0], "vector_dims").count))
             },

@@ -74,6 +74,8 @@ final class Planner {
             let ctx = BindingContext(scope: scope, aggregatesForbiddenIn: "LIMIT")
             let limit = try query.limit.map { try bind($0, ctx) }, offset = try query.offset.map { try bind($0, ctx) }
             for case .parameter(let n)? in [limit, offset] { noteParameterType(n, .integer) }
+            let sort = (plan as? SortNode) ?? ((plan as? TrimNode)?.input as? SortNode)
+            sort?.topN = (limit, offset)
             plan = LimitNode(plan, limit: limit, offset: offset)
         }
         return plan
@@ -327,6 +329,11 @@ final class Planner {
            let scan = Self.singleScan(plan), case .column(let target) = sortKeys[0].expr,
            case .column(let source) = projection[target], sortKeys[0].nullsFirst == sortKeys[0].descending {
             sortSatisfied = scan.provideOrder(columnPosition: source, descending: sortKeys[0].descending)
+        }
+        // pgvector's `ORDER BY embedding <-> $1 LIMIT n`: rows nearest first instead of sorting.
+        if !sortSatisfied, hasLimit, aggregation == nil, ctx.windows?.calls.isEmpty ?? true, !select.distinct, sortKeys.count == 1,
+           !sortKeys[0].descending, !sortKeys[0].nullsFirst, let scan = Self.singleScan(plan), case .column(let target) = sortKeys[0].expr {
+            sortSatisfied = scan.provideVectorOrder(projection[target])
         }
         plan = ProjectNode(plan, projection, outputColumns + hiddenExprs.map { _ in ScopeColumn(qualifier: nil, name: "?sort?", type: .any) })
         if select.distinct { plan = DistinctNode(plan, width: outputColumns.count) }

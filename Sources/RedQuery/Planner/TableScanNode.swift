@@ -10,6 +10,8 @@ enum AccessPath: Sendable {
     case indexRange(index: Int, lower: (BoundExpr, inclusive: Bool)?, upper: (BoundExpr, inclusive: Bool)?)
     /// Every row, in index order (serves ORDER BY … LIMIT).
     case indexOrder(index: Int, descending: Bool)
+    /// Every row, nearest to a vector first (serves pgvector's ORDER BY … LIMIT; `VectorOrder`).
+    case vectorOrder(VectorOrder)
 }
 
 /// Scans one collection: a table, a document collection or a KV store.
@@ -91,7 +93,8 @@ final class TableScanNode: PlanNode, @unchecked Sendable {
     var neededColumns: Set<Int>?
 
     func open(_ context: ExecutionContext, outerRows: [[Value]]) throws -> RowIterator {
-        try openRows(context, outerRows: outerRows)
+        if case .vectorOrder(let order) = access { return try openVectorOrder(order, context: context, eval: context.evaluation(outerRows)) }
+        return try openRows(context, outerRows: outerRows)
     }
 
     /// Where each stored column id lands in the produced row (-1: not decoded).
@@ -184,7 +187,7 @@ final class TableScanNode: PlanNode, @unchecked Sendable {
         let source: RowSource
         let store = context.store, tx = context.transaction, handle = self.handle
         switch access {
-        case .fullScan:
+        case .fullScan, .vectorOrder:  // `open` orders a vector order's rows; read as they come, they are all the rows
             source = Self.source(try store.scan(tx, handle))
         case .indexOrder(let index, let descending):
             let cursor = try store.indexScan(tx, handle, indexPosition: index, range: .all, reverse: descending)
@@ -281,6 +284,9 @@ final class TableScanNode: PlanNode, @unchecked Sendable {
             return [line(depth, "Index Scan using \(handle.schema.indexes[i].name) on \(label) (\(values.count == 1 ? "=" : "IN"))\(filterText)")]
         case .indexRange(let i, _, _): return [line(depth, "Index Range Scan using \(handle.schema.indexes[i].name) on \(label)\(filterText)")]
         case .indexOrder(let i, let d): return [line(depth, "Index Scan\(d ? " Backward" : "") using \(handle.schema.indexes[i].name) on \(label)\(filterText)")]
+        case .vectorOrder(let order):
+            let symbol = VectorFunctions.operatorFunctions.first { $0.value == order.distance.rawValue }?.key ?? order.distance.rawValue
+            return [line(depth, "Nearest-First Scan on \(label) by \(handle.schema.columns[order.columnPosition].name) \(symbol)\(filterText)")]
         }
     }
 }

@@ -64,10 +64,7 @@ extension VectorSearchNode {
         guard let group = entry.groups[query.count] else { return [] }
         let count = group.rids.count
         context.rowsScanned += count
-        // Parts as the scan makes them (the same limits), of items instead of id spans.
-        let partCount = context.mustNotRunLong ? 1
-            : max(1, min(context.limits.parallelScanParts ?? min(ProcessorAffinity.cpuCount, Self.maxParallelParts),
-                  max(1, count / max(1, context.limits.parallelScanMinimumRows / Self.itemsPerRowOfParallelScan))))
+        let partCount = Self.partCount(items: count, context: context)
         if partCount > 1 { AggregateNode.partsCounter?.value.add(partCount, ordering: .relaxed) }
         let bounds = (0...partCount).map { count * $0 / partCount }
         if filter == nil {
@@ -104,6 +101,14 @@ extension VectorSearchNode {
             if ranked.count < wanted { return rows }
             wanted *= 8
         }
+    }
+
+    /// How many parts, one per thread, scoring `count` in-memory items is split into: as the
+    /// scan splits (the same limits), counting items instead of id spans.
+    static func partCount(items count: Int, context: ExecutionContext) -> Int {
+        context.mustNotRunLong ? 1
+            : max(1, min(context.limits.parallelScanParts ?? min(ProcessorAffinity.cpuCount, maxParallelParts),
+                         max(1, count / max(1, context.limits.parallelScanMinimumRows / itemsPerRowOfParallelScan))))
     }
 
     /// Thrown when a hit's record is gone: the entry did not match the snapshot (a bug), so

@@ -1,0 +1,124 @@
+import Testing
+import RedCore
+@testable import RedDB
+@testable import RedEngine
+
+/// pgvector's `ORDER BY embedding <-> q LIMIT k` over tables runs as a nearest-first scan
+/// (`VectorOrder`). It must answer exactly as sorting does — same rows, same order, same errors —
+/// with the column's in-memory copy and without, whatever was written in between. The reference
+/// is the same query with the distance wrapped in `+ 0`, which the planner leaves to the sort.
+@Suite struct VectorOrderScanTests {
+    static func database(cacheBytes: Int = 256 << 20) async throws -> Database {
+        var options = DatabaseOptions()
+        options.engine.vectorCacheBytes = cacheBytes
+        options.executionLimits.parallelScanMinimumRows = 64  // in-memory scoring runs in parts too
+        return try await Database.inMemory(options: options)
+    }
+
+    static func answer(_ session: Session, _ sql: String) async -> [String] {
+        do {
+            return try await session.execute(sql).rows.map { $0.map(\.displayText).joined(separator: "|") }
+        } catch let error as RedError {
+            return ["ERROR \(error.message)"]
+        } catch {
+            return ["ERROR \(error)"]
+        }
+    }
+
+    static func plan(_ session: Session, _ sql: String) async throws -> String {
+        try await session.execute("EXPLAIN " + sql).rows.map { $0.map(\.displayText).joined() }.joined(separator: "\n")
+    }
+
+    @Test func nearestFirstAnswersAsSortingUnderRandomWrites() async throws {
+        let cached = try await Self.database().session()
+        let uncached = try await Self.database(cacheBytes: 0).session()
+        func run(_ sql: String) async throws {
+            for session in [cached, uncached] { _ = try await session.execute(sql) }
+        }
+        try await run("CREATE TABLE items (id bigserial PRIMARY KEY, g int, embedding vector(3))")
+        try await run("CREATE TABLE mixed (id bigserial PRIMARY KEY, g int, embedding vector)")
+        var random = VectorSearchTests.Generator(state: 0x5EED_0F_7AB1E5)  // replayable
+        func component() -> String { String(Int.random(in: -2...2, using: &random)) }  // ties and zero vectors
+        func vector(_ dimension: Int = 3) -> String { "'[\((0..<dimension).map { _ in component() }.joined(separator: ","))]'" }
+        let operators = ["<->", "<=>", "<#>", "<+>"]
+        var checked = 0
+        for step in 0..<500 {
+            let table = step % 4 == 3 ? "mixed" : "items"
+            switch Int.random(in: 0..<10, using: &random) {
+            case 0, 1, 2:
+                let embedding = Int.random(in: 0..<8, using: &random) == 0 ? "NULL"
+                    : table == "mixed" && Int.random(in: 0..<6, using: &random) == 0 ? vector(2) : vector()
+                try await run("INSERT INTO \(table) (g, embedding) VALUES (\(Int.random(in: 0..<5, using: &random)), \(embedding))")
+            case 3:
+                try await run("UPDATE \(table) SET embedding = \(vector()) WHERE id = \(Int.random(in: 1...60, using: &random))")
+            case 4:
+                try await run("DELETE FROM \(table) WHERE id = \(Int.random(in: 1...60, using: &random))")
+            default:
+                let op = operators[Int.random(in: 0..<4, using: &random)]
+                let q = Int.random(in: 0..<12, using: &random) == 0 ? "NULL::vector" : vector()
+                let k = [1, 3, 10, 100][Int.random(in: 0..<4, using: &random)]
+                let filter = ["", " WHERE g = 1", " WHERE g <> 2", " WHERE id % 7 = 0"][Int.random(in: 0..<4, using: &random)]
+                let offset = Int.random(in: 0..<5, using: &random) == 0 ? " OFFSET 2" : ""
+                let fast = "SELECT id, g, embedding, embedding \(op) \(q) AS d FROM \(table)\(filter) ORDER BY embedding \(op) \(q) LIMIT \(k)\(offset)"
+                let sorted = "SELECT id, g, embedding, embedding \(op) \(q) AS d FROM \(table)\(filter) ORDER BY (embedding \(op) \(q)) + 0 LIMIT \(k)\(offset)"
+                // A transaction's own writes are searched too, and gone after ROLLBACK (in
+                // `items`, whose queries never fail: an error would abort the transaction).
+                let inTransaction = Int.random(in: 0..<6, using: &random) == 0 && table == "items"
+                if inTransaction {
+                    try await run("BEGIN")
+                    try await run("INSERT INTO \(table) (g, embedding) VALUES (1, \(vector()))")
+                }
+                let expected = await Self.answer(cached, sorted)
+                let answers = [await Self.answer(cached, fast), await Self.answer(uncached, fast), await Self.answer(uncached, sorted)]
+                #expect(answers.allSatisfy { $0 == expected }, "\(fast): \(expected) vs \(answers)")
+                if inTransaction { try await run("ROLLBACK") }
+                checked += 1
+            }
+        }
+        #expect(checked > 150)
+        #expect(try await Self.plan(cached, "SELECT id FROM items ORDER BY embedding <-> '[1,2,3]' LIMIT 3").contains("Nearest-First Scan on items by embedding <->"))
+        #expect(cached.database.store.vectorItems.counters.hits > 10)
+    }
+
+    /// Forms pgvector clients write: the distance selected under an alias and ordered by it, the
+    /// operands swapped, a parameter; and the forms that keep the sort.
+    @Test func plansTheFormsClientsWrite() async throws {
+        let s = try await Self.database().session()
+        _ = try await s.execute("CREATE TABLE docs (id serial PRIMARY KEY, body text, embedding vector(2))")
+        _ = try await s.execute("INSERT INTO docs (body, embedding) VALUES ('a', '[1,0]'), ('b', '[0,1]'), ('c', '[1,1]'), ('d', NULL), ('e', '[0,0]')")
+        for sql in ["SELECT body, embedding <=> '[1,0]' AS distance FROM docs ORDER BY distance LIMIT 2",
+                    "SELECT body, 1 - (embedding <=> '[1,0]') AS similarity FROM docs ORDER BY embedding <=> '[1,0]' LIMIT 2",
+                    "SELECT body FROM docs ORDER BY '[1,0]' <=> embedding LIMIT 2",
+                    "SELECT body FROM docs WHERE body <> 'z' ORDER BY embedding <=> '[1,0]'::vector LIMIT 2"] {
+            #expect(try await Self.plan(s, sql).contains("Nearest-First Scan"), "\(sql)")
+            #expect(try await s.execute(sql).rows.map { $0[0].displayText } == ["a", "c"], "\(sql)")
+        }
+        let prepared = try await s.execute("SELECT body FROM docs ORDER BY embedding <-> $1 LIMIT 5", parameters: [.text("[0,0]")])
+        #expect(prepared.rows.map { $0[0].displayText } == ["e", "a", "b", "c", "d"])
+        // Cosine against a zero vector is NaN: after every number, before NULL.
+        #expect(try await s.execute("SELECT body FROM docs ORDER BY embedding <=> '[1,0]' LIMIT 5").rows.map { $0[0].displayText } == ["a", "c", "b", "e", "d"])
+        for sql in ["SELECT body FROM docs ORDER BY embedding <-> '[1,0]' DESC LIMIT 2",
+                    "SELECT body FROM docs ORDER BY embedding <-> '[1,0]'",
+                    "SELECT body FROM docs ORDER BY embedding <-> embedding LIMIT 2",
+                    "SELECT d.body FROM docs d JOIN docs e ON d.id = e.id ORDER BY d.embedding <-> '[1,0]' LIMIT 2",
+                    "SELECT body FROM docs WHERE id = 3 ORDER BY embedding <-> '[1,0]' LIMIT 2"] {
+            #expect(try await !Self.plan(s, sql).contains("Nearest-First Scan"), "\(sql)")
+        }
+        await #expect(throws: RedError.self) { try await s.execute("SELECT body FROM docs ORDER BY embedding <-> '[1,0,0]' LIMIT 2") }
+        #expect(try await s.execute("SELECT body FROM docs WHERE false ORDER BY embedding <-> '[1,0,0]' LIMIT 2").rows.isEmpty)
+    }
+
+    /// A filter that turns down most candidates: past max(1024, n/16) rows read by id, the scan
+    /// sorts the rest, and the answer is the same.
+    @Test func aSelectiveFilterTurnsToSorting() async throws {
+        for cacheBytes in [256 << 20, 0] {
+            let s = try await Self.database(cacheBytes: cacheBytes).session()
+            _ = try await s.execute("CREATE TABLE points (id bigserial PRIMARY KEY, tag text, embedding vector(2))")
+            _ = try await s.execute("INSERT INTO points (tag, embedding) SELECT CASE WHEN i % 500 = 0 THEN 'rare' ELSE 'common' END, ('[' || i || ',0]')::vector FROM generate_series(1, 3000) AS i")
+            let fast = "SELECT id FROM points WHERE tag = 'rare' ORDER BY embedding <-> '[0,0]' LIMIT 4"
+            #expect(try await Self.plan(s, fast).contains("Nearest-First Scan"))
+            #expect(try await s.execute(fast).rows.map { $0[0].displayText } == ["500", "1000", "1500", "2000"])
+            #expect(try await s.execute("SELECT id FROM points WHERE tag = 'common' ORDER BY embedding <-> '[3001,0]' LIMIT 2").rows.map { $0[0].displayText } == ["2999", "2998"])
+        }
+    }
+}
