@@ -2,6 +2,7 @@ import Testing
 import RedCore
 @testable import RedDB
 @testable import RedEngine
+@testable import RedQuery
 
 /// pgvector's `ORDER BY embedding <-> q LIMIT k` over tables runs as a nearest-first scan
 /// (`VectorOrder`). It must answer exactly as sorting does — same rows, same order, same errors —
@@ -11,7 +12,8 @@ import RedCore
     static func database(cacheBytes: Int = 256 << 20) async throws -> Database {
         var options = DatabaseOptions()
         options.engine.vectorCacheBytes = cacheBytes
-        options.executionLimits.parallelScanMinimumRows = 64  // in-memory scoring runs in parts too
+        options.executionLimits.parallelScanMinimumRows = 64  // both ways of scoring run in three parts
+        options.executionLimits.parallelScanParts = 3
         return try await Database.inMemory(options: options)
     }
 
@@ -42,6 +44,7 @@ import RedCore
         func vector(_ dimension: Int = 3) -> String { "'[\((0..<dimension).map { _ in component() }.joined(separator: ","))]'" }
         let operators = ["<->", "<=>", "<#>", "<+>"]
         var checked = 0
+        let parts = AggregateNode.PartsCounter()  // the uncached scan reads records in parts
         for step in 0..<500 {
             let table = step % 4 == 3 ? "mixed" : "items"
             switch Int.random(in: 0..<10, using: &random) {
@@ -69,13 +72,16 @@ import RedCore
                     try await run("INSERT INTO \(table) (g, embedding) VALUES (1, \(vector()))")
                 }
                 let expected = await Self.answer(cached, sorted)
-                let answers = [await Self.answer(cached, fast), await Self.answer(uncached, fast), await Self.answer(uncached, sorted)]
+                let answers = [await Self.answer(cached, fast),
+                               await AggregateNode.$partsCounter.withValue(parts) { await Self.answer(uncached, fast) },
+                               await Self.answer(uncached, sorted)]
                 #expect(answers.allSatisfy { $0 == expected }, "\(fast): \(expected) vs \(answers)")
                 if inTransaction { try await run("ROLLBACK") }
                 checked += 1
             }
         }
         #expect(checked > 150)
+        #expect(parts.value.load(ordering: .relaxed) > 60)
         #expect(try await Self.plan(cached, "SELECT id FROM items ORDER BY embedding <-> '[1,2,3]' LIMIT 3").contains("Nearest-First Scan on items by embedding <->"))
         #expect(cached.database.store.vectorItems.counters.hits > 10)
     }

@@ -1,6 +1,7 @@
 import Dispatch
 import RedCore
 import RedEngine
+import RedStorage
 
 /// pgvector's nearest-neighbour query over one table — `SELECT … FROM items [WHERE …] ORDER BY
 /// embedding <-> $1 LIMIT k` (any of `<->` `<=>` `<#>` `<+>`, either side) — answered by a scan
@@ -124,10 +125,39 @@ extension TableScanNode {
     }
 
     /// The ranking read from the records, each vector compared where it lies; nil when the
-    /// column holds something that is neither a vector nor NULL (the sort handles that).
+    /// column holds something that is neither a vector nor NULL (the sort handles that). In
+    /// parts of consecutive row ids, one per CPU, as VECTOR SEARCH reads a large collection.
     private func ranksFromRecords(query: [Float], order: VectorOrder, context: ExecutionContext) throws -> Ranking? {
+        let partCount = context.limits.parallelScanParts ?? min(ProcessorAffinity.cpuCount, VectorSearchNode.maxParallelParts)
+        guard partCount > 1, !context.mustNotRunLong,
+              let ranges = try Self.ridRanges(handle, count: partCount,
+                                              minimumRows: max(1, context.limits.parallelScanMinimumRows / VectorSearchNode.itemsPerRowOfParallelScan), context)
+        else { return try rankRecords(try context.store.scan(context.transaction, handle), query: query, order: order, context: context) }
+        let parts = ranges.map { (range: $0, context: context.partition()) }
+        let results = VectorSearchNode.PartSlots<Result<Ranking?, Error>>(count: parts.count)
+        AggregateNode.partsCounter?.value.add(parts.count, ordering: .relaxed)
+        DispatchQueue.concurrentPerform(iterations: parts.count) { i in
+            let part = parts[i]
+            results.slots[i] = Result {
+                try self.rankRecords(try part.context.store.scan(part.context.transaction, self.handle, rids: part.range),
+                                     query: query, order: order, context: part.context)
+            }
+        }
+        for part in parts { context.rowsScanned += part.context.rowsScanned }
+        try context.checkCancelled()
+        // The parts are in id order: concatenated, the id lists stay sorted.
         var ranking = Ranking()
-        let cursor = try context.store.scan(context.transaction, handle)
+        for slot in results.slots {
+            guard let part = try slot!.get() else { return nil }
+            ranking.otherDimension += part.otherDimension
+            ranking.scored += part.scored
+            ranking.noVector += part.noVector
+        }
+        return ranking
+    }
+
+    private func rankRecords(_ cursor: RowCursor, query: [Float], order: VectorOrder, context: ExecutionContext) throws -> Ranking? {
+        var ranking = Ranking()
         let now = context.now
         var key: [UInt8] = [], bytes: [UInt8] = []
         while try cursor.nextRaw(key: &key, value: &bytes) {
