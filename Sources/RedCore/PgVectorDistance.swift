@@ -19,19 +19,12 @@ public enum PgVectorDistance: String, Sendable, CaseIterable {
 
     /// The distance between two vectors of equal length.
     public func distance(_ a: [Float], _ b: [Float]) -> Double {
-        precondition(a.count == b.count, "vectors compared must have equal dimensions")
-        return a.withUnsafeBytes { a in b.withUnsafeBytes { b in distance(a.baseAddress, b.baseAddress, count: a.count / 4) } }
+        VectorMetric.comparing(a, b) { distance($0, $1, count: a.count) }
     }
 
     /// The distance between `a` and a vector stored as `count` little-endian f32s at `bytes`.
     public func distance(_ a: [Float], littleEndianFloats bytes: UnsafeRawPointer, count: Int) -> Double {
-        precondition(a.count == count, "vectors compared must have equal dimensions")
-        #if _endian(little)
-        return a.withUnsafeBytes { a in distance(a.baseAddress, bytes, count: count) }
-        #else
-        let b = (0..<count).map { Float(bitPattern: UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: 4 * $0, as: UInt32.self))) }
-        return distance(a, b)
-        #endif
+        VectorMetric.comparing(a, littleEndianFloats: bytes, count: count) { distance($0, $1, count: count) }
     }
 
     private func distance(_ a: UnsafeRawPointer?, _ b: UnsafeRawPointer?, count: Int) -> Double {

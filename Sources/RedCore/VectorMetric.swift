@@ -26,19 +26,31 @@ public enum VectorMetric: String, Codable, Sendable, CaseIterable {
 
     /// The distance between two vectors of equal length.
     public func distance(_ a: [Float], _ b: [Float]) -> Double {
-        precondition(a.count == b.count, "vectors compared must have equal dimensions")
-        return a.withUnsafeBytes { a in b.withUnsafeBytes { b in distance(a.baseAddress, b.baseAddress, count: a.count / 4) } }
+        Self.comparing(a, b) { distance($0, $1, count: a.count) }
     }
 
     /// The distance between `a` and a vector stored as `count` little-endian f32s at `bytes`
     /// (a record in the page cache), read where it lies.
     public func distance(_ a: [Float], littleEndianFloats bytes: UnsafeRawPointer, count: Int) -> Double {
+        Self.comparing(a, littleEndianFloats: bytes, count: count) { distance($0, $1, count: count) }
+    }
+
+    /// `body` given both vectors' native-order floats (what `sums` reads).
+    static func comparing(_ a: [Float], _ b: [Float], _ body: (UnsafeRawPointer?, UnsafeRawPointer?) -> Double) -> Double {
+        precondition(a.count == b.count, "vectors compared must have equal dimensions")
+        return a.withUnsafeBytes { a in b.withUnsafeBytes { b in body(a.baseAddress, b.baseAddress) } }
+    }
+
+    /// `body` given `a`'s floats and the `count` little-endian floats at `bytes`, in native
+    /// order: read where they lie on a little-endian host, converted on a big-endian one.
+    static func comparing(_ a: [Float], littleEndianFloats bytes: UnsafeRawPointer, count: Int,
+                          _ body: (UnsafeRawPointer?, UnsafeRawPointer?) -> Double) -> Double {
         precondition(a.count == count, "vectors compared must have equal dimensions")
         #if _endian(little)
-        return a.withUnsafeBytes { a in distance(a.baseAddress, bytes, count: count) }
+        return a.withUnsafeBytes { a in body(a.baseAddress, bytes) }
         #else
         let b = (0..<count).map { Float(bitPattern: UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: 4 * $0, as: UInt32.self))) }
-        return distance(a, b)
+        return comparing(a, b, body)
         #endif
     }
 

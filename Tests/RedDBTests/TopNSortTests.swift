@@ -35,5 +35,14 @@ import RedCore
         #expect(try await s.execute("SELECT id FROM t ORDER BY a LIMIT ALL").rows.count == 300)
         #expect(try await s.execute("SELECT id FROM t ORDER BY a, id LIMIT $1 OFFSET $2", parameters: [.integer(2), .integer(1)]).rows.count == 2)
         await #expect(throws: RedError.self) { try await s.execute("SELECT id FROM t ORDER BY a LIMIT -1") }
+        // A LIMIT that is not the same when evaluated twice is left to LimitNode alone.
+        _ = try await s.execute("CREATE SEQUENCE s")
+        #expect(try await s.execute("SELECT id FROM t ORDER BY a, id LIMIT nextval('s')").rows.count == 1)
+        #expect(try await s.execute("SELECT currval('s')").rows[0][0].displayText == "1")
+        #expect(try await s.execute("EXPLAIN SELECT id FROM t ORDER BY a LIMIT nextval('s')").rows.map { $0.map(\.displayText).joined() }.joined().contains("top-N") == false)
+        #expect(try await s.execute("SELECT id FROM t ORDER BY a LIMIT 9223372036854775807 OFFSET 1").rows.count == 299)
+        // DISTINCT ON sits between the sort and the LIMIT: the sort keeps every row.
+        let distinct = try await s.execute("SELECT DISTINCT ON (b) b, id FROM t ORDER BY b, id LIMIT 3").rows.map { $0.map(\.displayText) }
+        #expect(distinct.count == 3 && distinct.map { $0[0] } == ["x", "y", "z"])
     }
 }

@@ -9,8 +9,9 @@ import RedCore
 /// with the column's in-memory copy and without, whatever was written in between. The reference
 /// is the same query with the distance wrapped in `+ 0`, which the planner leaves to the sort.
 @Suite struct VectorOrderScanTests {
-    static func database(cacheBytes: Int = 256 << 20) async throws -> Database {
+    static func database(cacheBytes: Int = 256 << 20, clock: ManualClock? = nil) async throws -> Database {
         var options = DatabaseOptions()
+        if let clock { options.clock = clock }
         options.engine.vectorCacheBytes = cacheBytes
         options.executionLimits.parallelScanMinimumRows = 64  // both ways of scoring run in three parts
         options.executionLimits.parallelScanParts = 3
@@ -84,6 +85,60 @@ import RedCore
         #expect(parts.value.load(ordering: .relaxed) > 60)
         #expect(try await Self.plan(cached, "SELECT id FROM items ORDER BY embedding <-> '[1,2,3]' LIMIT 3").contains("Nearest-First Scan on items by embedding <->"))
         #expect(cached.database.store.vectorItems.counters.hits > 10)
+    }
+
+    /// Twelve dimensions of fractional components (the distance sums' eight-lane path), two
+    /// vector columns, rows that expire, and columns added and dropped under a current copy.
+    @Test func wideVectorsTwoColumnsExpiryAndAlteredTables() async throws {
+        let clock = ManualClock(milliseconds: 1_780_000_000_000)
+        let cached = try await Self.database(clock: clock).session()
+        let uncached = try await Self.database(cacheBytes: 0, clock: clock).session()
+        func run(_ sql: String) async throws { for session in [cached, uncached] { _ = try await session.execute(sql) } }
+        var random = VectorSearchTests.Generator(state: 0xF1_0A7_5EED)
+        func vector() -> String {
+            "'[\((0..<12).map { _ in String(Float.random(in: -1...1, using: &random)) }.joined(separator: ","))]'"
+        }
+        func check(_ column: String, _ filter: String = "") async {
+            for op in ["<->", "<=>", "<#>", "<+>"] {
+                let q = vector()
+                let fast = "SELECT id, \(column) \(op) \(q) FROM wide\(filter) ORDER BY \(column) \(op) \(q) LIMIT 7"
+                let expected = await Self.answer(cached, "SELECT id, \(column) \(op) \(q) FROM wide\(filter) ORDER BY (\(column) \(op) \(q)) + 0 LIMIT 7")
+                #expect(expected.count == 7 || expected.first?.hasPrefix("ERROR") == false, "\(expected)")
+                #expect(await Self.answer(cached, fast) == expected, "\(fast)")
+                #expect(await Self.answer(uncached, fast) == expected, "\(fast)")
+            }
+        }
+        try await run("CREATE TABLE wide (id bigserial PRIMARY KEY, note text, a vector(12), b vector(12))")
+        for i in 0..<120 {
+            try await run("INSERT INTO wide (note, a, b) VALUES ('n\(i)', \(vector()), \(i % 5 == 0 ? "NULL" : vector()))\(i % 4 == 0 ? " WITH TTL \(1 + i % 3) s" : "")")
+        }
+        await check("a")
+        await check("b", " WHERE note <> 'n3'")
+        clock.advance(milliseconds: 2_500)  // a third of the expiring rows are gone
+        await check("a")
+        await check("b")
+        try await run("UPDATE wide SET note = 'x' WHERE id % 3 = 0")
+        await check("a", " WHERE note = 'x'")
+        try await run("ALTER TABLE wide ADD COLUMN c vector(12)")
+        try await run("UPDATE wide SET c = a WHERE id % 2 = 0")
+        await check("c")
+        try await run("ALTER TABLE wide DROP COLUMN a")
+        await check("b")
+        await check("c")
+        #expect(cached.database.store.vectorItems.counters.hits > 0)
+    }
+
+    /// A query that is not a vector fails only where sorting would: at a row that reaches the
+    /// distance.
+    @Test func aBadQueryFailsWhereTheSortWould() async throws {
+        let s = try await Self.database().session()
+        _ = try await s.execute("CREATE TABLE t (id int PRIMARY KEY, e vector(2))")
+        #expect(try await s.execute("SELECT id FROM t ORDER BY e <-> 'oops' LIMIT 2").rows.isEmpty)
+        _ = try await s.execute("INSERT INTO t VALUES (1, NULL)")
+        #expect(try await s.execute("SELECT id FROM t ORDER BY e <-> 'oops' LIMIT 2").rows.count == 1)
+        _ = try await s.execute("INSERT INTO t VALUES (2, '[1,2]')")
+        #expect(try await s.execute("SELECT id FROM t WHERE id = 1 ORDER BY e <-> 'oops' LIMIT 2").rows.count == 1)
+        await #expect(throws: RedError.self) { try await s.execute("SELECT id FROM t ORDER BY e <-> 'oops' LIMIT 2") }
     }
 
     /// Forms pgvector clients write: the distance selected under an alias and ordered by it, the

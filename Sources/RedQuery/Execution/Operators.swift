@@ -133,6 +133,7 @@ final class SortNode: PlanNode, @unchecked Sendable {
     let keys: [SortKey]
     /// The LIMIT and OFFSET above this sort, when nothing that changes the row count lies between.
     var topN: (limit: BoundExpr?, offset: BoundExpr?)?
+    static let mostKeptByHeap = 1_000_000
     var columns: [ScopeColumn] { input.columns }
     init(_ input: PlanNode, _ keys: [SortKey]) { self.input = input; self.keys = keys }
 
@@ -155,7 +156,8 @@ final class SortNode: PlanNode, @unchecked Sendable {
         var kept: Int?
         if let topN, let limit = try LimitNode.count(topN.limit, eval, what: "LIMIT") {
             kept = limit.addingReportingOverflow(try LimitNode.count(topN.offset, eval, what: "OFFSET") ?? 0).partialValue
-            if kept! < 0 { kept = nil }  // past Int.max: every row
+            // Past a million rows a heap saves little memory and costs twice a sort's comparisons.
+            if kept! < 0 || kept! > Self.mostKeptByHeap { kept = nil }
         }
         let source = try input.open(context, outerRows: outerRows)
         let keys = self.keys

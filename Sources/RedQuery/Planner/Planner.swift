@@ -74,8 +74,12 @@ final class Planner {
             let ctx = BindingContext(scope: scope, aggregatesForbiddenIn: "LIMIT")
             let limit = try query.limit.map { try bind($0, ctx) }, offset = try query.offset.map { try bind($0, ctx) }
             for case .parameter(let n)? in [limit, offset] { noteParameterType(n, .integer) }
-            let sort = (plan as? SortNode) ?? ((plan as? TrimNode)?.input as? SortNode)
-            sort?.topN = (limit, offset)
+            // The sort evaluates LIMIT and OFFSET again: only expressions that give the same value
+            // twice (not `nextval`, `random()` or a subquery).
+            if limit?.isRowIndependent ?? true, offset?.isRowIndependent ?? true {
+                let sort = (plan as? SortNode) ?? ((plan as? TrimNode)?.input as? SortNode)
+                sort?.topN = (limit, offset)
+            }
             plan = LimitNode(plan, limit: limit, offset: offset)
         }
         return plan

@@ -56,10 +56,17 @@ extension TableScanNode {
     /// The rows of this scan nearest first (see `VectorOrder`).
     func openVectorOrder(_ order: VectorOrder, context: ExecutionContext, eval: Evaluation) throws -> RowIterator {
         let store = context.store, tx = context.transaction, handle = self.handle
-        let value = try eval.evaluate(order.query, [])
+        let value: Value, query: [Float]
+        do {
+            value = try eval.evaluate(order.query, [])
+            query = value.isNull ? [] : try VectorFunctions.vector(value, order.distance.rawValue)
+        } catch {
+            // A query that is not a vector fails where the sort would fail: at the first row that
+            // reaches the distance (none in an empty or filtered-out table).
+            return try sortedRows(order, excluding: [], eval: eval, context: context)
+        }
         // A NULL query makes every distance NULL: the rows in scan order.
         if value.isNull { return rows(from: Self.source(try store.scan(tx, handle)), eval: eval, context: context) }
-        let query = try VectorFunctions.vector(value, order.distance.rawValue)
         let entry = try store.vectorItems.entry(for: handle, column: order.columnID, in: tx, store: store,
                                                 checkCancelled: { try context.checkCancelled() })
         // Without a copy, a filtered query reads every row anyway: sort them.
