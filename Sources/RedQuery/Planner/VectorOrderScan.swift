@@ -74,6 +74,8 @@ extension TableScanNode {
         let ranked = try entry.map { ranks(of: $0, query: query, order: order, context: context) }
             ?? ranksFromRecords(query: query, order: order, context: context)
         guard let ranked else { return try sortedRows(order, excluding: [], eval: eval, context: context) }
+        // 16 bytes a row instead of the row, but as many of them as the sort would hold: the same limit.
+        try context.checkMaterialized(ranked.count, "ORDER BY")
         return NearestFirstRows(scan: self, order: order, ranked: ranked, eval: eval, context: context)
     }
 
