@@ -142,7 +142,7 @@ extension Value {
             let a = Int128(x) * Int128(Decimal4.unit), b = Int128(y)
             return a < b ? -1 : (a == b ? 0 : 1)
         case let (.boolean(x), .boolean(y)): return x == y ? 0 : (!x ? -1 : 1)
-        case let (.text(x), .text(y)): return x.utf8.elementsEqual(y.utf8) ? 0 : (x.utf8.lexicographicallyPrecedes(y.utf8) ? -1 : 1)
+        case let (.text(x), .text(y)): return compareUTF8(x, y)
         case let (.timestamp(x), .timestamp(y)): return x < y ? -1 : (x == y ? 0 : 1)
         case let (.date(x), .date(y)): return x < y ? -1 : (x == y ? 0 : 1)
         case let (.date(x), .timestamp(y)): return compareInts(Int64(x) * 86_400_000, y)
@@ -177,6 +177,26 @@ extension Value {
     }
 
     /// Total order for ORDER BY and sorting: NULLs last, then by kind rank, then by value.
+    /// Byte order of two strings' UTF-8 (PostgreSQL's C collation): over the strings' own
+    /// contiguous storage, which the generic sequence comparisons walked a code unit at a
+    /// time (a seventh of an ORDER BY over text, profiled).
+    @inline(__always)
+    static func compareUTF8(_ x: String, _ y: String) -> Int {
+        var x = x, y = y
+        return x.withUTF8 { a in
+            y.withUTF8 { b in
+                let common = min(a.count, b.count)
+                var i = 0
+                while i < common {
+                    let p = a[i], q = b[i]
+                    if p != q { return p < q ? -1 : 1 }
+                    i += 1
+                }
+                return a.count < b.count ? -1 : (a.count == b.count ? 0 : 1)
+            }
+        }
+    }
+
     public static func sortCompare(_ a: Value, _ b: Value) -> Int {
         switch (a.isNull, b.isNull) {
         case (true, true): return 0

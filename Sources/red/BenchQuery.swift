@@ -38,7 +38,7 @@ struct BenchQuery: AsyncParsableCommand {
     @Flag(help: "Keep the database directory (prints its path) for later --reuse runs.")
     var keep = false
 
-    @Option(help: "Only run these scenarios (comma-separated: load,groupby,lookup,range,join,bulk).")
+    @Option(help: "Only run these scenarios (comma-separated: load,groupby,lookup,range,join,topn,bulk).")
     var only: String?
 
     mutating func run() async throws {
@@ -54,7 +54,7 @@ struct BenchQuery: AsyncParsableCommand {
             options.engine.cacheBytes = cacheMiB << 20
             let db = try await Database.open(path: root + "/bench.rdb", options: options)
             let session = db.session()
-            let scenarios = Set((only ?? (reuse == nil ? "load,groupby,lookup,range,join" : "groupby,lookup,range,join")).split(separator: ",").map(String.init))
+            let scenarios = Set((only ?? (reuse == nil ? "load,groupby,lookup,range,join,topn" : "groupby,lookup,range,join,topn")).split(separator: ",").map(String.init))
             var start = Date()
             if scenarios.contains("load") {
             try await session.execute("CREATE TABLE bench_t (id INT PRIMARY KEY, grp INT, val INT, name TEXT)")
@@ -120,6 +120,18 @@ struct BenchQuery: AsyncParsableCommand {
                 let r = try await session.execute("SELECT count(*) FROM bench_a a JOIN bench_b b ON a.k = b.k")
                 precondition(r.rows.first?.first == .integer(Int64(joinRows)))
                 report("\(joinRows) x \(joinRows) equi-join (count)", Date().timeIntervalSince(start), count: joinRows, unit: "rows")
+            }
+            }
+            if scenarios.contains("topn") {
+            // ORDER BY an unindexed column LIMIT 10: the top-N heapsort, then the same query with
+            // its LIMIT in a subquery, which the sort cannot read ahead, so it sorts every row.
+            for (label, limit) in [("top-N heapsort", "10"), ("full sort", "(SELECT 10)")] {
+                for _ in 1...3 {
+                    start = Date()
+                    let r = try await session.execute("SELECT id, name FROM bench_t ORDER BY name DESC LIMIT \(limit)")
+                    precondition(r.rows.count == 10)
+                    report("ORDER BY name LIMIT 10 (\(label))", Date().timeIntervalSince(start), count: rows, unit: "rows")
+                }
             }
             }
             if scenarios.contains("bulk") {

@@ -170,9 +170,14 @@ final class SortNode: PlanNode, @unchecked Sendable {
         if let kept {
             // A heap whose root is the last row kept; a row that does not precede it is dropped.
             guard kept > 0 else { return ArrayIterator([]) }
+            // Keys are evaluated into one reused array; most rows of a large input lose to the
+            // root at once and are dropped without another allocation.
+            var candidate = [Value](repeating: .null, count: keys.count)
             while let row = try source.next() {
-                let item = Decorated(keys: try keys.map { try eval.evaluate($0.expr, row) }, row: row, order: order)
+                for i in keys.indices { candidate[i] = try eval.evaluate(keys[i].expr, row) }
                 order += 1
+                if decorated.count == kept, Self.compare(candidate, decorated[0].keys, keys) >= 0 { continue }
+                let item = Decorated(keys: candidate, row: row, order: order - 1)
                 if decorated.count < kept {
                     decorated.append(item)
                     try context.checkMaterialized(decorated.count, "ORDER BY")
