@@ -111,7 +111,7 @@ extension TableScanNode {
         }
         ranking.otherDimension.sort()
         ranking.noVector.sort()
-        guard let group = entry.groups[query.count] else { return ranking }
+        guard let group = entry.groups[query.count], !group.rids.isEmpty else { return ranking }
         let count = group.rids.count
         context.rowsScanned += count
         let parts = VectorSearchNode.partCount(items: count, context: context)
