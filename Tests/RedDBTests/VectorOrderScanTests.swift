@@ -61,7 +61,9 @@ import RedCore
                 let op = operators[Int.random(in: 0..<4, using: &random)]
                 let q = Int.random(in: 0..<12, using: &random) == 0 ? "NULL::vector" : vector()
                 let k = [1, 3, 10, 100][Int.random(in: 0..<4, using: &random)]
-                let filter = ["", " WHERE g = 1", " WHERE g <> 2", " WHERE id % 7 = 0"][Int.random(in: 0..<4, using: &random)]
+                let radius = ["1.5", "3", "NULL", "0"][Int.random(in: 0..<4, using: &random)]
+                let filter = ["", " WHERE g = 1", " WHERE g <> 2", " WHERE id % 7 = 0", " WHERE embedding \(op) \(q) < \(radius)",
+                              " WHERE \(radius) >= embedding \(op) \(q) AND g <> 3"][Int.random(in: 0..<6, using: &random)]
                 let offset = Int.random(in: 0..<5, using: &random) == 0 ? " OFFSET 2" : ""
                 let fast = "SELECT id, g, embedding, embedding \(op) \(q) AS d FROM \(table)\(filter) ORDER BY embedding \(op) \(q) LIMIT \(k)\(offset)"
                 let sorted = "SELECT id, g, embedding, embedding \(op) \(q) AS d FROM \(table)\(filter) ORDER BY (embedding \(op) \(q)) + 0 LIMIT \(k)\(offset)"

@@ -34,6 +34,10 @@ struct VectorOrder: Sendable {
     let query: BoundExpr
     /// The ORDER BY expression over the scan's rows, which the sorting fallback orders by.
     let key: BoundExpr
+    /// WHERE conjuncts comparing that same distance with a fixed value (pgvector's radius
+    /// query, `embedding <-> q < 5`): rows they turn down are dropped from the ranking before
+    /// any is read, instead of being read by id and rejected one by one.
+    let radius: [(op: String, bound: BoundExpr, distanceOnLeft: Bool)]
 }
 
 extension TableScanNode {
@@ -48,8 +52,13 @@ extension TableScanNode {
         else if case .column(let c) = arguments[1], arguments[0].isRowIndependent { (column, query) = (c, arguments[0]) }
         else { return false }
         guard column < handle.schema.columns.count, handle.schema.columns[column].type == .vector else { return false }
+        var radius: [(op: String, bound: BoundExpr, distanceOnLeft: Bool)] = []
+        for case .comparison(let op, let a, let b) in filter?.conjuncts ?? [] where ["<", "<=", "=", ">", ">="].contains(op) {
+            if a.isSame(as: key), b.isRowIndependent { radius.append((op, b, true)) }
+            else if b.isSame(as: key), a.isRowIndependent { radius.append((op, a, false)) }
+        }
         access = .vectorOrder(VectorOrder(columnPosition: column, columnID: handle.schema.columns[column].id,
-                                          distance: distance, query: query, key: key))
+                                          distance: distance, query: query, key: key, radius: radius))
         return true
     }
 
@@ -73,10 +82,33 @@ extension TableScanNode {
         if entry == nil, filter != nil { return try sortedRows(order, excluding: [], eval: eval, context: context) }
         let ranked = try entry.map { ranks(of: $0, query: query, order: order, context: context) }
             ?? ranksFromRecords(query: query, order: order, context: context)
-        guard let ranked else { return try sortedRows(order, excluding: [], eval: eval, context: context) }
+        guard var ranked else { return try sortedRows(order, excluding: [], eval: eval, context: context) }
+        try applyRadius(order, to: &ranked, eval: eval)
         // 16 bytes a row instead of the row, but as many of them as the sort would hold: the same limit.
         try context.checkMaterialized(ranked.count, "ORDER BY")
         return NearestFirstRows(scan: self, order: order, ranked: ranked, eval: eval, context: context)
+    }
+
+    /// Drops the rows `order.radius` turns down: scored rows whose distance fails a comparison
+    /// (evaluated as the filter evaluates it), and rows with no vector (their distance is NULL).
+    /// Rows of another dimension stay: the filter fails on them with pgvector's error. Nothing
+    /// is dropped when a bound does not compare with a number (the filter reports that).
+    private func applyRadius(_ order: VectorOrder, to ranking: inout Ranking, eval: Evaluation) throws {
+        guard !order.radius.isEmpty else { return }
+        var checks: [(op: String, bound: Value, distanceOnLeft: Bool)] = []
+        for part in order.radius {
+            let bound = try eval.evaluate(part.bound, [])
+            guard (try? Evaluation.compare(part.op, .float(0), bound)) != nil else { return }
+            checks.append((part.op, bound, part.distanceOnLeft))
+        }
+        ranking.noVector = []
+        ranking.scored.removeAll { row in
+            checks.contains { check in
+                let d = Value.float(row.distance)
+                let verdict = try? Evaluation.compare(check.op, check.distanceOnLeft ? d : check.bound, check.distanceOnLeft ? check.bound : d)
+                return verdict != .boolean(true)
+            }
+        }
     }
 
     /// One row's place in the order: its distance (NaN after numbers), then its id.
