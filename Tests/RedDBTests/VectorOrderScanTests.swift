@@ -141,6 +141,15 @@ import RedCore
         _ = try await s.execute("INSERT INTO t VALUES (2, '[1,2]')")
         #expect(try await s.execute("SELECT id FROM t WHERE id = 1 ORDER BY e <-> 'oops' LIMIT 2").rows.count == 1)
         await #expect(throws: RedError.self) { try await s.execute("SELECT id FROM t ORDER BY e <-> 'oops' LIMIT 2") }
+        // So does a radius bound that is not a number, in an empty table and in one with rows.
+        _ = try await s.execute("CREATE TABLE empty (id int PRIMARY KEY, e vector(2))")
+        for table in ["empty", "t"] {
+            for bound in ["'abc'::float", "'abc'", "NULL", "2"] {
+                let fast = "SELECT id FROM \(table) WHERE e <-> '[1,2]' < \(bound) ORDER BY e <-> '[1,2]' LIMIT 2"
+                let sorted = "SELECT id FROM \(table) WHERE e <-> '[1,2]' < \(bound) ORDER BY (e <-> '[1,2]') + 0 LIMIT 2"
+                #expect(await Self.answer(s, fast) == Self.answer(s, sorted), "\(fast)")
+            }
+        }
     }
 
     /// Forms pgvector clients write: the distance selected under an alias and ordered by it, the

@@ -83,7 +83,7 @@ extension TableScanNode {
         let ranked = try entry.map { ranks(of: $0, query: query, order: order, context: context) }
             ?? ranksFromRecords(query: query, order: order, context: context)
         guard var ranked else { return try sortedRows(order, excluding: [], eval: eval, context: context) }
-        try applyRadius(order, to: &ranked, eval: eval)
+        applyRadius(order, to: &ranked, eval: eval)
         // 16 bytes a row instead of the row, but as many of them as the sort would hold: the same limit.
         try context.checkMaterialized(ranked.count, "ORDER BY")
         return NearestFirstRows(scan: self, order: order, ranked: ranked, eval: eval, context: context)
@@ -92,13 +92,13 @@ extension TableScanNode {
     /// Drops the rows `order.radius` turns down: scored rows whose distance fails a comparison
     /// (evaluated as the filter evaluates it), and rows with no vector (their distance is NULL).
     /// Rows of another dimension stay: the filter fails on them with pgvector's error. Nothing
-    /// is dropped when a bound does not compare with a number (the filter reports that).
-    private func applyRadius(_ order: VectorOrder, to ranking: inout Ranking, eval: Evaluation) throws {
+    /// is dropped when a bound fails to evaluate or does not compare with a number (the filter
+    /// reports that, at the first row it sees).
+    private func applyRadius(_ order: VectorOrder, to ranking: inout Ranking, eval: Evaluation) {
         guard !order.radius.isEmpty else { return }
         var checks: [(op: String, bound: Value, distanceOnLeft: Bool)] = []
         for part in order.radius {
-            let bound = try eval.evaluate(part.bound, [])
-            guard (try? Evaluation.compare(part.op, .float(0), bound)) != nil else { return }
+            guard let bound = try? eval.evaluate(part.bound, []), (try? Evaluation.compare(part.op, .float(0), bound)) != nil else { return }
             checks.append((part.op, bound, part.distanceOnLeft))
         }
         ranking.noVector = []
