@@ -186,7 +186,7 @@ final class SortNode: PlanNode, @unchecked Sendable {
                         decorated.swapAt(child, (child - 1) / 2)
                         child = (child - 1) / 2
                     }
-                } else if precedes(item, decorated[0]) {
+                } else {  // full, and the row precedes the root (checked above)
                     decorated[0] = item
                     var parent = 0
                     while true {
