@@ -1,3 +1,4 @@
+import Foundation
 import RedCore
 import RedDB
 import Synchronization
@@ -133,7 +134,7 @@ final class ClusterTransport: ClientTransport {
     /// Whether `sql` is one statement that only reads (see the type's comment).
     static func isRead(_ sql: String) -> Bool {
         let words = leadingWords(sql, count: 2)
-        guard let first = words.first, !containsSecondStatement(sql) else { return false }
+        guard let first = words.first, !containsSecondStatement(sql), !locksRows(sql) else { return false }
         switch first {
         case "SELECT", "VALUES", "TABLE", "SHOW", "EXPLAIN", "MATCH", "GRAPH": return true
         case "SEARCH": return true
@@ -144,6 +145,13 @@ final class ClusterTransport: ClientTransport {
             return !["INSERT", "UPDATE", "DELETE", "MERGE"].contains { upper.contains($0) }
         default: return false
         }
+    }
+
+    /// Whether `sql` may hold a locking clause (`FOR UPDATE`, `FOR NO KEY UPDATE`, `FOR SHARE`,
+    /// `FOR KEY SHARE`): such a SELECT locks rows, which only the primary can. A string
+    /// literal that merely contains the words sends a read to the primary, which is harmless.
+    static func locksRows(_ sql: String) -> Bool {
+        sql.range(of: #"\bFOR\s+(UPDATE|SHARE|NO\s+KEY\s+UPDATE|KEY\s+SHARE)\b"#, options: [.regularExpression, .caseInsensitive]) != nil
     }
 
     /// The first words of `sql`, upper-cased, after spaces and `--` / `/* */` comments.

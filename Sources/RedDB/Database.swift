@@ -89,7 +89,7 @@ public final class Database: Sendable {
     private let sweeper = Mutex<Task<Void, Never>?>(nil)
     let configReader: ConfigReaderBox
     /// Every session's `pg_advisory_lock` locks (PG-wire's `pg_locks` lists them).
-    public let advisoryLocks = AdvisoryLockTable()
+    public let locks = LockTable()
     /// Numbers sessions: their lock-owner ids, and the process ids of sessions no PG-wire
     /// connection names (`firstProcessID` up, clear of PG-wire's small connection ids).
     private let sessionCount = Atomic<UInt64>(0)

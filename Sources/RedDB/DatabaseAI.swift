@@ -77,7 +77,7 @@ extension Session {
             do {
                 return try run(embeddings)
             } catch let needed as EmbeddingsNeeded {
-                advisoryLocks.abandonAttempt()  // the statement runs again: its locks are claimed, not taken twice
+                locks.abandonAttempt()  // the statement runs again: its locks are claimed, not taken twice
                 // Planning names the texts it meets one search at a time; each round must bring new ones.
                 let missing = needed.keys.filter { embeddings[$0] == nil }
                 rounds += 1

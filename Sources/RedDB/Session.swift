@@ -46,7 +46,7 @@ public final class Session: @unchecked Sendable {
     /// currval/lastval: the values nextval gave this session.
     let sequenceValues = SessionSequenceValues()
     /// The `pg_advisory_lock` locks this session holds, and its statements' attempts at them.
-    let advisoryLocks: SessionAdvisoryLocks
+    let locks: SessionLocks
     private let timeoutMilliseconds = Atomic<Int>(0)
 
     /// PostgreSQL's `lock_timeout` for this session in milliseconds (0: none), read when a
@@ -59,17 +59,17 @@ public final class Session: @unchecked Sendable {
 
     init(database: Database, number: UInt64, processID: Int32) {
         self.database = database
-        self.advisoryLocks = SessionAdvisoryLocks(table: database.advisoryLocks, ownerID: number, processID: processID)
+        self.locks = SessionLocks(table: database.locks, ownerID: number, processID: processID)
     }
 
     /// A session holds its advisory locks until it ends: the connection closing lets them go.
-    deinit { advisoryLocks.sessionEnded() }
+    deinit { locks.sessionEnded() }
 
     /// The id `pg_backend_pid()` returns and `pg_locks` shows for this session; PG-wire sets it
     /// to the process id its BackendKeyData announced, so cancel requests and `pg_locks` agree.
     public var processID: Int32 {
-        get { advisoryLocks.processID }
-        set { advisoryLocks.processID = newValue }
+        get { locks.processID }
+        set { locks.processID = newValue }
     }
 
     /// Cancels the statement this session is running, or the one about to start, with 57014,
@@ -180,12 +180,12 @@ public final class Session: @unchecked Sendable {
                 tx.rollback()
                 state = .idle
                 savepoints = []
-                advisoryLocks.transactionEnded()
+                locks.transactionEnded()
                 return QueryResult(columns: [], rows: [], statementType: "rollback", commandTag: "ROLLBACK", message: "the transaction had failed and was rolled back")
             case .active(let tx):
                 state = .idle
                 savepoints = []
-                defer { advisoryLocks.transactionEnded() }  // committed or not, the block is over
+                defer { locks.transactionEnded() }  // committed or not, the block is over
                 if !deferredConstraints.isEmpty {
                     do {
                         try executor(tx, []).checkDeferredConstraints(deferredConstraints)
@@ -206,7 +206,7 @@ public final class Session: @unchecked Sendable {
                 tx.rollback()
                 state = .idle
                 savepoints = []
-                advisoryLocks.transactionEnded()
+                locks.transactionEnded()
                 return QueryResult(columns: [], rows: [], statementType: "rollback", commandTag: "ROLLBACK", message: "ROLLBACK")
             }
         case .savepoint(let name):
@@ -214,7 +214,7 @@ public final class Session: @unchecked Sendable {
             case .idle: throw RedError(.transactionClosed, "SAVEPOINT can only be used in transaction blocks")
             case .failed: throw RedError(.inFailedTransaction, "current transaction is aborted, commands ignored until end of transaction block")
             case .active(let tx):
-                savepoints.append((name, try tx.savepoint(), deferredConstraints.modes, advisoryLocks.transactionLockMark))
+                savepoints.append((name, try tx.savepoint(), deferredConstraints.modes, locks.transactionLockMark))
                 return QueryResult(columns: [], rows: [], statementType: "savepoint", commandTag: "SAVEPOINT", message: "SAVEPOINT \(name)")
             }
         case .releaseSavepoint(let name):
@@ -240,7 +240,7 @@ public final class Session: @unchecked Sendable {
             }
             try tx.rollback(to: savepoints[i].point)
             deferredConstraints.modes = savepoints[i].constraintModes  // as PostgreSQL restores SET CONSTRAINTS
-            advisoryLocks.rollbackTransactionLocks(to: savepoints[i].lockMark)  // and gives back the xact locks taken since
+            locks.rollbackTransactionLocks(to: savepoints[i].lockMark)  // and gives back the xact locks taken since
             savepoints.removeSubrange((i + 1)...)
             state = .active(tx)
             return QueryResult(columns: [], rows: [], statementType: "rollback", commandTag: "ROLLBACK", message: "ROLLBACK TO SAVEPOINT \(name)")
@@ -275,8 +275,11 @@ public final class Session: @unchecked Sendable {
             }
             do {
                 // A statement that wrote cannot be undone alone (no savepoint is taken per
-                // statement), so only a read-only one may wait for an advisory lock and run again.
-                let result = try await runWaitingForLocks(canRunAgain: StatementExecutor.isReadOnly(statement)) {
+                // statement), so only one that has written nothing yet may wait for a lock and
+                // run again: SELECT … FOR UPDATE, an UPDATE whose rows are locked (it waits
+                // before its first write), a lock function called before any write.
+                let writesBefore = tx.writeCount
+                let result = try await runWaitingForLocks(canRunAgain: { tx.writeCount == writesBefore }) {
                     try await executeEmbedding { try executor(tx, parameters, embeddings: $0).execute(statement) }
                 }
                 try await settleSequences()
@@ -287,12 +290,12 @@ public final class Session: @unchecked Sendable {
             }
         case .idle:
             // Each attempt is a transaction of its own, rolled back before waiting for a lock.
-            return try await runWaitingForLocks(canRunAgain: true) {
+            return try await runWaitingForLocks(canRunAgain: { true }) {
                 var attempt = 0
                 while true {
                     attempt += 1
                     let tx = try database.engine.begin()
-                    defer { advisoryLocks.transactionEnded() }
+                    defer { locks.transactionEnded() }
                     do {
                         let result = try await executeEmbedding { try executor(tx, parameters, embeddings: $0).execute(statement) }
                         try await settleSequences()
@@ -300,7 +303,7 @@ public final class Session: @unchecked Sendable {
                         return result
                     } catch let error as RedError where error.code == .serializationFailure && attempt < Self.autocommitAttempts {
                         tx.rollback()
-                        advisoryLocks.abandonAttempt()  // the next try claims the session-level locks this one took
+                        locks.abandonAttempt()  // the next try claims the session-level locks this one took
                         try await Task.sleep(for: .microseconds(Int.random(in: 50...(200 << min(attempt, 6)))))
                     } catch {
                         tx.rollback()
@@ -311,49 +314,59 @@ public final class Session: @unchecked Sendable {
         }
     }
 
-    /// Most times one statement waits for an advisory lock and runs again.
+    /// Most times one statement waits for a lock and runs again.
     static let maxLockWaitsPerStatement = 1_000
 
-    /// Runs a statement whose lock functions may find their advisory lock taken by another
-    /// session (see `AdvisoryLockTable`): the attempt stops with `AdvisoryLockWait`, the session
-    /// waits for the lock — until it is granted, the statement is cancelled or times out (57014),
-    /// or the wait would deadlock (40P01) — and `attempt` runs again. Where a stopped attempt's
-    /// writes cannot be undone (`canRunAgain` false) the wait is refused with 55P03 instead.
+    /// Runs a statement that may find a lock it needs taken by another session — an advisory
+    /// lock, or a row it locks or changes (see `LockTable`): the attempt stops with `LockWait`,
+    /// the session waits for the lock — until it is granted, the statement is cancelled or
+    /// times out (57014), or the wait would deadlock (40P01) — and `attempt` runs again. Where a
+    /// stopped attempt's writes cannot be undone (`canRunAgain` false) the wait is refused with
+    /// 55P03 instead.
     /// Warnings of `pg_advisory_unlock` go into the result.
-    func runWaitingForLocks(canRunAgain: Bool, _ attempt: () async throws -> QueryResult) async throws -> QueryResult {
+    func runWaitingForLocks(canRunAgain: () -> Bool, _ attempt: () async throws -> QueryResult) async throws -> QueryResult {
         var waits = 0
         while true {
-            advisoryLocks.beginStatement()
+            locks.beginStatement()
             do {
                 var result = try await attempt()
-                result.warnings += advisoryLocks.endStatement()
+                result.warnings += locks.endStatement()
                 return result
-            } catch let wait as AdvisoryLockWait {
-                advisoryLocks.abandonAttempt()
+            } catch let wait as LockWait {
+                locks.abandonAttempt()
                 waits += 1
                 do {
-                    guard canRunAgain else {
-                        throw RedError(.lockNotAvailable, "could not obtain \(wait.request.modeName) on advisory lock \(wait.request.key.displayText) held by another session: a statement that writes cannot wait for a lock inside a transaction block; take the lock in a statement of its own")
+                    guard canRunAgain() else {
+                        throw RedError(.lockNotAvailable, "could not obtain \(wait.request.modeName) on \(wait.what) held by another session: inside a transaction block a statement cannot wait for a lock once it has written; take the lock first, in a statement of its own (SELECT … FOR UPDATE, pg_advisory_xact_lock)")
                     }
                     guard waits <= Self.maxLockWaitsPerStatement else {
-                        throw RedError(.lockNotAvailable, "could not obtain the statement's advisory locks after \(Self.maxLockWaitsPerStatement) waits")
+                        throw RedError(.lockNotAvailable, "could not obtain the statement's locks after \(Self.maxLockWaitsPerStatement) waits")
                     }
-                    try await waitForLock(wait.request)
+                    try await waitForLock(wait)
                 } catch {
-                    _ = advisoryLocks.endStatement()
+                    _ = locks.endStatement()
                     throw error
                 }
             } catch {
-                _ = advisoryLocks.endStatement()
+                _ = locks.endStatement()
                 throw error
             }
         }
     }
 
-    /// Waits for an advisory lock until it is granted, the statement is cancelled or times out
-    /// (57014), or the session's `lockTimeout` passes (55P03).
-    private func waitForLock(_ request: AdvisoryLockRequest) async throws {
-        let locks = advisoryLocks, milliseconds = lockTimeout()
+    /// Waits for a lock until it is granted, the statement is cancelled or times out (57014),
+    /// or the session's `lockTimeout` passes (55P03).
+    private func waitForLock(_ wait: LockWait) async throws {
+        let locks = self.locks, milliseconds = lockTimeout(), request = wait.request
+        do {
+            try await waitForLock(request, locks, milliseconds)
+        } catch let error as RedError where error.code == .deadlockDetected {
+            throw RedError(.deadlockDetected, "deadlock detected",
+                           detail: "Waiting for \(request.modeName) on \(wait.what) would wait for a session that waits for this one.")
+        }
+    }
+
+    private func waitForLock(_ request: LockRequest, _ locks: SessionLocks, _ milliseconds: Int) async throws {
         try await whileNotCancelled {
             guard milliseconds > 0 else { return try await locks.wait(for: request) }
             try await withThrowingTaskGroup(of: Void.self) { group in
@@ -381,6 +394,7 @@ public final class Session: @unchecked Sendable {
         case .update: return "UPDATE"
         case .delete: return "DELETE"
         case .kv: return "KV"
+        case .query(let query) where !query.locking.isEmpty: return "SELECT \(query.locking[0].strength == .update ? "FOR UPDATE" : "FOR " + query.locking[0].strength.rawValue)"
         default: return "DDL"
         }
     }
@@ -508,14 +522,14 @@ public final class Session: @unchecked Sendable {
         let timer = armStatementTimeout()  // runs until the stream is closed, as PostgreSQL's covers sending rows
         // A stream's rows are made as they are read, after this returns: a lock function that
         // finds its lock taken then cannot stop the statement to wait, so it fails (55P03).
-        let locks = advisoryLocks
+        let locks = self.locks
         locks.beginStatement()
         func rows(_ next: @escaping () throws -> [Value]?) -> () throws -> [Value]? {
             {
                 do {
                     return try next()
-                } catch let wait as AdvisoryLockWait {
-                    throw RedError(.lockNotAvailable, "could not obtain \(wait.request.modeName) on advisory lock \(wait.request.key.displayText) held by another session: a streamed query cannot wait for it; take the lock in a statement that is not streamed")
+                } catch let wait as LockWait {
+                    throw RedError(.lockNotAvailable, "could not obtain \(wait.request.modeName) on \(wait.what) held by another session: a streamed query cannot wait for it; take the lock in a statement that is not streamed")
                 }
             }
         }
@@ -566,7 +580,7 @@ public final class Session: @unchecked Sendable {
         if case .active = state { executor.deferredConstraints = deferredConstraints }
         executor.surfaceCatalog = surfaceCatalog
         executor.sessionSequences = sequenceValues
-        executor.advisoryLocks = advisoryLocks
+        executor.locks = locks
         if case .active = state { executor.allowsSequenceWrites = access == .readWrite && !readOnlyTransaction } else {
             executor.allowsSequenceWrites = access == .readWrite
         }

@@ -66,11 +66,11 @@ extension Session {
                 return try NonBlockingExecution.$isActive.withValue(true) { try executor(tx, parameters).execute(statement) }
             } catch is EmbeddingsNeeded {
                 throw WouldBlock(reason: .longRunning)  // the texts are embedded on the waiting path
-            } catch is AdvisoryLockWait {
+            } catch is LockWait {
                 throw WouldBlock(reason: .longRunning)  // and advisory locks waited for there
             }
         }
-        advisoryLocks.beginStatement()
+        locks.beginStatement()
         do {
             var result: QueryResult
             switch state {
@@ -88,18 +88,18 @@ extension Session {
                 let tx = try database.engine.begin()
                 defer {
                     tx.rollback()
-                    advisoryLocks.transactionEnded()
+                    locks.transactionEnded()
                 }
                 result = try attempt(tx)
             }
-            result.warnings += advisoryLocks.endStatement()
+            result.warnings += locks.endStatement()
             return result
         } catch is WouldBlock {
             // What the attempt locked stays reserved for the waiting path's run of the statement.
-            advisoryLocks.abandonAttempt()
+            locks.abandonAttempt()
             return nil
         } catch {
-            _ = advisoryLocks.endStatement()
+            _ = locks.endStatement()
             throw error
         }
     }

@@ -16,7 +16,7 @@ import RedDB
     /// Polls until `session` (by its process id) waits for a lock, so a test releases only then.
     func waitUntilWaiting(_ db: Database, _ session: Session) async throws {
         for _ in 0..<2_000 {
-            if db.advisoryLocks.rows().contains(where: { !$0.granted && $0.processID == session.processID }) { return }
+            if db.locks.rows().contains(where: { !$0.granted && $0.processID == session.processID }) { return }
             try await Task.sleep(for: .milliseconds(5))
         }
         Issue.record("the session never started waiting")
@@ -141,7 +141,7 @@ import RedDB
         try await a.execute("SELECT pg_advisory_lock(9)")
         b.statementTimeoutMilliseconds = 100
         #expect(await code { _ = try await b.execute("SELECT pg_advisory_lock(9)") } == "57014")
-        let waiting = db.advisoryLocks.rows().filter { !$0.granted }
+        let waiting = db.locks.rows().filter { !$0.granted }
         #expect(waiting.isEmpty, "the wait left the queue")
         b.statementTimeoutMilliseconds = 0
         try await a.execute("SELECT pg_advisory_unlock(9)")
@@ -200,20 +200,33 @@ import RedDB
         #expect(try await value(b, "SELECT pg_try_advisory_lock(31)") == .boolean(true))
     }
 
-    @Test func aWritingStatementInsideABlockCannotWait() async throws {
+    @Test func aStatementInsideABlockCanWaitOnlyUntilItHasWritten() async throws {
         let db = try await Database.inMemory()
         let a = db.session(), b = db.session()
         try await a.execute("CREATE TABLE t (id INT PRIMARY KEY)")
         try await a.execute("SELECT pg_advisory_lock(40)")
+        try await a.execute("INSERT INTO t VALUES (7)")
         try await b.execute("BEGIN")
-        #expect(await code { _ = try await b.execute("INSERT INTO t SELECT 1 WHERE pg_advisory_lock(40) IS NULL") } == "55P03")
+        // RETURNING is evaluated after the row is written: too late to run the statement again.
+        #expect(await code { _ = try await b.execute("UPDATE t SET id = id RETURNING pg_advisory_lock(40)") } == "55P03")
         try await b.execute("ROLLBACK")
+        try await a.execute("DELETE FROM t")
         // In autocommit the attempt is rolled back, the lock waited for, and the insert run again.
         let inserting = Task { try await b.execute("INSERT INTO t SELECT 1 WHERE pg_advisory_lock(40) IS NULL") }
         try await waitUntilWaiting(db, b)
         try await a.execute("SELECT pg_advisory_unlock(40)")
         #expect(try await inserting.value.rowsAffected == 1)
         #expect(try await value(a, "SELECT count(*) FROM t") == .integer(1))
+        // Inside a block too, as long as the lock comes before the statement's first write.
+        try await b.execute("SELECT pg_advisory_unlock(40)")
+        try await a.execute("SELECT pg_advisory_lock(40)")
+        try await b.execute("BEGIN")
+        let inBlock = Task { try await b.execute("INSERT INTO t SELECT 2 WHERE pg_advisory_lock(40) IS NULL") }
+        try await waitUntilWaiting(db, b)
+        try await a.execute("SELECT pg_advisory_unlock(40)")
+        #expect(try await inBlock.value.rowsAffected == 1)
+        try await b.execute("COMMIT")
+        #expect(try await value(a, "SELECT count(*) FROM t") == .integer(2))
     }
 
     @Test func pgBackendPidNamesTheSession() async throws {

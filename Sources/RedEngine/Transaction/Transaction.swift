@@ -36,6 +36,8 @@ public final class Transaction: @unchecked Sendable {
         /// Tree key → pending write.
         var writes = WriteSet()
         var writeBytes = 0
+        /// Writes recorded so far, never decreasing (a savepoint rollback keeps it).
+        var writesRecorded = 0
         /// Set by `dropCollection`: a committed drop must wake the vacuum.
         var dropsCollection = false
         /// Set by any write to the collection registry (DDL).
@@ -116,6 +118,22 @@ public final class Transaction: @unchecked Sendable {
     /// from its snapshot's.
     public func hasWrites(in collection: Collection) -> Bool {
         state.withLock { $0.writes.hasWrites(collectionID: collection.id) }
+    }
+
+    /// How many writes this transaction has recorded; it only grows. A statement that finds it
+    /// unchanged since it started has written nothing, so it can be run again from the start
+    /// (what waiting for a lock needs).
+    public var writeCount: Int { state.withLock { $0.writesRecorded } }
+
+    /// Whether a transaction that committed after this one's snapshot changed or deleted
+    /// `key` of `collection` (PostgreSQL's "concurrent update" under REPEATABLE READ: a row
+    /// locked FOR UPDATE must still be the version the snapshot shows).
+    public func changedSinceSnapshot(_ collection: Collection, key: [UInt8]) throws -> Bool {
+        try validate(key: key)
+        let treeKey = Keyspace.key(collection.id, key)
+        // The record stays in the tree while this (live) snapshot can see one of its versions.
+        guard let bytes = try engine.store.read({ tree in try tree.get(treeKey) }) else { return false }
+        return try VersionChain.newestCommitTS(of: bytes, context: "record (\(Keyspace.describe(treeKey)))") > snapshot
     }
 
     /// True once this transaction has created, dropped, renamed or re-described a collection.
@@ -263,6 +281,7 @@ public final class Transaction: @unchecked Sendable {
             throw RedError(.limitExceeded, "transaction writes exceed \(Limits.maxTransactionBytes) bytes; commit in smaller batches")
         }
         s.writeBytes += bytes
+        s.writesRecorded += 1
         if Keyspace.collectionID(of: treeKey) == Keyspace.collectionsID { s.writesCatalog = true }
     }
 

@@ -158,6 +158,32 @@ public struct Query: Sendable, Equatable {
     public var orderBy: [OrderItem] = []
     public var limit: Expr?
     public var offset: Expr?
+    /// `FOR UPDATE | NO KEY UPDATE | SHARE | KEY SHARE [OF t, …] [NOWAIT | SKIP LOCKED]`, each
+    /// clause as written.
+    public var locking: [LockingClause] = []
+}
+
+/// One `FOR UPDATE …` clause of a SELECT: lock the rows it returns, of the tables it names
+/// (none: every table in FROM), until the transaction ends.
+public struct LockingClause: Sendable, Equatable {
+    public enum Strength: String, Sendable, Equatable {
+        case update = "UPDATE", noKeyUpdate = "NO KEY UPDATE", share = "SHARE", keyShare = "KEY SHARE"
+
+        /// FOR SHARE and FOR KEY SHARE take shared locks; the update forms exclusive ones.
+        /// (PostgreSQL also lets KEY SHARE and NO KEY UPDATE coexist; here they conflict.)
+        public var isShared: Bool { self == .share || self == .keyShare }
+    }
+    public enum WaitPolicy: Sendable, Equatable { case wait, noWait, skipLocked }
+
+    public var strength: Strength
+    public var tables: [String]
+    public var waitPolicy: WaitPolicy
+
+    public init(strength: Strength, tables: [String] = [], waitPolicy: WaitPolicy = .wait) {
+        self.strength = strength
+        self.tables = tables
+        self.waitPolicy = waitPolicy
+    }
 }
 
 public struct ColumnSpec: Sendable, Equatable {

@@ -387,7 +387,9 @@ struct DMLExecutor {
         guard let joined else {
             let scan = try targetScan(table: table, alias: alias, whereClause: whereClause, planner: planner)
             try refuseAppendOnly(scan.handle, statement)
-            return (scan.handle, Scope(scan.columns, parent: nil), try collectTargets(scan))
+            let rows = try collectTargets(scan)
+            try awaitRowLocks(scan.handle, rows)
+            return (scan.handle, Scope(scan.columns, parent: nil), rows)
         }
         let handle = try writableTarget(table)
         try refuseAppendOnly(handle, statement)
@@ -405,7 +407,21 @@ struct DMLExecutor {
             rows.append((StoredRow.key(rid: rid), stored, values))
             try context.checkMaterialized(rows.count, statement)
         }
+        try awaitRowLocks(handle, rows)
         return (handle, scope, rows)
+    }
+
+    /// Before the first write: waits for the row locks other transactions hold on the target
+    /// rows (`SELECT … FOR UPDATE` elsewhere), by stopping the statement to run again. A row
+    /// waited for that the holder changed fails now with 40001, as in PostgreSQL's REPEATABLE
+    /// READ, rather than at commit.
+    func awaitRowLocks(_ handle: TableHandle, _ rows: [(key: [UInt8], row: StoredRow, values: [Value])]) throws {
+        guard let locks = context.locks, !rows.isEmpty, [.table, .document].contains(handle.schema.model) else { return }
+        for rid in try locks.awaitRowsForWrite(rows.lazy.map { StoredRow.rid(fromKey: $0.key) }, of: (handle.collection.id, handle.name))
+        where try tx.changedSinceSnapshot(handle.collection, key: StoredRow.key(rid: rid)) {
+            throw RedError(.serializationFailure, "could not serialize access due to concurrent update",
+                           detail: "A transaction that committed after this one's snapshot changed or deleted a row of \"\(handle.name)\" this statement changes; retry the transaction.")
+        }
     }
 
     func refuseAppendOnly(_ handle: TableHandle, _ statement: String) throws {

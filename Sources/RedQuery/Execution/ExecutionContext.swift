@@ -118,7 +118,7 @@ final class ExecutionContext: @unchecked Sendable {
     /// The session's currval/lastval memory (nil: functions that need it say so).
     var sessionSequences: SessionSequenceValues?
     /// The session's advisory locks (nil: lock functions say they need a session).
-    var advisoryLocks: SessionAdvisoryLocks?
+    var locks: SessionLocks?
     /// False in a read-only transaction or session: nextval and setval refuse (25006).
     var allowsSequenceWrites = true
     /// Sequence definitions this statement looked up, by name.
@@ -183,7 +183,7 @@ final class ExecutionContext: @unchecked Sendable {
         let part = ExecutionContext(transaction: transaction, store: store, parameters: parameters, now: now, limits: limits, cancellation: cancellation)
         part.surfaceCatalog = surfaceCatalog
         part.sessionSequences = sessionSequences
-        part.advisoryLocks = advisoryLocks
+        part.locks = locks
         part.allowsSequenceWrites = allowsSequenceWrites
         return part
     }

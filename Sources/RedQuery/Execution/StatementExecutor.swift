@@ -31,7 +31,7 @@ public struct StatementExecutor {
     /// The session's currval/lastval memory.
     public var sessionSequences: SessionSequenceValues?
     /// The session's advisory locks, for `pg_advisory_lock` and its family.
-    public var advisoryLocks: SessionAdvisoryLocks?
+    public var locks: SessionLocks?
 
     /// False in a read-only transaction or session: nextval and setval refuse.
     public var allowsSequenceWrites = true
@@ -52,7 +52,7 @@ public struct StatementExecutor {
         context.deferredConstraints = deferredConstraints
         context.surfaceCatalog = surfaceCatalog
         context.sessionSequences = sessionSequences
-        context.advisoryLocks = advisoryLocks
+        context.locks = locks
         context.allowsSequenceWrites = allowsSequenceWrites
         return context
     }
@@ -65,6 +65,7 @@ public struct StatementExecutor {
     /// True for statements that never write (the session can skip commit work for them).
     public static func isReadOnly(_ statement: Statement) -> Bool {
         switch statement {
+        case .query(let query) where !query.locking.isEmpty: return false  // FOR UPDATE locks rows, as a write would
         case .query, .explain, .show, .showColumns, .vectorSearch, .graph, .textSearch, .hybridSearch, .match, .ask, .contextSearch, .setConstraints: return true
         case .kv(.get): return true
         default: return false

@@ -41,13 +41,46 @@ extension Parser {
                 _ = acceptKeyword("rows") || acceptKeyword("row")
                 try expectKeyword("only")
             } else if isKeyword("for"), ["update", "share", "no", "key"].contains(where: { isKeyword($0, ahead: 1) }) {
-                throw RedError(.featureNotSupported, "SELECT … FOR UPDATE/SHARE is not supported yet: transactions are snapshot-isolated and "
-                               + "the later of two conflicting writers fails with 40001, so retry the transaction instead of locking rows")
+                query.locking.append(try parseLockingClause())
             } else {
                 break
             }
         }
         return query
+    }
+
+    /// `FOR UPDATE | NO KEY UPDATE | SHARE | KEY SHARE [OF name, …] [NOWAIT | SKIP LOCKED]`.
+    mutating func parseLockingClause() throws -> LockingClause {
+        try expectKeyword("for")
+        let strength: LockingClause.Strength
+        if acceptKeyword("update") {
+            strength = .update
+        } else if acceptKeyword("share") {
+            strength = .share
+        } else if acceptKeyword("no") {
+            try expectKeyword("key")
+            try expectKeyword("update")
+            strength = .noKeyUpdate
+        } else {
+            try expectKeyword("key")
+            try expectKeyword("share")
+            strength = .keyShare
+        }
+        var clause = LockingClause(strength: strength)
+        if acceptKeyword("of") {
+            repeat {
+                var name = try parseIdentifier(what: "table name")
+                if acceptSymbol(".") { name = try parseIdentifier(what: "table name") }  // public.t
+                clause.tables.append(name)
+            } while acceptSymbol(",")
+        }
+        if acceptKeyword("nowait") {
+            clause.waitPolicy = .noWait
+        } else if acceptKeyword("skip") {
+            try expectKeyword("locked")
+            clause.waitPolicy = .skipLocked
+        }
+        return clause
     }
 
     /// UNION/EXCEPT bind looser than INTERSECT, all left-associative.

@@ -64,8 +64,12 @@ final class Planner {
         }
         var plan: PlanNode
         if case .select(let select) = query.body {
-            plan = try planSelect(select, orderBy: query.orderBy, outer: outer, hasLimit: query.limit != nil)
+            plan = try planSelect(select, orderBy: query.orderBy, outer: outer, hasLimit: query.limit != nil, locking: query.locking)
         } else {
+            if let first = query.locking.first {
+                if case .values = query.body { throw RedError(.featureNotSupported, "\(Self.lockingName(first)) cannot be applied to VALUES") }
+                throw RedError(.featureNotSupported, "\(Self.lockingName(first)) is not allowed with UNION/INTERSECT/EXCEPT")
+            }
             plan = try planBody(query.body, outer: outer)
             if !query.orderBy.isEmpty { plan = try sortByOutputColumns(plan, query.orderBy) }
         }
@@ -184,7 +188,7 @@ final class Planner {
         visit(tree)
     }
 
-    func planSelect(_ select: Select, orderBy: [OrderItem], outer: Scope?, hasLimit: Bool) throws -> PlanNode {
+    func planSelect(_ select: Select, orderBy: [OrderItem], outer: Scope?, hasLimit: Bool, locking: [LockingClause] = []) throws -> PlanNode {
         if select.into != nil { throw RedError(.syntaxError, "SELECT ... INTO is not allowed here") }
         let select = try SetReturningCalls.movedIntoFrom(select) { [context] in context.surfaceCatalog?.tableFunction(named: $0) != nil } ?? select
         var plan: PlanNode
@@ -298,6 +302,14 @@ final class Planner {
                 sortKeys.append(SortKey(expr: .column(outputExprs.count + hiddenExprs.count - 1), descending: item.descending, nullsFirst: nullsFirst))
             }
         }
+        // FOR UPDATE: the locked tables' row ids ride along as hidden columns.
+        try Self.refuseLocking(locking, select, aggregated: aggregated, windowed: !(ctx.windows?.calls.isEmpty ?? true))
+        var lockTargets: [LockRowsNode.Target] = []
+        for target in locking.isEmpty ? [] : try rowLockTargets(locking, tree, scope) {
+            hiddenExprs.append(.column(target.position))
+            lockTargets.append(LockRowsNode.Target(position: outputExprs.count + hiddenExprs.count - 1, handle: target.handle,
+                                                   shared: target.shared, policy: target.policy))
+        }
         if let tree { pruneColumns(tree, used: scope.used) }
         // DISTINCT ON keys: select-list items where they match, otherwise extra hidden columns.
         var distinctOnPositions: [Int] = []
@@ -343,6 +355,7 @@ final class Planner {
         if select.distinct { plan = DistinctNode(plan, width: outputColumns.count) }
         if !sortKeys.isEmpty, !sortSatisfied { plan = SortNode(plan, sortKeys) }
         if !distinctOnPositions.isEmpty { plan = DistinctNode(plan, keyPositions: distinctOnPositions) }
+        if !lockTargets.isEmpty { plan = LockRowsNode(plan, targets: lockTargets) }
         if !hiddenExprs.isEmpty { plan = TrimNode(plan, width: outputColumns.count) }
         return plan
     }

@@ -3,7 +3,7 @@ import RedQuery
 
 /// `pg_locks`, with PostgreSQL 15's columns: one row per advisory lock a session holds (one
 /// per mode it holds it in) and per request waiting for one (`granted` false) — the only
-/// locks RedDB keeps (`AdvisoryLockTable`). A bigint key shows as its high and low halves in
+/// locks RedDB keeps (`LockTable`). A bigint key shows as its high and low halves in
 /// `classid`/`objid` with `objsubid` 1, an integer pair as its two integers with `objsubid` 2,
 /// as PostgreSQL shows them, so `WHERE locktype = 'advisory' AND objid = …` finds a lock.
 enum PGLocksCatalog {
@@ -16,7 +16,7 @@ enum PGLocksCatalog {
         SurfaceColumn("waitstart", .timestamp),
     ]
 
-    static func relation(_ locks: AdvisoryLockTable) -> SurfaceRelation {
+    static func relation(_ locks: LockTable) -> SurfaceRelation {
         SurfaceRelation(columns: columns) { _ in
             locks.rows().map { row -> [Value] in
                 [.text("advisory"), .integer(PGCatalogModel.databaseOID), .null, .null, .null, .null, .null,

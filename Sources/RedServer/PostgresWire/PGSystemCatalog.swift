@@ -22,9 +22,9 @@ struct PGSystemCatalog: SurfaceCatalog {
     /// The connection's run-time settings (`pg_settings`, `current_setting`, `set_config`).
     let settings: PGSessionSettings
     /// The database's advisory locks (`pg_locks`); nil lists none.
-    let locks: AdvisoryLockTable?
+    let locks: LockTable?
 
-    init(user: String, settings: PGSessionSettings = PGSessionSettings(), locks: AdvisoryLockTable? = nil) {
+    init(user: String, settings: PGSessionSettings = PGSessionSettings(), locks: LockTable? = nil) {
         self.user = user
         self.settings = settings
         self.locks = locks
@@ -33,7 +33,7 @@ struct PGSystemCatalog: SurfaceCatalog {
 
     func relation(schema: String?, name: String) -> SurfaceRelation? {
         if schema == nil || schema == "pg_catalog", name == "pg_settings" { return PGSettingsCatalog.relation(settings) }
-        if schema == nil || schema == "pg_catalog", name == "pg_locks" { return PGLocksCatalog.relation(locks ?? AdvisoryLockTable()) }
+        if schema == nil || schema == "pg_catalog", name == "pg_locks" { return PGLocksCatalog.relation(locks ?? LockTable()) }
         let definition: PGCatalogTable?
         switch schema {
         case nil, "pg_catalog": definition = PGCatalogTable.pgCatalog[name]

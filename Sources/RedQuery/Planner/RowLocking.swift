@@ -1,0 +1,132 @@
+import RedCore
+import RedEngine
+
+/// `SELECT … FOR UPDATE | FOR NO KEY UPDATE | FOR SHARE | FOR KEY SHARE [OF t, …] [NOWAIT |
+/// SKIP LOCKED]`: the rows a query returns are locked until its transaction ends, so that
+/// read-then-write code (a balance checked, then debited; a job picked, then claimed) is not
+/// interleaved with another transaction doing the same.
+///
+/// What it means here, where every transaction is snapshot-isolated (PostgreSQL's REPEATABLE
+/// READ, which is what `SHOW transaction_isolation` reports):
+/// - each returned row of each locked table takes a row lock in the database's `LockTable`:
+///   exclusive for the UPDATE forms, shared for the SHARE forms;
+/// - a row another transaction holds locked in a conflicting mode is waited for (the session
+///   waits and runs the statement again), refused with 55P03 under NOWAIT, or left out under
+///   SKIP LOCKED — which is how job queues hand each job to one worker;
+/// - once locked, a row that a transaction committed after this one's snapshot changed or
+///   deleted fails the statement with 40001 ("could not serialize access due to concurrent
+///   update"), as PostgreSQL's REPEATABLE READ does: the snapshot's version is no longer the
+///   row's, so locking it would lock the wrong thing. Autocommit statements retry on a fresh
+///   snapshot; a transaction block retries from the start. Under SKIP LOCKED such a row is
+///   left out instead, as a locked one is: workers claiming jobs (`… ORDER BY id LIMIT 1 FOR
+///   UPDATE SKIP LOCKED`) would otherwise keep failing on the job another worker just claimed
+///   and committed, where PostgreSQL's READ COMMITTED re-reads the row and finds it taken;
+/// - UPDATE and DELETE wait for the row locks others hold on the rows they change
+///   (`SessionLocks.awaitRowsForWrite`), so a locked row is changed by nobody else; a commit
+///   that changes a locked row some other way (an upsert, a cascade) still fails the locking
+///   transaction's commit, through a read guard on every locked row.
+///
+/// The plan: `LockRowsNode` sits above the sort and below LIMIT, as PostgreSQL's LockRows
+/// does, so SKIP LOCKED rows do not count towards the LIMIT and ORDER BY … LIMIT 1 FOR UPDATE
+/// SKIP LOCKED finds the first row nobody holds. The locked tables' row ids travel to it as
+/// hidden columns of the projection.
+extension Planner {
+    /// The locking clauses' targets among the FROM clause's tables, with the position of each
+    /// one's row id in the joined row. Tables a clause does not name are not locked; a name
+    /// that is not in FROM is 42P01, one that is not a table 0A000.
+    func rowLockTargets(_ locking: [LockingClause], _ tree: JoinTree?, _ scope: Scope) throws -> [(position: Int, handle: TableHandle, shared: Bool, policy: SessionLocks.RowLockWaitPolicy)] {
+        var named = Set(locking.flatMap(\.tables))
+        var targets: [(position: Int, handle: TableHandle, shared: Bool, policy: SessionLocks.RowLockWaitPolicy)] = []
+        for leaf in tree.map(leaves) ?? [] {
+            guard let qualifier = leaf.plan.columns.first?.qualifier else { continue }
+            let clauses = locking.filter { $0.tables.isEmpty || $0.tables.contains(qualifier) }
+            guard !clauses.isEmpty else { continue }
+            let explicit = named.remove(qualifier) != nil
+            guard let scan = leaf.plan as? TableScanNode, [.table, .document].contains(scan.handle.schema.model) else {
+                if explicit {
+                    throw RedError(.featureNotSupported, "\(Self.lockingName(clauses[0])) cannot be applied to \"\(qualifier)\": only tables and document collections in FROM can have their rows locked")
+                }
+                continue
+            }
+            // The strongest clause wins; NOWAIT over SKIP LOCKED over waiting, as in PostgreSQL.
+            let shared = clauses.allSatisfy(\.strength.isShared)
+            let policy: SessionLocks.RowLockWaitPolicy = clauses.contains { $0.waitPolicy == .noWait } ? .noWait
+                : clauses.contains { $0.waitPolicy == .skipLocked } ? .skipLocked : .wait
+            let ridColumn = scan.handle.schema.model == .table ? scan.handle.schema.columns.count : 0
+            let position = leaf.offset + ridColumn
+            scope.used.insert(position)
+            targets.append((position, scan.handle, shared, policy))
+        }
+        if let missing = locking.flatMap(\.tables).first(where: named.contains) {
+            throw RedError(.undefinedCollection, "relation \"\(missing)\" in \(Self.lockingName(locking[0])) clause not found in FROM clause")
+        }
+        return targets
+    }
+
+    /// `FOR UPDATE`, `FOR NO KEY UPDATE` …: how PostgreSQL's messages name a clause.
+    static func lockingName(_ clause: LockingClause) -> String { "FOR \(clause.strength.rawValue)" }
+
+    /// 0A000 for a SELECT whose rows are not table rows one to one.
+    static func refuseLocking(_ locking: [LockingClause], _ select: Select, aggregated: Bool, windowed: Bool) throws {
+        guard let first = locking.first else { return }
+        let what: String? = select.distinct || !select.distinctOn.isEmpty ? "DISTINCT clause"
+            : !select.groupBy.isEmpty || select.groupingSets != nil ? "GROUP BY clause"
+            : select.having != nil ? "HAVING clause"
+            : aggregated ? "aggregate functions"
+            : windowed ? "window functions" : nil
+        if let what { throw RedError(.featureNotSupported, "\(lockingName(first)) is not allowed with \(what)") }
+    }
+}
+
+/// Locks each row's target rows as it passes (see the `Planner` extension above).
+final class LockRowsNode: PlanNode, @unchecked Sendable {
+    struct Target {
+        /// Where the row id is in the input row.
+        let position: Int
+        let handle: TableHandle
+        let shared: Bool
+        let policy: SessionLocks.RowLockWaitPolicy
+    }
+
+    let input: PlanNode
+    let targets: [Target]
+    var columns: [ScopeColumn] { input.columns }
+
+    init(_ input: PlanNode, targets: [Target]) {
+        self.input = input
+        self.targets = targets
+    }
+
+    func open(_ context: ExecutionContext, outerRows: [[Value]]) throws -> RowIterator {
+        guard let locks = context.locks else {
+            throw RedError(.featureNotSupported, "SELECT … FOR UPDATE needs a session: row locks belong to the transaction of the connection that takes them")
+        }
+        let source = try input.open(context, outerRows: outerRows)
+        let targets = self.targets, tx = context.transaction
+        return ClosureIterator {
+            rows: while let row = try source.next() {
+                for target in targets {
+                    // NULL: the missing side of an outer join, nothing to lock.
+                    guard case .integer(let rid) = row[target.position] else { continue }
+                    let relation = (id: target.handle.collection.id, name: target.handle.name)
+                    guard try locks.lockRow(rid, of: relation, shared: target.shared, policy: target.policy) else { continue rows }
+                    let key = StoredRow.key(rid: rid)
+                    if try tx.changedSinceSnapshot(target.handle.collection, key: key) {
+                        if target.policy == .skipLocked {
+                            // Not this snapshot's row any more: for a queue, as good as taken.
+                            locks.unlockRow(rid, of: relation.id, shared: target.shared)
+                            continue rows
+                        }
+                        throw RedError(.serializationFailure, "could not serialize access due to concurrent update",
+                                       detail: "A transaction that committed after this one's snapshot changed or deleted a row of \"\(relation.name)\" it locks; retry the transaction.")
+                    }
+                    try tx.guardUnchanged(target.handle.collection, key: key)
+                }
+                return row
+            }
+            return nil
+        }
+    }
+
+    func explain(_ depth: Int) -> [String] { [line(depth, "LockRows")] + input.explain(depth + 1) }
+}
