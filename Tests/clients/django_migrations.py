@@ -71,7 +71,7 @@ settings.configure(DATABASES={"default": {"ENGINE": "django.db.backends.postgres
                    INSTALLED_APPS=["shop"], USE_TZ=True, DEFAULT_AUTO_FIELD="django.db.models.BigAutoField")
 django.setup()
 from django.core.management import call_command
-from django.db import connection
+from django.db import connection, transaction
 
 out = {}
 call_command("makemigrations", "shop", verbosity=0)
@@ -110,6 +110,10 @@ out["carol_id"] = carol.id
 out["spent"] = [[name[:5], str(spent.normalize())] for name, spent in
                 Customer.objects.annotate(spent=Sum("orders__total")).order_by("id").values_list("full_name", "spent")]
 out["tag_counts"] = list(Order.objects.annotate(n=Count("tags")).filter(n__gt=0).values_list("note", "n"))
+# select_for_update(skip_locked=True, of=("self",)) sends FOR UPDATE OF "shop_order" SKIP LOCKED.
+with transaction.atomic():
+    out["locked"] = [str(o.total.normalize()) for o in Order.objects.select_for_update(skip_locked=True, of=("self",))
+                     .select_related("customer").filter(paid=False).order_by("id")]
 Order.objects.filter(paid=False).update(paid=True)
 out["paid"] = Order.objects.filter(paid=True).count()
 ada.delete()

@@ -1,0 +1,61 @@
+import Foundation
+import PostgresNIO
+import Synchronization
+import Testing
+
+/// `SELECT … FOR UPDATE` as applications send it over PostgreSQL's protocol (PostgresNIO uses
+/// the extended protocol, with bound parameters): a worker's job stays its own until it
+/// commits, SKIP LOCKED hands the next worker another job, NOWAIT fails with 55P03, and a
+/// plain UPDATE of a locked row waits for the holder's COMMIT.
+@Suite(.serialized) struct RowLockClientTests {
+    typealias Client = PostgresClientTests
+
+    final class Flag: Sendable { let value = Atomic<Bool>(false) }
+
+    static func integers(_ conn: PostgresConnection, _ query: PostgresQuery) async throws -> [Int] {
+        var values: [Int] = []
+        for try await value in try await conn.query(query, logger: Client.logger).decode(Int.self) { values.append(value) }
+        return values
+    }
+
+    @Test func workersLockJobsOverPGWire() async throws {
+        let server = try ServerProcess()
+        defer { server.remove() }
+        let first = try await Client.connect(server)
+        let second = try await Client.connect(server)
+        do {
+            try await Client.run(first, "CREATE TABLE jobs (id INT PRIMARY KEY, status TEXT NOT NULL, n INT NOT NULL DEFAULT 0)")
+            try await Client.run(first, "INSERT INTO jobs (id, status) VALUES (1, 'queued'), (2, 'queued'), (3, 'queued')")
+            let queued = "queued"
+            try await Client.run(first, "BEGIN")
+            #expect(try await Self.integers(first, "SELECT id FROM jobs WHERE status = \(queued) ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED") == [1])
+            try await Client.run(second, "BEGIN")
+            #expect(try await Self.integers(second, "SELECT id FROM jobs WHERE status = \(queued) ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED") == [2])
+            await #expect { _ = try await Self.integers(second, "SELECT id FROM jobs WHERE id = \(1) FOR UPDATE NOWAIT") } throws: {
+                Client.sqlState($0) == "55P03"
+            }
+            try await Client.run(second, "ROLLBACK")
+
+            // A plain UPDATE of the locked row waits until the holder commits, then applies to
+            // the committed value: no update is lost.
+            let updated = Flag()
+            let updating = Task {
+                try await Client.run(second, "UPDATE jobs SET n = n + 10 WHERE id = \(1)")
+                updated.value.store(true, ordering: .sequentiallyConsistent)
+            }
+            try await Task.sleep(for: .milliseconds(200))
+            let finishedEarly = updated.value.load(ordering: .sequentiallyConsistent)
+            #expect(!finishedEarly, "the UPDATE waits while the row is locked")
+            try await Client.run(first, "UPDATE jobs SET n = n + 1, status = 'running' WHERE id = 1")
+            try await Client.run(first, "COMMIT")
+            try await updating.value
+            #expect(try await Self.integers(first, "SELECT n FROM jobs WHERE id = 1") == [11])
+        } catch {
+            try? await first.close()
+            try? await second.close()
+            throw error
+        }
+        try await first.close()
+        try await second.close()
+    }
+}
