@@ -304,6 +304,7 @@ public final class Session: @unchecked Sendable {
                     } catch let error as RedError where error.code == .serializationFailure && attempt < Self.autocommitAttempts {
                         tx.rollback()
                         locks.abandonAttempt()  // the next try claims the session-level locks this one took
+                        locks.transactionEnded()  // and rows it locked are free while it backs off
                         try await Task.sleep(for: .microseconds(Int.random(in: 50...(200 << min(attempt, 6)))))
                     } catch {
                         tx.rollback()

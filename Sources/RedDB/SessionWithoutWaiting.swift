@@ -90,7 +90,11 @@ extension Session {
                     tx.rollback()
                     locks.transactionEnded()
                 }
-                result = try attempt(tx)
+                do {
+                    result = try attempt(tx)
+                } catch let error as RedError where error.code == .serializationFailure {
+                    throw WouldBlock(reason: .longRunning)  // `execute` runs it again on a fresh snapshot
+                }
             }
             result.warnings += locks.endStatement()
             return result

@@ -204,6 +204,34 @@ import RedDB
                 == [.text("Limit"), .text("  ->  LockRows"), .text("    ->  Sort"), .text("      ->  Seq Scan on jobs")])
     }
 
+    @Test func viewsSubqueriesAndNestedClausesLockTheRowsUnderneath() async throws {
+        let db = try await makeDatabase()
+        let a = db.session(), b = db.session()
+        try await a.execute("CREATE VIEW queued AS SELECT id, status FROM jobs WHERE status = 'queued'")
+        try await a.execute("BEGIN")
+        #expect(try await rows(a, "SELECT id FROM queued ORDER BY id LIMIT 1 FOR UPDATE") == [[.integer(1)]])
+        #expect(try await rows(b, "SELECT id FROM queued ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED") == [[.integer(2)]])
+        #expect(await code { _ = try await b.execute("SELECT id FROM (SELECT id FROM jobs) s WHERE id = 1 FOR UPDATE OF s NOWAIT") } == "55P03")
+        #expect(await code { _ = try await b.execute("(SELECT id FROM jobs WHERE id = 1) FOR UPDATE NOWAIT") } == "55P03")
+        #expect(await code { _ = try await b.execute("WITH c AS (SELECT id FROM jobs WHERE id = 1 FOR UPDATE NOWAIT) SELECT * FROM c") } == "55P03")
+        #expect(try await rows(b, "SELECT j.id FROM queued v, jobs j WHERE v.id = j.id AND j.id = 1 FOR UPDATE OF j SKIP LOCKED").isEmpty,
+                "OF j locks only j's row, which a holds")
+        // Nested clauses lock as a write would: refused where writes are.
+        try await b.execute("BEGIN READ ONLY")
+        for sql in ["WITH c AS (SELECT id FROM jobs WHERE id = 3 FOR UPDATE) SELECT * FROM c",
+                    "SELECT * FROM jobs WHERE id = (SELECT id FROM jobs WHERE id = 3 FOR SHARE)",
+                    "SELECT * FROM (SELECT id FROM jobs FOR UPDATE) s"] {
+            #expect(await code { _ = try await b.execute(sql) } == "25006", "\(sql)")
+            try await b.execute("ROLLBACK")
+            try await b.execute("BEGIN READ ONLY")
+        }
+        try await b.execute("ROLLBACK")
+        // A row locked again and again by one transaction stays one lock: ROLLBACK frees it.
+        for _ in 0..<50 { _ = try await rows(a, "SELECT id FROM jobs WHERE id = 1 FOR UPDATE") }
+        try await a.execute("ROLLBACK")
+        #expect(try await rows(b, "SELECT id FROM jobs WHERE id = 1 FOR UPDATE NOWAIT") == [[.integer(1)]])
+    }
+
     @Test func lockTimeoutEndsARowWait() async throws {
         let db = try await makeDatabase()
         let a = db.session(), b = db.session()

@@ -19,6 +19,9 @@ struct ScopeColumn: Sendable {
     var element: DataType? = nil
     /// A surface's own type for the column's values (`SurfaceColumn.surfaceType`).
     var surfaceType: String? = nil
+    /// A hidden column a subquery or view exports for a `FOR UPDATE` outside it: the row id
+    /// of this table's row behind each of its rows (`RowLocking`).
+    var lockedRowOf: TableHandle? = nil
 
     /// Part of an unqualified `*`.
     var inStar: Bool { !hidden && !mergedAway }

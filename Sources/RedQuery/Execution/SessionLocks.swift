@@ -81,26 +81,33 @@ public final class SessionLocks: Sendable {
     /// SKIP LOCKED, or neither).
     public enum RowLockWaitPolicy: Sendable { case wait, noWait, skipLocked }
 
+    /// What `lockRow` did.
+    enum RowLockOutcome { case alreadyHeld, taken, skipped }
+
     /// Locks row `rid` of `relation` for the open transaction (`SELECT … FOR UPDATE` is
-    /// exclusive, `FOR SHARE` shared). True when the transaction holds it now; false when
-    /// another one holds a conflicting lock and `policy` is `.skipLocked`; `.noWait` then
+    /// exclusive, `FOR SHARE` shared): taken now, or held already; skipped when another
+    /// transaction holds a conflicting lock and `policy` is `.skipLocked`. `.noWait` then
     /// throws 55P03, and `.wait` throws `LockWait` (the session waits and runs the statement
     /// again).
-    func lockRow(_ rid: Int64, of relation: (id: UInt32, name: String), shared: Bool, policy: RowLockWaitPolicy) throws -> Bool {
+    func lockRow(_ rid: Int64, of relation: (id: UInt32, name: String), shared: Bool, policy: RowLockWaitPolicy) throws -> RowLockOutcome {
         let request = LockRequest(key: LockKey(row: rid, collection: relation.id), shared: shared, scope: .transaction)
+        // Locked already by this transaction: PostgreSQL's second lock of a row changes nothing,
+        // and here it would only lengthen the lists (a loop re-locking one row in a long transaction).
+        if table.holdsClaimed(ownerID, request) { return .alreadyHeld }
         switch policy {
         case .wait:
-            return try lock(request, wait: true, what: "a row of relation \"\(relation.name)\"")
+            _ = try lock(request, wait: true, what: "a row of relation \"\(relation.name)\"")
+            return .taken
         case .noWait:
-            if try lock(request, wait: false) { return true }
+            if try lock(request, wait: false) { return .taken }
             throw RedError(.lockNotAvailable, "could not obtain lock on row in relation \"\(relation.name)\"")
         case .skipLocked:
-            return try lock(request, wait: false)
+            return try lock(request, wait: false) ? .taken : .skipped
         }
     }
 
-    /// Gives back the row lock the last `lockRow` of this row took (SKIP LOCKED leaving out a
-    /// row it could lock but should not return); a hold taken before stays.
+    /// Gives back the row lock `lockRow` just took (`.taken`): SKIP LOCKED leaving out a row
+    /// it could lock but should not return.
     func unlockRow(_ rid: Int64, of relation: UInt32, shared: Bool) {
         let request = LockRequest(key: LockKey(row: rid, collection: relation), shared: shared, scope: .transaction)
         let held = state.withLock { s -> Bool in
@@ -171,9 +178,9 @@ public final class SessionLocks: Sendable {
     public func abandonAttempt() {
         let acquired = state.withLock { s -> [LockRequest] in
             let acquired = s.acquired
-            for request in acquired where request.scope == .transaction {
-                if let i = s.transactionLocks.lastIndex(of: request) { s.transactionLocks.remove(at: i) }
-            }
+            // The attempt's transaction-level locks are the last ones taken, in the same order.
+            let ofTransaction = acquired.count { $0.scope == .transaction }
+            s.transactionLocks.removeLast(min(ofTransaction, s.transactionLocks.count))
             s.acquired = []
             s.unlocks = [:]
             s.warnings = []

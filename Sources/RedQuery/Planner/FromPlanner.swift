@@ -211,7 +211,7 @@ extension Planner {
                 return TableScanNode(handle: handle, qualifier: qualifier)
             }
             if let view = try ViewCatalog.definition(of: name, context.transaction) {
-                let plan = try planView(name, view)
+                let plan = try planView(name, view, exportingLockedRows: lockingPushedDown(to: qualifier))
                 return AliasNode(plan, columns: try Self.renamed(plan.columns, view.columns, qualifier: qualifier, what: "view \(name)"), label: name)
             }
             if try context.store.sequences.definition(context.transaction, name) != nil {
@@ -224,6 +224,7 @@ extension Planner {
         case .lateral(let inner):
             return try planLeaf(inner, outer: outer)
         case .subquery(let query, let alias, let names):
+            exportLockedRows = lockingPushedDown(to: alias)
             let plan = try planQuery(query, outer: outer)
             if alias == Parser.arrayRows, plan.columns.count != 1 {
                 throw RedError(.syntaxError, "subquery must return only one column")
@@ -356,7 +357,7 @@ extension Planner {
     static let maxViewNesting = 32
 
     /// Plans a view's stored query in a fresh scope (views see no outer names or CTEs).
-    func planView(_ name: String, _ view: ViewDefinition) throws -> PlanNode {
+    func planView(_ name: String, _ view: ViewDefinition, exportingLockedRows: LockingClause? = nil) throws -> PlanNode {
         guard !expandingViews.contains(name) else { throw RedError(.invalidOperation, "view \"\(name)\" refers to itself") }
         // Each view's text is parsed afresh, with its own nesting limit: a chain of views
         // built on views would otherwise plan as deep as it liked (and overflow the stack).
@@ -370,16 +371,20 @@ extension Planner {
         let saved = cteFrames
         cteFrames = []
         defer { cteFrames = saved }
+        exportLockedRows = exportingLockedRows
         return try planQuery(query, outer: nil)
     }
 
     /// Columns under an alias, the first `names.count` of them renamed (`AS d(a, b)`).
+    /// Row ids exported for a FOR UPDATE outside (`ScopeColumn.lockedRowOf`) stay hidden, last.
     static func renamed(_ columns: [ScopeColumn], _ names: [String], qualifier: String, what: String) throws -> [ScopeColumn] {
-        guard names.count <= columns.count else {
-            throw RedError(.invalidColumnReference, "\(what) has \(columns.count) columns available but \(names.count) columns specified")
+        let visible = columns.count { $0.lockedRowOf == nil }
+        guard names.count <= visible else {
+            throw RedError(.invalidColumnReference, "\(what) has \(visible) columns available but \(names.count) columns specified")
         }
         return columns.enumerated().map { i, c in
-            ScopeColumn(qualifier: qualifier, name: i < names.count ? names[i] : c.name, type: c.type, element: c.element, surfaceType: c.surfaceType)
+            ScopeColumn(qualifier: qualifier, name: i < names.count ? names[i] : c.name, type: c.type, hidden: c.lockedRowOf != nil,
+                        element: c.element, surfaceType: c.surfaceType, lockedRowOf: c.lockedRowOf)
         }
     }
 

@@ -24,6 +24,16 @@ final class Planner {
     var subscriptChain = 0
     /// JOIN … USING column pairs found while building the current FROM clause (kept, hidden positions).
     var usingMerges: [(kept: Int, hidden: Int)] = []
+    /// The locking clauses of the SELECT whose FROM clause is being planned (`RowLocking`):
+    /// FROM subqueries and views they apply to get them pushed down, and are noted in
+    /// `lockedSubqueries`.
+    var fromLocking: [LockingClause] = []
+    var lockedSubqueries: Set<String> = []
+    /// Set just before a FROM subquery or view is planned when such a clause applies to it;
+    /// taken by that query's `planQuery`, whose SELECT then exports its tables' row ids
+    /// instead of locking them (the lock is taken above, as PostgreSQL does once it has pulled
+    /// the subquery up, so an outer ORDER BY … LIMIT 1 locks one row, not the subquery's all).
+    var exportLockedRows: LockingClause?
 
     init(context: ExecutionContext) { self.context = context }
 
@@ -36,6 +46,8 @@ final class Planner {
     // MARK: Queries
 
     func planQuery(_ query: Query, outer: Scope?) throws -> PlanNode {
+        let exporting = exportLockedRows
+        exportLockedRows = nil
         var frame: [String: PlanNode] = [:]
         cteFrames.append(frame)
         defer { cteFrames.removeLast() }
@@ -64,9 +76,16 @@ final class Planner {
         }
         var plan: PlanNode
         if case .select(let select) = query.body {
-            plan = try planSelect(select, orderBy: query.orderBy, outer: outer, hasLimit: query.limit != nil, locking: query.locking)
+            plan = try planSelect(select, orderBy: query.orderBy, outer: outer, hasLimit: query.limit != nil, locking: query.locking,
+                                  exporting: exporting)
+        } else if case .nested(var inner) = query.body, !query.locking.isEmpty || exporting != nil {
+            // `(SELECT … FROM t) FOR UPDATE`: the clause locks the parenthesised query's rows.
+            inner.locking += query.locking
+            exportLockedRows = exporting
+            plan = try planQuery(inner, outer: outer)
+            if !query.orderBy.isEmpty { plan = try sortByOutputColumns(plan, query.orderBy) }
         } else {
-            if let first = query.locking.first {
+            if let first = query.locking.first ?? exporting {
                 if case .values = query.body { throw RedError(.featureNotSupported, "\(Self.lockingName(first)) cannot be applied to VALUES") }
                 throw RedError(.featureNotSupported, "\(Self.lockingName(first)) is not allowed with UNION/INTERSECT/EXCEPT")
             }
@@ -188,12 +207,17 @@ final class Planner {
         visit(tree)
     }
 
-    func planSelect(_ select: Select, orderBy: [OrderItem], outer: Scope?, hasLimit: Bool, locking: [LockingClause] = []) throws -> PlanNode {
+    func planSelect(_ select: Select, orderBy: [OrderItem], outer: Scope?, hasLimit: Bool, locking: [LockingClause] = [],
+                    exporting: LockingClause? = nil) throws -> PlanNode {
         if select.into != nil { throw RedError(.syntaxError, "SELECT ... INTO is not allowed here") }
         let select = try SetReturningCalls.movedIntoFrom(select) { [context] in context.surfaceCatalog?.tableFunction(named: $0) != nil } ?? select
         var plan: PlanNode
         var scope: Scope
         var tree: JoinTree?
+        let enclosingLocking = (fromLocking, lockedSubqueries)
+        fromLocking = locking + (exporting.map { [$0] } ?? [])
+        lockedSubqueries = []
+        defer { (fromLocking, lockedSubqueries) = enclosingLocking }
         if let from = select.from {
             let planned = try planFrom(from, whereClause: select.whereClause, outer: outer)
             (plan, scope, tree) = (planned.0, planned.1, planned.2)
@@ -303,12 +327,18 @@ final class Planner {
             }
         }
         // FOR UPDATE: the locked tables' row ids ride along as hidden columns.
-        try Self.refuseLocking(locking, select, aggregated: aggregated, windowed: !(ctx.windows?.calls.isEmpty ?? true))
+        let windowed = !(ctx.windows?.calls.isEmpty ?? true)
+        try Self.refuseLocking(locking + (exporting.map { [$0] } ?? []), select, aggregated: aggregated, windowed: windowed)
         var lockTargets: [LockRowsNode.Target] = []
         for target in locking.isEmpty ? [] : try rowLockTargets(locking, tree, scope) {
             hiddenExprs.append(.column(target.position))
             lockTargets.append(LockRowsNode.Target(position: outputExprs.count + hiddenExprs.count - 1, handle: target.handle,
                                                    shared: target.shared, policy: target.policy))
+        }
+        var exported: [(position: Int, handle: TableHandle)] = []
+        for target in try exporting.map({ try rowLockTargets([$0], tree, scope) }) ?? [] {
+            hiddenExprs.append(.column(target.position))
+            exported.append((outputExprs.count + hiddenExprs.count - 1, target.handle))
         }
         if let tree { pruneColumns(tree, used: scope.used) }
         // DISTINCT ON keys: select-list items where they match, otherwise extra hidden columns.
@@ -356,7 +386,14 @@ final class Planner {
         if !sortKeys.isEmpty, !sortSatisfied { plan = SortNode(plan, sortKeys) }
         if !distinctOnPositions.isEmpty { plan = DistinctNode(plan, keyPositions: distinctOnPositions) }
         if !lockTargets.isEmpty { plan = LockRowsNode(plan, targets: lockTargets) }
-        if !hiddenExprs.isEmpty { plan = TrimNode(plan, width: outputColumns.count) }
+        if !exported.isEmpty {
+            // The output, then the exported row ids as hidden columns (the sort keys go).
+            let kept = outputColumns.indices.map { BoundExpr.column($0) } + exported.map { BoundExpr.column($0.position) }
+            let ids = exported.map { ScopeColumn(qualifier: nil, name: "\u{0}locked_row", type: .integer, hidden: true, lockedRowOf: $0.handle) }
+            plan = ProjectNode(plan, kept, outputColumns + ids)
+        } else if !hiddenExprs.isEmpty {
+            plan = TrimNode(plan, width: outputColumns.count)
+        }
         return plan
     }
 

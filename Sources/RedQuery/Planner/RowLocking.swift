@@ -42,16 +42,25 @@ extension Planner {
             let clauses = locking.filter { $0.tables.isEmpty || $0.tables.contains(qualifier) }
             guard !clauses.isEmpty else { continue }
             let explicit = named.remove(qualifier) != nil
-            guard let scan = leaf.plan as? TableScanNode, [.table, .document].contains(scan.handle.schema.model) else {
-                if explicit {
-                    throw RedError(.featureNotSupported, "\(Self.lockingName(clauses[0])) cannot be applied to \"\(qualifier)\": only tables and document collections in FROM can have their rows locked")
-                }
-                continue
-            }
             // The strongest clause wins; NOWAIT over SKIP LOCKED over waiting, as in PostgreSQL.
             let shared = clauses.allSatisfy(\.strength.isShared)
             let policy: SessionLocks.RowLockWaitPolicy = clauses.contains { $0.waitPolicy == .noWait } ? .noWait
                 : clauses.contains { $0.waitPolicy == .skipLocked } ? .skipLocked : .wait
+            // A subquery or view: the row ids it exported (`exportLockedRows`).
+            if lockedSubqueries.contains(qualifier) {
+                for (i, column) in leaf.plan.columns.enumerated() {
+                    guard let handle = column.lockedRowOf else { continue }
+                    scope.used.insert(leaf.offset + i)
+                    targets.append((leaf.offset + i, handle, shared, policy))
+                }
+                continue
+            }
+            guard let scan = leaf.plan as? TableScanNode, [.table, .document].contains(scan.handle.schema.model) else {
+                if explicit {
+                    throw RedError(.featureNotSupported, "\(Self.lockingName(clauses[0])) cannot be applied to \"\(qualifier)\": only the rows of tables, document collections, views and subqueries in FROM can be locked")
+                }
+                continue
+            }
             let ridColumn = scan.handle.schema.model == .table ? scan.handle.schema.columns.count : 0
             let position = leaf.offset + ridColumn
             scope.used.insert(position)
@@ -61,6 +70,19 @@ extension Planner {
             throw RedError(.undefinedCollection, "relation \"\(missing)\" in \(Self.lockingName(locking[0])) clause not found in FROM clause")
         }
         return targets
+    }
+
+    /// The clause a FROM subquery or view named `qualifier` plans with when the SELECT being
+    /// planned locks its rows (PostgreSQL locks the rows of the tables underneath): the
+    /// strongest of the clauses that apply, without OF. Nil when none applies.
+    func lockingPushedDown(to qualifier: String) -> LockingClause? {
+        let clauses = fromLocking.filter { $0.tables.isEmpty || $0.tables.contains(qualifier) }
+        guard !clauses.isEmpty else { return nil }
+        lockedSubqueries.insert(qualifier)
+        let strength: LockingClause.Strength = clauses.allSatisfy(\.strength.isShared) ? .share : .update
+        let policy: LockingClause.WaitPolicy = clauses.contains { $0.waitPolicy == .noWait } ? .noWait
+            : clauses.contains { $0.waitPolicy == .skipLocked } ? .skipLocked : .wait
+        return LockingClause(strength: strength, waitPolicy: policy)
     }
 
     /// `FOR UPDATE`, `FOR NO KEY UPDATE` …: how PostgreSQL's messages name a clause.
@@ -101,6 +123,11 @@ final class LockRowsNode: PlanNode, @unchecked Sendable {
         guard let locks = context.locks else {
             throw RedError(.featureNotSupported, "SELECT … FOR UPDATE needs a session: row locks belong to the transaction of the connection that takes them")
         }
+        // A locking clause anywhere (a CTE, a subquery) locks as a write would: not in a
+        // read-only transaction or session, nor on a replica.
+        guard context.allowsSequenceWrites else {
+            throw RedError(.readOnlyTransaction, "cannot execute SELECT FOR UPDATE in a read-only transaction")
+        }
         let source = try input.open(context, outerRows: outerRows)
         let targets = self.targets, tx = context.transaction
         return ClosureIterator {
@@ -109,12 +136,13 @@ final class LockRowsNode: PlanNode, @unchecked Sendable {
                     // NULL: the missing side of an outer join, nothing to lock.
                     guard case .integer(let rid) = row[target.position] else { continue }
                     let relation = (id: target.handle.collection.id, name: target.handle.name)
-                    guard try locks.lockRow(rid, of: relation, shared: target.shared, policy: target.policy) else { continue rows }
+                    let outcome = try locks.lockRow(rid, of: relation, shared: target.shared, policy: target.policy)
+                    if outcome == .skipped { continue rows }
                     let key = StoredRow.key(rid: rid)
                     if try tx.changedSinceSnapshot(target.handle.collection, key: key) {
                         if target.policy == .skipLocked {
                             // Not this snapshot's row any more: for a queue, as good as taken.
-                            locks.unlockRow(rid, of: relation.id, shared: target.shared)
+                            if outcome == .taken { locks.unlockRow(rid, of: relation.id, shared: target.shared) }
                             continue rows
                         }
                         throw RedError(.serializationFailure, "could not serialize access due to concurrent update",
