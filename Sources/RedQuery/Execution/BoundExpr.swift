@@ -86,6 +86,13 @@ indirect enum BoundExpr: Sendable {
         }
     }
 
+    /// An uncorrelated scalar subquery: its value is computed once and kept for the statement
+    /// (`SubqueryPlan.cache`), so a scan may look it up in an index.
+    var isOncePerStatement: Bool {
+        if case .scalarSubquery(let plan) = self { return plan.isCacheable }
+        return false
+    }
+
     /// Shifts current-row positions by `-offset` (used when a predicate moves onto one join input).
     func rebased(by offset: Int) -> BoundExpr {
         if offset == 0 { return self }

@@ -77,10 +77,6 @@ public final class SessionLocks: Sendable {
 
     // MARK: Row locks
 
-    /// What a row lock another transaction holds makes `lockRow` do (PostgreSQL's NOWAIT and
-    /// SKIP LOCKED, or neither).
-    public enum RowLockWaitPolicy: Sendable { case wait, noWait, skipLocked }
-
     /// What `lockRow` did.
     enum RowLockOutcome { case alreadyHeld, taken, skipped }
 
@@ -89,7 +85,7 @@ public final class SessionLocks: Sendable {
     /// transaction holds a conflicting lock and `policy` is `.skipLocked`. `.noWait` then
     /// throws 55P03, and `.wait` throws `LockWait` (the session waits and runs the statement
     /// again).
-    func lockRow(_ rid: Int64, of relation: (id: UInt32, name: String), shared: Bool, policy: RowLockWaitPolicy) throws -> RowLockOutcome {
+    func lockRow(_ rid: Int64, of relation: (id: UInt32, name: String), shared: Bool, policy: LockingClause.WaitPolicy) throws -> RowLockOutcome {
         let request = LockRequest(key: LockKey(row: rid, collection: relation.id), shared: shared, scope: .transaction)
         // Locked already by this transaction: PostgreSQL's second lock of a row changes nothing,
         // and here it would only lengthen the lists (a loop re-locking one row in a long transaction).

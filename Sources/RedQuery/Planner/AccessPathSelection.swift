@@ -4,7 +4,9 @@ import RedCore
 ///
 /// A predicate can use an index when it constrains the index's first column
 /// with a value fixed for the whole scan (a literal, a parameter or an outer
-/// row's column): `=` and `IN` give point lookups, `< <= > >= BETWEEN` a range.
+/// row's column, and for `=` an uncorrelated scalar subquery, run once per statement
+/// — the job-queue form `WHERE id = (SELECT id … FOR UPDATE SKIP LOCKED LIMIT 1)`):
+/// `=` and `IN` give point lookups, `< <= > >= BETWEEN` a range.
 /// Preference: unique equality, equality, range, then a full scan. Every
 /// predicate stays in the scan's filter, so the choice never changes results.
 extension TableScanNode {
@@ -64,8 +66,8 @@ extension TableScanNode {
                 case .comparison(let op, let a, let b):
                     var op = op
                     var value: BoundExpr
-                    if key.matches(a), b.isRowIndependent { value = b }
-                    else if key.matches(b), a.isRowIndependent {
+                    if key.matches(a), b.isRowIndependent || (op == "=" && b.isOncePerStatement) { value = b }
+                    else if key.matches(b), a.isRowIndependent || (op == "=" && a.isOncePerStatement) {
                         value = a
                         op = ["<": ">", "<=": ">=", ">": "<", ">=": "<="][op] ?? op
                     } else { continue }

@@ -34,18 +34,16 @@ extension Planner {
     /// The locking clauses' targets among the FROM clause's tables, with the position of each
     /// one's row id in the joined row. Tables a clause does not name are not locked; a name
     /// that is not in FROM is 42P01, one that is not a table 0A000.
-    func rowLockTargets(_ locking: [LockingClause], _ tree: JoinTree?, _ scope: Scope) throws -> [(position: Int, handle: TableHandle, shared: Bool, policy: SessionLocks.RowLockWaitPolicy)] {
+    func rowLockTargets(_ locking: [LockingClause], _ tree: JoinTree?, _ scope: Scope) throws -> [(position: Int, handle: TableHandle, shared: Bool, policy: LockingClause.WaitPolicy)] {
         var named = Set(locking.flatMap(\.tables))
-        var targets: [(position: Int, handle: TableHandle, shared: Bool, policy: SessionLocks.RowLockWaitPolicy)] = []
+        var targets: [(position: Int, handle: TableHandle, shared: Bool, policy: LockingClause.WaitPolicy)] = []
         for leaf in tree.map(leaves) ?? [] {
             guard let qualifier = leaf.plan.columns.first?.qualifier else { continue }
             let clauses = locking.filter { $0.tables.isEmpty || $0.tables.contains(qualifier) }
             guard !clauses.isEmpty else { continue }
             let explicit = named.remove(qualifier) != nil
-            // The strongest clause wins; NOWAIT over SKIP LOCKED over waiting, as in PostgreSQL.
-            let shared = clauses.allSatisfy(\.strength.isShared)
-            let policy: SessionLocks.RowLockWaitPolicy = clauses.contains { $0.waitPolicy == .noWait } ? .noWait
-                : clauses.contains { $0.waitPolicy == .skipLocked } ? .skipLocked : .wait
+            let strongest = Self.strongest(clauses)
+            let (shared, policy) = (strongest.strength.isShared, strongest.waitPolicy)
             // A subquery or view: the row ids it exported (`exportLockedRows`).
             if lockedSubqueries.contains(qualifier) {
                 for (i, column) in leaf.plan.columns.enumerated() {
@@ -79,6 +77,12 @@ extension Planner {
         let clauses = fromLocking.filter { $0.tables.isEmpty || $0.tables.contains(qualifier) }
         guard !clauses.isEmpty else { return nil }
         lockedSubqueries.insert(qualifier)
+        return Self.strongest(clauses)
+    }
+
+    /// Several clauses on one table act as the strongest of them; NOWAIT wins over SKIP
+    /// LOCKED, which wins over waiting, as in PostgreSQL. (No OF: it is for one table.)
+    static func strongest(_ clauses: [LockingClause]) -> LockingClause {
         let strength: LockingClause.Strength = clauses.allSatisfy(\.strength.isShared) ? .share : .update
         let policy: LockingClause.WaitPolicy = clauses.contains { $0.waitPolicy == .noWait } ? .noWait
             : clauses.contains { $0.waitPolicy == .skipLocked } ? .skipLocked : .wait
@@ -107,7 +111,7 @@ final class LockRowsNode: PlanNode, @unchecked Sendable {
         let position: Int
         let handle: TableHandle
         let shared: Bool
-        let policy: SessionLocks.RowLockWaitPolicy
+        let policy: LockingClause.WaitPolicy
     }
 
     let input: PlanNode
