@@ -25,6 +25,23 @@ import RedDB
         #expect(try await s.execute("SELECT name FROM t WHERE id = 7").rows == [[.text("n7")]])
     }
 
+    /// `WHERE id = (SELECT …)` with an uncorrelated subquery: run once, then looked up, as
+    /// PostgreSQL's InitPlan feeds an Index Scan (the job-queue claim's form).
+    @Test func anUncorrelatedScalarSubqueryUsesTheIndex() async throws {
+        let s = try await fixture()
+        #expect(try await plan(s, "SELECT * FROM t WHERE id = (SELECT max(t_id) FROM u)").contains("Index Scan using t_pkey"))
+        #expect(try await plan(s, "SELECT * FROM t WHERE (SELECT max(t_id) FROM u) = val").contains("Index Scan using t_val"))
+        #expect(try await s.execute("SELECT name FROM t WHERE id = (SELECT max(t_id) FROM u)").rows == [[.text("n50")]])
+        #expect(try await s.execute("SELECT name FROM t WHERE id = (SELECT t_id FROM u WHERE id = 0)").rows.isEmpty, "NULL: no row")
+        await #expect(throws: RedError.self) { try await s.execute("SELECT name FROM t WHERE id = (SELECT t_id FROM u)") }
+        // Correlated: it changes with the row, so it cannot be looked up.
+        let correlated = "SELECT count(*) FROM t WHERE id = (SELECT max(u.t_id) FROM u WHERE u.id = t.grp)"
+        #expect(try await plan(s, correlated).contains("Seq Scan on t"))
+        #expect(try await s.execute(correlated).rows == [[.integer(9)]])
+        // A range against a subquery still scans.
+        #expect(try await plan(s, "SELECT * FROM t WHERE id > (SELECT max(t_id) FROM u)").contains("Seq Scan on t"))
+    }
+
     @Test func parametersAndInListsUseTheIndex() async throws {
         let s = try await fixture()
         #expect(try await plan(s, "SELECT * FROM t WHERE id = $1").contains("Index Scan using t_pkey"))
