@@ -395,7 +395,7 @@ public final class Session: @unchecked Sendable {
         case .update: return "UPDATE"
         case .delete: return "DELETE"
         case .kv: return "KV"
-        case .query(let query) where !query.locking.isEmpty: return "SELECT \(query.locking[0].strength == .update ? "FOR UPDATE" : "FOR " + query.locking[0].strength.rawValue)"
+        case .query(let query) where !query.locking.isEmpty: return "SELECT FOR \(query.locking[0].strength.rawValue)"
         default: return "DDL"
         }
     }

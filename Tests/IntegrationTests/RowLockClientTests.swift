@@ -13,9 +13,7 @@ import Testing
     final class Flag: Sendable { let value = Atomic<Bool>(false) }
 
     static func integers(_ conn: PostgresConnection, _ query: PostgresQuery) async throws -> [Int] {
-        var values: [Int] = []
-        for try await value in try await conn.query(query, logger: Client.logger).decode(Int.self) { values.append(value) }
-        return values
+        try await AdvisoryLockClientTests.integers(conn, query)
     }
 
     @Test func workersLockJobsOverPGWire() async throws {

@@ -385,7 +385,7 @@ final class Planner {
         if select.distinct { plan = DistinctNode(plan, width: outputColumns.count) }
         if !sortKeys.isEmpty, !sortSatisfied { plan = SortNode(plan, sortKeys) }
         if !distinctOnPositions.isEmpty { plan = DistinctNode(plan, keyPositions: distinctOnPositions) }
-        if !lockTargets.isEmpty { plan = LockRowsNode(plan, targets: lockTargets) }
+        if !lockTargets.isEmpty { plan = LockRowsNode(plan, targets: lockTargets, clauseName: Self.lockingName(locking[0])) }
         if !exported.isEmpty {
             // The output, then the exported row ids as hidden columns (the sort keys go).
             let kept = outputColumns.indices.map { BoundExpr.column($0) } + exported.map { BoundExpr.column($0.position) }

@@ -116,21 +116,24 @@ final class LockRowsNode: PlanNode, @unchecked Sendable {
 
     let input: PlanNode
     let targets: [Target]
+    /// The clause as messages name it (`FOR SHARE`).
+    let clauseName: String
     var columns: [ScopeColumn] { input.columns }
 
-    init(_ input: PlanNode, targets: [Target]) {
+    init(_ input: PlanNode, targets: [Target], clauseName: String) {
         self.input = input
         self.targets = targets
+        self.clauseName = clauseName
     }
 
     func open(_ context: ExecutionContext, outerRows: [[Value]]) throws -> RowIterator {
         guard let locks = context.locks else {
-            throw RedError(.featureNotSupported, "SELECT … FOR UPDATE needs a session: row locks belong to the transaction of the connection that takes them")
+            throw RedError(.featureNotSupported, "SELECT … \(clauseName) needs a session: row locks belong to the transaction of the connection that takes them")
         }
         // A locking clause anywhere (a CTE, a subquery) locks as a write would: not in a
         // read-only transaction or session, nor on a replica.
         guard context.allowsSequenceWrites else {
-            throw RedError(.readOnlyTransaction, "cannot execute SELECT FOR UPDATE in a read-only transaction")
+            throw RedError(.readOnlyTransaction, "cannot execute SELECT \(clauseName) in a read-only transaction")
         }
         let source = try input.open(context, outerRows: outerRows)
         let targets = self.targets, tx = context.transaction
