@@ -42,6 +42,25 @@ import RedDB
         #expect(try await plan(s, "SELECT * FROM t WHERE id > (SELECT max(t_id) FROM u)").contains("Seq Scan on t"))
     }
 
+    /// A partial index serves ORDER BY … LIMIT when the WHERE includes its predicate (a job
+    /// queue's `(id) WHERE status = 'queued'`), and gives what the sort gives, also after
+    /// rows enter and leave it.
+    @Test func aPartialIndexServesOrderByWhenTheWhereIncludesItsPredicate() async throws {
+        let s = try await fixture()
+        try await s.execute("CREATE INDEX t_even ON t (val) WHERE grp = 4")
+        let query = "SELECT id FROM t WHERE grp = 4 ORDER BY val LIMIT 3"
+        #expect(try await plan(s, query).contains("Index Scan using t_even on t"))
+        #expect(try await plan(s, "SELECT id FROM t WHERE grp = 4 ORDER BY val DESC LIMIT 3").contains("Index Scan Backward using t_even"))
+        #expect(try await plan(s, "SELECT id FROM t WHERE grp = 5 ORDER BY val LIMIT 3").contains("Index Scan using t_val"),
+                "another predicate: the plain index")
+        try await s.execute("UPDATE t SET grp = 4 WHERE id = 200")
+        try await s.execute("UPDATE t SET val = 1000 WHERE id = 4")
+        try await s.execute("UPDATE t SET grp = 0 WHERE id = 14")
+        let sorted = "SELECT id FROM (SELECT id, val FROM t WHERE grp = 4 OFFSET 0) s ORDER BY val + 0 LIMIT 3"
+        #expect(try await s.execute(query).rows == (try await s.execute(sorted).rows))
+        #expect(try await s.execute(query).rows == [[.integer(24)], [.integer(34)], [.integer(44)]])
+    }
+
     @Test func parametersAndInListsUseTheIndex() async throws {
         let s = try await fixture()
         #expect(try await plan(s, "SELECT * FROM t WHERE id = $1").contains("Index Scan using t_pkey"))

@@ -96,9 +96,16 @@ extension TableScanNode {
     }
 
     /// Serves `ORDER BY column [DESC] LIMIT n` from an index when nothing better was chosen.
-    /// Returns true when rows will come out in the requested order.
+    /// Returns true when rows will come out in the requested order. A partial index serves
+    /// when the scan's WHERE includes its predicate: a job queue's `CREATE INDEX … (id) WHERE
+    /// status = 'queued'` then hands `WHERE status = 'queued' ORDER BY id LIMIT 1` its first
+    /// queued job without passing the finished ones.
     func provideOrder(columnPosition: Int, descending: Bool) -> Bool {
-        for i in handle.schema.indexes.indices where firstColumnPosition(ofIndex: i) == columnPosition {
+        let conjuncts = filter?.conjuncts ?? []
+        let indexes = handle.schema.indexes.indices
+        // A partial index first: it holds only rows the query wants.
+        for i in indexes.filter({ handle.schema.indexes[$0].predicate != nil }) + indexes.filter({ handle.schema.indexes[$0].predicate == nil }) {
+            guard case .column(columnPosition)? = leadingKey(ofIndex: i, conjuncts: conjuncts) else { continue }
             switch access {
             case .fullScan:
                 access = .indexOrder(index: i, descending: descending)
