@@ -419,8 +419,7 @@ struct DMLExecutor {
         guard let locks = context.locks, !rows.isEmpty, [.table, .document].contains(handle.schema.model) else { return }
         for rid in try locks.awaitRowsForWrite(rows.lazy.map { StoredRow.rid(fromKey: $0.key) }, of: (handle.collection.id, handle.name))
         where try tx.changedSinceSnapshot(handle.collection, key: StoredRow.key(rid: rid)) {
-            throw RedError(.serializationFailure, "could not serialize access due to concurrent update",
-                           detail: "A transaction that committed after this one's snapshot changed or deleted a row of \"\(handle.name)\" this statement changes; retry the transaction.")
+            throw LockRowsNode.concurrentUpdate(of: handle.name)
         }
     }
 

@@ -152,8 +152,7 @@ final class LockRowsNode: PlanNode, @unchecked Sendable {
                             if outcome == .taken { locks.unlockRow(rid, of: relation.id, shared: target.shared) }
                             continue rows
                         }
-                        throw RedError(.serializationFailure, "could not serialize access due to concurrent update",
-                                       detail: "A transaction that committed after this one's snapshot changed or deleted a row of \"\(relation.name)\" it locks; retry the transaction.")
+                        throw Self.concurrentUpdate(of: relation.name)
                     }
                     try tx.guardUnchanged(target.handle.collection, key: key)
                 }
@@ -164,4 +163,12 @@ final class LockRowsNode: PlanNode, @unchecked Sendable {
     }
 
     func explain(_ depth: Int) -> [String] { [line(depth, "LockRows")] + input.explain(depth + 1) }
+
+    /// 40001 for a row of `table` a statement locks or changes after waiting, which a
+    /// transaction that committed after the snapshot changed or deleted (PostgreSQL's
+    /// REPEATABLE READ error).
+    static func concurrentUpdate(of table: String) -> RedError {
+        RedError(.serializationFailure, "could not serialize access due to concurrent update",
+                 detail: "A transaction that committed after this one's snapshot changed or deleted a row of \"\(table)\" this statement locks or changes; retry the transaction.")
+    }
 }
