@@ -31,6 +31,14 @@ public final class Session: @unchecked Sendable {
     var state = State.idle
     /// Set by BEGIN … READ ONLY for the transaction it opens.
     private var readOnlyTransaction = false
+    /// The isolation level of a block opened without one, read at BEGIN (PG-wire reads the
+    /// connection's `default_transaction_isolation`). See `IsolationLevel`.
+    public var defaultIsolation: @Sendable () -> IsolationLevel = { .readCommitted }
+    /// The open block's isolation level.
+    private var blockIsolation = IsolationLevel.readCommitted
+    /// Whether a statement has run in the open block: its snapshot is taken then (so
+    /// `SET TRANSACTION ISOLATION LEVEL` must come first, as in PostgreSQL).
+    private var blockHasRunStatement = false
     /// The open transaction block's deferred foreign key checks, run at COMMIT.
     private var deferredConstraints = DeferredConstraints()
     /// Whether this session may write at all; servers set it from the caller's role.
@@ -166,10 +174,12 @@ public final class Session: @unchecked Sendable {
 
     func run(_ statement: Statement, parameters: [Value]) async throws -> QueryResult {
         switch statement {
-        case .begin(let readOnly):
+        case .begin(let readOnly, let isolation):
             if inTransaction { return QueryResult(columns: [], rows: [], statementType: "begin", commandTag: "BEGIN", message: "there is already a transaction in progress") }
             state = .active(try database.engine.begin())
             readOnlyTransaction = readOnly
+            blockIsolation = isolation ?? defaultIsolation()
+            blockHasRunStatement = false
             deferredConstraints = DeferredConstraints()
             return QueryResult(columns: [], rows: [], statementType: "begin", commandTag: "BEGIN", message: "BEGIN")
         case .commit:
@@ -277,10 +287,14 @@ public final class Session: @unchecked Sendable {
                 // A statement that wrote cannot be undone alone (no savepoint is taken per
                 // statement), so only one that has written nothing yet may wait for a lock and
                 // run again: SELECT … FOR UPDATE, an UPDATE whose rows are locked (it waits
-                // before its first write), a lock function called before any write.
+                // before its first write), a lock function called before any write. Under READ
+                // COMMITTED each attempt reads a fresh snapshot, and one that met a row changed
+                // after its snapshot runs again instead of failing.
                 let writesBefore = tx.writeCount
-                let result = try await runWaitingForLocks(canRunAgain: { tx.writeCount == writesBefore }) {
-                    try await executeEmbedding { try executor(tx, parameters, embeddings: $0).execute(statement) }
+                let result = try await runWaitingForLocks(canRunAgain: { tx.writeCount == writesBefore },
+                                                          rerunsOnConflict: blockIsolation == .readCommitted) {
+                    takeStatementSnapshot(tx)
+                    return try await executeEmbedding { try executor(tx, parameters, embeddings: $0).execute(statement) }
                 }
                 try await settleSequences()
                 return result
@@ -317,6 +331,17 @@ public final class Session: @unchecked Sendable {
 
     /// Most times one statement waits for a lock and runs again.
     static let maxLockWaitsPerStatement = 1_000
+    /// Most times a READ COMMITTED statement runs again because a row it locks or writes
+    /// changed after its snapshot (each run waits a little longer first).
+    static let maxConflictRerunsPerStatement = 100
+
+    /// Before each attempt of a statement in a transaction block: READ COMMITTED reads a fresh
+    /// snapshot every time, REPEATABLE READ takes its one snapshot at the block's first
+    /// statement (as PostgreSQL does, not at BEGIN).
+    func takeStatementSnapshot(_ tx: Transaction) {
+        if blockIsolation == .readCommitted || !blockHasRunStatement { tx.refreshSnapshot() }
+        blockHasRunStatement = true
+    }
 
     /// Runs a statement that may find a lock it needs taken by another session — an advisory
     /// lock, or a row it locks or changes (see `LockTable`): the attempt stops with `LockWait`,
@@ -324,15 +349,29 @@ public final class Session: @unchecked Sendable {
     /// times out (57014), or the wait would deadlock (40P01) — and `attempt` runs again. Where a
     /// stopped attempt's writes cannot be undone (`canRunAgain` false) the wait is refused with
     /// 55P03 instead.
+    /// With `rerunsOnConflict` (READ COMMITTED), an attempt that wrote nothing and failed with
+    /// 40001 — a row it locks or changes was changed by a commit its snapshot does not see —
+    /// runs again too, after a short pause (the change may be committed but not yet visible).
     /// Warnings of `pg_advisory_unlock` go into the result.
-    func runWaitingForLocks(canRunAgain: () -> Bool, _ attempt: () async throws -> QueryResult) async throws -> QueryResult {
-        var waits = 0
+    func runWaitingForLocks(canRunAgain: () -> Bool, rerunsOnConflict: Bool = false,
+                            _ attempt: () async throws -> QueryResult) async throws -> QueryResult {
+        var waits = 0, reruns = 0
         while true {
             locks.beginStatement()
             do {
                 var result = try await attempt()
                 result.warnings += locks.endStatement()
                 return result
+            } catch let error as RedError where error.code == .serializationFailure && rerunsOnConflict && canRunAgain()
+                        && reruns < Self.maxConflictRerunsPerStatement {
+                locks.abandonAttempt()  // what it locked is claimed by the next attempt
+                reruns += 1
+                do {
+                    if reruns > 1 { try await Task.sleep(for: .microseconds(Int.random(in: 20...(50 << min(reruns, 8))))) }
+                } catch {
+                    _ = locks.endStatement()
+                    throw error
+                }
             } catch let wait as LockWait {
                 locks.abandonAttempt()
                 waits += 1
@@ -420,6 +459,24 @@ public final class Session: @unchecked Sendable {
 
     /// True inside a transaction opened with READ ONLY (or switched by `setTransactionReadOnly`).
     public var isReadOnlyTransaction: Bool { inTransaction && readOnlyTransaction }
+
+    /// The isolation level of the open block, or the one a block would get (`SHOW transaction_isolation`).
+    public var isolation: IsolationLevel { inTransaction ? blockIsolation : defaultIsolation() }
+
+    /// `SET TRANSACTION ISOLATION LEVEL …`: only inside a transaction block, before its first
+    /// statement (25001 after, as PostgreSQL says).
+    public func setTransactionIsolation(_ level: IsolationLevel) throws {
+        guard case .active = state else {
+            if case .failed = state {
+                throw RedError(.inFailedTransaction, "current transaction is aborted, commands ignored until end of transaction block")
+            }
+            throw RedError(.transactionClosed, "SET TRANSACTION can only be used in transaction blocks")
+        }
+        guard !blockHasRunStatement || level == blockIsolation else {
+            throw RedError(.activeSQLTransaction, "SET TRANSACTION ISOLATION LEVEL must be called before any query")
+        }
+        blockIsolation = level
+    }
 
     /// `SET TRANSACTION READ ONLY | READ WRITE`: only inside a transaction block.
     public func setTransactionReadOnly(_ readOnly: Bool) throws {
@@ -582,6 +639,7 @@ public final class Session: @unchecked Sendable {
         executor.surfaceCatalog = surfaceCatalog
         executor.sessionSequences = sequenceValues
         executor.locks = locks
+        if case .active = state { executor.locksWrittenRows = true }
         if case .active = state { executor.allowsSequenceWrites = access == .readWrite && !readOnlyTransaction } else {
             executor.allowsSequenceWrites = access == .readWrite
         }

@@ -78,6 +78,7 @@ extension Session {
                 return nil  // `execute` reports the aborted transaction
             case .active(let tx):
                 do {
+                    takeStatementSnapshot(tx)
                     result = try attempt(tx)
                 } catch {
                     if !(error is WouldBlock) { state = .failed(tx) }

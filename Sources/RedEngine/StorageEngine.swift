@@ -313,7 +313,7 @@ public final class StorageEngine: @unchecked Sendable {
             }  // parallel to `runs` and their keys
             for (run, records) in zip(runs, existing) {
                 for (write, bytes) in zip(run.writes, records) {
-                    if let bytes, try VersionChain.newestCommitTS(of: bytes, context: "record (\(Keyspace.describe(write.key.array)))") > snapshot {
+                    if let bytes, try VersionChain.newestCommitTS(of: bytes, context: "record (\(Keyspace.describe(write.key.array)))") > max(snapshot, write.base) {
                         counters.withLock { $0.conflicts += 1 }
                         throw RedError(.serializationFailure,
                                        "could not serialize access due to concurrent update of a key in collection \(Keyspace.collectionID(of: write.key)); retry the transaction")

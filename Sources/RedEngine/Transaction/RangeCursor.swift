@@ -14,6 +14,9 @@ public final class RangeCursor {
     let collectionID: UInt32
     let range: KeyRange
     let reverse: Bool
+    /// The transaction's snapshot when the cursor was made: a READ COMMITTED transaction moves
+    /// its snapshot between statements, and a cursor still open then keeps reading the one it began with.
+    let snapshot: UInt64
     /// One leaf's visible committed entries, back to back in one buffer: entry `i` is its user
     /// key `arena[ends[i-1].value ..< ends[i].key]` then its value up to `ends[i].value`. One
     /// buffer per leaf, its capacity reused by the next, instead of two arrays per entry.
@@ -30,6 +33,7 @@ public final class RangeCursor {
         self.collectionID = collectionID
         self.range = range
         self.reverse = reverse
+        self.snapshot = transaction.snapshot
         let writes = transaction.pendingWrites(collectionID: collectionID, range: range)
         pending = reverse ? writes.reversed() : writes
     }
@@ -111,7 +115,6 @@ public final class RangeCursor {
     /// (user keys); leaves them empty only at the end of the range.
     private func fetchBatch() throws {
         let engine = transaction.engine
-        let snapshot = transaction.snapshot
         let prefix = Keyspace.prefix(collectionID)
         let lowerBound = Keyspace.key(collectionID, range.lower ?? [])
         let lowerInclusive = range.lower == nil ? true : range.lowerInclusive

@@ -21,10 +21,12 @@ import RedStorage
 /// versions (the committing transaction's own snapshot is live): a key deleted after the
 /// snapshot still has its record, whose newest version is the deletion.
 struct ReadGuards: Sendable {
-    /// Tree keys (collection prefix included).
-    private(set) var keys: Set<[UInt8]> = []
-    /// Tree key ranges: `lower` inclusive, `upper` exclusive (nil: to the end of the tree).
-    private(set) var ranges: Set<Range> = []
+    /// Tree keys (collection prefix included), each with the snapshot it was read at (0: the
+    /// transaction's first; a READ COMMITTED statement reads at a newer one).
+    private(set) var keys: [[UInt8]: UInt64] = [:]
+    /// Tree key ranges: `lower` inclusive, `upper` exclusive (nil: to the end of the tree), each
+    /// with the snapshot it was read at.
+    private(set) var ranges: [Range: UInt64] = [:]
 
     struct Range: Hashable, Sendable {
         var lower: [UInt8]
@@ -39,23 +41,35 @@ struct ReadGuards: Sendable {
 
     var isEmpty: Bool { keys.isEmpty && ranges.isEmpty }
 
-    /// Adds a guard unless there is one.
-    mutating func insert(key: [UInt8]) {
-        if keys.insert(key).inserted { bytes += key.count + Self.overheadBytes }
-    }
-
-    mutating func insert(_ range: Range) {
-        if ranges.insert(range).inserted { bytes += range.lower.count + (range.upper?.count ?? 0) + Self.overheadBytes }
-    }
-
-    /// Throws 40001 if a transaction that committed after `snapshot` changed a guarded key or
-    /// a key inside a guarded range. Runs under the tree's write lock, inside `commit`.
-    func check(in tree: BTree, snapshot: UInt64) throws {
-        let sorted = keys.sorted { compareKeys($0, $1) < 0 }
-        for (key, bytes) in zip(sorted, try tree.getSorted(sorted)) {
-            if let bytes, try Self.newest(bytes, key) > snapshot { throw Self.conflict(key) }
+    /// Adds a guard read at snapshot `base`; one already there keeps the older snapshot.
+    mutating func insert(key: [UInt8], base: UInt64) {
+        if let old = keys[key] {
+            keys[key] = min(old, base)
+        } else {
+            keys[key] = base
+            bytes += key.count + Self.overheadBytes
         }
-        for range in ranges {
+    }
+
+    mutating func insert(_ range: Range, base: UInt64) {
+        if let old = ranges[range] {
+            ranges[range] = min(old, base)
+        } else {
+            ranges[range] = base
+            bytes += range.lower.count + (range.upper?.count ?? 0) + Self.overheadBytes
+        }
+    }
+
+    /// Throws 40001 if a transaction that committed after a guard was read (after `snapshot`,
+    /// the transaction's first, for the guards read then) changed a guarded key or a key inside
+    /// a guarded range. Runs under the tree's write lock, inside `commit`.
+    func check(in tree: BTree, snapshot: UInt64) throws {
+        let sorted = keys.keys.sorted { compareKeys($0, $1) < 0 }
+        for (key, bytes) in zip(sorted, try tree.getSorted(sorted)) {
+            if let bytes, try Self.newest(bytes, key) > max(snapshot, keys[key]!) { throw Self.conflict(key) }
+        }
+        for (range, base) in ranges {
+            let seen = max(snapshot, base)
             var start = range.lower
             var inclusive = true
             scanning: while true {
@@ -63,7 +77,7 @@ struct ReadGuards: Sendable {
                 guard let last = batch.last else { break }
                 for entry in batch {
                     if let upper = range.upper, compareKeys(entry.key, upper) >= 0 { break scanning }
-                    if try Self.newest(try tree.read(entry.value), entry.key) > snapshot { throw Self.conflict(entry.key) }
+                    if try Self.newest(try tree.read(entry.value), entry.key) > seen { throw Self.conflict(entry.key) }
                 }
                 start = last.key
                 inclusive = false

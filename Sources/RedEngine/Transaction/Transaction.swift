@@ -11,8 +11,14 @@ import Synchronization
 /// not in memory, not in the tree and not in the WAL.
 ///
 /// At commit the first committer wins: if any key written here was changed by
-/// a transaction that committed after `snapshot`, commit throws
-/// `RedError(.serializationFailure)` (SQLSTATE 40001) and nothing is applied.
+/// a transaction that committed after the snapshot the write was made under, commit
+/// throws `RedError(.serializationFailure)` (SQLSTATE 40001) and nothing is applied.
+///
+/// **Moving the snapshot** (`refreshSnapshot`, READ COMMITTED's statement snapshots): later
+/// reads see every commit visible then. Each write and read guard keeps the snapshot it was
+/// made under, so moving never hides a conflict with an earlier statement's write. The
+/// first snapshot stays registered until the end, which keeps every version a later one
+/// needs (the registry's horizon is its oldest open snapshot).
 ///
 /// A transaction is meant for one task at a time; its methods are
 /// thread-safe but interleaving them from several tasks is not useful.
@@ -53,8 +59,12 @@ public final class Transaction: @unchecked Sendable {
     }
 
     let engine: StorageEngine
-    /// Commit timestamp of the newest commit this transaction sees.
-    public let snapshot: UInt64
+    /// The snapshot the transaction began with, registered until it ends.
+    public let firstSnapshot: UInt64
+    private let currentSnapshot: Atomic<UInt64>
+    /// Commit timestamp of the newest commit this transaction sees: `firstSnapshot` until
+    /// `refreshSnapshot` moves it.
+    public var snapshot: UInt64 { currentSnapshot.load(ordering: .acquiring) }
     let state = Mutex(State())
     /// Set once commit has assigned a timestamp (tests read it even if durability then failed).
     public private(set) var commitTimestamp: UInt64? {
@@ -69,12 +79,26 @@ public final class Transaction: @unchecked Sendable {
 
     init(engine: StorageEngine, snapshot: UInt64) {
         self.engine = engine
-        self.snapshot = snapshot
+        self.firstSnapshot = snapshot
+        self.currentSnapshot = Atomic(snapshot)
     }
 
     deinit {
         let wasActive = state.withLock { $0.status == .active }
-        if wasActive { engine.snapshots.release(snapshot) }
+        if wasActive { engine.snapshots.release(firstSnapshot) }
+    }
+
+    /// Moves the snapshot to the newest acknowledged commit, for the reads and writes that
+    /// follow (a READ COMMITTED statement; a REPEATABLE READ block's first statement). Cursors
+    /// already open keep theirs. Does nothing on a finished transaction.
+    public func refreshSnapshot() {
+        let now = engine.snapshots.visibleTS
+        state.withLock { s in
+            guard s.status == .active, now > currentSnapshot.load(ordering: .relaxed) else { return }
+            currentSnapshot.store(now, ordering: .releasing)
+            s.writes.base = now
+            s.committedCeilings = [:]  // a key ceiling read at the older snapshot may be too low now
+        }
     }
 
     public var isActive: Bool { state.withLock { $0.status == .active } }
@@ -104,6 +128,7 @@ public final class Transaction: @unchecked Sendable {
         try state.withLock { s in
             try Self.requireActive(s)
             s.writes = savepoint.writes
+            s.writes.base = currentSnapshot.load(ordering: .relaxed)
             s.writeBytes = savepoint.writeBytes
             s.dropsCollection = savepoint.dropsCollection
             s.writesCatalog = savepoint.writesCatalog
@@ -313,7 +338,7 @@ public final class Transaction: @unchecked Sendable {
         try state.withLock { s in
             try Self.requireActive(s)
             try Self.requireRoom(s, treeKey.count + ReadGuards.overheadBytes)
-            s.guards.insert(key: treeKey)
+            s.guards.insert(key: treeKey, base: currentSnapshot.load(ordering: .relaxed))
         }
     }
 
@@ -326,7 +351,7 @@ public final class Transaction: @unchecked Sendable {
         try state.withLock { s in
             try Self.requireActive(s)
             try Self.requireRoom(s, lower.count * 2 + ReadGuards.overheadBytes)
-            s.guards.insert(range)
+            s.guards.insert(range, base: currentSnapshot.load(ordering: .relaxed))
         }
     }
 
@@ -351,11 +376,11 @@ public final class Transaction: @unchecked Sendable {
             s.status = .committed
             return (s.writes, s.dropsCollection, s.changes, s.definitions, s.guards)
         }
-        defer { engine.snapshots.release(snapshot) }
+        defer { engine.snapshots.release(firstSnapshot) }
         if writes.isEmpty { return CommitInfo(commitTS: snapshot, lsn: nil) }
         let info: CommitInfo
         do {
-            info = try await engine.commit(writes, changes: changes, snapshot: snapshot, definitions: definitions, guards: guards,
+            info = try await engine.commit(writes, changes: changes, snapshot: firstSnapshot, definitions: definitions, guards: guards,
                                            began: began) { self.commitTimestamp = $0 }
             // After the drop is visible, so a vacuum that read the older generation rescans.
             if drops { engine.dropGeneration.add(1, ordering: .sequentiallyConsistent) }
@@ -410,7 +435,7 @@ public final class Transaction: @unchecked Sendable {
             s.writes = WriteSet()
             return true
         }
-        if wasActive { engine.snapshots.release(snapshot) }
+        if wasActive { engine.snapshots.release(firstSnapshot) }
     }
 }
 

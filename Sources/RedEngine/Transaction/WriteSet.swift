@@ -106,6 +106,11 @@ struct WriteSet: Sendable {
         }
     }
 
+    /// The snapshot the writes recorded from now on were made under (0: the transaction's first),
+    /// kept with each (`PendingWrite.base`): a READ COMMITTED transaction reads each statement at a
+    /// newer snapshot, and a write conflicts only with commits its statement could not see.
+    var base: UInt64 = 0
+
     /// Holds every key and value byte the runs point to.
     private var arena = ByteArena()
     /// One run per collection written, `ids[i]` owning `runs[i]`. Arrays, not a dictionary:
@@ -145,7 +150,7 @@ struct WriteSet: Sendable {
 
     /// Records a put of `value` under `treeKey` (both copied into the arena).
     mutating func put(_ treeKey: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer) {
-        record(PendingWrite(key: arena.copy(treeKey), value: arena.copy(value)))
+        record(PendingWrite(key: arena.copy(treeKey), value: arena.copy(value), base: base))
     }
 
     /// Records a put of a value that `encode` writes straight into the arena (at most
@@ -157,13 +162,13 @@ struct WriteSet: Sendable {
             encode(&w)
             return UnsafeMutableRawPointer(w.pointer) - start
         }
-        record(PendingWrite(key: key, value: value))
+        record(PendingWrite(key: key, value: value, base: base))
         return value.count
     }
 
     /// Records a delete of `treeKey` (copied into the arena).
     mutating func delete(_ treeKey: UnsafeRawBufferPointer) {
-        record(PendingWrite(key: arena.copy(treeKey), value: nil))
+        record(PendingWrite(key: arena.copy(treeKey), value: nil, base: base))
     }
 
     private mutating func record(_ write: PendingWrite) {
@@ -209,14 +214,22 @@ struct ArenaKey: Hashable, @unchecked Sendable {
 struct PendingWrite: @unchecked Sendable {
     let key: UnsafeRawBufferPointer
     private(set) var value: UnsafeRawBufferPointer?
+    /// The snapshot the write was made under (0: the transaction's first, `WriteSet.base`): a
+    /// version of the key committed after it fails the commit.
+    private(set) var base: UInt64
 
-    init(key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer?) {
+    init(key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer?, base: UInt64 = 0) {
         self.key = key
         self.value = value
+        self.base = base
     }
 
-    /// Takes `other`'s value (a later write of the same key).
-    mutating func replaceValue(with other: PendingWrite) { value = other.value }
+    /// Takes `other`'s value (a later write of the same key). The older snapshot stays: the later
+    /// write read this one's value, not a commit between the two, so such a commit still conflicts.
+    mutating func replaceValue(with other: PendingWrite) {
+        value = other.value
+        base = min(base, other.base)
+    }
 
     /// The write with its value copied out.
     var write: Transaction.Write { value.map { .put($0.array) } ?? .delete }

@@ -468,8 +468,9 @@ public indirect enum Statement: Sendable, Equatable {
     case dropIndex(name: String, table: String?, ifExists: Bool)
     case createView(name: String, orReplace: Bool, ifNotExists: Bool, columns: [String], query: Query, text: String)
     case dropView(name: String, ifExists: Bool, cascade: Bool)
-    /// `readOnly`: BEGIN … READ ONLY (writes then fail with 25006).
-    case begin(readOnly: Bool)
+    /// `readOnly`: BEGIN … READ ONLY (writes then fail with 25006). `isolation`: BEGIN ISOLATION
+    /// LEVEL … (nil: the session's default).
+    case begin(readOnly: Bool, isolation: IsolationLevel? = nil)
     case commit
     case rollback
     case savepoint(String)

@@ -122,6 +122,10 @@ final class ExecutionContext: @unchecked Sendable {
     var sessionSequences: SessionSequenceValues?
     /// The session's advisory locks (nil: lock functions say they need a session).
     var locks: SessionLocks?
+    /// Set inside a transaction block: UPDATE and DELETE lock the rows they change until it
+    /// ends (`SessionLocks.lockRowsForWrite`). An autocommit statement's transaction ends with
+    /// it, so its rows are not locked.
+    var locksWrittenRows = false
     /// False in a read-only transaction or session: nextval and setval refuse (25006).
     var allowsSequenceWrites = true
     /// Sequence definitions this statement looked up, by name.

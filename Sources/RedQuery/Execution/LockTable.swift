@@ -132,6 +132,9 @@ public final class LockTable: Sendable {
     /// True when no session holds any row lock.
     var noRowsLocked: Bool { lockedRows.load(ordering: .acquiring) == 0 }
 
+    /// How many rows `owner` holds locked.
+    func rowsHeld(by owner: UInt64) -> Int { state.withLock { $0.ownedRows[owner] ?? 0 } }
+
     // MARK: Taking and giving back
 
     /// Takes the lock if no other session's lock (or earlier waiter) stands in the way, or

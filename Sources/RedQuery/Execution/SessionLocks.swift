@@ -134,6 +134,33 @@ public final class SessionLocks: Sendable {
         return locked
     }
 
+    /// Most rows one UPDATE or DELETE locks (`lockRowsForWrite`); a statement changing more
+    /// locks none, and its writes conflict at commit instead.
+    public static let maxRowsLockedPerWrite = 10_000
+
+    /// Called by a transaction block's UPDATE and DELETE, after `awaitRowsForWrite` and before
+    /// their first write: locks `rids` exclusively until the transaction ends, so that another
+    /// block writing them (or locking them FOR UPDATE) waits for this one to end, as PostgreSQL's
+    /// row locks make it, rather than one of them failing at commit. A row another session
+    /// locked since throws `LockWait`. Returns the rows taken now (not held already): the
+    /// caller checks none changed after its snapshot.
+    ///
+    /// Bounded: a statement changing more than `maxRowsLockedPerWrite` rows, or one that would
+    /// take the session past half of `LockTable.maxRowsPerSession`, locks nothing (a bulk
+    /// change is not made to fail by the lock table's limit; it conflicts at commit as before).
+    func lockRowsForWrite(_ rids: [Int64], of relation: (id: UInt32, name: String)) throws -> [Int64] {
+        guard rids.count <= Self.maxRowsLockedPerWrite,
+              table.rowsHeld(by: ownerID) + rids.count <= LockTable.maxRowsPerSession / 2 else { return [] }
+        var taken: [Int64] = []
+        for rid in rids {
+            let request = LockRequest(key: LockKey(row: rid, collection: relation.id), shared: false, scope: .transaction)
+            if table.holdsClaimed(ownerID, request) { continue }
+            _ = try lock(request, wait: true, what: "a row of relation \"\(relation.name)\"")
+            taken.append(rid)
+        }
+        return taken
+    }
+
     /// Notes one session-level unlock, given back when the statement ends; false, with
     /// PostgreSQL's WARNING, when the session holds no such lock (left after earlier unlocks).
     func unlock(_ request: LockRequest) -> Bool {

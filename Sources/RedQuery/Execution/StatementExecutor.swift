@@ -32,6 +32,8 @@ public struct StatementExecutor {
     public var sessionSequences: SessionSequenceValues?
     /// The session's advisory locks, for `pg_advisory_lock` and its family.
     public var locks: SessionLocks?
+    /// Inside a transaction block: UPDATE and DELETE lock the rows they change (`ExecutionContext.locksWrittenRows`).
+    public var locksWrittenRows = false
 
     /// False in a read-only transaction or session: nextval and setval refuse.
     public var allowsSequenceWrites = true
@@ -53,6 +55,7 @@ public struct StatementExecutor {
         context.surfaceCatalog = surfaceCatalog
         context.sessionSequences = sessionSequences
         context.locks = locks
+        context.locksWrittenRows = locksWrittenRows
         context.allowsSequenceWrites = allowsSequenceWrites
         return context
     }

@@ -295,16 +295,20 @@ public struct Parser {
         case "begin", "start":
             advance()
             _ = acceptKeyword("transaction") || acceptKeyword("work")
-            // Transaction modes (PostgreSQL's): every isolation level runs as snapshot isolation.
+            // Transaction modes (PostgreSQL's; see `IsolationLevel` for what each level runs as).
             var readOnly = false
+            var isolation: IsolationLevel?
             while true {
                 if acceptKeyword("isolation") {
                     try expectKeyword("level")
                     if acceptKeyword("serializable") || acceptKeyword("snapshot") {
+                        isolation = .repeatableRead
                     } else if acceptKeyword("repeatable") {
                         try expectKeyword("read")
+                        isolation = .repeatableRead
                     } else if acceptKeyword("read") {
                         guard acceptKeyword("committed") || acceptKeyword("uncommitted") else { throw unexpected(expected: "COMMITTED or UNCOMMITTED") }
+                        isolation = .readCommitted
                     } else {
                         throw unexpected(expected: "an isolation level")
                     }
@@ -318,7 +322,7 @@ public struct Parser {
                 }
                 _ = acceptSymbol(",")
             }
-            return .begin(readOnly: readOnly)
+            return .begin(readOnly: readOnly, isolation: isolation)
         case "commit", "end":
             advance()
             _ = acceptKeyword("transaction") || acceptKeyword("work")

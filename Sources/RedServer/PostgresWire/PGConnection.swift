@@ -204,6 +204,7 @@ final class PGConnection {
                 session.statementTimeoutMilliseconds = settings.read(\.statementTimeoutMilliseconds)
                 let settings = self.settings
                 session.lockTimeout = { settings.read(\.lockTimeoutMilliseconds) }
+                session.defaultIsolation = { settings.read(\.defaultIsolation) }
                 session.surfaceCatalog = PGSystemCatalog(user: user, settings: settings, locks: context.database.locks)
                 for (name, value) in settings.read({ $0.reportedAtStartup(serverVersion: PGSettings.serverVersion) }) {
                     writer.parameterStatus(name, value)

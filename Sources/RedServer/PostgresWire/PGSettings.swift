@@ -1,10 +1,11 @@
 import RedCore
 import RedDB
+import RedQuery
 
 /// The run-time parameters ("GUCs") a PostgreSQL client can SET and SHOW on
-/// one connection. They only shape what this connection reports; RedDB's
-/// behaviour does not depend on them (timestamps are UTC, text is UTF-8,
-/// isolation is snapshot isolation, reported as REPEATABLE READ).
+/// one connection. Most only shape what this connection reports (timestamps
+/// are UTC, text is UTF-8); `statement_timeout`, `lock_timeout` and
+/// `default_transaction_isolation` change how its statements run.
 struct PGSettings {
     static let serverVersion = PostgresCompatibility.serverVersion
 
@@ -82,6 +83,11 @@ struct PGSettings {
                 throw RedError(.featureNotSupported, "\(key) = on is not supported; use BEGIN READ ONLY or SET TRANSACTION READ ONLY")
             }
             values[key] = "off"
+        case "default_transaction_isolation":
+            guard let level = IsolationLevel(settingValue: newValue) else {
+                throw RedError(.invalidArgument, "invalid value for parameter \"\(key)\": \"\(newValue)\"")
+            }
+            values[key] = level.rawValue
         case "statement_timeout", "lock_timeout":
             _ = try StatementTimeoutSetting.milliseconds(parsing: newValue)  // refuse what the session could not apply
             values[key] = newValue
@@ -114,6 +120,11 @@ struct PGSettings {
     /// `lock_timeout` in milliseconds (validated when set), how long an advisory lock is waited for.
     var lockTimeoutMilliseconds: Int {
         (try? StatementTimeoutSetting.milliseconds(parsing: values["lock_timeout"] ?? "0")) ?? 0
+    }
+
+    /// `default_transaction_isolation` (validated when set).
+    var defaultIsolation: IsolationLevel {
+        values["default_transaction_isolation"].flatMap(IsolationLevel.init(settingValue:)) ?? .readCommitted
     }
 
     /// `SHOW ALL`: every parameter with its value, sorted by name.

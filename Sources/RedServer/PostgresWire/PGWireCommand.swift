@@ -1,5 +1,6 @@
 import RedCore
 import RedDB
+import RedQuery
 
 /// Statements the PG-wire layer answers itself, because they are PostgreSQL
 /// protocol vocabulary rather than queries (ADR 0010: adapters translate, the
@@ -15,10 +16,11 @@ enum PGWireCommand {
     case set(name: String, value: String?, local: Bool = false)
     case reset(name: String?)
     case show(name: String)
-    /// Transaction characteristics (`SET TRANSACTION …`): accepted, RedDB always runs snapshot isolation.
+    /// Statements acknowledged without effect (`UNLISTEN`, `CLOSE ALL`, `SET TRANSACTION DEFERRABLE`).
     case acknowledge(tag: String)
-    /// `SET TRANSACTION READ ONLY | READ WRITE` inside a transaction block.
-    case setTransactionReadOnly(Bool)
+    /// `SET TRANSACTION [ISOLATION LEVEL …] [READ ONLY | READ WRITE]` inside a transaction block
+    /// (nil: the mode is not named).
+    case setTransaction(readOnly: Bool?, isolation: IsolationLevel?)
     case discardAll
     case deallocate(name: String?)
     case copyFrom(PGCopyCommand)
@@ -43,14 +45,28 @@ enum PGWireCommand {
             switch name {
             case "config", "tenant", "constraints": return nil
             case "transaction":
-                // SET TRANSACTION modes apply to the open transaction; READ ONLY is enforced by the session.
+                // SET TRANSACTION modes apply to the open transaction, enforced by the session.
                 let modes = words.restOfStatement().lowercased()
-                if modes.contains("read only") { return .setTransactionReadOnly(true) }
-                if modes.contains("read write") { return .setTransactionReadOnly(false) }
-                return .acknowledge(tag: "SET")
+                let readOnly: Bool? = modes.contains("read only") ? true : (modes.contains("read write") ? false : nil)
+                let isolation = try isolationLevel(in: modes)
+                if readOnly == nil, isolation == nil { return .acknowledge(tag: "SET") }
+                return .setTransaction(readOnly: readOnly, isolation: isolation)
+            case "transaction_isolation":
+                words.skipSpaces()
+                if !words.accept("=") { _ = words.nextWord() }  // TO
+                let value = unquote(words.restOfStatement())
+                guard let level = IsolationLevel(settingValue: value) else {
+                    throw RedError(.invalidArgument, "invalid value for parameter \"transaction_isolation\": \"\(value)\"")
+                }
+                return .setTransaction(readOnly: nil, isolation: level)
             case "characteristics":
-                if words.restOfStatement().lowercased().contains("read only") {
+                // SET SESSION CHARACTERISTICS AS TRANSACTION …: the session's defaults.
+                let modes = words.restOfStatement().lowercased()
+                if modes.contains("read only") {
                     throw RedError(.featureNotSupported, "read-only session defaults are not supported; use BEGIN READ ONLY")
+                }
+                if let level = try isolationLevel(in: modes) {
+                    return .set(name: "default_transaction_isolation", value: level.rawValue, local: false)
                 }
                 return .acknowledge(tag: "SET")
             case "time":
@@ -100,6 +116,16 @@ enum PGWireCommand {
         default:
             return nil
         }
+    }
+
+    /// The level after `isolation level` in transaction modes; nil when none is named.
+    static func isolationLevel(in modes: String) throws -> IsolationLevel? {
+        guard let range = modes.range(of: "isolation level") else { return nil }
+        let rest = modes[range.upperBound...].split(whereSeparator: { $0 == " " || $0 == "," || $0 == "\n" || $0 == "\t" })
+        for length in [2, 1] where rest.count >= length {
+            if let level = IsolationLevel(settingValue: rest.prefix(length).joined(separator: " ")) { return level }
+        }
+        throw RedError(.syntaxError, "syntax error in SET TRANSACTION: unknown isolation level")
     }
 
     /// The first words of the statements `recognize` answers itself.
@@ -173,6 +199,10 @@ extension PGConnection {
             session.statementTimeoutMilliseconds = settings.read(\.statementTimeoutMilliseconds)
             return QueryResult(columns: [], rows: [], statementType: "reset", commandTag: "RESET")
         case .show(let name):
+            if name == "transaction_isolation" {
+                return QueryResult(columns: [ResultColumn(name: name, type: .text)], rows: [[.text(session.isolation.rawValue)]],
+                                   statementType: "select", commandTag: "SHOW")
+            }
             if name == "transaction_read_only" {
                 return QueryResult(columns: [ResultColumn(name: name, type: .text)], rows: [[.text(session.isReadOnlyTransaction ? "on" : "off")]],
                                    statementType: "select", commandTag: "SHOW")
@@ -185,8 +215,11 @@ extension PGConnection {
                                statementType: "select", commandTag: "SHOW")
         case .acknowledge(let tag):
             return QueryResult(columns: [], rows: [], statementType: "set", commandTag: tag)
-        case .setTransactionReadOnly(let readOnly):
-            if !preview { try session.setTransactionReadOnly(readOnly) }
+        case .setTransaction(let readOnly, let isolation):
+            if !preview {
+                if let isolation { try session.setTransactionIsolation(isolation) }
+                if let readOnly { try session.setTransactionReadOnly(readOnly) }
+            }
             return QueryResult(columns: [], rows: [], statementType: "set", commandTag: "SET")
         case .discardAll:
             guard !session.inTransaction else {
