@@ -41,12 +41,20 @@ import RedDB
         let db = try await Database.inMemory()
         try await schema(db)
         let truncater = db.session(), child = db.session()
-        try await truncater.execute("BEGIN")
+        try await truncater.execute("BEGIN ISOLATION LEVEL REPEATABLE READ")
         try await truncater.execute("SELECT 1")  // takes the snapshot
         try await child.execute("INSERT INTO orders VALUES (1, 7)")  // commits after that snapshot
         try await truncater.execute("TRUNCATE customers CASCADE")
         #expect(await code { try await truncater.execute("COMMIT") } == "40001")
         #expect(try await orphans(db).isEmpty)
+        // READ COMMITTED: the TRUNCATE's own snapshot sees the order, and its cascade empties orders too.
+        try await truncater.execute("BEGIN")
+        try await truncater.execute("SELECT 1")
+        try await child.execute("INSERT INTO orders VALUES (2, 7)")
+        try await truncater.execute("TRUNCATE customers CASCADE")
+        try await truncater.execute("COMMIT")
+        #expect(try await orphans(db).isEmpty)
+        #expect(try await child.execute("SELECT count(*) FROM orders").rows == [[.integer(0)]])
     }
 
     /// A surface first offers each read-only statement to `executeWithoutWaiting`; SET

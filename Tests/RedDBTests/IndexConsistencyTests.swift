@@ -55,8 +55,9 @@ import Synchronization
         func serializationFailure(_ error: any Error) -> Bool { (error as? RedError)?.code == .serializationFailure }
 
         // The index commits first: the writer, on the old definition, fails at COMMIT.
+        // (REPEATABLE READ: under READ COMMITTED the INSERT's own snapshot sees the index, and fails with 23505.)
         let writer = db.session()
-        try await writer.execute("BEGIN")
+        try await writer.execute("BEGIN ISOLATION LEVEL REPEATABLE READ")
         _ = try await writer.execute("SELECT count(*) FROM t")  // its snapshot predates the index
         try await setup.execute("CREATE UNIQUE INDEX t_v ON t (v)")
         try await writer.execute("INSERT INTO t VALUES (3, 10)")  // a duplicate the index cannot see
@@ -66,7 +67,7 @@ import Synchronization
 
         // The writer commits first: the index, built from a snapshot without its row, fails.
         let builder = db.session()
-        try await builder.execute("BEGIN")
+        try await builder.execute("BEGIN ISOLATION LEVEL REPEATABLE READ")
         _ = try await builder.execute("SELECT count(*) FROM t")
         try await writer.execute("INSERT INTO t VALUES (4, 40)")
         try await builder.execute("CREATE INDEX t_v2 ON t (v)")

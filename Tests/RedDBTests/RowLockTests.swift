@@ -53,7 +53,7 @@ import RedDB
         let a = db.session(), b = db.session()
         try await a.execute("BEGIN")
         try await a.execute("SELECT * FROM jobs WHERE id = 1 FOR UPDATE")
-        try await b.execute("BEGIN")
+        try await b.execute("BEGIN ISOLATION LEVEL REPEATABLE READ")  // READ COMMITTED re-reads instead (ReadCommittedTests)
         try await b.execute("SELECT count(*) FROM jobs")  // b's snapshot is now taken
         let waiting = Task { try await rows(b, "SELECT n FROM jobs WHERE id = 1 FOR UPDATE") }
         try await waitUntilWaiting(db, b)
@@ -75,7 +75,7 @@ import RedDB
         let autocommit = Task { try await b.execute("UPDATE jobs SET n = n + 10 WHERE id = 1").rowsAffected }
         try await waitUntilWaiting(db, b)
         // In a block, before the statement's first write: waits as well.
-        try await c.execute("BEGIN")
+        try await c.execute("BEGIN ISOLATION LEVEL REPEATABLE READ")
         let inBlock = Task { try await c.execute("DELETE FROM jobs WHERE id = 1").rowsAffected }
         try await waitUntilWaiting(db, c)
         try await a.execute("UPDATE jobs SET n = n + 1 WHERE id = 1")

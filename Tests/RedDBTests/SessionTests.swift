@@ -16,7 +16,7 @@ import RedDB
         try await a.execute("INSERT INTO t (id, v) VALUES (1, 'one')")
         #expect(try await a.execute("SELECT count(*) FROM t").rows == [[.integer(1)]])
         #expect(try await b.execute("SELECT count(*) FROM t").rows == [[.integer(0)]])
-        try await b.execute("BEGIN")
+        try await b.execute("BEGIN ISOLATION LEVEL REPEATABLE READ")
         #expect(try await b.execute("SELECT count(*) FROM t").rows == [[.integer(0)]])
         try await a.execute("COMMIT")
         #expect(try await b.execute("SELECT count(*) FROM t").rows == [[.integer(0)]], "b's snapshot predates a's commit")
@@ -37,7 +37,7 @@ import RedDB
         let a = db.session(), b = db.session()
         try await a.execute("CREATE TABLE t (x INT); INSERT INTO t (x) VALUES (1)")
         #expect(try await b.execute("SELECT * FROM t").columns.map(\.name) == ["x"])   // cached for this catalog
-        try await b.execute("BEGIN")
+        try await b.execute("BEGIN ISOLATION LEVEL REPEATABLE READ")
         #expect(try await b.execute("SELECT * FROM t").columns.map(\.name) == ["x"])
         try await a.execute("ALTER TABLE t ADD COLUMN y INT DEFAULT 2")
         #expect(try await a.execute("SELECT * FROM t").columns.map(\.name) == ["x", "y"])
@@ -88,13 +88,27 @@ import RedDB
         let a = db.session(), b = db.session()
         try await a.execute("CREATE TABLE acct (id INT PRIMARY KEY, balance INT)")
         try await a.execute("INSERT INTO acct (id, balance) VALUES (1, 100)")
+        // REPEATABLE READ: b's UPDATE waits for a's row lock, then fails (a changed the row).
+        try await a.execute("BEGIN")
+        try await b.execute("BEGIN ISOLATION LEVEL REPEATABLE READ")
+        _ = try await b.execute("SELECT 1")
+        try await a.execute("UPDATE acct SET balance = balance - 10 WHERE id = 1")
+        let second = Task { await code { try await b.execute("UPDATE acct SET balance = balance - 20 WHERE id = 1") } }
+        while !db.locks.waitingProcessIDs().contains(b.processID) { try await Task.sleep(for: .milliseconds(2)) }
+        try await a.execute("COMMIT")
+        #expect(await second.value == "40001")
+        try await b.execute("ROLLBACK")
+        #expect(try await a.execute("SELECT balance FROM acct").rows == [[.integer(90)]])
+        // READ COMMITTED (the default): b waits, then applies its change to a's result.
         try await a.execute("BEGIN")
         try await b.execute("BEGIN")
         try await a.execute("UPDATE acct SET balance = balance - 10 WHERE id = 1")
-        try await b.execute("UPDATE acct SET balance = balance - 20 WHERE id = 1")
+        let third = Task { try await b.execute("UPDATE acct SET balance = balance - 20 WHERE id = 1") }
+        while !db.locks.waitingProcessIDs().contains(b.processID) { try await Task.sleep(for: .milliseconds(2)) }
         try await a.execute("COMMIT")
-        #expect(await code { try await b.execute("COMMIT") } == "40001")
-        #expect(try await a.execute("SELECT balance FROM acct").rows == [[.integer(90)]])
+        _ = try await third.value
+        try await b.execute("COMMIT")
+        #expect(try await a.execute("SELECT balance FROM acct").rows == [[.integer(60)]])
     }
 
     @Test func concurrentAutocommitIncrementsAreAllApplied() async throws {

@@ -23,7 +23,11 @@ import Testing
         guard case .set("work_mem", "64MB", true)? = try PGWireCommand.recognize("SET LOCAL work_mem = '64MB'") else { Issue.record("LOCAL"); return }
         guard case .show("transaction_isolation")? = try PGWireCommand.recognize("SHOW TRANSACTION ISOLATION LEVEL") else { Issue.record("SHOW"); return }
         guard case .reset(nil)? = try PGWireCommand.recognize("RESET ALL") else { Issue.record("RESET"); return }
-        guard case .acknowledge? = try PGWireCommand.recognize("SET TRANSACTION ISOLATION LEVEL SERIALIZABLE") else { Issue.record("SET TX"); return }
+        guard case .setTransaction(nil, .repeatableRead)? = try PGWireCommand.recognize("SET TRANSACTION ISOLATION LEVEL SERIALIZABLE") else { Issue.record("SET TX"); return }
+        guard case .setTransaction(true, .readCommitted)? = try PGWireCommand.recognize("SET TRANSACTION ISOLATION LEVEL READ COMMITTED, READ ONLY") else { Issue.record("SET TX 2"); return }
+        guard case .setTransaction(nil, .repeatableRead)? = try PGWireCommand.recognize("SET transaction_isolation = 'repeatable read'") else { Issue.record("SET TX 3"); return }
+        guard case .set("default_transaction_isolation", "repeatable read", false)? = try PGWireCommand.recognize("SET SESSION CHARACTERISTICS AS TRANSACTION ISOLATION LEVEL REPEATABLE READ") else { Issue.record("CHARACTERISTICS"); return }
+        #expect(throws: RedError.self) { try PGWireCommand.recognize("SET TRANSACTION ISOLATION LEVEL SOMETIMES") }
         #expect(try PGWireCommand.recognize("SHOW TABLES") == nil)
         #expect(try PGWireCommand.recognize("SET CONFIG a = 1") == nil)
         #expect(try PGWireCommand.recognize("SELECT 1") == nil)

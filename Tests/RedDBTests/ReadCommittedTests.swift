@@ -1,0 +1,225 @@
+import Foundation
+import Testing
+import RedDB
+
+/// Isolation levels across sessions of one database: READ COMMITTED (the default) reads a
+/// fresh snapshot per statement and makes concurrent writers of a row wait for each other
+/// instead of failing; REPEATABLE READ keeps one snapshot, taken at the block's first
+/// statement, and fails the later writer with 40001. A write stays checked against the
+/// snapshot it was made under however far later statements move theirs.
+@Suite struct ReadCommittedTests {
+    func makeDatabase() async throws -> Database {
+        let db = try await Database.inMemory()
+        try await db.session().execute("""
+            CREATE TABLE counters (id INT PRIMARY KEY, n INT NOT NULL);
+            INSERT INTO counters VALUES (1, 0), (2, 0)
+            """)
+        return db
+    }
+
+    func rows(_ session: Session, _ sql: String) async throws -> [[Value]] {
+        try await session.execute(sql).rows
+    }
+
+    func code(_ body: () async throws -> Void) async -> String? {
+        do { try await body(); return nil } catch let e as RedError { return e.sqlState } catch { return "?" }
+    }
+
+    /// Polls until `session` waits for a lock, so a test lets go only then.
+    func waitUntilWaiting(_ db: Database, _ session: Session) async throws {
+        for _ in 0..<2_000 {
+            if db.locks.waitingProcessIDs().contains(session.processID) { return }
+            try await Task.sleep(for: .milliseconds(5))
+        }
+        Issue.record("the session never started waiting")
+    }
+
+    @Test func eachStatementOfAReadCommittedBlockSeesWhatCommittedBeforeIt() async throws {
+        let db = try await makeDatabase()
+        let a = db.session(), b = db.session()
+        #expect(a.isolation == .readCommitted, "the default, as in PostgreSQL")
+        try await a.execute("BEGIN")
+        #expect(try await rows(a, "SELECT n FROM counters WHERE id = 1") == [[.integer(0)]])
+        try await b.execute("UPDATE counters SET n = 5 WHERE id = 1")
+        #expect(try await rows(a, "SELECT n FROM counters WHERE id = 1") == [[.integer(5)]])
+        try await a.execute("UPDATE counters SET n = n + 1 WHERE id = 1")
+        try await b.execute("INSERT INTO counters VALUES (3, 30)")
+        // Its own write, and the newer commit of another row, both seen.
+        #expect(try await rows(a, "SELECT id, n FROM counters ORDER BY id") == [[.integer(1), .integer(6)], [.integer(2), .integer(0)], [.integer(3), .integer(30)]])
+        try await a.execute("COMMIT")
+        #expect(try await rows(b, "SELECT n FROM counters WHERE id = 1") == [[.integer(6)]])
+    }
+
+    @Test func repeatableReadTakesItsSnapshotAtTheFirstStatementAndKeepsIt() async throws {
+        let db = try await makeDatabase()
+        let a = db.session(), b = db.session()
+        try await a.execute("BEGIN ISOLATION LEVEL REPEATABLE READ")
+        #expect(a.isolation == .repeatableRead)
+        try await b.execute("UPDATE counters SET n = 5 WHERE id = 1")  // before a's first statement: seen
+        #expect(try await rows(a, "SELECT n FROM counters WHERE id = 1") == [[.integer(5)]])
+        try await b.execute("UPDATE counters SET n = 6 WHERE id = 1")  // after it: not seen
+        #expect(try await rows(a, "SELECT n FROM counters WHERE id = 1") == [[.integer(5)]])
+        #expect(await code { try await a.execute("UPDATE counters SET n = n + 1 WHERE id = 1") } == "40001")
+        try await a.execute("ROLLBACK")
+        #expect(a.isolation == .readCommitted)
+    }
+
+    /// The counter every web application has: under READ COMMITTED the second block's UPDATE
+    /// waits for the first block, then updates the row as that one committed it.
+    @Test func aBlocksUpdateWaitsForAnotherBlocksUpdateOfTheRowThenAppliesToItsResult() async throws {
+        let db = try await makeDatabase()
+        let a = db.session(), b = db.session()
+        try await a.execute("BEGIN")
+        try await a.execute("UPDATE counters SET n = n + 1 WHERE id = 1")
+        try await b.execute("BEGIN")
+        #expect(try await rows(b, "SELECT n FROM counters WHERE id = 1") == [[.integer(0)]])
+        let waiting = Task { try await b.execute("UPDATE counters SET n = n + 10 WHERE id = 1 RETURNING n").rows }
+        try await waitUntilWaiting(db, b)
+        try await a.execute("COMMIT")
+        #expect(try await waiting.value == [[.integer(11)]], "re-read after a committed: no lost update, no 40001")
+        try await b.execute("COMMIT")
+        #expect(try await rows(a, "SELECT n FROM counters WHERE id = 1") == [[.integer(11)]])
+
+        // A row deleted meanwhile is no longer there to update.
+        try await a.execute("BEGIN")
+        try await a.execute("DELETE FROM counters WHERE id = 2")
+        try await b.execute("BEGIN")
+        let updating = Task { try await b.execute("UPDATE counters SET n = 1 WHERE id = 2") }
+        try await waitUntilWaiting(db, b)
+        try await a.execute("COMMIT")
+        #expect(try await updating.value.commandTag == "UPDATE 0")
+        try await b.execute("COMMIT")
+    }
+
+    @Test func underRepeatableReadTheWaitingUpdateFailsWith40001() async throws {
+        let db = try await makeDatabase()
+        let a = db.session(), b = db.session()
+        try await a.execute("BEGIN")
+        try await a.execute("UPDATE counters SET n = n + 1 WHERE id = 1")
+        try await b.execute("BEGIN ISOLATION LEVEL REPEATABLE READ")
+        _ = try await rows(b, "SELECT 1")
+        let waiting = Task { await code { try await b.execute("UPDATE counters SET n = n + 10 WHERE id = 1") } }
+        try await waitUntilWaiting(db, b)
+        try await a.execute("COMMIT")
+        #expect(await waiting.value == "40001", "as PostgreSQL's REPEATABLE READ: could not serialize access due to concurrent update")
+        try await b.execute("ROLLBACK")
+        #expect(try await rows(a, "SELECT n FROM counters WHERE id = 1") == [[.integer(1)]])
+    }
+
+    /// Many sessions incrementing one counter in blocks: under READ COMMITTED every block
+    /// commits; under REPEATABLE READ some fail with 40001 (so the test can tell them apart).
+    /// Either way no committed increment is lost.
+    @Test(arguments: [IsolationLevel.readCommitted, .repeatableRead])
+    func concurrentIncrementingBlocksLoseNothing(level: IsolationLevel) async throws {
+        let db = try await makeDatabase()
+        let failures = try await withThrowingTaskGroup(of: Int.self) { group in
+            for worker in 0..<6 {
+                group.addTask {
+                    let session = db.session()
+                    session.defaultIsolation = { level }
+                    var failed = 0
+                    for i in 0..<10 {
+                        do {
+                            try await session.execute("BEGIN")
+                            // A read first, so the block's snapshot predates the others' commits.
+                            _ = try await session.execute("SELECT n FROM counters WHERE id = 1")
+                            try await session.execute("UPDATE counters SET n = n + 1 WHERE id = 1")
+                            try await session.execute("UPDATE counters SET n = n + 1 WHERE id = 2")
+                            try await session.execute("INSERT INTO counters VALUES (\(100 + worker * 10 + i), 1)")
+                            try await session.execute("COMMIT")
+                        } catch let error as RedError where error.sqlState == "40001" {
+                            failed += 1
+                            try await session.execute("ROLLBACK")
+                        }
+                    }
+                    return failed
+                }
+            }
+            return try await group.reduce(0, +)
+        }
+        if level == .readCommitted { #expect(failures == 0) } else { #expect(failures > 0) }
+        let committed = Int64(60 - failures)
+        #expect(try await rows(db.session(), "SELECT n FROM counters WHERE id < 3 ORDER BY id") == [[.integer(committed)], [.integer(committed)]])
+        #expect(try await rows(db.session(), "SELECT count(*) FROM counters") == [[.integer(2 + committed)]])
+    }
+
+    /// A block's UPDATE holds the row until the block ends: FOR UPDATE elsewhere waits, NOWAIT fails.
+    @Test func aBlocksUpdateLocksTheRowAgainstForUpdate() async throws {
+        let db = try await makeDatabase()
+        let a = db.session(), b = db.session()
+        try await a.execute("BEGIN")
+        try await a.execute("UPDATE counters SET n = 7 WHERE id = 1")
+        #expect(await code { try await b.execute("SELECT * FROM counters WHERE id = 1 FOR UPDATE NOWAIT") } == "55P03")
+        #expect(try await rows(b, "SELECT id FROM counters FOR UPDATE SKIP LOCKED") == [[.integer(2)]])
+        try await b.execute("BEGIN")
+        let locking = Task { try await rows(b, "SELECT n FROM counters WHERE id = 1 FOR UPDATE") }
+        try await waitUntilWaiting(db, b)
+        try await a.execute("COMMIT")
+        #expect(try await locking.value == [[.integer(7)]], "READ COMMITTED re-reads the row the holder committed")
+        try await b.execute("COMMIT")
+    }
+
+    @Test func blocksUpdatingTwoRowsInOppositeOrdersDeadlock() async throws {
+        let db = try await makeDatabase()
+        let a = db.session(), b = db.session()
+        try await a.execute("BEGIN")
+        try await b.execute("BEGIN")
+        try await a.execute("UPDATE counters SET n = 1 WHERE id = 1")
+        try await b.execute("UPDATE counters SET n = 2 WHERE id = 2")
+        let first = Task { await code { try await a.execute("UPDATE counters SET n = 1 WHERE id = 2") } }
+        try await waitUntilWaiting(db, a)
+        let second = await code { try await b.execute("UPDATE counters SET n = 2 WHERE id = 1") }
+        #expect(second == "40P01")
+        try await b.execute("ROLLBACK")
+        #expect(await first.value == nil)
+        try await a.execute("COMMIT")
+        #expect(try await rows(a, "SELECT n FROM counters ORDER BY id") == [[.integer(1)], [.integer(1)]])
+    }
+
+    /// A write that does not wait for row locks (an upsert) committing between two statements
+    /// of a block that wrote the row still fails the block: its write is checked against the
+    /// snapshot it was made under, not the later statement's.
+    @Test func aWriteStaysCheckedAgainstTheSnapshotItWasMadeUnder() async throws {
+        let db = try await makeDatabase()
+        let a = db.session(), b = db.session()
+        try await a.execute("BEGIN")
+        try await a.execute("UPDATE counters SET n = n + 1 WHERE id = 1")
+        try await b.execute("INSERT INTO counters VALUES (1, 100) ON CONFLICT (id) DO UPDATE SET n = 100")
+        #expect(try await rows(a, "SELECT n FROM counters WHERE id = 2") == [[.integer(0)]])  // a later snapshot
+        try await a.execute("UPDATE counters SET n = n + 1 WHERE id = 1")  // reads its own write, not b's
+        #expect(await code { try await a.execute("COMMIT") } == "40001")
+        #expect(try await rows(b, "SELECT n FROM counters WHERE id = 1") == [[.integer(100)]])
+    }
+
+    /// A key another session inserted is seen by the block's next statement: the insert of the
+    /// same key then fails with 23505 at once, not with 40001 at commit.
+    @Test func aLaterStatementSeesKeysInsertedSinceTheBlocksFirst() async throws {
+        let db = try await makeDatabase()
+        let a = db.session(), b = db.session()
+        try await a.execute("BEGIN")
+        try await a.execute("INSERT INTO counters VALUES (5, 5)")
+        try await b.execute("INSERT INTO counters VALUES (10, 10)")
+        #expect(await code { try await a.execute("INSERT INTO counters VALUES (10, 11)") } == "23505")
+        try await a.execute("ROLLBACK")
+    }
+
+    @Test func theLevelIsSetBeforeTheFirstStatementOnly() async throws {
+        let db = try await makeDatabase()
+        let a = db.session()
+        #expect(await code { try a.setTransactionIsolation(.repeatableRead) } == "25P01", "outside a block")
+        try await a.execute("BEGIN")
+        try a.setTransactionIsolation(.repeatableRead)
+        #expect(a.isolation == .repeatableRead)
+        _ = try await rows(a, "SELECT 1")
+        try a.setTransactionIsolation(.repeatableRead)  // the same level: allowed
+        #expect(await code { try a.setTransactionIsolation(.readCommitted) } == "25001")
+        try await a.execute("ROLLBACK")
+        a.defaultIsolation = { .repeatableRead }
+        try await a.execute("START TRANSACTION")
+        #expect(a.isolation == .repeatableRead)
+        try await a.execute("COMMIT")
+        try await a.execute("BEGIN ISOLATION LEVEL READ COMMITTED")
+        #expect(a.isolation == .readCommitted)
+        try await a.execute("COMMIT")
+    }
+}
