@@ -329,7 +329,9 @@ public final class StorageEngine: @unchecked Sendable {
             let ts = lastCommitTS.load(ordering: .relaxed) + 1
             try collectionStamps.withLock { stamps in
                 do {
-                    try stamps.check(writing: written, definitions: definitions, snapshot: snapshot)
+                    try stamps.check(writing: written, definitions: definitions, snapshot: snapshot) { id in
+                        runs.first { $0.firstKey.map(Keyspace.collectionID(of:)) == id }?.writes.lazy.map(\.base).min() ?? 0
+                    }
                 } catch {
                     counters.withLock { $0.conflicts += 1 }
                     definitionGates.close(definitions.basedOnData, tookSince: began)  // its retry finds the writers waiting

@@ -35,9 +35,15 @@ struct CollectionStamps: Sendable {
     /// that keeps every stamp alive costs an occasional pass, not one per commit.
     private(set) var pruneAt = Self.pruneAbove
 
-    /// Throws 40001 if this commit conflicts with one committed after `snapshot`.
-    func check(writing written: [UInt32], definitions: DefinitionChanges, snapshot: UInt64) throws {
-        for id in written where (stamps[id]?.definitionTS ?? 0) > snapshot {
+    /// Throws 40001 if this commit conflicts with one committed after `snapshot` (the
+    /// transaction's first). `writtenUnder` gives, for a collection whose definition changed
+    /// since, the oldest snapshot its writes were made under (READ COMMITTED statements read
+    /// newer ones): writes all made after the change followed the new definition.
+    func check(writing written: [UInt32], definitions: DefinitionChanges, snapshot: UInt64,
+               writtenUnder: (UInt32) -> UInt64 = { _ in 0 }) throws {
+        for id in written {
+            let changed = stamps[id]?.definitionTS ?? 0
+            guard changed > snapshot, changed > writtenUnder(id) else { continue }
             throw RedError(.serializationFailure, "could not serialize access: the definition of a collection this transaction writes "
                            + "(id \(id)) was changed by a concurrent transaction (ALTER, CREATE INDEX, DROP …); retry the transaction")
         }
