@@ -56,4 +56,61 @@ import Testing
         try await first.close()
         try await second.close()
     }
+
+    static func text(_ conn: PostgresConnection, _ query: PostgresQuery) async throws -> String {
+        var out: [String] = []
+        for try await row in try await conn.query(query, logger: conn.logger) { out.append(try row.decode(String.self)) }
+        return out.joined(separator: ",")
+    }
+
+    /// Isolation levels as a PostgreSQL client sets and meets them: READ COMMITTED by default
+    /// (two blocks incrementing one row both commit, the second after waiting for the first),
+    /// REPEATABLE READ through `default_transaction_isolation` (the waiter gets 40001), and
+    /// SET TRANSACTION ISOLATION LEVEL only before the block's first query.
+    @Test func isolationLevelsOverPGWire() async throws {
+        let server = try ServerProcess()
+        defer { server.remove() }
+        let first = try await Client.connect(server)
+        let second = try await Client.connect(server)
+        do {
+            try await Client.run(first, "CREATE TABLE counters (id INT PRIMARY KEY, n INT NOT NULL)")
+            try await Client.run(first, "INSERT INTO counters VALUES (1, 0)")
+            #expect(try await Self.text(first, "SHOW transaction_isolation") == "read committed")
+            try await Client.run(first, "BEGIN")
+            try await Client.run(first, "UPDATE counters SET n = n + 1 WHERE id = \(1)")
+            try await Client.run(second, "BEGIN")
+            let updating = Task { try await Client.run(second, "UPDATE counters SET n = n + 1 WHERE id = \(1)") }
+            try await Task.sleep(for: .milliseconds(200))
+            try await Client.run(first, "COMMIT")
+            _ = try await updating.value  // waited for the first block, then applied to its result
+            try await Client.run(second, "COMMIT")
+            #expect(try await Self.integers(first, "SELECT n FROM counters") == [2])
+
+            try await Client.run(second, "SET default_transaction_isolation = 'repeatable read'")
+            #expect(try await Self.text(second, "SHOW transaction_isolation") == "repeatable read")
+            try await Client.run(second, "BEGIN")
+            #expect(try await Self.integers(second, "SELECT n FROM counters") == [2])
+            await #expect { try await Client.run(second, "SET TRANSACTION ISOLATION LEVEL READ COMMITTED") } throws: {
+                Client.sqlState($0) == "25001"
+            }
+            try await Client.run(second, "ROLLBACK")
+            try await Client.run(second, "BEGIN")
+            #expect(try await Self.integers(second, "SELECT n FROM counters") == [2])
+            try await Client.run(first, "UPDATE counters SET n = n + 1 WHERE id = \(1)")
+            await #expect { try await Client.run(second, "UPDATE counters SET n = n + 1 WHERE id = \(1)") } throws: {
+                Client.sqlState($0) == "40001"
+            }
+            try await Client.run(second, "ROLLBACK")
+            try await Client.run(second, "BEGIN ISOLATION LEVEL READ COMMITTED")
+            #expect(try await Self.text(second, "SHOW transaction_isolation") == "read committed")
+            try await Client.run(second, "COMMIT")
+            #expect(try await Self.integers(first, "SELECT n FROM counters") == [3])
+        } catch {
+            try? await first.close()
+            try? await second.close()
+            throw error
+        }
+        try await first.close()
+        try await second.close()
+    }
 }

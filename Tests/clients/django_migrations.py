@@ -9,6 +9,7 @@ import json
 import os
 import sys
 import tempfile
+import threading
 from decimal import Decimal
 
 port, database, user = int(sys.argv[1]), sys.argv[2], sys.argv[3]
@@ -98,7 +99,7 @@ questioner.NonInteractiveMigrationQuestioner.ask_rename = lambda self, model_nam
 call_command("makemigrations", "shop", verbosity=0, interactive=False)
 call_command("migrate", verbosity=0)
 from shop.models import Customer, Order, Tag
-from django.db.models import Count, Sum
+from django.db.models import Count, F, Sum
 
 out["renamed"] = list(Customer.objects.order_by("id").values_list("full_name", "vip"))
 carol = Customer.objects.create(full_name="Carol", email="carol." + "x" * 300 + "@x.io", vip=True)
@@ -110,6 +111,30 @@ out["carol_id"] = carol.id
 out["spent"] = [[name[:5], str(spent.normalize())] for name, spent in
                 Customer.objects.annotate(spent=Sum("orders__total")).order_by("id").values_list("full_name", "spent")]
 out["tag_counts"] = list(Order.objects.annotate(n=Count("tags")).filter(n__gt=0).values_list("note", "n"))
+# Four threads (a connection each) increment one order's total in atomic blocks, each reading
+# first: under READ COMMITTED (PostgreSQL's default) every block commits, none is lost.
+bump_errors = []
+
+
+def bump(times):
+    try:
+        for _ in range(times):
+            with transaction.atomic():
+                Order.objects.filter(pk=order.id).exists()
+                Order.objects.filter(pk=order.id).update(total=F("total") + 1)
+    except Exception as error:
+        bump_errors.append(repr(error))
+    finally:
+        connection.close()
+
+
+threads = [threading.Thread(target=bump, args=(10,)) for _ in range(4)]
+for thread in threads:
+    thread.start()
+for thread in threads:
+    thread.join()
+out["bump_errors"] = bump_errors
+out["bumped"] = str(Order.objects.get(pk=order.id).total.normalize())
 # select_for_update(skip_locked=True, of=("self",)) sends FOR UPDATE OF "shop_order" SKIP LOCKED.
 with transaction.atomic():
     out["locked"] = [str(o.total.normalize()) for o in Order.objects.select_for_update(skip_locked=True, of=("self",))
