@@ -6,7 +6,7 @@
 enum DuelScenarios {
     static let all: [DuelScenario] = [
         typedInsert, bulkInsert, bulkInsertCopy, pointSelect, rangeScan, concurrent, GroupCommit.one, GroupCommit.eight,
-        bulkUpdate, aggregateGroup, join, deleteSequential, foreignKeyInsert, foreignKeyDeleteCascade, identityInsert, queueClaim,
+        bulkUpdate, aggregateGroup, join, deleteSequential, foreignKeyInsert, foreignKeyDeleteCascade, identityInsert, queueClaim, transfer,
     ]
 
     static func named(_ names: [String]) throws -> [DuelScenario] {
