@@ -39,6 +39,10 @@ public final class Session: @unchecked Sendable {
     /// Whether a statement has run in the open block: its snapshot is taken then (so
     /// `SET TRANSACTION ISOLATION LEVEL` must come first, as in PostgreSQL).
     private var blockHasRunStatement = false
+    /// Streams still open in the block (a multiplexing surface runs statements beside them):
+    /// while any is, the snapshot stays put, since a stream's index lookups read the
+    /// transaction's current snapshot while its table scans keep the one they began with.
+    private let openBlockStreams = Atomic<Int>(0)
     /// The open transaction block's deferred foreign key checks, run at COMMIT.
     private var deferredConstraints = DeferredConstraints()
     /// Whether this session may write at all; servers set it from the caller's role.
@@ -197,6 +201,7 @@ public final class Session: @unchecked Sendable {
                 savepoints = []
                 defer { locks.transactionEnded() }  // committed or not, the block is over
                 if !deferredConstraints.isEmpty {
+                    if blockIsolation == .readCommitted, openBlockStreams.load(ordering: .acquiring) == 0 { tx.refreshSnapshot() }
                     do {
                         try executor(tx, []).checkDeferredConstraints(deferredConstraints)
                     } catch {
@@ -339,7 +344,9 @@ public final class Session: @unchecked Sendable {
     /// snapshot every time, REPEATABLE READ takes its one snapshot at the block's first
     /// statement (as PostgreSQL does, not at BEGIN).
     func takeStatementSnapshot(_ tx: Transaction) {
-        if blockIsolation == .readCommitted || !blockHasRunStatement { tx.refreshSnapshot() }
+        if blockIsolation == .readCommitted || !blockHasRunStatement, openBlockStreams.load(ordering: .acquiring) == 0 {
+            tx.refreshSnapshot()
+        }
         blockHasRunStatement = true
     }
 
@@ -368,6 +375,7 @@ public final class Session: @unchecked Sendable {
                 reruns += 1
                 do {
                     if reruns > 1 { try await Task.sleep(for: .microseconds(Int.random(in: 20...(50 << min(reruns, 8))))) }
+                    if cancellation.isCancelled { throw StatementCancellation.error(cancellation.reason) }
                 } catch {
                     _ = locks.endStatement()
                     throw error
@@ -512,8 +520,14 @@ public final class Session: @unchecked Sendable {
         switch state {
         case .failed:
             throw RedError(.inFailedTransaction, "current transaction is aborted, commands ignored until end of transaction block")
-        case .active(let tx):
+        case .active(let tx) where blockIsolation == .repeatableRead || tx.hasCatalogWrites:
             return try executor(tx, []).describe(statement, parameterCount: parameterCount, declaredTypes: declared)
+        case .active:
+            // READ COMMITTED: the statement will run on a fresh snapshot, so it is described on
+            // one (the block's own snapshot may predate a table it names). Nothing is written.
+            let fresh = try database.engine.begin()
+            defer { fresh.rollback() }
+            return try executor(fresh, []).describe(statement, parameterCount: parameterCount, declaredTypes: declared)
         case .idle:
             let tx = try database.engine.begin()
             defer { tx.rollback() }
@@ -596,9 +610,13 @@ public final class Session: @unchecked Sendable {
             timer?.cancel()
             throw RedError(.inFailedTransaction, "current transaction is aborted, commands ignored until end of transaction block")
         case .active(let tx):
+            takeStatementSnapshot(tx)
             do {
                 let opened = try await executeEmbedding { try executor(tx, parameters, embeddings: $0).openQuery(statement) }
+                let finished = FinishedFlag()
+                openBlockStreams.add(1, ordering: .releasing)
                 return RowStream(columns: opened.columns, next: rows(opened.next), finish: { [self] in
+                    if finished.setOnce() { openBlockStreams.subtract(1, ordering: .releasing) }
                     _ = locks.endStatement()  // and the session lives until then: its locks with it
                     _ = self
                     timer?.cancel()
@@ -639,7 +657,9 @@ public final class Session: @unchecked Sendable {
         executor.surfaceCatalog = surfaceCatalog
         executor.sessionSequences = sequenceValues
         executor.locks = locks
-        if case .active = state { executor.locksWrittenRows = true }
+        if case .active = state { executor.rowLocksPerWrite = SessionLocks.maxRowsLockedPerWrite } else {
+            executor.rowLocksPerWrite = SessionLocks.maxRowsLockedPerAutocommitWrite
+        }
         if case .active = state { executor.allowsSequenceWrites = access == .readWrite && !readOnlyTransaction } else {
             executor.allowsSequenceWrites = access == .readWrite
         }
@@ -684,4 +704,11 @@ public enum SessionAccess: Sendable, Equatable {
         case .standby(let reason): return RedError(.readOnlyTransaction, "cannot execute \(verb) in a read-only transaction: \(reason)")
         }
     }
+}
+
+/// Set once: a stream's finish may be called more than once, its count given back once.
+final class FinishedFlag: Sendable {
+    private let value = Atomic<Bool>(false)
+    /// True the first time only.
+    func setOnce() -> Bool { !value.exchange(true, ordering: .acquiringAndReleasing) }
 }

@@ -223,6 +223,63 @@ import RedDB
         #expect(try await rows(b, "SELECT count(*) FROM counters") == [[.integer(3)]])
     }
 
+    /// An autocommit UPDATE locks its (few) rows too, so a block cannot take one between the
+    /// statement's snapshot and its commit: while a slow RETURNING runs, row 1 is held.
+    @Test func anAutocommitUpdateHoldsItsRowsUntilItCommits() async throws {
+        let db = try await makeDatabase()
+        let b = db.session(), c = db.session()
+        let autocommit = Task {
+            try await b.execute("UPDATE counters SET n = n + 1 WHERE id = 1 RETURNING (SELECT count(*) FROM generate_series(1, 3000000))").rowsAffected
+        }
+        var sawItLocked = false
+        while !sawItLocked, try await rows(c, "SELECT n FROM counters WHERE id = 1") == [[.integer(0)]] {
+            sawItLocked = await code { try await c.execute("SELECT n FROM counters WHERE id = 1 FOR UPDATE NOWAIT") } == "55P03"
+            try await Task.sleep(for: .milliseconds(1))
+        }
+        #expect(sawItLocked, "the row was free the whole time the statement ran")
+        #expect(try await autocommit.value == 1)
+        #expect(try await rows(c, "SELECT n FROM counters ORDER BY id") == [[.integer(1)], [.integer(0)]])
+        #expect(await code { try await c.execute("SELECT n FROM counters WHERE id = 1 FOR UPDATE NOWAIT") } == nil, "and free once it committed")
+    }
+
+    /// A streamed query is a statement like any other: it reads a fresh snapshot under READ
+    /// COMMITTED, and takes REPEATABLE READ's one snapshot when it comes first.
+    @Test func streamedQueriesTakeTheStatementSnapshot() async throws {
+        let db = try await makeDatabase()
+        let a = db.session(), b = db.session()
+        func streamed(_ sql: String) async throws -> [[Value]] {
+            var out: [[Value]] = []
+            for try await row in try await a.stream(sql) { out.append(row) }
+            return out
+        }
+        try await a.execute("BEGIN")
+        _ = try await rows(a, "SELECT 1")
+        try await b.execute("UPDATE counters SET n = 5 WHERE id = 1")
+        #expect(try await streamed("SELECT n FROM counters WHERE id = 1") == [[.integer(5)]])
+        try await a.execute("COMMIT")
+        try await a.execute("BEGIN ISOLATION LEVEL REPEATABLE READ")
+        try await b.execute("UPDATE counters SET n = 6 WHERE id = 1")  // before the stream: seen
+        #expect(try await streamed("SELECT n FROM counters WHERE id = 1") == [[.integer(6)]])
+        try await b.execute("UPDATE counters SET n = 7 WHERE id = 1")  // after it: not seen
+        #expect(try await rows(a, "SELECT n FROM counters WHERE id = 1") == [[.integer(6)]])
+        #expect(await code { try a.setTransactionIsolation(.readCommitted) } == "25001")
+        try await a.execute("COMMIT")
+    }
+
+    /// Describe (PG-wire's Parse/Describe) inside a READ COMMITTED block plans on a fresh
+    /// snapshot, as the statement will run: a table created since the block's last statement is there.
+    @Test func aReadCommittedBlockDescribesOnAFreshSnapshot() async throws {
+        let db = try await makeDatabase()
+        let a = db.session(), b = db.session()
+        try await a.execute("BEGIN")
+        _ = try await rows(a, "SELECT 1")
+        try await b.execute("CREATE TABLE later (id INT PRIMARY KEY, label TEXT)")
+        let description = try await a.describe("SELECT label FROM later WHERE id = $1")
+        #expect(description.columns?.map(\.name) == ["label"])
+        #expect(try await rows(a, "SELECT count(*) FROM later") == [[.integer(0)]])
+        try await a.execute("COMMIT")
+    }
+
     @Test func theLevelIsSetBeforeTheFirstStatementOnly() async throws {
         let db = try await makeDatabase()
         let a = db.session()

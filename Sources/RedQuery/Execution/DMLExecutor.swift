@@ -413,8 +413,8 @@ struct DMLExecutor {
 
     /// Before the first write: waits for the row locks other transactions hold on the target
     /// rows (`SELECT … FOR UPDATE`, or another block's UPDATE or DELETE), by stopping the
-    /// statement to run again; inside a transaction block, then locks the rows itself
-    /// (`SessionLocks.lockRowsForWrite`). A row waited for or locked that a commit the
+    /// statement to run again; then locks the rows itself, unless there are more than the
+    /// session allows (`SessionLocks.lockRowsForWrite`). A row waited for or locked that a commit the
     /// statement's snapshot does not see changed fails now with 40001 rather than at commit:
     /// REPEATABLE READ's answer, and under READ COMMITTED the session's cue to run the
     /// statement again on a fresh snapshot (`Session.runWaitingForLocks`).
@@ -422,7 +422,7 @@ struct DMLExecutor {
         guard let locks = context.locks, !rows.isEmpty, [.table, .document].contains(handle.schema.model) else { return }
         let relation = (id: handle.collection.id, name: handle.name)
         var check = try locks.awaitRowsForWrite(rows.lazy.map { StoredRow.rid(fromKey: $0.key) }, of: relation)
-        if context.locksWrittenRows {
+        if rows.count <= context.rowLocksPerWrite {
             check += try locks.lockRowsForWrite(rows.map { StoredRow.rid(fromKey: $0.key) }, of: relation)
         }
         for rid in check where try tx.changedSinceSnapshot(handle.collection, key: StoredRow.key(rid: rid)) {

@@ -122,10 +122,10 @@ final class ExecutionContext: @unchecked Sendable {
     var sessionSequences: SessionSequenceValues?
     /// The session's advisory locks (nil: lock functions say they need a session).
     var locks: SessionLocks?
-    /// Set inside a transaction block: UPDATE and DELETE lock the rows they change until it
-    /// ends (`SessionLocks.lockRowsForWrite`). An autocommit statement's transaction ends with
-    /// it, so its rows are not locked.
-    var locksWrittenRows = false
+    /// Most rows an UPDATE or DELETE locks before changing them (`SessionLocks.lockRowsForWrite`);
+    /// one changing more locks none. The session sets it: larger inside a transaction block than
+    /// for an autocommit statement, whose locks only bridge the moment until its commit.
+    var rowLocksPerWrite = 0
     /// False in a read-only transaction or session: nextval and setval refuse (25006).
     var allowsSequenceWrites = true
     /// Sequence definitions this statement looked up, by name.

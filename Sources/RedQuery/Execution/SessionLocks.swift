@@ -134,23 +134,25 @@ public final class SessionLocks: Sendable {
         return locked
     }
 
-    /// Most rows one UPDATE or DELETE locks (`lockRowsForWrite`); a statement changing more
-    /// locks none, and its writes conflict at commit instead.
+    /// Most rows one UPDATE or DELETE locks (`lockRowsForWrite`) inside a transaction block,
+    /// and in autocommit; a statement changing more locks none, and its writes conflict at
+    /// commit instead. An autocommit statement's locks only keep a block from taking its rows
+    /// between its snapshot and its commit, so only small ones (a hot row's update) take them.
     public static let maxRowsLockedPerWrite = 10_000
+    public static let maxRowsLockedPerAutocommitWrite = 100
 
-    /// Called by a transaction block's UPDATE and DELETE, after `awaitRowsForWrite` and before
-    /// their first write: locks `rids` exclusively until the transaction ends, so that another
-    /// block writing them (or locking them FOR UPDATE) waits for this one to end, as PostgreSQL's
-    /// row locks make it, rather than one of them failing at commit. A row another session
+    /// Called by UPDATE and DELETE, after `awaitRowsForWrite` and before their first write:
+    /// locks `rids` exclusively until the transaction ends, so that another block writing them
+    /// (or locking them FOR UPDATE) waits for this one to end, as PostgreSQL's row locks make
+    /// it, rather than one of them failing at commit. A row another session
     /// locked since throws `LockWait`. Returns the rows taken now (not held already): the
     /// caller checks none changed after its snapshot.
     ///
-    /// Bounded: a statement changing more than `maxRowsLockedPerWrite` rows, or one that would
-    /// take the session past half of `LockTable.maxRowsPerSession`, locks nothing (a bulk
-    /// change is not made to fail by the lock table's limit; it conflicts at commit as before).
+    /// Bounded: the caller passes at most `maxRowsLockedPerWrite` rows, and one that would take
+    /// the session past half of `LockTable.maxRowsPerSession` locks nothing (a bulk change is
+    /// not made to fail by the lock table's limit; it conflicts at commit as before).
     func lockRowsForWrite(_ rids: [Int64], of relation: (id: UInt32, name: String)) throws -> [Int64] {
-        guard rids.count <= Self.maxRowsLockedPerWrite,
-              table.rowsHeld(by: ownerID) + rids.count <= LockTable.maxRowsPerSession / 2 else { return [] }
+        guard table.rowsHeld(by: ownerID) + rids.count <= LockTable.maxRowsPerSession / 2 else { return [] }
         var taken: [Int64] = []
         for rid in rids {
             let request = LockRequest(key: LockKey(row: rid, collection: relation.id), shared: false, scope: .transaction)

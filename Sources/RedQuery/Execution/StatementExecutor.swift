@@ -32,8 +32,8 @@ public struct StatementExecutor {
     public var sessionSequences: SessionSequenceValues?
     /// The session's advisory locks, for `pg_advisory_lock` and its family.
     public var locks: SessionLocks?
-    /// Inside a transaction block: UPDATE and DELETE lock the rows they change (`ExecutionContext.locksWrittenRows`).
-    public var locksWrittenRows = false
+    /// Most rows an UPDATE or DELETE locks (`ExecutionContext.rowLocksPerWrite`; 0: none).
+    public var rowLocksPerWrite = 0
 
     /// False in a read-only transaction or session: nextval and setval refuse.
     public var allowsSequenceWrites = true
@@ -55,7 +55,7 @@ public struct StatementExecutor {
         context.surfaceCatalog = surfaceCatalog
         context.sessionSequences = sessionSequences
         context.locks = locks
-        context.locksWrittenRows = locksWrittenRows
+        context.rowLocksPerWrite = rowLocksPerWrite
         context.allowsSequenceWrites = allowsSequenceWrites
         return context
     }
