@@ -5,8 +5,8 @@ import Synchronization
 /// A snapshot-isolated transaction over the collections of one engine.
 ///
 /// Reads see the database as of `snapshot` (the newest acknowledged commit
-/// when the transaction began) plus the transaction's own writes; they never
-/// wait for writers. Writes are kept in a private write set until `commit`,
+/// when the transaction began, or when `refreshSnapshot` last moved it) plus
+/// the transaction's own writes; they never wait for writers. Writes are kept in a private write set until `commit`,
 /// so an uncommitted or rolled-back transaction leaves no trace anywhere,
 /// not in memory, not in the tree and not in the WAL.
 ///

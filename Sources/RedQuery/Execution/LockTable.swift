@@ -7,10 +7,12 @@ import Synchronization
 ///   application chooses, which the database only keeps, queues and releases. Migration tools
 ///   (Prisma, Rails, sqlx, golang-migrate, Flyway) take one so two deploys never migrate at once.
 /// - Row locks (`SELECT … FOR UPDATE / FOR SHARE`, see `LockRowsNode`): a key per table row,
-///   always transaction-level. Writes do not take them (a write conflict fails the later
-///   committer with 40001 anyway); UPDATE and DELETE only wait for the row locks others hold
-///   on the rows they change (`SessionLocks.awaitRowsForWrite`), so a row locked FOR UPDATE
-///   is changed by nobody else until its transaction ends.
+///   always transaction-level. UPDATE and DELETE of table and document rows wait for the row
+///   locks others hold on the rows they change (`SessionLocks.awaitRowsForWrite`), then take
+///   them themselves (`lockRowsForWrite`; up to 10,000 rows in a block, 100 in autocommit), so
+///   a row locked FOR UPDATE or changed by an open block is changed by nobody else until its
+///   transaction ends. Writes beyond those bounds, and upserts, cascades and TRUNCATE, take no
+///   row locks: they conflict at commit (40001).
 /// Both kinds share one queue discipline and one deadlock check, so a cycle through an
 /// advisory lock and a row lock is found too. As in PostgreSQL:
 /// - a key is a bigint, or a pair of integers — a key space of its own: `(0, 1)` is not `1`;

@@ -6,25 +6,27 @@ import RedEngine
 /// read-then-write code (a balance checked, then debited; a job picked, then claimed) is not
 /// interleaved with another transaction doing the same.
 ///
-/// What it means here, where every transaction is snapshot-isolated (PostgreSQL's REPEATABLE
-/// READ, which is what `SHOW transaction_isolation` reports):
+/// What it means here (the isolation levels are the session's, `IsolationLevel`):
 /// - each returned row of each locked table takes a row lock in the database's `LockTable`:
 ///   exclusive for the UPDATE forms, shared for the SHARE forms;
 /// - a row another transaction holds locked in a conflicting mode is waited for (the session
 ///   waits and runs the statement again), refused with 55P03 under NOWAIT, or left out under
 ///   SKIP LOCKED — which is how job queues hand each job to one worker;
-/// - once locked, a row that a transaction committed after this one's snapshot changed or
+/// - once locked, a row that a transaction committed after the statement's snapshot changed or
 ///   deleted fails the statement with 40001 ("could not serialize access due to concurrent
-///   update"), as PostgreSQL's REPEATABLE READ does: the snapshot's version is no longer the
-///   row's, so locking it would lock the wrong thing. Autocommit statements retry on a fresh
-///   snapshot; a transaction block retries from the start. Under SKIP LOCKED such a row is
-///   left out instead, as a locked one is: workers claiming jobs (`… ORDER BY id LIMIT 1 FOR
-///   UPDATE SKIP LOCKED`) would otherwise keep failing on the job another worker just claimed
-///   and committed, where PostgreSQL's READ COMMITTED re-reads the row and finds it taken;
+///   update"): the snapshot's version is no longer the row's, so locking it would lock the
+///   wrong thing. Under REPEATABLE READ that is the answer, as in PostgreSQL (autocommit
+///   statements retry on a fresh snapshot; a block retries from the start). Under READ
+///   COMMITTED the session runs the statement again on a fresh snapshot
+///   (`Session.runWaitingForLocks`), which re-reads the row as PostgreSQL does. Under SKIP
+///   LOCKED such a row is left out instead, as a locked one is: workers claiming jobs
+///   (`… ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED`) then never fail on the job another
+///   worker just claimed and committed;
 /// - UPDATE and DELETE wait for the row locks others hold on the rows they change
-///   (`SessionLocks.awaitRowsForWrite`), so a locked row is changed by nobody else; a commit
-///   that changes a locked row some other way (an upsert, a cascade) still fails the locking
-///   transaction's commit, through a read guard on every locked row.
+///   (`SessionLocks.awaitRowsForWrite`), then lock them too (`lockRowsForWrite`), so a locked
+///   row is changed by nobody else; a commit that changes a locked row some other way (an
+///   upsert, a cascade) still fails the locking transaction's commit, through a read guard on
+///   every locked row.
 ///
 /// The plan: `LockRowsNode` sits above the sort and below LIMIT, as PostgreSQL's LockRows
 /// does, so SKIP LOCKED rows do not count towards the LIMIT and ORDER BY … LIMIT 1 FOR UPDATE
