@@ -58,13 +58,19 @@ import RedDB
         try await a.execute("ROLLBACK")
         #expect(try await columns(a, "SELECT * FROM t") == ["x"])
 
-        // A transaction whose snapshot predates a committed change is described as of its snapshot.
-        try await b.execute("BEGIN")
+        // A REPEATABLE READ block whose snapshot predates a committed change is described as of
+        // its snapshot; a READ COMMITTED one as its next statement will run, on a fresh one.
+        try await b.execute("BEGIN ISOLATION LEVEL REPEATABLE READ")
         _ = try await b.execute("SELECT count(*) FROM t")
         try await a.execute("ALTER TABLE t ADD COLUMN w INT")
         #expect(try await columns(b, "SELECT * FROM t") == ["x"], "b's snapshot predates the ALTER")
         #expect(try await columns(a, "SELECT * FROM t") == ["x", "w"])
         try await b.execute("COMMIT")
         #expect(try await columns(b, "SELECT * FROM t") == ["x", "w"])
+        try await b.execute("BEGIN")
+        _ = try await b.execute("SELECT count(*) FROM t")
+        try await a.execute("ALTER TABLE t ADD COLUMN v INT")
+        #expect(try await columns(b, "SELECT * FROM t") == ["x", "w", "v"])
+        try await b.execute("COMMIT")
     }
 }
