@@ -298,7 +298,7 @@ public final class Session: @unchecked Sendable {
                 let writesBefore = tx.writeCount
                 let result = try await runWaitingForLocks(canRunAgain: { tx.writeCount == writesBefore },
                                                           rerunsOnConflict: blockIsolation == .readCommitted) {
-                    takeStatementSnapshot(tx)
+                    if !Self.leavesSnapshotUntaken(statement) { takeStatementSnapshot(tx) }
                     return try await executeEmbedding { try executor(tx, parameters, embeddings: $0).execute(statement) }
                 }
                 try await settleSequences()
@@ -339,6 +339,13 @@ public final class Session: @unchecked Sendable {
     /// Most times a READ COMMITTED statement runs again because a row it locks or writes
     /// changed after its snapshot (each run waits a little longer first).
     static let maxConflictRerunsPerStatement = 100
+
+    /// SET CONSTRAINTS reads nothing: as in PostgreSQL it may come before SET TRANSACTION
+    /// ISOLATION LEVEL, so it does not take the block's snapshot.
+    static func leavesSnapshotUntaken(_ statement: Statement) -> Bool {
+        if case .setConstraints = statement { return true }
+        return false
+    }
 
     /// Before each attempt of a statement in a transaction block: READ COMMITTED reads a fresh
     /// snapshot every time, REPEATABLE READ takes its one snapshot at the block's first

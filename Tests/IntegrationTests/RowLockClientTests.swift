@@ -90,6 +90,7 @@ import Testing
             #expect(try await Self.text(second, "SHOW transaction_isolation") == "repeatable read")
             try await Client.run(second, "BEGIN")
             #expect(try await Self.integers(second, "SELECT n FROM counters") == [2])
+            #expect(try await Self.text(second, "SELECT current_setting('transaction_isolation')") == "repeatable read")
             await #expect { try await Client.run(second, "SET TRANSACTION ISOLATION LEVEL READ COMMITTED") } throws: {
                 Client.sqlState($0) == "25001"
             }
@@ -103,6 +104,7 @@ import Testing
             try await Client.run(second, "ROLLBACK")
             try await Client.run(second, "BEGIN ISOLATION LEVEL READ COMMITTED")
             #expect(try await Self.text(second, "SHOW transaction_isolation") == "read committed")
+            #expect(try await Self.text(second, "SELECT current_setting('transaction_isolation')") == "read committed")
             try await Client.run(second, "COMMIT")
             #expect(try await Self.integers(first, "SELECT n FROM counters") == [3])
         } catch {

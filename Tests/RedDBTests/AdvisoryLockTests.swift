@@ -4,22 +4,9 @@ import RedDB
 
 /// PostgreSQL's advisory locks across sessions of one database: who excludes whom, how long
 /// each kind is held, waiting (granted on release, cancelled, deadlocks) and what ends them.
-@Suite struct AdvisoryLockTests {
+@Suite struct AdvisoryLockTests: SessionTestSupport {
     func value(_ session: Session, _ sql: String) async throws -> Value {
         try await session.execute(sql).rows[0][0]
-    }
-
-    func code(_ body: () async throws -> Void) async -> String? {
-        do { try await body(); return nil } catch let e as RedError { return e.sqlState } catch { return "?" }
-    }
-
-    /// Polls until `session` (by its process id) waits for a lock, so a test releases only then.
-    func waitUntilWaiting(_ db: Database, _ session: Session) async throws {
-        for _ in 0..<2_000 {
-            if db.locks.rows().contains(where: { !$0.granted && $0.processID == session.processID }) { return }
-            try await Task.sleep(for: .milliseconds(5))
-        }
-        Issue.record("the session never started waiting")
     }
 
     @Test func anExclusiveLockExcludesOtherSessionsUntilUnlocked() async throws {

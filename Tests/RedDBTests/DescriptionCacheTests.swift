@@ -3,13 +3,9 @@ import RedDB
 
 /// `Session.describe` answers a text it described before from the statement cache while no
 /// definition has changed since; every kind of definition change must make it describe afresh.
-@Suite struct DescriptionCacheTests {
+@Suite struct DescriptionCacheTests: SessionTestSupport {
     func columns(_ session: Session, _ sql: String) async throws -> [String]? {
         try await session.describe(sql).columns?.map(\.name)
-    }
-
-    func code(_ body: () async throws -> Void) async -> String? {
-        do { try await body(); return nil } catch let e as RedError { return e.sqlState } catch { return "?" }
     }
 
     @Test func everyKindOfDefinitionChangeIsDescribedAfresh() async throws {

@@ -5,10 +5,7 @@ import RedDB
 /// FOREIGN KEY constraints under concurrent transactions: snapshot isolation alone would let a
 /// child insert and its parent's delete both commit; the guards (`ReadGuards`) make the later
 /// committer retry, and nothing else.
-@Suite struct ForeignKeyConcurrencyTests {
-    func code(_ body: () async throws -> Void) async -> String? {
-        do { try await body(); return nil } catch let e as RedError { return e.sqlState } catch { return "?" }
-    }
+@Suite struct ForeignKeyConcurrencyTests: SessionTestSupport {
 
     func schema(_ db: Database) async throws {
         let s = db.session()

@@ -7,7 +7,7 @@ import RedDB
 /// instead of failing; REPEATABLE READ keeps one snapshot, taken at the block's first
 /// statement, and fails the later writer with 40001. A write stays checked against the
 /// snapshot it was made under however far later statements move theirs.
-@Suite struct ReadCommittedTests {
+@Suite struct ReadCommittedTests: SessionTestSupport {
     func makeDatabase() async throws -> Database {
         let db = try await Database.inMemory()
         try await db.session().execute("""
@@ -19,19 +19,6 @@ import RedDB
 
     func rows(_ session: Session, _ sql: String) async throws -> [[Value]] {
         try await session.execute(sql).rows
-    }
-
-    func code(_ body: () async throws -> Void) async -> String? {
-        do { try await body(); return nil } catch let e as RedError { return e.sqlState } catch { return "?" }
-    }
-
-    /// Polls until `session` waits for a lock, so a test lets go only then.
-    func waitUntilWaiting(_ db: Database, _ session: Session) async throws {
-        for _ in 0..<2_000 {
-            if db.locks.waitingProcessIDs().contains(session.processID) { return }
-            try await Task.sleep(for: .milliseconds(5))
-        }
-        Issue.record("the session never started waiting")
     }
 
     @Test func eachStatementOfAReadCommittedBlockSeesWhatCommittedBeforeIt() async throws {
@@ -178,19 +165,23 @@ import RedDB
         #expect(try await rows(a, "SELECT n FROM counters ORDER BY id") == [[.integer(1)], [.integer(1)]])
     }
 
-    /// A write that does not wait for row locks (an upsert) committing between two statements
+    /// A write that does not wait for row locks (a cascade) committing between two statements
     /// of a block that wrote the row still fails the block: its write is checked against the
     /// snapshot it was made under, not the later statement's.
     @Test func aWriteStaysCheckedAgainstTheSnapshotItWasMadeUnder() async throws {
         let db = try await makeDatabase()
         let a = db.session(), b = db.session()
+        try await a.execute("CREATE TABLE owners (id INT PRIMARY KEY)")
+        try await a.execute("CREATE TABLE items (id INT PRIMARY KEY, owner INT REFERENCES owners ON DELETE CASCADE, n INT NOT NULL)")
+        try await a.execute("INSERT INTO owners VALUES (1), (2)")
+        try await a.execute("INSERT INTO items VALUES (1, 1, 0), (2, 2, 0)")
         try await a.execute("BEGIN")
-        try await a.execute("UPDATE counters SET n = n + 1 WHERE id = 1")
-        try await b.execute("INSERT INTO counters VALUES (1, 100) ON CONFLICT (id) DO UPDATE SET n = 100")
-        #expect(try await rows(a, "SELECT n FROM counters WHERE id = 2") == [[.integer(0)]])  // a later snapshot
-        try await a.execute("UPDATE counters SET n = n + 1 WHERE id = 1")  // reads its own write, not b's
+        try await a.execute("UPDATE items SET n = n + 1 WHERE id = 1")
+        try await b.execute("DELETE FROM owners WHERE id = 1")  // its cascade deletes item 1 without waiting
+        #expect(try await rows(a, "SELECT count(*) FROM owners") == [[.integer(1)]])  // a later snapshot
+        try await a.execute("UPDATE items SET n = n + 1 WHERE id = 1")  // reads its own write, not the deletion
         #expect(await code { try await a.execute("COMMIT") } == "40001")
-        #expect(try await rows(b, "SELECT n FROM counters WHERE id = 1") == [[.integer(100)]])
+        #expect(try await rows(b, "SELECT id FROM items") == [[.integer(2)]])
     }
 
     /// A key another session inserted is seen by the block's next statement: the insert of the
@@ -228,12 +219,13 @@ import RedDB
     @Test func anAutocommitUpdateHoldsItsRowsUntilItCommits() async throws {
         let db = try await makeDatabase()
         let b = db.session(), c = db.session()
+        #expect(db.locks.rowLocksHeld == 0)
         let autocommit = Task {
             try await b.execute("UPDATE counters SET n = n + 1 WHERE id = 1 RETURNING (SELECT count(*) FROM generate_series(1, 3000000))").rowsAffected
         }
         var sawItLocked = false
         while !sawItLocked, try await rows(c, "SELECT n FROM counters WHERE id = 1") == [[.integer(0)]] {
-            sawItLocked = await code { try await c.execute("SELECT n FROM counters WHERE id = 1 FOR UPDATE NOWAIT") } == "55P03"
+            sawItLocked = db.locks.rowLocksHeld == 1
             try await Task.sleep(for: .milliseconds(1))
         }
         #expect(sawItLocked, "the row was free the whole time the statement ran")
@@ -280,11 +272,34 @@ import RedDB
         try await a.execute("COMMIT")
     }
 
+    /// INSERT … ON CONFLICT DO UPDATE locks the existing row it updates, as UPDATE does: a
+    /// second block upserting the key waits, then updates the committed row. DO NOTHING locks nothing.
+    @Test func blocksUpsertingOneKeyQueueUp() async throws {
+        let db = try await makeDatabase()
+        let a = db.session(), b = db.session()
+        let upsert = "INSERT INTO counters VALUES (1, 1) ON CONFLICT (id) DO UPDATE SET n = counters.n + 1 RETURNING n"
+        try await a.execute("BEGIN")
+        #expect(try await rows(a, upsert) == [[.integer(1)]])
+        try await b.execute("BEGIN")
+        let waiting = Task { try await rows(b, upsert) }
+        try await waitUntilWaiting(db, b)
+        try await a.execute("COMMIT")
+        #expect(try await waiting.value == [[.integer(2)]])
+        try await b.execute("COMMIT")
+        #expect(try await rows(a, "SELECT n FROM counters WHERE id = 1") == [[.integer(2)]])
+
+        try await a.execute("BEGIN")
+        try await a.execute("UPDATE counters SET n = 9 WHERE id = 2")
+        #expect(try await b.execute("INSERT INTO counters VALUES (2, 0) ON CONFLICT DO NOTHING").commandTag == "INSERT 0 0")
+        try await a.execute("COMMIT")
+    }
+
     @Test func theLevelIsSetBeforeTheFirstStatementOnly() async throws {
         let db = try await makeDatabase()
         let a = db.session()
         #expect(await code { try a.setTransactionIsolation(.repeatableRead) } == "25P01", "outside a block")
         try await a.execute("BEGIN")
+        try await a.execute("SET CONSTRAINTS ALL DEFERRED")  // reads nothing: the level may still be set
         try a.setTransactionIsolation(.repeatableRead)
         #expect(a.isolation == .repeatableRead)
         _ = try await rows(a, "SELECT 1")

@@ -5,7 +5,7 @@ import RedDB
 /// `SELECT … FOR UPDATE / FOR SHARE [OF …] [NOWAIT | SKIP LOCKED]` across sessions of one
 /// database: who waits for whom, what a wait ends with under snapshot isolation, UPDATE and
 /// DELETE waiting for locked rows, the queue pattern, and the forms that are refused.
-@Suite struct RowLockTests {
+@Suite struct RowLockTests: SessionTestSupport {
     func makeDatabase() async throws -> Database {
         let db = try await Database.inMemory()
         try await db.session().execute("""
@@ -19,21 +19,8 @@ import RedDB
         try await session.execute(sql).rows
     }
 
-    func code(_ body: () async throws -> Void) async -> String? {
-        do { try await body(); return nil } catch let e as RedError { return e.sqlState } catch { return "?" }
-    }
-
     func error(_ body: () async throws -> Void) async -> RedError? {
         do { try await body(); return nil } catch let e as RedError { return e } catch { return nil }
-    }
-
-    /// Polls until `session` waits for a lock, so a test lets go only then.
-    func waitUntilWaiting(_ db: Database, _ session: Session) async throws {
-        for _ in 0..<2_000 {
-            if db.locks.waitingProcessIDs().contains(session.processID) { return }
-            try await Task.sleep(for: .milliseconds(5))
-        }
-        Issue.record("the session never started waiting")
     }
 
     @Test func aLockedRowMakesAnotherLockerWaitUntilTheTransactionEnds() async throws {

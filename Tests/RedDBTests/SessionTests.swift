@@ -3,10 +3,7 @@ import Testing
 import RedDB
 
 /// The embedded API: sessions, transactions, parameters, decoding, streaming, helpers.
-@Suite struct SessionTests {
-    func code(_ body: () async throws -> Void) async -> String? {
-        do { try await body(); return nil } catch let e as RedError { return e.sqlState } catch { return "?" }
-    }
+@Suite struct SessionTests: SessionTestSupport {
 
     @Test func autocommitAndExplicitTransactionsUseSnapshots() async throws {
         let db = try await Database.inMemory()

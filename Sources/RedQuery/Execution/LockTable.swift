@@ -11,8 +11,8 @@ import Synchronization
 ///   locks others hold on the rows they change (`SessionLocks.awaitRowsForWrite`), then take
 ///   them themselves (`lockRowsForWrite`; up to 10,000 rows in a block, 100 in autocommit), so
 ///   a row locked FOR UPDATE or changed by an open block is changed by nobody else until its
-///   transaction ends. Writes beyond those bounds, and upserts, cascades and TRUNCATE, take no
-///   row locks: they conflict at commit (40001).
+///   transaction ends (`INSERT … ON CONFLICT DO UPDATE` too, for the row it updates). Writes
+///   beyond those bounds, cascades and TRUNCATE take no row locks: they conflict at commit (40001).
 /// Both kinds share one queue discipline and one deadlock check, so a cycle through an
 /// advisory lock and a row lock is found too. As in PostgreSQL:
 /// - a key is a bigint, or a pair of integers — a key space of its own: `(0, 1)` is not `1`;
@@ -133,6 +133,9 @@ public final class LockTable: Sendable {
 
     /// True when no session holds any row lock.
     var noRowsLocked: Bool { lockedRows.load(ordering: .acquiring) == 0 }
+
+    /// How many row locks are held now, by every session (tests and diagnostics).
+    public var rowLocksHeld: Int { lockedRows.load(ordering: .acquiring) }
 
     /// How many rows `owner` holds locked.
     func rowsHeld(by owner: UInt64) -> Int { state.withLock { $0.ownedRows[owner] ?? 0 } }

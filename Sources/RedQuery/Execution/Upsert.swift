@@ -60,6 +60,12 @@ struct UpsertPlan {
         }
     }
 
+    /// DO UPDATE (DO NOTHING changes no row, and locks none, as in PostgreSQL).
+    var updates: Bool {
+        if case .update = action { return true }
+        return false
+    }
+
     /// The live row the proposed row collides with, if any.
     func conflict(with row: StoredRow, executor: DMLExecutor) throws -> StoredRow? {
         for position in indexes {
@@ -88,5 +94,33 @@ struct UpsertPlan {
         try executor.store.update(executor.tx, handle, old: existing, new: updated, now: executor.context.now)
         touched.insert(existing.rid)
         return updated
+    }
+}
+
+/// How many existing rows one `INSERT … ON CONFLICT DO UPDATE` has locked.
+final class UpsertLocks {
+    var count = 0
+}
+
+extension DMLExecutor {
+    /// ON CONFLICT DO UPDATE's existing row is written as an UPDATE's rows are: wait for the
+    /// lock another transaction holds on it, lock it, and fail with 40001 (READ COMMITTED:
+    /// run again on a fresh snapshot) if it changed after the snapshot. Two blocks upserting
+    /// one key then queue up instead of the second failing at COMMIT.
+    ///
+    /// Waiting means running the statement again, which one that has already written cannot
+    /// (`canWait` false): from then on it locks only rows nobody holds, and a held one is left
+    /// to the commit check, as before. At most `rowLocksPerWrite` rows per statement are locked.
+    func lockUpsertTarget(_ existing: StoredRow, _ handle: TableHandle, canWait: Bool, _ locked: UpsertLocks) throws {
+        guard let locks = context.locks, locked.count < context.rowLocksPerWrite,
+              [.table, .document].contains(handle.schema.model) else { return }
+        locked.count += 1
+        let key = StoredRow.key(rid: existing.rid)
+        if canWait {
+            try awaitRowLocks(handle, [(key, existing, [])])
+        } else if try locks.lockRow(existing.rid, of: (handle.collection.id, handle.name), shared: false, policy: .skipLocked) == .taken,
+                  try tx.changedSinceSnapshot(handle.collection, key: key) {
+            throw LockRowsNode.concurrentUpdate(of: handle.name)
+        }
     }
 }

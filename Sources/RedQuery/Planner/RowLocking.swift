@@ -24,9 +24,9 @@ import RedEngine
 ///   worker just claimed and committed;
 /// - UPDATE and DELETE wait for the row locks others hold on the rows they change
 ///   (`SessionLocks.awaitRowsForWrite`), then lock them too (`lockRowsForWrite`), so a locked
-///   row is changed by nobody else; a commit that changes a locked row some other way (an
-///   upsert, a cascade) still fails the locking transaction's commit, through a read guard on
-///   every locked row.
+///   row is changed by nobody else (an upsert's DO UPDATE likewise); a commit that changes a
+///   locked row some other way (a cascade, TRUNCATE) still fails the locking transaction's
+///   commit, through a read guard on every locked row.
 ///
 /// The plan: `LockRowsNode` sits above the sort and below LIMIT, as PostgreSQL's LockRows
 /// does, so SKIP LOCKED rows do not count towards the LIMIT and ORDER BY … LIMIT 1 FOR UPDATE

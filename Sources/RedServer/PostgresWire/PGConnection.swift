@@ -205,7 +205,8 @@ final class PGConnection {
                 let settings = self.settings
                 session.lockTimeout = { settings.read(\.lockTimeoutMilliseconds) }
                 session.defaultIsolation = { settings.read(\.defaultIsolation) }
-                session.surfaceCatalog = PGSystemCatalog(user: user, settings: settings, locks: context.database.locks)
+                session.surfaceCatalog = PGSystemCatalog(user: user, settings: settings, locks: context.database.locks,
+                                                         isolation: { [weak session = self.session] in session?.isolation })
                 for (name, value) in settings.read({ $0.reportedAtStartup(serverVersion: PGSettings.serverVersion) }) {
                     writer.parameterStatus(name, value)
                 }

@@ -29,7 +29,7 @@ enum PGSettingsCatalog {
         }
     }
 
-    static func functions(_ settings: PGSessionSettings) -> [String: SurfaceFunction] {
+    static func functions(_ settings: PGSessionSettings, isolation: @escaping @Sendable () -> IsolationLevel? = { nil }) -> [String: SurfaceFunction] {
         [
             "current_setting": SurfaceFunction(arity: 1...2, resultType: .text, strict: false) { args, _ in
                 guard case .text(let name) = args[0] else {
@@ -37,6 +37,7 @@ enum PGSettingsCatalog {
                     throw RedError(.datatypeMismatch, "current_setting() takes a setting name")
                 }
                 let missingOK = args.count == 2 && args[1] == .boolean(true)
+                if name.lowercased() == "transaction_isolation", let level = isolation() { return .text(level.rawValue) }
                 return try settings.read { current in
                     do { return .text(try current.value(name)) } catch where missingOK { return .null }
                 }

@@ -24,11 +24,14 @@ struct PGSystemCatalog: SurfaceCatalog {
     /// The database's advisory locks (`pg_locks`); nil lists none.
     let locks: LockTable?
 
-    init(user: String, settings: PGSessionSettings = PGSessionSettings(), locks: LockTable? = nil) {
+    /// `isolation`: the level in force on the connection's session (`transaction_isolation`
+    /// is the open block's, not a stored setting).
+    init(user: String, settings: PGSessionSettings = PGSessionSettings(), locks: LockTable? = nil,
+         isolation: @escaping @Sendable () -> IsolationLevel? = { nil }) {
         self.user = user
         self.settings = settings
         self.locks = locks
-        functions = PGCatalogFunctions.functions(owner: user).merging(PGSettingsCatalog.functions(settings)) { $1 }
+        functions = PGCatalogFunctions.functions(owner: user).merging(PGSettingsCatalog.functions(settings, isolation: isolation)) { $1 }
     }
 
     func relation(schema: String?, name: String) -> SurfaceRelation? {

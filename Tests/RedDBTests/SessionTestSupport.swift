@@ -1,0 +1,23 @@
+import Foundation
+import Testing
+import RedDB
+
+/// What suites running several sessions against one database share: a statement's SQLSTATE,
+/// and waiting until a session blocks on a lock.
+protocol SessionTestSupport {}
+
+extension SessionTestSupport {
+    /// The SQLSTATE `body` fails with (nil: it succeeded; "?" for an error that is not a `RedError`).
+    func code(_ body: () async throws -> Void) async -> String? {
+        do { try await body(); return nil } catch let e as RedError { return e.sqlState } catch { return "?" }
+    }
+
+    /// Polls until `session` waits for a lock (advisory or row), so a test lets go only then.
+    func waitUntilWaiting(_ db: Database, _ session: Session) async throws {
+        for _ in 0..<2_000 {
+            if db.locks.waitingProcessIDs().contains(session.processID) { return }
+            try await Task.sleep(for: .milliseconds(5))
+        }
+        Issue.record("the session never started waiting")
+    }
+}
