@@ -35,14 +35,15 @@ public final class Session: @unchecked Sendable {
     /// connection's `default_transaction_isolation`). See `IsolationLevel`.
     public var defaultIsolation: @Sendable () -> IsolationLevel = { .readCommitted }
     /// The open block's isolation level.
-    private var blockIsolation = IsolationLevel.readCommitted
+    var blockIsolation = IsolationLevel.readCommitted
     /// Whether a statement has run in the open block: its snapshot is taken then (so
     /// `SET TRANSACTION ISOLATION LEVEL` must come first, as in PostgreSQL).
-    private var blockHasRunStatement = false
+    var blockHasRunStatement = false
     /// Streams still open in the block (a multiplexing surface runs statements beside them):
     /// while any is, the snapshot stays put, since a stream's index lookups read the
     /// transaction's current snapshot while its table scans keep the one they began with.
-    private let openBlockStreams = Atomic<Int>(0)
+    /// Reset at BEGIN; a stream of an earlier block finishing later may take it below zero.
+    let openBlockStreams = Atomic<Int>(0)
     /// The open transaction block's deferred foreign key checks, run at COMMIT.
     private var deferredConstraints = DeferredConstraints()
     /// Whether this session may write at all; servers set it from the caller's role.
@@ -184,6 +185,7 @@ public final class Session: @unchecked Sendable {
             readOnlyTransaction = readOnly
             blockIsolation = isolation ?? defaultIsolation()
             blockHasRunStatement = false
+            openBlockStreams.store(0, ordering: .releasing)  // a stream left open by an earlier block no longer counts
             deferredConstraints = DeferredConstraints()
             return QueryResult(columns: [], rows: [], statementType: "begin", commandTag: "BEGIN", message: "BEGIN")
         case .commit:
@@ -201,7 +203,7 @@ public final class Session: @unchecked Sendable {
                 savepoints = []
                 defer { locks.transactionEnded() }  // committed or not, the block is over
                 if !deferredConstraints.isEmpty {
-                    if blockIsolation == .readCommitted, openBlockStreams.load(ordering: .acquiring) == 0 { tx.refreshSnapshot() }
+                    if blockIsolation == .readCommitted { refreshUnlessStreaming(tx) }
                     do {
                         try executor(tx, []).checkDeferredConstraints(deferredConstraints)
                     } catch {
@@ -340,23 +342,6 @@ public final class Session: @unchecked Sendable {
     /// changed after its snapshot (each run waits a little longer first).
     static let maxConflictRerunsPerStatement = 100
 
-    /// SET CONSTRAINTS reads nothing: as in PostgreSQL it may come before SET TRANSACTION
-    /// ISOLATION LEVEL, so it does not take the block's snapshot.
-    static func leavesSnapshotUntaken(_ statement: Statement) -> Bool {
-        if case .setConstraints = statement { return true }
-        return false
-    }
-
-    /// Before each attempt of a statement in a transaction block: READ COMMITTED reads a fresh
-    /// snapshot every time, REPEATABLE READ takes its one snapshot at the block's first
-    /// statement (as PostgreSQL does, not at BEGIN).
-    func takeStatementSnapshot(_ tx: Transaction) {
-        if blockIsolation == .readCommitted || !blockHasRunStatement, openBlockStreams.load(ordering: .acquiring) == 0 {
-            tx.refreshSnapshot()
-        }
-        blockHasRunStatement = true
-    }
-
     /// Runs a statement that may find a lock it needs taken by another session — an advisory
     /// lock, or a row it locks or changes (see `LockTable`): the attempt stops with `LockWait`,
     /// the session waits for the lock — until it is granted, the statement is cancelled or
@@ -474,24 +459,6 @@ public final class Session: @unchecked Sendable {
 
     /// True inside a transaction opened with READ ONLY (or switched by `setTransactionReadOnly`).
     public var isReadOnlyTransaction: Bool { inTransaction && readOnlyTransaction }
-
-    /// The isolation level of the open block, or the one a block would get (`SHOW transaction_isolation`).
-    public var isolation: IsolationLevel { inTransaction ? blockIsolation : defaultIsolation() }
-
-    /// `SET TRANSACTION ISOLATION LEVEL …`: only inside a transaction block, before its first
-    /// statement (25001 after, as PostgreSQL says).
-    public func setTransactionIsolation(_ level: IsolationLevel) throws {
-        guard case .active = state else {
-            if case .failed = state {
-                throw RedError(.inFailedTransaction, "current transaction is aborted, commands ignored until end of transaction block")
-            }
-            throw RedError(.transactionClosed, "SET TRANSACTION can only be used in transaction blocks")
-        }
-        guard !blockHasRunStatement || level == blockIsolation else {
-            throw RedError(.activeSQLTransaction, "SET TRANSACTION ISOLATION LEVEL must be called before any query")
-        }
-        blockIsolation = level
-    }
 
     /// `SET TRANSACTION READ ONLY | READ WRITE`: only inside a transaction block.
     public func setTransactionReadOnly(_ readOnly: Bool) throws {
@@ -711,11 +678,4 @@ public enum SessionAccess: Sendable, Equatable {
         case .standby(let reason): return RedError(.readOnlyTransaction, "cannot execute \(verb) in a read-only transaction: \(reason)")
         }
     }
-}
-
-/// Set once: a stream's finish may be called more than once, its count given back once.
-final class FinishedFlag: Sendable {
-    private let value = Atomic<Bool>(false)
-    /// True the first time only.
-    func setOnce() -> Bool { !value.exchange(true, ordering: .acquiringAndReleasing) }
 }
