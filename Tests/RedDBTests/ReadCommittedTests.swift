@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 import RedDB
 
@@ -215,21 +216,27 @@ import RedDB
     }
 
     /// An autocommit UPDATE locks its (few) rows too, so a block cannot take one between the
-    /// statement's snapshot and its commit: while a slow RETURNING runs, row 1 is held.
+    /// statement's snapshot and its commit: while a slow SET expression runs, row 1 is held.
+    /// A thread of its own watches the lock table (a task could wait for a pool thread the
+    /// whole time the statement runs, on a machine busy with other tests).
     @Test func anAutocommitUpdateHoldsItsRowsUntilItCommits() async throws {
         let db = try await makeDatabase()
         let b = db.session(), c = db.session()
         #expect(db.locks.rowLocksHeld == 0)
-        let autocommit = Task {
-            try await b.execute("UPDATE counters SET n = n + 1 WHERE id = 1 RETURNING (SELECT count(*) FROM generate_series(1, 3000000))").rowsAffected
+        let watcher = LockWatcher()
+        let thread = Thread {
+            while !watcher.stop.load(ordering: .acquiring) {
+                if db.locks.rowLocksHeld == 1 { watcher.sawLocked.store(true, ordering: .releasing) }
+                usleep(200)
+            }
         }
-        var sawItLocked = false
-        while !sawItLocked, try await rows(c, "SELECT n FROM counters WHERE id = 1") == [[.integer(0)]] {
-            sawItLocked = db.locks.rowLocksHeld == 1
-            try await Task.sleep(for: .milliseconds(1))
-        }
-        #expect(sawItLocked, "the row was free the whole time the statement ran")
-        #expect(try await autocommit.value == 1)
+        thread.start()
+        // Correlated with the row, so it is computed after the row is locked, not once up front.
+        let updated = try await b.execute("UPDATE counters SET n = n + 1 + 0 * (SELECT count(*) FROM generate_series(1, 3000000 + n)) WHERE id = 1")
+        watcher.stop.store(true, ordering: .releasing)
+        let sawLocked = watcher.sawLocked.load(ordering: .acquiring)
+        #expect(sawLocked, "the row was free the whole time the statement ran")
+        #expect(updated.rowsAffected == 1)
         #expect(try await rows(c, "SELECT n FROM counters ORDER BY id") == [[.integer(1)], [.integer(0)]])
         #expect(await code { try await c.execute("SELECT n FROM counters WHERE id = 1 FOR UPDATE NOWAIT") } == nil, "and free once it committed")
     }
@@ -333,4 +340,10 @@ actor Barrier {
         }
         await withCheckedContinuation { waiting.append($0) }
     }
+}
+
+/// What `anAutocommitUpdateHoldsItsRowsUntilItCommits`'s watching thread saw.
+final class LockWatcher: Sendable {
+    let stop = Atomic<Bool>(false)
+    let sawLocked = Atomic<Bool>(false)
 }
