@@ -19,9 +19,7 @@ import Testing
     @Test func workersLockJobsOverPGWire() async throws {
         let server = try ServerProcess()
         defer { server.remove() }
-        let first = try await Client.connect(server)
-        let second = try await Client.connect(server)
-        do {
+        try await Self.withTwoConnections(server) { first, second in
             try await Client.run(first, "CREATE TABLE jobs (id INT PRIMARY KEY, status TEXT NOT NULL, n INT NOT NULL DEFAULT 0)")
             try await Client.run(first, "INSERT INTO jobs (id, status) VALUES (1, 'queued'), (2, 'queued'), (3, 'queued')")
             let queued = "queued"
@@ -48,13 +46,14 @@ import Testing
             try await Client.run(first, "COMMIT")
             try await updating.value
             #expect(try await Self.integers(first, "SELECT n FROM jobs WHERE id = 1") == [11])
-        } catch {
-            try? await first.close()
-            try? await second.close()
-            throw error
         }
-        try await first.close()
-        try await second.close()
+    }
+
+    /// Runs `body` with two connections to `server`, closed afterwards whatever happens.
+    static func withTwoConnections(_ server: ServerProcess, _ body: (PostgresConnection, PostgresConnection) async throws -> Void) async throws {
+        try await Client.withConnection(server) { first in
+            try await Client.withConnection(server) { second in try await body(first, second) }
+        }
     }
 
     static func text(_ conn: PostgresConnection, _ query: PostgresQuery) async throws -> String {
@@ -70,9 +69,7 @@ import Testing
     @Test func isolationLevelsOverPGWire() async throws {
         let server = try ServerProcess()
         defer { server.remove() }
-        let first = try await Client.connect(server)
-        let second = try await Client.connect(server)
-        do {
+        try await Self.withTwoConnections(server) { first, second in
             try await Client.run(first, "CREATE TABLE counters (id INT PRIMARY KEY, n INT NOT NULL)")
             try await Client.run(first, "INSERT INTO counters VALUES (1, 0)")
             #expect(try await Self.text(first, "SHOW transaction_isolation") == "read committed")
@@ -107,12 +104,6 @@ import Testing
             #expect(try await Self.text(second, "SELECT current_setting('transaction_isolation')") == "read committed")
             try await Client.run(second, "COMMIT")
             #expect(try await Self.integers(first, "SELECT n FROM counters") == [3])
-        } catch {
-            try? await first.close()
-            try? await second.close()
-            throw error
         }
-        try await first.close()
-        try await second.close()
     }
 }

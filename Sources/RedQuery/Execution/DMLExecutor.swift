@@ -79,7 +79,8 @@ struct DMLExecutor {
         let eval = context.evaluation([])
         var targets: (count: Int, columns: [ColumnDefinition], cells: [CellTarget])?  // resolved once per row width, not per row
         var rowIDs: Range<Int64> = 0..<0  // taken for the statement's rows at once, not one by one
-        let writesAtStart = tx.writeCount, upsertLocks = UpsertLocks()
+        let writesAtStart = tx.writeCount
+        var upsertLocked = 0
         for r in 0..<sourceRows.count {
             var row: StoredRow
             switch handle.schema.model {
@@ -103,7 +104,7 @@ struct DMLExecutor {
             }
             if let metadata { row.values[StoredRow.metadataColumnID] = metadata }
             if let upsert, let existing = try upsert.conflict(with: row, executor: self) {
-                if upsert.updates { try lockUpsertTarget(existing, handle, canWait: tx.writeCount == writesAtStart, upsertLocks) }
+                if upsert.updates { try lockUpsertTarget(existing, handle, canWait: tx.writeCount == writesAtStart, locked: &upsertLocked) }
                 guard let updated = try upsert.resolve(existing: existing, proposed: row, touched: &touched, defaults: &defaults,
                                                        executor: self, eval: eval) else { continue }
                 try foreignKeys?.updated(handle, old: existing, new: updated)

@@ -153,14 +153,7 @@ public final class SessionLocks: Sendable {
     /// not made to fail by the lock table's limit; it conflicts at commit as before).
     func lockRowsForWrite(_ rids: [Int64], of relation: (id: UInt32, name: String)) throws -> [Int64] {
         guard table.rowsHeld(by: ownerID) + rids.count <= LockTable.maxRowsPerSession / 2 else { return [] }
-        var taken: [Int64] = []
-        for rid in rids {
-            let request = LockRequest(key: LockKey(row: rid, collection: relation.id), shared: false, scope: .transaction)
-            if table.holdsClaimed(ownerID, request) { continue }
-            _ = try lock(request, wait: true, what: "a row of relation \"\(relation.name)\"")
-            taken.append(rid)
-        }
-        return taken
+        return try rids.filter { try lockRow($0, of: relation, shared: false, policy: .wait) == .taken }
     }
 
     /// Notes one session-level unlock, given back when the statement ends; false, with

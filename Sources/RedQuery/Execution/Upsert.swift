@@ -97,11 +97,6 @@ struct UpsertPlan {
     }
 }
 
-/// How many existing rows one `INSERT … ON CONFLICT DO UPDATE` has locked.
-final class UpsertLocks {
-    var count = 0
-}
-
 extension DMLExecutor {
     /// ON CONFLICT DO UPDATE's existing row is written as an UPDATE's rows are: wait for the
     /// lock another transaction holds on it, lock it, and fail with 40001 (READ COMMITTED:
@@ -110,11 +105,12 @@ extension DMLExecutor {
     ///
     /// Waiting means running the statement again, which one that has already written cannot
     /// (`canWait` false): from then on it locks only rows nobody holds, and a held one is left
-    /// to the commit check, as before. At most `rowLocksPerWrite` rows per statement are locked.
-    func lockUpsertTarget(_ existing: StoredRow, _ handle: TableHandle, canWait: Bool, _ locked: UpsertLocks) throws {
-        guard let locks = context.locks, locked.count < context.rowLocksPerWrite,
+    /// to the commit check, as before. At most `rowLocksPerWrite` rows per statement are locked
+    /// (`locked` counts them).
+    func lockUpsertTarget(_ existing: StoredRow, _ handle: TableHandle, canWait: Bool, locked: inout Int) throws {
+        guard let locks = context.locks, locked < context.rowLocksPerWrite,
               [.table, .document].contains(handle.schema.model) else { return }
-        locked.count += 1
+        locked += 1
         let key = StoredRow.key(rid: existing.rid)
         if canWait {
             try awaitRowLocks(handle, [(key, existing, [])])

@@ -51,14 +51,6 @@ enum PGWireCommand {
                 let isolation = try isolationLevel(in: modes)
                 if readOnly == nil, isolation == nil { return .acknowledge(tag: "SET") }
                 return .setTransaction(readOnly: readOnly, isolation: isolation)
-            case "transaction_isolation":
-                words.skipSpaces()
-                if !words.accept("=") { _ = words.nextWord() }  // TO
-                let value = unquote(words.restOfStatement())
-                guard let level = IsolationLevel(settingValue: value) else {
-                    throw RedError(.invalidArgument, "invalid value for parameter \"transaction_isolation\": \"\(value)\"")
-                }
-                return .setTransaction(readOnly: nil, isolation: level)
             case "characteristics":
                 // SET SESSION CHARACTERISTICS AS TRANSACTION …: the session's defaults.
                 let modes = words.restOfStatement().lowercased()
@@ -85,6 +77,12 @@ enum PGWireCommand {
                     }
                 }
                 let value = words.restOfStatement()
+                if name == "transaction_isolation" {  // the open block's level, as SET TRANSACTION sets it
+                    guard let level = IsolationLevel(settingValue: unquote(value)) else {
+                        throw RedError(.invalidArgument, "invalid value for parameter \"transaction_isolation\": \"\(unquote(value))\"")
+                    }
+                    return .setTransaction(readOnly: nil, isolation: level)
+                }
                 return .set(name: name, value: value.lowercased() == "default" ? nil : unquote(value), local: local)
             }
         case "reset":
