@@ -13,6 +13,8 @@ public struct TableHandle: Sendable {
     /// retained and released per row and index.
     let indexTargets: [IndexTarget]
     public var name: String { collection.name }
+    /// Whether a row may take keys in a unique index (`TableStore.uniqueKeys`).
+    public var hasUniqueIndex: Bool { schema.indexes.contains { $0.unique } }
     /// What computes each index's entries, in `schema.indexes` order: nil for a plain index.
     public var indexPrograms: [(any IndexRowProgram)?] { indexTargets.map(\.program) }
 
@@ -48,8 +50,11 @@ final class IndexTarget: Sendable {
 /// Invariants:
 /// - Every row write updates every index of the table in the same transaction.
 /// - A unique index entry whose values hold no NULL is keyed by the values alone,
-///   so two transactions inserting the same value write the same key and the
-///   second to commit gets 40001 (first committer wins) instead of a duplicate.
+///   so two transactions inserting the same value write the same key: the probe
+///   of the second finds a committed one (23505, even one committed after its
+///   snapshot), and if both are in flight the second to commit gets 40001 (first
+///   committer wins) instead of a duplicate. (INSERT locks its unique keys first,
+///   `uniqueKeys`, so that the second waits for the first to end instead.)
 ///   Entries with a NULL (which never conflicts, as in PostgreSQL) and all
 ///   non-unique entries append the rid to stay distinct.
 /// - Row ids come from an in-memory counter per collection, seeded from the
@@ -314,8 +319,16 @@ public final class TableStore: Sendable {
         return try setSchema(tx, handle, schema, structural: false)
     }
 
-    public func insert(_ tx: Transaction, _ handle: TableHandle, _ row: StoredRow, now: Int64) throws {
-        for target in handle.indexTargets { try insertIndexEntry(tx, handle, target, row, now: now) }
+    ///
+    /// A unique key that a transaction committed after `tx`'s snapshot holds (invisible to
+    /// it) is a duplicate too: 23505 as PostgreSQL reports it, or with `concurrentDuplicate`
+    /// `.serializationFailure` 40001 (an ON CONFLICT insert, whose arbiter could not see the
+    /// row: READ COMMITTED runs the statement again and then finds it).
+    public func insert(_ tx: Transaction, _ handle: TableHandle, _ row: StoredRow, now: Int64,
+                       concurrentDuplicate: ConcurrentDuplicate = .uniqueViolation) throws {
+        for target in handle.indexTargets {
+            try insertIndexEntry(tx, handle, target, row, now: now, concurrentDuplicate: concurrentDuplicate)
+        }
         try Keyspace.withRowKey(handle.collection.id, rid: row.rid) { key in
             if let bound = row.encodedSizeBound, bound <= Limits.maxValueBytes {
                 try tx.put(treeKey: key, valueBound: bound) { row.encode(into: &$0) }  // straight into the write set
@@ -377,34 +390,78 @@ public final class TableStore: Sendable {
         return (key, hasNull)
     }
 
+    /// What a unique key committed after the writer's snapshot, which it cannot see, makes
+    /// an insert throw (see `insert`).
+    public enum ConcurrentDuplicate: Sendable { case uniqueViolation, serializationFailure }
+
     /// Adds `row`'s entry to `index`, after checking a unique index for another live row with
     /// the same values. Runs once per index for every inserted row.
-    func insertIndexEntry(_ tx: Transaction, _ handle: TableHandle, _ target: IndexTarget, _ row: StoredRow, now: Int64) throws {
+    func insertIndexEntry(_ tx: Transaction, _ handle: TableHandle, _ target: IndexTarget, _ row: StoredRow, now: Int64,
+                          concurrentDuplicate: ConcurrentDuplicate = .uniqueViolation) throws {
         guard let (key, hasNull) = try indexTreeKey(tx, target, row) else { return }
         guard key.count - 4 <= Self.maxIndexKeyBytes else {
             throw RedError(.limitExceeded, "index row size \(key.count - 4) exceeds the maximum \(Self.maxIndexKeyBytes) bytes for index \"\(target.definition.name)\"")
         }
-        if target.definition.unique, !hasNull, let existing = try tx.getUnlikely(treeKey: key, collectionID: target.storage.id) {
-            let otherRID = StoredRow.rid(fromKey: existing)
-            if otherRID != row.rid {
+        if target.definition.unique, !hasNull {
+            switch try tx.probeUnique(treeKey: key, collectionID: target.storage.id) {
+            case .absent: break
+            case .visible(let existing):
+                let otherRID = StoredRow.rid(fromKey: existing)
+                guard otherRID != row.rid else { break }
                 // An expired row still holds its entry until reclaimed: reclaim it now.
                 if let other = try get(tx, handle, rid: otherRID), !other.isVisible(at: now) {
                     try delete(tx, handle, other)
                 } else {
-                    let index = target.definition
-                    let names = index.columnIDs.enumerated().map { i, id in
-                        index.expressions?[i] ?? handle.schema.columns.first { $0.id == id }?.name ?? "?"
-                    }
-                    let values = try target.program?.keyValues(of: row, tx: tx, store: self) ?? index.columnIDs.map { row.values[$0] ?? .null }
-                    throw RedError(.uniqueViolation, "duplicate key value violates unique constraint \"\(index.name)\"",
-                                   detail: "Key (\(names.joined(separator: ", ")))=(\(values.map(\.displayText).joined(separator: ", "))) already exists.")
+                    throw try duplicateKeyError(tx, handle, target, row)
                 }
+            case .committedAfterSnapshot:
+                if concurrentDuplicate == .serializationFailure {
+                    throw RedError(.serializationFailure, "could not serialize access due to concurrent update",
+                                   detail: "Another transaction inserted a row with the same key of index \"\(target.definition.name)\" after this one's snapshot.")
+                }
+                throw try duplicateKeyError(tx, handle, target, row)
             }
         }
         // The entry's value is the row id (8 bytes big-endian), passed from the stack.
         try withUnsafeBytes(of: UInt64(bitPattern: row.rid).bigEndian) { rid in
             try key.withUnsafeBytes { try tx.put(treeKey: $0, rid) }
         }
+    }
+
+    /// One key a row takes in a unique index (`uniqueKeys`).
+    public struct UniqueKey: Sendable {
+        /// The index's storage collection.
+        public var index: UInt32
+        public var indexName: String
+        /// The key's bytes hashed: two equal keys always agree; two different ones collide
+        /// about once in 2^64, which only makes an insert wait for nothing.
+        public var hash: Int64
+    }
+
+    /// The keys `row` takes in the table's unique indexes (none for an index it has a NULL in,
+    /// or is outside of): what an INSERT locks, so that another transaction inserting the same
+    /// key waits for this one to end, as PostgreSQL makes it wait, instead of one of them failing
+    /// at commit.
+    public func uniqueKeys(_ tx: Transaction, _ handle: TableHandle, _ row: StoredRow) throws -> [UniqueKey] {
+        var keys: [UniqueKey] = []
+        for target in handle.indexTargets where target.definition.unique {
+            guard let (key, hasNull) = try indexTreeKey(tx, target, row), !hasNull else { continue }
+            var hasher = Hasher()
+            key.withUnsafeBytes { hasher.combine(bytes: $0) }
+            keys.append(UniqueKey(index: target.storage.id, indexName: target.definition.name, hash: Int64(hasher.finalize())))
+        }
+        return keys
+    }
+
+    /// 23505 for `row`'s values in unique index `target`, worded as PostgreSQL words it.
+    private func duplicateKeyError(_ tx: Transaction, _ handle: TableHandle, _ target: IndexTarget, _ row: StoredRow) throws -> RedError {
+        let index = target.definition
+        let names = index.columnIDs.enumerated().map { i, id in
+            index.expressions?[i] ?? handle.schema.columns.first { $0.id == id }?.name ?? "?"
+        }
+        let values = try target.program?.keyValues(of: row, tx: tx, store: self) ?? index.columnIDs.map { row.values[$0] ?? .null }
+        return RedError(.uniqueViolation, "duplicate key value violates unique constraint \"\(index.name)\"",
+                        detail: "Key (\(names.joined(separator: ", ")))=(\(values.map(\.displayText).joined(separator: ", "))) already exists.")
     }
 
     /// The key values row `row` has in the index at `indexPosition`, nil when it has no entry

@@ -199,13 +199,60 @@ public final class Transaction: @unchecked Sendable {
 
     /// `getUnlikely` for a tree key the caller built (`Keyspace`), already validated.
     func getUnlikely(treeKey: [UInt8], collectionID: UInt32) throws -> [UInt8]? {
+        switch try ownWriteOrCeiling(treeKey: treeKey, collectionID: collectionID) {
+        case .own(let value): return value
+        case .aboveCeiling: return nil
+        case .inTree: return try engine.readCommitted(treeKey, at: snapshot)
+        }
+    }
+
+    /// What a unique-index probe finds for a key (`probeUnique`).
+    enum UniqueProbe {
+        /// No version this transaction sees, and none committed after its snapshot either.
+        case absent
+        /// The value this transaction sees (its own write, or its snapshot's).
+        case visible([UInt8])
+        /// Invisible here, but a transaction that committed after the snapshot wrote it and it
+        /// still exists: the duplicate PostgreSQL's uniqueness check reports (23505) whatever
+        /// the snapshot, since it looks at the newest committed version.
+        case committedAfterSnapshot
+    }
+
+    /// `getUnlikely` for a unique index's key, which also tells a key that a commit this
+    /// snapshot does not see inserted (one tree read either way). Keys above the collection's
+    /// ceiling are not read: one committed after the ceiling was read is left to the commit's
+    /// write-write check.
+    func probeUnique(treeKey: [UInt8], collectionID: UInt32) throws -> UniqueProbe {
+        switch try ownWriteOrCeiling(treeKey: treeKey, collectionID: collectionID) {
+        case .own(let value): return value.map(UniqueProbe.visible) ?? .absent
+        case .aboveCeiling: return .absent
+        case .inTree: break
+        }
+        guard let bytes = try engine.store.read({ tree in try tree.get(treeKey) }) else { return .absent }
+        let context = { "record (\(Keyspace.describe(treeKey)))" }
+        if let value = try VersionChain.visibleValue(in: bytes, at: snapshot, context: context()) { return .visible(value) }
+        guard try VersionChain.newestCommitTS(of: bytes, context: context()) > snapshot,
+              try VersionChain.visibleValue(in: bytes, at: .max, context: context()) != nil else { return .absent }
+        return .committedAfterSnapshot
+    }
+
+    private enum OwnWriteOrCeiling {
+        /// This transaction wrote the key: its value, nil when it deleted it.
+        case own([UInt8]?)
+        /// Above the collection's key ceiling: no committed version visible here.
+        case aboveCeiling
+        case inTree
+    }
+
+    /// The part of `getUnlikely` that needs no tree read.
+    private func ownWriteOrCeiling(treeKey: [UInt8], collectionID: UInt32) throws -> OwnWriteOrCeiling {
         let (pending, ceiling): (Write?, [UInt8]?) = try state.withLock { s in
             try Self.requireActive(s)
             return (s.writes[treeKey], s.committedCeilings[collectionID])
         }
         switch pending {
-        case .put(let value): return value
-        case .delete: return nil
+        case .put(let value): return .own(value)
+        case .delete: return .own(nil)
         case nil: break
         }
         var top = ceiling
@@ -214,8 +261,7 @@ public final class Transaction: @unchecked Sendable {
             state.withLock { $0.committedCeilings[collectionID] = found }
             top = found
         }
-        if top!.isEmpty || compareKeys(treeKey, top!) > 0 { return nil }
-        return try engine.readCommitted(treeKey, at: snapshot)
+        return top!.isEmpty || compareKeys(treeKey, top!) > 0 ? .aboveCeiling : .inTree
     }
 
     /// A cursor over `range` of `collection`, in key order (or descending with `reverse`).

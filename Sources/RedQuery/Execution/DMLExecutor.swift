@@ -79,8 +79,11 @@ struct DMLExecutor {
         let eval = context.evaluation([])
         var targets: (count: Int, columns: [ColumnDefinition], cells: [CellTarget])?  // resolved once per row width, not per row
         var rowIDs: Range<Int64> = 0..<0  // taken for the statement's rows at once, not one by one
-        let writesAtStart = tx.writeCount
         var upsertLocked = 0
+        // Every row is built and checked before any is written (as UPDATE does), so that the
+        // unique keys they take can be locked, and waited for, before the first write.
+        var rows: [StoredRow] = []
+        rows.reserveCapacity(handle.schema.model == .kv ? 0 : sourceRows.count)
         for r in 0..<sourceRows.count {
             var row: StoredRow
             switch handle.schema.model {
@@ -103,14 +106,18 @@ struct DMLExecutor {
                 continue
             }
             if let metadata { row.values[StoredRow.metadataColumnID] = metadata }
+            rows.append(row)
+        }
+        try lockUniqueKeys(of: rows, handle)
+        for (r, var row) in rows.enumerated() {
             if let upsert, let existing = try upsert.conflict(with: row, executor: self) {
-                if upsert.updates { try lockUpsertTarget(existing, handle, canWait: tx.writeCount == writesAtStart, locked: &upsertLocked) }
+                if upsert.updates { try lockUpsertTarget(existing, handle, locked: &upsertLocked) }
                 guard let updated = try upsert.resolve(existing: existing, proposed: row, touched: &touched, defaults: &defaults,
                                                        executor: self, eval: eval) else { continue }
                 try foreignKeys?.updated(handle, old: existing, new: updated)
                 row = updated
             } else {
-                try store.insert(tx, handle, row, now: context.now)
+                try store.insert(tx, handle, row, now: context.now, concurrentDuplicate: upsert == nil ? .uniqueViolation : .serializationFailure)
                 foreignKeys?.inserted(handle, row)
                 if upsert != nil { touched.insert(row.rid) }  // only ON CONFLICT reads it
                 if let item = embedded?[r] { embeddedRows.append((row.rid, item.text, item.vector)) }

@@ -126,6 +126,12 @@ final class ExecutionContext: @unchecked Sendable {
     /// one changing more locks none. The session sets it: larger inside a transaction block than
     /// for an autocommit statement, whose locks only bridge the moment until its commit.
     var rowLocksPerWrite = 0
+    /// The transaction's write count when the statement began (`canWaitForLocks`).
+    private let writesAtStart: Int
+    /// Whether the statement has written nothing yet, so that it may still stop to wait for a
+    /// lock and be run again from the start (`Session.runWaitingForLocks`). After its first
+    /// write it can only take locks nobody holds, and leaves the others to the commit check.
+    var canWaitForLocks: Bool { transaction.writeCount == writesAtStart }
     /// False in a read-only transaction or session: nextval and setval refuse (25006).
     var allowsSequenceWrites = true
     /// Sequence definitions this statement looked up, by name.
@@ -160,6 +166,7 @@ final class ExecutionContext: @unchecked Sendable {
         self.parameters = parameters
         self.now = now
         self.limits = limits
+        writesAtStart = transaction.writeCount
     }
 
     @inline(__always)

@@ -1,4 +1,5 @@
 import RedCore
+import RedEngine
 import Synchronization
 
 /// One session's hold on the database's `LockTable`: who it is, what the statement
@@ -152,8 +153,42 @@ public final class SessionLocks: Sendable {
     /// the session past half of `LockTable.maxRowsPerSession` locks nothing (a bulk change is
     /// not made to fail by the lock table's limit; it conflicts at commit as before).
     func lockRowsForWrite(_ rids: [Int64], of relation: (id: UInt32, name: String)) throws -> [Int64] {
-        guard table.rowsHeld(by: ownerID) + rids.count <= LockTable.maxRowsPerSession / 2 else { return [] }
+        guard mayLockRows(rids.count) else { return [] }
         return try rids.filter { try lockRow($0, of: relation, shared: false, policy: .wait) == .taken }
+    }
+
+    /// Whether a write may lock `count` more rows without taking the session past half of
+    /// `LockTable.maxRowsPerSession` (the rest is left for SELECT … FOR UPDATE).
+    func mayLockRows(_ count: Int) -> Bool {
+        table.rowsHeld(by: ownerID) + count <= LockTable.maxRowsPerSession / 2
+    }
+
+    // MARK: Unique keys
+
+    /// The lock standing for one key of a unique index: a "row" of the index's collection,
+    /// numbered by the key's hash (row locks and these never share a collection id).
+    private func request(for key: TableStore.UniqueKey) -> LockRequest {
+        LockRequest(key: LockKey(row: key.hash, collection: key.index), shared: false, scope: .transaction)
+    }
+
+    /// Locks a unique key an INSERT is about to write, until the transaction ends, so that
+    /// another transaction inserting the same key waits (PostgreSQL waits for the inserting
+    /// transaction, then reports 23505 if it committed, and goes on if it rolled back).
+    /// Another session holding it throws `LockWait` when `wait`; otherwise the key is left
+    /// unlocked and its conflict to the commit check. Taken, or held already: true.
+    @discardableResult
+    func lockUniqueKey(_ key: TableStore.UniqueKey, wait: Bool) throws -> Bool {
+        let request = request(for: key)
+        if table.holdsClaimed(ownerID, request) { return true }
+        return try lock(request, wait: wait, what: "a key of index \"\(key.indexName)\"")
+    }
+
+    /// For an INSERT that locks no keys (too many rows): waits, by throwing `LockWait`, when
+    /// another session holds `key` locked.
+    func awaitUniqueKey(_ key: TableStore.UniqueKey) throws {
+        let request = request(for: key)
+        guard table.isBlocked(ownerID, request) else { return }
+        _ = try lock(request, wait: true, what: "a key of index \"\(key.indexName)\"")
     }
 
     /// Notes one session-level unlock, given back when the statement ends; false, with

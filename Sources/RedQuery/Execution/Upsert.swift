@@ -96,27 +96,3 @@ struct UpsertPlan {
         return updated
     }
 }
-
-extension DMLExecutor {
-    /// ON CONFLICT DO UPDATE's existing row is written as an UPDATE's rows are: wait for the
-    /// lock another transaction holds on it, lock it, and fail with 40001 (READ COMMITTED:
-    /// run again on a fresh snapshot) if it changed after the snapshot. Two blocks upserting
-    /// one key then queue up instead of the second failing at COMMIT.
-    ///
-    /// Waiting means running the statement again, which one that has already written cannot
-    /// (`canWait` false): from then on it locks only rows nobody holds, and a held one is left
-    /// to the commit check, as before. At most `rowLocksPerWrite` rows per statement are locked
-    /// (`locked` counts them).
-    func lockUpsertTarget(_ existing: StoredRow, _ handle: TableHandle, canWait: Bool, locked: inout Int) throws {
-        guard let locks = context.locks, locked < context.rowLocksPerWrite,
-              [.table, .document].contains(handle.schema.model) else { return }
-        locked += 1
-        let key = StoredRow.key(rid: existing.rid)
-        if canWait {
-            try awaitRowLocks(handle, [(key, existing, [])])
-        } else if try locks.lockRow(existing.rid, of: (handle.collection.id, handle.name), shared: false, policy: .skipLocked) == .taken,
-                  try tx.changedSinceSnapshot(handle.collection, key: key) {
-            throw LockRowsNode.concurrentUpdate(of: handle.name)
-        }
-    }
-}

@@ -1,0 +1,53 @@
+import RedCore
+import RedEngine
+
+/// The locks an INSERT takes before it writes, so that two transactions meeting on one key
+/// queue up as they do in PostgreSQL instead of the second failing at COMMIT (40001):
+/// - the unique keys of every new row (`lockUniqueKeys`): a second transaction inserting the
+///   same key waits for the first to end, then finds its row (23505; ON CONFLICT takes the
+///   conflict path) or, after a rollback, inserts;
+/// - ON CONFLICT DO UPDATE's existing row (`lockUpsertTarget`), as UPDATE locks its rows.
+///
+/// Waiting means running the statement again (`Session.runWaitingForLocks`), which one that
+/// has already written cannot (`ExecutionContext.canWaitForLocks`): from then on it locks only
+/// what nobody holds, and leaves a held key or row to the commit check, as before.
+extension DMLExecutor {
+    /// Locks the unique keys of `rows`, which the statement is about to insert, for the rest of
+    /// the transaction; waits for a key another transaction holds. A statement with more keys
+    /// than `rowLocksPerWrite` (a bulk load) locks none, but still waits for a held one while
+    /// it can: loads do not fill the lock table, and their conflicts stay commit-time ones.
+    func lockUniqueKeys(of rows: [StoredRow], _ handle: TableHandle) throws {
+        guard let locks = context.locks, !rows.isEmpty, handle.hasUniqueIndex,
+              [.table, .document].contains(handle.schema.model) else { return }
+        let keysPerRow = handle.schema.indexes.count { $0.unique }
+        let takes = rows.count * keysPerRow <= context.rowLocksPerWrite && locks.mayLockRows(rows.count * keysPerRow)
+        let canWait = context.canWaitForLocks
+        guard takes || (canWait && !locks.table.noRowsLocked) else { return }
+        for row in rows {
+            for key in try store.uniqueKeys(tx, handle, row) {
+                if takes {
+                    try locks.lockUniqueKey(key, wait: canWait)
+                } else {
+                    try locks.awaitUniqueKey(key)
+                }
+            }
+        }
+    }
+
+    /// ON CONFLICT DO UPDATE's existing row is written as an UPDATE's rows are: wait for the
+    /// lock another transaction holds on it, lock it, and fail with 40001 (READ COMMITTED:
+    /// run again on a fresh snapshot) if it changed after the snapshot. At most
+    /// `rowLocksPerWrite` rows per statement are locked (`locked` counts them).
+    func lockUpsertTarget(_ existing: StoredRow, _ handle: TableHandle, locked: inout Int) throws {
+        guard let locks = context.locks, locked < context.rowLocksPerWrite,
+              [.table, .document].contains(handle.schema.model) else { return }
+        locked += 1
+        let key = StoredRow.key(rid: existing.rid)
+        if context.canWaitForLocks {
+            try awaitRowLocks(handle, [(key, existing, [])])
+        } else if try locks.lockRow(existing.rid, of: (handle.collection.id, handle.name), shared: false, policy: .skipLocked) == .taken,
+                  try tx.changedSinceSnapshot(handle.collection, key: key) {
+            throw LockRowsNode.concurrentUpdate(of: handle.name)
+        }
+    }
+}

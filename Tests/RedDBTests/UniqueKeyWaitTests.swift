@@ -1,0 +1,146 @@
+import Foundation
+import Testing
+import RedDB
+
+/// Two transactions inserting one unique key behave as in PostgreSQL: the second waits for
+/// the first to end, then reports 23505 at its INSERT (the first committed) or inserts (the
+/// first rolled back), instead of failing with 40001 at COMMIT. A key committed after a
+/// REPEATABLE READ snapshot is a duplicate too. ON CONFLICT waits the same way, then takes
+/// its conflict path. (Django's `get_or_create` relies on this: it catches IntegrityError.)
+@Suite struct UniqueKeyWaitTests: SessionTestSupport {
+    func makeDatabase() async throws -> Database {
+        let db = try await Database.inMemory()
+        try await db.session().execute("""
+            CREATE TABLE users (id SERIAL PRIMARY KEY, email TEXT UNIQUE, visits INT NOT NULL DEFAULT 0)
+            """)
+        return db
+    }
+
+    func rows(_ session: Session, _ sql: String) async throws -> [[Value]] {
+        try await session.execute(sql).rows
+    }
+
+    @Test(arguments: [false, true])
+    func aSecondInsertOfTheKeyWaitsThenFailsWith23505AtTheInsert(secondInBlock: Bool) async throws {
+        let db = try await makeDatabase()
+        let a = db.session(), b = db.session()
+        try await a.execute("BEGIN")
+        try await a.execute("INSERT INTO users (email) VALUES ('ann@example.com')")
+        if secondInBlock { try await b.execute("BEGIN") }
+        let inserting = Task { await code { try await b.execute("INSERT INTO users (email) VALUES ('ann@example.com')") } }
+        try await waitUntilWaiting(db, b)
+        try await a.execute("COMMIT")
+        #expect(await inserting.value == "23505", "the INSERT fails, not the COMMIT")
+        if secondInBlock {
+            #expect(await code { try await b.execute("SELECT 1") } == "25P02")
+            try await b.execute("ROLLBACK")
+        }
+        #expect(try await rows(b, "SELECT count(*) FROM users") == [[.integer(1)]])
+    }
+
+    @Test func aSecondInsertOfTheKeyGoesOnWhenTheFirstRollsBack() async throws {
+        let db = try await makeDatabase()
+        let a = db.session(), b = db.session()
+        try await a.execute("BEGIN")
+        try await a.execute("INSERT INTO users (email) VALUES ('ann@example.com')")
+        try await b.execute("BEGIN")
+        let inserting = Task { try await b.execute("INSERT INTO users (email) VALUES ('bob@example.com'), ('ann@example.com')") }
+        try await waitUntilWaiting(db, b)
+        try await a.execute("ROLLBACK")
+        #expect(try await inserting.value.commandTag == "INSERT 0 2", "a multi-row INSERT waits before its first row")
+        try await b.execute("COMMIT")
+        #expect(try await rows(a, "SELECT email FROM users ORDER BY email") == [[.text("ann@example.com")], [.text("bob@example.com")]])
+    }
+
+    /// REPEATABLE READ cannot see the committed row, but its INSERT still reports the duplicate
+    /// (PostgreSQL checks uniqueness against the newest committed version), whether it waited
+    /// for the other transaction or that one had committed already.
+    @Test func underRepeatableReadAKeyCommittedAfterTheSnapshotIsADuplicate() async throws {
+        let db = try await makeDatabase()
+        let a = db.session(), b = db.session()
+        try await b.execute("BEGIN ISOLATION LEVEL REPEATABLE READ")
+        #expect(try await rows(b, "SELECT count(*) FROM users") == [[.integer(0)]])
+        try await a.execute("INSERT INTO users (email) VALUES ('ann@example.com')")
+        #expect(try await rows(b, "SELECT count(*) FROM users") == [[.integer(0)]], "not seen")
+        #expect(await code { try await b.execute("INSERT INTO users (email) VALUES ('ann@example.com')") } == "23505")
+        try await b.execute("ROLLBACK")
+
+        try await b.execute("BEGIN ISOLATION LEVEL REPEATABLE READ")
+        _ = try await rows(b, "SELECT 1")
+        try await a.execute("BEGIN")
+        try await a.execute("INSERT INTO users (email) VALUES ('bob@example.com')")
+        let inserting = Task { await code { try await b.execute("INSERT INTO users (email) VALUES ('bob@example.com')") } }
+        try await waitUntilWaiting(db, b)
+        try await a.execute("COMMIT")
+        #expect(await inserting.value == "23505")
+        try await b.execute("ROLLBACK")
+    }
+
+    @Test func onConflictWaitsForTheInsertingTransactionThenTakesItsConflictPath() async throws {
+        let db = try await makeDatabase()
+        let a = db.session(), b = db.session()
+        try await a.execute("BEGIN")
+        try await a.execute("INSERT INTO users (email) VALUES ('ann@example.com')")
+        let nothing = Task { try await b.execute("INSERT INTO users (email) VALUES ('ann@example.com') ON CONFLICT (email) DO NOTHING") }
+        try await waitUntilWaiting(db, b)
+        try await a.execute("COMMIT")
+        #expect(try await nothing.value.commandTag == "INSERT 0 0")
+
+        try await a.execute("BEGIN")
+        try await a.execute("UPDATE users SET visits = 1 WHERE email = 'ann@example.com'")
+        try await a.execute("INSERT INTO users (email) VALUES ('bob@example.com')")
+        try await b.execute("BEGIN")
+        let upserting = Task {
+            try await b.execute("""
+                INSERT INTO users (email) VALUES ('bob@example.com') ON CONFLICT (email) DO UPDATE SET visits = users.visits + 10 RETURNING visits
+                """).rows
+        }
+        try await waitUntilWaiting(db, b)
+        try await a.execute("COMMIT")
+        #expect(try await upserting.value == [[.integer(10)]], "the row the other block inserted, updated")
+        try await b.execute("COMMIT")
+        #expect(try await rows(a, "SELECT email, visits FROM users ORDER BY email")
+                == [[.text("ann@example.com"), .integer(1)], [.text("bob@example.com"), .integer(10)]])
+    }
+
+    @Test func onConflictUnderRepeatableReadFailsWith40001ForARowItCannotSee() async throws {
+        let db = try await makeDatabase()
+        let a = db.session(), b = db.session()
+        try await b.execute("BEGIN ISOLATION LEVEL REPEATABLE READ")
+        _ = try await rows(b, "SELECT 1")
+        try await a.execute("INSERT INTO users (email) VALUES ('ann@example.com')")
+        #expect(await code { try await b.execute("INSERT INTO users (email) VALUES ('ann@example.com') ON CONFLICT DO NOTHING") } == "40001",
+                "as PostgreSQL: could not serialize access due to concurrent update")
+        try await b.execute("ROLLBACK")
+    }
+
+    @Test func twoBlocksInsertingEachOthersKeysDeadlockAndOneGoesOn() async throws {
+        let db = try await makeDatabase()
+        let a = db.session(), b = db.session()
+        try await a.execute("BEGIN")
+        try await b.execute("BEGIN")
+        try await a.execute("INSERT INTO users (email) VALUES ('ann@example.com')")
+        try await b.execute("INSERT INTO users (email) VALUES ('bob@example.com')")
+        let first = Task { await code { try await a.execute("INSERT INTO users (email) VALUES ('bob@example.com')") } }
+        try await waitUntilWaiting(db, a)
+        let second = await code { try await b.execute("INSERT INTO users (email) VALUES ('ann@example.com')") }
+        #expect(second == "40P01", "deadlock detected")
+        try await b.execute("ROLLBACK")
+        #expect(await first.value == nil, "b rolled back: a's INSERT goes on")
+        try await a.execute("COMMIT")
+        #expect(try await rows(a, "SELECT count(*) FROM users") == [[.integer(2)]])
+    }
+
+    @Test func anInsertHoldsItsKeysUntilItsTransactionEnds() async throws {
+        let db = try await makeDatabase()
+        let a = db.session()
+        let before = db.locks.rowLocksHeld
+        try await a.execute("INSERT INTO users (email) VALUES ('ann@example.com')")
+        #expect(db.locks.rowLocksHeld == before, "autocommit: given back at its commit")
+        try await a.execute("BEGIN")
+        try await a.execute("INSERT INTO users (email) VALUES ('bob@example.com'), (NULL)")
+        #expect(db.locks.rowLocksHeld == before + 3, "two primary keys and one email (a NULL takes no key)")
+        try await a.execute("ROLLBACK")
+        #expect(db.locks.rowLocksHeld == before)
+    }
+}
