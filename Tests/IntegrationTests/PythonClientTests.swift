@@ -77,7 +77,8 @@ import Testing
     /// A Django project's migrations and ORM (`Tests/clients/django_migrations.py`): identity
     /// primary keys, deferred foreign keys, a second migration that renames, alters and adds
     /// fields and indexes and a model, annotate() grouping by the primary key, four threads' atomic increments of one row (all commit under
-    /// READ COMMITTED), select_for_update(skip_locked, of), cascades, and a
+    /// READ COMMITTED), four threads' get_or_create of one row inside atomic blocks (one
+    /// creates; the others' INSERTs wait, fail with IntegrityError and get it), select_for_update(skip_locked, of), cascades, and a
     /// flush that restarts the sequences. The expected line is what the script prints against
     /// PostgreSQL 15.
     @Test func djangoMigratesAndQueries() async throws {
@@ -87,7 +88,7 @@ import Testing
         let script = URL(fileURLWithPath: Self.script).deletingLastPathComponent().appendingPathComponent("django_migrations.py").path
         let run = try Self.python([script, String(server.pgPort), "reddb", "tester"])
         #expect(run.status == 0, "\(run.stderr)")
-        let expected = #"{"after_delete": [2, 2, 2], "after_flush": 1, "bump_errors": [], "bumped": "100000039.99", "carol_id": 3, "first_ids": [1, 2], "locked": ["10.5", "7", "100000039.99"], "paid": 4, "renamed": [["Ada", false], ["Bob", false]], "sequence": "public.shop_customer_id_seq", "spent": [["Ada", "12.75"], ["Bob", "7"], ["Carol", "99999999.99"]], "tag_counts": [["big", 2]], "tags_orphaned": [["gift", null], ["rush", null]]}"#
+        let expected = #"{"after_delete": [2, 2, 2], "after_flush": 1, "bump_errors": [], "bumped": "100000039.99", "carol_id": 3, "first_ids": [1, 2], "locked": ["10.5", "7", "100000039.99"], "paid": 4, "race": [[false, false, false, true], [], 1], "renamed": [["Ada", false], ["Bob", false]], "sequence": "public.shop_customer_id_seq", "spent": [["Ada", "12.75"], ["Bob", "7"], ["Carol", "99999999.99"]], "tag_counts": [["big", 2]], "tags_orphaned": [["gift", null], ["rush", null]]}"#
         #expect(run.stdout.split(separator: "\n").last.map(String.init) == expected)
     }
 

@@ -10,6 +10,7 @@ import os
 import sys
 import tempfile
 import threading
+import time
 from decimal import Decimal
 
 port, database, user = int(sys.argv[1]), sys.argv[2], sys.argv[3]
@@ -135,6 +136,34 @@ for thread in threads:
     thread.join()
 out["bump_errors"] = bump_errors
 out["bumped"] = str(Order.objects.get(pk=order.id).total.normalize())
+# Four threads get_or_create one customer, each inside an outer atomic block (so that
+# get_or_create's own block is a savepoint): the first INSERT holds the key until its block
+# commits, the others' INSERTs wait for it, fail with IntegrityError, roll back to their
+# savepoint and get the row. One creates, none errs.
+race_created, race_errors = [], []
+race_start = threading.Barrier(4, timeout=30)
+
+
+def get_or_create_racing():
+    try:
+        with transaction.atomic():
+            race_start.wait()
+            _, created = Customer.objects.get_or_create(email="race@x.io", defaults={"full_name": "Race"})
+            race_created.append(created)
+            time.sleep(0.05)  # holds the block (and the key) open while the others arrive
+    except Exception as error:
+        race_errors.append(repr(error))
+    finally:
+        connection.close()
+
+
+threads = [threading.Thread(target=get_or_create_racing) for _ in range(4)]
+for thread in threads:
+    thread.start()
+for thread in threads:
+    thread.join()
+out["race"] = [sorted(race_created), race_errors, Customer.objects.filter(email="race@x.io").count()]
+Customer.objects.filter(email="race@x.io").delete()
 # select_for_update(skip_locked=True, of=("self",)) sends FOR UPDATE OF "shop_order" SKIP LOCKED.
 with transaction.atomic():
     out["locked"] = [str(o.total.normalize()) for o in Order.objects.select_for_update(skip_locked=True, of=("self",))
