@@ -76,6 +76,24 @@ import RedDB
         try await b.execute("ROLLBACK")
     }
 
+    @Test func anUpdateMovingARowToAKeyBeingInsertedWaitsToo() async throws {
+        let db = try await makeDatabase()
+        let a = db.session(), b = db.session()
+        try await a.execute("INSERT INTO users (email) VALUES ('bob@example.com')")
+        try await a.execute("BEGIN")
+        try await a.execute("INSERT INTO users (email) VALUES ('ann@example.com')")
+        let updating = Task { await code { try await b.execute("UPDATE users SET email = 'ann@example.com' WHERE email = 'bob@example.com'") } }
+        try await waitUntilWaiting(db, b)
+        try await a.execute("COMMIT")
+        #expect(await updating.value == "23505")
+        // An UPDATE keeping its row's keys locks none of them.
+        let before = db.locks.rowLocksHeld
+        try await b.execute("BEGIN")
+        try await b.execute("UPDATE users SET visits = 2 WHERE email = 'bob@example.com'")
+        #expect(db.locks.rowLocksHeld == before + 1, "the row only")
+        try await b.execute("COMMIT")
+    }
+
     @Test func onConflictWaitsForTheInsertingTransactionThenTakesItsConflictPath() async throws {
         let db = try await makeDatabase()
         let a = db.session(), b = db.session()

@@ -441,11 +441,14 @@ public final class TableStore: Sendable {
     /// The keys `row` takes in the table's unique indexes (none for an index it has a NULL in,
     /// or is outside of): what an INSERT locks, so that another transaction inserting the same
     /// key waits for this one to end, as PostgreSQL makes it wait, instead of one of them failing
-    /// at commit.
-    public func uniqueKeys(_ tx: Transaction, _ handle: TableHandle, _ row: StoredRow) throws -> [UniqueKey] {
+    /// at commit. With `old` (an UPDATE's row before), only the keys it did not have already.
+    public func uniqueKeys(_ tx: Transaction, _ handle: TableHandle, _ row: StoredRow, replacing old: StoredRow? = nil) throws -> [UniqueKey] {
         var keys: [UniqueKey] = []
         for target in handle.indexTargets where target.definition.unique {
+            if let old, target.program == nil,
+               target.definition.columnIDs.allSatisfy({ (old.values[$0] ?? .null).isIdentical(to: row.values[$0] ?? .null) }) { continue }
             guard let (key, hasNull) = try indexTreeKey(tx, target, row), !hasNull else { continue }
+            if let old, try indexTreeKey(tx, target, old)?.key == key { continue }
             var hasher = Hasher()
             key.withUnsafeBytes { hasher.combine(bytes: $0) }
             keys.append(UniqueKey(index: target.storage.id, indexName: target.definition.name, hash: Int64(hasher.finalize())))

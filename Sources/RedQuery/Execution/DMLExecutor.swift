@@ -467,6 +467,7 @@ struct DMLExecutor {
             try checks.verify(new)
             updates.append((target.key, target.row, new))
         }
+        try lockUniqueKeys(of: updates.map(\.new), handle, replacing: updates.map(\.old))
         let foreignKeys = ForeignKeyEnforcement.of(handle, context: context)
         for u in updates {
             if handle.schema.model == .kv {

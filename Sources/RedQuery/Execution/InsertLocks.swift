@@ -3,9 +3,9 @@ import RedEngine
 
 /// The locks an INSERT takes before it writes, so that two transactions meeting on one key
 /// queue up as they do in PostgreSQL instead of the second failing at COMMIT (40001):
-/// - the unique keys of every new row (`lockUniqueKeys`): a second transaction inserting the
-///   same key waits for the first to end, then finds its row (23505; ON CONFLICT takes the
-///   conflict path) or, after a rollback, inserts;
+/// - the unique keys of every new row (`lockUniqueKeys`; UPDATE locks those its rows move
+///   to): a second transaction inserting the same key waits for the first to end, then finds
+///   its row (23505; ON CONFLICT takes the conflict path) or, after a rollback, inserts;
 /// - ON CONFLICT DO UPDATE's existing row (`lockUpsertTarget`), as UPDATE locks its rows.
 ///
 /// Waiting means running the statement again (`Session.runWaitingForLocks`), which one that
@@ -16,15 +16,18 @@ extension DMLExecutor {
     /// the transaction; waits for a key another transaction holds. A statement with more keys
     /// than `rowLocksPerWrite` (a bulk load) locks none, but still waits for a held one while
     /// it can: loads do not fill the lock table, and their conflicts stay commit-time ones.
-    func lockUniqueKeys(of rows: [StoredRow], _ handle: TableHandle) throws {
+    ///
+    /// An UPDATE passes its rows' old versions as `replacing`: a key a row keeps is not locked
+    /// (the row's own lock covers it); only the keys it moves to are.
+    func lockUniqueKeys(of rows: [StoredRow], _ handle: TableHandle, replacing old: [StoredRow]? = nil) throws {
         guard let locks = context.locks, !rows.isEmpty, handle.hasUniqueIndex,
               [.table, .document].contains(handle.schema.model) else { return }
         let keysPerRow = handle.schema.indexes.count { $0.unique }
         let takes = rows.count * keysPerRow <= context.rowLocksPerWrite && locks.mayLockRows(rows.count * keysPerRow)
         let canWait = context.canWaitForLocks
         guard takes || (canWait && !locks.table.noRowsLocked) else { return }
-        for row in rows {
-            for key in try store.uniqueKeys(tx, handle, row) {
+        for (i, row) in rows.enumerated() {
+            for key in try store.uniqueKeys(tx, handle, row, replacing: old?[i]) {
                 if takes {
                     try locks.lockUniqueKey(key, wait: canWait)
                 } else {
