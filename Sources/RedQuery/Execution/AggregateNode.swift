@@ -27,10 +27,13 @@ final class AggregateNode: PlanNode, @unchecked Sendable {
     /// GROUP BY ROLLUP / CUBE / GROUPING SETS: each set the positions of the keys it groups
     /// by (`Select.groupingSets`); nil for a plain GROUP BY.
     let groupingSets: [[Int]]?
+    /// Set when every key and argument is an input column (the usual GROUP BY): read by position.
+    private let columnAggregation: ColumnAggregation?
 
     init(_ input: PlanNode, groupKeys: [BoundExpr], aggregates: [AggregateCall], columns: [ScopeColumn], groupingSets: [[Int]]? = nil) {
         self.input = input; self.groupKeys = groupKeys; self.aggregates = aggregates; self.columns = columns
         self.groupingSets = groupingSets
+        columnAggregation = ColumnAggregation(groupKeys: groupKeys, aggregates: aggregates)
     }
 
     /// Aggregated rows: each group's key, in the order first seen, and its accumulators (those
@@ -139,6 +142,7 @@ final class AggregateNode: PlanNode, @unchecked Sendable {
 
     /// The groups of `source`'s rows.
     private func aggregate(_ source: RowIterator, eval: Evaluation, context: ExecutionContext) throws -> Groups {
+        if let columnAggregation { return try columnAggregation.aggregate(source, aggregates, context: context) }
         let aggregateCount = aggregates.count
         // Accumulators of group g live at g * aggregateCount ..< (g + 1) * aggregateCount.
         var accumulators: [Accumulator] = []
