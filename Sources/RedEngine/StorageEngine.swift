@@ -292,7 +292,7 @@ public final class StorageEngine: @unchecked Sendable {
         let touchesDefinitions = touchesCatalog || runs.contains { $0.firstKey.map(Keyspace.collectionID(of:)) == Keyspace.catalogID }
             || extra.contains { if case .deleteCollection(let id) = $0 { id == Keyspace.collectionsID || id == Keyspace.catalogID } else { false } }
 
-        let (commitTS, endLSN): (UInt64, UInt64) = try store.write { tree in
+        let (commitTS, endLSN): (UInt64, UInt64) = try namingConflicts { try store.write { tree in
             if let failure = failure.withLock({ $0 }) { throw failure }
             // Checked again where commits are ordered: none is logged after the fence is set.
             if !ignoringFence, fenced.load(ordering: .sequentiallyConsistent), let fence = writeFenceReason { throw fence }
@@ -315,8 +315,9 @@ public final class StorageEngine: @unchecked Sendable {
                 for (write, bytes) in zip(run.writes, records) {
                     if let bytes, try VersionChain.newestCommitTS(of: bytes, context: "record (\(Keyspace.describe(write.key.array)))") > max(snapshot, write.base) {
                         counters.withLock { $0.conflicts += 1 }
-                        throw RedError(.serializationFailure,
-                                       "could not serialize access due to concurrent update of a key in collection \(Keyspace.collectionID(of: write.key)); retry the transaction")
+                        throw WriteConflict(collectionID: Keyspace.collectionID(of: write.key)) {
+                            "could not serialize access due to concurrent update of a key in \($0); retry the transaction"
+                        }
                     }
                 }
             }
@@ -380,7 +381,7 @@ public final class StorageEngine: @unchecked Sendable {
             if !changes.isEmpty { changeFeed.append(changes, lsn: end, timestamp: Self.unixMilliseconds()) }
             lastCommitTS.store(ts, ordering: .relaxed)
             return (ts, end)
-        }
+        } }
         do {
             try await wal.waitForCommit(endLSN)
         } catch {

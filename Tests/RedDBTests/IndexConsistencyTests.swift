@@ -38,7 +38,9 @@ import Synchronization
         try await writer.execute("BEGIN")
         try await writer.execute("UPDATE t SET v = 11 WHERE id = 1")
         try await setup.execute("REINDEX INDEX t_v")
-        await #expect { try await writer.execute("COMMIT") } throws: { ($0 as? RedError)?.code == .serializationFailure }
+        let error = await #expect(throws: RedError.self) { try await writer.execute("COMMIT") }
+        #expect(error?.code == .serializationFailure)
+        #expect(error?.message.contains("index \"t_v\" of \"t\"") == true, "names the index and its table: \(error?.message ?? "")")
         #expect(try await setup.execute("SELECT id FROM t WHERE v = 10").rows == [[.integer(1)]])
         #expect(try await setup.execute("SELECT count(*) FROM t WHERE v > 0").rows == [[.integer(4)]])
     }

@@ -12,13 +12,13 @@ struct CollectionStampsTests {
         ddl.basedOnData = [20]
         stamps.record(writing: [20, 21], definitions: ddl, ts: 10, horizon: 0)
         // A writer of 20 from before ts 10 conflicts; one from after does not; 21 never does.
-        #expect(throws: RedError.self) { try stamps.check(writing: [20], definitions: DefinitionChanges(), snapshot: 9) }
+        #expect(throws: WriteConflict.self) { try stamps.check(writing: [20], definitions: DefinitionChanges(), snapshot: 9) }
         try stamps.check(writing: [20], definitions: DefinitionChanges(), snapshot: 10)
         try stamps.check(writing: [21], definitions: DefinitionChanges(), snapshot: 5)
         // A definition built from 21's rows at a snapshot before its last write conflicts.
         var built = DefinitionChanges()
         built.basedOnData = [21]
-        #expect(throws: RedError.self) { try stamps.check(writing: [], definitions: built, snapshot: 9) }
+        #expect(throws: WriteConflict.self) { try stamps.check(writing: [], definitions: built, snapshot: 9) }
 
         // Many collections, all newer than an old open snapshot: kept, and pruned rarely.
         for id in UInt32(100)..<UInt32(100 + 10_000) { stamps.record(writing: [id], definitions: DefinitionChanges(), ts: 100, horizon: 50) }

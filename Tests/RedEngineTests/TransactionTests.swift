@@ -31,6 +31,8 @@ import Testing
         try await a.commit()
         let error = await #expect(throws: RedError.self) { try await b.commit() }
         #expect(error?.code == .serializationFailure)
+        #expect(error?.message == "could not serialize access due to concurrent update of a key in \"t\"; retry the transaction",
+                "the collection named as the user knows it, not by its id")
         #expect(error?.code.sqlState == "40001")
         #expect(try await engine.dump("t") == ["k": "a"])
         #expect(engine.statistics.conflicts == 1)

@@ -44,12 +44,16 @@ struct CollectionStamps: Sendable {
         for id in written {
             let changed = stamps[id]?.definitionTS ?? 0
             guard changed > snapshot, changed > writtenUnder(id) else { continue }
-            throw RedError(.serializationFailure, "could not serialize access: the definition of a collection this transaction writes "
-                           + "(id \(id)) was changed by a concurrent transaction (ALTER, CREATE INDEX, DROP …); retry the transaction")
+            throw WriteConflict(collectionID: id) {
+                "could not serialize access: the definition of \($0), which this transaction writes, was changed by a concurrent "
+                    + "transaction (ALTER, CREATE INDEX, DROP …); retry the transaction"
+            }
         }
         for id in definitions.basedOnData where (stamps[id]?.dataTS ?? 0) > snapshot {
-            throw RedError(.serializationFailure, "could not serialize access: collection id \(id) was written by a concurrent transaction "
-                           + "while this one changed its definition from its rows; retry the transaction")
+            throw WriteConflict(collectionID: id) {
+                "could not serialize access: \($0) was written by a concurrent transaction while this one changed its definition "
+                    + "from its rows; retry the transaction"
+            }
         }
     }
 

@@ -89,8 +89,9 @@ struct ReadGuards: Sendable {
         try VersionChain.newestCommitTS(of: bytes, context: "record (\(Keyspace.describe(key)))")
     }
 
-    private static func conflict(_ key: [UInt8]) -> RedError {
-        RedError(.serializationFailure,
-                 "could not serialize access due to a concurrent change of a row this transaction's foreign key checks read (collection \(Keyspace.collectionID(of: key))); retry the transaction")
+    private static func conflict(_ key: [UInt8]) -> WriteConflict {
+        WriteConflict(collectionID: Keyspace.collectionID(of: key)) {
+            "could not serialize access due to a concurrent change of a row this transaction's foreign key checks read (in \($0)); retry the transaction"
+        }
     }
 }
