@@ -191,7 +191,8 @@ final class TableScanNode: PlanNode, @unchecked Sendable {
             source = Self.source(try store.scan(tx, handle))
         case .indexOrder(let index, let descending):
             let cursor = try store.indexScan(tx, handle, indexPosition: index, range: .all, reverse: descending)
-            source = Self.filling { try Self.fetch(cursor, store, tx, handle) }
+            let rows = IndexHitFetcher(store: store, tx: tx, handle: handle)
+            source = Self.filling { try Self.fetch(cursor, rows) }
         case .indexEquality(let index, let probes):
             source = try equalitySource(index: index, values: probes.map { try eval.evaluate($0, []) }, context)
         case .indexRange(let index, let lower, let upper):
@@ -216,7 +217,8 @@ final class TableScanNode: PlanNode, @unchecked Sendable {
             }
             if empty { source = { _, _ in false } } else {
                 let cursor = try store.indexScan(tx, handle, indexPosition: index, range: range)
-                source = Self.filling { try Self.fetch(cursor, store, tx, handle) }
+                let rows = IndexHitFetcher(store: store, tx: tx, handle: handle)
+                source = Self.filling { try Self.fetch(cursor, rows) }
             }
         }
         return source
@@ -251,9 +253,10 @@ final class TableScanNode: PlanNode, @unchecked Sendable {
         }
         var position = 0
         var cursor: IndexCursor?
+        let rows = IndexHitFetcher(store: store, tx: tx, handle: handle)
         return Self.filling {
             while true {
-                if let c = cursor, let entry = try Self.fetch(c, store, tx, handle) { return entry }
+                if let c = cursor, let entry = try Self.fetch(c, rows) { return entry }
                 guard position < prefixes.count else { return nil }
                 cursor = try store.indexScan(tx, handle, indexPosition: index, range: .prefix(prefixes[position]))
                 position += 1
@@ -269,9 +272,10 @@ final class TableScanNode: PlanNode, @unchecked Sendable {
         return handle.schema.columns.first { $0.id == id }?.type ?? .any
     }
 
-    static func fetch(_ cursor: IndexCursor, _ store: TableStore, _ tx: Transaction, _ handle: TableHandle) throws -> (key: [UInt8], value: [UInt8])? {
+    /// The next index hit's row that the transaction sees.
+    static func fetch(_ cursor: IndexCursor, _ rows: IndexHitFetcher) throws -> (key: [UInt8], value: [UInt8])? {
         while let rid = try cursor.next() {
-            if let bytes = try store.getRaw(tx, handle, rid: rid) { return (StoredRow.key(rid: rid), bytes) }
+            if let entry = try rows.fetch(rid) { return entry }
         }
         return nil
     }
