@@ -121,6 +121,30 @@ import RedDB
                 == [[.text("ann@example.com"), .integer(1)], [.text("bob@example.com"), .integer(10)]])
     }
 
+    /// A multi-row upsert locks every existing row it will update before its first write, so
+    /// it can wait for one another block holds whichever row of its VALUES meets it (before,
+    /// one met after the first write was left to COMMIT, which then failed with 40001).
+    @Test func aMultiRowUpsertWaitsForAHeldRowItMeetsAfterItsFirstRow() async throws {
+        let db = try await makeDatabase()
+        let a = db.session(), b = db.session()
+        try await a.execute("INSERT INTO users (email) VALUES ('ann@example.com'), ('bob@example.com')")
+        try await a.execute("BEGIN")
+        try await a.execute("UPDATE users SET visits = visits + 1 WHERE email = 'bob@example.com'")
+        try await b.execute("BEGIN")
+        let upserting = Task {
+            try await b.execute("""
+                INSERT INTO users (email) VALUES ('ann@example.com'), ('bob@example.com'), ('cy@example.com')
+                ON CONFLICT (email) DO UPDATE SET visits = users.visits + 10
+                """).commandTag
+        }
+        try await waitUntilWaiting(db, b)
+        try await a.execute("COMMIT")
+        #expect(try await upserting.value == "INSERT 0 3")
+        try await b.execute("COMMIT")
+        #expect(try await rows(a, "SELECT email, visits FROM users ORDER BY email")
+                == [[.text("ann@example.com"), .integer(10)], [.text("bob@example.com"), .integer(11)], [.text("cy@example.com"), .integer(0)]])
+    }
+
     @Test func onConflictUnderRepeatableReadFailsWith40001ForARowItCannotSee() async throws {
         let db = try await makeDatabase()
         let a = db.session(), b = db.session()

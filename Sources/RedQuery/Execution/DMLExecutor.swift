@@ -109,6 +109,7 @@ struct DMLExecutor {
             rows.append(row)
         }
         try lockUniqueKeys(of: rows, handle)
+        if let upsert, upsert.updates { try lockUpsertTargets(of: rows, upsert, handle) }
         for (r, var row) in rows.enumerated() {
             if let upsert, let existing = try upsert.conflict(with: row, executor: self) {
                 if upsert.updates { try lockUpsertTarget(existing, handle, locked: &upsertLocked) }

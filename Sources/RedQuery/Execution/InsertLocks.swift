@@ -6,7 +6,8 @@ import RedEngine
 /// - the unique keys of every new row (`lockUniqueKeys`; UPDATE locks those its rows move
 ///   to): a second transaction inserting the same key waits for the first to end, then finds
 ///   its row (23505; ON CONFLICT takes the conflict path) or, after a rollback, inserts;
-/// - ON CONFLICT DO UPDATE's existing row (`lockUpsertTarget`), as UPDATE locks its rows.
+/// - ON CONFLICT DO UPDATE's existing rows (`lockUpsertTargets`, `lockUpsertTarget`), as
+///   UPDATE locks its rows.
 ///
 /// Waiting means running the statement again (`Session.runWaitingForLocks`), which one that
 /// has already written cannot (`ExecutionContext.canWaitForLocks`): from then on it locks only
@@ -35,6 +36,23 @@ extension DMLExecutor {
                 }
             }
         }
+    }
+
+    /// Before a multi-row ON CONFLICT DO UPDATE's first write: finds the existing rows its rows
+    /// collide with and locks them (waiting for those another transaction holds), as UPDATE
+    /// locks its targets, since once the statement has written it can no longer wait. Rows the
+    /// statement itself inserts before a later row collides with them are nobody else's. Up to
+    /// `rowLocksPerWrite` rows; a single row is left to `lockUpsertTarget`.
+    func lockUpsertTargets(of rows: [StoredRow], _ upsert: UpsertPlan, _ handle: TableHandle) throws {
+        guard context.locks != nil, rows.count > 1, rows.count <= context.rowLocksPerWrite, context.canWaitForLocks else { return }
+        var existing: [(key: [UInt8], row: StoredRow, values: [Value])] = []
+        var seen = Set<Int64>()
+        for row in rows {
+            if let found = try upsert.conflict(with: row, executor: self), seen.insert(found.rid).inserted {
+                existing.append((StoredRow.key(rid: found.rid), found, []))
+            }
+        }
+        try awaitRowLocks(handle, existing)
     }
 
     /// ON CONFLICT DO UPDATE's existing row is written as an UPDATE's rows are: wait for the
