@@ -15,8 +15,8 @@ import RedEngine
 extension DMLExecutor {
     /// Locks the unique keys of `rows`, which the statement is about to insert, for the rest of
     /// the transaction; waits for a key another transaction holds. A statement with more keys
-    /// than `rowLocksPerWrite` (a bulk load) locks none, but still waits for a held one while
-    /// it can: loads do not fill the lock table, and their conflicts stay commit-time ones.
+    /// than `rowLocksPerWrite` (a bulk load) neither locks nor looks: loads do not fill the lock
+    /// table or pay a lookup per key, and their conflicts stay commit-time ones (40001).
     ///
     /// An UPDATE passes its rows' old versions as `replacing`: a key a row keeps is not locked
     /// (the row's own lock covers it); only the keys it moves to are.
@@ -24,16 +24,11 @@ extension DMLExecutor {
         guard let locks = context.locks, !rows.isEmpty, handle.hasUniqueIndex,
               [.table, .document].contains(handle.schema.model) else { return }
         let keysPerRow = handle.schema.indexes.count { $0.unique }
-        let takes = rows.count * keysPerRow <= context.rowLocksPerWrite && locks.mayLockRows(rows.count * keysPerRow)
+        guard rows.count * keysPerRow <= context.rowLocksPerWrite, locks.mayLockRows(rows.count * keysPerRow) else { return }
         let canWait = context.canWaitForLocks
-        guard takes || (canWait && !locks.table.noRowsLocked) else { return }
         for (i, row) in rows.enumerated() {
             for key in try store.uniqueKeys(tx, handle, row, replacing: old?[i]) {
-                if takes {
-                    try locks.lockUniqueKey(key, wait: canWait)
-                } else {
-                    try locks.awaitUniqueKey(key)
-                }
+                try locks.lockUniqueKey(key, wait: canWait)
             }
         }
     }

@@ -183,14 +183,6 @@ public final class SessionLocks: Sendable {
         return try lock(request, wait: wait, what: "a key of index \"\(key.indexName)\"")
     }
 
-    /// For an INSERT that locks no keys (too many rows): waits, by throwing `LockWait`, when
-    /// another session holds `key` locked.
-    func awaitUniqueKey(_ key: TableStore.UniqueKey) throws {
-        let request = request(for: key)
-        guard table.isBlocked(ownerID, request) else { return }
-        _ = try lock(request, wait: true, what: "a key of index \"\(key.indexName)\"")
-    }
-
     /// Notes one session-level unlock, given back when the statement ends; false, with
     /// PostgreSQL's WARNING, when the session holds no such lock (left after earlier unlocks).
     func unlock(_ request: LockRequest) -> Bool {
