@@ -88,6 +88,7 @@ import Testing
             try await Client.run(second, "BEGIN")
             #expect(try await Self.integers(second, "SELECT n FROM counters") == [2])
             #expect(try await Self.text(second, "SELECT current_setting('transaction_isolation')") == "repeatable read")
+            #expect(try await Self.text(second, "SELECT setting FROM pg_settings WHERE name = 'transaction_isolation'") == "repeatable read")
             await #expect { try await Client.run(second, "SET TRANSACTION ISOLATION LEVEL READ COMMITTED") } throws: {
                 Client.sqlState($0) == "25001"
             }
@@ -102,6 +103,8 @@ import Testing
             try await Client.run(second, "BEGIN ISOLATION LEVEL READ COMMITTED")
             #expect(try await Self.text(second, "SHOW transaction_isolation") == "read committed")
             #expect(try await Self.text(second, "SELECT current_setting('transaction_isolation')") == "read committed")
+            #expect(try await Self.text(second, "SELECT setting FROM pg_settings WHERE name = 'transaction_isolation'") == "read committed",
+                    "the block's level")
             try await Client.run(second, "COMMIT")
             #expect(try await Self.integers(first, "SELECT n FROM counters") == [3])
         }

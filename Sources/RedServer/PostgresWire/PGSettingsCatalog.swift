@@ -15,10 +15,14 @@ enum PGSettingsCatalog {
         SurfaceColumn("sourcefile", .text), SurfaceColumn("sourceline", .integer), SurfaceColumn("pending_restart", .boolean),
     ]
 
-    static func relation(_ settings: PGSessionSettings) -> SurfaceRelation {
+    /// `isolation`: the level in force, which `transaction_isolation` shows (the open block's,
+    /// not the stored session default), as SHOW and `current_setting` do.
+    static func relation(_ settings: PGSessionSettings, isolation: @escaping @Sendable () -> IsolationLevel? = { nil }) -> SurfaceRelation {
         SurfaceRelation(columns: columns) { _ in
-            settings.read { current in
-                current.all.map { name, value -> [Value] in
+            let level = isolation()
+            return settings.read { current in
+                current.all.map { name, stored -> [Value] in
+                    let value = name == "transaction_isolation" ? level?.rawValue ?? stored : stored
                     let boot = PGSettings.defaults[name]
                     return [.text(name), .text(value), .null, .text(boot == nil ? "Customized Options" : "Ungrouped"), .text(""), .null,
                             .text(PGSettings.unchangeable.contains(name) ? "internal" : "user"), .text("string"),

@@ -23,6 +23,8 @@ struct PGSystemCatalog: SurfaceCatalog {
     let settings: PGSessionSettings
     /// The database's advisory locks (`pg_locks`); nil lists none.
     let locks: LockTable?
+    /// The level in force on the connection's session, nil when unknown.
+    let isolation: @Sendable () -> IsolationLevel?
 
     /// `isolation`: the level in force on the connection's session (`transaction_isolation`
     /// is the open block's, not a stored setting).
@@ -31,11 +33,12 @@ struct PGSystemCatalog: SurfaceCatalog {
         self.user = user
         self.settings = settings
         self.locks = locks
+        self.isolation = isolation
         functions = PGCatalogFunctions.functions(owner: user).merging(PGSettingsCatalog.functions(settings, isolation: isolation)) { $1 }
     }
 
     func relation(schema: String?, name: String) -> SurfaceRelation? {
-        if schema == nil || schema == "pg_catalog", name == "pg_settings" { return PGSettingsCatalog.relation(settings) }
+        if schema == nil || schema == "pg_catalog", name == "pg_settings" { return PGSettingsCatalog.relation(settings, isolation: isolation) }
         if schema == nil || schema == "pg_catalog", name == "pg_locks" { return PGLocksCatalog.relation(locks ?? LockTable()) }
         let definition: PGCatalogTable?
         switch schema {
