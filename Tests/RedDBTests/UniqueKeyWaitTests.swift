@@ -145,6 +145,21 @@ import RedDB
                 == [[.text("ann@example.com"), .integer(10)], [.text("bob@example.com"), .integer(11)], [.text("cy@example.com"), .integer(0)]])
     }
 
+    /// A key a concurrent UPDATE moved this very row to is not a duplicate but a write
+    /// conflict: 40001, as PostgreSQL reports an update of a row changed after the snapshot.
+    /// (An UPDATE of more rows than a block locks, so that nothing else catches it first.)
+    @Test func aRowsOwnKeyCommittedAfterTheSnapshotIsAConflictNotADuplicate() async throws {
+        let db = try await makeDatabase()
+        let a = db.session(), b = db.session()
+        try await a.execute("INSERT INTO users (email) SELECT 'u' || g FROM generate_series(1, 10001) AS g")
+        try await b.execute("BEGIN ISOLATION LEVEL REPEATABLE READ")
+        _ = try await rows(b, "SELECT 1")
+        try await a.execute("UPDATE users SET email = 'moved' WHERE id = 1")
+        let error = await code { try await b.execute("UPDATE users SET email = CASE WHEN id = 1 THEN 'moved' ELSE email END") }
+        #expect(error == "40001")
+        try await b.execute("ROLLBACK")
+    }
+
     @Test func onConflictUnderRepeatableReadFailsWith40001ForARowItCannotSee() async throws {
         let db = try await makeDatabase()
         let a = db.session(), b = db.session()

@@ -414,7 +414,13 @@ public final class TableStore: Sendable {
                 } else {
                     throw try duplicateKeyError(tx, handle, target, row)
                 }
-            case .committedAfterSnapshot:
+            case .committedAfterSnapshot(let newest):
+                // The entry of this very row, moved here by a concurrent UPDATE of it: a write
+                // conflict (40001, run again or retried), not a duplicate.
+                if StoredRow.rid(fromKey: newest) == row.rid {
+                    throw RedError(.serializationFailure, "could not serialize access due to concurrent update",
+                                   detail: "Another transaction changed this row of \"\(handle.name)\" after this one's snapshot.")
+                }
                 if concurrentDuplicate == .serializationFailure {
                     throw RedError(.serializationFailure, "could not serialize access due to concurrent update",
                                    detail: "Another transaction inserted a row with the same key of index \"\(target.definition.name)\" after this one's snapshot.")

@@ -212,10 +212,10 @@ public final class Transaction: @unchecked Sendable {
         case absent
         /// The value this transaction sees (its own write, or its snapshot's).
         case visible([UInt8])
-        /// Invisible here, but a transaction that committed after the snapshot wrote it and it
-        /// still exists: the duplicate PostgreSQL's uniqueness check reports (23505) whatever
-        /// the snapshot, since it looks at the newest committed version.
-        case committedAfterSnapshot
+        /// Invisible here, but a transaction that committed after the snapshot wrote it (this
+        /// newest value) and it still exists: the duplicate PostgreSQL's uniqueness check
+        /// reports (23505) whatever the snapshot, since it looks at the newest committed version.
+        case committedAfterSnapshot([UInt8])
     }
 
     /// `getUnlikely` for a unique index's key, which also tells a key that a commit this
@@ -232,8 +232,8 @@ public final class Transaction: @unchecked Sendable {
         let context = { "record (\(Keyspace.describe(treeKey)))" }
         if let value = try VersionChain.visibleValue(in: bytes, at: snapshot, context: context()) { return .visible(value) }
         guard try VersionChain.newestCommitTS(of: bytes, context: context()) > snapshot,
-              try VersionChain.visibleValue(in: bytes, at: .max, context: context()) != nil else { return .absent }
-        return .committedAfterSnapshot
+              let newest = try VersionChain.visibleValue(in: bytes, at: .max, context: context()) else { return .absent }
+        return .committedAfterSnapshot(newest)
     }
 
     private enum OwnWriteOrCeiling {
