@@ -95,6 +95,8 @@ public final class LockTable: Sendable {
         var ownedKeys: [UInt64: Set<LockKey>] = [:]
         /// Owner id → how many of its `ownedKeys` are rows.
         var ownedRows: [UInt64: Int] = [:]
+        /// Relation id → how many of its rows (or unique keys, under an index's id) are locked.
+        var lockedRowsByRelation: [UInt32: Int] = [:]
         var nextWaiterID: UInt64 = 1
     }
 
@@ -136,6 +138,13 @@ public final class LockTable: Sendable {
 
     /// How many row locks are held now, by every session (tests and diagnostics).
     public var rowLocksHeld: Int { lockedRows.load(ordering: .acquiring) }
+
+    /// Whether any session holds (or has been granted, for its next attempt) a lock on a row of
+    /// `relation`: UPDATE and DELETE skip their per-row checks on a table whose rows nobody locks,
+    /// however many unique keys other tables' inserts hold.
+    func hasRowLocks(in relation: UInt32) -> Bool {
+        state.withLock { $0.lockedRowsByRelation[relation] != nil }
+    }
 
     /// How many rows `owner` holds locked.
     func rowsHeld(by owner: UInt64) -> Int { state.withLock { $0.ownedRows[owner] ?? 0 } }
@@ -378,11 +387,12 @@ public final class LockTable: Sendable {
         var holds = entry.holders[owner.id] ?? Holds(processID: owner.processID)
         if holds.isEmpty {
             let rows = s.ownedRows[owner.id] ?? 0
-            if request.key.relation != nil {
+            if let relation = request.key.relation {
                 guard rows < Self.maxRowsPerSession else {
                     throw RedError(.limitExceeded, "a session may hold at most \(Self.maxRowsPerSession) rows locked at once (FOR UPDATE / FOR SHARE); lock fewer rows per transaction")
                 }
                 s.ownedRows[owner.id] = rows + 1
+                s.lockedRowsByRelation[relation, default: 0] += 1
                 lockedRows.add(1, ordering: .releasing)
             } else {
                 guard (s.ownedKeys[owner.id]?.count ?? 0) - rows < Self.maxKeysPerSession else {
@@ -402,8 +412,9 @@ public final class LockTable: Sendable {
         holds.counts[request.slot] -= min(count, holds.counts[request.slot])
         if holds.isEmpty {
             entry.holders[owner] = nil
-            if request.key.relation != nil {
+            if let relation = request.key.relation {
                 s.ownedRows[owner] = (s.ownedRows[owner] ?? 1) > 1 ? s.ownedRows[owner]! - 1 : nil
+                s.lockedRowsByRelation[relation] = (s.lockedRowsByRelation[relation] ?? 1) > 1 ? s.lockedRowsByRelation[relation]! - 1 : nil
                 lockedRows.subtract(1, ordering: .releasing)
             }
             s.ownedKeys[owner]?.remove(request.key)

@@ -122,7 +122,7 @@ public final class SessionLocks: Sendable {
     /// conflict at commit); a row this session received while waiting is kept locked, and
     /// returned: the caller checks it was not changed meanwhile.
     func awaitRowsForWrite(_ rids: some Sequence<Int64>, of relation: (id: UInt32, name: String)) throws -> [Int64] {
-        guard !table.noRowsLocked else { return [] }
+        guard !table.noRowsLocked, table.hasRowLocks(in: relation.id) else { return [] }
         let reserved = state.withLock { $0.mayHaveReservations }
         var locked: [Int64] = []
         for rid in rids {
