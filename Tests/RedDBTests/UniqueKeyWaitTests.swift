@@ -188,6 +188,21 @@ import RedDB
         #expect(try await rows(a, "SELECT count(*) FROM users") == [[.integer(2)]])
     }
 
+    /// A proposed row that meets a visible row is not inserted, so its keys are not locked:
+    /// DO NOTHING leaves others free to run the same statement, as in PostgreSQL.
+    @Test func onConflictDoNothingOnAVisibleRowLocksNothing() async throws {
+        let db = try await makeDatabase()
+        let a = db.session(), b = db.session()
+        try await a.execute("INSERT INTO users (email) VALUES ('ann@example.com')")
+        let before = db.locks.rowLocksHeld
+        try await a.execute("BEGIN")
+        let sql = "INSERT INTO users (id, email) VALUES (1, 'ann@example.com') ON CONFLICT DO NOTHING"
+        #expect(try await a.execute(sql).commandTag == "INSERT 0 0")
+        try #require(db.locks.rowLocksHeld == before)  // (else b would wait for a below)
+        #expect(try await b.execute(sql).commandTag == "INSERT 0 0", "no wait for a's block")
+        try await a.execute("COMMIT")
+    }
+
     @Test func anInsertHoldsItsKeysUntilItsTransactionEnds() async throws {
         let db = try await makeDatabase()
         let a = db.session()

@@ -80,54 +80,62 @@ struct DMLExecutor {
         var targets: (count: Int, columns: [ColumnDefinition], cells: [CellTarget])?  // resolved once per row width, not per row
         var rowIDs: Range<Int64> = 0..<0  // taken for the statement's rows at once, not one by one
         var upsertLocked = 0
-        // Every row is built and checked before any is written (as UPDATE does), so that the
-        // unique keys they take can be locked, and waited for, before the first write.
+        // When the statement locks what it writes (`locksBeforeInserting`), every row is built
+        // and checked before any is written, as UPDATE does, so that the locks can be taken,
+        // and waited for, before the first write; otherwise (a bulk load) each row is written
+        // as soon as it is built.
+        let buffered = locksBeforeInserting(rowCount: sourceRows.count, handle)
         var rows: [StoredRow] = []
-        rows.reserveCapacity(handle.schema.model == .kv ? 0 : sourceRows.count)
-        for r in 0..<sourceRows.count {
-            var row: StoredRow
-            switch handle.schema.model {
-            case .table:
-                let width = sourceRows.width(of: r)
-                if targets?.count != width {
-                    let columns = try insertTargets(statement.columns, valueCount: width, handle)
-                    targets = (width, columns, columns.map { CellTarget($0, overriding: statement.overriding) })
+        var start = 0
+        while start < sourceRows.count {
+            let end = buffered ? sourceRows.count : start + 1
+            rows.removeAll(keepingCapacity: true)
+            for r in start..<end {
+                var row: StoredRow
+                switch handle.schema.model {
+                case .table:
+                    let width = sourceRows.width(of: r)
+                    if targets?.count != width {
+                        let columns = try insertTargets(statement.columns, valueCount: width, handle)
+                        targets = (width, columns, columns.map { CellTarget($0, overriding: statement.overriding) })
+                    }
+                    if rowIDs.isEmpty { rowIDs = try store.reserveRowIDs(tx, handle, count: min(1_000, sourceRows.count - r)) }
+                    row = try generated.filled(try tableRow(targets!.columns, targets!.cells, sourceRows, r, handle, &defaults, rid: rowIDs.lowerBound,
+                                                            expiresAt: expiresAt))
+                    rowIDs = rowIDs.dropFirst()
+                    try checks.verify(row)  // before any conflict check, as PostgreSQL does
+                case .document: row = try documentRow(statement.columns, sourceRows.row(r), handle, expiresAt: expiresAt)
+                case .vector: row = try vectorRow(statement.columns, sourceRows.row(r), handle, expiresAt: expiresAt)
+                case .graph: row = try graphRow(statement.model == .edge, statement.columns, sourceRows.row(r), handle, expiresAt: expiresAt)
+                case .kv:
+                    try insertKV(statement.columns, sourceRows.row(r), handle, expiresAt: expiresAt)
+                    continue
                 }
-                if rowIDs.isEmpty { rowIDs = try store.reserveRowIDs(tx, handle, count: min(1_000, sourceRows.count - r)) }
-                row = try generated.filled(try tableRow(targets!.columns, targets!.cells, sourceRows, r, handle, &defaults, rid: rowIDs.lowerBound,
-                                                        expiresAt: expiresAt))
-                rowIDs = rowIDs.dropFirst()
-                try checks.verify(row)  // before any conflict check, as PostgreSQL does
-            case .document: row = try documentRow(statement.columns, sourceRows.row(r), handle, expiresAt: expiresAt)
-            case .vector: row = try vectorRow(statement.columns, sourceRows.row(r), handle, expiresAt: expiresAt)
-            case .graph: row = try graphRow(statement.model == .edge, statement.columns, sourceRows.row(r), handle, expiresAt: expiresAt)
-            case .kv:
-                try insertKV(statement.columns, sourceRows.row(r), handle, expiresAt: expiresAt)
-                continue
+                if let metadata { row.values[StoredRow.metadataColumnID] = metadata }
+                rows.append(row)
             }
-            if let metadata { row.values[StoredRow.metadataColumnID] = metadata }
-            rows.append(row)
-        }
-        try lockUniqueKeys(of: rows, handle)
-        if let upsert, upsert.updates { try lockUpsertTargets(of: rows, upsert, handle) }
-        for (r, var row) in rows.enumerated() {
-            if let upsert, let existing = try upsert.conflict(with: row, executor: self) {
-                if upsert.updates { try lockUpsertTarget(existing, handle, locked: &upsertLocked) }
-                guard let updated = try upsert.resolve(existing: existing, proposed: row, touched: &touched, defaults: &defaults,
-                                                       executor: self, eval: eval) else { continue }
-                try foreignKeys?.updated(handle, old: existing, new: updated)
-                row = updated
-            } else {
-                try store.insert(tx, handle, row, now: context.now, concurrentDuplicate: upsert == nil ? .uniqueViolation : .serializationFailure)
-                foreignKeys?.inserted(handle, row)
-                if upsert != nil { touched.insert(row.rid) }  // only ON CONFLICT reads it
-                if let item = embedded?[r] { embeddedRows.append((row.rid, item.text, item.vector)) }
+            if buffered { try lockBeforeInserting(rows, handle, upsert) }
+            for (offset, var row) in rows.enumerated() {
+                let r = start + offset
+                if let upsert, let existing = try upsert.conflict(with: row, executor: self) {
+                    if upsert.updates { try lockUpsertTarget(existing, handle, locked: &upsertLocked) }
+                    guard let updated = try upsert.resolve(existing: existing, proposed: row, touched: &touched, defaults: &defaults,
+                                                           executor: self, eval: eval) else { continue }
+                    try foreignKeys?.updated(handle, old: existing, new: updated)
+                    row = updated
+                } else {
+                    try store.insert(tx, handle, row, now: context.now, concurrentDuplicate: upsert == nil ? .uniqueViolation : .serializationFailure)
+                    foreignKeys?.inserted(handle, row)
+                    if upsert != nil { touched.insert(row.rid) }  // only ON CONFLICT reads it
+                    if let item = embedded?[r] { embeddedRows.append((row.rid, item.text, item.vector)) }
+                }
+                affected += 1
+                if let returning {
+                    let values = TableScanNode.values(of: row, key: StoredRow.key(rid: row.rid), schema: handle.schema)
+                    returned.append(try returning.exprs.map { try eval.evaluate($0, values) })
+                }
             }
-            affected += 1
-            if let returning {
-                let values = TableScanNode.values(of: row, key: StoredRow.key(rid: row.rid), schema: handle.schema)
-                returned.append(try returning.exprs.map { try eval.evaluate($0, values) })
-            }
+            start = end
         }
         if handle.schema.model == .kv { affected = sourceRows.count }
         try foreignKeys?.settle()

@@ -6,8 +6,8 @@ import RedEngine
 /// - the unique keys of every new row (`lockUniqueKeys`; UPDATE locks those its rows move
 ///   to): a second transaction inserting the same key waits for the first to end, then finds
 ///   its row (23505; ON CONFLICT takes the conflict path) or, after a rollback, inserts;
-/// - ON CONFLICT DO UPDATE's existing rows (`lockUpsertTargets`, `lockUpsertTarget`), as
-///   UPDATE locks its rows.
+/// - ON CONFLICT DO UPDATE's existing rows (`lockBeforeInserting`, then `lockUpsertTarget`
+///   for rows met later), as UPDATE locks its rows.
 ///
 /// Waiting means running the statement again (`Session.runWaitingForLocks`), which one that
 /// has already written cannot (`ExecutionContext.canWaitForLocks`): from then on it locks only
@@ -33,21 +33,33 @@ extension DMLExecutor {
         }
     }
 
-    /// Before a multi-row ON CONFLICT DO UPDATE's first write: finds the existing rows its rows
-    /// collide with and locks them (waiting for those another transaction holds), as UPDATE
-    /// locks its targets, since once the statement has written it can no longer wait. Rows the
-    /// statement itself inserts before a later row collides with them are nobody else's. Up to
-    /// `rowLocksPerWrite` rows; a single row is left to `lockUpsertTarget`.
-    func lockUpsertTargets(of rows: [StoredRow], _ upsert: UpsertPlan, _ handle: TableHandle) throws {
-        guard context.locks != nil, rows.count > 1, rows.count <= context.rowLocksPerWrite, context.canWaitForLocks else { return }
-        var existing: [(key: [UInt8], row: StoredRow, values: [Value])] = []
+    /// Whether an INSERT of `rowCount` rows locks what it writes before writing: its unique
+    /// keys, and the rows ON CONFLICT DO UPDATE updates. Only then are its rows built before
+    /// any is written; a bulk load beyond the limits locks nothing and writes as it builds.
+    func locksBeforeInserting(rowCount: Int, _ handle: TableHandle) -> Bool {
+        guard context.locks != nil, handle.hasUniqueIndex, [.table, .document].contains(handle.schema.model) else { return false }
+        return rowCount * handle.schema.indexes.count { $0.unique } <= context.rowLocksPerWrite
+    }
+
+    /// Before the first write of an INSERT that `locksBeforeInserting`: locks the unique keys
+    /// of the rows it will insert and, for ON CONFLICT DO UPDATE, the existing rows it will
+    /// update (as UPDATE locks its targets), waiting for those another transaction holds. A
+    /// proposed row that collides with a visible row takes no key: DO NOTHING then waits for
+    /// nobody, as in PostgreSQL, and DO UPDATE locks that row instead.
+    func lockBeforeInserting(_ rows: [StoredRow], _ handle: TableHandle, _ upsert: UpsertPlan?) throws {
+        guard let upsert else { return try lockUniqueKeys(of: rows, handle) }
+        var inserted: [StoredRow] = []
+        var updated: [(key: [UInt8], row: StoredRow, values: [Value])] = []
         var seen = Set<Int64>()
         for row in rows {
-            if let found = try upsert.conflict(with: row, executor: self), seen.insert(found.rid).inserted {
-                existing.append((StoredRow.key(rid: found.rid), found, []))
+            guard let existing = try upsert.conflict(with: row, executor: self) else {
+                inserted.append(row)
+                continue
             }
+            if upsert.updates, seen.insert(existing.rid).inserted { updated.append((StoredRow.key(rid: existing.rid), existing, [])) }
         }
-        try awaitRowLocks(handle, existing)
+        try lockUniqueKeys(of: inserted, handle)
+        if context.canWaitForLocks { try awaitRowLocks(handle, updated) }
     }
 
     /// ON CONFLICT DO UPDATE's existing row is written as an UPDATE's rows are: wait for the
