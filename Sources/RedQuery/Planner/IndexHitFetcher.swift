@@ -31,8 +31,10 @@ final class IndexHitFetcher {
 
     /// Ascending hits in a row before the cursor opens.
     static let runBeforeCursor = 8
-    /// The largest step between hits (and rows stepped over) the cursor follows.
-    static let maximumGap: UInt64 = 32
+    /// The largest step between hits (and rows stepped over) the cursor follows. Small: the
+    /// cursor reads every row of a leaf, hit or not (large values included), so it pays only
+    /// where most rows are hits.
+    static let maximumGap: UInt64 = 4
 
     init(store: TableStore, tx: Transaction, handle: TableHandle) {
         self.store = store
