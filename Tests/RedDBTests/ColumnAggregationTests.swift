@@ -6,7 +6,7 @@ import RedDB
 /// (`ColumnAggregation`); it must answer exactly as the general path, which evaluates them as
 /// expressions. Each query is run twice: as written, and with every key and argument wrapped
 /// in an expression that keeps its value (`+ 0`, `|| ''`), which takes the general path.
-@Suite struct ColumnAggregationTests {
+@Suite struct ColumnAggregationTests: SessionTestSupport {
     static let load = """
         CREATE TABLE t (id INT PRIMARY KEY, grp INT, v INT, f FLOAT, d DECIMAL, s TEXT);
         INSERT INTO t (id, grp, v, f, d, s)
@@ -50,13 +50,9 @@ import RedDB
     @Test func anIntegerSumThatOverflowsFailsOnEitherPath() async throws {
         let s = try await session()
         try await s.execute("CREATE TABLE big (k INT, n BIGINT); INSERT INTO big VALUES (1, 9223372036854775807), (1, 1)")
-        let columns = await sqlState { try await s.execute("SELECT k, sum(n) FROM big GROUP BY k") }
+        let columns = await code { try await s.execute("SELECT k, sum(n) FROM big GROUP BY k") }
         #expect(columns == "22003")
-        #expect(await sqlState { try await s.execute("SELECT k + 0, sum(n + 0) FROM big GROUP BY k + 0") } == columns)
-    }
-
-    func sqlState(_ body: () async throws -> Void) async -> String? {
-        do { try await body(); return nil } catch let e as RedError { return e.sqlState } catch { return "?" }
+        #expect(await code { try await s.execute("SELECT k + 0, sum(n + 0) FROM big GROUP BY k + 0") } == columns)
     }
 
     @Test func onlyPlainColumnsWithoutModifiersTakeThePositionalPath() {

@@ -18,10 +18,6 @@ import RedDB
         return db
     }
 
-    func rows(_ session: Session, _ sql: String) async throws -> [[Value]] {
-        try await session.execute(sql).rows
-    }
-
     @Test func eachStatementOfAReadCommittedBlockSeesWhatCommittedBeforeIt() async throws {
         let db = try await makeDatabase()
         let a = db.session(), b = db.session()

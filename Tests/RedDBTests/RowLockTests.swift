@@ -15,10 +15,6 @@ import RedDB
         return db
     }
 
-    func rows(_ session: Session, _ sql: String) async throws -> [[Value]] {
-        try await session.execute(sql).rows
-    }
-
     func error(_ body: () async throws -> Void) async -> RedError? {
         do { try await body(); return nil } catch let e as RedError { return e } catch { return nil }
     }

@@ -2,11 +2,16 @@ import Foundation
 import Testing
 import RedDB
 
-/// What suites running several sessions against one database share: a statement's SQLSTATE,
-/// and waiting until a session blocks on a lock.
+/// What suites running several sessions against one database share: a statement's rows or
+/// SQLSTATE, and waiting until a session blocks on a lock.
 protocol SessionTestSupport {}
 
 extension SessionTestSupport {
+    /// The rows `sql` returns on `session`.
+    func rows(_ session: Session, _ sql: String) async throws -> [[Value]] {
+        try await session.execute(sql).rows
+    }
+
     /// The SQLSTATE `body` fails with (nil: it succeeded; "?" for an error that is not a `RedError`).
     func code(_ body: () async throws -> Void) async -> String? {
         do { try await body(); return nil } catch let e as RedError { return e.sqlState } catch { return "?" }

@@ -16,10 +16,6 @@ import RedDB
         return db
     }
 
-    func rows(_ session: Session, _ sql: String) async throws -> [[Value]] {
-        try await session.execute(sql).rows
-    }
-
     @Test(arguments: [false, true])
     func aSecondInsertOfTheKeyWaitsThenFailsWith23505AtTheInsert(secondInBlock: Bool) async throws {
         let db = try await makeDatabase()

@@ -13,8 +13,8 @@ public struct TableHandle: Sendable {
     /// retained and released per row and index.
     let indexTargets: [IndexTarget]
     public var name: String { collection.name }
-    /// Whether a row may take keys in a unique index (`TableStore.uniqueKeys`).
-    public var hasUniqueIndex: Bool { schema.indexes.contains { $0.unique } }
+    /// How many unique indexes the table has: the most keys a row takes (`TableStore.uniqueKeys`).
+    public var uniqueIndexCount: Int { schema.indexes.count { $0.unique } }
     /// What computes each index's entries, in `schema.indexes` order: nil for a plain index.
     public var indexPrograms: [(any IndexRowProgram)?] { indexTargets.map(\.program) }
 
@@ -319,8 +319,7 @@ public final class TableStore: Sendable {
         return try setSchema(tx, handle, schema, structural: false)
     }
 
-    ///
-    /// A unique key that a transaction committed after `tx`'s snapshot holds (invisible to
+    /// Adds `row` and its index entries. A unique key that a transaction committed after `tx`'s snapshot holds (invisible to
     /// it) is a duplicate too: 23505 as PostgreSQL reports it, or with `concurrentDuplicate`
     /// `.serializationFailure` 40001 (an ON CONFLICT insert, whose arbiter could not see the
     /// row: READ COMMITTED runs the statement again and then finds it).

@@ -21,10 +21,8 @@ extension DMLExecutor {
     /// An UPDATE passes its rows' old versions as `replacing`: a key a row keeps is not locked
     /// (the row's own lock covers it); only the keys it moves to are.
     func lockUniqueKeys(of rows: [StoredRow], _ handle: TableHandle, replacing old: [StoredRow]? = nil) throws {
-        guard let locks = context.locks, !rows.isEmpty, handle.hasUniqueIndex,
-              [.table, .document].contains(handle.schema.model) else { return }
-        let keysPerRow = handle.schema.indexes.count { $0.unique }
-        guard rows.count * keysPerRow <= context.rowLocksPerWrite, locks.mayLockRows(rows.count * keysPerRow) else { return }
+        guard let locks = context.locks, !rows.isEmpty, locksBeforeInserting(rowCount: rows.count, handle),
+              locks.mayLockRows(rows.count * handle.uniqueIndexCount) else { return }
         let canWait = context.canWaitForLocks
         for (i, row) in rows.enumerated() {
             for key in try store.uniqueKeys(tx, handle, row, replacing: old?[i]) {
@@ -37,15 +35,16 @@ extension DMLExecutor {
     /// keys, and the rows ON CONFLICT DO UPDATE updates. Only then are its rows built before
     /// any is written; a bulk load beyond the limits locks nothing and writes as it builds.
     func locksBeforeInserting(rowCount: Int, _ handle: TableHandle) -> Bool {
-        guard context.locks != nil, handle.hasUniqueIndex, [.table, .document].contains(handle.schema.model) else { return false }
-        return rowCount * handle.schema.indexes.count { $0.unique } <= context.rowLocksPerWrite
+        guard context.locks != nil, handle.uniqueIndexCount > 0, [.table, .document].contains(handle.schema.model) else { return false }
+        return rowCount * handle.uniqueIndexCount <= context.rowLocksPerWrite
     }
 
     /// Before the first write of an INSERT that `locksBeforeInserting`: locks the unique keys
     /// of the rows it will insert and, for ON CONFLICT DO UPDATE, the existing rows it will
     /// update (as UPDATE locks its targets), waiting for those another transaction holds. A
     /// proposed row that collides with a visible row takes no key: DO NOTHING then waits for
-    /// nobody, as in PostgreSQL, and DO UPDATE locks that row instead.
+    /// nobody, as in PostgreSQL, and DO UPDATE locks that row instead. (The write loop looks each
+    /// row up again: a later row may meet one the statement itself inserted.)
     func lockBeforeInserting(_ rows: [StoredRow], _ handle: TableHandle, _ upsert: UpsertPlan?) throws {
         guard let upsert else { return try lockUniqueKeys(of: rows, handle) }
         var inserted: [StoredRow] = []

@@ -175,12 +175,11 @@ public final class SessionLocks: Sendable {
     /// another transaction inserting the same key waits (PostgreSQL waits for the inserting
     /// transaction, then reports 23505 if it committed, and goes on if it rolled back).
     /// Another session holding it throws `LockWait` when `wait`; otherwise the key is left
-    /// unlocked and its conflict to the commit check. Taken, or held already: true.
-    @discardableResult
-    func lockUniqueKey(_ key: TableStore.UniqueKey, wait: Bool) throws -> Bool {
+    /// unlocked and its conflict to the commit check.
+    func lockUniqueKey(_ key: TableStore.UniqueKey, wait: Bool) throws {
         let request = request(for: key)
-        if table.holdsClaimed(ownerID, request) { return true }
-        return try lock(request, wait: wait, what: "a key of index \"\(key.indexName)\"")
+        if table.holdsClaimed(ownerID, request) { return }
+        _ = try lock(request, wait: wait, what: "a key of index \"\(key.indexName)\"")
     }
 
     /// Notes one session-level unlock, given back when the statement ends; false, with
