@@ -8,9 +8,9 @@
 /// RETURNING id
 /// ```
 ///
-/// Afterwards every job must have been claimed exactly once. A 40001 (which RedDB's
-/// snapshot isolation may raise where PostgreSQL's READ COMMITTED re-reads; RedDB retries an
-/// autocommit statement itself first) is retried by the worker and reported.
+/// Afterwards every job must have been claimed exactly once. A 40001 that reaches a worker
+/// (both engines re-read a claimed row under READ COMMITTED, and RedDB retries an autocommit
+/// statement itself first, so none is expected) is retried by the worker and reported.
 extension DuelScenarios {
     static let queueClaim = DuelScenario(
         name: "queue_claim", unit: "claims",
