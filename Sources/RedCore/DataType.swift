@@ -131,7 +131,9 @@ public enum DataType: String, Sendable, Hashable, Codable, CaseIterable {
             switch value {
             case .integer: return value
             case .boolean(let b): return .integer(b ? 1 : 0)
-            case .decimal(let d): return .integer(Decimal4.divideRoundedToInteger(d))
+            case .decimal(let d):
+                guard let i = d.roundedInteger else { throw RedError(.numericOutOfRange, "bigint out of range") }
+                return .integer(i)
             case .float(let d):
                 let rounded = d.rounded(.toNearestOrAwayFromZero)
                 guard rounded.isFinite, rounded >= -9.223372036854775808e18, rounded < 9.223372036854775808e18 else {
@@ -151,7 +153,7 @@ public enum DataType: String, Sendable, Hashable, Codable, CaseIterable {
             switch value {
             case .float: return value
             case .integer(let i): return .float(Double(i))
-            case .decimal(let d): return .float(Double(d) / Decimal4.scale)
+            case .decimal(let d): return .float(d.doubleValue)
             case .text(let s):
                 let t = s.trimmingSpaces()
                 if let first = t.utf8.first, !(UInt8(ascii: "0")...UInt8(ascii: "9")).contains(first) {  // a number needs no lowercasing
@@ -169,15 +171,15 @@ public enum DataType: String, Sendable, Hashable, Codable, CaseIterable {
         case .decimal:
             switch value {
             case .decimal: return value
-            case .integer(let i): return .decimal(try Decimal4.from(integer: i))
+            case .integer(let i): return .decimal(Numeric(i))
             case .float(let d):
                 guard d.isFinite else { throw RedError(.invalidTextRepresentation, "cannot convert \(NumberFormatting.shortest(d)) to numeric") }
-                return .decimal(try Decimal4.from(double: d))
+                return .decimal(try Numeric(double: d))
             case .text(let s):
-                guard let d = try Decimal4.parse(s) else { throw invalid(value) }
+                guard let d = try Numeric.parse(s) else { throw invalid(value) }
                 return .decimal(d)
-            case .json(.integer(let i)): return .decimal(try Decimal4.from(integer: i))
-            case .json(.float(let d)): return .decimal(try Decimal4.from(double: d))
+            case .json(.integer(let i)): return .decimal(Numeric(i))
+            case .json(.float(let d)): return .decimal(try Numeric(double: d))
             default: throw invalid(value)
             }
         case .text:
@@ -263,7 +265,7 @@ public enum DataType: String, Sendable, Hashable, Codable, CaseIterable {
             switch value {
             case .integer(let i): number = Double(i)
             case .float(let d): number = d
-            case .decimal(let d): number = Double(d) / Decimal4.scale
+            case .decimal(let d): number = d.doubleValue
             case .text(let s): guard let d = Double(s.trimmingSpaces()) else { throw invalid(value) }; number = d
             default: throw invalid(value)
             }

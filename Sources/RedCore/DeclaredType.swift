@@ -3,7 +3,7 @@
 /// numeric's precision and scale (`numeric(10,2)`), `real`, `timestamptz`, pgvector's
 /// `vector(n)` dimension count.
 ///
-/// RedDB stores one integer kind, one text kind and one fixed-point decimal, so these never
+/// RedDB stores one integer kind, one text kind and one exact decimal (`Numeric`), so these never
 /// change how a value is stored; they change which values fit and how they are described:
 ///
 /// - On write (`fit(_:explicit:)`, after `DataType.coerce`): a `smallint` or `integer` out of
@@ -90,9 +90,9 @@ public struct DeclaredType: Codable, Sendable, Hashable {
             guard (-Int64(Self.maxNumericPrecision)...Int64(Self.maxNumericPrecision)).contains(scale) else {
                 throw RedError(.invalidArgument, "NUMERIC scale \(scale) must be between -\(Self.maxNumericPrecision) and \(Self.maxNumericPrecision)")
             }
-            guard scale <= Int64(Decimal4.fractionDigits) else {
+            guard scale <= Int64(Numeric.maxDigits) else {
                 throw RedError(.featureNotSupported,
-                               "NUMERIC scale \(scale) is not supported: RedDB keeps \(Decimal4.fractionDigits) digits after the point")
+                               "NUMERIC scale \(scale) is not supported: RedDB keeps at most \(Numeric.maxDigits) digits after the point")
             }
             self.init(kind: .numeric, precision: Int(precision), scale: Int(scale))
         default:
@@ -159,29 +159,24 @@ public struct DeclaredType: Codable, Sendable, Hashable {
         return value
     }
 
-    /// `d` (× 10⁴) rounded half away from zero to `scale` places, or "numeric field overflow"
-    /// when it needs more than `precision − scale` integer digits.
-    private func fitNumeric(_ d: Int64) throws -> Int64 {
+    /// `d` rounded half away from zero to `scale` places (and given that scale, so `1.5` in a
+    /// `numeric(10,2)` is `1.50`), or "numeric field overflow" when it needs more than
+    /// `precision − scale` integer digits.
+    private func fitNumeric(_ d: Numeric) throws -> Numeric {
         guard let precision else { return d }
         let scale = self.scale ?? 0
-        // Rounding to 10^(−scale) is a step of 10^(4 − scale) units; from 10^20 up every Int64 rounds to 0.
-        let stepDigits = Decimal4.fractionDigits - scale
-        guard stepDigits >= 0 else { return d }  // a scale above four is refused when declared
-        let rounded = stepDigits >= 20 ? 0 : Decimal4.divideRounded(Int128(d), Self.powerOfTen(stepDigits)) * Self.powerOfTen(stepDigits)
-        // |value| < 10^(precision − scale), which is 10^(precision − scale + 4) units (≥ 10^1, as scale ≤ 4).
+        let rounded = d.rounded(toPlaces: scale)
+        // |value| < 10^(precision − scale): a bound above 38 digits holds every numeric.
         let integerDigits = precision - scale
-        if integerDigits + Decimal4.fractionDigits < 20, rounded.magnitude >= Self.powerOfTen(integerDigits + Decimal4.fractionDigits).magnitude {
-            let bound = integerDigits == 0 ? "1" : "10^\(integerDigits)"
+        guard integerDigits <= Numeric.maxDigits else { return rounded }
+        let bound = integerDigits >= 0 ? Numeric(unchecked: Int128(Numeric.powers[integerDigits]), scale: 0)
+                                       : Numeric(unchecked: 1, scale: -integerDigits)
+        if Numeric.compare(rounded.absolute(), bound) >= 0 {
+            let text = integerDigits == 0 ? "1" : "10^\(integerDigits)"
             throw RedError(.numericOutOfRange, "numeric field overflow",
-                           detail: "A field with precision \(precision), scale \(scale) must round to an absolute value less than \(bound).")
+                           detail: "A field with precision \(precision), scale \(scale) must round to an absolute value less than \(text).")
         }
-        return try Decimal4.fit(rounded)
-    }
-
-    private static func powerOfTen(_ n: Int) -> Int128 {
-        var p: Int128 = 1
-        for _ in 0..<n { p *= 10 }
-        return p
+        return rounded
     }
 
     /// `s` without its trailing spaces, as a `char(n)` value is kept and compared.
@@ -300,7 +295,7 @@ public struct DeclaredType: Codable, Sendable, Hashable {
         case .numeric:
             guard (1...2).contains(numbers.count), (1...Self.maxNumericPrecision).contains(numbers[0]) else { return nil }
             let scale = numbers.count > 1 ? numbers[1] : 0
-            guard (-Self.maxNumericPrecision...Decimal4.fractionDigits).contains(scale) else { return nil }
+            guard (-Self.maxNumericPrecision...Numeric.maxDigits).contains(scale) else { return nil }
             precision = numbers[0]
             self.scale = scale
         default:
@@ -318,7 +313,7 @@ public struct DeclaredType: Codable, Sendable, Hashable {
             guard let length, count < length else { return s }
             return s + String(repeating: " ", count: length - count)
         case (.numeric, .decimal(let d)):
-            return Decimal4.text(d, places: scale ?? 0)
+            return precision == nil ? d.text : d.text(places: max(scale ?? 0, 0))
         case (.float4, .float(let d)) where d.isFinite:
             return NumberFormatting.shortest(NumberFormatting.widened(Float(d)))
         case (.timestamptz, .timestamp):

@@ -13,8 +13,8 @@ public enum Value: Sendable {
     case boolean(Bool)
     case integer(Int64)
     case float(Double)
-    /// Exact fixed-point NUMERIC/DECIMAL: the value × 10⁴ (four fractional digits, as the spec's Decimal).
-    case decimal(Int64)
+    /// Exact NUMERIC/DECIMAL: up to 38 digits with PostgreSQL's display scale (`Numeric`).
+    case decimal(Numeric)
     case text(String)
     case blob([UInt8])
     case json(JSONValue)
@@ -37,7 +37,8 @@ public enum Value: Sendable {
         switch (self, other) {
         case (.null, .null): return true
         case let (.boolean(a), .boolean(b)): return a == b
-        case let (.integer(a), .integer(b)), let (.decimal(a), .decimal(b)), let (.timestamp(a), .timestamp(b)): return a == b
+        case let (.integer(a), .integer(b)), let (.timestamp(a), .timestamp(b)): return a == b
+        case let (.decimal(a), .decimal(b)): return a.isIdentical(to: b)
         case let (.float(a), .float(b)): return a.bitPattern == b.bitPattern
         case let (.text(a), .text(b)): return a.utf8.elementsEqual(b.utf8)
         case let (.blob(a), .blob(b)): return a == b
@@ -55,7 +56,7 @@ public enum Value: Sendable {
         switch self {
         case .integer(let i): return Double(i)
         case .float(let d): return d
-        case .decimal(let d): return Double(d) / Decimal4.scale
+        case .decimal(let d): return d.doubleValue
         default: return nil
         }
     }
@@ -93,8 +94,8 @@ extension Value: Hashable {
         case let (.float(a), .float(b)): return a == b || (a.isNaN && b.isNaN)
         case let (.integer(a), .float(b)), let (.float(b), .integer(a)): return Double(a) == b
         case let (.decimal(a), .decimal(b)): return a == b
-        case let (.decimal(a), .integer(b)), let (.integer(b), .decimal(a)): return Int128(a) == Int128(b) * Int128(Decimal4.unit)
-        case let (.decimal(a), .float(b)), let (.float(b), .decimal(a)): return Double(a) / Decimal4.scale == b
+        case let (.decimal(a), .integer(b)), let (.integer(b), .decimal(a)): return Numeric.compare(a, b) == 0
+        case let (.decimal(a), .float(b)), let (.float(b), .decimal(a)): return a.doubleValue == b
         case let (.text(a), .text(b)): return a.utf8.elementsEqual(b.utf8)  // see below
         case let (.blob(a), .blob(b)): return a == b
         case let (.json(a), .json(b)): return a == b
@@ -113,9 +114,7 @@ extension Value: Hashable {
         case .boolean(let b): hasher.combine(b)
         case .integer(let i): hasher.combine(Double(i))
         case .float(let d): hasher.combine(d.isNaN ? Double.nan.bitPattern : d.bitPattern == (-0.0).bitPattern ? 0 : d.bitPattern)
-        case .decimal(let d):
-            let x = Double(d) / Decimal4.scale
-            hasher.combine(x == 0 ? 0 : x.bitPattern)
+        case .decimal(let d): hasher.combine(d)
         case .text(let s): hasher.combine(s)
         case .blob(let b): hasher.combine(b)
         case .json(let j): hasher.combine(j)
@@ -134,13 +133,9 @@ extension Value {
         switch (a, b) {
         case (.null, _), (_, .null): return nil
         case let (.integer(x), .integer(y)): return x < y ? -1 : (x == y ? 0 : 1)
-        case let (.decimal(x), .decimal(y)): return x < y ? -1 : (x == y ? 0 : 1)
-        case let (.decimal(x), .integer(y)):
-            let a = Int128(x), b = Int128(y) * Int128(Decimal4.unit)
-            return a < b ? -1 : (a == b ? 0 : 1)
-        case let (.integer(x), .decimal(y)):
-            let a = Int128(x) * Int128(Decimal4.unit), b = Int128(y)
-            return a < b ? -1 : (a == b ? 0 : 1)
+        case let (.decimal(x), .decimal(y)): return Numeric.compare(x, y)
+        case let (.decimal(x), .integer(y)): return Numeric.compare(x, y)
+        case let (.integer(x), .decimal(y)): return -Numeric.compare(y, x)
         case let (.boolean(x), .boolean(y)): return x == y ? 0 : (!x ? -1 : 1)
         case let (.text(x), .text(y)): return compareUTF8(x, y)
         case let (.timestamp(x), .timestamp(y)): return x < y ? -1 : (x == y ? 0 : 1)

@@ -4,8 +4,11 @@
 ///   0 null · 1 false · 2 true · 3 integer (zig-zag varint) · 4 float (8 bytes LE bits)
 ///   5 text (varint length + UTF-8) · 6 blob (varint length + bytes) · 7 json (varint length + compact text)
 ///   8 timestamp (zig-zag varint ms) · 9 date (zig-zag varint days) · 10 uuid (16 bytes BE)
-///   11 vector (varint count + count × 4-byte LE float bits) · 12 decimal (zig-zag varint units)
+///   11 vector (varint count + count × 4-byte LE float bits) · 12 decimal of earlier versions
+///   (zig-zag varint of the value × 10⁴; read, no longer written)
 ///   13 interval (zig-zag varints: months, days, microseconds)
+///   14 numeric (u8 scale + zig-zag varint mantissa) · 15 numeric whose mantissa passes Int64
+///   (u8 scale + 16 bytes LE two's complement)
 /// Decoding checks every length against the remaining bytes and `Limits.maxValueBytes`.
 public enum ValueCodec {
     @inlinable
@@ -23,7 +26,13 @@ public enum ValueCodec {
         case .uuid(let u):
             w.u8(10)
             for shift in stride(from: 120, through: 0, by: -8) { w.u8(UInt8(truncatingIfNeeded: u >> UInt128(shift))) }
-        case .decimal(let d): w.u8(12); w.varint(zigzag(d))
+        case .decimal(let d):
+            if let small = Int64(exactly: d.mantissa) {
+                w.u8(14); w.u8(UInt8(d.scale)); w.varint(zigzag(small))
+            } else {
+                w.u8(15); w.u8(UInt8(d.scale))
+                w.u64(UInt64(truncatingIfNeeded: d.mantissa)); w.u64(UInt64(truncatingIfNeeded: d.mantissa >> 64))
+            }
         case .vector(let v):
             w.u8(11)
             w.varint(UInt64(v.count))
@@ -50,7 +59,8 @@ public enum ValueCodec {
     public static func estimatedSize(_ value: Value) -> Int {
         switch value {
         case .null, .boolean: return 1
-        case .integer, .timestamp, .date, .decimal: return 11
+        case .integer, .timestamp, .date: return 11
+        case .decimal: return 18
         case .float: return 9
         case .text(let s): return 6 + s.utf8.count
         case .blob(let b): return 6 + b.count
@@ -83,7 +93,14 @@ public enum ValueCodec {
             var u: UInt128 = 0
             for b in bytes { u = (u << 8) | UInt128(b) }
             return .uuid(u)
-        case 12: return .decimal(unzigzag(try r.varint()))
+        case 12: return .decimal(Numeric(unchecked: Int128(unzigzag(try r.varint())), scale: 4))
+        case 14:
+            let scale = Int(try r.u8())
+            return .decimal(try storedNumeric(Int128(unzigzag(try r.varint())), scale: scale))
+        case 15:
+            let scale = Int(try r.u8())
+            let low = try r.u64(), high = try r.u64()
+            return .decimal(try storedNumeric(Int128(bitPattern: UInt128(high) << 64 | UInt128(low)), scale: scale))
         case 11:
             let count = try r.count(limit: Limits.maxValueBytes / 4, "vector length")
             return .vector(try r.littleEndianFloats(count))
@@ -104,6 +121,8 @@ public enum ValueCodec {
         switch tag {
         case 0, 1, 2: return
         case 3, 8, 9, 12: _ = try r.varint()
+        case 14: try r.skip(1); _ = try r.varint()
+        case 15: try r.skip(17)
         case 4: try r.skip(8)
         case 5, 6, 7: try r.skip(try r.count(limit: Limits.maxValueBytes, "length"))
         case 10: try r.skip(16)
@@ -111,6 +130,13 @@ public enum ValueCodec {
         case 13: for _ in 0..<3 { _ = try r.varint() }
         default: throw RedError(.dataCorrupted, "unknown value tag \(tag) in a stored row")
         }
+    }
+
+    static func storedNumeric(_ mantissa: Int128, scale: Int) throws -> Numeric {
+        guard scale <= Numeric.maxDigits, mantissa.magnitude < Numeric.limit else {
+            throw RedError(.dataCorrupted, "numeric value out of range in a stored row")
+        }
+        return Numeric(unchecked: mantissa, scale: scale)
     }
 
     public static func zigzag(_ v: Int64) -> UInt64 { UInt64(bitPattern: (v << 1) ^ (v >> 63)) }
@@ -136,10 +162,7 @@ public enum KeyEncoding {
             out.append(0x20)
             appendOrderedDouble(Double(i), to: &out)
             appendOrderedInt(i, to: &out)
-        case .decimal(let d):
-            out.append(0x20)
-            appendOrderedDouble(Double(d) / Decimal4.scale, to: &out)
-            appendOrderedInt(d / Decimal4.unit, to: &out)
+        case .decimal(let d): appendNumeric(d, to: &out)
         case .float(let d):
             out.append(0x20)
             appendOrderedDouble(d, to: &out)
@@ -171,6 +194,26 @@ public enum KeyEncoding {
         var out: [UInt8] = []
         for v in values { append(v, to: &out) }
         return out
+    }
+
+    /// A numeric that is a whole Int64 is the integer's key (so `2.00` and `2` are one key); any
+    /// other sits among the numbers by its double, then its floor, and then — to tell apart the
+    /// numerics a double cannot — a 0xF8 byte (above every tag, so it sorts after the shorter
+    /// integer key whatever follows that) with its exact floor and its fraction in units of 10⁻³⁶.
+    static func appendNumeric(_ n: Numeric, to out: inout [UInt8]) {
+        out.append(0x20)
+        appendOrderedDouble(n.doubleValue, to: &out)
+        let floor = n.floor()
+        let wholeFloor = Int64(exactly: floor.mantissa)
+        if n.isIntegral, let whole = wholeFloor { appendOrderedInt(whole, to: &out); return }
+        appendOrderedInt(wholeFloor ?? (floor.isNegative ? .min : .max), to: &out)
+        out.append(0xF8)
+        let flipped = UInt128(bitPattern: floor.mantissa) ^ (1 << 127)
+        for shift in stride(from: 120, through: 0, by: -8) { out.append(UInt8(truncatingIfNeeded: flipped >> UInt128(shift))) }
+        // value − floor is in [0, 1): its scale-digit fraction, widened to 36 digits.
+        let fractionUnits = (try? n.subtracting(floor))?.mantissa.magnitude ?? 0
+        let fraction = fractionUnits * Numeric.powers[Numeric.maxDigits - n.scale]
+        for shift in stride(from: 120, through: 0, by: -8) { out.append(UInt8(truncatingIfNeeded: fraction >> UInt128(shift))) }
     }
 
     static func appendOrderedInt(_ i: Int64, to out: inout [UInt8]) {

@@ -8,7 +8,7 @@ extension Value {
         case .boolean(let b): return b ? "true" : "false"
         case .integer(let i): return String(i)
         case .float(let d): return NumberFormatting.shortest(d)
-        case .decimal(let d): return Decimal4.text(d)
+        case .decimal(let d): return d.text
         case .text(let s): return s
         case .blob(let b): return "\\x" + b.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()
         case .json(let j): return j.text
@@ -38,7 +38,7 @@ extension Value {
         case .boolean(let b): return .bool(b)
         case .integer(let i): return .integer(i)
         case .float(let d): return d.isFinite ? .float(d) : .string(NumberFormatting.shortest(d))
-        case .decimal(let d): return d % Decimal4.unit == 0 ? .integer(d / Decimal4.unit) : .float(Double(d) / Decimal4.scale)
+        case .decimal(let d): return d.jsonValue
         case .text(let s): return .string(s)
         case .json(let j): return j
         case .vector(let v): return .array(v.map { .float(NumberFormatting.widened($0)) })

@@ -253,7 +253,7 @@ import Testing
         o = try Self.psql(server, [#"\d g"#, "SELECT id, total FROM g", "COPY g TO STDOUT",
                                    "SELECT column_name, is_generated, generation_expression FROM information_schema.columns WHERE table_name = 'g' AND column_name = 'total'"])
         #expect(o.status == 0, "\(o.stderr)")
-        for line in [" total  | numeric      |           |          | generated always as (price * qty) stored", "  1 |    10",
+        for line in [" total  | numeric      |           |          | generated always as (price * qty) stored", "  1 | 10.00",
                      " total       | ALWAYS       | price * qty", "\n1\t2.50\t4\n"] {
             #expect(o.stdout.contains(line), "\(line)\n\(o.stdout)")
         }

@@ -58,6 +58,18 @@ import Testing
         var rows: [[String?]] = []
         var error: String?
         var description: String { error.map { "error \($0)" } ?? "\(columns) \(rows)" }
+
+        /// The same outcome with numbers written without a numeric's trailing zeros: JSON numbers
+        /// (HTTP, gRPC, RedWire's envelope) and Foundation's `Decimal` (PostgresNIO's binary
+        /// numeric) carry a value but not its display scale, so `25.0` arrives as `25`.
+        var ignoringScale: Outcome {
+            var copy = self
+            copy.rows = rows.map { $0.map { cell in
+                guard let cell, cell.contains("."), let n = try? Numeric.parse(cell) else { return cell }
+                return n.withoutTrailingZeros().text
+            } }
+            return copy
+        }
     }
 
     static func pgText(_ value: Value) -> String? {
@@ -164,7 +176,7 @@ import Testing
         case .bool: return try cell.decode(Bool.self) ? "t" : "f"
         case .int8: return String(try cell.decode(Int64.self))
         case .float8: return Value.float(try cell.decode(Double.self)).displayText
-        case .numeric: return Value.decimal(try Decimal4.parse("\(try cell.decode(Decimal.self))") ?? 0).displayText
+        case .numeric: return Value.decimal(try Numeric.parse("\(try cell.decode(Decimal.self))") ?? Numeric(Int64(0))).displayText
         case .date:
             let date = try cell.decode(Date.self)
             return Value.date(Int32(date.timeIntervalSince1970 / 86_400)).displayText
@@ -269,7 +281,7 @@ import Testing
         let extended = try await Self.overPostgres(extended: true)
         for (i, sql) in Self.statements.enumerated() {
             #expect(simple[i] == reference[i], "simple protocol: \(sql)")
-            #expect(extended[i] == reference[i], "extended protocol: \(sql)")
+            #expect(extended[i].ignoringScale == reference[i].ignoringScale, "extended protocol: \(sql)")
         }
     }
 
@@ -278,8 +290,8 @@ import Testing
         let wire = try await Self.overRedWire()
         let grpc = try await Self.overGRPC()
         for (i, sql) in Self.statements.enumerated() {
-            #expect(wire[i] == reference[i], "RedWire: \(sql)")
-            #expect(grpc[i] == reference[i], "gRPC: \(sql)")
+            #expect(wire[i].ignoringScale == reference[i].ignoringScale, "RedWire: \(sql)")
+            #expect(grpc[i].ignoringScale == reference[i].ignoringScale, "gRPC: \(sql)")
         }
     }
 
@@ -287,7 +299,7 @@ import Testing
         let reference = try await Self.embedded()
         let http = try await Self.overHTTP()
         for (i, sql) in Self.statements.enumerated() {
-            #expect(http[i] == reference[i], "HTTP: \(sql)")
+            #expect(http[i].ignoringScale == reference[i].ignoringScale, "HTTP: \(sql)")
         }
     }
 }

@@ -35,7 +35,7 @@ import Testing
     }
 
     @Test func kindsWithoutAFieldTravelAsTheirText() throws {
-        let value = Value.decimal(12_345)
+        let value = Value.decimal(Numeric(unchecked: 12_345, scale: 4))
         let bytes = BinaryBulkInsertEncoding.encode(table: "t", columns: ["d"], rows: [[value, .integer(1)]])
         let message = try Reddb_V1_BinaryBulkInsertRequest(serializedBytes: bytes)
         #expect(message.rows.first?.values.map(\.kind) == [.textValue(value.displayText), .intValue(1)])

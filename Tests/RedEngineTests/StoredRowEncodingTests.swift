@@ -11,7 +11,8 @@ import Testing
         let samples: [Value] = [
             .null, .boolean(true), .boolean(false), .integer(0), .integer(.min), .integer(.max), .float(-0.5), .float(.infinity),
             .text(""), .text("é🙂"), .text(String(repeating: "x", count: 70_000)), .blob([]), .blob([UInt8](repeating: 7, count: 300)),
-            .timestamp(.min), .timestamp(.max), .date(.min), .date(.max), .uuid(.max), .uuid(1), .decimal(.min), .decimal(.max),
+            .timestamp(.min), .timestamp(.max), .date(.min), .date(.max), .uuid(.max), .uuid(1), .decimal(Numeric(unchecked: 1 - Int128(Numeric.limit), scale: 0)), .decimal(Numeric(unchecked: Int128(Numeric.limit) - 1, scale: Numeric.maxDigits)),
+            .decimal(Numeric(unchecked: Int128(Int64.min), scale: 3)), .decimal(Numeric(Int64(0))),
             .vector([]), .vector([1.5, -2, 3.25]),
         ]
         let arena = ByteArena()

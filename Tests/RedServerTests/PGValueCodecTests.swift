@@ -13,17 +13,19 @@ import Testing
     }
 
     @Test func numericRoundTripsThroughPostgresBinaryFormat() throws {
-        for text in ["0", "1", "-1", "12.5", "0.0001", "-0.25", "10000", "123456789.1234", "-92233720368.5477", "99990000"] {
-            let value = Value.decimal(try Decimal4.parse(text)!)
-            var bytes = try Self.binary(value, .numeric)
+        for text in ["0", "1", "-1", "12.5", "0.0001", "-0.25", "10000", "123456789.1234", "-92233720368.5477", "99990000",
+                     "1.50", "0.00", "100.000", "123456789012345678901234567890123456", "-0.000000000000000000000000000000000001",
+                     "1234567890123456789.01234567890123456", "0.1000", "999999999999999999999999999999999999"] {
+            let value = try #require(try Numeric.parse(text))
+            var bytes = try Self.binary(.decimal(value), .numeric)
             let decoded = try PGValueCodec.readNumeric(&bytes)
-            #expect(Value.decimal(decoded) == value, "\(text)")
+            #expect(decoded.isIdentical(to: value), "\(text) came back as \(decoded)")
         }
     }
 
     @Test func numericBinaryLayoutMatchesPostgres() throws {
         // 12.5 = digits [12, 5000], weight 0, positive, dscale 1.
-        var bytes = try Self.binary(.decimal(125_000), .numeric)
+        var bytes = try Self.binary(.decimal(Numeric(unchecked: 125, scale: 1)), .numeric)
         #expect(bytes.readInteger(as: Int16.self) == 2)
         #expect(bytes.readInteger(as: Int16.self) == 0)
         #expect(bytes.readInteger(as: UInt16.self) == 0)

@@ -191,9 +191,9 @@ import Testing
     @Test func binaryCopyRoundTripsInSmallChunks() throws {
         let columnTypes: [DataType] = [.integer, .text, .float, .boolean, .decimal, .timestamp, .uuid, .json]
         let rows: [[Value]] = [
-            [.integer(1), .text("Ada"), .float(2.5), .boolean(true), .decimal(125_000), .timestamp(1_700_000_000_123), .uuid(42),
+            [.integer(1), .text("Ada"), .float(2.5), .boolean(true), .decimal(Numeric(unchecked: 125, scale: 1)), .timestamp(1_700_000_000_123), .uuid(42),
              .json(try JSONValue.parse(#"{"a":[1,2]}"#))],
-            [.integer(-7), .null, .null, .boolean(false), .decimal(-1), .null, .null, .null],
+            [.integer(-7), .null, .null, .boolean(false), .decimal(Numeric(unchecked: -1, scale: 4)), .null, .null, .null],
         ]
         var stream = PGBinaryCopyParser.header()
         for row in rows {

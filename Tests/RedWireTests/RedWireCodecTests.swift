@@ -86,9 +86,9 @@ struct RedWireCodecTests {
         let query = ParamValueCodec.QueryWithParams(sql: "SELECT 1", parameters: values)
         #expect(try ParamValueCodec.decode(ParamValueCodec.encode(query)) == query)
         // Sub-second timestamps travel as whole seconds; decimals and dates as their text.
-        let lossy = ParamValueCodec.QueryWithParams(sql: "", parameters: [.timestamp(1_500), .decimal(12_500), .date(0)])
+        let lossy = ParamValueCodec.QueryWithParams(sql: "", parameters: [.timestamp(1_500), .decimal(Numeric(unchecked: 12_500, scale: 4)), .date(0)])
         #expect(try ParamValueCodec.decode(ParamValueCodec.encode(lossy)).parameters
-                == [.timestamp(1_000), .text(Value.decimal(12_500).displayText), .text(Value.date(0).displayText)])
+                == [.timestamp(1_000), .text(Value.decimal(Numeric(unchecked: 12_500, scale: 4)).displayText), .text(Value.date(0).displayText)])
         var uuid = ByteWriter()
         ParamValueCodec.encode(.uuid(0x0011_2233_4455_6677_8899_aabb_ccdd_eeff), into: &uuid)
         #expect(uuid.bytes == [0x09] + Self.hex("00112233445566778899aabbccddeeff"))
@@ -105,7 +105,7 @@ struct RedWireCodecTests {
         #expect(encoded(.boolean(true)) == [4, 1])
         #expect(encoded(.timestamp(2)) == [5, 2, 0, 0, 0, 0, 0, 0, 0])
         // Types without a tag go as text, which a spec client still reads.
-        #expect(encoded(.decimal(12_500)).first == 3)
+        #expect(encoded(.decimal(Numeric(unchecked: 12_500, scale: 4))).first == 3)
         let result = BinaryValueCodec.Columnar(columns: ["a", "b", "c", "d"], rows: [
             [.integer(-1), .float(0.5), .text("x"), .boolean(false)], [.null, .null, .null, .null],
         ])

@@ -82,9 +82,7 @@ struct Evaluation {
                 guard i != .min else { throw RedError(.numericOutOfRange, "integer out of range") }
                 return .integer(-i)
             case .float(let d): return .float(-d)
-            case .decimal(let d):
-                guard d != .min else { throw RedError(.numericOutOfRange, "numeric value out of range") }
-                return .decimal(-d)
+            case .decimal(let d): return .decimal(d.negated())
             case .text(let s):
                 let n = try Arithmetic.number(fromText: s)
                 return try evaluate(.negate(.constant(n)), row)
@@ -307,13 +305,13 @@ enum Arithmetic {
                 return .integer(b == -1 ? 0 : a % b)
             }
         case (.decimal, .decimal), (.decimal, .integer), (.integer, .decimal):
-            let a = try decimalUnits(l), b = try decimalUnits(r)
+            let a = try numeric(l), b = try numeric(r)
             switch op {
-            case "+": return .decimal(try Decimal4.add(a, b))
-            case "-": return .decimal(try Decimal4.subtract(a, b))
-            case "*": return .decimal(try Decimal4.multiply(a, b))
-            case "/": return .decimal(try Decimal4.divide(a, b))
-            default: return .decimal(try Decimal4.remainder(a, b))
+            case "+": return .decimal(try a.adding(b))
+            case "-": return .decimal(try a.subtracting(b))
+            case "*": return .decimal(try a.multiplying(b))
+            case "/": return .decimal(try a.dividing(by: b))
+            default: return .decimal(try a.remainder(dividingBy: b))
             }
         case let (.timestamp(t), .integer(ms)):
             guard op == "+" || op == "-" else { break }
@@ -348,10 +346,10 @@ enum Arithmetic {
 
     static func overflow() -> RedError { RedError(.numericOutOfRange, "integer out of range") }
 
-    static func decimalUnits(_ v: Value) throws -> Int64 {
+    static func numeric(_ v: Value) throws -> Numeric {
         switch v {
         case .decimal(let d): return d
-        case .integer(let i): return try Decimal4.from(integer: i)
+        case .integer(let i): return Numeric(i)
         default: throw RedError(.datatypeMismatch, "expected a number, got \(v.kindName)")
         }
     }

@@ -86,8 +86,9 @@ final class LimitNode: PlanNode, @unchecked Sendable {
             guard i >= 0 else { throw RedError(code, "\(what) must not be negative") }
             return Int(clamping: i)
         case .decimal(let d):
-            guard d >= 0 else { throw RedError(code, "\(what) must not be negative") }
-            return Int(clamping: Decimal4.divideRoundedToInteger(d))
+            guard !d.isNegative else { throw RedError(code, "\(what) must not be negative") }
+            guard let count = d.roundedInteger else { throw RedError(.numericOutOfRange, "bigint out of range") }
+            return Int(clamping: count)
         case .float(let d) where d.isFinite:
             guard d >= 0 else { throw RedError(code, "\(what) must not be negative") }
             // LIMIT takes a bigint in PostgreSQL: 1e19 is 22003 there too.

@@ -71,8 +71,10 @@ struct Accumulator {
     var intOverflow = false
     var floatSum: Double = 0
     var sawFloat = false
-    var decimalSum: Int128 = 0
+    var decimalSum = Numeric(Int64(0))
     var sawDecimal = false
+    /// A numeric sum past 38 digits met while merging parallel parts (reported as the result).
+    var decimalOverflow = false
     /// sum/avg of intervals: their running sum, and whether adding overflowed it.
     var intervalSum: Interval?
     var intervalOverflow = false
@@ -144,7 +146,7 @@ struct Accumulator {
                 }
                 floatSum += Double(i)
             case .float(let d): sawFloat = true; floatSum += d
-            case .decimal(let d): sawDecimal = true; decimalSum += Int128(d); floatSum += Double(d) / Decimal4.scale
+            case .decimal(let d): sawDecimal = true; decimalSum = try decimalSum.adding(d); floatSum += d.doubleValue
             case .interval(let i): addInterval(i)
             case .text(let s):
                 guard let d = Double(s.trimmingSpaces()) else { throw RedError(.invalidTextRepresentation, "invalid input syntax for type numeric: \"\(s)\"") }
@@ -196,7 +198,8 @@ struct Accumulator {
             intOverflow = intOverflow || other.intOverflow || overflow
             floatSum += other.floatSum
             sawFloat = sawFloat || other.sawFloat
-            decimalSum += other.decimalSum
+            if let sum = try? decimalSum.adding(other.decimalSum) { decimalSum = sum } else { decimalOverflow = true }
+            decimalOverflow = decimalOverflow || other.decimalOverflow
             sawDecimal = sawDecimal || other.sawDecimal
             if let partial = other.intervalSum { addInterval(partial) }
             intervalOverflow = intervalOverflow || other.intervalOverflow
@@ -282,6 +285,12 @@ struct Accumulator {
         return try percentile(fraction)
     }
 
+    /// The sum of the numerics and integers seen, exactly.
+    private func exactSum() throws -> Numeric {
+        guard !decimalOverflow else { throw Numeric.overflow() }
+        return try decimalSum.adding(try Numeric(wideIntSum))
+    }
+
     func resultIgnoringOrder() throws -> Value {
         switch call.kind {
         case .count, .countStar: return .integer(count)
@@ -292,7 +301,7 @@ struct Accumulator {
                 return .interval(sum)
             }
             if sawFloat { return .float(floatSum) }
-            if sawDecimal { return .decimal(try Decimal4.fit(decimalSum + wideIntSum * Int128(Decimal4.unit))) }
+            if sawDecimal { return .decimal(try exactSum()) }
             if intOverflow { throw RedError(.numericOutOfRange, "bigint out of range in sum()") }
             return .integer(intSum)
         case .avg:
@@ -301,11 +310,8 @@ struct Accumulator {
                 guard !intervalOverflow else { throw RedError(.datetimeFieldOverflow, "interval out of range") }
                 return .interval(try sum.divided(by: Double(count)))
             }
-            if sawDecimal, !sawFloat {
-                let total = decimalSum + wideIntSum * Int128(Decimal4.unit)
-                return .decimal(try Decimal4.fit(Decimal4.divideRounded(total, Int128(count))))
-            }
-            if !sawFloat && !sawDecimal { return .float(Double(wideIntSum) / Double(count)) }
+            // As PostgreSQL: the average of integers or numerics is a numeric (`1.5000000000000000`).
+            if !sawFloat { return .decimal(try exactSum().dividing(by: Numeric(count))) }
             return .float(floatSum / Double(count))
         case .min, .max, .first, .last: return extreme
         case .stringAgg:

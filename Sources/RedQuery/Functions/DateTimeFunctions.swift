@@ -92,7 +92,7 @@ enum DateTimeFunctions {
         switch v {
         case .integer(let i): if let n = Int(exactly: i), abs(n) < 1_000_000_000 { return n }
         case .float(let d): if d.isFinite, d == d.rounded(), abs(d) < 1e9 { return Int(d) }
-        case .decimal(let d): if d % Decimal4.unit == 0, abs(d / Decimal4.unit) < 1_000_000_000 { return Int(d / Decimal4.unit) }
+        case .decimal(let d): if d.isIntegral, let i = d.truncatedInteger, abs(i) < 1_000_000_000 { return Int(i) }
         default: break
         }
         throw RedError(.datetimeFieldOverflow, "\(what) field value out of range: \(v.displayText)")

@@ -120,7 +120,7 @@ struct NumberTemplate {
     static func number(of v: Value) throws -> Number {
         switch v {
         case .integer(let i): return .exact(negative: i < 0, digits: String(i.magnitude), scale: 0)
-        case .decimal(let d): return .exact(negative: d < 0, digits: String(d.magnitude), scale: 4)  // Decimal4: ten-thousandths
+        case .decimal(let d): return .exact(negative: d.isNegative, digits: String(d.magnitude), scale: d.scale)
         case .float(let d): return .float(d)
         case .text(let t):
             if let i = Int64(t.trimmingSpaces()) { return .exact(negative: i < 0, digits: String(i.magnitude), scale: 0) }

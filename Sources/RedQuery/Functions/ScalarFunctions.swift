@@ -83,7 +83,9 @@ struct ScalarFunction: Sendable {
             case .float(let d) where d.isFinite:
                 guard let i = Int64(exactly: d.rounded(.toNearestOrAwayFromZero)) else { throw RedError(.numericOutOfRange, "\(what) is out of range for an integer") }
                 return i
-            case .decimal(let d): return Decimal4.divideRoundedToInteger(d)
+            case .decimal(let d):
+                guard let i = d.roundedInteger else { throw RedError(.numericOutOfRange, "\(what) is out of range for an integer") }
+                return i
             case .text(let s): if let i = Int64(s.trimmingSpaces()) { return i }
             default: break
             }
@@ -207,20 +209,14 @@ struct ScalarFunction: Sendable {
         // Math
         add(["abs"], 1...1) { a, _ in
             if case .integer(let i) = a[0] { guard i != .min else { throw Arithmetic.overflow() }; return .integer(abs(i)) }
-            if case .decimal(let d) = a[0] { guard d != .min else { throw Arithmetic.overflow() }; return .decimal(abs(d)) }
+            if case .decimal(let d) = a[0] { return .decimal(d.absolute()) }
             return float(abs(try double(a[0])))
         }
         add(["round"], 1...2) { a, _ in
             let places = a.count > 1 ? try int(a[1], "decimal places") : 0
             if case .integer(let i) = a[0], places >= 0 { return .integer(i) }
-            if case .decimal(let d) = a[0] {
-                // Exact: round the scaled integer to `places` (0…4) fractional digits, half away from zero.
-                guard places < 4 else { return a[0] }
-                guard places > -15 else { return .decimal(0) }
-                var step: Int64 = 1
-                for _ in 0..<(4 - Int(places)) { step *= 10 }
-                return .decimal(try Decimal4.fit(Decimal4.divideRounded(Int128(d), Int128(step)) * Int128(step)))
-            }
+            // Exact, half away from zero, with `places` digits after the point (`round(1.5, 3)` is `1.500`).
+            if case .decimal(let d) = a[0] { return .decimal(d.rounded(toPlaces: Int(clamping: places))) }
             let scale = pow(10.0, Double(places))
             let r = (try double(a[0]) * scale).rounded(.toNearestOrAwayFromZero) / scale
             return float(r)
@@ -228,22 +224,18 @@ struct ScalarFunction: Sendable {
         add(["trunc", "truncate"], 1...2) { a, _ in
             let places = a.count > 1 ? try int(a[1], "decimal places") : 0
             if case .integer(let i) = a[0] { return .integer(i) }
-            if case .decimal(let d) = a[0], places >= 0, places < 4 {
-                var step: Int64 = 1
-                for _ in 0..<(4 - Int(places)) { step *= 10 }
-                return .decimal(d - d % step)
-            }
+            if case .decimal(let d) = a[0] { return .decimal(d.rounded(toPlaces: Int(clamping: places), truncating: true)) }
             let scale = pow(10.0, Double(places))
             return float((try double(a[0]) * scale).rounded(.towardZero) / scale)
         }
         add(["floor"], 1...1) { a, _ in
             if case .integer = a[0] { return a[0] }
-            if case .decimal(let d) = a[0] { let r = d % Decimal4.unit; return .decimal(r < 0 ? try Decimal4.subtract(d - r, Decimal4.unit) : d - r) }
+            if case .decimal(let d) = a[0] { return .decimal(d.floor()) }
             return float(Foundation.floor(try double(a[0])))
         }
         add(["ceil", "ceiling"], 1...1) { a, _ in
             if case .integer = a[0] { return a[0] }
-            if case .decimal(let d) = a[0] { let r = d % Decimal4.unit; return .decimal(r > 0 ? try Decimal4.add(d - r, Decimal4.unit) : d - r) }
+            if case .decimal(let d) = a[0] { return .decimal(d.ceiling()) }
             return float(Foundation.ceil(try double(a[0])))
         }
         add(["sign"], 1...1) { a, _ in
@@ -295,7 +287,12 @@ struct ScalarFunction: Sendable {
                 guard let whole = Int64(exactly: d.rounded(.towardZero)) else { throw RedError(.numericOutOfRange, "div() result is out of range for an integer") }
                 return .integer(whole)
             }
-            if case .decimal(let d) = r { return .integer(d / Decimal4.unit) }
+            if case .decimal = r, case let (x, y) = (try Arithmetic.numeric(a[0]), try Arithmetic.numeric(a[1])) {
+                // Exactly: the rounded quotient could round up to the next integer.
+                let whole = try x.subtracting(try x.remainder(dividingBy: y)).dividing(by: y)
+                guard let i = whole.truncatedInteger else { throw RedError(.numericOutOfRange, "div() result is out of range for an integer") }
+                return .integer(i)
+            }
             return r
         }
         add(["pi"], 0...0) { _, _ in float(Double.pi) }
@@ -347,8 +344,8 @@ struct ScalarFunction: Sendable {
         // epoch stays a float (numeric's Infinity).
         add(["extract"], 2...2) { a, _ in
             switch try TimeFunctions.datePart(text(a[0]).lowercased(), a[1]) {
-            case .integer(let i): return .decimal(try Decimal4.from(integer: i))
-            case .float(let d) where d.isFinite: return .decimal(try Decimal4.from(double: d))
+            case .integer(let i): return .decimal(Numeric(i))
+            case .float(let d) where d.isFinite: return .decimal(try Numeric(double: d))
             case let other: return other
             }
         }

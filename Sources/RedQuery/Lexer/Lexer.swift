@@ -9,9 +9,9 @@ public struct Token: Sendable, Equatable {
         case string(String)
         case integer(Int64)
         case float(Double)
-        /// A numeric literal with a point, no exponent and at most four fractional digits:
-        /// exact, like PostgreSQL's numeric literals (the value × 10⁴).
-        case decimal(Int64)
+        /// A numeric literal with a point and no exponent, or an integer past bigint: exact, like
+        /// PostgreSQL's numeric literals (up to 38 digits; `Numeric`).
+        case decimal(Numeric)
         /// `$N` (1-based) or `?` (numbered left to right by the lexer).
         case parameter(Int)
         /// A raw JSON object literal (`{"a": 1}`), verbatim.
@@ -318,10 +318,10 @@ struct Lexer {
         if text.utf8.contains(UInt8(ascii: "_")) { text.removeAll { $0 == "_" } }
         if !isFloat {
             if let i = Int64(text) { return Token(kind: .integer(i), offset: start) }
-            // PostgreSQL turns an integer literal too large for bigint into numeric; we use a float.
-        } else if !text.contains(where: { $0 == "e" || $0 == "E" }), let point = text.firstIndex(of: "."),
-                  text.distance(from: point, to: text.endIndex) - 1 <= 4, let units = try? Decimal4.parse(text) {
-            return Token(kind: .decimal(units), offset: start)
+            // PostgreSQL turns an integer literal too large for bigint into numeric; past 38 digits, a float.
+            if let n = try? Numeric.parse(text) { return Token(kind: .decimal(n), offset: start) }
+        } else if !text.contains(where: { $0 == "e" || $0 == "E" }), let n = try? Numeric.parse(text) {
+            return Token(kind: .decimal(n), offset: start)
         }
         guard let d = Double(text) else { throw error("Invalid number: \(text)", at: start) }
         return Token(kind: .float(d), offset: start)

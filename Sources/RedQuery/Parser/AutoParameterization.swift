@@ -77,7 +77,7 @@ extension Parser {
         switch autoLiterals[slot - 1] {
         case .integer(let i) where i != .min: autoLiterals[slot - 1] = .integer(-i)
         case .float(let d): autoLiterals[slot - 1] = .float(-d)
-        case .decimal(let d) where d != .min: autoLiterals[slot - 1] = .decimal(-d)
+        case .decimal(let d): autoLiterals[slot - 1] = .decimal(d.negated())
         default: return nil
         }
         return operand

@@ -85,7 +85,7 @@ public struct Parser {
         case .string(let s): return "'\(s)'"
         case .integer(let i): return String(i)
         case .float(let d): return NumberFormatting.shortest(d)
-        case .decimal(let d): return Decimal4.text(d)
+        case .decimal(let d): return d.text
         case .parameter(let n): return "$\(n)"
         case .json: return "JSON literal"
         case .symbol(let s): return s
@@ -217,7 +217,7 @@ public struct Parser {
         switch current.kind {
         case .integer(let i): advance(); return Double(i)
         case .float(let d): advance(); return d
-        case .decimal(let d): advance(); return Double(d) / Decimal4.scale
+        case .decimal(let d): advance(); return d.doubleValue
         default: throw unexpected(expected: what)
         }
     }

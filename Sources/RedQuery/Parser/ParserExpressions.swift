@@ -34,7 +34,7 @@ extension Parser {
             if op == "-", let folded = foldNegation(into: operand) { return folded }
             if op == "-", case .literal(.integer(let i)) = operand { return .literal(.integer(-i)) }
             if op == "-", case .literal(.float(let d)) = operand { return .literal(.float(-d)) }
-            if op == "-", case .literal(.decimal(let d)) = operand { return .literal(.decimal(-d)) }
+            if op == "-", case .literal(.decimal(let d)) = operand { return .literal(.decimal(d.negated())) }
             return op == "-" ? .unary("-", operand) : operand
         }
         // PostgreSQL's prefix operators: `~` bitwise not, `@` absolute value, `|/` square root,

@@ -174,7 +174,7 @@ extension Parser {
         switch current.kind {
         case .integer(let i): advance(); return .literal(.integer(i))
         case .float(let d): advance(); return .literal(.float(d))
-        case .decimal(let d): advance(); return .literal(.float(Double(d) / Decimal4.scale))
+        case .decimal(let d): advance(); return .literal(.float(d.doubleValue))
         case .parameter(let n):
             advance()
             parameterCount = max(parameterCount, n)

@@ -578,7 +578,7 @@ final class Planner {
             switch call.kind {
             case .count, .countStar: return .integer
             case .sum: return numeric.contains(argument) || argument == .duration ? argument : .any
-            case .avg: return argument == .decimal || argument == .duration ? argument : (argument == .integer || argument == .float ? .float : .any)
+            case .avg: return argument == .decimal || argument == .duration ? argument : (argument == .integer ? .decimal : (argument == .float ? .float : .any))
             case .stddevPop, .stddevSamp, .varPop, .varSamp: return .float
             case .min, .max, .first, .last: return argument
             case .stringAgg: return .text

@@ -178,17 +178,17 @@ enum PGValueCodec {
         case (PGType.float8.oid, .float(let d)): buffer.writeInteger(d.bitPattern)
         case (PGType.float4.oid, .float(let d)): buffer.writeInteger(Float(d).bitPattern)
         case (PGType.float8.oid, .integer(let i)): buffer.writeInteger(Double(i).bitPattern)
-        case (PGType.float8.oid, .decimal(let d)): buffer.writeInteger((Double(d) / Decimal4.scale).bitPattern)
+        case (PGType.float8.oid, .decimal(let d)): buffer.writeInteger(d.doubleValue.bitPattern)
         case (PGType.numeric.oid, .decimal(let d)): writeNumeric(d, displayScale: type.declared?.scale, into: &buffer)
-        case (PGType.numeric.oid, .integer(let i)): writeNumeric(try Decimal4.from(integer: i), into: &buffer)
+        case (PGType.numeric.oid, .integer(let i)): writeNumeric(Numeric(i), into: &buffer)
         case (PGType.numeric.oid, .float(let d)):
-            // numeric's NaN and infinities (sign word 0xC000, 0xD000, 0xF000), else the value at four places.
+            // numeric's NaN and infinities (sign word 0xC000, 0xD000, 0xF000), else float8 → numeric's digits.
             guard d.isFinite else {
                 buffer.writeInteger(Int16(0)); buffer.writeInteger(Int16(0))
                 buffer.writeInteger(UInt16(d.isNaN ? 0xC000 : (d > 0 ? 0xD000 : 0xF000))); buffer.writeInteger(Int16(0))
                 return
             }
-            writeNumeric(try Decimal4.from(double: d), into: &buffer)
+            writeNumeric(try Numeric(double: d), into: &buffer)
         case (PGType.bytea.oid, .blob(let bytes)): buffer.writeBytes(bytes)
         case (PGType.jsonb.oid, .json(let j)): buffer.writeInteger(UInt8(1)); buffer.writeString(j.text)
         case (PGType.json.oid, .json(let j)): buffer.writeString(j.text)
@@ -224,33 +224,30 @@ enum PGValueCodec {
         }
     }
 
-    /// PostgreSQL's binary numeric for a RedDB decimal (an Int64 scaled by 10^4, so the
-    /// fraction is exactly one base-10000 digit).
-    /// `displayScale`: a `numeric(p,s)` column's `s`, which PostgreSQL sends whatever the digits.
-    static func writeNumeric(_ d: Int64, displayScale: Int? = nil, into buffer: inout ByteBuffer) {
-        let negative = d < 0
-        let magnitude = d.magnitude
-        var integerPart = magnitude / 10_000
-        let fraction = Int16(magnitude % 10_000)
-        var integerDigits: [Int16] = []
-        while integerPart > 0 {
-            integerDigits.insert(Int16(integerPart % 10_000), at: 0)
-            integerPart /= 10_000
+    /// PostgreSQL's binary numeric: digit count, weight of the first base-10000 digit, sign,
+    /// display scale, then the base-10000 digits, grouped from the point.
+    /// `displayScale`: a `numeric(p,s)` column's `s`, which PostgreSQL always sends.
+    static func writeNumeric(_ value: Numeric, displayScale: Int? = nil, into buffer: inout ByteBuffer) {
+        var n = value
+        if let displayScale, displayScale >= 0, displayScale != n.scale { n = n.rounded(toPlaces: displayScale) }
+        // Pad the fraction to whole groups of four digits, then split into base-10000 digits.
+        let pad = (4 - n.scale % 4) % 4
+        var rest = Wide(n.magnitude).times(Numeric.powers[pad])
+        let fractionGroups = (n.scale + pad) / 4
+        var digits: [Int16] = []
+        while !rest.isZero {
+            let (q, r) = rest.quotientAndRemainder(dividingBy: 10_000)
+            digits.append(Int16(r))
+            rest = q
         }
-        var digits = integerDigits + [fraction]
-        var weight = Int16(integerDigits.count) - 1
+        digits.reverse()
+        var weight = Int16(digits.count - fractionGroups - 1)
         while digits.last == 0 { digits.removeLast() }
         while digits.first == 0 { digits.removeFirst(); weight -= 1 }
-        var scale: Int16 = 0
-        if fraction != 0 {
-            scale = 4
-            var f = fraction
-            while f % 10 == 0 { f /= 10; scale -= 1 }
-        }
         buffer.writeInteger(Int16(digits.count))
         buffer.writeInteger(digits.isEmpty ? 0 : weight)
-        buffer.writeInteger(UInt16(negative && !digits.isEmpty ? 0x4000 : 0))
-        buffer.writeInteger(displayScale.map { max(Int16($0), scale) } ?? scale)
+        buffer.writeInteger(UInt16(n.isNegative && !digits.isEmpty ? 0x4000 : 0))
+        buffer.writeInteger(Int16(n.scale))
         for digit in digits { buffer.writeInteger(digit) }
     }
 
@@ -363,28 +360,35 @@ enum PGValueCodec {
         }
     }
 
-    /// Reads PostgreSQL's binary numeric into a RedDB decimal (4 fractional digits).
-    static func readNumeric(_ bytes: inout ByteBuffer) throws -> Int64 {
+    /// Reads PostgreSQL's binary numeric, keeping its display scale (as far as 36 digits go).
+    static func readNumeric(_ bytes: inout ByteBuffer) throws -> Numeric {
         guard let count = bytes.readInteger(as: Int16.self), let weight = bytes.readInteger(as: Int16.self),
-              let sign = bytes.readInteger(as: UInt16.self), bytes.readInteger(as: Int16.self) != nil,
-              count >= 0, bytes.readableBytes == Int(count) * 2 else {
+              let sign = bytes.readInteger(as: UInt16.self), let displayScale = bytes.readInteger(as: Int16.self),
+              count >= 0, displayScale >= 0, bytes.readableBytes == Int(count) * 2 else {
             throw RedError(.invalidParameters, "malformed binary numeric parameter")
         }
         if sign == 0xC000 { throw RedError(.invalidParameters, "NaN is not a valid NUMERIC value") }
-        var total: Int128 = 0
-        for i in 0..<Int(count) {
+        guard sign == 0 || sign == 0x4000 else { throw RedError(.invalidParameters, "infinite NUMERIC values are not supported") }
+        var digits: [UInt128] = []
+        for _ in 0..<Int(count) {
             guard let digit = bytes.readInteger(as: Int16.self), (0..<10_000).contains(digit) else {
                 throw RedError(.invalidParameters, "malformed binary numeric digit")
             }
-            // Digit i is worth 10000^(weight - i); RedDB keeps 10000^-1 as its smallest unit.
-            let power = Int(weight) - i + 1
-            if power < 0 { continue }  // beyond 4 decimals: truncated, as NUMERIC(…, 4) would round
-            guard power <= 5 else { throw RedError(.numericOutOfRange, "numeric parameter out of range") }
-            var term = Int128(digit)
-            for _ in 0..<power { term *= 10_000 }
-            total += term
+            digits.append(UInt128(digit))
         }
-        return try Decimal4.fit(sign == 0x4000 ? -total : total)
+        while digits.last == 0 { digits.removeLast() }  // trailing zero groups change nothing
+        guard digits.count <= 19 else { throw Numeric.overflow() }  // 76 digits: past what Wide holds
+        var magnitude = Wide(0)
+        for digit in digits { magnitude = magnitude.times(10_000).plus(Wide(digit)) }
+        // Digit i is worth 10000^(weight − i): the last one sets the scale.
+        var scale = 4 * (digits.count - 1 - Int(weight))
+        if scale < 0 {
+            guard digits.isEmpty || -scale + magnitude.decimalDigits <= Numeric.maxDigits else { throw Numeric.overflow() }
+            magnitude = magnitude.times(Numeric.powers[-scale])
+            scale = 0
+        }
+        let value = try Numeric(negative: sign == 0x4000, magnitude: magnitude, scale: scale)
+        return value.rounded(toPlaces: Int(displayScale))
     }
 
     static func decodeHexBytea(_ text: String) throws -> Value {
