@@ -236,6 +236,13 @@ public enum KeyEncoding {
         out.append(0); out.append(0)
     }
 
+    /// The smallest key above every index key whose leading values are exactly those encoded in
+    /// `values` (complete encodings): after them comes the end, a row id's first byte (below
+    /// 0x80), or the next value's tag (at most 0xF0) — and never 0xF8, which starts the exact
+    /// tail of a numeric a double cannot hold (`appendNumeric`). So unlike `successor(ofPrefix:)`,
+    /// the bound for `1` stops before `1.0000000000000000001`, whose key extends the key of `1`.
+    public static func end(ofValues values: [UInt8]) -> [UInt8] { values + [0xF1] }
+
     /// The smallest byte string greater than every key that starts with `prefix`.
     public static func successor(ofPrefix prefix: [UInt8]) -> [UInt8]? {
         var p = prefix

@@ -115,6 +115,11 @@ import Testing
                 if expected != 0 { #expect(actual == expected, "\(a) vs \(b)") }
                 let plainA = KeyEncoding.encode([.decimal(a)]), plainB = KeyEncoding.encode([.decimal(b)])
                 #expect((plainA == plainB) == (expected == 0), "\(a) vs \(b)")
+                // The keys of rows holding exactly `a` (a row id or another column after it) lie
+                // in [key(a), end(ofValues: key(a))); no other value's do.
+                let entryB = plainB + [0x00, 0, 0, 0, 0, 0, 0, 7]
+                let inside = !entryB.lexicographicallyPrecedes(plainA) && entryB.lexicographicallyPrecedes(KeyEncoding.end(ofValues: plainA))
+                #expect(inside == (expected == 0), "\(b) in the range of \(a)")
             }
         }
         #expect(try KeyEncoding.encode([.decimal(n("42.000"))]) == KeyEncoding.encode([.integer(42)]))

@@ -55,6 +55,12 @@ public struct KeyRange: Sendable, Equatable {
     /// Every key.
     public static let all = KeyRange()
 
+    /// Index keys whose leading values are exactly the complete value encodings in `values`
+    /// (see `KeyEncoding.end(ofValues:)`; `prefix` would also take in longer numerics).
+    public static func values(_ values: [UInt8]) -> KeyRange {
+        KeyRange(lower: values, upper: KeyEncoding.end(ofValues: values))
+    }
+
     /// Keys starting with `prefix`.
     public static func prefix(_ prefix: [UInt8]) -> KeyRange {
         var upper = prefix

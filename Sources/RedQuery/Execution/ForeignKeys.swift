@@ -301,7 +301,7 @@ final class ForeignKeyEnforcement {
             let order = child.schema.indexes[position].columnIDs.prefix(fk.columnIDs.count)
             for id in order { KeyEncoding.append(childKey[fk.columnIDs.firstIndex(of: id)!], to: &prefix) }
             try tx.guardUnchanged(child.indexCollections[position], keysStartingWith: prefix)
-            let cursor = try store.indexScan(tx, child, indexPosition: position, range: .prefix(prefix))
+            let cursor = try store.indexScan(tx, child, indexPosition: position, range: .values(prefix))
             while let rid = try cursor.next() {
                 if let row = try store.get(tx, child, rid: rid), matches(row) { rows.append(row) }
                 if firstOnly, !rows.isEmpty { break }

@@ -204,7 +204,7 @@ final class TableScanNode: PlanNode, @unchecked Sendable {
                 if v.isNull { empty = true } else if let c = try? type.coerce(v) {
                     var k: [UInt8] = []
                     KeyEncoding.append(c, to: &k)
-                    range.lower = inclusive ? k : KeyEncoding.successor(ofPrefix: k)
+                    range.lower = inclusive ? k : KeyEncoding.end(ofValues: k)
                 }
             }
             if let (expr, inclusive) = upper {
@@ -212,7 +212,7 @@ final class TableScanNode: PlanNode, @unchecked Sendable {
                 if v.isNull { empty = true } else if let c = try? type.coerce(v) {
                     var k: [UInt8] = []
                     KeyEncoding.append(c, to: &k)
-                    range.upper = inclusive ? KeyEncoding.successor(ofPrefix: k) : k
+                    range.upper = inclusive ? KeyEncoding.end(ofValues: k) : k
                 }
             }
             if empty { source = { _, _ in false } } else {
@@ -258,7 +258,7 @@ final class TableScanNode: PlanNode, @unchecked Sendable {
             while true {
                 if let c = cursor, let entry = try Self.fetch(c, rows) { return entry }
                 guard position < prefixes.count else { return nil }
-                cursor = try store.indexScan(tx, handle, indexPosition: index, range: .prefix(prefixes[position]))
+                cursor = try store.indexScan(tx, handle, indexPosition: index, range: .values(prefixes[position]))
                 position += 1
             }
         }
