@@ -108,6 +108,22 @@ import Testing
         #expect(run.stdout.split(separator: "\n").last.map(String.init) == expected)
     }
 
+    /// psycopg sends `Decimal` parameters (text and binary) and reads NUMERIC back as `Decimal`
+    /// with every digit and PostgreSQL's scale in both result formats (`numeric(20,8)`,
+    /// `numeric(36,18)`, averages, quotients), and gets 22003/22012 where PostgreSQL does
+    /// (`Tests/clients/numerics.py`); the expected line is what the script prints against
+    /// PostgreSQL 15.
+    @Test func numericsRoundTripThroughPsycopg() async throws {
+        guard Self.available(["psycopg"], for: "numericsRoundTripThroughPsycopg") else { return }
+        let server = try ServerProcess()
+        defer { server.remove() }
+        let script = URL(fileURLWithPath: Self.script).deletingLastPathComponent().appendingPathComponent("numerics.py").path
+        let run = try Self.python([script, String(server.pgPort), "reddb", "tester"])
+        #expect(run.status == 0, "\(run.stderr)")
+        let expected = #"{"computed_binary": ["3.62345679", "2.0000000000000000", "123456789012345677.123456789012345677", "1234567890.50", "0.33333333333333333333", "2.5000000000000000", "3.0", "3", "6"], "computed_text": ["3.62345679", "2.0000000000000000", "123456789012345677.123456789012345677", "1234567890.50", "0.33333333333333333333", "2.5000000000000000", "3.0", "3", "6"], "errors": ["22003", "22012"], "found": [2], "rows_binary": [["1", "1.50000000", "123456789012345678.123456789012345678", "-0.000001"], ["2", "0.12345679", "-1.000000000000000001", "1234567890.50"], ["3", "2.00000000", "0E-18", "10"]], "rows_text": [["1", "1.50000000", "123456789012345678.123456789012345678", "-0.000001"], ["2", "0.12345679", "-1.000000000000000001", "1234567890.50"], ["3", "2.00000000", "0E-18", "10"]]}"#
+        #expect(run.stdout.split(separator: "\n").last.map(String.init) == expected)
+    }
+
     /// pgvector-python (`Tests/clients/pgvector_client.py`): `register_vector` finds the type in
     /// pg_type, NumPy embeddings go in as text and binary parameters and come back as arrays in
     /// both result formats, nearest first; the expected line is what the script's SQL gives on
