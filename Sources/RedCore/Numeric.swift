@@ -32,21 +32,51 @@ public struct Numeric: Sendable {
     private let low: UInt64
     private let high: UInt64
 
-    public var magnitude: UInt128 { UInt128(high & Self.magnitudeMask) << 64 | UInt128(low) }
+    // Int128 and UInt128 are built from and split into their 64-bit halves with `_low`/`_high`:
+    // the generic conversions (`init(truncatingIfNeeded:)`, `Double(_:)` of an Int128) run
+    // unspecialised through witness tables, and were most of an aggregate's time.
+    public var magnitude: UInt128 { UInt128(_low: low, _high: high & Self.magnitudeMask) }
     public var isNegative: Bool { high & Self.signBit != 0 }
     public var scale: Int { Int(high >> 57) }
-    public var mantissa: Int128 { isNegative ? -Int128(magnitude) : Int128(magnitude) }
+    public var mantissa: Int128 {
+        let m = Int128(bitPattern: magnitude)
+        return isNegative ? 0 - m : m
+    }
     private static let magnitudeMask: UInt64 = (1 << 56) - 1
     private static let signBit: UInt64 = 1 << 56
 
     /// `mantissa × 10^-scale`; the caller guarantees |mantissa| < 10^36 and 0 ≤ scale ≤ 36.
     public init(unchecked mantissa: Int128, scale: Int) {
         let m = mantissa.magnitude
-        self.low = UInt64(truncatingIfNeeded: m)
-        self.high = UInt64(truncatingIfNeeded: m >> 64) | (mantissa < 0 ? Self.signBit : 0) | UInt64(scale) << 57
+        self.low = m._low
+        self.high = m._high | (mantissa < 0 ? Self.signBit : 0) | UInt64(scale) << 57
     }
 
-    public init(_ integer: Int64) { self.init(unchecked: Int128(integer), scale: 0) }
+    /// A numeric whose magnitude fits 64 bits (every numeric of up to 19 digits): built and read
+    /// without Int128, whose conversions and shifts run through generic, unspecialised code.
+    public init(small magnitude: UInt64, negative: Bool, scale: Int) {
+        self.low = magnitude
+        self.high = (negative && magnitude != 0 ? Self.signBit : 0) | UInt64(scale) << 57
+    }
+
+    /// `mantissa × 10^-scale` from an Int64 mantissa (a stored value, an integer).
+    public init(mantissa: Int64, scale: Int) { self.init(small: mantissa.magnitude, negative: mantissa < 0, scale: scale) }
+
+    public init(_ integer: Int64) { self.init(mantissa: integer, scale: 0) }
+
+    /// Whether the magnitude fits in `low` alone (then `smallMagnitude` is it).
+    @inline(__always) public var isSmall: Bool { high & Self.magnitudeMask == 0 }
+    @inline(__always) public var smallMagnitude: UInt64 { low }
+
+    /// The mantissa as an Int64, when it is one.
+    public var smallMantissa: Int64? {
+        guard isSmall else { return nil }
+        if isNegative { return low <= UInt64(Int64.max) + 1 ? Int64(truncatingIfNeeded: 0 &- low) : nil }
+        return low <= UInt64(Int64.max) ? Int64(low) : nil
+    }
+
+    /// 10^0 … 10^19.
+    static let smallPowers: [UInt64] = (0...19).map { e in (0..<e).reduce(1 as UInt64) { r, _ in r * 10 } }
 
     /// 22003 past 36 digits.
     public init(_ integer: Int128) throws { try self.init(negative: integer < 0, magnitude: Wide(integer.magnitude), scale: 0) }
@@ -66,8 +96,9 @@ public struct Numeric: Sendable {
                 s -= 1
             }
         }
-        let small = m.low  // fits: fewer than 39 digits
-        self.init(unchecked: negative ? -Int128(small) : Int128(small), scale: s)
+        let small = m.low  // fits: at most 36 digits
+        let signed = Int128(bitPattern: small)
+        self.init(unchecked: negative ? 0 - signed : signed, scale: s)
     }
 
     public static func overflow() -> RedError {
@@ -77,11 +108,17 @@ public struct Numeric: Sendable {
     public var isZero: Bool { low == 0 && high & Self.magnitudeMask == 0 }
 
     public func negated() -> Numeric { Numeric(unchecked: -mantissa, scale: scale) }
-    public func absolute() -> Numeric { Numeric(unchecked: Int128(magnitude), scale: scale) }
+    public func absolute() -> Numeric { Numeric(unchecked: Int128(bitPattern: magnitude), scale: scale) }
+
+    /// `±magnitude × 10^-scale` (magnitude below 10^36).
+    init(signed negative: Bool, _ magnitude: UInt128, scale: Int) {
+        let m = Int128(bitPattern: magnitude)
+        self.init(unchecked: negative ? 0 - m : m, scale: scale)
+    }
 
     /// The mantissa at a larger scale, when it still fits in an Int128.
     func mantissa(atScale target: Int) -> Int128? {
-        let (m, overflow) = mantissa.multipliedReportingOverflow(by: Int128(Self.powers[target - scale]))
+        let (m, overflow) = mantissa.multipliedReportingOverflow(by: Int128(bitPattern: Self.powers[target - scale]))
         return overflow ? nil : m
     }
 }
@@ -91,8 +128,12 @@ public struct Numeric: Sendable {
 extension Numeric: Hashable, Comparable {
     /// Numeric order: `1.50 == 1.5`.
     public static func compare(_ a: Numeric, _ b: Numeric) -> Int {
+        if a.isNegative != b.isNegative { return a.isZero && b.isZero ? 0 : (a.isNegative ? -1 : 1) }
+        if a.isSmall, b.isSmall, let (x, y) = smallAligned(a, b) {
+            let order = x < y ? -1 : (x == y ? 0 : 1)
+            return a.isNegative ? -order : order
+        }
         if a.scale == b.scale { return a.mantissa < b.mantissa ? -1 : (a.mantissa == b.mantissa ? 0 : 1) }
-        if a.isNegative != b.isNegative { return a.isNegative ? -1 : 1 }
         // Bring the smaller scale up; when that overflows, its magnitude is the larger one.
         if a.scale < b.scale {
             guard let x = a.mantissa(atScale: b.scale) else { return a.isNegative ? -1 : 1 }
@@ -100,6 +141,18 @@ extension Numeric: Hashable, Comparable {
         }
         guard let y = b.mantissa(atScale: a.scale) else { return b.isNegative ? 1 : -1 }
         return a.mantissa < y ? -1 : (a.mantissa == y ? 0 : 1)
+    }
+
+    /// Two small magnitudes at one scale, nil when the larger scale does not fit 64 bits.
+    @inline(__always)
+    static func smallAligned(_ a: Numeric, _ b: Numeric) -> (UInt64, UInt64)? {
+        let sa = a.scale, sb = b.scale
+        if sa == sb { return (a.low, b.low) }
+        let gap = sa < sb ? sb - sa : sa - sb
+        guard gap < smallPowers.count else { return nil }
+        let (scaled, overflow) = (sa < sb ? a.low : b.low).multipliedReportingOverflow(by: smallPowers[gap])
+        guard !overflow else { return nil }
+        return sa < sb ? (scaled, b.low) : (a.low, scaled)
     }
 
     public static func == (a: Numeric, b: Numeric) -> Bool { compare(a, b) == 0 }
@@ -125,9 +178,13 @@ extension Numeric {
     /// The nearest double, correctly rounded (so that the order of doubles never contradicts
     /// the order of numerics — index keys rely on it).
     public var doubleValue: Double {
-        if magnitude < (1 << 53), scale <= 22 {
+        var m = self
+        // A quotient's trailing zeros (`0.62500000000000000000`) would keep it off the fast path.
+        if !isSmall || low >= (1 << 53), scale > 0 { m = withoutTrailingZeros() }
+        if m.isSmall, m.low < (1 << 53), m.scale <= 22 {
             // Both operands exact, one rounding: correctly rounded.
-            return Double(mantissa) / Self.doublePowers[scale]
+            let d = Double(m.low) / Self.doublePowers[m.scale]
+            return isNegative ? -d : d
         }
         return Double(text) ?? (isNegative ? -.infinity : .infinity)
     }
@@ -149,13 +206,13 @@ extension Numeric {
         let r = magnitude % unit
         if !truncating, r >= unit - r { q += 1 }  // r ≥ unit/2, without overflow
         if places >= 0 {
-            return Numeric(unchecked: isNegative ? -Int128(q) : Int128(q), scale: places)
+            return Numeric(signed: isNegative, q, scale: places)
         }
         // A negative place count rounds to a power of ten and keeps scale 0.
         let back = Self.powers[min(-places, Self.maxDigits)]
         let (value, overflow) = q.multipliedReportingOverflow(by: back)
         guard !overflow, value < Self.limit else { return self }
-        return Numeric(unchecked: isNegative ? -Int128(value) : Int128(value), scale: 0)
+        return Numeric(signed: isNegative, value, scale: 0)
     }
 
     /// The integer nearest (half away from zero), as numeric → integer casts round; nil when it
@@ -183,7 +240,11 @@ extension Numeric {
     }
 
     /// Whether the value has no fractional part (`2.00` has none).
-    public var isIntegral: Bool { scale == 0 || mantissa % Int128(Self.powers[scale]) == 0 }
+    public var isIntegral: Bool {
+        if scale == 0 { return true }
+        if isSmall, scale < Self.smallPowers.count { return low % Self.smallPowers[scale] == 0 }
+        return magnitude % Self.powers[scale] == 0
+    }
 
     /// PostgreSQL's float8 → numeric: 15 significant digits (`DBL_DIG`), trailing zeros dropped,
     /// so `0.1::float8::numeric` is `0.1`. NaN and infinities have no place here (22003).
@@ -200,9 +261,18 @@ extension Numeric {
 
     /// The same value with the fraction's trailing zeros dropped (`1.500` → `1.5`, `2.0` → `2`).
     public func withoutTrailingZeros() -> Numeric {
-        var m = mantissa, s = scale
-        while s > 0, m % 10 == 0 { m /= 10; s -= 1 }
-        return Numeric(unchecked: m, scale: s)
+        guard scale > 0, !isZero else { return isZero ? Numeric(Int64(0)) : self }
+        var m = magnitude, s = scale
+        // In falling steps of zeros: a 128-bit division is slow, and a quotient has up to 36.
+        for step in [16, 8, 4, 2, 1] {
+            while s >= step {
+                let (q, r) = m.quotientAndRemainder(dividingBy: Self.powers[step])
+                guard r == 0 else { break }
+                m = q
+                s -= step
+            }
+        }
+        return Numeric(unchecked: isNegative ? 0 - Int128(bitPattern: m) : Int128(bitPattern: m), scale: s)
     }
 }
 
@@ -246,7 +316,7 @@ extension Numeric: CustomStringConvertible {
             switch c {
             case UInt8(ascii: "0")...UInt8(ascii: "9"):
                 sawDigit = true
-                let digit = UInt128(c - UInt8(ascii: "0"))
+                let digit = UInt128(_low: UInt64(c - UInt8(ascii: "0")), _high: 0)
                 if significant == 0 && digit == 0 {
                     if sawPoint { fraction += 1 }
                 } else if significant < 77 {

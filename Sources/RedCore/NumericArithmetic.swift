@@ -2,9 +2,16 @@
 /// exact in 256 bits and then rounded to 36 digits by `Numeric(negative:magnitude:scale:)`.
 extension Numeric {
     public func adding(_ other: Numeric) throws -> Numeric {
-        if scale == other.scale {  // the common case (one column's values): plain Int128 addition
-            let (sum, overflow) = mantissa.addingReportingOverflow(other.mantissa)
-            if !overflow, sum.magnitude < Self.limit { return Numeric(unchecked: sum, scale: scale) }
+        // The common case (one column's values): 64-bit magnitudes at one scale.
+        if isSmall, other.isSmall, scale == other.scale {
+            if isNegative == other.isNegative {
+                let (sum, overflow) = smallMagnitude.addingReportingOverflow(other.smallMagnitude)
+                if !overflow { return Numeric(small: sum, negative: isNegative, scale: scale) }
+            } else if smallMagnitude >= other.smallMagnitude {
+                return Numeric(small: smallMagnitude - other.smallMagnitude, negative: isNegative, scale: scale)
+            } else {
+                return Numeric(small: other.smallMagnitude - smallMagnitude, negative: other.isNegative, scale: scale)
+            }
         }
         let s = max(scale, other.scale)
         let x = Wide(magnitude).times(Self.powers[s - scale]), y = Wide(other.magnitude).times(Self.powers[s - other.scale])
@@ -17,6 +24,10 @@ extension Numeric {
 
     /// The product at the sum of the scales (rounded to fit 36 digits).
     public func multiplying(_ other: Numeric) throws -> Numeric {
+        if isSmall, other.isSmall, scale + other.scale <= Self.maxDigits {
+            let (high, low) = smallMagnitude.multipliedFullWidth(by: other.smallMagnitude)
+            if high == 0 { return Numeric(small: low, negative: isNegative != other.isNegative, scale: scale + other.scale) }
+        }
         let (high, low) = magnitude.multipliedFullWidth(by: other.magnitude)
         return try Numeric(negative: isNegative != other.isNegative, magnitude: Wide(high: high, low: low), scale: scale + other.scale)
     }
@@ -33,7 +44,7 @@ extension Numeric {
         let negative = isNegative != other.isNegative
         while true {
             if let m = Self.quotient(magnitude, scale, other.magnitude, other.scale, atScale: resultScale) {
-                return Numeric(unchecked: negative ? -Int128(m) : Int128(m), scale: resultScale)
+                return Numeric(signed: negative, m, scale: resultScale)
             }
             guard resultScale > 0 else { throw Self.overflow() }
             resultScale -= 1

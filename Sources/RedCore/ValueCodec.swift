@@ -27,11 +27,12 @@ public enum ValueCodec {
             w.u8(10)
             for shift in stride(from: 120, through: 0, by: -8) { w.u8(UInt8(truncatingIfNeeded: u >> UInt128(shift))) }
         case .decimal(let d):
-            if let small = Int64(exactly: d.mantissa) {
+            if let small = d.smallMantissa {
                 w.u8(14); w.u8(UInt8(d.scale)); w.varint(zigzag(small))
             } else {
                 w.u8(15); w.u8(UInt8(d.scale))
-                w.u64(UInt64(truncatingIfNeeded: d.mantissa)); w.u64(UInt64(truncatingIfNeeded: d.mantissa >> 64))
+                let m = d.mantissa
+                w.u64(m._low); w.u64(UInt64(bitPattern: m._high))
             }
         case .vector(let v):
             w.u8(11)
@@ -93,14 +94,16 @@ public enum ValueCodec {
             var u: UInt128 = 0
             for b in bytes { u = (u << 8) | UInt128(b) }
             return .uuid(u)
-        case 12: return .decimal(Numeric(unchecked: Int128(unzigzag(try r.varint())), scale: 4))
+        case 12: return .decimal(Numeric(mantissa: unzigzag(try r.varint()), scale: 4))
         case 14:
             let scale = Int(try r.u8())
-            return .decimal(try storedNumeric(Int128(unzigzag(try r.varint())), scale: scale))
+            let mantissa = unzigzag(try r.varint())
+            guard scale <= Numeric.maxDigits else { throw RedError(.dataCorrupted, "numeric value out of range in a stored row") }
+            return .decimal(Numeric(mantissa: mantissa, scale: scale))
         case 15:
             let scale = Int(try r.u8())
             let low = try r.u64(), high = try r.u64()
-            return .decimal(try storedNumeric(Int128(bitPattern: UInt128(high) << 64 | UInt128(low)), scale: scale))
+            return .decimal(try storedNumeric(Int128(_low: low, _high: Int64(bitPattern: high)), scale: scale))
         case 11:
             let count = try r.count(limit: Limits.maxValueBytes / 4, "vector length")
             return .vector(try r.littleEndianFloats(count))
@@ -203,17 +206,24 @@ public enum KeyEncoding {
     static func appendNumeric(_ n: Numeric, to out: inout [UInt8]) {
         out.append(0x20)
         appendOrderedDouble(n.doubleValue, to: &out)
+        if n.isSmall, n.scale < Numeric.smallPowers.count, n.smallMagnitude % Numeric.smallPowers[n.scale] == 0 {
+            // A whole number of at most 19 digits: an Int64 unless it is ±2^63 and beyond.
+            let whole = n.smallMagnitude / Numeric.smallPowers[n.scale]
+            if whole <= UInt64(Int64.max) { appendOrderedInt(n.isNegative ? -Int64(whole) : Int64(whole), to: &out); return }
+        }
         let floor = n.floor()
         let wholeFloor = Int64(exactly: floor.mantissa)
         if n.isIntegral, let whole = wholeFloor { appendOrderedInt(whole, to: &out); return }
         appendOrderedInt(wholeFloor ?? (floor.isNegative ? .min : .max), to: &out)
         out.append(0xF8)
-        let flipped = UInt128(bitPattern: floor.mantissa) ^ (1 << 127)
-        for shift in stride(from: 120, through: 0, by: -8) { out.append(UInt8(truncatingIfNeeded: flipped >> UInt128(shift))) }
+        let exactFloor = floor.mantissa
+        withUnsafeBytes(of: (UInt64(bitPattern: exactFloor._high) ^ (1 << 63)).bigEndian) { out.append(contentsOf: $0) }
+        withUnsafeBytes(of: exactFloor._low.bigEndian) { out.append(contentsOf: $0) }
         // value − floor is in [0, 1): its scale-digit fraction, widened to 36 digits.
         let fractionUnits = (try? n.subtracting(floor))?.mantissa.magnitude ?? 0
         let fraction = fractionUnits * Numeric.powers[Numeric.maxDigits - n.scale]
-        for shift in stride(from: 120, through: 0, by: -8) { out.append(UInt8(truncatingIfNeeded: fraction >> UInt128(shift))) }
+        withUnsafeBytes(of: fraction._high.bigEndian) { out.append(contentsOf: $0) }
+        withUnsafeBytes(of: fraction._low.bigEndian) { out.append(contentsOf: $0) }
     }
 
     static func appendOrderedInt(_ i: Int64, to out: inout [UInt8]) {

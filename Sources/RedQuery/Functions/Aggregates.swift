@@ -139,7 +139,7 @@ struct Accumulator {
             switch v {
             case .integer(let i):
                 if !sawFloat {
-                    wideIntSum += Int128(i)
+                    wideIntSum += Int128(_low: UInt64(bitPattern: i), _high: i >> 63)  // not Int128(i): generic, unspecialised
                     let (s, o) = intSum.addingReportingOverflow(i)
                     if o { intOverflow = true }
                     intSum = s
