@@ -6,7 +6,7 @@
 enum DuelScenarios {
     static let all: [DuelScenario] = [
         typedInsert, bulkInsert, bulkInsertCopy, pointSelect, rangeScan, concurrent, GroupCommit.one, GroupCommit.eight,
-        bulkUpdate, aggregateGroup, join, deleteSequential, foreignKeyInsert, foreignKeyDeleteCascade, identityInsert, queueClaim, transfer,
+        bulkUpdate, aggregateGroup, aggregateNumeric, join, deleteSequential, foreignKeyInsert, foreignKeyDeleteCascade, identityInsert, queueClaim, transfer,
     ]
 
     static func named(_ names: [String]) throws -> [DuelScenario] {
@@ -167,6 +167,22 @@ enum DuelScenarios {
             var timer = StatementTimer(expected: queries)
             var rows = 0
             for _ in 0..<queries { rows += try await timer.time { try await c.rows(GroupEvents()) } }
+            return timer.sample(operations: queries, rows: rows)
+        })
+
+    static let aggregateNumeric = DuelScenario(
+        name: "aggregate_numeric", unit: "queries",
+        summary: "SELECT grp, sum(price), avg(price), max(price) … GROUP BY grp (100 groups) over a NUMERIC(12,2) column of the whole table",
+        prepareOnce: { c, sizes in
+            for sql in DuelSchema.createPrices { try await c.run(sql) }
+            for sql in DuelSchema.chunked(sizes.groupRows, DuelSchema.loadPrices) { try await c.run(sql) }
+            try await c.run("ANALYZE duel_prices")
+        },
+        run: { c, _, _ in
+            let queries = 5
+            var timer = StatementTimer(expected: queries)
+            var rows = 0
+            for _ in 0..<queries { rows += try await timer.time { try await c.rows(GroupPrices()) } }
             return timer.sample(operations: queries, rows: rows)
         })
 

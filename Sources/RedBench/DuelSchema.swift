@@ -62,6 +62,19 @@ enum DuelSchema {
         """
     }
 
+    static let createPrices = [
+        "DROP TABLE IF EXISTS duel_prices",
+        "CREATE TABLE duel_prices (id BIGINT PRIMARY KEY, grp BIGINT NOT NULL, price NUMERIC(12,2) NOT NULL)",
+    ]
+
+    /// Prices from 0.00 to 9999.99 with cents: a numeric division both engines round to the column's scale.
+    static func loadPrices(_ lower: Int, _ upper: Int) -> String {
+        """
+        INSERT INTO duel_prices (id, grp, price) \
+        SELECT i, i % \(groups), (((i % 10000) * 7919) % 1000000) / 100.0 FROM generate_series(\(lower), \(upper)) AS i
+        """
+    }
+
     // The loads compute in 32-bit range on purpose: PostgreSQL's generate_series(int, int)
     // yields int4, so `i * 7919` would overflow there at a few hundred thousand rows.
 
@@ -116,6 +129,11 @@ struct UpdateScoreByCity: DuelCommand {
 
 struct GroupEvents: DuelQuery {
     static let sql = "SELECT grp, count(*), sum(val), avg(val) FROM duel_events GROUP BY grp"
+    let values: [DuelValue] = []
+}
+
+struct GroupPrices: DuelQuery {
+    static let sql = "SELECT grp, sum(price), avg(price), max(price) FROM duel_prices GROUP BY grp"
     let values: [DuelValue] = []
 }
 
