@@ -154,37 +154,32 @@ enum DuelScenarios {
             return sample
         })
 
-    static let aggregateGroup = DuelScenario(
-        name: "aggregate_group", unit: "queries",
-        summary: "SELECT grp, count(*), sum(val), avg(val) … GROUP BY grp (100 groups) over the whole events table",
-        prepareOnce: { c, sizes in
-            for sql in DuelSchema.createEvents { try await c.run(sql) }
-            for sql in DuelSchema.chunked(sizes.groupRows, DuelSchema.loadEvents) { try await c.run(sql) }
-            try await c.run("ANALYZE duel_events")
-        },
-        run: { c, _, _ in
-            let queries = 5
-            var timer = StatementTimer(expected: queries)
-            var rows = 0
-            for _ in 0..<queries { rows += try await timer.time { try await c.rows(GroupEvents()) } }
-            return timer.sample(operations: queries, rows: rows)
-        })
+    static let aggregateGroup = groupBy(
+        "aggregate_group", "SELECT grp, count(*), sum(val), avg(val) … GROUP BY grp (100 groups) over the whole events table",
+        table: "duel_events", create: DuelSchema.createEvents, load: DuelSchema.loadEvents, query: GroupEvents())
 
-    static let aggregateNumeric = DuelScenario(
-        name: "aggregate_numeric", unit: "queries",
-        summary: "SELECT grp, sum(price), avg(price), max(price) … GROUP BY grp (100 groups) over a NUMERIC(12,2) column of the whole table",
-        prepareOnce: { c, sizes in
-            for sql in DuelSchema.createPrices { try await c.run(sql) }
-            for sql in DuelSchema.chunked(sizes.groupRows, DuelSchema.loadPrices) { try await c.run(sql) }
-            try await c.run("ANALYZE duel_prices")
-        },
-        run: { c, _, _ in
-            let queries = 5
-            var timer = StatementTimer(expected: queries)
-            var rows = 0
-            for _ in 0..<queries { rows += try await timer.time { try await c.rows(GroupPrices()) } }
-            return timer.sample(operations: queries, rows: rows)
-        })
+    static let aggregateNumeric = groupBy(
+        "aggregate_numeric", "SELECT grp, sum(price), avg(price), max(price) … GROUP BY grp (100 groups) over a NUMERIC(12,2) column of the whole table",
+        table: "duel_prices", create: DuelSchema.createPrices, load: DuelSchema.loadPrices, query: GroupPrices())
+
+    /// A GROUP BY over a whole table of `--group-rows` rows, timed five times.
+    static func groupBy<Query: DuelQuery & Sendable>(_ name: String, _ summary: String, table: String, create: [String],
+                                                     load: @escaping @Sendable (Int, Int) -> String, query: Query) -> DuelScenario {
+        DuelScenario(
+            name: name, unit: "queries", summary: summary,
+            prepareOnce: { c, sizes in
+                for sql in create { try await c.run(sql) }
+                for sql in DuelSchema.chunked(sizes.groupRows, load) { try await c.run(sql) }
+                try await c.run("ANALYZE \(table)")
+            },
+            run: { c, _, _ in
+                let queries = 5
+                var timer = StatementTimer(expected: queries)
+                var rows = 0
+                for _ in 0..<queries { rows += try await timer.time { try await c.rows(query) } }
+                return timer.sample(operations: queries, rows: rows)
+            })
+    }
 
     static let join = DuelScenario(
         name: "join", unit: "queries",

@@ -309,9 +309,8 @@ extension Numeric: CustomStringConvertible {
         var negative = false
         if let f = bytes.first, f == UInt8(ascii: "-") || f == UInt8(ascii: "+") { negative = f == UInt8(ascii: "-"); bytes = bytes.dropFirst() }
         var magnitude = Wide(0)
-        var significant = 0, fraction = 0, sawDigit = false, sawPoint = false, dropped = 0
+        var significant = 0, fraction = 0, sawDigit = false, sawPoint = false
         var exponent = 0
-        var roundUp = false
         scan: while let c = bytes.first {
             switch c {
             case UInt8(ascii: "0")...UInt8(ascii: "9"):
@@ -325,10 +324,10 @@ extension Numeric: CustomStringConvertible {
                     if sawPoint { fraction += 1 }
                 } else {
                     // Beyond 77 digits the value cannot fit anyway unless these are fraction digits,
-                    // which round away: remember whether the first dropped one rounds up.
+                    // which are dropped: rounding to 36 digits later looks only at digit 37, and
+                    // half away from zero rounds a tie there up whatever follows (so truncating
+                    // here never changes the result, where rounding here could round twice).
                     if !sawPoint { return try overflowOrNil(bytes) }
-                    if dropped == 0 { roundUp = digit >= 5 }
-                    dropped += 1
                 }
             case UInt8(ascii: "."):
                 guard !sawPoint else { return nil }
@@ -344,7 +343,6 @@ extension Numeric: CustomStringConvertible {
             bytes = bytes.dropFirst()
         }
         guard sawDigit else { return nil }
-        if roundUp { magnitude = magnitude.plus(Wide(1)) }
         var scale = fraction - exponent
         if scale < 0 {
             guard magnitude.isZero || -scale + magnitude.decimalDigits <= maxDigits else { throw overflow() }

@@ -212,7 +212,7 @@ public enum KeyEncoding {
             if whole <= UInt64(Int64.max) { appendOrderedInt(n.isNegative ? -Int64(whole) : Int64(whole), to: &out); return }
         }
         let floor = n.floor()
-        let wholeFloor = Int64(exactly: floor.mantissa)
+        let wholeFloor = floor.smallMantissa  // the floor has scale 0: its mantissa is the integer
         if n.isIntegral, let whole = wholeFloor { appendOrderedInt(whole, to: &out); return }
         appendOrderedInt(wholeFloor ?? (floor.isNegative ? .min : .max), to: &out)
         out.append(0xF8)

@@ -14,6 +14,9 @@ import Testing
             // Past 36 significant digits the fraction rounds (half away from zero).
             ("1.23456789012345678901234567890123456789", "1.23456789012345678901234567890123457"),
             ("0.999999999999999999999999999999999999995", "1.00000000000000000000000000000000000"),
+            // Digits past 77 are dropped without rounding twice: …456|4999…9 stays …456.
+            ("0.123456789012345678901234567890123456" + "4" + String(repeating: "9", count: 60), "0.123456789012345678901234567890123456"),
+            ("0.123456789012345678901234567890123456" + "5" + String(repeating: "0", count: 60) + "1", "0.123456789012345678901234567890123457"),
         ]
         for (text, expected) in cases { #expect(try n(text).text == expected, "\(text)") }
         for bad in ["", "abc", "1.2.3", "-", ".", "1e", "e5", "1x", "--1", "1 2"] {

@@ -34,7 +34,11 @@ extension Parser {
             if op == "-", let folded = foldNegation(into: operand) { return folded }
             if op == "-", case .literal(.integer(let i)) = operand { return .literal(.integer(-i)) }
             if op == "-", case .literal(.float(let d)) = operand { return .literal(.float(-d)) }
-            if op == "-", case .literal(.decimal(let d)) = operand { return .literal(.decimal(d.negated())) }
+            if op == "-", case .literal(.decimal(let d)) = operand {
+                // `-9223372036854775808` is a bigint, as in PostgreSQL: the literal alone was too large.
+                if d.scale == 0, let i = d.negated().smallMantissa { return .literal(.integer(i)) }
+                return .literal(.decimal(d.negated()))
+            }
             return op == "-" ? .unary("-", operand) : operand
         }
         // PostgreSQL's prefix operators: `~` bitwise not, `@` absolute value, `|/` square root,
