@@ -192,11 +192,15 @@ extension Numeric {
 
     /// Rounded half away from zero to `places` digits after the point (negative: to tens,
     /// hundreds …), with that scale (at least 0) — PostgreSQL's `round(numeric, int)`.
-    public func rounded(toPlaces places: Int, truncating: Bool = false) -> Numeric {
+    public func rounded(toPlaces requested: Int, truncating: Bool = false) -> Numeric {
+        let places = max(-100, min(100, requested))  // beyond either, the answer is the same (no overflow in `scale - places`)
         guard places < scale else {
-            // More places than held: only the scale grows (`round(1.5, 3)` is `1.500`), as far as it fits.
-            let target = min(places, Self.maxDigits)
-            if target > scale, let m = mantissa(atScale: target), m.magnitude < Self.limit { return Numeric(unchecked: m, scale: target) }
+            // More places than held: only the scale grows (`round(1.5, 3)` is `1.500`), as far as 36 digits go.
+            var target = min(places, Self.maxDigits)
+            while target > scale {
+                if let m = mantissa(atScale: target), m.magnitude < Self.limit { return Numeric(unchecked: m, scale: target) }
+                target -= 1
+            }
             return self
         }
         let drop = scale - places
@@ -344,12 +348,12 @@ extension Numeric: CustomStringConvertible {
         }
         guard sawDigit else { return nil }
         var scale = fraction - exponent
+        if magnitude.isZero { return Numeric(unchecked: 0, scale: min(max(scale, 0), maxDigits)) }  // `0e50`, `0.000`
         if scale < 0 {
-            guard magnitude.isZero || -scale + magnitude.decimalDigits <= maxDigits else { throw overflow() }
+            guard -scale + magnitude.decimalDigits <= maxDigits else { throw overflow() }
             magnitude = magnitude.times(powers[-scale])
             scale = 0
         }
-        if magnitude.isZero { return Numeric(unchecked: 0, scale: min(scale, maxDigits)) }
         return try Numeric(negative: negative, magnitude: magnitude, scale: scale)
     }
 

@@ -205,15 +205,23 @@ public enum KeyEncoding {
     /// integer key whatever follows that) with its exact floor and its fraction in units of 10⁻³⁶.
     static func appendNumeric(_ n: Numeric, to out: inout [UInt8]) {
         out.append(0x20)
-        appendOrderedDouble(n.doubleValue, to: &out)
+        var d = n.doubleValue
         if n.isSmall, n.scale < Numeric.smallPowers.count, n.smallMagnitude % Numeric.smallPowers[n.scale] == 0 {
             // A whole number of at most 19 digits: an Int64 unless it is ±2^63 and beyond.
             let whole = n.smallMagnitude / Numeric.smallPowers[n.scale]
-            if whole <= UInt64(Int64.max) { appendOrderedInt(n.isNegative ? -Int64(whole) : Int64(whole), to: &out); return }
+            if whole <= UInt64(Int64.max) {
+                appendOrderedDouble(d, to: &out)
+                appendOrderedInt(n.isNegative ? -Int64(whole) : Int64(whole), to: &out)
+                return
+            }
         }
         let floor = n.floor()
         let wholeFloor = floor.smallMantissa  // the floor has scale 0: its mantissa is the integer
-        if n.isIntegral, let whole = wholeFloor { appendOrderedInt(whole, to: &out); return }
+        if n.isIntegral, let whole = wholeFloor { appendOrderedDouble(d, to: &out); appendOrderedInt(whole, to: &out); return }
+        // Below −2^63 a value may share −2^63's double, and the clamped floor would make its key
+        // extend (sort after) −2^63's: step the double down instead (no Int64 lies there).
+        if wholeFloor == nil, floor.isNegative, d == -0x1p63 { d = d.nextDown }
+        appendOrderedDouble(d, to: &out)
         appendOrderedInt(wholeFloor ?? (floor.isNegative ? .min : .max), to: &out)
         out.append(0xF8)
         let exactFloor = floor.mantissa

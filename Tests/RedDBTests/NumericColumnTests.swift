@@ -53,6 +53,22 @@ import RedDB
         #expect(try await text(s, "EXPLAIN SELECT id FROM amounts WHERE wei = 1.000000000000000003").joined().joined().contains("amounts_wei"))
     }
 
+    /// A NUMERIC column may reference a float8 key, as in PostgreSQL (numeric → float8 is an
+    /// implicit cast): 0.5 matches 0.5 though their index keys differ (review).
+    @Test func numericKeysReferenceFloatKeys() async throws {
+        let s = try await Database.inMemory().session()
+        try await s.execute("""
+            CREATE TABLE fp (x FLOAT PRIMARY KEY);
+            CREATE TABLE fc (id INT PRIMARY KEY, x NUMERIC REFERENCES fp (x) ON DELETE CASCADE);
+            INSERT INTO fp VALUES (0.5), (2);
+            INSERT INTO fc VALUES (1, 0.5), (2, 2.0)
+            """)
+        #expect(await code { try await s.execute("INSERT INTO fc VALUES (3, 0.25)") } == "23503")
+        try await s.execute("DELETE FROM fp WHERE x = 0.5")
+        #expect(try await text(s, "SELECT id FROM fc ORDER BY id") == [["2"]])
+        #expect(try await text(s, "SELECT round(1.5, -9223372036854775807), trunc(2.5, 9223372036854775807)") == [["0", "2.50000000000000000000000000000000000"]])
+    }
+
     @Test func aReopenedFileKeepsValuesAndKeys() async throws {
         try await withTemporaryDatabasePath("numeric") { path in
             do {

@@ -23,6 +23,21 @@ import Testing
         }
     }
 
+    /// Hostile or unusual binary numerics are values or errors, never traps (review).
+    @Test func binaryNumericEdgesDecodeAsPostgresDoes() throws {
+        func read(_ words: [Int16]) throws -> Numeric {
+            var buffer = ByteBuffer()
+            for w in words { buffer.writeInteger(w) }
+            return try PGValueCodec.readNumeric(&buffer)
+        }
+        #expect(try read([0, 9, 0, 0]).text == "0")              // no digits, a large weight
+        #expect(try read([1, 9, 0, 2, 0]).text == "0.00")        // one zero digit
+        #expect(try read([2, 0, 0, 0, 1, 5000]).text == "1")     // dscale 0 cuts .5, as numeric_recv does
+        #expect(try read([3, 1, 0, 0, 0, 12, 0]).text == "12")   // a leading zero group
+        #expect(throws: RedError.self) { try read([0, 0, 0, 0x4000]) }  // dscale past PostgreSQL's limit
+        #expect(throws: RedError.self) { try read([1, 200, 0, 0, 1]) }  // 10^800
+    }
+
     @Test func numericBinaryLayoutMatchesPostgres() throws {
         // 12.5 = digits [12, 5000], weight 0, positive, dscale 1.
         var bytes = try Self.binary(.decimal(Numeric(unchecked: 125, scale: 1)), .numeric)

@@ -105,6 +105,11 @@ final class ForeignKeyEnforcement {
     /// Whether two values are the same key: equal as index keys hold them (JSON by its text,
     /// 0 and -0.0 alike), which is how the referencing rows were found.
     static func sameKey(_ a: Value, _ b: Value) -> Bool {
+        // A numeric's key is exact where a float's is its double: the two are one value when equal.
+        switch (a, b) {
+        case (.decimal, .float), (.float, .decimal): return a == b
+        default: break
+        }
         var x: [UInt8] = [], y: [UInt8] = []
         KeyEncoding.append(a, to: &x)
         KeyEncoding.append(b, to: &y)

@@ -216,7 +216,7 @@ struct ScalarFunction: Sendable {
             let places = a.count > 1 ? try int(a[1], "decimal places") : 0
             if case .integer(let i) = a[0], places >= 0 { return .integer(i) }
             // Exact, half away from zero, with `places` digits after the point (`round(1.5, 3)` is `1.500`).
-            if case .decimal(let d) = a[0] { return .decimal(d.rounded(toPlaces: Int(clamping: places))) }
+            if case .decimal(let d) = a[0] { return .decimal(d.rounded(toPlaces: Int(max(-2000, min(2000, places))))) }  // PostgreSQL's clamp
             let scale = pow(10.0, Double(places))
             let r = (try double(a[0]) * scale).rounded(.toNearestOrAwayFromZero) / scale
             return float(r)
@@ -224,7 +224,7 @@ struct ScalarFunction: Sendable {
         add(["trunc", "truncate"], 1...2) { a, _ in
             let places = a.count > 1 ? try int(a[1], "decimal places") : 0
             if case .integer(let i) = a[0] { return .integer(i) }
-            if case .decimal(let d) = a[0] { return .decimal(d.rounded(toPlaces: Int(clamping: places), truncating: true)) }
+            if case .decimal(let d) = a[0] { return .decimal(d.rounded(toPlaces: Int(max(-2000, min(2000, places))), truncating: true)) }
             let scale = pow(10.0, Double(places))
             return float((try double(a[0]) * scale).rounded(.towardZero) / scale)
         }

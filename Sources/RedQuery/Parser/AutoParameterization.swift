@@ -77,7 +77,9 @@ extension Parser {
         switch autoLiterals[slot - 1] {
         case .integer(let i) where i != .min: autoLiterals[slot - 1] = .integer(-i)
         case .float(let d): autoLiterals[slot - 1] = .float(-d)
-        case .decimal(let d): autoLiterals[slot - 1] = .decimal(d.negated())
+        case .decimal(let d):
+            // `-9223372036854775808` is a bigint, as without auto-parameterisation (`ParserExpressions`).
+            if d.scale == 0, let i = d.negated().smallMantissa { autoLiterals[slot - 1] = .integer(i) } else { autoLiterals[slot - 1] = .decimal(d.negated()) }
         default: return nil
         }
         return operand

@@ -362,9 +362,9 @@ enum PGValueCodec {
 
     /// Reads PostgreSQL's binary numeric, keeping its display scale (as far as 36 digits go).
     static func readNumeric(_ bytes: inout ByteBuffer) throws -> Numeric {
-        guard let count = bytes.readInteger(as: Int16.self), let weight = bytes.readInteger(as: Int16.self),
+        guard let count = bytes.readInteger(as: Int16.self), let firstWeight = bytes.readInteger(as: Int16.self),
               let sign = bytes.readInteger(as: UInt16.self), let displayScale = bytes.readInteger(as: Int16.self),
-              count >= 0, displayScale >= 0, bytes.readableBytes == Int(count) * 2 else {
+              count >= 0, (0...0x3FFF).contains(displayScale), bytes.readableBytes == Int(count) * 2 else {
             throw RedError(.invalidParameters, "malformed binary numeric parameter")
         }
         if sign == 0xC000 { throw RedError(.invalidParameters, "NaN is not a valid NUMERIC value") }
@@ -377,18 +377,22 @@ enum PGValueCodec {
             digits.append(UInt128(digit))
         }
         while digits.last == 0 { digits.removeLast() }  // trailing zero groups change nothing
+        var weight = Int(firstWeight)
+        while digits.first == 0 { digits.removeFirst(); weight -= 1 }  // nor do leading ones
+        if digits.isEmpty { return Numeric(unchecked: 0, scale: min(Int(displayScale), Numeric.maxDigits)) }
         guard digits.count <= 19 else { throw Numeric.overflow() }  // 76 digits: past what Wide holds
         var magnitude = Wide(0)
         for digit in digits { magnitude = magnitude.times(10_000).plus(Wide(digit)) }
         // Digit i is worth 10000^(weight − i): the last one sets the scale.
-        var scale = 4 * (digits.count - 1 - Int(weight))
+        var scale = 4 * (digits.count - 1 - weight)
         if scale < 0 {
-            guard digits.isEmpty || -scale + magnitude.decimalDigits <= Numeric.maxDigits else { throw Numeric.overflow() }
+            guard -scale + magnitude.decimalDigits <= Numeric.maxDigits else { throw Numeric.overflow() }
             magnitude = magnitude.times(Numeric.powers[-scale])
             scale = 0
         }
         let value = try Numeric(negative: sign == 0x4000, magnitude: magnitude, scale: scale)
-        return value.rounded(toPlaces: Int(displayScale))
+        // As `numeric_recv`: digits past the display scale are cut, not rounded.
+        return value.rounded(toPlaces: Int(displayScale), truncating: true)
     }
 
     static func decodeHexBytea(_ text: String) throws -> Value {
