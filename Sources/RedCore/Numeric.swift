@@ -232,15 +232,13 @@ extension Numeric {
     /// The largest integer not above the value (`floor`), with scale 0.
     public func floor() -> Numeric {
         let t = rounded(toPlaces: 0, truncating: true)
-        return t.mantissa(atScale: scale).map { $0 != mantissa && isNegative } == true
-            ? Numeric(unchecked: t.mantissa - 1, scale: 0) : t
+        return isNegative && !isIntegral ? Numeric(unchecked: t.mantissa - 1, scale: 0) : t
     }
 
     /// The smallest integer not below the value (`ceil`), with scale 0.
     public func ceiling() -> Numeric {
         let t = rounded(toPlaces: 0, truncating: true)
-        return t.mantissa(atScale: scale).map { $0 != mantissa && !isNegative } == true
-            ? Numeric(unchecked: t.mantissa + 1, scale: 0) : t
+        return !isNegative && !isIntegral ? Numeric(unchecked: t.mantissa + 1, scale: 0) : t
     }
 
     /// Whether the value has no fractional part (`2.00` has none).
