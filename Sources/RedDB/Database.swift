@@ -93,6 +93,9 @@ public final class Database: Sendable {
     /// Numbers sessions: their lock-owner ids, and the process ids of sessions no PG-wire
     /// connection names (`firstProcessID` up, clear of PG-wire's small connection ids).
     private let sessionCount = Atomic<UInt64>(0)
+    /// New each time the database opens: it names this process's temporary tables apart from
+    /// those a process before it left behind (`TemporaryNamespace`).
+    let temporaryEpoch = UInt64.random(in: 1...UInt64.max)
     static let firstProcessID: Int32 = 1 << 30
 
     /// One `red_config` key as text (JSON other than a string as its JSON text); nil when the
@@ -171,6 +174,15 @@ public final class Database: Sendable {
         let number = sessionCount.add(1, ordering: .relaxed).newValue
         return Session(database: self, number: number,
                        processID: Self.firstProcessID &+ Int32(truncatingIfNeeded: number % UInt64(Int32.max - Self.firstProcessID)))
+    }
+
+    /// Drops the temporary tables of a session that has ended. If that fails (the database is
+    /// closing), the next process's VACUUM drops them.
+    func dropTemporaryTables(of namespace: TemporaryNamespace) async {
+        _ = try? await engine.transaction { tx in
+            tx.temporaryNamespace = namespace
+            return try store.dropTemporaryTables(tx) { namespace.owns($0) }
+        }
     }
 
     /// Checkpoints and closes the files. Sessions must not be used afterwards.

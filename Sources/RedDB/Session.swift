@@ -60,6 +60,9 @@ public final class Session: @unchecked Sendable {
     let sequenceValues = SessionSequenceValues()
     /// The `pg_advisory_lock` locks this session holds, and its statements' attempts at them.
     let locks: SessionLocks
+    /// The session's temporary tables, named apart from everyone else's; every transaction the
+    /// session begins carries it (`beginTransaction`).
+    let temporaryTables: TemporaryNamespace
     private let timeoutMilliseconds = Atomic<Int>(0)
 
     /// PostgreSQL's `lock_timeout` for this session in milliseconds (0: none), read when a
@@ -73,10 +76,55 @@ public final class Session: @unchecked Sendable {
     init(database: Database, number: UInt64, processID: Int32) {
         self.database = database
         self.locks = SessionLocks(table: database.locks, ownerID: number, processID: processID)
+        self.temporaryTables = TemporaryNamespace(epoch: database.temporaryEpoch, session: number)
     }
 
-    /// A session holds its advisory locks until it ends: the connection closing lets them go.
-    deinit { locks.sessionEnded() }
+    /// A session holds its advisory locks and its temporary tables until it ends: the
+    /// connection closing lets the locks go and drops the tables (in a transaction of their
+    /// own, after the session is gone).
+    deinit {
+        locks.sessionEnded()
+        if temporaryTables.isUsed {
+            let database = self.database, namespace = temporaryTables
+            Task { await database.dropTemporaryTables(of: namespace) }
+        }
+    }
+
+    /// A transaction of this session: its temporary tables are reachable in it.
+    func beginTransaction() throws -> Transaction {
+        let tx = try database.engine.begin()
+        tx.temporaryNamespace = temporaryTables
+        return tx
+    }
+
+    /// Runs the ON COMMIT actions of the temporary tables in `tx`, which is about to commit.
+    func applyOnCommitActions(_ tx: Transaction) throws {
+        guard temporaryTables.hasOnCommitActions else { return }
+        try executor(tx, []).applyOnCommitActions()
+    }
+
+    /// DISCARD TEMP: drops the session's temporary tables now, in the open transaction block
+    /// or in a transaction of its own.
+    public func discardTemporaryTables() async throws {
+        try await asRequest {
+            guard temporaryTables.isUsed else { return }
+            switch state {
+            case .active(let tx):
+                _ = try executor(tx, []).dropTemporaryTables()
+            case .failed:
+                throw RedError(.inFailedTransaction, "current transaction is aborted, commands ignored until end of transaction block")
+            case .idle:
+                let tx = try beginTransaction()
+                do {
+                    _ = try executor(tx, []).dropTemporaryTables()
+                    try await tx.commit()
+                } catch {
+                    tx.rollback()
+                    throw error
+                }
+            }
+        }
+    }
 
     /// The id `pg_backend_pid()` returns and `pg_locks` shows for this session; PG-wire sets it
     /// to the process id its BackendKeyData announced, so cancel requests and `pg_locks` agree.
@@ -181,7 +229,7 @@ public final class Session: @unchecked Sendable {
         switch statement {
         case .begin(let readOnly, let isolation):
             if inTransaction { return QueryResult(columns: [], rows: [], statementType: "begin", commandTag: "BEGIN", message: "there is already a transaction in progress") }
-            state = .active(try database.engine.begin())
+            state = .active(try beginTransaction())
             readOnlyTransaction = readOnly
             blockIsolation = isolation ?? defaultIsolation()
             blockHasRunStatement = false
@@ -210,6 +258,12 @@ public final class Session: @unchecked Sendable {
                         tx.rollback()  // COMMIT of a block whose deferred check fails rolls it back, as in PostgreSQL
                         throw error
                     }
+                }
+                do {
+                    try applyOnCommitActions(tx)
+                } catch {
+                    tx.rollback()
+                    throw error
                 }
                 try await tx.commit()
                 committedBlocks &+= 1
@@ -315,11 +369,12 @@ public final class Session: @unchecked Sendable {
                 var attempt = 0
                 while true {
                     attempt += 1
-                    let tx = try database.engine.begin()
+                    let tx = try beginTransaction()
                     defer { locks.transactionEnded() }
                     do {
                         let result = try await executeEmbedding { try executor(tx, parameters, embeddings: $0).execute(statement) }
                         try await settleSequences()
+                        try applyOnCommitActions(tx)
                         try await tx.commit()
                         return result
                     } catch let error as RedError where error.code == .serializationFailure && attempt < Self.autocommitAttempts {
@@ -499,11 +554,11 @@ public final class Session: @unchecked Sendable {
         case .active:
             // READ COMMITTED: the statement will run on a fresh snapshot, so it is described on
             // one (the block's own snapshot may predate a table it names). Nothing is written.
-            let fresh = try database.engine.begin()
+            let fresh = try beginTransaction()
             defer { fresh.rollback() }
             return try executor(fresh, []).describe(statement, parameterCount: parameterCount, declaredTypes: declared)
         case .idle:
-            let tx = try database.engine.begin()
+            let tx = try beginTransaction()
             defer { tx.rollback() }
             // Read after `begin`: when the latest definition change is visible to this snapshot
             // the snapshot sees the definitions as of `version` exactly (a change bumps the
@@ -531,7 +586,7 @@ public final class Session: @unchecked Sendable {
         case .active(let tx), .failed(let tx):
             list = try database.store.list(tx)
         case .idle:
-            let tx = try database.engine.begin()
+            let tx = try beginTransaction()
             defer { tx.rollback() }
             list = try database.store.list(tx)
         }
@@ -602,7 +657,7 @@ public final class Session: @unchecked Sendable {
                 throw error
             }
         case .idle:
-            let tx = try database.engine.begin()
+            let tx = try beginTransaction()
             do {
                 let opened = try await executeEmbedding { try executor(tx, parameters, embeddings: $0).openQuery(statement) }
                 return RowStream(columns: opened.columns, next: rows(opened.next), finish: { [self] in

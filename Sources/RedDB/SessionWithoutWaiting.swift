@@ -86,7 +86,7 @@ extension Session {
                 }
             case .idle:
                 // Read-only, so ending the transaction either way is the same; rolling back never waits.
-                let tx = try database.engine.begin()
+                let tx = try beginTransaction()
                 defer {
                     tx.rollback()
                     locks.transactionEnded()

@@ -53,6 +53,13 @@ extension Transaction {
         }
     }
 
+    /// The collections whose names start with `prefix`, ordered by name.
+    public func collections(startingWith prefix: String) throws -> [Collection] {
+        try scan(Self.registry, .prefix(Array(prefix.utf8))).collect().map { entry in
+            try Collection.decodeEntry(name: String(decoding: entry.key, as: UTF8.self), entry.value)
+        }
+    }
+
     /// Replaces the metadata stored with a collection.
     @discardableResult
     public func setMetadata(_ metadata: [UInt8], of name: String) throws -> Collection {

@@ -12,7 +12,10 @@ public struct TableHandle: Sendable {
     /// reference, where an `IndexDefinition` (three reference-counted fields) was copied,
     /// retained and released per row and index.
     let indexTargets: [IndexTarget]
-    public var name: String { collection.name }
+    /// The name SQL calls it by: a temporary table's own, without its namespace.
+    public let name: String
+    /// A session's temporary table (`TemporaryNamespace`).
+    public let isTemporary: Bool
     /// How many unique indexes the table has: the most keys a row takes (`TableStore.uniqueKeys`).
     public var uniqueIndexCount: Int { schema.indexes.count { $0.unique } }
     /// What computes each index's entries, in `schema.indexes` order: nil for a plain index.
@@ -22,6 +25,8 @@ public struct TableHandle: Sendable {
     /// entries (nil for a plain one).
     init(collection: Collection, schema: CollectionSchema, indexCollections: [Collection], programs: [(any IndexRowProgram)?] = []) {
         self.collection = collection
+        isTemporary = TemporaryNamespace.isTemporary(collection.name)
+        name = isTemporary ? TemporaryNamespace.displayName(of: collection.name) : collection.name
         self.schema = schema
         self.indexCollections = indexCollections
         indexTargets = zip(schema.indexes, indexCollections).enumerated().map { i, pair in
@@ -102,8 +107,30 @@ public final class TableStore: Sendable {
     /// transaction whose snapshot includes the latest DDL, so it is cached per catalog
     /// version; transactions that changed the catalog themselves, or see an older
     /// catalog, always read it.
+    ///
+    /// A temporary table of the transaction's session hides a permanent one of the same name;
+    /// its collection name (a sequence's owner) reaches it too.
     public func open(_ tx: Transaction, _ name: String) throws -> TableHandle? {
+        if let namespace = tx.temporaryNamespace, namespace.isUsed {
+            if let temporary = try openCollection(tx, namespace.physicalName(name)) {
+                namespace.noteOpened()
+                return temporary
+            }
+            if namespace.owns(name) { return try openCollection(tx, name) }
+        }
         guard !name.hasPrefix("__") else { return nil }
+        return try openCollection(tx, name)
+    }
+
+    /// The table `name` among the session's temporary tables (`temporary`) or among the
+    /// permanent ones only: what a foreign key names lies beside the table that declares it.
+    public func open(_ tx: Transaction, _ name: String, temporary: Bool) throws -> TableHandle? {
+        guard temporary else { return name.hasPrefix("__") ? nil : try openCollection(tx, name) }
+        guard let namespace = tx.temporaryNamespace, namespace.isUsed else { return nil }
+        return try openCollection(tx, namespace.physicalName(name))
+    }
+
+    private func openCollection(_ tx: Transaction, _ name: String) throws -> TableHandle? {
         let state = engine.catalogState
         let cacheable = tx.snapshot >= state.changeTS && !tx.hasCatalogWrites
         if cacheable, let hit = handleCache.withLock({ $0[name] }), hit.version == state.version { return hit.handle }
@@ -132,7 +159,7 @@ public final class TableStore: Sendable {
                 return UnavailableIndexProgram(error: RedError(.featureNotSupported, "index \"\(index.name)\" indexes expressions, which need the SQL layer to compute"))
             }
             do {
-                return try compiler.compile(index, table: collection.name, schema: schema, tx: tx, store: self)
+                return try compiler.compile(index, table: TemporaryNamespace.displayName(of: collection.name), schema: schema, tx: tx, store: self)
             } catch {
                 return UnavailableIndexProgram(error: RedError(.internalError, "index \"\(index.name)\" cannot be computed: \(error)"))
             }
@@ -152,12 +179,26 @@ public final class TableStore: Sendable {
         try tx.collections().filter { !$0.name.hasPrefix("__") }.map { try handle(tx, $0) }
     }
 
-    public func create(_ tx: Transaction, _ name: String, schema: CollectionSchema) throws -> TableHandle {
+    /// Every table `tx`'s session can reach by name: its temporary tables, then the permanent
+    /// ones (a temporary table first, where both have a name).
+    public func listReachable(_ tx: Transaction) throws -> [TableHandle] {
+        try listTemporary(tx) + list(tx)
+    }
+
+    /// The temporary tables of `tx`'s session, ordered by name.
+    public func listTemporary(_ tx: Transaction) throws -> [TableHandle] {
+        guard let namespace = tx.temporaryNamespace, namespace.isUsed else { return [] }
+        return try tx.collections(startingWith: namespace.prefix).map { try handle(tx, $0) }
+    }
+
+    /// Creates a table; a `temporary` one in the transaction's session's namespace.
+    public func create(_ tx: Transaction, _ name: String, schema: CollectionSchema, temporary: Bool = false) throws -> TableHandle {
         guard !name.hasPrefix("__") else { throw RedError(.invalidArgument, "names starting with \"__\" are reserved: \(name)") }
-        if try tx.collectionIfExists(named: name) != nil {
+        let physical = try temporary ? Self.temporaryName(tx, name) : name
+        if try tx.collectionIfExists(named: physical) != nil {
             throw RedError(.duplicateCollection, "relation \"\(name)\" already exists")
         }
-        let collection = try tx.createCollection(name, metadata: schema.encoded())
+        let collection = try tx.createCollection(physical, metadata: schema.encoded())
         // PRIMARY KEY and UNIQUE columns get their constraint index now.
         var handle = TableHandle(collection: collection, schema: schema, indexCollections: [])
         // Named as PostgreSQL names them: `<table>_pkey`, `<table>_<column>_key`.
@@ -174,21 +215,47 @@ public final class TableStore: Sendable {
     /// flags, which no write depends on, pass false.
     public func setSchema(_ tx: Transaction, _ handle: TableHandle, _ schema: CollectionSchema, structural: Bool = true) throws -> TableHandle {
         if structural { tx.noteDefinitionChange(of: handle.collection, basedOnData: true) }
-        let collection = try tx.setMetadata(schema.encoded(), of: handle.name)
+        let collection = try tx.setMetadata(schema.encoded(), of: handle.collection.name)
         return try self.handle(tx, collection)
     }
 
     public func rename(_ tx: Transaction, _ handle: TableHandle, to newName: String) throws -> TableHandle {
         guard !newName.hasPrefix("__") else { throw RedError(.invalidArgument, "names starting with \"__\" are reserved: \(newName)") }
-        if try tx.collectionIfExists(named: newName) != nil {
+        let physical = try handle.isTemporary ? Self.temporaryName(tx, newName) : newName
+        if try tx.collectionIfExists(named: physical) != nil {
             throw RedError(.duplicateCollection, "relation \"\(newName)\" already exists")
         }
-        return try self.handle(tx, try tx.renameCollection(handle.name, to: newName))
+        return try self.handle(tx, try tx.renameCollection(handle.collection.name, to: physical))
+    }
+
+    /// The collection name of the temporary table `name` of `tx`'s session.
+    static func temporaryName(_ tx: Transaction, _ name: String) throws -> String {
+        guard let namespace = tx.temporaryNamespace else {
+            throw RedError(.featureNotSupported, "temporary tables belong to a session; this statement runs outside one")
+        }
+        return namespace.physicalName(name)
+    }
+
+    /// Drops the temporary tables, with their indexes and sequences, whose collection names
+    /// `matching` accepts (a session's at its end; those of dead processes at VACUUM) and
+    /// returns how many. No view or permanent table may depend on a temporary table, so
+    /// nothing else changes.
+    @discardableResult
+    public func dropTemporaryTables(_ tx: Transaction, matching: (String) -> Bool) throws -> Int {
+        var dropped = 0
+        for collection in try tx.collections(startingWith: TemporaryNamespace.marker) where matching(collection.name) {
+            try drop(tx, try handle(tx, collection))
+            dropped += 1
+        }
+        for sequence in try sequences.all(tx) where TemporaryNamespace.isTemporary(sequence.name) && matching(sequence.name) {
+            try sequences.remove(tx, sequence.name)
+        }
+        return dropped
     }
 
     public func drop(_ tx: Transaction, _ handle: TableHandle) throws {
         for index in handle.schema.indexes { try tx.dropCollection(named: index.storageName) }
-        try tx.dropCollection(named: handle.name)
+        try tx.dropCollection(named: handle.collection.name)
     }
 
     /// Creates an index and fills it from the visible rows; duplicates in a unique index fail with 23505.
@@ -335,7 +402,7 @@ public final class TableStore: Sendable {
                 try row.encoded().withUnsafeBytes { try tx.put(treeKey: key, $0) }
             }
         }
-        tx.noteRowChange(collection: handle.name, kind: handle.schema.model.rawValue, operation: .insert, rid: row.rid)
+        if !handle.isTemporary { tx.noteRowChange(collection: handle.name, kind: handle.schema.model.rawValue, operation: .insert, rid: row.rid) }
     }
 
     /// Rewrites row `old` as `new` (the same row: `new` keeps `old`'s rid), moving only the
@@ -352,7 +419,7 @@ public final class TableStore: Sendable {
             try insertIndexEntry(tx, handle, target, new, now: now)
         }
         try tx.put(handle.collection, StoredRow.key(rid: new.rid), new.encoded())
-        tx.noteRowChange(collection: handle.name, kind: handle.schema.model.rawValue, operation: .update, rid: new.rid)
+        if !handle.isTemporary { tx.noteRowChange(collection: handle.name, kind: handle.schema.model.rawValue, operation: .update, rid: new.rid) }
     }
 
     public func delete(_ tx: Transaction, _ handle: TableHandle, _ row: StoredRow) throws {
@@ -360,7 +427,7 @@ public final class TableStore: Sendable {
             if let key = try indexTreeKey(tx, target, row)?.key { try tx.delete(treeKey: key) }
         }
         _ = try tx.delete(handle.collection, StoredRow.key(rid: row.rid))
-        tx.noteRowChange(collection: handle.name, kind: handle.schema.model.rawValue, operation: .delete, rid: row.rid)
+        if !handle.isTemporary { tx.noteRowChange(collection: handle.name, kind: handle.schema.model.rawValue, operation: .delete, rid: row.rid) }
     }
 
     // MARK: Indexes

@@ -59,6 +59,9 @@ public final class Transaction: @unchecked Sendable {
     }
 
     let engine: StorageEngine
+    /// The temporary tables of the session running this transaction (`TemporaryNamespace`),
+    /// set by the session before the transaction is used; nil outside a session.
+    public var temporaryNamespace: TemporaryNamespace?
     /// The snapshot the transaction began with, registered until it ends.
     public let firstSnapshot: UInt64
     private let currentSnapshot: Atomic<UInt64>

@@ -132,6 +132,8 @@ public struct Select: Sendable, Equatable {
     /// `SELECT … INTO new_table FROM …`: the statement is a CREATE TABLE AS (only allowed
     /// on the statement's own SELECT; the planner refuses it anywhere else).
     public var into: String?
+    /// `SELECT … INTO TEMP[ORARY] t`: the new table is temporary.
+    public var intoTemporary = false
 }
 
 public indirect enum QueryBody: Sendable, Equatable {
@@ -242,6 +244,11 @@ public struct TableLike: Sendable, Equatable {
 
 /// `CREATE TABLE [IF NOT EXISTS] t [(names…)] AS query [WITH [NO] DATA]`, and
 /// `SELECT … INTO t FROM …`: a table with the query's columns, filled with its rows.
+/// A temporary table's `ON COMMIT` clause: what each commit does to it.
+public enum TemporaryOnCommit: Sendable, Equatable {
+    case preserveRows, deleteRows, drop
+}
+
 public struct CreateTableAs: Sendable, Equatable {
     public var name: String
     public var ifNotExists: Bool
@@ -433,6 +440,9 @@ public indirect enum Statement: Sendable, Equatable {
     case createTable(name: String, ifNotExists: Bool, columns: [ColumnSpec], keys: [KeySpec], checks: [CheckSpec],
                      foreignKeys: [ForeignKeySpec], appendOnly: Bool, ttlMilliseconds: Int64?, likes: [TableLike] = [])
     case createTableAs(CreateTableAs)
+    /// `CREATE [GLOBAL | LOCAL] TEMP[ORARY] TABLE …`: the `createTable` or `createTableAs` inside
+    /// makes a table of the session's own (`TemporaryNamespace`).
+    case createTemporary(Statement, onCommit: TemporaryOnCommit)
     /// `CREATE TYPE name AS ENUM ('a', …)`, `ALTER TYPE name …`, `DROP TYPE [IF EXISTS] names [CASCADE]`.
     case createEnumType(name: String, labels: [String])
     case alterEnumType(name: String, EnumTypeAlteration)

@@ -74,7 +74,7 @@ extension DDLExecutor {
                 throw RedError(.objectNotInPrerequisiteState, "column \"\(name)\" of relation \"\(handle.name)\" already has a default value")
             }
             // As in PostgreSQL, the new sequence starts at its START whatever the rows hold.
-            schema.columns[position].sequence = try createOwnedSequence(table: handle.name, column: name, typeName: DeclaredType.integerTypeName(column.declared),
+            schema.columns[position].sequence = try createOwnedSequence(table: handle.collection.name, column: name, typeName: DeclaredType.integerTypeName(column.declared),
                                                                         options: options)
             schema.columns[position].identity = generation.rawValue
             notes.append("column '\(name)' identity added")
@@ -136,7 +136,7 @@ extension DDLExecutor {
         if column.identity != nil || column.sequence != nil, type != .integer {
             throw RedError(.invalidArgument, "identity column type must be smallint, integer, or bigint")
         }
-        if let view = try ViewCatalog.dependents(of: handle.name, column: column.name, tx).first {
+        if let view = try viewsReading(handle, column: column.name).first {
             throw RedError(.featureNotSupported, "cannot alter type of a column used by a view or rule",
                            detail: "view \(view) depends on column \"\(column.name)\"")
         }
@@ -155,7 +155,7 @@ extension DDLExecutor {
         }
         let inForeignKey = try (schema.foreignKeys ?? []).contains { $0.columnIDs.contains(column.id) }
             || ((schema.referencedBy ?? []).contains { reference in
-                try store.open(tx, reference.table)?.schema.foreignKeys?.contains {
+                try store.open(tx, reference.table, temporary: handle.isTemporary)?.schema.foreignKeys?.contains {
                     $0.name == reference.constraint && $0.referencedTable == handle.name && $0.referencedColumnIDs.contains(column.id)
                 } == true
             })

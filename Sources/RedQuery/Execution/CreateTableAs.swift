@@ -11,7 +11,7 @@ import RedEngine
 /// under IF NOT EXISTS (with a NOTICE).
 extension StatementExecutor {
     func createTableAs(_ create: CreateTableAs, _ context: ExecutionContext) throws -> QueryResult {
-        if try DDLExecutor(context: context).exists(create.name) {
+        if try DDLExecutor(context: context).nameTaken(create.name) {
             guard create.ifNotExists else { throw RedError(.duplicateCollection, "relation \"\(create.name)\" already exists") }
             return .message("relation \"\(create.name)\" already exists, skipping", type: "create", tag: "CREATE TABLE AS")
         }

@@ -18,7 +18,7 @@ struct DDLExecutor {
     func execute(_ statement: Statement) throws -> QueryResult {
         switch statement {
         case .createTable(let name, let ifNotExists, var specs, var keys, var tableChecks, let foreignKeys, let appendOnly, let ttl, let likes):
-            if try exists(name) {
+            if try nameTaken(name) {
                 if ifNotExists { return .message("relation \"\(name)\" already exists, skipping", type: "create", tag: "CREATE TABLE") }
                 throw RedError(.duplicateCollection, "relation \"\(name)\" already exists")
             }
@@ -27,7 +27,7 @@ struct DDLExecutor {
             var columns: [ColumnDefinition] = []
             for (i, spec) in specs.enumerated() {
                 try validateNewColumn(spec, existing: columns)
-                columns.append(try newColumn(spec, id: UInt16(i + 1), table: name))
+                columns.append(try newColumn(spec, id: UInt16(i + 1), table: name, owner: try newTableOwner(name)))
             }
             guard columns.filter(\.primaryKey).count + keys.filter(\.primary).count <= 1 else {
                 throw RedError(.invalidTableDefinition, "multiple primary keys for table \"\(name)\" are not allowed")
@@ -38,7 +38,7 @@ struct DDLExecutor {
             }
             var schema = CollectionSchema(model: .table, columns: columns, appendOnly: appendOnly, defaultTTLMilliseconds: ttl)
             try addChecks(specs.flatMap(\.checks) + tableChecks, to: &schema, table: name)
-            var handle = try store.create(tx, name, schema: schema)
+            var handle = try store.create(tx, name, schema: schema, temporary: context.creatingTemporary)
             for key in keys { handle = try addKey(key, to: handle) }
             var notes: [String] = []
             for fk in foreignKeys { handle = try addForeignKey(fk, to: handle, validate: false, notes: &notes) }
@@ -78,11 +78,11 @@ struct DDLExecutor {
                 if kind != "collection", kind != handle.schema.model.rawValue {
                     throw RedError(.invalidOperation, "model mismatch: expected \(kind), got \(handle.schema.model.rawValue) (\(name))")
                 }
-                try dropDependentViews(of: name, column: nil, cascade: cascade, what: "table \(name)")
+                if !handle.isTemporary { try dropDependentViews(of: name, column: nil, cascade: cascade, what: "table \(name)") }
                 try requireNoWaitingChecks(name, what: "DROP TABLE")
                 try detachForeignKeys(of: handle, dropping: Set(names), cascade: cascade)
                 try store.drop(tx, handle)
-                try dropOwnedSequences(of: handle.name)
+                try dropOwnedSequences(of: handle.collection.name)
                 dropped += 1
             }
             return .message("\(dropped) \(kind)\(dropped == 1 ? "" : "s") dropped", type: "drop", tag: kind == "table" ? "DROP TABLE" : "DROP",
@@ -101,7 +101,7 @@ struct DDLExecutor {
                     try store.deleteScanned(tx, handle, key: key, row: stored)
                     count += 1
                 }
-                if restartIdentity { try restartOwnedSequences(of: handle.name) }
+                if restartIdentity { try restartOwnedSequences(of: handle.collection.name) }
             }
             return .message("\(count) entities truncated from \(names.joined(separator: ", "))", type: "truncate", tag: "TRUNCATE TABLE")
         case .alterTable(let name, let ifExists, let actions):
@@ -157,10 +157,11 @@ struct DDLExecutor {
         case .renameIndex(let name, let ifExists, let newName):
             return try renameIndex(name, ifExists: ifExists, to: newName)
         case .createView(let name, let orReplace, let ifNotExists, let columns, let query, let text):
-            if try store.open(tx, name) != nil || store.sequences.definition(tx, name) != nil {
+            if try store.open(tx, name, temporary: false) != nil || store.sequences.definition(tx, name) != nil {
                 throw RedError(.duplicateCollection, "relation \"\(name)\" already exists")
             }
             let existing = try ViewCatalog.definition(of: name, tx)
+            let temporaryOpens = tx.temporaryNamespace?.opens
             if existing != nil, !orReplace {
                 if ifNotExists { return .message("view \"\(name)\" already exists, skipping", type: "create", tag: "CREATE VIEW") }
                 throw RedError(.duplicateCollection, "relation \"\(name)\" already exists")
@@ -172,6 +173,10 @@ struct DDLExecutor {
             planner.expandingViews.insert(name)
             let plan = try planner.planQuery(query, outer: nil)  // validates names now, as PostgreSQL does
             planner.expandingViews.remove(name)
+            if tx.temporaryNamespace?.opens != temporaryOpens {
+                // PostgreSQL would make the view temporary; a view here is stored for every session.
+                throw RedError(.featureNotSupported, "view \"\(name)\" reads a temporary table; views over temporary tables are not supported (query the table, or use a subquery or WITH)")
+            }
             let newColumns = try Planner.renamed(plan.columns, columns, qualifier: name, what: "view \(name)").map(\.name)
             guard Set(newColumns).count == newColumns.count else {
                 throw RedError(.duplicateColumn, "column names of view \"\(name)\" must be unique")
@@ -206,7 +211,7 @@ struct DDLExecutor {
                 let handle = try table(tableName)
                 targets = [(handle, handle.schema.indexes.map(\.name))]
             } else {
-                targets = try store.list(tx).filter { $0.schema.model == .table }.map { ($0, $0.schema.indexes.map(\.name)) }
+                targets = try store.listReachable(tx).filter { $0.schema.model == .table }.map { ($0, $0.schema.indexes.map(\.name)) }
             }
             var count = 0
             for (handle, names) in targets {
@@ -216,6 +221,9 @@ struct DDLExecutor {
             }
             return .message("reindexed \(count) index\(count == 1 ? "" : "es")", type: "reindex", tag: "REINDEX")
         case .vacuum(let name):
+            if name == nil, let namespace = tx.temporaryNamespace {
+                try store.dropTemporaryTables(tx) { namespace.isAbandoned($0) }  // left by a process that died
+            }
             let handles = try name.map { [try table($0)] } ?? store.list(tx).filter { $0.schema.hasExpiringItems == true }
             var reclaimed = 0
             for handle in handles {
@@ -298,9 +306,32 @@ struct DDLExecutor {
         return candidate
     }
 
-    /// A table, collection, view or sequence is called `name` (they share one namespace).
+    /// A permanent table, collection, view or sequence is called `name` (they share one
+    /// namespace; a session's temporary tables have their own, as `pg_temp` in PostgreSQL).
     func exists(_ name: String) throws -> Bool {
-        try store.open(tx, name) != nil || ViewCatalog.definition(of: name, tx) != nil || sequences.definition(tx, name) != nil
+        try store.open(tx, name, temporary: false) != nil || ViewCatalog.definition(of: name, tx) != nil || sequences.definition(tx, name) != nil
+    }
+
+    /// Whether the table a CREATE makes cannot be called `name`: `exists`, or for a temporary
+    /// table (`context.creatingTemporary`), a temporary table of the session is.
+    func nameTaken(_ name: String) throws -> Bool {
+        context.creatingTemporary ? try store.open(tx, name, temporary: true) != nil : try exists(name)
+    }
+
+    /// The collection name the table being created will have (which owns its sequences): a
+    /// temporary table's is in its session's namespace.
+    func newTableOwner(_ name: String) throws -> String {
+        guard context.creatingTemporary else { return name }
+        guard let namespace = tx.temporaryNamespace else {
+            throw RedError(.featureNotSupported, "temporary tables belong to a session; this statement runs outside one")
+        }
+        return namespace.physicalName(name)
+    }
+
+    /// The views reading `handle` (or its `column`): none for a temporary table, which no view
+    /// may read (`TemporaryTables`), whatever the views reading a permanent namesake.
+    func viewsReading(_ handle: TableHandle, column: String? = nil) throws -> [String] {
+        handle.isTemporary ? [] : try ViewCatalog.dependents(of: handle.name, column: column, tx)
     }
 
     func table(_ name: String) throws -> TableHandle {
@@ -309,7 +340,7 @@ struct DDLExecutor {
     }
 
     func findIndex(_ name: String) throws -> TableHandle? {
-        try store.list(tx).first { $0.schema.indexes.contains { $0.name == name } }
+        try store.listReachable(tx).first { $0.schema.indexes.contains { $0.name == name } }
     }
 
     func validateNewColumn(_ spec: ColumnSpec, existing: [ColumnDefinition]) throws {
@@ -488,7 +519,7 @@ struct DDLExecutor {
             guard schema.nextColumnID < UInt16.max else {
                 throw RedError(.limitExceeded, "table \"\(handle.name)\" has used all \(UInt16.max) column ids (dropped columns keep theirs); recreate it to add more")
             }
-            let column = try newColumn(spec, id: schema.nextColumnID, table: handle.name)
+            let column = try newColumn(spec, id: schema.nextColumnID, table: handle.name, owner: handle.collection.name)
             if let sql = column.generatedSQL {
                 try GeneratedColumns.validate(sql, column: column.name, columns: schema.columns + [column], table: handle.name, planner: Planner(context: context))
             }
@@ -544,7 +575,7 @@ struct DDLExecutor {
                 throw RedError(.undefinedColumn, "column \"\(name)\" of relation \"\(handle.name)\" does not exist")
             }
             guard schema.columns.count > 1 else { throw RedError(.invalidOperation, "cannot drop the last column of table \"\(handle.name)\"") }
-            try dropDependentViews(of: handle.name, column: name, cascade: false, what: "column \(name) of table \(handle.name)")
+            if !handle.isTemporary { try dropDependentViews(of: handle.name, column: name, cascade: false, what: "column \(name) of table \(handle.name)") }
             if let reader = GeneratedColumns.readers(of: name, in: schema, table: handle.name, planner: Planner(context: context)).first {
                 throw RedError(.dependentObjectsStillExist, "cannot drop column \(name) of table \(handle.name) because other objects depend on it",
                                detail: "column \(reader.name) of table \(handle.name) depends on column \(name) of table \(handle.name)")
@@ -561,7 +592,7 @@ struct DDLExecutor {
                 !CheckConstraints.reads(check.sql, column: column.name, columns: schema.columns, table: handle.name, planner: planner)
             }
             schema.columns.removeAll { $0.id == column.id }
-            try dropOwnedSequences(of: handle.name, column: column.name)
+            try dropOwnedSequences(of: handle.collection.name, column: column.name)
             notes.append("column '\(name)' dropped")
             return try ensureReferencingIndexes(try store.setSchema(tx, current, schema))
         case .renameColumn(let old, let new):
@@ -571,7 +602,7 @@ struct DDLExecutor {
             guard schema.column(named: new) == nil, !Self.reservedColumnNames.contains(new) else {
                 throw RedError(.duplicateColumn, "column \"\(new)\" of relation \"\(handle.name)\" already exists")
             }
-            if let view = try ViewCatalog.dependents(of: handle.name, column: old, tx).first {
+            if let view = try viewsReading(handle, column: old).first {
                 throw RedError(.dependentObjectsStillExist, "view \(view) reads column \(old) of \(handle.name); drop or recreate the view before renaming the column")
             }
             // The checks keep their text: references to the column are rewritten to the new name.
@@ -590,21 +621,22 @@ struct DDLExecutor {
             }
             schema.columns[i].name = new
             try requireChecksBind(schema, table: handle.name, what: "rename column \(old)")
-            try renameSequenceOwner(table: handle.name, column: old, toTable: handle.name, column: new)
+            try renameSequenceOwner(table: handle.collection.name, column: old, toTable: handle.collection.name, column: new)
             notes.append("column '\(old)' renamed to '\(new)'")
             return try store.setSchema(tx, handle, schema)
         case .renameTable(let newName):
             if try ViewCatalog.definition(of: newName, tx) != nil || sequences.definition(tx, newName) != nil {
                 throw RedError(.duplicateCollection, "relation \"\(newName)\" already exists")
             }
-            try renameSequenceOwner(table: handle.name, toTable: newName)
-            if let view = try ViewCatalog.dependents(of: handle.name, tx).first {
+            let renamed = try store.rename(tx, handle, to: newName)
+            try renameSequenceOwner(table: handle.collection.name, toTable: renamed.collection.name)
+            if let view = try viewsReading(handle).first {
                 throw RedError(.dependentObjectsStillExist, "view \(view) reads \(handle.name); drop or recreate the view before renaming the table")
             }
             try requireChecksBind(schema, table: newName, what: "rename table \(handle.name)")  // a check may qualify columns with the old name
             notes.append("renamed to '\(newName)'")
             context.deferredConstraints?.renameTable(handle.name, to: newName)
-            return try renameForeignKeyReferences(of: try store.rename(tx, handle, to: newName), from: handle.name)
+            return try renameForeignKeyReferences(of: renamed, from: handle.name)
         case .alterColumn(let name, let change):
             return try alterColumn(handle, name, change, &notes)
         case .setAppendOnly(let on):

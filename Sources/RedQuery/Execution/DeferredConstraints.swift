@@ -31,12 +31,12 @@ public final class DeferredConstraints: @unchecked Sendable {
 
     /// ALTER TABLE … RENAME: the waiting checks follow the table.
     func renameTable(_ old: String, to new: String) {
-        childChecks = childChecks.map { $0.table == old ? ForeignKeyEnforcement.ChildCheck(table: new, constraint: $0.constraint, rid: $0.rid) : $0 }
+        childChecks = childChecks.map { $0.table == old ? ForeignKeyEnforcement.ChildCheck(table: new, constraint: $0.constraint, rid: $0.rid, temporary: $0.temporary) : $0 }
         parentChanges = parentChanges.map { change in
             var reference = change.reference
             if reference.table == old { reference.table = new }
             return ForeignKeyEnforcement.ParentChange(parent: change.parent == old ? new : change.parent, reference: reference,
-                                                      oldKey: change.oldKey, newKey: change.newKey)
+                                                      oldKey: change.oldKey, newKey: change.newKey, temporary: change.temporary)
         }
     }
 
@@ -55,7 +55,7 @@ public final class DeferredConstraints: @unchecked Sendable {
     /// made immediate (23503 if one fails; the statement fails, the transaction with it).
     func set(_ names: [String]?, deferred: Bool, context: ExecutionContext) throws {
         if let names {
-            let tables = try context.store.list(context.transaction)
+            let tables = try context.store.listReachable(context.transaction)
             let constraints = tables.flatMap { $0.schema.foreignKeys ?? [] }
             for name in names {
                 let matching = constraints.filter { $0.name == name }

@@ -127,7 +127,7 @@ extension DDLExecutor {
                 if ifExists { notices.append("type \"\(name)\" does not exist, skipping"); continue }
                 throw RedError(.undefinedObject, "type \"\(name)\" does not exist")
             }
-            let users = try store.list(tx).flatMap { table in table.schema.columns.filter { $0.enumType == name }.map { (table.name, $0.name) } }
+            let users = try store.listReachable(tx).flatMap { table in table.schema.columns.filter { $0.enumType == name }.map { (table.name, $0.name) } }
             if let (table, column) = users.first {
                 guard cascade else {
                     throw RedError(.dependentObjectsStillExist, "cannot drop type \(name) because other objects depend on it",
@@ -146,7 +146,7 @@ extension DDLExecutor {
 
     /// Applies `change` to every column of every table that has type `name`.
     private func updateColumns(ofType name: String, _ change: (inout ColumnDefinition) -> Void) throws {
-        for table in try store.list(tx) where table.schema.columns.contains(where: { $0.enumType == name }) {
+        for table in try store.listReachable(tx) where table.schema.columns.contains(where: { $0.enumType == name }) {
             var schema = table.schema
             for i in schema.columns.indices where schema.columns[i].enumType == name { change(&schema.columns[i]) }
             _ = try store.setSchema(tx, table, schema)

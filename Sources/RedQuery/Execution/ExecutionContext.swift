@@ -134,6 +134,8 @@ final class ExecutionContext: @unchecked Sendable {
     var canWaitForLocks: Bool { transaction.writeCount == writesAtStart }
     /// False in a read-only transaction or session: nextval and setval refuse (25006).
     var allowsSequenceWrites = true
+    /// Set while CREATE TEMP TABLE runs: the table it creates is the session's own (`TemporaryTables`).
+    var creatingTemporary = false
     /// Sequence definitions this statement looked up, by name.
     var sequenceCache: [String: SequenceDefinition] = [:]
 

@@ -51,7 +51,12 @@ extension DDLExecutor {
             return column
         }
         let selfReference = spec.table == handle.name
-        guard let parent = selfReference ? handle : try store.open(tx, spec.table) else {
+        guard let parent = selfReference ? handle : try store.open(tx, spec.table, temporary: handle.isTemporary) else {
+            // As in PostgreSQL, a temporary table and a permanent one never reference each other.
+            if try store.open(tx, spec.table, temporary: !handle.isTemporary) != nil {
+                throw RedError(.invalidTableDefinition, handle.isTemporary ? "constraints on temporary tables may reference only temporary tables"
+                                                                           : "constraints on permanent tables may reference only permanent tables")
+            }
             throw RedError(.undefinedCollection, "relation \"\(spec.table)\" does not exist")
         }
         guard parent.schema.model == .table else { throw RedError(.invalidOperation, "referenced relation \"\(spec.table)\" is not a table") }
@@ -119,7 +124,7 @@ extension DDLExecutor {
     /// Fails with 23503 if a row of `child` references no row.
     func verifyExistingReferences(_ fk: ForeignKeyDefinition, of child: TableHandle) throws {
         let enforcement = ForeignKeyEnforcement(context: context, deferring: nil)
-        guard let parent = fk.referencedTable == child.name ? child : try store.open(tx, fk.referencedTable) else { return }
+        guard let parent = fk.referencedTable == child.name ? child : try store.open(tx, fk.referencedTable, temporary: child.isTemporary) else { return }
         let cursor = try store.scan(tx, child)
         while let row = try cursor.next() {
             guard row.isVisible(at: context.now) else { continue }
@@ -145,7 +150,7 @@ extension DDLExecutor {
             child = try store.dropIndex(tx, child, named: index)
             child = try ensureReferencingIndexes(child)  // another constraint may have read through it
         }
-        if fk.referencedTable != handle.name, let parent = try store.open(tx, fk.referencedTable) {
+        if fk.referencedTable != handle.name, let parent = try store.open(tx, fk.referencedTable, temporary: handle.isTemporary) {
             var parentSchema = parent.schema
             parentSchema.referencedBy?.removeAll { $0 == reference }
             _ = try store.setSchema(tx, parent, parentSchema)
@@ -186,10 +191,10 @@ extension DDLExecutor {
                 throw RedError(.dependentObjectsStillExist, "cannot drop table \(handle.name) because other objects depend on it",
                                detail: "constraint \(reference.constraint) on table \(reference.table) depends on table \(handle.name); use CASCADE to drop the constraint too")
             }
-            if let child = try store.open(tx, reference.table) { _ = try dropForeignKey(reference.constraint, of: child) }
+            if let child = try store.open(tx, reference.table, temporary: handle.isTemporary) { _ = try dropForeignKey(reference.constraint, of: child) }
         }
         for fk in handle.schema.foreignKeys ?? [] where !dropping.contains(fk.referencedTable) {
-            guard let parent = try store.open(tx, fk.referencedTable) else { continue }
+            guard let parent = try store.open(tx, fk.referencedTable, temporary: handle.isTemporary) else { continue }
             var schema = parent.schema
             schema.referencedBy?.removeAll { $0 == ForeignKeyReference(table: handle.name, constraint: fk.name) }
             _ = try store.setSchema(tx, parent, schema)
@@ -205,7 +210,7 @@ extension DDLExecutor {
                            detail: "Table \"\(reference.table)\" references \"\(handle.name)\". Truncate table \"\(reference.table)\" at the same time.")
         }
         for reference in handle.schema.referencedBy ?? [] {
-            if let child = try store.open(tx, reference.table) { try tx.guardUnchanged(child.collection, keysStartingWith: []) }
+            if let child = try store.open(tx, reference.table, temporary: handle.isTemporary) { try tx.guardUnchanged(child.collection, keysStartingWith: []) }
         }
     }
 
@@ -230,7 +235,7 @@ extension DDLExecutor {
             if fk.referencedTable == old {
                 schema.foreignKeys![i].referencedTable = handle.name
                 selfChanged = true
-            } else if let parent = try store.open(tx, fk.referencedTable) {
+            } else if let parent = try store.open(tx, fk.referencedTable, temporary: handle.isTemporary) {
                 var parentSchema = parent.schema
                 parentSchema.referencedBy = parentSchema.referencedBy?.map { $0 == ForeignKeyReference(table: old, constraint: fk.name) ? ForeignKeyReference(table: handle.name, constraint: fk.name) : $0 }
                 _ = try store.setSchema(tx, parent, parentSchema)
@@ -240,7 +245,7 @@ extension DDLExecutor {
             if reference.table == old {
                 schema.referencedBy![i].table = handle.name
                 selfChanged = true
-            } else if let child = try store.open(tx, reference.table) {
+            } else if let child = try store.open(tx, reference.table, temporary: handle.isTemporary) {
                 var childSchema = child.schema
                 childSchema.foreignKeys = childSchema.foreignKeys?.map { fk in
                     var fk = fk
@@ -256,7 +261,7 @@ extension DDLExecutor {
 
     /// The constraint `reference` names, which references `handle` (its own, for a self-reference).
     func constraint(_ reference: ForeignKeyReference, referencing handle: TableHandle) throws -> ForeignKeyDefinition? {
-        let referencing = reference.table == handle.name ? handle : try store.open(tx, reference.table)
+        let referencing = reference.table == handle.name ? handle : try store.open(tx, reference.table, temporary: handle.isTemporary)
         return referencing?.schema.foreignKeys?.first { $0.name == reference.constraint }
     }
 

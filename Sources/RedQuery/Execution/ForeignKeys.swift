@@ -40,10 +40,14 @@ final class ForeignKeyEnforcement {
     /// The children's generated columns, computed again for rows a cascade rewrites.
     private var generated: [String: GeneratedColumns] = [:]
 
+    /// `temporary`: the tables are a session's temporary ones. A foreign key links tables of
+    /// one kind only, so each name is looked up among that kind (a temporary table hiding a
+    /// permanent one of its name must not stand in for it).
     struct ChildCheck {
         let table: String
         let constraint: String
         let rid: Int64
+        var temporary = false
     }
 
     /// A referenced key that went away: the referenced columns' values before, and after
@@ -53,6 +57,7 @@ final class ForeignKeyEnforcement {
         let reference: ForeignKeyReference
         let oldKey: [Value]
         let newKey: [Value]?
+        var temporary = false
     }
 
     init(context: ExecutionContext, deferring: DeferredConstraints?) {
@@ -79,26 +84,26 @@ final class ForeignKeyEnforcement {
     // MARK: Reports from the writes
 
     func inserted(_ handle: TableHandle, _ row: StoredRow) {
-        for fk in handle.schema.foreignKeys ?? [] { childChecks.append(ChildCheck(table: handle.name, constraint: fk.name, rid: row.rid)) }
+        for fk in handle.schema.foreignKeys ?? [] { childChecks.append(ChildCheck(table: handle.name, constraint: fk.name, rid: row.rid, temporary: handle.isTemporary)) }
     }
 
     func updated(_ handle: TableHandle, old: StoredRow, new: StoredRow) throws {
         func changed(_ ids: [UInt16]) -> Bool { ids.contains { !Self.sameKey(old.values[$0] ?? .null, new.values[$0] ?? .null) } }
         for fk in handle.schema.foreignKeys ?? [] where changed(fk.columnIDs) {
-            childChecks.append(ChildCheck(table: handle.name, constraint: fk.name, rid: new.rid))
+            childChecks.append(ChildCheck(table: handle.name, constraint: fk.name, rid: new.rid, temporary: handle.isTemporary))
         }
         for reference in handle.schema.referencedBy ?? [] {
-            guard let fk = try constraint(reference), changed(fk.referencedColumnIDs) else { continue }
+            guard let fk = try constraint(reference, of: handle), changed(fk.referencedColumnIDs) else { continue }
             parentChanges.append(ParentChange(parent: handle.name, reference: reference, oldKey: fk.referencedColumnIDs.map { old.values[$0] ?? .null },
-                                              newKey: fk.referencedColumnIDs.map { new.values[$0] ?? .null }))
+                                              newKey: fk.referencedColumnIDs.map { new.values[$0] ?? .null }, temporary: handle.isTemporary))
         }
     }
 
     func deleted(_ handle: TableHandle, _ row: StoredRow) throws {
         for reference in handle.schema.referencedBy ?? [] {
-            guard let fk = try constraint(reference) else { continue }
+            guard let fk = try constraint(reference, of: handle) else { continue }
             parentChanges.append(ParentChange(parent: handle.name, reference: reference, oldKey: fk.referencedColumnIDs.map { row.values[$0] ?? .null },
-                                              newKey: nil))
+                                              newKey: nil, temporary: handle.isTemporary))
         }
     }
 
@@ -144,7 +149,7 @@ final class ForeignKeyEnforcement {
     /// A referencing row must name a row of the referenced table.
     private func verifyReference(_ check: ChildCheck) throws {
         let table = check.table
-        let child = try handle(table)
+        let child = try handle(table, temporary: check.temporary)
         guard let fk = child.schema.foreignKeys?.first(where: { $0.name == check.constraint }) else { return }
         if let deferring, deferring.defers(fk) {
             deferring.childChecks.append(check)
@@ -153,7 +158,7 @@ final class ForeignKeyEnforcement {
         guard let row = try store.get(tx, child, rid: check.rid), row.isVisible(at: context.now) else { return }  // gone since
         let key = fk.columnIDs.map { row.values[$0] ?? .null }
         guard try Self.references(key, fk, table: table) else { return }
-        let parent = try handle(fk.referencedTable)
+        let parent = try handle(fk.referencedTable, temporary: check.temporary)
         if try lookUp(key, in: parent, columns: fk.referencedColumnIDs, guarding: true, memo: "\(table)\u{0}\(fk.name)") == nil {
             throw Self.missingReference(key, fk, of: child)
         }
@@ -217,7 +222,7 @@ final class ForeignKeyEnforcement {
 
     /// A referenced key changed or went away: the referencing rows get the constraint's action.
     private func settle(_ change: ParentChange) throws {
-        let child = try handle(change.reference.table)
+        let child = try handle(change.reference.table, temporary: change.temporary)
         guard let fk = child.schema.foreignKeys?.first(where: { $0.name == change.reference.constraint }) else { return }
         let oldKey = change.oldKey
         guard !oldKey.contains(where: \.isNull) else { return }  // nothing can reference it
@@ -226,7 +231,7 @@ final class ForeignKeyEnforcement {
             deferring.parentChanges.append(change)
             return
         }
-        let parent = try handle(change.parent)
+        let parent = try handle(change.parent, temporary: change.temporary)
         // NO ACTION: a key the statement put back (or another row now holds) still serves.
         // No guard: a key that exists again is this transaction's own write (keys are unique).
         if action == .noAction, try lookUp(oldKey, in: parent, columns: fk.referencedColumnIDs, guarding: false) != nil { return }
@@ -282,7 +287,7 @@ final class ForeignKeyEnforcement {
             try updated(child, old: old, new: new)
             // A default may be the very key that went away: checked even when it did not change.
             if !(childChecks.last.map { $0.table == child.name && $0.constraint == fk.name && $0.rid == new.rid } ?? false) {
-                childChecks.append(ChildCheck(table: child.name, constraint: fk.name, rid: new.rid))
+                childChecks.append(ChildCheck(table: child.name, constraint: fk.name, rid: new.rid, temporary: child.isTemporary))
             }
         }
     }
@@ -326,17 +331,18 @@ final class ForeignKeyEnforcement {
 
     // MARK: Helpers
 
-    private func handle(_ name: String) throws -> TableHandle {
-        if let cached = handles[name] { return cached }
-        guard let opened = try store.open(tx, name) else {
+    private func handle(_ name: String, temporary: Bool) throws -> TableHandle {
+        let key = temporary ? "\u{0}" + name : name
+        if let cached = handles[key] { return cached }
+        guard let opened = try store.open(tx, name, temporary: temporary) else {
             throw RedError(.internalError, "table \"\(name)\" named by a foreign key constraint does not exist")
         }
-        handles[name] = opened
+        handles[key] = opened
         return opened
     }
 
-    private func constraint(_ reference: ForeignKeyReference) throws -> ForeignKeyDefinition? {
-        try handle(reference.table).schema.foreignKeys?.first { $0.name == reference.constraint }
+    private func constraint(_ reference: ForeignKeyReference, of parent: TableHandle) throws -> ForeignKeyDefinition? {
+        try handle(reference.table, temporary: parent.isTemporary).schema.foreignKeys?.first { $0.name == reference.constraint }
     }
 
     private static func names(_ ids: [UInt16], _ handle: TableHandle) -> String {

@@ -45,7 +45,7 @@ extension DDLExecutor {
             let parentName = schema.foreignKeys![i].referencedTable
             if parentName == handle.name {
                 schema.referencedBy = schema.referencedBy?.map { $0 == reference ? renamed : $0 }
-            } else if let parent = try store.open(tx, parentName) {
+            } else if let parent = try store.open(tx, parentName, temporary: handle.isTemporary) {
                 var parentSchema = parent.schema
                 parentSchema.referencedBy = parentSchema.referencedBy?.map { $0 == reference ? renamed : $0 }
                 _ = try store.setSchema(tx, parent, parentSchema)

@@ -46,7 +46,7 @@ extension DDLExecutor {
         try sequences.store(tx, newName, definition)
         let calls = [Self.quotedForNextval(name), "public." + Self.quotedForNextval(name)].map { "nextval('\($0)'" }
         let renamed = "nextval('\(Self.quotedForNextval(newName))'"
-        for handle in try store.list(tx) where handle.schema.model == .table {
+        for handle in try store.listReachable(tx) where handle.schema.model == .table {
             var schema = handle.schema
             for i in schema.columns.indices {
                 if schema.columns[i].sequence == name { schema.columns[i].sequence = newName }
@@ -106,6 +106,8 @@ extension DDLExecutor {
 
     /// Creates the sequence an identity or serial column draws from, named `<table>_<column>_seq`
     /// (with a number after it when that is taken, as PostgreSQL does), owned by the column.
+    /// `table` is the owner's collection name: a temporary table's sequence is therefore named
+    /// in its session's namespace too, and two sessions' `t_id_seq` do not collide.
     func createOwnedSequence(table: String, column: String, typeName: String, options: SequenceOptions) throws -> String {
         var options = options
         if options.typeName == nil { options.typeName = typeName }
@@ -156,7 +158,9 @@ extension DDLExecutor {
 
     /// The column definition of `spec` in table `table`, its sequence created when it is an
     /// identity or serial column. 42601 for an identity with a DEFAULT too.
-    func newColumn(_ spec: ColumnSpec, id: UInt16, table: String) throws -> ColumnDefinition {
+    /// `owner`: the table's collection name, which owns the sequence (a temporary table's is
+    /// not its SQL name: `TableHandle.collection`); `table` when nil.
+    func newColumn(_ spec: ColumnSpec, id: UInt16, table: String, owner: String? = nil) throws -> ColumnDefinition {
         var spec = spec
         try resolveNamedType(&spec)
         var column = ColumnDefinition(id: id, name: spec.name, type: spec.type, notNull: spec.notNull || spec.serial || spec.identity != nil,
@@ -179,13 +183,13 @@ extension DDLExecutor {
                 throw RedError(.syntaxError, "both default and identity specified for column \"\(spec.name)\" of table \"\(table)\"")
             }
             if spec.serial { throw RedError(.syntaxError, "both default and identity specified for column \"\(spec.name)\" of table \"\(table)\"") }
-            column.sequence = try createOwnedSequence(table: table, column: spec.name, typeName: try Self.sequenceType(spec), options: spec.identityOptions)
+            column.sequence = try createOwnedSequence(table: owner ?? table, column: spec.name, typeName: try Self.sequenceType(spec), options: spec.identityOptions)
             column.identity = identity.rawValue
         } else if spec.serial {
             if spec.defaultSQL != nil {
                 throw RedError(.syntaxError, "multiple default values specified for column \"\(spec.name)\" of table \"\(table)\"")
             }
-            let sequence = try createOwnedSequence(table: table, column: spec.name, typeName: try Self.sequenceType(spec), options: SequenceOptions())
+            let sequence = try createOwnedSequence(table: owner ?? table, column: spec.name, typeName: try Self.sequenceType(spec), options: SequenceOptions())
             column.sequence = sequence
             column.defaultSQL = "nextval('\(Self.quotedForNextval(sequence))'::regclass)"
         }

@@ -87,6 +87,7 @@ public struct StatementExecutor {
             return try explain(inner, context)
         case .insert(let insert): return try DMLExecutor(context: context).insert(insert)
         case .createTableAs(let create): return try createTableAs(create, context)
+        case .createTemporary(let create, let onCommit): return try createTemporary(create, onCommit: onCommit, context)
         case .setConstraints(let names, let deferred):
             guard let pending = context.deferredConstraints else {
                 return QueryResult(columns: [], rows: [], statementType: "set", commandTag: "SET CONSTRAINTS",

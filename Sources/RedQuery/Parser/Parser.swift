@@ -246,9 +246,12 @@ public struct Parser {
         if isKeyword("select") || isKeyword("with") || isKeyword("values") || isSymbol("(") || isKeyword("from") {
             var query = try parseQuery()
             if case .select(var select) = query.body, let table = select.into {
+                let temporary = select.intoTemporary
                 select.into = nil
+                select.intoTemporary = false
                 query.body = .select(select)
-                return .createTableAs(CreateTableAs(name: table, ifNotExists: false, columnNames: nil, query: query, withData: true))
+                let create = Statement.createTableAs(CreateTableAs(name: table, ifNotExists: false, columnNames: nil, query: query, withData: true))
+                return temporary ? .createTemporary(create, onCommit: .preserveRows) : create
             }
             return .query(query)
         }

@@ -8,6 +8,23 @@ extension Parser {
         var orReplace = false
         if acceptKeyword("or") { try expectKeyword("replace"); orReplace = true }
         if acceptKeyword("table") { return try parseCreateTable() }
+        if isKeyword("global") || isKeyword("local") || isKeyword("temp") || isKeyword("temporary") {
+            // PostgreSQL ignores GLOBAL and LOCAL (the standard's temporary tables differ).
+            if !acceptKeyword("global") { _ = acceptKeyword("local") }
+            guard acceptKeyword("temp") || acceptKeyword("temporary") else { throw unexpected(expected: "TEMPORARY") }
+            guard acceptKeyword("table") else {
+                if isKeyword("view") || isKeyword("sequence") || (isKeyword("recursive") && isKeyword("view", ahead: 1)) {
+                    throw RedError(.featureNotSupported, "temporary views and sequences are not supported; only temporary tables are")
+                }
+                throw unexpected(expected: "TABLE")
+            }
+            return try parseCreateTable(temporary: true)
+        }
+        if acceptKeyword("unlogged") {
+            // PostgreSQL's tables without WAL: here every table is logged, which only makes it safer.
+            try expectKeyword("table")
+            return try parseCreateTable()
+        }
         if acceptKeyword("type") {
             let name = try parseRelationName(what: "type name")
             try expectKeyword("as")
@@ -134,10 +151,13 @@ extension Parser {
         return String(decoding: bytes[start..<min(current.offset, bytes.count)], as: UTF8.self).trimmingSpaces()
     }
 
-    mutating func parseCreateTable() throws -> Statement {
+    /// `CREATE [TEMP] TABLE …`, after TABLE: a temporary one wrapped in `createTemporary`.
+    mutating func parseCreateTable(temporary: Bool = false) throws -> Statement {
         let ifNotExists = try parseIfNotExists()
         let name = try parseRelationName(what: "table name")
-        if isKeyword("as") || startsColumnNamesBeforeAs() { return try parseCreateTableAs(name, ifNotExists: ifNotExists) }
+        if isKeyword("as") || isKeyword("on") || startsColumnNamesBeforeAs() {
+            return try parseCreateTableAs(name, ifNotExists: ifNotExists, temporary: temporary)
+        }
         try expectSymbol("(")
         var columns: [ColumnSpec] = []
         var keys: [KeySpec] = []
@@ -226,8 +246,25 @@ extension Parser {
                 break
             }
         }
-        return .createTable(name: name, ifNotExists: ifNotExists, columns: columns, keys: keys, checks: checks, foreignKeys: foreignKeys,
-                            appendOnly: appendOnly, ttlMilliseconds: ttl, likes: likes)
+        let onCommit = try parseOnCommit(temporary: temporary)
+        let create = Statement.createTable(name: name, ifNotExists: ifNotExists, columns: columns, keys: keys, checks: checks,
+                                           foreignKeys: foreignKeys, appendOnly: appendOnly, ttlMilliseconds: ttl, likes: likes)
+        return temporary ? .createTemporary(create, onCommit: onCommit) : create
+    }
+
+    /// `[ON COMMIT {PRESERVE ROWS | DELETE ROWS | DROP}]`: 42P16 on a table that is not temporary.
+    mutating func parseOnCommit(temporary: Bool) throws -> TemporaryOnCommit {
+        guard acceptKeyword("on") else { return .preserveRows }
+        try expectKeyword("commit")
+        guard temporary else { throw RedError(.invalidTableDefinition, "ON COMMIT can only be used on temporary tables") }
+        if acceptKeyword("drop") { return .drop }
+        if acceptKeyword("preserve") {
+            try expectKeyword("rows")
+            return .preserveRows
+        }
+        guard acceptKeyword("delete") else { throw unexpected(expected: "PRESERVE ROWS, DELETE ROWS or DROP") }
+        try expectKeyword("rows")
+        return .deleteRows
     }
 
     /// `LIKE source [{INCLUDING | EXCLUDING} {DEFAULTS | CONSTRAINTS | INDEXES | IDENTITY |
@@ -257,15 +294,16 @@ extension Parser {
         var ahead = 1
         while true {
             guard case .identifier = peekToken(ahead).kind else { return false }
-            if isSymbol(")", ahead: ahead + 1) { return isKeyword("as", ahead: ahead + 2) }
+            if isSymbol(")", ahead: ahead + 1) { return isKeyword("as", ahead: ahead + 2) || isKeyword("on", ahead: ahead + 2) }
             guard isSymbol(",", ahead: ahead + 1) else { return false }
             ahead += 2
         }
     }
 
-    /// `CREATE TABLE t [(names…)] AS query [WITH [NO] DATA]`, after the name.
-    mutating func parseCreateTableAs(_ name: String, ifNotExists: Bool) throws -> Statement {
+    /// `CREATE TABLE t [(names…)] [ON COMMIT …] AS query [WITH [NO] DATA]`, after the name.
+    mutating func parseCreateTableAs(_ name: String, ifNotExists: Bool, temporary: Bool) throws -> Statement {
         let names = isSymbol("(") ? try parseNameList() : nil
+        let onCommit = try parseOnCommit(temporary: temporary)
         try expectKeyword("as")
         let query = try parseQuery()
         var withData = true
@@ -273,7 +311,8 @@ extension Parser {
             withData = !acceptKeyword("no")
             try expectKeyword("data")
         }
-        return .createTableAs(CreateTableAs(name: name, ifNotExists: ifNotExists, columnNames: names, query: query, withData: withData))
+        let create = Statement.createTableAs(CreateTableAs(name: name, ifNotExists: ifNotExists, columnNames: names, query: query, withData: withData))
+        return temporary ? .createTemporary(create, onCommit: onCommit) : create
     }
 
     mutating func parseBooleanWord() throws -> Bool {

@@ -148,11 +148,9 @@ extension Parser {
             select.items = try parseSelectItems()
         }
         if acceptKeyword("into") {
-            // PostgreSQL's `SELECT … INTO [TEMP | UNLOGGED] [TABLE] name`; temporary tables are not kept apart here.
-            if acceptKeyword("temporary") || acceptKeyword("temp") {
-                throw RedError(.featureNotSupported, "temporary tables are not supported")
-            }
-            _ = acceptKeyword("unlogged")
+            // PostgreSQL's `SELECT … INTO [[GLOBAL | LOCAL] TEMP | UNLOGGED] [TABLE] name`.
+            if isKeyword("global") || isKeyword("local"), isKeyword("temp", ahead: 1) || isKeyword("temporary", ahead: 1) { advance() }
+            if acceptKeyword("temporary") || acceptKeyword("temp") { select.intoTemporary = true } else { _ = acceptKeyword("unlogged") }
             _ = acceptKeyword("table")
             select.into = try parseRelationName(what: "table name")
         }

@@ -22,6 +22,8 @@ enum PGWireCommand {
     /// (nil: the mode is not named).
     case setTransaction(readOnly: Bool?, isolation: IsolationLevel?)
     case discardAll
+    /// `DISCARD TEMP[ORARY]`: the session's temporary tables are dropped.
+    case discardTemp
     case deallocate(name: String?)
     case copyFrom(PGCopyCommand)
     case copyTo(PGCopyCommand)
@@ -95,7 +97,13 @@ enum PGWireCommand {
             if name == "time zone" { return .show(name: "timezone") }
             return .show(name: name)
         case "discard":
-            return .discardAll
+            switch words.nextWord()?.lowercased() {
+            case "all": return .discardAll
+            case "temp", "temporary": return .discardTemp
+            case "plans": return .acknowledge(tag: "DISCARD PLANS")  // no plans are kept per session
+            case "sequences": return .acknowledge(tag: "DISCARD SEQUENCES")
+            default: throw RedError(.syntaxError, "DISCARD needs ALL, PLANS, SEQUENCES, TEMP or TEMPORARY")
+            }
         case "deallocate":
             var name = words.nextWord()
             if name?.lowercased() == "prepare" { name = words.nextWord() }
@@ -228,8 +236,12 @@ extension PGConnection {
                 session.statementTimeoutMilliseconds = 0
                 statements.removeAll()
                 portals.removeAll()
+                try await session.discardTemporaryTables()
             }
             return QueryResult(columns: [], rows: [], statementType: "discard", commandTag: "DISCARD ALL")
+        case .discardTemp:
+            if !preview { try await session.discardTemporaryTables() }
+            return QueryResult(columns: [], rows: [], statementType: "discard", commandTag: "DISCARD TEMP")
         case .deallocate(let name):
             if !preview {
                 if let name {

@@ -1,0 +1,78 @@
+import RedCore
+import RedEngine
+
+/// Temporary tables (`CREATE TEMP TABLE`), PostgreSQL's: a session's own tables, hidden from
+/// every other session, which hide a permanent table of the same name and go when the session
+/// ends. Where they live and how names find them is `TemporaryNamespace`; here are the
+/// statements:
+/// - CREATE makes the table in the namespace, with its indexes and serial sequences, and
+///   notes its ON COMMIT action; the session runs those actions before each commit
+///   (`applyOnCommitActions`).
+/// - A foreign key links two temporary tables or two permanent ones, never one of each
+///   (42P16, as in PostgreSQL), so each side is looked up among its own kind.
+/// - No view may read one (0A000): a view is stored for every session. PostgreSQL would make
+///   such a view temporary; temporary views are not supported.
+/// - VACUUM drops the tables left by sessions of an earlier process (a crash): nothing can
+///   reach them any more.
+extension StatementExecutor {
+    func createTemporary(_ statement: Statement, onCommit: TemporaryOnCommit, _ context: ExecutionContext) throws -> QueryResult {
+        guard let namespace = context.transaction.temporaryNamespace else {
+            throw RedError(.featureNotSupported, "temporary tables belong to a session; this statement runs outside one")
+        }
+        let name: String, ifNotExists: Bool
+        switch statement {
+        case .createTable(let table, let skip, _, _, _, _, _, _, _): (name, ifNotExists) = (table, skip)
+        case .createTableAs(let create): (name, ifNotExists) = (create.name, create.ifNotExists)
+        default: throw RedError(.internalError, "only tables can be temporary")
+        }
+        namespace.markUsed()
+        let existed = try context.store.open(context.transaction, name, temporary: true) != nil
+        context.creatingTemporary = true
+        defer { context.creatingTemporary = false }
+        let result: QueryResult
+        if case .createTableAs(let create) = statement {
+            result = try createTableAs(create, context)
+        } else {
+            result = try DDLExecutor(context: context).execute(statement)
+        }
+        if !(existed && ifNotExists) {
+            let action: TemporaryNamespace.OnCommit = switch onCommit {
+            case .preserveRows: .preserveRows
+            case .deleteRows: .deleteRows
+            case .drop: .drop
+            }
+            namespace.created(name, onCommit: action)
+        }
+        return result
+    }
+
+    /// Runs the ON COMMIT actions of the session's temporary tables in the transaction about to
+    /// commit: `DELETE ROWS` empties its table, `DROP` drops it. Called by the session before
+    /// every commit while any table has one.
+    public func applyOnCommitActions() throws {
+        let context = makeContext()
+        guard let namespace = context.transaction.temporaryNamespace else { return }
+        for (name, action) in namespace.onCommitActions {
+            guard try context.store.open(context.transaction, name, temporary: true) != nil else {
+                // Dropped or renamed since, or its CREATE was rolled back.
+                namespace.forgetAction(of: name)
+                continue
+            }
+            switch action {
+            case .preserveRows:
+                continue
+            case .deleteRows:
+                _ = try DDLExecutor(context: context).execute(.truncate(names: [name], cascade: false, restartIdentity: false))
+            case .drop:
+                _ = try DDLExecutor(context: context).execute(.dropTable(names: [name], ifExists: false, kind: "table", cascade: false))
+            }
+        }
+    }
+
+    /// Drops every temporary table of the session (DISCARD TEMP, and the session's end).
+    public func dropTemporaryTables() throws -> Int {
+        let context = makeContext()
+        guard let namespace = context.transaction.temporaryNamespace, namespace.isUsed else { return 0 }
+        return try context.store.dropTemporaryTables(context.transaction) { namespace.owns($0) }
+    }
+}

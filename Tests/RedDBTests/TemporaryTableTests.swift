@@ -1,0 +1,156 @@
+import Foundation
+import Testing
+import RedDB
+import RedEngine
+
+/// `CREATE TEMP TABLE`: a session's own tables, as PostgreSQL has them. Each test runs two or
+/// more sessions against one database and checks what each of them sees, what is left in the
+/// catalog once a session ends, and what a later process's VACUUM reclaims.
+@Suite struct TemporaryTableTests: SessionTestSupport {
+    /// The temporary collections and sequences left in the database, by their stored names.
+    func leftovers(_ db: Database) throws -> [String] {
+        let tx = try db.engine.begin()
+        defer { tx.rollback() }
+        let tables = try tx.collections(startingWith: TemporaryNamespace.marker).map(\.name)
+        let sequences = try TableStore(engine: db.engine).sequences.all(tx).map(\.name).filter(TemporaryNamespace.isTemporary)
+        return tables + sequences
+    }
+
+    /// Polls until the temporary tables of ended sessions are gone (they are dropped in a
+    /// transaction of their own once the session is released).
+    func waitUntilNoLeftovers(_ db: Database) async throws {
+        for _ in 0..<2_000 {
+            if try leftovers(db).isEmpty { return }
+            try await Task.sleep(for: .milliseconds(5))
+        }
+        Issue.record("temporary tables were left behind: \(try leftovers(db))")
+    }
+
+    @Test func aTemporaryTableIsTheSessionsOwnAndHidesAPermanentOneOfItsName() async throws {
+        let db = try await Database.inMemory()
+        var a: Session? = db.session()
+        let b = db.session()
+        try await b.execute("CREATE TABLE t (id INT PRIMARY KEY, v TEXT); INSERT INTO t VALUES (1, 'permanent')")
+        try await a!.execute("CREATE TEMP TABLE t (id SERIAL PRIMARY KEY, v TEXT NOT NULL)")
+        try await a!.execute("INSERT INTO t (v) VALUES ('mine'), ('also mine')")
+        #expect(try await rows(a!, "SELECT id, v FROM t ORDER BY id") == [[.integer(1), .text("mine")], [.integer(2), .text("also mine")]])
+        #expect(try await rows(b, "SELECT id, v FROM t") == [[.integer(1), .text("permanent")]], "another session sees the permanent table")
+        // A second session's temporary table of the same name, with its own serial sequence.
+        try await b.execute("CREATE TEMPORARY TABLE t (id SERIAL PRIMARY KEY, v TEXT)")
+        try await b.execute("INSERT INTO t (v) VALUES ('b')")
+        #expect(try await rows(b, "SELECT id, v FROM t") == [[.integer(1), .text("b")]])
+        try await a!.execute("UPDATE t SET v = upper(v) WHERE id = 2")
+        #expect(try await rows(a!, "SELECT v FROM t WHERE id = 2") == [[.text("ALSO MINE")]])
+        // Catalog listings of other surfaces never show them.
+        #expect(try await b.collections().map(\.name) == ["t"])
+        // DROP TABLE drops the temporary table first, then the permanent one.
+        try await b.execute("DROP TABLE t")
+        #expect(try await rows(b, "SELECT v FROM t") == [[.text("permanent")]])
+        a = nil  // the connection closes: its temporary table and sequence go
+        try await waitUntilNoLeftovers(db)
+        #expect(try await rows(b, "SELECT v FROM t") == [[.text("permanent")]])
+        #expect(try await db.session().execute("SELECT count(*) FROM t").rows == [[.integer(1)]])
+    }
+
+    @Test func onCommitDeleteRowsAndDropRunAtEachCommit() async throws {
+        let db = try await Database.inMemory()
+        let s = db.session()
+        try await s.execute("CREATE TEMP TABLE scratch (n INT) ON COMMIT DELETE ROWS")
+        try await s.execute("BEGIN")
+        try await s.execute("INSERT INTO scratch VALUES (1), (2)")
+        #expect(try await rows(s, "SELECT count(*) FROM scratch") == [[.integer(2)]], "rows stay until the block commits")
+        try await s.execute("COMMIT")
+        #expect(try await rows(s, "SELECT count(*) FROM scratch") == [[.integer(0)]])
+        try await s.execute("INSERT INTO scratch VALUES (3)")  // autocommit: gone at once
+        #expect(try await rows(s, "SELECT count(*) FROM scratch") == [[.integer(0)]])
+
+        try await s.execute("BEGIN")
+        try await s.execute("CREATE TEMP TABLE once (n INT) ON COMMIT DROP")
+        try await s.execute("INSERT INTO once VALUES (1)")
+        #expect(try await rows(s, "SELECT n FROM once") == [[.integer(1)]])
+        try await s.execute("COMMIT")
+        #expect(await code { _ = try await s.execute("SELECT * FROM once") } == "42P01")
+
+        // A rolled-back CREATE leaves nothing, not even its ON COMMIT action.
+        try await s.execute("BEGIN")
+        try await s.execute("CREATE TEMP TABLE gone (n INT) ON COMMIT DROP")
+        try await s.execute("ROLLBACK")
+        #expect(await code { _ = try await s.execute("SELECT * FROM gone") } == "42P01")
+        try await s.execute("CREATE TEMP TABLE gone (n INT)")  // preserve rows this time
+        try await s.execute("INSERT INTO gone VALUES (7)")
+        #expect(try await rows(s, "SELECT n FROM gone") == [[.integer(7)]])
+
+        #expect(await code { _ = try await s.execute("CREATE TABLE p (n INT) ON COMMIT DROP") } == "42P16")
+        #expect(await code { _ = try await s.execute("CREATE TEMP VIEW v AS SELECT 1") } == "0A000")
+    }
+
+    @Test func createTableAsSelectIntoIndexesAndAlter() async throws {
+        let db = try await Database.inMemory()
+        let s = db.session()
+        try await s.execute("CREATE TABLE src (id INT PRIMARY KEY, grp TEXT); INSERT INTO src SELECT g, 'g' || (g % 3) FROM generate_series(1, 30) g")
+        try await s.execute("CREATE TEMP TABLE totals AS SELECT grp, count(*) AS n FROM src GROUP BY grp")
+        #expect(try await rows(s, "SELECT grp, n FROM totals ORDER BY grp") == [[.text("g0"), .integer(10)], [.text("g1"), .integer(10)], [.text("g2"), .integer(10)]])
+        try await s.execute("CREATE TEMP TABLE IF NOT EXISTS totals AS SELECT 1 AS x")
+        try await s.execute("SELECT id INTO TEMP TABLE picked FROM src WHERE id <= 3")
+        try await s.execute("CREATE LOCAL TEMPORARY TABLE kept (n) ON COMMIT PRESERVE ROWS AS SELECT 5")
+        #expect(try await rows(s, "SELECT n FROM kept") == [[.integer(5)]])
+        try await s.execute("CREATE UNIQUE INDEX picked_id ON picked (id)")
+        #expect(await code { _ = try await s.execute("INSERT INTO picked VALUES (2)") } == "23505")
+        try await s.execute("ALTER TABLE picked ADD COLUMN note TEXT DEFAULT 'x'")
+        try await s.execute("ALTER TABLE picked RENAME TO chosen")
+        #expect(try await rows(s, "SELECT id, note FROM chosen ORDER BY id") == [[.integer(1), .text("x")], [.integer(2), .text("x")], [.integer(3), .text("x")]])
+        try await s.execute("DROP INDEX picked_id")
+        try await s.execute("INSERT INTO chosen VALUES (2, 'twice')")
+        try await s.execute("TRUNCATE chosen")
+        #expect(try await rows(s, "SELECT count(*) FROM chosen") == [[.integer(0)]])
+        #expect(try await rows(s, "SELECT count(*) FROM src JOIN totals ON src.grp = totals.grp") == [[.integer(30)]])
+        // A permanent table may take the name of a temporary one, and the temporary one still wins.
+        try await s.execute("CREATE TABLE totals (x INT)")
+        #expect(try await rows(s, "SELECT count(*) FROM totals") == [[.integer(3)]])
+        #expect(await code { _ = try await s.execute("CREATE VIEW v AS SELECT * FROM src JOIN chosen USING (id)") } == "0A000")
+        try await s.discardTemporaryTables()  // DISCARD TEMP
+        #expect(try await rows(s, "SELECT count(*) FROM totals") == [[.integer(0)]], "the permanent table shows again")
+        #expect(try leftovers(db).isEmpty)
+    }
+
+    @Test func foreignKeysLinkTablesOfOneKindOnly() async throws {
+        let db = try await Database.inMemory()
+        let s = db.session(), other = db.session()
+        try await s.execute("CREATE TABLE parent (id INT PRIMARY KEY); CREATE TABLE child (p INT REFERENCES parent (id)); INSERT INTO parent VALUES (1)")
+        try await s.execute("CREATE TEMP TABLE tparent (id INT PRIMARY KEY)")
+        try await s.execute("CREATE TEMP TABLE tchild (p INT REFERENCES tparent (id) ON DELETE CASCADE)")
+        try await s.execute("INSERT INTO tparent VALUES (10); INSERT INTO tchild VALUES (10)")
+        #expect(await code { _ = try await s.execute("INSERT INTO tchild VALUES (11)") } == "23503")
+        try await s.execute("DELETE FROM tparent")
+        #expect(try await rows(s, "SELECT count(*) FROM tchild") == [[.integer(0)]])
+        #expect(await code { _ = try await s.execute("CREATE TEMP TABLE bad (p INT REFERENCES parent (id))") } == "42P16")
+        #expect(await code { _ = try await s.execute("CREATE TABLE bad (p INT REFERENCES tparent (id))") } == "42P16")
+        // A temporary table named like a permanent parent does not stand in for it.
+        try await s.execute("CREATE TEMP TABLE parent (id INT PRIMARY KEY)")
+        try await s.execute("INSERT INTO child VALUES (1)")
+        #expect(await code { _ = try await s.execute("INSERT INTO child VALUES (2)") } == "23503")
+        #expect(await code { _ = try await other.execute("DELETE FROM parent") } == "23503", "the permanent parent is still referenced")
+        try await s.execute("DROP TABLE parent")  // the temporary one: no constraint names it
+        #expect(try await rows(s, "SELECT count(*) FROM parent") == [[.integer(1)]])
+    }
+
+    @Test func aLaterProcessVacuumDropsTablesLeftByACrash() async throws {
+        try await withTemporaryDatabasePath("temp-tables") { path in
+            let first = try await Database.open(path: path)
+            let s = first.session()
+            try await s.execute("CREATE TEMP TABLE orphan (id SERIAL PRIMARY KEY, v TEXT); INSERT INTO orphan (v) VALUES ('x')")
+            try await first.close()  // the session never ended: its drop cannot run
+            withExtendedLifetime(s) {}
+            let second = try await Database.open(path: path)
+            #expect(try leftovers(second).count == 2, "the table and its sequence are still stored")
+            let t = second.session()
+            #expect(await code { _ = try await t.execute("SELECT * FROM orphan") } == "42P01", "no session of a new process reaches them")
+            try await t.execute("CREATE TEMP TABLE orphan (n INT)")
+            #expect(try await rows(t, "SELECT count(*) FROM orphan") == [[.integer(0)]])
+            try await t.execute("VACUUM")
+            #expect(try leftovers(second).count == 1, "VACUUM dropped the dead process's table and sequence, not the live session's")
+            #expect(try await rows(t, "SELECT count(*) FROM orphan") == [[.integer(0)]])
+            try await second.close()
+        }
+    }
+}
