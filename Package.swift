@@ -172,7 +172,7 @@ let package = Package(
         .testTarget(
             name: "IntegrationTests",
             dependencies: [
-                "RedCore", "RedDB", "RedWire", "RedProto", "RedClient", "RedServer", "RedReplication", "AITestSupport",
+                "RedCore", "RedEngine", "RedDB", "RedWire", "RedProto", "RedClient", "RedServer", "RedReplication", "AITestSupport",
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),

@@ -80,13 +80,15 @@ public final class Session: @unchecked Sendable {
     }
 
     /// A session holds its advisory locks and its temporary tables until it ends: the
-    /// connection closing lets the locks go and drops the tables (in a transaction of their
-    /// own, after the session is gone).
+    /// connection closing drops the tables (in a transaction of their own, after the session
+    /// is gone), then lets the locks go — so once another session gets one of those locks, the
+    /// tables are gone too.
     deinit {
-        locks.sessionEnded()
-        if temporaryTables.isUsed {
-            let database = self.database, namespace = temporaryTables
-            Task { await database.dropTemporaryTables(of: namespace) }
+        guard temporaryTables.isUsed else { return locks.sessionEnded() }
+        let database = self.database, namespace = temporaryTables, locks = self.locks
+        Task {
+            await database.dropTemporaryTables(of: namespace)
+            locks.sessionEnded()
         }
     }
 

@@ -162,7 +162,8 @@ public struct Parser {
         guard isSymbol("."), case .identifier = peekToken(1).kind else { return name }
         advance()
         let inner = try parseIdentifier(what: what)
-        guard name == "public" else {
+        // `pg_temp.t` (the session's temporary table): a temporary table is found first anyway.
+        guard name == "public" || name == "pg_temp" else {
             if existing { throw RedError(.undefinedCollection, "relation \"\(name).\(inner)\" does not exist") }
             throw RedError(.undefinedObject, "schema \"\(name)\" does not exist", condition: "3F000")
         }

@@ -154,6 +154,8 @@ extension Parser {
     /// `CREATE [TEMP] TABLE …`, after TABLE: a temporary one wrapped in `createTemporary`.
     mutating func parseCreateTable(temporary: Bool = false) throws -> Statement {
         let ifNotExists = try parseIfNotExists()
+        var temporary = temporary
+        if case .identifier("pg_temp", _) = current.kind, isSymbol(".", ahead: 1) { temporary = true }  // PostgreSQL's way too
         let name = try parseRelationName(what: "table name")
         if isKeyword("as") || isKeyword("on") || startsColumnNamesBeforeAs() {
             return try parseCreateTableAs(name, ifNotExists: ifNotExists, temporary: temporary)

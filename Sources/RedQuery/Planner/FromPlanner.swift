@@ -198,6 +198,10 @@ extension Planner {
             if let relation = context.surfaceCatalog?.relation(schema: schema, name: name) {
                 return SurfaceRelationNode(relation, qualifier: alias ?? name, label: "\(schema).\(name)")
             }
+            // `pg_temp.t`: the session's temporary table `t` only.
+            if schema == "pg_temp", let handle = try context.store.open(context.transaction, name, temporary: true) {
+                return TableScanNode(handle: handle, qualifier: alias ?? name)
+            }
             // `public.t` is parsed as `t`; any other schema holds nothing (PostgreSQL's 42P01).
             throw RedError(.undefinedCollection, "relation \"\(schema).\(name)\" does not exist")
         case .table(let name, let alias):

@@ -1,0 +1,64 @@
+import Foundation
+import PostgresNIO
+import RedDB
+import RedEngine
+import Testing
+
+/// Temporary tables over PostgreSQL's protocol, as an ETL script or dbt uses them: each
+/// connection has its own, extended-protocol statements reach them, DISCARD TEMP drops them,
+/// and closing the connection drops them in the server (the file holds none afterwards).
+@Suite(.serialized) struct TemporaryTableClientTests {
+    typealias Client = PostgresClientTests
+
+    static func integers(_ conn: PostgresConnection, _ query: PostgresQuery) async throws -> [Int] {
+        var values: [Int] = []
+        for try await value in try await conn.query(query, logger: Client.logger).decode(Int.self) { values.append(value) }
+        return values
+    }
+
+    @Test func eachConnectionHasItsOwnAndClosingItDropsThem() async throws {
+        let server = try ServerProcess()
+        defer { server.remove() }
+        let first = try await Client.connect(server)
+        let second = try await Client.connect(server)
+        do {
+            try await Client.run(first, "CREATE TABLE events (id INT PRIMARY KEY, kind TEXT)")
+            try await Client.run(first, "INSERT INTO events SELECT g, CASE WHEN g % 2 = 0 THEN 'even' ELSE 'odd' END FROM generate_series(1, 10) g")
+            // dbt's incremental pattern: stage into a temporary table, then merge.
+            try await Client.run(first, "CREATE TEMP TABLE staged AS SELECT id + 100 AS id, kind FROM events WHERE kind = 'even'")
+            try await Client.run(first, "CREATE TEMPORARY TABLE batch (id SERIAL PRIMARY KEY, note TEXT) ON COMMIT PRESERVE ROWS")
+            for note in ["a", "b", "c"] { try await first.query("INSERT INTO batch (note) VALUES (\(note))", logger: Client.logger) }
+            #expect(try await Self.integers(first, "SELECT id FROM batch WHERE note <> \("b") ORDER BY id") == [1, 3])
+            try await Client.run(first, "INSERT INTO events SELECT id, kind FROM staged")
+            #expect(try await Self.integers(second, "SELECT count(*) FROM events") == [15])
+            await #expect { try await Client.run(second, "SELECT * FROM staged") } throws: { Client.sqlState($0) == "42P01" }
+            try await Client.run(second, "CREATE TEMP TABLE staged (id INT)")
+            #expect(try await Self.integers(second, "SELECT count(*) FROM pg_temp.staged") == [0])
+            #expect(try await Self.integers(first, "SELECT count(*) FROM pg_temp.staged") == [5])
+            try await Client.run(second, "DISCARD TEMP")
+            await #expect { try await Client.run(second, "SELECT * FROM staged") } throws: { Client.sqlState($0) == "42P01" }
+
+            // The session's temporary tables are dropped before its advisory locks go.
+            try await Client.run(first, "SELECT pg_advisory_lock(7)")
+            try await first.close()
+            var released = false
+            for _ in 0..<2_000 where !released {
+                released = try await second.query("SELECT pg_try_advisory_lock(7)", logger: Client.logger).collect().first?.decode(Bool.self) == true
+                if !released { try await Task.sleep(for: .milliseconds(5)) }
+            }
+            #expect(released, "the first connection's session ended")
+            try await second.close()
+        } catch {
+            try? await first.close()
+            try? await second.close()
+            throw error
+        }
+        #expect(server.stop() == 0)
+        let db = try await Database.open(path: server.path)
+        let tx = try db.engine.begin()
+        #expect(try tx.collections(startingWith: TemporaryNamespace.marker).isEmpty, "no temporary table is left in the file")
+        tx.rollback()
+        #expect(try await db.session().execute("SELECT count(*) FROM events").rows == [[.integer(15)]])
+        try await db.close()
+    }
+}
