@@ -35,6 +35,16 @@ import Testing
             try await Client.run(second, "CREATE TEMP TABLE staged (id INT)")
             #expect(try await Self.integers(second, "SELECT count(*) FROM pg_temp.staged") == [0])
             #expect(try await Self.integers(first, "SELECT count(*) FROM pg_temp.staged") == [5])
+            // The catalogs list a connection's own temporary tables in its pg_temp schema, as psql's \d shows them.
+            var listed: [(String, String, String)] = []
+            let catalog = try await first.query("""
+                SELECT c.relpersistence::text, n.nspname, t.table_type FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                JOIN information_schema.tables t ON t.table_name = c.relname AND t.table_schema = n.nspname
+                WHERE c.relname = 'staged' AND pg_table_is_visible(c.oid)
+                """, logger: Client.logger)
+            for try await row in catalog.decode((String, String, String).self) { listed.append(row) }
+            #expect(listed.count == 1 && listed.first?.0 == "t" && listed.first?.1.hasPrefix("pg_temp_") == true && listed.first?.2 == "LOCAL TEMPORARY")
+            #expect(try await Self.integers(first, "SELECT count(*) FROM pg_tables WHERE tablename = 'staged'") == [1], "another connection's table is not listed")
             try await Client.run(second, "DISCARD TEMP")
             await #expect { try await Client.run(second, "SELECT * FROM staged") } throws: { Client.sqlState($0) == "42P01" }
 

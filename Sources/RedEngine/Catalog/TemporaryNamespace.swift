@@ -23,6 +23,8 @@ public final class TemporaryNamespace: Sendable {
 
     /// `__temp/<epoch>.<session>/`.
     public let prefix: String
+    /// The session's number (PostgreSQL shows the tables in schema `pg_temp_<session>`).
+    public let session: UInt64
     let epoch: UInt64
     /// Set once the session has created a temporary table, so a session that never did
     /// looks nothing up (`TableStore.open`).
@@ -45,6 +47,7 @@ public final class TemporaryNamespace: Sendable {
 
     public init(epoch: UInt64, session: UInt64) {
         self.epoch = epoch
+        self.session = session
         prefix = "\(Self.marker)\(epoch).\(session)/"
     }
 

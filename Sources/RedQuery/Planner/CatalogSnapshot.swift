@@ -11,6 +11,8 @@ public struct CatalogSnapshot: Sendable {
         /// The columns a catalog lists, in order (`describedColumns`: a table's own, without
         /// internal ones; for other models the columns their rows show).
         public var columns: [ColumnDefinition]
+        /// One of the session's temporary tables (in `temporarySchema`).
+        public var temporary = false
     }
 
     public struct View: Sendable {
@@ -24,10 +26,17 @@ public struct CatalogSnapshot: Sendable {
         public var definition: SequenceDefinition
         /// The last value nextval handed out; nil before the first (pg_sequences.last_value).
         public var lastValue: Int64?
+        /// A sequence of one of the session's temporary tables (in `temporarySchema`).
+        public var temporary = false
     }
 
+    /// The session's temporary tables first (they hide permanent ones of their names), then
+    /// the permanent tables, each part by name.
     public var tables: [Table]
     public var views: [View]
+    /// The schema PostgreSQL would show the session's temporary tables in (`pg_temp_<session>`),
+    /// once it has made one.
+    public var temporarySchema: String?
     public var sequences: [Sequence] = []
     /// Enum types (`CREATE TYPE … AS ENUM`): name and labels, in order.
     public var enumTypes: [(name: String, labels: [String])] = []
@@ -58,9 +67,13 @@ public struct CatalogSnapshot: Sendable {
     /// What `context`'s transaction sees. A view whose query no longer plans (a column it read
     /// was dropped) is listed without columns rather than failing every catalog query.
     static func read(_ context: ExecutionContext) throws -> CatalogSnapshot {
-        let tables = try context.store.list(context.transaction).map {
-            Table(name: $0.name, schema: $0.schema, columns: $0.schema.describedColumns)
+        let namespace = context.transaction.temporaryNamespace.flatMap { $0.isUsed ? $0 : nil }
+        let temporary = try context.store.listTemporary(context.transaction).map {
+            Table(name: $0.name, schema: $0.schema, columns: $0.schema.describedColumns, temporary: true)
         }.sorted { $0.name < $1.name }
+        let tables = temporary + (try context.store.list(context.transaction).map {
+            Table(name: $0.name, schema: $0.schema, columns: $0.schema.describedColumns)
+        }.sorted { $0.name < $1.name })
         let views = try ViewCatalog.all(context.transaction).map { view -> View in
             let planned = try? Planner(context: context).planView(view.name, view.definition)
             let columns = planned.map { plan in
@@ -71,10 +84,15 @@ public struct CatalogSnapshot: Sendable {
             return View(name: view.name, query: view.definition.query, columns: columns)
         }
         var snapshot = CatalogSnapshot(tables: tables, views: views.sorted { $0.name < $1.name })
+        snapshot.temporarySchema = namespace.map { "pg_temp_\($0.session)" }
         let registry = context.store.sequences
-        snapshot.sequences = try registry.all(context.transaction).map { sequence in
+        snapshot.sequences = try registry.all(context.transaction).compactMap { sequence in
+            let temporary = TemporaryNamespace.isTemporary(sequence.name)
+            // Another session's temporary sequences are not this one's to see.
+            if temporary, namespace?.owns(sequence.name) != true { return nil }
             let state = try registry.state(sequence.definition)
-            return Sequence(name: sequence.name, definition: sequence.definition, lastValue: state.isCalled ? state.lastValue : nil)
+            return Sequence(name: TemporaryNamespace.displayName(of: sequence.name), definition: sequence.definition,
+                            lastValue: state.isCalled ? state.lastValue : nil, temporary: temporary)
         }
         snapshot.enumTypes = try EnumTypeCatalog.all(context.transaction).sorted { $0.name < $1.name }
         snapshot.extensions = try ExtensionCatalog.all(context.transaction)

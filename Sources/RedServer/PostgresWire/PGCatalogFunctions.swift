@@ -76,6 +76,13 @@ enum PGCatalogFunctions {
                      "pg_ts_parser_is_visible", "pg_ts_dict_is_visible", "pg_ts_template_is_visible"] {
             table[name] = alwaysTrue
         }
+        // A permanent table hidden by a temporary one of its name is not visible (psql's \d lists the temporary one).
+        table["pg_table_is_visible"] = SurfaceFunction(arity: 1...1, resultType: .boolean) { args, snapshot in
+            let model = PGCatalogModel.of(snapshot, owner: user)
+            guard let relation = model.relation(oid: try integer(args[0])), !relation.isTemporary,
+                  let first = model.relation(named: relation.name), first.isTemporary else { return .boolean(true) }
+            return .boolean(false)
+        }
         // COMMENT ON texts: obj_description(oid [, catalog]) and col_description(oid, column number).
         table["obj_description"] = SurfaceFunction(arity: 1...2, resultType: .text, strict: false) { args, snapshot in
             guard case .integer(let oid) = args[0] else { return .null }
@@ -181,7 +188,7 @@ enum PGCatalogFunctions {
     /// A `regclass` literal's relation: `users`, `"Users"`, `public.users` (unquoted names fold to lower case).
     static func relationName(_ text: String) throws -> String {
         var name = Substring(text[...].trimmingCharacters(in: " "))
-        if name.hasPrefix("\(PGCatalogModel.schemaName).") || name.hasPrefix("\"\(PGCatalogModel.schemaName)\".") {
+        if name.hasPrefix("\(PGCatalogModel.schemaName).") || name.hasPrefix("\"\(PGCatalogModel.schemaName)\".") || name.hasPrefix("pg_temp.") {
             name = name[name.index(after: name.firstIndex(of: ".")!)...]
         }
         if name.hasPrefix("\""), name.hasSuffix("\""), name.count >= 2 {

@@ -11,9 +11,9 @@ extension PGCatalogTable {
     static func texts(_ values: [String]) -> Value { .json(.array(values.map { .string($0) })) }
 
     static let pgCatalog: [String: PGCatalogTable] = [
-        "pg_namespace": PGCatalogTable("oid:i nspname:t nspowner:i nspacl:a") { _ in
-            [("pg_catalog", PGCatalogModel.catalogNamespace), (PGCatalogModel.schemaName, PGCatalogModel.publicNamespace),
-             ("information_schema", PGCatalogModel.informationSchemaNamespace)].map {
+        "pg_namespace": PGCatalogTable("oid:i nspname:t nspowner:i nspacl:a") { model in
+            ([("pg_catalog", PGCatalogModel.catalogNamespace), (PGCatalogModel.schemaName, PGCatalogModel.publicNamespace),
+              ("information_schema", PGCatalogModel.informationSchemaNamespace)] + [model.temporarySchema.map { ($0.name, $0.oid) }].compactMap { $0 }).map {
                 ["oid": .integer($0.1), "nspname": .text($0.0), "nspowner": .integer(PGCatalogModel.ownerOID)]
             }
         },
@@ -25,10 +25,10 @@ extension PGCatalogTable {
             """) { model in
             model.relations.map { r in
                 let schema = r.table?.schema
-                return ["oid": .integer(r.oid), "relname": .text(r.name), "relnamespace": .integer(PGCatalogModel.publicNamespace),
+                return ["oid": .integer(r.oid), "relname": .text(r.name), "relnamespace": .integer(r.namespace),
                         "relowner": .integer(PGCatalogModel.ownerOID), "relam": .integer(accessMethod(r)),
                         "relfilenode": .integer(r.kind == "v" ? 0 : r.oid), "reltuples": .float(-1),
-                        "relhasindex": .boolean(!(schema?.indexes ?? []).isEmpty), "relpersistence": .text("p"), "relkind": .text(r.kind),
+                        "relhasindex": .boolean(!(schema?.indexes ?? []).isEmpty), "relpersistence": .text(r.isTemporary ? "t" : "p"), "relkind": .text(r.kind),
                         "relnatts": .integer(Int64(r.columns.count)), "relchecks": .integer(Int64(schema?.checks?.count ?? 0)),
                         "relhastriggers": .boolean(r.hasTriggers), "relispopulated": .boolean(true), "relreplident": .text(r.kind == "r" ? "d" : "n")]
                     .merging(r.kind == "S" ? ["reltuples": .float(1)] : [:]) { $1 }
@@ -123,7 +123,7 @@ extension PGCatalogTable {
             """) { model in
             model.constraints.map { c in
                 var row: [String: Value] = [
-                    "oid": .integer(c.oid), "conname": .text(c.name), "connamespace": .integer(PGCatalogModel.publicNamespace),
+                    "oid": .integer(c.oid), "conname": .text(c.name), "connamespace": .integer(c.table.namespace),
                     "contype": .text(c.kind), "condeferrable": .boolean(c.foreignKey?.deferrable ?? false),
                     "condeferred": .boolean(c.foreignKey?.initiallyDeferred ?? false), "convalidated": .boolean(true),
                     "conrelid": .integer(c.table.oid), "conindid": .integer(c.index?.oid ?? 0), "confrelid": .integer(c.referenced?.oid ?? 0),
@@ -201,7 +201,7 @@ extension PGCatalogTable {
         "pg_tables": PGCatalogTable("schemaname:t tablename:t tableowner:t tablespace:t hasindexes:b hasrules:b hastriggers:b rowsecurity:b") { model in
             model.relations.filter { $0.kind == "r" }.map { r in
                 let schema = r.table?.schema
-                return ["schemaname": .text(PGCatalogModel.schemaName), "tablename": .text(r.name), "tableowner": .text(model.owner),
+                return ["schemaname": .text(r.schema), "tablename": .text(r.name), "tableowner": .text(model.owner),
                         "hasindexes": .boolean(!(schema?.indexes ?? []).isEmpty),
                         "hastriggers": .boolean(r.hasTriggers)]
             }
@@ -214,7 +214,7 @@ extension PGCatalogTable {
         },
         "pg_indexes": PGCatalogTable("schemaname:t tablename:t indexname:t tablespace:t indexdef:t") { model in
             model.relations.filter { $0.kind == "i" }.map { r in
-                ["schemaname": .text(PGCatalogModel.schemaName), "tablename": .text(r.indexedTable?.name ?? ""), "indexname": .text(r.name),
+                ["schemaname": .text(r.schema), "tablename": .text(r.indexedTable?.name ?? ""), "indexname": .text(r.name),
                  "indexdef": .text(PGCatalogModel.indexDefinition(r))]
             }
         },
@@ -244,7 +244,7 @@ extension PGCatalogTable {
             """) { model in
             model.relations.compactMap { r -> [String: Value]? in
                 guard let s = r.sequence else { return nil }
-                return ["schemaname": .text(PGCatalogModel.schemaName), "sequencename": .text(r.name), "sequenceowner": .text(model.owner),
+                return ["schemaname": .text(r.schema), "sequencename": .text(r.name), "sequenceowner": .text(model.owner),
                         "data_type": .text(s.typeName), "start_value": .integer(s.start), "min_value": .integer(s.minValue),
                         "max_value": .integer(s.maxValue), "increment_by": .integer(s.increment), "cycle": .boolean(s.cycle),
                         "cache_size": .integer(s.cache), "last_value": r.sequenceLastValue.map(Value.integer) ?? .null]

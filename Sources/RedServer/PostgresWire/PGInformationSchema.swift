@@ -12,7 +12,7 @@ extension PGCatalogTable {
             catalog_name:t schema_name:t schema_owner:t default_character_set_catalog:t default_character_set_schema:t \
             default_character_set_name:t sql_path:t
             """) { model in
-            ["pg_catalog", PGCatalogModel.schemaName, "information_schema"].map {
+            (["pg_catalog", PGCatalogModel.schemaName, "information_schema"] + [model.temporarySchema?.name].compactMap { $0 }).map {
                 ["catalog_name": .text(PGCatalogModel.databaseName), "schema_name": .text($0), "schema_owner": .text(model.owner)]
             }
         },
@@ -22,9 +22,10 @@ extension PGCatalogTable {
             commit_action:t
             """) { model in
             model.relations.filter { $0.kind == "r" || $0.kind == "v" }.map { r in
-                ["table_catalog": .text(PGCatalogModel.databaseName), "table_schema": .text(PGCatalogModel.schemaName),
-                 "table_name": .text(r.name), "table_type": .text(r.kind == "v" ? "VIEW" : "BASE TABLE"),
-                 "is_insertable_into": .text(r.kind == "v" ? "NO" : "YES"), "is_typed": .text("NO")]
+                ["table_catalog": .text(PGCatalogModel.databaseName), "table_schema": .text(r.schema),
+                 "table_name": .text(r.name), "table_type": .text(r.kind == "v" ? "VIEW" : r.isTemporary ? "LOCAL TEMPORARY" : "BASE TABLE"),
+                 "is_insertable_into": .text(r.kind == "v" ? "NO" : "YES"), "is_typed": .text("NO"),
+                 "commit_action": r.isTemporary ? .text("PRESERVE") : .null]
             }
         },
         "columns": PGCatalogTable("""
@@ -41,7 +42,7 @@ extension PGCatalogTable {
                 r.columns.enumerated().map { i, column in
                     let type = column.wireType
                     var row: [String: Value] = [
-                        "table_catalog": .text(PGCatalogModel.databaseName), "table_schema": .text(PGCatalogModel.schemaName),
+                        "table_catalog": .text(PGCatalogModel.databaseName), "table_schema": .text(r.schema),
                         "table_name": .text(r.name), "column_name": .text(column.name), "ordinal_position": .integer(Int64(i + 1)),
                         "column_default": column.defaultSQL.map { .text($0) } ?? .null, "is_nullable": .text(column.notNull ? "NO" : "YES"),
                         "data_type": .text(type.element != 0 ? "ARRAY" : type.category == "E" ? "USER-DEFINED" : type.formatted),
@@ -103,7 +104,7 @@ extension PGCatalogTable {
                 let types = ["p": "PRIMARY KEY", "u": "UNIQUE", "f": "FOREIGN KEY", "c": "CHECK"]
                 var row = constraintNames(c)
                 row["table_catalog"] = .text(PGCatalogModel.databaseName)
-                row["table_schema"] = .text(PGCatalogModel.schemaName)
+                row["table_schema"] = .text(c.table.schema)
                 row["table_name"] = .text(c.table.name)
                 row["constraint_type"] = .text(types[c.kind] ?? "CHECK")
                 row["is_deferrable"] = .text(c.foreignKey?.deferrable == true ? "YES" : "NO")
@@ -121,7 +122,7 @@ extension PGCatalogTable {
                 c.keys.enumerated().map { i, key in
                     var row = constraintNames(c)
                     row["table_catalog"] = .text(PGCatalogModel.databaseName)
-                    row["table_schema"] = .text(PGCatalogModel.schemaName)
+                    row["table_schema"] = .text(c.table.schema)
                     row["table_name"] = .text(c.table.name)
                     row["column_name"] = .text(columnName(c.table, key))
                     row["ordinal_position"] = .integer(Int64(i + 1))
@@ -138,7 +139,7 @@ extension PGCatalogTable {
                 guard let fk = c.foreignKey else { return nil }
                 var row = constraintNames(c)
                 row["unique_constraint_catalog"] = .text(PGCatalogModel.databaseName)
-                row["unique_constraint_schema"] = .text(PGCatalogModel.schemaName)
+                row["unique_constraint_schema"] = .text(c.table.schema)
                 row["unique_constraint_name"] = c.index.map { .text($0.name) } ?? .null
                 row["match_option"] = .text(fk.matchFull == true ? "FULL" : "NONE")
                 row["update_rule"] = .text(fk.onUpdate.rawValue)
@@ -157,7 +158,7 @@ extension PGCatalogTable {
                     guard let table else { return nil }
                     var row = constraintNames(c)
                     row["table_catalog"] = .text(PGCatalogModel.databaseName)
-                    row["table_schema"] = .text(PGCatalogModel.schemaName)
+                    row["table_schema"] = .text(table.schema)
                     row["table_name"] = .text(table.name)
                     row["column_name"] = .text(columnName(table, key))
                     return row
@@ -174,7 +175,7 @@ extension PGCatalogTable {
     ]
 
     static func constraintNames(_ c: PGCatalogModel.Constraint) -> [String: Value] {
-        ["constraint_catalog": .text(PGCatalogModel.databaseName), "constraint_schema": .text(PGCatalogModel.schemaName),
+        ["constraint_catalog": .text(PGCatalogModel.databaseName), "constraint_schema": .text(c.table.schema),
          "constraint_name": .text(c.name)]
     }
 

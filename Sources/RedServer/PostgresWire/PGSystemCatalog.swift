@@ -159,6 +159,12 @@ struct PGCatalogModel: Sendable {
         /// For an index: the table's column numbers it covers, in order.
         var indexKeys: [Int64] = []
         var isPrimaryKey = false
+        /// Its schema: `public`, or the session's temporary schema for a temporary table and its
+        /// indexes and sequences.
+        var namespace = PGCatalogModel.publicNamespace
+        var schema = PGCatalogModel.schemaName
+
+        var isTemporary: Bool { namespace != PGCatalogModel.publicNamespace }
 
         /// Its `COMMENT ON` text.
         var comment: String? { table?.schema.comment ?? index?.comment ?? sequence?.comment }
@@ -194,6 +200,8 @@ struct PGCatalogModel: Sendable {
     /// Enum types (`CREATE TYPE … AS ENUM`), as pg_type lists them (`typtype` 'e'), with their labels.
     private(set) var enumTypes: [(type: PGBuiltinType, labels: [String])] = []
     private(set) var relations: [Relation] = []
+    /// The session's temporary schema (`pg_temp_<session>`), once it has made a temporary table.
+    private(set) var temporarySchema: (oid: Int64, name: String)?
     private(set) var constraints: [Constraint] = []
     /// Installed extensions and their versions (`pg_extension`).
     private(set) var extensions: [(name: String, version: String)] = []
@@ -231,13 +239,28 @@ struct PGCatalogModel: Sendable {
                            element: 0, array: 0), type.labels)
         }
         let enumTypeByName = Dictionary(enumTypes.map { ($0.type.name, $0.type) }, uniquingKeysWith: { a, _ in a })
+        temporarySchema = snapshot.temporarySchema.map { (Self.stableOID($0, kind: "namespace"), $0) }
+        let temporarySchema = self.temporarySchema
+        /// Places a temporary table's relation (and its indexes and sequences) in the temporary
+        /// schema, under an OID of its own: a permanent table of its name keeps its own.
+        func placed(_ relation: Relation, temporary: Bool) -> Relation {
+            guard temporary, let temporarySchema else { return relation }
+            var relation = relation
+            relation.namespace = temporarySchema.oid
+            relation.schema = temporarySchema.name
+            relation.oid = Self.stableOID("pg_temp.\(relation.name)", kind: relation.kind == "r" ? "relation" : "relation-\(relation.kind)")
+            return relation
+        }
+        // Tables by `key`: a temporary table's name and a permanent namesake's apart.
+        func key(_ name: String, temporary: Bool) -> String { temporary ? "pg_temp.\(name)" : name }
         var tables: [String: Relation] = [:]
         for table in snapshot.tables {
             let columns = table.columns.map {
                 Column(name: $0.name, type: $0.type, notNull: $0.notNull || $0.primaryKey, defaultSQL: $0.defaultSQL, element: $0.arrayElement,
                        identity: $0.identity, declared: $0.declared, generatedSQL: $0.generatedSQL, enumType: $0.enumType.flatMap { enumTypeByName[$0] })
             }
-            tables[table.name] = add(Relation(oid: PGCatalogModel.stableOID(table.name), name: table.name, kind: "r", columns: columns, table: table))
+            tables[key(table.name, temporary: table.temporary)] = add(placed(Relation(oid: PGCatalogModel.stableOID(table.name), name: table.name, kind: "r",
+                                                                                       columns: columns, table: table), temporary: table.temporary))
         }
         for view in snapshot.views {
             let columns = view.columns.map { Column(name: $0.name, type: $0.type, notNull: false, element: $0.element) }
@@ -246,8 +269,8 @@ struct PGCatalogModel: Sendable {
         for sequence in snapshot.sequences {
             let columns = [Column(name: "last_value", type: .integer, notNull: true), Column(name: "log_cnt", type: .integer, notNull: true),
                            Column(name: "is_called", type: .boolean, notNull: true)]
-            add(Relation(oid: PGCatalogModel.stableOID(sequence.name), name: sequence.name, kind: "S", columns: columns, sequence: sequence.definition,
-                         sequenceLastValue: sequence.lastValue))
+            add(placed(Relation(oid: PGCatalogModel.stableOID(sequence.name), name: sequence.name, kind: "S", columns: columns,
+                                sequence: sequence.definition, sequenceLastValue: sequence.lastValue), temporary: sequence.temporary))
         }
         var indexes: [String: [String: Relation]] = [:]  // table → index name → relation
         for table in snapshot.tables {
@@ -264,9 +287,10 @@ struct PGCatalogModel: Sendable {
                     let text = index.expressions?[i] ?? ""
                     return Column(name: IndexKeySpec.name(ofExpression: text), type: .text, notNull: false)
                 }
-                indexes[table.name, default: [:]][index.name] = add(Relation(
+                let tableKey = key(table.name, temporary: table.temporary)
+                indexes[tableKey, default: [:]][index.name] = add(placed(Relation(
                     oid: PGCatalogModel.stableOID(index.name), name: index.name, kind: "i", columns: columns, index: index,
-                    indexedTable: table, indexedTableOID: tables[table.name]?.oid ?? 0, indexKeys: keys, isPrimaryKey: primary))
+                    indexedTable: table, indexedTableOID: tables[tableKey]?.oid ?? 0, indexKeys: keys, isPrimaryKey: primary), temporary: table.temporary))
             }
         }
         var constraintOIDs: Set<Int64> = []
@@ -278,27 +302,29 @@ struct PGCatalogModel: Sendable {
             constraints.append(constraint)
         }
         for table in snapshot.tables {
-            guard let own = tables[table.name] else { continue }
+            let tableKey = key(table.name, temporary: table.temporary)
+            guard let own = tables[tableKey] else { continue }
             for index in table.schema.indexes where index.isConstraint {
-                guard let relation = indexes[table.name]?[index.name] else { continue }
+                guard let relation = indexes[tableKey]?[index.name] else { continue }
                 let list = relation.columns.map { SQLIdentifier.quoted($0.name) }.joined(separator: ", ")
-                addConstraint(Constraint(oid: Self.constraintOID(table.name, index.name), name: index.name, kind: relation.isPrimaryKey ? "p" : "u",
+                addConstraint(Constraint(oid: Self.constraintOID(tableKey, index.name), name: index.name, kind: relation.isPrimaryKey ? "p" : "u",
                                          table: own, keys: relation.indexKeys, index: relation,
                                          definition: relation.isPrimaryKey ? "PRIMARY KEY (\(list))" : "UNIQUE (\(list))"))
             }
             for check in table.schema.checks ?? [] {
-                addConstraint(Constraint(oid: Self.constraintOID(table.name, check.name), name: check.name, kind: "c", table: own,
+                addConstraint(Constraint(oid: Self.constraintOID(tableKey, check.name), name: check.name, kind: "c", table: own,
                                          keys: Self.columnsNamed(in: check.sql, table), check: check.sql, definition: "CHECK (\(check.sql))"))
             }
             for fk in table.schema.foreignKeys ?? [] {
-                let parent = tables[fk.referencedTable]
+                let parentKey = key(fk.referencedTable, temporary: table.temporary)  // both temporary, or both not
+                let parent = tables[parentKey]
                 let parentTable = parent?.table
                 let keys = fk.columnIDs.map { Self.attnum(of: $0, in: table) }
                 let referencedKeys = fk.referencedColumnIDs.map { id in parentTable.map { Self.attnum(of: id, in: $0) } ?? 0 }
                 // The parent's unique index the constraint relies on, as PostgreSQL records it.
                 let parentIndex = parentTable?.schema.indexes.first { $0.unique && $0.columnIDs == fk.referencedColumnIDs }
-                addConstraint(Constraint(oid: Self.constraintOID(table.name, fk.name), name: fk.name, kind: "f", table: own, keys: keys,
-                                         index: parentIndex.flatMap { indexes[fk.referencedTable]?[$0.name] }, foreignKey: fk,
+                addConstraint(Constraint(oid: Self.constraintOID(tableKey, fk.name), name: fk.name, kind: "f", table: own, keys: keys,
+                                         index: parentIndex.flatMap { indexes[parentKey]?[$0.name] }, foreignKey: fk,
                                          referenced: parent, referencedKeys: referencedKeys,
                                          definition: Self.definition(of: fk, childColumns: table.columns, parentColumns: parentTable?.columns)))
             }
@@ -385,7 +411,7 @@ struct PGCatalogModel: Sendable {
             guard let text = definition.expressions?[i] ?? nil else { return SQLIdentifier.quoted(column.name) }
             return column.name != "expr" ? text : pretty ? "(\(text))" : "((\(text)))"
         }.joined(separator: ", ")
-        var sql = "CREATE \(definition.unique ? "UNIQUE " : "")INDEX \(SQLIdentifier.quoted(index.name)) ON \(schemaName).\(SQLIdentifier.quoted(table.name)) USING \(definition.method.rawValue) (\(columns))"
+        var sql = "CREATE \(definition.unique ? "UNIQUE " : "")INDEX \(SQLIdentifier.quoted(index.name)) ON \(index.schema).\(SQLIdentifier.quoted(table.name)) USING \(definition.method.rawValue) (\(columns))"
         if let predicate = definition.predicate { sql += pretty ? " WHERE \(predicate)" : " WHERE (\(predicate))" }
         return sql
     }
