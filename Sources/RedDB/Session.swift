@@ -105,6 +105,9 @@ public final class Session: @unchecked Sendable {
         try executor(tx, []).applyOnCommitActions()
     }
 
+    /// DISCARD SEQUENCES: currval and lastval forget the values nextval gave this session.
+    public func discardSequenceValues() { sequenceValues.forget() }
+
     /// DISCARD TEMP: drops the session's temporary tables now, in the open transaction block
     /// or in a transaction of its own.
     public func discardTemporaryTables() async throws {
@@ -576,6 +579,24 @@ public final class Session: @unchecked Sendable {
             if current { database.statementCache.remember(description, for: sql, declared: declared, version: definitions.version) }
             return description
         }
+    }
+
+    /// The table or collection `name` is in this session's SQL (a temporary table first; its
+    /// open transaction's view, with uncommitted DDL), or nil. COPY and the binary surfaces
+    /// look their targets up with it.
+    public func collection(named name: String) async throws -> CollectionInfo? {
+        await lock.lock()
+        defer { lock.unlock() }
+        let handle: TableHandle?
+        switch state {
+        case .active(let tx), .failed(let tx):
+            handle = try database.store.open(tx, name)
+        case .idle:
+            let tx = try beginTransaction()
+            defer { tx.rollback() }
+            handle = try database.store.open(tx, name)
+        }
+        return handle.map { CollectionInfo(name: $0.name, schema: $0.schema) }
     }
 
     /// The collections this session can see (its open transaction's, with uncommitted DDL),

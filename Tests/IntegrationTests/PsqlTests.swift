@@ -240,6 +240,24 @@ import Testing
         #expect(!o.stdout.contains("not null"), "\(o.stdout)")
     }
 
+    /// A temporary table in psql: COPY loads it, `\d` lists it in the connection's pg_temp
+    /// schema (the permanent table it hides is not listed), and the next connection has none.
+    @Test func temporaryTablesInPsql() throws {
+        guard let server = try Self.serverForPsql() else { return }
+        defer { server.remove() }
+        var o = try Self.psql(server, [
+            "CREATE TABLE t (id INT PRIMARY KEY)", "CREATE TEMP TABLE t (id INT PRIMARY KEY, name TEXT)",
+            "COPY t FROM STDIN WITH (FORMAT csv)", "SELECT name FROM t ORDER BY id", #"\d"#, #"\d t"#,
+        ], stdin: "1,ada\n2,grace\n")
+        #expect(o.status == 0, "\(o.stderr)")
+        for line in ["COPY 2\n", " ada\n grace\n", #"Table "pg_temp_"#, "    \"t_pkey\" PRIMARY KEY, btree (id)"] {
+            #expect(o.stdout.contains(line), "\(line)\n\(o.stdout)")
+        }
+        #expect(o.stdout.contains(" pg_temp_") && o.stdout.contains("| t    | table | ") && !o.stdout.contains(" public "), "\(o.stdout)")
+        o = try Self.psql(server, ["SELECT count(*) FROM t", #"\d"#])
+        #expect(o.status == 0 && o.stdout.contains(" public | t    | table |") && o.stdout.contains("     0\n"), "\(o.stdout) \(o.stderr)")
+    }
+
     /// Generated columns as psql describes them (`generated always as (…) stored`), listed
     /// by information_schema, skipped by COPY without a column list, and refused a value.
     @Test func generatedColumnsInPsql() throws {

@@ -29,6 +29,9 @@ import Testing
             try await Client.run(first, "CREATE TEMPORARY TABLE batch (id SERIAL PRIMARY KEY, note TEXT) ON COMMIT PRESERVE ROWS")
             for note in ["a", "b", "c"] { try await first.query("INSERT INTO batch (note) VALUES (\(note))", logger: Client.logger) }
             #expect(try await Self.integers(first, "SELECT id FROM batch WHERE note <> \("b") ORDER BY id") == [1, 3])
+            #expect(try await Self.integers(first, "SELECT lastval()") == [3])
+            try await Client.run(first, "DISCARD SEQUENCES")
+            await #expect { try await Client.run(first, "SELECT lastval()") } throws: { Client.sqlState($0) == "55000" }
             try await Client.run(first, "INSERT INTO events SELECT id, kind FROM staged")
             #expect(try await Self.integers(second, "SELECT count(*) FROM events") == [15])
             await #expect { try await Client.run(second, "SELECT * FROM staged") } throws: { Client.sqlState($0) == "42P01" }

@@ -26,6 +26,9 @@ public final class SessionSequenceValues: Sendable {
     func current(_ definition: SequenceDefinition) -> Int64? { state.withLock { $0.byID[definition.id] } }
 
     var last: Int64? { state.withLock { $0.last } }
+
+    /// DISCARD SEQUENCES: currval and lastval know nothing again until the next nextval.
+    public func forget() { state.withLock { $0 = State() } }
 }
 
 /// Sequences as statements use them: the functions nextval, currval, setval and lastval,

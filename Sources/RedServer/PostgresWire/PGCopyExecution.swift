@@ -11,7 +11,7 @@ extension PGConnection {
     /// COPY FROM STDIN: CopyInResponse, then CopyData until CopyDone (or CopyFail).
     func copyFromClient(_ copy: PGCopyCommand) async throws {
         guard case .table(let table, let listed) = copy.source else { throw RedError(.syntaxError, "COPY FROM takes a table") }
-        guard let info = try await session.collections().first(where: { $0.name == table }) else {
+        guard let info = try await session.collection(named: table) else {
             throw RedError(.undefinedCollection, "relation \"\(table)\" does not exist")
         }
         // As in PostgreSQL, COPY without a column list leaves generated columns to be computed.
@@ -155,7 +155,7 @@ extension PGConnection {
         case .table(let table, var columns):
             // Without a column list, generated columns stay out, as they do for COPY FROM (so a
             // table's COPY TO output loads back into it).
-            if columns == nil, let info = try await session.collections().first(where: { $0.name == table }),
+            if columns == nil, let info = try await session.collection(named: table),
                info.schema.columns.contains(where: { $0.generatedSQL != nil }) {
                 columns = info.schema.columns.filter { !$0.name.hasPrefix("_") && $0.generatedSQL == nil }.map(\.name)
             }

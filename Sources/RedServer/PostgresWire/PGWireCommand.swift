@@ -24,6 +24,8 @@ enum PGWireCommand {
     case discardAll
     /// `DISCARD TEMP[ORARY]`: the session's temporary tables are dropped.
     case discardTemp
+    /// `DISCARD SEQUENCES`: currval and lastval forget this session's values.
+    case discardSequences
     case deallocate(name: String?)
     case copyFrom(PGCopyCommand)
     case copyTo(PGCopyCommand)
@@ -101,7 +103,7 @@ enum PGWireCommand {
             case "all": return .discardAll
             case "temp", "temporary": return .discardTemp
             case "plans": return .acknowledge(tag: "DISCARD PLANS")  // no plans are kept per session
-            case "sequences": return .acknowledge(tag: "DISCARD SEQUENCES")
+            case "sequences": return .discardSequences
             default: throw RedError(.syntaxError, "DISCARD needs ALL, PLANS, SEQUENCES, TEMP or TEMPORARY")
             }
         case "deallocate":
@@ -236,9 +238,13 @@ extension PGConnection {
                 session.statementTimeoutMilliseconds = 0
                 statements.removeAll()
                 portals.removeAll()
+                session.discardSequenceValues()
                 try await session.discardTemporaryTables()
             }
             return QueryResult(columns: [], rows: [], statementType: "discard", commandTag: "DISCARD ALL")
+        case .discardSequences:
+            if !preview { session.discardSequenceValues() }
+            return QueryResult(columns: [], rows: [], statementType: "discard", commandTag: "DISCARD SEQUENCES")
         case .discardTemp:
             if !preview { try await session.discardTemporaryTables() }
             return QueryResult(columns: [], rows: [], statementType: "discard", commandTag: "DISCARD TEMP")

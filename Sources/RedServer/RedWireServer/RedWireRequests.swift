@@ -106,7 +106,7 @@ struct RedWireRequests: Sendable {
             case .get, .delete:
                 let name = frame.kind == .get ? "Get" : "Delete"
                 let (collection, id) = try Self.address(frame.payload, name)
-                let kv = try await session.collections().first { $0.name == collection }?.schema.model == .kv
+                let kv = try await session.collection(named: collection)?.schema.model == .kv
                 let key: Value
                 if kv {
                     key = .text(id)
@@ -170,7 +170,7 @@ struct RedWireRequests: Sendable {
                 try await streamRows(on: session, for: frame) { try await session.stream(statement, parameters: request.parameters) }
             case .bulkInsert:
                 let (collection, payloads, single) = try Self.bulkPayloads(frame.payload)
-                let document = try await session.collections().first { $0.name == collection }?.schema.model == .document
+                let document = try await session.collection(named: collection)?.schema.model == .document
                 let operations = CollectionOperations(database: context.database, standbyReason: context.standbyReason)
                 var ids: [JSONValue] = []
                 // Each row on its own, as upstream: the first failure answers Error and earlier rows stay.
