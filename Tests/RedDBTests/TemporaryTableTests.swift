@@ -34,6 +34,16 @@ import RedEngine
         try await a!.execute("CREATE TEMP TABLE t (id SERIAL PRIMARY KEY, v TEXT NOT NULL)")
         try await a!.execute("INSERT INTO t (v) VALUES ('mine'), ('also mine')")
         #expect(try await rows(a!, "SELECT id, v FROM t ORDER BY id") == [[.integer(1), .text("mine")], [.integer(2), .text("also mine")]])
+        // Its serial sequence answers to the name PostgreSQL gives it, in pg_temp.
+        #expect(try await rows(a!, "SELECT pg_get_serial_sequence('t', 'id'), currval('t_id_seq')") == [[.text("pg_temp.t_id_seq"), .integer(2)]])
+        try await a!.execute("ALTER SEQUENCE t_id_seq RESTART WITH 100")
+        #expect(try await rows(a!, "INSERT INTO t (v) VALUES ('later') RETURNING id") == [[.integer(100)]])
+        #expect(try await rows(a!, "SELECT setval(pg_get_serial_sequence('t', 'id'), 200)") == [[.integer(200)]])
+        #expect(try await rows(a!, "INSERT INTO t (v) VALUES ('later still') RETURNING id") == [[.integer(201)]])
+        #expect(await code { _ = try await a!.execute("DROP SEQUENCE t_id_seq") } == "2BP01")
+        try await a!.execute("DELETE FROM t WHERE id >= 100")
+        #expect(await code { _ = try await a!.execute("CREATE TEMP TABLE \(String(repeating: "n", count: 250)) (x INT)") } != nil,
+                "a name too long for the namespace is refused")
         #expect(try await rows(b, "SELECT id, v FROM t") == [[.integer(1), .text("permanent")]], "another session sees the permanent table")
         // A second session's temporary table of the same name, with its own serial sequence.
         try await b.execute("CREATE TEMPORARY TABLE t (id SERIAL PRIMARY KEY, v TEXT)")

@@ -233,7 +233,11 @@ public final class TableStore: Sendable {
         guard let namespace = tx.temporaryNamespace else {
             throw RedError(.featureNotSupported, "temporary tables belong to a session; this statement runs outside one")
         }
-        return namespace.physicalName(name)
+        let physical = namespace.physicalName(name)
+        guard physical.utf8.count <= Collection.maxNameBytes else {
+            throw RedError(.invalidArgument, "temporary table names are at most \(Collection.maxNameBytes - namespace.prefix.utf8.count) bytes of UTF-8")
+        }
+        return physical
     }
 
     /// Drops the temporary tables, with their indexes and sequences, whose collection names

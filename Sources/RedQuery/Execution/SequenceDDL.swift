@@ -21,7 +21,16 @@ extension DDLExecutor {
         return .message("sequence '\(name)' created", type: "create", tag: "CREATE SEQUENCE")
     }
 
-    func alterSequence(_ name: String, ifExists: Bool, options: SequenceOptions) throws -> QueryResult {
+    /// The stored name of the sequence `name` means: a temporary table's sequence of that name
+    /// first (`pg_temp` leads the search path), else `name`.
+    func resolvedSequenceName(_ name: String) throws -> String {
+        guard let namespace = tx.temporaryNamespace, namespace.isUsed,
+              try sequences.definition(tx, namespace.physicalName(name)) != nil else { return name }
+        return namespace.physicalName(name)
+    }
+
+    func alterSequence(_ given: String, ifExists: Bool, options: SequenceOptions) throws -> QueryResult {
+        let name = try resolvedSequenceName(given)
         guard var definition = try sequences.definition(tx, name) else {
             if ifExists { return .message("relation \"\(name)\" does not exist, skipping", type: "alter", tag: "ALTER SEQUENCE") }
             throw RedError(.undefinedCollection, "relation \"\(name)\" does not exist")
@@ -36,6 +45,9 @@ extension DDLExecutor {
     /// follow a rename; ours hold its name, so every column default that calls nextval on it
     /// (and an identity or serial column's link) is rewritten to the new name. Its values go on.
     func renameSequence(_ name: String, ifExists: Bool, to newName: String) throws -> QueryResult {
+        if try resolvedSequenceName(name) != name {
+            throw RedError(.featureNotSupported, "a temporary table's sequence cannot be renamed")
+        }
         guard let definition = try sequences.definition(tx, name) else {
             if ifExists { return .message("relation \"\(name)\" does not exist, skipping", type: "alter", tag: "ALTER SEQUENCE") }
             throw RedError(.undefinedCollection, "relation \"\(name)\" does not exist")
@@ -63,7 +75,8 @@ extension DDLExecutor {
     func dropSequences(_ names: [String], ifExists: Bool, cascade: Bool) throws -> QueryResult {
         var dropped = 0
         var skipped: [String] = []
-        for name in names {
+        for given in names {
+            let name = try resolvedSequenceName(given)
             guard let definition = try sequences.definition(tx, name) else {
                 if ifExists {
                     skipped.append("sequence \"\(name)\" does not exist, skipping")
@@ -77,12 +90,12 @@ extension DDLExecutor {
                let position = handle.schema.columns.firstIndex(where: { $0.sequence == name }) {
                 let column = handle.schema.columns[position]
                 if column.identity != nil {
-                    throw RedError(.dependentObjectsStillExist, "cannot drop sequence \(name) because column \(column.name) of table \(table) requires it",
-                                   detail: "You can drop column \(column.name) of table \(table) instead.")
+                    throw RedError(.dependentObjectsStillExist, "cannot drop sequence \(given) because column \(column.name) of table \(handle.name) requires it",
+                                   detail: "You can drop column \(column.name) of table \(handle.name) instead.")
                 }
                 guard cascade else {
-                    throw RedError(.dependentObjectsStillExist, "cannot drop sequence \(name) because other objects depend on it",
-                                   detail: "default value for column \(column.name) of table \(table) depends on sequence \(name)")
+                    throw RedError(.dependentObjectsStillExist, "cannot drop sequence \(given) because other objects depend on it",
+                                   detail: "default value for column \(column.name) of table \(handle.name) depends on sequence \(given)")
                 }
                 var schema = handle.schema
                 schema.columns[position].defaultSQL = nil
@@ -191,7 +204,8 @@ extension DDLExecutor {
             }
             let sequence = try createOwnedSequence(table: owner ?? table, column: spec.name, typeName: try Self.sequenceType(spec), options: SequenceOptions())
             column.sequence = sequence
-            column.defaultSQL = "nextval('\(Self.quotedForNextval(sequence))'::regclass)"
+            // A temporary table's sequence by the name the session knows it by (nextval finds it).
+            column.defaultSQL = "nextval('\(Self.quotedForNextval(TemporaryNamespace.displayName(of: sequence)))'::regclass)"
         }
         return column
     }

@@ -40,10 +40,16 @@ public final class SessionSequenceValues: Sendable {
 /// restarts it.
 extension ExecutionContext {
     /// The sequence `text` names, as nextval's text argument does in PostgreSQL: an unquoted
-    /// name is folded to lower case, `"Quoted"` kept, `public.` accepted in front.
+    /// name is folded to lower case, `"Quoted"` kept, `public.` accepted in front. A sequence of
+    /// one of the session's temporary tables comes first (`pg_temp` leads the search path).
     func sequence(named text: String) throws -> (name: String, definition: SequenceDefinition) {
         let name = try Self.sequenceName(text)
         if let cached = sequenceCache[name] { return (name, cached) }
+        if let namespace = transaction.temporaryNamespace, namespace.isUsed,
+           let temporary = try store.sequences.definition(transaction, namespace.physicalName(name)) {
+            sequenceCache[name] = temporary
+            return (name, temporary)
+        }
         guard let definition = try store.sequences.definition(transaction, name) else {
             throw RedError(.undefinedCollection, "relation \"\(name)\" does not exist")
         }
@@ -82,7 +88,7 @@ extension ExecutionContext {
         guard !quoted, !parts.contains(where: \.isEmpty) else { throw RedError(.syntaxError, "invalid name syntax", condition: "42602") }
         if parts.count > 2 { throw RedError(.featureNotSupported, "cross-database references are not implemented: \"\(text)\"") }
         if parts.count == 2 {
-            guard parts[0] == "public" || parts[0] == "pg_catalog" else { throw RedError(.undefinedObject, "schema \"\(parts[0])\" does not exist", condition: "3F000") }
+            guard ["public", "pg_catalog", "pg_temp"].contains(parts[0]) else { throw RedError(.undefinedObject, "schema \"\(parts[0])\" does not exist", condition: "3F000") }
             parts.removeFirst()
         }
         return parts[0]
@@ -166,7 +172,11 @@ enum SequenceFunctions {
                 guard let column = handle.schema.column(named: columnName) else {
                     throw RedError(.undefinedColumn, "column \"\(columnName)\" of relation \"\(table)\" does not exist")
                 }
-                return column.sequence.map { .text("public." + DDLExecutor.quotedIdentifier($0)) } ?? .null
+                guard let sequence = column.sequence else { return .null }
+                if TemporaryNamespace.isTemporary(sequence) {
+                    return .text("pg_temp." + DDLExecutor.quotedIdentifier(TemporaryNamespace.displayName(of: sequence)))
+                }
+                return .text("public." + DDLExecutor.quotedIdentifier(sequence))
             },
         ]
     }
