@@ -571,7 +571,9 @@ public final class Session: @unchecked Sendable {
             // that version is this snapshot's. A snapshot older than the latest change is
             // described afresh and not remembered.
             let definitions = database.engine.definitionState
-            let current = tx.snapshot >= definitions.changeTS
+            // Descriptions are shared by every session: one with temporary tables (which may
+            // hide permanent ones) neither uses nor keeps them.
+            let current = tx.snapshot >= definitions.changeTS && !temporaryTables.isUsed
             if current, let kept = database.statementCache.description(for: sql, declared: declared, version: definitions.version) {
                 return kept
             }

@@ -62,6 +62,17 @@ import RedEngine
         #expect(try await db.session().execute("SELECT count(*) FROM t").rows == [[.integer(1)]])
     }
 
+    @Test func descriptionsSharedBetweenSessionsDoNotCrossATemporaryTable() async throws {
+        let db = try await Database.inMemory()
+        let a = db.session(), b = db.session()
+        try await b.execute("CREATE TABLE t (x TEXT)")
+        try await a.execute("CREATE TEMP TABLE t (a INT, b INT)")
+        let sql = "SELECT * FROM t WHERE $1::int IS NOT NULL"
+        #expect(try await b.describe(sql).columns?.map(\.name) == ["x"])
+        #expect(try await a.describe(sql).columns?.map(\.name) == ["a", "b"])
+        #expect(try await b.describe(sql).columns?.map(\.name) == ["x"])
+    }
+
     @Test func onCommitDeleteRowsAndDropRunAtEachCommit() async throws {
         let db = try await Database.inMemory()
         let s = db.session()
