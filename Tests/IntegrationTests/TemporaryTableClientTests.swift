@@ -11,9 +11,7 @@ import Testing
     typealias Client = PostgresClientTests
 
     static func integers(_ conn: PostgresConnection, _ query: PostgresQuery) async throws -> [Int] {
-        var values: [Int] = []
-        for try await value in try await conn.query(query, logger: Client.logger).decode(Int.self) { values.append(value) }
-        return values
+        try await AdvisoryLockClientTests.integers(conn, query)
     }
 
     @Test func eachConnectionHasItsOwnAndClosingItDropsThem() async throws {
