@@ -95,7 +95,7 @@ public final class Database: Sendable {
     private let sessionCount = Atomic<UInt64>(0)
     /// New each time the database opens: it names this process's temporary tables apart from
     /// those a process before it left behind (`TemporaryNamespace`).
-    let temporaryEpoch = UInt64.random(in: 1...UInt64.max)
+    let temporarySessions = TemporaryNamespace.LiveSessions()
     static let firstProcessID: Int32 = 1 << 30
 
     /// One `red_config` key as text (JSON other than a string as its JSON text); nil when the
@@ -177,12 +177,13 @@ public final class Database: Sendable {
     }
 
     /// Drops the temporary tables of a session that has ended. If that fails (the database is
-    /// closing), the next process's VACUUM drops them.
+    /// closing), a later VACUUM drops them: the session no longer counts as live.
     func dropTemporaryTables(of namespace: TemporaryNamespace) async {
         _ = try? await engine.transaction { tx in
             tx.temporaryNamespace = namespace
             return try store.dropTemporaryTables(tx) { namespace.owns($0) }
         }
+        namespace.ended()
     }
 
     /// Checkpoints and closes the files. Sessions must not be used afterwards.

@@ -76,7 +76,7 @@ public final class Session: @unchecked Sendable {
     init(database: Database, number: UInt64, processID: Int32) {
         self.database = database
         self.locks = SessionLocks(table: database.locks, ownerID: number, processID: processID)
-        self.temporaryTables = TemporaryNamespace(epoch: database.temporaryEpoch, session: number)
+        self.temporaryTables = TemporaryNamespace(sessions: database.temporarySessions, session: number)
     }
 
     /// A session holds its advisory locks and its temporary tables until it ends: the
@@ -91,6 +91,10 @@ public final class Session: @unchecked Sendable {
             locks.sessionEnded()
         }
     }
+
+    /// Whether the session has made temporary tables (it may have some): work for it must run
+    /// on it, not on a helper session, which cannot see them.
+    public var hasTemporaryTables: Bool { temporaryTables.isUsed }
 
     /// A transaction of this session: its temporary tables are reachable in it.
     func beginTransaction() throws -> Transaction {

@@ -125,8 +125,10 @@ import RedEngine
         try await s.execute("TRUNCATE chosen")
         #expect(try await rows(s, "SELECT count(*) FROM chosen") == [[.integer(0)]])
         #expect(try await rows(s, "SELECT count(*) FROM src JOIN totals ON src.grp = totals.grp") == [[.integer(30)]])
-        // A permanent table may take the name of a temporary one, and the temporary one still wins.
-        try await s.execute("CREATE TABLE totals (x INT)")
+        // A permanent table may not take the name of a temporary one of the session (its rows
+        // would be added by name); another session may.
+        #expect(await code { _ = try await s.execute("CREATE TABLE totals AS SELECT 1 AS x") } == "42P07")
+        try await db.session().execute("CREATE TABLE totals (x INT)")
         #expect(try await rows(s, "SELECT count(*) FROM totals") == [[.integer(3)]])
         #expect(await code { _ = try await s.execute("CREATE VIEW v AS SELECT * FROM src JOIN chosen USING (id)") } == "0A000")
         try await s.discardTemporaryTables()  // DISCARD TEMP
@@ -153,6 +155,60 @@ import RedEngine
         #expect(await code { _ = try await other.execute("DELETE FROM parent") } == "23503", "the permanent parent is still referenced")
         try await s.execute("DROP TABLE parent")  // the temporary one: no constraint names it
         #expect(try await rows(s, "SELECT count(*) FROM parent") == [[.integer(1)]])
+    }
+
+    @Test func pgTempNamesOnlyTemporaryTablesAndNothingReachesAPermanentOneThroughThem() async throws {
+        let db = try await Database.inMemory()
+        let s = db.session()
+        try await s.execute("CREATE TABLE staging (n INT); INSERT INTO staging VALUES (1)")
+        try await s.execute("DROP TABLE IF EXISTS pg_temp.staging")  // an ETL script's cleanup line
+        #expect(await code { _ = try await s.execute("INSERT INTO pg_temp.staging VALUES (2)") } == "42P01")
+        #expect(await code { _ = try await s.execute("TRUNCATE pg_temp.staging") } == "42P01")
+        #expect(try await rows(s, "SELECT n FROM staging") == [[.integer(1)]], "the permanent table is untouched")
+        #expect(await code { _ = try await s.execute("CREATE VIEW pg_temp.v AS SELECT 1") } == "0A000")
+        #expect(await code { _ = try await s.execute("CREATE SEQUENCE pg_temp.s") } == "0A000")
+        #expect(await code { _ = try await s.execute("SELECT nextval('pg_temp.s')") } == "42P01")
+        try await s.execute("SELECT 5 AS n INTO pg_temp.staging")
+        #expect(try await rows(s, "SELECT n FROM pg_temp.staging") == [[.integer(5)]])
+        #expect(try await rows(db.session(), "SELECT n FROM staging") == [[.integer(1)]])
+        #expect(await code { _ = try await s.execute("CREATE VIEW v AS SELECT * FROM pg_temp.staging") } == "0A000")
+        // A stored view reads its permanent table, whatever temporary table the reader has.
+        try await db.session().execute("CREATE VIEW staged AS SELECT n FROM staging")
+        #expect(try await rows(s, "SELECT n FROM staged") == [[.integer(1)]])
+        // Another session's temporary sequence cannot be reached by its stored name.
+        try await s.execute("CREATE TEMP TABLE counted (id SERIAL)")
+        let stored = try await rows(s, "SELECT pg_get_serial_sequence('counted', 'id')")
+        #expect(stored == [[.text("pg_temp.counted_id_seq")]])
+        let other = db.session()
+        #expect(await code { _ = try await other.execute("SELECT nextval('pg_temp.counted_id_seq')") } == "42P01")
+        #expect(await code { _ = try await other.execute("CREATE SEQUENCE \"__temp/x\"") } != nil)
+    }
+
+    @Test func namesakesAcrossKindsKeepTheirOwnConstraintsSequencesAndActions() async throws {
+        let db = try await Database.inMemory()
+        let s = db.session()
+        try await s.execute("CREATE TABLE p (id INT PRIMARY KEY); CREATE TABLE c (p INT REFERENCES p (id)); INSERT INTO p VALUES (1); INSERT INTO c VALUES (1)")
+        try await s.execute("CREATE TEMP TABLE c (p INT); INSERT INTO c VALUES (99)")
+        try await s.execute("TRUNCATE p CASCADE")
+        #expect(try await rows(db.session(), "SELECT count(*) FROM c") == [[.integer(0)]], "the permanent referencing table is emptied")
+        #expect(try await rows(s, "SELECT p FROM c") == [[.integer(99)]], "the temporary namesake is not")
+        #expect(await code { _ = try await s.execute("DROP TABLE p, c") } == "2BP01", "the permanent c still references p")
+        // A permanent serial column draws from its own sequence though a temporary table's
+        // sequence has the same name.
+        try await s.execute("CREATE TABLE a_b (id SERIAL PRIMARY KEY); INSERT INTO a_b DEFAULT VALUES")
+        try await s.execute("CREATE TEMP TABLE a (b_id SERIAL); INSERT INTO a DEFAULT VALUES; INSERT INTO a DEFAULT VALUES")
+        #expect(try await rows(s, "INSERT INTO a_b DEFAULT VALUES RETURNING id") == [[.integer(2)]])
+        #expect(try await rows(s, "SELECT max(b_id) FROM a") == [[.integer(2)]])
+        #expect(await code { _ = try await s.execute("CREATE SEQUENCE s OWNED BY a.b_id") } == "55000")
+        // ON COMMIT actions follow their table through renames.
+        try await s.execute("BEGIN")
+        try await s.execute("CREATE TEMP TABLE keep (x INT); INSERT INTO keep VALUES (1)")
+        try await s.execute("CREATE TEMP TABLE once (x INT) ON COMMIT DROP")
+        try await s.execute("ALTER TABLE once RENAME TO once2")
+        try await s.execute("ALTER TABLE keep RENAME TO once")
+        try await s.execute("COMMIT")
+        #expect(try await rows(s, "SELECT x FROM once") == [[.integer(1)]], "the renamed keeper stays")
+        #expect(await code { _ = try await s.execute("SELECT * FROM once2") } == "42P01", "the ON COMMIT DROP table went, under its new name")
     }
 
     @Test func aLaterProcessVacuumDropsTablesLeftByACrash() async throws {

@@ -20,20 +20,32 @@ import Synchronization
 public final class TemporaryNamespace: Sendable {
     /// `__temp/`: the start of every temporary collection's and sequence's name.
     public static let marker = "__temp/"
+    /// `pg_temp.`: a name the parser kept qualified (`pg_temp.t`), which means the session's
+    /// temporary table (or sequence) and nothing else.
+    public static let qualifier = "pg_temp."
+
+    /// `name` without `pg_temp.`, and whether it had it.
+    public static func unqualified(_ name: String) -> (name: String, temporaryOnly: Bool) {
+        name.hasPrefix(qualifier) ? (String(name.dropFirst(qualifier.count)), true) : (name, false)
+    }
 
     /// `__temp/<epoch>.<session>/`.
     public let prefix: String
     /// The session's number (PostgreSQL shows the tables in schema `pg_temp_<session>`).
     public let session: UInt64
-    let epoch: UInt64
+    /// This process's sessions that have (had) temporary tables and have not ended.
+    let live: LiveSessions
+    var epoch: UInt64 { live.epoch }
     /// Set once the session has created a temporary table, so a session that never did
     /// looks nothing up (`TableStore.open`).
     private let used = Atomic<Bool>(false)
     /// How many times a name has resolved to one of the tables: CREATE VIEW tells from it
     /// whether its query reads one.
     private let openCounter = Atomic<Int>(0)
-    /// What each table's `ON COMMIT` clause asks for at the end of every transaction, by name.
-    private let actions = Mutex<[String: OnCommit]>([:])
+    /// What each table's `ON COMMIT` clause asks for at the end of every transaction, by
+    /// collection id: a rename keeps it, and a dropped or rolled-back table's id never comes
+    /// back (a restored one's is its own again).
+    private let actions = Mutex<[UInt32: OnCommit]>([:])
 
     /// What happens to a temporary table when a transaction commits (PostgreSQL's `ON COMMIT`).
     public enum OnCommit: Sendable, Equatable {
@@ -45,10 +57,23 @@ public final class TemporaryNamespace: Sendable {
         case drop
     }
 
-    public init(epoch: UInt64, session: UInt64) {
-        self.epoch = epoch
+    /// The sessions of one open database that have temporary tables, and the epoch that names
+    /// them apart from an earlier process's (new each time the database opens).
+    public final class LiveSessions: Sendable {
+        let epoch: UInt64
+        private let sessions = Mutex<Set<UInt64>>([])
+
+        public init(epoch: UInt64 = UInt64.random(in: 1...UInt64.max)) { self.epoch = epoch }
+
+        func insert(_ session: UInt64) { _ = sessions.withLock { $0.insert(session) } }
+        func remove(_ session: UInt64) { _ = sessions.withLock { $0.remove(session) } }
+        func contains(_ session: UInt64) -> Bool { sessions.withLock { $0.contains(session) } }
+    }
+
+    public init(sessions: LiveSessions, session: UInt64) {
+        live = sessions
         self.session = session
-        prefix = "\(Self.marker)\(epoch).\(session)/"
+        prefix = "\(Self.marker)\(sessions.epoch).\(session)/"
     }
 
     public var isUsed: Bool { used.load(ordering: .relaxed) }
@@ -58,31 +83,38 @@ public final class TemporaryNamespace: Sendable {
 
     func noteOpened() { openCounter.add(1, ordering: .relaxed) }
 
-    /// Makes `TableStore.open` look names up here (before the first table is created).
-    public func markUsed() { used.store(true, ordering: .relaxed) }
+    /// Makes `TableStore.open` look names up here (before the first table is created), and
+    /// counts the session among the live ones (`isAbandoned`).
+    public func markUsed() {
+        if !used.exchange(true, ordering: .relaxed) { live.insert(session) }
+    }
+
+    /// The session has ended: from now on its tables are abandoned, for any VACUUM to drop if
+    /// the session's own drop (`Database.dropTemporaryTables`) did not.
+    public func ended() { live.remove(session) }
 
     /// The collection name of this session's temporary table `name`.
     public func physicalName(_ name: String) -> String { prefix + name }
 
-    /// Notes a new table's ON COMMIT action.
-    public func created(_ name: String, onCommit: OnCommit) {
+    /// Notes the ON COMMIT action of the new table `collection`.
+    public func created(_ collection: Collection, onCommit: OnCommit) {
         markUsed()
         actions.withLock { actions in
-            if onCommit == .preserveRows { actions[name] = nil } else { actions[name] = onCommit }
+            if onCommit == .preserveRows { actions[collection.id] = nil } else { actions[collection.id] = onCommit }
         }
     }
 
-    /// The ON COMMIT actions to run before a commit, by table name (the tables may since have
-    /// been dropped or renamed, or their CREATE rolled back: the caller checks each exists).
-    public var onCommitActions: [(name: String, action: OnCommit)] {
-        actions.withLock { $0.map { ($0.key, $0.value) }.sorted { $0.name < $1.name } }
+    /// The ON COMMIT actions to run before a commit, by collection id (a table may since have
+    /// been dropped, or its CREATE rolled back: the caller finds each).
+    public var onCommitActions: [(collection: UInt32, action: OnCommit)] {
+        actions.withLock { $0.map { ($0.key, $0.value) }.sorted { $0.collection < $1.collection } }
     }
 
     /// Whether any table has an ON COMMIT action to run.
     public var hasOnCommitActions: Bool { actions.withLock { !$0.isEmpty } }
 
-    /// Forgets the ON COMMIT action of `name` (its table is gone).
-    public func forgetAction(of name: String) { _ = actions.withLock { $0.removeValue(forKey: name) } }
+    /// Forgets the ON COMMIT action of the table `collection` (it is gone).
+    public func forgetAction(of collection: UInt32) { _ = actions.withLock { $0.removeValue(forKey: collection) } }
 
     /// Whether `physical` names a temporary collection or sequence.
     public static func isTemporary(_ physical: String) -> Bool { physical.hasPrefix(marker) }
@@ -98,10 +130,14 @@ public final class TemporaryNamespace: Sendable {
     /// Whether `physical` belongs to this namespace.
     public func owns(_ physical: String) -> Bool { physical.hasPrefix(prefix) }
 
-    /// Whether `physical` is a temporary name of a process other than this one's (left by a
-    /// crash or a kill): nothing can reach it any more.
+    /// Whether `physical` is a temporary name nothing can reach any more: one of another process
+    /// (left by a crash or a kill), or of a session of this one that has ended.
     public func isAbandoned(_ physical: String) -> Bool {
         guard Self.isTemporary(physical) else { return false }
-        return !physical.hasPrefix("\(Self.marker)\(epoch).")
+        let ours = "\(Self.marker)\(epoch)."
+        guard physical.hasPrefix(ours) else { return true }
+        let rest = physical.dropFirst(ours.count)
+        guard let slash = rest.firstIndex(of: "/"), let session = UInt64(rest[..<slash]) else { return true }
+        return !live.contains(session)
     }
 }

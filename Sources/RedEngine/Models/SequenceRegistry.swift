@@ -77,6 +77,27 @@ public final class SequenceRegistry: Sendable {
         return definition
     }
 
+    /// The stored name of the sequence `name` means to `tx`'s session, or nil when there is
+    /// none: `pg_temp.s` and a stored temporary name (`__temp/…`) only among the session's
+    /// temporary tables' sequences; any other name a permanent sequence first, then one of
+    /// those (see `TemporaryNamespace`).
+    public func storedName(_ tx: Transaction, _ name: String) throws -> String? {
+        let namespace = tx.temporaryNamespace.flatMap { $0.isUsed ? $0 : nil }
+        let (unqualified, temporaryOnly) = TemporaryNamespace.unqualified(name)
+        if temporaryOnly {
+            guard let physical = namespace?.physicalName(unqualified), try definition(tx, physical) != nil else { return nil }
+            return physical
+        }
+        if TemporaryNamespace.isTemporary(name) {
+            guard namespace?.owns(name) == true, try definition(tx, name) != nil else { return nil }
+            return name
+        }
+        if name.hasPrefix("__") { return nil }
+        if try definition(tx, name) != nil { return name }
+        guard let physical = namespace?.physicalName(name), try definition(tx, physical) != nil else { return nil }
+        return physical
+    }
+
     public func store(_ tx: Transaction, _ name: String, _ definition: SequenceDefinition) throws {
         try tx.catalogPut(SequenceDefinition.catalogKey(name), definition.encoded())
     }

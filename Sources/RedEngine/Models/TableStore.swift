@@ -111,6 +111,8 @@ public final class TableStore: Sendable {
     /// A temporary table of the transaction's session hides a permanent one of the same name;
     /// its collection name (a sequence's owner) reaches it too.
     public func open(_ tx: Transaction, _ name: String) throws -> TableHandle? {
+        let (unqualified, temporaryOnly) = TemporaryNamespace.unqualified(name)
+        if temporaryOnly { return try open(tx, unqualified, temporary: true) }
         if let namespace = tx.temporaryNamespace, namespace.isUsed {
             if let temporary = try openCollection(tx, namespace.physicalName(name)) {
                 namespace.noteOpened()
@@ -125,9 +127,12 @@ public final class TableStore: Sendable {
     /// The table `name` among the session's temporary tables (`temporary`) or among the
     /// permanent ones only: what a foreign key names lies beside the table that declares it.
     public func open(_ tx: Transaction, _ name: String, temporary: Bool) throws -> TableHandle? {
-        guard temporary else { return name.hasPrefix("__") ? nil : try openCollection(tx, name) }
-        guard let namespace = tx.temporaryNamespace, namespace.isUsed else { return nil }
-        return try openCollection(tx, namespace.physicalName(name))
+        let (name, temporaryOnly) = TemporaryNamespace.unqualified(name)
+        guard temporary || temporaryOnly else { return name.hasPrefix("__") ? nil : try openCollection(tx, name) }
+        guard let namespace = tx.temporaryNamespace, namespace.isUsed,
+              let handle = try openCollection(tx, namespace.physicalName(name)) else { return nil }
+        namespace.noteOpened()
+        return handle
     }
 
     private func openCollection(_ tx: Transaction, _ name: String) throws -> TableHandle? {
@@ -194,6 +199,9 @@ public final class TableStore: Sendable {
     /// Creates a table; a `temporary` one in the transaction's session's namespace.
     public func create(_ tx: Transaction, _ name: String, schema: CollectionSchema, temporary: Bool = false) throws -> TableHandle {
         guard !name.hasPrefix("__") else { throw RedError(.invalidArgument, "names starting with \"__\" are reserved: \(name)") }
+        guard !name.hasPrefix(TemporaryNamespace.qualifier) else {
+            throw RedError(.featureNotSupported, "only tables can be temporary (\(name))")
+        }
         let physical = try temporary ? Self.temporaryName(tx, name) : name
         if try tx.collectionIfExists(named: physical) != nil {
             throw RedError(.duplicateCollection, "relation \"\(name)\" already exists")

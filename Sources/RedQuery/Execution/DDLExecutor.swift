@@ -64,6 +64,7 @@ struct DDLExecutor {
         case .dropTable(let names, let ifExists, let kind, let cascade):
             var dropped = 0
             var skipped: [String] = []
+            let dropping = Set(try names.compactMap { try store.open(tx, $0)?.collection.name })
             for name in names {
                 guard let handle = try store.open(tx, name) else {
                     if try ViewCatalog.definition(of: name, tx) != nil {
@@ -80,7 +81,7 @@ struct DDLExecutor {
                 }
                 if !handle.isTemporary { try dropDependentViews(of: name, column: nil, cascade: cascade, what: "table \(name)") }
                 try requireNoWaitingChecks(name, what: "DROP TABLE")
-                try detachForeignKeys(of: handle, dropping: Set(names), cascade: cascade)
+                try detachForeignKeys(of: handle, dropping: dropping, cascade: cascade)
                 try store.drop(tx, handle)
                 try dropOwnedSequences(of: handle.collection.name)
                 dropped += 1
@@ -89,11 +90,10 @@ struct DDLExecutor {
                             notices: skipped)
         case .truncate(let given, let cascade, let restartIdentity):
             var count = 0
-            let names = cascade ? try truncatedWithReferencingTables(given) : given
-            for name in names {
-                let handle = try table(name)
-                try requireNoWaitingChecks(name, what: "TRUNCATE")
-                try requireTruncatable(handle, with: names)
+            let tables = try truncatedTables(given, cascade: cascade)
+            for handle in tables {
+                try requireNoWaitingChecks(handle.name, what: "TRUNCATE")
+                try requireTruncatable(handle, with: tables)
                 let cursor = try store.scan(tx, handle)
                 while let (key, row) = try cursor.nextEntry() {
                     var stored = row
@@ -103,7 +103,7 @@ struct DDLExecutor {
                 }
                 if restartIdentity { try restartOwnedSequences(of: handle.collection.name) }
             }
-            return .message("\(count) entities truncated from \(names.joined(separator: ", "))", type: "truncate", tag: "TRUNCATE TABLE")
+            return .message("\(count) entities truncated from \(tables.map(\.name).joined(separator: ", "))", type: "truncate", tag: "TRUNCATE TABLE")
         case .alterTable(let name, let ifExists, let actions):
             guard var handle = try store.open(tx, name) else {
                 if ifExists { return .message("relation \"\(name)\" does not exist, skipping", type: "alter", tag: "ALTER TABLE") }
@@ -157,6 +157,7 @@ struct DDLExecutor {
         case .renameIndex(let name, let ifExists, let newName):
             return try renameIndex(name, ifExists: ifExists, to: newName)
         case .createView(let name, let orReplace, let ifNotExists, let columns, let query, let text):
+            try Self.requirePermanentName(name, "view")
             if try store.open(tx, name, temporary: false) != nil || store.sequences.definition(tx, name) != nil {
                 throw RedError(.duplicateCollection, "relation \"\(name)\" already exists")
             }
@@ -306,6 +307,15 @@ struct DDLExecutor {
         return candidate
     }
 
+    /// 0A000 for `pg_temp.name` (only tables can be temporary), 42602 for a name the engine
+    /// keeps for itself (`__…`, which temporary tables' sequences have).
+    static func requirePermanentName(_ name: String, _ kind: String) throws {
+        if name.hasPrefix(TemporaryNamespace.qualifier) {
+            throw RedError(.featureNotSupported, "temporary \(kind)s are not supported; only temporary tables are")
+        }
+        if name.hasPrefix("__") { throw RedError(.invalidArgument, "names starting with \"__\" are reserved: \(name)") }
+    }
+
     /// A permanent table, collection, view or sequence is called `name` (they share one
     /// namespace; a session's temporary tables have their own, as `pg_temp` in PostgreSQL).
     func exists(_ name: String) throws -> Bool {
@@ -313,9 +323,17 @@ struct DDLExecutor {
     }
 
     /// Whether the table a CREATE makes cannot be called `name`: `exists`, or for a temporary
-    /// table (`context.creatingTemporary`), a temporary table of the session is.
+    /// table (`context.creatingTemporary`), a temporary table of the session is. A permanent
+    /// table is refused while the session has a temporary one of its name (42P07 with a
+    /// DETAIL): its rows, indexes and comments are added by name, which would reach the
+    /// temporary table.
     func nameTaken(_ name: String) throws -> Bool {
-        context.creatingTemporary ? try store.open(tx, name, temporary: true) != nil : try exists(name)
+        if context.creatingTemporary { return try store.open(tx, name, temporary: true) != nil }
+        if try store.open(tx, name, temporary: true) != nil {
+            throw RedError(.duplicateCollection, "relation \"\(name)\" already exists",
+                           detail: "This session has a temporary table \"\(name)\"; drop it (or use another name) to create a permanent one.")
+        }
+        return try exists(name)
     }
 
     /// The collection name the table being created will have (which owns its sequences): a

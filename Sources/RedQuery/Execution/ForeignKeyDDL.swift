@@ -50,7 +50,7 @@ extension DDLExecutor {
             }
             return column
         }
-        let selfReference = spec.table == handle.name
+        let selfReference = TemporaryNamespace.unqualified(spec.table).name == handle.name
         guard let parent = selfReference ? handle : try store.open(tx, spec.table, temporary: handle.isTemporary) else {
             // As in PostgreSQL, a temporary table and a permanent one never reference each other.
             if try store.open(tx, spec.table, temporary: !handle.isTemporary) != nil {
@@ -90,7 +90,7 @@ extension DDLExecutor {
         guard (handle.schema.foreignKeys ?? []).count < Self.maxChecks else {
             throw RedError(.limitExceeded, "tables can have at most \(Self.maxChecks) FOREIGN KEY constraints")
         }
-        var fk = ForeignKeyDefinition(name: name, columnIDs: columns.map(\.id), referencedTable: spec.table, referencedColumnIDs: referenced.map(\.id),
+        var fk = ForeignKeyDefinition(name: name, columnIDs: columns.map(\.id), referencedTable: parent.name, referencedColumnIDs: referenced.map(\.id),
                                       onDelete: .init(rawValue: spec.onDelete.rawValue) ?? .noAction,
                                       onUpdate: .init(rawValue: spec.onUpdate.rawValue) ?? .noAction, matchFull: spec.matchFull)
         if spec.deferrable { fk.deferrable = true }
@@ -185,15 +185,17 @@ extension DDLExecutor {
     /// Before dropping the tables `dropping`: a constraint of another table referencing
     /// `handle` fails the drop (2BP01) or, with CASCADE, is dropped; the references `handle`
     /// makes leave their tables' notes.
+    /// `dropping` holds the collection names of the tables being dropped: a temporary table and
+    /// a permanent one of the same name are told apart.
     func detachForeignKeys(of handle: TableHandle, dropping: Set<String>, cascade: Bool) throws {
-        for reference in handle.schema.referencedBy ?? [] where !dropping.contains(reference.table) {
+        for reference in handle.schema.referencedBy ?? [] where !dropping.contains(collectionName(reference.table, besides: handle)) {
             guard cascade else {
                 throw RedError(.dependentObjectsStillExist, "cannot drop table \(handle.name) because other objects depend on it",
                                detail: "constraint \(reference.constraint) on table \(reference.table) depends on table \(handle.name); use CASCADE to drop the constraint too")
             }
             if let child = try store.open(tx, reference.table, temporary: handle.isTemporary) { _ = try dropForeignKey(reference.constraint, of: child) }
         }
-        for fk in handle.schema.foreignKeys ?? [] where !dropping.contains(fk.referencedTable) {
+        for fk in handle.schema.foreignKeys ?? [] where !dropping.contains(collectionName(fk.referencedTable, besides: handle)) {
             guard let parent = try store.open(tx, fk.referencedTable, temporary: handle.isTemporary) else { continue }
             var schema = parent.schema
             schema.referencedBy?.removeAll { $0 == ForeignKeyReference(table: handle.name, constraint: fk.name) }
@@ -204,8 +206,9 @@ extension DDLExecutor {
     /// TRUNCATE of a referenced table must take its referencing tables along (0A000), as in
     /// PostgreSQL. Those referencing tables are guarded whole: a row a concurrent transaction
     /// adds to one of them (naming a row being truncated) makes this commit fail with 40001.
-    func requireTruncatable(_ handle: TableHandle, with names: [String]) throws {
-        if let reference = handle.schema.referencedBy?.first(where: { !names.contains($0.table) }) {
+    func requireTruncatable(_ handle: TableHandle, with tables: [TableHandle]) throws {
+        let names = Set(tables.map(\.collection.name))
+        if let reference = handle.schema.referencedBy?.first(where: { !names.contains(collectionName($0.table, besides: handle)) }) {
             throw RedError(.featureNotSupported, "cannot truncate a table referenced in a foreign key constraint",
                            detail: "Table \"\(reference.table)\" references \"\(handle.name)\". Truncate table \"\(reference.table)\" at the same time.")
         }
@@ -214,16 +217,33 @@ extension DDLExecutor {
         }
     }
 
-    /// `names` and every table whose foreign keys reference one of them, transitively (TRUNCATE … CASCADE).
-    func truncatedWithReferencingTables(_ names: [String]) throws -> [String] {
-        var all = names
+    /// The tables `names` name and, with `cascade`, every table whose foreign keys reference
+    /// one of them, transitively (TRUNCATE … CASCADE); each once.
+    func truncatedTables(_ names: [String], cascade: Bool) throws -> [TableHandle] {
+        var all: [TableHandle] = []
+        var seen: Set<String> = []
+        for name in names {
+            let handle = try table(name)
+            if seen.insert(handle.collection.name).inserted { all.append(handle) }
+        }
         var next = 0
-        while next < all.count {
-            let handle = try table(all[next])
+        while cascade, next < all.count {
+            let handle = all[next]
             next += 1
-            for reference in handle.schema.referencedBy ?? [] where !all.contains(reference.table) { all.append(reference.table) }
+            for reference in handle.schema.referencedBy ?? [] where !seen.contains(collectionName(reference.table, besides: handle)) {
+                guard let child = try store.open(tx, reference.table, temporary: handle.isTemporary) else { continue }
+                seen.insert(child.collection.name)
+                all.append(child)
+            }
         }
         return all
+    }
+
+    /// The collection name of the table `name` that a foreign key of `handle` means: a table of
+    /// the same kind (both temporary or both permanent).
+    func collectionName(_ name: String, besides handle: TableHandle) -> String {
+        guard handle.isTemporary, let namespace = tx.temporaryNamespace else { return name }
+        return namespace.physicalName(name)
     }
 
     /// After `handle` was renamed from `old`: the other tables' halves name it anew.

@@ -10,44 +10,38 @@ extension DDLExecutor {
     var sequences: SequenceRegistry { store.sequences }
 
     func createSequence(_ name: String, ifNotExists: Bool, options: SequenceOptions) throws -> QueryResult {
+        try Self.requirePermanentName(name, "sequence")
         if try exists(name) {
             if ifNotExists { return .message("relation \"\(name)\" already exists, skipping", type: "create", tag: "CREATE SEQUENCE") }
             throw RedError(.duplicateCollection, "relation \"\(name)\" already exists")
         }
         var definition = try options.definition(id: UInt64.random(in: 1...UInt64.max))
-        if case .some(.some(let owner)) = options.ownedBy { try requireOwnerColumn(owner) }
+        if case .some(.some(let owner)) = options.ownedBy { definition.ownerTable = try requireOwnerColumn(owner, of: name).collection.name }
         if case .some(.none) = options.ownedBy { definition.ownerTable = nil }
         try sequences.store(tx, name, definition)
         return .message("sequence '\(name)' created", type: "create", tag: "CREATE SEQUENCE")
     }
 
-    /// The stored name of the sequence `name` means: a temporary table's sequence of that name
-    /// first (`pg_temp` leads the search path), else `name`.
-    func resolvedSequenceName(_ name: String) throws -> String {
-        guard let namespace = tx.temporaryNamespace, namespace.isUsed,
-              try sequences.definition(tx, namespace.physicalName(name)) != nil else { return name }
-        return namespace.physicalName(name)
-    }
-
     func alterSequence(_ given: String, ifExists: Bool, options: SequenceOptions) throws -> QueryResult {
-        let name = try resolvedSequenceName(given)
-        guard var definition = try sequences.definition(tx, name) else {
-            if ifExists { return .message("relation \"\(name)\" does not exist, skipping", type: "alter", tag: "ALTER SEQUENCE") }
-            throw RedError(.undefinedCollection, "relation \"\(name)\" does not exist")
+        guard let name = try sequences.storedName(tx, given), var definition = try sequences.definition(tx, name) else {
+            if ifExists { return .message("relation \"\(given)\" does not exist, skipping", type: "alter", tag: "ALTER SEQUENCE") }
+            throw RedError(.undefinedCollection, "relation \"\(given)\" does not exist")
         }
-        if case .some(.some(let owner)) = options.ownedBy { try requireOwnerColumn(owner) }
+        let owner = try options.ownedBy.flatMap { $0 }.map { try requireOwnerColumn($0, of: name) }
         try options.applied(to: &definition, creating: false)
+        if let owner { definition.ownerTable = owner.collection.name }
         try sequences.store(tx, name, definition)
-        return .message("sequence '\(name)' altered", type: "alter", tag: "ALTER SEQUENCE")
+        return .message("sequence '\(given)' altered", type: "alter", tag: "ALTER SEQUENCE")
     }
 
     /// ALTER SEQUENCE s RENAME TO t. PostgreSQL's defaults name a sequence by OID, so they
     /// follow a rename; ours hold its name, so every column default that calls nextval on it
     /// (and an identity or serial column's link) is rewritten to the new name. Its values go on.
     func renameSequence(_ name: String, ifExists: Bool, to newName: String) throws -> QueryResult {
-        if try resolvedSequenceName(name) != name {
+        if let stored = try sequences.storedName(tx, name), stored != name {
             throw RedError(.featureNotSupported, "a temporary table's sequence cannot be renamed")
         }
+        if name.hasPrefix("__") { throw RedError(.undefinedCollection, "relation \"\(name)\" does not exist") }
         guard let definition = try sequences.definition(tx, name) else {
             if ifExists { return .message("relation \"\(name)\" does not exist, skipping", type: "alter", tag: "ALTER SEQUENCE") }
             throw RedError(.undefinedCollection, "relation \"\(name)\" does not exist")
@@ -76,13 +70,12 @@ extension DDLExecutor {
         var dropped = 0
         var skipped: [String] = []
         for given in names {
-            let name = try resolvedSequenceName(given)
-            guard let definition = try sequences.definition(tx, name) else {
+            guard let name = try sequences.storedName(tx, given), let definition = try sequences.definition(tx, name) else {
                 if ifExists {
-                    skipped.append("sequence \"\(name)\" does not exist, skipping")
+                    skipped.append("sequence \"\(given)\" does not exist, skipping")
                     continue
                 }
-                throw RedError(.undefinedCollection, "sequence \"\(name)\" does not exist")
+                throw RedError(.undefinedCollection, "sequence \"\(given)\" does not exist")
             }
             // A column drawing from it: an identity needs it (drop the column instead), a serial's
             // default depends on it (CASCADE drops the default).
@@ -108,11 +101,19 @@ extension DDLExecutor {
         return .message("\(dropped) sequence\(dropped == 1 ? "" : "s") dropped", type: "drop", tag: "DROP SEQUENCE", notices: skipped)
     }
 
-    private func requireOwnerColumn(_ owner: (table: String, column: String)) throws {
+    /// The table `OWNED BY` names, which must have the column and be temporary exactly when the
+    /// sequence `sequence` (its stored name) is, as PostgreSQL asks for one schema. The table's
+    /// collection name is what the sequence records (a temporary table's is not its SQL name).
+    @discardableResult
+    private func requireOwnerColumn(_ owner: (table: String, column: String), of sequence: String) throws -> TableHandle {
         guard let handle = try store.open(tx, owner.table) else { throw RedError(.undefinedCollection, "relation \"\(owner.table)\" does not exist") }
+        guard handle.isTemporary == TemporaryNamespace.isTemporary(sequence) else {
+            throw RedError(.objectNotInPrerequisiteState, "sequence must be in same schema as table it is linked to")
+        }
         guard handle.schema.column(named: owner.column) != nil else {
             throw RedError(.undefinedColumn, "column \"\(owner.column)\" of relation \"\(owner.table)\" does not exist")
         }
+        return handle
     }
 
     // MARK: Columns that own a sequence
@@ -204,8 +205,8 @@ extension DDLExecutor {
             }
             let sequence = try createOwnedSequence(table: owner ?? table, column: spec.name, typeName: try Self.sequenceType(spec), options: SequenceOptions())
             column.sequence = sequence
-            // A temporary table's sequence by the name the session knows it by (nextval finds it).
-            column.defaultSQL = "nextval('\(Self.quotedForNextval(TemporaryNamespace.displayName(of: sequence)))'::regclass)"
+            // A temporary table's sequence by its stored name, which nothing else can mean.
+            column.defaultSQL = "nextval('\(Self.quotedForNextval(sequence))'::regclass)"
         }
         return column
     }

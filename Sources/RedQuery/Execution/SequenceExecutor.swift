@@ -41,16 +41,15 @@ public final class SessionSequenceValues: Sendable {
 extension ExecutionContext {
     /// The sequence `text` names, as nextval's text argument does in PostgreSQL: an unquoted
     /// name is folded to lower case, `"Quoted"` kept, `public.` accepted in front. A sequence of
-    /// one of the session's temporary tables comes first (`pg_temp` leads the search path).
+    /// one of the session's temporary tables is found by `pg_temp.name`, by its stored name (a
+    /// serial default's), or by its name when no permanent sequence has it: unlike PostgreSQL's
+    /// search path, a permanent one comes first, since permanent tables' defaults name theirs
+    /// by text and must never draw from a temporary namesake.
     func sequence(named text: String) throws -> (name: String, definition: SequenceDefinition) {
         let name = try Self.sequenceName(text)
         if let cached = sequenceCache[name] { return (name, cached) }
-        if let namespace = transaction.temporaryNamespace, namespace.isUsed,
-           let temporary = try store.sequences.definition(transaction, namespace.physicalName(name)) {
-            sequenceCache[name] = temporary
-            return (name, temporary)
-        }
-        guard let definition = try store.sequences.definition(transaction, name) else {
+        guard let stored = try store.sequences.storedName(transaction, name),
+              let definition = try store.sequences.definition(transaction, stored) else {
             throw RedError(.undefinedCollection, "relation \"\(name)\" does not exist")
         }
         sequenceCache[name] = definition
@@ -88,7 +87,8 @@ extension ExecutionContext {
         guard !quoted, !parts.contains(where: \.isEmpty) else { throw RedError(.syntaxError, "invalid name syntax", condition: "42602") }
         if parts.count > 2 { throw RedError(.featureNotSupported, "cross-database references are not implemented: \"\(text)\"") }
         if parts.count == 2 {
-            guard ["public", "pg_catalog", "pg_temp"].contains(parts[0]) else { throw RedError(.undefinedObject, "schema \"\(parts[0])\" does not exist", condition: "3F000") }
+            if parts[0] == "pg_temp" { return TemporaryNamespace.qualifier + parts[1] }
+            guard parts[0] == "public" || parts[0] == "pg_catalog" else { throw RedError(.undefinedObject, "schema \"\(parts[0])\" does not exist", condition: "3F000") }
             parts.removeFirst()
         }
         return parts[0]

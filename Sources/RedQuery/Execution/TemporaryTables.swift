@@ -35,13 +35,13 @@ extension StatementExecutor {
         } else {
             result = try DDLExecutor(context: context).execute(statement)
         }
-        if !(existed && ifNotExists) {
+        if !(existed && ifNotExists), let created = try context.store.open(context.transaction, name, temporary: true) {
             let action: TemporaryNamespace.OnCommit = switch onCommit {
             case .preserveRows: .preserveRows
             case .deleteRows: .deleteRows
             case .drop: .drop
             }
-            namespace.created(name, onCommit: action)
+            namespace.created(created.collection, onCommit: action)
         }
         return result
     }
@@ -52,12 +52,13 @@ extension StatementExecutor {
     public func applyOnCommitActions() throws {
         let context = makeContext()
         guard let namespace = context.transaction.temporaryNamespace else { return }
-        for (name, action) in namespace.onCommitActions {
-            guard try context.store.open(context.transaction, name, temporary: true) != nil else {
-                // Dropped or renamed since, or its CREATE was rolled back.
-                namespace.forgetAction(of: name)
+        let tables = Dictionary(try context.store.listTemporary(context.transaction).map { ($0.collection.id, $0) }, uniquingKeysWith: { a, _ in a })
+        for (collection, action) in namespace.onCommitActions {
+            guard let table = tables[collection] else {
+                namespace.forgetAction(of: collection)  // dropped since, or its CREATE rolled back
                 continue
             }
+            let name = TemporaryNamespace.qualifier + table.name  // this table, whatever else has its name
             switch action {
             case .preserveRows:
                 continue

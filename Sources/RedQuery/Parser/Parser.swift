@@ -162,8 +162,10 @@ public struct Parser {
         guard isSymbol("."), case .identifier = peekToken(1).kind else { return name }
         advance()
         let inner = try parseIdentifier(what: what)
-        // `pg_temp.t` (the session's temporary table): a temporary table is found first anyway.
-        guard name == "public" || name == "pg_temp" else {
+        // `pg_temp.t` stays qualified: it names the session's temporary table only
+        // (`TemporaryNamespace.qualifier`; CREATE TABLE pg_temp.t makes one).
+        if name == "pg_temp" { return "pg_temp." + inner }
+        guard name == "public" else {
             if existing { throw RedError(.undefinedCollection, "relation \"\(name).\(inner)\" does not exist") }
             throw RedError(.undefinedObject, "schema \"\(name)\" does not exist", condition: "3F000")
         }
@@ -247,7 +249,11 @@ public struct Parser {
         if isKeyword("select") || isKeyword("with") || isKeyword("values") || isSymbol("(") || isKeyword("from") {
             var query = try parseQuery()
             if case .select(var select) = query.body, let table = select.into {
-                let temporary = select.intoTemporary
+                var table = table, temporary = select.intoTemporary
+                if table.hasPrefix("pg_temp.") {  // SELECT … INTO pg_temp.t
+                    table.removeFirst("pg_temp.".count)
+                    temporary = true
+                }
                 select.into = nil
                 select.intoTemporary = false
                 query.body = .select(select)

@@ -155,8 +155,11 @@ extension Parser {
     mutating func parseCreateTable(temporary: Bool = false) throws -> Statement {
         let ifNotExists = try parseIfNotExists()
         var temporary = temporary
-        if case .identifier("pg_temp", _) = current.kind, isSymbol(".", ahead: 1) { temporary = true }  // PostgreSQL's way too
-        let name = try parseRelationName(what: "table name")
+        var name = try parseRelationName(what: "table name")
+        if name.hasPrefix("pg_temp.") {  // PostgreSQL's other way to make one
+            name.removeFirst("pg_temp.".count)
+            temporary = true
+        }
         if isKeyword("as") || isKeyword("on") || startsColumnNamesBeforeAs() {
             return try parseCreateTableAs(name, ifNotExists: ifNotExists, temporary: temporary)
         }

@@ -199,7 +199,7 @@ extension Planner {
                 return SurfaceRelationNode(relation, qualifier: alias ?? name, label: "\(schema).\(name)")
             }
             // `pg_temp.t`: the session's temporary table `t` only.
-            if schema == "pg_temp", let handle = try context.store.open(context.transaction, name, temporary: true) {
+            if schema == "pg_temp", resolvesTemporaryTables, let handle = try context.store.open(context.transaction, name, temporary: true) {
                 return TableScanNode(handle: handle, qualifier: alias ?? name)
             }
             // `public.t` is parsed as `t`; any other schema holds nothing (PostgreSQL's 42P01).
@@ -211,15 +211,16 @@ extension Planner {
                     return AliasNode(cte, columns: cte.columns.map { ScopeColumn(qualifier: qualifier, name: $0.name, type: $0.type, element: $0.element, surfaceType: $0.surfaceType) }, label: name)
                 }
             }
-            if let handle = try context.store.open(context.transaction, name) {
+            if let handle = try resolvesTemporaryTables ? context.store.open(context.transaction, name)
+                                                        : context.store.open(context.transaction, name, temporary: false) {
                 return TableScanNode(handle: handle, qualifier: qualifier)
             }
             if let view = try ViewCatalog.definition(of: name, context.transaction) {
                 let plan = try planView(name, view, exportingLockedRows: lockingPushedDown(to: qualifier))
                 return AliasNode(plan, columns: try Self.renamed(plan.columns, view.columns, qualifier: qualifier, what: "view \(name)"), label: name)
             }
-            if try context.store.sequences.definition(context.transaction, name) != nil {
-                return SequenceRelationNode(name: name, qualifier: qualifier)
+            if let stored = try context.store.sequences.storedName(context.transaction, name) {
+                return SequenceRelationNode(name: stored, qualifier: qualifier)
             }
             if let relation = context.surfaceCatalog?.relation(schema: nil, name: name) {
                 return SurfaceRelationNode(relation, qualifier: qualifier, label: name)
@@ -376,6 +377,9 @@ extension Planner {
         cteFrames = []
         defer { cteFrames = saved }
         exportLockedRows = exportingLockedRows
+        let resolved = resolvesTemporaryTables
+        resolvesTemporaryTables = false
+        defer { resolvesTemporaryTables = resolved }
         return try planQuery(query, outer: nil)
     }
 

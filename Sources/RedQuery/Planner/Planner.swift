@@ -20,6 +20,10 @@ final class Planner {
     var cteFrames: [[String: PlanNode]] = []
     /// Views being expanded (to refuse a view that reads itself).
     var expandingViews: Set<String> = []
+    /// False while a view's query is planned: a stored view reads permanent tables only, never
+    /// a temporary table the session reading it happens to have of the same name (PostgreSQL
+    /// binds a view's tables when it is created; no view may read a temporary table).
+    var resolvesTemporaryTables = true
     /// Inner subscripts of a chain being bound (`m[1]` in `m[1][2]`), which stay untyped.
     var subscriptChain = 0
     /// JOIN … USING column pairs found while building the current FROM clause (kept, hidden positions).

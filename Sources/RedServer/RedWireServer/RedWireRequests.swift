@@ -323,7 +323,8 @@ struct RedWireRequests: Sendable {
     /// the open batch is rolled back; batches committed before stay committed.
     private func insert(_ rows: [[Value]], into stream: inout BulkStream, on session: Session, for request: Frame) async throws {
         let (table, columns) = (stream.collection, stream.columns)
-        if session.inTransaction {
+        // Other sessions cannot see this one's temporary tables: with any, the rows go in here.
+        if session.inTransaction || session.hasTemporaryTables {
             try await stream.settle()  // the batch before goes first, and its failure stops this one
             stream.flushed += try await insert(.init(collection: table, columns: columns, rows: rows), on: session, for: request)
             return
