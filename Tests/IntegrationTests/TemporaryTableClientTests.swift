@@ -49,7 +49,8 @@ import Testing
             try await Client.run(second, "DISCARD TEMP")
             await #expect { try await Client.run(second, "SELECT * FROM staged") } throws: { Client.sqlState($0) == "42P01" }
 
-            // The session's temporary tables are dropped before its advisory locks go.
+            // The session's temporary tables are dropped before its advisory locks go: once the
+            // second connection has the lock, the first one's tables are gone from the file.
             try await Client.run(first, "SELECT pg_advisory_lock(7)")
             try await first.close()
             var released = false

@@ -92,13 +92,19 @@ import RedEngine
         try await s.execute("COMMIT")
         #expect(await code { _ = try await s.execute("SELECT * FROM once") } == "42P01")
 
-        // A rolled-back CREATE leaves nothing, not even its ON COMMIT action.
+        // A rolled-back CREATE leaves nothing, not even its ON COMMIT action: a table that takes
+        // its name later (here by a rename, in the same block) keeps its rows.
         try await s.execute("BEGIN")
         try await s.execute("CREATE TEMP TABLE gone (n INT) ON COMMIT DROP")
         try await s.execute("ROLLBACK")
+        try await s.execute("BEGIN")
         #expect(await code { _ = try await s.execute("SELECT * FROM gone") } == "42P01")
-        try await s.execute("CREATE TEMP TABLE gone (n INT)")  // preserve rows this time
+        try await s.execute("ROLLBACK")
+        try await s.execute("BEGIN")
+        try await s.execute("CREATE TEMP TABLE other (n INT)")
+        try await s.execute("ALTER TABLE other RENAME TO gone")
         try await s.execute("INSERT INTO gone VALUES (7)")
+        try await s.execute("COMMIT")
         #expect(try await rows(s, "SELECT n FROM gone") == [[.integer(7)]])
 
         #expect(await code { _ = try await s.execute("CREATE TABLE p (n INT) ON COMMIT DROP") } == "42P16")
