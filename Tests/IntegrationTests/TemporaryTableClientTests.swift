@@ -1,5 +1,7 @@
 import Foundation
 import PostgresNIO
+import RedClient
+import RedCore
 import RedDB
 import RedEngine
 import Testing
@@ -12,6 +14,23 @@ import Testing
 
     static func integers(_ conn: PostgresConnection, _ query: PostgresQuery) async throws -> [Int] {
         try await AdvisoryLockClientTests.integers(conn, query)
+    }
+
+    /// RedWire's bulk insert outside a transaction spreads batches over helper sessions; rows for
+    /// a temporary table must stay on the connection's own session, which alone sees it.
+    @Test func aRedWireBulkInsertFillsTheConnectionsTemporaryTable() async throws {
+        let server = try ServerProcess()
+        defer { server.remove() }
+        let db = try await RedClient.connect("red://127.0.0.1:\(server.wirePort)")
+        try await db.execute("CREATE TABLE staged (id BIGINT PRIMARY KEY, name TEXT)")
+        try await db.execute("CREATE TEMP TABLE staged (id BIGINT PRIMARY KEY, name TEXT)")
+        let rows = (1...3_000).map { [Value.integer(Int64($0)), .text("r\($0)")] }
+        #expect(try await db.bulkInsert(into: "staged", columns: ["id", "name"], rows: rows) == 3_000)
+        #expect(try await db.query("SELECT count(*) FROM staged").rows == [[.integer(3_000)]])
+        let other = try await RedClient.connect("red://127.0.0.1:\(server.wirePort)")
+        #expect(try await other.query("SELECT count(*) FROM staged").rows == [[.integer(0)]], "the permanent namesake got none")
+        try await other.close()
+        try await db.close()
     }
 
     @Test func eachConnectionHasItsOwnAndClosingItDropsThem() async throws {
