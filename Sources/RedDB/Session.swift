@@ -92,49 +92,6 @@ public final class Session: @unchecked Sendable {
         }
     }
 
-    /// Whether the session has made temporary tables (it may have some): work for it must run
-    /// on it, not on a helper session, which cannot see them.
-    public var hasTemporaryTables: Bool { temporaryTables.isUsed }
-
-    /// A transaction of this session: its temporary tables are reachable in it.
-    func beginTransaction() throws -> Transaction {
-        let tx = try database.engine.begin()
-        tx.temporaryNamespace = temporaryTables
-        return tx
-    }
-
-    /// Runs the ON COMMIT actions of the temporary tables in `tx`, which is about to commit.
-    func applyOnCommitActions(_ tx: Transaction) throws {
-        guard temporaryTables.hasOnCommitActions else { return }
-        try executor(tx, []).applyOnCommitActions()
-    }
-
-    /// DISCARD SEQUENCES: currval and lastval forget the values nextval gave this session.
-    public func discardSequenceValues() { sequenceValues.forget() }
-
-    /// DISCARD TEMP: drops the session's temporary tables now, in the open transaction block
-    /// or in a transaction of its own.
-    public func discardTemporaryTables() async throws {
-        try await asRequest {
-            guard temporaryTables.isUsed else { return }
-            switch state {
-            case .active(let tx):
-                _ = try executor(tx, []).dropTemporaryTables()
-            case .failed:
-                throw RedError(.inFailedTransaction, "current transaction is aborted, commands ignored until end of transaction block")
-            case .idle:
-                let tx = try beginTransaction()
-                do {
-                    _ = try executor(tx, []).dropTemporaryTables()
-                    try await tx.commit()
-                } catch {
-                    tx.rollback()
-                    throw error
-                }
-            }
-        }
-    }
-
     /// The id `pg_backend_pid()` returns and `pg_locks` shows for this session; PG-wire sets it
     /// to the process id its BackendKeyData announced, so cancel requests and `pg_locks` agree.
     public var processID: Int32 {
@@ -585,41 +542,6 @@ public final class Session: @unchecked Sendable {
             if current { database.statementCache.remember(description, for: sql, declared: declared, version: definitions.version) }
             return description
         }
-    }
-
-    /// The table or collection `name` is in this session's SQL (a temporary table first; its
-    /// open transaction's view, with uncommitted DDL), or nil. COPY and the binary surfaces
-    /// look their targets up with it.
-    public func collection(named name: String) async throws -> CollectionInfo? {
-        await lock.lock()
-        defer { lock.unlock() }
-        let handle: TableHandle?
-        switch state {
-        case .active(let tx), .failed(let tx):
-            handle = try database.store.open(tx, name)
-        case .idle:
-            let tx = try beginTransaction()
-            defer { tx.rollback() }
-            handle = try database.store.open(tx, name)
-        }
-        return handle.map { CollectionInfo(name: $0.name, schema: $0.schema) }
-    }
-
-    /// The collections this session can see (its open transaction's, with uncommitted DDL),
-    /// ordered by name. Catalog emulations (PG-wire's pg_catalog, HTTP's listing) read this.
-    public func collections() async throws -> [CollectionInfo] {
-        await lock.lock()
-        defer { lock.unlock() }
-        let list: [TableHandle]
-        switch state {
-        case .active(let tx), .failed(let tx):
-            list = try database.store.list(tx)
-        case .idle:
-            let tx = try beginTransaction()
-            defer { tx.rollback() }
-            list = try database.store.list(tx)
-        }
-        return list.map { CollectionInfo(name: $0.name, schema: $0.schema) }.sorted { $0.name < $1.name }
     }
 
     /// Runs a query and returns its rows as a stream instead of collecting them.

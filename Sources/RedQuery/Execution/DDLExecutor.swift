@@ -307,49 +307,10 @@ struct DDLExecutor {
         return candidate
     }
 
-    /// 0A000 for `pg_temp.name` (only tables can be temporary), 42602 for a name the engine
-    /// keeps for itself (`__…`, which temporary tables' sequences have).
-    static func requirePermanentName(_ name: String, _ kind: String) throws {
-        if name.hasPrefix(TemporaryNamespace.qualifier) {
-            throw RedError(.featureNotSupported, "temporary \(kind)s are not supported; only temporary tables are")
-        }
-        if name.hasPrefix("__") { throw RedError(.invalidArgument, "names starting with \"__\" are reserved: \(name)") }
-    }
-
     /// A permanent table, collection, view or sequence is called `name` (they share one
     /// namespace; a session's temporary tables have their own, as `pg_temp` in PostgreSQL).
     func exists(_ name: String) throws -> Bool {
         try store.open(tx, name, temporary: false) != nil || ViewCatalog.definition(of: name, tx) != nil || sequences.definition(tx, name) != nil
-    }
-
-    /// Whether the table a CREATE makes cannot be called `name`: `exists`, or for a temporary
-    /// table (`context.creatingTemporary`), a temporary table of the session is. A permanent
-    /// table is refused while the session has a temporary one of its name (42P07 with a
-    /// DETAIL): its rows, indexes and comments are added by name, which would reach the
-    /// temporary table.
-    func nameTaken(_ name: String) throws -> Bool {
-        if context.creatingTemporary { return try store.open(tx, name, temporary: true) != nil }
-        if try store.open(tx, name, temporary: true) != nil {
-            throw RedError(.duplicateCollection, "relation \"\(name)\" already exists",
-                           detail: "This session has a temporary table \"\(name)\"; drop it (or use another name) to create a permanent one.")
-        }
-        return try exists(name)
-    }
-
-    /// The collection name the table being created will have (which owns its sequences): a
-    /// temporary table's is in its session's namespace.
-    func newTableOwner(_ name: String) throws -> String {
-        guard context.creatingTemporary else { return name }
-        guard let namespace = tx.temporaryNamespace else {
-            throw RedError(.featureNotSupported, "temporary tables belong to a session; this statement runs outside one")
-        }
-        return namespace.physicalName(name)
-    }
-
-    /// The views reading `handle` (or its `column`): none for a temporary table, which no view
-    /// may read (`TemporaryTables`), whatever the views reading a permanent namesake.
-    func viewsReading(_ handle: TableHandle, column: String? = nil) throws -> [String] {
-        handle.isTemporary ? [] : try ViewCatalog.dependents(of: handle.name, column: column, tx)
     }
 
     func table(_ name: String) throws -> TableHandle {
