@@ -111,7 +111,7 @@ public final class TemporaryNamespace: Sendable {
     }
 
     /// Whether any table has an ON COMMIT action to run.
-    public var hasOnCommitActions: Bool { actions.withLock { !$0.isEmpty } }
+    public var hasOnCommitActions: Bool { isUsed && actions.withLock { !$0.isEmpty } }  // no lock for most sessions
 
     /// Forgets the ON COMMIT action of the table `collection` (it is gone).
     public func forgetAction(of collection: UInt32) { _ = actions.withLock { $0.removeValue(forKey: collection) } }
