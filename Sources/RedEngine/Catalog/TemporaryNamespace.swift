@@ -10,9 +10,10 @@ import Synchronization
 ///   begins, and `TableStore.open` looks a name up there first, so a temporary table hides a
 ///   permanent one of the same name, as `pg_temp` comes first in PostgreSQL's search path;
 /// - no other surface lists it: names starting with `__` are the engine's own;
-/// - its session's end drops it (`Session` deinit, DISCARD), and so does any VACUUM of a later
-///   process (`isAbandoned`): `epoch` is new each time a database opens, so the tables of a
-///   session that died with its process are never mistaken for a live session's.
+/// - its session's end drops it (`Session` deinit, DISCARD); a VACUUM drops what such a drop
+///   missed (`isAbandoned`): tables of a session that has ended, and of an earlier process —
+///   `epoch` is new each time a database opens, so a session that died with its process is
+///   never mistaken for a live one of the same number.
 ///
 /// Changes to temporary tables are written to the WAL and reach replicas like any other (the
 /// replica's copy is unreachable and dropped with the primary's); they stay out of the change

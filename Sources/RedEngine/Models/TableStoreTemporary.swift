@@ -28,7 +28,7 @@ extension TableStore {
     }
 
     /// The collection name of the temporary table `name` of `tx`'s session.
-    static func temporaryName(_ tx: Transaction, _ name: String) throws -> String {
+    public static func temporaryName(_ tx: Transaction, _ name: String) throws -> String {
         guard let namespace = tx.temporaryNamespace else {
             throw RedError(.featureNotSupported, "temporary tables belong to a session; this statement runs outside one")
         }

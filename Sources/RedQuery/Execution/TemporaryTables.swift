@@ -12,8 +12,8 @@ import RedEngine
 ///   (42P16, as in PostgreSQL), so each side is looked up among its own kind.
 /// - No view may read one (0A000): a view is stored for every session. PostgreSQL would make
 ///   such a view temporary; temporary views are not supported.
-/// - VACUUM drops the tables left by sessions of an earlier process (a crash): nothing can
-///   reach them any more.
+/// - VACUUM drops the tables no session can reach any more: an ended session's whose drop
+///   failed, and those an earlier process left (a crash).
 extension StatementExecutor {
     func createTemporary(_ statement: Statement, onCommit: TemporaryOnCommit, _ context: ExecutionContext) throws -> QueryResult {
         guard let namespace = context.transaction.temporaryNamespace else {
@@ -80,8 +80,8 @@ extension StatementExecutor {
 
 /// What DDL needs to tell temporary tables and their permanent namesakes apart.
 extension DDLExecutor {
-    /// 0A000 for `pg_temp.name` (only tables can be temporary), 42602 for a name the engine
-    /// keeps for itself (`__…`, which temporary tables' sequences have).
+    /// 0A000 for `pg_temp.name` (only tables can be temporary), an invalid-argument error for a
+    /// name the engine keeps for itself (`__…`, which temporary tables' sequences have).
     static func requirePermanentName(_ name: String, _ kind: String) throws {
         if name.hasPrefix(TemporaryNamespace.qualifier) {
             throw RedError(.featureNotSupported, "temporary \(kind)s are not supported; only temporary tables are")
@@ -106,11 +106,7 @@ extension DDLExecutor {
     /// The collection name the table being created will have (which owns its sequences): a
     /// temporary table's is in its session's namespace.
     func newTableOwner(_ name: String) throws -> String {
-        guard context.creatingTemporary else { return name }
-        guard let namespace = tx.temporaryNamespace else {
-            throw RedError(.featureNotSupported, "temporary tables belong to a session; this statement runs outside one")
-        }
-        return namespace.physicalName(name)
+        context.creatingTemporary ? try TableStore.temporaryName(tx, name) : name
     }
 
     /// The views reading `handle` (or its `column`): none for a temporary table, which no view
