@@ -184,7 +184,9 @@ public final class Session: @unchecked Sendable {
     /// transaction, as any error does in PostgreSQL.
     func parse(_ sql: String) throws -> [(Statement, String)] {
         do {
-            return try database.statementCache.statements(for: sql)
+            let statements = try database.statementCache.statements(for: sql)
+            try refuseHiddenPublicNames(sql)
+            return statements
         } catch {
             abortOpenTransaction()
             throw error
@@ -500,6 +502,7 @@ public final class Session: @unchecked Sendable {
 
     func describeLocked(_ sql: String, _ declared: [DataType?]) throws -> StatementDescription {
         let statements = try database.statementCache.statements(for: sql)
+        try refuseHiddenPublicNames(sql)
         guard statements.count <= 1 else {
             throw RedError(.syntaxError, "cannot insert multiple commands into a prepared statement")
         }
@@ -561,6 +564,7 @@ public final class Session: @unchecked Sendable {
         await lock.lock()
         defer { lock.unlock() }
         let statements = try database.statementCache.statements(for: sql)
+        try refuseHiddenPublicNames(sql)
         guard statements.count == 1 else { throw RedError(.invalidArgument, "stream takes exactly one statement") }
         guard case .query = statements[0].0 else { return nil }
         return try await openStream(statements[0].0, parameters)

@@ -21,7 +21,10 @@ extension Session {
     @discardableResult
     public func execute(_ prepared: AutoParameterizedStatement, parameters: [Value]) async throws -> QueryResult {
         try Self.checkSlots(prepared, parameters)
-        return try await asRequest { try await run(prepared.statement, parameters: parameters) }
+        return try await asRequest {
+            try refuseHiddenPublicNames(prepared.source)
+            return try await run(prepared.statement, parameters: parameters)
+        }
     }
 
     /// Runs a prepared statement and streams its rows (see `stream(_:parameters:)`).
@@ -32,6 +35,7 @@ extension Session {
         }
         await lock.lock()
         defer { lock.unlock() }
+        try refuseHiddenPublicNames(prepared.source)
         return try await openStream(prepared.statement, parameters)
     }
 

@@ -39,6 +39,7 @@ extension Session {
             cancellation.reset()
             lock.unlock()
         }
+        try refuseHiddenPublicNames(prepared.source)
         return try runWithoutWaiting(prepared.statement, parameters)
     }
 

@@ -217,6 +217,23 @@ import RedEngine
         #expect(await code { _ = try await s.execute("SELECT * FROM once2") } == "42P01", "the ON COMMIT DROP table went, under its new name")
     }
 
+    @Test func publicNamesATemporaryTableHidesAreRefusedRatherThanMisplaced() async throws {
+        let db = try await Database.inMemory()
+        let s = db.session()
+        try await s.execute("CREATE TABLE users (id INT); CREATE TABLE users_archive (id INT)")
+        try await s.execute("CREATE TEMP TABLE users AS SELECT 1 AS id")
+        for sql in ["INSERT INTO public.users SELECT id FROM users", "SELECT * FROM \"public\".users", "DELETE FROM PUBLIC.\"users\""] {
+            #expect(await code { _ = try await s.execute(sql) } == "0A000", "\(sql)")
+        }
+        let prepared = try s.prepareAutoParameterized("UPDATE public.users SET id = 2")
+        #expect(await code { _ = try await s.execute(prepared, parameters: [.integer(2)]) } == "0A000")
+        try await s.execute("INSERT INTO public.users_archive SELECT id FROM users")  // another name: fine
+        #expect(try await rows(db.session(), "SELECT count(*) FROM users") == [[.integer(0)]], "nothing reached the permanent table")
+        #expect(try await rows(db.session(), "SELECT count(*) FROM users_archive") == [[.integer(1)]])
+        try await db.session().execute("INSERT INTO public.users VALUES (5)")  // a session without the temporary table
+        #expect(try await rows(db.session(), "SELECT count(*) FROM users") == [[.integer(1)]])
+    }
+
     @Test func aLaterProcessVacuumDropsTablesLeftByACrash() async throws {
         try await withTemporaryDatabasePath("temp-tables") { path in
             let first = try await Database.open(path: path)
