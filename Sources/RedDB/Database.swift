@@ -186,11 +186,25 @@ public final class Database: Sendable {
         namespace.ended()
     }
 
-    /// Checkpoints and closes the files. Sessions must not be used afterwards.
+    /// Drops the temporary tables of every session of this process: once the database closes,
+    /// nothing can reach them (a session still open, or one whose end has not dropped them yet).
+    /// Looked for first with a read: a replica, whose sessions make none, writes nothing.
+    func dropTemporaryTablesOfThisProcess() async {
+        let ours = temporarySessions.prefix
+        guard let tx = try? engine.begin() else { return }
+        let any = (try? tx.collections(startingWith: ours).isEmpty == false) ?? false
+        tx.rollback()
+        guard any else { return }
+        _ = try? await engine.transaction { tx in try store.dropTemporaryTables(tx) { $0.hasPrefix(ours) } }
+    }
+
+    /// Checkpoints and closes the files. Sessions must not be used afterwards. Their temporary
+    /// tables are dropped first.
     public func close() async throws {
         let task = sweeper.withLock { t -> Task<Void, Never>? in defer { t = nil }; return t }
         task?.cancel()
         await task?.value
+        await dropTemporaryTablesOfThisProcess()
         try await engine.close()
     }
 }

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import RedDB
 import RedEngine
+import RedStorage
 
 /// `CREATE TEMP TABLE`: a session's own tables, as PostgreSQL has them. Each test runs two or
 /// more sessions against one database and checks what each of them sees, what is left in the
@@ -234,14 +235,26 @@ import RedEngine
         #expect(try await rows(db.session(), "SELECT count(*) FROM users") == [[.integer(1)]])
     }
 
-    @Test func aLaterProcessVacuumDropsTablesLeftByACrash() async throws {
+    @Test func closingDropsTheSessionsTablesAndALaterProcessVacuumDropsThoseACrashLeft() async throws {
         try await withTemporaryDatabasePath("temp-tables") { path in
             let first = try await Database.open(path: path)
-            let s = first.session()
-            try await s.execute("CREATE TEMP TABLE orphan (id SERIAL PRIMARY KEY, v TEXT); INSERT INTO orphan (v) VALUES ('x')")
-            try await first.close()  // the session never ended: its drop cannot run
-            withExtendedLifetime(s) {}
-            let second = try await Database.open(path: path)
+            let open = first.session()
+            try await open.execute("CREATE TEMP TABLE still_open (n INT)")
+            try await first.close()  // the session is still open: close drops its table
+            withExtendedLifetime(open) {}
+            let reopened = try await Database.open(path: path)
+            #expect(try leftovers(reopened).isEmpty)
+            try await reopened.close()
+        }
+        let fs = SimulatedFileSystem()
+        try fs.createDirectory("/db")
+        var options = DatabaseOptions()
+        options.engine.backgroundWork = false
+        let first = try await Database.open(path: "/db/data.rdb", options: options, fileSystem: fs)
+        let s = first.session()
+        try await s.execute("CREATE TEMP TABLE orphan (id SERIAL PRIMARY KEY, v TEXT); INSERT INTO orphan (v) VALUES ('x')")
+        do {
+            let second = try await Database.open(path: "/db/data.rdb", options: options, fileSystem: fs.crash(seed: 7))  // power lost: nothing dropped them
             #expect(try leftovers(second).count == 2, "the table and its sequence are still stored")
             let t = second.session()
             #expect(await code { _ = try await t.execute("SELECT * FROM orphan") } == "42P01", "no session of a new process reaches them")

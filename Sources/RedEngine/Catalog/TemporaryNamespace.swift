@@ -66,6 +66,9 @@ public final class TemporaryNamespace: Sendable {
 
         public init(epoch: UInt64 = UInt64.random(in: 1...UInt64.max)) { self.epoch = epoch }
 
+        /// `__temp/<epoch>.`: the start of the names of every temporary table of this process.
+        public var prefix: String { "\(TemporaryNamespace.marker)\(epoch)." }
+
         func insert(_ session: UInt64) { _ = sessions.withLock { $0.insert(session) } }
         func remove(_ session: UInt64) { _ = sessions.withLock { $0.remove(session) } }
         func contains(_ session: UInt64) -> Bool { sessions.withLock { $0.contains(session) } }
