@@ -5,22 +5,26 @@ import RedQuery
 /// What the session's SQL can name, for surfaces that look a target up before they run
 /// statements (COPY, RedWire's typed requests) or list the catalog (PG-wire, HTTP, MCP).
 extension Session {
+    /// `read` through the open transaction (which sees its own uncommitted DDL), or through a
+    /// fresh one of the session, rolled back after. The caller holds the session lock.
+    func readCatalog<T>(_ read: (Transaction) throws -> T) throws -> T {
+        switch state {
+        case .active(let tx), .failed(let tx):
+            return try read(tx)
+        case .idle:
+            let tx = try beginTransaction()
+            defer { tx.rollback() }
+            return try read(tx)
+        }
+    }
+
     /// The table or collection `name` is in this session's SQL (a temporary table first; its
     /// open transaction's view, with uncommitted DDL), or nil. COPY and the binary surfaces
     /// look their targets up with it.
     public func collection(named name: String) async throws -> CollectionInfo? {
         await lock.lock()
         defer { lock.unlock() }
-        let handle: TableHandle?
-        switch state {
-        case .active(let tx), .failed(let tx):
-            handle = try database.store.open(tx, name)
-        case .idle:
-            let tx = try beginTransaction()
-            defer { tx.rollback() }
-            handle = try database.store.open(tx, name)
-        }
-        return handle.map { CollectionInfo(name: $0.name, schema: $0.schema) }
+        return try readCatalog { try database.store.open($0, name) }.map { CollectionInfo(name: $0.name, schema: $0.schema) }
     }
 
     /// The collections this session can see (its open transaction's, with uncommitted DDL),
@@ -28,15 +32,6 @@ extension Session {
     public func collections() async throws -> [CollectionInfo] {
         await lock.lock()
         defer { lock.unlock() }
-        let list: [TableHandle]
-        switch state {
-        case .active(let tx), .failed(let tx):
-            list = try database.store.list(tx)
-        case .idle:
-            let tx = try beginTransaction()
-            defer { tx.rollback() }
-            list = try database.store.list(tx)
-        }
-        return list.map { CollectionInfo(name: $0.name, schema: $0.schema) }.sorted { $0.name < $1.name }
+        return try readCatalog { try database.store.list($0) }.map { CollectionInfo(name: $0.name, schema: $0.schema) }.sorted { $0.name < $1.name }
     }
 }

@@ -61,15 +61,7 @@ extension Session {
         guard temporaryTables.isUsed else { return }
         let qualified = Self.publicQualifiedNames(in: sql)
         guard !qualified.isEmpty else { return }
-        let temporary: [TableHandle]
-        switch state {
-        case .active(let tx), .failed(let tx):
-            temporary = try database.store.listTemporary(tx)
-        case .idle:
-            let tx = try beginTransaction()
-            defer { tx.rollback() }
-            temporary = try database.store.listTemporary(tx)
-        }
+        let temporary = try readCatalog { try database.store.listTemporary($0) }
         if let hidden = temporary.first(where: { qualified.contains($0.name) }) {
             abortOpenTransaction()
             throw RedError(.featureNotSupported, "public.\(hidden.name) is hidden by this session's temporary table \"\(hidden.name)\"",
