@@ -222,6 +222,8 @@ final class StatementCache: Sendable {
         var statements: [(Statement, String)]
         var parameterCount: Int?
         var descriptions: [[DataType?]: (version: UInt64, description: StatementDescription)] = [:]
+        /// The plan of a one-statement text, kept between executions (see `PlanMemo`).
+        let plans: PlanMemo?
     }
 
     /// Declared-type variants kept per text: a driver declares the same types each time, so
@@ -246,10 +248,17 @@ final class StatementCache: Sendable {
         if cacheable {
             entries.withLock { cache in
                 if cache.count >= capacity { cache.removeAll(keepingCapacity: true) }
-                cache[text] = Entry(statements: parsed)
+                cache[text] = Entry(statements: parsed, plans: parsed.count == 1 ? PlanMemo() : nil)
             }
         }
         return parsed
+    }
+
+    /// Where the plan of `text` is kept between executions: nil unless the text is one
+    /// statement and cached (`statements(for:)` admits it).
+    func planMemo(for text: String) -> PlanMemo? {
+        guard text.utf8.count <= Self.maxCachedTextBytes else { return nil }
+        return entries.withLock { $0[text]?.plans }
     }
 
     /// `Parser.parameterCount(in:)` of `text`, remembered with its statements.

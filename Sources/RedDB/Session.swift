@@ -174,8 +174,9 @@ public final class Session: @unchecked Sendable {
     private func runAll(_ sql: String, parameters: [Value]) async throws -> [QueryResult] {
         let statements = try parse(sql)
         var results: [QueryResult] = []
+        let plans = statements.count == 1 ? database.statementCache.planMemo(for: sql) : nil
         for (statement, _) in statements {
-            results.append(try await run(statement, parameters: parameters))
+            results.append(try await run(statement, parameters: parameters, plans: plans))
         }
         return results
     }
@@ -193,7 +194,8 @@ public final class Session: @unchecked Sendable {
         }
     }
 
-    func run(_ statement: Statement, parameters: [Value]) async throws -> QueryResult {
+    /// `plans`: where the statement's plan is kept between executions (see `PlanMemo`).
+    func run(_ statement: Statement, parameters: [Value], plans: PlanMemo? = nil) async throws -> QueryResult {
         switch statement {
         case .begin(let readOnly, let isolation):
             if inTransaction { return QueryResult(columns: [], rows: [], statementType: "begin", commandTag: "BEGIN", message: "there is already a transaction in progress") }
@@ -323,7 +325,7 @@ public final class Session: @unchecked Sendable {
                 let result = try await runWaitingForLocks(canRunAgain: { tx.writeCount == writesBefore },
                                                           rerunsOnConflict: blockIsolation == .readCommitted) {
                     if !Self.leavesSnapshotUntaken(statement) { takeStatementSnapshot(tx) }
-                    return try await executeEmbedding { try executor(tx, parameters, embeddings: $0).execute(statement) }
+                    return try await executeEmbedding { try executor(tx, parameters, embeddings: $0, plans: plans).execute(statement) }
                 }
                 try await settleSequences()
                 return result
@@ -340,7 +342,7 @@ public final class Session: @unchecked Sendable {
                     let tx = try beginTransaction()
                     defer { locks.transactionEnded() }
                     do {
-                        let result = try await executeEmbedding { try executor(tx, parameters, embeddings: $0).execute(statement) }
+                        let result = try await executeEmbedding { try executor(tx, parameters, embeddings: $0, plans: plans).execute(statement) }
                         try await settleSequences()
                         try applyOnCommitActions(tx)
                         try await tx.commit()
@@ -518,7 +520,7 @@ public final class Session: @unchecked Sendable {
         switch state {
         case .failed:
             throw RedError(.inFailedTransaction, "current transaction is aborted, commands ignored until end of transaction block")
-        case .active(let tx) where blockIsolation == .repeatableRead || tx.hasCatalogWrites:
+        case .active(let tx) where blockIsolation == .repeatableRead || tx.hasDefinitionWrites:
             return try executor(tx, []).describe(statement, parameterCount: parameterCount, declaredTypes: declared)
         case .active:
             // READ COMMITTED: the statement will run on a fresh snapshot, so it is described on
@@ -633,10 +635,19 @@ public final class Session: @unchecked Sendable {
         }
     }
 
-    func executor(_ tx: Transaction, _ parameters: [Value], embeddings: [EmbeddingKey: [Float]] = [:]) -> StatementExecutor {
+    /// `plans`: where the statement's plan is kept between executions. It is passed on only
+    /// when a plan kept for the definitions version this snapshot sees is right for it, the
+    /// rule statement descriptions follow (see `describeLocked`): no uncommitted definition
+    /// change in the transaction, a snapshot taken after the latest committed one, and no
+    /// temporary tables in the session (they hide permanent tables of the same name).
+    func executor(_ tx: Transaction, _ parameters: [Value], embeddings: [EmbeddingKey: [Float]] = [:], plans: PlanMemo? = nil) -> StatementExecutor {
         var executor = StatementExecutor(transaction: tx, store: database.store, parameters: parameters, now: database.options.clock.nowMilliseconds(),
                                          limits: database.options.executionLimits, cancellation: cancellation)
         executor.embeddings = embeddings
+        if let plans, !temporaryTables.isUsed, !tx.hasDefinitionWrites {
+            let definitions = database.engine.definitionState
+            if tx.snapshot >= definitions.changeTS { executor.planMemo = (plans, definitions.version) }
+        }
         if case .active = state { executor.deferredConstraints = deferredConstraints }
         executor.surfaceCatalog = surfaceCatalog
         executor.sessionSequences = sequenceValues

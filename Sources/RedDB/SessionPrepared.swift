@@ -23,7 +23,7 @@ extension Session {
         try Self.checkSlots(prepared, parameters)
         return try await asRequest {
             try refuseHiddenPublicNames(prepared.source)
-            return try await run(prepared.statement, parameters: parameters)
+            return try await run(prepared.statement, parameters: parameters, plans: prepared.plans)
         }
     }
 

@@ -28,7 +28,7 @@ extension Session {
         }
         let statements = try parse(sql)
         guard statements.count == 1 else { return nil }
-        return try runWithoutWaiting(statements[0].0, parameters)
+        return try runWithoutWaiting(statements[0].0, parameters, plans: database.statementCache.planMemo(for: sql))
     }
 
     /// Runs a prepared statement now if it can finish without waiting; nil when it cannot.
@@ -40,7 +40,7 @@ extension Session {
             lock.unlock()
         }
         try refuseHiddenPublicNames(prepared.source)
-        return try runWithoutWaiting(prepared.statement, parameters)
+        return try runWithoutWaiting(prepared.statement, parameters, plans: prepared.plans)
     }
 
     /// Describes `sql` (as `describe`) now if that needs no waiting: planning reads the catalog,
@@ -59,12 +59,12 @@ extension Session {
     }
 
     /// Caller holds the lock.
-    private func runWithoutWaiting(_ statement: Statement, _ parameters: [Value]) throws -> QueryResult? {
+    private func runWithoutWaiting(_ statement: Statement, _ parameters: [Value], plans: PlanMemo?) throws -> QueryResult? {
         guard StatementExecutor.isReadOnly(statement) else { return nil }
         if case .ask = statement { return nil }  // calls out to an AI provider
         func attempt(_ tx: Transaction) throws -> QueryResult {
             do {
-                return try NonBlockingExecution.$isActive.withValue(true) { try executor(tx, parameters).execute(statement) }
+                return try NonBlockingExecution.$isActive.withValue(true) { try executor(tx, parameters, plans: plans).execute(statement) }
             } catch is EmbeddingsNeeded {
                 throw WouldBlock(reason: .longRunning)  // the texts are embedded on the waiting path
             } catch is LockWait {

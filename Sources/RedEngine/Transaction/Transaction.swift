@@ -48,6 +48,9 @@ public final class Transaction: @unchecked Sendable {
         var dropsCollection = false
         /// Set by any write to the collection registry (DDL).
         var writesCatalog = false
+        /// Set by any write to the registry or the catalog (views, types, comments): what
+        /// moves the definitions version on at commit. Kept through a savepoint rollback.
+        var writesDefinitions = false
         /// Item changes for the change feed, in statement order.
         var changes: [PendingChange] = []
         /// Definitions changed, and the data they were based on (see `CollectionStamps`).
@@ -166,6 +169,10 @@ public final class Transaction: @unchecked Sendable {
 
     /// True once this transaction has created, dropped, renamed or re-described a collection.
     public var hasCatalogWrites: Bool { state.withLock { $0.writesCatalog } }
+
+    /// True once this transaction has written a definition: a collection, or a catalog record
+    /// (a view, a type). Its snapshot then sees definitions no committed version describes.
+    public var hasDefinitionWrites: Bool { state.withLock { $0.writesDefinitions } }
 
     // MARK: Reads
 
@@ -356,7 +363,11 @@ public final class Transaction: @unchecked Sendable {
         }
         s.writeBytes += bytes
         s.writesRecorded += 1
-        if Keyspace.collectionID(of: treeKey) == Keyspace.collectionsID { s.writesCatalog = true }
+        switch Keyspace.collectionID(of: treeKey) {
+        case Keyspace.collectionsID: s.writesCatalog = true; s.writesDefinitions = true
+        case Keyspace.catalogID: s.writesDefinitions = true
+        default: break
+        }
     }
 
     private func validate(key: [UInt8]) throws { try validate(keyBytes: key.count) }

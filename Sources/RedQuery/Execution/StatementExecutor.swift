@@ -38,6 +38,12 @@ public struct StatementExecutor {
     /// False in a read-only transaction or session: nextval and setval refuse.
     public var allowsSequenceWrites = true
 
+    /// Where a query's plan is kept for the next execution of the same statement, with the
+    /// definitions version this transaction's snapshot sees; nil: plan afresh, keep nothing.
+    /// The caller sets it only where a plan made against that version is right for this
+    /// snapshot (see `PlanMemo`).
+    public var planMemo: (memo: PlanMemo, definitions: UInt64)?
+
     public init(transaction: Transaction, store: TableStore, parameters: [Value], now: Int64, limits: ExecutionLimits = ExecutionLimits(),
                 cancellation: StatementCancellation? = nil) {
         self.cancellation = cancellation
@@ -79,9 +85,8 @@ public struct StatementExecutor {
         let context = makeContext()
         switch statement {
         case .query(let query):
-            let planner = Planner(context: context)
-            let plan = try planner.planQuery(query, outer: nil)
-            try checkParameters(planner.parameterCount)
+            let (plan, parameterCount) = try plan(query, context)
+            try checkParameters(parameterCount)
             return try Self.collect(plan, context)
         case .explain(let inner):
             return try explain(inner, context)
@@ -124,6 +129,22 @@ public struct StatementExecutor {
         try checkParameters(planner.parameterCount)
         let iterator = try context.open(plan, outerRows: [])
         return (Self.resultColumns(plan.columns, []), { try iterator.next() })
+    }
+
+    /// The query's plan: the one kept in `planMemo` for this version and surface, or a new one
+    /// (kept there when it may run again).
+    func plan(_ query: Query, _ context: ExecutionContext) throws -> (PlanNode, parameterCount: Int) {
+        let surface = surfaceCatalog.map { ObjectIdentifier(type(of: $0)) }
+        if let (memo, definitions) = planMemo, case .some(.some(let kept)) = memo.lookup(definitions: definitions, surface: surface) {
+            return (kept.plan, kept.parameterCount)
+        }
+        let planner = Planner(context: context)
+        let plan = try planner.planQuery(query, outer: nil)
+        if let (memo, definitions) = planMemo {
+            let reusable = query.locking.isEmpty && !planner.bindsSurfaceFunctions && PlanReuse.isReusable(plan)
+            memo.keep(reusable ? ReusableQueryPlan(plan: plan, parameterCount: planner.parameterCount) : nil, definitions: definitions, surface: surface)
+        }
+        return (plan, planner.parameterCount)
     }
 
     func checkParameters(_ used: Int) throws {

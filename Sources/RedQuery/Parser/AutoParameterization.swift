@@ -24,6 +24,8 @@ public struct AutoParameterizedStatement: Sendable {
     public let literals: [Value]
     /// How many values each execution binds.
     public var parameterCount: Int { literals.count }
+    /// Its plan, kept between executions (see `PlanMemo`).
+    public let plans = PlanMemo()
 }
 
 extension Parser {

@@ -264,6 +264,7 @@ extension Planner {
             throw RedError(.undefinedFunction, "function \(name) does not accept \(arguments.count) argument\(arguments.count == 1 ? "" : "s")")
         }
         let bound = try arguments.map { try bind($0, ctx) }
+        bindsSurfaceFunctions = true
         let body = function.body
         let scalar = ScalarFunction(name: name, arity: function.arity, acceptsNull: !function.strict, isDeterministicWithinStatement: true) { values, context in
             try body(values, try context.catalogSnapshot())

@@ -24,6 +24,9 @@ final class Planner {
     /// a temporary table the session reading it happens to have of the same name (PostgreSQL
     /// binds a view's tables when it is created; no view may read a temporary table).
     var resolvesTemporaryTables = true
+    /// Set once a function or cast the surface supplies is bound: such a plan is not kept for
+    /// reuse (`PlanMemo`), as the surface's functions may read the connection's own state.
+    var bindsSurfaceFunctions = false
     /// Inner subscripts of a chain being bound (`m[1]` in `m[1][2]`), which stay untyped.
     var subscriptChain = 0
     /// JOIN … USING column pairs found while building the current FROM clause (kept, hidden positions).
