@@ -10,7 +10,9 @@ struct PGSettings {
     static let serverVersion = PostgresCompatibility.serverVersion
 
     /// Lower-cased name → value.
-    private(set) var values: [String: String] = Self.defaults
+    private(set) var values: [String: String] = Self.defaults {
+        didSet { statementTimeoutMilliseconds = Self.milliseconds(values["statement_timeout"]) }
+    }
 
     static let defaults = PostgresCompatibility.defaultSettings
 
@@ -112,9 +114,12 @@ struct PGSettings {
         return (canonical, value)
     }
 
-    /// `statement_timeout` in milliseconds (validated when set).
-    var statementTimeoutMilliseconds: Int {
-        (try? StatementTimeoutSetting.milliseconds(parsing: values["statement_timeout"] ?? "0")) ?? 0
+    /// `statement_timeout` in milliseconds (validated when set), kept parsed: every statement
+    /// reads it, and parsing the text each time was 2% of a primary-key lookup's server time.
+    private(set) var statementTimeoutMilliseconds = Self.milliseconds(Self.defaults["statement_timeout"])
+
+    private static func milliseconds(_ setting: String?) -> Int {
+        (try? StatementTimeoutSetting.milliseconds(parsing: setting ?? "0")) ?? 0
     }
 
     /// `lock_timeout` in milliseconds (validated when set), how long an advisory lock is waited for.
