@@ -95,9 +95,17 @@ struct Evaluation {
             if l.isNull || r.isNull { distinct = l.isNull != r.isNull } else { distinct = try Self.compare("=", l, r) != .boolean(true) }
             return .boolean(distinct != negated)
         case .between(let e, let low, let high, let negated):
+            // `v >= low AND v <= high` in three-valued logic, computed in place: building those
+            // expressions per row allocated five boxes a row (a range scan's recheck).
             let v = try evaluate(e, row)
-            let result = try evaluate(.and(.comparison(">=", .constant(v), low), .comparison("<=", .constant(v), high)), row)
-            return negated ? try evaluate(.not(.constant(result)), row) : result
+            let above = try Self.truth(try Self.compare(">=", v, try evaluate(low, row)))
+            let result: Bool?
+            if above == false { result = false } else {
+                let below = try Self.truth(try Self.compare("<=", v, try evaluate(high, row)))
+                result = below == false ? false : (above == nil || below == nil ? nil : true)
+            }
+            guard let result else { return .null }
+            return .boolean(result != negated)
         case .inList(let e, let items, let negated):
             let v = try evaluate(e, row)
             var candidates: [Value] = []
