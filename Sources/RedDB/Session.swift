@@ -196,6 +196,7 @@ public final class Session: @unchecked Sendable {
 
     /// `plans`: where the statement's plan is kept between executions (see `PlanMemo`).
     func run(_ statement: Statement, parameters: [Value], plans: PlanMemo? = nil) async throws -> QueryResult {
+        defer { sequenceValues.dropReplay() }  // values a declined attempt left and this run did not use
         switch statement {
         case .begin(let readOnly, let isolation):
             if inTransaction { return QueryResult(columns: [], rows: [], statementType: "begin", commandTag: "BEGIN", message: "there is already a transaction in progress") }
@@ -351,6 +352,8 @@ public final class Session: @unchecked Sendable {
                         tx.rollback()
                         locks.abandonAttempt()  // the next try claims the session-level locks this one took
                         locks.transactionEnded()  // and rows it locked are free while it backs off
+                        sequenceValues.endAttempt(declined: true)  // and its nextval values
+                        sequenceValues.recordAttempt()
                         try await Task.sleep(for: .microseconds(Int.random(in: 50...(200 << min(attempt, 6)))))
                     } catch {
                         tx.rollback()
@@ -382,6 +385,11 @@ public final class Session: @unchecked Sendable {
         var waits = 0, reruns = 0
         while true {
             locks.beginStatement()
+            // nextval's values in an attempt that runs again go to the next attempt, as its
+            // locks do: the client sees one statement (`SessionSequenceValues.recordAttempt`).
+            sequenceValues.recordAttempt()
+            var runsAgain = false
+            defer { sequenceValues.endAttempt(declined: runsAgain) }
             do {
                 var result = try await attempt()
                 result.warnings += locks.endStatement()
@@ -389,6 +397,7 @@ public final class Session: @unchecked Sendable {
             } catch let error as RedError where error.code == .serializationFailure && rerunsOnConflict && canRunAgain()
                         && reruns < Self.maxConflictRerunsPerStatement {
                 locks.abandonAttempt()  // what it locked is claimed by the next attempt
+                runsAgain = true
                 reruns += 1
                 do {
                     if reruns > 1 { try await Task.sleep(for: .microseconds(Int.random(in: 20...(50 << min(reruns, 8))))) }
@@ -399,6 +408,7 @@ public final class Session: @unchecked Sendable {
                 }
             } catch let wait as LockWait {
                 locks.abandonAttempt()
+                runsAgain = true
                 waits += 1
                 do {
                     guard canRunAgain() else {

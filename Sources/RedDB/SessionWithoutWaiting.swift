@@ -60,7 +60,7 @@ extension Session {
 
     /// Caller holds the lock.
     private func runWithoutWaiting(_ statement: Statement, _ parameters: [Value], plans: PlanMemo?) throws -> QueryResult? {
-        guard StatementExecutor.isReadOnly(statement) else { return nil }
+        guard StatementExecutor.isReadOnly(statement) else { return try writeWithoutWaiting(statement, parameters, plans: plans) }
         if case .ask = statement { return nil }  // calls out to an AI provider
         func attempt(_ tx: Transaction) throws -> QueryResult {
             do {
@@ -107,6 +107,66 @@ extension Session {
         } catch {
             _ = locks.endStatement()
             throw error
+        }
+    }
+
+    /// An autocommit INSERT, UPDATE or DELETE run and committed now, durable before it returns
+    /// (`Transaction.commitNow`); nil, with nothing committed, when any step would wait.
+    ///
+    /// Why: on the waiting path the statement runs on the connection's task and its reply
+    /// goes back to the event loop, two hand-offs between threads that cost more than the
+    /// fsync on a small VM (see `WriteAheadLog.syncNow`). PostgreSQL's backend does it all on
+    /// one thread.
+    ///
+    /// Declined (nil): in a transaction block, in a session that may not write or has
+    /// temporary tables (their ON COMMIT actions), for any other statement, and whenever a step
+    /// would wait — a page not cached, a lock held by someone else, texts to embed, a sequence
+    /// to persist, a write conflict to retry, or a commit the log would rather gather with
+    /// others (`commitNow` declining). The attempt is rolled back, and the waiting path runs the
+    /// statement again from the start; sequence values it took are skipped, as after any
+    /// rollback.
+    /// Caller holds the lock.
+    private func writeWithoutWaiting(_ statement: Statement, _ parameters: [Value], plans: PlanMemo?) throws -> QueryResult? {
+        switch statement {
+        case .insert, .update, .delete: break
+        default: return nil
+        }
+        guard case .idle = state, access == .readWrite, !temporaryTables.isUsed, database.engine.invitesCommitNow else { return nil }
+        locks.beginStatement()
+        let tx = try beginTransaction()
+        var committed = false
+        var declined = false
+        sequenceValues.recordAttempt()
+        defer {
+            if !committed { tx.rollback() }
+            locks.transactionEnded()
+            sequenceValues.endAttempt(declined: declined)  // the run again gets its values back
+        }
+        do {
+            var result = try NonBlockingExecution.$isActive.withValue(true) { try executor(tx, parameters, plans: plans).execute(statement) }
+            // Outside the non-blocking scope: past its last check a commit must not stop
+            // half-way (a page it reads back from disk is read here, on this thread).
+            guard database.store.sequences.isSettled, try tx.commitNow() != nil else { throw WouldBlock(reason: .longRunning) }
+            committed = true
+            result.warnings += locks.endStatement()
+            return result
+        } catch let error where Self.declines(error) {
+            locks.abandonAttempt()
+            declined = true
+            return nil
+        } catch {
+            _ = locks.endStatement()
+            throw error
+        }
+    }
+
+    /// Whether an attempt that met `error` gives way to the waiting path, which waits (or, for
+    /// a write conflict, retries after backing off) where the attempt could not.
+    private static func declines(_ error: Error) -> Bool {
+        switch error {
+        case is WouldBlock, is EmbeddingsNeeded, is LockWait: return true
+        case let error as RedError: return error.code == .serializationFailure
+        default: return false
         }
     }
 }

@@ -50,7 +50,7 @@ public final class StorageEngine: @unchecked Sendable {
     /// On a replication primary: commit records carry their change-feed changes (op 5), so
     /// replicas publish the same changes (`/changes`, KV watch) as they apply the records.
     public let logsChanges = Atomic<Bool>(false)
-    private let fenced = Atomic<Bool>(false)
+    let fenced = Atomic<Bool>(false)
     let checkpointLock = AsyncMutex()
     let counters = Mutex((commits: UInt64(0), conflicts: UInt64(0), checkpoints: UInt64(0)))
     /// When each collection's definition and data last changed (see `CollectionStamps`).
@@ -285,6 +285,22 @@ public final class StorageEngine: @unchecked Sendable {
         let runs = writes.sortedRuns()
         let written = runs.compactMap { $0.firstKey.map(Keyspace.collectionID(of:)) }.filter { $0 >= Keyspace.firstUserID }
         if !ignoringFence { try await definitionGates.wait(writing: written, passing: definitions.basedOnData) }
+        let (commitTS, endLSN) = try logAndApply(runs, written: written, extra: extra, changes: changes, snapshot: snapshot, definitions: definitions,
+                                                 guards: guards, ignoringFence: ignoringFence, began: began, assigned: assigned)
+        do {
+            try await wal.waitForCommit(endLSN)
+        } catch {
+            throw fail(error)
+        }
+        return finishCommit(commitTS: commitTS, endLSN: endLSN, definitions: definitions)
+    }
+
+    /// A commit's part under the tree lock: the conflict checks, its WAL record appended (not
+    /// yet durable) and its writes applied to the tree. Returns its timestamp and the LSN
+    /// after its record. Shared by `commit` and `commitNow`, which differ only in how they wait.
+    func logAndApply(_ runs: [KeyWrites], written: [UInt32], extra: [CommitRecord.Mutation], changes: [PendingChange], snapshot: UInt64,
+                     definitions: DefinitionChanges, guards: ReadGuards, ignoringFence: Bool, began: ContinuousClock.Instant?,
+                     assigned: (UInt64) -> Void) throws -> (commitTS: UInt64, endLSN: UInt64) {
         let emptied = extra.compactMap { mutation -> UInt32? in if case .deleteCollection(let id) = mutation { id } else { nil } }
         var payload = CommitRecord.encode(runs, then: extra,
                                           changes: changes.isEmpty || !logsChanges.load(ordering: .relaxed) ? [] : changes.map { $0.encoded() })
@@ -292,7 +308,7 @@ public final class StorageEngine: @unchecked Sendable {
         let touchesDefinitions = touchesCatalog || runs.contains { $0.firstKey.map(Keyspace.collectionID(of:)) == Keyspace.catalogID }
             || extra.contains { if case .deleteCollection(let id) = $0 { id == Keyspace.collectionsID || id == Keyspace.catalogID } else { false } }
 
-        let (commitTS, endLSN): (UInt64, UInt64) = try namingConflicts { try store.write { tree in
+        return try namingConflicts { try store.write { tree in
             if let failure = failure.withLock({ $0 }) { throw failure }
             // Checked again where commits are ordered: none is logged after the fence is set.
             if !ignoringFence, fenced.load(ordering: .sequentiallyConsistent), let fence = writeFenceReason { throw fence }
@@ -382,11 +398,10 @@ public final class StorageEngine: @unchecked Sendable {
             lastCommitTS.store(ts, ordering: .relaxed)
             return (ts, end)
         } }
-        do {
-            try await wal.waitForCommit(endLSN)
-        } catch {
-            throw fail(error)
-        }
+    }
+
+    /// A commit's end once its record is durable: readers may see it, and gates it held open close.
+    func finishCommit(commitTS: UInt64, endLSN: UInt64, definitions: DefinitionChanges) -> CommitInfo {
         snapshots.publish(commitTS)
         definitionGates.open(definitions.basedOnData)
         counters.withLock { $0.commits += 1 }

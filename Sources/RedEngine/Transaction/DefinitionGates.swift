@@ -43,6 +43,17 @@ final class DefinitionGates: Sendable {
         }
     }
 
+    /// Whether any gate may be closed (one atomic load).
+    var mayBeClosed: Bool { anyClosed.load(ordering: .sequentiallyConsistent) }
+
+    /// Whether `wait` would wait now: a gate is closed on a collection in `written` other
+    /// than those in `passing` (`StorageEngine.commitNow` then leaves the commit to `commit`).
+    func wouldWait(writing written: [UInt32], passing: Set<UInt32>) -> Bool {
+        guard anyClosed.load(ordering: .sequentiallyConsistent) else { return false }
+        let now = ContinuousClock.now
+        return gates.withLock { g in written.contains { (g[$0].map { $0 > now } ?? false) && !passing.contains($0) } }
+    }
+
     /// Returns once no gate is closed on a collection in `written`, other than those in
     /// `passing` (the ones the committing change builds on).
     func wait(writing written: [UInt32], passing: Set<UInt32>) async throws {

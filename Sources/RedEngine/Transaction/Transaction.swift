@@ -73,7 +73,7 @@ public final class Transaction: @unchecked Sendable {
     public var snapshot: UInt64 { currentSnapshot.load(ordering: .acquiring) }
     let state = Mutex(State())
     /// Set once commit has assigned a timestamp (tests read it even if durability then failed).
-    public private(set) var commitTimestamp: UInt64? {
+    public internal(set) var commitTimestamp: UInt64? {
         get { timestamp.withLock { $0 } }
         set { timestamp.withLock { $0 = newValue } }
     }

@@ -6,9 +6,20 @@ import Synchronization
 /// nextval gave this session for `s`, `lastval()` the last value it gave for any (PostgreSQL's
 /// session-local state; other sessions' nextval calls do not change it).
 public final class SessionSequenceValues: Sendable {
+    /// A sequence and run (`SequenceDefinition.id`, `epoch`): values of another run never mix.
+    private struct Run: Hashable {
+        var id: UInt64
+        var epoch: UInt64
+        init(_ definition: SequenceDefinition) { id = definition.id; epoch = definition.epoch }
+    }
+
     private struct State {
         var byID: [UInt64: Int64] = [:]
         var last: Int64?
+        /// Values nextval handed out during an attempt being recorded (`recordAttempt`).
+        var taken: [Run: [Int64]]?
+        /// Values of a declined attempt, handed out again, in order, before new ones.
+        var replay: [Run: [Int64]] = [:]
     }
 
     private let state = Mutex(State())
@@ -24,6 +35,49 @@ public final class SessionSequenceValues: Sendable {
     }
 
     func current(_ definition: SequenceDefinition) -> Int64? { state.withLock { $0.byID[definition.id] } }
+
+    // MARK: Attempts run again
+    //
+    // A statement tried without waiting (`Session.executeWithoutWaiting`) may give up after
+    // nextval handed it values, to run again on the waiting path. Those values were handed to
+    // no one else, so the run again gets them back, in order, instead of new ones: a client
+    // sees the ids PostgreSQL would give, with no gap for the attempt it never saw.
+
+    /// Starts recording the values nextval hands out.
+    public func recordAttempt() { state.withLock { $0.taken = [:] } }
+
+    /// Stops recording; when the attempt was `declined`, its values are kept for the next
+    /// statement's nextval calls.
+    public func endAttempt(declined: Bool) {
+        state.withLock { s in
+            if declined, let taken = s.taken {
+                for (run, values) in taken { s.replay[run, default: []].append(contentsOf: values) }
+            }
+            s.taken = nil
+        }
+    }
+
+    /// Drops values kept from a declined attempt that the statement run again did not use
+    /// (it took another path, or failed first): they are skipped, as after a rollback.
+    public func dropReplay() { state.withLock { if !$0.replay.isEmpty { $0.replay = [:] } } }
+
+    /// A value kept from a declined attempt, if one is left for this sequence's run.
+    func replayed(_ definition: SequenceDefinition) -> Int64? {
+        state.withLock { s in
+            let run = Run(definition)
+            guard var values = s.replay[run], !values.isEmpty else { return nil }
+            let value = values.removeFirst()
+            s.replay[run] = values.isEmpty ? nil : values
+            return value
+        }
+    }
+
+    func recordTaken(_ value: Int64, of definition: SequenceDefinition) {
+        state.withLock { s in
+            guard s.taken != nil else { return }
+            s.taken![Run(definition), default: []].append(value)
+        }
+    }
 
     var last: Int64? { state.withLock { $0.last } }
 
@@ -99,7 +153,13 @@ extension ExecutionContext {
         guard allowsSequenceWrites else {
             throw RedError(.readOnlyTransaction, "cannot execute nextval() in a read-only transaction")
         }
+        if let kept = sessionSequences?.replayed(definition) {
+            sessionSequences?.recordTaken(kept, of: definition)
+            sessionSequences?.note(kept, of: definition)
+            return kept
+        }
         let value = try store.sequences.next(definition, name: name)
+        sessionSequences?.recordTaken(value, of: definition)
         sessionSequences?.note(value, of: definition)
         return value
     }

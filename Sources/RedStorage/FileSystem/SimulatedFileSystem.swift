@@ -51,6 +51,10 @@ public final class SimulatedFileSystem: FileSystem, @unchecked Sendable {
     let state: Mutex<State>
     // Read on every operation, so kept out of `state`'s lock.
     private let syncLatency = Atomic<UInt32>(0)
+    /// While set, every `sync` waits (`holdSyncs`).
+    private let syncsHeld = Atomic<Bool>(false)
+    /// Syncs waiting in `holdSyncs`'s hold right now.
+    private let syncsWaiting = Atomic<Int>(0)
     private let readLatency = Atomic<UInt32>(0)
     private let writeLatency = Atomic<UInt32>(0)
 
@@ -81,6 +85,21 @@ public final class SimulatedFileSystem: FileSystem, @unchecked Sendable {
     }
 
     var syncLatencyMicroseconds: UInt32 { syncLatency.load(ordering: .relaxed) }
+
+    /// Makes every `sync` wait until `releaseSyncs`: a test then sees a commit stay in its
+    /// fsync for as long as it needs, whatever the machine's load or signals (a sleep can be
+    /// cut short by one).
+    public func holdSyncs() { syncsHeld.store(true, ordering: .sequentiallyConsistent) }
+    public func releaseSyncs() { syncsHeld.store(false, ordering: .sequentiallyConsistent) }
+    /// How many syncs are waiting in the hold.
+    public var heldSyncs: Int { syncsWaiting.load(ordering: .sequentiallyConsistent) }
+
+    func waitWhileSyncsHeld() {
+        guard syncsHeld.load(ordering: .sequentiallyConsistent) else { return }
+        syncsWaiting.add(1, ordering: .sequentiallyConsistent)
+        while syncsHeld.load(ordering: .sequentiallyConsistent) { usleep(200) }
+        syncsWaiting.subtract(1, ordering: .sequentiallyConsistent)
+    }
 
     /// Makes every `read` block for this long first, like a disk, so that concurrent reads overlap.
     public func setReadLatency(microseconds: UInt32) {
@@ -311,6 +330,7 @@ final class SimulatedFile: StorageFile, @unchecked Sendable {
     func sync() throws {
         let latency = fs.syncLatencyMicroseconds
         if latency > 0 { usleep(latency) }
+        fs.waitWhileSyncsHeld()
         try fs.mutate("sync", path) { s in
             if s.failSyncs { throw RedError(.ioError, "fdatasync \(path) failed: simulated EIO") }
             guard s.files[path] != nil else { throw RedError(.ioError, "\(path): file was removed") }

@@ -59,14 +59,14 @@ public final class WriteAheadLog: @unchecked Sendable {
     public let options: WALOptions
     public let fileSystem: any FileSystem
 
-    private enum WaitOutcome { case covered, lead }
+    enum WaitOutcome { case covered, lead }
 
-    private struct Waiter {
+    struct Waiter {
         var lsn: UInt64
         var continuation: CheckedContinuation<WaitOutcome, Error>
     }
 
-    private struct State {
+    struct State {
         var buffer: [UInt8] = []
         var bufferStartLSN: UInt64
         var appendedLSN: UInt64
@@ -121,11 +121,11 @@ public final class WriteAheadLog: @unchecked Sendable {
         var bases: [UInt64]
     }
 
-    private let state: Mutex<State>
+    let state: Mutex<State>
     /// Mirrors of `State.durableLSN` and `State.leaderActive`, written under the state lock and
     /// read without it by spinning committers (see `spinUntilCovered`).
     private let publishedDurableLSN: Atomic<UInt64>
-    private let leaderPublished = Atomic<Bool>(false)
+    let leaderPublished = Atomic<Bool>(false)
     private let segments: Mutex<Segments>
     private let flusher = Mutex<Task<Void, Never>?>(nil)
 
@@ -321,7 +321,7 @@ public final class WriteAheadLog: @unchecked Sendable {
 
     /// One leader round: write the buffer, optionally fsync, publish, wake the covered waiters.
     /// The caller holds leadership; it is released or handed on before this returns.
-    private func lead(fsync: Bool) throws {
+    func lead(fsync: Bool) throws {
         let (bytes, start, end) = state.withLock { s -> ([UInt8], UInt64, UInt64) in
             if fsync {
                 s.lastRoundRecords = s.bufferRecords + s.writtenRecords

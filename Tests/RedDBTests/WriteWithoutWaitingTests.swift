@@ -1,0 +1,136 @@
+import Testing
+import RedCore
+import RedDB
+import RedStorage
+
+/// `Session.executeWithoutWaiting` of an autocommit INSERT, UPDATE or DELETE: run and committed
+/// at once, durable before it returns (`Transaction.commitNow`), or declined with nothing
+/// changed whenever a step would wait; the usual path then runs it.
+@Suite struct WriteWithoutWaitingTests: SessionTestSupport {
+    /// A database on a simulated disk in full sync mode, so that durability is what is tested.
+    func durable(_ fs: SimulatedFileSystem) async throws -> Database {
+        var options = DatabaseOptions()
+        options.engine.backgroundWork = false
+        options.engine.syncMode = .full
+        return try await Database.open(path: "/db/data.rdb", options: options, fileSystem: fs)
+    }
+
+    @Test func anAnsweredWriteSurvivesAPowerLossAtOnce() async throws {
+        let fs = SimulatedFileSystem()
+        try fs.createDirectory("/db")
+        let db = try await durable(fs)
+        let s = db.session()
+        try await s.execute("CREATE TABLE t (id BIGINT PRIMARY KEY, v TEXT UNIQUE, n INT)")
+        var answered = 0
+        for id in 1...20 {
+            let result = try s.executeWithoutWaiting("INSERT INTO t (id, v, n) VALUES ($1, $2, 0) RETURNING id", parameters: [.integer(Int64(id)), .text("v\(id)")])
+            if let result {
+                #expect(result.rows == [[.integer(Int64(id))]])
+                answered += 1
+            } else {
+                try await s.execute("INSERT INTO t (id, v, n) VALUES ($1, $2, 0)", parameters: [.integer(Int64(id)), .text("v\(id)")])
+            }
+        }
+        #expect(answered >= 19, "a lone writer's inserts are answered at once (the first may find a round to gather)")
+        #expect(try s.executeWithoutWaiting("UPDATE t SET n = n + 1 WHERE id = $1", parameters: [.integer(3)])?.commandTag == "UPDATE 1")
+        #expect(try s.executeWithoutWaiting("DELETE FROM t WHERE id = $1", parameters: [.integer(4)])?.commandTag == "DELETE 1")
+        // Power fails right after the last answer: every answered commit is on disk.
+        for seed in UInt64(1)...5 {
+            let after = try await durable(fs.crash(seed: seed))
+            let rows = try await after.session().execute("SELECT id, n FROM t ORDER BY id").rows
+            #expect(rows.count == 19 && rows[2] == [.integer(3), .integer(1)] && !rows.contains { $0[0] == .integer(4) }, "seed \(seed)")
+            try await after.close()
+        }
+        try await db.close()
+    }
+
+    @Test func aWriteThatWouldWaitIsDeclinedWithNothingChanged() async throws {
+        let db = try await Database.inMemory()
+        let a = db.session(), b = db.session()
+        try await a.execute("CREATE TABLE t (id INT PRIMARY KEY, v TEXT); INSERT INTO t VALUES (1, 'one'), (2, 'two')")
+        // A row another session has locked: the update would wait for it.
+        try await b.execute("BEGIN")
+        _ = try await b.execute("SELECT * FROM t WHERE id = 1 FOR UPDATE")
+        #expect(try a.executeWithoutWaiting("UPDATE t SET v = 'mine' WHERE id = 1") == nil)
+        try await b.execute("COMMIT")
+        #expect(try await rows(a, "SELECT v FROM t WHERE id = 1") == [[.text("one")]])
+        // A key a concurrent block inserted and has not committed: the insert would wait too.
+        try await b.execute("BEGIN; INSERT INTO t VALUES (3, 'b')")
+        #expect(try a.executeWithoutWaiting("INSERT INTO t VALUES (3, 'a')") == nil)
+        try await b.execute("ROLLBACK")
+        #expect(try a.executeWithoutWaiting("INSERT INTO t VALUES (3, 'a')")?.commandTag == "INSERT 0 1")
+        // In a block, writes take the usual path (the block's COMMIT is the durable point).
+        try await a.execute("BEGIN")
+        #expect(try a.executeWithoutWaiting("INSERT INTO t VALUES (4, 'block')") == nil)
+        try await a.execute("ROLLBACK")
+        // So do sessions that may not write (the usual path reports why), and sessions with
+        // temporary tables (their ON COMMIT actions run on that path).
+        let reader = db.session()
+        reader.access = .readOnly(principal: "ana")
+        #expect(try reader.executeWithoutWaiting("DELETE FROM t") == nil)
+        #expect(await code { _ = try await reader.execute("DELETE FROM t") } == "42501")
+        try await b.execute("CREATE TEMP TABLE scratch (x INT)")
+        #expect(try b.executeWithoutWaiting("INSERT INTO t VALUES (5, 'b')") == nil)
+        #expect(try await rows(a, "SELECT id FROM t ORDER BY id") == [[.integer(1)], [.integer(2)], [.integer(3)]])
+    }
+
+    @Test func errorsAreThoseTheUsualPathGives() async throws {
+        let db = try await Database.inMemory()
+        let s = db.session()
+        try await s.execute("CREATE TABLE t (id INT PRIMARY KEY, v TEXT NOT NULL)")
+        #expect(try s.executeWithoutWaiting("INSERT INTO t VALUES (1, 'x')") != nil)
+        #expect(await code { _ = try s.executeWithoutWaiting("INSERT INTO t VALUES (1, 'again')") } == "23505")
+        #expect(await code { _ = try s.executeWithoutWaiting("INSERT INTO t VALUES (2, NULL)") } == "23502")
+        #expect(!s.inTransaction)
+        #expect(try await rows(s, "SELECT id, v FROM t") == [[.integer(1), .text("x")]])
+    }
+
+    /// A round under way would make the inline commit wait (and split up the commits group
+    /// commit gathers): the write is declined before it runs.
+    @Test func aWriteDeclinesWhileAnotherCommitIsBeingMadeDurable() async throws {
+        let fs = SimulatedFileSystem()
+        try fs.createDirectory("/db")
+        let db = try await durable(fs)
+        let a = db.session(), b = db.session()
+        try await a.execute("CREATE TABLE t (id BIGINT PRIMARY KEY)")
+        #expect(db.engine.invitesCommitNow)
+        // The commit's fsync is held until the test lets it go, however loaded the machine is.
+        fs.holdSyncs()
+        defer { fs.releaseSyncs() }  // a failed expectation must not leave the task hanging
+        let slow = Task { try await a.execute("INSERT INTO t VALUES (1)") }
+        let deadline = ContinuousClock.now + .seconds(60)
+        while fs.heldSyncs == 0, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(1))
+        }
+        #expect(!db.engine.invitesCommitNow, "the slow commit's round is under way")
+        #expect(try b.executeWithoutWaiting("INSERT INTO t VALUES (2)") == nil)
+        fs.releaseSyncs()
+        _ = try await slow.value
+        #expect(try await rows(b, "SELECT count(*) FROM t") == [[.integer(1)]], "the declined insert left nothing")
+        try await b.execute("INSERT INTO t VALUES (2)")
+        try await db.close()
+    }
+
+    /// nextval's values in an attempt that is declined go to the statement's run again, so
+    /// ids come out as PostgreSQL gives them: no gap for an attempt the client never saw.
+    @Test func aDeclinedAttemptsSequenceValuesAreHandedOutAgain() async throws {
+        let db = try await Database.inMemory()
+        let a = db.session(), b = db.session()
+        try await a.execute("CREATE TABLE t (id SERIAL PRIMARY KEY, email TEXT UNIQUE)")
+        try await b.execute("BEGIN; INSERT INTO t (email) VALUES ('x')")  // takes id 1
+        let insert = "INSERT INTO t (email) VALUES ('x') RETURNING id"
+        #expect(try a.executeWithoutWaiting(insert) == nil, "b holds the key 'x': the insert would wait")
+        let waiting = Task { try await a.execute(insert) }
+        try await waitUntilWaiting(db, a)
+        try await b.execute("ROLLBACK")
+        #expect(try await waiting.value.rows == [[.integer(2)]], "the attempts' id, as PostgreSQL's waiting insert gets")
+        #expect(try a.executeWithoutWaiting("INSERT INTO t (email) VALUES ('y') RETURNING id")?.rows == [[.integer(3)]])
+        #expect(try await rows(a, "SELECT lastval()") == [[.integer(3)]])
+        // Values left over when the run again takes another turn are skipped, not kept.
+        try await b.execute("BEGIN; INSERT INTO t (email) VALUES ('z')")  // id 4
+        #expect(try a.executeWithoutWaiting("INSERT INTO t (email) VALUES ('z')") == nil)  // id 5, kept
+        try await b.execute("COMMIT")
+        #expect(try await rows(a, "SELECT 1") == [[.integer(1)]])  // a different statement: the kept value is dropped
+        #expect(try await rows(a, "INSERT INTO t (email) VALUES ('w') RETURNING id") == [[.integer(6)]])
+    }
+}
