@@ -24,6 +24,12 @@ import RedCore
 ///
 /// Invariants (those of `sync(upTo:)`): only the leader writes and fsyncs, one round at a
 /// time; `durableLSN` only grows; a failure is reported to every committer.
+///
+/// What the polling relies on: the round it waits for is led by a committer that can run
+/// meanwhile. The caller found no leader and no waiter when it asked, and blocks its own
+/// thread from then on, so a leader since is a committer on another thread — the servers'
+/// statements commit on Swift's shared pool (PG-wire's, RedWire's and gRPC's handlers), never
+/// on an event loop, so none waits for the loop this blocks.
 extension WriteAheadLog {
     /// Whether a committer may make its commit durable with `syncNow` instead of waiting.
     public var invitesInlineSync: Bool {
