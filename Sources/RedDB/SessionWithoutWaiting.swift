@@ -2,13 +2,14 @@ import RedCore
 import RedEngine
 import RedQuery
 
-/// Running a short read-only request on the caller's thread, or not at all.
+/// Running a short request on the caller's thread, or not at all.
 ///
 /// A network surface reads requests on an event loop thread. Handing each to Swift's shared
 /// pool and its reply back costs two thread wake-ups, more than a point `SELECT` itself, so
 /// the surface first offers the request here, on the loop:
-/// - it runs only if it is one read-only statement (`SELECT`, `EXPLAIN`, `SHOW`, `KV GET`)
-///   and no other request of this session is running;
+/// - it runs only if it is one read-only statement (`SELECT`, `EXPLAIN`, `SHOW`, `KV GET`),
+///   or one autocommit INSERT, UPDATE or DELETE the log can commit at once
+///   (`writeWithoutWaiting`), and no other request of this session is running;
 /// - it runs under `NonBlockingExecution`: a page not in the cache, the tree locked by a
 ///   commit, or the statement's first few thousand rows make it give up;
 /// - giving up returns nil with nothing changed (the statement wrote nothing, an open
@@ -60,6 +61,7 @@ extension Session {
 
     /// Caller holds the lock.
     private func runWithoutWaiting(_ statement: Statement, _ parameters: [Value], plans: PlanMemo?) throws -> QueryResult? {
+        sequenceValues.dropReplay()  // a new request: values kept for an earlier one's run are not its own
         guard StatementExecutor.isReadOnly(statement) else { return try writeWithoutWaiting(statement, parameters, plans: plans) }
         if case .ask = statement { return nil }  // calls out to an AI provider
         func attempt(_ tx: Transaction) throws -> QueryResult {

@@ -17,7 +17,7 @@ extension StorageEngine {
     /// Whether `commitNow` would go ahead now, as far as the engine can tell before a write
     /// set exists: a caller checks it before running a statement it would then commit so.
     public var invitesCommitNow: Bool {
-        wal.invitesInlineSync && commitAcknowledgement.withLock { $0 == nil } && !definitionGates.mayBeClosed
+        wal.invitesInlineSync && commitAcknowledgement.withLock { $0 == nil } && !definitionGates.anyClosedNow
     }
 
     /// `starting` runs once the commit no longer declines, before anything is written.

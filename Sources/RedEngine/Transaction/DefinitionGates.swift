@@ -43,8 +43,16 @@ final class DefinitionGates: Sendable {
         }
     }
 
-    /// Whether any gate may be closed (one atomic load).
-    var mayBeClosed: Bool { anyClosed.load(ordering: .sequentiallyConsistent) }
+    /// Whether any gate is closed now (one atomic load when none is; expired gates are cleared).
+    var anyClosedNow: Bool {
+        guard anyClosed.load(ordering: .sequentiallyConsistent) else { return false }
+        return gates.withLock { g in
+            let now = ContinuousClock.now
+            g = g.filter { $0.value > now }
+            anyClosed.store(!g.isEmpty, ordering: .sequentiallyConsistent)
+            return !g.isEmpty
+        }
+    }
 
     /// Whether `wait` would wait now: a gate is closed on a collection in `written` other
     /// than those in `passing` (`StorageEngine.commitNow` then leaves the commit to `commit`).

@@ -51,7 +51,9 @@ public final class SessionSequenceValues: Sendable {
     public func endAttempt(declined: Bool) {
         state.withLock { s in
             if declined, let taken = s.taken {
-                for (run, values) in taken { s.replay[run, default: []].append(contentsOf: values) }
+                // Ahead of values still kept: an attempt that took kept values and then gave way
+                // itself hands the same ones back, in the order it took them.
+                for (run, values) in taken { s.replay[run] = values + (s.replay[run] ?? []) }
             }
             s.taken = nil
         }

@@ -15,8 +15,11 @@ import RedCore
 /// INSERT over PG-wire took 290 µs against PostgreSQL's 115.
 ///
 /// When: only while the log invites it (`invitesInlineSync`): in full sync mode, with more than
-/// one thread, no round under way or queued, and the last round carrying one commit (in the
-/// other modes a commit waits for no fsync, so always). Concurrent
+/// one thread, no round under way or queued, the last round carrying one commit, and the last
+/// fsync short (`maxInlineFsync`: a slow disk's would hold up the loop's other connections); in
+/// the other modes a commit waits for no fsync, so always. The commit also takes the tree lock
+/// on the caller's thread, which a large commit or a checkpoint may hold for a while: that
+/// wait is not avoided. Concurrent
 /// committers are thus left to group commit, which an inline round would break up (each would
 /// pay an fsync of its own). The check and the round are not atomic: a round that another
 /// committer starts in between is waited for by polling (it ends within one fsync), and the
@@ -40,6 +43,7 @@ extension WriteAheadLog {
             guard !options.committersShareOneThread else { return false }
             return state.withLock { s in
                 !s.leaderActive && s.waiters.isEmpty && s.concurrentCommitters <= 1 && s.failure == nil && !s.closed
+                    && s.lastSyncDuration <= Self.maxInlineFsync
             }
         }
     }
@@ -70,6 +74,10 @@ extension WriteAheadLog {
             }
         }
     }
+
+    /// The longest last fsync for which a commit is made durable inline: on a slow disk an fsync
+    /// on the caller's thread would hold up every other connection of its event loop that long.
+    static let maxInlineFsync = maxSpinFsync
 
     /// How long `syncNow` sleeps between looks at another leader's round.
     static let inlinePollMicroseconds: UInt32 = 5
