@@ -121,12 +121,13 @@ extension Session {
     /// one thread.
     ///
     /// Declined (nil): in a transaction block, in a session that may not write or has
-    /// temporary tables (their ON COMMIT actions), for any other statement, and whenever a step
-    /// would wait — a page not cached, a lock held by someone else, texts to embed, a sequence
-    /// to persist, a write conflict to retry, or a commit the log would rather gather with
-    /// others (`commitNow` declining). The attempt is rolled back, and the waiting path runs the
-    /// statement again from the start; sequence values it took are skipped, as after any
-    /// rollback.
+    /// temporary tables (their ON COMMIT actions), for any other statement, while the engine
+    /// does not invite an inline commit (`invitesCommitNow`: a commit round under way,
+    /// concurrent committers to gather, a slow disk), and whenever a step would wait — a page
+    /// not cached, a lock held by someone else, texts to embed, a sequence to persist, a write
+    /// conflict to retry. The attempt is rolled back, and the waiting path runs the statement
+    /// again from the start; the values nextval gave the attempt go to that run
+    /// (`SessionSequenceValues.recordAttempt`).
     /// Caller holds the lock.
     private func writeWithoutWaiting(_ statement: Statement, _ parameters: [Value], plans: PlanMemo?) throws -> QueryResult? {
         switch statement {
