@@ -242,23 +242,22 @@ final class StatementCache: Sendable {
     static let maxCachedTextBytes = 16_384
 
     func statements(for text: String) throws -> [(Statement, String)] {
-        let cacheable = text.utf8.count <= Self.maxCachedTextBytes
-        if cacheable, let hit = entries.withLock({ $0[text] }) { return hit.statements }
-        let parsed = try Parser.parseScript(text, limits: limits)
-        if cacheable {
-            entries.withLock { cache in
-                if cache.count >= capacity { cache.removeAll(keepingCapacity: true) }
-                cache[text] = Entry(statements: parsed, plans: parsed.count == 1 ? PlanMemo() : nil)
-            }
-        }
-        return parsed
+        try statementsAndPlans(for: text).statements
     }
 
-    /// Where the plan of `text` is kept between executions: nil unless the text is one
-    /// statement and cached (`statements(for:)` admits it).
-    func planMemo(for text: String) -> PlanMemo? {
-        guard text.utf8.count <= Self.maxCachedTextBytes else { return nil }
-        return entries.withLock { $0[text]?.plans }
+    /// The statements of `text` and, for a cached one-statement text, where its plan is kept
+    /// between executions (see `PlanMemo`): one lookup for both, as every execution needs both.
+    func statementsAndPlans(for text: String) throws -> (statements: [(Statement, String)], plans: PlanMemo?) {
+        let cacheable = text.utf8.count <= Self.maxCachedTextBytes
+        if cacheable, let hit = entries.withLock({ $0[text] }) { return (hit.statements, hit.plans) }
+        let parsed = try Parser.parseScript(text, limits: limits)
+        guard cacheable else { return (parsed, nil) }
+        let entry = Entry(statements: parsed, plans: parsed.count == 1 ? PlanMemo() : nil)
+        entries.withLock { cache in
+            if cache.count >= capacity { cache.removeAll(keepingCapacity: true) }
+            cache[text] = entry
+        }
+        return (parsed, entry.plans)
     }
 
     /// `Parser.parameterCount(in:)` of `text`, remembered with its statements.

@@ -172,9 +172,8 @@ public final class Session: @unchecked Sendable {
     }
 
     private func runAll(_ sql: String, parameters: [Value]) async throws -> [QueryResult] {
-        let statements = try parse(sql)
+        let (statements, plans) = try parseWithPlans(sql)
         var results: [QueryResult] = []
-        let plans = statements.count == 1 ? database.statementCache.planMemo(for: sql) : nil
         for (statement, _) in statements {
             results.append(try await run(statement, parameters: parameters, plans: plans))
         }
@@ -184,10 +183,15 @@ public final class Session: @unchecked Sendable {
     /// The statements of `sql`, from the statement cache; a syntax error aborts an open
     /// transaction, as any error does in PostgreSQL.
     func parse(_ sql: String) throws -> [(Statement, String)] {
+        try parseWithPlans(sql).statements
+    }
+
+    /// `parse`, with where the text's plan is kept (`StatementCache.statementsAndPlans`).
+    func parseWithPlans(_ sql: String) throws -> (statements: [(Statement, String)], plans: PlanMemo?) {
         do {
-            let statements = try database.statementCache.statements(for: sql)
+            let parsed = try database.statementCache.statementsAndPlans(for: sql)
             try refuseHiddenPublicNames(sql)
-            return statements
+            return parsed
         } catch {
             abortOpenTransaction()
             throw error

@@ -27,9 +27,9 @@ extension Session {
             cancellation.reset()
             lock.unlock()
         }
-        let statements = try parse(sql)
+        let (statements, plans) = try parseWithPlans(sql)
         guard statements.count == 1 else { return nil }
-        return try runWithoutWaiting(statements[0].0, parameters, plans: database.statementCache.planMemo(for: sql))
+        return try runWithoutWaiting(statements[0].0, parameters, plans: plans)
     }
 
     /// Runs a prepared statement now if it can finish without waiting; nil when it cannot.

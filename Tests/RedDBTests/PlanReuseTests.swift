@@ -8,7 +8,7 @@ import Testing
 /// plan depends on gets the statement planned afresh, with the answer it would have had.
 @Suite struct PlanReuseTests: SessionTestSupport {
     func reuses(_ db: Database, _ sql: String) -> Int {
-        db.statementCache.planMemo(for: sql)?.reuseCount ?? -1
+        (try? db.statementCache.statementsAndPlans(for: sql).plans)??.reuseCount ?? -1
     }
 
     func database(rows: Int = 20) async throws -> Database {
