@@ -545,20 +545,13 @@ public final class Session: @unchecked Sendable {
         case .idle:
             let tx = try beginTransaction()
             defer { tx.rollback() }
-            // Read after `begin`: when the latest definition change is visible to this snapshot
-            // the snapshot sees the definitions as of `version` exactly (a change bumps the
-            // version before its commit becomes visible), so a description made or kept for
-            // that version is this snapshot's. A snapshot older than the latest change is
-            // described afresh and not remembered.
-            let definitions = database.engine.definitionState
-            // Descriptions are shared by every session: one with temporary tables (which may
-            // hide permanent ones) neither uses nor keeps them.
-            let current = tx.snapshot >= definitions.changeTS && !temporaryTables.isUsed
-            if current, let kept = database.statementCache.description(for: sql, declared: declared, version: definitions.version) {
+            // A snapshot older than the latest definition change is described afresh and not remembered.
+            let version = definitionsVersion(seenBy: tx)
+            if let version, let kept = database.statementCache.description(for: sql, declared: declared, version: version) {
                 return kept
             }
             let description = try executor(tx, []).describe(statement, parameterCount: parameterCount, declaredTypes: declared)
-            if current { database.statementCache.remember(description, for: sql, declared: declared, version: definitions.version) }
+            if let version { database.statementCache.remember(description, for: sql, declared: declared, version: version) }
             return description
         }
     }
@@ -649,19 +642,28 @@ public final class Session: @unchecked Sendable {
         }
     }
 
-    /// `plans`: where the statement's plan is kept between executions. It is passed on only
-    /// when a plan kept for the definitions version this snapshot sees is right for it, the
-    /// rule statement descriptions follow (see `describeLocked`): no uncommitted definition
-    /// change in the transaction, a snapshot taken after the latest committed one, and no
-    /// temporary tables in the session (they hide permanent tables of the same name).
+    /// The definitions version `tx`'s snapshot sees exactly, when what was made against that
+    /// version and shared by every session (a statement's description, its plan) is right for
+    /// it; nil when it must be made afresh and not kept.
+    ///
+    /// Read after `begin`: when the latest definition change is visible to the snapshot, the
+    /// snapshot sees the definitions as of `version` exactly (a change bumps the version
+    /// before its commit becomes visible). Nil for an older snapshot, for a transaction that
+    /// changed a definition itself (uncommitted), and in a session with temporary tables
+    /// (they hide permanent tables of the same name).
+    func definitionsVersion(seenBy tx: Transaction) -> UInt64? {
+        guard !temporaryTables.isUsed, !tx.hasDefinitionWrites else { return nil }
+        let definitions = database.engine.definitionState
+        return tx.snapshot >= definitions.changeTS ? definitions.version : nil
+    }
+
+    /// `plans`: where the statement's plan is kept between executions; passed on only when
+    /// `definitionsVersion(seenBy:)` says a kept plan is right for this snapshot.
     func executor(_ tx: Transaction, _ parameters: [Value], embeddings: [EmbeddingKey: [Float]] = [:], plans: PlanMemo? = nil) -> StatementExecutor {
         var executor = StatementExecutor(transaction: tx, store: database.store, parameters: parameters, now: database.options.clock.nowMilliseconds(),
                                          limits: database.options.executionLimits, cancellation: cancellation)
         executor.embeddings = embeddings
-        if let plans, !temporaryTables.isUsed, !tx.hasDefinitionWrites {
-            let definitions = database.engine.definitionState
-            if tx.snapshot >= definitions.changeTS { executor.planMemo = (plans, definitions.version) }
-        }
+        if let plans, let version = definitionsVersion(seenBy: tx) { executor.planMemo = (plans, version) }
         if case .active = state { executor.deferredConstraints = deferredConstraints }
         executor.surfaceCatalog = surfaceCatalog
         executor.sessionSequences = sequenceValues
