@@ -26,6 +26,11 @@ import RedDB
         #expect(try session.executeWithoutWaiting("SELECT 1 AS one")?.rows == [[.integer(1)]])
         let prepared = try session.prepareAutoParameterized("SELECT id FROM t WHERE id = 3")
         #expect(try session.executeWithoutWaiting(prepared, parameters: [.integer(9)])?.rows == [[.integer(9)]])
+        // A LATERAL join checked for cancellation at its first outer row, which gave up here.
+        let lateral = "SELECT a.id, b.v FROM t a, LATERAL (SELECT v FROM t WHERE id = a.id + 1) b WHERE a.id < 3 ORDER BY a.id"
+        let usualLateral = try await session.execute(lateral).rows
+        let quickLateral = try session.executeWithoutWaiting(lateral)?.rows
+        #expect(usualLateral.count == 2 && quickLateral == usualLateral)
     }
 
     @Test func transactionControlDDLAndScriptsAreDeclinedUndone() async throws {

@@ -187,6 +187,15 @@ final class ExecutionContext: @unchecked Sendable {
         if Task.isCancelled { throw StatementCancellation.error(.userRequest) }
     }
 
+    /// Counts one row examined, and checks for cancellation every 4,096 of them: the
+    /// checkpoint of every loop whose length the data decides (scans, the rows a foreign
+    /// key's action visits).
+    @inline(__always)
+    func countScanned() throws {
+        rowsScanned += 1
+        if rowsScanned & 4095 == 0 { try checkCancelled() }
+    }
+
     func open(_ plan: PlanNode, outerRows: [[Value]]) throws -> RowIterator {
         try plan.open(self, outerRows: outerRows)
     }

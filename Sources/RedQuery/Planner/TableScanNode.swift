@@ -337,8 +337,7 @@ final class TableRowIterator: RowIterator {
         currentBytes = []
         defer { self.row = row; currentKey = key; currentBytes = bytes }
         while try source(&key, &bytes) {
-            context.rowsScanned += 1
-            if context.rowsScanned & 4095 == 0 { try context.checkCancelled() }
+            try context.countScanned()
             for position in decodedPositions { row[position] = .null }
             let header = try StoredRow.decode(bytes, positions: positions, metadataPosition: metadataPosition, into: &row)
             guard header.isVisible(at: now) else { continue }

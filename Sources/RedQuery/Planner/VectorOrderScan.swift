@@ -202,8 +202,7 @@ extension TableScanNode {
         let now = context.now
         var key: [UInt8] = [], bytes: [UInt8] = []
         while try cursor.nextRaw(key: &key, value: &bytes) {
-            context.rowsScanned += 1
-            if context.rowsScanned & 4095 == 0 { try context.checkCancelled() }
+            try context.countScanned()
             let location = try StoredRow.vectorLocation(bytes, column: UInt64(order.columnID))
             guard !location.other else { return nil }
             guard location.header.isVisible(at: now) else { continue }
