@@ -211,4 +211,19 @@ import RedDB
         try await a.execute("ROLLBACK")
         #expect(db.locks.rowLocksHeld == before)
     }
+
+    /// Bulk loads (COPY, the RedWire and gRPC bulk inserts: `insertRows`) lock no keys, whatever
+    /// their size: a conflict with a concurrent insert of one of their keys is found at commit,
+    /// and the later committer gets 40001.
+    @Test func aBulkLoadLocksNoKeysAndConflictsAtCommit() async throws {
+        let db = try await makeDatabase()
+        let a = db.session(), b = db.session()
+        let before = db.locks.rowLocksHeld
+        try await a.execute("BEGIN")
+        try await a.insertRows(into: "users", columns: ["id", "email"], rows: [[.integer(1), .text("ann@example.com")], [.integer(2), .null]])
+        try #require(db.locks.rowLocksHeld == before)  // (else b would wait for a below)
+        #expect(try await b.execute("INSERT INTO users (id, email) VALUES (3, 'ann@example.com')").commandTag == "INSERT 0 1", "no wait for a's load")
+        #expect(await code { try await a.execute("COMMIT") } == "40001")
+        #expect(try await rows(b, "SELECT id FROM users") == [[.integer(3)]])
+    }
 }

@@ -83,8 +83,11 @@ struct DMLExecutor {
         // When the statement locks what it writes (`locksBeforeInserting`), every row is built
         // and checked before any is written, as UPDATE does, so that the locks can be taken,
         // and waited for, before the first write; otherwise (a bulk load) each row is written
-        // as soon as it is built.
-        let buffered = locksBeforeInserting(rowCount: sourceRows.count, handle)
+        // as soon as it is built. Rows already decoded come from a load (COPY, the RedWire and
+        // gRPC bulk inserts, CREATE TABLE AS), which locks nothing whatever its size: taking
+        // and releasing a lock per key was a third of the server's time in a 1,000-row batch
+        // (`red bench surfaces`), and a load's conflicts stay commit-time ones (40001).
+        let buffered = statement.decodedRows == nil && locksBeforeInserting(rowCount: sourceRows.count, handle)
         var rows: [StoredRow] = []
         var start = 0
         while start < sourceRows.count {

@@ -15,8 +15,9 @@ import RedEngine
 extension DMLExecutor {
     /// Locks the unique keys of `rows`, which the statement is about to insert, for the rest of
     /// the transaction; waits for a key another transaction holds. A statement with more keys
-    /// than `rowLocksPerWrite` (a bulk load) neither locks nor looks: loads do not fill the lock
-    /// table or pay a lookup per key, and their conflicts stay commit-time ones (40001).
+    /// than `rowLocksPerWrite`, or one inserting decoded rows (a bulk load: COPY, the bulk
+    /// inserts), neither locks nor looks: loads do not fill the lock table or pay a lookup per
+    /// key, and their conflicts stay commit-time ones (40001).
     ///
     /// An UPDATE passes its rows' old versions as `replacing`: a key a row keeps is not locked
     /// (the row's own lock covers it); only the keys it moves to are.
