@@ -36,8 +36,11 @@ extension StorageEngine {
             let requeue: [[UInt8]] = try store.write { tree in
                 let horizon = snapshots.horizon
                 var again: [[UInt8]] = []
-                for key in chunk {
-                    guard let bytes = try tree.get(key) else { continue }
+                // Read before any write: one descent per leaf (the chunk is sorted), and the
+                // reader's remembered leaf is not one the writes below replace.
+                let records = try tree.getSorted(Array(chunk))
+                for (key, record) in zip(chunk, records) {
+                    guard let bytes = record else { continue }
                     var chain = try VersionChain(decoding: bytes, context: "record (\(Keyspace.describe(key)))")
                     let before = chain.versions.count
                     chain.trim(horizon: horizon)
