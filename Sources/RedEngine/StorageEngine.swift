@@ -298,8 +298,11 @@ public final class StorageEngine: @unchecked Sendable {
     /// A commit's part under the tree lock: the conflict checks, its WAL record appended (not
     /// yet durable) and its writes applied to the tree. Returns its timestamp and the LSN
     /// after its record. Shared by `commit` and `commitNow`, which differ only in how they wait.
+    /// `refusingToWait`: `WouldBlock`, with nothing done, when another holds the tree's lock;
+    /// `starting` runs once the lock is held, before anything is checked or written.
     func logAndApply(_ runs: [KeyWrites], written: [UInt32], extra: [CommitRecord.Mutation], changes: [PendingChange], snapshot: UInt64,
                      definitions: DefinitionChanges, guards: ReadGuards, ignoringFence: Bool, began: ContinuousClock.Instant?,
+                     refusingToWait: Bool = false, starting: () -> Void = {},
                      assigned: (UInt64) -> Void) throws -> (commitTS: UInt64, endLSN: UInt64) {
         let emptied = extra.compactMap { mutation -> UInt32? in if case .deleteCollection(let id) = mutation { id } else { nil } }
         var payload = CommitRecord.encode(runs, then: extra,
@@ -308,7 +311,8 @@ public final class StorageEngine: @unchecked Sendable {
         let touchesDefinitions = touchesCatalog || runs.contains { $0.firstKey.map(Keyspace.collectionID(of:)) == Keyspace.catalogID }
             || extra.contains { if case .deleteCollection(let id) = $0 { id == Keyspace.collectionsID || id == Keyspace.catalogID } else { false } }
 
-        return try namingConflicts { try store.write { tree in
+        return try namingConflicts { try store.write(refusing: refusingToWait) { tree in
+            starting()
             if let failure = failure.withLock({ $0 }) { throw failure }
             // Checked again where commits are ordered: none is logged after the fence is set.
             if !ignoringFence, fenced.load(ordering: .sequentiallyConsistent), let fence = writeFenceReason { throw fence }

@@ -9,7 +9,9 @@ import RedStorage
 /// A caller asks `invitesCommitNow` before it runs the statement: not while the log has a
 /// round under way or concurrent committers to gather (`invitesInlineSync`), a definition gate
 /// may be closed, or commits wait for replicas. `commitNow` itself declines (nil) only for a
-/// gate closed on a collection the transaction writes, or replicas to wait for; a round begun
+/// gate closed on a collection the transaction writes, replicas to wait for, or the tree's lock
+/// held by another (a large commit applying its writes holds it for milliseconds, and the
+/// caller's event loop would stall with it); a round begun
 /// since the caller asked is waited for (`syncNow` polls it). Past those checks it is
 /// `commit`: the same conflict checks, WAL record and tree update under the tree lock
 /// (`logAndApply`), durable before it returns, visible after.
@@ -30,9 +32,14 @@ extension StorageEngine {
         let runs = writes.sortedRuns()
         let written = runs.compactMap { $0.firstKey.map(Keyspace.collectionID(of:)) }.filter { $0 >= Keyspace.firstUserID }
         guard !definitionGates.wouldWait(writing: written, passing: definitions.basedOnData) else { return nil }
-        starting()
-        let (commitTS, endLSN) = try logAndApply(runs, written: written, extra: [], changes: changes, snapshot: snapshot, definitions: definitions,
-                                                 guards: guards, ignoringFence: false, began: began, assigned: assigned)
+        let (commitTS, endLSN): (UInt64, UInt64)
+        do {
+            (commitTS, endLSN) = try logAndApply(runs, written: written, extra: [], changes: changes, snapshot: snapshot, definitions: definitions,
+                                                 guards: guards, ignoringFence: false, began: began, refusingToWait: true, starting: starting,
+                                                 assigned: assigned)
+        } catch is WouldBlock {
+            return nil  // the tree is held (a large commit, a vacuum step): nothing was done
+        }
         do {
             try wal.syncNow(upTo: endLSN)
         } catch {

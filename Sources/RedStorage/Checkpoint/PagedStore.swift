@@ -158,6 +158,12 @@ public final class PagedStore: @unchecked Sendable {
         try treeLock.withWriteLock { try body(tree) }
     }
 
+    /// `write`, or `WouldBlock` before `body` runs when the tree is held and the caller must
+    /// not wait (`refusing`; see `ReadWriteLock.withWriteLock(refusing:_:)`).
+    public func write<R>(refusing: Bool, _ body: (BTree) throws -> R) throws -> R {
+        try treeLock.withWriteLock(refusing: refusing) { try body(tree) }
+    }
+
     public var cacheStatistics: PageCache.Statistics { cache.statistics }
     public var pageCount: UInt32 { pager.pageCount }
     /// Drops the cache's clean nodes under the tree's exclusive lock (see `PageCache.dropClean`).

@@ -59,6 +59,20 @@ public final class ReadWriteLock: @unchecked Sendable {
         return try body()
     }
 
+    /// A writer that must not wait (an inline commit on an event loop, `refusing`) throws
+    /// `WouldBlock` after a few retries instead of blocking: another commit, a vacuum step or
+    /// a checkpoint may hold the lock for milliseconds, and every connection on that loop
+    /// would wait with it. Nothing has run under the lock then, so the caller can still go
+    /// the waiting way.
+    public func withWriteLock<R>(refusing: Bool, _ body: () throws -> R) throws -> R {
+        guard refusing else { return try withWriteLock(body) }
+        if pthread_rwlock_trywrlock(lock) != 0 && !spin(rounds: Self.nonBlockingSpinRounds, { pthread_rwlock_trywrlock($0) }) {
+            throw WouldBlock(reason: .treeLocked)
+        }
+        defer { pthread_rwlock_unlock(lock) }
+        return try body()
+    }
+
     public func withWriteLock<R>(_ body: () throws -> R) rethrows -> R {
         if pthread_rwlock_trywrlock(lock) != 0 && !spin(rounds: Self.spinRounds, { pthread_rwlock_trywrlock($0) }) {
             pthread_rwlock_wrlock(lock)
