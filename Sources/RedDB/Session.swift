@@ -24,13 +24,13 @@ public final class Session: @unchecked Sendable {
     }
 
     /// Open savepoints of the current transaction, oldest first.
-    private var savepoints: [(name: String, point: Transaction.Savepoint, constraintModes: DeferredConstraints.Modes, lockMark: Int)] = []
+    var savepoints: [(name: String, point: Transaction.Savepoint, constraintModes: DeferredConstraints.Modes, lockMark: Int)] = []
 
     /// The database this session talks to.
     public let database: Database
     var state = State.idle
     /// Set by BEGIN … READ ONLY for the transaction it opens.
-    private var readOnlyTransaction = false
+    var readOnlyTransaction = false
     /// The isolation level of a block opened without one, read at BEGIN (PG-wire reads the
     /// connection's `default_transaction_isolation`). See `IsolationLevel`.
     public var defaultIsolation: @Sendable () -> IsolationLevel = { .readCommitted }
@@ -45,7 +45,7 @@ public final class Session: @unchecked Sendable {
     /// Reset at BEGIN; a stream of an earlier block finishing later may take it below zero.
     let openBlockStreams = Atomic<Int>(0)
     /// The open transaction block's deferred foreign key checks, run at COMMIT.
-    private var deferredConstraints = DeferredConstraints()
+    var deferredConstraints = DeferredConstraints()
     /// Whether this session may write at all; servers set it from the caller's role.
     public var access = SessionAccess.readWrite
     /// Relations, functions and casts the surface serving this session adds to its SQL (PG-wire
@@ -128,7 +128,7 @@ public final class Session: @unchecked Sendable {
     /// How many transaction blocks (explicit, or a surface's implicit ones) have committed on
     /// this session: a surface keeping state per transaction (PG-wire's settings) tells from it
     /// whether the block that just ended committed or rolled back.
-    public private(set) var committedBlocks: UInt64 = 0
+    public internal(set) var committedBlocks: UInt64 = 0
 
     /// True between BEGIN and COMMIT/ROLLBACK.
     public var inTransaction: Bool {
@@ -203,58 +203,12 @@ public final class Session: @unchecked Sendable {
         defer { sequenceValues.dropReplay() }  // values a declined attempt left and this run did not use
         switch statement {
         case .begin(let readOnly, let isolation):
-            if inTransaction { return QueryResult(columns: [], rows: [], statementType: "begin", commandTag: "BEGIN", message: "there is already a transaction in progress") }
-            state = .active(try beginTransaction())
-            readOnlyTransaction = readOnly
-            blockIsolation = isolation ?? defaultIsolation()
-            blockHasRunStatement = false
-            openBlockStreams.store(0, ordering: .releasing)  // a stream left open by an earlier block no longer counts
-            deferredConstraints = DeferredConstraints()
-            return QueryResult(columns: [], rows: [], statementType: "begin", commandTag: "BEGIN", message: "BEGIN")
+            return try beginBlock(readOnly: readOnly, isolation: isolation)
         case .commit:
-            switch state {
-            case .idle:
-                return QueryResult(columns: [], rows: [], statementType: "commit", commandTag: "COMMIT", message: "there is no transaction in progress")
-            case .failed(let tx):
-                tx.rollback()
-                state = .idle
-                savepoints = []
-                locks.transactionEnded()
-                return QueryResult(columns: [], rows: [], statementType: "rollback", commandTag: "ROLLBACK", message: "the transaction had failed and was rolled back")
-            case .active(let tx):
-                state = .idle
-                savepoints = []
-                defer { locks.transactionEnded() }  // committed or not, the block is over
-                if !deferredConstraints.isEmpty {
-                    if blockIsolation == .readCommitted { refreshUnlessStreaming(tx) }
-                    do {
-                        try executor(tx, []).checkDeferredConstraints(deferredConstraints)
-                    } catch {
-                        tx.rollback()  // COMMIT of a block whose deferred check fails rolls it back, as in PostgreSQL
-                        throw error
-                    }
-                }
-                do {
-                    try applyOnCommitActions(tx)
-                } catch {
-                    tx.rollback()
-                    throw error
-                }
-                try await tx.commit()
-                committedBlocks &+= 1
-                return QueryResult(columns: [], rows: [], statementType: "commit", commandTag: "COMMIT", message: "COMMIT")
-            }
+            guard case .active(let tx) = state else { return endBlockWithoutCommitting() }
+            return try await commitBlock(tx) { try await tx.commit() }
         case .rollback:
-            switch state {
-            case .idle:
-                return QueryResult(columns: [], rows: [], statementType: "rollback", commandTag: "ROLLBACK", message: "there is no transaction in progress")
-            case .active(let tx), .failed(let tx):
-                tx.rollback()
-                state = .idle
-                savepoints = []
-                locks.transactionEnded()
-                return QueryResult(columns: [], rows: [], statementType: "rollback", commandTag: "ROLLBACK", message: "ROLLBACK")
-            }
+            return rollbackBlock()
         case .savepoint(let name):
             switch state {
             case .idle: throw RedError(.transactionClosed, "SAVEPOINT can only be used in transaction blocks")

@@ -62,6 +62,10 @@ extension Session {
     /// Caller holds the lock.
     private func runWithoutWaiting(_ statement: Statement, _ parameters: [Value], plans: PlanMemo?) throws -> QueryResult? {
         sequenceValues.dropReplay()  // a new request: values kept for an earlier one's run are not its own
+        switch statement {
+        case .begin, .commit, .rollback: return try transactionControlWithoutWaiting(statement)
+        default: break
+        }
         guard StatementExecutor.isReadOnly(statement) else { return try writeWithoutWaiting(statement, parameters, plans: plans) }
         if case .ask = statement { return nil }  // calls out to an AI provider
         func attempt(_ tx: Transaction) throws -> QueryResult {

@@ -37,7 +37,6 @@ import RedDB
         let (_, session) = try await table(rows: 10)
         #expect(try session.executeWithoutWaiting("CREATE TABLE u (id INT)") == nil)
         #expect(try session.executeWithoutWaiting("TRUNCATE t") == nil)
-        #expect(try session.executeWithoutWaiting("BEGIN") == nil)
         #expect(try session.executeWithoutWaiting("SELECT 1; SELECT 2") == nil)
         #expect(!session.inTransaction)
         #expect(try await session.execute("SELECT count(*) FROM t").rows == [[.integer(10)]])
