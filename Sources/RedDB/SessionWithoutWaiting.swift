@@ -138,6 +138,7 @@ extension Session {
         case .insert, .update, .delete: break
         default: return nil
         }
+        if case .active(let tx) = state { return try writeInBlockWithoutWaiting(tx, statement, parameters, plans: plans) }
         guard case .idle = state, access == .readWrite, !temporaryTables.isUsed, database.engine.invitesCommitNow else { return nil }
         locks.beginStatement()
         let tx = try beginTransaction()
@@ -166,6 +167,50 @@ extension Session {
             throw error
         }
     }
+
+    /// An INSERT, UPDATE or DELETE inside a transaction block, run now (nothing to commit: the
+    /// block's COMMIT is the durable point); nil, with the block as it was, when a step would
+    /// wait.
+    ///
+    /// A statement that gives up half-way has written into the block's transaction, so it
+    /// runs from a savepoint: giving up returns to it (writes, guarded reads, deferred checks
+    /// queued; locks and nextval's values are kept for the run again, as for an autocommit
+    /// write). The savepoint shares the transaction's write set, and the first write after it
+    /// copies it, so only blocks holding little (`maxBlockBytesWithoutWaiting`) are tried.
+    /// Declined also: a read-only block or session, a session with temporary tables.
+    /// Caller holds the lock.
+    private func writeInBlockWithoutWaiting(_ tx: Transaction, _ statement: Statement, _ parameters: [Value],
+                                            plans: PlanMemo?) throws -> QueryResult? {
+        guard access == .readWrite, !readOnlyTransaction, !temporaryTables.isUsed,
+              tx.heldBytes <= Self.maxBlockBytesWithoutWaiting else { return nil }
+        let savepoint = try tx.savepoint()
+        let checks = deferredConstraints.mark
+        locks.beginStatement()
+        sequenceValues.recordAttempt()
+        var declined = false
+        defer { sequenceValues.endAttempt(declined: declined) }
+        do {
+            takeStatementSnapshot(tx)
+            var result = try NonBlockingExecution.$isActive.withValue(true) { try executor(tx, parameters, plans: plans).execute(statement) }
+            guard database.store.sequences.isSettled else { throw WouldBlock(reason: .longRunning) }  // its reservation is persisted there
+            result.warnings += locks.endStatement()
+            return result
+        } catch let error where Self.declines(error) {
+            try tx.rollback(to: savepoint, restoringReads: true)
+            deferredConstraints.forgetChecks(queuedAfter: checks)
+            locks.abandonAttempt()
+            declined = true
+            return nil
+        } catch {
+            _ = locks.endStatement()
+            state = .failed(tx)  // an error aborts the block, as on the usual path
+            throw error
+        }
+    }
+
+    /// The most a block may hold (writes and guarded reads) for its writes to be tried on the
+    /// caller's thread (see `writeInBlockWithoutWaiting`).
+    static let maxBlockBytesWithoutWaiting = 64 << 10
 
     /// Whether an attempt that met `error` gives way to the waiting path, which waits (or, for
     /// a write conflict, retries after backing off) where the attempt could not.

@@ -65,6 +65,49 @@ import RedStorage
         #expect(try await rows(a, "SELECT n FROM t") == [[.integer(1)]])
     }
 
+    /// Writes inside a block run there too. One that gives up half-way — here a DELETE whose
+    /// cascade visits thousands of rows, after the parent's row was deleted — returns to the
+    /// savepoint taken before it: the block is as it was, and the usual path runs it in full.
+    @Test func aWriteInABlockThatGivesUpHalfWayLeavesTheBlockAsItWas() async throws {
+        let db = try await Database.inMemory()
+        let s = db.session()
+        try await s.execute("""
+            CREATE TABLE parent (id INT PRIMARY KEY);
+            CREATE TABLE child (id INT PRIMARY KEY, parent_id INT REFERENCES parent (id) ON DELETE CASCADE);
+            CREATE INDEX child_parent ON child (parent_id);
+            CREATE TABLE log (id INT PRIMARY KEY, note TEXT);
+            INSERT INTO parent VALUES (1), (2);
+            INSERT INTO child SELECT i, 2 FROM generate_series(1, 5000) AS i;
+            """)
+        _ = try await s.execute("SELECT * FROM parent, child, log LIMIT 1")  // definitions cached
+        #expect(try s.executeWithoutWaiting("BEGIN")?.commandTag == "BEGIN")
+        #expect(try s.executeWithoutWaiting("INSERT INTO log VALUES (1, 'a') RETURNING id")?.rows == [[.integer(1)]])
+        #expect(try s.executeWithoutWaiting("DELETE FROM parent WHERE id = 1")?.commandTag == "DELETE 1")
+        #expect(try s.executeWithoutWaiting("DELETE FROM parent WHERE id = 2") == nil)
+        #expect(s.inTransaction && !s.transactionFailed)
+        #expect(try await rows(s, "SELECT id FROM parent") == [[.integer(2)]], "the declined delete is undone")
+        #expect(try await rows(s, "SELECT count(*) FROM child") == [[.integer(5000)]])
+        #expect(try await s.execute("DELETE FROM parent WHERE id = 2").commandTag == "DELETE 1")
+        // The block now holds 5,000 deletes: a savepoint of that much costs a copy, so its
+        // writes take the usual path.
+        #expect(try s.executeWithoutWaiting("INSERT INTO log VALUES (2, 'b')") == nil)
+        #expect(try s.executeWithoutWaiting("ROLLBACK")?.commandTag == "ROLLBACK")
+        #expect(try await rows(s, "SELECT count(*) FROM parent") == [[.integer(2)]])
+
+        // An error there aborts the block, as on the usual path.
+        try await s.execute("BEGIN")
+        #expect(try s.executeWithoutWaiting("INSERT INTO log VALUES (1, 'a')")?.commandTag == "INSERT 0 1")
+        #expect(await code { _ = try s.executeWithoutWaiting("INSERT INTO log VALUES (1, 'dup')") } == "23505")
+        #expect(s.transactionFailed)
+        #expect(try s.executeWithoutWaiting("ROLLBACK")?.commandTag == "ROLLBACK")
+
+        try await s.execute("BEGIN")
+        #expect(try s.executeWithoutWaiting("DELETE FROM parent WHERE id = 1")?.commandTag == "DELETE 1")
+        #expect(try s.executeWithoutWaiting("UPDATE log SET note = 'c'")?.commandTag == "UPDATE 0")
+        #expect(try s.executeWithoutWaiting("COMMIT")?.commandTag == "COMMIT")
+        #expect(try await rows(s, "SELECT id FROM parent") == [[.integer(2)]])
+    }
+
     /// Deferred foreign key checks run statements at COMMIT, and a commit round under way
     /// would make the COMMIT wait: both are declined with the block still open, then
     /// committed the usual way.

@@ -109,6 +109,10 @@ public final class Transaction: @unchecked Sendable {
 
     public var isActive: Bool { state.withLock { $0.status == .active } }
 
+    /// Bytes the transaction holds: its writes and its guarded reads. A savepoint shares them,
+    /// so the first write after one copies them: callers taking one per statement bound this.
+    public var heldBytes: Int { state.withLock { $0.writeBytes + $0.guards.bytes } }
+
     /// A point to return to inside this transaction (SQL SAVEPOINT): its writes so far.
     public struct Savepoint: Sendable {
         fileprivate let writes: WriteSet
@@ -118,6 +122,8 @@ public final class Transaction: @unchecked Sendable {
         fileprivate let changeCount: Int
         /// The length of the last change run then (later inserts may have extended it).
         fileprivate let lastChangeRunLength: Int
+        /// The reads guarded then (`rollback(to:restoringReads:)`).
+        fileprivate let guards: ReadGuards
     }
 
     /// Remembers the writes so far; `rollback(to:)` returns to exactly them.
@@ -125,14 +131,18 @@ public final class Transaction: @unchecked Sendable {
         try state.withLock { s in
             try Self.requireActive(s)
             return Savepoint(writes: s.writes, writeBytes: s.writeBytes, dropsCollection: s.dropsCollection, writesCatalog: s.writesCatalog,
-                             changeCount: s.changes.count, lastChangeRunLength: s.changes.last?.count ?? 0)
+                             changeCount: s.changes.count, lastChangeRunLength: s.changes.last?.count ?? 0, guards: s.guards)
         }
     }
 
-    /// Discards every write made since `savepoint`; the transaction stays open.
-    public func rollback(to savepoint: Savepoint) throws {
+    /// Discards every write made since `savepoint`; the transaction stays open. With
+    /// `restoringReads`, the reads guarded since are forgotten too (`guardUnchanged`): for a
+    /// statement that is run again from its start, which guards what it reads again. (SQL's
+    /// ROLLBACK TO keeps them: the client saw what those reads returned.)
+    public func rollback(to savepoint: Savepoint, restoringReads: Bool = false) throws {
         try state.withLock { s in
             try Self.requireActive(s)
+            if restoringReads { s.guards = savepoint.guards }
             s.writes = savepoint.writes
             s.writes.base = currentSnapshot.load(ordering: .relaxed)
             s.writeBytes = savepoint.writeBytes

@@ -29,6 +29,16 @@ public final class DeferredConstraints: @unchecked Sendable {
 
     public var isEmpty: Bool { childChecks.isEmpty && parentChanges.isEmpty }
 
+    /// How many checks wait now; `forgetChecks(queuedAfter:)` drops those queued since.
+    public var mark: (children: Int, parents: Int) { (childChecks.count, parentChanges.count) }
+
+    /// Forgets the checks queued after `mark`: a write statement only adds checks, and one run
+    /// again from its start (after an attempt that gave up) adds them again.
+    public func forgetChecks(queuedAfter mark: (children: Int, parents: Int)) {
+        if childChecks.count > mark.children { childChecks.removeSubrange(mark.children...) }
+        if parentChanges.count > mark.parents { parentChanges.removeSubrange(mark.parents...) }
+    }
+
     /// ALTER TABLE … RENAME: the waiting checks follow the table.
     func renameTable(_ old: String, to new: String) {
         childChecks = childChecks.map { $0.table == old ? ForeignKeyEnforcement.ChildCheck(table: new, constraint: $0.constraint, rid: $0.rid, temporary: $0.temporary) : $0 }
