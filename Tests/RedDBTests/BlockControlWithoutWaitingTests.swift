@@ -8,13 +8,6 @@ import RedStorage
 /// there, durable before it returns; one that would wait is declined with the block open and
 /// unchanged, and the usual path commits it.
 @Suite struct BlockControlWithoutWaitingTests: SessionTestSupport {
-    func durable(_ fs: SimulatedFileSystem) async throws -> Database {
-        var options = DatabaseOptions()
-        options.engine.backgroundWork = false
-        options.engine.syncMode = .full
-        return try await Database.open(path: "/db/data.rdb", options: options, fileSystem: fs)
-    }
-
     @Test func aBlockAnsweredAtOnceIsDurableWhenItsCommitIs() async throws {
         let fs = SimulatedFileSystem()
         try fs.createDirectory("/db")

@@ -1,12 +1,22 @@
 import Foundation
 import Testing
 import RedDB
+import RedStorage
 
 /// What suites running several sessions against one database share: a statement's rows or
 /// SQLSTATE, and waiting until a session blocks on a lock.
 protocol SessionTestSupport {}
 
 extension SessionTestSupport {
+    /// A database at /db/data.rdb on a simulated disk, in full sync mode and without background
+    /// work, so that durability is what is tested (`fs.crash(seed:)` then reopens it).
+    func durable(_ fs: SimulatedFileSystem) async throws -> Database {
+        var options = DatabaseOptions()
+        options.engine.backgroundWork = false
+        options.engine.syncMode = .full
+        return try await Database.open(path: "/db/data.rdb", options: options, fileSystem: fs)
+    }
+
     /// The rows `sql` returns on `session`.
     func rows(_ session: Session, _ sql: String) async throws -> [[Value]] {
         try await session.execute(sql).rows

@@ -7,14 +7,6 @@ import RedStorage
 /// at once, durable before it returns (`Transaction.commitNow`), or declined with nothing
 /// changed whenever a step would wait; the usual path then runs it.
 @Suite struct WriteWithoutWaitingTests: SessionTestSupport {
-    /// A database on a simulated disk in full sync mode, so that durability is what is tested.
-    func durable(_ fs: SimulatedFileSystem) async throws -> Database {
-        var options = DatabaseOptions()
-        options.engine.backgroundWork = false
-        options.engine.syncMode = .full
-        return try await Database.open(path: "/db/data.rdb", options: options, fileSystem: fs)
-    }
-
     @Test func anAnsweredWriteSurvivesAPowerLossAtOnce() async throws {
         let fs = SimulatedFileSystem()
         try fs.createDirectory("/db")
