@@ -74,9 +74,11 @@ extension Session {
 
     /// BEGIN, ROLLBACK, or a COMMIT the log can make durable now, run on the caller's thread;
     /// nil (nothing done, the block as it was) for a COMMIT that would wait: deferred checks
-    /// or ON COMMIT actions to run, a sequence to persist, or a log that does not invite an
-    /// inline commit (`StorageEngine.invitesCommitNow`: a round under way, concurrent
-    /// committers to group). Caller holds the lock.
+    /// or ON COMMIT actions to run, a sequence to persist, a block holding more than
+    /// `maxBlockBytesWithoutWaiting`, or an engine that does not invite an inline commit
+    /// (`StorageEngine.invitesCommitNow` and `commitNow`: a round under way, concurrent
+    /// committers to group, a definition gate closed, replicas to wait for, the tree's lock
+    /// held by another). Caller holds the lock.
     func transactionControlWithoutWaiting(_ statement: Statement) throws -> QueryResult? {
         switch statement {
         case .begin(let readOnly, let isolation):
@@ -85,8 +87,10 @@ extension Session {
             return rollbackBlock()
         case .commit:
             guard case .active(let tx) = state else { return endBlockWithoutCommitting() }
+            // A block holding much (a load inside BEGIN) would make the loop read, apply, log and
+            // fsync all of it: the pool commits that.
             guard deferredConstraints.isEmpty, !temporaryTables.hasOnCommitActions, database.store.sequences.isSettled,
-                  database.engine.invitesCommitNow else { return nil }
+                  tx.heldBytes <= Self.maxBlockBytesWithoutWaiting, database.engine.invitesCommitNow else { return nil }
             // Tried before the block ends: a commit that declines leaves the block open, unchanged.
             do {
                 guard try tx.commitNow() != nil else { return nil }

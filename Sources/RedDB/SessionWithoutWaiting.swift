@@ -8,8 +8,10 @@ import RedQuery
 /// pool and its reply back costs two thread wake-ups, more than a point `SELECT` itself, so
 /// the surface first offers the request here, on the loop:
 /// - it runs only if it is one read-only statement (`SELECT`, `EXPLAIN`, `SHOW`, `KV GET`),
-///   or one autocommit INSERT, UPDATE or DELETE the log can commit at once
-///   (`writeWithoutWaiting`), and no other request of this session is running;
+///   one autocommit INSERT, UPDATE or DELETE the log can commit at once
+///   (`writeWithoutWaiting`), one inside a transaction block (`writeInBlockWithoutWaiting`),
+///   or BEGIN, ROLLBACK or a COMMIT the log can make durable at once
+///   (`transactionControlWithoutWaiting`), and no other request of this session is running;
 /// - it runs under `NonBlockingExecution`: a page not in the cache, the tree locked by a
 ///   commit, or the statement's first few thousand rows make it give up;
 /// - giving up returns nil with nothing changed (the statement wrote nothing, an open
@@ -124,7 +126,7 @@ extension Session {
     /// fsync on a small VM (see `WriteAheadLog.syncNow`). PostgreSQL's backend does it all on
     /// one thread.
     ///
-    /// Declined (nil): in a transaction block, in a session that may not write or has
+    /// Declined (nil): in a transaction block (`writeInBlockWithoutWaiting` tries those), in a session that may not write or has
     /// temporary tables (their ON COMMIT actions), for any other statement, while the engine
     /// does not invite an inline commit (`invitesCommitNow`: a commit round under way,
     /// concurrent committers to gather, a slow disk), and whenever a step would wait — a page
@@ -196,10 +198,10 @@ extension Session {
             result.warnings += locks.endStatement()
             return result
         } catch let error where Self.declines(error) {
-            try tx.rollback(to: savepoint, restoringReads: true)
-            deferredConstraints.forgetChecks(queuedAfter: checks)
             locks.abandonAttempt()
+            deferredConstraints.forgetChecks(queuedAfter: checks)
             declined = true
+            try tx.rollback(to: savepoint, restoringReads: true)  // (throws only for a transaction no longer open)
             return nil
         } catch {
             _ = locks.endStatement()

@@ -56,6 +56,29 @@ import RedStorage
         #expect(await code { _ = try await b.execute("UPDATE t SET n = n + 10 WHERE id = 1") } == "40001")
         #expect(try b.executeWithoutWaiting("COMMIT")?.commandTag == "ROLLBACK")
         #expect(try await rows(a, "SELECT n FROM t") == [[.integer(1)]])
+
+        // The COMMIT itself fails there: a load (which locks no keys) meets a key another
+        // session committed meanwhile. The block is over, as after the usual path's 40001.
+        try await a.execute("BEGIN")
+        try await a.insertRows(into: "t", columns: ["id", "n"], rows: [[.integer(2), .integer(0)]])
+        try await b.execute("INSERT INTO t VALUES (2, 5)")
+        #expect(await code { _ = try a.executeWithoutWaiting("COMMIT") } == "40001")
+        #expect(!a.inTransaction)
+        #expect(try await rows(a, "SELECT n FROM t WHERE id = 2") == [[.integer(5)]])
+    }
+
+    /// A block holding much (a load inside BEGIN) is committed by the usual path: the loop
+    /// would read, apply, log and fsync all of it.
+    @Test func aLargeBlocksCommitIsDeclined() async throws {
+        let db = try await Database.inMemory()
+        let s = db.session()
+        try await s.execute("CREATE TABLE t (id INT PRIMARY KEY, v TEXT)")
+        try await s.execute("BEGIN")
+        try await s.execute("INSERT INTO t SELECT i, repeat('x', 100) FROM generate_series(1, 2000) AS i")
+        #expect(try s.executeWithoutWaiting("COMMIT") == nil)
+        #expect(s.inTransaction)
+        #expect(try await s.execute("COMMIT").commandTag == "COMMIT")
+        #expect(try await rows(s, "SELECT count(*) FROM t") == [[.integer(2000)]])
     }
 
     /// Writes inside a block run there too. One that gives up half-way — here a DELETE whose

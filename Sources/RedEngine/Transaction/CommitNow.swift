@@ -33,11 +33,12 @@ extension StorageEngine {
         let written = runs.compactMap { $0.firstKey.map(Keyspace.collectionID(of:)) }.filter { $0 >= Keyspace.firstUserID }
         guard !definitionGates.wouldWait(writing: written, passing: definitions.basedOnData) else { return nil }
         let (commitTS, endLSN): (UInt64, UInt64)
+        var committing = false
         do {
             (commitTS, endLSN) = try logAndApply(runs, written: written, extra: [], changes: changes, snapshot: snapshot, definitions: definitions,
-                                                 guards: guards, ignoringFence: false, began: began, refusingToWait: true, starting: starting,
-                                                 assigned: assigned)
-        } catch is WouldBlock {
+                                                 guards: guards, ignoringFence: false, began: began, refusingToWait: true,
+                                                 starting: { committing = true; starting() }, assigned: assigned)
+        } catch is WouldBlock where !committing {
             return nil  // the tree is held (a large commit, a vacuum step): nothing was done
         }
         do {

@@ -401,7 +401,8 @@ public final class Transaction: @unchecked Sendable {
     /// Fails this transaction's commit with 40001 if a transaction committing after its
     /// snapshot changes `key` of `collection`: a row this one's writes rely on, such as the
     /// parent row a new foreign key value names (see `ReadGuards`). A savepoint rollback keeps
-    /// the guard: at worst a retry that was not needed.
+    /// the guard (at worst a retry that was not needed), unless it restores reads too
+    /// (`rollback(to:restoringReads:)`, for a statement run again from its start).
     public func guardUnchanged(_ collection: Collection, key: [UInt8]) throws {
         try validate(key: key)
         let treeKey = Keyspace.key(collection.id, key)
@@ -426,7 +427,7 @@ public final class Transaction: @unchecked Sendable {
     }
 
     /// Guards count with the writes against the transaction's size limit (not undone by a
-    /// savepoint rollback, which keeps them).
+    /// savepoint rollback, which keeps them, unless it restores reads).
     private static func requireRoom(_ s: State, _ bytes: Int) throws {
         guard s.writeBytes + s.guards.bytes + bytes <= Limits.maxTransactionBytes else {
             throw RedError(.limitExceeded,

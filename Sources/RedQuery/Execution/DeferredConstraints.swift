@@ -11,7 +11,8 @@ import RedEngine
 ///
 /// The checks read the rows as they are when they run, so a row changed or deleted since
 /// is checked as it now is, and a savepoint rollback keeps them; it restores the modes
-/// (`Modes`), which the session saves with each savepoint.
+/// (`Modes`), which the session saves with each savepoint. (A statement run again from its
+/// start after an attempt gave up drops what that attempt queued: `forgetChecks`.)
 public final class DeferredConstraints: @unchecked Sendable {
     /// What SET CONSTRAINTS said in this transaction.
     public struct Modes: Sendable {

@@ -30,14 +30,13 @@ final class LateralJoinNode: PlanNode, @unchecked Sendable {
         var current: [Value]?
         var rightSource: RowIterator?
         var currentMatched = false
-        var outerCount = 0
         return ClosureIterator {
             while true {
                 if current == nil {
                     guard let row = try leftSource.next() else { return nil }
-                    // Not at the first row: that check declines a statement run on an event loop.
-                    outerCount += 1
-                    if outerCount & 1023 == 0 { try context.checkCancelled() }
+                    // Counted, not checked at each row: the first check declines a statement run
+                    // on an event loop.
+                    try context.countScanned()
                     current = row
                     currentMatched = false
                     rightSource = try right.open(context, outerRows: outerRows + [Array(row.dropFirst(leftSkip))])

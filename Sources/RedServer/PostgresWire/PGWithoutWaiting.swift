@@ -18,7 +18,8 @@ import RedDB
 /// None of it has a suspension point, so `PGFastLane` answers these messages in the channel
 /// pipeline itself when the connection's reader is idle. (A plain autocommit INSERT, UPDATE or
 /// DELETE counts: `Session.executeWithoutWaiting` commits it at once when the log is idle, its
-/// fsync on this thread.) Anything else — other writes, long reads,
+/// fsync on this thread; so do BEGIN, ROLLBACK, writes inside a block and a COMMIT the log
+/// can make durable at once.) Anything else — other writes, long reads,
 /// COPY, wire commands, a portal resumed after PortalSuspended, Terminate — returns nil
 /// having done nothing, and the connection handles the message
 /// on the shared pool as before (`PGConnection.handle`). An error met on the loop is

@@ -22,7 +22,7 @@ import RedCore
 public final class ReadWriteLock: @unchecked Sendable {
     /// Retries of a contended acquire before it blocks.
     static let spinRounds = 64
-    /// Retries before a reader that must not wait (on an event loop) gives up.
+    /// Retries before a reader or writer that must not wait (on an event loop) gives up.
     static let nonBlockingSpinRounds = 4
 
     private let lock: UnsafeMutablePointer<pthread_rwlock_t>

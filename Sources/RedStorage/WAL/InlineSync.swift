@@ -18,8 +18,8 @@ import RedCore
 /// one thread, no round under way or queued, the last round carrying one commit, and the last
 /// fsync short (`maxInlineFsync`: a slow disk's would hold up the loop's other connections); in
 /// the other modes a commit waits for no fsync, so always. The commit also takes the tree lock
-/// on the caller's thread, which a large commit or a checkpoint may hold for a while: that
-/// wait is not avoided. Concurrent
+/// on the caller's thread; when a large commit, a vacuum step or a checkpoint holds it, the
+/// commit declines before anything is logged (`StorageEngine.commitNow`). Concurrent
 /// committers are thus left to group commit, which an inline round would break up (each would
 /// pay an fsync of its own). The check and the round are not atomic: a round that another
 /// committer starts in between is waited for by polling (it ends within one fsync), and the
