@@ -148,10 +148,7 @@ import RedStorage
         fs.holdSyncs()
         defer { fs.releaseSyncs() }  // a failed expectation must not leave the task hanging
         let slow = Task { try await b.execute("INSERT INTO p VALUES (3)") }
-        let deadline = ContinuousClock.now + .seconds(60)
-        while fs.heldSyncs == 0, ContinuousClock.now < deadline {
-            try await Task.sleep(for: .milliseconds(1))
-        }
+        try await waitUntilASyncIsHeld(fs)
         #expect(try a.executeWithoutWaiting("COMMIT") == nil, "a round is under way")
         #expect(a.inTransaction)
         fs.releaseSyncs()

@@ -17,6 +17,14 @@ extension SessionTestSupport {
         return try await Database.open(path: "/db/data.rdb", options: options, fileSystem: fs)
     }
 
+    /// Polls until a commit's fsync is being held back (`fs.holdSyncs()`), at most a minute.
+    func waitUntilASyncIsHeld(_ fs: SimulatedFileSystem) async throws {
+        let deadline = ContinuousClock.now + .seconds(60)
+        while fs.heldSyncs == 0, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(1))
+        }
+    }
+
     /// The rows `sql` returns on `session`.
     func rows(_ session: Session, _ sql: String) async throws -> [[Value]] {
         try await session.execute(sql).rows

@@ -119,10 +119,7 @@ import RedStorage
         fs.holdSyncs()
         defer { fs.releaseSyncs() }  // a failed expectation must not leave the task hanging
         let slow = Task { try await a.execute("INSERT INTO t VALUES (1)") }
-        let deadline = ContinuousClock.now + .seconds(60)
-        while fs.heldSyncs == 0, ContinuousClock.now < deadline {
-            try await Task.sleep(for: .milliseconds(1))
-        }
+        try await waitUntilASyncIsHeld(fs)
         #expect(!db.engine.invitesCommitNow, "the slow commit's round is under way")
         #expect(try b.executeWithoutWaiting("INSERT INTO t VALUES (2)") == nil)
         fs.releaseSyncs()
