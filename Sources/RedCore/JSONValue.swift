@@ -93,7 +93,9 @@ public enum JSONValue: Sendable, Hashable {
         return out
     }
 
-    func write(to out: inout [UInt8]) {
+    /// Appends the compact JSON text to `out` (what `utf8` returns), for writers that build a
+    /// larger document around it without making it a `JSONValue` first.
+    public func write(to out: inout [UInt8]) {
         switch self {
         case .null: out.append(contentsOf: "null".utf8)
         case .bool(let b): out.append(contentsOf: (b ? "true" : "false").utf8)
@@ -119,7 +121,8 @@ public enum JSONValue: Sendable, Hashable {
         }
     }
 
-    static func writeString(_ s: String, to out: inout [UInt8]) {
+    /// Appends `s` as a JSON string literal, quoted and escaped.
+    public static func writeString(_ s: String, to out: inout [UInt8]) {
         var s = s
         s.withUTF8 { writeString(utf8: $0, to: &out) }
     }

@@ -38,7 +38,7 @@ final class ServerMetrics: Sendable {
 
     /// Counts one statement by surface and kind (`select`, `insert`, `create` …).
     func recordStatement(surface: String, kind: String, nanoseconds: Int64) {
-        counter("reddb_queries_total", [("surface", surface), ("kind", kind)], in: queryCounters).increment()
+        counter("reddb_queries_total", CounterKey(surface, kind), in: queryCounters) { [("surface", surface), ("kind", kind)] }.increment()
         statementDuration.recordNanoseconds(nanoseconds)
     }
 
@@ -46,17 +46,18 @@ final class ServerMetrics: Sendable {
     /// (`Session.executeWithoutWaiting`): `answered` there (then also counted and timed as any
     /// statement), or `declined` (nil) and run on the shared pool.
     func recordEventLoopAttempt(surface: String, result: QueryResult?, started: ContinuousClock.Instant) {
-        counter("reddb_event_loop_statements_total", [("surface", surface), ("outcome", result != nil ? "answered" : "declined")],
-                in: eventLoopCounters).increment()
+        let outcome = result != nil ? "answered" : "declined"
+        counter("reddb_event_loop_statements_total", CounterKey(surface, outcome), in: eventLoopCounters) {
+            [("surface", surface), ("outcome", outcome)]
+        }.increment()
         if let result { recordStatement(surface: surface, kind: result.statementType, nanoseconds: (ContinuousClock.now - started).wholeNanoseconds) }
     }
 
     /// Counts one failed statement by surface and SQLSTATE.
     func recordError(surface: String, sqlState: String) {
-        counter("reddb_errors_total", [("surface", surface), ("sqlstate", sqlState)], in: errorCounters).increment()
+        counter("reddb_errors_total", CounterKey(surface, sqlState), in: errorCounters) { [("surface", surface), ("sqlstate", sqlState)] }.increment()
     }
 
-    /// The counter of `label` with these dimensions, created on first use and kept in `cache`.
     /// One AI provider request (spec ops §4.9): `reddb_ai_provider_requests_total{provider,model,status}`,
     /// `reddb_ai_provider_request_duration_ms{provider}` and `reddb_ai_provider_retries_total{provider,reason}`.
     /// Labels are bounded: a custom provider is `custom` (its URL may hold credentials), and
@@ -70,8 +71,14 @@ final class ServerMetrics: Sendable {
             models.insert(r.model)
             return r.model
         }
-        counter("reddb_ai_provider_requests_total", [("provider", r.provider), ("model", r.model), ("status", r.outcome)], in: aiCounters).increment()
-        if let reason = r.retryReason { counter("reddb_ai_provider_retries_total", [("provider", r.provider), ("reason", reason)], in: aiRetryCounters).increment() }
+        counter("reddb_ai_provider_requests_total", CounterKey(r.provider, r.model, r.outcome), in: aiCounters) {
+            [("provider", r.provider), ("model", r.model), ("status", r.outcome)]
+        }.increment()
+        if let reason = r.retryReason {
+            counter("reddb_ai_provider_retries_total", CounterKey(r.provider, reason), in: aiRetryCounters) {
+                [("provider", r.provider), ("reason", reason)]
+            }.increment()
+        }
         let recorder = aiDurations.withLock { recorders in
             if let existing = recorders[r.provider] { return existing }
             let created = Metrics.Recorder(label: "reddb_ai_provider_request_duration_ms", dimensions: [("provider", r.provider)], aggregate: true, factory: factory)
@@ -81,11 +88,14 @@ final class ServerMetrics: Sendable {
         recorder.record(Double(r.nanoseconds) / 1e6)
     }
 
-    private func counter(_ label: String, _ dimensions: [(String, String)], in cache: borrowing Mutex<[CounterKey: Metrics.Counter]>) -> Metrics.Counter {
-        let key = CounterKey(dimensions)
-        return cache.withLock { counters in
+    /// The counter of `label` whose dimension values are `key`, created on first use (with the
+    /// `dimensions` named and valued as in `key`) and kept in `cache`. The dimensions are built
+    /// only then: an array per statement was half of this call's cost.
+    private func counter(_ label: String, _ key: CounterKey, in cache: borrowing Mutex<[CounterKey: Metrics.Counter]>,
+                         dimensions: () -> [(String, String)]) -> Metrics.Counter {
+        cache.withLock { counters in
             if let c = counters[key] { return c }
-            let c = Metrics.Counter(label: label, dimensions: dimensions, factory: factory)
+            let c = Metrics.Counter(label: label, dimensions: dimensions(), factory: factory)
             counters[key] = c
             return c
         }
@@ -96,11 +106,10 @@ final class ServerMetrics: Sendable {
     struct CounterKey: Hashable {
         let first: String, second: String, third: String
 
-        init(_ dimensions: [(String, String)]) {
-            precondition(dimensions.count <= 3, "counters have at most three dimensions")
-            first = dimensions.first?.1 ?? ""
-            second = dimensions.count > 1 ? dimensions[1].1 : ""
-            third = dimensions.count > 2 ? dimensions[2].1 : ""
+        init(_ first: String, _ second: String, _ third: String = "") {
+            self.first = first
+            self.second = second
+            self.third = third
         }
     }
 

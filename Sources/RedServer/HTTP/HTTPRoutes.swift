@@ -315,7 +315,8 @@ struct HTTPRoutes: Sendable {
         let elapsed = ContinuousClock.now - started
         context.metrics.recordStatement(surface: "http", kind: result.statementType,
                                         nanoseconds: elapsed.wholeNanoseconds)
-        return Self.json(result.json(query: sql))
+        return Response(status: .ok, headers: [.contentType: "application/json"],
+                        body: ResponseBody(byteBuffer: ByteBuffer(bytes: result.jsonUTF8(query: sql))))
     }
 
     // MARK: Health and metrics

@@ -281,7 +281,7 @@ struct RedWireRequests: Sendable {
         let body = try Self.decoding(kind) { try JSONValue.parse(String(decoding: frame.payload, as: UTF8.self)) }
         let request = try statement(body)
         let result = try await execute(request.sql, parameters: request.parameters, on: session, for: frame)
-        try await send(.reply(.result, to: frame, payload: result.json(query: request.sql).utf8))
+        try await send(.reply(.result, to: frame, payload: result.jsonUTF8(query: request.sql)))
     }
 
     /// Runs one statement that a Cancel naming `request`'s correlation id can stop.

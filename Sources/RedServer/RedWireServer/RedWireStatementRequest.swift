@@ -80,7 +80,7 @@ struct RedWireStatementRequest {
             payload = JSONValue.object([("affected", .integer(Int64(result.rowsAffected))), ("ok", .bool(true)),
                                         ("statement", .string(result.statementType))]).utf8
         case (.queryWithParams, .sql(let sql)):
-            payload = result.json(query: sql).utf8
+            payload = result.jsonUTF8(query: sql)
         default:
             payload = BinaryValueCodec.encode(.init(columns: result.columns.map(\.name), rows: result.rows))
         }
