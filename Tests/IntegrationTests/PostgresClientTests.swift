@@ -183,6 +183,28 @@ import Testing
         }
     }
 
+    /// Window functions are described by their result types (they were `text` until the rows
+    /// were seen): PostgresNIO describes the statement before it runs and decodes by that.
+    @Test func windowFunctionsAreDescribedByTheirTypes() async throws {
+        let server = try ServerProcess()
+        defer { server.remove() }
+        try await Self.withConnection(server) { conn in
+            try await conn.query("CREATE TABLE w (id BIGINT PRIMARY KEY, v BIGINT, f DOUBLE PRECISION)", logger: Self.logger)
+            try await conn.query("INSERT INTO w VALUES (1, 10, 0.5), (2, 20, 1.5), (3, 30, 2.5)", logger: Self.logger)
+            var seen: [[String]] = []
+            let rows = try await conn.query("""
+                SELECT row_number() OVER (ORDER BY id), rank() OVER (ORDER BY v) - 1, sum(v) OVER (), lag(v) OVER (ORDER BY id),
+                       percent_rank() OVER (ORDER BY id), max(f) OVER (), count(*) OVER (), first_value(f) OVER (ORDER BY id)
+                FROM w WHERE id >= \(1) ORDER BY id
+                """, logger: Self.logger)
+            for try await (n, r, sum, previous, rank, top, count, first) in rows.decode((Int, Int, Int, Int?, Double, Double, Int, Double).self) {
+                seen.append([n, r, sum, previous ?? -1, count].map { String($0) } + [rank, top, first].map { String($0) })
+            }
+            #expect(seen == [["1", "0", "60", "-1", "3", "0.0", "2.5", "0.5"], ["2", "1", "60", "10", "3", "0.5", "2.5", "0.5"],
+                             ["3", "2", "60", "20", "3", "1.0", "2.5", "0.5"]])
+        }
+    }
+
     /// Lists bound as PostgreSQL arrays (PostgresNIO sends `[Int]` as binary int8[], `[String]`
     /// as text[], `[UUID]` as uuid[]), the way ORMs write `WHERE id = ANY($1)`.
     @Test func arrayParametersBindInBinary() async throws {

@@ -288,7 +288,7 @@ final class Planner {
             }
             let bound = try bind(item.expr, ctx)
             outputExprs.append(bound)
-            let type = Self.type(of: bound, scope: scope, aggregation: aggregation, parameters: parameterTypes)
+            let type = Self.type(of: bound, scope: scope, aggregation: aggregation, parameters: parameterTypes, windows: ctx.windows)
             // A column selected as it is keeps its surface type (`indkey` stays `int2vector`).
             // So does a cast to a declared type (`x::varchar(3)` is varchar), aggregated or not.
             var surfaceType = DeclaredCast.declared(by: bound)
@@ -486,6 +486,25 @@ final class Planner {
         }
     }
 
+    /// What an aggregate of `argument`s gives, for the aggregates whose type follows from their
+    /// argument's alone (as a GROUP BY's or a window's column); nil for the rest.
+    static func aggregateType(_ kind: AggregateKind, argument: DataType) -> DataType? {
+        let numeric: Set<DataType> = [.integer, .float, .decimal]
+        switch kind {
+        case .count, .countStar: return .integer
+        case .sum: return numeric.contains(argument) || argument == .duration ? argument : .any
+        case .avg: return argument == .decimal || argument == .duration ? argument : (argument == .integer ? .decimal : (argument == .float ? .float : .any))
+        case .stddevPop, .stddevSamp, .varPop, .varSamp: return .float
+        case .min, .max, .first, .last: return argument
+        case .stringAgg: return .text
+        case .arrayAgg: return .array
+        case .jsonAgg, .jsonObjectAgg: return .json
+        case .grouping: return .integer
+        case .boolAnd, .boolOr: return .boolean
+        default: return nil
+        }
+    }
+
     /// Whether a percentile's fraction argument is an array (`ARRAY[0.25, 0.5]`, folded to a
     /// constant, or any array-typed expression): the aggregate then gives an array.
     static func isFractionArray(_ e: BoundExpr, _ scope: Scope) -> Bool {
@@ -570,9 +589,23 @@ final class Planner {
     /// The type a bound expression will produce, as far as the plan knows it before running
     /// (`.any` when it depends on data). Surfaces report it before any row exists (PG-wire
     /// Describe), so it must never promise a type the values might not have.
-    static func type(of e: BoundExpr, scope: Scope, aggregation: AggregationState?, parameters: [Int: DataType] = [:]) -> DataType {
+    static func type(of e: BoundExpr, scope: Scope, aggregation: AggregationState?, parameters: [Int: DataType] = [:],
+                     windows: WindowState? = nil) -> DataType {
         let numeric: Set<DataType> = [.integer, .float, .decimal]
+        /// The same scope's types, for operands.
+        func operand(_ e: BoundExpr) -> DataType { type(of: e, scope: scope, aggregation: aggregation, parameters: parameters, windows: windows) }
         switch e {
+        case .column(let i) where i >= WindowState.sentinelBase:
+            // A window function's result (`Binder.bindWindow`); its arguments are bound in this scope.
+            guard let windows, i - WindowState.sentinelBase < windows.calls.count else { return .any }
+            let call = windows.calls[i - WindowState.sentinelBase]
+            let argument = call.arguments.first.map { operand($0).valueType } ?? .any
+            switch call.function {
+            case .rowNumber, .rank, .denseRank, .ntile: return .integer
+            case .percentRank, .cumeDist: return .float
+            case .lag, .lead, .firstValue, .lastValue, .nthValue: return argument
+            case .aggregate(let kind, _): return aggregateType(kind, argument: argument) ?? .any
+            }
         case .column(let i):
             guard let aggregation else { return i < scope.columns.count ? scope.columns[i].type : .any }
             let keys = aggregation.groupKeys.count
@@ -582,48 +615,39 @@ final class Planner {
             let argument = call.arguments.first.map {
                 type(of: $0, scope: aggregation.inputScope, aggregation: nil, parameters: parameters).valueType
             } ?? .any
+            if let known = aggregateType(call.kind, argument: argument) { return known }
             switch call.kind {
-            case .count, .countStar: return .integer
-            case .sum: return numeric.contains(argument) || argument == .duration ? argument : .any
-            case .avg: return argument == .decimal || argument == .duration ? argument : (argument == .integer ? .decimal : (argument == .float ? .float : .any))
-            case .stddevPop, .stddevSamp, .varPop, .varSamp: return .float
-            case .min, .max, .first, .last: return argument
-            case .stringAgg: return .text
-            case .arrayAgg: return .array
-            case .jsonAgg, .jsonObjectAgg: return .json
-            case .grouping: return .integer
             case .percentileCont, .percentileDisc, .mode:
                 // An array of fractions gives an array of percentiles.
                 if call.arguments.first.map({ Self.isFractionArray($0, aggregation.inputScope) }) == true { return .array }
                 if call.kind == .percentileCont { return .float }
                 return call.orderBy.first.map { type(of: $0.expr, scope: aggregation.inputScope, aggregation: nil, parameters: parameters).valueType } ?? .any
-            case .boolAnd, .boolOr: return .boolean
             default: return .any
             }
         case .parameter(let n):
             return parameters[n] ?? .any
         case .arithmetic(let op, let a, let b):
-            let ta = type(of: a, scope: scope, aggregation: aggregation, parameters: parameters).valueType
-            let tb = type(of: b, scope: scope, aggregation: aggregation, parameters: parameters).valueType
+            let ta = operand(a).valueType
+            let tb = operand(b).valueType
             if let temporal = temporalArithmeticType(op, ta, tb, numeric: numeric) { return temporal }
             guard numeric.contains(ta), numeric.contains(tb) else { return .any }
             if ta == .float || tb == .float { return .float }
             if ta == .decimal || tb == .decimal { return .decimal }
             return .integer
         case .negate(let inner):
-            let t = type(of: inner, scope: scope, aggregation: aggregation, parameters: parameters)
+            let t = operand(inner)
             return numeric.contains(t.valueType) || t.valueType == .duration ? t : .any
         case .caseWhen(_, let branches, let otherwise):
             // One type for every result (NULLs aside), as PostgreSQL resolves CASE; else unknown.
             let results = branches.map(\.1) + [otherwise ?? .constant(.null)]
             let types = Set(results.filter { if case .constant(.null) = $0 { return false }; return true }
-                .map { type(of: $0, scope: scope, aggregation: aggregation, parameters: parameters) })
+                .map { operand($0) })
             guard types.count == 1, let only = types.first else { return .any }
             return only
         case .concat(let a, let b):
             // Two JSON values concatenate as JSON (jsonb's `||`); anything else as text.
-            let ta = type(of: a, scope: scope, aggregation: aggregation, parameters: parameters).valueType
-            let tb = type(of: b, scope: scope, aggregation: aggregation, parameters: parameters).valueType
+            let ta = operand(a).valueType
+            let tb = operand(b).valueType
             if ta == .json, tb == .json { return .json }
             return [.json, .any].contains(ta) && [.json, .any].contains(tb) ? .any : .text
         default:
