@@ -389,6 +389,10 @@ extension Planner {
         case (.duration, _) where numeric.contains(b), (_, .duration) where numeric.contains(a): return op == "*" || op == "/" ? .duration : nil
         case (_, .duration) where moments.contains(a), (.duration, _) where moments.contains(b): return op == "+" || op == "-" ? .timestamp : nil
         case (.timestamp, .timestamp), (.timestamp, .date), (.date, .timestamp): return op == "-" ? .duration : nil
+        // A date and a number of days: a date; two dates: the days between them.
+        case (.date, .integer): return op == "+" || op == "-" ? .date : nil
+        case (.integer, .date): return op == "+" ? .date : nil
+        case (.date, .date): return op == "-" ? .integer : nil
         default: return nil
         }
     }

@@ -650,8 +650,56 @@ final class Planner {
             let tb = operand(b).valueType
             if ta == .json, tb == .json { return .json }
             return [.json, .any].contains(ta) && [.json, .any].contains(tb) ? .any : .text
+        case .function(let f, let arguments) where ScalarFunction.resultTypes[f.name] == nil:
+            // NULL constants take no part (`coalesce(x, NULL)` is x's type).
+            let types = arguments.map { argument -> DataType? in
+                if case .constant(.null) = argument { return nil }
+                return operand(argument).valueType
+            }
+            return functionType(f.name, types) ?? staticType(e)
+        case .scalarSubquery(let subquery):
+            // Its one column's type, as the subquery's plan gives it (arrays need their elements: unknown).
+            let t = subquery.plan.columns.first?.type.valueType ?? .any
+            return t == .array ? .any : t
         default:
             return staticType(e)
+        }
+    }
+
+    /// The result type of a library function whose type follows from its arguments', as its
+    /// implementation (`ScalarFunction.library`) gives values; nil when the values could tell
+    /// only. Drivers that describe a statement before running it decode by this, so it must be
+    /// exactly the values' type: `round(x, n)` of an integer is left unknown (a negative `n`
+    /// gives a float), and so are `greatest` and `coalesce` over operands of different types
+    /// (the chosen operand keeps its own).
+    /// `arguments`: their types, nil for a NULL constant.
+    static func functionType(_ name: String, _ arguments: [DataType?]) -> DataType? {
+        let first = (arguments.first ?? nil) ?? .any
+        switch name {
+        case "abs", "floor", "ceil", "ceiling", "trunc", "truncate", "round":
+            // `round(i, n)` of an integer with a negative n is a float; `trunc(i, n)` stays an integer.
+            if first == .integer { return arguments.count == 1 || name == "trunc" || name == "truncate" ? .integer : nil }
+            return first == .decimal || first == .float ? first : nil
+        case "sign":
+            return first == .integer ? .integer : ([.float, .decimal].contains(first) ? .float : nil)
+        case "sqrt", "cbrt", "power", "pow", "exp", "ln", "log", "log10", "pi", "random", "sin", "cos", "tan", "asin", "acos",
+             "atan", "atan2", "cot", "degrees", "radians":
+            return .float
+        case "mod":
+            return arguments.count == 2 && arguments.allSatisfy({ $0 == DataType.integer }) ? .integer : nil
+        case "length", "char_length", "character_length", "octet_length", "bit_length", "strpos", "position", "instr":
+            return .integer
+        case "coalesce", "ifnull", "nvl", "greatest", "least":
+            // Every operand but NULLs of one known type (each value keeps its own type).
+            let types = Set(arguments.compactMap { $0 })
+            guard types.count == 1, let only = types.first, only != .any else { return nil }
+            return only
+        case "nullif":
+            return first == .any ? nil : first
+        case "current_date": return .date
+        case "gen_random_uuid", "uuid_generate_v4": return .uuid
+        case "date_trunc": return arguments.count == 2 && arguments[1] == DataType.timestamp ? .timestamp : nil
+        default: return nil
         }
     }
 }
