@@ -11,6 +11,8 @@ struct WindowCall: Sendable {
     let partitionBy: [BoundExpr]
     let orderBy: [SortKey]
     let frame: WindowFrame?
+    /// An aggregate's `FILTER (WHERE …)`: rows of the frame where it is not true are skipped.
+    var filter: BoundExpr? = nil
 
     static func function(named name: String, star: Bool, distinct: Bool) -> Function? {
         switch name {
@@ -35,7 +37,15 @@ struct WindowCall: Sendable {
 /// Semantics are PostgreSQL's: without ORDER BY the frame is the whole
 /// partition; with ORDER BY and no frame clause it is RANGE UNBOUNDED
 /// PRECEDING to CURRENT ROW, so peers (ties) share a value; ROWS frames count
-/// physical rows. Running frames are computed incrementally, others per row.
+/// physical rows.
+///
+/// Aggregates over frames go as PostgreSQL's do without inverse transition functions: while
+/// a frame starts where the previous row's did, the rows entering it are added to the running
+/// state, and a frame equal to the previous one reuses its value; only a frame whose start
+/// moves (a sliding `ROWS BETWEEN k PRECEDING …`) restarts the aggregate. So the whole
+/// partition (`OVER ()`, `OVER (PARTITION BY …)`) and running totals (`OVER (ORDER BY …)`)
+/// take one pass. (Each row's frame used to be aggregated afresh: 37 s for `sum(v) OVER ()`
+/// over 20,000 rows.)
 final class WindowNode: PlanNode, @unchecked Sendable {
     let input: PlanNode
     let calls: [WindowCall]
@@ -142,7 +152,31 @@ final class WindowNode: PlanNode, @unchecked Sendable {
                 if !overflow, target >= 0, target < n { output[ordered[p]] = try argument(0, at: target) }
                 else { output[ordered[p]] = call.arguments.count > 2 ? try argument(2, at: p) : .null }
             }
-        case .firstValue, .lastValue, .nthValue, .aggregate:
+        case .aggregate(let kind, let distinct):
+            let aggregate = AggregateCall(kind: kind, arguments: call.arguments, distinct: distinct, filter: call.filter)
+            var accumulator = Accumulator(aggregate)
+            var head = 0, tail = 0  // the positions [head, tail) are in `accumulator`
+            var previous: (lo: Int, hi: Int, value: Value)?
+            for p in 0..<n {
+                let (lo, hi) = try frameBounds(call, p, n, keys, peerStart, peerEnd)
+                if let previous, previous.lo == lo, previous.hi == hi {
+                    output[ordered[p]] = previous.value
+                    continue
+                }
+                if lo != head || hi < tail {
+                    accumulator = Accumulator(aggregate)
+                    head = lo
+                    tail = lo
+                }
+                while tail < hi {
+                    try accumulator.feed(rows[ordered[tail]], eval: eval)
+                    tail += 1
+                }
+                let value = try accumulator.result()
+                output[ordered[p]] = value
+                previous = (lo, hi, value)
+            }
+        case .firstValue, .lastValue, .nthValue:
             for p in 0..<n {
                 let (lo, hi) = try frameBounds(call, p, n, keys, peerStart, peerEnd)
                 switch call.function {
@@ -153,12 +187,6 @@ final class WindowNode: PlanNode, @unchecked Sendable {
                         throw RedError(.invalidArgument, "argument of nth_value must be greater than zero")
                     }
                     output[ordered[p]] = n <= Int64(hi - lo) ? try argument(0, at: lo + Int(n) - 1) : .null
-                case .aggregate(let kind, let distinct):
-                    var accumulator = Accumulator(AggregateCall(kind: kind, arguments: call.arguments, distinct: distinct))
-                    if lo < hi {
-                        for q in lo..<hi { try accumulator.add(try call.arguments.indices.map { try argument($0, at: q) }) }
-                    }
-                    output[ordered[p]] = try accumulator.result()
                 default: break
                 }
             }

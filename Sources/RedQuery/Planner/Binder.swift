@@ -482,8 +482,8 @@ extension Planner {
             spec = WindowSpec(partitionBy: base.partitionBy, orderBy: written.orderBy.isEmpty ? base.orderBy : written.orderBy,
                               frame: written.frame ?? base.frame)
         }
-        if call.filter != nil || !call.orderBy.isEmpty {
-            throw RedError(.featureNotSupported, "FILTER and ORDER BY inside a window function call are not supported yet")
+        if !call.orderBy.isEmpty {
+            throw RedError(.featureNotSupported, "aggregate ORDER BY is not implemented for window functions")
         }
         guard let windows = ctx.windows else {
             throw RedError(.windowingError, "window functions are not allowed in \(ctx.aggregatesForbiddenIn ?? "this context")")
@@ -491,13 +491,20 @@ extension Planner {
         guard let function = WindowCall.function(named: call.name, star: call.star, distinct: call.distinct) else {
             throw RedError(.undefinedFunction, "function \(call.name) is not a window function")
         }
+        if call.filter != nil {
+            guard case .aggregate = function else {
+                throw RedError(.featureNotSupported, "FILTER is not implemented for non-aggregate window functions")
+            }
+        }
         var inner = ctx
         inner.windows = nil
         inner.aggregatesForbiddenIn = ctx.aggregation == nil ? "window function arguments" : nil
         let arguments = try call.arguments.map { try bind($0, inner) }
         let partition = try spec.partitionBy.map { try bind($0, inner) }
         let order = try spec.orderBy.map { SortKey(expr: try bind($0.expr, inner), descending: $0.descending, nullsFirst: $0.nullsFirst ?? $0.descending) }
-        windows.calls.append(WindowCall(function: function, arguments: arguments, partitionBy: partition, orderBy: order, frame: spec.frame))
+        let filter = try call.filter.map { try bind($0, inner) }
+        windows.calls.append(WindowCall(function: function, arguments: arguments, partitionBy: partition, orderBy: order, frame: spec.frame,
+                                        filter: filter))
         return .column(WindowState.sentinelBase + windows.calls.count - 1)
     }
 
