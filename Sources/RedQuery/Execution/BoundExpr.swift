@@ -153,6 +153,9 @@ final class SubqueryPlan: @unchecked Sendable {
     /// FROM t`: the middle subquery reads nothing of its own enclosing row, yet changes with t).
     let readsFurtherOut: Bool
     var cache: [[Value]]?
+    /// Its first column as a hash set, for `IN` (`SubqueryMembership`; nil when not hashable).
+    var membership: SubqueryMembership?
+    var membershipBuilt = false
     /// Its rows may be kept for the whole statement: it reads no enclosing row at all.
     var isCacheable: Bool { outerColumns.isEmpty && !readsFurtherOut }
 

@@ -114,6 +114,7 @@ struct Evaluation {
             return try Self.membership(v, candidates, negated: negated)
         case .inSubquery(let e, let plan, let negated):
             let v = try evaluate(e, row)
+            if let answer = try hashedMembership(v, plan, row, negated: negated) { return answer }
             let rows = try runSubquery(plan, row)
             return try Self.membership(v, rows.map { $0.first ?? .null }, negated: negated)
         case .quantified(let op, let e, let all, let source):
@@ -200,6 +201,8 @@ struct Evaluation {
         let v = try evaluate(e, row)
         switch source {
         case .subquery(let plan):
+            // `= ANY` is IN, `<> ALL` NOT IN.
+            if (op == "=" && !all) || (op == "<>" && all), let answer = try hashedMembership(v, plan, row, negated: all) { return answer }
             return try Self.quantified(op, v, try runSubquery(plan, row).map { $0.first ?? .null }, all: all)
         case .array(let array):
             guard let elements = try ArrayFunctions.elements(of: try evaluate(array, row), like: v, "\(op) \(all ? "ALL" : "ANY") (array)") else {
