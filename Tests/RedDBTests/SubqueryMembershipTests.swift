@@ -51,4 +51,45 @@ import RedCore
             }
         }
     }
+
+    /// A correlated EXISTS of the hashed shape (`CorrelatedExistence`) against the same subquery
+    /// made to run per row by one more conjunct on the enclosing row alone (`p.k = p.k`, true
+    /// exactly where the hashed shape's equality can be).
+    @Test func correlatedExistsMatchesTheScanPerRow() async throws {
+        let s = try await Database.inMemory().session()
+        _ = try await s.execute("CREATE TABLE p (id int PRIMARY KEY, k int, t text, d numeric)")
+        _ = try await s.execute("CREATE TABLE q (id int PRIMARY KEY, k int, t text)")
+        _ = try await s.execute("CREATE TABLE empty (id int PRIMARY KEY, k int)")
+        var random = VectorSearchTests.Generator(state: 0xE_C5_57)  // replayable
+        func maybeNull(_ text: String) -> String { Int.random(in: 0..<6, using: &random) == 0 ? "NULL" : text }
+        var rows: [String] = []
+        for id in 1...60 {
+            let k = Int.random(in: 0..<15, using: &random)
+            rows.append("(\(id), \(maybeNull(String(k))), \(maybeNull("'w\(k)'")), \(maybeNull("\(k).0")))")
+        }
+        _ = try await s.execute("INSERT INTO p VALUES " + rows.joined(separator: ", "))
+        rows = []
+        for id in 1...25 {
+            let k = Int.random(in: 0..<15, using: &random) * 2
+            rows.append("(\(id), \(maybeNull(String(k))), \(maybeNull("'w\(k)'")))")
+        }
+        _ = try await s.execute("INSERT INTO q VALUES " + rows.joined(separator: ", "))
+        let cases: [(String, String)] = [  // (hashed subquery, its per-row twin)
+            ("SELECT 1 FROM q WHERE q.k = p.k", "SELECT 1 FROM q WHERE q.k = p.k AND p.k = p.k"),
+            ("SELECT 1 FROM q WHERE p.k = q.k AND q.id > 5", "SELECT 1 FROM q WHERE p.k = q.k AND q.id > 5 AND p.k = p.k"),
+            ("SELECT q.id FROM q WHERE q.t = p.t AND q.k % 4 = 0", "SELECT q.id FROM q WHERE q.t = p.t AND q.k % 4 = 0 AND p.t = p.t"),
+            ("SELECT 1 FROM q WHERE q.k + 1 = p.k", "SELECT 1 FROM q WHERE q.k + 1 = p.k AND p.k = p.k"),
+            ("SELECT 1 FROM q WHERE q.k = p.d", "SELECT 1 FROM q WHERE q.k = p.d AND p.d = p.d"),  // numeric meets integers: per row
+            ("SELECT 1 FROM empty e WHERE e.k = p.k", "SELECT 1 FROM empty e WHERE e.k = p.k AND p.k = p.k"),
+        ]
+        for (hashed, perRow) in cases {
+            for form in ["EXISTS", "NOT EXISTS"] {
+                let got = try await s.execute("SELECT id, \(form) (\(hashed)) FROM p ORDER BY id").rows.map { $0.map(\.displayText) }
+                let expected = try await s.execute("SELECT id, \(form) (\(perRow)) FROM p ORDER BY id").rows.map { $0.map(\.displayText) }
+                #expect(got.count == 60 && got == expected, "\(form) (\(hashed))")
+                let filtered = try await s.execute("SELECT count(*) FROM p WHERE \(form) (\(hashed))").rows
+                #expect(filtered[0][0] == .integer(Int64(expected.filter { $0[1] == "true" }.count)), "WHERE \(form) (\(hashed))")
+            }
+        }
+    }
 }

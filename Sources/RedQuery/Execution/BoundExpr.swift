@@ -156,6 +156,9 @@ final class SubqueryPlan: @unchecked Sendable {
     /// Its first column as a hash set, for `IN` (`SubqueryMembership`; nil when not hashable).
     var membership: SubqueryMembership?
     var membershipBuilt = false
+    /// For a correlated EXISTS of the right shape, its keys as a hash set (`CorrelatedExistence`).
+    var existence: CorrelatedExistence?
+    var existenceBuilt = false
     /// Its rows may be kept for the whole statement: it reads no enclosing row at all.
     var isCacheable: Bool { outerColumns.isEmpty && !readsFurtherOut }
 

@@ -120,6 +120,7 @@ struct Evaluation {
         case .quantified(let op, let e, let all, let source):
             return try evaluateQuantified(op, e, all: all, source, row)
         case .exists(let plan, let negated):
+            if !plan.isCacheable, let found = try correlatedExistence(plan, row) { return .boolean(found != negated) }
             let rows = try runSubquery(plan, row, limit: 1)
             return .boolean(rows.isEmpty == negated)
         case .scalarSubquery(let plan):
