@@ -92,4 +92,41 @@ import RedCore
             }
         }
     }
+
+    /// Long constant IN lists and `= ANY ($1)` answer from a statement's set (`ConstantSets`):
+    /// checked against the same test spelled as ORs of `=` (SQL's definition of IN).
+    @Test func constantListsAndArrayParametersMatchTheirComparisons() async throws {
+        let s = try await Database.inMemory().session()
+        _ = try await s.execute("CREATE TABLE p (id int PRIMARY KEY, k int, t text, d numeric)")
+        var random = VectorSearchTests.Generator(state: 0xC0_57)  // replayable
+        var rows: [String] = []
+        for id in 1...80 {
+            let k = Int.random(in: 0..<40, using: &random)
+            let null = Int.random(in: 0..<6, using: &random) == 0
+            rows.append("(\(id), \(null ? "NULL" : String(k)), 'w\(k)', \(k).0)")
+        }
+        _ = try await s.execute("INSERT INTO p VALUES " + rows.joined(separator: ", "))
+        let lists: [[String]] = [(0..<12).map { String($0 * 3) }, (0..<12).map { String($0 * 3) } + ["NULL"], (0..<9).map { "'w\($0)'" },
+                                 (0..<10).map { "\($0).0" }]
+        for list in lists {
+            for probe in (list[0].hasPrefix("'") ? ["t"] : ["k", "d"]) {
+                let ors = "(" + list.map { "\(probe) = \($0)" }.joined(separator: " OR ") + ")"
+                for (hashed, spelled) in [("\(probe) IN (\(list.joined(separator: ", ")))", ors),
+                                          ("\(probe) NOT IN (\(list.joined(separator: ", ")))", "NOT \(ors)")] {
+                    let got = try await s.execute("SELECT id, \(hashed) FROM p ORDER BY id").rows.map { $0.map(\.displayText) }
+                    let expected = try await s.execute("SELECT id, \(spelled) FROM p ORDER BY id").rows.map { $0.map(\.displayText) }
+                    #expect(got.count == 80 && got == expected, "\(hashed)")
+                }
+            }
+        }
+        let numbers: [Value] = (0..<15).map { .integer(Int64($0 * 2)) } + [.null]
+        for (sql, parameter, spelled) in [("k = ANY ($1)", numbers, "k IN (\(numbers.map { $0.isNull ? "NULL" : $0.displayText }.joined(separator: ", ")))"),
+                                          ("k <> ALL ($1)", numbers, "k NOT IN (\(numbers.map { $0.isNull ? "NULL" : $0.displayText }.joined(separator: ", ")))"),
+                                          ("t = ANY ($1::text[])", (0..<10).map { Value.text("w\($0)") }, "t IN (\((0..<10).map { "'w\($0)'" }.joined(separator: ", ")))")] {
+            let array = Value.json(.array(parameter.map { $0.isNull ? .null : $0.jsonValue }))
+            let got = try await s.execute("SELECT id, \(sql) FROM p ORDER BY id", parameters: [array]).rows.map { $0.map(\.displayText) }
+            let expected = try await s.execute("SELECT id, \(spelled) FROM p ORDER BY id").rows.map { $0.map(\.displayText) }
+            #expect(got.count == 80 && got == expected, "\(sql)")
+        }
+    }
 }

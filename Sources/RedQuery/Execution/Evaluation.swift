@@ -108,6 +108,7 @@ struct Evaluation {
             return .boolean(result != negated)
         case .inList(let e, let items, let negated):
             let v = try evaluate(e, row)
+            if let answer = try constantListMembership(v, items, negated: negated) { return answer }
             var candidates: [Value] = []
             candidates.reserveCapacity(items.count)
             for item in items { candidates.append(try evaluate(item, row)) }
@@ -206,6 +207,7 @@ struct Evaluation {
             if (op == "=" && !all) || (op == "<>" && all), let answer = try hashedMembership(v, plan, row, negated: all) { return answer }
             return try Self.quantified(op, v, try runSubquery(plan, row).map { $0.first ?? .null }, all: all)
         case .array(let array):
+            if (op == "=" && !all) || (op == "<>" && all), let answer = try parameterArrayMembership(v, array, all: all) { return answer }
             guard let elements = try ArrayFunctions.elements(of: try evaluate(array, row), like: v, "\(op) \(all ? "ALL" : "ANY") (array)") else {
                 return .null
             }

@@ -108,6 +108,8 @@ final class ExecutionContext: @unchecked Sendable {
     /// Running under `NonBlockingExecution`: the first cancellation checkpoint (a few
     /// thousand rows in) gives up with `WouldBlock`, bounding the work done on an event loop.
     let mustNotRunLong = NonBlockingExecution.isActive
+    /// Hash sets of the statement's long constant IN lists and array parameters (`ConstantSets`).
+    lazy var constantSets = ConstantSets()
     /// Vectors of the statement's search texts, computed by the session (see `EmbeddingsNeeded`).
     var embeddings: [EmbeddingKey: [Float]] = [:]
     /// Planning for Describe: parameters have no values yet.
