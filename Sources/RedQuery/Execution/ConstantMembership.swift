@@ -40,10 +40,12 @@ extension Evaluation {
     /// `v IN (items)` from the statement's set when every item is a constant or parameter;
     /// nil when the comparisons must decide.
     func constantListMembership(_ v: Value, _ items: [BoundExpr], negated: Bool) throws -> Value? {
-        guard items.count >= ConstantSets.minimumListCount, items.allSatisfy(\.isStatementConstant) else { return nil }
+        guard items.count >= ConstantSets.minimumListCount else { return nil }
+        // Known by address first: looking at every item again for each row cost more than the comparisons.
         let address = items.withUnsafeBufferPointer { UInt(bitPattern: $0.baseAddress) }
         let entry = try context.constantSets.entry(.list(address)) {
-            ConstantSets.Entry(items: items, membership: SubqueryMembership(try items.map { try evaluate($0, []) }))
+            guard items.allSatisfy(\.isStatementConstant) else { return ConstantSets.Entry(items: items, membership: nil) }
+            return ConstantSets.Entry(items: items, membership: SubqueryMembership(try items.map { try evaluate($0, []) }))
         }
         return entry.membership?.membership(v, negated: negated)
     }
