@@ -6,7 +6,7 @@
 enum DuelScenarios {
     static let all: [DuelScenario] = [
         typedInsert, bulkInsert, bulkInsertCopy, pointSelect, rangeScan, concurrent, GroupCommit.one, GroupCommit.eight,
-        bulkUpdate, aggregateGroup, aggregateNumeric, join, deleteSequential, foreignKeyInsert, foreignKeyDeleteCascade, identityInsert, queueClaim, transfer,
+        bulkUpdate, aggregateGroup, aggregateNumeric, semiJoin, existsCorrelated, windowRunning, join, deleteSequential, foreignKeyInsert, foreignKeyDeleteCascade, identityInsert, queueClaim, transfer,
     ]
 
     static func named(_ names: [String]) throws -> [DuelScenario] {
@@ -162,7 +162,20 @@ enum DuelScenarios {
         "aggregate_numeric", "SELECT grp, sum(price), avg(price), max(price) … GROUP BY grp (100 groups) over a NUMERIC(12,2) column of the whole table",
         table: "duel_prices", create: DuelSchema.createPrices, load: DuelSchema.loadPrices, query: GroupPrices())
 
-    /// A GROUP BY over a whole table of `--group-rows` rows, timed five times.
+    static let semiJoin = groupBy(
+        "semi_join", "SELECT count(*) … WHERE val IN (SELECT … WHERE id % 1000 = 0) over the whole events table",
+        table: "duel_events", create: DuelSchema.createEvents, load: DuelSchema.loadEvents, query: SemiJoinEvents())
+
+    static let existsCorrelated = groupBy(
+        "exists_correlated", "SELECT count(*) … WHERE EXISTS (SELECT 1 … f WHERE f.val = e.grp AND f.id % 10 = 0) over the whole events table",
+        table: "duel_events", create: DuelSchema.createEvents, load: DuelSchema.loadEvents, query: ExistsEvents())
+
+    static let windowRunning = groupBy(
+        "window_running", "max of sum(val) OVER (PARTITION BY grp ORDER BY id), a running total per group, over the whole events table",
+        table: "duel_events", create: DuelSchema.createEvents, load: DuelSchema.loadEvents, query: RunningTotalEvents())
+
+    /// A GROUP BY over a whole table of `--group-rows` rows, timed five times (also the other
+    /// whole-table queries: semi-join, correlated EXISTS, running totals).
     static func groupBy<Query: DuelQuery & Sendable>(_ name: String, _ summary: String, table: String, create: [String],
                                                      load: @escaping @Sendable (Int, Int) -> String, query: Query) -> DuelScenario {
         DuelScenario(

@@ -132,6 +132,24 @@ struct GroupEvents: DuelQuery {
     let values: [DuelValue] = []
 }
 
+/// IN over a statement-constant subquery (a hashed semi-join in both engines).
+struct SemiJoinEvents: DuelQuery {
+    static let sql = "SELECT count(*) FROM duel_events e WHERE e.val IN (SELECT grp * 37 FROM duel_events WHERE id % 1000 = 0)"
+    let values: [DuelValue] = []
+}
+
+/// A correlated EXISTS on an equality with the enclosing row.
+struct ExistsEvents: DuelQuery {
+    static let sql = "SELECT count(*) FROM duel_events e WHERE EXISTS (SELECT 1 FROM duel_events f WHERE f.val = e.grp AND f.id % 10 = 0)"
+    let values: [DuelValue] = []
+}
+
+/// Running totals per group: a window aggregate whose frame grows row by row.
+struct RunningTotalEvents: DuelQuery {
+    static let sql = "SELECT max(s) FROM (SELECT sum(val) OVER (PARTITION BY grp ORDER BY id) AS s FROM duel_events) x"
+    let values: [DuelValue] = []
+}
+
 struct GroupPrices: DuelQuery {
     static let sql = "SELECT grp, sum(price), avg(price), max(price) FROM duel_prices GROUP BY grp"
     let values: [DuelValue] = []

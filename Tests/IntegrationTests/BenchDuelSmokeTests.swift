@@ -42,7 +42,7 @@ import Testing
         let scenarios = try #require(report["scenarios"] as? [[String: Any]])
         let names = scenarios.compactMap { $0["name"] as? String }
         #expect(names == ["typed_insert", "bulk_insert", "bulk_insert_copy", "point_select", "range_scan", "concurrent",
-                          "commits_1", "commits_8", "bulk_update", "aggregate_group", "aggregate_numeric", "join", "delete_sequential",
+                          "commits_1", "commits_8", "bulk_update", "aggregate_group", "aggregate_numeric", "semi_join", "exists_correlated", "window_running", "join", "delete_sequential",
                           "fk_insert", "fk_delete_cascade", "identity_insert", "queue_claim", "transfer"])
         for scenario in scenarios {
             let name = scenario["name"] as? String ?? "?"
