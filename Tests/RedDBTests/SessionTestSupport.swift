@@ -7,6 +7,25 @@ import RedStorage
 /// SQLSTATE, and waiting until a session blocks on a lock.
 protocol SessionTestSupport {}
 
+/// Turns among tests that hold fsyncs back. A held sync blocks a thread of Swift's cooperative
+/// pool (the WAL leader waits inside `SimulatedFileSystem.sync`), and a 2-core machine's pool
+/// has two: two such tests at once blocked both, and neither test could go on to release its
+/// sync (a CI run hung so).
+actor HeldSyncTurns {
+    static let shared = HeldSyncTurns()
+    private var busy = false
+    private var waiting: [CheckedContinuation<Void, Never>] = []
+
+    func begin() async {
+        guard busy else { busy = true; return }
+        await withCheckedContinuation { waiting.append($0) }
+    }
+
+    func end() {
+        if waiting.isEmpty { busy = false } else { waiting.removeFirst().resume() }  // the turn passes on
+    }
+}
+
 extension SessionTestSupport {
     /// A database at /db/data.rdb on a simulated disk, in full sync mode and without background
     /// work, so that durability is what is tested (`fs.crash(seed:)` then reopens it).
@@ -15,6 +34,23 @@ extension SessionTestSupport {
         options.engine.backgroundWork = false
         options.engine.syncMode = .full
         return try await Database.open(path: "/db/data.rdb", options: options, fileSystem: fs)
+    }
+
+    /// Runs `body` with `fs`'s fsyncs held back (`holdSyncs`), released when it returns or
+    /// throws, one such test at a time (`HeldSyncTurns`).
+    func withSyncsHeld<T>(_ fs: SimulatedFileSystem, _ body: () async throws -> T) async throws -> T {
+        await HeldSyncTurns.shared.begin()
+        fs.holdSyncs()
+        do {
+            let result = try await body()
+            fs.releaseSyncs()
+            await HeldSyncTurns.shared.end()
+            return result
+        } catch {
+            fs.releaseSyncs()
+            await HeldSyncTurns.shared.end()
+            throw error
+        }
     }
 
     /// Polls until a commit's fsync is being held back (`fs.holdSyncs()`), at most a minute.

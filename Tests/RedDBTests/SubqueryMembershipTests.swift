@@ -7,11 +7,13 @@ import RedCore
 /// the subquery's values as a literal list, which compares one by one, with NULLs on either
 /// side, empty subqueries, and probes of another kind than the values.
 @Suite struct SubqueryMembershipTests {
-    @Test func hashedMembershipIsTheComparisonsAnswer() async throws {
+    /// A session with `p` (60 rows: k in 0..<15, its text and numeric twins) and `q` (25 rows,
+    /// even k only), a sixth of their values NULL, from a replayable `seed`.
+    static func seeded(_ seed: UInt64) async throws -> Session {
         let s = try await Database.inMemory().session()
         _ = try await s.execute("CREATE TABLE p (id int PRIMARY KEY, k int, t text, d numeric)")
         _ = try await s.execute("CREATE TABLE q (id int PRIMARY KEY, k int, t text)")
-        var random = VectorSearchTests.Generator(state: 0x1D_5E7)  // replayable
+        var random = VectorSearchTests.Generator(state: seed)
         func maybeNull(_ text: String) -> String { Int.random(in: 0..<6, using: &random) == 0 ? "NULL" : text }
         var rows: [String] = []
         for id in 1...60 {
@@ -25,6 +27,11 @@ import RedCore
             rows.append("(\(id), \(maybeNull(String(k))), \(maybeNull("'w\(k)'")))")
         }
         _ = try await s.execute("INSERT INTO q VALUES " + rows.joined(separator: ", "))
+        return s
+    }
+
+    @Test func hashedMembershipIsTheComparisonsAnswer() async throws {
+        let s = try await Self.seeded(0x1D_5E7)
         let subqueries = ["SELECT k FROM q", "SELECT k FROM q WHERE k IS NOT NULL", "SELECT k FROM q WHERE false",
                           "SELECT NULL::int FROM q WHERE id < 3", "SELECT t FROM q", "SELECT t FROM q WHERE t IS NOT NULL"]
         for subquery in subqueries {
@@ -56,24 +63,8 @@ import RedCore
     /// made to run per row by one more conjunct on the enclosing row alone (`p.k = p.k`, true
     /// exactly where the hashed shape's equality can be).
     @Test func correlatedExistsMatchesTheScanPerRow() async throws {
-        let s = try await Database.inMemory().session()
-        _ = try await s.execute("CREATE TABLE p (id int PRIMARY KEY, k int, t text, d numeric)")
-        _ = try await s.execute("CREATE TABLE q (id int PRIMARY KEY, k int, t text)")
+        let s = try await Self.seeded(0xE_C5_57)
         _ = try await s.execute("CREATE TABLE empty (id int PRIMARY KEY, k int)")
-        var random = VectorSearchTests.Generator(state: 0xE_C5_57)  // replayable
-        func maybeNull(_ text: String) -> String { Int.random(in: 0..<6, using: &random) == 0 ? "NULL" : text }
-        var rows: [String] = []
-        for id in 1...60 {
-            let k = Int.random(in: 0..<15, using: &random)
-            rows.append("(\(id), \(maybeNull(String(k))), \(maybeNull("'w\(k)'")), \(maybeNull("\(k).0")))")
-        }
-        _ = try await s.execute("INSERT INTO p VALUES " + rows.joined(separator: ", "))
-        rows = []
-        for id in 1...25 {
-            let k = Int.random(in: 0..<15, using: &random) * 2
-            rows.append("(\(id), \(maybeNull(String(k))), \(maybeNull("'w\(k)'")))")
-        }
-        _ = try await s.execute("INSERT INTO q VALUES " + rows.joined(separator: ", "))
         let cases: [(String, String)] = [  // (hashed subquery, its per-row twin)
             ("SELECT 1 FROM q WHERE q.k = p.k", "SELECT 1 FROM q WHERE q.k = p.k AND p.k = p.k"),
             ("SELECT 1 FROM q WHERE p.k = q.k AND q.id > 5", "SELECT 1 FROM q WHERE p.k = q.k AND q.id > 5 AND p.k = p.k"),
