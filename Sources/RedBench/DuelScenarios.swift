@@ -162,17 +162,20 @@ enum DuelScenarios {
         "aggregate_numeric", "SELECT grp, sum(price), avg(price), max(price) … GROUP BY grp (100 groups) over a NUMERIC(12,2) column of the whole table",
         table: "duel_prices", create: DuelSchema.createPrices, load: DuelSchema.loadPrices, query: GroupPrices())
 
-    static let semiJoin = groupBy(
-        "semi_join", "SELECT count(*) … WHERE val IN (SELECT … WHERE id % 1000 = 0) over the whole events table",
-        table: "duel_events", create: DuelSchema.createEvents, load: DuelSchema.loadEvents, query: SemiJoinEvents())
+    static let semiJoin = overEvents(
+        "semi_join", "SELECT count(*) … WHERE val IN (SELECT … WHERE id % 1000 = 0)", query: SemiJoinEvents())
 
-    static let existsCorrelated = groupBy(
-        "exists_correlated", "SELECT count(*) … WHERE EXISTS (SELECT 1 … f WHERE f.val = e.grp AND f.id % 10 = 0) over the whole events table",
-        table: "duel_events", create: DuelSchema.createEvents, load: DuelSchema.loadEvents, query: ExistsEvents())
+    static let existsCorrelated = overEvents(
+        "exists_correlated", "SELECT count(*) … WHERE EXISTS (SELECT 1 … f WHERE f.val = e.grp AND f.id % 10 = 0)", query: ExistsEvents())
 
-    static let windowRunning = groupBy(
-        "window_running", "max of sum(val) OVER (PARTITION BY grp ORDER BY id), a running total per group, over the whole events table",
-        table: "duel_events", create: DuelSchema.createEvents, load: DuelSchema.loadEvents, query: RunningTotalEvents())
+    static let windowRunning = overEvents(
+        "window_running", "max of sum(val) OVER (PARTITION BY grp ORDER BY id), a running total per group", query: RunningTotalEvents())
+
+    /// A query over the whole events table, timed as `groupBy` times its GROUP BY.
+    static func overEvents<Query: DuelQuery & Sendable>(_ name: String, _ summary: String, query: Query) -> DuelScenario {
+        groupBy(name, summary + " over the whole events table", table: "duel_events", create: DuelSchema.createEvents,
+                load: DuelSchema.loadEvents, query: query)
+    }
 
     /// A GROUP BY over a whole table of `--group-rows` rows, timed five times (also the other
     /// whole-table queries: semi-join, correlated EXISTS, running totals).

@@ -16,8 +16,8 @@ import RedCore
 struct CorrelatedExistence {
     /// The enclosing row's column the subquery compares with.
     let outerColumn: Int
-    let kind: DataType?
-    let values: Set<Value>
+    /// The inner side's values among the rows passing the rest of the filter (NULLs left out).
+    let keys: SubqueryMembership
 
     /// The pieces of a subquery of that shape: its scan, the inner side of the equality, the
     /// enclosing column, and the rest of the filter.
@@ -53,10 +53,8 @@ struct CorrelatedExistence {
     /// Whether the subquery finds a row for the enclosing `row`; nil when the scan must tell.
     func exists(for row: [Value]) -> Bool? {
         guard outerColumn < row.count else { return nil }
-        let v = row[outerColumn]
-        if v.isNull || values.isEmpty { return false }  // `=` with NULL is never true; no candidate row
-        guard DataType.of(v) == kind else { return nil }
-        return values.contains(v)
+        // IN's answer, with NULL (no `=` was true) read as no row found.
+        return keys.membership(row[outerColumn], negated: false).map { $0 == .boolean(true) }
     }
 }
 
@@ -78,17 +76,14 @@ extension Evaluation {
         candidates.access = scan.access
         candidates.neededColumns = scan.neededColumns
         let iterator = try candidates.open(context, outerRows: outerRows)
-        var kind: DataType?
-        var values = Set<Value>()
+        var keys = SubqueryMembership()
         while let candidate = try iterator.next() {
             let v = try evaluate(inner, candidate)
             if v.isNull { continue }
-            let k = DataType.of(v)
-            guard SubqueryMembership.hashedKinds.contains(k), kind == nil || kind == k else { return nil }
-            kind = k
-            if values.insert(v).inserted { try context.checkMaterialized(values.count, "the EXISTS subquery's keys") }
+            guard keys.insert(v) else { return nil }
+            try context.checkMaterialized(keys.values.count, "the EXISTS subquery's keys")
         }
-        return CorrelatedExistence(outerColumn: outerColumn, kind: kind, values: values)
+        return CorrelatedExistence(outerColumn: outerColumn, keys: keys)
     }
 }
 

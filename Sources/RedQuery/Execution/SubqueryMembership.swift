@@ -12,29 +12,30 @@ import RedCore
 /// with their conversions and errors; so are subqueries mixing kinds, floats (NaN, -0) and
 /// numerics (scales).
 struct SubqueryMembership {
-    let kind: DataType
-    let values: Set<Value>
-    let sawNull: Bool
-    let isEmpty: Bool
+    private(set) var kind: DataType?
+    private(set) var values = Set<Value>()
+    private(set) var sawNull = false
+    private(set) var isEmpty = true
 
     static let hashedKinds: Set<DataType> = [.integer, .text, .uuid, .date, .timestamp, .boolean]
 
+    /// An empty set, for `insert`.
+    init() {}
+
     /// nil when the values cannot be hashed (see the type's comment).
     init?(_ candidates: [Value]) {
-        var kind: DataType?
-        var values = Set<Value>()
-        var sawNull = false
-        for value in candidates {
-            if value.isNull { sawNull = true; continue }
-            let k = DataType.of(value)
-            guard Self.hashedKinds.contains(k), kind == nil || kind == k else { return nil }
-            kind = k
-            values.insert(value)
-        }
-        self.kind = kind ?? .integer
-        self.values = values
-        self.sawNull = sawNull
-        isEmpty = candidates.isEmpty
+        for value in candidates { guard insert(value) else { return nil } }
+    }
+
+    /// Adds one value; false when it cannot be hashed beside the others (the set is then unusable).
+    mutating func insert(_ value: Value) -> Bool {
+        isEmpty = false
+        if value.isNull { sawNull = true; return true }
+        let k = DataType.of(value)
+        guard Self.hashedKinds.contains(k), kind == nil || kind == k else { return false }
+        kind = k
+        values.insert(value)
+        return true
     }
 
     /// `v IN (values)` (`negated`: NOT IN) with SQL's NULLs, or nil when `v` must be compared one by one.
