@@ -37,10 +37,12 @@ extension SessionTestSupport {
     }
 
     /// Runs `body` with `fs`'s fsyncs held back (`holdSyncs`), released when it returns or
-    /// throws, one such test at a time (`HeldSyncTurns`).
+    /// throws, one such test at a time (`HeldSyncTurns`). A sync the body left held past the
+    /// hold's limit (the test's own thread stuck in it) is a failure, not a hang.
     func withSyncsHeld<T>(_ fs: SimulatedFileSystem, _ body: () async throws -> T) async throws -> T {
         await HeldSyncTurns.shared.begin()
         fs.holdSyncs()
+        defer { if fs.syncHoldExpired { Issue.record("a sync stayed held past \(SimulatedFileSystem.maxSyncHoldSeconds) s") } }
         do {
             let result = try await body()
             fs.releaseSyncs()
@@ -53,10 +55,15 @@ extension SessionTestSupport {
         }
     }
 
-    /// Polls until a commit's fsync is being held back (`fs.holdSyncs()`), at most a minute.
+    /// Polls until a commit's fsync is being held back (`fs.holdSyncs()`). It throws after
+    /// five minutes, rather than let the test go on to steps that rely on the hold: in a full
+    /// run on two cores, long CPU-bound tests can keep the committing task from running for
+    /// a minute (returning quietly then, as this once did, sent the test's own commit into
+    /// the hold it was meant to be declined by, and hung the run).
     func waitUntilASyncIsHeld(_ fs: SimulatedFileSystem) async throws {
-        let deadline = ContinuousClock.now + .seconds(60)
-        while fs.heldSyncs == 0, ContinuousClock.now < deadline {
+        let deadline = ContinuousClock.now + .seconds(300)
+        while fs.heldSyncs == 0 {
+            guard ContinuousClock.now < deadline else { throw RedError(.internalError, "no sync was held within five minutes") }
             try await Task.sleep(for: .milliseconds(1))
         }
     }

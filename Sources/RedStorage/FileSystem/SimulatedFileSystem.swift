@@ -55,6 +55,8 @@ public final class SimulatedFileSystem: FileSystem, @unchecked Sendable {
     private let syncsHeld = Atomic<Bool>(false)
     /// Syncs waiting in `holdSyncs`'s hold right now.
     private let syncsWaiting = Atomic<Int>(0)
+    /// Set when a held sync went on by itself after `maxSyncHoldSeconds` (see `holdSyncs`).
+    private let holdExpired = Atomic<Bool>(false)
     private let readLatency = Atomic<UInt32>(0)
     private let writeLatency = Atomic<UInt32>(0)
 
@@ -89,15 +91,34 @@ public final class SimulatedFileSystem: FileSystem, @unchecked Sendable {
     /// Makes every `sync` wait until `releaseSyncs`: a test then sees a commit stay in its
     /// fsync for as long as it needs, whatever the machine's load or signals (a sleep can be
     /// cut short by one).
-    public func holdSyncs() { syncsHeld.store(true, ordering: .sequentiallyConsistent) }
+    ///
+    /// A held sync blocks its thread. Should the test itself end up waiting on one (a commit
+    /// it expected to be declined that went to disk instead), nothing would release it: so a
+    /// sync held longer than `maxSyncHoldSeconds` goes on by itself and `syncHoldExpired`
+    /// tells the test, which then fails instead of hanging the whole run.
+    public func holdSyncs() {
+        holdExpired.store(false, ordering: .sequentiallyConsistent)
+        syncsHeld.store(true, ordering: .sequentiallyConsistent)
+    }
     public func releaseSyncs() { syncsHeld.store(false, ordering: .sequentiallyConsistent) }
     /// How many syncs are waiting in the hold.
     public var heldSyncs: Int { syncsWaiting.load(ordering: .sequentiallyConsistent) }
+    /// Whether a sync outlasted the hold's limit since `holdSyncs` (see there).
+    public var syncHoldExpired: Bool { holdExpired.load(ordering: .sequentiallyConsistent) }
+    /// Far beyond any test's legitimate hold (milliseconds), short of CI's patience.
+    public static let maxSyncHoldSeconds = 120
 
     func waitWhileSyncsHeld() {
         guard syncsHeld.load(ordering: .sequentiallyConsistent) else { return }
         syncsWaiting.add(1, ordering: .sequentiallyConsistent)
-        while syncsHeld.load(ordering: .sequentiallyConsistent) { usleep(200) }
+        let deadline = ContinuousClock.now + .seconds(Self.maxSyncHoldSeconds)
+        while syncsHeld.load(ordering: .sequentiallyConsistent) {
+            guard ContinuousClock.now < deadline else {
+                holdExpired.store(true, ordering: .sequentiallyConsistent)
+                break
+            }
+            usleep(200)
+        }
         syncsWaiting.subtract(1, ordering: .sequentiallyConsistent)
     }
 
