@@ -84,23 +84,11 @@ public struct ByteReader: Sendable {
     /// varint (most ids and lengths) returns before the loop.
     public mutating func varint() throws -> UInt64 {
         let start = offset
-        let decoded: (value: UInt64, length: Int)? = bytes.withUnsafeBufferPointer { buffer in
-            guard start < buffer.count else { return nil }
-            let first = buffer[start]
-            if first < 0x80 { return (UInt64(first), 1) }
-            var result = UInt64(first & 0x7F)
-            var shift: UInt64 = 7
-            var index = start + 1
-            while index < buffer.count && index - start < 10 {
-                let b = buffer[index]
-                if index - start == 9 && b > 1 { return nil }  // overflow
-                result |= UInt64(b & 0x7F) << shift
-                if b & 0x80 == 0 { return (result, index - start + 1) }
-                shift += 7
-                index += 1
-            }
-            return nil
+        if start < bytes.count, bytes[start] < 0x80 {
+            offset = start + 1
+            return UInt64(bytes[start])
         }
+        let decoded = bytes.withUnsafeBytes { Varint.decode($0, at: start) }
         guard let decoded else { throw varintFailure(at: start) }
         offset = start + decoded.length
         return decoded.value

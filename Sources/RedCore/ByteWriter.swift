@@ -112,4 +112,40 @@ public enum Varint {
         }
         body(UInt8(v))
     }
+
+    /// The value and length of the varint at `start`; nil when it runs past the end, past
+    /// 10 bytes, or beyond 64 bits. Shared by `ByteReader` and `RawByteReader`.
+    ///
+    /// With eight bytes left, a varint of up to eight bytes (56 bits: every timestamp, length
+    /// and id a row holds) is decoded from one load, without a loop: the first clear high bit
+    /// ends it, and its 7-bit groups are packed together in three steps.
+    @inlinable public static func decode(_ buffer: UnsafeRawBufferPointer, at start: Int) -> (value: UInt64, length: Int)? {
+        if start >= 0, buffer.count - start >= 8 {
+            let word = UInt64(littleEndian: buffer.loadUnaligned(fromByteOffset: start, as: UInt64.self))
+            let ends = ~word & 0x8080_8080_8080_8080
+            if ends != 0 {
+                let length = (ends.trailingZeroBitCount + 1) / 8
+                var x = (length == 8 ? word : word & ((1 &<< UInt64(length * 8)) &- 1)) & 0x7F7F_7F7F_7F7F_7F7F
+                x = (x & 0x007F_007F_007F_007F) | ((x & 0x7F00_7F00_7F00_7F00) >> 1)
+                x = (x & 0x0000_3FFF_0000_3FFF) | ((x & 0x3FFF_0000_3FFF_0000) >> 2)
+                x = (x & 0x0000_0000_0FFF_FFFF) | ((x & 0x0FFF_FFFF_0000_0000) >> 4)
+                return (x, length)
+            }
+        }
+        guard start < buffer.count else { return nil }
+        let first = buffer[start]
+        if first < 0x80 { return (UInt64(first), 1) }
+        var result = UInt64(first & 0x7F)
+        var shift: UInt64 = 7
+        var index = start + 1
+        while index < buffer.count && index - start < 10 {
+            let b = buffer[index]
+            if index - start == 9 && b > 1 { return nil }  // overflow
+            result |= UInt64(b & 0x7F) << shift
+            if b & 0x80 == 0 { return (result, index - start + 1) }
+            shift += 7
+            index += 1
+        }
+        return nil
+    }
 }

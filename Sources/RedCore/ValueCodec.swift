@@ -72,7 +72,14 @@ public enum ValueCodec {
         }
     }
 
-    public static func decode(_ r: inout ByteReader) throws -> Value {
+    public static func decode(_ r: inout ByteReader) throws -> Value { try decodeValue(&r) }
+    /// The scan path's decoding, from bytes read in place (`RawByteReader`).
+    public static func decode(_ r: inout RawByteReader) throws -> Value { try decodeValue(&r) }
+    public static func skip(_ r: inout ByteReader) throws { try skipValue(&r) }
+    public static func skip(_ r: inout RawByteReader) throws { try skipValue(&r) }
+
+    /// One routine for both readers, specialized for each by the two entry points above.
+    static func decodeValue<R: ByteSource>(_ r: inout R) throws -> Value {
         let tag = try r.u8()
         switch tag {
         case 0: return .null
@@ -119,7 +126,7 @@ public enum ValueCodec {
     }
 
     /// Moves past one encoded value without materialising it.
-    public static func skip(_ r: inout ByteReader) throws {
+    static func skipValue<R: ByteSource>(_ r: inout R) throws {
         let tag = try r.u8()
         switch tag {
         case 0, 1, 2: return

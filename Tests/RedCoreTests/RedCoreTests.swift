@@ -56,6 +56,35 @@ import Testing
         #expect(r.isAtEnd)
     }
 
+    /// Every length of varint, read with eight or more bytes left (one load) and near the end
+    /// of the input (byte by byte), by both readers, and followed by a sentinel that must come
+    /// next: a wrong length would misplace it.
+    @Test func varintsOfEveryLengthReadAlikeWhereverTheyLie() throws {
+        var values: [UInt64] = [0, 1, 127, 128, 255, 16_383, 16_384, .max, .max - 1, 1 << 63]
+        for bits in 1...64 { values += [(1 << UInt64(bits - 1)), UInt64.max >> UInt64(64 - bits), 0x5A5A_5A5A_5A5A_5A5A >> UInt64(64 - bits)] }
+        for value in values {
+            for padding in [0, 3, 12] {
+                var w = ByteWriter()
+                w.varint(value); w.u8(0xAB)
+                let bytes = w.bytes + [UInt8](repeating: 0xFF, count: padding)
+                var owned = ByteReader(bytes, context: "t")
+                #expect(try owned.varint() == value, "\(value) padded by \(padding)")
+                #expect(try owned.u8() == 0xAB)
+                try bytes.withUnsafeBytes { (raw: UnsafeRawBufferPointer) throws -> Void in
+                    var borrowed = RawByteReader(raw, context: "t")
+                    #expect(try borrowed.varint() == value, "\(value) padded by \(padding), in place")
+                    #expect(try borrowed.u8() == 0xAB)
+                }
+            }
+        }
+        // An unterminated varint is an error with plenty of bytes left, as at the end.
+        let unterminated = [UInt8](repeating: 0x80, count: 9) + [0x80] + [UInt8](repeating: 0, count: 8)
+        unterminated.withUnsafeBytes { (raw: UnsafeRawBufferPointer) -> Void in
+            var r = RawByteReader(raw, context: "t")
+            #expect(throws: RedError.self) { try r.varint() }
+        }
+    }
+
     @Test func rejectsOverlongAndOverflowingVarints() {
         var tooLong = ByteReader([UInt8](repeating: 0x80, count: 11), context: "t")
         #expect(throws: RedError.self) { try tooLong.varint() }

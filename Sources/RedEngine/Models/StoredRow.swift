@@ -75,7 +75,7 @@ public struct StoredRow: Sendable, Equatable {
     }
 
     /// The format byte, times and column count that start every record.
-    static func readHeader(_ r: inout ByteReader) throws -> (Header, count: Int) {
+    static func readHeader<R: ByteSource>(_ r: inout R) throws -> (Header, count: Int) {
         guard try r.u8() == 1 else { throw RedError(.dataCorrupted, "a stored row has an unknown format") }
         let expires = try r.varint()
         let created = ValueCodec.unzigzag(try r.varint())
@@ -95,8 +95,9 @@ public struct StoredRow: Sendable, Equatable {
     /// Decodes a row straight into `out` (the scan hot path: no dictionary, no unused values).
     /// Column id `c` lands at `out[positions[c]]` when `c < positions.count` and that entry is
     /// not negative; other columns are skipped. The metadata column lands at `metadataPosition`.
-    public static func decode(_ bytes: [UInt8], positions: [Int], metadataPosition: Int?, into out: inout [Value]) throws -> Header {
-        var r = ByteReader(bytes, context: "stored row")
+    /// The bytes are read where the scan's cursor keeps them (`RangeCursor.next(_:)`).
+    public static func decode(_ bytes: UnsafeRawBufferPointer, positions: [Int], metadataPosition: Int?, into out: inout [Value]) throws -> Header {
+        var r = RawByteReader(bytes, context: "stored row")
         let (header, count) = try readHeader(&r)
         for _ in 0..<count {
             let id = try r.varint()
@@ -137,7 +138,11 @@ public struct StoredRow: Sendable, Equatable {
     }
 
     public static func rid(fromKey key: [UInt8]) -> Int64 {
+        key.withUnsafeBytes { rid(fromKey: $0) }
+    }
+
+    public static func rid(fromKey key: UnsafeRawBufferPointer) -> Int64 {
         guard key.count == 8 else { return 0 }
-        return Int64(bitPattern: key.reduce(0) { ($0 << 8) | UInt64($1) })
+        return Int64(bitPattern: UInt64(bigEndian: key.loadUnaligned(as: UInt64.self)))
     }
 }

@@ -539,6 +539,11 @@ public final class RowCursor {
     /// storage; false at the end.
     public func nextRaw(key: inout [UInt8], value: inout [UInt8]) throws -> Bool { try cursor.next(key: &key, value: &value) }
 
+    /// The next stored key and record bytes lent to `body` in place; false at the end.
+    public func nextRaw(_ body: (_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer) throws -> Void) throws -> Bool {
+        try cursor.next(body)
+    }
+
     /// The raw next entry (KV stores key rows by user key, not rid).
     public func nextEntry() throws -> (key: [UInt8], row: StoredRow)? {
         guard let entry = try cursor.next() else { return nil }

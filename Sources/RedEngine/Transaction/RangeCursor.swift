@@ -70,6 +70,20 @@ public final class RangeCursor {
         return true
     }
 
+    /// Lends the next entry's key and value to `body`, where they lie (no copy: a scan that
+    /// decodes each row and keeps none of its bytes reads them in place); false at the end of
+    /// the range. The buffers are valid only inside `body`.
+    public func next(_ body: (_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer) throws -> Void) throws -> Bool {
+        switch try nextSource() {
+        case nil: return false
+        case .committed(let k, let v)?:
+            try arena.withUnsafeBytes { try body(UnsafeRawBufferPointer(rebasing: $0[k]), UnsafeRawBufferPointer(rebasing: $0[v])) }
+        case .mine(let k, let v)?:
+            try k.withUnsafeBytes { key in try v.withUnsafeBytes { try body(key, $0) } }
+        }
+        return true
+    }
+
     private func nextSource() throws -> Source? {
         while true {
             let tree = try peekCommitted()

@@ -392,6 +392,7 @@ struct DMLExecutor {
     /// Every (key, stored row, values) the statement targets, read before any write.
     func collectTargets(_ scan: TableScanNode) throws -> [(key: [UInt8], row: StoredRow, values: [Value])] {
         let iterator = try scan.openRows(context, outerRows: [])
+        iterator.keepsStoredRecords = true
         var targets: [(key: [UInt8], row: StoredRow, values: [Value])] = []
         while let values = try iterator.next() {
             guard let row = iterator.currentRow else { continue }

@@ -126,15 +126,15 @@ final class TableScanNode: PlanNode, @unchecked Sendable {
     }
 
     /// This scan's rows (decoded, expired ones skipped, the filter applied) from `source`.
-    func rows(from source: @escaping RowSource, eval: Evaluation, context: ExecutionContext) -> TableRowIterator {
+    func rows(from source: @escaping RowSource, eval: Evaluation, context: ExecutionContext, unsharedFilter: Bool = false) -> TableRowIterator {
         let (positions, metadata) = decodePositions()
         return TableRowIterator(source: source, schema: handle.schema, width: columns.count, positions: positions,
-                                metadataPosition: metadata, filter: filter, eval: eval, context: context)
+                                metadataPosition: metadata, filter: unsharedFilter ? filter?.mapColumns { .column($0) } : filter, eval: eval, context: context)
     }
 
-    /// A `RowSource` over a cursor of stored rows, reusing the caller's buffers.
+    /// A `RowSource` over a cursor of stored rows, lending each where the cursor keeps it.
     static func source(_ cursor: RowCursor) -> RowSource {
-        { key, value in try cursor.nextRaw(key: &key, value: &value) }
+        { body in try cursor.nextRaw(body) }
     }
 
     /// This full scan as `count` scans of consecutive row-id ranges, in id order, each with a
@@ -148,7 +148,7 @@ final class TableScanNode: PlanNode, @unchecked Sendable {
         return try ranges.map { range in
             let partContext = context.partition()
             let cursor = try context.store.scan(context.transaction, handle, rids: range)
-            return (rows(from: Self.source(cursor), eval: partContext.evaluation([]), context: partContext), partContext)
+            return (rows(from: Self.source(cursor), eval: partContext.evaluation([]), context: partContext, unsharedFilter: true), partContext)
         }
     }
 
@@ -168,16 +168,15 @@ final class TableScanNode: PlanNode, @unchecked Sendable {
         }
     }
 
-    /// Puts the next stored key and record bytes in its arguments (reusing their storage where
-    /// it can); false at the end.
-    typealias RowSource = (inout [UInt8], inout [UInt8]) throws -> Bool
+    /// Lends the next stored key and record bytes to the body it is given (valid only there);
+    /// false at the end.
+    typealias RowSource = (_ body: (_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer) throws -> Void) throws -> Bool
 
     /// A source that hands over arrays made per row (index lookups) as a `RowSource`.
     static func filling(_ next: @escaping () throws -> (key: [UInt8], value: [UInt8])?) -> RowSource {
-        { key, value in
+        { body in
             guard let entry = try next() else { return false }
-            key = entry.key
-            value = entry.value
+            try entry.key.withUnsafeBytes { key in try entry.value.withUnsafeBytes { try body(key, $0) } }
             return true
         }
     }
@@ -215,7 +214,7 @@ final class TableScanNode: PlanNode, @unchecked Sendable {
                     range.upper = inclusive ? KeyEncoding.end(ofValues: k) : k
                 }
             }
-            if empty { source = { _, _ in false } } else {
+            if empty { source = { _ in false } } else {
                 let cursor = try store.indexScan(tx, handle, indexPosition: index, range: range)
                 let rows = IndexHitFetcher(store: store, tx: tx, handle: handle)
                 source = Self.filling { try Self.fetch(cursor, rows) }
@@ -296,6 +295,10 @@ final class TableScanNode: PlanNode, @unchecked Sendable {
 }
 
 /// Produces a table scan's rows; the stored row of the last one is decoded on request (DML).
+///
+/// Each stored row is decoded where its cursor keeps it (`RowSource` lends the bytes): a scan
+/// that filters or aggregates copies no record. Only a caller that asks for the stored rows
+/// (`keepsStoredRecords`: UPDATE and DELETE) has each returned one's key and bytes copied.
 final class TableRowIterator: RowIterator {
     let source: TableScanNode.RowSource
     let schema: CollectionSchema
@@ -305,8 +308,13 @@ final class TableRowIterator: RowIterator {
     let filter: BoundExpr?
     let eval: Evaluation
     let context: ExecutionContext
+    /// Set before the first `next()` for `currentKey` and `currentRow`.
+    var keepsStoredRecords = false
+    /// The returned row's stored key and bytes (kept only with `keepsStoredRecords`).
     private(set) var currentKey: [UInt8] = []
     private var currentBytes: [UInt8] = []
+    /// The returned row's id (its key read as one; 0 for KV).
+    private(set) var currentRid: Int64 = 0
     /// The row array handed out last. A consumer that does not keep it (aggregation, a filter
     /// that rejects it) leaves it uniquely referenced, and the next row reuses its storage
     /// instead of allocating; one that keeps it gets a fresh copy on the next write (copy on write).
@@ -325,35 +333,42 @@ final class TableRowIterator: RowIterator {
 
     /// The stored form of the row `next()` last returned.
     var currentRow: StoredRow? {
-        try? StoredRow.decode(rid: currentKey.count == 8 && schema.model != .kv ? StoredRow.rid(fromKey: currentKey) : 0, currentBytes)
+        keepsStoredRecords ? try? StoredRow.decode(rid: currentRid, currentBytes) : nil
     }
 
     func next() throws -> [Value]? {
-        let now = context.now
+        let now = context.now, model = schema.model, width = self.width, positions = self.positions
+        let metadataPosition = self.metadataPosition, filter = self.filter, eval = self.eval, context = self.context
+        let decodedPositions = self.decodedPositions
         // Worked on as a local: each write to the stored property would be an exclusivity check.
-        var row = self.row, key = currentKey, bytes = currentBytes
+        var row = self.row
         self.row = []
-        currentKey = []
-        currentBytes = []
-        defer { self.row = row; currentKey = key; currentBytes = bytes }
-        while try source(&key, &bytes) {
+        defer { self.row = row }
+        var found = false, rid: Int64 = 0
+        while !found, try source({ key, bytes in
             try context.countScanned()
             for position in decodedPositions { row[position] = .null }
             let header = try StoredRow.decode(bytes, positions: positions, metadataPosition: metadataPosition, into: &row)
-            guard header.isVisible(at: now) else { continue }
+            guard header.isVisible(at: now) else { return }
             // Every layout ends with created_at, updated_at, _metadata; the rid (or KV key) sits
             // before them for tables and first for documents and KV.
-            switch schema.model {
-            case .table: row[width - 4] = .integer(StoredRow.rid(fromKey: key))
-            case .document, .vector, .graph: row[0] = .integer(StoredRow.rid(fromKey: key))
+            rid = model == .kv ? 0 : StoredRow.rid(fromKey: key)
+            switch model {
+            case .table: row[width - 4] = .integer(rid)
+            case .document, .vector, .graph: row[0] = .integer(rid)
             case .kv: row[0] = .text(String(decoding: key, as: UTF8.self))
             }
             row[width - 3] = .timestamp(header.createdAt)
             row[width - 2] = .timestamp(header.updatedAt)
-            if let filter, try Evaluation.truth(try eval.evaluate(filter, row)) != true { continue }
-            return row
-        }
-        return nil
+            if let filter, try Evaluation.truth(try eval.evaluate(filter, row)) != true { return }
+            found = true
+            if keepsStoredRecords {
+                currentKey = Array(key)
+                currentBytes = Array(bytes)
+            }
+        }) {}
+        currentRid = rid
+        return found ? row : nil
     }
 }
 

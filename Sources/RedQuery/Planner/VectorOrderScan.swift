@@ -228,7 +228,7 @@ extension TableScanNode {
         let rows = rows(from: Self.source(try context.store.scan(context.transaction, handle)), eval: eval, context: context)
         var decorated: [(key: Value, rid: Int64, row: [Value])] = []
         while let row = try rows.next() {
-            let rid = StoredRow.rid(fromKey: rows.currentKey)
+            let rid = rows.currentRid
             if excluding.contains(rid) { continue }
             decorated.append((try eval.evaluate(order.key, row), rid, row))
             try context.checkMaterialized(decorated.count, "ORDER BY")
@@ -266,7 +266,7 @@ final class NearestFirstRows: RowIterator {
     func next() throws -> [Value]? {
         if let sorted { return try sorted.next() }
         if rows == nil {
-            rows = scan.rows(from: { [unowned self] key, value in try self.nextRecord(key: &key, value: &value) }, eval: eval, context: context)
+            rows = scan.rows(from: TableScanNode.filling { [unowned self] in try self.nextRecord() }, eval: eval, context: context)
         }
         if let row = try rows!.next() { return row }
         guard examined.count >= mostExamined else { return nil }
@@ -275,18 +275,16 @@ final class NearestFirstRows: RowIterator {
         return try sorted!.next()
     }
 
-    /// The next ranked row's record; false when none is left or sorting would now be cheaper.
-    private func nextRecord(key: inout [UInt8], value: inout [UInt8]) throws -> Bool {
+    /// The next ranked row's key and record; nil when none is left or sorting would now be cheaper.
+    private func nextRecord() throws -> (key: [UInt8], value: [UInt8])? {
         let store = context.store, tx = context.transaction
         while examined.count < mostExamined, let rid = nextRid() {
             if mostExamined != Int.max { examined.append(rid) }
             // A row the snapshot does not hold cannot be ranked (both rankings come from it).
             guard let bytes = try store.getRaw(tx, scan.handle, rid: rid) else { continue }
-            key = StoredRow.key(rid: rid)
-            value = bytes
-            return true
+            return (StoredRow.key(rid: rid), bytes)
         }
-        return false
+        return nil
     }
 
     private func nextRid() -> Int64? {
