@@ -80,17 +80,20 @@ final class AggregateNode: PlanNode, @unchecked Sendable {
     /// parallel workers by default (two on this machine). It applies when the input is a full
     /// scan of a table whose row ids span `ExecutionLimits.parallelScanMinimumRows` or more,
     /// every aggregate is one whose parts merge (`Accumulator.isMergeable`: count, sum, avg,
-    /// min, max, without DISTINCT, FILTER or ORDER BY), nothing evaluated per row runs a
-    /// subquery, the process may use several CPUs, and the statement is not one that must not
-    /// run long (an event loop's). Each part scans a range of row ids with a context of its own;
+    /// min, max, without DISTINCT, FILTER or ORDER BY), no aggregate or group key runs a
+    /// subquery and the filter only statement-constant ones (`x IN (SELECT …)` without
+    /// correlation: run, and their hash sets built, here before the parts start, which then
+    /// only read them), the process may use several CPUs, and the statement is not one that must
+    /// not run long (an event loop's). Each part scans a range of row ids with a context of its own;
     /// the parts' groups are merged in id order, so groups come out in the order a single scan
     /// would first see them. A part that fails fails the statement with its error.
     private func aggregateInParallel(_ context: ExecutionContext) throws -> Groups? {
         let partCount = context.limits.parallelScanParts ?? min(ProcessorAffinity.cpuCount, Self.maxParallelParts)
         guard partCount > 1, !context.mustNotRunLong, let scan = input as? TableScanNode,
               aggregates.allSatisfy({ Accumulator.isMergeable($0) && !($0.arguments.first?.containsSubquery ?? false) }),
-              !groupKeys.contains(where: \.containsSubquery), scan.filter?.containsSubquery != true,
-              let parts = try scan.openPartitions(context, count: partCount, minimumRows: context.limits.parallelScanMinimumRows)
+              !groupKeys.contains(where: \.containsSubquery), scan.filter?.subqueries.allSatisfy(\.isCacheable) != false,
+              let parts = try scan.openPartitions(context, count: partCount, minimumRows: context.limits.parallelScanMinimumRows),
+              Self.prepareSharedSubqueries(of: scan.filter, context)
         else { return nil }
         let run = PartRun(parts)
         Self.partsCounter?.value.add(parts.count, ordering: .relaxed)
@@ -119,6 +122,18 @@ final class AggregateNode: PlanNode, @unchecked Sendable {
             }
         }
         return merged
+    }
+
+    /// Runs `filter`'s statement-constant subqueries (and builds their hash sets) on this
+    /// thread, so that the parts' evaluations only read their caches; false when one fails,
+    /// which is then left to the single scan: it runs a subquery only if a row needs it
+    /// (`false AND x IN (SELECT 1/0)` is no error).
+    static func prepareSharedSubqueries(of filter: BoundExpr?, _ context: ExecutionContext) -> Bool {
+        let eval = context.evaluation([])
+        for plan in filter?.subqueries ?? [] {
+            do { try eval.buildMembership(plan) } catch { return false }
+        }
+        return true
     }
 
     /// The parts of a parallel aggregate and their results, shared with `concurrentPerform`'s

@@ -54,10 +54,14 @@ extension Evaluation {
     /// nil when the comparisons must decide.
     func hashedMembership(_ v: Value, _ plan: SubqueryPlan, _ row: [Value], negated: Bool) throws -> Value? {
         guard plan.isCacheable else { return nil }
-        if !plan.membershipBuilt {
-            plan.membership = SubqueryMembership(try runSubquery(plan, row).map { $0.first ?? .null })
-            plan.membershipBuilt = true
-        }
+        try buildMembership(plan)
         return plan.membership?.membership(v, negated: negated)
+    }
+
+    /// Runs a statement-constant subquery once and builds its hash set, if not done yet.
+    func buildMembership(_ plan: SubqueryPlan) throws {
+        guard !plan.membershipBuilt else { return }
+        plan.membership = SubqueryMembership(try runSubquery(plan, []).map { $0.first ?? .null })
+        plan.membershipBuilt = true
     }
 }

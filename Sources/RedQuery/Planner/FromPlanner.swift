@@ -533,20 +533,34 @@ extension Planner {
 }
 
 extension BoundExpr {
-    var containsSubquery: Bool {
+    var containsSubquery: Bool { !subqueries.isEmpty }
+
+    /// The subqueries this expression runs itself (not those nested inside their plans).
+    var subqueries: [SubqueryPlan] {
+        var found: [SubqueryPlan] = []
+        collectSubqueries(into: &found)
+        return found
+    }
+
+    private func collectSubqueries(into found: inout [SubqueryPlan]) {
         switch self {
-        case .inSubquery, .exists, .scalarSubquery, .quantified(_, _, _, .subquery): return true
-        case .quantified(_, let e, _, .array(let array)): return e.containsSubquery || array.containsSubquery
-        case .constant, .column, .outer, .documentField, .parameter: return false
-        case .negate(let e), .not(let e), .isNull(let e, _), .cast(let e, _): return e.containsSubquery
+        case .inSubquery(let e, let plan, _), .quantified(_, let e, _, .subquery(let plan)):
+            found.append(plan)
+            e.collectSubqueries(into: &found)
+        case .exists(let plan, _), .scalarSubquery(let plan): found.append(plan)
+        case .quantified(_, let e, _, .array(let array)): e.collectSubqueries(into: &found); array.collectSubqueries(into: &found)
+        case .constant, .column, .outer, .documentField, .parameter: break
+        case .negate(let e), .not(let e), .isNull(let e, _), .cast(let e, _): e.collectSubqueries(into: &found)
         case .and(let a, let b), .or(let a, let b), .arithmetic(_, let a, let b), .concat(let a, let b),
              .comparison(_, let a, let b), .distinctFrom(let a, let b, _), .like(let a, let b, _, _):
-            return a.containsSubquery || b.containsSubquery
-        case .between(let a, let b, let c, _): return a.containsSubquery || b.containsSubquery || c.containsSubquery
-        case .inList(let e, let items, _): return e.containsSubquery || items.contains(where: \.containsSubquery)
+            a.collectSubqueries(into: &found); b.collectSubqueries(into: &found)
+        case .between(let a, let b, let c, _): for e in [a, b, c] { e.collectSubqueries(into: &found) }
+        case .inList(let e, let items, _): for i in [e] + items { i.collectSubqueries(into: &found) }
         case .caseWhen(let o, let branches, let other):
-            return (o?.containsSubquery ?? false) || branches.contains { $0.0.containsSubquery || $0.1.containsSubquery } || (other?.containsSubquery ?? false)
-        case .function(_, let args), .array(let args): return args.contains(where: \.containsSubquery)
+            o?.collectSubqueries(into: &found)
+            for (c, r) in branches { c.collectSubqueries(into: &found); r.collectSubqueries(into: &found) }
+            other?.collectSubqueries(into: &found)
+        case .function(_, let args), .array(let args): for a in args { a.collectSubqueries(into: &found) }
         }
     }
 }
