@@ -155,14 +155,21 @@ public final class RangeCursor {
                 let collection = self.collectionID
                 let order = reverse ? stride(from: cells.upperBound - 1, through: cells.lowerBound, by: -1)
                                     : stride(from: cells.lowerBound, through: cells.upperBound - 1, by: 1)
+                // The leaf's cells start past the resume key (or the range's near bound), so
+                // only the far bound and the collection's prefix can end the range; when the
+                // leaf's last cell is still inside, every cell is, and none is checked.
+                func isInside(_ key: UnsafeRawBufferPointer) -> Bool {
+                    let inside = lowerBound.withUnsafeBytes { lower in upperBound.withUnsafeBytes { upper in
+                        reverse
+                            ? compareKeys(key, lower) > 0 || (lowerInclusive && compareKeys(key, lower) == 0)
+                            : compareKeys(key, upper) < 0 || (upperInclusive && compareKeys(key, upper) == 0)
+                    } }
+                    return inside && key.count >= 4 && key.prefix(4).elementsEqual(prefix)
+                }
+                let leafInside = try node.withCell(lastCell) { key, _ in isInside(key) }
                 for i in order {
                     let inside = try node.withCell(i) { key, inlineValue -> Bool in
-                        let inside = lowerBound.withUnsafeBytes { lower in upperBound.withUnsafeBytes { upper in
-                            reverse
-                                ? compareKeys(key, lower) > 0 || (lowerInclusive && compareKeys(key, lower) == 0)
-                                : compareKeys(key, upper) < 0 || (upperInclusive && compareKeys(key, upper) == 0)
-                        } }
-                        guard inside, key.count >= 4, key.prefix(4).elementsEqual(prefix) else { return false }
+                        guard leafInside || isInside(key) else { return false }
                         if let inlineValue {
                             if let visible = try VersionChain.visibleValueRange(in: inlineValue, at: snapshot, context: "record in collection \(collection)") {
                                 arena.append(contentsOf: UnsafeRawBufferPointer(rebasing: key[4...]))
