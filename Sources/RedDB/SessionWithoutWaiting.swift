@@ -147,13 +147,15 @@ extension Session {
         var committed = false
         var declined = false
         sequenceValues.recordAttempt()
+        let rowIDs = RowIDAttempt()
         defer {
             if !committed { tx.rollback() }
             locks.transactionEnded()
             sequenceValues.endAttempt(declined: declined)  // the run again gets its values back
+            if declined { database.store.giveBack(rowIDs) }  // and its row ids (after the rollback)
         }
         do {
-            var result = try NonBlockingExecution.$isActive.withValue(true) { try executor(tx, parameters, plans: plans).execute(statement) }
+            var result = try attempt(rowIDs) { try executor(tx, parameters, plans: plans).execute(statement) }
             // Outside the non-blocking scope: past its last check a commit must not stop
             // half-way (a page it reads back from disk is read here, on this thread).
             guard database.store.sequences.isSettled, try tx.commitNow() != nil else { throw WouldBlock(reason: .longRunning) }
@@ -190,10 +192,11 @@ extension Session {
         locks.beginStatement()
         sequenceValues.recordAttempt()
         var declined = false
+        let rowIDs = RowIDAttempt()
         defer { sequenceValues.endAttempt(declined: declined) }
         do {
             takeStatementSnapshot(tx)
-            var result = try NonBlockingExecution.$isActive.withValue(true) { try executor(tx, parameters, plans: plans).execute(statement) }
+            var result = try attempt(rowIDs) { try executor(tx, parameters, plans: plans).execute(statement) }
             guard database.store.sequences.isSettled else { throw WouldBlock(reason: .longRunning) }  // its reservation is persisted there
             result.warnings += locks.endStatement()
             return result
@@ -202,12 +205,18 @@ extension Session {
             deferredConstraints.forgetChecks(queuedAfter: checks)
             declined = true
             try tx.rollback(to: savepoint, restoringReads: true)  // (throws only for a transaction no longer open)
+            database.store.giveBack(rowIDs)
             return nil
         } catch {
             _ = locks.endStatement()
             state = .failed(tx)  // an error aborts the block, as on the usual path
             throw error
         }
+    }
+
+    /// Runs an attempt's statement refusing to wait, noting the row ids it reserves.
+    private func attempt<T>(_ rowIDs: RowIDAttempt, _ body: () throws -> T) throws -> T {
+        try TableStore.$rowIDAttempt.withValue(rowIDs) { try NonBlockingExecution.$isActive.withValue(true) { try body() } }
     }
 
     /// The most a block may hold (writes and guarded reads) for its writes to be tried on the

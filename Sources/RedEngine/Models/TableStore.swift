@@ -67,7 +67,8 @@ final class IndexTarget: Sendable {
 ///   never reused while the process runs (gaps after rollbacks are fine).
 public final class TableStore: Sendable {
     public let engine: StorageEngine
-    private let ridCounters = Mutex<[UInt32: Int64]>([:])
+    /// The last row id handed out per collection (`reserveRowIDs`, `giveBack`).
+    let ridCounters = Mutex<[UInt32: Int64]>([:])
     private let schemaCache = Mutex<[UInt32: (metadata: [UInt8], schema: CollectionSchema)]>([:])
     /// Opened handles by name, valid for the catalog version they were read at (see `open`).
     private let handleCache = Mutex<[String: (version: UInt64, handle: TableHandle?)]>([:])
@@ -303,22 +304,29 @@ public final class TableStore: Sendable {
 
     /// `count` consecutive new row ids (at least one): a statement inserting many rows takes
     /// them at once. Ids a failed or rolled-back statement took are not reused (as a
-    /// PostgreSQL sequence's values are not).
+    /// PostgreSQL sequence's values are not) — but those of an attempt the client never saw
+    /// are given back (`RowIDAttempt`).
     public func reserveRowIDs(_ tx: Transaction, _ handle: TableHandle, count: Int) throws -> Range<Int64> {
         let id = handle.collection.id
         let n = Int64(max(1, count))
+        let ids: Range<Int64>
         if let first = ridCounters.withLock({ counters -> Int64? in
             guard let last = counters[id] else { return nil }
             counters[id] = last + n
             return last + 1
-        }) { return first..<(first + n) }
-        let cursor = try tx.scan(handle.collection, reverse: true)
-        let highest = try cursor.next().map { StoredRow.rid(fromKey: $0.key) } ?? 0
-        return ridCounters.withLock { counters in
-            let first = max(counters[id] ?? 0, highest) + 1
-            counters[id] = first + n - 1
-            return first..<(first + n)
+        }) {
+            ids = first..<(first + n)
+        } else {
+            let cursor = try tx.scan(handle.collection, reverse: true)
+            let highest = try cursor.next().map { StoredRow.rid(fromKey: $0.key) } ?? 0
+            ids = ridCounters.withLock { counters in
+                let first = max(counters[id] ?? 0, highest) + 1
+                counters[id] = first + n - 1
+                return first..<(first + n)
+            }
         }
+        Self.rowIDAttempt?.reserved.append((id, ids))
+        return ids
     }
 
     public func get(_ tx: Transaction, _ handle: TableHandle, rid: Int64) throws -> StoredRow? {
