@@ -126,6 +126,9 @@ final class TableScanNode: PlanNode, @unchecked Sendable {
     }
 
     /// This scan's rows (decoded, expired ones skipped, the filter applied) from `source`.
+    /// `unsharedFilter` gives the iterator a copy of the filter's expression nodes of its own:
+    /// parts running on other threads would otherwise take and drop references to the same
+    /// nodes for every row, and those counts bounce between the cores' caches.
     func rows(from source: @escaping RowSource, eval: Evaluation, context: ExecutionContext, unsharedFilter: Bool = false) -> TableRowIterator {
         let (positions, metadata) = decodePositions()
         return TableRowIterator(source: source, schema: handle.schema, width: columns.count, positions: positions,
