@@ -7,8 +7,9 @@ import Synchronization
 /// text through a template), `make_date`, `make_timestamp`, `make_timestamptz`,
 /// `date_bin`, `isfinite` and `clock_timestamp`.
 ///
-/// Timestamps carry no zone (UTC), so the `tz` forms accept only UTC; a stride is an
-/// interval without months (or its text, or an integer of milliseconds).
+/// Timestamps carry no zone (UTC): `make_timestamptz`'s zone says where the clock time it is
+/// given is read (`ZoneRule`); a stride is an interval without months (or its text, or an
+/// integer of milliseconds).
 enum DateTimeFunctions {
     static let functions: [ScalarFunction] = {
         func make(_ name: String, _ arity: ClosedRange<Int>, deterministic: Bool = true,
@@ -41,13 +42,9 @@ enum DateTimeFunctions {
             },
             make("make_timestamp", 6...6) { a in .timestamp(try timestamp(a)) },
             make("make_timestamptz", 6...7) { a in
-                if a.count == 7 {
-                    let zone = try text(a[6], "the time zone").trimmingSpaces().uppercased()
-                    guard ["UTC", "Z", "GMT", "+00", "+00:00", "0"].contains(zone) else {
-                        throw RedError(.featureNotSupported, "time zone \"\(zone)\" is not supported: timestamps are UTC")
-                    }
-                }
-                return .timestamp(try timestamp(Array(a.prefix(6))))
+                let local = try timestamp(Array(a.prefix(6)))
+                // The wall-clock time in the zone named (`ZoneRule`); sessions are in UTC.
+                return .timestamp(a.count == 7 ? try ZoneRule.of(a[6]).instant(of: local) : local)
             },
             make("date_bin", 3...3) { a in
                 let stride = try TimeFunctions.strideMilliseconds(a[0])

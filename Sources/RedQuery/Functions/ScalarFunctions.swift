@@ -45,7 +45,7 @@ struct ScalarFunction: Sendable {
         "string_to_array": .array, "array_append": .array, "array_prepend": .array, "array_cat": .array, "array_positions": .array,
         "array_remove": .array, "array_replace": .array, "__array_slice": .array, "__array_cast": .array, "__array_rows": .array,
         "to_char": .text, "to_date": .date, "to_timestamp": .timestamp, "make_date": .date, "make_timestamp": .timestamp,
-        "make_timestamptz": .timestamp, "date_bin": .timestamp, "isfinite": .boolean, "clock_timestamp": .timestamp,
+        "make_timestamptz": .timestamp, "date_bin": .timestamp, "__timezone_to_local": .timestamp, "__timezone_to_instant": .timestamp, "isfinite": .boolean, "clock_timestamp": .timestamp,
         "now": .timestamp, "current_timestamp": .timestamp, "transaction_timestamp": .timestamp, "statement_timestamp": .timestamp,
         "localtimestamp": .timestamp, "__enum_cast": .text,
         "extract": .decimal, "date_part": .float, "age": .duration, "justify_days": .duration, "justify_hours": .duration, "justify_interval": .duration, "make_interval": .duration,
@@ -429,7 +429,7 @@ struct ScalarFunction: Sendable {
             return .uuid(u)
         }
         add(["typeof", "pg_typeof"], 1...1, acceptsNull: true) { a, _ in .text(a[0].kindName) }
-        for f in postgresTextFunctions + JSONOperators.functions + JSONFunctions.functions + RegularExpressions.functions + ArrayFunctions.functions + DateTimeFunctions.functions + IntervalFunctions.functions + SimilarToPatterns.functions + SequenceFunctions.all + AdvisoryLockFunctions.all + VectorFunctions.functions + [DeclaredCast.function, EnumTypeCatalog.cast] { table[f.name] = f }
+        for f in postgresTextFunctions + JSONOperators.functions + JSONFunctions.functions + RegularExpressions.functions + ArrayFunctions.functions + DateTimeFunctions.functions + IntervalFunctions.functions + SimilarToPatterns.functions + SequenceFunctions.all + AdvisoryLockFunctions.all + VectorFunctions.functions + [DeclaredCast.function, EnumTypeCatalog.cast, TimeZoneConversion.toLocal, TimeZoneConversion.toInstant] { table[f.name] = f }
         return table
     }()
 }

@@ -3,7 +3,7 @@ import RedCore
 /// Operator precedence, loosest first (PostgreSQL's table).
 enum Precedence {
     static let or = 1, and = 2, not = 3, isTest = 4, comparison = 5, likeInBetween = 6, other = 7, additive = 8
-    static let multiplicative = 9, exponent = 10, unary = 11, cast = 12
+    static let multiplicative = 9, exponent = 10, atTimeZone = 11, unary = 12, cast = 13
 }
 
 extension Parser {
@@ -189,6 +189,12 @@ extension Parser {
                 case "=", "<>", "<", "<=", ">", ">=", "+", "-", "*", "/", "%", "||": return .binary(op, left, right)
                 default: throw RedError(.undefinedFunction, "operator does not exist: OPERATOR(\(op))")
                 }
+            case "at" where isKeyword("time", ahead: 1) && isKeyword("zone", ahead: 2):
+                // `ts AT TIME ZONE zone`: PostgreSQL's `timezone(zone, ts)`, binding tighter than `^`.
+                guard binds(Precedence.atTimeZone) else { return nil }
+                advance(); advance(); advance()
+                let zone = try parseExpression(minimumPrecedence: Precedence.atTimeZone + 1)
+                return .function(FunctionCall(name: "timezone", arguments: [zone, left], distinct: false, star: false))
             case "collate":
                 // `x COLLATE "C"`: text here compares byte by byte, which is what C, POSIX and the
                 // default collation mean; another collation would order differently, so it is refused.
@@ -424,6 +430,11 @@ extension Parser {
                     guard case .string(let s) = current.kind else { throw unexpected() }
                     advance()
                     if word == "interval" { return .literal(.interval(try Interval.parse(s, qualifier: parseIntervalQualifier()))) }
+                    if word == "timestamptz" {
+                        // Typed as `'…'::timestamptz` is: described, and converted by AT TIME ZONE, as an instant.
+                        let cast = Expr.cast(.literal(.text(s)), .timestamp)
+                        return .function(FunctionCall(name: DeclaredCast.name, arguments: [cast, .literal(.text(DeclaredType(kind: .timestamptz).surfaceName))], distinct: false, star: false))
+                    }
                     return .cast(.literal(.text(s)), DataType(sqlName: word)!)
                 default:
                     if Self.reserved.contains(word), !["left", "right"].contains(word) || !isSymbol("(", ahead: 1) {

@@ -223,6 +223,7 @@ extension Planner {
         if let function = context.surfaceCatalog?.function(named: call.name) {
             return try bindSurfaceFunction(function, name: call.name, call.arguments, ctx)
         }
+        if call.name == "timezone", call.arguments.count == 2 { return try bindTimeZoneConversion(call.arguments, ctx) }
         var function = try ScalarFunction.lookup(call.name, argumentCount: call.arguments.count)
         var arguments: [BoundExpr] = []
         for (i, argument) in call.arguments.enumerated() {

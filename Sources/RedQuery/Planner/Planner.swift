@@ -293,6 +293,7 @@ final class Planner {
             // So does a cast to a declared type (`x::varchar(3)` is varchar), aggregated or not.
             var surfaceType = DeclaredCast.declared(by: bound)
             if aggregation == nil, case .column(let i) = bound, i < scope.columns.count { surfaceType = scope.columns[i].surfaceType }
+            if surfaceType == nil, type.valueType == .timestamp, isZoned(bound, ctx) { surfaceType = DeclaredType(kind: .timestamptz).surfaceName }
             outputColumns.append(ScopeColumn(qualifier: nil, name: item.alias ?? Self.columnName(item.expr), type: type,
                                              element: type == .array ? Self.elementType(of: bound, scope: scope, aggregation: aggregation) : nil,
                                              surfaceType: surfaceType))
