@@ -29,6 +29,16 @@ import RedDB
         #expect(result.columns.map(\.name) == ["int8", "numeric", "float8", "bool", "interval", "jsonb", "time", "now"])
     }
 
+    /// Operators and the SQL-standard call forms are named as PostgreSQL 15 names them.
+    @Test func operatorAndSpecialFormColumnsAreNamedAsPostgreSQLNamesThem() async throws {
+        let s = try await Database.inMemory().session()
+        let result = try await s.execute("""
+            SELECT 2^10, ARRAY[1, 2], (ARRAY[1, 2, 3])[2:3], interval '90 minutes', trim('  x '), trim(leading 'x' from 'xy'),
+                   position('l' in 'hello'), strpos('hello', 'l'), timestamp '2024-01-01' AT TIME ZONE 'UTC'
+            """)
+        #expect(result.columns.map(\.name) == ["?column?", "array", "array", "interval", "btrim", "ltrim", "position", "strpos", "timezone"])
+    }
+
     @Test func schemaChangesReachEverySessionAtTheRightSnapshot() async throws {
         let db = try await Database.inMemory()
         let a = db.session(), b = db.session()

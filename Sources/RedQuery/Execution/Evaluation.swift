@@ -79,7 +79,7 @@ struct Evaluation {
             switch try evaluate(e, row) {
             case .null: return .null
             case .integer(let i):
-                guard i != .min else { throw RedError(.numericOutOfRange, "integer out of range") }
+                guard i != .min else { throw Arithmetic.overflow() }
                 return .integer(-i)
             case .float(let d): return .float(-d)
             case .decimal(let d): return .decimal(d.negated())
@@ -358,7 +358,8 @@ enum Arithmetic {
         }
     }
 
-    static func overflow() -> RedError { RedError(.numericOutOfRange, "integer out of range") }
+    /// Integer arithmetic is 64-bit, so an overflow is of PostgreSQL's bigint.
+    static func overflow() -> RedError { RedError(.numericOutOfRange, "bigint out of range") }
 
     static func numeric(_ v: Value) throws -> Numeric {
         switch v {

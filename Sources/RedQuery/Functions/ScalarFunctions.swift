@@ -56,12 +56,12 @@ struct ScalarFunction: Sendable {
     /// Functions whose first argument must be text (a number there is 42883, as in PostgreSQL).
     static let textFunctions: Set<String> = ["upper", "lower", "length", "char_length", "character_length", "octet_length",
                                              "substring", "substr", "trim", "btrim", "ltrim", "rtrim", "replace", "left",
-                                             "right", "reverse", "lpad", "rpad", "split_part", "initcap", "strpos"]
+                                             "right", "reverse", "lpad", "rpad", "split_part", "initcap", "strpos", "position"]
 
     static let floatToIntegerHalfEven = ScalarFunction(name: "int8", arity: 1...1, acceptsNull: false, isDeterministicWithinStatement: true) { a, _ in
         guard let d = a[0].doubleValue else { return try DataType.integer.coerce(a[0]) }
         let r = d.rounded(.toNearestOrEven)
-        guard r.isFinite, r >= -9.223372036854775808e18, r < 9.223372036854775808e18 else { throw RedError(.numericOutOfRange, "integer out of range") }
+        guard r.isFinite, r >= -9.223372036854775808e18, r < 9.223372036854775808e18 else { throw RedError(.numericOutOfRange, "bigint out of range") }
         return .integer(Int64(r))
     }
 
@@ -248,7 +248,7 @@ struct ScalarFunction: Sendable {
             return float(d.squareRoot())
         }
         add(["cbrt"], 1...1) { a, _ in float(Foundation.cbrt(try double(a[0]))) }
-        add(["power", "pow"], 2...2) { a, _ in float(Foundation.pow(try double(a[0]), try double(a[1]))) }
+        add(["power", "pow", Parser.powerOperator], 2...2) { a, _ in float(Foundation.pow(try double(a[0]), try double(a[1]))) }
         add(["exp"], 1...1) { a, _ in float(Foundation.exp(try double(a[0]))) }
         add(["ln"], 1...1) { a, _ in
             let d = try double(a[0])

@@ -81,7 +81,7 @@ extension Parser {
                 guard binds(Precedence.exponent) else { return nil }
                 advance()
                 let exponent = try parseExpression(minimumPrecedence: Precedence.exponent + 1)
-                return .function(FunctionCall(name: "power", arguments: [left, exponent], distinct: false, star: false))
+                return .function(FunctionCall(name: Self.powerOperator, arguments: [left, exponent], distinct: false, star: false))
             case "~", "~*", "!~", "!~*":
                 // POSIX regular-expression match (`*`: ignoring case; `!`: not matching).
                 guard binds(Precedence.other) else { return nil }
@@ -243,6 +243,9 @@ extension Parser {
 
     /// The alias of `ARRAY(subquery)`'s rows in its rewriting (the planner checks they have one column).
     static let arrayRows = "__array_rows"
+
+    /// `a ^ b`: power(a, b), in a column named `?column?` as an operator's is.
+    static let powerOperator = "__power"
 
     /// The call a cast to a type outside `DataType` parses into: `(operand, 'typename')`.
     static let surfaceCast = "__surface_cast"
@@ -563,7 +566,7 @@ extension Parser {
                 call.arguments.append(first)
                 if name == "position", acceptKeyword("in") {
                     call.arguments = [try parseExpression(), first]
-                    call.name = "strpos"
+                    call.name = "position"  // strpos with the operands turned, named as PostgreSQL names the column
                 } else if name == "extract" || name == "date_part", acceptKeyword("from") {
                     let field: Expr
                     if case .column(let p) = first { field = .literal(.text(p.joined(separator: "."))) } else { field = first }

@@ -425,11 +425,10 @@ final class Planner {
         case .column(let path): return path.last ?? "?column?"
         case .function(let call):
             switch call.name {
-            case "strpos": return "position"
-            case "btrim", "ltrim", "rtrim": return call.name
+            case "trim": return "btrim"
             case "date_part": return "date_part"
             case "json_build_object": return "json_build_object"
-            case "__subscript" where !call.arguments.isEmpty:
+            case "__subscript" where !call.arguments.isEmpty, "__array_slice" where !call.arguments.isEmpty:
                 // `tags[1]` is `tags`, `(array_agg(x))[1]` `array_agg`, as PostgreSQL names them.
                 let inner = call.arguments[0]
                 if case .array = inner { return "array" }
@@ -455,6 +454,8 @@ final class Planner {
             return name == "?column?" ? type.postgresName : name
         case .caseWhen: return "case"
         case .exists: return "exists"
+        case .array: return "array"  // ARRAY[…] (and ROW(…), which PostgreSQL names `row`)
+        case .literal(.interval): return "interval"  // INTERVAL '1 day', as a cast to interval is named
         case .subquery(let q):
             if case .select(let s) = q.body, s.items.count == 1 { return s.items[0].alias ?? columnName(s.items[0].expr) }
             return "?column?"

@@ -115,6 +115,7 @@ extension Planner {
             case "array_prepend": return arguments.count == 2 ? agreed([arguments[1]], scalars: [arguments[0]]) : nil
             case "array_remove", "array_replace": return arguments.first.flatMap { agreed([$0], scalars: Array(arguments.dropFirst())) }
             case "array_cat", "coalesce", "nullif": return agreed(arguments)
+            case "__array_slice": return arguments.first.flatMap { agreed([$0]) }  // `a[2:3]` is an array of a's elements
             case ArrayFunctions.multidimensional:
                 // ARRAY[ARRAY[…], …], checked rectangular when built: a multidimensional T[].
                 guard case .array(let rows)? = arguments.first else { return nil }
@@ -226,7 +227,7 @@ extension Planner {
             return first == .decimal || first == .float ? first : nil
         case "sign":
             return first == .integer ? .integer : ([.float, .decimal].contains(first) ? .float : nil)
-        case "sqrt", "cbrt", "power", "pow", "exp", "ln", "log", "log10", "pi", "random", "sin", "cos", "tan", "asin", "acos",
+        case "sqrt", "cbrt", "power", "pow", Parser.powerOperator, "exp", "ln", "log", "log10", "pi", "random", "sin", "cos", "tan", "asin", "acos",
              "atan", "atan2", "cot", "degrees", "radians":
             return .float
         case "mod":
