@@ -150,8 +150,9 @@ import Testing
         }
     }
 
-    /// Columns declared `integer`, `smallint` and `real` travel as int4, int2 and float4, so
-    /// a client decodes them into the Swift types of those widths; an out-of-range value bound
+    /// Columns declared `integer`, `smallint` and `real` travel as int4, int2 and float4, as do
+    /// expressions PostgreSQL types so, so a client decodes them into the Swift types of those
+    /// widths; an out-of-range value bound
     /// as int8 is 22003, a too-long text 22001.
     @Test func declaredWidthsTravelAsTheirPostgresTypes() async throws {
         let server = try ServerProcess()
@@ -168,6 +169,13 @@ import Testing
                 #expect(abs(at.timeIntervalSince(date)) < 0.001)
             }
             #expect(count == 1)
+            // Expressions have PostgreSQL's widths too: int4 + int4 is int4, length() int4, smallint + smallint int2.
+            let computed = try await conn.query("SELECT id + 1, s + s, length(code), 1, max(id) FROM widths GROUP BY id, s, code", logger: Self.logger)
+            for try await (next, twice, length, one, top) in computed.decode((Int32, Int16, Int32, Int32, Int32).self) {
+                count += 1
+                #expect(next == 2 && twice == 14 && length == 3 && one == 1 && top == 1)
+            }
+            #expect(count == 2)
             do {
                 try await Self.run(conn, "INSERT INTO widths (id) VALUES (\(Int64(1) << 40))")
                 Issue.record("an int4 column took 2^40")

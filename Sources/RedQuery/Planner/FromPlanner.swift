@@ -352,7 +352,12 @@ extension Planner {
             // Timestamps (or dates) stepped by an interval are a series of timestamps, as in PostgreSQL.
             let types = arguments.map { staticType($0, ctx) }
             let type: DataType = types.contains(.timestamp) || types.contains(.date) || types.contains(.duration) ? .timestamp : .integer
-            return GenerateSeriesNode(arguments: arguments, column: ScopeColumn(qualifier: qualifier, name: names.first ?? alias ?? "generate_series", type: type))
+            var column = ScopeColumn(qualifier: qualifier, name: names.first ?? alias ?? "generate_series", type: type)
+            if type == .integer, let declared = arguments.map({ integerWidth($0, ctx).width }).max()?.declared {
+                // Of its arguments' width, as in PostgreSQL (`generate_series(1, 3)` is int4); its values lie between them.
+                column.surfaceType = declared.surfaceName
+            }
+            return GenerateSeriesNode(arguments: arguments, column: column)
         case .join, .joinUsing:
             preconditionFailure("joins are handled by buildTree")
         }

@@ -116,12 +116,16 @@ final class Planner {
     }
 
     /// `left`'s columns, keeping an element type or surface type only where `right`'s column
-    /// has the same (rows of both sides come out under one description).
+    /// has the same (rows of both sides come out under one description), or, for integers of
+    /// two widths, the wider (`int2` with `int4` is `int4`, with a plain integer `int8`).
     static func agreeing(_ left: [ScopeColumn], _ right: [ScopeColumn]) -> [ScopeColumn] {
         zip(left, right).map { l, r in
             var column = l
             if l.element != r.element { column.element = nil }
-            if l.surfaceType != r.surfaceType { column.surfaceType = nil }
+            if l.surfaceType != r.surfaceType {
+                let widths = [l, r].map { $0.type.valueType == .integer ? IntegerWidth(surfaceName: $0.surfaceType) : .int8 }
+                column.surfaceType = widths.max()?.declared?.surfaceName
+            }
             return column
         }
     }
@@ -148,7 +152,18 @@ final class Planner {
                 guard row.count == width else { throw RedError(.syntaxError, "VALUES lists must all be the same length") }
                 bound.append(try row.map { try bind($0, ctx) })
             }
-            let columns = (1...width).map { ScopeColumn(qualifier: nil, name: "column\($0)", type: Self.staticType(bound[0][$0 - 1])) }
+            var columns = (1...width).map { ScopeColumn(qualifier: nil, name: "column\($0)", type: staticType(bound[0][$0 - 1], ctx)) }
+            for c in columns.indices where columns[c].type == .integer {
+                // `VALUES (1), (2)` is int4, as in PostgreSQL: the widest of its rows (`IntegerWidth`).
+                let cells = bound.map { $0[c] }.filter { if case .constant(.null) = $0 { return false }; return true }
+                guard cells.allSatisfy({ staticType($0, ctx) == .integer }) else { continue }
+                let widths = cells.map { integerWidth($0, ctx) }
+                guard let declared = widths.map(\.width).max()?.declared else { continue }
+                columns[c].surfaceType = declared.surfaceName
+                for r in bound.indices where !integerWidth(bound[r][c], ctx).fits {
+                    bound[r][c] = .function(DeclaredCast.function, [bound[r][c], .constant(.text(declared.surfaceName))])
+                }
+            }
             return ValuesNode(bound, columns)
         case .setOperation(let op, let all, let l, let r):
             let left = try planBody(l, outer: outer), right = try planBody(r, outer: outer)
@@ -286,14 +301,22 @@ final class Planner {
                 }
                 continue
             }
-            let bound = try bind(item.expr, ctx)
-            outputExprs.append(bound)
+            var bound = try bind(item.expr, ctx)
             let type = Self.type(of: bound, scope: scope, aggregation: aggregation, parameters: parameterTypes, windows: ctx.windows)
             // A column selected as it is keeps its surface type (`indkey` stays `int2vector`).
             // So does a cast to a declared type (`x::varchar(3)` is varchar), aggregated or not.
             var surfaceType = DeclaredCast.declared(by: bound)
             if aggregation == nil, case .column(let i) = bound, i < scope.columns.count { surfaceType = scope.columns[i].surfaceType }
             if surfaceType == nil, type.valueType == .timestamp, isZoned(bound, ctx) { surfaceType = DeclaredType(kind: .timestamptz).surfaceName }
+            if surfaceType == nil, type.valueType == .integer {
+                // PostgreSQL's integer width (`IntegerWidth`), checked where the value could pass it.
+                let (width, fits) = integerWidth(bound, ctx)
+                if let declared = width.declared {
+                    surfaceType = declared.surfaceName
+                    if !fits { bound = .function(DeclaredCast.function, [bound, .constant(.text(declared.surfaceName))]) }
+                }
+            }
+            outputExprs.append(bound)
             outputColumns.append(ScopeColumn(qualifier: nil, name: item.alias ?? Self.columnName(item.expr), type: type,
                                              element: type == .array ? Self.elementType(of: bound, scope: scope, aggregation: aggregation) : nil,
                                              surfaceType: surfaceType))
