@@ -56,7 +56,7 @@ public enum PostgresCompatibility {
         "cursor_tuple_fraction": "0.1", "idle_session_timeout": "0", "log_statement": "none", "log_min_duration_statement": "-1",
         "default_text_search_config": "pg_catalog.simple", "escape_string_warning": "on", "array_nulls": "on",
         "backslash_quote": "safe_encoding", "check_function_bodies": "on", "session_replication_role": "origin",
-        "default_tablespace": "", "default_table_access_method": "heap", "temp_tablespaces": "", "xmloption": "content", "timezone_abbreviations": "Default",
+        "default_tablespace": "", "default_table_access_method": "heap", "temp_tablespaces": "", "xmloption": "content", "timezone_abbreviations": "Default", "synchronize_seqscans": "on",
         "password_encryption": "scram-sha-256", "lc_collate": "C", "lc_ctype": "C", "block_size": "8192",
     ]
 }

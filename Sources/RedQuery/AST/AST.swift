@@ -489,6 +489,8 @@ public indirect enum Statement: Sendable, Equatable {
     case explain(Statement)
     case kv(KVCommand)
     case vacuum(table: String?)
+    /// `LOCK [TABLE] name, … [IN mode MODE] [NOWAIT]`: `mode` upper-cased (`ACCESS SHARE`).
+    case lockTable(names: [String], mode: String)
     /// `REINDEX INDEX name` / `REINDEX TABLE name` / `REINDEX {SCHEMA | DATABASE | SYSTEM} [name]`
     /// (PostgreSQL's forms): rebuilds the index, every index of the table, or every index there is
     /// (both nil), from the rows; an empty index name is `SYSTEM` (no catalog indexes here).

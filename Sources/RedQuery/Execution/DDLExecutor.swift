@@ -221,6 +221,20 @@ struct DDLExecutor {
                 count += names.count
             }
             return .message("reindexed \(count) index\(count == 1 ? "" : "es")", type: "reindex", tag: "REINDEX")
+        case .lockTable(let names, let mode):
+            // The modes up to ROW EXCLUSIVE conflict only with the stronger ones, which no RedDB
+            // statement takes: writers never wait for readers, and the transaction's snapshot
+            // keeps reading the rows a later DROP or TRUNCATE removes. The stronger modes would
+            // have to hold writers off, which RedDB's writes do not check for, so they are refused
+            // rather than taken in name only.
+            guard context.deferredConstraints != nil else {
+                throw RedError(.transactionClosed, "LOCK TABLE can only be used in transaction blocks")
+            }
+            for name in names { _ = try table(name) }
+            guard Parser.lockModes.prefix(3).contains(mode) else {
+                throw RedError(.featureNotSupported, "LOCK TABLE … IN \(mode) MODE is not supported: RedDB has no table locks that hold writers off; lock the rows (SELECT … FOR UPDATE) or take an advisory lock (pg_advisory_xact_lock)")
+            }
+            return .message("LOCK TABLE", type: "lock", tag: "LOCK TABLE")
         case .vacuum(let name):
             if name == nil, let namespace = tx.temporaryNamespace {
                 try store.dropTemporaryTables(tx) { namespace.isAbandoned($0) }  // left by a process that died

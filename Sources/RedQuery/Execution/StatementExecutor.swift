@@ -75,7 +75,7 @@ public struct StatementExecutor {
     public static func isReadOnly(_ statement: Statement) -> Bool {
         switch statement {
         case .query(let query) where !query.locking.isEmpty: return false  // FOR UPDATE locks rows, as a write would
-        case .query, .explain, .show, .showColumns, .vectorSearch, .graph, .textSearch, .hybridSearch, .match, .ask, .contextSearch, .setConstraints: return true
+        case .query, .explain, .show, .showColumns, .vectorSearch, .graph, .textSearch, .hybridSearch, .match, .ask, .contextSearch, .setConstraints, .lockTable: return true
         case .kv(.get): return true
         default: return false
         }

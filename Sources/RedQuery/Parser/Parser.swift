@@ -102,6 +102,10 @@ public struct Parser {
     }
 
     /// True when the current token is the unquoted keyword `word`.
+    /// PostgreSQL's table lock modes, weakest first.
+    static let lockModes = ["ACCESS SHARE", "ROW SHARE", "ROW EXCLUSIVE", "SHARE UPDATE EXCLUSIVE", "SHARE", "SHARE ROW EXCLUSIVE",
+                            "EXCLUSIVE", "ACCESS EXCLUSIVE"]
+
     func isKeyword(_ word: String, ahead: Int = 0) -> Bool {
         if case .identifier(let s, false) = peekToken(ahead).kind { return s == word }
         return false
@@ -406,6 +410,29 @@ public struct Parser {
                 return .reindex(index: "", table: nil, outsideBlock: concurrently ? "REINDEX CONCURRENTLY" : "REINDEX SYSTEM")
             }
             throw unexpected(expected: "INDEX, TABLE, SCHEMA, DATABASE or SYSTEM after REINDEX")
+        case "lock":
+            // LOCK [TABLE] [ONLY] name [*], … [IN mode MODE] [NOWAIT]; without a mode, ACCESS EXCLUSIVE.
+            advance()
+            _ = acceptKeyword("table")
+            var names: [String] = []
+            repeat {
+                acceptOnly()
+                names.append(try parseRelationName(what: "table name"))
+                _ = acceptSymbol("*")
+            } while acceptSymbol(",")
+            var mode = "ACCESS EXCLUSIVE"
+            if acceptKeyword("in") {
+                var words: [String] = []
+                while !isKeyword("mode"), case .identifier(let word, false) = current.kind, words.count < 3 {
+                    words.append(word.uppercased())
+                    advance()
+                }
+                try expectKeyword("mode")
+                mode = words.joined(separator: " ")
+                guard Self.lockModes.contains(mode) else { throw error("unrecognized lock mode \"\(mode.lowercased())\"") }
+            }
+            _ = acceptKeyword("nowait")
+            return .lockTable(names: names, mode: mode)
         case "vacuum", "analyze", "analyse":
             // VACUUM [FULL] [FREEZE] [VERBOSE] [ANALYZE] [table] and ANALYZE [table]: RedDB keeps no
             // planner statistics, so ANALYZE only reclaims expired items like VACUUM.

@@ -227,6 +227,12 @@ extension Parser {
     /// `operand::type` / `CAST(operand AS type)`, at the type. A cast to an array of a named
     /// type (`'{1,2}'::int[]`) casts each element (`__array_cast`); `ARRAY` alone keeps them.
     mutating func parseCastTarget(_ operand: Expr) throws -> Expr {
+        // `'{16384,16390}'::pg_catalog.oid[]` (pg_dump's lists of OIDs): OIDs are integers here.
+        let qualified = isKeyword("pg_catalog") && isSymbol(".", ahead: 1) ? 2 : 0
+        if isKeyword("oid", ahead: qualified), isSymbol("[", ahead: qualified + 1), isSymbol("]", ahead: qualified + 2) {
+            for _ in 0..<(qualified + 3) { advance() }
+            return .function(FunctionCall(name: "__array_cast", arguments: [operand, .literal(.text(DataType.integer.rawValue))], distinct: false, star: false))
+        }
         if let surfaceType = surfaceTypeName() {
             // A type the engine does not know (`::regclass`): the surface's cast, or 42704 when binding.
             return .function(FunctionCall(name: Self.surfaceCast, arguments: [operand, .literal(.text(surfaceType))], distinct: false, star: false))

@@ -237,6 +237,14 @@ extension Planner {
             // `@>` / `<@` between arrays: every element of the one is in the other, as PostgreSQL's anyarray operators.
             function = try ScalarFunction.lookup("__array_contains", argumentCount: 2)
         }
+        if call.name == "__subscript", case .column(let i) = arguments[0], ctx.aggregation == nil, i < ctx.scope.columns.count,
+           ctx.scope.columns[i].surfaceType == "name" {
+            // A catalog's `name` column: PostgreSQL subscripts it as an array of characters from 0 (`typname[0] = '_'`).
+            function = ScalarFunction(name: "__name_character", arity: 2...2, acceptsNull: false, isDeterministicWithinStatement: true) { a, _ in
+                guard case .text(let name) = a[0], case .integer(let i) = try DataType.integer.coerce(a[1]), i >= 0, i < name.utf8.count else { return .null }
+                return .text(String(decoding: [Array(name.utf8)[Int(i)]], as: UTF8.self))
+            }
+        }
         if call.name == "__subscript", isArrayTyped(arguments[0], ctx) {
             // `tags[1]` on an array counts from 1, as PostgreSQL's arrays do; JSON stays 0-based (jsonb's subscripts).
             function = try ScalarFunction.lookup("__array_subscript", argumentCount: 2)

@@ -97,11 +97,14 @@ public struct SurfaceColumn: Sendable {
     /// The surface's own type its values travel as (PG-wire's `int2vector`), carried through
     /// the plan as long as the column is selected as it is.
     public var surfaceType: String?
-    public init(_ name: String, _ type: DataType, element: DataType? = nil, surfaceType: String? = nil) {
+    /// A system column: selectable by name, not part of `*` (a catalog's `tableoid`).
+    public var hidden: Bool
+    public init(_ name: String, _ type: DataType, element: DataType? = nil, surfaceType: String? = nil, hidden: Bool = false) {
         self.name = name
         self.type = type
         self.element = element
         self.surfaceType = surfaceType
+        self.hidden = hidden
     }
 }
 
@@ -134,7 +137,7 @@ final class SurfaceRelationNode: PlanNode, @unchecked Sendable {
 
     init(_ relation: SurfaceRelation, qualifier: String, label: String) {
         self.relation = relation
-        self.columns = relation.columns.map { ScopeColumn(qualifier: qualifier, name: $0.name, type: $0.type, element: $0.element, surfaceType: $0.surfaceType) }
+        self.columns = relation.columns.map { ScopeColumn(qualifier: qualifier, name: $0.name, type: $0.type, hidden: $0.hidden, element: $0.element, surfaceType: $0.surfaceType) }
         self.label = label
     }
 

@@ -53,6 +53,11 @@ enum PGCatalogFunctions {
                 let implicit = args[0] == .boolean(true)
                 return PGCatalogTable.texts(implicit ? ["pg_catalog", PGCatalogModel.schemaName] : [PGCatalogModel.schemaName])
             },
+            // Replicas answer through their own server, which is no standby in PostgreSQL's sense
+            // (it refuses writes itself); pg_dump asks this to pick its snapshot's isolation.
+            // Privileges are RedDB's roles', not per object: no object has an ACL, nor a default one.
+            "acldefault": SurfaceFunction(arity: 2...2, resultType: .array, resultElement: .text, strict: false) { _, _ in .null },
+            "pg_is_in_recovery": SurfaceFunction(arity: 0...0, resultType: .boolean) { _, _ in .boolean(false) },
             "pg_encoding_to_char": SurfaceFunction(arity: 1...1, resultType: .text) { _, _ in .text("UTF8") },
             "getdatabaseencoding": SurfaceFunction(arity: 0...0, resultType: .text) { _, _ in .text("UTF8") },
             "pg_char_to_encoding": SurfaceFunction(arity: 1...1, resultType: .integer) { args, _ in
@@ -101,15 +106,29 @@ enum PGCatalogFunctions {
         return table
     }
 
-    /// A `regproc` cast: an OID prints as itself; a name is 42883, as no function is listed.
+    /// A `regproc` cast: an OID prints as itself, as does an access method's handler (pg_am
+    /// names them); another name is 42883, as no function is listed.
     private static func noFunction(_ value: Value) throws -> Value {
-        if case .text(let name) = value, Int64(name) == nil { throw RedError(.undefinedFunction, "function \"\(name)\" does not exist") }
+        if case .text(let name) = value, Int64(name) == nil, !accessMethodHandlers.contains(name) {
+            throw RedError(.undefinedFunction, "function \"\(name)\" does not exist")
+        }
         return .text(value.displayText)
     }
+
+    static let accessMethodHandlers: Set<String> = ["heap_tableam_handler", "bthandler", "hashhandler"]
 
     /// Set-returning catalog functions. RedDB has no partitioned tables, so a relation's
     /// only "ancestor" is itself (psql's `\d` reads foreign keys through this).
     static let tableFunctions: [String: SurfaceTableFunction] = [
+        // A foreign object's options (`{name=value, …}`) as rows; RedDB has none, but pg_dump asks of every column.
+        "pg_options_to_table": SurfaceTableFunction(arity: 1...1, columns: [SurfaceColumn("option_name", .text), SurfaceColumn("option_value", .text)]) { args, _ in
+            guard case .json(.array(let options)) = args[0] else { return [] }
+            return options.compactMap { option -> [Value]? in
+                guard case .string(let text) = option else { return nil }
+                let parts = text.split(separator: "=", maxSplits: 1)
+                return [.text(String(parts[0])), parts.count > 1 ? .text(String(parts[1])) : .null]
+            }
+        },
         "pg_partition_ancestors": SurfaceTableFunction(arity: 1...1, columns: [SurfaceColumn("relid", .integer)]) { args, snapshot in
             let oid: Int64
             if case .text(let text) = args[0], Int64(text) == nil {
@@ -177,7 +196,14 @@ enum PGCatalogFunctions {
         "pg_type": 1247, "pg_attribute": 1249, "pg_proc": 1255, "pg_class": 1259, "pg_database": 1262, "pg_tablespace": 1213,
         "pg_am": 2601, "pg_attrdef": 2604, "pg_constraint": 2606, "pg_depend": 2608, "pg_description": 2609, "pg_index": 2610,
         "pg_inherits": 2611, "pg_rewrite": 2618, "pg_trigger": 2620, "pg_namespace": 2615, "pg_sequence": 2224,
-        "pg_extension": 3079, "pg_collation": 3456, "pg_enum": 3501,
+        "pg_extension": 3079, "pg_collation": 3456, "pg_enum": 3501, "pg_default_acl": 826, "pg_foreign_server": 1417,
+        "pg_foreign_data_wrapper": 2328, "pg_aggregate": 2600, "pg_amop": 2602, "pg_amproc": 2603, "pg_cast": 2605,
+        "pg_conversion": 2607, "pg_language": 2612, "pg_opclass": 2616, "pg_operator": 2617, "pg_opfamily": 2753,
+        "pg_largeobject_metadata": 2995, "pg_foreign_table": 3118, "pg_policy": 3256, "pg_partitioned_table": 3350,
+        "pg_statistic_ext": 3381, "pg_init_privs": 3394, "pg_event_trigger": 3466, "pg_range": 3541, "pg_transform": 3576,
+        "pg_seclabel": 3596, "pg_ts_dict": 3600, "pg_ts_parser": 3601, "pg_ts_config": 3602, "pg_ts_template": 3764,
+        "pg_subscription": 6100, "pg_publication": 6104, "pg_publication_rel": 6106, "pg_publication_namespace": 6237,
+        "pg_db_role_setting": 2964, "pg_auth_members": 1261, "pg_shdescription": 2396,
     ]
 
     static func integer(_ value: Value) throws -> Int64 {

@@ -54,7 +54,7 @@ extension PGCatalogTable {
             }
         },
         "pg_type": PGCatalogTable("""
-            oid:i typname:t typnamespace:i typowner:i typlen:i typbyval:b typtype:t typcategory:t typispreferred:b typisdefined:b \
+            oid:i typname:nm typnamespace:i typowner:i typlen:i typbyval:b typtype:t typcategory:t typispreferred:b typisdefined:b \
             typdelim:t typrelid:i typsubscript:t typelem:i typarray:i typinput:t typoutput:t typreceive:t typsend:t typmodin:t \
             typmodout:t typanalyze:t typalign:t typstorage:t typnotnull:b typbasetype:i typtypmod:i typndims:i typcollation:i \
             typdefaultbin:t typdefault:t typacl:a
@@ -280,6 +280,20 @@ extension PGCatalogTable {
         "pg_ts_template": PGCatalogTable("oid:i tmplname:t tmplnamespace:i tmplinit:t tmpllexize:t"),
         "pg_opfamily": PGCatalogTable("oid:i opfmethod:i opfname:t opfnamespace:i opfowner:i"),
         "pg_aggregate": PGCatalogTable("aggfnoid:i aggkind:t aggnumdirectargs:i aggtransfn:t aggfinalfn:t aggtranstype:i agginitval:t"),
+        // Empty: what pg_dump reads about privileges, transforms, subscriptions, large objects,
+        // operator families and security labels, none of which RedDB has.
+        "pg_init_privs": PGCatalogTable("objoid:i classoid:i objsubid:i privtype:t initprivs:a"),
+        "pg_default_acl": PGCatalogTable("oid:i defaclrole:i defaclnamespace:i defaclobjtype:t defaclacl:a"),
+        "pg_transform": PGCatalogTable("oid:i trftype:i trflang:i trffromsql:i trftosql:i"),
+        "pg_subscription": PGCatalogTable("""
+            oid:i subdbid:i subskiplsn:t subname:t subowner:i subenabled:b subbinary:b substream:b subtwophasestate:t \
+            subdisableonerr:b subconninfo:t subslotname:t subsynccommit:t subpublications:a
+            """),
+        "pg_largeobject_metadata": PGCatalogTable("oid:i lomowner:i lomacl:a"),
+        "pg_amop": PGCatalogTable("oid:i amopfamily:i amoplefttype:i amoprighttype:i amopstrategy:i amoppurpose:t amopopr:i amopmethod:i amopsortfamily:i"),
+        "pg_amproc": PGCatalogTable("oid:i amprocfamily:i amproclefttype:i amprocrighttype:i amprocnum:i amproc:i"),
+        "pg_seclabel": PGCatalogTable("objoid:i classoid:i objsubid:i provider:t label:t"),
+        "pg_seclabels": PGCatalogTable("objoid:i classoid:i objsubid:i objtype:t objnamespace:i objname:t provider:t label:t"),
     ]
 
     /// The default B-tree operator class of a column type (`pg_index.indclass`, `pg_opclass`);

@@ -96,7 +96,7 @@ extension PGConnection {
     }
 
     /// Plans the statement (never runs it) so Describe can answer and Bind can decode.
-    private func prepare(_ sql: String, declared: [Int32]) async throws -> PGPreparedStatement {
+    func prepare(_ sql: String, declared: [Int32]) async throws -> PGPreparedStatement {
         let pieces = PGStatementSplitter.split(sql)
         guard pieces.count <= 1 else {
             throw RedError(.syntaxError, "cannot insert multiple commands into a prepared statement")

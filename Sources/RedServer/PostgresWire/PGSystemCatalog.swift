@@ -48,8 +48,13 @@ struct PGSystemCatalog: SurfaceCatalog {
         }
         guard let definition else { return nil }
         let owner = user
-        return SurfaceRelation(columns: definition.columns) { snapshot in
-            definition.rows(PGCatalogModel.of(snapshot, owner: owner))
+        guard schema != "information_schema", !definition.columns.contains(where: { $0.name == "tableoid" }) else {
+            return SurfaceRelation(columns: definition.columns) { snapshot in definition.rows(PGCatalogModel.of(snapshot, owner: owner)) }
+        }
+        // A catalog table's system column `tableoid` (pg_dump pairs it with each row's oid), outside `*`.
+        let tableOID = Value.integer(PGCatalogFunctions.catalogRelationOIDs[name] ?? PGCatalogModel.stableOID(name, kind: "catalog"))
+        return SurfaceRelation(columns: definition.columns + [SurfaceColumn("tableoid", .integer, hidden: true)]) { snapshot in
+            definition.rows(PGCatalogModel.of(snapshot, owner: owner)).map { $0 + [tableOID] }
         }
     }
 
@@ -71,7 +76,8 @@ struct PGCatalogTable: Sendable {
 
     /// `spec`: `name:type` pairs separated by spaces, types `b` boolean, `i` integer (OIDs,
     /// counts), `n` integer that is NULL unless given, `t` text, `a` text array, `ai` integer
-    /// array, `v` int2vector and `o` oidvector (integer arrays PostgreSQL prints `1 2`), `f` float.
+    /// array, `v` int2vector and `o` oidvector (integer arrays PostgreSQL prints `1 2`), `f` float,
+    /// `nm` PostgreSQL's `name`, text whose characters a subscript picks (`typname[0] = '_'`).
     init(_ spec: String, _ build: @escaping @Sendable (PGCatalogModel) -> [[String: Value]] = { _ in [] }) {
         var nullable: Set<String> = []
         columns = spec.split(separator: " ").map { pair in
@@ -88,6 +94,7 @@ struct PGCatalogTable: Sendable {
             case "a": type = .array; element = .text
             case "ai": type = .array; element = .integer
             case "f": type = .float
+            case "nm": type = .text; surfaceType = "name"
             default: type = .text
             }
             return SurfaceColumn(String(parts[0]), type, element: element, surfaceType: surfaceType)

@@ -27,6 +27,10 @@ enum PGWireCommand {
     /// `DISCARD SEQUENCES`: currval and lastval forget this session's values.
     case discardSequences
     case deallocate(name: String?)
+    /// SQL's `PREPARE name [(types)] AS statement` (`PGSQLPrepare`).
+    case prepare(PGSQLPrepare)
+    /// SQL's `EXECUTE name [(arguments)]`.
+    case execute(name: String, arguments: [String])
     case copyFrom(PGCopyCommand)
     case copyTo(PGCopyCommand)
 
@@ -110,6 +114,11 @@ enum PGWireCommand {
             var name = words.nextWord()
             if name?.lowercased() == "prepare" { name = words.nextWord() }
             return .deallocate(name: name?.lowercased() == "all" ? nil : name)
+        case "prepare":
+            return try PGSQLPrepare.parse(sql).map { .prepare($0) }
+        case "execute":
+            let (name, arguments) = try PGSQLPrepare.parseExecute(sql)
+            return .execute(name: name, arguments: arguments)
         case "copy":
             let copy = try PGCopyCommand(parsing: sql)
             return copy.direction == .fromClient ? .copyFrom(copy) : .copyTo(copy)
@@ -137,7 +146,8 @@ enum PGWireCommand {
     }
 
     /// The first words of the statements `recognize` answers itself.
-    static let wireKeywords: Set<String> = ["set", "reset", "show", "discard", "deallocate", "copy", "unlisten", "close", "listen", "notify"]
+    static let wireKeywords: Set<String> = ["set", "reset", "show", "discard", "deallocate", "copy", "unlisten", "close", "listen", "notify",
+                                            "prepare", "execute"]
 
     /// The statement's first word if it is made of ASCII letters, lowercased (whitespace and
     /// comments before it skipped); "" otherwise. Keywords are ASCII; a quoted name is none.
@@ -175,7 +185,8 @@ enum PGWireCommand {
     static func isTransactionControl(_ sql: String) -> Bool {
         var words = PGWords(sql)
         let first = words.nextWord()?.lowercased() ?? ""
-        return ["begin", "start", "commit", "end", "rollback", "abort", "savepoint", "release", "prepare"].contains(first)
+        if first == "prepare" { return words.nextWord()?.lowercased() == "transaction" }  // not SQL's PREPARE name AS …
+        return ["begin", "start", "commit", "end", "rollback", "abort", "savepoint", "release"].contains(first)
     }
 
     static func unquote(_ value: String) -> String {
@@ -259,6 +270,10 @@ extension PGConnection {
                 }
             }
             return QueryResult(columns: [], rows: [], statementType: "deallocate", commandTag: name == nil ? "DEALLOCATE ALL" : "DEALLOCATE")
+        case .prepare(let prepare):
+            return try await runSQLPrepare(prepare, preview: preview)
+        case .execute(let name, let arguments):
+            return try await runSQLExecute(name: name, arguments: arguments, preview: preview)
         case .copyFrom, .copyTo:
             throw RedError(.featureNotSupported, "COPY is supported on the simple query protocol only")
         }
