@@ -218,6 +218,30 @@ import Testing
                 "\(o.stderr)")
     }
 
+    /// SQL's PREPARE and EXECUTE share the protocol's named statements: arguments are
+    /// converted to the declared types, DEALLOCATE drops the statement, and the errors are
+    /// PostgreSQL's (42P05 twice prepared, 26000 unknown).
+    @Test func sqlPrepareAndExecute() throws {
+        guard let server = try Self.serverForPsql() else { return }
+        defer { server.remove() }
+        var o = try Self.psql(server, [
+            "CREATE TABLE t (id INT PRIMARY KEY, name TEXT)",
+            "PREPARE ins (integer, text) AS INSERT INTO t VALUES ($1, $2)",
+            "EXECUTE ins(1, 'one, with a comma')", "EXECUTE ins('2', 'two')",
+            "PREPARE q(int) AS SELECT name FROM t WHERE id = $1", "EXECUTE q(1 + 1)", "DEALLOCATE q",
+        ])
+        #expect(o.status == 0, "\(o.stderr)")
+        for line in ["PREPARE\nINSERT 0 1\nINSERT 0 1\nPREPARE\n", " two\n(1 row)\n\nDEALLOCATE\n"] {
+            #expect(o.stdout.contains(line), "\(line)\n\(o.stdout)")
+        }
+        o = try Self.psql(server, ["PREPARE q AS SELECT 1", "PREPARE q AS SELECT 2"])
+        #expect(o.stderr.contains("ERROR:  prepared statement \"q\" already exists"), "\(o.stderr)")
+        o = try Self.psql(server, ["EXECUTE nothing(1)"])
+        #expect(o.stderr.contains("ERROR:  prepared statement \"nothing\" does not exist"), "\(o.stderr)")
+        o = try Self.psql(server, ["PREPARE p(int) AS SELECT $1", "EXECUTE p"])
+        #expect(o.stderr.contains("wrong number of parameters for prepared statement \"p\""), "\(o.stderr)")
+    }
+
     /// CREATE TABLE AS reports `SELECT n` and makes columns of the query's types, declared
     /// widths included, as `\d` shows; SELECT INTO does the same.
     @Test func createTableAsInPsql() throws {

@@ -378,6 +378,9 @@ public enum AlterAction: Sendable, Equatable {
     case renameColumn(String, to: String)
     case renameTable(to: String)
     case setAppendOnly(Bool)
+    /// `SET (fillfactor = n)` / `RESET (fillfactor)`: PostgreSQL's page fill target, which RedDB's
+    /// B+tree has no use for; accepted (in range) and not kept, as in CREATE TABLE … WITH.
+    case setFillFactor
     /// `ADD [CONSTRAINT name] PRIMARY KEY | UNIQUE (columns…)`, checked against existing rows.
     case addConstraint(KeySpec)
     /// `ADD [CONSTRAINT name] CHECK (expression)`, checked against existing rows.
@@ -491,6 +494,8 @@ public indirect enum Statement: Sendable, Equatable {
     case vacuum(table: String?)
     /// `LOCK [TABLE] name, … [IN mode MODE] [NOWAIT]`: `mode` upper-cased (`ACCESS SHARE`).
     case lockTable(names: [String], mode: String)
+    /// `ALTER … name OWNER TO role`: `kind` is `table`, `view`, `materialized view`, `sequence`, `schema` or `type`.
+    case alterOwner(kind: String, name: String, ifExists: Bool, role: String)
     /// `REINDEX INDEX name` / `REINDEX TABLE name` / `REINDEX {SCHEMA | DATABASE | SYSTEM} [name]`
     /// (PostgreSQL's forms): rebuilds the index, every index of the table, or every index there is
     /// (both nil), from the rows; an empty index name is `SYSTEM` (no catalog indexes here).

@@ -10,7 +10,11 @@ struct DDLExecutor {
     var store: TableStore { context.store }
     var tx: Transaction { context.transaction }
 
-    static let reservedColumnNames: Set<String> = ["rid", "created_at", "updated_at"]
+    /// A table's column may not be called so: `rid` is every row's id. (Upstream reserves
+    /// `created_at` and `updated_at` too; here a table may declare them, as Rails, Laravel and
+    /// many schemas do, and its own columns then answer to those names — see
+    /// `TableScanNode.columns(of:qualifier:)`.)
+    static let reservedColumnNames: Set<String> = ["rid"]
     static let maxColumns = 1600
     /// CHECK constraints per table: each is evaluated on every write, and naming one scans the others.
     static let maxChecks = 1_000
@@ -221,6 +225,19 @@ struct DDLExecutor {
                 count += names.count
             }
             return .message("reindexed \(count) index\(count == 1 ? "" : "es")", type: "reindex", tag: "REINDEX")
+        case .alterOwner(let kind, let name, let ifExists, _):
+            // Objects have no owners here: what a role may do is RedDB's roles' business, whoever
+            // made the object. So the statement (one per object in a pg_dump) changes nothing once
+            // the object is found; the role is not looked up either.
+            let exists: Bool
+            switch kind {
+            case "schema": exists = name == PostgresCompatibility.schemaName || name == "public"
+            case "type": exists = true  // types are checked where used
+            case "sequence": exists = (try? context.sequence(named: name)) != nil
+            default: exists = try store.open(tx, name) != nil || ViewCatalog.definition(of: name, tx) != nil || (try? context.sequence(named: name)) != nil
+            }
+            guard exists || ifExists else { throw RedError(.undefinedCollection, "\(kind == "schema" ? "schema" : "relation") \"\(name)\" does not exist") }
+            return .message("ALTER \(kind.uppercased())", type: "alter", tag: "ALTER \(kind.uppercased())")
         case .lockTable(let names, let mode):
             // The modes up to ROW EXCLUSIVE conflict only with the stronger ones, which no RedDB
             // statement takes: writers never wait for readers, and the transaction's snapshot
@@ -461,6 +478,8 @@ struct DDLExecutor {
             return try addForeignKey(spec, to: handle, validate: true, notes: &notes)
         case .renameConstraint(let old, let new):
             return try renameConstraint(old, to: new, of: handle, &notes)
+        case .setFillFactor:
+            return handle
         case .validateConstraint(let name):
             // Constraints are checked against the rows when added (NOT VALID too): nothing is left to do.
             let known = (schema.foreignKeys ?? []).contains { $0.name == name } || (schema.checks ?? []).contains { $0.name == name }

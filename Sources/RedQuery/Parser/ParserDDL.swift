@@ -392,6 +392,15 @@ extension Parser {
                 }
                 advance()
             }
+            // `timestamp(6) without time zone` (Rails' and pg_dump's spelling): the zone after the precision.
+            if name == "timestamp" || name == "time" {
+                if acceptKeyword("with") {
+                    try expectKeyword("time"); try expectKeyword("zone")
+                    if name == "timestamp" { name = "timestamptz" }
+                } else if acceptKeyword("without") {
+                    try expectKeyword("time"); try expectKeyword("zone")
+                }
+            }
         }
         parsed.declared = type == .enumeration ? nil : try DeclaredType(sqlName: name, modifiers: modifiers)
         var dimensions = 0
@@ -476,6 +485,14 @@ extension Parser {
             } else if acceptKeyword("default") {
                 _ = acceptSymbol("=")
                 spec.defaultSQL = try parseDefaultText()
+            } else if acceptKeyword("collate") {
+                // Text compares byte by byte, which is what C, POSIX and the default collation mean
+                // here (as `x COLLATE "C"` in an expression); another collation would sort otherwise.
+                var collation = try parseAnyName()
+                if collation == "pg_catalog", acceptSymbol(".") { collation = try parseAnyName() }
+                guard ["default", "c", "posix", "ucs_basic"].contains(collation.lowercased()) else {
+                    throw RedError(.featureNotSupported, "collation \"\(collation)\" is not supported (text compares byte by byte, as COLLATE \"C\")")
+                }
             } else {
                 break
             }
@@ -613,6 +630,7 @@ extension Parser {
         try expectKeyword("drop")
         if acceptKeyword("sequence") { return try parseDropSequence() }
         if acceptKeyword("index") {
+            _ = acceptKeyword("concurrently")  // a drop takes no lock that blocks others here anyway
             let ifExists = try parseIfExists()
             let name = try parseRelationName(what: "index name")
             let table = acceptKeyword("on") ? try parseRelationName(what: "table name") : nil
@@ -656,8 +674,27 @@ extension Parser {
         return .dropTable(names: names, ifExists: ifExists, kind: kind, cascade: cascade)
     }
 
+    /// `ALTER {TABLE | VIEW | MATERIALIZED VIEW | SEQUENCE | SCHEMA | TYPE} [IF EXISTS] name
+    /// OWNER TO role` (pg_dump writes one per object); nil, nothing consumed, for any other ALTER.
+    mutating func parseAlterOwner() throws -> Statement? {
+        let start = position
+        var kind = ""
+        for candidate in ["table", "view", "sequence", "schema", "type", "materialized"] where acceptKeyword(candidate) {
+            kind = candidate == "materialized" && acceptKeyword("view") ? "materialized view" : candidate
+            break
+        }
+        guard !kind.isEmpty, kind != "materialized" else { position = start; return nil }
+        let ifExists = try parseIfExists()
+        acceptOnly()
+        guard let name = try? parseRelationName(what: "\(kind) name"), acceptKeyword("owner") else { position = start; return nil }
+        try expectKeyword("to")
+        let role = try parseIdentifier(what: "role name")
+        return .alterOwner(kind: kind, name: name, ifExists: ifExists, role: role)
+    }
+
     mutating func parseAlter() throws -> Statement {
         try expectKeyword("alter")
+        if let owner = try parseAlterOwner() { return owner }
         if acceptKeyword("sequence") { return try parseAlterSequence() }
         if acceptKeyword("type") {
             let name = try parseRelationName(what: "type name")
@@ -751,9 +788,23 @@ extension Parser {
                 if acceptKeyword("append_only") {
                     try expectSymbol("=")
                     actions.append(.setAppendOnly(try parseBooleanWord()))
+                } else if acceptSymbol("(") {
+                    try expectKeyword("fillfactor")
+                    try expectSymbol("=")
+                    guard case .integer(let factor) = current.kind, (10...100).contains(factor) else {
+                        throw RedError(.invalidArgument, "value for option \"fillfactor\" must be between 10 and 100")
+                    }
+                    advance()
+                    try expectSymbol(")")
+                    actions.append(.setFillFactor)
                 } else {
-                    throw unexpected(expected: "APPEND_ONLY")
+                    throw unexpected(expected: "APPEND_ONLY or (fillfactor = …)")
                 }
+            } else if acceptKeyword("reset") {
+                try expectSymbol("(")
+                try expectKeyword("fillfactor")
+                try expectSymbol(")")
+                actions.append(.setFillFactor)
             } else {
                 throw unexpected(expected: "ADD, DROP, ALTER, RENAME, SET or VALIDATE")
             }

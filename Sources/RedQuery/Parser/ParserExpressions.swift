@@ -181,6 +181,10 @@ extension Parser {
                 guard case .symbol(let op) = current.kind else { throw unexpected(expected: "an operator") }
                 advance()
                 try expectSymbol(")")
+                // `c.relkind OPERATOR(pg_catalog.=) ANY (array[…])` (pg_dump's table patterns).
+                if ["=", "<>", "<", "<=", ">", ">="].contains(op), isKeyword("any") || isKeyword("some") || isKeyword("all"), isSymbol("(", ahead: 1) {
+                    return try parseQuantified(op, left)
+                }
                 let right = try parseExpression(minimumPrecedence: Precedence.other + 1)
                 switch op {
                 case "~", "~*", "!~", "!~*":

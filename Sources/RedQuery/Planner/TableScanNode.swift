@@ -29,6 +29,9 @@ final class TableScanNode: PlanNode, @unchecked Sendable {
     var filter: BoundExpr?
     var access = AccessPath.fullScan
 
+    /// Before a system column's name where the table has a column of that name (`\u{1}created_at`).
+    static let shadowedPrefix = "\u{1}"
+
     init(handle: TableHandle, qualifier: String) {
         self.handle = handle
         self.label = handle.name == qualifier ? handle.name : "\(handle.name) \(qualifier)"
@@ -36,8 +39,13 @@ final class TableScanNode: PlanNode, @unchecked Sendable {
     }
 
     static func columns(of schema: CollectionSchema, qualifier: String?) -> [ScopeColumn] {
-        let times = [ScopeColumn(qualifier: qualifier, name: "created_at", type: .timestamp, hidden: true),
-                     ScopeColumn(qualifier: qualifier, name: "updated_at", type: .timestamp, hidden: true),
+        // A table that declares its own `created_at` or `updated_at` (PostgreSQL schemas often
+        // do) is read by those names; the system column keeps its place in the row under a
+        // name no statement can write.
+        let declared = schema.model == .table ? Set(schema.columns.map(\.name)) : []
+        func system(_ name: String) -> String { declared.contains(name) ? Self.shadowedPrefix + name : name }
+        let times = [ScopeColumn(qualifier: qualifier, name: system("created_at"), type: .timestamp, hidden: true),
+                     ScopeColumn(qualifier: qualifier, name: system("updated_at"), type: .timestamp, hidden: true),
                      ScopeColumn(qualifier: qualifier, name: "_metadata", type: .json, hidden: true)]
         switch schema.model {
         case .table:

@@ -46,7 +46,8 @@ enum PGCatalogFunctions {
                 let model = PGCatalogModel.of(snapshot, owner: user)
                 let relation: PGCatalogModel.Relation?
                 if case .text(let name) = args[0] { relation = model.relation(named: name) } else { relation = model.relation(oid: try integer(args[0])) }
-                return relation?.view.map { .text($0.query) } ?? .null
+                // With its closing semicolon, as PostgreSQL prints it (pg_dump cuts the last character).
+                return relation?.view.map { .text($0.query.hasSuffix(";") ? $0.query : $0.query + ";") } ?? .null
             },
             "pg_get_userbyid": SurfaceFunction(arity: 1...1, resultType: .text) { _, _ in .text(user) },
             "current_schemas": SurfaceFunction(arity: 1...1, resultType: .array, resultElement: .text) { args, _ in
@@ -203,7 +204,7 @@ enum PGCatalogFunctions {
         "pg_statistic_ext": 3381, "pg_init_privs": 3394, "pg_event_trigger": 3466, "pg_range": 3541, "pg_transform": 3576,
         "pg_seclabel": 3596, "pg_ts_dict": 3600, "pg_ts_parser": 3601, "pg_ts_config": 3602, "pg_ts_template": 3764,
         "pg_subscription": 6100, "pg_publication": 6104, "pg_publication_rel": 6106, "pg_publication_namespace": 6237,
-        "pg_db_role_setting": 2964, "pg_auth_members": 1261, "pg_shdescription": 2396,
+        "pg_db_role_setting": 2964, "pg_auth_members": 1261, "pg_shdescription": 2396, "pg_shseclabel": 3592,
     ]
 
     static func integer(_ value: Value) throws -> Int64 {

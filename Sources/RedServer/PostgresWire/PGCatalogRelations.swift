@@ -71,13 +71,14 @@ extension PGCatalogTable {
                         "typelem": .integer(t.element), "typarray": .integer(t.array), "typinput": .text("\(stem)_in"),
                         "typoutput": .text("\(stem)_out"), "typreceive": .text("\(stem)_recv"), "typsend": .text("\(stem)_send"),
                         "typmodin": .text("-"), "typmodout": .text("-"), "typanalyze": .text("-"), "typalign": .text(t.length == 8 ? "d" : "i"),
-                        "typstorage": .text(t.length > 0 ? "p" : "x"), "typtypmod": .integer(-1),
+                        "typstorage": .text(t.length > 0 ? "p" : t.oid == 1700 ? "m" : "x"), "typtypmod": .integer(-1),
                         "typcollation": .integer(t.category == "S" ? 100 : 0)]
             }
         },
         "pg_extension": PGCatalogTable("oid:i extname:t extowner:i extnamespace:i extrelocatable:b extversion:t extconfig:ai extcondition:a") { model in
             model.extensions.map { name, version in
-                ["oid": .integer(PGCatalogModel.stableOID(name, kind: "extension")), "extname": .text(name), "extowner": .integer(PGCatalogModel.ownerOID),
+                // plpgsql is built in (PostgreSQL 15's OID), so pg_dump leaves it out as it does there.
+                ["oid": .integer(name == "plpgsql" ? 13_559 : PGCatalogModel.stableOID(name, kind: "extension")), "extname": .text(name), "extowner": .integer(PGCatalogModel.ownerOID),
                  "extnamespace": .integer(name == "plpgsql" ? PGCatalogModel.catalogNamespace : PGCatalogModel.publicNamespace),
                  "extrelocatable": .boolean(name != "plpgsql"), "extversion": .text(version)]
             }
@@ -144,7 +145,7 @@ extension PGCatalogTable {
             model.relations.filter { $0.kind == "r" }.flatMap { r in
                 r.columns.enumerated().compactMap { i, column -> [String: Value]? in
                     guard let sql = column.generatedSQL ?? column.defaultSQL else { return nil }
-                    return ["oid": .integer(PGCatalogModel.stableOID("\(r.name).\(column.name)", kind: "default")), "adrelid": .integer(r.oid),
+                    return ["oid": .integer(PGCatalogModel.defaultOID(table: r.name, column: column.name)), "adrelid": .integer(r.oid),
                             "adnum": .integer(Int64(i + 1)), "adbin": .text(sql)]
                 }
             }
@@ -219,7 +220,9 @@ extension PGCatalogTable {
             }
         },
         "pg_description": PGCatalogTable("objoid:i classoid:i objsubid:i description:t") { model in
-            model.descriptions.map { ["objoid": .integer($0.objoid), "classoid": .integer(1259), "objsubid": .integer($0.objsubid), "description": .text($0.text)] }
+            // The public schema's own comment, as PostgreSQL 15 ships it (pg_dump clears it when missing).
+            [["objoid": .integer(PGCatalogModel.publicNamespace), "classoid": .integer(2615), "objsubid": .integer(0), "description": .text("standard public schema")]]
+                + model.descriptions.map { ["objoid": .integer($0.objoid), "classoid": .integer(1259), "objsubid": .integer($0.objsubid), "description": .text($0.text)] }
         },
         "pg_auth_members": PGCatalogTable("oid:i roleid:i member:i grantor:i admin_option:b inherit_option:b set_option:b"),
         "pg_shdescription": PGCatalogTable("objoid:i classoid:i description:t"),
@@ -228,7 +231,7 @@ extension PGCatalogTable {
             oid:i tgrelid:i tgparentid:i tgname:t tgfoid:i tgtype:i tgenabled:t tgisinternal:b tgconstrrelid:i tgconstrindid:i \
             tgconstraint:i tgdeferrable:b tginitdeferred:b tgnargs:i tgattr:ai tgargs:t tgqual:t tgoldtable:t tgnewtable:t
             """),
-        "pg_depend": PGCatalogTable("classid:i objid:i objsubid:i refclassid:i refobjid:i refobjsubid:i deptype:t"),
+        "pg_depend": PGCatalogTable("classid:i objid:i objsubid:i refclassid:i refobjid:i refobjsubid:i deptype:t") { $0.dependencies },
         "pg_sequence": PGCatalogTable("seqrelid:i seqtypid:i seqstart:i seqincrement:i seqmax:i seqmin:i seqcache:i seqcycle:b") { model in
             model.relations.compactMap { r -> [String: Value]? in
                 guard let s = r.sequence else { return nil }
@@ -293,6 +296,7 @@ extension PGCatalogTable {
         "pg_amop": PGCatalogTable("oid:i amopfamily:i amoplefttype:i amoprighttype:i amopstrategy:i amoppurpose:t amopopr:i amopmethod:i amopsortfamily:i"),
         "pg_amproc": PGCatalogTable("oid:i amprocfamily:i amproclefttype:i amprocrighttype:i amprocnum:i amproc:i"),
         "pg_seclabel": PGCatalogTable("objoid:i classoid:i objsubid:i provider:t label:t"),
+        "pg_shseclabel": PGCatalogTable("objoid:i classoid:i provider:t label:t"),
         "pg_seclabels": PGCatalogTable("objoid:i classoid:i objsubid:i objtype:t objnamespace:i objname:t provider:t label:t"),
     ]
 

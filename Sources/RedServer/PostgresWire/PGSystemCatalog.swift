@@ -415,12 +415,35 @@ struct PGCatalogModel: Sendable {
     static func indexDefinition(_ index: Relation, pretty: Bool = false) -> String {
         guard let definition = index.index, let table = index.indexedTable else { return "" }
         let columns = index.columns.enumerated().map { i, column -> String in
-            guard let text = definition.expressions?[i] ?? nil else { return SQLIdentifier.quoted(column.name) }
+            guard let written = definition.expressions?[i] ?? nil else { return SQLIdentifier.quoted(column.name) }
+            // Parentheses the expression was written in are dropped first, so a definition read
+            // back (pg_dump, then a restore) prints as it did, not one pair deeper each time.
+            let text = withoutEnclosingParentheses(written)
             return column.name != "expr" ? text : pretty ? "(\(text))" : "((\(text)))"
         }.joined(separator: ", ")
         var sql = "CREATE \(definition.unique ? "UNIQUE " : "")INDEX \(SQLIdentifier.quoted(index.name)) ON \(index.schema).\(SQLIdentifier.quoted(table.name)) USING \(definition.method.rawValue) (\(columns))"
         if let predicate = definition.predicate { sql += pretty ? " WHERE \(predicate)" : " WHERE (\(predicate))" }
         return sql
+    }
+
+    /// `text` without pairs of parentheses around the whole of it: `((a + b))` → `a + b`, while
+    /// `(a) + (b)` stays. Quotes are respected.
+    static func withoutEnclosingParentheses(_ text: String) -> String {
+        var text = text.trimmingCharacters(in: .whitespaces)
+        while text.hasPrefix("("), text.hasSuffix(")") {
+            var depth = 0, quote: Character?, closesEarly = false
+            for (offset, c) in text.enumerated() {
+                if let q = quote { if c == q { quote = nil }; continue }
+                if c == "'" || c == "\"" { quote = c; continue }
+                if c == "(" { depth += 1 } else if c == ")" {
+                    depth -= 1
+                    if depth == 0, offset < text.count - 1 { closesEarly = true; break }
+                }
+            }
+            guard !closesEarly else { break }
+            text = String(text.dropFirst().dropLast()).trimmingCharacters(in: .whitespaces)
+        }
+        return text
     }
 
     /// pg_constraint's one-letter action codes.

@@ -1,0 +1,95 @@
+import Foundation
+import Testing
+
+/// pg_dump (PostgreSQL 15's) against `red server`: it reads the catalogs, locks the tables,
+/// runs its prepared per-table queries and COPYs the rows out; psql then loads the dump into
+/// a second, empty server, and a dump of that one must read the same — tables, constraints,
+/// indexes, a view after the table it reads, a serial's sequence with its position, and the
+/// rows. Skipped, with a notice, when pg_dump is absent (REDDB_REQUIRE_POSTGRES makes it a
+/// failure, as scripts/test installs it).
+@Suite(.serialized) struct PgDumpTests {
+    static let pgDumpPath = ["/usr/lib/postgresql/15/bin/pg_dump", "/usr/bin/pg_dump", "/usr/local/bin/pg_dump"]
+        .first { FileManager.default.isExecutableFile(atPath: $0) }
+
+    static func pgDump(_ server: ServerProcess, _ options: [String] = [], program: String? = nil) throws -> (status: Int32, dump: String, errors: String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: program ?? pgDumpPath!)
+        process.arguments = ["-h", "127.0.0.1", "-p", String(server.pgPort), "-U", "tester"] + options + (program == nil ? ["reddb"] : [])
+        var environment = ProcessInfo.processInfo.environment
+        environment["PGCONNECT_TIMEOUT"] = "10"
+        process.environment = environment
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        let dump = out.fileHandleForReading.readDataToEndOfFile()
+        let errors = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: dump, as: UTF8.self), String(decoding: errors, as: UTF8.self))
+    }
+
+    /// The dump without its comments and the random `\restrict` key of each run.
+    static func comparable(_ dump: String) -> [String] {
+        dump.split(separator: "\n").map(String.init).filter { !$0.hasPrefix("--") && !$0.hasPrefix("\\restrict") && !$0.hasPrefix("\\unrestrict") }
+    }
+
+    @Test func aDumpRestoresIntoAnEmptyServer() throws {
+        guard Self.pgDumpPath != nil, PsqlTests.psqlPath != nil else {
+            #expect(ProcessInfo.processInfo.environment["REDDB_REQUIRE_POSTGRES"] != "1", "pg_dump and psql are required")
+            print("notice: pg_dump or psql not found; skipping PgDumpTests")
+            return
+        }
+        let source = try ServerProcess()
+        defer { source.remove() }
+        let setup = try PsqlTests.psql(source, [
+            "CREATE TABLE users (id SERIAL PRIMARY KEY, email VARCHAR(100) UNIQUE NOT NULL, age INT CHECK (age > 0), joined TIMESTAMPTZ DEFAULT now())",
+            "CREATE INDEX users_age ON users (age)",
+            "CREATE INDEX users_domain ON users ((lower(email)))",
+            "CREATE TABLE orders (id BIGINT PRIMARY KEY, user_id INT REFERENCES users (id), amount NUMERIC(10,2), note TEXT)",
+            "CREATE VIEW adults AS SELECT id, email FROM users WHERE age >= 18",
+            "CREATE SEQUENCE tickets START 100",
+            "SELECT nextval('tickets')",
+            "INSERT INTO users (email, age, joined) VALUES ('a@x', 30, '2024-05-01 12:00:00+00'), ('b@x', 12, NULL)",
+            #"INSERT INTO orders VALUES (1, 1, 9.99, E'tab\there, quote '' and \\ backslash'), (2, NULL, NULL, NULL)"#,
+        ])
+        #expect(setup.status == 0, "\(setup.stderr)")
+
+        let first = try Self.pgDump(source)
+        #expect(first.status == 0, "\(first.errors)")
+        // The view comes after the table it reads, the serial's default after its sequence.
+        let lines = Self.comparable(first.dump)
+        let users = lines.firstIndex(of: "CREATE TABLE public.users ("), view = lines.firstIndex(of: "CREATE VIEW public.adults AS")
+        #expect(users != nil && view != nil && users! < view!, "\(first.dump)")
+        #expect(lines.contains("ALTER SEQUENCE public.users_id_seq OWNED BY public.users.id;"), "\(first.dump)")
+        #expect(lines.contains("COPY public.orders (id, user_id, amount, note) FROM stdin;"), "\(first.dump)")
+
+        let target = try ServerProcess()
+        defer { target.remove() }
+        let restore = try PsqlTests.psql(target, [], stdin: first.dump)
+        #expect(restore.status == 0, "\(restore.stderr)")
+        let second = try Self.pgDump(target)
+        #expect(second.status == 0, "\(second.errors)")
+        #expect(Self.comparable(second.dump) == lines, "\(second.dump)")
+
+        // The custom format, through pg_restore, into a third server.
+        let restorer = URL(fileURLWithPath: Self.pgDumpPath!).deletingLastPathComponent().appendingPathComponent("pg_restore").path
+        if FileManager.default.isExecutableFile(atPath: restorer) {
+            let archive = FileManager.default.temporaryDirectory.appendingPathComponent("reddb-dump-\(UUID().uuidString).custom").path
+            defer { try? FileManager.default.removeItem(atPath: archive) }
+            let custom = try Self.pgDump(source, ["-Fc", "-f", archive])
+            #expect(custom.status == 0, "\(custom.errors)")
+            let third = try ServerProcess()
+            defer { third.remove() }
+            let restored = try Self.pgDump(third, ["-d", "reddb", "--exit-on-error", archive], program: restorer)
+            #expect(restored.status == 0, "\(restored.errors)")
+            #expect(Self.comparable(try Self.pgDump(third).dump) == lines)
+        }
+
+        let check = try PsqlTests.psql(target, ["SELECT * FROM adults", "INSERT INTO users (email, age) VALUES ('c@x', 5) RETURNING id",
+                                                "SELECT nextval('tickets')", #"SELECT note = E'tab\there, quote '' and \\ backslash' AS same FROM orders WHERE id = 1"#])
+        #expect(check.status == 0, "\(check.stderr)")
+        for line in [" 1 | a@x\n", "  3\n", "     101\n", " same \n------\n t\n"] {
+            #expect(check.stdout.contains(line), "\(line)\n\(check.stdout)")
+        }
+    }
+}
