@@ -54,9 +54,10 @@ extension Session {
     /// try await session.insertRows(into: "users", columns: ["id", "name"], rows: [[.integer(1), .text("ada")]])
     /// ```
     @discardableResult
-    public func insertRows(into table: String, columns: [String], rows: ArraySlice<[Value]>, returningRid: Bool = false) async throws -> QueryResult {
+    public func insertRows(into table: String, columns: [String], rows: ArraySlice<[Value]>, returningRid: Bool = false,
+                           overriding: IdentityGeneration? = nil) async throws -> QueryResult {
         try await asRequest {
-            try await run(.insertValues(table: table, columns: columns, rows: rows, returningRid: returningRid), parameters: [])
+            try await run(.insertValues(table: table, columns: columns, rows: rows, returningRid: returningRid, overriding: overriding), parameters: [])
         }
     }
 }

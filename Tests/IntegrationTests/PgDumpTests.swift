@@ -4,8 +4,8 @@ import Testing
 /// pg_dump (PostgreSQL 15's) against `red server`: it reads the catalogs, locks the tables,
 /// runs its prepared per-table queries and COPYs the rows out; psql then loads the dump into
 /// a second, empty server, and a dump of that one must read the same — tables, constraints,
-/// indexes, a view after the table it reads, a serial's sequence with its position, and the
-/// rows. Skipped, with a notice, when pg_dump is absent (REDDB_REQUIRE_POSTGRES makes it a
+/// indexes (partial and expression ones), a view after the table it reads, a materialized
+/// view, a serial's sequence and an identity column's with their positions, and the rows. Skipped, with a notice, when pg_dump is absent (REDDB_REQUIRE_POSTGRES makes it a
 /// failure, as scripts/test installs it).
 @Suite(.serialized) struct PgDumpTests {
     static let pgDumpPath = ["/usr/lib/postgresql/15/bin/pg_dump", "/usr/bin/pg_dump", "/usr/local/bin/pg_dump"]
@@ -48,6 +48,10 @@ import Testing
             "CREATE TABLE orders (id BIGINT PRIMARY KEY, user_id INT REFERENCES users (id), amount NUMERIC(10,2), note TEXT)",
             "CREATE VIEW adults AS SELECT id, email FROM users WHERE age >= 18",
             "CREATE SEQUENCE tickets START 100",
+            "CREATE TABLE events (id INT GENERATED ALWAYS AS IDENTITY PRIMARY KEY, kind TEXT, done BOOLEAN)",
+            "CREATE INDEX events_open ON events (kind) WHERE NOT done",
+            "INSERT INTO events (kind, done) VALUES ('a', false), ('b', true)",
+            "CREATE MATERIALIZED VIEW kinds AS SELECT kind, count(*) AS n FROM events GROUP BY kind",
             "SELECT nextval('tickets')",
             "INSERT INTO users (email, age, joined) VALUES ('a@x', 30, '2024-05-01 12:00:00+00'), ('b@x', 12, NULL)",
             #"INSERT INTO orders VALUES (1, 1, 9.99, E'tab\there, quote '' and \\ backslash'), (2, NULL, NULL, NULL)"#,
@@ -86,9 +90,9 @@ import Testing
         }
 
         let check = try PsqlTests.psql(target, ["SELECT * FROM adults", "INSERT INTO users (email, age) VALUES ('c@x', 5) RETURNING id",
-                                                "SELECT nextval('tickets')", #"SELECT note = E'tab\there, quote '' and \\ backslash' AS same FROM orders WHERE id = 1"#])
+                                                "SELECT nextval('tickets')", "SELECT n FROM kinds WHERE kind = 'b'", #"SELECT note = E'tab\there, quote '' and \\ backslash' AS same FROM orders WHERE id = 1"#])
         #expect(check.status == 0, "\(check.stderr)")
-        for line in [" 1 | a@x\n", "  3\n", "     101\n", " same \n------\n t\n"] {
+        for line in [" 1 | a@x\n", "  3\n", "     101\n", " n \n---\n 1\n", " same \n------\n t\n"] {
             #expect(check.stdout.contains(line), "\(line)\n\(check.stdout)")
         }
     }

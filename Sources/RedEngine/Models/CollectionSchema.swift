@@ -32,6 +32,9 @@ public struct CollectionSchema: Codable, Sendable, Equatable {
     public var referencedBy: [ForeignKeyReference]?
     /// `COMMENT ON TABLE`'s text.
     public var comment: String?
+    /// A materialized view's query (its SQL text): the table holds that query's rows as of its
+    /// last `REFRESH MATERIALIZED VIEW`, and ordinary writes are refused.
+    public var materializedQuery: String?
 
     public init(model: Model, columns: [ColumnDefinition] = [], appendOnly: Bool = false, defaultTTLMilliseconds: Int64? = nil) {
         self.model = model

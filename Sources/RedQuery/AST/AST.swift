@@ -257,6 +257,8 @@ public struct CreateTableAs: Sendable, Equatable {
     public var query: Query
     /// False for `WITH NO DATA`: the table is created empty.
     public var withData: Bool
+    /// For `CREATE MATERIALIZED VIEW`: the query's text, kept for REFRESH.
+    public var materializedText: String? = nil
 }
 
 /// `[CONSTRAINT name] FOREIGN KEY (columns…) REFERENCES table [(columns…)] [MATCH FULL|SIMPLE]
@@ -494,6 +496,10 @@ public indirect enum Statement: Sendable, Equatable {
     case vacuum(table: String?)
     /// `LOCK [TABLE] name, … [IN mode MODE] [NOWAIT]`: `mode` upper-cased (`ACCESS SHARE`).
     case lockTable(names: [String], mode: String)
+    /// `REFRESH MATERIALIZED VIEW [CONCURRENTLY] name [WITH [NO] DATA]`.
+    case refreshMaterializedView(name: String, withData: Bool)
+    /// `DROP MATERIALIZED VIEW [IF EXISTS] name, …`.
+    case dropMaterializedView(names: [String], ifExists: Bool)
     /// `ALTER … name OWNER TO role`: `kind` is `table`, `view`, `materialized view`, `sequence`, `schema` or `type`.
     case alterOwner(kind: String, name: String, ifExists: Bool, role: String)
     /// `REINDEX INDEX name` / `REINDEX TABLE name` / `REINDEX {SCHEMA | DATABASE | SYSTEM} [name]`
@@ -681,10 +687,13 @@ public struct VectorSearch: Sendable, Equatable {
 extension Statement {
     /// `INSERT INTO table (columns) VALUES …, … [RETURNING rid]` with values already in hand
     /// (bulk loads: COPY, RedWire and gRPC bulk inserts): no SQL text is built or parsed.
-    /// Names are taken as written, like quoted identifiers.
-    public static func insertValues(table: String, columns: [String], rows: ArraySlice<[Value]>, returningRid: Bool = false) -> Statement {
+    /// Names are taken as written, like quoted identifiers. `overriding` as INSERT's clause
+    /// (COPY keeps the values given for GENERATED ALWAYS identity columns, as in PostgreSQL).
+    public static func insertValues(table: String, columns: [String], rows: ArraySlice<[Value]>, returningRid: Bool = false,
+                                    overriding: IdentityGeneration? = nil) -> Statement {
         var insert = InsertStatement(table: table, model: .row, columns: columns, source: Query(body: .values([])))
         insert.decodedRows = rows
+        insert.overriding = overriding
         if returningRid { insert.returning = [SelectItem(expr: .column(["rid"]), alias: nil)] }
         return .insert(insert)
     }

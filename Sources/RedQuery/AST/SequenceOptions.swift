@@ -15,6 +15,8 @@ public struct SequenceOptions: Sendable, Equatable {
     public var restart: Int64??
     /// OWNED BY table.column (`.some(nil)` for OWNED BY NONE).
     public var ownedBy: (table: String, column: String)??
+    /// An identity column's `SEQUENCE NAME` (pg_dump writes it): only the name it would get anyway.
+    public var sequenceName: String?
 
     public init() {}
 
@@ -22,7 +24,7 @@ public struct SequenceOptions: Sendable, Equatable {
         a.typeName == b.typeName && a.increment == b.increment && a.minValue == b.minValue && a.maxValue == b.maxValue
             && a.start == b.start && a.cache == b.cache && a.cycle == b.cycle && a.restart == b.restart
             && a.ownedBy??.table == b.ownedBy??.table && a.ownedBy??.column == b.ownedBy??.column
-            && (a.ownedBy == nil) == (b.ownedBy == nil)
+            && (a.ownedBy == nil) == (b.ownedBy == nil) && a.sequenceName == b.sequenceName
     }
 
     /// A new sequence's definition from these options, with PostgreSQL's defaults for the

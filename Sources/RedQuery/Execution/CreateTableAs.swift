@@ -26,15 +26,29 @@ extension StatementExecutor {
         }
         _ = try DDLExecutor(context: context).execute(.createTable(name: create.name, ifNotExists: false, columns: specs, keys: [], checks: [],
                                                                    foreignKeys: [], appendOnly: false, ttlMilliseconds: nil))
-        guard create.withData else { return .message("table '\(create.name)' created", type: "create", tag: "CREATE TABLE AS") }
-        if !rows.isEmpty {
-            guard case .insert(let insert) = Statement.insertValues(table: create.name, columns: specs.map(\.name), rows: rows[...]) else {
-                throw RedError(.internalError, "CREATE TABLE AS built no INSERT")
-            }
-            _ = try DMLExecutor(context: context).insert(insert)
+        if let text = create.materializedText { try markMaterialized(create.name, query: text, context) }
+        guard create.withData else {
+            return .message("table '\(create.name)' created", type: "create", tag: create.materializedText == nil ? "CREATE TABLE AS" : "CREATE MATERIALIZED VIEW")
+        }
+        try insert(rows[...], into: create.name, columns: specs.map(\.name), context)
+        if create.materializedText != nil {
+            return QueryResult(columns: [], rows: [], rowsAffected: rows.count, statementType: "create", commandTag: "SELECT \(rows.count)",
+                               message: "materialized view '\(create.name)' created with \(rows.count) row\(rows.count == 1 ? "" : "s")")
         }
         return QueryResult(columns: [], rows: [], rowsAffected: rows.count, statementType: "create", commandTag: "SELECT \(rows.count)",
                            message: "table '\(create.name)' created with \(rows.count) row\(rows.count == 1 ? "" : "s")")
+    }
+
+    /// `rows` into the table `name` (a materialized view's too, while it is being written).
+    func insert(_ rows: ArraySlice<[Value]>, into name: String, columns: [String], _ context: ExecutionContext) throws {
+        guard !rows.isEmpty else { return }
+        guard case .insert(let insert) = Statement.insertValues(table: name, columns: columns, rows: rows) else {
+            throw RedError(.internalError, "CREATE TABLE AS built no INSERT")
+        }
+        let previous = context.refreshingMaterializedView
+        context.refreshingMaterializedView = name
+        defer { context.refreshingMaterializedView = previous }
+        _ = try DMLExecutor(context: context).insert(insert)
     }
 
     /// The column a result column becomes: its type (domain types kept), or the first value's kind.

@@ -83,6 +83,9 @@ struct DDLExecutor {
                 if kind != "collection", kind != handle.schema.model.rawValue {
                     throw RedError(.invalidOperation, "model mismatch: expected \(kind), got \(handle.schema.model.rawValue) (\(name))")
                 }
+                if handle.schema.materializedQuery != nil, context.refreshingMaterializedView != handle.name {
+                    throw RedError(.invalidOperation, "\"\(name)\" is not a table; use DROP MATERIALIZED VIEW")
+                }
                 if !handle.isTemporary { try dropDependentViews(of: name, column: nil, cascade: cascade, what: "table \(name)") }
                 try requireNoWaitingChecks(name, what: "DROP TABLE")
                 try detachForeignKeys(of: handle, dropping: dropping, cascade: cascade)
@@ -96,6 +99,7 @@ struct DDLExecutor {
             var count = 0
             let tables = try truncatedTables(given, cascade: cascade)
             for handle in tables {
+                try DMLExecutor(context: context).refuseMaterializedView(handle)
                 try requireNoWaitingChecks(handle.name, what: "TRUNCATE")
                 try requireTruncatable(handle, with: tables)
                 let cursor = try store.scan(tx, handle)

@@ -47,6 +47,7 @@ struct DMLExecutor {
             }
         }
         guard var handle else { throw RedError(.internalError, "no target collection") }
+        try refuseMaterializedView(handle)
         if statement.model == .document, handle.schema.model != .document {
             throw RedError(.invalidOperation, "model mismatch: \(statement.table) is a \(handle.schema.model.rawValue), not a document collection")
         }
@@ -453,7 +454,15 @@ struct DMLExecutor {
         }
     }
 
+    /// A materialized view's rows change by REFRESH alone, as in PostgreSQL.
+    func refuseMaterializedView(_ handle: TableHandle) throws {
+        if handle.schema.materializedQuery != nil, context.refreshingMaterializedView != handle.name {
+            throw RedError(.invalidOperation, "cannot change materialized view \"\(handle.name)\"")
+        }
+    }
+
     func refuseAppendOnly(_ handle: TableHandle, _ statement: String) throws {
+        try refuseMaterializedView(handle)
         if handle.schema.appendOnly {
             throw RedError(.invalidOperation, "table \"\(handle.name)\" is APPEND ONLY: \(statement) is not allowed")
         }

@@ -136,6 +136,9 @@ final class ExecutionContext: @unchecked Sendable {
     var canWaitForLocks: Bool { transaction.writeCount == writesAtStart }
     /// False in a read-only transaction or session: nextval and setval refuse (25006).
     var allowsSequenceWrites = true
+    /// The materialized view a REFRESH is rewriting, or DROP MATERIALIZED VIEW dropping: the
+    /// one table that refuses other writes (`DMLExecutor.refuseMaterializedView`) and takes these.
+    var refreshingMaterializedView: String?
     /// Set while CREATE TEMP TABLE runs: the table it creates is the session's own (`TemporaryTables`).
     var creatingTemporary = false
     /// Sequence definitions this statement looked up, by name.

@@ -92,6 +92,8 @@ public struct StatementExecutor {
             return try explain(inner, context)
         case .insert(let insert): return try DMLExecutor(context: context).insert(insert)
         case .createTableAs(let create): return try createTableAs(create, context)
+        case .refreshMaterializedView(let name, let withData): return try refreshMaterializedView(name, withData: withData, context)
+        case .dropMaterializedView(let names, let ifExists): return try dropMaterializedViews(names, ifExists: ifExists, context)
         case .createTemporary(let create, let onCommit): return try createTemporary(create, onCommit: onCommit, context)
         case .setConstraints(let names, let deferred):
             guard let pending = context.deferredConstraints else {

@@ -410,6 +410,22 @@ public struct Parser {
                 return .reindex(index: "", table: nil, outsideBlock: concurrently ? "REINDEX CONCURRENTLY" : "REINDEX SYSTEM")
             }
             throw unexpected(expected: "INDEX, TABLE, SCHEMA, DATABASE or SYSTEM after REINDEX")
+        case "grant", "revoke":
+            // Upstream's per-object grants become IAM policies, which RedDB does not have yet.
+            throw RedError(.featureNotSupported, "\(word.uppercased()) is not supported: what a user may do is decided by the role it has (read, write or admin; docs/server.md, \"Roles\"), not per object")
+        case "refresh":
+            // REFRESH MATERIALIZED VIEW [CONCURRENTLY] name [WITH [NO] DATA]
+            advance()
+            try expectKeyword("materialized")
+            try expectKeyword("view")
+            _ = acceptKeyword("concurrently")  // readers see the old rows until the refresh commits either way
+            let name = try parseRelationName(what: "materialized view name")
+            var withData = true
+            if acceptKeyword("with") {
+                withData = !acceptKeyword("no")
+                try expectKeyword("data")
+            }
+            return .refreshMaterializedView(name: name, withData: withData)
         case "lock":
             // LOCK [TABLE] [ONLY] name [*], … [IN mode MODE] [NOWAIT]; without a mode, ACCESS EXCLUSIVE.
             advance()

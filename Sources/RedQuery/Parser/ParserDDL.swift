@@ -79,6 +79,26 @@ extension Parser {
             let ifNotExists = try parseIfNotExists()
             return .createCollection(name: try parseIdentifier(what: "graph name"), model: .node, ifNotExists: ifNotExists)
         }
+        if acceptKeyword("materialized") {
+            // CREATE MATERIALIZED VIEW [IF NOT EXISTS] name [(columns)] AS query [WITH [NO] DATA]:
+            // CREATE TABLE AS that keeps its query's text for REFRESH.
+            guard !orReplace else { throw unexpected(expected: "VIEW (CREATE OR REPLACE MATERIALIZED VIEW does not exist)") }
+            try expectKeyword("view")
+            let ifNotExists = try parseIfNotExists()
+            let name = try parseRelationName(what: "materialized view name")
+            let names = isSymbol("(") ? try parseNameList() : nil
+            try expectKeyword("as")
+            let start = current.offset
+            let query = try parseQuery()
+            let body = String(decoding: bytes[start..<min(current.offset, bytes.count)], as: UTF8.self).trimmingSpaces()
+            var withData = true
+            if acceptKeyword("with") {
+                withData = !acceptKeyword("no")
+                try expectKeyword("data")
+            }
+            return .createTableAs(CreateTableAs(name: name, ifNotExists: ifNotExists, columnNames: names, query: query, withData: withData,
+                                                materializedText: body))
+        }
         if acceptKeyword("view") {
             let ifNotExists = try parseIfNotExists()
             let name = try parseRelationName(what: "view name")
@@ -628,6 +648,14 @@ extension Parser {
 
     mutating func parseDrop() throws -> Statement {
         try expectKeyword("drop")
+        if acceptKeyword("materialized") {
+            try expectKeyword("view")
+            let ifExists = try parseIfExists()
+            var names: [String] = []
+            repeat { names.append(try parseRelationName(what: "materialized view name")) } while acceptSymbol(",")
+            _ = acceptKeyword("cascade") || acceptKeyword("restrict")
+            return .dropMaterializedView(names: names, ifExists: ifExists)
+        }
         if acceptKeyword("sequence") { return try parseDropSequence() }
         if acceptKeyword("index") {
             _ = acceptKeyword("concurrently")  // a drop takes no lock that blocks others here anyway

@@ -87,7 +87,8 @@ extension Parser {
                     options.ownedBy = .some((table, column))
                 }
             } else if inParentheses, acceptKeyword("sequence") {
-                throw RedError(.featureNotSupported, "SEQUENCE NAME is not supported: an identity column's sequence is named <table>_<column>_seq")
+                try expectKeyword("name")
+                options.sequenceName = try parseRelationName(what: "sequence name")
             } else {
                 break
             }

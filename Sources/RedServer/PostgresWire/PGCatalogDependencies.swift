@@ -7,7 +7,7 @@ import RedQuery
 ///   identity column's), so pg_dump writes `ALTER SEQUENCE … OWNED BY` and the column's
 ///   `DEFAULT nextval(…)` apart, after the sequence;
 /// - a column default that calls `nextval('s')` depends on the sequence `s` (`n`);
-/// - a view depends on the tables and views its query names (`n`). PostgreSQL records this
+/// - a view (or materialized view) depends on the tables and views its query names (`n`). PostgreSQL records this
 ///   against the view's rewrite rule; RedDB has no rules, so the row names the view itself,
 ///   which pg_dump reads the same way. The names are found by the words of the view's text,
 ///   so a column or alias spelt like another relation adds a harmless extra dependency.
@@ -31,8 +31,8 @@ extension PGCatalogModel {
                     row(Self.pgAttrdef, Self.defaultOID(table: r.name, column: column.name), sequence.oid, type: "n")
                 }
             }
-            if let view = r.view {
-                for word in Self.words(of: view.query) where word != r.name {
+            if let query = r.view?.query ?? r.table?.schema.materializedQuery {
+                for word in Self.words(of: query) where word != r.name {
                     if let used = relation(named: word), used.kind == "r" || used.kind == "v" || used.kind == "m" { row(Self.pgClass, r.oid, used.oid, type: "n") }
                 }
             }

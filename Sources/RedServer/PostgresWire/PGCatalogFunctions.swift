@@ -47,7 +47,8 @@ enum PGCatalogFunctions {
                 let relation: PGCatalogModel.Relation?
                 if case .text(let name) = args[0] { relation = model.relation(named: name) } else { relation = model.relation(oid: try integer(args[0])) }
                 // With its closing semicolon, as PostgreSQL prints it (pg_dump cuts the last character).
-                return relation?.view.map { .text($0.query.hasSuffix(";") ? $0.query : $0.query + ";") } ?? .null
+                guard let query = relation?.view?.query ?? relation?.table?.schema.materializedQuery else { return .null }
+                return .text(query.hasSuffix(";") ? query : query + ";")
             },
             "pg_get_userbyid": SurfaceFunction(arity: 1...1, resultType: .text) { _, _ in .text(user) },
             "current_schemas": SurfaceFunction(arity: 1...1, resultType: .array, resultElement: .text) { args, _ in

@@ -30,7 +30,7 @@ extension PGCatalogTable {
                         "relfilenode": .integer(r.kind == "v" ? 0 : r.oid), "reltuples": .float(-1),
                         "relhasindex": .boolean(!(schema?.indexes ?? []).isEmpty), "relpersistence": .text(r.isTemporary ? "t" : "p"), "relkind": .text(r.kind),
                         "relnatts": .integer(Int64(r.columns.count)), "relchecks": .integer(Int64(schema?.checks?.count ?? 0)),
-                        "relhastriggers": .boolean(r.hasTriggers), "relispopulated": .boolean(true), "relreplident": .text(r.kind == "r" ? "d" : "n")]
+                        "relhastriggers": .boolean(r.hasTriggers), "relispopulated": .boolean(true), "relreplident": .text(r.kind == "r" || r.kind == "m" ? "d" : "n")]
                     .merging(r.kind == "S" ? ["reltuples": .float(1)] : [:]) { $1 }
             }
         },
@@ -260,7 +260,13 @@ extension PGCatalogTable {
             prorettype:i proargtypes:o proallargtypes:ai proargmodes:a proargnames:a proargdefaults:t protrftypes:a prosrc:t \
             probin:t prosqlbody:t proconfig:a proacl:a
             """),
-        "pg_matviews": PGCatalogTable("schemaname:t matviewname:t matviewowner:t tablespace:t hasindexes:b ispopulated:b definition:t"),
+        "pg_matviews": PGCatalogTable("schemaname:t matviewname:t matviewowner:t tablespace:t hasindexes:b ispopulated:b definition:t") { model in
+            model.relations.filter { $0.kind == "m" }.map { r in
+                ["schemaname": .text(r.schema), "matviewname": .text(r.name), "matviewowner": .text(model.owner),
+                 "hasindexes": .boolean(!(r.table?.schema.indexes.isEmpty ?? true)), "ispopulated": .boolean(true),
+                 "definition": .text(r.table?.schema.materializedQuery ?? "")]
+            }
+        },
         "pg_policy": PGCatalogTable("oid:i polname:t polrelid:i polcmd:t polpermissive:b polroles:ai polqual:t polwithcheck:t"),
         "pg_partitioned_table": PGCatalogTable("partrelid:i partstrat:t partnatts:i partdefid:i partattrs:ai partclass:ai partcollation:ai partexprs:t"),
         "pg_foreign_table": PGCatalogTable("ftrelid:i ftserver:i ftoptions:a"),

@@ -206,7 +206,8 @@ private struct BatchInserter: Sendable {
     func insert(_ rows: [[Value]]) async throws -> Int {
         let started = ContinuousClock.now
         do {
-            let result = try await session.insertRows(into: table, columns: columns, rows: rows[...])
+            // COPY writes the values it is given into identity columns, GENERATED ALWAYS ones too (pg_dump's data).
+            let result = try await session.insertRows(into: table, columns: columns, rows: rows[...], overriding: .always)
             context.metrics.recordStatement(surface: "pg", kind: result.statementType, nanoseconds: (ContinuousClock.now - started).wholeNanoseconds)
             return result.rowsAffected
         } catch {

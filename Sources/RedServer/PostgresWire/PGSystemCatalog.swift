@@ -266,7 +266,9 @@ struct PGCatalogModel: Sendable {
                 Column(name: $0.name, type: $0.type, notNull: $0.notNull || $0.primaryKey, defaultSQL: $0.defaultSQL, element: $0.arrayElement,
                        identity: $0.identity, declared: $0.declared, generatedSQL: $0.generatedSQL, enumType: $0.enumType.flatMap { enumTypeByName[$0] })
             }
-            tables[key(table.name, temporary: table.temporary)] = add(placed(Relation(oid: PGCatalogModel.stableOID(table.name), name: table.name, kind: "r",
+            // A materialized view is a table that keeps its query (relkind 'm').
+            let kind = table.schema.materializedQuery == nil ? "r" : "m"
+            tables[key(table.name, temporary: table.temporary)] = add(placed(Relation(oid: PGCatalogModel.stableOID(table.name), name: table.name, kind: kind,
                                                                                        columns: columns, table: table), temporary: table.temporary))
         }
         for view in snapshot.views {
@@ -422,7 +424,10 @@ struct PGCatalogModel: Sendable {
             return column.name != "expr" ? text : pretty ? "(\(text))" : "((\(text)))"
         }.joined(separator: ", ")
         var sql = "CREATE \(definition.unique ? "UNIQUE " : "")INDEX \(SQLIdentifier.quoted(index.name)) ON \(index.schema).\(SQLIdentifier.quoted(table.name)) USING \(definition.method.rawValue) (\(columns))"
-        if let predicate = definition.predicate { sql += pretty ? " WHERE \(predicate)" : " WHERE (\(predicate))" }
+        if let written = definition.predicate {
+            let predicate = withoutEnclosingParentheses(written)
+            sql += pretty ? " WHERE \(predicate)" : " WHERE (\(predicate))"
+        }
         return sql
     }
 
