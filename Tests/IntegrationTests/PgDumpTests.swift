@@ -33,6 +33,36 @@ import Testing
         dump.split(separator: "\n").map(String.init).filter { !$0.hasPrefix("--") && !$0.hasPrefix("\\restrict") && !$0.hasPrefix("\\unrestrict") }
     }
 
+    /// A dump PostgreSQL 15 made of its own database (`Fixtures/postgres15-shop-dump.sql`:
+    /// an extension, an enum type, bigserial and identity keys, `timestamp(6)`, a comment, a
+    /// foreign key, partial and expression indexes, a view over a join, a sequence, arrays,
+    /// jsonb and uuids, `WITH (fillfactor='90')`) loads into RedDB with psql stopping at the
+    /// first error, and the database works on from there.
+    @Test func aPostgreSQLDumpLoads() throws {
+        guard PsqlTests.psqlPath != nil else {
+            #expect(ProcessInfo.processInfo.environment["REDDB_REQUIRE_POSTGRES"] != "1", "psql is required")
+            return
+        }
+        let fixture = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/postgres15-shop-dump.sql")
+        let dump = try String(contentsOf: fixture, encoding: .utf8)
+        let server = try ServerProcess()
+        defer { server.remove() }
+        let load = try PsqlTests.psql(server, [], stdin: dump)
+        #expect(load.status == 0, "\(load.stderr)")
+        let check = try PsqlTests.psql(server, [
+            "SELECT id, email, total FROM open_orders ORDER BY id",
+            "INSERT INTO customers (email) VALUES ('cy@x.io') RETURNING id",
+            "INSERT INTO orders (customer_id, total) VALUES (3, 1) RETURNING id, state",
+            "SELECT nextval('invoice_no')", "SELECT tags[2], meta->>'ref' FROM orders WHERE id = 1",
+        ])
+        #expect(check.status == 0, "\(check.stderr)")
+        for line in ["  1 | ada@x.io | 19.99\n", "  2 | bob@x.io |  5.00\n", " id \n----\n  3\n", "  3 | new\n", "    1001\n", " b    | X1\n"] {
+            #expect(check.stdout.contains(line), "\(line)\n\(check.stdout)")
+        }
+        let refused = try PsqlTests.psql(server, ["INSERT INTO orders (customer_id, total) VALUES (1, -1)"])
+        #expect(refused.stderr.contains("violates check constraint \"orders_total_check\""), "\(refused.stderr)")
+    }
+
     @Test func aDumpRestoresIntoAnEmptyServer() throws {
         guard Self.pgDumpPath != nil, PsqlTests.psqlPath != nil else {
             #expect(ProcessInfo.processInfo.environment["REDDB_REQUIRE_POSTGRES"] != "1", "pg_dump and psql are required")

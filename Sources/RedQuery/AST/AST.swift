@@ -761,6 +761,10 @@ public enum IndexKeySpec: Sendable, Equatable {
 
 /// What `COMMENT ON` names.
 public enum CommentTarget: Sendable, Equatable {
+    /// `COMMENT ON EXTENSION e` / `SCHEMA public` (every pg_dump of PostgreSQL writes them):
+    /// accepted and not kept — an extension's comment is its own description, and `public`
+    /// is RedDB's one schema.
+    case notKept(String)
     case table(String)
     case column(table: String, column: String)
     case index(String)

@@ -8,6 +8,8 @@ import RedEngine
 extension DDLExecutor {
     func comment(on target: CommentTarget, _ text: String?) throws -> QueryResult {
         switch target {
+        case .notKept:
+            break
         case .table(let name):
             let handle = try table(name)
             var schema = handle.schema

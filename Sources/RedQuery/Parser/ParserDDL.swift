@@ -126,6 +126,13 @@ extension Parser {
                 throw RedError(.featureNotSupported,
                                "index method \(method) (pgvector's approximate search) is not supported: vector searches here are exact, comparing every row; leave the index out")
             }
+            if ["gin", "gist", "spgist"].contains(method) {
+                throw RedError(.featureNotSupported,
+                               "index method \(method) is not supported: its operators (@>, ?, &&, full-text and trigram matches) run without an index here; a B-tree index serves equality, ranges and ORDER BY")
+            }
+            // A BRIN index summarizes ranges of a large table's pages, for range scans; a
+            // B-tree serves the same queries (taking more room), so one is built instead.
+            if method == "brin" { method = "btree" }
             try expectSymbol("(")
             var keys: [IndexKeySpec] = []
             repeat {
@@ -257,7 +264,7 @@ extension Parser {
                     } else if acceptKeyword("fillfactor") {
                         // PostgreSQL's page fill hint: RedDB's B+tree manages its own page fill, so it is accepted and has no effect.
                         try expectSymbol("=")
-                        guard case .integer(let factor) = current.kind else { throw unexpected(expected: "a fill factor between 10 and 100") }
+                        guard let factor = fillFactorToken else { throw unexpected(expected: "a fill factor between 10 and 100") }
                         guard (10...100).contains(factor) else {
                             throw RedError(.invalidArgument, "value \(factor) out of bounds for option \"fillfactor\": valid values are between 10 and 100")
                         }
@@ -340,6 +347,15 @@ extension Parser {
         return temporary ? .createTemporary(create, onCommit: onCommit) : create
     }
 
+    /// The fill factor at the current token: a number, or its text (`fillfactor='90'`, as pg_dump writes it).
+    var fillFactorToken: Int64? {
+        switch current.kind {
+        case .integer(let n): return n
+        case .string(let s): return Int64(s)
+        default: return nil
+        }
+    }
+
     mutating func parseBooleanWord() throws -> Bool {
         if acceptKeyword("true") { return true }
         if acceptKeyword("false") { return false }
@@ -374,7 +390,8 @@ extension Parser {
         let typeToken = current
         var name = try parseAnyName()
         // PostgreSQL's schema-qualified built-in names (`pg_catalog.int8`, `"pg_catalog"."int8"`).
-        if name == "pg_catalog", acceptSymbol(".") { name = try parseAnyName() }
+        // And `public.mood`, an enum type as pg_dump names it.
+        if name == "pg_catalog" || name == "public", acceptSymbol(".") { name = try parseAnyName() }
         if name == "double", acceptKeyword("precision") { name = "double precision" }
         if name == "character", acceptKeyword("varying") { name = "character varying" }
         if name == "timestamp" || name == "time" {
@@ -634,6 +651,12 @@ extension Parser {
             target = .index(try parseRelationName(what: "index name"))
         } else if acceptKeyword("sequence") {
             target = .sequence(try parseRelationName(what: "sequence name"))
+        } else if acceptKeyword("extension") {
+            target = .notKept("extension \(try parseAnyName())")
+        } else if acceptKeyword("schema") {
+            let name = try parseAnyName()
+            guard name == "public" else { throw RedError(.undefinedObject, "schema \"\(name)\" does not exist", condition: "3F000") }
+            target = .notKept("schema public")
         } else {
             guard case .identifier(let word, _) = current.kind else { throw unexpected(expected: "TABLE, COLUMN, INDEX or SEQUENCE") }
             let what = word.uppercased()
@@ -819,7 +842,7 @@ extension Parser {
                 } else if acceptSymbol("(") {
                     try expectKeyword("fillfactor")
                     try expectSymbol("=")
-                    guard case .integer(let factor) = current.kind, (10...100).contains(factor) else {
+                    guard let factor = fillFactorToken, (10...100).contains(factor) else {
                         throw RedError(.invalidArgument, "value for option \"fillfactor\" must be between 10 and 100")
                     }
                     advance()

@@ -264,7 +264,7 @@ extension Parser {
     /// `DataType` and no start of a longer type name, consumed; nil (nothing consumed) otherwise.
     mutating func surfaceTypeName() -> String? {
         var ahead = 0
-        if case .identifier("pg_catalog", _) = current.kind, isSymbol(".", ahead: 1) { ahead = 2 }
+        if case .identifier(let schema, _) = current.kind, schema == "pg_catalog" || schema == "public", isSymbol(".", ahead: 1) { ahead = 2 }
         guard case .identifier(let name, _) = peekToken(ahead).kind, DataType(sqlName: name) == nil,
               !["double", "character", "timestamp", "time", "password", "secret"].contains(name),
               !isSymbol("(", ahead: ahead + 1), !isSymbol("[", ahead: ahead + 1), !isSymbol(".", ahead: ahead + 1) else { return nil }
