@@ -218,6 +218,15 @@ import Testing
                 "\(o.stderr)")
     }
 
+    /// SHOW names its column as PostgreSQL spells the parameter.
+    @Test func showNamesItsColumnAsPostgreSQLSpellsTheParameter() throws {
+        guard let server = try Self.serverForPsql() else { return }
+        defer { server.remove() }
+        let o = try Self.psql(server, ["SHOW timezone", "SHOW datestyle", "SHOW work_mem"])
+        #expect(o.status == 0, "\(o.stderr)")
+        for line in [" TimeZone \n", " DateStyle \n", " work_mem \n"] { #expect(o.stdout.contains(line), "\(line)\n\(o.stdout)") }
+    }
+
     /// SQL's PREPARE and EXECUTE share the protocol's named statements: arguments are
     /// converted to the declared types, DEALLOCATE drops the statement, and the errors are
     /// PostgreSQL's (42P05 twice prepared, 26000 unknown).

@@ -230,7 +230,8 @@ extension PGConnection {
                 return QueryResult(columns: [ResultColumn(name: "name", type: .text), ResultColumn(name: "setting", type: .text)],
                                    rows: settings.read(\.all).map { [.text($0.0), .text($0.1)] }, statementType: "select", commandTag: "SHOW")
             }
-            return QueryResult(columns: [ResultColumn(name: name, type: .text)], rows: [[.text(try settings.read { try $0.value(name) })]],
+            // The column is named as PostgreSQL spells the parameter (`SHOW timezone` gives `TimeZone`).
+            return QueryResult(columns: [ResultColumn(name: PGSettings.reported[name] ?? name, type: .text)], rows: [[.text(try settings.read { try $0.value(name) })]],
                                statementType: "select", commandTag: "SHOW")
         case .acknowledge(let tag):
             return QueryResult(columns: [], rows: [], statementType: "set", commandTag: tag)
