@@ -45,7 +45,8 @@ enum ZoneRule: Sendable, Equatable {
         // Only names of the database: Foundation would also read `UTC+3` as a zone, east of Greenwich.
         if let zone = identifiers[lowered].flatMap(TimeZone.init(identifier:)) { return .database(zone) }
         if let seconds = posixOffset(lowered) { return .fixed(seconds) }
-        throw RedError(.invalidArgument, "time zone \"\(name)\" not recognized")
+        let shown = name.count > 64 ? name.prefix(64) + "…" : Substring(name)  // a megabyte of text is not echoed back
+        throw RedError(.invalidArgument, "time zone \"\(shown)\" not recognized")
     }
 
     /// Seconds east of Greenwich at `instant` (epoch milliseconds).
