@@ -116,6 +116,36 @@ extension Interval {
         return out
     }
 
+    /// PostgreSQL's `iso_8601` style (`SET intervalstyle = iso_8601`, as Rails sets it):
+    /// `P1Y2M3DT4H5M6.5S`, each part with its own sign (`P-1DT2H`), `PT0S` for zero.
+    public var iso8601Text: String {
+        guard months != 0 || days != 0 || microseconds != 0 else { return "PT0S" }
+        var out = "P"
+        if months / 12 != 0 { out += "\(months / 12)Y" }
+        if months % 12 != 0 { out += "\(months % 12)M" }
+        if days != 0 { out += "\(days)D" }
+        if microseconds != 0 {
+            out += "T"
+            let sign = microseconds < 0 ? "-" : ""
+            let magnitude = microseconds.magnitude
+            let hours = magnitude / UInt64(Interval.microsecondsPerHour), minutes = magnitude / 60_000_000 % 60
+            let seconds = magnitude / 1_000_000 % 60, fraction = magnitude % 1_000_000
+            if hours != 0 { out += "\(sign)\(hours)H" }
+            if minutes != 0 { out += "\(sign)\(minutes)M" }
+            if seconds != 0 || fraction != 0 {
+                out += "\(sign)\(seconds)"
+                if fraction != 0 {
+                    var digits = String(fraction)
+                    digits = String(repeating: "0", count: 6 - digits.count) + digits
+                    while digits.last == "0" { digits.removeLast() }
+                    out += "." + digits
+                }
+                out += "S"
+            }
+        }
+        return out
+    }
+
     static func twoDigits(_ n: UInt64) -> String { n < 10 ? "0\(n)" : String(n) }
 
     // MARK: Input

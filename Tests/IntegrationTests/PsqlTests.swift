@@ -218,6 +218,22 @@ import Testing
                 "\(o.stderr)")
     }
 
+    /// What Rails' PostgreSQL adapter does on connecting: IntervalStyle iso_8601 (intervals
+    /// then come back `P1DT2H`), and its type-map query, which compares pg_type's input
+    /// functions with `'array_in(cstring,oid,integer)'::regprocedure`.
+    @Test func railsConnectionSetup() throws {
+        guard let server = try Self.serverForPsql() else { return }
+        defer { server.remove() }
+        let o = try Self.psql(server, [
+            "SET intervalstyle = iso_8601", "SELECT interval '1 day 2 hours' AS i, interval '-90 minutes' AS j",
+            "SELECT count(*) > 0 AS arrays FROM pg_type AS t LEFT JOIN pg_range AS r ON oid = rngtypid WHERE t.typname IN ('int4') OR t.typinput = 'array_in(cstring,oid,integer)'::regprocedure OR t.typelem != 0",
+        ])
+        #expect(o.status == 0, "\(o.stderr)")
+        for line in [" P1DT2H | PT-1H-30M\n", " arrays \n--------\n t\n"] { #expect(o.stdout.contains(line), "\(line)\n\(o.stdout)") }
+        let refused = try Self.psql(server, ["SET intervalstyle = sql_standard"])
+        #expect(refused.stderr.contains("IntervalStyle sql_standard is not supported"), "\(refused.stderr)")
+    }
+
     /// SHOW names its column as PostgreSQL spells the parameter.
     @Test func showNamesItsColumnAsPostgreSQLSpellsTheParameter() throws {
         guard let server = try Self.serverForPsql() else { return }

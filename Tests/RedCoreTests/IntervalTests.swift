@@ -112,4 +112,12 @@ import Testing
         #expect(throws: RedError.self) { try Interval(months: .max).added(to: jan31) }
         #expect(try Interval(months: 1, microseconds: -3_600_000_000).justified().text == "29 days 23:00:00")
     }
+
+    /// IntervalStyle iso_8601, as PostgreSQL 15 writes it (each value checked there).
+    @Test func iso8601TextIsPostgreSQLs() throws {
+        let cases = ["1 year 2 months 3 days 04:05:06.789": "P1Y2M3DT4H5M6.789S", "-1 days +02:00:00": "P-1DT2H", "0": "PT0S",
+                     "-1 year -2 mons": "P-1Y-2M", "1 hour -30 minutes": "PT30M", "-0.5 seconds": "PT-0.5S", "3 days": "P3D",
+                     "-90 minutes": "PT-1H-30M"]
+        for (written, iso) in cases { #expect(try Interval.parse(written).iso8601Text == iso, "\(written)") }
+    }
 }

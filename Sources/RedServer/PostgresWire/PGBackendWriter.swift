@@ -82,7 +82,9 @@ struct PGBackendWriter {
 
     /// One DataRow, each value encoded in its column's type and format.
     /// A failure leaves the buffer as it was, so the error that follows is a whole message.
-    mutating func dataRow(_ row: [Value], _ columns: [PGColumn]) throws {
+    /// `intervalsAsISO8601`: the session's IntervalStyle is `iso_8601`, so intervals sent as
+    /// text are written `P1DT2H` (binary ones are the same either way).
+    mutating func dataRow(_ row: [Value], _ columns: [PGColumn], intervalsAsISO8601: Bool = false) throws {
         try PGLimits.checkResultColumns(row.count)
         let start = buffer.writerIndex
         buffer.writeInteger(UInt8(ascii: "D"))
@@ -91,6 +93,10 @@ struct PGBackendWriter {
         buffer.writeInteger(Int16(row.count))
         do {
             for (value, column) in zip(row, columns) {
+                if intervalsAsISO8601, column.format == .text, column.type.oid == PGType.interval.oid, case .interval(let i) = value {
+                    try PGValueCodec.write(.text(i.iso8601Text), as: column.type, format: .text, into: &buffer)
+                    continue
+                }
                 try PGValueCodec.write(value, as: column.type, format: column.format, into: &buffer)
             }
         } catch {

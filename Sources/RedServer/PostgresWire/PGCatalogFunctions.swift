@@ -108,13 +108,21 @@ enum PGCatalogFunctions {
         return table
     }
 
-    /// A `regproc` cast: an OID prints as itself, as does an access method's handler (pg_am
-    /// names them); another name is 42883, as no function is listed.
+    /// A `regproc` / `regprocedure` cast: an OID prints as itself, and so does a function the
+    /// catalogs name — an access method's handler (pg_am) or a type's input and output
+    /// functions (pg_type's `typinput`, `array_in`), written with or without its argument types
+    /// (Rails' `t.typinput = 'array_in(cstring,oid,integer)'::regprocedure`), which compares equal
+    /// to the catalog's text; any other name is 42883, as no function is listed.
     private static func noFunction(_ value: Value) throws -> Value {
-        if case .text(let name) = value, Int64(name) == nil, !accessMethodHandlers.contains(name) {
-            throw RedError(.undefinedFunction, "function \"\(name)\" does not exist")
+        guard case .text(let written) = value, Int64(written) == nil else { return .text(value.displayText) }
+        var name = written.trimmingCharacters(in: .whitespaces)
+        if let open = name.firstIndex(of: "(") { name = String(name[..<open]) }
+        if name.hasPrefix("pg_catalog.") { name.removeFirst("pg_catalog.".count) }
+        let typeFunction = ["_in", "_out", "_recv", "_send"].contains { name.hasSuffix($0) }
+        guard accessMethodHandlers.contains(name) || typeFunction else {
+            throw RedError(.undefinedFunction, "function \"\(written)\" does not exist")
         }
-        return .text(value.displayText)
+        return .text(name)
     }
 
     static let accessMethodHandlers: Set<String> = ["heap_tableam_handler", "bthandler", "hashhandler"]

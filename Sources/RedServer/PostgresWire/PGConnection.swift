@@ -402,11 +402,19 @@ final class PGConnection {
     /// async method, so a row loop pays no call (and no executor check) per row.
     var mustFlush: Bool { writer.buffer.readableBytes >= Self.flushThresholdBytes }
 
+    /// Whether intervals among `columns` go out in ISO 8601 (`SET intervalstyle = iso_8601`);
+    /// the setting is read once per result, and only when one has an interval column.
+    func intervalsAsISO8601(_ columns: [PGColumn]) -> Bool {
+        guard columns.contains(where: { $0.type.oid == PGType.interval.oid && $0.format == .text }) else { return false }
+        return (try? settings.read { try $0.value("intervalstyle") })?.lowercased() == "iso_8601"
+    }
+
     /// RowDescription (when the statement returns rows), DataRows and CommandComplete.
     func send(_ result: QueryResult, columns described: [PGColumn]?, sendDescription: Bool) async throws {
         if let columns = try beginResult(result, columns: described, sendDescription: sendDescription) {
+            let iso = intervalsAsISO8601(columns)
             for row in result.rows {
-                try writer.dataRow(row, columns)
+                try writer.dataRow(row, columns, intervalsAsISO8601: iso)
                 if mustFlush { try await flush() }
             }
         }
@@ -417,7 +425,8 @@ final class PGConnection {
     /// into `writer`, with no flush and so no suspension.
     func append(_ result: QueryResult, columns described: [PGColumn]?, sendDescription: Bool) throws {
         if let columns = try beginResult(result, columns: described, sendDescription: sendDescription) {
-            for row in result.rows { try writer.dataRow(row, columns) }
+            let iso = intervalsAsISO8601(columns)
+            for row in result.rows { try writer.dataRow(row, columns, intervalsAsISO8601: iso) }
         }
         endResult(result)
     }

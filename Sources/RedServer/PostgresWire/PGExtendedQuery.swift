@@ -209,8 +209,9 @@ extension PGConnection {
     func sendRows(_ portal: inout PGPortal, maxRows: Int) async throws {
         guard let (result, columns, end) = try rowsToSend(portal, maxRows: maxRows) else { return }
         let start = portal.sent
+        let iso = intervalsAsISO8601(columns)
         for row in result.rows[start..<end] {
-            try writer.dataRow(row, columns)
+            try writer.dataRow(row, columns, intervalsAsISO8601: iso)
             if mustFlush { try await flush() }
         }
         endRows(&portal, result, from: start, to: end, maxRows: maxRows)
@@ -221,7 +222,8 @@ extension PGConnection {
     func appendRows(_ portal: inout PGPortal, maxRows: Int) throws {
         guard let (result, columns, end) = try rowsToSend(portal, maxRows: maxRows) else { return }
         let start = portal.sent
-        for row in result.rows[start..<end] { try writer.dataRow(row, columns) }
+        let iso = intervalsAsISO8601(columns)
+        for row in result.rows[start..<end] { try writer.dataRow(row, columns, intervalsAsISO8601: iso) }
         endRows(&portal, result, from: start, to: end, maxRows: maxRows)
     }
 

@@ -93,6 +93,13 @@ struct PGSettings {
         case "statement_timeout", "lock_timeout":
             _ = try StatementTimeoutSetting.milliseconds(parsing: newValue)  // refuse what the session could not apply
             values[key] = newValue
+        case "intervalstyle":
+            // Intervals go out in PostgreSQL's default style or ISO 8601 (Rails asks for it);
+            // the SQL-standard and verbose styles are not written.
+            guard ["postgres", "iso_8601"].contains(newValue.lowercased()) else {
+                throw RedError(.featureNotSupported, "IntervalStyle \(newValue) is not supported: postgres and iso_8601 are")
+            }
+            values[key] = newValue.lowercased()
         case "standard_conforming_strings":
             guard ["on", "true", "1"].contains(newValue.lowercased()) else {
                 throw RedError(.featureNotSupported, "standard_conforming_strings can only be on")
