@@ -235,7 +235,7 @@ struct DDLExecutor {
             // the object is found; the role is not looked up either.
             let exists: Bool
             switch kind {
-            case "schema": exists = name == PostgresCompatibility.schemaName || name == "public"
+            case "schema": exists = name == PostgresCompatibility.schemaName
             case "type": exists = true  // types are checked where used
             case "sequence": exists = (try? context.sequence(named: name)) != nil
             default: exists = try store.open(tx, name) != nil || ViewCatalog.definition(of: name, tx) != nil || (try? context.sequence(named: name)) != nil

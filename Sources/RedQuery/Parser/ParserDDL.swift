@@ -1,6 +1,6 @@
 import RedCore
 
-/// CREATE / DROP / ALTER: tables with their column types and constraints,
+/// CREATE: tables with their column types and constraints,
 /// indexes, views and collections.
 extension Parser {
     mutating func parseCreate() throws -> Statement {
@@ -386,6 +386,18 @@ extension Parser {
         var namedType: String?
     }
 
+    /// After `timestamp` or `time`: `WITH TIME ZONE` (a timestamp becomes `timestamptz`) or
+    /// `WITHOUT TIME ZONE`, if written.
+    mutating func parseTimeZoneClause(_ name: inout String) throws {
+        guard name == "timestamp" || name == "time" else { return }
+        if acceptKeyword("with") {
+            try expectKeyword("time"); try expectKeyword("zone")
+            if name == "timestamp" { name = "timestamptz" }
+        } else if acceptKeyword("without") {
+            try expectKeyword("time"); try expectKeyword("zone")
+        }
+    }
+
     mutating func parseTypeNameWithArguments() throws -> ParsedTypeName {
         let typeToken = current
         var name = try parseAnyName()
@@ -394,14 +406,7 @@ extension Parser {
         if name == "pg_catalog" || name == "public", acceptSymbol(".") { name = try parseAnyName() }
         if name == "double", acceptKeyword("precision") { name = "double precision" }
         if name == "character", acceptKeyword("varying") { name = "character varying" }
-        if name == "timestamp" || name == "time" {
-            if acceptKeyword("with") {
-                try expectKeyword("time"); try expectKeyword("zone")
-                if name == "timestamp" { name = "timestamptz" }
-            } else if acceptKeyword("without") {
-                try expectKeyword("time"); try expectKeyword("zone")
-            }
-        }
+        try parseTimeZoneClause(&name)
         if name == "password" || name == "secret" {
             throw RedError(.featureNotSupported, "\(name.uppercased()) columns are not supported yet (they need a password hash and a key vault)")
         }
@@ -430,14 +435,7 @@ extension Parser {
                 advance()
             }
             // `timestamp(6) without time zone` (Rails' and pg_dump's spelling): the zone after the precision.
-            if name == "timestamp" || name == "time" {
-                if acceptKeyword("with") {
-                    try expectKeyword("time"); try expectKeyword("zone")
-                    if name == "timestamp" { name = "timestamptz" }
-                } else if acceptKeyword("without") {
-                    try expectKeyword("time"); try expectKeyword("zone")
-                }
-            }
+            try parseTimeZoneClause(&name)
         }
         parsed.declared = type == .enumeration ? nil : try DeclaredType(sqlName: name, modifiers: modifiers)
         var dimensions = 0
@@ -628,238 +626,5 @@ extension Parser {
         try expectSymbol(")")
         if acceptKeyword("no") { try expectKeyword("inherit") }  // PostgreSQL's NO INHERIT: no inheritance here, so no effect
         return sql
-    }
-
-    /// `COMMENT ON {TABLE t | COLUMN t.c | INDEX i | SEQUENCE s} IS 'text' | NULL`, names
-    /// qualified by `public` or not (Django's `db_comment`, Alembic, pg_dump).
-    mutating func parseComment() throws -> Statement {
-        try expectKeyword("comment")
-        try expectKeyword("on")
-        let target: CommentTarget
-        if acceptKeyword("table") {
-            target = .table(try parseRelationName(what: "table name"))
-        } else if acceptKeyword("column") {
-            var table = try parseIdentifier(what: "table name")
-            try expectSymbol(".")
-            var column = try parseAnyName()
-            if acceptSymbol(".") {  // schema.table.column
-                guard table == "public" else { throw RedError(.undefinedObject, "schema \"\(table)\" does not exist", condition: "3F000") }
-                (table, column) = (column, try parseAnyName())
-            }
-            target = .column(table: table, column: column)
-        } else if acceptKeyword("index") {
-            target = .index(try parseRelationName(what: "index name"))
-        } else if acceptKeyword("sequence") {
-            target = .sequence(try parseRelationName(what: "sequence name"))
-        } else if acceptKeyword("extension") {
-            target = .notKept("extension \(try parseAnyName())")
-        } else if acceptKeyword("schema") {
-            let name = try parseAnyName()
-            guard name == "public" else { throw RedError(.undefinedObject, "schema \"\(name)\" does not exist", condition: "3F000") }
-            target = .notKept("schema public")
-        } else {
-            guard case .identifier(let word, _) = current.kind else { throw unexpected(expected: "TABLE, COLUMN, INDEX or SEQUENCE") }
-            let what = word.uppercased()
-            throw RedError(.featureNotSupported, "COMMENT ON \(what) is not supported; comments go on tables, columns, indexes and sequences")
-        }
-        try expectKeyword("is")
-        if acceptKeyword("null") { return .comment(on: target, text: nil) }
-        guard case .string(let text) = current.kind else { throw unexpected(expected: "a string or NULL after IS") }
-        advance()
-        return .comment(on: target, text: text.isEmpty ? nil : text)
-    }
-
-    mutating func parseDrop() throws -> Statement {
-        try expectKeyword("drop")
-        if acceptKeyword("materialized") {
-            try expectKeyword("view")
-            let ifExists = try parseIfExists()
-            var names: [String] = []
-            repeat { names.append(try parseRelationName(what: "materialized view name")) } while acceptSymbol(",")
-            _ = acceptKeyword("cascade") || acceptKeyword("restrict")
-            return .dropMaterializedView(names: names, ifExists: ifExists)
-        }
-        if acceptKeyword("sequence") { return try parseDropSequence() }
-        if acceptKeyword("index") {
-            _ = acceptKeyword("concurrently")  // a drop takes no lock that blocks others here anyway
-            let ifExists = try parseIfExists()
-            let name = try parseRelationName(what: "index name")
-            let table = acceptKeyword("on") ? try parseRelationName(what: "table name") : nil
-            return .dropIndex(name: name, table: table, ifExists: ifExists)
-        }
-        if acceptKeyword("extension") {
-            let ifExists = try parseIfExists()
-            var names: [String] = []
-            repeat { names.append(try parseAnyName()) } while acceptSymbol(",")
-            if !acceptKeyword("cascade") { _ = acceptKeyword("restrict") }
-            return .dropExtensions(names: names, ifExists: ifExists)
-        }
-        if acceptKeyword("type") {
-            let ifExists = try parseIfExists()
-            var names: [String] = []
-            repeat { names.append(try parseRelationName(what: "type name")) } while acceptSymbol(",")
-            let cascade = acceptKeyword("cascade")
-            if !cascade { _ = acceptKeyword("restrict") }
-            return .dropType(names: names, ifExists: ifExists, cascade: cascade)
-        }
-        if acceptKeyword("view") {
-            let ifExists = try parseIfExists()
-            let name = try parseRelationName(what: "view name")
-            let cascade = acceptKeyword("cascade")
-            if !cascade { _ = acceptKeyword("restrict") }
-            return .dropView(name: name, ifExists: ifExists, cascade: cascade)
-        }
-        var kind = "table"
-        if acceptKeyword("table") { kind = "table" }
-        else if acceptKeyword("document") { kind = "document" }
-        else if acceptKeyword("kv") { kind = "kv" }
-        else if acceptKeyword("vector") { kind = "vector" }
-        else if acceptKeyword("graph") { kind = "graph" }
-        else if acceptKeyword("collection") { kind = "collection" }
-        else { throw unexpected(expected: "TABLE, INDEX, VIEW, DOCUMENT, KV, VECTOR, GRAPH or COLLECTION") }
-        let ifExists = try parseIfExists()
-        var names: [String] = []
-        repeat { names.append(try parseRelationName(what: "name")) } while acceptSymbol(",")
-        let cascade = acceptKeyword("cascade")
-        if !cascade { _ = acceptKeyword("restrict") }
-        return .dropTable(names: names, ifExists: ifExists, kind: kind, cascade: cascade)
-    }
-
-    /// `ALTER {TABLE | VIEW | MATERIALIZED VIEW | SEQUENCE | SCHEMA | TYPE} [IF EXISTS] name
-    /// OWNER TO role` (pg_dump writes one per object); nil, nothing consumed, for any other ALTER.
-    mutating func parseAlterOwner() throws -> Statement? {
-        let start = position
-        var kind = ""
-        for candidate in ["table", "view", "sequence", "schema", "type", "materialized"] where acceptKeyword(candidate) {
-            kind = candidate == "materialized" && acceptKeyword("view") ? "materialized view" : candidate
-            break
-        }
-        guard !kind.isEmpty, kind != "materialized" else { position = start; return nil }
-        let ifExists = try parseIfExists()
-        acceptOnly()
-        guard let name = try? parseRelationName(what: "\(kind) name"), acceptKeyword("owner") else { position = start; return nil }
-        try expectKeyword("to")
-        let role = try parseIdentifier(what: "role name")
-        return .alterOwner(kind: kind, name: name, ifExists: ifExists, role: role)
-    }
-
-    mutating func parseAlter() throws -> Statement {
-        try expectKeyword("alter")
-        if let owner = try parseAlterOwner() { return owner }
-        if acceptKeyword("sequence") { return try parseAlterSequence() }
-        if acceptKeyword("type") {
-            let name = try parseRelationName(what: "type name")
-            if acceptKeyword("rename") {
-                if isKeyword("value") { throw RedError(.featureNotSupported, "ALTER TYPE … RENAME VALUE is not supported") }
-                try expectKeyword("to")
-                return .alterEnumType(name: name, .rename(try parseIdentifier(what: "type name")))
-            }
-            try expectKeyword("add")
-            try expectKeyword("value")
-            let ifNotExists = try parseIfNotExists()
-            guard case .string(let label) = current.kind else { throw unexpected(expected: "an enum label in quotes") }
-            advance()
-            var neighbour: String?
-            var before = false
-            if isKeyword("before") || isKeyword("after") {
-                before = acceptKeyword("before")
-                if !before { advance() }
-                guard case .string(let other) = current.kind else { throw unexpected(expected: "an enum label in quotes") }
-                advance()
-                neighbour = other
-            }
-            return .alterEnumType(name: name, .addValue(label, ifNotExists: ifNotExists, neighbour: neighbour, before: before))
-        }
-        if acceptKeyword("index") {
-            let ifExists = try parseIfExists()
-            let name = try parseRelationName(what: "index name")
-            guard acceptKeyword("rename") else {
-                throw RedError(.featureNotSupported, "ALTER INDEX supports RENAME TO only (storage parameters and tablespaces do not apply)")
-            }
-            try expectKeyword("to")
-            return .renameIndex(name: name, ifExists: ifExists, to: try parseIdentifier(what: "index name"))
-        }
-        try expectKeyword("table")
-        let ifExists = try parseIfExists()
-        acceptOnly()
-        let name = try parseRelationName(what: "table name")
-        var actions: [AlterAction] = []
-        repeat {
-            if acceptKeyword("add") {
-                var constraintName: String?
-                if acceptKeyword("constraint") { constraintName = try parseIdentifier(what: "constraint name") }
-                if isKeyword("primary") || (isKeyword("unique") && isSymbol("(", ahead: 1)) {
-                    actions.append(.addConstraint(try parseKeyConstraint(name: constraintName)))
-                    continue
-                }
-                if isKeyword("check") {
-                    actions.append(.addCheck(CheckSpec(name: constraintName, sql: try parseCheckExpression())))
-                    if acceptKeyword("not") { try expectKeyword("valid") }  // checked now anyway, as VALIDATE CONSTRAINT would
-                    continue
-                }
-                if isKeyword("foreign") && isKeyword("key", ahead: 1) {
-                    actions.append(.addForeignKey(try parseForeignKey(name: constraintName)))
-                    if acceptKeyword("not") { try expectKeyword("valid") }  // checked now anyway, as VALIDATE CONSTRAINT would
-                    continue
-                }
-                if constraintName != nil { throw unexpected(expected: "PRIMARY KEY, UNIQUE, CHECK or FOREIGN KEY") }
-                _ = acceptKeyword("column")
-                let ifNotExists = try parseIfNotExists()
-                actions.append(.addColumn(try parseColumnSpec(), ifNotExists: ifNotExists))
-            } else if acceptKeyword("drop") {
-                if acceptKeyword("constraint") {
-                    let ifExists = try parseIfExists()
-                    actions.append(.dropConstraint(try parseIdentifier(what: "constraint name"), ifExists: ifExists))
-                    _ = acceptKeyword("cascade") || acceptKeyword("restrict")
-                    continue
-                }
-                _ = acceptKeyword("column")
-                let ifExists = try parseIfExists()
-                actions.append(.dropColumn(try parseAnyName(), ifExists: ifExists))
-            } else if acceptKeyword("rename") {
-                if acceptKeyword("constraint") {
-                    let old = try parseIdentifier(what: "constraint name")
-                    try expectKeyword("to")
-                    actions.append(.renameConstraint(old, to: try parseIdentifier(what: "constraint name")))
-                } else if acceptKeyword("to") {
-                    actions.append(.renameTable(to: try parseIdentifier(what: "table name")))
-                } else {
-                    _ = acceptKeyword("column")
-                    let old = try parseAnyName()
-                    try expectKeyword("to")
-                    actions.append(.renameColumn(old, to: try parseAnyName()))
-                }
-            } else if acceptKeyword("alter") {
-                _ = acceptKeyword("column")
-                actions.append(try parseAlterColumn())
-            } else if acceptKeyword("validate") {
-                try expectKeyword("constraint")
-                actions.append(.validateConstraint(try parseIdentifier(what: "constraint name")))
-            } else if acceptKeyword("set") {
-                if acceptKeyword("append_only") {
-                    try expectSymbol("=")
-                    actions.append(.setAppendOnly(try parseBooleanWord()))
-                } else if acceptSymbol("(") {
-                    try expectKeyword("fillfactor")
-                    try expectSymbol("=")
-                    guard let factor = fillFactorToken, (10...100).contains(factor) else {
-                        throw RedError(.invalidArgument, "value for option \"fillfactor\" must be between 10 and 100")
-                    }
-                    advance()
-                    try expectSymbol(")")
-                    actions.append(.setFillFactor)
-                } else {
-                    throw unexpected(expected: "APPEND_ONLY or (fillfactor = …)")
-                }
-            } else if acceptKeyword("reset") {
-                try expectSymbol("(")
-                try expectKeyword("fillfactor")
-                try expectSymbol(")")
-                actions.append(.setFillFactor)
-            } else {
-                throw unexpected(expected: "ADD, DROP, ALTER, RENAME, SET or VALIDATE")
-            }
-        } while acceptSymbol(",")
-        return .alterTable(name: name, ifExists: ifExists, actions: actions)
     }
 }

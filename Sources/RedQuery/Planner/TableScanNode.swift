@@ -42,8 +42,7 @@ final class TableScanNode: PlanNode, @unchecked Sendable {
         // A table that declares its own `created_at` or `updated_at` (PostgreSQL schemas often
         // do) is read by those names; the system column keeps its place in the row under a
         // name no statement can write.
-        let declared = schema.model == .table ? Set(schema.columns.map(\.name)) : []
-        func system(_ name: String) -> String { declared.contains(name) ? Self.shadowedPrefix + name : name }
+        func system(_ name: String) -> String { schema.model == .table && schema.column(named: name) != nil ? Self.shadowedPrefix + name : name }
         let times = [ScopeColumn(qualifier: qualifier, name: system("created_at"), type: .timestamp, hidden: true),
                      ScopeColumn(qualifier: qualifier, name: system("updated_at"), type: .timestamp, hidden: true),
                      ScopeColumn(qualifier: qualifier, name: "_metadata", type: .json, hidden: true)]

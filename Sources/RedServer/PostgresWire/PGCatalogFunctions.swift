@@ -55,10 +55,10 @@ enum PGCatalogFunctions {
                 let implicit = args[0] == .boolean(true)
                 return PGCatalogTable.texts(implicit ? ["pg_catalog", PGCatalogModel.schemaName] : [PGCatalogModel.schemaName])
             },
-            // Replicas answer through their own server, which is no standby in PostgreSQL's sense
-            // (it refuses writes itself); pg_dump asks this to pick its snapshot's isolation.
             // Privileges are RedDB's roles', not per object: no object has an ACL, nor a default one.
             "acldefault": SurfaceFunction(arity: 2...2, resultType: .array, resultElement: .text, strict: false) { _, _ in .null },
+            // Replicas answer through their own server, which is no standby in PostgreSQL's sense
+            // (it refuses writes itself); pg_dump asks this to pick its snapshot's isolation.
             "pg_is_in_recovery": SurfaceFunction(arity: 0...0, resultType: .boolean) { _, _ in .boolean(false) },
             "pg_encoding_to_char": SurfaceFunction(arity: 1...1, resultType: .text) { _, _ in .text("UTF8") },
             "getdatabaseencoding": SurfaceFunction(arity: 0...0, resultType: .text) { _, _ in .text("UTF8") },
