@@ -155,12 +155,12 @@ final class Planner {
             var columns = (1...width).map { ScopeColumn(qualifier: nil, name: "column\($0)", type: staticType(bound[0][$0 - 1], ctx)) }
             for c in columns.indices where columns[c].type == .integer {
                 // `VALUES (1), (2)` is int4, as in PostgreSQL: the widest of its rows (`IntegerWidth`).
-                let cells = bound.map { $0[c] }.filter { if case .constant(.null) = $0 { return false }; return true }
-                guard cells.allSatisfy({ staticType($0, ctx) == .integer }) else { continue }
-                let widths = cells.map { integerWidth($0, ctx) }
-                guard let declared = widths.map(\.width).max()?.declared else { continue }
+                func isNull(_ e: BoundExpr) -> Bool { if case .constant(.null) = e { return true }; return false }
+                guard bound.allSatisfy({ isNull($0[c]) || staticType($0[c], ctx) == .integer }) else { continue }
+                let widths = bound.map { integerWidth($0[c], ctx) }
+                guard let declared = bound.indices.filter({ !isNull(bound[$0][c]) }).map({ widths[$0].width }).max()?.declared else { continue }
                 columns[c].surfaceType = declared.surfaceName
-                for r in bound.indices where !integerWidth(bound[r][c], ctx).fits {
+                for r in bound.indices where !widths[r].fits {
                     bound[r][c] = .function(DeclaredCast.function, [bound[r][c], .constant(.text(declared.surfaceName))])
                 }
             }
