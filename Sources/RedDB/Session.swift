@@ -130,6 +130,10 @@ public final class Session: @unchecked Sendable {
     /// whether the block that just ended committed or rolled back.
     public internal(set) var committedBlocks: UInt64 = 0
 
+    /// How many transaction blocks have begun on this session: with `committedBlocks`, what
+    /// tells a surface's per-block state (PG-wire's SQL cursors) which block it belongs to.
+    public internal(set) var startedBlocks: UInt64 = 0
+
     /// True between BEGIN and COMMIT/ROLLBACK.
     public var inTransaction: Bool {
         if case .idle = state { return false }

@@ -11,6 +11,7 @@ extension Session {
     func beginBlock(readOnly: Bool, isolation: IsolationLevel?) throws -> QueryResult {
         if inTransaction { return QueryResult(columns: [], rows: [], statementType: "begin", commandTag: "BEGIN", message: "there is already a transaction in progress") }
         state = .active(try beginTransaction())
+        startedBlocks &+= 1
         readOnlyTransaction = readOnly
         blockIsolation = isolation ?? defaultIsolation()
         blockHasRunStatement = false

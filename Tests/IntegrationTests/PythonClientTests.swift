@@ -140,4 +140,37 @@ import Testing
             + nearest + #", "wrong_dimensions": ["22000", "expected 3 dimensions, not 2"]}"#
         #expect(run.stdout.split(separator: "\n").last.map(String.init) == expected, "\(run.stdout)")
     }
+
+    /// asyncpg (`Tests/clients/asyncpg_client.py`) types each parameter by Describe and sends it
+    /// in binary (a serial as int4, a `text[]` column's as text[], a timestamptz column's as
+    /// timestamptz), looks up the types it has no codec for with its own recursive catalog
+    /// query over `$1::oid[]`, copies records in, and runs transactions, cursors and a pool; the
+    /// expected line is what the script prints against PostgreSQL 15.
+    @Test func asyncpgRunsAnApplication() async throws {
+        guard Self.available(["asyncpg"], for: "asyncpgRunsAnApplication") else { return }
+        let server = try ServerProcess()
+        defer { server.remove() }
+        let script = URL(fileURLWithPath: Self.script).deletingLastPathComponent().appendingPathComponent("asyncpg_client.py").path
+        let run = try Self.python([script, String(server.pgPort), "reddb", "tester"])
+        #expect(run.status == 0, "\(run.stderr)")
+        let expected = #"{"any_int_array": [1, 3], "bigint_array": [1, 2, 3], "copy_in": "COPY 1", "cursor_first_two": [1, 2], "cursor_iterated": [1, 2, 3, 4, 5], "duplicate": "23505", "insert": "INSERT 0 1", "jsonb_codec": {"k": 1}, "names": ["a", "b", "c", "d", "kept"], "numeric_array": ["Decimal:1.5", "Decimal:2.25"], "pool": 5, "prepared_columns": [["name", "text"], ["price", "numeric"]], "prepared_parameters": ["int4", "text[]"], "row": {"at": "datetime:2021-03-04 05:06:07+00:00", "b": "bytes:b'\\x00\\x01'", "born": "date:2020-01-02", "f": "float:1.5", "id": 1, "name": "a", "ok": true, "price": "Decimal:12.50", "span": "timedelta:1 day, 0:00:05", "tags": ["x", "y"], "u": "UUID:00000000-0000-0000-0000-000000000005"}, "tags": ["p", null, "q"], "text_array_parameter": ["a", null], "timestamptz_parameter": 2, "updated": "UPDATE 1"}"#
+        #expect(run.stdout.split(separator: "\n").last.map(String.init) == expected, "\(run.stdout)")
+    }
+
+    /// SQL cursors (`Tests/clients/server_cursors.py`): DECLARE, FETCH and MOVE in every
+    /// direction, CLOSE, NO SCROLL, WITH HOLD through COMMIT and ROLLBACK, the errors and
+    /// SQLSTATEs of a missing, duplicate or out-of-block cursor, psycopg 3's server cursors
+    /// (bound parameters, Describe of the cursor as a portal, binary rows, scroll, WITH HOLD)
+    /// and psycopg2's named cursors; the expected line is what the script prints against
+    /// PostgreSQL 15.
+    @Test func sqlCursorsBehaveAsInPostgreSQL() async throws {
+        guard Self.available(["psycopg", "psycopg2"], for: "sqlCursorsBehaveAsInPostgreSQL") else { return }
+        let server = try ServerProcess()
+        defer { server.remove() }
+        let script = URL(fileURLWithPath: Self.script).deletingLastPathComponent().appendingPathComponent("server_cursors.py").path
+        let run = try Self.python([script, String(server.pgPort), "reddb", "tester"])
+        #expect(run.status == 0, "\(run.stderr)")
+        let expected = #"{"psycopg2_named": [1, 2, 4, 5, 6, 7, 8, 9, 10], "psycopg_binary": [[1, "v1"], [2, "v2"]], "psycopg_description": [["id", 23], ["v", 25]], "psycopg_fetchmany": [[7, "v7"], [8, "v8"]], "psycopg_rest": [[9, "v9"], [10, "v10"]], "psycopg_scrolled": [7, "v7"], "psycopg_with_hold": [1, 2, 3], "statements": [["DECLARE outside CURSOR FOR SELECT id FROM cursor_items", "25P01"], ["BEGIN", "BEGIN", null], ["DECLARE c SCROLL CURSOR FOR SELECT id, v FROM cursor_items ORDER BY id", "DECLARE CURSOR", null], ["FETCH c", "FETCH 1", [[1, "v1"]]], ["FETCH NEXT FROM c", "FETCH 1", [[2, "v2"]]], ["FETCH 3 FROM c", "FETCH 3", [[3, "v3"], [4, "v4"], [5, "v5"]]], ["FETCH PRIOR FROM c", "FETCH 1", [[4, "v4"]]], ["FETCH BACKWARD 2 FROM c", "FETCH 2", [[3, "v3"], [2, "v2"]]], ["FETCH ABSOLUTE 5 FROM c", "FETCH 1", [[5, "v5"]]], ["FETCH RELATIVE 0 FROM c", "FETCH 1", [[5, "v5"]]], ["FETCH RELATIVE -2 IN c", "FETCH 1", [[3, "v3"]]], ["FETCH LAST FROM c", "FETCH 1", [[10, "v10"]]], ["FETCH NEXT FROM c", "FETCH 0", []], ["FETCH PRIOR FROM c", "FETCH 1", [[10, "v10"]]], ["FETCH FIRST FROM c", "FETCH 1", [[1, "v1"]]], ["FETCH ABSOLUTE -3 FROM c", "FETCH 1", [[8, "v8"]]], ["FETCH ABSOLUTE 0 FROM c", "FETCH 0", []], ["FETCH FORWARD ALL FROM c", "FETCH 10", [[1, "v1"], [2, "v2"], [3, "v3"], [4, "v4"], [5, "v5"], [6, "v6"], [7, "v7"], [8, "v8"], [9, "v9"], [10, "v10"]]], ["FETCH BACKWARD ALL FROM c", "FETCH 10", [[10, "v10"], [9, "v9"], [8, "v8"], [7, "v7"], [6, "v6"], [5, "v5"], [4, "v4"], [3, "v3"], [2, "v2"], [1, "v1"]]], ["MOVE FORWARD 4 FROM c", "MOVE 4", null], ["FETCH c", "FETCH 1", [[5, "v5"]]], ["MOVE ABSOLUTE 100 IN c", "MOVE 0", null], ["MOVE BACKWARD 3 FROM c", "MOVE 3", null], ["FETCH -1 FROM c", "FETCH 1", [[7, "v7"]]], ["FETCH FORWARD -1 FROM c", "FETCH 1", [[6, "v6"]]], ["FETCH FORWARD 0 FROM c", "FETCH 1", [[6, "v6"]]], ["FETCH ALL c", "FETCH 4", [[7, "v7"], [8, "v8"], [9, "v9"], [10, "v10"]]], ["MOVE ALL IN c", "MOVE 0", null], ["DECLARE c CURSOR FOR SELECT 1", "42P03"], ["FETCH 2 FROM nosuch", "25P02"], ["FETCH c", "25P02"], ["ROLLBACK", "ROLLBACK", null], ["BEGIN", "BEGIN", null], ["DECLARE n NO SCROLL CURSOR FOR SELECT id FROM cursor_items ORDER BY id", "DECLARE CURSOR", null], ["FETCH 2 FROM n", "FETCH 2", [[1], [2]]], ["FETCH PRIOR FROM n", "55000"], ["ROLLBACK", "ROLLBACK", null], ["BEGIN", "BEGIN", null], ["DECLARE h CURSOR WITH HOLD FOR SELECT id FROM cursor_items ORDER BY id", "DECLARE CURSOR", null], ["ROLLBACK", "ROLLBACK", null], ["FETCH h", "34000"], ["BEGIN", "BEGIN", null], ["DECLARE h CURSOR WITH HOLD FOR SELECT id FROM cursor_items ORDER BY id", "DECLARE CURSOR", null], ["DECLARE w CURSOR WITHOUT HOLD FOR SELECT 1", "DECLARE CURSOR", null], ["FETCH 2 FROM h", "FETCH 2", [[1], [2]]], ["COMMIT", "COMMIT", null], ["FETCH 2 FROM h", "FETCH 2", [[3], [4]]], ["FETCH w", "34000"], ["CLOSE h", "CLOSE CURSOR", null], ["CLOSE h", "34000"], ["DECLARE h2 CURSOR WITH HOLD FOR VALUES (1, 'a'), (2, 'b')", "DECLARE CURSOR", null], ["FETCH ALL FROM h2", "FETCH 2", [[1, "a"], [2, "b"]]], ["CLOSE ALL", "CLOSE CURSOR ALL", null], ["FETCH h2", "34000"], ["BEGIN", "BEGIN", null], ["DECLARE y CURSOR FOR SELECT id FROM cursor_items", "DECLARE CURSOR", null], ["SELECT 1/0", "22012"], ["FETCH y", "25P02"], ["ROLLBACK", "ROLLBACK", null], ["BEGIN", "BEGIN", null], ["DECLARE \"MixedCase\" CURSOR FOR SELECT 1 AS one", "DECLARE CURSOR", null], ["FETCH \"MixedCase\"", "FETCH 1", [[1]]], ["FETCH mixedcase", "34000"], ["ROLLBACK", "ROLLBACK", null]]}"#
+        #expect(run.stdout.split(separator: "\n").last.map(String.init) == expected, "\(run.stdout)")
+    }
 }

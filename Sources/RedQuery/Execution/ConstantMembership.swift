@@ -58,7 +58,7 @@ extension Evaluation {
         switch array {
         case .parameter(let n): key = .parameter(n, "", kind)
         case .cast(.parameter(let n), let type): key = .parameter(n, type.rawValue, kind)
-        case .function(let f, let arguments) where f.name == "__array_cast" && arguments.count == 2:
+        case .function(let f, let arguments) where f.name == "__array_cast" && arguments.count >= 2:
             // `$1::text[]`: the element type travels as a constant.
             guard case .parameter(let n) = arguments[0], case .constant(.text(let element)) = arguments[1] else { return nil }
             key = .parameter(n, "\(element)[]", kind)

@@ -20,11 +20,16 @@ public struct StatementDescription: Sendable, Equatable {
     public var columns: [ResultColumn]?
     /// For a parameter that is an array (`x = ANY($n)`), its elements' type, by `n - 1`.
     public var parameterArrayElements: [Int: DataType]
+    /// PostgreSQL's name of a parameter's type where it is more precise than `parameterTypes`
+    /// (`int4`, `timestamptz`, `varchar(20)`, `oid[]`), by `n - 1`.
+    public var parameterSurfaceTypes: [Int: String]
 
-    public init(parameterTypes: [DataType], columns: [ResultColumn]?, parameterArrayElements: [Int: DataType] = [:]) {
+    public init(parameterTypes: [DataType], columns: [ResultColumn]?, parameterArrayElements: [Int: DataType] = [:],
+                parameterSurfaceTypes: [Int: String] = [:]) {
         self.parameterTypes = parameterTypes
         self.columns = columns
         self.parameterArrayElements = parameterArrayElements
+        self.parameterSurfaceTypes = parameterSurfaceTypes
     }
 }
 
@@ -92,7 +97,8 @@ extension StatementExecutor {
         let count = max(parameterCount, planner.parameterCount)
         let types = (0..<count).map { planner.parameterTypes[$0 + 1]?.valueType ?? .any }
         let arrays = Dictionary(uniqueKeysWithValues: planner.parameterArrayElements.filter { $0.key <= count }.map { ($0.key - 1, $0.value) })
-        return StatementDescription(parameterTypes: types, columns: columns, parameterArrayElements: arrays)
+        let surfaces = Dictionary(uniqueKeysWithValues: planner.parameterSurfaceTypes.filter { $0.key <= count }.map { ($0.key - 1, $0.value) })
+        return StatementDescription(parameterTypes: types, columns: columns, parameterArrayElements: arrays, parameterSurfaceTypes: surfaces)
     }
 
     private func describeInsert(_ insert: InsertStatement, planner: Planner) throws -> [ResultColumn]? {
@@ -149,7 +155,9 @@ extension StatementExecutor {
         case .values(let rows):
             for row in rows {
                 for (i, expr) in row.enumerated() where i < targets.count {
-                    if case .parameter(let n) = expr { planner.noteParameterType(n, targets[i].type) }
+                    if case .parameter(let n) = expr {
+                        planner.noteParameterType(n, column: targets[i].type, element: targets[i].arrayElement, surfaceType: targets[i].declared?.surfaceName)
+                    }
                     _ = try? planner.bind(expr, BindingContext(scope: Scope([], parent: nil), aggregatesForbiddenIn: "VALUES"))
                 }
             }
@@ -170,7 +178,7 @@ extension StatementExecutor {
         for assignment in assignments {
             if case .parameter(let n) = assignment.value,
                let column = handle.schema.columns.first(where: { $0.name == assignment.column }) {
-                planner.noteParameterType(n, column.type)
+                planner.noteParameterType(n, column: column.type, element: column.arrayElement, surfaceType: column.declared?.surfaceName)
             }
             _ = try planner.bind(assignment.value, ctx)
         }

@@ -161,7 +161,7 @@ enum ArrayFunctions {
                 try PostgresArrayText.checkRectangular(rows)
                 return a[0]
             },
-            make("__array_cast", 2...2) { a in
+            make("__array_cast", 2...3) { a in
                 guard case .text(let name) = a[1], let type = DataType(rawValue: name) else {
                     throw RedError(.internalError, "__array_cast needs an element type name")
                 }

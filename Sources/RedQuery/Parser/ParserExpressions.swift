@@ -235,7 +235,9 @@ extension Parser {
         let qualified = isKeyword("pg_catalog") && isSymbol(".", ahead: 1) ? 2 : 0
         if isKeyword("oid", ahead: qualified), isSymbol("[", ahead: qualified + 1), isSymbol("]", ahead: qualified + 2) {
             for _ in 0..<(qualified + 3) { advance() }
-            return .function(FunctionCall(name: "__array_cast", arguments: [operand, .literal(.text(DataType.integer.rawValue))], distinct: false, star: false))
+            // The third argument keeps PostgreSQL's element name for Describe (`$1::oid[]` is oid[]).
+            return .function(FunctionCall(name: "__array_cast", arguments: [operand, .literal(.text(DataType.integer.rawValue)), .literal(.text("oid"))],
+                                          distinct: false, star: false))
         }
         if let surfaceType = surfaceTypeName() {
             // A type the engine does not know (`::regclass`): the surface's cast, or 42704 when binding.

@@ -233,6 +233,16 @@ extension Planner {
             defer { if chained { subscriptChain -= 1 } }
             arguments.append(try bind(argument, ctx))
         }
+        if call.name == "__array_cast", case .parameter(let n) = arguments[0], parameterTypes[n] == nil,
+           case .constant(.text(let elementName)) = arguments[1], let element = DataType(rawValue: elementName) {
+            // `$1::text[]`, `$1::oid[]` (asyncpg's type lookup): Describe reports the array type.
+            let surface: String? = if arguments.count == 3, case .constant(.text(let name)) = arguments[2] { "\(name)[]" } else { nil }
+            noteParameterType(n, column: .array, element: element, surfaceType: surface)
+        }
+        if call.name == DeclaredCast.name, case .cast(.parameter(let n), let type) = arguments[0], parameterTypes[n] == type,
+           parameterSurfaceTypes[n] == nil, case .constant(.text(let surface)) = arguments[1] {
+            parameterSurfaceTypes[n] = surface  // `$1::int4`, `$1::timestamptz`
+        }
         if call.name == "__json_contains", isArrayTyped(arguments[0], ctx) || isArrayTyped(arguments[1], ctx) {
             // `@>` / `<@` between arrays: every element of the one is in the other, as PostgreSQL's anyarray operators.
             function = try ScalarFunction.lookup("__array_contains", argumentCount: 2)
@@ -412,11 +422,23 @@ extension Planner {
         for item in items { if case .parameter(let n) = item { noteParameterType(n, type) } }
     }
 
+    /// A parameter compared with `other` takes its type; beside a column, the column's
+    /// declaration (`id = $1` is `int4`), and beside an array column an array of its elements
+    /// (`tags = $1` is `text[]`).
+    func noteParameterType(_ n: Int, like other: BoundExpr, _ type: DataType, _ ctx: BindingContext) {
+        if ctx.aggregation == nil, case .column(let i) = other, i < ctx.scope.columns.count {
+            let column = ctx.scope.columns[i]
+            noteParameterType(n, column: column.type == .array ? .array : type, element: column.element, surfaceType: column.surfaceType)
+        } else {
+            noteParameterType(n, type)
+        }
+    }
+
     /// PostgreSQL's rule for comparisons: a text column meets a number only through an explicit cast.
     func checkComparable(_ l: BoundExpr, _ r: BoundExpr, _ op: String, _ ctx: BindingContext) throws {
         let lt = staticType(l, ctx), rt = staticType(r, ctx)
-        if case .parameter(let n) = l { noteParameterType(n, rt) }
-        if case .parameter(let n) = r { noteParameterType(n, lt) }
+        if case .parameter(let n) = l { noteParameterType(n, like: r, rt, ctx) }
+        if case .parameter(let n) = r { noteParameterType(n, like: l, lt, ctx) }
         let numeric: Set<DataType> = [.integer, .float, .decimal]
         if (lt == .text && !l.isConstant && numeric.contains(rt)) || (rt == .text && !r.isConstant && numeric.contains(lt)) {
             throw RedError(.undefinedFunction, "operator does not exist: \(lt.rawValue) \(op) \(rt.rawValue); add an explicit cast")

@@ -16,6 +16,10 @@ final class Planner {
     var parameterTypes: [Int: DataType] = [:]
     /// Parameters that are arrays (`x = ANY($1)`), with their elements' type.
     var parameterArrayElements: [Int: DataType] = [:]
+    /// PostgreSQL's name for a parameter's type where it says more than `parameterTypes`: the
+    /// declaration of the column it fills or meets (`int4`, `timestamptz`, `varchar(20)`), a
+    /// declared cast's (`$1::int4`), or `oid[]`. Describe reports that type, as PostgreSQL does.
+    var parameterSurfaceTypes: [Int: String] = [:]
     /// WITH names visible at each query level (innermost last).
     var cteFrames: [[String: PlanNode]] = []
     /// Views being expanded (to refuse a view that reads itself).
@@ -48,6 +52,15 @@ final class Planner {
     func noteParameterType(_ n: Int, _ type: DataType) {
         guard type != .any, parameterTypes[n] == nil else { return }
         parameterTypes[n] = type
+    }
+
+    /// Records the type of a column a parameter fills or meets; an array column's parameter
+    /// is described as an array of its elements (`text[]`, not jsonb).
+    func noteParameterType(_ n: Int, column type: DataType, element: DataType?, surfaceType: String?) {
+        guard type != .any, parameterTypes[n] == nil else { return }
+        parameterTypes[n] = type
+        if let surfaceType { parameterSurfaceTypes[n] = surfaceType }
+        if type == .array, let element, ![.any, .array, .json, .vector].contains(element) { parameterArrayElements[n] = element }
     }
 
     // MARK: Queries

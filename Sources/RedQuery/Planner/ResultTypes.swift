@@ -105,7 +105,7 @@ extension Planner {
         case .function(let f, let arguments):
             switch f.name {
             case "__array_cast":
-                if case .constant(.text(let name))? = arguments.last, let type = DataType(rawValue: name), ![.any, .array, .json, .vector].contains(type) {
+                if arguments.count >= 2, case .constant(.text(let name)) = arguments[1], let type = DataType(rawValue: name), ![.any, .array, .json, .vector].contains(type) {
                     return type
                 }
                 return nil

@@ -41,6 +41,8 @@ final class PGConnection {
     let secretKey: Int32
     var statements: [String: PGPreparedStatement] = [:]
     var portals: [String: PGPortal] = [:]
+    /// SQL cursors (`DECLARE … CURSOR`), by name; they share the portals' namespace.
+    var cursors = PGSQLCursors()
     var skipUntilSync = false
     /// `plainStatement` of the texts this connection sent lately: drivers send the same few
     /// texts again and again, and splitting and classifying one cost about 2 µs per Parse.
@@ -354,6 +356,7 @@ final class PGConnection {
     /// and changed reported parameters go out as ParameterStatus (as PostgreSQL reports them
     /// just before ReadyForQuery).
     func readyForQuery() {
+        closeCursorsOfEndedBlocks()
         let status = transactionStatus
         let owed = settings.beforeReadyForQuery(idle: status == .idle, commits: session.committedBlocks)
         for (name, value) in owed.reports { writer.parameterStatus(name, value) }
@@ -364,6 +367,7 @@ final class PGConnection {
     /// After each statement: local settings end with the transaction, and a statement timeout
     /// `set_config` changed applies from the next statement on.
     func statementEnded() {
+        closeCursorsOfEndedBlocks()
         session.statementTimeoutMilliseconds = settings.statementEnded(idle: !session.inTransaction, commits: session.committedBlocks)
     }
 

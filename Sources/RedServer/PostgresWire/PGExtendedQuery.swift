@@ -68,13 +68,18 @@ extension PGConnection {
                 writer.noData()
             }
         case .describe(.portal, let name):
+            if portals[name] == nil, let cursor = cursors[name] {
+                // A SQL cursor is a portal too (psycopg 3 describes its server cursors so).
+                try writer.rowDescription(cursor.columns.map { PGColumn(name: $0.name, type: PGType($0), format: .text) })
+                return true
+            }
             guard let portal = portals[name] else { throw RedError(.undefinedCursor, "portal \"\(name)\" does not exist") }
             if let columns = portal.columns { try writer.rowDescription(columns) } else { writer.noData() }
         case .close(.statement, let name):
             statements[name] = nil
             writer.closeComplete()
         case .close(.portal, let name):
-            portals[name] = nil
+            if portals.removeValue(forKey: name) == nil { cursors[name] = nil }
             writer.closeComplete()
         default:
             return false
@@ -106,6 +111,12 @@ extension PGConnection {
             case .copyFrom, .copyTo:
                 // COPY answers Execute with CopyIn/CopyOutResponse; Describe reports no row data.
                 return PGPreparedStatement(sql: sql, command: command, parameterOIDs: declared, parameterTypes: declared.map { _ in .any }, columns: nil)
+            case .declareCursor(let declaration):
+                // DECLARE's parameters are its query's (psycopg 3's server cursors bind them).
+                var statement = Self.prepared(sql, declared: declared, try await session.describe(declaration.query, parameterTypes: Self.declaredTypes(declared)))
+                statement.command = command
+                statement.columns = nil
+                return statement
             default: break
             }
             let preview = try await run(command, preview: true)
@@ -128,7 +139,9 @@ extension PGConnection {
                 oids.append(declared[i])
             } else {
                 let inferred = i < description.parameterTypes.count ? description.parameterTypes[i] : .any
-                if let element = description.parameterArrayElements[i] {
+                if let surface = description.parameterSurfaceTypes[i], let type = PGType(surfaceName: surface) {
+                    oids.append(type.oid)
+                } else if let element = description.parameterArrayElements[i] {
                     oids.append(PGArrayCodec.arrayOID(of: PGType(element).oid))
                 } else {
                     oids.append(PGType(inferred).oid)
@@ -195,7 +208,7 @@ extension PGConnection {
         }
         if portal.pending == nil {
             if let command = portal.statement.command {
-                portal.pending = try await run(command)
+                portal.pending = try await run(command, parameters: portal.parameters)
             } else {
                 portal.pending = try await execute(portal.statement.sql, parameters: portal.parameters)
             }

@@ -79,6 +79,26 @@ struct PGSQLScanner {
         return String(characters[start..<index]).lowercased()
     }
 
+    /// A whole number, signed or not (`-2`, `+5`, `10`); nil (nothing consumed) when none is next.
+    mutating func signedInteger() -> Int? {
+        var probe = self
+        probe.skipSpaces()
+        var sign = 1
+        if probe.index < probe.characters.count, probe.characters[probe.index] == "-" || probe.characters[probe.index] == "+" {
+            if probe.characters[probe.index] == "-" { sign = -1 }
+            probe.index += 1
+            probe.skipSpaces()
+        }
+        let start = probe.index
+        while probe.index < probe.characters.count, probe.characters[probe.index].isASCII, probe.characters[probe.index].isNumber { probe.index += 1 }
+        guard probe.index > start, let magnitude = Int(String(probe.characters[start..<probe.index])) else { return nil }
+        self = probe
+        return sign * magnitude
+    }
+
+    /// Nothing but spaces and semicolons left.
+    var atEnd: Bool { characters[index...].allSatisfy { $0.isWhitespace || $0 == ";" } }
+
     func peekKeyword() -> String {
         var probe = self
         return probe.keyword()
@@ -163,7 +183,7 @@ extension PGConnection {
                 values.append(type == .any || value.isNull ? value : try type.coerce(value))
             }
         }
-        if let command = statement.command { return try await run(command) }
+        if let command = statement.command { return try await run(command, parameters: values) }
         return try await execute(statement.sql, parameters: values)
     }
 }

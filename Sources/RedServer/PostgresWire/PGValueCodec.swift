@@ -95,6 +95,18 @@ struct PGType: Equatable, Sendable {
         }
     }
 
+    /// The wire type of a parameter's PostgreSQL type name (`int4`, `varchar(20)`, `oid[]`);
+    /// nil for a name the wire describes by the parameter's RedDB type.
+    init?(surfaceName: String) {
+        if surfaceName == "oid[]" {
+            self.init(oid: 1028, size: -1)
+        } else if let declared = DeclaredType(surfaceName: surfaceName) {
+            self.init(declared)
+        } else {
+            return nil
+        }
+    }
+
     /// The RedDB type a parameter declared with this OID takes; nil for text-like or unknown OIDs.
     var dataType: DataType? {
         switch oid {

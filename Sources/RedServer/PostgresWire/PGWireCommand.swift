@@ -33,6 +33,12 @@ enum PGWireCommand {
     case execute(name: String, arguments: [String])
     case copyFrom(PGCopyCommand)
     case copyTo(PGCopyCommand)
+    /// `DECLARE name … CURSOR … FOR query` (`PGSQLCursor`).
+    case declareCursor(PGSQLCursorDeclaration)
+    /// `FETCH` or `MOVE`.
+    case fetchCursor(PGSQLCursorMotion)
+    /// `CLOSE name`, or `CLOSE ALL` (nil).
+    case closeCursor(name: String?)
 
     /// Classifies one statement; nil when it is for the engine.
     static func recognize(_ sql: String) throws -> PGWireCommand? {
@@ -124,10 +130,18 @@ enum PGWireCommand {
             return copy.direction == .fromClient ? .copyFrom(copy) : .copyTo(copy)
         case "unlisten":
             return .acknowledge(tag: "UNLISTEN")  // nothing is ever listened to, so there is nothing to stop
+        case "declare":
+            return try PGSQLCursorDeclaration.parse(sql).map { .declareCursor($0) }
+        case "fetch", "move":
+            return try PGSQLCursorMotion.parse(sql).map { .fetchCursor($0) }
         case "close":
-            // No cursors exist (DECLARE is not supported): CLOSE ALL closes nothing, a named cursor is missing.
-            guard words.nextWord()?.lowercased() == "all" else { throw RedError(.undefinedCursor, "cursor does not exist") }
-            return .acknowledge(tag: "CLOSE CURSOR ALL")
+            var scanner = PGSQLScanner(sql)
+            _ = scanner.keyword()
+            let name = try scanner.name("a cursor name or ALL after CLOSE")
+            guard scanner.atEnd else {
+                throw RedError(.syntaxError, "syntax error at end of CLOSE")
+            }
+            return .closeCursor(name: name == "all" ? nil : name)
         case "listen", "notify":
             throw RedError(.featureNotSupported, "\(first.uppercased()) is not supported by RedDB")
         default:
@@ -147,7 +161,7 @@ enum PGWireCommand {
 
     /// The first words of the statements `recognize` answers itself.
     static let wireKeywords: Set<String> = ["set", "reset", "show", "discard", "deallocate", "copy", "unlisten", "close", "listen", "notify",
-                                            "prepare", "execute"]
+                                            "prepare", "execute", "declare", "fetch", "move"]
 
     /// The statement's first word if it is made of ASCII letters, lowercased (whitespace and
     /// comments before it skipped); "" otherwise. Keywords are ASCII; a quoted name is none.
@@ -201,7 +215,7 @@ enum PGWireCommand {
 extension PGConnection {
     /// Answers a wire command with an ordinary result. `preview` (Parse/Describe) computes the
     /// shape without changing any setting.
-    func run(_ command: PGWireCommand, preview: Bool = false) async throws -> QueryResult {
+    func run(_ command: PGWireCommand, preview: Bool = false, parameters: [Value] = []) async throws -> QueryResult {
         switch command {
         case .set(let name, let value, let local):
             if !preview { try settings.set(name, value, local: local) }
@@ -250,6 +264,7 @@ extension PGConnection {
                 session.statementTimeoutMilliseconds = 0
                 statements.removeAll()
                 portals.removeAll()
+                cursors.removeAll()
                 session.discardSequenceValues()
                 try await session.discardTemporaryTables()
             }
@@ -275,6 +290,12 @@ extension PGConnection {
             return try await runSQLPrepare(prepare, preview: preview)
         case .execute(let name, let arguments):
             return try await runSQLExecute(name: name, arguments: arguments, preview: preview)
+        case .declareCursor(let declaration):
+            return try await declareCursor(declaration, parameters: parameters, preview: preview)
+        case .fetchCursor(let motion):
+            return try fetchCursor(motion, preview: preview)
+        case .closeCursor(let name):
+            return try closeCursor(name, preview: preview)
         case .copyFrom, .copyTo:
             throw RedError(.featureNotSupported, "COPY is supported on the simple query protocol only")
         }
