@@ -16,6 +16,8 @@ public final class ServerContext: Sendable {
     public let logger: Logger
     let metrics: ServerMetrics
     let connections = ConnectionRegistry()
+    /// PG-wire's LISTEN/NOTIFY: which connection listens to which channel.
+    let notifications = PGNotificationHub()
     /// Users, API keys and login sessions, for every surface.
     let auth: AuthStore
     private let phaseState = Mutex(ServerPhase.starting)

@@ -67,6 +67,32 @@ import Testing
         }
     }
 
+    /// PostgresNIO's `listen(on:)`: notifications sent by another connection (NOTIFY, and
+    /// `pg_notify` with a bound payload) arrive while the listener waits, in order, and one a
+    /// rolled-back block sent never does.
+    @Test func postgresNIOListensForNotifications() async throws {
+        let server = try ServerProcess()
+        defer { server.remove() }
+        try await Self.withConnection(server) { listener in
+            try await Self.withConnection(server) { sender in
+                let payloads = try await listener.listen(on: "jobs") { notifications in
+                    try await sender.query("NOTIFY jobs, 'first'", logger: Self.logger)
+                    try await sender.query("BEGIN", logger: Self.logger)
+                    try await sender.query("NOTIFY jobs, 'rolled back'", logger: Self.logger)
+                    try await sender.query("ROLLBACK", logger: Self.logger)
+                    try await sender.query("SELECT pg_notify('jobs', \("second: ünïcode"))", logger: Self.logger)
+                    var payloads: [String] = []
+                    for try await notification in notifications {
+                        payloads.append(notification.payload)
+                        if payloads.count == 2 { break }
+                    }
+                    return payloads
+                }
+                #expect(payloads == ["first", "second: ünïcode"])
+            }
+        }
+    }
+
     /// Short reads are answered on the connection's event loop, through the extended and the
     /// simple protocol alike; a long read goes to the shared pool. Results are the same either
     /// way, inside a transaction too.

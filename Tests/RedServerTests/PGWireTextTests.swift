@@ -31,7 +31,7 @@ import Testing
         #expect(try PGWireCommand.recognize("SHOW TABLES") == nil)
         #expect(try PGWireCommand.recognize("SET CONFIG a = 1") == nil)
         #expect(try PGWireCommand.recognize("SELECT 1") == nil)
-        #expect(throws: RedError.self) { try PGWireCommand.recognize("LISTEN x") }
+        #expect(throws: RedError.self) { try PGWireCommand.recognize("LISTEN") }
         #expect(PGWireCommand.isTransactionControl("  begin"))
         #expect(!PGWireCommand.isTransactionControl("SELECT 1"))
     }

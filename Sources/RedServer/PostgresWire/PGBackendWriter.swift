@@ -60,6 +60,11 @@ struct PGBackendWriter {
         message("K") { $0.writeInteger(processID); $0.writeInteger(secretKey) }
     }
 
+    /// NotificationResponse: the notifying connection's process id, the channel, the payload.
+    mutating func notification(_ notification: PGNotification) {
+        message("A") { $0.writeInteger(notification.processID); $0.writePGString(notification.channel); $0.writePGString(notification.payload) }
+    }
+
     mutating func readyForQuery(_ status: PGTransactionStatus) {
         message("Z") { $0.writeInteger(status.rawValue) }
     }

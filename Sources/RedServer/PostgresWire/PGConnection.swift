@@ -43,6 +43,13 @@ final class PGConnection {
     var portals: [String: PGPortal] = [:]
     /// SQL cursors (`DECLARE … CURSOR`), by name; they share the portals' namespace.
     var cursors = PGSQLCursors()
+    /// Where the server's notifications for this connection go (`PGNotifications`).
+    let inbox: PGNotificationInbox
+    /// The channels this connection listens to (committed LISTENs).
+    var listening: Set<String> = []
+    /// LISTEN/UNLISTEN/NOTIFY not yet in effect, and the block they wait for (`settleNotifications`).
+    let pendingNotifications = PGPendingNotifications()
+    var notificationBlock: (started: UInt64, commits: UInt64)?
     var skipUntilSync = false
     /// `plainStatement` of the texts this connection sent lately: drivers send the same few
     /// texts again and again, and splitting and classifying one cost about 2 µs per Parse.
@@ -62,9 +69,11 @@ final class PGConnection {
     /// Flush replies to the socket once this many bytes are pending (large results stream).
     static let flushThresholdBytes = 256 << 10
 
-    init(context: ServerContext, channel: any Channel, inbound: Inbound, outbound: Outbound, lane: PGFastLane, id: Int32, secretKey: Int32) {
+    init(context: ServerContext, channel: any Channel, inbound: Inbound, outbound: Outbound, lane: PGFastLane, inbox: PGNotificationInbox,
+         id: Int32, secretKey: Int32) {
         self.context = context
         self.lane = lane
+        self.inbox = inbox
         self.channel = channel
         self.inbound = inbound
         self.outbound = outbound
@@ -91,7 +100,8 @@ final class PGConnection {
                 var iterator = inbound.makeAsyncIterator()
                 let admitted = await context.serveRegistered(channel) { registration in
                     let handler = PGConnection(context: context, channel: channel, inbound: iterator, outbound: outbound,
-                                               lane: wrapped.lane, id: registration.id, secretKey: registration.secretKey)
+                                               lane: wrapped.lane, inbox: wrapped.inbox, id: registration.id, secretKey: registration.secretKey)
+                    defer { context.notifications.unlistenAll(registration.id, channels: handler.listening) }
                     handler.encrypted = directTLS
                     // Messages are read on the connection's event loop; see `run` for where they are handled.
                     await withTaskExecutorPreference(EventLoopTaskExecutor(channel.eventLoop)) { await handler.run() }
@@ -208,7 +218,8 @@ final class PGConnection {
                 session.lockTimeout = { settings.read(\.lockTimeoutMilliseconds) }
                 session.defaultIsolation = { settings.read(\.defaultIsolation) }
                 session.surfaceCatalog = PGSystemCatalog(user: user, settings: settings, locks: context.database.locks,
-                                                         isolation: { [weak session = self.session] in session?.isolation })
+                                                         isolation: { [weak session = self.session] in session?.isolation },
+                                                         notifications: PGNotifyFunction(pending: pendingNotifications, processID: id))
                 for (name, value) in settings.read({ $0.reportedAtStartup(serverVersion: PGSettings.serverVersion) }) {
                     writer.parameterStatus(name, value)
                 }
@@ -357,6 +368,7 @@ final class PGConnection {
     /// just before ReadyForQuery).
     func readyForQuery() {
         closeCursorsOfEndedBlocks()
+        settleNotifications()
         let status = transactionStatus
         let owed = settings.beforeReadyForQuery(idle: status == .idle, commits: session.committedBlocks)
         for (name, value) in owed.reports { writer.parameterStatus(name, value) }
@@ -368,6 +380,7 @@ final class PGConnection {
     /// `set_config` changed applies from the next statement on.
     func statementEnded() {
         closeCursorsOfEndedBlocks()
+        settleNotifications()
         session.statementTimeoutMilliseconds = settings.statementEnded(idle: !session.inTransaction, commits: session.committedBlocks)
     }
 
@@ -379,6 +392,7 @@ final class PGConnection {
     func report(_ error: any Error) {
         let red = Self.redError(error)
         session.abortOpenTransaction()
+        statementFailedForNotifications()
         context.metrics.recordError(surface: "pg", sqlState: red.sqlState)
         switch red.code {
         case .internalError, .ioError, .storageFailed, .dataCorrupted:

@@ -7,14 +7,18 @@ import Synchronization
 struct PGChannel: Sendable {
     let connection: NIOAsyncChannel<PGFrontendMessage, ByteBuffer>
     let lane: PGFastLane
+    let inbox: PGNotificationInbox
 
     /// Sets up an accepted channel's pipeline (on its event loop): plaintext counter, message
-    /// decoder, fast lane, async channel.
+    /// decoder, notification gate, fast lane, async channel.
     static func wrap(_ channel: any Channel) throws -> PGChannel {
         let lane = PGFastLane(loop: channel.eventLoop)
         try PGPlaintextCounter.addDecoding(to: channel)
+        let gate = PGNotificationGate()
+        try channel.pipeline.syncOperations.addHandler(gate)
         try channel.pipeline.syncOperations.addHandler(PGFastLaneHandler(lane: lane))
-        return PGChannel(connection: try NIOAsyncChannel(wrappingChannelSynchronously: channel), lane: lane)
+        return PGChannel(connection: try NIOAsyncChannel(wrappingChannelSynchronously: channel), lane: lane,
+                         inbox: PGNotificationInbox(loop: channel.eventLoop, gate: gate))
     }
 }
 

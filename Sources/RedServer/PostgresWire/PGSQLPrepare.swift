@@ -96,6 +96,34 @@ struct PGSQLScanner {
         return sign * magnitude
     }
 
+    /// Consumes `symbol` if it comes next (after spaces).
+    mutating func symbol(_ symbol: Character) -> Bool {
+        skipSpaces()
+        guard index < characters.count, characters[index] == symbol else { return false }
+        index += 1
+        return true
+    }
+
+    /// A single-quoted string literal (`'it''s'`), its text; nil (nothing consumed) when none is next.
+    mutating func stringLiteral() -> String? {
+        var probe = self
+        probe.skipSpaces()
+        guard probe.index < probe.characters.count, probe.characters[probe.index] == "'" else { return nil }
+        probe.index += 1
+        var text = ""
+        while probe.index < probe.characters.count {
+            let c = probe.characters[probe.index]
+            probe.index += 1
+            if c == "'" {
+                if probe.index < probe.characters.count, probe.characters[probe.index] == "'" { text.append("'"); probe.index += 1; continue }
+                self = probe
+                return text
+            }
+            text.append(c)
+        }
+        return nil
+    }
+
     /// Nothing but spaces and semicolons left.
     var atEnd: Bool { characters[index...].allSatisfy { $0.isWhitespace || $0 == ";" } }
 

@@ -28,13 +28,16 @@ struct PGSystemCatalog: SurfaceCatalog {
 
     /// `isolation`: the level in force on the connection's session (`transaction_isolation`
     /// is the open block's, not a stored setting).
+    /// `notifications`: the connection's `pg_notify` (nil: the function does not exist).
     init(user: String, settings: PGSessionSettings = PGSessionSettings(), locks: LockTable? = nil,
-         isolation: @escaping @Sendable () -> IsolationLevel? = { nil }) {
+         isolation: @escaping @Sendable () -> IsolationLevel? = { nil }, notifications: PGNotifyFunction? = nil) {
         self.user = user
         self.settings = settings
         self.locks = locks
         self.isolation = isolation
-        functions = PGCatalogFunctions.functions(owner: user).merging(PGSettingsCatalog.functions(settings, isolation: isolation)) { $1 }
+        var functions = PGCatalogFunctions.functions(owner: user).merging(PGSettingsCatalog.functions(settings, isolation: isolation)) { $1 }
+        if let notifications { functions["pg_notify"] = notifications.function }
+        self.functions = functions
     }
 
     func relation(schema: String?, name: String) -> SurfaceRelation? {

@@ -39,6 +39,12 @@ enum PGWireCommand {
     case fetchCursor(PGSQLCursorMotion)
     /// `CLOSE name`, or `CLOSE ALL` (nil).
     case closeCursor(name: String?)
+    /// `LISTEN channel` (`PGNotifications`).
+    case listen(channel: String)
+    /// `UNLISTEN channel`, or `UNLISTEN *` (nil).
+    case unlisten(channel: String?)
+    /// `NOTIFY channel [, 'payload']`.
+    case notify(channel: String, payload: String)
 
     /// Classifies one statement; nil when it is for the engine.
     static func recognize(_ sql: String) throws -> PGWireCommand? {
@@ -128,8 +134,8 @@ enum PGWireCommand {
         case "copy":
             let copy = try PGCopyCommand(parsing: sql)
             return copy.direction == .fromClient ? .copyFrom(copy) : .copyTo(copy)
-        case "unlisten":
-            return .acknowledge(tag: "UNLISTEN")  // nothing is ever listened to, so there is nothing to stop
+        case "listen", "unlisten", "notify":
+            return try listenOrNotify(first, sql)
         case "declare":
             return try PGSQLCursorDeclaration.parse(sql).map { .declareCursor($0) }
         case "fetch", "move":
@@ -142,8 +148,6 @@ enum PGWireCommand {
                 throw RedError(.syntaxError, "syntax error at end of CLOSE")
             }
             return .closeCursor(name: name == "all" ? nil : name)
-        case "listen", "notify":
-            throw RedError(.featureNotSupported, "\(first.uppercased()) is not supported by RedDB")
         default:
             return nil
         }
@@ -296,6 +300,8 @@ extension PGConnection {
             return try fetchCursor(motion, preview: preview)
         case .closeCursor(let name):
             return try closeCursor(name, preview: preview)
+        case .listen, .unlisten, .notify:
+            return try runListenOrNotify(command, preview: preview)
         case .copyFrom, .copyTo:
             throw RedError(.featureNotSupported, "COPY is supported on the simple query protocol only")
         }
