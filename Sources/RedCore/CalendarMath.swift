@@ -127,6 +127,14 @@ public enum CalendarMath {
     }
 
     /// Parses `YYYY-MM-DD`; nil when malformed or out of range.
+    /// A bare zone after a date or time: `+00`, `-05:30`, `+0530`, `Z`, `UTC`, `GMT`.
+    public static func isZoneOffset(_ text: Substring) -> Bool {
+        if ["z", "utc", "gmt"].contains(text.lowercased()) { return true }
+        guard let sign = text.first, sign == "+" || sign == "-" else { return false }
+        let digits = text.dropFirst().filter { $0 != ":" }
+        return text.dropFirst().allSatisfy { ($0.isASCII && $0.isNumber) || $0 == ":" } && [1, 2, 4].contains(digits.count)
+    }
+
     public static func parseDate(_ text: Substring) -> Int64? {
         if case .valid(let d) = classifyDate(text) { return d }
         return nil

@@ -224,7 +224,12 @@ public enum DataType: String, Sendable, Hashable, Codable, CaseIterable {
             case .text(let s):
                 let t = s.trimmingSpaces()
                 if let d = CalendarMath.parseDate(t[...]) { return .date(Int32(clamping: d)) }
-                if let ms = CalendarMath.parseTimestamp(t) { return try coerce(.timestamp(ms)) }
+                // As PostgreSQL reads a date: a time of day or a zone after it is checked and
+                // ignored (pgJDBC sends `2020-01-01 +00`), never moved into another day.
+                if let cut = t.firstIndex(where: { $0 == " " || $0 == "T" }), let d = CalendarMath.parseDate(t[..<cut]) {
+                    let rest = t[t.index(after: cut)...].trimmingSpacesSubstring()
+                    if CalendarMath.parseTimestamp(t) != nil || CalendarMath.isZoneOffset(rest) { return .date(Int32(clamping: d)) }
+                }
                 throw datetimeError(s)
             default: throw invalid(value)
             }

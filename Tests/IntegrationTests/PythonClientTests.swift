@@ -189,4 +189,20 @@ import Testing
         let expected = #"[["autocommit", [["jobs", "one", true, false], ["jobs", "", true, false], ["jobs", "two", true, false], ["Mixed", "m", true, false]]], ["before commit", []], ["after commit", [["jobs", "tx1", true, false], ["jobs", "tx2", true, false]]], ["after rollback", []], ["in tx", []], ["after listener commit", [["jobs", "while busy", true, false]]], ["listen rolled back", []], ["listen committed", [["later", "y", true, false]]], ["unlisten jobs", [["later", "z", true, false]]], ["unlisten all", []], ["self", [["self", "me", false, true]]], ["SELECT pg_notify('self', 'fail'), 1/0", "22012"], ["failed statement", []], ["payload of 8000 bytes", "22023"], ["SELECT pg_notify('', 'x')", "22023"], ["SELECT pg_notify('cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc', 'x')", "22023"], ["NOTIFY self, notquoted", "42601"], ["LISTEN", "42601"], ["SELECT pg_notify(NULL, 'x')", "22023"], ["prepared only", []], ["bound parameter", [["self", "bound", true, false]]]]"#
         #expect(run.stdout.split(separator: "\n").last.map(String.init) == expected, "\(run.stdout)")
     }
+
+    /// SQLAlchemy 2's asyncio ORM (`Tests/clients/sqlalchemy_orm.py`) through asyncpg and
+    /// through psycopg 3: create_all, relationships, JSONB, arrays, numeric, timestamptz, time,
+    /// uuid and bytea columns, containment and JSON-path filters, update, cascading delete,
+    /// reflection; the expected line is what the script prints against PostgreSQL 15, with
+    /// either driver.
+    @Test(arguments: ["asyncpg", "psycopg"]) func sqlalchemyAsyncORMRunsAnApplication(driver: String) async throws {
+        guard Self.available(["sqlalchemy", "greenlet", driver], for: "sqlalchemyAsyncORMRunsAnApplication") else { return }
+        let server = try ServerProcess()
+        defer { server.remove() }
+        let script = URL(fileURLWithPath: Self.script).deletingLastPathComponent().appendingPathComponent("sqlalchemy_orm.py").path
+        let run = try Self.python([script, String(server.pgPort), driver])
+        #expect(run.status == 0, "\(run.stderr)")
+        let expected = #"{'books': [('Letters', '5.00', {}, [], '2021-01-01T00:00:00+00:00', 'None', None, True, 'UUID'), ('Notes', '9.99', {'k': [1, 2]}, ['math', 'engine'], '2020-01-01T00:00:00+00:00', '09:30:00', b'\x00\xff', True, 'UUID')], 'grouped': [('Letters', 1), ('Notes', 1)], 'contains': ['Notes'], 'json_path': ['Notes'], 'updated': [('6.50', "['x']")], 'after_delete': 0, 'text_parameter': 42, 'reflected': ['sa_authors', 'sa_books']}"#
+        #expect(run.stdout.split(separator: "\n").last.map(String.init) == expected, "\(run.stdout)")
+    }
 }

@@ -96,6 +96,11 @@ public struct CollectionSchema: Codable, Sendable, Equatable {
 }
 
 public struct ColumnDefinition: Codable, Sendable, Equatable {
+    /// PostgreSQL's name for the column's type where it is narrower than `type`'s stored kind:
+    /// its declaration (`int4`, `varchar(20)`, `timestamptz`), or `time` for a TIME column
+    /// (stored as text). What PG-wire describes the column and its parameters with.
+    public var surfaceTypeName: String? { declared?.surfaceName ?? (type == .time ? DataType.time.rawValue : nil) }
+
     public var id: UInt16
     public var name: String
     public var type: DataType

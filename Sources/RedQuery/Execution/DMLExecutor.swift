@@ -632,9 +632,9 @@ struct DMLExecutor {
                 }
                 continue
             }
-            let bound = try planner.bind(item.expr, ctx)
+            var bound = try planner.bind(item.expr, ctx)
+            out.append(planner.outputColumn(&bound, named: item.alias ?? Planner.columnName(item.expr), ctx))
             exprs.append(bound)
-            out.append(ScopeColumn(qualifier: nil, name: item.alias ?? Planner.columnName(item.expr), type: Planner.type(of: bound, scope: scope, aggregation: nil)))
         }
         return Returning(exprs: exprs, columns: out)
     }

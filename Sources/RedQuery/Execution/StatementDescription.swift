@@ -156,7 +156,7 @@ extension StatementExecutor {
             for row in rows {
                 for (i, expr) in row.enumerated() where i < targets.count {
                     if case .parameter(let n) = expr {
-                        planner.noteParameterType(n, column: targets[i].type, element: targets[i].arrayElement, surfaceType: targets[i].declared?.surfaceName)
+                        planner.noteParameterType(n, column: targets[i].type, element: targets[i].arrayElement, surfaceType: targets[i].surfaceTypeName)
                     }
                     _ = try? planner.bind(expr, BindingContext(scope: Scope([], parent: nil), aggregatesForbiddenIn: "VALUES"))
                 }
@@ -178,7 +178,7 @@ extension StatementExecutor {
         for assignment in assignments {
             if case .parameter(let n) = assignment.value,
                let column = handle.schema.columns.first(where: { $0.name == assignment.column }) {
-                planner.noteParameterType(n, column: column.type, element: column.arrayElement, surfaceType: column.declared?.surfaceName)
+                planner.noteParameterType(n, column: column.type, element: column.arrayElement, surfaceType: column.surfaceTypeName)
             }
             _ = try planner.bind(assignment.value, ctx)
         }

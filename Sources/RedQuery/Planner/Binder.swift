@@ -119,7 +119,10 @@ extension Planner {
                              otherwise: otherwise == nil ? nil : results.last)
         case .cast(let e, let type):
             let inner = try bind(e, ctx)
-            if case .parameter(let n) = inner { noteParameterType(n, type) }
+            if case .parameter(let n) = inner {
+                if type == .time, parameterTypes[n] == nil { parameterSurfaceTypes[n] = DataType.time.rawValue }  // `$1::time`
+                noteParameterType(n, type)
+            }
             // float8 → integer rounds half to even (PostgreSQL's rint); numeric literals round half away from zero.
             if type == .integer, staticType(inner, ctx) == .float, !inner.isConstant {
                 return .function(ScalarFunction.floatToIntegerHalfEven, [inner])

@@ -48,6 +48,30 @@ final class Planner {
 
     init(context: ExecutionContext) { self.context = context }
 
+    /// The result column an output expression (a select-list item, a RETURNING item) makes:
+    /// its type and, where PostgreSQL's is narrower, its surface type. A column selected as it
+    /// is keeps its own (`indkey` stays `int2vector`, a TIME column `time`); so does a cast to a
+    /// declared type (`x::varchar(3)` is varchar), aggregated or not; an integer gets
+    /// PostgreSQL's width (`IntegerWidth`), checked (`bound` wrapped) where the value could pass it.
+    func outputColumn(_ bound: inout BoundExpr, named name: String, _ ctx: BindingContext) -> ScopeColumn {
+        let (scope, aggregation) = (ctx.scope, ctx.aggregation)
+        let type = Self.type(of: bound, scope: scope, aggregation: aggregation, parameters: parameterTypes, windows: ctx.windows)
+        var surfaceType = DeclaredCast.declared(by: bound)
+        if aggregation == nil, case .column(let i) = bound, i < scope.columns.count { surfaceType = scope.columns[i].surfaceType }
+        if surfaceType == nil, case .cast(_, .time) = bound { surfaceType = DataType.time.rawValue }
+        if surfaceType == nil, type.valueType == .timestamp, isZoned(bound, ctx) { surfaceType = DeclaredType(kind: .timestamptz).surfaceName }
+        if surfaceType == nil, type.valueType == .integer {
+            let (width, fits) = integerWidth(bound, ctx)
+            if let declared = width.declared {
+                surfaceType = declared.surfaceName
+                if !fits { bound = .function(DeclaredCast.function, [bound, .constant(.text(declared.surfaceName))]) }
+            }
+        }
+        return ScopeColumn(qualifier: nil, name: name, type: type,
+                           element: type == .array ? Self.elementType(of: bound, scope: scope, aggregation: aggregation) : nil,
+                           surfaceType: surfaceType)
+    }
+
     /// Records the first type a parameter is compared with or assigned to.
     func noteParameterType(_ n: Int, _ type: DataType) {
         guard type != .any, parameterTypes[n] == nil else { return }
@@ -315,24 +339,8 @@ final class Planner {
                 continue
             }
             var bound = try bind(item.expr, ctx)
-            let type = Self.type(of: bound, scope: scope, aggregation: aggregation, parameters: parameterTypes, windows: ctx.windows)
-            // A column selected as it is keeps its surface type (`indkey` stays `int2vector`).
-            // So does a cast to a declared type (`x::varchar(3)` is varchar), aggregated or not.
-            var surfaceType = DeclaredCast.declared(by: bound)
-            if aggregation == nil, case .column(let i) = bound, i < scope.columns.count { surfaceType = scope.columns[i].surfaceType }
-            if surfaceType == nil, type.valueType == .timestamp, isZoned(bound, ctx) { surfaceType = DeclaredType(kind: .timestamptz).surfaceName }
-            if surfaceType == nil, type.valueType == .integer {
-                // PostgreSQL's integer width (`IntegerWidth`), checked where the value could pass it.
-                let (width, fits) = integerWidth(bound, ctx)
-                if let declared = width.declared {
-                    surfaceType = declared.surfaceName
-                    if !fits { bound = .function(DeclaredCast.function, [bound, .constant(.text(declared.surfaceName))]) }
-                }
-            }
+            outputColumns.append(outputColumn(&bound, named: item.alias ?? Self.columnName(item.expr), ctx))
             outputExprs.append(bound)
-            outputColumns.append(ScopeColumn(qualifier: nil, name: item.alias ?? Self.columnName(item.expr), type: type,
-                                             element: type == .array ? Self.elementType(of: bound, scope: scope, aggregation: aggregation) : nil,
-                                             surfaceType: surfaceType))
             outputASTs.append(item.expr)
         }
         if select.items.isEmpty && select.from == nil { throw RedError(.syntaxError, "SELECT needs at least one column") }

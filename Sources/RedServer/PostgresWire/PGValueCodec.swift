@@ -88,6 +88,8 @@ struct PGType: Equatable, Sendable {
             self = PGType(oid: vector, size: -1)
         } else if column.element == nil, let declared = column.surfaceType.flatMap(DeclaredType.init(surfaceName:)) {
             self.init(declared)
+        } else if column.element == nil, column.surfaceType == DataType.time.rawValue {
+            self = .time
         } else if let element = column.element, element != .any {
             self = PGType(oid: PGArrayCodec.arrayOID(of: PGType(element).oid), size: -1)
         } else {
@@ -100,6 +102,8 @@ struct PGType: Equatable, Sendable {
     init?(surfaceName: String) {
         if surfaceName == "oid[]" {
             self.init(oid: 1028, size: -1)
+        } else if surfaceName == DataType.time.rawValue {
+            self = .time
         } else if let declared = DeclaredType(surfaceName: surfaceName) {
             self.init(declared)
         } else {
@@ -224,6 +228,10 @@ enum PGValueCodec {
         case (PGType.uuid.oid, .uuid(let u)):
             buffer.writeInteger(UInt64(truncatingIfNeeded: u >> 64))
             buffer.writeInteger(UInt64(truncatingIfNeeded: u))
+        case (PGType.time.oid, .text(let s)):
+            // time: µs since midnight (RedDB's TIME is `HH:MM:SS` text).
+            guard let ms = CalendarMath.parseTimeOfDay(s[...]) else { throw RedError(.datatypeMismatch, "cannot send \"\(s)\" in binary as a time") }
+            buffer.writeInteger(Int64(ms) * 1000)
         case (PGType.vector.oid, .vector(let v)):
             // pgvector's binary form: dimensions (int16), an unused int16, then float4 components.
             buffer.writeInteger(Int16(truncatingIfNeeded: v.count))
