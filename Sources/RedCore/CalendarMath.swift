@@ -135,6 +135,15 @@ public enum CalendarMath {
         return text.dropFirst().allSatisfy { ($0.isASCII && $0.isNumber) || $0 == ":" } && [1, 2, 4].contains(digits.count)
     }
 
+    /// A time of day as PostgreSQL's `time` reads it: a zone after it (`10:11:12+00`, pgJDBC's
+    /// form) is checked and ignored.
+    public static func parseTimeOfDayIgnoringZone(_ text: Substring) -> Int64? {
+        if let ms = parseTimeOfDay(text) { return ms }
+        guard let cut = text.lastIndex(where: { $0 == "+" || $0 == "-" || $0 == " " || $0 == "Z" || $0 == "z" }),
+              isZoneOffset(text[cut...].trimmingSpacesSubstring()) else { return nil }
+        return parseTimeOfDay(text[..<cut].trimmingSpacesSubstring())
+    }
+
     public static func parseDate(_ text: Substring) -> Int64? {
         if case .valid(let d) = classifyDate(text) { return d }
         return nil
@@ -181,7 +190,9 @@ public enum CalendarMath {
     }
 
     /// Parses `YYYY-MM-DD[( |T)HH:MM[:SS[.fff]]][Z|±HH[:MM]]` into epoch milliseconds.
-    public static func parseTimestamp(_ text: String) -> Int64? {
+    /// `ignoringZone`: a zone written after the time is checked and dropped, as PostgreSQL reads
+    /// text as a `timestamp` (without time zone): `2021-03-04 05:06:06+01` is 05:06:06.
+    public static func parseTimestamp(_ text: String, ignoringZone: Bool = false) -> Int64? {
         let trimmed = text.trimmingSpaces()
         switch trimmed.lowercased() {
         case "infinity", "+infinity": return infinity
@@ -213,7 +224,7 @@ public enum CalendarMath {
             let minutesText = first.count == 4 ? first.suffix(2) : (zoneParts.count == 2 ? zoneParts[1][...] : "0")
             guard let zh = Int64(hoursText), (0...15).contains(zh), minutesText.count <= 2,
                   let zm = Int64(minutesText), (0...59).contains(zm) else { return nil }
-            offsetMillis = sign * (zh * 3600 + zm * 60) * 1000
+            offsetMillis = ignoringZone ? 0 : sign * (zh * 3600 + zm * 60) * 1000
             rest = rest[..<signIndex]
         }
         guard let time = parseTimeOfDay(rest.trimmingSpacesSubstring()) else { return nil }

@@ -234,7 +234,7 @@ public enum DataType: String, Sendable, Hashable, Codable, CaseIterable {
             default: throw invalid(value)
             }
         case .time:
-            guard case .text(let s) = value, let ms = CalendarMath.parseTimeOfDay(s.trimmingSpaces()[...]) else { throw invalid(value) }
+            guard case .text(let s) = value, let ms = CalendarMath.parseTimeOfDayIgnoringZone(s.trimmingSpaces()[...]) else { throw invalid(value) }
             let seconds = ms / 1000
             return .text("\(CalendarMath.pad(Int(seconds / 3600), 2)):\(CalendarMath.pad(Int(seconds / 60 % 60), 2)):\(CalendarMath.pad(Int(seconds % 60), 2))")
         case .uuid:

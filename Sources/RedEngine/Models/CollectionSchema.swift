@@ -152,7 +152,12 @@ extension ColumnDefinition {
     /// lengths, scale), plus the ENUM variant check and, for a `T[]` column, each element's
     /// coercion to `T`.
     public func coerce(_ value: Value) throws -> Value {
-        var coerced = try type.coerce(value)
+        var coerced: Value
+        if type == .timestamp, declared == nil, case .text(let text) = value, let ms = CalendarMath.parseTimestamp(text, ignoringZone: true) {
+            coerced = .timestamp(ms)  // a `timestamp` column keeps the time as written, dropping a zone (pgJDBC sends one)
+        } else {
+            coerced = try type.coerce(value)
+        }
         if let declared { coerced = try declared.fit(coerced) }
         if let element = arrayElement, case .json(.array(let items)) = coerced {
             try PostgresArrayText.checkRectangular(items)

@@ -281,7 +281,8 @@ struct DMLExecutor {
         init(_ column: ColumnDefinition, overriding: IdentityGeneration? = nil) {
             id = column.id
             type = column.type
-            plain = column.enumVariants == nil && column.arrayElement == nil && column.declared == nil
+            // (A `timestamp` column reads text its own way: `ColumnDefinition.coerce`.)
+            plain = column.enumVariants == nil && column.arrayElement == nil && column.declared == nil && column.type != .timestamp
             ignoresValue = column.identity != nil && overriding == .byDefault
             let refuses = column.identity == IdentityGeneration.always.rawValue && overriding == nil
             generatedAlways = column.generatedSQL != nil ? DMLExecutor.generatedColumnError(column.name, insert: true)

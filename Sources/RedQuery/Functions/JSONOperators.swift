@@ -27,6 +27,17 @@ enum JSONOperators {
             make("__json_path") { j, path in try walk(j, path: try pathElements(path)).map { Value.json($0) } ?? .null },
             make("__json_path_text") { j, path in try walk(j, path: try pathElements(path)).map(text) ?? .null },
             make("__json_contains") { j, other in .boolean(contains(j, try document(other), topLevel: true)) },
+            // `(record).field`: a field of a composite value, which RedDB keeps as a JSON object
+            // (`information_schema._pg_expandarray`'s `(x, n)`), as the field's own value.
+            ScalarFunction(name: fieldSelection, arity: 2...2, acceptsNull: false, isDeterministicWithinStatement: true) { a, _ in
+                guard case .json(.object(let fields)) = a[0], case .text(let name) = a[1] else {
+                    throw RedError(.invalidOperation, "column notation .\(a[1].displayText) applied to type \(DataType.of(a[0]).postgresName), which is not a composite type")
+                }
+                guard let field = fields.first(where: { $0.0 == name })?.1 else {
+                    throw RedError(.undefinedColumn, "column \"\(name)\" not found in data type record")
+                }
+                return Value(json: field)
+            },
             ScalarFunction(name: "__array_subscript", arity: 2...2, acceptsNull: false, isDeterministicWithinStatement: true) { a, _ in
                 guard case .integer(let index) = a[1] else {
                     throw RedError(.datatypeMismatch, "array subscript must have type integer")
@@ -36,6 +47,9 @@ enum JSONOperators {
             },
         ]
     }()
+
+    /// The function `(expression).field` parses into.
+    static let fieldSelection = "__field"
 
     /// A JSON operand: JSON as it is, text parsed as JSON (22P02 when it is not).
     static func document(_ v: Value) throws -> JSONValue {

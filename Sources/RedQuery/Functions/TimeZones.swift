@@ -155,6 +155,14 @@ enum ZoneRule: Sendable, Equatable {
 /// `AT TIME ZONE` in its two directions (`Binder` picks one by the operand's type, as
 /// PostgreSQL's overloads do): arguments are the zone, then the timestamp.
 enum TimeZoneConversion {
+    /// Under a cast to `timestamp`: text becomes the time written in it, a zone after it dropped
+    /// (`'2021-03-04 05:06:06+01'::timestamp` is 05:06:06, as in PostgreSQL); anything else
+    /// passes to the cast as it is.
+    static let localTimestampText = ScalarFunction(name: "__local_timestamp", arity: 1...1, acceptsNull: false, isDeterministicWithinStatement: true) { a, _ in
+        guard case .text(let text) = a[0], let ms = CalendarMath.parseTimestamp(text, ignoringZone: true) else { return a[0] }
+        return .timestamp(ms)
+    }
+
     /// `timestamptz AT TIME ZONE zone`: the wall-clock time there, a `timestamp`.
     static let toLocal = ScalarFunction(name: "__timezone_to_local", arity: 2...2, acceptsNull: false, isDeterministicWithinStatement: true) { a, _ in
         guard case .timestamp(let instant) = a[1] else { throw RedError(.datatypeMismatch, "AT TIME ZONE needs a timestamp, got \(a[1].kindName)") }

@@ -124,6 +124,12 @@ extension Parser {
                     return try parseQuantified(s, left)
                 }
                 return .binary(s, left, try parseExpression(minimumPrecedence: Precedence.comparison + 1))
+            case "." where { if case .identifier = peekToken(1).kind { return true }; return false }():
+                // `(record).field` (pgJDBC's `(information_schema._pg_expandarray(i.indkey)).n`).
+                guard binds(Precedence.cast) else { return nil }
+                advance()
+                let field = try parseAnyName()
+                return operatorCall(JSONOperators.fieldSelection, left, .literal(.text(field)))
             case "[":
                 guard binds(Precedence.cast) else { return nil }
                 advance()

@@ -118,7 +118,13 @@ extension Planner {
                              branches: zip(boundBranches, results).map { ($0.0, $1) },
                              otherwise: otherwise == nil ? nil : results.last)
         case .cast(let e, let type):
-            let inner = try bind(e, ctx)
+            let instant = nextTimestampCastIsInstant
+            nextTimestampCastIsInstant = false
+            var inner = try bind(e, ctx)
+            if type == .timestamp, !instant, [.text, .any].contains(staticType(inner, ctx)), !{ if case .parameter = inner { return true }; return false }() {
+                // Text read as a `timestamp` keeps its time as written: a zone after it is dropped.
+                inner = .function(TimeZoneConversion.localTimestampText, [inner])
+            }
             if case .parameter(let n) = inner {
                 if type == .time, parameterTypes[n] == nil { parameterSurfaceTypes[n] = DataType.time.rawValue }  // `$1::time`
                 noteParameterType(n, type)
@@ -227,6 +233,10 @@ extension Planner {
             return try bindSurfaceFunction(function, name: call.name, call.arguments, ctx)
         }
         if call.name == "timezone", call.arguments.count == 2 { return try bindTimeZoneConversion(call.arguments, ctx) }
+        if call.name == DeclaredCast.name, call.arguments.count == 2, case .cast(_, .timestamp) = call.arguments[0],
+           case .literal(.text(DeclaredType(kind: .timestamptz).surfaceName)) = call.arguments[1] {
+            nextTimestampCastIsInstant = true  // `::timestamptz`: text with a zone names an instant
+        }
         var function = try ScalarFunction.lookup(call.name, argumentCount: call.arguments.count)
         var arguments: [BoundExpr] = []
         for (i, argument) in call.arguments.enumerated() {

@@ -20,6 +20,9 @@ final class Planner {
     /// declaration of the column it fills or meets (`int4`, `timestamptz`, `varchar(20)`), a
     /// declared cast's (`$1::int4`), or `oid[]`. Describe reports that type, as PostgreSQL does.
     var parameterSurfaceTypes: [Int: String] = [:]
+    /// Set while binding a `timestamptz` cast's inner cast to `timestamp`, which reads a zone
+    /// (every other cast to `timestamp` drops it); taken by the first cast bound.
+    var nextTimestampCastIsInstant = false
     /// WITH names visible at each query level (innermost last).
     var cteFrames: [[String: PlanNode]] = []
     /// Views being expanded (to refuse a view that reads itself).

@@ -139,6 +139,12 @@ enum PGCatalogFunctions {
                 return [.text(String(parts[0])), parts.count > 1 ? .text(String(parts[1])) : .null]
             }
         },
+        // `information_schema._pg_expandarray(array)`: each element with its position, as the
+        // record `(x, n)` (pgJDBC's key and index metadata select `(…).n` and `(…).x`).
+        "_pg_expandarray": SurfaceTableFunction(arity: 1...1, columns: [SurfaceColumn("_pg_expandarray", .json)]) { args, _ in
+            guard case .json(.array(let items)) = try DataType.array.coerce(args[0]) else { return [] }
+            return items.enumerated().map { i, item in [.json(.object([("x", item), ("n", .integer(Int64(i + 1)))]))] }
+        },
         "pg_partition_ancestors": SurfaceTableFunction(arity: 1...1, columns: [SurfaceColumn("relid", .integer)]) { args, snapshot in
             let oid: Int64
             if case .text(let text) = args[0], Int64(text) == nil {

@@ -65,6 +65,10 @@ struct PGType: Equatable, Sendable {
     /// are `timestamp` (UTC, no zone, as RedDB displays them); vectors and every
     /// validated text domain (EMAIL, INET …) travel as `text`, which every client reads.
     init(_ type: DataType) {
+        if type == .time {  // stored as text, travels as time
+            self = .time
+            return
+        }
         switch type.valueType {
         case .boolean: self = .bool
         case .integer: self = .int8
@@ -287,6 +291,9 @@ enum PGValueCodec {
             let target = declaredType ?? (inferred == .any ? nil : inferred)
             guard let target else { return .text(text) }
             if target == .blob, text.hasPrefix("\\x") { return try decodeHexBytea(text) }
+            if declared == PGType.timestamp.oid, let ms = CalendarMath.parseTimestamp(text, ignoringZone: true) {
+                return .timestamp(ms)  // a `timestamp` parameter: a zone after the time is dropped, as PostgreSQL does
+            }
             if target == .float, let special = ["NaN": Double.nan, "Infinity": .infinity, "-Infinity": -.infinity][text] {
                 return .float(special)
             }
