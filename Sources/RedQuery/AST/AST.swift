@@ -154,6 +154,20 @@ public struct CommonTableExpression: Sendable, Equatable {
     public var recursive = false
 }
 
+/// One item of a `WITH` clause that `Statement.withClause` runs: a query, or a data-modifying
+/// statement whose RETURNING rows it names (none without RETURNING).
+public indirect enum WithItem: Sendable, Equatable {
+    case query(CommonTableExpression)
+    case modifying(name: String, columns: [String], Statement)
+
+    public var name: String {
+        switch self {
+        case .query(let cte): return cte.name
+        case .modifying(let name, _, _): return name
+        }
+    }
+}
+
 public struct Query: Sendable, Equatable {
     public var with: [CommonTableExpression] = []
     public var body: QueryBody
@@ -436,6 +450,11 @@ public enum KVCommand: Sendable, Equatable {
 
 public indirect enum Statement: Sendable, Equatable {
     case query(Query)
+    /// `WITH … INSERT | UPDATE | DELETE`, and a WITH any of whose items modifies data
+    /// (`WITH moved AS (DELETE … RETURNING *) INSERT INTO archive SELECT * FROM moved`):
+    /// `WithClauseExecution` runs the items in order, keeps their rows, and the statement
+    /// reads them by name.
+    case withClause(recursive: Bool, items: [WithItem], Statement)
     case insert(InsertStatement)
     /// `from`: PostgreSQL's `UPDATE … FROM other tables`.
     case update(table: String, alias: String?, assignments: [Assignment], from: TableRef?, whereClause: Expr?, returning: [SelectItem]?)

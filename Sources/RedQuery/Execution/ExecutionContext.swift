@@ -136,6 +136,8 @@ final class ExecutionContext: @unchecked Sendable {
     var canWaitForLocks: Bool { transaction.writeCount == writesAtStart }
     /// False in a read-only transaction or session: nextval and setval refuse (25006).
     var allowsSequenceWrites = true
+    /// The rows of the statement's WITH items, by name (`WithClauseExecution`).
+    var withRelations: [String: WithRelation] = [:]
     /// The materialized view a REFRESH is rewriting, or DROP MATERIALIZED VIEW dropping: the
     /// one table that refuses other writes (`DMLExecutor.refuseMaterializedView`) and takes these.
     var refreshingMaterializedView: String?

@@ -38,6 +38,9 @@ extension StatementExecutor {
     /// `parameterCount` is the highest `$n` the parser saw.
     /// `declaredTypes[n - 1]` is the type the client already gave `$n` (nil = infer it).
     public func describe(_ statement: Statement, parameterCount: Int, declaredTypes: [DataType?] = []) throws -> StatementDescription {
+        if case .withClause(_, let items, let main) = statement {
+            return try describeWithClause(items: items, main, parameterCount: parameterCount, declaredTypes: declaredTypes)
+        }
         let context = makeContext()
         context.describing = true
         let planner = Planner(context: context)

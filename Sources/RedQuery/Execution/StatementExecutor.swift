@@ -44,6 +44,9 @@ public struct StatementExecutor {
     /// snapshot (see `PlanMemo`).
     public var planMemo: (memo: PlanMemo, definitions: UInt64)?
 
+    /// The rows of the statement's WITH items, by name (`WithClauseExecution`).
+    var withRelations: [String: WithRelation] = [:]
+
     public init(transaction: Transaction, store: TableStore, parameters: [Value], now: Int64, limits: ExecutionLimits = ExecutionLimits(),
                 cancellation: StatementCancellation? = nil) {
         self.cancellation = cancellation
@@ -63,6 +66,7 @@ public struct StatementExecutor {
         context.locks = locks
         context.rowLocksPerWrite = rowLocksPerWrite
         context.allowsSequenceWrites = allowsSequenceWrites
+        context.withRelations = withRelations
         return context
     }
 
@@ -90,6 +94,8 @@ public struct StatementExecutor {
             return try Self.collect(plan, context)
         case .explain(let inner):
             return try explain(inner, context)
+        case .withClause(let recursive, let items, let main):
+            return try executeWithClause(recursive: recursive, items: items, main)
         case .insert(let insert): return try DMLExecutor(context: context).insert(insert)
         case .createTableAs(let create): return try createTableAs(create, context)
         case .refreshMaterializedView(let name, let withData): return try refreshMaterializedView(name, withData: withData, context)

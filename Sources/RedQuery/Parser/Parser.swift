@@ -250,6 +250,7 @@ public struct Parser {
     // MARK: Statements
 
     public mutating func parseStatement() throws -> Statement {
+        if isKeyword("with"), let statement = try parseWithClauseStatement() { return statement }
         if isKeyword("select") || isKeyword("with") || isKeyword("values") || isSymbol("(") || isKeyword("from") {
             var query = try parseQuery()
             if case .select(var select) = query.body, let table = select.into {

@@ -12,15 +12,10 @@ extension Parser {
         if acceptKeyword("with") {
             let recursive = acceptKeyword("recursive")
             repeat {
-                let name = try parseIdentifier(what: "CTE name")
-                var columns: [String] = []
-                if isSymbol("(") { columns = try parseNameList() }
-                try expectKeyword("as")
-                _ = acceptKeyword("materialized")
-                try expectSymbol("(")
-                let query = try parseQuery()
-                try expectSymbol(")")
-                ctes.append(CommonTableExpression(name: name, columns: columns, query: query, recursive: recursive))
+                guard case .query(let cte) = try parseWithItem(recursive: recursive) else {
+                    throw error("a data-modifying statement in WITH must be at the top level")
+                }
+                ctes.append(cte)
             } while acceptSymbol(",")
         }
         var query = Query(with: ctes, body: try parseSetExpression(precedence: 0))
@@ -47,6 +42,47 @@ extension Parser {
             }
         }
         return query
+    }
+
+    /// `name [(columns)] AS [[NOT] MATERIALIZED] (query | INSERT | UPDATE | DELETE …)`.
+    mutating func parseWithItem(recursive: Bool) throws -> WithItem {
+        let name = try parseIdentifier(what: "CTE name")
+        var columns: [String] = []
+        if isSymbol("(") { columns = try parseNameList() }
+        try expectKeyword("as")
+        _ = acceptKeyword("not")
+        _ = acceptKeyword("materialized")
+        try expectSymbol("(")
+        if ["insert", "update", "delete"].contains(where: { isKeyword($0) }) {
+            let statement = try parseStatement()
+            try expectSymbol(")")
+            return .modifying(name: name, columns: columns, statement)
+        }
+        let query = try parseQuery()
+        try expectSymbol(")")
+        return .query(CommonTableExpression(name: name, columns: columns, query: query, recursive: recursive))
+    }
+
+    /// A statement starting with WITH that a `Query` cannot hold: one whose main statement is
+    /// INSERT, UPDATE or DELETE, or one with a data-modifying item. Nil (nothing consumed) for
+    /// a plain `WITH … SELECT`, which `parseQuery` reads.
+    mutating func parseWithClauseStatement() throws -> Statement? {
+        let start = self
+        try expectKeyword("with")
+        let recursive = acceptKeyword("recursive")
+        var items: [WithItem] = []
+        repeat { items.append(try parseWithItem(recursive: recursive)) } while acceptSymbol(",")
+        let modifying = items.contains { if case .modifying = $0 { return true }; return false }
+        let main: Statement
+        if ["insert", "update", "delete"].contains(where: { isKeyword($0) }) {
+            main = try parseStatement()
+        } else if modifying {
+            main = .query(try parseQuery())
+        } else {
+            self = start
+            return nil
+        }
+        return .withClause(recursive: recursive, items: items, main)
     }
 
     /// `FOR UPDATE | NO KEY UPDATE | SHARE | KEY SHARE [OF name, …] [NOWAIT | SKIP LOCKED]`.

@@ -211,6 +211,13 @@ extension Planner {
                     return AliasNode(cte, columns: cte.columns.map { ScopeColumn(qualifier: qualifier, name: $0.name, type: $0.type, element: $0.element, surfaceType: $0.surfaceType) }, label: name)
                 }
             }
+            if let relation = context.withRelations[name] {
+                guard relation.readable else {
+                    throw RedError(.featureNotSupported, "WITH query \"\(name)\" does not have a RETURNING clause")
+                }
+                let columns = relation.columns.map { ScopeColumn(qualifier: qualifier, name: $0.name, type: $0.type, element: $0.element, surfaceType: $0.surfaceType) }
+                return ValuesNode(relation.rows.map { $0.map(BoundExpr.constant) }, columns)
+            }
             if let handle = try resolvesTemporaryTables ? context.store.open(context.transaction, name)
                                                         : context.store.open(context.transaction, name, temporary: false) {
                 return TableScanNode(handle: handle, qualifier: qualifier)
