@@ -377,9 +377,11 @@ public struct OnConflict: Sendable, Equatable {
         case nothing
         case update([Assignment], whereClause: Expr?)
     }
-    /// The unique columns whose conflict is handled; empty = any unique index.
+    /// The unique columns whose conflict is handled; empty = any unique index (or `constraint`'s).
     public var columns: [String]
     public var action: Action
+    /// `ON CONFLICT ON CONSTRAINT name`: the unique constraint (or unique index) named.
+    public var constraint: String? = nil
 }
 
 public struct Assignment: Sendable, Equatable {
@@ -512,7 +514,8 @@ public indirect enum Statement: Sendable, Equatable {
     case rollbackToSavepoint(String)
     case explain(Statement)
     case kv(KVCommand)
-    case vacuum(table: String?)
+    /// VACUUM or ANALYZE (`tag`, the command tag answered).
+    case vacuum(table: String?, tag: String = "VACUUM")
     /// `LOCK [TABLE] name, … [IN mode MODE] [NOWAIT]`: `mode` upper-cased (`ACCESS SHARE`).
     case lockTable(names: [String], mode: String)
     /// `REFRESH MATERIALIZED VIEW [CONCURRENTLY] name [WITH [NO] DATA]`.

@@ -233,7 +233,7 @@ struct DDLExecutor {
             return try alterOwner(kind: kind, name: name, ifExists: ifExists)
         case .lockTable(let names, let mode):
             return try lockTables(names, mode: mode)
-        case .vacuum(let name):
+        case .vacuum(let name, let tag):
             if name == nil, let namespace = tx.temporaryNamespace {
                 try store.dropTemporaryTables(tx) { namespace.isAbandoned($0) }  // left by a process that died
             }
@@ -249,7 +249,7 @@ struct DDLExecutor {
                     reclaimed += 1
                 }
             }
-            return .message("vacuum reclaimed \(reclaimed) expired item\(reclaimed == 1 ? "" : "s")", type: "vacuum", tag: "VACUUM")
+            return .message("vacuum reclaimed \(reclaimed) expired item\(reclaimed == 1 ? "" : "s")", type: "vacuum", tag: tag)
         case .createSequence(let name, let ifNotExists, let options):
             return try createSequence(name, ifNotExists: ifNotExists, options: options)
         case .alterSequence(let name, let ifExists, let options):

@@ -29,7 +29,13 @@ struct UpsertPlan {
         checks = try CheckConstraints(handle, planner: planner)
         generated = try GeneratedColumns(handle, planner: planner)
         let unique = handle.schema.indexes.indices.filter { handle.schema.indexes[$0].unique }
-        if onConflict.columns.isEmpty {
+        if let constraint = onConflict.constraint {
+            // Unique constraints and the primary key are unique indexes of the same name.
+            indexes = unique.filter { handle.schema.indexes[$0].name == constraint }
+            guard !indexes.isEmpty else {
+                throw RedError(.undefinedObject, "constraint \"\(constraint)\" for table \"\(handle.name)\" does not exist")
+            }
+        } else if onConflict.columns.isEmpty {
             indexes = unique
         } else {
             let ids = try Set(onConflict.columns.map { name -> UInt16 in

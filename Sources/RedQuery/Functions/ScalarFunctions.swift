@@ -47,7 +47,7 @@ struct ScalarFunction: Sendable {
         "to_char": .text, "to_date": .date, "to_timestamp": .timestamp, "make_date": .date, "make_timestamp": .timestamp,
         "make_timestamptz": .timestamp, "date_bin": .timestamp, "__timezone_to_local": .timestamp, "__timezone_to_instant": .timestamp, "isfinite": .boolean, "clock_timestamp": .timestamp,
         "now": .timestamp, "current_timestamp": .timestamp, "transaction_timestamp": .timestamp, "statement_timestamp": .timestamp,
-        "localtimestamp": .timestamp, "__enum_cast": .text,
+        "localtimestamp": .timestamp, "__enum_cast": .text, "num_nulls": .integer, "num_nonnulls": .integer,
         "extract": .decimal, "date_part": .float, "age": .duration, "justify_days": .duration, "justify_hours": .duration, "justify_interval": .duration, "make_interval": .duration,
         "nextval": .integer, "currval": .integer, "setval": .integer, "lastval": .integer, "pg_get_serial_sequence": .text,
         "json_build_object": .json, "json_build_array": .json, "jsonb_build_object": .json, "jsonb_build_array": .json, "to_json": .json, "to_jsonb": .json,
@@ -314,6 +314,8 @@ struct ScalarFunction: Sendable {
 
         // Conditionals
         add(["coalesce"], 1...1000, acceptsNull: true) { a, _ in a.first { !$0.isNull } ?? .null }
+        add(["num_nulls"], 1...1000, acceptsNull: true) { a, _ in .integer(Int64(a.filter(\.isNull).count)) }
+        add(["num_nonnulls"], 1...1000, acceptsNull: true) { a, _ in .integer(Int64(a.filter { !$0.isNull }.count)) }
         add(["nullif"], 2...2, acceptsNull: true) { a, _ in
             if a[0].isNull { return .null }
             return try Evaluation.compare("=", a[0], a[1]) == .boolean(true) ? .null : a[0]
@@ -333,7 +335,19 @@ struct ScalarFunction: Sendable {
         }
 
         // Time
-        add(["now", "current_timestamp", "transaction_timestamp", "statement_timestamp", "localtimestamp"], 0...0) { _, c in .timestamp(c.now) }
+        add(["now", "transaction_timestamp", "statement_timestamp"], 0...0) { _, c in .timestamp(c.now) }
+        // `current_timestamp(p)`, `localtimestamp(p)`: seconds rounded to p digits (PostgreSQL takes
+        // more than 6 as 6; RedDB keeps milliseconds, so 3 and up change nothing).
+        add(["current_timestamp", "localtimestamp"], 0...1) { a, c in
+            guard let precision = a.first else { return .timestamp(c.now) }
+            guard case .integer(let p) = precision, p >= 0 else {
+                throw RedError(.invalidArgument, "TIMESTAMP(\(precision.displayText)) precision must not be negative")
+            }
+            guard p < 3 else { return .timestamp(c.now) }
+            let unit: Int64 = p == 0 ? 1000 : (p == 1 ? 100 : 10)
+            let (whole, rest) = c.now.quotientAndRemainder(dividingBy: unit)
+            return .timestamp((whole + (rest * 2 >= unit ? 1 : 0)) * unit)
+        }
         add(["current_date"], 0...0) { _, c in try DataType.date.coerce(.timestamp(c.now)) }
         add(["date_part"], 2...2) { a, _ in
             let part = try TimeFunctions.datePart(text(a[0]).lowercased(), a[1])

@@ -453,10 +453,11 @@ public struct Parser {
         case "vacuum", "analyze", "analyse":
             // VACUUM [FULL] [FREEZE] [VERBOSE] [ANALYZE] [table] and ANALYZE [table]: RedDB keeps no
             // planner statistics, so ANALYZE only reclaims expired items like VACUUM.
+            let tag = word == "vacuum" ? "VACUUM" : "ANALYZE"
             advance()
             while acceptKeyword("full") || acceptKeyword("freeze") || acceptKeyword("verbose") || acceptKeyword("analyze") || acceptKeyword("analyse") {}
-            if case .identifier = current.kind { return .vacuum(table: try parseIdentifier()) }
-            return .vacuum(table: nil)
+            if case .identifier = current.kind { return .vacuum(table: try parseIdentifier(), tag: tag) }
+            return .vacuum(table: nil, tag: tag)
         case "show":
             advance()
             let what = try parseAnyName()
@@ -545,16 +546,22 @@ public struct Parser {
         if acceptKeyword("on") {
             guard acceptKeyword("conflict") else { throw unexpected(expected: "CONFLICT") }
             var columns: [String] = []
-            if isSymbol("(") { columns = try parseNameList() }
+            var constraint: String?
+            if isSymbol("(") {
+                columns = try parseNameList()
+            } else if acceptKeyword("on") {
+                try expectKeyword("constraint")
+                constraint = try parseIdentifier(what: "constraint name")
+            }
             guard acceptKeyword("do") else { throw unexpected(expected: "DO") }
             if acceptKeyword("nothing") {
-                statement.onConflict = OnConflict(columns: columns, action: .nothing)
+                statement.onConflict = OnConflict(columns: columns, action: .nothing, constraint: constraint)
             } else {
                 try expectKeyword("update")
                 try expectKeyword("set")
                 let assignments = try parseAssignments()
                 let condition = acceptKeyword("where") ? try parseExpression() : nil
-                statement.onConflict = OnConflict(columns: columns, action: .update(assignments, whereClause: condition))
+                statement.onConflict = OnConflict(columns: columns, action: .update(assignments, whereClause: condition), constraint: constraint)
             }
         }
         statement.returning = try parseReturning()

@@ -146,6 +146,22 @@ extension Parser {
             } while acceptSymbol(",")
             try expectSymbol(")")
             if acceptKeyword("using") { method = try parseAnyName() }
+            // A covering index's INCLUDE columns: accepted and not stored (they let PostgreSQL
+            // answer from the index alone; here the row is read, with the same results).
+            if acceptKeyword("include") { _ = try parseNameList() }
+            if acceptKeyword("with") {
+                // Storage parameters (`WITH (fillfactor = 70)`): RedDB's B+tree manages its own pages.
+                try expectSymbol("(")
+                repeat {
+                    try expectKeyword("fillfactor")
+                    try expectSymbol("=")
+                    guard let factor = fillFactorToken, (10...100).contains(factor) else {
+                        throw RedError(.invalidArgument, "value for option \"fillfactor\" must be between 10 and 100")
+                    }
+                    advance()
+                } while acceptSymbol(",")
+                try expectSymbol(")")
+            }
             guard ["btree", "hash"].contains(method) else {
                 throw error("unknown index method '\(method.uppercased())', expected BTREE or HASH")
             }

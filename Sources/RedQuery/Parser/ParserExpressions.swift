@@ -406,7 +406,16 @@ extension Parser {
                     return .exists(query, negated: false)
                 case "current_timestamp", "localtimestamp":
                     // Named as written (PostgreSQL's column name); `localtimestamp` has no time zone.
-                    advance(); return .function(FunctionCall(name: word, arguments: [], distinct: false, star: false))
+                    // `current_timestamp(0)`: with a precision.
+                    advance()
+                    var arguments: [Expr] = []
+                    if acceptSymbol("(") {
+                        guard case .integer(let p) = current.kind else { throw unexpected(expected: "a precision") }
+                        advance()
+                        try expectSymbol(")")
+                        arguments = [.literal(.integer(p))]
+                    }
+                    return .function(FunctionCall(name: word, arguments: arguments, distinct: false, star: false))
                 case "current_date":
                     advance(); return .function(FunctionCall(name: "current_date", arguments: [], distinct: false, star: false))
                 case "current_user", "session_user", "current_catalog", "current_schema" where !isSymbol("(", ahead: 1):
