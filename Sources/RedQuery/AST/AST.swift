@@ -154,6 +154,31 @@ public struct CommonTableExpression: Sendable, Equatable {
     public var recursive = false
 }
 
+/// PostgreSQL 15's MERGE.
+public struct MergeStatement: Sendable, Equatable {
+    public var target: String
+    public var alias: String?
+    public var source: TableRef
+    /// The name the source's columns are read by (its alias, or its table's name).
+    public var sourceName: String
+    public var condition: Expr
+    public var clauses: [MergeClause]
+}
+
+/// `WHEN [NOT] MATCHED [AND condition] THEN action`.
+public struct MergeClause: Sendable, Equatable {
+    public enum Action: Sendable, Equatable {
+        case update([Assignment])
+        case delete
+        /// `INSERT [(columns)] VALUES (…)`; nil values: `DEFAULT VALUES`.
+        case insert(columns: [String]?, values: [Expr]?)
+        case nothing
+    }
+    public var matched: Bool
+    public var condition: Expr?
+    public var action: Action
+}
+
 /// One item of a `WITH` clause that `Statement.withClause` runs: a query, or a data-modifying
 /// statement whose RETURNING rows it names (none without RETURNING).
 public indirect enum WithItem: Sendable, Equatable {
@@ -457,6 +482,8 @@ public indirect enum Statement: Sendable, Equatable {
     /// `WithClauseExecution` runs the items in order, keeps their rows, and the statement
     /// reads them by name.
     case withClause(recursive: Bool, items: [WithItem], Statement)
+    /// `MERGE INTO target USING source ON condition WHEN [NOT] MATCHED … THEN …` (`MergeExecution`).
+    case merge(MergeStatement)
     case insert(InsertStatement)
     /// `from`: PostgreSQL's `UPDATE … FROM other tables`.
     case update(table: String, alias: String?, assignments: [Assignment], from: TableRef?, whereClause: Expr?, returning: [SelectItem]?)

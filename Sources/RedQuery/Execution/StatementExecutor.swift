@@ -96,6 +96,8 @@ public struct StatementExecutor {
             return try explain(inner, context)
         case .withClause(let recursive, let items, let main):
             return try executeWithClause(recursive: recursive, items: items, main)
+        case .merge(let merge):
+            return try executeMerge(merge)
         case .insert(let insert): return try DMLExecutor(context: context).insert(insert)
         case .createTableAs(let create): return try createTableAs(create, context)
         case .refreshMaterializedView(let name, let withData): return try refreshMaterializedView(name, withData: withData, context)
