@@ -7,6 +7,8 @@ import RedCore
 /// 22003); `avg`, `stddev` and `variance` are floats.
 enum AggregateKind: String, Sendable {
     case count, countStar, sum, avg, min, max, stringAgg, arrayAgg, boolAnd, boolOr
+    /// `bit_and`, `bit_or`, `bit_xor` of integers.
+    case bitAnd, bitOr, bitXor
     case stddevPop, stddevSamp, varPop, varSamp, median, first, last, jsonAgg, jsonObjectAgg
     /// Ordered-set aggregates: `f(direct arguments) WITHIN GROUP (ORDER BY x)`.
     case percentileCont, percentileDisc, mode
@@ -34,6 +36,9 @@ enum AggregateKind: String, Sendable {
         case "grouping": return .grouping
         case "bool_and", "every": return .boolAnd
         case "bool_or": return .boolOr
+        case "bit_and": return .bitAnd
+        case "bit_or": return .bitOr
+        case "bit_xor": return .bitXor
         case "stddev_pop": return .stddevPop
         case "stddev", "stddev_samp": return .stddevSamp
         case "var_pop", "variance_pop": return .varPop
@@ -84,6 +89,8 @@ struct Accumulator {
     /// json_object_agg's members so far.
     var members: [(String, JSONValue)] = []
     var boolState: Bool?
+    /// bit_and/bit_or/bit_xor so far (nil before the first input).
+    var bits: Int64?
     var mean: Double = 0
     var m2: Double = 0
     var seen: Set<Value> = []
@@ -168,6 +175,15 @@ struct Accumulator {
         case .boolAnd, .boolOr:
             guard case .boolean(let b) = v else { throw RedError(.datatypeMismatch, "bool_and/bool_or need boolean arguments") }
             boolState = call.kind == .boolAnd ? ((boolState ?? true) && b) : ((boolState ?? false) || b)
+        case .bitAnd, .bitOr, .bitXor:
+            guard case .integer(let i) = v else {
+                throw RedError(.undefinedFunction, "function \(call.kind == .bitAnd ? "bit_and" : call.kind == .bitOr ? "bit_or" : "bit_xor")(\(v.kindName)) does not exist")
+            }
+            switch call.kind {
+            case .bitAnd: bits = (bits ?? -1) & i
+            case .bitOr: bits = (bits ?? 0) | i
+            default: bits = (bits ?? 0) ^ i
+            }
         case .stddevPop, .stddevSamp, .varPop, .varSamp:
             guard let x = v.doubleValue else { throw RedError(.undefinedFunction, "variance of \(v.kindName) is not defined") }
             let delta = x - mean
@@ -330,6 +346,7 @@ struct Accumulator {
             return .integer(call.keyIndices.reduce(Int64(0)) { mask, k in mask << 1 | (groupedKeys?.contains(k) == false ? 1 : 0) })
         case .percentileCont, .percentileDisc, .mode: return try orderedSetResult()
         case .boolAnd, .boolOr: return boolState.map { .boolean($0) } ?? .null
+        case .bitAnd, .bitOr, .bitXor: return bits.map(Value.integer) ?? .null
         case .varPop: return count > 0 ? .float(m2 / Double(count)) : .null
         case .varSamp: return count > 1 ? .float(m2 / Double(count - 1)) : .null
         case .stddevPop: return count > 0 ? .float((m2 / Double(count)).squareRoot()) : .null

@@ -459,6 +459,16 @@ public struct Parser {
             while acceptKeyword("full") || acceptKeyword("freeze") || acceptKeyword("verbose") || acceptKeyword("analyze") || acceptKeyword("analyse") {}
             if case .identifier = current.kind { return .vacuum(table: try parseIdentifier(), tag: tag) }
             return .vacuum(table: nil, tag: tag)
+        case "cluster":
+            // CLUSTER [VERBOSE] [table [USING index]]: PostgreSQL rewrites the table in an index's
+            // order once, which changes no result; RedDB keeps rows in key order, and answers it
+            // as VACUUM of the table (expired items reclaimed).
+            advance()
+            _ = acceptKeyword("verbose")
+            guard case .identifier = current.kind else { return .vacuum(table: nil, tag: "CLUSTER") }
+            let table = try parseIdentifier()
+            if acceptKeyword("using") { _ = try parseIdentifier(what: "index name") }
+            return .vacuum(table: table, tag: "CLUSTER")
         case "show":
             advance()
             let what = try parseAnyName()
@@ -567,66 +577,6 @@ public struct Parser {
         }
         statement.returning = try parseReturning()
         return .insert(statement)
-    }
-
-    /// `MERGE INTO target [[AS] alias] USING source ON condition WHEN … [WHEN …]`.
-    mutating func parseMerge() throws -> Statement {
-        try expectKeyword("merge")
-        try expectKeyword("into")
-        let target = try parseRelationName(what: "table name", existing: true)
-        var alias: String?
-        if acceptKeyword("as") {
-            alias = try parseIdentifier(what: "alias")
-        } else if !isKeyword("using") {
-            alias = try parseIdentifier(what: "alias")
-        }
-        try expectKeyword("using")
-        let source = try parseTablePrimary()
-        let sourceName: String
-        switch source {
-        case .table(let name, let sourceAlias): sourceName = sourceAlias ?? name
-        case .subquery(_, let sourceAlias, _): sourceName = sourceAlias
-        default: throw error("MERGE's USING takes a table or a subquery with an alias")
-        }
-        try expectKeyword("on")
-        let condition = try parseExpression()
-        var clauses: [MergeClause] = []
-        while acceptKeyword("when") {
-            let matched = !acceptKeyword("not")
-            try expectKeyword("matched")
-            let clauseCondition = acceptKeyword("and") ? try parseExpression() : nil
-            try expectKeyword("then")
-            let action: MergeClause.Action
-            if acceptKeyword("do") {
-                try expectKeyword("nothing")
-                action = .nothing
-            } else if matched, acceptKeyword("update") {
-                try expectKeyword("set")
-                action = .update(try parseAssignments())
-            } else if matched, acceptKeyword("delete") {
-                action = .delete
-            } else if !matched, acceptKeyword("insert") {
-                let columns = isSymbol("(") ? try parseNameList() : nil
-                if acceptKeyword("default") {
-                    try expectKeyword("values")
-                    action = .insert(columns: columns, values: nil)
-                } else {
-                    try expectKeyword("values")
-                    try expectSymbol("(")
-                    var values: [Expr] = []
-                    repeat {
-                        values.append(acceptKeyword("default") ? .function(FunctionCall(name: "__default", arguments: [], distinct: false, star: false)) : try parseExpression())
-                    } while acceptSymbol(",")
-                    try expectSymbol(")")
-                    action = .insert(columns: columns, values: values)
-                }
-            } else {
-                throw unexpected(expected: matched ? "UPDATE, DELETE or DO NOTHING" : "INSERT or DO NOTHING")
-            }
-            clauses.append(MergeClause(matched: matched, condition: clauseCondition, action: action))
-        }
-        guard !clauses.isEmpty else { throw unexpected(expected: "WHEN") }
-        return .merge(MergeStatement(target: target, alias: alias, source: source, sourceName: sourceName, condition: condition, clauses: clauses))
     }
 
     mutating func parseUpdate() throws -> Statement {

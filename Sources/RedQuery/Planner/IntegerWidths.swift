@@ -116,7 +116,7 @@ extension Planner {
     /// `int4`, `count` and `sum` are `int8`.
     private func aggregateWidth(_ kind: AggregateKind, _ arguments: [BoundExpr], _ ctx: BindingContext) -> (width: IntegerWidth, fits: Bool) {
         switch kind {
-        case .min, .max, .first, .last:
+        case .min, .max, .first, .last, .bitAnd, .bitOr, .bitXor:
             return arguments.first.map { integerWidth($0, ctx) } ?? (.int8, true)
         case .grouping: return (.int4, true)
         default: return (.int8, true)

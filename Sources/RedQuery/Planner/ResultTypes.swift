@@ -45,6 +45,7 @@ extension Planner {
         case .jsonAgg, .jsonObjectAgg: return .json
         case .grouping: return .integer
         case .boolAnd, .boolOr: return .boolean
+        case .bitAnd, .bitOr, .bitXor: return argument == .integer ? .integer : nil
         default: return nil
         }
     }
