@@ -10,47 +10,29 @@ import Testing
     static let source = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .appendingPathComponent("clients/JDBCClient.java")
 
-    /// Runs `tool` with `arguments`: its exit status, standard output and standard error.
-    static func run(_ tool: String, _ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = [tool] + arguments
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        let stdout = out.fileHandleForReading.readDataToEndOfFile()
-        let stderr = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: stdout, as: UTF8.self), String(decoding: stderr, as: UTF8.self))
-    }
-
     static var available: Bool {
-        if FileManager.default.fileExists(atPath: driver), (try? run("javac", ["-version"]).status) == 0 { return true }
-        if ProcessInfo.processInfo.environment["REDDB_REQUIRE_JDBC"] == "1" {
-            Issue.record("pgJDBC (\(driver)) or javac missing (scripts/install-jdbc)")
-        } else {
-            print("notice: pgJDBC or a JDK not installed; skipping JDBCClientTests")
-        }
-        return false
+        if FileManager.default.fileExists(atPath: driver), (try? ClientProgram.run("javac", ["-version"]).status) == 0 { return true }
+        return ClientProgram.missing("pgJDBC (\(driver)) or a JDK", requiredBy: "REDDB_REQUIRE_JDBC", installer: "scripts/install-jdbc",
+                                     skipping: "JDBCClientTests")
     }
 
     /// Every common type through a prepared INSERT that pgJDBC turns into a named server-side
-    /// statement (dates and times sent as text with the JVM's zone, Berlin's here), generated keys, transactions, a
-    /// fetch size, a batch, SQLSTATEs, and DatabaseMetaData's tables, columns, primary key and
-    /// indexes (queries over `information_schema._pg_expandarray` and `(record).field`).
+    /// statement (dates and times sent as text with the JVM's zone, Berlin's here), generated
+    /// keys, transactions, a fetch size, a batch, SQLSTATEs, and DatabaseMetaData's tables,
+    /// columns, primary key and indexes (queries over `information_schema._pg_expandarray` and
+    /// `(record).field`).
     @Test func pgJDBCRunsAnApplication() async throws {
         guard Self.available else { return }
         let classes = FileManager.default.temporaryDirectory.appendingPathComponent("reddb-jdbc-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: classes, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: classes) }
-        let compiled = try Self.run("javac", ["-cp", Self.driver, "-d", classes.path, Self.source.path])
+        let compiled = try ClientProgram.run("javac", ["-cp", Self.driver, "-d", classes.path, Self.source.path])
         try #require(compiled.status == 0, "\(compiled.stderr)")
         let server = try ServerProcess()
         defer { server.remove() }
         // In a zone other than the server's: pgJDBC sends timestamps as text with the JVM's offset
         // (`2021-03-04 05:06:01+01`), which a `timestamp` column keeps as written, as PostgreSQL does.
-        let client = try Self.run("java", ["-Duser.timezone=Europe/Berlin", "-cp", "\(Self.driver):\(classes.path)", "JDBCClient", String(server.pgPort)])
+        let client = try ClientProgram.run("java", ["-Duser.timezone=Europe/Berlin", "-cp", "\(Self.driver):\(classes.path)", "JDBCClient", String(server.pgPort)])
         #expect(client.status == 0, "\(client.stderr)")
         let expected = """
         product | PostgreSQL | 15

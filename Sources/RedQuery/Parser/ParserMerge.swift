@@ -45,13 +45,7 @@ extension Parser {
                     action = .insert(columns: columns, values: nil)
                 } else {
                     try expectKeyword("values")
-                    try expectSymbol("(")
-                    var values: [Expr] = []
-                    repeat {
-                        values.append(acceptKeyword("default") ? .function(FunctionCall(name: "__default", arguments: [], distinct: false, star: false)) : try parseExpression())
-                    } while acceptSymbol(",")
-                    try expectSymbol(")")
-                    action = .insert(columns: columns, values: values)
+                    action = .insert(columns: columns, values: try parseValuesRow())
                 }
             } else {
                 throw unexpected(expected: matched ? "UPDATE, DELETE or DO NOTHING" : "INSERT or DO NOTHING")

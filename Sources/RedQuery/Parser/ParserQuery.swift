@@ -44,6 +44,17 @@ extension Parser {
         return query
     }
 
+    /// `(expression | DEFAULT, …)`: one row of VALUES (DEFAULT as the `__default` call).
+    mutating func parseValuesRow() throws -> [Expr] {
+        try expectSymbol("(")
+        var row: [Expr] = []
+        repeat {
+            row.append(acceptKeyword("default") ? .function(FunctionCall(name: "__default", arguments: [], distinct: false, star: false)) : try parseExpression())
+        } while acceptSymbol(",")
+        try expectSymbol(")")
+        return row
+    }
+
     /// `name [(columns)] AS [[NOT] MATERIALIZED] (query | INSERT | UPDATE | DELETE …)`.
     mutating func parseWithItem(recursive: Bool) throws -> WithItem {
         let name = try parseIdentifier(what: "CTE name")
@@ -148,15 +159,7 @@ extension Parser {
         }
         if acceptKeyword("values") {
             var rows: [[Expr]] = []
-            repeat {
-                try expectSymbol("(")
-                var row: [Expr] = []
-                repeat {
-                    row.append(acceptKeyword("default") ? .function(FunctionCall(name: "__default", arguments: [], distinct: false, star: false)) : try parseExpression())
-                } while acceptSymbol(",")
-                try expectSymbol(")")
-                rows.append(row)
-            } while acceptSymbol(",")
+            repeat { rows.append(try parseValuesRow()) } while acceptSymbol(",")
             return .values(rows)
         }
         if isKeyword("from") {  // RedDB's FROM-first form: FROM t [WHERE …] [RETURN items]
