@@ -126,7 +126,6 @@ public enum CalendarMath {
         return civilText(civil(days: dayNumber), astronomical: true) + "T" + clockText(rest) + "." + pad(Int(rest % 1000), 3) + "Z"
     }
 
-    /// Parses `YYYY-MM-DD`; nil when malformed or out of range.
     /// A bare zone after a date or time: `+00`, `-05:30`, `+0530`, `Z`, `UTC`, `GMT`.
     public static func isZoneOffset(_ text: Substring) -> Bool {
         if ["z", "utc", "gmt"].contains(text.lowercased()) { return true }
@@ -144,6 +143,7 @@ public enum CalendarMath {
         return parseTimeOfDay(text[..<cut].trimmingSpacesSubstring())
     }
 
+    /// Parses `YYYY-MM-DD`; nil when malformed or out of range.
     public static func parseDate(_ text: Substring) -> Int64? {
         if case .valid(let d) = classifyDate(text) { return d }
         return nil

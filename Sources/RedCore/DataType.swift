@@ -226,9 +226,13 @@ public enum DataType: String, Sendable, Hashable, Codable, CaseIterable {
                 if let d = CalendarMath.parseDate(t[...]) { return .date(Int32(clamping: d)) }
                 // As PostgreSQL reads a date: a time of day or a zone after it is checked and
                 // ignored (pgJDBC sends `2020-01-01 +00`), never moved into another day.
-                if let cut = t.firstIndex(where: { $0 == " " || $0 == "T" }), let d = CalendarMath.parseDate(t[..<cut]) {
-                    let rest = t[t.index(after: cut)...].trimmingSpacesSubstring()
-                    if CalendarMath.parseTimestamp(t) != nil || CalendarMath.isZoneOffset(rest) { return .date(Int32(clamping: d)) }
+                if let ms = CalendarMath.parseTimestamp(t, ignoringZone: true) {
+                    if CalendarMath.isInfinite(ms) { return try coerce(.timestamp(ms)) }
+                    return .date(Int32(clamping: CalendarMath.split(ms).days))
+                }
+                if let cut = t.firstIndex(where: { $0 == " " || $0 == "T" }), let d = CalendarMath.parseDate(t[..<cut]),
+                   CalendarMath.isZoneOffset(t[t.index(after: cut)...].trimmingSpacesSubstring()) {
+                    return .date(Int32(clamping: d))
                 }
                 throw datetimeError(s)
             default: throw invalid(value)

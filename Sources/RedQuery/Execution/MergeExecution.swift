@@ -61,11 +61,11 @@ extension StatementExecutor {
                 guard let values else {
                     throw RedError(.featureNotSupported, "MERGE … INSERT DEFAULT VALUES is not supported; name the columns and their values")
                 }
-                // DEFAULT among the values: that column is left out, so it takes its default.
-                let names = columns ?? handle.schema.columns.filter { !$0.name.hasPrefix("_") && !$0.name.hasPrefix("\u{1}") }.map(\.name)
-                guard names.count >= values.count else {
-                    throw RedError(.syntaxError, "INSERT has more expressions than target columns")
-                }
+                // DEFAULT among the values: that column is left out, so it takes its default. Without
+                // a column list the values fill the table's columns in order, as a plain INSERT's do.
+                let names = columns ?? handle.schema.columns.prefix(values.count).map(\.name)
+                guard names.count >= values.count else { throw RedError(.syntaxError, "INSERT has more expressions than target columns") }
+                guard names.count <= values.count else { throw RedError(.syntaxError, "INSERT has more target columns than expressions") }
                 var kept: [(String, Expr)] = []
                 for (i, value) in values.enumerated() {
                     if case .function(let call) = value, call.name == "__default" { continue }

@@ -89,10 +89,11 @@ extension Planner {
         case .between(let e, let lo, let hi, let negated):
             let (value, low, high) = (try bind(e, ctx), try bind(lo, ctx), try bind(hi, ctx))
             noteParameterTypes([low, high], from: value, ctx)
-            return .between(value, low, high, negated: negated)
+            let bounds = readingTextAsTimestamps([low, high], against: value, ctx)
+            return .between(value, bounds[0], bounds[1], negated: negated)
         case .inList(let e, let items, let negated):
             let value = try bind(e, ctx)
-            var bound = try items.map { try bind($0, ctx) }
+            var bound = readingTextAsTimestamps(try items.map { try bind($0, ctx) }, against: value, ctx)
             noteParameterTypes(bound, from: value, ctx)
             // `code IN ('ab ', …)` on a char(n) column: the items without trailing spaces, as `=` compares.
             if isBlankPadded(value, ctx) { bound = try bound.map { isBlankPadded($0, ctx) ? $0 : try withoutTrailingSpaces($0) } }
@@ -140,6 +141,17 @@ extension Planner {
         }
     }
 
+    /// Text literals compared with a `timestamp` (without time zone), read as one: a zone after
+    /// the time dropped, as the column stored it (`ts = '2024-01-01 10:00-03'` finds 10:00).
+    func readingTextAsTimestamps(_ items: [BoundExpr], against value: BoundExpr, _ ctx: BindingContext) -> [BoundExpr] {
+        guard items.contains(where: { if case .constant(.text) = $0 { return true }; return false }),
+              staticType(value, ctx) == .timestamp, !isZoned(value, ctx) else { return items }
+        return items.map { item in
+            guard case .constant(.text(let s)) = item, let ms = CalendarMath.parseTimestamp(s, ignoringZone: true) else { return item }
+            return .constant(.timestamp(ms))
+        }
+    }
+
     /// Binary operators, apart from `bind` so that its frame, one per level of a deep
     /// expression, stays small (a debug build recursing 900 levels came within 8 MiB).
     func bindBinary(_ op: String, _ l: BoundExpr, _ r: BoundExpr, _ ctx: BindingContext) throws -> BoundExpr {
@@ -170,6 +182,12 @@ extension Planner {
             return .arithmetic(op, l, r)
         default:
             try checkComparable(l, r, op, ctx)
+            if case .constant(.text) = r, case .constant(.timestamp) = readingTextAsTimestamps([r], against: l, ctx)[0] {
+                return try bindBinary(op, l, readingTextAsTimestamps([r], against: l, ctx)[0], ctx)
+            }
+            if case .constant(.text) = l, case .constant(.timestamp) = readingTextAsTimestamps([l], against: r, ctx)[0] {
+                return try bindBinary(op, readingTextAsTimestamps([l], against: r, ctx)[0], r, ctx)
+            }
             if isBlankPadded(l, ctx) != isBlankPadded(r, ctx) {
                 // A `char(n)` column against text compares without trailing spaces, as PostgreSQL's
                 // bpchar does: the column's values are stored without them, so the other side drops its own.
@@ -237,6 +255,7 @@ extension Planner {
            case .literal(.text(DeclaredType(kind: .timestamptz).surfaceName)) = call.arguments[1] {
             nextTimestampCastIsInstant = true  // `::timestamptz`: text with a zone names an instant
         }
+        defer { nextTimestampCastIsInstant = false }  // taken by the argument's cast, or by none (a GROUP BY key)
         var function = try ScalarFunction.lookup(call.name, argumentCount: call.arguments.count)
         var arguments: [BoundExpr] = []
         for (i, argument) in call.arguments.enumerated() {

@@ -385,9 +385,10 @@ extension Planner {
         defer { expandingViews.remove(name) }
         var parser = try Parser(view.query)
         let query = try parser.parseQuery()
-        let saved = cteFrames
+        let saved = cteFrames, savedRelations = context.withRelations
         cteFrames = []
-        defer { cteFrames = saved }
+        context.withRelations = [:]  // a view's names are tables, not the statement's WITH items
+        defer { (cteFrames, context.withRelations) = (saved, savedRelations) }
         exportLockedRows = exportingLockedRows
         let resolved = resolvesTemporaryTables
         resolvesTemporaryTables = false

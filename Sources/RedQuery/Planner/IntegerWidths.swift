@@ -42,7 +42,7 @@ enum IntegerWidth: Int, Comparable, Sendable {
     /// Functions PostgreSQL types `integer` whose results never pass it (lengths, positions, counts of elements).
     static let int4Functions: Set<String> = [
         "length", "char_length", "character_length", "octet_length", "bit_length", "strpos", "position", "ascii",
-        "array_length", "array_upper", "array_lower", "array_ndims", "cardinality", "array_position", "num_nulls", "num_nonnulls",
+        "array_length", "array_upper", "array_lower", "array_ndims", "cardinality", "array_position",
         "regexp_count", "regexp_instr", "width_bucket", "num_nulls", "num_nonnulls",
     ]
 }

@@ -50,6 +50,8 @@ final class PGConnection {
     /// LISTEN/UNLISTEN/NOTIFY not yet in effect, and the block they wait for (`settleNotifications`).
     let pendingNotifications = PGPendingNotifications()
     var notificationBlock: (started: UInt64, commits: UInt64)?
+    /// Notifications this connection sent itself, for its next ReadyForQuery.
+    var ownNotifications: [PGNotification] = []
     var skipUntilSync = false
     /// `plainStatement` of the texts this connection sent lately: drivers send the same few
     /// texts again and again, and splitting and classifying one cost about 2 µs per Parse.
@@ -369,6 +371,7 @@ final class PGConnection {
     func readyForQuery() {
         closeCursorsOfEndedBlocks()
         settleNotifications()
+        writeOwnNotifications()
         let status = transactionStatus
         let owed = settings.beforeReadyForQuery(idle: status == .idle, commits: session.committedBlocks)
         for (name, value) in owed.reports { writer.parameterStatus(name, value) }

@@ -29,8 +29,10 @@ extension PGWireCommand {
             guard scanner.atEnd else { throw RedError(.syntaxError, "syntax error at end of UNLISTEN") }
             return .unlisten(channel: nil)
         }
-        let channel = try scanner.name("a channel name after \(verb.uppercased())")
-        guard channel.utf8.count <= PGNotification.maxChannelBytes else { throw RedError(.invalidArgument, "channel name too long") }
+        var channel = try scanner.name("a channel name after \(verb.uppercased())")
+        // An identifier past 63 bytes is cut to them, as PostgreSQL cuts every name (pg_notify's
+        // channel is a string, and too long there is 22023).
+        while channel.utf8.count > PGNotification.maxChannelBytes { channel.removeLast() }
         switch verb {
         case "listen", "unlisten":
             guard scanner.atEnd else { throw RedError(.syntaxError, "syntax error at end of \(verb.uppercased())") }
@@ -109,6 +111,15 @@ extension PGConnection {
         }
         guard !outgoing.isEmpty else { return }
         context.notifications.publish(outgoing, except: id)
-        for notification in outgoing where listening.contains(notification.channel) { writer.notification(notification) }
+        // Its own, written just before its next ReadyForQuery (`writeOwnNotifications`), after
+        // the statement's reply whichever path wrote that.
+        ownNotifications += outgoing.filter { listening.contains($0.channel) }
+    }
+
+    /// The connection's own notifications, into `writer` before its ReadyForQuery.
+    func writeOwnNotifications() {
+        guard !ownNotifications.isEmpty else { return }
+        for notification in ownNotifications { writer.notification(notification) }
+        ownNotifications.removeAll()
     }
 }

@@ -51,21 +51,30 @@ final class PGPendingNotifications: Sendable {
     private struct State {
         var actions: [Action] = []
         var notified: Set<PGNotification> = []
+        var bytes = 0
     }
 
     private let state = Mutex(State())
-    /// Past this many notifications in one block, NOTIFY fails (54000) instead of holding more.
+    /// Past this many actions, or this many bytes of channels and payloads, in one block,
+    /// NOTIFY (or LISTEN) fails with 54000 instead of holding more.
     static let maxPerBlock = 100_000
+    static let maxBytesPerBlock = 64 << 20
 
     var isEmpty: Bool { state.withLock { $0.actions.isEmpty } }
 
     func add(_ action: Action) throws {
         try state.withLock { s in
-            if case .notify(let notification) = action {
-                guard s.notified.count < Self.maxPerBlock else {
-                    throw RedError(.limitExceeded, "too many notifications in one transaction (limit \(Self.maxPerBlock))")
-                }
+            guard s.actions.count < Self.maxPerBlock, s.bytes < Self.maxBytesPerBlock else {
+                throw RedError(.limitExceeded, "too many notifications and LISTENs in one transaction (limits \(Self.maxPerBlock), \(Self.maxBytesPerBlock >> 20) MiB)")
+            }
+            switch action {
+            case .notify(let notification):
                 guard s.notified.insert(notification).inserted else { return }  // folded, as PostgreSQL does
+                s.bytes += notification.channel.utf8.count + notification.payload.utf8.count
+            case .listen(let channel), .unlisten(let channel?):
+                s.bytes += channel.utf8.count
+            case .unlisten(nil):
+                break
             }
             s.actions.append(action)
         }
@@ -145,8 +154,11 @@ final class PGNotificationGate: ChannelDuplexHandler, RemovableChannelHandler {
     static let maxHeldBytes = 64 << 20
 
     var watching = false
-    /// The last reply out was ReadyForQuery 'I' and no message has come in since.
+    /// Every Query and Sync received has had its ReadyForQuery, and the last said 'I'.
     private var idle = false
+    /// Queries and Syncs received whose ReadyForQuery has not gone out yet (a client may
+    /// pipeline several; the connection is idle only after the last one's).
+    private var awaitingReady = 0
     private var held: [ByteBuffer] = []
     private var heldBytes = 0
     /// Bytes of an outgoing message still to come in a later write. (`PGBackendWriter` hands
@@ -159,15 +171,25 @@ final class PGNotificationGate: ChannelDuplexHandler, RemovableChannelHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         idle = false
+        switch unwrapInboundIn(data) {
+        case .query, .sync: awaitingReady += 1
+        default: break
+        }
         context.fireChannelRead(data)
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if idle, context.channel.isWritable { sendHeld(context) }
+        context.fireChannelWritabilityChanged()
     }
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         guard watching else { return context.write(data, promise: promise) }
         let buffer = unwrapOutboundIn(data)
-        let endsIdle = endsWithIdleReadyForQuery(buffer)
+        let (readies, lastIdle) = readyForQueries(in: buffer)
+        awaitingReady = max(0, awaitingReady - readies)
         context.write(data, promise: promise)
-        if endsIdle {
+        if readies > 0, lastIdle, awaitingReady == 0 {
             idle = true
             sendHeld(context)
         } else if buffer.readableBytes > 0 {
@@ -180,7 +202,9 @@ final class PGNotificationGate: ChannelDuplexHandler, RemovableChannelHandler {
         var writer = PGBackendWriter()
         writer.notification(notification)
         let message = writer.take()
-        if idle {
+        // Straight out only while idle and the socket takes it: a listener that stops reading
+        // has its notifications held, under the cap below, not piled up in the channel.
+        if idle, context.channel.isWritable {
             context.writeAndFlush(wrapOutboundOut(message), promise: nil)
             return
         }
@@ -195,36 +219,38 @@ final class PGNotificationGate: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     private func sendHeld(_ context: ChannelHandlerContext) {
-        guard !held.isEmpty else { return }
+        guard !held.isEmpty, context.channel.isWritable else { return }
         for message in held { context.write(wrapOutboundOut(message), promise: nil) }
         held.removeAll()
         heldBytes = 0
         context.flush()
     }
 
-    /// Walks the messages of `buffer` (type byte, Int32 length counting itself): whether the
-    /// last one ends here and is ReadyForQuery with status 'I'.
-    private func endsWithIdleReadyForQuery(_ buffer: ByteBuffer) -> Bool {
+    /// Walks the messages of `buffer` (type byte, Int32 length counting itself): how many are
+    /// ReadyForQuery, and whether the last message ends here and is ReadyForQuery 'I'.
+    private func readyForQueries(in buffer: ByteBuffer) -> (count: Int, lastIdle: Bool) {
         var offset = buffer.readerIndex
         let end = buffer.writerIndex
         if unfinished > 0 {
             let skipped = min(unfinished, end - offset)
             unfinished -= skipped
             offset += skipped
-            if unfinished > 0 { return false }
+            if unfinished > 0 { return (0, false) }
         }
-        var lastIsIdle = false
+        var count = 0, lastIsIdle = false
         while offset < end {
             guard end - offset >= 5, let type = buffer.getInteger(at: offset, as: UInt8.self),
-                  let length = buffer.getInteger(at: offset + 1, as: Int32.self), length >= 4 else { return false }
+                  let length = buffer.getInteger(at: offset + 1, as: Int32.self), length >= 4 else { return (count, false) }
             let total = 1 + Int(length)
             guard total <= end - offset else {
                 unfinished = total - (end - offset)
-                return false
+                return (count, false)
             }
-            lastIsIdle = type == UInt8(ascii: "Z") && length == 5 && buffer.getInteger(at: offset + 5, as: UInt8.self) == UInt8(ascii: "I")
+            let isReady = type == UInt8(ascii: "Z") && length == 5
+            if isReady { count += 1 }
+            lastIsIdle = isReady && buffer.getInteger(at: offset + 5, as: UInt8.self) == UInt8(ascii: "I")
             offset += total
         }
-        return lastIsIdle
+        return (count, lastIsIdle)
     }
 }

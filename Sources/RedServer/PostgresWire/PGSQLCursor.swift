@@ -218,6 +218,11 @@ extension PGConnection {
             throw RedError(.limitExceeded, "too many open cursors on this connection (limit \(PGLimits.maxPreparedStatements)); close some")
         }
         let result = try await execute(declaration.query, parameters: parameters)
+        // Kept rows are bounded per connection, as one result is.
+        let kept = cursors.open.values.reduce(result.rows.count) { $0 + $1.rows.count }
+        guard kept <= StatementExecutor.maxResultRows else {
+            throw RedError(.limitExceeded, "this connection's cursors would hold more than \(StatementExecutor.maxResultRows) rows; close some")
+        }
         cursors[declaration.name] = PGSQLCursor(columns: result.columns, rows: result.rows, scroll: declaration.scroll, hold: declaration.hold,
                                                 block: session.inTransaction ? session.startedBlocks : nil,
                                                 commitsWhenDeclared: session.committedBlocks)
