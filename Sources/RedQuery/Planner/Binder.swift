@@ -141,17 +141,6 @@ extension Planner {
         }
     }
 
-    /// Text literals compared with a `timestamp` (without time zone), read as one: a zone after
-    /// the time dropped, as the column stored it (`ts = '2024-01-01 10:00-03'` finds 10:00).
-    func readingTextAsTimestamps(_ items: [BoundExpr], against value: BoundExpr, _ ctx: BindingContext) -> [BoundExpr] {
-        guard items.contains(where: { if case .constant(.text) = $0 { return true }; return false }),
-              staticType(value, ctx) == .timestamp, !isZoned(value, ctx) else { return items }
-        return items.map { item in
-            guard case .constant(.text(let s)) = item, let ms = CalendarMath.parseTimestamp(s, ignoringZone: true) else { return item }
-            return .constant(.timestamp(ms))
-        }
-    }
-
     /// Binary operators, apart from `bind` so that its frame, one per level of a deep
     /// expression, stays small (a debug build recursing 900 levels came within 8 MiB).
     func bindBinary(_ op: String, _ l: BoundExpr, _ r: BoundExpr, _ ctx: BindingContext) throws -> BoundExpr {
@@ -182,11 +171,12 @@ extension Planner {
             return .arithmetic(op, l, r)
         default:
             try checkComparable(l, r, op, ctx)
-            if case .constant(.text) = r, case .constant(.timestamp) = readingTextAsTimestamps([r], against: l, ctx)[0] {
-                return try bindBinary(op, l, readingTextAsTimestamps([r], against: l, ctx)[0], ctx)
+            // Text against a `timestamp` reads as one (`readingTextAsTimestamps`).
+            if case .constant(.text) = r, case let read = readingTextAsTimestamps([r], against: l, ctx)[0], case .constant(.timestamp) = read {
+                return try bindBinary(op, l, read, ctx)
             }
-            if case .constant(.text) = l, case .constant(.timestamp) = readingTextAsTimestamps([l], against: r, ctx)[0] {
-                return try bindBinary(op, readingTextAsTimestamps([l], against: r, ctx)[0], r, ctx)
+            if case .constant(.text) = l, case let read = readingTextAsTimestamps([l], against: r, ctx)[0], case .constant(.timestamp) = read {
+                return try bindBinary(op, read, r, ctx)
             }
             if isBlankPadded(l, ctx) != isBlankPadded(r, ctx) {
                 // A `char(n)` column against text compares without trailing spaces, as PostgreSQL's
@@ -452,18 +442,6 @@ extension Planner {
     func noteParameterTypes(_ items: [BoundExpr], from value: BoundExpr, _ ctx: BindingContext) {
         let type = staticType(value, ctx)
         for item in items { if case .parameter(let n) = item { noteParameterType(n, type) } }
-    }
-
-    /// A parameter compared with `other` takes its type; beside a column, the column's
-    /// declaration (`id = $1` is `int4`), and beside an array column an array of its elements
-    /// (`tags = $1` is `text[]`).
-    func noteParameterType(_ n: Int, like other: BoundExpr, _ type: DataType, _ ctx: BindingContext) {
-        if ctx.aggregation == nil, case .column(let i) = other, i < ctx.scope.columns.count {
-            let column = ctx.scope.columns[i]
-            noteParameterType(n, column: column.type == .array ? .array : type, element: column.element, surfaceType: column.surfaceType)
-        } else {
-            noteParameterType(n, type)
-        }
     }
 
     /// PostgreSQL's rule for comparisons: a text column meets a number only through an explicit cast.

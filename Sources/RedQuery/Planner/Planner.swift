@@ -90,6 +90,18 @@ final class Planner {
         if type == .array, let element, ![.any, .array, .json, .vector].contains(element) { parameterArrayElements[n] = element }
     }
 
+    /// A parameter compared with `other` takes its type; beside a column, the column's
+    /// declaration (`id = $1` is `int4`), and beside an array column an array of its elements
+    /// (`tags = $1` is `text[]`).
+    func noteParameterType(_ n: Int, like other: BoundExpr, _ type: DataType, _ ctx: BindingContext) {
+        if ctx.aggregation == nil, case .column(let i) = other, i < ctx.scope.columns.count {
+            let column = ctx.scope.columns[i]
+            noteParameterType(n, column: column.type == .array ? .array : type, element: column.element, surfaceType: column.surfaceType)
+        } else {
+            noteParameterType(n, type)
+        }
+    }
+
     // MARK: Queries
 
     func planQuery(_ query: Query, outer: Scope?) throws -> PlanNode {

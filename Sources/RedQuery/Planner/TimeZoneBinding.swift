@@ -75,4 +75,15 @@ extension Planner {
             return false
         }
     }
+
+    /// Text literals compared with a `timestamp` (without time zone), read as one: a zone after
+    /// the time dropped, as the column stored it (`ts = '2024-01-01 10:00-03'` finds 10:00).
+    func readingTextAsTimestamps(_ items: [BoundExpr], against value: BoundExpr, _ ctx: BindingContext) -> [BoundExpr] {
+        guard items.contains(where: { if case .constant(.text) = $0 { return true }; return false }),
+              staticType(value, ctx) == .timestamp, !isZoned(value, ctx) else { return items }
+        return items.map { item in
+            guard case .constant(.text(let s)) = item, let ms = CalendarMath.parseTimestamp(s, ignoringZone: true) else { return item }
+            return .constant(.timestamp(ms))
+        }
+    }
 }
