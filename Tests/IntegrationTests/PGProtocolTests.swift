@@ -72,6 +72,31 @@ import Testing
         #expect(String(decoding: row.suffix(1), as: UTF8.self) == "2", "\(Self.tags(reply))")
     }
 
+    /// A parameter takes the declared type of the column it meets or fills (an `integer` is
+    /// int4, a `timestamptz` 1184, a `text[]` 1009, a `time` 1083), in `=`, IN, BETWEEN and
+    /// INSERT, and a cast names its type (`$1::oid[]` is 1028), as PostgreSQL describes them.
+    @Test func parametersTakeTheColumnsDeclaredTypes() throws {
+        let server = try ServerProcess()
+        defer { server.remove() }
+        let s = try Self.session(server)
+        s.send(M.message("Q", Self.cstring("CREATE TABLE w (id INTEGER, at TIMESTAMPTZ, tags TEXT[], t TIME)")))
+        _ = M.readUntilReady(s)
+        let cases: [(String, [Int32])] = [
+            ("SELECT 1 FROM w WHERE id = $1 AND at > $2", [23, 1184]),
+            ("SELECT 1 FROM w WHERE id IN ($1, $2) AND at BETWEEN $3 AND $4", [23, 23, 1184, 1184]),
+            ("INSERT INTO w (id, at, tags, t) VALUES ($1, $2, $3, $4)", [23, 1184, 1009, 1083]),
+            ("SELECT $1::text[], $2::oid[], $3::int4, $4::time", [1009, 1028, 23, 1083]),
+        ]
+        for (i, (sql, oids)) in cases.enumerated() {
+            s.send(M.message("P", Self.cstring("p\(i)") + Self.cstring(sql) + Self.int16(0))
+                   + M.message("D", [UInt8(ascii: "S")] + Self.cstring("p\(i)"))
+                   + M.message("S", []))
+            let described = M.readUntilReady(s)
+            let parameters = try #require(described.first { $0.0 == UInt8(ascii: "t") }?.1, "\(sql)")
+            #expect(parameters == Self.int16(Int16(oids.count)) + oids.flatMap(Self.int32), "\(sql)")
+        }
+    }
+
     /// What a connection remembers of the texts it sent (`plainStatements`, at most 64) and
     /// the parameter counts the statement cache keeps: every text sent again, after the memo
     /// has been emptied and refilled, is still classified and described as the first time.

@@ -441,7 +441,7 @@ extension Planner {
     /// Parameters among `items` take the type of `value` (`x IN ($1, $2)`, `x BETWEEN $1 AND $2`).
     func noteParameterTypes(_ items: [BoundExpr], from value: BoundExpr, _ ctx: BindingContext) {
         let type = staticType(value, ctx)
-        for item in items { if case .parameter(let n) = item { noteParameterType(n, type) } }
+        for item in items { if case .parameter(let n) = item { noteParameterType(n, like: value, type, ctx) } }
     }
 
     /// PostgreSQL's rule for comparisons: a text column meets a number only through an explicit cast.
