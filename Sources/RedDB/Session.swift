@@ -432,7 +432,7 @@ public final class Session: @unchecked Sendable {
         case .delete: return "DELETE"
         case .kv: return "KV"
         case .merge: return "MERGE"
-        case .withClause(_, _, let main): return verb(of: main)
+        case .withClause(_, let main): return verb(of: main)
         case .query(let query) where !query.locking.isEmpty: return "SELECT FOR \(query.locking[0].strength.rawValue)"
         default: return "DDL"
         }

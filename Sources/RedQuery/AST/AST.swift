@@ -481,7 +481,8 @@ public indirect enum Statement: Sendable, Equatable {
     /// (`WITH moved AS (DELETE … RETURNING *) INSERT INTO archive SELECT * FROM moved`):
     /// `WithClauseExecution` runs the items in order, keeps their rows, and the statement
     /// reads them by name.
-    case withClause(recursive: Bool, items: [WithItem], Statement)
+    /// (WITH RECURSIVE is kept on each query item, `CommonTableExpression.recursive`.)
+    case withClause(items: [WithItem], Statement)
     /// `MERGE INTO target USING source ON condition WHEN [NOT] MATCHED … THEN …` (`MergeExecution`).
     case merge(MergeStatement)
     case insert(InsertStatement)

@@ -38,7 +38,7 @@ extension StatementExecutor {
     /// `parameterCount` is the highest `$n` the parser saw.
     /// `declaredTypes[n - 1]` is the type the client already gave `$n` (nil = infer it).
     public func describe(_ statement: Statement, parameterCount: Int, declaredTypes: [DataType?] = []) throws -> StatementDescription {
-        if case .withClause(_, let items, let main) = statement {
+        if case .withClause(let items, let main) = statement {
             return try describeWithClause(items: items, main, parameterCount: parameterCount, declaredTypes: declaredTypes)
         }
         let context = makeContext()

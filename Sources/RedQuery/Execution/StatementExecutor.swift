@@ -94,8 +94,8 @@ public struct StatementExecutor {
             return try Self.collect(plan, context)
         case .explain(let inner):
             return try explain(inner, context)
-        case .withClause(let recursive, let items, let main):
-            return try executeWithClause(recursive: recursive, items: items, main)
+        case .withClause(let items, let main):
+            return try executeWithClause(items: items, main)
         case .merge(let merge):
             return try executeMerge(merge)
         case .insert(let insert): return try DMLExecutor(context: context).insert(insert)

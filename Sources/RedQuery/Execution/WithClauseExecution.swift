@@ -20,7 +20,7 @@ public struct WithRelation: Sendable {
 }
 
 extension StatementExecutor {
-    func executeWithClause(recursive: Bool, items: [WithItem], _ main: Statement) throws -> QueryResult {
+    func executeWithClause(items: [WithItem], _ main: Statement) throws -> QueryResult {
         var executor = self
         executor.planMemo = nil  // the memo holds the whole statement's plan, not its parts'
         _ = try executor.materialize(items, describing: false)

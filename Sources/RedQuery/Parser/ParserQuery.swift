@@ -93,7 +93,7 @@ extension Parser {
             self = start
             return nil
         }
-        return .withClause(recursive: recursive, items: items, main)
+        return .withClause(items: items, main)
     }
 
     /// `FOR UPDATE | NO KEY UPDATE | SHARE | KEY SHARE [OF name, …] [NOWAIT | SKIP LOCKED]`.

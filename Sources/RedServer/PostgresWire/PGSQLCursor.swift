@@ -183,8 +183,6 @@ struct PGSQLCursors {
         set { open[name] = newValue }
     }
 
-    var isEmpty: Bool { open.isEmpty }
-
     mutating func removeAll() { open.removeAll() }
 
     /// Closes those whose block has ended, keeping a WITH HOLD cursor whose block committed.
