@@ -220,7 +220,9 @@ final class HTTPTransport: ClientTransport {
         case .text(let s): return .string(s)
         case .blob(let b): return .object([("$bytes", .string(Data(b).base64EncodedString()))])
         case .json(let j): return j
-        case .timestamp(let ms): return .object([("$ts", .integer(ms))])
+        case .timestamp(let us) where us % 1000 == 0 || CalendarMath.isInfinite(us):
+            return .object([("$ts", .integer(CalendarMath.milliseconds(us)))])
+        case .timestamp: return .object([("$ts", .string(value.displayText))])  // microseconds: its text keeps them
         case .uuid: return .object([("$uuid", .string(value.displayText))])
         case .vector(let v): return .array(v.map { .float(NumberFormatting.widened($0)) })
         default: return .string(value.displayText)

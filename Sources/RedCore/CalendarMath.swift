@@ -1,53 +1,96 @@
 /// Proleptic Gregorian calendar arithmetic in UTC, without Foundation.
 ///
-/// Dates are days since 1970-01-01; timestamps are milliseconds since the
-/// epoch. The day/civil conversion is the well-known era-based algorithm, exact
-/// for every representable year.
+/// Dates are days since 1970-01-01; timestamps are microseconds since the
+/// epoch, PostgreSQL's resolution (drivers send microseconds, and a value read
+/// back must equal the one written). The day/civil conversion is the well-known
+/// era-based algorithm, exact for every representable year.
 public enum CalendarMath {
-    public static let millisecondsPerDay: Int64 = 86_400_000
+    public static let microsecondsPerDay: Int64 = 86_400_000_000
 
-    /// PostgreSQL's timestamp range, 4713 BC to 294276 AD, in epoch milliseconds. Every
-    /// timestamp a statement makes (casts, parsing, arithmetic, functions, parameters) is
-    /// checked against it, so day and interval arithmetic on one never overflows `Int64`;
-    /// outside it is 22008 "timestamp out of range", as in PostgreSQL.
+    /// PostgreSQL's timestamp range, 4713 BC to the end of 294246 AD, in epoch microseconds.
+    /// PostgreSQL counts from 2000 and so reaches 294276 AD; counting from 1970 in an `Int64`
+    /// ends 30 years sooner. Every timestamp a statement makes (casts, parsing, arithmetic,
+    /// functions, parameters) is checked against it, so day and interval arithmetic on one
+    /// never overflows `Int64`; outside it is 22008 "timestamp out of range", as in PostgreSQL.
     public static let timestampRange: ClosedRange<Int64> =
-        days(year: -4713, month: 11, day: 24) * millisecondsPerDay ... days(year: 294_277, month: 1, day: 1) * millisecondsPerDay - 1
+        days(year: -4713, month: 11, day: 24) * microsecondsPerDay ... days(year: 294_247, month: 1, day: 1) * microsecondsPerDay - 1
 
     /// PostgreSQL's `infinity` and `-infinity` timestamps (what Npgsql sends for
     /// `DateTime.MaxValue`/`MinValue`): the ends of `Int64`, outside the range, so they sort
     /// after and before every other timestamp; they print as their names.
     public static let infinity = Int64.max, negativeInfinity = Int64.min
 
-    public static func isInfinite(_ ms: Int64) -> Bool { ms == infinity || ms == negativeInfinity }
+    public static func isInfinite(_ us: Int64) -> Bool { us == infinity || us == negativeInfinity }
 
-    /// `ms` if it is a finite timestamp PostgreSQL could hold, else 22008. The infinities
+    /// `us` if it is a finite timestamp PostgreSQL could hold, else 22008. The infinities
     /// come only from their names (`'infinity'`) or PostgreSQL's binary form, never from
     /// arithmetic or an integer that happens to equal one.
-    public static func checkedTimestamp(_ ms: Int64) throws -> Int64 {
-        guard timestampRange.contains(ms) else { throw RedError(.datetimeFieldOverflow, "timestamp out of range") }
-        return ms
+    public static func checkedTimestamp(_ us: Int64) throws -> Int64 {
+        guard timestampRange.contains(us) else { throw RedError(.datetimeFieldOverflow, "timestamp out of range") }
+        return us
     }
 
-    /// `ms + delta` as a checked timestamp; an overflow is out of range too. An infinity
+    /// `us + delta` as a checked timestamp; an overflow is out of range too. An infinity
     /// stays itself, as in PostgreSQL.
-    public static func checkedTimestamp(_ ms: Int64, plus delta: Int64) throws -> Int64 {
-        if isInfinite(ms) { return ms }
-        let (sum, overflow) = ms.addingReportingOverflow(delta)
+    public static func checkedTimestamp(_ us: Int64, plus delta: Int64) throws -> Int64 {
+        if isInfinite(us) { return us }
+        let (sum, overflow) = us.addingReportingOverflow(delta)
         guard !overflow else { throw RedError(.datetimeFieldOverflow, "timestamp out of range") }
         return try checkedTimestamp(sum)
     }
 
-    /// Milliseconds from a `Double` (seconds × 1000 …): 22008 unless finite and in range.
-    public static func checkedTimestamp(milliseconds value: Double) throws -> Int64 {
-        guard let ms = Int64(exactly: value.rounded()) else { throw RedError(.datetimeFieldOverflow, "timestamp out of range") }
-        return try checkedTimestamp(ms)
+    /// Microseconds from a `Double` (seconds × 1e6 …), rounded to the nearest: 22008 unless
+    /// finite and in range.
+    public static func checkedTimestamp(microseconds value: Double) throws -> Int64 {
+        guard let us = Int64(exactly: value.rounded()) else { throw RedError(.datetimeFieldOverflow, "timestamp out of range") }
+        return try checkedTimestamp(us)
     }
 
-    /// The day `ms` falls on and the milliseconds into it (0 ..< a day), for any `Int64`: a
+    /// Epoch milliseconds (RedDB's integer form of a timestamp: `TimestampMs`, JSON numbers,
+    /// an integer cast to a timestamp) as a checked timestamp.
+    public static func checkedTimestamp(milliseconds: Int64) throws -> Int64 {
+        let (us, overflow) = milliseconds.multipliedReportingOverflow(by: 1000)
+        guard !overflow else { throw RedError(.datetimeFieldOverflow, "timestamp out of range") }
+        return try checkedTimestamp(us)
+    }
+
+    /// Midnight of day `days` (since 1970), saturating at the ends of `Int64` for dates far
+    /// beyond the timestamp range (a date reaches 5874897 AD): for ordering only.
+    public static func midnight(ofDay days: Int64) -> Int64 {
+        let (us, overflow) = days.multipliedReportingOverflow(by: microsecondsPerDay)
+        return overflow ? (days < 0 ? .min : .max) : us
+    }
+
+    /// Midnight of day `days` as a checked timestamp (22008 beyond the range).
+    public static func checkedTimestamp(days: Int64) throws -> Int64 {
+        let (us, overflow) = days.multipliedReportingOverflow(by: microsecondsPerDay)
+        guard !overflow else { throw RedError(.datetimeFieldOverflow, "timestamp out of range") }
+        return try checkedTimestamp(us)
+    }
+
+    /// `us` rounded to `digits` (0…6) fraction digits of a second, half up, as PostgreSQL
+    /// stores a value into `timestamp(p)`; the infinities stay themselves.
+    public static func rounded(_ us: Int64, toFractionDigits digits: Int) -> Int64 {
+        guard digits < 6, !isInfinite(us) else { return us }
+        var unit: Int64 = 1
+        for _ in digits..<6 { unit *= 10 }
+        var (whole, rest) = us.quotientAndRemainder(dividingBy: unit)
+        if rest < 0 { whole -= 1; rest += unit }
+        return (whole + (rest * 2 >= unit ? 1 : 0)) * unit
+    }
+
+    /// A timestamp as epoch milliseconds (rounded down), for the surfaces whose integer form
+    /// counts milliseconds; the infinities stay the ends of `Int64`.
+    public static func milliseconds(_ us: Int64) -> Int64 {
+        if isInfinite(us) { return us }
+        return us >= 0 ? us / 1000 : (us - 999) / 1000
+    }
+
+    /// The day `us` falls on and the microseconds into it (0 ..< a day), for any `Int64`: a
     /// value stored before ranges were checked must still print, never trap.
-    public static func split(_ ms: Int64) -> (days: Int64, millisOfDay: Int64) {
-        var day = ms / millisecondsPerDay, rest = ms % millisecondsPerDay
-        if rest < 0 { day -= 1; rest += millisecondsPerDay }
+    public static func split(_ us: Int64) -> (days: Int64, microsOfDay: Int64) {
+        var day = us / microsecondsPerDay, rest = us % microsecondsPerDay
+        if rest < 0 { day -= 1; rest += microsecondsPerDay }
         return (day, rest)
     }
 
@@ -97,33 +140,41 @@ public enum CalendarMath {
         "\(pad(astronomical || c.year > 0 ? c.year : 1 - c.year, 4))-\(pad(c.month, 2))-\(pad(c.day, 2))"
     }
 
-    /// `HH:MM:SS` of a time of day (whole seconds, as RedDB's TIME keeps them).
-    public static func clockText(_ millisOfDay: Int64) -> String {
-        let seconds = millisOfDay / 1000
-        return "\(pad(Int(seconds / 3600), 2)):\(pad(Int(seconds / 60 % 60), 2)):\(pad(Int(seconds % 60), 2))"
+    /// `HH:MM:SS[.ffffff]` of a time of day: the fraction only when nonzero, without trailing
+    /// zeros (PostgreSQL's text form of `time` and of a timestamp's clock).
+    public static func clockText(_ microsOfDay: Int64) -> String {
+        let seconds = microsOfDay / 1_000_000
+        let text = "\(pad(Int(seconds / 3600), 2)):\(pad(Int(seconds / 60 % 60), 2)):\(pad(Int(seconds % 60), 2))"
+        return text + fractionText(microsOfDay % 1_000_000)
     }
 
-    /// `YYYY-MM-DD HH:MM:SS[.mmm][ BC]` (PostgreSQL's text form, milliseconds only when nonzero).
-    public static func formatTimestamp(_ ms: Int64) -> String {
-        if ms == infinity { return "infinity" }
-        if ms == negativeInfinity { return "-infinity" }
-        let (dayNumber, rest) = split(ms)
+    /// `.ffffff` without trailing zeros, or nothing for whole seconds.
+    static func fractionText(_ micros: Int64) -> String {
+        guard micros != 0 else { return "" }
+        var fraction = pad(Int(micros), 6)
+        while fraction.hasSuffix("0") { fraction.removeLast() }
+        return "." + fraction
+    }
+
+    /// `YYYY-MM-DD HH:MM:SS[.ffffff][ BC]` (PostgreSQL's text form, a fraction only when nonzero).
+    public static func formatTimestamp(_ us: Int64) -> String {
+        if us == infinity { return "infinity" }
+        if us == negativeInfinity { return "-infinity" }
+        let (dayNumber, rest) = split(us)
         let c = civil(days: dayNumber)
-        let millis = rest % 1000
-        var text = civilText(c, astronomical: false) + " " + clockText(rest)
-        if millis != 0 {
-            var fraction = pad(Int(millis), 3)
-            while fraction.hasSuffix("0") { fraction.removeLast() }
-            text += "." + fraction
-        }
+        let text = civilText(c, astronomical: false) + " " + clockText(rest)
         return c.year <= 0 ? text + " BC" : text
     }
 
-    /// ISO-8601 with `T` and `Z`, for JSON output: astronomical years (`0000` is 1 BC, `-0001` 2 BC).
-    public static func formatISO(_ ms: Int64) -> String {
-        if isInfinite(ms) { return formatTimestamp(ms) }
-        let (dayNumber, rest) = split(ms)
-        return civilText(civil(days: dayNumber), astronomical: true) + "T" + clockText(rest) + "." + pad(Int(rest % 1000), 3) + "Z"
+    /// ISO-8601 with `T` and `Z`, for JSON output: astronomical years (`0000` is 1 BC, `-0001`
+    /// 2 BC), milliseconds always (`.mmm`, RedDB's form) and microseconds when there are any.
+    public static func formatISO(_ us: Int64) -> String {
+        if isInfinite(us) { return formatTimestamp(us) }
+        let (dayNumber, rest) = split(us)
+        let seconds = rest / 1_000_000, micros = rest % 1_000_000
+        let fraction = micros % 1000 == 0 ? pad(Int(micros / 1000), 3) : pad(Int(micros), 6)
+        return civilText(civil(days: dayNumber), astronomical: true) + "T"
+            + "\(pad(Int(seconds / 3600), 2)):\(pad(Int(seconds / 60 % 60), 2)):\(pad(Int(seconds % 60), 2))." + fraction + "Z"
     }
 
     /// A bare zone after a date or time: `+00`, `-05:30`, `+0530`, `Z`, `UTC`, `GMT`.
@@ -137,7 +188,7 @@ public enum CalendarMath {
     /// A time of day as PostgreSQL's `time` reads it: a zone after it (`10:11:12+00`, pgJDBC's
     /// form) is checked and ignored.
     public static func parseTimeOfDayIgnoringZone(_ text: Substring) -> Int64? {
-        if let ms = parseTimeOfDay(text) { return ms }
+        if let us = parseTimeOfDay(text) { return us }
         guard let cut = text.lastIndex(where: { $0 == "+" || $0 == "-" || $0 == " " || $0 == "Z" || $0 == "z" }),
               isZoneOffset(text[cut...].trimmingSpacesSubstring()) else { return nil }
         return parseTimeOfDay(text[..<cut].trimmingSpacesSubstring())
@@ -169,27 +220,30 @@ public enum CalendarMath {
         return .valid(days(year: y, month: m, day: d))
     }
 
-    /// Parses `HH:MM[:SS[.fff]]` into milliseconds since midnight.
+    /// Parses `HH:MM[:SS[.ffffff]]` into microseconds since midnight; more fraction digits are
+    /// rounded to the nearest microsecond, as PostgreSQL does.
     public static func parseTimeOfDay(_ text: Substring) -> Int64? {
         let parts = text.split(separator: ":", omittingEmptySubsequences: false)
         guard parts.count == 2 || parts.count == 3, parts[0].count == 2, parts[1].count == 2,
               let h = Int64(parts[0]), let m = Int64(parts[1]), (0...24).contains(h), (0...59).contains(m) else { return nil }
-        var millis: Int64 = 0
+        var micros: Int64 = 0
         if parts.count == 3 {
             let secParts = parts[2].split(separator: ".", omittingEmptySubsequences: false)
             guard secParts[0].count == 2, let s = Int64(secParts[0]), (0...60).contains(s) else { return nil }
-            millis = s * 1000
+            micros = s * 1_000_000
             if secParts.count == 2 {
                 let frac = secParts[1]
-                guard !frac.isEmpty, frac.count <= 9, frac.allSatisfy(\.isASCII), let f = Int64(frac.prefix(3).padding(3)) else { return nil }
-                millis += f
+                guard !frac.isEmpty, frac.count <= 9, frac.allSatisfy({ $0.isASCII && $0.isNumber }),
+                      let f = Int64(frac.prefix(6).padding(6)) else { return nil }
+                let roundsUp = frac.count > 6 && frac[frac.index(frac.startIndex, offsetBy: 6)] >= "5"
+                micros += f + (roundsUp ? 1 : 0)
             } else if secParts.count > 2 { return nil }
         }
-        if h == 24, m != 0 || millis != 0 { return nil }  // 24:00:00 is the end of the day, as PostgreSQL allows
-        return (h * 3600 + m * 60) * 1000 + millis
+        if h == 24, m != 0 || micros != 0 { return nil }  // 24:00:00 is the end of the day, as PostgreSQL allows
+        return (h * 3600 + m * 60) * 1_000_000 + micros
     }
 
-    /// Parses `YYYY-MM-DD[( |T)HH:MM[:SS[.fff]]][Z|±HH[:MM]]` into epoch milliseconds.
+    /// Parses `YYYY-MM-DD[( |T)HH:MM[:SS[.ffffff]]][Z|±HH[:MM]]` into epoch microseconds.
     /// `ignoringZone`: a zone written after the time is checked and dropped, as PostgreSQL reads
     /// text as a `timestamp` (without time zone): `2021-03-04 05:06:06+01` is 05:06:06.
     public static func parseTimestamp(_ text: String, ignoringZone: Bool = false) -> Int64? {
@@ -206,10 +260,10 @@ public enum CalendarMath {
         let datePart = body.prefix(10)
         guard let day = parseDate(bc ? (datePart + " BC")[...] : datePart) else { return nil }
         var rest = body.dropFirst(10)
-        if rest.isEmpty { return day * millisecondsPerDay }
+        if rest.isEmpty { return day * microsecondsPerDay }
         guard rest.first == " " || rest.first == "T" else { return nil }
         rest = rest.dropFirst()
-        var offsetMillis: Int64 = 0
+        var offsetMicros: Int64 = 0
         if rest.hasSuffix("Z") || rest.hasSuffix("z") {
             rest = rest.dropLast()
         } else if let signIndex = rest.lastIndex(where: { $0 == "+" || $0 == "-" }) {
@@ -224,11 +278,11 @@ public enum CalendarMath {
             let minutesText = first.count == 4 ? first.suffix(2) : (zoneParts.count == 2 ? zoneParts[1][...] : "0")
             guard let zh = Int64(hoursText), (0...15).contains(zh), minutesText.count <= 2,
                   let zm = Int64(minutesText), (0...59).contains(zm) else { return nil }
-            offsetMillis = ignoringZone ? 0 : sign * (zh * 3600 + zm * 60) * 1000
+            offsetMicros = ignoringZone ? 0 : sign * (zh * 3600 + zm * 60) * 1_000_000
             rest = rest[..<signIndex]
         }
         guard let time = parseTimeOfDay(rest.trimmingSpacesSubstring()) else { return nil }
-        return day * millisecondsPerDay + time - offsetMillis
+        return day * microsecondsPerDay + time - offsetMicros
     }
 }
 

@@ -208,8 +208,8 @@ public enum DataType: String, Sendable, Hashable, Codable, CaseIterable {
         case .timestamp:
             switch value {
             case .timestamp: return value
-            case .date(let d): return .timestamp(try CalendarMath.checkedTimestamp(Int64(d) * CalendarMath.millisecondsPerDay))
-            case .integer(let i): return .timestamp(try CalendarMath.checkedTimestamp(i))
+            case .date(let d): return .timestamp(try CalendarMath.checkedTimestamp(days: Int64(d)))
+            case .integer(let i): return .timestamp(try CalendarMath.checkedTimestamp(milliseconds: i))  // RedDB's TimestampMs
             case .text(let s):
                 guard let ms = CalendarMath.parseTimestamp(s) else { throw datetimeError(s) }
                 return .timestamp(ms)
@@ -238,9 +238,8 @@ public enum DataType: String, Sendable, Hashable, Codable, CaseIterable {
             default: throw invalid(value)
             }
         case .time:
-            guard case .text(let s) = value, let ms = CalendarMath.parseTimeOfDayIgnoringZone(s.trimmingSpaces()[...]) else { throw invalid(value) }
-            let seconds = ms / 1000
-            return .text("\(CalendarMath.pad(Int(seconds / 3600), 2)):\(CalendarMath.pad(Int(seconds / 60 % 60), 2)):\(CalendarMath.pad(Int(seconds % 60), 2))")
+            guard case .text(let s) = value, let us = CalendarMath.parseTimeOfDayIgnoringZone(s.trimmingSpaces()[...]) else { throw invalid(value) }
+            return .text(CalendarMath.clockText(us))
         case .uuid:
             switch value {
             case .uuid: return value

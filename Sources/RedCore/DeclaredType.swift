@@ -56,7 +56,7 @@ public struct DeclaredType: Codable, Sendable, Hashable {
         case "real", "float4": self.init(kind: .float4)
         case "timestamptz":
             // `timestamptz(6)` (Prisma's spelling): fractional-second precision 0…6, accepted;
-            // RedDB's timestamps keep milliseconds whatever it says.
+            // RedDB's timestamps keep microseconds whatever it says (the rounding is not applied).
             guard modifiers.count <= 1, modifiers.allSatisfy({ (0...6).contains($0) }) else {
                 throw RedError(.invalidArgument, "TIMESTAMP(\(modifiers.first ?? 0)) WITH TIME ZONE precision must be between 0 and 6")
             }

@@ -1,33 +1,26 @@
 /// Intervals meeting the calendar: timestamps moved by an interval, the interval between two
 /// timestamps, `age`, and an interval's fields for `extract` and `date_trunc`.
-///
-/// Timestamps are milliseconds (`Value.timestamp`) while intervals count microseconds, so a
-/// sub-millisecond part is rounded (half away from zero) where the two meet, as PostgreSQL
-/// rounds a value stored into `timestamp(3)`.
+/// Both count microseconds, so they meet without rounding.
 extension Interval {
     /// `timestamp + interval` as PostgreSQL adds it: the months on the calendar (the day of
     /// month kept, or the month's last day when it has fewer), then the days, then the time.
     public func added(to timestamp: Int64) throws -> Int64 {
         if CalendarMath.isInfinite(timestamp) { return timestamp }
-        var ms = timestamp
+        var us = timestamp
         if months != 0 {
-            let (day, rest) = CalendarMath.split(ms)
+            let (day, rest) = CalendarMath.split(us)
             let c = CalendarMath.civil(days: day)
             let monthIndex = Int64(c.year) * 12 + Int64(c.month - 1) + Int64(months)
             let year = monthIndex >= 0 ? monthIndex / 12 : (monthIndex - 11) / 12
             let month = Int(monthIndex - year * 12) + 1
             guard abs(year) < 1_000_000 else { throw RedError(.datetimeFieldOverflow, "timestamp out of range") }
             let dayOfMonth = min(c.day, CalendarMath.daysInMonth(year: Int(year), month: month))
-            ms = CalendarMath.days(year: Int(year), month: month, day: dayOfMonth) * CalendarMath.millisecondsPerDay + rest
+            us = try CalendarMath.checkedTimestamp(days: CalendarMath.days(year: Int(year), month: month, day: dayOfMonth)) + rest
         }
-        ms = try CalendarMath.checkedTimestamp(ms, plus: Int64(days) * CalendarMath.millisecondsPerDay)
-        return try CalendarMath.checkedTimestamp(ms, plus: Interval.roundedMilliseconds(microseconds))
-    }
-
-    /// Microseconds to milliseconds, half away from zero.
-    public static func roundedMilliseconds(_ micros: Int64) -> Int64 {
-        let whole = micros / 1000, rest = micros % 1000  // both carry the sign
-        return rest >= 500 ? whole + 1 : (rest <= -500 ? whole - 1 : whole)
+        let (dayDelta, overflow) = Int64(days).multipliedReportingOverflow(by: CalendarMath.microsecondsPerDay)
+        guard !overflow else { throw RedError(.datetimeFieldOverflow, "timestamp out of range") }
+        us = try CalendarMath.checkedTimestamp(us, plus: dayDelta)
+        return try CalendarMath.checkedTimestamp(us, plus: microseconds)
     }
 
     /// `a - b` for timestamps: the time between them, whole days split off as days (PostgreSQL
@@ -36,9 +29,8 @@ extension Interval {
         guard !CalendarMath.isInfinite(a), !CalendarMath.isInfinite(b) else {
             throw RedError(.datetimeFieldOverflow, "cannot subtract infinite timestamps")
         }
-        let (difference, o1) = a.subtractingReportingOverflow(b)
-        let (micros, o2) = difference.multipliedReportingOverflow(by: 1000)
-        guard !o1, !o2 else { throw outOfRange() }
+        let (micros, overflow) = a.subtractingReportingOverflow(b)
+        guard !overflow else { throw outOfRange() }
         return try Interval(microseconds: micros).justifiedHours()
     }
 
@@ -73,16 +65,16 @@ extension Interval {
     struct Fields {
         var year, month, day, hour, minute, second, microsecond: Int64
 
-        init(_ ms: Int64) {
-            let (day, rest) = CalendarMath.split(ms)
+        init(_ us: Int64) {
+            let (day, rest) = CalendarMath.split(us)
             let c = CalendarMath.civil(days: day)
             year = Int64(c.year)
             month = Int64(c.month)
             self.day = Int64(c.day)
-            hour = rest / 3_600_000
-            minute = rest / 60_000 % 60
-            second = rest / 1000 % 60
-            microsecond = rest % 1000 * 1000
+            hour = rest / 3_600_000_000
+            minute = rest / 60_000_000 % 60
+            second = rest / 1_000_000 % 60
+            microsecond = rest % 1_000_000
         }
     }
 

@@ -3,12 +3,14 @@
 /// Layout: one tag byte, then the payload:
 ///   0 null · 1 false · 2 true · 3 integer (zig-zag varint) · 4 float (8 bytes LE bits)
 ///   5 text (varint length + UTF-8) · 6 blob (varint length + bytes) · 7 json (varint length + compact text)
-///   8 timestamp (zig-zag varint ms) · 9 date (zig-zag varint days) · 10 uuid (16 bytes BE)
+///   8 timestamp of earlier versions (zig-zag varint ms; read, no longer written)
+///   9 date (zig-zag varint days) · 10 uuid (16 bytes BE)
 ///   11 vector (varint count + count × 4-byte LE float bits) · 12 decimal of earlier versions
 ///   (zig-zag varint of the value × 10⁴; read, no longer written)
 ///   13 interval (zig-zag varints: months, days, microseconds)
 ///   14 numeric (u8 scale + zig-zag varint mantissa) · 15 numeric whose mantissa passes Int64
 ///   (u8 scale + 16 bytes LE two's complement)
+///   16 timestamp (zig-zag varint µs since 1970; the infinities are the ends of `Int64`)
 /// Decoding checks every length against the remaining bytes and `Limits.maxValueBytes`.
 public enum ValueCodec {
     @inlinable
@@ -21,7 +23,7 @@ public enum ValueCodec {
         case .text(let s): w.u8(5); w.lengthPrefixed(utf8: s)
         case .blob(let b): w.u8(6); w.lengthPrefixed(b)
         case .json(let j): w.u8(7); w.lengthPrefixed(utf8: j.text)
-        case .timestamp(let t): w.u8(8); w.varint(zigzag(t))
+        case .timestamp(let t): w.u8(16); w.varint(zigzag(t))
         case .date(let d): w.u8(9); w.varint(zigzag(Int64(d)))
         case .uuid(let u):
             w.u8(10)
@@ -94,7 +96,10 @@ public enum ValueCodec {
             do { return .json(try JSONValue.parse(text)) } catch {
                 throw RedError(.dataCorrupted, "stored JSON value does not parse")
             }
-        case 8: return .timestamp(unzigzag(try r.varint()))
+        case 16: return .timestamp(unzigzag(try r.varint()))
+        case 8:
+            let ms = unzigzag(try r.varint())
+            return .timestamp(CalendarMath.isInfinite(ms) ? ms : ms.multipliedReportingOverflow(by: 1000).partialValue)
         case 9: return .date(Int32(truncatingIfNeeded: unzigzag(try r.varint())))
         case 10:
             let bytes = try r.take(16)
@@ -130,7 +135,7 @@ public enum ValueCodec {
         let tag = try r.u8()
         switch tag {
         case 0, 1, 2: return
-        case 3, 8, 9, 12: _ = try r.varint()
+        case 3, 8, 9, 12, 16: _ = try r.varint()
         case 14: try r.skip(1); _ = try r.varint()
         case 15: try r.skip(17)
         case 4: try r.skip(8)
@@ -160,7 +165,8 @@ public enum ValueCodec {
 ///   integers and floats share tag 0x20 and are encoded as an order-preserving
 ///   double followed by the exact integer (so 1 and 1.0 sort together and large
 ///   integers stay exact); text/json tag 0x30 (bytes with 0x00 escaped as 0x00 0xFF,
-///   terminated by 0x00 0x00); booleans 0x10; timestamps/dates 0x40 (ms); uuid 0x50;
+///   terminated by 0x00 0x00); booleans 0x10; timestamps/dates 0x40 (µs; ms in files of
+///   format version 1, whose indexes are rebuilt when they open); uuid 0x50;
 ///   blob 0x60; vector 0x70; interval 0x80 (its span, a 128-bit integer, so `1 mon` and
 ///   `30 days` are one key as they are one value); NULL 0xF0.
 public enum KeyEncoding {
@@ -182,7 +188,7 @@ public enum KeyEncoding {
         case .text(let s): out.append(0x30); appendEscaped(s.utf8, to: &out)  // no copy of the text first
         case .json(let j): out.append(0x31); appendEscaped(j.text.utf8, to: &out)
         case .timestamp(let t): out.append(0x40); appendOrderedInt(t, to: &out)
-        case .date(let d): out.append(0x40); appendOrderedInt(Int64(d) * CalendarMath.millisecondsPerDay, to: &out)
+        case .date(let d): out.append(0x40); appendOrderedInt(CalendarMath.midnight(ofDay: Int64(d)), to: &out)
         case .uuid(let u):
             out.append(0x50)
             for shift in stride(from: 120, through: 0, by: -8) { out.append(UInt8(truncatingIfNeeded: u >> UInt128(shift))) }

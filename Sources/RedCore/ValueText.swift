@@ -12,7 +12,7 @@ extension Value {
         case .text(let s): return s
         case .blob(let b): return "\\x" + b.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()
         case .json(let j): return j.text
-        case .timestamp(let ms): return CalendarMath.formatTimestamp(ms)
+        case .timestamp(let us): return CalendarMath.formatTimestamp(us)
         case .date(let d): return CalendarMath.formatDate(d)
         case .uuid(let u): return Value.uuidText(u)
         case .vector(let v): return "[" + v.map { NumberFormatting.shortest(NumberFormatting.widened($0)) }.joined(separator: ",") + "]"
@@ -42,7 +42,7 @@ extension Value {
         case .text(let s): return .string(s)
         case .json(let j): return j
         case .vector(let v): return .array(v.map { .float(NumberFormatting.widened($0)) })
-        case .timestamp(let ms): return .integer(ms)
+        case .timestamp(let us): return .integer(CalendarMath.milliseconds(us))
         case .date(let d): return .integer(Int64(d))
         case .interval(let i): return i.wholeMilliseconds.map(JSONValue.integer) ?? .string(i.text)
         case .blob(let b): return .string(b.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined())

@@ -14,6 +14,12 @@ import Darwin
 /// A clock in epoch milliseconds; injectable so tests can move time (TTL).
 public protocol DatabaseClock: Sendable {
     func nowMilliseconds() -> Int64
+    /// The same reading in microseconds, the resolution of SQL's `now()`.
+    func nowMicroseconds() -> Int64
+}
+
+extension DatabaseClock {
+    public func nowMicroseconds() -> Int64 { nowMilliseconds() * 1000 }
 }
 
 /// The wall clock.
@@ -25,6 +31,12 @@ public struct SystemClock: DatabaseClock {
         var ts = timespec()
         clock_gettime(CLOCK_REALTIME, &ts)
         return Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000
+    }
+    /// Microseconds since the Unix epoch, from CLOCK_REALTIME.
+    public func nowMicroseconds() -> Int64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        return Int64(ts.tv_sec) * 1_000_000 + Int64(ts.tv_nsec) / 1000
     }
 }
 
@@ -133,12 +145,13 @@ public final class Database: Sendable {
 
     /// Opens (creating if needed) the database at `path`, recovering from its WAL.
     public static func open(path: String, options: DatabaseOptions = DatabaseOptions()) async throws -> Database {
-        Database(engine: try await StorageEngine.open(path: path, options: options.engine), options: options)
+        try await upgraded(Database(engine: try await StorageEngine.open(path: path, options: options.engine), options: options))
     }
 
     /// Opens the database through a given file system (tests pass a `SimulatedFileSystem` to crash it).
     public static func open(path: String, options: DatabaseOptions = DatabaseOptions(), fileSystem: any FileSystem) async throws -> Database {
-        Database(engine: try await StorageEngine.open(path: path, options: options.engine, fileSystem: fileSystem), options: options)
+        try await upgraded(Database(engine: try await StorageEngine.open(path: path, options: options.engine, fileSystem: fileSystem),
+                                    options: options))
     }
 
     /// A database kept in memory only: nothing is written to disk and everything is lost at close.

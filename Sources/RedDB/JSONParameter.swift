@@ -25,7 +25,7 @@ public enum JSONParameter {
             case ("$bytes", .string(let b64)):
                 guard let data = Data(base64Encoded: b64) else { throw RedError(.invalidParameters, "$bytes must be base64") }
                 return .blob(Array(data))
-            case ("$ts", .integer(let ms)): return .timestamp(try CalendarMath.checkedTimestamp(ms))
+            case ("$ts", .integer(let ms)): return .timestamp(try CalendarMath.checkedTimestamp(milliseconds: ms))
             case ("$ts", .string(let text)): return try DataType.timestamp.coerce(.text(text))
             case ("$uuid", .string(let text)): return try DataType.uuid.coerce(.text(text))
             case ("$float", .string(let text)):

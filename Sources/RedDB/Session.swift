@@ -620,8 +620,9 @@ public final class Session: @unchecked Sendable {
     /// `plans`: where the statement's plan is kept between executions; passed on only when
     /// `definitionsVersion(seenBy:)` says a kept plan is right for this snapshot.
     func executor(_ tx: Transaction, _ parameters: [Value], embeddings: [EmbeddingKey: [Float]] = [:], plans: PlanMemo? = nil) -> StatementExecutor {
-        var executor = StatementExecutor(transaction: tx, store: database.store, parameters: parameters, now: database.options.clock.nowMilliseconds(),
-                                         limits: database.options.executionLimits, cancellation: cancellation)
+        let now = database.options.clock.nowMicroseconds()  // one reading: NOW() and TTLs agree
+        var executor = StatementExecutor(transaction: tx, store: database.store, parameters: parameters, now: CalendarMath.milliseconds(now),
+                                         nowMicroseconds: now, limits: database.options.executionLimits, cancellation: cancellation)
         executor.embeddings = embeddings
         if let plans, let version = definitionsVersion(seenBy: tx) { executor.planMemo = (plans, version) }
         if case .active = state { executor.deferredConstraints = deferredConstraints }

@@ -585,6 +585,14 @@ public final class StorageEngine: @unchecked Sendable {
     /// The log position every acknowledged commit lies at or before (a change-feed cursor for "from now").
     public var durableLSN: UInt64 { wal.durableLSN }
 
+    /// The format version of the image this engine opened (`DatabaseHeader.formatVersion` for a
+    /// new file); `Database.open` upgrades an older one.
+    public var openedFormatVersion: UInt32 { store.openedHeader.version }
+
+    /// Tells checkpoints to write the current format version from now on: the caller has
+    /// committed the upgrade from `openedFormatVersion`.
+    public func markFormatCurrent() { store.markFormatCurrent() }
+
     /// Durable committed changes after `lsn`, oldest first, at most `limit` (a commit is never split).
     public func changes(since lsn: UInt64, limit: Int) -> ChangePage {
         changeFeed.page(since: lsn, limit: max(1, limit), durable: wal.durableLSN)

@@ -18,7 +18,7 @@ extension CollectionOperations {
     func nativeHeader() -> JSONValue {
         let state = physical, h = state.header
         return .object([("checkpoint_lsn", .integer(Int64(h.checkpointLSN))), ("epoch", .integer(Int64(h.epoch))),
-                        ("format_version", .integer(Int64(DatabaseHeader.formatVersion))), ("free_list_head", .integer(Int64(h.freeListHead))),
+                        ("format_version", .integer(Int64(h.version))), ("free_list_head", .integer(Int64(h.freeListHead))),
                         ("free_page_count", .integer(Int64(h.freePageCount))), ("header_slots", .integer(2)),
                         ("last_commit_ts", .integer(Int64(h.lastCommitTS))), ("magic", .string(String(decoding: DatabaseHeader.magic, as: UTF8.self))),
                         ("ok", .bool(true)), ("page_count", .integer(Int64(h.pageCount))), ("page_size", .integer(Int64(state.pageSize))),

@@ -16,7 +16,8 @@ import RedCore
 /// Upstream sends NULL for every other type. We send their canonical text instead (tag 3),
 /// which a client written against the spec still decodes, and which loses nothing a
 /// reader can see: decimals, dates, JSON, UUIDs, blobs (as `\x…` hex), vectors and intervals.
-/// Timestamps go as U64 milliseconds since 1970, as our `Value` holds them.
+/// Timestamps go as U64 milliseconds since 1970 (upstream's `TimestampMs`) when they are a
+/// whole number of them; one with microseconds, or before 1970, goes as its text.
 public enum BinaryValueCodec {
     public static func encode(_ value: Value, into writer: inout ByteWriter) {
         switch value {
@@ -25,7 +26,7 @@ public enum BinaryValueCodec {
         case .float(let f): writer.u8(2); writer.u64(f.bitPattern)
         case .text(let s): writer.u8(3); writer.text32(s)
         case .boolean(let b): writer.u8(4); writer.u8(b ? 1 : 0)
-        case .timestamp(let ms) where ms >= 0: writer.u8(5); writer.u64(UInt64(ms))
+        case .timestamp(let us) where us >= 0 && us % 1000 == 0 && !CalendarMath.isInfinite(us): writer.u8(5); writer.u64(UInt64(us / 1000))
         case .timestamp, .decimal, .blob, .json, .date, .uuid, .vector, .interval:
             writer.u8(3); writer.text32(value.displayText)
         }

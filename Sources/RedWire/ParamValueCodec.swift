@@ -62,9 +62,11 @@ public enum ParamValueCodec {
             writer.u32(UInt32(v.count))
             for f in v { writer.u32(f.bitPattern) }
         case .json(let j): writer.u8(0x07); writer.text32(j.text)
-        case .timestamp(let ms):
-            writer.u8(0x08)
-            writer.u64(UInt64(bitPattern: ms >= 0 ? ms / 1000 : (ms - 999) / 1000))
+        case .timestamp(let us) where us % 1_000_000 == 0:
+            writer.u8(0x08)  // the spec's timestamp parameter counts whole seconds
+            writer.u64(UInt64(bitPattern: us / 1_000_000))
+        case .timestamp:  // with a fraction of a second: its text, which the server reads back exactly
+            writer.u8(0x04); writer.text32(value.displayText)
         case .uuid(let u):
             writer.u8(0x09)
             for shift in stride(from: 120, through: 0, by: -8) { writer.u8(UInt8(truncatingIfNeeded: u >> UInt128(shift))) }
@@ -99,9 +101,9 @@ public enum ParamValueCodec {
             }
         case 0x08:
             let seconds = Int64(bitPattern: try reader.u64("timestamp"))
-            let (ms, overflow) = seconds.multipliedReportingOverflow(by: 1000)
-            guard !overflow, CalendarMath.timestampRange.contains(ms) else { throw RedError(.protocolViolation, "timestamp parameter out of range") }
-            return .timestamp(ms)
+            let (us, overflow) = seconds.multipliedReportingOverflow(by: 1_000_000)
+            guard !overflow, CalendarMath.timestampRange.contains(us) else { throw RedError(.protocolViolation, "timestamp parameter out of range") }
+            return .timestamp(us)
         case 0x09:
             let raw = try reader.bytes(16, "uuid")
             return .uuid(raw.reduce(UInt128(0)) { ($0 << 8) | UInt128($1) })

@@ -16,7 +16,7 @@ import Testing
             """)
         #expect(r.status == 200, "\(r.body)")
         r = try await HTTPClientTests.call(server, "GET", "/physical/header")
-        #expect(r.json["magic"] == .string("REDDBSW1") && r.json["format_version"] == .integer(1) && r.json["header_slots"] == .integer(2), "\(r.body)")
+        #expect(r.json["magic"] == .string("REDDBSW1") && r.json["format_version"] == .integer(2) && r.json["header_slots"] == .integer(2), "\(r.body)")
         r = try await HTTPClientTests.call(server, "GET", "/physical/recovery")
         guard case .integer(let durable)? = r.json["durable_lsn"], case .integer(let from)? = r.json["replay_from_lsn"],
               case .integer(let replay)? = r.json["replay_bytes"] else { Issue.record("\(r.body)"); return }

@@ -97,13 +97,14 @@ import Testing
     }
 
     @Test func calendarArithmetic() throws {
-        let jan31 = CalendarMath.days(year: 2024, month: 1, day: 31) * CalendarMath.millisecondsPerDay
+        let jan31 = CalendarMath.days(year: 2024, month: 1, day: 31) * CalendarMath.microsecondsPerDay
         #expect(CalendarMath.formatTimestamp(try Interval(months: 1).added(to: jan31)) == "2024-02-29 00:00:00")
         #expect(CalendarMath.formatTimestamp(try Interval(months: -11).added(to: jan31)) == "2023-02-28 00:00:00")
-        #expect(CalendarMath.formatTimestamp(try Interval(microseconds: 1_500).added(to: jan31)) == "2024-01-31 00:00:00.002")
-        #expect(try Interval.between(jan31 + 90_000_000, jan31) == Interval(days: 1, microseconds: 3_600_000_000))
-        let feb29 = CalendarMath.days(year: 2024, month: 2, day: 29) * CalendarMath.millisecondsPerDay
-        let mar31 = CalendarMath.days(year: 2024, month: 3, day: 31) * CalendarMath.millisecondsPerDay
+        #expect(CalendarMath.formatTimestamp(try Interval(microseconds: 1_500).added(to: jan31)) == "2024-01-31 00:00:00.0015")
+        #expect(try Interval.between(jan31 + 90_000_000_000, jan31) == Interval(days: 1, microseconds: 3_600_000_000))
+        #expect(try Interval.between(jan31 + 1, jan31) == Interval(microseconds: 1))
+        let feb29 = CalendarMath.days(year: 2024, month: 2, day: 29) * CalendarMath.microsecondsPerDay
+        let mar31 = CalendarMath.days(year: 2024, month: 3, day: 31) * CalendarMath.microsecondsPerDay
         #expect(try Interval.age(mar31, feb29).text == "1 mon 2 days")
         #expect(try Interval.age(feb29, mar31).text == "-1 mons -2 days")
         #expect(try Interval(months: 1).multiplied(by: 1.5).text == "1 mon 15 days")

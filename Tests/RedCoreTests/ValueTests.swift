@@ -15,6 +15,28 @@ import Testing
         }
     }
 
+    /// Files of format version 1 hold timestamps in milliseconds under tag 8; they read as
+    /// microseconds, their infinities as themselves. New values are written under tag 16.
+    @Test func millisecondTimestampsOfEarlierFilesReadAsMicroseconds() throws {
+        func decode(_ bytes: [UInt8]) throws -> Value {
+            var reader = ByteReader(bytes, context: "test")
+            return try ValueCodec.decode(&reader)
+        }
+        func legacy(_ ms: Int64) -> [UInt8] {
+            var writer = ByteWriter()
+            writer.u8(8); writer.varint(ValueCodec.zigzag(ms))
+            return writer.bytes
+        }
+        #expect(try decode(legacy(1_500)) == .timestamp(1_500_000))
+        #expect(try decode(legacy(-1)) == .timestamp(-1000))
+        #expect(try decode(legacy(CalendarMath.infinity)) == .timestamp(CalendarMath.infinity))
+        #expect(try decode(legacy(CalendarMath.negativeInfinity)) == .timestamp(CalendarMath.negativeInfinity))
+        var writer = ByteWriter()
+        ValueCodec.encode(.timestamp(1_500_001), into: &writer)
+        #expect(writer.bytes.first == 16)
+        #expect(try decode(writer.bytes) == .timestamp(1_500_001))
+    }
+
     @Test func storageCodecRoundTrips() throws {
         var rng = SystemRandomNumberGenerator()
         for _ in 0..<2_000 {

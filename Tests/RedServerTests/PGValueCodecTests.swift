@@ -54,7 +54,8 @@ import Testing
         #expect(PGValueCodec.text(.float(.infinity), as: .float8) == "Infinity")
         #expect(PGValueCodec.text(.float(1.5), as: .float8) == "1.5")
         #expect(PGValueCodec.text(.blob([0, 255]), as: .bytea) == "\\x00ff")
-        #expect(PGValueCodec.text(.timestamp(86_400_000 + 1), as: .timestamp) == "1970-01-02 00:00:00.001")
+        #expect(PGValueCodec.text(.timestamp(86_400_000_000 + 1000), as: .timestamp) == "1970-01-02 00:00:00.001")
+        #expect(PGValueCodec.text(.timestamp(86_400_000_000 + 1), as: .timestamp) == "1970-01-02 00:00:00.000001")
     }
 
     @Test func binaryParametersDecodeByOID() throws {
@@ -66,7 +67,8 @@ import Testing
         #expect(try decode([1], 16) == .boolean(true))
         #expect(try decode(Array(withUnsafeBytes(of: Float(2.5).bitPattern.bigEndian, Array.init)), 700) == .float(2.5))
         #expect(try decode([0, 0, 0, 0], 1082) == .date(10_957))  // 2000-01-01
-        #expect(try decode([0, 0, 0, 0, 0, 0, 0, 0], 1114) == .timestamp(946_684_800_000))
+        #expect(try decode([0, 0, 0, 0, 0, 0, 0, 0], 1114) == .timestamp(946_684_800_000_000))
+        #expect(try decode([0, 0, 0, 0, 0, 0, 0, 7], 1184) == .timestamp(946_684_800_000_007))  // microseconds kept
         #expect(try decode([1] + Array(#"{"a":1}"#.utf8), 3802) == .json(try JSONValue.parse(#"{"a":1}"#)))
         #expect(try decode(Array("7".utf8), 25, inferred: .integer) == .integer(7))
         // Integers and floats by their length (a binary COPY into an INT column may send int4).

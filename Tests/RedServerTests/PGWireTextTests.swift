@@ -191,7 +191,7 @@ import Testing
     @Test func binaryCopyRoundTripsInSmallChunks() throws {
         let columnTypes: [DataType] = [.integer, .text, .float, .boolean, .decimal, .timestamp, .uuid, .json]
         let rows: [[Value]] = [
-            [.integer(1), .text("Ada"), .float(2.5), .boolean(true), .decimal(Numeric(unchecked: 125, scale: 1)), .timestamp(1_700_000_000_123), .uuid(42),
+            [.integer(1), .text("Ada"), .float(2.5), .boolean(true), .decimal(Numeric(unchecked: 125, scale: 1)), .timestamp(1_700_000_000_123_456), .uuid(42),
              .json(try JSONValue.parse(#"{"a":[1,2]}"#))],
             [.integer(-7), .null, .null, .boolean(false), .decimal(Numeric(unchecked: -1, scale: 4)), .null, .null, .null],
         ]
@@ -233,8 +233,8 @@ import Testing
     @Test func timeAndIntervalParameters() throws {
         var time = ByteBuffer()
         time.writeInteger(Int64(45_296_500_000))  // 12:34:56.5
-        // RedDB's TIME keeps whole seconds (a documented difference from PostgreSQL's microseconds).
-        #expect(try PGValueCodec.decodeParameter(time, format: .binary, declared: 1083, inferred: .any) == .text("12:34:56"))
+        // TIME keeps microseconds, as PostgreSQL's does.
+        #expect(try PGValueCodec.decodeParameter(time, format: .binary, declared: 1083, inferred: .any) == .text("12:34:56.5"))
         var interval = ByteBuffer()
         interval.writeInteger(Int64(5_000_000)); interval.writeInteger(Int32(1)); interval.writeInteger(Int32(0))
         let decoded = try PGValueCodec.decodeParameter(interval, format: .binary, declared: 1186, inferred: .any)

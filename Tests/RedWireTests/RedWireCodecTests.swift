@@ -81,14 +81,14 @@ struct RedWireCodecTests {
         let values: [Value] = [
             .null, .boolean(true), .boolean(false), .integer(-5), .integer(.max), .float(2.5), .float(-.infinity),
             .text("héllo"), .blob([0, 1, 255]), .vector([1.5, -2]), .json(try JSONValue.parse(#"{"a":[1,true,null]}"#)),
-            .timestamp(1_700_000_000_000), .uuid(0x0011_2233_4455_6677_8899_aabb_ccdd_eeff),
+            .timestamp(1_700_000_000_000_000), .uuid(0x0011_2233_4455_6677_8899_aabb_ccdd_eeff),
         ]
         let query = ParamValueCodec.QueryWithParams(sql: "SELECT 1", parameters: values)
         #expect(try ParamValueCodec.decode(ParamValueCodec.encode(query)) == query)
-        // Sub-second timestamps travel as whole seconds; decimals and dates as their text.
-        let lossy = ParamValueCodec.QueryWithParams(sql: "", parameters: [.timestamp(1_500), .decimal(Numeric(unchecked: 12_500, scale: 4)), .date(0)])
+        // Sub-second timestamps, decimals and dates travel as their text (the spec's timestamp counts seconds).
+        let lossy = ParamValueCodec.QueryWithParams(sql: "", parameters: [.timestamp(1_500_001), .decimal(Numeric(unchecked: 12_500, scale: 4)), .date(0)])
         #expect(try ParamValueCodec.decode(ParamValueCodec.encode(lossy)).parameters
-                == [.timestamp(1_000), .text(Value.decimal(Numeric(unchecked: 12_500, scale: 4)).displayText), .text(Value.date(0).displayText)])
+                == [.text("1970-01-01 00:00:01.500001"), .text(Value.decimal(Numeric(unchecked: 12_500, scale: 4)).displayText), .text(Value.date(0).displayText)])
         var uuid = ByteWriter()
         ParamValueCodec.encode(.uuid(0x0011_2233_4455_6677_8899_aabb_ccdd_eeff), into: &uuid)
         #expect(uuid.bytes == [0x09] + Self.hex("00112233445566778899aabbccddeeff"))
@@ -103,7 +103,8 @@ struct RedWireCodecTests {
         #expect(encoded(.null) == [0])
         #expect(encoded(.integer(1)) == [1, 1, 0, 0, 0, 0, 0, 0, 0])
         #expect(encoded(.boolean(true)) == [4, 1])
-        #expect(encoded(.timestamp(2)) == [5, 2, 0, 0, 0, 0, 0, 0, 0])
+        #expect(encoded(.timestamp(2000)) == [5, 2, 0, 0, 0, 0, 0, 0, 0])  // milliseconds, upstream's TimestampMs
+        #expect(encoded(.timestamp(2001)).first == 3)  // microseconds: as text, which keeps them
         // Types without a tag go as text, which a spec client still reads.
         #expect(encoded(.decimal(Numeric(unchecked: 12_500, scale: 4))).first == 3)
         let result = BinaryValueCodec.Columnar(columns: ["a", "b", "c", "d"], rows: [

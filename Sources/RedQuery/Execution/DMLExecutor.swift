@@ -228,10 +228,10 @@ struct DMLExecutor {
             let v = try context.evaluation([]).evaluate(try planner.bind(at, BindingContext(scope: Scope([], parent: nil))), [])
             switch v {
             case .integer(let ms): return ms
-            case .timestamp(let ms): return ms
+            case .timestamp(let us): return CalendarMath.milliseconds(us)
             case .text(let s):
                 if let ms = Int64(s) { return ms }
-                if case .timestamp(let ms) = try DataType.timestamp.coerce(.text(s)) { return ms }
+                if case .timestamp(let us) = try DataType.timestamp.coerce(.text(s)) { return CalendarMath.milliseconds(us) }
             default: break
             }
             throw RedError(.invalidTextRepresentation, "WITH EXPIRES AT needs unix milliseconds or a timestamp, got \(v.displayText)")

@@ -327,12 +327,15 @@ enum Arithmetic {
             case "/": return .decimal(try a.dividing(by: b))
             default: return .decimal(try a.remainder(dividingBy: b))
             }
-        case let (.timestamp(t), .integer(ms)):
+        case let (.timestamp(t), .integer(ms)):  // RedDB's TimestampMs arithmetic: the integer counts milliseconds
             guard op == "+" || op == "-" else { break }
-            if op == "+" { return .timestamp(try CalendarMath.checkedTimestamp(t, plus: ms)) }
-            guard ms != .min else { throw RedError(.datetimeFieldOverflow, "timestamp out of range") }
-            return .timestamp(try CalendarMath.checkedTimestamp(t, plus: -ms))
-        case let (.integer(ms), .timestamp(t)) where op == "+": return .timestamp(try CalendarMath.checkedTimestamp(t, plus: ms))
+            let (us, overflow) = ms.multipliedReportingOverflow(by: op == "+" ? 1000 : -1000)
+            guard !overflow else { throw RedError(.datetimeFieldOverflow, "timestamp out of range") }
+            return .timestamp(try CalendarMath.checkedTimestamp(t, plus: us))
+        case let (.integer(ms), .timestamp(t)) where op == "+":
+            let (us, overflow) = ms.multipliedReportingOverflow(by: 1000)
+            guard !overflow else { throw RedError(.datetimeFieldOverflow, "timestamp out of range") }
+            return .timestamp(try CalendarMath.checkedTimestamp(t, plus: us))
         case let (.date(d), .integer(n)):
             guard op == "+" || op == "-" else { break }
             // Days in Int32, as PostgreSQL's date (22008 beyond it, where this used to clamp).

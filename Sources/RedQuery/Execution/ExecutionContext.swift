@@ -99,8 +99,10 @@ final class ExecutionContext: @unchecked Sendable {
     let transaction: Transaction
     let store: TableStore
     let parameters: [Value]
-    /// The statement's clock (epoch ms): NOW() and TTL visibility.
+    /// The statement's clock (epoch ms): TTL visibility and row timestamps.
     let now: Int64
+    /// The same reading in microseconds: NOW() and the other current-time functions.
+    let nowMicroseconds: Int64
     /// Rows scanned (reported as statistics).
     var rowsScanned = 0
     let limits: ExecutionLimits
@@ -167,13 +169,14 @@ final class ExecutionContext: @unchecked Sendable {
         return read
     }
 
-    init(transaction: Transaction, store: TableStore, parameters: [Value], now: Int64, limits: ExecutionLimits = ExecutionLimits(),
-         cancellation: StatementCancellation? = nil) {
+    init(transaction: Transaction, store: TableStore, parameters: [Value], now: Int64, nowMicroseconds: Int64? = nil,
+         limits: ExecutionLimits = ExecutionLimits(), cancellation: StatementCancellation? = nil) {
         self.cancellation = cancellation
         self.transaction = transaction
         self.store = store
         self.parameters = parameters
         self.now = now
+        self.nowMicroseconds = nowMicroseconds ?? now * 1000
         self.limits = limits
         writesAtStart = transaction.writeCount
     }
@@ -212,7 +215,8 @@ final class ExecutionContext: @unchecked Sendable {
     /// A context for one part of this statement run on another thread: the same transaction,
     /// parameters, clock, limits and cancel switch, with counters of its own.
     func partition() -> ExecutionContext {
-        let part = ExecutionContext(transaction: transaction, store: store, parameters: parameters, now: now, limits: limits, cancellation: cancellation)
+        let part = ExecutionContext(transaction: transaction, store: store, parameters: parameters, now: now, nowMicroseconds: nowMicroseconds,
+                                    limits: limits, cancellation: cancellation)
         part.surfaceCatalog = surfaceCatalog
         part.sessionSequences = sessionSequences
         part.locks = locks

@@ -36,11 +36,11 @@ enum IntervalArithmetic {
             }
         case let (.interval(i), .timestamp(t)) where op == "+": return .timestamp(try i.added(to: t))
         case let (.date(d), .interval):
-            if op == "+" || op == "-" { return try apply(op, .timestamp(Int64(d) * CalendarMath.millisecondsPerDay), r) }
-        case let (.interval, .date(d)) where op == "+": return try apply(op, .timestamp(Int64(d) * CalendarMath.millisecondsPerDay), l)
+            if op == "+" || op == "-" { return try apply(op, .timestamp(CalendarMath.checkedTimestamp(days: Int64(d))), r) }
+        case let (.interval, .date(d)) where op == "+": return try apply(op, .timestamp(CalendarMath.checkedTimestamp(days: Int64(d))), l)
         case let (.timestamp(a), .timestamp(b)) where op == "-": return .interval(try Interval.between(a, b))
-        case let (.timestamp(a), .date(d)) where op == "-": return .interval(try Interval.between(a, Int64(d) * CalendarMath.millisecondsPerDay))
-        case let (.date(d), .timestamp(b)) where op == "-": return .interval(try Interval.between(Int64(d) * CalendarMath.millisecondsPerDay, b))
+        case let (.timestamp(a), .date(d)) where op == "-": return .interval(try Interval.between(a, CalendarMath.checkedTimestamp(days: Int64(d))))
+        case let (.date(d), .timestamp(b)) where op == "-": return .interval(try Interval.between(CalendarMath.checkedTimestamp(days: Int64(d)), b))
         case let (.interval, .text(s)):
             if op == "+" || op == "-" { return try apply(op, l, .interval(try Interval.parse(s))) }
             return try apply(op, l, try Arithmetic.number(fromText: s))
@@ -75,7 +75,7 @@ extension IntervalArithmetic {
             guard case .text(let s) = v else { return nil }
             return CalendarMath.parseTimeOfDay(s.trimmingSpaces()[...])
         }
-        if op == "-", let x = clock(a[1]), let y = clock(a[2]) { return .interval(try Interval(milliseconds: x - y)) }
+        if op == "-", let x = clock(a[1]), let y = clock(a[2]) { return .interval(Interval(microseconds: x - y)) }
         let time: Int64, other: Value
         if let t = clock(a[1]) {
             (time, other) = (t, a[2])
@@ -85,13 +85,13 @@ extension IntervalArithmetic {
             throw RedError(.invalidDatetimeFormat, "invalid input syntax for type time: \"\(a[1].displayText)\"")
         }
         if op == "+", case .date(let d) = other {  // date + time: the timestamp
-            return .timestamp(try CalendarMath.checkedTimestamp(Int64(d) * CalendarMath.millisecondsPerDay, plus: time))
+            return .timestamp(try CalendarMath.checkedTimestamp(CalendarMath.checkedTimestamp(days: Int64(d)), plus: time))
         }
         guard case .interval(let step) = try DataType.duration.coerce(other) else {
             throw RedError(.undefinedFunction, "operator does not exist: time \(op) \(other.kindName)")
         }
-        let day = CalendarMath.millisecondsPerDay
-        let delta = Interval.roundedMilliseconds(step.microseconds) % day
+        let day = CalendarMath.microsecondsPerDay
+        let delta = step.microseconds % day
         var moved = (op == "+" ? time + delta : time - delta) % day
         if moved < 0 { moved += day }
         return .text(CalendarMath.clockText(moved))

@@ -11,6 +11,8 @@ public struct StatementExecutor {
     public let store: TableStore
     public let parameters: [Value]
     public let now: Int64
+    /// The same reading in microseconds: what NOW() gives.
+    public let nowMicroseconds: Int64
 
     /// Most rows a single result may hold in memory.
     public static let maxResultRows = 10_000_000
@@ -47,18 +49,22 @@ public struct StatementExecutor {
     /// The rows of the statement's WITH items, by name (`WithClauseExecution`).
     var withRelations: [String: WithRelation] = [:]
 
-    public init(transaction: Transaction, store: TableStore, parameters: [Value], now: Int64, limits: ExecutionLimits = ExecutionLimits(),
-                cancellation: StatementCancellation? = nil) {
+    /// `now` counts epoch milliseconds (row TTLs and timestamps of change); `nowMicroseconds`,
+    /// the same reading to the microsecond, is NOW()'s value (`now` × 1000 when not given).
+    public init(transaction: Transaction, store: TableStore, parameters: [Value], now: Int64, nowMicroseconds: Int64? = nil,
+                limits: ExecutionLimits = ExecutionLimits(), cancellation: StatementCancellation? = nil) {
         self.cancellation = cancellation
         self.transaction = transaction
         self.store = store
         self.parameters = parameters
         self.now = now
+        self.nowMicroseconds = nowMicroseconds ?? now * 1000
         self.limits = limits
     }
 
     func makeContext() -> ExecutionContext {
-        let context = ExecutionContext(transaction: transaction, store: store, parameters: parameters, now: now, limits: limits, cancellation: cancellation)
+        let context = ExecutionContext(transaction: transaction, store: store, parameters: parameters, now: now, nowMicroseconds: nowMicroseconds,
+                                       limits: limits, cancellation: cancellation)
         context.embeddings = embeddings
         context.deferredConstraints = deferredConstraints
         context.surfaceCatalog = surfaceCatalog

@@ -9,7 +9,7 @@ import Synchronization
 ///
 /// Timestamps carry no zone (UTC): `make_timestamptz`'s zone says where the clock time it is
 /// given is read (`ZoneRule`); a stride is an interval without months (or its text, or an
-/// integer of milliseconds).
+/// integer of milliseconds, RedDB's durations).
 enum DateTimeFunctions {
     static let functions: [ScalarFunction] = {
         func make(_ name: String, _ arity: ClosedRange<Int>, deterministic: Bool = true,
@@ -20,19 +20,19 @@ enum DateTimeFunctions {
             make("to_char", 2...2) { a in
                 let template = try text(a[1], "the template")
                 switch a[0] {
-                case .timestamp(let ms): return try dateTemplates.template(template).format(ms).map(Value.text) ?? .null
-                case .date(let d): return try dateTemplates.template(template).format(Int64(d) * CalendarMath.millisecondsPerDay).map(Value.text) ?? .null
+                case .timestamp(let us): return try dateTemplates.template(template).format(us).map(Value.text) ?? .null
+                case .date(let d): return try dateTemplates.template(template).format(CalendarMath.checkedTimestamp(days: Int64(d))).map(Value.text) ?? .null
                 case .interval(let i): return .text(try dateTemplates.template(template).format(i))
                 default: return .text(try numberTemplates.template(template).format(try NumberTemplate.number(of: a[0])))
                 }
             },
             make("to_date", 2...2) { a in
-                let ms = try dateTemplates.template(try text(a[1], "the template")).parse(try text(a[0], "the date text"))
-                return try DataType.date.coerce(.timestamp(ms))
+                let us = try dateTemplates.template(try text(a[1], "the template")).parse(try text(a[0], "the date text"))
+                return try DataType.date.coerce(.timestamp(us))
             },
             make("to_timestamp", 1...2) { a in
                 guard a.count == 2 else {
-                    return .timestamp(try CalendarMath.checkedTimestamp(milliseconds: try seconds(a[0]) * 1000))
+                    return .timestamp(try CalendarMath.checkedTimestamp(microseconds: try seconds(a[0]) * 1_000_000))
                 }
                 return .timestamp(try dateTemplates.template(try text(a[1], "the template")).parse(try text(a[0], "the timestamp text")))
             },
@@ -47,9 +47,9 @@ enum DateTimeFunctions {
                 return .timestamp(a.count == 7 ? try ZoneRule.of(a[6]).instant(of: local) : local)
             },
             make("date_bin", 3...3) { a in
-                let stride = try TimeFunctions.strideMilliseconds(a[0])
+                let stride = try TimeFunctions.strideMicroseconds(a[0])
                 guard stride > 0 else { throw RedError(.invalidArgument, "stride must be greater than zero") }
-                let source = try TimeFunctions.milliseconds(a[1]), origin = try TimeFunctions.milliseconds(a[2])
+                let source = try TimeFunctions.microseconds(a[1]), origin = try TimeFunctions.microseconds(a[2])
                 if CalendarMath.isInfinite(source) { return .timestamp(source) }  // as PostgreSQL: an infinity stays itself
                 guard !CalendarMath.isInfinite(origin) else { throw RedError(.datetimeFieldOverflow, "origin out of range") }
                 let (offset, overflow) = source.subtractingReportingOverflow(origin)
@@ -62,10 +62,10 @@ enum DateTimeFunctions {
             },
             make("isfinite", 1...1) { a in
                 if case .interval = a[0] { return .boolean(true) }  // PostgreSQL 15 has no infinite intervals
-                return .boolean(!CalendarMath.isInfinite(try TimeFunctions.milliseconds(a[0])))
+                return .boolean(!CalendarMath.isInfinite(try TimeFunctions.microseconds(a[0])))
             },
             make("clock_timestamp", 0...0, deterministic: false) { _ in
-                .timestamp(Int64((Date().timeIntervalSince1970 * 1000).rounded(.down)))
+                .timestamp(Int64((Date().timeIntervalSince1970 * 1_000_000).rounded(.down)))
             },
         ]
     }()
@@ -106,7 +106,7 @@ enum DateTimeFunctions {
             throw RedError(.datetimeFieldOverflow, "date field value out of range: \(year)-\(twoDigits(month))-\(twoDigits(day))")
         }
         let days = CalendarMath.days(year: astronomical, month: month, day: day)
-        _ = try CalendarMath.checkedTimestamp(days * CalendarMath.millisecondsPerDay)
+        _ = try CalendarMath.checkedTimestamp(days: days)
         return days
     }
 
@@ -120,8 +120,8 @@ enum DateTimeFunctions {
               hour < 24 || (minute == 0 && seconds == 0) else {
             throw RedError(.datetimeFieldOverflow, "time field value out of range: \(twoDigits(hour)):\(twoDigits(minute)):\(a[5].doubleValue.map { $0 == $0.rounded() && abs($0) < 100 ? twoDigits(Int($0)) : "\($0)" } ?? a[5].displayText)")
         }
-        let ms = Int64(hour * 3600 + minute * 60) * 1000 + Int64((seconds * 1000).rounded())
-        return try CalendarMath.checkedTimestamp(days * CalendarMath.millisecondsPerDay + ms)
+        let us = Int64(hour * 3600 + minute * 60) * 1_000_000 + Int64((seconds * 1_000_000).rounded())
+        return try CalendarMath.checkedTimestamp(CalendarMath.checkedTimestamp(days: days), plus: us)
     }
 }
 

@@ -146,15 +146,15 @@ struct DateTimeTemplate {
         let year, month, day, dayOfYear, dayOfWeek: Int  // dayOfWeek: 0 = Sunday
         let isoYear, isoWeek: Int
         let julianDay: Int64
-        let millisOfDay: Int64
+        let microsOfDay: Int64
 
-        init(_ ms: Int64) {
-            let (days, rest) = CalendarMath.split(ms)
+        init(_ us: Int64) {
+            let (days, rest) = CalendarMath.split(us)
             let c = CalendarMath.civil(days: days)
             year = c.year; month = c.month; day = c.day
             dayOfYear = Int(days - CalendarMath.days(year: c.year, month: 1, day: 1)) + 1
             dayOfWeek = Int(((days % 7) + 11) % 7)
-            millisOfDay = rest
+            microsOfDay = rest
             julianDay = days + 2_440_588
             (isoYear, isoWeek) = Self.isoWeek(days: days, year: c.year)
         }
@@ -174,9 +174,9 @@ struct DateTimeTemplate {
     }
 
     /// The timestamp written through the template; nil for an infinity (PostgreSQL gives NULL).
-    func format(_ ms: Int64) -> String? {
-        if CalendarMath.isInfinite(ms) { return nil }
-        let m = Moment(ms)
+    func format(_ us: Int64) -> String? {
+        if CalendarMath.isInfinite(us) { return nil }
+        let m = Moment(us)
         var out = ""
         for node in nodes {
             switch node {
@@ -215,7 +215,7 @@ struct DateTimeTemplate {
         // BC years count down from 1 (astronomical year 0 is 1 BC).
         let displayYear = m.year > 0 ? m.year : 1 - m.year
         let displayISOYear = m.isoYear > 0 ? m.isoYear : 1 - m.isoYear
-        let hour = Int(m.millisOfDay / 3_600_000), millis = Int(m.millisOfDay % 1000)
+        let hour = Int(m.microsOfDay / 3_600_000_000), micros = Int(m.microsOfDay % 1_000_000)
         switch field {
         case .year4: return number(displayYear, width: 4, fillMode: fm, ordinal: th)
         case .yearWithComma:
@@ -250,14 +250,13 @@ struct DateTimeTemplate {
         case .julianDay: return String(m.julianDay) + (th.map { ordinalSuffix(Int(m.julianDay), $0) } ?? "")
         case .hour24: return number(hour, width: 2, fillMode: fm, ordinal: th)
         case .hour12: return number(hour % 12 == 0 ? 12 : hour % 12, width: 2, fillMode: fm, ordinal: th)
-        case .minute: return number(Int(m.millisOfDay / 60_000 % 60), width: 2, fillMode: fm, ordinal: th)
-        case .second: return number(Int(m.millisOfDay / 1000 % 60), width: 2, fillMode: fm, ordinal: th)
-        case .secondsOfDay: return number(Int(m.millisOfDay / 1000), width: 1, fillMode: true, ordinal: th)
-        case .millisecond: return number(millis, width: 3, fillMode: fm, ordinal: th)
-        case .microsecond: return number(millis * 1000, width: 6, fillMode: fm, ordinal: th)
+        case .minute: return number(Int(m.microsOfDay / 60_000_000 % 60), width: 2, fillMode: fm, ordinal: th)
+        case .second: return number(Int(m.microsOfDay / 1_000_000 % 60), width: 2, fillMode: fm, ordinal: th)
+        case .secondsOfDay: return number(Int(m.microsOfDay / 1_000_000), width: 1, fillMode: true, ordinal: th)
+        case .millisecond: return number(micros / 1000, width: 3, fillMode: fm, ordinal: th)
+        case .microsecond: return number(micros, width: 6, fillMode: fm, ordinal: th)
         case .fraction(let digits):
-            // Milliseconds are all a timestamp holds: further digits are zeros.
-            let six = String(repeating: "0", count: 3 - String(millis).count) + String(millis) + "000"
+            let six = String(repeating: "0", count: 6 - String(micros).count) + String(micros)
             return String(six.prefix(digits))
         case .meridiem(let c, let dotted):
             let word = hour < 12 ? (dotted ? "A.M." : "AM") : (dotted ? "P.M." : "PM")
@@ -282,11 +281,11 @@ extension DateTimeTemplate {
         var shortYear: Int?
         var month: Int?, day: Int?, dayOfYear: Int?, julianDay: Int64?
         var isoYear: Int?, isoWeek: Int?, isoDayOfWeek: Int?, isoDayOfYear: Int?
-        var hour: Int?, twelveHour = false, pm: Bool?, minute = 0, second = 0, secondsOfDay: Int?, millis = 0
+        var hour: Int?, twelveHour = false, pm: Bool?, minute = 0, second = 0, secondsOfDay: Int?, micros = 0
         var offsetMinutes = 0
     }
 
-    /// `input` read through the template: epoch milliseconds (UTC; an `OF`/`TZH` offset is undone).
+    /// `input` read through the template: epoch microseconds (UTC; an `OF`/`TZH` offset is undone).
     func parse(_ input: String) throws -> Int64 {
         guard input.utf8.count <= Self.maxTemplateBytes else {
             throw RedError(.limitExceeded, "text for a date/time template is limited to \(Self.maxTemplateBytes) bytes")
@@ -403,9 +402,8 @@ extension DateTimeTemplate {
         case .minute: f.minute = v
         case .second: f.second = v
         case .secondsOfDay: f.secondsOfDay = v
-        case .millisecond: f.millis = v
-        case .microsecond: f.millis = Int((Double(v) * pow10(6 - digits) / 1000).rounded())
-        case .fraction(let n): f.millis = Int((Double(v) * pow10(max(n, digits) - digits) * pow10(3) / pow10(max(n, digits))).rounded())
+        case .millisecond: f.micros = v * 1000
+        case .microsecond, .fraction: f.micros = Int((Double(v) * pow10(6 - digits)).rounded())
         case .zoneHours: f.offsetMinutes = v * 60
         case .zoneMinutes: f.offsetMinutes += f.offsetMinutes < 0 ? -v : v
         default: break  // D, W, WW, Q: read and ignored, as in PostgreSQL
@@ -524,8 +522,8 @@ extension DateTimeTemplate {
         var secondOfDay = hour * 3600 + f.minute * 60 + f.second
         if let sssss = f.secondsOfDay { secondOfDay = sssss }
         guard (0...24).contains(hour), (0...59).contains(f.minute), (0...60).contains(f.second), (0..<86_401).contains(secondOfDay),
-              (0...999).contains(f.millis) else { throw outOfRange }
-        let ms = days * CalendarMath.millisecondsPerDay + Int64(secondOfDay) * 1000 + Int64(f.millis) - Int64(f.offsetMinutes) * 60_000
-        return try CalendarMath.checkedTimestamp(ms)
+              (0...999_999).contains(f.micros) else { throw outOfRange }
+        let us = Int64(secondOfDay) * 1_000_000 + Int64(f.micros) - Int64(f.offsetMinutes) * 60_000_000
+        return try CalendarMath.checkedTimestamp(CalendarMath.checkedTimestamp(days: days), plus: us)
     }
 }

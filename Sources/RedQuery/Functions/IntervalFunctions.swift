@@ -9,10 +9,10 @@ enum IntervalFunctions {
 
     static let functions: [ScalarFunction] = [
         ScalarFunction(name: "age", arity: 1...2, acceptsNull: false, isDeterministicWithinStatement: true) { a, context in
-            if a.count == 2 { return .interval(try Interval.age(try TimeFunctions.milliseconds(a[0]), try TimeFunctions.milliseconds(a[1]))) }
+            if a.count == 2 { return .interval(try Interval.age(try TimeFunctions.microseconds(a[0]), try TimeFunctions.microseconds(a[1]))) }
             // One argument: from midnight of the current date, as PostgreSQL counts it.
-            let midnight = CalendarMath.split(context.now).days * CalendarMath.millisecondsPerDay
-            return .interval(try Interval.age(midnight, try TimeFunctions.milliseconds(a[0])))
+            let midnight = CalendarMath.split(context.nowMicroseconds).days * CalendarMath.microsecondsPerDay
+            return .interval(try Interval.age(midnight, try TimeFunctions.microseconds(a[0])))
         },
         justify("justify_days") { try $0.justifiedDays() },
         justify("justify_hours") { try $0.justifiedHours() },

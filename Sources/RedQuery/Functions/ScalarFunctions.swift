@@ -335,20 +335,17 @@ struct ScalarFunction: Sendable {
         }
 
         // Time
-        add(["now", "transaction_timestamp", "statement_timestamp"], 0...0) { _, c in .timestamp(c.now) }
+        add(["now", "transaction_timestamp", "statement_timestamp"], 0...0) { _, c in .timestamp(c.nowMicroseconds) }
         // `current_timestamp(p)`, `localtimestamp(p)`: seconds rounded to p digits (PostgreSQL takes
-        // more than 6 as 6; RedDB keeps milliseconds, so 3 and up change nothing).
+        // more than 6 as 6).
         add(["current_timestamp", "localtimestamp"], 0...1) { a, c in
-            guard let precision = a.first else { return .timestamp(c.now) }
+            guard let precision = a.first else { return .timestamp(c.nowMicroseconds) }
             guard case .integer(let p) = precision, p >= 0 else {
                 throw RedError(.invalidArgument, "TIMESTAMP(\(precision.displayText)) precision must not be negative")
             }
-            guard p < 3 else { return .timestamp(c.now) }
-            let unit: Int64 = p == 0 ? 1000 : (p == 1 ? 100 : 10)
-            let (whole, rest) = c.now.quotientAndRemainder(dividingBy: unit)
-            return .timestamp((whole + (rest * 2 >= unit ? 1 : 0)) * unit)
+            return .timestamp(CalendarMath.rounded(c.nowMicroseconds, toFractionDigits: Int(min(p, 6))))
         }
-        add(["current_date"], 0...0) { _, c in try DataType.date.coerce(.timestamp(c.now)) }
+        add(["current_date"], 0...0) { _, c in try DataType.date.coerce(.timestamp(c.nowMicroseconds)) }
         add(["date_part"], 2...2) { a, _ in
             let part = try TimeFunctions.datePart(text(a[0]).lowercased(), a[1])
             if case .integer(let i) = part { return .float(Double(i)) }
@@ -365,7 +362,7 @@ struct ScalarFunction: Sendable {
         }
         add(["date_trunc"], 2...2) { a, _ in try TimeFunctions.dateTrunc(text(a[0]).lowercased(), a[1]) }
         add(["time_bucket"], 2...2) { a, _ in
-            let width = try TimeFunctions.strideMilliseconds(a[0])
+            let width = try TimeFunctions.strideMicroseconds(a[0])
             guard width > 0, case .timestamp(let t) = try DataType.timestamp.coerce(a[1]) else { throw RedError(.invalidArgument, "time_bucket needs a positive width and a timestamp") }
             // The bucket's start: t rounded down to a multiple of width (t - r never overflows;
             // stepping one more width below for a negative t may, which is out of range).

@@ -2,9 +2,10 @@ import RedCore
 
 /// date_part / date_trunc and the small parsers the function library shares.
 enum TimeFunctions {
-    static func milliseconds(_ v: Value) throws -> Int64 {
+    /// A timestamp's epoch microseconds (text and dates are read as timestamps).
+    static func microseconds(_ v: Value) throws -> Int64 {
         switch try DataType.timestamp.coerce(v) {
-        case .timestamp(let ms): return ms
+        case .timestamp(let us): return us
         default: throw RedError(.datatypeMismatch, "expected a timestamp, got \(v.kindName)")
         }
     }
@@ -14,26 +15,27 @@ enum TimeFunctions {
             guard let part = i.part(field) else { throw RedError(.featureNotSupported, "interval units \"\(field)\" not supported") }
             return .float(part)
         }
-        let ms = try milliseconds(v)
-        if CalendarMath.isInfinite(ms) {
+        let us = try microseconds(v)
+        if CalendarMath.isInfinite(us) {
             // As PostgreSQL: the epoch of an infinity is infinite; its calendar fields have no value.
-            return field == "epoch" ? .float(ms > 0 ? .infinity : -.infinity) : .null
+            return field == "epoch" ? .float(us > 0 ? .infinity : -.infinity) : .null
         }
-        let (days, rest) = CalendarMath.split(ms)
+        let (days, rest) = CalendarMath.split(us)
         let c = CalendarMath.civil(days: days)
         switch field {
         case "year", "years": return .integer(Int64(c.year))
         case "month", "months": return .integer(Int64(c.month))
         case "day", "days": return .integer(Int64(c.day))
-        case "hour", "hours": return .integer(rest / 3_600_000)
-        case "minute", "minutes": return .integer(rest / 60_000 % 60)
-        case "second", "seconds": return .float(Double(rest % 60_000) / 1000)
-        case "millisecond", "milliseconds": return .integer(rest % 60_000)
+        case "hour", "hours": return .integer(rest / 3_600_000_000)
+        case "minute", "minutes": return .integer(rest / 60_000_000 % 60)
+        case "second", "seconds": return .float(Double(rest % 60_000_000) / 1_000_000)
+        case "millisecond", "milliseconds": return .float(Double(rest % 60_000_000) / 1000)
+        case "microsecond", "microseconds": return .integer(rest % 60_000_000)
         case "dow": return .integer(((days % 7) + 11) % 7)
         case "isodow": let d = ((days % 7) + 10) % 7 + 1; return .integer(d)
         case "doy": return .integer(days - CalendarMath.days(year: c.year, month: 1, day: 1) + 1)
         case "quarter": return .integer(Int64((c.month - 1) / 3 + 1))
-        case "epoch": return .float(Double(ms) / 1000)
+        case "epoch": return .float(Double(us) / 1_000_000)
         case "week":
             let thursday = days - (((days % 7) + 10) % 7) + 3
             let year = CalendarMath.civil(days: thursday).year
@@ -48,31 +50,36 @@ enum TimeFunctions {
             guard let truncated = i.truncated(to: field) else { throw RedError(.invalidArgument, "interval units \"\(field)\" not recognized") }
             return .interval(truncated)
         }
-        let given = try milliseconds(v)
+        let given = try microseconds(v)
         if CalendarMath.isInfinite(given) { return .timestamp(given) }
-        let ms = try CalendarMath.checkedTimestamp(given)  // truncating stays in range then
-        let (days, rest) = CalendarMath.split(ms)
+        let us = try CalendarMath.checkedTimestamp(given)  // truncating stays in range then
+        let (days, rest) = CalendarMath.split(us)
         let c = CalendarMath.civil(days: days)
-        let dayStart = days * CalendarMath.millisecondsPerDay
+        let perDay = CalendarMath.microsecondsPerDay
+        let dayStart = days * perDay
         switch field {
-        case "year": return .timestamp(CalendarMath.days(year: c.year, month: 1, day: 1) * CalendarMath.millisecondsPerDay)
-        case "quarter": return .timestamp(CalendarMath.days(year: c.year, month: (c.month - 1) / 3 * 3 + 1, day: 1) * CalendarMath.millisecondsPerDay)
-        case "month": return .timestamp(CalendarMath.days(year: c.year, month: c.month, day: 1) * CalendarMath.millisecondsPerDay)
-        case "week": return .timestamp((days - (((days % 7) + 10) % 7)) * CalendarMath.millisecondsPerDay)
+        case "year": return .timestamp(CalendarMath.days(year: c.year, month: 1, day: 1) * perDay)
+        case "quarter": return .timestamp(CalendarMath.days(year: c.year, month: (c.month - 1) / 3 * 3 + 1, day: 1) * perDay)
+        case "month": return .timestamp(CalendarMath.days(year: c.year, month: c.month, day: 1) * perDay)
+        case "week": return .timestamp((days - (((days % 7) + 10) % 7)) * perDay)
         case "day": return .timestamp(dayStart)
-        case "hour": return .timestamp(dayStart + rest / 3_600_000 * 3_600_000)
-        case "minute": return .timestamp(dayStart + rest / 60_000 * 60_000)
-        case "second": return .timestamp(dayStart + rest / 1000 * 1000)
+        case "hour": return .timestamp(dayStart + rest / 3_600_000_000 * 3_600_000_000)
+        case "minute": return .timestamp(dayStart + rest / 60_000_000 * 60_000_000)
+        case "second": return .timestamp(dayStart + rest / 1_000_000 * 1_000_000)
+        case "milliseconds", "millisecond": return .timestamp(dayStart + rest / 1000 * 1000)
+        case "microseconds", "microsecond": return .timestamp(us)
         default: throw RedError(.invalidArgument, "unit \"\(field)\" not recognized for date_trunc")
         }
     }
 
-    /// A bin width in milliseconds (`date_bin`, `time_bucket`): an interval without months,
+    /// A bin width in microseconds (`date_bin`, `time_bucket`): an interval without months,
     /// interval text (`'15 minutes'`, RedDB's `5m`), or an integer count of milliseconds.
-    static func strideMilliseconds(_ v: Value) throws -> Int64 {
+    static func strideMicroseconds(_ v: Value) throws -> Int64 {
         let interval: Interval
         switch v {
-        case .integer(let ms): return ms
+        case .integer(let ms):
+            let (us, overflow) = ms.multipliedReportingOverflow(by: 1000)
+            return overflow ? (ms < 0 ? .min : .max) : us  // wider than every timestamp either way
         case .interval(let i): interval = i
         case .text(let s): interval = try Interval.parse(s)
         default: throw RedError(.datatypeMismatch, "expected an interval, got \(v.kindName)")
@@ -80,7 +87,7 @@ enum TimeFunctions {
         guard let micros = interval.fixedMicroseconds else {
             throw RedError(.featureNotSupported, "timestamps cannot be binned into intervals containing months or years")
         }
-        return Interval.roundedMilliseconds(micros)
+        return micros
     }
 
     /// `$.a.b[0]` → ["a", "b", "0"].

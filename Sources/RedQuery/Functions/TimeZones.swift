@@ -49,18 +49,18 @@ enum ZoneRule: Sendable, Equatable {
         throw RedError(.invalidArgument, "time zone \"\(shown)\" not recognized")
     }
 
-    /// Seconds east of Greenwich at `instant` (epoch milliseconds).
+    /// Seconds east of Greenwich at `instant` (epoch microseconds).
     func offset(at instant: Int64) -> Int {
         switch self {
         case .fixed(let seconds): return seconds
-        case .database(let zone): return zone.secondsFromGMT(for: Date(timeIntervalSince1970: Double(instant) / 1000))
+        case .database(let zone): return zone.secondsFromGMT(for: Date(timeIntervalSince1970: Double(instant) / 1_000_000))
         }
     }
 
     /// The wall-clock time in this zone at `instant` (`timestamptz AT TIME ZONE zone`).
     func localTime(of instant: Int64) throws -> Int64 {
         if CalendarMath.isInfinite(instant) { return instant }
-        return try CalendarMath.checkedTimestamp(instant, plus: Int64(offset(at: instant)) * 1000)
+        return try CalendarMath.checkedTimestamp(instant, plus: Int64(offset(at: instant)) * 1_000_000)
     }
 
     /// The instant at which this zone's clocks show `local` (`timestamp AT TIME ZONE zone`).
@@ -69,11 +69,11 @@ enum ZoneRule: Sendable, Equatable {
     /// in both cases standard time where the change is to and from daylight saving.
     func instant(of local: Int64) throws -> Int64 {
         if CalendarMath.isInfinite(local) { return local }
-        if case .fixed(let seconds) = self { return try CalendarMath.checkedTimestamp(local, plus: -Int64(seconds) * 1000) }
+        if case .fixed(let seconds) = self { return try CalendarMath.checkedTimestamp(local, plus: -Int64(seconds) * 1_000_000) }
         // The offsets a day either side; no zone changes its offset twice within two days.
-        let day = CalendarMath.millisecondsPerDay
-        let before = Int64(offset(at: local &- day)) * 1000, after = Int64(offset(at: local &+ day)) * 1000
-        func fits(_ candidate: Int64) -> Bool { Int64(offset(at: local &- candidate)) * 1000 == candidate }
+        let day = CalendarMath.microsecondsPerDay
+        let before = Int64(offset(at: local &- day)) * 1_000_000, after = Int64(offset(at: local &+ day)) * 1_000_000
+        func fits(_ candidate: Int64) -> Bool { Int64(offset(at: local &- candidate)) * 1_000_000 == candidate }
         let chosen = fits(after) ? after : before
         return try CalendarMath.checkedTimestamp(local, plus: -chosen)
     }
@@ -159,8 +159,8 @@ enum TimeZoneConversion {
     /// (`'2021-03-04 05:06:06+01'::timestamp` is 05:06:06, as in PostgreSQL); anything else
     /// passes to the cast as it is.
     static let localTimestampText = ScalarFunction(name: "__local_timestamp", arity: 1...1, acceptsNull: false, isDeterministicWithinStatement: true) { a, _ in
-        guard case .text(let text) = a[0], let ms = CalendarMath.parseTimestamp(text, ignoringZone: true) else { return a[0] }
-        return .timestamp(ms)
+        guard case .text(let text) = a[0], let us = CalendarMath.parseTimestamp(text, ignoringZone: true) else { return a[0] }
+        return .timestamp(us)
     }
 
     /// `timestamptz AT TIME ZONE zone`: the wall-clock time there, a `timestamp`.

@@ -37,7 +37,7 @@ final class FromAnyNode: PlanNode, @unchecked Sendable {
                         context.rowsScanned += 1
                         guard row.isVisible(at: context.now) else { continue }
                         let item = Self.item(handle, key: key, row: row)
-                        return item + [item[0], item[1], item[2], .timestamp(row.createdAt), .timestamp(row.updatedAt), .null, .float(0)]
+                        return item + [item[0], item[1], item[2], .timestamp(row.createdAt * 1000), .timestamp(row.updatedAt * 1000), .null, .float(0)]
                     }
                 }
                 guard position < handles.count else { return nil }

@@ -54,7 +54,7 @@ final class GenerateSeriesNode: PlanNode, @unchecked Sendable {
 
     private func timestamps(_ values: [Value], _ context: ExecutionContext) throws -> RowIterator {
         guard values.count == 3 else { throw RedError(.undefinedFunction, "generate_series(timestamp, timestamp) needs a step: generate_series(start, stop, interval)") }
-        let start = try TimeFunctions.milliseconds(values[0]), stop = try TimeFunctions.milliseconds(values[1])
+        let start = try TimeFunctions.microseconds(values[0]), stop = try TimeFunctions.microseconds(values[1])
         guard case .interval(let step) = try DataType.duration.coerce(values[2]) else {
             throw RedError(.datatypeMismatch, "generate_series steps timestamps by an interval, got \(values[2].kindName)")
         }
@@ -70,9 +70,6 @@ final class GenerateSeriesNode: PlanNode, @unchecked Sendable {
             // Past the end of the timestamp range the series simply ends.
             current = try? step.added(to: now)
             if CalendarMath.isInfinite(now) { current = nil }
-            if current == now {
-                throw RedError(.featureNotSupported, "generate_series step \(step.text) is below a millisecond, the resolution of timestamps here")
-            }
             return [.timestamp(now)]
         }
     }

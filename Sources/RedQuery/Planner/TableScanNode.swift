@@ -77,7 +77,7 @@ final class TableScanNode: PlanNode, @unchecked Sendable {
     }
 
     static func values(of row: StoredRow, key: [UInt8], schema: CollectionSchema) -> [Value] {
-        let times: [Value] = [.timestamp(row.createdAt), .timestamp(row.updatedAt), row.values[StoredRow.metadataColumnID] ?? .null]
+        let times: [Value] = [.timestamp(row.createdAt * 1000), .timestamp(row.updatedAt * 1000), row.values[StoredRow.metadataColumnID] ?? .null]
         switch schema.model {
         case .table:
             var out: [Value] = []
@@ -368,8 +368,8 @@ final class TableRowIterator: RowIterator {
             case .document, .vector, .graph: row[0] = .integer(rid)
             case .kv: row[0] = .text(String(decoding: key, as: UTF8.self))
             }
-            row[width - 3] = .timestamp(header.createdAt)
-            row[width - 2] = .timestamp(header.updatedAt)
+            row[width - 3] = .timestamp(header.createdAt * 1000)  // kept in milliseconds
+            row[width - 2] = .timestamp(header.updatedAt * 1000)
             if let filter, try Evaluation.truth(try eval.evaluate(filter, row)) != true { return }
             found = true
             if keepsStoredRecords {

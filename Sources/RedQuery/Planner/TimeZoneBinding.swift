@@ -82,8 +82,8 @@ extension Planner {
         guard items.contains(where: { if case .constant(.text) = $0 { return true }; return false }),
               staticType(value, ctx) == .timestamp, !isZoned(value, ctx) else { return items }
         return items.map { item in
-            guard case .constant(.text(let s)) = item, let ms = CalendarMath.parseTimestamp(s, ignoringZone: true) else { return item }
-            return .constant(.timestamp(ms))
+            guard case .constant(.text(let s)) = item, let us = CalendarMath.parseTimestamp(s, ignoringZone: true) else { return item }
+            return .constant(.timestamp(us))
         }
     }
 }

@@ -144,8 +144,8 @@ extension VectorSearchNode {
     /// is gone.
     private func candidateRow(_ item: RankedItem, dimension: Int, context: ExecutionContext) throws -> (candidate: [Value], vector: Value)? {
         guard let stored = try context.store.get(context.transaction, handle, rid: item.rid) else { return nil }
-        return ([.integer(item.rid), .float(item.score), .float(item.distance), .text(handle.name), .timestamp(stored.createdAt),
-                 .timestamp(stored.updatedAt), .integer(Int64(dimension)), stored.values[1] ?? .null, stored.values[2] ?? .null],
+        return ([.integer(item.rid), .float(item.score), .float(item.distance), .text(handle.name), .timestamp(stored.createdAt * 1000),
+                 .timestamp(stored.updatedAt * 1000), .integer(Int64(dimension)), stored.values[1] ?? .null, stored.values[2] ?? .null],
                 stored.values[0] ?? .null)
     }
 }

@@ -152,8 +152,8 @@ final class VectorSearchNode: PlanNode, @unchecked Sendable {
                     continue
                 }
                 let item = try StoredRow.decode(rid: rid, bytes)
-                var candidate: [Value] = [.integer(rid), .float(score), .float(distance), collection, .timestamp(item.createdAt),
-                                          .timestamp(item.updatedAt), .integer(Int64(location.count)), item.values[1] ?? .null, item.values[2] ?? .null]
+                var candidate: [Value] = [.integer(rid), .float(score), .float(distance), collection, .timestamp(item.createdAt * 1000),
+                                          .timestamp(item.updatedAt * 1000), .integer(Int64(location.count)), item.values[1] ?? .null, item.values[2] ?? .null]
                 if let filter = node.filter, try Evaluation.truth(try eval.evaluate(filter, candidate)) != true { continue }
                 if node.includeVectors { candidate.append(item.values[0] ?? .null) }
                 best.insert(score: score, id: rid, row: candidate)

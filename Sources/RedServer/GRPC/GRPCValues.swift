@@ -28,9 +28,9 @@ enum GRPCValues {
                 throw RedError(.invalidParameters, "json param parse error: \(error.message)")
             }
         case .timestampValue(let seconds):
-            let (ms, overflow) = seconds.multipliedReportingOverflow(by: 1_000)
-            guard !overflow, CalendarMath.timestampRange.contains(ms) else { throw RedError(.invalidParameters, "timestamp param out of range: \(seconds)") }
-            return .timestamp(ms)
+            let (us, overflow) = seconds.multipliedReportingOverflow(by: 1_000_000)
+            guard !overflow, CalendarMath.timestampRange.contains(us) else { throw RedError(.invalidParameters, "timestamp param out of range: \(seconds)") }
+            return .timestamp(us)
         case .uuidValue(let data):
             guard data.count == 16 else { throw RedError(.invalidParameters, "uuid param must be 16 bytes, got \(data.count)") }
             return .uuid(data.reduce(UInt128(0)) { ($0 << 8) | UInt128($1) })

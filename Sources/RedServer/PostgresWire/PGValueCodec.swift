@@ -146,7 +146,7 @@ struct PGType: Equatable, Sendable {
 enum PGValueCodec {
     /// Days from 1970-01-01 to PostgreSQL's epoch 2000-01-01.
     static let postgresEpochDays: Int64 = 10_957
-    static let postgresEpochMilliseconds: Int64 = 946_684_800_000
+    static let postgresEpochMicroseconds: Int64 = 946_684_800_000_000
 
     // MARK: Results
 
@@ -212,16 +212,14 @@ enum PGValueCodec {
         case (PGType.bytea.oid, .blob(let bytes)): buffer.writeBytes(bytes)
         case (PGType.jsonb.oid, .json(let j)): buffer.writeInteger(UInt8(1)); buffer.writeString(j.text)
         case (PGType.json.oid, .json(let j)): buffer.writeString(j.text)
-        case (PGType.timestamp.oid, .timestamp(let ms)), (PGType.timestamptz.oid, .timestamp(let ms)):
-            if CalendarMath.isInfinite(ms) {
-                buffer.writeInteger(ms == CalendarMath.infinity ? Int64.max : Int64.min)
+        case (PGType.timestamp.oid, .timestamp(let us)), (PGType.timestamptz.oid, .timestamp(let us)):
+            if CalendarMath.isInfinite(us) {
+                buffer.writeInteger(us == CalendarMath.infinity ? Int64.max : Int64.min)
                 return
             }
-            // A value stored before ranges were checked must not trap here (22008 instead).
-            let (shifted, o1) = ms.subtractingReportingOverflow(postgresEpochMilliseconds)
-            let (micros, o2) = shifted.multipliedReportingOverflow(by: 1000)
-            guard !o1, !o2 else { throw RedError(.datetimeFieldOverflow, "timestamp out of range") }
-            buffer.writeInteger(micros)
+            // A value stored before ranges were checked goes out as 22008, never as PostgreSQL's infinity.
+            guard CalendarMath.timestampRange.contains(us) else { throw RedError(.datetimeFieldOverflow, "timestamp out of range") }
+            buffer.writeInteger(us - postgresEpochMicroseconds)
         case (PGType.date.oid, .date(let days)): buffer.writeInteger(Int32(truncatingIfNeeded: Int64(days) - postgresEpochDays))
         case (PGType.interval.oid, .interval(let i)):
             buffer.writeInteger(i.microseconds)
@@ -233,9 +231,9 @@ enum PGValueCodec {
             buffer.writeInteger(UInt64(truncatingIfNeeded: u >> 64))
             buffer.writeInteger(UInt64(truncatingIfNeeded: u))
         case (PGType.time.oid, .text(let s)):
-            // time: µs since midnight (RedDB's TIME is `HH:MM:SS` text).
-            guard let ms = CalendarMath.parseTimeOfDay(s[...]) else { throw RedError(.datatypeMismatch, "cannot send \"\(s)\" in binary as a time") }
-            buffer.writeInteger(Int64(ms) * 1000)
+            // time: µs since midnight (RedDB's TIME is `HH:MM:SS[.ffffff]` text).
+            guard let us = CalendarMath.parseTimeOfDay(s[...]) else { throw RedError(.datatypeMismatch, "cannot send \"\(s)\" in binary as a time") }
+            buffer.writeInteger(us)
         case (PGType.vector.oid, .vector(let v)):
             // pgvector's binary form: dimensions (int16), an unused int16, then float4 components.
             buffer.writeInteger(Int16(truncatingIfNeeded: v.count))
@@ -291,8 +289,8 @@ enum PGValueCodec {
             let target = declaredType ?? (inferred == .any ? nil : inferred)
             guard let target else { return .text(text) }
             if target == .blob, text.hasPrefix("\\x") { return try decodeHexBytea(text) }
-            if declared == PGType.timestamp.oid, let ms = CalendarMath.parseTimestamp(text, ignoringZone: true) {
-                return .timestamp(ms)  // a `timestamp` parameter: a zone after the time is dropped, as PostgreSQL does
+            if declared == PGType.timestamp.oid, let us = CalendarMath.parseTimestamp(text, ignoringZone: true) {
+                return .timestamp(us)  // a `timestamp` parameter: a zone after the time is dropped, as PostgreSQL does
             }
             if target == .float, let special = ["NaN": Double.nan, "Infinity": .infinity, "-Infinity": -.infinity][text] {
                 return .float(special)
@@ -341,7 +339,7 @@ enum PGValueCodec {
             guard length == 8, let micros = bytes.readInteger(as: Int64.self) else { throw bad() }
             if micros == .max { return .timestamp(CalendarMath.infinity) }  // PostgreSQL's infinity
             if micros == .min { return .timestamp(CalendarMath.negativeInfinity) }
-            return .timestamp(try CalendarMath.checkedTimestamp(micros / 1000, plus: postgresEpochMilliseconds))
+            return .timestamp(try CalendarMath.checkedTimestamp(micros, plus: postgresEpochMicroseconds))
         case 1082:
             guard length == 4, let days = bytes.readInteger(as: Int32.self) else { throw bad() }
             guard let shifted = Int32(exactly: Int64(days) + postgresEpochDays) else { throw RedError(.datetimeFieldOverflow, "date out of range") }
@@ -363,15 +361,7 @@ enum PGValueCodec {
         case 1083:
             // time: µs since midnight → RedDB's TIME text (HH:MM:SS[.ffffff]).
             guard length == 8, let micros = bytes.readInteger(as: Int64.self), (0...86_400_000_000).contains(micros) else { throw bad() }
-            let seconds = micros / 1_000_000, fraction = micros % 1_000_000
-            var text = [seconds / 3600, seconds / 60 % 60, seconds % 60].map { $0 < 10 ? "0\($0)" : "\($0)" }.joined(separator: ":")
-            if fraction != 0 {
-                var digits = String(fraction)
-                digits = String(repeating: "0", count: 6 - digits.count) + digits
-                while digits.hasSuffix("0") { digits.removeLast() }
-                text += "." + digits
-            }
-            return try DataType.time.coerce(.text(text))
+            return .text(CalendarMath.clockText(micros))
         case 1186:
             // interval: µs, days, months.
             guard length == 16, let micros = bytes.readInteger(as: Int64.self), let days = bytes.readInteger(as: Int32.self),

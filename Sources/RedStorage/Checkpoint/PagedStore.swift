@@ -33,6 +33,11 @@ public final class PagedStore: @unchecked Sendable {
     /// The image the store was opened from: redo starts at its checkpoint LSN.
     public let openedHeader: DatabaseHeader
 
+    /// The format version checkpoints write: the opened image's until `markFormatCurrent`
+    /// says the upgrade to the current version is committed, so that no image claims a
+    /// version whose changes it does not hold.
+    private let imageVersion: Mutex<UInt32>
+
     private init(path: String, file: any StorageFile, pager: Pager, cacheBytes: Int, header: DatabaseHeader) {
         self.path = path
         self.file = file
@@ -41,7 +46,12 @@ public final class PagedStore: @unchecked Sendable {
         tree = BTree(pager: pager, cache: cache, rootID: header.rootPageID)
         published = Mutex(header)
         openedHeader = header
+        imageVersion = Mutex(header.version)
     }
+
+    /// From now on checkpoints write the current format version (the caller has committed
+    /// whatever the upgrade from the opened version needs).
+    public func markFormatCurrent() { imageVersion.withLock { $0 = DatabaseHeader.formatVersion } }
 
     /// Opens or creates the main file and locks it exclusively.
     ///
@@ -194,7 +204,7 @@ public final class PagedStore: @unchecked Sendable {
             let header = DatabaseHeader(
                 epoch: image.epoch, rootPageID: tree.rootID, pageCount: image.pageCount,
                 freeListHead: image.freeListPages.first ?? 0, freePageCount: UInt32(image.freeIDs.count),
-                checkpointLSN: checkpointLSN, lastCommitTS: lastCommitTS)
+                checkpointLSN: checkpointLSN, lastCommitTS: lastCommitTS, version: imageVersion.withLock { $0 })
             return FrozenCheckpoint(header: header, freeIDs: image.freeIDs, freeListPages: image.freeListPages,
                                     dirtyNodes: nodes)
         }

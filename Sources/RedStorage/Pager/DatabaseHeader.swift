@@ -10,7 +10,9 @@ import RedCore
 /// Payload (after the 32-byte page header, type `.header`):
 /// ```
 ///  +0  [8] magic "REDDBSW1"
-///  +8  u32 formatVersion (1); a newer version is refused
+///  +8  u32 formatVersion (2); a newer version is refused. Version 1 kept timestamps in
+///          milliseconds: its rows still read (their values say which unit), but index keys
+///          of timestamps and dates need rebuilding, which `Database.open` does once.
 /// +12  u32 pageSize (4096)
 /// +16  u64 epoch            checkpoint sequence number of this image
 /// +24  u32 rootPageID       root of the keyspace B+tree, 0 = empty
@@ -22,7 +24,7 @@ import RedCore
 /// ```
 public struct DatabaseHeader: Sendable, Equatable {
     public static let magic: [UInt8] = Array("REDDBSW1".utf8)
-    public static let formatVersion: UInt32 = 1
+    public static let formatVersion: UInt32 = 2
     /// Pages 0 and 1 hold the slots; data pages start here.
     public static let firstDataPage: PageID = 2
 
@@ -33,6 +35,8 @@ public struct DatabaseHeader: Sendable, Equatable {
     public var freePageCount: UInt32
     public var checkpointLSN: UInt64
     public var lastCommitTS: UInt64
+    /// The version the image was written in (`formatVersion` for new images).
+    public var version: UInt32 = DatabaseHeader.formatVersion
 
     public static func empty(epoch: UInt64) -> DatabaseHeader {
         DatabaseHeader(epoch: epoch, rootPageID: 0, pageCount: UInt32(firstDataPage), freeListHead: 0,
@@ -45,7 +49,7 @@ public struct DatabaseHeader: Sendable, Equatable {
         var page = PageImage(type: .header, id: slot, epoch: epoch)
         let base = PageLayout.headerBytes
         for (i, b) in Self.magic.enumerated() { page.bytes[base + i] = b }
-        page.setU32(base + 8, Self.formatVersion)
+        page.setU32(base + 8, version)
         page.setU32(base + 12, UInt32(PageLayout.pageSize))
         page.setU64(base + 16, epoch)
         page.setU32(base + 24, rootPageID)
@@ -76,7 +80,7 @@ public struct DatabaseHeader: Sendable, Equatable {
         let header = DatabaseHeader(
             epoch: page.u64(base + 16), rootPageID: page.u32(base + 24), pageCount: page.u32(base + 28),
             freeListHead: page.u32(base + 32), freePageCount: page.u32(base + 36),
-            checkpointLSN: page.u64(base + 40), lastCommitTS: page.u64(base + 48))
+            checkpointLSN: page.u64(base + 40), lastCommitTS: page.u64(base + 48), version: version)
         guard header.slot == page.pageID, header.pageCount >= UInt32(firstDataPage),
               header.rootPageID < header.pageCount, header.freeListHead < header.pageCount else {
             throw RedError(.dataCorrupted, "\(file): header page \(page.pageID) is inconsistent")
