@@ -354,6 +354,7 @@ struct ScalarFunction: Sendable {
         // EXTRACT is numeric in PostgreSQL (since 14), date_part double precision; an infinite
         // epoch stays a float (numeric's Infinity).
         add(["extract"], 2...2) { a, _ in
+            if let exact = try TimeFunctions.exactPart(text(a[0]).lowercased(), a[1]) { return .decimal(exact) }
             switch try TimeFunctions.datePart(text(a[0]).lowercased(), a[1]) {
             case .integer(let i): return .decimal(Numeric(i))
             case .float(let d) where d.isFinite: return .decimal(try Numeric(double: d))

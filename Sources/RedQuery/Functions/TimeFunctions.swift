@@ -44,6 +44,37 @@ enum TimeFunctions {
         }
     }
 
+    /// `extract`'s exact numeric for the fields PostgreSQL gives a fixed scale from the
+    /// microseconds themselves (no detour through a double, which keeps 15 digits): `epoch`
+    /// and `second` to six places, `milliseconds` to three, of a timestamp or an interval.
+    /// Nil for every other field and input (a date's fields are whole), left to `datePart`.
+    static func exactPart(_ field: String, _ v: Value) throws -> Numeric? {
+        let micros: Int64, epochMicros: Int64?
+        switch v {
+        case .timestamp(let us) where !CalendarMath.isInfinite(us):
+            micros = CalendarMath.split(us).microsOfDay % 60_000_000
+            epochMicros = us
+        case .interval(let i):
+            micros = i.microseconds % 60_000_000
+            // A year as 365.25 days and a month as 30, as `Interval.part("epoch")` counts them.
+            let years = Int64(i.months / 12), months = Int64(i.months % 12)
+            let days = Int64(i.days) + months * 30
+            let (yearMicros, o1) = years.multipliedReportingOverflow(by: 31_557_600_000_000)
+            let (dayMicros, o2) = days.multipliedReportingOverflow(by: 86_400_000_000)
+            let (sum, o3) = yearMicros.addingReportingOverflow(dayMicros)
+            let (total, o4) = sum.addingReportingOverflow(i.microseconds)
+            epochMicros = o1 || o2 || o3 || o4 ? nil : total
+        default:
+            return nil
+        }
+        switch field {
+        case "epoch": return epochMicros.map { Numeric(mantissa: $0, scale: 6) }
+        case "second", "seconds", "s", "sec", "secs": return Numeric(mantissa: micros, scale: 6)
+        case "millisecond", "milliseconds", "ms", "msec", "msecs": return Numeric(mantissa: micros, scale: 3)
+        default: return nil
+        }
+    }
+
     static func dateTrunc(_ field: String, _ v: Value) throws -> Value {
         if case .interval(let i) = v {
             if field == "week" { throw RedError(.featureNotSupported, "interval units \"week\" not supported because months usually have fractional weeks") }
