@@ -108,6 +108,17 @@ import Testing
         #expect(line == expected)
     }
 
+    /// psycopg's `datetime` and `time` values keep their microseconds: sent in text and binary
+    /// and by binary COPY, read back equal in both result formats, found again by equality
+    /// (`Tests/clients/timestamps.py`); the expected line is what the script prints against
+    /// PostgreSQL 15.
+    @Test func timestampsKeepMicrosecondsThroughPsycopg() async throws {
+        guard Self.available(["psycopg"], for: "timestampsKeepMicrosecondsThroughPsycopg") else { return }
+        let line = try Self.lastLine(of: "timestamps.py")
+        let expected = #"{"computed": ["1714979289.654321", "9123456", "7:08:09.123456"], "found": [2, 1, 2, 1], "rows_binary": [[1, "2024-05-06T07:08:09.123456", "2024-05-06T07:08:09.654321+00:00", "01:02:03.000004"], [2, "2024-05-06T07:08:09.123457", "2024-05-06T07:08:09.654320+00:00", "23:59:59.999999"], [3, "1969-12-31T23:59:59.999999", "1900-01-01T00:00:00.000001+00:00", "00:00:00.000001"]], "rows_text": [[1, "2024-05-06T07:08:09.123456", "2024-05-06T07:08:09.654321+00:00", "01:02:03.000004"], [2, "2024-05-06T07:08:09.123457", "2024-05-06T07:08:09.654320+00:00", "23:59:59.999999"], [3, "1969-12-31T23:59:59.999999", "1900-01-01T00:00:00.000001+00:00", "00:00:00.000001"]], "same_binary": true, "same_text": true}"#
+        #expect(line == expected)
+    }
+
     /// pgvector-python (`Tests/clients/pgvector_client.py`): `register_vector` finds the type in
     /// pg_type, NumPy embeddings go in as text and binary parameters and come back as arrays in
     /// both result formats, nearest first; the expected line is what the script's SQL gives on
