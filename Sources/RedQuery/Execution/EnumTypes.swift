@@ -12,8 +12,9 @@ import RedEngine
 /// definitions, DROP TYPE refuses while a column uses the type (2BP01) unless CASCADE, which
 /// drops the columns, as PostgreSQL does.
 ///
-/// Differences from PostgreSQL: values compare and sort as text, not in label order; over
-/// PG-wire a value travels as `text` (catalogs name the type: `\d`, format_type, pg_enum).
+/// Values sort and compare in label order (`EnumOrder`). Differences from PostgreSQL: `min`
+/// and `max` follow the text; over PG-wire a value travels as `text` (catalogs name the type:
+/// `\d`, format_type, pg_enum).
 enum EnumTypeCatalog {
     static let prefix = Array("type/".utf8)
     /// Most labels one type may have, and the longest label (PostgreSQL's NAMEDATALEN − 1).
@@ -158,5 +159,50 @@ extension DDLExecutor {
         guard let name = spec.namedType else { return }
         guard let labels = try EnumTypeCatalog.labels(of: name, tx) else { throw RedError(.undefinedObject, "type \"\(name)\" does not exist") }
         spec.enumVariants = labels
+    }
+}
+
+/// Enum values sort and compare in the order their labels were declared, as PostgreSQL's
+/// do (`sad < ok < happy`), though they are held as text: ORDER BY keys and `<`, `<=`, `>`,
+/// `>=`, BETWEEN on an enum column (a table's, or one a view, subquery or CTE passes on
+/// unchanged) compare each value's position among the labels. Equality needs no position.
+/// `min`/`max` and an index's order still follow the text (an index is then not used for
+/// these, since the key is the position).
+enum EnumOrder {
+    static let positionFunction = "__enum_position"
+
+    /// `__enum_position(value, labels)`: the value's place among the labels; a text that is
+    /// none of them is 22P02, as PostgreSQL refuses it.
+    static let position = ScalarFunction(name: positionFunction, arity: 2...2, acceptsNull: false, isDeterministicWithinStatement: true) { a, _ in
+        guard case .json(.array(let labels)) = a[1] else { throw RedError(.internalError, "\(positionFunction) needs labels") }
+        let text = a[0].displayText
+        guard let index = labels.firstIndex(of: .string(text)) else {
+            throw RedError(.invalidTextRepresentation, "invalid input value for enum: \"\(text)\"")
+        }
+        return .integer(Int64(index))
+    }
+
+    /// The labels of the enum column `bound` reads, if it reads one directly (in an
+    /// aggregate query, through a GROUP BY key).
+    static func labels(of bound: BoundExpr, _ ctx: BindingContext) -> [String]? {
+        guard case .column(let i) = bound else { return nil }
+        if let aggregation = ctx.aggregation {
+            guard i < aggregation.boundKeys.count, case .column(let j) = aggregation.boundKeys[i],
+                  j < aggregation.inputScope.columns.count else { return nil }
+            return aggregation.inputScope.columns[j].enumLabels
+        }
+        return i < ctx.scope.columns.count ? ctx.scope.columns[i].enumLabels : nil
+    }
+
+    /// `key` as it sorts: its position among `labels` for an enum column, else itself.
+    static func sortKey(_ key: BoundExpr, labels: [String]?) -> BoundExpr {
+        guard let labels else { return key }
+        return .function(position, [key, .constant(.json(.array(labels.map { .string($0) })))])
+    }
+
+    /// An ordering comparison's operands, each as its position when either side is an enum column.
+    static func comparable(_ l: BoundExpr, _ r: BoundExpr, _ ctx: BindingContext) -> (BoundExpr, BoundExpr)? {
+        guard let labels = labels(of: l, ctx) ?? labels(of: r, ctx) else { return nil }
+        return (sortKey(l, labels: labels), sortKey(r, labels: labels))
     }
 }

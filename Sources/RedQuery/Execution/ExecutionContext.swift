@@ -22,6 +22,9 @@ struct ScopeColumn: Sendable {
     /// A hidden column a subquery or view exports for a `FOR UPDATE` outside it: the row id
     /// of this table's row behind each of its rows (`RowLocking`).
     var lockedRowOf: TableHandle? = nil
+    /// An enum column's labels in their declared order, which is how its values sort and
+    /// compare (`EnumOrder`).
+    var enumLabels: [String]? = nil
 
     /// Part of an unqualified `*`.
     var inStar: Bool { !hidden && !mergedAway }

@@ -36,6 +36,7 @@ struct ScalarFunction: Sendable {
         "starts_with": .boolean, "ends_with": .boolean, "contains": .boolean, "json_valid": .boolean, "__json_contains": .boolean,
         "__json_get": .json, "__json_path": .json, "__json_get_text": .text, "__json_path_text": .text,
         "lower": .text, "upper": .text, "md5": .text, "chr": .text, "to_hex": .text, "pg_size_pretty": .text, "__bit_and": .integer, "__bit_or": .integer, "__bit_xor": .integer, "__bit_not": .integer,
+        "__bit_shift_left": .integer, "__bit_shift_right": .integer,
         "sha256": .blob, "sha384": .blob, "sha512": .blob, "digest": .blob, "hmac": .blob, "overlay": .text, "encode": .text, "decode": .blob, "translate": .text, "format": .text, "quote_ident": .text,
         "quote_literal": .text, "quote_nullable": .text, "like_escape": .text, "ascii": .integer,
         "__regex_match": .boolean, "__regex_match_ci": .boolean, "regexp_like": .boolean, "regexp_replace": .text,
@@ -275,6 +276,15 @@ struct ScalarFunction: Sendable {
                     throw RedError(.undefinedFunction, "operator does not exist: \(a[0].kindName) \(symbol) \(a[1].kindName)")
                 }
                 return .integer(symbol == "|" ? x | y : x ^ y)
+            }
+        }
+        // `<<` and `>>`: the count taken modulo 64, as PostgreSQL's bigint shifts are on x86.
+        for (name, symbol) in [("__bit_shift_left", "<<"), ("__bit_shift_right", ">>")] {
+            add([name], 2...2) { a, _ in
+                guard case .integer(let x) = try DataType.integer.coerce(a[0]), case .integer(let y) = try DataType.integer.coerce(a[1]) else {
+                    throw RedError(.undefinedFunction, "operator does not exist: \(a[0].kindName) \(symbol) \(a[1].kindName)")
+                }
+                return .integer(symbol == "<<" ? x &<< y : x &>> y)
             }
         }
         add(["__bit_not"], 1...1) { a, _ in

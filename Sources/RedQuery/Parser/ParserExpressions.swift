@@ -95,6 +95,13 @@ extension Parser {
                 advance()
                 let right = try parseExpression(minimumPrecedence: Precedence.other + 1)
                 return operatorCall(VectorFunctions.operatorFunctions[s]!, left, right)
+            case "<" where isSymbol("<", ahead: 1) && peekToken(1).offset == current.offset + 1,
+                 ">" where isSymbol(">", ahead: 1) && peekToken(1).offset == current.offset + 1:
+                // `<<` and `>>`: integers shifted left and right, at the precedence of other operators.
+                guard binds(Precedence.other) else { return nil }
+                advance(); advance()
+                return operatorCall(s == "<" ? "__bit_shift_left" : "__bit_shift_right", left,
+                                    try parseExpression(minimumPrecedence: Precedence.other + 1))
             case "&", "|", "#":
                 // Bitwise AND, OR and XOR of integers (PostgreSQL's `&`, `|`, `#`, at the precedence of other operators).
                 guard binds(Precedence.other) else { return nil }

@@ -90,6 +90,10 @@ extension Planner {
             let (value, low, high) = (try bind(e, ctx), try bind(lo, ctx), try bind(hi, ctx))
             noteParameterTypes([low, high], from: value, ctx)
             let bounds = readingTextAsTimestamps([low, high], against: value, ctx)
+            if let labels = EnumOrder.labels(of: value, ctx) {
+                return .between(EnumOrder.sortKey(value, labels: labels), EnumOrder.sortKey(bounds[0], labels: labels),
+                                EnumOrder.sortKey(bounds[1], labels: labels), negated: negated)
+            }
             return .between(value, bounds[0], bounds[1], negated: negated)
         case .inList(let e, let items, let negated):
             let value = try bind(e, ctx)
@@ -178,6 +182,7 @@ extension Planner {
             if case .constant(.text) = l, case let read = readingTextAsTimestamps([l], against: r, ctx)[0], case .constant(.timestamp) = read {
                 return try bindBinary(op, read, r, ctx)
             }
+            if ["<", "<=", ">", ">="].contains(op), let (x, y) = EnumOrder.comparable(l, r, ctx) { return .comparison(op, x, y) }
             if isBlankPadded(l, ctx) != isBlankPadded(r, ctx) {
                 // A `char(n)` column against text compares without trailing spaces, as PostgreSQL's
                 // bpchar does: the column's values are stored without them, so the other side drops its own.

@@ -208,7 +208,7 @@ extension Planner {
             let qualifier = alias ?? name
             for frame in cteFrames.reversed() {
                 if let cte = frame[name] {
-                    return AliasNode(cte, columns: cte.columns.map { ScopeColumn(qualifier: qualifier, name: $0.name, type: $0.type, element: $0.element, surfaceType: $0.surfaceType) }, label: name)
+                    return AliasNode(cte, columns: cte.columns.map { ScopeColumn(qualifier: qualifier, name: $0.name, type: $0.type, element: $0.element, surfaceType: $0.surfaceType, enumLabels: $0.enumLabels) }, label: name)
                 }
             }
             if let relation = context.withRelations[name] {
@@ -270,7 +270,7 @@ extension Planner {
                 return leaf
             }
             let columns = zip(sources, names).map { source, name in
-                ScopeColumn(qualifier: alias, name: name, type: source.columns[0].type, hidden: true, element: source.columns[0].element, surfaceType: source.columns[0].surfaceType)
+                ScopeColumn(qualifier: alias, name: name, type: source.columns[0].type, hidden: true, element: source.columns[0].element, surfaceType: source.columns[0].surfaceType, enumLabels: source.columns[0].enumLabels)
             }
             return ZipNode(sources, columns: columns)
         case .function(let call, let alias, let names) where call.name == Parser.withOrdinality:
@@ -405,7 +405,7 @@ extension Planner {
         }
         return columns.enumerated().map { i, c in
             ScopeColumn(qualifier: qualifier, name: i < names.count ? names[i] : c.name, type: c.type, hidden: c.lockedRowOf != nil,
-                        element: c.element, surfaceType: c.surfaceType, lockedRowOf: c.lockedRowOf)
+                        element: c.element, surfaceType: c.surfaceType, lockedRowOf: c.lockedRowOf, enumLabels: c.enumLabels)
         }
     }
 

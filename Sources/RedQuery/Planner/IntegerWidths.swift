@@ -102,7 +102,7 @@ extension Planner {
             case DeclaredCast.name: return (IntegerWidth(surfaceName: DeclaredCast.declared(by: e)), true)
             case "coalesce", "greatest", "least": return widest(arguments)
             case "nullif": return arguments.first.map { integerWidth($0, ctx) } ?? (.int8, true)
-            case "abs", "__bit_not": return (widest(Array(arguments.prefix(1))).width, false)
+            case "abs", "__bit_not", "__bit_shift_left", "__bit_shift_right": return (widest(Array(arguments.prefix(1))).width, false)
             case "__bit_and", "__bit_or", "__bit_xor", "mod", "gcd", "lcm": return (widest(arguments).width, false)
             case _ where IntegerWidth.int4Functions.contains(f.name): return (.int4, true)
             default: return (.int8, true)

@@ -61,6 +61,7 @@ final class Planner {
         let type = Self.type(of: bound, scope: scope, aggregation: aggregation, parameters: parameterTypes, windows: ctx.windows)
         var surfaceType = DeclaredCast.declared(by: bound)
         if aggregation == nil, case .column(let i) = bound, i < scope.columns.count { surfaceType = scope.columns[i].surfaceType }
+        let enumLabels = EnumOrder.labels(of: bound, ctx)
         if surfaceType == nil, case .cast(_, .time) = bound { surfaceType = DataType.time.rawValue }
         if surfaceType == nil, type.valueType == .timestamp, isZoned(bound, ctx) { surfaceType = DeclaredType(kind: .timestamptz).surfaceName }
         if surfaceType == nil, type.valueType == .integer {
@@ -72,7 +73,7 @@ final class Planner {
         }
         return ScopeColumn(qualifier: nil, name: name, type: type,
                            element: type == .array ? Self.elementType(of: bound, scope: scope, aggregation: aggregation) : nil,
-                           surfaceType: surfaceType)
+                           surfaceType: surfaceType, enumLabels: enumLabels)
     }
 
     /// Records the first type a parameter is compared with or assigned to.
@@ -184,7 +185,7 @@ final class Planner {
 
     /// A CTE's columns under its name, renamed by its column list.
     static func cteColumns(_ planned: [ScopeColumn], _ cte: CommonTableExpression) throws -> [ScopeColumn] {
-        var columns = planned.map { ScopeColumn(qualifier: cte.name, name: $0.name, type: $0.type, element: $0.element, surfaceType: $0.surfaceType) }
+        var columns = planned.map { ScopeColumn(qualifier: cte.name, name: $0.name, type: $0.type, element: $0.element, surfaceType: $0.surfaceType, enumLabels: $0.enumLabels) }
         guard cte.columns.count <= columns.count else {
             throw RedError(.invalidColumnReference, "WITH query \"\(cte.name)\" has \(columns.count) columns available but \(cte.columns.count) columns specified")
         }
@@ -223,7 +224,7 @@ final class Planner {
                 throw RedError(.syntaxError, "each \(op.rawValue.uppercased()) query must have the same number of columns")
             }
             return SetOperationNode(left, right, op, all: all, columns: Self.agreeing(left.columns, right.columns).map {
-                ScopeColumn(qualifier: nil, name: $0.name, type: $0.type, element: $0.element, surfaceType: $0.surfaceType)
+                ScopeColumn(qualifier: nil, name: $0.name, type: $0.type, element: $0.element, surfaceType: $0.surfaceType, enumLabels: $0.enumLabels)
             })
         }
     }
@@ -243,7 +244,8 @@ final class Planner {
             default:
                 throw RedError(.featureNotSupported, "ORDER BY on a UNION/INTERSECT/EXCEPT result must name an output column or position")
             }
-            keys.append(SortKey(expr: .column(index), descending: item.descending, nullsFirst: item.nullsFirst ?? item.descending))
+            keys.append(SortKey(expr: EnumOrder.sortKey(.column(index), labels: plan.columns[index].enumLabels), descending: item.descending,
+                                nullsFirst: item.nullsFirst ?? item.descending))
         }
         return SortNode(plan, keys)
     }
@@ -348,7 +350,8 @@ final class Planner {
                 for i in matching {
                     scope.used.insert(i)
                     outputExprs.append(.column(i))
-                    outputColumns.append(ScopeColumn(qualifier: nil, name: scope.columns[i].name, type: scope.columns[i].type, element: scope.columns[i].element, surfaceType: scope.columns[i].surfaceType))
+                    outputColumns.append(ScopeColumn(qualifier: nil, name: scope.columns[i].name, type: scope.columns[i].type, element: scope.columns[i].element,
+                                                     surfaceType: scope.columns[i].surfaceType, enumLabels: scope.columns[i].enumLabels))
                     outputASTs.append(.column([scope.columns[i].name]))
                 }
                 continue
@@ -387,10 +390,13 @@ final class Planner {
                 target = i
             }
             if let target {
-                sortKeys.append(SortKey(expr: .column(target), descending: item.descending, nullsFirst: nullsFirst))
+                let key = EnumOrder.sortKey(.column(target), labels: outputColumns[target].enumLabels)
+                sortKeys.append(SortKey(expr: key, descending: item.descending, nullsFirst: nullsFirst))
             } else {
-                hiddenExprs.append(try bind(item.expr, ctx))
-                sortKeys.append(SortKey(expr: .column(outputExprs.count + hiddenExprs.count - 1), descending: item.descending, nullsFirst: nullsFirst))
+                let bound = try bind(item.expr, ctx)
+                hiddenExprs.append(bound)
+                let key = EnumOrder.sortKey(.column(outputExprs.count + hiddenExprs.count - 1), labels: EnumOrder.labels(of: bound, ctx))
+                sortKeys.append(SortKey(expr: key, descending: item.descending, nullsFirst: nullsFirst))
             }
         }
         // FOR UPDATE: the locked tables' row ids ride along as hidden columns.

@@ -50,7 +50,8 @@ final class TableScanNode: PlanNode, @unchecked Sendable {
         case .table:
             // A declared width travels as the column's surface type, so PG-wire describes `integer` as int4.
             return schema.columns.map {
-                ScopeColumn(qualifier: qualifier, name: $0.name, type: $0.type, element: $0.arrayElement, surfaceType: $0.surfaceTypeName)
+                ScopeColumn(qualifier: qualifier, name: $0.name, type: $0.type, element: $0.arrayElement, surfaceType: $0.surfaceTypeName,
+                            enumLabels: $0.enumVariants)
             }
                 + [ScopeColumn(qualifier: qualifier, name: "rid", type: .integer, hidden: true)] + times
         case .document:
