@@ -22,6 +22,9 @@
 public struct DeclaredType: Codable, Sendable, Hashable {
     public enum Kind: String, Codable, Sendable {
         case int2, int4, float4, varchar, bpchar, numeric, timestamptz, vector
+        /// `json` as opposed to `jsonb`: the same values, described as `json` and written
+        /// compactly, keys in their order, where jsonb's text sorts them (`JSONValue.jsonbText`).
+        case json
     }
 
     public var kind: Kind
@@ -54,6 +57,7 @@ public struct DeclaredType: Codable, Sendable, Hashable {
         case "smallint", "int2", "smallserial": self.init(kind: .int2)
         case "integer", "int", "int4", "serial", "serial4": self.init(kind: .int4)
         case "real", "float4": self.init(kind: .float4)
+        case "json": self.init(kind: .json)
         case "timestamptz":
             // `timestamptz(6)` (Prisma's spelling): fractional-second precision 0…6, accepted;
             // RedDB's timestamps keep microseconds whatever it says (the rounding is not applied).
@@ -191,7 +195,7 @@ public struct DeclaredType: Codable, Sendable, Hashable {
         guard let new else { return true }  // bigint, text, plain numeric: every value of the narrower kind
         guard let old else { return false }
         switch (old.kind, new.kind) {
-        case (.int2, .int2), (.int2, .int4), (.int4, .int4), (.float4, .float4), (.timestamptz, .timestamptz):
+        case (.int2, .int2), (.int2, .int4), (.int4, .int4), (.float4, .float4), (.timestamptz, .timestamptz), (.json, .json):
             return true
         case (.varchar, .varchar), (.bpchar, .bpchar):
             guard let newLength = new.length else { return true }
@@ -244,6 +248,7 @@ public struct DeclaredType: Codable, Sendable, Hashable {
         case .int4: return "integer"
         case .float4: return "real"
         case .timestamptz: return "timestamp with time zone"
+        case .json: return "json"
         case .varchar: return length.map { "character varying(\($0))" } ?? "character varying"
         case .bpchar: return length.map { "character(\($0))" } ?? "bpchar"
         case .numeric: return precision.map { "numeric(\($0),\(scale ?? 0))" } ?? "numeric"

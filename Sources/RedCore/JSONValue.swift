@@ -121,6 +121,45 @@ public enum JSONValue: Sendable, Hashable {
         }
     }
 
+    /// PostgreSQL's text form of a `jsonb` value (`jsonb_out`, what psql shows and drivers
+    /// receive): `", "` between items and `": "` after keys; an object's keys shortest first,
+    /// then by their bytes, each once with its last value — the order jsonb keeps them in.
+    public var jsonbText: String {
+        var out: [UInt8] = []
+        out.reserveCapacity(64)
+        writeJSONB(to: &out)
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    private func writeJSONB(to out: inout [UInt8]) {
+        switch self {
+        case .array(let items):
+            out.append(UInt8(ascii: "["))
+            for (i, item) in items.enumerated() {
+                if i > 0 { out.append(contentsOf: ", ".utf8) }
+                item.writeJSONB(to: &out)
+            }
+            out.append(UInt8(ascii: "]"))
+        case .object(let members):
+            var last: [String: Int] = [:]
+            for (i, (key, _)) in members.enumerated() { last[key] = i }
+            let kept = members.indices.filter { last[members[$0].0] == $0 }.sorted { a, b in
+                let (x, y) = (members[a].0.utf8, members[b].0.utf8)
+                return x.count != y.count ? x.count < y.count : x.lexicographicallyPrecedes(y)
+            }
+            out.append(UInt8(ascii: "{"))
+            for (i, index) in kept.enumerated() {
+                if i > 0 { out.append(contentsOf: ", ".utf8) }
+                JSONValue.writeString(members[index].0, to: &out)
+                out.append(contentsOf: ": ".utf8)
+                members[index].1.writeJSONB(to: &out)
+            }
+            out.append(UInt8(ascii: "}"))
+        default:
+            write(to: &out)
+        }
+    }
+
     /// Appends `s` as a JSON string literal, quoted and escaped.
     public static func writeString(_ s: String, to out: inout [UInt8]) {
         var s = s

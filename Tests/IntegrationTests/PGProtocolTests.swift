@@ -97,6 +97,38 @@ import Testing
         }
     }
 
+    /// `json` and `jsonb` as PostgreSQL tells them apart: a `json` column and json_build_object
+    /// are `json` (OID 114), written compactly with their keys in order; a `jsonb` column, a
+    /// cast and jsonb_build_object are `jsonb` (3802), written as PostgreSQL's jsonb_out writes
+    /// them — `", "`, `": "`, keys shortest first, each once (the texts are PostgreSQL 15's).
+    @Test func jsonAndJsonbAreDescribedAndWrittenAsInPostgreSQL() throws {
+        let server = try ServerProcess()
+        defer { server.remove() }
+        let s = try Self.session(server)
+        s.send(M.message("Q", Self.cstring(#"CREATE TABLE j (a JSON, b JSONB); INSERT INTO j VALUES ('{"b":1,"a":2}', '{"zeta": 1, "a": [1, {"k": null}], "bb": "x", "a": true}')"#)))
+        _ = M.readUntilReady(s)
+        s.send(M.message("Q", Self.cstring("SELECT a, b, json_build_object('y', 1, 'x', 2), jsonb_build_object('y', 1, 'x', 2), '[1,2]'::jsonb FROM j")))
+        let reply = M.readUntilReady(s)
+        let description = try #require(reply.first { $0.0 == UInt8(ascii: "T") }?.1)
+        var oids: [Int32] = []
+        var at = 2
+        for _ in 0..<Int(description[0]) << 8 | Int(description[1]) {
+            at = description[at...].firstIndex(of: 0)! + 1 + 6  // name, table OID, attribute number
+            oids.append(description[at..<at + 4].reduce(Int32(0)) { $0 << 8 | Int32($1) })
+            at += 4 + 2 + 4 + 2
+        }
+        #expect(oids == [114, 3802, 114, 3802, 3802])
+        let row = try #require(reply.first { $0.0 == UInt8(ascii: "D") }?.1)
+        var values: [String] = []
+        at = 2
+        while at < row.count {
+            let length = Int(row[at..<at + 4].reduce(Int32(0)) { $0 << 8 | Int32($1) })
+            values.append(String(decoding: row[(at + 4)..<(at + 4 + length)], as: UTF8.self))
+            at += 4 + length
+        }
+        #expect(values == [#"{"b":1,"a":2}"#, #"{"a": true, "bb": "x", "zeta": 1}"#, #"{"y":1,"x":2}"#, #"{"x": 2, "y": 1}"#, "[1, 2]"])
+    }
+
     /// What a connection remembers of the texts it sent (`plainStatements`, at most 64) and
     /// the parameter counts the statement cache keeps: every text sent again, after the memo
     /// has been emptied and refilled, is still classified and described as the first time.

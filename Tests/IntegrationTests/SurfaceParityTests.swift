@@ -70,6 +70,18 @@ import Testing
             } }
             return copy
         }
+
+        /// The same outcome with JSON objects and arrays written one way: PG-wire sends a jsonb
+        /// value as PostgreSQL writes it (`{"a": [1, 2]}`, keys sorted), a json value and the
+        /// other surfaces compactly, in the keys' order.
+        var normalizingJSON: Outcome {
+            var copy = self
+            copy.rows = rows.map { $0.map { cell in
+                guard let cell, cell.hasPrefix("{") || cell.hasPrefix("["), let j = try? JSONValue.parse(cell) else { return cell }
+                return j.jsonbText
+            } }
+            return copy
+        }
     }
 
     static func pgText(_ value: Value) -> String? {
@@ -280,8 +292,8 @@ import Testing
         let simple = try await Self.overPostgres(extended: false)
         let extended = try await Self.overPostgres(extended: true)
         for (i, sql) in Self.statements.enumerated() {
-            #expect(simple[i] == reference[i], "simple protocol: \(sql)")
-            #expect(extended[i].ignoringScale == reference[i].ignoringScale, "extended protocol: \(sql)")
+            #expect(simple[i].normalizingJSON == reference[i].normalizingJSON, "simple protocol: \(sql)")
+            #expect(extended[i].ignoringScale.normalizingJSON == reference[i].ignoringScale.normalizingJSON, "extended protocol: \(sql)")
         }
     }
 

@@ -63,6 +63,9 @@ final class Planner {
         if aggregation == nil, case .column(let i) = bound, i < scope.columns.count { surfaceType = scope.columns[i].surfaceType }
         let enumLabels = EnumOrder.labels(of: bound, ctx)
         if surfaceType == nil, case .cast(_, .time) = bound { surfaceType = DataType.time.rawValue }
+        if surfaceType == nil, case .function(let f, _) = bound, Self.jsonFunctions.contains(f.name) {
+            surfaceType = DeclaredType(kind: .json).surfaceName  // json, not jsonb: keys stay in their order
+        }
         if surfaceType == nil, type.valueType == .timestamp, isZoned(bound, ctx) { surfaceType = DeclaredType(kind: .timestamptz).surfaceName }
         if surfaceType == nil, type.valueType == .integer {
             let (width, fits) = integerWidth(bound, ctx)
@@ -75,6 +78,10 @@ final class Planner {
                            element: type == .array ? Self.elementType(of: bound, scope: scope, aggregation: aggregation) : nil,
                            surfaceType: surfaceType, enumLabels: enumLabels)
     }
+
+    /// Functions whose result is PostgreSQL's `json` (their `jsonb_` twins give `jsonb`).
+    static let jsonFunctions: Set<String> = ["to_json", "json_build_object", "json_build_array", "json_object", "json_array",
+                                             "row_to_json", "array_to_json"]
 
     /// Records the first type a parameter is compared with or assigned to.
     func noteParameterType(_ n: Int, _ type: DataType) {

@@ -29,6 +29,7 @@ struct PGType: Equatable, Sendable {
         case .numeric: self = .numeric
         case .timestamptz: self = .timestamptz
         case .vector: self = .vector
+        case .json: self = .json
         }
         self.declared = declared
     }
@@ -174,6 +175,7 @@ enum PGValueCodec {
         }
         if let declared = type.declared { return declared.displayText(value) }
         switch value {
+        case .json(let j) where type.oid == PGType.jsonb.oid: return j.jsonbText
         case .boolean(let b) where type.oid == PGType.bool.oid: return b ? "t" : "f"
         case .integer(let ms) where type.oid == PGType.interval.oid:  // a DURATION stored as milliseconds
             return ((try? Interval(milliseconds: ms)).map(Value.interval) ?? value).displayText
@@ -210,7 +212,7 @@ enum PGValueCodec {
             }
             writeNumeric(try Numeric(double: d), into: &buffer)
         case (PGType.bytea.oid, .blob(let bytes)): buffer.writeBytes(bytes)
-        case (PGType.jsonb.oid, .json(let j)): buffer.writeInteger(UInt8(1)); buffer.writeString(j.text)
+        case (PGType.jsonb.oid, .json(let j)): buffer.writeInteger(UInt8(1)); buffer.writeString(j.jsonbText)
         case (PGType.json.oid, .json(let j)): buffer.writeString(j.text)
         case (PGType.timestamp.oid, .timestamp(let us)), (PGType.timestamptz.oid, .timestamp(let us)):
             if CalendarMath.isInfinite(us) {
