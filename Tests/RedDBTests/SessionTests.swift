@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import RedCore
 import RedDB
 
 /// The embedded API: sessions, transactions, parameters, decoding, streaming, helpers.
@@ -27,6 +28,18 @@ import RedDB
         let s = try await Database.inMemory().session()
         let result = try await s.execute("SELECT 1::bigint, 1.5::numeric, 1.5::float, 't'::boolean, '1 day'::interval, '{}'::jsonb, '10:00'::time, now()::date")
         #expect(result.columns.map(\.name) == ["int8", "numeric", "float8", "bool", "interval", "jsonb", "time", "now"])
+    }
+
+    /// A row a CHECK refuses is shown in the error's DETAIL as PostgreSQL 15 shows it: every
+    /// column, generated ones too, as its type writes it, NULL as `null`.
+    @Test func checkViolationsShowTheFailingRow() async throws {
+        let s = try await Database.inMemory().session()
+        try await s.execute("CREATE TABLE g (id INT PRIMARY KEY, a INT, n NUMERIC(6,2), t TEXT, ok BOOLEAN, b INT GENERATED ALWAYS AS (a * 2) STORED, CHECK (a > 0))")
+        let error = await #expect(throws: RedError.self) { try await s.execute("INSERT INTO g (id, a, n, t, ok) VALUES (2, -1, 1.5, 'x y', true)") }
+        #expect(error?.detail == "Failing row contains (2, -1, 1.50, x y, t, -2).")
+        try await s.execute("INSERT INTO g (id, a) VALUES (1, 1)")
+        let update = await #expect(throws: RedError.self) { try await s.execute("UPDATE g SET a = -5") }
+        #expect(update?.detail == "Failing row contains (1, -5, null, null, null, -10).")
     }
 
     /// Operators and the SQL-standard call forms are named as PostgreSQL 15 names them.

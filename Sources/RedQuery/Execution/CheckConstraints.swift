@@ -42,8 +42,20 @@ struct CheckConstraints {
     /// Throws 23514 when `row` makes a check false.
     func verify(_ row: StoredRow) throws {
         if let name = try firstViolated(by: row) {
-            throw RedError(.checkViolation, "new row for relation \"\(table)\" violates check constraint \"\(name)\"")
+            throw RedError(.checkViolation, "new row for relation \"\(table)\" violates check constraint \"\(name)\"",
+                           detail: Self.failingRowDetail(row, columns))
         }
+    }
+
+    /// PostgreSQL's DETAIL for a row a constraint refuses: `Failing row contains (2, -1, null).`,
+    /// each value as its column shows it.
+    static func failingRowDetail(_ row: StoredRow, _ columns: [ColumnDefinition]) -> String {
+        let values = columns.map { column -> String in
+            guard let value = row.values[column.id], !value.isNull else { return "null" }
+            if case .boolean(let b) = value { return b ? "t" : "f" }
+            return column.declared?.displayText(value) ?? value.displayText
+        }
+        return "Failing row contains (\(values.joined(separator: ", ")))."
     }
 
     /// The name of the first check `row` makes false, if any.
