@@ -26,6 +26,9 @@ enum DateTimeFunctions {
                 default: return .text(try numberTemplates.template(template).format(try NumberTemplate.number(of: a[0])))
                 }
             },
+            make("to_number", 2...2) { a in
+                .decimal(try numberTemplates.template(try text(a[1], "the template")).parse(try text(a[0], "the number text")))
+            },
             make("to_date", 2...2) { a in
                 let us = try dateTemplates.template(try text(a[1], "the template")).parse(try text(a[0], "the date text"))
                 return try DataType.date.coerce(.timestamp(us))

@@ -130,6 +130,41 @@ struct NumberTemplate {
         throw RedError(.undefinedFunction, "function to_char(\(v.kindName), text) does not exist")
     }
 
+    /// `to_number(text, template)`: the digits of `input` as a numeric. Group separators,
+    /// currency and other text are skipped; the point counts only when the template has one
+    /// (else the number ends there); fraction digits beyond the template's are dropped, as
+    /// PostgreSQL drops them; a `-`, or `<…>`/`(…)` around the number, makes it negative, and
+    /// `V` divides by ten per digit position after it.
+    func parse(_ input: String) throws -> Numeric {
+        var whole = "", fraction = "", negative = false, afterPoint = false
+        for ch in input {
+            if ch.isASCII, ch.isNumber {
+                if afterPoint { fraction.append(ch) } else { whole.append(ch) }
+            } else if ch == "." {
+                guard layout.hasPoint, !afterPoint else { break }
+                afterPoint = true
+            } else if ch == "-" || ch == "<" || ch == "(" {
+                negative = true
+            }
+        }
+        guard !whole.isEmpty || !fraction.isEmpty else {
+            throw RedError(.invalidTextRepresentation, "invalid input syntax for type numeric: \" \"")
+        }
+        let kept = String(fraction.prefix(layout.fractionPositions + layout.shiftDigits))
+        var text = (negative ? "-" : "") + (whole.isEmpty ? "0" : whole) + (kept.isEmpty ? "" : "." + kept)
+        if layout.shiftDigits > 0 {  // `V`: the written number is the value × 10^n
+            var digits = (whole.isEmpty ? "0" : whole) + kept
+            let point = digits.count - kept.count - layout.shiftDigits
+            digits = point > 0 ? String(digits.prefix(point)) + "." + digits.dropFirst(point)
+                : "0." + String(repeating: "0", count: -point) + digits
+            text = (negative ? "-" : "") + digits
+        }
+        guard let n = try Numeric.parse(text) else {
+            throw RedError(.invalidTextRepresentation, "invalid input syntax for type numeric: \"\(input)\"")
+        }
+        return n
+    }
+
     func format(_ number: Number) -> String {
         let integerPositions = layout.integerPositions, fractionPositions = layout.fractionPositions
         if let lower = layout.roman { return romanNumeral(number, lower: lower) }

@@ -45,7 +45,7 @@ struct ScalarFunction: Sendable {
         "cardinality": .integer, "array_to_string": .text, "array_position": .integer, "__array_overlap": .boolean, "__array_contains": .boolean,
         "string_to_array": .array, "array_append": .array, "array_prepend": .array, "array_cat": .array, "array_positions": .array,
         "array_remove": .array, "array_replace": .array, "__array_slice": .array, "__array_cast": .array, "__array_rows": .array,
-        "to_char": .text, "to_date": .date, "to_timestamp": .timestamp, "make_date": .date, "make_timestamp": .timestamp,
+        "to_char": .text, "to_number": .decimal, "to_date": .date, "to_timestamp": .timestamp, "make_date": .date, "make_timestamp": .timestamp,
         "make_timestamptz": .timestamp, "date_bin": .timestamp, "__timezone_to_local": .timestamp, "__timezone_to_instant": .timestamp, "isfinite": .boolean, "clock_timestamp": .timestamp,
         "now": .timestamp, "current_timestamp": .timestamp, "transaction_timestamp": .timestamp, "statement_timestamp": .timestamp,
         "localtimestamp": .timestamp, "__enum_cast": .text, "num_nulls": .integer, "num_nonnulls": .integer,
@@ -107,8 +107,8 @@ struct ScalarFunction: Sendable {
             view.append(contentsOf: scalars)
             return String(view)
         }
-        add(["upper"], 1...1) { a, _ in .text(text(a[0]).uppercased()) }
-        add(["lower"], 1...1) { a, _ in .text(text(a[0]).lowercased()) }
+        add(["upper"], 1...1) { a, _ in .text(CaseMapping.upper(text(a[0]))) }
+        add(["lower"], 1...1) { a, _ in .text(CaseMapping.lower(text(a[0]))) }
         add(["length", "char_length", "character_length"], 1...1) { a, _ in
             switch a[0] {
             case .blob(let b): return .integer(Int64(b.count))
