@@ -38,6 +38,9 @@ import RedCore
             let value = try await s.execute("SELECT \(expr) FROM t").rows[0][0]
             #expect(!value.isNull && DataType.of(value) == described, "\(expr): \(value) is not a \(described)")
         }
+        // A scalar subquery's array keeps its elements' type (PG-wire sends `text[]`, not jsonb).
+        let array = try await s.execute("SELECT (SELECT array_agg(g ORDER BY g) FROM t) FROM t WHERE a < 0").columns[0]
+        #expect(array.element == .text, "\(array)")
         for expr in Self.untyped {
             let described = try await s.execute("SELECT \(expr) FROM t WHERE a < 0").columns[0].type
             #expect(described == .any, "\(expr): described as \(described), but its values' type varies")

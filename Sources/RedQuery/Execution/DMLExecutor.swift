@@ -626,8 +626,12 @@ struct DMLExecutor {
         var exprs: [BoundExpr] = []
         var out: [ScopeColumn] = []
         for item in items {
-            if case .star = item.expr {
-                for (i, c) in columns.enumerated() where !c.hidden {
+            if case .star(let qualifier) = item.expr {
+                // `RETURNING t.*`: that table's columns only (UPDATE … FROM brings others into scope).
+                if let qualifier, !columns.contains(where: { $0.qualifier == qualifier }) {
+                    throw RedError(.undefinedCollection, "missing FROM-clause entry for table \"\(qualifier)\"")
+                }
+                for (i, c) in columns.enumerated() where !c.hidden && (qualifier == nil || c.qualifier == qualifier) {
                     exprs.append(.column(i))
                     out.append(ScopeColumn(qualifier: nil, name: c.name, type: c.type, element: c.element, surfaceType: c.surfaceType))
                 }

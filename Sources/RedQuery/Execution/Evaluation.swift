@@ -232,6 +232,10 @@ struct Evaluation {
     /// Comparison with PostgreSQL's implicit conversion of untyped text to the other side's type.
     static func compare(_ op: String, _ l: Value, _ r: Value) throws -> Value {
         if l.isNull || r.isNull { return .null }
+        if op.contains("~~") {  // LIKE inside `LIKE ANY|ALL (…)`
+            let matched = try LikePattern.matches(l.displayText, r.displayText, caseInsensitive: op.hasSuffix("*"))
+            return .boolean(matched != op.hasPrefix("!"))
+        }
         var order = Value.compare(l, r)
         if order == nil {
             switch (l, r) {

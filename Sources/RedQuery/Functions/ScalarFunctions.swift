@@ -36,7 +36,7 @@ struct ScalarFunction: Sendable {
         "starts_with": .boolean, "ends_with": .boolean, "contains": .boolean, "json_valid": .boolean, "__json_contains": .boolean,
         "__json_get": .json, "__json_path": .json, "__json_get_text": .text, "__json_path_text": .text,
         "lower": .text, "upper": .text, "md5": .text, "chr": .text, "to_hex": .text, "pg_size_pretty": .text, "__bit_and": .integer, "__bit_or": .integer, "__bit_xor": .integer, "__bit_not": .integer,
-        "__bit_shift_left": .integer, "__bit_shift_right": .integer,
+        "__bit_shift_left": .integer, "__bit_shift_right": .integer, "width_bucket": .integer,
         "sha256": .blob, "sha384": .blob, "sha512": .blob, "digest": .blob, "hmac": .blob, "overlay": .text, "encode": .text, "decode": .blob, "translate": .text, "format": .text, "quote_ident": .text,
         "quote_literal": .text, "quote_nullable": .text, "like_escape": .text, "ascii": .integer,
         "__regex_match": .boolean, "__regex_match_ci": .boolean, "regexp_like": .boolean, "regexp_replace": .text,
@@ -238,6 +238,20 @@ struct ScalarFunction: Sendable {
             if case .integer = a[0] { return a[0] }
             if case .decimal(let d) = a[0] { return .decimal(d.ceiling()) }
             return float(Foundation.ceil(try double(a[0])))
+        }
+        // width_bucket(operand, low, high, count): the operand's bucket among `count` equal ones
+        // from low to high (reversed when low > high); 0 before them, count + 1 after.
+        add(["width_bucket"], 4...4) { a, _ in
+            let x = try double(a[0]), low = try double(a[1]), high = try double(a[2]), count = try int(a[3], "count")
+            guard count > 0 else { throw RedError(.invalidArgument, "count must be greater than zero", condition: "2201G") }
+            guard low != high else { throw RedError(.invalidArgument, "lower bound cannot equal upper bound", condition: "2201G") }
+            guard x.isFinite, low.isFinite, high.isFinite else {
+                throw RedError(.invalidArgument, "operand, lower bound, and upper bound cannot be NaN or infinity", condition: "2201G")
+            }
+            let (from, to, value) = low < high ? (low, high, x) : (-low, -high, -x)
+            if value < from { return .integer(0) }
+            if value >= to { return .integer(count + 1) }
+            return .integer(min(count, Int64(((value - from) / (to - from) * Double(count)).rounded(.down)) + 1))
         }
         add(["sign"], 1...1) { a, _ in
             if case .integer(let i) = a[0] { return .integer(i.signum()) }

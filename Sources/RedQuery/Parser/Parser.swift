@@ -360,7 +360,28 @@ public struct Parser {
             return .releaseSavepoint(try parseIdentifier(what: "savepoint name"))
         case "explain":
             advance()
+            if acceptSymbol("(") {
+                // PostgreSQL's option list (ANALYZE, VERBOSE, COSTS OFF, BUFFERS, TIMING, SUMMARY, SETTINGS,
+                // WAL, FORMAT TEXT): accepted, the plan printed as always; another FORMAT is refused.
+                repeat {
+                    guard case .identifier(let option, _) = current.kind else { throw unexpected(expected: "an EXPLAIN option") }
+                    advance()
+                    if option.lowercased() == "format" {
+                        guard case .identifier(let format, _) = current.kind else { throw unexpected(expected: "TEXT, JSON, XML or YAML") }
+                        guard format.lowercased() == "text" else {
+                            throw RedError(.featureNotSupported, "EXPLAIN (FORMAT \(format.uppercased())) is not supported; the plan is text")
+                        }
+                        advance()
+                    } else if case .identifier(let value, _) = current.kind, ["on", "off", "true", "false"].contains(value.lowercased()) {
+                        advance()
+                    } else if case .integer = current.kind {
+                        advance()
+                    }
+                } while acceptSymbol(",")
+                try expectSymbol(")")
+            }
             _ = acceptKeyword("analyze")
+            _ = acceptKeyword("verbose")
             if isKeyword("ask") { return try parseAsk(explain: true) }
             return .explain(try parseStatement())
         case "ask": return try parseAsk(explain: false)

@@ -338,6 +338,10 @@ extension Parser {
         }
         let caseInsensitive = isKeyword("ilike")
         advance()
+        if isKeyword("any") || isKeyword("some") || isKeyword("all"), isSymbol("(", ahead: 1) {
+            // `x LIKE ANY (array)`: PostgreSQL's `~~` (ILIKE `~~*`, NOT: `!~~`) against each pattern.
+            return try parseQuantified((negated ? "!" : "") + (caseInsensitive ? "~~*" : "~~"), left)
+        }
         var pattern = try parseExpression(minimumPrecedence: Precedence.likeInBetween + 1)
         if acceptKeyword("escape") {
             // PostgreSQL's own rewrite: the pattern re-spelt with `\\` as its escape character.

@@ -104,7 +104,15 @@ extension Planner {
             return .inList(value, bound, negated: negated)
         case .inSubquery(let e, let query, let negated):
             let plan = try planSubquery(query, ctx)
-            guard plan.plan.columns.count == 1 else { throw RedError(.syntaxError, "subquery has too many columns") }
+            let width = plan.plan.columns.count
+            if width > 1, case .array(let items) = e, items.count == width {
+                // `(a, b) IN (SELECT x, y …)`: each row of the subquery as one row value, compared as `(a, b)` is.
+                let rows = ProjectNode(plan.plan, [.array((0..<width).map { BoundExpr.column($0) })],
+                                       [ScopeColumn(qualifier: nil, name: "row", type: .array)])
+                let wrapped = SubqueryPlan(plan: rows, outerColumns: plan.outerColumns, readsFurtherOut: plan.readsFurtherOut)
+                return .inSubquery(try bind(e, ctx), wrapped, negated: negated)
+            }
+            guard width == 1 else { throw RedError(.syntaxError, width > 1 ? "subquery has too many columns" : "subquery has too few columns") }
             return .inSubquery(try bind(e, ctx), plan, negated: negated)
         case .quantified(let op, let e, let all, let source):
             return try bindQuantified(op, e, all: all, source, ctx)

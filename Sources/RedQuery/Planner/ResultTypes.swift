@@ -204,9 +204,10 @@ extension Planner {
             }
             return functionType(f.name, types) ?? staticType(e)
         case .scalarSubquery(let subquery):
-            // Its one column's type, as the subquery's plan gives it (arrays need their elements: unknown).
-            let t = subquery.plan.columns.first?.type.valueType ?? .any
-            return t == .array ? .any : t
+            // Its one column's type, as the subquery's plan gives it (an array only with its elements' type).
+            guard let column = subquery.plan.columns.first else { return .any }
+            if column.type == .array { return column.element == nil ? .any : .array }
+            return column.type.valueType
         default:
             return staticType(e)
         }
