@@ -251,7 +251,7 @@ public struct Parser {
 
     public mutating func parseStatement() throws -> Statement {
         if isKeyword("with"), let statement = try parseWithClauseStatement() { return statement }
-        if isKeyword("select") || isKeyword("with") || isKeyword("values") || isSymbol("(") || isKeyword("from") {
+        if isKeyword("select") || isKeyword("with") || isKeyword("values") || isSymbol("(") || isKeyword("from") || isTableQuery {
             var query = try parseQuery()
             if case .select(var select) = query.body, let table = select.into {
                 var table = table, temporary = select.intoTemporary

@@ -293,7 +293,7 @@ extension Parser {
         advance()
         try expectSymbol("(")
         let source: Expr
-        if isKeyword("select") || isKeyword("with") || isKeyword("values") {
+        if isKeyword("select") || isKeyword("with") || isKeyword("values") || isTableQuery {
             source = .subquery(try parseQuery())
         } else {
             // `= ANY((SELECT array_agg(x) …))`: a parenthesised subquery is one array value, not rows.
@@ -307,7 +307,7 @@ extension Parser {
     mutating func parseLikeInBetween(_ left: Expr, negated: Bool) throws -> Expr {
         if acceptKeyword("in") {
             try expectSymbol("(")
-            if isKeyword("select") || isKeyword("with") || isKeyword("values") {
+            if isKeyword("select") || isKeyword("with") || isKeyword("values") || isTableQuery {
                 let query = try parseQuery()
                 try expectSymbol(")")
                 return .inSubquery(left, query, negated: negated)
@@ -372,7 +372,7 @@ extension Parser {
             }
         case .symbol("("):
             advance()
-            if isKeyword("select") || isKeyword("with") || isKeyword("values") {
+            if isKeyword("select") || isKeyword("with") || isKeyword("values") || isTableQuery {
                 let query = try parseQuery()
                 try expectSymbol(")")
                 return .subquery(query)

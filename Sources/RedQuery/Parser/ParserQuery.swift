@@ -150,6 +150,12 @@ extension Parser {
         return left
     }
 
+    /// At `TABLE name` (a query), not `TABLE` of another statement.
+    var isTableQuery: Bool {
+        guard isKeyword("table"), case .identifier = peekToken(1).kind else { return false }
+        return true
+    }
+
     mutating func parseSetPrimary() throws -> QueryBody {
         if acceptSymbol("(") {
             let inner = try parseQuery()
@@ -161,6 +167,13 @@ extension Parser {
             var rows: [[Expr]] = []
             repeat { rows.append(try parseValuesRow()) } while acceptSymbol(",")
             return .values(rows)
+        }
+        if isTableQuery {  // `TABLE name`: SQL's short form of `SELECT * FROM name`
+            advance()
+            var select = Select()
+            select.from = try parseFromList()
+            select.items = [SelectItem(expr: .star(qualifier: nil))]
+            return .select(select)
         }
         if isKeyword("from") {  // RedDB's FROM-first form: FROM t [WHERE …] [RETURN items]
             advance()
@@ -338,7 +351,7 @@ extension Parser {
             return .command(command, alias: try parseOptionalAlias())
         }
         if acceptSymbol("(") {
-            if isKeyword("select") || isKeyword("with") || isKeyword("values") || isSymbol("(") {
+            if isKeyword("select") || isKeyword("with") || isKeyword("values") || isSymbol("(") || isTableQuery {
                 let query = try parseQuery()
                 try expectSymbol(")")
                 guard let alias = try parseOptionalAlias() else { throw error("subquery in FROM must have an alias") }
