@@ -320,7 +320,7 @@ public struct DeclaredType: Codable, Sendable, Hashable {
         case (.numeric, .decimal(let d)):
             return precision == nil ? d.text : d.text(places: max(scale ?? 0, 0))
         case (.float4, .float(let d)) where d.isFinite:
-            return NumberFormatting.shortest(NumberFormatting.widened(Float(d)))
+            return NumberFormatting.postgresFloat4(Float(d))
         case (.timestamptz, .timestamp):
             let text = value.displayText
             return text.hasSuffix("infinity") ? text : text + "+00"

@@ -53,6 +53,16 @@ import Testing
         #expect(PGValueCodec.text(.boolean(true), as: .bool) == "t")
         #expect(PGValueCodec.text(.float(.infinity), as: .float8) == "Infinity")
         #expect(PGValueCodec.text(.float(1.5), as: .float8) == "1.5")
+        // PostgreSQL's float8out and float4out (each checked there): plain from 1e-4 up to 1e15
+        // (1e6 for real), else scientific with a two-digit exponent at least.
+        let float8: [(Double, String)] = [(1e-7, "1e-07"), (123456789012345678, "1.2345678901234568e+17"), (1e15, "1e+15"),
+                                          (1e14, "100000000000000"), (0.0001, "0.0001"), (0.00001, "1e-05"), (1.5e300, "1.5e+300"),
+                                          (-2.5e-10, "-2.5e-10"), (100, "100"), (0.1 + 0.2, "0.30000000000000004"), (-0.0, "-0")]
+        for (value, text) in float8 { #expect(PGValueCodec.text(.float(value), as: .float8) == text, "\(value)") }
+        let real = PGType(DeclaredType(kind: .float4))
+        let float4: [(Double, String)] = [(1e-5, "1e-05"), (1e6, "1e+06"), (1234567, "1.234567e+06"), (123456, "123456"),
+                                          (0.0001, "0.0001"), (-0.5, "-0.5"), (3.4e38, "3.4e+38"), (0.1, "0.1")]
+        for (value, text) in float4 { #expect(PGValueCodec.text(.float(value), as: real) == text, "\(value)") }
         #expect(PGValueCodec.text(.blob([0, 255]), as: .bytea) == "\\x00ff")
         #expect(PGValueCodec.text(.timestamp(86_400_000_000 + 1000), as: .timestamp) == "1970-01-02 00:00:00.001")
         #expect(PGValueCodec.text(.timestamp(86_400_000_000 + 1), as: .timestamp) == "1970-01-02 00:00:00.000001")

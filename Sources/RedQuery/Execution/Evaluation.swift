@@ -352,17 +352,21 @@ enum Arithmetic {
         guard let a = l.doubleValue, let b = r.doubleValue else {
             throw RedError(.undefinedFunction, "operator does not exist: \(l.kindName) \(op) \(r.kindName)")
         }
+        let result: Double
         switch op {
-        case "+": return .float(a + b)
-        case "-": return .float(a - b)
-        case "*": return .float(a * b)
+        case "+": result = a + b
+        case "-": result = a - b
+        case "*": result = a * b
         case "/":
             guard b != 0 else { throw RedError(.divisionByZero, "division by zero") }
-            return .float(a / b)
+            result = a / b
         default:
             guard b != 0 else { throw RedError(.divisionByZero, "division by zero") }
-            return .float(a.truncatingRemainder(dividingBy: b))
+            result = a.truncatingRemainder(dividingBy: b)
         }
+        // As PostgreSQL's float8 operators: finite operands giving an infinity overflowed.
+        if result.isInfinite, a.isFinite, b.isFinite { throw RedError(.numericOutOfRange, "value out of range: overflow") }
+        return .float(result)
     }
 
     /// Integer arithmetic is 64-bit, so an overflow is of PostgreSQL's bigint.

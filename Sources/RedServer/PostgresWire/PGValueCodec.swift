@@ -182,7 +182,7 @@ enum PGValueCodec {
         case .float(let d):
             if d.isNaN { return "NaN" }
             if d.isInfinite { return d > 0 ? "Infinity" : "-Infinity" }
-            return NumberFormatting.shortest(d)
+            return type.oid == PGType.float8.oid ? NumberFormatting.postgresFloat8(d) : NumberFormatting.shortest(d)
         default: return value.displayText
         }
     }
