@@ -189,8 +189,11 @@ public enum DataType: String, Sendable, Hashable, Codable, CaseIterable {
             switch value {
             case .blob: return value
             case .text(let s):
-                if s.hasPrefix("\\x"), let bytes = Self.hexBytes(s.dropFirst(2)) { return .blob(bytes) }
-                return .blob(Array(s.utf8))
+                if s.hasPrefix("\\x") {
+                    guard let bytes = Self.hexBytes(s.dropFirst(2)) else { throw RedError(.invalidTextRepresentation, "invalid hexadecimal data in bytea input") }
+                    return .blob(bytes)
+                }
+                return .blob(try Self.escapedBytes(s))
             default: throw invalid(value)
             }
         case .json:
@@ -244,7 +247,11 @@ public enum DataType: String, Sendable, Hashable, Codable, CaseIterable {
             switch value {
             case .uuid: return value
             case .text(let s):
-                let hex = s.trimmingSpaces().lowercased().filter { $0 != "-" }
+                // PostgreSQL's forms: any case, hyphens between groups of four digits, `{…}` around.
+                var text = Substring(s.trimmingSpaces())
+                if text.hasPrefix("{"), text.hasSuffix("}") { text = text.dropFirst().dropLast() }
+                guard !text.hasPrefix("-"), !text.hasSuffix("-"), !text.contains("--") else { throw invalid(value) }
+                let hex = text.lowercased().filter { $0 != "-" }
                 guard hex.count == 32, let v = UInt128(hex, radix: 16) else { throw invalid(value) }
                 return .uuid(v)
             default: throw invalid(value)
@@ -338,6 +345,28 @@ public enum DataType: String, Sendable, Hashable, Codable, CaseIterable {
 
     func invalid(_ value: Value) -> RedError {
         RedError(.invalidTextRepresentation, "invalid input syntax for type \(sqlName.lowercased()): \"\(value.displayText)\"")
+    }
+
+    /// PostgreSQL's escape format of bytea text: `\\` is a backslash, `\ooo` (three octal
+    /// digits, at most 377) one byte, any other character its UTF-8 bytes; another backslash
+    /// is 22P02.
+    static func escapedBytes(_ s: String) throws -> [UInt8] {
+        let bytes = Array(s.utf8)
+        guard bytes.contains(UInt8(ascii: "\\")) else { return bytes }
+        func octal(_ b: UInt8) -> UInt8? { (UInt8(ascii: "0")...UInt8(ascii: "7")).contains(b) ? b - UInt8(ascii: "0") : nil }
+        var out: [UInt8] = []
+        out.reserveCapacity(bytes.count)
+        var i = 0
+        while i < bytes.count {
+            guard bytes[i] == UInt8(ascii: "\\") else { out.append(bytes[i]); i += 1; continue }
+            if i + 1 < bytes.count, bytes[i + 1] == UInt8(ascii: "\\") { out.append(bytes[i]); i += 2; continue }
+            guard i + 3 < bytes.count, let a = octal(bytes[i + 1]), a <= 3, let b = octal(bytes[i + 2]), let c = octal(bytes[i + 3]) else {
+                throw RedError(.invalidTextRepresentation, "invalid input syntax for type bytea")
+            }
+            out.append(a << 6 | b << 3 | c)
+            i += 4
+        }
+        return out
     }
 
     static func hexBytes(_ s: Substring) -> [UInt8]? {
