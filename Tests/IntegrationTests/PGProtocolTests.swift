@@ -129,6 +129,17 @@ import Testing
         #expect(values == [#"{"b":1,"a":2}"#, #"{"a": true, "bb": "x", "zeta": 1}"#, #"{"y":1,"x":2}"#, #"{"x": 2, "y": 1}"#, "[1, 2]"])
     }
 
+    /// current_user, session_user, current_role and user name the connection's user, as
+    /// PostgreSQL's do (the engine alone answers with the database's name).
+    @Test func currentUserIsTheConnectionsUser() throws {
+        let server = try ServerProcess()
+        defer { server.remove() }
+        let s = try Self.session(server)
+        s.send(M.message("Q", Self.cstring("SELECT current_user, session_user, current_role, user")))
+        let row = try #require(M.readUntilReady(s).first { $0.0 == UInt8(ascii: "D") }?.1)
+        #expect(String(decoding: row, as: UTF8.self).components(separatedBy: "fuzz").count == 5, "\(row)")
+    }
+
     /// What a connection remembers of the texts it sent (`plainStatements`, at most 64) and
     /// the parameter counts the statement cache keeps: every text sent again, after the memo
     /// has been emptied and refilled, is still classified and described as the first time.

@@ -350,7 +350,7 @@ struct ScalarFunction: Sendable {
         add(["version"], 0...0) { _, _ in .text(PostgresCompatibility.versionString) }
         add(["current_database", "current_catalog"], 0...0) { _, _ in .text(PostgresCompatibility.databaseName) }
         add(["current_schema"], 0...0) { _, _ in .text(PostgresCompatibility.schemaName) }
-        add(["current_user", "session_user", "user"], 0...0) { _, _ in .text(PostgresCompatibility.databaseName) }
+        add(["current_user", "session_user", "current_role", "user"], 0...0) { _, _ in .text(PostgresCompatibility.databaseName) }
         add(["current_setting"], 1...2, acceptsNull: true) { a, _ in
             guard case .text(let name) = a[0] else { throw RedError(.invalidArgument, "current_setting() takes a setting name") }
             if let value = PostgresCompatibility.defaultSettings[name.lowercased()] { return .text(value) }

@@ -429,7 +429,8 @@ extension Parser {
                     return .function(FunctionCall(name: word, arguments: arguments, distinct: false, star: false))
                 case "current_date":
                     advance(); return .function(FunctionCall(name: "current_date", arguments: [], distinct: false, star: false))
-                case "current_user", "session_user", "current_catalog", "current_schema" where !isSymbol("(", ahead: 1):
+                case "current_user", "session_user", "current_role", "user", "current_catalog", "current_schema"
+                    where !isSymbol("(", ahead: 1) && !isSymbol(".", ahead: 1):
                     advance(); return .function(FunctionCall(name: word, arguments: [], distinct: false, star: false))
                 case "array" where isSymbol("(", ahead: 1) && (isKeyword("select", ahead: 2) || isKeyword("with", ahead: 2) || isKeyword("values", ahead: 2)):
                     // `ARRAY(subquery)`: its rows' one column, in order, as an array ('{}' for none),

@@ -51,6 +51,11 @@ enum PGCatalogFunctions {
                 return .text(query.hasSuffix(";") ? query : query + ";")
             },
             "pg_get_userbyid": SurfaceFunction(arity: 1...1, resultType: .text) { _, _ in .text(user) },
+            // The connection's user, as PostgreSQL names the role a session runs as.
+            "current_user": SurfaceFunction(arity: 0...0, resultType: .text) { _, _ in .text(user) },
+            "session_user": SurfaceFunction(arity: 0...0, resultType: .text) { _, _ in .text(user) },
+            "current_role": SurfaceFunction(arity: 0...0, resultType: .text) { _, _ in .text(user) },
+            "user": SurfaceFunction(arity: 0...0, resultType: .text) { _, _ in .text(user) },
             "current_schemas": SurfaceFunction(arity: 1...1, resultType: .array, resultElement: .text) { args, _ in
                 let implicit = args[0] == .boolean(true)
                 return PGCatalogTable.texts(implicit ? ["pg_catalog", PGCatalogModel.schemaName] : [PGCatalogModel.schemaName])
