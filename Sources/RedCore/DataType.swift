@@ -241,6 +241,8 @@ public enum DataType: String, Sendable, Hashable, Codable, CaseIterable {
             default: throw invalid(value)
             }
         case .time:
+            // A timestamp's time of day (UTC: sessions are in UTC), as `ts::time` gives it.
+            if case .timestamp(let us) = value, !CalendarMath.isInfinite(us) { return .text(CalendarMath.clockText(CalendarMath.split(us).microsOfDay)) }
             guard case .text(let s) = value, let us = CalendarMath.parseTimeOfDayIgnoringZone(s.trimmingSpaces()[...]) else { throw invalid(value) }
             return .text(CalendarMath.clockText(us))
         case .uuid:
