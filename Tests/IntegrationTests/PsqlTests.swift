@@ -267,6 +267,27 @@ import Testing
         #expect(o.stderr.contains("wrong number of parameters for prepared statement \"p\""), "\(o.stderr)")
     }
 
+    /// COPY's FORCE_NOT_NULL and FORCE_NULL on CSV input and FORCE_QUOTE on CSV output, through
+    /// psql's `\copy`; the texts are PostgreSQL 15's for the same commands and data.
+    @Test func copyForceOptionsInPsql() throws {
+        guard let server = try Self.serverForPsql() else { return }
+        defer { server.remove() }
+        var o = try Self.psql(server, [
+            "CREATE TABLE fq (id int, name text, note text)",
+            #"\copy fq FROM STDIN WITH (FORMAT csv, HEADER, FORCE_NOT_NULL (name), FORCE_NULL (note), ENCODING 'UTF8')"#,
+            "SELECT id, name IS NULL, coalesce(name, '<null>'), note IS NULL FROM fq ORDER BY id",
+            "COPY (SELECT id, name, note FROM fq ORDER BY id) TO STDOUT WITH (FORMAT csv, FORCE_QUOTE (name, note))",
+            "COPY fq TO STDOUT WITH (FORMAT csv, FORCE_QUOTE *)",
+        ], stdin: "id,name,note\n1,,\"\"\n2,\"\",x\n3,a,\n\\.\n")
+        #expect(o.status == 0, "\(o.stderr)")
+        #expect(o.stdout.contains("  1 | f        |          | t\n  2 | f        |          | f\n  3 | f        | a        | t\n"), "\(o.stdout)")
+        #expect(o.stdout.contains("1,\"\",\n2,\"\",\"x\"\n3,\"a\",\n\"1\",\"\",\n\"2\",\"\",\"x\"\n\"3\",\"a\",\n"), "\(o.stdout)")
+        o = try Self.psql(server, ["COPY fq TO STDOUT WITH (FORMAT text, FORCE_QUOTE *)"])
+        #expect(o.stderr.contains("COPY force quote available only in CSV mode"), "\(o.stderr)")
+        o = try Self.psql(server, ["COPY fq FROM STDIN WITH (FORMAT csv, FORCE_QUOTE *)"])
+        #expect(o.stderr.contains("COPY force quote only available using COPY TO"), "\(o.stderr)")
+    }
+
     /// CREATE TABLE AS reports `SELECT n` and makes columns of the query's types, declared
     /// widths included, as `\d` shows; SELECT INTO does the same.
     @Test func createTableAsInPsql() throws {

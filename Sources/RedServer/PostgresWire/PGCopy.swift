@@ -5,7 +5,8 @@ import RedDB
 /// `COPY … FROM STDIN` / `COPY … TO STDOUT` in PostgreSQL's text and CSV formats.
 ///
 /// Grammar accepted (PostgreSQL's, both option styles):
-/// `COPY table [(col, …)] FROM STDIN [[WITH] (FORMAT csv|text, HEADER [bool], DELIMITER 'c', NULL 's', QUOTE 'c', ESCAPE 'c')]`,
+/// `COPY table [(col, …)] FROM STDIN [[WITH] (FORMAT csv|text, HEADER [bool], DELIMITER 'c', NULL 's', QUOTE 'c', ESCAPE 'c',
+/// FORCE_NOT_NULL (col, …), FORCE_NULL (col, …), ENCODING 'UTF8')]`, and for CSV output `FORCE_QUOTE (col, …) | *`,
 /// `COPY {table [(col, …)] | (query)} TO STDOUT [[WITH] …]`, and the legacy
 /// `WITH CSV HEADER DELIMITER AS 'c' NULL AS 's'`. Files and programs are refused
 /// (the server never touches the client's file system). `FORMAT binary` uses `PGBinaryCopy`.
@@ -30,6 +31,12 @@ struct PGCopyCommand: Equatable {
     var header = false
     var quote: UInt8 = UInt8(ascii: "\"")
     var escape: UInt8 = UInt8(ascii: "\"")
+    /// CSV output: columns whose non-NULL values are always quoted (nil: every column).
+    var forceQuote: [String]? = []
+    /// CSV input: columns where an unquoted NULL string is that text, not NULL …
+    var forceNotNull: [String] = []
+    /// … and where a quoted one is NULL too.
+    var forceNull: [String] = []
 
     init(parsing sql: String) throws {
         var words = PGWords(sql)
@@ -70,6 +77,10 @@ struct PGCopyCommand: Equatable {
         if words.accept("(") {
             repeat {
                 guard let name = words.nextWord()?.lowercased() else { throw RedError(.syntaxError, "expected a COPY option name") }
+                if ["force_quote", "force_not_null", "force_null"].contains(name) {
+                    try parseForced(name, &words)
+                    continue
+                }
                 options.append((name, words.optionValue()))
             } while words.accept(",")
             guard words.accept(")") else { throw RedError(.syntaxError, "expected ) after COPY options") }
@@ -107,6 +118,10 @@ struct PGCopyCommand: Equatable {
                 nullSet = true
             case "freeze":
                 break  // a PostgreSQL visibility-map hint; rows are committed normally
+            case "encoding":
+                guard ["utf8", "utf-8", "unicode"].contains((value ?? "").lowercased()) else {
+                    throw RedError(.featureNotSupported, "COPY encoding \"\(value ?? "")\" is not supported: RedDB reads and writes UTF8")
+                }
             case "quote", "escape":
                 guard let v = value, v.utf8.count == 1 else { throw RedError(.invalidArgument, "COPY \(name) must be a single one-byte character") }
                 if name == "quote" { quote = v.utf8.first! } else { escape = v.utf8.first! }
@@ -118,6 +133,47 @@ struct PGCopyCommand: Equatable {
             if !delimiterSet { delimiter = UInt8(ascii: ",") }
             if !nullSet { null = "" }
         }
+        // PostgreSQL's checks and words.
+        for (option, used, input) in [("force quote", forceQuote.map { !$0.isEmpty } ?? true, false),
+                                      ("force not null", !forceNotNull.isEmpty, true), ("force null", !forceNull.isEmpty, true)] where used {
+            guard csv else { throw RedError(.featureNotSupported, "COPY \(option) available only in CSV mode") }
+            guard input == (direction == .fromClient) else {
+                throw RedError(.featureNotSupported, "COPY \(option) only available using COPY \(input ? "FROM" : "TO")")
+            }
+        }
+    }
+
+    /// `FORCE_… (col, …)`, or `FORCE_QUOTE *`.
+    private mutating func parseForced(_ name: String, _ words: inout PGWords) throws {
+        var columns: [String]?
+        if words.accept("(") {
+            var list: [String] = []
+            repeat {
+                guard let column = words.nextWord() else { throw RedError(.syntaxError, "expected a column name after \(name.uppercased())") }
+                list.append(column)
+            } while words.accept(",")
+            guard words.accept(")") else { throw RedError(.syntaxError, "expected ) after \(name.uppercased())'s columns") }
+            columns = list
+        } else if name == "force_quote", words.accept("*") {
+            columns = nil
+        } else {
+            throw RedError(.syntaxError, "\(name.uppercased()) needs a column list in parentheses")
+        }
+        switch name {
+        case "force_quote": forceQuote = columns
+        case "force_not_null": forceNotNull = columns ?? []
+        default: forceNull = columns ?? []
+        }
+    }
+
+    /// Positions among `columns` of the ones `names` lists (a name not among them is 42703).
+    static func positions(of names: [String], in columns: [String], option: String) throws -> Set<Int> {
+        try Set(names.map { name in
+            guard let i = columns.firstIndex(where: { $0.lowercased() == name.lowercased() }) else {
+                throw RedError(.undefinedColumn, "\(option) column \"\(name)\" does not exist among the columns COPY reads or writes")
+            }
+            return i
+        })
     }
 
     /// The text up to the `)` that closes an already-consumed `(`, quotes respected.
@@ -305,7 +361,8 @@ struct PGCopyRowParser {
     }
 
     /// Encodes one row for COPY TO.
-    static func encode(_ row: [Value], types: [PGType], copy: PGCopyCommand) -> [UInt8] {
+    /// `forceQuoted`: positions whose values are quoted whatever they hold (FORCE_QUOTE).
+    static func encode(_ row: [Value], types: [PGType], copy: PGCopyCommand, forceQuoted: Set<Int> = []) -> [UInt8] {
         var line: [UInt8] = []
         for (i, value) in row.enumerated() {
             if i > 0 { line.append(copy.delimiter) }
@@ -316,7 +373,7 @@ struct PGCopyRowParser {
             let text = PGValueCodec.text(value, as: types[i])
             if copy.csv {
                 let bytes = Array(text.utf8)
-                let needsQuotes = bytes.isEmpty || text == copy.null
+                let needsQuotes = bytes.isEmpty || text == copy.null || forceQuoted.contains(i)
                     || bytes.contains { $0 == copy.delimiter || $0 == copy.quote || $0 == 0x0A || $0 == 0x0D }
                 if needsQuotes {
                     line.append(copy.quote)

@@ -43,6 +43,8 @@ extension PGConnection {
         let ownTransaction = !session.inTransaction
         if ownTransaction { try await session.execute("BEGIN") }
 
+        let notNull = try PGCopyCommand.positions(of: copy.forceNotNull, in: columns, option: "FORCE_NOT_NULL")
+        let forcedNull = try PGCopyCommand.positions(of: copy.forceNull, in: columns, option: "FORCE_NULL")
         func take(_ row: [Value]) throws {
             rowNumber += 1
             if copy.header, !copy.binary, rowNumber == 1 { return }
@@ -50,6 +52,11 @@ extension PGConnection {
                 throw RedError(.invalidTextRepresentation,
                                "COPY \(table), line \(rowNumber): expected \(columns.count) columns, got \(row.count)")
             }
+            guard !notNull.isEmpty || !forcedNull.isEmpty else { return batch.append(row) }
+            // The parser gave NULL for an unquoted NULL string and kept a quoted one as text.
+            var row = row
+            for i in notNull where row[i].isNull { row[i] = .text(copy.null) }
+            for i in forcedNull where row[i] == .text(copy.null) { row[i] = .null }
             batch.append(row)
         }
 
@@ -184,8 +191,10 @@ extension PGConnection {
                 let names = result.columns.map { Value.text($0.name) }
                 writer.copyData(PGCopyRowParser.encode(names, types: names.map { _ in .text }, copy: copy))
             }
+            let quoted = try copy.forceQuote.map { try PGCopyCommand.positions(of: $0, in: result.columns.map(\.name), option: "FORCE_QUOTE") }
+                ?? Set(result.columns.indices)
             for row in result.rows {
-                writer.copyData(PGCopyRowParser.encode(row, types: types, copy: copy))
+                writer.copyData(PGCopyRowParser.encode(row, types: types, copy: copy, forceQuoted: quoted))
                 if mustFlush { try await flush() }
             }
         }
