@@ -24,6 +24,19 @@ import RedDB
         #expect(aggregated == ["timestamptz", nil, nil, "timestamptz"])
     }
 
+    /// generate_series of timestamps gives `timestamp` only from a `timestamp` start, as
+    /// PostgreSQL resolves it; from dates, untyped text or instants, `timestamptz`.
+    @Test func timestampSeriesAreInstantsUnlessStartedFromAWallClockTime() async throws {
+        let types = try await surfaceTypes("""
+            SELECT (SELECT max(g) FROM generate_series(timestamp '2024-01-01', timestamp '2024-01-02', interval '1 day') g),
+                   (SELECT max(g) FROM generate_series(local_at, local_at, interval '1 day') g),
+                   (SELECT max(g) FROM generate_series(date '2024-01-01', date '2024-01-02', interval '1 day') g),
+                   (SELECT max(g) FROM generate_series('2024-01-01', '2024-01-02', interval '1 day') g),
+                   (SELECT max(g) FROM generate_series(at, now(), interval '1 day') g) FROM ev
+            """)
+        #expect(types == [nil, nil, "timestamptz", "timestamptz", "timestamptz"])
+    }
+
     @Test func instantsMovedByIntervalsStayInstants() async throws {
         let types = try await surfaceTypes("""
             SELECT at + interval '1 day', interval '1 hour' + at, now() - interval '5 minutes', local_at + interval '1 day',

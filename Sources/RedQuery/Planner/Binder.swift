@@ -443,6 +443,11 @@ extension Planner {
         if ctx.aggregation == nil, case .column(let i) = e, i < ctx.scope.columns.count {
             return ctx.scope.columns[i].type.valueType
         }
+        if case .outer(let depth, let i) = e {  // an enclosing query's column
+            var scope: Scope? = ctx.scope
+            for _ in 0..<depth { scope = scope?.parent }
+            if let scope, i < scope.columns.count { return scope.columns[i].type.valueType }
+        }
         if case .arithmetic(let op, let a, let b) = e {
             let ta = staticType(a, ctx), tb = staticType(b, ctx)
             let numeric: Set<DataType> = [.integer, .float, .decimal]

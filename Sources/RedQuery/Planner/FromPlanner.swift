@@ -364,6 +364,11 @@ extension Planner {
                 // Of its arguments' width, as in PostgreSQL (`generate_series(1, 3)` is int4); its values lie between them.
                 column.surfaceType = declared.surfaceName
             }
+            if type == .timestamp, !(types[0] == .timestamp && !isZoned(arguments[0], ctx)) {
+                // As PostgreSQL resolves it: a series of `timestamp` only from a `timestamp` start;
+                // from dates, untyped text or instants, of `timestamptz`.
+                column.surfaceType = DeclaredType(kind: .timestamptz).surfaceName
+            }
             return GenerateSeriesNode(arguments: arguments, column: column)
         case .join, .joinUsing:
             preconditionFailure("joins are handled by buildTree")
