@@ -41,6 +41,9 @@ import RedCore
         // A scalar subquery's array keeps its elements' type (PG-wire sends `text[]`, not jsonb).
         let array = try await s.execute("SELECT (SELECT array_agg(g ORDER BY g) FROM t) FROM t WHERE a < 0").columns[0]
         #expect(array.element == .text, "\(array)")
+        // Numbers of different kinds in ARRAY[…] meet in the widest, as in PostgreSQL.
+        let mixed = try await s.execute("SELECT ARRAY[1, 2.5], ARRAY[1, 2.5::float8], ARRAY[a, NULL, d], ARRAY[1, 'x'] FROM t WHERE a < 0").columns
+        #expect(mixed.map(\.element) == [.decimal, .float, .decimal, nil], "\(mixed)")
         for expr in Self.untyped {
             let described = try await s.execute("SELECT \(expr) FROM t WHERE a < 0").columns[0].type
             #expect(described == .any, "\(expr): described as \(described), but its values' type varies")

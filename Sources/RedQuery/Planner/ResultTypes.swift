@@ -81,8 +81,13 @@ extension Planner {
             let fromArrays = arrays.filter { !isNull($0) }.map { elementType(of: $0, scope: scope, aggregation: aggregation) }
             let fromScalars = scalars.filter { !isNull($0) }.map { faithful(Self.type(of: $0, scope: scope, aggregation: aggregation).valueType) }
             let all = fromArrays + fromScalars
-            guard let first = all.first, let type = first, all.allSatisfy({ $0 == type }) else { return nil }
-            return type
+            guard let first = all.first, let type = first else { return nil }
+            if all.allSatisfy({ $0 == type }) { return type }
+            // Numbers of different kinds meet in the widest, as PostgreSQL's ARRAY[1, 2.5] is
+            // numeric[] and ARRAY[1, 2.5::float8] double precision[].
+            let kinds = Set(all.compactMap { $0 })
+            guard all.allSatisfy({ $0 != nil }), kinds.isSubset(of: [.integer, .decimal, .float]) else { return nil }
+            return kinds.contains(.float) ? .float : .decimal
         }
         switch e {
         case .column(let i):
