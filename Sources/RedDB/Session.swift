@@ -269,7 +269,7 @@ public final class Session: @unchecked Sendable {
                 state = .failed(tx)
                 throw RedError(.activeSQLTransaction, "\(form) cannot run inside a transaction block")
             }
-            if case .createIndex(_, _, _, _, _, _, _, true) = statement {
+            if case .createIndex(_, _, _, _, _, _, _, true, _) = statement {
                 state = .failed(tx)
                 throw RedError(.activeSQLTransaction, "CREATE INDEX CONCURRENTLY cannot run inside a transaction block")
             }

@@ -223,6 +223,9 @@ public struct IndexDefinition: Codable, Sendable, Equatable {
     public var predicate: String?
     /// `COMMENT ON INDEX`'s text.
     public var comment: String?
+    /// A unique index's NULLS NOT DISTINCT: rows whose keys hold NULLs are duplicates when
+    /// the keys are otherwise equal (nil: NULLs are distinct, PostgreSQL's default).
+    public var nullsNotDistinct: Bool?
 
     /// `columnIDs`' entry for an expression part: no column has this id, so code that matches
     /// indexes to columns never takes an expression for one.

@@ -223,7 +223,8 @@ public final class TableStore: Sendable {
     /// `expressions` and `predicate` make an expression or partial index (see `IndexDefinition`).
     public func createIndex(_ tx: Transaction, _ handle: TableHandle, name: String, columnIDs: [UInt16], unique: Bool,
                             method: IndexDefinition.Method, isConstraint: Bool, primaryKey: Bool = false,
-                            expressions: [String?]? = nil, predicate: String? = nil, now: Int64) throws -> TableHandle {
+                            expressions: [String?]? = nil, predicate: String? = nil, nullsNotDistinct: Bool = false,
+                            now: Int64) throws -> TableHandle {
         var schema = handle.schema
         let storageName = Self.indexStorageName(collectionID: handle.collection.id, number: schema.nextIndexNumber)
         schema.nextIndexNumber += 1
@@ -232,6 +233,7 @@ public final class TableStore: Sendable {
         if primaryKey { definition.primaryKey = true }
         definition.expressions = expressions
         definition.predicate = predicate
+        if nullsNotDistinct, unique { definition.nullsNotDistinct = true }
         _ = try tx.createCollection(storageName)
         schema.indexes.append(definition)
         let updated = try setSchema(tx, handle, schema)
@@ -420,6 +422,8 @@ public final class TableStore: Sendable {
                 KeyEncoding.append(value, to: &key)
             }
         }
+        // NULLS NOT DISTINCT: a NULL is a value like any other, so such a key is unique too.
+        if target.definition.nullsNotDistinct == true { hasNull = false }
         if !target.definition.unique || hasNull { withUnsafeBytes(of: UInt64(bitPattern: row.rid).bigEndian) { key.append(contentsOf: $0) } }
         return (key, hasNull)
     }
@@ -504,7 +508,7 @@ public final class TableStore: Sendable {
         }
         let values = try target.program?.keyValues(of: row, tx: tx, store: self) ?? index.columnIDs.map { row.values[$0] ?? .null }
         return RedError(.uniqueViolation, "duplicate key value violates unique constraint \"\(index.name)\"",
-                        detail: "Key (\(names.joined(separator: ", ")))=(\(values.map(\.displayText).joined(separator: ", "))) already exists.")
+                        detail: "Key (\(names.joined(separator: ", ")))=(\(values.map { $0.isNull ? "null" : $0.displayText }.joined(separator: ", "))) already exists.")
     }
 
     /// The key values row `row` has in the index at `indexPosition`, nil when it has no entry

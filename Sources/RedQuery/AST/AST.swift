@@ -333,6 +333,8 @@ public struct KeySpec: Sendable, Equatable {
     public var name: String?
     public var columns: [String]
     public var primary: Bool
+    /// `UNIQUE NULLS NOT DISTINCT (…)`: NULLs equal in the key (PostgreSQL 15).
+    public var nullsNotDistinct = false
 
     public init(name: String?, columns: [String], primary: Bool) {
         self.name = name
@@ -527,8 +529,9 @@ public indirect enum Statement: Sendable, Equatable {
     /// index's WHERE, as written.
     /// `concurrently`: CREATE INDEX CONCURRENTLY, which builds as any CREATE INDEX does (never
     /// blocking other transactions) but, as in PostgreSQL, cannot run inside a transaction block.
+    /// `nullsNotDistinct`: a unique index's NULLS NOT DISTINCT (PostgreSQL 15): NULLs are equal there.
     case createIndex(name: String?, table: String, keys: [IndexKeySpec], unique: Bool, method: String, ifNotExists: Bool, predicate: String?,
-                     concurrently: Bool = false)
+                     concurrently: Bool = false, nullsNotDistinct: Bool = false)
     case dropIndex(name: String, table: String?, ifExists: Bool)
     case createView(name: String, orReplace: Bool, ifNotExists: Bool, columns: [String], query: Query, text: String)
     case dropView(name: String, ifExists: Bool, cascade: Bool)

@@ -128,8 +128,9 @@ struct DDLExecutor {
             }
             return .message("table '\(handle.name)' altered: \(notes.joined(separator: ", "))", type: "alter", tag: "ALTER TABLE",
                             notices: notes.filter { $0.hasSuffix(", skipping") })
-        case .createIndex(let name, let tableName, let keys, let unique, let method, let ifNotExists, let predicate, _):
-            return try createIndex(name, on: tableName, keys: keys, unique: unique, method: method, ifNotExists: ifNotExists, predicate: predicate)
+        case .createIndex(let name, let tableName, let keys, let unique, let method, let ifNotExists, let predicate, _, let nullsNotDistinct):
+            return try createIndex(name, on: tableName, keys: keys, unique: unique, method: method, ifNotExists: ifNotExists, predicate: predicate,
+                                   nullsNotDistinct: nullsNotDistinct)
         case .dropIndex(let name, let tableName, let ifExists):
             let found: TableHandle?
             if let tableName { found = try store.open(tx, tableName).flatMap { h in h.schema.indexes.contains { $0.name == name } ? h : nil } }
@@ -387,7 +388,7 @@ struct DDLExecutor {
         }
         let updated = try store.setSchema(tx, handle, schema)
         return try store.createIndex(tx, updated, name: indexName, columnIDs: ids, unique: true, method: .btree, isConstraint: true,
-                                     primaryKey: key.primary && !single, now: context.now)
+                                     primaryKey: key.primary && !single, nullsNotDistinct: key.nullsNotDistinct, now: context.now)
     }
 
     /// Names, validates and appends new CHECK constraints (see `CheckConstraints`); their names.

@@ -116,7 +116,7 @@ extension DDLExecutor {
     /// CREATE INDEX: each key part a column or an expression (bound now, so a bad one fails
     /// before anything is built), the predicate likewise; then the index is filled from the rows.
     func createIndex(_ givenName: String?, on tableName: String, keys: [IndexKeySpec], unique: Bool, method: String,
-                     ifNotExists: Bool, predicate: String?) throws -> QueryResult {
+                     ifNotExists: Bool, predicate: String?, nullsNotDistinct: Bool = false) throws -> QueryResult {
         let handle = try table(tableName)
         guard handle.schema.model == .table else { throw RedError(.invalidOperation, "indexes are supported on tables; \(tableName) is a \(handle.schema.model.rawValue)") }
         let name = try givenName ?? IndexExpressions.generatedName(table: tableName, keys: keys) { try exists($0) || findIndex($0) != nil }
@@ -144,7 +144,7 @@ extension DDLExecutor {
         }
         _ = try store.createIndex(tx, handle, name: name, columnIDs: ids, unique: unique, method: method == "hash" ? .hash : .btree,
                                   isConstraint: false, expressions: expressions.contains { $0 != nil } ? expressions : nil,
-                                  predicate: predicate, now: context.now)
+                                  predicate: predicate, nullsNotDistinct: nullsNotDistinct, now: context.now)
         let shown = keys.map { key -> String in
             switch key {
             case .column(let c): return c

@@ -76,7 +76,7 @@ struct UpsertPlan {
     func conflict(with row: StoredRow, executor: DMLExecutor) throws -> StoredRow? {
         for position in indexes {
             guard let values = try executor.store.indexKeyValues(executor.tx, handle, indexPosition: position, row),
-                  !values.contains(where: \.isNull) else { continue }
+                  handle.schema.indexes[position].nullsNotDistinct == true || !values.contains(where: \.isNull) else { continue }
             guard let rid = try executor.tx.get(handle.indexCollections[position], KeyEncoding.encode(values)).map(StoredRow.rid(fromKey:)),
                   let existing = try executor.store.get(executor.tx, handle, rid: rid), existing.isVisible(at: executor.context.now) else { continue }
             return existing

@@ -161,7 +161,7 @@ extension Parser {
             if acceptKeyword("add") {
                 var constraintName: String?
                 if acceptKeyword("constraint") { constraintName = try parseIdentifier(what: "constraint name") }
-                if isKeyword("primary") || (isKeyword("unique") && isSymbol("(", ahead: 1)) {
+                if isKeyword("primary") || (isKeyword("unique") && (isSymbol("(", ahead: 1) || isKeyword("nulls", ahead: 1))) {
                     actions.append(.addConstraint(try parseKeyConstraint(name: constraintName)))
                     continue
                 }

@@ -149,6 +149,12 @@ extension Parser {
             // A covering index's INCLUDE columns: accepted and not stored (they let PostgreSQL
             // answer from the index alone; here the row is read, with the same results).
             if acceptKeyword("include") { _ = try parseNameList() }
+            var nullsNotDistinct = false
+            if acceptKeyword("nulls") {
+                nullsNotDistinct = acceptKeyword("not")
+                try expectKeyword("distinct")
+                if !unique { nullsNotDistinct = false }  // accepted on any index, as PostgreSQL does; it means something on unique ones
+            }
             if acceptKeyword("with") {
                 // Storage parameters (`WITH (fillfactor = 70)`): RedDB's B+tree manages its own pages.
                 try expectSymbol("(")
@@ -167,7 +173,7 @@ extension Parser {
             }
             let predicate = acceptKeyword("where") ? try parseExpressionText() : nil
             return .createIndex(name: name, table: table, keys: keys, unique: unique, method: method, ifNotExists: ifNotExists,
-                                predicate: predicate, concurrently: concurrently)
+                                predicate: predicate, concurrently: concurrently, nullsNotDistinct: nullsNotDistinct)
         }
         throw unexpected(expected: "TABLE, INDEX, VIEW, DOCUMENT, KV, VECTOR or GRAPH")
     }
@@ -522,6 +528,12 @@ extension Parser {
                 spec.notNull = true
             } else if acceptKeyword("unique") {
                 spec.unique = true
+                if acceptKeyword("nulls") {  // a single column's NULLS NOT DISTINCT: at most one NULL
+                    if acceptKeyword("not") {
+                        throw RedError(.featureNotSupported, "write a column's UNIQUE NULLS NOT DISTINCT as a table constraint: UNIQUE NULLS NOT DISTINCT (\(name))")
+                    }
+                    try expectKeyword("distinct")
+                }
             } else if isKeyword("generated"), isKeyword("always", ahead: 1), isKeyword("as", ahead: 2), isSymbol("(", ahead: 3) {
                 for _ in 0..<4 { advance() }
                 guard spec.generatedSQL == nil else { throw RedError(.syntaxError, "multiple generation clauses specified for column \"\(name)\"") }
@@ -627,11 +639,18 @@ extension Parser {
     mutating func parseKeyConstraint(name: String?) throws -> KeySpec {
         let primary = acceptKeyword("primary")
         if primary { try expectKeyword("key") } else { try expectKeyword("unique") }
+        var nullsNotDistinct = false
+        if !primary, acceptKeyword("nulls") {
+            nullsNotDistinct = acceptKeyword("not")
+            try expectKeyword("distinct")
+        }
         let columns = try parseNameList()
         guard Set(columns).count == columns.count else {
             throw RedError(.duplicateColumn, "column appears twice in \(primary ? "primary key" : "unique") constraint")
         }
-        return KeySpec(name: name, columns: columns, primary: primary)
+        var key = KeySpec(name: name, columns: columns, primary: primary)
+        key.nullsNotDistinct = nullsNotDistinct
+        return key
     }
 
     /// `CHECK (expression)`: the expression's text as written, which the table keeps.

@@ -108,6 +108,7 @@ extension PGCatalogTable {
                 let ready = r.index?.servesReads ?? true
                 return ["indexrelid": .integer(r.oid), "indrelid": .integer(r.indexedTableOID),
                         "indnatts": .integer(count), "indnkeyatts": .integer(count), "indisunique": .boolean(r.index?.unique ?? false),
+                        "indnullsnotdistinct": .boolean(r.index?.nullsNotDistinct == true),
                         "indisprimary": .boolean(r.isPrimaryKey), "indimmediate": .boolean(true), "indisvalid": .boolean(ready),
                         "indisready": .boolean(true), "indislive": .boolean(true), "indkey": ints(r.indexKeys),
                         "indcollation": ints(r.columns.map { $0.wireType.category == "S" ? 100 : 0 }),

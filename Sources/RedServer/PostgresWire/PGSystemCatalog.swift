@@ -321,7 +321,8 @@ struct PGCatalogModel: Sendable {
                 let list = relation.columns.map { SQLIdentifier.quoted($0.name) }.joined(separator: ", ")
                 addConstraint(Constraint(oid: Self.constraintOID(tableKey, index.name), name: index.name, kind: relation.isPrimaryKey ? "p" : "u",
                                          table: own, keys: relation.indexKeys, index: relation,
-                                         definition: relation.isPrimaryKey ? "PRIMARY KEY (\(list))" : "UNIQUE (\(list))"))
+                                         definition: relation.isPrimaryKey ? "PRIMARY KEY (\(list))"
+                                            : "UNIQUE \(index.nullsNotDistinct == true ? "NULLS NOT DISTINCT " : "")(\(list))"))
             }
             for check in table.schema.checks ?? [] {
                 addConstraint(Constraint(oid: Self.constraintOID(tableKey, check.name), name: check.name, kind: "c", table: own,
@@ -427,6 +428,7 @@ struct PGCatalogModel: Sendable {
             return column.name != "expr" ? text : pretty ? "(\(text))" : "((\(text)))"
         }.joined(separator: ", ")
         var sql = "CREATE \(definition.unique ? "UNIQUE " : "")INDEX \(SQLIdentifier.quoted(index.name)) ON \(index.schema).\(SQLIdentifier.quoted(table.name)) USING \(definition.method.rawValue) (\(columns))"
+        if definition.nullsNotDistinct == true { sql += " NULLS NOT DISTINCT" }
         if let written = definition.predicate {
             let predicate = withoutEnclosingParentheses(written)
             sql += pretty ? " WHERE \(predicate)" : " WHERE (\(predicate))"
