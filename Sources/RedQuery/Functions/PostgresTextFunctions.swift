@@ -66,6 +66,25 @@ extension ScalarFunction {
             return .text(try BinaryText.encode(bytes, format: outputText(a[1])))
         }
         add("decode", 2...2) { a in .blob(try BinaryText.decode(outputText(a[0]), format: outputText(a[1]))) }
+        // convert_to(text, encoding) and convert_from(bytea, encoding): UTF8 only, the one encoding
+        // RedDB's text has (its other spellings too); invalid UTF-8 is 22021, as in PostgreSQL.
+        @Sendable func requireUTF8(_ v: Value) throws {
+            let name = outputText(v).uppercased().filter { $0 != "-" && $0 != "_" }
+            guard ["UTF8", "UNICODE"].contains(name) else {
+                throw RedError(.featureNotSupported, "encoding \"\(outputText(v))\" is not supported: text here is UTF8")
+            }
+        }
+        add("convert_to", 2...2) { a in
+            try requireUTF8(a[1])
+            return .blob(Array(outputText(a[0]).utf8))
+        }
+        add("convert_from", 2...2) { a in
+            try requireUTF8(a[1])
+            guard case .blob(let bytes) = try DataType.blob.coerce(a[0]), let text = String(validating: bytes, as: UTF8.self) else {
+                throw RedError(.invalidArgument, "invalid byte sequence for encoding \"UTF8\"", condition: "22021")
+            }
+            return .text(text)
+        }
         // overlay(s PLACING r FROM n [FOR m]): s with m characters (r's length by default) from n replaced by r.
         add("overlay", 3...4) { a in
             let s = Array(outputText(a[0])), r = Array(outputText(a[1]))

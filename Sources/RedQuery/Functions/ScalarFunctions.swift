@@ -37,7 +37,7 @@ struct ScalarFunction: Sendable {
         "__json_get": .json, "__json_path": .json, "__json_get_text": .text, "__json_path_text": .text,
         "lower": .text, "upper": .text, "md5": .text, "chr": .text, "to_hex": .text, "pg_size_pretty": .text, "__bit_and": .integer, "__bit_or": .integer, "__bit_xor": .integer, "__bit_not": .integer,
         "__bit_shift_left": .integer, "__bit_shift_right": .integer, "width_bucket": .integer,
-        "sha256": .blob, "sha384": .blob, "sha512": .blob, "digest": .blob, "hmac": .blob, "overlay": .text, "encode": .text, "decode": .blob, "translate": .text, "format": .text, "quote_ident": .text,
+        "sha256": .blob, "sha384": .blob, "sha512": .blob, "digest": .blob, "hmac": .blob, "overlay": .text, "encode": .text, "decode": .blob, "convert_to": .blob, "convert_from": .text, "translate": .text, "format": .text, "quote_ident": .text,
         "quote_literal": .text, "quote_nullable": .text, "like_escape": .text, "ascii": .integer,
         "__regex_match": .boolean, "__regex_match_ci": .boolean, "regexp_like": .boolean, "regexp_replace": .text,
         "regexp_split_to_array": .array, "regexp_count": .integer, "regexp_substr": .text, "regexp_match": .array, "regexp_instr": .integer, "similar_to_escape": .text,

@@ -77,6 +77,12 @@ extension Parser {
                 guard binds(Precedence.additive) else { return nil }
                 advance()
                 return .binary(s, left, try parseExpression(minimumPrecedence: Precedence.additive + 1))
+            case "^" where isSymbol("@", ahead: 1) && peekToken(1).offset == current.offset + 1:
+                // `^@`: starts with (PostgreSQL's operator for starts_with), at the precedence of other operators.
+                guard binds(Precedence.other) else { return nil }
+                advance(); advance()
+                return .function(FunctionCall(name: "starts_with", arguments: [left, try parseExpression(minimumPrecedence: Precedence.other + 1)],
+                                              distinct: false, star: false))
             case "^":
                 guard binds(Precedence.exponent) else { return nil }
                 advance()
