@@ -14,6 +14,15 @@ enum AggregateKind: String, Sendable {
     case percentileCont, percentileDisc, mode
     /// `grouping(a, b)`: which of its keys a row of GROUPING SETS aggregates over (a bit each).
     case grouping
+    /// PostgreSQL's statistics of pairs `(Y, X)`, over the rows where neither is NULL.
+    case corr, covarPop, covarSamp, regrSlope, regrIntercept, regrCount, regrR2, regrAvgX, regrAvgY, regrSXX, regrSYY, regrSXY
+
+    var isBivariate: Bool {
+        switch self {
+        case .corr, .covarPop, .covarSamp, .regrSlope, .regrIntercept, .regrCount, .regrR2, .regrAvgX, .regrAvgY, .regrSXX, .regrSYY, .regrSXY: return true
+        default: return false
+        }
+    }
 
     /// The names of the ordered-set aggregates, which take WITHIN GROUP (and only they).
     static let orderedSet: Set<String> = ["percentile_cont", "percentile_disc", "mode"]
@@ -44,6 +53,18 @@ enum AggregateKind: String, Sendable {
         case "var_pop", "variance_pop": return .varPop
         case "variance", "var_samp": return .varSamp
         case "median": return .median
+        case "corr": return .corr
+        case "covar_pop": return .covarPop
+        case "covar_samp": return .covarSamp
+        case "regr_slope": return .regrSlope
+        case "regr_intercept": return .regrIntercept
+        case "regr_count": return .regrCount
+        case "regr_r2": return .regrR2
+        case "regr_avgx": return .regrAvgX
+        case "regr_avgy": return .regrAvgY
+        case "regr_sxx": return .regrSXX
+        case "regr_syy": return .regrSYY
+        case "regr_sxy": return .regrSXY
         case "first": return .first
         case "last": return .last
         default: return nil
@@ -93,6 +114,9 @@ struct Accumulator {
     var bits: Int64?
     var mean: Double = 0
     var m2: Double = 0
+    /// The pair statistics' running means and co-moments (Welford's updates).
+    var meanY: Double = 0
+    var sxx: Double = 0, syy: Double = 0, sxy: Double = 0
     var seen: Set<Value> = []
     /// With ORDER BY inside the call: the inputs and their sort keys, folded at `result()`.
     var ordered: [(arguments: [Value], keys: [Value])] = []
@@ -118,6 +142,21 @@ struct Accumulator {
     }
 
     mutating func add(_ args: [Value]) throws {
+        if call.kind.isBivariate {
+            guard args.count == 2 else { throw RedError(.undefinedFunction, "\(call.kind.rawValue) takes two arguments, Y and X") }
+            if args[0].isNull || args[1].isNull { return }
+            guard let y = args[0].doubleValue, let x = args[1].doubleValue else {
+                throw RedError(.undefinedFunction, "\(call.kind.rawValue) needs numbers, got \(args[0].kindName) and \(args[1].kindName)")
+            }
+            count += 1
+            let n = Double(count), dx = x - mean, dy = y - meanY
+            mean += dx / n
+            meanY += dy / n
+            sxx += dx * (x - mean)
+            syy += dy * (y - meanY)
+            sxy += dx * (y - meanY)
+            return
+        }
         if call.kind == .jsonObjectAgg {
             // One member per row, in the order the rows come: a NULL value is kept as JSON null.
             guard args.count == 2 else { throw RedError(.undefinedFunction, "json_object_agg takes a key and a value") }
@@ -189,6 +228,28 @@ struct Accumulator {
             let delta = x - mean
             mean += delta / Double(count)
             m2 += delta * (x - mean)
+        case .corr, .covarPop, .covarSamp, .regrSlope, .regrIntercept, .regrCount, .regrR2, .regrAvgX, .regrAvgY, .regrSXX, .regrSYY, .regrSXY:
+            throw RedError(.undefinedFunction, "\(call.kind.rawValue) takes two arguments, Y and X")
+        }
+    }
+
+    /// corr, covar_*, regr_*: NULL without rows (covar_samp without two), and where PostgreSQL
+    /// gives NULL for a degenerate X or Y (no spread to divide by).
+    private func bivariateResult() -> Value {
+        guard count > 0 else { return .null }
+        let n = Double(count)
+        switch call.kind {
+        case .covarPop: return .float(sxy / n)
+        case .covarSamp: return count > 1 ? .float(sxy / (n - 1)) : .null
+        case .corr: return sxx == 0 || syy == 0 ? .null : .float(sxy / (sxx * syy).squareRoot())
+        case .regrSlope: return sxx == 0 ? .null : .float(sxy / sxx)
+        case .regrIntercept: return sxx == 0 ? .null : .float(meanY - sxy / sxx * mean)
+        case .regrR2: return sxx == 0 ? .null : (syy == 0 ? .float(1) : .float(sxy * sxy / (sxx * syy)))
+        case .regrAvgX: return .float(mean)
+        case .regrAvgY: return .float(meanY)
+        case .regrSXX: return .float(sxx)
+        case .regrSYY: return .float(syy)
+        default: return .float(sxy)
         }
     }
 
@@ -347,6 +408,9 @@ struct Accumulator {
         case .percentileCont, .percentileDisc, .mode: return try orderedSetResult()
         case .boolAnd, .boolOr: return boolState.map { .boolean($0) } ?? .null
         case .bitAnd, .bitOr, .bitXor: return bits.map(Value.integer) ?? .null
+        case .regrCount: return .integer(count)
+        case .corr, .covarPop, .covarSamp, .regrSlope, .regrIntercept, .regrR2, .regrAvgX, .regrAvgY, .regrSXX, .regrSYY, .regrSXY:
+            return bivariateResult()
         case .varPop: return count > 0 ? .float(m2 / Double(count)) : .null
         case .varSamp: return count > 1 ? .float(m2 / Double(count - 1)) : .null
         case .stddevPop: return count > 0 ? .float((m2 / Double(count)).squareRoot()) : .null

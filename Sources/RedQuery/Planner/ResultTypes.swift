@@ -39,6 +39,8 @@ extension Planner {
         case .sum: return numeric.contains(argument) || argument == .duration ? argument : .any
         case .avg: return argument == .decimal || argument == .duration ? argument : (argument == .integer ? .decimal : (argument == .float ? .float : .any))
         case .stddevPop, .stddevSamp, .varPop, .varSamp: return .float
+        case .regrCount: return .integer
+        case _ where kind.isBivariate: return .float
         case .min, .max, .first, .last: return argument
         case .stringAgg: return .text
         case .arrayAgg: return .array
