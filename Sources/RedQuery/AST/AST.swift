@@ -66,10 +66,19 @@ public struct WindowFrame: Sendable, Equatable {
     public enum Unit: Sendable, Equatable { case rows, range }
     public enum Bound: Sendable, Equatable {
         case unboundedPreceding, preceding(Int64), currentRow, following(Int64), unboundedFollowing
+        /// `INTERVAL '7 days' PRECEDING` / `FOLLOWING`: a RANGE offset over dates or timestamps.
+        case precedingInterval(Interval), followingInterval(Interval)
 
         public var hasOffset: Bool {
             switch self {
-            case .preceding, .following: return true
+            case .preceding, .following, .precedingInterval, .followingInterval: return true
+            default: return false
+            }
+        }
+
+        var isFollowing: Bool {
+            switch self {
+            case .following, .followingInterval: return true
             default: return false
             }
         }

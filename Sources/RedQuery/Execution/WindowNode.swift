@@ -226,6 +226,7 @@ final class WindowNode: PlanNode, @unchecked Sendable {
             // Offsets are any Int64 the query gives: clamped to the partition before any arithmetic.
             case .preceding(let k): return max(0, p - Int(clamping: min(max(k, -Int64(n)), Int64(n))) + (isStart ? 0 : 1))
             case .following(let k): return min(n, p + Int(clamping: min(max(k, -Int64(n)), Int64(n))) + (isStart ? 0 : 1))
+            case .precedingInterval, .followingInterval: return isStart ? 0 : n  // refused for ROWS by the parser
             }
         }
         let lo = position(frame.start, isStart: true), hi = position(frame.end, isStart: false)
@@ -234,28 +235,49 @@ final class WindowNode: PlanNode, @unchecked Sendable {
 
     /// RANGE frames with value offsets: rows whose ORDER BY value lies within the offsets of the
     /// current row's value (in the sort direction). A NULL current value frames its peer group.
+    /// Numbers take numeric offsets; dates and timestamps interval ones (`INTERVAL '7 days'
+    /// PRECEDING`), added on the calendar as `timestamp + interval` is.
     func rangeOffsetBounds(_ frame: WindowFrame, _ p: Int, _ n: Int, _ keys: [[Value]], _ peerStart: [Int], _ peerEnd: [Int],
                            descending: Bool) throws -> (Int, Int) {
+        let byInterval = [frame.start, frame.end].contains {
+            if case .precedingInterval = $0 { return true }; if case .followingInterval = $0 { return true }; return false
+        }
         func number(_ i: Int) throws -> Double? {
             let v = keys[i][0]
-            if v.isNull { return nil }
-            guard let d = v.doubleValue else {
-                throw RedError(.windowingError, "RANGE with offset PRECEDING/FOLLOWING needs a numeric ORDER BY column, got \(v.kindName)")
+            switch v {
+            case .null: return nil
+            case .timestamp(let us) where byInterval: return Double(us)
+            case .date(let d) where byInterval: return Double(CalendarMath.midnight(ofDay: Int64(d)))
+            default:
+                guard !byInterval else {
+                    throw RedError(.featureNotSupported, "RANGE with offset PRECEDING/FOLLOWING is not supported for column type \(v.kindName) and offset type interval")
+                }
+                guard let d = v.doubleValue else {
+                    throw RedError(.windowingError, "RANGE with offset PRECEDING/FOLLOWING needs a numeric ORDER BY column, got \(v.kindName)")
+                }
+                return d
             }
-            return d
         }
         guard let current = try number(p) else { return (peerStart[p], peerEnd[p]) }
         // `before(x, t)`: x sorts strictly before t in the window's order.
         func before(_ x: Double?, _ t: Double) -> Bool { guard let x else { return descending } ; return descending ? x > t : x < t }
         func after(_ x: Double?, _ t: Double) -> Bool { guard let x else { return !descending }; return descending ? x < t : x > t }
-        func shifted(_ k: Int64, forward: Bool) -> Double { (forward != descending) ? current + Double(k) : current - Double(k) }
+        func shifted(_ bound: WindowFrame.Bound) throws -> Double {
+            let forward = bound.isFollowing != descending
+            switch bound {
+            case .precedingInterval(let i), .followingInterval(let i):
+                return Double(try (forward ? i : i.negated()).added(to: Int64(current)))
+            case .preceding(let k), .following(let k): return forward ? current + Double(k) : current - Double(k)
+            default: return current
+            }
+        }
         var lo: Int
         switch frame.start {
         case .unboundedPreceding: lo = 0
         case .currentRow: lo = peerStart[p]
         case .unboundedFollowing: lo = n
-        case .preceding(let k), .following(let k):
-            let target = shifted(k, forward: { if case .following = frame.start { return true } else { return false } }())
+        case .preceding, .following, .precedingInterval, .followingInterval:
+            let target = try shifted(frame.start)
             lo = peerStart[p]
             while lo > 0, !before(try number(lo - 1), target) { lo -= 1 }
             while lo < n, before(try number(lo), target) { lo += 1 }
@@ -265,8 +287,8 @@ final class WindowNode: PlanNode, @unchecked Sendable {
         case .unboundedFollowing: hi = n
         case .currentRow: hi = peerEnd[p]
         case .unboundedPreceding: hi = 0
-        case .preceding(let k), .following(let k):
-            let target = shifted(k, forward: { if case .following = frame.end { return true } else { return false } }())
+        case .preceding, .following, .precedingInterval, .followingInterval:
+            let target = try shifted(frame.end)
             hi = peerEnd[p]
             while hi < n, !after(try number(hi), target) { hi += 1 }
             while hi > 0, after(try number(hi - 1), target) { hi -= 1 }

@@ -705,6 +705,11 @@ extension Parser {
             if unit == .range, let frame = spec.frame, [frame.start, frame.end].contains(where: \.hasOffset), spec.orderBy.count != 1 {
                 throw RedError(.windowingError, "RANGE with offset PRECEDING/FOLLOWING requires exactly one ORDER BY column")
             }
+            if unit == .rows, let frame = spec.frame, [frame.start, frame.end].contains(where: {
+                if case .precedingInterval = $0 { return true }; if case .followingInterval = $0 { return true }; return false
+            }) {
+                throw RedError(.datatypeMismatch, "argument of ROWS must be type bigint, not type interval")
+            }
         }
         try expectSymbol(")")
         return spec
@@ -719,6 +724,15 @@ extension Parser {
         if acceptKeyword("current") {
             try expectKeyword("row")
             return .currentRow
+        }
+        if acceptKeyword("interval") {
+            guard case .string(let text) = current.kind else { throw unexpected(expected: "an interval's text") }
+            advance()
+            let offset = try Interval.parse(text)
+            guard offset.span >= 0 else { throw RedError(.invalidArgument, "invalid preceding or following size in window function", condition: "22013") }
+            if acceptKeyword("preceding") { return .precedingInterval(offset) }
+            try expectKeyword("following")
+            return .followingInterval(offset)
         }
         let n = try parseIntegerLiteral("a frame offset")
         guard n >= 0 else { throw error("frame offsets must not be negative") }
