@@ -47,15 +47,7 @@ struct PGCopyCommand: Equatable {
             guard var table = words.nextWord() else { throw RedError(.syntaxError, "COPY needs a table name or a (query)") }
             if table.lowercased().hasPrefix("public.") { table = String(table.dropFirst(7)) }
             var columns: [String]?
-            if words.accept("(") {
-                var list: [String] = []
-                repeat {
-                    guard let column = words.nextWord() else { throw RedError(.syntaxError, "expected a column name in COPY's column list") }
-                    list.append(column)
-                } while words.accept(",")
-                guard words.accept(")") else { throw RedError(.syntaxError, "expected ) after COPY's column list") }
-                columns = list
-            }
+            if words.accept("(") { columns = try Self.columnList(&words, of: "COPY's column list") }
             source = .table(table, columns: columns)
         }
         switch words.nextWord()?.lowercased() {
@@ -147,13 +139,7 @@ struct PGCopyCommand: Equatable {
     private mutating func parseForced(_ name: String, _ words: inout PGWords) throws {
         var columns: [String]?
         if words.accept("(") {
-            var list: [String] = []
-            repeat {
-                guard let column = words.nextWord() else { throw RedError(.syntaxError, "expected a column name after \(name.uppercased())") }
-                list.append(column)
-            } while words.accept(",")
-            guard words.accept(")") else { throw RedError(.syntaxError, "expected ) after \(name.uppercased())'s columns") }
-            columns = list
+            columns = try Self.columnList(&words, of: name.uppercased())
         } else if name == "force_quote", words.accept("*") {
             columns = nil
         } else {
@@ -164,6 +150,17 @@ struct PGCopyCommand: Equatable {
         case "force_not_null": forceNotNull = columns ?? []
         default: forceNull = columns ?? []
         }
+    }
+
+    /// `col, …)` after an accepted `(`: the names of a column list (`what` names it in errors).
+    private static func columnList(_ words: inout PGWords, of what: String) throws -> [String] {
+        var list: [String] = []
+        repeat {
+            guard let column = words.nextWord() else { throw RedError(.syntaxError, "expected a column name in \(what)") }
+            list.append(column)
+        } while words.accept(",")
+        guard words.accept(")") else { throw RedError(.syntaxError, "expected ) after \(what)") }
+        return list
     }
 
     /// Positions among `columns` of the ones `names` lists (a name not among them is 42703).
