@@ -218,10 +218,19 @@ struct Evaluation {
     /// `v op ANY (candidates)` (`all`: `op ALL`): ANY is true when one comparison is, ALL false
     /// when one is; otherwise a NULL comparison makes the answer NULL. An empty list is false
     /// for ANY and true for ALL, whatever `v` is.
+    /// `op` may also be `~~` (LIKE), `~~*` (ILIKE) or either with `!` (NOT): `LIKE ANY|ALL (…)`.
     static func quantified(_ op: String, _ v: Value, _ candidates: [Value], all: Bool) throws -> Value {
         var sawNull = false
+        let like = op.contains("~~")  // decided once here, not in `compare`, which every comparison runs
         for c in candidates {
-            switch try compare(op, v, c) {
+            let outcome: Value
+            if like {
+                outcome = v.isNull || c.isNull ? .null
+                    : .boolean(try LikePattern.matches(v.displayText, c.displayText, caseInsensitive: op.hasSuffix("*")) != op.hasPrefix("!"))
+            } else {
+                outcome = try compare(op, v, c)
+            }
+            switch outcome {
             case .boolean(let b): if b != all { return .boolean(b) }
             default: sawNull = true
             }
@@ -232,10 +241,6 @@ struct Evaluation {
     /// Comparison with PostgreSQL's implicit conversion of untyped text to the other side's type.
     static func compare(_ op: String, _ l: Value, _ r: Value) throws -> Value {
         if l.isNull || r.isNull { return .null }
-        if op.contains("~~") {  // LIKE inside `LIKE ANY|ALL (…)`
-            let matched = try LikePattern.matches(l.displayText, r.displayText, caseInsensitive: op.hasSuffix("*"))
-            return .boolean(matched != op.hasPrefix("!"))
-        }
         var order = Value.compare(l, r)
         if order == nil {
             switch (l, r) {
