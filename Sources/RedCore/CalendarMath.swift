@@ -68,16 +68,26 @@ public enum CalendarMath {
         return try checkedTimestamp(us)
     }
 
-    /// `us` rounded to `digits` (0…6) fraction digits of a second, half up, as PostgreSQL
-    /// stores a value into `timestamp(p)`; the infinities stay themselves.
+    /// `us` rounded to `digits` (0…6) fraction digits of a second, as PostgreSQL stores a value
+    /// into `timestamp(p)`: half away from zero, counted from PostgreSQL's epoch (2000-01-01),
+    /// so a half second rounds down before 2000 and up after it. The infinities stay themselves.
     public static func rounded(_ us: Int64, toFractionDigits digits: Int) -> Int64 {
         guard digits < 6, !isInfinite(us) else { return us }
+        return roundedFraction(us - postgresEpochMicroseconds, toFractionDigits: digits) + postgresEpochMicroseconds
+    }
+
+    /// Microseconds rounded half away from zero to `digits` (0…6) fraction digits of a second,
+    /// as `time(p)` (`23:59:59.6` in a `time(0)` is `24:00:00`) and `interval(p)` store them.
+    public static func roundedFraction(_ us: Int64, toFractionDigits digits: Int) -> Int64 {
+        guard digits < 6 else { return us }
         var unit: Int64 = 1
         for _ in digits..<6 { unit *= 10 }
-        var (whole, rest) = us.quotientAndRemainder(dividingBy: unit)
-        if rest < 0 { whole -= 1; rest += unit }
-        return (whole + (rest * 2 >= unit ? 1 : 0)) * unit
+        let magnitude = (us.magnitude + UInt64(unit / 2)) / UInt64(unit) * UInt64(unit)
+        return us < 0 ? -Int64(magnitude) : Int64(magnitude)
     }
+
+    /// 2000-01-01 00:00:00 UTC, where PostgreSQL counts its timestamps from.
+    public static let postgresEpochMicroseconds: Int64 = 946_684_800_000_000
 
     /// A timestamp as epoch milliseconds (rounded down), for the surfaces whose integer form
     /// counts milliseconds; the infinities stay the ends of `Int64`.

@@ -1,7 +1,7 @@
 /// What a column's PostgreSQL type declares beyond its `DataType`: an integer's width
 /// (`smallint`, `integer`), a character type's length (`varchar(255)`, `char(3)`), a
-/// numeric's precision and scale (`numeric(10,2)`), `real`, `timestamptz`, pgvector's
-/// `vector(n)` dimension count.
+/// numeric's precision and scale (`numeric(10,2)`), `real`, `timestamptz`, the fractional
+/// seconds of `timestamp(3)` and `time(0)`, pgvector's `vector(n)` dimension count.
 ///
 /// RedDB stores one integer kind, one text kind and one exact decimal (`Numeric`), so these never
 /// change how a value is stored; they change which values fit and how they are described:
@@ -9,7 +9,8 @@
 /// - On write (`fit(_:explicit:)`, after `DataType.coerce`): a `smallint` or `integer` out of
 ///   its range is 22003; text longer than a `varchar(n)`/`char(n)` is 22001 unless the excess
 ///   is spaces (dropped, as PostgreSQL does); a numeric is rounded to its scale and 22003
-///   "numeric field overflow" when its integer digits exceed precision − scale. An explicit
+///   "numeric field overflow" when its integer digits exceed precision − scale; a
+///   `timestamp(p)`, `timestamptz(p)` or `time(p)` has its seconds rounded to p digits. An explicit
 ///   cast (`'abcdef'::varchar(3)`) truncates instead of failing, as in PostgreSQL.
 /// - `char(n)` values are stored without their trailing spaces, which is how PostgreSQL
 ///   compares and concatenates them; the padding to `n` is added where they are shown.
@@ -22,6 +23,11 @@
 public struct DeclaredType: Codable, Sendable, Hashable {
     public enum Kind: String, Codable, Sendable {
         case int2, int4, float4, varchar, bpchar, numeric, timestamptz, vector
+        /// With a precision only (`timestamp(3)`, `time(0)`): a bare `timestamp` or `time`
+        /// declares nothing beyond its `DataType`.
+        case timestamp, time
+        /// With fields or a precision (`interval hour`, `interval(2)`): `DeclaredInterval.swift`.
+        case interval
         /// `json` as opposed to `jsonb`: the same values, described as `json` and written
         /// compactly, keys in their order, where jsonb's text sorts them (`JSONValue.jsonbText`).
         case json
@@ -32,8 +38,11 @@ public struct DeclaredType: Codable, Sendable, Hashable {
     /// `vector(n)`: the dimensions every value has (nil: any).
     public var length: Int?
     /// `numeric(p, s)`: total significant digits and those after the point.
+    /// `timestamp(p)`, `timestamptz(p)`, `time(p)`: the digits a second keeps (0…6; nil: 6).
     public var precision: Int?
     public var scale: Int?
+    /// `interval day to second`: the fields an interval keeps, lower-case as written (nil: all).
+    public var intervalFields: String?
 
     /// PostgreSQL's longest `varchar(n)`.
     public static let maxCharacterLength = 10_485_760
@@ -52,19 +61,23 @@ public struct DeclaredType: Codable, Sendable, Hashable {
     /// The details declared by a type name (lower-case, as `DataType(sqlName:)` reads it) and
     /// its integer modifiers; nil when the name declares nothing beyond its `DataType`.
     /// Modifiers out of range are 22023, with PostgreSQL's words.
-    public init?(sqlName: String, modifiers: [Int64]) throws {
+    public init?(sqlName: String, modifiers: [Int64], intervalFields: String? = nil) throws {
         switch sqlName {
+        case "interval":
+            guard let declared = try Self.intervalDeclaration(fields: intervalFields, modifiers: modifiers) else { return nil }
+            self = declared
+            return
         case "smallint", "int2", "smallserial": self.init(kind: .int2)
         case "integer", "int", "int4", "serial", "serial4": self.init(kind: .int4)
         case "real", "float4": self.init(kind: .float4)
         case "json": self.init(kind: .json)
         case "timestamptz":
-            // `timestamptz(6)` (Prisma's spelling): fractional-second precision 0…6, accepted;
-            // RedDB's timestamps keep microseconds whatever it says (the rounding is not applied).
-            guard modifiers.count <= 1, modifiers.allSatisfy({ (0...6).contains($0) }) else {
-                throw RedError(.invalidArgument, "TIMESTAMP(\(modifiers.first ?? 0)) WITH TIME ZONE precision must be between 0 and 6")
-            }
-            self.init(kind: .timestamptz)
+            self.init(kind: .timestamptz, precision: try Self.fractionDigits(modifiers, type: "TIMESTAMP", zone: " WITH TIME ZONE"))
+            return
+        case "timestamp", "time":
+            // `timestamp(3)` (Prisma's), `time(0)`; a bare one keeps microseconds and declares nothing.
+            guard !modifiers.isEmpty else { return nil }
+            self.init(kind: Kind(rawValue: sqlName)!, precision: try Self.fractionDigits(modifiers, type: sqlName.uppercased(), zone: ""))
             return
         case "vector":
             // pgvector's `vector(n)`; a bare `vector` takes any dimension count.
@@ -115,6 +128,15 @@ public struct DeclaredType: Codable, Sendable, Hashable {
         }
     }
 
+    /// A time type's fractional-second digits: at most 6, more taken as 6 (PostgreSQL warns
+    /// and does the same); a negative one is 22023 with PostgreSQL's words.
+    static func fractionDigits(_ modifiers: [Int64], type: String, zone: String) throws -> Int? {
+        guard let digits = modifiers.first else { return nil }
+        guard modifiers.count == 1 else { throw RedError(.syntaxError, "invalid type modifier") }
+        guard digits >= 0 else { throw RedError(.invalidArgument, "\(type)(\(digits))\(zone) precision must not be negative") }
+        return Int(min(digits, 6))
+    }
+
     private static func characterLength(_ modifiers: [Int64], type: String) throws -> Int? {
         guard let n = modifiers.first else { return nil }
         guard modifiers.count == 1 else { throw RedError(.syntaxError, "invalid type modifier") }
@@ -153,6 +175,14 @@ public struct DeclaredType: Codable, Sendable, Hashable {
             return text == s ? value : .text(text)
         case (.numeric, .decimal(let d)):
             return .decimal(try fitNumeric(d))
+        case (.timestamp, .timestamp(let us)), (.timestamptz, .timestamp(let us)):
+            if let precision { return .timestamp(CalendarMath.rounded(us, toFractionDigits: precision)) }
+        case (.interval, .interval(let iv)):
+            return .interval(fitInterval(iv))
+        case (.time, .text(let s)):
+            if let precision, let us = CalendarMath.parseTimeOfDay(s[...]) {
+                return .text(CalendarMath.clockText(CalendarMath.roundedFraction(us, toFractionDigits: precision)))
+            }
         case (.vector, .vector(let v)):
             if let length, v.count != length {
                 throw RedError(.invalidArgument, "expected \(length) dimensions, not \(v.count)", condition: "22000")
@@ -195,8 +225,14 @@ public struct DeclaredType: Codable, Sendable, Hashable {
         guard let new else { return true }  // bigint, text, plain numeric: every value of the narrower kind
         guard let old else { return false }
         switch (old.kind, new.kind) {
-        case (.int2, .int2), (.int2, .int4), (.int4, .int4), (.float4, .float4), (.timestamptz, .timestamptz), (.json, .json):
+        case (.int2, .int2), (.int2, .int4), (.int4, .int4), (.float4, .float4), (.json, .json):
             return true
+        case (.interval, .interval):
+            guard new.intervalFields == nil || new.intervalFields == old.intervalFields else { return false }
+            fallthrough
+        case (.timestamptz, .timestamptz), (.timestamp, .timestamp), (.time, .time):
+            guard let newDigits = new.precision else { return true }
+            return old.precision.map { $0 <= newDigits } ?? false
         case (.varchar, .varchar), (.bpchar, .bpchar):
             guard let newLength = new.length else { return true }
             return old.length.map { $0 <= newLength } ?? false
@@ -233,6 +269,8 @@ public struct DeclaredType: Codable, Sendable, Hashable {
         switch kind {
         case .varchar, .bpchar: return length.map { Int32($0 + 4) } ?? -1
         case .vector: return length.map { Int32($0) } ?? -1  // pgvector's typmod is the dimension count
+        case .timestamp, .timestamptz, .time: return precision.map { Int32($0) } ?? -1
+        case .interval: return intervalTypmod
         case .numeric:
             // PostgreSQL packs the scale into 11 bits, so a negative one keeps its sign there.
             guard let precision else { return -1 }
@@ -247,7 +285,10 @@ public struct DeclaredType: Codable, Sendable, Hashable {
         case .int2: return "smallint"
         case .int4: return "integer"
         case .float4: return "real"
-        case .timestamptz: return "timestamp with time zone"
+        case .timestamptz: return "timestamp\(precisionText) with time zone"
+        case .timestamp: return "timestamp\(precisionText) without time zone"
+        case .time: return "time\(precisionText) without time zone"
+        case .interval: return intervalFormatted
         case .json: return "json"
         case .varchar: return length.map { "character varying(\($0))" } ?? "character varying"
         case .bpchar: return length.map { "character(\($0))" } ?? "bpchar"
@@ -256,7 +297,11 @@ public struct DeclaredType: Codable, Sendable, Hashable {
         }
     }
 
+    /// `(3)` for a time type's precision, or "".
+    private var precisionText: String { precision.map { "(\($0))" } ?? "" }
+
     /// The modifiers as `format_type` appends them to a base name: `(255)`, `(10,2)`, or "".
+    /// (The time types put theirs inside the name, as `formatted` does.)
     public static func modifierText(typeName: String, typmod: Int32) -> String {
         if typeName == "vector" { return typmod >= 1 ? "(\(typmod))" : "" }
         guard typmod >= 4 else { return "" }
@@ -275,8 +320,16 @@ public struct DeclaredType: Codable, Sendable, Hashable {
         switch kind {
         case .varchar, .bpchar, .vector: return length.map { "\(typeName)(\($0))" } ?? typeName
         case .numeric: return precision.map { "numeric(\($0),\(scale ?? 0))" } ?? typeName
+        case .timestamp, .timestamptz, .time: return typeName + precisionText
+        case .interval: return "interval(\(intervalTypmod))"  // fields and precision in one number
         default: return typeName
         }
+    }
+
+    /// Whether a surface type names a `timestamptz`, whatever its precision: an instant.
+    public static func isInstant(surfaceName: String?) -> Bool {
+        guard let surfaceName else { return false }
+        return surfaceName == Kind.timestamptz.rawValue || surfaceName.hasPrefix(Kind.timestamptz.rawValue + "(")
     }
 
     /// nil unless `surfaceName` is one `surfaceName` makes, in range: the text can come from a
@@ -285,7 +338,10 @@ public struct DeclaredType: Codable, Sendable, Hashable {
         let open = surfaceName.firstIndex(of: "(")
         guard let kind = Kind(rawValue: String(surfaceName[..<(open ?? surfaceName.endIndex)])) else { return nil }
         self.init(kind: kind)
-        guard let open else { return }
+        guard let open else {
+            if [.timestamp, .time, .interval].contains(kind) { return nil }  // declared only with a precision
+            return
+        }
         guard surfaceName.hasSuffix(")"), surfaceName.utf8.count <= 32 else { return nil }
         let parts = surfaceName[surfaceName.index(after: open)...].dropLast().split(separator: ",", omittingEmptySubsequences: false)
         let numbers = parts.compactMap { Int($0) }
@@ -303,6 +359,12 @@ public struct DeclaredType: Codable, Sendable, Hashable {
             guard (-Self.maxNumericPrecision...Numeric.maxDigits).contains(scale) else { return nil }
             precision = numbers[0]
             self.scale = scale
+        case .timestamp, .timestamptz, .time:
+            guard numbers.count == 1, (0...6).contains(numbers[0]) else { return nil }
+            precision = numbers[0]
+        case .interval:
+            guard numbers.count == 1, let typmod = Int32(exactly: numbers[0]), let declared = DeclaredType(intervalTypmod: typmod) else { return nil }
+            self = declared
         default:
             return nil
         }

@@ -18,7 +18,7 @@ public enum Value: Sendable {
     case text(String)
     case blob([UInt8])
     case json(JSONValue)
-    /// Milliseconds since 1970-01-01T00:00:00Z.
+    /// Microseconds since 1970-01-01T00:00:00Z (`CalendarMath`; ±infinity at the ends of `Int64`).
     case timestamp(Int64)
     /// Days since 1970-01-01.
     case date(Int32)

@@ -218,6 +218,28 @@ import Testing
                 "\(o.stderr)")
     }
 
+    /// Fractional-second precisions and interval fields as psql shows them: `\d` spells them as
+    /// format_type does (`timestamp(3) without time zone`, `interval day to second(1)`), values
+    /// come rounded and truncated, information_schema gives each precision and interval type.
+    @Test func timePrecisionsInPsql() throws {
+        guard let server = try Self.serverForPsql() else { return }
+        defer { server.remove() }
+        let o = try Self.psql(server, [
+            "CREATE TABLE stamps (id INT, a TIMESTAMP(3), b TIMESTAMPTZ(0), c TIME(2), e INTERVAL DAY TO SECOND(1), f INTERVAL YEAR TO MONTH, h INTERVAL(2))",
+            "INSERT INTO stamps VALUES (1, '2021-05-06 07:08:09.987654', '2021-05-06 07:08:09.5+00', '01:02:03.456', '1 day 01:02:03.456789', '1 year 2 mons 3 days', '00:00:00.125')",
+            #"\d stamps"#, "SELECT a, b, c, e, f, h FROM stamps",
+            "SELECT column_name, datetime_precision AS dp, interval_type FROM information_schema.columns WHERE table_name = 'stamps' ORDER BY ordinal_position",
+        ])
+        #expect(o.status == 0, "\(o.stderr)")
+        for line in [" a      | timestamp(3) without time zone |", " b      | timestamp(0) with time zone    |",
+                     " c      | time(2) without time zone      |", " e      | interval day to second(1)      |",
+                     " f      | interval year to month         |", " h      | interval(2)                    |",
+                     " 2021-05-06 07:08:09.988 | 2021-05-06 07:08:10+00 | 01:02:03.46 | 1 day 01:02:03.5 | 1 year 2 mons | 00:00:00.13",
+                     " a           |  3 | ", " b           |  0 | ", " e           |  1 | DAY TO SECOND(1)", " f           |  6 | YEAR TO MONTH"] {
+            #expect(o.stdout.contains(line), "\(line)\n\(o.stdout)")
+        }
+    }
+
     /// What Rails' PostgreSQL adapter does on connecting: IntervalStyle iso_8601 (intervals
     /// then come back `P1DT2H`), and its type-map query, which compares pg_type's input
     /// functions with `'array_in(cstring,oid,integer)'::regprocedure`.

@@ -19,6 +19,24 @@ import RedDB
         #expect(DeclaredType(surfaceName: "varchar(20)")?.surfaceName == "varchar(20)")
     }
 
+    /// The time types' surface names carry their precision; an interval's its typmod, which
+    /// must be one PostgreSQL's grammar can write. A bare `timestamp`, `time` or `interval`
+    /// declares nothing.
+    @Test func timeSurfaceNamesRoundTrip() throws {
+        for text in ["timestamp(7)", "time(-1)", "timestamptz(1,2)", "interval(12345)", "interval(-1)", "timestamp", "time", "interval"] {
+            #expect(DeclaredType(surfaceName: text) == nil, "\(text)")
+        }
+        #expect(DeclaredType(surfaceName: "timestamptz") == DeclaredType(kind: .timestamptz))
+        for (sqlName, modifiers, fields) in [("timestamp", [3], nil), ("timestamptz", [0], nil), ("time", [6], nil), ("interval", [2], nil),
+                                             ("interval", [], "year to month"), ("interval", [1], "day to second"), ("interval", [], "hour")] as [(String, [Int64], String?)] {
+            let declared = try #require(try DeclaredType(sqlName: sqlName, modifiers: modifiers, intervalFields: fields))
+            #expect(DeclaredType(surfaceName: declared.surfaceName) == declared, "\(declared.surfaceName)")
+            if sqlName == "interval" { #expect(DeclaredType(intervalTypmod: declared.typmod) == declared) }
+        }
+        #expect(try DeclaredType(sqlName: "interval", modifiers: [], intervalFields: "day to second")?.typmod == 470_351_871)
+        #expect(try DeclaredType(sqlName: "timestamp", modifiers: []) == nil)
+    }
+
     @Test func theCastFunctionCalledByHandFailsCleanly() async throws {
         let s = try await Database.inMemory().session()
         for name in ["numeric(40,37)", "varchar(9999999999)", "numeric(5,-9223372036854775808)", "nonsense"] {
@@ -36,7 +54,9 @@ import RedDB
         let cut = try await s.execute("SELECT 'e\u{301}x'::varchar(1) = 'e'")
         #expect(cut.rows == [[.boolean(true)]])
         #expect(await sqlState { try await s.execute("CREATE TABLE z (ts TIMESTAMPTZ(6), t2 TIMESTAMP WITH TIME ZONE)") } == nil)
-        #expect(await sqlState { try await s.execute("CREATE TABLE z2 (ts TIMESTAMPTZ(7))") } == "22023")
+        // More digits than six are six, as PostgreSQL takes them (it warns); fewer than none is 22023.
+        #expect(await sqlState { try await s.execute("CREATE TABLE z2 (ts TIMESTAMPTZ(7))") } == nil)
+        #expect(await sqlState { try await s.execute("CREATE TABLE z3 (ts TIMESTAMPTZ(-1))") } == "22023")
     }
 
     @Test func identityValuesKeepTheColumnsWidth() async throws {

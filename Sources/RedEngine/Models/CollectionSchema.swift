@@ -153,7 +153,7 @@ extension ColumnDefinition {
     /// coercion to `T`.
     public func coerce(_ value: Value) throws -> Value {
         var coerced: Value
-        if type == .timestamp, declared == nil, case .text(let text) = value, let us = CalendarMath.parseTimestamp(text, ignoringZone: true) {
+        if type == .timestamp, declared?.kind != .timestamptz, case .text(let text) = value, let us = CalendarMath.parseTimestamp(text, ignoringZone: true) {
             coerced = .timestamp(us)  // a `timestamp` column keeps the time as written, dropping a zone (pgJDBC sends one)
         } else {
             coerced = try type.coerce(value)

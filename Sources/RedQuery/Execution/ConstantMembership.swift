@@ -60,8 +60,10 @@ extension Evaluation {
         case .cast(.parameter(let n), let type): key = .parameter(n, type.rawValue, kind)
         case .function(let f, let arguments) where f.name == "__array_cast" && arguments.count >= 2:
             // `$1::text[]`: the element type travels as a constant.
+            // A declared element (`$1::int2[]`, `$1::numeric(4,2)[]`) checks its elements its way.
             guard case .parameter(let n) = arguments[0], case .constant(.text(let element)) = arguments[1] else { return nil }
-            key = .parameter(n, "\(element)[]", kind)
+            let declared = if arguments.count == 3, case .constant(.text(let name)) = arguments[2] { "(\(name))" } else { "" }
+            key = .parameter(n, "\(element)\(declared)[]", kind)
         default: return nil
         }
         let entry = try context.constantSets.entry(key) {

@@ -161,13 +161,16 @@ enum ArrayFunctions {
                 try PostgresArrayText.checkRectangular(rows)
                 return a[0]
             },
+            // (operand, element type, PostgreSQL's element name): a declared one
+            // (`'{1.555}'::numeric(4,2)[]`) is applied to every element as its cast would be.
             make("__array_cast", 2...3) { a in
                 guard case .text(let name) = a[1], let type = DataType(rawValue: name) else {
                     throw RedError(.internalError, "__array_cast needs an element type name")
                 }
+                let declared: DeclaredType? = if a.count == 3, case .text(let surfaceName) = a[2] { DeclaredType(surfaceName: surfaceName) } else { nil }
                 let elements = try items(a[0], "a cast to \(name)[]")
                 try PostgresArrayText.checkRectangular(elements)
-                return try array(try cast(elements, to: type))
+                return try array(try cast(elements, to: type, declared: declared))
             },
         ]
     }()
@@ -230,14 +233,15 @@ enum ArrayFunctions {
 
     /// Elements cast to `type` (nested arrays element by element). Values JSON cannot hold
     /// exactly (timestamps, dates, uuids, numerics, bytes) are kept as their text, checked.
-    static func cast(_ list: [JSONValue], to type: DataType) throws -> [JSONValue] {
+    static func cast(_ list: [JSONValue], to type: DataType, declared: DeclaredType? = nil) throws -> [JSONValue] {
         try list.map { item in
             switch item {
             case .null: return .null
-            case .array(let inner): return .array(try cast(inner, to: type))
+            case .array(let inner): return .array(try cast(inner, to: type, declared: declared))
             default:
                 let source: Value = { if case .string(let s) = item { return .text(s) }; return Value(json: item) }()
-                let converted = try Evaluation.cast(source, to: type)
+                var converted = try Evaluation.cast(source, to: type)
+                if let declared { converted = try declared.fit(converted, explicit: true) }
                 switch converted {
                 case .integer, .float, .boolean, .text, .json, .null: return converted.jsonValue
                 default: return .string(converted.displayText)

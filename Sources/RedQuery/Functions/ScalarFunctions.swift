@@ -48,7 +48,7 @@ struct ScalarFunction: Sendable {
         "to_char": .text, "to_number": .decimal, "to_date": .date, "to_timestamp": .timestamp, "make_date": .date, "make_timestamp": .timestamp,
         "make_timestamptz": .timestamp, "date_bin": .timestamp, "__timezone_to_local": .timestamp, "__timezone_to_instant": .timestamp, "isfinite": .boolean, "clock_timestamp": .timestamp,
         "now": .timestamp, "current_timestamp": .timestamp, "transaction_timestamp": .timestamp, "statement_timestamp": .timestamp,
-        "localtimestamp": .timestamp, "__enum_cast": .text, "num_nulls": .integer, "num_nonnulls": .integer,
+        "localtimestamp": .timestamp, "current_time": .time, "localtime": .time, "__enum_cast": .text, "num_nulls": .integer, "num_nonnulls": .integer,
         "extract": .decimal, "date_part": .float, "age": .duration, "justify_days": .duration, "justify_hours": .duration, "justify_interval": .duration, "make_interval": .duration,
         "nextval": .integer, "currval": .integer, "setval": .integer, "lastval": .integer, "pg_get_serial_sequence": .text,
         "json_build_object": .json, "json_build_array": .json, "jsonb_build_object": .json, "jsonb_build_array": .json, "to_json": .json, "to_jsonb": .json,
@@ -368,6 +368,19 @@ struct ScalarFunction: Sendable {
                 throw RedError(.invalidArgument, "TIMESTAMP(\(precision.displayText)) precision must not be negative")
             }
             return .timestamp(CalendarMath.rounded(c.nowMicroseconds, toFractionDigits: Int(min(p, 6))))
+        }
+        // `current_time`, `localtime`: the time of day (UTC, as sessions are), seconds rounded
+        // the same way; RedDB has no `timetz`, so `current_time` is a `time` without its `+00`.
+        add(["current_time", "localtime"], 0...1) { a, c in
+            var digits = 6
+            if let precision = a.first {
+                guard case .integer(let p) = precision, p >= 0 else {
+                    throw RedError(.invalidArgument, "TIME(\(precision.displayText)) precision must not be negative")
+                }
+                digits = Int(min(p, 6))
+            }
+            let time = CalendarMath.split(c.nowMicroseconds).microsOfDay
+            return .text(CalendarMath.clockText(CalendarMath.roundedFraction(time, toFractionDigits: digits)))
         }
         add(["current_date"], 0...0) { _, c in try DataType.date.coerce(.timestamp(c.nowMicroseconds)) }
         add(["date_part"], 2...2) { a, _ in

@@ -420,6 +420,24 @@ extension Parser {
         }
     }
 
+    /// `interval`'s fields, at the word after it: `hour`, `day to second` (lower-case), or nil.
+    /// A pair the grammar does not allow (`year to day`), or a precision after a field other
+    /// than `second` (`hour(2)`), is a syntax error there, as in PostgreSQL.
+    mutating func parseIntervalFields() throws -> String? {
+        guard case .identifier(let first, false) = current.kind, DeclaredType.intervalRanges[first.lowercased()] != nil else { return nil }
+        advance()
+        var fields = first.lowercased()
+        if isKeyword("to") {
+            advance()
+            guard case .identifier(let last, false) = current.kind,
+                  DeclaredType.intervalRanges["\(fields) to \(last.lowercased())"] != nil else { throw unexpected(expected: "an interval field") }
+            advance()
+            fields += " to \(last.lowercased())"
+        }
+        if isSymbol("("), !fields.hasSuffix("second") { throw unexpected() }
+        return fields
+    }
+
     mutating func parseTypeNameWithArguments() throws -> ParsedTypeName {
         let typeToken = current
         var name = try parseAnyName()
@@ -440,6 +458,7 @@ extension Parser {
             throw RedError(.undefinedObject, "type \"\(name)\" does not exist (at \(SyntaxError.make("", at: typeToken.offset, in: bytes).message.dropFirst(16).dropLast(2)))")
         }
         var parsed = ParsedTypeName(type: type)
+        let intervalFields = name == "interval" ? try parseIntervalFields() : nil
         var modifiers: [Int64] = []
         if acceptSymbol("(") {  // VARCHAR(20), DECIMAL(10,2): the declaration; ENUM('a','b'): the variants
             var nesting = 1
@@ -459,7 +478,7 @@ extension Parser {
             // `timestamp(6) without time zone` (Rails' and pg_dump's spelling): the zone after the precision.
             try parseTimeZoneClause(&name)
         }
-        parsed.declared = type == .enumeration ? nil : try DeclaredType(sqlName: name, modifiers: modifiers)
+        parsed.declared = type == .enumeration ? nil : try DeclaredType(sqlName: name, modifiers: modifiers, intervalFields: intervalFields)
         var dimensions = 0
         while acceptSymbol("[") {
             // `INT[3]`: the size is accepted and not enforced, as in PostgreSQL.

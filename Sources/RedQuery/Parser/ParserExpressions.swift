@@ -269,7 +269,8 @@ extension Parser {
             return .function(FunctionCall(name: DeclaredCast.name, arguments: [cast, .literal(.text(declared.surfaceName))], distinct: false, star: false))
         }
         guard let element, element != .array else { return .cast(operand, type) }
-        return .function(FunctionCall(name: "__array_cast", arguments: [operand, .literal(.text(element.rawValue))], distinct: false, star: false))
+        let declared: [Expr] = parsed.declared.map { [.literal(.text($0.surfaceName))] } ?? []
+        return .function(FunctionCall(name: "__array_cast", arguments: [operand, .literal(.text(element.rawValue))] + declared, distinct: false, star: false))
     }
 
     /// The alias of `ARRAY(subquery)`'s rows in its rewriting (the planner checks they have one column).
@@ -421,7 +422,7 @@ extension Parser {
                     let query = try parseQuery()
                     try expectSymbol(")")
                     return .exists(query, negated: false)
-                case "current_timestamp", "localtimestamp":
+                case "current_timestamp", "localtimestamp", "current_time", "localtime":
                     // Named as written (PostgreSQL's column name); `localtimestamp` has no time zone.
                     // `current_timestamp(0)`: with a precision.
                     advance()
@@ -473,7 +474,16 @@ extension Parser {
                     if !isSymbol(")") { repeat { items.append(try parseExpression()) } while acceptSymbol(",") }
                     try expectSymbol(")")
                     return .array(items)
-                case "date", "time", "timestamp", "timestamptz", "uuid", "json", "jsonb", "interval" where isStringToken(ahead: 1):
+                case _ where ["time", "timestamp", "timestamptz", "interval"].contains(word) && isSymbol("(", ahead: 1) && isSymbol(")", ahead: 3)
+                        && isStringToken(ahead: 4):
+                    // `timestamp(3) '…'`, `interval(0) '…'`: the literal cast to the declared type.
+                    let parsed = try parseTypeNameWithArguments()
+                    guard case .string(let s) = current.kind, let declared = parsed.declared else { throw unexpected() }
+                    advance()
+                    let cast = Expr.cast(.literal(.text(s)), parsed.type)
+                    return .function(FunctionCall(name: DeclaredCast.name, arguments: [cast, .literal(.text(declared.surfaceName))], distinct: false, star: false))
+                case _ where ["date", "time", "timestamp", "timestamptz", "uuid", "json", "jsonb", "interval"].contains(word) && isStringToken(ahead: 1):
+                    // (Only before a string: elsewhere these are column names, `SELECT date FROM t`.)
                     advance()
                     guard case .string(let s) = current.kind else { throw unexpected() }
                     advance()

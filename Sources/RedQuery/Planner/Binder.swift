@@ -259,7 +259,7 @@ extension Planner {
         }
         if call.name == "timezone", call.arguments.count == 2 { return try bindTimeZoneConversion(call.arguments, ctx) }
         if call.name == DeclaredCast.name, call.arguments.count == 2, case .cast(_, .timestamp) = call.arguments[0],
-           case .literal(.text(DeclaredType(kind: .timestamptz).surfaceName)) = call.arguments[1] {
+           case .literal(.text(let surfaceName)) = call.arguments[1], DeclaredType.isInstant(surfaceName: surfaceName) {
             nextTimestampCastIsInstant = true  // `::timestamptz`: text with a zone names an instant
         }
         defer { nextTimestampCastIsInstant = false }  // taken by the argument's cast, or by none (a GROUP BY key)

@@ -62,7 +62,7 @@ final class Planner {
         var surfaceType = DeclaredCast.declared(by: bound)
         if aggregation == nil, case .column(let i) = bound, i < scope.columns.count { surfaceType = scope.columns[i].surfaceType }
         let enumLabels = EnumOrder.labels(of: bound, ctx)
-        if surfaceType == nil, case .cast(_, .time) = bound { surfaceType = DataType.time.rawValue }
+        if surfaceType == nil, type == .time { surfaceType = DataType.time.rawValue }
         if surfaceType == nil, case .function(let f, _) = bound, Self.jsonFunctions.contains(f.name) {
             surfaceType = DeclaredType(kind: .json).surfaceName  // json, not jsonb: keys stay in their order
         }

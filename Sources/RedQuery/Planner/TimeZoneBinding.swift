@@ -35,8 +35,7 @@ extension Planner {
     /// so: an instant plus or minus an interval, `date_trunc` and `date_bin` of one, and
     /// `coalesce`, `greatest`, `least`, `nullif` and `CASE` whose results all are.
     func isZoned(_ e: BoundExpr, _ ctx: BindingContext) -> Bool {
-        let zoned = DeclaredType(kind: .timestamptz).surfaceName
-        if DeclaredCast.declared(by: e) == zoned { return true }
+        if DeclaredType.isInstant(surfaceName: DeclaredCast.declared(by: e)) { return true }
         /// NULL, or an instant.
         func fits(_ e: BoundExpr) -> Bool {
             if case .constant(.null) = e { return true }
@@ -57,7 +56,7 @@ extension Planner {
             let results = branches.map(\.1) + (otherwise.map { [$0] } ?? [])
             return results.allSatisfy(fits) && results.contains { isZoned($0, ctx) }
         case .column(let i):
-            guard let aggregation = ctx.aggregation else { return i < ctx.scope.columns.count && ctx.scope.columns[i].surfaceType == zoned }
+            guard let aggregation = ctx.aggregation else { return i < ctx.scope.columns.count && DeclaredType.isInstant(surfaceName: ctx.scope.columns[i].surfaceType) }
             // Above an aggregation: a group key, or an aggregate that gives one of its inputs.
             let input = BindingContext(scope: aggregation.inputScope)
             if i < aggregation.boundKeys.count { return isZoned(aggregation.boundKeys[i], input) }
@@ -65,12 +64,12 @@ extension Planner {
             guard k >= 0, k < calls.count, [.min, .max, .first, .last].contains(calls[k].kind), let argument = calls[k].arguments.first else { return false }
             return isZoned(argument, input)
         case .scalarSubquery(let subquery):
-            return subquery.plan.columns.first?.surfaceType == zoned
+            return DeclaredType.isInstant(surfaceName: subquery.plan.columns.first?.surfaceType)
         case .outer(let depth, let i):
             var scope: Scope? = ctx.scope
             for _ in 0..<depth { scope = scope?.parent }
             guard let scope, i < scope.columns.count else { return false }
-            return scope.columns[i].surfaceType == zoned
+            return DeclaredType.isInstant(surfaceName: scope.columns[i].surfaceType)
         default:
             return false
         }

@@ -76,7 +76,10 @@ extension PGCatalogTable {
                             row["character_octet_length"] = .integer(1_073_741_824)
                         }
                     case 1082: row["datetime_precision"] = .integer(0)
-                    case 1114, 1184: row["datetime_precision"] = .integer(6)
+                    case 1083, 1114, 1184: row["datetime_precision"] = .integer(Int64(declared?.precision ?? 6))
+                    case 1186:
+                        row["datetime_precision"] = .integer(Int64(declared?.precision ?? 6))
+                        if let fields = declared?.intervalType { row["interval_type"] = .text(fields) }
                     default: break
                     }
                     return row

@@ -28,6 +28,9 @@ struct PGType: Equatable, Sendable {
         case .bpchar: self = .bpchar
         case .numeric: self = .numeric
         case .timestamptz: self = .timestamptz
+        case .timestamp: self = .timestamp
+        case .time: self = .time
+        case .interval: self = .interval
         case .vector: self = .vector
         case .json: self = .json
         }
@@ -147,7 +150,7 @@ struct PGType: Equatable, Sendable {
 enum PGValueCodec {
     /// Days from 1970-01-01 to PostgreSQL's epoch 2000-01-01.
     static let postgresEpochDays: Int64 = 10_957
-    static let postgresEpochMicroseconds: Int64 = 946_684_800_000_000
+    static let postgresEpochMicroseconds = CalendarMath.postgresEpochMicroseconds
 
     // MARK: Results
 
