@@ -229,13 +229,17 @@ import Testing
             "INSERT INTO stamps VALUES (1, '2021-05-06 07:08:09.987654', '2021-05-06 07:08:09.5+00', '01:02:03.456', '1 day 01:02:03.456789', '1 year 2 mons 3 days', '00:00:00.125')",
             #"\d stamps"#, "SELECT a, b, c, e, f, h FROM stamps",
             "SELECT column_name, datetime_precision AS dp, interval_type FROM information_schema.columns WHERE table_name = 'stamps' ORDER BY ordinal_position",
+            // A view's columns are described as its query's are.
+            "CREATE VIEW stamps_v AS SELECT id, a, e, id::bigint AS big FROM stamps",
+            "SELECT string_agg(format_type(atttypid, atttypmod), ', ' ORDER BY attnum) AS view_types FROM pg_attribute WHERE attrelid = 'stamps_v'::regclass AND attnum > 0",
         ])
         #expect(o.status == 0, "\(o.stderr)")
         for line in [" a      | timestamp(3) without time zone |", " b      | timestamp(0) with time zone    |",
                      " c      | time(2) without time zone      |", " e      | interval day to second(1)      |",
                      " f      | interval year to month         |", " h      | interval(2)                    |",
                      " 2021-05-06 07:08:09.988 | 2021-05-06 07:08:10+00 | 01:02:03.46 | 1 day 01:02:03.5 | 1 year 2 mons | 00:00:00.13",
-                     " a           |  3 | ", " b           |  0 | ", " e           |  1 | DAY TO SECOND(1)", " f           |  6 | YEAR TO MONTH"] {
+                     " a           |  3 | ", " b           |  0 | ", " e           |  1 | DAY TO SECOND(1)", " f           |  6 | YEAR TO MONTH",
+                     " integer, timestamp(3) without time zone, interval day to second(1), bigint"] {
             #expect(o.stdout.contains(line), "\(line)\n\(o.stdout)")
         }
     }

@@ -78,7 +78,7 @@ public struct CatalogSnapshot: Sendable {
             let planned = try? Planner(context: context).planView(view.name, view.definition)
             let columns = planned.map { plan in
                 plan.columns.enumerated().map { i, c in
-                    SurfaceColumn(i < view.definition.columns.count ? view.definition.columns[i] : c.name, c.type, element: c.element)
+                    SurfaceColumn(i < view.definition.columns.count ? view.definition.columns[i] : c.name, c.type, element: c.element, surfaceType: c.surfaceType)
                 }
             } ?? []
             return View(name: view.name, query: view.definition.query, columns: columns)

@@ -275,7 +275,10 @@ struct PGCatalogModel: Sendable {
                                                                                        columns: columns, table: table), temporary: table.temporary))
         }
         for view in snapshot.views {
-            let columns = view.columns.map { Column(name: $0.name, type: $0.type, notNull: false, element: $0.element) }
+            // Described as the query's columns are (`integer`, `varchar(20)`), as PostgreSQL's are.
+            let columns = view.columns.map {
+                Column(name: $0.name, type: $0.type, notNull: false, element: $0.element, declared: $0.surfaceType.flatMap(DeclaredType.init(surfaceName:)))
+            }
             add(Relation(oid: PGCatalogModel.stableOID(view.name), name: view.name, kind: "v", columns: columns, view: view))
         }
         for sequence in snapshot.sequences {
