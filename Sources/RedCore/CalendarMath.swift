@@ -234,12 +234,14 @@ public enum CalendarMath {
     /// rounded to the nearest microsecond, as PostgreSQL does.
     public static func parseTimeOfDay(_ text: Substring) -> Int64? {
         let parts = text.split(separator: ":", omittingEmptySubsequences: false)
-        guard parts.count == 2 || parts.count == 3, parts[0].count == 2, parts[1].count == 2,
+        // One or two digits a field, as PostgreSQL reads them (`1:00` is 01:00:00).
+        func isField(_ s: Substring) -> Bool { (1...2).contains(s.count) && s.allSatisfy { $0.isASCII && $0.isNumber } }
+        guard parts.count == 2 || parts.count == 3, isField(parts[0]), isField(parts[1]),
               let h = Int64(parts[0]), let m = Int64(parts[1]), (0...24).contains(h), (0...59).contains(m) else { return nil }
         var micros: Int64 = 0
         if parts.count == 3 {
             let secParts = parts[2].split(separator: ".", omittingEmptySubsequences: false)
-            guard secParts[0].count == 2, let s = Int64(secParts[0]), (0...60).contains(s) else { return nil }
+            guard isField(secParts[0]), let s = Int64(secParts[0]), (0...60).contains(s) else { return nil }
             micros = s * 1_000_000
             if secParts.count == 2 {
                 let frac = secParts[1]

@@ -82,6 +82,20 @@ public enum DataType: String, Sendable, Hashable, Codable, CaseIterable {
         }
     }
 
+    /// PostgreSQL's `format_type` name for the type as RedDB stores it (`bigint`, `double
+    /// precision`, `timestamp without time zone`; text domains are `text`): what `pg_typeof`
+    /// says of a value with no narrower declaration.
+    public var postgresFormattedName: String {
+        switch valueType {
+        case .integer: return "bigint"
+        case .float: return "double precision"
+        case .boolean: return "boolean"
+        case .timestamp: return "timestamp without time zone"
+        case .text: return self == .time ? "time without time zone" : "text"
+        default: return postgresName
+        }
+    }
+
     /// The name shown in catalogs and error messages.
     public var sqlName: String {
         switch self {
@@ -243,7 +257,14 @@ public enum DataType: String, Sendable, Hashable, Codable, CaseIterable {
         case .time:
             // A timestamp's time of day (UTC: sessions are in UTC), as `ts::time` gives it.
             if case .timestamp(let us) = value, !CalendarMath.isInfinite(us) { return .text(CalendarMath.clockText(CalendarMath.split(us).microsOfDay)) }
-            guard case .text(let s) = value, let us = CalendarMath.parseTimeOfDayIgnoringZone(s.trimmingSpaces()[...]) else { throw invalid(value) }
+            guard case .text(let s) = value else { throw invalid(value) }
+            guard let us = CalendarMath.parseTimeOfDayIgnoringZone(s.trimmingSpaces()[...]) else {
+                // As PostgreSQL: well-formed fields out of range (`25:00`, `1:60`) are 22008, the rest 22007.
+                let fields = s.trimmingSpaces().split(separator: ":", omittingEmptySubsequences: false)
+                let wellFormed = (2...3).contains(fields.count) && fields.allSatisfy { !$0.isEmpty && $0.allSatisfy { ($0.isASCII && $0.isNumber) || $0 == "." } }
+                throw wellFormed ? RedError(.datetimeFieldOverflow, "date/time field value out of range: \"\(s)\"")
+                                 : RedError(.invalidDatetimeFormat, "invalid input syntax for type time: \"\(s)\"")
+            }
             return .text(CalendarMath.clockText(us))
         case .uuid:
             switch value {

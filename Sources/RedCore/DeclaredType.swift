@@ -297,6 +297,17 @@ public struct DeclaredType: Codable, Sendable, Hashable {
         }
     }
 
+    /// `formatted` without its modifiers, as `pg_typeof` (a regtype) prints the type:
+    /// `character varying`, `timestamp with time zone`.
+    public var baseFormatted: String {
+        switch kind {
+        case .bpchar: return "character"
+        case .vector: return "vector"
+        case .interval: return "interval"
+        default: return DeclaredType(kind: kind).formatted
+        }
+    }
+
     /// `(3)` for a time type's precision, or "".
     private var precisionText: String { precision.map { "(\($0))" } ?? "" }
 

@@ -477,7 +477,7 @@ struct ScalarFunction: Sendable {
             u = (u & ~(UInt128(0xC000) << 48)) | (UInt128(0x8000) << 48)
             return .uuid(u)
         }
-        add(["typeof", "pg_typeof"], 1...1, acceptsNull: true) { a, _ in .text(a[0].kindName) }
+        add(["typeof"], 1...1, acceptsNull: true) { a, _ in .text(a[0].kindName) }
         for f in postgresTextFunctions + JSONOperators.functions + JSONFunctions.functions + RegularExpressions.functions + ArrayFunctions.functions + DateTimeFunctions.functions + IntervalFunctions.functions + SimilarToPatterns.functions + SequenceFunctions.all + AdvisoryLockFunctions.all + VectorFunctions.functions + [DeclaredCast.function, EnumTypeCatalog.cast, TimeZoneConversion.toLocal, TimeZoneConversion.toInstant] { table[f.name] = f }
         return table
     }()
