@@ -208,6 +208,8 @@ public struct Query: Sendable, Equatable {
     public var orderBy: [OrderItem] = []
     public var limit: Expr?
     public var offset: Expr?
+    /// `FETCH FIRST n ROWS WITH TIES`: rows that sort equal to the last one come too.
+    public var withTies = false
     /// `FOR UPDATE | NO KEY UPDATE | SHARE | KEY SHARE [OF t, …] [NOWAIT | SKIP LOCKED]`, each
     /// clause as written.
     public var locking: [LockingClause] = []

@@ -67,13 +67,18 @@ final class ValuesNode: PlanNode, @unchecked Sendable {
     func explain(_ depth: Int) -> [String] { [line(depth, rows.count == 1 && rows[0].isEmpty ? "Result" : "Values Scan (\(rows.count) rows)")] }
 }
 
-/// LIMIT / OFFSET; stops pulling its input once the limit is reached.
+/// LIMIT / OFFSET; stops pulling its input once the limit is reached. With `ties` (FETCH FIRST
+/// n ROWS WITH TIES, right above the sort whose keys these are) it goes on while rows sort
+/// equal to the last one.
 final class LimitNode: PlanNode, @unchecked Sendable {
     let input: PlanNode
     let limit: BoundExpr?
     let offset: BoundExpr?
+    let ties: [SortKey]?
     var columns: [ScopeColumn] { input.columns }
-    init(_ input: PlanNode, limit: BoundExpr?, offset: BoundExpr?) { self.input = input; self.limit = limit; self.offset = offset }
+    init(_ input: PlanNode, limit: BoundExpr?, offset: BoundExpr?, ties: [SortKey]? = nil) {
+        self.input = input; self.limit = limit; self.offset = offset; self.ties = ties
+    }
 
     static func count(_ expr: BoundExpr?, _ eval: Evaluation, what: String) throws -> Int? {
         guard let expr else { return nil }
@@ -103,14 +108,35 @@ final class LimitNode: PlanNode, @unchecked Sendable {
         let limit = try Self.count(self.limit, eval, what: "LIMIT")
         var toSkip = try Self.count(self.offset, eval, what: "OFFSET") ?? 0
         var produced = 0
+        if ties != nil, limit == nil {  // PostgreSQL's words: NULL would mean "all", which ties cannot follow
+            throw RedError(.invalidLimit, "row count cannot be null in FETCH FIRST ... WITH TIES clause")
+        }
         if limit == 0 { return ArrayIterator([]) }
         let source = try input.open(context, outerRows: outerRows)
+        guard let ties else {
+            return ClosureIterator {
+                if let limit, produced >= limit { return nil }
+                while let row = try source.next() {
+                    if toSkip > 0 { toSkip -= 1; continue }
+                    produced += 1
+                    return row
+                }
+                return nil
+            }
+        }
+        func keys(_ row: [Value]) throws -> [Value] { try ties.map { try eval.evaluate($0.expr, row) } }
+        var last: [Value] = []
+        var done = false
         return ClosureIterator {
-            if let limit, produced >= limit { return nil }
-            while let row = try source.next() {
+            while !done, let row = try source.next() {
                 if toSkip > 0 { toSkip -= 1; continue }
-                produced += 1
-                return row
+                if produced < limit! {
+                    produced += 1
+                    if produced == limit! { last = try keys(row) }
+                    return row
+                }
+                if SortNode.compare(try keys(row), last, ties) == 0 { return row }
+                done = true
             }
             return nil
         }

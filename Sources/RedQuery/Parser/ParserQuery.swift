@@ -34,7 +34,13 @@ extension Parser {
                 _ = acceptKeyword("first") || acceptKeyword("next")
                 query.limit = isKeyword("row") || isKeyword("rows") ? .literal(.integer(1)) : try parseExpression()
                 _ = acceptKeyword("rows") || acceptKeyword("row")
-                try expectKeyword("only")
+                if acceptKeyword("with") {
+                    try expectKeyword("ties")
+                    guard !query.orderBy.isEmpty else { throw RedError(.syntaxError, "WITH TIES cannot be specified without ORDER BY clause") }
+                    query.withTies = true
+                } else {
+                    try expectKeyword("only")
+                }
             } else if isKeyword("for"), ["update", "share", "no", "key"].contains(where: { isKeyword($0, ahead: 1) }) {
                 query.locking.append(try parseLockingClause())
             } else {

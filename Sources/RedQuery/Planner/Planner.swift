@@ -143,7 +143,8 @@ final class Planner {
         }
         var plan: PlanNode
         if case .select(let select) = query.body {
-            plan = try planSelect(select, orderBy: query.orderBy, outer: outer, hasLimit: query.limit != nil, locking: query.locking,
+            // (WITH TIES needs the sort: no index order or top-N heap, which would cut the ties.)
+            plan = try planSelect(select, orderBy: query.orderBy, outer: outer, hasLimit: query.limit != nil && !query.withTies, locking: query.locking,
                                   exporting: exporting)
         } else if case .nested(var inner) = query.body, !query.locking.isEmpty || exporting != nil {
             // `(SELECT … FROM t) FOR UPDATE`: the clause locks the parenthesised query's rows.
@@ -166,13 +167,30 @@ final class Planner {
             for case .parameter(let n)? in [limit, offset] { noteParameterType(n, .integer) }
             // The sort evaluates LIMIT and OFFSET again: only expressions that give the same value
             // twice (not `nextval`, `random()` or a subquery).
-            if limit?.isRowIndependent ?? true, offset?.isRowIndependent ?? true {
-                let sort = (plan as? SortNode) ?? ((plan as? TrimNode)?.input as? SortNode)
-                sort?.topN = (limit, offset)
+            if query.withTies {
+                plan = try Self.limitWithTies(plan, limit: limit, offset: offset)
+            } else {
+                if limit?.isRowIndependent ?? true, offset?.isRowIndependent ?? true {
+                    let sort = (plan as? SortNode) ?? ((plan as? TrimNode)?.input as? SortNode)
+                    sort?.topN = (limit, offset)
+                }
+                plan = LimitNode(plan, limit: limit, offset: offset)
             }
-            plan = LimitNode(plan, limit: limit, offset: offset)
         }
         return plan
+    }
+
+    /// `FETCH FIRST n ROWS WITH TIES`: the limit goes above the sort and what passes its rows
+    /// on unchanged (DISTINCT ON, FOR UPDATE), under the trim of hidden sort columns, where its
+    /// rows still carry the sort's keys to compare.
+    static func limitWithTies(_ plan: PlanNode, limit: BoundExpr?, offset: BoundExpr?) throws -> PlanNode {
+        if let trim = plan as? TrimNode { return TrimNode(try limitWithTies(trim.input, limit: limit, offset: offset), width: trim.width) }
+        var below: PlanNode? = plan
+        while let node = below, !(node is SortNode) { below = (node as? DistinctNode)?.input ?? (node as? LockRowsNode)?.input }
+        guard let sort = below as? SortNode else {
+            throw RedError(.featureNotSupported, "FETCH FIRST … WITH TIES is not supported in this query")
+        }
+        return LimitNode(plan, limit: limit, offset: offset, ties: sort.keys)
     }
 
     /// `left`'s columns, keeping an element type or surface type only where `right`'s column
