@@ -270,7 +270,6 @@ struct Evaluation {
         if type == .integer, case .text(let s) = v, s.contains(".") || s.lowercased().contains("e") {
             throw RedError(.invalidTextRepresentation, "invalid input syntax for type integer: \"\(s)\"")
         }
-        if type == .text, case .json(.string(let s)) = v { return .text(s) }
         if type == .integer || type == .float, case .json(let j) = v {
             return try type.coerce(Value(json: j))
         }

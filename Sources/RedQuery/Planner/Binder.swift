@@ -142,6 +142,11 @@ extension Planner {
                 if type == .time, parameterTypes[n] == nil { parameterSurfaceTypes[n] = DataType.time.rawValue }  // `$1::time`
                 noteParameterType(n, type)
             }
+            if type == .text, staticType(inner, ctx) == .json {
+                var described = inner
+                let jsonb = outputColumn(&described, named: "", ctx).surfaceType != DeclaredType(kind: .json).surfaceName
+                return .function(JSONTextCast.function, [inner, .constant(.boolean(jsonb))])
+            }
             // float8 → integer rounds half to even (PostgreSQL's rint); numeric literals round half away from zero.
             if type == .integer, staticType(inner, ctx) == .float, !inner.isConstant {
                 return .function(ScalarFunction.floatToIntegerHalfEven, [inner])
@@ -423,8 +428,10 @@ extension Planner {
 
     /// The declared type of an expression when it is known before execution (`.any` otherwise).
     func staticType(_ e: BoundExpr, _ ctx: BindingContext) -> DataType {
-        if ctx.aggregation == nil, case .column(let i) = e, i < ctx.scope.columns.count {
-            return ctx.scope.columns[i].type.valueType
+        if case .column(let i) = e {
+            // Above an aggregation, a group key's or an aggregate's type (`j || '{…}'` after GROUP BY j).
+            guard ctx.aggregation == nil else { return Self.type(of: e, scope: ctx.scope, aggregation: ctx.aggregation, parameters: parameterTypes).valueType }
+            if i < ctx.scope.columns.count { return ctx.scope.columns[i].type.valueType }
         }
         if case .outer(let depth, let i) = e {  // an enclosing query's column
             var scope: Scope? = ctx.scope
@@ -441,6 +448,7 @@ extension Planner {
             return .integer
         }
         if case .negate(let inner) = e { return staticType(inner, ctx) }
+        if case .concat(let a, let b) = e, staticType(a, ctx) == .json, staticType(b, ctx) == .json { return .json }  // jsonb || jsonb
         return Planner.staticType(e)
     }
 
