@@ -249,10 +249,10 @@ enum JSONFunctions {
                 try members(j, each).map { [.text($0.0), .json($0.1)] }
             }
             table[eachText] = TableFunction(columns: [("key", .text), ("value", .text)]) { j in
-                try members(j, eachText).map { [.text($0.0), JSONOperators.text($0.1)] }
+                try members(j, eachText).map { [.text($0.0), JSONOperators.text($0.1, jsonb: sorted)] }
             }
             table["\(prefix)_array_elements"] = TableFunction(columns: [("value", .json)]) { j in try elements(j).map { [.json($0)] } }
-            table["\(prefix)_array_elements_text"] = TableFunction(columns: [("value", .text)]) { j in try elements(j).map { [JSONOperators.text($0)] } }
+            table["\(prefix)_array_elements_text"] = TableFunction(columns: [("value", .text)]) { j in try elements(j).map { [JSONOperators.text($0, jsonb: sorted)] } }
             table[keys] = TableFunction(columns: [(keys, .text)]) { j in
                 switch j {
                 case .object(let m): return (sorted ? jsonbOrder(m) : m).map { [.text($0.0)] }

@@ -23,9 +23,9 @@ enum JSONOperators {
         }
         return [
             make("__json_get") { j, key in member(j, key).map { Value.json($0) } ?? .null },
-            make("__json_get_text") { j, key in member(j, key).map(text) ?? .null },
+            make("__json_get_text") { j, key in member(j, key).map { text($0) } ?? .null },
             make("__json_path") { j, path in try walk(j, path: try pathElements(path)).map { Value.json($0) } ?? .null },
-            make("__json_path_text") { j, path in try walk(j, path: try pathElements(path)).map(text) ?? .null },
+            make("__json_path_text") { j, path in try walk(j, path: try pathElements(path)).map { text($0) } ?? .null },
             make("__json_contains") { j, other in .boolean(contains(j, try document(other), topLevel: true)) },
             // `(record).field`: a field of a composite value, which RedDB keeps as a JSON object
             // (`information_schema._pg_expandarray`'s `(x, n)`), as the field's own value.
@@ -70,11 +70,14 @@ enum JSONOperators {
         }
     }
 
-    /// `->>`: strings without quotes, JSON null as SQL NULL, the rest as JSON text.
-    static func text(_ j: JSONValue) -> Value {
+    /// `->>`: strings without quotes, JSON null as SQL NULL, the rest as jsonb's text
+    /// (`{"x": [1, 2]}`, as PostgreSQL writes a jsonb) or, for the `json_` functions, compactly
+    /// (PostgreSQL gives a json's text as written).
+    static func text(_ j: JSONValue, jsonb: Bool = true) -> Value {
         switch j {
         case .null: return .null
         case .string(let s): return .text(s)
+        case .object, .array: return .text(jsonb ? j.jsonbText : j.text)
         default: return .text(j.text)
         }
     }

@@ -386,6 +386,9 @@ extension Parser {
                 advance(); advance()
                 call = FunctionCall(name: Self.withOrdinality, arguments: [.function(call)], distinct: false, star: false)
             }
+            if Self.recordFunctions.contains(call.name) {
+                return try parseRecordFunction(call, alias: isKeyword("as") && isSymbol("(", ahead: 1) ? nil : try parseOptionalAlias())
+            }
             let alias = try parseOptionalAlias()
             let columns = alias != nil && isSymbol("(") ? try parseNameList() : []
             return .function(call, alias: alias, columns: columns)
