@@ -194,6 +194,7 @@ public enum DataType: String, Sendable, Hashable, Codable, CaseIterable {
                 return .decimal(d)
             case .json(.integer(let i)): return .decimal(Numeric(i))
             case .json(.float(let d)): return .decimal(try Numeric(double: d))
+            case .json(.decimal(let n)): return .decimal(n)
             default: throw invalid(value)
             }
         case .text:
@@ -288,6 +289,7 @@ public enum DataType: String, Sendable, Hashable, Codable, CaseIterable {
                     switch item {
                     case .integer(let i): out.append(Float(i))
                     case .float(let d): out.append(Float(d))
+                    case .decimal(let n): out.append(Float(n.doubleValue))
                     default: throw invalid(value)
                     }
                 }

@@ -1,8 +1,12 @@
 /// A parsed JSON document: the payload of `Value.json` and of document bodies.
 ///
 /// Objects keep their keys in the order written (as PostgreSQL's `json` does),
-/// so a document reads back exactly as it was inserted. Numbers keep the
-/// integer/float distinction of their text: `1` is `.integer`, `1.0` is `.float`.
+/// so a document reads back exactly as it was inserted. Numbers keep what their text says, as
+/// PostgreSQL's jsonb keeps them (a numeric): `1` is `.integer`; a fraction, an exponent or an
+/// integer past Int64 is `.decimal`, exact with the scale written (`1.50` stays `1.50`,
+/// `12345678901234567890` its digits, `1e3` is `1000`). Only a number of more than 36
+/// significant digits (or a scale past 36) is kept as the nearest double, `.float` — which is
+/// also what a statement's float8 values become.
 ///
 /// Parsing is bounded: `maxDepth` nesting levels and the caller's byte limit.
 /// Malformed input throws `invalidTextRepresentation` naming the byte offset.
@@ -11,6 +15,7 @@ public enum JSONValue: Sendable, Hashable {
     case bool(Bool)
     case integer(Int64)
     case float(Double)
+    case decimal(Numeric)
     case string(String)
     case array([JSONValue])
     case object([(String, JSONValue)])
@@ -46,6 +51,10 @@ public enum JSONValue: Sendable, Hashable {
         case let (.integer(a), .integer(b)): return a == b
         case let (.float(a), .float(b)): return a == b
         case let (.integer(a), .float(b)), let (.float(b), .integer(a)): return Double(a) == b
+        // Exact numbers compare exactly (`1.50` is `1.5`, as numerics are); beside a double, as doubles.
+        case let (.decimal(a), .decimal(b)): return Numeric.compare(a, b) == 0
+        case let (.decimal(a), .integer(b)), let (.integer(b), .decimal(a)): return Numeric.compare(a, b) == 0
+        case let (.decimal(a), .float(b)), let (.float(b), .decimal(a)): return a.doubleValue == b
         case let (.string(a), .string(b)): return a == b
         case let (.array(a), .array(b)): return a == b
         case let (.object(a), .object(b)):
@@ -60,6 +69,7 @@ public enum JSONValue: Sendable, Hashable {
         case .bool(let b): hasher.combine(b)
         case .integer(let i): hasher.combine(Double(i))
         case .float(let d): hasher.combine(d)
+        case .decimal(let n): hasher.combine(n.doubleValue)  // equal numbers are equal doubles
         case .string(let s): hasher.combine(s)
         case .array(let a): hasher.combine(a)
         case .object(let o): for (k, v) in o { hasher.combine(k); hasher.combine(v) }
@@ -77,6 +87,7 @@ public enum JSONValue: Sendable, Hashable {
         switch self {
         case .integer(let i): return Double(i)
         case .float(let d): return d
+        case .decimal(let n): return n.doubleValue
         default: return nil
         }
     }
@@ -101,6 +112,7 @@ public enum JSONValue: Sendable, Hashable {
         case .bool(let b): out.append(contentsOf: (b ? "true" : "false").utf8)
         case .integer(let i): out.append(contentsOf: String(i).utf8)
         case .float(let d): out.append(contentsOf: (d.isFinite ? NumberFormatting.shortest(d) : "null").utf8)
+        case .decimal(let n): out.append(contentsOf: n.text.utf8)
         case .string(let s): JSONValue.writeString(s, to: &out)
         case .array(let items):
             out.append(UInt8(ascii: "["))
@@ -295,6 +307,20 @@ struct JSONParser {
         index += w.count
     }
 
+    /// Where a number's digits end, before any exponent.
+    func mantissaEnd(_ range: Range<Int>) -> Int {
+        range.first { bytes[$0] == UInt8(ascii: "e") || bytes[$0] == UInt8(ascii: "E") } ?? range.upperBound
+    }
+
+    /// A number's digits before its exponent, leading zeros not counted.
+    func significantDigits(_ range: Range<Int>) -> Int {
+        var count = 0
+        for i in range.lowerBound..<mantissaEnd(range) where bytes[i] >= 0x30 && bytes[i] <= 0x39 {
+            if count > 0 || bytes[i] != 0x30 { count += 1 }
+        }
+        return count
+    }
+
     mutating func parseNumber() throws -> JSONValue {
         let start = index
         var isFloat = false
@@ -319,8 +345,19 @@ struct JSONParser {
         }
         let text = String(decoding: bytes[start..<index], as: UTF8.self)
         if !isFloat, let i = Int64(text) { return .integer(i) }
-        guard let d = Double(text), d.isFinite else { throw error("number out of range") }
-        return .float(d)
+        let double = Double(text)
+        // Most numbers are a double's shortest digits as written (`1.5`, `0.25`, `1e3`): up to
+        // 15 significant digits not ending in a zero always are. The rest are checked, and kept
+        // exact (`.decimal`) when a double would change their value or their scale.
+        if let double, double.isFinite, significantDigits(start..<index) <= 15, bytes[mantissaEnd(start..<index) - 1] != UInt8(ascii: "0") {
+            return .float(double)
+        }
+        if let exact = JSONValue.exactNumber(text) {
+            if let double, let back = try? Numeric.parse(NumberFormatting.shortest(double)), back.isIdentical(to: exact) { return .float(double) }
+            return .decimal(exact)
+        }
+        guard let double, double.isFinite else { throw error("number out of range") }
+        return .float(double)
     }
 
     mutating func parseString() throws -> String {
@@ -392,5 +429,23 @@ struct JSONParser {
             index += 1
         }
         return value
+    }
+}
+
+extension JSONValue {
+    /// A JSON number's text as an exact `Numeric`, when one holds it without rounding: at most
+    /// `Numeric.maxDigits` significant digits, and a scale (fraction digits less the exponent)
+    /// from 0 to that many once the exponent is applied. Nil otherwise.
+    static func exactNumber(_ text: String) -> Numeric? {
+        let parts = text.split(whereSeparator: { $0 == "e" || $0 == "E" })
+        let mantissa = parts[0].drop { $0 == "-" }
+        let exponent = parts.count > 1 ? Int(parts[1]) ?? Int.max : 0
+        guard abs(exponent) <= 1000 else { return nil }
+        let digits = mantissa.filter { $0 != "." }
+        let significant = digits.drop { $0 == "0" }.count
+        let fraction = mantissa.firstIndex(of: ".").map { mantissa.distance(from: $0, to: mantissa.endIndex) - 1 } ?? 0
+        let scale = fraction - exponent
+        guard significant + max(-scale, 0) <= Numeric.maxDigits, scale <= Numeric.maxDigits else { return nil }
+        return try? Numeric.parse(text)
     }
 }

@@ -75,6 +75,7 @@ extension Value {
         case .bool(let b): self = .boolean(b)
         case .integer(let i): self = .integer(i)
         case .float(let d): self = .float(d)
+        case .decimal(let n): self = .decimal(n)
         case .string(let s): self = .text(s)
         case .array, .object: self = .json(json)
         }

@@ -9,11 +9,13 @@ public enum JSONParameter {
     public static func value(_ j: JSONValue) throws -> Value {
         switch j {
         case .null, .bool, .integer, .float, .string: return Value(json: j)
+        case .decimal(let n): return .float(n.doubleValue)  // "other numbers → float", as the ADR has it
         case .array(let items):
             let numbers: [Float]? = items.isEmpty ? nil : items.reduce(into: [Float]()) { out, item in
                 switch item {
                 case .integer(let i): out.append(Float(i))
                 case .float(let d): out.append(Float(d))
+                case .decimal(let n): out.append(Float(n.doubleValue))
                 default: break
                 }
             }

@@ -103,6 +103,7 @@ struct ToolArguments: Sendable {
         switch given {
         case .integer(let i): n = i
         case .float(let d) where d.rounded() == d && abs(d) < 9e15: n = Int64(d)
+        case .decimal(let d) where d.isIntegral: guard let whole = d.roundedInteger else { fallthrough }; n = whole  // `5.0`
         default: throw RedError(.invalidArgument, "argument '\(context)\(key)' must be an integer")
         }
         if let range, !range.contains(n) {

@@ -282,6 +282,7 @@ import Testing
         case .bool(let b): return b ? "t" : "f"
         case .integer(let i): return String(i)
         case .float(let d): return Value.float(d).displayText
+        case .decimal(let n): return Value.decimal(n).displayText
         case .string(let s): return s
         case .array, .object: return j.text
         }

@@ -211,6 +211,7 @@ extension AITransport {
         for item in items {
             switch item {
             case .float(let d): out.append(Float(d))
+            case .decimal(let n): out.append(Float(n.doubleValue))
             case .integer(let i): out.append(Float(i))
             default: throw AIProviderFailure(provider: provider, status: 200, message: "an embedding holds a value that is not a number")
             }

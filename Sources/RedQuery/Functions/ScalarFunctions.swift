@@ -436,7 +436,7 @@ struct ScalarFunction: Sendable {
             case .json(.object): return .text("object")
             case .json(.array): return .text("array")
             case .json(.string): return .text("string")
-            case .json(.integer), .json(.float): return .text("number")
+            case .json(.integer), .json(.float), .json(.decimal): return .text("number")
             case .json(.bool): return .text("boolean")
             default: return .text("null")
             }

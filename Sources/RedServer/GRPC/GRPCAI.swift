@@ -113,7 +113,7 @@ extension GRPCService {
             $0.model = text("model")
             $0.promptTokens = count("prompt_tokens")
             $0.completionTokens = count("completion_tokens")
-            if case .float(let d)? = e["cost_usd"] { $0.costUsd = d }
+            if let d = e["cost_usd"]?.number { $0.costUsd = d }
             $0.cacheHit = e["cache_hit"] == .bool(true)
             $0.mode = text("mode")
             $0.retryCount = count("retry_count")
