@@ -128,11 +128,13 @@ public enum PostgresArrayText {
             return .string(value)
         }
 
-        /// `text` as a JSON number (`-12`, `2.5`, `1e3`), nil for anything else.
+        /// `text` as a JSON number (`-12`, `2.5`, `1e3`), nil for anything else; kept as JSON
+        /// keeps one written so (`1.50` exactly, with its scale), else the nearest double.
         static func number(_ text: String) -> JSONValue? {
             if let integer = Int64(text) { return .integer(integer) }
             guard text.utf8.allSatisfy({ (0x30...0x39).contains($0) || [0x2B, 0x2D, 0x2E, 0x45, 0x65].contains($0) }),
                   text.utf8.contains(where: { (0x30...0x39).contains($0) }), let double = Double(text), double.isFinite else { return nil }
+            if let parsed = try? JSONValue.parse(text), parsed.number != nil { return parsed }
             return .float(double)
         }
     }

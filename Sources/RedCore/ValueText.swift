@@ -63,7 +63,19 @@ extension Value {
             if let space = text.firstIndex(of: " ") { text.replaceSubrange(space...space, with: "T") }  // not in "infinity"
             return .string(text)
         case .date, .interval, .uuid, .blob: return .string(displayText)
+        case .decimal(let n): return .decimal(n)  // exactly, with its scale: `to_json(1.50)` is 1.50
         default: return jsonValue
+        }
+    }
+
+    /// The value as an array (kept as a JSON array) holds an element: numbers as numbers, a
+    /// numeric exactly with its scale (`{1.50}`), text and JSON as themselves, vectors as their
+    /// floats, and timestamps, dates, UUIDs, intervals and bytes as their PostgreSQL text.
+    public var arrayElementJSON: JSONValue {
+        switch self {
+        case .decimal(let n): return .decimal(n)
+        case .null, .boolean, .integer, .float, .text, .json, .vector: return jsonValue
+        default: return .string(displayText)
         }
     }
 

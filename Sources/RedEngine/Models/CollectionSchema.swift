@@ -187,12 +187,7 @@ extension ColumnDefinition {
         }
     }
 
-    private static func element(_ value: Value) -> JSONValue {
-        switch value {
-        case .integer, .float, .boolean, .text, .json, .null: return value.jsonValue
-        default: return .string(value.displayText)
-        }
-    }
+    private static func element(_ value: Value) -> JSONValue { value.arrayElementJSON }
 }
 
 public struct IndexDefinition: Codable, Sendable, Equatable {

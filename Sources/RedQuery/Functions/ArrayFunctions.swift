@@ -213,12 +213,7 @@ enum ArrayFunctions {
     /// booleans); timestamps, dates, UUIDs and intervals are kept as their text, as a `T[]`
     /// column keeps them, so the array reads back as the values it was made of
     /// (`(array_agg(ts))[1]` is a timestamp) and PG-wire sends it as `timestamp[]`, `date[]` ….
-    static func element(_ v: Value) -> JSONValue {
-        switch v {
-        case .timestamp, .date, .uuid, .interval: return .string(v.displayText)
-        default: return v.jsonValue
-        }
-    }
+    static func element(_ v: Value) -> JSONValue { v.arrayElementJSON }
 
     /// A new array value (JSON nesting checked).
     static func array(_ items: [JSONValue]) throws -> Value {
@@ -242,10 +237,7 @@ enum ArrayFunctions {
                 let source: Value = { if case .string(let s) = item { return .text(s) }; return Value(json: item) }()
                 var converted = try Evaluation.cast(source, to: type)
                 if let declared { converted = try declared.fit(converted, explicit: true) }
-                switch converted {
-                case .integer, .float, .boolean, .text, .json, .null: return converted.jsonValue
-                default: return .string(converted.displayText)
-                }
+                return converted.arrayElementJSON
             }
         }
     }

@@ -101,12 +101,7 @@ enum PGArrayCodec {
     }
 
     /// An element value as the JSON array holds it.
-    static func json(_ value: Value) -> JSONValue {
-        switch value {
-        case .null, .boolean, .integer, .float, .text, .json: return value.jsonValue
-        default: return .string(value.displayText)
-        }
-    }
+    static func json(_ value: Value) -> JSONValue { value.arrayElementJSON }
 
     // MARK: Results
 
