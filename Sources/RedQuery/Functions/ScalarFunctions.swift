@@ -48,7 +48,7 @@ struct ScalarFunction: Sendable {
         "to_char": .text, "to_number": .decimal, "to_date": .date, "to_timestamp": .timestamp, "make_date": .date, "make_timestamp": .timestamp,
         "make_timestamptz": .timestamp, "date_bin": .timestamp, "__timezone_to_local": .timestamp, "__timezone_to_instant": .timestamp, "isfinite": .boolean, "clock_timestamp": .timestamp,
         "now": .timestamp, "current_timestamp": .timestamp, "transaction_timestamp": .timestamp, "statement_timestamp": .timestamp,
-        "localtimestamp": .timestamp, "current_time": .time, "localtime": .time, "__enum_cast": .text, "num_nulls": .integer, "num_nonnulls": .integer,
+        "localtimestamp": .timestamp, "current_time": .time, "localtime": .time, "current_date": .date, "__enum_cast": .text, "num_nulls": .integer, "num_nonnulls": .integer,
         "extract": .decimal, "date_part": .float, "age": .duration, "justify_days": .duration, "justify_hours": .duration, "justify_interval": .duration, "make_interval": .duration,
         "nextval": .integer, "currval": .integer, "setval": .integer, "lastval": .integer, "pg_get_serial_sequence": .text,
         "json_build_object": .json, "json_build_array": .json, "jsonb_build_object": .json, "jsonb_build_array": .json, "to_json": .json, "to_jsonb": .json,
@@ -478,7 +478,7 @@ struct ScalarFunction: Sendable {
             return .uuid(u)
         }
         add(["typeof"], 1...1, acceptsNull: true) { a, _ in .text(a[0].kindName) }
-        for f in postgresTextFunctions + JSONOperators.functions + JSONFunctions.functions + RegularExpressions.functions + ArrayFunctions.functions + DateTimeFunctions.functions + IntervalFunctions.functions + SimilarToPatterns.functions + SequenceFunctions.all + AdvisoryLockFunctions.all + VectorFunctions.functions + [DeclaredCast.function, EnumTypeCatalog.cast, TimeZoneConversion.toLocal, TimeZoneConversion.toInstant] { table[f.name] = f }
+        for f in postgresTextFunctions + JSONOperators.functions + JSONFunctions.functions + RegularExpressions.functions + ArrayFunctions.functions + DateTimeFunctions.functions + IntervalFunctions.functions + SimilarToPatterns.functions + SequenceFunctions.all + AdvisoryLockFunctions.all + VectorFunctions.functions + IntegerMathFunctions.functions + [DeclaredCast.function, EnumTypeCatalog.cast, TimeZoneConversion.toLocal, TimeZoneConversion.toInstant] { table[f.name] = f }
         return table
     }()
 }

@@ -252,7 +252,7 @@ extension Planner {
             return first == .any ? nil : first
         case "current_date": return .date
         case "gen_random_uuid", "uuid_generate_v4": return .uuid
-        case "date_trunc": return arguments.count == 2 && arguments[1] == DataType.timestamp ? .timestamp : nil
+        case "date_trunc": return arguments.count == 2 && [DataType.timestamp, .date].contains(arguments[1]) ? .timestamp : nil
         default: return nil
         }
     }

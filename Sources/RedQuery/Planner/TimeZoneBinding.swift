@@ -47,7 +47,9 @@ extension Planner {
             return (isZoned(a, ctx) && isInterval(b)) || (op == "+" && isInterval(a) && isZoned(b, ctx))
         case .function(let f, let arguments):
             switch f.name {
-            case "date_trunc", "date_bin": return arguments.count >= 2 && isZoned(arguments[1], ctx)
+            case "date_bin": return arguments.count >= 2 && isZoned(arguments[1], ctx)
+            // Of a date too: PostgreSQL takes it as a timestamptz.
+            case "date_trunc": return arguments.count >= 2 && (isZoned(arguments[1], ctx) || staticType(arguments[1], ctx) == .date)
             case "coalesce", "greatest", "least": return arguments.allSatisfy(fits) && arguments.contains { isZoned($0, ctx) }
             case "nullif": return arguments.first.map { isZoned($0, ctx) } ?? false
             default: return false
