@@ -2,11 +2,11 @@
 ///
 /// Objects keep their keys in the order written (as PostgreSQL's `json` does),
 /// so a document reads back exactly as it was inserted. Numbers keep what their text says, as
-/// PostgreSQL's jsonb keeps them (a numeric): `1` is `.integer`; a fraction, an exponent or an
-/// integer past Int64 is `.decimal`, exact with the scale written (`1.50` stays `1.50`,
-/// `12345678901234567890` its digits, `1e3` is `1000`). Only a number of more than 36
-/// significant digits (or a scale past 36) is kept as the nearest double, `.float` — which is
-/// also what a statement's float8 values become.
+/// PostgreSQL's jsonb keeps them (a numeric): `1` is `.integer`; a number a double holds as
+/// written is `.float` (`1.5`, `0.25`, `1e3` is 1000); any other — one a double would round
+/// (`0.1000000000000000055511151231257827`, an integer past Int64) or whose written scale it
+/// would lose (`1.50`) — is `.decimal`, exact. Only a number of more than 36 significant digits
+/// (or a scale past 36) becomes the nearest double.
 ///
 /// Parsing is bounded: `maxDepth` nesting levels and the caller's byte limit.
 /// Malformed input throws `invalidTextRepresentation` naming the byte offset.
@@ -433,9 +433,9 @@ struct JSONParser {
 }
 
 extension JSONValue {
-    /// A JSON number's text as an exact `Numeric`, when one holds it without rounding: at most
-    /// `Numeric.maxDigits` significant digits, and a scale (fraction digits less the exponent)
-    /// from 0 to that many once the exponent is applied. Nil otherwise.
+    /// A JSON number's text as an exact `Numeric`, when one holds it without rounding: once the
+    /// exponent is applied, at most `Numeric.maxDigits` digits in all and after the point. Nil
+    /// otherwise.
     static func exactNumber(_ text: String) -> Numeric? {
         let parts = text.split(whereSeparator: { $0 == "e" || $0 == "E" })
         let mantissa = parts[0].drop { $0 == "-" }

@@ -108,9 +108,6 @@ final class LimitNode: PlanNode, @unchecked Sendable {
         let limit = try Self.count(self.limit, eval, what: "LIMIT")
         var toSkip = try Self.count(self.offset, eval, what: "OFFSET") ?? 0
         var produced = 0
-        if ties != nil, limit == nil {  // PostgreSQL's words: NULL would mean "all", which ties cannot follow
-            throw RedError(.invalidLimit, "row count cannot be null in FETCH FIRST ... WITH TIES clause")
-        }
         if limit == 0 { return ArrayIterator([]) }
         let source = try input.open(context, outerRows: outerRows)
         guard let ties else {
@@ -124,15 +121,17 @@ final class LimitNode: PlanNode, @unchecked Sendable {
                 return nil
             }
         }
+        // PostgreSQL's words: NULL would mean "all", which ties cannot follow.
+        guard let limit else { throw RedError(.invalidLimit, "row count cannot be null in FETCH FIRST ... WITH TIES clause") }
         func keys(_ row: [Value]) throws -> [Value] { try ties.map { try eval.evaluate($0.expr, row) } }
         var last: [Value] = []
         var done = false
         return ClosureIterator {
             while !done, let row = try source.next() {
                 if toSkip > 0 { toSkip -= 1; continue }
-                if produced < limit! {
+                if produced < limit {
                     produced += 1
-                    if produced == limit! { last = try keys(row) }
+                    if produced == limit { last = try keys(row) }
                     return row
                 }
                 if SortNode.compare(try keys(row), last, ties) == 0 { return row }

@@ -256,4 +256,47 @@ extension Planner {
         default: return nil
         }
     }
+
+    /// The declared type of an expression when it is known before execution (`.any` otherwise).
+    func staticType(_ e: BoundExpr, _ ctx: BindingContext) -> DataType {
+        if case .column(let i) = e {
+            // Above an aggregation, a group key's or an aggregate's type (`j || '{…}'` after GROUP BY j).
+            guard ctx.aggregation == nil else { return Self.type(of: e, scope: ctx.scope, aggregation: ctx.aggregation, parameters: parameterTypes).valueType }
+            if i < ctx.scope.columns.count { return ctx.scope.columns[i].type.valueType }
+        }
+        if case .outer(let depth, let i) = e {  // an enclosing query's column
+            var scope: Scope? = ctx.scope
+            for _ in 0..<depth { scope = scope?.parent }
+            if let scope, i < scope.columns.count { return scope.columns[i].type.valueType }
+        }
+        if case .arithmetic(let op, let a, let b) = e {
+            let ta = staticType(a, ctx), tb = staticType(b, ctx)
+            let numeric: Set<DataType> = [.integer, .float, .decimal]
+            if let temporal = Self.temporalArithmeticType(op, ta, tb, numeric: numeric) { return temporal }
+            guard numeric.contains(ta), numeric.contains(tb) else { return .any }
+            if ta == .float || tb == .float { return .float }
+            if ta == .decimal || tb == .decimal { return .decimal }
+            return .integer
+        }
+        if case .negate(let inner) = e { return staticType(inner, ctx) }
+        if case .concat(let a, let b) = e, staticType(a, ctx) == .json, staticType(b, ctx) == .json { return .json }  // jsonb || jsonb
+        return Planner.staticType(e)
+    }
+
+    /// The type of date, timestamp and interval arithmetic (`timestamp - timestamp` is an
+    /// interval, `date + interval` a timestamp …), nil for other operands.
+    static func temporalArithmeticType(_ op: String, _ a: DataType, _ b: DataType, numeric: Set<DataType>) -> DataType? {
+        let moments: Set<DataType> = [.timestamp, .date]
+        switch (a, b) {
+        case (.duration, .duration): return op == "+" || op == "-" ? .duration : nil
+        case (.duration, _) where numeric.contains(b), (_, .duration) where numeric.contains(a): return op == "*" || op == "/" ? .duration : nil
+        case (_, .duration) where moments.contains(a), (.duration, _) where moments.contains(b): return op == "+" || op == "-" ? .timestamp : nil
+        case (.timestamp, .timestamp), (.timestamp, .date), (.date, .timestamp): return op == "-" ? .duration : nil
+        // A date and a number of days: a date; two dates: the days between them.
+        case (.date, .integer): return op == "+" || op == "-" ? .date : nil
+        case (.integer, .date): return op == "+" ? .date : nil
+        case (.date, .date): return op == "-" ? .integer : nil
+        default: return nil
+        }
+    }
 }
