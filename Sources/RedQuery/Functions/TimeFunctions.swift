@@ -36,10 +36,16 @@ enum TimeFunctions {
         case "doy": return .integer(days - CalendarMath.days(year: c.year, month: 1, day: 1) + 1)
         case "quarter": return .integer(Int64((c.month - 1) / 3 + 1))
         case "epoch": return .float(Double(us) / 1_000_000)
-        case "week":
+        case "week", "isoyear":
+            // ISO 8601: the week (and its year) of the Thursday of the date's Monday-first week.
             let thursday = days - (((days % 7) + 10) % 7) + 3
             let year = CalendarMath.civil(days: thursday).year
+            if field == "isoyear" { return .integer(Int64(year > 0 ? year : year - 1)) }  // 1 BC is year 0 here, -1 in PostgreSQL's
             return .integer((thursday - CalendarMath.days(year: year, month: 1, day: 1)) / 7 + 1)
+        // PostgreSQL's: the decade is the year / 10; the first century and millennium start at year 1.
+        case "decade": return .integer(Int64(c.year >= 0 ? c.year / 10 : -((8 - (c.year - 1)) / 10)))
+        case "century": return .integer(Int64(c.year > 0 ? (c.year + 99) / 100 : -((99 - (c.year - 1)) / 100)))
+        case "millennium": return .integer(Int64(c.year > 0 ? (c.year + 999) / 1000 : -((999 - (c.year - 1)) / 1000)))
         default: throw RedError(.invalidArgument, "unit \"\(field)\" not recognized for date_part")
         }
     }

@@ -31,6 +31,18 @@ extension Planner {
         }
     }
 
+    /// `date_trunc(unit, ts, zone)` (PostgreSQL 12's): truncated as a wall clock in `zone` reads
+    /// the instant, the result that local time's instant — `date_trunc('day', ts, 'America/New_York')`
+    /// is New York's midnight. An untyped operand is read as an instant, as PostgreSQL reads it.
+    func bindZonedDateTrunc(_ arguments: [Expr], _ ctx: BindingContext) throws -> BoundExpr {
+        let unit = try bind(arguments[0], ctx), zone = try bind(arguments[2], ctx)
+        var operand = try bind(arguments[1], ctx)
+        if [.text, .date, .any].contains(staticType(operand, ctx)) { operand = .cast(operand, .timestamp) }
+        let local = BoundExpr.function(TimeZoneConversion.toLocal, [zone, operand])
+        let truncated = BoundExpr.function(try ScalarFunction.lookup("date_trunc", argumentCount: 2), [unit, local])
+        return .function(TimeZoneConversion.toInstant, [zone, truncated])
+    }
+
     /// Whether the plan knows `e` as a `timestamptz`: see above. What PostgreSQL types so stays
     /// so: an instant plus or minus an interval, `date_trunc` and `date_bin` of one, and
     /// `coalesce`, `greatest`, `least`, `nullif` and `CASE` whose results all are.
