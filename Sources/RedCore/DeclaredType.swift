@@ -311,8 +311,20 @@ public struct DeclaredType: Codable, Sendable, Hashable {
     /// `(3)` for a time type's precision, or "".
     private var precisionText: String { precision.map { "(\($0))" } ?? "" }
 
+    /// `format_type`'s spelling of a time type with a typmod, whose modifiers go inside the name
+    /// (`timestamp(3) without time zone`, `interval day to second(1)`); nil for other types and
+    /// for a typmod that declares nothing, which `modifierText` serves.
+    public static func formattedWithModifiersInside(typeName: String, typmod: Int32) -> String? {
+        guard typmod >= 0, let kind = Kind(rawValue: typeName) else { return nil }
+        switch kind {
+        case .interval: return DeclaredType(intervalTypmod: typmod)?.formatted
+        case .timestamp, .timestamptz, .time: return DeclaredType(kind: kind, precision: Int(min(typmod, 6))).formatted
+        default: return nil
+        }
+    }
+
     /// The modifiers as `format_type` appends them to a base name: `(255)`, `(10,2)`, or "".
-    /// (The time types put theirs inside the name, as `formatted` does.)
+    /// (The time types put theirs inside the name: `formattedWithModifiersInside`.)
     public static func modifierText(typeName: String, typmod: Int32) -> String {
         if typeName == "vector" { return typmod >= 1 ? "(\(typmod))" : "" }
         guard typmod >= 4 else { return "" }

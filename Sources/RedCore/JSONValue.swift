@@ -312,10 +312,10 @@ struct JSONParser {
         range.first { bytes[$0] == UInt8(ascii: "e") || bytes[$0] == UInt8(ascii: "E") } ?? range.upperBound
     }
 
-    /// A number's digits before its exponent, leading zeros not counted.
+    /// The digits in `range` (a number's, before its exponent), leading zeros not counted.
     func significantDigits(_ range: Range<Int>) -> Int {
         var count = 0
-        for i in range.lowerBound..<mantissaEnd(range) where bytes[i] >= 0x30 && bytes[i] <= 0x39 {
+        for i in range where bytes[i] >= 0x30 && bytes[i] <= 0x39 {
             if count > 0 || bytes[i] != 0x30 { count += 1 }
         }
         return count
@@ -349,7 +349,8 @@ struct JSONParser {
         // Most numbers are a double's shortest digits as written (`1.5`, `0.25`, `1e3`): up to
         // 15 significant digits not ending in a zero always are. The rest are checked, and kept
         // exact (`.decimal`) when a double would change their value or their scale.
-        if let double, double.isFinite, significantDigits(start..<index) <= 15, bytes[mantissaEnd(start..<index) - 1] != UInt8(ascii: "0") {
+        let digitsEnd = mantissaEnd(start..<index)
+        if let double, double.isFinite, significantDigits(start..<digitsEnd) <= 15, bytes[digitsEnd - 1] != UInt8(ascii: "0") {
             return .float(double)
         }
         if let exact = JSONValue.exactNumber(text) {

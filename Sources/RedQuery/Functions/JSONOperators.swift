@@ -196,3 +196,14 @@ enum TextArrayLiteral {
         return text
     }
 }
+
+/// `x::text` of a JSON value, as PostgreSQL writes it: a `jsonb` in its canonical text
+/// (`{"a": 1, "b": [1, 2]}`, keys shortest first), a `json` compactly (PostgreSQL keeps a json
+/// value's text as written, which RedDB does not), and a JSON string quoted either way —
+/// `->>` is what unwraps one.
+enum JSONTextCast {
+    static let function = ScalarFunction(name: "__json_text", arity: 2...2, acceptsNull: false, isDeterministicWithinStatement: true) { a, _ in
+        guard case .json(let value) = a[0] else { return try DataType.text.coerce(a[0]) }
+        return .text(a[1] == .boolean(true) ? value.jsonbText : value.text)
+    }
+}

@@ -24,13 +24,7 @@ enum PGCatalogFunctions {
                 // With a typmod: `character varying(20)`, `numeric(10,2)`, `vector(3)`; a bare bpchar is `bpchar`.
                 var modifiers = ""
                 if case .integer(let typmod) = args[1] {
-                    // The time types put theirs inside the name: `timestamp(3) without time zone`.
-                    if typmod >= 0, let kind = DeclaredType.Kind(rawValue: type.name), [.timestamp, .timestamptz, .time].contains(kind) {
-                        return .text(DeclaredType(kind: kind, precision: Int(min(typmod, 6))).formatted)
-                    }
-                    if type.name == "interval", let declared = Int32(exactly: typmod).flatMap(DeclaredType.init(intervalTypmod:)) {
-                        return .text(declared.formatted)
-                    }
+                    if let within = DeclaredType.formattedWithModifiersInside(typeName: type.name, typmod: Int32(clamping: typmod)) { return .text(within) }
                     modifiers = DeclaredType.modifierText(typeName: type.name, typmod: Int32(clamping: typmod))
                 }
                 guard !modifiers.isEmpty else { return .text(oid == 1042 ? "bpchar" : type.formatted) }
