@@ -258,11 +258,21 @@ public enum CalendarMath {
     /// Parses `YYYY-MM-DD[( |T)HH:MM[:SS[.ffffff]]][Z|±HH[:MM]]` into epoch microseconds.
     /// `ignoringZone`: a zone written after the time is checked and dropped, as PostgreSQL reads
     /// text as a `timestamp` (without time zone): `2021-03-04 05:06:06+01` is 05:06:06.
+    /// Text without an offset is read as UTC; `parseTimestampParts` tells the caller which it was.
     public static func parseTimestamp(_ text: String, ignoringZone: Bool = false) -> Int64? {
+        guard let parts = parseTimestampParts(text) else { return nil }
+        guard !ignoringZone, let offset = parts.offsetSeconds else { return parts.local }
+        return parts.local - offset * 1_000_000
+    }
+
+    /// The wall-clock time a timestamp's text writes, and the offset east of Greenwich written
+    /// after it, in seconds (nil when none is: a session reads it in its own zone). Infinities
+    /// have no offset.
+    public static func parseTimestampParts(_ text: String) -> (local: Int64, offsetSeconds: Int64?)? {
         let trimmed = text.trimmingSpaces()
         switch trimmed.lowercased() {
-        case "infinity", "+infinity": return infinity
-        case "-infinity": return negativeInfinity
+        case "infinity", "+infinity": return (infinity, nil)
+        case "-infinity": return (negativeInfinity, nil)
         default: break
         }
         var body = trimmed[...]
@@ -272,12 +282,13 @@ public enum CalendarMath {
         let datePart = body.prefix(10)
         guard let day = parseDate(bc ? (datePart + " BC")[...] : datePart) else { return nil }
         var rest = body.dropFirst(10)
-        if rest.isEmpty { return day * microsecondsPerDay }
+        if rest.isEmpty { return (day * microsecondsPerDay, nil) }
         guard rest.first == " " || rest.first == "T" else { return nil }
         rest = rest.dropFirst()
-        var offsetMicros: Int64 = 0
+        var offsetSeconds: Int64?
         if rest.hasSuffix("Z") || rest.hasSuffix("z") {
             rest = rest.dropLast()
+            offsetSeconds = 0
         } else if let signIndex = rest.lastIndex(where: { $0 == "+" || $0 == "-" }) {
             let zone = rest[rest.index(after: signIndex)...]
             let sign: Int64 = rest[signIndex] == "-" ? -1 : 1
@@ -290,11 +301,11 @@ public enum CalendarMath {
             let minutesText = first.count == 4 ? first.suffix(2) : (zoneParts.count == 2 ? zoneParts[1][...] : "0")
             guard let zh = Int64(hoursText), (0...15).contains(zh), minutesText.count <= 2,
                   let zm = Int64(minutesText), (0...59).contains(zm) else { return nil }
-            offsetMicros = ignoringZone ? 0 : sign * (zh * 3600 + zm * 60) * 1_000_000
+            offsetSeconds = sign * (zh * 3600 + zm * 60)
             rest = rest[..<signIndex]
         }
         guard let time = parseTimeOfDay(rest.trimmingSpacesSubstring()) else { return nil }
-        return day * microsecondsPerDay + time - offsetMicros
+        return (day * microsecondsPerDay + time, offsetSeconds)
     }
 }
 

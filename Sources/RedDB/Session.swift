@@ -70,6 +70,10 @@ public final class Session: @unchecked Sendable {
     /// statement due to lock timeout". PG-wire reads the connection's setting.
     public var lockTimeout: @Sendable () -> Int = { 0 }
 
+    /// The session's time zone (PostgreSQL's `TimeZone`), read as each statement starts: how it
+    /// reads and shows instants (`SessionTimeZone`). PG-wire reads the connection's setting.
+    public var timeZone: @Sendable () -> SessionTimeZone = { .utc }
+
     /// Retries of an autocommit statement that lost a write conflict.
     static let autocommitAttempts = 8
 
@@ -629,6 +633,7 @@ public final class Session: @unchecked Sendable {
         executor.surfaceCatalog = surfaceCatalog
         executor.sessionSequences = sequenceValues
         executor.locks = locks
+        executor.timeZone = timeZone()
         if case .active = state { executor.rowLocksPerWrite = SessionLocks.maxRowsLockedPerWrite } else {
             executor.rowLocksPerWrite = SessionLocks.maxRowsLockedPerAutocommitWrite
         }

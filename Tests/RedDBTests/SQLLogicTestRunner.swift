@@ -1,5 +1,6 @@
 import Foundation
 import RedDB
+import RedQuery
 
 /// Runs a sqllogictest-style `.test` file (format in Tests/RedDBTests/Corpus/README.md)
 /// against a fresh in-memory database and returns every mismatch.
@@ -19,6 +20,8 @@ struct SQLLogicTestRunner {
         case statement(sql: String, expectError: Bool, code: String?, line: Int)
         case query(sql: String, columns: Int, sort: String, expected: [String], line: Int)
         case advance(milliseconds: Int64, line: Int)
+        /// `control timezone Europe/Paris`: the session's time zone from here on (PG-wire's SET TIME ZONE).
+        case timeZone(String, line: Int)
     }
 
     static func parse(_ text: String) -> [Record] {
@@ -51,6 +54,7 @@ struct SQLLogicTestRunner {
                                       expected: expected, line: start))
             case "control":
                 if words.count == 3, words[1] == "advance", let ms = Int64(words[2]) { records.append(.advance(milliseconds: ms, line: start)) }
+                if words.count == 3, words[1] == "timezone" { records.append(.timeZone(words[2], line: start)) }
             default:
                 break
             }
@@ -79,6 +83,13 @@ struct SQLLogicTestRunner {
             switch record {
             case .advance(let ms, _):
                 clock.advance(milliseconds: ms)
+            case .timeZone(let setting, let line):
+                do {
+                    let zone = try SessionTimeZone(setting: setting)
+                    session.timeZone = { zone }
+                } catch {
+                    failures.append(Failure(file: name, line: line, sql: "control timezone \(setting)", detail: "\(error)"))
+                }
             case .statement(let sql, let expectError, let code, let line):
                 do {
                     _ = try await session.execute(sql)

@@ -334,7 +334,7 @@ struct DMLExecutor {
     }
 
     func coerce(_ v: Value, _ column: ColumnDefinition, _ handle: TableHandle) throws -> Value {
-        do { return try column.coerce(v) } catch let error as RedError { throw columnError(error, column, handle) }
+        do { return try column.coerce(context.readingInstant(v, for: column)) } catch let error as RedError { throw columnError(error, column, handle) }
     }
 
     /// A coercion error, naming the column and the relation.
@@ -672,7 +672,7 @@ struct DefaultValues {
             parsed[column.id] = expr
         }
         let v = try context.evaluation([]).evaluate(expr, [])
-        do { return try column.coerce(v) } catch let error as RedError {
+        do { return try column.coerce(context.readingInstant(v, for: column)) } catch let error as RedError {
             throw RedError(error.code, "\(error.message) (default of column \"\(column.name)\" of relation \"\(handle.name)\")")
         }
     }

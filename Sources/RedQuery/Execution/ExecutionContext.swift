@@ -148,6 +148,9 @@ final class ExecutionContext: @unchecked Sendable {
     var refreshingMaterializedView: String?
     /// Set while CREATE TEMP TABLE runs: the table it creates is the session's own (`TemporaryTables`).
     var creatingTemporary = false
+    /// The session's time zone: how instants are read from text and shown, and where their
+    /// days begin (`SessionTimeZone`).
+    var timeZone = SessionTimeZone.utc
     /// Sequence definitions this statement looked up, by name.
     var sequenceCache: [String: SequenceDefinition] = [:]
 
@@ -224,6 +227,7 @@ final class ExecutionContext: @unchecked Sendable {
         part.sessionSequences = sessionSequences
         part.locks = locks
         part.allowsSequenceWrites = allowsSequenceWrites
+        part.timeZone = timeZone
         return part
     }
 }

@@ -40,6 +40,9 @@ public struct StatementExecutor {
     /// False in a read-only transaction or session: nextval and setval refuse.
     public var allowsSequenceWrites = true
 
+    /// The session's time zone (`ExecutionContext.timeZone`).
+    public var timeZone = SessionTimeZone.utc
+
     /// Where a query's plan is kept for the next execution of the same statement, with the
     /// definitions version this transaction's snapshot sees; nil: plan afresh, keep nothing.
     /// The caller sets it only where a plan made against that version is right for this
@@ -73,6 +76,7 @@ public struct StatementExecutor {
         context.rowLocksPerWrite = rowLocksPerWrite
         context.allowsSequenceWrites = allowsSequenceWrites
         context.withRelations = withRelations
+        context.timeZone = timeZone
         return context
     }
 

@@ -8,7 +8,7 @@ import Synchronization
 /// `date_bin`, `isfinite` and `clock_timestamp`.
 ///
 /// Timestamps carry no zone (UTC): `make_timestamptz`'s zone says where the clock time it is
-/// given is read (`ZoneRule`); a stride is an interval without months (or its text, or an
+/// given is read (`ZoneRule`; without one, the session's); a stride is an interval without months (or its text, or an
 /// integer of milliseconds, RedDB's durations).
 enum DateTimeFunctions {
     static let functions: [ScalarFunction] = {
@@ -44,10 +44,10 @@ enum DateTimeFunctions {
                 return .date(Int32(clamping: days))
             },
             make("make_timestamp", 6...6) { a in .timestamp(try timestamp(a)) },
-            make("make_timestamptz", 6...7) { a in
+            ScalarFunction(name: "make_timestamptz", arity: 6...7, acceptsNull: false, isDeterministicWithinStatement: true) { a, context in
                 let local = try timestamp(Array(a.prefix(6)))
-                // The wall-clock time in the zone named (`ZoneRule`); sessions are in UTC.
-                return .timestamp(a.count == 7 ? try ZoneRule.of(a[6]).instant(of: local) : local)
+                // The wall-clock time in the zone named (`ZoneRule`), or else on the session's clocks.
+                return .timestamp(a.count == 7 ? try ZoneRule.of(a[6]).instant(of: local) : try context.timeZone.instant(of: local))
             },
             make("date_bin", 3...3) { a in
                 let stride = try TimeFunctions.strideMicroseconds(a[0])

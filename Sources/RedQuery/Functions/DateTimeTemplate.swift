@@ -10,8 +10,9 @@ import RedCore
 /// and every other character, copied. `FX` and `TM` prefixes are accepted and change
 /// nothing here: timestamps carry no time zone, and names are English.
 ///
-/// Timestamps have no zone, so `TZ` prints nothing and `OF`/`TZH` `+00`, as PostgreSQL
-/// prints them for a `timestamp`. Years are astronomical inside (0 is 1 BC); `YYYY`
+/// A `timestamp` has no zone, so `TZ` prints nothing and `OF`/`TZH` `+00`, as PostgreSQL
+/// prints them; a `timestamptz` is written on the session's clocks, `TZ` and `OF` theirs
+/// (`to_char` is bound so, `SessionZoneBinding`). Years are astronomical inside (0 is 1 BC); `YYYY`
 /// prints the BC number with `BC`, as PostgreSQL does.
 ///
 /// Parsing (`parse`) walks the same nodes over the input: spaces in the input are skipped
@@ -147,6 +148,10 @@ struct DateTimeTemplate {
         let isoYear, isoWeek: Int
         let julianDay: Int64
         let microsOfDay: Int64
+        /// A `timestamptz`'s zone at the moment: its offset east in seconds and abbreviation
+        /// (`TZ`, `OF`); a `timestamp` has none (`OF` is `+00`, `TZ` empty).
+        var offset = 0
+        var abbreviation = ""
 
         init(_ us: Int64) {
             let (days, rest) = CalendarMath.split(us)
@@ -174,9 +179,12 @@ struct DateTimeTemplate {
     }
 
     /// The timestamp written through the template; nil for an infinity (PostgreSQL gives NULL).
-    func format(_ us: Int64) -> String? {
+    /// `zone`: for a `timestamptz`, `us` is the time on the session's clocks, and this their
+    /// offset (seconds east) and abbreviation then.
+    func format(_ us: Int64, zone: (offset: Int, abbreviation: String)? = nil) -> String? {
         if CalendarMath.isInfinite(us) { return nil }
-        let m = Moment(us)
+        var m = Moment(us)
+        if let zone { (m.offset, m.abbreviation) = zone }
         var out = ""
         for node in nodes {
             switch node {
@@ -264,9 +272,10 @@ struct DateTimeTemplate {
         case .era(let c, let dotted):
             let word = m.year > 0 ? (dotted ? "A.D." : "AD") : (dotted ? "B.C." : "BC")
             return c == .lower ? word.lowercased() : word
-        case .zoneName: return ""
-        case .zoneOffset, .zoneHours: return "+00"
-        case .zoneMinutes: return "00"
+        case .zoneName: return m.abbreviation
+        case .zoneOffset: return SessionTimeZone.offsetText(m.offset)
+        case .zoneHours: return (m.offset < 0 ? "-" : "+") + number(abs(m.offset) / 3600, width: 2, fillMode: fm, ordinal: nil)
+        case .zoneMinutes: return number(abs(m.offset) / 60 % 60, width: 2, fillMode: fm, ordinal: nil)
         }
     }
 }

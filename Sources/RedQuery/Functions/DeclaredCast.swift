@@ -21,7 +21,9 @@ enum DeclaredCast {
     /// Functions whose result PostgreSQL types `timestamp with time zone` (RedDB's timestamps
     /// are UTC instants either way): described so, and shown with their `+00` offset.
     static let zonedFunctions: Set<String> = ["now", "current_timestamp", "transaction_timestamp", "statement_timestamp", "clock_timestamp",
-                                              "make_timestamptz", "to_timestamp", TimeZoneConversion.toInstant.name]
+                                              "make_timestamptz", "to_timestamp", TimeZoneConversion.toInstant.name,
+                                              SessionZoneFunctions.instantFromText.name, SessionZoneFunctions.instantFromLocal.name,
+                                              SessionZoneFunctions.shift.name, SessionZoneFunctions.dateTrunc.name]
 
     /// The declaration a bound expression's result has: a cast to one, or a function of
     /// `zonedFunctions` (nil for anything else).

@@ -10,8 +10,8 @@ enum IntervalFunctions {
     static let functions: [ScalarFunction] = [
         ScalarFunction(name: "age", arity: 1...2, acceptsNull: false, isDeterministicWithinStatement: true) { a, context in
             if a.count == 2 { return .interval(try Interval.age(try TimeFunctions.microseconds(a[0]), try TimeFunctions.microseconds(a[1]))) }
-            // One argument: from midnight of the current date, as PostgreSQL counts it.
-            let midnight = CalendarMath.split(context.nowMicroseconds).days * CalendarMath.microsecondsPerDay
+            // One argument: from midnight of the current date (the session's), as PostgreSQL counts it.
+            let midnight = CalendarMath.split(try context.timeZone.localTime(of: context.nowMicroseconds)).days * CalendarMath.microsecondsPerDay
             return .interval(try Interval.age(midnight, try TimeFunctions.microseconds(a[0])))
         },
         justify("justify_days") { try $0.justifiedDays() },

@@ -49,7 +49,9 @@ struct ScalarFunction: Sendable {
         "make_timestamptz": .timestamp, "date_bin": .timestamp, "__timezone_to_local": .timestamp, "__timezone_to_instant": .timestamp, "isfinite": .boolean, "clock_timestamp": .timestamp,
         "now": .timestamp, "current_timestamp": .timestamp, "transaction_timestamp": .timestamp, "statement_timestamp": .timestamp,
         "localtimestamp": .timestamp, "current_time": .time, "localtime": .time, "current_date": .date, "__enum_cast": .text, "num_nulls": .integer, "num_nonnulls": .integer,
-        "extract": .decimal, "date_part": .float, "age": .duration, "justify_days": .duration, "justify_hours": .duration, "justify_interval": .duration, "make_interval": .duration,
+        "extract": .decimal, "date_part": .float, "__session_instant_from_text": .timestamp, "__session_instant_from_local": .timestamp,
+        "__session_local": .timestamp, "__session_instant_text": .text, "__session_instant_json": .text, "__session_shift": .timestamp,
+        "__session_to_char": .text, "__session_date_trunc": .timestamp, "age": .duration, "justify_days": .duration, "justify_hours": .duration, "justify_interval": .duration, "make_interval": .duration,
         "nextval": .integer, "currval": .integer, "setval": .integer, "lastval": .integer, "pg_get_serial_sequence": .text,
         "json_build_object": .json, "json_build_array": .json, "jsonb_build_object": .json, "jsonb_build_array": .json, "to_json": .json, "to_jsonb": .json,
     ].merging(JSONFunctions.resultTypes) { a, _ in a }.merging(AdvisoryLockFunctions.resultTypes) { a, _ in a }.merging(VectorFunctions.resultTypes) { a, _ in a }
@@ -362,15 +364,19 @@ struct ScalarFunction: Sendable {
         add(["now", "transaction_timestamp", "statement_timestamp"], 0...0) { _, c in .timestamp(c.nowMicroseconds) }
         // `current_timestamp(p)`, `localtimestamp(p)`: seconds rounded to p digits (PostgreSQL takes
         // more than 6 as 6).
-        add(["current_timestamp", "localtimestamp"], 0...1) { a, c in
-            guard let precision = a.first else { return .timestamp(c.nowMicroseconds) }
-            guard case .integer(let p) = precision, p >= 0 else {
-                throw RedError(.invalidArgument, "TIMESTAMP(\(precision.displayText)) precision must not be negative")
+        // `localtimestamp` is the time on the session's clocks, a `timestamp`.
+        for name in ["current_timestamp", "localtimestamp"] {
+            add([name], 0...1) { a, c in
+                let now = name == "localtimestamp" ? try c.timeZone.localTime(of: c.nowMicroseconds) : c.nowMicroseconds
+                guard let precision = a.first else { return .timestamp(now) }
+                guard case .integer(let p) = precision, p >= 0 else {
+                    throw RedError(.invalidArgument, "TIMESTAMP(\(precision.displayText)) precision must not be negative")
+                }
+                return .timestamp(CalendarMath.rounded(now, toFractionDigits: Int(min(p, 6))))
             }
-            return .timestamp(CalendarMath.rounded(c.nowMicroseconds, toFractionDigits: Int(min(p, 6))))
         }
-        // `current_time`, `localtime`: the time of day (UTC, as sessions are), seconds rounded
-        // the same way; RedDB has no `timetz`, so `current_time` is a `time` without its `+00`.
+        // `current_time`, `localtime`: the time of day on the session's clocks, seconds rounded
+        // the same way; RedDB has no `timetz`, so `current_time` is a `time` without its offset.
         add(["current_time", "localtime"], 0...1) { a, c in
             var digits = 6
             if let precision = a.first {
@@ -379,10 +385,10 @@ struct ScalarFunction: Sendable {
                 }
                 digits = Int(min(p, 6))
             }
-            let time = CalendarMath.split(c.nowMicroseconds).microsOfDay
+            let time = CalendarMath.split(try c.timeZone.localTime(of: c.nowMicroseconds)).microsOfDay
             return .text(CalendarMath.clockText(CalendarMath.roundedFraction(time, toFractionDigits: digits)))
         }
-        add(["current_date"], 0...0) { _, c in try DataType.date.coerce(.timestamp(c.nowMicroseconds)) }
+        add(["current_date"], 0...0) { _, c in try DataType.date.coerce(.timestamp(try c.timeZone.localTime(of: c.nowMicroseconds))) }
         add(["date_part"], 2...2) { a, _ in
             let part = try TimeFunctions.datePart(text(a[0]).lowercased(), a[1])
             if case .integer(let i) = part { return .float(Double(i)) }
@@ -478,7 +484,7 @@ struct ScalarFunction: Sendable {
             return .uuid(u)
         }
         add(["typeof"], 1...1, acceptsNull: true) { a, _ in .text(a[0].kindName) }
-        for f in postgresTextFunctions + JSONOperators.functions + JSONFunctions.functions + RegularExpressions.functions + ArrayFunctions.functions + DateTimeFunctions.functions + IntervalFunctions.functions + SimilarToPatterns.functions + SequenceFunctions.all + AdvisoryLockFunctions.all + VectorFunctions.functions + IntegerMathFunctions.functions + [DeclaredCast.function, EnumTypeCatalog.cast, TimeZoneConversion.toLocal, TimeZoneConversion.toInstant] { table[f.name] = f }
+        for f in postgresTextFunctions + JSONOperators.functions + JSONFunctions.functions + RegularExpressions.functions + ArrayFunctions.functions + DateTimeFunctions.functions + IntervalFunctions.functions + SimilarToPatterns.functions + SequenceFunctions.all + AdvisoryLockFunctions.all + VectorFunctions.functions + IntegerMathFunctions.functions + [DeclaredCast.function, EnumTypeCatalog.cast, TimeZoneConversion.toLocal, TimeZoneConversion.toInstant] + SessionZoneFunctions.all { table[f.name] = f }
         return table
     }()
 }

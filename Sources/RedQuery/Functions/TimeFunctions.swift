@@ -46,6 +46,9 @@ enum TimeFunctions {
         case "decade": return .integer(Int64(c.year >= 0 ? c.year / 10 : -((8 - (c.year - 1)) / 10)))
         case "century": return .integer(Int64(c.year > 0 ? (c.year + 99) / 100 : -((99 - (c.year - 1)) / 100)))
         case "millennium": return .integer(Int64(c.year > 0 ? (c.year + 999) / 1000 : -((999 - (c.year - 1)) / 1000)))
+        case "timezone", "timezone_hour", "timezone_minute":
+            // An instant's are its zone's (`SessionZoneFunctions.datePart`); a wall-clock time has none.
+            throw RedError(.featureNotSupported, "unit \"\(field)\" not supported for type timestamp without time zone")
         default: throw RedError(.invalidArgument, "unit \"\(field)\" not recognized for date_part")
         }
     }

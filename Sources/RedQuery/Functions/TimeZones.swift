@@ -14,9 +14,9 @@ import RedCore
 ///
 /// An interval (`AT TIME ZONE INTERVAL '+05:00'`) is an offset east of Greenwich, in hours,
 /// minutes and seconds only. Anything else is refused with PostgreSQL's message (22023).
-/// Sessions stay in UTC: the zone changes only how an instant is read as a wall-clock time
-/// and back.
-enum ZoneRule: Sendable, Equatable {
+/// A session's own zone (`SET TIME ZONE`, the `TimeZone` setting) is one too, named a little
+/// differently (`SessionTimeZone`).
+public enum ZoneRule: Sendable, Equatable {
     /// Seconds east of Greenwich.
     case fixed(Int)
     case database(TimeZone)
@@ -39,7 +39,7 @@ enum ZoneRule: Sendable, Equatable {
     /// once per row).
     private static let cache = TemplateCache<ZoneRule> { try named($0) }
 
-    static func named(_ name: String) throws -> ZoneRule {
+    public static func named(_ name: String) throws -> ZoneRule {
         let lowered = name.lowercased()
         if let seconds = abbreviations[lowered] { return .fixed(seconds) }
         // Only names of the database: Foundation would also read `UTC+3` as a zone, east of Greenwich.
@@ -50,7 +50,7 @@ enum ZoneRule: Sendable, Equatable {
     }
 
     /// Seconds east of Greenwich at `instant` (epoch microseconds).
-    func offset(at instant: Int64) -> Int {
+    public func offset(at instant: Int64) -> Int {
         switch self {
         case .fixed(let seconds): return seconds
         case .database(let zone): return zone.secondsFromGMT(for: Date(timeIntervalSince1970: Double(instant) / 1_000_000))
@@ -58,7 +58,7 @@ enum ZoneRule: Sendable, Equatable {
     }
 
     /// The wall-clock time in this zone at `instant` (`timestamptz AT TIME ZONE zone`).
-    func localTime(of instant: Int64) throws -> Int64 {
+    public func localTime(of instant: Int64) throws -> Int64 {
         if CalendarMath.isInfinite(instant) { return instant }
         return try CalendarMath.checkedTimestamp(instant, plus: Int64(offset(at: instant)) * 1_000_000)
     }
@@ -67,7 +67,7 @@ enum ZoneRule: Sendable, Equatable {
     /// Around a change of offset, as PostgreSQL: a time the clocks show twice (autumn) is read
     /// with the offset after the change, a time they skip (spring) with the offset before it —
     /// in both cases standard time where the change is to and from daylight saving.
-    func instant(of local: Int64) throws -> Int64 {
+    public func instant(of local: Int64) throws -> Int64 {
         if CalendarMath.isInfinite(local) { return local }
         if case .fixed(let seconds) = self { return try CalendarMath.checkedTimestamp(local, plus: -Int64(seconds) * 1_000_000) }
         // The offsets a day either side; no zone changes its offset twice within two days.
@@ -81,7 +81,7 @@ enum ZoneRule: Sendable, Equatable {
     /// `[name]±H[:MM[:SS]]` (POSIX: positive is west; the name, letters or `<…>`, is only a
     /// label), nil for anything else — also for a daylight-saving part (`UTC+3DST`), whose
     /// rules PostgreSQL would take from elsewhere.
-    private static func posixOffset(_ text: String) -> Int? {
+    static func posixOffset(_ text: String) -> Int? {
         var rest = Substring(text)
         if rest.first == "<" {
             guard let close = rest.firstIndex(of: ">") else { return nil }
@@ -105,7 +105,7 @@ enum ZoneRule: Sendable, Equatable {
 
     /// The IANA zones by their lowercased names (PostgreSQL ignores case): Foundation's list
     /// and the system's zone files, which hold more (`Etc/GMT+5`, `EST5EDT`).
-    private static let identifiers: [String: String] = {
+    static let identifiers: [String: String] = {
         var table: [String: String] = [:]
         for identifier in TimeZone.knownTimeZoneIdentifiers { table[identifier.lowercased()] = identifier }
         let root = "/usr/share/zoneinfo/"

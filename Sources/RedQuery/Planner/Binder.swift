@@ -89,7 +89,7 @@ extension Planner {
         case .between(let e, let lo, let hi, let negated):
             let (value, low, high) = (try bind(e, ctx), try bind(lo, ctx), try bind(hi, ctx))
             noteParameterTypes([low, high], from: value, ctx)
-            let bounds = readingTextAsTimestamps([low, high], against: value, ctx)
+            let bounds = readingTextAsInstants(readingTextAsTimestamps([low, high], against: value, ctx), against: value, ctx)
             if let labels = EnumOrder.labels(of: value, ctx) {
                 return .between(EnumOrder.sortKey(value, labels: labels), EnumOrder.sortKey(bounds[0], labels: labels),
                                 EnumOrder.sortKey(bounds[1], labels: labels), negated: negated)
@@ -97,7 +97,7 @@ extension Planner {
             return .between(value, bounds[0], bounds[1], negated: negated)
         case .inList(let e, let items, let negated):
             let value = try bind(e, ctx)
-            var bound = readingTextAsTimestamps(try items.map { try bind($0, ctx) }, against: value, ctx)
+            var bound = readingTextAsInstants(readingTextAsTimestamps(try items.map { try bind($0, ctx) }, against: value, ctx), against: value, ctx)
             noteParameterTypes(bound, from: value, ctx)
             // `code IN ('ab ', …)` on a char(n) column: the items without trailing spaces, as `=` compares.
             if isBlankPadded(value, ctx) { bound = try bound.map { isBlankPadded($0, ctx) ? $0 : try withoutTrailingSpaces($0) } }
@@ -138,6 +138,7 @@ extension Planner {
                 // Text read as a `timestamp` keeps its time as written: a zone after it is dropped.
                 inner = .function(TimeZoneConversion.localTimestampText, [inner])
             }
+            inner = sessionZoneCastOperand(inner, to: type, instant: instant, ctx)
             if case .parameter(let n) = inner {
                 if type == .time, parameterTypes[n] == nil { parameterSurfaceTypes[n] = DataType.time.rawValue }  // `$1::time`
                 noteParameterType(n, type)
@@ -169,7 +170,9 @@ extension Planner {
             // `jsonb || '{"a": 1}'`: the untyped literal takes the JSON side's type, as in PostgreSQL.
             if staticType(l, ctx) == .json, case .constant(.text(let t)) = r { return .concat(l, .constant(try DataType.json.coerce(.text(t)))) }
             if staticType(r, ctx) == .json, case .constant(.text(let t)) = l { return .concat(.constant(try DataType.json.coerce(.text(t))), r) }
-            return .concat(l, r)
+            // An instant is written with the session's offset, as its text is.
+            func written(_ e: BoundExpr) -> BoundExpr { isZoned(e, ctx) ? .function(SessionZoneFunctions.instantText, [e]) : e }
+            return .concat(written(l), written(r))
         case "+", "-", "*", "/", "%":
             // `$1 + 1` takes the other operand's numeric type, as PostgreSQL resolves unknowns.
             let numeric: Set<DataType> = [.integer, .float, .decimal]
@@ -185,6 +188,7 @@ extension Planner {
                 let onDate = op == "+" && (staticType(l, ctx) == .date || staticType(r, ctx) == .date)
                 return .cast(call, bothTimes ? .duration : (onDate ? .timestamp : .time))
             }
+            if let shifted = sessionZoneShift(op, l, r, ctx) { return shifted }
             return .arithmetic(op, l, r)
         default:
             if case .array(let left) = l, case .array(let right) = r, left.count == right.count, left.count > 1,
@@ -199,6 +203,9 @@ extension Planner {
             if case .constant(.text) = l, case let read = readingTextAsTimestamps([l], against: r, ctx)[0], case .constant(.timestamp) = read {
                 return try bindBinary(op, read, r, ctx)
             }
+            // Text against an instant reads as one on the session's clocks (`readingTextAsInstants`).
+            if case .constant(.text) = r, isZoned(l, ctx) { return .comparison(op, l, readingTextAsInstants([r], against: l, ctx)[0]) }
+            if case .constant(.text) = l, isZoned(r, ctx) { return .comparison(op, readingTextAsInstants([l], against: r, ctx)[0], r) }
             if ["<", "<=", ">", ">="].contains(op), let (x, y) = EnumOrder.comparable(l, r, ctx) { return .comparison(op, x, y) }
             if isBlankPadded(l, ctx) != isBlankPadded(r, ctx) {
                 // A `char(n)` column against text compares without trailing spaces, as PostgreSQL's
@@ -315,6 +322,7 @@ extension Planner {
            [.integer, .float, .decimal, .boolean].contains(staticType(first, ctx)) {
             throw RedError(.undefinedFunction, "function \(call.name)(\(staticType(first, ctx).rawValue)) does not exist")
         }
+        if let zoned = try sessionZoneCall(call.name, arguments, ctx) { return zoned }
         if ["coalesce", "greatest", "least", "nullif"].contains(call.name) { arguments = try unifyLiterals(arguments, ctx) }
         if call.name == "round", arguments.count == 1, staticType(arguments[0], ctx) == .float, !arguments[0].isConstant {
             function = ScalarFunction.roundHalfEven
@@ -470,7 +478,11 @@ extension Planner {
         let groupCount = aggregation.groupKeys.count
         if let j = aggregation.callASTs.firstIndex(of: call) { return .column(groupCount + j) }
         let inner = BindingContext(scope: aggregation.inputScope, aggregation: nil, windows: nil, aggregatesForbiddenIn: nil)
-        let arguments = try call.arguments.map { try bind($0, inner) }
+        var arguments = try call.arguments.map { try bind($0, inner) }
+        if kind == .jsonAgg || kind == .jsonObjectAgg {
+            // An instant in JSON is written with the session's offset, as `to_json` writes it.
+            arguments = arguments.map { isZoned($0, inner) ? .function(SessionZoneFunctions.instantJSONText, [$0]) : $0 }
+        }
         if [.sum, .avg, .stddevPop, .stddevSamp, .varPop, .varSamp].contains(kind), let first = arguments.first,
            [.text, .boolean, .timestamp, .date, .json].contains(staticType(first, inner)) {
             throw RedError(.undefinedFunction, "function \(call.name)(\(staticType(first, inner).rawValue)) does not exist")

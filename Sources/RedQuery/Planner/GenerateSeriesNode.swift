@@ -8,6 +8,9 @@ import RedCore
 final class GenerateSeriesNode: PlanNode, @unchecked Sendable {
     let arguments: [BoundExpr]
     let columns: [ScopeColumn]
+    /// A series of instants (`timestamptz`): text and dates are read, and days and months
+    /// stepped, on the session's clocks (`SessionTimeZone.adding`), as PostgreSQL steps them.
+    var inSessionZone: Bool { DeclaredType.isInstant(surfaceName: columns[0].surfaceType) }
 
     /// Longest series one call may produce.
     static let maxRows: Int64 = 100_000_000
@@ -54,7 +57,16 @@ final class GenerateSeriesNode: PlanNode, @unchecked Sendable {
 
     private func timestamps(_ values: [Value], _ context: ExecutionContext) throws -> RowIterator {
         guard values.count == 3 else { throw RedError(.undefinedFunction, "generate_series(timestamp, timestamp) needs a step: generate_series(start, stop, interval)") }
-        let start = try TimeFunctions.microseconds(values[0]), stop = try TimeFunctions.microseconds(values[1])
+        let zone = inSessionZone ? context.timeZone : nil
+        func bound(_ value: Value) throws -> Int64 {
+            switch value {
+            case .text(let text) where zone != nil: if let instant = zone!.instant(fromText: text) { return instant }
+            case .date(let day) where zone != nil: return try zone!.instant(of: try CalendarMath.checkedTimestamp(days: Int64(day)))
+            default: break
+            }
+            return try TimeFunctions.microseconds(value)
+        }
+        let start = try bound(values[0]), stop = try bound(values[1])
         guard case .interval(let step) = try DataType.duration.coerce(values[2]) else {
             throw RedError(.datatypeMismatch, "generate_series steps timestamps by an interval, got \(values[2].kindName)")
         }
@@ -68,7 +80,7 @@ final class GenerateSeriesNode: PlanNode, @unchecked Sendable {
             guard produced <= Self.maxRows else { throw RedError(.limitExceeded, "generate_series would produce more than \(Self.maxRows) rows") }
             if produced & 4095 == 0 { try context.checkCancelled() }
             // Past the end of the timestamp range the series simply ends.
-            current = try? step.added(to: now)
+            current = try? zone.map { try $0.adding(step, to: now) } ?? step.added(to: now)
             if CalendarMath.isInfinite(now) { current = nil }
             return [.timestamp(now)]
         }

@@ -1,5 +1,15 @@
 import NIOCore
 import RedCore
+import RedQuery
+
+/// The session settings that change how values are written as text (binary forms are the
+/// same whatever they are).
+struct PGTextStyle {
+    /// `IntervalStyle` is `iso_8601`: intervals are written `P1DT2H`.
+    var intervalsAsISO8601 = false
+    /// `TimeZone`: instants (`timestamptz`) are shown on its clocks.
+    var timeZone = SessionTimeZone.utc
+}
 
 /// Builds backend (server to client) messages of the PostgreSQL protocol v3
 /// into one outgoing buffer, so a whole reply (RowDescription, DataRows,
@@ -87,9 +97,8 @@ struct PGBackendWriter {
 
     /// One DataRow, each value encoded in its column's type and format.
     /// A failure leaves the buffer as it was, so the error that follows is a whole message.
-    /// `intervalsAsISO8601`: the session's IntervalStyle is `iso_8601`, so intervals sent as
-    /// text are written `P1DT2H` (binary ones are the same either way).
-    mutating func dataRow(_ row: [Value], _ columns: [PGColumn], intervalsAsISO8601: Bool = false) throws {
+    /// `style`: the session's settings that change how values are written as text.
+    mutating func dataRow(_ row: [Value], _ columns: [PGColumn], style: PGTextStyle = PGTextStyle()) throws {
         try PGLimits.checkResultColumns(row.count)
         let start = buffer.writerIndex
         buffer.writeInteger(UInt8(ascii: "D"))
@@ -98,11 +107,11 @@ struct PGBackendWriter {
         buffer.writeInteger(Int16(row.count))
         do {
             for (value, column) in zip(row, columns) {
-                if intervalsAsISO8601, column.format == .text, column.type.oid == PGType.interval.oid, case .interval(let i) = value {
+                if style.intervalsAsISO8601, column.format == .text, column.type.oid == PGType.interval.oid, case .interval(let i) = value {
                     try PGValueCodec.write(.text(i.iso8601Text), as: column.type, format: .text, into: &buffer)
                     continue
                 }
-                try PGValueCodec.write(value, as: column.type, format: column.format, into: &buffer)
+                try PGValueCodec.write(value, as: column.type, format: column.format, zone: style.timeZone, into: &buffer)
             }
         } catch {
             buffer.moveWriterIndex(to: start)

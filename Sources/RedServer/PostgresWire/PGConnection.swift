@@ -214,10 +214,15 @@ final class PGConnection {
                 try await channel.eventLoop.submit {
                     try channel.pipeline.syncOperations.handler(type: PGPlaintextCounter.self).limitBeforeLogin = nil
                 }.get()
-                settings.applyStartup(parameters)
+                if let refused = settings.applyStartup(parameters) {
+                    writer.error(refused, severity: "FATAL")
+                    try await flush()
+                    return false
+                }
                 session.statementTimeoutMilliseconds = settings.read(\.statementTimeoutMilliseconds)
                 let settings = self.settings
                 session.lockTimeout = { settings.read(\.lockTimeoutMilliseconds) }
+                session.timeZone = { settings.read(\.timeZone) }
                 session.defaultIsolation = { settings.read(\.defaultIsolation) }
                 session.surfaceCatalog = PGSystemCatalog(user: user, settings: settings, locks: context.database.locks,
                                                          isolation: { [weak session = self.session] in session?.isolation },
@@ -423,19 +428,26 @@ final class PGConnection {
     /// async method, so a row loop pays no call (and no executor check) per row.
     var mustFlush: Bool { writer.buffer.readableBytes >= Self.flushThresholdBytes }
 
-    /// Whether intervals among `columns` go out in ISO 8601 (`SET intervalstyle = iso_8601`);
-    /// the setting is read once per result, and only when one has an interval column.
-    func intervalsAsISO8601(_ columns: [PGColumn]) -> Bool {
-        guard columns.contains(where: { $0.type.oid == PGType.interval.oid && $0.format == .text }) else { return false }
-        return (try? settings.read { try $0.value("intervalstyle") })?.lowercased() == "iso_8601"
+    /// How `columns` are written as text: intervals in ISO 8601 (`SET intervalstyle = iso_8601`),
+    /// instants on the session's clocks. The settings are read once per result, and only when
+    /// a column needs them.
+    func textStyle(_ columns: [PGColumn]) -> PGTextStyle {
+        var style = PGTextStyle()
+        if columns.contains(where: { $0.type.oid == PGType.interval.oid && $0.format == .text }) {
+            style.intervalsAsISO8601 = (try? settings.read { try $0.value("intervalstyle") })?.lowercased() == "iso_8601"
+        }
+        if columns.contains(where: { [PGType.timestamptz.oid, 1185].contains($0.type.oid) && $0.format == .text }) {
+            style.timeZone = settings.read(\.timeZone)
+        }
+        return style
     }
 
     /// RowDescription (when the statement returns rows), DataRows and CommandComplete.
     func send(_ result: QueryResult, columns described: [PGColumn]?, sendDescription: Bool) async throws {
         if let columns = try beginResult(result, columns: described, sendDescription: sendDescription) {
-            let iso = intervalsAsISO8601(columns)
+            let style = textStyle(columns)
             for row in result.rows {
-                try writer.dataRow(row, columns, intervalsAsISO8601: iso)
+                try writer.dataRow(row, columns, style: style)
                 if mustFlush { try await flush() }
             }
         }
@@ -446,8 +458,8 @@ final class PGConnection {
     /// into `writer`, with no flush and so no suspension.
     func append(_ result: QueryResult, columns described: [PGColumn]?, sendDescription: Bool) throws {
         if let columns = try beginResult(result, columns: described, sendDescription: sendDescription) {
-            let iso = intervalsAsISO8601(columns)
-            for row in result.rows { try writer.dataRow(row, columns, intervalsAsISO8601: iso) }
+            let style = textStyle(columns)
+            for row in result.rows { try writer.dataRow(row, columns, style: style) }
         }
         endResult(result)
     }

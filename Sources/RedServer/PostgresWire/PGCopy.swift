@@ -1,6 +1,7 @@
 import NIOCore
 import RedCore
 import RedDB
+import RedQuery
 
 /// `COPY … FROM STDIN` / `COPY … TO STDOUT` in PostgreSQL's text and CSV formats.
 ///
@@ -358,8 +359,9 @@ struct PGCopyRowParser {
     }
 
     /// Encodes one row for COPY TO.
-    /// `forceQuoted`: positions whose values are quoted whatever they hold (FORCE_QUOTE).
-    static func encode(_ row: [Value], types: [PGType], copy: PGCopyCommand, forceQuoted: Set<Int> = []) -> [UInt8] {
+    /// `forceQuoted`: positions whose values are quoted whatever they hold (FORCE_QUOTE);
+    /// `zone`: the session's, on whose clocks instants are written.
+    static func encode(_ row: [Value], types: [PGType], copy: PGCopyCommand, forceQuoted: Set<Int> = [], zone: SessionTimeZone = .utc) -> [UInt8] {
         var line: [UInt8] = []
         for (i, value) in row.enumerated() {
             if i > 0 { line.append(copy.delimiter) }
@@ -367,7 +369,7 @@ struct PGCopyRowParser {
                 line.append(contentsOf: copy.null.utf8)
                 continue
             }
-            let text = PGValueCodec.text(value, as: types[i])
+            let text = PGValueCodec.text(value, as: types[i], zone: zone)
             if copy.csv {
                 let bytes = Array(text.utf8)
                 let needsQuotes = bytes.isEmpty || text == copy.null || forceQuoted.contains(i)

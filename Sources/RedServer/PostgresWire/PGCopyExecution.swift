@@ -193,8 +193,9 @@ extension PGConnection {
             }
             let quoted = try copy.forceQuote.map { try PGCopyCommand.positions(of: $0, in: result.columns.map(\.name), option: "FORCE_QUOTE") }
                 ?? Set(result.columns.indices)
+            let zone = settings.read(\.timeZone)
             for row in result.rows {
-                writer.copyData(PGCopyRowParser.encode(row, types: types, copy: copy, forceQuoted: quoted))
+                writer.copyData(PGCopyRowParser.encode(row, types: types, copy: copy, forceQuoted: quoted, zone: zone))
                 if mustFlush { try await flush() }
             }
         }

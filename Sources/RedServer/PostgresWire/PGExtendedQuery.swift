@@ -161,10 +161,11 @@ extension PGConnection {
         let formats = try Self.formats(bind.parameterFormats, count: count, what: "parameter")
         var values: [Value] = []
         values.reserveCapacity(count)
+        let zone = zip(statement.parameterOIDs, formats).contains { $0 == PGType.timestamptz.oid && $1 == .text } ? settings.read(\.timeZone) : .utc
         for i in 0..<count {
             do {
                 values.append(try PGValueCodec.decodeParameter(bind.parameters[i], format: formats[i], declared: statement.parameterOIDs[i],
-                                                               inferred: statement.parameterTypes[i]))
+                                                               inferred: statement.parameterTypes[i], zone: zone))
             } catch let error as RedError {
                 throw RedError(error.code == .protocolViolation ? .invalidParameters : error.code,
                                "parameter $\(i + 1): \(error.message)")
@@ -222,9 +223,9 @@ extension PGConnection {
     func sendRows(_ portal: inout PGPortal, maxRows: Int) async throws {
         guard let (result, columns, end) = try rowsToSend(portal, maxRows: maxRows) else { return }
         let start = portal.sent
-        let iso = intervalsAsISO8601(columns)
+        let style = textStyle(columns)
         for row in result.rows[start..<end] {
-            try writer.dataRow(row, columns, intervalsAsISO8601: iso)
+            try writer.dataRow(row, columns, style: style)
             if mustFlush { try await flush() }
         }
         endRows(&portal, result, from: start, to: end, maxRows: maxRows)
@@ -235,8 +236,8 @@ extension PGConnection {
     func appendRows(_ portal: inout PGPortal, maxRows: Int) throws {
         guard let (result, columns, end) = try rowsToSend(portal, maxRows: maxRows) else { return }
         let start = portal.sent
-        let iso = intervalsAsISO8601(columns)
-        for row in result.rows[start..<end] { try writer.dataRow(row, columns, intervalsAsISO8601: iso) }
+        let style = textStyle(columns)
+        for row in result.rows[start..<end] { try writer.dataRow(row, columns, style: style) }
         endRows(&portal, result, from: start, to: end, maxRows: maxRows)
     }
 

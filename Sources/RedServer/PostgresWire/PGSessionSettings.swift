@@ -71,7 +71,7 @@ final class PGSessionSettings: Sendable {
         try state.withLock { try body($0.settings) }
     }
 
-    func applyStartup(_ parameters: [String: String]) {
+    func applyStartup(_ parameters: [String: String]) -> RedError? {
         state.withLock { $0.settings.applyStartup(parameters) }
     }
 

@@ -11,8 +11,14 @@ struct PGSettings {
 
     /// Lower-cased name → value.
     private(set) var values: [String: String] = Self.defaults {
-        didSet { statementTimeoutMilliseconds = Self.milliseconds(values["statement_timeout"]) }
+        didSet {
+            statementTimeoutMilliseconds = Self.milliseconds(values["statement_timeout"])
+            if values["timezone"] != timeZone.name { timeZone = (values["timezone"]).flatMap { try? SessionTimeZone(setting: $0) } ?? .utc }
+        }
     }
+
+    /// `TimeZone`, kept parsed (validated, and stored in its canonical spelling, when set).
+    private(set) var timeZone = SessionTimeZone.utc
 
     static let defaults = PostgresCompatibility.defaultSettings
 
@@ -28,11 +34,16 @@ struct PGSettings {
     ]
 
     /// Startup packet options (`application_name`, `client_encoding`, `options` are honoured).
-    mutating func applyStartup(_ parameters: [String: String]) {
+    /// A `TimeZone` that names no zone (pgJDBC sends the JVM's) is the error returned, which
+    /// ends the connection as PostgreSQL ends it: the client's times would be read wrong.
+    mutating func applyStartup(_ parameters: [String: String]) -> RedError? {
         for (name, value) in parameters {
             let key = name.lowercased()
-            if key == "user" { values["session_authorization"] = value } else if values[key] != nil, key != "client_encoding" { values[key] = value }
+            if key == "timezone" {
+                do { values[key] = try SessionTimeZone(setting: value).name } catch let error as RedError { return error } catch { return nil }
+            } else if key == "user" { values["session_authorization"] = value } else if values[key] != nil, key != "client_encoding" { values[key] = value }
         }
+        return nil
     }
 
     func reportedAtStartup(serverVersion: String) -> [(String, String)] {
@@ -100,6 +111,8 @@ struct PGSettings {
                 throw RedError(.featureNotSupported, "IntervalStyle \(newValue) is not supported: postgres and iso_8601 are")
             }
             values[key] = newValue.lowercased()
+        case "timezone":
+            values[key] = try SessionTimeZone(setting: newValue).name
         case "standard_conforming_strings":
             guard ["on", "true", "1"].contains(newValue.lowercased()) else {
                 throw RedError(.featureNotSupported, "standard_conforming_strings can only be on")

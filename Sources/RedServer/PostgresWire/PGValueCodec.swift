@@ -154,7 +154,8 @@ enum PGValueCodec {
 
     // MARK: Results
 
-    static func write(_ value: Value, as type: PGType, format: PGFormat, into buffer: inout ByteBuffer) throws {
+    /// `zone`: the session's, in which a `timestamptz` sent as text is shown.
+    static func write(_ value: Value, as type: PGType, format: PGFormat, zone: SessionTimeZone = .utc, into buffer: inout ByteBuffer) throws {
         if case .null = value {
             buffer.writeInteger(Int32(-1))
             return
@@ -162,17 +163,18 @@ enum PGValueCodec {
         let lengthIndex = buffer.writerIndex
         buffer.writeInteger(Int32(0))
         switch format {
-        case .text: buffer.writeString(text(value, as: type))
+        case .text: buffer.writeString(text(value, as: type, zone: zone))
         case .binary: try writeBinary(value, as: type, into: &buffer)
         }
         buffer.setInteger(Int32(buffer.writerIndex - lengthIndex - 4), at: lengthIndex)
     }
 
-    /// PostgreSQL's text output for the value.
-    static func text(_ value: Value, as type: PGType) -> String {
+    /// PostgreSQL's text output for the value; a `timestamptz` on `zone`'s clocks.
+    static func text(_ value: Value, as type: PGType, zone: SessionTimeZone = .utc) -> String {
         if case .json(.array(let items)) = value, let element = PGArrayCodec.elementOIDs[type.oid] {
-            return PGArrayCodec.text(items, element: PGType(oid: element, size: -1))
+            return PGArrayCodec.text(items, element: PGType(oid: element, size: -1), zone: zone)
         }
+        if type.oid == PGType.timestamptz.oid, case .timestamp(let instant) = value { return zone.text(ofInstant: instant) }
         if case .json(.array(let items)) = value, PGArrayCodec.vectorElements[type.oid] != nil {
             return items.map { Value(json: $0).displayText }.joined(separator: " ")  // int2vector, oidvector: `1 2`
         }
@@ -282,7 +284,8 @@ enum PGValueCodec {
 
     /// Decodes one Bind parameter. `declared` is the OID the client gave in Parse (0 or 705
     /// when it left the type to the server); `inferred` is what Describe reported for it.
-    static func decodeParameter(_ bytes: ByteBuffer?, format: PGFormat, declared: Int32, inferred: DataType) throws -> Value {
+    /// `zone`: the session's, in which a `timestamptz` written without an offset is read.
+    static func decodeParameter(_ bytes: ByteBuffer?, format: PGFormat, declared: Int32, inferred: DataType, zone: SessionTimeZone = .utc) throws -> Value {
         guard var bytes else { return .null }
         if let element = PGArrayCodec.elementOIDs[declared] {
             return try PGArrayCodec.decode(bytes, format: format, arrayOID: declared, element: element)
@@ -297,6 +300,7 @@ enum PGValueCodec {
             if declared == PGType.timestamp.oid, let us = CalendarMath.parseTimestamp(text, ignoringZone: true) {
                 return .timestamp(us)  // a `timestamp` parameter: a zone after the time is dropped, as PostgreSQL does
             }
+            if declared == PGType.timestamptz.oid, let instant = zone.instant(fromText: text) { return .timestamp(instant) }
             if target == .float, let special = ["NaN": Double.nan, "Infinity": .infinity, "-Infinity": -.infinity][text] {
                 return .float(special)
             }

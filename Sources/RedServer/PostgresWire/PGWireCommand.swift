@@ -107,6 +107,10 @@ enum PGWireCommand {
             }
         case "reset":
             guard let name = words.nextWord()?.lowercased() else { throw RedError(.syntaxError, "RESET needs a parameter name or ALL") }
+            if name == "time" {  // RESET TIME ZONE
+                guard words.nextWord()?.lowercased() == "zone" else { throw RedError(.syntaxError, "syntax error at or near \"time\"") }
+                return .reset(name: "timezone")
+            }
             return .reset(name: name == "all" ? nil : name)
         case "show":
             let name = words.restOfStatement().lowercased()

@@ -1,0 +1,86 @@
+import RedCore
+
+/// Where an instant (`timestamptz`) meets the session's time zone, the binder puts a
+/// `SessionZoneFunctions` call that reads the zone when the statement runs (see
+/// `SessionTimeZone` for what PostgreSQL does there). The plan knows which expressions are
+/// instants (`isZoned`); values do not, as every timestamp is a UTC instant inside.
+extension Planner {
+    /// A cast's operand, made ready for the cast: text, a date or a wall-clock time read as an
+    /// instant on the session's clocks when the cast is to `timestamptz` (`instant`); an
+    /// instant cast to `timestamp`, `date` or `time` read off those clocks, or to text shown
+    /// with their offset. Parameters pass as they are: their surface reads them (PG-wire in the
+    /// session's zone).
+    func sessionZoneCastOperand(_ inner: BoundExpr, to type: DataType, instant: Bool, _ ctx: BindingContext) -> BoundExpr {
+        if case .parameter = inner { return inner }
+        if type == .timestamp, instant {
+            switch staticType(inner, ctx) {
+            case .text, .any: return .function(SessionZoneFunctions.instantFromText, [inner])
+            case .date: return .function(SessionZoneFunctions.instantFromLocal, [inner])
+            case .timestamp where !isZoned(inner, ctx): return .function(SessionZoneFunctions.instantFromLocal, [inner])
+            default: return inner
+            }
+        }
+        guard isZoned(inner, ctx) else { return inner }
+        switch type {
+        case .timestamp, .date, .time: return .function(SessionZoneFunctions.localFromInstant, [inner])
+        case .text: return .function(SessionZoneFunctions.instantText, [inner])
+        default: return inner
+        }
+    }
+
+    /// A function of an instant that PostgreSQL computes on the session's clocks, bound so;
+    /// nil for any other call.
+    func sessionZoneCall(_ name: String, _ arguments: [BoundExpr], _ ctx: BindingContext) throws -> BoundExpr? {
+        func zoned(_ i: Int) -> Bool { i < arguments.count && isZoned(arguments[i], ctx) }
+        switch name {
+        case "date_trunc" where arguments.count == 2 && (zoned(1) || staticType(arguments[1], ctx) == .date):
+            return .function(SessionZoneFunctions.dateTrunc, arguments)
+        case "date_part", "extract" where arguments.count == 2 && zoned(1):
+            return .cast(.function(SessionZoneFunctions.datePart, [.constant(.text(name))] + arguments), name == "extract" ? .decimal : .float)
+        case "to_char" where arguments.count == 2 && zoned(0):
+            return .function(SessionZoneFunctions.toChar, arguments)
+        case "age" where arguments.indices.contains(where: zoned):
+            // Both read off the session's clocks; untyped text is an instant beside one.
+            let local = arguments.map { argument -> BoundExpr in
+                if isZoned(argument, ctx) { return .function(SessionZoneFunctions.localFromInstant, [argument]) }
+                guard [.text, .any].contains(staticType(argument, ctx)) else { return argument }
+                return .function(SessionZoneFunctions.localFromInstant, [.function(SessionZoneFunctions.instantFromText, [argument])])
+            }
+            return .function(try ScalarFunction.lookup("age", argumentCount: arguments.count), local)
+        case "to_json", "to_jsonb", "json_build_object", "jsonb_build_object", "json_build_array", "jsonb_build_array":
+            guard arguments.indices.contains(where: zoned) else { return nil }
+            let written = arguments.map { isZoned($0, ctx) ? BoundExpr.function(SessionZoneFunctions.instantJSONText, [$0]) : $0 }
+            return .function(try ScalarFunction.lookup(name, argumentCount: arguments.count), written)
+        case "concat", "concat_ws":
+            guard arguments.indices.contains(where: zoned) else { return nil }
+            let written = arguments.map { isZoned($0, ctx) ? BoundExpr.function(SessionZoneFunctions.instantText, [$0]) : $0 }
+            return .function(try ScalarFunction.lookup(name, argumentCount: arguments.count), written)
+        default:
+            return nil
+        }
+    }
+
+    /// `instant ± interval` (also `interval + instant`, and an untyped literal that reads as an
+    /// interval): days and months counted on the session's clocks. Nil for anything else.
+    func sessionZoneShift(_ op: String, _ l: BoundExpr, _ r: BoundExpr, _ ctx: BindingContext) -> BoundExpr? {
+        guard op == "+" || op == "-" else { return nil }
+        func interval(_ e: BoundExpr) -> BoundExpr? {
+            if staticType(e, ctx) == .duration { return e }
+            guard case .constant(.text(let text)) = e, let parsed = try? Interval.parse(text) else { return nil }
+            return .constant(.interval(parsed))
+        }
+        if isZoned(l, ctx), let by = interval(r) { return .function(SessionZoneFunctions.shift, [l, by, .constant(.integer(op == "-" ? -1 : 1))]) }
+        if op == "+", let by = interval(l), isZoned(r, ctx) { return .function(SessionZoneFunctions.shift, [r, by, .constant(.integer(1))]) }
+        return nil
+    }
+
+    /// Untyped text compared with an instant, read as one on the session's clocks
+    /// (`created_at >= '2024-07-01'` is the session's midnight). Other items as they are.
+    func readingTextAsInstants(_ items: [BoundExpr], against value: BoundExpr, _ ctx: BindingContext) -> [BoundExpr] {
+        guard items.contains(where: { if case .constant(.text) = $0 { return true }; return false }), isZoned(value, ctx) else { return items }
+        return items.map { item in
+            guard case .constant(.text) = item else { return item }
+            return .function(SessionZoneFunctions.instantFromText, [item])
+        }
+    }
+}
