@@ -18,7 +18,9 @@ import Testing
         return try ServerProcess()
     }
 
-    static func psql(_ server: ServerProcess, _ commands: [String], stdin: String? = nil, stdinBytes: [UInt8]? = nil, port: Int? = nil) throws -> Output {
+    /// `environment`: more of libpq's variables (`PGTZ` sends a TimeZone at startup).
+    static func psql(_ server: ServerProcess, _ commands: [String], stdin: String? = nil, stdinBytes: [UInt8]? = nil, port: Int? = nil,
+                     environment extra: [String: String] = [:]) throws -> Output {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: psqlPath!)
         process.arguments = ["-X", "-h", "127.0.0.1", "-p", String(port ?? server.pgPort), "-U", "tester", "-d", "reddb", "-v", "ON_ERROR_STOP=1"]
@@ -26,6 +28,7 @@ import Testing
         var environment = ProcessInfo.processInfo.environment
         environment["PGCONNECT_TIMEOUT"] = "10"
         environment["PGSSLMODE"] = "prefer"
+        environment.merge(extra) { $1 }
         process.environment = environment
         let out = Pipe(), err = Pipe(), input = Pipe()
         process.standardOutput = out

@@ -138,11 +138,11 @@ extension Planner {
                 // Text read as a `timestamp` keeps its time as written: a zone after it is dropped.
                 inner = .function(TimeZoneConversion.localTimestampText, [inner])
             }
-            inner = sessionZoneCastOperand(inner, to: type, instant: instant, ctx)
             if case .parameter(let n) = inner {
                 if type == .time, parameterTypes[n] == nil { parameterSurfaceTypes[n] = DataType.time.rawValue }  // `$1::time`
                 noteParameterType(n, type)
             }
+            inner = sessionZoneCastOperand(inner, to: type, instant: instant, ctx)
             if type == .text, staticType(inner, ctx) == .json {
                 var described = inner
                 let jsonb = outputColumn(&described, named: "", ctx).surfaceType != DeclaredType(kind: .json).surfaceName
@@ -292,7 +292,7 @@ extension Planner {
             let surface: String? = if arguments.count == 3, case .constant(.text(let name)) = arguments[2] { "\(name)[]" } else { nil }
             noteParameterType(n, column: .array, element: element, surfaceType: surface)
         }
-        if call.name == DeclaredCast.name, case .cast(.parameter(let n), let type) = arguments[0], parameterTypes[n] == type,
+        if call.name == DeclaredCast.name, case .cast(let operand, let type) = arguments[0], let n = Self.castParameter(operand), parameterTypes[n] == type,
            parameterSurfaceTypes[n] == nil, case .constant(.text(let surface)) = arguments[1] {
             parameterSurfaceTypes[n] = surface  // `$1::int4`, `$1::timestamptz`
         }

@@ -8,10 +8,10 @@ extension Planner {
     /// A cast's operand, made ready for the cast: text, a date or a wall-clock time read as an
     /// instant on the session's clocks when the cast is to `timestamptz` (`instant`); an
     /// instant cast to `timestamp`, `date` or `time` read off those clocks, or to text shown
-    /// with their offset. Parameters pass as they are: their surface reads them (PG-wire in the
-    /// session's zone).
+    /// with their offset. A parameter is read so only when it comes as text (a client that
+    /// typed it `timestamptz` has had it read by its surface, PG-wire in the session's zone).
     func sessionZoneCastOperand(_ inner: BoundExpr, to type: DataType, instant: Bool, _ ctx: BindingContext) -> BoundExpr {
-        if case .parameter = inner { return inner }
+        if case .parameter = inner { return type == .timestamp && instant ? .function(SessionZoneFunctions.instantFromText, [inner]) : inner }
         if type == .timestamp, instant {
             switch staticType(inner, ctx) {
             case .text, .any: return .function(SessionZoneFunctions.instantFromText, [inner])
@@ -26,6 +26,14 @@ extension Planner {
         case .text: return .function(SessionZoneFunctions.instantText, [inner])
         default: return inner
         }
+    }
+
+    /// The parameter a cast's operand is, also when read as an instant (`$1::timestamptz`).
+    static func castParameter(_ operand: BoundExpr) -> Int? {
+        if case .parameter(let n) = operand { return n }
+        if case .function(let f, let arguments) = operand, f.name == SessionZoneFunctions.instantFromText.name,
+           case .parameter(let n)? = arguments.first { return n }
+        return nil
     }
 
     /// A function of an instant that PostgreSQL computes on the session's clocks, bound so;

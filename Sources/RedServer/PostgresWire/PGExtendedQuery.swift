@@ -13,6 +13,10 @@ struct PGPreparedStatement {
     var parameterTypes: [DataType]
     /// Result columns; nil when the statement returns no rows (Describe answers NoData).
     var columns: [ResultColumn]?
+    /// The parameters the statement takes as instants (`$1::timestamptz`, `at >= $1` on a
+    /// `timestamptz` column) whatever type the client sent: text in them is read on the
+    /// session's clocks.
+    var instantParameters: Set<Int> = []
 }
 
 /// A portal made by Bind: a statement with its parameter values and result formats,
@@ -150,7 +154,9 @@ extension PGConnection {
         }
         var types = description.parameterTypes
         while types.count < count { types.append(.any) }
-        return PGPreparedStatement(sql: sql, command: nil, parameterOIDs: oids, parameterTypes: types, columns: description.columns)
+        let instants = Set(description.parameterSurfaceTypes.filter { DeclaredType.isInstant(surfaceName: $0.value) }.keys)
+        return PGPreparedStatement(sql: sql, command: nil, parameterOIDs: oids, parameterTypes: types, columns: description.columns,
+                                   instantParameters: instants.union(oids.indices.filter { oids[$0] == PGType.timestamptz.oid }))
     }
 
     private func makePortal(_ bind: PGBind, _ statement: PGPreparedStatement) throws -> PGPortal {
@@ -161,11 +167,12 @@ extension PGConnection {
         let formats = try Self.formats(bind.parameterFormats, count: count, what: "parameter")
         var values: [Value] = []
         values.reserveCapacity(count)
-        let zone = zip(statement.parameterOIDs, formats).contains { $0 == PGType.timestamptz.oid && $1 == .text } ? settings.read(\.timeZone) : .utc
+        let zone = statement.instantParameters.isEmpty ? nil : settings.read(\.timeZone)
         for i in 0..<count {
             do {
                 values.append(try PGValueCodec.decodeParameter(bind.parameters[i], format: formats[i], declared: statement.parameterOIDs[i],
-                                                               inferred: statement.parameterTypes[i], zone: zone))
+                                                               inferred: statement.parameterTypes[i],
+                                                               zone: statement.instantParameters.contains(i) ? zone : nil))
             } catch let error as RedError {
                 throw RedError(error.code == .protocolViolation ? .invalidParameters : error.code,
                                "parameter $\(i + 1): \(error.message)")

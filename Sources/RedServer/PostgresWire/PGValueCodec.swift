@@ -284,8 +284,9 @@ enum PGValueCodec {
 
     /// Decodes one Bind parameter. `declared` is the OID the client gave in Parse (0 or 705
     /// when it left the type to the server); `inferred` is what Describe reported for it.
-    /// `zone`: the session's, in which a `timestamptz` written without an offset is read.
-    static func decodeParameter(_ bytes: ByteBuffer?, format: PGFormat, declared: Int32, inferred: DataType, zone: SessionTimeZone = .utc) throws -> Value {
+    /// `zone`: for a parameter the statement takes as an instant, the session's zone, in which
+    /// text written without an offset is read (whatever type the client gave it).
+    static func decodeParameter(_ bytes: ByteBuffer?, format: PGFormat, declared: Int32, inferred: DataType, zone: SessionTimeZone? = nil) throws -> Value {
         guard var bytes else { return .null }
         if let element = PGArrayCodec.elementOIDs[declared] {
             return try PGArrayCodec.decode(bytes, format: format, arrayOID: declared, element: element)
@@ -300,12 +301,16 @@ enum PGValueCodec {
             if declared == PGType.timestamp.oid, let us = CalendarMath.parseTimestamp(text, ignoringZone: true) {
                 return .timestamp(us)  // a `timestamp` parameter: a zone after the time is dropped, as PostgreSQL does
             }
-            if declared == PGType.timestamptz.oid, let instant = zone.instant(fromText: text) { return .timestamp(instant) }
+            if let zone, let instant = zone.instant(fromText: text) { return .timestamp(instant) }
             if target == .float, let special = ["NaN": Double.nan, "Infinity": .infinity, "-Infinity": -.infinity][text] {
                 return .float(special)
             }
             return try target.coerce(.text(text))
         case .binary:
+            if let zone, [25, 1043, 1042, 19, 705, 0].contains(declared), let text = bytes.getString(at: bytes.readerIndex, length: bytes.readableBytes),
+               let instant = zone.instant(fromText: text) {
+                return .timestamp(instant)  // text sent in binary (PostgresNIO's String)
+            }
             return try decodeBinary(&bytes, oid: declared, inferred: inferred)
         }
     }
