@@ -134,6 +134,8 @@ indirect enum BoundExpr: Sendable {
 
     var isConstant: Bool { if case .constant = self { return true } else { return false } }
 
+    var isNullConstant: Bool { if case .constant(.null) = self { return true } else { return false } }
+
     /// Splits a predicate into its AND-ed parts.
     var conjuncts: [BoundExpr] {
         if case .and(let a, let b) = self { return a.conjuncts + b.conjuncts }

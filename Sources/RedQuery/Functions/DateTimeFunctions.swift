@@ -33,11 +33,13 @@ enum DateTimeFunctions {
                 let us = try dateTemplates.template(try text(a[1], "the template")).parse(try text(a[0], "the date text"))
                 return try DataType.date.coerce(.timestamp(us))
             },
-            make("to_timestamp", 1...2) { a in
+            ScalarFunction(name: "to_timestamp", arity: 1...2, acceptsNull: false, isDeterministicWithinStatement: true) { a, context in
                 guard a.count == 2 else {
                     return .timestamp(try CalendarMath.checkedTimestamp(microseconds: try seconds(a[0]) * 1_000_000))
                 }
-                return .timestamp(try dateTemplates.template(try text(a[1], "the template")).parse(try text(a[0], "the timestamp text")))
+                // A time without an offset (`OF`, `TZH`) is on the session's clocks, as in PostgreSQL.
+                let read = try dateTemplates.template(try text(a[1], "the template")).parseWithOffset(try text(a[0], "the timestamp text"))
+                return .timestamp(read.hasOffset ? read.instant : try context.timeZone.instant(of: read.instant))
             },
             make("make_date", 3...3) { a in
                 let days = try calendarDay(a[0], a[1], a[2])

@@ -32,7 +32,7 @@ struct DateTimeTemplate {
         case weekOfMonth, weekOfYear, isoWeek, quarter, century, julianDay
         case hour24, hour12, minute, second, secondsOfDay, millisecond, microsecond, fraction(Int)
         case meridiem(LetterCase, dotted: Bool), era(LetterCase, dotted: Bool)
-        case zoneName, zoneOffset, zoneHours, zoneMinutes
+        case zoneName(LetterCase), zoneOffset, zoneHours, zoneMinutes
     }
 
     enum LetterCase: Sendable, Equatable { case upper, capitalized, lower }
@@ -71,7 +71,7 @@ struct DateTimeTemplate {
         for (word, make) in [("MONTH", Field.monthName), ("MON", Field.monthAbbreviation), ("DAY", Field.dayName), ("DY", Field.dayAbbreviation)] {
             table += [(word, make(.upper)), (word.prefix(1) + word.dropFirst().lowercased(), make(.capitalized)), (word.lowercased(), make(.lower))]
         }
-        table += [("RM", .romanMonth(.upper)), ("rm", .romanMonth(.lower)), ("TZ", .zoneName), ("tz", .zoneName)]
+        table += [("RM", .romanMonth(.upper)), ("rm", .romanMonth(.lower)), ("TZ", .zoneName(.upper)), ("tz", .zoneName(.lower))]
         for (upper, lower, dotted) in [("AM", "am", false), ("PM", "pm", false), ("A.M.", "a.m.", true), ("P.M.", "p.m.", true)] {
             table += [(upper, .meridiem(.upper, dotted: dotted)), (lower, .meridiem(.lower, dotted: dotted))]
         }
@@ -272,8 +272,8 @@ struct DateTimeTemplate {
         case .era(let c, let dotted):
             let word = m.year > 0 ? (dotted ? "A.D." : "AD") : (dotted ? "B.C." : "BC")
             return c == .lower ? word.lowercased() : word
-        case .zoneName: return m.abbreviation
-        case .zoneOffset: return SessionTimeZone.offsetText(m.offset)
+        case .zoneName(let c): return c == .lower ? m.abbreviation.lowercased() : m.abbreviation
+        case .zoneOffset: return SessionTimeZone.offsetText(m.offset / 60 * 60)  // hours and minutes: `OF` shows no seconds
         case .zoneHours: return (m.offset < 0 ? "-" : "+") + number(abs(m.offset) / 3600, width: 2, fillMode: fm, ordinal: nil)
         case .zoneMinutes: return number(abs(m.offset) / 60 % 60, width: 2, fillMode: fm, ordinal: nil)
         }
@@ -292,10 +292,16 @@ extension DateTimeTemplate {
         var isoYear: Int?, isoWeek: Int?, isoDayOfWeek: Int?, isoDayOfYear: Int?
         var hour: Int?, twelveHour = false, pm: Bool?, minute = 0, second = 0, secondsOfDay: Int?, micros = 0
         var offsetMinutes = 0
+        /// An offset was read (`OF`, `TZH`): the text names an instant itself.
+        var hasOffset = false
     }
 
     /// `input` read through the template: epoch microseconds (UTC; an `OF`/`TZH` offset is undone).
-    func parse(_ input: String) throws -> Int64 {
+    func parse(_ input: String) throws -> Int64 { try parseWithOffset(input).instant }
+
+    /// As `parse`, and whether the text wrote its offset (else `to_timestamp` reads its time
+    /// on the session's clocks).
+    func parseWithOffset(_ input: String) throws -> (instant: Int64, hasOffset: Bool) {
         guard input.utf8.count <= Self.maxTemplateBytes else {
             throw RedError(.limitExceeded, "text for a date/time template is limited to \(Self.maxTemplateBytes) bytes")
         }
@@ -355,6 +361,7 @@ extension DateTimeTemplate {
                     case .era: found.bc = value == 1
                     case .zoneOffset:
                         found.offsetMinutes = value
+                        found.hasOffset = true
                     case .zoneName:
                         throw RedError(.featureNotSupported, "formatting field \"\(keyword)\" is only supported in to_char")
                     default: break  // day names are read and ignored, as in PostgreSQL
@@ -363,7 +370,7 @@ extension DateTimeTemplate {
                 }
             }
         }
-        return try Self.timestamp(from: found, input: input)
+        return (try Self.timestamp(from: found, input: input), found.hasOffset)
     }
 
     private static func isSeparator(_ c: Unicode.Scalar) -> Bool {
@@ -413,7 +420,7 @@ extension DateTimeTemplate {
         case .secondsOfDay: f.secondsOfDay = v
         case .millisecond: f.micros = v * 1000
         case .microsecond, .fraction: f.micros = Int((Double(v) * pow10(6 - digits)).rounded())
-        case .zoneHours: f.offsetMinutes = v * 60
+        case .zoneHours: f.offsetMinutes = v * 60; f.hasOffset = true
         case .zoneMinutes: f.offsetMinutes += f.offsetMinutes < 0 ? -v : v
         default: break  // D, W, WW, Q: read and ignored, as in PostgreSQL
         }

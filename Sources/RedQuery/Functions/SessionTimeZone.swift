@@ -127,9 +127,9 @@ public struct SessionTimeZone: Sendable, Equatable {
     }
 
     /// The zone's abbreviation at `instant` (`to_char`'s `TZ`): the name a POSIX setting gives
-    /// (`UTC` of `UTC+3`, `+05:30` of `<+05:30>-05:30`); for a zone of the database, the one
-    /// Foundation knows, or where it knows only `GMT+2` the offset (`+02`), as PostgreSQL shows a
-    /// zone without letters.
+    /// (`UTC` of `UTC+3`, `+05:30` of `<+05:30>-05:30`); for a zone of the database, its zone
+    /// file's (`ZoneAbbreviations`), else the offset (`+02`), as PostgreSQL shows a zone
+    /// without letters.
     public func abbreviation(at instant: Int64) -> String {
         let offset = rule.offset(at: instant)
         switch rule {
@@ -137,10 +137,9 @@ public struct SessionTimeZone: Sendable, Equatable {
             if name.hasPrefix("<"), let close = name.firstIndex(of: ">") { return String(name[name.index(after: name.startIndex)..<close]) }
             let letters = name.prefix { $0.isASCII && $0.isLetter }
             return letters.isEmpty ? Self.offsetText(offset) : String(letters)
-        case .database(let zone):
-            let known = zone.abbreviation(for: Date(timeIntervalSince1970: Double(instant) / 1_000_000)) ?? ""
-            if known == "GMT", offset == 0 { return name.uppercased().contains("UTC") ? "UTC" : "GMT" }
-            return known.isEmpty || known.hasPrefix("GMT") ? Self.offsetText(offset) : known
+        case .database:
+            // By the setting's name: Foundation calls UTC `GMT`.
+            return ZoneAbbreviations.abbreviation(name, at: instant, offset: offset) ?? Self.offsetText(offset)
         }
     }
 

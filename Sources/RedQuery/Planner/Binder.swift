@@ -189,6 +189,9 @@ extension Planner {
                 return .cast(call, bothTimes ? .duration : (onDate ? .timestamp : .time))
             }
             if let shifted = sessionZoneShift(op, l, r, ctx) { return shifted }
+            // An instant less a wall-clock time, a date or text: that taken as an instant first.
+            if op == "-", isZoned(l, ctx), let instant = instantOperand(r, ctx) { return .arithmetic(op, l, instant) }
+            if op == "-", isZoned(r, ctx), let instant = instantOperand(l, ctx) { return .arithmetic(op, instant, r) }
             return .arithmetic(op, l, r)
         default:
             if case .array(let left) = l, case .array(let right) = r, left.count == right.count, left.count > 1,
@@ -204,8 +207,8 @@ extension Planner {
                 return try bindBinary(op, read, r, ctx)
             }
             // Text against an instant reads as one on the session's clocks (`readingTextAsInstants`).
-            if case .constant(.text) = r, isZoned(l, ctx) { return .comparison(op, l, readingTextAsInstants([r], against: l, ctx)[0]) }
-            if case .constant(.text) = l, isZoned(r, ctx) { return .comparison(op, readingTextAsInstants([l], against: r, ctx)[0], r) }
+            if isZoned(l, ctx), let instant = instantOperand(r, ctx) { return .comparison(op, l, instant) }
+            if isZoned(r, ctx), let instant = instantOperand(l, ctx) { return .comparison(op, instant, r) }
             if ["<", "<=", ">", ">="].contains(op), let (x, y) = EnumOrder.comparable(l, r, ctx) { return .comparison(op, x, y) }
             if isBlankPadded(l, ctx) != isBlankPadded(r, ctx) {
                 // A `char(n)` column against text compares without trailing spaces, as PostgreSQL's

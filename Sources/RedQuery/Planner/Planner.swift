@@ -231,12 +231,14 @@ final class Planner {
                 bound.append(try row.map { try bind($0, ctx) })
             }
             var columns = (1...width).map { ScopeColumn(qualifier: nil, name: "column\($0)", type: staticType(bound[0][$0 - 1], ctx)) }
+            for c in columns.indices where columns[c].type == .timestamp && bound.allSatisfy({ $0[c].isNullConstant || isZoned($0[c], ctx) }) {
+                columns[c].surfaceType = DeclaredType(kind: .timestamptz).surfaceName  // `VALUES (now())`: instants
+            }
             for c in columns.indices where columns[c].type == .integer {
                 // `VALUES (1), (2)` is int4, as in PostgreSQL: the widest of its rows (`IntegerWidth`).
-                func isNull(_ e: BoundExpr) -> Bool { if case .constant(.null) = e { return true }; return false }
-                guard bound.allSatisfy({ isNull($0[c]) || staticType($0[c], ctx) == .integer }) else { continue }
+                guard bound.allSatisfy({ $0[c].isNullConstant || staticType($0[c], ctx) == .integer }) else { continue }
                 let widths = bound.map { integerWidth($0[c], ctx) }
-                guard let declared = bound.indices.filter({ !isNull(bound[$0][c]) }).map({ widths[$0].width }).max()?.declared else { continue }
+                guard let declared = bound.indices.filter({ !bound[$0][c].isNullConstant }).map({ widths[$0].width }).max()?.declared else { continue }
                 columns[c].surfaceType = declared.surfaceName
                 for r in bound.indices where !widths[r].fits {
                     bound[r][c] = .function(DeclaredCast.function, [bound[r][c], .constant(.text(declared.surfaceName))])

@@ -59,7 +59,12 @@ extension Planner {
             guard arguments.indices.contains(where: zoned) else { return nil }
             let written = arguments.map { isZoned($0, ctx) ? BoundExpr.function(SessionZoneFunctions.instantJSONText, [$0]) : $0 }
             return .function(try ScalarFunction.lookup(name, argumentCount: arguments.count), written)
-        case "concat", "concat_ws":
+        case "coalesce", "greatest", "least", "nullif":
+            // Beside an instant, wall-clock times, dates and text are put on the session's clocks,
+            // as PostgreSQL resolves the call to `timestamptz`.
+            guard arguments.indices.contains(where: zoned) else { return nil }
+            return .function(try ScalarFunction.lookup(name, argumentCount: arguments.count), arguments.map { instantOperand($0, ctx) ?? $0 })
+        case "concat", "concat_ws", "format":
             guard arguments.indices.contains(where: zoned) else { return nil }
             let written = arguments.map { isZoned($0, ctx) ? BoundExpr.function(SessionZoneFunctions.instantText, [$0]) : $0 }
             return .function(try ScalarFunction.lookup(name, argumentCount: arguments.count), written)
@@ -82,13 +87,21 @@ extension Planner {
         return nil
     }
 
-    /// Untyped text compared with an instant, read as one on the session's clocks
-    /// (`created_at >= '2024-07-01'` is the session's midnight). Other items as they are.
+    /// Items compared with an instant, made instants (`instantOperand`): `created_at >=
+    /// '2024-07-01'` is from the session's midnight.
     func readingTextAsInstants(_ items: [BoundExpr], against value: BoundExpr, _ ctx: BindingContext) -> [BoundExpr] {
-        guard items.contains(where: { if case .constant(.text) = $0 { return true }; return false }), isZoned(value, ctx) else { return items }
-        return items.map { item in
-            guard case .constant(.text) = item else { return item }
-            return .function(SessionZoneFunctions.instantFromText, [item])
-        }
+        guard isZoned(value, ctx) else { return items }
+        return items.map { instantOperand($0, ctx) ?? $0 }
+    }
+
+    /// What meets an instant (compared with it, subtracted from it, beside it in `coalesce`)
+    /// made one as PostgreSQL converts it: untyped text read on the session's clocks, a
+    /// wall-clock time or a date put on them. Nil when nothing is needed: an instant already, a
+    /// parameter (its surface has read it), anything else.
+    func instantOperand(_ e: BoundExpr, _ ctx: BindingContext) -> BoundExpr? {
+        if case .parameter = e { return nil }
+        if case .constant(.text) = e { return .function(SessionZoneFunctions.instantFromText, [e]) }
+        guard [.timestamp, .date].contains(staticType(e, ctx)), !isZoned(e, ctx) else { return nil }
+        return .function(SessionZoneFunctions.instantFromLocal, [e])
     }
 }
