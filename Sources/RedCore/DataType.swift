@@ -256,7 +256,8 @@ public enum DataType: String, Sendable, Hashable, Codable, CaseIterable {
             default: throw invalid(value)
             }
         case .time:
-            // A timestamp's time of day (UTC: sessions are in UTC), as `ts::time` gives it.
+            // A timestamp's time of day, as `ts::time` gives it (an instant's is read off the
+            // session's clocks first: `SessionZoneBinding`).
             if case .timestamp(let us) = value, !CalendarMath.isInfinite(us) { return .text(CalendarMath.clockText(CalendarMath.split(us).microsOfDay)) }
             guard case .text(let s) = value else { throw invalid(value) }
             guard let us = CalendarMath.parseTimeOfDayIgnoringZone(s.trimmingSpaces()[...]) else {

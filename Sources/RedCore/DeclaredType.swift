@@ -395,7 +395,8 @@ public struct DeclaredType: Codable, Sendable, Hashable {
 
     /// The text PostgreSQL shows for a stored value of this type: `char(n)` padded to `n`,
     /// `numeric(p,s)` with exactly `s` places, `real` in single precision's shortest digits,
-    /// `timestamptz` with its `+00` offset (sessions are in UTC).
+    /// `timestamptz` with its `+00` offset (PG-wire shows one on the session's clocks instead,
+    /// `SessionTimeZone`).
     public func displayText(_ value: Value) -> String {
         switch (kind, value) {
         case (.bpchar, .text(let s)):

@@ -3,7 +3,7 @@ import RedCore
 /// `ts AT TIME ZONE zone` and `timezone(zone, ts)`, resolved by the operand's type as
 /// PostgreSQL resolves the function's overloads.
 ///
-/// RedDB keeps every timestamp as a UTC instant (sessions are in UTC), so a `timestamptz`
+/// RedDB keeps every timestamp as a UTC instant, so a `timestamptz`
 /// and a `timestamp` hold the same number and only the plan knows which one an expression
 /// is: a `TIMESTAMPTZ` column, a cast to `timestamptz`, `now()` and its kin are instants.
 /// - A plain `timestamp` is a wall-clock time: read in `zone`, it gives the instant, a
@@ -23,7 +23,8 @@ extension Planner {
         case .timestamp:
             return .function(TimeZoneConversion.toLocal, [zone, operand])
         case .date, .text, .any:
-            return .function(TimeZoneConversion.toLocal, [zone, .cast(operand, .timestamp)])
+            // Read as an instant on the session's clocks, as `'…'::timestamptz` is.
+            return .function(TimeZoneConversion.toLocal, [zone, .cast(.function(sessionInstant(of: type), [operand]), .timestamp)])
         case .time:
             throw RedError(.featureNotSupported, "AT TIME ZONE of a time of day (timetz) is not supported; give a timestamp")
         default:
@@ -37,10 +38,16 @@ extension Planner {
     func bindZonedDateTrunc(_ arguments: [Expr], _ ctx: BindingContext) throws -> BoundExpr {
         let unit = try bind(arguments[0], ctx), zone = try bind(arguments[2], ctx)
         var operand = try bind(arguments[1], ctx)
-        if [.text, .date, .any].contains(staticType(operand, ctx)) { operand = .cast(operand, .timestamp) }
+        let type = staticType(operand, ctx)
+        if [.text, .date, .any].contains(type) { operand = .cast(.function(sessionInstant(of: type), [operand]), .timestamp) }
         let local = BoundExpr.function(TimeZoneConversion.toLocal, [zone, operand])
         let truncated = BoundExpr.function(try ScalarFunction.lookup("date_trunc", argumentCount: 2), [unit, local])
         return .function(TimeZoneConversion.toInstant, [zone, truncated])
+    }
+
+    /// What reads a date (its midnight) or text as an instant on the session's clocks.
+    private func sessionInstant(of type: DataType) -> ScalarFunction {
+        type == .date ? SessionZoneFunctions.instantFromLocal : SessionZoneFunctions.instantFromText
     }
 
     /// Whether the plan knows `e` as a `timestamptz`: see above. What PostgreSQL types so stays
