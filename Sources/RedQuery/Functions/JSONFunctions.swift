@@ -223,10 +223,22 @@ enum JSONFunctions {
 
     // MARK: Set-returning
 
-    /// A set-returning JSON function: its columns' names and types, and its rows for a document.
+    /// A set-returning JSON function: its columns' names and types, and its rows for a document
+    /// and the arguments after it (`jsonb_path_query(j, path, vars, silent)`'s; none for the rest).
     struct TableFunction: Sendable {
         let columns: [(String, DataType)]
-        let rows: @Sendable (JSONValue) throws -> [[Value]]
+        var arity: ClosedRange<Int> = 1...1
+        let rows: @Sendable (JSONValue, [Value]) throws -> [[Value]]
+
+        init(columns: [(String, DataType)], arity: ClosedRange<Int>, rows: @escaping @Sendable (JSONValue, [Value]) throws -> [[Value]]) {
+            self.columns = columns
+            self.arity = arity
+            self.rows = rows
+        }
+
+        init(columns: [(String, DataType)], rows: @escaping @Sendable (JSONValue) throws -> [[Value]]) {
+            self.init(columns: columns, arity: 1...1) { document, _ in try rows(document) }
+        }
     }
 
     static let tableFunctions: [String: TableFunction] = {
@@ -245,20 +257,25 @@ enum JSONFunctions {
                 }
             }
             let each = "\(prefix)_each", eachText = "\(prefix)_each_text", keys = "\(prefix)_object_keys"
-            table[each] = TableFunction(columns: [("key", .text), ("value", .json)]) { j in
+            table[each] = TableFunction(columns: [("key", .text), ("value", .json)]) { (j: JSONValue) in
                 try members(j, each).map { [.text($0.0), .json($0.1)] }
             }
-            table[eachText] = TableFunction(columns: [("key", .text), ("value", .text)]) { j in
+            table[eachText] = TableFunction(columns: [("key", .text), ("value", .text)]) { (j: JSONValue) in
                 try members(j, eachText).map { [.text($0.0), JSONOperators.text($0.1, jsonb: sorted)] }
             }
-            table["\(prefix)_array_elements"] = TableFunction(columns: [("value", .json)]) { j in try elements(j).map { [.json($0)] } }
-            table["\(prefix)_array_elements_text"] = TableFunction(columns: [("value", .text)]) { j in try elements(j).map { [JSONOperators.text($0, jsonb: sorted)] } }
-            table[keys] = TableFunction(columns: [(keys, .text)]) { j in
+            table["\(prefix)_array_elements"] = TableFunction(columns: [("value", .json)]) { (j: JSONValue) in try elements(j).map { [.json($0)] } }
+            table["\(prefix)_array_elements_text"] = TableFunction(columns: [("value", .text)]) { (j: JSONValue) in try elements(j).map { [JSONOperators.text($0, jsonb: sorted)] } }
+            table[keys] = TableFunction(columns: [(keys, .text)]) { (j: JSONValue) in
                 switch j {
                 case .object(let m): return (sorted ? jsonbOrder(m) : m).map { [.text($0.0)] }
                 case .array: throw RedError(.invalidArgument, "cannot call \(keys) on an array")
                 default: throw RedError(.invalidArgument, "cannot call \(keys) on a scalar")
                 }
+            }
+        }
+        for name in ["jsonb_path_query", "jsonb_path_query_tz"] {
+            table[name] = TableFunction(columns: [(name, .json)], arity: 2...4) { document, rest in
+                try JSONPathFunctions.items(document, rest)?.map { [.json($0)] } ?? []
             }
         }
         return table

@@ -255,6 +255,8 @@ struct Lexer {
         case (UInt8(ascii: "#"), UInt8(ascii: ">")): return "#>"
         case (UInt8(ascii: "#"), UInt8(ascii: "-")): return "#-"
         case (UInt8(ascii: "@"), UInt8(ascii: ">")): return "@>"
+        case (UInt8(ascii: "@"), UInt8(ascii: "?")): return "@?"
+        case (UInt8(ascii: "@"), UInt8(ascii: "@")): return "@@"
         case (UInt8(ascii: "<"), UInt8(ascii: "@")): return "<@"
         case (UInt8(ascii: "~"), UInt8(ascii: "*")): return "~*"
         case (UInt8(ascii: "!"), UInt8(ascii: "~")): return "!~"

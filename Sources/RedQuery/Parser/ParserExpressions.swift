@@ -114,7 +114,7 @@ extension Parser {
                 advance()
                 let function = s == "&" ? "__bit_and" : s == "|" ? "__bit_or" : "__bit_xor"
                 return operatorCall(function, left, try parseExpression(minimumPrecedence: Precedence.other + 1))
-            case "||", "#>", "#>>", "@>", "<@", "&&", "?", "?|", "?&", "#-":
+            case "||", "#>", "#>>", "@>", "<@", "&&", "?", "?|", "?&", "#-", "@?", "@@":
                 guard binds(Precedence.other) else { return nil }
                 advance()
                 let right = try parseExpression(minimumPrecedence: Precedence.other + 1)
@@ -128,6 +128,8 @@ extension Parser {
                 case "@>": return operatorCall("__json_contains", left, right)
                 case "<@": return operatorCall("__json_contains", right, left)
                 case "&&": return operatorCall("__array_overlap", left, right)
+                case "@?": return operatorCall(JSONPathFunctions.existsOperator, left, right)
+                case "@@": return operatorCall(JSONPathFunctions.matchOperator, left, right)
                 default: return .binary("||", left, right)
                 }
             case "=", "<>", "<", "<=", ">", ">=":
@@ -574,31 +576,6 @@ extension Parser {
         return .caseWhen(operand: operand, branches: branches, otherwise: otherwise)
     }
 
-    /// `make_interval`'s arguments, positional or named (`make_interval(days => 10)`), as the
-    /// seven positional ones with PostgreSQL's defaults (0) for those not given.
-    mutating func parseMakeIntervalArguments() throws -> [Expr] {
-        let names = IntervalFunctions.makeIntervalParameters
-        var given: [Expr?] = Array(repeating: nil, count: names.count)
-        var position = 0, named = false
-        repeat {
-            if case .identifier(let word, _) = current.kind, isSymbol("=", ahead: 1), isSymbol(">", ahead: 2) {
-                guard let index = names.firstIndex(of: word.lowercased()) else {
-                    throw RedError(.undefinedFunction, "function make_interval(\(word) => …) does not exist; its parameters are \(names.joined(separator: ", "))")
-                }
-                advance(); advance(); advance()
-                guard given[index] == nil else { throw error("make_interval's \(word) is given twice") }
-                given[index] = try parseExpression()
-                named = true
-            } else {
-                guard !named else { throw error("a positional argument cannot follow named arguments") }
-                guard position < names.count else { throw RedError(.undefinedFunction, "make_interval takes at most \(names.count) arguments") }
-                given[position] = try parseExpression()
-                position += 1
-            }
-        } while acceptSymbol(",")
-        return given.enumerated().map { index, e in e ?? .literal(index == 6 ? .float(0) : .integer(0)) }
-    }
-
     mutating func parseFunctionCall(name: String) throws -> Expr {
         try expectSymbol("(")
         var call = FunctionCall(name: name, arguments: [], distinct: false, star: false)
@@ -607,8 +584,8 @@ extension Parser {
         } else if !isSymbol(")") {
             if acceptKeyword("distinct") { call.distinct = true } else { _ = acceptKeyword("all") }
             // SQL-standard forms: SUBSTRING(s FROM i FOR n), POSITION(a IN b), TRIM([LEADING|TRAILING|BOTH] [c] FROM s), EXTRACT(f FROM x)
-            if name == "make_interval" {
-                call.arguments = try parseMakeIntervalArguments()
+            if let signature = Self.namedParameters[name] {
+                call.arguments = try parseArguments(name, signature)
             } else if name == "trim", let form = ["leading", "trailing", "both"].first(where: { isKeyword($0) }) {
                 advance()
                 call.name = form == "leading" ? "ltrim" : (form == "trailing" ? "rtrim" : "btrim")

@@ -259,6 +259,9 @@ extension Planner {
             return try bind(.function(plain), ctx)
         }
         if call.name == Parser.surfaceCast, call.arguments.count == 2, case .literal(.text(let typeName)) = call.arguments[1] {
+            if typeName == "jsonpath" {  // checked, and written as PostgreSQL writes a jsonpath
+                return .function(try ScalarFunction.lookup(JSONPathFunctions.castName, argumentCount: 1), [try bind(call.arguments[0], ctx)])
+            }
             if let labels = try EnumTypeCatalog.labels(of: typeName, context.transaction) {
                 // `'ok'::mood`: the text, if it is one of the enum type's labels.
                 return .function(try ScalarFunction.lookup(EnumTypeCatalog.castFunction, argumentCount: 3),

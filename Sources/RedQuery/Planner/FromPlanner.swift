@@ -331,9 +331,11 @@ extension Planner {
             return UnnestNode(arguments: arguments, columns: columns)
         case .function(let call, let alias, let names) where JSONFunctions.tableFunctions[call.name] != nil:
             let function = JSONFunctions.tableFunctions[call.name]!
-            guard call.arguments.count == 1 else { throw RedError(.undefinedFunction, "function \(call.name)() takes 1 argument") }
+            guard function.arity.contains(call.arguments.count) else {
+                throw RedError(.undefinedFunction, "function \(call.name)() does not accept \(call.arguments.count) argument\(call.arguments.count == 1 ? "" : "s")")
+            }
             let ctx = BindingContext(scope: Scope([], parent: outer), aggregatesForbiddenIn: "FROM")
-            let argument = try bind(call.arguments[0], ctx)
+            let arguments = try call.arguments.map { try bind($0, ctx) }
             let qualifier = alias ?? call.name
             guard names.count <= function.columns.count else {
                 throw RedError(.invalidColumnReference, "table \"\(qualifier)\" has \(function.columns.count) column\(function.columns.count == 1 ? "" : "s") available but \(names.count) columns specified")
@@ -343,7 +345,7 @@ extension Planner {
             let columns = function.columns.enumerated().map { i, column in
                 ScopeColumn(qualifier: qualifier, name: i < names.count ? names[i] : column.0 == call.name ? alias ?? column.0 : column.0, type: column.1)
             }
-            return JSONTableFunctionNode(name: call.name, function: function, argument: argument, columns: columns)
+            return JSONTableFunctionNode(name: call.name, function: function, arguments: arguments, columns: columns)
         case .function(let call, let alias, let names):
             if call.name != "generate_series", let function = context.surfaceCatalog?.tableFunction(named: call.name) {
                 return try planSurfaceTableFunction(function, call, alias: alias, names: names, outer: outer)

@@ -2,26 +2,28 @@ import RedCore
 
 /// `jsonb_each(j)`, `jsonb_array_elements(j)`, `jsonb_object_keys(j)` and their `json` and
 /// `_text` kin (`JSONFunctions.tableFunctions`): one row per member, element or key of a
-/// document, in its order. In a select list the single-column ones are planned through
-/// `SetReturningCalls`, as PostgreSQL runs them. Strict: a NULL document gives no rows. The
-/// argument is evaluated once per open, which is once per outer row when it reads an earlier
+/// document, in its order; `jsonb_path_query`'s items. In a select list the single-column ones
+/// are planned through `SetReturningCalls`, as PostgreSQL runs them. Strict: a NULL argument
+/// gives no rows. The arguments are evaluated once per open, which is once per outer row when it reads an earlier
 /// FROM item (lateral).
 final class JSONTableFunctionNode: PlanNode, @unchecked Sendable {
     let name: String
     let function: JSONFunctions.TableFunction
-    let argument: BoundExpr
+    /// The document, then any further arguments (`jsonb_path_query`'s path, vars, silent).
+    let arguments: [BoundExpr]
     let columns: [ScopeColumn]
 
-    init(name: String, function: JSONFunctions.TableFunction, argument: BoundExpr, columns: [ScopeColumn]) {
+    init(name: String, function: JSONFunctions.TableFunction, arguments: [BoundExpr], columns: [ScopeColumn]) {
         self.name = name
         self.function = function
-        self.argument = argument
+        self.arguments = arguments
         self.columns = columns
     }
 
     func open(_ context: ExecutionContext, outerRows: [[Value]]) throws -> RowIterator {
-        let value = try context.evaluation(outerRows).evaluate(argument, [])
-        let rows = value.isNull ? [] : try function.rows(try JSONOperators.document(value))
+        let evaluation = context.evaluation(outerRows)
+        let values = try arguments.map { try evaluation.evaluate($0, []) }
+        let rows = values.contains(where: \.isNull) ? [] : try function.rows(try JSONOperators.document(values[0]), Array(values.dropFirst()))
         try context.checkMaterialized(rows.count, name)
         var index = 0
         return ClosureIterator {
