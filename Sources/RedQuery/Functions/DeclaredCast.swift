@@ -18,6 +18,25 @@ enum DeclaredCast {
         return try declared.fit(a[0], explicit: true)
     }
 
+    /// The declaration applied as a value's input is, not as an explicit cast: text too long
+    /// for a `varchar(n)` fails (22001) instead of being cut (`json_populate_record`'s members).
+    static let input = ScalarFunction(name: "__declared_input", arity: 2...2, acceptsNull: false, isDeterministicWithinStatement: true) { a, _ in
+        guard case .text(let surfaceName) = a[1], let declared = DeclaredType(surfaceName: surfaceName) else {
+            throw RedError(.internalError, "__declared_input needs a declared type")
+        }
+        return try declared.fit(a[0], explicit: false)
+    }
+
+    /// A record function's document: an object (or NULL), as PostgreSQL requires of one
+    /// populating a row (`json_populate_record(NULL::t, '[1]')` is refused).
+    static let recordDocument = ScalarFunction(name: "__record_document", arity: 1...1, acceptsNull: false, isDeterministicWithinStatement: true) { a, _ in
+        switch try JSONOperators.document(a[0]) {
+        case .object: return a[0]
+        case .array: throw RedError(.invalidArgument, "cannot call populate_composite on an array")
+        default: throw RedError(.invalidArgument, "cannot call populate_composite on a scalar")
+        }
+    }
+
     /// Functions whose result PostgreSQL types `timestamp with time zone` (RedDB's timestamps
     /// are UTC instants either way): described so, and shown with their `+00` offset.
     static let zonedFunctions: Set<String> = ["now", "current_timestamp", "transaction_timestamp", "statement_timestamp", "clock_timestamp",

@@ -21,6 +21,9 @@ struct ScalarFunction: Sendable {
 
     static func lookup(_ name: String, argumentCount: Int) throws -> ScalarFunction {
         guard let f = library[name] else {
+            if Planner.populateFunctions.contains(name) {
+                throw RedError(.featureNotSupported, "\(name) gives a row: call it in FROM (SELECT * FROM \(name)(NULL::t, doc))")
+            }
             throw RedError(.undefinedFunction, "function \(name)() does not exist")
         }
         guard f.arity.contains(argumentCount) else {
@@ -484,7 +487,7 @@ struct ScalarFunction: Sendable {
             return .uuid(u)
         }
         add(["typeof"], 1...1, acceptsNull: true) { a, _ in .text(a[0].kindName) }
-        for f in postgresTextFunctions + JSONOperators.functions + JSONFunctions.functions + RegularExpressions.functions + ArrayFunctions.functions + DateTimeFunctions.functions + IntervalFunctions.functions + SimilarToPatterns.functions + SequenceFunctions.all + AdvisoryLockFunctions.all + VectorFunctions.functions + IntegerMathFunctions.functions + [DeclaredCast.function, EnumTypeCatalog.cast, TimeZoneConversion.toLocal, TimeZoneConversion.toInstant] + SessionZoneFunctions.all + JSONPathFunctions.functions { table[f.name] = f }
+        for f in postgresTextFunctions + JSONOperators.functions + JSONFunctions.functions + RegularExpressions.functions + ArrayFunctions.functions + DateTimeFunctions.functions + IntervalFunctions.functions + SimilarToPatterns.functions + SequenceFunctions.all + AdvisoryLockFunctions.all + VectorFunctions.functions + IntegerMathFunctions.functions + [DeclaredCast.function, DeclaredCast.input, DeclaredCast.recordDocument, EnumTypeCatalog.cast, TimeZoneConversion.toLocal, TimeZoneConversion.toInstant] + SessionZoneFunctions.all + JSONPathFunctions.functions { table[f.name] = f }
         return table
     }()
 }

@@ -286,6 +286,8 @@ extension Planner {
             }
             let numbered = OrdinalityNode(plan, column: ScopeColumn(qualifier: alias ?? inner.name, name: names.count == width + 1 ? names[width] : "ordinality", type: .integer))
             return AliasNode(numbered, columns: try Self.renamed(numbered.columns, names, qualifier: alias ?? inner.name, what: "table \(alias ?? inner.name)"), label: inner.name)
+        case .function(let call, let alias, let names) where Self.populateFunctions.contains(call.name):
+            return try planPopulateRecord(call, alias: alias, names: names, outer: outer)
         case .function(let call, let alias, let names) where call.name == "generate_subscripts":
             // PostgreSQL's definition: the subscripts of dimension `dim`, lowest first (or last
             // when `reverse`): generate_series over array_lower … array_upper.
