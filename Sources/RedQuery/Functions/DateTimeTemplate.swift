@@ -8,7 +8,7 @@ import RedCore
 /// with an `FM` prefix (fill mode: no zero padding, names not padded to nine) and a
 /// `TH`/`th` suffix (ordinal); double-quoted text, copied as written (`\` escapes inside);
 /// and every other character, copied. `FX` and `TM` prefixes are accepted and change
-/// nothing here: timestamps carry no time zone, and names are English.
+/// nothing here: names are English.
 ///
 /// A `timestamp` has no zone, so `TZ` prints nothing and `OF`/`TZH` `+00`, as PostgreSQL
 /// prints them; a `timestamptz` is written on the session's clocks, `TZ` and `OF` theirs

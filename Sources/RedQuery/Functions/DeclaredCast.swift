@@ -28,17 +28,19 @@ enum DeclaredCast {
     }
 
     /// A record function's document: an object (or NULL), as PostgreSQL requires of one
-    /// populating a row (`json_populate_record(NULL::t, '[1]')` is refused).
-    static let recordDocument = ScalarFunction(name: "__record_document", arity: 1...1, acceptsNull: false, isDeterministicWithinStatement: true) { a, _ in
+    /// populating a row (`json_populate_record(NULL::t, '[1]')` is refused). With the function's
+    /// name, an element of a `_recordset`'s array.
+    static let recordDocument = ScalarFunction(name: "__record_document", arity: 1...2, acceptsNull: false, isDeterministicWithinStatement: true) { a, _ in
         switch try JSONOperators.document(a[0]) {
         case .object: return a[0]
+        case _ where a.count == 2: throw RedError(.invalidArgument, "argument of \(a[1].displayText) must be an array of objects")
         case .array: throw RedError(.invalidArgument, "cannot call populate_composite on an array")
         default: throw RedError(.invalidArgument, "cannot call populate_composite on a scalar")
         }
     }
 
     /// Functions whose result PostgreSQL types `timestamp with time zone` (RedDB's timestamps
-    /// are UTC instants either way): described so, and shown with their `+00` offset.
+    /// are UTC instants either way): described so, and shown on the session's clocks.
     static let zonedFunctions: Set<String> = ["now", "current_timestamp", "transaction_timestamp", "statement_timestamp", "clock_timestamp",
                                               "make_timestamptz", "to_timestamp", TimeZoneConversion.toInstant.name,
                                               SessionZoneFunctions.instantFromText.name, SessionZoneFunctions.instantFromLocal.name,

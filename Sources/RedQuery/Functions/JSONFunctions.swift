@@ -224,20 +224,22 @@ enum JSONFunctions {
     // MARK: Set-returning
 
     /// A set-returning JSON function: its columns' names and types, and its rows for a document
-    /// and the arguments after it (`jsonb_path_query(j, path, vars, silent)`'s; none for the rest).
+    /// and the arguments after it (`jsonb_path_query(j, path, vars, silent)`'s; none for the rest)
+    /// in a statement.
     struct TableFunction: Sendable {
         let columns: [(String, DataType)]
         var arity: ClosedRange<Int> = 1...1
-        let rows: @Sendable (JSONValue, [Value]) throws -> [[Value]]
+        let rows: @Sendable (JSONValue, [Value], ExecutionContext) throws -> [[Value]]
 
-        init(columns: [(String, DataType)], arity: ClosedRange<Int>, rows: @escaping @Sendable (JSONValue, [Value]) throws -> [[Value]]) {
+        init(columns: [(String, DataType)], arity: ClosedRange<Int>,
+             rows: @escaping @Sendable (JSONValue, [Value], ExecutionContext) throws -> [[Value]]) {
             self.columns = columns
             self.arity = arity
             self.rows = rows
         }
 
         init(columns: [(String, DataType)], rows: @escaping @Sendable (JSONValue) throws -> [[Value]]) {
-            self.init(columns: columns, arity: 1...1) { document, _ in try rows(document) }
+            self.init(columns: columns, arity: 1...1) { document, _, _ in try rows(document) }
         }
     }
 
@@ -274,8 +276,8 @@ enum JSONFunctions {
             }
         }
         for name in ["jsonb_path_query", "jsonb_path_query_tz"] {
-            table[name] = TableFunction(columns: [(name, .json)], arity: 2...4) { document, rest in
-                try JSONPathFunctions.items(document, rest)?.map { [.json($0)] } ?? []
+            table[name] = TableFunction(columns: [(name, .json)], arity: 2...4) { document, rest, context in
+                try JSONPathFunctions.items(document, rest, context)?.map { [.json($0)] } ?? []
             }
         }
         return table

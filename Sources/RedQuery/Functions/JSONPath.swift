@@ -94,25 +94,27 @@ struct JSONPath: Sendable, CustomStringConvertible {
     private static func text(_ node: Node, brackets: Bool) -> String {
         func operand(_ child: Node, of parent: Node) -> String { text(child, brackets: priority(child) <= priority(parent)) }
         func wrapped(_ s: String) -> String { brackets ? "(" + s + ")" : s }
+        /// An accessor's base, bracketed when it is an operator (`($.a + 1).type()`).
+        func chained(_ base: Node) -> String { text(base, brackets: priority(base) < 6) }
         switch node {
         case .root: return "$"
         case .current: return "@"
         case .last: return "last"
         case .variable(let name): return "$" + quoted(name)
         case .literal(let value): return value.text
-        case .member(let base, let key): return text(base, brackets: false) + "." + quoted(key)
-        case .anyMember(let base): return text(base, brackets: false) + ".*"
-        case .anyElement(let base): return text(base, brackets: false) + "[*]"
+        case .member(let base, let key): return chained(base) + "." + quoted(key)
+        case .anyMember(let base): return chained(base) + ".*"
+        case .anyElement(let base): return chained(base) + "[*]"
         case .elements(let base, let subscripts):
             let list = subscripts.map { low, high in text(low, brackets: false) + (high.map { " to " + text($0, brackets: false) } ?? "") }
-            return text(base, brackets: false) + "[" + list.joined(separator: ",") + "]"
+            return chained(base) + "[" + list.joined(separator: ",") + "]"
         case .descendants(let base, let from, let through):
             func level(_ n: Int) -> String { n == .max ? "last" : String(n) }
             var levels = ""
             if let from, let through { levels = from == through ? "{\(level(from))}" : "{\(level(from)) to \(level(through))}" }
-            return text(base, brackets: false) + ".**" + levels
-        case .filter(let base, let predicate): return text(base, brackets: false) + "?(" + text(predicate, brackets: false) + ")"
-        case .method(let base, let name): return text(base, brackets: false) + "." + name + "()"
+            return chained(base) + ".**" + levels
+        case .filter(let base, let predicate): return chained(base) + "?(" + text(predicate, brackets: false) + ")"
+        case .method(let base, let name): return chained(base) + "." + name + "()"
         case .unary(let op, let operand): return wrapped(op + text(operand, brackets: priority(operand) <= priority(node)))
         case .binary(let op, let l, let r), .comparison(let op, let l, let r):
             return wrapped(operand(l, of: node) + " " + op + " " + operand(r, of: node))

@@ -17,14 +17,21 @@ struct JSONPathEvaluation {
     let path: JSONPath
     let document: JSONValue
     let variables: [String: JSONValue]
-    /// Items visited by `.**` and produced in all, bounded like any result kept in memory.
-    var budget = 10_000_000
+    /// Items produced or visited by `.**`, counted before they are made: bounded, like any result
+    /// kept in memory, so a path multiplying items (`$[0,0,0][0,0,0]…`) stops early.
+    private(set) var produced = 0
+    static let maxItems = 10_000_000
+    /// Items produced and pairs compared: the statement's cancellation is checked as it grows,
+    /// so `statement_timeout` stops a long comparison (`@ == $.b[*]` over large arrays).
+    private var work = 0
+    private let checkCancelled: () throws -> Void
 
     var lax: Bool { !path.strict }
 
-    init(_ path: JSONPath, document: JSONValue, variables: JSONValue?) throws {
+    init(_ path: JSONPath, document: JSONValue, variables: JSONValue?, checkCancelled: @escaping () throws -> Void = {}) throws {
         self.path = path
         self.document = document
+        self.checkCancelled = checkCancelled
         var table: [String: JSONValue] = [:]
         switch variables {
         case nil, .null?: break
@@ -67,49 +74,57 @@ struct JSONPathEvaluation {
             return [value]
         case .literal(let value): return [value]
         case .member(let base, let key):
+            let forgiving = Self.forgives(base, lax: lax)
             return try unwrapped(try items(base, current: current, last: last)).flatMap { item -> [JSONValue] in
+                try spend(1)
                 guard case .object(let members) = item else {
-                    if lax { return [] }
+                    if forgiving { return [] }
                     throw Self.error("2203A", "jsonpath member accessor can only be applied to an object")
                 }
                 if let found = members.last(where: { $0.0 == key }) { return [found.1] }
-                if lax { return [] }
+                if forgiving { return [] }
                 throw Self.error("2203A", "JSON object does not contain key \"\(key)\"")
             }
         case .anyMember(let base):
+            let forgiving = Self.forgives(base, lax: lax)
             return try unwrapped(try items(base, current: current, last: last)).flatMap { item -> [JSONValue] in
                 guard case .object(let members) = item else {
-                    if lax { return [] }
+                    if forgiving { return [] }
                     throw Self.error("2203C", "jsonpath wildcard member accessor can only be applied to an object")
                 }
+                try spend(members.count)
                 return JSONFunctions.jsonbOrder(members).map(\.1)
             }
         case .anyElement(let base):
+            let forgiving = Self.forgives(base, lax: lax)
             return try items(base, current: current, last: last).flatMap { item -> [JSONValue] in
-                if case .array(let elements) = item { return elements }
-                if lax { return [item] }
+                try spend(1)
+                if case .array(let elements) = item { try spend(elements.count); return elements }
+                if forgiving { return [item] }
                 throw Self.error("22039", "jsonpath wildcard array accessor can only be applied to an array")
             }
         case .elements(let base, let subscripts):
+            let forgiving = Self.forgives(base, lax: lax)
             var out: [JSONValue] = []
             for item in try items(base, current: current, last: last) {
                 let elements: [JSONValue]
                 if case .array(let a) = item { elements = a } else {
-                    guard lax else { throw Self.error("22039", "jsonpath array accessor can only be applied to an array") }
+                    guard forgiving else { throw Self.error("22039", "jsonpath array accessor can only be applied to an array") }
                     elements = [item]
                 }
                 for (low, high) in subscripts {
                     var from = try position(low, current: current, count: elements.count)
                     var through = try high.map { try position($0, current: current, count: elements.count) } ?? from
-                    if !lax, from < 0 || from > through || through >= elements.count {
+                    if !forgiving, from < 0 || from > through || through >= elements.count {
                         throw Self.error("22033", "jsonpath array subscript is out of bounds")
                     }
                     from = max(from, 0)
                     through = min(through, elements.count - 1)
-                    if from <= through { out += elements[from...through] }
+                    guard from <= through else { continue }
+                    try spend(through - from + 1)
+                    out += elements[from...through]
                 }
             }
-            try spend(out.count)
             return out
         case .descendants(let base, let from, let through):
             var out: [JSONValue] = []
@@ -156,20 +171,37 @@ struct JSONPathEvaluation {
     }
 
     /// In lax mode, arrays replaced by their elements (one level).
-    private func unwrapped(_ items: [JSONValue]) -> [JSONValue] {
+    mutating func unwrapped(_ items: [JSONValue]) throws -> [JSONValue] {
         guard lax, items.contains(where: { if case .array = $0 { return true }; return false }) else { return items }
-        return items.flatMap { item -> [JSONValue] in if case .array(let elements) = item { return elements }; return [item] }
+        return try items.flatMap { item -> [JSONValue] in
+            guard case .array(let elements) = item else { return [item] }
+            try spend(elements.count)
+            return elements
+        }
     }
 
-    private mutating func spend(_ count: Int) throws {
-        budget -= count
-        guard budget >= 0 else { throw RedError(.limitExceeded, "a jsonpath may produce or visit at most 10000000 items") }
+    /// Counts `count` items before they are made (`produced`).
+    mutating func spend(_ count: Int) throws {
+        produced += count
+        guard produced <= Self.maxItems else {
+            throw RedError(.limitExceeded, "a jsonpath may produce or visit at most \(Self.maxItems) items")
+        }
+        try tick(count)
     }
 
-    /// `.**`: the item and its descendants, depth first, those at levels `from` through `through`.
+    /// Counts `count` units of work, checking the statement's cancellation every few thousand.
+    mutating func tick(_ count: Int) throws {
+        let before = work
+        work &+= count
+        if work / 4096 != before / 4096 { try checkCancelled() }
+    }
+
+    /// `.**`: the item and its descendants, depth first, those at levels `from` through `through`;
+    /// `{last}` alone (both `Int.max`) the leaves, the items holding no others, at any level.
     private mutating func collect(_ item: JSONValue, level: Int, from: Int, through: Int, into out: inout [JSONValue]) throws {
         try spend(1)
-        if level >= from { out.append(item) }
+        let isLeaf: Bool = switch item { case .object, .array: false; default: true }
+        if from == .max ? isLeaf : level >= from { out.append(item) }
         guard level < through else { return }
         switch item {
         case .object(let members): for (_, value) in JSONFunctions.jsonbOrder(members) { try collect(value, level: level + 1, from: from, through: through, into: &out) }
@@ -185,8 +217,24 @@ struct JSONPathEvaluation {
             throw Self.error("22033", "jsonpath array subscript is not a single numeric value")
         }
         let whole = number.rounded(toPlaces: 0, truncating: true)
-        guard let index = Int(whole.text) else { throw Self.error("22033", "jsonpath array subscript is out of integer range") }
-        return index
+        guard let index = Int32(whole.text) else { throw Self.error("22033", "jsonpath array subscript is out of integer range") }
+        return Int(index)
+    }
+
+    /// Whether structural errors under `base` are forgiven: in lax mode, and, as PostgreSQL does,
+    /// in the accessors after a `.**` (`strict $.**.b` skips the items without a `b`).
+    static func forgives(_ base: JSONPath.Node, lax: Bool) -> Bool {
+        if lax { return true }
+        var node = base
+        while true {
+            switch node {
+            case .descendants: return true
+            case .member(let inner, _), .anyMember(let inner), .anyElement(let inner), .elements(let inner, _),
+                 .filter(let inner, _), .method(let inner, _):
+                node = inner
+            default: return false
+            }
+        }
     }
 
     static func number(_ value: JSONValue) -> Numeric? {
@@ -200,7 +248,7 @@ struct JSONPathEvaluation {
 
     // MARK: Methods
 
-    private func method(_ name: String, _ input: [JSONValue]) throws -> [JSONValue] {
+    private mutating func method(_ name: String, _ input: [JSONValue]) throws -> [JSONValue] {
         switch name {
         case "type":
             return input.map { item in

@@ -10,6 +10,8 @@ struct JSONPathParser {
     let tokens: [JSONPathToken]
     var position = 0
     var depth = 0
+    /// Inside a filter (`@` allowed) and inside subscripts (`last` allowed), how deep.
+    var filters = 0, subscripts = 0
 
     init(tokens: [JSONPathToken]) { self.tokens = tokens }
 
@@ -133,6 +135,8 @@ struct JSONPathParser {
                 position += 1
                 flags = f
             }
+            try Self.checkRegexFlags(flags)
+            _ = try JSONPathEvaluation.regex(pattern, flags: flags)  // a bad pattern fails here, not per row
             return .likeRegex(left, pattern: pattern, flags: flags)
         }
         if acceptWord("starts") {
@@ -193,7 +197,9 @@ struct JSONPathParser {
         position += 1
         switch token {
         case .symbol("$"): return .root
-        case .symbol("@"): return .current
+        case .symbol("@"):
+            guard filters > 0 else { throw RedError(.syntaxError, "@ is not allowed in root expressions") }
+            return .current
         case .variable(let name): return .variable(name)
         case .string(let s): return .literal(.string(s))
         case .number(let n):
@@ -202,7 +208,9 @@ struct JSONPathParser {
         case .word("true"): return .literal(.bool(true))
         case .word("false"): return .literal(.bool(false))
         case .word("null"): return .literal(.null)
-        case .word("last"): return .last
+        case .word("last"):
+            guard subscripts > 0 else { throw RedError(.syntaxError, "LAST is allowed only in array subscripts") }
+            return .last
         case .symbol("("):
             let inner = try nested { try $0.parseOr() }
             try expect(")")
@@ -228,17 +236,21 @@ struct JSONPathParser {
                     try expect("]")
                     node = .anyElement(node)
                 } else {
-                    var subscripts: [(Node, Node?)] = []
+                    var list: [(Node, Node?)] = []
+                    subscripts += 1
+                    defer { subscripts -= 1 }
                     repeat {
                         let low = try nested { try $0.parseAdditive() }
                         let high = acceptWord("to") ? try nested { try $0.parseAdditive() } : nil
-                        subscripts.append((low, high))
+                        list.append((low, high))
                     } while accept(",")
                     try expect("]")
-                    node = .elements(node, subscripts)
+                    node = .elements(node, list)
                 }
             } else if accept("?") {
                 try expect("(")
+                filters += 1
+                defer { filters -= 1 }
                 let condition = try nested { try $0.parseOr() }
                 try expect(")")
                 guard condition.isPredicate else { throw JSONPath.syntaxError("a filter needs a predicate") }
@@ -277,6 +289,18 @@ struct JSONPathParser {
             throw JSONPath.syntaxError("unexpected \"$\(name)\" after \".\"")
         default:
             throw JSONPath.syntaxError("expected a key, \"*\" or \"**\" after \".\"")
+        }
+    }
+
+    /// `like_regex` flags: `i` (ignore case), `s` (`.` matches a newline, as ours always does)
+    /// and `q` (the pattern is literal) are taken; `m` and `x` are PostgreSQL's too but not built.
+    private static func checkRegexFlags(_ flags: String) throws {
+        for flag in flags {
+            switch flag {
+            case "i", "s", "q": continue
+            case "m", "x": throw RedError(.featureNotSupported, "like_regex flag \"\(flag)\" is not supported; i, s and q are")
+            default: throw JSONPath.syntaxError("unrecognized flag character \"\(flag)\" in like_regex")
+            }
         }
     }
 

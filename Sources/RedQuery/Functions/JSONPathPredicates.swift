@@ -31,6 +31,7 @@ extension JSONPathEvaluation {
             guard let left = try operand(l, current: current, last: last), let right = try operand(r, current: current, last: last) else { return .unknown }
             var tally = Tally(lax: lax)
             for a in left {
+                try tick(right.count)
                 for b in right where tally.settles(Self.compare(op, a, b)) { return tally.answer }
             }
             return tally.answer
@@ -63,8 +64,7 @@ extension JSONPathEvaluation {
     private mutating func operand(_ node: JSONPath.Node, current: JSONValue?, last: Int?, unwrapping: Bool = true) throws -> [JSONValue]? {
         do {
             let found = try items(node, current: current, last: last)
-            guard unwrapping, lax else { return found }
-            return found.flatMap { item -> [JSONValue] in if case .array(let elements) = item { return elements }; return [item] }
+            return unwrapping ? try unwrapped(found) : found
         } catch where Self.isSuppressible(error) {
             return nil
         }

@@ -57,7 +57,7 @@ struct ScalarFunction: Sendable {
         "__session_to_char": .text, "__session_date_trunc": .timestamp, "age": .duration, "justify_days": .duration, "justify_hours": .duration, "justify_interval": .duration, "make_interval": .duration,
         "nextval": .integer, "currval": .integer, "setval": .integer, "lastval": .integer, "pg_get_serial_sequence": .text,
         "json_build_object": .json, "json_build_array": .json, "jsonb_build_object": .json, "jsonb_build_array": .json, "to_json": .json, "to_jsonb": .json,
-    ].merging(JSONFunctions.resultTypes) { a, _ in a }.merging(AdvisoryLockFunctions.resultTypes) { a, _ in a }.merging(VectorFunctions.resultTypes) { a, _ in a }
+    ].merging(JSONFunctions.resultTypes) { a, _ in a }.merging(JSONPathFunctions.resultTypes) { a, _ in a }.merging(AdvisoryLockFunctions.resultTypes) { a, _ in a }.merging(VectorFunctions.resultTypes) { a, _ in a }
 
     /// Functions whose first argument must be text (a number there is 42883, as in PostgreSQL).
     static let textFunctions: Set<String> = ["upper", "lower", "length", "char_length", "character_length", "octet_length",

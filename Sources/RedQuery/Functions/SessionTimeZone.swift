@@ -34,7 +34,10 @@ public struct SessionTimeZone: Sendable, Equatable {
             name = "<\(Self.offsetText(seconds, separator: ":"))>\(Self.offsetText(-seconds, separator: ":"))"
             return
         }
-        if let identifier = ZoneRule.identifiers[trimmed.lowercased()], let rule = try? ZoneRule.named(identifier) {
+        // The zone of the database, with its rules over time (`CET` has summer time here, where
+        // `AT TIME ZONE 'CET'` reads the fixed abbreviation).
+        if let identifier = ZoneRule.identifiers[trimmed.lowercased()],
+           let rule = TimeZone(identifier: identifier).map(ZoneRule.database) ?? (try? ZoneRule.named(identifier)) {
             self.rule = rule
             name = identifier
             return
@@ -87,27 +90,31 @@ public struct SessionTimeZone: Sendable, Equatable {
     /// An instant's text: its time on the zone's clocks and their offset then.
     public func text(ofInstant instant: Int64) -> String {
         if CalendarMath.isInfinite(instant) { return CalendarMath.formatTimestamp(instant) }
-        let offset = rule.offset(at: instant)
-        let local = (try? rule.localTime(of: instant)) ?? instant
-        var text = CalendarMath.formatTimestamp(local)
-        let bc = text.hasSuffix(" BC")
-        if bc { text.removeLast(3) }
-        return text + Self.offsetText(offset) + (bc ? " BC" : "")
+        let clock = wallClock(instant)
+        return clock.text + Self.offsetText(clock.offset) + (clock.bc ? " BC" : "")
     }
 
     /// An instant in JSON (`to_json`): ISO 8601 with `T` and a `±HH:MM` offset, as PostgreSQL
     /// writes one (`2024-07-01T14:00:00+02:00`).
     public func jsonText(ofInstant instant: Int64) -> String {
         if CalendarMath.isInfinite(instant) { return CalendarMath.formatTimestamp(instant) }
-        let offset = rule.offset(at: instant)
-        let local = (try? rule.localTime(of: instant)) ?? instant
+        let clock = wallClock(instant)
+        var zone = Self.offsetText(clock.offset)
+        if zone.count == 3 { zone += ":00" }
+        return clock.text.replacingFirstSpaceWithT() + zone + (clock.bc ? " BC" : "")
+    }
+
+    /// The time the zone's clocks show at a finite instant (without its era), their offset,
+    /// and whether the year is BC. At the very ends of the range, where the clock time would
+    /// leave it, the instant is shown in UTC.
+    private func wallClock(_ instant: Int64) -> (text: String, offset: Int, bc: Bool) {
+        var offset = rule.offset(at: instant)
+        let local: Int64
+        if let shifted = try? rule.localTime(of: instant) { local = shifted } else { local = instant; offset = 0 }
         var text = CalendarMath.formatTimestamp(local)
         let bc = text.hasSuffix(" BC")
         if bc { text.removeLast(3) }
-        text = text.replacingFirstSpaceWithT()
-        var zone = Self.offsetText(offset)
-        if zone.count == 3 { zone += ":00" }
-        return text + zone + (bc ? " BC" : "")
+        return (text, offset, bc)
     }
 
     /// The instant text names: with its own offset (`+02`, `Z`) or zone (`Europe/Paris`, `EST`)
@@ -150,6 +157,20 @@ public struct SessionTimeZone: Sendable, Equatable {
         guard interval.months != 0 || interval.days != 0, !CalendarMath.isInfinite(instant) else { return try interval.added(to: instant) }
         let local = try Interval(months: interval.months, days: interval.days).added(to: try localTime(of: instant))
         return try Interval(microseconds: interval.microseconds).added(to: try self.instant(of: local))
+    }
+
+    /// A value taken as an instant on the zone's clocks: text as `instant(fromText:)` reads it
+    /// (its error when it is no timestamp), a date at its midnight, and a timestamp, when
+    /// `timestampIsWallClock`, at that time; anything else as it is.
+    public func instant(reading value: Value, timestampIsWallClock: Bool) throws -> Value {
+        switch value {
+        case .text(let text):
+            guard let instant = instant(fromText: text) else { return try DataType.timestamp.coerce(value) }
+            return .timestamp(instant)
+        case .date(let day): return .timestamp(try instant(of: try CalendarMath.checkedTimestamp(days: Int64(day))))
+        case .timestamp(let wallClock) where timestampIsWallClock: return .timestamp(try instant(of: wallClock))
+        default: return value
+        }
     }
 
     /// The time on the zone's clocks at `instant` (`timestamptz::timestamp`).

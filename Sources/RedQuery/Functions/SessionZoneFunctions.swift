@@ -10,23 +10,16 @@ enum SessionZoneFunctions {
     }
 
     /// Text read as an instant: with the offset or zone it writes, else on the session's
-    /// clocks (`'2024-07-01 12:00'::timestamptz`). Any other value passes as it is (a
-    /// parameter its surface has already read).
+    /// clocks (`'2024-07-01 12:00'::timestamptz`); a date at its midnight there. Any other
+    /// value passes as it is (a parameter its surface has already read).
     static let instantFromText = function("__session_instant_from_text", 1...1) { a, context in
-        guard case .text(let text) = a[0] else { return a[0] }
-        guard let instant = context.timeZone.instant(fromText: text) else { return try DataType.timestamp.coerce(a[0]) }  // its error
-        return .timestamp(instant)
+        try context.timeZone.instant(reading: a[0], timestampIsWallClock: false)
     }
 
     /// A wall-clock time, or a date's midnight, as the instant the session's clocks show it
     /// (`timestamp::timestamptz`, `date::timestamptz`); text as `instantFromText` reads it.
     static let instantFromLocal = function("__session_instant_from_local", 1...1) { a, context in
-        switch a[0] {
-        case .timestamp(let local): return .timestamp(try context.timeZone.instant(of: local))
-        case .date(let day): return .timestamp(try context.timeZone.instant(of: try CalendarMath.checkedTimestamp(days: Int64(day))))
-        case .text: return try instantFromText.call(a, context)
-        default: return a[0]
-        }
+        try context.timeZone.instant(reading: a[0], timestampIsWallClock: true)
     }
 
     /// An instant as the time on the session's clocks (`timestamptz::timestamp`).

@@ -45,8 +45,9 @@ enum ZoneAbbreviations {
     }
 
     private static func read(_ identifier: String) -> Zone? {
-        guard !identifier.contains(".."), let data = FileManager.default.contents(atPath: "/usr/share/zoneinfo/" + identifier),
-              data.count <= maxFileBytes else { return nil }
+        let path = "/usr/share/zoneinfo/" + identifier
+        guard !identifier.contains(".."), let size = (try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? NSNumber,
+              size.intValue <= maxFileBytes, let data = FileManager.default.contents(atPath: path), data.count <= maxFileBytes else { return nil }
         let bytes = [UInt8](data)
         var reader = BigEndianReader(bytes: bytes)
         guard let first = header(&reader) else { return nil }

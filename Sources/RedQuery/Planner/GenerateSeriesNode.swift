@@ -59,12 +59,7 @@ final class GenerateSeriesNode: PlanNode, @unchecked Sendable {
         guard values.count == 3 else { throw RedError(.undefinedFunction, "generate_series(timestamp, timestamp) needs a step: generate_series(start, stop, interval)") }
         let zone = inSessionZone ? context.timeZone : nil
         func bound(_ value: Value) throws -> Int64 {
-            switch value {
-            case .text(let text) where zone != nil: if let instant = zone!.instant(fromText: text) { return instant }
-            case .date(let day) where zone != nil: return try zone!.instant(of: try CalendarMath.checkedTimestamp(days: Int64(day)))
-            default: break
-            }
-            return try TimeFunctions.microseconds(value)
+            try TimeFunctions.microseconds(try zone?.instant(reading: value, timestampIsWallClock: false) ?? value)
         }
         let start = try bound(values[0]), stop = try bound(values[1])
         guard case .interval(let step) = try DataType.duration.coerce(values[2]) else {

@@ -23,7 +23,7 @@ final class JSONTableFunctionNode: PlanNode, @unchecked Sendable {
     func open(_ context: ExecutionContext, outerRows: [[Value]]) throws -> RowIterator {
         let evaluation = context.evaluation(outerRows)
         let values = try arguments.map { try evaluation.evaluate($0, []) }
-        let rows = values.contains(where: \.isNull) ? [] : try function.rows(try JSONOperators.document(values[0]), Array(values.dropFirst()))
+        let rows = values.contains(where: \.isNull) ? [] : try function.rows(try JSONOperators.document(values[0]), Array(values.dropFirst()), context)
         try context.checkMaterialized(rows.count, name)
         var index = 0
         return ClosureIterator {

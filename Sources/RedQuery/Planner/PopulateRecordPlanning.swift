@@ -24,7 +24,11 @@ extension Planner {
             throw RedError(.undefinedObject, "type \"\(typeName)\" does not exist")
         }
         guard handle.schema.model == .table else { throw RedError(.featureNotSupported, "\(call.name) needs a table's row type; \"\(typeName)\" is not a table") }
-        let document = Expr.column([Parser.recordSource, "doc"])
+        func invoke(_ name: String, _ arguments: [Expr]) -> Expr { .function(FunctionCall(name: name, arguments: arguments, distinct: false, star: false)) }
+        var document = Expr.column([Parser.recordSource, "doc"])
+        if call.name.hasSuffix("_recordset") {  // each element an object
+            document = invoke(DeclaredCast.recordDocument.name, [document, .literal(.text(call.name))])
+        }
         let items = handle.schema.columns.map { column in
             SelectItem(expr: Self.member(column, of: document), alias: column.name)
         }
@@ -34,7 +38,7 @@ extension Planner {
                                         arguments: [call.arguments[1]], distinct: false, star: false)
             source = .function(elements, alias: Parser.recordSource, columns: ["doc"])
         } else {
-            let checked = Expr.function(FunctionCall(name: DeclaredCast.recordDocument.name, arguments: [call.arguments[1]], distinct: false, star: false))
+            let checked = invoke(DeclaredCast.recordDocument.name, [call.arguments[1]])
             source = .subquery(Query(body: .select(Select(items: [SelectItem(expr: checked, alias: "doc")]))), alias: Parser.recordSource, columns: [])
         }
         let query = Query(body: .select(Select(items: items, from: source)))

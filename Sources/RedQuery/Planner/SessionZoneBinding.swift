@@ -43,7 +43,7 @@ extension Planner {
         switch name {
         case "date_trunc" where arguments.count == 2 && (zoned(1) || staticType(arguments[1], ctx) == .date):
             return .function(SessionZoneFunctions.dateTrunc, arguments)
-        case "date_part", "extract" where arguments.count == 2 && zoned(1):
+        case "date_part" where arguments.count == 2 && zoned(1), "extract" where arguments.count == 2 && zoned(1):
             return .cast(.function(SessionZoneFunctions.datePart, [.constant(.text(name))] + arguments), name == "extract" ? .decimal : .float)
         case "to_char" where arguments.count == 2 && zoned(0):
             return .function(SessionZoneFunctions.toChar, arguments)
@@ -77,9 +77,11 @@ extension Planner {
     /// interval): days and months counted on the session's clocks. Nil for anything else.
     func sessionZoneShift(_ op: String, _ l: BoundExpr, _ r: BoundExpr, _ ctx: BindingContext) -> BoundExpr? {
         guard op == "+" || op == "-" else { return nil }
+        // An untyped literal is an interval beside `+` only: `instant - '…'` is instant less
+        // instant in PostgreSQL (`instantOperand`).
         func interval(_ e: BoundExpr) -> BoundExpr? {
             if staticType(e, ctx) == .duration { return e }
-            guard case .constant(.text(let text)) = e, let parsed = try? Interval.parse(text) else { return nil }
+            guard op == "+", case .constant(.text(let text)) = e, let parsed = try? Interval.parse(text) else { return nil }
             return .constant(.interval(parsed))
         }
         if isZoned(l, ctx), let by = interval(r) { return .function(SessionZoneFunctions.shift, [l, by, .constant(.integer(op == "-" ? -1 : 1))]) }

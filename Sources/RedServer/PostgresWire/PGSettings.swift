@@ -3,9 +3,10 @@ import RedDB
 import RedQuery
 
 /// The run-time parameters ("GUCs") a PostgreSQL client can SET and SHOW on
-/// one connection. Most only shape what this connection reports (timestamps
-/// are UTC, text is UTF-8); `statement_timeout`, `lock_timeout` and
-/// `default_transaction_isolation` change how its statements run.
+/// one connection. Most only shape what this connection reports (text is UTF-8);
+/// `TimeZone` (how instants are read and shown, `SessionTimeZone`), `IntervalStyle`,
+/// `statement_timeout`, `lock_timeout` and `default_transaction_isolation` change how its
+/// statements run or answer.
 struct PGSettings {
     static let serverVersion = PostgresCompatibility.serverVersion
 

@@ -299,7 +299,9 @@ enum PGValueCodec {
             guard let target else { return .text(text) }
             if target == .blob, text.hasPrefix("\\x") { return try decodeHexBytea(text) }
             if declared == PGType.timestamp.oid, let us = CalendarMath.parseTimestamp(text, ignoringZone: true) {
-                return .timestamp(us)  // a `timestamp` parameter: a zone after the time is dropped, as PostgreSQL does
+                // A `timestamp` parameter: a zone after the time is dropped, as PostgreSQL does, and
+                // where the statement takes an instant the time is put on the session's clocks.
+                return .timestamp(try zone.map { try $0.instant(of: us) } ?? us)
             }
             if let zone, let instant = zone.instant(fromText: text) { return .timestamp(instant) }
             if target == .float, let special = ["NaN": Double.nan, "Infinity": .infinity, "-Infinity": -.infinity][text] {
@@ -311,7 +313,9 @@ enum PGValueCodec {
                let instant = zone.instant(fromText: text) {
                 return .timestamp(instant)  // text sent in binary (PostgresNIO's String)
             }
-            return try decodeBinary(&bytes, oid: declared, inferred: inferred)
+            let value = try decodeBinary(&bytes, oid: declared, inferred: inferred)
+            if let zone, declared == PGType.timestamp.oid, case .timestamp(let wallClock) = value { return .timestamp(try zone.instant(of: wallClock)) }
+            return value
         }
     }
 
