@@ -131,28 +131,7 @@ extension Planner {
                              branches: zip(boundBranches, results).map { ($0.0, $1) },
                              otherwise: otherwise == nil ? nil : results.last)
         case .cast(let e, let type):
-            let instant = nextTimestampCastIsInstant
-            nextTimestampCastIsInstant = false
-            var inner = try bind(e, ctx)
-            if type == .timestamp, !instant, [.text, .any].contains(staticType(inner, ctx)), !{ if case .parameter = inner { return true }; return false }() {
-                // Text read as a `timestamp` keeps its time as written: a zone after it is dropped.
-                inner = .function(TimeZoneConversion.localTimestampText, [inner])
-            }
-            if case .parameter(let n) = inner {
-                if type == .time, parameterTypes[n] == nil { parameterSurfaceTypes[n] = DataType.time.rawValue }  // `$1::time`
-                noteParameterType(n, type)
-            }
-            inner = sessionZoneCastOperand(inner, to: type, instant: instant, ctx)
-            if type == .text, staticType(inner, ctx) == .json {
-                var described = inner
-                let jsonb = outputColumn(&described, named: "", ctx).surfaceType != DeclaredType(kind: .json).surfaceName
-                return .function(JSONTextCast.function, [inner, .constant(.boolean(jsonb))])
-            }
-            // float8 → integer rounds half to even (PostgreSQL's rint); numeric literals round half away from zero.
-            if type == .integer, staticType(inner, ctx) == .float, !inner.isConstant {
-                return .function(ScalarFunction.floatToIntegerHalfEven, [inner])
-            }
-            return .cast(inner, type)
+            return try bindCast(e, to: type, ctx)
         case .array(let items): return .array(try items.map { try bind($0, ctx) })
         case .function(let call):
             return try bindFunction(call, ctx)
