@@ -1,6 +1,5 @@
 import NIOCore
 import RedCore
-import RedQuery
 
 /// Bind parameters of PostgreSQL array types (`int8[]`, `text[]` …), as drivers send a list:
 /// PostgresNIO's `[Int]` in binary, psycopg's lists, `WHERE id = ANY($1)`.
@@ -109,18 +108,15 @@ enum PGArrayCodec {
     /// PostgreSQL's text form of an array (`{1,2}`, `{"a b",NULL,{x}}`), each element as its
     /// type prints it, quoted where array_out quotes: empty, `NULL`, or holding braces, a comma,
     /// a quote, a backslash or a space.
-    /// A `timestamptz` element (held as its UTC text) is shown on `zone`'s clocks.
-    static func text(_ items: [JSONValue], element: PGType, zone: SessionTimeZone = .utc) -> String {
+    static func text(_ items: [JSONValue], element: PGType) -> String {
         var out = "{"
         for (i, item) in items.enumerated() {
             if i > 0 { out += "," }
             switch item {
             case .null: out += "NULL"
-            case .array(let inner): out += text(inner, element: element, zone: zone)
+            case .array(let inner): out += text(inner, element: element)
             default:
-                var held = value(item)
-                if element.oid == PGType.timestamptz.oid, case .text(let utc) = held, let instant = CalendarMath.parseTimestamp(utc) { held = .timestamp(instant) }
-                let text = PGValueCodec.text(held, as: element, zone: zone)
+                let text = PGValueCodec.text(value(item), as: element)
                 let plain = !text.isEmpty && text.uppercased() != "NULL"
                     && !text.unicodeScalars.contains { "{},\"\\".unicodeScalars.contains($0) || $0.properties.isWhitespace }
                 if plain {

@@ -436,7 +436,7 @@ final class PGConnection {
         if columns.contains(where: { $0.type.oid == PGType.interval.oid && $0.format == .text }) {
             style.intervalsAsISO8601 = (try? settings.read { try $0.value("intervalstyle") })?.lowercased() == "iso_8601"
         }
-        if columns.contains(where: { [PGType.timestamptz.oid, 1185].contains($0.type.oid) && $0.format == .text }) {
+        if columns.contains(where: { $0.type.oid == PGType.timestamptz.oid && $0.format == .text }) {
             style.timeZone = settings.read(\.timeZone)
         }
         return style

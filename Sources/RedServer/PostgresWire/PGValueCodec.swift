@@ -172,7 +172,7 @@ enum PGValueCodec {
     /// PostgreSQL's text output for the value; a `timestamptz` on `zone`'s clocks.
     static func text(_ value: Value, as type: PGType, zone: SessionTimeZone = .utc) -> String {
         if case .json(.array(let items)) = value, let element = PGArrayCodec.elementOIDs[type.oid] {
-            return PGArrayCodec.text(items, element: PGType(oid: element, size: -1), zone: zone)
+            return PGArrayCodec.text(items, element: PGType(oid: element, size: -1))
         }
         if type.oid == PGType.timestamptz.oid, case .timestamp(let instant) = value { return zone.text(ofInstant: instant) }
         if case .json(.array(let items)) = value, PGArrayCodec.vectorElements[type.oid] != nil {
