@@ -74,6 +74,13 @@ public final class Session: @unchecked Sendable {
     /// reads and shows instants (`SessionTimeZone`). PG-wire reads the connection's setting.
     public var timeZone: @Sendable () -> SessionTimeZone = { .utc }
 
+    /// The session's search path (PostgreSQL's `search_path`, `$user` replaced by the user),
+    /// read as each statement starts: the schemas unqualified names are looked up in
+    /// (`applySearchPath`). Nil is `public` alone; PG-wire reads the connection's setting.
+    public var searchPath: @Sendable () -> [String]? = { nil }
+    /// The schemas that exist, at a definitions version (`applySearchPath`).
+    let knownSchemas = Mutex<(version: UInt64, names: Set<String>)?>(nil)
+
     /// Retries of an autocommit statement that lost a write conflict.
     static let autocommitAttempts = 8
 
@@ -613,10 +620,10 @@ public final class Session: @unchecked Sendable {
     /// Read after `begin`: when the latest definition change is visible to the snapshot, the
     /// snapshot sees the definitions as of `version` exactly (a change bumps the version
     /// before its commit becomes visible). Nil for an older snapshot, for a transaction that
-    /// changed a definition itself (uncommitted), and in a session with temporary tables
-    /// (they hide permanent tables of the same name).
+    /// changed a definition itself (uncommitted), in a session with temporary tables (they
+    /// hide permanent tables of the same name), and under a search path beyond `public`.
     func definitionsVersion(seenBy tx: Transaction) -> UInt64? {
-        guard !temporaryTables.isUsed, !tx.hasDefinitionWrites else { return nil }
+        guard !temporaryTables.isUsed, !tx.hasDefinitionWrites, tx.searchPath == nil else { return nil }
         let definitions = database.engine.definitionState
         return tx.snapshot >= definitions.changeTS ? definitions.version : nil
     }
@@ -634,6 +641,7 @@ public final class Session: @unchecked Sendable {
         executor.sessionSequences = sequenceValues
         executor.locks = locks
         executor.timeZone = timeZone()
+        applySearchPath(tx)
         if case .active = state { executor.rowLocksPerWrite = SessionLocks.maxRowsLockedPerWrite } else {
             executor.rowLocksPerWrite = SessionLocks.maxRowsLockedPerAutocommitWrite
         }

@@ -15,6 +15,7 @@ extension Session {
     func beginTransaction() throws -> Transaction {
         let tx = try database.engine.begin()
         tx.temporaryNamespace = temporaryTables
+        applySearchPath(tx)
         return tx
     }
 

@@ -16,6 +16,9 @@ public struct TableHandle: Sendable {
     public let name: String
     /// A session's temporary table (`TemporaryNamespace`).
     public let isTemporary: Bool
+    /// The name within its schema (`app.t` → `t`; `SchemaCatalog`), which the names PostgreSQL
+    /// generates for its constraints and indexes start with.
+    public var localName: String { name.firstIndex(of: ".").map { String(name[name.index(after: $0)...]) } ?? name }
     /// How many unique indexes the table has: the most keys a row takes (`TableStore.uniqueKeys`).
     public var uniqueIndexCount: Int { schema.indexes.count { $0.unique } }
     /// What computes each index's entries, in `schema.indexes` order: nil for a plain index.
@@ -110,7 +113,10 @@ public final class TableStore: Sendable {
     /// catalog, always read it.
     ///
     /// A temporary table of the transaction's session hides a permanent one of the same name;
-    /// its collection name (a sequence's owner) reaches it too.
+    /// its collection name (a sequence's owner) reaches it too. An unqualified name is then
+    /// looked up along the search path (`SchemaCatalog.candidates`): this is the lookup for
+    /// names a user wrote; a name the catalog keeps (a foreign key's table) is exact, and is
+    /// opened with `open(_:_:temporary:)`.
     public func open(_ tx: Transaction, _ name: String) throws -> TableHandle? {
         let (unqualified, temporaryOnly) = TemporaryNamespace.unqualified(name)
         if temporaryOnly { return try open(tx, unqualified, temporary: true) }
@@ -122,7 +128,10 @@ public final class TableStore: Sendable {
             if namespace.owns(name) { return try openCollection(tx, name) }
         }
         guard !name.hasPrefix("__") else { return nil }
-        return try openCollection(tx, name)
+        for candidate in SchemaCatalog.candidates(for: name, tx) {
+            if let handle = try openCollection(tx, candidate) { return handle }
+        }
+        return nil
     }
 
     func openCollection(_ tx: Transaction, _ name: String) throws -> TableHandle? {
@@ -174,13 +183,16 @@ public final class TableStore: Sendable {
         try tx.collections().filter { !$0.name.hasPrefix("__") }.map { try handle(tx, $0) }
     }
 
-    /// Creates a table; a `temporary` one in the transaction's session's namespace.
+    /// Creates a table; a `temporary` one in the transaction's session's namespace, any other
+    /// in the schema its name gives or the search path's first (`SchemaCatalog.creationName`).
     public func create(_ tx: Transaction, _ name: String, schema: CollectionSchema, temporary: Bool = false) throws -> TableHandle {
         guard !name.hasPrefix("__") else { throw RedError(.invalidArgument, "names starting with \"__\" are reserved: \(name)") }
         guard !name.hasPrefix(TemporaryNamespace.qualifier) else {
             throw RedError(.featureNotSupported, "only tables can be temporary (\(name))")
         }
-        let physical = try temporary ? Self.temporaryName(tx, name) : name
+        let physical = try temporary ? Self.temporaryName(tx, name) : SchemaCatalog.creationName(for: name, tx)
+        // Its name within its schema, which its constraints' names start with (`items_pkey`).
+        let name = temporary ? name : try SchemaCatalog.split(physical, tx).name
         if try tx.collectionIfExists(named: physical) != nil {
             throw RedError(.duplicateCollection, "relation \"\(name)\" already exists")
         }
@@ -205,9 +217,11 @@ public final class TableStore: Sendable {
         return try self.handle(tx, collection)
     }
 
+    /// Renames a table within its schema (`ALTER TABLE app.t RENAME TO u` makes `app.u`).
     public func rename(_ tx: Transaction, _ handle: TableHandle, to newName: String) throws -> TableHandle {
         guard !newName.hasPrefix("__") else { throw RedError(.invalidArgument, "names starting with \"__\" are reserved: \(newName)") }
-        let physical = try handle.isTemporary ? Self.temporaryName(tx, newName) : newName
+        let physical = try handle.isTemporary ? Self.temporaryName(tx, newName)
+            : SchemaCatalog.physicalName(newName, inSchema: SchemaCatalog.split(handle.collection.name, tx).schema)
         if try tx.collectionIfExists(named: physical) != nil {
             throw RedError(.duplicateCollection, "relation \"\(newName)\" already exists")
         }

@@ -65,6 +65,10 @@ public final class Transaction: @unchecked Sendable {
     /// The temporary tables of the session running this transaction (`TemporaryNamespace`),
     /// set by the session before the transaction is used; nil outside a session.
     public var temporaryNamespace: TemporaryNamespace?
+    /// The schemas unqualified relation names are looked up in, in order (`SchemaCatalog`), as
+    /// the session's `search_path` lists them; nil is `public` alone. Set by the session before
+    /// each statement.
+    public var searchPath: [String]?
     /// The snapshot the transaction began with, registered until it ends.
     public let firstSnapshot: UInt64
     private let currentSnapshot: Atomic<UInt64>

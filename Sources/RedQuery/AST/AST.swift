@@ -518,8 +518,12 @@ public indirect enum Statement: Sendable, Equatable {
     /// records which of the built-in extensions (`ExtensionCatalog`) a database asked for.
     case createExtension(name: String, ifNotExists: Bool)
     case dropExtensions(names: [String], ifExists: Bool)
-    /// `CREATE SCHEMA [IF NOT EXISTS] name`: only `public` exists (and is always there).
-    case createSchema(name: String, ifNotExists: Bool)
+    /// `CREATE SCHEMA [IF NOT EXISTS] name [AUTHORIZATION role]` (`SchemaCatalog`).
+    case createSchema(name: String, ifNotExists: Bool, owner: String?)
+    /// `DROP SCHEMA [IF EXISTS] name, … [CASCADE | RESTRICT]`.
+    case dropSchemas(names: [String], ifExists: Bool, cascade: Bool)
+    /// `ALTER SCHEMA name RENAME TO new`.
+    case renameSchema(name: String, to: String)
     case createCollection(name: String, model: InsertModel, ifNotExists: Bool)
     case dropTable(names: [String], ifExists: Bool, kind: String, cascade: Bool)
     /// `SET CONSTRAINTS ALL | name, … DEFERRED | IMMEDIATE` (names nil: ALL).
@@ -825,10 +829,11 @@ public enum IndexKeySpec: Sendable, Equatable {
 
 /// What `COMMENT ON` names.
 public enum CommentTarget: Sendable, Equatable {
-    /// `COMMENT ON EXTENSION e` / `SCHEMA public` (every pg_dump of PostgreSQL writes them):
-    /// accepted and not kept — an extension's comment is its own description, and `public`
-    /// is RedDB's one schema.
+    /// `COMMENT ON EXTENSION e` (every pg_dump of PostgreSQL writes one): accepted and not
+    /// kept — an extension's comment is its own description.
     case notKept(String)
+    /// `COMMENT ON SCHEMA s`: the schema must exist; its comment is not kept.
+    case schema(String)
     case table(String)
     case column(table: String, column: String)
     case index(String)

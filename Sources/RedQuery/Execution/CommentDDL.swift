@@ -10,6 +10,8 @@ extension DDLExecutor {
         switch target {
         case .notKept:
             break
+        case .schema(let name):
+            guard try SchemaCatalog.exists(name, tx) else { throw RedError(.undefinedObject, "schema \"\(name)\" does not exist", condition: "3F000") }
         case .table(let name):
             let handle = try table(name)
             var schema = handle.schema

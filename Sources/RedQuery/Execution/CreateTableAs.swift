@@ -10,7 +10,9 @@ import RedEngine
 /// `SELECT n`, or `CREATE TABLE AS` when no rows were asked for or the table already exists
 /// under IF NOT EXISTS (with a NOTICE).
 extension StatementExecutor {
-    func createTableAs(_ create: CreateTableAs, _ context: ExecutionContext) throws -> QueryResult {
+    func createTableAs(_ given: CreateTableAs, _ context: ExecutionContext) throws -> QueryResult {
+        var create = given
+        create.name = try DDLExecutor(context: context).newRelationName(given.name)
         if try DDLExecutor(context: context).nameTaken(create.name) {
             guard create.ifNotExists else { throw RedError(.duplicateCollection, "relation \"\(create.name)\" already exists") }
             return .message("relation \"\(create.name)\" already exists, skipping", type: "create", tag: "CREATE TABLE AS")

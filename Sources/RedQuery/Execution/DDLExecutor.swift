@@ -21,7 +21,8 @@ struct DDLExecutor {
 
     func execute(_ statement: Statement) throws -> QueryResult {
         switch statement {
-        case .createTable(let name, let ifNotExists, var specs, var keys, var tableChecks, let foreignKeys, let appendOnly, let ttl, let likes):
+        case .createTable(let given, let ifNotExists, var specs, var keys, var tableChecks, let foreignKeys, let appendOnly, let ttl, let likes):
+            let name = try newRelationName(given)
             if try nameTaken(name) {
                 if ifNotExists { return .message("relation \"\(name)\" already exists, skipping", type: "create", tag: "CREATE TABLE") }
                 throw RedError(.duplicateCollection, "relation \"\(name)\" already exists")
@@ -131,7 +132,8 @@ struct DDLExecutor {
         case .createIndex(let name, let tableName, let keys, let unique, let method, let ifNotExists, let predicate, _, let nullsNotDistinct):
             return try createIndex(name, on: tableName, keys: keys, unique: unique, method: method, ifNotExists: ifNotExists, predicate: predicate,
                                    nullsNotDistinct: nullsNotDistinct)
-        case .dropIndex(let name, let tableName, let ifExists):
+        case .dropIndex(var name, let tableName, let ifExists):
+            name = try SchemaCatalog.localName(name, tx)  // index names are the database's, whatever schema is written
             let found: TableHandle?
             if let tableName { found = try store.open(tx, tableName).flatMap { h in h.schema.indexes.contains { $0.name == name } ? h : nil } }
             else { found = try findIndex(name) }
@@ -156,16 +158,17 @@ struct DDLExecutor {
             return try ExtensionCatalog.create(name, ifNotExists: ifNotExists, tx)
         case .dropExtensions(let names, let ifExists):
             return try ExtensionCatalog.drop(names, ifExists: ifExists, tx)
-        case .createSchema(let name, let ifNotExists):
-            // One schema, `public`, which always exists (pg_dump and migration tools create it "if not exists").
-            guard name == "public" else {
-                throw RedError(.featureNotSupported, "schemas other than public are not supported (CREATE SCHEMA \(name))")
-            }
-            guard ifNotExists else { throw RedError(.duplicateObject, "schema \"public\" already exists", condition: "42P06") }
-            return .message("schema \"public\" already exists, skipping", type: "create", tag: "CREATE SCHEMA")
-        case .renameIndex(let name, let ifExists, let newName):
+        case .createSchema(let name, let ifNotExists, let owner):
+            return try createSchema(name, ifNotExists: ifNotExists, owner: owner)
+        case .dropSchemas(let names, let ifExists, let cascade):
+            return try dropSchemas(names, ifExists: ifExists, cascade: cascade)
+        case .renameSchema(let name, let newName):
+            return try renameSchema(name, to: newName)
+        case .renameIndex(var name, let ifExists, let newName):
+            name = try SchemaCatalog.localName(name, tx)
             return try renameIndex(name, ifExists: ifExists, to: newName)
-        case .createView(let name, let orReplace, let ifNotExists, let columns, let query, let text):
+        case .createView(let given, let orReplace, let ifNotExists, let columns, let query, let text):
+            let name = try newRelationName(given)
             try Self.requirePermanentName(name, "view")
             if try store.open(tx, name, temporary: false) != nil || store.sequences.definition(tx, name) != nil {
                 throw RedError(.duplicateCollection, "relation \"\(name)\" already exists")
@@ -251,7 +254,8 @@ struct DDLExecutor {
                 }
             }
             return .message("vacuum reclaimed \(reclaimed) expired item\(reclaimed == 1 ? "" : "s")", type: "vacuum", tag: tag)
-        case .createSequence(let name, let ifNotExists, let options):
+        case .createSequence(let given, let ifNotExists, let options):
+            let name = try newRelationName(given)
             return try createSequence(name, ifNotExists: ifNotExists, options: options)
         case .alterSequence(let name, let ifExists, let options):
             return try alterSequence(name, ifExists: ifExists, options: options)
@@ -326,6 +330,12 @@ struct DDLExecutor {
         try store.open(tx, name, temporary: false) != nil || ViewCatalog.definition(of: name, tx) != nil || sequences.definition(tx, name) != nil
     }
 
+    /// The name a new permanent relation gets: in the schema it names, or the search path's
+    /// first (`SchemaCatalog.creationName`). A temporary table's is its own.
+    func newRelationName(_ name: String) throws -> String {
+        context.creatingTemporary || name.hasPrefix(TemporaryNamespace.qualifier) ? name : try SchemaCatalog.creationName(for: name, tx)
+    }
+
     func table(_ name: String) throws -> TableHandle {
         guard let handle = try store.open(tx, name) else { throw RedError(.undefinedCollection, "relation \"\(name)\" does not exist") }
         return handle
@@ -369,7 +379,7 @@ struct DDLExecutor {
             throw RedError(.invalidTableDefinition, "multiple primary keys for table \"\(handle.name)\" are not allowed")
         }
         let single = positions.count == 1
-        let indexName = key.name ?? (key.primary ? "\(handle.name)_pkey" : "\(handle.name)_\(key.columns.joined(separator: "_"))_key")
+        let indexName = key.name ?? (key.primary ? "\(handle.localName)_pkey" : "\(handle.localName)_\(key.columns.joined(separator: "_"))_key")
         if schema.indexes.contains(where: { $0.name == indexName }) || (schema.checks ?? []).contains(where: { $0.name == indexName })
             || (schema.foreignKeys ?? []).contains(where: { $0.name == indexName }) {
             throw RedError(.duplicateCollection, "relation \"\(indexName)\" already exists")
@@ -405,7 +415,8 @@ struct DDLExecutor {
         for spec in specs {
             let taken = checks.map(\.name) + schema.indexes.filter(\.isConstraint).map(\.name) + (schema.foreignKeys ?? []).map(\.name)
             _ = try CheckConstraints.bind(spec.sql, columns: schema.columns, table: table, planner: planner)
-            let name = try CheckConstraints.name(for: spec, table: table, columns: schema.columns, taken: taken, planner: planner)
+            let local = try SchemaCatalog.localName(table, tx)
+            let name = try CheckConstraints.name(for: spec, table: local, columns: schema.columns, taken: taken, planner: planner)
             checks.append(.init(name: name, sql: spec.sql))
             added.insert(name)
         }
@@ -548,7 +559,7 @@ struct DDLExecutor {
                 for (old, new) in rewrites { try store.update(tx, updated, old: old, new: new, now: context.now) }
             }
             if spec.unique {
-                updated = try store.createIndex(tx, updated, name: "\(handle.name)_\(spec.name)_key", columnIDs: [column.id], unique: true,
+                updated = try store.createIndex(tx, updated, name: "\(handle.localName)_\(spec.name)_key", columnIDs: [column.id], unique: true,
                                                 method: .btree, isConstraint: true, now: context.now)
             }
             if !spec.checks.isEmpty {

@@ -383,7 +383,7 @@ struct DMLExecutor {
 
     func targetScan(table: String, alias: String?, whereClause: Expr?, planner: Planner) throws -> TableScanNode {
         let handle = try writableTarget(table)
-        let scan = TableScanNode(handle: handle, qualifier: alias ?? table)
+        let scan = TableScanNode(handle: handle, qualifier: try alias ?? SchemaCatalog.localName(table, context.transaction))
         if let whereClause {
             let scope = Scope(scan.columns, parent: nil)
             scan.addPredicates(try planner.bind(whereClause, BindingContext(scope: scope, aggregatesForbiddenIn: "WHERE")).conjuncts)
@@ -617,7 +617,7 @@ struct DMLExecutor {
     }
 
     func bindReturning(_ items: [SelectItem], handle: TableHandle, alias: String?, planner: Planner) throws -> Returning {
-        try bindReturning(items, scope: Scope(TableScanNode.columns(of: handle.schema, qualifier: alias ?? handle.name), parent: nil), planner: planner)
+        try bindReturning(items, scope: Scope(TableScanNode.columns(of: handle.schema, qualifier: alias ?? SchemaCatalog.localName(handle.name, context.transaction)), parent: nil), planner: planner)
     }
 
     func bindReturning(_ items: [SelectItem], scope: Scope, planner: Planner) throws -> Returning {
@@ -665,13 +665,16 @@ struct DefaultValues {
             }
         }
         guard let sql = column.defaultSQL else { return .null }
-        let expr: BoundExpr
-        if let cached = parsed[column.id] { expr = cached } else {
-            var parser = try Parser(sql)
-            expr = try planner.bind(try parser.parseExpression(), BindingContext(scope: Scope([], parent: nil), aggregatesForbiddenIn: "DEFAULT"))
-            parsed[column.id] = expr
+        // Names in it (a serial's `nextval('t_id_seq')`) mean what they meant for its table.
+        let v = try SchemaCatalog.withHomePath(of: handle.collection.name, context.transaction) {
+            let expr: BoundExpr
+            if let cached = parsed[column.id] { expr = cached } else {
+                var parser = try Parser(sql)
+                expr = try planner.bind(try parser.parseExpression(), BindingContext(scope: Scope([], parent: nil), aggregatesForbiddenIn: "DEFAULT"))
+                parsed[column.id] = expr
+            }
+            return try context.evaluation([]).evaluate(expr, [])
         }
-        let v = try context.evaluation([]).evaluate(expr, [])
         do { return try column.coerce(context.readingInstant(v, for: column)) } catch let error as RedError {
             throw RedError(error.code, "\(error.message) (default of column \"\(column.name)\" of relation \"\(handle.name)\")")
         }

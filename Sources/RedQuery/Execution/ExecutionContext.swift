@@ -151,17 +151,17 @@ final class ExecutionContext: @unchecked Sendable {
     /// The session's time zone: how instants are read from text and shown, and where their
     /// days begin (`SessionTimeZone`).
     var timeZone = SessionTimeZone.utc
-    /// Sequence definitions this statement looked up, by name.
-    var sequenceCache: [String: SequenceDefinition] = [:]
+    /// Sequence definitions this statement looked up, by name (see `sequence(named:)`).
+    var sequenceCache: [String: (name: String, definition: SequenceDefinition)] = [:]
 
     /// The next value of an identity column's sequence (named exactly, not folded).
     func nextIdentityValue(_ sequence: String) throws -> Int64 {
         let definition: SequenceDefinition
-        if let cached = sequenceCache[sequence] { definition = cached } else {
+        if let cached = sequenceCache[sequence] { definition = cached.definition } else {
             guard let found = try store.sequences.definition(transaction, sequence) else {
                 throw RedError(.undefinedCollection, "relation \"\(sequence)\" does not exist")
             }
-            sequenceCache[sequence] = found
+            sequenceCache[sequence] = (sequence, found)
             definition = found
         }
         return try nextValue(ofSequence: sequence, definition)

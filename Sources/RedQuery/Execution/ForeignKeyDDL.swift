@@ -118,7 +118,7 @@ extension DDLExecutor {
             guard !taken.contains(name) else { throw RedError(.duplicateObject, "constraint \"\(name)\" for relation \"\(table.name)\" already exists") }
             return name
         }
-        return Self.firstFree("\(table.name)_\(spec.columns.joined(separator: "_"))_fkey") { taken.contains($0) }
+        return Self.firstFree("\(table.localName)_\(spec.columns.joined(separator: "_"))_fkey") { taken.contains($0) }
     }
 
     /// Fails with 23503 if a row of `child` references no row.

@@ -20,6 +20,8 @@ import Synchronization
 ///   snapshot that sees exactly that version. The session decides that, as it does for
 ///   statement descriptions: no uncommitted DDL in the transaction, a snapshot taken after
 ///   the latest definition change, and no temporary tables (which hide permanent ones).
+/// - **The search path** (`Transaction.searchPath`): which schema an unqualified name
+///   resolved to. A plan is kept with the path it was made under and used only under the same.
 /// - **The surface** (PG-wire's catalog relations, functions and casts): a plan is kept with
 ///   its surface's type, and a plan that bound anything the surface supplied is not kept at
 ///   all, since those functions may read the connection's own settings.
@@ -34,6 +36,7 @@ public final class PlanMemo: Sendable {
     private struct Kept {
         var definitions: UInt64
         var surface: ObjectIdentifier?
+        var searchPath: [String]?
         /// Nil: the statement's plan cannot be reused at this version (planned each time).
         var plan: ReusableQueryPlan?
     }
@@ -48,9 +51,9 @@ public final class PlanMemo: Sendable {
 
     /// What was decided for this version and surface: the plan to reuse, `.some(nil)` when
     /// the plan was found not reusable, nil when nothing is known yet.
-    func lookup(definitions: UInt64, surface: ObjectIdentifier?) -> ReusableQueryPlan?? {
+    func lookup(definitions: UInt64, surface: ObjectIdentifier?, searchPath: [String]?) -> ReusableQueryPlan?? {
         kept.withLock { kept in
-            guard let kept, kept.definitions == definitions, kept.surface == surface else { return nil }
+            guard let kept, kept.definitions == definitions, kept.surface == surface, kept.searchPath == searchPath else { return nil }
             if kept.plan != nil { reuses.add(1, ordering: .relaxed) }
             return .some(kept.plan)
         }
@@ -58,8 +61,8 @@ public final class PlanMemo: Sendable {
 
     /// Remembers the plan made against `definitions` (nil: not reusable), replacing whatever
     /// was kept for an older version or another surface.
-    func keep(_ plan: ReusableQueryPlan?, definitions: UInt64, surface: ObjectIdentifier?) {
-        kept.withLock { $0 = Kept(definitions: definitions, surface: surface, plan: plan) }
+    func keep(_ plan: ReusableQueryPlan?, definitions: UInt64, surface: ObjectIdentifier?, searchPath: [String]?) {
+        kept.withLock { $0 = Kept(definitions: definitions, surface: surface, searchPath: searchPath, plan: plan) }
     }
 }
 

@@ -10,7 +10,7 @@ extension DDLExecutor {
     func alterOwner(kind: String, name: String, ifExists: Bool) throws -> QueryResult {
         let exists: Bool
         switch kind {
-        case "schema": exists = name == PostgresCompatibility.schemaName
+        case "schema": exists = try SchemaCatalog.exists(name, tx)
         case "type": exists = true  // types are checked where used
         case "sequence": exists = (try? context.sequence(named: name)) != nil
         default: exists = try store.open(tx, name) != nil || ViewCatalog.definition(of: name, tx) != nil || (try? context.sequence(named: name)) != nil

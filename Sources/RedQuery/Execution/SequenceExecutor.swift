@@ -101,18 +101,26 @@ extension ExecutionContext {
     /// serial default's), or by its name when no permanent sequence has it: unlike PostgreSQL's
     /// search path, a permanent one comes first, since permanent tables' defaults name theirs
     /// by text and must never draw from a temporary namesake.
+    ///
+    /// An unqualified name is looked up along the search path (`SchemaCatalog`); the cache is
+    /// kept per path, as a table's default looks its sequence up on the table's own path.
     func sequence(named text: String) throws -> (name: String, definition: SequenceDefinition) {
-        let name = try Self.sequenceName(text)
-        if let cached = sequenceCache[name] { return (name, cached) }
-        guard let stored = try store.sequences.storedName(transaction, name),
-              let definition = try store.sequences.definition(transaction, stored) else {
-            throw RedError(.undefinedCollection, "relation \"\(name)\" does not exist")
+        let (name, qualified) = try Self.sequenceName(text)
+        let path = transaction.searchPath
+        let key = qualified || path == nil ? name : "\(path!.joined(separator: ","))/\(name)"
+        if let cached = sequenceCache[key] { return (cached.name, cached.definition) }
+        for candidate in qualified ? [name] : SchemaCatalog.candidates(for: name, transaction) {
+            guard let stored = try store.sequences.storedName(transaction, candidate),
+                  let definition = try store.sequences.definition(transaction, stored) else { continue }
+            sequenceCache[key] = (candidate, definition)
+            return (candidate, definition)
         }
-        sequenceCache[name] = definition
-        return (name, definition)
+        throw RedError(.undefinedCollection, "relation \"\(name)\" does not exist")
     }
 
-    static func sequenceName(_ text: String) throws -> String {
+    /// The sequence (or table) a name's text means: `s`, `"S"`, `public.s` → `s` and `app.s`
+    /// → `app.s` (`qualified`: not looked up along the search path), `pg_temp.s`.
+    static func sequenceName(_ text: String) throws -> (name: String, qualified: Bool) {
         var parts: [String] = []
         var current = ""
         var quoted = false, wasQuoted = false
@@ -143,11 +151,11 @@ extension ExecutionContext {
         guard !quoted, !parts.contains(where: \.isEmpty) else { throw RedError(.syntaxError, "invalid name syntax", condition: "42602") }
         if parts.count > 2 { throw RedError(.featureNotSupported, "cross-database references are not implemented: \"\(text)\"") }
         if parts.count == 2 {
-            if parts[0] == "pg_temp" { return TemporaryNamespace.qualifier + parts[1] }
-            guard parts[0] == "public" || parts[0] == "pg_catalog" else { throw RedError(.undefinedObject, "schema \"\(parts[0])\" does not exist", condition: "3F000") }
-            parts.removeFirst()
+            if parts[0] == "pg_temp" { return (TemporaryNamespace.qualifier + parts[1], true) }
+            if parts[0] == "public" || parts[0] == "pg_catalog" { return (parts[1], true) }
+            return (SchemaCatalog.physicalName(parts[1], inSchema: parts[0]), true)
         }
-        return parts[0]
+        return (parts[0], false)
     }
 
     /// nextval: the sequence's next value, remembered for this session's currval/lastval.
@@ -226,7 +234,7 @@ enum SequenceFunctions {
             // The sequence a serial or identity column draws from, schema-qualified; NULL for
             // other columns. Table and column names are folded as nextval's are.
             ScalarFunction(name: "pg_get_serial_sequence", arity: 2...2, acceptsNull: false, isDeterministicWithinStatement: true) { a, c in
-                let table = try ExecutionContext.sequenceName(try text(a[0], "pg_get_serial_sequence"))
+                let table = try ExecutionContext.sequenceName(try text(a[0], "pg_get_serial_sequence")).name
                 let columnName = try text(a[1], "pg_get_serial_sequence")
                 guard let handle = try c.store.open(c.transaction, table) else {
                     throw RedError(.undefinedCollection, "relation \"\(table)\" does not exist")
@@ -238,7 +246,8 @@ enum SequenceFunctions {
                 if TemporaryNamespace.isTemporary(sequence) {
                     return .text("pg_temp." + DDLExecutor.quotedIdentifier(TemporaryNamespace.displayName(of: sequence)))
                 }
-                return .text("public." + DDLExecutor.quotedIdentifier(sequence))
+                let (schema, local) = try SchemaCatalog.split(sequence, c.transaction)
+                return .text(DDLExecutor.quotedIdentifier(schema) + "." + DDLExecutor.quotedIdentifier(local))
             },
         ]
     }

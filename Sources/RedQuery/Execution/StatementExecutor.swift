@@ -155,14 +155,15 @@ public struct StatementExecutor {
     /// (kept there when it may run again).
     func plan(_ query: Query, _ context: ExecutionContext) throws -> (PlanNode, parameterCount: Int) {
         let surface = surfaceCatalog.map { ObjectIdentifier(type(of: $0)) }
-        if let (memo, definitions) = planMemo, case .some(.some(let kept)) = memo.lookup(definitions: definitions, surface: surface) {
+        let path = context.transaction.searchPath
+        if let (memo, definitions) = planMemo, case .some(.some(let kept)) = memo.lookup(definitions: definitions, surface: surface, searchPath: path) {
             return (kept.plan, kept.parameterCount)
         }
         let planner = Planner(context: context)
         let plan = try planner.planQuery(query, outer: nil)
         if let (memo, definitions) = planMemo {
             let reusable = query.locking.isEmpty && !planner.bindsSurfaceFunctions && PlanReuse.isReusable(plan)
-            memo.keep(reusable ? ReusableQueryPlan(plan: plan, parameterCount: planner.parameterCount) : nil, definitions: definitions, surface: surface)
+            memo.keep(reusable ? ReusableQueryPlan(plan: plan, parameterCount: planner.parameterCount) : nil, definitions: definitions, surface: surface, searchPath: path)
         }
         return (plan, planner.parameterCount)
     }

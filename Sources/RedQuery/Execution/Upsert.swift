@@ -54,7 +54,7 @@ struct UpsertPlan {
         action = onConflict.action
         // The existing row under the table's name, the proposed one under `excluded` (hidden, so
         // unqualified names mean the existing row).
-        let existing = TableScanNode.columns(of: handle.schema, qualifier: handle.name)
+        let existing = TableScanNode.columns(of: handle.schema, qualifier: try SchemaCatalog.localName(handle.name, executor.tx))
         let excluded = existing.map { ScopeColumn(qualifier: "excluded", name: $0.name, type: $0.type, hidden: true) }
         let ctx = BindingContext(scope: Scope(existing + excluded, parent: nil), aggregatesForbiddenIn: "ON CONFLICT")
         if case .update(let items, let whereClause) = onConflict.action {

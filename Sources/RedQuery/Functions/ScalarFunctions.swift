@@ -354,7 +354,11 @@ struct ScalarFunction: Sendable {
         // PostgreSQL session information (what drivers and tools ask on connect)
         add(["version"], 0...0) { _, _ in .text(PostgresCompatibility.versionString) }
         add(["current_database", "current_catalog"], 0...0) { _, _ in .text(PostgresCompatibility.databaseName) }
-        add(["current_schema"], 0...0) { _, _ in .text(PostgresCompatibility.schemaName) }
+        // The first schema of the search path that exists (NULL when none does).
+        add(["current_schema"], 0...0) { _, c in
+            guard let path = c.transaction.searchPath else { return .text(PostgresCompatibility.schemaName) }
+            return path.first { $0 != "pg_catalog" && $0 != "information_schema" }.map(Value.text) ?? .null
+        }
         add(["current_user", "session_user", "current_role", "user"], 0...0) { _, _ in .text(PostgresCompatibility.databaseName) }
         add(["current_setting"], 1...2, acceptsNull: true) { a, _ in
             guard case .text(let name) = a[0] else { throw RedError(.invalidArgument, "current_setting() takes a setting name") }

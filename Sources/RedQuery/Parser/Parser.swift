@@ -157,11 +157,11 @@ public struct Parser {
         throw unexpected(expected: what)
     }
 
-    /// The name of a table, index, view or sequence, optionally qualified by `public` (the one
-    /// schema there is; ORMs, migration tools and pg_dump write `public.t`). Another schema is
-    /// PostgreSQL's 3F000: `CREATE TABLE app.t` must not quietly create `t`. DML names a
-    /// relation that must exist, and PostgreSQL reports that one instead (42P01).
-    mutating func parseRelationName(what: String, existing: Bool = false) throws -> String {
+    /// The name of a table, index, view or sequence, optionally schema-qualified: `public.t` is
+    /// `t` (ORMs, migration tools and pg_dump write it), `app.t` stays `app.t`, the relation's
+    /// own name in schema `app` (`SchemaCatalog`); whether that schema exists is the
+    /// executor's to check.
+    mutating func parseRelationName(what: String) throws -> String {
         let name = try parseIdentifier(what: what)
         guard isSymbol("."), case .identifier = peekToken(1).kind else { return name }
         advance()
@@ -169,11 +169,7 @@ public struct Parser {
         // `pg_temp.t` stays qualified: it names the session's temporary table only
         // (`TemporaryNamespace.qualifier`; CREATE TABLE pg_temp.t makes one).
         if name == "pg_temp" { return "pg_temp." + inner }
-        guard name == "public" else {
-            if existing { throw RedError(.undefinedCollection, "relation \"\(name).\(inner)\" does not exist") }
-            throw RedError(.undefinedObject, "schema \"\(name)\" does not exist", condition: "3F000")
-        }
-        return inner
+        return name == "public" ? inner : "\(name).\(inner)"
     }
 
     /// `ONLY` before a table name (pg_dump writes `ALTER TABLE ONLY public.t`): tables have no
@@ -419,8 +415,7 @@ public struct Parser {
             }
             if acceptKeyword("schema") {
                 let form = outsideBlock("REINDEX SCHEMA")
-                let schema = try parseIdentifier()
-                guard schema == "public" else { throw RedError(.undefinedObject, "schema \"\(schema)\" does not exist") }
+                _ = try parseIdentifier()  // every index is rebuilt as it is written: nothing to do
                 return .reindex(index: nil, table: nil, outsideBlock: form)
             }
             if acceptKeyword("database") {
@@ -511,7 +506,7 @@ public struct Parser {
     mutating func parseInsert() throws -> Statement {
         try expectKeyword("insert")
         try expectKeyword("into")
-        let table = try parseRelationName(what: "table name", existing: true)
+        let table = try parseRelationName(what: "table name")
         var model = InsertModel.row
         if acceptKeyword("document") { model = .document } else if acceptKeyword("kv") { model = .kv }
         else if acceptKeyword("vector") { model = .vector } else if acceptKeyword("node") { model = .node }
@@ -602,7 +597,7 @@ public struct Parser {
 
     mutating func parseUpdate() throws -> Statement {
         try expectKeyword("update")
-        let table = try parseRelationName(what: "table name", existing: true)
+        let table = try parseRelationName(what: "table name")
         _ = acceptKeyword("rows") || acceptKeyword("documents") || acceptKeyword("kv")
         var alias: String?
         if acceptKeyword("as") { alias = try parseIdentifier() } else if case .identifier(let s, _) = current.kind, !Self.reserved.contains(s) { alias = s; advance() }
@@ -634,7 +629,7 @@ public struct Parser {
     mutating func parseDelete() throws -> Statement {
         try expectKeyword("delete")
         try expectKeyword("from")
-        let table = try parseRelationName(what: "table name", existing: true)
+        let table = try parseRelationName(what: "table name")
         var alias: String?
         if acceptKeyword("as") { alias = try parseIdentifier() } else if case .identifier(let s, _) = current.kind, !Self.reserved.contains(s) { alias = s; advance() }
         let using = acceptKeyword("using") ? try parseFromList() : nil

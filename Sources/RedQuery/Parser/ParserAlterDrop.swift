@@ -16,8 +16,9 @@ extension Parser {
             try expectSymbol(".")
             var column = try parseAnyName()
             if acceptSymbol(".") {  // schema.table.column
-                guard table == "public" else { throw RedError(.undefinedObject, "schema \"\(table)\" does not exist", condition: "3F000") }
+                let schema = table
                 (table, column) = (column, try parseAnyName())
+                if schema != "public" { table = "\(schema).\(table)" }
             }
             target = .column(table: table, column: column)
         } else if acceptKeyword("index") {
@@ -27,9 +28,7 @@ extension Parser {
         } else if acceptKeyword("extension") {
             target = .notKept("extension \(try parseAnyName())")
         } else if acceptKeyword("schema") {
-            let name = try parseAnyName()
-            guard name == "public" else { throw RedError(.undefinedObject, "schema \"\(name)\" does not exist", condition: "3F000") }
-            target = .notKept("schema public")
+            target = .schema(try parseIdentifier(what: "schema name"))
         } else {
             guard case .identifier(let word, _) = current.kind else { throw unexpected(expected: "TABLE, COLUMN, INDEX or SEQUENCE") }
             let what = word.uppercased()
@@ -53,6 +52,14 @@ extension Parser {
             return .dropMaterializedView(names: names, ifExists: ifExists)
         }
         if acceptKeyword("sequence") { return try parseDropSequence() }
+        if acceptKeyword("schema") {
+            let ifExists = try parseIfExists()
+            var names: [String] = []
+            repeat { names.append(try parseIdentifier(what: "schema name")) } while acceptSymbol(",")
+            let cascade = acceptKeyword("cascade")
+            if !cascade { _ = acceptKeyword("restrict") }
+            return .dropSchemas(names: names, ifExists: ifExists, cascade: cascade)
+        }
         if acceptKeyword("index") {
             _ = acceptKeyword("concurrently")  // a drop takes no lock that blocks others here anyway
             let ifExists = try parseIfExists()
@@ -120,6 +127,12 @@ extension Parser {
         try expectKeyword("alter")
         if let owner = try parseAlterOwner() { return owner }
         if acceptKeyword("sequence") { return try parseAlterSequence() }
+        if acceptKeyword("schema") {
+            let name = try parseIdentifier(what: "schema name")
+            try expectKeyword("rename")
+            try expectKeyword("to")
+            return .renameSchema(name: name, to: try parseIdentifier(what: "schema name"))
+        }
         if acceptKeyword("type") {
             let name = try parseRelationName(what: "type name")
             if acceptKeyword("rename") {

@@ -61,9 +61,17 @@ extension Parser {
         }
         if acceptKeyword("schema") {
             let ifNotExists = try parseIfNotExists()
+            // `CREATE SCHEMA AUTHORIZATION role` names the schema after the role.
+            if acceptKeyword("authorization") {
+                let role = try parseIdentifier(what: "role name")
+                return .createSchema(name: role, ifNotExists: ifNotExists, owner: role)
+            }
             let name = try parseIdentifier(what: "schema name")
-            if acceptKeyword("authorization") { _ = try parseIdentifier(what: "role name") }
-            return .createSchema(name: name, ifNotExists: ifNotExists)
+            let owner = acceptKeyword("authorization") ? try parseIdentifier(what: "role name") : nil
+            if isKeyword("create") || isKeyword("grant") {
+                throw RedError(.featureNotSupported, "CREATE SCHEMA with schema elements is not supported; create the schema, then its objects with schema-qualified names")
+            }
+            return .createSchema(name: name, ifNotExists: ifNotExists, owner: owner)
         }
         if acceptKeyword("sequence") { return try parseCreateSequence() }
         if acceptKeyword("document") || acceptKeyword("collection") {

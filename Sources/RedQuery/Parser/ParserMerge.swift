@@ -6,7 +6,7 @@ extension Parser {
     mutating func parseMerge() throws -> Statement {
         try expectKeyword("merge")
         try expectKeyword("into")
-        let target = try parseRelationName(what: "table name", existing: true)
+        let target = try parseRelationName(what: "table name")
         var alias: String?
         if acceptKeyword("as") {
             alias = try parseIdentifier(what: "alias")

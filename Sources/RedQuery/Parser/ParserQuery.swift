@@ -395,7 +395,6 @@ extension Parser {
         }
         if acceptSymbol(".") {  // schema-qualified: public.t, pg_catalog.pg_class
             let inner = try parseIdentifier(what: "table name")
-            if name == "public" { return .table(inner, alias: try parseOptionalAlias()) }
             return .qualifiedTable(schema: name, name: inner, alias: try parseOptionalAlias())
         }
         return .table(name, alias: try parseOptionalAlias())

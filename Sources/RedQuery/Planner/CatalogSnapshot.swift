@@ -42,6 +42,10 @@ public struct CatalogSnapshot: Sendable {
     public var enumTypes: [(name: String, labels: [String])] = []
     /// Installed extensions (`CREATE EXTENSION`) and their versions, by name.
     public var extensions: [(name: String, version: String)] = []
+    /// The schemas CREATE SCHEMA made (`SchemaCatalog`), by name.
+    public var schemas: [SchemaCatalog.Schema] = []
+    /// The statement's search path (`Transaction.searchPath`; nil: public alone).
+    public var searchPath: [String]?
     /// What surfaces derive from this snapshot, kept for the statement that read it.
     private let memo = Memo()
 
@@ -96,6 +100,8 @@ public struct CatalogSnapshot: Sendable {
         }
         snapshot.enumTypes = try EnumTypeCatalog.all(context.transaction).sorted { $0.name < $1.name }
         snapshot.extensions = try ExtensionCatalog.all(context.transaction)
+        snapshot.schemas = try SchemaCatalog.all(context.transaction)
+        snapshot.searchPath = context.transaction.searchPath
         return snapshot
     }
 }

@@ -192,6 +192,29 @@ extension Planner {
         return SurfaceTableFunctionNode(function, arguments: arguments, qualifier: qualifier, names: columnNames, label: call.name)
     }
 
+    /// The permanent table, view or sequence `name` names: along the search path when it is
+    /// unqualified (`SchemaCatalog.candidates`), the first schema holding any of them winning;
+    /// then, unqualified, PostgreSQL's catalog relation of that name.
+    func planRelation(named name: String, qualifier: String, shown: String, exact: Bool = false) throws -> PlanNode {
+        let tx = context.transaction
+        for candidate in exact ? [name] : SchemaCatalog.candidates(for: name, tx) {
+            if let handle = try context.store.open(tx, candidate, temporary: false) {
+                return TableScanNode(handle: handle, qualifier: qualifier)
+            }
+            if let view = try ViewCatalog.definition(of: candidate, tx) {
+                let plan = try planView(candidate, view, exportingLockedRows: lockingPushedDown(to: qualifier))
+                return AliasNode(plan, columns: try Self.renamed(plan.columns, view.columns, qualifier: qualifier, what: "view \(shown)"), label: shown)
+            }
+            if let stored = try context.store.sequences.storedName(tx, candidate) {
+                return SequenceRelationNode(name: stored, qualifier: qualifier)
+            }
+        }
+        if !exact, let relation = context.surfaceCatalog?.relation(schema: nil, name: name) {
+            return SurfaceRelationNode(relation, qualifier: qualifier, label: name)
+        }
+        throw RedError(.undefinedCollection, "relation \"\(shown)\" does not exist")
+    }
+
     func planLeaf(_ ref: TableRef, outer: Scope?) throws -> PlanNode {
         switch ref {
         case .qualifiedTable(let schema, let name, let alias):
@@ -202,8 +225,9 @@ extension Planner {
             if schema == "pg_temp", resolvesTemporaryTables, let handle = try context.store.open(context.transaction, name, temporary: true) {
                 return TableScanNode(handle: handle, qualifier: alias ?? name)
             }
-            // `public.t` is parsed as `t`; any other schema holds nothing (PostgreSQL's 42P01).
-            throw RedError(.undefinedCollection, "relation \"\(schema).\(name)\" does not exist")
+            // `public.t` is `t` there, whatever the search path; `app.t` is the relation of that name (`SchemaCatalog`).
+            return try planRelation(named: SchemaCatalog.physicalName(name, inSchema: schema), qualifier: alias ?? name, shown: "\(schema).\(name)",
+                                    exact: true)
         case .table(let name, let alias):
             let qualifier = alias ?? name
             for frame in cteFrames.reversed() {
@@ -218,21 +242,10 @@ extension Planner {
                 let columns = relation.columns.map { ScopeColumn(qualifier: qualifier, name: $0.name, type: $0.type, element: $0.element, surfaceType: $0.surfaceType) }
                 return ValuesNode(relation.rows.map { $0.map(BoundExpr.constant) }, columns)
             }
-            if let handle = try resolvesTemporaryTables ? context.store.open(context.transaction, name)
-                                                        : context.store.open(context.transaction, name, temporary: false) {
+            if resolvesTemporaryTables, let handle = try context.store.open(context.transaction, name) {
                 return TableScanNode(handle: handle, qualifier: qualifier)
             }
-            if let view = try ViewCatalog.definition(of: name, context.transaction) {
-                let plan = try planView(name, view, exportingLockedRows: lockingPushedDown(to: qualifier))
-                return AliasNode(plan, columns: try Self.renamed(plan.columns, view.columns, qualifier: qualifier, what: "view \(name)"), label: name)
-            }
-            if let stored = try context.store.sequences.storedName(context.transaction, name) {
-                return SequenceRelationNode(name: stored, qualifier: qualifier)
-            }
-            if let relation = context.surfaceCatalog?.relation(schema: nil, name: name) {
-                return SurfaceRelationNode(relation, qualifier: qualifier, label: name)
-            }
-            throw RedError(.undefinedCollection, "relation \"\(name)\" does not exist")
+            return try planRelation(named: name, qualifier: qualifier, shown: name)
         case .lateral(let inner):
             return try planLeaf(inner, outer: outer)
         case .subquery(let query, let alias, let names):
@@ -402,7 +415,7 @@ extension Planner {
         let resolved = resolvesTemporaryTables
         resolvesTemporaryTables = false
         defer { resolvesTemporaryTables = resolved }
-        return try planQuery(query, outer: nil)
+        return try SchemaCatalog.withHomePath(of: name, context.transaction) { try planQuery(query, outer: nil) }
     }
 
     /// Columns under an alias, the first `names.count` of them renamed (`AS d(a, b)`).

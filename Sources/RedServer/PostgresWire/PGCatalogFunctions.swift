@@ -59,9 +59,11 @@ enum PGCatalogFunctions {
             "session_user": SurfaceFunction(arity: 0...0, resultType: .text) { _, _ in .text(user) },
             "current_role": SurfaceFunction(arity: 0...0, resultType: .text) { _, _ in .text(user) },
             "user": SurfaceFunction(arity: 0...0, resultType: .text) { _, _ in .text(user) },
-            "current_schemas": SurfaceFunction(arity: 1...1, resultType: .array, resultElement: .text) { args, _ in
-                let implicit = args[0] == .boolean(true)
-                return PGCatalogTable.texts(implicit ? ["pg_catalog", PGCatalogModel.schemaName] : [PGCatalogModel.schemaName])
+            // The search path's schemas that exist; with its argument true, pg_catalog before them.
+            "current_schemas": SurfaceFunction(arity: 1...1, resultType: .array, resultElement: .text) { args, snapshot in
+                let path = snapshot.searchPath ?? [PGCatalogModel.schemaName]
+                let implicit = args[0] == .boolean(true) && !path.contains("pg_catalog")
+                return PGCatalogTable.texts(implicit ? ["pg_catalog"] + path : path)
             },
             // Privileges are RedDB's roles', not per object: no object has an ACL, nor a default one.
             "acldefault": SurfaceFunction(arity: 2...2, resultType: .array, resultElement: .text, strict: false) { _, _ in .null },
@@ -94,9 +96,8 @@ enum PGCatalogFunctions {
         // A permanent table hidden by a temporary one of its name is not visible (psql's \d lists the temporary one).
         table["pg_table_is_visible"] = SurfaceFunction(arity: 1...1, resultType: .boolean) { args, snapshot in
             let model = PGCatalogModel.of(snapshot, owner: user)
-            guard let relation = model.relation(oid: try integer(args[0])), !relation.isTemporary,
-                  let first = model.relation(named: relation.name), first.isTemporary else { return .boolean(true) }
-            return .boolean(false)
+            guard let relation = model.relation(oid: try integer(args[0])) else { return .boolean(true) }
+            return .boolean(model.isVisible(relation))
         }
         // COMMENT ON texts: obj_description(oid [, catalog]) and col_description(oid, column number).
         table["obj_description"] = SurfaceFunction(arity: 1...2, resultType: .text, strict: false) { args, snapshot in
@@ -201,9 +202,8 @@ enum PGCatalogFunctions {
                 return .text(PGBuiltinType.byOID[oid]?.formatted ?? String(oid))
             }
         },
-        "regnamespace": SurfaceFunction(arity: 1...1, resultType: .any) { args, _ in
-            let namespaces: [(String, Int64)] = [("pg_catalog", PGCatalogModel.catalogNamespace), (PGCatalogModel.schemaName, PGCatalogModel.publicNamespace),
-                                                 ("information_schema", PGCatalogModel.informationSchemaNamespace)]
+        "regnamespace": SurfaceFunction(arity: 1...1, resultType: .any) { args, snapshot in
+            let namespaces = PGCatalogModel.of(snapshot, owner: "").namespaces.map { ($0.name, $0.oid) }
             switch args[0] {
             case .text(let text):
                 guard let namespace = namespaces.first(where: { $0.0 == text }) else { throw RedError(.undefinedObject, "schema \"\(text)\" does not exist") }

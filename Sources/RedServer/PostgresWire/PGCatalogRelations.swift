@@ -12,10 +12,7 @@ extension PGCatalogTable {
 
     static let pgCatalog: [String: PGCatalogTable] = [
         "pg_namespace": PGCatalogTable("oid:i nspname:t nspowner:i nspacl:a") { model in
-            ([("pg_catalog", PGCatalogModel.catalogNamespace), (PGCatalogModel.schemaName, PGCatalogModel.publicNamespace),
-              ("information_schema", PGCatalogModel.informationSchemaNamespace)] + [model.temporarySchema.map { ($0.name, $0.oid) }].compactMap { $0 }).map {
-                ["oid": .integer($0.1), "nspname": .text($0.0), "nspowner": .integer(PGCatalogModel.ownerOID)]
-            }
+            model.namespaces.map { ["oid": .integer($0.oid), "nspname": .text($0.name), "nspowner": .integer(PGCatalogModel.ownerOID)] }
         },
         "pg_class": PGCatalogTable("""
             oid:i relname:t relnamespace:i reltype:i reloftype:i relowner:i relam:i relfilenode:i reltablespace:i relpages:i \

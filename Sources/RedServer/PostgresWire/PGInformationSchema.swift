@@ -12,8 +12,8 @@ extension PGCatalogTable {
             catalog_name:t schema_name:t schema_owner:t default_character_set_catalog:t default_character_set_schema:t \
             default_character_set_name:t sql_path:t
             """) { model in
-            (["pg_catalog", PGCatalogModel.schemaName, "information_schema"] + [model.temporarySchema?.name].compactMap { $0 }).map {
-                ["catalog_name": .text(PGCatalogModel.databaseName), "schema_name": .text($0), "schema_owner": .text(model.owner)]
+            model.namespaces.map {
+                ["catalog_name": .text(PGCatalogModel.databaseName), "schema_name": .text($0.name), "schema_owner": .text(model.owner)]
             }
         },
         "tables": PGCatalogTable("""

@@ -1,5 +1,6 @@
 import RedCore
 import RedDB
+import RedEngine
 import RedQuery
 
 /// The run-time parameters ("GUCs") a PostgreSQL client can SET and SHOW on
@@ -15,7 +16,52 @@ struct PGSettings {
         didSet {
             statementTimeoutMilliseconds = Self.milliseconds(values["statement_timeout"])
             if values["timezone"] != timeZone.name { timeZone = (values["timezone"]).flatMap { try? SessionTimeZone(setting: $0) } ?? .utc }
+            searchPath = (try? Self.schemas(inSearchPath: values["search_path"] ?? "")) ?? []
         }
+    }
+
+    /// `search_path`'s schemas in order, parsed when set (`$user` as written: the session
+    /// replaces it with the user's name).
+    private(set) var searchPath = ["$user", SchemaCatalog.publicSchema]
+
+    /// The schemas of a `search_path` value: `"$user", public`, `app,public`, `"My App"`.
+    /// Unquoted names fold to lower case, as identifiers do; a quote left open is 22023.
+    static func schemas(inSearchPath text: String) throws -> [String] {
+        var schemas: [String] = [], current = "", quoted = false, wasQuoted = false
+        var characters = text.makeIterator()
+        func finish() {
+            let name = wasQuoted ? current : current.trimmingCharacters(in: .whitespaces).lowercased()
+            if !name.isEmpty || wasQuoted { schemas.append(name) }
+            current = ""
+            wasQuoted = false
+        }
+        while let c = characters.next() {
+            if quoted {
+                if c == "\"" {
+                    // `""` inside quotes is one quote.
+                    if let next = characters.next() {
+                        if next == "\"" { current.append(next); continue }
+                        quoted = false
+                        if next == "," { finish() } else if !next.isWhitespace { current.append(next) }
+                        continue
+                    }
+                    quoted = false
+                } else {
+                    current.append(c)
+                }
+            } else if c == "\"" {
+                quoted = true
+                wasQuoted = true
+                current = ""
+            } else if c == "," {
+                finish()
+            } else if !(wasQuoted && c.isWhitespace) {
+                current.append(c)
+            }
+        }
+        guard !quoted else { throw RedError(.invalidArgument, "invalid value for parameter \"search_path\": \"\(text)\"", detail: "List syntax is invalid.") }
+        finish()
+        return schemas
     }
 
     /// `TimeZone`, kept parsed (validated, and stored in its canonical spelling, when set).
@@ -114,6 +160,9 @@ struct PGSettings {
             values[key] = newValue.lowercased()
         case "timezone":
             values[key] = try SessionTimeZone(setting: newValue).name
+        case "search_path":
+            _ = try Self.schemas(inSearchPath: newValue)
+            values[key] = newValue
         case "standard_conforming_strings":
             guard ["on", "true", "1"].contains(newValue.lowercased()) else {
                 throw RedError(.featureNotSupported, "standard_conforming_strings can only be on")

@@ -169,12 +169,13 @@ struct PGCatalogModel: Sendable {
         /// For an index: the table's column numbers it covers, in order.
         var indexKeys: [Int64] = []
         var isPrimaryKey = false
-        /// Its schema: `public`, or the session's temporary schema for a temporary table and its
-        /// indexes and sequences.
+        /// Its schema: `public`, a schema CREATE SCHEMA made, or the session's temporary schema
+        /// for a temporary table and its indexes and sequences.
         var namespace = PGCatalogModel.publicNamespace
         var schema = PGCatalogModel.schemaName
-
-        var isTemporary: Bool { namespace != PGCatalogModel.publicNamespace }
+        var isTemporary = false
+        /// What SQL names it by: `t` in public, `app.t` in schema `app` (`regclass` reads it).
+        var qualifiedName: String { namespace == PGCatalogModel.publicNamespace || isTemporary ? name : "\(schema).\(name)" }
 
         /// Its `COMMENT ON` text.
         var comment: String? { table?.schema.comment ?? index?.comment ?? sequence?.comment }
@@ -212,6 +213,10 @@ struct PGCatalogModel: Sendable {
     private(set) var relations: [Relation] = []
     /// The session's temporary schema (`pg_temp_<session>`), once it has made a temporary table.
     private(set) var temporarySchema: (oid: Int64, name: String)?
+    /// The schemas CREATE SCHEMA made, with their OIDs and owners.
+    private(set) var schemas: [(oid: Int64, name: String, owner: String?)] = []
+    /// The statement's search path (nil: public alone).
+    let searchPath: [String]?
     private(set) var constraints: [Constraint] = []
     /// Installed extensions and their versions (`pg_extension`).
     private(set) var extensions: [(name: String, version: String)] = []
@@ -243,6 +248,9 @@ struct PGCatalogModel: Sendable {
 
     init(_ snapshot: CatalogSnapshot, owner: String) {
         self.owner = Self.ownerName(owner)
+        searchPath = snapshot.searchPath
+        schemas = snapshot.schemas.map { (Self.stableOID($0.name, kind: "namespace"), $0.name, $0.owner) }
+        let schemaOIDs = Dictionary(schemas.map { ($0.name, $0.oid) }, uniquingKeysWith: { a, _ in a })
         extensions = snapshot.extensions
         enumTypes = snapshot.enumTypes.map { type in
             (PGBuiltinType(oid: Self.stableOID(type.name, kind: "type"), name: type.name, formatted: type.name, length: 4, category: "E",
@@ -251,11 +259,22 @@ struct PGCatalogModel: Sendable {
         let enumTypeByName = Dictionary(enumTypes.map { ($0.type.name, $0.type) }, uniquingKeysWith: { a, _ in a })
         temporarySchema = snapshot.temporarySchema.map { (Self.stableOID($0, kind: "namespace"), $0) }
         let temporarySchema = self.temporarySchema
+        /// Places a relation named `app.t` (an index: of table `app.t`, `of`) in schema `app` as
+        /// `t`, when that schema exists (`SchemaCatalog`).
+        func inSchema(_ relation: Relation, of physical: String) -> Relation {
+            guard let dot = physical.firstIndex(of: "."), let oid = schemaOIDs[String(physical[..<dot])] else { return relation }
+            var relation = relation
+            relation.schema = String(physical[..<dot])
+            relation.namespace = oid
+            if relation.name == physical { relation.name = String(physical[physical.index(after: dot)...]) }
+            return relation
+        }
         /// Places a temporary table's relation (and its indexes and sequences) in the temporary
         /// schema, under an OID of its own: a permanent table of its name keeps its own.
-        func placed(_ relation: Relation, temporary: Bool) -> Relation {
-            guard temporary, let temporarySchema else { return relation }
+        func placed(_ relation: Relation, temporary: Bool, of physical: String? = nil) -> Relation {
+            guard temporary, let temporarySchema else { return inSchema(relation, of: physical ?? relation.name) }
             var relation = relation
+            relation.isTemporary = true
             relation.namespace = temporarySchema.oid
             relation.schema = temporarySchema.name
             relation.oid = Self.stableOID("pg_temp.\(relation.name)", kind: relation.kind == "r" ? "relation" : "relation-\(relation.kind)")
@@ -279,7 +298,7 @@ struct PGCatalogModel: Sendable {
             let columns = view.columns.map {
                 Column(name: $0.name, type: $0.type, notNull: false, element: $0.element, declared: $0.surfaceType.flatMap(DeclaredType.init(surfaceName:)))
             }
-            add(Relation(oid: PGCatalogModel.stableOID(view.name), name: view.name, kind: "v", columns: columns, view: view))
+            add(placed(Relation(oid: PGCatalogModel.stableOID(view.name), name: view.name, kind: "v", columns: columns, view: view), temporary: false))
         }
         for sequence in snapshot.sequences {
             let columns = [Column(name: "last_value", type: .integer, notNull: true), Column(name: "log_cnt", type: .integer, notNull: true),
@@ -305,7 +324,8 @@ struct PGCatalogModel: Sendable {
                 let tableKey = key(table.name, temporary: table.temporary)
                 indexes[tableKey, default: [:]][index.name] = add(placed(Relation(
                     oid: PGCatalogModel.stableOID(index.name), name: index.name, kind: "i", columns: columns, index: index,
-                    indexedTable: table, indexedTableOID: tables[tableKey]?.oid ?? 0, indexKeys: keys, isPrimaryKey: primary), temporary: table.temporary))
+                    indexedTable: table, indexedTableOID: tables[tableKey]?.oid ?? 0, indexKeys: keys, isPrimaryKey: primary), temporary: table.temporary,
+                    of: table.name))
             }
         }
         var constraintOIDs: Set<Int64> = []
@@ -356,7 +376,7 @@ struct PGCatalogModel: Sendable {
         let taken = byOID
         relation.oid = Self.unused(relation.oid) { taken[$0] != nil }
         byOID[relation.oid] = relations.count
-        if byName[relation.name] == nil { byName[relation.name] = relations.count }
+        if byName[relation.qualifiedName] == nil { byName[relation.qualifiedName] = relations.count }
         relations.append(relation)
         return relation
     }
@@ -370,6 +390,25 @@ struct PGCatalogModel: Sendable {
 
     func relation(oid: Int64) -> Relation? { byOID[oid].map { relations[$0] } }
     func relation(named name: String) -> Relation? { byName[name].map { relations[$0] } }
+
+    /// Every schema pg_namespace lists: PostgreSQL's own, public, the session's temporary one
+    /// and those CREATE SCHEMA made.
+    var namespaces: [(oid: Int64, name: String)] {
+        [(Self.catalogNamespace, "pg_catalog"), (Self.publicNamespace, Self.schemaName), (Self.informationSchemaNamespace, "information_schema")]
+            + [temporarySchema].compactMap { $0 } + schemas.map { ($0.oid, $0.name) }
+    }
+
+    /// pg_table_is_visible: whether `relation`'s bare name finds it, the session's temporary
+    /// schema first, then the search path's schemas in order (psql's `\d` lists what is).
+    func isVisible(_ relation: Relation) -> Bool {
+        if relation.isTemporary { return true }
+        if let first = self.relation(named: relation.name), first.isTemporary { return false }
+        for schema in searchPath ?? [Self.schemaName] {
+            if schema == relation.schema { return true }
+            if byName[schema == Self.schemaName ? relation.name : "\(schema).\(relation.name)"] != nil { return false }
+        }
+        return false
+    }
     func constraint(oid: Int64) -> Constraint? { constraintsByOID[oid].map { constraints[$0] } }
 
     /// `COMMENT ON` texts as pg_description holds them: the object's OID, and the column
@@ -403,11 +442,17 @@ struct PGCatalogModel: Sendable {
 
     /// `pg_get_constraintdef` of a foreign key: `FOREIGN KEY (a) REFERENCES t(id) ON DELETE CASCADE`
     /// (psql's `\d` prints it in its foreign-key footers).
+    /// A relation's name as SQL writes it: `t`, or `app.t` for one in schema `app`.
+    static func qualified(_ physical: String) -> String {
+        guard let dot = physical.firstIndex(of: ".") else { return SQLIdentifier.quoted(physical) }
+        return SQLIdentifier.quoted(String(physical[..<dot])) + "." + SQLIdentifier.quoted(String(physical[physical.index(after: dot)...]))
+    }
+
     static func definition(of fk: ForeignKeyDefinition, childColumns: [ColumnDefinition], parentColumns: [ColumnDefinition]?) -> String {
         func names(_ ids: [UInt16], _ columns: [ColumnDefinition]?) -> String {
             ids.map { id in columns?.first { $0.id == id }.map { SQLIdentifier.quoted($0.name) } ?? "?" }.joined(separator: ", ")
         }
-        var text = "FOREIGN KEY (\(names(fk.columnIDs, childColumns))) REFERENCES \(SQLIdentifier.quoted(fk.referencedTable))(\(names(fk.referencedColumnIDs, parentColumns)))"
+        var text = "FOREIGN KEY (\(names(fk.columnIDs, childColumns))) REFERENCES \(qualified(fk.referencedTable))(\(names(fk.referencedColumnIDs, parentColumns)))"
         if fk.matchFull == true { text += " MATCH FULL" }
         if fk.onUpdate != .noAction { text += " ON UPDATE \(fk.onUpdate.rawValue)" }
         if fk.onDelete != .noAction { text += " ON DELETE \(fk.onDelete.rawValue)" }
@@ -430,7 +475,7 @@ struct PGCatalogModel: Sendable {
             let text = withoutEnclosingParentheses(written)
             return column.name != "expr" ? text : pretty ? "(\(text))" : "((\(text)))"
         }.joined(separator: ", ")
-        var sql = "CREATE \(definition.unique ? "UNIQUE " : "")INDEX \(SQLIdentifier.quoted(index.name)) ON \(index.schema).\(SQLIdentifier.quoted(table.name)) USING \(definition.method.rawValue) (\(columns))"
+        var sql = "CREATE \(definition.unique ? "UNIQUE " : "")INDEX \(SQLIdentifier.quoted(index.name)) ON \(index.schema).\(SQLIdentifier.quoted(table.name.hasPrefix(index.schema + ".") ? String(table.name.dropFirst(index.schema.count + 1)) : table.name)) USING \(definition.method.rawValue) (\(columns))"
         if definition.nullsNotDistinct == true { sql += " NULLS NOT DISTINCT" }
         if let written = definition.predicate {
             let predicate = withoutEnclosingParentheses(written)

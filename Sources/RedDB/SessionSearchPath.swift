@@ -1,0 +1,39 @@
+import RedCore
+import RedEngine
+import Synchronization
+
+/// The session's side of schemas (`SchemaCatalog`): the search path each of its transactions
+/// looks unqualified names up along.
+///
+/// The path a surface gives (`Session.searchPath`, PG-wire's `search_path` with `$user` as the
+/// connected user) is cut to the schemas that exist, as PostgreSQL reads it, and a path of
+/// `public` alone is nil. So the default `"$user", public` costs nothing where no schema is
+/// named after the user: plans and statement descriptions are shared as before. A path that
+/// names another schema keeps plans only per path (`PlanMemo`) and descriptions not at all.
+extension Session {
+    /// The path `tx` looks names up along (`Transaction.searchPath`), for the statement about
+    /// to run: set as a transaction begins and again before each statement, since SET may
+    /// change it in between.
+    func applySearchPath(_ tx: Transaction) {
+        guard let path = searchPath(), path != [SchemaCatalog.publicSchema] else {
+            tx.searchPath = nil
+            return
+        }
+        // Unreadable, the catalog keeps every schema named: one that does not exist holds
+        // nothing, so the lookup only misses there; the statement meets the storage error.
+        let created = (try? schemaNames(tx)) ?? Set(path)
+        let existing = path.filter { SchemaCatalog.builtIn.contains($0) || created.contains($0) }
+        tx.searchPath = existing == [SchemaCatalog.publicSchema] ? nil : existing
+    }
+
+    /// The names of the schemas CREATE SCHEMA made, as `tx` sees them: kept per definitions
+    /// version for snapshots that see the latest, read afresh otherwise.
+    private func schemaNames(_ tx: Transaction) throws -> Set<String> {
+        let definitions = database.engine.definitionState
+        let current = tx.snapshot >= definitions.changeTS && !tx.hasDefinitionWrites
+        if current, let kept = knownSchemas.withLock({ $0 }), kept.version == definitions.version { return kept.names }
+        let names = Set(try SchemaCatalog.all(tx).map(\.name))
+        if current { knownSchemas.withLock { $0 = (definitions.version, names) } }
+        return names
+    }
+}
