@@ -22,6 +22,9 @@ struct SQLLogicTestRunner {
         case advance(milliseconds: Int64, line: Int)
         /// `control timezone Europe/Paris`: the session's time zone from here on (PG-wire's SET TIME ZONE).
         case timeZone(String, line: Int)
+        /// `control search_path app,public`: the session's search path from here on (PG-wire's
+        /// SET search_path, `$user` already replaced).
+        case searchPath([String])
     }
 
     static func parse(_ text: String) -> [Record] {
@@ -55,6 +58,7 @@ struct SQLLogicTestRunner {
             case "control":
                 if words.count == 3, words[1] == "advance", let ms = Int64(words[2]) { records.append(.advance(milliseconds: ms, line: start)) }
                 if words.count == 3, words[1] == "timezone" { records.append(.timeZone(words[2], line: start)) }
+                if words.count == 3, words[1] == "search_path" { records.append(.searchPath(words[2].split(separator: ",").map(String.init))) }
             default:
                 break
             }
@@ -83,6 +87,8 @@ struct SQLLogicTestRunner {
             switch record {
             case .advance(let ms, _):
                 clock.advance(milliseconds: ms)
+            case .searchPath(let path):
+                session.searchPath = { path }
             case .timeZone(let setting, let line):
                 do {
                     let zone = try SessionTimeZone(setting: setting)

@@ -83,6 +83,14 @@ public enum SchemaCatalog {
         physical.contains(".") ? try split(physical, tx).name : physical
     }
 
+    /// PostgreSQL's 3F000 for a qualified name whose schema does not exist (DDL naming an
+    /// existing relation looks its schema up first); nil otherwise, for the caller's 42P01.
+    public static func missingSchema(in name: String, _ tx: Transaction) throws -> RedError? {
+        guard let dot = name.firstIndex(of: "."), !name.hasPrefix(TemporaryNamespace.qualifier) else { return nil }
+        let schema = String(name[..<dot])
+        return try exists(schema, tx) ? nil : RedError(.undefinedObject, "schema \"\(schema)\" does not exist", condition: "3F000")
+    }
+
     /// The name of relation `name` in `schema` (`t` in public, `app.t` elsewhere).
     public static func physicalName(_ name: String, inSchema schema: String) -> String {
         schema == publicSchema ? name : "\(schema).\(name)"

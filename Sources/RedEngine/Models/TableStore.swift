@@ -18,7 +18,12 @@ public struct TableHandle: Sendable {
     public let isTemporary: Bool
     /// The name within its schema (`app.t` → `t`; `SchemaCatalog`), which the names PostgreSQL
     /// generates for its constraints and indexes start with.
-    public var localName: String { name.firstIndex(of: ".").map { String(name[name.index(after: $0)...]) } ?? name }
+    public var localName: String { Self.localName(of: name) }
+
+    /// `app.t` → `t`: the name PostgreSQL's messages give a relation (its `relname`).
+    public static func localName(of name: String) -> String {
+        name.firstIndex(of: ".").map { String(name[name.index(after: $0)...]) } ?? name
+    }
     /// How many unique indexes the table has: the most keys a row takes (`TableStore.uniqueKeys`).
     public var uniqueIndexCount: Int { schema.indexes.count { $0.unique } }
     /// What computes each index's entries, in `schema.indexes` order: nil for a plain index.
@@ -128,6 +133,16 @@ public final class TableStore: Sendable {
             if namespace.owns(name) { return try openCollection(tx, name) }
         }
         guard !name.hasPrefix("__") else { return nil }
+        for candidate in SchemaCatalog.candidates(for: name, tx) {
+            if let handle = try openCollection(tx, candidate) { return handle }
+        }
+        return nil
+    }
+
+    /// The permanent table a name a user wrote means: along the search path when unqualified
+    /// (a foreign key's REFERENCES, which never reaches a temporary table from a permanent one).
+    public func openPermanent(_ tx: Transaction, named name: String) throws -> TableHandle? {
+        guard !name.hasPrefix("__"), !TemporaryNamespace.isTemporary(name) else { return nil }
         for candidate in SchemaCatalog.candidates(for: name, tx) {
             if let handle = try openCollection(tx, candidate) { return handle }
         }

@@ -34,7 +34,7 @@ struct CheckConstraints {
     }
 
     init(_ handle: TableHandle, planner: Planner) throws {
-        try self.init(handle.schema, table: handle.name, planner: planner)
+        try self.init(handle.schema, table: handle.localName, planner: planner)
     }
 
     var isEmpty: Bool { bound.isEmpty }

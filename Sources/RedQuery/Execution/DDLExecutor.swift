@@ -75,6 +75,11 @@ struct DDLExecutor {
                     if try ViewCatalog.definition(of: name, tx) != nil {
                         throw RedError(.invalidOperation, "\"\(name)\" is not a \(kind); use DROP VIEW")
                     }
+                    if let missing = try SchemaCatalog.missingSchema(in: name, tx) {
+                        guard ifExists else { throw missing }
+                        skipped.append("\(missing.message), skipping")
+                        continue
+                    }
                     if ifExists {
                         skipped.append("\(kind == "table" ? "table" : "collection") \"\(name)\" does not exist, skipping")
                         continue
@@ -87,7 +92,7 @@ struct DDLExecutor {
                 if handle.schema.materializedQuery != nil, context.refreshingMaterializedView != handle.name {
                     throw RedError(.invalidOperation, "\"\(name)\" is not a table; use DROP MATERIALIZED VIEW")
                 }
-                if !handle.isTemporary { try dropDependentViews(of: name, column: nil, cascade: cascade, what: "table \(name)") }
+                if !handle.isTemporary { try dropDependentViews(of: handle.name, column: nil, cascade: cascade, what: "table \(name)") }
                 try requireNoWaitingChecks(name, what: "DROP TABLE")
                 try detachForeignKeys(of: handle, dropping: dropping, cascade: cascade)
                 try store.drop(tx, handle)
@@ -204,7 +209,8 @@ struct DDLExecutor {
             }
             try ViewCatalog.store(name, ViewDefinition(query: text, columns: columns), tx)
             return .message("view '\(name)' created", type: "create", tag: "CREATE VIEW")
-        case .dropView(let name, let ifExists, let cascade):
+        case .dropView(let given, let ifExists, let cascade):
+            let name = try ViewCatalog.resolve(given, tx)?.name ?? given
             guard try ViewCatalog.definition(of: name, tx) != nil else {
                 if try store.open(tx, name) != nil { throw RedError(.invalidOperation, "\"\(name)\" is not a view; use DROP TABLE") }
                 if ifExists { return .message("view \"\(name)\" does not exist, skipping", type: "drop", tag: "DROP VIEW") }
@@ -337,7 +343,9 @@ struct DDLExecutor {
     }
 
     func table(_ name: String) throws -> TableHandle {
-        guard let handle = try store.open(tx, name) else { throw RedError(.undefinedCollection, "relation \"\(name)\" does not exist") }
+        guard let handle = try store.open(tx, name) else {
+            throw try SchemaCatalog.missingSchema(in: name, tx) ?? RedError(.undefinedCollection, "relation \"\(name)\" does not exist")
+        }
         return handle
     }
 

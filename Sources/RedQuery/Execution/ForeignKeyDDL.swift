@@ -51,7 +51,9 @@ extension DDLExecutor {
             return column
         }
         let selfReference = TemporaryNamespace.unqualified(spec.table).name == handle.name
-        guard let parent = selfReference ? handle : try store.open(tx, spec.table, temporary: handle.isTemporary) else {
+        let named = try handle.isTemporary || TemporaryNamespace.unqualified(spec.table).temporaryOnly ? store.open(tx, spec.table, temporary: handle.isTemporary)
+            : store.openPermanent(tx, named: spec.table)
+        guard let parent = selfReference ? handle : named else {
             // As in PostgreSQL, a temporary table and a permanent one never reference each other.
             if try store.open(tx, spec.table, temporary: !handle.isTemporary) != nil {
                 throw RedError(.invalidTableDefinition, handle.isTemporary ? "constraints on temporary tables may reference only temporary tables"

@@ -168,8 +168,8 @@ final class ForeignKeyEnforcement {
 
     /// 23503 for a referencing row of `child` whose `key` its referenced table lacks.
     static func missingReference(_ key: [Value], _ fk: ForeignKeyDefinition, of child: TableHandle) -> RedError {
-        RedError(.foreignKeyViolation, "insert or update on table \"\(child.name)\" violates foreign key constraint \"\(fk.name)\"",
-                 detail: "Key (\(names(fk.columnIDs, child)))=(\(text(key))) is not present in table \"\(fk.referencedTable)\".")
+        RedError(.foreignKeyViolation, "insert or update on table \"\(child.localName)\" violates foreign key constraint \"\(fk.name)\"",
+                 detail: "Key (\(names(fk.columnIDs, child)))=(\(text(key))) is not present in table \"\(TableHandle.localName(of: fk.referencedTable))\".")
     }
 
     /// Whether `key` refers to anything: not when a value is NULL (MATCH SIMPLE), or all are
@@ -245,8 +245,8 @@ final class ForeignKeyEnforcement {
         switch action {
         case .noAction, .restrict:
             throw RedError(.foreignKeyViolation,
-                           "update or delete on table \"\(change.parent)\" violates foreign key constraint \"\(fk.name)\" on table \"\(child.name)\"",
-                           detail: "Key (\(Self.names(fk.referencedColumnIDs, parent)))=(\(Self.text(oldKey))) is still referenced from table \"\(child.name)\".")
+                           "update or delete on table \"\(TableHandle.localName(of: change.parent))\" violates foreign key constraint \"\(fk.name)\" on table \"\(child.localName)\"",
+                           detail: "Key (\(Self.names(fk.referencedColumnIDs, parent)))=(\(Self.text(oldKey))) is still referenced from table \"\(child.localName)\".")
         case .cascade:
             if let newKey = change.newKey {
                 try rewrite(children, of: child, fk) { column, position in newKey[position] }

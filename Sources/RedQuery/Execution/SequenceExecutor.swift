@@ -115,7 +115,7 @@ extension ExecutionContext {
             sequenceCache[key] = (candidate, definition)
             return (candidate, definition)
         }
-        throw RedError(.undefinedCollection, "relation \"\(name)\" does not exist")
+        throw try (qualified ? SchemaCatalog.missingSchema(in: name, transaction) : nil) ?? RedError(.undefinedCollection, "relation \"\(name)\" does not exist")
     }
 
     /// The sequence (or table) a name's text means: `s`, `"S"`, `public.s` → `s` and `app.s`

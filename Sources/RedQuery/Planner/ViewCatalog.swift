@@ -38,6 +38,14 @@ enum ViewCatalog {
 
     static func remove(_ name: String, _ tx: Transaction) throws -> Bool { try tx.catalogDelete(key(name)) }
 
+    /// The view a name a user wrote means: looked up along the search path when unqualified.
+    static func resolve(_ name: String, _ tx: Transaction) throws -> (name: String, definition: ViewDefinition)? {
+        for candidate in SchemaCatalog.candidates(for: name, tx) {
+            if let definition = try definition(of: candidate, tx) { return (candidate, definition) }
+        }
+        return nil
+    }
+
     /// Every view, by name.
     static func all(_ tx: Transaction) throws -> [(name: String, definition: ViewDefinition)] {
         let cursor = try tx.catalogScan(.prefix(prefix))
@@ -49,13 +57,16 @@ enum ViewCatalog {
         return out
     }
 
-    /// Views whose query reads `table` (and, when given, mentions `column` or uses `*`).
+    /// Views whose query reads `table` (and, when given, mentions `column` or uses `*`). A bare
+    /// name in a view of schema `app` is `app.t` when that is a table, else public's `t`
+    /// (`SchemaCatalog.homePath`): both are taken as meant, conservatively.
     static func dependents(of table: String, column: String? = nil, _ tx: Transaction) throws -> [String] {
         try all(tx).filter { view in
             guard var parser = try? Parser(view.definition.query), let query = try? parser.parseQuery() else { return false }
             var names = QueryNames()
             names.visit(query)
-            guard names.tables.contains(table) else { return false }
+            let home = SchemaCatalog.homePath(of: view.name)?.first
+            guard names.tables.contains(where: { $0 == table || (home != nil && "\(home!).\($0)" == table) }) else { return false }
             guard let column else { return true }
             return names.star || names.columns.contains(column)
         }.map(\.name)
@@ -93,7 +104,8 @@ struct QueryNames {
 
     mutating func visit(_ ref: TableRef) {
         switch ref {
-        case .table(let name, _), .qualifiedTable(_, let name, _): tables.insert(name)
+        case .table(let name, _): tables.insert(name)
+        case .qualifiedTable(let schema, let name, _): tables.insert(schema == "public" ? name : "\(schema).\(name)")
         case .any: break
         case .subquery(let q, _, _): visit(q)
         case .lateral(let inner): visit(inner)
