@@ -6,8 +6,8 @@ import Synchronization
 /// looks unqualified names up along.
 ///
 /// The path a surface gives (`Session.searchPath`, PG-wire's `search_path` with `$user` as the
-/// connected user) is cut to the schemas that exist, as PostgreSQL reads it, and a path of
-/// `public` alone is nil. So the default `"$user", public` costs nothing where no schema is
+/// connected user) is cut to the schemas that exist, as PostgreSQL reads it, public is added
+/// last when it is left out (unlike PostgreSQL), and a path of `public` alone is nil. So the default `"$user", public` costs nothing where no schema is
 /// named after the user: plans and statement descriptions are shared as before. A path that
 /// names another schema keeps plans only per path (`PlanMemo`) and descriptions not at all.
 extension Session {
@@ -22,7 +22,11 @@ extension Session {
         // Unreadable, the catalog keeps every schema named: one that does not exist holds
         // nothing, so the lookup only misses there; the statement meets the storage error.
         let created = (try? schemaNames(tx)) ?? Set(path)
-        let existing = path.filter { SchemaCatalog.builtIn.contains($0) || created.contains($0) }
+        var existing = path.filter { SchemaCatalog.builtIn.contains($0) || created.contains($0) }
+        // Public is searched last when the path leaves it out: RedDB's own dumps (view texts,
+        // defaults, REFERENCES) name public's relations bare, and pg_dump restores them under
+        // an empty path.
+        if !existing.contains(SchemaCatalog.publicSchema) { existing.append(SchemaCatalog.publicSchema) }
         tx.searchPath = existing == [SchemaCatalog.publicSchema] ? nil : existing
     }
 

@@ -69,9 +69,17 @@ public enum SchemaCatalog {
     @discardableResult
     public static func remove(_ name: String, _ tx: Transaction) throws -> Bool { try tx.catalogDelete(key(name)) }
 
-    /// `app.t` → (`app`, `t`) when schema `app` exists; a bare name (or a public table whose
-    /// name has a dot of its own) → (`public`, name).
+    /// `public.t` → `t`: how public's relations are stored. The parser keeps `public.` on a
+    /// name so that it is not looked up along the search path (pg_dump empties the path and
+    /// writes `public.t` everywhere); every exact lookup drops it.
+    public static func canonical(_ name: String) -> String {
+        name.hasPrefix("public.") ? String(name.dropFirst(7)) : name
+    }
+
+    /// `app.t` → (`app`, `t`) when schema `app` exists; `public.t` or a bare name (or a public
+    /// table whose name has a dot of its own) → (`public`, name).
     public static func split(_ physical: String, _ tx: Transaction) throws -> (schema: String, name: String) {
+        let physical = canonical(physical)
         guard let dot = physical.firstIndex(of: ".") else { return (publicSchema, physical) }
         let schema = String(physical[..<dot])
         guard schema != publicSchema, try exists(schema, tx) else { return (publicSchema, physical) }
@@ -122,7 +130,7 @@ public enum SchemaCatalog {
     /// The names `name` may stand for, in lookup order: itself when qualified (it has a dot),
     /// else its name in each schema of the search path.
     public static func candidates(for name: String, _ tx: Transaction) -> [String] {
-        guard tx.searchPath != nil, !name.contains(".") else { return [name] }
+        guard tx.searchPath != nil, !name.contains(".") else { return [canonical(name)] }
         return lookupSchemas(tx).map { physicalName(name, inSchema: $0) }
     }
 
@@ -134,7 +142,7 @@ public enum SchemaCatalog {
             // (relations named so before schemas existed stay where they are).
             let schema = String(name[..<dot])
             guard try exists(schema, tx) else { throw RedError(.undefinedObject, "schema \"\(schema)\" does not exist", condition: "3F000") }
-            return schema == publicSchema ? String(name[name.index(after: dot)...]) : name
+            return canonical(name)
         }
         guard tx.searchPath != nil else { return name }
         for schema in lookupSchemas(tx) where try exists(schema, tx) { return physicalName(name, inSchema: schema) }

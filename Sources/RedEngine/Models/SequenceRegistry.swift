@@ -67,6 +67,7 @@ public final class SequenceRegistry: Sendable {
 
     /// The sequence called `name` as `tx` sees it, or nil.
     public func definition(_ tx: Transaction, _ name: String) throws -> SequenceDefinition? {
+        let name = SchemaCatalog.canonical(name)
         guard let bytes = try tx.catalogGet(SequenceDefinition.catalogKey(name)) else { return nil }
         if let cached = shared.withLock({ $0.definitions[name] }), cached.bytes == bytes { return cached.definition }
         let definition = try SequenceDefinition.decode(bytes, name: name)
@@ -82,6 +83,7 @@ public final class SequenceRegistry: Sendable {
     /// temporary tables' sequences; any other name a permanent sequence first, then one of
     /// those (see `TemporaryNamespace`).
     public func storedName(_ tx: Transaction, _ name: String) throws -> String? {
+        let name = SchemaCatalog.canonical(name)
         let namespace = tx.temporaryNamespace.flatMap { $0.isUsed ? $0 : nil }
         let (unqualified, temporaryOnly) = TemporaryNamespace.unqualified(name)
         if temporaryOnly {
@@ -103,6 +105,7 @@ public final class SequenceRegistry: Sendable {
     }
 
     public func remove(_ tx: Transaction, _ name: String) throws {
+        let name = SchemaCatalog.canonical(name)
         _ = try tx.catalogDelete(SequenceDefinition.catalogKey(name))
     }
 

@@ -8,7 +8,7 @@ extension TableStore {
     /// permanent ones only: what a foreign key names lies beside the table that declares it.
     public func open(_ tx: Transaction, _ name: String, temporary: Bool) throws -> TableHandle? {
         let (name, temporaryOnly) = TemporaryNamespace.unqualified(name)
-        guard temporary || temporaryOnly else { return name.hasPrefix("__") ? nil : try openCollection(tx, name) }
+        guard temporary || temporaryOnly else { return name.hasPrefix("__") ? nil : try openCollection(tx, SchemaCatalog.canonical(name)) }
         guard let namespace = tx.temporaryNamespace, namespace.isUsed,
               let handle = try openCollection(tx, namespace.physicalName(name)) else { return nil }
         namespace.noteOpened()

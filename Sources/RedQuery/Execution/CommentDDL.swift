@@ -25,7 +25,8 @@ extension DDLExecutor {
             }
             schema.columns[position].comment = text
             _ = try store.setSchema(tx, handle, schema, structural: false)
-        case .index(let name):
+        case .index(let given):
+            let name = try SchemaCatalog.localName(given, tx)
             guard let handle = try findIndex(name), let position = handle.schema.indexes.firstIndex(where: { $0.name == name }) else {
                 throw RedError(.undefinedCollection, "relation \"\(name)\" does not exist")
             }

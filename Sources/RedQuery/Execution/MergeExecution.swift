@@ -21,7 +21,7 @@ extension StatementExecutor {
     static let mergeRows = "__merge_rows", mergeTarget = "__merge_target", mergeAction = "__merge_action"
 
     func executeMerge(_ merge: MergeStatement) throws -> QueryResult {
-        let targetName = merge.alias ?? merge.target
+        let targetName = try merge.alias ?? SchemaCatalog.localName(merge.target, transaction)
         guard let handle = try store.open(transaction, merge.target), handle.schema.model == .table else {
             throw RedError(.undefinedCollection, "relation \"\(merge.target)\" does not exist")
         }

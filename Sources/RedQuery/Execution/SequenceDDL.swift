@@ -128,7 +128,7 @@ extension DDLExecutor {
         var definition = try options.definition(id: UInt64.random(in: 1...UInt64.max))
         definition.ownerTable = table
         definition.ownerColumn = column
-        if let given = options.sequenceName, try given != "\(table)_\(column)_seq" || exists(given) {
+        if let given = options.sequenceName.map(SchemaCatalog.canonical), try given != "\(table)_\(column)_seq" || exists(given) {
             throw RedError(.featureNotSupported, "SEQUENCE NAME \(given) is not supported: an identity column's sequence is named \(table)_\(column)_seq")
         }
         let name = try Self.firstFree("\(table)_\(column)_seq") { try exists($0) }

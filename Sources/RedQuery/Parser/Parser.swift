@@ -157,10 +157,11 @@ public struct Parser {
         throw unexpected(expected: what)
     }
 
-    /// The name of a table, index, view or sequence, optionally schema-qualified: `public.t` is
-    /// `t` (ORMs, migration tools and pg_dump write it), `app.t` stays `app.t`, the relation's
-    /// own name in schema `app` (`SchemaCatalog`); whether that schema exists is the
-    /// executor's to check.
+    /// The name of a table, index, view or sequence, optionally schema-qualified: `app.t` stays
+    /// `app.t`, the relation's own name in schema `app`, and `public.t` stays too, so that it is
+    /// not looked up along the search path (ORMs, migration tools and pg_dump write it; every
+    /// exact lookup reads it as `t`: `SchemaCatalog.canonical`). Whether the schema exists is
+    /// the executor's to check.
     mutating func parseRelationName(what: String) throws -> String {
         let name = try parseIdentifier(what: what)
         guard isSymbol("."), case .identifier = peekToken(1).kind else { return name }
@@ -169,7 +170,14 @@ public struct Parser {
         // `pg_temp.t` stays qualified: it names the session's temporary table only
         // (`TemporaryNamespace.qualifier`; CREATE TABLE pg_temp.t makes one).
         if name == "pg_temp" { return "pg_temp." + inner }
-        return name == "public" ? inner : "\(name).\(inner)"
+        return "\(name).\(inner)"
+    }
+
+    /// An enum type's name: types are not kept per schema, so `public.mood` is `mood` (and a
+    /// name in another schema is refused where it is looked up).
+    mutating func parseEnumTypeName() throws -> String {
+        let name = try parseRelationName(what: "type name")
+        return name.hasPrefix("public.") ? String(name.dropFirst(7)) : name
     }
 
     /// `ONLY` before a table name (pg_dump writes `ALTER TABLE ONLY public.t`): tables have no

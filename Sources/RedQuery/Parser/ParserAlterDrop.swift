@@ -18,7 +18,7 @@ extension Parser {
             if acceptSymbol(".") {  // schema.table.column
                 let schema = table
                 (table, column) = (column, try parseAnyName())
-                if schema != "public" { table = "\(schema).\(table)" }
+                table = "\(schema).\(table)"
             }
             target = .column(table: table, column: column)
         } else if acceptKeyword("index") {
@@ -77,7 +77,7 @@ extension Parser {
         if acceptKeyword("type") {
             let ifExists = try parseIfExists()
             var names: [String] = []
-            repeat { names.append(try parseRelationName(what: "type name")) } while acceptSymbol(",")
+            repeat { names.append(try parseEnumTypeName()) } while acceptSymbol(",")
             let cascade = acceptKeyword("cascade")
             if !cascade { _ = acceptKeyword("restrict") }
             return .dropType(names: names, ifExists: ifExists, cascade: cascade)
@@ -134,7 +134,7 @@ extension Parser {
             return .renameSchema(name: name, to: try parseIdentifier(what: "schema name"))
         }
         if acceptKeyword("type") {
-            let name = try parseRelationName(what: "type name")
+            let name = try parseEnumTypeName()
             if acceptKeyword("rename") {
                 if isKeyword("value") { throw RedError(.featureNotSupported, "ALTER TYPE … RENAME VALUE is not supported") }
                 try expectKeyword("to")

@@ -26,7 +26,7 @@ extension Parser {
             return try parseCreateTable()
         }
         if acceptKeyword("type") {
-            let name = try parseRelationName(what: "type name")
+            let name = try parseEnumTypeName()
             try expectKeyword("as")
             guard acceptKeyword("enum") else {
                 throw RedError(.featureNotSupported, "CREATE TYPE supports enum types only (CREATE TYPE \(name) AS ENUM ('a', 'b'))")

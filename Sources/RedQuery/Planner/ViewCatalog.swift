@@ -18,6 +18,7 @@ enum ViewCatalog {
     static func key(_ name: String) -> [UInt8] { prefix + Array(name.utf8) }
 
     static func definition(of name: String, _ tx: Transaction) throws -> ViewDefinition? {
+        let name = SchemaCatalog.canonical(name)
         guard let bytes = try tx.catalogGet(key(name)) else { return nil }
         return try decode(bytes, name: name)
     }

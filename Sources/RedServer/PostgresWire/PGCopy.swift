@@ -46,7 +46,9 @@ struct PGCopyCommand: Equatable {
             source = .query(try Self.balancedText(&words))
         } else {
             guard var table = words.nextWord() else { throw RedError(.syntaxError, "COPY needs a table name or a (query)") }
-            if table.lowercased().hasPrefix("public.") { table = String(table.dropFirst(7)) }
+            // `public.t` stays qualified: it is public's `t` whatever the search path (pg_dump's
+            // COPY runs with an empty one); `SchemaCatalog.canonical` reads it.
+            if table.lowercased().hasPrefix("public.") { table = "public." + table.dropFirst(7) }
             var columns: [String]?
             if words.accept("(") { columns = try Self.columnList(&words, of: "COPY's column list") }
             source = .table(table, columns: columns)
