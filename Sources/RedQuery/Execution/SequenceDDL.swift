@@ -215,8 +215,10 @@ extension DDLExecutor {
     }
 
     /// A sequence name as nextval's text argument spells it (`"Mixed_Case"` quoted).
+    /// A sequence's name as nextval's text argument: `s`, `"S"`, `app.s` for one in a schema.
     static func quotedForNextval(_ name: String) -> String {
-        quotedIdentifier(name).replacingOccurrences(of: "'", with: "''")
+        let qualified = TemporaryNamespace.isTemporary(name) ? nil : name.firstIndex(of: ".").map { quotedIdentifier(String(name[..<$0])) + "." + quotedIdentifier(String(name[name.index(after: $0)...])) }
+        return (qualified ?? quotedIdentifier(name)).replacingOccurrences(of: "'", with: "''")
     }
 
     /// `name` as an identifier: as it is when lower-case letters, digits and `_` (not first a

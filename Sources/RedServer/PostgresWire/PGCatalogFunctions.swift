@@ -186,8 +186,11 @@ enum PGCatalogFunctions {
                 throw RedError(.undefinedCollection, "relation \"\(name)\" does not exist")
             case let value:
                 let oid = try integer(value)
-                // As PostgreSQL's regclass output: quoted where the name needs it (`"Order Items"`).
-                return .text(model.relation(oid: oid).map { SQLIdentifier.quoted($0.name) } ?? String(oid))
+                // As PostgreSQL's regclass output: quoted where the name needs it (`"Order Items"`),
+                // and with its schema when the search path does not find it by its name.
+                return .text(model.relation(oid: oid).map {
+                    model.isVisible($0) ? SQLIdentifier.quoted($0.name) : SQLIdentifier.quoted($0.schema) + "." + SQLIdentifier.quoted($0.name)
+                } ?? String(oid))
             }
         },
         "regtype": SurfaceFunction(arity: 1...1, resultType: .any) { args, _ in
