@@ -235,6 +235,10 @@ public final class TableStore: Sendable {
     /// Renames a table within its schema (`ALTER TABLE app.t RENAME TO u` makes `app.u`).
     public func rename(_ tx: Transaction, _ handle: TableHandle, to newName: String) throws -> TableHandle {
         guard !newName.hasPrefix("__") else { throw RedError(.invalidArgument, "names starting with \"__\" are reserved: \(newName)") }
+        // A dotted new name would read as another schema's relation (`SchemaCatalog`).
+        if !handle.isTemporary, let dot = newName.firstIndex(of: "."), try SchemaCatalog.exists(String(newName[..<dot]), tx) {
+            throw RedError(.featureNotSupported, "a table cannot be renamed into another schema (\(newName))")
+        }
         let physical = try handle.isTemporary ? Self.temporaryName(tx, newName)
             : SchemaCatalog.physicalName(newName, inSchema: SchemaCatalog.split(handle.collection.name, tx).schema)
         if try tx.collectionIfExists(named: physical) != nil {

@@ -31,7 +31,8 @@ extension StatementExecutor {
         var parser = try Parser(text)
         let query = try parser.parseQuery()
         let planner = Planner(context: context)
-        let plan = try planner.planQuery(query, outer: nil)
+        // Its query's names are looked up as a view's are: in its own schema, then public.
+        let plan = try SchemaCatalog.withHomePath(of: handle.name, context.transaction) { try planner.planQuery(query, outer: nil) }
         guard plan.columns.count == handle.schema.columns.count else {
             throw RedError(.invalidOperation, "materialized view \"\(name)\" no longer matches its query's columns; drop and create it again")
         }

@@ -25,6 +25,9 @@ extension StatementExecutor {
         case .createTableAs(let create): (name, ifNotExists) = (create.name, create.ifNotExists)
         default: throw RedError(.internalError, "only tables can be temporary")
         }
+        if name.contains("."), try SchemaCatalog.split(name, context.transaction).schema != SchemaCatalog.publicSchema || name.hasPrefix("public.") {
+            throw RedError(.invalidTableDefinition, "cannot create temporary relation in non-temporary schema", condition: "42P16")
+        }
         namespace.markUsed()
         let existed = try context.store.open(context.transaction, name, temporary: true) != nil
         context.creatingTemporary = true

@@ -234,6 +234,8 @@ extension Parser {
                     advance()
                     try expectSymbol(")")
                     actions.append(.setFillFactor)
+                } else if isKeyword("schema") {
+                    throw RedError(.featureNotSupported, "ALTER TABLE … SET SCHEMA is not supported; create the table in the other schema and copy its rows (INSERT INTO s.t SELECT * FROM t)")
                 } else {
                     throw unexpected(expected: "APPEND_ONLY or (fillfactor = …)")
                 }
