@@ -126,4 +126,48 @@ import Testing
             #expect(check.stdout.contains(line), "\(line)\n\(check.stdout)")
         }
     }
+
+    /// A database with a schema: pg_dump writes CREATE SCHEMA and every name qualified, orders
+    /// the schema's view after the table it reads by its bare name, and the dump loads into an
+    /// empty server and dumps the same from there.
+    @Test func aDumpWithASchemaRestores() throws {
+        guard Self.pgDumpPath != nil, PsqlTests.psqlPath != nil else {
+            #expect(ProcessInfo.processInfo.environment["REDDB_REQUIRE_POSTGRES"] != "1", "pg_dump and psql are required")
+            return
+        }
+        let source = try ServerProcess()
+        defer { source.remove() }
+        let setup = try PsqlTests.psql(source, [
+            "CREATE SCHEMA shop",
+            "CREATE TABLE shop.customers (id SERIAL PRIMARY KEY, email TEXT UNIQUE)",
+            "CREATE TABLE shop.orders (id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY, customer INT REFERENCES shop.customers (id), total NUMERIC(10,2))",
+            "CREATE INDEX orders_total ON shop.orders (total)",
+            "CREATE VIEW shop.big AS SELECT id, total FROM orders WHERE total > 100",
+            "CREATE MATERIALIZED VIEW shop.per_customer AS SELECT customer, count(*) AS n FROM orders GROUP BY customer",
+            "CREATE TABLE customers (id INT PRIMARY KEY)",
+            "INSERT INTO shop.customers (email) VALUES ('a@x'), ('b@x')",
+            "INSERT INTO shop.orders (customer, total) VALUES (1, 150), (2, 5)",
+            "REFRESH MATERIALIZED VIEW shop.per_customer",
+        ])
+        #expect(setup.status == 0, "\(setup.stderr)")
+        let first = try Self.pgDump(source)
+        #expect(first.status == 0, "\(first.errors)")
+        let lines = Self.comparable(first.dump)
+        #expect(lines.contains("CREATE SCHEMA shop;"), "\(first.dump)")
+        #expect(lines.contains("ALTER SEQUENCE shop.customers_id_seq OWNED BY shop.customers.id;"), "\(first.dump)")
+        let table = lines.firstIndex(of: "CREATE TABLE shop.orders ("), view = lines.firstIndex(of: "CREATE VIEW shop.big AS")
+        #expect(table != nil && view != nil && table! < view!, "\(first.dump)")
+
+        let target = try ServerProcess()
+        defer { target.remove() }
+        let restore = try PsqlTests.psql(target, [], stdin: first.dump)
+        #expect(restore.status == 0, "\(restore.stderr)")
+        #expect(Self.comparable(try Self.pgDump(target).dump) == lines)
+        let check = try PsqlTests.psql(target, ["SELECT total FROM shop.big", "SELECT n FROM shop.per_customer WHERE customer = 2",
+                                                "INSERT INTO shop.customers (email) VALUES ('c@x') RETURNING id > 2 AS fresh", "SELECT count(*) FROM customers"])
+        #expect(check.status == 0, "\(check.stderr)")
+        for line in [" 150.00\n", " n \n---\n 1\n", " fresh \n-------\n t\n", " count \n-------\n     0\n"] {
+            #expect(check.stdout.contains(line), "\(line)\n\(check.stdout)")
+        }
+    }
 }

@@ -18,7 +18,9 @@ extension StatementExecutor {
             return .message("relation \"\(create.name)\" already exists, skipping", type: "create", tag: "CREATE TABLE AS")
         }
         let planner = Planner(context: context)
-        let plan = try planner.planQuery(create.query, outer: nil)
+        // A materialized view's query reads as it will at each refresh: its schema, then public.
+        let plan = try create.materializedText == nil ? planner.planQuery(create.query, outer: nil)
+            : SchemaCatalog.withHomePath(of: create.name, context.transaction) { try planner.planQuery(create.query, outer: nil) }
         try checkParameters(planner.parameterCount)
         let names = create.columnNames ?? []
         guard names.count <= plan.columns.count else { throw RedError(.syntaxError, "too many column names were specified") }

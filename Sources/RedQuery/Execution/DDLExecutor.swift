@@ -189,7 +189,9 @@ struct DDLExecutor {
             // (`Planner.maxViewNesting`) as it will when it is read: a view is never created
             // that could not be selected from.
             planner.expandingViews.insert(name)
-            let plan = try planner.planQuery(query, outer: nil)  // validates names now, as PostgreSQL does
+            // Validates names now, as PostgreSQL does, in the view's own schema and then public,
+            // as they will be read (`SchemaCatalog.homePath`).
+            let plan = try SchemaCatalog.withHomePath(of: name, tx) { try planner.planQuery(query, outer: nil) }
             planner.expandingViews.remove(name)
             if tx.temporaryNamespace?.opens != temporaryOpens {
                 // PostgreSQL would make the view temporary; a view here is stored for every session.

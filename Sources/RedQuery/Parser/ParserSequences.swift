@@ -83,7 +83,7 @@ extension Parser {
                     var table = try parseIdentifier(what: "table name")
                     try expectSymbol(".")
                     var column = try parseAnyName()
-                    if table == "public", acceptSymbol(".") { (table, column) = (column, try parseAnyName()) }
+                    if acceptSymbol(".") { (table, column) = ("\(table).\(column)", try parseAnyName()) }  // schema.table.column
                     options.ownedBy = .some((table, column))
                 }
             } else if inParentheses, acceptKeyword("sequence") {

@@ -28,12 +28,17 @@ extension PGCatalogModel {
             if r.kind == "r" {
                 for column in r.columns {
                     guard let sql = column.defaultSQL, let sequence = Self.sequenceCalled(in: sql).flatMap(relation(named:)) else { continue }
-                    row(Self.pgAttrdef, Self.defaultOID(table: r.name, column: column.name), sequence.oid, type: "n")
+                    row(Self.pgAttrdef, Self.defaultOID(table: r.qualifiedName, column: column.name), sequence.oid, type: "n")
                 }
             }
             if let query = r.view?.query ?? r.table?.schema.materializedQuery {
-                for word in Self.words(of: query) where word != r.name {
-                    if let used = relation(named: word), used.kind == "r" || used.kind == "v" || used.kind == "m" { row(Self.pgClass, r.oid, used.oid, type: "n") }
+                // A word may name a relation in any schema (`shop.orders` is two words); every
+                // relation it may name is a dependency, the extra ones harmless.
+                let schemas = schemas.map(\.name)
+                for word in Self.words(of: query) {
+                    for name in [word] + schemas.map({ "\($0).\(word)" }) where name != r.qualifiedName {
+                        if let used = relation(named: name), used.kind == "r" || used.kind == "v" || used.kind == "m" { row(Self.pgClass, r.oid, used.oid, type: "n") }
+                    }
                 }
             }
         }

@@ -143,7 +143,7 @@ extension PGCatalogTable {
             model.relations.filter { $0.kind == "r" }.flatMap { r in
                 r.columns.enumerated().compactMap { i, column -> [String: Value]? in
                     guard let sql = column.generatedSQL ?? column.defaultSQL else { return nil }
-                    return ["oid": .integer(PGCatalogModel.defaultOID(table: r.name, column: column.name)), "adrelid": .integer(r.oid),
+                    return ["oid": .integer(PGCatalogModel.defaultOID(table: r.qualifiedName, column: column.name)), "adrelid": .integer(r.oid),
                             "adnum": .integer(Int64(i + 1)), "adbin": .text(sql)]
                 }
             }
