@@ -63,7 +63,7 @@ public struct WindowSpec: Sendable, Equatable {
 }
 
 public struct WindowFrame: Sendable, Equatable {
-    public enum Unit: Sendable, Equatable { case rows, range }
+    public enum Unit: Sendable, Equatable { case rows, range, groups }
     public enum Bound: Sendable, Equatable {
         case unboundedPreceding, preceding(Int64), currentRow, following(Int64), unboundedFollowing
         /// `INTERVAL '7 days' PRECEDING` / `FOLLOWING`: a RANGE offset over dates or timestamps.

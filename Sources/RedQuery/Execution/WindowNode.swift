@@ -117,12 +117,28 @@ final class WindowNode: PlanNode, @unchecked Sendable {
                 if i < ordered.count - 1, peerStart[i + 1] != peerStart[i] { end = i + 1 }
                 peerEnd[i] = end
             }
-            try fill(call, rows, ordered, keys, peerStart, peerEnd, eval, &output)
+            // GROUPS frames count peer groups: each row's group, and where each group starts.
+            var groups = PeerGroups()
+            if call.frame?.unit == .groups {
+                for i in 0..<ordered.count {
+                    if i == 0 || peerStart[i] != peerStart[i - 1] { groups.starts.append(i) }
+                    groups.index.append(groups.starts.count - 1)
+                }
+            }
+            try fill(call, rows, ordered, keys, peerStart, peerEnd, groups, eval, &output)
         }
         return (output, order)
     }
 
-    func fill(_ call: WindowCall, _ rows: [[Value]], _ ordered: [Int], _ keys: [[Value]], _ peerStart: [Int], _ peerEnd: [Int],
+    /// A partition's peer groups, for GROUPS frames (empty for other frames).
+    struct PeerGroups {
+        /// Each position's group number.
+        var index: [Int] = []
+        /// Each group's first position.
+        var starts: [Int] = []
+    }
+
+    func fill(_ call: WindowCall, _ rows: [[Value]], _ ordered: [Int], _ keys: [[Value]], _ peerStart: [Int], _ peerEnd: [Int], _ groups: PeerGroups,
               _ eval: Evaluation, _ output: inout [Value]) throws {
         let n = ordered.count
         func argument(_ k: Int, at position: Int) throws -> Value {
@@ -173,7 +189,7 @@ final class WindowNode: PlanNode, @unchecked Sendable {
             var head = 0, tail = 0  // the positions [head, tail) are in `accumulator`
             var previous: (lo: Int, hi: Int, value: Value)?
             for p in 0..<n {
-                let (lo, hi) = try frameBounds(call, p, n, keys, peerStart, peerEnd)
+                let (lo, hi) = try frameBounds(call, p, n, keys, peerStart, peerEnd, groups)
                 if let previous, previous.lo == lo, previous.hi == hi {
                     output[ordered[p]] = previous.value
                     continue
@@ -193,7 +209,7 @@ final class WindowNode: PlanNode, @unchecked Sendable {
             }
         case .firstValue, .lastValue, .nthValue:
             for p in 0..<n {
-                let (lo, hi) = try frameBounds(call, p, n, keys, peerStart, peerEnd)
+                let (lo, hi) = try frameBounds(call, p, n, keys, peerStart, peerEnd, groups)
                 switch call.function {
                 case .firstValue: output[ordered[p]] = lo < hi ? try argument(0, at: lo) : .null
                 case .lastValue: output[ordered[p]] = lo < hi ? try argument(0, at: hi - 1) : .null
@@ -209,10 +225,12 @@ final class WindowNode: PlanNode, @unchecked Sendable {
     }
 
     /// The frame of position `p` as a half-open range of positions in the ordered partition.
-    func frameBounds(_ call: WindowCall, _ p: Int, _ n: Int, _ keys: [[Value]], _ peerStart: [Int], _ peerEnd: [Int]) throws -> (Int, Int) {
+    func frameBounds(_ call: WindowCall, _ p: Int, _ n: Int, _ keys: [[Value]], _ peerStart: [Int], _ peerEnd: [Int],
+                     _ groups: PeerGroups) throws -> (Int, Int) {
         guard let frame = call.frame else {
             return call.orderBy.isEmpty ? (0, n) : (0, peerEnd[p])
         }
+        if frame.unit == .groups { return groupBounds(frame, p, n, groups) }
         if frame.unit == .range, frame.start.hasOffset || frame.end.hasOffset {
             return try rangeOffsetBounds(frame, p, n, keys, peerStart, peerEnd, descending: call.orderBy.first?.descending ?? false)
         }
@@ -227,6 +245,28 @@ final class WindowNode: PlanNode, @unchecked Sendable {
             case .preceding(let k): return max(0, p - Int(clamping: min(max(k, -Int64(n)), Int64(n))) + (isStart ? 0 : 1))
             case .following(let k): return min(n, p + Int(clamping: min(max(k, -Int64(n)), Int64(n))) + (isStart ? 0 : 1))
             case .precedingInterval, .followingInterval: return isStart ? 0 : n  // refused for ROWS by the parser
+            }
+        }
+        let lo = position(frame.start, isStart: true), hi = position(frame.end, isStart: false)
+        return (lo, max(lo, hi))
+    }
+
+    /// GROUPS frames: offsets count peer groups (rows with equal ORDER BY values) before or
+    /// after the current row's; the frame starts at a group's first row and ends after one's last.
+    func groupBounds(_ frame: WindowFrame, _ p: Int, _ n: Int, _ groups: PeerGroups) -> (Int, Int) {
+        let count = groups.starts.count, current = groups.index[p]
+        func start(ofGroup g: Int) -> Int { g < 0 ? 0 : g >= count ? n : groups.starts[g] }
+        func end(ofGroup g: Int) -> Int { g < 0 ? 0 : g + 1 >= count ? n : groups.starts[g + 1] }
+        // Offsets are any Int64 the query gives: clamped to the number of groups first.
+        func step(_ k: Int64) -> Int { Int(clamping: min(k, Int64(count))) }
+        func position(_ bound: WindowFrame.Bound, isStart: Bool) -> Int {
+            switch bound {
+            case .unboundedPreceding: return 0
+            case .unboundedFollowing: return n
+            case .currentRow: return isStart ? start(ofGroup: current) : end(ofGroup: current)
+            case .preceding(let k): return isStart ? start(ofGroup: current - step(k)) : end(ofGroup: current - step(k))
+            case .following(let k): return isStart ? start(ofGroup: current + step(k)) : end(ofGroup: current + step(k))
+            case .precedingInterval, .followingInterval: return isStart ? 0 : n  // refused by the parser
             }
         }
         let lo = position(frame.start, isStart: true), hi = position(frame.end, isStart: false)

@@ -19,8 +19,7 @@ extension Parser {
             spec.orderBy = try parseOrderItems()
         }
         if isKeyword("rows") || isKeyword("range") || isKeyword("groups") {
-            if isKeyword("groups") { throw RedError(.featureNotSupported, "GROUPS frames are not supported yet") }
-            let unit: WindowFrame.Unit = isKeyword("rows") ? .rows : .range
+            let unit: WindowFrame.Unit = isKeyword("rows") ? .rows : isKeyword("range") ? .range : .groups
             advance()
             if acceptKeyword("between") {
                 let start = try parseFrameBound()
@@ -32,11 +31,12 @@ extension Parser {
             if unit == .range, let frame = spec.frame, [frame.start, frame.end].contains(where: \.hasOffset), spec.orderBy.count != 1 {
                 throw RedError(.windowingError, "RANGE with offset PRECEDING/FOLLOWING requires exactly one ORDER BY column")
             }
-            if unit == .rows, let frame = spec.frame, [frame.start, frame.end].contains(where: {
+            if unit != .range, let frame = spec.frame, [frame.start, frame.end].contains(where: {
                 if case .precedingInterval = $0 { return true }; if case .followingInterval = $0 { return true }; return false
             }) {
-                throw RedError(.datatypeMismatch, "argument of ROWS must be type bigint, not type interval")
+                throw RedError(.datatypeMismatch, "argument of \(unit == .rows ? "ROWS" : "GROUPS") must be type bigint, not type interval")
             }
+
         }
         try expectSymbol(")")
         return spec

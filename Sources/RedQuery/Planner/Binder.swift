@@ -509,6 +509,7 @@ extension Planner {
             spec = WindowSpec(partitionBy: base.partitionBy, orderBy: written.orderBy.isEmpty ? base.orderBy : written.orderBy,
                               frame: written.frame ?? base.frame)
         }
+        if spec.frame?.unit == .groups, spec.orderBy.isEmpty { throw RedError(.windowingError, "GROUPS mode requires an ORDER BY clause") }
         if !call.orderBy.isEmpty {
             throw RedError(.featureNotSupported, "aggregate ORDER BY is not implemented for window functions")
         }
