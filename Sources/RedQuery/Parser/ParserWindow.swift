@@ -28,6 +28,9 @@ extension Parser {
             } else {
                 spec.frame = WindowFrame(unit: unit, start: try parseFrameBound(), end: .currentRow)
             }
+            if isKeyword("exclude") {
+                throw RedError(.featureNotSupported, "frame exclusion (EXCLUDE CURRENT ROW | GROUP | TIES | NO OTHERS) is not supported")
+            }
             if unit == .range, let frame = spec.frame, [frame.start, frame.end].contains(where: \.hasOffset), spec.orderBy.count != 1 {
                 throw RedError(.windowingError, "RANGE with offset PRECEDING/FOLLOWING requires exactly one ORDER BY column")
             }
