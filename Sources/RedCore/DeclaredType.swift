@@ -34,6 +34,13 @@ public struct DeclaredType: Codable, Sendable, Hashable {
     }
 
     public var kind: Kind
+
+    /// The declaration a `T[]` column keeps for its elements (`int4[]`, `varchar(3)[]`,
+    /// `numeric(10,2)[]`): each element is fitted to it on write, and PG-wire describes the
+    /// column as that array type. Instants, times, intervals and JSON keep none (nil).
+    public var forArrayElements: DeclaredType? {
+        [.int2, .int4, .float4, .varchar, .bpchar, .numeric].contains(kind) ? self : nil
+    }
     /// `varchar(n)` / `char(n)`: the most characters a value may have (nil: unlimited varchar);
     /// `vector(n)`: the dimensions every value has (nil: any).
     public var length: Int?

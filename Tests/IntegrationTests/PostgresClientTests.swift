@@ -272,6 +272,23 @@ import Testing
         }
     }
 
+    /// An `int4[]` column travels as `int4[]` (PostgresNIO decodes `[Int32]` only from that),
+    /// `varchar(3)[]` as `varchar[]`, and a parameter bound to one is checked element by element.
+    @Test func declaredArrayColumnsTravelAsTheirArrayTypes() async throws {
+        let server = try ServerProcess()
+        defer { server.remove() }
+        try await Self.withConnection(server) { conn in
+            try await Self.run(conn, "CREATE TABLE readings (id INT PRIMARY KEY, levels INT4[], codes VARCHAR(3)[], small SMALLINT[])")
+            try await Self.run(conn, "INSERT INTO readings VALUES (1, \([Int32(7), 8, -9]), \(["ab", "cde"]), \([Int16(3)]))")
+            for try await (levels, codes, small) in try await conn.query("SELECT levels, codes, small FROM readings", logger: Self.logger)
+                .decode(([Int32], [String], [Int16]).self) {
+                #expect(levels == [7, 8, -9] && codes == ["ab", "cde"] && small == [3])
+            }
+            await #expect { try await Self.run(conn, "INSERT INTO readings (id, levels) VALUES (2, \([Int64(1) << 40]))") } throws: { Self.sqlState($0) == "22003" }
+            await #expect { try await Self.run(conn, "INSERT INTO readings (id, codes) VALUES (3, \(["long"]))") } throws: { Self.sqlState($0) == "22001" }
+        }
+    }
+
     @Test func transactionsCommitRollBackAndReportFailure() async throws {
         let server = try ServerProcess()
         defer { server.remove() }

@@ -99,7 +99,10 @@ public struct ColumnDefinition: Codable, Sendable, Equatable {
     /// PostgreSQL's name for the column's type where it is narrower than `type`'s stored kind:
     /// its declaration (`int4`, `varchar(20)`, `timestamptz`), or `time` for a TIME column
     /// (stored as text). What PG-wire describes the column and its parameters with.
-    public var surfaceTypeName: String? { declared?.surfaceName ?? (type == .time ? DataType.time.rawValue : nil) }
+    public var surfaceTypeName: String? {
+        if arrayElement != nil { return elementDeclared.map { $0.surfaceName + "[]" } }
+        return declared?.surfaceName ?? (type == .time ? DataType.time.rawValue : nil)
+    }
 
     public var id: UInt16
     public var name: String
@@ -120,6 +123,9 @@ public struct ColumnDefinition: Codable, Sendable, Equatable {
     /// `T[]` columns: the elements' type, each element coerced to it on write (nil for plain
     /// ARRAY columns and those made before it was recorded, whose elements are as given).
     public var arrayElement: DataType?
+    /// For a `T[]` column, what `T` declared beyond `arrayElement` (`int4[]`: `int4`); nil for
+    /// other columns and those made before it was recorded (`DeclaredType.forArrayElements`).
+    public var elementDeclared: DeclaredType?
     /// Identity columns: `ALWAYS` or `BY DEFAULT` (PostgreSQL's GENERATED … AS IDENTITY).
     public var identity: String?
     /// The sequence an identity or serial column draws from (see `SequenceRegistry`).
@@ -161,7 +167,9 @@ extension ColumnDefinition {
         if let declared { coerced = try declared.fit(coerced) }
         if let element = arrayElement, case .json(.array(let items)) = coerced {
             try PostgresArrayText.checkRectangular(items)
-            return .json(.array(try Self.coerceElements(items, to: element)))
+            let elements = try Self.coerceElements(items, to: element)
+            guard let elementDeclared else { return .json(.array(elements)) }
+            return .json(.array(try Self.fitElements(elements, of: element, to: elementDeclared)))
         }
         guard let variants = enumVariants, case .text(let s) = coerced else { return coerced }
         if let enumType {
@@ -188,6 +196,19 @@ extension ColumnDefinition {
     }
 
     private static func element(_ value: Value) -> JSONValue { value.arrayElementJSON }
+
+    /// Elements (nested arrays element by element) fitted to a declaration: an `int4[]`'s in
+    /// integer range, a `varchar(3)[]`'s at most 3 characters.
+    static func fitElements(_ items: [JSONValue], of type: DataType, to declared: DeclaredType) throws -> [JSONValue] {
+        try items.map { item in
+            switch item {
+            case .null: return .null
+            case .array(let inner): return .array(try fitElements(inner, of: type, to: declared))
+            case .string(let s): return element(try declared.fit(type.coerce(.text(s))))
+            default: return element(try declared.fit(type.coerce(Value(json: item))))
+            }
+        }
+    }
 }
 
 public struct IndexDefinition: Codable, Sendable, Equatable {

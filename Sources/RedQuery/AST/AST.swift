@@ -263,6 +263,8 @@ public struct ColumnSpec: Sendable, Equatable {
     public var enumVariants: [String] = []
     /// `T[]`: the elements' type.
     public var arrayElement: DataType?
+    /// `int4[]`, `varchar(3)[]`: what the element type declared (`ColumnDefinition.elementDeclared`).
+    public var elementDeclared: DeclaredType?
     /// Column CHECK constraints (`price NUMERIC CHECK (price > 0)`).
     public var checks: [CheckSpec] = []
     /// `REFERENCES table [(column)] …` on the column.

@@ -123,8 +123,11 @@ extension DDLExecutor {
         var schema = handle.schema
         let column = schema.columns[position]
         var changed = column
+        // An array's declaration is its elements' (`int4[]`), kept apart.
+        let (declared, elementDeclared) = element == nil ? (declared, nil) : (nil, declared?.forArrayElements)
         changed.type = type
         changed.declared = declared
+        changed.elementDeclared = elementDeclared
         changed.enumType = enumType
         changed.arrayElement = element.flatMap { [.any, .array, .json, .vector].contains($0) ? nil : $0 }
         if type == .enumeration {

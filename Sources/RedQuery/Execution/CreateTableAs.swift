@@ -62,7 +62,10 @@ extension StatementExecutor {
         // An ENUM('a', 'b') column's variants do not travel with a result column: its text does.
         if type == .enumeration { type = .text }
         var spec = ColumnSpec(name: name, type: type)
-        if type == .array, let element = column.element, ![.any, .array, .json, .vector].contains(element) { spec.arrayElement = element }
+        if type == .array, let element = column.element, ![.any, .array, .json, .vector].contains(element) {
+            spec.arrayElement = element
+            if let surface = column.surfaceType, surface.hasSuffix("[]") { spec.elementDeclared = DeclaredType(surfaceName: String(surface.dropLast(2)))?.forArrayElements }
+        }
         if type != .array { spec.declared = column.surfaceType.flatMap(DeclaredType.init(surfaceName:)) }
         return spec
     }

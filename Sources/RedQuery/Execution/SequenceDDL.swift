@@ -184,6 +184,7 @@ extension DDLExecutor {
                                       primaryKey: spec.primaryKey, unique: spec.unique, defaultSQL: spec.defaultSQL, serial: spec.serial)
         if !spec.enumVariants.isEmpty || spec.namedType != nil { column.enumVariants = spec.enumVariants }
         column.arrayElement = spec.arrayElement
+        column.elementDeclared = spec.elementDeclared
         column.declared = spec.declared
         column.enumType = spec.namedType
         if let generated = spec.generatedSQL {

@@ -34,6 +34,7 @@ extension DDLExecutor {
                 spec.notNull = column.notNull || column.primaryKey
                 spec.declared = column.declared
                 spec.arrayElement = column.arrayElement
+                spec.elementDeclared = column.elementDeclared
                 spec.enumVariants = column.enumVariants ?? []
                 spec.namedType = column.enumType
                 if like.including.contains(.defaults), column.identity == nil, column.generatedSQL == nil { spec.defaultSQL = column.defaultSQL }

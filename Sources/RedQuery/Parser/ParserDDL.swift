@@ -523,6 +523,7 @@ extension Parser {
         // Elements of a scalar type are converted on write and described as `T[]`; JSON[] and the
         // like keep their elements as given.
         spec.arrayElement = element.flatMap { [.any, .array, .json, .vector].contains($0) ? nil : $0 }
+        if spec.arrayElement != nil { spec.elementDeclared = parsed.declared?.forArrayElements }
         if type == .enumeration, parsed.namedType == nil {
             guard !strings.isEmpty else { throw error("ENUM needs its variants: ENUM('a', 'b', …)") }
             spec.enumVariants = strings

@@ -225,7 +225,7 @@ extension Parser {
             _ = try parseExpression()
             using = String(decoding: bytes[start..<min(current.offset, bytes.count)], as: UTF8.self).trimmingSpaces()
         }
-        return .setType(parsed.type, element: parsed.element, enumVariants: parsed.strings, declared: parsed.element == nil ? parsed.declared : nil,
+        return .setType(parsed.type, element: parsed.element, enumVariants: parsed.strings, declared: parsed.declared,
                         namedType: parsed.namedType, using: using)
     }
 }

@@ -19,8 +19,9 @@ extension Planner {
 
     /// The name of a column so described, or nil when its type is not known before running.
     static func postgresTypeName(_ column: ScopeColumn) -> String? {
-        let declared = column.surfaceType.flatMap(DeclaredType.init(surfaceName:))
+        var declared = column.surfaceType.flatMap(DeclaredType.init(surfaceName:))
         if column.type == .array {
+            if let surface = column.surfaceType, surface.hasSuffix("[]") { declared = DeclaredType(surfaceName: String(surface.dropLast(2))) }
             // An `int[]` column keeps its elements' declaration as its surface type.
             guard let element = column.element, element != .any, element != .array else { return nil }
             return (declared?.baseFormatted ?? element.postgresFormattedName) + "[]"

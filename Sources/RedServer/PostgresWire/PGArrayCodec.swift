@@ -31,6 +31,12 @@ enum PGArrayCodec {
         elementOIDs.first { $0.value == element && ![1015, 1014].contains($0.key) }?.key ?? 1009
     }
 
+    /// The array type of a declared element type (`int4` → `int4[]`, `varchar` → `varchar[]`), nil
+    /// for one without.
+    static func arrayOID(ofDeclared element: Int32) -> Int32? {
+        elementOIDs.first { $0.value == element }?.key
+    }
+
     static func decode(_ bytes: ByteBuffer, format: PGFormat, arrayOID: Int32, element: Int32) throws -> Value {
         var bytes = bytes
         switch format {

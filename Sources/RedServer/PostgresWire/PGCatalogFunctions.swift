@@ -23,6 +23,12 @@ enum PGCatalogFunctions {
                 }
                 // With a typmod: `character varying(20)`, `numeric(10,2)`, `vector(3)`; a bare bpchar is `bpchar`.
                 var modifiers = ""
+                // An array's typmod is its elements': `character varying(3)[]`.
+                if type.element != 0, case .integer(let typmod) = args[1], typmod >= 0, let element = PGBuiltinType.byOID[type.element] {
+                    if let within = DeclaredType.formattedWithModifiersInside(typeName: element.name, typmod: Int32(clamping: typmod)) { return .text(within + "[]") }
+                    let text = DeclaredType.modifierText(typeName: element.name, typmod: Int32(clamping: typmod))
+                    if !text.isEmpty { return .text(element.formatted + text + "[]") }
+                }
                 if case .integer(let typmod) = args[1] {
                     if let within = DeclaredType.formattedWithModifiersInside(typeName: type.name, typmod: Int32(clamping: typmod)) { return .text(within) }
                     modifiers = DeclaredType.modifierText(typeName: type.name, typmod: Int32(clamping: typmod))

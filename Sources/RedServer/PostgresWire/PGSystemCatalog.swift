@@ -137,17 +137,21 @@ struct PGCatalogModel: Sendable {
         var generatedSQL: String? = nil
         /// A column of an enum type: that type (its values travel as text).
         var enumType: PGBuiltinType? = nil
+        /// An array column's element declaration (`int4[]`, `varchar(3)[]`): its array type and typmod.
+        var elementDeclared: DeclaredType? = nil
 
         /// The type its values travel as (`int8[]` for an `INT[]` column, `int4` for an `integer`
         /// one), or its enum type.
         var wireType: PGBuiltinType {
             if let enumType, element == nil { return enumType }
             if let declared, element == nil, let type = PGBuiltinType.byOID[Int64(PGType(declared).oid)] { return type }
+            if let elementDeclared, element != nil, let array = PGArrayCodec.arrayOID(ofDeclared: PGType(elementDeclared).oid),
+               let type = PGBuiltinType.byOID[Int64(array)] { return type }
             return PGBuiltinType.of(type, element: element)
         }
 
-        /// `atttypmod`: -1, or the declared length, precision and scale.
-        var typmod: Int32 { element == nil ? declared?.typmod ?? -1 : -1 }
+        /// `atttypmod`: -1, or the declared length, precision and scale (an array's: its elements').
+        var typmod: Int32 { element == nil ? declared?.typmod ?? -1 : elementDeclared?.typmod ?? -1 }
     }
 
     struct Relation: Sendable {
@@ -286,7 +290,8 @@ struct PGCatalogModel: Sendable {
         for table in snapshot.tables {
             let columns = table.columns.map {
                 Column(name: $0.name, type: $0.type, notNull: $0.notNull || $0.primaryKey, defaultSQL: $0.defaultSQL, element: $0.arrayElement,
-                       identity: $0.identity, declared: $0.declared, generatedSQL: $0.generatedSQL, enumType: $0.enumType.flatMap { enumTypeByName[$0] })
+                       identity: $0.identity, declared: $0.declared, generatedSQL: $0.generatedSQL, enumType: $0.enumType.flatMap { enumTypeByName[$0] },
+                       elementDeclared: $0.elementDeclared)
             }
             // A materialized view is a table that keeps its query (relkind 'm').
             let kind = table.schema.materializedQuery == nil ? "r" : "m"

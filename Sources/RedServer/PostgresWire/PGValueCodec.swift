@@ -98,6 +98,9 @@ struct PGType: Equatable, Sendable {
             self.init(declared)
         } else if column.element == nil, column.surfaceType == DataType.time.rawValue {
             self = .time
+        } else if column.element != nil, let surface = column.surfaceType, surface.hasSuffix("[]"),
+                  let declared = DeclaredType(surfaceName: String(surface.dropLast(2))), let array = PGArrayCodec.arrayOID(ofDeclared: PGType(declared).oid) {
+            self = PGType(oid: array, size: -1)  // `int4[]`, `varchar(3)[]`: its elements' declared type
         } else if let element = column.element, element != .any {
             self = PGType(oid: PGArrayCodec.arrayOID(of: PGType(element).oid), size: -1)
         } else {
@@ -110,6 +113,9 @@ struct PGType: Equatable, Sendable {
     init?(surfaceName: String) {
         if surfaceName == "oid[]" {
             self.init(oid: 1028, size: -1)
+        } else if surfaceName.hasSuffix("[]"), let declared = DeclaredType(surfaceName: String(surfaceName.dropLast(2))),
+                  let array = PGArrayCodec.arrayOID(ofDeclared: PGType(declared).oid) {
+            self.init(oid: array, size: -1)
         } else if surfaceName == DataType.time.rawValue {
             self = .time
         } else if let declared = DeclaredType(surfaceName: surfaceName) {
