@@ -620,10 +620,13 @@ public final class Session: @unchecked Sendable {
     /// Read after `begin`: when the latest definition change is visible to the snapshot, the
     /// snapshot sees the definitions as of `version` exactly (a change bumps the version
     /// before its commit becomes visible). Nil for an older snapshot, for a transaction that
-    /// changed a definition itself (uncommitted), in a session with temporary tables (they
-    /// hide permanent tables of the same name), and under a search path beyond `public`.
-    func definitionsVersion(seenBy tx: Transaction) -> UInt64? {
-        guard !temporaryTables.isUsed, !tx.hasDefinitionWrites, tx.searchPath == nil else { return nil }
+    /// changed a definition itself (uncommitted), and in a session with temporary tables (they
+    /// hide permanent tables of the same name).
+    ///
+    /// `anyPath`: for a plan, which `PlanMemo` keeps per search path; a description is shared by
+    /// text alone, so only under the default path.
+    func definitionsVersion(seenBy tx: Transaction, anyPath: Bool = false) -> UInt64? {
+        guard !temporaryTables.isUsed, !tx.hasDefinitionWrites, anyPath || tx.searchPath == nil else { return nil }
         let definitions = database.engine.definitionState
         return tx.snapshot >= definitions.changeTS ? definitions.version : nil
     }
@@ -635,13 +638,13 @@ public final class Session: @unchecked Sendable {
         var executor = StatementExecutor(transaction: tx, store: database.store, parameters: parameters, now: CalendarMath.milliseconds(now),
                                          nowMicroseconds: now, limits: database.options.executionLimits, cancellation: cancellation)
         executor.embeddings = embeddings
-        if let plans, let version = definitionsVersion(seenBy: tx) { executor.planMemo = (plans, version) }
+        applySearchPath(tx)  // before the plan is looked up: a plan is kept per search path (`PlanMemo`)
+        if let plans, let version = definitionsVersion(seenBy: tx, anyPath: true) { executor.planMemo = (plans, version) }
         if case .active = state { executor.deferredConstraints = deferredConstraints }
         executor.surfaceCatalog = surfaceCatalog
         executor.sessionSequences = sequenceValues
         executor.locks = locks
         executor.timeZone = timeZone()
-        applySearchPath(tx)
         if case .active = state { executor.rowLocksPerWrite = SessionLocks.maxRowsLockedPerWrite } else {
             executor.rowLocksPerWrite = SessionLocks.maxRowsLockedPerAutocommitWrite
         }

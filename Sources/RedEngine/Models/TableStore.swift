@@ -20,6 +20,10 @@ public struct TableHandle: Sendable {
     /// generates for its constraints and indexes start with.
     public var localName: String { Self.localName(of: name) }
 
+    /// A name that reaches exactly this table whatever the search path (`public.t`, `app.t`; a
+    /// temporary table's own): what statements run on the engine's behalf name it by.
+    public var exactName: String { isTemporary ? name : SchemaCatalog.exact(name) }
+
     /// `app.t` → `t`: the name PostgreSQL's messages give a relation (its `relname`).
     public static func localName(of name: String) -> String {
         name.firstIndex(of: ".").map { String(name[name.index(after: $0)...]) } ?? name
@@ -199,13 +203,14 @@ public final class TableStore: Sendable {
     }
 
     /// Creates a table; a `temporary` one in the transaction's session's namespace, any other
-    /// in the schema its name gives or the search path's first (`SchemaCatalog.creationName`).
+    /// in the schema its name gives (`app.t`; a bare name is public's: the SQL layer has
+    /// looked it up along the search path already, `SchemaCatalog.creationName`).
     public func create(_ tx: Transaction, _ name: String, schema: CollectionSchema, temporary: Bool = false) throws -> TableHandle {
         guard !name.hasPrefix("__") else { throw RedError(.invalidArgument, "names starting with \"__\" are reserved: \(name)") }
         guard !name.hasPrefix(TemporaryNamespace.qualifier) else {
             throw RedError(.featureNotSupported, "only tables can be temporary (\(name))")
         }
-        let physical = try temporary ? Self.temporaryName(tx, name) : SchemaCatalog.creationName(for: name, tx)
+        let physical = try temporary ? Self.temporaryName(tx, name) : SchemaCatalog.checkedName(for: name, tx)
         // Its name within its schema, which its constraints' names start with (`items_pkey`).
         let name = temporary ? name : try SchemaCatalog.split(physical, tx).name
         if try tx.collectionIfExists(named: physical) != nil {

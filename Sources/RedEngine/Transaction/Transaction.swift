@@ -67,8 +67,13 @@ public final class Transaction: @unchecked Sendable {
     public var temporaryNamespace: TemporaryNamespace?
     /// The schemas unqualified relation names are looked up in, in order (`SchemaCatalog`), as
     /// the session's `search_path` lists them; nil is `public` alone. Set by the session before
-    /// each statement.
-    public var searchPath: [String]?
+    /// each statement. Locked: a block's earlier statement may still be streaming rows (and
+    /// calling nextval) while the next one sets it.
+    public var searchPath: [String]? {
+        get { path.withLock { $0 } }
+        set { path.withLock { $0 = newValue } }
+    }
+    private let path = Mutex<[String]?>(nil)
     /// The snapshot the transaction began with, registered until it ends.
     public let firstSnapshot: UInt64
     private let currentSnapshot: Atomic<UInt64>

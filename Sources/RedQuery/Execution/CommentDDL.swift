@@ -27,7 +27,7 @@ extension DDLExecutor {
             _ = try store.setSchema(tx, handle, schema, structural: false)
         case .index(let given):
             let name = try SchemaCatalog.localName(given, tx)
-            guard let handle = try findIndex(name), let position = handle.schema.indexes.firstIndex(where: { $0.name == name }) else {
+            guard let handle = try findIndex(given), let position = handle.schema.indexes.firstIndex(where: { $0.name == name }) else {
                 throw RedError(.undefinedCollection, "relation \"\(name)\" does not exist")
             }
             var schema = handle.schema

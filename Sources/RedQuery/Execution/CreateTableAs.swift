@@ -28,13 +28,15 @@ extension StatementExecutor {
         let specs = plan.columns.enumerated().map { i, column in
             Self.columnSpec(named: i < names.count ? names[i] : column.name, like: column, values: rows.lazy.map { $0[i] })
         }
-        _ = try DDLExecutor(context: context).execute(.createTable(name: create.name, ifNotExists: false, columns: specs, keys: [], checks: [],
+        // Named exactly from here on: a bare name is public's, whatever the search path.
+        let target = context.creatingTemporary ? create.name : SchemaCatalog.exact(create.name)
+        _ = try DDLExecutor(context: context).execute(.createTable(name: target, ifNotExists: false, columns: specs, keys: [], checks: [],
                                                                    foreignKeys: [], appendOnly: false, ttlMilliseconds: nil))
-        if let text = create.materializedText { try markMaterialized(create.name, query: text, context) }
+        if let text = create.materializedText { try markMaterialized(target, query: text, context) }
         guard create.withData else {
             return .message("table '\(create.name)' created", type: "create", tag: create.materializedText == nil ? "CREATE TABLE AS" : "CREATE MATERIALIZED VIEW")
         }
-        try insert(rows[...], into: create.name, columns: specs.map(\.name), context)
+        try insert(rows[...], into: target, columns: specs.map(\.name), context)
         if create.materializedText != nil {
             return QueryResult(columns: [], rows: [], rowsAffected: rows.count, statementType: "create", commandTag: "SELECT \(rows.count)",
                                message: "materialized view '\(create.name)' created with \(rows.count) row\(rows.count == 1 ? "" : "s")")
@@ -50,7 +52,7 @@ extension StatementExecutor {
             throw RedError(.internalError, "CREATE TABLE AS built no INSERT")
         }
         let previous = context.refreshingMaterializedView
-        context.refreshingMaterializedView = name
+        context.refreshingMaterializedView = SchemaCatalog.canonical(name)
         defer { context.refreshingMaterializedView = previous }
         _ = try DMLExecutor(context: context).insert(insert)
     }

@@ -69,9 +69,9 @@ struct DDLExecutor {
         case .dropTable(let names, let ifExists, let kind, let cascade):
             var dropped = 0
             var skipped: [String] = []
-            let dropping = Set(try names.compactMap { try store.open(tx, $0)?.collection.name })
+            let dropping = Set(try names.compactMap { try openTable($0)?.collection.name })
             for name in names {
-                guard let handle = try store.open(tx, name) else {
+                guard let handle = try openTable(name) else {
                     if try ViewCatalog.definition(of: name, tx) != nil {
                         throw RedError(.invalidOperation, "\"\(name)\" is not a \(kind); use DROP VIEW")
                     }
@@ -93,7 +93,7 @@ struct DDLExecutor {
                     throw RedError(.invalidOperation, "\"\(name)\" is not a table; use DROP MATERIALIZED VIEW")
                 }
                 if !handle.isTemporary { try dropDependentViews(of: handle.name, column: nil, cascade: cascade, what: "table \(name)") }
-                try requireNoWaitingChecks(name, what: "DROP TABLE")
+                try requireNoWaitingChecks(handle.name, what: "DROP TABLE")
                 try detachForeignKeys(of: handle, dropping: dropping, cascade: cascade)
                 try store.drop(tx, handle)
                 try dropOwnedSequences(of: handle.collection.name)
@@ -119,14 +119,14 @@ struct DDLExecutor {
             }
             return .message("\(count) entities truncated from \(tables.map(\.name).joined(separator: ", "))", type: "truncate", tag: "TRUNCATE TABLE")
         case .alterTable(let name, let ifExists, let actions):
-            guard var handle = try store.open(tx, name) else {
+            guard var handle = try openTable(name) else {
                 if ifExists { return .message("relation \"\(name)\" does not exist, skipping", type: "alter", tag: "ALTER TABLE") }
-                throw RedError(.undefinedCollection, "relation \"\(name)\" does not exist")
+                throw try SchemaCatalog.missingSchema(in: name, tx) ?? RedError(.undefinedCollection, "relation \"\(name)\" does not exist")
             }
             guard handle.schema.model == .table else { throw RedError(.invalidOperation, "\(name) is a \(handle.schema.model.rawValue), not a table") }
             // Renames keep the waiting checks (they follow the table, as PostgreSQL's do); other changes wait for them.
             if !actions.allSatisfy({ if case .renameTable = $0 { true } else if case .renameColumn = $0 { true } else { false } }) {
-                try requireNoWaitingChecks(name, what: "ALTER TABLE")
+                try requireNoWaitingChecks(handle.name, what: "ALTER TABLE")
             }
             var notes: [String] = []
             for action in actions {
@@ -137,11 +137,11 @@ struct DDLExecutor {
         case .createIndex(let name, let tableName, let keys, let unique, let method, let ifNotExists, let predicate, _, let nullsNotDistinct):
             return try createIndex(name, on: tableName, keys: keys, unique: unique, method: method, ifNotExists: ifNotExists, predicate: predicate,
                                    nullsNotDistinct: nullsNotDistinct)
-        case .dropIndex(var name, let tableName, let ifExists):
-            name = try SchemaCatalog.localName(name, tx)  // index names are the database's, whatever schema is written
+        case .dropIndex(let written, let tableName, let ifExists):
+            let name = try SchemaCatalog.localName(written, tx)
             let found: TableHandle?
             if let tableName { found = try store.open(tx, tableName).flatMap { h in h.schema.indexes.contains { $0.name == name } ? h : nil } }
-            else { found = try findIndex(name) }
+            else { found = try findIndex(written) }
             guard let handle = found else {
                 if ifExists { return .message("index \"\(name)\" does not exist, skipping", type: "drop", tag: "DROP INDEX") }
                 throw RedError(.undefinedObject, "index \"\(name)\" does not exist")
@@ -169,8 +169,7 @@ struct DDLExecutor {
             return try dropSchemas(names, ifExists: ifExists, cascade: cascade)
         case .renameSchema(let name, let newName):
             return try renameSchema(name, to: newName)
-        case .renameIndex(var name, let ifExists, let newName):
-            name = try SchemaCatalog.localName(name, tx)
+        case .renameIndex(let name, let ifExists, let newName):
             return try renameIndex(name, ifExists: ifExists, to: newName)
         case .createView(let given, let orReplace, let ifNotExists, let columns, let query, let text):
             let name = try newRelationName(given)
@@ -215,6 +214,10 @@ struct DDLExecutor {
             let name = try ViewCatalog.resolve(given, tx)?.name ?? given
             guard try ViewCatalog.definition(of: name, tx) != nil else {
                 if try store.open(tx, name) != nil { throw RedError(.invalidOperation, "\"\(name)\" is not a view; use DROP TABLE") }
+                if let missing = try SchemaCatalog.missingSchema(in: given, tx) {
+                    guard ifExists else { throw missing }
+                    return .message("\(missing.message), skipping", type: "drop", tag: "DROP VIEW")
+                }
                 if ifExists { return .message("view \"\(name)\" does not exist, skipping", type: "drop", tag: "DROP VIEW") }
                 throw RedError(.undefinedCollection, "view \"\(name)\" does not exist")
             }
@@ -338,6 +341,21 @@ struct DDLExecutor {
         try store.open(tx, name, temporary: false) != nil || ViewCatalog.definition(of: name, tx) != nil || sequences.definition(tx, name) != nil
     }
 
+    /// The table a name a user wrote means, as `TableStore.open` finds it; but where a view or
+    /// sequence of that name sits in a schema before the table's on the search path, the name
+    /// means that one, which is no table (PostgreSQL's 42809).
+    func openTable(_ name: String) throws -> TableHandle? {
+        guard let handle = try store.open(tx, name) else { return nil }
+        guard !handle.isTemporary, !name.contains("."), tx.searchPath != nil else { return handle }
+        for candidate in SchemaCatalog.candidates(for: name, tx) {
+            if candidate == handle.name { break }
+            if try ViewCatalog.definition(of: candidate, tx) != nil || sequences.definition(tx, candidate) != nil {
+                throw RedError(.invalidOperation, "\"\(name)\" is not a table", condition: "42809")
+            }
+        }
+        return handle
+    }
+
     /// The name a new permanent relation gets: in the schema it names, or the search path's
     /// first (`SchemaCatalog.creationName`). A temporary table's is its own.
     func newRelationName(_ name: String) throws -> String {
@@ -345,14 +363,37 @@ struct DDLExecutor {
     }
 
     func table(_ name: String) throws -> TableHandle {
-        guard let handle = try store.open(tx, name) else {
+        guard let handle = try openTable(name) else {
             throw try SchemaCatalog.missingSchema(in: name, tx) ?? RedError(.undefinedCollection, "relation \"\(name)\" does not exist")
         }
         return handle
     }
 
-    func findIndex(_ name: String) throws -> TableHandle? {
-        try store.listReachable(tx).first { $0.schema.indexes.contains { $0.name == name } }
+    /// The table with the index a name a user wrote means. Index names are their table's
+    /// schema's, as in PostgreSQL: `app.i` is searched in schema `app` (`public.i` in public),
+    /// a bare `i` among the session's temporary tables and then along the search path.
+    func findIndex(_ written: String) throws -> TableHandle? {
+        var schema: String?
+        var local = written
+        if let dot = written.firstIndex(of: ".") {
+            let prefix = String(written[..<dot])
+            if try prefix == "pg_temp" || SchemaCatalog.exists(prefix, tx) { (schema, local) = (prefix, String(written[written.index(after: dot)...])) }
+        }
+        let holding = try store.listReachable(tx).filter { $0.schema.indexes.contains { $0.name == local } }
+        func schemaOf(_ handle: TableHandle) throws -> String { handle.isTemporary ? "pg_temp" : try SchemaCatalog.split(handle.name, tx).schema }
+        if let schema { return try holding.first { try schemaOf($0) == schema } }
+        if let temporary = holding.first(where: \.isTemporary) { return temporary }
+        for schema in SchemaCatalog.lookupSchemas(tx) {
+            if let found = try holding.first(where: { try schemaOf($0) == schema }) { return found }
+        }
+        return nil
+    }
+
+    /// Whether a new index or constraint of `handle` may not be called `name`: a relation or an
+    /// index of that name is in the table's schema already.
+    func nameTaken(_ name: String, besideTable handle: TableHandle) throws -> Bool {
+        let schema = handle.isTemporary ? "pg_temp" : try SchemaCatalog.split(handle.name, tx).schema
+        return try findIndex("\(schema).\(name)") != nil || exists(handle.isTemporary ? name : SchemaCatalog.exact(SchemaCatalog.physicalName(name, inSchema: schema)))
     }
 
     func validateNewColumn(_ spec: ColumnSpec, existing: [ColumnDefinition]) throws {
@@ -640,7 +681,9 @@ struct DDLExecutor {
             notes.append("column '\(old)' renamed to '\(new)'")
             return try store.setSchema(tx, handle, schema)
         case .renameTable(let newName):
-            if try ViewCatalog.definition(of: newName, tx) != nil || sequences.definition(tx, newName) != nil {
+            // The new name is in the table's own schema.
+            let physical = handle.isTemporary ? newName : SchemaCatalog.physicalName(newName, inSchema: try SchemaCatalog.split(handle.name, tx).schema)
+            if try ViewCatalog.definition(of: SchemaCatalog.exact(physical), tx) != nil || sequences.definition(tx, SchemaCatalog.exact(physical)) != nil {
                 throw RedError(.duplicateCollection, "relation \"\(newName)\" already exists")
             }
             let renamed = try store.rename(tx, handle, to: newName)
@@ -650,7 +693,7 @@ struct DDLExecutor {
             }
             try requireChecksBind(schema, table: newName, what: "rename table \(handle.name)")  // a check may qualify columns with the old name
             notes.append("renamed to '\(newName)'")
-            context.deferredConstraints?.renameTable(handle.name, to: newName)
+            context.deferredConstraints?.renameTable(handle.name, to: renamed.name)
             return try renameForeignKeyReferences(of: renamed, from: handle.name)
         case .alterColumn(let name, let change):
             return try alterColumn(handle, name, change, &notes)

@@ -166,7 +166,7 @@ extension DDLExecutor {
     func ensureReferencingIndexes(_ handle: TableHandle) throws -> TableHandle {
         var current = handle
         for fk in handle.schema.foreignKeys ?? [] where ForeignKeyCatalog.referencingIndex(in: current.schema, columns: fk.columnIDs) == nil {
-            let indexName = try Self.firstFree("\(fk.name)_index") { try findIndex($0) != nil || exists($0) }
+            let indexName = try Self.firstFree("\(fk.name)_index") { try nameTaken($0, besideTable: current) }
             current = try store.createIndex(tx, current, name: indexName, columnIDs: fk.columnIDs, unique: false, method: .btree,
                                             isConstraint: false, now: context.now)
             var schema = current.schema

@@ -119,9 +119,10 @@ extension DDLExecutor {
                      ifNotExists: Bool, predicate: String?, nullsNotDistinct: Bool = false) throws -> QueryResult {
         let handle = try table(tableName)
         guard handle.schema.model == .table else { throw RedError(.invalidOperation, "indexes are supported on tables; \(tableName) is a \(handle.schema.model.rawValue)") }
-        // An index lives beside its table; its name is the database's (`DROP INDEX app.i` finds `i`).
-        let name = try givenName.map { try SchemaCatalog.localName($0, tx) } ?? IndexExpressions.generatedName(table: handle.localName, keys: keys) { try exists($0) || findIndex($0) != nil }
-        if try findIndex(name) != nil || exists(name) {
+        // An index lives in its table's schema (a schema-qualified name for it is refused by
+        // PostgreSQL; here its schema part is dropped).
+        let name = try givenName.map { try SchemaCatalog.localName($0, tx) } ?? IndexExpressions.generatedName(table: handle.localName, keys: keys) { try nameTaken($0, besideTable: handle) }
+        if try nameTaken(name, besideTable: handle) {
             if ifNotExists { return .message("relation \"\(name)\" already exists, skipping", type: "create", tag: "CREATE INDEX") }
             throw RedError(.duplicateCollection, "relation \"\(name)\" already exists")
         }

@@ -40,8 +40,8 @@ extension StatementExecutor {
         let previous = context.refreshingMaterializedView
         context.refreshingMaterializedView = handle.name
         defer { context.refreshingMaterializedView = previous }
-        _ = try DDLExecutor(context: context).execute(.truncate(names: [handle.name], cascade: false, restartIdentity: false))
-        try insert(rows[...], into: handle.name, columns: handle.schema.columns.map(\.name), context)
+        _ = try DDLExecutor(context: context).execute(.truncate(names: [handle.exactName], cascade: false, restartIdentity: false))
+        try insert(rows[...], into: handle.exactName, columns: handle.schema.columns.map(\.name), context)
         return QueryResult(columns: [], rows: [], statementType: "refresh", commandTag: "REFRESH MATERIALIZED VIEW",
                            message: "materialized view '\(handle.name)' refreshed with \(rows.count) row\(rows.count == 1 ? "" : "s")")
     }
@@ -57,7 +57,7 @@ extension StatementExecutor {
             let previous = context.refreshingMaterializedView
             context.refreshingMaterializedView = handle.name
             defer { context.refreshingMaterializedView = previous }
-            _ = try DDLExecutor(context: context).execute(.dropTable(names: [handle.name], ifExists: false, kind: "table", cascade: false))
+            _ = try DDLExecutor(context: context).execute(.dropTable(names: [handle.exactName], ifExists: false, kind: "table", cascade: false))
         }
         return .message("\(names.count - notices.count) materialized view\(names.count - notices.count == 1 ? "" : "s") dropped", type: "drop", tag: "DROP MATERIALIZED VIEW", notices: notices)
     }

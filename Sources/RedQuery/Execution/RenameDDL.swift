@@ -5,8 +5,9 @@ import RedEngine
 /// `ALTER TABLE … RENAME CONSTRAINT`. An index and a PRIMARY KEY/UNIQUE constraint share a
 /// name (the constraint is its index), and index names share the relations' namespace.
 extension DDLExecutor {
-    func renameIndex(_ name: String, ifExists: Bool, to newName: String) throws -> QueryResult {
-        guard let handle = try findIndex(name), let position = handle.schema.indexes.firstIndex(where: { $0.name == name }) else {
+    func renameIndex(_ written: String, ifExists: Bool, to newName: String) throws -> QueryResult {
+        let name = try SchemaCatalog.localName(written, tx)
+        guard let handle = try findIndex(written), let position = handle.schema.indexes.firstIndex(where: { $0.name == name }) else {
             if ifExists { return .message("relation \"\(name)\" does not exist, skipping", type: "alter", tag: "ALTER INDEX") }
             throw RedError(.undefinedCollection, "relation \"\(name)\" does not exist")
         }
@@ -17,7 +18,7 @@ extension DDLExecutor {
     /// The index at `position` of `handle` named `newName`, which no relation may have; a
     /// foreign key that made the index for itself keeps naming it (so dropping the key drops it).
     func renamingIndex(at position: Int, of handle: TableHandle, to newName: String) throws -> TableHandle {
-        if try exists(newName) || findIndex(newName) != nil { throw RedError(.duplicateCollection, "relation \"\(newName)\" already exists") }
+        if try nameTaken(newName, besideTable: handle) { throw RedError(.duplicateCollection, "relation \"\(newName)\" already exists") }
         var schema = handle.schema
         let old = schema.indexes[position].name
         schema.indexes[position].name = newName

@@ -22,8 +22,18 @@ extension DDLExecutor {
         return .message("sequence '\(name)' created", type: "create", tag: "CREATE SEQUENCE")
     }
 
+    /// The stored name of the sequence a name a user wrote means: along the search path when it
+    /// is unqualified (`SchemaCatalog.candidates`), the session's temporary ones as
+    /// `SequenceRegistry.storedName` finds them.
+    func resolvedSequence(_ given: String) throws -> String? {
+        for candidate in SchemaCatalog.candidates(for: given, tx) {
+            if let stored = try sequences.storedName(tx, candidate) { return stored }
+        }
+        return nil
+    }
+
     func alterSequence(_ given: String, ifExists: Bool, options: SequenceOptions) throws -> QueryResult {
-        guard let name = try sequences.storedName(tx, given), var definition = try sequences.definition(tx, name) else {
+        guard let name = try resolvedSequence(given), var definition = try sequences.definition(tx, name) else {
             if ifExists { return .message("relation \"\(given)\" does not exist, skipping", type: "alter", tag: "ALTER SEQUENCE") }
             throw RedError(.undefinedCollection, "relation \"\(given)\" does not exist")
         }
@@ -37,25 +47,25 @@ extension DDLExecutor {
     /// ALTER SEQUENCE s RENAME TO t. PostgreSQL's defaults name a sequence by OID, so they
     /// follow a rename; ours hold its name, so every column default that calls nextval on it
     /// (and an identity or serial column's link) is rewritten to the new name. Its values go on.
-    func renameSequence(_ name: String, ifExists: Bool, to newName: String) throws -> QueryResult {
-        if let stored = try sequences.storedName(tx, name), stored != name {
-            throw RedError(.featureNotSupported, "a temporary table's sequence cannot be renamed")
+    func renameSequence(_ given: String, ifExists: Bool, to newName: String) throws -> QueryResult {
+        if given.hasPrefix("__") { throw RedError(.undefinedCollection, "relation \"\(given)\" does not exist") }
+        guard let name = try resolvedSequence(given), let definition = try sequences.definition(tx, name) else {
+            if ifExists { return .message("relation \"\(given)\" does not exist, skipping", type: "alter", tag: "ALTER SEQUENCE") }
+            throw try SchemaCatalog.missingSchema(in: given, tx) ?? RedError(.undefinedCollection, "relation \"\(given)\" does not exist")
         }
-        if name.hasPrefix("__") { throw RedError(.undefinedCollection, "relation \"\(name)\" does not exist") }
-        guard let definition = try sequences.definition(tx, name) else {
-            if ifExists { return .message("relation \"\(name)\" does not exist, skipping", type: "alter", tag: "ALTER SEQUENCE") }
-            throw RedError(.undefinedCollection, "relation \"\(name)\" does not exist")
-        }
-        guard !newName.hasPrefix("__") else { throw RedError(.invalidArgument, "names starting with \"__\" are reserved: \(newName)") }
-        if try exists(newName) { throw RedError(.duplicateCollection, "relation \"\(newName)\" already exists") }
+        if TemporaryNamespace.isTemporary(name) { throw RedError(.featureNotSupported, "a temporary table's sequence cannot be renamed") }
+        guard !newName.hasPrefix("__"), !newName.contains(".") else { throw RedError(.invalidArgument, "a sequence cannot be renamed to \(newName)") }
+        // It stays in its schema.
+        let renamedName = SchemaCatalog.physicalName(newName, inSchema: try SchemaCatalog.split(name, tx).schema)
+        if try exists(SchemaCatalog.exact(renamedName)) { throw RedError(.duplicateCollection, "relation \"\(newName)\" already exists") }
         try sequences.remove(tx, name)
-        try sequences.store(tx, newName, definition)
+        try sequences.store(tx, renamedName, definition)
         let calls = [Self.quotedForNextval(name), "public." + Self.quotedForNextval(name)].map { "nextval('\($0)'" }
-        let renamed = "nextval('\(Self.quotedForNextval(newName))'"
+        let renamed = "nextval('\(Self.quotedForNextval(renamedName))'"
         for handle in try store.listReachable(tx) where handle.schema.model == .table {
             var schema = handle.schema
             for i in schema.columns.indices {
-                if schema.columns[i].sequence == name { schema.columns[i].sequence = newName }
+                if schema.columns[i].sequence == name { schema.columns[i].sequence = renamedName }
                 if var sql = schema.columns[i].defaultSQL, calls.contains(where: sql.contains) {
                     for call in calls { sql = sql.replacingOccurrences(of: call, with: renamed) }
                     schema.columns[i].defaultSQL = sql
@@ -70,7 +80,12 @@ extension DDLExecutor {
         var dropped = 0
         var skipped: [String] = []
         for given in names {
-            guard let name = try sequences.storedName(tx, given), let definition = try sequences.definition(tx, name) else {
+            guard let name = try resolvedSequence(given), let definition = try sequences.definition(tx, name) else {
+                if let missing = try SchemaCatalog.missingSchema(in: given, tx) {
+                    guard ifExists else { throw missing }
+                    skipped.append("\(missing.message), skipping")
+                    continue
+                }
                 if ifExists {
                     skipped.append("sequence \"\(given)\" does not exist, skipping")
                     continue
@@ -79,7 +94,7 @@ extension DDLExecutor {
             }
             // A column drawing from it: an identity needs it (drop the column instead), a serial's
             // default depends on it (CASCADE drops the default).
-            if let table = definition.ownerTable, let handle = try store.open(tx, table),
+            if let table = definition.ownerTable, let handle = try store.open(tx, SchemaCatalog.exact(table)),
                let position = handle.schema.columns.firstIndex(where: { $0.sequence == name }) {
                 let column = handle.schema.columns[position]
                 if column.identity != nil {
@@ -107,7 +122,8 @@ extension DDLExecutor {
     @discardableResult
     private func requireOwnerColumn(_ owner: (table: String, column: String), of sequence: String) throws -> TableHandle {
         guard let handle = try store.open(tx, owner.table) else { throw RedError(.undefinedCollection, "relation \"\(owner.table)\" does not exist") }
-        guard handle.isTemporary == TemporaryNamespace.isTemporary(sequence) else {
+        let sameSchema = try handle.isTemporary || SchemaCatalog.split(handle.name, tx).schema == SchemaCatalog.split(sequence, tx).schema
+        guard handle.isTemporary == TemporaryNamespace.isTemporary(sequence), sameSchema else {
             throw RedError(.objectNotInPrerequisiteState, "sequence must be in same schema as table it is linked to")
         }
         guard handle.schema.column(named: owner.column) != nil else {

@@ -118,45 +118,7 @@ extension ExecutionContext {
         throw try (qualified ? SchemaCatalog.missingSchema(in: name, transaction) : nil) ?? RedError(.undefinedCollection, "relation \"\(name)\" does not exist")
     }
 
-    /// The sequence (or table) a name's text means: `s`, `"S"`, `public.s` → `s` and `app.s`
-    /// → `app.s` (`qualified`: not looked up along the search path), `pg_temp.s`.
-    static func sequenceName(_ text: String) throws -> (name: String, qualified: Bool) {
-        var parts: [String] = []
-        var current = ""
-        var quoted = false, wasQuoted = false
-        let characters = Array(text)
-        var i = 0
-        while i < characters.count {
-            let c = characters[i]
-            i += 1
-            if quoted {
-                if c != "\"" { current.append(c) } else if i < characters.count, characters[i] == "\"" {
-                    current.append(c)  // "" inside quotes is one quote
-                    i += 1
-                } else {
-                    quoted = false
-                }
-            } else if c == "\"" {
-                quoted = true
-                wasQuoted = true
-            } else if c == "." {
-                parts.append(wasQuoted ? current : current.lowercased())
-                current = ""
-                wasQuoted = false
-            } else {
-                current.append(c)
-            }
-        }
-        parts.append(wasQuoted ? current : current.lowercased())
-        guard !quoted, !parts.contains(where: \.isEmpty) else { throw RedError(.syntaxError, "invalid name syntax", condition: "42602") }
-        if parts.count > 2 { throw RedError(.featureNotSupported, "cross-database references are not implemented: \"\(text)\"") }
-        if parts.count == 2 {
-            if parts[0] == "pg_temp" { return (TemporaryNamespace.qualifier + parts[1], true) }
-            if parts[0] == "public" || parts[0] == "pg_catalog" { return (parts[1], true) }
-            return (SchemaCatalog.physicalName(parts[1], inSchema: parts[0]), true)
-        }
-        return (parts[0], false)
-    }
+    static func sequenceName(_ text: String) throws -> (name: String, qualified: Bool) { try RelationNameText.read(text) }
 
     /// nextval: the sequence's next value, remembered for this session's currval/lastval.
     func nextValue(ofSequence name: String, _ definition: SequenceDefinition) throws -> Int64 {
@@ -234,7 +196,9 @@ enum SequenceFunctions {
             // The sequence a serial or identity column draws from, schema-qualified; NULL for
             // other columns. Table and column names are folded as nextval's are.
             ScalarFunction(name: "pg_get_serial_sequence", arity: 2...2, acceptsNull: false, isDeterministicWithinStatement: true) { a, c in
-                let table = try ExecutionContext.sequenceName(try text(a[0], "pg_get_serial_sequence")).name
+                let (name, qualified) = try ExecutionContext.sequenceName(try text(a[0], "pg_get_serial_sequence"))
+                // Qualified (`public.t`), it is exactly that table; bare, the search path's.
+                let table = qualified ? SchemaCatalog.exact(name) : name
                 let columnName = try text(a[1], "pg_get_serial_sequence")
                 guard let handle = try c.store.open(c.transaction, table) else {
                     throw RedError(.undefinedCollection, "relation \"\(table)\" does not exist")
@@ -250,5 +214,48 @@ enum SequenceFunctions {
                 return .text(DDLExecutor.quotedIdentifier(schema) + "." + DDLExecutor.quotedIdentifier(local))
             },
         ]
+    }
+}
+
+/// A relation's name written as text (nextval's, `regclass`'s argument).
+public enum RelationNameText {
+    /// The sequence (or table) a name's text means: `s`, `"S"`, `public.s` → `s` and `app.s`
+    /// → `app.s` (`qualified`: not looked up along the search path), `pg_temp.s`.
+    public static func read(_ text: String) throws -> (name: String, qualified: Bool) {
+        var parts: [String] = []
+        var current = ""
+        var quoted = false, wasQuoted = false
+        let characters = Array(text)
+        var i = 0
+        while i < characters.count {
+            let c = characters[i]
+            i += 1
+            if quoted {
+                if c != "\"" { current.append(c) } else if i < characters.count, characters[i] == "\"" {
+                    current.append(c)  // "" inside quotes is one quote
+                    i += 1
+                } else {
+                    quoted = false
+                }
+            } else if c == "\"" {
+                quoted = true
+                wasQuoted = true
+            } else if c == "." {
+                parts.append(wasQuoted ? current : current.lowercased())
+                current = ""
+                wasQuoted = false
+            } else {
+                current.append(c)
+            }
+        }
+        parts.append(wasQuoted ? current : current.lowercased())
+        guard !quoted, !parts.contains(where: \.isEmpty) else { throw RedError(.syntaxError, "invalid name syntax", condition: "42602") }
+        if parts.count > 2 { throw RedError(.featureNotSupported, "cross-database references are not implemented: \"\(text)\"") }
+        if parts.count == 2 {
+            if parts[0] == "pg_temp" { return (TemporaryNamespace.qualifier + parts[1], true) }
+            if parts[0] == "public" || parts[0] == "pg_catalog" { return (parts[1], true) }
+            return (SchemaCatalog.physicalName(parts[1], inSchema: parts[0]), true)
+        }
+        return (parts[0], false)
     }
 }

@@ -73,10 +73,10 @@ extension DDLExecutor {
 
     func finishLike(_ parts: LikedParts, _ handle: TableHandle) throws {
         for index in parts.indexes {
-            _ = try createIndex(nil, on: handle.name, keys: index.keys, unique: index.unique, method: index.method, ifNotExists: false,
+            _ = try createIndex(nil, on: handle.exactName, keys: index.keys, unique: index.unique, method: index.method, ifNotExists: false,
                                 predicate: index.predicate)
         }
-        guard !parts.comments.isEmpty, let current = try store.open(tx, handle.name) else { return }
+        guard !parts.comments.isEmpty, let current = try store.open(tx, handle.exactName) else { return }
         var schema = current.schema
         for i in schema.columns.indices { schema.columns[i].comment = parts.comments[schema.columns[i].name] ?? schema.columns[i].comment }
         _ = try store.setSchema(tx, current, schema, structural: false)

@@ -25,8 +25,12 @@ extension StatementExecutor {
         case .createTableAs(let create): (name, ifNotExists) = (create.name, create.ifNotExists)
         default: throw RedError(.internalError, "only tables can be temporary")
         }
-        if name.contains("."), try SchemaCatalog.split(name, context.transaction).schema != SchemaCatalog.publicSchema || name.hasPrefix("public.") {
-            throw RedError(.invalidTableDefinition, "cannot create temporary relation in non-temporary schema", condition: "42P16")
+        if let dot = name.firstIndex(of: ".") {
+            // `app.t` names a schema's table; `"a.b"` would read as one (`SchemaCatalog`).
+            guard try !SchemaCatalog.exists(String(name[..<dot]), context.transaction) else {
+                throw RedError(.invalidTableDefinition, "cannot create temporary relation in non-temporary schema", condition: "42P16")
+            }
+            throw RedError(.featureNotSupported, "temporary table names may not contain \".\" (\(name))")
         }
         namespace.markUsed()
         let existed = try context.store.open(context.transaction, name, temporary: true) != nil

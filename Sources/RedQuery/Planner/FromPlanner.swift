@@ -242,7 +242,9 @@ extension Planner {
                 let columns = relation.columns.map { ScopeColumn(qualifier: qualifier, name: $0.name, type: $0.type, element: $0.element, surfaceType: $0.surfaceType) }
                 return ValuesNode(relation.rows.map { $0.map(BoundExpr.constant) }, columns)
             }
-            if resolvesTemporaryTables, let handle = try context.store.open(context.transaction, name) {
+            // The session's temporary table first; then the search path's schemas in order, each
+            // with its tables, views and sequences (`planRelation`).
+            if resolvesTemporaryTables, let handle = try context.store.open(context.transaction, name, temporary: true) {
                 return TableScanNode(handle: handle, qualifier: qualifier)
             }
             return try planRelation(named: name, qualifier: qualifier, shown: name)

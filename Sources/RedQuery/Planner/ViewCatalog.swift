@@ -59,15 +59,21 @@ enum ViewCatalog {
     }
 
     /// Views whose query reads `table` (and, when given, mentions `column` or uses `*`). A bare
-    /// name in a view of schema `app` is `app.t` when that is a table, else public's `t`
-    /// (`SchemaCatalog.homePath`): both are taken as meant, conservatively.
+    /// name in a view of schema `app` is `app.t` when that relation exists, else public's `t`
+    /// (`SchemaCatalog.homePath`).
     static func dependents(of table: String, column: String? = nil, _ tx: Transaction) throws -> [String] {
         try all(tx).filter { view in
             guard var parser = try? Parser(view.definition.query), let query = try? parser.parseQuery() else { return false }
             var names = QueryNames()
             names.visit(query)
             let home = SchemaCatalog.homePath(of: view.name)?.first
-            guard names.tables.contains(where: { $0 == table || (home != nil && "\(home!).\($0)" == table) }) else { return false }
+            let reads = try names.tables.contains { written in
+                guard let home, !written.contains(".") else { return SchemaCatalog.canonical(written) == table }
+                let inHome = "\(home).\(written)"
+                let homeHasIt = try tx.collectionIfExists(named: inHome) != nil || definition(of: inHome, tx) != nil
+                return (homeHasIt ? inHome : written) == table
+            }
+            guard reads else { return false }
             guard let column else { return true }
             return names.star || names.columns.contains(column)
         }.map(\.name)
@@ -106,7 +112,7 @@ struct QueryNames {
     mutating func visit(_ ref: TableRef) {
         switch ref {
         case .table(let name, _): tables.insert(name)
-        case .qualifiedTable(let schema, let name, _): tables.insert(schema == "public" ? name : "\(schema).\(name)")
+        case .qualifiedTable(let schema, let name, _): tables.insert("\(schema).\(name)")
         case .any: break
         case .subquery(let q, _, _): visit(q)
         case .lateral(let inner): visit(inner)

@@ -83,7 +83,7 @@ enum PGCatalogFunctions {
             },
             "to_regclass": SurfaceFunction(arity: 1...1, resultType: .integer) { args, snapshot in
                 guard case .text(let name) = args[0] else { return .null }
-                return PGCatalogModel.of(snapshot, owner: user).relation(named: try relationName(name)).map { .integer($0.oid) } ?? .null
+                return try PGCatalogModel.of(snapshot, owner: user).relation(written: name).relation.map { .integer($0.oid) } ?? .null
             },
             // psycopg's TypeInfo.fetch asks for types by name (`hstore` at SQLAlchemy's first connect).
             "to_regtype": SurfaceFunction(arity: 1...1, resultType: .integer) { args, _ in
@@ -163,7 +163,7 @@ enum PGCatalogFunctions {
         "pg_partition_ancestors": SurfaceTableFunction(arity: 1...1, columns: [SurfaceColumn("relid", .integer)]) { args, snapshot in
             let oid: Int64
             if case .text(let text) = args[0], Int64(text) == nil {
-                guard let relation = PGCatalogModel.of(snapshot, owner: "").relation(named: try relationName(text)) else {
+                guard let relation = try PGCatalogModel.of(snapshot, owner: "").relation(written: text).relation else {
                     throw RedError(.undefinedCollection, "relation \"\(text)\" does not exist")
                 }
                 oid = relation.oid
@@ -185,9 +185,8 @@ enum PGCatalogFunctions {
             switch args[0] {
             case .text(let text):
                 if let oid = Int64(text) { return .integer(oid) }
-                var name = try relationName(text)
-                if let relation = model.relation(named: name) { return .integer(relation.oid) }
-                if name.hasPrefix("pg_catalog.") { name.removeFirst("pg_catalog.".count) }
+                let (relation, name) = try model.relation(written: text)
+                if let relation { return .integer(relation.oid) }
                 if PGCatalogTable.pgCatalog[name] != nil { return .integer(catalogRelationOIDs[name] ?? PGCatalogModel.stableOID(name, kind: "catalog")) }
                 throw RedError(.undefinedCollection, "relation \"\(name)\" does not exist")
             case let value:
@@ -244,17 +243,6 @@ enum PGCatalogFunctions {
         return i
     }
 
-    /// A `regclass` literal's relation: `users`, `"Users"`, `public.users` (unquoted names fold to lower case).
-    static func relationName(_ text: String) throws -> String {
-        var name = Substring(text[...].trimmingCharacters(in: " "))
-        if name.hasPrefix("\(PGCatalogModel.schemaName).") || name.hasPrefix("\"\(PGCatalogModel.schemaName)\".") || name.hasPrefix("pg_temp.") {
-            name = name[name.index(after: name.firstIndex(of: ".")!)...]
-        }
-        if name.hasPrefix("\""), name.hasSuffix("\""), name.count >= 2 {
-            return String(name.dropFirst().dropLast()).replacing("\"\"", with: "\"")
-        }
-        return name.lowercased()
-    }
 }
 
 extension Substring {

@@ -207,7 +207,7 @@ extension PGCatalogTable {
         },
         "pg_views": PGCatalogTable("schemaname:t viewname:t viewowner:t definition:t") { model in
             model.relations.compactMap { r in
-                r.view.map { ["schemaname": .text(PGCatalogModel.schemaName), "viewname": .text(r.name), "viewowner": .text(model.owner),
+                r.view.map { ["schemaname": .text(r.schema), "viewname": .text(r.name), "viewowner": .text(model.owner),
                               "definition": .text($0.query)] }
             }
         },

@@ -92,7 +92,7 @@ extension PGCatalogTable {
             """) { model in
             model.relations.compactMap { r in
                 r.view.map {
-                    ["table_catalog": .text(PGCatalogModel.databaseName), "table_schema": .text(PGCatalogModel.schemaName),
+                    ["table_catalog": .text(PGCatalogModel.databaseName), "table_schema": .text(r.schema),
                      "table_name": .text(r.name), "view_definition": .text($0.query), "check_option": .text("NONE"),
                      "is_updatable": .text("NO"), "is_insertable_into": .text("NO"), "is_trigger_updatable": .text("NO"),
                      "is_trigger_deletable": .text("NO"), "is_trigger_insertable_into": .text("NO")]
@@ -142,7 +142,7 @@ extension PGCatalogTable {
                 guard let fk = c.foreignKey else { return nil }
                 var row = constraintNames(c)
                 row["unique_constraint_catalog"] = .text(PGCatalogModel.databaseName)
-                row["unique_constraint_schema"] = .text(c.table.schema)
+                row["unique_constraint_schema"] = .text(c.referenced?.schema ?? c.table.schema)
                 row["unique_constraint_name"] = c.index.map { .text($0.name) } ?? .null
                 row["match_option"] = .text(fk.matchFull == true ? "FULL" : "NONE")
                 row["update_rule"] = .text(fk.onUpdate.rawValue)

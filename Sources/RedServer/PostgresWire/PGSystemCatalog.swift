@@ -253,7 +253,13 @@ struct PGCatalogModel: Sendable {
     init(_ snapshot: CatalogSnapshot, owner: String) {
         self.owner = Self.ownerName(owner)
         searchPath = snapshot.searchPath
-        schemas = snapshot.schemas.map { (Self.stableOID($0.name, kind: "namespace"), $0.name, $0.owner) }
+        // Probed as relations' are, so no two schemas share an OID.
+        var namespaceOIDs: Set<Int64> = []
+        schemas = snapshot.schemas.map { schema in
+            let oid = Self.unused(Self.stableOID(schema.name, kind: "namespace")) { namespaceOIDs.contains($0) }
+            namespaceOIDs.insert(oid)
+            return (oid, schema.name, schema.owner)
+        }
         let schemaOIDs = Dictionary(schemas.map { ($0.name, $0.oid) }, uniquingKeysWith: { a, _ in a })
         extensions = snapshot.extensions
         enumTypes = snapshot.enumTypes.map { type in
@@ -396,6 +402,23 @@ struct PGCatalogModel: Sendable {
     func relation(oid: Int64) -> Relation? { byOID[oid].map { relations[$0] } }
     func relation(named name: String) -> Relation? { byName[name].map { relations[$0] } }
 
+    /// The relation a `regclass` text means (`t`, `"T"`, `app.t`, `"app"."t"`, `public.t`): a
+    /// qualified name exactly, a bare one as the search path finds it, the session's temporary
+    /// tables first. Also returns the name read, for PostgreSQL's own catalogs.
+    func relation(written text: String) throws -> (relation: Relation?, name: String) {
+        let (name, qualified) = try RelationNameText.read(text)
+        if qualified {
+            let (bare, temporaryOnly) = TemporaryNamespace.unqualified(name)
+            if temporaryOnly { return (relation(named: bare).flatMap { $0.isTemporary ? $0 : nil }, bare) }
+            return (relation(named: name), name)
+        }
+        if let first = relation(named: name), first.isTemporary { return (first, name) }
+        for schema in searchPath ?? [Self.schemaName] {
+            if let found = relation(named: schema == Self.schemaName ? name : "\(schema).\(name)") { return (found, name) }
+        }
+        return (nil, name)
+    }
+
     /// Every schema pg_namespace lists: PostgreSQL's own, public, the session's temporary one
     /// and those CREATE SCHEMA made.
     var namespaces: [(oid: Int64, name: String)] {
@@ -480,7 +503,7 @@ struct PGCatalogModel: Sendable {
             let text = withoutEnclosingParentheses(written)
             return column.name != "expr" ? text : pretty ? "(\(text))" : "((\(text)))"
         }.joined(separator: ", ")
-        var sql = "CREATE \(definition.unique ? "UNIQUE " : "")INDEX \(SQLIdentifier.quoted(index.name)) ON \(index.schema).\(SQLIdentifier.quoted(table.name.hasPrefix(index.schema + ".") ? String(table.name.dropFirst(index.schema.count + 1)) : table.name)) USING \(definition.method.rawValue) (\(columns))"
+        var sql = "CREATE \(definition.unique ? "UNIQUE " : "")INDEX \(SQLIdentifier.quoted(index.name)) ON \(SQLIdentifier.quoted(index.schema)).\(SQLIdentifier.quoted(table.name.hasPrefix(index.schema + ".") ? String(table.name.dropFirst(index.schema.count + 1)) : table.name)) USING \(definition.method.rawValue) (\(columns))"
         if definition.nullsNotDistinct == true { sql += " NULLS NOT DISTINCT" }
         if let written = definition.predicate {
             let predicate = withoutEnclosingParentheses(written)
