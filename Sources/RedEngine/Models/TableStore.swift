@@ -203,14 +203,15 @@ public final class TableStore: Sendable {
     }
 
     /// Creates a table; a `temporary` one in the transaction's session's namespace, any other
-    /// in the schema its name gives (`app.t`; a bare name is public's: the SQL layer has
-    /// looked it up along the search path already, `SchemaCatalog.creationName`).
+    /// by its stored name (`app.t` is schema `app`'s, `public.t` and `t` public's). SQL has
+    /// chosen the schema and checked it exists (`SchemaCatalog.creationName`); the other
+    /// surfaces name collections freely, dots included, as before schemas.
     public func create(_ tx: Transaction, _ name: String, schema: CollectionSchema, temporary: Bool = false) throws -> TableHandle {
         guard !name.hasPrefix("__") else { throw RedError(.invalidArgument, "names starting with \"__\" are reserved: \(name)") }
         guard !name.hasPrefix(TemporaryNamespace.qualifier) else {
             throw RedError(.featureNotSupported, "only tables can be temporary (\(name))")
         }
-        let physical = try temporary ? Self.temporaryName(tx, name) : SchemaCatalog.checkedName(for: name, tx)
+        let physical = try temporary ? Self.temporaryName(tx, name) : SchemaCatalog.canonical(name)
         // Its name within its schema, which its constraints' names start with (`items_pkey`).
         let name = temporary ? name : try SchemaCatalog.split(physical, tx).name
         if try tx.collectionIfExists(named: physical) != nil {
