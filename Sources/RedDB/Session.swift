@@ -78,8 +78,8 @@ public final class Session: @unchecked Sendable {
     /// read as each statement starts: the schemas unqualified names are looked up in
     /// (`applySearchPath`). Nil is `public` alone; PG-wire reads the connection's setting.
     public var searchPath: @Sendable () -> [String]? = { nil }
-    /// The schemas that exist, at a definitions version (`applySearchPath`).
-    let knownSchemas = Mutex<(version: UInt64, names: Set<String>)?>(nil)
+    /// The last path `applySearchPath` resolved, at a definitions version, and what it became.
+    let knownSchemas = Mutex<(version: UInt64, path: [String], effective: [String]?)?>(nil)
 
     /// Retries of an autocommit statement that lost a write conflict.
     static let autocommitAttempts = 8

@@ -14,30 +14,30 @@ extension Session {
     /// The path `tx` looks names up along (`Transaction.searchPath`), for the statement about
     /// to run: set as a transaction begins and again before each statement, since SET may
     /// change it in between.
+    ///
+    /// Every statement comes here (some twice), so the answer for a path at a definitions
+    /// version is kept (`knownSchemas`): one lock and a comparison of a few names after that.
     func applySearchPath(_ tx: Transaction) {
         guard let path = searchPath(), path != [SchemaCatalog.publicSchema] else {
             tx.searchPath = nil
             return
         }
+        let definitions = database.engine.definitionState
+        let current = tx.snapshot >= definitions.changeTS && !tx.hasDefinitionWrites
+        if current, let kept = knownSchemas.withLock({ $0 }), kept.version == definitions.version, kept.path == path {
+            tx.searchPath = kept.effective
+            return
+        }
         // Unreadable, the catalog keeps every schema named: one that does not exist holds
         // nothing, so the lookup only misses there; the statement meets the storage error.
-        let created = (try? schemaNames(tx)) ?? Set(path)
+        let created = (try? Set(SchemaCatalog.all(tx).map(\.name))) ?? Set(path)
         var existing = path.filter { SchemaCatalog.builtIn.contains($0) || created.contains($0) }
         // Public is searched last when the path leaves it out: RedDB's own dumps (view texts,
         // defaults, REFERENCES) name public's relations bare, and pg_dump restores them under
         // an empty path.
         if !existing.contains(SchemaCatalog.publicSchema) { existing.append(SchemaCatalog.publicSchema) }
-        tx.searchPath = existing == [SchemaCatalog.publicSchema] ? nil : existing
-    }
-
-    /// The names of the schemas CREATE SCHEMA made, as `tx` sees them: kept per definitions
-    /// version for snapshots that see the latest, read afresh otherwise.
-    private func schemaNames(_ tx: Transaction) throws -> Set<String> {
-        let definitions = database.engine.definitionState
-        let current = tx.snapshot >= definitions.changeTS && !tx.hasDefinitionWrites
-        if current, let kept = knownSchemas.withLock({ $0 }), kept.version == definitions.version { return kept.names }
-        let names = Set(try SchemaCatalog.all(tx).map(\.name))
-        if current { knownSchemas.withLock { $0 = (definitions.version, names) } }
-        return names
+        let effective = existing == [SchemaCatalog.publicSchema] ? nil : existing
+        if current { knownSchemas.withLock { $0 = (definitions.version, path, effective) } }
+        tx.searchPath = effective
     }
 }

@@ -60,6 +60,24 @@ import Testing
         for conn in [admin, first, second] { try await conn.close() }
     }
 
+    /// The default path, `"$user", public`: a schema named after the user comes first once it exists.
+    @Test func aSchemaNamedAfterTheUserComesFirst() async throws {
+        let server = try ServerProcess()
+        defer { server.remove() }
+        try await Client.withConnection(server) { conn in
+            try await Client.run(conn, "CREATE TABLE prefs (v text)")
+            try await Client.run(conn, "INSERT INTO prefs VALUES ('public')")
+            #expect(try await Self.texts(conn, "SELECT v FROM prefs") == ["public"])
+            try await Client.run(conn, "CREATE SCHEMA tester")
+            try await Client.run(conn, "CREATE TABLE tester.prefs (v text)")
+            try await Client.run(conn, "INSERT INTO tester.prefs VALUES ('mine')")
+            #expect(try await Self.texts(conn, "SELECT v FROM prefs") == ["mine"])
+            #expect(try await Self.texts(conn, "SELECT current_schema()") == ["tester"])
+            try await Client.run(conn, "DROP SCHEMA tester CASCADE")
+            #expect(try await Self.texts(conn, "SELECT v FROM prefs") == ["public"])
+        }
+    }
+
     @Test func theCatalogsPlaceRelationsInTheirSchemas() async throws {
         let server = try ServerProcess()
         defer { server.remove() }

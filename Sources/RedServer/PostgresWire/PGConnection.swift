@@ -223,7 +223,7 @@ final class PGConnection {
                 let settings = self.settings
                 session.lockTimeout = { settings.read(\.lockTimeoutMilliseconds) }
                 session.timeZone = { settings.read(\.timeZone) }
-                session.searchPath = { [user = self.user] in settings.read(\.searchPath).compactMap { $0 == "$user" ? (user.isEmpty ? nil : user) : $0 } }
+                session.searchPath = { settings.read(\.searchPath) }
                 session.defaultIsolation = { settings.read(\.defaultIsolation) }
                 session.surfaceCatalog = PGSystemCatalog(user: user, settings: settings, locks: context.database.locks,
                                                          isolation: { [weak session = self.session] in session?.isolation },

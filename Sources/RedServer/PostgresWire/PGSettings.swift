@@ -16,13 +16,19 @@ struct PGSettings {
         didSet {
             statementTimeoutMilliseconds = Self.milliseconds(values["statement_timeout"])
             if values["timezone"] != timeZone.name { timeZone = (values["timezone"]).flatMap { try? SessionTimeZone(setting: $0) } ?? .utc }
-            searchPath = (try? Self.schemas(inSearchPath: values["search_path"] ?? "")) ?? []
+            if values["search_path"] != searchPathText || values["session_authorization"] != searchPathUser {
+                (searchPathText, searchPathUser) = (values["search_path"], values["session_authorization"])
+                let user = searchPathUser ?? ""
+                searchPath = ((try? Self.schemas(inSearchPath: searchPathText ?? "")) ?? []).compactMap { $0 == "$user" ? (user.isEmpty ? nil : user) : $0 }
+            }
         }
     }
 
-    /// `search_path`'s schemas in order, parsed when set (`$user` as written: the session
-    /// replaces it with the user's name).
-    private(set) var searchPath = ["$user", SchemaCatalog.publicSchema]
+    /// `search_path`'s schemas in order, `$user` replaced by the connection's user: parsed when
+    /// either changes, as every statement reads it.
+    private(set) var searchPath = [SchemaCatalog.publicSchema]
+    private var searchPathText: String?
+    private var searchPathUser: String?
 
     /// The schemas of a `search_path` value: `"$user", public`, `app,public`, `"My App"`.
     /// Unquoted names fold to lower case, as identifiers do; a quote left open is 22023.
