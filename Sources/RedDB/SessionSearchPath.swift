@@ -6,10 +6,11 @@ import Synchronization
 /// looks unqualified names up along.
 ///
 /// The path a surface gives (`Session.searchPath`, PG-wire's `search_path` with `$user` as the
-/// connected user) is cut to the schemas that exist, as PostgreSQL reads it, public is added
-/// last when it is left out (unlike PostgreSQL), and a path of `public` alone is nil. So the default `"$user", public` costs nothing where no schema is
-/// named after the user: plans and statement descriptions are shared as before. A path that
-/// names another schema keeps plans only per path (`PlanMemo`) and descriptions not at all.
+/// connected user) is cut to the schemas that exist, as PostgreSQL reads it; public is added
+/// last when it is left out (unlike PostgreSQL); a path of `public` alone is nil. So the
+/// default `"$user", public` changes nothing where no schema is named after the user: plans
+/// and statement descriptions are shared as before. Under another path plans are shared per
+/// path (`PlanMemo`) and descriptions are made afresh.
 extension Session {
     /// The path `tx` looks names up along (`Transaction.searchPath`), for the statement about
     /// to run: set as a transaction begins and again before each statement, since SET may

@@ -141,21 +141,15 @@ public enum SchemaCatalog {
         physical.contains(".") || TemporaryNamespace.isTemporary(physical) ? physical : "\(publicSchema).\(physical)"
     }
 
-    /// A new relation's stored name for a name the caller has resolved (`creationName`, or a
-    /// surface without a search path): `public.t` is `t`; a dotted name needs its schema.
-    public static func checkedName(for name: String, _ tx: Transaction) throws -> String {
-        guard let dot = name.firstIndex(of: "."), !name.hasPrefix(TemporaryNamespace.qualifier) else { return name }
-        let schema = String(name[..<dot])
-        guard try exists(schema, tx) else { throw RedError(.undefinedObject, "schema \"\(schema)\" does not exist", condition: "3F000") }
-        return canonical(name)
-    }
-
     /// The schema a new relation with the unqualified `name` goes into: the first on the path
     /// that exists (PostgreSQL's 3F000 when none does). A qualified name's schema must exist.
     public static func creationName(for name: String, _ tx: Transaction) throws -> String {
         // `"x.y"` quoted means `x.y` too, so a new relation's dotted name needs schema `x`
         // (relations named so before schemas existed stay where they are).
-        if name.contains(".") { return try checkedName(for: name, tx) }
+        if name.contains(".") {
+            if let missing = try missingSchema(in: name, tx) { throw missing }
+            return canonical(name)
+        }
         guard tx.searchPath != nil else { return name }
         for schema in lookupSchemas(tx) where try exists(schema, tx) { return physicalName(name, inSchema: schema) }
         throw RedError(.undefinedObject, "no schema has been selected to create in", condition: "3F000")

@@ -137,6 +137,7 @@ public final class TableStore: Sendable {
             if namespace.owns(name) { return try openCollection(tx, name) }
         }
         guard !name.hasPrefix("__") else { return nil }
+        if tx.searchPath == nil, !name.hasPrefix("public.") { return try openCollection(tx, name) }  // most statements: no array made
         for candidate in SchemaCatalog.candidates(for: name, tx) {
             if let handle = try openCollection(tx, candidate) { return handle }
         }
