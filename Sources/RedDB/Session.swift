@@ -79,7 +79,7 @@ public final class Session: @unchecked Sendable {
     /// (`applySearchPath`). Nil is `public` alone; PG-wire reads the connection's setting.
     public var searchPath: @Sendable () -> [String]? = { nil }
     /// The last path `applySearchPath` resolved, at a definitions version, and what it became.
-    let knownSchemas = Mutex<(version: UInt64, path: [String], effective: [String]?)?>(nil)
+    let lastSearchPath = Mutex<(version: UInt64, path: [String], effective: [String]?)?>(nil)
 
     /// Retries of an autocommit statement that lost a write conflict.
     static let autocommitAttempts = 8

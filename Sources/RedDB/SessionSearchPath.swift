@@ -17,7 +17,7 @@ extension Session {
     /// change it in between.
     ///
     /// Every statement comes here (some twice), so the answer for a path at a definitions
-    /// version is kept (`knownSchemas`): one lock and a comparison of a few names after that.
+    /// version is kept (`lastSearchPath`): one lock and a comparison of a few names after that.
     func applySearchPath(_ tx: Transaction) {
         guard let path = searchPath(), path != [SchemaCatalog.publicSchema] else {
             tx.searchPath = nil
@@ -25,7 +25,7 @@ extension Session {
         }
         let definitions = database.engine.definitionState
         let current = tx.snapshot >= definitions.changeTS && !tx.hasDefinitionWrites
-        if current, let kept = knownSchemas.withLock({ $0 }), kept.version == definitions.version, kept.path == path {
+        if current, let kept = lastSearchPath.withLock({ $0 }), kept.version == definitions.version, kept.path == path {
             tx.searchPath = kept.effective
             return
         }
@@ -38,7 +38,7 @@ extension Session {
         // an empty path.
         if !existing.contains(SchemaCatalog.publicSchema) { existing.append(SchemaCatalog.publicSchema) }
         let effective = existing == [SchemaCatalog.publicSchema] ? nil : existing
-        if current { knownSchemas.withLock { $0 = (definitions.version, path, effective) } }
+        if current { lastSearchPath.withLock { $0 = (definitions.version, path, effective) } }
         tx.searchPath = effective
     }
 }
