@@ -2,15 +2,17 @@ import Foundation
 import Testing
 import RedDB
 import RedStorage
+import Synchronization
 
 /// What suites running several sessions against one database share: a statement's rows or
 /// SQLSTATE, and waiting until a session blocks on a lock.
 protocol SessionTestSupport {}
 
-/// Turns among tests that hold fsyncs back. A held sync blocks a thread of Swift's cooperative
-/// pool (the WAL leader waits inside `SimulatedFileSystem.sync`), and a 2-core machine's pool
-/// has two: two such tests at once blocked both, and neither test could go on to release its
-/// sync (a CI run hung so).
+/// Turns among tests that hold fsyncs back. A held sync blocks its thread (the WAL leader waits
+/// inside `SimulatedFileSystem.sync`); the writes meant to be held run on threads of their own
+/// (`writeOnOwnThread`), but a test's commit that went to disk by mistake would block a thread
+/// of Swift's cooperative pool, and a 2-core machine's pool has two: two such tests at once
+/// blocked both, and neither could go on to release its sync (a CI run hung so).
 actor HeldSyncTurns {
     static let shared = HeldSyncTurns()
     private var busy = false
@@ -55,15 +57,36 @@ extension SessionTestSupport {
         }
     }
 
-    /// Polls until a commit's fsync is being held back (`fs.holdSyncs()`). It throws after
-    /// five minutes, rather than let the test go on to steps that rely on the hold: in a full
-    /// run on two cores, long CPU-bound tests can keep the committing task from running for
-    /// a minute (returning quietly then, as this once did, sent the test's own commit into
-    /// the hold it was meant to be declined by, and hung the run).
-    func waitUntilASyncIsHeld(_ fs: SimulatedFileSystem) async throws {
-        let deadline = ContinuousClock.now + .seconds(300)
+    /// Runs `statement` (an autocommit write, answered at once: `executeWithoutWaiting`) on a
+    /// thread of its own, so that its commit reaches a held fsync however busy Swift's pool is.
+    /// A task did not always: in full runs on two cores it waited for a pool thread for minutes
+    /// while other tests kept both busy, and the test gave up ("no sync was held within five
+    /// minutes"). A thread outside the pool is scheduled by the kernel like any other.
+    func writeOnOwnThread(_ session: Session, _ statement: String) -> OwnThreadWrite {
+        let write = OwnThreadWrite()
+        let thread = Thread {
+            do {
+                guard let answered = try session.executeWithoutWaiting(statement) else {
+                    throw RedError(.internalError, "\(statement) was declined")
+                }
+                write.finish(.success(answered))
+            } catch {
+                write.finish(.failure(error))
+            }
+        }
+        thread.start()
+        return write
+    }
+
+    /// Polls until `write`'s fsync is being held back (`fs.holdSyncs()`); it throws if the
+    /// write ended without reaching the hold (declined, failed, or not held), rather than let
+    /// the test go on to steps that rely on the hold.
+    func waitUntilASyncIsHeld(_ fs: SimulatedFileSystem, by write: OwnThreadWrite) async throws {
         while fs.heldSyncs == 0 {
-            guard ContinuousClock.now < deadline else { throw RedError(.internalError, "no sync was held within five minutes") }
+            if let result = write.result {
+                _ = try result.get()
+                throw RedError(.internalError, "the write finished without its fsync being held")
+            }
             try await Task.sleep(for: .milliseconds(1))
         }
     }
@@ -85,5 +108,22 @@ extension SessionTestSupport {
             try await Task.sleep(for: .milliseconds(5))
         }
         Issue.record("the session never started waiting")
+    }
+}
+
+/// The outcome of `writeOnOwnThread`, once its thread has finished.
+final class OwnThreadWrite: Sendable {
+    private let outcome = Mutex<Result<QueryResult, any Error>?>(nil)
+
+    var result: Result<QueryResult, any Error>? { outcome.withLock { $0 } }
+
+    func finish(_ result: Result<QueryResult, any Error>) { outcome.withLock { $0 = result } }
+
+    /// Waits for the thread to finish (it is blocked in a held fsync until the test releases it).
+    func value() async throws -> QueryResult {
+        while true {
+            if let result { return try result.get() }
+            try await Task.sleep(for: .milliseconds(1))
+        }
     }
 }

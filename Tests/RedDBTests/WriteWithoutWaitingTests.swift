@@ -117,12 +117,12 @@ import RedStorage
         #expect(db.engine.invitesCommitNow)
         // The commit's fsync is held until the test lets it go, however loaded the machine is.
         try await withSyncsHeld(fs) {
-            let slow = Task { try await a.execute("INSERT INTO t VALUES (1)") }
-            try await waitUntilASyncIsHeld(fs)
+            let slow = writeOnOwnThread(a, "INSERT INTO t VALUES (1)")
+            try await waitUntilASyncIsHeld(fs, by: slow)
             #expect(!db.engine.invitesCommitNow, "the slow commit's round is under way")
             #expect(try b.executeWithoutWaiting("INSERT INTO t VALUES (2)") == nil)
             fs.releaseSyncs()
-            _ = try await slow.value
+            _ = try await slow.value()
         }
         #expect(try await rows(b, "SELECT count(*) FROM t") == [[.integer(1)]], "the declined insert left nothing")
         try await b.execute("INSERT INTO t VALUES (2)")
