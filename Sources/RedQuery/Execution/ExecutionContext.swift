@@ -15,6 +15,10 @@ struct ScopeColumn: Sendable {
     /// The second copy of a JOIN … USING column: left out of `*`, and an unqualified name
     /// means the other copy; `table.column` and `table.*` still reach it.
     var mergedAway = false
+    /// The kept copy of a FULL JOIN … USING column: the other copies (positions), as either
+    /// side may be null-extended; an unqualified name and `*` mean COALESCE of them all, as
+    /// in PostgreSQL, where `table.column` still reads this copy alone.
+    var coalescedWith: [Int] = []
     /// For an array column, its elements' type when known (PG-wire sends it as `T[]`).
     var element: DataType? = nil
     /// A surface's own type for the column's values (`SurfaceColumn.surfaceType`).

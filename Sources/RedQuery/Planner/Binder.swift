@@ -543,25 +543,44 @@ extension Planner {
         var current: Scope? = scope
         while let s = current {
             if let local = try resolveLocal(path, s) {
-                local.referencedColumns(into: &s.used)
-                if depth == 0 { return local }
+                if path.count == 1, case .column(let i) = local, !s.columns[i].coalescedWith.isEmpty {
+                    return try mergedColumn(i, in: s, depth: depth, from: scope)
+                }
+                if depth == 0 {
+                    local.referencedColumns(into: &s.used)
+                    return local
+                }
                 guard case .column(let i) = local else {
                     throw RedError(.featureNotSupported, "a correlated reference to a document field (\(path.joined(separator: "."))) is not supported yet")
                 }
-                // Every scope between the reference and `s` encloses a subquery that depends on `s`'s row.
-                var walker = scope.parent
-                for _ in 1..<depth {
-                    walker?.passedThrough = true
-                    walker = walker?.parent
-                }
-                s.captured.insert(i)
-                return .outer(depth: depth, index: i)
+                return reference(i, in: s, depth: depth, from: scope)
             }
             current = s.parent
             depth += 1
         }
         if path.count == 1, let row = try wholeRow(path[0], scope) { return row }
         throw RedError(.undefinedColumn, "column \"\(path.joined(separator: "."))\" does not exist")
+    }
+
+    /// Position `i` of `s`, the scope `depth` levels out from `scope`, where a name was found.
+    func reference(_ i: Int, in s: Scope, depth: Int, from scope: Scope) -> BoundExpr {
+        s.used.insert(i)
+        if depth == 0 { return .column(i) }
+        // Every scope between the reference and `s` encloses a subquery that depends on `s`'s row.
+        var walker = scope.parent
+        for _ in 1..<depth {
+            walker?.passedThrough = true
+            walker = walker?.parent
+        }
+        s.captured.insert(i)
+        return .outer(depth: depth, index: i)
+    }
+
+    /// A FULL JOIN … USING column by its bare name (or in `*`): the copy of whichever side has
+    /// the row (`ScopeColumn.coalescedWith`).
+    func mergedColumn(_ i: Int, in s: Scope, depth: Int = 0, from scope: Scope) throws -> BoundExpr {
+        let copies = ([i] + s.columns[i].coalescedWith).map { reference($0, in: s, depth: depth, from: scope) }
+        return .function(try ScalarFunction.lookup("coalesce", argumentCount: copies.count), copies)
     }
 
     /// `t` alone where no column is called `t` but a FROM item is: PostgreSQL's whole-row

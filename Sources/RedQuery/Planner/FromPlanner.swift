@@ -55,6 +55,7 @@ extension Planner {
         var mergedFirst: [Int] = []
         for merge in merges {
             columns[merge.hidden].mergedAway = true
+            if merge.coalesced { columns[merge.kept].coalescedWith.append(merge.hidden) }
             if !mergedFirst.contains(merge.kept) { mergedFirst.append(merge.kept) }
         }
         var seen = Set<String>()
@@ -113,9 +114,6 @@ extension Planner {
             let right = try lateralLeaf(r, after: left, kind: kind, &offset, outer: outer) ?? buildTree(r, &offset, outer: outer)
             return .join(left, right, kind, on)
         case .joinUsing(let l, let r, let kind, let names):
-            guard kind != .full else {
-                throw RedError(.featureNotSupported, "FULL JOIN … USING is not supported yet; write ON a.x = b.x and COALESCE the columns")
-            }
             let left = try buildTree(l, &offset, outer: outer)
             let right = try buildTree(r, &offset, outer: outer)
             var leftColumns: [ScopeColumn] = [], rightColumns: [ScopeColumn] = []
@@ -138,11 +136,25 @@ extension Planner {
                     return first
                 }
                 let li = try find(leftColumns, "left"), ri = try find(rightColumns, "right")
-                let lq = leftColumns[li].qualifier, rq = rightColumns[ri].qualifier
-                let equality = Expr.binary("=", .column((lq.map { [$0] } ?? []) + [name]), .column((rq.map { [$0] } ?? []) + [name]))
-                condition = condition.map { .binary("and", $0, equality) } ?? equality
                 let leftPosition = left.range.lowerBound + li, rightPosition = right.range.lowerBound + ri
-                usingMerges.append(kind == .right ? (kept: rightPosition, hidden: leftPosition) : (kept: leftPosition, hidden: rightPosition))
+                // A column an inner FULL JOIN … USING merged is COALESCE of its copies here too.
+                func copies(of position: Int) -> [Int] { usingMerges.filter { $0.coalesced && $0.kept == position }.map(\.hidden) }
+                func merged(_ position: Int, _ columns: [ScopeColumn], base: Int) -> Expr {
+                    let references = ([position] + copies(of: position)).map { p -> Expr in
+                        .column((columns[p - base].qualifier.map { [$0] } ?? []) + [name])
+                    }
+                    return references.count == 1 ? references[0] : .function(FunctionCall(name: "coalesce", arguments: references, distinct: false, star: false))
+                }
+                let equality = Expr.binary("=", merged(leftPosition, leftColumns, base: left.range.lowerBound),
+                                           merged(rightPosition, rightColumns, base: right.range.lowerBound))
+                condition = condition.map { .binary("and", $0, equality) } ?? equality
+                switch kind {
+                case .right: usingMerges.append((kept: rightPosition, hidden: leftPosition, coalesced: false))
+                case .full:
+                    usingMerges += [(kept: leftPosition, hidden: rightPosition, coalesced: true)]
+                        + copies(of: rightPosition).map { (kept: leftPosition, hidden: $0, coalesced: true) }
+                default: usingMerges.append((kept: leftPosition, hidden: rightPosition, coalesced: false))
+                }
             }
             return .join(left, right, kind, condition)
         default:

@@ -36,8 +36,9 @@ final class Planner {
     var bindsSurfaceFunctions = false
     /// Inner subscripts of a chain being bound (`m[1]` in `m[1][2]`), which stay untyped.
     var subscriptChain = 0
-    /// JOIN … USING column pairs found while building the current FROM clause (kept, hidden positions).
-    var usingMerges: [(kept: Int, hidden: Int)] = []
+    /// JOIN … USING column pairs found while building the current FROM clause (kept, hidden
+    /// positions); `coalesced` for FULL JOIN, whose merged column is COALESCE of the copies.
+    var usingMerges: [(kept: Int, hidden: Int, coalesced: Bool)] = []
     /// The locking clauses of the SELECT whose FROM clause is being planned (`RowLocking`):
     /// FROM subqueries and views they apply to get them pushed down, and are noted in
     /// `lockedSubqueries`.
@@ -376,7 +377,7 @@ final class Planner {
                 }
                 for i in matching {
                     scope.used.insert(i)
-                    outputExprs.append(.column(i))
+                    outputExprs.append(qualifier == nil && !scope.columns[i].coalescedWith.isEmpty ? try mergedColumn(i, in: scope, from: scope) : .column(i))
                     outputColumns.append(ScopeColumn(qualifier: nil, name: scope.columns[i].name, type: scope.columns[i].type, element: scope.columns[i].element,
                                                      surfaceType: scope.columns[i].surfaceType, enumLabels: scope.columns[i].enumLabels))
                     outputASTs.append(.column([scope.columns[i].name]))
