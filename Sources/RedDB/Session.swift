@@ -58,6 +58,8 @@ public final class Session: @unchecked Sendable {
     let cancellation = StatementCancellation()
     /// currval/lastval: the values nextval gave this session.
     let sequenceValues = SessionSequenceValues()
+    /// `random()` after `setseed`.
+    let random = SessionRandom()
     /// The `pg_advisory_lock` locks this session holds, and its statements' attempts at them.
     let locks: SessionLocks
     /// The session's temporary tables, named apart from everyone else's; every transaction the
@@ -644,6 +646,7 @@ public final class Session: @unchecked Sendable {
         executor.surfaceCatalog = surfaceCatalog
         executor.sessionSequences = sequenceValues
         executor.locks = locks
+        executor.random = random
         executor.timeZone = timeZone()
         if case .active = state { executor.rowLocksPerWrite = SessionLocks.maxRowsLockedPerWrite } else {
             executor.rowLocksPerWrite = SessionLocks.maxRowsLockedPerAutocommitWrite

@@ -133,6 +133,8 @@ final class ExecutionContext: @unchecked Sendable {
     var sessionSequences: SessionSequenceValues?
     /// The session's advisory locks (nil: lock functions say they need a session).
     var locks: SessionLocks?
+    /// The session's `random()` generator (nil: the system's, and setseed says it needs a session).
+    var random: SessionRandom?
     /// Most rows an UPDATE or DELETE locks before changing them (`SessionLocks.lockRowsForWrite`);
     /// one changing more locks none. The session sets it: larger inside a transaction block than
     /// for an autocommit statement, whose locks only bridge the moment until its commit.
@@ -230,6 +232,7 @@ final class ExecutionContext: @unchecked Sendable {
         part.surfaceCatalog = surfaceCatalog
         part.sessionSequences = sessionSequences
         part.locks = locks
+        part.random = random
         part.allowsSequenceWrites = allowsSequenceWrites
         part.timeZone = timeZone
         return part

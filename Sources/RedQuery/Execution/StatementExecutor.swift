@@ -34,6 +34,8 @@ public struct StatementExecutor {
     public var sessionSequences: SessionSequenceValues?
     /// The session's advisory locks, for `pg_advisory_lock` and its family.
     public var locks: SessionLocks?
+    /// The session's `random()` generator, which `setseed` seeds.
+    public var random: SessionRandom?
     /// Most rows an UPDATE or DELETE locks (`ExecutionContext.rowLocksPerWrite`; 0: none).
     public var rowLocksPerWrite = 0
 
@@ -73,6 +75,7 @@ public struct StatementExecutor {
         context.surfaceCatalog = surfaceCatalog
         context.sessionSequences = sessionSequences
         context.locks = locks
+        context.random = random
         context.rowLocksPerWrite = rowLocksPerWrite
         context.allowsSequenceWrites = allowsSequenceWrites
         context.withRelations = withRelations

@@ -325,7 +325,6 @@ struct ScalarFunction: Sendable {
             return r
         }
         add(["pi"], 0...0) { _, _ in float(Double.pi) }
-        add(["random"], 0...0, deterministic: false) { _, _ in float(Double.random(in: 0..<1)) }
         for (name, f) in [("sin", Foundation.sin), ("cos", Foundation.cos), ("tan", Foundation.tan), ("asin", Foundation.asin),
                           ("acos", Foundation.acos), ("atan", Foundation.atan)] as [(String, @Sendable (Double) -> Double)] {
             add([name], 1...1) { a, _ in float(f(try double(a[0]))) }
@@ -491,7 +490,7 @@ struct ScalarFunction: Sendable {
             return .uuid(u)
         }
         add(["typeof"], 1...1, acceptsNull: true) { a, _ in .text(a[0].kindName) }
-        for f in postgresTextFunctions + JSONOperators.functions + JSONFunctions.functions + RegularExpressions.functions + ArrayFunctions.functions + DateTimeFunctions.functions + IntervalFunctions.functions + SimilarToPatterns.functions + SequenceFunctions.all + AdvisoryLockFunctions.all + VectorFunctions.functions + IntegerMathFunctions.functions + [DeclaredCast.function, DeclaredCast.input, DeclaredCast.recordDocument, EnumTypeCatalog.cast, TimeZoneConversion.toLocal, TimeZoneConversion.toInstant] + SessionZoneFunctions.all + JSONPathFunctions.functions { table[f.name] = f }
+        for f in postgresTextFunctions + JSONOperators.functions + JSONFunctions.functions + RegularExpressions.functions + ArrayFunctions.functions + DateTimeFunctions.functions + IntervalFunctions.functions + SimilarToPatterns.functions + SequenceFunctions.all + AdvisoryLockFunctions.all + SessionRandom.functions + SleepFunctions.functions + VectorFunctions.functions + IntegerMathFunctions.functions + [DeclaredCast.function, DeclaredCast.input, DeclaredCast.recordDocument, EnumTypeCatalog.cast, TimeZoneConversion.toLocal, TimeZoneConversion.toInstant] + SessionZoneFunctions.all + JSONPathFunctions.functions { table[f.name] = f }
         return table
     }()
 }
