@@ -65,6 +65,20 @@ public enum DataType: String, Sendable, Hashable, Codable, CaseIterable {
         }
     }
 
+    /// The names above that are PostgreSQL's own (and pgvector's `vector`); the rest (`email`,
+    /// `url`, `string`, …) are RedDB's, and a user's domain or enum type may take one: where
+    /// such a type exists, the name means it (`DomainCatalog`).
+    public static func isPostgresTypeName(_ name: String) -> Bool {
+        postgresTypeNames.contains(name.lowercased())
+    }
+
+    static let postgresTypeNames: Set<String> = [
+        "bool", "boolean", "int", "integer", "int2", "int4", "int8", "smallint", "bigint", "serial", "bigserial", "smallserial", "serial4",
+        "serial8", "float", "float4", "float8", "real", "double", "double precision", "decimal", "numeric", "dec", "text", "varchar", "char",
+        "character", "character varying", "bpchar", "name", "bytea", "json", "jsonb", "timestamp", "timestamptz", "date", "time", "uuid",
+        "interval", "inet", "cidr", "macaddr", "money", "vector",
+    ]
+
     /// PostgreSQL's `typname` for the type as RedDB stores it (integers are all `int8`, JSON is
     /// `jsonb`, DURATION is `interval`): what names a cast's column (`1.5::numeric` is `numeric`),
     /// as PostgreSQL names it.

@@ -120,6 +120,9 @@ public struct ColumnDefinition: Codable, Sendable, Equatable {
     /// A column of a named enum type (`CREATE TYPE mood AS ENUM …`): the type, whose labels
     /// `enumVariants` holds; its values must match a label exactly, as in PostgreSQL.
     public var enumType: String?
+    /// A column declared with a domain (`CREATE DOMAIN`): its name. The column's type and
+    /// declaration are the domain's base type's; the domain's constraints are checked on write.
+    public var domain: String?
     /// `T[]` columns: the elements' type, each element coerced to it on write (nil for plain
     /// ARRAY columns and those made before it was recorded, whose elements are as given).
     public var arrayElement: DataType?

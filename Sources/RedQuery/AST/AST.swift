@@ -254,9 +254,12 @@ public struct ColumnSpec: Sendable, Equatable {
     public var integerWidth: String?
     /// `GENERATED ALWAYS AS (expression) STORED`: the expression's text.
     public var generatedSQL: String?
-    /// A type name the parser does not know (`mood`): an enum type's, resolved when the
-    /// statement runs (`type` is then `.enumeration`).
+    /// A type name the parser does not know (`mood`): an enum type's or a domain's, resolved
+    /// when the statement runs (`type` is then `.enumeration`).
     public var namedType: String?
+    /// The domain the column was declared with, once resolved: `type` and the rest are then
+    /// its base type's (`DomainCatalog`).
+    public var domain: String?
     /// `integer`, `varchar(255)`, `numeric(10,2)`: what the type name declares beyond `type`.
     public var declared: DeclaredType?
     /// ENUM('a', 'b'): the allowed values.
@@ -275,6 +278,30 @@ public struct ColumnSpec: Sendable, Equatable {
 public enum EnumTypeAlteration: Sendable, Equatable {
     case addValue(String, ifNotExists: Bool, neighbour: String?, before: Bool)
     case rename(String)
+}
+
+/// `CREATE DOMAIN name [AS] type [COLLATE c] [DEFAULT expr] [[CONSTRAINT n] NOT NULL | NULL | CHECK (expr)]…`.
+public struct DomainSpec: Sendable, Equatable {
+    public var name: String
+    /// The base type as written (`varchar(20)`, `numeric(10,2)[]`), parsed again where used.
+    public var baseType: String
+    public var defaultSQL: String?
+    public var notNull = false
+    public var checks: [CheckSpec] = []
+}
+
+/// What `ALTER DOMAIN name …` changes.
+public enum DomainAlteration: Sendable, Equatable {
+    /// `SET DEFAULT expr` (its text), `DROP DEFAULT` (nil).
+    case setDefault(String?)
+    /// `SET NOT NULL` (true), `DROP NOT NULL`.
+    case setNotNull(Bool)
+    /// `ADD [CONSTRAINT n] CHECK (…) [NOT VALID]`: `validate` false for NOT VALID.
+    case addCheck(CheckSpec, validate: Bool)
+    case dropConstraint(String, ifExists: Bool)
+    case renameConstraint(String, to: String)
+    case validateConstraint(String)
+    case rename(to: String)
 }
 
 /// `LIKE source [INCLUDING | EXCLUDING what]…` among CREATE TABLE's elements: the source's
@@ -516,6 +543,10 @@ public indirect enum Statement: Sendable, Equatable {
     case createEnumType(name: String, labels: [String])
     case alterEnumType(name: String, EnumTypeAlteration)
     case dropType(names: [String], ifExists: Bool, cascade: Bool)
+    /// `CREATE DOMAIN`, `ALTER DOMAIN name …`, `DROP DOMAIN [IF EXISTS] names [CASCADE]` (`DomainCatalog`).
+    case createDomain(DomainSpec)
+    case alterDomain(name: String, DomainAlteration)
+    case dropDomains(names: [String], ifExists: Bool, cascade: Bool)
     /// `CREATE EXTENSION [IF NOT EXISTS] name …` / `DROP EXTENSION [IF EXISTS] names [CASCADE]`:
     /// records which of the built-in extensions (`ExtensionCatalog`) a database asked for.
     case createExtension(name: String, ifNotExists: Bool)

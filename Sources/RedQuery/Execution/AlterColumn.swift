@@ -103,11 +103,19 @@ extension DDLExecutor {
             notes.append("column '\(name)' expression dropped")
             return try store.setSchema(tx, handle, schema)
         case .setType(let type, let element, var variants, let declared, let namedType, let using):
+            var enumType = namedType
             if let namedType {
-                guard let labels = try EnumTypeCatalog.labels(of: namedType, tx) else { throw RedError(.undefinedObject, "type \"\(namedType)\" does not exist") }
-                variants = labels
+                if try DomainCatalog.definition(of: namedType, tx) != nil {
+                    throw RedError(.featureNotSupported, "ALTER COLUMN … TYPE to a domain (\(namedType)) is not supported yet")
+                }
+                if let labels = try EnumTypeCatalog.labels(of: namedType, tx) {
+                    variants = labels
+                } else {
+                    guard type != .enumeration else { throw RedError(.undefinedObject, "type \"\(namedType)\" does not exist") }
+                    enumType = nil  // one of RedDB's own types (`email`)
+                }
             }
-            return try changeType(handle, position, to: type, element: element, variants: variants, declared: declared, enumType: namedType,
+            return try changeType(handle, position, to: type, element: element, variants: variants, declared: declared, enumType: enumType,
                                   using: using, &notes)
         }
     }

@@ -20,6 +20,9 @@ struct CheckConstraints {
     let columns: [ColumnDefinition]
     /// In name order, the order PostgreSQL checks them in (so it reports the same one first).
     let bound: [(name: String, expr: BoundExpr)]
+    /// The constraints of columns declared with a domain, checked before the table's
+    /// (`DomainCatalog`); none when only some checks are asked for.
+    let domains: [(columnID: UInt16, rules: DomainRules)]
     let context: ExecutionContext
 
     /// The checks of `schema` (those in `names`, when given) bound against its columns; empty,
@@ -31,16 +34,28 @@ struct CheckConstraints {
         bound = try (schema.checks ?? []).filter { names?.contains($0.name) ?? true }.sorted { $0.name < $1.name }.map { check in
             (check.name, try Self.bind(check.sql, columns: schema.columns, table: table, planner: planner))
         }
+        var domains: [(UInt16, DomainRules)] = []
+        if names == nil {
+            var definitions: [String: DomainDefinition] = [:]
+            for column in schema.columns {
+                guard let domain = column.domain else { continue }
+                if definitions[domain] == nil { definitions[domain] = try DomainCatalog.definition(of: domain, planner.context.transaction) }
+                guard let definition = definitions[domain] else { continue }  // dropped with its columns, so never
+                domains.append((column.id, try DomainRules(domain, definition, type: column.type, planner: planner)))
+            }
+        }
+        self.domains = domains
     }
 
     init(_ handle: TableHandle, planner: Planner) throws {
         try self.init(handle.schema, table: handle.localName, planner: planner)
     }
 
-    var isEmpty: Bool { bound.isEmpty }
+    var isEmpty: Bool { bound.isEmpty && domains.isEmpty }
 
-    /// Throws 23514 when `row` makes a check false.
+    /// Throws 23514 when `row` makes a check false (23502 for a domain's NOT NULL).
     func verify(_ row: StoredRow) throws {
+        for (columnID, rules) in domains { try rules.verify(row.values[columnID] ?? .null, context) }
         if let name = try firstViolated(by: row) {
             throw RedError(.checkViolation, "new row for relation \"\(table)\" violates check constraint \"\(name)\"",
                            detail: Self.failingRowDetail(row, columns))

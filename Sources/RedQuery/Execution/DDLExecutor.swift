@@ -159,6 +159,12 @@ struct DDLExecutor {
             return try alterEnumType(name, change)
         case .dropType(let names, let ifExists, let cascade):
             return try dropTypes(names, ifExists: ifExists, cascade: cascade)
+        case .createDomain(let spec):
+            return try createDomain(spec)
+        case .alterDomain(let name, let change):
+            return try alterDomain(name, change)
+        case .dropDomains(let names, let ifExists, let cascade):
+            return try dropDomains(names, ifExists: ifExists, cascade: cascade)
         case .createExtension(let name, let ifNotExists):
             return try ExtensionCatalog.create(name, ifNotExists: ifNotExists, tx)
         case .dropExtensions(let names, let ifExists):

@@ -656,6 +656,17 @@ struct DefaultValues {
     let planner: Planner
     let context: ExecutionContext
     var parsed: [UInt16: BoundExpr] = [:]
+    /// Domains' defaults looked up so far, by domain (a statement reads each once).
+    var domainDefaults: [String: String?] = [:]
+
+    /// The default of the domain `column` was declared with: it applies when the column has none.
+    mutating func domainDefault(of column: ColumnDefinition) throws -> String? {
+        guard let domain = column.domain else { return nil }
+        if let known = domainDefaults[domain] { return known }
+        let found = try DomainCatalog.definition(of: domain, context.transaction)?.defaultSQL
+        domainDefaults[domain] = .some(found)
+        return found
+    }
 
     mutating func value(for column: ColumnDefinition, handle: TableHandle) throws -> Value {
         if column.identity != nil, let sequence = column.sequence {
@@ -664,7 +675,7 @@ struct DefaultValues {
                 throw RedError(error.code, "\(error.message) (identity column \"\(column.name)\" of relation \"\(handle.name)\")")
             }
         }
-        guard let sql = column.defaultSQL else { return .null }
+        guard let sql = try column.defaultSQL ?? domainDefault(of: column) else { return .null }
         // Names in it (a serial's `nextval('t_id_seq')`) mean what they meant for its table.
         let v = try SchemaCatalog.withHomePath(of: handle.collection.name, context.transaction) {
             let expr: BoundExpr

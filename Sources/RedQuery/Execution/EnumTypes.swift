@@ -77,9 +77,7 @@ enum EnumTypeCatalog {
 
 extension DDLExecutor {
     func createEnumType(_ name: String, labels: [String]) throws -> QueryResult {
-        if try EnumTypeCatalog.labels(of: name, tx) != nil || DataType(sqlName: name) != nil {
-            throw RedError(.duplicateObject, "type \"\(name)\" already exists")
-        }
+        try requireTypeNameFree(name)
         guard labels.count <= EnumTypeCatalog.maxLabels else { throw RedError(.limitExceeded, "an enum type has at most \(EnumTypeCatalog.maxLabels) labels") }
         for label in labels { try EnumTypeCatalog.checkLabel(label) }
         if let repeated = labels.enumerated().first(where: { i, label in labels[..<i].contains(label) })?.element {
@@ -111,9 +109,7 @@ extension DDLExecutor {
             try updateColumns(ofType: name) { $0.enumVariants = labels }
             return .message("type '\(name)' altered", type: "alter", tag: "ALTER TYPE")
         case .rename(let newName):
-            if try EnumTypeCatalog.labels(of: newName, tx) != nil || DataType(sqlName: newName) != nil {
-                throw RedError(.duplicateObject, "type \"\(newName)\" already exists")
-            }
+            try requireTypeNameFree(newName)
             _ = try EnumTypeCatalog.remove(name, tx)
             try EnumTypeCatalog.store(newName, labels: labels, tx)
             try updateColumns(ofType: name) { $0.enumType = newName }
@@ -124,6 +120,10 @@ extension DDLExecutor {
     func dropTypes(_ names: [String], ifExists: Bool, cascade: Bool) throws -> QueryResult {
         var notices: [String] = []  // skipped names, and columns CASCADE drops
         for name in names {
+            if try DomainCatalog.definition(of: name, tx) != nil {  // DROP TYPE takes a domain too, as in PostgreSQL
+                notices += try dropDomains([name], ifExists: false, cascade: cascade).notices
+                continue
+            }
             guard try EnumTypeCatalog.labels(of: name, tx) != nil else {
                 if ifExists { notices.append("type \"\(name)\" does not exist, skipping"); continue }
                 throw RedError(.undefinedObject, "type \"\(name)\" does not exist")
@@ -154,11 +154,20 @@ extension DDLExecutor {
         }
     }
 
-    /// A column declared with a type name the parser did not know: an enum type's, or 42704.
+    /// A column declared with a type name the parser did not know: an enum type's, a domain's
+    /// (the column takes its base type, which may be an enum type), or 42704.
     func resolveNamedType(_ spec: inout ColumnSpec) throws {
         guard let name = spec.namedType else { return }
-        guard let labels = try EnumTypeCatalog.labels(of: name, tx) else { throw RedError(.undefinedObject, "type \"\(name)\" does not exist") }
-        spec.enumVariants = labels
+        if let labels = try EnumTypeCatalog.labels(of: name, tx) {
+            spec.enumVariants = labels
+            return
+        }
+        if let domain = try DomainCatalog.definition(of: name, tx) {
+            try DomainCatalog.apply(name, domain, to: &spec, tx)
+            return try resolveNamedType(&spec)
+        }
+        guard spec.type != .enumeration else { throw RedError(.undefinedObject, "type \"\(name)\" does not exist") }
+        spec.namedType = nil  // one of RedDB's own types (`email`), which no domain or enum type overrides
     }
 }
 

@@ -12,10 +12,14 @@ extension DDLExecutor {
         switch kind {
         case "schema": exists = try SchemaCatalog.exists(name, tx)
         case "type": exists = true  // types are checked where used
+        case "domain": exists = try DomainCatalog.definition(of: name, tx) != nil
         case "sequence": exists = (try? context.sequence(named: name)) != nil
         default: exists = try store.open(tx, name) != nil || ViewCatalog.definition(of: name, tx) != nil || (try? context.sequence(named: name)) != nil
         }
-        guard exists || ifExists else { throw RedError(.undefinedCollection, "\(kind == "schema" ? "schema" : "relation") \"\(name)\" does not exist") }
+        guard exists || ifExists else {
+            if kind == "domain" { throw RedError(.undefinedObject, "type \"\(name)\" does not exist") }
+            throw RedError(.undefinedCollection, "\(kind == "schema" ? "schema" : "relation") \"\(name)\" does not exist")
+        }
         return .message("ALTER \(kind.uppercased())", type: "alter", tag: "ALTER \(kind.uppercased())")
     }
 

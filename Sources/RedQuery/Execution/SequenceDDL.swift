@@ -203,6 +203,7 @@ extension DDLExecutor {
         column.elementDeclared = spec.elementDeclared
         column.declared = spec.declared
         column.enumType = spec.namedType
+        column.domain = spec.domain
         if let generated = spec.generatedSQL {
             if spec.defaultSQL != nil || spec.serial {
                 throw RedError(.syntaxError, "both default and generation expression specified for column \"\(spec.name)\" of table \"\(table)\"")

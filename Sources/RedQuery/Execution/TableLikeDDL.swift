@@ -36,7 +36,7 @@ extension DDLExecutor {
                 spec.arrayElement = column.arrayElement
                 spec.elementDeclared = column.elementDeclared
                 spec.enumVariants = column.enumVariants ?? []
-                spec.namedType = column.enumType
+                spec.namedType = column.domain ?? column.enumType
                 if like.including.contains(.defaults), column.identity == nil, column.generatedSQL == nil { spec.defaultSQL = column.defaultSQL }
                 if like.including.contains(.generated) { spec.generatedSQL = column.generatedSQL }
                 if like.including.contains(.identity), let identity = column.identity {

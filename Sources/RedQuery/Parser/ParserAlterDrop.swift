@@ -74,6 +74,7 @@ extension Parser {
             if !acceptKeyword("cascade") { _ = acceptKeyword("restrict") }
             return .dropExtensions(names: names, ifExists: ifExists)
         }
+        if acceptKeyword("domain") { return try parseDropDomain() }
         if acceptKeyword("type") {
             let ifExists = try parseIfExists()
             var names: [String] = []
@@ -105,12 +106,12 @@ extension Parser {
         return .dropTable(names: names, ifExists: ifExists, kind: kind, cascade: cascade)
     }
 
-    /// `ALTER {TABLE | VIEW | MATERIALIZED VIEW | SEQUENCE | SCHEMA | TYPE} [IF EXISTS] name
+    /// `ALTER {TABLE | VIEW | MATERIALIZED VIEW | SEQUENCE | SCHEMA | TYPE | DOMAIN} [IF EXISTS] name
     /// OWNER TO role` (pg_dump writes one per object); nil, nothing consumed, for any other ALTER.
     mutating func parseAlterOwner() throws -> Statement? {
         let start = position
         var kind = ""
-        for candidate in ["table", "view", "sequence", "schema", "type", "materialized"] where acceptKeyword(candidate) {
+        for candidate in ["table", "view", "sequence", "schema", "type", "domain", "materialized"] where acceptKeyword(candidate) {
             kind = candidate == "materialized" && acceptKeyword("view") ? "materialized view" : candidate
             break
         }
@@ -126,6 +127,7 @@ extension Parser {
     mutating func parseAlter() throws -> Statement {
         try expectKeyword("alter")
         if let owner = try parseAlterOwner() { return owner }
+        if acceptKeyword("domain") { return try parseAlterDomain() }
         if acceptKeyword("sequence") { return try parseAlterSequence() }
         if acceptKeyword("schema") {
             let name = try parseIdentifier(what: "schema name")

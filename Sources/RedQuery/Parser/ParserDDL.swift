@@ -25,6 +25,7 @@ extension Parser {
             try expectKeyword("table")
             return try parseCreateTable()
         }
+        if acceptKeyword("domain") { return try parseCreateDomain() }
         if acceptKeyword("type") {
             let name = try parseEnumTypeName()
             try expectKeyword("as")
@@ -412,7 +413,9 @@ extension Parser {
         /// Widths, lengths, precision and scale (`integer`, `varchar(20)`, `numeric(10,2)`);
         /// for an array, those of its elements, which are not kept.
         var declared: DeclaredType?
-        /// A name that is no built-in type (an enum type's, `type` being `.enumeration`).
+        /// A name that is no built-in type (an enum type's or a domain's, `type` being
+        /// `.enumeration`), or one of RedDB's own type names (`email`), which a domain or enum
+        /// type of that name overrides (`type` is then the built-in one, used otherwise).
         var namedType: String?
     }
 
@@ -466,6 +469,9 @@ extension Parser {
             throw RedError(.undefinedObject, "type \"\(name)\" does not exist (at \(SyntaxError.make("", at: typeToken.offset, in: bytes).message.dropFirst(16).dropLast(2)))")
         }
         var parsed = ParsedTypeName(type: type)
+        if !DataType.isPostgresTypeName(name), case .identifier = typeToken.kind, !isSymbol("("), !isSymbol("[") {
+            parsed.namedType = name  // RedDB's type, unless a domain or enum type takes the name (`resolveNamedType`)
+        }
         let intervalFields = name == "interval" ? try parseIntervalFields() : nil
         var modifiers: [Int64] = []
         if acceptSymbol("(") {  // VARCHAR(20), DECIMAL(10,2): the declaration; ENUM('a','b'): the variants
@@ -577,18 +583,22 @@ extension Parser {
                 _ = acceptSymbol("=")
                 spec.defaultSQL = try parseDefaultText()
             } else if acceptKeyword("collate") {
-                // Text compares byte by byte, which is what C, POSIX and the default collation mean
-                // here (as `x COLLATE "C"` in an expression); another collation would sort otherwise.
-                var collation = try parseAnyName()
-                if collation == "pg_catalog", acceptSymbol(".") { collation = try parseAnyName() }
-                guard ["default", "c", "posix", "ucs_basic"].contains(collation.lowercased()) else {
-                    throw RedError(.featureNotSupported, "collation \"\(collation)\" is not supported (text compares byte by byte, as COLLATE \"C\")")
-                }
+                try parseCollation()
             } else {
                 break
             }
         }
         return spec
+    }
+
+    /// After COLLATE: text compares byte by byte, which is what C, POSIX and the default
+    /// collation mean here (as `x COLLATE "C"` in an expression); another would sort otherwise.
+    mutating func parseCollation() throws {
+        var collation = try parseAnyName()
+        if collation == "pg_catalog", acceptSymbol(".") { collation = try parseAnyName() }
+        guard ["default", "c", "posix", "ucs_basic"].contains(collation.lowercased()) else {
+            throw RedError(.featureNotSupported, "collation \"\(collation)\" is not supported (text compares byte by byte, as COLLATE \"C\")")
+        }
     }
 
     /// A DEFAULT expression as the text kept for it: as written, except that `nextval('s')`

@@ -289,7 +289,7 @@ extension Parser {
     mutating func surfaceTypeName() -> String? {
         var ahead = 0
         if case .identifier(let schema, _) = current.kind, schema == "pg_catalog" || schema == "public", isSymbol(".", ahead: 1) { ahead = 2 }
-        guard case .identifier(let name, _) = peekToken(ahead).kind, DataType(sqlName: name) == nil,
+        guard case .identifier(let name, _) = peekToken(ahead).kind, !DataType.isPostgresTypeName(name),
               !["double", "character", "timestamp", "time", "password", "secret"].contains(name),
               !isSymbol("(", ahead: ahead + 1), !isSymbol("[", ahead: ahead + 1), !isSymbol(".", ahead: ahead + 1) else { return nil }
         for _ in 0...ahead { advance() }

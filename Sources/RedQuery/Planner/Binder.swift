@@ -246,6 +246,12 @@ extension Planner {
                 return .function(try ScalarFunction.lookup(EnumTypeCatalog.castFunction, argumentCount: 3),
                                  [try bind(call.arguments[0], ctx), .constant(.text(typeName)), .constant(.json(.array(labels.map { .string($0) })))])
             }
+            if let domain = try DomainCatalog.definition(of: typeName, context.transaction) {
+                return try bindDomainCast(call.arguments[0], to: typeName, domain, ctx)
+            }
+            if let builtin = DataType(sqlName: typeName), !DataType.isPostgresTypeName(typeName) {
+                return try bind(.cast(call.arguments[0], builtin), ctx)  // `::email`: RedDB's type, no domain having taken the name
+            }
             guard let cast = context.surfaceCatalog?.cast(to: typeName) else {
                 throw RedError(.undefinedObject, "type \"\(typeName)\" does not exist")
             }
