@@ -130,6 +130,40 @@ import Testing
     /// A database with a schema: pg_dump writes CREATE SCHEMA and every name qualified, orders
     /// the schema's view after the table it reads by its bare name, and the dump loads into an
     /// empty server and dumps the same from there.
+    /// Domains come out as CREATE DOMAIN with their defaults and checks (one over another
+    /// names it), columns by their domain, and the restored copy keeps checking.
+    @Test func aDumpWithDomainsRestores() throws {
+        guard Self.pgDumpPath != nil, PsqlTests.psqlPath != nil else {
+            #expect(ProcessInfo.processInfo.environment["REDDB_REQUIRE_POSTGRES"] != "1", "pg_dump and psql are required")
+            return
+        }
+        let source = try ServerProcess()
+        defer { source.remove() }
+        let setup = try PsqlTests.psql(source, [
+            "CREATE DOMAIN posint AS integer CHECK (VALUE > 0)",
+            "CREATE DOMAIN code AS varchar(5) NOT NULL DEFAULT 'NONE' CONSTRAINT code_upper CHECK (VALUE = upper(VALUE))",
+            "CREATE DOMAIN small AS posint CHECK (VALUE < 10)",
+            "CREATE TABLE items (id INT PRIMARY KEY, qty posint, c code, s small)",
+            "INSERT INTO items (id, qty, s) VALUES (1, 5, 3)",
+        ])
+        #expect(setup.status == 0, "\(setup.stderr)")
+        let first = try Self.pgDump(source)
+        #expect(first.status == 0, "\(first.errors)")
+        let lines = Self.comparable(first.dump)
+        for line in ["CREATE DOMAIN public.code AS character varying(5) NOT NULL DEFAULT 'NONE'", "\tCONSTRAINT code_upper CHECK (VALUE = upper(VALUE));",
+                     "CREATE DOMAIN public.small AS posint", "    qty posint,"] {
+            #expect(lines.contains(line), "\(line)\n\(first.dump)")
+        }
+        let target = try ServerProcess()
+        defer { target.remove() }
+        let restore = try PsqlTests.psql(target, [], stdin: first.dump)
+        #expect(restore.status == 0, "\(restore.stderr)")
+        #expect(Self.comparable(try Self.pgDump(target).dump) == lines)
+        let check = try PsqlTests.psql(target, ["SELECT qty, c, s FROM items", "INSERT INTO items (id, s) VALUES (2, 12)"])
+        #expect(check.stdout.contains("   5 | NONE | 3\n"), "\(check.stdout)")
+        #expect(check.stderr.contains("value for domain small violates check constraint \"small_check\""), "\(check.stderr)")
+    }
+
     @Test func aDumpWithASchemaRestores() throws {
         guard Self.pgDumpPath != nil, PsqlTests.psqlPath != nil else {
             #expect(ProcessInfo.processInfo.environment["REDDB_REQUIRE_POSTGRES"] != "1", "pg_dump and psql are required")

@@ -401,6 +401,26 @@ import Testing
         #expect(o.stderr.contains("NOTICE:  drop cascades to column m of table moods"), "\(o.stderr)")
     }
 
+    /// Domains as psql shows them: `\d` names the column's domain, `\dD` lists base type,
+    /// NOT NULL, default and checks; information_schema gives the base type and the domain.
+    @Test func domainsInPsql() throws {
+        guard let server = try Self.serverForPsql() else { return }
+        defer { server.remove() }
+        var o = try Self.psql(server, [
+            "CREATE DOMAIN posint AS integer CHECK (VALUE > 0)",
+            "CREATE DOMAIN code AS varchar(5) NOT NULL DEFAULT 'NONE' CONSTRAINT code_upper CHECK (VALUE = upper(VALUE))",
+            "CREATE TABLE items (id INT PRIMARY KEY, qty posint, c code)",
+        ])
+        #expect(o.status == 0, "\(o.stderr)")
+        o = try Self.psql(server, [#"\d items"#, #"\dD"#, "SELECT data_type, udt_name, domain_name FROM information_schema.columns WHERE table_name = 'items' AND column_name = 'qty'",
+                                   "INSERT INTO items (id, qty) VALUES (1, 0)"])
+        for line in [" qty    | posint  |", " c      | code    |", " public | code   | character varying(5) |           | not null | 'NONE'  | CHECK (VALUE = upper(VALUE))",
+                     " public | posint | integer              |           |          |         | CHECK (VALUE > 0)", " integer   | int4     | posint\n"] {
+            #expect(o.stdout.contains(line), "\(line)\n\(o.stdout)")
+        }
+        #expect(o.stderr.contains("ERROR:  value for domain posint violates check constraint \"posint_check\""), "\(o.stderr)")
+    }
+
     /// Unlocking an advisory lock the session does not hold answers false with PostgreSQL's WARNING.
     @Test func advisoryUnlockOfALockNotHeldWarns() throws {
         guard let server = try Self.serverForPsql() else { return }

@@ -53,9 +53,15 @@ struct CheckConstraints {
 
     var isEmpty: Bool { bound.isEmpty && domains.isEmpty }
 
-    /// Throws 23514 when `row` makes a check false (23502 for a domain's NOT NULL).
-    func verify(_ row: StoredRow) throws {
-        for (columnID, rules) in domains { try rules.verify(row.values[columnID] ?? .null, context) }
+    /// Throws 23514 when `row` makes a check false (23502 for a domain's NOT NULL). An update
+    /// passes the row it replaces (`old`): as in PostgreSQL, only the values it changes are
+    /// checked against their domains (one a NOT VALID check admitted may stay).
+    func verify(_ row: StoredRow, old: StoredRow? = nil) throws {
+        for (columnID, rules) in domains {
+            let value = row.values[columnID] ?? .null
+            if let old, value == old.values[columnID] ?? .null { continue }
+            try rules.verify(value, context)
+        }
         if let name = try firstViolated(by: row) {
             throw RedError(.checkViolation, "new row for relation \"\(table)\" violates check constraint \"\(name)\"",
                            detail: Self.failingRowDetail(row, columns))

@@ -487,7 +487,7 @@ struct DMLExecutor {
         var updates: [(key: [UInt8], old: StoredRow, new: StoredRow)] = []
         for target in targets {
             let new = try generated.filled(try applying(bound, to: target.row, values: target.values, handle: handle, defaults: &defaults, eval: eval))
-            try checks.verify(new)
+            try checks.verify(new, old: target.row)
             updates.append((target.key, target.row, new))
         }
         try lockUniqueKeys(of: updates.map(\.new), handle, replacing: updates.map(\.old))

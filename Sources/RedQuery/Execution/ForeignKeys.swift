@@ -284,7 +284,7 @@ final class ForeignKeyEnforcement {
             }
             new.updatedAt = context.now
             new = try generated.filled(new)
-            try checks.verify(new)
+            try checks.verify(new, old: old)
             try store.update(tx, child, old: old, new: new, now: context.now)
             try updated(child, old: old, new: new)
             // A default may be the very key that went away: checked even when it did not change.

@@ -12,7 +12,7 @@ extension DDLExecutor {
         switch kind {
         case "schema": exists = try SchemaCatalog.exists(name, tx)
         case "type": exists = true  // types are checked where used
-        case "domain": exists = try DomainCatalog.definition(of: name, tx) != nil
+        case "domain": exists = try DomainCatalog.definition(of: name.hasPrefix("public.") ? String(name.dropFirst(7)) : name, tx) != nil
         case "sequence": exists = (try? context.sequence(named: name)) != nil
         default: exists = try store.open(tx, name) != nil || ViewCatalog.definition(of: name, tx) != nil || (try? context.sequence(named: name)) != nil
         }

@@ -96,7 +96,7 @@ struct UpsertPlan {
         if let condition, try Evaluation.truth(try eval.evaluate(condition, values)) != true { return nil }
         let updated = try generated.filled(try executor.applying(assignments, to: existing, values: values, handle: handle, defaults: &defaults,
                                                                  eval: eval))
-        try checks.verify(updated)
+        try checks.verify(updated, old: existing)
         try executor.store.update(executor.tx, handle, old: existing, new: updated, now: executor.context.now)
         touched.insert(existing.rid)
         return updated

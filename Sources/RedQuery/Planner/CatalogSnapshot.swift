@@ -21,6 +21,19 @@ public struct CatalogSnapshot: Sendable {
         public var columns: [SurfaceColumn]
     }
 
+    /// A domain as catalogs list it: its base type resolved (through domains it is over) to
+    /// what a column of it holds, and its constraints.
+    public struct Domain: Sendable {
+        public var name: String
+        /// The base type as written (`varchar(20)`, or the domain it is over).
+        public var baseName: String
+        /// A column of the domain: its type, declaration and elements (`name`, `domain` set).
+        public var column: ColumnDefinition
+        public var notNull: Bool
+        public var defaultSQL: String?
+        public var checks: [(name: String, sql: String)]
+    }
+
     public struct Sequence: Sendable {
         public var name: String
         public var definition: SequenceDefinition
@@ -40,6 +53,8 @@ public struct CatalogSnapshot: Sendable {
     public var sequences: [Sequence] = []
     /// Enum types (`CREATE TYPE … AS ENUM`): name and labels, in order.
     public var enumTypes: [(name: String, labels: [String])] = []
+    /// Domains (`CREATE DOMAIN`), by name.
+    public var domains: [Domain] = []
     /// Installed extensions (`CREATE EXTENSION`) and their versions, by name.
     public var extensions: [(name: String, version: String)] = []
     /// The schemas CREATE SCHEMA made (`SchemaCatalog`), by name.
@@ -99,6 +114,17 @@ public struct CatalogSnapshot: Sendable {
                             lastValue: state.isCalled ? state.lastValue : nil, temporary: temporary)
         }
         snapshot.enumTypes = try EnumTypeCatalog.all(context.transaction).sorted { $0.name < $1.name }
+        snapshot.domains = try DomainCatalog.all(context.transaction).map { name, definition in
+            let base = try DomainCatalog.resolvedBase(definition, context.transaction)
+            var column = ColumnDefinition(id: 0, name: name, type: base.type)
+            column.declared = base.declared
+            column.arrayElement = base.arrayElement
+            column.elementDeclared = base.elementDeclared
+            column.enumType = base.type == .enumeration ? base.namedType : nil
+            column.domain = name
+            return Domain(name: name, baseName: definition.base, column: column, notNull: definition.notNull, defaultSQL: definition.defaultSQL,
+                          checks: definition.checks.map { ($0.name, $0.sql) })
+        }.sorted { $0.name < $1.name }
         snapshot.extensions = try ExtensionCatalog.all(context.transaction)
         snapshot.schemas = try SchemaCatalog.all(context.transaction)
         snapshot.searchPath = context.transaction.searchPath

@@ -19,7 +19,7 @@ enum PGCatalogFunctions {
             "format_type": SurfaceFunction(arity: 2...2, resultType: .text, strict: false) { args, snapshot in
                 guard case .integer(let oid) = args[0] else { return .null }
                 guard let type = PGBuiltinType.byOID[oid] else {
-                    return .text(PGCatalogModel.of(snapshot, owner: user).enumTypes.first { $0.type.oid == oid }?.type.name ?? "???")
+                    return .text(PGCatalogModel.of(snapshot, owner: user).userTypeName(oid: oid) ?? "???")
                 }
                 // With a typmod: `character varying(20)`, `numeric(10,2)`, `vector(3)`; a bare bpchar is `bpchar`.
                 var modifiers = ""
@@ -47,7 +47,9 @@ enum PGCatalogFunctions {
                 return .text(SQLIdentifier.quoted(index.columns[Int(column - 1)].name))
             },
             "pg_get_constraintdef": SurfaceFunction(arity: 1...2, resultType: .text) { args, snapshot in
-                PGCatalogModel.of(snapshot, owner: user).constraint(oid: try integer(args[0])).map { .text($0.definition) } ?? .null
+                let model = PGCatalogModel.of(snapshot, owner: user), oid = try integer(args[0])
+                if let constraint = model.constraint(oid: oid) { return .text(constraint.definition) }
+                return model.domainConstraints.first { $0.oid == oid }.map { .text("CHECK (\($0.sql))") } ?? .null
             },
             // Defaults and CHECKs are kept as their SQL text, which is what this prints.
             "pg_get_expr": SurfaceFunction(arity: 2...3, resultType: .text) { args, _ in args[0] },

@@ -39,8 +39,10 @@ extension PGCatalogTable {
             model.relations.flatMap { r in
                 r.columns.enumerated().map { i, column in
                     let type = column.wireType
-                    return ["attrelid": .integer(r.oid), "attname": .text(column.name), "atttypid": .integer(type.oid), "attstattarget": .integer(-1),
-                            "attlen": .integer(type.length), "attnum": .integer(Int64(i + 1)), "attcacheoff": .integer(-1), "atttypmod": .integer(Int64(column.typmod)),
+                    // A domain column names the domain; its typmod is the domain's (`typtypmod`).
+                    return ["attrelid": .integer(r.oid), "attname": .text(column.name), "atttypid": .integer(column.domain?.oid ?? type.oid),
+                            "attstattarget": .integer(-1), "attlen": .integer(type.length), "attnum": .integer(Int64(i + 1)), "attcacheoff": .integer(-1),
+                            "atttypmod": .integer(column.domain == nil ? Int64(column.typmod) : -1),
                             "attbyval": .boolean(type.length > 0 && type.length <= 8), "attalign": .text(type.length == 8 ? "d" : "i"),
                             "attstorage": .text(type.length > 0 ? "p" : type.oid == 1700 ? "m" : "x"), "attcompression": .text(""), "attnotnull": .boolean(column.notNull),
                             "atthasdef": .boolean(column.defaultSQL != nil || column.generatedSQL != nil),
@@ -70,6 +72,19 @@ extension PGCatalogTable {
                         "typmodin": .text("-"), "typmodout": .text("-"), "typanalyze": .text("-"), "typalign": .text(t.length == 8 ? "d" : "i"),
                         "typstorage": .text(t.length > 0 ? "p" : t.oid == 1700 ? "m" : "x"), "typtypmod": .integer(-1),
                         "typcollation": .integer(t.category == "S" ? 100 : 0)]
+            } + model.domains.map { type, base, domain, baseDomain in
+                let wire = base.wireType
+                return ["oid": .integer(type.oid), "typname": .text(type.name), "typnamespace": .integer(PGCatalogModel.publicNamespace),
+                        "typowner": .integer(PGCatalogModel.ownerOID), "typlen": .integer(wire.length), "typbyval": .boolean(wire.length > 0 && wire.length <= 8),
+                        "typtype": .text("d"), "typcategory": .text(wire.category), "typisdefined": .boolean(true), "typdelim": .text(","),
+                        "typsubscript": .text("-"), "typelem": .integer(0), "typarray": .integer(0), "typinput": .text("domain_in"),
+                        "typoutput": .text("\(wire.name)_out"), "typreceive": .text("domain_recv"), "typsend": .text("\(wire.name)_send"),
+                        "typmodin": .text("-"), "typmodout": .text("-"), "typanalyze": .text("-"), "typalign": .text(wire.length == 8 ? "d" : "i"),
+                        "typstorage": .text(wire.length > 0 ? "p" : wire.oid == 1700 ? "m" : "x"), "typnotnull": .boolean(domain.notNull),
+                        "typbasetype": .integer(baseDomain?.oid ?? wire.oid), "typtypmod": .integer(baseDomain == nil ? Int64(base.typmod) : -1), "typndims": .integer(base.element == nil ? 0 : 1),
+                        "typcollation": .integer(wire.category == "S" ? 100 : 0),
+                        // pg_dump reads the expression from typdefaultbin (through pg_get_expr, which prints the text kept).
+                        "typdefaultbin": domain.defaultSQL.map(Value.text) ?? .null, "typdefault": domain.defaultSQL.map(Value.text) ?? .null]
             }
         },
         "pg_extension": PGCatalogTable("oid:i extname:t extowner:i extnamespace:i extrelocatable:b extversion:t extconfig:ai extcondition:a") { model in
@@ -125,7 +140,7 @@ extension PGCatalogTable {
                     "oid": .integer(c.oid), "conname": .text(c.name), "connamespace": .integer(c.table.namespace),
                     "contype": .text(c.kind), "condeferrable": .boolean(c.foreignKey?.deferrable ?? false),
                     "condeferred": .boolean(c.foreignKey?.initiallyDeferred ?? false), "convalidated": .boolean(true),
-                    "conrelid": .integer(c.table.oid), "conindid": .integer(c.index?.oid ?? 0), "confrelid": .integer(c.referenced?.oid ?? 0),
+                    "conrelid": .integer(c.table.oid), "contypid": .integer(0), "conindid": .integer(c.index?.oid ?? 0), "confrelid": .integer(c.referenced?.oid ?? 0),
                     "confupdtype": .text(" "), "confdeltype": .text(" "), "confmatchtype": .text(" "), "conislocal": .boolean(true),
                     "connoinherit": .boolean(c.kind == "p" || c.kind == "u"), "conkey": ints(c.keys),
                 ]
@@ -137,6 +152,11 @@ extension PGCatalogTable {
                 }
                 if let check = c.check { row["conbin"] = .text(check) }
                 return row
+            } + model.domainConstraints.map { oid, name, domain, sql in
+                ["oid": .integer(oid), "conname": .text(name), "connamespace": .integer(PGCatalogModel.publicNamespace), "contype": .text("c"),
+                 "condeferrable": .boolean(false), "condeferred": .boolean(false), "convalidated": .boolean(true), "conrelid": .integer(0),
+                 "contypid": .integer(domain.oid), "conindid": .integer(0), "confrelid": .integer(0), "confupdtype": .text(" "),
+                 "confdeltype": .text(" "), "confmatchtype": .text(" "), "conislocal": .boolean(true), "connoinherit": .boolean(false), "conbin": .text(sql)]
             }
         },
         "pg_attrdef": PGCatalogTable("oid:i adrelid:i adnum:i adbin:t") { model in

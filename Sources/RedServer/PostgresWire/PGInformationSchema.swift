@@ -52,6 +52,11 @@ extension PGCatalogTable {
                         "is_generated": .text(column.generatedSQL == nil ? "NEVER" : "ALWAYS"), "is_updatable": .text(r.kind == "v" ? "NO" : "YES"),
                     ]
                     if let generated = column.generatedSQL { row["generation_expression"] = .text(generated) }
+                    if let domain = column.domain {
+                        row["domain_catalog"] = .text(PGCatalogModel.databaseName)
+                        row["domain_schema"] = .text(PGCatalogModel.schemaName)
+                        row["domain_name"] = .text(domain.name)
+                    }
                     if let identity = column.identity { row["identity_generation"] = .text(identity) }
                     let declared = column.element == nil ? column.declared : nil
                     switch type.oid {

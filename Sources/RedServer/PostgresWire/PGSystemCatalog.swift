@@ -139,6 +139,9 @@ struct PGCatalogModel: Sendable {
         var enumType: PGBuiltinType? = nil
         /// An array column's element declaration (`int4[]`, `varchar(3)[]`): its array type and typmod.
         var elementDeclared: DeclaredType? = nil
+        /// A column declared with a domain: the domain's type, which catalogs name (its values
+        /// travel as the base type, `wireType`, as PostgreSQL sends them).
+        var domain: PGBuiltinType? = nil
 
         /// The type its values travel as (`int8[]` for an `INT[]` column, `int4` for an `integer`
         /// one), or its enum type.
@@ -214,6 +217,10 @@ struct PGCatalogModel: Sendable {
     let owner: String
     /// Enum types (`CREATE TYPE … AS ENUM`), as pg_type lists them (`typtype` 'e'), with their labels.
     private(set) var enumTypes: [(type: PGBuiltinType, labels: [String])] = []
+    /// Domains (`CREATE DOMAIN`), as pg_type lists them (`typtype` 'd'): the type, a column of
+    /// its base type, and its definition. Their CHECKs are in pg_constraint (`contypid`).
+    /// `baseDomain`: the domain one is over, if it is (`typbasetype` names it, as in PostgreSQL).
+    private(set) var domains: [(type: PGBuiltinType, base: Column, domain: CatalogSnapshot.Domain, baseDomain: PGBuiltinType?)] = []
     private(set) var relations: [Relation] = []
     /// The session's temporary schema (`pg_temp_<session>`), once it has made a temporary table.
     private(set) var temporarySchema: (oid: Int64, name: String)?
@@ -267,6 +274,19 @@ struct PGCatalogModel: Sendable {
                            element: 0, array: 0), type.labels)
         }
         let enumTypeByName = Dictionary(enumTypes.map { ($0.type.name, $0.type) }, uniquingKeysWith: { a, _ in a })
+        domains = snapshot.domains.map { domain in
+            let c = domain.column
+            let base = Column(name: c.name, type: c.type, notNull: false, element: c.arrayElement, declared: c.declared,
+                              enumType: c.enumType.flatMap { enumTypeByName[$0] }, elementDeclared: c.elementDeclared)
+            let wire = base.wireType
+            return (PGBuiltinType(oid: Self.stableOID(domain.name, kind: "type"), name: domain.name, formatted: domain.name, length: wire.length,
+                                  category: wire.category, element: 0, array: 0), base, domain, nil)
+        }
+        let domainByName = Dictionary(domains.map { ($0.type.name, $0.type) }, uniquingKeysWith: { a, _ in a })
+        for i in domains.indices {
+            let base = domains[i].domain.baseName
+            domains[i].baseDomain = domainByName[base.hasPrefix("public.") ? String(base.dropFirst(7)) : base]
+        }
         temporarySchema = snapshot.temporarySchema.map { (Self.stableOID($0, kind: "namespace"), $0) }
         let temporarySchema = self.temporarySchema
         /// Places a relation named `app.t` (an index: of table `app.t`, `of`) in schema `app` as
@@ -297,7 +317,7 @@ struct PGCatalogModel: Sendable {
             let columns = table.columns.map {
                 Column(name: $0.name, type: $0.type, notNull: $0.notNull || $0.primaryKey, defaultSQL: $0.defaultSQL, element: $0.arrayElement,
                        identity: $0.identity, declared: $0.declared, generatedSQL: $0.generatedSQL, enumType: $0.enumType.flatMap { enumTypeByName[$0] },
-                       elementDeclared: $0.elementDeclared)
+                       elementDeclared: $0.elementDeclared, domain: $0.domain.flatMap { domainByName[$0] })
             }
             // A materialized view is a table that keeps its query (relkind 'm').
             let kind = table.schema.materializedQuery == nil ? "r" : "m"
@@ -438,6 +458,18 @@ struct PGCatalogModel: Sendable {
         return false
     }
     func constraint(oid: Int64) -> Constraint? { constraintsByOID[oid].map { constraints[$0] } }
+
+    /// The domains' CHECK constraints, as pg_constraint lists them (`contypid`, no `conrelid`).
+    var domainConstraints: [(oid: Int64, name: String, domain: PGBuiltinType, sql: String)] {
+        domains.flatMap { type, _, domain, _ in
+            domain.checks.map { (Self.stableOID("\(domain.name).\($0.name)", kind: "domain-constraint"), $0.name, type, $0.sql) }
+        }
+    }
+
+    /// A type's name by OID, for a type no built-in one has: an enum type or a domain.
+    func userTypeName(oid: Int64) -> String? {
+        enumTypes.first { $0.type.oid == oid }?.type.name ?? domains.first { $0.type.oid == oid }?.type.name
+    }
 
     /// `COMMENT ON` texts as pg_description holds them: the object's OID, and the column
     /// number for a column's (0 for the object's own).
