@@ -28,6 +28,9 @@ import RedDB
         let s = try await Database.inMemory().session()
         let result = try await s.execute("SELECT 1::bigint, 1.5::numeric, 1.5::float, 't'::boolean, '1 day'::interval, '{}'::jsonb, '10:00'::time, now()::date")
         #expect(result.columns.map(\.name) == ["int8", "numeric", "float8", "bool", "interval", "jsonb", "time", "now"])
+        // A later cast's type replaces an earlier one's, not a column's name; arrays by their elements.
+        let chained = try await s.execute("SELECT 5::int::text, now()::date::text, interval '1 day'::text, '{1}'::int[], '{1}'::int[]::text[], x::int::text FROM (SELECT 1 AS x) s")
+        #expect(chained.columns.map(\.name) == ["text", "now", "text", "int4", "text", "x"])
     }
 
     /// A row a CHECK refuses is shown in the error's DETAIL as PostgreSQL 15 shows it: every

@@ -539,8 +539,12 @@ struct DDLExecutor {
                     try context.checkMaterialized(rewrites.count, "ADD COLUMN … GENERATED")
                 }
                 for (old, new) in rewrites { try store.update(tx, updated, old: old, new: new, now: context.now) }
-            } else if column.defaultSQL != nil || column.notNull || column.sequence != nil {
+            } else if column.defaultSQL != nil || column.notNull || column.sequence != nil || column.domain != nil {
                 var defaults = DefaultValues(planner: Planner(context: context), context: context)
+                // A domain's default fills the rows too, and its constraints hold for what they get.
+                let domain = try column.domain.flatMap { name in
+                    try DomainCatalog.definition(of: name, tx).map { try DomainRules(name, $0, type: column.type, planner: Planner(context: context)) }
+                }
                 let cursor = try store.scan(tx, updated)
                 var rewrites: [(StoredRow, StoredRow)] = []
                 while let row = try cursor.next() {
@@ -548,6 +552,7 @@ struct DDLExecutor {
                     if value.isNull, column.notNull, row.isVisible(at: context.now) {
                         throw RedError(.notNullViolation, "column \"\(column.name)\" of relation \"\(handle.name)\" contains null values")
                     }
+                    if let domain, row.isVisible(at: context.now) { try domain.verify(value, context) }
                     var new = row
                     if !value.isNull { new.values[column.id] = value }
                     rewrites.append((row, new))

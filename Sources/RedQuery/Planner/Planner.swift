@@ -512,6 +512,20 @@ final class Planner {
 
     // MARK: Names and types
 
+    /// Whether a cast of `operand` is named after its type: `operand` has no name of its own
+    /// (a constant) or has only a type's, which a later cast replaces (`5::int::text` is
+    /// `text`, `x::int::text` is `x`), as PostgreSQL ranks a type's name below a column's.
+    static func namedByType(_ operand: Expr) -> Bool {
+        switch operand {
+        case .cast(let inner, _): return namedByType(inner)
+        case .literal(.interval): return true
+        case .function(let call) where [DeclaredCast.name, Parser.surfaceCast, "__array_cast"].contains(call.name) && !call.arguments.isEmpty:
+            if case .cast(let inside, _) = call.arguments[0] { return namedByType(inside) }
+            return namedByType(call.arguments[0])
+        default: return columnName(operand) == "?column?"
+        }
+    }
+
     /// PostgreSQL's default output column name.
     static func columnName(_ expr: Expr) -> String {
         switch expr {
@@ -530,21 +544,27 @@ final class Planner {
                 // `'abc'::varchar(3)`: named as the cast is, or after the type (`varchar`).
                 guard call.arguments.count == 2, case .literal(.text(let surfaceName)) = call.arguments[1],
                       let declared = DeclaredType(surfaceName: surfaceName) else { return "?column?" }
-                let inner: String
-                if case .cast(let operand, _) = call.arguments[0] { inner = columnName(operand) } else { inner = columnName(call.arguments[0]) }
-                return inner == "?column?" ? declared.typeName : inner
+                let operand: Expr
+                if case .cast(let inside, _) = call.arguments[0] { operand = inside } else { operand = call.arguments[0] }
+                return namedByType(operand) ? declared.typeName : columnName(operand)
+            case "__array_cast":
+                // `'{1}'::int[]`: named as any cast is, the type being the elements' (`int4`).
+                guard call.arguments.count >= 2, case .literal(.text(let element)) = call.arguments[1] else { return "?column?" }
+                var typeName = DataType(rawValue: element)?.postgresName ?? element
+                if call.arguments.count == 3, case .literal(.text(let surfaceName)) = call.arguments[2] {
+                    typeName = DeclaredType(surfaceName: surfaceName)?.typeName ?? surfaceName
+                }
+                return namedByType(call.arguments[0]) ? typeName : columnName(call.arguments[0])
             case Parser.surfaceCast:
                 // `conrelid::regclass`: named as any cast is.
                 guard call.arguments.count == 2, case .literal(.text(let typeName)) = call.arguments[1] else { return "?column?" }
-                let inner = columnName(call.arguments[0])
-                return inner == "?column?" ? typeName : inner
+                return namedByType(call.arguments[0]) ? typeName : columnName(call.arguments[0])
             default: return call.name.hasPrefix("__") ? "?column?" : call.name
             }
         case .cast(let inner, let type):
             // As PostgreSQL names a cast: after what it casts (`id::text` is `id`, `now()::date`
             // is `now`), else after the type.
-            let name = columnName(inner)
-            return name == "?column?" ? type.postgresName : name
+            return namedByType(inner) ? type.postgresName : columnName(inner)
         case .caseWhen: return "case"
         case .exists: return "exists"
         case .array: return "array"  // ARRAY[…] (and ROW(…), which PostgreSQL names `row`)
