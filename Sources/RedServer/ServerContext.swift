@@ -197,6 +197,8 @@ final class ConnectionRegistry: Sendable {
         var cancelRunning: (@Sendable () -> Void)?
         /// Asks the connection to close once idle (HTTP, whose requests this registry does not see).
         var quiesce: (@Sendable () -> Void)?
+        /// A PG-wire connection's session activity (`pg_stat_activity`).
+        var activity: PGActivity?
     }
 
     private struct State {
@@ -254,6 +256,31 @@ final class ConnectionRegistry: Sendable {
 
     func setCanceller(_ id: Int32, _ cancel: (@Sendable () -> Void)?) {
         state.withLock { $0.entries[id]?.cancelRunning = cancel }
+    }
+
+    func setActivity(_ id: Int32, _ activity: PGActivity) {
+        state.withLock { $0.entries[id]?.activity = activity }
+    }
+
+    /// What `pg_stat_activity` lists: every PG-wire connection's activity, read after the
+    /// registry's lock is let go.
+    func activities() -> [PGActivity.Row] {
+        state.withLock { $0.entries.values.compactMap(\.activity) }.map(\.current)
+    }
+
+    /// `pg_cancel_backend` (cancels connection `id`'s running statement) and, with
+    /// `terminate`, `pg_terminate_backend` (closes the connection too); false when no PG-wire
+    /// connection has that id. `allowed` decides from the target's activity (its user) whether
+    /// the caller may (42501 otherwise).
+    func signal(_ id: Int32, terminate: Bool, allowed: (PGActivity.Row) -> Bool) throws -> Bool {
+        guard let (entry, row) = state.withLock({ s in s.entries[id].flatMap { e in e.activity.map { (e, $0.current) } } }) else { return false }
+        guard allowed(row) else {
+            throw RedError(.insufficientPrivilege, terminate ? "must be a member of the role whose process is being terminated or member of pg_signal_backend"
+                                                             : "must be a member of the role whose query is being canceled or member of pg_signal_backend")
+        }
+        entry.cancelRunning?()
+        if terminate { entry.channel.close(promise: nil) }
+        return true
     }
 
     /// Cancels the running statement of connection `id` if `secretKey` matches (else nothing,

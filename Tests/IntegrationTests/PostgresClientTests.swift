@@ -67,6 +67,49 @@ import Testing
         }
     }
 
+    /// pg_stat_activity lists the server's PG-wire connections, each with its user, state and
+    /// statement; pg_cancel_backend stops another connection's statement (false for a pid
+    /// that is none), which leaves that block failed.
+    @Test func pgStatActivityShowsConnectionsAndPgCancelBackendStopsOne() async throws {
+        let server = try ServerProcess()
+        defer { server.remove() }
+        try await Self.withConnection(server) { sleeper in
+            try await Self.withConnection(server) { watcher in
+                func activity(_ sql: PostgresQuery) async throws -> [(Int, String, String, String)] {
+                    var rows: [(Int, String, String, String)] = []
+                    for try await row in try await watcher.query(sql, logger: Self.logger).decode((Int, String, String, String).self) { rows.append(row) }
+                    return rows
+                }
+                try await sleeper.query("BEGIN", logger: Self.logger)
+                let sleeping = Task { try await Self.run(sleeper, "SELECT pg_sleep(300)") }
+                let sleepingQuery: PostgresQuery = "SELECT pid, usename, state, backend_type FROM pg_stat_activity WHERE query = 'SELECT pg_sleep(300)'"
+                var found = try await activity(sleepingQuery)
+                for _ in 0..<6_000 where found.first?.2 != "active" {  // the task sends it when it runs
+                    try await Task.sleep(for: .milliseconds(10))
+                    found = try await activity(sleepingQuery)
+                }
+                let pid = try #require(found.first?.0)
+                #expect(found.first?.1 == "tester" && found.first?.2 == "active" && found.first?.3 == "client backend", "\(found)")
+                let mine = try await activity("SELECT pid, usename, state, query FROM pg_stat_activity WHERE pid = pg_backend_pid()")
+                #expect(mine.first?.2 == "active" && mine.first?.3.hasPrefix("SELECT pid, usename") == true, "\(mine)")
+                var cancelled: [Bool] = []
+                for try await row in try await watcher.query("SELECT pg_cancel_backend(\(pid)), pg_cancel_backend(999999)", logger: Self.logger).decode((Bool, Bool).self) {
+                    cancelled += [row.0, row.1]
+                }
+                #expect(cancelled == [true, false])
+                do {
+                    _ = try await sleeping.value
+                    Issue.record("the sleep was not cancelled")
+                } catch {
+                    #expect(Self.sqlState(error) == "57014")
+                }
+                let after = try await activity("SELECT pid, usename, state, query FROM pg_stat_activity WHERE pid = \(pid)")
+                #expect(after.first?.2 == "idle in transaction (aborted)", "\(after)")
+                try await sleeper.query("ROLLBACK", logger: Self.logger)
+            }
+        }
+    }
+
     /// PostgresNIO's `listen(on:)`: notifications sent by another connection (NOTIFY, and
     /// `pg_notify` with a bound payload) arrive while the listener waits, in order, and one a
     /// rolled-back block sent never does.

@@ -145,14 +145,9 @@ import RedStorage
 
         try await a.execute("BEGIN")
         try await a.execute("INSERT INTO p VALUES (2)")
-        try await withSyncsHeld(fs) {
-            let slow = writeOnOwnThread(b, "INSERT INTO p VALUES (3)")
-            try await waitUntilASyncIsHeld(fs, by: slow)
-            #expect(try a.executeWithoutWaiting("COMMIT") == nil, "a round is under way")
-            #expect(a.inTransaction)
-            fs.releaseSyncs()
-            _ = try await slow.value()
-        }
+        let declined = try await whileAWriteIsHeld(fs, b, "INSERT INTO p VALUES (3)") { try a.executeWithoutWaiting("COMMIT") == nil }
+        #expect(declined, "a round is under way")
+        #expect(a.inTransaction)
         #expect(try await a.execute("COMMIT").commandTag == "COMMIT")
         #expect(try await rows(b, "SELECT id FROM p ORDER BY id") == [[.integer(1)], [.integer(2)], [.integer(3)]])
         try await db.close()

@@ -57,37 +57,40 @@ extension SessionTestSupport {
         }
     }
 
-    /// Runs `statement` (an autocommit write, answered at once: `executeWithoutWaiting`) on a
-    /// thread of its own, so that its commit reaches a held fsync however busy Swift's pool is.
-    /// A task did not always: in full runs on two cores it waited for a pool thread for minutes
-    /// while other tests kept both busy, and the test gave up ("no sync was held within five
-    /// minutes"). A thread outside the pool is scheduled by the kernel like any other.
-    func writeOnOwnThread(_ session: Session, _ statement: String) -> OwnThreadWrite {
-        let write = OwnThreadWrite()
-        let thread = Thread {
-            do {
-                guard let answered = try session.executeWithoutWaiting(statement) else {
-                    throw RedError(.internalError, "\(statement) was declined")
+    /// With `fs`'s syncs held: `statement` (an autocommit write answered at once,
+    /// `executeWithoutWaiting`) runs until its commit's fsync is held, then `whileHeld` runs,
+    /// then the syncs are let go and the write finishes; `whileHeld`'s result is returned.
+    ///
+    /// Every step runs on threads of their own, outside Swift's pool: in full runs on two cores
+    /// integration tests that wait for programs they start (psql, pgbench) can keep both pool
+    /// threads blocked for minutes. A write run as a task then did not reach the hold in five
+    /// minutes; one on its own thread did, but the test's task, polling for the hold, did not
+    /// run again until the hold's limit (120 s) had let the write go.
+    func whileAWriteIsHeld<T: Sendable>(_ fs: SimulatedFileSystem, _ session: Session, _ statement: String,
+                                        _ whileHeld: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withSyncsHeld(fs) {
+            try await onOwnThread {
+                let write = OwnThreadWrite.start(session, statement)
+                while fs.heldSyncs == 0 {
+                    if let result = write.result {
+                        _ = try result.get()
+                        throw RedError(.internalError, "the write finished without its fsync being held")
+                    }
+                    usleep(200)
                 }
-                write.finish(.success(answered))
-            } catch {
-                write.finish(.failure(error))
+                let outcome = Result { try whileHeld() }
+                fs.releaseSyncs()
+                while write.result == nil { usleep(200) }
+                _ = try write.result!.get()
+                return try outcome.get()
             }
         }
-        thread.start()
-        return write
     }
 
-    /// Polls until `write`'s fsync is being held back (`fs.holdSyncs()`); it throws if the
-    /// write ended without reaching the hold (declined, failed, or not held), rather than let
-    /// the test go on to steps that rely on the hold.
-    func waitUntilASyncIsHeld(_ fs: SimulatedFileSystem, by write: OwnThreadWrite) async throws {
-        while fs.heldSyncs == 0 {
-            if let result = write.result {
-                _ = try result.get()
-                throw RedError(.internalError, "the write finished without its fsync being held")
-            }
-            try await Task.sleep(for: .milliseconds(1))
+    /// `body`'s result, computed on a thread of its own.
+    func onOwnThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            Thread { continuation.resume(with: Result { try body() }) }.start()
         }
     }
 
@@ -119,11 +122,21 @@ final class OwnThreadWrite: Sendable {
 
     func finish(_ result: Result<QueryResult, any Error>) { outcome.withLock { $0 = result } }
 
-    /// Waits for the thread to finish (it is blocked in a held fsync until the test releases it).
-    func value() async throws -> QueryResult {
-        while true {
-            if let result { return try result.get() }
-            try await Task.sleep(for: .milliseconds(1))
+    /// Runs `statement` (an autocommit write, answered at once: `executeWithoutWaiting`) on a
+    /// thread of its own (see `whileAWriteIsHeld`).
+    static func start(_ session: Session, _ statement: String) -> OwnThreadWrite {
+        let write = OwnThreadWrite()
+        let thread = Thread {
+            do {
+                guard let answered = try session.executeWithoutWaiting(statement) else {
+                    throw RedError(.internalError, "\(statement) was declined")
+                }
+                write.finish(.success(answered))
+            } catch {
+                write.finish(.failure(error))
+            }
         }
+        thread.start()
+        return write
     }
 }

@@ -116,14 +116,11 @@ import RedStorage
         try await a.execute("CREATE TABLE t (id BIGINT PRIMARY KEY)")
         #expect(db.engine.invitesCommitNow)
         // The commit's fsync is held until the test lets it go, however loaded the machine is.
-        try await withSyncsHeld(fs) {
-            let slow = writeOnOwnThread(a, "INSERT INTO t VALUES (1)")
-            try await waitUntilASyncIsHeld(fs, by: slow)
-            #expect(!db.engine.invitesCommitNow, "the slow commit's round is under way")
-            #expect(try b.executeWithoutWaiting("INSERT INTO t VALUES (2)") == nil)
-            fs.releaseSyncs()
-            _ = try await slow.value()
+        let (invited, declined) = try await whileAWriteIsHeld(fs, a, "INSERT INTO t VALUES (1)") {
+            (db.engine.invitesCommitNow, try b.executeWithoutWaiting("INSERT INTO t VALUES (2)") == nil)
         }
+        #expect(!invited, "the slow commit's round is under way")
+        #expect(declined)
         #expect(try await rows(b, "SELECT count(*) FROM t") == [[.integer(1)]], "the declined insert left nothing")
         try await b.execute("INSERT INTO t VALUES (2)")
         try await db.close()

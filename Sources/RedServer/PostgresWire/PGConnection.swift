@@ -39,6 +39,10 @@ final class PGConnection {
     var logger: Logger
     let id: Int32
     let secretKey: Int32
+    /// What `pg_stat_activity` shows of this connection (`PGActivity`).
+    let activity: PGActivity
+    /// Whether the request being handled runs a statement (`noteBegin`), so its end is noted.
+    var activityBegun = false
     var statements: [String: PGPreparedStatement] = [:]
     var portals: [String: PGPortal] = [:]
     /// SQL cursors (`DECLARE … CURSOR`), by name; they share the portals' namespace.
@@ -85,6 +89,8 @@ final class PGConnection {
         self.id = id
         self.session.processID = id  // pg_backend_pid() and pg_locks name the id BackendKeyData announces
         self.secretKey = secretKey
+        activity = PGActivity(pid: id, clientAddress: channel.remoteAddress?.ipAddress, clientPort: channel.remoteAddress?.port)
+        context.connections.setActivity(id, activity)
         var logger = context.logger
         logger[metadataKey: "pg_backend"] = "\(id)"
         self.logger = logger
@@ -137,6 +143,7 @@ final class PGConnection {
                     try await terminateForShutdown()
                     return
                 }
+                noteBegin(message)
                 let keepGoing: Bool
                 if try await !credentialStillHolds() {
                     keepGoing = false
@@ -148,6 +155,7 @@ final class PGConnection {
                 }
                 if mustFlush { try await flush() }
                 let stayOpen = context.connections.finishRequest(id)
+                noteEnd()
                 if !keepGoing { return }
                 if !stayOpen {
                     try await terminateForShutdown()
@@ -225,9 +233,13 @@ final class PGConnection {
                 session.timeZone = { settings.read(\.timeZone) }
                 session.searchPath = { settings.read(\.searchPath) }
                 session.defaultIsolation = { settings.read(\.defaultIsolation) }
+                // Any connection's statement may be cancelled by an admin, by its own user, and by anyone while the server has no users.
+                let caller = user, role = session.callerRole
                 session.surfaceCatalog = PGSystemCatalog(user: user, settings: settings, locks: context.database.locks,
                                                          isolation: { [weak session = self.session] in session?.isolation },
-                                                         notifications: PGNotifyFunction(pending: pendingNotifications, processID: id))
+                                                         notifications: PGNotifyFunction(pending: pendingNotifications, processID: id),
+                                                         backends: (context.connections, { role.isEmpty || role == "admin" || $0.user == caller }))
+                activity.loggedIn(user: user, applicationName: settings.read { (try? $0.value("application_name")) ?? "" })
                 for (name, value) in settings.read({ $0.reportedAtStartup(serverVersion: PGSettings.serverVersion) }) {
                     writer.parameterStatus(name, value)
                 }

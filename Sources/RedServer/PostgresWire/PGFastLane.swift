@@ -171,8 +171,10 @@ extension PGConnection {
     /// One message handled as the reader's loop (`run`) would, with no suspension point.
     func answerInPipeline(_ message: PGFrontendMessage) -> PipelineOutcome {
         guard login?.holds() ?? true, context.connections.startRequest(id) else { return .passOn }
-        guard let keepGoing = answerNow(message) else { return .declined }
+        noteBegin(message)
+        guard let keepGoing = answerNow(message) else { return .declined }  // the reader notes its end
         let stayOpen = context.connections.finishRequest(id)
+        noteEnd()
         if keepGoing && !stayOpen { writeShutdownTermination() }
         let due = !keepGoing || !stayOpen || Self.endsReply(message) || mustFlush
         return .answered(due && !writer.isEmpty ? writer.take() : nil, close: !keepGoing || !stayOpen)

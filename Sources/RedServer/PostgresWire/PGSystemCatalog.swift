@@ -25,24 +25,36 @@ struct PGSystemCatalog: SurfaceCatalog {
     let locks: LockTable?
     /// The level in force on the connection's session, nil when unknown.
     let isolation: @Sendable () -> IsolationLevel?
+    /// The server's PG-wire connections (`pg_stat_activity`); nil lists none.
+    let activities: (@Sendable () -> [PGActivity.Row])?
 
     /// `isolation`: the level in force on the connection's session (`transaction_isolation`
     /// is the open block's, not a stored setting).
     /// `notifications`: the connection's `pg_notify` (nil: the function does not exist).
+    /// `backends`: the server's connections and whether this caller may cancel or end any
+    /// other's (`pg_stat_activity`, `pg_cancel_backend`, `pg_terminate_backend`).
     init(user: String, settings: PGSessionSettings = PGSessionSettings(), locks: LockTable? = nil,
-         isolation: @escaping @Sendable () -> IsolationLevel? = { nil }, notifications: PGNotifyFunction? = nil) {
+         isolation: @escaping @Sendable () -> IsolationLevel? = { nil }, notifications: PGNotifyFunction? = nil,
+         backends: (registry: ConnectionRegistry, mayAct: @Sendable (PGActivity.Row) -> Bool)? = nil) {
         self.user = user
         self.settings = settings
         self.locks = locks
         self.isolation = isolation
+        if let registry = backends?.registry {
+            activities = { registry.activities() }
+        } else {
+            activities = nil
+        }
         var functions = PGCatalogFunctions.functions(owner: user).merging(PGSettingsCatalog.functions(settings, isolation: isolation)) { $1 }
         if let notifications { functions["pg_notify"] = notifications.function }
+        if let backends { functions.merge(PGActivityCatalog.functions(backends.registry, mayAct: backends.mayAct)) { $1 } }
         self.functions = functions
     }
 
     func relation(schema: String?, name: String) -> SurfaceRelation? {
         if schema == nil || schema == "pg_catalog", name == "pg_settings" { return PGSettingsCatalog.relation(settings, isolation: isolation) }
         if schema == nil || schema == "pg_catalog", name == "pg_locks" { return PGLocksCatalog.relation(locks ?? LockTable()) }
+        if schema == nil || schema == "pg_catalog", name == "pg_stat_activity" { return PGActivityCatalog.relation(activities ?? { [] }) }
         let definition: PGCatalogTable?
         switch schema {
         case nil, "pg_catalog": definition = PGCatalogTable.pgCatalog[name]
