@@ -102,21 +102,17 @@ extension DDLExecutor {
             schema.columns[position].generatedSQL = nil
             notes.append("column '\(name)' expression dropped")
             return try store.setSchema(tx, handle, schema)
-        case .setType(let type, let element, var variants, let declared, let namedType, let using):
-            var enumType = namedType
-            if let namedType {
-                if try DomainCatalog.definition(of: namedType, tx) != nil {
-                    throw RedError(.featureNotSupported, "ALTER COLUMN … TYPE to a domain (\(namedType)) is not supported yet")
-                }
-                if let labels = try EnumTypeCatalog.labels(of: namedType, tx) {
-                    variants = labels
-                } else {
-                    guard type != .enumeration else { throw RedError(.undefinedObject, "type \"\(namedType)\" does not exist") }
-                    enumType = nil  // one of RedDB's own types (`email`)
-                }
-            }
-            return try changeType(handle, position, to: type, element: element, variants: variants, declared: declared, enumType: enumType,
-                                  using: using, &notes)
+        case .setType(let type, let element, let variants, let declared, let namedType, let using):
+            // A named type resolves as a new column's does: an enum type, a domain, or RedDB's own.
+            var spec = ColumnSpec(name: column.name, type: type)
+            spec.arrayElement = element
+            if element == nil { spec.declared = declared } else { spec.elementDeclared = declared?.forArrayElements }
+            spec.enumVariants = variants
+            spec.namedType = namedType
+            try resolveNamedType(&spec)
+            return try changeType(handle, position, to: spec.type, element: spec.arrayElement, variants: spec.enumVariants,
+                                  declared: spec.arrayElement == nil ? spec.declared : spec.elementDeclared, enumType: spec.namedType,
+                                  domain: spec.domain, using: using, &notes)
         }
     }
 
@@ -125,9 +121,9 @@ extension DDLExecutor {
     /// rewrites every row, through `USING` when given, else by the type's coercion, which
     /// PostgreSQL allows only where an assignment cast exists (42804 otherwise: numbers among
     /// themselves, anything to text). Indexes follow the new values; CHECK constraints are
-    /// checked again.
+    /// checked again, and a domain's (`domain`: the column's new type is one) on every value.
     func changeType(_ handle: TableHandle, _ position: Int, to type: DataType, element: DataType?, variants: [String], declared: DeclaredType?,
-                    enumType: String? = nil, using: String?, _ notes: inout [String]) throws -> TableHandle {
+                    enumType: String? = nil, domain: String? = nil, using: String?, _ notes: inout [String]) throws -> TableHandle {
         var schema = handle.schema
         let column = schema.columns[position]
         var changed = column
@@ -137,6 +133,7 @@ extension DDLExecutor {
         changed.declared = declared
         changed.elementDeclared = elementDeclared
         changed.enumType = enumType
+        changed.domain = domain
         changed.arrayElement = element.flatMap { [.any, .array, .json, .vector].contains($0) ? nil : $0 }
         if type == .enumeration {
             guard !variants.isEmpty || enumType != nil else { throw RedError(.syntaxError, "ENUM needs its variants: ENUM('a', 'b', …)") }
@@ -181,6 +178,7 @@ extension DDLExecutor {
         }
         let planner = Planner(context: context)
         let conversion = try using.map { try CheckConstraints.bind($0, columns: handle.schema.columns, table: handle.name, planner: planner) }
+        let domainRules = try domain.flatMap { name in try DomainCatalog.definition(of: name, tx).map { try DomainRules(name, $0, type: type, planner: planner) } }
         schema.columns[position] = changed
         var updated = try store.setSchema(tx, handle, schema)
         let eval = context.evaluation([])
@@ -197,6 +195,7 @@ extension DDLExecutor {
             if value.isNull, changed.notNull, row.isVisible(at: context.now) {
                 throw RedError(.notNullViolation, "column \"\(column.name)\" of relation \"\(handle.name)\" contains null values")
             }
+            if let domainRules, row.isVisible(at: context.now) { try domainRules.verify(value, context) }
             var new = row
             new.values[column.id] = value.isNull ? nil : value
             rewrites.append((row, new))

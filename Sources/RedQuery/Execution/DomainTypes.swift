@@ -24,9 +24,9 @@ import RedEngine
 /// A domain may be over another (checked first), or over an enum type. A user's domain may
 /// take the name of one of RedDB's own types (`email`, `url`): the name then means the domain.
 ///
-/// Differences from PostgreSQL: domains, like enum types, belong to no schema; ALTER TABLE … ALTER COLUMN … TYPE to a domain is
-/// not supported yet; values travel over PG-wire as the base type (as PostgreSQL's
-/// RowDescription does); CREATE TABLE AS gives a domain-typed expression's column the base type.
+/// Differences from PostgreSQL: domains, like enum types, belong to no schema; values travel
+/// over PG-wire as the base type (as PostgreSQL's RowDescription does); `pg_typeof` names the
+/// base type; PREPARE's parameter types cannot name a domain; CREATE TABLE AS gives a domain-typed expression's column the base type.
 struct DomainDefinition: Codable, Sendable, Equatable {
     struct Check: Codable, Sendable, Equatable {
         var name: String
