@@ -132,6 +132,7 @@ public final class Session: @unchecked Sendable {
         let milliseconds = statementTimeoutMilliseconds
         guard milliseconds > 0 else { return nil }
         let cancellation = self.cancellation, epoch = cancellation.epoch
+        cancellation.setTimeout(milliseconds: milliseconds)  // read by the statement itself (`StatementCancellation.reason`)
         return Task {
             try? await Task.sleep(for: .milliseconds(milliseconds))
             if !Task.isCancelled { cancellation.cancelIfStill(epoch, reason: .statementTimeout) }

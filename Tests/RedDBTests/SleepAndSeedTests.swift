@@ -1,3 +1,5 @@
+import Foundation
+import Synchronization
 import Testing
 import RedCore
 import RedDB
@@ -15,6 +17,26 @@ import RedDB
         #expect(await code { _ = try await s.execute("SELECT pg_sleep_for(interval '10 minutes')") } == "57014")
         s.statementTimeoutMilliseconds = 0
         #expect(try await rows(s, "SELECT 1") == [[.integer(1)]])
+    }
+
+    /// The statement reads its own deadline at its cancellation checkpoints, so the timeout
+    /// stops it even when no thread of Swift's pool is free to run the session's timer task:
+    /// here every other pool thread is kept busy (with that task alone, the sleep ran its 30 s).
+    @Test func theTimeoutStopsAStatementWhenThePoolHasNoThreadForTheTimer() async throws {
+        let db = try await Database.inMemory()
+        let s = db.session()
+        let blockers = PoolBlockers()
+        let others = max(0, ProcessInfo.processInfo.activeProcessorCount - 1)
+        for _ in 0..<others {
+            Task.detached {
+                blockers.busy.add(1, ordering: .relaxed)
+                while !blockers.release.load(ordering: .relaxed) { usleep(200) }
+            }
+        }
+        defer { blockers.release.store(true, ordering: .relaxed) }
+        while blockers.busy.load(ordering: .relaxed) < others { try await Task.sleep(for: .milliseconds(1)) }
+        s.statementTimeoutMilliseconds = 50
+        #expect(await code { _ = try await s.execute("SELECT pg_sleep(30)") } == "57014")
     }
 
     @Test func aSeedMakesRandomRepeatInItsSession() async throws {
@@ -35,4 +57,10 @@ import RedDB
         #expect(try await rows(b, draws) != first, "another session's random() is its own")
         #expect(await code { _ = try await a.execute("SELECT setseed(1.5)") } == "22003")
     }
+}
+
+/// Tasks that keep pool threads busy until released.
+final class PoolBlockers: Sendable {
+    let release = Atomic<Bool>(false)
+    let busy = Atomic<Int>(0)
 }

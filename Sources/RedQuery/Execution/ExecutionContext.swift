@@ -1,3 +1,8 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import RedCore
 import RedEngine
 import Synchronization
@@ -67,10 +72,33 @@ public final class StatementCancellation: Sendable {
     /// `epoch << 2 | reason`: each `reset` starts a new epoch, so a timer armed for an
     /// earlier statement that fires late (`cancelIfStill`) cannot stop a later one.
     private let state = Atomic<UInt64>(0)
+    /// When the running statement's timeout falls due (monotonic nanoseconds; 0: none). The
+    /// statement reads it at its cancellation checkpoints, so a timeout stops a running
+    /// statement however busy the machine is; the session's timer task, which may have to
+    /// wait for a thread of the pool (two, on two cores, both perhaps running long
+    /// statements), is what wakes a statement that waits (for a lock).
+    private let deadline = Atomic<UInt64>(0)
 
     public init() {}
 
-    public var reason: Reason { Reason(rawValue: state.load(ordering: .relaxed) & 3) ?? .none }
+    public var reason: Reason {
+        let current = state.load(ordering: .relaxed)
+        if current & 3 == 0, case let due = deadline.load(ordering: .relaxed), due != 0, Self.monotonicNanoseconds() >= due {
+            cancelIfStill(current >> 2, reason: .statementTimeout)
+        }
+        return Reason(rawValue: state.load(ordering: .relaxed) & 3) ?? .none
+    }
+
+    /// The running statement times out `milliseconds` from now (cleared by `reset`).
+    public func setTimeout(milliseconds: Int) {
+        deadline.store(Self.monotonicNanoseconds() &+ UInt64(milliseconds) &* 1_000_000, ordering: .relaxed)
+    }
+
+    static func monotonicNanoseconds() -> UInt64 {
+        var now = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &now)
+        return UInt64(now.tv_sec) &* 1_000_000_000 &+ UInt64(now.tv_nsec)
+    }
 
     public var isCancelled: Bool { reason != .none }
 
@@ -86,6 +114,7 @@ public final class StatementCancellation: Sendable {
 
     /// Arms the switch for the next statement (a cancel aimed at an earlier one is dropped).
     public func reset() {
+        deadline.store(0, ordering: .relaxed)
         var current = state.load(ordering: .relaxed)
         while true {
             let (exchanged, original) = state.compareExchange(expected: current, desired: ((current >> 2) &+ 1) << 2, ordering: .relaxed)
