@@ -402,7 +402,7 @@ import Testing
     }
 
     /// Domains as psql shows them: `\d` names the column's domain, `\dD` lists base type,
-    /// NOT NULL, default and checks; information_schema gives the base type and the domain.
+    /// NOT NULL, default and checks; information_schema gives the base type and the domain, and lists domains and their checks.
     @Test func domainsInPsql() throws {
         guard let server = try Self.serverForPsql() else { return }
         defer { server.remove() }
@@ -413,8 +413,10 @@ import Testing
         ])
         #expect(o.status == 0, "\(o.stderr)")
         o = try Self.psql(server, [#"\d items"#, #"\dD"#, "SELECT data_type, udt_name, domain_name FROM information_schema.columns WHERE table_name = 'items' AND column_name = 'qty'",
+                                   "SELECT domain_name || ':' || data_type || ':' || coalesce(character_maximum_length::text, '-') AS d FROM information_schema.domains ORDER BY 1",
+                                   "SELECT string_agg(constraint_name, ',' ORDER BY constraint_name) AS c FROM information_schema.domain_constraints",
                                    "INSERT INTO items (id, qty) VALUES (1, 0)"])
-        for line in [" qty    | posint  |", " c      | code    |", " public | code   | character varying(5) |           | not null | 'NONE'  | CHECK (VALUE = upper(VALUE))",
+        for line in [" code:character varying:5\n", " posint:integer:-\n", " code_upper,posint_check\n", " qty    | posint  |", " c      | code    |", " public | code   | character varying(5) |           | not null | 'NONE'  | CHECK (VALUE = upper(VALUE))",
                      " public | posint | integer              |           |          |         | CHECK (VALUE > 0)", " integer   | int4     | posint\n"] {
             #expect(o.stdout.contains(line), "\(line)\n\(o.stdout)")
         }

@@ -58,35 +58,7 @@ extension PGCatalogTable {
                         row["domain_name"] = .text(domain.name)
                     }
                     if let identity = column.identity { row["identity_generation"] = .text(identity) }
-                    let declared = column.element == nil ? column.declared : nil
-                    switch type.oid {
-                    case 20: row["numeric_precision"] = .integer(64); row["numeric_precision_radix"] = .integer(2); row["numeric_scale"] = .integer(0)
-                    case 23: row["numeric_precision"] = .integer(32); row["numeric_precision_radix"] = .integer(2); row["numeric_scale"] = .integer(0)
-                    case 21: row["numeric_precision"] = .integer(16); row["numeric_precision_radix"] = .integer(2); row["numeric_scale"] = .integer(0)
-                    case 700: row["numeric_precision"] = .integer(24); row["numeric_precision_radix"] = .integer(2)
-                    case 701: row["numeric_precision"] = .integer(53); row["numeric_precision_radix"] = .integer(2)
-                    case 1700:
-                        row["numeric_precision_radix"] = .integer(10)
-                        if let precision = declared?.precision {
-                            row["numeric_precision"] = .integer(Int64(precision))
-                            row["numeric_scale"] = .integer(Int64(declared?.scale ?? 0))
-                        }
-                    case 25: row["character_octet_length"] = .integer(1_073_741_824)
-                    case 1042, 1043:
-                        // Octets at four per character (UTF-8's longest), as PostgreSQL counts them.
-                        if let length = declared?.length {
-                            row["character_maximum_length"] = .integer(Int64(length))
-                            row["character_octet_length"] = .integer(Int64(length) * 4)
-                        } else {
-                            row["character_octet_length"] = .integer(1_073_741_824)
-                        }
-                    case 1082: row["datetime_precision"] = .integer(0)
-                    case 1083, 1114, 1184: row["datetime_precision"] = .integer(Int64(declared?.precision ?? 6))
-                    case 1186:
-                        row["datetime_precision"] = .integer(Int64(declared?.precision ?? 6))
-                        if let fields = declared?.intervalType { row["interval_type"] = .text(fields) }
-                    default: break
-                    }
+                    row.merge(typeFacts(column)) { $1 }
                     return row
                 }
             }
@@ -178,9 +150,81 @@ extension PGCatalogTable {
                 var row = constraintNames(c)
                 row["check_clause"] = .text(c.check ?? "")
                 return row
+            } + model.domainConstraints.map { _, name, _, sql in
+                ["constraint_catalog": .text(PGCatalogModel.databaseName), "constraint_schema": .text(PGCatalogModel.schemaName),
+                 "constraint_name": .text(name), "check_clause": .text(sql)]
+            }
+        },
+        "domains": PGCatalogTable("""
+            domain_catalog:t domain_schema:t domain_name:t data_type:t character_maximum_length:n character_octet_length:n \
+            character_set_catalog:t character_set_schema:t character_set_name:t collation_catalog:t collation_schema:t \
+            collation_name:t numeric_precision:n numeric_precision_radix:n numeric_scale:n datetime_precision:n interval_type:t \
+            interval_precision:n domain_default:t udt_catalog:t udt_schema:t udt_name:t scope_catalog:t scope_schema:t \
+            scope_name:t maximum_cardinality:n dtd_identifier:t
+            """) { model in
+            // As PostgreSQL lists one: its base type's facts (the bottom one's, for a domain over a domain).
+            model.domains.map { _, base, domain, _ in
+                let type = base.wireType
+                var row: [String: Value] = [
+                    "domain_catalog": .text(PGCatalogModel.databaseName), "domain_schema": .text(PGCatalogModel.schemaName),
+                    "domain_name": .text(domain.name), "domain_default": domain.defaultSQL.map(Value.text) ?? .null,
+                    "data_type": .text(type.element != 0 ? "ARRAY" : type.category == "E" ? "USER-DEFINED" : type.formatted),
+                    "udt_catalog": .text(PGCatalogModel.databaseName), "udt_schema": .text(type.category == "E" ? PGCatalogModel.schemaName : "pg_catalog"),
+                    "udt_name": .text(type.name), "dtd_identifier": .text("1"),
+                ]
+                row.merge(typeFacts(base)) { $1 }
+                return row
+            }
+        },
+        "domain_constraints": PGCatalogTable("""
+            constraint_catalog:t constraint_schema:t constraint_name:t domain_catalog:t domain_schema:t domain_name:t \
+            is_deferrable:t initially_deferred:t
+            """) { model in
+            model.domainConstraints.map { _, name, domain, _ in
+                ["constraint_catalog": .text(PGCatalogModel.databaseName), "constraint_schema": .text(PGCatalogModel.schemaName),
+                 "constraint_name": .text(name), "domain_catalog": .text(PGCatalogModel.databaseName),
+                 "domain_schema": .text(PGCatalogModel.schemaName), "domain_name": .text(domain.name),
+                 "is_deferrable": .text("NO"), "initially_deferred": .text("NO")]
             }
         },
     ]
+
+    /// The facts of a column's type information_schema lists beside `data_type` (lengths,
+    /// precisions, interval fields), as PostgreSQL gives them: a table column's or a domain's.
+    static func typeFacts(_ column: PGCatalogModel.Column) -> [String: Value] {
+        var row: [String: Value] = [:]
+        let type = column.wireType
+        let declared = column.element == nil ? column.declared : nil
+        switch type.oid {
+        case 20: row["numeric_precision"] = .integer(64); row["numeric_precision_radix"] = .integer(2); row["numeric_scale"] = .integer(0)
+        case 23: row["numeric_precision"] = .integer(32); row["numeric_precision_radix"] = .integer(2); row["numeric_scale"] = .integer(0)
+        case 21: row["numeric_precision"] = .integer(16); row["numeric_precision_radix"] = .integer(2); row["numeric_scale"] = .integer(0)
+        case 700: row["numeric_precision"] = .integer(24); row["numeric_precision_radix"] = .integer(2)
+        case 701: row["numeric_precision"] = .integer(53); row["numeric_precision_radix"] = .integer(2)
+        case 1700:
+            row["numeric_precision_radix"] = .integer(10)
+            if let precision = declared?.precision {
+                row["numeric_precision"] = .integer(Int64(precision))
+                row["numeric_scale"] = .integer(Int64(declared?.scale ?? 0))
+            }
+        case 25: row["character_octet_length"] = .integer(1_073_741_824)
+        case 1042, 1043:
+            // Octets at four per character (UTF-8's longest), as PostgreSQL counts them.
+            if let length = declared?.length {
+                row["character_maximum_length"] = .integer(Int64(length))
+                row["character_octet_length"] = .integer(Int64(length) * 4)
+            } else {
+                row["character_octet_length"] = .integer(1_073_741_824)
+            }
+        case 1082: row["datetime_precision"] = .integer(0)
+        case 1083, 1114, 1184: row["datetime_precision"] = .integer(Int64(declared?.precision ?? 6))
+        case 1186:
+            row["datetime_precision"] = .integer(Int64(declared?.precision ?? 6))
+            if let fields = declared?.intervalType { row["interval_type"] = .text(fields) }
+        default: break
+        }
+        return row
+    }
 
     static func constraintNames(_ c: PGCatalogModel.Constraint) -> [String: Value] {
         ["constraint_catalog": .text(PGCatalogModel.databaseName), "constraint_schema": .text(c.table.schema),
