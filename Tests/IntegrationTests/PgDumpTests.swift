@@ -127,51 +127,53 @@ import Testing
         }
     }
 
-    /// A database with a schema: pg_dump writes CREATE SCHEMA and every name qualified, orders
-    /// the schema's view after the table it reads by its bare name, and the dump loads into an
-    /// empty server and dumps the same from there.
-    /// Domains come out as CREATE DOMAIN with their defaults and checks (one over another
-    /// names it), columns by their domain, and the restored copy keeps checking.
-    @Test func aDumpWithDomainsRestores() throws {
-        guard Self.pgDumpPath != nil, PsqlTests.psqlPath != nil else {
+    /// Runs `statements` on a new server, dumps it, restores the dump into an empty server
+    /// and checks that one dumps the same: the dump, its lines, and the restored server (for
+    /// the caller to query and remove); nil when pg_dump or psql is missing.
+    static func dumpAndRestore(_ statements: [String]) throws -> (dump: String, lines: [String], target: ServerProcess)? {
+        guard pgDumpPath != nil, PsqlTests.psqlPath != nil else {
             #expect(ProcessInfo.processInfo.environment["REDDB_REQUIRE_POSTGRES"] != "1", "pg_dump and psql are required")
-            return
+            return nil
         }
         let source = try ServerProcess()
         defer { source.remove() }
-        let setup = try PsqlTests.psql(source, [
+        let setup = try PsqlTests.psql(source, statements)
+        #expect(setup.status == 0, "\(setup.stderr)")
+        let first = try pgDump(source)
+        #expect(first.status == 0, "\(first.errors)")
+        let lines = comparable(first.dump)
+        let target = try ServerProcess()
+        let restore = try PsqlTests.psql(target, [], stdin: first.dump)
+        #expect(restore.status == 0, "\(restore.stderr)")
+        #expect(comparable(try pgDump(target).dump) == lines)
+        return (first.dump, lines, target)
+    }
+
+    /// Domains come out as CREATE DOMAIN with their defaults and checks (one over another
+    /// names it), columns by their domain, and the restored copy keeps checking.
+    @Test func aDumpWithDomainsRestores() throws {
+        guard let (dump, lines, target) = try Self.dumpAndRestore([
             "CREATE DOMAIN posint AS integer CHECK (VALUE > 0)",
             "CREATE DOMAIN code AS varchar(5) NOT NULL DEFAULT 'NONE' CONSTRAINT code_upper CHECK (VALUE = upper(VALUE))",
             "CREATE DOMAIN small AS posint CHECK (VALUE < 10)",
             "CREATE TABLE items (id INT PRIMARY KEY, qty posint, c code, s small)",
             "INSERT INTO items (id, qty, s) VALUES (1, 5, 3)",
-        ])
-        #expect(setup.status == 0, "\(setup.stderr)")
-        let first = try Self.pgDump(source)
-        #expect(first.status == 0, "\(first.errors)")
-        let lines = Self.comparable(first.dump)
+        ]) else { return }
+        defer { target.remove() }
         for line in ["CREATE DOMAIN public.code AS character varying(5) NOT NULL DEFAULT 'NONE'", "\tCONSTRAINT code_upper CHECK (VALUE = upper(VALUE));",
                      "CREATE DOMAIN public.small AS posint", "    qty posint,"] {
-            #expect(lines.contains(line), "\(line)\n\(first.dump)")
+            #expect(lines.contains(line), "\(line)\n\(dump)")
         }
-        let target = try ServerProcess()
-        defer { target.remove() }
-        let restore = try PsqlTests.psql(target, [], stdin: first.dump)
-        #expect(restore.status == 0, "\(restore.stderr)")
-        #expect(Self.comparable(try Self.pgDump(target).dump) == lines)
         let check = try PsqlTests.psql(target, ["SELECT qty, c, s FROM items", "INSERT INTO items (id, s) VALUES (2, 12)"])
         #expect(check.stdout.contains("   5 | NONE | 3\n"), "\(check.stdout)")
         #expect(check.stderr.contains("value for domain small violates check constraint \"small_check\""), "\(check.stderr)")
     }
 
+    /// A database with a schema: pg_dump writes CREATE SCHEMA and every name qualified, orders
+    /// the schema's view after the table it reads by its bare name, and the dump loads into an
+    /// empty server and dumps the same from there.
     @Test func aDumpWithASchemaRestores() throws {
-        guard Self.pgDumpPath != nil, PsqlTests.psqlPath != nil else {
-            #expect(ProcessInfo.processInfo.environment["REDDB_REQUIRE_POSTGRES"] != "1", "pg_dump and psql are required")
-            return
-        }
-        let source = try ServerProcess()
-        defer { source.remove() }
-        let setup = try PsqlTests.psql(source, [
+        guard let (dump, lines, target) = try Self.dumpAndRestore([
             "CREATE SCHEMA shop",
             "CREATE TABLE shop.customers (id SERIAL PRIMARY KEY, email TEXT UNIQUE)",
             "CREATE TABLE shop.orders (id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY, customer INT REFERENCES shop.customers (id), total NUMERIC(10,2))",
@@ -182,21 +184,12 @@ import Testing
             "INSERT INTO shop.customers (email) VALUES ('a@x'), ('b@x')",
             "INSERT INTO shop.orders (customer, total) VALUES (1, 150), (2, 5)",
             "REFRESH MATERIALIZED VIEW shop.per_customer",
-        ])
-        #expect(setup.status == 0, "\(setup.stderr)")
-        let first = try Self.pgDump(source)
-        #expect(first.status == 0, "\(first.errors)")
-        let lines = Self.comparable(first.dump)
-        #expect(lines.contains("CREATE SCHEMA shop;"), "\(first.dump)")
-        #expect(lines.contains("ALTER SEQUENCE shop.customers_id_seq OWNED BY shop.customers.id;"), "\(first.dump)")
-        let table = lines.firstIndex(of: "CREATE TABLE shop.orders ("), view = lines.firstIndex(of: "CREATE VIEW shop.big AS")
-        #expect(table != nil && view != nil && table! < view!, "\(first.dump)")
-
-        let target = try ServerProcess()
+        ]) else { return }
         defer { target.remove() }
-        let restore = try PsqlTests.psql(target, [], stdin: first.dump)
-        #expect(restore.status == 0, "\(restore.stderr)")
-        #expect(Self.comparable(try Self.pgDump(target).dump) == lines)
+        #expect(lines.contains("CREATE SCHEMA shop;"), "\(dump)")
+        #expect(lines.contains("ALTER SEQUENCE shop.customers_id_seq OWNED BY shop.customers.id;"), "\(dump)")
+        let table = lines.firstIndex(of: "CREATE TABLE shop.orders ("), view = lines.firstIndex(of: "CREATE VIEW shop.big AS")
+        #expect(table != nil && view != nil && table! < view!, "\(dump)")
         let check = try PsqlTests.psql(target, ["SELECT total FROM shop.big", "SELECT n FROM shop.per_customer WHERE customer = 2",
                                                 "INSERT INTO shop.customers (email) VALUES ('c@x') RETURNING id > 2 AS fresh", "SELECT count(*) FROM customers"])
         #expect(check.status == 0, "\(check.stderr)")

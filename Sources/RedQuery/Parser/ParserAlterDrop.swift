@@ -76,11 +76,7 @@ extension Parser {
         }
         if acceptKeyword("domain") { return try parseDropDomain() }
         if acceptKeyword("type") {
-            let ifExists = try parseIfExists()
-            var names: [String] = []
-            repeat { names.append(try parseEnumTypeName()) } while acceptSymbol(",")
-            let cascade = acceptKeyword("cascade")
-            if !cascade { _ = acceptKeyword("restrict") }
+            let (names, ifExists, cascade) = try parseTypesToDrop()
             return .dropType(names: names, ifExists: ifExists, cascade: cascade)
         }
         if acceptKeyword("view") {

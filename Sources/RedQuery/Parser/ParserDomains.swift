@@ -86,11 +86,17 @@ extension Parser {
 
     /// After `DROP DOMAIN`.
     mutating func parseDropDomain() throws -> Statement {
+        let (names, ifExists, cascade) = try parseTypesToDrop()
+        return .dropDomains(names: names, ifExists: ifExists, cascade: cascade)
+    }
+
+    /// After `DROP TYPE` or `DROP DOMAIN`: `[IF EXISTS] name [, …] [CASCADE | RESTRICT]`.
+    mutating func parseTypesToDrop() throws -> (names: [String], ifExists: Bool, cascade: Bool) {
         let ifExists = try parseIfExists()
         var names: [String] = []
         repeat { names.append(try parseEnumTypeName()) } while acceptSymbol(",")
         let cascade = acceptKeyword("cascade")
         if !cascade { _ = acceptKeyword("restrict") }
-        return .dropDomains(names: names, ifExists: ifExists, cascade: cascade)
+        return (names, ifExists, cascade)
     }
 }
