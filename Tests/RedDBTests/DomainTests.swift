@@ -31,6 +31,43 @@ import RedDB
         #expect(try await rows(s, "SELECT * FROM t") == [[.integer(1), .text("x")]])
     }
 
+    /// A domain may not come to be over itself: taking the name of RedDB's type another
+    /// domain is over would close a loop (which made statements on it recurse forever).
+    @Test func aDomainCannotBeOverItself() async throws {
+        let db = try await Database.inMemory()
+        let s = db.session()
+        try await s.execute("CREATE DOMAIN d AS email")
+        #expect(await code { _ = try await s.execute("CREATE DOMAIN email AS d") } == "22023")
+        try await s.execute("CREATE DOMAIN b AS text")
+        try await s.execute("CREATE DOMAIN c AS d; CREATE TABLE t (id INT, x c)")
+        #expect(await code { _ = try await s.execute("ALTER DOMAIN b RENAME TO d") } == "42710")
+        let dropped = try await s.execute("DROP DOMAIN d CASCADE")
+        #expect(dropped.notices == ["drop cascades to type c", "drop cascades to column x of table t"])
+    }
+
+    /// What a domain is over: another domain, whose default it takes, or an enum type, which
+    /// DROP TYPE then keeps (unless CASCADE) and RENAME carries the domain along.
+    @Test func domainsOverDomainsAndEnumTypes() async throws {
+        let db = try await Database.inMemory()
+        let s = db.session()
+        try await s.execute("""
+            CREATE DOMAIN five AS integer DEFAULT 5;
+            CREATE DOMAIN PosFive AS FIVE CHECK (VALUE > 0);
+            CREATE TABLE t (id INT, v posfive);
+            INSERT INTO t (id) VALUES (1);
+            CREATE TYPE mood AS ENUM ('sad', 'ok');
+            CREATE DOMAIN happyish AS mood CHECK (VALUE <> 'sad');
+            """)
+        #expect(try await rows(s, "SELECT v FROM t") == [[.integer(5)]], "the base domain's default")
+        #expect(await code { _ = try await s.execute("DROP TYPE mood") } == "2BP01")
+        try await s.execute("ALTER TYPE mood RENAME TO feeling")
+        #expect(try await rows(s, "SELECT 'ok'::happyish") == [[.text("ok")]])
+        #expect(await code { _ = try await s.execute("SELECT 'sad'::happyish") } == "23514")
+        let dropped = try await s.execute("DROP TYPE feeling CASCADE")
+        #expect(dropped.notices == ["drop cascades to type happyish"])
+        #expect(await code { _ = try await s.execute("SELECT 'ok'::happyish") } == "42704")
+    }
+
     @Test func aDomainMayTakeTheNameOfOneOfRedDBsOwnTypes() async throws {
         let db = try await Database.inMemory()
         let s = db.session()

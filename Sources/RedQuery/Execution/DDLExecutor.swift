@@ -553,9 +553,11 @@ struct DDLExecutor {
                         throw RedError(.notNullViolation, "column \"\(column.name)\" of relation \"\(handle.name)\" contains null values")
                     }
                     if let domain, row.isVisible(at: context.now) { try domain.verify(value, context) }
+                    guard !value.isNull else { continue }  // the row reads NULL for the new column as it is
                     var new = row
-                    if !value.isNull { new.values[column.id] = value }
+                    new.values[column.id] = value
                     rewrites.append((row, new))
+                    try context.checkMaterialized(rewrites.count, "ADD COLUMN")
                 }
                 for (old, new) in rewrites { try store.update(tx, updated, old: old, new: new, now: context.now) }
             }

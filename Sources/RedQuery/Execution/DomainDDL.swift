@@ -6,6 +6,11 @@ extension DDLExecutor {
     func createDomain(_ spec: DomainSpec) throws -> QueryResult {
         try requireTypeNameFree(spec.name)
         var definition = DomainDefinition(base: spec.baseType, notNull: spec.notNull, defaultSQL: spec.defaultSQL)
+        try DomainCatalog.requireNoCycle(spec.name, definition, tx)
+        if let over = try DomainCatalog.baseDomain(of: definition, tx) {
+            definition.base = DomainCatalog.baseText(naming: over.name)  // as the catalog names it, whatever the spelling
+            definition.defaultSQL = definition.defaultSQL ?? over.definition.defaultSQL  // PostgreSQL copies the base's default
+        }
         let base = try DomainCatalog.resolvedBase(definition, tx)
         if let named = base.namedType, base.type == .enumeration, try EnumTypeCatalog.labels(of: named, tx) == nil {
             throw RedError(.undefinedObject, "type \"\(named)\" does not exist")
@@ -19,11 +24,12 @@ extension DDLExecutor {
         return .message("domain '\(spec.name)' created", type: "create", tag: "CREATE DOMAIN")
     }
 
-    /// 42710 when a type of that name exists (PostgreSQL's, an enum type or a domain; RedDB's
-    /// own, `email`, may be overridden).
+    /// 42710 when a type of that name exists (PostgreSQL's, a surface's, an enum type or a
+    /// domain; RedDB's own, `email`, may be overridden).
     func requireTypeNameFree(_ name: String) throws {
         let enumType = try EnumTypeCatalog.labels(of: name, tx), domain = try DomainCatalog.definition(of: name, tx)
-        if DataType.isPostgresTypeName(name) || enumType != nil || domain != nil {
+        // A surface's types too (PG-wire's `regclass`, `oid`): catalog queries cast to them.
+        if DataType.isPostgresTypeName(name) || enumType != nil || domain != nil || context.surfaceCatalog?.cast(to: name) != nil {
             throw RedError(.duplicateObject, "type \"\(name)\" already exists")
         }
     }
@@ -88,6 +94,7 @@ extension DDLExecutor {
             return done
         case .rename(let newName):
             try requireTypeNameFree(newName)
+            try DomainCatalog.requireNoCycle(newName, definition, tx)
             _ = try DomainCatalog.remove(name, tx)
             try DomainCatalog.store(newName, definition, tx)
             for (table, _) in try columns(ofDomain: name) {
@@ -96,7 +103,7 @@ extension DDLExecutor {
                 _ = try store.setSchema(tx, table, schema)
             }
             for (dependent, var over) in try domains(over: name) {
-                over.base = newName
+                over.base = DomainCatalog.baseText(naming: newName)
                 try DomainCatalog.store(dependent, over, tx)
             }
             return done
@@ -121,6 +128,7 @@ extension DDLExecutor {
                     throw RedError(.dependentObjectsStillExist, "cannot drop type \(name) because other objects depend on it",
                                    detail: detail.joined(separator: "\n"))
                 }
+                _ = try DomainCatalog.remove(name, tx)  // first: a dependent's own dependents never lead back here
                 for (dependent, _) in dependents {
                     notices.append("drop cascades to type \(dependent)")
                     notices += try dropDomains([dependent], ifExists: false, cascade: true).notices

@@ -97,6 +97,25 @@ enum DomainCatalog {
         return base
     }
 
+    /// Refuses a domain `name` whose chain of base domains (as `definition` would make it)
+    /// comes back to it or runs deeper than `maxDepth`: a name RedDB's own type had (`email`)
+    /// can be taken by a domain after another was made over that type, which would close a loop.
+    static func requireNoCycle(_ name: String, _ definition: DomainDefinition, _ tx: Transaction) throws {
+        var seen: Set<String> = [name]
+        var current = try baseSpec(definition).namedType
+        while let named = current {
+            guard !seen.contains(named), seen.count <= maxDepth else {
+                throw RedError(.invalidArgument, "domain \(name) would be over itself (through \(named)) or nest more than \(maxDepth) deep")
+            }
+            guard let inner = try DomainCatalog.definition(of: named, tx) else { return }
+            seen.insert(named)
+            current = try baseSpec(inner).namedType
+        }
+    }
+
+    /// `name` as the base type text of another domain (quoted as needed).
+    static func baseText(naming name: String) -> String { SQLIdentifier.quoted(name) }
+
     /// The domain `definition`'s base type names directly, if that is a domain.
     static func baseDomain(of definition: DomainDefinition, _ tx: Transaction) throws -> (name: String, definition: DomainDefinition)? {
         guard let named = try baseSpec(definition).namedType, let inner = try DomainCatalog.definition(of: named, tx) else { return nil }
@@ -126,11 +145,12 @@ struct DomainRules: Sendable {
     /// The rules of the domain this one is over, if it is over one: checked first.
     let base: [DomainRules]
 
-    init(_ name: String, _ definition: DomainDefinition, type: DataType, planner: Planner) throws {
+    init(_ name: String, _ definition: DomainDefinition, type: DataType, planner: Planner, depth: Int = 0) throws {
+        guard depth <= DomainCatalog.maxDepth else { throw RedError(.limitExceeded, "domains nest at most \(DomainCatalog.maxDepth) deep") }
         self.name = name
         notNull = definition.notNull
         base = try DomainCatalog.baseDomain(of: definition, planner.context.transaction).map {
-            [try DomainRules($0.name, $0.definition, type: type, planner: planner)]
+            [try DomainRules($0.name, $0.definition, type: type, planner: planner, depth: depth + 1)]
         } ?? []
         let value = [ColumnDefinition(id: 0, name: "value", type: type)]
         checks = try definition.checks.sorted { $0.name < $1.name }.map { check in

@@ -113,6 +113,10 @@ extension DDLExecutor {
             _ = try EnumTypeCatalog.remove(name, tx)
             try EnumTypeCatalog.store(newName, labels: labels, tx)
             try updateColumns(ofType: name) { $0.enumType = newName }
+            for (dependent, var over) in try domains(over: name) {  // domains over it follow the new name
+                over.base = DomainCatalog.baseText(naming: newName)
+                try DomainCatalog.store(dependent, over, tx)
+            }
             return .message("type '\(name)' renamed to '\(newName)'", type: "alter", tag: "ALTER TYPE")
         }
     }
@@ -129,6 +133,17 @@ extension DDLExecutor {
                 throw RedError(.undefinedObject, "type \"\(name)\" does not exist")
             }
             let users = try store.listReachable(tx).flatMap { table in table.schema.columns.filter { $0.enumType == name }.map { (table.name, $0.name) } }
+            let dependents = try domains(over: name)
+            if !dependents.isEmpty {
+                guard cascade else {
+                    throw RedError(.dependentObjectsStillExist, "cannot drop type \(name) because other objects depend on it",
+                                   detail: "type \(dependents[0].name) depends on type \(name)")
+                }
+                for (dependent, _) in dependents {
+                    notices.append("drop cascades to type \(dependent)")
+                    notices += try dropDomains([dependent], ifExists: false, cascade: true).notices
+                }
+            }
             if let (table, column) = users.first {
                 guard cascade else {
                     throw RedError(.dependentObjectsStillExist, "cannot drop type \(name) because other objects depend on it",

@@ -78,12 +78,15 @@ public final class StatementCancellation: Sendable {
     /// wait for a thread of the pool (two, on two cores, both perhaps running long
     /// statements), is what wakes a statement that waits (for a lock).
     private let deadline = Atomic<UInt64>(0)
+    /// The epoch `deadline` was set for: a deadline left from an earlier statement is ignored.
+    private let deadlineEpoch = Atomic<UInt64>(0)
 
     public init() {}
 
     public var reason: Reason {
         let current = state.load(ordering: .relaxed)
-        if current & 3 == 0, case let due = deadline.load(ordering: .relaxed), due != 0, Self.monotonicNanoseconds() >= due {
+        if current & 3 == 0, case let due = deadline.load(ordering: .relaxed), due != 0,
+           deadlineEpoch.load(ordering: .relaxed) == current >> 2, Self.monotonicNanoseconds() >= due {
             cancelIfStill(current >> 2, reason: .statementTimeout)
         }
         return Reason(rawValue: state.load(ordering: .relaxed) & 3) ?? .none
@@ -91,6 +94,7 @@ public final class StatementCancellation: Sendable {
 
     /// The running statement times out `milliseconds` from now (cleared by `reset`).
     public func setTimeout(milliseconds: Int) {
+        deadlineEpoch.store(epoch, ordering: .relaxed)
         deadline.store(Self.monotonicNanoseconds() &+ UInt64(milliseconds) &* 1_000_000, ordering: .relaxed)
     }
 

@@ -14,10 +14,10 @@ public final class SessionRandom: Sendable {
 
     public init() {}
 
-    /// `setseed(x)`, for x in [-1, 1] (22003 outside, as PostgreSQL).
+    /// `setseed(x)`, for x in [-1, 1] (22023 outside, as PostgreSQL).
     func seed(_ x: Double) throws {
         guard x >= -1, x <= 1 else {
-            throw RedError(.numericOutOfRange, "setseed parameter \(Value.float(x).displayText) is out of allowed range [-1,1]")
+            throw RedError(.invalidArgument, "setseed parameter \(Value.float(x).displayText) is out of allowed range [-1,1]")
         }
         state.withLock { $0 = UInt64(bitPattern: Int64(x * Double(Int64.max / 2))) }
     }

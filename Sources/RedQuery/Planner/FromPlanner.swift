@@ -127,15 +127,17 @@ extension Planner {
                 names = leftColumns.filter { !$0.hidden && rightNames.contains($0.name) }.map(\.name).filter { seen.insert($0).inserted }
             }
             if names.isEmpty { return .join(left, right, kind == .inner ? .cross : kind, nil) }
+            // A copy an inner USING merged away is not the side's column of that name.
+            let mergedAway = Set(usingMerges.map(\.hidden))
             for name in names {
-                func find(_ columns: [ScopeColumn], _ side: String) throws -> Int {
-                    let hits = columns.indices.filter { columns[$0].name == name && !columns[$0].hidden }
+                func find(_ columns: [ScopeColumn], _ side: String, base: Int) throws -> Int {
+                    let hits = columns.indices.filter { columns[$0].name == name && !columns[$0].hidden && !mergedAway.contains(base + $0) }
                     guard let first = hits.first else {
                         throw RedError(.undefinedColumn, "column \"\(name)\" specified in USING clause does not exist in \(side) table")
                     }
                     return first
                 }
-                let li = try find(leftColumns, "left"), ri = try find(rightColumns, "right")
+                let li = try find(leftColumns, "left", base: left.range.lowerBound), ri = try find(rightColumns, "right", base: right.range.lowerBound)
                 let leftPosition = left.range.lowerBound + li, rightPosition = right.range.lowerBound + ri
                 // A column an inner FULL JOIN … USING merged is COALESCE of its copies here too.
                 func copies(of position: Int) -> [Int] { usingMerges.filter { $0.coalesced && $0.kept == position }.map(\.hidden) }

@@ -79,7 +79,7 @@ final class PGActivity: Sendable {
     static func truncated(_ query: String) -> String {
         guard query.utf8.count > maxQueryBytes else { return query }
         var end = query.utf8.index(query.utf8.startIndex, offsetBy: maxQueryBytes)
-        while end > query.startIndex, !query.unicodeScalars.indices.contains(end) { end = query.utf8.index(before: end) }
+        while end > query.startIndex, end.samePosition(in: query.unicodeScalars) == nil { end = query.utf8.index(before: end) }
         return String(query[..<end])
     }
 }
@@ -98,10 +98,19 @@ enum PGActivityCatalog {
         SurfaceColumn("query", .text), SurfaceColumn("backend_type", .text),
     ]
 
-    static func relation(_ activities: @escaping @Sendable () -> [PGActivity.Row]) -> SurfaceRelation {
+    /// `mayRead`: whether the caller may see a connection's details; for others, as PostgreSQL
+    /// shows other roles' sessions, the query is `<insufficient privilege>` and the client,
+    /// times and state are NULL.
+    static func relation(_ activities: @escaping @Sendable () -> [PGActivity.Row], mayRead: @escaping @Sendable (PGActivity.Row) -> Bool) -> SurfaceRelation {
         SurfaceRelation(columns: columns) { _ in
             activities().sorted { $0.pid < $1.pid }.map { r -> [Value] in
                 func instant(_ us: Int64?) -> Value { us.map(Value.timestamp) ?? .null }
+                guard mayRead(r) else {
+                    return [.integer(PGCatalogModel.databaseOID), .text(PGCatalogModel.databaseName), .integer(Int64(r.pid)), .null,
+                            .integer(PGCatalogModel.ownerOID), .text(PGCatalogModel.ownerName(r.user)), .text(r.applicationName),
+                            .null, .null, .null, .null, .null, .null, .null, .null, .null, .null, .null, .null, .null,
+                            .text("<insufficient privilege>"), .text("client backend")]
+                }
                 return [.integer(PGCatalogModel.databaseOID), .text(PGCatalogModel.databaseName), .integer(Int64(r.pid)), .null,
                         .integer(PGCatalogModel.ownerOID), .text(PGCatalogModel.ownerName(r.user)), .text(r.applicationName),
                         r.clientAddress.map(Value.text) ?? .null, .null, r.clientPort.map { .integer(Int64($0)) } ?? .integer(-1),

@@ -27,6 +27,8 @@ struct PGSystemCatalog: SurfaceCatalog {
     let isolation: @Sendable () -> IsolationLevel?
     /// The server's PG-wire connections (`pg_stat_activity`); nil lists none.
     let activities: (@Sendable () -> [PGActivity.Row])?
+    /// Whether this caller may see and signal a connection.
+    let mayAct: @Sendable (PGActivity.Row) -> Bool
 
     /// `isolation`: the level in force on the connection's session (`transaction_isolation`
     /// is the open block's, not a stored setting).
@@ -45,6 +47,11 @@ struct PGSystemCatalog: SurfaceCatalog {
         } else {
             activities = nil
         }
+        if let backends {
+            mayAct = backends.mayAct
+        } else {
+            mayAct = { _ in false }
+        }
         var functions = PGCatalogFunctions.functions(owner: user).merging(PGSettingsCatalog.functions(settings, isolation: isolation)) { $1 }
         if let notifications { functions["pg_notify"] = notifications.function }
         if let backends { functions.merge(PGActivityCatalog.functions(backends.registry, mayAct: backends.mayAct)) { $1 } }
@@ -54,7 +61,7 @@ struct PGSystemCatalog: SurfaceCatalog {
     func relation(schema: String?, name: String) -> SurfaceRelation? {
         if schema == nil || schema == "pg_catalog", name == "pg_settings" { return PGSettingsCatalog.relation(settings, isolation: isolation) }
         if schema == nil || schema == "pg_catalog", name == "pg_locks" { return PGLocksCatalog.relation(locks ?? LockTable()) }
-        if schema == nil || schema == "pg_catalog", name == "pg_stat_activity" { return PGActivityCatalog.relation(activities ?? { [] }) }
+        if schema == nil || schema == "pg_catalog", name == "pg_stat_activity" { return PGActivityCatalog.relation(activities ?? { [] }, mayRead: mayAct) }
         let definition: PGCatalogTable?
         switch schema {
         case nil, "pg_catalog": definition = PGCatalogTable.pgCatalog[name]
