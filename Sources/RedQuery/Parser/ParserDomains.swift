@@ -8,7 +8,8 @@ extension Parser {
         _ = acceptKeyword("as")
         let start = current.offset
         _ = try parseTypeNameWithArguments()
-        var spec = DomainSpec(name: name, baseType: String(decoding: bytes[start..<min(current.offset, bytes.count)], as: UTF8.self).trimmingSpaces())
+        let written = String(decoding: bytes[start..<min(current.offset, bytes.count)], as: UTF8.self)
+        var spec = DomainSpec(name: name, baseType: Self.withoutComments(written).trimmingSpaces())
         var constraintName: String?
         var saidNull = false
         while true {
@@ -36,6 +37,33 @@ extension Parser {
         if constraintName != nil { throw unexpected(expected: "CHECK, NOT NULL or NULL") }
         if saidNull && spec.notNull { throw RedError(.syntaxError, "conflicting NULL/NOT NULL constraints") }
         return .createDomain(spec)
+    }
+
+    /// `text` without its SQL comments (`-- …` to the line's end, `/* … */`), outside quoted
+    /// identifiers: the text up to the next token may hold one, which would swallow what
+    /// follows the type where it is used again (`CAST(value AS text -- note)`).
+    static func withoutComments(_ text: String) -> String {
+        guard text.contains("--") || text.contains("/*") else { return text }
+        let scalars = Array(text.unicodeScalars)
+        var out = String.UnicodeScalarView(), i = 0, quoted = false
+        while i < scalars.count {
+            let c = scalars[i], next = i + 1 < scalars.count ? scalars[i + 1] : " "
+            if c == "\"" { quoted.toggle() }
+            if !quoted, c == "-", next == "-" {
+                while i < scalars.count, scalars[i] != "\n" { i += 1 }
+                continue
+            }
+            if !quoted, c == "/", next == "*" {
+                i += 2
+                while i + 1 < scalars.count, !(scalars[i] == "*" && scalars[i + 1] == "/") { i += 1 }
+                i += 2
+                out.append(" ")
+                continue
+            }
+            out.append(c)
+            i += 1
+        }
+        return String(out)
     }
 
     /// After `ALTER DOMAIN`.
