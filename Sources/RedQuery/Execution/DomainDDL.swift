@@ -70,7 +70,7 @@ extension DDLExecutor {
                     RedError(.checkViolation, "column \"\(column)\" of table \"\(table)\" contains values that violate the new constraint")
                 }
             }
-            definition.checks.append(added.checks[0])
+            definition.checks.append(.init(name: checkName, sql: spec.sql, notValid: validate ? nil : true))
         case .dropConstraint(let constraint, let ifExists):
             guard definition.checks.contains(where: { $0.name == constraint }) else {
                 if ifExists { return .message("constraint \"\(constraint)\" of domain \"\(name)\" does not exist, skipping", type: "alter", tag: "ALTER DOMAIN") }
@@ -91,7 +91,7 @@ extension DDLExecutor {
             try verifyColumns(of: name) { value, context in try rules.firstViolated(by: value, context) } violation: { column, table, _ in
                 RedError(.checkViolation, "column \"\(column)\" of table \"\(table)\" contains values that violate the new constraint")
             }
-            return done
+            if let i = definition.checks.firstIndex(where: { $0.name == constraint }) { definition.checks[i].notValid = nil }
         case .rename(let newName):
             try requireTypeNameFree(newName)
             try DomainCatalog.requireNoCycle(newName, definition, tx)

@@ -31,6 +31,9 @@ struct DomainDefinition: Codable, Sendable, Equatable {
     struct Check: Codable, Sendable, Equatable {
         var name: String
         var sql: String
+        /// Added NOT VALID and not validated since: rows from before may break it (catalogs
+        /// say so, and pg_dump adds it after the data).
+        var notValid: Bool? = nil
     }
     var base: String
     var notNull = false

@@ -31,7 +31,8 @@ public struct CatalogSnapshot: Sendable {
         public var column: ColumnDefinition
         public var notNull: Bool
         public var defaultSQL: String?
-        public var checks: [(name: String, sql: String)]
+        /// `validated` false for a check added NOT VALID and not validated since.
+        public var checks: [(name: String, sql: String, validated: Bool)]
     }
 
     public struct Sequence: Sendable {
@@ -123,7 +124,7 @@ public struct CatalogSnapshot: Sendable {
             column.enumType = base.type == .enumeration ? base.namedType : nil
             column.domain = name
             return Domain(name: name, baseName: definition.base, column: column, notNull: definition.notNull, defaultSQL: definition.defaultSQL,
-                          checks: definition.checks.map { ($0.name, $0.sql) })
+                          checks: definition.checks.map { ($0.name, $0.sql, $0.notValid != true) })
         }.sorted { $0.name < $1.name }
         snapshot.extensions = try ExtensionCatalog.all(context.transaction)
         snapshot.schemas = try SchemaCatalog.all(context.transaction)

@@ -49,7 +49,7 @@ enum PGCatalogFunctions {
             "pg_get_constraintdef": SurfaceFunction(arity: 1...2, resultType: .text) { args, snapshot in
                 let model = PGCatalogModel.of(snapshot, owner: user), oid = try integer(args[0])
                 if let constraint = model.constraint(oid: oid) { return .text(constraint.definition) }
-                return model.domainConstraints.first { $0.oid == oid }.map { .text("CHECK (\($0.sql))") } ?? .null
+                return model.domainConstraints.first { $0.oid == oid }.map { .text("CHECK (\($0.sql))" + ($0.validated ? "" : " NOT VALID")) } ?? .null
             },
             // Defaults and CHECKs are kept as their SQL text, which is what this prints.
             "pg_get_expr": SurfaceFunction(arity: 2...3, resultType: .text) { args, _ in args[0] },

@@ -152,9 +152,9 @@ extension PGCatalogTable {
                 }
                 if let check = c.check { row["conbin"] = .text(check) }
                 return row
-            } + model.domainConstraints.map { oid, name, domain, sql in
+            } + model.domainConstraints.map { oid, name, domain, sql, validated in
                 ["oid": .integer(oid), "conname": .text(name), "connamespace": .integer(PGCatalogModel.publicNamespace), "contype": .text("c"),
-                 "condeferrable": .boolean(false), "condeferred": .boolean(false), "convalidated": .boolean(true), "conrelid": .integer(0),
+                 "condeferrable": .boolean(false), "condeferred": .boolean(false), "convalidated": .boolean(validated), "conrelid": .integer(0),
                  "contypid": .integer(domain.oid), "conindid": .integer(0), "confrelid": .integer(0), "confupdtype": .text(" "),
                  "confdeltype": .text(" "), "confmatchtype": .text(" "), "conislocal": .boolean(true), "connoinherit": .boolean(false), "conbin": .text(sql)]
             }

@@ -150,7 +150,7 @@ extension PGCatalogTable {
                 var row = constraintNames(c)
                 row["check_clause"] = .text(c.check ?? "")
                 return row
-            } + model.domainConstraints.map { _, name, _, sql in
+            } + model.domainConstraints.map { _, name, _, sql, _ in
                 ["constraint_catalog": .text(PGCatalogModel.databaseName), "constraint_schema": .text(PGCatalogModel.schemaName),
                  "constraint_name": .text(name), "check_clause": .text(sql)]
             }
@@ -180,7 +180,7 @@ extension PGCatalogTable {
             constraint_catalog:t constraint_schema:t constraint_name:t domain_catalog:t domain_schema:t domain_name:t \
             is_deferrable:t initially_deferred:t
             """) { model in
-            model.domainConstraints.map { _, name, domain, _ in
+            model.domainConstraints.map { _, name, domain, _, _ in
                 ["constraint_catalog": .text(PGCatalogModel.databaseName), "constraint_schema": .text(PGCatalogModel.schemaName),
                  "constraint_name": .text(name), "domain_catalog": .text(PGCatalogModel.databaseName),
                  "domain_schema": .text(PGCatalogModel.schemaName), "domain_name": .text(domain.name),

@@ -479,9 +479,9 @@ struct PGCatalogModel: Sendable {
     func constraint(oid: Int64) -> Constraint? { constraintsByOID[oid].map { constraints[$0] } }
 
     /// The domains' CHECK constraints, as pg_constraint lists them (`contypid`, no `conrelid`).
-    var domainConstraints: [(oid: Int64, name: String, domain: PGBuiltinType, sql: String)] {
+    var domainConstraints: [(oid: Int64, name: String, domain: PGBuiltinType, sql: String, validated: Bool)] {
         domains.flatMap { type, _, domain, _ in
-            domain.checks.map { (Self.stableOID("\(domain.name).\($0.name)", kind: "domain-constraint"), $0.name, type, $0.sql) }
+            domain.checks.map { (Self.stableOID("\(domain.name).\($0.name)", kind: "domain-constraint"), $0.name, type, $0.sql, $0.validated) }
         }
     }
 
