@@ -8,26 +8,6 @@ import Synchronization
 /// SQLSTATE, and waiting until a session blocks on a lock.
 protocol SessionTestSupport {}
 
-/// Turns among tests that hold fsyncs back. A held sync blocks its thread (the WAL leader waits
-/// inside `SimulatedFileSystem.sync`); the writes meant to be held run on threads of their own
-/// (`writeOnOwnThread`), but a test's commit that went to disk by mistake would block a thread
-/// of Swift's cooperative pool, and a 2-core machine's pool has two: two such tests at once
-/// blocked both, and neither could go on to release its sync (a CI run hung so).
-actor HeldSyncTurns {
-    static let shared = HeldSyncTurns()
-    private var busy = false
-    private var waiting: [CheckedContinuation<Void, Never>] = []
-
-    func begin() async {
-        guard busy else { busy = true; return }
-        await withCheckedContinuation { waiting.append($0) }
-    }
-
-    func end() {
-        if waiting.isEmpty { busy = false } else { waiting.removeFirst().resume() }  // the turn passes on
-    }
-}
-
 extension SessionTestSupport {
     /// A database at /db/data.rdb on a simulated disk, in full sync mode and without background
     /// work, so that durability is what is tested (`fs.crash(seed:)` then reopens it).
@@ -39,22 +19,17 @@ extension SessionTestSupport {
     }
 
     /// Runs `body` with `fs`'s fsyncs held back (`holdSyncs`), released when it returns or
-    /// throws, one such test at a time (`HeldSyncTurns`). A sync the body left held past the
-    /// hold's limit (the test's own thread stuck in it) is a failure, not a hang.
+    /// throws. A sync left held past the hold's limit (a commit expected to be declined that
+    /// went to disk instead) is a failure, not a hang. A held sync blocks its thread; every
+    /// step that may meet one runs on a thread of its own (`whileAWriteIsHeld`), never on
+    /// Swift's pool, so tests holding syncs need not take turns.
     func withSyncsHeld<T>(_ fs: SimulatedFileSystem, _ body: () async throws -> T) async throws -> T {
-        await HeldSyncTurns.shared.begin()
         fs.holdSyncs()
-        defer { if fs.syncHoldExpired { Issue.record("a sync stayed held past \(SimulatedFileSystem.maxSyncHoldSeconds) s") } }
-        do {
-            let result = try await body()
+        defer {
             fs.releaseSyncs()
-            await HeldSyncTurns.shared.end()
-            return result
-        } catch {
-            fs.releaseSyncs()
-            await HeldSyncTurns.shared.end()
-            throw error
+            if fs.syncHoldExpired { Issue.record("a sync stayed held past \(SimulatedFileSystem.maxSyncHoldSeconds) s") }
         }
+        return try await body()
     }
 
     /// With `fs`'s syncs held: `statement` (an autocommit write answered at once,
@@ -114,7 +89,7 @@ extension SessionTestSupport {
     }
 }
 
-/// The outcome of `writeOnOwnThread`, once its thread has finished.
+/// The outcome of a write `start` ran on a thread of its own, once that thread has finished.
 final class OwnThreadWrite: Sendable {
     private let outcome = Mutex<Result<QueryResult, any Error>?>(nil)
 
