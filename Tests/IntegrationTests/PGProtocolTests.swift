@@ -22,6 +22,43 @@ import Testing
         String(messages.map { Character(UnicodeScalar($0.0)) })
     }
 
+    /// `pg_terminate_backend` ends a connection as PostgreSQL's backends end: FATAL 57P01 and
+    /// nothing else, whether it was idle or running a statement (no 57014, no ReadyForQuery).
+    /// With a timeout it answers true once the connection has ended; a negative one is 22023.
+    @Test func pgTerminateBackendEndsIdleAndBusyConnectionsWithFatal() throws {
+        let server = try ServerProcess()
+        defer { server.remove() }
+        func value(_ s: RawSocket, _ sql: String) -> String? {
+            s.send(M.message("Q", Self.cstring(sql)))
+            guard let row = M.readUntilReady(s).first(where: { $0.0 == UInt8(ascii: "D") })?.1, row.count >= 6 else { return nil }
+            let length = Int(Int32(bitPattern: UInt32(row[2]) << 24 | UInt32(row[3]) << 16 | UInt32(row[4]) << 8 | UInt32(row[5])))
+            return length < 0 ? nil : String(decoding: row[6..<(6 + length)], as: UTF8.self)
+        }
+        let idle = try Self.session(server), busy = try Self.session(server), admin = try Self.session(server)
+        let idlePID = try #require(value(idle, "SELECT pg_backend_pid()"))
+        let busyPID = try #require(value(busy, "SELECT pg_backend_pid()"))
+        busy.send(M.message("Q", Self.cstring("SELECT pg_sleep(300)")))
+        var active = "0"
+        for _ in 0..<3_000 where active != "1" {
+            active = value(admin, "SELECT count(*) FROM pg_stat_activity WHERE pid = \(busyPID) AND state = 'active'") ?? "?"
+            if active != "1" { usleep(10_000) }
+        }
+        #expect(active == "1", "the sleep never showed as active")
+        #expect(value(admin, "SELECT pg_terminate_backend(\(idlePID), 20000)::text || pg_terminate_backend(\(busyPID), 20000)::text") == "truetrue")
+        for (name, socket) in [("idle", idle), ("busy", busy)] {
+            let goodbye = M.readUntilReady(socket)
+            #expect(Self.tags(goodbye) == "E", "\(name): \(Self.tags(goodbye))")
+            let text = String(decoding: goodbye.first?.1 ?? [], as: UTF8.self)
+            #expect(text.contains("FATAL") && text.contains("57P01") && text.contains("terminating connection due to administrator command"), "\(name): \(text)")
+        }
+        #expect(value(admin, "SELECT count(*) FROM pg_stat_activity WHERE pid IN (\(idlePID), \(busyPID))") == "0")
+        #expect(value(admin, "SELECT pg_terminate_backend(999999)") == "f")
+        admin.send(M.message("Q", Self.cstring("SELECT pg_terminate_backend(\(busyPID), -1)")))
+        let refused = M.readUntilReady(admin)
+        let refusal = String(decoding: refused.first?.1 ?? [], as: UTF8.self)
+        #expect(refusal.contains("22023"), "\(Self.tags(refused))")
+    }
+
     @Test func rowLimitsSuspendThePortal() throws {
         let server = try ServerProcess()
         defer { server.remove() }

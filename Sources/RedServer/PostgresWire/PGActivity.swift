@@ -35,6 +35,12 @@ final class PGActivity: Sendable {
     static let maxQueryBytes = 1024
 
     private let row: Mutex<Row>
+    /// `pg_terminate_backend` asked the connection to end; read at every flush, so an atomic.
+    private let terminating = Atomic<Bool>(false)
+
+    var terminationRequested: Bool { terminating.load(ordering: .acquiring) }
+
+    func requestTermination() { terminating.store(true, ordering: .releasing) }
 
     init(pid: Int32, clientAddress: String?, clientPort: Int?) {
         row = Mutex(Row(pid: pid, clientAddress: clientAddress, clientPort: clientPort, backendStart: Self.now()))
@@ -125,15 +131,31 @@ enum PGActivityCatalog {
 extension PGActivityCatalog {
     /// `pg_cancel_backend(pid)` and `pg_terminate_backend(pid [, timeout])`: true once signalled,
     /// false for a pid that is no PG-wire connection (PostgreSQL warns and answers false).
+    /// With a timeout (milliseconds) `pg_terminate_backend` waits for the connection to end and
+    /// answers false if it has not by then, as PostgreSQL 14 and later do.
     static func functions(_ registry: ConnectionRegistry, mayAct: @escaping @Sendable (PGActivity.Row) -> Bool) -> [String: SurfaceFunction] {
         func signal(terminate: Bool) -> SurfaceFunction {
             SurfaceFunction(arity: terminate ? 1...2 : 1...1, resultType: .boolean) { args, _ in
                 let pid = try PGCatalogFunctions.integer(args[0])
-                guard let id = Int32(exactly: pid) else { return .boolean(false) }
-                return .boolean(try registry.signal(id, terminate: terminate, allowed: mayAct))
+                let timeout = args.count > 1 ? try PGCatalogFunctions.integer(args[1]) : 0
+                guard timeout >= 0 else { throw RedError(.invalidArgument, "\"timeout\" must not be negative") }
+                // Waiting for the connection to end is no work for an event loop: run it on the pool.
+                if timeout > 0 { try NonBlockingExecution.refuseIfActive(.longRunning) }
+                guard let id = Int32(exactly: pid), try registry.signal(id, terminate: terminate, allowed: mayAct) else { return .boolean(false) }
+                return .boolean(timeout == 0 || waitUntilClosed(id, registry, milliseconds: timeout))
             }
         }
         return ["pg_cancel_backend": signal(terminate: false), "pg_terminate_backend": signal(terminate: true)]
+    }
+
+    /// Polls (10 ms naps) until connection `id` has ended or `milliseconds` have passed.
+    private static func waitUntilClosed(_ id: Int32, _ registry: ConnectionRegistry, milliseconds: Int64) -> Bool {
+        let deadline = ContinuousClock.now + .milliseconds(milliseconds)
+        while !registry.isClosed(id) {
+            guard ContinuousClock.now < deadline else { return false }
+            usleep(10_000)
+        }
+        return true
     }
 }
 

@@ -43,6 +43,8 @@ final class PGConnection {
     let activity: PGActivity
     /// Whether the request being handled runs a statement (`noteBegin`), so its end is noted.
     var activityBegun = false
+    /// The FATAL goodbye of `pg_terminate_backend` went out (`sayGoodbye`).
+    private var saidGoodbye = false
     var statements: [String: PGPreparedStatement] = [:]
     var portals: [String: PGPortal] = [:]
     /// SQL cursors (`DECLARE … CURSOR`), by name; they share the portals' namespace.
@@ -90,7 +92,11 @@ final class PGConnection {
         self.session.processID = id  // pg_backend_pid() and pg_locks name the id BackendKeyData announces
         self.secretKey = secretKey
         activity = PGActivity(pid: id, clientAddress: channel.remoteAddress?.ipAddress, clientPort: channel.remoteAddress?.port)
-        context.connections.setActivity(id, activity)
+        context.connections.setActivity(id, activity) { [channel] in
+            var goodbye = PGBackendWriter()
+            goodbye.error(Self.terminated, severity: "FATAL")
+            channel.writeAndFlush(goodbye.take()).whenComplete { _ in channel.close(promise: nil) }
+        }
         var logger = context.logger
         logger[metadataKey: "pg_backend"] = "\(id)"
         self.logger = logger
@@ -153,6 +159,10 @@ final class PGConnection {
                 } else {
                     keepGoing = try await withTaskExecutorPreference(globalConcurrentExecutor) { try await handle(message) }
                 }
+                if activity.terminationRequested {
+                    try await sayGoodbye()
+                    return
+                }
                 if mustFlush { try await flush() }
                 let stayOpen = context.connections.finishRequest(id)
                 noteEnd()
@@ -163,6 +173,8 @@ final class PGConnection {
                 }
                 lane.readerIdle()  // not on the way out: the lane closes first
             }
+        } catch is Terminated {
+            logger.debug("pg connection terminated by pg_terminate_backend")
         } catch let error as RedError where error.code == .protocolViolation {
             // Malformed input: say why, then hang up (the stream cannot be resynchronised).
             logger.info("pg protocol violation: \(error.message)")
@@ -188,8 +200,26 @@ final class PGConnection {
 
     /// The FATAL error that ends a connection on shutdown, into `writer`.
     func writeShutdownTermination() {
-        writer.error(RedError(.closed, "terminating connection due to administrator command"), severity: "FATAL")
+        writer.error(Self.terminated, severity: "FATAL")
     }
+
+    /// `pg_terminate_backend` ended this connection: what is pending gives way to the FATAL
+    /// goodbye (sent once), and the request unwinds (`Terminated`), as a PostgreSQL backend
+    /// leaves in the middle of a statement.
+    private func sayGoodbye() async throws {
+        _ = writer.take()
+        if !saidGoodbye {
+            saidGoodbye = true
+            writeShutdownTermination()
+            try await outbound.write(writer.take())
+        }
+        throw Terminated()
+    }
+
+    struct Terminated: Error {}
+
+    /// What a connection ended by shutdown or `pg_terminate_backend` is told (57P01).
+    static let terminated = RedError(.closed, "terminating connection due to administrator command")
 
     // MARK: Startup
 
@@ -433,6 +463,7 @@ final class PGConnection {
     // MARK: Output
 
     func flush() async throws {
+        if activity.terminationRequested { try await sayGoodbye() }
         guard !writer.isEmpty else { return }
         try await outbound.write(writer.take())
     }
