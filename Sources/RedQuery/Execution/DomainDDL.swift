@@ -43,8 +43,17 @@ extension DDLExecutor {
         return given
     }
 
+    /// Why `name` names no domain: 42809 when it is some other type (PostgreSQL's messages
+    /// quote the name in DROP, not in ALTER), else 42704.
+    private func noDomain(_ name: String, quoted: Bool) throws -> RedError {
+        let enumType = try EnumTypeCatalog.labels(of: name, tx) != nil
+        let otherType = enumType || DataType.isPostgresTypeName(name) || context.surfaceCatalog?.cast(to: name) != nil
+        guard otherType else { return RedError(.undefinedObject, "type \"\(name)\" does not exist") }
+        return RedError(.invalidOperation, quoted ? "\"\(name)\" is not a domain" : "\(name) is not a domain")
+    }
+
     func alterDomain(_ name: String, _ change: DomainAlteration) throws -> QueryResult {
-        guard var definition = try DomainCatalog.definition(of: name, tx) else { throw RedError(.undefinedObject, "type \"\(name)\" does not exist") }
+        guard var definition = try DomainCatalog.definition(of: name, tx) else { throw try noDomain(name, quoted: false) }
         let done = QueryResult.message("domain '\(name)' altered", type: "alter", tag: "ALTER DOMAIN")
         switch change {
         case .setDefault(let sql):
@@ -116,8 +125,9 @@ extension DDLExecutor {
         var notices: [String] = []  // skipped names, and columns CASCADE drops
         for name in names {
             guard try DomainCatalog.definition(of: name, tx) != nil else {
-                if ifExists { notices.append("type \"\(name)\" does not exist, skipping"); continue }
-                throw RedError(.undefinedObject, "type \"\(name)\" does not exist")
+                let missing = try noDomain(name, quoted: true)
+                if ifExists && missing.code == .undefinedObject { notices.append("type \"\(name)\" does not exist, skipping"); continue }
+                throw missing
             }
             let users = try columns(ofDomain: name)
             let dependents = try domains(over: name)
