@@ -136,6 +136,12 @@ public struct RedError: Error, Sendable, Equatable, CustomStringConvertible {
         case dependentObjectsStillExist = "dependent_objects_still_exist"
         /// A definition change that is not allowed (CREATE OR REPLACE VIEW dropping columns …).
         case invalidTableDefinition = "invalid_table_definition"
+        /// A CREATE FUNCTION that cannot make a function (no body, a result that does not fit).
+        case invalidFunctionDefinition = "invalid_function_definition"
+        /// `$n` past a SQL function's arguments.
+        case undefinedParameter = "undefined_parameter"
+        /// CREATE FUNCTION of a name and argument types another function has.
+        case duplicateFunction = "duplicate_function"
         /// RELEASE / ROLLBACK TO names no open savepoint.
         case invalidSavepoint = "invalid_savepoint_specification"
         /// A client cancelled the running statement (PG CancelRequest, RedWire cancel).
@@ -223,6 +229,9 @@ public struct RedError: Error, Sendable, Equatable, CustomStringConvertible {
             case .intervalFieldOverflow: return "22015"
             case .dependentObjectsStillExist: return "2BP01"
             case .invalidTableDefinition: return "42P16"
+            case .invalidFunctionDefinition: return "42P13"
+            case .undefinedParameter: return "42P02"
+            case .duplicateFunction: return "42723"
             case .invalidSavepoint: return "3B001"
             case .queryCanceled: return "57014"
             case .deadlockDetected: return "40P01"

@@ -547,6 +547,13 @@ public indirect enum Statement: Sendable, Equatable {
     case createDomain(DomainSpec)
     case alterDomain(name: String, DomainAlteration)
     case dropDomains(names: [String], ifExists: Bool, cascade: Bool)
+    /// `CREATE [OR REPLACE] FUNCTION … LANGUAGE sql`, `DROP FUNCTION [IF EXISTS] f[(types)], …`,
+    /// `ALTER FUNCTION f[(types)] RENAME TO g | OWNER TO r` (`FunctionCatalog`).
+    case createFunction(FunctionSpec, orReplace: Bool)
+    case dropFunctions([FunctionReference], ifExists: Bool, cascade: Bool)
+    /// `RENAME TO g` (the new name) or `OWNER TO r` (nil: roles own nothing here, so only the
+    /// function's existence is checked).
+    case alterFunction(FunctionReference, renameTo: String?)
     /// `CREATE EXTENSION [IF NOT EXISTS] name …` / `DROP EXTENSION [IF EXISTS] names [CASCADE]`:
     /// records which of the built-in extensions (`ExtensionCatalog`) a database asked for.
     case createExtension(name: String, ifNotExists: Bool)
@@ -871,4 +878,63 @@ public enum CommentTarget: Sendable, Equatable {
     case column(table: String, column: String)
     case index(String)
     case sequence(String)
+}
+
+/// `CREATE [OR REPLACE] FUNCTION name (arguments) RETURNS … LANGUAGE sql AS 'body' …`, as
+/// written; kept as the function's definition (`FunctionCatalog`), so types are their text.
+public struct FunctionSpec: Sendable, Equatable, Codable {
+    public struct Argument: Sendable, Equatable, Codable {
+        /// nil for an unnamed argument, read in the body as `$n`.
+        public var name: String?
+        /// The type as written (`integer`, `numeric(10,2)`, `text[]`, an enum type's name).
+        public var type: String
+        /// `DEFAULT expr` / `= expr`: its text.
+        public var defaultSQL: String?
+
+        public init(name: String?, type: String, defaultSQL: String? = nil) {
+            self.name = name
+            self.type = type
+            self.defaultSQL = defaultSQL
+        }
+    }
+    public var name: String
+    public var arguments: [Argument]
+    /// `RETURNS type` / `RETURNS SETOF type`: the type's text; nil for `RETURNS TABLE (…)`.
+    public var returnType: String?
+    /// `RETURNS SETOF …` or `RETURNS TABLE (…)`: the function gives rows (called in FROM).
+    public var returnsSet: Bool
+    /// `RETURNS TABLE (name type, …)`: the rows' columns.
+    public var tableColumns: [Argument]
+    public var language: String
+    /// The body's text: what `AS '…'` / `AS $$…$$` holds, or `SELECT expr` for `RETURN expr`.
+    public var body: String
+    /// `i`mmutable, `s`table or `v`olatile (the default), as `pg_proc.provolatile` says it.
+    public var volatility: String
+    /// `STRICT` / `RETURNS NULL ON NULL INPUT`: a NULL argument gives NULL without running the body.
+    public var strict: Bool
+
+    public init(name: String, arguments: [Argument], returnType: String?, returnsSet: Bool, tableColumns: [Argument],
+                language: String, body: String, volatility: String, strict: Bool) {
+        self.name = name
+        self.arguments = arguments
+        self.returnType = returnType
+        self.returnsSet = returnsSet
+        self.tableColumns = tableColumns
+        self.language = language
+        self.body = body
+        self.volatility = volatility
+        self.strict = strict
+    }
+}
+
+/// One function a DROP FUNCTION or ALTER FUNCTION names: its name, and its argument types as
+/// written when given (`f(int, text)`), which pick one of several functions of that name.
+public struct FunctionReference: Sendable, Equatable {
+    public var name: String
+    public var argumentTypes: [String]?
+
+    public init(name: String, argumentTypes: [String]?) {
+        self.name = name
+        self.argumentTypes = argumentTypes
+    }
 }

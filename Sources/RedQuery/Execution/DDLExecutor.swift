@@ -165,6 +165,12 @@ struct DDLExecutor {
             return try alterDomain(name, change)
         case .dropDomains(let names, let ifExists, let cascade):
             return try dropDomains(names, ifExists: ifExists, cascade: cascade)
+        case .createFunction(let spec, let orReplace):
+            return try createFunction(spec, orReplace: orReplace)
+        case .dropFunctions(let references, let ifExists, let cascade):
+            return try dropFunctions(references, ifExists: ifExists, cascade: cascade)
+        case .alterFunction(let reference, let newName):
+            return try alterFunction(reference, renameTo: newName)
         case .createExtension(let name, let ifNotExists):
             return try ExtensionCatalog.create(name, ifNotExists: ifNotExists, tx)
         case .dropExtensions(let names, let ifExists):

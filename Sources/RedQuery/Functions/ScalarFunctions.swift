@@ -19,6 +19,9 @@ struct ScalarFunction: Sendable {
         return try body(args, context)
     }
 
+    /// Whether `name` is a built-in scalar function (which a SQL function of the name cannot hide).
+    static func isBuiltIn(_ name: String) -> Bool { library[name] != nil }
+
     static func lookup(_ name: String, argumentCount: Int) throws -> ScalarFunction {
         guard let f = library[name] else {
             if Planner.populateFunctions.contains(name) {

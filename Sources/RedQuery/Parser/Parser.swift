@@ -278,6 +278,8 @@ public struct Parser {
         case "update": return try parseUpdate()
         case "delete": return try parseDelete()
         case "create": return try parseCreate()
+        case "do" where peekToken(1).kind != .end:
+            throw RedError(.featureNotSupported, "DO blocks are not supported yet (they need PL/pgSQL); LANGUAGE sql functions are (CREATE FUNCTION)")
         case "drop": return try parseDrop()
         case "alter": return try parseAlter()
         case "set" where isKeyword("constraints", ahead: 1):

@@ -52,6 +52,7 @@ extension Parser {
             return .dropMaterializedView(names: names, ifExists: ifExists)
         }
         if acceptKeyword("sequence") { return try parseDropSequence() }
+        if acceptKeyword("function") { return try parseDropFunctions() }
         if acceptKeyword("schema") {
             let ifExists = try parseIfExists()
             var names: [String] = []
@@ -124,6 +125,7 @@ extension Parser {
         try expectKeyword("alter")
         if let owner = try parseAlterOwner() { return owner }
         if acceptKeyword("domain") { return try parseAlterDomain() }
+        if acceptKeyword("function") { return try parseAlterFunction() }
         if acceptKeyword("sequence") { return try parseAlterSequence() }
         if acceptKeyword("schema") {
             let name = try parseIdentifier(what: "schema name")

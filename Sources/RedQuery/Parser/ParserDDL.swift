@@ -26,6 +26,10 @@ extension Parser {
             return try parseCreateTable()
         }
         if acceptKeyword("domain") { return try parseCreateDomain() }
+        if acceptKeyword("function") { return try parseCreateFunction(orReplace: orReplace) }
+        if isKeyword("procedure") || isKeyword("trigger") || isKeyword("aggregate") || (isKeyword("constraint") && isKeyword("trigger", ahead: 1)) {
+            throw RedError(.featureNotSupported, "CREATE \(describe(current).uppercased()) is not supported yet; LANGUAGE sql functions are (CREATE FUNCTION)")
+        }
         if acceptKeyword("type") {
             let name = try parseEnumTypeName()
             try expectKeyword("as")

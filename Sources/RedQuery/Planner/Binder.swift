@@ -268,6 +268,7 @@ extension Planner {
             nextTimestampCastIsInstant = true  // `::timestamptz`: text with a zone names an instant
         }
         defer { nextTimestampCastIsInstant = false }  // taken by the argument's cast, or by none (a GROUP BY key)
+        if !ScalarFunction.isBuiltIn(call.name), let inlined = try inlinedCall(call, ctx) { return try bind(inlined, ctx) }
         var function = try ScalarFunction.lookup(call.name, argumentCount: call.arguments.count)
         var arguments: [BoundExpr] = []
         for (i, argument) in call.arguments.enumerated() {

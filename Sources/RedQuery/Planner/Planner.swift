@@ -27,6 +27,8 @@ final class Planner {
     var cteFrames: [[String: PlanNode]] = []
     /// Views being expanded (to refuse a view that reads itself).
     var expandingViews: Set<String> = []
+    /// SQL functions whose calls are being inlined, outermost first (`FunctionInlining`).
+    var inliningFunctions: [String] = []
     /// False while a view's query is planned: a stored view reads permanent tables only, never
     /// a temporary table the session reading it happens to have of the same name (PostgreSQL
     /// binds a view's tables when it is created; no view may read a temporary table).

@@ -1,0 +1,124 @@
+import RedCore
+import RedEngine
+
+/// CREATE, DROP and ALTER FUNCTION (`FunctionCatalog` describes SQL functions).
+extension DDLExecutor {
+    func createFunction(_ spec: FunctionSpec, orReplace: Bool) throws -> QueryResult {
+        guard spec.language == "sql" else {
+            throw RedError(.featureNotSupported, spec.language == "plpgsql"
+                ? "PL/pgSQL functions are not supported yet; LANGUAGE sql functions are (AS $$ SELECT … $$)"
+                : "language \"\(spec.language)\" is not supported; LANGUAGE sql functions are")
+        }
+        guard spec.body.utf8.count <= FunctionCatalog.maxBodyBytes else {
+            throw RedError(.limitExceeded, "a function's body is at most \(FunctionCatalog.maxBodyBytes) bytes")
+        }
+        if ScalarFunction.isBuiltIn(spec.name) || AggregateKind.isAggregate(spec.name) {
+            throw RedError(.duplicateFunction, "function \(spec.name) is built in; a SQL function of that name would never be called")
+        }
+        let signature = try FunctionCatalog.signature(spec.arguments.map(\.type))
+        var functions = try FunctionCatalog.overloads(of: spec.name, tx)
+        if let i = try functions.firstIndex(where: { try FunctionCatalog.signature($0.arguments.map(\.type)) == signature }) {
+            guard orReplace else {
+                throw RedError(.duplicateFunction, "function \(FunctionCatalog.described(spec.name, spec.arguments.map(\.type))) already exists with same argument types")
+            }
+            guard functions[i].returnsSet == spec.returnsSet, try sameResult(functions[i], spec) else {
+                throw RedError(.invalidFunctionDefinition, "cannot change return type of existing function (DROP FUNCTION \(FunctionCatalog.described(spec.name, spec.arguments.map(\.type))) first)")
+            }
+            functions[i] = spec
+        } else {
+            guard functions.count < FunctionCatalog.maxOverloads else {
+                throw RedError(.limitExceeded, "a name has at most \(FunctionCatalog.maxOverloads) functions")
+            }
+            functions.append(spec)
+        }
+        try FunctionCatalog.store(spec.name, functions, tx)
+        try checkBody(spec)
+        return .message("function '\(spec.name)' created", type: "create", tag: "CREATE FUNCTION")
+    }
+
+    private func sameResult(_ a: FunctionSpec, _ b: FunctionSpec) throws -> Bool {
+        let resultTypes = { (f: FunctionSpec) in try FunctionCatalog.signature(f.tableColumns.isEmpty ? [f.returnType ?? ""] : f.tableColumns.map(\.type)) }
+        return try resultTypes(a) == resultTypes(b)
+    }
+
+    /// Binds a call of the new function with NULLs of its argument types, so a body that reads
+    /// a table or column that does not exist, or returns more than the result, fails now, as
+    /// PostgreSQL's check_function_bodies does, rather than at its first call.
+    private func checkBody(_ spec: FunctionSpec) throws {
+        let query = try FunctionCatalog.bodyQuery(spec)
+        if case .select(let select) = query.body, select.into != nil {
+            throw RedError(.featureNotSupported, "SELECT … INTO is not allowed in a SQL function's body")
+        }
+        let planner = Planner(context: context)
+        if try planner.rowTypeTable(spec) != nil, !spec.returnsSet {
+            throw RedError(.featureNotSupported, "a function returning one row of a table is not supported yet; declare RETURNS SETOF \(spec.returnType ?? "") or RETURNS TABLE (…)")
+        }
+        let given = try planner.bodyColumnCount(spec)
+        let expected = try planner.resultColumns(spec).count
+        guard given == expected else {
+            throw RedError(.invalidFunctionDefinition, expected == 1
+                ? "return type mismatch in function declared to return \(spec.returnType ?? ""): its final statement must return exactly one column, not \(given)"
+                : "return type mismatch in function declared to return a table of \(expected) columns: its final statement returns \(given)")
+        }
+    }
+
+    func dropFunctions(_ references: [FunctionReference], ifExists: Bool, cascade: Bool) throws -> QueryResult {
+        var notices: [String] = []
+        for reference in references {
+            guard let (functions, index) = try lookUp(reference, ifExists: ifExists) else {
+                notices.append("function \(described(reference)) does not exist, skipping")
+                continue
+            }
+            var remaining = functions
+            remaining.remove(at: index)
+            try FunctionCatalog.store(reference.name, remaining, tx)
+        }
+        return .message("function dropped", type: "drop", tag: "DROP FUNCTION", notices: notices)
+    }
+
+    func alterFunction(_ reference: FunctionReference, renameTo newName: String?) throws -> QueryResult {
+        guard let (functions, index) = try lookUp(reference, ifExists: false) else { throw RedError(.undefinedFunction, "function \(described(reference)) does not exist") }
+        let done = QueryResult.message("function '\(reference.name)' altered", type: "alter", tag: "ALTER FUNCTION")
+        guard let newName, newName != reference.name else { return done }
+        var function = functions[index]
+        let signature = try FunctionCatalog.signature(function.arguments.map(\.type))
+        var others = try FunctionCatalog.overloads(of: newName, tx)
+        if try others.contains(where: { try FunctionCatalog.signature($0.arguments.map(\.type)) == signature }) {
+            throw RedError(.duplicateFunction, "function \(FunctionCatalog.described(newName, function.arguments.map(\.type))) already exists in schema \"public\"")
+        }
+        if ScalarFunction.isBuiltIn(newName) || AggregateKind.isAggregate(newName) {
+            throw RedError(.duplicateFunction, "function \(newName) is built in; a SQL function of that name would never be called")
+        }
+        var remaining = functions
+        remaining.remove(at: index)
+        try FunctionCatalog.store(reference.name, remaining, tx)
+        function.name = newName
+        others.append(function)
+        try FunctionCatalog.store(newName, others, tx)
+        return done
+    }
+
+    /// The functions of the reference's name and the position of the one it means: by its
+    /// argument types when given, else the only one of the name (42725 when there are several).
+    /// nil when there is none and `ifExists` (else 42883).
+    private func lookUp(_ reference: FunctionReference, ifExists: Bool) throws -> ([FunctionSpec], Int)? {
+        let functions = try FunctionCatalog.overloads(of: reference.name, tx)
+        let index: Int?
+        if let types = reference.argumentTypes {
+            let signature = try FunctionCatalog.signature(types)
+            index = try functions.firstIndex { try FunctionCatalog.signature($0.arguments.map(\.type)) == signature }
+        } else {
+            guard functions.count <= 1 else { throw RedError(.ambiguousFunction, "function name \"\(reference.name)\" is not unique (name its argument types)") }
+            index = functions.isEmpty ? nil : 0
+        }
+        guard let index else {
+            if ifExists { return nil }
+            throw RedError(.undefinedFunction, "function \(described(reference)) does not exist")
+        }
+        return (functions, index)
+    }
+
+    private func described(_ reference: FunctionReference) -> String {
+        reference.argumentTypes.map { FunctionCatalog.described(reference.name, $0) } ?? reference.name
+    }
+}
