@@ -21,6 +21,9 @@ extension DDLExecutor {
             guard orReplace else {
                 throw RedError(.duplicateFunction, "function \(FunctionCatalog.described(spec.name, spec.arguments.map(\.type))) already exists with same argument types")
             }
+            for (old, new) in zip(functions[i].arguments, spec.arguments) where old.name != nil && old.name != new.name {
+                throw RedError(.invalidFunctionDefinition, "cannot change name of input parameter \"\(old.name!)\" (DROP FUNCTION \(FunctionCatalog.described(spec.name, spec.arguments.map(\.type))) first)")
+            }
             guard functions[i].returnsSet == spec.returnsSet, try sameResult(functions[i], spec) else {
                 throw RedError(.invalidFunctionDefinition, "cannot change return type of existing function (DROP FUNCTION \(FunctionCatalog.described(spec.name, spec.arguments.map(\.type))) first)")
             }

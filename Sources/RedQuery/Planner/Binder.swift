@@ -268,7 +268,13 @@ extension Planner {
             nextTimestampCastIsInstant = true  // `::timestamptz`: text with a zone names an instant
         }
         defer { nextTimestampCastIsInstant = false }  // taken by the argument's cast, or by none (a GROUP BY key)
-        if !ScalarFunction.isBuiltIn(call.name), let inlined = try inlinedCall(call, ctx) { return try bind(inlined, ctx) }
+        if !ScalarFunction.isBuiltIn(call.name) {
+            if let inlined = try inlinedCall(call, ctx) { return try bind(inlined, ctx) }
+            if !Planner.populateFunctions.contains(call.name) {
+                throw RedError(.undefinedFunction, "function \(call.name)(\(try argumentTypeNames(call.arguments, ctx))) does not exist",
+                               detail: "No function matches the given name and argument types. You might need to add explicit type casts.")
+            }
+        }
         var function = try ScalarFunction.lookup(call.name, argumentCount: call.arguments.count)
         var arguments: [BoundExpr] = []
         for (i, argument) in call.arguments.enumerated() {

@@ -79,6 +79,16 @@ extension Planner {
         }
     }
 
+    /// The arguments' PostgreSQL type names, as a message about a call names them (`unknown` for
+    /// an untyped literal or NULL).
+    func argumentTypeNames(_ arguments: [Expr], _ ctx: BindingContext) throws -> String {
+        try arguments.map { argument -> String in
+            if case .literal(let value) = argument, value.isNull || { if case .text = value { return true } else { return false } }() { return "unknown" }
+            var bound = try bind(argument, ctx)
+            return Self.postgresTypeName(outputColumn(&bound, named: "", ctx)) ?? "unknown"
+        }.joined(separator: ", ")
+    }
+
     /// The function `call` names and its arguments (defaults filled in); nil when none has the
     /// name. Of several, the one whose argument types the arguments' types match best.
     private func resolveFunction(_ call: FunctionCall, _ ctx: BindingContext) throws -> (FunctionSpec, [Expr])? {
