@@ -169,6 +169,33 @@ import Testing
         #expect(check.stderr.contains("value for domain small violates check constraint \"small_check\""), "\(check.stderr)")
     }
 
+    /// SQL functions come out as CREATE FUNCTION before the tables their bodies read (pg_dump
+    /// turns check_function_bodies off), with their defaults, result and traits; a view calling
+    /// one restores after it, and the restored copy calls them.
+    @Test func aDumpWithFunctionsRestores() throws {
+        guard let (dump, lines, target) = try Self.dumpAndRestore([
+            "CREATE TABLE orders (id INT PRIMARY KEY, customer INT, amount NUMERIC(10,2))",
+            "INSERT INTO orders VALUES (1, 10, 2.5), (2, 20, 7)",
+            "CREATE FUNCTION next_id(a int, b int DEFAULT 1) RETURNS int LANGUAGE sql IMMUTABLE STRICT AS $$ SELECT a + b $$",
+            "CREATE FUNCTION total(c int) RETURNS numeric LANGUAGE sql STABLE AS $$ SELECT sum(amount) FROM orders WHERE customer = $1 $$",
+            "CREATE FUNCTION of_customer(c int) RETURNS TABLE (oid int, amt numeric) LANGUAGE sql AS $$ SELECT id, amount FROM orders WHERE customer = c $$",
+            "CREATE VIEW nexts AS SELECT id, next_id(id) AS next FROM orders",
+        ]) else { return }
+        defer { target.remove() }
+        for line in ["CREATE FUNCTION public.next_id(a integer, b integer DEFAULT 1) RETURNS integer", "    LANGUAGE sql IMMUTABLE STRICT",
+                     "    AS $$ SELECT a + b $$;", "CREATE FUNCTION public.of_customer(c integer) RETURNS TABLE(oid integer, amt numeric)",
+                     "    AS $_$ SELECT sum(amount) FROM orders WHERE customer = $1 $_$;", "ALTER FUNCTION public.total(c integer) OWNER TO tester;"] {
+            #expect(lines.contains(line), "\(line)\n\(dump)")
+        }
+        let function = lines.firstIndex(of: "CREATE FUNCTION public.total(c integer) RETURNS numeric"), table = lines.firstIndex(of: "CREATE TABLE public.orders (")
+        #expect(function != nil && table != nil && function! < table!, "\(dump)")
+        let check = try PsqlTests.psql(target, ["SELECT total(20)", "SELECT next FROM nexts ORDER BY id", "SELECT amt FROM of_customer(10)"])
+        #expect(check.status == 0, "\(check.stderr)")
+        for line in ["  7.00\n", "    2\n    3\n", " 2.50\n"] {
+            #expect(check.stdout.contains(line), "\(line)\n\(check.stdout)")
+        }
+    }
+
     /// A database with a schema: pg_dump writes CREATE SCHEMA and every name qualified, orders
     /// the schema's view after the table it reads by its bare name, and the dump loads into an
     /// empty server and dumps the same from there.

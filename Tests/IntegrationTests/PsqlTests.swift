@@ -423,6 +423,31 @@ import Testing
         #expect(o.stderr.contains("ERROR:  value for domain posint violates check constraint \"posint_check\""), "\(o.stderr)")
     }
 
+    /// `\df`, `\df+` and `\sf` show SQL functions as PostgreSQL's psql shows them.
+    @Test func functionsInPsql() throws {
+        guard let server = try Self.serverForPsql() else { return }
+        defer { server.remove() }
+        var o = try Self.psql(server, [
+            "CREATE DOMAIN posint AS integer CHECK (VALUE > 0)",
+            "CREATE TABLE fo (id INT PRIMARY KEY, customer INT, amount NUMERIC(10,2))",
+            "CREATE FUNCTION fn_add(a int, b int DEFAULT 1) RETURNS int LANGUAGE sql IMMUTABLE STRICT AS $$ SELECT a + b $$",
+            "CREATE FUNCTION fn_add(text, text) RETURNS text LANGUAGE sql AS 'SELECT $1 || $2'",
+            "CREATE FUNCTION fn_rows(c posint) RETURNS TABLE (oid int, amt numeric) AS $$ SELECT id, amount FROM fo WHERE customer = c $$ LANGUAGE sql STABLE",
+            "CREATE FUNCTION fn_of(int) RETURNS SETOF fo AS $$ SELECT * FROM fo WHERE customer = $1 $$ LANGUAGE sql",
+        ])
+        #expect(o.status == 0, "\(o.stderr)")
+        o = try Self.psql(server, [#"\df"#, #"\df+ fn_add"#, #"\sf fn_rows"#])
+        #expect(o.status == 0, "\(o.stderr)")
+        for line in [" public | fn_add  | integer                         | a integer, b integer DEFAULT 1 | func\n",
+                     " public | fn_add  | text                            | text, text                     | func\n",
+                     " public | fn_of   | SETOF fo                        | integer                        | func\n",
+                     " public | fn_rows | TABLE(oid integer, amt numeric) | c posint                       | func\n",
+                     "| func | immutable  | unsafe   | tester | invoker  |                   | sql      |  SELECT a + b   | \n",
+                     "CREATE OR REPLACE FUNCTION public.fn_rows(c posint)\n RETURNS TABLE(oid integer, amt numeric)\n LANGUAGE sql\n STABLE\nAS $function$ SELECT id, amount FROM fo WHERE customer = c $function$\n"] {
+            #expect(o.stdout.contains(line), "\(line)\n\(o.stdout)")
+        }
+    }
+
     /// Unlocking an advisory lock the session does not hold answers false with PostgreSQL's WARNING.
     @Test func advisoryUnlockOfALockNotHeldWarns() throws {
         guard let server = try Self.serverForPsql() else { return }

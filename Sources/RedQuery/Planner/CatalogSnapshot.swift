@@ -35,6 +35,17 @@ public struct CatalogSnapshot: Sendable {
         public var checks: [(name: String, sql: String, validated: Bool)]
     }
 
+    /// A SQL function (`CREATE FUNCTION`) as catalogs list it: its definition, and its argument
+    /// and result types as columns of them would be (`domain` and `enumType` set where named).
+    public struct Function: Sendable {
+        public var spec: FunctionSpec
+        public var arguments: [ColumnDefinition]
+        /// RETURNS TABLE's columns (named), or the one result type; empty for SETOF a table.
+        public var results: [ColumnDefinition]
+        /// `RETURNS SETOF t` where `t` is a table: its name.
+        public var rowTable: String?
+    }
+
     public struct Sequence: Sendable {
         public var name: String
         public var definition: SequenceDefinition
@@ -56,6 +67,8 @@ public struct CatalogSnapshot: Sendable {
     public var enumTypes: [(name: String, labels: [String])] = []
     /// Domains (`CREATE DOMAIN`), by name.
     public var domains: [Domain] = []
+    /// SQL functions (`CREATE FUNCTION`), by name.
+    public var functions: [Function] = []
     /// Installed extensions (`CREATE EXTENSION`) and their versions, by name.
     public var extensions: [(name: String, version: String)] = []
     /// The schemas CREATE SCHEMA made (`SchemaCatalog`), by name.
@@ -126,10 +139,38 @@ public struct CatalogSnapshot: Sendable {
             return Domain(name: name, baseName: definition.base, column: column, notNull: definition.notNull, defaultSQL: definition.defaultSQL,
                           checks: definition.checks.map { ($0.name, $0.sql, $0.notValid != true) })
         }.sorted { $0.name < $1.name }
+        snapshot.functions = try FunctionCatalog.all(context.transaction).map { spec in
+            let planner = Planner(context: context)
+            let rowTable = try planner.rowTypeTable(spec)
+            let results = rowTable != nil ? [] : spec.tableColumns.isEmpty
+                ? [try describedColumn(spec.returnType ?? "text", named: spec.name, context)]
+                : try spec.tableColumns.map { try describedColumn($0.type, named: $0.name ?? spec.name, context) }
+            return Function(spec: spec, arguments: try spec.arguments.map { try describedColumn($0.type, named: $0.name ?? "", context) },
+                            results: results, rowTable: rowTable)
+        }.sorted { $0.spec.name < $1.spec.name }
         snapshot.extensions = try ExtensionCatalog.all(context.transaction)
         snapshot.schemas = try SchemaCatalog.all(context.transaction)
         snapshot.searchPath = context.transaction.searchPath
         return snapshot
+    }
+
+    /// A column of type `text` as written (`numeric(10,2)`, `text[]`, a domain's or an enum
+    /// type's name), as a table's column of that type would be described.
+    static func describedColumn(_ text: String, named name: String, _ context: ExecutionContext) throws -> ColumnDefinition {
+        var parser = try Parser("value \(text)")
+        var spec = try parser.parseColumnSpec()
+        var domain: String?
+        if let named = spec.namedType, let definition = try DomainCatalog.definition(of: named, context.transaction) {
+            domain = named
+            spec = try DomainCatalog.resolvedBase(definition, context.transaction)
+        }
+        var column = ColumnDefinition(id: 0, name: name, type: spec.type)
+        column.declared = spec.declared
+        column.arrayElement = spec.arrayElement
+        column.elementDeclared = spec.elementDeclared
+        column.enumType = spec.type == .enumeration ? spec.namedType : nil
+        column.domain = domain
+        return column
     }
 }
 

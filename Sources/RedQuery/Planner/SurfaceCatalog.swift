@@ -25,10 +25,14 @@ public protocol SurfaceCatalog: Sendable {
     /// A set-returning function of the surface's vocabulary, called in FROM
     /// (`pg_partition_ancestors(oid)`); nil when it has none.
     func tableFunction(named name: String) -> SurfaceTableFunction?
+    /// Whether CREATE FUNCTION checks the body now (PostgreSQL's `check_function_bodies`, which
+    /// pg_dump turns off: its functions come before the tables they read).
+    var checksFunctionBodies: Bool { get }
 }
 
 extension SurfaceCatalog {
     public func tableFunction(named name: String) -> SurfaceTableFunction? { nil }
+    public var checksFunctionBodies: Bool { true }
 }
 
 /// A function in FROM whose rows the surface computes from its arguments and the catalog.

@@ -29,6 +29,8 @@ struct PGBuiltinType: Sendable {
             (2950, "uuid", "uuid", 16, "U", 2951), (3802, "jsonb", "jsonb", -1, "U", 3807),
             (1560, "bit", "bit", -1, "V", 1561), (1562, "varbit", "bit varying", -1, "V", 1563),
             (16_300, "vector", "vector", -1, "U", 16_301),
+            // Pseudo-types: what a function returning rows of several columns, or nothing, returns (pg_proc.prorettype).
+            (2249, "record", "record", -1, "P", 2287), (2278, "void", "void", 4, "P", 0),
         ]
         var types: [PGBuiltinType] = []
         for (oid, name, formatted, length, category, array) in base {

@@ -117,10 +117,10 @@ enum PGCatalogFunctions {
             guard case .integer(let oid) = args[0], case .integer(let column) = args[1] else { return .null }
             return PGCatalogModel.of(snapshot, owner: user).description(of: oid, subid: column).map(Value.text) ?? .null
         }
-        for name in ["shobj_description", "pg_get_function_result", "pg_get_function_arguments",
-                     "pg_get_function_identity_arguments", "pg_tablespace_location", "pg_get_statisticsobjdef_columns", "pg_get_triggerdef"] {
+        for name in ["shobj_description", "pg_tablespace_location", "pg_get_statisticsobjdef_columns", "pg_get_triggerdef"] {
             table[name] = none
         }
+        table.merge(PGFunctionCatalog.functions(owner: user)) { $1 }
         for name in ["pg_relation_size", "pg_total_relation_size", "pg_table_size", "pg_indexes_size", "pg_database_size"] { table[name] = zeroSize }
         return table
     }
@@ -129,8 +129,8 @@ enum PGCatalogFunctions {
     /// catalogs name — an access method's handler (pg_am) or a type's input and output
     /// functions (pg_type's `typinput`, `array_in`), written with or without its argument types
     /// (Rails' `t.typinput = 'array_in(cstring,oid,integer)'::regprocedure`), which compares equal
-    /// to the catalog's text; any other name is 42883, as no function is listed.
-    private static func noFunction(_ value: Value) throws -> Value {
+    /// to the catalog's text; any other name is 42883 (SQL functions are `PGFunctionCatalog.regproc`'s).
+    static func noFunction(_ value: Value) throws -> Value {
         guard case .text(let written) = value, Int64(written) == nil else { return .text(value.displayText) }
         var name = written.trimmingCharacters(in: .whitespaces)
         if let open = name.firstIndex(of: "(") { name = String(name[..<open]) }
@@ -180,8 +180,12 @@ enum PGCatalogFunctions {
         "oid": SurfaceFunction(arity: 1...1, resultType: .integer) { args, _ in try DataType.integer.coerce(args[0]) },
         "xid": SurfaceFunction(arity: 1...1, resultType: .integer) { args, _ in try DataType.integer.coerce(args[0]) },
         // No functions are listed (pg_proc is empty), so a function's OID names nothing.
-        "regproc": SurfaceFunction(arity: 1...1, resultType: .any) { args, _ in try noFunction(args[0]) },
-        "regprocedure": SurfaceFunction(arity: 1...1, resultType: .any) { args, _ in try noFunction(args[0]) },
+        "regproc": SurfaceFunction(arity: 1...1, resultType: .any) { args, snapshot in
+            try PGFunctionCatalog.regproc(args[0], PGCatalogModel.of(snapshot, owner: ""), withArguments: false) ?? noFunction(args[0])
+        },
+        "regprocedure": SurfaceFunction(arity: 1...1, resultType: .any) { args, snapshot in
+            try PGFunctionCatalog.regproc(args[0], PGCatalogModel.of(snapshot, owner: ""), withArguments: true) ?? noFunction(args[0])
+        },
         "regclass": SurfaceFunction(arity: 1...1, resultType: .any) { args, snapshot in
             let model = PGCatalogModel.of(snapshot, owner: "")
             switch args[0] {

@@ -272,12 +272,7 @@ extension PGCatalogTable {
             }
         },
         "pg_range": PGCatalogTable("rngtypid:i rngsubtype:i rngmultitypid:i rngcollation:i rngsubopc:i rngcanonical:t rngsubdiff:t"),
-        "pg_proc": PGCatalogTable("""
-            oid:i proname:t pronamespace:i proowner:i prolang:i procost:f prorows:f provariadic:i prosupport:t prokind:t \
-            prosecdef:b proleakproof:b proisstrict:b proretset:b provolatile:t proparallel:t pronargs:i pronargdefaults:i \
-            prorettype:i proargtypes:o proallargtypes:ai proargmodes:a proargnames:a proargdefaults:t protrftypes:a prosrc:t \
-            probin:t prosqlbody:t proconfig:a proacl:a
-            """),
+        "pg_proc": PGFunctionCatalog.pgProc,
         "pg_matviews": PGCatalogTable("schemaname:t matviewname:t matviewowner:t tablespace:t hasindexes:b ispopulated:b definition:t") { model in
             model.relations.filter { $0.kind == "m" }.map { r in
                 ["schemaname": .text(r.schema), "matviewname": .text(r.name), "matviewowner": .text(model.owner),
@@ -296,7 +291,7 @@ extension PGCatalogTable {
         "pg_publication_namespace": PGCatalogTable("oid:i pnpubid:i pnnspid:i"),
         "pg_cast": PGCatalogTable("oid:i castsource:i casttarget:i castfunc:i castcontext:t castmethod:t"),
         "pg_operator": PGCatalogTable("oid:i oprname:t oprnamespace:i oprowner:i oprkind:t oprcanmerge:b oprcanhash:b oprleft:i oprright:i oprresult:i oprcom:i oprnegate:i oprcode:t oprrest:t oprjoin:t"),
-        "pg_language": PGCatalogTable("oid:i lanname:t lanowner:i lanispl:b lanpltrusted:b lanplcallfoid:i laninline:i lanvalidator:i lanacl:a"),
+        "pg_language": PGFunctionCatalog.pgLanguage,
         "pg_db_role_setting": PGCatalogTable("setdatabase:i setrole:i setconfig:a"),
         "pg_foreign_server": PGCatalogTable("oid:i srvname:t srvowner:i srvfdw:i srvtype:t srvversion:t srvacl:a srvoptions:a"),
         "pg_foreign_data_wrapper": PGCatalogTable("oid:i fdwname:t fdwowner:i fdwhandler:i fdwvalidator:i fdwacl:a fdwoptions:a"),

@@ -85,6 +85,12 @@ struct PGSystemCatalog: SurfaceCatalog {
     func cast(to typeName: String) -> SurfaceFunction? { PGCatalogFunctions.casts[typeName] }
 
     func tableFunction(named name: String) -> SurfaceTableFunction? { PGCatalogFunctions.tableFunctions[name] }
+
+    /// `SET check_function_bodies = off` (pg_dump's scripts) lets CREATE FUNCTION skip its check.
+    var checksFunctionBodies: Bool {
+        let value = settings.read { $0.values["check_function_bodies"] }?.lowercased() ?? "on"
+        return !["off", "false", "0", "no"].contains(value)
+    }
 }
 
 /// One catalog relation: its columns (PostgreSQL's, in PostgreSQL's order) and its rows
@@ -241,6 +247,8 @@ struct PGCatalogModel: Sendable {
     /// `baseDomain`: the domain one is over, if it is (`typbasetype` names it, as in PostgreSQL).
     private(set) var domains: [(type: PGBuiltinType, base: Column, domain: CatalogSnapshot.Domain, baseDomain: PGBuiltinType?)] = []
     private(set) var relations: [Relation] = []
+    /// SQL functions (`CREATE FUNCTION`) as pg_proc lists them (`PGFunctionCatalog`).
+    private(set) var functions: [Function] = []
     /// The session's temporary schema (`pg_temp_<session>`), once it has made a temporary table.
     private(set) var temporarySchema: (oid: Int64, name: String)?
     /// The schemas CREATE SCHEMA made, with their OIDs and owners.
@@ -305,6 +313,18 @@ struct PGCatalogModel: Sendable {
         for i in domains.indices {
             let base = domains[i].domain.baseName
             domains[i].baseDomain = domainByName[base.hasPrefix("public.") ? String(base.dropFirst(7)) : base]
+        }
+        /// The type catalogs name for a column so declared: its domain, else the type it travels as.
+        func catalogType(_ c: ColumnDefinition) -> PGBuiltinType {
+            c.domain.flatMap { domainByName[$0] } ?? Column(name: c.name, type: c.type, notNull: false, element: c.arrayElement, declared: c.declared,
+                                                            enumType: c.enumType.flatMap { enumTypeByName[$0] }, elementDeclared: c.elementDeclared).wireType
+        }
+        var functionOIDs: Set<Int64> = []
+        functions = snapshot.functions.map { f in
+            let identity = f.arguments.map { catalogType($0).name }.joined(separator: ",")
+            let oid = Self.unused(Self.stableOID("\(f.spec.name)(\(identity))", kind: "function")) { functionOIDs.contains($0) }
+            functionOIDs.insert(oid)
+            return Function(oid: oid, definition: f, argumentTypes: f.arguments.map(catalogType), resultTypes: f.results.map(catalogType))
         }
         temporarySchema = snapshot.temporarySchema.map { (Self.stableOID($0, kind: "namespace"), $0) }
         let temporarySchema = self.temporarySchema

@@ -1,0 +1,87 @@
+import Testing
+import RedCore
+import RedDB
+
+/// What corpus `sql_functions.test` cannot check: arguments evaluated once however often the
+/// body reads them, what is refused (and why), plans made before CREATE OR REPLACE, and
+/// functions kept across a reopen.
+@Suite struct SQLFunctionTests: SessionTestSupport {
+    /// Inlining must not evaluate a volatile argument more often than the call would: the body
+    /// reads `x` twice, STRICT tests it, and `nextval` still advances once per call.
+    @Test func argumentsAreEvaluatedOnce() async throws {
+        let db = try await Database.inMemory()
+        let s = db.session()
+        try await s.execute("""
+            CREATE SEQUENCE seq;
+            CREATE FUNCTION twice(x bigint) RETURNS bigint LANGUAGE sql AS 'SELECT x + x';
+            CREATE FUNCTION twice_strict(x bigint) RETURNS bigint LANGUAGE sql STRICT AS 'SELECT x + $1';
+            """)
+        #expect(try await rows(s, "SELECT twice(nextval('seq'))") == [[.integer(2)]])
+        #expect(try await rows(s, "SELECT twice_strict(nextval('seq'))") == [[.integer(4)]])
+        #expect(try await rows(s, "SELECT twice(v) FROM (VALUES (nextval('seq')), (nextval('seq'))) AS t(v) ORDER BY 1") == [[.integer(6)], [.integer(8)]])
+        #expect(try await rows(s, "SELECT currval('seq')") == [[.integer(4)]])
+    }
+
+    @Test func whatCannotBeInlinedIsRefusedByName() async throws {
+        let db = try await Database.inMemory()
+        let s = db.session()
+        try await s.execute("CREATE FUNCTION one() RETURNS int LANGUAGE sql AS 'SELECT 1'")
+        let refusals: [(String, String, String)] = [
+            ("CREATE FUNCTION countdown(n int) RETURNS int LANGUAGE sql AS 'SELECT CASE WHEN n <= 0 THEN 0 ELSE countdown(n - 1) END'", "0A000", "calls itself"),
+            ("CREATE FUNCTION p() RETURNS int LANGUAGE plpgsql AS 'BEGIN RETURN 1; END'", "0A000", "PL/pgSQL"),
+            ("CREATE FUNCTION w(t text) RETURNS void LANGUAGE sql AS 'INSERT INTO x VALUES (t)'", "0A000", "one SELECT or VALUES query"),
+            ("CREATE FUNCTION o(OUT x int) RETURNS int LANGUAGE sql AS 'SELECT 1'", "0A000", "OUT arguments"),
+            ("CREATE FUNCTION lower(t text) RETURNS text LANGUAGE sql AS 'SELECT t'", "42723", "built in"),
+            ("CREATE FUNCTION f(a int, b int DEFAULT 1, c int) RETURNS int LANGUAGE sql AS 'SELECT a'", "42P13", "must also have defaults"),
+            ("CREATE FUNCTION f(a int, a int) RETURNS int LANGUAGE sql AS 'SELECT 1'", "42P13", "more than once"),
+            ("CREATE FUNCTION f() LANGUAGE sql AS 'SELECT 1'", "42P13", "result type"),
+            ("DO $$ BEGIN END $$", "0A000", "DO blocks"),
+            ("CREATE TRIGGER t BEFORE INSERT ON x FOR EACH ROW EXECUTE FUNCTION one()", "0A000", "TRIGGER"),
+            ("SELECT * FROM one() AS t, one(1)", "42883", "does not take 1 argument"),
+            ("SELECT one(DISTINCT 1)", "42809", "not an aggregate"),
+        ]
+        for (sql, state, words) in refusals {
+            do {
+                _ = try await s.execute(sql)
+                Issue.record("\(sql) was accepted")
+            } catch let error as RedError {
+                #expect(error.sqlState == state && error.message.contains(words), "\(sql): \(error.sqlState) \(error.message)")
+            }
+        }
+    }
+
+    /// Plans kept for reuse (a statement run again, a prepared one) made with the old body run
+    /// the new one after CREATE OR REPLACE, and fail after DROP FUNCTION rather than run what is gone.
+    @Test func keptPlansFollowTheFunctionsDefinition() async throws {
+        let db = try await Database.inMemory()
+        let s = db.session()
+        try await s.execute("CREATE FUNCTION rate(x numeric) RETURNS numeric LANGUAGE sql AS 'SELECT x * 2'")
+        let prepared = try s.prepareAutoParameterized("SELECT rate(5)")
+        #expect(try await s.execute("SELECT rate($1)", parameters: [.integer(5)]).rows.first?.first?.displayText == "10")
+        #expect(try await s.execute(prepared, parameters: prepared.literals).rows.first?.first?.displayText == "10")
+        try await s.execute("CREATE OR REPLACE FUNCTION rate(x numeric) RETURNS numeric LANGUAGE sql AS 'SELECT x * 3'")
+        #expect(try await s.execute("SELECT rate($1)", parameters: [.integer(5)]).rows.first?.first?.displayText == "15")
+        #expect(try await s.execute(prepared, parameters: prepared.literals).rows.first?.first?.displayText == "15")
+        try await s.execute("DROP FUNCTION rate(numeric)")
+        #expect(await code { _ = try await s.execute("SELECT rate($1)", parameters: [.integer(5)]) } == "42883")
+        #expect(await code { _ = try await s.execute(prepared, parameters: prepared.literals) } == "42883")
+    }
+
+    @Test func functionsOutliveAReopen() async throws {
+        try await withTemporaryDatabasePath("sqlfunctions") { path in
+            do {
+                let db = try await Database.open(path: path)
+                try await db.session().execute("""
+                    CREATE TABLE t (id int PRIMARY KEY, v text);
+                    INSERT INTO t VALUES (1, 'a'), (2, 'b');
+                    CREATE FUNCTION label(i int) RETURNS text LANGUAGE sql STABLE AS $$ SELECT upper(v) FROM t WHERE id = i $$;
+                    CREATE FUNCTION labels() RETURNS TABLE (id int, label text) LANGUAGE sql AS $$ SELECT id, label(id) FROM t $$;
+                    """)
+                try await db.close()
+            }
+            let db = try await Database.open(path: path)
+            #expect(try await rows(db.session(), "SELECT * FROM labels() ORDER BY id") == [[.integer(1), .text("A")], [.integer(2), .text("B")]])
+            try await db.close()
+        }
+    }
+}
