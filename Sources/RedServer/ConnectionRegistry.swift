@@ -128,6 +128,9 @@ final class ConnectionRegistry: Sendable {
                 let idle = state.withLock { s in s.entries[id].map { !$0.busy } ?? false }
                 if idle { entry.terminateIdle?() }
             }
+            // One still busy a second later waits for its client (COPY FROM STDIN) or for a
+            // checkpoint it does not reach: it is told and closed all the same.
+            entry.channel.eventLoop.scheduleTask(in: .seconds(1)) { entry.terminateIdle?() }
         }
         return true
     }

@@ -127,7 +127,15 @@ import Glibc
     }
 
     /// Reads backend messages until ReadyForQuery; returns (tag, body) pairs.
-    static func readUntilReady(_ s: RawSocket) -> [(UInt8, [UInt8])] {
+    static func readUntilReady(_ s: RawSocket) -> [(UInt8, [UInt8])] { readUntil(s, tag: "Z") }
+
+    /// Whether a message tagged `tag` arrives (messages before it are read and dropped).
+    static func readUntil(_ s: RawSocket, tag: Character) -> Bool {
+        readUntil(s, tag: tag).last?.0 == tag.asciiValue
+    }
+
+    /// Reads backend messages until one tagged `tag`, the peer's close or the timeout.
+    static func readUntil(_ s: RawSocket, tag: Character) -> [(UInt8, [UInt8])] {
         var buffer: [UInt8] = []
         var messages: [(UInt8, [UInt8])] = []
         var chunk = [UInt8](repeating: 0, count: 4096)
@@ -137,7 +145,7 @@ import Glibc
                 guard buffer.count >= length + 1 else { break }
                 messages.append((buffer[0], Array(buffer[5..<(length + 1)])))
                 buffer.removeFirst(length + 1)
-                if messages.last?.0 == UInt8(ascii: "Z") { return messages }
+                if messages.last?.0 == tag.asciiValue { return messages }
             }
             let n = chunk.withUnsafeMutableBytes { recv(s.fd, $0.baseAddress, $0.count, 0) }
             if n <= 0 { return messages }

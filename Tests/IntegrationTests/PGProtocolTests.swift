@@ -34,9 +34,14 @@ import Testing
             let length = Int(Int32(bitPattern: UInt32(row[2]) << 24 | UInt32(row[3]) << 16 | UInt32(row[4]) << 8 | UInt32(row[5])))
             return length < 0 ? nil : String(decoding: row[6..<(6 + length)], as: UTF8.self)
         }
-        let idle = try Self.session(server), busy = try Self.session(server), admin = try Self.session(server)
+        let idle = try Self.session(server), busy = try Self.session(server), admin = try Self.session(server), copying = try Self.session(server)
         let idlePID = try #require(value(idle, "SELECT pg_backend_pid()"))
         let busyPID = try #require(value(busy, "SELECT pg_backend_pid()"))
+        // One in COPY FROM STDIN, waiting for data that never comes: closed all the same.
+        let copyingPID = try #require(value(copying, "SELECT pg_backend_pid()"))
+        _ = value(copying, "CREATE TABLE copied (x int)")
+        copying.send(M.message("Q", Self.cstring("COPY copied FROM STDIN")))
+        #expect(M.readUntil(copying, tag: "G"), "no CopyInResponse")
         busy.send(M.message("Q", Self.cstring("SELECT pg_sleep(300)")))
         var active = "0"
         for _ in 0..<3_000 where active != "1" {
@@ -44,8 +49,9 @@ import Testing
             if active != "1" { usleep(10_000) }
         }
         #expect(active == "1", "the sleep never showed as active")
-        #expect(value(admin, "SELECT pg_terminate_backend(\(idlePID), 20000)::text || pg_terminate_backend(\(busyPID), 20000)::text") == "truetrue")
-        for (name, socket) in [("idle", idle), ("busy", busy)] {
+        #expect(value(admin, "SELECT pg_terminate_backend(\(idlePID), 20000)::text || pg_terminate_backend(\(busyPID), 20000)::text"
+                      + " || pg_terminate_backend(\(copyingPID), 20000)::text") == "truetruetrue")
+        for (name, socket) in [("idle", idle), ("busy", busy), ("copying", copying)] {
             let goodbye = M.readUntilReady(socket)
             #expect(Self.tags(goodbye) == "E", "\(name): \(Self.tags(goodbye))")
             let text = String(decoding: goodbye.first?.1 ?? [], as: UTF8.self)

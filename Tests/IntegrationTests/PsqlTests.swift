@@ -446,6 +446,12 @@ import Testing
                      "CREATE OR REPLACE FUNCTION public.fn_rows(c posint)\n RETURNS TABLE(oid integer, amt numeric)\n LANGUAGE sql\n STABLE\nAS $function$ SELECT id, amount FROM fo WHERE customer = c $function$\n"] {
             #expect(o.stdout.contains(line), "\(line)\n\(o.stdout)")
         }
+        // With check_function_bodies off (as pg_dump's scripts run) functions may call each other
+        // in a loop; calling one is refused when planned, and the server goes on.
+        o = try Self.psql(server, ["SET check_function_bodies = off", "CREATE FUNCTION loop_a(n int) RETURNS int LANGUAGE sql AS 'SELECT loop_b(n)'",
+                                   "CREATE FUNCTION loop_b(n int) RETURNS int LANGUAGE sql AS 'SELECT loop_a(n)'", "SELECT loop_a(1)"])
+        #expect(o.stderr.contains("SQL function loop_a calls itself (through loop_a → loop_b)"), "\(o.stderr)")
+        #expect(try Self.psql(server, ["SELECT fn_add(1)"]).stdout.contains("      2\n"))
     }
 
     /// Unlocking an advisory lock the session does not hold answers false with PostgreSQL's WARNING.

@@ -84,4 +84,41 @@ import RedDB
             try await db.close()
         }
     }
+
+    /// Index expressions and generated columns take only IMMUTABLE functions (42P17), and what
+    /// calls a function keeps it: DROP FUNCTION is 2BP01 as in PostgreSQL, and so is a rename
+    /// (they call it by name here).
+    @Test func storedExpressionsHoldOnToTheirFunctions() async throws {
+        let db = try await Database.inMemory()
+        let s = db.session()
+        try await s.execute("""
+            CREATE TABLE t (id int PRIMARY KEY, name text);
+            CREATE FUNCTION norm(x text) RETURNS text LANGUAGE sql IMMUTABLE AS 'SELECT lower(x)';
+            CREATE FUNCTION stamp(x text) RETURNS text LANGUAGE sql AS 'SELECT x || now()::text';
+            CREATE FUNCTION unused(x text) RETURNS text LANGUAGE sql AS 'SELECT x';
+            """)
+        #expect(await code { _ = try await s.execute("CREATE INDEX t_stamp ON t (stamp(name))") } == "42P17")
+        #expect(await code { _ = try await s.execute("ALTER TABLE t ADD COLUMN g text GENERATED ALWAYS AS (stamp(name)) STORED") } == "42P17")
+        try await s.execute("CREATE UNIQUE INDEX t_norm ON t (norm(name)); INSERT INTO t VALUES (1, 'Ada')")
+        #expect(await code { _ = try await s.execute("INSERT INTO t VALUES (2, 'ADA')") } == "23505")
+        #expect(await code { _ = try await s.execute("DROP FUNCTION norm(text)") } == "2BP01")
+        #expect(await code { _ = try await s.execute("ALTER FUNCTION norm(text) RENAME TO normal") } == "2BP01")
+        try await s.execute("CREATE VIEW v AS SELECT unused(name) FROM t")
+        #expect(await code { _ = try await s.execute("DROP FUNCTION unused") } == "2BP01")
+        try await s.execute("DROP VIEW v; DROP FUNCTION unused; DROP INDEX t_norm; DROP FUNCTION norm")
+    }
+
+    /// Calls nested so that inlining would grow without end (each level binding its argument
+    /// to choose between two functions) stop at the statement's inlining budget.
+    @Test func nestedCallsStopAtTheInliningBudget() async throws {
+        let db = try await Database.inMemory()
+        let s = db.session()
+        try await s.execute("""
+            CREATE FUNCTION f(x int) RETURNS int LANGUAGE sql AS 'SELECT x + 1';
+            CREATE FUNCTION f(x text) RETURNS text LANGUAGE sql AS 'SELECT x';
+            """)
+        #expect(try await rows(s, "SELECT f(f(f(1)))") == [[.integer(4)]])
+        let deep = String(repeating: "f(", count: 30) + "1" + String(repeating: ")", count: 30)
+        #expect(await code { _ = try await s.execute("SELECT \(deep)") } == RedError(.limitExceeded, "").sqlState)
+    }
 }

@@ -112,3 +112,49 @@ extension TableRef {
         }
     }
 }
+
+extension Query {
+    /// Whether any FROM item of this query or of a query inside it (in FROM or in an
+    /// expression) satisfies `test`.
+    func containsTableRef(where test: (TableRef) -> Bool) -> Bool {
+        var found = false
+        func visit(_ query: Query) {
+            for cte in query.with { visit(cte.query) }
+            visit(query.body)
+            for e in query.orderBy.map(\.expr) + [query.limit, query.offset].compactMap({ $0 }) { visit(e) }
+        }
+        func visit(_ body: QueryBody) {
+            switch body {
+            case .select(let select):
+                if let from = select.from { visit(from) }
+                for e in select.items.map(\.expr) + select.distinctOn + select.groupBy + [select.whereClause, select.having].compactMap({ $0 }) { visit(e) }
+            case .values(let rows): for e in rows.joined() { visit(e) }
+            case .setOperation(_, _, let a, let b): visit(a); visit(b)
+            case .nested(let q): visit(q)
+            }
+        }
+        func visit(_ ref: TableRef) {
+            if test(ref) { found = true }
+            switch ref {
+            case .subquery(let q, _, _): visit(q)
+            case .lateral(let inner): visit(inner)
+            case .function(let call, _, _): for e in call.arguments { visit(e) }
+            case .join(let a, let b, _, let on): visit(a); visit(b); if let on { visit(on) }
+            case .joinUsing(let a, let b, _, _): visit(a); visit(b)
+            case .table, .qualifiedTable, .any, .vectorSearch, .command: break
+            }
+        }
+        func visit(_ e: Expr) {
+            _ = e.replacing { node in
+                switch node {
+                case .subquery(let q), .exists(let q, _): visit(q)
+                case .inSubquery(let l, let q, _): visit(l); visit(q)
+                default: return nil
+                }
+                return node
+            }
+        }
+        visit(self)
+        return found
+    }
+}

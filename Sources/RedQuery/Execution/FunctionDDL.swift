@@ -24,6 +24,9 @@ extension DDLExecutor {
             for (old, new) in zip(functions[i].arguments, spec.arguments) where old.name != nil && old.name != new.name {
                 throw RedError(.invalidFunctionDefinition, "cannot change name of input parameter \"\(old.name!)\" (DROP FUNCTION \(FunctionCatalog.described(spec.name, spec.arguments.map(\.type))) first)")
             }
+            if spec.arguments.filter({ $0.defaultSQL != nil }).count < functions[i].arguments.filter({ $0.defaultSQL != nil }).count {
+                throw RedError(.invalidFunctionDefinition, "cannot remove parameter defaults from existing function")
+            }
             guard functions[i].returnsSet == spec.returnsSet, try sameResult(functions[i], spec) else {
                 throw RedError(.invalidFunctionDefinition, "cannot change return type of existing function (DROP FUNCTION \(FunctionCatalog.described(spec.name, spec.arguments.map(\.type))) first)")
             }
@@ -34,10 +37,32 @@ extension DDLExecutor {
             }
             functions.append(spec)
         }
+        try checkDefaults(spec)
         try FunctionCatalog.store(spec.name, functions, tx)
         _ = try FunctionCatalog.bodyQuery(spec)  // one query, whatever check_function_bodies says
         if context.surfaceCatalog?.checksFunctionBodies ?? true { try checkBody(spec) }
         return .message("function '\(spec.name)' created", type: "create", tag: "CREATE FUNCTION")
+    }
+
+    /// Each default must be a value of its argument's type computed from constants and calls:
+    /// it is evaluated in the calling statement, so a column (42703), `$n` (42P02), a subquery
+    /// (0A000) or an aggregate (42803) there would read the caller's, as PostgreSQL refuses.
+    private func checkDefaults(_ spec: FunctionSpec) throws {
+        let planner = Planner(context: context)
+        for argument in spec.arguments {
+            guard let sql = argument.defaultSQL else { continue }
+            var parser = try Parser(sql)
+            let expression = try parser.parseExpression()
+            _ = try expression.replacing { e in
+                switch e {
+                case .parameter(let n): throw RedError(.undefinedParameter, "there is no parameter $\(n)")
+                case .subquery, .exists, .inSubquery: throw RedError(.featureNotSupported, "cannot use subquery in DEFAULT expression")
+                default: return nil
+                }
+            }
+            let ctx = BindingContext(scope: Scope([], parent: nil), aggregatesForbiddenIn: "DEFAULT expressions")
+            _ = try planner.bind(try FunctionCatalog.cast(expression, to: argument.type), ctx)
+        }
     }
 
     private func sameResult(_ a: FunctionSpec, _ b: FunctionSpec) throws -> Bool {
@@ -58,6 +83,7 @@ extension DDLExecutor {
             throw RedError(.featureNotSupported, "a function returning one row of a table is not supported yet; declare RETURNS SETOF \(spec.returnType ?? "") or RETURNS TABLE (…)")
         }
         let given = try planner.bodyColumnCount(spec)
+        if spec.returnType?.lowercased() == "void" { return }  // whatever the body gives, the call gives nothing
         let expected = try planner.resultColumns(spec).count
         guard given == expected else {
             throw RedError(.invalidFunctionDefinition, expected == 1
@@ -73,6 +99,13 @@ extension DDLExecutor {
                 notices.append("function \(described(reference)) does not exist, skipping")
                 continue
             }
+            let users = try FunctionCatalog.users(of: reference.name, tx, store)
+            if !users.isEmpty {
+                let described = FunctionCatalog.described(reference.name, functions[index].arguments.map(\.type))
+                throw RedError(.dependentObjectsStillExist, "cannot drop function \(described) because other objects depend on it"
+                               + (cascade ? " (CASCADE does not drop them here: drop or change them first)" : ""),
+                               detail: users.map { "\($0) depends on function \(described)" }.joined(separator: "\n"))
+            }
             var remaining = functions
             remaining.remove(at: index)
             try FunctionCatalog.store(reference.name, remaining, tx)
@@ -85,6 +118,12 @@ extension DDLExecutor {
         let done = QueryResult.message("function '\(reference.name)' altered", type: "alter", tag: "ALTER FUNCTION")
         guard let newName, newName != reference.name else { return done }
         var function = functions[index]
+        let users = try FunctionCatalog.users(of: reference.name, tx, store)
+        if !users.isEmpty {
+            // They call it by name (PostgreSQL's by OID), so they would lose it.
+            throw RedError(.dependentObjectsStillExist, "cannot rename function \(reference.name) while other objects call it by name",
+                           detail: users.map { "\($0) calls function \(reference.name)" }.joined(separator: "\n"))
+        }
         let signature = try FunctionCatalog.signature(function.arguments.map(\.type))
         var others = try FunctionCatalog.overloads(of: newName, tx)
         if try others.contains(where: { try FunctionCatalog.signature($0.arguments.map(\.type)) == signature }) {

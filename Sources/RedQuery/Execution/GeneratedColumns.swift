@@ -76,7 +76,9 @@ struct GeneratedColumns {
         for (i, token) in tokens.enumerated() {
             guard case .identifier(let word, false) = token.kind else { continue }
             if word == "select" || word == "values" { throw RedError(.featureNotSupported, "cannot use subquery in column generation expression") }
-            if IndexExpressions.callsChangingFunction(tokens, at: i) { throw invalidDefinition("generation expression is not immutable") }
+            if try IndexExpressions.callsChangingFunction(tokens, at: i) || FunctionCatalog.callsMutableFunction(tokens, at: i, planner.context.transaction) {
+                throw invalidDefinition("generation expression is not immutable")
+            }
         }
         _ = try CheckConstraints.bind(sql, columns: columns, table: table, planner: planner)  // unknown columns first: 42703
         for other in columns where other.name != column && other.generatedSQL != nil {

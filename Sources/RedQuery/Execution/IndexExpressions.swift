@@ -60,7 +60,7 @@ enum IndexExpressions {
             if word == "select" || word == "values" {
                 throw RedError(.featureNotSupported, "cannot use subquery in index \(part)")
             }
-            if callsChangingFunction(tokens, at: i) {
+            if try callsChangingFunction(tokens, at: i) || FunctionCatalog.callsMutableFunction(tokens, at: i, planner.context.transaction) {
                 throw RedError(.invalidArgument, "functions in index \(part) must be marked IMMUTABLE", condition: "42P17")
             }
         }

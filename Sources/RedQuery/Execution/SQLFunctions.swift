@@ -40,6 +40,8 @@ enum FunctionCatalog {
     static let maxBodyBytes = 1 << 20
     /// Deepest chain of functions calling functions one expression may inline.
     static let maxInliningDepth = 32
+    /// Most calls of SQL functions one statement may inline, however they nest or repeat.
+    static let maxInlinedCalls = 10_000
 
     static func key(_ name: String) -> [UInt8] { prefix + Array(name.utf8) }
 
@@ -100,11 +102,59 @@ enum FunctionCatalog {
         }
     }
 
+    /// Whether the token at `i` calls a SQL function that is not IMMUTABLE (under any of its
+    /// argument types): what index expressions and generated columns refuse (42P17).
+    static func callsMutableFunction(_ tokens: [Token], at i: Int, _ tx: Transaction) throws -> Bool {
+        guard case .identifier(let word, _) = tokens[i].kind, i + 1 < tokens.count, tokens[i + 1].kind == .symbol("(") else { return false }
+        return try overloads(of: word, tx).contains { $0.volatility != "i" }
+    }
+
+    /// Where `name` is called in the database's stored SQL (views, index expressions and
+    /// predicates, defaults, generated columns, checks, other functions' argument defaults), as
+    /// PostgreSQL's DROP FUNCTION lists what depends on it. Other functions' bodies do not count,
+    /// as in PostgreSQL, which records nothing for them. Found by the call's tokens, so a
+    /// function of the same name under other argument types counts too.
+    static func users(of name: String, _ tx: Transaction, _ store: TableStore) throws -> [String] {
+        func calls(_ sql: String?) -> Bool {
+            guard let sql, sql.lowercased().contains(name.lowercased()), let tokens = try? Lexer.tokenize(sql, limits: ParserLimits()) else { return false }
+            return tokens.indices.contains { i in
+                if case .identifier(name, _) = tokens[i].kind, i + 1 < tokens.count, tokens[i + 1].kind == .symbol("(") { return true }
+                return false
+            }
+        }
+        var users: [String] = []
+        for view in try ViewCatalog.all(tx) where calls(view.definition.query) { users.append("view \(view.name)") }
+        for table in try store.list(tx) {
+            let schema = table.schema
+            if calls(schema.materializedQuery) { users.append("materialized view \(table.name)") }
+            for index in schema.indexes where (index.expressions ?? []).contains(where: calls) || calls(index.predicate) {
+                users.append("index \(index.name)")
+            }
+            for column in schema.columns where calls(column.defaultSQL) || calls(column.generatedSQL) {
+                users.append("\(column.generatedSQL != nil ? "generated column" : "default value for column") \(column.name) of table \(table.name)")
+            }
+            for check in schema.checks ?? [] where calls(check.sql) { users.append("constraint \(check.name) on table \(table.name)") }
+        }
+        for function in try all(tx) where function.name != name {
+            if function.arguments.contains(where: { calls($0.defaultSQL) }) { users.append("function \(function.name)") }
+        }
+        return users
+    }
+
     /// The body's one query, or a clear refusal (checked by CREATE FUNCTION, again at each use).
     static func bodyQuery(_ function: FunctionSpec) throws -> Query {
         let statements = try Parser.parseScript(function.body)
         guard statements.count == 1, case .query(let query) = statements[0].0 else {
             throw RedError(.featureNotSupported, "the body of SQL function \(function.name) must be one SELECT or VALUES query here (INSERT, UPDATE, DELETE and several statements are not supported yet)")
+        }
+        let command = query.containsTableRef { ref in
+            switch ref {
+            case .vectorSearch, .command: return true
+            default: return false
+            }
+        }
+        if command {
+            throw RedError(.featureNotSupported, "the body of SQL function \(function.name) may not run VECTOR SEARCH, SEARCH or GRAPH commands in FROM")
         }
         return query
     }

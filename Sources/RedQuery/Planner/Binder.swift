@@ -269,7 +269,8 @@ extension Planner {
         }
         defer { nextTimestampCastIsInstant = false }  // taken by the argument's cast, or by none (a GROUP BY key)
         if !ScalarFunction.isBuiltIn(call.name) {
-            if let inlined = try inlinedCall(call, ctx) { return try bind(inlined, ctx) }
+            if call.name == Self.argumentMarker, !inliningFunctions.isEmpty { return try bindArgument(call, ctx) }
+            if let bound = try bindSQLFunctionCall(call, ctx) { return bound }
             if !Planner.populateFunctions.contains(call.name) {
                 throw RedError(.undefinedFunction, "function \(call.name)(\(try argumentTypeNames(call.arguments, ctx))) does not exist",
                                detail: "No function matches the given name and argument types. You might need to add explicit type casts.")

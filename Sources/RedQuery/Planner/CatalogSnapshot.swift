@@ -142,7 +142,8 @@ public struct CatalogSnapshot: Sendable {
         snapshot.functions = try FunctionCatalog.all(context.transaction).map { spec in
             let planner = Planner(context: context)
             let rowTable = try planner.rowTypeTable(spec)
-            let results = rowTable != nil ? [] : spec.tableColumns.isEmpty
+            let void = spec.returnType?.lowercased() == "void"
+            let results = rowTable != nil || void ? [] : spec.tableColumns.isEmpty
                 ? [try describedColumn(spec.returnType ?? "text", named: spec.name, context)]
                 : try spec.tableColumns.map { try describedColumn($0.type, named: $0.name ?? spec.name, context) }
             return Function(spec: spec, arguments: try spec.arguments.map { try describedColumn($0.type, named: $0.name ?? "", context) },

@@ -381,8 +381,8 @@ extension Planner {
             if call.name != "generate_series", let function = context.surfaceCatalog?.tableFunction(named: call.name) {
                 return try planSurfaceTableFunction(function, call, alias: alias, names: names, outer: outer)
             }
-            if call.name != "generate_series", let rows = try inlinedRows(call, alias: alias, outer: outer) {
-                return try planLeaf(.subquery(rows, alias: alias ?? call.name, columns: names), outer: outer)
+            if call.name != "generate_series", let rows = try planSQLFunctionRows(call, alias: alias, names: names, outer: outer) {
+                return rows
             }
             guard call.name == "generate_series" else {
                 throw RedError(.undefinedFunction, "function \(call.name)() does not exist as a table function; generate_series, generate_subscripts, unnest, regexp_split_to_table, regexp_matches and the json[b]_each, _array_elements and _object_keys functions are available")

@@ -3,45 +3,68 @@ import RedCore
 /// Calls of SQL functions (`FunctionCatalog`), replaced by their bodies as the binder meets
 /// them: scalar calls in expressions (`inlinedCall`), calls in FROM (`inlinedRows`).
 extension Planner {
-    /// `call` as its function's body, to bind in its place; nil when no SQL function has its
-    /// name (a built-in function of the name comes first, as PostgreSQL's pg_catalog does).
-    func inlinedCall(_ call: FunctionCall, _ ctx: BindingContext) throws -> Expr? {
+    /// `call` bound as its function's body; nil when no SQL function has its name (a built-in
+    /// function of the name comes first, as PostgreSQL's pg_catalog does). The body is bound
+    /// with the function on the inlining stack, so a call of itself anywhere in it (a default
+    /// included) is refused rather than expanded without end.
+    func bindSQLFunctionCall(_ call: FunctionCall, _ ctx: BindingContext) throws -> BoundExpr? {
         guard let (function, arguments) = try resolveFunction(call, ctx) else { return nil }
         if function.returnsSet {
             throw RedError(.featureNotSupported, "function \(function.name) returns rows: call it in FROM (SELECT * FROM \(function.name)(…))")
         }
+        return try withInlining(function) { try bind(try inlinedValue(function, arguments), ctx) }
+    }
+
+    /// `f(args) [AS alias (names)]` in FROM, planned as a query giving the function's rows (one
+    /// row for a scalar function: NULL when its body gives none); nil when no SQL function has
+    /// the name. A function of one column of a base type names it by the alias, as in PostgreSQL.
+    func planSQLFunctionRows(_ call: FunctionCall, alias: String?, names: [String], outer: Scope?) throws -> PlanNode? {
+        let ctx = BindingContext(scope: Scope([], parent: outer), aggregatesForbiddenIn: "functions in FROM")
+        guard let (function, arguments) = try resolveFunction(call, ctx) else { return nil }
         return try withInlining(function) {
-            let body = try FunctionCatalog.bodyQuery(function)
-            let typed = try zip(arguments, function.arguments).map { try FunctionCatalog.cast($0, to: $1.type) }
-            if let direct = try directSubstitution(function, body, typed) {
-                return try FunctionCatalog.cast(direct, to: function.returnType ?? "text")
+            let columns = try resultColumns(function)
+            var query: Query
+            if function.returnsSet {
+                let body = try parametersAsColumns(function, try FunctionCatalog.bodyQuery(function))
+                let bodyAlias = "$rows"
+                var select = try argumentRow(function, arguments)
+                select.from = .join(select.from!, .lateral(.subquery(body, alias: bodyAlias, columns: columns.map(\.name))), .cross, on: nil)
+                select.items = try columns.map { column in
+                    let value = Expr.column([bodyAlias, column.name])
+                    return SelectItem(expr: try column.type.map { try FunctionCatalog.cast(value, to: $0) } ?? value, alias: column.name)
+                }
+                query = Query(body: .select(select))
+            } else {
+                var select = Select()
+                select.items = [SelectItem(expr: try inlinedValue(function, arguments), alias: columns[0].name)]
+                query = Query(body: .select(select))
             }
-            var query = try parametersAsColumns(function, body)
-            if query.limit == nil { query.limit = .literal(.integer(1)) }  // a scalar function gives its first row
-            var wrapper = argumentRow(function, typed)
-            wrapper.items = [SelectItem(expr: try FunctionCatalog.cast(.subquery(query), to: function.returnType ?? "text"), alias: nil)]
-            return .subquery(Query(body: .select(wrapper)))
+            let rowTable = try rowTypeTable(function)
+            let baseType = function.tableColumns.isEmpty && rowTable == nil
+            let named = names.isEmpty && baseType ? alias.map { [$0] } ?? [] : names
+            return try planLeaf(.subquery(query, alias: alias ?? function.name, columns: named), outer: outer)
         }
     }
 
-    /// `f(args) [AS alias (names)]` in FROM as a query giving the function's rows (one row for
-    /// a scalar function); nil when no SQL function has the name.
-    func inlinedRows(_ call: FunctionCall, alias: String?, outer: Scope?) throws -> Query? {
-        let ctx = BindingContext(scope: Scope([], parent: outer), aggregatesForbiddenIn: "FROM")
-        guard let (function, arguments) = try resolveFunction(call, ctx) else { return nil }
-        return try withInlining(function) {
-            var body = try parametersAsColumns(function, try FunctionCatalog.bodyQuery(function))
-            if !function.returnsSet, body.limit == nil { body.limit = .literal(.integer(1)) }
-            let columns = try resultColumns(function)
-            let bodyAlias = "__\(function.name)_rows"
-            var query = argumentRow(function, try zip(arguments, function.arguments).map { try FunctionCatalog.cast($0, to: $1.type) })
-            query.from = .join(query.from!, .lateral(.subquery(body, alias: bodyAlias, columns: columns.map(\.name))), .cross, on: nil)
-            query.items = try columns.map { column in
-                let value = Expr.column([bodyAlias, column.name])
-                return SelectItem(expr: try column.type.map { try FunctionCatalog.cast(value, to: $0) } ?? value, alias: column.name)
-            }
-            return Query(body: .select(query))
+    /// The value of a call of scalar `function`: its body with the arguments in the parameters'
+    /// places where that is safe (`directSubstitution`), else a subquery over the argument row
+    /// (`argumentRow`), cast to the declared result. `RETURNS void` gives NULL.
+    private func inlinedValue(_ function: FunctionSpec, _ arguments: [Expr]) throws -> Expr {
+        let body = try FunctionCatalog.bodyQuery(function)
+        let returnType = function.returnType ?? "text"
+        let void = returnType.lowercased() == "void"
+        let typed = try zip(arguments, function.arguments).map { try FunctionCatalog.cast($0, to: $1.type) }
+        if !void, let direct = try directSubstitution(function, body, typed) {
+            return try FunctionCatalog.cast(direct, to: returnType)
         }
+        if let i = arguments.firstIndex(where: Self.containsAggregateOrWindow) {
+            throw RedError(.featureNotSupported, "argument \(i + 1) of SQL function \(function.name) holds an aggregate or window call, which its body cannot take here; compute it in a subquery first")
+        }
+        var query = try parametersAsColumns(function, body)
+        if query.limit == nil { query.limit = .literal(.integer(1)) }  // a scalar function gives its first row
+        var wrapper = try argumentRow(function, arguments)
+        wrapper.items = [SelectItem(expr: void ? .literal(.null) : try FunctionCatalog.cast(.subquery(query), to: returnType), alias: nil)]
+        return .subquery(Query(body: .select(wrapper)))
     }
 
     /// The columns of the rows `function` gives, each with the type its values are cast to:
@@ -72,9 +95,10 @@ extension Planner {
     func bodyColumnCount(_ function: FunctionSpec) throws -> Int {
         try withInlining(function) {
             let body = try parametersAsColumns(function, try FunctionCatalog.bodyQuery(function))
-            var query = argumentRow(function, try function.arguments.map { try FunctionCatalog.cast(.literal(.null), to: $0.type) })
-            query.from = .join(query.from!, .lateral(.subquery(body, alias: "__body", columns: [])), .cross, on: nil)
-            query.items = [SelectItem(expr: .star(qualifier: "__body"), alias: nil)]
+            var query = try argumentRow(function, function.arguments.map { _ in .literal(.null) })
+            query.whereClause = nil
+            query.from = .join(query.from!, .lateral(.subquery(body, alias: "$rows", columns: [])), .cross, on: nil)
+            query.items = [SelectItem(expr: .star(qualifier: "$rows"), alias: nil)]
             return try planQuery(Query(body: .select(query)), outer: nil).columns.count
         }
     }
@@ -90,7 +114,9 @@ extension Planner {
     }
 
     /// The function `call` names and its arguments (defaults filled in); nil when none has the
-    /// name. Of several, the one whose argument types the arguments' types match best.
+    /// name. Of several, the one whose argument types the arguments' types match best; each
+    /// argument must be of its parameter's type or one PostgreSQL casts to it implicitly
+    /// (`integer` to `numeric`, an untyped literal to anything), else 42883 as there.
     private func resolveFunction(_ call: FunctionCall, _ ctx: BindingContext) throws -> (FunctionSpec, [Expr])? {
         let overloads = try FunctionCatalog.overloads(of: call.name, context.transaction)
         guard !overloads.isEmpty else { return nil }
@@ -99,35 +125,61 @@ extension Planner {
         }
         let given = call.arguments.count
         let fitting = overloads.filter { f in given <= f.arguments.count && given >= f.arguments.prefix { $0.defaultSQL == nil }.count }
-        var chosen = fitting.first
-        if fitting.count > 1 {
-            let types = try call.arguments.map { argument -> String? in
-                if case .literal(.text) = argument { return nil }  // an untyped literal fits any type
-                return staticType(try bind(argument, ctx), ctx).rawValue
-            }
-            let scored = try fitting.map { f -> (FunctionSpec, Int) in
-                let identities = try FunctionCatalog.signature(f.arguments.map(\.type))
-                return (f, zip(types, identities).filter { $0 != nil && $0 == $1 }.count)
-            }
-            let best = scored.map(\.1).max()!
-            let winners = scored.filter { $0.1 == best }
-            guard winners.count == 1 else {
-                throw RedError(.ambiguousFunction, "function \(call.name)(\(call.arguments.count) arguments) is not unique; add explicit casts")
-            }
-            chosen = winners[0].0
-        }
-        guard let function = chosen else {
+        guard !fitting.isEmpty else {
             throw RedError(.undefinedFunction, "function \(call.name) does not take \(given) argument\(given == 1 ? "" : "s"): \(overloads.map { FunctionCatalog.described($0.name, $0.arguments.map(\.type)) }.joined(separator: ", "))")
         }
+        try countInlining()
+        let types = try call.arguments.map { argument -> DataType? in
+            switch argument {
+            case .literal(let value) where value.isNull: return nil
+            case .literal(.text): return nil  // an untyped literal fits any type
+            default:
+                let type = staticType(try bind(argument, ctx), ctx)
+                return type == .any ? nil : type
+            }
+        }
+        let scored = try fitting.compactMap { f -> (FunctionSpec, Int)? in
+            let identities = try FunctionCatalog.signature(f.arguments.map(\.type))
+            var exact = 0
+            for (type, identity) in zip(types, identities) {
+                guard let type else { continue }
+                if type.rawValue == identity { exact += 1 } else if !Self.castsImplicitly(type, to: identity) { return nil }
+            }
+            return (f, exact)
+        }
+        guard let best = scored.map(\.1).max() else {
+            throw RedError(.undefinedFunction, "function \(call.name)(\(try argumentTypeNames(call.arguments, ctx))) does not exist",
+                           detail: "No function matches the given name and argument types. You might need to add explicit type casts.")
+        }
+        let winners = scored.filter { $0.1 == best }
+        guard winners.count == 1 else {
+            throw RedError(.ambiguousFunction, "function \(call.name)(\(try argumentTypeNames(call.arguments, ctx))) is not unique; add explicit type casts")
+        }
+        let function = winners[0].0
         guard function.language == "sql" else {
             throw RedError(.featureNotSupported, "function \(function.name) is in LANGUAGE \(function.language), which is not supported")
         }
-        var arguments = call.arguments
+        // The caller's arguments are bound as the caller's: with the inlining stack as it is here,
+        // so `f(f(1))` is no recursion (the function's own defaults are bound as its body is).
+        var arguments = call.arguments.map { argument in
+            Expr.function(FunctionCall(name: Self.argumentMarker, arguments: [argument, .literal(.integer(Int64(inliningFunctions.count)))], distinct: false, star: false))
+        }
         for argument in function.arguments.dropFirst(given) {
             var parser = try Parser(argument.defaultSQL!)
             arguments.append(try parser.parseExpression())
         }
         return (function, arguments)
+    }
+
+    /// Whether PostgreSQL passes a value of `type` to a parameter of type `identity`
+    /// (`FunctionCatalog.identity`) without an explicit cast: numbers widen, a date becomes a
+    /// timestamp, and enum types and domains take what their base type would.
+    private static func castsImplicitly(_ type: DataType, to identity: String) -> Bool {
+        guard let target = DataType(rawValue: identity) else { return true }  // an enum type's or a domain's name, an array: checked by the cast
+        switch (type, target) {
+        case (.integer, .decimal), (.integer, .float), (.decimal, .float), (.date, .timestamp): return true
+        default: return false
+        }
     }
 
     /// Runs `body` with `function` on the stack of functions being inlined: one reached again
@@ -144,29 +196,60 @@ extension Planner {
         return try body()
     }
 
-    /// A body of one expression without FROM, with the arguments in the parameters' places;
-    /// nil when that would not do: a subquery in it (a name there could mean a column of its
-    /// tables), STRICT, or an argument that is more than a name or a constant and would be
-    /// evaluated more than once.
+    /// Counts a call resolved: a statement whose calls of SQL functions nest or repeat past
+    /// `maxInlinedCalls` (which could otherwise grow exponentially) is refused.
+    private func countInlining() throws {
+        inlinedCalls += 1
+        guard inlinedCalls <= FunctionCatalog.maxInlinedCalls else {
+            throw RedError(.limitExceeded, "a statement may inline at most \(FunctionCatalog.maxInlinedCalls) calls of SQL functions")
+        }
+    }
+
+    /// A body of one expression without FROM, with the arguments in the parameters' places
+    /// (STRICT: inside `CASE WHEN arg IS NULL … THEN NULL ELSE … END`); nil when that would not
+    /// do: a subquery in it (a name there could mean a column of its tables), an aggregate,
+    /// window or set-returning call in it (it must see the body's one row, not the caller's),
+    /// or an argument that would be evaluated more often than once and is more than a name, a
+    /// constant or an aggregate's result.
     private func directSubstitution(_ function: FunctionSpec, _ body: Query, _ arguments: [Expr]) throws -> Expr? {
-        guard !function.strict, body.with.isEmpty, body.orderBy.isEmpty, body.limit == nil, body.offset == nil, body.locking.isEmpty,
+        guard body.with.isEmpty, body.orderBy.isEmpty, body.limit == nil, body.offset == nil, body.locking.isEmpty,
               case .select(let select) = body.body, select.from == nil, select.whereClause == nil, select.groupBy.isEmpty,
               select.having == nil, !select.distinct, select.distinctOn.isEmpty, select.items.count == 1, select.into == nil else { return nil }
         let expression = select.items[0].expr
-        var uses = [Int](repeating: 0, count: arguments.count), nested = false
+        guard !Self.containsAggregateOrWindow(expression) else { return nil }
+        var uses = [Int](repeating: function.strict ? 1 : 0, count: arguments.count), nested = false
         _ = expression.replacing { e in
             switch e {
             case .subquery, .exists, .inSubquery: nested = true
+            case .function(let call) where SetReturningCalls.isSetReturning(call): nested = true
             default: if let i = parameterIndex(e, function) { uses[i] += 1 }
             }
             return nil
         }
         guard !nested else { return nil }
-        for (i, count) in uses.enumerated() where count > 1 && !Self.isPlain(arguments[i]) { return nil }
-        return try expression.replacing { e in
+        for (i, count) in uses.enumerated() where count > 1 && !Self.isPlain(arguments[i]) && !Self.containsAggregateOrWindow(arguments[i]) { return nil }
+        let substituted = try expression.replacing { e in
             if case .parameter(let n) = e, n > arguments.count { throw RedError(.undefinedParameter, "there is no parameter $\(n)") }
             return parameterIndex(e, function).map { arguments[$0] }
         }
+        guard function.strict, !arguments.isEmpty else { return substituted }
+        let anyNull = arguments.map { Expr.isNull($0, negated: false) }.dropFirst().reduce(Expr.isNull(arguments[0], negated: false)) { .binary("or", $0, $1) }
+        return .caseWhen(operand: nil, branches: [WhenBranch(condition: anyNull, result: .literal(.null))], otherwise: substituted)
+    }
+
+    /// Whether `e` calls an aggregate or a window function outside any subquery of it.
+    static func containsAggregateOrWindow(_ e: Expr) -> Bool {
+        var found = false
+        _ = e.replacing { node in
+            switch node {
+            case .subquery, .exists, .inSubquery: return node  // their own query's, not this one's
+            case .function(let call) where call.over != nil || AggregateKind.isAggregate(call.name):
+                found = true
+                return node
+            default: return nil
+            }
+        }
+        return found
     }
 
     /// The argument a body's expression stands for: `$n`, or a parameter's name, bare or after
@@ -180,39 +263,67 @@ extension Planner {
         }
     }
 
+    /// Wraps a caller's argument in an inlined body: `bindArgument` binds what it wraps with the
+    /// inlining stack cut back to the caller's depth (its second argument).
+    static let argumentMarker = "__sql_function_argument"
+
+    /// A caller's argument (`argumentMarker`), bound where the caller's call stood.
+    func bindArgument(_ call: FunctionCall, _ ctx: BindingContext) throws -> BoundExpr {
+        guard call.arguments.count == 2, case .literal(.integer(let depth)) = call.arguments[1], depth >= 0, depth <= inliningFunctions.count else {
+            throw RedError(.undefinedFunction, "function \(call.name) does not exist")
+        }
+        let stack = inliningFunctions
+        inliningFunctions = Array(stack.prefix(Int(depth)))
+        defer { inliningFunctions = stack }
+        return try bind(call.arguments[0], ctx)
+    }
+
     /// A name or a constant, perhaps cast: evaluating it twice costs little and changes nothing.
     private static func isPlain(_ e: Expr) -> Bool {
         switch e {
         case .literal, .column, .parameter: return true
+        case .function(let call) where call.name == argumentMarker: return call.arguments.first.map(isPlain) ?? true
         case .cast(let inner, _): return isPlain(inner)
         case .function(let call) where call.name == DeclaredCast.name || call.name == Parser.surfaceCast: return call.arguments.first.map(isPlain) ?? true
         default: return false
         }
     }
 
-    /// The name of parameter `i`'s column in the argument row: its own, or `$n`.
-    private static func argumentColumn(_ function: FunctionSpec, _ i: Int) -> String { function.arguments[i].name ?? "$\(i + 1)" }
+    /// Where the argument row keeps the arguments: a name no user's FROM item takes, so that a
+    /// table of the body named as the function cannot catch `$n`.
+    static let argumentsAlias = "$args"
 
-    /// `body` with `$n` read from the argument row (`f.name`); names stay, found there by scope.
+    /// `body` with `$n` read from the argument row; parameters' names are found by scope.
     /// (A `$n` past the arguments is 42P02, never the calling statement's parameter.)
     private func parametersAsColumns(_ function: FunctionSpec, _ body: Query) throws -> Query {
         try body.replacingExpressions { e in
             guard case .parameter(let n) = e else { return nil }
             guard n >= 1, n <= function.arguments.count else { throw RedError(.undefinedParameter, "there is no parameter $\(n)") }
-            return .column([function.name, Self.argumentColumn(function, n - 1)])
+            return .column([Self.argumentsAlias, "$\(n)"])
         }
     }
 
-    /// `SELECT … FROM (SELECT arg AS name, …) AS f [WHERE name IS NOT NULL AND …]`: the select
-    /// list left for the caller; STRICT's test in WHERE, so a NULL argument gives no row.
-    private func argumentRow(_ function: FunctionSpec, _ arguments: [Expr]) -> Select {
+    /// `SELECT … FROM (SELECT arg AS "$1", …) AS "$args" [, LATERAL (SELECT "$1" AS name, …) AS f]
+    /// [WHERE "$1" IS NOT NULL AND …]`, the select list left for the caller: each argument cast
+    /// to its type and evaluated once; named ones readable by name and as `f.name`; STRICT's
+    /// test in WHERE, so a NULL argument gives no row.
+    private func argumentRow(_ function: FunctionSpec, _ arguments: [Expr]) throws -> Select {
         var row = Select()
-        row.items = arguments.enumerated().map { SelectItem(expr: $1, alias: Self.argumentColumn(function, $0)) }
-        if row.items.isEmpty { row.items = [SelectItem(expr: .literal(.null), alias: "__no_arguments")] }
+        row.items = try zip(arguments, function.arguments).enumerated().map { i, pair in
+            SelectItem(expr: try FunctionCatalog.cast(pair.0, to: pair.1.type), alias: "$\(i + 1)")
+        }
+        if row.items.isEmpty { row.items = [SelectItem(expr: .literal(.null), alias: "$0")] }
         var outer = Select()
-        outer.from = .subquery(Query(body: .select(row)), alias: function.name, columns: [])
+        outer.from = .subquery(Query(body: .select(row)), alias: Self.argumentsAlias, columns: [])
+        var named = Select()
+        named.items = function.arguments.enumerated().compactMap { i, argument in
+            argument.name.map { SelectItem(expr: .column([Self.argumentsAlias, "$\(i + 1)"]), alias: $0) }
+        }
+        if !named.items.isEmpty {
+            outer.from = .join(outer.from!, .lateral(.subquery(Query(body: .select(named)), alias: function.name, columns: [])), .cross, on: nil)
+        }
         if function.strict {
-            outer.whereClause = arguments.indices.map { Expr.isNull(.column([function.name, Self.argumentColumn(function, $0)]), negated: true) }
+            outer.whereClause = arguments.indices.map { Expr.isNull(.column([Self.argumentsAlias, "$\($0 + 1)"]), negated: true) }
                 .reduce(nil) { (all: Expr?, next: Expr) -> Expr? in all.map { .binary("and", $0, next) } ?? next }
         }
         return outer

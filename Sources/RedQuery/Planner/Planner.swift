@@ -29,6 +29,8 @@ final class Planner {
     var expandingViews: Set<String> = []
     /// SQL functions whose calls are being inlined, outermost first (`FunctionInlining`).
     var inliningFunctions: [String] = []
+    /// Calls of SQL functions resolved so far (`FunctionCatalog.maxInlinedCalls`).
+    var inlinedCalls = 0
     /// False while a view's query is planned: a stored view reads permanent tables only, never
     /// a temporary table the session reading it happens to have of the same name (PostgreSQL
     /// binds a view's tables when it is created; no view may read a temporary table).

@@ -38,9 +38,16 @@ final class PGActivity: Sendable {
     /// `pg_terminate_backend` asked the connection to end; read at every flush, so an atomic.
     private let terminating = Atomic<Bool>(false)
 
+    /// The connection's FATAL goodbye is being sent (by its own task or by `terminateIdle` on
+    /// its event loop): whoever claims it first sends it, so it goes once.
+    private let goodbye = Atomic<Bool>(false)
+
     var terminationRequested: Bool { terminating.load(ordering: .acquiring) }
 
     func requestTermination() { terminating.store(true, ordering: .releasing) }
+
+    /// True for the one caller that may send the goodbye.
+    func claimGoodbye() -> Bool { goodbye.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged }
 
     init(pid: Int32, clientAddress: String?, clientPort: Int?) {
         row = Mutex(Row(pid: pid, clientAddress: clientAddress, clientPort: clientPort, backendStart: Self.now()))
@@ -133,7 +140,9 @@ extension PGActivityCatalog {
     /// false for a pid that is no PG-wire connection (PostgreSQL warns and answers false).
     /// With a timeout (milliseconds) `pg_terminate_backend` waits for the connection to end and
     /// answers false if it has not by then, as PostgreSQL 14 and later do.
-    static func functions(_ registry: ConnectionRegistry, mayAct: @escaping @Sendable (PGActivity.Row) -> Bool) -> [String: SurfaceFunction] {
+    /// `caller`: the calling connection's own activity, so that ending itself does not wait for
+    /// its own end, and a wait ends when it is itself terminated.
+    static func functions(_ registry: ConnectionRegistry, mayAct: @escaping @Sendable (PGActivity.Row) -> Bool, caller: PGActivity?) -> [String: SurfaceFunction] {
         func signal(terminate: Bool) -> SurfaceFunction {
             SurfaceFunction(arity: terminate ? 1...2 : 1...1, resultType: .boolean) { args, _ in
                 let pid = try PGCatalogFunctions.integer(args[0])
@@ -142,17 +151,18 @@ extension PGActivityCatalog {
                 // Waiting for the connection to end is no work for an event loop: run it on the pool.
                 if timeout > 0 { try NonBlockingExecution.refuseIfActive(.longRunning) }
                 guard let id = Int32(exactly: pid), try registry.signal(id, terminate: terminate, allowed: mayAct) else { return .boolean(false) }
-                return .boolean(timeout == 0 || waitUntilClosed(id, registry, milliseconds: timeout))
+                if timeout == 0 || caller?.current.pid == id { return .boolean(true) }
+                return .boolean(waitUntilClosed(id, registry, milliseconds: timeout, caller: caller))
             }
         }
         return ["pg_cancel_backend": signal(terminate: false), "pg_terminate_backend": signal(terminate: true)]
     }
 
     /// Polls (10 ms naps) until connection `id` has ended or `milliseconds` have passed.
-    private static func waitUntilClosed(_ id: Int32, _ registry: ConnectionRegistry, milliseconds: Int64) -> Bool {
+    private static func waitUntilClosed(_ id: Int32, _ registry: ConnectionRegistry, milliseconds: Int64, caller: PGActivity?) -> Bool {
         let deadline = ContinuousClock.now + .milliseconds(milliseconds)
         while !registry.isClosed(id) {
-            guard ContinuousClock.now < deadline else { return false }
+            guard ContinuousClock.now < deadline, caller?.terminationRequested != true else { return false }
             usleep(10_000)
         }
         return true

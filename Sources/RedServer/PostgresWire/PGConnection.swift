@@ -43,8 +43,6 @@ final class PGConnection {
     let activity: PGActivity
     /// Whether the request being handled runs a statement (`noteBegin`), so its end is noted.
     var activityBegun = false
-    /// The FATAL goodbye of `pg_terminate_backend` went out (`sayGoodbye`).
-    private var saidGoodbye = false
     var statements: [String: PGPreparedStatement] = [:]
     var portals: [String: PGPortal] = [:]
     /// SQL cursors (`DECLARE … CURSOR`), by name; they share the portals' namespace.
@@ -92,7 +90,8 @@ final class PGConnection {
         self.session.processID = id  // pg_backend_pid() and pg_locks name the id BackendKeyData announces
         self.secretKey = secretKey
         activity = PGActivity(pid: id, clientAddress: channel.remoteAddress?.ipAddress, clientPort: channel.remoteAddress?.port)
-        context.connections.setActivity(id, activity) { [channel] in
+        context.connections.setActivity(id, activity) { [channel, activity] in
+            guard activity.claimGoodbye() else { return }  // the connection said it already
             var goodbye = PGBackendWriter()
             goodbye.error(Self.terminated, severity: "FATAL")
             channel.writeAndFlush(goodbye.take()).whenComplete { _ in channel.close(promise: nil) }
@@ -194,8 +193,9 @@ final class PGConnection {
     }
 
     private func terminateForShutdown() async throws {
+        guard activity.claimGoodbye() else { return }
         writeShutdownTermination()
-        try await flush()
+        try await outbound.write(writer.take())
     }
 
     /// The FATAL error that ends a connection on shutdown, into `writer`.
@@ -208,8 +208,7 @@ final class PGConnection {
     /// leaves in the middle of a statement.
     private func sayGoodbye() async throws {
         _ = writer.take()
-        if !saidGoodbye {
-            saidGoodbye = true
+        if activity.claimGoodbye() {
             writeShutdownTermination()
             try await outbound.write(writer.take())
         }
@@ -268,7 +267,7 @@ final class PGConnection {
                 session.surfaceCatalog = PGSystemCatalog(user: user, settings: settings, locks: context.database.locks,
                                                          isolation: { [weak session = self.session] in session?.isolation },
                                                          notifications: PGNotifyFunction(pending: pendingNotifications, processID: id),
-                                                         backends: (context.connections, { role.isEmpty || role == "admin" || $0.user == caller }))
+                                                         backends: (context.connections, { role.isEmpty || role == "admin" || $0.user == caller }, activity))
                 activity.loggedIn(user: user, applicationName: settings.read { (try? $0.value("application_name")) ?? "" })
                 for (name, value) in settings.read({ $0.reportedAtStartup(serverVersion: PGSettings.serverVersion) }) {
                     writer.parameterStatus(name, value)

@@ -175,7 +175,7 @@ extension PGConnection {
         guard let keepGoing = answerNow(message) else { return .declined }  // the reader notes its end
         let stayOpen = context.connections.finishRequest(id)
         noteEnd()
-        if keepGoing && !stayOpen { writeShutdownTermination() }
+        if keepGoing && !stayOpen && activity.claimGoodbye() { writeShutdownTermination() }
         let due = !keepGoing || !stayOpen || Self.endsReply(message) || mustFlush
         return .answered(due && !writer.isEmpty ? writer.take() : nil, close: !keepGoing || !stayOpen)
     }

@@ -40,7 +40,8 @@ extension PGCatalogModel {
         var definitionText: String {
             let volatility = ["i": "IMMUTABLE", "s": "STABLE"][spec.volatility]
             let traits = [volatility, spec.strict ? "STRICT" : nil].compactMap { $0 }
-            let tag = spec.body.contains("$function$") ? "$body$" : "$function$"
+            var tag = "$function$"
+            while spec.body.contains(tag) { tag = String(tag.dropLast()) + "x$" }  // as PostgreSQL makes the quote unique
             return "CREATE OR REPLACE FUNCTION public.\(SQLIdentifier.quoted(spec.name))(\(arguments(defaults: true)))\n RETURNS \(result)\n"
                 + " LANGUAGE \(spec.language)\n" + (traits.isEmpty ? "" : " \(traits.joined(separator: " "))\n") + "AS \(tag)\(spec.body)\(tag)\n"
         }

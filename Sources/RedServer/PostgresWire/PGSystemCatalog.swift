@@ -37,7 +37,7 @@ struct PGSystemCatalog: SurfaceCatalog {
     /// other's (`pg_stat_activity`, `pg_cancel_backend`, `pg_terminate_backend`).
     init(user: String, settings: PGSessionSettings = PGSessionSettings(), locks: LockTable? = nil,
          isolation: @escaping @Sendable () -> IsolationLevel? = { nil }, notifications: PGNotifyFunction? = nil,
-         backends: (registry: ConnectionRegistry, mayAct: @Sendable (PGActivity.Row) -> Bool)? = nil) {
+         backends: (registry: ConnectionRegistry, mayAct: @Sendable (PGActivity.Row) -> Bool, caller: PGActivity?)? = nil) {
         self.user = user
         self.settings = settings
         self.locks = locks
@@ -54,7 +54,7 @@ struct PGSystemCatalog: SurfaceCatalog {
         }
         var functions = PGCatalogFunctions.functions(owner: user).merging(PGSettingsCatalog.functions(settings, isolation: isolation)) { $1 }
         if let notifications { functions["pg_notify"] = notifications.function }
-        if let backends { functions.merge(PGActivityCatalog.functions(backends.registry, mayAct: backends.mayAct)) { $1 } }
+        if let backends { functions.merge(PGActivityCatalog.functions(backends.registry, mayAct: backends.mayAct, caller: backends.caller)) { $1 } }
         self.functions = functions
     }
 
