@@ -47,7 +47,8 @@ extension DDLExecutor {
     /// quote the name in DROP, not in ALTER), else 42704.
     private func noDomain(_ name: String, quoted: Bool) throws -> RedError {
         let enumType = try EnumTypeCatalog.labels(of: name, tx) != nil
-        let otherType = enumType || DataType.isPostgresTypeName(name) || context.surfaceCatalog?.cast(to: name) != nil
+        let rowType = try store.open(tx, name) != nil  // a table's row type, as PostgreSQL has one per table
+        let otherType = enumType || rowType || DataType.isPostgresTypeName(name) || context.surfaceCatalog?.cast(to: name) != nil
         guard otherType else { return RedError(.undefinedObject, "type \"\(name)\" does not exist") }
         return RedError(.invalidOperation, quoted ? "\"\(name)\" is not a domain" : "\(name) is not a domain")
     }

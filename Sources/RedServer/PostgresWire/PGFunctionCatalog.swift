@@ -67,7 +67,8 @@ enum PGFunctionCatalog {
             let table = spec.tableColumns
             let names = spec.arguments.map { $0.name ?? "" } + table.map { $0.name ?? "" }
             let allTypes = f.argumentTypes.map(\.oid) + (table.isEmpty ? [] : f.resultTypes.map(\.oid))
-            let resultType = f.definition.rowTable != nil || !table.isEmpty ? recordOID : f.resultTypes.first?.oid ?? 2278
+            // Rows of several columns are records; one column's type is the result's, as in PostgreSQL.
+            let resultType = f.definition.rowTable != nil || table.count > 1 ? recordOID : f.resultTypes.first?.oid ?? 2278
             return [
                 "oid": .integer(f.oid), "proname": .text(spec.name), "pronamespace": .integer(PGCatalogModel.publicNamespace),
                 "proowner": .integer(PGCatalogModel.ownerOID), "prolang": .integer(sqlLanguageOID), "procost": .float(100),
