@@ -13,7 +13,7 @@ import Testing
         .contains { FileManager.default.isExecutableFile(atPath: $0) }
     static let postgresRequired = ProcessInfo.processInfo.environment["REDDB_REQUIRE_POSTGRES"] == "1"
 
-    @Test func smokeRunsEveryScenarioOnBothEngines() throws {
+    @Test func smokeRunsEveryScenarioOnBothEngines() async throws {
         guard Self.postgresAvailable || Self.postgresRequired else {
             print("notice: PostgreSQL server programs not found; skipping BenchDuelSmokeTests (scripts/install-postgres installs them)")
             return
@@ -26,16 +26,19 @@ import Testing
         let json = directory + "/duel.json"
         let markdown = directory + "/benchmarks.md"
 
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: try ServerProcess.redPath())
-        process.arguments = ["bench", "duel", "--smoke", "--json", json, "--markdown", markdown, "--dir", directory]
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
-        try process.run()
-        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        #expect(process.terminationStatus == 0, "\(text)")
+        let (status, text) = try await offPool {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: try ServerProcess.redPath())
+            process.arguments = ["bench", "duel", "--smoke", "--json", json, "--markdown", markdown, "--dir", directory]
+            let output = Pipe()
+            process.standardOutput = output
+            process.standardError = output
+            try process.run()
+            let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            process.waitUntilExit()
+            return (process.terminationStatus, text)
+        }
+        #expect(status == 0, "\(text)")
 
         let data = try Data(contentsOf: URL(fileURLWithPath: json))
         let report = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
@@ -65,32 +68,35 @@ import Testing
 
     /// Ctrl-C in the middle of a scenario: exit 130, PostgreSQL and our server stopped,
     /// their directories removed.
-    @Test func interruptTearsBothServersDown() throws {
+    @Test func interruptTearsBothServersDown() async throws {
         guard Self.postgresAvailable || Self.postgresRequired else { return }
         let directory = NSTemporaryDirectory() + "red-duel-interrupt-" + UUID().uuidString
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: directory) }
 
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: try ServerProcess.redPath())
-        process.arguments = ["bench", "duel", "--smoke", "--dir", directory]
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        var seen = ""
-        let deadline = Date().addingTimeInterval(120)
-        while !seen.contains("round 1"), Date() < deadline {
-            let chunk = output.fileHandleForReading.availableData
-            if chunk.isEmpty { break }
-            seen += String(decoding: chunk, as: UTF8.self)
+        let (seen, serverDirectories, status) = try await offPool {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: try ServerProcess.redPath())
+            process.arguments = ["bench", "duel", "--smoke", "--dir", directory]
+            let output = Pipe()
+            process.standardOutput = output
+            process.standardError = FileHandle.nullDevice
+            try process.run()
+            var seen = ""
+            let deadline = Date().addingTimeInterval(120)
+            while !seen.contains("round 1"), Date() < deadline {
+                let chunk = output.fileHandleForReading.availableData
+                if chunk.isEmpty { break }
+                seen += String(decoding: chunk, as: UTF8.self)
+            }
+            let serverDirectories = try FileManager.default.contentsOfDirectory(atPath: directory).filter { $0.hasPrefix("red-duel-") }
+            kill(process.processIdentifier, SIGINT)
+            process.waitUntilExit()
+            return (seen, serverDirectories, process.terminationStatus)
         }
         #expect(seen.contains("round 1"), "\(seen)")
-        let serverDirectories = try FileManager.default.contentsOfDirectory(atPath: directory).filter { $0.hasPrefix("red-duel-") }
         #expect(serverDirectories.count == 1)
-        kill(process.processIdentifier, SIGINT)
-        process.waitUntilExit()
-        #expect(process.terminationStatus == 130)
+        #expect(status == 130)
         #expect(try FileManager.default.contentsOfDirectory(atPath: directory).filter { $0.hasPrefix("red-duel-") }.isEmpty)
         #expect(Self.processes(mentioning: directory).isEmpty, "still running: \(Self.processes(mentioning: directory))")
     }

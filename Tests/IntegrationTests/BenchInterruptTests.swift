@@ -10,30 +10,34 @@ import Testing
     /// `settle`: seconds from the servers' start until the bench is measuring (surfaces first
     /// starts PostgreSQL, then connects a client per surface).
     @Test(arguments: [(["replication", "--rows", "5000000"], 1.0), (["surfaces", "--requests", "1000000", "--loads", "0"], 10.0)])
-    func interruptedBenchLeavesNothingBehind(_ arguments: [String], settle: Double) throws {
+    func interruptedBenchLeavesNothingBehind(_ arguments: [String], settle: Double) async throws {
         // The bench keeps its data under the temporary directory, here one of this test's own.
         let directory = NSTemporaryDirectory() + "rbi-" + UUID().uuidString.prefix(8)
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: directory) }
 
-        let process = try Self.start(arguments, in: directory, errors: nil)
-        // Its servers up (a primary and a replica; our server and PostgreSQL), data under `directory`.
-        let deadline = Date().addingTimeInterval(120)
-        while BenchDuelSmokeTests.processes(mentioning: directory).count < 2, process.isRunning, Date() < deadline {
-            Thread.sleep(forTimeInterval: 0.1)
+        // Waits on a thread of its own (`offPool`): the bench runs for a while.
+        let (started, leftovers, status) = try await offPool {
+            let process = try Self.start(arguments, in: directory, errors: nil)
+            // Its servers up (a primary and a replica; our server and PostgreSQL), data under `directory`.
+            let deadline = Date().addingTimeInterval(120)
+            while BenchDuelSmokeTests.processes(mentioning: directory).count < 2, process.isRunning, Date() < deadline {
+                Thread.sleep(forTimeInterval: 0.1)
+            }
+            let started = BenchDuelSmokeTests.processes(mentioning: directory).count >= 2
+            Thread.sleep(forTimeInterval: settle)
+            kill(process.processIdentifier, SIGINT)
+            return (started, Self.finish(process, directory: directory), process.terminationStatus)
         }
-        #expect(BenchDuelSmokeTests.processes(mentioning: directory).count >= 2, "the bench's servers never started")
-        Thread.sleep(forTimeInterval: settle)
-        kill(process.processIdentifier, SIGINT)
-        let leftovers = Self.finish(process, directory: directory)
+        #expect(started, "the bench's servers never started")
         #expect(leftovers.isEmpty, "still running: \(leftovers)")
-        #expect(process.terminationStatus == 130)
+        #expect(status == 130)
         #expect((try FileManager.default.contentsOfDirectory(atPath: directory)).isEmpty, "left behind")
     }
 
     /// A bench that fails after connecting its clients (an unknown `--only` name) reports the
     /// error and exits 1, leaving nothing behind.
-    @Test func aFailingSurfacesBenchReportsItsErrorAndLeavesNothingBehind() throws {
+    @Test func aFailingSurfacesBenchReportsItsErrorAndLeavesNothingBehind() async throws {
         let directory = NSTemporaryDirectory() + "rbf-" + UUID().uuidString.prefix(8)
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: directory) }
@@ -41,11 +45,13 @@ import Testing
         _ = FileManager.default.createFile(atPath: errorsPath, contents: nil)
         defer { try? FileManager.default.removeItem(atPath: errorsPath) }
 
-        let process = try Self.start(["surfaces", "--only", "bogus", "--loads", "0"], in: directory, errors: errorsPath)
-        let leftovers = Self.finish(process, directory: directory)
+        let (leftovers, status) = try await offPool {
+            let process = try Self.start(["surfaces", "--only", "bogus", "--loads", "0"], in: directory, errors: errorsPath)
+            return (Self.finish(process, directory: directory), process.terminationStatus)
+        }
         let written: Data = FileManager.default.contents(atPath: errorsPath) ?? Data()
         let message = String(decoding: written, as: UTF8.self)
-        #expect(process.terminationStatus == 1, "\(message)")
+        #expect(status == 1, "\(message)")
         #expect(message.contains("no surface named bogus"), "\(message)")
         #expect(leftovers.isEmpty, "still running: \(leftovers)")
         #expect((try FileManager.default.contentsOfDirectory(atPath: directory)).isEmpty, "left behind")

@@ -6,7 +6,12 @@ import Testing
 /// variable scripts/test sets says they must be there.
 enum ClientProgram {
     /// Runs `tool` (found on PATH) with `arguments`: its exit status, standard output and error.
-    static func run(_ tool: String, _ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
+    /// The wait is on a thread of its own (`offPool`).
+    static func run(_ tool: String, _ arguments: [String]) async throws -> (status: Int32, stdout: String, stderr: String) {
+        try await offPool { try runBlocking(tool, arguments) }
+    }
+
+    private static func runBlocking(_ tool: String, _ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = [tool] + arguments

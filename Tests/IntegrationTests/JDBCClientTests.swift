@@ -10,8 +10,8 @@ import Testing
     static let source = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .appendingPathComponent("clients/JDBCClient.java")
 
-    static var available: Bool {
-        if FileManager.default.fileExists(atPath: driver), (try? ClientProgram.run("javac", ["-version"]).status) == 0 { return true }
+    static func available() async -> Bool {
+        if FileManager.default.fileExists(atPath: driver), (try? await ClientProgram.run("javac", ["-version"]).status) == 0 { return true }
         return ClientProgram.missing("pgJDBC (\(driver)) or a JDK", requiredBy: "REDDB_REQUIRE_JDBC", installer: "scripts/install-jdbc",
                                      skipping: "JDBCClientTests")
     }
@@ -22,17 +22,17 @@ import Testing
     /// columns, primary key and indexes (queries over `information_schema._pg_expandarray` and
     /// `(record).field`).
     @Test func pgJDBCRunsAnApplication() async throws {
-        guard Self.available else { return }
+        guard await Self.available() else { return }
         let classes = FileManager.default.temporaryDirectory.appendingPathComponent("reddb-jdbc-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: classes, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: classes) }
-        let compiled = try ClientProgram.run("javac", ["-cp", Self.driver, "-d", classes.path, Self.source.path])
+        let compiled = try await ClientProgram.run("javac", ["-cp", Self.driver, "-d", classes.path, Self.source.path])
         try #require(compiled.status == 0, "\(compiled.stderr)")
         let server = try ServerProcess()
         defer { server.remove() }
         // In a zone other than the server's: pgJDBC sends timestamps as text with the JVM's offset
         // (`2021-03-04 05:06:01+01`), which a `timestamp` column keeps as written, as PostgreSQL does.
-        let client = try ClientProgram.run("java", ["-Duser.timezone=Europe/Berlin", "-cp", "\(Self.driver):\(classes.path)", "JDBCClient", String(server.pgPort)])
+        let client = try await ClientProgram.run("java", ["-Duser.timezone=Europe/Berlin", "-cp", "\(Self.driver):\(classes.path)", "JDBCClient", String(server.pgPort)])
         #expect(client.status == 0, "\(client.stderr)")
         let expected = """
         product | PostgreSQL | 15

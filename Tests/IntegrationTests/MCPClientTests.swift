@@ -32,10 +32,10 @@ import Testing
     }
 
     @Test func theMCPPythonSDKReachesRedServerOverHTTP() async throws {
-        guard PythonClientTests.available(["mcp"], for: "theMCPPythonSDKReachesRedServerOverHTTP") else { return }
+        guard await PythonClientTests.available(["mcp"], for: "theMCPPythonSDKReachesRedServerOverHTTP") else { return }
         let server = try ServerProcess()
         defer { server.remove() }
-        Self.checkAgentRun(try PythonClientTests.python([Self.script, "http://127.0.0.1:\(server.httpPort)/mcp"]))
+        Self.checkAgentRun(try await PythonClientTests.python([Self.script, "http://127.0.0.1:\(server.httpPort)/mcp"]))
         // The agent's writes are the server's: other clients see them.
         let r = try await HTTPClientTests.call(server, "POST", "/query", body: "SELECT count(*) AS n FROM books")
         #expect(r.json["result"]?["records"] == .array([.object([("edges", .object([])), ("nodes", .object([])), ("paths", .array([])),
@@ -84,13 +84,13 @@ import Testing
     }
 
     @Test func theMCPPythonSDKDrivesRedMCP() async throws {
-        guard PythonClientTests.available(["mcp"], for: "theMCPPythonSDKDrivesRedMCP") else { return }
+        guard await PythonClientTests.available(["mcp"], for: "theMCPPythonSDKDrivesRedMCP") else { return }
         let directory = NSTemporaryDirectory() + "red-mcp-" + UUID().uuidString
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let red = try ServerProcess.redPath()
         let database = directory + "/agent.rdb"
-        Self.checkAgentRun(try PythonClientTests.python([Self.script, red, database]))
+        Self.checkAgentRun(try await PythonClientTests.python([Self.script, red, database]))
 
         // What the agent wrote is in the file once `red mcp` has exited.
         let query = Process()
