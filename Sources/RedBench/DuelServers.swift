@@ -25,8 +25,11 @@ final class PostgresCluster: @unchecked Sendable {
 
     let directory: String
     let binaries: String
-    let port: Int
+    private(set) var port: Int
     private let user: (name: String, uid: uid_t, gid: gid_t)?
+    /// Starts on a port taken meanwhile (the port is chosen free, then given to PostgreSQL, and
+    /// another program may bind it in between) are tried again on another, this many times.
+    static let startAttempts = 3
     private var cleanupToken: Int?
 
     /// The directory holding initdb, pg_ctl and postgres: `explicit`, then PATH, then Debian's.
@@ -69,12 +72,24 @@ final class PostgresCluster: @unchecked Sendable {
         }
         try ChildProcess.run(binaries + "/initdb", ["-D", directory + "/data", "-A", "trust", "-U", "duel", "-E", "UTF8", "--no-locale"],
                              asUser: user?.name)
-        // TCP only: every client of the duel connects over loopback, and a Unix socket under
-        // `directory` would fail to start the server when its path passes the 107-byte limit.
-        var serverOptions = "-p \(port) -c unix_socket_directories= -c listen_addresses=127.0.0.1"
-        if relaxed { serverOptions += " -c synchronous_commit=off" }
-        try ChildProcess.run(binaries + "/pg_ctl", ["-D", directory + "/data", "-l", directory + "/server.log", "-w", "-t", "120",
-                                                    "-o", serverOptions, "start"], asUser: user?.name)
+        for attempt in 1...Self.startAttempts {
+            // TCP only: every client of the duel connects over loopback, and a Unix socket under
+            // `directory` would fail to start the server when its path passes the 107-byte limit.
+            var serverOptions = "-p \(port) -c unix_socket_directories= -c listen_addresses=127.0.0.1"
+            if relaxed { serverOptions += " -c synchronous_commit=off" }
+            do {
+                try ChildProcess.run(binaries + "/pg_ctl", ["-D", directory + "/data", "-l", directory + "/server.log", "-w", "-t", "120",
+                                                            "-o", serverOptions, "start"], asUser: user?.name)
+                return
+            } catch {
+                let log = (try? String(contentsOfFile: directory + "/server.log", encoding: .utf8)) ?? ""
+                let portTaken = log.contains("could not bind") || log.contains("Address already in use")
+                guard portTaken, attempt < Self.startAttempts else {
+                    throw RedError(.internalError, "\(error)\nPostgreSQL's log:\n\(log.suffix(2_000))")
+                }
+                port = try ChildProcess.freeLoopbackPort()
+            }
+        }
     }
 
     var endpoint: DuelEndpoint { DuelEndpoint(engine: .postgres, port: port, user: "duel", database: "postgres") }
