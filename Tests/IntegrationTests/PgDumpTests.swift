@@ -180,11 +180,13 @@ import Testing
             "CREATE FUNCTION total(c int) RETURNS numeric LANGUAGE sql STABLE AS $$ SELECT sum(amount) FROM orders WHERE customer = $1 $$",
             "CREATE FUNCTION of_customer(c int) RETURNS TABLE (oid int, amt numeric) LANGUAGE sql AS $$ SELECT id, amount FROM orders WHERE customer = c $$",
             "CREATE VIEW nexts AS SELECT id, next_id(id) AS next FROM orders",
+            "COMMENT ON FUNCTION total(int) IS 'what a customer''s orders come to'",
         ]) else { return }
         defer { target.remove() }
         for line in ["CREATE FUNCTION public.next_id(a integer, b integer DEFAULT 1) RETURNS integer", "    LANGUAGE sql IMMUTABLE STRICT",
                      "    AS $$ SELECT a + b $$;", "CREATE FUNCTION public.of_customer(c integer) RETURNS TABLE(oid integer, amt numeric)",
-                     "    AS $_$ SELECT sum(amount) FROM orders WHERE customer = $1 $_$;", "ALTER FUNCTION public.total(c integer) OWNER TO tester;"] {
+                     "    AS $_$ SELECT sum(amount) FROM orders WHERE customer = $1 $_$;", "ALTER FUNCTION public.total(c integer) OWNER TO tester;",
+                     "COMMENT ON FUNCTION public.total(c integer) IS 'what a customer''s orders come to';"] {
             #expect(lines.contains(line), "\(line)\n\(dump)")
         }
         let function = lines.firstIndex(of: "CREATE FUNCTION public.total(c integer) RETURNS numeric"), table = lines.firstIndex(of: "CREATE TABLE public.orders (")

@@ -878,6 +878,8 @@ public enum CommentTarget: Sendable, Equatable {
     case column(table: String, column: String)
     case index(String)
     case sequence(String)
+    /// `COMMENT ON FUNCTION f[(types)]`: kept with the function's definition.
+    case function(FunctionReference)
 }
 
 /// `CREATE [OR REPLACE] FUNCTION name (arguments) RETURNS … LANGUAGE sql AS 'body' …`, as
@@ -912,6 +914,8 @@ public struct FunctionSpec: Sendable, Equatable, Codable {
     public var volatility: String
     /// `STRICT` / `RETURNS NULL ON NULL INPUT`: a NULL argument gives NULL without running the body.
     public var strict: Bool
+    /// `COMMENT ON FUNCTION`'s text (kept by CREATE OR REPLACE, as in PostgreSQL).
+    public var comment: String?
 
     public init(name: String, arguments: [Argument], returnType: String?, returnsSet: Bool, tableColumns: [Argument],
                 language: String, body: String, volatility: String, strict: Bool) {

@@ -39,6 +39,11 @@ extension DDLExecutor {
             }
             definition.comment = text
             try sequences.store(tx, name, definition)
+        case .function(let reference):
+            guard let (found, index) = try lookUpFunction(reference, ifExists: false) else { break }
+            var functions = found
+            functions[index].comment = text
+            try FunctionCatalog.store(reference.name, functions, tx)
         }
         return .message(text == nil ? "comment removed" : "comment set", type: "comment", tag: "COMMENT")
     }

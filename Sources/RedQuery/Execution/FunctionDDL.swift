@@ -30,7 +30,9 @@ extension DDLExecutor {
             guard functions[i].returnsSet == spec.returnsSet, try sameResult(functions[i], spec) else {
                 throw RedError(.invalidFunctionDefinition, "cannot change return type of existing function (DROP FUNCTION \(FunctionCatalog.described(spec.name, spec.arguments.map(\.type))) first)")
             }
-            functions[i] = spec
+            var replaced = spec
+            replaced.comment = functions[i].comment
+            functions[i] = replaced
         } else {
             guard functions.count < FunctionCatalog.maxOverloads else {
                 throw RedError(.limitExceeded, "a name has at most \(FunctionCatalog.maxOverloads) functions")
@@ -95,7 +97,7 @@ extension DDLExecutor {
     func dropFunctions(_ references: [FunctionReference], ifExists: Bool, cascade: Bool) throws -> QueryResult {
         var notices: [String] = []
         for reference in references {
-            guard let (functions, index) = try lookUp(reference, ifExists: ifExists) else {
+            guard let (functions, index) = try lookUpFunction(reference, ifExists: ifExists) else {
                 notices.append("function \(described(reference)) does not exist, skipping")
                 continue
             }
@@ -114,7 +116,7 @@ extension DDLExecutor {
     }
 
     func alterFunction(_ reference: FunctionReference, renameTo newName: String?) throws -> QueryResult {
-        guard let (functions, index) = try lookUp(reference, ifExists: false) else { throw RedError(.undefinedFunction, "function \(described(reference)) does not exist") }
+        guard let (functions, index) = try lookUpFunction(reference, ifExists: false) else { throw RedError(.undefinedFunction, "function \(described(reference)) does not exist") }
         let done = QueryResult.message("function '\(reference.name)' altered", type: "alter", tag: "ALTER FUNCTION")
         guard let newName, newName != reference.name else { return done }
         var function = functions[index]
@@ -144,7 +146,7 @@ extension DDLExecutor {
     /// The functions of the reference's name and the position of the one it means: by its
     /// argument types when given, else the only one of the name (42725 when there are several).
     /// nil when there is none and `ifExists` (else 42883).
-    private func lookUp(_ reference: FunctionReference, ifExists: Bool) throws -> ([FunctionSpec], Int)? {
+    func lookUpFunction(_ reference: FunctionReference, ifExists: Bool) throws -> ([FunctionSpec], Int)? {
         let functions = try FunctionCatalog.overloads(of: reference.name, tx)
         let index: Int?
         if let types = reference.argumentTypes {

@@ -29,10 +29,12 @@ extension Parser {
             target = .notKept("extension \(try parseAnyName())")
         } else if acceptKeyword("schema") {
             target = .schema(try parseIdentifier(what: "schema name"))
+        } else if acceptKeyword("function") {
+            target = .function(try parseFunctionReference())
         } else {
-            guard case .identifier(let word, _) = current.kind else { throw unexpected(expected: "TABLE, COLUMN, INDEX or SEQUENCE") }
+            guard case .identifier(let word, _) = current.kind else { throw unexpected(expected: "TABLE, COLUMN, INDEX, SEQUENCE or FUNCTION") }
             let what = word.uppercased()
-            throw RedError(.featureNotSupported, "COMMENT ON \(what) is not supported; comments go on tables, columns, indexes and sequences")
+            throw RedError(.featureNotSupported, "COMMENT ON \(what) is not supported; comments go on tables, columns, indexes, sequences and functions")
         }
         try expectKeyword("is")
         if acceptKeyword("null") { return .comment(on: target, text: nil) }

@@ -241,6 +241,9 @@ extension PGCatalogTable {
             // The public schema's own comment, as PostgreSQL 15 ships it (pg_dump clears it when missing).
             [["objoid": .integer(PGCatalogModel.publicNamespace), "classoid": .integer(2615), "objsubid": .integer(0), "description": .text("standard public schema")]]
                 + model.descriptions.map { ["objoid": .integer($0.objoid), "classoid": .integer(1259), "objsubid": .integer($0.objsubid), "description": .text($0.text)] }
+                + model.functions.compactMap { f in
+                    f.spec.comment.map { ["objoid": .integer(f.oid), "classoid": .integer(1255), "objsubid": .integer(0), "description": .text($0)] }
+                }
         },
         "pg_auth_members": PGCatalogTable("oid:i roleid:i member:i grantor:i admin_option:b inherit_option:b set_option:b"),
         "pg_shdescription": PGCatalogTable("objoid:i classoid:i description:t"),
