@@ -493,7 +493,7 @@ struct ScalarFunction: Sendable {
             return .uuid(u)
         }
         add(["typeof"], 1...1, acceptsNull: true) { a, _ in .text(a[0].kindName) }
-        for f in postgresTextFunctions + JSONOperators.functions + JSONFunctions.functions + RegularExpressions.functions + ArrayFunctions.functions + DateTimeFunctions.functions + IntervalFunctions.functions + SimilarToPatterns.functions + SequenceFunctions.all + AdvisoryLockFunctions.all + SessionRandom.functions + SleepFunctions.functions + VectorFunctions.functions + IntegerMathFunctions.functions + [DeclaredCast.function, DeclaredCast.input, DeclaredCast.recordDocument, EnumTypeCatalog.cast, TimeZoneConversion.toLocal, TimeZoneConversion.toInstant] + SessionZoneFunctions.all + JSONPathFunctions.functions { table[f.name] = f }
+        for f in postgresTextFunctions + JSONOperators.functions + JSONFunctions.functions + RegularExpressions.functions + ArrayFunctions.functions + DateTimeFunctions.functions + IntervalFunctions.functions + SimilarToPatterns.functions + SequenceFunctions.all + AdvisoryLockFunctions.all + SessionRandom.functions + SleepFunctions.functions + VectorFunctions.functions + IntegerMathFunctions.functions + [TableSample.function, DeclaredCast.function, DeclaredCast.input, DeclaredCast.recordDocument, EnumTypeCatalog.cast, TimeZoneConversion.toLocal, TimeZoneConversion.toInstant] + SessionZoneFunctions.all + JSONPathFunctions.functions { table[f.name] = f }
         return table
     }()
 }

@@ -366,7 +366,13 @@ extension Parser {
             }
             let inner = try parseFromList()
             try expectSymbol(")")
-            return inner
+            // `(a JOIN b) AS j [(names)]`: the join's columns under one name, as PostgreSQL has it.
+            guard let alias = try parseOptionalAlias() else { return inner }
+            let columns = isSymbol("(") ? try parseNameList() : []
+            var select = Select()
+            select.items = [SelectItem(expr: .star(qualifier: nil), alias: nil)]
+            select.from = inner
+            return .subquery(Query(body: .select(select)), alias: alias, columns: columns)
         }
         if case .identifier(let s, false) = current.kind, ["any", "_any", "all", "universal", "entity", "mixed"].contains(s),
            !isSymbol(".", ahead: 1) {
@@ -395,8 +401,35 @@ extension Parser {
         }
         if acceptSymbol(".") {  // schema-qualified: public.t, pg_catalog.pg_class
             let inner = try parseIdentifier(what: "table name")
-            return .qualifiedTable(schema: name, name: inner, alias: try parseOptionalAlias())
+            let alias = isKeyword("tablesample") ? nil : try parseOptionalAlias()
+            return try parseTableSample(.qualifiedTable(schema: name, name: inner, alias: alias), shown: alias ?? inner)
         }
-        return .table(name, alias: try parseOptionalAlias())
+        let alias = isKeyword("tablesample") ? nil : try parseOptionalAlias()
+        return try parseTableSample(.table(name, alias: alias), shown: alias ?? name)
+    }
+
+    /// `TABLESAMPLE method (percent) [REPEATABLE (seed)]` after a table (`TableSample`), or the
+    /// table itself when none follows.
+    mutating func parseTableSample(_ table: TableRef, shown name: String) throws -> TableRef {
+        guard acceptKeyword("tablesample") else { return table }
+        let method = try parseIdentifier(what: "a sampling method")
+        guard TableSample.methods.contains(method) else {
+            throw RedError(.undefinedObject, "tablesample method \(method) does not exist (BERNOULLI and SYSTEM do)")
+        }
+        try expectSymbol("(")
+        let percent = try parseExpression()
+        try expectSymbol(")")
+        var seed = Expr.literal(.null)
+        if acceptKeyword("repeatable") {
+            try expectSymbol("(")
+            seed = try parseExpression()
+            try expectSymbol(")")
+        }
+        var select = Select()
+        select.items = [SelectItem(expr: .star(qualifier: nil), alias: nil)]
+        select.from = table
+        select.whereClause = .function(FunctionCall(name: TableSample.functionName, arguments: [.literal(.text(method)), percent, seed, .column([name])],
+                                                    distinct: false, star: false))
+        return .subquery(Query(body: .select(select)), alias: name, columns: [])
     }
 }
