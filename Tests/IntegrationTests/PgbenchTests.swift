@@ -28,7 +28,7 @@ import Testing
 
     @Test func initializeAndRunTheDefaultScript() async throws {
         guard Self.pgbenchPath != nil else {
-            print("notice: pgbench not found; skipping PgbenchTests")
+            _ = ClientProgram.missing("pgbench", requiredBy: "REDDB_REQUIRE_POSTGRES", installer: "scripts/install-postgres", skipping: "PgbenchTests")
             return
         }
         let server = try ServerProcess()

@@ -9,10 +9,11 @@ import Testing
 
     struct Output { let status: Int32; let stdout: String; let stderr: String }
 
-    /// A server to point psql at; nil (with a notice) when psql is not installed.
+    /// A server to point psql at; nil (with a notice) when psql is not installed, a failure
+    /// when scripts/test says PostgreSQL's programs must be there (REDDB_REQUIRE_POSTGRES=1).
     static func serverForPsql() throws -> ServerProcess? {
         guard psqlPath != nil else {
-            print("notice: psql not found; skipping PsqlTests")
+            _ = ClientProgram.missing("psql", requiredBy: "REDDB_REQUIRE_POSTGRES", installer: "scripts/install-postgres", skipping: "PsqlTests")
             return nil
         }
         return try ServerProcess()
