@@ -892,11 +892,14 @@ public struct FunctionSpec: Sendable, Equatable, Codable {
         public var type: String
         /// `DEFAULT expr` / `= expr`: its text.
         public var defaultSQL: String?
+        /// `out` or `inout`; nil for an input argument.
+        public var mode: String?
 
-        public init(name: String?, type: String, defaultSQL: String? = nil) {
+        public init(name: String?, type: String, defaultSQL: String? = nil, mode: String? = nil) {
             self.name = name
             self.type = type
             self.defaultSQL = defaultSQL
+            self.mode = mode
         }
     }
     public var name: String
@@ -916,6 +919,9 @@ public struct FunctionSpec: Sendable, Equatable, Codable {
     public var strict: Bool
     /// `COMMENT ON FUNCTION`'s text (kept by CREATE OR REPLACE, as in PostgreSQL).
     public var comment: String?
+    /// With OUT or INOUT parameters: every parameter's mode in declared order (`i`, `o`, `b`, as
+    /// `pg_proc.proargmodes`), `arguments` holding the inputs and `tableColumns` the outputs.
+    public var parameterModes: [String]?
 
     public init(name: String, arguments: [Argument], returnType: String?, returnsSet: Bool, tableColumns: [Argument],
                 language: String, body: String, volatility: String, strict: Bool) {

@@ -6,7 +6,9 @@ extension Parser {
     /// takes them; what cannot be honoured is refused here, by name, rather than ignored.
     mutating func parseCreateFunction(orReplace: Bool) throws -> Statement {
         let name = try parseFunctionName()
-        let arguments = try parseFunctionArguments(defaults: true)
+        let declared = try parseFunctionArguments(defaults: true)
+        let arguments = declared.filter { $0.mode != "out" }
+        let outputs = declared.filter { $0.mode != nil }
         var returnType: String?, returnsSet = false, tableColumns: [FunctionSpec.Argument] = []
         var saidReturns = false, language: String?, body: String?, volatility: String?, strict: Bool?
         func once<T>(_ value: T?, _ what: String) throws {
@@ -72,11 +74,28 @@ extension Parser {
                 throw unexpected(expected: "a function option (RETURNS, LANGUAGE, AS, IMMUTABLE, STRICT …)")
             }
         }
+        if !outputs.isEmpty {
+            // OUT and INOUT parameters are the result's columns: one of them is the result itself,
+            // several make a record (rows of them with RETURNS SETOF record).
+            guard tableColumns.isEmpty else { throw RedError(.invalidFunctionDefinition, "OUT parameters cannot be combined with RETURNS TABLE") }
+            let single = outputs.count == 1 ? outputs[0].type : "record"
+            if saidReturns, let returnType, try FunctionCatalog.identity(ofType: returnType) != (try FunctionCatalog.identity(ofType: single)) {
+                throw RedError(.invalidFunctionDefinition, "function result type must be \(single) because of OUT parameters")
+            }
+            saidReturns = true
+            returnType = single
+            tableColumns = outputs.enumerated().map { i, output in
+                var column = output
+                column.name = output.name ?? "column\(i + 1)"
+                return column
+            }
+        }
         guard saidReturns else { throw RedError(.invalidFunctionDefinition, "function result type must be specified") }
         guard let body else { throw RedError(.invalidFunctionDefinition, "no function body specified") }
         guard let language else { throw RedError(.syntaxError, "no language specified") }
-        let spec = FunctionSpec(name: name, arguments: arguments, returnType: returnType, returnsSet: returnsSet, tableColumns: tableColumns,
+        var spec = FunctionSpec(name: name, arguments: arguments, returnType: returnType, returnsSet: returnsSet, tableColumns: tableColumns,
                                 language: language, body: body, volatility: volatility ?? "v", strict: strict ?? false)
+        if !outputs.isEmpty { spec.parameterModes = declared.map { $0.mode == nil ? "i" : $0.mode == "out" ? "o" : "b" } }
         return .createFunction(spec, orReplace: orReplace)
     }
 
@@ -88,33 +107,40 @@ extension Parser {
         return name
     }
 
-    /// `( [IN] [name] type [DEFAULT expr | = expr], … )`. With `columns` (RETURNS TABLE) every
-    /// item is `name type`. OUT, INOUT and VARIADIC arguments are refused.
+    /// `( [IN | OUT | INOUT] [name] type [DEFAULT expr | = expr], … )`, each argument with its
+    /// mode (nil for IN). With `columns` (RETURNS TABLE) every item is `name type`. VARIADIC
+    /// arguments are refused.
     mutating func parseFunctionArguments(defaults: Bool, columns: Bool = false) throws -> [FunctionSpec.Argument] {
         try expectSymbol("(")
         var out: [FunctionSpec.Argument] = []
         if acceptSymbol(")") { return out }
         repeat {
+            var mode: String?
             if !columns {
-                for mode in ["out", "inout", "variadic"] where isKeyword(mode) && !isArgumentEnd(ahead: 1) {
-                    throw RedError(.featureNotSupported, "\(mode.uppercased()) arguments are not supported yet; return a value or RETURNS TABLE (…)")
+                if isKeyword("variadic"), !isArgumentEnd(ahead: 1) {
+                    throw RedError(.featureNotSupported, "VARIADIC arguments are not supported yet; take an array")
                 }
-                if isKeyword("in"), !isArgumentEnd(ahead: 1) { advance() }
+                for word in ["in", "out", "inout"] where isKeyword(word) && !isArgumentEnd(ahead: 1) {
+                    advance()
+                    mode = word == "in" ? nil : word
+                    break
+                }
             }
             var name: String?
             if columns || startsNamedArgument() { name = try parseAnyName() }
             let type = try parseFunctionType()
             var defaultSQL: String?
             if defaults, acceptKeyword("default") || acceptSymbol("=") {
+                guard mode != "out" else { throw RedError(.invalidFunctionDefinition, "only input parameters can have default values") }
                 defaultSQL = try parseDefaultText()
-            } else if defaults, let previous = out.last, previous.defaultSQL != nil {
+            } else if defaults, mode != "out", let previous = out.last(where: { $0.mode != "out" }), previous.defaultSQL != nil {
                 throw RedError(.invalidFunctionDefinition, "input parameters after one with a default value must also have defaults")
             }
-            out.append(.init(name: name, type: type, defaultSQL: defaultSQL))
+            out.append(.init(name: name, type: type, defaultSQL: defaultSQL, mode: mode))
         } while acceptSymbol(",")
         try expectSymbol(")")
         let names = out.compactMap(\.name)
-        if Set(names).count != names.count { throw RedError(.invalidFunctionDefinition, "parameter name used more than once") }
+        if Set(names).count != names.count { throw RedError(.invalidFunctionDefinition, "parameter name \"\(names.first { n in names.filter { $0 == n }.count > 1 }!)\" used more than once") }
         guard out.count <= FunctionCatalog.maxArguments else { throw RedError(.limitExceeded, "functions cannot have more than \(FunctionCatalog.maxArguments) arguments") }
         return out
     }
@@ -149,7 +175,7 @@ extension Parser {
         let name = try parseFunctionName()
         guard isSymbol("(") else { return FunctionReference(name: name, argumentTypes: nil) }
         let arguments = try parseFunctionArguments(defaults: false)
-        return FunctionReference(name: name, argumentTypes: arguments.map(\.type))
+        return FunctionReference(name: name, argumentTypes: arguments.filter { $0.mode != "out" }.map(\.type))  // OUT ones name no function, as in PostgreSQL
     }
 
     /// After `DROP FUNCTION`.

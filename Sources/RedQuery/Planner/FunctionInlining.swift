@@ -12,6 +12,9 @@ extension Planner {
         if function.returnsSet {
             throw RedError(.featureNotSupported, "function \(function.name) returns rows: call it in FROM (SELECT * FROM \(function.name)(…))")
         }
+        if function.tableColumns.count > 1 {
+            throw RedError(.featureNotSupported, "function \(function.name) returns a record of \(function.tableColumns.count) columns, which is not supported as a value yet: call it in FROM (SELECT * FROM \(function.name)(…))")
+        }
         return try withInlining(function) { try bind(try inlinedValue(function, arguments), ctx) }
     }
 
@@ -24,11 +27,24 @@ extension Planner {
         return try withInlining(function) {
             let columns = try resultColumns(function)
             var query: Query
-            if function.returnsSet {
-                let body = try parametersAsColumns(function, try FunctionCatalog.bodyQuery(function))
+            if function.returnsSet || columns.count > 1 {
+                var body = try parametersAsColumns(function, try FunctionCatalog.bodyQuery(function))
                 let bodyAlias = "$rows"
                 var select = try argumentRow(function, arguments)
-                select.from = .join(select.from!, .lateral(.subquery(body, alias: bodyAlias, columns: columns.map(\.name))), .cross, on: nil)
+                var join = JoinKind.cross, on: Expr?
+                if !function.returnsSet {
+                    // One record (OUT parameters): the body's first row, or NULLs for none or for
+                    // a NULL argument of a STRICT function.
+                    if body.limit == nil { body.limit = .literal(.integer(1)) }
+                    var first = Select()
+                    first.items = [SelectItem(expr: .star(qualifier: nil), alias: nil)]
+                    first.from = .subquery(body, alias: "$body", columns: [])
+                    first.whereClause = select.whereClause
+                    select.whereClause = nil
+                    body = Query(body: .select(first))
+                    (join, on) = (.left, .literal(.boolean(true)))
+                }
+                select.from = .join(select.from!, .lateral(.subquery(body, alias: bodyAlias, columns: columns.map(\.name))), join, on: on)
                 select.items = try columns.map { column in
                     let value = Expr.column([bodyAlias, column.name])
                     return SelectItem(expr: try column.type.map { try FunctionCatalog.cast(value, to: $0) } ?? value, alias: column.name)

@@ -18,17 +18,48 @@ extension PGCatalogModel {
 
         var spec: FunctionSpec { definition.spec }
 
-        /// `a integer, b text DEFAULT 'x'` (`defaults`), as `pg_get_function_arguments` prints them.
+        /// `a integer, b text DEFAULT 'x'` (`defaults`), OUT and INOUT ones too, in their order, as
+        /// `pg_get_function_arguments` prints them.
         func arguments(defaults: Bool) -> String {
-            zip(spec.arguments, argumentTypes).map { argument, type in
-                (argument.name.map { SQLIdentifier.quoted($0) + " " } ?? "") + type.formatted
+            func shown(_ argument: FunctionSpec.Argument, _ type: PGBuiltinType, mode: String) -> String {
+                mode + (argument.name.map { SQLIdentifier.quoted($0) + " " } ?? "") + type.formatted
                     + (defaults ? argument.defaultSQL.map { " DEFAULT \($0)" } ?? "" : "")
+            }
+            guard let modes = spec.parameterModes else {
+                return zip(spec.arguments, argumentTypes).map { shown($0, $1, mode: "") }.joined(separator: ", ")
+            }
+            var inputs = zip(spec.arguments, argumentTypes).makeIterator(), outputs = zip(spec.tableColumns, resultTypes).makeIterator()
+            return modes.compactMap { mode -> String? in
+                switch mode {
+                case "o": return outputs.next().map { shown($0.0, $0.1, mode: "OUT ") }
+                case "b":
+                    _ = outputs.next()
+                    return inputs.next().map { shown($0.0, $0.1, mode: "INOUT ") }
+                default: return inputs.next().map { shown($0.0, $0.1, mode: "") }
+                }
             }.joined(separator: ", ")
+        }
+
+        /// The types of every parameter in declared order (OUT ones included), and their names.
+        var allParameters: [(name: String, type: Int64)] {
+            guard let modes = spec.parameterModes else {
+                return zip(spec.arguments, argumentTypes).map { ($0.name ?? "", $1.oid) } + zip(spec.tableColumns, resultTypes).map { ($0.name ?? "", $1.oid) }
+            }
+            var inputs = zip(spec.arguments, argumentTypes).makeIterator(), outputs = zip(spec.tableColumns, resultTypes).makeIterator()
+            return modes.compactMap { mode in
+                if mode == "o" { return outputs.next().map { ($0.0.name ?? "", $0.1.oid) } }
+                if mode == "b" { _ = outputs.next() }
+                return inputs.next().map { ($0.0.name ?? "", $0.1.oid) }
+            }
         }
 
         /// `integer`, `SETOF integer`, `SETOF orders`, `TABLE(n integer, s text)`.
         var result: String {
             if let table = definition.rowTable { return "SETOF \(SQLIdentifier.quoted(table))" }
+            if spec.parameterModes != nil {  // OUT parameters: their one type, or a record
+                let single = spec.tableColumns.count == 1 ? resultTypes.first?.formatted ?? "record" : "record"
+                return (spec.returnsSet ? "SETOF " : "") + single
+            }
             if !spec.tableColumns.isEmpty {
                 let columns = zip(spec.tableColumns, resultTypes).map { "\(SQLIdentifier.quoted($0.name ?? spec.name)) \($1.formatted)" }
                 return "TABLE(\(columns.joined(separator: ", ")))"
@@ -65,8 +96,9 @@ enum PGFunctionCatalog {
         model.functions.map { f in
             let spec = f.spec
             let table = spec.tableColumns
-            let names = spec.arguments.map { $0.name ?? "" } + table.map { $0.name ?? "" }
-            let allTypes = f.argumentTypes.map(\.oid) + (table.isEmpty ? [] : f.resultTypes.map(\.oid))
+            let all = f.allParameters
+            let names = all.map(\.name)
+            let modes = spec.parameterModes ?? (spec.arguments.map { _ in "i" } + table.map { _ in "t" })
             // Rows of several columns are records; one column's type is the result's, as in PostgreSQL.
             let resultType = f.definition.rowTable != nil || table.count > 1 ? recordOID : f.resultTypes.first?.oid ?? 2278
             return [
@@ -77,8 +109,8 @@ enum PGFunctionCatalog {
                 "provolatile": .text(spec.volatility), "proparallel": .text("u"), "pronargs": .integer(Int64(spec.arguments.count)),
                 "pronargdefaults": .integer(Int64(spec.arguments.filter { $0.defaultSQL != nil }.count)), "prorettype": .integer(resultType),
                 "proargtypes": PGCatalogTable.ints(f.argumentTypes.map(\.oid)),
-                "proallargtypes": table.isEmpty ? .null : PGCatalogTable.ints(allTypes),
-                "proargmodes": table.isEmpty ? .null : PGCatalogTable.texts(spec.arguments.map { _ in "i" } + table.map { _ in "t" }),
+                "proallargtypes": table.isEmpty ? .null : PGCatalogTable.ints(all.map(\.type)),
+                "proargmodes": table.isEmpty ? .null : PGCatalogTable.texts(modes),
                 "proargnames": names.allSatisfy(\.isEmpty) ? .null : PGCatalogTable.texts(names),
                 "prosrc": .text(spec.body),
             ]
