@@ -128,11 +128,25 @@ final class ConnectionRegistry: Sendable {
                 let idle = state.withLock { s in s.entries[id].map { !$0.busy } ?? false }
                 if idle { entry.terminateIdle?() }
             }
-            // One still busy a second later waits for its client (COPY FROM STDIN) or for a
-            // checkpoint it does not reach: it is told and closed all the same.
-            entry.channel.eventLoop.scheduleTask(in: .seconds(1)) { entry.terminateIdle?() }
+            // One that is (still) waiting for its client in the middle of a statement (COPY FROM
+            // STDIN's data) would not notice: it is told and closed. A statement still running
+            // ends at its next cancellation checkpoint and says goodbye itself.
+            watchTermination(id, entry)
         }
         return true
+    }
+
+    /// Every 200 ms until connection `id` has closed: ends it once it is idle or waiting for its
+    /// client mid-statement (`terminateIdle` says goodbye only once).
+    private func watchTermination(_ id: Int32, _ entry: Entry) {
+        entry.channel.eventLoop.scheduleTask(in: .milliseconds(200)) { [self] in
+            guard entry.channel.isActive, let busy = state.withLock({ $0.entries[id]?.busy }) else { return }
+            if !busy || entry.activity?.isAwaitingClient == true {
+                entry.terminateIdle?()
+            } else {
+                watchTermination(id, entry)
+            }
+        }
     }
 
     /// Whether connection `id` is closed (or was never there), for `pg_terminate_backend`'s

@@ -89,7 +89,7 @@ import Testing
                 if chunk.isEmpty { break }
                 seen += String(decoding: chunk, as: UTF8.self)
             }
-            let serverDirectories = try FileManager.default.contentsOfDirectory(atPath: directory).filter { $0.hasPrefix("red-duel-") }
+            let serverDirectories = ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []).filter { $0.hasPrefix("red-duel-") }
             kill(process.processIdentifier, SIGINT)
             process.waitUntilExit()
             return (seen, serverDirectories, process.terminationStatus)

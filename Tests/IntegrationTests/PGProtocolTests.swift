@@ -57,7 +57,7 @@ import Testing
             let text = String(decoding: goodbye.first?.1 ?? [], as: UTF8.self)
             #expect(text.contains("FATAL") && text.contains("57P01") && text.contains("terminating connection due to administrator command"), "\(name): \(text)")
         }
-        #expect(value(admin, "SELECT count(*) FROM pg_stat_activity WHERE pid IN (\(idlePID), \(busyPID))") == "0")
+        #expect(value(admin, "SELECT count(*) FROM pg_stat_activity WHERE pid IN (\(idlePID), \(busyPID), \(copyingPID))") == "0")
         #expect(value(admin, "SELECT pg_terminate_backend(999999)") == "f")
         admin.send(M.message("Q", Self.cstring("SELECT pg_terminate_backend(\(busyPID), -1)")))
         let refused = M.readUntilReady(admin)

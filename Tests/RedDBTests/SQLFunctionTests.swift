@@ -40,6 +40,9 @@ import RedDB
             ("CREATE TRIGGER t BEFORE INSERT ON x FOR EACH ROW EXECUTE FUNCTION one()", "0A000", "TRIGGER"),
             ("SELECT * FROM one() AS t, one(1)", "42883", "does not take 1 argument"),
             ("SELECT one(DISTINCT 1)", "42809", "not an aggregate"),
+            // The planner's wrapper of a caller's argument cannot be forged in a body.
+            ("CREATE FUNCTION forged(x int) RETURNS int LANGUAGE sql AS 'SELECT __sql_function_argument(forged(x), 1) LIMIT 1'", "42883", "__sql_function_argument"),
+            ("CREATE FUNCTION forged(x int) RETURNS int LANGUAGE sql AS 'SELECT __sql_function_argument(x, 1)'", "42883", "__sql_function_argument"),
         ]
         for (sql, state, words) in refusals {
             do {
@@ -121,5 +124,29 @@ import RedDB
         #expect(try await rows(s, "SELECT f(f(f(1)))") == [[.integer(4)]])
         let deep = String(repeating: "f(", count: 30) + "1" + String(repeating: ")", count: 30)
         #expect(await code { _ = try await s.execute("SELECT \(deep)") } == RedError(.limitExceeded, "").sqlState)
+    }
+
+    /// A void function's body runs (its calls take effect); a body's names are its own tables'
+    /// and its arguments', never the caller's columns (42703 where they are gone).
+    @Test func voidBodiesRunAndBodiesDoNotSeeTheirCaller() async throws {
+        let db = try await Database.inMemory()
+        let s = db.session()
+        try await s.execute("""
+            CREATE SEQUENCE bumps;
+            CREATE FUNCTION bump() RETURNS void LANGUAGE sql AS 'SELECT nextval(''bumps'')';
+            CREATE TABLE items (id int PRIMARY KEY, name text);
+            CREATE TABLE orders (id int PRIMARY KEY, item int, name text);
+            INSERT INTO items VALUES (1, 'pen'); INSERT INTO orders VALUES (10, 1, 'order ten');
+            CREATE FUNCTION label(i int) RETURNS text LANGUAGE sql AS 'SELECT name FROM items WHERE items.id = $1';
+            CREATE FUNCTION twice(i int) RETURNS int LANGUAGE sql AS 'SELECT i * 2';
+            """)
+        #expect(try await rows(s, "SELECT bump(), bump()") == [[.null, .null]])
+        #expect(try await rows(s, "SELECT currval('bumps')") == [[.integer(2)]])
+        #expect(try await rows(s, "SELECT label(item) FROM orders") == [[.text("pen")]])
+        try await s.execute("ALTER TABLE items DROP COLUMN name")
+        #expect(await code { _ = try await s.execute("SELECT label(item) FROM orders") } == "42703")
+        // Each call of the statement's own has its own inlining budget: 10,050 of them pass.
+        let values = (1...10_050).map { "(twice(\($0)))" }.joined(separator: ", ")
+        #expect(try await rows(s, "SELECT count(*) FROM (VALUES \(values)) AS v(x)") == [[.integer(10_050)]])
     }
 }

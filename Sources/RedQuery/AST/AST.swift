@@ -143,6 +143,9 @@ public struct Select: Sendable, Equatable {
     public var into: String?
     /// `SELECT … INTO TEMP[ORARY] t`: the new table is temporary.
     public var intoTemporary = false
+    /// Set by the planner on an inlined SQL function's argument row (never parsed): names in
+    /// its select list, WHERE and LATERAL items are not looked up past its FROM scope.
+    var isolatesNames = false
 }
 
 public indirect enum QueryBody: Sendable, Equatable {

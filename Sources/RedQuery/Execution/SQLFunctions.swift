@@ -135,6 +135,9 @@ enum FunctionCatalog {
             }
             for check in schema.checks ?? [] where calls(check.sql) { users.append("constraint \(check.name) on table \(table.name)") }
         }
+        for domain in try DomainCatalog.all(tx) where calls(domain.definition.defaultSQL) || domain.definition.checks.contains(where: { calls($0.sql) }) {
+            users.append("type \(domain.name)")
+        }
         for function in try all(tx) where function.name != name {
             if function.arguments.contains(where: { calls($0.defaultSQL) }) { users.append("function \(function.name)") }
         }

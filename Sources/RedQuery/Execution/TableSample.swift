@@ -9,13 +9,17 @@ import RedCore
 /// with it, by a hash of the seed and the row's values, so the same seed picks the same rows
 /// while the table is unchanged. Differences from PostgreSQL: SYSTEM samples rows, not pages
 /// (each row is kept or not on its own, as with BERNOULLI), the rows a seed picks are not
-/// PostgreSQL's, and a view may be sampled too.
+/// PostgreSQL's (and rows of equal values are kept or dropped together: the hash reads values,
+/// and a column named as the table stands for its row), and a view may be sampled too.
 enum TableSample {
     static let functionName = "__tablesample"
     static let methods: Set<String> = ["bernoulli", "system"]
 
     static var function: ScalarFunction {
-        ScalarFunction(name: functionName, arity: 4...4, acceptsNull: true, isDeterministicWithinStatement: false) { a, c in
+        ScalarFunction(name: functionName, arity: 5...5, acceptsNull: true, isDeterministicWithinStatement: false) { a, c in
+            // (method, percent, seed, REPEATABLE given, the row)
+            if a[1].isNull { throw RedError(.invalidArgument, "TABLESAMPLE parameter cannot be null") }
+            if a[3] == .boolean(true), a[2].isNull { throw RedError(.invalidArgument, "TABLESAMPLE REPEATABLE parameter cannot be null") }
             guard let percent = a[1].doubleValue, percent >= 0, percent <= 100 else {
                 throw RedError(.invalidArgument, "sample percentage must be between 0 and 100", condition: "2202H")
             }
@@ -25,7 +29,7 @@ enum TableSample {
                 draw = c.random?.next() ?? Double.random(in: 0..<1)
             } else {
                 guard let seed = a[2].doubleValue else { throw RedError(.datatypeMismatch, "REPEATABLE expects a number, got \(a[2].kindName)") }
-                draw = hashedDraw(seed: seed, row: a[3])
+                draw = hashedDraw(seed: seed, row: a[4])
             }
             return .boolean(draw * 100 < percent)
         }

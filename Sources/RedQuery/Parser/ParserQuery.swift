@@ -419,16 +419,17 @@ extension Parser {
         try expectSymbol("(")
         let percent = try parseExpression()
         try expectSymbol(")")
-        var seed = Expr.literal(.null)
+        var seed = Expr.literal(.null), repeatable = false
         if acceptKeyword("repeatable") {
             try expectSymbol("(")
             seed = try parseExpression()
             try expectSymbol(")")
+            repeatable = true
         }
         var select = Select()
         select.items = [SelectItem(expr: .star(qualifier: nil), alias: nil)]
         select.from = table
-        select.whereClause = .function(FunctionCall(name: TableSample.functionName, arguments: [.literal(.text(method)), percent, seed, .column([name])],
+        select.whereClause = .function(FunctionCall(name: TableSample.functionName, arguments: [.literal(.text(method)), percent, seed, .literal(.boolean(repeatable)), .column([name])],
                                                     distinct: false, star: false))
         return .subquery(Query(body: .select(select)), alias: name, columns: [])
     }

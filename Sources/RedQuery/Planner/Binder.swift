@@ -16,6 +16,9 @@ final class Scope: @unchecked Sendable {
     /// The positions `*` expands to, in order, when it is not simply every visible column
     /// (JOIN … USING lists its merged columns first, once).
     var starOrder: [Int]?
+    /// Names are not looked up further out than this scope (an inlined SQL function's body
+    /// sees its arguments, never its caller's columns: `Select.isolatesNames`).
+    var barrier = false
 
     init(_ columns: [ScopeColumn], parent: Scope?) {
         self.columns = columns
@@ -269,7 +272,7 @@ extension Planner {
         }
         defer { nextTimestampCastIsInstant = false }  // taken by the argument's cast, or by none (a GROUP BY key)
         if !ScalarFunction.isBuiltIn(call.name) {
-            if call.name == Self.argumentMarker, !inliningFunctions.isEmpty { return try bindArgument(call, ctx) }
+            if call.name == Self.argumentMarker { return try bindArgument(call, ctx) }
             if let bound = try bindSQLFunctionCall(call, ctx) { return bound }
             if !Planner.populateFunctions.contains(call.name) {
                 throw RedError(.undefinedFunction, "function \(call.name)(\(try argumentTypeNames(call.arguments, ctx))) does not exist",

@@ -180,6 +180,7 @@ extension Planner {
         var leftColumns: [ScopeColumn] = []
         collectColumns(left, &leftColumns)
         let scope = Scope(leftColumns, parent: outer)
+        scope.barrier = isolatingLateral
         let plan = try planLeaf(ref, outer: scope)
         defer { offset += plan.columns.count }
         guard !scope.captured.isEmpty else { return .leaf(Leaf(plan: OuterRowPlaceholderNode(plan), offset: offset)) }

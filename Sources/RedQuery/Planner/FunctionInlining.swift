@@ -79,7 +79,17 @@ extension Planner {
         var query = try parametersAsColumns(function, body)
         if query.limit == nil { query.limit = .literal(.integer(1)) }  // a scalar function gives its first row
         var wrapper = try argumentRow(function, arguments)
-        wrapper.items = [SelectItem(expr: void ? .literal(.null) : try FunctionCatalog.cast(.subquery(query), to: returnType), alias: nil)]
+        if void {
+            // Nothing to return, but the body runs (its calls may notify, lock or set): its first
+            // row's first column is read, then dropped.
+            var run = Select()
+            run.items = [SelectItem(expr: .literal(.null), alias: nil)]
+            run.from = .subquery(query, alias: "$void", columns: ["$c"])
+            run.whereClause = .isNull(.isNull(.column(["$void", "$c"]), negated: false), negated: true)
+            wrapper.items = [SelectItem(expr: .subquery(Query(body: .select(run))), alias: nil)]
+        } else {
+            wrapper.items = [SelectItem(expr: try FunctionCatalog.cast(.subquery(query), to: returnType), alias: nil)]
+        }
         return .subquery(Query(body: .select(wrapper)))
     }
 
@@ -145,6 +155,8 @@ extension Planner {
             throw RedError(.undefinedFunction, "function \(call.name) does not take \(given) argument\(given == 1 ? "" : "s"): \(overloads.map { FunctionCatalog.described($0.name, $0.arguments.map(\.type)) }.joined(separator: ", "))")
         }
         try countInlining()
+        inliningNesting += 1
+        defer { inliningNesting -= 1 }
         let types = try call.arguments.map { argument -> DataType? in
             switch argument {
             case .literal(let value) where value.isNull: return nil
@@ -177,8 +189,11 @@ extension Planner {
         }
         // The caller's arguments are bound as the caller's: with the inlining stack as it is here,
         // so `f(f(1))` is no recursion (the function's own defaults are bound as its body is).
-        var arguments = call.arguments.map { argument in
-            Expr.function(FunctionCall(name: Self.argumentMarker, arguments: [argument, .literal(.integer(Int64(inliningFunctions.count)))], distinct: false, star: false))
+        var arguments = call.arguments.map { argument -> Expr in
+            var id: Int64
+            repeat { id = Int64.random(in: 1...Int64.max) } while argumentMarkers[id] != nil
+            argumentMarkers[id] = inliningFunctions.count
+            return .function(FunctionCall(name: Self.argumentMarker, arguments: [argument, .literal(.integer(id))], distinct: false, star: false))
         }
         for argument in function.arguments.dropFirst(given) {
             var parser = try Parser(argument.defaultSQL!)
@@ -208,13 +223,18 @@ extension Planner {
             throw RedError(.limitExceeded, "SQL functions call each other more than \(FunctionCatalog.maxInliningDepth) deep")
         }
         inliningFunctions.append(function.name)
-        defer { inliningFunctions.removeLast() }
+        inliningNesting += 1
+        defer {
+            inliningFunctions.removeLast()
+            inliningNesting -= 1
+        }
         return try body()
     }
 
-    /// Counts a call resolved: a statement whose calls of SQL functions nest or repeat past
-    /// `maxInlinedCalls` (which could otherwise grow exponentially) is refused.
+    /// Counts a call resolved: one top-level call whose expansion nests or repeats calls of SQL
+    /// functions past `maxInlinedCalls` (which could otherwise grow exponentially) is refused.
     private func countInlining() throws {
+        if inliningNesting == 0 { inlinedCalls = 0 }  // a call of the statement's own: a budget of its own
         inlinedCalls += 1
         guard inlinedCalls <= FunctionCatalog.maxInlinedCalls else {
             throw RedError(.limitExceeded, "a statement may inline at most \(FunctionCatalog.maxInlinedCalls) calls of SQL functions")
@@ -238,7 +258,12 @@ extension Planner {
             switch e {
             case .subquery, .exists, .inSubquery: nested = true
             case .function(let call) where SetReturningCalls.isSetReturning(call): nested = true
-            default: if let i = parameterIndex(e, function) { uses[i] += 1 }
+            default:
+                if let i = parameterIndex(e, function) {
+                    uses[i] += 1
+                } else if case .column = e {
+                    nested = true  // a name that is no parameter: the argument row says it does not exist
+                }
             }
             return nil
         }
@@ -283,13 +308,15 @@ extension Planner {
     /// inlining stack cut back to the caller's depth (its second argument).
     static let argumentMarker = "__sql_function_argument"
 
-    /// A caller's argument (`argumentMarker`), bound where the caller's call stood.
+    /// A caller's argument (`argumentMarker`), bound where the caller's call stood. Only a
+    /// wrapper this planner made is one (`argumentMarkers`): written in a body, it names no function.
     func bindArgument(_ call: FunctionCall, _ ctx: BindingContext) throws -> BoundExpr {
-        guard call.arguments.count == 2, case .literal(.integer(let depth)) = call.arguments[1], depth >= 0, depth <= inliningFunctions.count else {
+        guard call.arguments.count == 2, case .literal(.integer(let id)) = call.arguments[1], let depth = argumentMarkers[id],
+              depth <= inliningFunctions.count else {
             throw RedError(.undefinedFunction, "function \(call.name) does not exist")
         }
         let stack = inliningFunctions
-        inliningFunctions = Array(stack.prefix(Int(depth)))
+        inliningFunctions = Array(stack.prefix(depth))
         defer { inliningFunctions = stack }
         return try bind(call.arguments[0], ctx)
     }
@@ -330,6 +357,7 @@ extension Planner {
         }
         if row.items.isEmpty { row.items = [SelectItem(expr: .literal(.null), alias: "$0")] }
         var outer = Select()
+        outer.isolatesNames = true  // the body sees the arguments, not the caller's columns
         outer.from = .subquery(Query(body: .select(row)), alias: Self.argumentsAlias, columns: [])
         var named = Select()
         named.items = function.arguments.enumerated().compactMap { i, argument in

@@ -23,6 +23,7 @@ extension Planner {
                 }
                 return reference(i, in: s, depth: depth, from: scope)
             }
+            if s.barrier { break }
             current = s.parent
             depth += 1
         }
@@ -67,6 +68,7 @@ extension Planner {
                 }
                 return .function(try ScalarFunction.lookup("json_build_object", argumentCount: arguments.count), arguments)
             }
+            if s.barrier { break }
             current = s.parent
         }
         return nil

@@ -29,8 +29,16 @@ final class Planner {
     var expandingViews: Set<String> = []
     /// SQL functions whose calls are being inlined, outermost first (`FunctionInlining`).
     var inliningFunctions: [String] = []
-    /// Calls of SQL functions resolved so far (`FunctionCatalog.maxInlinedCalls`).
+    /// Calls of SQL functions resolved so far within the statement's current top-level call
+    /// (`FunctionCatalog.maxInlinedCalls`), and how deep resolving and inlining are nested.
     var inlinedCalls = 0
+    var inliningNesting = 0
+    /// Set while the FROM clause of a select that `isolatesNames` is planned: its LATERAL
+    /// items' scopes stop name lookup (`Scope.barrier`).
+    var isolatingLateral = false
+    /// The caller's arguments wrapped in an inlined body (`argumentMarker`): each wrapper's id,
+    /// drawn at random so a body cannot forge one, and the inlining depth it was made at.
+    var argumentMarkers: [Int64: Int] = [:]
     /// False while a view's query is planned: a stored view reads permanent tables only, never
     /// a temporary table the session reading it happens to have of the same name (PostgreSQL
     /// binds a view's tables when it is created; no view may read a temporary table).
@@ -327,8 +335,12 @@ final class Planner {
         lockedSubqueries = []
         defer { (fromLocking, lockedSubqueries) = enclosingLocking }
         if let from = select.from {
+            let enclosingIsolation = isolatingLateral
+            isolatingLateral = select.isolatesNames
+            defer { isolatingLateral = enclosingIsolation }
             let planned = try planFrom(from, whereClause: select.whereClause, outer: outer)
             (plan, scope, tree) = (planned.0, planned.1, planned.2)
+            if select.isolatesNames { scope.barrier = true }
         } else {
             scope = Scope([], parent: outer)
             plan = ValuesNode([[]], [])

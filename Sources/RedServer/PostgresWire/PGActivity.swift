@@ -46,6 +46,13 @@ final class PGActivity: Sendable {
 
     func requestTermination() { terminating.store(true, ordering: .releasing) }
 
+    /// In the middle of a statement, waiting for the client (COPY FROM STDIN's data).
+    private let awaitingClient = Atomic<Bool>(false)
+
+    var isAwaitingClient: Bool { awaitingClient.load(ordering: .acquiring) }
+
+    func setAwaitingClient(_ waiting: Bool) { awaitingClient.store(waiting, ordering: .releasing) }
+
     /// True for the one caller that may send the goodbye.
     func claimGoodbye() -> Bool { goodbye.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged }
 

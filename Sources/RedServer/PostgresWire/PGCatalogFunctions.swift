@@ -110,8 +110,10 @@ enum PGCatalogFunctions {
         // COMMENT ON texts: obj_description(oid [, catalog]) and col_description(oid, column number).
         table["obj_description"] = SurfaceFunction(arity: 1...2, resultType: .text, strict: false) { args, snapshot in
             guard case .integer(let oid) = args[0] else { return .null }
-            if args.count > 1, case .text(let catalog) = args[1], catalog != "pg_class", catalog != "pg_proc" { return .null }
-            return PGCatalogModel.of(snapshot, owner: user).description(of: oid).map(Value.text) ?? .null
+            var catalog: String?
+            if args.count > 1, case .text(let named) = args[1] { catalog = named }
+            if let catalog, catalog != "pg_class", catalog != "pg_proc" { return .null }
+            return PGCatalogModel.of(snapshot, owner: user).description(of: oid, catalog: catalog).map(Value.text) ?? .null
         }
         table["col_description"] = SurfaceFunction(arity: 2...2, resultType: .text, strict: false) { args, snapshot in
             guard case .integer(let oid) = args[0], case .integer(let column) = args[1] else { return .null }

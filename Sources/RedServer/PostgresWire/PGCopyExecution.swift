@@ -96,6 +96,8 @@ extension PGConnection {
             }
             receiving: while true {
                 let message: PGFrontendMessage?
+                activity.setAwaitingClient(true)  // pg_terminate_backend need not wait for data that may never come
+                defer { activity.setAwaitingClient(false) }
                 do { message = try await nextMessage() } catch {
                     parseFailure = parseFailure ?? error
                     break receiving

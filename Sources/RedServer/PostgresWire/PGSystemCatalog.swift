@@ -520,9 +520,10 @@ struct PGCatalogModel: Sendable {
     }
 
     /// obj_description / col_description: the comment on `oid` (its column `subid`), if any.
-    func description(of oid: Int64, subid: Int64 = 0) -> String? {
-        if subid == 0, let f = function(oid: oid) { return f.spec.comment }
-        guard let r = relation(oid: oid) else { return nil }
+    /// `catalog`: `pg_proc` for a function's, `pg_class` for a relation's (nil: either).
+    func description(of oid: Int64, subid: Int64 = 0, catalog: String? = nil) -> String? {
+        if subid == 0, catalog != "pg_class", let f = function(oid: oid) { return f.spec.comment }
+        guard catalog != "pg_proc", let r = relation(oid: oid) else { return nil }
         if subid == 0 { return r.comment }
         guard let columns = r.table?.columns, subid >= 1, subid <= columns.count else { return nil }
         return columns[Int(subid - 1)].comment
