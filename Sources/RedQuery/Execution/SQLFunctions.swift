@@ -13,24 +13,27 @@ import RedEngine
 /// **Calls are inlined**, as PostgreSQL inlines simple SQL functions: the binder replaces the
 /// call with the body, its parameters (by name, `f.name` or `$n`) standing for the arguments,
 /// each cast to its declared type, the result cast to the declared one (`FunctionInlining`).
-/// A body of one expression without FROM is substituted directly when every argument is
-/// evaluated as often as before; any other body becomes a subquery over a one-row derived
-/// table of the arguments, named after the function:
+/// A body of one expression without FROM, reading only its parameters, is substituted directly
+/// when every argument is evaluated as often as before; any other body becomes a subquery over
+/// a one-row derived table of the arguments (`$args`, read by `$n`) and a row of the named ones
+/// (named after the function, read by name or `f.name`):
 ///
-///     (SELECT CAST((body) AS result) FROM (SELECT CAST(arg AS type) AS name, …) AS f)
+///     (SELECT CAST((body) AS result) FROM (SELECT CAST(arg AS type) AS "$1", …) AS "$args",
+///                                         LATERAL (SELECT "$1" AS name, …) AS f)
 ///
 /// so each argument is evaluated once, a name in the body means a column of the body's own
-/// tables before a parameter (PostgreSQL's rule), and STRICT is `WHERE` every argument `IS NOT
-/// NULL`. A scalar function's body gives its first row, or NULL for none.
+/// tables before a parameter (PostgreSQL's rule) and never the caller's (`Scope.barrier`), and
+/// STRICT is `WHERE` every argument `IS NOT NULL`. A scalar function's body gives its first
+/// row, or NULL for none; OUT parameters are the result's columns (`tableColumns`).
 ///
 /// Limits and differences from PostgreSQL: the body is one SELECT or VALUES query (no INSERT,
-/// UPDATE or DELETE, no several statements); LANGUAGE plpgsql, OUT/INOUT/VARIADIC arguments,
-/// `SETOF` a table's row type and recursion (direct or through other functions) are refused
-/// with 0A000; argument types are told apart by RedDB's types, so `f(int)` and `f(bigint)` are
-/// the same function; the body is checked when the function is created, then bound anew at
-/// each use (a table it reads that changes since may make calls fail); functions belong to no
-/// schema; no dependency is recorded, so DROP FUNCTION does not see the views, defaults or
-/// checks that call it.
+/// UPDATE or DELETE, no several statements); LANGUAGE plpgsql, VARIADIC arguments, a record as
+/// a value and recursion (direct or through other functions) are refused with 0A000; argument
+/// types are told apart by RedDB's types, so `f(int)` and `f(bigint)` are the same function;
+/// the body is checked when the function is created, then bound anew at each use (a table it
+/// reads that changes since may make calls fail); functions belong to no schema; what calls a
+/// function is found by its name in stored SQL (`users(of:)`), so DROP and RENAME see views,
+/// indexes, defaults and checks but not which of several same-named functions they call.
 enum FunctionCatalog {
     static let prefix = Array("function/".utf8)
     static let maxArguments = 100

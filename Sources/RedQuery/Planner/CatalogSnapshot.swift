@@ -129,13 +129,7 @@ public struct CatalogSnapshot: Sendable {
         }
         snapshot.enumTypes = try EnumTypeCatalog.all(context.transaction).sorted { $0.name < $1.name }
         snapshot.domains = try DomainCatalog.all(context.transaction).map { name, definition in
-            let base = try DomainCatalog.resolvedBase(definition, context.transaction)
-            var column = ColumnDefinition(id: 0, name: name, type: base.type)
-            column.declared = base.declared
-            column.arrayElement = base.arrayElement
-            column.elementDeclared = base.elementDeclared
-            column.enumType = base.type == .enumeration ? base.namedType : nil
-            column.domain = name
+            let column = Self.column(of: try DomainCatalog.resolvedBase(definition, context.transaction), named: name, domain: name)
             return Domain(name: name, baseName: definition.base, column: column, notNull: definition.notNull, defaultSQL: definition.defaultSQL,
                           checks: definition.checks.map { ($0.name, $0.sql, $0.notValid != true) })
         }.sorted { $0.name < $1.name }
@@ -159,12 +153,15 @@ public struct CatalogSnapshot: Sendable {
     /// type's name), as a table's column of that type would be described.
     static func describedColumn(_ text: String, named name: String, _ context: ExecutionContext) throws -> ColumnDefinition {
         var parser = try Parser("value \(text)")
-        var spec = try parser.parseColumnSpec()
-        var domain: String?
+        let spec = try parser.parseColumnSpec()
         if let named = spec.namedType, let definition = try DomainCatalog.definition(of: named, context.transaction) {
-            domain = named
-            spec = try DomainCatalog.resolvedBase(definition, context.transaction)
+            return column(of: try DomainCatalog.resolvedBase(definition, context.transaction), named: name, domain: named)
         }
+        return column(of: spec, named: name, domain: nil)
+    }
+
+    /// A column of the type `spec` declares (its base type's, for a column of `domain`).
+    private static func column(of spec: ColumnSpec, named name: String, domain: String?) -> ColumnDefinition {
         var column = ColumnDefinition(id: 0, name: name, type: spec.type)
         column.declared = spec.declared
         column.arrayElement = spec.arrayElement

@@ -1,7 +1,7 @@
 import RedCore
 
 /// Calls of SQL functions (`FunctionCatalog`), replaced by their bodies as the binder meets
-/// them: scalar calls in expressions (`inlinedCall`), calls in FROM (`inlinedRows`).
+/// them: scalar calls in expressions (`bindSQLFunctionCall`), calls in FROM (`planSQLFunctionRows`).
 extension Planner {
     /// `call` bound as its function's body; nil when no SQL function has its name (a built-in
     /// function of the name comes first, as PostgreSQL's pg_catalog does). The body is bound
@@ -64,7 +64,7 @@ extension Planner {
 
     /// The value of a call of scalar `function`: its body with the arguments in the parameters'
     /// places where that is safe (`directSubstitution`), else a subquery over the argument row
-    /// (`argumentRow`), cast to the declared result. `RETURNS void` gives NULL.
+    /// (`argumentRow`), cast to the declared result. `RETURNS void` runs the body and gives NULL.
     private func inlinedValue(_ function: FunctionSpec, _ arguments: [Expr]) throws -> Expr {
         let body = try FunctionCatalog.bodyQuery(function)
         let returnType = function.returnType ?? "text"
