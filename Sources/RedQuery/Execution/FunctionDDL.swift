@@ -12,9 +12,7 @@ extension DDLExecutor {
         guard spec.body.utf8.count <= FunctionCatalog.maxBodyBytes else {
             throw RedError(.limitExceeded, "a function's body is at most \(FunctionCatalog.maxBodyBytes) bytes")
         }
-        if ScalarFunction.isBuiltIn(spec.name) || AggregateKind.isAggregate(spec.name) {
-            throw RedError(.duplicateFunction, "function \(spec.name) is built in; a SQL function of that name would never be called")
-        }
+        try refuseBuiltInName(spec.name)
         let signature = try FunctionCatalog.signature(spec.arguments.map(\.type))
         var functions = try FunctionCatalog.overloads(of: spec.name, tx)
         if let i = try functions.firstIndex(where: { try FunctionCatalog.signature($0.arguments.map(\.type)) == signature }) {
@@ -64,6 +62,13 @@ extension DDLExecutor {
             }
             let ctx = BindingContext(scope: Scope([], parent: nil), aggregatesForbiddenIn: "DEFAULT expressions")
             _ = try planner.bind(try FunctionCatalog.cast(expression, to: argument.type), ctx)
+        }
+    }
+
+    /// 42723 for a built-in function's or aggregate's name: a SQL function of it would never be called.
+    private func refuseBuiltInName(_ name: String) throws {
+        if ScalarFunction.isBuiltIn(name) || AggregateKind.isAggregate(name) {
+            throw RedError(.duplicateFunction, "function \(name) is built in; a SQL function of that name would never be called")
         }
     }
 
@@ -131,9 +136,7 @@ extension DDLExecutor {
         if try others.contains(where: { try FunctionCatalog.signature($0.arguments.map(\.type)) == signature }) {
             throw RedError(.duplicateFunction, "function \(FunctionCatalog.described(newName, function.arguments.map(\.type))) already exists in schema \"public\"")
         }
-        if ScalarFunction.isBuiltIn(newName) || AggregateKind.isAggregate(newName) {
-            throw RedError(.duplicateFunction, "function \(newName) is built in; a SQL function of that name would never be called")
-        }
+        try refuseBuiltInName(newName)
         var remaining = functions
         remaining.remove(at: index)
         try FunctionCatalog.store(reference.name, remaining, tx)
