@@ -12,16 +12,19 @@ public struct RedError: Error, Sendable, Equatable, CustomStringConvertible {
     public var position: Int?
     /// PostgreSQL's DETAIL line: the specifics behind the message (`Key (id)=(1) already exists.`).
     public var detail: String?
+    /// PostgreSQL's HINT line: what the user might do about it (PG-wire's `H` field).
+    public var hint: String?
 
     /// PostgreSQL's specific condition when it is narrower than `code`'s (`2201F` within
     /// `invalidArgument`'s 22023). Only PG-wire and the `sqlstate` fields show it; the stable
     /// `code` stays what other surfaces map.
     public var condition: String?
 
-    public init(_ code: Code, _ message: String, detail: String? = nil, condition: String? = nil) {
+    public init(_ code: Code, _ message: String, detail: String? = nil, hint: String? = nil, condition: String? = nil) {
         self.code = code
         self.message = message
         self.detail = detail
+        self.hint = hint
         self.condition = condition
     }
 
@@ -175,6 +178,9 @@ public struct RedError: Error, Sendable, Equatable, CustomStringConvertible {
         /// A primary committed, but too few replicas acknowledged it in time (commit policy
         /// `ack_n` with fail-on-timeout): the write stands; whether it is replicated is unknown.
         case commitNotAcknowledged = "commit_not_acknowledged"
+        /// A PL/pgSQL `RAISE EXCEPTION` (P0001, or the SQLSTATE it names, in `condition`), and
+        /// PL/pgSQL's own runtime conditions (P0002 no rows, P0003 too many, P0004 ASSERT).
+        case raisedException = "raise_exception"
 
         /// The PostgreSQL SQLSTATE for this code.
         public var sqlState: String {
@@ -248,6 +254,7 @@ public struct RedError: Error, Sendable, Equatable, CustomStringConvertible {
             case .aiProviderFailed: return "58000"
             case .answerValidationFailed: return "22000"
             case .commitNotAcknowledged: return "08007"
+            case .raisedException: return "P0001"
             }
         }
     }

@@ -83,6 +83,11 @@ public final class Session: @unchecked Sendable {
     /// The last path `applySearchPath` resolved, at a definitions version, and what it became.
     let lastSearchPath = Mutex<(version: UInt64, path: [String], effective: [String]?)?>(nil)
 
+    /// The variables of the DO block whose statement is running (`PLpgSQLRun`), and how many
+    /// DO blocks are running one inside another.
+    var routineVariables: RoutineVariables?
+    var doNesting = 0
+
     /// Retries of an autocommit statement that lost a write conflict.
     static let autocommitAttempts = 8
 
@@ -262,6 +267,8 @@ public final class Session: @unchecked Sendable {
             savepoints.removeSubrange((i + 1)...)
             state = .active(tx)
             return QueryResult(columns: [], rows: [], statementType: "rollback", commandTag: "ROLLBACK", message: "ROLLBACK TO SAVEPOINT \(name)")
+        case .doBlock(let block):
+            return try await runDoBlock(block)  // each statement inside is checked as it runs
         default:
             break
         }
@@ -649,6 +656,7 @@ public final class Session: @unchecked Sendable {
         executor.locks = locks
         executor.random = random
         executor.timeZone = timeZone()
+        executor.routineVariables = routineVariables
         if case .active = state { executor.rowLocksPerWrite = SessionLocks.maxRowsLockedPerWrite } else {
             executor.rowLocksPerWrite = SessionLocks.maxRowsLockedPerAutocommitWrite
         }

@@ -274,6 +274,8 @@ public indirect enum Statement: Sendable, Equatable {
     /// `CREATE [OR REPLACE] FUNCTION … LANGUAGE sql`, `DROP FUNCTION [IF EXISTS] f[(types)], …`,
     /// `ALTER FUNCTION f[(types)] RENAME TO g | OWNER TO r` (`FunctionCatalog`).
     case createFunction(FunctionSpec, orReplace: Bool)
+    /// `DO [LANGUAGE plpgsql] $$ … $$`: an anonymous PL/pgSQL block (`Session.runDoBlock`).
+    case doBlock(PLBlock)
     case dropFunctions([FunctionReference], ifExists: Bool, cascade: Bool)
     /// `RENAME TO g` (the new name) or `OWNER TO r` (nil: roles own nothing here, so only the
     /// function's existence is checked).

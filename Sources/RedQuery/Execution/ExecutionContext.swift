@@ -190,6 +190,8 @@ final class ExecutionContext: @unchecked Sendable {
     /// The session's time zone: how instants are read from text and shown, and where their
     /// days begin (`SessionTimeZone`).
     var timeZone = SessionTimeZone.utc
+    /// The variables of the PL/pgSQL block running the statement (`RoutineVariables`).
+    var routineVariables: RoutineVariables?
     /// Sequence definitions this statement looked up, by name (see `sequence(named:)`).
     var sequenceCache: [String: (name: String, definition: SequenceDefinition)] = [:]
 
@@ -268,6 +270,7 @@ final class ExecutionContext: @unchecked Sendable {
         part.random = random
         part.allowsSequenceWrites = allowsSequenceWrites
         part.timeZone = timeZone
+        part.routineVariables = routineVariables
         return part
     }
 }

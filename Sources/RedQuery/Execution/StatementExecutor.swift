@@ -45,6 +45,9 @@ public struct StatementExecutor {
     /// The session's time zone (`ExecutionContext.timeZone`).
     public var timeZone = SessionTimeZone.utc
 
+    /// The variables of the PL/pgSQL block running the statement, carried by its parameters.
+    public var routineVariables: RoutineVariables?
+
     /// Where a query's plan is kept for the next execution of the same statement, with the
     /// definitions version this transaction's snapshot sees; nil: plan afresh, keep nothing.
     /// The caller sets it only where a plan made against that version is right for this
@@ -80,6 +83,7 @@ public struct StatementExecutor {
         context.allowsSequenceWrites = allowsSequenceWrites
         context.withRelations = withRelations
         context.timeZone = timeZone
+        context.routineVariables = routineVariables
         return context
     }
 

@@ -279,7 +279,7 @@ public struct Parser {
         case "delete": return try parseDelete()
         case "create": return try parseCreate()
         case "do" where peekToken(1).kind != .end:
-            throw RedError(.featureNotSupported, "DO blocks are not supported yet (they need PL/pgSQL); LANGUAGE sql functions are (CREATE FUNCTION)")
+            return try parseDo()
         case "drop": return try parseDrop()
         case "alter": return try parseAlter()
         case "set" where isKeyword("constraints", ahead: 1):

@@ -69,6 +69,7 @@ extension Planner {
                     return .column(k)
                 }
                 if case .outer = bound { return bound }
+                if isRoutineVariable(path, aggregation.inputScope) { return bound }  // a value of the block's, the same for every row
                 throw RedError(.groupingError, "column \"\(path.joined(separator: "."))\" must appear in the GROUP BY clause or be used in an aggregate function")
             case .star:
                 throw RedError(.groupingError, "SELECT * cannot be combined with GROUP BY or aggregates; name the grouped columns")
@@ -80,7 +81,13 @@ extension Planner {
         case .parameter(let n):
             parameterCount = max(parameterCount, n)
             return .parameter(n)
-        case .column(let path): return try resolve(path, ctx.scope)
+        case .column(let path):
+            do {
+                return try resolve(path, ctx.scope)
+            } catch let error as RedError where error.code == .undefinedColumn {
+                guard let read = routineVariable(path, ctx.scope) else { throw error }
+                return try bind(read, ctx)
+            }
         case .star: throw RedError(.syntaxError, "* is only allowed in a SELECT list or count(*)")
         case .unary(let op, let e):
             let inner = try bind(e, ctx)

@@ -14,7 +14,7 @@ enum GRPCStatusMapping {
             return .alreadyExists
         case .serializationFailure, .deadlockDetected: return .aborted
         case .notNullViolation, .checkViolation, .foreignKeyViolation, .dependentObjectsStillExist, .readOnlyTransaction, .inFailedTransaction, .transactionClosed,
-             .objectNotInPrerequisiteState, .activeSQLTransaction, .objectInUse, .lockNotAvailable:
+             .objectNotInPrerequisiteState, .activeSQLTransaction, .objectInUse, .lockNotAvailable, .raisedException:
             return .failedPrecondition
         case .featureNotSupported: return .unimplemented
         case .limitExceeded, .tooManyConnections: return .resourceExhausted

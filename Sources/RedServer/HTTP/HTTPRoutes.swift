@@ -394,7 +394,7 @@ struct HTTPRoutes: Sendable {
         case .undefinedCollection, .undefinedObject, .undefinedPreparedStatement, .undefinedCursor: return .notFound
         case .uniqueViolation, .duplicateCollection, .duplicateObject, .serializationFailure, .dependentObjectsStillExist, .duplicatePreparedStatement,
              .objectNotInPrerequisiteState, .activeSQLTransaction, .objectInUse, .deadlockDetected, .lockNotAvailable: return .conflict
-        case .notNullViolation, .checkViolation, .foreignKeyViolation, .answerValidationFailed: return .unprocessableContent
+        case .notNullViolation, .checkViolation, .foreignKeyViolation, .answerValidationFailed, .raisedException: return .unprocessableContent
         case .aiProviderFailed: return .badGateway
         case .commitNotAcknowledged: return .gatewayTimeout
         case .featureNotSupported: return HTTPResponse.Status(code: 501)  // Not Implemented

@@ -162,16 +162,18 @@ struct PGBackendWriter {
 
     /// ErrorResponse (`E`) or NoticeResponse (`N`) with PostgreSQL's fields.
     mutating func error(_ error: RedError, severity: String = "ERROR") {
-        notice(tag: "E", severity: severity, code: error.sqlState, message: error.message, detail: error.detail, position: error.position)
+        notice(tag: "E", severity: severity, code: error.sqlState, message: error.message, detail: error.detail, hint: error.hint, position: error.position)
     }
 
-    mutating func notice(tag: Character = "N", severity: String, code: String, message text: String, detail: String? = nil, position: Int? = nil) {
+    mutating func notice(tag: Character = "N", severity: String, code: String, message text: String, detail: String? = nil, hint: String? = nil,
+                         position: Int? = nil) {
         message(tag) { b in
             b.writeInteger(UInt8(ascii: "S")); b.writePGString(severity)
             b.writeInteger(UInt8(ascii: "V")); b.writePGString(severity)
             b.writeInteger(UInt8(ascii: "C")); b.writePGString(code)
             b.writeInteger(UInt8(ascii: "M")); b.writePGString(text)
             if let detail { b.writeInteger(UInt8(ascii: "D")); b.writePGString(detail) }
+            if let hint { b.writeInteger(UInt8(ascii: "H")); b.writePGString(hint) }
             if let position { b.writeInteger(UInt8(ascii: "P")); b.writePGString(String(position)) }
             b.writeInteger(UInt8(0))
         }

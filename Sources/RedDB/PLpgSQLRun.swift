@@ -1,0 +1,304 @@
+import RedCore
+import RedQuery
+
+/// One run of a PL/pgSQL block (`Session.runDoBlock`): its variables, and the order its
+/// statements run in.
+///
+/// - **Variables** live in slots, named by the scopes of the blocks and loops that declare
+///   them (an inner name hides an outer one). Every statement the block runs gets all slot
+///   values as its parameters and the visible names as `RoutineVariables`, so its SQL reads
+///   a variable as `CAST($n AS type)` with `n` the slot's number; a record variable's fields
+///   (`r.id`) follow the slots, typed as the query that filled the record typed them.
+/// - **Expressions** are queries: `x := a + 1` runs `SELECT a + 1` (one row, one column, as
+///   PostgreSQL requires), and a typed target casts the value to its type.
+/// - **Control flow** (`EXIT`, `CONTINUE`, `RETURN`) comes back as a `Completion` from each
+///   statement list, never as an error, so an EXCEPTION handler cannot catch it.
+/// - **Errors**: a block with handlers takes a savepoint before its body; an error there
+///   rolls back to it and the first handler whose condition matches the SQLSTATE runs, with
+///   `SQLSTATE` and `SQLERRM` as variables. `OTHERS` catches everything but a cancel (57014)
+///   and a failed ASSERT (P0004), as in PostgreSQL.
+/// - **Bounds**: loops check for cancellation (statement timeout, a client's cancel) on every
+///   pass and let other tasks run now and then; notices are kept to `maxNotices`.
+struct PLpgSQLRun {
+    let session: Session
+
+    struct Slot {
+        var name: String
+        var value: Value = .null
+        /// How SQL reads it (`CAST($n AS type)`, or `$n` when untyped); nil for a record.
+        var read: Expr?
+        var typeText: String?
+        var constant = false
+        var notNull = false
+        /// A record's fields, once a row was put in it.
+        var fields: [(name: String, type: DataType, value: Value)]?
+        var isRecord: Bool { read == nil }
+    }
+
+    enum Completion {
+        case normal
+        case exit(label: String?)
+        case next(label: String?)
+        case returned
+    }
+
+    var slots: [Slot] = []
+    var scopes: [[String: Int]] = []
+    /// ROW_COUNT: rows the last statement returned or changed.
+    var rowCount = 0
+    /// The errors the running handlers handle, innermost last (`RAISE;`).
+    var handling: [RedError] = []
+    private var notices: [String] = []
+    private var warnings: [String] = []
+    private var droppedNotices = 0
+    private var passes = 0
+
+    static let maxNotices = 10_000
+
+    init(session: Session) { self.session = session }
+
+    /// The DO statement's own result: no rows, the notices its statements and RAISE gave.
+    var result: QueryResult {
+        var result = QueryResult(columns: [], rows: [], statementType: "do", commandTag: "DO", message: "DO")
+        result.notices = notices + (droppedNotices > 0 ? ["\(droppedNotices) more notices were dropped"] : [])
+        result.warnings = warnings
+        return result
+    }
+
+    mutating func runOutermost(_ block: PLBlock) async throws {
+        scopes = [[:]]
+        try await declare(name: "found", typeText: "boolean", value: .boolean(false))
+        switch try await run(block) {
+        case .normal, .returned: return
+        case .exit(let label):
+            throw RedError(.syntaxError, label.map { "there is no label \"\($0)\" attached to any block or loop enclosing this statement" }
+                           ?? "EXIT cannot be used outside a loop, unless it has a label")
+        case .next:
+            throw RedError(.syntaxError, "CONTINUE cannot be used outside a loop")
+        }
+    }
+
+    // MARK: Blocks
+
+    mutating func run(_ block: PLBlock) async throws -> Completion {
+        let mark = slots.count
+        scopes.append([:])
+        defer {
+            scopes.removeLast()
+            slots.removeSubrange(mark...)
+        }
+        for declaration in block.declarations { try await declare(declaration) }
+        let completion: Completion
+        if block.handlers.isEmpty {
+            completion = try await execute(block.body)
+        } else {
+            let savepoint = try session.blockSavepoint()
+            do {
+                completion = try await execute(block.body)
+            } catch let error as RedError {
+                guard let handler = block.handlers.first(where: { $0.conditions.contains { Self.matches($0, error) } }) else { throw error }
+                try session.rollback(to: savepoint)
+                completion = try await handle(error, with: handler)
+            }
+        }
+        // `EXIT label` of this block ends it; anything else goes on out.
+        if case .exit(let label?) = completion, label == block.label { return .normal }
+        return completion
+    }
+
+    mutating func handle(_ error: RedError, with handler: PLHandler) async throws -> Completion {
+        let mark = slots.count
+        scopes.append([:])
+        handling.append(error)
+        defer {
+            handling.removeLast()
+            scopes.removeLast()
+            slots.removeSubrange(mark...)
+        }
+        try await declare(name: "sqlstate", typeText: "text", value: .text(error.sqlState))
+        try await declare(name: "sqlerrm", typeText: "text", value: .text(error.message))
+        return try await execute(handler.body)
+    }
+
+    static func matches(_ condition: PLCondition, _ error: RedError) -> Bool {
+        switch condition {
+        case .others: return error.sqlState != "57014" && error.sqlState != "P0004"
+        case .sqlState(let code): return error.sqlState == code
+        case .sqlStateClass(let prefix): return error.sqlState.hasPrefix(prefix)
+        }
+    }
+
+    // MARK: Variables
+
+    mutating func declare(_ declaration: PLDeclaration) async throws {
+        var value = Value.null
+        if let initial = declaration.initial {
+            value = try await self.value(of: initial)
+        }
+        try await declare(name: declaration.name, typeText: declaration.typeText, record: declaration.typeText == nil, value: value,
+                          constant: declaration.constant, notNull: declaration.notNull)
+    }
+
+    /// A variable of `typeText` (nil: untyped, or with `record` a record) in the innermost scope.
+    mutating func declare(name: String, typeText: String?, record: Bool = false, value: Value, constant: Bool = false,
+                          notNull: Bool = false) async throws {
+        let read = record ? nil : try RoutineVariables.read(parameter: slots.count + 1, typeText: typeText)
+        var slot = Slot(name: name, read: read, typeText: typeText, constant: constant, notNull: notNull)
+        if read != nil { slot.value = try await cast(value, to: slot, name: name) }
+        scopes[scopes.count - 1][name] = slots.count
+        slots.append(slot)
+    }
+
+    func slotIndex(_ name: String) -> Int? {
+        for scope in scopes.reversed() { if let i = scope[name] { return i } }
+        return nil
+    }
+
+    /// The value as the slot's type holds it (NOT NULL checked).
+    mutating func cast(_ value: Value, to slot: Slot, name: String) async throws -> Value {
+        if value == .null {
+            guard !slot.notNull else {
+                throw RedError(.notNullViolation, "null value cannot be assigned to variable \"\(name)\" declared NOT NULL")
+            }
+            return .null
+        }
+        guard let typeText = slot.typeText else { return value }
+        switch (typeText.lowercased(), value) {
+        case ("boolean", .boolean), ("bool", .boolean), ("text", .text), ("bigint", .integer), ("int8", .integer): return value
+        default: break
+        }
+        let result = try await runSQL("SELECT CAST($1 AS \(typeText))", dynamicParameters: [value])
+        return result.rows.first?.first ?? .null
+    }
+
+    mutating func assign(_ target: String, _ value: Value) async throws {
+        let parts = target.split(separator: ".", maxSplits: 1).map(String.init)
+        guard let i = slotIndex(parts[0]) else { throw RedError(.syntaxError, "\"\(target)\" is not a known variable") }
+        if parts.count == 2 {
+            guard slots[i].isRecord, var fields = slots[i].fields else {
+                throw RedError(.syntaxError, slots[i].isRecord ? "record \"\(parts[0])\" is not assigned yet" : "\"\(parts[0])\" is not a record")
+            }
+            guard let f = fields.firstIndex(where: { $0.name == parts[1] }) else {
+                throw RedError(.undefinedColumn, "record \"\(parts[0])\" has no field \"\(parts[1])\"")
+            }
+            fields[f].value = value
+            slots[i].fields = fields
+            return
+        }
+        guard !slots[i].constant else { throw RedError(.syntaxError, "variable \"\(target)\" is declared CONSTANT") }
+        guard !slots[i].isRecord else { throw RedError(.featureNotSupported, "assigning a value to record \"\(target)\" is not supported yet; SELECT … INTO it") }
+        slots[i].value = try await cast(value, to: slots[i], name: target)
+    }
+
+    /// Puts a result row into INTO's targets: one record, or scalars in column order.
+    mutating func store(_ row: [Value]?, columns: [ResultColumn], into targets: [String]) async throws {
+        if targets.count == 1, let i = slotIndex(targets[0]), slots[i].isRecord {
+            slots[i].fields = columns.enumerated().map { k, column in (column.name, column.type, row?[k] ?? .null) }
+            return
+        }
+        for (k, target) in targets.enumerated() {
+            try await assign(target, k < columns.count ? (row?[k] ?? .null) : .null)
+        }
+    }
+
+    mutating func setFound(_ found: Bool) {
+        if let i = slotIndex("found") { slots[i].value = .boolean(found) }
+    }
+
+    /// The variables as the next statement's SQL sees them, and the parameters carrying them.
+    func visibleVariables() -> (RoutineVariables, [Value]) {
+        var byName: [String: RoutineVariables.Variable] = [:]
+        var parameters = slots.map(\.value)
+        for scope in scopes.reversed() {
+            for (name, i) in scope where byName[name] == nil {
+                let slot = slots[i]
+                if let read = slot.read {
+                    byName[name] = .init(read: read)
+                } else if let fields = slot.fields {
+                    for field in fields where byName[name + "." + field.name] == nil {
+                        parameters.append(field.value)
+                        let n = Expr.parameter(parameters.count)
+                        byName[name + "." + field.name] = .init(read: field.type == .any ? n : .cast(n, field.type))
+                    }
+                }
+            }
+        }
+        return (RoutineVariables(byName), parameters)
+    }
+
+    // MARK: Running SQL
+
+    /// Runs one SQL statement in the block's transaction; with `dynamicParameters` (EXECUTE)
+    /// it sees those parameters and none of the block's variables.
+    mutating func runSQL(_ sql: String, dynamicParameters: [Value]? = nil) async throws -> QueryResult {
+        let statements = try session.database.statementCache.statements(for: sql)
+        try session.refuseHiddenPublicNames(sql)
+        guard statements.count == 1 else {
+            throw RedError(.syntaxError, statements.isEmpty ? "the statement is empty" : "a statement of a DO block must be one SQL statement")
+        }
+        let statement = statements[0].0
+        switch statement {
+        case .begin, .commit, .rollback, .savepoint, .releaseSavepoint, .rollbackToSavepoint:
+            throw RedError(.featureNotSupported, "transaction control inside a DO block is not supported; the block runs in the caller's transaction")
+        default: break
+        }
+        let parameters: [Value]
+        if let dynamicParameters {
+            session.routineVariables = nil
+            parameters = dynamicParameters
+        } else {
+            let (variables, values) = visibleVariables()
+            session.routineVariables = variables
+            parameters = values
+        }
+        defer { session.routineVariables = nil }
+        let result = try await session.run(statement, parameters: parameters)
+        note(result.notices, result.warnings)
+        return result
+    }
+
+    mutating func note(_ newNotices: [String], _ newWarnings: [String] = []) {
+        for notice in newNotices {
+            if notices.count < Self.maxNotices { notices.append(notice) } else { droppedNotices += 1 }
+        }
+        for warning in newWarnings {
+            if warnings.count < Self.maxNotices { warnings.append(warning) } else { droppedNotices += 1 }
+        }
+    }
+
+    /// `SELECT expression`: exactly one column, at most one row (none is NULL).
+    mutating func value(of expression: String) async throws -> Value {
+        let result = try await runSQL("SELECT " + expression)
+        guard result.columns.count == 1 else {
+            throw RedError(.syntaxError, "query \"SELECT \(expression)\" returned \(result.columns.count) columns")
+        }
+        guard result.rows.count <= 1 else { throw RedError(.cardinalityViolation, "query \"SELECT \(expression)\" returned more than one row") }
+        return result.rows.first?.first ?? .null
+    }
+
+    /// A condition: true only when the expression is true (NULL is false).
+    mutating func isTrue(_ condition: String) async throws -> Bool {
+        switch try await value(of: condition) {
+        case .boolean(let b): return b
+        case .null: return false
+        case let other:
+            throw RedError(.datatypeMismatch, "the condition \(condition) is \(other.displayText), not a boolean")
+        }
+    }
+
+    mutating func integer(_ expression: String) async throws -> Int64 {
+        switch try await value(of: "CAST((\(expression)) AS bigint)") {
+        case .integer(let n): return n
+        default: throw RedError(.invalidArgument, "lower and upper bounds of FOR loop cannot be null", condition: "22004")
+        }
+    }
+
+    mutating func checkCancelled() async throws {
+        passes += 1
+        if session.cancellation.isCancelled { throw StatementCancellation.error(session.cancellation.reason) }
+        if passes & 1023 == 0 {
+            await Task.yield()  // a long loop shares the thread
+            try Task.checkCancellation()
+        }
+    }
+}

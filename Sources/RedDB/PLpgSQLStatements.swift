@@ -1,0 +1,291 @@
+import RedCore
+import RedQuery
+
+/// What each PL/pgSQL statement does (see `PLpgSQLRun` for variables and errors).
+extension PLpgSQLRun {
+    mutating func execute(_ statements: [PLStatement]) async throws -> Completion {
+        for statement in statements {
+            let completion = try await execute(statement)
+            if case .normal = completion { continue }
+            return completion
+        }
+        return .normal
+    }
+
+    mutating func execute(_ statement: PLStatement) async throws -> Completion {
+        switch statement {
+        case .null:
+            return .normal
+        case .block(let block):
+            return try await run(block)
+        case .assign(let target, let expression):
+            try await assign(target, try await value(of: expression))
+        case .ifThen(let branches, let otherwise):
+            for branch in branches {
+                if try await isTrue(branch.condition) { return try await execute(branch.body) }
+            }
+            return try await execute(otherwise ?? [])
+        case .caseWhen(let operand, let branches, let otherwise):
+            return try await runCase(operand, branches, otherwise)
+        case .loop(let label, let kind, let body):
+            return try await runLoop(label, kind, body)
+        case .exit(let label, let condition, let continues):
+            if let condition, !(try await isTrue(condition)) { return .normal }
+            return continues ? .next(label: label) : .exit(label: label)
+        case .returnStatement(let value):
+            if value != nil { throw RedError(.datatypeMismatch, "RETURN cannot have a parameter in function returning void") }
+            return .returned
+        case .raise(let raise):
+            try await self.raise(raise)
+        case .perform(let query):
+            let result = try await runSQL(query)
+            rowCount = result.rows.count
+            setFound(!result.rows.isEmpty)
+        case .sql(let sql, let into):
+            let result = try await runSQL(sql)
+            let returnsRows = !result.columns.isEmpty && result.statementType != "do"
+            rowCount = returnsRows && result.statementType == "select" ? result.rows.count : result.rowsAffected
+            if let into {
+                try await store(result, into: into, statement: sql)
+            } else if returnsRows && result.statementType == "select" {
+                throw RedError(.syntaxError, "query has no destination for result data",
+                               hint: "If you want to discard the results of a SELECT, use PERFORM instead.")
+            }
+            if ["select", "insert", "update", "delete", "merge"].contains(result.statementType) {
+                setFound(into.map { _ in !result.rows.isEmpty } ?? (rowCount > 0))
+            }
+        case .execute(let command, let into, let using):
+            guard case .text(let sql) = try await value(of: "CAST((\(command)) AS text)") else {
+                throw RedError(.invalidArgument, "query string argument of EXECUTE is null", condition: "22004")
+            }
+            var parameters: [Value] = []
+            for argument in using { parameters.append(try await value(of: argument)) }
+            let result = try await runSQL(sql, dynamicParameters: parameters)
+            rowCount = result.statementType == "select" ? result.rows.count : result.rowsAffected
+            if let into { try await store(result, into: into, statement: sql) }  // EXECUTE leaves FOUND alone, as in PostgreSQL
+        case .getDiagnostics(let items):
+            for item in items { try await assign(item.target, .integer(Int64(rowCount))) }
+        case .assert(let condition, let message):
+            guard try await isTrue(condition) else {
+                var text = "assertion failed"
+                if let message { text = Self.raiseText(try await value(of: "CAST((\(message)) AS text)")) }
+                throw RedError(.raisedException, text, condition: "P0004")
+            }
+        }
+        return .normal
+    }
+
+    /// INTO: the first row (none: NULLs); STRICT wants exactly one.
+    mutating func store(_ result: QueryResult, into: PLInto, statement: String) async throws {
+        if into.strict {
+            guard !result.rows.isEmpty else { throw RedError(.raisedException, "query returned no rows", condition: "P0002") }
+            guard result.rows.count == 1 else {
+                throw RedError(.raisedException, "query returned more than one row", hint: "Make sure the query returns a single row, or use LIMIT 1.",
+                               condition: "P0003")
+            }
+        }
+        try await store(result.rows.first, columns: result.columns, into: into.targets)
+    }
+
+    mutating func runCase(_ operand: String?, _ branches: [PLBranch], _ otherwise: [PLStatement]?) async throws -> Completion {
+        let mark = slots.count
+        scopes.append([:])
+        defer {
+            scopes.removeLast()
+            slots.removeSubrange(mark...)
+        }
+        if let operand {
+            // Evaluated once, then compared with each WHEN's values.
+            try await declare(name: "pl$case", typeText: nil, value: try await value(of: operand))
+        }
+        for branch in branches {
+            let condition = operand == nil ? branch.condition : "\"pl$case\" IN (\(branch.condition))"
+            if try await isTrue(condition) { return try await execute(branch.body) }
+        }
+        guard let otherwise else {
+            throw RedError(.raisedException, "case not found", hint: "CASE statement is missing ELSE part.", condition: "20000")
+        }
+        return try await execute(otherwise)
+    }
+
+    // MARK: Loops
+
+    /// What one pass's completion means for the loop labelled `label`: nil to go on, else
+    /// what the loop completes with.
+    func afterPass(_ completion: Completion, label: String?) -> Completion? {
+        switch completion {
+        case .normal: return nil
+        case .next(let target) where target == nil || target == label: return nil
+        case .exit(let target) where target == nil || target == label: return .normal
+        default: return completion
+        }
+    }
+
+    mutating func runLoop(_ label: String?, _ kind: PLLoopKind, _ body: [PLStatement]) async throws -> Completion {
+        switch kind {
+        case .plain:
+            while true {
+                try await checkCancelled()
+                if let done = afterPass(try await execute(body), label: label) { return done }
+            }
+        case .whileTrue(let condition):
+            while try await isTrue(condition) {
+                try await checkCancelled()
+                if let done = afterPass(try await execute(body), label: label) { return done }
+            }
+            return .normal
+        case .range(let variable, let reverse, let low, let high, let step):
+            let from = try await integer(low), to = try await integer(high)
+            var by: Int64 = 1
+            if let step { by = try await integer(step) }
+            guard by > 0 else { throw RedError(.invalidArgument, "BY value of FOR loop must be greater than zero") }
+            return try await withScope { run in
+                try await run.declare(name: variable, typeText: "integer", value: .null)
+                var i = from
+                var ran = false
+                while reverse ? i >= to : i <= to {
+                    try await run.checkCancelled()
+                    ran = true
+                    try await run.assign(variable, .integer(i))
+                    if let done = run.afterPass(try await run.execute(body), label: label) {
+                        run.setFound(true)
+                        return done
+                    }
+                    let (next, overflow) = reverse ? i.subtractingReportingOverflow(by) : i.addingReportingOverflow(by)
+                    if overflow { break }
+                    i = next
+                }
+                run.setFound(ran)
+                return .normal
+            }
+        case .query(let target, let source):
+            guard slotIndex(target) != nil else {
+                throw RedError(.syntaxError, "loop variable of loop over rows must be a record variable or list of scalar variables")
+            }
+            let result: QueryResult
+            switch source {
+            case .sql(let query):
+                result = try await runSQL(query)
+            case .execute(let command, let using):
+                guard case .text(let sql) = try await value(of: "CAST((\(command)) AS text)") else {
+                    throw RedError(.invalidArgument, "query string argument of EXECUTE is null", condition: "22004")
+                }
+                var parameters: [Value] = []
+                for argument in using { parameters.append(try await value(of: argument)) }
+                result = try await runSQL(sql, dynamicParameters: parameters)
+            }
+            return try await eachRow(result, target: target, label: label, body)
+        case .array(let variable, let array):
+            guard slotIndex(variable) != nil else { throw RedError(.syntaxError, "\"\(variable)\" is not a known variable") }
+            let result = try await runSQL("SELECT unnest(\(array))")
+            return try await eachRow(result, target: variable, label: label, body)
+        }
+    }
+
+    mutating func eachRow(_ result: QueryResult, target: String, label: String?, _ body: [PLStatement]) async throws -> Completion {
+        for row in result.rows {
+            try await checkCancelled()
+            try await store(row, columns: result.columns, into: [target])
+            if let done = afterPass(try await execute(body), label: label) {
+                setFound(true)
+                return done
+            }
+        }
+        setFound(!result.rows.isEmpty)
+        return .normal
+    }
+
+    /// Runs `body` with a scope of its own for the variables it declares.
+    mutating func withScope(_ body: (inout PLpgSQLRun) async throws -> Completion) async throws -> Completion {
+        let mark = slots.count
+        scopes.append([:])
+        defer {
+            scopes.removeLast()
+            slots.removeSubrange(mark...)
+        }
+        return try await body(&self)
+    }
+
+    // MARK: RAISE
+
+    mutating func raise(_ raise: PLRaise) async throws {
+        if raise.reraise {
+            guard let error = handling.last else { throw RedError(.syntaxError, "RAISE without parameters cannot be used outside an exception handler", condition: "0Z002") }
+            throw error
+        }
+        var message = ""
+        if let format = raise.format {
+            guard case .text(let template) = try await value(of: format) else { throw RedError(.invalidArgument, "RAISE format is NULL") }
+            var arguments: [String] = []
+            for argument in raise.arguments { arguments.append(Self.raiseText(try await value(of: argument))) }
+            message = try Self.format(template, arguments)
+        }
+        var condition: String?
+        if case .sqlState(let code)? = raise.condition { condition = code }
+        if case .sqlStateClass(let prefix)? = raise.condition { condition = prefix + "000" }
+        var detail: String?, hint: String?
+        for option in raise.options {
+            let text = Self.raiseText(try await value(of: option.expression))
+            switch option.name {
+            case "message": message = text
+            case "detail": detail = text
+            case "hint": hint = text
+            case "errcode":
+                if let code = PLConditionNames.code(named: text.lowercased()) { condition = code } else {
+                    guard text.count == 5, text.utf8.allSatisfy({ ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x41 && $0 <= 0x5A) }) else {
+                        throw RedError(.undefinedObject, "unrecognized exception condition \"\(text)\"")
+                    }
+                    condition = text
+                }
+            default: break  // COLUMN, CONSTRAINT, DATATYPE, TABLE, SCHEMA: error fields no surface shows yet
+            }
+        }
+        if message.isEmpty, raise.format == nil { message = raise.condition.flatMap(Self.conditionName) ?? condition ?? "P0001" }
+        switch raise.level {
+        case "exception":
+            throw RedError(.raisedException, message, detail: detail, hint: hint, condition: condition)
+        case "warning":
+            note([], [message])
+        case "notice", "info":
+            note([message])
+        default:
+            break  // DEBUG and LOG go to the server log in PostgreSQL, never to the client by default
+        }
+    }
+
+    /// A value as RAISE prints it: PostgreSQL's output text, `<NULL>` for NULL.
+    static func raiseText(_ value: Value) -> String {
+        switch value {
+        case .null: return "<NULL>"
+        case .boolean(let b): return b ? "t" : "f"
+        default: return value.displayText
+        }
+    }
+
+    /// RAISE's format: each `%` takes the next argument, `%%` is a `%`; the counts must agree.
+    static func format(_ template: String, _ arguments: [String]) throws -> String {
+        var out = "", used = 0
+        var characters = template.makeIterator()
+        while let c = characters.next() {
+            guard c == "%" else { out.append(c); continue }
+            var lookahead = characters
+            if lookahead.next() == "%" {
+                characters = lookahead
+                out.append("%")
+                continue
+            }
+            guard used < arguments.count else { throw RedError(.syntaxError, "too few parameters specified for RAISE") }
+            out += arguments[used]
+            used += 1
+        }
+        guard used == arguments.count else { throw RedError(.syntaxError, "too many parameters specified for RAISE") }
+        return out
+    }
+
+    static func conditionName(_ condition: PLCondition) -> String? {
+        switch condition {
+        case .sqlState(let code), .sqlStateClass(let code): return PLConditionNames.codes.first { $0.value == code }?.key
+        case .others: return nil
+        }
+    }
+}

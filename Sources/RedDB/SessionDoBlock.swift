@@ -1,0 +1,78 @@
+import RedCore
+import RedEngine
+import RedQuery
+
+/// `DO $$ … $$`: running an anonymous PL/pgSQL block on a session.
+///
+/// Where it runs: inside the open transaction block, or, in autocommit, in a block of its
+/// own that commits when the DO ends and rolls back if it fails, as PostgreSQL runs a DO.
+/// Its statements run one by one through `run`, exactly as a client's statements inside a
+/// block would (locks waited for, read-only and role checks, DDL); `PLpgSQLRun` is the
+/// interpreter that decides which run next. A block with EXCEPTION handlers runs its body
+/// under a savepoint of its own (`BlockSavepoint`), so a handler sees the block's writes
+/// undone and the transaction usable again — PostgreSQL's subtransaction.
+extension Session {
+    /// How deep DO blocks may run one another (`EXECUTE 'DO …'`).
+    static let maxDoNesting = 16
+
+    func runDoBlock(_ block: PLBlock) async throws -> QueryResult {
+        guard doNesting < Self.maxDoNesting else {
+            throw RedError(.limitExceeded, "DO blocks nest more than \(Self.maxDoNesting) deep")
+        }
+        doNesting += 1
+        let outerVariables = routineVariables
+        defer {
+            doNesting -= 1
+            routineVariables = outerVariables
+        }
+        switch state {
+        case .failed:
+            throw RedError(.inFailedTransaction, "current transaction is aborted, commands ignored until end of transaction block")
+        case .active:
+            var run = PLpgSQLRun(session: self)
+            try await run.runOutermost(block)
+            return run.result
+        case .idle:
+            _ = try beginBlock(readOnly: false, isolation: nil)
+            var run = PLpgSQLRun(session: self)
+            do {
+                try await run.runOutermost(block)
+            } catch {
+                _ = rollbackBlock()
+                throw error
+            }
+            guard case .active(let tx) = state else {
+                _ = rollbackBlock()
+                throw RedError(.internalError, "the DO block's transaction ended early")
+            }
+            _ = try await commitBlock(tx) { try await tx.commit() }
+            return run.result
+        }
+    }
+
+    /// What an EXCEPTION block returns to when its body fails.
+    struct BlockSavepoint {
+        let transaction: Transaction
+        let point: Transaction.Savepoint
+        let constraintModes: DeferredConstraints.Modes
+        let lockMark: Int
+        let savepointCount: Int
+    }
+
+    func blockSavepoint() throws -> BlockSavepoint {
+        guard case .active(let tx) = state else {
+            throw RedError(.inFailedTransaction, "current transaction is aborted, commands ignored until end of transaction block")
+        }
+        return BlockSavepoint(transaction: tx, point: try tx.savepoint(), constraintModes: deferredConstraints.modes,
+                              lockMark: locks.transactionLockMark, savepointCount: savepoints.count)
+    }
+
+    /// Undoes everything since `point` and makes the transaction usable again, as ROLLBACK TO does.
+    func rollback(to point: BlockSavepoint) throws {
+        try point.transaction.rollback(to: point.point)
+        deferredConstraints.modes = point.constraintModes
+        locks.rollbackTransactionLocks(to: point.lockMark)
+        if savepoints.count > point.savepointCount { savepoints.removeSubrange(point.savepointCount...) }
+        state = .active(point.transaction)
+    }
+}

@@ -1,0 +1,117 @@
+/// PL/pgSQL as a `DO` block carries it: the parsed body the session runs (`Session.runDoBlock`).
+///
+/// Control flow is parsed here; the SQL inside — expressions, conditions, queries and the
+/// statements a block runs — is kept as text, as PostgreSQL keeps it, and goes to the SQL
+/// parser when it runs: an expression `e` becomes `SELECT (e)`, and a name in it that no
+/// table in the statement has is the block's variable of that name (`RoutineVariables`).
+public struct PLBlock: Sendable, Equatable {
+    /// `<<label>>` before the block: what `EXIT label` names.
+    public var label: String?
+    public var declarations: [PLDeclaration]
+    public var body: [PLStatement]
+    /// `EXCEPTION WHEN … THEN …`: with any, the block's body runs under a savepoint.
+    public var handlers: [PLHandler]
+}
+
+/// `name [CONSTANT] type [NOT NULL] [{DEFAULT | := | =} expression];`
+public struct PLDeclaration: Sendable, Equatable {
+    public var name: String
+    /// The SQL type as written; nil for `record` (its fields are the row last put in it).
+    public var typeText: String?
+    public var constant: Bool
+    public var notNull: Bool
+    /// The initial value's expression; nil: NULL.
+    public var initial: String?
+}
+
+public struct PLHandler: Sendable, Equatable {
+    public var conditions: [PLCondition]
+    public var body: [PLStatement]
+}
+
+/// What an exception handler catches, or what `RAISE` raises.
+public enum PLCondition: Sendable, Equatable {
+    /// `OTHERS`: every error but a cancel and a failed ASSERT, as in PostgreSQL.
+    case others
+    /// A five-character SQLSTATE (`SQLSTATE '23505'`, or a condition name such as `unique_violation`).
+    case sqlState(String)
+    /// A class of conditions by name (`integrity_constraint_violation`: every `23…`).
+    case sqlStateClass(String)
+}
+
+public struct PLBranch: Sendable, Equatable {
+    public var condition: String
+    public var body: [PLStatement]
+}
+
+/// `INTO [STRICT] target, …` of a statement returning rows.
+public struct PLInto: Sendable, Equatable {
+    /// Variable names, `record.field` for a record's field.
+    public var targets: [String]
+    public var strict: Bool
+}
+
+public enum PLLoopKind: Sendable, Equatable {
+    /// `LOOP … END LOOP`.
+    case plain
+    /// `WHILE condition LOOP`.
+    case whileTrue(String)
+    /// `FOR name IN [REVERSE] low .. high [BY step] LOOP`: `name` is an integer of the loop's own.
+    case range(variable: String, reverse: Bool, low: String, high: String, step: String?)
+    /// `FOR target IN query LOOP` / `FOR target IN EXECUTE text [USING …] LOOP`.
+    case query(target: String, PLQuerySource)
+    /// `FOREACH name IN ARRAY expression LOOP`.
+    case array(variable: String, String)
+}
+
+public enum PLQuerySource: Sendable, Equatable {
+    case sql(String)
+    case execute(String, using: [String])
+}
+
+/// `RAISE [level] …`.
+public struct PLRaise: Sendable, Equatable {
+    /// `debug`, `log`, `info`, `notice`, `warning` or `exception`.
+    public var level: String
+    /// `'format'` with `%` placeholders, nil when the condition or `USING MESSAGE` says it.
+    public var format: String?
+    public var arguments: [String]
+    public var condition: PLCondition?
+    /// `USING name = expression, …`: MESSAGE, DETAIL, HINT, ERRCODE.
+    public var options: [PLRaiseOption]
+    /// `RAISE;` inside a handler: the error being handled, again.
+    public var reraise = false
+}
+
+public struct PLRaiseOption: Sendable, Equatable {
+    public var name: String
+    public var expression: String
+}
+
+public struct PLDiagnostic: Sendable, Equatable {
+    public var target: String
+    /// `row_count`, or in a handler `returned_sqlstate`, `message_text`, `pg_exception_detail`.
+    public var item: String
+}
+
+public indirect enum PLStatement: Sendable, Equatable {
+    case block(PLBlock)
+    case assign(target: String, expression: String)
+    case ifThen([PLBranch], otherwise: [PLStatement]?)
+    /// `CASE [operand] WHEN values | condition THEN … [ELSE …] END CASE`; `operand` nil: searched.
+    case caseWhen(operand: String?, [PLBranch], otherwise: [PLStatement]?)
+    case loop(label: String?, PLLoopKind, body: [PLStatement])
+    /// `EXIT [label] [WHEN condition]`, or with `continues` `CONTINUE …`.
+    case exit(label: String?, when: String?, continues: Bool)
+    case returnStatement(String?)
+    case raise(PLRaise)
+    /// `PERFORM query`: the query (as `SELECT …`) run for its effects.
+    case perform(String)
+    /// Any other SQL statement, with its `INTO` taken out.
+    case sql(String, into: PLInto?)
+    /// `EXECUTE text [INTO …] [USING expression, …]`.
+    case execute(String, into: PLInto?, using: [String])
+    case getDiagnostics([PLDiagnostic])
+    case assert(String, message: String?)
+    case null
+}

@@ -1,0 +1,48 @@
+import RedCore
+
+/// The variables of the PL/pgSQL block a statement runs in, as its SQL sees them.
+///
+/// A name in the statement that none of its tables has — `v_total`, or `r.id` for a field of
+/// a record variable — is the variable of that name: the binder reads it as the parameter
+/// that carries the variable's value, cast to the variable's type (`CAST($n AS type)`), so
+/// a plan never depends on the value itself. Columns come first, as PostgreSQL's
+/// `plpgsql.variable_conflict = use_column` has it (PostgreSQL's default refuses the
+/// ambiguity instead). Inside a SQL function's body (behind its name barrier) the block's
+/// variables are not visible, as its caller's columns are not.
+public struct RoutineVariables: Sendable {
+    public struct Variable: Sendable {
+        /// How the variable is read: `CAST($n AS type)`, or `$n` for a value of no declared type.
+        public var read: Expr
+        public init(read: Expr) { self.read = read }
+    }
+
+    public var byName: [String: Variable]
+    public init(_ byName: [String: Variable] = [:]) { self.byName = byName }
+
+    /// The read of a variable declared of `typeText` and carried by parameter `n`.
+    public static func read(parameter n: Int, typeText: String?) throws -> Expr {
+        guard let typeText else { return .parameter(n) }
+        var parser = try Parser("CAST($\(n) AS \(typeText))")
+        let read = try parser.parseExpression()
+        guard case .end = parser.current.kind else { throw RedError(.syntaxError, "type \"\(typeText)\" is not a type name") }
+        return read
+    }
+}
+
+extension Planner {
+    /// How `path` reads a variable of the running PL/pgSQL block, when it names one and no
+    /// name barrier stands between `scope` and the statement's outermost scope.
+    func routineVariable(_ path: [String], _ scope: Scope) -> Expr? {
+        guard let variables = context.routineVariables, let variable = variables.byName[path.joined(separator: ".")] else { return nil }
+        var current: Scope? = scope
+        while let s = current {
+            if s.barrier { return nil }
+            current = s.parent
+        }
+        return variable.read
+    }
+
+    func isRoutineVariable(_ path: [String], _ scope: Scope) -> Bool {
+        (try? resolve(path, scope)) == nil && routineVariable(path, scope) != nil
+    }
+}
