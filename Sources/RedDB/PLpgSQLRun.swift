@@ -55,7 +55,15 @@ struct PLpgSQLRun {
 
     static let maxNotices = 10_000
 
-    init(session: Session) { self.session = session }
+    /// Whether the DO began the transaction it runs in (autocommit), so COMMIT and ROLLBACK
+    /// may end it and begin the next; and how many EXCEPTION blocks' savepoints are open.
+    let ownsTransaction: Bool
+    var openSavepoints = 0
+
+    init(session: Session, ownsTransaction: Bool) {
+        self.session = session
+        self.ownsTransaction = ownsTransaction
+    }
 
     /// The DO statement's own result: no rows, the notices its statements and RAISE gave.
     var result: QueryResult {
@@ -93,9 +101,12 @@ struct PLpgSQLRun {
             completion = try await execute(block.body)
         } else {
             let savepoint = try session.blockSavepoint()
+            openSavepoints += 1
             do {
                 completion = try await execute(block.body)
+                openSavepoints -= 1
             } catch let error as RedError {
+                openSavepoints -= 1
                 guard let handler = block.handlers.first(where: { $0.conditions.contains { Self.matches($0, error) } }) else { throw error }
                 try session.rollback(to: savepoint)
                 completion = try await handle(error, with: handler)
@@ -158,7 +169,7 @@ struct PLpgSQLRun {
     mutating func cast(_ value: Value, to slot: Slot, name: String) async throws -> Value {
         if value == .null {
             guard !slot.notNull else {
-                throw RedError(.notNullViolation, "null value cannot be assigned to variable \"\(name)\" declared NOT NULL")
+                throw RedError(.invalidArgument, "null value cannot be assigned to variable \"\(name)\" declared NOT NULL", condition: "22004")
             }
             return .null
         }
@@ -185,7 +196,7 @@ struct PLpgSQLRun {
             slots[i].fields = fields
             return
         }
-        guard !slots[i].constant else { throw RedError(.syntaxError, "variable \"\(target)\" is declared CONSTANT") }
+        guard !slots[i].constant else { throw RedError(.invalidArgument, "variable \"\(target)\" is declared CONSTANT", condition: "22005") }
         guard !slots[i].isRecord else { throw RedError(.featureNotSupported, "assigning a value to record \"\(target)\" is not supported yet; SELECT … INTO it") }
         slots[i].value = try await cast(value, to: slots[i], name: target)
     }
@@ -238,8 +249,14 @@ struct PLpgSQLRun {
         }
         let statement = statements[0].0
         switch statement {
-        case .begin, .commit, .rollback, .savepoint, .releaseSavepoint, .rollbackToSavepoint:
-            throw RedError(.featureNotSupported, "transaction control inside a DO block is not supported; the block runs in the caller's transaction")
+        case .commit, .rollback:
+            // PostgreSQL's transaction control in a DO run outside a transaction block.
+            guard ownsTransaction, openSavepoints == 0, dynamicParameters == nil else {
+                throw RedError(.activeSQLTransaction, "invalid transaction termination", condition: "2D000")
+            }
+            return try await session.endDoTransaction(commit: statement == .commit)
+        case .begin, .savepoint, .releaseSavepoint, .rollbackToSavepoint:
+            throw RedError(.featureNotSupported, "BEGIN and savepoints are not supported in a DO block; use a block with an EXCEPTION clause")
         default: break
         }
         let parameters: [Value]

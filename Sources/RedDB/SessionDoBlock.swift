@@ -29,12 +29,12 @@ extension Session {
         case .failed:
             throw RedError(.inFailedTransaction, "current transaction is aborted, commands ignored until end of transaction block")
         case .active:
-            var run = PLpgSQLRun(session: self)
+            var run = PLpgSQLRun(session: self, ownsTransaction: false)
             try await run.runOutermost(block)
             return run.result
         case .idle:
             _ = try beginBlock(readOnly: false, isolation: nil)
-            var run = PLpgSQLRun(session: self)
+            var run = PLpgSQLRun(session: self, ownsTransaction: true)
             do {
                 try await run.runOutermost(block)
             } catch {
@@ -48,6 +48,17 @@ extension Session {
             _ = try await commitBlock(tx) { try await tx.commit() }
             return run.result
         }
+    }
+
+    /// COMMIT or ROLLBACK inside a DO that runs in a transaction of its own: ends that
+    /// transaction and begins the next, which the DO goes on in.
+    func endDoTransaction(commit: Bool) async throws -> QueryResult {
+        guard case .active(let tx) = state else {
+            throw RedError(.inFailedTransaction, "current transaction is aborted, commands ignored until end of transaction block")
+        }
+        let result = commit ? try await commitBlock(tx) { try await tx.commit() } : rollbackBlock()
+        _ = try beginBlock(readOnly: false, isolation: nil)
+        return result
     }
 
     /// What an EXCEPTION block returns to when its body fails.

@@ -307,8 +307,6 @@ struct PLpgSQLParser {
             return .assert(condition, message: message)
         case "open", "fetch", "move", "close" where !isSymbol("=", ahead: 1) && !isSymbol(":=", ahead: 1):
             throw RedError(.featureNotSupported, "PL/pgSQL cursors (\(w.uppercased())) are not supported yet; use FOR … IN query LOOP")
-        case "commit", "rollback" where !isSymbol("=", ahead: 1) && !isSymbol(":=", ahead: 1):
-            throw RedError(.featureNotSupported, "\(w.uppercased()) inside a DO block is not supported; the block runs in the caller's transaction")
         default:
             return try parseSQLOrAssignment()
         }
