@@ -36,7 +36,7 @@ import RedDB
             ("CREATE FUNCTION f(a int, b int DEFAULT 1, c int) RETURNS int LANGUAGE sql AS 'SELECT a'", "42P13", "must also have defaults"),
             ("CREATE FUNCTION f(a int, a int) RETURNS int LANGUAGE sql AS 'SELECT 1'", "42P13", "more than once"),
             ("CREATE FUNCTION f() LANGUAGE sql AS 'SELECT 1'", "42P13", "result type"),
-            ("DO $$ BEGIN END $$", "0A000", "DO blocks"),
+            ("DO $$ BEGIN END $$ LANGUAGE sql", "0A000", "inline code"),
             ("CREATE TRIGGER t BEFORE INSERT ON x FOR EACH ROW EXECUTE FUNCTION one()", "0A000", "TRIGGER"),
             ("SELECT * FROM one() AS t, one(1)", "42883", "does not take 1 argument"),
             ("SELECT one(DISTINCT 1)", "42809", "not an aggregate"),

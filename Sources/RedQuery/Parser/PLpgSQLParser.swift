@@ -13,6 +13,9 @@ struct PLpgSQLParser {
     var tokens: [Token]
     var position = 0
     var nesting = 0
+    /// The blocks and loops around the statement being parsed, innermost last: what EXIT and
+    /// CONTINUE may name, checked here as PostgreSQL checks them when it compiles the body.
+    var enclosing: [(label: String?, isLoop: Bool)] = []
 
     /// Deepest nesting of blocks, loops and IFs: the parser recurses, so the depth is bounded.
     static let maxNesting = 200
@@ -147,6 +150,8 @@ struct PLpgSQLParser {
                 }
             }
             try parser.expectWord("begin")
+            parser.enclosing.append((label, false))
+            defer { parser.enclosing.removeLast() }
             let body = try parser.parseStatements(until: ["exception", "end"])
             var handlers: [PLHandler] = []
             if parser.acceptWord("exception") {
@@ -250,6 +255,7 @@ struct PLpgSQLParser {
             advance()
             var target: String?
             if case .word(let name, _) = current.kind, name != "when" { target = name; advance() }
+            try checkExit(target, continues: w == "continue")
             var condition: String?
             if acceptWord("when") { condition = try collectText(what: "a condition") { _ in false } }
             try expectSymbol(";")
@@ -266,7 +272,7 @@ struct PLpgSQLParser {
         case "perform":
             advance()
             return .perform("SELECT " + (try statementText(what: "a query")))
-        case "execute" where !isSymbol("(", ahead: 1):
+        case "execute":
             advance()
             let command = try collectText(what: "a command string") { $0.isWord("into") || $0.isWord("using") }
             var into: PLInto?
@@ -310,6 +316,21 @@ struct PLpgSQLParser {
         default:
             return try parseSQLOrAssignment()
         }
+    }
+
+    /// EXIT needs an enclosing loop or a label of an enclosing block or loop; CONTINUE a loop.
+    func checkExit(_ target: String?, continues: Bool) throws {
+        let verb = continues ? "CONTINUE" : "EXIT"
+        guard let target else {
+            guard enclosing.contains(where: \.isLoop) else {
+                throw RedError(.syntaxError, continues ? "CONTINUE cannot be used outside a loop" : "EXIT cannot be used outside a loop, unless it has a label")
+            }
+            return
+        }
+        guard let named = enclosing.last(where: { $0.label == target }) else {
+            throw RedError(.syntaxError, "there is no label \"\(target)\" attached to any block or loop enclosing this statement")
+        }
+        if continues, !named.isLoop { throw RedError(.syntaxError, "block label \"\(target)\" cannot be used in \(verb)") }
     }
 
     mutating func parseIf() throws -> PLStatement {
@@ -393,7 +414,9 @@ struct PLpgSQLParser {
                 kind = .plain
             }
             try parser.expectWord("loop")
+            parser.enclosing.append((label, true))
             let body = try parser.parseStatements(until: ["end"])
+            parser.enclosing.removeLast()
             try parser.expectWord("end")
             try parser.expectWord("loop")
             try parser.endLabel(label)
