@@ -455,6 +455,21 @@ import Testing
         #expect(try Self.psql(server, ["SELECT fn_add(1)"]).stdout.contains("      2\n"))
     }
 
+    /// A DO block's RAISE NOTICE and WARNING reach psql as PostgreSQL's do, and an exception's
+    /// DETAIL and HINT come with it.
+    @Test func doBlocksInPsql() throws {
+        guard let server = try Self.serverForPsql() else { return }
+        defer { server.remove() }
+        let o = try Self.psql(server, [
+            "DO $$ DECLARE n int := 2; BEGIN RAISE NOTICE 'n is %', n; RAISE WARNING 'careful'; END $$",
+            "DO $$ BEGIN RAISE EXCEPTION 'late' USING DETAIL = 'due yesterday', HINT = 'call them'; END $$",
+        ])
+        #expect(o.stdout.contains("DO\n"), "\(o.stdout)")
+        for line in ["NOTICE:  n is 2\n", "WARNING:  careful\n", "ERROR:  late\nDETAIL:  due yesterday\nHINT:  call them\n"] {
+            #expect(o.stderr.contains(line), "\(line)\n\(o.stderr)")
+        }
+    }
+
     /// Unlocking an advisory lock the session does not hold answers false with PostgreSQL's WARNING.
     @Test func advisoryUnlockOfALockNotHeldWarns() throws {
         guard let server = try Self.serverForPsql() else { return }
