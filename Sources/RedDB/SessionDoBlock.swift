@@ -29,12 +29,12 @@ extension Session {
         case .failed:
             throw RedError(.inFailedTransaction, "current transaction is aborted, commands ignored until end of transaction block")
         case .active:
-            var run = PLpgSQLRun(session: self, ownsTransaction: false)
+            var run = PLpgSQLRun(runner: SessionStatementRunner(session: self, canEndTransaction: false))
             try await run.runOutermost(block)
             return run.result
         case .idle:
             _ = try beginBlock(readOnly: false, isolation: nil)
-            var run = PLpgSQLRun(session: self, ownsTransaction: true)
+            var run = PLpgSQLRun(runner: SessionStatementRunner(session: self, canEndTransaction: true))
             do {
                 try await run.runOutermost(block)
             } catch {
@@ -85,5 +85,37 @@ extension Session {
         locks.rollbackTransactionLocks(to: point.lockMark)
         if savepoints.count > point.savepointCount { savepoints.removeSubrange(point.savepointCount...) }
         state = .active(point.transaction)
+    }
+}
+
+/// A DO block's statements, run on its session as a client's statements inside a transaction
+/// block run (`Session.run`): locks are waited for, access and read-only checks apply, and
+/// in a DO that began its own transaction COMMIT and ROLLBACK end it and begin the next.
+struct SessionStatementRunner: PLStatementRunner {
+    let session: Session
+    let canEndTransaction: Bool
+    var mayYield: Bool { true }
+
+    func parse(_ sql: String) throws -> [(Statement, String)] {
+        let statements = try session.database.statementCache.statements(for: sql)
+        try session.refuseHiddenPublicNames(sql)
+        return statements
+    }
+
+    func run(_ statement: Statement, parameters: [Value], variables: RoutineVariables?) async throws -> QueryResult {
+        session.routineVariables = variables
+        defer { session.routineVariables = nil }
+        return try await session.run(statement, parameters: parameters)
+    }
+
+    func endTransaction(commit: Bool) async throws -> QueryResult {
+        try await session.endDoTransaction(commit: commit)
+    }
+
+    func savepoint() throws -> Session.BlockSavepoint { try session.blockSavepoint() }
+    func rollback(to savepoint: Session.BlockSavepoint) throws { try session.rollback(to: savepoint) }
+
+    func checkCancelled() throws {
+        if session.cancellation.isCancelled { throw StatementCancellation.error(session.cancellation.reason) }
     }
 }

@@ -1,8 +1,8 @@
 import RedCore
-import RedQuery
 
-/// One run of a PL/pgSQL block (`Session.runDoBlock`): its variables, and the order its
-/// statements run in.
+/// One run of a PL/pgSQL block — a `DO` block (`Session.runDoBlock`) or a function's body
+/// (`PLpgSQLFunctionCall`): its variables, and the order its statements run in. The statements
+/// themselves run through `runner` (`PLStatementRunner`).
 ///
 /// - **Variables** live in slots, named by the scopes of the blocks and loops that declare
 ///   them (an inner name hides an outer one). Every statement the block runs gets all slot
@@ -19,8 +19,8 @@ import RedQuery
 ///   and a failed ASSERT (P0004), as in PostgreSQL.
 /// - **Bounds**: loops check for cancellation (statement timeout, a client's cancel) on every
 ///   pass and let other tasks run now and then; notices are kept to `maxNotices`.
-struct PLpgSQLRun {
-    let session: Session
+public struct PLpgSQLRun<Runner: PLStatementRunner> {
+    var runner: Runner
 
     struct Slot {
         var name: String
@@ -39,7 +39,8 @@ struct PLpgSQLRun {
         case normal
         case exit(label: String?)
         case next(label: String?)
-        case returned
+        /// `RETURN [value]`: a function's value (nil for a DO or a void function).
+        case returned(Value?)
     }
 
     var slots: [Slot] = []
@@ -53,31 +54,58 @@ struct PLpgSQLRun {
     private var droppedNotices = 0
     private var passes = 0
 
-    static let maxNotices = 10_000
+    static var maxNotices: Int { 10_000 }
 
-    /// Whether the DO began the transaction it runs in (autocommit), so COMMIT and ROLLBACK
-    /// may end it and begin the next; and how many EXCEPTION blocks' savepoints are open.
-    let ownsTransaction: Bool
+    /// How many EXCEPTION blocks' savepoints are open (COMMIT is refused inside one).
     var openSavepoints = 0
+    /// What RETURN gives: the function's result type as written; nil in a DO or a void function.
+    var resultType: String?
+    var returnsValue = false
 
-    init(session: Session, ownsTransaction: Bool) {
-        self.session = session
-        self.ownsTransaction = ownsTransaction
-    }
+    public init(runner: Runner) { self.runner = runner }
 
     /// The DO statement's own result: no rows, the notices its statements and RAISE gave.
-    var result: QueryResult {
+    public var result: QueryResult {
         var result = QueryResult(columns: [], rows: [], statementType: "do", commandTag: "DO", message: "DO")
         result.notices = notices + (droppedNotices > 0 ? ["\(droppedNotices) more notices were dropped"] : [])
         result.warnings = warnings
         return result
     }
 
-    mutating func runOutermost(_ block: PLBlock) async throws {
+    /// Runs a DO block.
+    public mutating func runOutermost(_ block: PLBlock) async throws {
         scopes = [[:]]
         try await declare(name: "found", typeText: "boolean", value: .boolean(false))
-        switch try await run(block) {
-        case .normal, .returned: return
+        _ = try await runToEnd(block)
+    }
+
+    /// Runs a function's body with its arguments as variables (`$1` … as well as by name) and
+    /// returns what RETURN gave, cast to `resultType` (nil for void).
+    public mutating func runFunction(_ block: PLBlock, name: String, arguments: [(name: String?, typeText: String, value: Value)],
+                                     resultType: String?) async throws -> Value {
+        scopes = [[:]]
+        self.resultType = resultType
+        returnsValue = resultType != nil
+        for (k, argument) in arguments.enumerated() {
+            // Arguments take slots 1…n, so `$k` (parameter k) is argument k.
+            try await declare(name: argument.name ?? "$\(k + 1)", typeText: argument.typeText, value: argument.value)
+        }
+        try await declare(name: "found", typeText: "boolean", value: .boolean(false))
+        switch try await runToEnd(block) {
+        case .returned(let value?): return value
+        case .returned(nil) where !returnsValue: return .null
+        default:
+            guard !returnsValue else {
+                throw RedError(.raisedException, "control reached end of function without RETURN", condition: "2F005")
+            }
+            return .null
+        }
+    }
+
+    private mutating func runToEnd(_ block: PLBlock) async throws -> Completion {
+        let completion = try await run(block)
+        switch completion {
+        case .normal, .returned: return completion
         case .exit(let label):
             throw RedError(.syntaxError, label.map { "there is no label \"\($0)\" attached to any block or loop enclosing this statement" }
                            ?? "EXIT cannot be used outside a loop, unless it has a label")
@@ -100,7 +128,7 @@ struct PLpgSQLRun {
         if block.handlers.isEmpty {
             completion = try await execute(block.body)
         } else {
-            let savepoint = try session.blockSavepoint()
+            let savepoint = try runner.savepoint()
             openSavepoints += 1
             do {
                 completion = try await execute(block.body)
@@ -108,7 +136,7 @@ struct PLpgSQLRun {
             } catch let error as RedError {
                 openSavepoints -= 1
                 guard let handler = block.handlers.first(where: { $0.conditions.contains { Self.matches($0, error) } }) else { throw error }
-                try session.rollback(to: savepoint)
+                try runner.rollback(to: savepoint)
                 completion = try await handle(error, with: handler)
             }
         }
@@ -242,8 +270,7 @@ struct PLpgSQLRun {
     /// Runs one SQL statement in the block's transaction; with `dynamicParameters` (EXECUTE)
     /// it sees those parameters and none of the block's variables.
     mutating func runSQL(_ sql: String, dynamicParameters: [Value]? = nil) async throws -> QueryResult {
-        let statements = try session.database.statementCache.statements(for: sql)
-        try session.refuseHiddenPublicNames(sql)
+        let statements = try runner.parse(sql)
         guard statements.count == 1 else {
             throw RedError(.syntaxError, statements.isEmpty ? "the statement is empty" : "a statement of a DO block must be one SQL statement")
         }
@@ -251,25 +278,21 @@ struct PLpgSQLRun {
         switch statement {
         case .commit, .rollback:
             // PostgreSQL's transaction control in a DO run outside a transaction block.
-            guard ownsTransaction, openSavepoints == 0, dynamicParameters == nil else {
+            guard runner.canEndTransaction, openSavepoints == 0, dynamicParameters == nil else {
                 throw RedError(.activeSQLTransaction, "invalid transaction termination", condition: "2D000")
             }
-            return try await session.endDoTransaction(commit: statement == .commit)
+            return try await runner.endTransaction(commit: statement == .commit)
         case .begin, .savepoint, .releaseSavepoint, .rollbackToSavepoint:
             throw RedError(.featureNotSupported, "BEGIN and savepoints are not supported in a DO block; use a block with an EXCEPTION clause")
         default: break
         }
-        let parameters: [Value]
+        let result: QueryResult
         if let dynamicParameters {
-            session.routineVariables = nil
-            parameters = dynamicParameters
+            result = try await runner.run(statement, parameters: dynamicParameters, variables: nil)
         } else {
             let (variables, values) = visibleVariables()
-            session.routineVariables = variables
-            parameters = values
+            result = try await runner.run(statement, parameters: values, variables: variables)
         }
-        defer { session.routineVariables = nil }
-        let result = try await session.run(statement, parameters: parameters)
         note(result.notices, result.warnings)
         return result
     }
@@ -312,8 +335,8 @@ struct PLpgSQLRun {
 
     mutating func checkCancelled() async throws {
         passes += 1
-        if session.cancellation.isCancelled { throw StatementCancellation.error(session.cancellation.reason) }
-        if passes & 1023 == 0 {
+        try runner.checkCancelled()
+        if passes & 1023 == 0, runner.mayYield {
             await Task.yield()  // a long loop shares the thread
             try Task.checkCancellation()
         }

@@ -1,5 +1,4 @@
 import RedCore
-import RedQuery
 
 /// What each PL/pgSQL statement does (see `PLpgSQLRun` for variables and errors).
 extension PLpgSQLRun {
@@ -33,8 +32,12 @@ extension PLpgSQLRun {
             if let condition, !(try await isTrue(condition)) { return .normal }
             return continues ? .next(label: label) : .exit(label: label)
         case .returnStatement(let value):
-            if value != nil { throw RedError(.datatypeMismatch, "RETURN cannot have a parameter in function returning void") }
-            return .returned
+            guard let value else {
+                guard !returnsValue else { throw RedError(.datatypeMismatch, "RETURN with no value in a function returning a value", condition: "42601") }
+                return .returned(nil)
+            }
+            guard let resultType else { throw RedError(.datatypeMismatch, "RETURN cannot have a parameter in function returning void") }
+            return .returned(try await self.value(of: "CAST((\(value)) AS \(resultType))"))
         case .raise(let raise):
             try await self.raise(raise)
         case .perform(let query):
