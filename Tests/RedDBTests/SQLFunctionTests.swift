@@ -28,7 +28,7 @@ import RedDB
         try await s.execute("CREATE FUNCTION one() RETURNS int LANGUAGE sql AS 'SELECT 1'")
         let refusals: [(String, String, String)] = [
             ("CREATE FUNCTION countdown(n int) RETURNS int LANGUAGE sql AS 'SELECT CASE WHEN n <= 0 THEN 0 ELSE countdown(n - 1) END'", "0A000", "calls itself"),
-            ("CREATE FUNCTION p() RETURNS int LANGUAGE plpgsql AS 'BEGIN RETURN 1; END'", "0A000", "PL/pgSQL"),
+            ("CREATE FUNCTION p() RETURNS trigger LANGUAGE plpgsql AS 'BEGIN RETURN NEW; END'", "0A000", "trigger functions"),
             ("CREATE FUNCTION w(t text) RETURNS void LANGUAGE sql AS 'INSERT INTO x VALUES (t)'", "0A000", "one SELECT or VALUES query"),
             ("CREATE FUNCTION v(VARIADIC xs int[]) RETURNS int LANGUAGE sql AS 'SELECT 1'", "0A000", "VARIADIC"),
             ("CREATE FUNCTION r(a int, OUT x int, OUT y int) LANGUAGE sql AS 'SELECT a, a'; SELECT r(1)", "0A000", "record of 2 columns"),

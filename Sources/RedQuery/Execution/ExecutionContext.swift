@@ -192,6 +192,10 @@ final class ExecutionContext: @unchecked Sendable {
     var timeZone = SessionTimeZone.utc
     /// The variables of the PL/pgSQL block running the statement (`RoutineVariables`).
     var routineVariables: RoutineVariables?
+    /// How many PL/pgSQL function calls this statement runs inside (`PLpgSQLFunctionCall`).
+    var routineDepth = 0
+    /// Where RAISE NOTICE and WARNING in functions the statement calls go (`NoticeSink`).
+    var noticeSink: NoticeSink?
     /// Sequence definitions this statement looked up, by name (see `sequence(named:)`).
     var sequenceCache: [String: (name: String, definition: SequenceDefinition)] = [:]
 
@@ -271,6 +275,8 @@ final class ExecutionContext: @unchecked Sendable {
         part.allowsSequenceWrites = allowsSequenceWrites
         part.timeZone = timeZone
         part.routineVariables = routineVariables
+        part.routineDepth = routineDepth
+        part.noticeSink = noticeSink
         return part
     }
 }

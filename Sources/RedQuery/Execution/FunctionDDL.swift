@@ -4,11 +4,10 @@ import RedEngine
 /// CREATE, DROP and ALTER FUNCTION (`FunctionCatalog` describes SQL functions).
 extension DDLExecutor {
     func createFunction(_ spec: FunctionSpec, orReplace: Bool) throws -> QueryResult {
-        guard spec.language == "sql" else {
-            throw RedError(.featureNotSupported, spec.language == "plpgsql"
-                ? "PL/pgSQL functions are not supported yet; LANGUAGE sql functions are (AS $$ SELECT … $$)"
-                : "language \"\(spec.language)\" is not supported; LANGUAGE sql functions are")
+        guard spec.language == "sql" || spec.language == "plpgsql" else {
+            throw RedError(.featureNotSupported, "language \"\(spec.language)\" is not supported; LANGUAGE sql and plpgsql functions are")
         }
+        if spec.language == "plpgsql" { try checkPLpgSQL(spec) }
         guard spec.body.utf8.count <= FunctionCatalog.maxBodyBytes else {
             throw RedError(.limitExceeded, "a function's body is at most \(FunctionCatalog.maxBodyBytes) bytes")
         }
@@ -39,8 +38,10 @@ extension DDLExecutor {
         }
         try checkDefaults(spec)
         try FunctionCatalog.store(spec.name, functions, tx)
-        _ = try FunctionCatalog.bodyQuery(spec)  // one query, whatever check_function_bodies says
-        if context.surfaceCatalog?.checksFunctionBodies ?? true { try checkBody(spec) }
+        if spec.language == "sql" {
+            _ = try FunctionCatalog.bodyQuery(spec)  // one query, whatever check_function_bodies says
+            if context.surfaceCatalog?.checksFunctionBodies ?? true { try checkBody(spec) }
+        }
         return .message("function '\(spec.name)' created", type: "create", tag: "CREATE FUNCTION")
     }
 
@@ -63,6 +64,18 @@ extension DDLExecutor {
             let ctx = BindingContext(scope: Scope([], parent: nil), aggregatesForbiddenIn: "DEFAULT expressions")
             _ = try planner.bind(try FunctionCatalog.cast(expression, to: argument.type), ctx)
         }
+    }
+
+    /// A PL/pgSQL function: its body parses (as PostgreSQL's validator checks it; names in it are
+    /// looked up when it runs), and it returns one value or nothing.
+    private func checkPLpgSQL(_ spec: FunctionSpec) throws {
+        if spec.returnType?.lowercased() == "trigger" {
+            throw RedError(.featureNotSupported, "trigger functions are not supported yet (CREATE TRIGGER is still to come)")
+        }
+        if spec.returnsSet || !spec.tableColumns.isEmpty {
+            throw RedError(.featureNotSupported, "PL/pgSQL functions returning rows or OUT parameters are not supported yet; return one value")
+        }
+        _ = try PLpgSQLParser.parse(spec.body)
     }
 
     /// 42723 for a built-in function's or aggregate's name: a SQL function of it would never be called.

@@ -47,6 +47,11 @@ public struct StatementExecutor {
 
     /// The variables of the PL/pgSQL block running the statement, carried by its parameters.
     public var routineVariables: RoutineVariables?
+    /// How many PL/pgSQL function calls the statement runs inside.
+    var routineDepth = 0
+    /// Where the notices of PL/pgSQL functions the statement calls go: the outermost statement's
+    /// (nil: this one is the outermost).
+    var noticeSink: NoticeSink?
 
     /// Where a query's plan is kept for the next execution of the same statement, with the
     /// definitions version this transaction's snapshot sees; nil: plan afresh, keep nothing.
@@ -84,6 +89,8 @@ public struct StatementExecutor {
         context.withRelations = withRelations
         context.timeZone = timeZone
         context.routineVariables = routineVariables
+        context.routineDepth = routineDepth
+        context.noticeSink = noticeSink
         return context
     }
 
@@ -102,7 +109,20 @@ public struct StatementExecutor {
         }
     }
 
+    /// Runs `statement`. The notices and warnings PL/pgSQL functions it calls raise come with
+    /// its result (`NoticeSink`).
     public func execute(_ statement: Statement) throws -> QueryResult {
+        guard noticeSink == nil else { return try executeStatement(statement) }
+        var collecting = self
+        let sink = NoticeSink()
+        collecting.noticeSink = sink
+        var result = try collecting.executeStatement(statement)
+        result.notices += sink.notices
+        result.warnings += sink.warnings
+        return result
+    }
+
+    private func executeStatement(_ statement: Statement) throws -> QueryResult {
         let context = makeContext()
         switch statement {
         case .query(let query):

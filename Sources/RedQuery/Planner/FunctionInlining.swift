@@ -9,6 +9,7 @@ extension Planner {
     /// included) is refused rather than expanded without end.
     func bindSQLFunctionCall(_ call: FunctionCall, _ ctx: BindingContext) throws -> BoundExpr? {
         guard let (function, arguments) = try resolveFunction(call, ctx) else { return nil }
+        if function.language == "plpgsql" { return try bindPLpgSQLCall(function, arguments, ctx) }
         if function.returnsSet {
             throw RedError(.featureNotSupported, "function \(function.name) returns rows: call it in FROM (SELECT * FROM \(function.name)(…))")
         }
@@ -24,6 +25,13 @@ extension Planner {
     func planSQLFunctionRows(_ call: FunctionCall, alias: String?, names: [String], outer: Scope?) throws -> PlanNode? {
         let ctx = BindingContext(scope: Scope([], parent: outer), aggregatesForbiddenIn: "functions in FROM")
         guard let (function, arguments) = try resolveFunction(call, ctx) else { return nil }
+        if function.language == "plpgsql" {
+            // One value: the row of `SELECT f(…) AS name`.
+            var select = Select()
+            select.items = [SelectItem(expr: .function(call), alias: names.first ?? alias ?? function.name)]
+            _ = arguments
+            return try planQuery(Query(body: .select(select)), outer: outer)
+        }
         return try withInlining(function) {
             let columns = try resultColumns(function)
             var query: Query
@@ -185,7 +193,16 @@ extension Planner {
         }
         let function = winners[0].0
         guard function.language == "sql" else {
-            throw RedError(.featureNotSupported, "function \(function.name) is in LANGUAGE \(function.language), which is not supported")
+            guard function.language == "plpgsql" else {
+                throw RedError(.featureNotSupported, "function \(function.name) is in LANGUAGE \(function.language), which is not supported")
+            }
+            // Called, not inlined: the arguments are the caller's expressions as they are.
+            var arguments = call.arguments
+            for argument in function.arguments.dropFirst(given) {
+                var parser = try Parser(argument.defaultSQL!)
+                arguments.append(try parser.parseExpression())
+            }
+            return (function, arguments)
         }
         // The caller's arguments are bound as the caller's: with the inlining stack as it is here,
         // so `f(f(1))` is no recursion (the function's own defaults are bound as its body is).

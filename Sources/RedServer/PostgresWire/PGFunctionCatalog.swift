@@ -103,7 +103,7 @@ enum PGFunctionCatalog {
             let resultType = f.definition.rowTable != nil || table.count > 1 ? recordOID : f.resultTypes.first?.oid ?? 2278
             return [
                 "oid": .integer(f.oid), "proname": .text(spec.name), "pronamespace": .integer(PGCatalogModel.publicNamespace),
-                "proowner": .integer(PGCatalogModel.ownerOID), "prolang": .integer(sqlLanguageOID), "procost": .float(100),
+                "proowner": .integer(PGCatalogModel.ownerOID), "prolang": .integer(spec.language == "plpgsql" ? 13_576 : sqlLanguageOID), "procost": .float(100),
                 "prorows": .float(spec.returnsSet ? 1000 : 0), "provariadic": .integer(0), "prosupport": .text("-"), "prokind": .text("f"),
                 "prosecdef": .boolean(false), "proleakproof": .boolean(false), "proisstrict": .boolean(spec.strict), "proretset": .boolean(spec.returnsSet),
                 "provolatile": .text(spec.volatility), "proparallel": .text("u"), "pronargs": .integer(Int64(spec.arguments.count)),

@@ -1,0 +1,151 @@
+import RedCore
+import RedEngine
+
+/// A call of a `LANGUAGE plpgsql` function inside a statement.
+///
+/// SQL functions are inlined; a PL/pgSQL function runs: the binder makes the call a scalar
+/// function (`Planner.bindPLpgSQLCall`) whose evaluation runs the body's interpreter
+/// (`PLpgSQLRun`) with the arguments as its variables. The body's statements are parts of
+/// the calling statement (`ContextStatementRunner`): they run on its transaction, under its
+/// cancel switch and its read-only and role limits, and never wait.
+///
+/// Why `Task.immediate`: evaluation is synchronous and the interpreter is `async` (a DO block
+/// runs it on its session, where statements may wait for locks). Started with
+/// `Task.immediate`, a task runs on the caller's thread until it first suspends, and with
+/// this runner nothing suspends, so the call is over when `Task.immediate` returns. A run that
+/// did suspend would be a defect; it is reported as one (XX000) rather than waited for.
+struct PLpgSQLFunctionCall: Sendable {
+    let function: FunctionSpec
+    let block: PLBlock
+
+    /// How deep PL/pgSQL functions may call one another. PostgreSQL stops at its stack depth
+    /// limit; here both bound it: this many calls, and a thread's stack with less than
+    /// `StackDepth.reserveBytes` left (`StackDepth.check`).
+    static let maxDepth = 1_000
+
+    func run(_ arguments: [Value], _ context: ExecutionContext) throws -> Value {
+        guard context.routineDepth < Self.maxDepth else {
+            throw RedError(.limitExceeded, "stack depth limit exceeded: PL/pgSQL functions call one another more than \(Self.maxDepth) deep",
+                           condition: "54001")
+        }
+        try StackDepth.check("PL/pgSQL function \(function.name) called \(context.routineDepth + 1) deep")
+        let state = ImmediateRun(runner: ContextStatementRunner(context: context))
+        let block = self.block, name = function.name
+        let inputs = zip(function.arguments, arguments).map { (name: $0.name, typeText: $0.type, value: $1) }
+        let resultType = function.returnType.flatMap { $0.lowercased() == "void" ? nil : $0 }
+        let nonBlocking = context.mustNotRunLong
+        Task.immediate {
+            await NonBlockingExecution.$isActive.withValue(nonBlocking) {
+                var run = PLpgSQLRun(runner: state.runner)
+                do {
+                    state.result = .success(try await run.runFunction(block, name: name, arguments: inputs, resultType: resultType))
+                } catch {
+                    state.result = .failure(error)
+                }
+                state.runner.context.noticeSink?.add(run.result)
+            }
+        }
+        guard let result = state.result else {
+            throw RedError(.internalError, "PL/pgSQL function \(name) stopped part way (it waited for something); this is a defect")
+        }
+        if case .failure(let error as RedError) = result, error.code == .internalError { throw error }
+        return try result.get()
+    }
+
+    /// What the immediately started task reads and leaves behind (only the caller's thread
+    /// touches it: the task runs there to completion before `Task.immediate` returns).
+    private final class ImmediateRun: @unchecked Sendable {
+        let runner: ContextStatementRunner
+        var result: Result<Value, any Error>?
+        init(runner: ContextStatementRunner) { self.runner = runner }
+    }
+}
+
+/// The statements of a PL/pgSQL function, run as parts of the statement that called it (see
+/// `PLpgSQLFunctionCall`).
+struct ContextStatementRunner: PLStatementRunner {
+    let context: ExecutionContext
+    var canEndTransaction: Bool { false }
+    var mayYield: Bool { false }
+
+    func parse(_ sql: String) throws -> [(Statement, String)] { try Parser.parseScript(sql) }
+
+    func run(_ statement: Statement, parameters: [Value], variables: RoutineVariables?) async throws -> QueryResult {
+        if !StatementExecutor.isReadOnly(statement) {
+            // The caller's limits: a read-only transaction or role writes nothing through a function.
+            guard context.allowsSequenceWrites else {
+                throw RedError(.readOnlyTransaction, "cannot execute \(Self.verb(of: statement)) in a read-only transaction")
+            }
+            // A read tried without waiting is rolled back afterwards: a write goes to the waiting path.
+            if context.mustNotRunLong { throw WouldBlock(reason: .longRunning) }
+        }
+        var executor = StatementExecutor(transaction: context.transaction, store: context.store, parameters: parameters, now: context.now,
+                                         nowMicroseconds: context.nowMicroseconds, limits: context.limits, cancellation: context.cancellation)
+        executor.deferredConstraints = context.deferredConstraints
+        executor.surfaceCatalog = context.surfaceCatalog
+        executor.sessionSequences = context.sessionSequences
+        executor.locks = context.locks
+        executor.random = context.random
+        executor.rowLocksPerWrite = context.rowLocksPerWrite
+        executor.allowsSequenceWrites = context.allowsSequenceWrites
+        executor.timeZone = context.timeZone
+        executor.routineVariables = variables
+        executor.routineDepth = context.routineDepth + 1
+        return try executor.execute(statement)
+    }
+
+    static func verb(of statement: Statement) -> String {
+        switch statement {
+        case .insert: return "INSERT"
+        case .update: return "UPDATE"
+        case .delete: return "DELETE"
+        case .merge: return "MERGE"
+        case .withClause(_, let main): return verb(of: main)
+        default: return "a statement that writes"
+        }
+    }
+
+    func endTransaction(commit: Bool) async throws -> QueryResult {
+        throw RedError(.activeSQLTransaction, "invalid transaction termination", condition: "2D000")
+    }
+
+    func savepoint() throws -> Transaction.Savepoint { try context.transaction.savepoint() }
+    func rollback(to savepoint: Transaction.Savepoint) throws { try context.transaction.rollback(to: savepoint) }
+    func checkCancelled() throws { try context.checkCancelled() }
+}
+
+extension Planner {
+    /// A call of PL/pgSQL `function`: a scalar function running its body, on arguments cast to
+    /// their parameters' types, its value cast to the result type.
+    func bindPLpgSQLCall(_ function: FunctionSpec, _ arguments: [Expr], _ ctx: BindingContext) throws -> BoundExpr {
+        let call = PLpgSQLFunctionCall(function: function, block: try PLpgSQLParser.parse(function.body))
+        let typed = try zip(arguments, function.arguments).map { try bind(try FunctionCatalog.cast($0, to: $1.type), ctx) }
+        let scalar = ScalarFunction(name: function.name, arity: typed.count...typed.count, acceptsNull: !function.strict,
+                                    isDeterministicWithinStatement: false) { values, context in try call.run(values, context) }
+        let value = BoundExpr.function(scalar, typed)
+        guard let resultType = function.returnType, resultType.lowercased() != "void" else { return value }
+        // The cast's bound shape, with the call where its NULL stands: the call's type is then the result's.
+        let cast = try bind(try FunctionCatalog.cast(.literal(.null), to: resultType), ctx)
+        switch cast {
+        case .cast(.constant(.null), let type): return .cast(value, type)
+        case .function(let f, var castArguments):
+            guard case .constant(.null)? = castArguments.first else { return value }
+            castArguments[0] = value
+            return .function(f, castArguments)
+        default: return value
+        }
+    }
+}
+
+/// The notices and warnings RAISE gives in PL/pgSQL functions a statement calls, collected
+/// for the statement's result (PG-wire sends them before its rows). Kept to the same bound as
+/// a DO block's. Used by one statement at a time.
+final class NoticeSink: @unchecked Sendable {
+    private(set) var notices: [String] = []
+    private(set) var warnings: [String] = []
+
+    func add(_ result: QueryResult) {
+        notices += result.notices.prefix(max(0, 10_000 - notices.count))
+        warnings += result.warnings.prefix(max(0, 10_000 - warnings.count))
+    }
+}
