@@ -182,21 +182,23 @@ import Testing
             "CREATE VIEW nexts AS SELECT id, next_id(id) AS next FROM orders",
             "COMMENT ON FUNCTION total(int) IS 'what a customer''s orders come to'",
             "CREATE FUNCTION split(a int, OUT half int, INOUT note text) AS 'SELECT a / 2, note || ''!''' LANGUAGE sql",
+            "CREATE FUNCTION doubled(x int) RETURNS int LANGUAGE plpgsql AS $$ BEGIN RETURN x * 2; END $$",
         ]) else { return }
         defer { target.remove() }
         for line in ["CREATE FUNCTION public.next_id(a integer, b integer DEFAULT 1) RETURNS integer", "    LANGUAGE sql IMMUTABLE STRICT",
                      "    AS $$ SELECT a + b $$;", "CREATE FUNCTION public.of_customer(c integer) RETURNS TABLE(oid integer, amt numeric)",
                      "    AS $_$ SELECT sum(amount) FROM orders WHERE customer = $1 $_$;", "ALTER FUNCTION public.total(c integer) OWNER TO tester;",
                      "COMMENT ON FUNCTION public.total(c integer) IS 'what a customer''s orders come to';",
-                     "CREATE FUNCTION public.split(a integer, OUT half integer, INOUT note text) RETURNS record"] {
+                     "CREATE FUNCTION public.split(a integer, OUT half integer, INOUT note text) RETURNS record",
+                     "CREATE FUNCTION public.doubled(x integer) RETURNS integer", "    LANGUAGE plpgsql"] {
             #expect(lines.contains(line), "\(line)\n\(dump)")
         }
         let function = lines.firstIndex(of: "CREATE FUNCTION public.total(c integer) RETURNS numeric"), table = lines.firstIndex(of: "CREATE TABLE public.orders (")
         #expect(function != nil && table != nil && function! < table!, "\(dump)")
         let check = try PsqlTests.psql(target, ["SELECT total(20)", "SELECT next FROM nexts ORDER BY id", "SELECT amt FROM of_customer(10)",
-                                                "SELECT half || note AS split FROM split(7, 'x')"])
+                                                "SELECT half || note AS split FROM split(7, 'x')", "SELECT doubled(21)"])
         #expect(check.status == 0, "\(check.stderr)")
-        for line in ["  7.00\n", "    2\n    3\n", " 2.50\n", " 3x!\n"] {
+        for line in ["  7.00\n", "    2\n    3\n", " 2.50\n", " 3x!\n", "      42\n"] {
             #expect(check.stdout.contains(line), "\(line)\n\(check.stdout)")
         }
     }
