@@ -1,5 +1,6 @@
 import RedCore
 import RedEngine
+import Synchronization
 
 /// A call of a `LANGUAGE plpgsql` function inside a statement.
 ///
@@ -68,7 +69,11 @@ struct ContextStatementRunner: PLStatementRunner {
     var canEndTransaction: Bool { false }
     var mayYield: Bool { false }
 
-    func parse(_ sql: String) throws -> [(Statement, String)] { try Parser.parseScript(sql) }
+    func parse(_ sql: String) throws -> [(Statement, String)] { try Self.parsed.statements(sql) }
+
+    /// Function bodies' statements, parsed once: a function called for every row runs the same
+    /// few texts again and again. Bounded; emptied when full.
+    static let parsed = ParsedStatements(capacity: 4_096)
 
     func run(_ statement: Statement, parameters: [Value], variables: RoutineVariables?) async throws -> QueryResult {
         if !StatementExecutor.isReadOnly(statement) {
@@ -147,5 +152,23 @@ final class NoticeSink: @unchecked Sendable {
     func add(_ result: QueryResult) {
         notices += result.notices.prefix(max(0, 10_000 - notices.count))
         warnings += result.warnings.prefix(max(0, 10_000 - warnings.count))
+    }
+}
+
+/// Statement texts and what they parse to, shared by every PL/pgSQL function call.
+final class ParsedStatements: Sendable {
+    private let entries = Mutex<[String: [(Statement, String)]]>([:])
+    let capacity: Int
+
+    init(capacity: Int) { self.capacity = capacity }
+
+    func statements(_ sql: String) throws -> [(Statement, String)] {
+        if let kept = entries.withLock({ $0[sql] }) { return kept }
+        let statements = try Parser.parseScript(sql)
+        entries.withLock { entries in
+            if entries.count >= capacity { entries.removeAll(keepingCapacity: true) }
+            entries[sql] = statements
+        }
+        return statements
     }
 }

@@ -202,8 +202,15 @@ public struct PLpgSQLRun<Runner: PLStatementRunner> {
             return .null
         }
         guard let typeText = slot.typeText else { return value }
+        // Values already of the type need no cast (a loop's counter, a sum): no query for them.
         switch (typeText.lowercased(), value) {
-        case ("boolean", .boolean), ("bool", .boolean), ("text", .text), ("bigint", .integer), ("int8", .integer): return value
+        case ("boolean", .boolean), ("bool", .boolean), ("text", .text), ("bigint", .integer), ("int8", .integer),
+             ("double precision", .float), ("float8", .float):
+            return value
+        case ("integer", .integer(let n)), ("int", .integer(let n)), ("int4", .integer(let n)):
+            if Int32(exactly: n) != nil { return value }
+        case ("smallint", .integer(let n)), ("int2", .integer(let n)):
+            if Int16(exactly: n) != nil { return value }
         default: break
         }
         let result = try await runSQL("SELECT CAST($1 AS \(typeText))", dynamicParameters: [value])
