@@ -135,9 +135,13 @@ public struct PLpgSQLRun<Runner: PLStatementRunner> {
                 openSavepoints -= 1
             } catch let error as RedError {
                 openSavepoints -= 1
+                // Only errors are caught: a lock wait or a declined attempt ends the statement as it would anywhere.
                 guard let handler = block.handlers.first(where: { $0.conditions.contains { Self.matches($0, error) } }) else { throw error }
                 try runner.rollback(to: savepoint)
                 completion = try await handle(error, with: handler)
+            } catch {
+                openSavepoints -= 1
+                throw error
             }
         }
         // `EXIT label` of this block ends it; anything else goes on out.
