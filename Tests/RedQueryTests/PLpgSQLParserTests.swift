@@ -14,7 +14,7 @@ import RedCore
         BEGIN
           FOR i IN REVERSE 10..1 BY 2 LOOP
             n := n + i;
-            CONTINUE outer WHEN i = 4;
+            EXIT outer WHEN i = 4;
           END LOOP;
           FOR r IN SELECT a, b FROM t WHERE a = n LOOP
             UPDATE t SET b = r.b || $q$;$q$ WHERE a = r.a RETURNING b INTO STRICT s;
@@ -38,7 +38,7 @@ import RedCore
         #expect(block.declarations[2].initial == "'x;y'")
         #expect(block.body.count == 5)
         guard case .loop(nil, .range("i", true, "10", "1", "2"), let body) = block.body[0] else { Issue.record("\(block.body[0])"); return }
-        #expect(body == [.assign(target: "n", expression: "n + i"), .exit(label: "outer", when: "i = 4", continues: true)])
+        #expect(body == [.assign(target: "n", expression: "n + i"), .exit(label: "outer", when: "i = 4", continues: false)])
         guard case .loop(_, .query("r", .sql("SELECT a, b FROM t WHERE a = n")), let inner) = block.body[1],
               case .sql(let update, let into?) = inner.first else { Issue.record("\(block.body[1])"); return }
         #expect(update == "UPDATE t SET b = r.b || $q$;$q$ WHERE a = r.a RETURNING b")
