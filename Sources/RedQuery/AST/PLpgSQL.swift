@@ -104,6 +104,10 @@ public indirect enum PLStatement: Sendable, Equatable {
     /// `EXIT [label] [WHEN condition]`, or with `continues` `CONTINUE …`.
     case exit(label: String?, when: String?, continues: Bool)
     case returnStatement(String?)
+    /// `RETURN NEXT [expression]` in a set-returning function: one more row (nil: the OUT variables').
+    case returnNext(String?)
+    /// `RETURN QUERY query` / `RETURN QUERY EXECUTE text [USING …]`: the query's rows, added.
+    case returnQuery(PLQuerySource)
     case raise(PLRaise)
     /// `PERFORM query`: the query (as `SELECT …`) run for its effects.
     case perform(String)
@@ -114,4 +118,27 @@ public indirect enum PLStatement: Sendable, Equatable {
     case getDiagnostics([PLDiagnostic])
     case assert(String, message: String?)
     case null
+}
+
+extension PLBlock {
+    /// Every statement of the block, nested ones included, in order.
+    public var allStatements: [PLStatement] {
+        var found: [PLStatement] = []
+        func visit(_ statements: [PLStatement]) {
+            for statement in statements {
+                found.append(statement)
+                switch statement {
+                case .block(let block): visit(block.body); block.handlers.forEach { visit($0.body) }
+                case .ifThen(let branches, let otherwise), .caseWhen(_, let branches, let otherwise):
+                    branches.forEach { visit($0.body) }
+                    visit(otherwise ?? [])
+                case .loop(_, _, let body): visit(body)
+                default: break
+                }
+            }
+        }
+        visit(body)
+        handlers.forEach { visit($0.body) }
+        return found
+    }
 }

@@ -72,10 +72,25 @@ extension DDLExecutor {
         if spec.returnType?.lowercased() == "trigger" {
             throw RedError(.featureNotSupported, "trigger functions are not supported yet (CREATE TRIGGER is still to come)")
         }
-        if spec.returnsSet || !spec.tableColumns.isEmpty {
-            throw RedError(.featureNotSupported, "PL/pgSQL functions returning rows or OUT parameters are not supported yet; return one value")
+        if !spec.returnsSet && !spec.tableColumns.isEmpty {
+            throw RedError(.featureNotSupported, "PL/pgSQL functions with OUT parameters are not supported yet (a record as a value); return one value, or RETURNS TABLE (…) rows")
         }
-        _ = try PLpgSQLParser.parse(spec.body)
+        let block = try PLpgSQLParser.parse(spec.body)
+        // What PostgreSQL checks when it compiles the body: RETURN's forms against the result.
+        let void = spec.returnType?.lowercased() == "void"
+        for statement in block.allStatements {
+            switch statement {
+            case .returnStatement(.some) where spec.returnsSet:
+                throw RedError(.datatypeMismatch, "RETURN cannot have a parameter in function returning set", hint: "Use RETURN NEXT or RETURN QUERY.")
+            case .returnStatement(.some) where void:
+                throw RedError(.datatypeMismatch, "RETURN cannot have a parameter in function returning void")
+            case .returnStatement(nil) where !spec.returnsSet && !void:
+                throw RedError(.syntaxError, "missing expression at or near \";\" (RETURN needs a value in a function returning \(spec.returnType ?? "a value"))")
+            case .returnNext, .returnQuery:
+                guard spec.returnsSet else { throw RedError(.datatypeMismatch, "cannot use RETURN NEXT or RETURN QUERY in a non-SETOF function") }
+            default: break
+            }
+        }
     }
 
     /// 42723 for a built-in function's or aggregate's name: a SQL function of it would never be called.

@@ -25,21 +25,39 @@ struct PLpgSQLFunctionCall: Sendable {
     static let maxDepth = 1_000
 
     func run(_ arguments: [Value], _ context: ExecutionContext) throws -> Value {
+        let resultType = function.returnType.flatMap { $0.lowercased() == "void" ? nil : $0 }
+        let block = self.block, name = function.name
+        let inputs = inputs(arguments)
+        return try perform(context) { run in try await run.runFunction(block, name: name, arguments: inputs, resultType: resultType) }
+    }
+
+    /// A set-returning function's rows, with `columns` its result's columns.
+    func rows(_ arguments: [Value], columns: [(name: String, typeText: String?)], _ context: ExecutionContext) throws -> [[Value]] {
+        let block = self.block, inputs = inputs(arguments)
+        let columnsAreVariables = !function.tableColumns.isEmpty
+        return try perform(context) { run in
+            try await run.runSetFunction(block, arguments: inputs, columns: columns, columnsAreVariables: columnsAreVariables)
+        }
+    }
+
+    private func inputs(_ arguments: [Value]) -> [(name: String?, typeText: String, value: Value)] {
+        zip(function.arguments, arguments).map { (name: $0.name, typeText: $0.type, value: $1) }
+    }
+
+    /// Runs `body` on a new interpreter over `context`'s transaction, to completion, now.
+    private func perform<T>(_ context: ExecutionContext, _ body: @escaping (inout PLpgSQLRun<ContextStatementRunner>) async throws -> T) throws -> T {
         guard context.routineDepth < Self.maxDepth else {
             throw RedError(.limitExceeded, "stack depth limit exceeded: PL/pgSQL functions call one another more than \(Self.maxDepth) deep",
                            condition: "54001")
         }
         try StackDepth.check("PL/pgSQL function \(function.name) called \(context.routineDepth + 1) deep")
-        let state = ImmediateRun(runner: ContextStatementRunner(context: context))
-        let block = self.block, name = function.name
-        let inputs = zip(function.arguments, arguments).map { (name: $0.name, typeText: $0.type, value: $1) }
-        let resultType = function.returnType.flatMap { $0.lowercased() == "void" ? nil : $0 }
+        let state = ImmediateRun<T>(runner: ContextStatementRunner(context: context), body: body)
         let nonBlocking = context.mustNotRunLong
         Task.immediate {
             await NonBlockingExecution.$isActive.withValue(nonBlocking) {
                 var run = PLpgSQLRun(runner: state.runner)
                 do {
-                    state.result = .success(try await run.runFunction(block, name: name, arguments: inputs, resultType: resultType))
+                    state.result = .success(try await state.body(&run))
                 } catch {
                     state.result = .failure(error)
                 }
@@ -47,18 +65,21 @@ struct PLpgSQLFunctionCall: Sendable {
             }
         }
         guard let result = state.result else {
-            throw RedError(.internalError, "PL/pgSQL function \(name) stopped part way (it waited for something); this is a defect")
+            throw RedError(.internalError, "PL/pgSQL function \(function.name) stopped part way (it waited for something); this is a defect")
         }
-        if case .failure(let error as RedError) = result, error.code == .internalError { throw error }
         return try result.get()
     }
 
     /// What the immediately started task reads and leaves behind (only the caller's thread
     /// touches it: the task runs there to completion before `Task.immediate` returns).
-    private final class ImmediateRun: @unchecked Sendable {
+    private final class ImmediateRun<T>: @unchecked Sendable {
         let runner: ContextStatementRunner
-        var result: Result<Value, any Error>?
-        init(runner: ContextStatementRunner) { self.runner = runner }
+        let body: (inout PLpgSQLRun<ContextStatementRunner>) async throws -> T
+        var result: Result<T, any Error>?
+        init(runner: ContextStatementRunner, body: @escaping (inout PLpgSQLRun<ContextStatementRunner>) async throws -> T) {
+            self.runner = runner
+            self.body = body
+        }
     }
 }
 
@@ -119,7 +140,60 @@ struct ContextStatementRunner: PLStatementRunner {
     func checkCancelled() throws { try context.checkCancelled() }
 }
 
+/// `FROM f(…)` of a set-returning PL/pgSQL function: its rows, each value cast to its column's
+/// type. The arguments are evaluated once per execution (they may read outer rows).
+final class PLpgSQLRowsNode: PlanNode, @unchecked Sendable {
+    let call: PLpgSQLFunctionCall
+    let arguments: [BoundExpr]
+    let columns: [ScopeColumn]
+    let resultColumns: [(name: String, typeText: String?)]
+    /// Each column's cast, over the function's row as it came.
+    let casts: [BoundExpr]
+
+    init(call: PLpgSQLFunctionCall, arguments: [BoundExpr], columns: [ScopeColumn], resultColumns: [(name: String, typeText: String?)], casts: [BoundExpr]) {
+        self.call = call
+        self.arguments = arguments
+        self.columns = columns
+        self.resultColumns = resultColumns
+        self.casts = casts
+    }
+
+    func open(_ context: ExecutionContext, outerRows: [[Value]]) throws -> RowIterator {
+        let eval = context.evaluation(outerRows)
+        let values = try arguments.map { try eval.evaluate($0, []) }
+        if call.function.strict, values.contains(where: \.isNull) { return ArrayIterator([]) }
+        let rows = try call.rows(values, columns: resultColumns, context)
+        return ArrayIterator(try rows.map { row in try casts.map { try eval.evaluate($0, row) } })
+    }
+
+    func explain(_ depth: Int) -> [String] { [line(depth, "Function Scan on \(call.function.name) (PL/pgSQL)")] }
+}
+
 extension Planner {
+    /// `FROM f(…)` of a set-returning PL/pgSQL function (`PLpgSQLRowsNode`), its columns named by
+    /// `alias` and `names` as a SQL function's are.
+    func planPLpgSQLRows(_ function: FunctionSpec, _ arguments: [Expr], alias: String?, names: [String], _ ctx: BindingContext) throws -> PlanNode {
+        let call = PLpgSQLFunctionCall(function: function, block: try PLpgSQLParser.parse(function.body))
+        let typed = try zip(arguments, function.arguments).map { try bind(try FunctionCatalog.cast($0, to: $1.type), ctx) }
+        let result = try resultColumns(function)
+        let table = try rowTypeTable(function)
+        // SETOF a table: its columns' own types (the rows are the table's, uncast).
+        let tableTypes = try table.map { try planLeaf(.table($0, alias: nil), outer: nil).columns.filter(\.inStar).map(\.type) }
+        let raw = Scope(result.map { ScopeColumn(qualifier: "$raw", name: $0.name, type: .any) }, parent: nil)
+        let casts = try result.map { column in
+            try bind(column.type.map { try FunctionCatalog.cast(.column(["$raw", column.name]), to: $0) } ?? .column(["$raw", column.name]),
+                     BindingContext(scope: raw, aggregatesForbiddenIn: "functions in FROM"))
+        }
+        let qualifier = alias ?? function.name
+        let baseType = function.tableColumns.isEmpty && result.count == 1 && table == nil
+        let shown = names.isEmpty && baseType ? [alias ?? function.name] : names
+        let columns = result.enumerated().map { k, column in
+            ScopeColumn(qualifier: qualifier, name: k < shown.count ? shown[k] : column.name,
+                        type: tableTypes.map { k < $0.count ? $0[k] : .any } ?? Planner.staticType(casts[k]))
+        }
+        return PLpgSQLRowsNode(call: call, arguments: typed, columns: columns, resultColumns: result.map { ($0.name, $0.type) }, casts: casts)
+    }
+
     /// A call of PL/pgSQL `function`: a scalar function running its body, on arguments cast to
     /// their parameters' types, its value cast to the result type.
     func bindPLpgSQLCall(_ function: FunctionSpec, _ arguments: [Expr], _ ctx: BindingContext) throws -> BoundExpr {

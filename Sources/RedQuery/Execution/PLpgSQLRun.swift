@@ -61,6 +61,11 @@ public struct PLpgSQLRun<Runner: PLStatementRunner> {
     /// What RETURN gives: the function's result type as written; nil in a DO or a void function.
     var resultType: String?
     var returnsValue = false
+    /// A set-returning function's rows so far (nil in any other run), its columns' types, and
+    /// whether its columns are variables (RETURNS TABLE, OUT parameters) RETURN NEXT reads.
+    var setRows: [[Value]]?
+    var setColumns: [(name: String, typeText: String?)] = []
+    var columnsAreVariables = false
 
     public init(runner: Runner) { self.runner = runner }
 
@@ -100,6 +105,41 @@ public struct PLpgSQLRun<Runner: PLStatementRunner> {
             }
             return .null
         }
+    }
+
+    /// Runs a set-returning function's body and returns its rows (RETURN NEXT, RETURN QUERY).
+    /// With `columnsAreVariables` the columns are variables of the body, as RETURNS TABLE's and
+    /// OUT parameters are.
+    public mutating func runSetFunction(_ block: PLBlock, arguments: [(name: String?, typeText: String, value: Value)],
+                                        columns: [(name: String, typeText: String?)], columnsAreVariables: Bool) async throws -> [[Value]] {
+        scopes = [[:]]
+        setRows = []
+        setColumns = columns
+        self.columnsAreVariables = columnsAreVariables
+        for (k, argument) in arguments.enumerated() {
+            try await declare(name: argument.name ?? "$\(k + 1)", typeText: argument.typeText, value: argument.value)
+        }
+        if columnsAreVariables {
+            for column in columns { try await declare(name: column.name, typeText: column.typeText, value: .null) }
+        }
+        try await declare(name: "found", typeText: "boolean", value: .boolean(false))
+        _ = try await runToEnd(block)
+        return setRows ?? []
+    }
+
+    /// Adds rows to a set-returning function's result.
+    mutating func addRows(_ rows: [[Value]]) throws {
+        guard setRows != nil else {
+            throw RedError(.syntaxError, "cannot use RETURN NEXT or RETURN QUERY in a function that does not return a set (RETURNS SETOF or TABLE)")
+        }
+        for row in rows where row.count != setColumns.count {
+            throw RedError(.datatypeMismatch, "structure of query does not match function result type",
+                           detail: "Returned \(row.count) columns, the function returns \(setColumns.count).")
+        }
+        guard setRows!.count + rows.count <= StatementExecutor.maxResultRows else {
+            throw RedError(.limitExceeded, "a function's result has more than \(StatementExecutor.maxResultRows) rows")
+        }
+        setRows! += rows
     }
 
     private mutating func runToEnd(_ block: PLBlock) async throws -> Completion {

@@ -32,12 +32,23 @@ extension PLpgSQLRun {
             if let condition, !(try await isTrue(condition)) { return .normal }
             return continues ? .next(label: label) : .exit(label: label)
         case .returnStatement(let value):
+            if setRows != nil {
+                guard value == nil else { throw RedError(.datatypeMismatch, "RETURN cannot have a parameter in function returning set", hint: "Use RETURN NEXT or RETURN QUERY.") }
+                return .returned(nil)
+            }
             guard let value else {
                 guard !returnsValue else { throw RedError(.datatypeMismatch, "RETURN with no value in a function returning a value", condition: "42601") }
                 return .returned(nil)
             }
             guard let resultType else { throw RedError(.datatypeMismatch, "RETURN cannot have a parameter in function returning void") }
             return .returned(try await self.value(of: "CAST((\(value)) AS \(resultType))"))
+        case .returnNext(let expression):
+            try await returnNext(expression)
+        case .returnQuery(let source):
+            let result = try await rows(of: source)
+            rowCount = result.rows.count
+            setFound(!result.rows.isEmpty)
+            try addRows(result.rows)
         case .raise(let raise):
             try await self.raise(raise)
         case .perform(let query):
@@ -76,6 +87,42 @@ extension PLpgSQLRun {
             }
         }
         return .normal
+    }
+
+    /// One more row of a set-returning function: the OUT variables' values, a record's fields,
+    /// or one value.
+    mutating func returnNext(_ expression: String?) async throws {
+        guard setRows != nil else { try addRows([]); return }
+        guard let expression else {
+            guard columnsAreVariables else { throw RedError(.syntaxError, "RETURN NEXT must have a parameter") }
+            var row: [Value] = []
+            for column in setColumns { row.append(slotIndex(column.name).map { slots[$0].value } ?? .null) }
+            return try addRows([row])
+        }
+        guard !columnsAreVariables else { throw RedError(.syntaxError, "RETURN NEXT cannot have a parameter in function with OUT parameters") }
+        if let i = slotIndex(expression.trimmingSpaces().lowercased()), slots[i].isRecord {
+            guard let fields = slots[i].fields else { throw RedError(.objectNotInPrerequisiteState, "record \"\(expression)\" is not assigned yet") }
+            return try addRows([fields.map(\.value)])
+        }
+        guard setColumns.count == 1 else {
+            throw RedError(.featureNotSupported, "RETURN NEXT of an expression in a function returning rows of several columns: return a record variable")
+        }
+        try addRows([[try await value(of: expression)]])
+    }
+
+    /// The rows of a FOR loop's or RETURN QUERY's query.
+    mutating func rows(of source: PLQuerySource) async throws -> QueryResult {
+        switch source {
+        case .sql(let query):
+            return try await runSQL(query)
+        case .execute(let command, let using):
+            guard case .text(let sql) = try await value(of: "CAST((\(command)) AS text)") else {
+                throw RedError(.invalidArgument, "query string argument of EXECUTE is null", condition: "22004")
+            }
+            var parameters: [Value] = []
+            for argument in using { parameters.append(try await value(of: argument)) }
+            return try await runSQL(sql, dynamicParameters: parameters)
+        }
     }
 
     /// INTO: the first row (none: NULLs); STRICT wants exactly one.
@@ -165,19 +212,7 @@ extension PLpgSQLRun {
             guard slotIndex(target) != nil else {
                 throw RedError(.syntaxError, "loop variable of loop over rows must be a record variable or list of scalar variables")
             }
-            let result: QueryResult
-            switch source {
-            case .sql(let query):
-                result = try await runSQL(query)
-            case .execute(let command, let using):
-                guard case .text(let sql) = try await value(of: "CAST((\(command)) AS text)") else {
-                    throw RedError(.invalidArgument, "query string argument of EXECUTE is null", condition: "22004")
-                }
-                var parameters: [Value] = []
-                for argument in using { parameters.append(try await value(of: argument)) }
-                result = try await runSQL(sql, dynamicParameters: parameters)
-            }
-            return try await eachRow(result, target: target, label: label, body)
+            return try await eachRow(try await rows(of: source), target: target, label: label, body)
         case .array(let variable, let array):
             guard slotIndex(variable) != nil else { throw RedError(.syntaxError, "\"\(variable)\" is not a known variable") }
             let result = try await runSQL("SELECT unnest(\(array))")

@@ -262,8 +262,22 @@ struct PLpgSQLParser {
             return .exit(label: target, when: condition, continues: w == "continue")
         case "return":
             advance()
-            if isWord("next") || isWord("query") {
-                throw RedError(.featureNotSupported, "RETURN \(word()!.uppercased()) is not supported in a DO block (it returns nothing)")
+            if acceptWord("next") {
+                let value = try collect(allowEmpty: true, what: "an expression") { _ in false }
+                try expectSymbol(";")
+                return .returnNext(value.isEmpty ? nil : text(value))
+            }
+            if acceptWord("query") {
+                if acceptWord("execute") {
+                    let command = try collectText(what: "a command string") { $0.isWord("using") }
+                    var using: [String] = []
+                    if acceptWord("using") {
+                        repeat { using.append(try collectText(what: "an expression") { $0.isSymbol(",") }) } while acceptSymbol(",")
+                    }
+                    try expectSymbol(";")
+                    return .returnQuery(.execute(command, using: using))
+                }
+                return .returnQuery(.sql(try statementText(what: "a query")))
             }
             let value = try collect(allowEmpty: true, what: "an expression") { _ in false }
             try expectSymbol(";")

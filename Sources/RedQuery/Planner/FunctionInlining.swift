@@ -9,10 +9,10 @@ extension Planner {
     /// included) is refused rather than expanded without end.
     func bindSQLFunctionCall(_ call: FunctionCall, _ ctx: BindingContext) throws -> BoundExpr? {
         guard let (function, arguments) = try resolveFunction(call, ctx) else { return nil }
-        if function.language == "plpgsql" { return try bindPLpgSQLCall(function, arguments, ctx) }
         if function.returnsSet {
             throw RedError(.featureNotSupported, "function \(function.name) returns rows: call it in FROM (SELECT * FROM \(function.name)(…))")
         }
+        if function.language == "plpgsql" { return try bindPLpgSQLCall(function, arguments, ctx) }
         if function.tableColumns.count > 1 {
             throw RedError(.featureNotSupported, "function \(function.name) returns a record of \(function.tableColumns.count) columns, which is not supported as a value yet: call it in FROM (SELECT * FROM \(function.name)(…))")
         }
@@ -26,6 +26,7 @@ extension Planner {
         let ctx = BindingContext(scope: Scope([], parent: outer), aggregatesForbiddenIn: "functions in FROM")
         guard let (function, arguments) = try resolveFunction(call, ctx) else { return nil }
         if function.language == "plpgsql" {
+            if function.returnsSet { return try planPLpgSQLRows(function, arguments, alias: alias, names: names, ctx) }
             // One value: the row of `SELECT f(…) AS name`.
             var select = Select()
             select.items = [SelectItem(expr: .function(call), alias: names.first ?? alias ?? function.name)]
