@@ -218,8 +218,45 @@ public struct PLpgSQLRun<Runner: PLStatementRunner> {
         if let initial = declaration.initial {
             value = try await self.value(of: initial)
         }
-        try await declare(name: declaration.name, typeText: declaration.typeText, record: declaration.typeText == nil, value: value,
+        var typeText = declaration.typeText
+        if let written = typeText {
+            let compact = written.lowercased().filter { $0 != " " && $0 != "\n" && $0 != "\t" }
+            if compact.hasSuffix("%rowtype") {
+                // A record with the table's columns, NULL until a row is put in it.
+                let table = String(written.trimmingSpaces().dropLast("%rowtype".count)).trimmingSpaces()
+                let columns = try await runSQL("SELECT * FROM \(table) LIMIT 0").columns
+                try await declare(name: declaration.name, typeText: nil, record: true, value: .null)
+                slots[slots.count - 1].fields = columns.map { ($0.name, $0.type, Value.null) }
+                return
+            }
+            if compact.hasSuffix("%type") {
+                typeText = try await referencedType(String(written.trimmingSpaces().dropLast("%type".count)).trimmingSpaces())
+            }
+        }
+        try await declare(name: declaration.name, typeText: typeText, record: typeText == nil, value: value,
                           constant: declaration.constant, notNull: declaration.notNull)
+    }
+
+    /// The type `what%TYPE` names: another variable's, or a table column's as declared.
+    mutating func referencedType(_ what: String) async throws -> String {
+        if let i = slotIndex(what.lowercased()) {
+            guard let typeText = slots[i].typeText else { throw RedError(.featureNotSupported, "%TYPE of a record or an untyped variable (\(what))") }
+            return typeText
+        }
+        guard let dot = what.lastIndex(of: ".") else { throw RedError(.undefinedObject, "variable \"\(what)\" does not exist") }
+        let table = String(what[..<dot]), column = String(what[what.index(after: dot)...])
+        guard let described = try await runSQL("SELECT \(column) FROM \(table) LIMIT 0").columns.first else {
+            throw RedError(.undefinedColumn, "column \"\(what)\" does not exist")
+        }
+        if let declared = described.surfaceType { return declared }
+        switch described.type {
+        case .integer: return "bigint"
+        case .float: return "double precision"
+        case .decimal: return "numeric"
+        case .json: return "jsonb"
+        case .blob: return "bytea"
+        default: return described.type.rawValue
+        }
     }
 
     /// A variable of `typeText` (nil: untyped, or with `record` a record) in the innermost scope.

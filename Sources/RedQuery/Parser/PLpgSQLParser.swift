@@ -188,10 +188,7 @@ struct PLpgSQLParser {
         let typeRange = try collect(what: "a data type") { p in
             p.isWord("not") && p.isWord("null", ahead: 1) || p.isWord("default") || p.isSymbol(":=") || p.isSymbol("=") || p.isWord("collate")
         }
-        let typeText = text(typeRange)
-        if typeText.hasSuffix("%type") || typeText.hasSuffix("%rowtype") || typeText.contains("%") {
-            throw RedError(.featureNotSupported, "%TYPE and %ROWTYPE declarations are not supported yet; name the type")
-        }
+        let typeText = text(typeRange)  // `table.column%TYPE` and `table%ROWTYPE` are resolved when the block runs
         if acceptWord("collate") { _ = try parseName(what: "a collation") }
         var notNull = false
         if acceptWord("not") {
