@@ -115,7 +115,8 @@ public indirect enum PLStatement: Sendable, Equatable {
     case sql(String, into: PLInto?)
     /// `EXECUTE text [INTO …] [USING expression, …]`.
     case execute(String, into: PLInto?, using: [String])
-    case getDiagnostics([PLDiagnostic])
+    /// `GET [CURRENT] DIAGNOSTICS` (ROW_COUNT), or in a handler `GET STACKED DIAGNOSTICS`.
+    case getDiagnostics([PLDiagnostic], stacked: Bool)
     case assert(String, message: String?)
     case null
 }

@@ -77,8 +77,25 @@ extension PLpgSQLRun {
             let result = try await runSQL(sql, dynamicParameters: parameters)
             rowCount = result.statementType == "select" ? result.rows.count : result.rowsAffected
             if let into { try await store(result, into: into, statement: sql) }  // EXECUTE leaves FOUND alone, as in PostgreSQL
-        case .getDiagnostics(let items):
-            for item in items { try await assign(item.target, .integer(Int64(rowCount))) }
+        case .getDiagnostics(let items, let stacked):
+            guard stacked else {
+                for item in items { try await assign(item.target, .integer(Int64(rowCount))) }
+                return .normal
+            }
+            guard let error = handling.last else {
+                throw RedError(.syntaxError, "GET STACKED DIAGNOSTICS cannot be used outside an exception handler", condition: "0Z002")
+            }
+            for item in items {
+                let text: String
+                switch item.item {
+                case "returned_sqlstate": text = error.sqlState
+                case "message_text": text = error.message
+                case "pg_exception_detail": text = error.detail ?? ""
+                case "pg_exception_hint": text = error.hint ?? ""
+                default: text = ""  // context, column, constraint, type, table and schema: fields errors do not carry here
+                }
+                try await assign(item.target, .text(text))
+            }
         case .assert(let condition, let message):
             guard try await isTrue(condition) else {
                 var text = "assertion failed"

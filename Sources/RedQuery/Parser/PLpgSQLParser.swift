@@ -298,19 +298,25 @@ struct PLpgSQLParser {
             return .execute(command, into: into, using: using)
         case "get":
             advance()
-            _ = acceptWord("current")
-            if isWord("stacked") { throw RedError(.featureNotSupported, "GET STACKED DIAGNOSTICS is not supported yet; read SQLSTATE and SQLERRM in the handler") }
+            let stacked = acceptWord("stacked")
+            if !stacked { _ = acceptWord("current") }
             try expectWord("diagnostics")
+            let known: Set<String> = stacked
+                ? ["returned_sqlstate", "message_text", "pg_exception_detail", "pg_exception_hint", "pg_exception_context", "column_name",
+                   "constraint_name", "pg_datatype_name", "table_name", "schema_name"]
+                : ["row_count"]
             var items: [PLDiagnostic] = []
             repeat {
                 let target = try parseName(what: "a variable")
                 guard acceptSymbol(":=") || acceptSymbol("=") else { throw unexpected(expected: ":=") }
                 let item = try parseName(what: "a diagnostics item")
-                guard item == "row_count" else { throw RedError(.featureNotSupported, "GET DIAGNOSTICS \(item.uppercased()) is not supported yet; ROW_COUNT is") }
+                guard known.contains(item) else {
+                    throw RedError(.syntaxError, "unrecognized GET \(stacked ? "STACKED" : "CURRENT") DIAGNOSTICS item \"\(item)\"")
+                }
                 items.append(PLDiagnostic(target: target, item: item))
             } while acceptSymbol(",")
             try expectSymbol(";")
-            return .getDiagnostics(items)
+            return .getDiagnostics(items, stacked: stacked)
         case "null" where isSymbol(";", ahead: 1):
             advance()
             advance()
