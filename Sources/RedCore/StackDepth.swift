@@ -9,11 +9,14 @@ import Darwin
 /// `check_stack_depth` does, so that it ends in an error (54001) instead of a crash.
 public enum StackDepth {
     /// What must be left for a statement to go one level deeper: planning and running one
-    /// statement of a function body takes far less (a debug build's frames are the largest).
-    public static let reserveBytes = 1 << 20
+    /// statement of a function body, whose expressions may nest to the parser's limit (about
+    /// 1.2 KB of stack a level, 2,500 levels), takes less. On a thread whose whole stack is
+    /// smaller than twice this, half of it is kept instead.
+    public static let reserveBytes = 4 << 20
 
-    /// Bytes of stack below the caller's frame; nil when the platform does not say.
-    public static func remainingBytes() -> Int? {
+    /// Bytes of stack below the caller's frame, and the thread's whole stack; nil when the
+    /// platform does not say.
+    public static func remainingBytes() -> (left: Int, size: Int)? {
         #if os(Linux)
         guard let getAttributes = threadAttributes else { return nil }
         var attributes = pthread_attr_t()
@@ -23,7 +26,8 @@ public enum StackDepth {
         var size = 0
         guard pthread_attr_getstack(&attributes, &base, &size) == 0, let base else { return nil }
         var marker = 0
-        return withUnsafeMutablePointer(to: &marker) { Int(bitPattern: $0) - Int(bitPattern: base) }
+        let left = withUnsafeMutablePointer(to: &marker) { Int(bitPattern: $0) - Int(bitPattern: base) }
+        return (left, size)
         #else
         return nil
         #endif
@@ -38,9 +42,9 @@ public enum StackDepth {
     }()
     #endif
 
-    /// Throws 54001 when less than `reserveBytes` of stack is left.
+    /// Throws 54001 when less than `reserveBytes` of stack is left (half the stack, if smaller).
     public static func check(_ what: @autoclosure () -> String) throws {
-        if let left = remainingBytes(), left < reserveBytes {
+        if let (left, size) = remainingBytes(), left < min(reserveBytes, size / 2) {
             throw RedError(.limitExceeded, "stack depth limit exceeded: \(what())", condition: "54001")
         }
     }

@@ -604,7 +604,11 @@ public final class Session: @unchecked Sendable {
         case .idle:
             let tx = try beginTransaction()
             do {
-                let opened = try await executeEmbedding { try executor(tx, parameters, embeddings: $0).openQuery(statement) }
+                let opened = try await executeEmbedding { embeddings in
+                    var streamed = executor(tx, parameters, embeddings: embeddings)
+                    streamed.rollsBack = true  // the stream's transaction ends in a rollback: nothing may write in it
+                    return try streamed.openQuery(statement)
+                }
                 return RowStream(columns: opened.columns, next: rows(opened.next), finish: { [self] in
                     _ = self  // the session lives as long as its stream: its locks with it
                     tx.rollback()

@@ -28,9 +28,16 @@ extension Session {
         switch state {
         case .failed:
             throw RedError(.inFailedTransaction, "current transaction is aborted, commands ignored until end of transaction block")
-        case .active:
+        case .active(let tx):
             var run = PLpgSQLRun(runner: SessionStatementRunner(session: self, canEndTransaction: false))
-            try await run.runOutermost(block)
+            do {
+                try await run.runOutermost(block)
+            } catch {
+                // An error the block did not handle aborts the transaction block, as any
+                // statement's does (RAISE, STRICT and the like fail no SQL statement themselves).
+                if case .active = state { state = .failed(tx) }
+                throw error
+            }
             return run.result
         case .idle:
             _ = try beginBlock(readOnly: false, isolation: nil)
@@ -103,7 +110,7 @@ struct SessionStatementRunner: PLStatementRunner {
     }
 
     func run(_ statement: Statement, parameters: [Value], variables: RoutineVariables?) async throws -> QueryResult {
-        session.routineVariables = variables
+        session.routineVariables = PLpgSQLRun<SessionStatementRunner>.seesVariables(statement) ? variables : nil
         defer { session.routineVariables = nil }
         return try await session.run(statement, parameters: parameters)
     }

@@ -1,6 +1,7 @@
 import Testing
 import RedCore
 import RedDB
+@testable import RedQuery
 
 /// What corpus `plpgsql_functions.test` cannot see: where a function's writes go when its
 /// caller was tried without waiting, the caller's read-only limits, notices, and how deep
@@ -40,9 +41,53 @@ import RedDB
         try await admin.execute("ROLLBACK")
         let reader = db.session()
         reader.access = .readOnly(principal: "user \"ro\"")
-        await #expect(sqlState { try await reader.execute("SELECT add_row()") } != nil)
+        await #expect(sqlState { try await reader.execute("SELECT add_row()") } == "25006")
         #expect(try await rows(reader, "SELECT rows_now()") == [[.integer(0)]])
         #expect(try await rows(admin, "SELECT count(*) FROM t") == [[.integer(0)]])
+    }
+
+    /// Only a VOLATILE function writes (PostgreSQL's rule), a streamed query's function writes
+    /// nothing (its transaction is rolled back), and index expressions take SQL functions only.
+    @Test func whereAFunctionMayNotWrite() async throws {
+        let db = try await Database.inMemory()
+        let s = db.session()
+        try await s.execute("""
+            CREATE TABLE w (a int);
+            CREATE FUNCTION stable_writer() RETURNS int LANGUAGE plpgsql STABLE AS $$ BEGIN INSERT INTO w VALUES (1); RETURN 1; END $$;
+            CREATE FUNCTION writer() RETURNS int LANGUAGE plpgsql AS $$ BEGIN INSERT INTO w VALUES (1); RETURN 1; END $$;
+            CREATE FUNCTION same(x int) RETURNS int LANGUAGE plpgsql IMMUTABLE AS $$ BEGIN RETURN x; END $$;
+            """)
+        await #expect(sqlState { try await s.execute("SELECT stable_writer()") } == "0A000")
+        await #expect(sqlState {
+            let stream = try await s.stream("SELECT writer()")
+            defer { stream.close() }
+            while try stream.next() != nil {}
+        } == "0A000")
+        await #expect(sqlState { try await s.execute("CREATE INDEX ON w ((same(a)))") } == "0A000")
+        #expect(try await rows(s, "SELECT count(*) FROM w") == [[.integer(0)]])
+    }
+
+    /// A statement that calls a PL/pgSQL function never splits its aggregate into parallel
+    /// parts: the function's statements share the one transaction.
+    @Test func aggregatesCallingFunctionsRunInOnePart() async throws {
+        var options = DatabaseOptions()
+        options.executionLimits.parallelScanMinimumRows = 100
+        options.executionLimits.parallelScanParts = 2
+        let db = try await Database.inMemory(options: options)
+        let s = db.session()
+        try await s.execute("""
+            CREATE TABLE big (id int PRIMARY KEY);
+            INSERT INTO big SELECT g FROM generate_series(1, 2000) AS g;
+            CREATE FUNCTION odd(x int) RETURNS boolean LANGUAGE plpgsql AS $$ BEGIN RAISE NOTICE 'x'; RETURN x % 2 = 1; END $$;
+            """)
+        let counter = AggregateNode.PartsCounter()
+        let result = try await AggregateNode.$partsCounter.withValue(counter) { try await s.execute("SELECT count(*) FROM big WHERE odd(id)") }
+        #expect(result.rows == [[.integer(1000)]])
+        #expect(result.notices.count == 2000)
+        #expect(counter.value.load(ordering: .relaxed) == 0)
+        let plain = AggregateNode.PartsCounter()
+        _ = try await AggregateNode.$partsCounter.withValue(plain) { try await s.execute("SELECT count(*) FROM big WHERE id % 2 = 1") }
+        #expect(plain.value.load(ordering: .relaxed) == 2)  // the same statement without the call is split
     }
 
     @Test func noticesRaisedInFunctionsComeWithTheResult() async throws {

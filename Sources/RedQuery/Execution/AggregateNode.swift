@@ -30,6 +30,9 @@ final class AggregateNode: PlanNode, @unchecked Sendable {
     /// Set when every key and argument is an input column (the usual GROUP BY): read by position.
     private let columnAggregation: ColumnAggregation?
 
+    /// Never split into parallel parts (the statement calls PL/pgSQL functions).
+    var runsInOnePart = false
+
     init(_ input: PlanNode, groupKeys: [BoundExpr], aggregates: [AggregateCall], columns: [ScopeColumn], groupingSets: [[Int]]? = nil) {
         self.input = input; self.groupKeys = groupKeys; self.aggregates = aggregates; self.columns = columns
         self.groupingSets = groupingSets
@@ -89,7 +92,7 @@ final class AggregateNode: PlanNode, @unchecked Sendable {
     /// would first see them. A part that fails fails the statement with its error.
     private func aggregateInParallel(_ context: ExecutionContext) throws -> Groups? {
         let partCount = context.limits.parallelScanParts ?? min(ProcessorAffinity.cpuCount, Self.maxParallelParts)
-        guard partCount > 1, !context.mustNotRunLong, let scan = input as? TableScanNode,
+        guard partCount > 1, !runsInOnePart, !context.mustNotRunLong, let scan = input as? TableScanNode,
               aggregates.allSatisfy({ Accumulator.isMergeable($0) && !($0.arguments.first?.containsSubquery ?? false) }),
               !groupKeys.contains(where: \.containsSubquery), scan.filter?.subqueries.allSatisfy(\.isCacheable) != false,
               let parts = try scan.openPartitions(context, count: partCount, minimumRows: context.limits.parallelScanMinimumRows),

@@ -196,6 +196,12 @@ final class ExecutionContext: @unchecked Sendable {
     var routineDepth = 0
     /// Where RAISE NOTICE and WARNING in functions the statement calls go (`NoticeSink`).
     var noticeSink: NoticeSink?
+    /// One of several parts of the statement running at once on other threads
+    /// (`partition`): PL/pgSQL functions, which write to the one transaction, do not run there.
+    var isParallelPart = false
+    /// The statement's transaction is rolled back when it ends (a streamed read): a PL/pgSQL
+    /// function must not write there, since its writes would be lost.
+    var rollsBack = false
     /// Sequence definitions this statement looked up, by name (see `sequence(named:)`).
     var sequenceCache: [String: (name: String, definition: SequenceDefinition)] = [:]
 
@@ -277,6 +283,7 @@ final class ExecutionContext: @unchecked Sendable {
         part.routineVariables = routineVariables
         part.routineDepth = routineDepth
         part.noticeSink = noticeSink
+        part.isParallelPart = true
         return part
     }
 }

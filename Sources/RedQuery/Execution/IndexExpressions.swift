@@ -63,6 +63,12 @@ enum IndexExpressions {
             if try callsChangingFunction(tokens, at: i) || FunctionCatalog.callsMutableFunction(tokens, at: i, planner.context.transaction) {
                 throw RedError(.invalidArgument, "functions in index \(part) must be marked IMMUTABLE", condition: "42P17")
             }
+            // Index keys are computed where no statement timeout or cancel reaches (a loop in the
+            // body could not be stopped): SQL functions only.
+            if i + 1 < tokens.count, tokens[i + 1].kind == .symbol("("),
+               try FunctionCatalog.overloads(of: word, planner.context.transaction).contains(where: { $0.language == "plpgsql" }) {
+                throw RedError(.featureNotSupported, "PL/pgSQL functions in index \(part)s are not supported yet; use a LANGUAGE sql function")
+            }
         }
         var parser = try Parser(sql)
         let expr = try parser.parseExpression()

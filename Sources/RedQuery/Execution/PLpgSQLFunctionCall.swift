@@ -51,7 +51,11 @@ struct PLpgSQLFunctionCall: Sendable {
                            condition: "54001")
         }
         try StackDepth.check("PL/pgSQL function \(function.name) called \(context.routineDepth + 1) deep")
-        let state = ImmediateRun<T>(runner: ContextStatementRunner(context: context), body: body)
+        try ContextStatementRunner.checkCancelled(context)  // recursion without loops still ends at a cancel or timeout
+        guard !context.isParallelPart else {
+            throw RedError(.featureNotSupported, "PL/pgSQL function \(function.name) cannot run in a parallel scan (vector search); call it outside the search")
+        }
+        let state = ImmediateRun<T>(runner: ContextStatementRunner(context: context, volatility: function.volatility), body: body)
         let nonBlocking = context.mustNotRunLong
         Task.immediate {
             await NonBlockingExecution.$isActive.withValue(nonBlocking) {
@@ -87,6 +91,8 @@ struct PLpgSQLFunctionCall: Sendable {
 /// `PLpgSQLFunctionCall`).
 struct ContextStatementRunner: PLStatementRunner {
     let context: ExecutionContext
+    /// The function's `pg_proc.provolatile`: only a volatile one may write.
+    let volatility: String
     var canEndTransaction: Bool { false }
     var mayYield: Bool { false }
 
@@ -96,14 +102,29 @@ struct ContextStatementRunner: PLStatementRunner {
     /// few texts again and again. Bounded; emptied when full.
     static let parsed = ParsedStatements(capacity: 4_096)
 
+    /// Most statements functions run for one statement tried without waiting (on an event loop):
+    /// past it, the statement runs on the waiting path, where a cancel or timeout reaches it.
+    static let maxStatementsWithoutWaiting = 256
+
     func run(_ statement: Statement, parameters: [Value], variables: RoutineVariables?) async throws -> QueryResult {
+        try checkCancelled()
+        if context.mustNotRunLong, (context.noticeSink?.countStatement() ?? 0) > Self.maxStatementsWithoutWaiting {
+            throw WouldBlock(reason: .longRunning)
+        }
         if !StatementExecutor.isReadOnly(statement) {
+            // PostgreSQL's rule: only a VOLATILE function writes.
+            guard volatility == "v" else {
+                throw RedError(.featureNotSupported, "\(Self.verb(of: statement)) is not allowed in a non-volatile function")
+            }
             // The caller's limits: a read-only transaction or role writes nothing through a function.
             guard context.allowsSequenceWrites else {
                 throw RedError(.readOnlyTransaction, "cannot execute \(Self.verb(of: statement)) in a read-only transaction")
             }
             // A read tried without waiting is rolled back afterwards: a write goes to the waiting path.
             if context.mustNotRunLong { throw WouldBlock(reason: .longRunning) }
+            guard !context.rollsBack else {
+                throw RedError(.featureNotSupported, "a PL/pgSQL function that writes cannot run in a streamed query, whose transaction is rolled back; run the query without streaming")
+            }
         }
         var executor = StatementExecutor(transaction: context.transaction, store: context.store, parameters: parameters, now: context.now,
                                          nowMicroseconds: context.nowMicroseconds, limits: context.limits, cancellation: context.cancellation)
@@ -115,8 +136,9 @@ struct ContextStatementRunner: PLStatementRunner {
         executor.rowLocksPerWrite = context.rowLocksPerWrite
         executor.allowsSequenceWrites = context.allowsSequenceWrites
         executor.timeZone = context.timeZone
-        executor.routineVariables = variables
+        executor.routineVariables = PLpgSQLRun<ContextStatementRunner>.seesVariables(statement) ? variables : nil
         executor.routineDepth = context.routineDepth + 1
+        executor.rollsBack = context.rollsBack
         return try executor.execute(statement)
     }
 
@@ -137,7 +159,14 @@ struct ContextStatementRunner: PLStatementRunner {
 
     func savepoint() throws -> Transaction.Savepoint { try context.transaction.savepoint() }
     func rollback(to savepoint: Transaction.Savepoint) throws { try context.transaction.rollback(to: savepoint) }
-    func checkCancelled() throws { try context.checkCancelled() }
+    /// A cancel or timeout (unlike `ExecutionContext.checkCancelled`, not a reason to stop an
+    /// attempt without waiting: a short function runs there too).
+    func checkCancelled() throws { try Self.checkCancelled(context) }
+
+    static func checkCancelled(_ context: ExecutionContext) throws {
+        if let reason = context.cancellation?.reason, reason != .none { throw StatementCancellation.error(reason) }
+        if Task.isCancelled { throw StatementCancellation.error(.userRequest) }
+    }
 }
 
 /// `FROM f(…)` of a set-returning PL/pgSQL function: its rows, each value cast to its column's
@@ -197,6 +226,7 @@ extension Planner {
     /// A call of PL/pgSQL `function`: a scalar function running its body, on arguments cast to
     /// their parameters' types, its value cast to the result type.
     func bindPLpgSQLCall(_ function: FunctionSpec, _ arguments: [Expr], _ ctx: BindingContext) throws -> BoundExpr {
+        bindsRoutineCalls = true
         let call = PLpgSQLFunctionCall(function: function, block: try PLpgSQLParser.parse(function.body))
         let typed = try zip(arguments, function.arguments).map { try bind(try FunctionCatalog.cast($0, to: $1.type), ctx) }
         let scalar = ScalarFunction(name: function.name, arity: typed.count...typed.count, acceptsNull: !function.strict,
@@ -219,13 +249,29 @@ extension Planner {
 /// The notices and warnings RAISE gives in PL/pgSQL functions a statement calls, collected
 /// for the statement's result (PG-wire sends them before its rows). Kept to the same bound as
 /// a DO block's. Used by one statement at a time.
-final class NoticeSink: @unchecked Sendable {
-    private(set) var notices: [String] = []
-    private(set) var warnings: [String] = []
+final class NoticeSink: Sendable {
+    private let kept = Mutex<(notices: [String], warnings: [String])>(([], []))
+    /// Statements PL/pgSQL functions ran for the statement (`ContextStatementRunner`).
+    private let statements = Atomic<Int>(0)
+
+    func countStatement() -> Int { statements.add(1, ordering: .relaxed).newValue }
+    var notices: [String] { kept.withLock { $0.notices } }
+    var warnings: [String] { kept.withLock { $0.warnings } }
 
     func add(_ result: QueryResult) {
-        notices += result.notices.prefix(max(0, 10_000 - notices.count))
-        warnings += result.warnings.prefix(max(0, 10_000 - warnings.count))
+        kept.withLock { kept in
+            kept.notices += result.notices.prefix(max(0, 10_000 - kept.notices.count)).map(NoticeSink.bounded)
+            kept.warnings += result.warnings.prefix(max(0, 10_000 - kept.warnings.count)).map(NoticeSink.bounded)
+        }
+    }
+
+    /// Longest notice kept, in bytes; a longer one is cut (PostgreSQL sends any length, but
+    /// here they are held in memory until the statement ends).
+    static let maxNoticeBytes = 8 << 10
+
+    static func bounded(_ text: String) -> String {
+        guard text.utf8.count > maxNoticeBytes else { return text }
+        return String(decoding: text.utf8.prefix(maxNoticeBytes), as: UTF8.self) + "…"
     }
 }
 
@@ -236,7 +282,11 @@ final class ParsedStatements: Sendable {
 
     init(capacity: Int) { self.capacity = capacity }
 
+    /// Longest text kept (a longer one, EXECUTE's dynamic SQL most likely, is parsed each time).
+    static let maxTextBytes = 16 << 10
+
     func statements(_ sql: String) throws -> [(Statement, String)] {
+        guard sql.utf8.count <= Self.maxTextBytes else { return try Parser.parseScript(sql) }
         if let kept = entries.withLock({ $0[sql] }) { return kept }
         let statements = try Parser.parseScript(sql)
         entries.withLock { entries in

@@ -69,6 +69,15 @@ public struct PLpgSQLRun<Runner: PLStatementRunner> {
 
     public init(runner: Runner) { self.runner = runner }
 
+    /// Whether `statement` reads the block's variables: queries and data changes do; DDL does
+    /// not (as in PostgreSQL), so a CHECK, DEFAULT or view a block creates never names one.
+    public static func seesVariables(_ statement: Statement) -> Bool {
+        switch statement {
+        case .query, .insert, .update, .delete, .merge, .withClause, .explain: return true
+        default: return false
+        }
+    }
+
     /// The DO statement's own result: no rows, the notices its statements and RAISE gave.
     public var result: QueryResult {
         var result = QueryResult(columns: [], rows: [], statementType: "do", commandTag: "DO", message: "DO")
@@ -299,7 +308,7 @@ public struct PLpgSQLRun<Runner: PLStatementRunner> {
     }
 
     mutating func assign(_ target: String, _ value: Value) async throws {
-        let parts = target.split(separator: ".", maxSplits: 1).map(String.init)
+        let parts = target.split(separator: ".", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
         guard let i = slotIndex(parts[0]) else { throw RedError(.syntaxError, "\"\(target)\" is not a known variable") }
         if parts.count == 2 {
             guard slots[i].isRecord, var fields = slots[i].fields else {
@@ -387,10 +396,10 @@ public struct PLpgSQLRun<Runner: PLStatementRunner> {
 
     mutating func note(_ newNotices: [String], _ newWarnings: [String] = []) {
         for notice in newNotices {
-            if notices.count < Self.maxNotices { notices.append(notice) } else { droppedNotices += 1 }
+            if notices.count < Self.maxNotices { notices.append(NoticeSink.bounded(notice)) } else { droppedNotices += 1 }
         }
         for warning in newWarnings {
-            if warnings.count < Self.maxNotices { warnings.append(warning) } else { droppedNotices += 1 }
+            if warnings.count < Self.maxNotices { warnings.append(NoticeSink.bounded(warning)) } else { droppedNotices += 1 }
         }
     }
 

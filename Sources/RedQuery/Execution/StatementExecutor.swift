@@ -52,6 +52,8 @@ public struct StatementExecutor {
     /// Where the notices of PL/pgSQL functions the statement calls go: the outermost statement's
     /// (nil: this one is the outermost).
     var noticeSink: NoticeSink?
+    /// The caller rolls the statement's transaction back when it ends (a streamed read).
+    public var rollsBack = false
 
     /// Where a query's plan is kept for the next execution of the same statement, with the
     /// definitions version this transaction's snapshot sees; nil: plan afresh, keep nothing.
@@ -91,6 +93,7 @@ public struct StatementExecutor {
         context.routineVariables = routineVariables
         context.routineDepth = routineDepth
         context.noticeSink = noticeSink
+        context.rollsBack = rollsBack
         return context
     }
 

@@ -68,6 +68,7 @@ struct PLpgSQLParser {
     mutating func parseName(what: String) throws -> String {
         switch current.kind {
         case .word(let w, _):
+            guard !w.isEmpty else { throw RedError(.syntaxError, "zero-length delimited identifier") }
             advance()
             return w
         default:

@@ -103,9 +103,10 @@ struct PLpgSQLScanner {
                 var k = i + 1
                 while let d = at(k), Lexer.isIdentPart(d), d != UInt8(ascii: "$") { k += 1 }
                 if at(k) == UInt8(ascii: "$"), k == i + 1 || !Lexer.isDigit(bytes[i + 1]) {
-                    let tag = Array(bytes[i...k])
+                    let tag = bytes[i...k]
                     var m = k + 1
-                    while m + tag.count <= bytes.count, Array(bytes[m..<(m + tag.count)]) != tag { m += 1 }
+                    // The closing tag starts at a `$`; compared in place, so a long tag costs no copies.
+                    while m + tag.count <= bytes.count, !(bytes[m] == UInt8(ascii: "$") && bytes[m..<(m + tag.count)].elementsEqual(tag)) { m += 1 }
                     guard m + tag.count <= bytes.count else { throw failure("unterminated dollar-quoted string") }
                     i = m + tag.count
                     tokens.append(Token(kind: .literal, start: start, end: i))

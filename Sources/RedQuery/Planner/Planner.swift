@@ -62,6 +62,10 @@ final class Planner {
     /// the subquery up, so an outer ORDER BY … LIMIT 1 locks one row, not the subquery's all).
     var exportLockedRows: LockingClause?
 
+    /// Whether a PL/pgSQL function call was bound (`bindPLpgSQLCall`): its statement's
+    /// aggregates then run in one part (`AggregateNode.runsInOnePart`).
+    var bindsRoutineCalls = false
+
     init(context: ExecutionContext) { self.context = context }
 
     /// The result column an output expression (a select-list item, a RETURNING item) makes:
@@ -475,8 +479,10 @@ final class Planner {
         if let aggregation {
             let columns = aggregation.groupKeys.map { ScopeColumn(qualifier: nil, name: Self.columnName($0), type: .any) }
                 + aggregation.callASTs.map { ScopeColumn(qualifier: nil, name: $0.name, type: .any) }
-            plan = AggregateNode(plan, groupKeys: aggregation.boundKeys, aggregates: aggregation.calls, columns: columns,
-                                 groupingSets: select.groupingSets)
+            let aggregate = AggregateNode(plan, groupKeys: aggregation.boundKeys, aggregates: aggregation.calls, columns: columns,
+                                          groupingSets: select.groupingSets)
+            aggregate.runsInOnePart = bindsRoutineCalls  // PL/pgSQL calls write to the one transaction
+            plan = aggregate
             baseWidth = columns.count
             if let having { plan = FilterNode(plan, having) }
         }
