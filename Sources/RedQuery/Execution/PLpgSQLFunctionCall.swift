@@ -126,19 +126,9 @@ struct ContextStatementRunner: PLStatementRunner {
                 throw RedError(.featureNotSupported, "a PL/pgSQL function that writes cannot run in a streamed query, whose transaction is rolled back; run the query without streaming")
             }
         }
-        var executor = StatementExecutor(transaction: context.transaction, store: context.store, parameters: parameters, now: context.now,
-                                         nowMicroseconds: context.nowMicroseconds, limits: context.limits, cancellation: context.cancellation)
-        executor.deferredConstraints = context.deferredConstraints
-        executor.surfaceCatalog = context.surfaceCatalog
-        executor.sessionSequences = context.sessionSequences
-        executor.locks = context.locks
-        executor.random = context.random
-        executor.rowLocksPerWrite = context.rowLocksPerWrite
-        executor.allowsSequenceWrites = context.allowsSequenceWrites
-        executor.timeZone = context.timeZone
+        var executor = StatementExecutor(partOf: context, parameters: parameters)
         executor.routineVariables = PLpgSQLRun<ContextStatementRunner>.seesVariables(statement) ? variables : nil
-        executor.routineDepth = context.routineDepth + 1
-        executor.rollsBack = context.rollsBack
+        executor.routineDepth += 1
         return try executor.execute(statement)
     }
 

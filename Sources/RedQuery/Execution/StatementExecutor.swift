@@ -77,6 +77,25 @@ public struct StatementExecutor {
         self.limits = limits
     }
 
+    /// An executor for a statement run as a part of the one `context` runs (a PL/pgSQL
+    /// function's): the same transaction, clock, limits, cancel switch and session state
+    /// (`makeContext`'s inverse), with its own parameters and no variables.
+    init(partOf context: ExecutionContext, parameters: [Value]) {
+        self.init(transaction: context.transaction, store: context.store, parameters: parameters, now: context.now,
+                  nowMicroseconds: context.nowMicroseconds, limits: context.limits, cancellation: context.cancellation)
+        deferredConstraints = context.deferredConstraints
+        surfaceCatalog = context.surfaceCatalog
+        sessionSequences = context.sessionSequences
+        locks = context.locks
+        random = context.random
+        rowLocksPerWrite = context.rowLocksPerWrite
+        allowsSequenceWrites = context.allowsSequenceWrites
+        timeZone = context.timeZone
+        routineDepth = context.routineDepth
+        noticeSink = context.noticeSink
+        rollsBack = context.rollsBack
+    }
+
     func makeContext() -> ExecutionContext {
         let context = ExecutionContext(transaction: transaction, store: store, parameters: parameters, now: now, nowMicroseconds: nowMicroseconds,
                                        limits: limits, cancellation: cancellation)
