@@ -274,7 +274,7 @@ public final class Session: @unchecked Sendable {
         }
         if access != .readWrite, !StatementExecutor.isReadOnly(statement) {
             if case .active(let tx) = state { state = .failed(tx) }
-            if let refusal = access.writeRefusal(Self.verb(of: statement)) { throw refusal }
+            if let refusal = access.writeRefusal(StatementExecutor.verb(of: statement)) { throw refusal }
         }
         if case .ask(let ask) = statement {
             if case .failed = state {
@@ -296,7 +296,7 @@ public final class Session: @unchecked Sendable {
             }
             if readOnlyTransaction, !StatementExecutor.isReadOnly(statement) {
                 state = .failed(tx)
-                throw RedError(.readOnlyTransaction, "cannot execute \(Self.verb(of: statement)) in a read-only transaction")
+                throw RedError(.readOnlyTransaction, "cannot execute \(StatementExecutor.verb(of: statement)) in a read-only transaction")
             }
             do {
                 // A statement that wrote cannot be undone alone (no savepoint is taken per
@@ -446,18 +446,6 @@ public final class Session: @unchecked Sendable {
         if !registry.isSettled { try await registry.settle() }
     }
 
-    static func verb(of statement: Statement) -> String {
-        switch statement {
-        case .insert: return "INSERT"
-        case .update: return "UPDATE"
-        case .delete: return "DELETE"
-        case .kv: return "KV"
-        case .merge: return "MERGE"
-        case .withClause(_, let main): return verb(of: main)
-        case .query(let query) where !query.locking.isEmpty: return "SELECT FOR \(query.locking[0].strength.rawValue)"
-        default: return "DDL"
-        }
-    }
 
     /// Plans `sql` without running it and reports its parameter types and result columns
     /// (PostgreSQL's Describe). `sql` must hold at most one statement.

@@ -114,11 +114,11 @@ struct ContextStatementRunner: PLStatementRunner {
         if !StatementExecutor.isReadOnly(statement) {
             // PostgreSQL's rule: only a VOLATILE function writes.
             guard volatility == "v" else {
-                throw RedError(.featureNotSupported, "\(Self.verb(of: statement)) is not allowed in a non-volatile function")
+                throw RedError(.featureNotSupported, "\(StatementExecutor.verb(of: statement)) is not allowed in a non-volatile function")
             }
             // The caller's limits: a read-only transaction or role writes nothing through a function.
             guard context.allowsSequenceWrites else {
-                throw RedError(.readOnlyTransaction, "cannot execute \(Self.verb(of: statement)) in a read-only transaction")
+                throw RedError(.readOnlyTransaction, "cannot execute \(StatementExecutor.verb(of: statement)) in a read-only transaction")
             }
             // A read tried without waiting is rolled back afterwards: a write goes to the waiting path.
             if context.mustNotRunLong { throw WouldBlock(reason: .longRunning) }
@@ -130,17 +130,6 @@ struct ContextStatementRunner: PLStatementRunner {
         executor.routineVariables = PLpgSQLRun<ContextStatementRunner>.seesVariables(statement) ? variables : nil
         executor.routineDepth += 1
         return try executor.execute(statement)
-    }
-
-    static func verb(of statement: Statement) -> String {
-        switch statement {
-        case .insert: return "INSERT"
-        case .update: return "UPDATE"
-        case .delete: return "DELETE"
-        case .merge: return "MERGE"
-        case .withClause(_, let main): return verb(of: main)
-        default: return "a statement that writes"
-        }
     }
 
     func endTransaction(commit: Bool) async throws -> QueryResult {

@@ -100,10 +100,7 @@ public struct PLpgSQLRun<Runner: PLStatementRunner> {
         scopes = [[:]]
         self.resultType = resultType
         returnsValue = resultType != nil
-        for (k, argument) in arguments.enumerated() {
-            // Arguments take slots 1…n, so `$k` (parameter k) is argument k.
-            try await declare(name: argument.name ?? "$\(k + 1)", typeText: argument.typeText, value: argument.value)
-        }
+        try await declareArguments(arguments)
         try await declare(name: "found", typeText: "boolean", value: .boolean(false))
         switch try await runToEnd(block) {
         case .returned(let value?): return value
@@ -125,15 +122,20 @@ public struct PLpgSQLRun<Runner: PLStatementRunner> {
         setRows = []
         setColumns = columns
         self.columnsAreVariables = columnsAreVariables
-        for (k, argument) in arguments.enumerated() {
-            try await declare(name: argument.name ?? "$\(k + 1)", typeText: argument.typeText, value: argument.value)
-        }
+        try await declareArguments(arguments)
         if columnsAreVariables {
             for column in columns { try await declare(name: column.name, typeText: column.typeText, value: .null) }
         }
         try await declare(name: "found", typeText: "boolean", value: .boolean(false))
         _ = try await runToEnd(block)
         return setRows ?? []
+    }
+
+    /// A function's arguments, in slots 1…n, so `$k` (parameter k) is argument k.
+    private mutating func declareArguments(_ arguments: [(name: String?, typeText: String, value: Value)]) async throws {
+        for (k, argument) in arguments.enumerated() {
+            try await declare(name: argument.name ?? "$\(k + 1)", typeText: argument.typeText, value: argument.value)
+        }
     }
 
     /// Adds rows to a set-returning function's result.

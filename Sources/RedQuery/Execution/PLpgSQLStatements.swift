@@ -69,11 +69,7 @@ extension PLpgSQLRun {
                 setFound(into.map { _ in !result.rows.isEmpty } ?? (rowCount > 0))
             }
         case .execute(let command, let into, let using):
-            guard case .text(let sql) = try await value(of: "CAST((\(command)) AS text)") else {
-                throw RedError(.invalidArgument, "query string argument of EXECUTE is null", condition: "22004")
-            }
-            var parameters: [Value] = []
-            for argument in using { parameters.append(try await value(of: argument)) }
+            let (sql, parameters) = try await dynamicStatement(command, using)
             let result = try await runSQL(sql, dynamicParameters: parameters)
             rowCount = result.statementType == "select" ? result.rows.count : result.rowsAffected
             if let into { try await store(result, into: into, statement: sql) }  // EXECUTE leaves FOUND alone, as in PostgreSQL
@@ -133,13 +129,19 @@ extension PLpgSQLRun {
         case .sql(let query):
             return try await runSQL(query)
         case .execute(let command, let using):
-            guard case .text(let sql) = try await value(of: "CAST((\(command)) AS text)") else {
-                throw RedError(.invalidArgument, "query string argument of EXECUTE is null", condition: "22004")
-            }
-            var parameters: [Value] = []
-            for argument in using { parameters.append(try await value(of: argument)) }
+            let (sql, parameters) = try await dynamicStatement(command, using)
             return try await runSQL(sql, dynamicParameters: parameters)
         }
+    }
+
+    /// EXECUTE's text and its USING values.
+    mutating func dynamicStatement(_ command: String, _ using: [String]) async throws -> (sql: String, parameters: [Value]) {
+        guard case .text(let sql) = try await value(of: "CAST((\(command)) AS text)") else {
+            throw RedError(.invalidArgument, "query string argument of EXECUTE is null", condition: "22004")
+        }
+        var parameters: [Value] = []
+        for argument in using { parameters.append(try await value(of: argument)) }
+        return (sql, parameters)
     }
 
     /// INTO: the first row (none: NULLs); STRICT wants exactly one.

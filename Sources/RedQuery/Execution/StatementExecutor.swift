@@ -131,6 +131,20 @@ public struct StatementExecutor {
         }
     }
 
+    /// What a statement that writes is called in "cannot execute … in a read-only transaction".
+    public static func verb(of statement: Statement) -> String {
+        switch statement {
+        case .insert: return "INSERT"
+        case .update: return "UPDATE"
+        case .delete: return "DELETE"
+        case .kv: return "KV"
+        case .merge: return "MERGE"
+        case .withClause(_, let main): return verb(of: main)
+        case .query(let query) where !query.locking.isEmpty: return "SELECT FOR \(query.locking[0].strength.rawValue)"
+        default: return "DDL"
+        }
+    }
+
     /// Runs `statement`. The notices and warnings PL/pgSQL functions it calls raise come with
     /// its result (`NoticeSink`).
     public func execute(_ statement: Statement) throws -> QueryResult {
