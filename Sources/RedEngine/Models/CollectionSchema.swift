@@ -35,6 +35,8 @@ public struct CollectionSchema: Codable, Sendable, Equatable {
     /// A materialized view's query (its SQL text): the table holds that query's rows as of its
     /// last `REFRESH MATERIALIZED VIEW`, and ordinary writes are refused.
     public var materializedQuery: String?
+    /// Triggers (`CREATE TRIGGER`; nil in schemas written before they existed).
+    public var triggers: [TriggerDefinition]?
 
     public init(model: Model, columns: [ColumnDefinition] = [], appendOnly: Bool = false, defaultTTLMilliseconds: Int64? = nil) {
         self.model = model

@@ -1,4 +1,5 @@
 import RedCore
+import RedEngine
 
 /// The syntax tree the parser produces and the planner consumes.
 ///
@@ -280,6 +281,11 @@ public indirect enum Statement: Sendable, Equatable {
     /// `RENAME TO g` (the new name) or `OWNER TO r` (nil: roles own nothing here, so only the
     /// function's existence is checked).
     case alterFunction(FunctionReference, renameTo: String?)
+    /// `CREATE [OR REPLACE] TRIGGER … ON table …`, `DROP TRIGGER [IF EXISTS] name ON table`,
+    /// `ALTER TRIGGER name ON table RENAME TO new` (`TableTriggers`).
+    case createTrigger(TriggerDefinition, table: String, orReplace: Bool)
+    case dropTrigger(name: String, table: String, ifExists: Bool)
+    case renameTrigger(name: String, table: String, to: String)
     /// `CREATE EXTENSION [IF NOT EXISTS] name …` / `DROP EXTENSION [IF EXISTS] names [CASCADE]`:
     /// records which of the built-in extensions (`ExtensionCatalog`) a database asked for.
     case createExtension(name: String, ifNotExists: Bool)

@@ -160,6 +160,8 @@ public struct CheckSpec: Sendable, Equatable {
 }
 
 public enum AlterAction: Sendable, Equatable {
+    /// `ENABLE TRIGGER name` / `DISABLE TRIGGER name`; nil name: `ALL` or `USER` (every trigger).
+    case setTriggersEnabled(name: String?, Bool)
     case addColumn(ColumnSpec, ifNotExists: Bool)
     case dropColumn(String, ifExists: Bool)
     case renameColumn(String, to: String)

@@ -169,6 +169,12 @@ struct DDLExecutor {
             return try createFunction(spec, orReplace: orReplace)
         case .dropFunctions(let references, let ifExists, let cascade):
             return try dropFunctions(references, ifExists: ifExists, cascade: cascade)
+        case .createTrigger(let definition, let table, let orReplace):
+            return try createTrigger(definition, table: table, orReplace: orReplace)
+        case .dropTrigger(let name, let table, let ifExists):
+            return try dropTrigger(name, table: table, ifExists: ifExists)
+        case .renameTrigger(let name, let table, let newName):
+            return try renameTrigger(name, table: table, to: newName)
         case .alterFunction(let reference, let newName):
             return try alterFunction(reference, renameTo: newName)
         case .createExtension(let name, let ifNotExists):
@@ -406,6 +412,8 @@ struct DDLExecutor {
     func alter(_ handle: TableHandle, _ action: AlterAction, _ notes: inout [String]) throws -> TableHandle {
         var schema = handle.schema
         switch action {
+        case .setTriggersEnabled(let name, let enabled):
+            return try setTriggersEnabled(handle, name: name, enabled, &notes)
         case .addCheck(let spec):
             let added = try addChecks([spec], to: &schema, table: handle.name)
             let updated = try store.setSchema(tx, handle, schema)
@@ -537,6 +545,7 @@ struct DDLExecutor {
                 throw RedError(.dependentObjectsStillExist, "cannot drop column \(name) of table \(handle.name) because other objects depend on it",
                                detail: "column \(reader.name) of table \(handle.name) depends on column \(name) of table \(handle.name)")
             }
+            try refuseTriggerReaders(of: column.name, handle, what: "drop column \(name)")
             var current = try dropForeignKeys(over: column, of: handle)
             // As in PostgreSQL, the indexes and CHECK constraints that read the column go with it.
             let planner = Planner(context: context)
@@ -562,6 +571,7 @@ struct DDLExecutor {
             if let view = try viewsReading(handle, column: old).first {
                 throw RedError(.dependentObjectsStillExist, "view \(view) reads column \(old) of \(handle.name); drop or recreate the view before renaming the column")
             }
+            try refuseTriggerReaders(of: schema.columns[i].name, handle, what: "rename column \(old)")
             // The checks keep their text: references to the column are rewritten to the new name.
             schema.checks = try schema.checks?.map { check in
                 var renamed = check

@@ -75,6 +75,11 @@ struct DMLExecutor {
         let metadata = try metadataValue(statement.metadata, planner)
         let upsert = try statement.onConflict.map { try UpsertPlan(onConflict: $0, handle: handle, executor: self, planner: planner) }
         let foreignKeys = ForeignKeyEnforcement.of(handle, context: context)
+        var triggers = try TableTriggers.of(handle, .insert, context: context)
+        if upsert?.updates == true, handle.schema.triggerList.contains(where: { $0.enabled && $0.events.contains(.update) }) {
+            throw RedError(.featureNotSupported, "INSERT … ON CONFLICT DO UPDATE on a table with UPDATE triggers is not supported yet (\(handle.localName)); run the UPDATE and the INSERT as two statements")
+        }
+        try triggers?.fireBeforeStatement()
         var affected = 0
         var touched = Set<Int64>()
         let eval = context.evaluation([])
@@ -104,9 +109,14 @@ struct DMLExecutor {
                         targets = (width, columns, columns.map { CellTarget($0, overriding: statement.overriding) })
                     }
                     if rowIDs.isEmpty { rowIDs = try store.reserveRowIDs(tx, handle, count: min(1_000, sourceRows.count - r)) }
-                    row = try generated.filled(try tableRow(targets!.columns, targets!.cells, sourceRows, r, handle, &defaults, rid: rowIDs.lowerBound,
-                                                            expiresAt: expiresAt))
+                    var built = try tableRow(targets!.columns, targets!.cells, sourceRows, r, handle, &defaults, rid: rowIDs.lowerBound,
+                                             expiresAt: expiresAt, checkNotNull: triggers?.hasBeforeRow != true)
                     rowIDs = rowIDs.dropFirst()
+                    if let triggers, triggers.hasBeforeRow {
+                        guard let changed = try triggers.beforeRow(new: built, old: nil) else { continue }  // NULL: the row is skipped
+                        built = changed
+                    }
+                    row = try generated.filled(built)
                     try checks.verify(row)  // before any conflict check, as PostgreSQL does
                 case .document: row = try documentRow(statement.columns, sourceRows.row(r), handle, expiresAt: expiresAt)
                 case .vector: row = try vectorRow(statement.columns, sourceRows.row(r), handle, expiresAt: expiresAt)
@@ -130,6 +140,7 @@ struct DMLExecutor {
                 } else {
                     try store.insert(tx, handle, row, now: context.now, concurrentDuplicate: upsert == nil ? .uniqueViolation : .serializationFailure)
                     foreignKeys?.inserted(handle, row)
+                    try triggers?.rowWritten(new: row, old: nil)
                     if upsert != nil { touched.insert(row.rid) }  // only ON CONFLICT reads it
                     if let item = embedded?[r] { embeddedRows.append((row.rid, item.text, item.vector)) }
                 }
@@ -143,6 +154,7 @@ struct DMLExecutor {
         }
         if handle.schema.model == .kv { affected = sourceRows.count }
         try foreignKeys?.settle()
+        try triggers?.fireAfter()
         if let autoEmbed = statement.autoEmbed { try storeEmbeddings(embeddedRows, of: handle.name, autoEmbed) }
         return finish(type: "insert", tag: "INSERT 0 \(affected)", affected: affected, returning: returning, rows: returned)
     }
@@ -294,7 +306,7 @@ struct DMLExecutor {
 
     /// `targets` are the columns the source's values go to, `cells` the same as `CellTarget`s.
     func tableRow(_ targets: [ColumnDefinition], _ cells: [CellTarget], _ source: SourceRows, _ r: Int, _ handle: TableHandle,
-                  _ defaults: inout DefaultValues, rid: Int64, expiresAt: Int64?) throws -> StoredRow {
+                  _ defaults: inout DefaultValues, rid: Int64, expiresAt: Int64?, checkNotNull: Bool = true) throws -> StoredRow {
         let schema = handle.schema
         var values = ColumnValues()
         values.reserveCapacity(schema.columns.count)
@@ -324,8 +336,8 @@ struct DMLExecutor {
             }
         }
         if sawNull {
-            // Generated columns are computed (and checked) after this.
-            for column in schema.columns where column.notNull && column.generatedSQL == nil && (values[column.id] ?? .null).isNull {
+            // Generated columns are computed (and checked) after this; BEFORE ROW triggers check after they ran.
+            for column in schema.columns where checkNotNull && column.notNull && column.generatedSQL == nil && (values[column.id] ?? .null).isNull {
                 throw RedError(.notNullViolation, "null value in column \"\(column.name)\" of relation \"\(handle.name)\" violates not-null constraint")
             }
             values.removeAll { $0.value.isNull }
@@ -472,6 +484,8 @@ struct DMLExecutor {
     func update(table: String, alias: String?, assignments: [Assignment], from: TableRef?, whereClause: Expr?,
                 returning: [SelectItem]?) throws -> QueryResult {
         let planner = Planner(context: context)
+        var triggers = try TableTriggers.of(try writableTarget(table), .update, setColumns: Set(assignments.map { $0.column.lowercased() }), context: context)
+        try triggers?.fireBeforeStatement()
         let (handle, scope, targets) = try self.targets(table: table, alias: alias, joined: from, whereClause: whereClause,
                                                         planner: planner, statement: "UPDATE")
         let ctx = BindingContext(scope: scope, aggregatesForbiddenIn: "UPDATE")
@@ -486,18 +500,28 @@ struct DMLExecutor {
         // Validate every new row before writing any (the statement is atomic either way; this keeps errors early).
         var updates: [(key: [UInt8], old: StoredRow, new: StoredRow)] = []
         for target in targets {
-            let new = try generated.filled(try applying(bound, to: target.row, values: target.values, handle: handle, defaults: &defaults, eval: eval))
+            var new = try applying(bound, to: target.row, values: target.values, handle: handle, defaults: &defaults, eval: eval,
+                                   checkNotNull: triggers?.hasBeforeRow != true)
+            if let triggers, triggers.hasBeforeRow {
+                guard let changed = try triggers.beforeRow(new: new, old: target.row) else { continue }  // NULL: the row is skipped
+                new = changed
+            }
+            new = try generated.filled(new)
             try checks.verify(new, old: target.row)
             updates.append((target.key, target.row, new))
         }
         try lockUniqueKeys(of: updates.map(\.new), handle, replacing: updates.map(\.old))
         let foreignKeys = ForeignKeyEnforcement.of(handle, context: context)
+        var written = 0
         for u in updates {
+            if triggers?.hasBeforeRow == true, try !unchangedSinceRead(u.old, handle) { continue }
+            written += 1
             if handle.schema.model == .kv {
                 try store.putKV(tx, handle, key: String(decoding: u.key, as: UTF8.self), row: u.new, previous: u.old)
             } else {
                 try store.update(tx, handle, old: u.old, new: u.new, now: context.now)
                 try foreignKeys?.updated(handle, old: u.old, new: u.new)
+                try triggers?.rowWritten(new: u.new, old: u.old)
             }
             if let returningExprs {
                 // The new row in place of the old one; joined tables' columns stay as matched.
@@ -507,24 +531,46 @@ struct DMLExecutor {
             }
         }
         try foreignKeys?.settle()
-        return finish(type: "update", tag: "UPDATE \(updates.count)", affected: updates.count, returning: returningExprs, rows: returned)
+        try triggers?.fireAfter()
+        return finish(type: "update", tag: "UPDATE \(written)", affected: written, returning: returningExprs, rows: returned)
     }
 
     func delete(table: String, alias: String?, using: TableRef?, whereClause: Expr?, returning: [SelectItem]?) throws -> QueryResult {
         let planner = Planner(context: context)
+        var triggers = try TableTriggers.of(try writableTarget(table), .delete, context: context)
+        try triggers?.fireBeforeStatement()
         let (handle, scope, targets) = try self.targets(table: table, alias: alias, joined: using, whereClause: whereClause,
                                                         planner: planner, statement: "DELETE")
         let returningExprs = try returning.map { try bindReturning($0, scope: scope, planner: planner) }
         let eval = context.evaluation([])
         var returned: [[Value]] = []
         let foreignKeys = ForeignKeyEnforcement.of(handle, context: context)
+        var deleted = 0
         for target in targets {
+            if let triggers, triggers.hasBeforeRow {
+                guard try triggers.beforeRow(new: nil, old: target.row) != nil, try unchangedSinceRead(target.row, handle) else { continue }
+            }
             try store.deleteScanned(tx, handle, key: target.key, row: target.row)
             try foreignKeys?.deleted(handle, target.row)
+            try triggers?.rowWritten(new: nil, old: target.row)
+            deleted += 1
             if let returningExprs { returned.append(try returningExprs.exprs.map { try eval.evaluate($0, target.values) }) }
         }
         try foreignKeys?.settle()
-        return finish(type: "delete", tag: "DELETE \(targets.count)", affected: targets.count, returning: returningExprs, rows: returned)
+        try triggers?.fireAfter()
+        return finish(type: "delete", tag: "DELETE \(deleted)", affected: deleted, returning: returningExprs, rows: returned)
+    }
+
+    /// Whether `row`, read before BEFORE ROW triggers ran, is still as read: false when one of
+    /// them deleted it (the row is then skipped); 27000 when one changed it, as PostgreSQL
+    /// refuses to overwrite such a change.
+    func unchangedSinceRead(_ row: StoredRow, _ handle: TableHandle) throws -> Bool {
+        guard let current = try store.get(tx, handle, rid: row.rid) else { return false }
+        guard current == row else {
+            throw RedError(.invalidOperation, "tuple to be updated or deleted was already modified by an operation triggered by the current command",
+                           hint: "Consider using an AFTER trigger instead of a BEFORE trigger to propagate changes to other rows.", condition: "27000")
+        }
+        return true
     }
 
     /// One SET item, bound: the column (tables), the JSON path (documents) or the value (KV); nil value = DEFAULT.
@@ -570,7 +616,7 @@ struct DMLExecutor {
 
     /// `row` with the assignments applied; every right-hand side sees `values` (the old row).
     func applying(_ bound: [BoundAssignment], to row: StoredRow, values: [Value], handle: TableHandle,
-                  defaults: inout DefaultValues, eval: Evaluation) throws -> StoredRow {
+                  defaults: inout DefaultValues, eval: Evaluation, checkNotNull: Bool = true) throws -> StoredRow {
         var new = row
         new.updatedAt = context.now
         for assignment in bound {
@@ -579,7 +625,7 @@ struct DMLExecutor {
             case .table:
                 let column = assignment.column!
                 let value = try v.map { try coerce($0, column, handle) } ?? (try defaults.value(for: column, handle: handle))
-                if column.notNull, value.isNull, column.generatedSQL == nil {
+                if checkNotNull, column.notNull, value.isNull, column.generatedSQL == nil {
                     throw RedError(.notNullViolation, "null value in column \"\(column.name)\" of relation \"\(handle.name)\" violates not-null constraint")
                 }
                 new.values[column.id] = value.isNull ? nil : value

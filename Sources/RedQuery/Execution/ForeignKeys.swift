@@ -242,6 +242,13 @@ final class ForeignKeyEnforcement {
         if child.schema.appendOnly, action != .noAction, action != .restrict {
             throw RedError(.invalidOperation, "table \"\(child.name)\" is APPEND ONLY: \(change.newKey == nil ? "ON DELETE" : "ON UPDATE") \(action.rawValue) of foreign key constraint \"\(fk.name)\" would change its rows")
         }
+        if action != .noAction, action != .restrict {
+            let event: TriggerDefinition.Event = action == .cascade && change.newKey == nil ? .delete : .update
+            if child.schema.triggerList.contains(where: { $0.enabled && $0.events.contains(event) }) {
+                throw RedError(.featureNotSupported, "\(change.newKey == nil ? "ON DELETE" : "ON UPDATE") \(action.rawValue) of foreign key constraint \"\(fk.name)\" would change rows of table \"\(child.localName)\", whose \(event.rawValue.uppercased()) triggers cannot fire there yet",
+                               hint: "Change the referencing rows first, or make the constraint NO ACTION.")
+            }
+        }
         switch action {
         case .noAction, .restrict:
             throw RedError(.foreignKeyViolation,

@@ -8,6 +8,9 @@ extension DDLExecutor {
             throw RedError(.featureNotSupported, "language \"\(spec.language)\" is not supported; LANGUAGE sql and plpgsql functions are")
         }
         if spec.language == "plpgsql" { try checkPLpgSQL(spec) }
+        if spec.language == "sql", spec.returnType?.lowercased() == "trigger" {
+            throw RedError(.invalidFunctionDefinition, "SQL functions cannot return type trigger")
+        }
         guard spec.body.utf8.count <= FunctionCatalog.maxBodyBytes else {
             throw RedError(.limitExceeded, "a function's body is at most \(FunctionCatalog.maxBodyBytes) bytes")
         }
@@ -70,7 +73,10 @@ extension DDLExecutor {
     /// looked up when it runs), and it returns one value or nothing.
     private func checkPLpgSQL(_ spec: FunctionSpec) throws {
         if spec.returnType?.lowercased() == "trigger" {
-            throw RedError(.featureNotSupported, "trigger functions are not supported yet (CREATE TRIGGER is still to come)")
+            guard spec.arguments.isEmpty, !spec.returnsSet else {
+                throw RedError(.invalidFunctionDefinition, "trigger functions cannot have declared arguments",
+                               hint: "The arguments of the trigger can be accessed through TG_NARGS and TG_ARGV instead.")
+            }
         }
         if !spec.returnsSet && !spec.tableColumns.isEmpty {
             throw RedError(.featureNotSupported, "PL/pgSQL functions with OUT parameters are not supported yet (a record as a value); return one value, or RETURNS TABLE (…) rows")

@@ -25,6 +25,9 @@ extension StatementExecutor {
         guard let handle = try store.open(transaction, merge.target), handle.schema.model == .table else {
             throw RedError(.undefinedCollection, "relation \"\(merge.target)\" does not exist")
         }
+        if let trigger = handle.schema.triggerList.first(where: { $0.enabled && !$0.forEachRow }) {
+            throw RedError(.featureNotSupported, "MERGE into a table with statement-level triggers (\(trigger.name) on \(handle.localName)) is not supported yet; row-level triggers fire")
+        }
         var executor = self
         executor.planMemo = nil
         let decided = try executor.execute(.query(Self.mergeDecision(merge, targetName: targetName)))

@@ -40,6 +40,12 @@ struct PLpgSQLFunctionCall: Sendable {
         }
     }
 
+    /// A trigger function's run for one row or statement (`TableTriggers`).
+    func fire(_ invocation: TriggerInvocation, _ context: ExecutionContext) throws -> TriggerOutcome {
+        let block = self.block
+        return try perform(context) { run in try await run.runTrigger(block, invocation) }
+    }
+
     private func inputs(_ arguments: [Value]) -> [(name: String?, typeText: String, value: Value)] {
         zip(function.arguments, arguments).map { (name: $0.name, typeText: $0.type, value: $1) }
     }

@@ -8,7 +8,8 @@ import RedCore
 ///   them (an inner name hides an outer one). Every statement the block runs gets all slot
 ///   values as its parameters and the visible names as `RoutineVariables`, so its SQL reads
 ///   a variable as `CAST($n AS type)` with `n` the slot's number; a record variable's fields
-///   (`r.id`) follow the slots, typed as the query that filled the record typed them.
+///   (`r.id`) follow the slots, typed as the query that filled the record typed them, and the
+///   record itself (`r`) reads as a JSON object of them, as a table's whole-row reference does.
 /// - **Expressions** are queries: `x := a + 1` runs `SELECT a + 1` (one row, one column, as
 ///   PostgreSQL requires), and a typed target casts the value to its type.
 /// - **Control flow** (`EXIT`, `CONTINUE`, `RETURN`) comes back as a `Completion` from each
@@ -32,6 +33,9 @@ public struct PLpgSQLRun<Runner: PLStatementRunner> {
         var notNull = false
         /// A record's fields, once a row was put in it.
         var fields: [(name: String, type: DataType, value: Value)]?
+        /// A record that is NULL although typed (a trigger's OLD on INSERT, NEW on DELETE): its
+        /// fields read NULL, and RETURN of it returns NULL.
+        var nullRecord = false
         var isRecord: Bool { read == nil }
     }
 
@@ -66,6 +70,9 @@ public struct PLpgSQLRun<Runner: PLStatementRunner> {
     var setRows: [[Value]]?
     var setColumns: [(name: String, typeText: String?)] = []
     var columnsAreVariables = false
+    /// A trigger function's run: RETURN gives a row (`returnedRow`), NEW, OLD or NULL.
+    var returnsRow = false
+    var returnedRow: [Value]?
 
     public init(runner: Runner) { self.runner = runner }
 
@@ -321,6 +328,7 @@ public struct PLpgSQLRun<Runner: PLStatementRunner> {
             }
             fields[f].value = value
             slots[i].fields = fields
+            slots[i].nullRecord = false
             return
         }
         guard !slots[i].constant else { throw RedError(.invalidArgument, "variable \"\(target)\" is declared CONSTANT", condition: "22005") }
@@ -332,6 +340,7 @@ public struct PLpgSQLRun<Runner: PLStatementRunner> {
     mutating func store(_ row: [Value]?, columns: [ResultColumn], into targets: [String]) async throws {
         if targets.count == 1, let i = slotIndex(targets[0]), slots[i].isRecord {
             slots[i].fields = columns.enumerated().map { k, column in (column.name, column.type, row?[k] ?? .null) }
+            slots[i].nullRecord = false
             return
         }
         for (k, target) in targets.enumerated() {
@@ -353,6 +362,9 @@ public struct PLpgSQLRun<Runner: PLStatementRunner> {
                 if let read = slot.read {
                     byName[name] = .init(read: read)
                 } else if let fields = slot.fields {
+                    // The whole record, as a whole-row reference reads: a JSON object (`to_jsonb(NEW)`, `NEW IS DISTINCT FROM OLD`).
+                    parameters.append(slot.nullRecord ? .null : .json(.object(fields.map { ($0.name, $0.value.postgresJSON) })))
+                    byName[name] = .init(read: .parameter(parameters.count))
                     for field in fields where byName[name + "." + field.name] == nil {
                         parameters.append(field.value)
                         let n = Expr.parameter(parameters.count)

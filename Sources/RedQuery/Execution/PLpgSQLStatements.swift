@@ -36,6 +36,10 @@ extension PLpgSQLRun {
                 guard value == nil else { throw RedError(.datatypeMismatch, "RETURN cannot have a parameter in function returning set", hint: "Use RETURN NEXT or RETURN QUERY.") }
                 return .returned(nil)
             }
+            if returnsRow, let value {
+                returnedRow = try triggerRow(value)
+                return .returned(nil)
+            }
             guard let value else {
                 guard !returnsValue else { throw RedError(.datatypeMismatch, "RETURN with no value in a function returning a value", condition: "42601") }
                 return .returned(nil)

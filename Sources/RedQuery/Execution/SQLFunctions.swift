@@ -137,6 +137,9 @@ enum FunctionCatalog {
                 users.append("\(column.generatedSQL != nil ? "generated column" : "default value for column") \(column.name) of table \(table.name)")
             }
             for check in schema.checks ?? [] where calls(check.sql) { users.append("constraint \(check.name) on table \(table.name)") }
+            for trigger in schema.triggerList where trigger.functionName == name || calls(trigger.whenSQL) {
+                users.append("trigger \(trigger.name) on table \(table.localName)")
+            }
         }
         for domain in try DomainCatalog.all(tx) where calls(domain.definition.defaultSQL) || domain.definition.checks.contains(where: { calls($0.sql) }) {
             users.append("type \(domain.name)")

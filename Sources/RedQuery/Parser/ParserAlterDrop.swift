@@ -55,6 +55,7 @@ extension Parser {
         }
         if acceptKeyword("sequence") { return try parseDropSequence() }
         if acceptKeyword("function") { return try parseDropFunctions() }
+        if acceptKeyword("trigger") { return try parseDropTrigger() }
         if acceptKeyword("schema") {
             let ifExists = try parseIfExists()
             var names: [String] = []
@@ -128,6 +129,7 @@ extension Parser {
         if let owner = try parseAlterOwner() { return owner }
         if acceptKeyword("domain") { return try parseAlterDomain() }
         if acceptKeyword("function") { return try parseAlterFunction() }
+        if acceptKeyword("trigger") { return try parseAlterTrigger() }
         if acceptKeyword("sequence") { return try parseAlterSequence() }
         if acceptKeyword("schema") {
             let name = try parseIdentifier(what: "schema name")
@@ -241,13 +243,20 @@ extension Parser {
                 } else {
                     throw unexpected(expected: "APPEND_ONLY or (fillfactor = …)")
                 }
+            } else if isKeyword("enable") || isKeyword("disable") {
+                let enable = isKeyword("enable")
+                advance()
+                guard let action = try parseTriggerSwitch(enable: enable) else {
+                    throw RedError(.featureNotSupported, "ALTER TABLE … \(enable ? "ENABLE" : "DISABLE") supports TRIGGER only (rules and row security do not exist here)")
+                }
+                actions.append(action)
             } else if acceptKeyword("reset") {
                 try expectSymbol("(")
                 try expectKeyword("fillfactor")
                 try expectSymbol(")")
                 actions.append(.setFillFactor)
             } else {
-                throw unexpected(expected: "ADD, DROP, ALTER, RENAME, SET or VALIDATE")
+                throw unexpected(expected: "ADD, DROP, ALTER, RENAME, SET, ENABLE, DISABLE or VALIDATE")
             }
         } while acceptSymbol(",")
         return .alterTable(name: name, ifExists: ifExists, actions: actions)

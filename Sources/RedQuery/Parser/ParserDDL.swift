@@ -27,7 +27,11 @@ extension Parser {
         }
         if acceptKeyword("domain") { return try parseCreateDomain() }
         if acceptKeyword("function") { return try parseCreateFunction(orReplace: orReplace) }
-        if isKeyword("procedure") || isKeyword("trigger") || isKeyword("aggregate") || (isKeyword("constraint") && isKeyword("trigger", ahead: 1)) {
+        if acceptKeyword("trigger") { return try parseCreateTrigger(orReplace: orReplace) }
+        if isKeyword("constraint") && isKeyword("trigger", ahead: 1) {
+            throw RedError(.featureNotSupported, "CREATE CONSTRAINT TRIGGER is not supported; write CREATE TRIGGER")
+        }
+        if isKeyword("procedure") || isKeyword("aggregate") {
             throw RedError(.featureNotSupported, "CREATE \(describe(current).uppercased()) is not supported yet; LANGUAGE sql functions are (CREATE FUNCTION)")
         }
         if acceptKeyword("type") {

@@ -278,6 +278,15 @@ extension Planner {
             nextTimestampCastIsInstant = true  // `::timestamptz`: text with a zone names an instant
         }
         defer { nextTimestampCastIsInstant = false }  // taken by the argument's cast, or by none (a GROUP BY key)
+        if call.name == "__subscript", call.arguments.count == 2, case .column(["tg_argv"]) = call.arguments[0],
+           context.routineVariables?.byName["tg_nargs"] != nil, isRoutineVariable(["tg_argv"], ctx.scope),
+           let read = routineVariable(["tg_argv"], ctx.scope) {
+            // A trigger's TG_ARGV counts from 0, as PostgreSQL's does (its lower bound is 0).
+            var shifted = call
+            shifted.arguments[0] = read
+            shifted.arguments[1] = .binary("+", call.arguments[1], .literal(.integer(1)))
+            return try bind(.function(shifted), ctx)
+        }
         if !ScalarFunction.isBuiltIn(call.name) {
             if call.name == Self.argumentMarker { return try bindArgument(call, ctx) }
             if let bound = try bindSQLFunctionCall(call, ctx) { return bound }

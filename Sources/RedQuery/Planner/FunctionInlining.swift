@@ -9,6 +9,9 @@ extension Planner {
     /// included) is refused rather than expanded without end.
     func bindSQLFunctionCall(_ call: FunctionCall, _ ctx: BindingContext) throws -> BoundExpr? {
         guard let (function, arguments) = try resolveFunction(call, ctx) else { return nil }
+        if function.returnType?.lowercased() == "trigger" {
+            throw RedError(.featureNotSupported, "trigger functions can only be called as triggers")
+        }
         if function.returnsSet {
             throw RedError(.featureNotSupported, "function \(function.name) returns rows: call it in FROM (SELECT * FROM \(function.name)(…))")
         }

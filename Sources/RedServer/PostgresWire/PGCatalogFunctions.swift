@@ -51,6 +51,11 @@ enum PGCatalogFunctions {
                 if let constraint = model.constraint(oid: oid) { return .text(constraint.definition) }
                 return model.domainConstraints.first { $0.oid == oid }.map { .text("CHECK (\($0.sql))" + ($0.validated ? "" : " NOT VALID")) } ?? .null
             },
+            "pg_get_triggerdef": SurfaceFunction(arity: 1...2, resultType: .text) { args, snapshot in
+                let model = PGCatalogModel.of(snapshot, owner: user)
+                guard let trigger = model.trigger(oid: try integer(args[0])) else { return .null }
+                return .text(PGCatalogModel.triggerDefinition(trigger, pretty: args.count > 1 && args[1] == .boolean(true)))
+            },
             // Defaults and CHECKs are kept as their SQL text, which is what this prints.
             "pg_get_expr": SurfaceFunction(arity: 2...3, resultType: .text) { args, _ in args[0] },
             "pg_get_viewdef": SurfaceFunction(arity: 1...2, resultType: .text) { args, snapshot in
@@ -119,7 +124,7 @@ enum PGCatalogFunctions {
             guard case .integer(let oid) = args[0], case .integer(let column) = args[1] else { return .null }
             return PGCatalogModel.of(snapshot, owner: user).description(of: oid, subid: column).map(Value.text) ?? .null
         }
-        for name in ["shobj_description", "pg_tablespace_location", "pg_get_statisticsobjdef_columns", "pg_get_triggerdef"] {
+        for name in ["shobj_description", "pg_tablespace_location", "pg_get_statisticsobjdef_columns"] {
             table[name] = none
         }
         table.merge(PGFunctionCatalog.functions(owner: user)) { $1 }

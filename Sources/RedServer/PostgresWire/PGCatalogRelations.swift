@@ -4,8 +4,7 @@ import RedEngine
 
 /// `pg_catalog`'s relations, with PostgreSQL 15's columns in its order. Those describing
 /// objects RedDB has (namespaces, relations, columns, types, indexes, constraints, defaults)
-/// list them; those describing objects it has none of (triggers, inheritance, sequences,
-/// dependencies …) are empty, so queries joining them still run.
+/// list them; those describing objects it has none of (inheritance, rules, policies …) are empty, so queries joining them still run.
 extension PGCatalogTable {
     static func ints(_ values: [Int64]) -> Value { .json(.array(values.map { .integer($0) })) }
     static func texts(_ values: [String]) -> Value { .json(.array(values.map { .string($0) })) }
@@ -248,10 +247,7 @@ extension PGCatalogTable {
         "pg_auth_members": PGCatalogTable("oid:i roleid:i member:i grantor:i admin_option:b inherit_option:b set_option:b"),
         "pg_shdescription": PGCatalogTable("objoid:i classoid:i description:t"),
         "pg_inherits": PGCatalogTable("inhrelid:i inhparent:i inhseqno:i inhdetachpending:b"),
-        "pg_trigger": PGCatalogTable("""
-            oid:i tgrelid:i tgparentid:i tgname:t tgfoid:i tgtype:i tgenabled:t tgisinternal:b tgconstrrelid:i tgconstrindid:i \
-            tgconstraint:i tgdeferrable:b tginitdeferred:b tgnargs:i tgattr:ai tgargs:t tgqual:t tgoldtable:t tgnewtable:t
-            """),
+        "pg_trigger": pgTrigger,
         "pg_depend": PGCatalogTable("classid:i objid:i objsubid:i refclassid:i refobjid:i refobjsubid:i deptype:t") { $0.dependencies },
         "pg_sequence": PGCatalogTable("seqrelid:i seqtypid:i seqstart:i seqincrement:i seqmax:i seqmin:i seqcache:i seqcycle:b") { model in
             model.relations.compactMap { r -> [String: Value]? in

@@ -212,8 +212,10 @@ struct PGCatalogModel: Sendable {
         /// Its `COMMENT ON` text.
         var comment: String? { table?.schema.comment ?? index?.comment ?? sequence?.comment }
 
-        /// PostgreSQL enforces foreign keys with triggers, so a table in one says it has some.
-        var hasTriggers: Bool { !(table?.schema.foreignKeys ?? []).isEmpty || !(table?.schema.referencedBy ?? []).isEmpty }
+        /// Its own triggers; and PostgreSQL enforces foreign keys with triggers, so a table in one says it has some.
+        var hasTriggers: Bool {
+            !(table?.schema.triggers ?? []).isEmpty || !(table?.schema.foreignKeys ?? []).isEmpty || !(table?.schema.referencedBy ?? []).isEmpty
+        }
     }
 
     struct Constraint: Sendable {

@@ -1,0 +1,87 @@
+import RedCore
+
+/// What a trigger function is called with: PostgreSQL's `TG_` variables, and the rows as `NEW`
+/// and `OLD` (`TableTriggers` fills it for each row or statement).
+public struct TriggerInvocation: Sendable {
+    public var triggerName: String
+    /// `BEFORE` or `AFTER`.
+    public var timing: String
+    /// `ROW` or `STATEMENT`.
+    public var level: String
+    /// `INSERT`, `UPDATE` or `DELETE`.
+    public var operation: String
+    public var tableName: String
+    public var tableSchema: String
+    public var arguments: [String]
+    /// The table's columns, the fields of NEW and OLD.
+    public var columns: [(name: String, type: DataType)]
+    /// The row's values after and before the change, in `columns`' order; nil where the event
+    /// has none (OLD on INSERT, NEW on DELETE, both for a statement trigger).
+    public var new: [Value]?
+    public var old: [Value]?
+    /// `WHEN (…)`: the trigger runs only when it is true.
+    public var whenSQL: String?
+}
+
+/// How a trigger function's run ended.
+public enum TriggerOutcome: Sendable {
+    /// WHEN was not true: the function did not run, and the row goes on unchanged.
+    case skipped
+    /// What RETURN gave: a row (NEW, OLD, another record) or NULL (nil: skip the row).
+    case returned([Value]?)
+}
+
+extension PLpgSQLRun {
+    /// Runs a trigger function's body for one row or statement.
+    ///
+    /// NEW and OLD are records with the table's columns as fields; the one the event lacks is
+    /// NULL (its fields read NULL, and `RETURN` of it returns NULL: `RETURN NEW` in a BEFORE
+    /// DELETE trigger skips the delete, as in PostgreSQL). A statement trigger's NEW and OLD
+    /// are NULL and have no fields. The body must end with RETURN (2F005), as PostgreSQL requires.
+    public mutating func runTrigger(_ block: PLBlock, _ call: TriggerInvocation) async throws -> TriggerOutcome {
+        scopes = [[:]]
+        returnsRow = true
+        let rowLevel = call.level == "ROW"
+        for (name, values) in [("new", call.new), ("old", call.old)] {
+            try await declare(name: name, typeText: nil, record: true, value: .null)
+            slots[slots.count - 1].fields = rowLevel ? call.columns.enumerated().map { k, column in (column.name, column.type, values?[k] ?? .null) } : []
+            slots[slots.count - 1].nullRecord = values == nil
+        }
+        if let whenSQL = call.whenSQL, !(try await isTrue(whenSQL)) { return .skipped }
+        let text: [(String, String)] = [("tg_name", call.triggerName), ("tg_when", call.timing), ("tg_level", call.level),
+                                        ("tg_op", call.operation), ("tg_relname", call.tableName), ("tg_table_name", call.tableName),
+                                        ("tg_table_schema", call.tableSchema)]
+        for (name, value) in text { try await declare(name: name, typeText: "text", value: .text(value)) }
+        try await declare(name: "tg_nargs", typeText: "integer", value: .integer(Int64(call.arguments.count)))
+        try await declare(name: "tg_argv", typeText: "text[]", value: .text(Self.arrayText(call.arguments)))
+        try await declare(name: "found", typeText: "boolean", value: .boolean(false))
+        switch try await run(block) {
+        case .returned: return .returned(returnedRow)
+        case .exit(let label?): throw RedError(.syntaxError, "there is no label \"\(label)\" attached to any block or loop enclosing this statement")
+        case .exit: throw RedError(.syntaxError, "EXIT cannot be used outside a loop, unless it has a label")
+        case .next: throw RedError(.syntaxError, "CONTINUE cannot be used outside a loop")
+        case .normal:
+            throw RedError(.raisedException, "control reached end of trigger procedure without RETURN", condition: "2F005")
+        }
+    }
+
+    /// What `RETURN expression` gives in a trigger function: NULL, or the fields of the record
+    /// variable it names (NULL when that record is NULL).
+    mutating func triggerRow(_ expression: String) throws -> [Value]? {
+        let text = expression.trimmingSpaces().lowercased()
+        if text == "null" { return nil }
+        guard let i = slotIndex(text), slots[i].isRecord else {
+            throw RedError(.featureNotSupported, "a trigger function returns NEW, OLD, NULL or a record variable, not \(expression.trimmingSpaces())")
+        }
+        guard let fields = slots[i].fields else {
+            throw RedError(.objectNotInPrerequisiteState, "record \"\(text)\" is not assigned yet", detail: "The tuple structure of a not-yet-assigned record is indeterminate.",
+                           condition: "55000")
+        }
+        return slots[i].nullRecord ? nil : fields.map(\.value)
+    }
+
+    /// `{a,"b c"}`: a text array's literal.
+    static func arrayText(_ items: [String]) -> String {
+        "{" + items.map { "\"" + $0.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\"" }.joined(separator: ",") + "}"
+    }
+}

@@ -1,0 +1,155 @@
+import RedCore
+import RedEngine
+
+/// The triggers one INSERT, UPDATE or DELETE fires on its table, and the AFTER ROW events it
+/// has queued.
+///
+/// PostgreSQL's order, kept here:
+/// - BEFORE STATEMENT triggers fire before the statement reads its first row, even when it
+///   changes none.
+/// - Each row's BEFORE ROW triggers fire after its defaults (INSERT) or SET (UPDATE) are applied
+///   and before its generated columns, NOT NULL and CHECK constraints, unique keys and write.
+///   Each gets the row the one before returned; one that returns NULL skips the row (no later
+///   trigger runs, the row is not written or counted).
+/// - AFTER ROW events are queued as rows are written and fire when all are (after the
+///   statement's foreign keys are checked), with the rows as written; AFTER STATEMENT triggers
+///   fire last.
+/// - Triggers of one kind fire in the order of their names.
+///
+/// A trigger runs its function as a part of the statement (`PLpgSQLFunctionCall.fire`): on its
+/// transaction, under its cancel switch and limits; a trigger's own writes fire triggers in
+/// turn, nested at most `PLpgSQLFunctionCall.maxDepth` deep.
+struct TableTriggers {
+    struct Fired {
+        let definition: TriggerDefinition
+        let call: PLpgSQLFunctionCall
+    }
+
+    let context: ExecutionContext
+    let handle: TableHandle
+    let event: TriggerDefinition.Event
+    private let beforeStatement: [Fired]
+    private let beforeRow: [Fired]
+    private let afterRow: [Fired]
+    private let afterStatement: [Fired]
+    private let tableSchema: String
+    private var queued: [(new: StoredRow?, old: StoredRow?)] = []
+
+    /// The triggers `handle`'s `event` fires (`setColumns`: the columns an UPDATE's SET names);
+    /// nil when none would.
+    static func of(_ handle: TableHandle, _ event: TriggerDefinition.Event, setColumns: Set<String> = [],
+                   context: ExecutionContext) throws -> TableTriggers? {
+        guard handle.schema.model == .table, let triggers = handle.schema.triggers, triggers.contains(where: \.enabled) else { return nil }
+        let tx = context.transaction
+        var functions: [String: PLpgSQLFunctionCall] = [:]
+        func fired(_ timing: TriggerDefinition.Timing, row: Bool) throws -> [Fired] {
+            try handle.schema.triggerList.filter { $0.fires(on: event, timing: timing, row: row, setColumns: setColumns) }.map { definition in
+                if functions[definition.functionName] == nil {
+                    let function = try Self.function(named: definition.functionName, tx)
+                    functions[definition.functionName] = PLpgSQLFunctionCall(function: function, block: try PLpgSQLParser.parse(function.body))
+                }
+                return Fired(definition: definition, call: functions[definition.functionName]!)
+            }
+        }
+        let all = TableTriggers(context: context, handle: handle, event: event,
+                                beforeStatement: try fired(.before, row: false), beforeRow: try fired(.before, row: true),
+                                afterRow: try fired(.after, row: true), afterStatement: try fired(.after, row: false),
+                                tableSchema: (try? SchemaCatalog.split(handle.name, tx).schema) ?? "public")
+        return all.beforeStatement.isEmpty && all.beforeRow.isEmpty && all.afterRow.isEmpty && all.afterStatement.isEmpty ? nil : all
+    }
+
+    /// The trigger function called `name`: no arguments, `RETURNS trigger` (42883 and 42P17 otherwise).
+    static func function(named name: String, _ tx: Transaction) throws -> FunctionSpec {
+        guard let function = try FunctionCatalog.overloads(of: name, tx).first(where: \.arguments.isEmpty) else {
+            throw RedError(.undefinedFunction, "function \(name)() does not exist")
+        }
+        guard function.returnType?.lowercased() == "trigger", !function.returnsSet, function.language == "plpgsql" else {
+            throw RedError(.invalidFunctionDefinition, "function \(name) must return type trigger", condition: "42P17")
+        }
+        return function
+    }
+
+    /// Whether rows go through BEFORE ROW triggers: then NOT NULL is checked after them
+    /// (`beforeRow`), not when the row is first built, as a trigger may fill the column.
+    var hasBeforeRow: Bool { !beforeRow.isEmpty }
+
+    func fireBeforeStatement() throws {
+        for trigger in beforeStatement { _ = try fire(trigger, new: nil, old: nil) }
+    }
+
+    /// Runs the BEFORE ROW triggers on a row about to be written (INSERT: `new`; UPDATE: `new`
+    /// and `old`; DELETE: `old`) and returns the row to go on with — NEW as the triggers left
+    /// it, OLD for a delete — or nil when one returned NULL and the row is skipped.
+    func beforeRow(new: StoredRow?, old: StoredRow?) throws -> StoredRow? {
+        var current = new
+        for trigger in beforeRow {
+            switch try fire(trigger, new: current, old: old) {
+            case .skipped: continue
+            case .returned(nil): return nil
+            case .returned(let values?):
+                // A DELETE goes on; otherwise any row of the table's shape replaces NEW's values (the row keeps its identity).
+                guard let base = current else { continue }
+                current = try row(from: values, base: base)
+            }
+        }
+        guard let current else { return old }
+        try verifyNotNull(current)
+        return current
+    }
+
+    /// Notes a row written, for the AFTER ROW triggers.
+    mutating func rowWritten(new: StoredRow?, old: StoredRow?) throws {
+        guard !afterRow.isEmpty else { return }
+        queued.append((new, old))
+        try context.checkMaterialized(queued.count, "AFTER ROW trigger events")
+    }
+
+    /// Fires the queued AFTER ROW events, then the AFTER STATEMENT triggers.
+    mutating func fireAfter() throws {
+        let events = queued
+        queued = []
+        for event in events {
+            for trigger in afterRow { _ = try fire(trigger, new: event.new, old: event.old) }
+        }
+        for trigger in afterStatement { _ = try fire(trigger, new: nil, old: nil) }
+    }
+
+    private func fire(_ trigger: Fired, new: StoredRow?, old: StoredRow?) throws -> TriggerOutcome {
+        let columns = handle.schema.columns
+        let definition = trigger.definition
+        let invocation = TriggerInvocation(
+            triggerName: definition.name, timing: definition.timing == .before ? "BEFORE" : "AFTER",
+            level: definition.forEachRow ? "ROW" : "STATEMENT", operation: event.rawValue.uppercased(),
+            tableName: handle.localName, tableSchema: tableSchema, arguments: definition.arguments,
+            columns: columns.map { ($0.name, $0.type) },
+            new: new.map { row in columns.map { row.values[$0.id] ?? .null } },
+            old: old.map { row in columns.map { row.values[$0.id] ?? .null } },
+            whenSQL: definition.whenSQL)
+        return try trigger.call.fire(invocation, context)
+    }
+
+    /// `base` with `values` (in the table's column order) as its columns' values.
+    private func row(from values: [Value], base: StoredRow) throws -> StoredRow {
+        let columns = handle.schema.columns
+        guard values.count == columns.count else {
+            throw RedError(.datatypeMismatch, "returned row structure does not match the structure of the triggering table",
+                           detail: "Number of returned columns (\(values.count)) does not match expected column count (\(columns.count)).")
+        }
+        var row = base
+        for (column, value) in zip(columns, values) {
+            let coerced: Value
+            do { coerced = try column.coerce(context.readingInstant(value, for: column)) } catch let error as RedError {
+                throw RedError(error.code, "\(error.message) (column \"\(column.name)\" of relation \"\(handle.localName)\")", detail: error.detail,
+                               condition: error.condition)
+            }
+            row.values[column.id] = coerced.isNull ? nil : coerced
+        }
+        return row
+    }
+
+    private func verifyNotNull(_ row: StoredRow) throws {
+        for column in handle.schema.columns where column.notNull && column.generatedSQL == nil && (row.values[column.id] ?? .null).isNull {
+            throw RedError(.notNullViolation, "null value in column \"\(column.name)\" of relation \"\(handle.localName)\" violates not-null constraint")
+        }
+    }
+}
