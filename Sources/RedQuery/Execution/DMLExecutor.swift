@@ -97,7 +97,8 @@ struct DMLExecutor {
         var rows: [StoredRow] = []
         var start = 0
         while start < sourceRows.count {
-            let end = buffered ? sourceRows.count : start + 1
+            // A BEFORE ROW trigger sees the rows before its own written, as in PostgreSQL: one row at a time.
+            let end = buffered && triggers?.hasBeforeRow != true ? sourceRows.count : start + 1
             rows.removeAll(keepingCapacity: true)
             for r in start..<end {
                 var row: StoredRow

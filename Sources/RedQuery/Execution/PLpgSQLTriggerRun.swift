@@ -47,7 +47,8 @@ extension PLpgSQLRun {
             slots[slots.count - 1].fields = rowLevel ? call.columns.enumerated().map { k, column in (column.name, column.type, values?[k] ?? .null) } : []
             slots[slots.count - 1].nullRecord = values == nil
         }
-        if let whenSQL = call.whenSQL, !(try await isTrue(whenSQL)) { return .skipped }
+        // In parentheses: `OLD.* IS DISTINCT FROM NEW.*` is an expression here, not a select list.
+        if let whenSQL = call.whenSQL, !(try await isTrue("(\(whenSQL))")) { return .skipped }
         let text: [(String, String)] = [("tg_name", call.triggerName), ("tg_when", call.timing), ("tg_level", call.level),
                                         ("tg_op", call.operation), ("tg_relname", call.tableName), ("tg_table_name", call.tableName),
                                         ("tg_table_schema", call.tableSchema)]

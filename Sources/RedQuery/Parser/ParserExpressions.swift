@@ -506,7 +506,11 @@ extension Parser {
             if isSymbol("(") { return try parseFunctionCall(name: word) }
             var path = [word]
             while acceptSymbol(".") {
-                if acceptSymbol("*") { throw error("unexpected .* in expression") }
+                if acceptSymbol("*") {
+                    // `t.*` in an expression (`OLD.* IS DISTINCT FROM NEW.*`, `row_to_json(t.*)`): the whole row, as `t`.
+                    guard path.count == 1 else { throw error("unexpected .* in expression") }
+                    return .column(path)
+                }
                 path.append(try parseAnyName())
             }
             // A schema-qualified function (`pg_catalog.format_type(…)`): functions live in no schema here.

@@ -151,6 +151,10 @@ extension PGConnection {
             throw failure
         }
         if ownTransaction { try await session.execute("COMMIT") }
+        // What the rows' triggers raised, as PostgreSQL sends it before the command completes.
+        let raised = inserter.raised.all
+        for notice in raised.notices { writer.notice(severity: "NOTICE", code: QueryResult.noticeCode(notice), message: notice) }
+        for warning in raised.warnings { writer.notice(severity: "WARNING", code: "01000", message: warning) }
         writer.commandComplete("COPY \(copied)")
     }
 
@@ -214,6 +218,21 @@ private struct BatchInserter: Sendable {
     let context: ServerContext
     let table: String
     let columns: [String]
+    /// Notices and warnings triggers on the table raised, kept to PL/pgSQL's bound on notices.
+    let raised = SharedNotices()
+
+    final class SharedNotices: Sendable {
+        private let kept = Mutex<(notices: [String], warnings: [String])>(([], []))
+        var all: (notices: [String], warnings: [String]) { kept.withLock { $0 } }
+
+        func add(_ result: QueryResult) {
+            guard !result.notices.isEmpty || !result.warnings.isEmpty else { return }
+            kept.withLock { kept in
+                kept.notices += result.notices.prefix(max(0, 10_000 - kept.notices.count))
+                kept.warnings += result.warnings.prefix(max(0, 10_000 - kept.warnings.count))
+            }
+        }
+    }
 
     func insert(_ rows: [[Value]]) async throws -> Int {
         let started = ContinuousClock.now
@@ -221,6 +240,7 @@ private struct BatchInserter: Sendable {
             // COPY writes the values it is given into identity columns, GENERATED ALWAYS ones too (pg_dump's data).
             let result = try await session.insertRows(into: table, columns: columns, rows: rows[...], overriding: .always)
             context.metrics.recordStatement(surface: "pg", kind: result.statementType, nanoseconds: (ContinuousClock.now - started).wholeNanoseconds)
+            raised.add(result)
             return result.rowsAffected
         } catch {
             throw PGConnection.redError(error)
