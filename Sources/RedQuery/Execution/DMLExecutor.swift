@@ -513,10 +513,8 @@ struct DMLExecutor {
         }
         try lockUniqueKeys(of: updates.map(\.new), handle, replacing: updates.map(\.old))
         let foreignKeys = ForeignKeyEnforcement.of(handle, context: context)
-        var written = 0
         for u in updates {
-            if triggers?.hasBeforeRow == true, try !unchangedSinceRead(u.old, handle) { continue }
-            written += 1
+            if triggers?.hasBeforeRow == true { try requireUnchangedSinceRead(u.old, handle) }
             if handle.schema.model == .kv {
                 try store.putKV(tx, handle, key: String(decoding: u.key, as: UTF8.self), row: u.new, previous: u.old)
             } else {
@@ -533,7 +531,7 @@ struct DMLExecutor {
         }
         try foreignKeys?.settle()
         try triggers?.fireAfter()
-        return finish(type: "update", tag: "UPDATE \(written)", affected: written, returning: returningExprs, rows: returned)
+        return finish(type: "update", tag: "UPDATE \(updates.count)", affected: updates.count, returning: returningExprs, rows: returned)
     }
 
     func delete(table: String, alias: String?, using: TableRef?, whereClause: Expr?, returning: [SelectItem]?) throws -> QueryResult {
@@ -549,7 +547,8 @@ struct DMLExecutor {
         var deleted = 0
         for target in targets {
             if let triggers, triggers.hasBeforeRow {
-                guard try triggers.beforeRow(new: nil, old: target.row) != nil, try unchangedSinceRead(target.row, handle) else { continue }
+                guard try triggers.beforeRow(new: nil, old: target.row) != nil else { continue }
+                try requireUnchangedSinceRead(target.row, handle)
             }
             try store.deleteScanned(tx, handle, key: target.key, row: target.row)
             try foreignKeys?.deleted(handle, target.row)
@@ -562,16 +561,13 @@ struct DMLExecutor {
         return finish(type: "delete", tag: "DELETE \(deleted)", affected: deleted, returning: returningExprs, rows: returned)
     }
 
-    /// Whether `row`, read before BEFORE ROW triggers ran, is still as read: false when one of
-    /// them deleted it (the row is then skipped); 27000 when one changed it, as PostgreSQL
-    /// refuses to overwrite such a change.
-    func unchangedSinceRead(_ row: StoredRow, _ handle: TableHandle) throws -> Bool {
-        guard let current = try store.get(tx, handle, rid: row.rid) else { return false }
-        guard current == row else {
+    /// Refuses to write `row`, read before BEFORE ROW triggers ran, when one of them has since
+    /// changed or deleted it: PostgreSQL's 27000, rather than overwrite the trigger's change.
+    func requireUnchangedSinceRead(_ row: StoredRow, _ handle: TableHandle) throws {
+        guard let current = try store.get(tx, handle, rid: row.rid), current == row else {
             throw RedError(.invalidOperation, "tuple to be updated or deleted was already modified by an operation triggered by the current command",
                            hint: "Consider using an AFTER trigger instead of a BEFORE trigger to propagate changes to other rows.", condition: "27000")
         }
-        return true
     }
 
     /// One SET item, bound: the column (tables), the JSON path (documents) or the value (KV); nil value = DEFAULT.

@@ -125,7 +125,7 @@ extension DDLExecutor {
         }
         let readsNew = reads("new"), readsOld = reads("old")
         if !definition.forEachRow, readsNew || readsOld {
-            throw RedError(.featureNotSupported, "statement trigger's WHEN condition cannot reference column values")
+            throw RedError(.invalidFunctionDefinition, "statement trigger's WHEN condition cannot reference column values", condition: "42P17")
         }
         if definition.events.contains(.insert), readsOld {
             throw RedError(.invalidFunctionDefinition, "INSERT trigger's WHEN condition cannot reference OLD values", condition: "42P17")
