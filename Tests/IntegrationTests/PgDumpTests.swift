@@ -203,6 +203,37 @@ import Testing
         }
     }
 
+    /// Triggers come out as CREATE TRIGGER after the table's data (so a restore does not fire
+    /// them on the rows it loads), disabled ones with ALTER TABLE … DISABLE TRIGGER, and fire
+    /// in the restored copy.
+    @Test func aDumpWithTriggersRestores() throws {
+        guard let (dump, lines, target) = try Self.dumpAndRestore([
+            "CREATE TABLE items (id INT PRIMARY KEY, name TEXT, stamp TEXT)",
+            "CREATE TABLE log (what TEXT)",
+            "CREATE FUNCTION stamp() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN NEW.stamp := TG_ARGV[0] || ':' || TG_OP; RETURN NEW; END $$",
+            "CREATE FUNCTION note() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN INSERT INTO log VALUES (TG_OP || ' ' || NEW.name); RETURN NULL; END $$",
+            "CREATE TRIGGER items_stamp BEFORE INSERT OR UPDATE OF name ON items FOR EACH ROW WHEN (NEW.name IS NOT NULL) EXECUTE FUNCTION stamp('v1')",
+            "CREATE TRIGGER items_note AFTER INSERT ON items FOR EACH ROW EXECUTE FUNCTION note()",
+            "CREATE TRIGGER items_off AFTER DELETE ON items FOR EACH STATEMENT EXECUTE FUNCTION note()",
+            "ALTER TABLE items DISABLE TRIGGER items_off",
+            "INSERT INTO items (id, name) VALUES (1, 'a')",
+        ]) else { return }
+        defer { target.remove() }
+        for line in ["CREATE TRIGGER items_stamp BEFORE INSERT OR UPDATE OF name ON public.items FOR EACH ROW WHEN (NEW.name IS NOT NULL) EXECUTE FUNCTION public.stamp('v1');",
+                     "CREATE TRIGGER items_note AFTER INSERT ON public.items FOR EACH ROW EXECUTE FUNCTION public.note();",
+                     "ALTER TABLE public.items DISABLE TRIGGER items_off;"] {
+            #expect(lines.contains(line), "\(line)\n\(dump)")
+        }
+        let data = lines.firstIndex(of: "COPY public.items (id, name, stamp) FROM stdin;"), trigger = lines.firstIndex { $0.hasPrefix("CREATE TRIGGER items_note") }
+        #expect(data != nil && trigger != nil && data! < trigger!, "\(dump)")
+        let check = try PsqlTests.psql(target, ["SELECT what FROM log", "INSERT INTO items (id, name) VALUES (2, 'b') RETURNING stamp",
+                                                "SELECT what FROM log", "SELECT stamp FROM items WHERE id = 1"])
+        #expect(check.status == 0, "\(check.stderr)")
+        for line in [" INSERT a\n(1 row)\n", " v1:INSERT\n", " INSERT a\n INSERT b\n(2 rows)\n"] {
+            #expect(check.stdout.contains(line), "\(line)\n\(check.stdout)")
+        }
+    }
+
     /// A database with a schema: pg_dump writes CREATE SCHEMA and every name qualified, orders
     /// the schema's view after the table it reads by its bare name, and the dump loads into an
     /// empty server and dumps the same from there.

@@ -470,6 +470,25 @@ import Testing
         }
     }
 
+    /// `\d table` lists the table's triggers, disabled ones apart, as PostgreSQL's psql does.
+    @Test func describeListsTriggers() throws {
+        guard let server = try Self.serverForPsql() else { return }
+        defer { server.remove() }
+        let o = try Self.psql(server, [
+            "CREATE TABLE t (id INT PRIMARY KEY, v INT)",
+            "CREATE FUNCTION keep() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$",
+            "CREATE TRIGGER t_keep BEFORE INSERT OR UPDATE OF v ON t FOR EACH ROW EXECUTE FUNCTION keep('x')",
+            "CREATE TRIGGER t_off AFTER DELETE ON t EXECUTE FUNCTION keep()",
+            "ALTER TABLE t DISABLE TRIGGER t_off",
+            "\\d t",
+        ])
+        #expect(o.status == 0, "\(o.stderr)")
+        for line in ["Triggers:\n    t_keep BEFORE INSERT OR UPDATE OF v ON t FOR EACH ROW EXECUTE FUNCTION keep('x')\n",
+                     "Disabled user triggers:\n    t_off AFTER DELETE ON t FOR EACH STATEMENT EXECUTE FUNCTION keep()\n"] {
+            #expect(o.stdout.contains(line), "\(line)\n\(o.stdout)")
+        }
+    }
+
     /// Unlocking an advisory lock the session does not hold answers false with PostgreSQL's WARNING.
     @Test func advisoryUnlockOfALockNotHeldWarns() throws {
         guard let server = try Self.serverForPsql() else { return }

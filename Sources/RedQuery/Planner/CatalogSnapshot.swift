@@ -136,7 +136,8 @@ public struct CatalogSnapshot: Sendable {
         snapshot.functions = try FunctionCatalog.all(context.transaction).map { spec in
             let planner = Planner(context: context)
             let rowTable = try planner.rowTypeTable(spec)
-            let void = spec.returnType?.lowercased() == "void"
+            // void and trigger (pseudo-types) describe no result column.
+            let void = ["void", "trigger"].contains(spec.returnType?.lowercased())
             let results = rowTable != nil || void ? [] : spec.tableColumns.isEmpty
                 ? [try describedColumn(spec.returnType ?? "text", named: spec.name, context)]
                 : try spec.tableColumns.map { try describedColumn($0.type, named: $0.name ?? spec.name, context) }

@@ -31,6 +31,7 @@ struct PGBuiltinType: Sendable {
             (16_300, "vector", "vector", -1, "U", 16_301),
             // Pseudo-types: what a function returning rows of several columns, or nothing, returns (pg_proc.prorettype).
             (2249, "record", "record", -1, "P", 2287), (2278, "void", "void", 4, "P", 0),
+            (2279, "trigger", "trigger", 4, "P", 0),
         ]
         var types: [PGBuiltinType] = []
         for (oid, name, formatted, length, category, array) in base {

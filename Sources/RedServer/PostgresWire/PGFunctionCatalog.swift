@@ -64,6 +64,7 @@ extension PGCatalogModel {
                 let columns = zip(spec.tableColumns, resultTypes).map { "\(SQLIdentifier.quoted($0.name ?? spec.name)) \($1.formatted)" }
                 return "TABLE(\(columns.joined(separator: ", ")))"
             }
+            if spec.returnType?.lowercased() == "trigger" { return "trigger" }
             return (spec.returnsSet ? "SETOF " : "") + (resultTypes.first?.formatted ?? "void")
         }
 
@@ -100,7 +101,8 @@ enum PGFunctionCatalog {
             let names = all.map(\.name)
             let modes = spec.parameterModes ?? (spec.arguments.map { _ in "i" } + table.map { _ in "t" })
             // Rows of several columns are records; one column's type is the result's, as in PostgreSQL.
-            let resultType = f.definition.rowTable != nil || table.count > 1 ? recordOID : f.resultTypes.first?.oid ?? 2278
+            let resultType = spec.returnType?.lowercased() == "trigger" ? 2279
+                : f.definition.rowTable != nil || table.count > 1 ? recordOID : f.resultTypes.first?.oid ?? 2278
             return [
                 "oid": .integer(f.oid), "proname": .text(spec.name), "pronamespace": .integer(PGCatalogModel.publicNamespace),
                 "proowner": .integer(PGCatalogModel.ownerOID), "prolang": .integer(spec.language == "plpgsql" ? 13_576 : sqlLanguageOID), "procost": .float(100),
