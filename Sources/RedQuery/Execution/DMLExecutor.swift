@@ -394,8 +394,8 @@ struct DMLExecutor {
         return handle
     }
 
-    func targetScan(table: String, alias: String?, whereClause: Expr?, planner: Planner) throws -> TableScanNode {
-        let handle = try writableTarget(table)
+    func targetScan(table: String, alias: String?, whereClause: Expr?, planner: Planner, opened: TableHandle? = nil) throws -> TableScanNode {
+        let handle = try opened ?? writableTarget(table)
         let scan = TableScanNode(handle: handle, qualifier: try alias ?? SchemaCatalog.localName(table, context.transaction))
         if let whereClause {
             let scope = Scope(scan.columns, parent: nil)
@@ -420,16 +420,16 @@ struct DMLExecutor {
     /// The rows an UPDATE/DELETE touches and the scope its expressions see: the target
     /// table's rows, or (with FROM/USING) the target joined with the other tables, one
     /// row per target row (the first match, as PostgreSQL leaves it unspecified).
-    func targets(table: String, alias: String?, joined: TableRef?, whereClause: Expr?, planner: Planner,
+    func targets(table: String, opened: TableHandle, alias: String?, joined: TableRef?, whereClause: Expr?, planner: Planner,
                  statement: String) throws -> (handle: TableHandle, scope: Scope, rows: [(key: [UInt8], row: StoredRow, values: [Value])]) {
         guard let joined else {
-            let scan = try targetScan(table: table, alias: alias, whereClause: whereClause, planner: planner)
+            let scan = try targetScan(table: table, alias: alias, whereClause: whereClause, planner: planner, opened: opened)
             try refuseAppendOnly(scan.handle, statement)
             let rows = try collectTargets(scan)
             try awaitRowLocks(scan.handle, rows)
             return (scan.handle, Scope(scan.columns, parent: nil), rows)
         }
-        let handle = try writableTarget(table)
+        let handle = opened
         try refuseAppendOnly(handle, statement)
         guard handle.schema.model == .table else {
             throw RedError(.featureNotSupported, "\(statement) with \(statement == "UPDATE" ? "FROM" : "USING") works on tables; \(table) is a \(handle.schema.model.rawValue) collection")
@@ -485,9 +485,10 @@ struct DMLExecutor {
     func update(table: String, alias: String?, assignments: [Assignment], from: TableRef?, whereClause: Expr?,
                 returning: [SelectItem]?) throws -> QueryResult {
         let planner = Planner(context: context)
-        var triggers = try TableTriggers.of(try writableTarget(table), .update, setColumns: Set(assignments.map { $0.column.lowercased() }), context: context)
+        let opened = try writableTarget(table)
+        var triggers = try TableTriggers.of(opened, .update, setColumns: Set(assignments.map { $0.column.lowercased() }), context: context)
         try triggers?.fireBeforeStatement()
-        let (handle, scope, targets) = try self.targets(table: table, alias: alias, joined: from, whereClause: whereClause,
+        let (handle, scope, targets) = try self.targets(table: table, opened: opened, alias: alias, joined: from, whereClause: whereClause,
                                                         planner: planner, statement: "UPDATE")
         let ctx = BindingContext(scope: scope, aggregatesForbiddenIn: "UPDATE")
         var defaults = DefaultValues(planner: planner, context: context)
@@ -536,9 +537,10 @@ struct DMLExecutor {
 
     func delete(table: String, alias: String?, using: TableRef?, whereClause: Expr?, returning: [SelectItem]?) throws -> QueryResult {
         let planner = Planner(context: context)
-        var triggers = try TableTriggers.of(try writableTarget(table), .delete, context: context)
+        let opened = try writableTarget(table)
+        var triggers = try TableTriggers.of(opened, .delete, context: context)
         try triggers?.fireBeforeStatement()
-        let (handle, scope, targets) = try self.targets(table: table, alias: alias, joined: using, whereClause: whereClause,
+        let (handle, scope, targets) = try self.targets(table: table, opened: opened, alias: alias, joined: using, whereClause: whereClause,
                                                         planner: planner, statement: "DELETE")
         let returningExprs = try returning.map { try bindReturning($0, scope: scope, planner: planner) }
         let eval = context.evaluation([])

@@ -140,11 +140,12 @@ extension DDLExecutor {
                 notices.append("function \(described(reference)) does not exist, skipping")
                 continue
             }
+            if cascade, functions[index].arguments.isEmpty { notices += try dropTriggers(calling: reference.name) }
             let users = try FunctionCatalog.users(of: reference.name, tx, store)
             if !users.isEmpty {
                 let described = FunctionCatalog.described(reference.name, functions[index].arguments.map(\.type))
                 throw RedError(.dependentObjectsStillExist, "cannot drop function \(described) because other objects depend on it"
-                               + (cascade ? " (CASCADE does not drop them here: drop or change them first)" : ""),
+                               + (cascade ? " (CASCADE drops only the triggers that call it here: drop or change the others first)" : ""),
                                detail: users.map { "\($0) depends on function \(described)" }.joined(separator: "\n"))
             }
             var remaining = functions

@@ -91,6 +91,21 @@ extension DDLExecutor {
         }
     }
 
+    /// DROP FUNCTION … CASCADE: the triggers that call the function go with it (their notices).
+    func dropTriggers(calling function: String) throws -> [String] {
+        var notices: [String] = []
+        for handle in try store.list(tx) where (handle.schema.triggers ?? []).contains(where: { $0.functionName == function }) {
+            var schema = handle.schema
+            for trigger in schema.triggerList where trigger.functionName == function {
+                notices.append("drop cascades to trigger \(trigger.name) on table \(handle.localName)")
+            }
+            schema.triggers!.removeAll { $0.functionName == function }
+            if schema.triggers!.isEmpty { schema.triggers = nil }
+            _ = try store.setSchema(tx, handle, schema)
+        }
+        return notices
+    }
+
     static func missingTrigger(_ name: String, _ handle: TableHandle) -> RedError {
         RedError(.undefinedObject, "trigger \"\(name)\" for table \"\(handle.localName)\" does not exist")
     }
