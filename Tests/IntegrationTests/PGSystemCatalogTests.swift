@@ -33,6 +33,41 @@ import Testing
         return out
     }
 
+    /// Triggers in pg_trigger (its `tgtype` bits, as PostgreSQL 15 sets them), pg_get_triggerdef
+    /// and information_schema.triggers (a row per event, `action_order` within each), as
+    /// PostgreSQL 15 lists the same triggers.
+    @Test func triggersAreListedInTheCatalogs() async throws {
+        try await Self.withSchema { conn in
+            for statement in [
+                "CREATE FUNCTION keep() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$",
+                "CREATE TRIGGER b_keep BEFORE INSERT OR UPDATE OF total ON orders FOR EACH ROW WHEN (NEW.total > 0) EXECUTE FUNCTION keep('x', 2)",
+                "CREATE TRIGGER a_keep BEFORE INSERT ON orders FOR EACH ROW EXECUTE FUNCTION keep()",
+                "CREATE TRIGGER s_keep AFTER DELETE ON orders EXECUTE FUNCTION keep()",
+                "ALTER TABLE orders DISABLE TRIGGER s_keep",
+            ] { try await conn.query(PostgresQuery(unsafeSQL: statement), logger: Self.logger) }
+            let triggers = try await Self.rows(conn, """
+                SELECT t.tgname, t.tgtype, t.tgenabled, t.tgnargs, p.proname, pg_get_triggerdef(t.oid)
+                FROM pg_trigger t JOIN pg_proc p ON p.oid = t.tgfoid WHERE t.tgrelid = 'orders'::regclass ORDER BY 1
+                """, as: (String, Int, String, Int, String, String).self)
+            #expect(triggers.map(\.0) == ["a_keep", "b_keep", "s_keep"])
+            #expect(triggers.map(\.1) == [7, 23, 8])
+            #expect(triggers.map(\.2) == ["O", "O", "D"])
+            #expect(triggers.map(\.3) == [0, 2, 0])
+            #expect(triggers.map(\.4) == ["keep", "keep", "keep"])
+            #expect(triggers.count == 3 && triggers[1].5 == "CREATE TRIGGER b_keep BEFORE INSERT OR UPDATE OF total ON public.orders FOR EACH ROW WHEN (NEW.total > 0) EXECUTE FUNCTION public.keep('x', '2')")
+            let listed = try await Self.rows(conn, """
+                SELECT trigger_name, event_manipulation, action_order, action_condition, action_statement, action_orientation, action_timing
+                FROM information_schema.triggers WHERE event_object_table = 'orders' ORDER BY 1, 2
+                """, as: (String, String, Int, String?, String, String, String).self)
+            #expect(listed.map { "\($0.0) \($0.1) \($0.2) \($0.5) \($0.6)" } == [
+                "a_keep INSERT 1 ROW BEFORE", "b_keep INSERT 2 ROW BEFORE", "b_keep UPDATE 1 ROW BEFORE", "s_keep DELETE 1 STATEMENT AFTER"])
+            #expect(listed.count == 4 && listed[1].3 == "(NEW.total > 0)" && listed[1].4 == "EXECUTE FUNCTION keep('x', '2')")
+            let has = try await Self.rows(conn, "SELECT relname, relhastriggers FROM pg_class WHERE relname IN ('customers', 'orders') ORDER BY 1",
+                                          as: (String, Bool).self)
+            #expect(has.map(\.1) == [true, true])  // customers is referenced by a foreign key: PostgreSQL's RI triggers
+        }
+    }
+
     @Test func djangoIntrospectionReadsConstraintsAndIndexes() async throws {
         try await Self.withSchema { conn in
             // Django's get_constraints, constraints part (unnest … WITH ORDINALITY, ARRAY(subquery), conkey[1]).

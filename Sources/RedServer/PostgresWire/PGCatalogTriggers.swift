@@ -59,6 +59,34 @@ extension PGCatalogModel {
 }
 
 extension PGCatalogTable {
+    /// `information_schema.triggers`: a row per trigger and event, `action_order` counting the
+    /// table's triggers of that event, timing and level in firing (name) order.
+    static let informationSchemaTriggers = PGCatalogTable("""
+        trigger_catalog:t trigger_schema:t trigger_name:t event_manipulation:t event_object_catalog:t event_object_schema:t \
+        event_object_table:t action_order:i action_condition:t action_statement:t action_orientation:t action_timing:t \
+        action_reference_old_table:t action_reference_new_table:t action_reference_old_row:t action_reference_new_row:t created:t
+        """) { model in
+        var rows: [[String: Value]] = []
+        var order: [String: Int64] = [:]
+        for trigger in model.triggers {
+            let definition = trigger.definition
+            let full = PGCatalogModel.triggerDefinition(trigger, pretty: true)
+            let statement = full.range(of: " EXECUTE FUNCTION ").map { "EXECUTE FUNCTION " + full[$0.upperBound...] } ?? ""
+            for event in [TriggerDefinition.Event.insert, .delete, .update] where definition.events.contains(event) {
+                let key = "\(trigger.table.oid) \(event.rawValue) \(definition.timing.rawValue) \(definition.forEachRow)"
+                order[key, default: 0] += 1
+                rows.append(["trigger_catalog": .text(PGCatalogModel.databaseName), "trigger_schema": .text(trigger.table.schema),
+                             "trigger_name": .text(definition.name), "event_manipulation": .text(event.rawValue.uppercased()),
+                             "event_object_catalog": .text(PGCatalogModel.databaseName), "event_object_schema": .text(trigger.table.schema),
+                             "event_object_table": .text(trigger.table.name), "action_order": .integer(order[key]!),
+                             "action_condition": definition.whenSQL.map { .text("(\($0))") } ?? .null, "action_statement": .text(statement),
+                             "action_orientation": .text(definition.forEachRow ? "ROW" : "STATEMENT"),
+                             "action_timing": .text(definition.timing == .before ? "BEFORE" : "AFTER")])
+            }
+        }
+        return rows
+    }
+
     static let pgTrigger = PGCatalogTable("""
         oid:i tgrelid:i tgparentid:i tgname:t tgfoid:i tgtype:i tgenabled:t tgisinternal:b tgconstrrelid:i tgconstrindid:i \
         tgconstraint:i tgdeferrable:b tginitdeferred:b tgnargs:i tgattr:v tgargs:t tgqual:t tgoldtable:t tgnewtable:t

@@ -63,6 +63,7 @@ extension PGCatalogTable {
                 }
             }
         },
+        "triggers": informationSchemaTriggers,
         "views": PGCatalogTable("""
             table_catalog:t table_schema:t table_name:t view_definition:t check_option:t is_updatable:t is_insertable_into:t \
             is_trigger_updatable:t is_trigger_deletable:t is_trigger_insertable_into:t
