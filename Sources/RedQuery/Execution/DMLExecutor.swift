@@ -75,11 +75,14 @@ struct DMLExecutor {
         let metadata = try metadataValue(statement.metadata, planner)
         let upsert = try statement.onConflict.map { try UpsertPlan(onConflict: $0, handle: handle, executor: self, planner: planner) }
         let foreignKeys = ForeignKeyEnforcement.of(handle, context: context)
-        var triggers = try TableTriggers.of(handle, .insert, context: context)
-        if upsert?.updates == true, handle.schema.triggerList.contains(where: { $0.enabled && $0.events.contains(.update) }) {
-            throw RedError(.featureNotSupported, "INSERT … ON CONFLICT DO UPDATE on a table with UPDATE triggers is not supported yet (\(handle.localName)); run the UPDATE and the INSERT as two statements")
+        let triggers = try TableTriggers.of(handle, .insert, context: context)
+        // ON CONFLICT DO UPDATE fires UPDATE triggers too: statement ones after INSERT's before, before
+        // INSERT's after, and row events in one queue with INSERT's (PostgreSQL's order).
+        let updateTriggers = try upsert.flatMap {
+            $0.updates ? try TableTriggers.of(handle, .update, setColumns: $0.setColumns, context: context, sharing: triggers) : nil
         }
         try triggers?.fireBeforeStatement()
+        try updateTriggers?.fireBeforeStatement()
         var affected = 0
         var touched = Set<Int64>()
         let eval = context.evaluation([])
@@ -135,8 +138,9 @@ struct DMLExecutor {
                 if let upsert, let existing = try upsert.conflict(with: row, executor: self) {
                     if upsert.updates { try lockUpsertTarget(existing, handle, locked: &upsertLocked) }
                     guard let updated = try upsert.resolve(existing: existing, proposed: row, touched: &touched, defaults: &defaults,
-                                                           executor: self, eval: eval) else { continue }
+                                                           executor: self, eval: eval, triggers: updateTriggers) else { continue }
                     try foreignKeys?.updated(handle, old: existing, new: updated)
+                    try updateTriggers?.rowWritten(new: updated, old: existing)
                     row = updated
                 } else {
                     try store.insert(tx, handle, row, now: context.now, concurrentDuplicate: upsert == nil ? .uniqueViolation : .serializationFailure)
@@ -155,7 +159,10 @@ struct DMLExecutor {
         }
         if handle.schema.model == .kv { affected = sourceRows.count }
         try foreignKeys?.settle()
-        try triggers?.fireAfter()
+        try triggers?.fireAfterRows()
+        try updateTriggers?.fireAfterRows()
+        try updateTriggers?.fireAfterStatement()
+        try triggers?.fireAfterStatement()
         if let autoEmbed = statement.autoEmbed { try storeEmbeddings(embeddedRows, of: handle.name, autoEmbed) }
         return finish(type: "insert", tag: "INSERT 0 \(affected)", affected: affected, returning: returning, rows: returned)
     }
@@ -486,7 +493,7 @@ struct DMLExecutor {
                 returning: [SelectItem]?) throws -> QueryResult {
         let planner = Planner(context: context)
         let opened = try writableTarget(table)
-        var triggers = try TableTriggers.of(opened, .update, setColumns: Set(assignments.map { $0.column.lowercased() }), context: context)
+        let triggers = try TableTriggers.of(opened, .update, setColumns: Set(assignments.map { $0.column.lowercased() }), context: context)
         try triggers?.fireBeforeStatement()
         let (handle, scope, targets) = try self.targets(table: table, opened: opened, alias: alias, joined: from, whereClause: whereClause,
                                                         planner: planner, statement: "UPDATE")
@@ -538,7 +545,7 @@ struct DMLExecutor {
     func delete(table: String, alias: String?, using: TableRef?, whereClause: Expr?, returning: [SelectItem]?) throws -> QueryResult {
         let planner = Planner(context: context)
         let opened = try writableTarget(table)
-        var triggers = try TableTriggers.of(opened, .delete, context: context)
+        let triggers = try TableTriggers.of(opened, .delete, context: context)
         try triggers?.fireBeforeStatement()
         let (handle, scope, targets) = try self.targets(table: table, opened: opened, alias: alias, joined: using, whereClause: whereClause,
                                                         planner: planner, statement: "DELETE")

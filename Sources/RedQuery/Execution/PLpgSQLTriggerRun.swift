@@ -37,14 +37,13 @@ extension PLpgSQLRun {
     /// NEW and OLD are records with the table's columns as fields; the one the event lacks is
     /// NULL (its fields read NULL, and `RETURN` of it returns NULL: `RETURN NEW` in a BEFORE
     /// DELETE trigger skips the delete, as in PostgreSQL). A statement trigger's NEW and OLD
-    /// are NULL and have no fields. The body must end with RETURN (2F005), as PostgreSQL requires.
+    /// are both NULL. The body must end with RETURN (2F005), as PostgreSQL requires.
     public mutating func runTrigger(_ block: PLBlock, _ call: TriggerInvocation) async throws -> TriggerOutcome {
         scopes = [[:]]
         returnsRow = true
-        let rowLevel = call.level == "ROW"
         for (name, values) in [("new", call.new), ("old", call.old)] {
             try await declare(name: name, typeText: nil, record: true, value: .null)
-            slots[slots.count - 1].fields = rowLevel ? call.columns.enumerated().map { k, column in (column.name, column.type, values?[k] ?? .null) } : []
+            slots[slots.count - 1].fields = call.columns.enumerated().map { k, column in (column.name, column.type, values?[k] ?? .null) }
             slots[slots.count - 1].nullRecord = values == nil
         }
         // In parentheses: `OLD.* IS DISTINCT FROM NEW.*` is an expression here, not a select list.

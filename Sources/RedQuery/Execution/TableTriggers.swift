@@ -33,12 +33,18 @@ struct TableTriggers {
     private let afterRow: [Fired]
     private let afterStatement: [Fired]
     private let tableSchema: String
-    private var queued: [(new: StoredRow?, old: StoredRow?)] = []
+    /// The statement's AFTER ROW events, in the order rows were written; shared by an upsert's
+    /// INSERT and UPDATE triggers, whose events fire in one order as PostgreSQL's queue has them.
+    final class AfterRowEvents {
+        var events: [(triggers: [Fired], event: TriggerDefinition.Event, new: StoredRow?, old: StoredRow?)] = []
+    }
+    private let queue: AfterRowEvents
 
     /// The triggers `handle`'s `event` fires (`setColumns`: the columns an UPDATE's SET names);
     /// nil when none would.
+    /// `sharing`: another event's triggers of the same statement, whose AFTER ROW queue this one joins.
     static func of(_ handle: TableHandle, _ event: TriggerDefinition.Event, setColumns: Set<String> = [],
-                   context: ExecutionContext) throws -> TableTriggers? {
+                   context: ExecutionContext, sharing: TableTriggers? = nil) throws -> TableTriggers? {
         guard handle.schema.model == .table, let triggers = handle.schema.triggers, triggers.contains(where: \.enabled) else { return nil }
         let tx = context.transaction
         var functions: [String: PLpgSQLFunctionCall] = [:]
@@ -54,7 +60,8 @@ struct TableTriggers {
         let all = TableTriggers(context: context, handle: handle, event: event,
                                 beforeStatement: try fired(.before, row: false), beforeRow: try fired(.before, row: true),
                                 afterRow: try fired(.after, row: true), afterStatement: try fired(.after, row: false),
-                                tableSchema: (try? SchemaCatalog.split(handle.name, tx).schema) ?? "public")
+                                tableSchema: (try? SchemaCatalog.split(handle.name, tx).schema) ?? "public",
+                                queue: sharing?.queue ?? AfterRowEvents())
         return all.beforeStatement.isEmpty && all.beforeRow.isEmpty && all.afterRow.isEmpty && all.afterStatement.isEmpty ? nil : all
     }
 
@@ -74,7 +81,7 @@ struct TableTriggers {
     var hasBeforeRow: Bool { !beforeRow.isEmpty }
 
     func fireBeforeStatement() throws {
-        for trigger in beforeStatement { _ = try fire(trigger, new: nil, old: nil) }
+        for trigger in beforeStatement { _ = try fire(trigger, event, new: nil, old: nil) }
     }
 
     /// Runs the BEFORE ROW triggers on a row about to be written (INSERT: `new`; UPDATE: `new`
@@ -83,7 +90,7 @@ struct TableTriggers {
     func beforeRow(new: StoredRow?, old: StoredRow?) throws -> StoredRow? {
         var current = new
         for trigger in beforeRow {
-            switch try fire(trigger, new: current, old: old) {
+            switch try fire(trigger, event, new: current, old: old) {
             case .skipped: continue
             case .returned(nil): return nil
             case .returned(let values?):
@@ -98,23 +105,31 @@ struct TableTriggers {
     }
 
     /// Notes a row written, for the AFTER ROW triggers.
-    mutating func rowWritten(new: StoredRow?, old: StoredRow?) throws {
+    func rowWritten(new: StoredRow?, old: StoredRow?) throws {
         guard !afterRow.isEmpty else { return }
-        queued.append((new, old))
-        try context.checkMaterialized(queued.count, "AFTER ROW trigger events")
+        queue.events.append((afterRow, event, new, old))
+        try context.checkMaterialized(queue.events.count, "AFTER ROW trigger events")
     }
 
     /// Fires the queued AFTER ROW events, then the AFTER STATEMENT triggers.
-    mutating func fireAfter() throws {
-        let events = queued
-        queued = []
-        for event in events {
-            for trigger in afterRow { _ = try fire(trigger, new: event.new, old: event.old) }
-        }
-        for trigger in afterStatement { _ = try fire(trigger, new: nil, old: nil) }
+    func fireAfter() throws {
+        try fireAfterRows()
+        try fireAfterStatement()
     }
 
-    private func fire(_ trigger: Fired, new: StoredRow?, old: StoredRow?) throws -> TriggerOutcome {
+    func fireAfterRows() throws {
+        let events = queue.events
+        queue.events = []
+        for event in events {
+            for trigger in event.triggers { _ = try fire(trigger, event.event, new: event.new, old: event.old) }
+        }
+    }
+
+    func fireAfterStatement() throws {
+        for trigger in afterStatement { _ = try fire(trigger, event, new: nil, old: nil) }
+    }
+
+    private func fire(_ trigger: Fired, _ event: TriggerDefinition.Event, new: StoredRow?, old: StoredRow?) throws -> TriggerOutcome {
         let columns = handle.schema.columns
         let definition = trigger.definition
         let invocation = TriggerInvocation(

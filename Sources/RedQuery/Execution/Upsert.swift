@@ -84,9 +84,13 @@ struct UpsertPlan {
         return nil
     }
 
-    /// Applies the action to `existing`; returns the updated row, or nil when nothing was written.
+    /// The columns DO UPDATE's SET names (an `UPDATE OF` trigger's test).
+    var setColumns: Set<String> { Set(assignments.compactMap { $0.column?.name.lowercased() }) }
+
+    /// Applies the action to `existing`; returns the updated row, or nil when nothing was
+    /// written (WHERE not true, or a BEFORE UPDATE trigger of `triggers` returned NULL).
     func resolve(existing: StoredRow, proposed: StoredRow, touched: inout Set<Int64>, defaults: inout DefaultValues,
-                 executor: DMLExecutor, eval: Evaluation) throws -> StoredRow? {
+                 executor: DMLExecutor, eval: Evaluation, triggers: TableTriggers?) throws -> StoredRow? {
         guard case .update = action else { return nil }
         guard !touched.contains(existing.rid) else {
             throw RedError(.cardinalityViolation, "ON CONFLICT DO UPDATE command cannot affect row a second time; the statement proposes the same key twice")
@@ -94,8 +98,13 @@ struct UpsertPlan {
         let values = TableScanNode.values(of: existing, key: StoredRow.key(rid: existing.rid), schema: handle.schema)
             + TableScanNode.values(of: proposed, key: StoredRow.key(rid: proposed.rid), schema: handle.schema)
         if let condition, try Evaluation.truth(try eval.evaluate(condition, values)) != true { return nil }
-        let updated = try generated.filled(try executor.applying(assignments, to: existing, values: values, handle: handle, defaults: &defaults,
-                                                                 eval: eval))
+        var updated = try executor.applying(assignments, to: existing, values: values, handle: handle, defaults: &defaults, eval: eval,
+                                            checkNotNull: triggers?.hasBeforeRow != true)
+        if let triggers, triggers.hasBeforeRow {
+            guard let changed = try triggers.beforeRow(new: updated, old: existing) else { return nil }
+            updated = changed
+        }
+        updated = try generated.filled(updated)
         try checks.verify(updated, old: existing)
         try executor.store.update(executor.tx, handle, old: existing, new: updated, now: executor.context.now)
         touched.insert(existing.rid)
