@@ -163,6 +163,7 @@ struct DMLExecutor {
         try updateTriggers?.fireAfterRows()
         try updateTriggers?.fireAfterStatement()
         try triggers?.fireAfterStatement()
+        try foreignKeys?.fireCascadedAfterTriggers()
         if let autoEmbed = statement.autoEmbed { try storeEmbeddings(embeddedRows, of: handle.name, autoEmbed) }
         return finish(type: "insert", tag: "INSERT 0 \(affected)", affected: affected, returning: returning, rows: returned)
     }
@@ -522,7 +523,7 @@ struct DMLExecutor {
         try lockUniqueKeys(of: updates.map(\.new), handle, replacing: updates.map(\.old))
         let foreignKeys = ForeignKeyEnforcement.of(handle, context: context)
         for u in updates {
-            if triggers?.hasBeforeRow == true { try requireUnchangedSinceRead(u.old, handle) }
+            if let triggers, triggers.hasBeforeRow { try triggers.requireUnchangedSinceRead(u.old) }
             if handle.schema.model == .kv {
                 try store.putKV(tx, handle, key: String(decoding: u.key, as: UTF8.self), row: u.new, previous: u.old)
             } else {
@@ -539,6 +540,7 @@ struct DMLExecutor {
         }
         try foreignKeys?.settle()
         try triggers?.fireAfter()
+        try foreignKeys?.fireCascadedAfterTriggers()
         return finish(type: "update", tag: "UPDATE \(updates.count)", affected: updates.count, returning: returningExprs, rows: returned)
     }
 
@@ -557,7 +559,7 @@ struct DMLExecutor {
         for target in targets {
             if let triggers, triggers.hasBeforeRow {
                 guard try triggers.beforeRow(new: nil, old: target.row) != nil else { continue }
-                try requireUnchangedSinceRead(target.row, handle)
+                try triggers.requireUnchangedSinceRead(target.row)
             }
             try store.deleteScanned(tx, handle, key: target.key, row: target.row)
             try foreignKeys?.deleted(handle, target.row)
@@ -567,16 +569,8 @@ struct DMLExecutor {
         }
         try foreignKeys?.settle()
         try triggers?.fireAfter()
+        try foreignKeys?.fireCascadedAfterTriggers()
         return finish(type: "delete", tag: "DELETE \(deleted)", affected: deleted, returning: returningExprs, rows: returned)
-    }
-
-    /// Refuses to write `row`, read before BEFORE ROW triggers ran, when one of them has since
-    /// changed or deleted it: PostgreSQL's 27000, rather than overwrite the trigger's change.
-    func requireUnchangedSinceRead(_ row: StoredRow, _ handle: TableHandle) throws {
-        guard let current = try store.get(tx, handle, rid: row.rid), current == row else {
-            throw RedError(.invalidOperation, "tuple to be updated or deleted was already modified by an operation triggered by the current command",
-                           hint: "Consider using an AFTER trigger instead of a BEFORE trigger to propagate changes to other rows.", condition: "27000")
-        }
     }
 
     /// One SET item, bound: the column (tables), the JSON path (documents) or the value (KV); nil value = DEFAULT.

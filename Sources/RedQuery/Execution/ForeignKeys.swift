@@ -39,6 +39,9 @@ final class ForeignKeyEnforcement {
     private var checks: [String: CheckConstraints] = [:]
     /// The children's generated columns, computed again for rows a cascade rewrites.
     private var generated: [String: GeneratedColumns] = [:]
+    /// The triggers of tables the actions changed, whose AFTER events are still to fire
+    /// (`fireCascadedAfterTriggers`).
+    private var cascadedTriggers: [TableTriggers] = []
 
     /// `temporary`: the tables are a session's temporary ones. A foreign key links tables of
     /// one kind only, so each name is looked up among that kind (a temporary table hiding a
@@ -122,6 +125,14 @@ final class ForeignKeyEnforcement {
     }
 
     // MARK: End of statement
+
+    /// The AFTER ROW and STATEMENT triggers of the rows the actions changed, after the
+    /// statement's own AFTER triggers, as PostgreSQL's queue has them.
+    func fireCascadedAfterTriggers() throws {
+        while !cascadedTriggers.isEmpty {
+            try cascadedTriggers.removeFirst().fireAfter()
+        }
+    }
 
     /// Runs the checks and actions the statement's writes called for, and those the actions
     /// call for in turn. Throws the first violation.
@@ -238,16 +249,19 @@ final class ForeignKeyEnforcement {
         // No guard: a key that exists again is this transaction's own write (keys are unique).
         if action == .noAction, try lookUp(oldKey, in: parent, columns: fk.referencedColumnIDs, guarding: false) != nil { return }
         let children = try referencingRows(of: oldKey, fk, child, firstOnly: action == .noAction || action == .restrict)
+        // An action changes the child's rows as PostgreSQL's referential query does, firing the
+        // child's triggers: statement ones even when no row matches, row ones per row.
+        var triggers: TableTriggers?
+        if action != .noAction, action != .restrict {
+            let event: TriggerDefinition.Event = action == .cascade && change.newKey == nil ? .delete : .update
+            let keyColumns = Set(fk.columnIDs.compactMap { id in child.schema.columns.first { $0.id == id }?.name.lowercased() })
+            triggers = try TableTriggers.of(child, event, setColumns: keyColumns, context: context)
+            try triggers?.fireBeforeStatement()
+        }
+        defer { if let triggers { cascadedTriggers.append(triggers) } }
         guard !children.isEmpty else { return }
         if child.schema.appendOnly, action != .noAction, action != .restrict {
             throw RedError(.invalidOperation, "table \"\(child.name)\" is APPEND ONLY: \(change.newKey == nil ? "ON DELETE" : "ON UPDATE") \(action.rawValue) of foreign key constraint \"\(fk.name)\" would change its rows")
-        }
-        if action != .noAction, action != .restrict {
-            let event: TriggerDefinition.Event = action == .cascade && change.newKey == nil ? .delete : .update
-            if child.schema.triggerList.contains(where: { $0.enabled && $0.events.contains(event) }) {
-                throw RedError(.featureNotSupported, "\(change.newKey == nil ? "ON DELETE" : "ON UPDATE") \(action.rawValue) of foreign key constraint \"\(fk.name)\" would change rows of table \"\(child.localName)\", whose \(event.rawValue.uppercased()) triggers cannot fire there yet",
-                               hint: "Change the referencing rows first, or make the constraint NO ACTION.")
-            }
         }
         switch action {
         case .noAction, .restrict:
@@ -256,24 +270,29 @@ final class ForeignKeyEnforcement {
                            detail: "Key (\(Self.names(fk.referencedColumnIDs, parent)))=(\(Self.text(oldKey))) is still referenced from table \"\(child.localName)\".")
         case .cascade:
             if let newKey = change.newKey {
-                try rewrite(children, of: child, fk) { column, position in newKey[position] }
+                try rewrite(children, of: child, fk, triggers) { column, position in newKey[position] }
             } else {
                 for row in children {
+                    if let triggers, triggers.hasBeforeRow {
+                        guard try triggers.beforeRow(new: nil, old: row) != nil else { continue }  // NULL: this row stays
+                        try triggers.requireUnchangedSinceRead(row)
+                    }
                     try store.delete(tx, child, row)
                     try deleted(child, row)
+                    try triggers?.rowWritten(new: nil, old: row)
                 }
             }
         case .setNull:
-            try rewrite(children, of: child, fk) { _, _ in .null }
+            try rewrite(children, of: child, fk, triggers) { _, _ in .null }
         case .setDefault:
-            try rewrite(children, of: child, fk) { column, _ in try defaults.value(for: column, handle: child) }
+            try rewrite(children, of: child, fk, triggers) { column, _ in try defaults.value(for: column, handle: child) }
         }
     }
 
     /// Gives `rows` new values in the constraint's columns (`value` per column and position in
     /// the key), enforcing NOT NULL and the child's CHECK constraints, and computing its generated
     /// columns, as an UPDATE would.
-    private func rewrite(_ rows: [StoredRow], of child: TableHandle, _ fk: ForeignKeyDefinition,
+    private func rewrite(_ rows: [StoredRow], of child: TableHandle, _ fk: ForeignKeyDefinition, _ triggers: TableTriggers?,
                          value: (ColumnDefinition, Int) throws -> Value) throws {
         if checks[child.name] == nil { checks[child.name] = try CheckConstraints(child, planner: Planner(context: context)) }
         let checks = checks[child.name]!
@@ -290,10 +309,16 @@ final class ForeignKeyEnforcement {
                 new.values[id] = v
             }
             new.updatedAt = context.now
+            if let triggers, triggers.hasBeforeRow {
+                guard let changed = try triggers.beforeRow(new: new, old: old) else { continue }  // NULL: this row stays
+                new = changed
+                try triggers.requireUnchangedSinceRead(old)
+            }
             new = try generated.filled(new)
             try checks.verify(new, old: old)
             try store.update(tx, child, old: old, new: new, now: context.now)
             try updated(child, old: old, new: new)
+            try triggers?.rowWritten(new: new, old: old)
             // A default may be the very key that went away: checked even when it did not change.
             if !(childChecks.last.map { $0.table == child.name && $0.constraint == fk.name && $0.rid == new.rid } ?? false) {
                 childChecks.append(ChildCheck(table: child.name, constraint: fk.name, rid: new.rid, temporary: child.isTemporary))

@@ -37,7 +37,7 @@ extension PLpgSQLRun {
                 return .returned(nil)
             }
             if returnsRow, let value {
-                returnedRow = try triggerRow(value)
+                returnedRow = try await triggerRow(value)
                 return .returned(nil)
             }
             guard let value else {

@@ -65,13 +65,22 @@ extension PLpgSQLRun {
         }
     }
 
-    /// What `RETURN expression` gives in a trigger function: NULL, or the fields of the record
-    /// variable it names (NULL when that record is NULL).
-    mutating func triggerRow(_ expression: String) throws -> [Value]? {
+    /// What `RETURN expression` gives in a trigger function: NULL, the fields of the record
+    /// variable it names (NULL when that record is NULL), or — any other expression, such as
+    /// `COALESCE(NEW, OLD)` — its value, a record read as a JSON object whose members fill the
+    /// table's columns by name.
+    mutating func triggerRow(_ expression: String) async throws -> [Value]? {
         let text = expression.trimmingSpaces().lowercased()
         if text == "null" { return nil }
         guard let i = slotIndex(text), slots[i].isRecord else {
-            throw RedError(.featureNotSupported, "a trigger function returns NEW, OLD, NULL or a record variable, not \(expression.trimmingSpaces())")
+            switch try await value(of: expression) {
+            case .null: return nil
+            case .json(.object(let members)):
+                let columns = slotIndex("new").flatMap { slots[$0].fields } ?? []
+                return columns.map { column in members.last { $0.0 == column.name }.map { Value(json: $0.1) } ?? .null }
+            case let other:
+                throw RedError(.datatypeMismatch, "returned value of a trigger function must be a row or NULL, not \(other.kindName)")
+            }
         }
         guard let fields = slots[i].fields else {
             throw RedError(.objectNotInPrerequisiteState, "record \"\(text)\" is not assigned yet", detail: "The tuple structure of a not-yet-assigned record is indeterminate.",

@@ -104,6 +104,15 @@ struct TableTriggers {
         return current
     }
 
+    /// Refuses to write `row`, read before BEFORE ROW triggers ran, when one of them has since
+    /// changed or deleted it: PostgreSQL's 27000, rather than overwrite the trigger's change.
+    func requireUnchangedSinceRead(_ row: StoredRow) throws {
+        guard let current = try context.store.get(context.transaction, handle, rid: row.rid), current == row else {
+            throw RedError(.invalidOperation, "tuple to be updated or deleted was already modified by an operation triggered by the current command",
+                           hint: "Consider using an AFTER trigger instead of a BEFORE trigger to propagate changes to other rows.", condition: "27000")
+        }
+    }
+
     /// Notes a row written, for the AFTER ROW triggers.
     func rowWritten(new: StoredRow?, old: StoredRow?) throws {
         guard !afterRow.isEmpty else { return }
