@@ -495,9 +495,11 @@ struct DMLExecutor {
         let planner = Planner(context: context)
         let opened = try writableTarget(table)
         let triggers = try TableTriggers.of(opened, .update, setColumns: Set(assignments.map { $0.column.lowercased() }), context: context)
-        try triggers?.fireBeforeStatement()
         let (handle, scope, targets) = try self.targets(table: table, opened: opened, alias: alias, joined: from, whereClause: whereClause,
                                                         planner: planner, statement: "UPDATE")
+        // After the targets are read: the statement does not see what the trigger writes, as
+        // PostgreSQL's snapshot, taken before, does not.
+        try triggers?.fireBeforeStatement()
         let ctx = BindingContext(scope: scope, aggregatesForbiddenIn: "UPDATE")
         var defaults = DefaultValues(planner: planner, context: context)
         let checks = try CheckConstraints(handle, planner: planner)
@@ -507,23 +509,11 @@ struct DMLExecutor {
         let targetWidth = TableScanNode.columns(of: handle.schema, qualifier: nil).count
         let eval = context.evaluation([])
         var returned: [[Value]] = []
-        // Validate every new row before writing any (the statement is atomic either way; this keeps errors early).
-        var updates: [(key: [UInt8], old: StoredRow, new: StoredRow)] = []
-        for target in targets {
-            var new = try applying(bound, to: target.row, values: target.values, handle: handle, defaults: &defaults, eval: eval,
-                                   checkNotNull: triggers?.hasBeforeRow != true)
-            if let triggers, triggers.hasBeforeRow {
-                guard let changed = try triggers.beforeRow(new: new, old: target.row) else { continue }  // NULL: the row is skipped
-                new = changed
-            }
-            new = try generated.filled(new)
-            try checks.verify(new, old: target.row)
-            updates.append((target.key, target.row, new))
-        }
-        try lockUniqueKeys(of: updates.map(\.new), handle, replacing: updates.map(\.old))
         let foreignKeys = ForeignKeyEnforcement.of(handle, context: context)
-        for u in updates {
-            if let triggers, triggers.hasBeforeRow { try triggers.requireUnchangedSinceRead(u.old) }
+        var updates: [(key: [UInt8], old: StoredRow, new: StoredRow)] = []
+        func write(_ u: (key: [UInt8], old: StoredRow, new: StoredRow)) throws {
+            // A BEFORE STATEMENT trigger may have changed it since the statement read it (27000).
+            if let triggers, triggers.hasBeforeStatement, !triggers.hasBeforeRow { try triggers.requireUnchangedSinceRead(u.old) }
             if handle.schema.model == .kv {
                 try store.putKV(tx, handle, key: String(decoding: u.key, as: UTF8.self), row: u.new, previous: u.old)
             } else {
@@ -538,6 +528,30 @@ struct DMLExecutor {
                 returned.append(try returningExprs.exprs.map { try eval.evaluate($0, values) })
             }
         }
+        if let triggers, triggers.hasBeforeRow {
+            // One row at a time, as PostgreSQL goes: a row's trigger sees the rows written before it.
+            for target in targets {
+                try triggers.requireUnchangedSinceRead(target.row)  // a trigger changed it since the statement read it: 27000
+                let applied = try applying(bound, to: target.row, values: target.values, handle: handle, defaults: &defaults, eval: eval,
+                                           checkNotNull: false)
+                guard let changed = try triggers.beforeRow(new: applied, old: target.row) else { continue }  // NULL: the row is skipped
+                let new = try generated.filled(changed)
+                try checks.verify(new, old: target.row)
+                try triggers.requireUnchangedSinceRead(target.row)  // its own trigger changed it
+                try lockUniqueKeys(of: [new], handle, replacing: [target.row])
+                updates.append((target.key, target.row, new))
+                try write(updates[updates.count - 1])
+            }
+        } else {
+            // Every new row is validated before any is written (the statement is atomic either way; this keeps errors early).
+            for target in targets {
+                let new = try generated.filled(try applying(bound, to: target.row, values: target.values, handle: handle, defaults: &defaults, eval: eval))
+                try checks.verify(new, old: target.row)
+                updates.append((target.key, target.row, new))
+            }
+            try lockUniqueKeys(of: updates.map(\.new), handle, replacing: updates.map(\.old))
+            for u in updates { try write(u) }
+        }
         try foreignKeys?.settle()
         try triggers?.fireAfter()
         try foreignKeys?.fireCascadedAfterTriggers()
@@ -548,16 +562,17 @@ struct DMLExecutor {
         let planner = Planner(context: context)
         let opened = try writableTarget(table)
         let triggers = try TableTriggers.of(opened, .delete, context: context)
-        try triggers?.fireBeforeStatement()
         let (handle, scope, targets) = try self.targets(table: table, opened: opened, alias: alias, joined: using, whereClause: whereClause,
                                                         planner: planner, statement: "DELETE")
+        try triggers?.fireBeforeStatement()  // after the targets are read, as UPDATE's
         let returningExprs = try returning.map { try bindReturning($0, scope: scope, planner: planner) }
         let eval = context.evaluation([])
         var returned: [[Value]] = []
         let foreignKeys = ForeignKeyEnforcement.of(handle, context: context)
         var deleted = 0
         for target in targets {
-            if let triggers, triggers.hasBeforeRow {
+            if let triggers, triggers.hasBeforeRow || triggers.hasBeforeStatement {
+                try triggers.requireUnchangedSinceRead(target.row)  // a trigger changed it since the statement read it: 27000
                 guard try triggers.beforeRow(new: nil, old: target.row) != nil else { continue }
                 try triggers.requireUnchangedSinceRead(target.row)
             }

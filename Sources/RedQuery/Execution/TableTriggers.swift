@@ -79,6 +79,9 @@ struct TableTriggers {
     /// Whether rows go through BEFORE ROW triggers: then NOT NULL is checked after them
     /// (`beforeRow`), not when the row is first built, as a trigger may fill the column.
     var hasBeforeRow: Bool { !beforeRow.isEmpty }
+    /// Whether BEFORE STATEMENT triggers run after the statement read its targets (which they
+    /// may change: each is then checked before it is written).
+    var hasBeforeStatement: Bool { !beforeStatement.isEmpty }
 
     func fireBeforeStatement() throws {
         for trigger in beforeStatement { _ = try fire(trigger, event, new: nil, old: nil) }
