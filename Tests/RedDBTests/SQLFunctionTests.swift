@@ -28,7 +28,7 @@ import RedDB
         try await s.execute("CREATE FUNCTION one() RETURNS int LANGUAGE sql AS 'SELECT 1'")
         let refusals: [(String, String, String)] = [
             ("CREATE FUNCTION countdown(n int) RETURNS int LANGUAGE sql AS 'SELECT CASE WHEN n <= 0 THEN 0 ELSE countdown(n - 1) END'", "0A000", "calls itself"),
-            ("CREATE FUNCTION p() RETURNS trigger LANGUAGE plpgsql AS 'BEGIN RETURN NEW; END'", "0A000", "trigger functions"),
+            ("CREATE FUNCTION p(x int) RETURNS trigger LANGUAGE plpgsql AS 'BEGIN RETURN NEW; END'", "42P13", "trigger functions cannot have declared arguments"),
             ("CREATE FUNCTION w(t text) RETURNS void LANGUAGE sql AS 'INSERT INTO x VALUES (t)'", "0A000", "one SELECT or VALUES query"),
             ("CREATE FUNCTION v(VARIADIC xs int[]) RETURNS int LANGUAGE sql AS 'SELECT 1'", "0A000", "VARIADIC"),
             ("CREATE FUNCTION r(a int, OUT x int, OUT y int) LANGUAGE sql AS 'SELECT a, a'; SELECT r(1)", "0A000", "record of 2 columns"),
@@ -37,7 +37,7 @@ import RedDB
             ("CREATE FUNCTION f(a int, a int) RETURNS int LANGUAGE sql AS 'SELECT 1'", "42P13", "more than once"),
             ("CREATE FUNCTION f() LANGUAGE sql AS 'SELECT 1'", "42P13", "result type"),
             ("DO $$ BEGIN END $$ LANGUAGE sql", "0A000", "inline code"),
-            ("CREATE TRIGGER t BEFORE INSERT ON x FOR EACH ROW EXECUTE FUNCTION one()", "0A000", "TRIGGER"),
+            ("CREATE TABLE x (a int); CREATE TRIGGER t BEFORE INSERT ON x FOR EACH ROW EXECUTE FUNCTION one()", "42P17", "must return type trigger"),
             ("SELECT * FROM one() AS t, one(1)", "42883", "does not take 1 argument"),
             ("SELECT one(DISTINCT 1)", "42809", "not an aggregate"),
             // The planner's wrapper of a caller's argument cannot be forged in a body.

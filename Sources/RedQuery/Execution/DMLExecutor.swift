@@ -192,6 +192,12 @@ struct DMLExecutor {
         func row(_ r: Int) -> [Value?] { isDecoded ? decoded[decoded.startIndex + r].map { $0 } : cells[r] }
     }
 
+    /// `r.*` in a VALUES list: a record's fields (a whole row, elsewhere).
+    static func isRecordStar(_ expr: Expr) -> Bool {
+        if case .column(let path) = expr, path.count == 2, path[1] == "*" { return true }
+        return false
+    }
+
     /// The source rows; `nil` cells stand for DEFAULT (written or omitted).
     func evaluateSource(_ statement: InsertStatement, _ planner: Planner) throws -> SourceRows {
         if let decoded = statement.decodedRows {
@@ -202,14 +208,19 @@ struct DMLExecutor {
         }
         if case .values(let rows) = statement.source.body, statement.source.orderBy.isEmpty, statement.source.limit == nil {
             // As PostgreSQL: checked before any row is inserted, not when the short row is reached.
-            if let width = rows.first?.count, rows.contains(where: { $0.count != width }) {
+            if let width = rows.first?.count, rows.contains(where: { $0.count != width }), !rows.joined().contains(where: Self.isRecordStar) {
                 throw RedError(.syntaxError, "VALUES lists must all be the same length")
             }
             let ctx = BindingContext(scope: Scope([], parent: nil), aggregatesForbiddenIn: "VALUES")
             let eval = context.evaluation([])
             var out: [[Value?]] = []
             out.reserveCapacity(rows.count)
-            for row in rows {
+            for written in rows {
+                // `VALUES (OLD.*)` in a trigger: the record's fields, one value each.
+                let row = written.flatMap { expr -> [Expr] in
+                    guard case .column(let path) = expr, path.count == 2, path[1] == "*" else { return [expr] }
+                    return planner.routineRecordFields(path[0], ctx.scope) ?? [expr]
+                }
                 var values: [Value?] = []
                 for expr in row {
                     // Bulk loads are all literals: no binding or evaluation needed.
@@ -218,6 +229,9 @@ struct DMLExecutor {
                     values.append(try eval.evaluate(try planner.bind(expr, ctx), []))
                 }
                 out.append(values)
+            }
+            if let width = out.first?.count, out.contains(where: { $0.count != width }) {
+                throw RedError(.syntaxError, "VALUES lists must all be the same length")
             }
             return SourceRows(cells: out)
         }

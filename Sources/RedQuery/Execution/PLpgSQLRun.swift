@@ -355,6 +355,7 @@ public struct PLpgSQLRun<Runner: PLStatementRunner> {
     /// The variables as the next statement's SQL sees them, and the parameters carrying them.
     func visibleVariables() -> (RoutineVariables, [Value]) {
         var byName: [String: RoutineVariables.Variable] = [:]
+        var records: [String: [String]] = [:]
         var parameters = slots.map(\.value)
         for scope in scopes.reversed() {
             for (name, i) in scope where byName[name] == nil {
@@ -365,6 +366,7 @@ public struct PLpgSQLRun<Runner: PLStatementRunner> {
                     // The whole record, as a whole-row reference reads: a JSON object (`to_jsonb(NEW)`, `NEW IS DISTINCT FROM OLD`).
                     parameters.append(slot.nullRecord ? .null : .json(.object(fields.map { ($0.name, $0.value.postgresJSON) })))
                     byName[name] = .init(read: .parameter(parameters.count))
+                    records[name] = fields.map(\.name)
                     for field in fields where byName[name + "." + field.name] == nil {
                         parameters.append(field.value)
                         let n = Expr.parameter(parameters.count)
@@ -373,7 +375,7 @@ public struct PLpgSQLRun<Runner: PLStatementRunner> {
                 }
             }
         }
-        return (RoutineVariables(byName), parameters)
+        return (RoutineVariables(byName, records: records), parameters)
     }
 
     // MARK: Running SQL

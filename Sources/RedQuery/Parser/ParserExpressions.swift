@@ -507,9 +507,10 @@ extension Parser {
             var path = [word]
             while acceptSymbol(".") {
                 if acceptSymbol("*") {
-                    // `t.*` in an expression (`OLD.* IS DISTINCT FROM NEW.*`, `row_to_json(t.*)`): the whole row, as `t`.
+                    // `t.*` in an expression (`OLD.* IS DISTINCT FROM NEW.*`, `row_to_json(t.*)`): the whole
+                    // row, as `t`, except where a list takes it apart (a record's fields in VALUES).
                     guard path.count == 1 else { throw error("unexpected .* in expression") }
-                    return .column(path)
+                    return .column(path + ["*"])
                 }
                 path.append(try parseAnyName())
             }

@@ -82,6 +82,7 @@ extension Planner {
             parameterCount = max(parameterCount, n)
             return .parameter(n)
         case .column(let path):
+            if path.count == 2, path[1] == "*" { return try bind(.column([path[0]]), ctx) }  // `t.*`: the whole row
             do {
                 return try resolve(path, ctx.scope)
             } catch let error as RedError where error.code == .undefinedColumn {

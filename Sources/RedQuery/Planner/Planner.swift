@@ -393,7 +393,17 @@ final class Planner {
                     matching = (scope.starOrder ?? Array(scope.columns.indices)).filter { scope.columns[$0].inStar }
                 }
                 if let qualifier, matching.isEmpty, !scope.columns.contains(where: { $0.qualifier == qualifier }) {
-                    throw RedError(.undefinedCollection, "missing FROM-clause entry for table \"\(qualifier)\"")
+                    // A PL/pgSQL record's fields (`SELECT 'D', OLD.*` in a trigger).
+                    guard let fields = routineRecordFields(qualifier, scope) else {
+                        throw RedError(.undefinedCollection, "missing FROM-clause entry for table \"\(qualifier)\"")
+                    }
+                    for field in fields {
+                        var bound = try bind(field, ctx)
+                        outputColumns.append(outputColumn(&bound, named: Self.columnName(field), ctx))
+                        outputExprs.append(bound)
+                        outputASTs.append(field)
+                    }
+                    continue
                 }
                 for i in matching {
                     scope.used.insert(i)

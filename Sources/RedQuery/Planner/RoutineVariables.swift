@@ -17,7 +17,12 @@ public struct RoutineVariables: Sendable {
     }
 
     public var byName: [String: Variable]
-    public init(_ byName: [String: Variable] = [:]) { self.byName = byName }
+    /// Record variables' field names, in order (`r.*` lists them).
+    public var records: [String: [String]]
+    public init(_ byName: [String: Variable] = [:], records: [String: [String]] = [:]) {
+        self.byName = byName
+        self.records = records
+    }
 
     /// The read of a variable declared of `typeText` and carried by parameter `n`.
     public static func read(parameter n: Int, typeText: String?) throws -> Expr {
@@ -40,6 +45,13 @@ extension Planner {
             current = s.parent
         }
         return variable.read
+    }
+
+    /// The fields of the running block's record `name` (`OLD.*` in a select list or VALUES), as
+    /// column references; nil when no such record is visible from `scope`.
+    func routineRecordFields(_ name: String, _ scope: Scope) -> [Expr]? {
+        guard let fields = context.routineVariables?.records[name], routineVariable([name], scope) != nil else { return nil }
+        return fields.map { .column([name, $0]) }
     }
 
     func isRoutineVariable(_ path: [String], _ scope: Scope) -> Bool {
