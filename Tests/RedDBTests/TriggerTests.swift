@@ -132,4 +132,42 @@ import RedStorage
         try await s.execute("ALTER TABLE t ENABLE TRIGGER t_boom")
         await #expect(code { try await s.execute("INSERT INTO t VALUES (1)") } == "P0001")
     }
+
+    /// DDL a trigger runs may not change the table whose statement fired it (55006): that
+    /// statement goes on writing with the definition it read. Other tables' DDL runs.
+    @Test func triggersMayNotChangeTheirOwnTable() async throws {
+        let db = try await Database.inMemory()
+        let s = db.session()
+        try await s.execute("""
+            CREATE TABLE t (id int, v int);
+            CREATE TABLE other (x int);
+            CREATE FUNCTION reshape() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN EXECUTE format('CREATE %s INDEX ON %s (%s)', TG_ARGV[0], TG_ARGV[1], TG_ARGV[2]); RETURN NEW; END $$;
+            CREATE TRIGGER t_reshape BEFORE INSERT ON t FOR EACH ROW EXECUTE FUNCTION reshape('UNIQUE', 't', 'v');
+            """)
+        await #expect(code { try await s.execute("INSERT INTO t VALUES (1, 5), (2, 5)") } == "55006")
+        try await s.execute("""
+            DROP TRIGGER t_reshape ON t;
+            CREATE TRIGGER t_reshape BEFORE INSERT ON t FOR EACH ROW EXECUTE FUNCTION reshape('', 'other', 'x');
+            INSERT INTO t VALUES (1, 5);
+            """)
+        #expect(try await rows(s, "SELECT count(*) FROM t") == [[.integer(1)]])
+    }
+
+    /// A trigger calls the function of no arguments: another overload of its name is dropped
+    /// or renamed freely; a field assigned in a trigger holds its column's type.
+    @Test func overloadsAndTypedFields() async throws {
+        let db = try await Database.inMemory()
+        let s = db.session()
+        try await s.execute("""
+            CREATE TABLE t (n int, same boolean);
+            CREATE FUNCTION f() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN NEW.n := '5'; NEW.same := (NEW.n = 5); RETURN NEW; END $$;
+            CREATE FUNCTION f(x int) RETURNS int LANGUAGE sql AS 'SELECT x';
+            CREATE TRIGGER t_f BEFORE INSERT ON t FOR EACH ROW EXECUTE FUNCTION f();
+            DROP FUNCTION f(int);
+            """)
+        #expect(try await rows(s, "INSERT INTO t VALUES (1) RETURNING n, same") == [[.integer(5), .boolean(true)]])
+        await #expect(code { try await s.execute("ALTER TABLE t ENABLE REPLICA TRIGGER t_f") } == "0A000")
+        try await s.execute("ALTER TABLE t ENABLE ALWAYS TRIGGER t_f")
+    }
 }

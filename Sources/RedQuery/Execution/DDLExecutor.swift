@@ -20,6 +20,7 @@ struct DDLExecutor {
     static let maxChecks = 1_000
 
     func execute(_ statement: Statement) throws -> QueryResult {
+        if !context.tablesInUse.isEmpty { try refuseTablesInUse(statement) }
         switch statement {
         case .createTable(let given, let ifNotExists, var specs, var keys, var tableChecks, let foreignKeys, let appendOnly, let ttl, let likes):
             let name = try newRelationName(given)

@@ -194,6 +194,9 @@ final class ExecutionContext: @unchecked Sendable {
     var routineVariables: RoutineVariables?
     /// How many PL/pgSQL function calls this statement runs inside (`PLpgSQLFunctionCall`).
     var routineDepth = 0
+    /// Tables whose triggers run this statement: the statements firing them are writing to
+    /// them, so DDL here may not change them (55006, as PostgreSQL's "in use by active queries").
+    var tablesInUse: Set<String> = []
     /// Where RAISE NOTICE and WARNING in functions the statement calls go (`NoticeSink`).
     var noticeSink: NoticeSink?
     /// One of several parts of the statement running at once on other threads

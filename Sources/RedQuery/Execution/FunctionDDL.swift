@@ -141,7 +141,7 @@ extension DDLExecutor {
                 continue
             }
             if cascade, functions[index].arguments.isEmpty { notices += try dropTriggers(calling: reference.name) }
-            let users = try FunctionCatalog.users(of: reference.name, tx, store)
+            let users = try FunctionCatalog.users(of: reference.name, tx, store, triggerFunction: functions[index].arguments.isEmpty)
             if !users.isEmpty {
                 let described = FunctionCatalog.described(reference.name, functions[index].arguments.map(\.type))
                 throw RedError(.dependentObjectsStillExist, "cannot drop function \(described) because other objects depend on it"
@@ -160,7 +160,7 @@ extension DDLExecutor {
         let done = QueryResult.message("function '\(reference.name)' altered", type: "alter", tag: "ALTER FUNCTION")
         guard let newName, newName != reference.name else { return done }
         var function = functions[index]
-        let users = try FunctionCatalog.users(of: reference.name, tx, store)
+        let users = try FunctionCatalog.users(of: reference.name, tx, store, triggerFunction: function.arguments.isEmpty)
         if !users.isEmpty {
             // They call it by name (PostgreSQL's by OID), so they would lose it.
             throw RedError(.dependentObjectsStillExist, "cannot rename function \(reference.name) while other objects call it by name",

@@ -41,9 +41,10 @@ struct PLpgSQLFunctionCall: Sendable {
     }
 
     /// A trigger function's run for one row or statement (`TableTriggers`).
-    func fire(_ invocation: TriggerInvocation, _ context: ExecutionContext) throws -> TriggerOutcome {
+    /// `table`: the trigger's table, which DDL in the trigger may not change (55006).
+    func fire(_ invocation: TriggerInvocation, on table: String, _ context: ExecutionContext) throws -> TriggerOutcome {
         let block = self.block
-        return try perform(context) { run in try await run.runTrigger(block, invocation) }
+        return try perform(context, tableInUse: table) { run in try await run.runTrigger(block, invocation) }
     }
 
     private func inputs(_ arguments: [Value]) -> [(name: String?, typeText: String, value: Value)] {
@@ -51,7 +52,8 @@ struct PLpgSQLFunctionCall: Sendable {
     }
 
     /// Runs `body` on a new interpreter over `context`'s transaction, to completion, now.
-    private func perform<T>(_ context: ExecutionContext, _ body: @escaping (inout PLpgSQLRun<ContextStatementRunner>) async throws -> T) throws -> T {
+    private func perform<T>(_ context: ExecutionContext, tableInUse: String? = nil,
+                            _ body: @escaping (inout PLpgSQLRun<ContextStatementRunner>) async throws -> T) throws -> T {
         guard context.routineDepth < Self.maxDepth else {
             throw RedError(.limitExceeded, "stack depth limit exceeded: PL/pgSQL functions call one another more than \(Self.maxDepth) deep",
                            condition: "54001")
@@ -61,7 +63,7 @@ struct PLpgSQLFunctionCall: Sendable {
         guard !context.isParallelPart else {
             throw RedError(.featureNotSupported, "PL/pgSQL function \(function.name) cannot run in a parallel scan (vector search); call it outside the search")
         }
-        let state = ImmediateRun<T>(runner: ContextStatementRunner(context: context, volatility: function.volatility), body: body)
+        let state = ImmediateRun<T>(runner: ContextStatementRunner(context: context, volatility: function.volatility, tableInUse: tableInUse), body: body)
         let nonBlocking = context.mustNotRunLong
         Task.immediate {
             await NonBlockingExecution.$isActive.withValue(nonBlocking) {
@@ -99,6 +101,8 @@ struct ContextStatementRunner: PLStatementRunner {
     let context: ExecutionContext
     /// The function's `pg_proc.provolatile`: only a volatile one may write.
     let volatility: String
+    /// A trigger's table, in use by the statement that fires it (`ExecutionContext.tablesInUse`).
+    var tableInUse: String?
     var canEndTransaction: Bool { false }
     var mayYield: Bool { false }
 
@@ -135,6 +139,7 @@ struct ContextStatementRunner: PLStatementRunner {
         var executor = StatementExecutor(partOf: context, parameters: parameters)
         executor.routineVariables = PLpgSQLRun<ContextStatementRunner>.seesVariables(statement) ? variables : nil
         executor.routineDepth += 1
+        if let tableInUse { executor.tablesInUse.insert(tableInUse) }
         return try executor.execute(statement)
     }
 

@@ -326,7 +326,11 @@ public struct PLpgSQLRun<Runner: PLStatementRunner> {
             guard let f = fields.firstIndex(where: { $0.name == parts[1] }) else {
                 throw RedError(.undefinedColumn, "record \"\(parts[0])\" has no field \"\(parts[1])\"")
             }
-            fields[f].value = value
+            // Of the field's type, as PostgreSQL casts it (`NEW.n := '5'` holds 5). Instants are
+            // left to the row's conversion, which reads them in the session's zone; a value that
+            // does not convert fails there, naming its column.
+            let type = fields[f].type
+            fields[f].value = type == .any || type == .timestamp || value.isNull ? value : (try? type.coerce(value)) ?? value
             slots[i].fields = fields
             slots[i].nullRecord = false
             return

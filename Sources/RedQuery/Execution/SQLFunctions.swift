@@ -116,8 +116,9 @@ enum FunctionCatalog {
     /// predicates, defaults, generated columns, checks, other functions' argument defaults), as
     /// PostgreSQL's DROP FUNCTION lists what depends on it. Other functions' bodies do not count,
     /// as in PostgreSQL, which records nothing for them. Found by the call's tokens, so a
-    /// function of the same name under other argument types counts too.
-    static func users(of name: String, _ tx: Transaction, _ store: TableStore) throws -> [String] {
+    /// function of the same name under other argument types counts too. Triggers call the
+    /// function of no arguments only (`triggerFunction`: whether that is the one meant).
+    static func users(of name: String, _ tx: Transaction, _ store: TableStore, triggerFunction: Bool = true) throws -> [String] {
         func calls(_ sql: String?) -> Bool {
             guard let sql, sql.lowercased().contains(name.lowercased()), let tokens = try? Lexer.tokenize(sql, limits: ParserLimits()) else { return false }
             return tokens.indices.contains { i in
@@ -137,7 +138,7 @@ enum FunctionCatalog {
                 users.append("\(column.generatedSQL != nil ? "generated column" : "default value for column") \(column.name) of table \(table.name)")
             }
             for check in schema.checks ?? [] where calls(check.sql) { users.append("constraint \(check.name) on table \(table.name)") }
-            for trigger in schema.triggerList where trigger.functionName == name || calls(trigger.whenSQL) {
+            for trigger in schema.triggerList where (triggerFunction && trigger.functionName == name) || calls(trigger.whenSQL) {
                 users.append("trigger \(trigger.name) on table \(table.localName)")
             }
         }

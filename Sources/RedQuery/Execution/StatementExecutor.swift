@@ -49,6 +49,8 @@ public struct StatementExecutor {
     public var routineVariables: RoutineVariables?
     /// How many PL/pgSQL function calls the statement runs inside.
     var routineDepth = 0
+    /// Tables whose triggers run the statement (`ExecutionContext.tablesInUse`).
+    var tablesInUse: Set<String> = []
     /// Where the notices of PL/pgSQL functions the statement calls go: the outermost statement's
     /// (nil: this one is the outermost).
     var noticeSink: NoticeSink?
@@ -92,6 +94,7 @@ public struct StatementExecutor {
         allowsSequenceWrites = context.allowsSequenceWrites
         timeZone = context.timeZone
         routineDepth = context.routineDepth
+        tablesInUse = context.tablesInUse
         noticeSink = context.noticeSink
         rollsBack = context.rollsBack
     }
@@ -111,6 +114,7 @@ public struct StatementExecutor {
         context.timeZone = timeZone
         context.routineVariables = routineVariables
         context.routineDepth = routineDepth
+        context.tablesInUse = tablesInUse
         context.noticeSink = noticeSink
         context.rollsBack = rollsBack
         return context

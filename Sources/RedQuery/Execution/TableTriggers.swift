@@ -152,7 +152,7 @@ struct TableTriggers {
             new: new.map { row in columns.map { row.values[$0.id] ?? .null } },
             old: old.map { row in columns.map { row.values[$0.id] ?? .null } },
             whenSQL: definition.whenSQL)
-        return try trigger.call.fire(invocation, context)
+        return try trigger.call.fire(invocation, on: handle.name, context)
     }
 
     /// `base` with `values` (in the table's column order) as its columns' values.

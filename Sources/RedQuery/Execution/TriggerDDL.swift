@@ -106,6 +106,24 @@ extension DDLExecutor {
         return notices
     }
 
+    /// DDL a trigger runs may not change a table a statement firing triggers is writing to: the
+    /// statement goes on with the definition it read (PostgreSQL's 55006).
+    func refuseTablesInUse(_ statement: Statement) throws {
+        let named: (verb: String, tables: [String])
+        switch statement {
+        case .alterTable(let name, _, _): named = ("ALTER TABLE", [name])
+        case .dropTable(let names, _, _, _): named = ("DROP TABLE", names)
+        case .truncate(let names, _, _): named = ("TRUNCATE", names)
+        case .createIndex(_, let table, _, _, _, _, _, _, _): named = ("CREATE INDEX", [table])
+        case .createTrigger(_, let table, _), .dropTrigger(_, let table, _), .renameTrigger(_, let table, _): named = ("change triggers of", [table])
+        default: return
+        }
+        for name in named.tables {
+            guard let handle = try store.open(tx, name), context.tablesInUse.contains(handle.name) else { continue }
+            throw RedError(.objectInUse, "cannot \(named.verb) \"\(handle.localName)\" because it is being used by active queries in this session")
+        }
+    }
+
     static func missingTrigger(_ name: String, _ handle: TableHandle) -> RedError {
         RedError(.undefinedObject, "trigger \"\(name)\" for table \"\(handle.localName)\" does not exist")
     }

@@ -117,7 +117,11 @@ extension Parser {
     /// ALTER TABLE's `ENABLE [REPLICA | ALWAYS] TRIGGER name | ALL | USER` and `DISABLE TRIGGER …`,
     /// after ENABLE or DISABLE; nil when TRIGGER does not follow (the action is another one).
     mutating func parseTriggerSwitch(enable: Bool) throws -> AlterAction? {
-        if enable, isKeyword("replica") || isKeyword("always"), isKeyword("trigger", ahead: 1) { advance() }
+        if enable, isKeyword("replica"), isKeyword("trigger", ahead: 1) {
+            // Fires only when session_replication_role is replica, which sessions here never are.
+            throw RedError(.featureNotSupported, "ENABLE REPLICA TRIGGER is not supported (there is no session_replication_role); ENABLE TRIGGER or ENABLE ALWAYS TRIGGER fire in every session")
+        }
+        if enable, isKeyword("always"), isKeyword("trigger", ahead: 1) { advance() }  // every session fires it, as ENABLE does here
         guard acceptKeyword("trigger") else { return nil }
         if acceptKeyword("all") || acceptKeyword("user") { return .setTriggersEnabled(name: nil, enable) }
         return .setTriggersEnabled(name: try parseIdentifier(what: "trigger name"), enable)
