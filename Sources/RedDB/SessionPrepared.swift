@@ -55,9 +55,10 @@ extension Session {
     /// ```
     @discardableResult
     public func insertRows(into table: String, columns: [String], rows: ArraySlice<[Value]>, returningRid: Bool = false,
-                           overriding: IdentityGeneration? = nil) async throws -> QueryResult {
+                           overriding: IdentityGeneration? = nil, statementTriggers: (before: Bool, after: Bool) = (true, true)) async throws -> QueryResult {
         try await asRequest {
-            try await run(.insertValues(table: table, columns: columns, rows: rows, returningRid: returningRid, overriding: overriding), parameters: [])
+            try await run(.insertValues(table: table, columns: columns, rows: rows, returningRid: returningRid, overriding: overriding,
+                                        statementTriggers: statementTriggers), parameters: [])
         }
     }
 }

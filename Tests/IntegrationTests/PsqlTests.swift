@@ -489,6 +489,35 @@ import Testing
         }
     }
 
+    /// COPY FROM runs as batches of 1,000 rows and fires the table's statement triggers once,
+    /// around them all, with the notices they raise, as PostgreSQL fires them once per COPY.
+    @Test func copyFiresStatementTriggersOnce() throws {
+        guard let server = try Self.serverForPsql() else { return }
+        defer { server.remove() }
+        let rows = (1...2_500).map { "\($0)\tx" }.joined(separator: "\n")
+        let script = """
+            CREATE TABLE cp (id int, v text);
+            CREATE TABLE cplog (k serial, what text);
+            CREATE FUNCTION cpnote() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+              INSERT INTO cplog (what) VALUES (TG_WHEN || ' ' || TG_LEVEL || ' ' || (SELECT count(*) FROM cp));
+              RAISE NOTICE '% %', TG_WHEN, TG_LEVEL;
+              RETURN NULL;
+            END $$;
+            CREATE TRIGGER cp_bs BEFORE INSERT ON cp EXECUTE FUNCTION cpnote();
+            CREATE TRIGGER cp_as AFTER INSERT ON cp EXECUTE FUNCTION cpnote();
+            COPY cp FROM STDIN;
+            \(rows)
+            \\.
+            SELECT what FROM cplog ORDER BY k;
+            """
+        let o = try Self.psql(server, [], stdin: script)
+        #expect(o.status == 0, "\(o.stderr)")
+        #expect(o.stdout.contains("COPY 2500\n"), "\(o.stdout)")
+        #expect(o.stdout.contains(" BEFORE STATEMENT 0\n AFTER STATEMENT 2500\n(2 rows)"), "\(o.stdout)")
+        #expect(o.stderr.contains("NOTICE:  BEFORE STATEMENT\n") && o.stderr.contains("NOTICE:  AFTER STATEMENT\n"), "\(o.stderr)")
+    }
+
     /// Unlocking an advisory lock the session does not hold answers false with PostgreSQL's WARNING.
     @Test func advisoryUnlockOfALockNotHeldWarns() throws {
         guard let server = try Self.serverForPsql() else { return }

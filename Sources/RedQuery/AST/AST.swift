@@ -374,11 +374,14 @@ extension Statement {
     /// (bulk loads: COPY, RedWire and gRPC bulk inserts): no SQL text is built or parsed.
     /// Names are taken as written, like quoted identifiers. `overriding` as INSERT's clause
     /// (COPY keeps the values given for GENERATED ALWAYS identity columns, as in PostgreSQL).
+    /// `statementTriggers`: whether it fires the table's BEFORE and AFTER STATEMENT triggers.
     public static func insertValues(table: String, columns: [String], rows: ArraySlice<[Value]>, returningRid: Bool = false,
-                                    overriding: IdentityGeneration? = nil) -> Statement {
+                                    overriding: IdentityGeneration? = nil, statementTriggers: (before: Bool, after: Bool) = (true, true)) -> Statement {
         var insert = InsertStatement(table: table, model: .row, columns: columns, source: Query(body: .values([])))
         insert.decodedRows = rows
         insert.overriding = overriding
+        insert.firesBeforeStatementTriggers = statementTriggers.before
+        insert.firesAfterStatementTriggers = statementTriggers.after
         if returningRid { insert.returning = [SelectItem(expr: .column(["rid"]), alias: nil)] }
         return .insert(insert)
     }

@@ -31,6 +31,10 @@ public struct InsertStatement: Sendable, Equatable {
     /// are kept) or `OVERRIDING USER VALUE` (.byDefault: values given for identity columns are
     /// replaced by the sequence's).
     public var overriding: IdentityGeneration?
+    /// Whether the statement fires its table's BEFORE and AFTER STATEMENT triggers: a COPY run
+    /// as several statements fires them once, around them all (`Statement.insertValues`).
+    public var firesBeforeStatementTriggers = true
+    public var firesAfterStatementTriggers = true
 }
 
 /// `WITH AUTO EMBED (f1, f2, …) [USING provider] [MODEL 'm']` on an INSERT: each inserted

@@ -81,8 +81,10 @@ struct DMLExecutor {
         let updateTriggers = try upsert.flatMap {
             $0.updates ? try TableTriggers.of(handle, .update, setColumns: $0.setColumns, context: context, sharing: triggers) : nil
         }
-        try triggers?.fireBeforeStatement()
-        try updateTriggers?.fireBeforeStatement()
+        if statement.firesBeforeStatementTriggers {
+            try triggers?.fireBeforeStatement()
+            try updateTriggers?.fireBeforeStatement()
+        }
         var affected = 0
         var touched = Set<Int64>()
         let eval = context.evaluation([])
@@ -161,8 +163,10 @@ struct DMLExecutor {
         try foreignKeys?.settle()
         try triggers?.fireAfterRows()
         try updateTriggers?.fireAfterRows()
-        try updateTriggers?.fireAfterStatement()
-        try triggers?.fireAfterStatement()
+        if statement.firesAfterStatementTriggers {
+            try updateTriggers?.fireAfterStatement()
+            try triggers?.fireAfterStatement()
+        }
         try foreignKeys?.fireCascadedAfterTriggers()
         if let autoEmbed = statement.autoEmbed { try storeEmbeddings(embeddedRows, of: handle.name, autoEmbed) }
         return finish(type: "insert", tag: "INSERT 0 \(affected)", affected: affected, returning: returning, rows: returned)

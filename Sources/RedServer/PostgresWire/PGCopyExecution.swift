@@ -63,7 +63,10 @@ extension PGConnection {
         // Parsing and inserting overlap: one child task inserts the batches (on the session, in
         // order) while they are read and parsed here, a few batches ahead (`RowBatchPipe`), so
         // a COPY keeps two cores busy.
-        let inserter = BatchInserter(session: session, context: context, table: table, columns: columns)
+        // Statement triggers fire once for the COPY, around its batches (each an INSERT), as
+        // PostgreSQL fires them once for the command.
+        let statementTriggers = info.schema.triggerList.contains { $0.enabled && !$0.forEachRow && $0.events.contains(.insert) }
+        let inserter = BatchInserter(session: session, context: context, table: table, columns: columns, aroundBatches: statementTriggers)
         // A CancelRequest stops the COPY whether it arrives while a batch is inserted or while
         // the next one is parsed.
         let cancelled = BatchFlag()
@@ -78,11 +81,17 @@ extension PGConnection {
         await withTaskGroup(of: Result<Int, any Error>.self) { inserts in
             inserts.addTask {
                 var inserted = 0
+                var beforeFailure: (any Error)?
+                do { try await inserter.fireStatementTriggers(before: true) } catch {
+                    beforeFailure = error
+                    insertFailed.set()  // the parser stops; the pipe is drained
+                }
                 let failure = await pipe.consume(failed: insertFailed) { rows in
+                    guard beforeFailure == nil else { return }
                     if cancelled.isSet { throw RedError(.queryCanceled, "canceling statement due to user request") }
                     inserted += try await inserter.insert(rows)
                 }
-                return failure.map { .failure($0) } ?? .success(inserted)
+                return (beforeFailure ?? failure).map { .failure($0) } ?? .success(inserted)
             }
             /// A parse error (or the client's): an insert failure of an earlier batch, found once
             /// the batches before it are in, came first and wins.
@@ -145,6 +154,9 @@ extension PGConnection {
             case nil: break
             }
             if failure == nil { failure = parseFailure }
+            if failure == nil {
+                do { try await inserter.fireStatementTriggers(before: false) } catch { failure = error }
+            }
         }
         if let failure {
             if ownTransaction { _ = try? await session.execute("ROLLBACK") }
@@ -218,8 +230,23 @@ private struct BatchInserter: Sendable {
     let context: ServerContext
     let table: String
     let columns: [String]
+    /// Whether the COPY fires statement triggers itself, before and after the batches, which then fire none.
+    let aroundBatches: Bool
     /// Notices and warnings triggers on the table raised, kept to PL/pgSQL's bound on notices.
     let raised = SharedNotices()
+
+    /// The table's BEFORE (or AFTER) STATEMENT triggers, when the COPY fires them itself: an
+    /// INSERT of no rows that fires only those.
+    func fireStatementTriggers(before: Bool) async throws {
+        guard aroundBatches else { return }
+        do {
+            let result = try await session.insertRows(into: table, columns: columns, rows: [], overriding: .always,
+                                                      statementTriggers: (before: before, after: !before))
+            raised.add(result)
+        } catch {
+            throw PGConnection.redError(error)
+        }
+    }
 
     final class SharedNotices: Sendable {
         private let kept = Mutex<(notices: [String], warnings: [String])>(([], []))
@@ -238,7 +265,8 @@ private struct BatchInserter: Sendable {
         let started = ContinuousClock.now
         do {
             // COPY writes the values it is given into identity columns, GENERATED ALWAYS ones too (pg_dump's data).
-            let result = try await session.insertRows(into: table, columns: columns, rows: rows[...], overriding: .always)
+            let result = try await session.insertRows(into: table, columns: columns, rows: rows[...], overriding: .always,
+                                                      statementTriggers: (before: !aroundBatches, after: !aroundBatches))
             context.metrics.recordStatement(surface: "pg", kind: result.statementType, nanoseconds: (ContinuousClock.now - started).wholeNanoseconds)
             raised.add(result)
             return result.rowsAffected
