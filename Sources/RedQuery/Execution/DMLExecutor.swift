@@ -219,9 +219,10 @@ struct DMLExecutor {
             let eval = context.evaluation([])
             var out: [[Value?]] = []
             out.reserveCapacity(rows.count)
+            let expandsRecords = rows.joined().contains(where: Self.isRecordStar)
             for written in rows {
                 // `VALUES (OLD.*)` in a trigger: the record's fields, one value each.
-                let row = written.flatMap { expr -> [Expr] in
+                let row = !expandsRecords ? written : written.flatMap { expr -> [Expr] in
                     guard case .column(let path) = expr, path.count == 2, path[1] == "*" else { return [expr] }
                     return planner.routineRecordFields(path[0], ctx.scope) ?? [expr]
                 }
@@ -547,16 +548,20 @@ struct DMLExecutor {
             }
         }
         if let triggers, triggers.hasBeforeRow {
-            // One row at a time, as PostgreSQL goes: a row's trigger sees the rows written before it.
-            for target in targets {
+            // SET is evaluated for every row first, against the rows as the statement read them
+            // (PostgreSQL's snapshot); then the rows go one at a time, as PostgreSQL goes, so a
+            // row's trigger sees the rows written before it.
+            let applied = try targets.map {
+                try applying(bound, to: $0.row, values: $0.values, handle: handle, defaults: &defaults, eval: eval, checkNotNull: false)
+            }
+            let locksKeys = locksBeforeInserting(rowCount: targets.count, handle)  // the statement's limit, not one row's
+            for (target, applied) in zip(targets, applied) {
                 try triggers.requireUnchangedSinceRead(target.row)  // a trigger changed it since the statement read it: 27000
-                let applied = try applying(bound, to: target.row, values: target.values, handle: handle, defaults: &defaults, eval: eval,
-                                           checkNotNull: false)
                 guard let changed = try triggers.beforeRow(new: applied, old: target.row) else { continue }  // NULL: the row is skipped
                 let new = try generated.filled(changed)
                 try checks.verify(new, old: target.row)
                 try triggers.requireUnchangedSinceRead(target.row)  // its own trigger changed it
-                try lockUniqueKeys(of: [new], handle, replacing: [target.row])
+                if locksKeys { try lockUniqueKeys(of: [new], handle, replacing: [target.row]) }
                 updates.append((target.key, target.row, new))
                 try write(updates[updates.count - 1])
             }

@@ -129,9 +129,12 @@ final class ForeignKeyEnforcement {
     /// The AFTER ROW and STATEMENT triggers of the rows the actions changed, after the
     /// statement's own AFTER triggers, as PostgreSQL's queue has them.
     func fireCascadedAfterTriggers() throws {
-        while !cascadedTriggers.isEmpty {
-            try cascadedTriggers.removeFirst().fireAfter()
+        var next = 0
+        while next < cascadedTriggers.count {  // firing may cascade further, adding more
+            try cascadedTriggers[next].fireAfter()
+            next += 1
         }
+        cascadedTriggers.removeAll()
     }
 
     /// Runs the checks and actions the statement's writes called for, and those the actions
@@ -273,7 +276,8 @@ final class ForeignKeyEnforcement {
                 try rewrite(children, of: child, fk, triggers) { column, position in newKey[position] }
             } else {
                 for row in children {
-                    if let triggers, triggers.hasBeforeRow {
+                    if let triggers, triggers.hasBeforeRow || triggers.hasBeforeStatement {
+                        try triggers.requireUnchangedSinceRead(row)  // a statement trigger changed it since it was read: 27000
                         guard try triggers.beforeRow(new: nil, old: row) != nil else { continue }  // NULL: this row stays
                         try triggers.requireUnchangedSinceRead(row)
                     }
@@ -303,13 +307,14 @@ final class ForeignKeyEnforcement {
             for (position, id) in fk.columnIDs.enumerated() {
                 guard let column = child.schema.columns.first(where: { $0.id == id }) else { continue }
                 let v = try column.coerce(try value(column, position))
-                if v.isNull, column.notNull {
+                if v.isNull, column.notNull, triggers?.hasBeforeRow != true {  // a BEFORE trigger may fill it; checked after it
                     throw RedError(.notNullViolation, "null value in column \"\(column.name)\" of relation \"\(child.name)\" violates not-null constraint")
                 }
                 new.values[id] = v
             }
             new.updatedAt = context.now
-            if let triggers, triggers.hasBeforeRow {
+            if let triggers, triggers.hasBeforeRow || triggers.hasBeforeStatement {
+                try triggers.requireUnchangedSinceRead(old)  // a statement trigger changed it since it was read: 27000
                 guard let changed = try triggers.beforeRow(new: new, old: old) else { continue }  // NULL: this row stays
                 new = changed
                 try triggers.requireUnchangedSinceRead(old)

@@ -192,7 +192,7 @@ extension Planner {
     /// `FROM f(…)` of a set-returning PL/pgSQL function (`PLpgSQLRowsNode`), its columns named by
     /// `alias` and `names` as a SQL function's are.
     func planPLpgSQLRows(_ function: FunctionSpec, _ arguments: [Expr], alias: String?, names: [String], _ ctx: BindingContext) throws -> PlanNode {
-        let call = PLpgSQLFunctionCall(function: function, block: try PLpgSQLParser.parse(function.body))
+        let call = PLpgSQLFunctionCall(function: function, block: try ParsedBlocks.shared.block(function.body))
         let typed = try zip(arguments, function.arguments).map { try bind(try FunctionCatalog.cast($0, to: $1.type), ctx) }
         let result = try resultColumns(function)
         let table = try rowTypeTable(function)
@@ -217,7 +217,7 @@ extension Planner {
     /// their parameters' types, its value cast to the result type.
     func bindPLpgSQLCall(_ function: FunctionSpec, _ arguments: [Expr], _ ctx: BindingContext) throws -> BoundExpr {
         bindsRoutineCalls = true
-        let call = PLpgSQLFunctionCall(function: function, block: try PLpgSQLParser.parse(function.body))
+        let call = PLpgSQLFunctionCall(function: function, block: try ParsedBlocks.shared.block(function.body))
         let typed = try zip(arguments, function.arguments).map { try bind(try FunctionCatalog.cast($0, to: $1.type), ctx) }
         let scalar = ScalarFunction(name: function.name, arity: typed.count...typed.count, acceptsNull: !function.strict,
                                     isDeterministicWithinStatement: false) { values, context in try call.run(values, context) }
@@ -262,6 +262,25 @@ final class NoticeSink: Sendable {
     static func bounded(_ text: String) -> String {
         guard text.utf8.count > maxNoticeBytes else { return text }
         return String(decoding: text.utf8.prefix(maxNoticeBytes), as: UTF8.self) + "…"
+    }
+}
+
+/// PL/pgSQL bodies and what they parse to, shared by every call and trigger: a statement that
+/// fires a trigger per key of a cascade, or binds a call per execution, parses each body once.
+/// Bounded; emptied when full.
+final class ParsedBlocks: Sendable {
+    private let entries = Mutex<[String: PLBlock]>([:])
+    static let shared = ParsedBlocks()
+    static let capacity = 1_024
+
+    func block(_ body: String) throws -> PLBlock {
+        if let kept = entries.withLock({ $0[body] }) { return kept }
+        let block = try PLpgSQLParser.parse(body)
+        entries.withLock { entries in
+            if entries.count >= Self.capacity { entries.removeAll(keepingCapacity: true) }
+            entries[body] = block
+        }
+        return block
     }
 }
 

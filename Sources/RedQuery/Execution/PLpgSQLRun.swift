@@ -278,11 +278,12 @@ public struct PLpgSQLRun<Runner: PLStatementRunner> {
     }
 
     /// A variable of `typeText` (nil: untyped, or with `record` a record) in the innermost scope.
+    /// `typed`: the value is of the type already (no cast).
     mutating func declare(name: String, typeText: String?, record: Bool = false, value: Value, constant: Bool = false,
-                          notNull: Bool = false) async throws {
+                          notNull: Bool = false, typed: Bool = false) async throws {
         let read = record ? nil : try RoutineVariables.read(parameter: slots.count + 1, typeText: typeText)
         var slot = Slot(name: name, read: read, typeText: typeText, constant: constant, notNull: notNull)
-        if read != nil { slot.value = try await cast(value, to: slot, name: name) }
+        if read != nil { slot.value = typed ? value : try await cast(value, to: slot, name: name) }
         scopes[scopes.count - 1][name] = slots.count
         slots.append(slot)
     }
@@ -425,12 +426,34 @@ public struct PLpgSQLRun<Runner: PLStatementRunner> {
 
     /// `SELECT expression`: exactly one column, at most one row (none is NULL).
     mutating func value(of expression: String) async throws -> Value {
+        if let literal = Self.literalValue(expression) { return literal }
         let result = try await runSQL("SELECT " + expression)
         guard result.columns.count == 1 else {
             throw RedError(.syntaxError, "query \"SELECT \(expression)\" returned \(result.columns.count) columns")
         }
         guard result.rows.count <= 1 else { throw RedError(.cardinalityViolation, "query \"SELECT \(expression)\" returned more than one row") }
         return result.rows.first?.first ?? .null
+    }
+
+    /// A constant written as itself — a quoted string with no quote or backslash inside, an
+    /// integer, NULL, TRUE or FALSE — is its value without a query (`NEW.state := 'done'`,
+    /// `n := 0`): what `SELECT` of it gives, a statement's plan and run saved.
+    static func literalValue(_ expression: String) -> Value? {
+        let text = expression.trimmingSpaces()
+        if text.utf8.count >= 2, text.hasPrefix("'"), text.hasSuffix("'") {
+            let inner = text.dropFirst().dropLast()
+            guard !inner.contains("'"), !inner.contains("\\") else { return nil }
+            return .text(String(inner))
+        }
+        switch text.lowercased() {
+        case "null": return .null
+        case "true": return .boolean(true)
+        case "false": return .boolean(false)
+        default: break
+        }
+        guard let first = text.utf8.first, first == UInt8(ascii: "-") || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(first),
+              let n = Int64(text) else { return nil }
+        return .integer(n)
     }
 
     /// A condition: true only when the expression is true (NULL is false).

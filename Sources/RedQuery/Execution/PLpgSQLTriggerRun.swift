@@ -51,9 +51,10 @@ extension PLpgSQLRun {
         let text: [(String, String)] = [("tg_name", call.triggerName), ("tg_when", call.timing), ("tg_level", call.level),
                                         ("tg_op", call.operation), ("tg_relname", call.tableName), ("tg_table_name", call.tableName),
                                         ("tg_table_schema", call.tableSchema)]
-        for (name, value) in text { try await declare(name: name, typeText: "text", value: .text(value)) }
-        try await declare(name: "tg_nargs", typeText: "integer", value: .integer(Int64(call.arguments.count)))
-        try await declare(name: "tg_argv", typeText: "text[]", value: .text(Self.arrayText(call.arguments)))
+        // Of their types already: declared with no cast query (a trigger runs for every row).
+        for (name, value) in text { try await declare(name: name, typeText: "text", value: .text(value), typed: true) }
+        try await declare(name: "tg_nargs", typeText: "integer", value: .integer(Int64(call.arguments.count)), typed: true)
+        try await declare(name: "tg_argv", typeText: "text[]", value: .json(.array(call.arguments.map { .string($0) })), typed: true)
         try await declare(name: "found", typeText: "boolean", value: .boolean(false))
         switch try await run(block) {
         case .returned: return .returned(returnedRow)
@@ -77,7 +78,14 @@ extension PLpgSQLRun {
             case .null: return nil
             case .json(.object(let members)):
                 let columns = slotIndex("new").flatMap { slots[$0].fields } ?? []
-                return columns.map { column in members.last { $0.0 == column.name }.map { Value(json: $0.1) } ?? .null }
+                return try columns.map { column in
+                    guard let member = members.last(where: { $0.0 == column.name })?.1 else {
+                        throw RedError(.datatypeMismatch, "returned row structure does not match the structure of the triggering table",
+                                       detail: "The returned row has no column \"\(column.name)\".")
+                    }
+                    // A json column keeps the member as it is (a string stays a JSON string).
+                    return column.type == .json ? (member == .null ? .null : .json(member)) : Value(json: member)
+                }
             case let other:
                 throw RedError(.datatypeMismatch, "returned value of a trigger function must be a row or NULL, not \(other.kindName)")
             }
@@ -87,10 +95,5 @@ extension PLpgSQLRun {
                            condition: "55000")
         }
         return slots[i].nullRecord ? nil : fields.map(\.value)
-    }
-
-    /// `{a,"b c"}`: a text array's literal.
-    static func arrayText(_ items: [String]) -> String {
-        "{" + items.map { "\"" + $0.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\"" }.joined(separator: ",") + "}"
     }
 }

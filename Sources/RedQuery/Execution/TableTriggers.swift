@@ -52,7 +52,7 @@ struct TableTriggers {
             try handle.schema.triggerList.filter { $0.fires(on: event, timing: timing, row: row, setColumns: setColumns) }.map { definition in
                 if functions[definition.functionName] == nil {
                     let function = try Self.function(named: definition.functionName, tx)
-                    functions[definition.functionName] = PLpgSQLFunctionCall(function: function, block: try PLpgSQLParser.parse(function.body))
+                    functions[definition.functionName] = PLpgSQLFunctionCall(function: function, block: try ParsedBlocks.shared.block(function.body))
                 }
                 return Fired(definition: definition, call: functions[definition.functionName]!)
             }

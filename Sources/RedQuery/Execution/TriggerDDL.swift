@@ -95,6 +95,9 @@ extension DDLExecutor {
     func dropTriggers(calling function: String) throws -> [String] {
         var notices: [String] = []
         for handle in try store.list(tx) where (handle.schema.triggers ?? []).contains(where: { $0.functionName == function }) {
+            if context.tablesInUse.contains(handle.name) {
+                throw RedError(.objectInUse, "cannot drop the triggers of \"\(handle.localName)\" because it is being used by active queries in this session")
+            }
             var schema = handle.schema
             for trigger in schema.triggerList where trigger.functionName == function {
                 notices.append("drop cascades to trigger \(trigger.name) on table \(handle.localName)")
@@ -116,6 +119,13 @@ extension DDLExecutor {
         case .truncate(let names, _, _): named = ("TRUNCATE", names)
         case .createIndex(_, let table, _, _, _, _, _, _, _): named = ("CREATE INDEX", [table])
         case .createTrigger(_, let table, _), .dropTrigger(_, let table, _), .renameTrigger(_, let table, _): named = ("change triggers of", [table])
+        case .dropIndex(_, let table?, _): named = ("DROP INDEX on", [table])
+        case .dropIndex(let name, nil, _): named = ("DROP INDEX on", try findIndex(name).map { [$0.name] } ?? [])
+        case .dropSchemas(let names, _, true):
+            if let schema = names.first(where: { schema in context.tablesInUse.contains { $0.hasPrefix(schema + ".") } }) {
+                throw RedError(.objectInUse, "cannot DROP SCHEMA \"\(schema)\" because a table of it is being used by active queries in this session")
+            }
+            return
         default: return
         }
         for name in named.tables {

@@ -57,6 +57,7 @@ struct BindingContext {
 
 extension Planner {
     func bind(_ expr: Expr, _ ctx: BindingContext) throws -> BoundExpr {
+        if case .column(let path) = expr, path.count == 2, path[1] == "*" { return try bind(.column([path[0]]), ctx) }  // `t.*`: the whole row
         if let aggregation = ctx.aggregation {
             if let k = aggregation.groupKeys.firstIndex(of: expr) { return .column(k) }
             switch expr {
@@ -82,7 +83,6 @@ extension Planner {
             parameterCount = max(parameterCount, n)
             return .parameter(n)
         case .column(let path):
-            if path.count == 2, path[1] == "*" { return try bind(.column([path[0]]), ctx) }  // `t.*`: the whole row
             do {
                 return try resolve(path, ctx.scope)
             } catch let error as RedError where error.code == .undefinedColumn {

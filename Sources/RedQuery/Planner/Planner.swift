@@ -561,7 +561,7 @@ final class Planner {
     /// PostgreSQL's default output column name.
     static func columnName(_ expr: Expr) -> String {
         switch expr {
-        case .column(let path): return path.last ?? "?column?"
+        case .column(let path): return path.last == "*" ? path[0] : path.last ?? "?column?"
         case .function(let call):
             switch call.name {
             case "trim": return "btrim"
