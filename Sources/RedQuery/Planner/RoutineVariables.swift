@@ -1,4 +1,5 @@
 import RedCore
+import Synchronization
 
 /// The variables of the PL/pgSQL block a statement runs in, as its SQL sees them.
 ///
@@ -24,14 +25,31 @@ public struct RoutineVariables: Sendable {
         self.records = records
     }
 
-    /// The read of a variable declared of `typeText` and carried by parameter `n`.
+    /// The read of a variable declared of `typeText` and carried by parameter `n`. Each type's
+    /// cast is parsed once (a trigger declares a dozen variables for every row it fires on).
     public static func read(parameter n: Int, typeText: String?) throws -> Expr {
         guard let typeText else { return .parameter(n) }
-        var parser = try Parser("CAST($\(n) AS \(typeText))")
-        let read = try parser.parseExpression()
-        guard case .end = parser.current.kind else { throw RedError(.syntaxError, "type \"\(typeText)\" is not a type name") }
-        return read
+        let template: Expr
+        if let kept = castTemplates.withLock({ $0[typeText] }) {
+            template = kept
+        } else {
+            var parser = try Parser("CAST($1 AS \(typeText))")
+            template = try parser.parseExpression()
+            guard case .end = parser.current.kind else { throw RedError(.syntaxError, "type \"\(typeText)\" is not a type name") }
+            castTemplates.withLock { kept in
+                if kept.count >= 1_024 { kept.removeAll(keepingCapacity: true) }
+                kept[typeText] = template
+            }
+        }
+        guard n != 1 else { return template }
+        return try template.replacing { e in
+            if case .parameter(1) = e { return .parameter(n) }
+            return nil
+        }
     }
+
+    /// `CAST($1 AS type)` parsed, by the type's text.
+    private static let castTemplates = Mutex<[String: Expr]>([:])
 }
 
 extension Planner {
