@@ -5,8 +5,9 @@ import RedEngine
 /// has queued.
 ///
 /// PostgreSQL's order, kept here:
-/// - BEFORE STATEMENT triggers fire before the statement reads its first row, even when it
-///   changes none.
+/// - BEFORE STATEMENT triggers fire before the first row is written, even when none is: an
+///   UPDATE or DELETE has read its targets by then, so rows the trigger writes are not among
+///   them (PostgreSQL's snapshot predates the trigger), and a target it changed is 27000.
 /// - Each row's BEFORE ROW triggers fire after its defaults (INSERT) or SET (UPDATE) are applied
 ///   and before its generated columns, NOT NULL and CHECK constraints, unique keys and write.
 ///   Each gets the row the one before returned; one that returns NULL skips the row (no later
