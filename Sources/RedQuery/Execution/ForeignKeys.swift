@@ -129,11 +129,8 @@ final class ForeignKeyEnforcement {
     /// The AFTER ROW and STATEMENT triggers of the rows the actions changed, after the
     /// statement's own AFTER triggers, as PostgreSQL's queue has them.
     func fireCascadedAfterTriggers() throws {
-        var next = 0
-        while next < cascadedTriggers.count {  // firing may cascade further, adding more
-            try cascadedTriggers[next].fireAfter()
-            next += 1
-        }
+        // In the order the actions ran; nothing is added meanwhile (a trigger's statements settle in enforcements of their own).
+        for triggers in cascadedTriggers { try triggers.fireAfter() }
         cascadedTriggers.removeAll()
     }
 
