@@ -211,15 +211,16 @@ struct DMLExecutor {
             return SourceRows(decoded: decoded)
         }
         if case .values(let rows) = statement.source.body, statement.source.orderBy.isEmpty, statement.source.limit == nil {
-            // As PostgreSQL: checked before any row is inserted, not when the short row is reached.
-            if let width = rows.first?.count, rows.contains(where: { $0.count != width }), !rows.joined().contains(where: Self.isRecordStar) {
+            // As PostgreSQL: checked before any row is inserted, not when the short row is reached
+            // (with `OLD.*` in them, once they are expanded).
+            let expandsRecords = rows.joined().contains(where: Self.isRecordStar)
+            if let width = rows.first?.count, rows.contains(where: { $0.count != width }), !expandsRecords {
                 throw RedError(.syntaxError, "VALUES lists must all be the same length")
             }
             let ctx = BindingContext(scope: Scope([], parent: nil), aggregatesForbiddenIn: "VALUES")
             let eval = context.evaluation([])
             var out: [[Value?]] = []
             out.reserveCapacity(rows.count)
-            let expandsRecords = rows.joined().contains(where: Self.isRecordStar)
             for written in rows {
                 // `VALUES (OLD.*)` in a trigger: the record's fields, one value each.
                 let row = !expandsRecords ? written : written.flatMap { expr -> [Expr] in

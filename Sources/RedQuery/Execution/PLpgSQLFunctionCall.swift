@@ -238,17 +238,18 @@ extension Planner {
 
 /// The notices and warnings RAISE gives in PL/pgSQL functions a statement calls, collected
 /// for the statement's result (PG-wire sends them before its rows). Kept to the same bound as
-/// a DO block's. Used by one statement at a time.
-final class NoticeSink: Sendable {
+/// a DO block's. Used by one statement at a time (and by COPY, for its batches' triggers).
+public final class NoticeSink: Sendable {
     private let kept = Mutex<(notices: [String], warnings: [String])>(([], []))
     /// Statements PL/pgSQL functions ran for the statement (`ContextStatementRunner`).
     private let statements = Atomic<Int>(0)
 
     func countStatement() -> Int { statements.add(1, ordering: .relaxed).newValue }
-    var notices: [String] { kept.withLock { $0.notices } }
-    var warnings: [String] { kept.withLock { $0.warnings } }
+    public init() {}
+    public var notices: [String] { kept.withLock { $0.notices } }
+    public var warnings: [String] { kept.withLock { $0.warnings } }
 
-    func add(_ result: QueryResult) {
+    public func add(_ result: QueryResult) {
         kept.withLock { kept in
             kept.notices += result.notices.prefix(max(0, 10_000 - kept.notices.count)).map(NoticeSink.bounded)
             kept.warnings += result.warnings.prefix(max(0, 10_000 - kept.warnings.count)).map(NoticeSink.bounded)

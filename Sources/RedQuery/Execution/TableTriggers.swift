@@ -34,6 +34,8 @@ struct TableTriggers {
     private let afterRow: [Fired]
     private let afterStatement: [Fired]
     private let tableSchema: String
+    /// NEW's and OLD's fields: the table's columns, as every firing hands them over.
+    private let fields: [(name: String, type: DataType)]
     /// The statement's AFTER ROW events, in the order rows were written; shared by an upsert's
     /// INSERT and UPDATE triggers, whose events fire in one order as PostgreSQL's queue has them.
     final class AfterRowEvents {
@@ -62,6 +64,7 @@ struct TableTriggers {
                                 beforeStatement: try fired(.before, row: false), beforeRow: try fired(.before, row: true),
                                 afterRow: try fired(.after, row: true), afterStatement: try fired(.after, row: false),
                                 tableSchema: (try? SchemaCatalog.split(handle.name, tx).schema) ?? "public",
+                                fields: handle.schema.columns.map { ($0.name, $0.type) },
                                 queue: sharing?.queue ?? AfterRowEvents())
         return all.beforeStatement.isEmpty && all.beforeRow.isEmpty && all.afterRow.isEmpty && all.afterStatement.isEmpty ? nil : all
     }
@@ -149,7 +152,7 @@ struct TableTriggers {
             triggerName: definition.name, timing: definition.timing == .before ? "BEFORE" : "AFTER",
             level: definition.forEachRow ? "ROW" : "STATEMENT", operation: event.rawValue.uppercased(),
             tableName: handle.localName, tableSchema: tableSchema, arguments: definition.arguments,
-            columns: columns.map { ($0.name, $0.type) },
+            columns: fields,
             new: new.map { row in columns.map { row.values[$0.id] ?? .null } },
             old: old.map { row in columns.map { row.values[$0.id] ?? .null } },
             whenSQL: definition.whenSQL)

@@ -164,7 +164,7 @@ extension PGConnection {
         }
         if ownTransaction { try await session.execute("COMMIT") }
         // What the rows' triggers raised, as PostgreSQL sends it before the command completes.
-        let raised = inserter.raised.all
+        let raised = inserter.raised
         for notice in raised.notices { writer.notice(severity: "NOTICE", code: QueryResult.noticeCode(notice), message: notice) }
         for warning in raised.warnings { writer.notice(severity: "WARNING", code: "01000", message: warning) }
         writer.commandComplete("COPY \(copied)")
@@ -233,7 +233,7 @@ private struct BatchInserter: Sendable {
     /// Whether the COPY fires statement triggers itself, before and after the batches, which then fire none.
     let aroundBatches: Bool
     /// Notices and warnings triggers on the table raised, kept to PL/pgSQL's bound on notices.
-    let raised = SharedNotices()
+    let raised = NoticeSink()
 
     /// The table's BEFORE (or AFTER) STATEMENT triggers, when the COPY fires them itself: an
     /// INSERT of no rows that fires only those.
@@ -245,19 +245,6 @@ private struct BatchInserter: Sendable {
             raised.add(result)
         } catch {
             throw PGConnection.redError(error)
-        }
-    }
-
-    final class SharedNotices: Sendable {
-        private let kept = Mutex<(notices: [String], warnings: [String])>(([], []))
-        var all: (notices: [String], warnings: [String]) { kept.withLock { $0 } }
-
-        func add(_ result: QueryResult) {
-            guard !result.notices.isEmpty || !result.warnings.isEmpty else { return }
-            kept.withLock { kept in
-                kept.notices += result.notices.prefix(max(0, 10_000 - kept.notices.count))
-                kept.warnings += result.warnings.prefix(max(0, 10_000 - kept.warnings.count))
-            }
         }
     }
 
