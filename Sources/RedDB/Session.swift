@@ -641,7 +641,10 @@ public final class Session: @unchecked Sendable {
                                          nowMicroseconds: now, limits: database.options.executionLimits, cancellation: cancellation)
         executor.embeddings = embeddings
         applySearchPath(tx)  // before the plan is looked up: a plan is kept per search path (`PlanMemo`)
-        if let plans, let version = definitionsVersion(seenBy: tx, anyPath: true) { executor.planMemo = (plans, version) }
+        if let version = definitionsVersion(seenBy: tx, anyPath: true) {
+            executor.definitionsVersion = version
+            if let plans { executor.planMemo = (plans, version) }
+        }
         if case .active = state { executor.deferredConstraints = deferredConstraints }
         executor.surfaceCatalog = surfaceCatalog
         executor.sessionSequences = sequenceValues

@@ -109,7 +109,8 @@ struct SessionStatementRunner: PLStatementRunner {
         return statements
     }
 
-    func run(_ statement: Statement, parameters: [Value], variables: RoutineVariables?) async throws -> QueryResult {
+    /// A DO block runs once: its statements plan where they run, as the session's statements do.
+    func run(_ statement: Statement, parameters: [Value], variables: RoutineVariables?, plans: PlanMemo?) async throws -> QueryResult {
         session.routineVariables = PLpgSQLRun<SessionStatementRunner>.seesVariables(statement) ? variables : nil
         defer { session.routineVariables = nil }
         return try await session.run(statement, parameters: parameters)

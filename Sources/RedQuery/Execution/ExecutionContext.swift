@@ -194,6 +194,10 @@ final class ExecutionContext: @unchecked Sendable {
     var routineVariables: RoutineVariables?
     /// How many PL/pgSQL function calls this statement runs inside (`PLpgSQLFunctionCall`).
     var routineDepth = 0
+    /// The definitions version this statement's snapshot sees, when plans made against it are
+    /// right here (`StatementExecutor.definitionsVersion`): PL/pgSQL functions the statement
+    /// calls reuse their statements' plans under it (`RoutinePlans`).
+    var definitionsVersion: UInt64?
     /// Tables whose triggers run this statement: the statements firing them are writing to
     /// them, so DDL here may not change them (55006, as PostgreSQL's "in use by active queries").
     var tablesInUse: Set<String> = []

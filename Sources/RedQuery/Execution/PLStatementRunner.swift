@@ -15,8 +15,9 @@ public protocol PLStatementRunner {
     /// The statements of `sql`, parsed (from a cache where the runner has one).
     func parse(_ sql: String) throws -> [(Statement, String)]
     /// Runs `statement` with `parameters`; `variables` name the block's variables among them
-    /// (nil for EXECUTE's dynamic SQL).
-    mutating func run(_ statement: Statement, parameters: [Value], variables: RoutineVariables?) async throws -> QueryResult
+    /// (nil for EXECUTE's dynamic SQL); `plans`, where the runner may keep the statement's plan
+    /// for its next run (`RoutinePlans`).
+    mutating func run(_ statement: Statement, parameters: [Value], variables: RoutineVariables?, plans: PlanMemo?) async throws -> QueryResult
     /// Whether COMMIT and ROLLBACK may end the transaction here (a DO outside a transaction block).
     var canEndTransaction: Bool { get }
     mutating func endTransaction(commit: Bool) async throws -> QueryResult

@@ -18,6 +18,13 @@ import Synchronization
 struct PLpgSQLFunctionCall: Sendable {
     let function: FunctionSpec
     let block: PLBlock
+    /// Where the body's queries keep their plans between calls.
+    let plans: RoutinePlans
+
+    init(function: FunctionSpec) throws {
+        self.function = function
+        (block, plans) = try ParsedBlocks.shared.parsed(function.body)
+    }
 
     /// How deep PL/pgSQL functions may call one another. PostgreSQL stops at its stack depth
     /// limit; here both bound it: this many calls, and a thread's stack with less than
@@ -63,11 +70,13 @@ struct PLpgSQLFunctionCall: Sendable {
         guard !context.isParallelPart else {
             throw RedError(.featureNotSupported, "PL/pgSQL function \(function.name) cannot run in a parallel scan (vector search); call it outside the search")
         }
-        let state = ImmediateRun<T>(runner: ContextStatementRunner(context: context, volatility: function.volatility, tableInUse: tableInUse), body: body)
+        let state = ImmediateRun<T>(runner: ContextStatementRunner(context: context, volatility: function.volatility, tableInUse: tableInUse),
+                                    plans: plans, body: body)
         let nonBlocking = context.mustNotRunLong
         Task.immediate {
             await NonBlockingExecution.$isActive.withValue(nonBlocking) {
                 var run = PLpgSQLRun(runner: state.runner)
+                run.plans = state.plans
                 do {
                     state.result = .success(try await state.body(&run))
                 } catch {
@@ -86,10 +95,12 @@ struct PLpgSQLFunctionCall: Sendable {
     /// touches it: the task runs there to completion before `Task.immediate` returns).
     private final class ImmediateRun<T>: @unchecked Sendable {
         let runner: ContextStatementRunner
+        let plans: RoutinePlans
         let body: (inout PLpgSQLRun<ContextStatementRunner>) async throws -> T
         var result: Result<T, any Error>?
-        init(runner: ContextStatementRunner, body: @escaping (inout PLpgSQLRun<ContextStatementRunner>) async throws -> T) {
+        init(runner: ContextStatementRunner, plans: RoutinePlans, body: @escaping (inout PLpgSQLRun<ContextStatementRunner>) async throws -> T) {
             self.runner = runner
+            self.plans = plans
             self.body = body
         }
     }
@@ -116,7 +127,7 @@ struct ContextStatementRunner: PLStatementRunner {
     /// past it, the statement runs on the waiting path, where a cancel or timeout reaches it.
     static let maxStatementsWithoutWaiting = 256
 
-    func run(_ statement: Statement, parameters: [Value], variables: RoutineVariables?) async throws -> QueryResult {
+    func run(_ statement: Statement, parameters: [Value], variables: RoutineVariables?, plans: PlanMemo?) async throws -> QueryResult {
         try checkCancelled()
         if context.mustNotRunLong, (context.noticeSink?.countStatement() ?? 0) > Self.maxStatementsWithoutWaiting {
             throw WouldBlock(reason: .longRunning)
@@ -138,6 +149,13 @@ struct ContextStatementRunner: PLStatementRunner {
         }
         var executor = StatementExecutor(partOf: context, parameters: parameters)
         executor.routineVariables = PLpgSQLRun<ContextStatementRunner>.seesVariables(statement) ? variables : nil
+        // A plan made against the definitions the statement's snapshot sees is right here unless
+        // this transaction has changed definitions since, or the session has temporary tables
+        // (which hide permanent ones): the session's rule for its own plans (`PlanMemo`).
+        if let plans, let version = context.definitionsVersion, !context.transaction.hasDefinitionWrites,
+           !(context.transaction.temporaryNamespace?.isUsed ?? false) {
+            executor.planMemo = (plans, version)
+        }
         executor.routineDepth += 1
         if let tableInUse { executor.tablesInUse.insert(tableInUse) }
         return try executor.execute(statement)
@@ -192,7 +210,7 @@ extension Planner {
     /// `FROM f(…)` of a set-returning PL/pgSQL function (`PLpgSQLRowsNode`), its columns named by
     /// `alias` and `names` as a SQL function's are.
     func planPLpgSQLRows(_ function: FunctionSpec, _ arguments: [Expr], alias: String?, names: [String], _ ctx: BindingContext) throws -> PlanNode {
-        let call = PLpgSQLFunctionCall(function: function, block: try ParsedBlocks.shared.block(function.body))
+        let call = try PLpgSQLFunctionCall(function: function)
         let typed = try zip(arguments, function.arguments).map { try bind(try FunctionCatalog.cast($0, to: $1.type), ctx) }
         let result = try resultColumns(function)
         let table = try rowTypeTable(function)
@@ -217,7 +235,7 @@ extension Planner {
     /// their parameters' types, its value cast to the result type.
     func bindPLpgSQLCall(_ function: FunctionSpec, _ arguments: [Expr], _ ctx: BindingContext) throws -> BoundExpr {
         bindsRoutineCalls = true
-        let call = PLpgSQLFunctionCall(function: function, block: try ParsedBlocks.shared.block(function.body))
+        let call = try PLpgSQLFunctionCall(function: function)
         let typed = try zip(arguments, function.arguments).map { try bind(try FunctionCatalog.cast($0, to: $1.type), ctx) }
         let scalar = ScalarFunction(name: function.name, arity: typed.count...typed.count, acceptsNull: !function.strict,
                                     isDeterministicWithinStatement: false) { values, context in try call.run(values, context) }
@@ -266,22 +284,24 @@ public final class NoticeSink: Sendable {
     }
 }
 
-/// PL/pgSQL bodies and what they parse to, shared by every call and trigger: a statement that
-/// fires a trigger per key of a cascade, or binds a call per execution, parses each body once.
-/// Bounded; emptied when full.
+/// PL/pgSQL bodies, what they parse to and their statements' plans (`RoutinePlans`), shared by
+/// every call and trigger: a statement that fires a trigger per key of a cascade, or binds a
+/// call per execution, parses each body once, and its calls plan each query once. Bounded;
+/// emptied when full.
 final class ParsedBlocks: Sendable {
-    private let entries = Mutex<[String: PLBlock]>([:])
+    private let entries = Mutex<[String: (PLBlock, RoutinePlans)]>([:])
     static let shared = ParsedBlocks()
     static let capacity = 1_024
 
-    func block(_ body: String) throws -> PLBlock {
+    func parsed(_ body: String) throws -> (PLBlock, RoutinePlans) {
         if let kept = entries.withLock({ $0[body] }) { return kept }
-        let block = try PLpgSQLParser.parse(body)
-        entries.withLock { entries in
+        let parsed = (try PLpgSQLParser.parse(body), RoutinePlans())
+        return entries.withLock { entries in
+            if let kept = entries[body] { return kept }  // another call parsed it meanwhile: one set of plans
             if entries.count >= Self.capacity { entries.removeAll(keepingCapacity: true) }
-            entries[body] = block
+            entries[body] = parsed
+            return parsed
         }
-        return block
     }
 }
 

@@ -49,6 +49,12 @@ public struct PLpgSQLRun<Runner: PLStatementRunner> {
 
     var slots: [Slot] = []
     var scopes: [[String: Int]] = []
+    /// The variables as SQL sees them (`VariableLayout`), built when they change shape: a
+    /// variable declared, a scope left, a record given fields. Nil: build it at the next statement.
+    var layout: VariableLayout?
+    /// Where the body's statements keep their plans between calls (`RoutinePlans`); nil: each
+    /// is planned where it runs, as in a DO block, which runs once.
+    var plans: RoutinePlans?
     /// ROW_COUNT: rows the last statement returned or changed.
     var rowCount = 0
     /// The errors the running handlers handle, innermost last (`RAISE;`).
@@ -175,12 +181,8 @@ public struct PLpgSQLRun<Runner: PLStatementRunner> {
     // MARK: Blocks
 
     mutating func run(_ block: PLBlock) async throws -> Completion {
-        let mark = slots.count
-        scopes.append([:])
-        defer {
-            scopes.removeLast()
-            slots.removeSubrange(mark...)
-        }
+        let mark = pushScope()
+        defer { popScope(mark) }
         for declaration in block.declarations { try await declare(declaration) }
         let completion: Completion
         if block.handlers.isEmpty {
@@ -208,13 +210,11 @@ public struct PLpgSQLRun<Runner: PLStatementRunner> {
     }
 
     mutating func handle(_ error: RedError, with handler: PLHandler) async throws -> Completion {
-        let mark = slots.count
-        scopes.append([:])
+        let mark = pushScope()
         handling.append(error)
         defer {
             handling.removeLast()
-            scopes.removeLast()
-            slots.removeSubrange(mark...)
+            popScope(mark)
         }
         try await declare(name: "sqlstate", typeText: "text", value: .text(error.sqlState))
         try await declare(name: "sqlerrm", typeText: "text", value: .text(error.message))
@@ -244,7 +244,7 @@ public struct PLpgSQLRun<Runner: PLStatementRunner> {
                 let table = String(written.trimmingSpaces().dropLast("%rowtype".count)).trimmingSpaces()
                 let columns = try await runSQL("SELECT * FROM \(table) LIMIT 0").columns
                 try await declare(name: declaration.name, typeText: nil, record: true, value: .null)
-                slots[slots.count - 1].fields = columns.map { ($0.name, $0.type, Value.null) }
+                setFields(of: slots.count - 1, columns.map { ($0.name, $0.type, Value.null) })
                 return
             }
             if compact.hasSuffix("%type") {
@@ -286,6 +286,7 @@ public struct PLpgSQLRun<Runner: PLStatementRunner> {
         if read != nil { slot.value = typed ? value : try await cast(value, to: slot, name: name) }
         scopes[scopes.count - 1][name] = slots.count
         slots.append(slot)
+        layout = nil
     }
 
     func slotIndex(_ name: String) -> Int? {
@@ -344,7 +345,7 @@ public struct PLpgSQLRun<Runner: PLStatementRunner> {
     /// Puts a result row into INTO's targets: one record, or scalars in column order.
     mutating func store(_ row: [Value]?, columns: [ResultColumn], into targets: [String]) async throws {
         if targets.count == 1, let i = slotIndex(targets[0]), slots[i].isRecord {
-            slots[i].fields = columns.enumerated().map { k, column in (column.name, column.type, row?[k] ?? .null) }
+            setFields(of: i, columns.enumerated().map { k, column in (column.name, column.type, row?[k] ?? .null) })
             slots[i].nullRecord = false
             return
         }
@@ -355,32 +356,6 @@ public struct PLpgSQLRun<Runner: PLStatementRunner> {
 
     mutating func setFound(_ found: Bool) {
         if let i = slotIndex("found") { slots[i].value = .boolean(found) }
-    }
-
-    /// The variables as the next statement's SQL sees them, and the parameters carrying them.
-    func visibleVariables() -> (RoutineVariables, [Value]) {
-        var byName: [String: RoutineVariables.Variable] = [:]
-        var records: [String: [String]] = [:]
-        var parameters = slots.map(\.value)
-        for scope in scopes.reversed() {
-            for (name, i) in scope where byName[name] == nil {
-                let slot = slots[i]
-                if let read = slot.read {
-                    byName[name] = .init(read: read)
-                } else if let fields = slot.fields {
-                    // The whole record, as a whole-row reference reads: a JSON object (`to_jsonb(NEW)`, `NEW IS DISTINCT FROM OLD`).
-                    parameters.append(slot.nullRecord ? .null : .json(.object(fields.map { ($0.name, $0.value.postgresJSON) })))
-                    byName[name] = .init(read: .parameter(parameters.count))
-                    records[name] = fields.map(\.name)
-                    for field in fields where byName[name + "." + field.name] == nil {
-                        parameters.append(field.value)
-                        let n = Expr.parameter(parameters.count)
-                        byName[name + "." + field.name] = .init(read: field.type == .any ? n : .cast(n, field.type))
-                    }
-                }
-            }
-        }
-        return (RoutineVariables(byName, records: records), parameters)
     }
 
     // MARK: Running SQL
@@ -406,10 +381,13 @@ public struct PLpgSQLRun<Runner: PLStatementRunner> {
         }
         let result: QueryResult
         if let dynamicParameters {
-            result = try await runner.run(statement, parameters: dynamicParameters, variables: nil)
+            result = try await runner.run(statement, parameters: dynamicParameters, variables: nil, plans: nil)
         } else {
-            let (variables, values) = visibleVariables()
-            result = try await runner.run(statement, parameters: values, variables: variables)
+            let (layout, values) = visibleVariables()
+            // Queries keep their plans between calls (expressions are queries); a data change plans its rows each time.
+            var memo: PlanMemo?
+            if case .query = statement { memo = plans?.memo(for: sql, layout: layout.key) }
+            result = try await runner.run(statement, parameters: values, variables: layout.variables, plans: memo)
         }
         note(result.notices, result.warnings)
         return result

@@ -161,12 +161,8 @@ extension PLpgSQLRun {
     }
 
     mutating func runCase(_ operand: String?, _ branches: [PLBranch], _ otherwise: [PLStatement]?) async throws -> Completion {
-        let mark = slots.count
-        scopes.append([:])
-        defer {
-            scopes.removeLast()
-            slots.removeSubrange(mark...)
-        }
+        let mark = pushScope()
+        defer { popScope(mark) }
         if let operand {
             // Evaluated once, then compared with each WHEN's values.
             try await declare(name: "pl$case", typeText: nil, value: try await value(of: operand))
@@ -258,12 +254,8 @@ extension PLpgSQLRun {
 
     /// Runs `body` with a scope of its own for the variables it declares.
     mutating func withScope(_ body: (inout PLpgSQLRun) async throws -> Completion) async throws -> Completion {
-        let mark = slots.count
-        scopes.append([:])
-        defer {
-            scopes.removeLast()
-            slots.removeSubrange(mark...)
-        }
+        let mark = pushScope()
+        defer { popScope(mark) }
         return try await body(&self)
     }
 

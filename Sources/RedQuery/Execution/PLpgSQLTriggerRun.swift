@@ -43,7 +43,7 @@ extension PLpgSQLRun {
         returnsRow = true
         for (name, values) in [("new", call.new), ("old", call.old)] {
             try await declare(name: name, typeText: nil, record: true, value: .null)
-            slots[slots.count - 1].fields = call.columns.enumerated().map { k, column in (column.name, column.type, values?[k] ?? .null) }
+            setFields(of: slots.count - 1, call.columns.enumerated().map { k, column in (column.name, column.type, values?[k] ?? .null) })
             slots[slots.count - 1].nullRecord = values == nil
         }
         // In parentheses: `OLD.* IS DISTINCT FROM NEW.*` is an expression here, not a select list.

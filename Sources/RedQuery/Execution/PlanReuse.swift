@@ -139,3 +139,34 @@ enum PlanReuse {
         }
     }
 }
+
+/// The plans of one PL/pgSQL body's queries and expressions, kept between calls: a function
+/// called for every row, or a trigger fired for every row, plans each of its statements once
+/// instead of at every call (PostgreSQL keeps a function's plans in its session; here they are
+/// shared by sessions, as a prepared statement's `PlanMemo` is).
+///
+/// One memo per statement text and variable layout (`VariableLayout.key`): the same text binds
+/// differently when other variables are visible, or a record's fields differ. Each memo keeps
+/// its plan for one definitions version, as every `PlanMemo` does. Bounded; emptied when full.
+final class RoutinePlans: Sendable {
+    private struct Key: Hashable {
+        var sql: String
+        var layout: String
+    }
+
+    private let memos = Mutex<[Key: PlanMemo]>([:])
+    static let capacity = 512
+
+    init() {}
+
+    func memo(for sql: String, layout: String) -> PlanMemo {
+        let key = Key(sql: sql, layout: layout)
+        return memos.withLock { memos in
+            if let kept = memos[key] { return kept }
+            if memos.count >= Self.capacity { memos.removeAll(keepingCapacity: true) }
+            let memo = PlanMemo()
+            memos[key] = memo
+            return memo
+        }
+    }
+}

@@ -62,6 +62,10 @@ public struct StatementExecutor {
     /// The caller sets it only where a plan made against that version is right for this
     /// snapshot (see `PlanMemo`).
     public var planMemo: (memo: PlanMemo, definitions: UInt64)?
+    /// The definitions version this transaction's snapshot sees, set where a plan made against
+    /// it is right for this snapshot (the session's rule for `planMemo`): the statements of
+    /// PL/pgSQL functions the statement calls keep their plans under it (`RoutinePlans`).
+    public var definitionsVersion: UInt64?
 
     /// The rows of the statement's WITH items, by name (`WithClauseExecution`).
     var withRelations: [String: WithRelation] = [:]
@@ -97,6 +101,7 @@ public struct StatementExecutor {
         tablesInUse = context.tablesInUse
         noticeSink = context.noticeSink
         rollsBack = context.rollsBack
+        definitionsVersion = context.definitionsVersion
     }
 
     func makeContext() -> ExecutionContext {
@@ -117,6 +122,7 @@ public struct StatementExecutor {
         context.tablesInUse = tablesInUse
         context.noticeSink = noticeSink
         context.rollsBack = rollsBack
+        context.definitionsVersion = definitionsVersion
         return context
     }
 

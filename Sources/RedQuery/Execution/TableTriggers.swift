@@ -55,7 +55,7 @@ struct TableTriggers {
             try handle.schema.triggerList.filter { $0.fires(on: event, timing: timing, row: row, setColumns: setColumns) }.map { definition in
                 if functions[definition.functionName] == nil {
                     let function = try Self.function(named: definition.functionName, tx)
-                    functions[definition.functionName] = PLpgSQLFunctionCall(function: function, block: try ParsedBlocks.shared.block(function.body))
+                    functions[definition.functionName] = try PLpgSQLFunctionCall(function: function)
                 }
                 return Fired(definition: definition, call: functions[definition.functionName]!)
             }
