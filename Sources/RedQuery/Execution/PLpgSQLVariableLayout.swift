@@ -4,19 +4,36 @@ import RedCore
 /// and as what type.
 ///
 /// Parameters `$1 … $n` carry the slots' values in slot order (a function's arguments first, so
-/// `$k` is argument k); after them, each visible record with fields carries its whole value
-/// (a JSON object, what `to_jsonb(NEW)` reads) and then its fields, in slot order. Scalars read
-/// as `CAST($n AS type)`, fields as `CAST($n AS their type)`.
+/// `$k` is argument k); after them, each visible record with fields carries whether it is
+/// NULL and then its fields, in slot order. Scalars read as `CAST($n AS type)`, fields as
+/// `CAST($n AS their type)`, and a whole record, as a whole-row reference reads, as a JSON object
+/// of its fields (`to_jsonb(NEW)`, `NEW IS DISTINCT FROM OLD`): an expression building it from
+/// the fields' parameters, so that only a statement reading it pays for it.
 ///
 /// Why kept: the layout changes only when a variable is declared, a scope ends or a record gets
 /// fields of another shape, so it is built then, not for every statement; and `key` — the
 /// layout as text, everything a binding depends on — names the plans made with it, so a
 /// function's statements are planned once and not at every call (`RoutinePlans`).
-struct VariableLayout {
+struct VariableLayout: Sendable {
     let variables: RoutineVariables
     /// The slots whose records follow the slots' values as parameters, in that order.
     let records: [Int]
     let key: String
+    /// What it was built from: each slot's name, type and record fields' names and types, in
+    /// slot order (which slot a name reaches follows from them: the last of that name).
+    let shape: [SlotShape]
+
+    struct SlotShape: Sendable, Equatable {
+        var name: String
+        var typeText: String?
+        var isRecord: Bool
+        var fields: [Field]?
+    }
+
+    struct Field: Sendable, Equatable {
+        var name: String
+        var type: DataType
+    }
 }
 
 extension PLpgSQLRun {
@@ -44,16 +61,39 @@ extension PLpgSQLRun {
 
     /// The variables as the next statement's SQL sees them, and the parameters carrying them.
     mutating func visibleVariables() -> (VariableLayout, [Value]) {
-        let layout = self.layout ?? makeLayout()
+        let layout: VariableLayout
+        if let known = self.layout {
+            layout = known
+        } else if let kept = plans?.layout(matching: { Self.shapeMatches($0, slots) }) {
+            layout = kept  // the same variables as an earlier call had here
+        } else {
+            layout = makeLayout()
+            plans?.keep(layout)
+        }
         self.layout = layout
         var parameters = slots.map(\.value)
         for i in layout.records {
             let slot = slots[i], fields = slot.fields ?? []
             parameters.reserveCapacity(parameters.count + fields.count + 1)
-            parameters.append(slot.nullRecord ? .null : .json(.object(fields.map { ($0.name, $0.value.postgresJSON) })))
+            parameters.append(slot.nullRecord ? .null : .boolean(true))
             for field in fields { parameters.append(field.value) }
         }
         return (layout, parameters)
+    }
+
+    private static func shapeMatches(_ shape: [VariableLayout.SlotShape], _ slots: [Slot]) -> Bool {
+        guard shape.count == slots.count else { return false }
+        for (kept, slot) in zip(shape, slots) {
+            guard kept.name == slot.name, kept.typeText == slot.typeText, kept.isRecord == slot.isRecord else { return false }
+            switch (kept.fields, slot.fields) {
+            case (nil, nil): continue
+            case (let fields?, let current?):
+                guard fields.count == current.count,
+                      zip(fields, current).allSatisfy({ $0.name == $1.name && $0.type == $1.type }) else { return false }
+            default: return false
+            }
+        }
+        return true
     }
 
     private func makeLayout() -> VariableLayout {
@@ -74,19 +114,35 @@ extension PLpgSQLRun {
                 guard visible else { continue }
                 recordSlots.append(i)
                 next += 1
-                // The whole record, as a whole-row reference reads: a JSON object (`to_jsonb(NEW)`, `NEW IS DISTINCT FROM OLD`).
-                byName[slot.name] = .init(read: .parameter(next))
+                let present = Expr.parameter(next)
                 records[slot.name] = fields.map(\.name)
+                var members: [Expr] = []
                 for field in fields {
                     next += 1
                     let n = Expr.parameter(next)
+                    members += [.literal(.text(field.name)), n]
                     let name = slot.name + "." + field.name
                     if byName[name] == nil { byName[name] = .init(read: field.type == .any ? n : .cast(n, field.type)) }
                 }
+                byName[slot.name] = .init(read: .caseWhen(operand: nil, branches: [WhenBranch(condition: present, result: Self.jsonObject(members))],
+                                                         otherwise: nil))
             } else {
                 key += "record\u{0}"
             }
         }
-        return VariableLayout(variables: RoutineVariables(byName, records: records), records: recordSlots, key: key)
+        let shape = slots.map { slot in
+            VariableLayout.SlotShape(name: slot.name, typeText: slot.typeText, isRecord: slot.isRecord, fields: slot.fields?.map { .init(name: $0.name, type: $0.type) })
+        }
+        return VariableLayout(variables: RoutineVariables(byName, records: records), records: recordSlots, key: key, shape: shape)
+    }
+
+    /// `jsonb_build_object(name, value, …)` of `members`, in calls of at most 1,000 arguments
+    /// (the function's limit; a table has up to 1,600 columns) joined by `||`.
+    private static func jsonObject(_ members: [Expr]) -> Expr {
+        let calls = stride(from: 0, to: max(members.count, 1), by: 1_000).map { start in
+            Expr.function(FunctionCall(name: "jsonb_build_object", arguments: Array(members[start..<min(start + 1_000, members.count)]),
+                                       distinct: false, star: false))
+        }
+        return calls.dropFirst().reduce(calls[0]) { .binary("||", $0, $1) }
     }
 }

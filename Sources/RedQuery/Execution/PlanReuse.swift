@@ -156,8 +156,23 @@ final class RoutinePlans: Sendable {
 
     private let memos = Mutex<[Key: PlanMemo]>([:])
     static let capacity = 512
+    /// The variable layouts calls of the body built, newest first (`VariableLayout`): the next
+    /// call finds its own among them instead of building it again.
+    private let layouts = Mutex<[VariableLayout]>([])
+    static let maxLayouts = 16
 
     init() {}
+
+    func layout(matching matches: (_ shape: [VariableLayout.SlotShape]) -> Bool) -> VariableLayout? {
+        layouts.withLock { layouts in layouts.first { matches($0.shape) } }
+    }
+
+    func keep(_ layout: VariableLayout) {
+        layouts.withLock { layouts in
+            layouts.insert(layout, at: 0)
+            if layouts.count > Self.maxLayouts { layouts.removeLast() }
+        }
+    }
 
     func memo(for sql: String, layout: String) -> PlanMemo {
         let key = Key(sql: sql, layout: layout)
