@@ -2,6 +2,10 @@
 import PackageDescription
 
 let strict: [SwiftSetting] = [.swiftLanguageMode(.v6)]
+/// RedQuery's async functions run where their caller runs (SE-0461) instead of hopping to the
+/// global executor at every call: the PL/pgSQL interpreter, run synchronously inside a
+/// statement for each function call and trigger firing, makes dozens of such calls per row.
+let callerIsolated: [SwiftSetting] = strict + [.enableUpcomingFeature("NonisolatedNonsendingByDefault")]
 
 let package = Package(
     name: "RedDB",
@@ -44,7 +48,7 @@ let package = Package(
         .target(name: "RedStorage", dependencies: ["RedCore"], swiftSettings: strict),
         .target(name: "RedEngine", dependencies: ["RedCore", "RedStorage"], swiftSettings: strict),
         .target(name: "RedQuery", dependencies: ["RedCore", "RedStorage", "RedEngine", .product(name: "Crypto", package: "swift-crypto")],
-                swiftSettings: strict),
+                swiftSettings: callerIsolated),
         // AI providers (embeddings, prompts) and the ASK pipeline's pure parts; RedDB wires it to the engine.
         .target(
             name: "RedAI",

@@ -7,6 +7,7 @@ enum DuelScenarios {
     static let all: [DuelScenario] = [
         typedInsert, bulkInsert, bulkInsertCopy, pointSelect, rangeScan, concurrent, GroupCommit.one, GroupCommit.eight,
         bulkUpdate, aggregateGroup, aggregateNumeric, semiJoin, existsCorrelated, windowRunning, join, deleteSequential, foreignKeyInsert, foreignKeyDeleteCascade, identityInsert, queueClaim, transfer,
+        triggerBeforeRow, triggerAfterRow, plpgsqlCall,
     ]
 
     static func named(_ names: [String]) throws -> [DuelScenario] {

@@ -248,6 +248,13 @@ public struct StatementExecutor {
     }
 
     static func collect(_ plan: PlanNode, _ context: ExecutionContext) throws -> QueryResult {
+        if let project = plan as? ProjectNode, let source = project.input as? ValuesNode, source.rows.count == 1, source.rows[0].isEmpty {
+            // A FROM-less SELECT (`SELECT 1`, each expression of a PL/pgSQL function): its one row
+            // evaluated here, without iterators.
+            let eval = context.evaluation([])
+            let row = try project.expressions.map { try eval.evaluate($0, []) }
+            return QueryResult(columns: resultColumns(plan.columns, [row]), rows: [row], statementType: "select", commandTag: "SELECT 1")
+        }
         let iterator = try context.open(plan, outerRows: [])
         var rows: [[Value]] = []
         while let row = try iterator.next() {

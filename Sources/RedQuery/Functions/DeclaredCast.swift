@@ -18,6 +18,14 @@ enum DeclaredCast {
         return try declared.fit(a[0], explicit: true)
     }
 
+    /// `function` for one declaration, parsed when the cast is bound rather than at every row
+    /// (`CAST($n AS integer)` reads each integer variable of a PL/pgSQL function).
+    static func applying(_ declared: DeclaredType) -> ScalarFunction {
+        ScalarFunction(name: name, arity: 2...2, acceptsNull: false, isDeterministicWithinStatement: true) { a, _ in
+            try declared.fit(a[0], explicit: true)
+        }
+    }
+
     /// The declaration applied as a value's input is, not as an explicit cast: text too long
     /// for a `varchar(n)` fails (22001) instead of being cut (`json_populate_record`'s members).
     static let input = ScalarFunction(name: "__declared_input", arity: 2...2, acceptsNull: false, isDeterministicWithinStatement: true) { a, _ in

@@ -315,6 +315,9 @@ extension Planner {
            parameterSurfaceTypes[n] == nil, case .constant(.text(let surface)) = arguments[1] {
             parameterSurfaceTypes[n] = surface  // `$1::int4`, `$1::timestamptz`
         }
+        if call.name == DeclaredCast.name, case .constant(.text(let surface)) = arguments[1], let declared = DeclaredType(surfaceName: surface) {
+            function = DeclaredCast.applying(declared)
+        }
         if call.name == "__json_contains", isArrayTyped(arguments[0], ctx) || isArrayTyped(arguments[1], ctx) {
             // `@>` / `<@` between arrays: every element of the one is in the other, as PostgreSQL's anyarray operators.
             function = try ScalarFunction.lookup("__array_contains", argumentCount: 2)

@@ -88,7 +88,7 @@ final class Planner {
             let (width, fits) = integerWidth(bound, ctx)
             if let declared = width.declared {
                 surfaceType = declared.surfaceName
-                if !fits { bound = .function(DeclaredCast.function, [bound, .constant(.text(declared.surfaceName))]) }
+                if !fits { bound = .function(DeclaredCast.applying(declared), [bound, .constant(.text(declared.surfaceName))]) }
             }
         }
         return ScopeColumn(qualifier: nil, name: name, type: type,
@@ -258,7 +258,7 @@ final class Planner {
                 guard let declared = bound.indices.filter({ !bound[$0][c].isNullConstant }).map({ widths[$0].width }).max()?.declared else { continue }
                 columns[c].surfaceType = declared.surfaceName
                 for r in bound.indices where !widths[r].fits {
-                    bound[r][c] = .function(DeclaredCast.function, [bound[r][c], .constant(.text(declared.surfaceName))])
+                    bound[r][c] = .function(DeclaredCast.applying(declared), [bound[r][c], .constant(.text(declared.surfaceName))])
                 }
             }
             return ValuesNode(bound, columns)

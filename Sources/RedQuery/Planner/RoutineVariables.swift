@@ -25,31 +25,29 @@ public struct RoutineVariables: Sendable {
         self.records = records
     }
 
-    /// The read of a variable declared of `typeText` and carried by parameter `n`. Each type's
-    /// cast is parsed once (a trigger declares a dozen variables for every row it fires on).
+    /// The read of a variable declared of `typeText` and carried by parameter `n`. Each read is
+    /// parsed once (a trigger declares a dozen variables for every row it fires on).
     public static func read(parameter n: Int, typeText: String?) throws -> Expr {
         guard let typeText else { return .parameter(n) }
-        let template: Expr
-        if let kept = castTemplates.withLock({ $0[typeText] }) {
-            template = kept
-        } else {
-            var parser = try Parser("CAST($1 AS \(typeText))")
-            template = try parser.parseExpression()
-            guard case .end = parser.current.kind else { throw RedError(.syntaxError, "type \"\(typeText)\" is not a type name") }
-            castTemplates.withLock { kept in
-                if kept.count >= 1_024 { kept.removeAll(keepingCapacity: true) }
-                kept[typeText] = template
-            }
+        let key = CastKey(typeText: typeText, parameter: n)
+        if let kept = casts.withLock({ $0[key] }) { return kept }
+        var parser = try Parser("CAST($\(n) AS \(typeText))")
+        let read = try parser.parseExpression()
+        guard case .end = parser.current.kind else { throw RedError(.syntaxError, "type \"\(typeText)\" is not a type name") }
+        casts.withLock { kept in
+            if kept.count >= 4_096 { kept.removeAll(keepingCapacity: true) }
+            kept[key] = read
         }
-        guard n != 1 else { return template }
-        return try template.replacing { e in
-            if case .parameter(1) = e { return .parameter(n) }
-            return nil
-        }
+        return read
     }
 
-    /// `CAST($1 AS type)` parsed, by the type's text.
-    private static let castTemplates = Mutex<[String: Expr]>([:])
+    private struct CastKey: Hashable {
+        var typeText: String
+        var parameter: Int
+    }
+
+    /// `CAST($n AS type)` parsed, by the type's text and n.
+    private static let casts = Mutex<[CastKey: Expr]>([:])
 }
 
 extension Planner {
