@@ -82,7 +82,7 @@ struct PLpgSQLFunctionCall: Sendable {
                 } catch {
                     state.result = .failure(error)
                 }
-                state.runner.context.noticeSink?.add(run.result)
+                if run.hasNotices { state.runner.context.noticeSink?.add(run.result) }
             }
         }
         guard let result = state.result else {

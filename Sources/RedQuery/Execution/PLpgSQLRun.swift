@@ -91,6 +91,9 @@ public struct PLpgSQLRun<Runner: PLStatementRunner> {
         }
     }
 
+    /// Whether RAISE or the statements gave notices or warnings.
+    var hasNotices: Bool { !notices.isEmpty || !warnings.isEmpty || droppedNotices > 0 }
+
     /// The DO statement's own result: no rows, the notices its statements and RAISE gave.
     public var result: QueryResult {
         var result = QueryResult(columns: [], rows: [], statementType: "do", commandTag: "DO", message: "DO")
@@ -384,9 +387,12 @@ public struct PLpgSQLRun<Runner: PLStatementRunner> {
             result = try await runner.run(statement, parameters: dynamicParameters, variables: nil, plans: nil)
         } else {
             let (layout, values) = visibleVariables()
-            // Queries keep their plans between calls (expressions are queries); a data change plans its rows each time.
+            // Queries (expressions are queries) keep their plans between calls, an INSERT its VALUES.
             var memo: PlanMemo?
-            if case .query = statement { memo = plans?.memo(for: sql, layout: layout.key) }
+            switch statement {
+            case .query, .insert: memo = plans?.memo(for: sql, layout: layout.key)
+            default: break
+            }
             result = try await runner.run(statement, parameters: values, variables: layout.variables, plans: memo)
         }
         note(result.notices, result.warnings)
@@ -416,21 +422,32 @@ public struct PLpgSQLRun<Runner: PLStatementRunner> {
     /// A constant written as itself — a quoted string with no quote or backslash inside, an
     /// integer, NULL, TRUE or FALSE — is its value without a query (`NEW.state := 'done'`,
     /// `n := 0`): what `SELECT` of it gives, a statement's plan and run saved.
+    /// Looked at byte by byte, without copying: it runs before every expression.
     static func literalValue(_ expression: String) -> Value? {
-        let text = expression.trimmingSpaces()
-        if text.utf8.count >= 2, text.hasPrefix("'"), text.hasSuffix("'") {
+        let bytes = expression.utf8
+        func isSpace(_ b: UInt8) -> Bool { b == 0x20 || b == 0x09 || b == 0x0A || b == 0x0D }
+        var start = bytes.startIndex, end = bytes.endIndex
+        while start < end, isSpace(bytes[start]) { start = bytes.index(after: start) }
+        while start < end, isSpace(bytes[bytes.index(before: end)]) { end = bytes.index(before: end) }
+        let text = bytes[start..<end]
+        guard let first = text.first else { return nil }
+        let quote = UInt8(ascii: "'")
+        if first == quote {
+            guard text.count >= 2, text.last == quote else { return nil }
             let inner = text.dropFirst().dropLast()
-            guard !inner.contains("'"), !inner.contains("\\") else { return nil }
-            return .text(String(inner))
+            guard !inner.contains(quote), !inner.contains(UInt8(ascii: "\\")) else { return nil }
+            return .text(String(Substring(inner)))
         }
-        switch text.lowercased() {
-        case "null": return .null
-        case "true": return .boolean(true)
-        case "false": return .boolean(false)
-        default: break
+        if text.count == 4 || text.count == 5, (UInt8(ascii: "A")...UInt8(ascii: "z")).contains(first) {
+            switch String(Substring(text)).lowercased() {
+            case "null": return .null
+            case "true": return .boolean(true)
+            case "false": return .boolean(false)
+            default: return nil
+            }
         }
-        guard let first = text.utf8.first, first == UInt8(ascii: "-") || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(first),
-              let n = Int64(text) else { return nil }
+        guard first == UInt8(ascii: "-") || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(first), text.count <= 20,
+              let n = Int64(String(Substring(text))) else { return nil }
         return .integer(n)
     }
 

@@ -163,6 +163,9 @@ final class RoutinePlans: Sendable {
 
     init() {}
 
+    /// How many runs of the body's statements used a kept plan (tests check that reuse happens).
+    var reuseCount: Int { memos.withLock { $0.values.reduce(0) { $0 + $1.reuseCount } } }
+
     func layout(matching matches: (_ shape: [VariableLayout.SlotShape]) -> Bool) -> VariableLayout? {
         layouts.withLock { layouts in layouts.first { matches($0.shape) } }
     }

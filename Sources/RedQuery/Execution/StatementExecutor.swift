@@ -181,7 +181,10 @@ public struct StatementExecutor {
             return try executeWithClause(items: items, main)
         case .merge(let merge):
             return try executeMerge(merge)
-        case .insert(let insert): return try DMLExecutor(context: context).insert(insert)
+        case .insert(let insert):
+            var dml = DMLExecutor(context: context)
+            dml.planMemo = planMemo
+            return try dml.insert(insert)
         case .createTableAs(let create): return try createTableAs(create, context)
         case .refreshMaterializedView(let name, let withData): return try refreshMaterializedView(name, withData: withData, context)
         case .dropMaterializedView(let names, let ifExists): return try dropMaterializedViews(names, ifExists: ifExists, context)
