@@ -18,6 +18,9 @@ public protocol PLStatementRunner {
     /// (nil for EXECUTE's dynamic SQL); `plans`, where the runner may keep the statement's plan
     /// for its next run (`RoutinePlans`).
     mutating func run(_ statement: Statement, parameters: [Value], variables: RoutineVariables?, plans: PlanMemo?) async throws -> QueryResult
+    /// The value of `statement`, a `SELECT expression`, evaluated directly from the plan kept in
+    /// `plans` when that plan is just the expression; nil when it is not (run it instead).
+    mutating func evaluate(_ statement: Statement, parameters: [Value], variables: RoutineVariables, plans: PlanMemo) throws -> Value?
     /// Whether COMMIT and ROLLBACK may end the transaction here (a DO outside a transaction block).
     var canEndTransaction: Bool { get }
     mutating func endTransaction(commit: Bool) async throws -> QueryResult
@@ -28,4 +31,9 @@ public protocol PLStatementRunner {
     func checkCancelled() throws
     /// Whether a long loop may let other tasks run now and then (false: must not suspend).
     var mayYield: Bool { get }
+}
+
+extension PLStatementRunner {
+    /// No direct evaluation: every expression runs as a query.
+    public mutating func evaluate(_ statement: Statement, parameters: [Value], variables: RoutineVariables, plans: PlanMemo) throws -> Value? { nil }
 }

@@ -128,10 +128,7 @@ struct ContextStatementRunner: PLStatementRunner {
     static let maxStatementsWithoutWaiting = 256
 
     func run(_ statement: Statement, parameters: [Value], variables: RoutineVariables?, plans: PlanMemo?) async throws -> QueryResult {
-        try checkCancelled()
-        if context.mustNotRunLong, (context.noticeSink?.countStatement() ?? 0) > Self.maxStatementsWithoutWaiting {
-            throw WouldBlock(reason: .longRunning)
-        }
+        try checkStatement()
         if !StatementExecutor.isReadOnly(statement) {
             // PostgreSQL's rule: only a VOLATILE function writes.
             guard volatility == "v" else {
@@ -147,18 +144,49 @@ struct ContextStatementRunner: PLStatementRunner {
                 throw RedError(.featureNotSupported, "a PL/pgSQL function that writes cannot run in a streamed query, whose transaction is rolled back; run the query without streaming")
             }
         }
-        var executor = StatementExecutor(partOf: context, parameters: parameters)
-        executor.routineVariables = PLpgSQLRun<ContextStatementRunner>.seesVariables(statement) ? variables : nil
-        // A plan made against the definitions the statement's snapshot sees is right here unless
-        // this transaction has changed definitions since, or the session has temporary tables
-        // (which hide permanent ones): the session's rule for its own plans (`PlanMemo`).
-        if let plans, let version = context.definitionsVersion, !context.transaction.hasDefinitionWrites,
-           !(context.transaction.temporaryNamespace?.isUsed ?? false) {
-            executor.planMemo = (plans, version)
+        var executor = executor(parameters, variables: PLpgSQLRun<ContextStatementRunner>.seesVariables(statement) ? variables : nil)
+        if let plans, let version = reusableDefinitions { executor.planMemo = (plans, version) }
+        return try executor.execute(statement)
+    }
+
+    /// Evaluates a `SELECT expression` whose kept plan is that expression over no table: no
+    /// query runs, no result is built (the plan was made, and kept, by the expression's first run).
+    func evaluate(_ statement: Statement, parameters: [Value], variables: RoutineVariables, plans: PlanMemo) throws -> Value? {
+        guard let version = reusableDefinitions,
+              case .some(.some(let kept)) = plans.lookup(definitions: version, surface: context.surfaceCatalog.map { ObjectIdentifier(type(of: $0)) },
+                                                         searchPath: context.transaction.searchPath),
+              let project = kept.plan as? ProjectNode, project.expressions.count == 1,
+              let source = project.input as? ValuesNode, source.rows.count == 1, source.rows[0].isEmpty,
+              kept.parameterCount <= parameters.count else { return nil }
+        try checkStatement()
+        return try executor(parameters, variables: variables).makeContext().evaluation([]).evaluate(project.expressions[0], [])
+    }
+
+    /// A cancel or timeout ends the function; so does a run that has gone on too long for a
+    /// statement tried without waiting (it goes to the waiting path).
+    private func checkStatement() throws {
+        try checkCancelled()
+        if context.mustNotRunLong, (context.noticeSink?.countStatement() ?? 0) > Self.maxStatementsWithoutWaiting {
+            throw WouldBlock(reason: .longRunning)
         }
+    }
+
+    /// An executor for one of the function's statements, as a part of the calling statement.
+    private func executor(_ parameters: [Value], variables: RoutineVariables?) -> StatementExecutor {
+        var executor = StatementExecutor(partOf: context, parameters: parameters)
+        executor.routineVariables = variables
         executor.routineDepth += 1
         if let tableInUse { executor.tablesInUse.insert(tableInUse) }
-        return try executor.execute(statement)
+        return executor
+    }
+
+    /// The definitions version a kept plan must have been made against: the calling statement's,
+    /// unless this transaction has changed definitions since or the session has temporary tables
+    /// (which hide permanent ones) — the session's rule for its own plans (`PlanMemo`); nil: plan afresh.
+    private var reusableDefinitions: UInt64? {
+        guard let version = context.definitionsVersion, !context.transaction.hasDefinitionWrites,
+              !(context.transaction.temporaryNamespace?.isUsed ?? false) else { return nil }
+        return version
     }
 
     func endTransaction(commit: Bool) async throws -> QueryResult {

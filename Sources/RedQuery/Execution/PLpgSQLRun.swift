@@ -366,11 +366,21 @@ public struct PLpgSQLRun<Runner: PLStatementRunner> {
     /// Runs one SQL statement in the block's transaction; with `dynamicParameters` (EXECUTE)
     /// it sees those parameters and none of the block's variables.
     mutating func runSQL(_ sql: String, dynamicParameters: [Value]? = nil) async throws -> QueryResult {
-        let statements = try runner.parse(sql)
-        guard statements.count == 1 else {
-            throw RedError(.syntaxError, statements.isEmpty ? "the statement is empty" : "a statement of a DO block must be one SQL statement")
+        if dynamicParameters == nil, let plans, !runner.canEndTransaction {
+            // A function's statement: parsed and planned once for the calls with these variables.
+            let (layout, values) = visibleVariables()
+            let site = try plans.site(sql, expression: false, layout: layout.id) { try parseOne(sql) }
+            // Queries (expressions are queries) keep their plans between calls, an INSERT its VALUES.
+            var memo: PlanMemo?
+            switch site.statement {
+            case .query, .insert: memo = site.memo
+            default: break
+            }
+            let result = try await runner.run(site.statement, parameters: values, variables: layout.variables, plans: memo)
+            note(result.notices, result.warnings)
+            return result
         }
-        let statement = statements[0].0
+        let statement = try parseOne(sql)
         switch statement {
         case .commit, .rollback:
             // PostgreSQL's transaction control in a DO run outside a transaction block.
@@ -387,16 +397,26 @@ public struct PLpgSQLRun<Runner: PLStatementRunner> {
             result = try await runner.run(statement, parameters: dynamicParameters, variables: nil, plans: nil)
         } else {
             let (layout, values) = visibleVariables()
-            // Queries (expressions are queries) keep their plans between calls, an INSERT its VALUES.
-            var memo: PlanMemo?
-            switch statement {
-            case .query, .insert: memo = plans?.memo(for: sql, layout: layout.key)
-            default: break
-            }
-            result = try await runner.run(statement, parameters: values, variables: layout.variables, plans: memo)
+            result = try await runner.run(statement, parameters: values, variables: layout.variables, plans: nil)
         }
         note(result.notices, result.warnings)
         return result
+    }
+
+    /// The one statement `sql` holds. Transaction control is left to `runSQL`, which allows
+    /// COMMIT and ROLLBACK where the runner can end the transaction, and refuses them elsewhere.
+    mutating func parseOne(_ sql: String) throws -> Statement {
+        let statements = try runner.parse(sql)
+        guard statements.count == 1 else {
+            throw RedError(.syntaxError, statements.isEmpty ? "the statement is empty" : "a statement of a DO block must be one SQL statement")
+        }
+        switch statements[0].0 {
+        case .commit where !runner.canEndTransaction, .rollback where !runner.canEndTransaction:
+            throw RedError(.activeSQLTransaction, "invalid transaction termination", condition: "2D000")
+        case .begin, .savepoint, .releaseSavepoint, .rollbackToSavepoint:
+            throw RedError(.featureNotSupported, "BEGIN and savepoints are not supported in a DO block; use a block with an EXCEPTION clause")
+        default: return statements[0].0
+        }
     }
 
     mutating func note(_ newNotices: [String], _ newWarnings: [String] = []) {
@@ -409,9 +429,21 @@ public struct PLpgSQLRun<Runner: PLStatementRunner> {
     }
 
     /// `SELECT expression`: exactly one column, at most one row (none is NULL).
+    ///
+    /// In a function, an expression kept as a plain expression (`RoutinePlans`, `evaluate`) is
+    /// evaluated without running a query.
     mutating func value(of expression: String) async throws -> Value {
         if let literal = Self.literalValue(expression) { return literal }
-        let result = try await runSQL("SELECT " + expression)
+        let result: QueryResult
+        if let plans, !runner.canEndTransaction {
+            let (layout, values) = visibleVariables()
+            let site = try plans.site(expression, expression: true, layout: layout.id) { try parseOne("SELECT " + expression) }
+            if let value = try runner.evaluate(site.statement, parameters: values, variables: layout.variables, plans: site.memo) { return value }
+            result = try await runner.run(site.statement, parameters: values, variables: layout.variables, plans: site.memo)
+            note(result.notices, result.warnings)
+        } else {
+            result = try await runSQL("SELECT " + expression)
+        }
         guard result.columns.count == 1 else {
             throw RedError(.syntaxError, "query \"SELECT \(expression)\" returned \(result.columns.count) columns")
         }

@@ -11,14 +11,15 @@ import RedCore
 /// the fields' parameters, so that only a statement reading it pays for it.
 ///
 /// Why kept: the layout changes only when a variable is declared, a scope ends or a record gets
-/// fields of another shape, so it is built then, not for every statement; and `key` — the
-/// layout as text, everything a binding depends on — names the plans made with it, so a
-/// function's statements are planned once and not at every call (`RoutinePlans`).
+/// fields of another shape, so it is built then, not for every statement; and calls of one
+/// body share the layouts they build (`RoutinePlans`), whose `id` names the plans made with
+/// each, so a function's statements are planned once and not at every call.
 struct VariableLayout: Sendable {
     let variables: RoutineVariables
     /// The slots whose records follow the slots' values as parameters, in that order.
     let records: [Int]
-    let key: String
+    /// Names the layout among those `RoutinePlans` keeps, for its plans' keys (-1: not kept).
+    var id = -1
     /// What it was built from: each slot's name, type and record fields' names and types, in
     /// slot order (which slot a name reaches follows from them: the last of that name).
     let shape: [SlotShape]
@@ -67,8 +68,7 @@ extension PLpgSQLRun {
         } else if let kept = plans?.layout(matching: { Self.shapeMatches($0, slots) }) {
             layout = kept  // the same variables as an earlier call had here
         } else {
-            layout = makeLayout()
-            plans?.keep(layout)
+            layout = plans?.keep(makeLayout()) ?? makeLayout()
         }
         self.layout = layout
         var parameters = slots.map(\.value)
@@ -100,17 +100,12 @@ extension PLpgSQLRun {
         var byName: [String: RoutineVariables.Variable] = [:]
         var records: [String: [String]] = [:]
         var recordSlots: [Int] = []
-        var key = ""
         var next = slots.count
         for (i, slot) in slots.enumerated() {
             let visible = slotIndex(slot.name) == i
-            // NUL between the parts: no name or type holds one, so no two layouts share a key.
-            key += slot.name + (visible ? "\u{0}=" : "\u{0}~")
             if let read = slot.read {
-                key += (slot.typeText ?? "") + "\u{0}"
                 if visible { byName[slot.name] = .init(read: read) }
             } else if let fields = slot.fields {
-                key += "{" + fields.map { $0.name + "\u{0}" + $0.type.rawValue }.joined(separator: "\u{0}") + "}\u{0}"
                 guard visible else { continue }
                 recordSlots.append(i)
                 next += 1
@@ -126,14 +121,12 @@ extension PLpgSQLRun {
                 }
                 byName[slot.name] = .init(read: .caseWhen(operand: nil, branches: [WhenBranch(condition: present, result: Self.jsonObject(members))],
                                                          otherwise: nil))
-            } else {
-                key += "record\u{0}"
             }
         }
         let shape = slots.map { slot in
             VariableLayout.SlotShape(name: slot.name, typeText: slot.typeText, isRecord: slot.isRecord, fields: slot.fields?.map { .init(name: $0.name, type: $0.type) })
         }
-        return VariableLayout(variables: RoutineVariables(byName, records: records), records: recordSlots, key: key, shape: shape)
+        return VariableLayout(variables: RoutineVariables(byName, records: records), records: recordSlots, shape: shape)
     }
 
     /// `jsonb_build_object(name, value, …)` of `members`, in calls of at most 1,000 arguments

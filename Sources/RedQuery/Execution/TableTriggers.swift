@@ -40,6 +40,9 @@ struct TableTriggers {
     /// INSERT and UPDATE triggers, whose events fire in one order as PostgreSQL's queue has them.
     final class AfterRowEvents {
         var events: [(triggers: [Fired], event: TriggerDefinition.Event, new: StoredRow?, old: StoredRow?)] = []
+        /// Whether a trigger of the statement has written anything (the transaction's write
+        /// count grew while it ran): until one has, no row read can have changed since.
+        var triggersHaveWritten = false
     }
     private let queue: AfterRowEvents
 
@@ -114,6 +117,7 @@ struct TableTriggers {
     /// Refuses to write `row`, read before BEFORE ROW triggers ran, when one of them has since
     /// changed or deleted it: PostgreSQL's 27000, rather than overwrite the trigger's change.
     func requireUnchangedSinceRead(_ row: StoredRow) throws {
+        guard queue.triggersHaveWritten else { return }  // the common trigger writes nothing: no read again
         guard let current = try context.store.get(context.transaction, handle, rid: row.rid), current == row else {
             throw RedError(.invalidOperation, "tuple to be updated or deleted was already modified by an operation triggered by the current command",
                            hint: "Consider using an AFTER trigger instead of a BEFORE trigger to propagate changes to other rows.", condition: "27000")
@@ -156,6 +160,8 @@ struct TableTriggers {
             new: new.map { row in columns.map { row.values[$0.id] ?? .null } },
             old: old.map { row in columns.map { row.values[$0.id] ?? .null } },
             whenSQL: definition.whenSQL)
+        let writes = context.transaction.writeCount
+        defer { if context.transaction.writeCount != writes { queue.triggersHaveWritten = true } }
         return try trigger.call.fire(invocation, on: handle.name, context)
     }
 
