@@ -46,7 +46,8 @@ import Testing
         let names = scenarios.compactMap { $0["name"] as? String }
         #expect(names == ["typed_insert", "bulk_insert", "bulk_insert_copy", "point_select", "range_scan", "concurrent",
                           "commits_1", "commits_8", "bulk_update", "aggregate_group", "aggregate_numeric", "semi_join", "exists_correlated", "window_running", "join", "delete_sequential",
-                          "fk_insert", "fk_delete_cascade", "identity_insert", "queue_claim", "transfer"])
+                          "fk_insert", "fk_delete_cascade", "identity_insert", "queue_claim", "transfer",
+                          "trigger_before_row", "trigger_after_row", "plpgsql_call"])
         for scenario in scenarios {
             let name = scenario["name"] as? String ?? "?"
             let ours = scenario["ours_rows"] as? [Int] ?? []

@@ -129,12 +129,13 @@ struct DuelReportTests {
     }
 
     @Test func scenarioSelection() throws {
-        #expect(try DuelScenarios.named([]).count == 21)
+        #expect(try DuelScenarios.named([]).count == 24)
         #expect(try DuelScenarios.named(["join", "typed_insert"]).map(\.name) == ["join", "typed_insert"])
         #expect(throws: DuelError.self) { try DuelScenarios.named(["nope"]) }
         #expect(DuelRunner.scenarioNames == ["typed_insert", "bulk_insert", "bulk_insert_copy", "point_select", "range_scan",
                                              "concurrent", "commits_1", "commits_8", "bulk_update", "aggregate_group", "aggregate_numeric", "semi_join", "exists_correlated", "window_running", "join", "delete_sequential",
-                                             "fk_insert", "fk_delete_cascade", "identity_insert", "queue_claim", "transfer"])
+                                             "fk_insert", "fk_delete_cascade", "identity_insert", "queue_claim", "transfer",
+                                             "trigger_before_row", "trigger_after_row", "plpgsql_call"])
     }
 
     @Test func batchInsertBindsEveryParameterOnce() {
