@@ -69,7 +69,15 @@ public final class StorageEngine: @unchecked Sendable {
     /// also its bookkeeping, so there it changes at every applied record). What layers above
     /// derive from definitions beyond the collections themselves (a statement's description
     /// reads views) is cached against this one.
-    let definitionVersion = Mutex((version: UInt64(0), changeTS: UInt64(0)))
+    let definitionVersion = Mutex((version: StorageEngine.firstDefinitionVersion(), changeTS: UInt64(0)))
+
+    /// Where an engine's definition versions start: each engine of the process (an application
+    /// that opens two databases, the test suite) counts from a range of its own, 2^40 wide, so
+    /// no two share a version, and a plan kept under one version — PL/pgSQL functions' plans
+    /// are shared by every database of the process (`RoutinePlans`) — is never taken for
+    /// another database's.
+    private static func firstDefinitionVersion() -> UInt64 { versionRanges.add(1, ordering: .relaxed).newValue << 40 }
+    private static let versionRanges = Atomic<UInt64>(0)
 
     /// The definitions' change counter and the commit timestamp of their latest change; as
     /// `catalogState`, a snapshot at or after `changeTS` sees them as of `version`.

@@ -148,4 +148,40 @@ import RedCore
         #expect(try await rows(s, "SELECT note, n FROM rp_v WHERE id = 6") == [[.text("some"), .integer(12)]])
         #expect(await code { _ = try await s.execute(insert, parameters: [.integer(7)]) } != nil)
     }
+
+    @Test func twoDatabasesOfOneProcessNeverShareAPlan() async throws {
+        // The same body in two databases whose tables differ: each call plans against its own.
+        let body = "DECLARE r text; BEGIN SELECT v INTO r FROM rp_twin WHERE id = 1; RETURN r; END"
+        let a = try await Database.inMemory(), b = try await Database.inMemory()
+        try await a.session().execute("""
+            CREATE TABLE rp_twin (id INT PRIMARY KEY, v TEXT); INSERT INTO rp_twin VALUES (1, 'a');
+            CREATE FUNCTION rp_twin_v() RETURNS text LANGUAGE plpgsql AS $$\(body)$$
+            """)
+        try await b.session().execute("""
+            CREATE TABLE rp_twin (v TEXT, n INT, id INT PRIMARY KEY); INSERT INTO rp_twin VALUES ('b', 2, 1);
+            CREATE FUNCTION rp_twin_v() RETURNS text LANGUAGE plpgsql AS $$\(body)$$
+            """)
+        for _ in 0..<3 {
+            #expect(try await rows(a.session(), "SELECT rp_twin_v()") == [[.text("a")]])
+            #expect(try await rows(b.session(), "SELECT rp_twin_v()") == [[.text("b")]])
+        }
+    }
+
+    @Test func aRowAFunctionChangedAfterTheStatementReadItIsNotOverwritten() async throws {
+        // SET calls a function that updates another target row before the rows are written: with a
+        // BEFORE ROW trigger on the table, rows go one by one and the changed row is 27000, as in
+        // PostgreSQL (no trigger of the statement has written anything).
+        let db = try await Database.inMemory()
+        let s = db.session()
+        try await s.execute("""
+            CREATE TABLE rp_bump (id INT PRIMARY KEY, v INT); CREATE INDEX rp_bump_v ON rp_bump (v);
+            INSERT INTO rp_bump VALUES (1, 0), (2, 0);
+            CREATE FUNCTION rp_bump_other() RETURNS int LANGUAGE plpgsql AS $$BEGIN UPDATE rp_bump SET v = 100 WHERE id = 2; RETURN 1; END$$;
+            CREATE FUNCTION rp_keep() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN RETURN NEW; END$$;
+            CREATE TRIGGER rp_bump_keep BEFORE UPDATE ON rp_bump FOR EACH ROW EXECUTE FUNCTION rp_keep()
+            """)
+        #expect(await code { _ = try await s.execute("UPDATE rp_bump SET v = CASE WHEN id = 1 THEN rp_bump_other() ELSE v + 1 END") } == "27000")
+        #expect(try await rows(s, "SELECT id, v FROM rp_bump ORDER BY id") == [[.integer(1), .integer(0)], [.integer(2), .integer(0)]])
+        #expect(try await rows(s, "SELECT id FROM rp_bump WHERE v = 100").isEmpty)
+    }
 }

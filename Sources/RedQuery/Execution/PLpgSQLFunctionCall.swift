@@ -130,6 +130,7 @@ struct ContextStatementRunner: PLStatementRunner {
     func run(_ statement: Statement, parameters: [Value], variables: RoutineVariables?, plans: PlanMemo?) async throws -> QueryResult {
         try checkStatement()
         if !StatementExecutor.isReadOnly(statement) {
+            context.noticeSink?.countWrite()
             // PostgreSQL's rule: only a VOLATILE function writes.
             guard volatility == "v" else {
                 throw RedError(.featureNotSupported, "\(StatementExecutor.verb(of: statement)) is not allowed in a non-volatile function")
@@ -282,15 +283,22 @@ extension Planner {
     }
 }
 
-/// The notices and warnings RAISE gives in PL/pgSQL functions a statement calls, collected
-/// for the statement's result (PG-wire sends them before its rows). Kept to the same bound as
-/// a DO block's. Used by one statement at a time (and by COPY, for its batches' triggers).
+/// What the PL/pgSQL functions a statement calls leave with it: the notices and warnings RAISE
+/// gives, collected for the statement's result (PG-wire sends them before its rows) and kept
+/// to the same bound as a DO block's; and counts of the statements they ran and of those that
+/// wrote. Used by one statement at a time (and by COPY, for its batches' triggers).
 public final class NoticeSink: Sendable {
     private let kept = Mutex<(notices: [String], warnings: [String])>(([], []))
     /// Statements PL/pgSQL functions ran for the statement (`ContextStatementRunner`).
     private let statements = Atomic<Int>(0)
+    /// Those of them that may have written (anything but a read).
+    private let writes = Atomic<Int>(0)
 
     func countStatement() -> Int { statements.add(1, ordering: .relaxed).newValue }
+    func countWrite() { writes.add(1, ordering: .relaxed) }
+    /// How many statements of functions the statement called may have written so far: while it
+    /// is unchanged, no row the statement read has been changed by one (`TableTriggers`).
+    var functionWrites: Int { writes.load(ordering: .relaxed) }
     public init() {}
     public var notices: [String] { kept.withLock { $0.notices } }
     public var warnings: [String] { kept.withLock { $0.warnings } }

@@ -40,10 +40,11 @@ struct TableTriggers {
     /// INSERT and UPDATE triggers, whose events fire in one order as PostgreSQL's queue has them.
     final class AfterRowEvents {
         var events: [(triggers: [Fired], event: TriggerDefinition.Event, new: StoredRow?, old: StoredRow?)] = []
-        /// Whether a trigger of the statement has written anything (the transaction's write
-        /// count grew while it ran): until one has, no row read can have changed since.
-        var triggersHaveWritten = false
     }
+    /// How many statements of PL/pgSQL functions (triggers, or functions SET, RETURNING or a
+    /// default calls) had written when the statement began (`NoticeSink.functionWrites`; nil:
+    /// not counted here, so every row is read again).
+    private let functionWritesAtStart: Int?
     private let queue: AfterRowEvents
 
     /// The triggers `handle`'s `event` fires (`setColumns`: the columns an UPDATE's SET names);
@@ -68,7 +69,7 @@ struct TableTriggers {
                                 afterRow: try fired(.after, row: true), afterStatement: try fired(.after, row: false),
                                 tableSchema: (try? SchemaCatalog.split(handle.name, tx).schema) ?? "public",
                                 fields: handle.schema.columns.map { ($0.name, $0.type) },
-                                queue: sharing?.queue ?? AfterRowEvents())
+                                functionWritesAtStart: context.noticeSink?.functionWrites, queue: sharing?.queue ?? AfterRowEvents())
         return all.beforeStatement.isEmpty && all.beforeRow.isEmpty && all.afterRow.isEmpty && all.afterStatement.isEmpty ? nil : all
     }
 
@@ -117,7 +118,10 @@ struct TableTriggers {
     /// Refuses to write `row`, read before BEFORE ROW triggers ran, when one of them has since
     /// changed or deleted it: PostgreSQL's 27000, rather than overwrite the trigger's change.
     func requireUnchangedSinceRead(_ row: StoredRow) throws {
-        guard queue.triggersHaveWritten else { return }  // the common trigger writes nothing: no read again
+        // Nothing but the statement itself and the functions it calls writes in its transaction
+        // while it runs: until a function has written, no row read has changed (the common trigger
+        // writes nothing, and its rows are not read again).
+        if let start = functionWritesAtStart, context.noticeSink?.functionWrites == start { return }
         guard let current = try context.store.get(context.transaction, handle, rid: row.rid), current == row else {
             throw RedError(.invalidOperation, "tuple to be updated or deleted was already modified by an operation triggered by the current command",
                            hint: "Consider using an AFTER trigger instead of a BEFORE trigger to propagate changes to other rows.", condition: "27000")
@@ -160,8 +164,6 @@ struct TableTriggers {
             new: new.map { row in columns.map { row.values[$0.id] ?? .null } },
             old: old.map { row in columns.map { row.values[$0.id] ?? .null } },
             whenSQL: definition.whenSQL)
-        let writes = context.transaction.writeCount
-        defer { if context.transaction.writeCount != writes { queue.triggersHaveWritten = true } }
         return try trigger.call.fire(invocation, on: handle.name, context)
     }
 
