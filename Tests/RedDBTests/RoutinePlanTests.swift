@@ -184,4 +184,19 @@ import RedCore
         #expect(try await rows(s, "SELECT id, v FROM rp_bump ORDER BY id") == [[.integer(1), .integer(0)], [.integer(2), .integer(0)]])
         #expect(try await rows(s, "SELECT id FROM rp_bump WHERE v = 100").isEmpty)
     }
+
+    @Test func aBodyWithManyScopesKeepsThePlansOfEach() async throws {
+        // Forty blocks, each with a variable of its own: forty layouts, every one found again
+        // by the next call (none is pushed out by the others).
+        let db = try await Database.inMemory()
+        let s = db.session()
+        let blocks = (1...40).map { k in "DECLARE v\(k) integer := n + \(k); BEGIN total := total + v\(k) * 2; END;" }.joined(separator: "\n")
+        let body = "DECLARE total integer := 0; BEGIN\n\(blocks)\nRETURN total; END"
+        try await s.execute("CREATE FUNCTION rp_many(n integer) RETURNS integer LANGUAGE plpgsql AS $$\(body)$$")
+        for n in 0..<10 {
+            #expect(try await rows(s, "SELECT rp_many(\(n))") == [[.integer(Int64((1...40).reduce(0) { $0 + (n + $1) * 2 }))]])
+        }
+        // Two expressions a block (the initial value, the assignment) kept from the first call on.
+        #expect(try plans(body).reuseCount >= 80 * 9)
+    }
 }

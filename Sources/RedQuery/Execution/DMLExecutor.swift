@@ -214,20 +214,21 @@ struct DMLExecutor {
             return SourceRows(decoded: decoded)
         }
         if case .values(let rows) = statement.source.body, statement.source.orderBy.isEmpty, statement.source.limit == nil {
+            let eval = context.evaluation([])
+            let kept = keptValues()
+            if case .kept(let node) = kept { return SourceRows(cells: try node.rows.map { row in try row.map { try $0.map { try eval.evaluate($0, []) } } }) }
             // As PostgreSQL: checked before any row is inserted, not when the short row is reached
             // (with `OLD.*` in them, once they are expanded).
             let expandsRecords = rows.joined().contains(where: Self.isRecordStar)
             if let width = rows.first?.count, rows.contains(where: { $0.count != width }), !expandsRecords {
                 throw RedError(.syntaxError, "VALUES lists must all be the same length")
             }
-            let eval = context.evaluation([])
-            if let kept = keptValues() { return SourceRows(cells: try kept.rows.map { row in try row.map { try Self.cell($0, eval) } }) }
             let ctx = BindingContext(scope: Scope([], parent: nil), aggregatesForbiddenIn: "VALUES")
             var out: [[Value?]] = []
             out.reserveCapacity(rows.count)
             // A short list of a statement that runs again keeps its bound cells (`keptValues`).
-            let keeping = planMemo != nil && rows.count * (rows.first?.count ?? 0) <= Self.maxKeptCells
-            var bound: [[BoundExpr]] = []
+            let keeping = kept == .unknown && rows.count * (rows.first?.count ?? 0) <= Self.maxKeptCells
+            var bound: [[BoundExpr?]] = []
             for written in rows {
                 // `VALUES (OLD.*)` in a trigger: the record's fields, one value each.
                 let row = !expandsRecords ? written : written.flatMap { expr -> [Expr] in
@@ -235,18 +236,21 @@ struct DMLExecutor {
                     return planner.routineRecordFields(path[0], ctx.scope) ?? [expr]
                 }
                 var values: [Value?] = []
-                var cells: [BoundExpr] = []
+                var cells: [BoundExpr?] = []
                 for expr in row {
-                    // Bulk loads are all literals: no binding or evaluation needed.
-                    let cell: BoundExpr
+                    // Bulk loads are all literals: no binding or evaluation needed. DEFAULT is nil.
+                    let cell: BoundExpr?
                     if case .literal(let value) = expr {
+                        values.append(value)
                         cell = .constant(value)
                     } else if case .function(let call) = expr, call.name == "__default" {
-                        cell = Self.defaultCell
+                        values.append(nil)
+                        cell = nil
                     } else {
-                        cell = try planner.bind(expr, ctx)
+                        let bound = try planner.bind(expr, ctx)
+                        values.append(try eval.evaluate(bound, []))
+                        cell = bound
                     }
-                    values.append(try Self.cell(cell, eval))
                     if keeping { cells.append(cell) }
                 }
                 out.append(values)
@@ -267,44 +271,6 @@ struct DMLExecutor {
         }
         return SourceRows(cells: out)
     }
-
-    // MARK: Kept VALUES
-
-    /// Most cells of a VALUES list kept between runs: the statements that run again with
-    /// VALUES are single rows (an ORM's INSERT, a trigger's audit row), not bulk loads.
-    static let maxKeptCells = 1_024
-
-    /// DEFAULT in a kept VALUES list.
-    static let defaultCell = BoundExpr.function(
-        ScalarFunction(name: "__default", arity: 0...0, acceptsNull: true, isDeterministicWithinStatement: true) { _, _ in .null }, [])
-
-    /// A VALUES cell's value; nil for DEFAULT.
-    static func cell(_ cell: BoundExpr, _ eval: Evaluation) throws -> Value? {
-        switch cell {
-        case .constant(let value): return value
-        case .function(let f, let arguments) where f.name == "__default" && arguments.isEmpty: return nil
-        default: return try eval.evaluate(cell, [])
-        }
-    }
-
-    /// The VALUES list bound by an earlier run of this statement, under the definitions, search
-    /// path and surface this run sees (`PlanMemo`'s rules): binding a trigger's
-    /// `INSERT INTO audit VALUES (TG_OP, NEW.id, now())` once rather than for every row.
-    func keptValues() -> ValuesNode? {
-        guard let (memo, definitions) = planMemo,
-              case .some(.some(let kept)) = memo.lookup(definitions: definitions, surface: surfaceKey, searchPath: tx.searchPath) else { return nil }
-        return kept.plan as? ValuesNode
-    }
-
-    private func keepValues(_ rows: [[BoundExpr]], _ planner: Planner) {
-        guard let (memo, definitions) = planMemo else { return }
-        let node = ValuesNode(rows, [])
-        let reusable = !planner.bindsSurfaceFunctions && PlanReuse.isReusable(node)
-        memo.keep(reusable ? ReusableQueryPlan(plan: node, parameterCount: planner.parameterCount) : nil, definitions: definitions,
-                  surface: surfaceKey, searchPath: tx.searchPath)
-    }
-
-    private var surfaceKey: ObjectIdentifier? { context.surfaceCatalog.map { ObjectIdentifier(type(of: $0)) } }
 
     func metadataValue(_ items: [(String, Expr)], _ planner: Planner) throws -> Value? {
         guard !items.isEmpty else { return nil }

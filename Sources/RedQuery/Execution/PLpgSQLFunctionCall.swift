@@ -18,13 +18,21 @@ import Synchronization
 struct PLpgSQLFunctionCall: Sendable {
     let function: FunctionSpec
     let block: PLBlock
-    /// Where the body's queries keep their plans between calls.
-    let plans: RoutinePlans
+    /// Where the body's statements keep their plans between calls, held weakly: a kept plan of
+    /// `SELECT f(n - 1)` in f's body holds this call, and a strong reference would make a cycle
+    /// that outlives `ParsedBlocks`' eviction of the body.
+    private weak var keptPlans: RoutinePlans?
 
     init(function: FunctionSpec) throws {
         self.function = function
-        (block, plans) = try ParsedBlocks.shared.parsed(function.body)
+        let (block, plans) = try ParsedBlocks.shared.parsed(function.body)
+        self.block = block
+        keptPlans = plans
     }
+
+    /// The body's plans: those this call was made with while `ParsedBlocks` keeps them, else
+    /// the ones it keeps now.
+    private var plans: RoutinePlans { keptPlans ?? (try? ParsedBlocks.shared.parsed(function.body).1) ?? RoutinePlans() }
 
     /// How deep PL/pgSQL functions may call one another. PostgreSQL stops at its stack depth
     /// limit; here both bound it: this many calls, and a thread's stack with less than

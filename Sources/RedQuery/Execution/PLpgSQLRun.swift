@@ -451,10 +451,13 @@ public struct PLpgSQLRun<Runner: PLStatementRunner> {
         return result.rows.first?.first ?? .null
     }
 
+    /// The longest integer constant: a sign and Int64's 19 digits.
+    private static var maxIntegerDigits: Int { 20 }
+
     /// A constant written as itself — a quoted string with no quote or backslash inside, an
     /// integer, NULL, TRUE or FALSE — is its value without a query (`NEW.state := 'done'`,
-    /// `n := 0`): what `SELECT` of it gives, a statement's plan and run saved.
-    /// Looked at byte by byte, without copying: it runs before every expression.
+    /// `n := 0`): what `SELECT` of it gives, a statement's plan and run saved. Looked at byte by
+    /// byte, without copying: it runs before every expression.
     static func literalValue(_ expression: String) -> Value? {
         let bytes = expression.utf8
         func isSpace(_ b: UInt8) -> Bool { b == 0x20 || b == 0x09 || b == 0x0A || b == 0x0D }
@@ -478,7 +481,7 @@ public struct PLpgSQLRun<Runner: PLStatementRunner> {
             default: return nil
             }
         }
-        guard first == UInt8(ascii: "-") || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(first), text.count <= 20,
+        guard first == UInt8(ascii: "-") || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(first), text.count <= maxIntegerDigits,
               let n = Int64(String(Substring(text))) else { return nil }
         return .integer(n)
     }

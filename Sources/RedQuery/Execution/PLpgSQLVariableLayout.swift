@@ -18,8 +18,8 @@ struct VariableLayout: Sendable {
     let variables: RoutineVariables
     /// The slots whose records follow the slots' values as parameters, in that order.
     let records: [Int]
-    /// Names the layout among those `RoutinePlans` keeps, for its plans' keys (-1: not kept).
-    var id = -1
+    /// Names the layout among those `RoutinePlans` keeps, for its plans' keys (nil: not kept).
+    var id: Int?
     /// What it was built from: each slot's name, type and record fields' names and types, in
     /// slot order (which slot a name reaches follows from them: the last of that name).
     let shape: [SlotShape]
@@ -57,7 +57,8 @@ extension PLpgSQLRun {
         let before = slots[i].fields
         slots[i].fields = fields
         slots[i].nullRecord = false
-        if before == nil || !before!.elementsEqual(fields, by: { $0.name == $1.name && $0.type == $1.type }) { layout = nil }
+        if let before, before.elementsEqual(fields, by: { $0.name == $1.name && $0.type == $1.type }) { return }
+        layout = nil
     }
 
     /// The variables as the next statement's SQL sees them, and the parameters carrying them.
@@ -65,10 +66,12 @@ extension PLpgSQLRun {
         let layout: VariableLayout
         if let known = self.layout {
             layout = known
-        } else if let kept = plans?.layout(matching: { Self.shapeMatches($0, slots) }) {
-            layout = kept  // the same variables as an earlier call had here
+        } else if let plans {
+            let hash = shapeHash()
+            // The same variables as an earlier call had here, or a new layout kept for the next.
+            layout = plans.layout(hash: hash, matching: { Self.shapeMatches($0, slots) }) ?? plans.keep(makeLayout(), hash: hash)
         } else {
-            layout = plans?.keep(makeLayout()) ?? makeLayout()
+            layout = makeLayout()
         }
         self.layout = layout
         var parameters = slots.map(\.value)
@@ -79,6 +82,23 @@ extension PLpgSQLRun {
             for field in fields { parameters.append(field.value) }
         }
         return (layout, parameters)
+    }
+
+    /// A hash of what `shapeMatches` compares, taken from the slots as they are.
+    private func shapeHash() -> Int {
+        var hasher = Hasher()
+        hasher.combine(slots.count)
+        for slot in slots {
+            hasher.combine(slot.name)
+            hasher.combine(slot.typeText)
+            hasher.combine(slot.isRecord)
+            hasher.combine(slot.fields?.count ?? -1)
+            for field in slot.fields ?? [] {
+                hasher.combine(field.name)
+                hasher.combine(field.type)
+            }
+        }
+        return hasher.finalize()
     }
 
     private static func shapeMatches(_ shape: [VariableLayout.SlotShape], _ slots: [Slot]) -> Bool {
@@ -129,11 +149,13 @@ extension PLpgSQLRun {
         return VariableLayout(variables: RoutineVariables(byName, records: records), records: recordSlots, shape: shape)
     }
 
+    private static var maxObjectArguments: Int { 1_000 }
+
     /// `jsonb_build_object(name, value, …)` of `members`, in calls of at most 1,000 arguments
     /// (the function's limit; a table has up to 1,600 columns) joined by `||`.
     private static func jsonObject(_ members: [Expr]) -> Expr {
-        let calls = stride(from: 0, to: max(members.count, 1), by: 1_000).map { start in
-            Expr.function(FunctionCall(name: "jsonb_build_object", arguments: Array(members[start..<min(start + 1_000, members.count)]),
+        let calls = stride(from: 0, to: max(members.count, 1), by: maxObjectArguments).map { start in
+            Expr.function(FunctionCall(name: "jsonb_build_object", arguments: Array(members[start..<min(start + maxObjectArguments, members.count)]),
                                        distinct: false, star: false))
         }
         return calls.dropFirst().reduce(calls[0]) { .binary("||", $0, $1) }

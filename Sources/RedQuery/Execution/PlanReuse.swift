@@ -121,6 +121,9 @@ enum PlanReuse {
         }
     }
 
+    /// Whether an expression is free of subqueries (and so of state one execution leaves).
+    static func isReusable(_ e: BoundExpr) -> Bool { reusable(e) }
+
     private static func reusable(_ e: BoundExpr?) -> Bool {
         guard let e else { return true }
         switch e {
@@ -136,72 +139,6 @@ enum PlanReuse {
         case .caseWhen(let operand, let branches, let otherwise):
             return reusable(operand) && branches.allSatisfy { reusable($0.0) && reusable($0.1) } && reusable(otherwise)
         case .function(_, let arguments), .array(let arguments): return arguments.allSatisfy(reusable)
-        }
-    }
-}
-
-/// The plans of one PL/pgSQL body's statements and expressions, kept between calls: a function
-/// called for every row, or a trigger fired for every row, parses and plans each of its
-/// statements once instead of at every call (PostgreSQL keeps a function's plans in its
-/// session; here they are shared by sessions, as a prepared statement's `PlanMemo` is).
-///
-/// One `Site` per text and variable layout (`VariableLayout`): the same text binds differently
-/// when other variables are visible, or a record's fields differ. The layouts are kept here
-/// too, each with an id, so a call finds its layout by comparing shapes and its sites by id.
-/// Each site's memo keeps its plan for one definitions version, as every `PlanMemo` does.
-/// Bounded; emptied when full.
-final class RoutinePlans: Sendable {
-    /// A statement or expression of the body, as calls with one layout run it.
-    final class Site: Sendable {
-        let statement: Statement
-        let memo = PlanMemo()
-        init(statement: Statement) { self.statement = statement }
-    }
-
-    private struct Key: Hashable {
-        var text: String
-        /// An expression (`SELECT` of the text), not a statement.
-        var expression: Bool
-        var layout: Int
-    }
-
-    private let sites = Mutex<[Key: Site]>([:])
-    static let capacity = 512
-    /// The variable layouts calls of the body built, newest first, and the next id.
-    private let layouts = Mutex<(kept: [VariableLayout], nextID: Int)>(([], 0))
-    static let maxLayouts = 16
-
-    init() {}
-
-    /// How many runs of the body's statements used a kept plan (tests check that reuse happens).
-    var reuseCount: Int { sites.withLock { $0.values.reduce(0) { $0 + $1.memo.reuseCount } } }
-
-    /// The site of `text` under layout `layout`; `parse` makes its statement the first time.
-    func site(_ text: String, expression: Bool, layout: Int, parse: () throws -> Statement) throws -> Site {
-        let key = Key(text: text, expression: expression, layout: layout)
-        if let kept = sites.withLock({ $0[key] }) { return kept }
-        let site = Site(statement: try parse())
-        return sites.withLock { sites in
-            if let kept = sites[key] { return kept }
-            if sites.count >= Self.capacity { sites.removeAll(keepingCapacity: true) }
-            sites[key] = site
-            return site
-        }
-    }
-
-    func layout(matching matches: (_ shape: [VariableLayout.SlotShape]) -> Bool) -> VariableLayout? {
-        layouts.withLock { layouts in layouts.kept.first { matches($0.shape) } }
-    }
-
-    /// Keeps `layout` under a new id, and returns it with that id.
-    func keep(_ layout: VariableLayout) -> VariableLayout {
-        layouts.withLock { layouts in
-            var kept = layout
-            kept.id = layouts.nextID
-            layouts.nextID += 1
-            layouts.kept.insert(kept, at: 0)
-            if layouts.kept.count > Self.maxLayouts { layouts.kept.removeLast() }
-            return kept
         }
     }
 }

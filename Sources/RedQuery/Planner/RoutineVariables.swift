@@ -35,7 +35,7 @@ public struct RoutineVariables: Sendable {
         let read = try parser.parseExpression()
         guard case .end = parser.current.kind else { throw RedError(.syntaxError, "type \"\(typeText)\" is not a type name") }
         casts.withLock { kept in
-            if kept.count >= 4_096 { kept.removeAll(keepingCapacity: true) }
+            if kept.count >= maxCasts { kept.removeAll(keepingCapacity: true) }
             kept[key] = read
         }
         return read
@@ -45,6 +45,8 @@ public struct RoutineVariables: Sendable {
         var typeText: String
         var parameter: Int
     }
+
+    private static let maxCasts = 4_096
 
     /// `CAST($n AS type)` parsed, by the type's text and n.
     private static let casts = Mutex<[CastKey: Expr]>([:])
