@@ -4,9 +4,12 @@
 extension DuelScenarios {
     static let routineRowsPerStatement = 1_000
 
+    /// The table both trigger scenarios insert into.
+    static let createItems = "CREATE TABLE duel_items (id BIGINT PRIMARY KEY, note TEXT NOT NULL, touched INTEGER, touched_at TIMESTAMPTZ)"
+
     static let createTouchedItems = [
         "DROP TABLE IF EXISTS duel_items",
-        "CREATE TABLE duel_items (id BIGINT PRIMARY KEY, note TEXT NOT NULL, touched INTEGER, touched_at TIMESTAMPTZ)",
+        createItems,
         """
         CREATE OR REPLACE FUNCTION duel_touch() RETURNS trigger LANGUAGE plpgsql AS $$
         BEGIN
@@ -21,7 +24,7 @@ extension DuelScenarios {
     static let createAuditedItems = [
         "DROP TABLE IF EXISTS duel_items",
         "DROP TABLE IF EXISTS duel_audit",
-        "CREATE TABLE duel_items (id BIGINT PRIMARY KEY, note TEXT NOT NULL, touched INTEGER, touched_at TIMESTAMPTZ)",
+        createItems,
         "CREATE TABLE duel_audit (op TEXT NOT NULL, item_id BIGINT NOT NULL, at TIMESTAMPTZ NOT NULL)",
         """
         CREATE OR REPLACE FUNCTION duel_audit_item() RETURNS trigger LANGUAGE plpgsql AS $$

@@ -276,6 +276,9 @@ final class ExecutionContext: @unchecked Sendable {
 
     func evaluation(_ outerRows: [[Value]]) -> Evaluation { Evaluation(context: self, outerRows: outerRows) }
 
+    /// The surface a plan made here is kept with (`PlanMemo`): its catalog's type.
+    var surfaceKey: ObjectIdentifier? { surfaceCatalog.map { ObjectIdentifier(type(of: $0)) } }
+
     /// A context for one part of this statement run on another thread: the same transaction,
     /// parameters, clock, limits and cancel switch, with counters of its own.
     func partition() -> ExecutionContext {

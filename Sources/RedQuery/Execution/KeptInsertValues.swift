@@ -47,7 +47,7 @@ extension DMLExecutor {
     /// search path and surface this run sees.
     func keptValues() -> KeptValues {
         guard let (memo, definitions) = planMemo else { return .notReusable }
-        switch memo.lookup(definitions: definitions, surface: surfaceKey, searchPath: tx.searchPath) {
+        switch memo.lookup(definitions: definitions, surface: context.surfaceKey, searchPath: tx.searchPath) {
         case .some(.some(let kept)): return (kept.plan as? BoundValuesNode).map { .kept($0) } ?? .notReusable
         case .some(.none): return .notReusable
         case .none: return .unknown
@@ -58,8 +58,6 @@ extension DMLExecutor {
         guard let (memo, definitions) = planMemo else { return }
         let reusable = !planner.bindsSurfaceFunctions && rows.allSatisfy { $0.allSatisfy { $0.map(PlanReuse.isReusable) ?? true } }
         memo.keep(reusable ? ReusableQueryPlan(plan: BoundValuesNode(rows), parameterCount: planner.parameterCount) : nil,
-                  definitions: definitions, surface: surfaceKey, searchPath: tx.searchPath)
+                  definitions: definitions, surface: context.surfaceKey, searchPath: tx.searchPath)
     }
-
-    private var surfaceKey: ObjectIdentifier? { context.surfaceCatalog.map { ObjectIdentifier(type(of: $0)) } }
 }

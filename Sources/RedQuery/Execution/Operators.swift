@@ -45,6 +45,13 @@ final class ProjectNode: PlanNode, @unchecked Sendable {
     }
 
     func explain(_ depth: Int) -> [String] { input.explain(depth) }
+
+    /// The expressions of a FROM-less SELECT (over VALUES' one empty row), which need no
+    /// iterator to evaluate; nil for any other projection.
+    var fromlessExpressions: [BoundExpr]? {
+        guard let source = input as? ValuesNode, source.rows.count == 1, source.rows[0].isEmpty else { return nil }
+        return expressions
+    }
 }
 
 /// VALUES lists and FROM-less SELECT (one empty row).

@@ -162,13 +162,11 @@ struct ContextStatementRunner: PLStatementRunner {
     /// query runs, no result is built (the plan was made, and kept, by the expression's first run).
     func evaluate(_ statement: Statement, parameters: [Value], variables: RoutineVariables, plans: PlanMemo) throws -> Value? {
         guard let version = reusableDefinitions,
-              case .some(.some(let kept)) = plans.lookup(definitions: version, surface: context.surfaceCatalog.map { ObjectIdentifier(type(of: $0)) },
-                                                         searchPath: context.transaction.searchPath),
-              let project = kept.plan as? ProjectNode, project.expressions.count == 1,
-              let source = project.input as? ValuesNode, source.rows.count == 1, source.rows[0].isEmpty,
+              case .some(.some(let kept)) = plans.lookup(definitions: version, surface: context.surfaceKey, searchPath: context.transaction.searchPath),
+              let expressions = (kept.plan as? ProjectNode)?.fromlessExpressions, expressions.count == 1,
               kept.parameterCount <= parameters.count else { return nil }
         try checkStatement()
-        return try executor(parameters, variables: variables).makeContext().evaluation([]).evaluate(project.expressions[0], [])
+        return try executor(parameters, variables: variables).makeContext().evaluation([]).evaluate(expressions[0], [])
     }
 
     /// A cancel or timeout ends the function; so does a run that has gone on too long for a

@@ -349,7 +349,6 @@ public struct PLpgSQLRun<Runner: PLStatementRunner> {
     mutating func store(_ row: [Value]?, columns: [ResultColumn], into targets: [String]) async throws {
         if targets.count == 1, let i = slotIndex(targets[0]), slots[i].isRecord {
             setFields(of: i, columns.enumerated().map { k, column in (column.name, column.type, row?[k] ?? .null) })
-            slots[i].nullRecord = false
             return
         }
         for (k, target) in targets.enumerated() {

@@ -230,7 +230,7 @@ public struct StatementExecutor {
     /// The query's plan: the one kept in `planMemo` for this version and surface, or a new one
     /// (kept there when it may run again).
     func plan(_ query: Query, _ context: ExecutionContext) throws -> (PlanNode, parameterCount: Int) {
-        let surface = surfaceCatalog.map { ObjectIdentifier(type(of: $0)) }
+        let surface = context.surfaceKey
         let path = context.transaction.searchPath
         if let (memo, definitions) = planMemo, case .some(.some(let kept)) = memo.lookup(definitions: definitions, surface: surface, searchPath: path) {
             return (kept.plan, kept.parameterCount)
@@ -251,11 +251,11 @@ public struct StatementExecutor {
     }
 
     static func collect(_ plan: PlanNode, _ context: ExecutionContext) throws -> QueryResult {
-        if let project = plan as? ProjectNode, let source = project.input as? ValuesNode, source.rows.count == 1, source.rows[0].isEmpty {
+        if let expressions = (plan as? ProjectNode)?.fromlessExpressions {
             // A FROM-less SELECT (`SELECT 1`, each expression of a PL/pgSQL function): its one row
             // evaluated here, without iterators.
             let eval = context.evaluation([])
-            let row = try project.expressions.map { try eval.evaluate($0, []) }
+            let row = try expressions.map { try eval.evaluate($0, []) }
             return QueryResult(columns: resultColumns(plan.columns, [row]), rows: [row], statementType: "select", commandTag: "SELECT 1")
         }
         let iterator = try context.open(plan, outerRows: [])
