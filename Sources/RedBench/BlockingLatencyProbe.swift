@@ -9,8 +9,8 @@ import RedWire
 ///
 /// Each probe opens its own connection, times `requests` round trips after `warmup` untimed
 /// ones, and returns every sample in microseconds (`SurfaceBench` merges the rounds). Probes:
-/// - `echo`: a thread in this process echoing bytes back, the loopback floor (the physical
-///   limit any server's round trip sits on);
+/// - `echo`: 30 bytes to the echo peer (`EchoPeer`, a process of its own like the servers)
+///   and back, the loopback floor (the physical limit any server's round trip sits on);
 /// - `redWire`: RedWire `QueryWithParams` "SELECT 1", the same frame RedClient sends, after an
 ///   anonymous handshake;
 /// - `postgres`: "SELECT 1" against a trust-auth server (our PG-wire surface or PostgreSQL
@@ -31,24 +31,8 @@ enum BlockingLatencyProbe {
         }
     }
 
-    static func echo(requests: Int, warmup: Int) throws -> Samples {
-        let listener = try Socket.listenLoopback()
-        defer { listener.close() }
-        let port = try listener.localPort()
-        let server = Thread {
-            guard let connection = try? listener.accept() else { return }
-            var buffer = [UInt8](repeating: 0, count: 256)
-            while let n = try? connection.readSome(&buffer), n > 0 {
-                if (try? connection.writeAll(buffer[0..<n])) == nil { break }
-            }
-            connection.close()
-        }
-        server.start()
-        let client: Socket
-        do { client = try Socket.connect(port: port) } catch {
-            _ = shutdown(listener.fd, Int32(SHUT_RDWR))  // wakes the echo thread's accept
-            throw error
-        }
+    static func echo(port: Int, requests: Int, warmup: Int) throws -> Samples {
+        let client = try LoopbackSocket.connect(port: port)
         defer { client.close() }
         let request = [UInt8](repeating: 0x2A, count: 30)
         var reply = [UInt8](repeating: 0, count: request.count)
@@ -59,7 +43,7 @@ enum BlockingLatencyProbe {
     }
 
     static func redWire(port: Int, requests: Int, warmup: Int) throws -> Samples {
-        let socket = try Socket.connect(port: port)
+        let socket = try LoopbackSocket.connect(port: port)
         defer { socket.close() }
         var correlation: UInt64 = 0
         func roundTrip(_ kind: MessageKind, _ payload: [UInt8]) throws -> Frame {
@@ -90,7 +74,7 @@ enum BlockingLatencyProbe {
     }
 
     static func postgres(port: Int, user: String, database: String, extended: Bool = false, requests: Int, warmup: Int) throws -> Samples {
-        let socket = try Socket.connect(port: port)
+        let socket = try LoopbackSocket.connect(port: port)
         defer { socket.close() }
         var startup = ByteWriter()
         startup.u32BigEndian(0)
@@ -150,18 +134,18 @@ enum BlockingLatencyProbe {
 }
 
 /// A blocking loopback TCP socket with TCP_NODELAY, just enough for the probes above (Linux).
-private final class Socket: @unchecked Sendable {
+final class LoopbackSocket: @unchecked Sendable {
     let fd: Int32
     private init(fd: Int32) { self.fd = fd }
 
-    private static func make() throws -> Socket {
+    private static func make() throws -> LoopbackSocket {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw failure("socket") }
         var one: Int32 = 1
         setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
         limitWaits(fd)
-        return Socket(fd: fd)
+        return LoopbackSocket(fd: fd)
     }
 
     /// How long a send or receive may block: a server that stops answering fails the probe
@@ -186,7 +170,7 @@ private final class Socket: @unchecked Sendable {
         RedError(.ioError, "\(call): \(String(cString: strerror(errno)))")
     }
 
-    static func connect(port: Int) throws -> Socket {
+    static func connect(port: Int) throws -> LoopbackSocket {
         let socket = try make()
         var address = loopback(port: port)
         let status = withUnsafePointer(to: &address) {
@@ -196,7 +180,7 @@ private final class Socket: @unchecked Sendable {
         return socket
     }
 
-    static func listenLoopback() throws -> Socket {
+    static func listenLoopback() throws -> LoopbackSocket {
         let socket = try make()
         var address = loopback(port: 0)
         let status = withUnsafePointer(to: &address) {
@@ -216,13 +200,13 @@ private final class Socket: @unchecked Sendable {
         return Int(UInt16(bigEndian: address.sin_port))
     }
 
-    func accept() throws -> Socket {
+    func accept() throws -> LoopbackSocket {
         let connection = Glibc.accept(fd, nil, nil)
         guard connection >= 0 else { throw Self.failure("accept") }
         var one: Int32 = 1
         setsockopt(connection, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
         Self.limitWaits(connection)
-        return Socket(fd: connection)
+        return LoopbackSocket(fd: connection)
     }
 
     func writeAll(_ bytes: ArraySlice<UInt8>) throws {

@@ -11,7 +11,8 @@ import RedCore
 ///    gRPC and HTTP through `RedClient`, PG-wire through PostgresNIO (extended protocol);
 ///    PostgreSQL itself through the same PostgresNIO client as the reference. Then RedWire,
 ///    PG-wire and PostgreSQL again from a blocking socket (`BlockingLatencyProbe`), and a
-///    loopback echo as the floor, so the server's share is told apart from the driver's.
+///    loopback echo as the floor (`EchoPeer`, a process of its own like the servers), so the
+///    server's share is told apart from the driver's.
 /// 2. Inserting `rows` rows `(id BIGINT PRIMARY KEY, name TEXT, score FLOAT)` into a fresh
 ///    table: RedWire's bulk stream, gRPC `BulkInsertBinary`, HTTP multi-row INSERTs (all via
 ///    `RedClient.bulkInsert`), COPY over PG-wire, and PostgreSQL's own COPY as the reference.
@@ -117,7 +118,7 @@ public enum SurfaceBench {
         report.machine = try? MachineInfo.current(fsyncProbeDirectory: options.directory, seconds: 1)
         let open = OpenClients()
         do {
-            return try await measure(server: server, postgres: postgres, options: options, into: report, open: open)
+            return try await measure(executable: executable, server: server, postgres: postgres, options: options, into: report, open: open)
         } catch {
             // A failure (a server gone, an unknown --only name) must close the clients still open:
             // AsyncHTTPClient traps when a client it made is released unclosed.
@@ -139,7 +140,7 @@ public enum SurfaceBench {
         }
     }
 
-    static func measure(server: RedServerProcess, postgres: PostgresCluster?, options: Options, into report: Report,
+    static func measure(executable: String, server: RedServerProcess, postgres: PostgresCluster?, options: Options, into report: Report,
                         open: OpenClients) async throws -> Report {
         var report = report
         let port = { (name: String) in server.ports[name] ?? 0 }
@@ -198,8 +199,10 @@ public enum SurfaceBench {
                 })
             }
         }
+        let echoPeer = try EchoPeerProcess(executable: executable)
+        defer { echoPeer.stop() }
         surfaces.append(LatencySurface("loopback echo") { requests, warmup in
-            try await BlockingLatencyProbe.onThread { try BlockingLatencyProbe.echo(requests: requests, warmup: warmup) }
+            try await BlockingLatencyProbe.onThread { try BlockingLatencyProbe.echo(port: echoPeer.port, requests: requests, warmup: warmup) }
         })
         if !options.latencySurfaces.isEmpty {
             let unknown = options.latencySurfaces.subtracting(surfaces.map(\.name))
@@ -209,6 +212,7 @@ public enum SurfaceBench {
             surfaces.removeAll { !options.latencySurfaces.contains($0.name) }
         }
         report.latencies = try await interleave(surfaces, options)
+        echoPeer.stop()
         for client in open.red { try await client.close() }
         open.red = []
 

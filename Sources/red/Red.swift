@@ -14,5 +14,5 @@ struct Red: AsyncParsableCommand {
 struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure performance (run from a release build: swift run -c release red bench …).",
-        subcommands: [BenchStorage.self, BenchQuery.self, BenchDuel.self, BenchSurfaces.self, BenchVectors.self, BenchReplication.self, BenchExport.self, BenchBackup.self])
+        subcommands: [BenchStorage.self, BenchQuery.self, BenchDuel.self, BenchSurfaces.self, BenchVectors.self, BenchReplication.self, BenchExport.self, BenchBackup.self, BenchEchoPeer.self])
 }
