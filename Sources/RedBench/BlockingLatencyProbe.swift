@@ -22,10 +22,16 @@ enum BlockingLatencyProbe {
     /// Round-trip times in microseconds, in the order they were taken.
     typealias Samples = [Double]
 
-    /// Runs `probe` on a new thread (blocking work must not occupy the cooperative pool).
-    static func onThread(_ probe: @escaping @Sendable () throws -> Samples) async throws -> Samples {
+    /// Runs `probe` on a new thread (blocking work must not occupy the cooperative pool), pinned
+    /// to `cpus` when given (`CPUPinning`).
+    static func onThread(pinnedTo cpus: [Int]?, _ probe: @escaping @Sendable () throws -> Samples) async throws -> Samples {
         try await withCheckedThrowingContinuation { continuation in
-            let thread = Thread { continuation.resume(with: Result { try probe() }) }
+            let thread = Thread {
+                continuation.resume(with: Result {
+                    if let cpus { try CPUPinning.pinCallingThread(to: cpus) }
+                    return try probe()
+                })
+            }
             thread.stackSize = 1 << 20
             thread.start()
         }

@@ -35,6 +35,10 @@ public enum SurfaceBench {
         public var rows = 100_000
         public var loads = 3
         public var postgresBin: String?
+        /// CPUs the servers and the echo peer run on, and those the blocking-socket probes run
+        /// on (`CPUPinning`); nil: wherever the scheduler puts them.
+        public var serverCPUs: [Int]?
+        public var clientCPUs: [Int]?
         public var directory = NSTemporaryDirectory() + "red-bench-surfaces-" + UUID().uuidString
         public init() {}
     }
@@ -103,13 +107,17 @@ public enum SurfaceBench {
     }
 
     public static func run(executable: String, options: Options) async throws -> Report {
-        let server = try RedServerProcess(executable: executable, directory: options.directory + "/red", relaxed: false, cacheMiB: nil,
-                                          listeners: ["--pg-bind", "127.0.0.1:0", "--http-bind", "127.0.0.1:0", "--wire-bind", "127.0.0.1:0",
-                                                      "--grpc-bind", "127.0.0.1:0"])
+        let server = try CPUPinning.whileSpawning(on: options.serverCPUs) {
+            try RedServerProcess(executable: executable, directory: options.directory + "/red", relaxed: false, cacheMiB: nil,
+                                 listeners: ["--pg-bind", "127.0.0.1:0", "--http-bind", "127.0.0.1:0", "--wire-bind", "127.0.0.1:0",
+                                             "--grpc-bind", "127.0.0.1:0"])
+        }
         defer { server.stop() }
         var postgres: PostgresCluster?
         if let binaries = try? PostgresCluster.locateBinaries(explicit: options.postgresBin) {
-            postgres = try PostgresCluster(directory: options.directory + "/pg", binaries: binaries, relaxed: false)
+            postgres = try CPUPinning.whileSpawning(on: options.serverCPUs) {
+                try PostgresCluster(directory: options.directory + "/pg", binaries: binaries, relaxed: false)
+            }
         } else {
             FileHandle.standardError.write(Data("PostgreSQL not found: its reference figures are left out (see --postgres-bin)\n".utf8))
         }
@@ -176,15 +184,15 @@ public enum SurfaceBench {
         // loopback floor: what the servers themselves add to the kernel's round trip.
         let wirePort = port("wire"), redPGPort = server.endpoint.port
         surfaces.append(LatencySurface("RedWire (socket)") { requests, warmup in
-            try await BlockingLatencyProbe.onThread { try BlockingLatencyProbe.redWire(port: wirePort, requests: requests, warmup: warmup) }
+            try await BlockingLatencyProbe.onThread(pinnedTo: options.clientCPUs) { try BlockingLatencyProbe.redWire(port: wirePort, requests: requests, warmup: warmup) }
         })
         surfaces.append(LatencySurface("PG-wire (socket)") { requests, warmup in
-            try await BlockingLatencyProbe.onThread {
+            try await BlockingLatencyProbe.onThread(pinnedTo: options.clientCPUs) {
                 try BlockingLatencyProbe.postgres(port: redPGPort, user: "duel", database: "reddb", requests: requests, warmup: warmup)
             }
         })
         surfaces.append(LatencySurface("PG-wire ext (socket)") { requests, warmup in
-            try await BlockingLatencyProbe.onThread {
+            try await BlockingLatencyProbe.onThread(pinnedTo: options.clientCPUs) {
                 try BlockingLatencyProbe.postgres(port: redPGPort, user: "duel", database: "reddb", extended: true, requests: requests, warmup: warmup)
             }
         })
@@ -192,17 +200,17 @@ public enum SurfaceBench {
             let endpoint = postgres.endpoint
             for extended in [false, true] {
                 surfaces.append(LatencySurface(extended ? "PostgreSQL ext (socket)" : "PostgreSQL (socket)") { requests, warmup in
-                    try await BlockingLatencyProbe.onThread {
+                    try await BlockingLatencyProbe.onThread(pinnedTo: options.clientCPUs) {
                         try BlockingLatencyProbe.postgres(port: endpoint.port, user: endpoint.user, database: endpoint.database,
                                                           extended: extended, requests: requests, warmup: warmup)
                     }
                 })
             }
         }
-        let echoPeer = try EchoPeerProcess(executable: executable)
+        let echoPeer = try CPUPinning.whileSpawning(on: options.serverCPUs) { try EchoPeerProcess(executable: executable) }
         defer { echoPeer.stop() }
         surfaces.append(LatencySurface("loopback echo") { requests, warmup in
-            try await BlockingLatencyProbe.onThread { try BlockingLatencyProbe.echo(port: echoPeer.port, requests: requests, warmup: warmup) }
+            try await BlockingLatencyProbe.onThread(pinnedTo: options.clientCPUs) { try BlockingLatencyProbe.echo(port: echoPeer.port, requests: requests, warmup: warmup) }
         })
         if !options.latencySurfaces.isEmpty {
             let unknown = options.latencySurfaces.subtracting(surfaces.map(\.name))

@@ -38,8 +38,23 @@ struct BenchSurfaces: AsyncParsableCommand {
     @Option(help: "Directory holding initdb, pg_ctl and postgres.")
     var postgresBin: String?
 
+    @Option(name: .customLong("server-cpus"), help: "Run red server, PostgreSQL and the echo peer on these CPUs (e.g. 0, or 0-1; as taskset -c takes them).")
+    var serverCPUs: String?
+
+    @Option(name: .customLong("client-cpus"), help: "Run the blocking-socket probes on these CPUs. With --server-cpus 0 --client-cpus 0 every round trip stays on one core; with --client-cpus 1 each crosses cores.")
+    var clientCPUs: String?
+
     @Option(help: "Write the figures as JSON to this file.")
     var json: String?
+
+    func validate() throws {
+        do {
+            _ = try serverCPUs.map(CPUPinning.parse)
+            _ = try clientCPUs.map(CPUPinning.parse)
+        } catch let error as RedError {
+            throw ValidationError(error.message)
+        }
+    }
 
     mutating func run() async throws {
         var options = SurfaceBench.Options()
@@ -50,6 +65,8 @@ struct BenchSurfaces: AsyncParsableCommand {
         options.loads = max(0, loads)
         options.latencySurfaces = Set((only ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty })
         options.postgresBin = postgresBin
+        options.serverCPUs = try serverCPUs.map(CPUPinning.parse)
+        options.clientCPUs = try clientCPUs.map(CPUPinning.parse)
         try FileManager.default.createDirectory(atPath: options.directory, withIntermediateDirectories: true)
         let executable = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")
         // Ctrl-C or SIGTERM stops both servers (they register themselves) and removes the directory.

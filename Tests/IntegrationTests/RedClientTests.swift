@@ -320,6 +320,18 @@ import Testing
         #expect(json["latency_us"]?["RedWire (socket)"]?["p50"] != nil && json["latency_us"]?["PG-wire (socket)"]?["p50"] != nil)
     }
 
+    /// Pinned placement (`--server-cpus`, `--client-cpus`): the probes and the echo peer (a
+    /// process of its own) still answer; a CPU that does not exist is refused up front.
+    @Test func benchSurfacesPinsServersAndProbes() throws {
+        let run = try RedClientCLITests.red(["bench", "surfaces", "--requests", "20", "--warmup", "2", "--loads", "0",
+                                             "--server-cpus", "0", "--client-cpus", "0", "--only", "RedWire (socket),loopback echo"])
+        #expect(run.status == 0, "\(run.err)")
+        #expect(run.out.contains("RedWire (socket)") && run.out.contains("loopback echo"), "\(run.out)")
+        let bad = try RedClientCLITests.red(["bench", "surfaces", "--loads", "0", "--client-cpus", "4096"])
+        #expect(bad.status != 0)
+        #expect(bad.err.contains("CPU 4096 does not exist"), "\(bad.err)")
+    }
+
     @Test func bulkInsertReportsTheServersError() async throws {
         let server = try ServerProcess()
         defer { server.remove() }
