@@ -20,6 +20,21 @@ public struct RedError: Error, Sendable, Equatable, CustomStringConvertible {
     /// `code` stays what other surfaces map.
     public var condition: String?
 
+    /// The notices and warnings the failed statement raised before it failed (PL/pgSQL's
+    /// RAISE NOTICE, in order). PostgreSQL sends each as it is raised, so a client sees them
+    /// before the error; PG-wire sends these before the ErrorResponse.
+    public var notices: [String] = []
+    public var warnings: [String] = []
+
+    /// This error with `notices` and `warnings` raised before what it already carries.
+    public func raisedAfter(notices earlier: [String], warnings earlierWarnings: [String]) -> RedError {
+        guard !earlier.isEmpty || !earlierWarnings.isEmpty else { return self }
+        var error = self
+        error.notices = earlier + notices
+        error.warnings = earlierWarnings + warnings
+        return error
+    }
+
     public init(_ code: Code, _ message: String, detail: String? = nil, hint: String? = nil, condition: String? = nil) {
         self.code = code
         self.message = message

@@ -15,6 +15,14 @@ extension Session {
     /// How deep DO blocks may run one another (`EXECUTE 'DO …'`).
     static let maxDoNesting = 16
 
+    /// The block's error, carrying what the block raised before it (RAISE NOTICE, its statements'
+    /// notices) ahead of what the failing statement raised itself.
+    static func raisedBefore(_ run: PLpgSQLRun<SessionStatementRunner>, _ error: any Error) -> any Error {
+        guard let error = error as? RedError else { return error }
+        let raised = run.result
+        return error.raisedAfter(notices: raised.notices, warnings: raised.warnings)
+    }
+
     func runDoBlock(_ block: PLBlock) async throws -> QueryResult {
         guard doNesting < Self.maxDoNesting else {
             throw RedError(.limitExceeded, "DO blocks nest more than \(Self.maxDoNesting) deep")
@@ -36,7 +44,7 @@ extension Session {
                 // An error the block did not handle aborts the transaction block, as any
                 // statement's does (RAISE, STRICT and the like fail no SQL statement themselves).
                 if case .active = state { state = .failed(tx) }
-                throw error
+                throw Self.raisedBefore(run, error)
             }
             return run.result
         case .idle:
@@ -46,7 +54,7 @@ extension Session {
                 try await run.runOutermost(block)
             } catch {
                 _ = rollbackBlock()
-                throw error
+                throw Self.raisedBefore(run, error)
             }
             guard case .active(let tx) = state else {
                 _ = rollbackBlock()

@@ -468,6 +468,9 @@ import Testing
         for line in ["NOTICE:  n is 2\n", "WARNING:  careful\n", "ERROR:  late\nDETAIL:  due yesterday\nHINT:  call them\n"] {
             #expect(o.stderr.contains(line), "\(line)\n\(o.stderr)")
         }
+        // What the block raised before it failed is shown above the error.
+        let failed = try Self.psql(server, ["DO $$ BEGIN RAISE NOTICE 'about to fail'; PERFORM 1 / 0; END $$"])
+        #expect(failed.stderr.contains("NOTICE:  about to fail\nERROR:  division by zero\n"), "\(failed.stderr)")
     }
 
     /// `\d table` lists the table's triggers, disabled ones apart, as PostgreSQL's psql does.

@@ -44,6 +44,41 @@ import RedDB
         await #expect(sqlState { try await s.execute("DO $$ BEGIN RAISE NOTICE '%', 1, 2; END $$") } == "42601")  // too many
     }
 
+    /// What a statement raised before it failed comes with its error, in order (PostgreSQL sends
+    /// each notice as it is raised, so psql shows them above the error): a DO's own RAISE, a
+    /// function's it called, and those of a handled error, which the block then reports.
+    @Test func noticesRaisedBeforeAnErrorAreNotLost() async throws {
+        let db = try await Database.inMemory()
+        let s = db.session()
+        try await s.execute("""
+            CREATE FUNCTION loud(n int) RETURNS int LANGUAGE plpgsql AS $$
+            BEGIN RAISE NOTICE 'loud %', n; RAISE WARNING 'careful %', n; RETURN 10 / n; END $$
+            """)
+        do {
+            try await s.execute("DO $$ BEGIN RAISE NOTICE 'before'; PERFORM loud(1); PERFORM loud(0); END $$")
+            Issue.record("division by zero did not fail")
+        } catch let error as RedError {
+            #expect(error.sqlState == "22012")
+            #expect(error.notices == ["before", "loud 1", "loud 0"])
+            #expect(error.warnings == ["careful 1", "careful 0"])
+        }
+        do {
+            try await s.execute("SELECT loud(2) + loud(0)")
+            Issue.record("division by zero did not fail")
+        } catch let error as RedError {
+            #expect(error.notices == ["loud 2", "loud 0"])
+        }
+        let handled = try await s.execute("""
+            DO $$ BEGIN
+              BEGIN PERFORM loud(0); EXCEPTION WHEN division_by_zero THEN RAISE NOTICE 'handled'; END;
+            END $$
+            """)
+        #expect(handled.notices == ["loud 0", "handled"])
+        #expect(handled.warnings == ["careful 0"])
+        let fine = try await s.execute("SELECT loud(5)")  // a statement that succeeds still carries its own
+        #expect(fine.notices == ["loud 5"])
+    }
+
     /// Notices are kept to a bound; the rest are counted, not kept.
     @Test func noticesAreBounded() async throws {
         let db = try await Database.inMemory()

@@ -200,6 +200,7 @@ public struct PLpgSQLRun<Runner: PLStatementRunner> {
                 openSavepoints -= 1
                 // Only errors are caught: a lock wait or a declined attempt ends the statement as it would anywhere.
                 guard let handler = block.handlers.first(where: { $0.conditions.contains { Self.matches($0, error) } }) else { throw error }
+                note(error.notices, error.warnings)  // raised before the error, and shown even though it is handled
                 try runner.rollback(to: savepoint)
                 completion = try await handle(error, with: handler)
             } catch {

@@ -162,7 +162,12 @@ public struct StatementExecutor {
         var collecting = self
         let sink = NoticeSink()
         collecting.noticeSink = sink
-        var result = try collecting.executeStatement(statement)
+        var result: QueryResult
+        do {
+            result = try collecting.executeStatement(statement)
+        } catch let error as RedError {
+            throw error.raisedAfter(notices: sink.notices, warnings: sink.warnings)
+        }
         result.notices += sink.notices
         result.warnings += sink.warnings
         return result

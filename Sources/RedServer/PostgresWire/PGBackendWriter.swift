@@ -160,8 +160,11 @@ struct PGBackendWriter {
     mutating func copyData(_ bytes: some Collection<UInt8>) { message("d") { $0.writeBytes(bytes) } }
     mutating func copyDone() { message("c") }
 
-    /// ErrorResponse (`E`) or NoticeResponse (`N`) with PostgreSQL's fields.
+    /// ErrorResponse (`E`) or NoticeResponse (`N`) with PostgreSQL's fields; first the notices
+    /// and warnings the statement raised before it failed, as PostgreSQL sent them meanwhile.
     mutating func error(_ error: RedError, severity: String = "ERROR") {
+        for notice in error.notices { self.notice(severity: "NOTICE", code: QueryResult.noticeCode(notice), message: notice) }
+        for warning in error.warnings { self.notice(severity: "WARNING", code: "01000", message: warning) }
         notice(tag: "E", severity: severity, code: error.sqlState, message: error.message, detail: error.detail, hint: error.hint, position: error.position)
     }
 
