@@ -39,7 +39,7 @@ import RedCore
         #expect(block.body.count == 5)
         guard case .loop(nil, .range("i", true, "10", "1", "2"), let body) = block.body[0] else { Issue.record("\(block.body[0])"); return }
         #expect(body == [.assign(target: "n", expression: "n + i"), .exit(label: "outer", when: "i = 4", continues: false)])
-        guard case .loop(_, .query("r", .sql("SELECT a, b FROM t WHERE a = n")), let inner) = block.body[1],
+        guard case .loop(_, .query(["r"], .sql("SELECT a, b FROM t WHERE a = n")), let inner) = block.body[1],
               case .sql(let update, let into?) = inner.first else { Issue.record("\(block.body[1])"); return }
         #expect(update == "UPDATE t SET b = r.b || $q$;$q$ WHERE a = r.a RETURNING b")
         #expect(into == PLInto(targets: ["s"], strict: true))

@@ -58,8 +58,9 @@ public enum PLLoopKind: Sendable, Equatable {
     case whileTrue(String)
     /// `FOR name IN [REVERSE] low .. high [BY step] LOOP`: `name` is an integer of the loop's own.
     case range(variable: String, reverse: Bool, low: String, high: String, step: String?)
-    /// `FOR target IN query LOOP` / `FOR target IN EXECUTE text [USING …] LOOP`.
-    case query(target: String, PLQuerySource)
+    /// `FOR target IN query LOOP` / `FOR target IN EXECUTE text [USING …] LOOP`: one record,
+    /// or scalar variables taking the row's columns in order (`FOR a, b IN SELECT …`).
+    case query(targets: [String], PLQuerySource)
     /// `FOREACH name IN ARRAY expression LOOP`.
     case array(variable: String, String)
 }
@@ -97,6 +98,8 @@ public struct PLDiagnostic: Sendable, Equatable {
 public indirect enum PLStatement: Sendable, Equatable {
     case block(PLBlock)
     case assign(target: String, expression: String)
+    /// `name[i] := expression` / `name[i][j] := …`: one element of an array variable.
+    case assignElement(target: String, subscripts: [String], expression: String)
     case ifThen([PLBranch], otherwise: [PLStatement]?)
     /// `CASE [operand] WHEN values | condition THEN … [ELSE …] END CASE`; `operand` nil: searched.
     case caseWhen(operand: String?, [PLBranch], otherwise: [PLStatement]?)

@@ -19,6 +19,15 @@ extension PLpgSQLRun {
             return try await run(block)
         case .assign(let target, let expression):
             try await assign(target, try await value(of: expression))
+        case .assignElement(let target, let subscripts, let expression):
+            var indexes: [Int64] = []
+            for index in subscripts {
+                switch try await value(of: "CAST((\(index)) AS bigint)") {
+                case .integer(let n): indexes.append(n)
+                default: throw RedError(.invalidArgument, "array subscript in assignment must not be null", condition: "22004")
+                }
+            }
+            try await assignElement(target, indexes, try await value(of: expression))
         case .ifThen(let branches, let otherwise):
             for branch in branches {
                 if try await isTrue(branch.condition) { return try await execute(branch.body) }
@@ -227,22 +236,24 @@ extension PLpgSQLRun {
                 run.setFound(ran)
                 return .normal
             }
-        case .query(let target, let source):
-            guard slotIndex(target) != nil else {
-                throw RedError(.syntaxError, "loop variable of loop over rows must be a record variable or list of scalar variables")
+        case .query(let targets, let source):
+            for target in targets {
+                guard let i = slotIndex(target), targets.count == 1 || !slots[i].isRecord else {
+                    throw RedError(.syntaxError, "loop variable of loop over rows must be a record variable or list of scalar variables")
+                }
             }
-            return try await eachRow(try await rows(of: source), target: target, label: label, body)
+            return try await eachRow(try await rows(of: source), targets: targets, label: label, body)
         case .array(let variable, let array):
             guard slotIndex(variable) != nil else { throw RedError(.syntaxError, "\"\(variable)\" is not a known variable") }
             let result = try await runSQL("SELECT unnest(\(array))")
-            return try await eachRow(result, target: variable, label: label, body)
+            return try await eachRow(result, targets: [variable], label: label, body)
         }
     }
 
-    mutating func eachRow(_ result: QueryResult, target: String, label: String?, _ body: [PLStatement]) async throws -> Completion {
+    mutating func eachRow(_ result: QueryResult, targets: [String], label: String?, _ body: [PLStatement]) async throws -> Completion {
         for row in result.rows {
             try await checkCancelled()
-            try await store(row, columns: result.columns, into: [target])
+            try await store(row, columns: result.columns, into: targets)
             if let done = afterPass(try await execute(body), label: label) {
                 setFound(true)
                 return done
@@ -257,6 +268,51 @@ extension PLpgSQLRun {
         let mark = pushScope()
         defer { popScope(mark) }
         return try await body(&self)
+    }
+
+    // MARK: Array elements
+
+    /// `name[i]… := value`: the array with that element set, cast to the variable's type (so the
+    /// element takes the element type: `int[]`'s `a[1] := '5'` holds 5). A NULL array becomes
+    /// one, and a one-dimensional array grows past its end with NULLs, as in PostgreSQL. Arrays
+    /// here always start at 1 (there are no other lower bounds), so a subscript below 1, or one
+    /// past the end of an inner dimension, is 2202E.
+    mutating func assignElement(_ target: String, _ subscripts: [Int64], _ value: Value) async throws {
+        guard let i = slotIndex(target) else { throw RedError(.syntaxError, "\"\(target)\" is not a known variable") }
+        guard !slots[i].constant else { throw RedError(.invalidArgument, "variable \"\(target)\" is declared CONSTANT", condition: "22005") }
+        let items: [JSONValue]
+        switch slots[i].value {
+        case .null: items = []
+        case .json(.array(let current)) where !slots[i].isRecord: items = current
+        default: throw RedError(.datatypeMismatch, "subscripted assignment to \"\(target)\" requires an array variable", condition: "42804")
+        }
+        let updated = try Self.setting(items, at: subscripts[...], to: value.arrayElementJSON)
+        slots[i].value = try await cast(.json(.array(updated)), to: slots[i], name: target)
+    }
+
+    /// How far an assignment may grow an array: each element costs tens of bytes here.
+    static var maxElementsBySubscript: Int { 1_000_000 }
+
+    static func setting(_ items: [JSONValue], at path: ArraySlice<Int64>, to element: JSONValue) throws -> [JSONValue] {
+        guard let index = path.first else { return items }
+        guard index >= 1 else { throw RedError(.invalidArgument, "array subscript out of range", condition: "2202E") }
+        var items = items
+        if path.count == 1, index > items.count {
+            guard index <= maxElementsBySubscript else {
+                throw RedError(.limitExceeded, "array subscript \(index) would make an array of more than \(maxElementsBySubscript) elements")
+            }
+            items += repeatElement(JSONValue.null, count: Int(index) - items.count)
+        }
+        let k = Int(index) - 1
+        if path.count == 1 {
+            items[k] = element
+        } else {
+            guard index <= items.count, case .array(let inner) = items[k] else {
+                throw RedError(.invalidArgument, "array subscript out of range", condition: "2202E")
+            }
+            items[k] = .array(try setting(inner, at: path.dropFirst(), to: element))
+        }
+        return items
     }
 
     // MARK: RAISE

@@ -397,9 +397,8 @@ struct PLpgSQLParser {
                 kind = .whileTrue(try parser.collectText(what: "a condition") { $0.isWord("loop") })
             } else if parser.acceptWord("for") {
                 let target = try parser.parseName(what: "a loop variable")
-                if parser.isSymbol(",") || parser.isSymbol(".") {
-                    throw RedError(.featureNotSupported, "FOR loops over several variables are not supported yet; loop over a record")
-                }
+                var targets = [target]
+                while parser.acceptSymbol(",") { targets.append(try parser.parseName(what: "a loop variable")) }
                 try parser.expectWord("in")
                 let reverse = parser.acceptWord("reverse")
                 if !reverse, parser.acceptWord("execute") {
@@ -408,10 +407,11 @@ struct PLpgSQLParser {
                     if parser.acceptWord("using") {
                         repeat { using.append(try parser.collectText(what: "an expression") { $0.isSymbol(",") || $0.isWord("loop") }) } while parser.acceptSymbol(",")
                     }
-                    kind = .query(target: target, .execute(command, using: using))
+                    kind = .query(targets: targets, .execute(command, using: using))
                 } else {
                     let range = try parser.collect(what: "a query or a range") { $0.isWord("loop") }
                     if let dots = range.first(where: { parser.tokens[$0].kind == .symbol("..") }) {
+                        guard targets.count == 1 else { throw RedError(.syntaxError, "an integer FOR loop has one loop variable") }
                         let upper = range.upperBound
                         let by = (dots..<upper).first { parser.tokens[$0].kind == .word("by", quoted: false) }
                         let low = parser.text(range.lowerBound..<dots), high = parser.text((dots + 1)..<(by ?? upper))
@@ -419,7 +419,7 @@ struct PLpgSQLParser {
                         kind = .range(variable: target, reverse: reverse, low: low, high: high, step: by.map { parser.text(($0 + 1)..<upper) })
                     } else {
                         guard !reverse else { throw RedError(.syntaxError, "REVERSE needs an integer range (FOR i IN REVERSE 10..1)") }
-                        kind = .query(target: target, .sql(parser.text(range)))
+                        kind = .query(targets: targets, .sql(parser.text(range)))
                     }
                 }
             } else if parser.acceptWord("foreach") {
@@ -504,9 +504,16 @@ struct PLpgSQLParser {
                 for _ in 0...length { advance() }
                 return .assign(target: target, expression: try statementText(what: "an expression"))
             }
-            if isSymbol("[", ahead: length) {
-                // `a[1] := …`, or SQL that starts that way (none does).
-                throw RedError(.featureNotSupported, "assigning to an array element is not supported yet; assign the whole array")
+            if length == 1, isSymbol("[", ahead: 1) {
+                // `a[1] := …` (no SQL statement starts that way).
+                advance()
+                var subscripts: [String] = []
+                while acceptSymbol("[") {
+                    subscripts.append(try collectText(what: "an array subscript") { $0.isSymbol("]") })
+                    try expectSymbol("]")
+                }
+                guard acceptSymbol(":=") || acceptSymbol("=") else { throw unexpected(expected: "\":=\"") }
+                return .assignElement(target: target, subscripts: subscripts, expression: try statementText(what: "an expression"))
             }
         }
         // SQL up to its `;`, with an INTO clause taken out: for SELECT the first INTO outside
