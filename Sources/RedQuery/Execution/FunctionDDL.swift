@@ -3,7 +3,8 @@ import RedEngine
 
 /// CREATE, DROP and ALTER FUNCTION (`FunctionCatalog` describes SQL functions).
 extension DDLExecutor {
-    func createFunction(_ spec: FunctionSpec, orReplace: Bool) throws -> QueryResult {
+    func createFunction(_ written: FunctionSpec, orReplace: Bool) throws -> QueryResult {
+        let (spec, typeNotices) = try resolvingTypeReferences(written)
         guard spec.language == "sql" || spec.language == "plpgsql" else {
             throw RedError(.featureNotSupported, "language \"\(spec.language)\" is not supported; LANGUAGE sql and plpgsql functions are")
         }
@@ -45,7 +46,46 @@ extension DDLExecutor {
             _ = try FunctionCatalog.bodyQuery(spec)  // one query, whatever check_function_bodies says
             if context.surfaceCatalog?.checksFunctionBodies ?? true { try checkBody(spec) }
         }
-        return .message("function '\(spec.name)' created", type: "create", tag: "CREATE FUNCTION")
+        var result = QueryResult.message("function '\(spec.name)' created", type: "create", tag: "CREATE FUNCTION")
+        result.notices = typeNotices
+        return result
+    }
+
+    /// `table.column%TYPE` in a parameter or the result: the column's type as declared, as
+    /// PostgreSQL converts it when the function is made (with a NOTICE saying so). A later
+    /// change of the column's type leaves the function as it was, in PostgreSQL too.
+    func resolvingTypeReferences(_ spec: FunctionSpec) throws -> (FunctionSpec, [String]) {
+        var spec = spec, notices: [String] = []
+        for k in spec.arguments.indices { spec.arguments[k].type = try resolvedType(spec.arguments[k].type, &notices) }
+        for k in spec.tableColumns.indices { spec.tableColumns[k].type = try resolvedType(spec.tableColumns[k].type, &notices) }
+        if let returnType = spec.returnType { spec.returnType = try resolvedType(returnType, &notices) }
+        return (spec, notices)
+    }
+
+    /// `type`, or for `table.column%TYPE` the column's type, with a notice saying so.
+    private func resolvedType(_ type: String, _ notices: inout [String]) throws -> String {
+        guard type.hasSuffix(FunctionCatalog.typeReferenceSuffix) else { return type }
+        let reference = String(type.dropLast(FunctionCatalog.typeReferenceSuffix.count))
+        let text = try columnTypeText(reference)
+        notices.append("type reference \(reference)%TYPE converted to \(text)")
+        return text
+    }
+
+    /// `table.column`'s type as `format_type` spells it (`integer`, `character varying(20)`, a
+    /// domain's or enum type's name); 42P01 or 42703 when there is no such table or column.
+    private func columnTypeText(_ reference: String) throws -> String {
+        let parts = reference.split(separator: ".").map(String.init)
+        let table = parts.dropLast().joined(separator: "."), name = parts.last ?? ""
+        guard let handle = try store.open(tx, table) else {
+            throw RedError(.undefinedCollection, "relation \"\(table)\" does not exist", condition: "42P01")
+        }
+        guard let column = handle.schema.columns.first(where: { $0.name == name }) else {
+            throw RedError(.undefinedColumn, "column \"\(name)\" of relation \"\(table)\" does not exist")
+        }
+        if let domain = column.domain { return domain }
+        if let enumType = column.enumType { return enumType }
+        if let element = column.arrayElement { return (column.elementDeclared?.formatted ?? element.postgresFormattedName) + "[]" }
+        return column.declared?.formatted ?? column.type.postgresFormattedName
     }
 
     /// Each default must be a value of its argument's type computed from constants and calls:
@@ -78,9 +118,6 @@ extension DDLExecutor {
                                hint: "The arguments of the trigger can be accessed through TG_NARGS and TG_ARGV instead.")
             }
         }
-        if !spec.returnsSet && !spec.tableColumns.isEmpty {
-            throw RedError(.featureNotSupported, "PL/pgSQL functions with OUT parameters are not supported yet (a record as a value); return one value, or RETURNS TABLE (…) rows")
-        }
         let block = try PLpgSQLParser.parse(spec.body)
         // What PostgreSQL checks when it compiles the body: RETURN's forms against the result.
         let void = spec.returnType?.lowercased() == "void"
@@ -90,7 +127,9 @@ extension DDLExecutor {
                 throw RedError(.datatypeMismatch, "RETURN cannot have a parameter in function returning set", hint: "Use RETURN NEXT or RETURN QUERY.")
             case .returnStatement(.some) where void:
                 throw RedError(.datatypeMismatch, "RETURN cannot have a parameter in function returning void")
-            case .returnStatement(nil) where !spec.returnsSet && !void:
+            case .returnStatement(.some) where !spec.tableColumns.isEmpty:
+                throw RedError(.datatypeMismatch, "RETURN cannot have a parameter in function with OUT parameters")
+            case .returnStatement(nil) where !spec.returnsSet && !void && spec.tableColumns.isEmpty:
                 throw RedError(.syntaxError, "missing expression at or near \";\" (RETURN needs a value in a function returning \(spec.returnType ?? "a value"))")
             case .returnNext, .returnQuery:
                 guard spec.returnsSet else { throw RedError(.datatypeMismatch, "cannot use RETURN NEXT or RETURN QUERY in a non-SETOF function") }
@@ -187,7 +226,9 @@ extension DDLExecutor {
     func lookUpFunction(_ reference: FunctionReference, ifExists: Bool) throws -> ([FunctionSpec], Int)? {
         let functions = try FunctionCatalog.overloads(of: reference.name, tx)
         let index: Int?
-        if let types = reference.argumentTypes {
+        if let written = reference.argumentTypes {
+            var resolvedQuietly: [String] = []  // DROP and ALTER name the function; PostgreSQL says nothing of the conversion
+            let types = try written.map { try resolvedType($0, &resolvedQuietly) }
             let signature = try FunctionCatalog.signature(types)
             index = try functions.firstIndex { try FunctionCatalog.signature($0.arguments.map(\.type)) == signature }
         } else {

@@ -40,14 +40,23 @@ struct PLpgSQLFunctionCall: Sendable {
     static let maxDepth = 1_000
 
     func run(_ arguments: [Value], _ context: ExecutionContext) throws -> Value {
+        if !function.tableColumns.isEmpty { return try outRow(arguments, context).first ?? .null }  // its one OUT parameter
         let resultType = function.returnType.flatMap { $0.lowercased() == "void" ? nil : $0 }
         let block = self.block, name = function.name
         let inputs = inputs(arguments)
         return try perform(context) { run in try await run.runFunction(block, name: name, arguments: inputs, resultType: resultType) }
     }
 
+    /// A function with OUT parameters (not SETOF): the values they hold when the body ends.
+    private func outRow(_ arguments: [Value], _ context: ExecutionContext) throws -> [Value] {
+        let block = self.block, inputs = inputs(arguments)
+        let outputs = function.tableColumns.map { (name: $0.name ?? function.name, typeText: Optional($0.type)) }
+        return try perform(context) { run in try await run.runOutFunction(block, arguments: inputs, outputs: outputs) }
+    }
+
     /// A set-returning function's rows, with `columns` its result's columns.
     func rows(_ arguments: [Value], columns: [(name: String, typeText: String?)], _ context: ExecutionContext) throws -> [[Value]] {
+        if !function.returnsSet { return [try outRow(arguments, context)] }
         let block = self.block, inputs = inputs(arguments)
         let columnsAreVariables = !function.tableColumns.isEmpty
         return try perform(context) { run in

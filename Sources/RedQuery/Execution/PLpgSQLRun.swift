@@ -147,6 +147,21 @@ public struct PLpgSQLRun<Runner: PLStatementRunner> {
         return setRows ?? []
     }
 
+    /// Runs the body of a function with OUT parameters and returns the values they hold at its
+    /// end (or at a bare RETURN). They are variables starting NULL; an INOUT one is the argument
+    /// of its name, starting with the value passed.
+    public mutating func runOutFunction(_ block: PLBlock, arguments: [(name: String?, typeText: String, value: Value)],
+                                        outputs: [(name: String, typeText: String?)]) async throws -> [Value] {
+        scopes = [[:]]
+        try await declareArguments(arguments)
+        for output in outputs where slotIndex(output.name) == nil {
+            try await declare(name: output.name, typeText: output.typeText, value: .null)
+        }
+        try await declare(name: "found", typeText: "boolean", value: .boolean(false))
+        _ = try await runToEnd(block)
+        return outputs.map { output in slotIndex(output.name).map { slots[$0].value } ?? .null }
+    }
+
     /// A function's arguments, in slots 1…n, so `$k` (parameter k) is argument k.
     private mutating func declareArguments(_ arguments: [(name: String?, typeText: String, value: Value)]) async throws {
         for (k, argument) in arguments.enumerated() {

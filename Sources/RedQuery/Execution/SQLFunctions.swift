@@ -43,6 +43,9 @@ enum FunctionCatalog {
     static let maxBodyBytes = 1 << 20
     /// Deepest chain of functions calling functions one expression may inline.
     static let maxInliningDepth = 32
+    /// How the parser marks `table.column%TYPE` in a parameter's or result's type, for CREATE
+    /// FUNCTION to resolve (`DDLExecutor.resolvingTypeReferences`).
+    static let typeReferenceSuffix = "%TYPE"
     /// Most calls of SQL functions one statement may inline, however they nest or repeat.
     static let maxInlinedCalls = 10_000
 

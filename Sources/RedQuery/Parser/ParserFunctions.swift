@@ -164,6 +164,20 @@ extension Parser {
 
     /// A type as written (`numeric(10,2)`, `text[]`, `public.mood`), checked to parse.
     mutating func parseFunctionType() throws -> String {
+        // `table.column%TYPE` (or `schema.table.column%TYPE`): a column's type, which CREATE
+        // FUNCTION resolves (`FunctionDDL.resolvingTypeReferences`) as PostgreSQL converts it.
+        for parts in [2, 3] {
+            let percent = 2 * parts - 1
+            guard isSymbol("%", ahead: percent), isKeyword("type", ahead: percent + 1) else { continue }
+            var names: [String] = []
+            for k in 0..<parts {
+                guard case .identifier(let name, _) = peekToken(2 * k).kind, k == parts - 1 || isSymbol(".", ahead: 2 * k + 1) else { break }
+                names.append(name)
+            }
+            guard names.count == parts else { continue }
+            for _ in 0...(percent + 1) { advance() }
+            return names.joined(separator: ".") + FunctionCatalog.typeReferenceSuffix
+        }
         let start = current.offset
         _ = try parseTypeNameWithArguments()
         let written = String(decoding: bytes[start..<min(current.offset, bytes.count)], as: UTF8.self)

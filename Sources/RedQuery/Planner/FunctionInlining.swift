@@ -15,10 +15,10 @@ extension Planner {
         if function.returnsSet {
             throw RedError(.featureNotSupported, "function \(function.name) returns rows: call it in FROM (SELECT * FROM \(function.name)(…))")
         }
-        if function.language == "plpgsql" { return try bindPLpgSQLCall(function, arguments, ctx) }
         if function.tableColumns.count > 1 {
             throw RedError(.featureNotSupported, "function \(function.name) returns a record of \(function.tableColumns.count) columns, which is not supported as a value yet: call it in FROM (SELECT * FROM \(function.name)(…))")
         }
+        if function.language == "plpgsql" { return try bindPLpgSQLCall(function, arguments, ctx) }
         return try withInlining(function) { try bind(try inlinedValue(function, arguments), ctx) }
     }
 
@@ -29,7 +29,8 @@ extension Planner {
         let ctx = BindingContext(scope: Scope([], parent: outer), aggregatesForbiddenIn: "functions in FROM")
         guard let (function, arguments) = try resolveFunction(call, ctx) else { return nil }
         if function.language == "plpgsql" {
-            if function.returnsSet { return try planPLpgSQLRows(function, arguments, alias: alias, names: names, ctx) }
+            // Rows, or the one row of its OUT parameters.
+            if function.returnsSet || !function.tableColumns.isEmpty { return try planPLpgSQLRows(function, arguments, alias: alias, names: names, ctx) }
             // One value: the row of `SELECT f(…) AS name`.
             var select = Select()
             select.items = [SelectItem(expr: .function(call), alias: names.first ?? alias ?? function.name)]
