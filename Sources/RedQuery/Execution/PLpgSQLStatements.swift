@@ -326,7 +326,9 @@ extension PLpgSQLRun {
         if let format = raise.format {
             guard case .text(let template) = try await value(of: format) else { throw RedError(.invalidArgument, "RAISE format is NULL") }
             var arguments: [String] = []
-            for argument in raise.arguments { arguments.append(Self.raiseText(try await value(of: argument))) }
+            for argument in raise.arguments {
+                arguments.append(Self.raiseText(try await value(of: "\(ArrayTextCast.raiseText.name)((\(argument)))")))
+            }
             message = try Self.format(template, arguments)
         }
         var condition: String?

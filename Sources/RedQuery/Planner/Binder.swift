@@ -273,6 +273,7 @@ extension Planner {
         }
         if call.name == "timezone", call.arguments.count == 2 { return try bindTimeZoneConversion(call.arguments, ctx) }
         if call.name == "pg_typeof", call.arguments.count == 1 { return try bindTypeOf(call.arguments[0], ctx) }
+        if call.name == ArrayTextCast.raiseText.name, call.arguments.count == 1 { return try bindRaiseText(call.arguments[0], ctx) }
         if call.name == "date_trunc", call.arguments.count == 3 { return try bindZonedDateTrunc(call.arguments, ctx) }
         if call.name == DeclaredCast.name, call.arguments.count == 2, case .cast(_, .timestamp) = call.arguments[0],
            case .literal(.text(let surfaceName)) = call.arguments[1], DeclaredType.isInstant(surfaceName: surfaceName) {
