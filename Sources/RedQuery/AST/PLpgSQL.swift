@@ -61,8 +61,9 @@ public enum PLLoopKind: Sendable, Equatable {
     /// `FOR target IN query LOOP` / `FOR target IN EXECUTE text [USING …] LOOP`: one record,
     /// or scalar variables taking the row's columns in order (`FOR a, b IN SELECT …`).
     case query(targets: [String], PLQuerySource)
-    /// `FOREACH name IN ARRAY expression LOOP`.
-    case array(variable: String, String)
+    /// `FOREACH name [SLICE n] IN ARRAY expression LOOP`: the elements, or with a slice > 0
+    /// the sub-arrays of that many dimensions.
+    case array(variable: String, slice: Int, String)
 }
 
 public enum PLQuerySource: Sendable, Equatable {

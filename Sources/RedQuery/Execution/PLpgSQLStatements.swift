@@ -243,11 +243,51 @@ extension PLpgSQLRun {
                 }
             }
             return try await eachRow(try await rows(of: source), targets: targets, label: label, body)
-        case .array(let variable, let array):
-            guard slotIndex(variable) != nil else { throw RedError(.syntaxError, "\"\(variable)\" is not a known variable") }
-            let result = try await runSQL("SELECT unnest(\(array))")
-            return try await eachRow(result, targets: [variable], label: label, body)
+        case .array(let variable, let slice, let array):
+            guard let i = slotIndex(variable) else { throw RedError(.syntaxError, "\"\(variable)\" is not a known variable") }
+            guard slice > 0 else {
+                let result = try await runSQL("SELECT unnest(\(array))")
+                return try await eachRow(result, targets: [variable], label: label, body)
+            }
+            if let typeText = slots[i].typeText, !typeText.hasSuffix("]") {
+                throw RedError(.datatypeMismatch, "FOREACH ... SLICE loop variable must be of an array type")
+            }
+            let slices: [JSONValue]
+            switch try await value(of: array) {
+            case .null: throw RedError(.invalidArgument, "FOREACH expression must not be null", condition: "22004")
+            case .json(.array(let items)): slices = try Self.slices(items, dimensions: slice)
+            default: throw RedError(.datatypeMismatch, "FOREACH expression must yield an array, not a scalar")
+            }
+            for element in slices {
+                try await checkCancelled()
+                try await assign(variable, .json(element))
+                if let done = afterPass(try await execute(body), label: label) {
+                    setFound(true)
+                    return done
+                }
+            }
+            setFound(!slices.isEmpty)
+            return .normal
         }
+    }
+
+    /// The sub-arrays of `dimensions` dimensions of an array, in order (all of it when it has
+    /// that many); 2202E for more dimensions than the array has, as PostgreSQL says.
+    static func slices(_ items: [JSONValue], dimensions slice: Int) throws -> [JSONValue] {
+        var depth = 1, probe = items
+        while case .array(let inner)? = probe.first { depth += 1; probe = inner }
+        guard slice <= depth else {
+            throw RedError(.invalidArgument, "slice dimension (\(slice)) is out of the valid range 0..\(depth)", condition: "2202E")
+        }
+        if items.isEmpty { return [] }
+        var level: [JSONValue] = [.array(items)]
+        for _ in 0..<(depth - slice) {
+            level = level.flatMap { node -> [JSONValue] in
+                if case .array(let inner) = node { return inner }
+                return [node]
+            }
+        }
+        return level
     }
 
     mutating func eachRow(_ result: QueryResult, targets: [String], label: String?, _ body: [PLStatement]) async throws -> Completion {

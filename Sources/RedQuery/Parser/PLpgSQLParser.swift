@@ -424,10 +424,17 @@ struct PLpgSQLParser {
                 }
             } else if parser.acceptWord("foreach") {
                 let variable = try parser.parseName(what: "a loop variable")
-                if parser.isWord("slice") { throw RedError(.featureNotSupported, "FOREACH … SLICE is not supported yet") }
+                var slice = 0
+                if parser.acceptWord("slice") {
+                    guard parser.current.kind == .literal, let n = Int(parser.text(parser.position..<(parser.position + 1))), n >= 0 else {
+                        throw parser.unexpected(expected: "a slice dimension (a whole number)")
+                    }
+                    parser.advance()
+                    slice = n
+                }
                 try parser.expectWord("in")
                 try parser.expectWord("array")
-                kind = .array(variable: variable, try parser.collectText(what: "an array") { $0.isWord("loop") })
+                kind = .array(variable: variable, slice: slice, try parser.collectText(what: "an array") { $0.isWord("loop") })
             } else {
                 kind = .plain
             }
