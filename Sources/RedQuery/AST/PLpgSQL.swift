@@ -22,6 +22,37 @@ public struct PLDeclaration: Sendable, Equatable {
     public var notNull: Bool
     /// The initial value's expression; nil: NULL.
     public var initial: String?
+    /// `name [[NO] SCROLL] CURSOR [(parameters)] FOR query`: a bound cursor (a `refcursor`).
+    public var cursor: PLCursorDeclaration? = nil
+}
+
+/// A bound cursor's query, with the parameters OPEN passes it (variables of the query).
+public struct PLCursorDeclaration: Sendable, Equatable {
+    public var parameters: [PLCursorParameter]
+    public var query: String
+    /// `SCROLL` true, `NO SCROLL` false, neither nil (then it may move backward too).
+    public var scroll: Bool?
+}
+
+public struct PLCursorParameter: Sendable, Equatable {
+    public var name: String
+    public var typeText: String
+}
+
+/// What `OPEN` opens the cursor on.
+public enum PLCursorSource: Sendable, Equatable {
+    /// A bound cursor, with its parameters' values (expressions, in order).
+    case bound(arguments: [String])
+    /// `OPEN c [[NO] SCROLL] FOR query | FOR EXECUTE text [USING …]` of a `refcursor` variable.
+    case query(PLQuerySource, scroll: Bool?)
+}
+
+/// FETCH's and MOVE's directions, as PostgreSQL's cursor positions count them.
+public enum PLFetchDirection: Sendable, Equatable {
+    case next, prior, first, last
+    case absolute(String), relative(String)
+    /// FORWARD / BACKWARD n (n rows; MOVE only for n > 1), or ALL with nil (MOVE only).
+    case forward(String?), backward(String?)
 }
 
 public struct PLHandler: Sendable, Equatable {
@@ -122,6 +153,11 @@ public indirect enum PLStatement: Sendable, Equatable {
     /// `GET [CURRENT] DIAGNOSTICS` (ROW_COUNT), or in a handler `GET STACKED DIAGNOSTICS`.
     case getDiagnostics([PLDiagnostic], stacked: Bool)
     case assert(String, message: String?)
+    /// `OPEN cursor …`.
+    case open(cursor: String, PLCursorSource)
+    /// `FETCH [direction FROM] cursor INTO targets`, or with no targets `MOVE [direction FROM] cursor`.
+    case fetch(cursor: String, PLFetchDirection, into: PLInto?)
+    case close(cursor: String)
     case null
 }
 

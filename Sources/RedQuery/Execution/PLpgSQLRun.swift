@@ -36,6 +36,8 @@ public struct PLpgSQLRun<Runner: PLStatementRunner> {
         /// A record that is NULL although typed (a trigger's OLD on INSERT, NEW on DELETE): its
         /// fields read NULL, and RETURN of it returns NULL.
         var nullRecord = false
+        /// A bound cursor's query (`c CURSOR FOR …`).
+        var cursor: PLCursorDeclaration?
         var isRecord: Bool { read == nil }
     }
 
@@ -49,6 +51,9 @@ public struct PLpgSQLRun<Runner: PLStatementRunner> {
 
     var slots: [Slot] = []
     var scopes: [[String: Int]] = []
+    /// The open cursors by portal name (`PLpgSQLCursors`); they close when the run ends.
+    var cursors: [String: OpenCursor] = [:]
+    var unnamedPortals = 0
     /// The variables as SQL sees them (`VariableLayout`), built when they change shape: a
     /// variable declared, a scope left, a record given fields. Nil: build it at the next statement.
     var layout: VariableLayout?
@@ -270,6 +275,12 @@ public struct PLpgSQLRun<Runner: PLStatementRunner> {
                 typeText = try await referencedType(String(written.trimmingSpaces().dropLast("%type".count)).trimmingSpaces())
             }
         }
+        if let cursor = declaration.cursor {
+            // Named after itself, so its portal is too, as PostgreSQL initializes a bound cursor.
+            try await declare(name: declaration.name, typeText: "refcursor", value: .text(declaration.name))
+            slots[slots.count - 1].cursor = cursor
+            return
+        }
         try await declare(name: declaration.name, typeText: typeText, record: typeText == nil, value: value,
                           constant: declaration.constant, notNull: declaration.notNull)
     }
@@ -298,8 +309,9 @@ public struct PLpgSQLRun<Runner: PLStatementRunner> {
 
     /// A variable of `typeText` (nil: untyped, or with `record` a record) in the innermost scope.
     /// `typed`: the value is of the type already (no cast).
-    mutating func declare(name: String, typeText: String?, record: Bool = false, value: Value, constant: Bool = false,
+    mutating func declare(name: String, typeText written: String?, record: Bool = false, value: Value, constant: Bool = false,
                           notNull: Bool = false, typed: Bool = false) async throws {
+        let typeText = written?.lowercased() == "refcursor" ? "text" : written  // a cursor variable holds its portal's name
         let read = record ? nil : try RoutineVariables.read(parameter: slots.count + 1, typeText: typeText)
         var slot = Slot(name: name, read: read, typeText: typeText, constant: constant, notNull: notNull)
         if read != nil { slot.value = typed ? value : try await cast(value, to: slot, name: name) }

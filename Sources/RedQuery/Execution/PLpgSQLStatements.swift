@@ -111,6 +111,12 @@ extension PLpgSQLRun {
                 if let message { text = Self.raiseText(try await value(of: "CAST((\(message)) AS text)")) }
                 throw RedError(.raisedException, text, condition: "P0004")
             }
+        case .open(let cursor, let source):
+            try await openCursor(cursor, source)
+        case .fetch(let cursor, let direction, let into):
+            try await fetch(cursor, direction, into: into)
+        case .close(let cursor):
+            try closeCursor(cursor)
         }
         return .normal
     }
@@ -237,6 +243,9 @@ extension PLpgSQLRun {
                 return .normal
             }
         case .query(let targets, let source):
+            if case .sql(let text) = source, targets.count == 1, let (cursor, arguments) = boundCursorReference(text) {
+                return try await cursorLoop(cursor, arguments: arguments, target: targets[0], label: label, body)
+            }
             for target in targets {
                 guard let i = slotIndex(target), targets.count == 1 || !slots[i].isRecord else {
                     throw RedError(.syntaxError, "loop variable of loop over rows must be a record variable or list of scalar variables")

@@ -2,9 +2,8 @@ import RedCore
 
 /// Parses a PL/pgSQL body into `PLBlock` (see there for what is kept as text).
 ///
-/// The grammar is PostgreSQL's, less what has no meaning in a `DO` block yet (cursors,
-/// `RETURN NEXT` / `QUERY`, `FOREACH … SLICE`, array-element targets): those are 0A000, never
-/// a silent misreading. A statement that starts with none of PL/pgSQL's words is SQL, up to
+/// The grammar is PostgreSQL's (cursors in `PLpgSQLCursorParser`), less what is not supported
+/// yet (`ALIAS FOR`): that is 0A000, never a silent misreading. A statement that starts with none of PL/pgSQL's words is SQL, up to
 /// its `;`, with a `name :=` or `name =` start being an assignment.
 struct PLpgSQLParser {
     typealias Token = PLpgSQLScanner.Token
@@ -182,9 +181,10 @@ struct PLpgSQLParser {
 
     mutating func parseDeclaration() throws -> PLDeclaration {
         let name = try parseName(what: "a variable name")
-        if isWord("cursor") || isWord("alias") || (isWord("no") && isWord("scroll", ahead: 1)) || isWord("scroll") {
-            throw RedError(.featureNotSupported, "PL/pgSQL \(word()!.uppercased()) declarations are not supported yet")
+        if isWord("cursor") || (isWord("no") && isWord("scroll", ahead: 1)) || isWord("scroll") {
+            return try parseCursorDeclaration(name)
         }
+        if isWord("alias") { throw RedError(.featureNotSupported, "PL/pgSQL ALIAS declarations are not supported yet") }
         let constant = acceptWord("constant")
         let typeRange = try collect(what: "a data type") { p in
             p.isWord("not") && p.isWord("null", ahead: 1) || p.isWord("default") || p.isSymbol(":=") || p.isSymbol("=") || p.isWord("collate")
@@ -329,8 +329,8 @@ struct PLpgSQLParser {
             if acceptSymbol(",") { message = try collectText(what: "a message") { _ in false } }
             try expectSymbol(";")
             return .assert(condition, message: message)
-        case "open", "fetch", "move", "close" where !isSymbol("=", ahead: 1) && !isSymbol(":=", ahead: 1):
-            throw RedError(.featureNotSupported, "PL/pgSQL cursors (\(w.uppercased())) are not supported yet; use FOR … IN query LOOP")
+        case "open", "fetch", "move", "close" where !isSymbol("=", ahead: 1) && !isSymbol(":=", ahead: 1) && !isSymbol("[", ahead: 1):
+            return try parseCursorStatement(w)
         default:
             return try parseSQLOrAssignment()
         }
