@@ -13,21 +13,31 @@ final class ConnectionRegistry: Sendable {
     struct Entry {
         let channel: any Channel
         let secretKey: Int32
-        var busy = false
         /// Cancels the statement running right now (PG CancelRequest).
         var cancelRunning: (@Sendable () -> Void)?
         /// Asks the connection to close once idle (HTTP, whose requests this registry does not see).
         var quiesce: (@Sendable () -> Void)?
         /// A PG-wire connection's session activity (`pg_stat_activity`).
         var activity: PGActivity?
-        /// `pg_terminate_backend` asked this connection to end: it takes no further request.
-        var terminating = false
         /// Ends an idle PG-wire connection with its FATAL goodbye (`pg_terminate_backend`).
         var terminateIdle: (@Sendable () -> Void)?
     }
 
+    /// What every request reads and writes, apart from `Entry`: a PG-wire query in the
+    /// extended protocol starts and finishes five requests (Parse, Bind, Describe, Execute,
+    /// Sync), and reading a flag of `Entry` through the dictionary copied the whole entry (a
+    /// channel and four closures, retained and released each time); these copy nothing.
+    struct RequestFlags {
+        var busy = false
+        /// `pg_terminate_backend` asked this connection to end: it takes no further request.
+        var terminating = false
+        /// `cancelRunning` is set, so `finishRequest` must clear it.
+        var cancellable = false
+    }
+
     private struct State {
         var entries: [Int32: Entry] = [:]
+        var flags: [Int32: RequestFlags] = [:]
         var nextID: Int32 = 1
         var shuttingDown = false
     }
@@ -45,20 +55,24 @@ final class ConnectionRegistry: Sendable {
             s.nextID = s.nextID &+ 1
             let secret = Int32.random(in: Int32.min...Int32.max)
             s.entries[id] = Entry(channel: channel, secretKey: secret)
+            s.flags[id] = RequestFlags()
             return (id, secret)
         }
     }
 
     func unregister(_ id: Int32) {
-        _ = state.withLock { $0.entries.removeValue(forKey: id) }
+        state.withLock { s in
+            s.entries.removeValue(forKey: id)
+            s.flags.removeValue(forKey: id)
+        }
     }
 
     /// Marks a request as started; false when the server is shutting down or the connection
     /// is being terminated (refuse it).
     func startRequest(_ id: Int32) -> Bool {
         state.withLock { s in
-            s.entries[id]?.busy = true
-            return !s.shuttingDown && s.entries[id]?.terminating != true
+            s.flags[id]?.busy = true
+            return !s.shuttingDown && s.flags[id]?.terminating != true
         }
     }
 
@@ -67,9 +81,12 @@ final class ConnectionRegistry: Sendable {
     /// Marks a request as finished; false when the connection must now close (shutdown).
     func finishRequest(_ id: Int32) -> Bool {
         state.withLock { s in
-            s.entries[id]?.busy = false
-            s.entries[id]?.cancelRunning = nil
-            return !s.shuttingDown && s.entries[id]?.terminating != true
+            s.flags[id]?.busy = false
+            if s.flags[id]?.cancellable == true {
+                s.entries[id]?.cancelRunning = nil
+                s.flags[id]?.cancellable = false
+            }
+            return !s.shuttingDown && s.flags[id]?.terminating != true
         }
     }
 
@@ -83,7 +100,10 @@ final class ConnectionRegistry: Sendable {
     }
 
     func setCanceller(_ id: Int32, _ cancel: (@Sendable () -> Void)?) {
-        state.withLock { $0.entries[id]?.cancelRunning = cancel }
+        state.withLock { s in
+            s.entries[id]?.cancelRunning = cancel
+            s.flags[id]?.cancellable = cancel != nil
+        }
     }
 
     /// `activity` is what `pg_stat_activity` shows of connection `id`; `terminateIdle` ends it
@@ -118,14 +138,14 @@ final class ConnectionRegistry: Sendable {
                                                              : "must be a member of the role whose query is being canceled or member of pg_signal_backend")
         }
         guard let entry = state.withLock({ s -> Entry? in
-            if terminate { s.entries[id]?.terminating = true }
+            if terminate { s.flags[id]?.terminating = true }
             return s.entries[id]
         }) else { return false }
         if terminate { entry.activity?.requestTermination() }
         entry.cancelRunning?()
         if terminate {
             entry.channel.eventLoop.execute { [self] in
-                let idle = state.withLock { s in s.entries[id].map { !$0.busy } ?? false }
+                let idle = state.withLock { s in s.flags[id].map { !$0.busy } ?? false }
                 if idle { entry.terminateIdle?() }
             }
             // One that is (still) waiting for its client in the middle of a statement (COPY FROM
@@ -140,7 +160,7 @@ final class ConnectionRegistry: Sendable {
     /// client mid-statement (`terminateIdle` says goodbye only once).
     private func watchTermination(_ id: Int32, _ entry: Entry) {
         entry.channel.eventLoop.scheduleTask(in: .milliseconds(200)) { [self] in
-            guard entry.channel.isActive, let busy = state.withLock({ $0.entries[id]?.busy }) else { return }
+            guard entry.channel.isActive, let busy = state.withLock({ $0.flags[id]?.busy }) else { return }
             if !busy || entry.activity?.isAwaitingClient == true {
                 entry.terminateIdle?()
             } else {
@@ -171,8 +191,9 @@ final class ConnectionRegistry: Sendable {
     func beginShutdown() {
         let (idle, quiescing) = state.withLock { s -> ([any Channel], [@Sendable () -> Void]) in
             s.shuttingDown = true
-            let entries = Array(s.entries.values)
-            return (entries.filter { !$0.busy && $0.quiesce == nil }.map(\.channel), entries.compactMap(\.quiesce))
+            let entries = Array(s.entries)
+            return (entries.filter { s.flags[$0.key]?.busy != true && $0.value.quiesce == nil }.map(\.value.channel),
+                    entries.compactMap(\.value.quiesce))
         }
         for channel in idle { channel.close(promise: nil) }
         for quiesce in quiescing { quiesce() }
