@@ -22,20 +22,24 @@ public enum CPUPinning {
 
     /// "0", "0,1", "0-3" or a mix, as taskset's `-c` takes them.
     public static func parse(_ list: String) throws -> [Int] {
+        let online = Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))
+        func checked(_ cpu: Int) throws -> Int {
+            guard cpu >= 0, cpu < min(online, maskBytes * 8) else {
+                throw RedError(.invalidArgument, "CPU \(cpu) does not exist (this machine has CPUs 0–\(online - 1))")
+            }
+            return cpu
+        }
         var cpus: [Int] = []
         for part in list.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) {
             let bounds = part.split(separator: "-", omittingEmptySubsequences: false).map { Int($0) }
             switch bounds.count {
-            case 1 where bounds[0] != nil: cpus.append(bounds[0]!)
-            case 2 where bounds[0] != nil && bounds[1] != nil && bounds[0]! <= bounds[1]!: cpus += Array(bounds[0]!...bounds[1]!)
+            case 1 where bounds[0] != nil: cpus.append(try checked(bounds[0]!))
+            case 2 where bounds[0] != nil && bounds[1] != nil && bounds[0]! <= bounds[1]!:
+                cpus += Array(try checked(bounds[0]!)...(try checked(bounds[1]!)))  // both ends checked before the range is made
             default: throw RedError(.invalidArgument, "'\(part)' is not a CPU number or range (write e.g. 0 or 0,1 or 0-3)")
             }
         }
-        let online = Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))
         guard !cpus.isEmpty else { throw RedError(.invalidArgument, "no CPU named in '\(list)'") }
-        if let bad = cpus.first(where: { $0 < 0 || $0 >= min(online, maskBytes * 8) }) {
-            throw RedError(.invalidArgument, "CPU \(bad) does not exist (this machine has CPUs 0–\(online - 1))")
-        }
         return cpus
     }
 

@@ -52,8 +52,10 @@ final class EchoPeerProcess: @unchecked Sendable {
         }
         guard let line = child.readLine(startingWith: EchoPeer.readyPrefix, timeout: .seconds(30)),
               let port = Int(line.dropFirst(EchoPeer.readyPrefix.count)) else {
+            if let token = cleanupToken { DuelCleanup.shared.remove(token) }
             kill(child.pid, SIGKILL)
             child.waitForExit()
+            close(child.outputFD)
             throw RedError(.internalError, "the echo peer (red bench echo-peer) did not start")
         }
         self.port = port

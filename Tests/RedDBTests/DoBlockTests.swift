@@ -75,6 +75,13 @@ import RedDB
             """)
         #expect(handled.notices == ["loud 0", "handled"])
         #expect(handled.warnings == ["careful 0"])
+        do {  // a handler that raises the error again reports what came before it once
+            try await s.execute("DO $$ BEGIN BEGIN PERFORM loud(0); EXCEPTION WHEN others THEN RAISE; END; END $$")
+            Issue.record("RAISE; did not fail")
+        } catch let error as RedError {
+            #expect(error.notices == ["loud 0"])
+            #expect(error.warnings == ["careful 0"])
+        }
         let fine = try await s.execute("SELECT loud(5)")  // a statement that succeeds still carries its own
         #expect(fine.notices == ["loud 5"])
     }

@@ -10,6 +10,21 @@ import RedDB
     /// `SELECT f()` looks read-only, so a surface first tries it without waiting, in a
     /// transaction it rolls back. A function that writes declines that attempt, and the
     /// statement runs again on the waiting path, which commits.
+    /// `table.column%TYPE` in a parameter is the column's type without its length, with one
+    /// notice per reference written (an INOUT one is an argument, a result column and the result
+    /// type), as PostgreSQL says it.
+    @Test func typeReferencesAreConvertedWithOneNoticeEach() async throws {
+        let db = try await Database.inMemory()
+        let s = db.session()
+        try await s.execute("CREATE TABLE tr (k varchar(5), n int)")
+        let created = try await s.execute("CREATE FUNCTION tr_f(INOUT x tr.k%TYPE, y tr.n%TYPE) LANGUAGE plpgsql AS $$ BEGIN x := x || y; END $$")
+        #expect(created.notices == ["type reference tr.k%TYPE converted to character varying",
+                                    "type reference tr.n%TYPE converted to integer"])
+        #expect(try await s.execute("SELECT tr_f('abcdefg', 1)").rows == [[.text("abcdefg1")]])  // no length: varchar, not varchar(5)
+        await #expect(sqlState { try await s.execute("CREATE FUNCTION tr_g(x tr.nosuch%TYPE) RETURNS int LANGUAGE sql AS 'SELECT 1'") } == "42703")
+        await #expect(sqlState { try await s.execute("CREATE FUNCTION tr_g(x nosuch.k%TYPE) RETURNS int LANGUAGE sql AS 'SELECT 1'") } == "42P01")
+    }
+
     @Test func aWritingFunctionCalledBySelectCommits() async throws {
         let db = try await Database.inMemory()
         let s = db.session()

@@ -55,10 +55,18 @@ extension DDLExecutor {
     /// PostgreSQL converts it when the function is made (with a NOTICE saying so). A later
     /// change of the column's type leaves the function as it was, in PostgreSQL too.
     func resolvingTypeReferences(_ spec: FunctionSpec) throws -> (FunctionSpec, [String]) {
-        var spec = spec, notices: [String] = []
-        for k in spec.arguments.indices { spec.arguments[k].type = try resolvedType(spec.arguments[k].type, &notices) }
-        for k in spec.tableColumns.indices { spec.tableColumns[k].type = try resolvedType(spec.tableColumns[k].type, &notices) }
-        if let returnType = spec.returnType { spec.returnType = try resolvedType(returnType, &notices) }
+        var spec = spec, notices: [String] = [], resolved: [String: String] = [:]
+        // An INOUT parameter is an argument and a result column, and one OUT parameter the result
+        // type too: one notice for each written reference, as PostgreSQL gives.
+        func resolve(_ type: String) throws -> String {
+            if let known = resolved[type] { return known }
+            let text = try resolvedType(type, &notices)
+            resolved[type] = text
+            return text
+        }
+        for k in spec.arguments.indices { spec.arguments[k].type = try resolve(spec.arguments[k].type) }
+        for k in spec.tableColumns.indices { spec.tableColumns[k].type = try resolve(spec.tableColumns[k].type) }
+        if let returnType = spec.returnType { spec.returnType = try resolve(returnType) }
         return (spec, notices)
     }
 
@@ -71,8 +79,9 @@ extension DDLExecutor {
         return text
     }
 
-    /// `table.column`'s type as `format_type` spells it (`integer`, `character varying(20)`, a
-    /// domain's or enum type's name); 42P01 or 42703 when there is no such table or column.
+    /// `table.column`'s type as PostgreSQL names it without modifiers (`integer`, `character
+    /// varying`: a parameter's type keeps no length), or a domain's or enum type's name; 42P01 or
+    /// 42703 when there is no such table or column.
     private func columnTypeText(_ reference: String) throws -> String {
         let parts = reference.split(separator: ".").map(String.init)
         let table = parts.dropLast().joined(separator: "."), name = parts.last ?? ""
@@ -84,8 +93,8 @@ extension DDLExecutor {
         }
         if let domain = column.domain { return domain }
         if let enumType = column.enumType { return enumType }
-        if let element = column.arrayElement { return (column.elementDeclared?.formatted ?? element.postgresFormattedName) + "[]" }
-        return column.declared?.formatted ?? column.type.postgresFormattedName
+        if let element = column.arrayElement { return (column.elementDeclared?.baseFormatted ?? element.postgresFormattedName) + "[]" }
+        return column.declared?.baseFormatted ?? column.type.postgresFormattedName
     }
 
     /// Each default must be a value of its argument's type computed from constants and calls:

@@ -80,13 +80,15 @@ extension PLpgSQLRun {
         case .first: target = 1; absolute = true
         case .last: target = n; absolute = true
         case .absolute(let count):
-            let k = try await self.count(count)
+            let k = try await self.count(count, within: n)
             target = k >= 0 ? k : n + 1 + k
             absolute = true
-        case .relative(let count): target = from + (try await self.count(count))
-        case .forward(let count?): target = from + (try await self.count(count))
+        case .relative(let count):
+            target = from + (try await self.count(count, within: n))
+            absolute = true  // PostgreSQL moves k - 1 rows, then reports whether it landed on one
+        case .forward(let count?): target = from + (try await self.count(count, within: n))
         case .forward(nil): target = n + 1
-        case .backward(let count?): target = from - (try await self.count(count))
+        case .backward(let count?): target = from - (try await self.count(count, within: n))
         case .backward(nil): target = 0
         }
         target = min(max(target, 0), n + 1)
@@ -99,11 +101,15 @@ extension PLpgSQLRun {
         if let into {
             try await store(row, columns: cursor.columns, into: into.targets)
             setFound(row != nil)
+            rowCount = row == nil ? 0 : 1
         } else if absolute || target == from {
             setFound(row != nil)
+            rowCount = row == nil ? 0 : 1
         } else {
             // Rows moved over: forward up to the last row, backward down to the first.
-            setFound(target > from ? min(target, n) > from : max(target, 1) < from)
+            let moved = target > from ? max(0, min(target, n) - from) : max(0, from - max(target, 1))
+            setFound(moved > 0)
+            rowCount = moved
         }
     }
 
@@ -163,10 +169,13 @@ extension PLpgSQLRun {
         return portal
     }
 
-    private mutating func count(_ expression: String) async throws -> Int {
-        guard case .integer(let n) = try await value(of: "CAST((\(expression)) AS bigint)") else {
-            throw RedError(.invalidArgument, "cursor count must not be null", condition: "22004")
+    /// A count or position, an integer as PostgreSQL reads it, kept within the `rows` of the
+    /// cursor and a step either side (a larger one lands past an end all the same), so adding
+    /// it to a position cannot overflow.
+    private mutating func count(_ expression: String, within rows: Int) async throws -> Int {
+        guard case .integer(let n) = try await value(of: "CAST((\(expression)) AS integer)") else {
+            throw RedError(.invalidArgument, "relative or absolute cursor position is null", condition: "22004")
         }
-        return Int(clamping: n)
+        return Int(max(-Int64(rows) - 2, min(Int64(rows) + 2, n)))
     }
 }

@@ -212,6 +212,7 @@ public struct PLpgSQLRun<Runner: PLStatementRunner> {
             completion = try await execute(block.body)
         } else {
             let savepoint = try runner.savepoint()
+            let cursorsBefore = Set(cursors.keys)
             openSavepoints += 1
             do {
                 completion = try await execute(block.body)
@@ -222,7 +223,11 @@ public struct PLpgSQLRun<Runner: PLStatementRunner> {
                 guard let handler = block.handlers.first(where: { $0.conditions.contains { Self.matches($0, error) } }) else { throw error }
                 note(error.notices, error.warnings)  // raised before the error, and shown even though it is handled
                 try runner.rollback(to: savepoint)
-                completion = try await handle(error, with: handler)
+                // Cursors the failed body opened go with it, as PostgreSQL drops a subtransaction's portals.
+                cursors = cursors.filter { cursorsBefore.contains($0.key) }
+                var handled = error
+                (handled.notices, handled.warnings) = ([], [])  // reported above; `RAISE;` must not report them again
+                completion = try await handle(handled, with: handler)
             } catch {
                 openSavepoints -= 1
                 throw error

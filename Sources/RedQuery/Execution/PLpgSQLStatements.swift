@@ -283,7 +283,7 @@ extension PLpgSQLRun {
     /// The sub-arrays of `dimensions` dimensions of an array, in order (all of it when it has
     /// that many); 2202E for more dimensions than the array has, as PostgreSQL says.
     static func slices(_ items: [JSONValue], dimensions slice: Int) throws -> [JSONValue] {
-        var depth = 1, probe = items
+        var depth = items.isEmpty ? 0 : 1, probe = items  // an empty array has no dimensions
         while case .array(let inner)? = probe.first { depth += 1; probe = inner }
         guard slice <= depth else {
             throw RedError(.invalidArgument, "slice dimension (\(slice)) is out of the valid range 0..\(depth)", condition: "2202E")
@@ -329,6 +329,13 @@ extension PLpgSQLRun {
     mutating func assignElement(_ target: String, _ subscripts: [Int64], _ value: Value) async throws {
         guard let i = slotIndex(target) else { throw RedError(.syntaxError, "\"\(target)\" is not a known variable") }
         guard !slots[i].constant else { throw RedError(.invalidArgument, "variable \"\(target)\" is declared CONSTANT", condition: "22005") }
+        if let typeText = slots[i].typeText, !typeText.hasSuffix("]") {
+            // jsonb's own subscripts (`j['k'] := …`, `j[0]` from 0) are not arrays' 1-based elements.
+            if DataType(sqlName: typeText) == .json {
+                throw RedError(.featureNotSupported, "assigning to a subscript of jsonb variable \"\(target)\" is not supported yet; use jsonb_set")
+            }
+            throw RedError(.datatypeMismatch, "subscripted assignment to \"\(target)\" requires an array variable", condition: "42804")
+        }
         let items: [JSONValue]
         switch slots[i].value {
         case .null: items = []
@@ -355,6 +362,8 @@ extension PLpgSQLRun {
         let k = Int(index) - 1
         if path.count == 1 {
             items[k] = element
+        } else if items.isEmpty, index == 1 {
+            items = [.array(try setting([], at: path.dropFirst(), to: element))]  // `m[1][1] := x` on a NULL array: {{x}}
         } else {
             guard index <= items.count, case .array(let inner) = items[k] else {
                 throw RedError(.invalidArgument, "array subscript out of range", condition: "2202E")

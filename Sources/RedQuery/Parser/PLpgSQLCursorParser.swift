@@ -108,6 +108,13 @@ extension PLpgSQLParser {
             direction = .absolute(try count())
         } else if acceptWord("relative") {
             direction = .relative(try count())
+        } else if acceptWord("all") {
+            guard moves else { throw RedError(.syntaxError, "FETCH statement cannot return multiple rows") }
+            direction = .forward(nil)
+        } else if !isWord("from"), !isWord("in"), case .literal = current.kind {
+            // A bare count: `MOVE 3 FROM c` (FETCH 1 at most).
+            direction = .forward(try count())
+            guard moves || direction == .forward("1") else { throw RedError(.syntaxError, "FETCH statement cannot return multiple rows") }
         } else if isWord("forward") || isWord("backward") {
             let forward = isWord("forward")
             advance()

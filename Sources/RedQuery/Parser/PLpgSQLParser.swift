@@ -329,7 +329,9 @@ struct PLpgSQLParser {
             if acceptSymbol(",") { message = try collectText(what: "a message") { _ in false } }
             try expectSymbol(";")
             return .assert(condition, message: message)
-        case "open", "fetch", "move", "close" where !isSymbol("=", ahead: 1) && !isSymbol(":=", ahead: 1) && !isSymbol("[", ahead: 1):
+        case "open", "fetch", "move", "close":
+            // A variable of that name being assigned is no cursor statement.
+            if isSymbol("=", ahead: 1) || isSymbol(":=", ahead: 1) || isSymbol("[", ahead: 1) { return try parseSQLOrAssignment() }
             return try parseCursorStatement(w)
         default:
             return try parseSQLOrAssignment()

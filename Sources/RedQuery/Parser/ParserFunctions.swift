@@ -79,7 +79,8 @@ extension Parser {
             // several make a record (rows of them with RETURNS SETOF record).
             guard tableColumns.isEmpty else { throw RedError(.invalidFunctionDefinition, "OUT parameters cannot be combined with RETURNS TABLE") }
             let single = outputs.count == 1 ? outputs[0].type : "record"
-            if saidReturns, let returnType, try FunctionCatalog.identity(ofType: returnType) != (try FunctionCatalog.identity(ofType: single)) {
+            let referenced = [returnType ?? "", single].contains { $0.hasSuffix(FunctionCatalog.typeReferenceSuffix) }  // compared once resolved
+            if saidReturns, !referenced, let returnType, try FunctionCatalog.identity(ofType: returnType) != (try FunctionCatalog.identity(ofType: single)) {
                 throw RedError(.invalidFunctionDefinition, "function result type must be \(single) because of OUT parameters")
             }
             saidReturns = true
