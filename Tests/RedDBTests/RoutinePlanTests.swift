@@ -11,6 +11,24 @@ import RedCore
     /// The plans of the PL/pgSQL body `body`, as every call of it shares them.
     func plans(_ body: String) throws -> RoutinePlans { try ParsedBlocks.shared.parsed(body).1 }
 
+    /// A trigger declares the `TG_` variables only when its body names one; both kinds see
+    /// what they should.
+    @Test func triggerVariablesAreDeclaredForBodiesThatNameThem() async throws {
+        #expect(PLpgSQLFunctionCall.mentionsTriggerVariables("BEGIN RAISE NOTICE '%', Tg_Op; RETURN NEW; END"))
+        #expect(PLpgSQLFunctionCall.mentionsTriggerVariables("BEGIN EXECUTE 'SELECT 1' || tg_argv[0]; RETURN NEW; END"))
+        #expect(!PLpgSQLFunctionCall.mentionsTriggerVariables("BEGIN NEW.tag := 'x'; RETURN NEW; END"))
+        #expect(!PLpgSQLFunctionCall.mentionsTriggerVariables("tg"))
+        let db = try await Database.inMemory()
+        let s = db.session()
+        try await s.execute("CREATE TABLE tv (id int PRIMARY KEY, tag text, op text)")
+        try await s.execute("CREATE FUNCTION tv_plain() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN NEW.tag := 'plain'; RETURN NEW; END $$")
+        try await s.execute("CREATE FUNCTION tv_named() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN NEW.op := TG_OP || ' ' || TG_NARGS || ' ' || TG_ARGV[0]; RETURN NEW; END $$")
+        try await s.execute("CREATE TRIGGER a BEFORE INSERT ON tv FOR EACH ROW EXECUTE FUNCTION tv_plain()")
+        try await s.execute("CREATE TRIGGER b BEFORE INSERT ON tv FOR EACH ROW EXECUTE FUNCTION tv_named('arg')")
+        try await s.execute("INSERT INTO tv (id) VALUES (1)")
+        #expect(try await s.execute("SELECT tag, op FROM tv").rows == [[.text("plain"), .text("INSERT 1 arg")]])
+    }
+
     @Test func aFunctionCalledForEveryRowPlansItsStatementsOnce() async throws {
         let db = try await Database.inMemory()
         let s = db.session()

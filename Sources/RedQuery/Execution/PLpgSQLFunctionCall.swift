@@ -23,11 +23,26 @@ struct PLpgSQLFunctionCall: Sendable {
     /// that outlives `ParsedBlocks`' eviction of the body.
     private weak var keptPlans: RoutinePlans?
 
+    /// Whether the body names any `TG_` variable: a trigger declares them only then (a dozen
+    /// variables each firing, for every row, where most bodies read NEW and OLD alone). A body
+    /// that does not spell `tg_` cannot read one: EXECUTE's dynamic SQL sees no variables.
+    let readsTriggerVariables: Bool
+
     init(function: FunctionSpec) throws {
         self.function = function
         let (block, plans) = try ParsedBlocks.shared.parsed(function.body)
         self.block = block
         keptPlans = plans
+        readsTriggerVariables = Self.mentionsTriggerVariables(function.body)
+    }
+
+    static func mentionsTriggerVariables(_ body: String) -> Bool {
+        let bytes = Array(body.utf8)
+        guard bytes.count >= 3 else { return false }
+        for i in 0..<(bytes.count - 2) where bytes[i] | 0x20 == UInt8(ascii: "t") && bytes[i + 1] | 0x20 == UInt8(ascii: "g") && bytes[i + 2] == UInt8(ascii: "_") {
+            return true
+        }
+        return false
     }
 
     /// The body's plans: those this call was made with while `ParsedBlocks` keeps them, else
@@ -67,8 +82,10 @@ struct PLpgSQLFunctionCall: Sendable {
     /// A trigger function's run for one row or statement (`TableTriggers`).
     /// `table`: the trigger's table, which DDL in the trigger may not change (55006).
     func fire(_ invocation: TriggerInvocation, on table: String, _ context: ExecutionContext) throws -> TriggerOutcome {
-        let block = self.block
-        return try perform(context, tableInUse: table) { run in try await run.runTrigger(block, invocation) }
+        let block = self.block, declaresTriggerVariables = readsTriggerVariables
+        return try perform(context, tableInUse: table) { run in
+            try await run.runTrigger(block, invocation, declaresTriggerVariables: declaresTriggerVariables)
+        }
     }
 
     private func inputs(_ arguments: [Value]) -> [(name: String?, typeText: String, value: Value)] {

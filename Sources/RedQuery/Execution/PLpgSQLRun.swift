@@ -355,21 +355,23 @@ public struct PLpgSQLRun<Runner: PLStatementRunner> {
     }
 
     mutating func assign(_ target: String, _ value: Value) async throws {
-        let parts = target.split(separator: ".", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
-        guard let i = slotIndex(parts[0]) else { throw RedError(.syntaxError, "\"\(target)\" is not a known variable") }
-        if parts.count == 2 {
-            guard slots[i].isRecord, var fields = slots[i].fields else {
-                throw RedError(.syntaxError, slots[i].isRecord ? "record \"\(parts[0])\" is not assigned yet" : "\"\(parts[0])\" is not a record")
+        let dot = target.firstIndex(of: ".")
+        let base = dot.map { String(target[..<$0]) } ?? target
+        guard let i = slotIndex(base) else { throw RedError(.syntaxError, "\"\(target)\" is not a known variable") }
+        if let dot {
+            let field = String(target[target.index(after: dot)...])
+            guard slots[i].isRecord, slots[i].fields != nil else {
+                throw RedError(.syntaxError, slots[i].isRecord ? "record \"\(base)\" is not assigned yet" : "\"\(base)\" is not a record")
             }
-            guard let f = fields.firstIndex(where: { $0.name == parts[1] }) else {
-                throw RedError(.undefinedColumn, "record \"\(parts[0])\" has no field \"\(parts[1])\"")
+            guard let f = slots[i].fields?.firstIndex(where: { $0.name == field }) else {
+                throw RedError(.undefinedColumn, "record \"\(base)\" has no field \"\(field)\"")
             }
             // Of the field's type, as PostgreSQL casts it (`NEW.n := '5'` holds 5). Instants are
             // left to the row's conversion, which reads them in the session's zone; a value that
-            // does not convert fails there, naming its column.
-            let type = fields[f].type
-            fields[f].value = type == .any || type == .timestamp || value.isNull ? value : (try? type.coerce(value)) ?? value
-            slots[i].fields = fields
+            // does not convert fails there, naming its column. In place: no copy of the fields.
+            let type = slots[i].fields![f].type
+            let stored = type == .any || type == .timestamp || value.isNull ? value : (try? type.coerce(value)) ?? value
+            slots[i].fields![f].value = stored
             slots[i].nullRecord = false
             return
         }

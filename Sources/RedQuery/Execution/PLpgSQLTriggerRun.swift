@@ -38,7 +38,8 @@ extension PLpgSQLRun {
     /// NULL (its fields read NULL, and `RETURN` of it returns NULL: `RETURN NEW` in a BEFORE
     /// DELETE trigger skips the delete, as in PostgreSQL). A statement trigger's NEW and OLD
     /// are both NULL. The body must end with RETURN (2F005), as PostgreSQL requires.
-    public mutating func runTrigger(_ block: PLBlock, _ call: TriggerInvocation) async throws -> TriggerOutcome {
+    /// `declaresTriggerVariables` false: the body names no `TG_` variable, so none is declared.
+    public mutating func runTrigger(_ block: PLBlock, _ call: TriggerInvocation, declaresTriggerVariables: Bool = true) async throws -> TriggerOutcome {
         scopes = [[:]]
         returnsRow = true
         for (name, values) in [("new", call.new), ("old", call.old)] {
@@ -48,13 +49,15 @@ extension PLpgSQLRun {
         }
         // In parentheses: `OLD.* IS DISTINCT FROM NEW.*` is an expression here, not a select list.
         if let whenSQL = call.whenSQL, !(try await isTrue("(\(whenSQL))")) { return .skipped }
-        let text: [(String, String)] = [("tg_name", call.triggerName), ("tg_when", call.timing), ("tg_level", call.level),
-                                        ("tg_op", call.operation), ("tg_relname", call.tableName), ("tg_table_name", call.tableName),
-                                        ("tg_table_schema", call.tableSchema)]
-        // Of their types already: declared with no cast query (a trigger runs for every row).
-        for (name, value) in text { try await declare(name: name, typeText: "text", value: .text(value), typed: true) }
-        try await declare(name: "tg_nargs", typeText: "integer", value: .integer(Int64(call.arguments.count)), typed: true)
-        try await declare(name: "tg_argv", typeText: "text[]", value: .json(.array(call.arguments.map { .string($0) })), typed: true)
+        if declaresTriggerVariables {
+            let text: [(String, String)] = [("tg_name", call.triggerName), ("tg_when", call.timing), ("tg_level", call.level),
+                                            ("tg_op", call.operation), ("tg_relname", call.tableName), ("tg_table_name", call.tableName),
+                                            ("tg_table_schema", call.tableSchema)]
+            // Of their types already: declared with no cast query (a trigger runs for every row).
+            for (name, value) in text { try await declare(name: name, typeText: "text", value: .text(value), typed: true) }
+            try await declare(name: "tg_nargs", typeText: "integer", value: .integer(Int64(call.arguments.count)), typed: true)
+            try await declare(name: "tg_argv", typeText: "text[]", value: .json(.array(call.arguments.map { .string($0) })), typed: true)
+        }
         try await declare(name: "found", typeText: "boolean", value: .boolean(false))
         switch try await run(block) {
         case .returned: return .returned(returnedRow)
