@@ -37,6 +37,10 @@ public struct CollectionSchema: Codable, Sendable, Equatable {
     public var materializedQuery: String?
     /// Triggers (`CREATE TRIGGER`; nil in schemas written before they existed).
     public var triggers: [TriggerDefinition]?
+    /// `ALTER TABLE … DISABLE TRIGGER ALL`: the foreign keys' checks on this table are off too,
+    /// as PostgreSQL's constraint triggers are (those of its own foreign keys, and the actions of
+    /// the ones referencing it), until `ENABLE TRIGGER ALL`. nil: on.
+    public var foreignKeyChecksDisabled: Bool?
 
     public init(model: Model, columns: [ColumnDefinition] = [], appendOnly: Bool = false, defaultTTLMilliseconds: Int64? = nil) {
         self.model = model

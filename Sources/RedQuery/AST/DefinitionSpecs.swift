@@ -161,7 +161,9 @@ public struct CheckSpec: Sendable, Equatable {
 
 public enum AlterAction: Sendable, Equatable {
     /// `ENABLE TRIGGER name` / `DISABLE TRIGGER name`; nil name: `ALL` or `USER` (every trigger).
-    case setTriggersEnabled(name: String?, Bool)
+    /// `ENABLE | DISABLE TRIGGER name | USER | ALL`: `name` nil for USER and ALL; `constraints`
+    /// for ALL, which switches the foreign keys' checks too.
+    case setTriggersEnabled(name: String?, Bool, constraints: Bool = false)
     case addColumn(ColumnSpec, ifNotExists: Bool)
     case dropColumn(String, ifExists: Bool)
     case renameColumn(String, to: String)

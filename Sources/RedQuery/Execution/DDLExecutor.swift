@@ -413,8 +413,8 @@ struct DDLExecutor {
     func alter(_ handle: TableHandle, _ action: AlterAction, _ notes: inout [String]) throws -> TableHandle {
         var schema = handle.schema
         switch action {
-        case .setTriggersEnabled(let name, let enabled):
-            return try setTriggersEnabled(handle, name: name, enabled, &notes)
+        case .setTriggersEnabled(let name, let enabled, let constraints):
+            return try setTriggersEnabled(handle, name: name, enabled, constraints: constraints, &notes)
         case .addCheck(let spec):
             let added = try addChecks([spec], to: &schema, table: handle.name)
             let updated = try store.setSchema(tx, handle, schema)

@@ -87,11 +87,13 @@ final class ForeignKeyEnforcement {
     // MARK: Reports from the writes
 
     func inserted(_ handle: TableHandle, _ row: StoredRow) {
+        guard handle.schema.foreignKeyChecksDisabled != true else { return }  // DISABLE TRIGGER ALL
         for fk in handle.schema.foreignKeys ?? [] { childChecks.append(ChildCheck(table: handle.name, constraint: fk.name, rid: row.rid, temporary: handle.isTemporary)) }
     }
 
     func updated(_ handle: TableHandle, old: StoredRow, new: StoredRow) throws {
         func changed(_ ids: [UInt16]) -> Bool { ids.contains { !Self.sameKey(old.values[$0] ?? .null, new.values[$0] ?? .null) } }
+        guard handle.schema.foreignKeyChecksDisabled != true else { return }  // DISABLE TRIGGER ALL
         for fk in handle.schema.foreignKeys ?? [] where changed(fk.columnIDs) {
             childChecks.append(ChildCheck(table: handle.name, constraint: fk.name, rid: new.rid, temporary: handle.isTemporary))
         }
@@ -103,6 +105,7 @@ final class ForeignKeyEnforcement {
     }
 
     func deleted(_ handle: TableHandle, _ row: StoredRow) throws {
+        guard handle.schema.foreignKeyChecksDisabled != true else { return }  // DISABLE TRIGGER ALL
         for reference in handle.schema.referencedBy ?? [] {
             guard let fk = try constraint(reference, of: handle) else { continue }
             parentChanges.append(ParentChange(parent: handle.name, reference: reference, oldKey: fk.referencedColumnIDs.map { row.values[$0] ?? .null },

@@ -61,9 +61,13 @@ extension DDLExecutor {
         return .message("trigger '\(name)' renamed to '\(newName)'", type: "alter", tag: "ALTER TRIGGER")
     }
 
-    /// `ENABLE TRIGGER name | ALL` / `DISABLE TRIGGER …` of ALTER TABLE.
-    func setTriggersEnabled(_ handle: TableHandle, name: String?, _ enabled: Bool, _ notes: inout [String]) throws -> TableHandle {
+    /// `ENABLE TRIGGER name | USER | ALL` / `DISABLE TRIGGER …` of ALTER TABLE. ALL switches
+    /// the foreign keys' checks as well (`CollectionSchema.foreignKeyChecksDisabled`), as it
+    /// does PostgreSQL's constraint triggers: what `pg_dump --disable-triggers` relies on to
+    /// load data in any order.
+    func setTriggersEnabled(_ handle: TableHandle, name: String?, _ enabled: Bool, constraints: Bool, _ notes: inout [String]) throws -> TableHandle {
         var schema = handle.schema
+        if constraints { schema.foreignKeyChecksDisabled = enabled ? nil : true }
         var triggers = schema.triggers ?? []
         if let name {
             guard let i = triggers.firstIndex(where: { $0.name == name }) else { throw Self.missingTrigger(name, handle) }

@@ -123,7 +123,8 @@ extension Parser {
         }
         if enable, isKeyword("always"), isKeyword("trigger", ahead: 1) { advance() }  // every session fires it, as ENABLE does here
         guard acceptKeyword("trigger") else { return nil }
-        if acceptKeyword("all") || acceptKeyword("user") { return .setTriggersEnabled(name: nil, enable) }
+        if acceptKeyword("all") { return .setTriggersEnabled(name: nil, enable, constraints: true) }
+        if acceptKeyword("user") { return .setTriggersEnabled(name: nil, enable) }
         return .setTriggersEnabled(name: try parseIdentifier(what: "trigger name"), enable)
     }
 }
