@@ -5,13 +5,7 @@ import RedCore
 extension PLpgSQLParser {
     /// After the name: `[[NO] SCROLL] CURSOR [(name type, …)] {FOR | IS} query;`.
     mutating func parseCursorDeclaration(_ name: String) throws -> PLDeclaration {
-        var scroll: Bool?
-        if acceptWord("no") {
-            try expectWord("scroll")
-            scroll = false
-        } else if acceptWord("scroll") {
-            scroll = true
-        }
+        let scroll = try parseScrollOption()
         try expectWord("cursor")
         var parameters: [PLCursorParameter] = []
         if acceptSymbol("(") {
@@ -38,13 +32,7 @@ extension PLpgSQLParser {
         switch verb {
         case "open":
             let cursor = try parseName(what: "a cursor")
-            var scroll: Bool?
-            if acceptWord("no") {
-                try expectWord("scroll")
-                scroll = false
-            } else if acceptWord("scroll") {
-                scroll = true
-            }
+            let scroll = try parseScrollOption()
             if acceptWord("for") {
                 let source: PLQuerySource
                 if acceptWord("execute") {
@@ -84,6 +72,15 @@ extension PLpgSQLParser {
             try expectSymbol(";")
             return .fetch(cursor: cursor, direction, into: into)
         }
+    }
+
+    /// `SCROLL` (true), `NO SCROLL` (false) or neither (nil).
+    mutating func parseScrollOption() throws -> Bool? {
+        if acceptWord("no") {
+            try expectWord("scroll")
+            return false
+        }
+        return acceptWord("scroll") ? true : nil
     }
 
     /// `[direction] [FROM | IN]` before the cursor's name. A count is an expression up to
