@@ -1,5 +1,5 @@
 /// PostgreSQL's text form of an array, `{1,2,"a b",NULL,{3,4}}`, read into the JSON array
-/// RedDB keeps array values as (they are written out as JSON).
+/// RedDB keeps array values as, and written back out (`render`).
 ///
 /// Arrays are JSON arrays inside RedDB (an `ARRAY` column, `ARRAY[…]`, `array_agg`), so an
 /// array that arrives in PostgreSQL's spelling — a `'{…}'::int[]` literal, a text value
@@ -162,5 +162,36 @@ public enum PostgresArrayText {
 
     private static var mismatch: RedError {
         RedError(.invalidArgument, "multidimensional arrays must have array expressions with matching dimensions", condition: "2202E")
+    }
+}
+
+extension PostgresArrayText {
+    /// An array's text as `array_out` writes it: `{1,2}`, `{a,"b c",NULL}`, `{{1,2},{3,4}}`.
+    /// `element` writes one element (its type's output text); it is quoted where array_out
+    /// quotes: empty, `NULL`, or holding braces, a comma, a quote, a backslash or white space.
+    /// Shared by PG-wire's result encoding and the query layer's `CAST(array AS text)`.
+    public static func render(_ items: [JSONValue], element: (JSONValue) -> String) -> String {
+        var out = "{"
+        for (i, item) in items.enumerated() {
+            if i > 0 { out += "," }
+            switch item {
+            case .null: out += "NULL"
+            case .array(let inner): out += render(inner, element: element)
+            default: out += quoted(element(item))
+            }
+        }
+        return out + "}"
+    }
+
+    static func quoted(_ text: String) -> String {
+        let plain = !text.isEmpty && text.uppercased() != "NULL"
+            && !text.unicodeScalars.contains { "{},\"\\".unicodeScalars.contains($0) || $0.properties.isWhitespace }
+        guard !plain else { return text }
+        var out = "\""
+        for character in text {
+            if character == "\"" || character == "\\" { out.append("\\") }
+            out.append(character)
+        }
+        return out + "\""
     }
 }

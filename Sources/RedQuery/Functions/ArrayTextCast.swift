@@ -7,9 +7,8 @@ import RedCore
 /// Arrays are kept as JSON arrays, so without this a cast to text wrote the JSON (`[1,null]`).
 /// The binder routes a cast of an expression it knows to be an array here (`bindCast`); each
 /// element is written as its own type prints it (`arrayElementJSON` keeps timestamps, dates and
-/// the like as their PostgreSQL text, numerics with their scale, booleans as `t`/`f`), and is
-/// quoted where array_out quotes: empty, `NULL`, or holding braces, a comma, a quote, a
-/// backslash or white space.
+/// the like as their PostgreSQL text, numerics with their scale, booleans as `t`/`f`), and
+/// quoted as array_out quotes (`PostgresArrayText`, which PG-wire's results use too).
 enum ArrayTextCast {
     static let function = ScalarFunction(name: "__array_text", arity: 1...1, acceptsNull: false, isDeterministicWithinStatement: true) { a, _ in
         guard case .json(.array(let items)) = a[0] else { return try DataType.text.coerce(a[0]) }
@@ -23,18 +22,7 @@ enum ArrayTextCast {
         return .text(a[0].displayText)
     }
 
-    static func text(_ items: [JSONValue]) -> String {
-        var out = "{"
-        for (i, item) in items.enumerated() {
-            if i > 0 { out += "," }
-            switch item {
-            case .null: out += "NULL"
-            case .array(let inner): out += text(inner)
-            default: out += quoted(elementText(item))
-            }
-        }
-        return out + "}"
-    }
+    static func text(_ items: [JSONValue]) -> String { PostgresArrayText.render(items, element: elementText) }
 
     static func elementText(_ item: JSONValue) -> String {
         switch item {
@@ -45,17 +33,5 @@ enum ArrayTextCast {
         case .decimal(let d): return d.text
         default: return item.jsonbText  // a jsonb[]'s documents
         }
-    }
-
-    static func quoted(_ text: String) -> String {
-        let plain = !text.isEmpty && text.uppercased() != "NULL"
-            && !text.unicodeScalars.contains { "{},\"\\".unicodeScalars.contains($0) || $0.properties.isWhitespace }
-        guard !plain else { return text }
-        var out = "\""
-        for character in text {
-            if character == "\"" || character == "\\" { out.append("\\") }
-            out.append(character)
-        }
-        return out + "\""
     }
 }

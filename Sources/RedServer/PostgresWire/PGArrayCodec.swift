@@ -112,32 +112,9 @@ enum PGArrayCodec {
     // MARK: Results
 
     /// PostgreSQL's text form of an array (`{1,2}`, `{"a b",NULL,{x}}`), each element as its
-    /// type prints it, quoted where array_out quotes: empty, `NULL`, or holding braces, a comma,
-    /// a quote, a backslash or a space.
+    /// type prints it (`PostgresArrayText`).
     static func text(_ items: [JSONValue], element: PGType) -> String {
-        var out = "{"
-        for (i, item) in items.enumerated() {
-            if i > 0 { out += "," }
-            switch item {
-            case .null: out += "NULL"
-            case .array(let inner): out += text(inner, element: element)
-            default:
-                let text = PGValueCodec.text(value(item), as: element)
-                let plain = !text.isEmpty && text.uppercased() != "NULL"
-                    && !text.unicodeScalars.contains { "{},\"\\".unicodeScalars.contains($0) || $0.properties.isWhitespace }
-                if plain {
-                    out += text
-                } else {
-                    out += "\""
-                    for character in text {
-                        if character == "\"" || character == "\\" { out.append("\\") }
-                        out.append(character)
-                    }
-                    out += "\""
-                }
-            }
-        }
-        return out + "}"
+        PostgresArrayText.render(items) { PGValueCodec.text(value($0), as: element) }
     }
 
     /// The binary form (layout above): the dimensions of a rectangular nesting, then each
