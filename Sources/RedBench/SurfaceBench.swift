@@ -32,6 +32,8 @@ public enum SurfaceBench {
         public var latencyRounds = 10
         /// Surfaces whose latency is measured (names as in the table); empty: all of them.
         public var latencySurfaces: Set<String> = []
+        /// Loads to run (names as in the table: "RedWire bulk", "PostgreSQL COPY", …); empty: all.
+        public var loadSurfaces: Set<String> = []
         public var rows = 100_000
         public var loads = 3
         public var postgresBin: String?
@@ -243,8 +245,14 @@ public enum SurfaceBench {
             guard counted == Int64(options.rows) else { throw RedError(.internalError, "\(surface) stored \(counted) of \(options.rows) rows") }
             record(surface, Double(options.rows) / seconds)
         }
+        let loadNames = clients.map { "\($0.0) bulk" } + ["PG-wire COPY", "PostgreSQL COPY"]
+        let unknownLoads = options.loadSurfaces.subtracting(loadNames)
+        guard unknownLoads.isEmpty else {
+            throw RedError(.invalidArgument, "no load named \(unknownLoads.sorted().joined(separator: ", ")); the loads are \(loadNames.joined(separator: ", "))")
+        }
+        func runs(_ load: String) -> Bool { options.loadSurfaces.isEmpty || options.loadSurfaces.contains(load) }
         for round in 0..<options.loads {
-            for (i, (name, url)) in clients.enumerated() {
+            for (i, (name, url)) in clients.enumerated() where runs("\(name) bulk") {
                 let client = try await RedClient.connect(url + "?timeout_ms=600000")
                 open.red = [client]
                 let loadTable = "load_\(i)_\(round)"
@@ -257,8 +265,8 @@ public enum SurfaceBench {
                 try await client.close()
                 open.red = []
             }
-            try await copy(redPG, "PG-wire COPY", "load_copy_\(round)")
-            if let pgConnection { try await copy(pgConnection, "PostgreSQL COPY", "load_copy_\(round)") }
+            if runs("PG-wire COPY") { try await copy(redPG, "PG-wire COPY", "load_copy_\(round)") }
+            if let pgConnection, runs("PostgreSQL COPY") { try await copy(pgConnection, "PostgreSQL COPY", "load_copy_\(round)") }
         }
         await open.closeAll()
         return report

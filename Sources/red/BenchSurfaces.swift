@@ -29,6 +29,9 @@ struct BenchSurfaces: AsyncParsableCommand {
     @Option(help: "Measure the latency of these surfaces only, comma-separated names as in the table (e.g. 'PG-wire,PostgreSQL').")
     var only: String?
 
+    @Option(name: .customLong("loads-only"), help: "Run these loads only, comma-separated names as in the table (e.g. 'RedWire bulk,PostgreSQL COPY').")
+    var loadsOnly: String?
+
     @Option(help: "Rows each load inserts.")
     var rows = 100_000
 
@@ -64,6 +67,7 @@ struct BenchSurfaces: AsyncParsableCommand {
         options.rows = max(1, rows)
         options.loads = max(0, loads)
         options.latencySurfaces = Set((only ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty })
+        options.loadSurfaces = Set((loadsOnly ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty })
         options.postgresBin = postgresBin
         options.serverCPUs = try serverCPUs.map(CPUPinning.parse)
         options.clientCPUs = try clientCPUs.map(CPUPinning.parse)

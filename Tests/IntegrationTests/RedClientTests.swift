@@ -332,6 +332,18 @@ import Testing
         #expect(bad.err.contains("CPU 4096 does not exist"), "\(bad.err)")
     }
 
+    /// `--loads-only` runs the named loads alone (to profile one of them); an unknown name is refused.
+    @Test func benchSurfacesRunsTheNamedLoadsOnly() throws {
+        let run = try RedClientCLITests.red(["bench", "surfaces", "--requests", "4", "--warmup", "0", "--only", "loopback echo",
+                                             "--loads", "1", "--rows", "300", "--loads-only", "RedWire bulk"])
+        #expect(run.status == 0, "\(run.err)")
+        #expect(run.out.contains("RedWire bulk") && !run.out.contains("gRPC bulk") && !run.out.contains("PG-wire COPY"), "\(run.out)")
+        let bad = try RedClientCLITests.red(["bench", "surfaces", "--requests", "4", "--warmup", "0", "--only", "loopback echo",
+                                             "--loads", "1", "--rows", "10", "--loads-only", "RedWire"])
+        #expect(bad.status != 0)
+        #expect(bad.err.contains("no load named RedWire"), "\(bad.err)")
+    }
+
     @Test func bulkInsertReportsTheServersError() async throws {
         let server = try ServerProcess()
         defer { server.remove() }
