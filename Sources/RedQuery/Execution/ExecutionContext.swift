@@ -138,7 +138,7 @@ public final class StatementCancellation: Sendable {
 final class ExecutionContext: @unchecked Sendable {
     let transaction: Transaction
     let store: TableStore
-    let parameters: [Value]
+    private(set) var parameters: [Value]
     /// The statement's clock (epoch ms): TTL visibility and row timestamps.
     let now: Int64
     /// The same reading in microseconds: NOW() and the other current-time functions.
@@ -151,7 +151,13 @@ final class ExecutionContext: @unchecked Sendable {
     /// thousand rows in) gives up with `WouldBlock`, bounding the work done on an event loop.
     let mustNotRunLong = NonBlockingExecution.isActive
     /// Hash sets of the statement's long constant IN lists and array parameters (`ConstantSets`).
-    lazy var constantSets = ConstantSets()
+    var constantSets: ConstantSets {
+        if let constantSetsBuilt { return constantSetsBuilt }
+        let built = ConstantSets()
+        constantSetsBuilt = built
+        return built
+    }
+    private var constantSetsBuilt: ConstantSets?
     /// Vectors of the statement's search texts, computed by the session (see `EmbeddingsNeeded`).
     var embeddings: [EmbeddingKey: [Float]] = [:]
     /// Planning for Describe: parameters have no values yet.
@@ -173,7 +179,7 @@ final class ExecutionContext: @unchecked Sendable {
     /// for an autocommit statement, whose locks only bridge the moment until its commit.
     var rowLocksPerWrite = 0
     /// The transaction's write count when the statement began (`canWaitForLocks`).
-    private let writesAtStart: Int
+    private var writesAtStart: Int
     /// Whether the statement has written nothing yet, so that it may still stop to wait for a
     /// lock and be run again from the start (`Session.runWaitingForLocks`). After its first
     /// write it can only take locks nobody holds, and leaves the others to the commit check.
@@ -281,6 +287,20 @@ final class ExecutionContext: @unchecked Sendable {
 
     /// A context for one part of this statement run on another thread: the same transaction,
     /// parameters, clock, limits and cancel switch, with counters of its own.
+    /// Makes this context serve the next expression of a PL/pgSQL function as a fresh one made
+    /// like it would (`ContextStatementRunner.evaluate`): other parameters, and nothing kept
+    /// that depends on them or on the expression before — the sets built from parameters, the
+    /// rows counted, the writes the lock rule starts from. What stays is what a fresh context
+    /// would read the same within one call: the catalog and sequence definitions (a function
+    /// that changes definitions no longer takes this path), and the session's settings.
+    func reuse(parameters: [Value], variables: RoutineVariables?) {
+        self.parameters = parameters
+        routineVariables = variables
+        rowsScanned = 0
+        constantSetsBuilt = nil
+        writesAtStart = transaction.writeCount
+    }
+
     func partition() -> ExecutionContext {
         let part = ExecutionContext(transaction: transaction, store: store, parameters: parameters, now: now, nowMicroseconds: nowMicroseconds,
                                     limits: limits, cancellation: cancellation)
