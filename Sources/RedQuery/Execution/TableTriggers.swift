@@ -20,7 +20,10 @@ import RedEngine
 /// A trigger runs its function as a part of the statement (`PLpgSQLFunctionCall.fire`): on its
 /// transaction, under its cancel switch and limits; a trigger's own writes fire triggers in
 /// turn, nested at most `PLpgSQLFunctionCall.maxDepth` deep.
-struct TableTriggers {
+///
+/// A class: statements test and fire it once per row (`if let triggers, …`), and a struct of
+/// this many references was copied, each retained and released, every time.
+final class TableTriggers {
     struct Fired {
         let definition: TriggerDefinition
         let call: PLpgSQLFunctionCall
@@ -34,6 +37,8 @@ struct TableTriggers {
     private let afterRow: [Fired]
     private let afterStatement: [Fired]
     private let tableSchema: String
+    /// The table's name without its schema (`TG_TABLE_NAME`), worked out once, not per firing.
+    private let tableName: String
     /// NEW's and OLD's fields: the table's columns, as every firing hands them over.
     private let fields: [(name: String, type: DataType)]
     /// The statement's AFTER ROW events, in the order rows were written; shared by an upsert's
@@ -46,6 +51,23 @@ struct TableTriggers {
     /// not counted here, so every row is read again).
     private let functionWritesAtStart: Int?
     private let queue: AfterRowEvents
+
+    private init(context: ExecutionContext, handle: TableHandle, event: TriggerDefinition.Event, beforeStatement: [Fired], beforeRow: [Fired],
+                 afterRow: [Fired], afterStatement: [Fired], tableSchema: String, tableName: String, fields: [(name: String, type: DataType)],
+                 functionWritesAtStart: Int?, queue: AfterRowEvents) {
+        self.context = context
+        self.handle = handle
+        self.event = event
+        self.beforeStatement = beforeStatement
+        self.beforeRow = beforeRow
+        self.afterRow = afterRow
+        self.afterStatement = afterStatement
+        self.tableSchema = tableSchema
+        self.tableName = tableName
+        self.fields = fields
+        self.functionWritesAtStart = functionWritesAtStart
+        self.queue = queue
+    }
 
     /// The triggers `handle`'s `event` fires (`setColumns`: the columns an UPDATE's SET names);
     /// nil when none would.
@@ -67,7 +89,7 @@ struct TableTriggers {
         let all = TableTriggers(context: context, handle: handle, event: event,
                                 beforeStatement: try fired(.before, row: false), beforeRow: try fired(.before, row: true),
                                 afterRow: try fired(.after, row: true), afterStatement: try fired(.after, row: false),
-                                tableSchema: (try? SchemaCatalog.split(handle.name, tx).schema) ?? "public",
+                                tableSchema: (try? SchemaCatalog.split(handle.name, tx).schema) ?? "public", tableName: handle.localName,
                                 fields: handle.schema.columns.map { ($0.name, $0.type) },
                                 functionWritesAtStart: context.noticeSink?.functionWrites, queue: sharing?.queue ?? AfterRowEvents())
         return all.beforeStatement.isEmpty && all.beforeRow.isEmpty && all.afterRow.isEmpty && all.afterStatement.isEmpty ? nil : all
@@ -158,13 +180,22 @@ struct TableTriggers {
         let definition = trigger.definition
         let invocation = TriggerInvocation(
             triggerName: definition.name, timing: definition.timing == .before ? "BEFORE" : "AFTER",
-            level: definition.forEachRow ? "ROW" : "STATEMENT", operation: event.rawValue.uppercased(),
-            tableName: handle.localName, tableSchema: tableSchema, arguments: definition.arguments,
+            level: definition.forEachRow ? "ROW" : "STATEMENT", operation: Self.operation(event),
+            tableName: tableName, tableSchema: tableSchema, arguments: definition.arguments,
             columns: fields,
             new: new.map { row in columns.map { row.values[$0.id] ?? .null } },
             old: old.map { row in columns.map { row.values[$0.id] ?? .null } },
             whenSQL: definition.whenSQL)
         return try trigger.call.fire(invocation, on: handle.name, context)
+    }
+
+    /// `TG_OP`: a constant, not a string made per firing.
+    private static func operation(_ event: TriggerDefinition.Event) -> String {
+        switch event {
+        case .insert: "INSERT"
+        case .update: "UPDATE"
+        case .delete: "DELETE"
+        }
     }
 
     /// `base` with `values` (in the table's column order) as its columns' values.
@@ -175,13 +206,13 @@ struct TableTriggers {
                            detail: "Number of returned columns (\(values.count)) does not match expected column count (\(columns.count)).")
         }
         var row = base
-        for (column, value) in zip(columns, values) {
+        for i in columns.indices {  // by index: the columns are not copied out one by one
             let coerced: Value
-            do { coerced = try column.coerce(context.readingInstant(value, for: column)) } catch let error as RedError {
-                throw RedError(error.code, "\(error.message) (column \"\(column.name)\" of relation \"\(handle.localName)\")", detail: error.detail,
+            do { coerced = try columns[i].coerce(context.readingInstant(values[i], for: columns[i])) } catch let error as RedError {
+                throw RedError(error.code, "\(error.message) (column \"\(columns[i].name)\" of relation \"\(tableName)\")", detail: error.detail,
                                condition: error.condition)
             }
-            row.values[column.id] = coerced.isNull ? nil : coerced
+            row.values[columns[i].id] = coerced.isNull ? nil : coerced
         }
         return row
     }
