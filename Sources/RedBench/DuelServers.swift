@@ -101,6 +101,12 @@ final class PostgresCluster: @unchecked Sendable {
         _ = try? ChildProcess.run(binaries + "/pg_ctl", ["-D", directory + "/data", "-m", "fast", "-w", "stop"], asUser: user?.name)
         try? FileManager.default.removeItem(atPath: directory)
     }
+
+    /// The postmaster's process id (the first line of `postmaster.pid`), while it runs.
+    var postmasterPID: Int32? {
+        guard let text = try? String(contentsOfFile: directory + "/data/postmaster.pid", encoding: .utf8) else { return nil }
+        return text.split(separator: "\n").first.flatMap { Int32($0.trimmingCharacters(in: .whitespaces)) }
+    }
 }
 
 /// Our own `red server`, started from the running `red` binary in its own process (as
@@ -108,6 +114,7 @@ final class PostgresCluster: @unchecked Sendable {
 final class RedServerProcess: @unchecked Sendable {
     let directory: String
     private let child: SpawnedProcess
+    var pid: Int32 { child.pid }
     private(set) var port = 0
     /// Every listener of the ready line (`pg`, `wire`, `http`, `grpc`, `router`) and its port.
     private(set) var ports: [String: Int] = [:]

@@ -61,6 +61,15 @@ public enum SurfaceBench {
         public var surface: String
         /// Every round's load, in the order they ran.
         public var rounds: [Double] = []
+        /// CPU seconds the loading server's processes used in each round (`ProcessCPU`), and the rows
+        /// of those rounds; empty where `/proc` could not tell.
+        public var cpuSeconds: [Double] = []
+        public var cpuRows = 0
+
+        /// The server's CPU per row over every round, in microseconds; nil when not measured.
+        public var cpuMicrosecondsPerRow: Double? {
+            cpuRows > 0 ? cpuSeconds.reduce(0, +) * 1_000_000 / Double(cpuRows) : nil
+        }
 
         /// The median round (the lower middle one of an even count).
         public var rowsPerSecond: Double {
@@ -87,13 +96,17 @@ public enum SurfaceBench {
             let copy = loads.first { $0.surface == "PostgreSQL COPY" }?.rowsPerSecond
             let rounds = loads.first?.rounds.count ?? 0
             lines += ["", "inserting rows (median of \(rounds) load\(rounds == 1 ? "" : "s") each; every round's rows/s after the ratio)",
-                      "surface               rows/s   vs PostgreSQL COPY   rounds"]
+                      "surface               rows/s   vs PostgreSQL COPY   server CPU µs/row   rounds"]
             for l in loads {
                 let ratio = copy.map { String(format: "%.2f×", l.rowsPerSecond / $0) } ?? "—"
+                let cpu = l.cpuMicrosecondsPerRow.map { String(format: "%.2f", $0) } ?? "—"
                 lines.append(l.surface.padding(toLength: 18, withPad: " ", startingAt: 0)
                              + String(format: "%10.0f   ", l.rowsPerSecond) + ratio.padding(toLength: 21, withPad: " ", startingAt: 0)
+                             + cpu.padding(toLength: 20, withPad: " ", startingAt: 0)
                              + l.rounds.map { String(format: "%.0f", $0) }.joined(separator: " "))
             }
+            lines.append("server CPU: user + system time of the loading server's processes (PostgreSQL: the postmaster and its backends), "
+                         + "over every round, per row")
             return lines.joined(separator: "\n")
         }
 
@@ -102,6 +115,7 @@ public enum SurfaceBench {
                 ("latency_us", .object(latencies.map { ($0.surface, .object([("p50", .float($0.p50Microseconds)), ("p99", .float($0.p99Microseconds))])) })),
                 ("insert_rows_per_sec", .object(loads.map { ($0.surface, .float($0.rowsPerSecond)) })),
                 ("insert_rounds", .object(loads.map { ($0.surface, .array($0.rounds.map { .float($0) })) })),
+                ("insert_server_cpu_us_per_row", .object(loads.map { ($0.surface, $0.cpuMicrosecondsPerRow.map { .float($0) } ?? .null) })),
                 ("machine", machine?.json ?? .null),
                 ("postgres_version", postgresVersion.map { .string($0) } ?? .null),
             ])
@@ -229,21 +243,33 @@ public enum SurfaceBench {
         let rows = (0..<options.rows).map { i -> [Value] in [.integer(Int64(i)), .text("name-\(i)"), .float(Double(i % 1000) / 10)] }
         let columns = ["id", "name", "score"]
         func table(_ name: String) -> String { "CREATE TABLE \(name) (id BIGINT PRIMARY KEY, name TEXT, score FLOAT)" }
-        func record(_ surface: String, _ rowsPerSecond: Double) {
-            if let at = report.loads.firstIndex(where: { $0.surface == surface }) {
-                report.loads[at].rounds.append(rowsPerSecond)
-            } else {
-                report.loads.append(Load(surface: surface, rounds: [rowsPerSecond]))
+        /// `cpu`: the loading server's CPU seconds for this round, if measured.
+        func record(_ surface: String, _ rowsPerSecond: Double, cpu: Double?) {
+            if report.loads.firstIndex(where: { $0.surface == surface }) == nil { report.loads.append(Load(surface: surface)) }
+            let at = report.loads.firstIndex { $0.surface == surface }!
+            report.loads[at].rounds.append(rowsPerSecond)
+            if let cpu {
+                report.loads[at].cpuSeconds.append(cpu)
+                report.loads[at].cpuRows += options.rows
             }
         }
-        func copy(_ connection: DuelConnection, _ surface: String, _ name: String) async throws {
+        /// CPU seconds `body` cost the process tree of `pid` (nil: not measurable).
+        func cpuSpent(by pid: Int32?, _ body: () async throws -> Void) async throws -> Double? {
+            let before = pid.flatMap(ProcessCPU.seconds(ofTree:))
+            try await body()
+            guard let before, let after = pid.flatMap(ProcessCPU.seconds(ofTree:)) else { return nil }
+            return after - before
+        }
+        func copy(_ connection: DuelConnection, _ surface: String, _ name: String, serverPID: Int32?) async throws {
             try await connection.run(table(name))
             let started = ContinuousClock.now
-            try await connection.copy(table: name, columns: columns, rows: options.rows) { i in "\(i)\tname-\(i)\t\(Double(i % 1000) / 10)" }
+            let cpu = try await cpuSpent(by: serverPID) {
+                try await connection.copy(table: name, columns: columns, rows: options.rows) { i in "\(i)\tname-\(i)\t\(Double(i % 1000) / 10)" }
+            }
             let seconds = (ContinuousClock.now - started).seconds
             let counted = try await connection.integers("SELECT count(*) FROM \(name)").first ?? 0
             guard counted == Int64(options.rows) else { throw RedError(.internalError, "\(surface) stored \(counted) of \(options.rows) rows") }
-            record(surface, Double(options.rows) / seconds)
+            record(surface, Double(options.rows) / seconds, cpu: cpu)
         }
         let loadNames = clients.map { "\($0.0) bulk" } + ["PG-wire COPY", "PostgreSQL COPY"]
         let unknownLoads = options.loadSurfaces.subtracting(loadNames)
@@ -258,15 +284,18 @@ public enum SurfaceBench {
                 let loadTable = "load_\(i)_\(round)"
                 try await client.execute(table(loadTable))
                 let started = ContinuousClock.now
-                let inserted = try await client.bulkInsert(into: loadTable, columns: columns, rows: rows)
+                var inserted = 0
+                let cpu = try await cpuSpent(by: server.pid) { inserted = try await client.bulkInsert(into: loadTable, columns: columns, rows: rows) }
                 let seconds = (ContinuousClock.now - started).seconds
                 guard inserted == options.rows else { throw RedError(.internalError, "\(name) inserted \(inserted) of \(options.rows) rows") }
-                record("\(name) bulk", Double(inserted) / seconds)
+                record("\(name) bulk", Double(inserted) / seconds, cpu: cpu)
                 try await client.close()
                 open.red = []
             }
-            if runs("PG-wire COPY") { try await copy(redPG, "PG-wire COPY", "load_copy_\(round)") }
-            if let pgConnection, runs("PostgreSQL COPY") { try await copy(pgConnection, "PostgreSQL COPY", "load_copy_\(round)") }
+            if runs("PG-wire COPY") { try await copy(redPG, "PG-wire COPY", "load_copy_\(round)", serverPID: server.pid) }
+            if let pgConnection, runs("PostgreSQL COPY") {
+                try await copy(pgConnection, "PostgreSQL COPY", "load_copy_\(round)", serverPID: postgres?.postmasterPID)
+            }
         }
         await open.closeAll()
         return report
