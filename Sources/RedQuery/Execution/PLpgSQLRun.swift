@@ -340,18 +340,27 @@ public struct PLpgSQLRun<Runner: PLStatementRunner> {
         }
         guard let typeText = slot.typeText else { return value }
         // Values already of the type need no cast (a loop's counter, a sum): no query for them.
-        switch (typeText.lowercased(), value) {
-        case ("boolean", .boolean), ("bool", .boolean), ("text", .text), ("bigint", .integer), ("int8", .integer),
-             ("double precision", .float), ("float8", .float):
-            return value
-        case ("integer", .integer(let n)), ("int", .integer(let n)), ("int4", .integer(let n)):
-            if Int32(exactly: n) != nil { return value }
-        case ("smallint", .integer(let n)), ("int2", .integer(let n)):
-            if Int16(exactly: n) != nil { return value }
+        // (The names are compared in place, not lowercased into a new string: this runs for
+        // every assignment and every function's result.)
+        func named(_ names: String...) -> Bool { names.contains { Self.equalIgnoringASCIICase(typeText, $0) } }
+        switch value {
+        case .boolean: if named("boolean", "bool") { return value }
+        case .text: if named("text") { return value }
+        case .float: if named("double precision", "float8") { return value }
+        case .integer(let n):
+            if named("bigint", "int8") { return value }
+            if named("integer", "int", "int4") { if Int32(exactly: n) != nil { return value } }
+            if named("smallint", "int2") { if Int16(exactly: n) != nil { return value } }
         default: break
         }
         let result = try await runSQL("SELECT CAST($1 AS \(typeText))", dynamicParameters: [value])
         return result.rows.first?.first ?? .null
+    }
+
+    /// `a == b.lowercased()` for a lowercase ASCII `b`, without making a string.
+    static func equalIgnoringASCIICase(_ a: String, _ lowercase: String) -> Bool {
+        a.utf8.count == lowercase.utf8.count
+            && zip(a.utf8, lowercase.utf8).allSatisfy { (0x41...0x5A).contains($0) ? $0 | 0x20 == $1 : $0 == $1 }
     }
 
     mutating func assign(_ target: String, _ value: Value) async throws {
