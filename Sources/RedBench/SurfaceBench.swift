@@ -245,8 +245,11 @@ public enum SurfaceBench {
         func table(_ name: String) -> String { "CREATE TABLE \(name) (id BIGINT PRIMARY KEY, name TEXT, score FLOAT)" }
         /// `cpu`: the loading server's CPU seconds for this round, if measured.
         func record(_ surface: String, _ rowsPerSecond: Double, cpu: Double?) {
-            if report.loads.firstIndex(where: { $0.surface == surface }) == nil { report.loads.append(Load(surface: surface)) }
-            let at = report.loads.firstIndex { $0.surface == surface }!
+            let at: Int
+            if let known = report.loads.firstIndex(where: { $0.surface == surface }) { at = known } else {
+                report.loads.append(Load(surface: surface))
+                at = report.loads.count - 1
+            }
             report.loads[at].rounds.append(rowsPerSecond)
             if let cpu {
                 report.loads[at].cpuSeconds.append(cpu)

@@ -285,8 +285,6 @@ final class ExecutionContext: @unchecked Sendable {
     /// The surface a plan made here is kept with (`PlanMemo`): its catalog's type.
     var surfaceKey: ObjectIdentifier? { surfaceCatalog.map { ObjectIdentifier(type(of: $0)) } }
 
-    /// A context for one part of this statement run on another thread: the same transaction,
-    /// parameters, clock, limits and cancel switch, with counters of its own.
     /// Makes this context serve the next expression of a PL/pgSQL function as a fresh one made
     /// like it would (`ContextStatementRunner.evaluate`): other parameters, and nothing kept
     /// that depends on them or on the expression before — the sets built from parameters, the
@@ -301,6 +299,8 @@ final class ExecutionContext: @unchecked Sendable {
         writesAtStart = transaction.writeCount
     }
 
+    /// A context for one part of this statement run on another thread: the same transaction,
+    /// parameters, clock, limits and cancel switch, with counters of its own.
     func partition() -> ExecutionContext {
         let part = ExecutionContext(transaction: transaction, store: store, parameters: parameters, now: now, nowMicroseconds: nowMicroseconds,
                                     limits: limits, cancellation: cancellation)

@@ -342,15 +342,15 @@ public struct PLpgSQLRun<Runner: PLStatementRunner> {
         // Values already of the type need no cast (a loop's counter, a sum): no query for them.
         // (The names are compared in place, not lowercased into a new string: this runs for
         // every assignment and every function's result.)
-        func named(_ names: String...) -> Bool { names.contains { Self.equalIgnoringASCIICase(typeText, $0) } }
+        func named(_ name: String) -> Bool { Self.equalIgnoringASCIICase(typeText, name) }
         switch value {
-        case .boolean: if named("boolean", "bool") { return value }
+        case .boolean: if named("boolean") || named("bool") { return value }
         case .text: if named("text") { return value }
-        case .float: if named("double precision", "float8") { return value }
+        case .float: if named("double precision") || named("float8") { return value }
         case .integer(let n):
-            if named("bigint", "int8") { return value }
-            if named("integer", "int", "int4") { if Int32(exactly: n) != nil { return value } }
-            if named("smallint", "int2") { if Int16(exactly: n) != nil { return value } }
+            if named("bigint") || named("int8") { return value }
+            if named("integer") || named("int") || named("int4") { if Int32(exactly: n) != nil { return value } }
+            if named("smallint") || named("int2") { if Int16(exactly: n) != nil { return value } }
         default: break
         }
         let result = try await runSQL("SELECT CAST($1 AS \(typeText))", dynamicParameters: [value])
