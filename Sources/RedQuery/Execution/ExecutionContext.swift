@@ -287,15 +287,17 @@ final class ExecutionContext: @unchecked Sendable {
 
     /// Makes this context serve the next expression of a PL/pgSQL function as a fresh one made
     /// like it would (`ContextStatementRunner.evaluate`): other parameters, and nothing kept
-    /// that depends on them or on the expression before — the sets built from parameters, the
-    /// rows counted, the writes the lock rule starts from. What stays is what a fresh context
-    /// would read the same within one call: the catalog and sequence definitions (a function
-    /// that changes definitions no longer takes this path), and the session's settings.
+    /// from the expression before — the sets built from parameters, the rows counted, the
+    /// writes the lock rule starts from, and the catalog and sequence definitions read (each
+    /// read again only by an expression that needs it). What stays is what the caller's
+    /// context hands every expression alike: the transaction, clock, limits and settings.
     func reuse(parameters: [Value], variables: RoutineVariables?) {
         self.parameters = parameters
         routineVariables = variables
         rowsScanned = 0
         constantSetsBuilt = nil
+        snapshot = nil
+        if !sequenceCache.isEmpty { sequenceCache = [:] }
         writesAtStart = transaction.writeCount
     }
 
