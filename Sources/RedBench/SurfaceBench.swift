@@ -256,20 +256,22 @@ public enum SurfaceBench {
                 report.loads[at].cpuRows += options.rows
             }
         }
-        /// CPU seconds `body` cost the process tree of `pid` (nil: not measurable).
-        func cpuSpent(by pid: Int32?, _ body: () async throws -> Void) async throws -> Double? {
+        /// The wall seconds `body` took, and the CPU seconds it cost the process tree of `pid`
+        /// (nil: not measurable). `/proc` is read outside the timed span: finding a tree's
+        /// children reads every process's stat.
+        func measuredLoad(cpuOf pid: Int32?, _ body: () async throws -> Void) async throws -> (seconds: Double, cpu: Double?) {
             let before = pid.flatMap(ProcessCPU.seconds(ofTree:))
+            let started = ContinuousClock.now
             try await body()
-            guard let before, let after = pid.flatMap(ProcessCPU.seconds(ofTree:)) else { return nil }
-            return after - before
+            let seconds = (ContinuousClock.now - started).seconds
+            guard let before, let after = pid.flatMap(ProcessCPU.seconds(ofTree:)) else { return (seconds, nil) }
+            return (seconds, after - before)
         }
         func copy(_ connection: DuelConnection, _ surface: String, _ name: String, serverPID: Int32?) async throws {
             try await connection.run(table(name))
-            let started = ContinuousClock.now
-            let cpu = try await cpuSpent(by: serverPID) {
+            let (seconds, cpu) = try await measuredLoad(cpuOf: serverPID) {
                 try await connection.copy(table: name, columns: columns, rows: options.rows) { i in "\(i)\tname-\(i)\t\(Double(i % 1000) / 10)" }
             }
-            let seconds = (ContinuousClock.now - started).seconds
             let counted = try await connection.integers("SELECT count(*) FROM \(name)").first ?? 0
             guard counted == Int64(options.rows) else { throw RedError(.internalError, "\(surface) stored \(counted) of \(options.rows) rows") }
             record(surface, Double(options.rows) / seconds, cpu: cpu)
@@ -286,10 +288,10 @@ public enum SurfaceBench {
                 open.red = [client]
                 let loadTable = "load_\(i)_\(round)"
                 try await client.execute(table(loadTable))
-                let started = ContinuousClock.now
                 var inserted = 0
-                let cpu = try await cpuSpent(by: server.pid) { inserted = try await client.bulkInsert(into: loadTable, columns: columns, rows: rows) }
-                let seconds = (ContinuousClock.now - started).seconds
+                let (seconds, cpu) = try await measuredLoad(cpuOf: server.pid) {
+                    inserted = try await client.bulkInsert(into: loadTable, columns: columns, rows: rows)
+                }
                 guard inserted == options.rows else { throw RedError(.internalError, "\(name) inserted \(inserted) of \(options.rows) rows") }
                 record("\(name) bulk", Double(inserted) / seconds, cpu: cpu)
                 try await client.close()
