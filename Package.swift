@@ -44,7 +44,9 @@ let package = Package(
         .package(url: "https://github.com/modelcontextprotocol/swift-sdk", from: "0.12.1"),
     ],
     targets: [
-        .target(name: "RedCore", swiftSettings: strict),
+        // Carry-less-multiply CRC-32 (PCLMULQDQ), which Swift cannot reach: see CRC32.swift.
+        .target(name: "CRedCRC"),
+        .target(name: "RedCore", dependencies: ["CRedCRC"], swiftSettings: strict),
         .target(name: "RedStorage", dependencies: ["RedCore"], swiftSettings: strict),
         .target(name: "RedEngine", dependencies: ["RedCore", "RedStorage"], swiftSettings: strict),
         .target(name: "RedQuery", dependencies: ["RedCore", "RedStorage", "RedEngine", .product(name: "Crypto", package: "swift-crypto")],

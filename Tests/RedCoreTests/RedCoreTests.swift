@@ -1,4 +1,5 @@
 import Testing
+import Foundation
 @testable import RedCore
 
 @Suite struct CRC32Tests {
@@ -28,6 +29,37 @@ import Testing
                 #expect(slice.withUnsafeBytes { CRC32.checksum($0) } == reference(slice))
             }
         }
+    }
+
+    /// Long runs are folded by carry-less multiplication where the CPU has it: it must agree
+    /// with the table at every length past the threshold (the four-accumulator loop, its
+    /// wind-down and the tail), at unaligned starts, and from any starting CRC.
+    @Test func hardwareFoldingAgreesWithTheTable() {
+        var generator = SystemRandomNumberGenerator()
+        let data = (0..<9000).map { _ in UInt8.random(in: 0...255, using: &generator) }
+        data.withUnsafeBytes { all in
+            for length in stride(from: 0, through: 600, by: 1) + [4092, 4096, 8191, 8999] {
+                for start in [0, 1, 7] where start + length <= all.count {
+                    let run = UnsafeRawBufferPointer(rebasing: all[start..<(start + length)])
+                    let seed = UInt32(truncatingIfNeeded: length &* 2_654_435_761)
+                    #expect(CRC32.update(seed, run) == CRC32.updateByTable(seed, run), "length \(length) at \(start)")
+                }
+            }
+        }
+        // A page of zeros and one of ones: no lucky cancellation hides a wrong constant.
+        for fill: UInt8 in [0, 0xFF] {
+            let page = [UInt8](repeating: fill, count: 4096)
+            #expect(page.withUnsafeBytes { CRC32.update(0, $0) == CRC32.updateByTable(0, $0) })
+        }
+    }
+
+    /// The fast path is really taken on a CPU that offers it (else the test above compares the
+    /// table with itself).
+    @Test func foldsInHardwareWhereTheCPUCan() throws {
+        #if arch(x86_64) && os(Linux)
+        let cpuinfo = try String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)
+        #expect(CRC32.foldsInHardware == cpuinfo.contains(" pclmulqdq"))
+        #endif
     }
 
     @Test func chainsOverConcatenations() {
