@@ -138,7 +138,7 @@ final class GRPCTransport: ClientTransport {
             case .blob(let b): q.bytesValue = Data(b)
             case .json(let j): q.jsonValue = j.text
             case .vector(let v): q.vectorValue = .with { $0.values = v }
-            case .uuid(let u): q.uuidValue = Data((0..<16).map { UInt8(truncatingIfNeeded: u >> (8 * (15 - $0))) })
+            case .uuid(let u): q.uuidValue = Data(u.bytes)
             // Timestamps travel as text: the proto's timestamp is whole seconds and would drop milliseconds.
             default: q.textValue = value.displayText
             }

@@ -292,7 +292,7 @@ public enum DataType: String, Sendable, Hashable, Codable, CaseIterable {
                 guard !text.hasPrefix("-"), !text.hasSuffix("-"), !text.contains("--") else { throw invalid(value) }
                 let hex = text.lowercased().filter { $0 != "-" }
                 guard hex.count == 32, let v = UInt128(hex, radix: 16) else { throw invalid(value) }
-                return .uuid(v)
+                return .uuid(UUIDBits(v))
             default: throw invalid(value)
             }
         case .vector:

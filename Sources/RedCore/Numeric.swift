@@ -25,10 +25,11 @@ public struct Numeric: Sendable {
     }()
     public static let limit = powers[maxDigits]  // every |mantissa| is below it
 
-    // Sixteen bytes, no more: `Value` must keep the size of its largest other payloads (a
-    // 17-byte payload beside `.uuid`'s UInt128 made the compiler load values with aligned
-    // vector moves from 8-byte-aligned stack slots — a crash). So the magnitude (below 10^36,
-    // under 2^120) takes bits 0–119, the sign bit 120 and the scale bits 121–126.
+    // Sixteen bytes of 8-byte-aligned words, no more: `Value` must keep the size of its
+    // largest other payloads, 24 bytes in an array (`UUIDBits`). (When `.uuid` held a UInt128,
+    // a 17-byte payload beside it even made the compiler load values with aligned vector moves
+    // from 8-byte-aligned stack slots — a crash.) So the magnitude (below 10^36, under 2^120)
+    // takes bits 0–119, the sign bit 120 and the scale bits 121–126.
     private let low: UInt64
     private let high: UInt64
 

@@ -22,8 +22,9 @@ public enum Value: Sendable {
     case timestamp(Int64)
     /// Days since 1970-01-01.
     case date(Int32)
-    /// 16 bytes, big-endian as written in the canonical text form.
-    case uuid(UInt128)
+    /// 16 bytes, big-endian as written in the canonical text form (two halves, not a
+    /// `UInt128`, so that `Value` stays 8-byte aligned: see `UUIDBits`).
+    case uuid(UUIDBits)
     case vector([Float])
     /// PostgreSQL's interval (months, days, microseconds); compared and grouped by its span.
     case interval(Interval)

@@ -27,7 +27,7 @@ public enum ValueCodec {
         case .date(let d): w.u8(9); w.varint(zigzag(Int64(d)))
         case .uuid(let u):
             w.u8(10)
-            for shift in stride(from: 120, through: 0, by: -8) { w.u8(UInt8(truncatingIfNeeded: u >> UInt128(shift))) }
+            for i in 0..<16 { w.u8(u.byte(i)) }
         case .decimal(let d):
             if let small = d.smallMantissa {
                 w.u8(14); w.u8(UInt8(d.scale)); w.varint(zigzag(small))
@@ -102,10 +102,7 @@ public enum ValueCodec {
             return .timestamp(CalendarMath.isInfinite(ms) ? ms : ms.multipliedReportingOverflow(by: 1000).partialValue)
         case 9: return .date(Int32(truncatingIfNeeded: unzigzag(try r.varint())))
         case 10:
-            let bytes = try r.take(16)
-            var u: UInt128 = 0
-            for b in bytes { u = (u << 8) | UInt128(b) }
-            return .uuid(u)
+            return .uuid(UUIDBits(bigEndianBytes: try r.take(16))!)
         case 12: return .decimal(Numeric(mantissa: unzigzag(try r.varint()), scale: 4))
         case 14:
             let scale = Int(try r.u8())
@@ -191,7 +188,7 @@ public enum KeyEncoding {
         case .date(let d): out.append(0x40); appendOrderedInt(CalendarMath.midnight(ofDay: Int64(d)), to: &out)
         case .uuid(let u):
             out.append(0x50)
-            for shift in stride(from: 120, through: 0, by: -8) { out.append(UInt8(truncatingIfNeeded: u >> UInt128(shift))) }
+            u.appendBytes(to: &out)
         case .blob(let b): out.append(0x60); appendEscaped(b, to: &out)
         case .vector(let v):
             out.append(0x70)

@@ -20,10 +20,8 @@ extension Value {
         }
     }
 
-    static func uuidText(_ u: UInt128) -> String {
-        var hex = String(u, radix: 16)
-        hex = String(repeating: "0", count: 32 - hex.count) + hex
-        let chars = Array(hex)
+    static func uuidText(_ u: UUIDBits) -> String {
+        let chars = Array(u.hex)
         return String(chars[0..<8]) + "-" + String(chars[8..<12]) + "-" + String(chars[12..<16]) + "-"
             + String(chars[16..<20]) + "-" + String(chars[20..<32])
     }
@@ -46,9 +44,7 @@ extension Value {
         case .date(let d): return .integer(Int64(d))
         case .interval(let i): return i.wholeMilliseconds.map(JSONValue.integer) ?? .string(i.text)
         case .blob(let b): return .string(b.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined())
-        case .uuid(let u):
-            let hex = String(u, radix: 16)
-            return .string(String(repeating: "0", count: 32 - hex.count) + hex)
+        case .uuid(let u): return .string(u.hex)
         }
     }
 

@@ -69,7 +69,7 @@ public enum ParamValueCodec {
             writer.u8(0x04); writer.text32(value.displayText)
         case .uuid(let u):
             writer.u8(0x09)
-            for shift in stride(from: 120, through: 0, by: -8) { writer.u8(UInt8(truncatingIfNeeded: u >> UInt128(shift))) }
+            for i in 0..<16 { writer.u8(u.byte(i)) }
         case .decimal, .date, .interval:
             writer.u8(0x04); writer.text32(value.displayText)
         }
@@ -106,7 +106,7 @@ public enum ParamValueCodec {
             return .timestamp(us)
         case 0x09:
             let raw = try reader.bytes(16, "uuid")
-            return .uuid(raw.reduce(UInt128(0)) { ($0 << 8) | UInt128($1) })
+            return .uuid(UUIDBits(bigEndianBytes: raw)!)
         default:
             throw RedError(.protocolViolation, "unknown parameter value tag 0x\(tag < 16 ? "0" : "")\(String(tag, radix: 16))")
         }

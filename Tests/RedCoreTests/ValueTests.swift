@@ -11,7 +11,7 @@ import Testing
         case 4: return .boolean(Bool.random(using: &rng))
         case 5: return .timestamp(Int64.random(in: -10_000_000_000...10_000_000_000, using: &rng))
         case 6: return .null
-        default: return .uuid(UInt128(UInt64.random(in: 0...UInt64.max, using: &rng)) << 64 | UInt128(UInt64.random(in: 0...9, using: &rng)))
+        default: return .uuid(UUIDBits(high: UInt64.random(in: 0...UInt64.max, using: &rng), low: UInt64.random(in: 0...9, using: &rng)))
         }
     }
 
@@ -35,6 +35,33 @@ import Testing
         ValueCodec.encode(.timestamp(1_500_001), into: &writer)
         #expect(writer.bytes.first == 16)
         #expect(try decode(writer.bytes) == .timestamp(1_500_001))
+    }
+
+    /// `Value` stays 8-byte aligned and 24 bytes apart in arrays: a payload aligned to 16
+    /// bytes (as `.uuid` was, a UInt128) makes every `[Value]` a third bigger and allocated
+    /// with `posix_memalign`.
+    @Test func valueIsEightByteAlignedAndTwentyFourBytesInArrays() {
+        #expect(MemoryLayout<Value>.alignment == 8)
+        #expect(MemoryLayout<Value>.stride == 24)
+    }
+
+    /// The halves keep the 128-bit number's order, bytes and text.
+    @Test func uuidHalvesKeepTheNumbersOrderBytesAndText() throws {
+        let numbers: [UInt128] = [0, 1, 0xFF, UInt128(UInt64.max), UInt128(UInt64.max) + 1,
+                                  0x0011_2233_4455_6677_8899_aabb_ccdd_eeff, .max - 1, .max]
+        for a in numbers {
+            let u = UUIDBits(a)
+            #expect(u.value == a)
+            #expect(UUIDBits(bigEndianBytes: u.bytes) == u)
+            #expect((0..<16).map(u.byte) == u.bytes)
+            #expect(u.bytes == (0..<16).map { UInt8(truncatingIfNeeded: a >> (8 * (15 - $0))) })
+            for b in numbers { #expect((UUIDBits(a) < UUIDBits(b)) == (a < b)) }
+        }
+        #expect(UUIDBits(bigEndianBytes: [1, 2, 3]) == nil)
+        #expect(Value.uuid(0x0011_2233_4455_6677_8899_aabb_ccdd_eeff).displayText == "00112233-4455-6677-8899-aabbccddeeff")
+        #expect(Value.uuid(1).jsonValue == .string("00000000000000000000000000000001"))
+        let parsed = try DataType.uuid.coerce(.text("{00112233-4455-6677-8899-AABBCCDDEEFF}"))
+        #expect(parsed == .uuid(UUIDBits(high: 0x0011_2233_4455_6677, low: 0x8899_aabb_ccdd_eeff)))
     }
 
     @Test func storageCodecRoundTrips() throws {

@@ -490,7 +490,7 @@ struct ScalarFunction: Sendable {
             var u = UInt128.random(in: 0...UInt128.max)
             u = (u & ~(UInt128(0xF000) << 64)) | (UInt128(0x4000) << 64)
             u = (u & ~(UInt128(0xC000) << 48)) | (UInt128(0x8000) << 48)
-            return .uuid(u)
+            return .uuid(UUIDBits(u))
         }
         add(["typeof"], 1...1, acceptsNull: true) { a, _ in .text(a[0].kindName) }
         for f in postgresTextFunctions + JSONOperators.functions + JSONFunctions.functions + RegularExpressions.functions + ArrayFunctions.functions + DateTimeFunctions.functions + IntervalFunctions.functions + SimilarToPatterns.functions + SequenceFunctions.all + AdvisoryLockFunctions.all + SessionRandom.functions + SleepFunctions.functions + VectorFunctions.functions + IntegerMathFunctions.functions + [TableSample.function, DeclaredCast.function, DeclaredCast.input, DeclaredCast.recordDocument, EnumTypeCatalog.cast, TimeZoneConversion.toLocal, TimeZoneConversion.toInstant] + SessionZoneFunctions.all + JSONPathFunctions.functions { table[f.name] = f }

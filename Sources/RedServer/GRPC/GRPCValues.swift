@@ -33,7 +33,7 @@ enum GRPCValues {
             return .timestamp(us)
         case .uuidValue(let data):
             guard data.count == 16 else { throw RedError(.invalidParameters, "uuid param must be 16 bytes, got \(data.count)") }
-            return .uuid(data.reduce(UInt128(0)) { ($0 << 8) | UInt128($1) })
+            return .uuid(UUIDBits(bigEndianBytes: data)!)
         }
     }
 

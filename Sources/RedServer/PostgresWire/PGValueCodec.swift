@@ -241,8 +241,8 @@ enum PGValueCodec {
         case (PGType.interval.oid, .integer(let ms)):  // a DURATION stored as milliseconds before it held intervals
             try writeBinary(.interval(try Interval(milliseconds: ms)), as: type, into: &buffer)
         case (PGType.uuid.oid, .uuid(let u)):
-            buffer.writeInteger(UInt64(truncatingIfNeeded: u >> 64))
-            buffer.writeInteger(UInt64(truncatingIfNeeded: u))
+            buffer.writeInteger(u.high)
+            buffer.writeInteger(u.low)
         case (PGType.time.oid, .text(let s)):
             // time: µs since midnight (RedDB's TIME is `HH:MM:SS[.ffffff]` text).
             guard let us = CalendarMath.parseTimeOfDay(s[...]) else { throw RedError(.datatypeMismatch, "cannot send \"\(s)\" in binary as a time") }
@@ -370,7 +370,7 @@ enum PGValueCodec {
             return .date(shifted)
         case 2950:
             guard length == 16, let high = bytes.readInteger(as: UInt64.self), let low = bytes.readInteger(as: UInt64.self) else { throw bad() }
-            return .uuid(UInt128(high) << 64 | UInt128(low))
+            return .uuid(UUIDBits(high: high, low: low))
         case PGType.vector.oid:
             guard length >= 4, let dimensions = bytes.readInteger(as: Int16.self), bytes.readInteger(as: Int16.self) != nil,
                   (1...DeclaredType.maxVectorDimensions).contains(Int(dimensions)), length == 4 + 4 * Int(dimensions) else { throw bad() }
