@@ -402,8 +402,17 @@ public final class TableStore: Sendable {
     /// row: READ COMMITTED runs the statement again and then finds it).
     public func insert(_ tx: Transaction, _ handle: TableHandle, _ row: StoredRow, now: Int64,
                        concurrentDuplicate: ConcurrentDuplicate = .uniqueViolation) throws {
+        var keyBuffer: [UInt8] = []
+        try insert(tx, handle, row, now: now, concurrentDuplicate: concurrentDuplicate, keyBuffer: &keyBuffer)
+    }
+
+    /// `insert`, building each index key in `keyBuffer`: a caller inserting many rows keeps
+    /// one buffer for all of them, where a fresh key array per row and index was one of the
+    /// few allocations a bulk-loaded row still made.
+    public func insert(_ tx: Transaction, _ handle: TableHandle, _ row: StoredRow, now: Int64,
+                       concurrentDuplicate: ConcurrentDuplicate = .uniqueViolation, keyBuffer: inout [UInt8]) throws {
         for target in handle.indexTargets {
-            try insertIndexEntry(tx, handle, target, row, now: now, concurrentDuplicate: concurrentDuplicate)
+            try insertIndexEntry(tx, handle, target, row, now: now, concurrentDuplicate: concurrentDuplicate, keyBuffer: &keyBuffer)
         }
         try Keyspace.withRowKey(handle.collection.id, rid: row.rid) { key in
             if let bound = row.encodedSizeBound, bound <= Limits.maxValueBytes {
@@ -447,7 +456,17 @@ public final class TableStore: Sendable {
     /// value is NULL (see the invariants above). Also says whether a value was NULL. nil when
     /// the row has no entry (outside a partial index).
     func indexTreeKey(_ tx: Transaction, _ target: IndexTarget, _ row: StoredRow) throws -> (key: [UInt8], hasNull: Bool)? {
-        var key = Keyspace.prefix(target.storage.id, reserving: 16 * target.definition.columnIDs.count + 8)
+        var key: [UInt8] = []
+        guard let hasNull = try buildIndexTreeKey(tx, target, row, into: &key) else { return nil }
+        return (key, hasNull)
+    }
+
+    /// `indexTreeKey` built in `key` (emptied first, its capacity kept); returns whether a
+    /// value was NULL, or nil when the row has no entry.
+    func buildIndexTreeKey(_ tx: Transaction, _ target: IndexTarget, _ row: StoredRow, into key: inout [UInt8]) throws -> Bool? {
+        key.removeAll(keepingCapacity: true)
+        key.reserveCapacity(4 + 16 * target.definition.columnIDs.count + 8)
+        withUnsafeBytes(of: target.storage.id.bigEndian) { key.append(contentsOf: $0) }
         var hasNull = false
         if let program = target.program {
             guard let values = try program.keyValues(of: row, tx: tx, store: self) else { return nil }
@@ -465,7 +484,7 @@ public final class TableStore: Sendable {
         // NULLS NOT DISTINCT: a NULL is a value like any other, so such a key is unique too.
         if target.definition.nullsNotDistinct == true { hasNull = false }
         if !target.definition.unique || hasNull { withUnsafeBytes(of: UInt64(bitPattern: row.rid).bigEndian) { key.append(contentsOf: $0) } }
-        return (key, hasNull)
+        return hasNull
     }
 
     /// What a unique key committed after the writer's snapshot, which it cannot see, makes
@@ -476,7 +495,14 @@ public final class TableStore: Sendable {
     /// the same values. Runs once per index for every inserted row.
     func insertIndexEntry(_ tx: Transaction, _ handle: TableHandle, _ target: IndexTarget, _ row: StoredRow, now: Int64,
                           concurrentDuplicate: ConcurrentDuplicate = .uniqueViolation) throws {
-        guard let (key, hasNull) = try indexTreeKey(tx, target, row) else { return }
+        var keyBuffer: [UInt8] = []
+        try insertIndexEntry(tx, handle, target, row, now: now, concurrentDuplicate: concurrentDuplicate, keyBuffer: &keyBuffer)
+    }
+
+    /// `insertIndexEntry` with the key built in `key` (see `insert(…keyBuffer:)`).
+    func insertIndexEntry(_ tx: Transaction, _ handle: TableHandle, _ target: IndexTarget, _ row: StoredRow, now: Int64,
+                          concurrentDuplicate: ConcurrentDuplicate, keyBuffer key: inout [UInt8]) throws {
+        guard let hasNull = try buildIndexTreeKey(tx, target, row, into: &key) else { return }
         guard key.count - 4 <= Self.maxIndexKeyBytes else {
             throw RedError(.limitExceeded, "index row size \(key.count - 4) exceeds the maximum \(Self.maxIndexKeyBytes) bytes for index \"\(target.definition.name)\"")
         }

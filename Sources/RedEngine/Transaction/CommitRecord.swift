@@ -218,14 +218,6 @@ enum Keyspace {
 
     static func prefix(_ collection: UInt32) -> [UInt8] { key(collection, []) }
 
-    /// The 4-byte prefix of `collection`, with room for `capacity` more bytes: a key built in place.
-    static func prefix(_ collection: UInt32, reserving capacity: Int) -> [UInt8] {
-        var k = [UInt8]()
-        k.reserveCapacity(4 + capacity)
-        withUnsafeBytes(of: collection.bigEndian) { k.append(contentsOf: $0) }
-        return k
-    }
-
     /// The tree key of row `rid` of `collection` (its user key is the rid, 8 bytes big-endian).
     /// Calls `body` with it, built on the stack.
     static func withRowKey<R>(_ collection: UInt32, rid: Int64, _ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {

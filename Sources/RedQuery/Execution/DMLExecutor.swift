@@ -103,6 +103,7 @@ struct DMLExecutor {
         // (`red bench surfaces`), and a load's conflicts stay commit-time ones (40001).
         let buffered = statement.decodedRows == nil && locksBeforeInserting(rowCount: sourceRows.count, handle)
         var rows: [StoredRow] = []
+        var keyBuffer: [UInt8] = []  // every row's index keys are built in it (`TableStore.insert`)
         var start = 0
         while start < sourceRows.count {
             // A BEFORE ROW trigger sees the rows before its own written, as in PostgreSQL: one row at a time.
@@ -148,7 +149,8 @@ struct DMLExecutor {
                     try updateTriggers?.rowWritten(new: updated, old: existing)
                     row = updated
                 } else {
-                    try store.insert(tx, handle, row, now: context.now, concurrentDuplicate: upsert == nil ? .uniqueViolation : .serializationFailure)
+                    try store.insert(tx, handle, row, now: context.now, concurrentDuplicate: upsert == nil ? .uniqueViolation : .serializationFailure,
+                                     keyBuffer: &keyBuffer)
                     foreignKeys?.inserted(handle, row)
                     try triggers?.rowWritten(new: row, old: nil)
                     if upsert != nil { touched.insert(row.rid) }  // only ON CONFLICT reads it
