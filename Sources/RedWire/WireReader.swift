@@ -10,30 +10,32 @@ struct WireReader {
 
     var remaining: Int { reader.remaining }
 
-    private mutating func field<T>(_ name: String, _ read: (inout ByteReader) throws -> T) throws -> T {
-        do { return try read(&reader) } catch { throw RedError(.protocolViolation, "truncated \(name)") }
+    // Field names are autoclosures: they are only made into text for an error, not for each
+    // value read (a bulk row's text value spelled "text length" every time).
+    private mutating func field<T>(_ name: @autoclosure () -> String, _ read: (inout ByteReader) throws -> T) throws -> T {
+        do { return try read(&reader) } catch { throw RedError(.protocolViolation, "truncated \(name())") }
     }
 
-    mutating func u8(_ name: String) throws -> UInt8 { try field(name) { try $0.u8() } }
-    mutating func u16(_ name: String) throws -> UInt16 { try field(name) { try $0.u16() } }
-    mutating func u32(_ name: String) throws -> UInt32 { try field(name) { try $0.u32() } }
-    mutating func u64(_ name: String) throws -> UInt64 { try field(name) { try $0.u64() } }
-    mutating func bytes(_ count: Int, _ name: String) throws -> [UInt8] { try field(name) { try $0.take(count) } }
+    mutating func u8(_ name: @autoclosure () -> String) throws -> UInt8 { try field(name()) { try $0.u8() } }
+    mutating func u16(_ name: @autoclosure () -> String) throws -> UInt16 { try field(name()) { try $0.u16() } }
+    mutating func u32(_ name: @autoclosure () -> String) throws -> UInt32 { try field(name()) { try $0.u32() } }
+    mutating func u64(_ name: @autoclosure () -> String) throws -> UInt64 { try field(name()) { try $0.u64() } }
+    mutating func bytes(_ count: Int, _ name: @autoclosure () -> String) throws -> [UInt8] { try field(name()) { try $0.take(count) } }
 
     /// UTF-8 text of `count` bytes; invalid UTF-8 is an error (`lossy`: replaced instead).
-    mutating func text(_ count: Int, _ name: String, lossy: Bool = false) throws -> String {
-        guard let text = try field(name, { try $0.string(count, lossy: lossy) }) else {
-            throw RedError(.protocolViolation, "\(name) must be valid UTF-8")
+    mutating func text(_ count: Int, _ name: @autoclosure () -> String, lossy: Bool = false) throws -> String {
+        guard let text = try field(name(), { try $0.string(count, lossy: lossy) }) else {
+            throw RedError(.protocolViolation, "\(name()) must be valid UTF-8")
         }
         return text
     }
 
-    mutating func text32(_ name: String, lossy: Bool = false) throws -> String {
-        try text(Int(try u32(name + " length")), name, lossy: lossy)
+    mutating func text32(_ name: @autoclosure () -> String, lossy: Bool = false) throws -> String {
+        try text(Int(try u32(name() + " length")), name(), lossy: lossy)
     }
 
-    mutating func text16(_ name: String) throws -> String {
-        try text(Int(try u16(name + " length")), name)
+    mutating func text16(_ name: @autoclosure () -> String) throws -> String {
+        try text(Int(try u16(name() + " length")), name())
     }
 
     /// Throws when bytes are left after a payload that must be consumed whole.
