@@ -59,6 +59,8 @@ public struct ColumnValues: Sendable, Equatable, Sequence, ExpressibleByDictiona
             switch (found, newValue) {
             case (true, let value?): entries[index].value = value
             case (true, nil): entries.remove(at: index)
+            // An append, the usual case, as one: `insert(at: count)` goes through replaceSubrange.
+            case (false, let value?) where index == entries.count: entries.append(Entry(id: id, value: value))
             case (false, let value?): entries.insert(Entry(id: id, value: value), at: index)
             case (false, nil): break
             }
