@@ -43,8 +43,16 @@ extension Parser {
         return .comment(on: target, text: text.isEmpty ? nil : text)
     }
 
+    /// 0A000 for statements about databases: a server holds one, reached under any database
+    /// name (tools such as Rails' `db:create` read 0A000 as "cannot create", not as bad SQL).
+    static func oneDatabase(_ statement: String, hint: String = "Connect with any database name to reach it.") -> RedError {
+        RedError(.featureNotSupported, "\(statement) is not supported: a RedDB server holds one database",
+                 detail: "Every database name a client connects with reaches that database.", hint: hint)
+    }
+
     mutating func parseDrop() throws -> Statement {
         try expectKeyword("drop")
+        if isKeyword("database") { throw Self.oneDatabase("DROP DATABASE", hint: "To remove the data, stop the server and delete its .rdb file.") }
         if acceptKeyword("materialized") {
             try expectKeyword("view")
             let ifExists = try parseIfExists()
@@ -126,6 +134,7 @@ extension Parser {
 
     mutating func parseAlter() throws -> Statement {
         try expectKeyword("alter")
+        if isKeyword("database") { throw Self.oneDatabase("ALTER DATABASE", hint: "Session settings go in SET, or in the connection's options.") }
         if let owner = try parseAlterOwner() { return owner }
         if acceptKeyword("domain") { return try parseAlterDomain() }
         if acceptKeyword("function") { return try parseAlterFunction() }

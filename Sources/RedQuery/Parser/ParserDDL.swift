@@ -8,6 +8,7 @@ extension Parser {
         var orReplace = false
         if acceptKeyword("or") { try expectKeyword("replace"); orReplace = true }
         if acceptKeyword("table") { return try parseCreateTable() }
+        if isKeyword("database") { throw Self.oneDatabase("CREATE DATABASE") }
         if isKeyword("global") || isKeyword("local") || isKeyword("temp") || isKeyword("temporary") {
             // PostgreSQL ignores GLOBAL and LOCAL (the standard's temporary tables differ).
             if !acceptKeyword("global") { _ = acceptKeyword("local") }
