@@ -18,11 +18,15 @@
 #include "CRedCRC.h"
 
 #if defined(__x86_64__) && (defined(__clang__) || defined(__GNUC__))
+#include <cpuid.h>
 #include <immintrin.h>
 
+// CPUID leaf 1, ECX bit 1 (`bit_PCLMUL`): asked directly, so no compiler runtime support
+// (`__builtin_cpu_supports` needs libgcc's or compiler-rt's CPU model) is linked in.
 int red_crc32_fold_available(void) {
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("pclmul") ? 1 : 0;
+    unsigned int eax, ebx, ecx, edx;
+    if (!__get_cpuid(1, &eax, &ebx, &ecx, &edx)) return 0;
+    return (ecx & bit_PCLMUL) ? 1 : 0;
 }
 
 __attribute__((target("pclmul,sse2")))
