@@ -102,7 +102,10 @@ public enum ValueCodec {
             return .timestamp(CalendarMath.isInfinite(ms) ? ms : ms.multipliedReportingOverflow(by: 1000).partialValue)
         case 9: return .date(Int32(truncatingIfNeeded: unzigzag(try r.varint())))
         case 10:
-            return .uuid(UUIDBits(bigEndianBytes: try r.take(16))!)
+            // Two big-endian halves, read without an array (`u64` reads little-endian).
+            let high = try r.u64().byteSwapped
+            let low = try r.u64().byteSwapped
+            return .uuid(UUIDBits(high: high, low: low))
         case 12: return .decimal(Numeric(mantissa: unzigzag(try r.varint()), scale: 4))
         case 14:
             let scale = Int(try r.u8())

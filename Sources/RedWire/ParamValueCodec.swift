@@ -105,8 +105,10 @@ public enum ParamValueCodec {
             guard !overflow, CalendarMath.timestampRange.contains(us) else { throw RedError(.protocolViolation, "timestamp parameter out of range") }
             return .timestamp(us)
         case 0x09:
-            let raw = try reader.bytes(16, "uuid")
-            return .uuid(UUIDBits(bigEndianBytes: raw)!)
+            // Two big-endian halves, read without an array (`u64` reads little-endian).
+            let high = try reader.u64("uuid").byteSwapped
+            let low = try reader.u64("uuid").byteSwapped
+            return .uuid(UUIDBits(high: high, low: low))
         default:
             throw RedError(.protocolViolation, "unknown parameter value tag 0x\(tag < 16 ? "0" : "")\(String(tag, radix: 16))")
         }
