@@ -102,15 +102,14 @@ struct DMLExecutor {
         // and releasing a lock per key was a third of the server's time in a 1,000-row batch
         // (`red bench surfaces`), and a load's conflicts stay commit-time ones (40001).
         let buffered = statement.decodedRows == nil && locksBeforeInserting(rowCount: sourceRows.count, handle)
-        var rows: [StoredRow] = []
+        var rows: [StoredRow] = []  // buffered: every row, built before any is written
+        var single: StoredRow?  // otherwise: the one row built, moved on to be written (no array, no copy)
         var keyBuffer: [UInt8] = []  // every row's index keys are built in it (`TableStore.insert`)
         var start = 0
         while start < sourceRows.count {
             // A BEFORE ROW trigger sees the rows before its own written, as in PostgreSQL: one row at a time.
             let end = buffered && triggers?.hasBeforeRow != true ? sourceRows.count : start + 1
-            // Emptied from the end: `removeAll(keepingCapacity:)` goes through replaceSubrange,
-            // a generic path that was 1.7 % of a bulk load, which takes its rows one at a time.
-            while !rows.isEmpty { rows.removeLast() }
+            rows.removeAll(keepingCapacity: true)
             for r in start..<end {
                 var row: StoredRow
                 switch handle.schema.model {
@@ -121,14 +120,14 @@ struct DMLExecutor {
                         targets = (width, columns, columns.map { CellTarget($0, overriding: statement.overriding) })
                     }
                     if rowIDs.isEmpty { rowIDs = try store.reserveRowIDs(tx, handle, count: min(1_000, sourceRows.count - r)) }
-                    var built = try tableRow(targets!.columns, targets!.cells, sourceRows, r, handle, &defaults, rid: rowIDs.lowerBound,
-                                             expiresAt: expiresAt, checkNotNull: triggers?.hasBeforeRow != true)
+                    row = try tableRow(targets!.columns, targets!.cells, sourceRows, r, handle, &defaults, rid: rowIDs.lowerBound,
+                                       expiresAt: expiresAt, checkNotNull: triggers?.hasBeforeRow != true)
                     rowIDs = rowIDs.dropFirst()
                     if let triggers, triggers.hasBeforeRow {
-                        guard let changed = try triggers.beforeRow(new: built, old: nil) else { continue }  // NULL: the row is skipped
-                        built = changed
+                        guard let changed = try triggers.beforeRow(new: row, old: nil) else { continue }  // NULL: the row is skipped
+                        row = changed
                     }
-                    row = try generated.filled(built)
+                    try generated.fill(&row)
                     try checks.verify(row)  // before any conflict check, as PostgreSQL does
                 case .document: row = try documentRow(statement.columns, sourceRows.row(r), handle, expiresAt: expiresAt)
                 case .vector: row = try vectorRow(statement.columns, sourceRows.row(r), handle, expiresAt: expiresAt)
@@ -138,10 +137,11 @@ struct DMLExecutor {
                     continue
                 }
                 if let metadata { row.values[StoredRow.metadataColumnID] = metadata }
-                rows.append(row)
+                if buffered { rows.append(row) } else { single = row }
             }
             if buffered { try lockBeforeInserting(rows, handle, upsert) }
-            for (offset, var row) in rows.enumerated() {
+            for offset in 0..<(buffered ? rows.count : single == nil ? 0 : 1) {
+                var row = buffered ? rows[offset] : single.take()!
                 let r = start + offset
                 if let upsert, let existing = try upsert.conflict(with: row, executor: self) {
                     if upsert.updates { try lockUpsertTarget(existing, handle, locked: &upsertLocked) }

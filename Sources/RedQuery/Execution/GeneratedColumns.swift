@@ -52,8 +52,15 @@ struct GeneratedColumns {
 
     /// `row` with every generated column computed from its other columns.
     func filled(_ row: StoredRow) throws -> StoredRow {
-        guard !bound.isEmpty else { return row }
         var row = row
+        try fill(&row)
+        return row
+    }
+
+    /// `filled` in place: a bulk load's rows, most of which have no generated column, are
+    /// neither copied nor retained on their way through.
+    func fill(_ row: inout StoredRow) throws {
+        guard !bound.isEmpty else { return }
         let values = columns.map { row.values[$0.id] ?? .null }
         let eval = context.evaluation([])
         for (column, expr) in bound {
@@ -67,7 +74,6 @@ struct GeneratedColumns {
             }
             row.values[column.id] = value.isNull ? nil : value
         }
-        return row
     }
 
     /// 42P17/0A000 when `sql`, the generation expression of `column` among `columns`, breaks a rule above.
