@@ -91,7 +91,8 @@ struct DMLExecutor {
         var affected = 0
         var touched = Set<Int64>()
         let eval = context.evaluation([])
-        var targets: (count: Int, columns: [ColumnDefinition], cells: [CellTarget])?  // resolved once per row width, not per row
+        // Resolved once per row width, not per row; `adoptable`: see `tableRow`.
+        var targets: (count: Int, columns: [ColumnDefinition], cells: [CellTarget], adoptable: [UInt16]?)?
         var rowIDs: Range<Int64> = 0..<0  // taken for the statement's rows at once, not one by one
         var upsertLocked = 0
         // When the statement locks what it writes (`locksBeforeInserting`), every row is built
@@ -117,11 +118,12 @@ struct DMLExecutor {
                     let width = sourceRows.width(of: r)
                     if targets?.count != width {
                         let columns = try insertTargets(statement.columns, valueCount: width, handle)
-                        targets = (width, columns, columns.map { CellTarget($0, overriding: statement.overriding) })
+                        let cells = columns.map { CellTarget($0, overriding: statement.overriding) }
+                        targets = (width, columns, cells, statement.decodedRows == nil ? nil : Self.adoptableIDs(cells, handle.schema))
                     }
                     if rowIDs.isEmpty { rowIDs = try store.reserveRowIDs(tx, handle, count: min(1_000, sourceRows.count - r)) }
                     row = try tableRow(targets!.columns, targets!.cells, sourceRows, r, handle, &defaults, rid: rowIDs.lowerBound,
-                                       expiresAt: expiresAt, checkNotNull: triggers?.hasBeforeRow != true)
+                                       expiresAt: expiresAt, checkNotNull: triggers?.hasBeforeRow != true, adoptable: targets!.adoptable)
                     rowIDs = rowIDs.dropFirst()
                     if let triggers, triggers.hasBeforeRow {
                         guard let changed = try triggers.beforeRow(new: row, old: nil) else { continue }  // NULL: the row is skipped
@@ -201,6 +203,8 @@ struct DMLExecutor {
         /// Cell `c` of row `r`; nil: DEFAULT.
         subscript(r: Int, c: Int) -> Value? { isDecoded ? decoded[decoded.startIndex + r][c] : cells[r][c] }
         func row(_ r: Int) -> [Value?] { isDecoded ? decoded[decoded.startIndex + r].map { $0 } : cells[r] }
+        /// Row `r` as decoded, sharing its storage; nil for evaluated rows.
+        func decodedRow(_ r: Int) -> ArraySlice<Value>? { isDecoded ? decoded[decoded.startIndex + r][...] : nil }
     }
 
     /// `r.*` in a VALUES list: a record's fields (a whole row, elsewhere).
@@ -364,9 +368,41 @@ struct DMLExecutor {
         }
     }
 
+    /// The column ids under which a decoded row's values can be adopted as they are
+    /// (`ColumnValues.init(ids:values:)`), or nil: every column of the table is given, in id
+    /// order, and each only needs its type's coercion (no default, identity or generated value,
+    /// no ENUM or width check), so a row whose values that coercion leaves unchanged is
+    /// already the stored row's values.
+    static func adoptableIDs(_ cells: [CellTarget], _ schema: CollectionSchema) -> [UInt16]? {
+        let ids = cells.map(\.id)
+        guard cells.count == schema.columns.count, zip(ids, ids.dropFirst()).allSatisfy({ $0 < $1 }),
+              cells.allSatisfy({ $0.plain && !$0.ignoresValue && !$0.refusesValue }) else { return nil }
+        return ids
+    }
+
     /// `targets` are the columns the source's values go to, `cells` the same as `CellTarget`s.
+    /// With `adoptable` ids (`adoptableIDs`), a decoded row that needs no change (no NULL, each
+    /// value already of its column's type) keeps its array as the row's values: a bulk-loaded
+    /// row then allocates nothing here. Any other row takes the general path below.
     func tableRow(_ targets: [ColumnDefinition], _ cells: [CellTarget], _ source: SourceRows, _ r: Int, _ handle: TableHandle,
-                  _ defaults: inout DefaultValues, rid: Int64, expiresAt: Int64?, checkNotNull: Bool = true) throws -> StoredRow {
+                  _ defaults: inout DefaultValues, rid: Int64, expiresAt: Int64?, checkNotNull: Bool = true,
+                  adoptable: [UInt16]? = nil) throws -> StoredRow {
+        if let adoptable, let given = source.decodedRow(r) {
+            var unchanged = true
+            for i in cells.indices {
+                let value = given[given.startIndex + i]
+                let coerced: Value
+                do { coerced = try cells[i].type.coerce(value) } catch let error as RedError { throw columnError(error, targets[i], handle) }
+                if coerced.isNull || !coerced.isIdentical(to: value) {
+                    unchanged = false
+                    break
+                }
+            }
+            if unchanged {
+                return StoredRow(rid: rid, values: ColumnValues(ids: adoptable, values: given), expiresAt: expiresAt,
+                                 createdAt: context.now, updatedAt: context.now)
+            }
+        }
         let schema = handle.schema
         var values = ColumnValues()
         values.reserveCapacity(schema.columns.count)
