@@ -138,6 +138,18 @@ public enum DataType: String, Sendable, Hashable, Codable, CaseIterable {
         }
     }
 
+    /// Whether `coerce(value)` is `value` itself, told from the two kinds alone (a non-NULL
+    /// value already of this type's own kind): a bulk-loaded row whose every value is kept
+    /// stores its decoded array as it is (`DMLExecutor.tableRow`), without coercing or
+    /// comparing a single value. False whenever unsure; `coerce` then decides.
+    public func keepsAsIs(_ value: Value) -> Bool {
+        switch (self, value) {
+        case (.integer, .integer), (.float, .float), (.text, .text), (.boolean, .boolean), (.decimal, .decimal),
+             (.blob, .blob), (.json, .json), (.date, .date), (.uuid, .uuid): return true
+        default: return false
+        }
+    }
+
     /// Converts `value` to this type or throws a 22P02/22003 error.
     public func coerce(_ value: Value) throws -> Value {
         if case .null = value { return .null }

@@ -40,6 +40,31 @@ import Testing
     /// `Value` stays 8-byte aligned and 24 bytes apart in arrays: a payload aligned to 16
     /// bytes (as `.uuid` was, a UInt128) makes every `[Value]` a third bigger and allocated
     /// with `posix_memalign`.
+    /// A bulk load stores a value `keepsAsIs` accepts without coercing it: for every type and
+    /// every kind of value, coercion must then give back that very value.
+    @Test func valuesATypeKeepsAsTheyAreAreWhatItsCoercionReturns() throws {
+        let values: [Value] = [
+            .null, .boolean(true), .integer(-7), .float(2.5), .float(-0.0), .decimal(try #require(try Numeric.parse("12.340"))),
+            .text("ab"), .text(" 12 "), .text("une chaîne assez longue pour le tas"), .blob([0, 255]), .json(.object([])),
+            .timestamp(1_700_000_000_000_000), .date(19_000), .uuid(UUIDBits(high: 1, low: 2)), .vector([1, 2]),
+            .interval(Interval(months: 1, days: 2, microseconds: 3)),
+        ]
+        var kept = 0
+        for type in DataType.allCases {
+            for value in values where type.keepsAsIs(value) {
+                kept += 1
+                #expect(!value.isNull)
+                let coerced = try type.coerce(value)
+                if case .json(let a) = coerced, case .json(let b) = value {
+                    #expect(a == b, "\(type) changes \(value)")  // `isIdentical` leaves JSON to its callers
+                } else {
+                    #expect(coerced.isIdentical(to: value), "\(type) changes \(value)")
+                }
+            }
+        }
+        #expect(kept >= 9)  // at least the nine kinds listed in `keepsAsIs`
+    }
+
     @Test func valueIsEightByteAlignedAndTwentyFourBytesInArrays() {
         #expect(MemoryLayout<Value>.alignment == 8)
         #expect(MemoryLayout<Value>.stride == 24)

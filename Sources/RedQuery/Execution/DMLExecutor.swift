@@ -103,9 +103,32 @@ struct DMLExecutor {
         // and releasing a lock per key was a third of the server's time in a 1,000-row batch
         // (`red bench surfaces`), and a load's conflicts stay commit-time ones (40001).
         let buffered = statement.decodedRows == nil && locksBeforeInserting(rowCount: sourceRows.count, handle)
-        var rows: [StoredRow] = []  // buffered: every row, built before any is written
-        var single: StoredRow?  // otherwise: the one row built, moved on to be written (no array, no copy)
+        var rows: [StoredRow] = []  // buffered: the rows built, before any is written
         var keyBuffer: [UInt8] = []  // every row's index keys are built in it (`TableStore.insert`)
+        /// Writes row `r` (or, ON CONFLICT, what it resolves to).
+        func write(_ proposed: StoredRow, _ r: Int) throws {
+            var row = proposed
+            if let upsert, let existing = try upsert.conflict(with: row, executor: self) {
+                if upsert.updates { try lockUpsertTarget(existing, handle, locked: &upsertLocked) }
+                guard let updated = try upsert.resolve(existing: existing, proposed: row, touched: &touched, defaults: &defaults,
+                                                       executor: self, eval: eval, triggers: updateTriggers) else { return }
+                try foreignKeys?.updated(handle, old: existing, new: updated)
+                try updateTriggers?.rowWritten(new: updated, old: existing)
+                row = updated
+            } else {
+                try store.insert(tx, handle, row, now: context.now, concurrentDuplicate: upsert == nil ? .uniqueViolation : .serializationFailure,
+                                 keyBuffer: &keyBuffer)
+                foreignKeys?.inserted(handle, row)
+                try triggers?.rowWritten(new: row, old: nil)
+                if upsert != nil { touched.insert(row.rid) }  // only ON CONFLICT reads it
+                if let item = embedded?[r] { embeddedRows.append((row.rid, item.text, item.vector)) }
+            }
+            affected += 1
+            if let returning {
+                let values = TableScanNode.values(of: row, key: StoredRow.key(rid: row.rid), schema: handle.schema)
+                returned.append(try returning.exprs.map { try eval.evaluate($0, values) })
+            }
+        }
         var start = 0
         while start < sourceRows.count {
             // A BEFORE ROW trigger sees the rows before its own written, as in PostgreSQL: one row at a time.
@@ -139,32 +162,12 @@ struct DMLExecutor {
                     continue
                 }
                 if let metadata { row.values[StoredRow.metadataColumnID] = metadata }
-                if buffered { rows.append(row) } else { single = row }
+                // Unbuffered, a row is written as soon as it is built: no array, no copy.
+                if buffered { rows.append(row) } else { try write(row, r) }
             }
-            if buffered { try lockBeforeInserting(rows, handle, upsert) }
-            for offset in 0..<(buffered ? rows.count : single == nil ? 0 : 1) {
-                var row = buffered ? rows[offset] : single.take()!
-                let r = start + offset
-                if let upsert, let existing = try upsert.conflict(with: row, executor: self) {
-                    if upsert.updates { try lockUpsertTarget(existing, handle, locked: &upsertLocked) }
-                    guard let updated = try upsert.resolve(existing: existing, proposed: row, touched: &touched, defaults: &defaults,
-                                                           executor: self, eval: eval, triggers: updateTriggers) else { continue }
-                    try foreignKeys?.updated(handle, old: existing, new: updated)
-                    try updateTriggers?.rowWritten(new: updated, old: existing)
-                    row = updated
-                } else {
-                    try store.insert(tx, handle, row, now: context.now, concurrentDuplicate: upsert == nil ? .uniqueViolation : .serializationFailure,
-                                     keyBuffer: &keyBuffer)
-                    foreignKeys?.inserted(handle, row)
-                    try triggers?.rowWritten(new: row, old: nil)
-                    if upsert != nil { touched.insert(row.rid) }  // only ON CONFLICT reads it
-                    if let item = embedded?[r] { embeddedRows.append((row.rid, item.text, item.vector)) }
-                }
-                affected += 1
-                if let returning {
-                    let values = TableScanNode.values(of: row, key: StoredRow.key(rid: row.rid), schema: handle.schema)
-                    returned.append(try returning.exprs.map { try eval.evaluate($0, values) })
-                }
+            if buffered {
+                try lockBeforeInserting(rows, handle, upsert)
+                for (offset, row) in rows.enumerated() { try write(row, start + offset) }
             }
             start = end
         }
@@ -381,22 +384,18 @@ struct DMLExecutor {
     }
 
     /// `targets` are the columns the source's values go to, `cells` the same as `CellTarget`s.
-    /// With `adoptable` ids (`adoptableIDs`), a decoded row that needs no change (no NULL, each
-    /// value already of its column's type) keeps its array as the row's values: a bulk-loaded
-    /// row then allocates nothing here. Any other row takes the general path below.
+    /// With `adoptable` ids (`adoptableIDs`), a decoded row that needs no change (each value
+    /// already of its column's kind, so no NULL: `DataType.keepsAsIs`) keeps its array as the
+    /// row's values: a bulk-loaded row then allocates nothing here, and no value is coerced or
+    /// compared. Any other row takes the general path below.
     func tableRow(_ targets: [ColumnDefinition], _ cells: [CellTarget], _ source: SourceRows, _ r: Int, _ handle: TableHandle,
                   _ defaults: inout DefaultValues, rid: Int64, expiresAt: Int64?, checkNotNull: Bool = true,
                   adoptable: [UInt16]? = nil) throws -> StoredRow {
         if let adoptable, let given = source.decodedRow(r) {
             var unchanged = true
-            for i in cells.indices {
-                let value = given[given.startIndex + i]
-                let coerced: Value
-                do { coerced = try cells[i].type.coerce(value) } catch let error as RedError { throw columnError(error, targets[i], handle) }
-                if coerced.isNull || !coerced.isIdentical(to: value) {
-                    unchanged = false
-                    break
-                }
+            for i in cells.indices where !cells[i].type.keepsAsIs(given[given.startIndex + i]) {
+                unchanged = false
+                break
             }
             if unchanged {
                 return StoredRow(rid: rid, values: ColumnValues(ids: adoptable, values: given), expiresAt: expiresAt,
