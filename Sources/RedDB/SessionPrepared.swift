@@ -56,6 +56,14 @@ extension Session {
     @discardableResult
     public func insertRows(into table: String, columns: [String], rows: ArraySlice<[Value]>, returningRid: Bool = false,
                            overriding: IdentityGeneration? = nil, statementTriggers: (before: Bool, after: Bool) = (true, true)) async throws -> QueryResult {
+        try await insertRows(into: table, columns: columns, rows: try RowBlock(insertRows: rows), returningRid: returningRid,
+                             overriding: overriding, statementTriggers: statementTriggers)
+    }
+
+    /// `insertRows` with the rows in one block (a RedWire bulk stream's frame, as decoded).
+    @discardableResult
+    public func insertRows(into table: String, columns: [String], rows: RowBlock, returningRid: Bool = false,
+                           overriding: IdentityGeneration? = nil, statementTriggers: (before: Bool, after: Bool) = (true, true)) async throws -> QueryResult {
         try await asRequest {
             try await run(.insertValues(table: table, columns: columns, rows: rows, returningRid: returningRid, overriding: overriding,
                                         statementTriggers: statementTriggers), parameters: [])

@@ -14,8 +14,8 @@ enum MultiRowInsert {
     /// has one open (then the caller's transaction decides). `insert` runs each batch (through
     /// `Session.insertRows`), so a surface can make it cancellable and count it. Returns the
     /// rows inserted.
-    static func insertAll(table: String, columns: [String], rows: [[Value]], on session: Session,
-                          insert: (ArraySlice<[Value]>) async throws -> QueryResult) async throws -> Int {
+    static func insertAll(table: String, columns: [String], rows: RowBlock, on session: Session,
+                          insert: (RowBlock) async throws -> QueryResult) async throws -> Int {
         if !session.inTransaction {
             let inserted = try await insertUncommitted(table: table, columns: columns, rows: rows, on: session, insert: insert)
             do {
@@ -33,8 +33,8 @@ enum MultiRowInsert {
     /// Inserts every row in a new transaction on `session` and leaves it open for the caller
     /// to commit. On failure the transaction is rolled back. `session` must not be in a
     /// transaction.
-    private static func insertUncommitted(table: String, columns: [String], rows: [[Value]], on session: Session,
-                                          insert: (ArraySlice<[Value]>) async throws -> QueryResult) async throws -> Int {
+    private static func insertUncommitted(table: String, columns: [String], rows: RowBlock, on session: Session,
+                                          insert: (RowBlock) async throws -> QueryResult) async throws -> Int {
         try check(columns: columns, rows: rows)
         guard !session.inTransaction else { throw RedError(.internalError, "bulk insert: the batch session is already in a transaction") }
         _ = try await session.execute("BEGIN")
@@ -47,17 +47,26 @@ enum MultiRowInsert {
     }
 
     /// Every row has one value per column.
-    static func check(columns: [String], rows: [[Value]]) throws {
+    static func check(columns: [String], rows: RowBlock) throws {
         guard !columns.isEmpty else { throw RedError(.invalidArgument, "bulk insert: no columns") }
-        guard rows.allSatisfy({ $0.count == columns.count }) else {
-            throw RedError(.invalidArgument, "bulk insert: every row needs \(columns.count) values, one per column")
-        }
+        guard rows.isEmpty || rows.width == columns.count else { throw rowWidthError(columns) }
     }
 
-    private static func insertBatches(_ rows: [[Value]], insert: (ArraySlice<[Value]>) async throws -> QueryResult) async throws -> Int {
+    /// `rows` as one block, once each is found to have one value per column.
+    static func block(columns: [String], rows: [[Value]]) throws -> RowBlock {
+        guard !columns.isEmpty else { throw RedError(.invalidArgument, "bulk insert: no columns") }
+        guard rows.allSatisfy({ $0.count == columns.count }), let block = RowBlock(rows: rows) else { throw rowWidthError(columns) }
+        return block
+    }
+
+    private static func rowWidthError(_ columns: [String]) -> RedError {
+        RedError(.invalidArgument, "bulk insert: every row needs \(columns.count) values, one per column")
+    }
+
+    private static func insertBatches(_ rows: RowBlock, insert: (RowBlock) async throws -> QueryResult) async throws -> Int {
         var inserted = 0
-        for start in stride(from: 0, to: rows.count, by: rowsPerStatement) {
-            inserted += try await insert(rows[start..<min(rows.count, start + rowsPerStatement)]).rowsAffected
+        for start in stride(from: rows.startIndex, to: rows.endIndex, by: rowsPerStatement) {
+            inserted += try await insert(rows[start..<min(rows.endIndex, start + rowsPerStatement)]).rowsAffected
         }
         return inserted
     }

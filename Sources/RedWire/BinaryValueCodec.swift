@@ -137,8 +137,13 @@ public enum BinaryValueCodec {
     }
 
     public static func decodeStreamRows(_ payload: [UInt8], width: Int) throws -> [[Value]] {
+        try decodeStreamRowBlock(payload, width: width).arrays
+    }
+
+    /// `decodeStreamRows` as one block (the server's bulk stream: no array per row).
+    public static func decodeStreamRowBlock(_ payload: [UInt8], width: Int) throws -> RowBlock {
         var reader = WireReader(payload)
-        let rows = try readRows(&reader, width: width)
+        let rows = try readRowBlock(&reader, width: width)
         try reader.expectEnd()
         return rows
     }
@@ -181,25 +186,26 @@ public enum BinaryValueCodec {
     /// Rows of `width` values; every value takes at least one byte, so a count the payload
     /// cannot hold is refused before anything is allocated.
     static func readRows(_ reader: inout WireReader, width: Int) throws -> [[Value]] {
+        try readRowBlock(&reader, width: width).arrays
+    }
+
+    /// `readRows` into one block: every row's values in one array.
+    static func readRowBlock(_ reader: inout WireReader, width: Int) throws -> RowBlock {
         let count = Int(try reader.u32("nrows"))
         if width == 0 {
             guard count == 0 else { throw RedError(.protocolViolation, "rows without columns") }
-            return []
+            return RowBlock()
         }
         guard count <= reader.remaining / width else { throw RedError(.protocolViolation, "truncated rows") }
-        // A one-byte NULL becomes a 32-byte `Value` in a row array of its own: 16 MiB of
-        // one-column NULL rows would take over a gigabyte decoded. Bounded per frame instead.
+        // A one-byte NULL becomes a 24-byte `Value`: 16 MiB of one-column NULL rows would
+        // take hundreds of megabytes decoded (and, as arrays of their own, more). Bounded per
+        // frame instead.
         guard count * (rowOverheadBytes + width * MemoryLayout<Value>.stride) <= maxDecodedRowBytes else {
             throw RedError(.limitExceeded, "\(count) rows of \(width) values in one frame decode to more than \(maxDecodedRowBytes >> 20) MiB; send them in more frames")
         }
-        var rows: [[Value]] = []
-        rows.reserveCapacity(count)
-        for _ in 0..<count {
-            var row: [Value] = []
-            row.reserveCapacity(width)
-            for _ in 0..<width { row.append(try decode(&reader)) }
-            rows.append(row)
-        }
-        return rows
+        var values: [Value] = []
+        values.reserveCapacity(count * width)
+        for _ in 0..<(count * width) { values.append(try decode(&reader)) }
+        return RowBlock(width: width, values: values)
     }
 }

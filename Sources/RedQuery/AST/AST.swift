@@ -375,7 +375,7 @@ extension Statement {
     /// Names are taken as written, like quoted identifiers. `overriding` as INSERT's clause
     /// (COPY keeps the values given for GENERATED ALWAYS identity columns, as in PostgreSQL).
     /// `statementTriggers`: whether it fires the table's BEFORE and AFTER STATEMENT triggers.
-    public static func insertValues(table: String, columns: [String], rows: ArraySlice<[Value]>, returningRid: Bool = false,
+    public static func insertValues(table: String, columns: [String], rows: RowBlock, returningRid: Bool = false,
                                     overriding: IdentityGeneration? = nil, statementTriggers: (before: Bool, after: Bool) = (true, true)) -> Statement {
         var insert = InsertStatement(table: table, model: .row, columns: columns, source: Query(body: .values([])))
         insert.decodedRows = rows
@@ -384,5 +384,14 @@ extension Statement {
         insert.firesAfterStatementTriggers = statementTriggers.after
         if returningRid { insert.returning = [SelectItem(expr: .column(["rid"]), alias: nil)] }
         return .insert(insert)
+    }
+}
+
+extension RowBlock {
+    /// Rows given one array each, for `Statement.insertValues`: rows of unequal widths are
+    /// the 42601 a VALUES list of them is.
+    public init<Rows: Swift.Collection>(insertRows rows: Rows) throws where Rows.Element == [Value] {
+        guard let block = RowBlock(rows: rows) else { throw RedError(.syntaxError, "VALUES lists must all be the same length") }
+        self = block
     }
 }

@@ -24,7 +24,7 @@ public struct InsertStatement: Sendable, Equatable {
     public var onConflict: OnConflict?
     /// Rows whose values are already in hand (`Statement.insertValues`): inserted as they
     /// are, instead of `source`, with no literal expressions built per value.
-    public var decodedRows: ArraySlice<[Value]>?
+    public var decodedRows: RowBlock?
     /// `WITH AUTO EMBED (fields) [USING provider] [MODEL 'm']`.
     public var autoEmbed: AutoEmbed?
     /// `OVERRIDING SYSTEM VALUE` (.always: values given for GENERATED ALWAYS identity columns

@@ -48,7 +48,7 @@ extension StatementExecutor {
     /// `rows` into the table `name` (a materialized view's too, while it is being written).
     func insert(_ rows: ArraySlice<[Value]>, into name: String, columns: [String], _ context: ExecutionContext) throws {
         guard !rows.isEmpty else { return }
-        guard case .insert(let insert) = Statement.insertValues(table: name, columns: columns, rows: rows) else {
+        guard case .insert(let insert) = Statement.insertValues(table: name, columns: columns, rows: try RowBlock(insertRows: rows)) else {
             throw RedError(.internalError, "CREATE TABLE AS built no INSERT")
         }
         let previous = context.refreshingMaterializedView

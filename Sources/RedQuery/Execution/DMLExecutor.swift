@@ -187,11 +187,11 @@ struct DMLExecutor {
     /// An INSERT's source rows: decoded bulk rows as they came (not copied into a row of
     /// optional cells each), or evaluated rows whose nil cells stand for DEFAULT.
     struct SourceRows {
-        private var decoded: ArraySlice<[Value]> = []
+        private var decoded = RowBlock()
         private var cells: [[Value?]] = []
         private let isDecoded: Bool
 
-        init(decoded: ArraySlice<[Value]>) {
+        init(decoded: RowBlock) {
             self.decoded = decoded
             isDecoded = true
         }
@@ -202,12 +202,12 @@ struct DMLExecutor {
         }
 
         var count: Int { isDecoded ? decoded.count : cells.count }
-        func width(of r: Int) -> Int { isDecoded ? decoded[decoded.startIndex + r].count : cells[r].count }
+        func width(of r: Int) -> Int { isDecoded ? decoded.width : cells[r].count }
         /// Cell `c` of row `r`; nil: DEFAULT.
-        subscript(r: Int, c: Int) -> Value? { isDecoded ? decoded[decoded.startIndex + r][c] : cells[r][c] }
+        subscript(r: Int, c: Int) -> Value? { isDecoded ? decoded[decoded.startIndex + r, c] : cells[r][c] }
         func row(_ r: Int) -> [Value?] { isDecoded ? decoded[decoded.startIndex + r].map { $0 } : cells[r] }
-        /// Row `r` as decoded, sharing its storage; nil for evaluated rows.
-        func decodedRow(_ r: Int) -> ArraySlice<Value>? { isDecoded ? decoded[decoded.startIndex + r][...] : nil }
+        /// Row `r` as decoded, sharing the block's storage; nil for evaluated rows.
+        func decodedRow(_ r: Int) -> ArraySlice<Value>? { isDecoded ? decoded[decoded.startIndex + r] : nil }
     }
 
     /// `r.*` in a VALUES list: a record's fields (a whole row, elsewhere).
@@ -218,12 +218,7 @@ struct DMLExecutor {
 
     /// The source rows; `nil` cells stand for DEFAULT (written or omitted).
     func evaluateSource(_ statement: InsertStatement, _ planner: Planner) throws -> SourceRows {
-        if let decoded = statement.decodedRows {
-            if let width = decoded.first?.count, decoded.contains(where: { $0.count != width }) {
-                throw RedError(.syntaxError, "VALUES lists must all be the same length")
-            }
-            return SourceRows(decoded: decoded)
-        }
+        if let decoded = statement.decodedRows { return SourceRows(decoded: decoded) }  // one width (`RowBlock(insertRows:)`)
         if case .values(let rows) = statement.source.body, statement.source.orderBy.isEmpty, statement.source.limit == nil {
             let eval = context.evaluation([])
             let kept = keptValues()

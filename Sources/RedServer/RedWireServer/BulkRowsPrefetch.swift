@@ -12,11 +12,11 @@ struct InboundRequest: Sendable {
 /// Rows of one BulkStreamRows frame, decoded on the shared pool while the stream's task is
 /// still inserting earlier frames.
 struct PrefetchedRows: Sendable {
-    fileprivate let task: Task<[[Value]], any Error>
+    fileprivate let task: Task<RowBlock, any Error>
     fileprivate let outstanding: PrefetchCounter
 
     /// The rows (or the decoding error, as the stream's task would have reported it).
-    func rows() async throws -> [[Value]] { try await task.value }
+    func rows() async throws -> RowBlock { try await task.value }
 
     /// Frees the frame's prefetch slot: called once its request is handled (or dropped),
     /// whether or not the rows were used.
@@ -63,7 +63,7 @@ struct BulkRowsPrefetch {
             if let width = widths[frame.streamID], outstanding.tryAcquire(limit: Self.limit) {
                 let payload = frame.payload
                 let task = Task(executorPreference: globalConcurrentExecutor) {
-                    try RedWireRequests.decoding("stream rows") { try BinaryValueCodec.decodeStreamRows(payload, width: width) }
+                    try RedWireRequests.decoding("stream rows") { try BinaryValueCodec.decodeStreamRowBlock(payload, width: width) }
                 }
                 return InboundRequest(frame: frame, decodedRows: PrefetchedRows(task: task, outstanding: outstanding))
             }

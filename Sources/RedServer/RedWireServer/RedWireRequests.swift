@@ -212,10 +212,10 @@ struct RedWireRequests: Sendable {
                 guard var stream = bulk else {
                     throw RedError(.invalidArgument, "stream rows: no active stream session (send MSG_BULK_STREAM_START first)")
                 }
-                let rows: [[Value]] = if let prefetched {
+                let rows: RowBlock = if let prefetched {
                     try await prefetched.rows()
                 } else {
-                    try Self.decoding("stream rows") { try BinaryValueCodec.decodeStreamRows(frame.payload, width: stream.columns.count) }
+                    try Self.decoding("stream rows") { try BinaryValueCodec.decodeStreamRowBlock(frame.payload, width: stream.columns.count) }
                 }
                 bulk = nil  // a failure ends the stream; batches committed before stay committed
                 try await insert(rows, into: &stream, on: session, for: frame)
@@ -321,17 +321,17 @@ struct RedWireRequests: Sendable {
     /// frame goes in 1,000 rows at a time, and after each the batch may commit (a client's
     /// frame can hold tens of thousands of rows, more than an early commit wants). On failure
     /// the open batch is rolled back; batches committed before stay committed.
-    private func insert(_ rows: [[Value]], into stream: inout BulkStream, on session: Session, for request: Frame) async throws {
+    private func insert(_ rows: RowBlock, into stream: inout BulkStream, on session: Session, for request: Frame) async throws {
         let (table, columns) = (stream.collection, stream.columns)
         // Other sessions cannot see this one's temporary tables: with any, the rows go in here.
         if session.inTransaction || session.hasTemporaryTables {
             try await stream.settle()  // the batch before goes first, and its failure stops this one
-            stream.flushed += try await insert(.init(collection: table, columns: columns, rows: rows), on: session, for: request)
+            stream.flushed += try await insert(table, columns, rows, on: session, for: request)
             return
         }
         try MultiRowInsert.check(columns: columns, rows: rows)
-        for start in stride(from: 0, to: rows.count, by: MultiRowInsert.rowsPerStatement) {
-            let piece = rows[start..<min(rows.count, start + MultiRowInsert.rowsPerStatement)]
+        for start in stride(from: rows.startIndex, to: rows.endIndex, by: MultiRowInsert.rowsPerStatement) {
+            let piece = rows[start..<min(rows.endIndex, start + MultiRowInsert.rowsPerStatement)]
             let batchSession = stream.openBatch ?? stream.nextBatchSession(context.database, like: session)
             do {
                 if stream.openBatch == nil {
@@ -363,7 +363,7 @@ struct RedWireRequests: Sendable {
     /// reported as the unique violation it is.
     private func commitOpenBatch(_ stream: inout BulkStream) async throws {
         guard let batchSession = stream.openBatch else { return }
-        let (table, columns, rows, inserted) = (stream.collection, stream.columns, stream.openRows, stream.openRows.count)
+        let (table, columns, pieces, inserted) = (stream.collection, stream.columns, stream.openPieces, stream.openRowCount)
         stream.closeOpenBatch()
         do {
             try await stream.settle()
@@ -381,6 +381,7 @@ struct RedWireRequests: Sendable {
             } catch let error as RedError where error.code == .serializationFailure {
                 // A key shared with the batch before, which this one's snapshot could not see:
                 // inserting again reports it as the unique violation it is.
+                let rows = RowBlock(concatenating: pieces)  // (joined only here, where it is needed)
                 return try await MultiRowInsert.insertAll(table: table, columns: columns, rows: rows, on: batchSession) { batch in
                     try await batchSession.insertRows(into: table, columns: columns, rows: batch)
                 }
@@ -423,8 +424,12 @@ struct RedWireRequests: Sendable {
 
     /// All rows or none (see `MultiRowInsert.insertAll`); each batch is cancellable by `request`'s id.
     private func insert(_ bulk: BinaryValueCodec.BulkInsert, on session: Session, for request: Frame) async throws -> Int {
-        try await MultiRowInsert.insertAll(table: bulk.collection, columns: bulk.columns, rows: bulk.rows, on: session) { batch in
-            try await run(on: session, for: request) { try await session.insertRows(into: bulk.collection, columns: bulk.columns, rows: batch) }
+        try await insert(bulk.collection, bulk.columns, try MultiRowInsert.block(columns: bulk.columns, rows: bulk.rows), on: session, for: request)
+    }
+
+    private func insert(_ table: String, _ columns: [String], _ rows: RowBlock, on session: Session, for request: Frame) async throws -> Int {
+        try await MultiRowInsert.insertAll(table: table, columns: columns, rows: rows, on: session) { batch in
+            try await run(on: session, for: request) { try await session.insertRows(into: table, columns: columns, rows: batch) }
         }
     }
 }
@@ -455,7 +460,9 @@ struct BulkStream: Sendable {
     /// The batch being inserted: a transaction open on one of `batchSessions`, and its rows
     /// (kept to insert them again if its commit conflicts with the batch before).
     var openBatch: Session?
-    private(set) var openRows: [[Value]] = []
+    /// The open batch's rows, as the pieces inserted (sharing the frames' storage).
+    private(set) var openPieces: [RowBlock] = []
+    private(set) var openRowCount = 0
     private(set) var openBytes = 0
     /// Rows whose commit has completed.
     var flushed = 0
@@ -476,15 +483,18 @@ struct BulkStream: Sendable {
     }
 
     /// Notes rows inserted into the open batch (`openBatch` must be set).
-    mutating func opened(_ rows: ArraySlice<[Value]>) {
-        openRows += rows
+    mutating func opened(_ rows: RowBlock) {
+        openPieces.append(rows)
+        openRowCount += rows.count
         for row in rows { for value in row { openBytes += BinaryValueCodec.estimatedSize(value) } }
     }
+
 
     /// Forgets the open batch once its commit is under way.
     mutating func closeOpenBatch() {
         openBatch = nil
-        openRows = []
+        openPieces = []
+        openRowCount = 0
         openBytes = 0
     }
 
@@ -495,13 +505,13 @@ struct BulkStream: Sendable {
     }
 
     var mustFlush: Bool {
-        (flushRows > 0 && openRows.count >= flushRows) || (flushBytes > 0 && openBytes >= flushBytes)
+        (flushRows > 0 && openRowCount >= flushRows) || (flushBytes > 0 && openBytes >= flushBytes)
     }
 
     /// An eighth of a threshold is pending and no commit is running: committing now costs the
     /// inserts nothing and leaves less for the end (see the type's comment).
     var mayFlushEarly: Bool {
-        guard earlyCommit, (flushRows > 0 && openRows.count >= flushRows / 8) || (flushBytes > 0 && openBytes >= flushBytes / 8) else { return false }
+        guard earlyCommit, (flushRows > 0 && openRowCount >= flushRows / 8) || (flushBytes > 0 && openBytes >= flushBytes / 8) else { return false }
         return committed?.isDone ?? true
     }
 
