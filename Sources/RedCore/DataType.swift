@@ -140,7 +140,7 @@ public enum DataType: String, Sendable, Hashable, Codable, CaseIterable {
 
     /// Whether `coerce(value)` is `value` itself, told from the two kinds alone (a non-NULL
     /// value already of this type's own kind): a bulk-loaded row whose every value is kept
-    /// stores its decoded array as it is (`DMLExecutor.tableRow`), without coercing or
+    /// stores its decoded values as they are (`DMLExecutor.tableRow`), without coercing or
     /// comparing a single value. False whenever unsure; `coerce` then decides.
     public func keepsAsIs(_ value: Value) -> Bool {
         switch (self, value) {

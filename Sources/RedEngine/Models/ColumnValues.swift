@@ -8,12 +8,14 @@ import RedCore
 /// ordered array is one allocation, usually filled by appends (columns arrive
 /// in schema order, which is id order), and encodes as it stands.
 ///
-/// **Adopted values.** A bulk load's row arrives as an array of values already in column
-/// order. `init(ids:values:)` keeps that array's storage as it is, with an id array that every
-/// row of the load shares: the row then costs no allocation and no copy of its values, where
-/// building `entries` was one of the two allocations each loaded row made. Reads serve either
-/// form; the first change turns an adopted row into `entries` (`materialize`), so every
-/// mutating path is the ordinary one.
+/// **Adopted values.** A bulk load's row arrives as values already in column order, a slice
+/// of its frame's `RowBlock`. `init(ids:values:)` keeps that slice as it is, with an id array
+/// that every row of the load shares: the row then costs no allocation and no copy of its
+/// values, where building `entries` was one of the two allocations each loaded row made (the
+/// other, an array per decoded row, is what `RowBlock` saves). Reads serve either form; the
+/// first change turns an adopted row into `entries` (`materialize`), so every mutating path
+/// is the ordinary one. (A kept row keeps its frame's block alive: a load's rows live no
+/// longer than its statement and batch, which hold the block anyway.)
 public struct ColumnValues: Sendable, Equatable, Sequence, ExpressibleByDictionaryLiteral {
     public typealias Element = (key: UInt16, value: Value)
 

@@ -380,9 +380,9 @@ struct DMLExecutor {
 
     /// `targets` are the columns the source's values go to, `cells` the same as `CellTarget`s.
     /// With `adoptable` ids (`adoptableIDs`), a decoded row that needs no change (each value
-    /// already of its column's kind, so no NULL: `DataType.keepsAsIs`) keeps its array as the
-    /// row's values: a bulk-loaded row then allocates nothing here, and no value is coerced or
-    /// compared. Any other row takes the general path below.
+    /// already of its column's kind, so no NULL: `DataType.keepsAsIs`) keeps its values where
+    /// they lie, a slice of the load's `RowBlock`: a bulk-loaded row then allocates nothing
+    /// here, and no value is coerced or compared. Any other row takes the general path below.
     func tableRow(_ targets: [ColumnDefinition], _ cells: [CellTarget], _ source: SourceRows, _ r: Int, _ handle: TableHandle,
                   _ defaults: inout DefaultValues, rid: Int64, expiresAt: Int64?, checkNotNull: Bool = true,
                   adoptable: [UInt16]? = nil) throws -> StoredRow {

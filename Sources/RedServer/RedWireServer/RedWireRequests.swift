@@ -489,7 +489,6 @@ struct BulkStream: Sendable {
         for row in rows { for value in row { openBytes += BinaryValueCodec.estimatedSize(value) } }
     }
 
-
     /// Forgets the open batch once its commit is under way.
     mutating func closeOpenBatch() {
         openBatch = nil
