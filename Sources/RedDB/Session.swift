@@ -269,6 +269,8 @@ public final class Session: @unchecked Sendable {
             return QueryResult(columns: [], rows: [], statementType: "rollback", commandTag: "ROLLBACK", message: "ROLLBACK TO SAVEPOINT \(name)")
         case .doBlock(let block):
             return try await runDoBlock(block)  // each statement inside is checked as it runs
+        case .checkpoint:
+            return try await runCheckpoint()
         default:
             break
         }

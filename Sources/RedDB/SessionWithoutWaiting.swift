@@ -66,6 +66,7 @@ extension Session {
         sequenceValues.dropReplay()  // a new request: values kept for an earlier one's run are not its own
         switch statement {
         case .begin, .commit, .rollback: return try transactionControlWithoutWaiting(statement)
+        case .checkpoint: return nil  // writes pages and fsyncs: the waiting path runs it
         default: break
         }
         guard StatementExecutor.isReadOnly(statement) else { return try writeWithoutWaiting(statement, parameters, plans: plans) }

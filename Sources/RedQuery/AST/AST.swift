@@ -334,6 +334,8 @@ public indirect enum Statement: Sendable, Equatable {
     case kv(KVCommand)
     /// VACUUM or ANALYZE (`tag`, the command tag answered).
     case vacuum(table: String?, tag: String = "VACUUM")
+    /// `CHECKPOINT`: writes every committed change into the database file now (`Session`).
+    case checkpoint
     /// `LOCK [TABLE] name, … [IN mode MODE] [NOWAIT]`: `mode` upper-cased (`ACCESS SHARE`).
     case lockTable(names: [String], mode: String)
     /// `REFRESH MATERIALIZED VIEW [CONCURRENTLY] name [WITH [NO] DATA]`.

@@ -318,6 +318,8 @@ struct DDLExecutor {
                  c.defaultSQL.map { .text($0) } ?? .null]
             }
             return QueryResult(columns: Self.showColumnsResult, rows: rows, statementType: "select", commandTag: "SELECT \(rows.count)")
+        case .checkpoint:  // the session runs it (`Session.runCheckpoint`, DO blocks too); a function's body reaches here
+            throw RedError(.featureNotSupported, "CHECKPOINT cannot run inside a function", hint: "Run it as a statement of its own or in a DO block.")
         default:
             throw RedError(.internalError, "statement not handled by DDL")
         }

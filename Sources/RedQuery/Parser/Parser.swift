@@ -485,6 +485,9 @@ public struct Parser {
             while acceptKeyword("full") || acceptKeyword("freeze") || acceptKeyword("verbose") || acceptKeyword("analyze") || acceptKeyword("analyse") {}
             if case .identifier = current.kind { return .vacuum(table: try parseIdentifier(), tag: tag) }
             return .vacuum(table: nil, tag: tag)
+        case "checkpoint":
+            advance()
+            return .checkpoint
         case "cluster":
             // CLUSTER [VERBOSE] [table [USING index]]: PostgreSQL rewrites the table in an index's
             // order once, which changes no result; RedDB keeps rows in key order, and answers it
