@@ -11,10 +11,10 @@ import Synchronization
 /// however fast the client sends.
 final class RowBatchPipe: Sendable {
     private struct State {
-        var queue: [[[Value]]] = []
+        var queue: [RowBlock] = []
         var finished = false
         /// The inserter, waiting for a batch.
-        var taker: CheckedContinuation<[[Value]]?, Never>?
+        var taker: CheckedContinuation<RowBlock?, Never>?
         /// The parser, waiting for room.
         var giver: CheckedContinuation<Void, Never>?
     }
@@ -25,8 +25,8 @@ final class RowBatchPipe: Sendable {
     init(capacity: Int) { self.capacity = max(1, capacity) }
 
     /// Queues `batch`, then waits while the queue is full.
-    func put(_ batch: [[Value]]) async {
-        let taker = state.withLock { s -> CheckedContinuation<[[Value]]?, Never>? in
+    func put(_ batch: RowBlock) async {
+        let taker = state.withLock { s -> CheckedContinuation<RowBlock?, Never>? in
             if let taker = s.taker {
                 s.taker = nil
                 return taker
@@ -50,7 +50,7 @@ final class RowBatchPipe: Sendable {
 
     /// No more batches: the inserter's next `take` past the queued ones returns nil.
     func finish() {
-        let taker = state.withLock { s -> CheckedContinuation<[[Value]]?, Never>? in
+        let taker = state.withLock { s -> CheckedContinuation<RowBlock?, Never>? in
             s.finished = true
             defer { s.taker = nil }
             return s.queue.isEmpty ? s.taker : nil
@@ -61,7 +61,7 @@ final class RowBatchPipe: Sendable {
     /// The inserting side's loop: passes each batch to `insert` in order until one throws, then
     /// sets `failed` (so the producer stops) and only drains the rest, so the producer never waits
     /// forever for room. Returns that failure, or nil once the pipe is finished and empty.
-    func consume(failed: BatchFlag, _ insert: ([[Value]]) async throws -> Void) async -> (any Error)? {
+    func consume(failed: BatchFlag, _ insert: (RowBlock) async throws -> Void) async -> (any Error)? {
         var failure: (any Error)?
         while let rows = await take() {
             guard failure == nil else { continue }
@@ -76,9 +76,9 @@ final class RowBatchPipe: Sendable {
     }
 
     /// The next batch, waiting for one; nil once finished and empty.
-    func take() async -> [[Value]]? {
-        await withCheckedContinuation { (taker: CheckedContinuation<[[Value]]?, Never>) in
-            let (batch, giver, done) = state.withLock { s -> ([[Value]]?, CheckedContinuation<Void, Never>?, Bool) in
+    func take() async -> RowBlock? {
+        await withCheckedContinuation { (taker: CheckedContinuation<RowBlock?, Never>) in
+            let (batch, giver, done) = state.withLock { s -> (RowBlock?, CheckedContinuation<Void, Never>?, Bool) in
                 if !s.queue.isEmpty {
                     let giver = s.giver
                     s.giver = nil

@@ -54,7 +54,7 @@ extension GRPCService {
                 let failure = await pipe.consume(failed: insertFailed) { rows in
                     try checkCancellation()
                     let first = inserted == 0
-                    let result = try await session.insertRows(into: table, columns: columns, rows: rows[...], returningRid: first)
+                    let result = try await session.insertRows(into: table, columns: columns, rows: rows, returningRid: first)
                     if first, case .integer(let rid)? = result.rows.first?.first { firstRid = rid }
                     inserted += result.rowsAffected
                 }
@@ -66,7 +66,7 @@ extension GRPCService {
             while !insertFailed.isSet {
                 do {
                     try checkCancellation()
-                    let rows = try message.nextRows(after: &position, limit: MultiRowInsert.rowsPerStatement)
+                    let rows = try RowBlock(insertRows: message.nextRows(after: &position, limit: MultiRowInsert.rowsPerStatement))
                     if rows.isEmpty { break }
                     await pipe.put(rows)
                 } catch {

@@ -31,12 +31,12 @@ struct PGBinaryCopyParser: PGCopyRowDecoding {
         }
     }
 
-    mutating func nextValues(atEnd: Bool) throws -> [Value]? {
-        guard !finished else { return nil }
+    mutating func nextValues(atEnd: Bool, into values: inout [Value]) throws -> Bool {
+        guard !finished else { return false }
         if !sawHeader {
             guard buffer.readableBytes >= Self.signature.count + 8 else {
                 if atEnd { throw RedError(.invalidTextRepresentation, "COPY file signature not recognized") }
-                return nil
+                return false
             }
             let view = buffer.readableBytesView
             guard Array(view.prefix(Self.signature.count)) == Self.signature else {
@@ -47,7 +47,7 @@ struct PGBinaryCopyParser: PGCopyRowDecoding {
             guard flags & (1 << 16) == 0 else { throw RedError(.featureNotSupported, "COPY with OIDs is not supported") }
             guard extensionLength >= 0, extensionLength <= 1 << 20 else { throw RedError(.invalidTextRepresentation, "invalid COPY header extension") }
             let headerLength = Self.signature.count + 8 + Int(extensionLength)
-            guard buffer.readableBytes >= headerLength else { return nil }
+            guard buffer.readableBytes >= headerLength else { return false }
             buffer.moveReaderIndex(forwardBy: headerLength)
             sawHeader = true
         }
@@ -57,13 +57,12 @@ struct PGBinaryCopyParser: PGCopyRowDecoding {
         if count == -1 {
             finished = true
             buffer = probe
-            return nil
+            return false
         }
         guard Int(count) == types.count else {
             throw RedError(.invalidTextRepresentation, "row field count is \(count), expected \(types.count)")
         }
-        var values: [Value] = []
-        values.reserveCapacity(types.count)
+        values.removeAll(keepingCapacity: true)
         for (oid, type) in types {
             guard let length = probe.readInteger(as: Int32.self) else { return try incomplete(atEnd) }
             if length == -1 {
@@ -75,12 +74,12 @@ struct PGBinaryCopyParser: PGCopyRowDecoding {
             values.append(try PGValueCodec.decodeParameter(field, format: .binary, declared: oid, inferred: type))
         }
         buffer = probe
-        return values
+        return true
     }
 
-    private func incomplete(_ atEnd: Bool) throws -> [Value]? {
+    private func incomplete(_ atEnd: Bool) throws -> Bool {
         if atEnd { throw RedError(.invalidTextRepresentation, "unexpected end of binary COPY data") }
-        return nil
+        return false
     }
 
     /// The header COPY TO STDOUT sends first.
@@ -105,20 +104,32 @@ struct PGBinaryCopyParser: PGCopyRowDecoding {
 /// Turns COPY FROM data into rows, whatever the format.
 protocol PGCopyRowDecoding {
     mutating func append(_ bytes: ByteBuffer) throws
-    /// The next complete row, or nil when more data is needed (or the data ended).
-    mutating func nextValues(atEnd: Bool) throws -> [Value]?
+    /// Reads the next complete row into `row` (emptied first, its capacity kept: a COPY reuses
+    /// one array for every row); false when more data is needed (or the data ended).
+    mutating func nextValues(atEnd: Bool, into row: inout [Value]) throws -> Bool
+}
+
+extension PGCopyRowDecoding {
+    /// The next complete row in an array of its own, or nil when more data is needed.
+    mutating func nextValues(atEnd: Bool) throws -> [Value]? {
+        var row: [Value] = []
+        return try nextValues(atEnd: atEnd, into: &row) ? row : nil
+    }
 }
 
 extension PGCopyRowParser: PGCopyRowDecoding {
-    mutating func nextValues(atEnd: Bool) throws -> [Value]? {
-        guard !copy.csv else { return try nextRow(atEnd: atEnd).map { row in row.map { $0.map(Value.text) ?? .null } } }
-        var values: [Value] = []
-        values.reserveCapacity(columnTypes.count)
+    mutating func nextValues(atEnd: Bool, into values: inout [Value]) throws -> Bool {
+        guard !copy.csv else {
+            guard let fields = try nextRow(atEnd: atEnd) else { return false }
+            values.removeAll(keepingCapacity: true)
+            for field in fields { values.append(field.map(Value.text) ?? .null) }
+            return true
+        }
+        values.removeAll(keepingCapacity: true)
         let types = columnTypes
-        guard scanTextLine(atEnd: atEnd, { field, index in
+        return scanTextLine(atEnd: atEnd, { field, index in
             guard let field else { return values.append(.null) }
             values.append(Self.value(field, as: index < types.count ? types[index] : .text))
-        }) else { return nil }
-        return values
+        })
     }
 }

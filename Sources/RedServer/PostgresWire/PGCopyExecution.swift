@@ -36,7 +36,11 @@ extension PGConnection {
         textParser.columnTypes = columnTypes
         var parser: any PGCopyRowDecoding = copy.binary ? PGBinaryCopyParser(columnTypes: columnTypes) : textParser
         var failure: (any Error)?
-        var batch: [[Value]] = []
+        // The batch's rows end to end (`RowBlock`): no array per row. The parser fills `row`,
+        // one array reused for every row.
+        var batch: [Value] = []
+        var batchRows = 0
+        var row: [Value] = []
         var copied = 0
         var rowNumber = 0
         let rowsPerBatch = MultiRowInsert.rowsPerStatement
@@ -45,19 +49,18 @@ extension PGConnection {
 
         let notNull = try PGCopyCommand.positions(of: copy.forceNotNull, in: columns, option: "FORCE_NOT_NULL")
         let forcedNull = try PGCopyCommand.positions(of: copy.forceNull, in: columns, option: "FORCE_NULL")
-        func take(_ row: [Value]) throws {
+        func take(_ row: inout [Value]) throws {
             rowNumber += 1
             if copy.header, !copy.binary, rowNumber == 1 { return }
             guard row.count == columns.count else {
                 throw RedError(.invalidTextRepresentation,
                                "COPY \(table), line \(rowNumber): expected \(columns.count) columns, got \(row.count)")
             }
-            guard !notNull.isEmpty || !forcedNull.isEmpty else { return batch.append(row) }
             // The parser gave NULL for an unquoted NULL string and kept a quoted one as text.
-            var row = row
             for i in notNull where row[i].isNull { row[i] = .text(copy.null) }
             for i in forcedNull where row[i] == .text(copy.null) { row[i] = .null }
-            batch.append(row)
+            batch.append(contentsOf: row)
+            batchRows += 1
         }
 
         // Parsing and inserting overlap: one child task inserts the batches (on the session, in
@@ -98,9 +101,10 @@ extension PGConnection {
             var parseFailure: (any Error)?
             func submit() async {
                 if cancelled.isSet { parseFailure = parseFailure ?? RedError(.queryCanceled, "canceling statement due to user request") }
-                guard !batch.isEmpty, !insertFailed.isSet, parseFailure == nil else { return }
-                let rows = batch
-                batch.removeAll(keepingCapacity: true)
+                guard batchRows > 0, !insertFailed.isSet, parseFailure == nil else { return }
+                let rows = RowBlock(width: columns.count, values: batch, count: batchRows)
+                batch.removeAll(keepingCapacity: true)  // (the block keeps the old storage; this starts a new one)
+                batchRows = 0
                 await pipe.put(rows)
             }
             receiving: while true {
@@ -120,9 +124,9 @@ extension PGConnection {
                     guard parseFailure == nil, !insertFailed.isSet else { continue }  // read on to CopyDone
                     do {
                         try parser.append(bytes)
-                        while let row = try parser.nextValues(atEnd: false) {
-                            try take(row)
-                            if batch.count >= rowsPerBatch { await submit() }
+                        while try parser.nextValues(atEnd: false, into: &row) {
+                            try take(&row)
+                            if batchRows >= rowsPerBatch { await submit() }
                         }
                     } catch {
                         parseFailure = error
@@ -130,7 +134,7 @@ extension PGConnection {
                 case .copyDone:
                     if parseFailure == nil, !insertFailed.isSet {
                         do {
-                            while let row = try parser.nextValues(atEnd: true) { try take(row) }
+                            while try parser.nextValues(atEnd: true, into: &row) { try take(&row) }
                         } catch {
                             parseFailure = error
                         }
@@ -248,11 +252,11 @@ private struct BatchInserter: Sendable {
         }
     }
 
-    func insert(_ rows: [[Value]]) async throws -> Int {
+    func insert(_ rows: RowBlock) async throws -> Int {
         let started = ContinuousClock.now
         do {
             // COPY writes the values it is given into identity columns, GENERATED ALWAYS ones too (pg_dump's data).
-            let result = try await session.insertRows(into: table, columns: columns, rows: rows[...], overriding: .always,
+            let result = try await session.insertRows(into: table, columns: columns, rows: rows, overriding: .always,
                                                       statementTriggers: (before: !aroundBatches, after: !aroundBatches))
             context.metrics.recordStatement(surface: "pg", kind: result.statementType, nanoseconds: (ContinuousClock.now - started).wholeNanoseconds)
             raised.add(result)
