@@ -98,6 +98,27 @@ import Testing
         #expect(report.leafNodes < 20000 / 110)
     }
 
+    /// A table's rows and its index's entries share the tree, the index's keys after the
+    /// table's: each batch after the first inserts its rows in front of the index's keys. Those
+    /// ascending runs must fill leaves as appends at the tree's end do.
+    @Test func ascendingRunsInFrontOfOtherKeysFillLeaves() throws {
+        let store = try StoreHarness().open()
+        let batches = 40, perBatch = 500
+        for b in 0..<batches {
+            let ids = (b * perBatch)..<((b + 1) * perBatch)
+            let rows = ids.map { ([0x01] + key($0), value($0, size: 20)) }  // "table": id → row
+            let entries = ids.map { ([0x02] + key($0), value($0, size: 8)) }  // "index": value → id
+            try store.write { try $0.putSorted(rows + entries) }
+        }
+        let report = try store.verify()
+        #expect(report.entries == 2 * batches * perBatch)
+        // Full leaves hold about 114 row cells (6 + 7 + 20 bytes) or 170 entries (6 + 7 + 8):
+        // 176 + 118 leaves. Split at their middles, the row leaves were about half full.
+        #expect(report.leafNodes < 330, "\(report.leafNodes) leaves")
+        let expected = (0..<(batches * perBatch)).map { [0x01] + key($0) } + (0..<(batches * perBatch)).map { [0x02] + key($0) }
+        #expect(try store.allEntries().map(\.0) == expected)
+    }
+
     @Test func rangeBatchesHonourInclusiveBounds() throws {
         let store = try StoreHarness().open()
         for i in stride(from: 0, to: 1000, by: 2) { try store.write { try $0.put(key(i), [1]) } }

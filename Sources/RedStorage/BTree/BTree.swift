@@ -280,7 +280,8 @@ public final class BTree: @unchecked Sendable {
                         node.replaceValue(at: index, with: try overflowValue(batch[i]))
                     }
                 } else {
-                    node.appendStreak = index == node.count ? node.appendStreak + 1 : 0
+                    node.appendStreak = index == node.lastInsert + 1 || index == node.count ? node.appendStreak + 1 : 0
+                    node.lastInsert = index
                     if inline {
                         node.insertLeaf(at: index, key: key, head: head, body: body)
                     } else {
@@ -332,6 +333,7 @@ public final class BTree: @unchecked Sendable {
         try freeValue(in: leaf, at: index)
         leaf.removeLeaf(at: index)
         leaf.appendStreak = 0
+        leaf.lastInsert = -1
         try cache.markDirty(leaf)
         try rebalance(leaf, path: &path, pins: &pins)
         return true
@@ -414,11 +416,18 @@ public final class BTree: @unchecked Sendable {
             let right = try newNode(isLeaf: node.isLeaf, pins: &pins)
             let separator: [UInt8]
             if node.isLeaf {
-                // Sequential appends: keep the left leaf full, start the right one with the new entry.
-                let at = node.appendStreak >= 2 ? node.count - 1 : node.byteMidpoint()
+                let at = Self.leafSplitPoint(node)
+                let runStaysLeft = at == node.lastInsert + 1 && at < node.count
                 node.moveLeafTail(from: at, to: right)
-                right.appendStreak = node.appendStreak
-                node.appendStreak = 0
+                if runStaysLeft {
+                    right.appendStreak = 0  // the keys the run came in front of
+                    right.lastInsert = -1
+                } else {
+                    right.appendStreak = node.appendStreak
+                    right.lastInsert = node.lastInsert >= at ? node.lastInsert - at : -1
+                    node.appendStreak = 0
+                    node.lastInsert = -1
+                }
                 separator = right.key(at: 0)
             } else {
                 separator = node.moveInteriorTail(around: node.byteMidpoint(), to: right)
@@ -438,6 +447,26 @@ public final class BTree: @unchecked Sendable {
                 return
             }
         }
+    }
+
+    /// Where an overfull leaf splits (the first entry that moves right).
+    ///
+    /// - Sequential appends (the run's last insert is the leaf's last entry): keep the left
+    ///   leaf full and start the right one with the new entry.
+    /// - A run of ascending inserts in front of other keys: move the keys after the run on and
+    ///   keep the run's leaf full, so the run's next keys append. This is how a table's new rows
+    ///   arrive when its tree keys are followed by another collection's (an index's entries
+    ///   follow its table's in the one tree): split at the middle instead, each batch after the
+    ///   first left its leaves about half full, and a load in 6,250-row commits took 174 MB for
+    ///   1,000,000 `(bigint primary key, text, float)` rows against 110 MB in one commit.
+    /// - Otherwise the byte midpoint.
+    static func leafSplitPoint(_ node: BTreeNode) -> Int {
+        let last = node.lastInsert
+        guard node.appendStreak >= 2, last >= 0, last < node.count else { return node.byteMidpoint() }
+        if last == node.count - 1 { return max(1, last) }
+        // The run's leaf keeps the new entry when that fits a page; else the entry moves on too.
+        if node.encodedBytes(through: last) <= PageLayout.pageSize { return last + 1 }
+        return last >= 1 ? last : node.byteMidpoint()
     }
 
     /// After a delete: merge an underfull node into a sibling when both fit one page; collapse the root.

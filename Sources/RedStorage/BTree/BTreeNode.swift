@@ -101,8 +101,12 @@ public final class BTreeNode: @unchecked Sendable {
     @exclusivity(unchecked) private(set) var prefixes: [KeyPrefix]
     /// Interior only: the child left of every separator.
     var firstChild: PageID = 0
-    /// Consecutive inserts at the end of this leaf (transient): drives the sequential-append split.
+    /// Consecutive inserts each just after the one before (transient): drives the sequential
+    /// split (`BTree.split`). Most are at the leaf's end (a load's appends); some run in front of
+    /// other keys, as a table's new rows do in front of the next collection's keys.
     var appendStreak = 0
+    /// Where the last insert into this leaf went (transient; -1: unknown).
+    var lastInsert = -1
 
     static let leafCellOverhead = 6
     static let interiorCellOverhead = 6
@@ -152,6 +156,9 @@ public final class BTreeNode: @unchecked Sendable {
 
     /// Entries (leaf) or separator keys (interior).
     public var count: Int { offsets.count }
+
+    /// Bytes of the cells `0...index`, as they would take in a page (header included).
+    func encodedBytes(through index: Int) -> Int { PageLayout.headerBytes + (isLeaf ? 0 : 4) + end(index) }
     /// Interior only.
     var childCount: Int { offsets.count + 1 }
 
