@@ -21,6 +21,7 @@ public struct RowBlock: RandomAccessCollection, Sendable, Equatable {
     /// of `width`. With `width` 0, `count` empty rows (an INSERT of defaults only).
     public init(width: Int, values: [Value], count: Int? = nil) {
         precondition(width >= 0 && (width == 0 ? values.isEmpty : values.count % width == 0), "whole rows only")
+        precondition(count == nil || width == 0 || count == values.count / width, "the count the values make")
         self.width = width
         storage = values
         startIndex = 0

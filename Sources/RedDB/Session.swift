@@ -689,8 +689,9 @@ public enum SessionAccess: Sendable, Equatable {
     /// `principal` names the caller in the error (`user "ana" (role read)`).
     case readOnly(principal: String)
     /// The whole server only reads (a replica): writes fail with 25006, as on a PostgreSQL
-    /// hot standby; `reason` says where writes go instead.
-    case standby(reason: String)
+    /// hot standby; `reason` says where writes go instead. `readOnlyPrincipal` names the caller
+    /// when their own role only reads (what a replica still allows writers: `CHECKPOINT`).
+    case standby(reason: String, readOnlyPrincipal: String? = nil)
 
     /// The error a write (`verb`: `INSERT`, `saving embeddings` …) gets under this access; nil
     /// when writes are allowed.
@@ -698,7 +699,7 @@ public enum SessionAccess: Sendable, Equatable {
         switch self {
         case .readWrite: return nil
         case .readOnly(let principal): return RedError(.insufficientPrivilege, "permission denied: \(principal) may only read, not run \(verb)")
-        case .standby(let reason): return RedError(.readOnlyTransaction, "cannot execute \(verb) in a read-only transaction: \(reason)")
+        case .standby(let reason, _): return RedError(.readOnlyTransaction, "cannot execute \(verb) in a read-only transaction: \(reason)")
         }
     }
 }

@@ -227,7 +227,7 @@ struct SessionAskRetriever: AskRetriever {
     /// `red_ask_audit`, on this database — or, on a replica, on its primary: a replica never
     /// writes, and an ASK without its audit row is refused (no audit gap).
     func recordAudit(_ row: [(String, Value)], retentionDays: Int) async throws {
-        guard case .standby(let reason) = access else { return try await database.recordAskAudit(row, retentionDays: retentionDays) }
+        guard case .standby(let reason, _) = access else { return try await database.recordAskAudit(row, retentionDays: retentionDays) }
         guard let forward = database.askAuditForwarder.withLock({ $0 }) else {
             throw RedError(.aiProviderFailed, "ask_primary_sync_unavailable: \(reason), and the audit row cannot be sent to a primary")
         }

@@ -56,11 +56,20 @@ extension Session {
     @discardableResult
     public func insertRows(into table: String, columns: [String], rows: ArraySlice<[Value]>, returningRid: Bool = false,
                            overriding: IdentityGeneration? = nil, statementTriggers: (before: Bool, after: Bool) = (true, true)) async throws -> QueryResult {
-        try await insertRows(into: table, columns: columns, rows: try RowBlock(insertRows: rows), returningRid: returningRid,
-                             overriding: overriding, statementTriggers: statementTriggers)
+        try await asRequest {
+            // Rows of unequal widths are this INSERT's error (42601), and abort an open block as any error does.
+            let block: RowBlock
+            do { block = try RowBlock(insertRows: rows) } catch {
+                abortOpenTransaction()
+                throw error
+            }
+            return try await run(.insertValues(table: table, columns: columns, rows: block, returningRid: returningRid, overriding: overriding,
+                                               statementTriggers: statementTriggers), parameters: [])
+        }
     }
 
-    /// `insertRows` with the rows in one block (a RedWire bulk stream's frame, as decoded).
+    /// `insertRows` with the rows already in one block (a bulk load's batch as decoded: a
+    /// RedWire stream's frame, COPY's and gRPC's batches).
     @discardableResult
     public func insertRows(into table: String, columns: [String], rows: RowBlock, returningRid: Bool = false,
                            overriding: IdentityGeneration? = nil, statementTriggers: (before: Bool, after: Bool) = (true, true)) async throws -> QueryResult {

@@ -178,34 +178,51 @@ public enum BinaryValueCodec {
         return names
     }
 
-    /// Most memory the rows of one frame may take once decoded, and what one row's array
-    /// costs besides its values (header and the outer array's slot).
+    /// Most memory the rows of one frame may take once decoded, and what one row costs besides
+    /// its values as an array of its own (header and the outer array's slot; counted for a
+    /// `RowBlock` too, which needs less, so that both forms take the same frames).
     static let maxDecodedRowBytes = 128 << 20
     static let rowOverheadBytes = 40
 
     /// Rows of `width` values; every value takes at least one byte, so a count the payload
     /// cannot hold is refused before anything is allocated.
     static func readRows(_ reader: inout WireReader, width: Int) throws -> [[Value]] {
-        try readRowBlock(&reader, width: width).arrays
+        let count = try readRowCount(&reader, width: width)
+        var rows: [[Value]] = []
+        rows.reserveCapacity(count)
+        for _ in 0..<count {
+            var row: [Value] = []
+            row.reserveCapacity(width)
+            for _ in 0..<width { row.append(try decode(&reader)) }
+            rows.append(row)
+        }
+        return rows
     }
 
     /// `readRows` into one block: every row's values in one array.
     static func readRowBlock(_ reader: inout WireReader, width: Int) throws -> RowBlock {
-        let count = Int(try reader.u32("nrows"))
-        if width == 0 {
-            guard count == 0 else { throw RedError(.protocolViolation, "rows without columns") }
-            return RowBlock()
-        }
-        guard count <= reader.remaining / width else { throw RedError(.protocolViolation, "truncated rows") }
-        // A one-byte NULL becomes a 24-byte `Value`: 16 MiB of one-column NULL rows would
-        // take hundreds of megabytes decoded (and, as arrays of their own, more). Bounded per
-        // frame instead.
-        guard count * (rowOverheadBytes + width * MemoryLayout<Value>.stride) <= maxDecodedRowBytes else {
-            throw RedError(.limitExceeded, "\(count) rows of \(width) values in one frame decode to more than \(maxDecodedRowBytes >> 20) MiB; send them in more frames")
-        }
+        let count = try readRowCount(&reader, width: width)
+        guard width > 0 else { return RowBlock() }
         var values: [Value] = []
         values.reserveCapacity(count * width)
         for _ in 0..<(count * width) { values.append(try decode(&reader)) }
         return RowBlock(width: width, values: values)
+    }
+
+    /// The row count that starts a frame's rows, checked against what the payload can hold
+    /// and what its rows may take decoded.
+    private static func readRowCount(_ reader: inout WireReader, width: Int) throws -> Int {
+        let count = Int(try reader.u32("nrows"))
+        if width == 0 {
+            guard count == 0 else { throw RedError(.protocolViolation, "rows without columns") }
+            return 0
+        }
+        guard count <= reader.remaining / width else { throw RedError(.protocolViolation, "truncated rows") }
+        // A one-byte NULL becomes a 24-byte `Value`: 16 MiB of one-column NULL rows would take
+        // hundreds of megabytes decoded. Bounded per frame instead.
+        guard count * (rowOverheadBytes + width * MemoryLayout<Value>.stride) <= maxDecodedRowBytes else {
+            throw RedError(.limitExceeded, "\(count) rows of \(width) values in one frame decode to more than \(maxDecodedRowBytes >> 20) MiB; send them in more frames")
+        }
+        return count
     }
 }

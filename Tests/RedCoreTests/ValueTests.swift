@@ -37,9 +37,6 @@ import Testing
         #expect(try decode(writer.bytes) == .timestamp(1_500_001))
     }
 
-    /// `Value` stays 8-byte aligned and 24 bytes apart in arrays: a payload aligned to 16
-    /// bytes (as `.uuid` was, a UInt128) makes every `[Value]` a third bigger and allocated
-    /// with `posix_memalign`.
     /// A bulk load stores a value `keepsAsIs` accepts without coercing it: for every type and
     /// every kind of value, coercion must then give back that very value.
     @Test func valuesATypeKeepsAsTheyAreAreWhatItsCoercionReturns() throws {
@@ -65,6 +62,9 @@ import Testing
         #expect(kept >= 9)  // at least the nine kinds listed in `keepsAsIs`
     }
 
+    /// `Value` stays 8-byte aligned and 24 bytes apart in arrays: a payload aligned to 16
+    /// bytes (as `.uuid` was, a UInt128) makes every `[Value]` a third bigger and allocated
+    /// with `posix_memalign`.
     @Test func valueIsEightByteAlignedAndTwentyFourBytesInArrays() {
         #expect(MemoryLayout<Value>.alignment == 8)
         #expect(MemoryLayout<Value>.stride == 24)

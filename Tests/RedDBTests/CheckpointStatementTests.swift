@@ -20,6 +20,7 @@ import RedStorage
         let after = db.engine.statistics
         #expect(after.checkpoints == before.checkpoints + 1)
         #expect(after.walBytesSinceCheckpoint < before.walBytesSinceCheckpoint)
+        // What it wrote reads back after a power loss (then with little or no log to replay).
         let crashed = try await durable(fs.crash(seed: 7))
         #expect(try await rows(crashed.session(), "SELECT count(*), max(v) FROM t") == [[.integer(500), .text("v99")]])
         try await crashed.close()
@@ -33,6 +34,13 @@ import RedStorage
         let reader = db.session()
         reader.access = .readOnly(principal: "user \"ro\"")
         #expect(await code { _ = try await reader.execute("CHECKPOINT") } == "42501")
+        // On a replica a writer's session may, a reader's may not.
+        let replicaWriter = db.session()
+        replicaWriter.access = .standby(reason: "a replica")
+        #expect(try await replicaWriter.execute("CHECKPOINT").commandTag == "CHECKPOINT")
+        let replicaReader = db.session()
+        replicaReader.access = .standby(reason: "a replica", readOnlyPrincipal: "user \"ro\" (role read)")
+        #expect(await code { _ = try await replicaReader.execute("CHECKPOINT") } == "42501")
         // An aborted block refuses it as it refuses everything but its end.
         try await s.execute("BEGIN")
         _ = try? await s.execute("SELECT 1/0")

@@ -42,6 +42,26 @@ import RedDB
         #expect(try await rows(s, "SELECT id FROM t WHERE name = 'kept as given'") == [])
     }
 
+    /// A batch is often a range of a larger block (a RedWire frame in 1,000-row pieces): its
+    /// rows are found where they lie, the first of them not at index 0.
+    @Test func rowsOfABlocksRangeAreStoredAsGiven() async throws {
+        let db = try await Database.inMemory()
+        let s = db.session()
+        try await s.execute("CREATE TABLE r (id BIGINT PRIMARY KEY, name TEXT, score FLOAT)")
+        let values = (0..<6).flatMap { i -> [Value] in [.integer(Int64(i)), .text("row \(i)"), .float(Double(i) / 2)] }
+        let block = RowBlock(width: 3, values: values)
+        try await s.insertRows(into: "r", columns: ["id", "name", "score"], rows: block[2..<5])
+        try await s.insertRows(into: "r", columns: ["id", "name", "score"], rows: block[5..<6][5..<6])
+        #expect(try await rows(s, "SELECT id, name, score FROM r ORDER BY id") == (2..<6).map { i in
+            [.integer(Int64(i)), .text("row \(i)"), .float(Double(i) / 2)]
+        })
+        // Ragged rows given one array each are the 42601 a VALUES list of them is, and abort the block.
+        try await s.execute("BEGIN")
+        #expect(await code { try await s.insertRows(into: "r", columns: ["id", "name", "score"], rows: [[.integer(9), .text("x"), .float(1)], [.integer(10)]]) } == "42601")
+        #expect(await code { _ = try await s.execute("SELECT 1") } == "25P02")
+        try await s.execute("ROLLBACK")
+    }
+
     /// Tables whose rows must be completed (defaults, identity, generated columns) never adopt.
     @Test func rowsTheTableCompletesTakeTheGeneralPath() async throws {
         let db = try await Database.inMemory()

@@ -72,6 +72,18 @@ struct AuthStoreTests {
         #expect(create?.code == .insufficientPrivilege)
     }
 
+    /// On a replica every session only reads data, but whether its role could write still
+    /// decides what a replica allows writers (CHECKPOINT).
+    @Test func aReplicasSessionsRememberWhetherTheirRoleOnlyReads() {
+        let reader = AuthIdentity(username: "ana", role: .read, authenticated: true)
+        let writer = AuthIdentity(username: "bo", role: .write, authenticated: true)
+        #expect(RequestCaller.access(standbyReason: nil, identity: reader) == .readOnly(principal: "user \"ana\" (role read)"))
+        #expect(RequestCaller.access(standbyReason: nil, identity: writer) == .readWrite)
+        #expect(RequestCaller.access(standbyReason: "r", identity: writer) == .standby(reason: "r"))
+        #expect(RequestCaller.access(standbyReason: "r", identity: reader) == .standby(reason: "r", readOnlyPrincipal: "user \"ana\" (role read)"))
+        #expect(RequestCaller.access(standbyReason: "r", identity: nil) == .standby(reason: "r", readOnlyPrincipal: "an unauthenticated request"))
+    }
+
     @Test func bootstrapRunsOnceAndEverythingSurvivesAReopen() async throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("reddb-auth-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)

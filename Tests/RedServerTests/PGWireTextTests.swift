@@ -211,6 +211,34 @@ import Testing
         #expect(decoded == rows)
     }
 
+    /// COPY reads every row into one reused array: a shorter row after a longer one, or a CSV
+    /// row after either, holds only its own values.
+    @Test func copyParsersRefillOneRowArray() throws {
+        var text = PGCopyRowParser(try PGCopyCommand(parsing: "COPY t FROM STDIN"))
+        text.columnTypes = [.integer, .text, .text]
+        try text.append(ByteBuffer(string: "1\ta\tb\n2\n3\tc"))
+        var row: [Value] = []
+        #expect(try text.nextValues(atEnd: false, into: &row) && row == [.integer(1), .text("a"), .text("b")])
+        #expect(try text.nextValues(atEnd: false, into: &row) && row == [.integer(2)])
+        #expect(try !text.nextValues(atEnd: false, into: &row))  // "3\tc" waits for its line's end
+        #expect(try text.nextValues(atEnd: true, into: &row) && row == [.integer(3), .text("c")])
+        var csv = PGCopyRowParser(try PGCopyCommand(parsing: "COPY t FROM STDIN WITH (FORMAT csv)"))
+        try csv.append(ByteBuffer(string: "x,y,z\n,q\n"))
+        #expect(try csv.nextValues(atEnd: false, into: &row) && row == [.text("x"), .text("y"), .text("z")])
+        #expect(try csv.nextValues(atEnd: false, into: &row) && row == [.null, .text("q")])
+        let types: [DataType] = [.integer, .text]
+        var stream = PGBinaryCopyParser.header()
+        for values in [[Value.integer(7), .text("seven")], [.null, .null]] {
+            var tuple = try PGBinaryCopyParser.encode(values, types: types.map { PGType($0) })
+            stream.writeBuffer(&tuple)
+        }
+        var binary = PGBinaryCopyParser(columnTypes: types)
+        try binary.append(stream)
+        #expect(try binary.nextValues(atEnd: false, into: &row) && row == [.integer(7), .text("seven")])
+        #expect(try binary.nextValues(atEnd: false, into: &row) && row == [.null, .null])
+        #expect(try !binary.nextValues(atEnd: false, into: &row))
+    }
+
     @Test func binaryCopyRejectsBadInput() throws {
         var parser = PGBinaryCopyParser(columnTypes: [.integer])
         try parser.append(ByteBuffer(string: "NOTPGCOPY-at-all-bytes"))

@@ -9,7 +9,7 @@ import RedCore
 /// in schema order, which is id order), and encodes as it stands.
 ///
 /// **Adopted values.** A bulk load's row arrives as values already in column order, a slice
-/// of its frame's `RowBlock`. `init(ids:values:)` keeps that slice as it is, with an id array
+/// of its batch's `RowBlock` (a RedWire frame, a COPY or gRPC batch). `init(ids:values:)` keeps that slice as it is, with an id array
 /// that every row of the load shares: the row then costs no allocation and no copy of its
 /// values, where building `entries` was one of the two allocations each loaded row made (the
 /// other, an array per decoded row, is what `RowBlock` saves). Reads serve either form; the

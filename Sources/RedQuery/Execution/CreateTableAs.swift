@@ -45,17 +45,24 @@ extension StatementExecutor {
                            message: "table '\(create.name)' created with \(rows.count) row\(rows.count == 1 ? "" : "s")")
     }
 
-    /// `rows` into the table `name` (a materialized view's too, while it is being written).
+    /// `rows` into the table `name` (a materialized view's too, while it is being written), as
+    /// INSERTs of `tableAsRowsPerInsert` rows: each copies its rows into one block, so a large result
+    /// is not held twice at once. (A table just made, or a materialized view, has no triggers
+    /// to see the statements.)
     func insert(_ rows: ArraySlice<[Value]>, into name: String, columns: [String], _ context: ExecutionContext) throws {
-        guard !rows.isEmpty else { return }
-        guard case .insert(let insert) = Statement.insertValues(table: name, columns: columns, rows: try RowBlock(insertRows: rows)) else {
-            throw RedError(.internalError, "CREATE TABLE AS built no INSERT")
-        }
         let previous = context.refreshingMaterializedView
         context.refreshingMaterializedView = SchemaCatalog.canonical(name)
         defer { context.refreshingMaterializedView = previous }
-        _ = try DMLExecutor(context: context).insert(insert)
+        for start in stride(from: rows.startIndex, to: rows.endIndex, by: Self.tableAsRowsPerInsert) {
+            let piece = try RowBlock(insertRows: rows[start..<min(rows.endIndex, start + Self.tableAsRowsPerInsert)])
+            guard case .insert(let insert) = Statement.insertValues(table: name, columns: columns, rows: piece) else {
+                throw RedError(.internalError, "CREATE TABLE AS built no INSERT")
+            }
+            _ = try DMLExecutor(context: context).insert(insert)
+        }
     }
+
+    static let tableAsRowsPerInsert = 10_000
 
     /// The column a result column becomes: its type (domain types kept), or the first value's kind.
     static func columnSpec(named name: String, like column: ScopeColumn, values: some Sequence<Value>) -> ColumnSpec {

@@ -133,7 +133,7 @@ struct DMLExecutor {
         while start < sourceRows.count {
             // A BEFORE ROW trigger sees the rows before its own written, as in PostgreSQL: one row at a time.
             let end = buffered && triggers?.hasBeforeRow != true ? sourceRows.count : start + 1
-            rows.removeAll(keepingCapacity: true)
+            if buffered { rows.removeAll(keepingCapacity: true) }  // (a bulk load's rows never enter it)
             for r in start..<end {
                 var row: StoredRow
                 switch handle.schema.model {
@@ -368,8 +368,9 @@ struct DMLExecutor {
 
     /// The column ids under which a decoded row's values can be adopted as they are
     /// (`ColumnValues.init(ids:values:)`), or nil: every column of the table is given, in id
-    /// order, and each only needs its type's coercion (no default, identity or generated value,
-    /// no ENUM or width check), so a row whose values that coercion leaves unchanged is
+    /// order, and each only needs its type's coercion (no default to fill in, no value the
+    /// sequence replaces or that is refused — generated, identity ALWAYS without OVERRIDING —
+    /// and no ENUM or width check), so a row whose values that coercion leaves unchanged is
     /// already the stored row's values.
     static func adoptableIDs(_ cells: [CellTarget], _ schema: CollectionSchema) -> [UInt16]? {
         let ids = cells.map(\.id)

@@ -55,7 +55,9 @@ enum RequestCaller {
     /// What a session may do: nothing but read on a replica (`standbyReason`), else what
     /// `identity`'s role allows; read-only without an identity.
     static func access(standbyReason: String?, identity: AuthIdentity?) -> SessionAccess {
-        if let standbyReason { return .standby(reason: standbyReason) }
-        return identity?.sessionAccess ?? .readOnly(principal: "an unauthenticated request")
+        let own = identity?.sessionAccess ?? .readOnly(principal: "an unauthenticated request")
+        guard let standbyReason else { return own }
+        if case .readOnly(let principal) = own { return .standby(reason: standbyReason, readOnlyPrincipal: principal) }
+        return .standby(reason: standbyReason)
     }
 }

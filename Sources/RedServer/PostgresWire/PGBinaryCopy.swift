@@ -104,8 +104,9 @@ struct PGBinaryCopyParser: PGCopyRowDecoding {
 /// Turns COPY FROM data into rows, whatever the format.
 protocol PGCopyRowDecoding {
     mutating func append(_ bytes: ByteBuffer) throws
-    /// Reads the next complete row into `row` (emptied first, its capacity kept: a COPY reuses
-    /// one array for every row); false when more data is needed (or the data ended).
+    /// Reads the next complete row into `row`, replacing what it held and keeping its capacity
+    /// (a COPY reuses one array for every row); false when more data is needed (or the data
+    /// ended), and then `row`'s contents are unspecified.
     mutating func nextValues(atEnd: Bool, into row: inout [Value]) throws -> Bool
 }
 

@@ -460,7 +460,9 @@ struct BulkStream: Sendable {
     /// The batch being inserted: a transaction open on one of `batchSessions`, and its rows
     /// (kept to insert them again if its commit conflicts with the batch before).
     var openBatch: Session?
-    /// The open batch's rows, as the pieces inserted (sharing the frames' storage).
+    /// The open batch's rows, as the pieces inserted (sharing the frames' storage: a piece keeps
+    /// its whole frame's values alive, so a batch holds at most about one frame more than
+    /// `openBytes` counts, a frame being bounded by `BinaryValueCodec.maxDecodedRowBytes`).
     private(set) var openPieces: [RowBlock] = []
     private(set) var openRowCount = 0
     private(set) var openBytes = 0
