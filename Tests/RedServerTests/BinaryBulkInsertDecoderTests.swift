@@ -33,7 +33,7 @@ import Testing
         var position = BinaryBulkInsertScan.Position()
         while case let batch = try scan.nextRows(after: &position, limit: 7), !batch.isEmpty {  // in batches, as the handler does
             #expect(batch.count == 7 || rows.count + batch.count == scan.rowCount)
-            rows += batch
+            rows += batch.arrays
         }
         #expect(rows.count == scan.rowCount)
         return (scan.collection, scan.fieldNames, rows)
@@ -101,7 +101,7 @@ import Testing
         var message = Reddb_V1_BinaryBulkInsertRequest.with { $0.collection = "t"; $0.fieldNames = ["a", "b"]; $0.rows = [narrow, narrow, wide] }
         let scan = try BinaryBulkInsertScan(try message.serializedBytes())
         var position = BinaryBulkInsertScan.Position()
-        #expect(try scan.nextRows(after: &position, limit: 2) == [[.integer(1), .integer(2)], [.integer(1), .integer(2)]])
+        #expect(try scan.nextRows(after: &position, limit: 2).arrays == [[.integer(1), .integer(2)], [.integer(1), .integer(2)]])
         #expect(throws: RedError.self) { try scan.nextRows(after: &position, limit: 2) }
         do {
             _ = try scan.nextRows(after: &position, limit: 2)

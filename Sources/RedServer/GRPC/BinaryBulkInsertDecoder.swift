@@ -63,19 +63,20 @@ struct BinaryBulkInsertScan {
 
     /// The next rows after `position`, at most `limit`, as values, each checked to hold one
     /// value per field name; empty once every row has been read.
-    func nextRows(after position: inout Position, limit: Int) throws -> [[Value]] {
+    func nextRows(after position: inout Position, limit: Int) throws -> RowBlock {
         let width = fieldNames.count
         return try bytes.withUnsafeBytes { buffer in
-            var decoded: [[Value]] = []
-            decoded.reserveCapacity(min(limit, rowCount - position.rows))
+            // The batch's values row after row, in one array (`RowBlock`: no array per row).
+            var flat: [Value] = []
+            // (Reserved up to a bound: the rows counted may be empty ones that fail below.)
+            flat.reserveCapacity(min(min(limit, rowCount - position.rows) * width, 1 << 16))
+            var decoded = 0
             var message = ProtobufReader(buffer, range: position.offset..<buffer.count)
-            while decoded.count < limit, let (field, wire) = try message.nextField() {
+            while decoded < limit, let (field, wire) = try message.nextField() {
                 guard field == 3, wire == .lengthDelimited else {
                     try message.skip(wire, field: field)  // the collection and names were read by the scan
                     continue
                 }
-                var row: [Value] = []
-                row.reserveCapacity(width)
                 var values = 0
                 var reader = ProtobufReader(buffer, range: try message.lengthDelimitedRange())
                 while let (field, wire) = try reader.nextField() {
@@ -83,18 +84,18 @@ struct BinaryBulkInsertScan {
                     case (1, .lengthDelimited):
                         var value = ProtobufReader(buffer, range: try reader.lengthDelimitedRange())
                         values += 1
-                        if values <= width { row.append(try Self.value(&value)) }
+                        if values <= width { flat.append(try Self.value(&value)) }
                     default: try reader.skip(wire, field: field)
                     }
                 }
                 guard values == width else {
-                    throw RedError(.invalidArgument, "row \(position.rows + decoded.count) has \(values) values for \(width) field names")
+                    throw RedError(.invalidArgument, "row \(position.rows + decoded) has \(values) values for \(width) field names")
                 }
-                decoded.append(row)
+                decoded += 1
             }
             position.offset = message.offset
-            position.rows += decoded.count
-            return decoded
+            position.rows += decoded
+            return RowBlock(width: width, values: flat, count: decoded)
         }
     }
 

@@ -66,7 +66,7 @@ extension GRPCService {
             while !insertFailed.isSet {
                 do {
                     try checkCancellation()
-                    let rows = try RowBlock(insertRows: message.nextRows(after: &position, limit: MultiRowInsert.rowsPerStatement))
+                    let rows = try message.nextRows(after: &position, limit: MultiRowInsert.rowsPerStatement)
                     if rows.isEmpty { break }
                     await pipe.put(rows)
                 } catch {
