@@ -56,16 +56,8 @@ extension Session {
     @discardableResult
     public func insertRows(into table: String, columns: [String], rows: ArraySlice<[Value]>, returningRid: Bool = false,
                            overriding: IdentityGeneration? = nil, statementTriggers: (before: Bool, after: Bool) = (true, true)) async throws -> QueryResult {
-        try await asRequest {
-            // Rows of unequal widths are this INSERT's error (42601), and abort an open block as any error does.
-            let block: RowBlock
-            do { block = try RowBlock(insertRows: rows) } catch {
-                abortOpenTransaction()
-                throw error
-            }
-            return try await run(.insertValues(table: table, columns: columns, rows: block, returningRid: returningRid, overriding: overriding,
-                                               statementTriggers: statementTriggers), parameters: [])
-        }
+        // Rows of unequal widths are this INSERT's error (42601).
+        try await insertValues(table, columns, returningRid, overriding, statementTriggers) { try RowBlock(insertRows: rows) }
     }
 
     /// `insertRows` with the rows already in one block (a bulk load's batch as decoded: a
@@ -73,9 +65,21 @@ extension Session {
     @discardableResult
     public func insertRows(into table: String, columns: [String], rows: RowBlock, returningRid: Bool = false,
                            overriding: IdentityGeneration? = nil, statementTriggers: (before: Bool, after: Bool) = (true, true)) async throws -> QueryResult {
+        try await insertValues(table, columns, returningRid, overriding, statementTriggers) { rows }
+    }
+
+    /// Both `insertRows`: the rows are made inside the request, so an error making them aborts
+    /// an open block as any statement's error does.
+    private func insertValues(_ table: String, _ columns: [String], _ returningRid: Bool, _ overriding: IdentityGeneration?,
+                              _ statementTriggers: (before: Bool, after: Bool), rows: () throws -> RowBlock) async throws -> QueryResult {
         try await asRequest {
-            try await run(.insertValues(table: table, columns: columns, rows: rows, returningRid: returningRid, overriding: overriding,
-                                        statementTriggers: statementTriggers), parameters: [])
+            let block: RowBlock
+            do { block = try rows() } catch {
+                abortOpenTransaction()
+                throw error
+            }
+            return try await run(.insertValues(table: table, columns: columns, rows: block, returningRid: returningRid, overriding: overriding,
+                                               statementTriggers: statementTriggers), parameters: [])
         }
     }
 }
